@@ -1,0 +1,60 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+# Everything else is here to support them. See README.md.
+
+BUILD      ?= build
+SAN_BUILD  ?= build-san
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+DATA       ?= ./phivault-data
+LISTEN     ?= 127.0.0.1:8443
+
+# Debian 12 packages the build, the tests and `make run` need.
+DEB_PACKAGES = build-essential cmake pkg-config clang \
+	libssl-dev libmicrohttpd-dev libgnutls28-dev libsodium-dev libjansson-dev \
+	libsqlite3-dev libpq-dev libcurl4-openssl-dev libinih-dev libcmocka-dev \
+	libcrack2-dev cracklib-runtime \
+	oathtool gnutls-bin openssl sqlite3 curl
+
+.PHONY: all deps build run test test-san fuzz bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh $(DEB_PACKAGES)
+
+$(BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/phivault dev --data $(DATA) --listen $(LISTEN)
+
+ifeq ($(SANITIZE),1)
+test: deps
+	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON
+	cmake --build $(SAN_BUILD) -j $(JOBS)
+	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure -j $(JOBS)
+else
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+endif
+
+test-san:
+	$(MAKE) test SANITIZE=1
+
+fuzz: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFUZZ=ON -DSANITIZE=ON
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@for f in $(FUZZ_BUILD)/fuzz_*; do \
+		c=tests/fuzz/corpus/$$(basename $$f); mkdir -p $$c; \
+		echo "== $$f"; $$f -max_total_time=$${FUZZ_SECONDS:-30} $$c || exit 1; done
+
+bench: build
+	bench/run.sh $(if $(QUICK),--quick)
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,103 @@
+/*
+ * audit: the tamper-evident trail (DESIGN.md "Audit chain").
+ *
+ * Entry hash = SHA-256(prev_hash || canonical bytes of the entry), where the
+ * canonical bytes are defined in audit_canonical() (docs/internals/audit.md).
+ * Every checkpoint_every entries or checkpoint_interval_s seconds (while
+ * unsealed) a checkpoint signs (seq, hash) with the Ed25519 audit key.
+ *
+ * The writer: one thread owns every database write. Callers submit a job
+ * (optional data change + optional audit entry) and block until the group
+ * that holds it has committed: BEGIN; per job SAVEPOINT, fn, audit row,
+ * RELEASE; COMMIT. One fsync per group, not per request.
+ *
+ * Fail closed: if a group cannot commit, every job in it gets PV_E_AUDIT and
+ * its changes are rolled back; the writer reloads the chain head from the
+ * database so the chain stays consistent.
+ *
+ * States of the writer: RUNNING -> DRAINING (audit_stop: no new jobs
+ * accepted, PV_E_UNAVAILABLE) -> STOPPED (queue empty, final checkpoint
+ * written if unsealed, thread joined).
+ */
+#ifndef PV_AUDIT_H
+#define PV_AUDIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "keys/keys.h"
+#include "store/store.h"
+#include "util/util.h"
+
+struct audit;
+
+enum audit_outcome { AUDIT_ALLOWED = 0, AUDIT_DENIED = 1, AUDIT_ERROR = 2 };
+const char *audit_outcome_name(enum audit_outcome o);
+
+struct audit_actor {
+	const char *user_id;     /* "usr_..", "system", or "anonymous" ; NULL = "anonymous" */
+	const char *session_id;  /* NULL if none */
+	const char *source;      /* client address; NULL if local */
+};
+
+struct audit_event {
+	struct audit_actor actor;
+	const char *action;           /* API.md action name, e.g. "record.read" */
+	const char *resource;         /* e.g. "collections/patients/records/rec_x"; never a PHI value */
+	const char *purpose_of_use;   /* HL7 code or NULL */
+	enum audit_outcome outcome;
+	const char *reason;           /* short machine reason, e.g. "bad_password"; NULL if none */
+	const char *detail;           /* JSON object text or NULL: field names, counts; never values */
+};
+
+struct audit_config {
+	int checkpoint_every;         /* entries; >= 1 */
+	int checkpoint_interval_s;    /* seconds; >= 1 */
+	int max_group;                /* most jobs per commit; 0 = default (256) */
+};
+
+/* A data change run on the writer thread inside the entry's transaction. */
+typedef enum pv_rc (*audit_job_fn)(struct store *st, void *arg);
+
+enum pv_rc audit_start(struct store *st, struct keys *keys, const struct audit_config *cfg,
+    struct audit **out);
+/* Drain, write a final checkpoint if unsealed, join the writer, free. */
+void audit_stop(struct audit *a);
+
+/* Append one entry; returns once it is durable. PV_E_AUDIT if it could not be. */
+enum pv_rc audit_record(struct audit *a, const struct audit_event *ev);
+/*
+ * Run fn (may be NULL) and append ev (may be NULL) in one transaction;
+ * returns once durable. If fn fails its changes are rolled back, ev is
+ * recorded with outcome "error" and reason = pv_rc_name(rc), and fn's rc is
+ * returned. If the commit fails: PV_E_AUDIT, nothing of fn persists.
+ */
+enum pv_rc audit_commit(struct audit *a, const struct audit_event *ev, audit_job_fn fn, void *arg);
+
+/* Entries appended since start and the chain head (for /v1/audit/verify, metrics). */
+void audit_head(struct audit *a, int64_t *seq, char hash[65]);
+
+/* ---- offline ---- */
+struct audit_verify_result {
+	bool ok;
+	int64_t entries;          /* entries checked */
+	int64_t checkpoints;      /* checkpoints whose signature verified */
+	int64_t first_bad_seq;    /* 0 if ok */
+	char head[65];            /* hash of the last entry */
+	char reason[160];         /* why it failed, no PHI */
+};
+/* Recompute the chain and every checkpoint signature from the store alone.
+ * pub NULL: the public key stored in the data directory's meta. */
+enum pv_rc audit_verify(struct store *st, const uint8_t *pub, struct audit_verify_result *out);
+
+/* Canonical bytes of a row (everything but hash); *out malloc'd. */
+enum pv_rc audit_canonical(const struct store_audit_row *row, uint8_t **out, size_t *len);
+/* The message a checkpoint signs: "phivault-audit-checkpoint-v1\n<seq>\n<hash>\n". */
+size_t audit_checkpoint_message(int64_t seq, const char *hash_hex, char *buf, size_t cap);
+
+/* Export entries with seq > since_seq: format "jsonl" (one JSON object a line),
+ * "cef" or "syslog" (RFC 5424). */
+enum pv_rc audit_export(struct store *st, const char *format, int64_t since_seq, FILE *out);
+
+#endif /* PV_AUDIT_H */

@@ -1,0 +1,63 @@
+/*
+ * config: DIR/phivault.conf (INI, parsed by libinih). Every key has a secure
+ * default; serve validates on start and refuses an insecure value unless
+ * --dev, naming the key ("tls.min_version = 1.0 is below 1.2").
+ * Unknown sections or keys are errors (a typo must not silently fall back to
+ * a default). Relative paths are relative to the data directory.
+ */
+#ifndef PV_CONFIG_H
+#define PV_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/util.h"
+
+enum config_mfa { CONFIG_MFA_ALL = 0, CONFIG_MFA_ADMINS = 1, CONFIG_MFA_OFF = 2 };
+
+struct pv_config {
+	char datadir[PATH_MAX];
+	/* [server] */
+	char listen[128];
+	size_t max_body_bytes;
+	char region[64];
+	unsigned threads;                 /* 0 = one per core */
+	/* [tls] */
+	char tls_cert[PATH_MAX];          /* absolute after load */
+	char tls_key[PATH_MAX];
+	char tls_min_version[8];          /* "1.2" | "1.3" */
+	/* [session] */
+	int idle_timeout_s;
+	int absolute_timeout_s;
+	/* [auth] */
+	int lockout_threshold;
+	int lockout_window_s;
+	int lockout_duration_s;
+	enum config_mfa mfa_required;
+	int password_min_length;
+	unsigned long long argon2_opslimit;   /* libsodium crypto_pwhash opslimit (t) */
+	size_t argon2_memlimit;               /* bytes (m) */
+	/* [audit] */
+	int checkpoint_every;
+	int checkpoint_interval_s;
+	/* [store] */
+	char store_backend[16];           /* "sqlite" | "postgres" */
+	char store_url[1024];
+	/* [policy] */
+	char allowed_regions[512];        /* comma-separated */
+};
+
+void config_defaults(struct pv_config *c, const char *datadir);
+/* Parse INI text over the current values. err names the line and key. */
+enum pv_rc config_parse(const char *text, size_t len, struct pv_config *c, char *err, size_t errlen);
+/* Defaults + DIR/phivault.conf. PV_E_CONFIG with err on any bad key or value. */
+enum pv_rc config_load(const char *datadir, struct pv_config *c, char *err, size_t errlen);
+/* Refuse insecure settings unless dev; err names the key and why. */
+enum pv_rc config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen);
+/* Write a commented config file with the current values (init). */
+enum pv_rc config_write(const struct pv_config *c, const char *path);
+/* True if region is listed in allowed_regions. */
+bool config_region_allowed(const struct pv_config *c, const char *region);
+
+#endif /* PV_CONFIG_H */

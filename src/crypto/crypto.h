@@ -1,0 +1,121 @@
+/*
+ * crypto: thin wrappers over OpenSSL 3 libcrypto. The only module that runs
+ * ciphers; callers hand in key bytes they hold in a struct pv_secret.
+ *
+ *  AES-256-GCM ......... NIST SP 800-38D, 96-bit IV, 128-bit tag
+ *  HKDF-SHA256 ......... RFC 5869
+ *  HMAC-SHA256 ......... RFC 2104 / RFC 4231 vectors
+ *  SHA-256 ............. FIPS 180-4
+ *  Ed25519 ............. RFC 8032
+ *  CSPRNG .............. RAND_bytes (OpenSSL DRBG seeded by getrandom)
+ *
+ * Invariants:
+ *  - No plaintext is released before the GCM tag verifies: crypto_aead_open
+ *    decrypts into the caller's buffer and wipes it if the tag fails.
+ *  - Every libcrypto return value is checked; any failure is PV_E_CRYPTO.
+ *  - struct pv_secret memory is mlock()ed, MADV_DONTDUMP, and wiped with
+ *    OPENSSL_cleanse before it is freed.
+ */
+#ifndef PV_CRYPTO_H
+#define PV_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+#define CRYPTO_KEY_LEN 32
+#define CRYPTO_GCM_IV_LEN 12
+#define CRYPTO_GCM_TAG_LEN 16
+#define CRYPTO_BOX_OVERHEAD (CRYPTO_GCM_IV_LEN + CRYPTO_GCM_TAG_LEN)
+#define CRYPTO_SHA256_LEN 32
+#define CRYPTO_ED25519_PUB_LEN 32
+#define CRYPTO_ED25519_PRIV_LEN 32
+#define CRYPTO_ED25519_SIG_LEN 64
+
+/* Key material: only ever in memory from crypto_secret_new. */
+struct pv_secret {
+	uint8_t *buf;
+	size_t len;
+};
+
+/* Once per process: checks libcrypto is usable (RNG seeds). */
+enum pv_rc crypto_init(void);
+
+enum pv_rc crypto_random(void *buf, size_t len);
+
+/* Locked, non-dumpable, zeroed allocation of len bytes. */
+enum pv_rc crypto_secret_new(size_t len, struct pv_secret **out);
+/* A new secret holding len random bytes. */
+enum pv_rc crypto_secret_random(size_t len, struct pv_secret **out);
+/* A new secret holding a copy of buf. */
+enum pv_rc crypto_secret_from(const void *buf, size_t len, struct pv_secret **out);
+void crypto_secret_free(struct pv_secret *s);   /* NULL ok; wipes first */
+
+void crypto_wipe(void *p, size_t len);
+/* Constant-time equality; true if the len bytes match. */
+bool crypto_memeq(const void *a, const void *b, size_t len);
+
+/*
+ * AES-GCM with explicit IV (key 16/24/32 bytes so NIST vectors of every size
+ * can be checked; phivault itself uses 32). ct and pt may alias.
+ * open: PV_E_INTEGRITY on tag mismatch, pt wiped.
+ */
+enum pv_rc crypto_aead_seal(const uint8_t *key, size_t keylen,
+    const uint8_t *iv, size_t ivlen, const uint8_t *aad, size_t aadlen,
+    const uint8_t *pt, size_t ptlen, uint8_t *ct, uint8_t tag[CRYPTO_GCM_TAG_LEN]);
+enum pv_rc crypto_aead_open(const uint8_t *key, size_t keylen,
+    const uint8_t *iv, size_t ivlen, const uint8_t *aad, size_t aadlen,
+    const uint8_t *ct, size_t ctlen, const uint8_t tag[CRYPTO_GCM_TAG_LEN], uint8_t *pt);
+
+/*
+ * Box: AES-256-GCM with a fresh random IV, serialized as IV || CT || TAG.
+ * seal: out must hold ptlen + CRYPTO_BOX_OVERHEAD bytes.
+ * open: inlen >= CRYPTO_BOX_OVERHEAD, pt must hold inlen - CRYPTO_BOX_OVERHEAD.
+ * If iv is non-NULL for seal it is used instead of a random one (the caller
+ * drew IVs in bulk; it must never repeat under one key).
+ */
+enum pv_rc crypto_box_seal(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t *iv,
+    const uint8_t *aad, size_t aadlen, const uint8_t *pt, size_t ptlen, uint8_t *out);
+enum pv_rc crypto_box_open(const uint8_t key[CRYPTO_KEY_LEN],
+    const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t inlen, uint8_t *pt);
+
+/* RFC 5869. outlen <= 255*32. salt may be NULL. */
+enum pv_rc crypto_hkdf_sha256(const uint8_t *salt, size_t saltlen,
+    const uint8_t *ikm, size_t ikmlen, const uint8_t *info, size_t infolen,
+    uint8_t *out, size_t outlen);
+
+enum pv_rc crypto_hmac_sha256(const uint8_t *key, size_t keylen,
+    const uint8_t *msg, size_t msglen, uint8_t out[CRYPTO_SHA256_LEN]);
+/* HMAC-SHA1 for TOTP (RFC 6238 / RFC 4226 use SHA-1 by default). */
+enum pv_rc crypto_hmac_sha1(const uint8_t *key, size_t keylen,
+    const uint8_t *msg, size_t msglen, uint8_t out[20]);
+
+enum pv_rc crypto_sha256(const void *msg, size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
+/* SHA-256 over two concatenated parts (the audit chain: prev_hash || entry). */
+enum pv_rc crypto_sha256_2(const void *a, size_t alen, const void *b, size_t blen,
+    uint8_t out[CRYPTO_SHA256_LEN]);
+
+/* RFC 8032 Ed25519. The private key is the 32-byte seed. */
+enum pv_rc crypto_ed25519_keygen(uint8_t pub[CRYPTO_ED25519_PUB_LEN],
+    struct pv_secret **priv);
+enum pv_rc crypto_ed25519_pub_from_priv(const uint8_t priv[CRYPTO_ED25519_PRIV_LEN],
+    uint8_t pub[CRYPTO_ED25519_PUB_LEN]);
+enum pv_rc crypto_ed25519_sign(const uint8_t priv[CRYPTO_ED25519_PRIV_LEN],
+    const uint8_t *msg, size_t len, uint8_t sig[CRYPTO_ED25519_SIG_LEN]);
+/* PV_OK if valid, PV_E_INTEGRITY if not. */
+enum pv_rc crypto_ed25519_verify(const uint8_t pub[CRYPTO_ED25519_PUB_LEN],
+    const uint8_t *msg, size_t len, const uint8_t sig[CRYPTO_ED25519_SIG_LEN]);
+/* SubjectPublicKeyInfo PEM of a raw public key; *pem is malloc'd, NUL-terminated. */
+enum pv_rc crypto_ed25519_pub_pem(const uint8_t pub[CRYPTO_ED25519_PUB_LEN], char **pem);
+
+/*
+ * TLS material made at init: an ECDSA P-256 key and a self-signed X.509 v3
+ * certificate (SAN DNS:localhost, IP:127.0.0.1, IP:::1; serverAuth; valid
+ * `days`), written as PEM to cert_path (0644) and key_path (0600).
+ */
+enum pv_rc crypto_tls_selfsigned(const char *cert_path, const char *key_path,
+    const char *common_name, int days);
+
+#endif /* PV_CRYPTO_H */

@@ -1,0 +1,134 @@
+/*
+ * http: libmicrohttpd with its thread pool, TLS 1.2/1.3 through GnuTLS
+ * (AEAD suites and ECDHE only), a route table that is data, the JSON error
+ * model of API.md, request body limits and security headers.
+ *
+ * Request flow (DESIGN.md): accept -> read body (<= route/server limit,
+ * else 413) -> route lookup (404 / 405) -> sealed? (503 unless the route is
+ * HTTP_ROUTE_SEALED_OK) -> body parsed as JSON if the route takes one (400
+ * invalid_json before any handler runs) -> authenticate hook -> authorize
+ * hook (route permission) -> handler -> exactly one response.
+ *
+ * Invariants:
+ *  - A route without a permission cannot be registered (PV_E_INVALID).
+ *    "public" means no authentication, "authenticated" any valid session.
+ *  - Every response carries Cache-Control: no-store,
+ *    Strict-Transport-Security, X-Content-Type-Options: nosniff and a JSON
+ *    content type (204 has no body).
+ *  - Error messages never contain request data.
+ */
+#ifndef PV_HTTP_H
+#define PV_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "util/util.h"
+
+struct http_server;
+struct http_request;
+
+#define HTTP_PERM_PUBLIC "public"
+#define HTTP_PERM_AUTHENTICATED "authenticated"
+#define HTTP_MAX_PARAMS 4
+
+enum http_route_flags {
+	HTTP_ROUTE_BODY = 1 << 0,          /* takes a JSON object body (invalid_json check) */
+	HTTP_ROUTE_SEALED_OK = 1 << 1,     /* answers while sealed */
+	HTTP_ROUTE_RESTRICTED_OK = 1 << 2, /* a restricted session may call it */
+};
+
+typedef enum pv_rc (*http_handler_fn)(struct http_request *req);
+
+struct http_route {
+	const char *method;        /* "GET", "POST", "PATCH", "DELETE" */
+	const char *pattern;       /* "/v1/users/{id}"; {x} matches one segment */
+	http_handler_fn handler;
+	/* Required permission. May name path params: "records.read:{0}" uses param 0. */
+	const char *permission;
+	const char *audit_action;  /* action recorded for denials, e.g. "record.read"; may be NULL */
+	unsigned flags;
+	size_t max_body;           /* 0: the server's max_body_bytes */
+	void *arg;                 /* the registering module's context */
+};
+
+struct http_request {
+	struct pv_arena *arena;    /* freed when the response is sent */
+	const char *method;
+	const char *path;
+	const char *params[HTTP_MAX_PARAMS];   /* decoded {x} segments */
+	size_t nparams;
+	json_t *body;              /* parsed object if the route takes a body, else NULL */
+	const char *source;        /* client IP address text */
+	const struct http_route *route;
+	void *principal;           /* set by the authenticate hook (struct authn_principal *) */
+
+	/* response, filled by the handler */
+	int status;                /* default 200; 201, 204 ... */
+	json_t *resp;              /* owned reference; NULL with 204 */
+	const char *resp_text;     /* alternative raw body (e.g. PEM), with resp_type */
+	const char *resp_type;
+	const char *err_message;   /* with a failing rc; no request data in it */
+	int retry_after_s;         /* > 0: Retry-After header (423, 429, 503) */
+
+	void *priv;                /* http module only */
+};
+
+/* Header / query lookup; NULL if absent. */
+const char *http_header(struct http_request *req, const char *name);
+const char *http_query(struct http_request *req, const char *name);
+/* Calls fn for every query argument (search on arbitrary fields). */
+void http_query_each(struct http_request *req,
+    void (*fn)(void *arg, const char *key, const char *value), void *arg);
+
+/* Set the error message for a failing handler and return rc: `return http_fail(req, PV_E_INVALID, "...")`. */
+enum pv_rc http_fail(struct http_request *req, enum pv_rc rc, const char *message);
+/* Respond with a JSON object (steals the reference) and status. Returns PV_OK. */
+enum pv_rc http_reply(struct http_request *req, int status, json_t *body);
+
+/* Body field helpers: PV_E_INVALID with a message naming the field. */
+enum pv_rc http_body_string(struct http_request *req, const char *key, bool required,
+    size_t max_len, const char **out);
+
+/* Stable error code and HTTP status of a pv_rc (API.md). */
+const char *http_rc_code(enum pv_rc rc);
+int http_rc_status(enum pv_rc rc);
+
+struct http_config {
+	const char *listen;         /* "127.0.0.1:8443"; port 0 picks a free port */
+	const char *cert_path;
+	const char *key_path;
+	const char *tls_min_version;   /* "1.2" or "1.3" */
+	size_t max_body_bytes;
+	unsigned threads;           /* 0: one per core */
+	unsigned conn_timeout_s;    /* idle connection timeout; 0: 30 */
+	unsigned max_connections;   /* 0: 1024 */
+	bool dev;                   /* relaxes nothing security-related; marks health */
+
+	/* hooks, all may be NULL */
+	bool (*is_sealed)(void *hook_arg);
+	/* set req->principal or fail with PV_E_UNAUTH / PV_E_EXPIRED / ... */
+	enum pv_rc (*authenticate)(void *hook_arg, struct http_request *req);
+	/* PV_OK or PV_E_FORBIDDEN / PV_E_RESTRICTED; records denials */
+	enum pv_rc (*authorize)(void *hook_arg, struct http_request *req, const char *permission);
+	void *hook_arg;
+};
+
+enum pv_rc http_server_new(const struct http_config *cfg, struct http_server **out);
+enum pv_rc http_route_add(struct http_server *srv, const struct http_route *route);
+enum pv_rc http_routes_add(struct http_server *srv, const struct http_route *routes, size_t n);
+enum pv_rc http_server_start(struct http_server *srv);
+/* The bound port (after start; useful with port 0). */
+unsigned http_server_port(struct http_server *srv);
+/* Graceful: stop accepting, let requests in flight finish, then stop. */
+void http_server_stop(struct http_server *srv);
+void http_server_free(struct http_server *srv);
+
+/* Parse the first `len` bytes as a JSON request body: a JSON object, depth
+ * and size bounded. PV_E_JSON on anything else. Exposed for the fuzzer. */
+enum pv_rc http_parse_body(const char *buf, size_t len, json_t **out);
+
+#endif /* PV_HTTP_H */

@@ -1,0 +1,120 @@
+/*
+ * keys: the key hierarchy of DESIGN.md.
+ *
+ *   seal (key file | Shamir K-of-N shares | PKCS#11, later)
+ *     -> unseal key (256-bit; from DIR/unseal.key or combined shares)
+ *       -> root key (256-bit, random; stored wrapped by the unseal key)
+ *         -> KEK "<name>" v1, v2, ... (random; stored wrapped by the root key)
+ *             -> DEK per envelope (random; wrapped by one KEK version)
+ *         -> MAC keys: HKDF(KEK "<name>" v1, info=purpose) for blind indexes
+ *         -> audit signing key (Ed25519; stored wrapped by the root key)
+ *
+ * This header is shaped like a message protocol: requests carry plaintext or
+ * ciphertext in and results out; no caller ever holds a pointer into key
+ * memory. That lets the keyring move into a separate, privilege-separated
+ * process (OpenSMTPD's `ca`) without changing a caller.
+ *
+ * States: SEALED --(unseal key recovered, root key unwrapped)--> UNSEALED
+ *         UNSEALED --(keys_seal)--> SEALED (every key wiped)
+ * Thread safety: every function may be called from any thread.
+ * Persistence: keys_initialize and keys_kek_* write through the calling
+ * thread's store connection, so at runtime call them inside an audit writer
+ * job (audit_commit), at init time directly.
+ */
+#ifndef PV_KEYS_H
+#define PV_KEYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/crypto.h"
+#include "store/store.h"
+#include "util/util.h"
+
+struct keys;
+
+enum keys_seal_type { KEYS_SEAL_KEYFILE = 0, KEYS_SEAL_SHAMIR = 1, KEYS_SEAL_PKCS11 = 2 };
+struct keys_seal_spec {
+	enum keys_seal_type type;
+	int threshold;   /* K, shamir only; 1 <= K <= N <= 255 (K >= 2 outside tests) */
+	int shares;      /* N */
+};
+/* "keyfile", "shamir:K/N". "pkcs11" parses but keys_initialize refuses it for now. */
+enum pv_rc keys_seal_parse(const char *s, struct keys_seal_spec *out);
+
+/* File name of the key-file seal inside the data directory. */
+#define KEYS_UNSEAL_FILE "unseal.key"
+
+/*
+ * Create the hierarchy in an empty store: unseal key, root key, audit
+ * signing key. Key file seal: writes DIR/unseal.key (0600), *shares = NULL.
+ * Shamir: *shares gets N malloc'd share strings (free with keys_shares_free);
+ * nothing that could rebuild the unseal key is written anywhere.
+ */
+enum pv_rc keys_initialize(struct store *st, const char *datadir,
+    const struct keys_seal_spec *spec, char ***shares, size_t *nshares);
+void keys_shares_free(char **shares, size_t n);
+
+/* Open the keyring of an initialised store, sealed. */
+enum pv_rc keys_open(struct store *st, const char *datadir, struct keys **out);
+void keys_close(struct keys *k);   /* seals (wipes) first */
+
+struct keys_seal_status {
+	bool sealed;
+	enum keys_seal_type type;
+	int progress;    /* shares received so far */
+	int threshold;   /* shares needed */
+};
+void keys_status(struct keys *k, struct keys_seal_status *out);
+bool keys_is_sealed(struct keys *k);
+
+/* Key-file seal: read DIR/unseal.key and unseal. */
+enum pv_rc keys_unseal_keyfile(struct keys *k);
+/*
+ * Shamir seal: add one share. PV_E_SHARE if it is malformed (bad encoding,
+ * checksum, index) or repeats an index already given; PV_E_INTEGRITY if K
+ * shares combined do not open the root key (progress starts again).
+ * PV_OK otherwise, with the new status. Already unsealed: PV_OK, no change.
+ */
+enum pv_rc keys_unseal_share(struct keys *k, const char *share, struct keys_seal_status *out);
+void keys_seal(struct keys *k);
+
+/* ---- key-encryption keys ---- */
+/* Create v1 of a KEK if it does not exist yet (idempotent). */
+enum pv_rc keys_kek_ensure(struct keys *k, const char *name);
+/* New version for new writes; old versions still open. */
+enum pv_rc keys_kek_rotate(struct keys *k, const char *name, uint32_t *new_version);
+/* Revoke one version: nothing wrapped by it opens again (crypto-shredding). */
+enum pv_rc keys_kek_revoke(struct keys *k, const char *name, uint32_t version);
+
+/* ---- envelope encryption: the DEK never leaves the keyring ---- */
+#define KEYS_WRAPPED_DEK_LEN (CRYPTO_KEY_LEN + CRYPTO_BOX_OVERHEAD)
+struct keys_envelope {
+	char kek_name[128];
+	uint32_t kek_version;
+	uint8_t wrapped_dek[KEYS_WRAPPED_DEK_LEN];
+};
+/* Encrypt pt under a fresh DEK wrapped by the KEK's current version.
+ * ct must hold ptlen + CRYPTO_BOX_OVERHEAD. One RAND_bytes call draws the DEK and both IVs. */
+enum pv_rc keys_envelope_seal(struct keys *k, const char *kek_name,
+    const uint8_t *aad, size_t aadlen, const uint8_t *pt, size_t ptlen,
+    uint8_t *ct, struct keys_envelope *env);
+/* pt must hold ctlen - CRYPTO_BOX_OVERHEAD. PV_E_INTEGRITY on any mismatch
+ * (wrong AAD, tampered ciphertext or wrapped DEK), PV_E_FORBIDDEN if the KEK
+ * version is revoked, PV_E_SEALED while sealed. */
+enum pv_rc keys_envelope_open(struct keys *k, const struct keys_envelope *env,
+    const uint8_t *aad, size_t aadlen, const uint8_t *ct, size_t ctlen, uint8_t *pt);
+
+/* HMAC-SHA256 under the MAC key derived from KEK <kek_name> v1 with `purpose`
+ * as HKDF info (blind indexes, deterministic tokens). Stable across rotation. */
+enum pv_rc keys_mac(struct keys *k, const char *kek_name, const char *purpose,
+    const uint8_t *msg, size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
+
+/* ---- audit checkpoint signing ---- */
+enum pv_rc keys_audit_sign(struct keys *k, const uint8_t *msg, size_t len,
+    uint8_t sig[CRYPTO_ED25519_SIG_LEN]);
+/* Public key; works while sealed (it is stored in the clear). */
+enum pv_rc keys_audit_public_key(struct store *st, uint8_t pub[CRYPTO_ED25519_PUB_LEN]);
+
+#endif /* PV_KEYS_H */

@@ -1,0 +1,40 @@
+/* rc: names of enum pv_rc values. The table is indexed by value; numbers never change. */
+#include "util/util.h"
+
+static const char *const rc_names[PV_E__COUNT] = {
+	[PV_OK] = "ok",
+	[PV_E_NOMEM] = "nomem",
+	[PV_E_INVALID] = "invalid",
+	[PV_E_NOTFOUND] = "notfound",
+	[PV_E_CONFLICT] = "conflict",
+	[PV_E_IO] = "io",
+	[PV_E_CRYPTO] = "crypto",
+	[PV_E_SEALED] = "sealed",
+	[PV_E_UNAUTH] = "unauthenticated",
+	[PV_E_FORBIDDEN] = "forbidden",
+	[PV_E_TOOBIG] = "toobig",
+	[PV_E_AUDIT] = "audit_unavailable",
+	[PV_E_INTEGRITY] = "integrity",
+	[PV_E_LOCKED] = "locked",
+	[PV_E_EXPIRED] = "expired",
+	[PV_E_MFA] = "mfa_required",
+	[PV_E_RATE] = "rate_limited",
+	[PV_E_CONFIG] = "config",
+	[PV_E_INTERNAL] = "internal",
+	[PV_E_PURPOSE] = "purpose_required",
+	[PV_E_REGION] = "region_not_allowed",
+	[PV_E_JSON] = "invalid_json",
+	[PV_E_SHARE] = "invalid_share",
+	[PV_E_STATE] = "state",
+	[PV_E_UNAVAILABLE] = "unavailable",
+	[PV_E_METHOD] = "method_not_allowed",
+	[PV_E_RESTRICTED] = "restricted",
+};
+
+const char *
+pv_rc_name(enum pv_rc rc)
+{
+	if ((int)rc < 0 || rc >= PV_E__COUNT || rc_names[rc] == NULL)
+		return "unknown";
+	return rc_names[rc];
+}

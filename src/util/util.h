@@ -1,0 +1,107 @@
+/*
+ * util: the error enum every module returns, logging that never prints PHI,
+ * UTC and monotonic time, random IDs, the per-request arena, and the text
+ * encodings (hex, base64, base32) used across modules.
+ *
+ * Invariants:
+ *  - enum pv_rc values are fixed forever and only appended; a retired code
+ *    keeps its number as PV_E_OBSOLETE_n (curl's CURLcode discipline).
+ *  - log_* take IDs and error codes only. There is no helper that formats a
+ *    secret, a token or a PHI value, and none must be added.
+ */
+#ifndef PV_UTIL_H
+#define PV_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum pv_rc {
+	PV_OK = 0,
+	PV_E_NOMEM = 1,       /* 500 internal          */
+	PV_E_INVALID = 2,     /* 400 invalid_request   */
+	PV_E_NOTFOUND = 3,    /* 404 not_found         */
+	PV_E_CONFLICT = 4,    /* 409 conflict          */
+	PV_E_IO = 5,          /* 500 internal          */
+	PV_E_CRYPTO = 6,      /* 500 internal          */
+	PV_E_SEALED = 7,      /* 503 sealed            */
+	PV_E_UNAUTH = 8,      /* 401 unauthenticated   */
+	PV_E_FORBIDDEN = 9,   /* 403 forbidden         */
+	PV_E_TOOBIG = 10,     /* 413 payload_too_large */
+	PV_E_AUDIT = 11,      /* 503 audit_unavailable */
+	PV_E_INTEGRITY = 12,  /* 500 internal: AEAD tag or hash mismatch */
+	PV_E_LOCKED = 13,     /* 423 locked            */
+	PV_E_EXPIRED = 14,    /* 401 session_expired   */
+	PV_E_MFA = 15,        /* 401 mfa_required      */
+	PV_E_RATE = 16,       /* 429 rate_limited      */
+	PV_E_CONFIG = 17,     /* configuration refused */
+	PV_E_INTERNAL = 18,   /* 500 internal          */
+	PV_E_PURPOSE = 19,    /* 400 purpose_required  */
+	PV_E_REGION = 20,     /* 403 region_not_allowed */
+	PV_E_JSON = 21,       /* 400 invalid_json      */
+	PV_E_SHARE = 22,      /* 400 invalid_share: malformed unseal share */
+	PV_E_STATE = 23,      /* 409 conflict: wrong state for the operation */
+	PV_E_UNAVAILABLE = 24,/* 503 unavailable (shutting down, busy) */
+	PV_E_METHOD = 25,     /* 405 method_not_allowed */
+	PV_E_RESTRICTED = 26, /* 403 password_change_required / restricted session */
+	PV_E__COUNT
+};
+
+/* Short stable name of a code ("invalid", "notfound", ...) for logs. */
+const char *pv_rc_name(enum pv_rc rc);
+
+/* ---- logging: stderr, one line, UTC timestamp, level; IDs and codes only ---- */
+enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERROR };
+void log_set_level(enum log_level lvl);
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- time ---- */
+int64_t util_now_ms(void);     /* wall clock, UTC, milliseconds since the epoch */
+int64_t util_mono_ms(void);    /* monotonic, milliseconds */
+/* RFC 3339 UTC with milliseconds: "2026-11-22T23:00:00.123Z"; buf >= 25 bytes. */
+void util_time_fmt(int64_t ms, char *buf, size_t len);
+
+/* ---- IDs: "<prefix>_" + 26 chars of lowercase base32 of 128 random bits ---- */
+#define UTIL_ID_MAX 48
+enum pv_rc util_id_new(const char *prefix, char out[UTIL_ID_MAX]);
+/* True if s looks like an ID with this prefix (charset and length), for input checks. */
+bool util_id_valid(const char *prefix, const char *s);
+
+/* ---- arena: a request's memory, freed in one call ---- */
+struct pv_arena;
+struct pv_arena *arena_new(size_t block_size);
+void *arena_alloc(struct pv_arena *a, size_t n);          /* zeroed, 16-aligned; NULL on overflow/OOM */
+char *arena_strdup(struct pv_arena *a, const char *s);
+char *arena_printf(struct pv_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void arena_reset(struct pv_arena *a);                      /* keep the first block, drop the rest */
+void arena_free(struct pv_arena *a);                       /* wipes and frees every block */
+
+/* ---- strings and encodings. Return 0 on success, -1 on bad input / short buffer. ---- */
+size_t util_strlcpy(char *dst, const char *src, size_t size);
+bool util_str_has_prefix(const char *s, const char *prefix);
+
+/* hex: out must hold 2*len+1 */
+void util_hex_encode(const uint8_t *in, size_t len, char *out);
+int util_hex_decode(const char *in, uint8_t *out, size_t outlen);   /* exact length */
+
+/* base64 (RFC 4648 §4, with padding). encode: out must hold util_b64_len(len)+1 */
+size_t util_b64_len(size_t len);
+void util_b64_encode(const uint8_t *in, size_t len, char *out);
+/* decode: *outlen is capacity in, length out; -1 on any non-canonical input */
+int util_b64_decode(const char *in, uint8_t *out, size_t *outlen);
+
+/* base32 (RFC 4648 §6, uppercase, no padding) for TOTP secrets */
+void util_b32_encode(const uint8_t *in, size_t len, char *out, size_t outcap);
+int util_b32_decode(const char *in, uint8_t *out, size_t *outlen);
+
+/* Read a whole file (at most max bytes) / write one atomically with mode. */
+enum pv_rc util_file_read(const char *path, size_t max, uint8_t **buf, size_t *len);
+enum pv_rc util_file_write_atomic(const char *path, const void *buf, size_t len, unsigned mode);
+/* path join into buf; -1 if it does not fit */
+int util_path_join(char *buf, size_t len, const char *dir, const char *name);
+
+#endif /* PV_UTIL_H */
