@@ -11,21 +11,11 @@ struct command {
 };
 
 static const struct command commands[] = {
-#if 0 /* lands with its module */
 	{ "dev", cmd_dev, "initialise a data directory if new and serve it (try it out)" },
-#endif
-#if 0 /* lands with its module */
 	{ "init", cmd_init, "create a data directory: config, database, certificate, sealed root key" },
-#endif
-#if 0 /* lands with its module */
 	{ "serve", cmd_serve, "run the server in the foreground" },
-#endif
-#if 0 /* lands with its module */
 	{ "unseal", cmd_unseal, "send one unseal share (read from stdin) to a server" },
-#endif
-#if 0 /* lands with its module */
 	{ "audit", cmd_audit, "verify or export the audit trail (offline)" },
-#endif
 #if 0 /* lands with its module */
 	{ "user", cmd_user, "add, list, show or disable users (online)" },
 #endif

@@ -70,15 +70,16 @@ enum pv_rc crypto_aead_open(const uint8_t *key, size_t keylen,
     const uint8_t *ct, size_t ctlen, const uint8_t tag[CRYPTO_GCM_TAG_LEN], uint8_t *pt);
 
 /*
- * Box: AES-256-GCM with a fresh random IV, serialized as IV || CT || TAG.
+ * Box (named crypto_gcmbox_* because libsodium owns crypto_box_*):
+ * AES-256-GCM with a fresh random IV, serialized as IV || CT || TAG.
  * seal: out must hold ptlen + CRYPTO_BOX_OVERHEAD bytes.
  * open: inlen >= CRYPTO_BOX_OVERHEAD, pt must hold inlen - CRYPTO_BOX_OVERHEAD.
  * If iv is non-NULL for seal it is used instead of a random one (the caller
  * drew IVs in bulk; it must never repeat under one key).
  */
-enum pv_rc crypto_box_seal(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t *iv,
+enum pv_rc crypto_gcmbox_seal(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t *iv,
     const uint8_t *aad, size_t aadlen, const uint8_t *pt, size_t ptlen, uint8_t *out);
-enum pv_rc crypto_box_open(const uint8_t key[CRYPTO_KEY_LEN],
+enum pv_rc crypto_gcmbox_open(const uint8_t key[CRYPTO_KEY_LEN],
     const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t inlen, uint8_t *pt);
 
 /* RFC 5869. outlen <= 255*32. salt may be NULL. */

@@ -17,6 +17,9 @@ log_set_level(enum log_level lvl)
 	min_level = lvl;
 }
 
+static void vlog(enum log_level lvl, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 vlog(enum log_level lvl, const char *fmt, va_list ap)
 {

@@ -1,0 +1,301 @@
+/*
+ * chain.c: what an audit entry is, byte for byte.
+ *
+ * Owns the canonical encoding of a row (audit_canonical), the chain hash
+ * (audit_chain_hash), the checkpoint message (audit_checkpoint_message), the
+ * checkpoint key id, and the validation that turns a caller's struct
+ * audit_event into the exact text that is stored (audit_prepare).
+ *
+ * Canonical encoding, version 1 (docs/internals/audit.md repeats it for
+ * outside verifiers):
+ *
+ *   "phivault-audit-v1"                      17 bytes, no length, no NUL
+ *   seq                                      8 bytes, big-endian, two's complement
+ *   for each of time, actor, action, resource, purpose_of_use, outcome,
+ *   reason, detail, prev_hash (this order):
+ *     length                                 4 bytes, big-endian
+ *     bytes                                  the stored text, no NUL
+ *
+ *   hash = lowercase hex(SHA-256(raw 32-byte prev_hash || canonical))
+ *
+ * Invariants:
+ *  - Every field is length-prefixed, so no two different rows encode to the
+ *    same bytes (moving a byte from one field to the next changes a length).
+ *  - The encoding never changes; a new one gets a new tag ("-v2").
+ *  - Stored text never holds control characters (checked here), so the
+ *    entry exports to one line of JSON, CEF or syslog without ambiguity.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "audit/audit_int.h"
+#include "crypto/crypto.h"
+
+const char *audit_outcome_name(enum audit_outcome o)
+{
+	switch (o) {
+	case AUDIT_ALLOWED:
+		return "allowed";
+	case AUDIT_DENIED:
+		return "denied";
+	case AUDIT_ERROR:
+		return "error";
+	}
+	return "error";
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+/* NULL encodes like "": the store never hands out NULL for a text column. */
+static const char *or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+enum pv_rc audit_canonical(const struct store_audit_row *row, uint8_t **out, size_t *len)
+{
+	enum pv_rc rc = PV_OK;
+	const char *fields[9];
+	size_t flen[9];
+	size_t total, taglen = sizeof(AUDIT_CANON_TAG) - 1;
+	uint8_t *buf = NULL, *p;
+
+	if (!row || !out || !len)
+		return PV_E_INVALID;
+	fields[0] = row->time;
+	fields[1] = row->actor;
+	fields[2] = row->action;
+	fields[3] = row->resource;
+	fields[4] = row->purpose_of_use;
+	fields[5] = row->outcome;
+	fields[6] = row->reason;
+	fields[7] = row->detail;
+	fields[8] = row->prev_hash;
+
+	total = taglen + 8;
+	for (size_t i = 0; i < 9; i++) {
+		flen[i] = strlen(or_empty(fields[i]));
+		/* A length must fit its 4-byte prefix, and the sum must not wrap. */
+		if (flen[i] > UINT32_MAX || flen[i] > SIZE_MAX - total - 4) {
+			rc = PV_E_INVALID;
+			goto out;
+		}
+		total += 4 + flen[i];
+	}
+	buf = malloc(total);
+	if (!buf) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	p = buf;
+	memcpy(p, AUDIT_CANON_TAG, taglen);
+	p += taglen;
+	put_be64(p, (uint64_t)row->seq);
+	p += 8;
+	for (size_t i = 0; i < 9; i++) {
+		put_be32(p, (uint32_t)flen[i]);
+		p += 4;
+		if (flen[i])
+			memcpy(p, fields[i], flen[i]);
+		p += flen[i];
+	}
+	*out = buf;
+	*len = total;
+	buf = NULL;
+out:
+	free(buf);
+	return rc;
+}
+
+enum pv_rc audit_chain_hash(const struct store_audit_row *row, char out[65])
+{
+	enum pv_rc rc;
+	uint8_t prev[CRYPTO_SHA256_LEN], digest[CRYPTO_SHA256_LEN];
+	uint8_t *canon = NULL;
+	size_t clen = 0;
+
+	if (!row || !row->prev_hash || strlen(row->prev_hash) != 2 * CRYPTO_SHA256_LEN ||
+	    util_hex_decode(row->prev_hash, prev, sizeof prev) != 0)
+		return PV_E_INVALID;
+	rc = audit_canonical(row, &canon, &clen);
+	if (rc != PV_OK)
+		goto out;
+	rc = crypto_sha256_2(prev, sizeof prev, canon, clen, digest);
+	if (rc != PV_OK)
+		goto out;
+	util_hex_encode(digest, sizeof digest, out);
+out:
+	free(canon);
+	return rc;
+}
+
+size_t audit_checkpoint_message(int64_t seq, const char *hash_hex, char *buf, size_t cap)
+{
+	int n;
+
+	if (!hash_hex || !buf || cap == 0)
+		return 0;
+	n = snprintf(buf, cap, "phivault-audit-checkpoint-v1\n%lld\n%s\n", (long long)seq, hash_hex);
+	if (n < 0 || (size_t)n >= cap) {
+		buf[0] = '\0';
+		return 0;
+	}
+	return (size_t)n;
+}
+
+enum pv_rc audit_key_id(const uint8_t pub[CRYPTO_ED25519_PUB_LEN], char out[17])
+{
+	uint8_t digest[CRYPTO_SHA256_LEN];
+	enum pv_rc rc = crypto_sha256(pub, CRYPTO_ED25519_PUB_LEN, digest);
+
+	if (rc != PV_OK)
+		return rc;
+	util_hex_encode(digest, 8, out);
+	return PV_OK;
+}
+
+/*
+ * UTF-8 per RFC 3629 section 4 (no overlongs, no surrogates, <= U+10FFFF),
+ * and no C0 (U+0000..U+001F), DEL, or C1 (U+0080..U+009F) controls: a
+ * control character in an entry could forge a line in a syslog or CEF sink.
+ */
+bool audit_text_ok(const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = 0;
+
+	if (!s)
+		return false;
+	while (p[n]) {
+		unsigned c = p[n];
+		unsigned cp, need;
+
+		if (n >= max)
+			return false;
+		if (c < 0x80) {
+			if (c < 0x20 || c == 0x7f)
+				return false;
+			n++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			need = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			need = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		for (unsigned i = 1; i <= need; i++) {
+			unsigned cc = p[n + i];
+			if ((cc & 0xc0) != 0x80)
+				return false;   /* also stops at the NUL */
+			cp = (cp << 6) | (cc & 0x3f);
+		}
+		if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+			return false;
+		n += need + 1;
+	}
+	return n <= max;
+}
+
+void audit_prepared_clear(struct audit_prepared *p)
+{
+	if (!p)
+		return;
+	free(p->actor);
+	free(p->detail);
+	memset(p, 0, sizeof *p);
+}
+
+enum pv_rc audit_prepare(const struct audit_event *ev, struct audit_prepared *out)
+{
+	enum pv_rc rc = PV_OK;
+	struct audit_prepared p = { 0 };
+	const char *user;
+	json_t *actor = NULL, *detail = NULL;
+	json_error_t jerr;
+
+	if (!ev || !out)
+		return PV_E_INVALID;
+	user = ev->actor.user_id ? ev->actor.user_id : "anonymous";
+	if (!ev->action || !ev->action[0] || !audit_text_ok(ev->action, AUDIT_TEXT_MAX) ||
+	    !audit_text_ok(or_empty(ev->resource), AUDIT_TEXT_MAX) ||
+	    !audit_text_ok(or_empty(ev->purpose_of_use), AUDIT_TEXT_MAX) ||
+	    !audit_text_ok(or_empty(ev->reason), AUDIT_TEXT_MAX) ||
+	    !user[0] || !audit_text_ok(user, AUDIT_TEXT_MAX) ||
+	    !audit_text_ok(or_empty(ev->actor.session_id), AUDIT_TEXT_MAX) ||
+	    !audit_text_ok(or_empty(ev->actor.source), AUDIT_TEXT_MAX) ||
+	    (ev->outcome != AUDIT_ALLOWED && ev->outcome != AUDIT_DENIED &&
+		ev->outcome != AUDIT_ERROR)) {
+		rc = PV_E_INVALID;
+		goto out;
+	}
+	/* "s?" packs JSON null for a NULL string (jansson >= 2.8). */
+	actor = json_pack("{s:s, s:s?, s:s?}", "user_id", user, "session_id",
+	    ev->actor.session_id, "source", ev->actor.source);
+	if (!actor) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	p.actor = json_dumps(actor, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!p.actor) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	if (ev->detail) {
+		if (strlen(ev->detail) > AUDIT_DETAIL_MAX) {
+			rc = PV_E_INVALID;
+			goto out;
+		}
+		detail = json_loads(ev->detail, JSON_REJECT_DUPLICATES, &jerr);
+		if (!detail || !json_is_object(detail)) {
+			rc = PV_E_INVALID;
+			goto out;
+		}
+	} else {
+		detail = json_object();
+		if (!detail) {
+			rc = PV_E_NOMEM;
+			goto out;
+		}
+	}
+	/* Re-serialised so the stored text is one line with a stable key order. */
+	p.detail = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!p.detail) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	p.action = ev->action;
+	p.resource = or_empty(ev->resource);
+	p.purpose_of_use = or_empty(ev->purpose_of_use);
+	p.outcome = audit_outcome_name(ev->outcome);
+	p.reason = or_empty(ev->reason);
+	*out = p;
+	memset(&p, 0, sizeof p);
+out:
+	json_decref(actor);
+	json_decref(detail);
+	audit_prepared_clear(&p);
+	return rc;
+}

@@ -1,0 +1,76 @@
+/* unseal: `phivault unseal --addr URL [--cacert FILE]`, one share read from stdin. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "crypto/crypto.h"
+
+int
+cmd_unseal(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "addr", required_argument, NULL, 'a' },
+		{ "cacert", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *addr = getenv("PHIVAULT_ADDR"), *cacert = getenv("PHIVAULT_CACERT");
+	char share[1100];
+	json_t *body, *resp = NULL;
+	long status = 0;
+	int c, ret = CLI_RUNTIME, sealed = 1, progress = 0, threshold = 0;
+	size_t n;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "a:c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': addr = optarg; break;
+		case 'c': cacert = optarg; break;
+		case 'h':
+			printf("usage: phivault unseal --addr URL [--cacert FILE] < share\n");
+			return CLI_OK;
+		default:
+			return CLI_USAGE;
+		}
+	}
+	if (addr == NULL || optind != argc) {
+		cli_err("usage: phivault unseal --addr URL [--cacert FILE] < share");
+		return CLI_USAGE;
+	}
+	if (fgets(share, sizeof(share), stdin) == NULL) {
+		cli_err("no share on standard input");
+		return CLI_USAGE;
+	}
+	n = strcspn(share, "\r\n");
+	share[n] = '\0';
+	body = json_pack("{s:s}", "share", share);
+	crypto_wipe(share, sizeof(share));
+	if (body == NULL)
+		return CLI_RUNTIME;
+	if (cli_http(addr, cacert, NULL, "POST", "/v1/sys/unseal", body, &status, &resp) != PV_OK)
+		goto out;
+	if (status != 200) {
+		ret = cli_api_error(status, resp);
+		goto out;
+	}
+	json_unpack(resp, "{s:b, s:i, s:i}", "sealed", &sealed, "progress", &progress,
+	    "threshold", &threshold);
+	if (sealed)
+		printf("share accepted: %d of %d; still sealed\n", progress, threshold);
+	else
+		printf("unsealed\n");
+	ret = CLI_OK;
+out:
+	{
+		/* the share is inside the body object: wipe it before freeing */
+		json_t *s = json_object_get(body, "share");
+		if (s != NULL && json_string_value(s) != NULL)
+			crypto_wipe((void *)json_string_value(s), json_string_length(s));
+	}
+	json_decref(body);
+	json_decref(resp);
+	return ret;
+}

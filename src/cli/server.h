@@ -1,0 +1,34 @@
+/*
+ * server: assembles a running phivault from its modules, for `serve` and
+ * `dev`: config -> store -> keys (auto-unseal for the key-file seal) ->
+ * audit writer -> HTTP routes -> wait for SIGTERM/SIGINT -> graceful stop.
+ *
+ * States: STARTING -> SERVING (sealed or unsealed) -> DRAINING (signal:
+ * stop accepting, finish requests) -> FLUSHING (audit "sys.stop", writer
+ * drained, final checkpoint) -> STOPPED.
+ */
+#ifndef PV_CLI_SERVER_H
+#define PV_CLI_SERVER_H
+
+#include <stdbool.h>
+
+#include "audit/audit.h"
+#include "config/config.h"
+#include "http/http.h"
+#include "keys/keys.h"
+#include "store/store.h"
+
+struct pv_app {
+	struct pv_config cfg;
+	bool dev;
+	char node[64];
+	struct store *st;
+	struct keys *keys;
+	struct audit *audit;
+	struct http_server *http;
+};
+
+/* Run until a signal; returns a cli exit code. listen may be NULL (config). */
+int server_run(const char *datadir, const char *listen, bool dev);
+
+#endif

@@ -1,0 +1,702 @@
+/*
+ * config: DIR/phivault.conf (INI, libinih), its secure defaults (API.md
+ * "Configuration"), validation and writing.
+ *
+ * Invariants:
+ *  - Every key has a default equal to API.md; config_defaults is the only
+ *    place defaults live.
+ *  - Parsing is strict: an unknown section or key, a duplicate key, an
+ *    indented (continuation) line, a malformed number, a value too long for
+ *    its field, a line too long for libinih or a NUL byte is an error naming
+ *    the line ("phivault.conf:7: unknown key [tls] min_versoin"). A typo
+ *    never falls back to a default silently.
+ *  - config_parse / config_load write *c only on success.
+ *  - Relative paths are resolved against the data directory when parsed;
+ *    config_write writes them back relative to it.
+ *  - config_validate refuses insecure values and names the key and why.
+ *    Dev mode relaxes only usability limits (MFA off, session lengths,
+ *    password length), never transport security, audit or hashing cost.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "config/config.h"
+
+#define CONF_NAME "phivault.conf"
+#define CONF_FILE_MAX (1u << 20)
+
+enum key_kind { K_STR, K_PATH, K_SIZE, K_UINT, K_INT, K_ULL, K_KIB, K_MFA };
+
+struct key_def {
+	const char *section;
+	const char *name;
+	enum key_kind kind;
+	size_t off;
+	size_t size;   /* buffer size for K_STR / K_PATH */
+};
+
+#define F(field) offsetof(struct pv_config, field), sizeof(((struct pv_config *)0)->field)
+
+static const struct key_def keys[] = {
+	{ "server", "listen", K_STR, F(listen) },
+	{ "server", "max_body_bytes", K_SIZE, F(max_body_bytes) },
+	{ "server", "region", K_STR, F(region) },
+	{ "server", "threads", K_UINT, F(threads) },
+	{ "tls", "cert", K_PATH, F(tls_cert) },
+	{ "tls", "key", K_PATH, F(tls_key) },
+	{ "tls", "min_version", K_STR, F(tls_min_version) },
+	{ "session", "idle_timeout_s", K_INT, F(idle_timeout_s) },
+	{ "session", "absolute_timeout_s", K_INT, F(absolute_timeout_s) },
+	{ "auth", "lockout_threshold", K_INT, F(lockout_threshold) },
+	{ "auth", "lockout_window_s", K_INT, F(lockout_window_s) },
+	{ "auth", "lockout_duration_s", K_INT, F(lockout_duration_s) },
+	{ "auth", "mfa_required", K_MFA, F(mfa_required) },
+	{ "auth", "password_min_length", K_INT, F(password_min_length) },
+	{ "auth", "argon2_opslimit", K_ULL, F(argon2_opslimit) },
+	{ "auth", "argon2_memlimit_kib", K_KIB, F(argon2_memlimit) },
+	{ "audit", "checkpoint_every", K_INT, F(checkpoint_every) },
+	{ "audit", "checkpoint_interval_s", K_INT, F(checkpoint_interval_s) },
+	{ "store", "backend", K_STR, F(store_backend) },
+	{ "store", "url", K_STR, F(store_url) },
+	{ "policy", "allowed_regions", K_STR, F(allowed_regions) },
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy" };
+
+void
+config_defaults(struct pv_config *c, const char *datadir)
+{
+	memset(c, 0, sizeof(*c));
+	util_strlcpy(c->datadir, datadir && *datadir ? datadir : ".", sizeof(c->datadir));
+	util_strlcpy(c->listen, "127.0.0.1:8443", sizeof(c->listen));
+	c->max_body_bytes = 1048576;
+	util_strlcpy(c->region, "local", sizeof(c->region));
+	c->threads = 0;
+	if (util_path_join(c->tls_cert, sizeof(c->tls_cert), c->datadir, "tls/cert.pem") != 0)
+		c->tls_cert[0] = '\0';
+	if (util_path_join(c->tls_key, sizeof(c->tls_key), c->datadir, "tls/key.pem") != 0)
+		c->tls_key[0] = '\0';
+	util_strlcpy(c->tls_min_version, "1.2", sizeof(c->tls_min_version));
+	c->idle_timeout_s = 900;
+	c->absolute_timeout_s = 43200;
+	c->lockout_threshold = 5;
+	c->lockout_window_s = 900;
+	c->lockout_duration_s = 900;
+	c->mfa_required = CONFIG_MFA_ALL;
+	c->password_min_length = 12;
+	/* OWASP Password Storage Cheat Sheet: Argon2id m=19 MiB, t=2, p=1 */
+	c->argon2_opslimit = 2;
+	c->argon2_memlimit = (size_t)19456 * 1024;
+	c->checkpoint_every = 1000;
+	c->checkpoint_interval_s = 60;
+	util_strlcpy(c->store_backend, "sqlite", sizeof(c->store_backend));
+	c->store_url[0] = '\0';
+	util_strlcpy(c->allowed_regions, "local", sizeof(c->allowed_regions));
+}
+
+/* ---- parsing ---- */
+
+struct parse_state {
+	struct pv_config *c;
+	const char *text;          /* NUL-terminated copy */
+	const char *pos;
+	int line;                  /* line the reader returned last */
+	bool indented;             /* that line starts with white space */
+	int err_line;
+	char err[256];
+	bool seen[NKEYS];
+};
+
+static void
+parse_fail(struct parse_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+parse_fail(struct parse_state *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (st->err_line != 0)
+		return;   /* the first error is the one to fix */
+	st->err_line = st->line;
+	va_start(ap, fmt);
+	vsnprintf(st->err, sizeof(st->err), fmt, ap);
+	va_end(ap);
+}
+
+/* A "[section]" line must name a known section and carry nothing but a
+ * comment after it: libinih ignores text after ']' and accepts empty
+ * unknown sections, both of which would hide a typo. */
+static void
+check_section(struct parse_state *st, const char *l, size_t len)
+{
+	const char *end = l + len, *rb;
+	size_t i, n;
+
+	while (l < end && (*l == ' ' || *l == '\t'))
+		l++;
+	if (l == end || *l != '[')
+		return;
+	rb = memchr(l, ']', (size_t)(end - l));
+	if (rb == NULL)
+		return;   /* libinih reports the syntax error */
+	n = (size_t)(rb - l - 1);
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (strlen(sections[i]) == n && memcmp(sections[i], l + 1, n) == 0)
+			break;
+	if (i == sizeof(sections) / sizeof(sections[0])) {
+		parse_fail(st, "unknown section [%.*s]", (int)(n > 64 ? 64 : n), l + 1);
+		return;
+	}
+	for (rb++; rb < end && (*rb == ' ' || *rb == '\t' || *rb == '\r' || *rb == '\n'); rb++)
+		;
+	if (rb < end && *rb != ';' && *rb != '#')
+		parse_fail(st, "text after the section header [%.*s]", (int)n, l + 1);
+}
+
+/* libinih reader: one line per call, so st->line is the handler's line.
+ * A line that does not fit libinih's buffer would be split silently, with
+ * its tail parsed as a line of its own: refuse it instead. */
+static char *
+reader(char *str, int num, void *stream)
+{
+	struct parse_state *st = stream;
+	const char *nl;
+	size_t len, full;
+
+	if (*st->pos == '\0' || num < 4)
+		return NULL;
+	st->line++;
+	nl = strchr(st->pos, '\n');
+	full = nl ? (size_t)(nl - st->pos) + 1 : strlen(st->pos);
+	if (full > (size_t)num - 2) {
+		parse_fail(st, "line longer than %d bytes", num - 3);
+		str[0] = '#';   /* hand libinih a comment in its place */
+		str[1] = '\0';
+		st->pos += full;
+		return str;
+	}
+	len = full;
+	check_section(st, st->pos, len);
+	memcpy(str, st->pos, len);
+	str[len] = '\0';
+	st->indented = len > 0 && (st->pos[0] == ' ' || st->pos[0] == '\t');
+	st->pos += full;
+	return str;
+}
+
+/* Strict decimal integer in [min, max]. */
+static bool
+parse_ll(const char *v, long long min, long long max, long long *out)
+{
+	char *end;
+	long long n;
+
+	if (v == NULL || *v == '\0' || isspace((unsigned char)*v) || *v == '+')
+		return false;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n < min || n > max)
+		return false;
+	*out = n;
+	return true;
+}
+
+static bool
+parse_ull(const char *v, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	unsigned long long n;
+
+	if (v == NULL || *v < '0' || *v > '9')
+		return false;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n > max)
+		return false;
+	*out = n;
+	return true;
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_state *st = user;
+	const struct key_def *k = NULL;
+	char *field;
+	size_t i;
+	long long ll;
+	unsigned long long ull;
+	bool known_section = false;
+
+	if (st->indented) {
+		parse_fail(st, "indented line: continuation lines are not allowed");
+		return 0;
+	}
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (strcmp(section, sections[i]) == 0)
+			known_section = true;
+	for (i = 0; i < NKEYS; i++) {
+		if (strcmp(section, keys[i].section) == 0 && strcmp(name, keys[i].name) == 0) {
+			k = &keys[i];
+			break;
+		}
+	}
+	if (k == NULL) {
+		if (known_section)
+			parse_fail(st, "unknown key [%s] %s", section, name);
+		else if (section[0] == '\0')
+			parse_fail(st, "unknown key [] %s (keys belong in a [section])", name);
+		else
+			parse_fail(st, "unknown key [%s] %s (no section [%s])", section, name, section);
+		return 0;
+	}
+	if (st->seen[i]) {
+		parse_fail(st, "duplicate key [%s] %s", section, name);
+		return 0;
+	}
+	st->seen[i] = true;
+	field = (char *)st->c + k->off;
+
+	switch (k->kind) {
+	case K_STR:
+		if (strlen(value) >= k->size) {
+			parse_fail(st, "[%s] %s: value longer than %zu bytes", section, name, k->size - 1);
+			return 0;
+		}
+		memset(field, 0, k->size);
+		memcpy(field, value, strlen(value));
+		break;
+	case K_PATH:
+		memset(field, 0, k->size);
+		if (value[0] == '\0' ||
+		    util_path_join(field, k->size, st->c->datadir, value) != 0) {
+			parse_fail(st, "[%s] %s: empty or too long path", section, name);
+			return 0;
+		}
+		break;
+	case K_SIZE:
+		if (!parse_ull(value, SIZE_MAX, &ull))
+			goto bad_number;
+		*(size_t *)(void *)field = (size_t)ull;
+		break;
+	case K_UINT:
+		if (!parse_ull(value, UINT_MAX, &ull))
+			goto bad_number;
+		*(unsigned *)(void *)field = (unsigned)ull;
+		break;
+	case K_INT:
+		if (!parse_ll(value, INT_MIN, INT_MAX, &ll))
+			goto bad_number;
+		*(int *)(void *)field = (int)ll;
+		break;
+	case K_ULL:
+		if (!parse_ull(value, ULLONG_MAX, &ull))
+			goto bad_number;
+		*(unsigned long long *)(void *)field = ull;
+		break;
+	case K_KIB:
+		if (!parse_ull(value, SIZE_MAX / 1024, &ull))
+			goto bad_number;
+		*(size_t *)(void *)field = (size_t)ull * 1024;
+		break;
+	case K_MFA:
+		if (strcmp(value, "all") == 0)
+			st->c->mfa_required = CONFIG_MFA_ALL;
+		else if (strcmp(value, "admins") == 0)
+			st->c->mfa_required = CONFIG_MFA_ADMINS;
+		else if (strcmp(value, "off") == 0)
+			st->c->mfa_required = CONFIG_MFA_OFF;
+		else {
+			parse_fail(st, "[%s] %s must be all, admins or off", section, name);
+			return 0;
+		}
+		break;
+	}
+	return 1;
+bad_number:
+	parse_fail(st, "[%s] %s is not a valid %s", section, name,
+	    k->kind == K_INT ? "integer" : "non-negative integer");
+	return 0;
+}
+
+static void
+set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+enum pv_rc
+config_parse(const char *text, size_t len, struct pv_config *c, char *err, size_t errlen)
+{
+	struct parse_state *st = NULL;
+	struct pv_config *tmp = NULL;
+	char *copy = NULL;
+	enum pv_rc rc = PV_E_NOMEM;
+	int r;
+
+	if (text == NULL || c == NULL)
+		return PV_E_INVALID;
+	if (memchr(text, '\0', len) != NULL) {
+		set_err(err, errlen, CONF_NAME ": NUL byte in the file");
+		return PV_E_CONFIG;
+	}
+	copy = malloc(len + 1);
+	tmp = malloc(sizeof(*tmp));
+	st = calloc(1, sizeof(*st));
+	if (copy == NULL || tmp == NULL || st == NULL)
+		goto out;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	*tmp = *c;
+	st->c = tmp;
+	st->text = st->pos = copy;
+
+	r = ini_parse_stream(reader, st, handler, st);
+	if (st->err_line != 0) {
+		set_err(err, errlen, CONF_NAME ":%d: %s", st->err_line, st->err);
+		rc = PV_E_CONFIG;
+		goto out;
+	}
+	if (r != 0) {
+		if (r > 0)
+			set_err(err, errlen, CONF_NAME ":%d: syntax error (expected [section] or key = value)", r);
+		else
+			set_err(err, errlen, CONF_NAME ": cannot be parsed");
+		rc = r == -2 ? PV_E_NOMEM : PV_E_CONFIG;
+		goto out;
+	}
+	*c = *tmp;
+	rc = PV_OK;
+out:
+	free(copy);
+	if (tmp != NULL) {
+		/* may hold a database password (store.url) */
+		explicit_bzero(tmp, sizeof(*tmp));
+		free(tmp);
+	}
+	free(st);
+	return rc;
+}
+
+enum pv_rc
+config_load(const char *datadir, struct pv_config *c, char *err, size_t errlen)
+{
+	struct pv_config *tmp;
+	char path[PATH_MAX];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	enum pv_rc rc;
+
+	if (datadir == NULL || c == NULL)
+		return PV_E_INVALID;
+	tmp = malloc(sizeof(*tmp));
+	if (tmp == NULL)
+		return PV_E_NOMEM;
+	config_defaults(tmp, datadir);
+	if (util_path_join(path, sizeof(path), tmp->datadir, CONF_NAME) != 0) {
+		set_err(err, errlen, "data directory path too long");
+		rc = PV_E_CONFIG;
+		goto out;
+	}
+	rc = util_file_read(path, CONF_FILE_MAX, &buf, &len);
+	if (rc == PV_E_NOTFOUND) {
+		/* no file: every key keeps its secure default */
+		rc = PV_OK;
+	} else if (rc != PV_OK) {
+		set_err(err, errlen, "%s: cannot read (%s)", path, pv_rc_name(rc));
+		rc = PV_E_CONFIG;
+		goto out;
+	} else {
+		rc = config_parse((const char *)buf, len, tmp, err, errlen);
+		if (rc != PV_OK)
+			goto out;
+	}
+	*c = *tmp;
+out:
+	if (buf != NULL) {
+		explicit_bzero(buf, len);
+		free(buf);
+	}
+	explicit_bzero(tmp, sizeof(*tmp));
+	free(tmp);
+	return rc;
+}
+
+/* ---- validation ---- */
+
+/* OWASP Password Storage Cheat Sheet, Argon2id: equivalent minimum settings
+ * (m=47 MiB t=1, 19 MiB t=2, 12 MiB t=3, 9 MiB t=4, 7 MiB t=5). */
+static size_t
+argon2_min_mem_kib(unsigned long long t)
+{
+	switch (t) {
+	case 0: return SIZE_MAX;
+	case 1: return 47104;
+	case 2: return 19456;
+	case 3: return 12288;
+	case 4: return 9216;
+	default: return 7168;
+	}
+}
+
+/* Next comma-separated, trimmed item of *p; false when done. */
+static bool
+next_region(const char **p, const char **item, size_t *len)
+{
+	const char *s = *p, *e;
+
+	while (*s != '\0') {
+		while (*s == ' ' || *s == '\t' || *s == ',')
+			s++;
+		if (*s == '\0')
+			break;
+		e = s;
+		while (*e != '\0' && *e != ',')
+			e++;
+		*p = e;
+		*item = s;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		*len = (size_t)(e - s);
+		if (*len > 0)
+			return true;
+		s = *p;
+	}
+	*p = s;
+	return false;
+}
+
+bool
+config_region_allowed(const struct pv_config *c, const char *region)
+{
+	const char *p = c->allowed_regions, *item;
+	size_t len;
+
+	if (region == NULL || *region == '\0')
+		return false;
+	while (next_region(&p, &item, &len))
+		if (len == strlen(region) && memcmp(item, region, len) == 0)
+			return true;
+	return false;
+}
+
+enum pv_rc
+config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
+{
+	const char *p = c->allowed_regions, *item;
+	size_t len;
+
+#define REFUSE(...) do { set_err(err, errlen, __VA_ARGS__); return PV_E_CONFIG; } while (0)
+	/* transport security: never relaxed (NIST SP 800-52r2 section 3.1) */
+	if (strcmp(c->tls_min_version, "1.2") != 0 && strcmp(c->tls_min_version, "1.3") != 0) {
+		if (strcmp(c->tls_min_version, "1.0") == 0 || strcmp(c->tls_min_version, "1.1") == 0)
+			REFUSE("tls.min_version = %s is below 1.2", c->tls_min_version);
+		REFUSE("tls.min_version = %s is not 1.2 or 1.3", c->tls_min_version);
+	}
+	if (c->tls_cert[0] == '\0')
+		REFUSE("tls.cert is empty");
+	if (c->tls_key[0] == '\0')
+		REFUSE("tls.key is empty");
+	if (c->listen[0] == '\0' || strchr(c->listen, ':') == NULL)
+		REFUSE("server.listen = %s is not ADDRESS:PORT", c->listen);
+	if (c->max_body_bytes < 1024 || c->max_body_bytes > (size_t)64 << 20)
+		REFUSE("server.max_body_bytes = %zu is outside 1024 .. 67108864", c->max_body_bytes);
+	if (c->threads > 1024)
+		REFUSE("server.threads = %u is above 1024", c->threads);
+
+	/* automatic logoff, 45 CFR 164.312(a)(2)(iii) */
+	if (c->idle_timeout_s <= 0)
+		REFUSE("session.idle_timeout_s = %d disables automatic logoff", c->idle_timeout_s);
+	if (!dev && c->idle_timeout_s > 3600)
+		REFUSE("session.idle_timeout_s = %d is above 3600 (allowed only with --dev)",
+		    c->idle_timeout_s);
+	if (c->absolute_timeout_s < c->idle_timeout_s)
+		REFUSE("session.absolute_timeout_s = %d is below session.idle_timeout_s = %d",
+		    c->absolute_timeout_s, c->idle_timeout_s);
+	if (!dev && c->absolute_timeout_s > 86400)
+		REFUSE("session.absolute_timeout_s = %d is above 86400 (allowed only with --dev)",
+		    c->absolute_timeout_s);
+
+	if (c->mfa_required == CONFIG_MFA_OFF && !dev)
+		REFUSE("auth.mfa_required = off is allowed only with --dev");
+	if (c->mfa_required != CONFIG_MFA_ALL && c->mfa_required != CONFIG_MFA_ADMINS &&
+	    c->mfa_required != CONFIG_MFA_OFF)
+		REFUSE("auth.mfa_required has an unknown value");
+	/* NIST SP 800-63B section 5.1.1.2: at least 8, allow at least 64 */
+	if (c->password_min_length < (dev ? 1 : 8))
+		REFUSE("auth.password_min_length = %d is below %d", c->password_min_length, dev ? 1 : 8);
+	if (c->password_min_length > 64)
+		REFUSE("auth.password_min_length = %d is above 64", c->password_min_length);
+	if (c->lockout_threshold < 1 || c->lockout_threshold > 100)
+		REFUSE("auth.lockout_threshold = %d is outside 1 .. 100", c->lockout_threshold);
+	if (c->lockout_window_s < 1)
+		REFUSE("auth.lockout_window_s = %d must be at least 1", c->lockout_window_s);
+	if (c->lockout_duration_s < 1)
+		REFUSE("auth.lockout_duration_s = %d must be at least 1", c->lockout_duration_s);
+	if (c->argon2_opslimit < 1)
+		REFUSE("auth.argon2_opslimit = %llu is below 1", c->argon2_opslimit);
+	if (c->argon2_memlimit / 1024 < argon2_min_mem_kib(c->argon2_opslimit))
+		REFUSE("auth.argon2_memlimit_kib = %zu is below the OWASP minimum of %zu for "
+		    "argon2_opslimit = %llu", c->argon2_memlimit / 1024,
+		    argon2_min_mem_kib(c->argon2_opslimit), c->argon2_opslimit);
+
+	if (c->checkpoint_every < 1)
+		REFUSE("audit.checkpoint_every = %d must be at least 1", c->checkpoint_every);
+	if (c->checkpoint_interval_s < 1)
+		REFUSE("audit.checkpoint_interval_s = %d must be at least 1", c->checkpoint_interval_s);
+
+	if (strcmp(c->store_backend, "sqlite") != 0 && strcmp(c->store_backend, "postgres") != 0)
+		REFUSE("store.backend = %s is not sqlite or postgres", c->store_backend);
+	if (strcmp(c->store_backend, "postgres") == 0 && c->store_url[0] == '\0')
+		REFUSE("store.url is required with store.backend = postgres");
+
+	if (!next_region(&p, &item, &len))
+		REFUSE("policy.allowed_regions is empty");
+	if (!config_region_allowed(c, c->region))
+		REFUSE("server.region = %s is not in policy.allowed_regions", c->region);
+#undef REFUSE
+	return PV_OK;
+}
+
+/* ---- writing ---- */
+
+/* A path under datadir is written relative to it, as API.md shows it. */
+static const char *
+rel_path(const struct pv_config *c, const char *path)
+{
+	size_t n = strlen(c->datadir);
+
+	if (n > 0 && strncmp(path, c->datadir, n) == 0 && path[n] == '/' && path[n + 1] != '\0')
+		return path + n + 1;
+	return path;
+}
+
+static bool
+writable(const char *v)
+{
+	/* no line breaks; no " ;" which libinih would read as a comment */
+	return strpbrk(v, "\r\n") == NULL && strstr(v, " ;") == NULL && strstr(v, "\t;") == NULL;
+}
+
+static const char *
+mfa_name(enum config_mfa m)
+{
+	return m == CONFIG_MFA_OFF ? "off" : m == CONFIG_MFA_ADMINS ? "admins" : "all";
+}
+
+enum pv_rc
+config_write(const struct pv_config *c, const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	enum pv_rc rc;
+
+	if (c == NULL || path == NULL)
+		return PV_E_INVALID;
+	if (!writable(c->listen) || !writable(c->region) || !writable(c->tls_cert) ||
+	    !writable(c->tls_key) || !writable(c->tls_min_version) ||
+	    !writable(c->store_backend) || !writable(c->store_url) ||
+	    !writable(c->allowed_regions)) {
+		log_error("config: a value cannot be written to an INI line");
+		return PV_E_INVALID;
+	}
+	f = open_memstream(&buf, &len);
+	if (f == NULL)
+		return PV_E_NOMEM;
+	fprintf(f,
+	    "# phivault configuration. Every key has a secure default; `phivault serve`\n"
+	    "# refuses an insecure value unless --dev and names the key. Relative paths\n"
+	    "# are relative to the data directory. Unknown keys are errors.\n"
+	    "\n[server]\n"
+	    "# ADDRESS:PORT for HTTPS ([v6]:PORT for IPv6)\n"
+	    "listen = %s\n"
+	    "# largest request body in bytes (1024 .. 67108864)\n"
+	    "max_body_bytes = %zu\n"
+	    "# this node's region; must be listed in [policy] allowed_regions\n"
+	    "region = %s\n"
+	    "# worker threads, 0 = one per core\n"
+	    "threads = %u\n",
+	    c->listen, c->max_body_bytes, c->region, c->threads);
+	fprintf(f,
+	    "\n[tls]\n"
+	    "cert = %s\n"
+	    "key = %s\n"
+	    "# 1.2 or 1.3; lower versions are refused\n"
+	    "min_version = %s\n",
+	    rel_path(c, c->tls_cert), rel_path(c, c->tls_key), c->tls_min_version);
+	fprintf(f,
+	    "\n[session]\n"
+	    "# automatic logoff after inactivity (1 .. 3600)\n"
+	    "idle_timeout_s = %d\n"
+	    "# hard session limit (idle_timeout_s .. 86400)\n"
+	    "absolute_timeout_s = %d\n",
+	    c->idle_timeout_s, c->absolute_timeout_s);
+	fprintf(f,
+	    "\n[auth]\n"
+	    "# failed logins within lockout_window_s that lock the account\n"
+	    "lockout_threshold = %d\n"
+	    "lockout_window_s = %d\n"
+	    "lockout_duration_s = %d\n"
+	    "# all | admins | off (off only with --dev)\n"
+	    "mfa_required = %s\n"
+	    "# 8 .. 64 (NIST SP 800-63B)\n"
+	    "password_min_length = %d\n"
+	    "# Argon2id cost (OWASP minimum: t=2 with 19456 KiB)\n"
+	    "argon2_opslimit = %llu\n"
+	    "argon2_memlimit_kib = %zu\n",
+	    c->lockout_threshold, c->lockout_window_s, c->lockout_duration_s,
+	    mfa_name(c->mfa_required), c->password_min_length,
+	    c->argon2_opslimit, c->argon2_memlimit / 1024);
+	fprintf(f,
+	    "\n[audit]\n"
+	    "# sign a checkpoint every N entries or T seconds\n"
+	    "checkpoint_every = %d\n"
+	    "checkpoint_interval_s = %d\n",
+	    c->checkpoint_every, c->checkpoint_interval_s);
+	fprintf(f,
+	    "\n[store]\n"
+	    "# sqlite | postgres\n"
+	    "backend = %s\n"
+	    "# postgres conninfo (with backend = postgres)\n"
+	    "url = %s\n",
+	    c->store_backend, c->store_url);
+	fprintf(f,
+	    "\n[policy]\n"
+	    "# comma-separated regions where data may live\n"
+	    "allowed_regions = %s\n",
+	    c->allowed_regions);
+	if (ferror(f)) {
+		fclose(f);
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	if (fclose(f) != 0) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	rc = util_file_write_atomic(path, buf, len, 0600);
+out:
+	if (buf != NULL) {
+		explicit_bzero(buf, len);
+		free(buf);
+	}
+	return rc;
+}

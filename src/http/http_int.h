@@ -1,0 +1,126 @@
+/*
+ * http internals shared by the src/http/ sources and tests/unit/http/. Not API: other
+ * modules include only http.h.
+ *
+ * The request pipeline (struct http_ctx) is independent of libmicrohttpd so
+ * that unit tests can drive routing, the error model and the hooks without
+ * sockets (h2o's t/00unit style); server.c is the thin MHD glue around it.
+ *
+ * Life of a request (one struct http_ctx, allocated in its own arena):
+ *   http_ctx_new (request line seen, raw URI copied)
+ *   -> http_ctx_begin (headers seen: route match, body limit, early 413)
+ *   -> http_ctx_body* (upload chunks, never buffered beyond the limit)
+ *   -> http_ctx_finish (sealed, JSON body, authn, authz, handler; fills out_*)
+ *   -> response sent -> http_ctx_free (arena wiped and freed).
+ * A ctx produces exactly one response: out_ready is set once, by finish.
+ */
+#ifndef PV_HTTP_INT_H
+#define PV_HTTP_INT_H
+
+#include <limits.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "http/http.h"
+
+#define HTTP_ARENA_BLOCK 8192
+#define HTTP_BODY_MAX_DEPTH 32             /* nesting levels of a request body */
+#define HTTP_BODY_HARD_MAX (64u << 20)     /* absolute ceiling, whatever the config */
+#define HTTP_MAX_SEGMENTS 16               /* path segments; more never matches */
+#define HTTP_DEFAULT_MAX_BODY (1u << 20)
+#define HTTP_DEFAULT_TIMEOUT_S 30
+#define HTTP_DEFAULT_MAX_CONN 1024
+#define HTTP_STOP_WAIT_MS 10000            /* graceful stop: wait for requests in flight */
+
+struct http_server {
+	struct http_config cfg;    /* strings point at the copies below */
+	char listen[128];
+	char cert_path[PATH_MAX];
+	char key_path[PATH_MAX];
+	char tls_min_version[8];
+
+	struct http_route *routes; /* registered before start; read-only afterwards */
+	size_t nroutes;
+	size_t routes_cap;
+
+	struct MHD_Daemon *daemon;
+	MHD_socket quiesced_fd;    /* returned by MHD_quiesce_daemon, closed after stop */
+	bool started;
+	atomic_bool stopping;      /* new requests get 503 unavailable + close */
+	atomic_uint inflight;      /* requests between URI seen and completion */
+	unsigned port;
+};
+
+struct http_ctx {
+	struct http_request req;   /* req.priv points back here */
+	struct http_server *srv;
+	struct MHD_Connection *conn;   /* NULL when driven by unit tests */
+	char *raw_path;            /* as received, still percent-encoded */
+	/* unit tests only (conn == NULL): NULL-terminated name, value pairs */
+	const char *const *test_headers;
+	const char *const *test_query;
+
+	bool begun;
+	enum pv_rc early_rc;       /* decided before the body: 413, 503 while stopping */
+	enum pv_rc route_rc;       /* PV_OK, PV_E_NOTFOUND, PV_E_METHOD, PV_E_INVALID */
+	const char *allow;         /* Allow header value for 405 */
+
+	char *body;                /* only for routes with HTTP_ROUTE_BODY */
+	size_t body_len;
+	size_t body_cap;
+	size_t body_seen;          /* bytes received, kept or not */
+	size_t body_limit;
+	bool body_keep;
+
+	/* the one response */
+	bool out_ready;
+	int out_status;
+	const char *out_body;      /* in the arena or static */
+	size_t out_len;
+	const char *out_type;      /* NULL: no Content-Type (204) */
+	bool out_close;            /* add Connection: close */
+	int out_retry_after;
+};
+
+/* ---- route.c ---- */
+/* Split and percent-decode a raw path ("/v1/users/usr_x") into segments in
+ * the arena. PV_E_INVALID on a malformed escape, a NUL byte or no leading '/';
+ * PV_E_NOTFOUND if it has more than HTTP_MAX_SEGMENTS segments. */
+enum pv_rc http_path_split(struct pv_arena *a, const char *raw, char **segs, size_t *nsegs);
+/* Find the route for method + segments. PV_OK (route, params set),
+ * PV_E_NOTFOUND, or PV_E_METHOD with *allow listing the methods that match
+ * the path ("GET, POST", arena). */
+enum pv_rc http_route_match(const struct http_server *srv, struct pv_arena *a,
+    const char *method, char *const *segs, size_t nsegs,
+    const struct http_route **route, const char **params, size_t *nparams,
+    const char **allow);
+/* Expand "{N}" placeholders in a permission with decoded path params. */
+enum pv_rc http_perm_expand(struct pv_arena *a, const char *perm,
+    const char *const *params, size_t nparams, const char **out);
+/* Check a route definition (pattern syntax, permission placeholders). */
+enum pv_rc http_route_check(const struct http_route *r);
+
+/* ---- status.c ---- */
+const char *http_rc_message(enum pv_rc rc);   /* default message per code */
+
+/* ---- request.c ---- */
+enum pv_rc http_ctx_new(struct http_server *srv, const char *raw_uri, struct http_ctx **out);
+/* content_length < 0: not declared. source may be NULL. */
+void http_ctx_begin(struct http_ctx *ctx, const char *method, const char *source,
+    long long content_length);
+/* false: the client keeps sending far past the limit; drop the connection. */
+bool http_ctx_body(struct http_ctx *ctx, const char *data, size_t len);
+void http_ctx_finish(struct http_ctx *ctx);
+/* Answer without running the pipeline (503 while stopping). */
+void http_ctx_reject(struct http_ctx *ctx, enum pv_rc rc);
+void http_ctx_free(struct http_ctx *ctx);
+
+/* ---- server.c ---- */
+/* Parse "host:port" / "[v6]:port" (port 0..65535). */
+enum pv_rc http_listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen);
+/* GnuTLS priority string for a minimum TLS version ("1.2" or "1.3"); NULL if refused. */
+const char *http_tls_priorities(const char *min_version);
+
+#endif /* PV_HTTP_INT_H */

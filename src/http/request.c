@@ -1,0 +1,500 @@
+/*
+ * request: one request's pipeline, independent of the socket layer.
+ *
+ * State machine of a struct http_ctx (see http_int.h):
+ *   NEW --begin--> ROUTED --body*--> ROUTED --finish--> ANSWERED --free
+ *   begin may set early_rc (413 declared too large, 503 stopping); body may
+ *   set it (413 while uploading); finish answers early_rc first, so a request
+ *   that failed early never reaches a hook or handler.
+ *
+ * Order in finish (DESIGN.md request flow): early error -> route (404 / 405 /
+ * 400 bad path) -> sealed (503 unless HTTP_ROUTE_SEALED_OK) -> Content-Type
+ * and JSON body (400, before authentication, so a bad body is always
+ * invalid_json) -> authenticate (not for "public") -> authorize (not for
+ * "public" / "authenticated") -> handler -> exactly one response.
+ *
+ * Invariants:
+ *  - Everything a request allocates lives in its arena, which is wiped and
+ *    freed with the ctx; JSON values (body, resp) are released in finish.
+ *  - The body buffer never grows past the limit; bytes beyond it are counted
+ *    and dropped.
+ *  - Error bodies are built from the stable code and a message chosen by
+ *    code (constants), never from request data.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/http_int.h"
+
+enum pv_rc
+http_ctx_new(struct http_server *srv, const char *raw_uri, struct http_ctx **out)
+{
+	struct pv_arena *a;
+	struct http_ctx *ctx;
+	size_t plen;
+
+	a = arena_new(HTTP_ARENA_BLOCK);
+	if (a == NULL)
+		return PV_E_NOMEM;
+	ctx = arena_alloc(a, sizeof(*ctx));
+	if (ctx == NULL)
+		goto fail;
+	if (raw_uri == NULL)
+		raw_uri = "";
+	plen = strcspn(raw_uri, "?#");
+	ctx->raw_path = arena_alloc(a, plen + 1);
+	if (ctx->raw_path == NULL)
+		goto fail;
+	memcpy(ctx->raw_path, raw_uri, plen);
+	ctx->srv = srv;
+	ctx->req.arena = a;
+	ctx->req.priv = ctx;
+	ctx->req.path = ctx->raw_path;
+	ctx->req.method = "";
+	ctx->req.source = "";
+	*out = ctx;
+	return PV_OK;
+fail:
+	arena_free(a);
+	return PV_E_NOMEM;
+}
+
+void
+http_ctx_begin(struct http_ctx *ctx, const char *method, const char *source,
+    long long content_length)
+{
+	struct http_request *req = &ctx->req;
+	struct http_server *srv = ctx->srv;
+	char *segs[HTTP_MAX_SEGMENTS];
+	size_t nsegs = 0, limit;
+	const char *m;
+	enum pv_rc rc;
+
+	ctx->begun = true;
+	m = arena_strdup(req->arena, method ? method : "");
+	if (m != NULL)
+		req->method = m;
+	if (source != NULL && (m = arena_strdup(req->arena, source)) != NULL)
+		req->source = m;
+
+	rc = http_path_split(req->arena, ctx->raw_path, segs, &nsegs);
+	if (rc == PV_OK)
+		rc = http_route_match(srv, req->arena, req->method, segs, nsegs,
+		    &req->route, req->params, &req->nparams, &ctx->allow);
+	ctx->route_rc = rc;
+
+	limit = srv->cfg.max_body_bytes;
+	if (rc == PV_OK && req->route->max_body > 0)
+		limit = req->route->max_body;
+	if (limit > HTTP_BODY_HARD_MAX)
+		limit = HTTP_BODY_HARD_MAX;
+	ctx->body_limit = limit;
+	ctx->body_keep = rc == PV_OK && (req->route->flags & HTTP_ROUTE_BODY);
+
+	if (content_length >= 0 && (unsigned long long)content_length > limit) {
+		ctx->early_rc = PV_E_TOOBIG;
+		return;
+	}
+	/* declared length within the limit: one buffer, no regrowth */
+	if (ctx->body_keep && content_length > 0) {
+		ctx->body = arena_alloc(req->arena, (size_t)content_length + 1);
+		if (ctx->body == NULL) {
+			ctx->early_rc = PV_E_NOMEM;
+			return;
+		}
+		ctx->body_cap = (size_t)content_length + 1;
+	}
+}
+
+bool
+http_ctx_body(struct http_ctx *ctx, const char *data, size_t len)
+{
+	size_t need, cap;
+	char *nb;
+
+	if (len > SIZE_MAX - ctx->body_seen)
+		return false;
+	ctx->body_seen += len;
+	if (ctx->early_rc != PV_OK) {
+		/* already failing: drop, but do not drain an unbounded stream */
+		return ctx->body_seen <= ctx->body_limit + HTTP_BODY_HARD_MAX;
+	}
+	if (ctx->body_seen > ctx->body_limit) {
+		ctx->early_rc = PV_E_TOOBIG;
+		return true;
+	}
+	if (!ctx->body_keep)
+		return true;
+	need = ctx->body_len + len + 1;   /* <= limit + 1: no overflow */
+	if (need > ctx->body_cap) {
+		cap = ctx->body_cap ? ctx->body_cap : 4096;
+		while (cap < need)
+			cap *= 2;
+		if (cap > ctx->body_limit + 1)
+			cap = ctx->body_limit + 1;
+		nb = arena_alloc(ctx->req.arena, cap);
+		if (nb == NULL) {
+			ctx->early_rc = PV_E_NOMEM;
+			return true;
+		}
+		if (ctx->body_len > 0) {
+			memcpy(nb, ctx->body, ctx->body_len);
+			explicit_bzero(ctx->body, ctx->body_len);
+		}
+		ctx->body = nb;
+		ctx->body_cap = cap;
+	}
+	memcpy(ctx->body + ctx->body_len, data, len);
+	ctx->body_len += len;
+	return true;
+}
+
+/* ---- response building ---- */
+
+/* JSON string body of s (without quotes) escaped into the arena. */
+static char *
+json_escape(struct pv_arena *a, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0, o = 0;
+	const unsigned char *p;
+	char *out;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		n += (*p == '"' || *p == '\\') ? 2 : (*p < 0x20 ? 6 : 1);
+	out = arena_alloc(a, n + 1);
+	if (out == NULL)
+		return NULL;
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)*p;
+		} else if (*p < 0x20) {
+			memcpy(out + o, "\\u00", 4);
+			out[o + 4] = hex[*p >> 4];
+			out[o + 5] = hex[*p & 15];
+			o += 6;
+		} else {
+			out[o++] = (char)*p;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static const char internal_body[] =
+    "{\"error\":{\"code\":\"internal\",\"message\":\"Internal error\"}}";
+
+static void
+respond_error(struct http_ctx *ctx, enum pv_rc rc)
+{
+	struct http_request *req = &ctx->req;
+	const char *msg = req->err_message ? req->err_message : http_rc_message(rc);
+	char *esc, *body;
+
+	ctx->out_status = http_rc_status(rc);
+	ctx->out_type = "application/json";
+	esc = json_escape(req->arena, msg);
+	body = esc ? arena_printf(req->arena, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+	    http_rc_code(rc), esc) : NULL;
+	if (body == NULL) {
+		ctx->out_status = 500;
+		body = (char *)internal_body;
+	}
+	ctx->out_body = body;
+	ctx->out_len = strlen(body);
+	if (req->retry_after_s > 0)
+		ctx->out_retry_after = req->retry_after_s;
+	if (ctx->early_rc != PV_OK)
+		ctx->out_close = true;   /* the body may be unread: no reuse */
+}
+
+/* Compact JSON of v into the arena; NULL on failure. */
+static char *
+dump_json(struct pv_arena *a, json_t *v, size_t *len)
+{
+	size_t cap = 1024, n;
+	char *buf = arena_alloc(a, cap);
+
+	if (buf == NULL)
+		return NULL;
+	n = json_dumpb(v, buf, cap, JSON_COMPACT);
+	if (n == 0)
+		return NULL;
+	if (n > cap) {
+		buf = arena_alloc(a, n);
+		if (buf == NULL || json_dumpb(v, buf, n, JSON_COMPACT) != n)
+			return NULL;
+	}
+	*len = n;
+	return buf;
+}
+
+static void
+respond_ok(struct http_ctx *ctx)
+{
+	struct http_request *req = &ctx->req;
+	int status = req->status ? req->status : 200;
+
+	if (status < 200 || status > 599) {
+		log_error("http: handler set status %d on %s %s", status,
+		    req->method, req->route ? req->route->pattern : "?");
+		respond_error(ctx, PV_E_INTERNAL);
+		return;
+	}
+	ctx->out_status = status;
+	if (req->retry_after_s > 0)
+		ctx->out_retry_after = req->retry_after_s;
+	if (status == 204 || status == 304) {
+		ctx->out_body = "";
+		ctx->out_len = 0;
+		ctx->out_type = NULL;
+		return;
+	}
+	ctx->out_type = req->resp_type ? req->resp_type : "application/json";
+	if (req->resp_text != NULL) {
+		ctx->out_body = req->resp_text;
+		ctx->out_len = strlen(req->resp_text);
+	} else if (req->resp != NULL) {
+		ctx->out_body = dump_json(req->arena, req->resp, &ctx->out_len);
+		if (ctx->out_body == NULL) {
+			req->err_message = NULL;
+			respond_error(ctx, PV_E_NOMEM);
+		}
+	} else {
+		ctx->out_body = "{}";
+		ctx->out_len = 2;
+	}
+}
+
+/* ---- the pipeline ---- */
+
+/* RFC 8259 section 11: application/json; a charset, if given, must be UTF-8. */
+static bool
+content_type_ok(const char *ct)
+{
+	const char *p = ct, *semi;
+	size_t len;
+
+	if (ct == NULL)
+		return true;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	semi = strchr(p, ';');
+	len = semi ? (size_t)(semi - p) : strlen(p);
+	while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+		len--;
+	if (len != strlen("application/json") || strncasecmp(p, "application/json", len) != 0)
+		return false;
+	while (semi != NULL) {
+		p = semi + 1;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		semi = strchr(p, ';');
+		if (strncasecmp(p, "charset=", 8) == 0) {
+			const char *v = p + 8;
+
+			if (strncasecmp(v, "utf-8", 5) != 0 && strncasecmp(v, "\"utf-8\"", 7) != 0)
+				return false;
+		}
+	}
+	return true;
+}
+
+static enum pv_rc
+run(struct http_ctx *ctx)
+{
+	struct http_request *req = &ctx->req;
+	const struct http_config *cfg = &ctx->srv->cfg;
+	const struct http_route *r;
+	const char *perm;
+	enum pv_rc rc;
+
+	if (ctx->early_rc != PV_OK)
+		return ctx->early_rc;
+	if (ctx->route_rc != PV_OK) {
+		if (ctx->route_rc == PV_E_INVALID)
+			req->err_message = "Malformed request path";
+		return ctx->route_rc;
+	}
+	r = req->route;
+	if (cfg->is_sealed != NULL && !(r->flags & HTTP_ROUTE_SEALED_OK) &&
+	    cfg->is_sealed(cfg->hook_arg))
+		return PV_E_SEALED;
+	if (r->flags & HTTP_ROUTE_BODY) {
+		if (!content_type_ok(http_header(req, "Content-Type")))
+			return http_fail(req, PV_E_INVALID, "Content-Type must be application/json");
+		rc = http_parse_body(ctx->body, ctx->body_len, &req->body);
+		if (rc != PV_OK)
+			return rc;
+	}
+	if (strcmp(r->permission, HTTP_PERM_PUBLIC) != 0) {
+		if (cfg->authenticate == NULL) {
+			log_error("http: no authenticate hook for %s %s", r->method, r->pattern);
+			return PV_E_UNAUTH;
+		}
+		rc = cfg->authenticate(cfg->hook_arg, req);
+		if (rc != PV_OK)
+			return rc;
+		if (req->principal == NULL) {
+			/* a hook that "succeeds" without a principal fails closed */
+			log_error("http: authenticate hook returned no principal");
+			return PV_E_UNAUTH;
+		}
+		if (strcmp(r->permission, HTTP_PERM_AUTHENTICATED) != 0) {
+			rc = http_perm_expand(req->arena, r->permission,
+			    req->params, req->nparams, &perm);
+			if (rc != PV_OK)
+				return PV_E_INTERNAL;
+			if (cfg->authorize == NULL) {
+				log_error("http: no authorize hook for %s %s", r->method, r->pattern);
+				return PV_E_FORBIDDEN;
+			}
+			rc = cfg->authorize(cfg->hook_arg, req, perm);
+			if (rc != PV_OK)
+				return rc;
+		}
+	}
+	/* a fresh start for the handler's response fields */
+	req->err_message = NULL;
+	return r->handler(req);
+}
+
+void
+http_ctx_finish(struct http_ctx *ctx)
+{
+	struct http_request *req = &ctx->req;
+	enum pv_rc rc;
+
+	if (ctx->out_ready)
+		return;
+	rc = run(ctx);
+	if (rc == PV_OK) {
+		respond_ok(ctx);
+	} else {
+		respond_error(ctx, rc);
+		/* 500s and audit outages are worth an operator's look; sealed is not */
+		if (http_rc_status(rc) == 500 || rc == PV_E_AUDIT)
+			log_warn("http: %s %s -> %d %s", req->method,
+			    req->route ? req->route->pattern : "-", ctx->out_status,
+			    pv_rc_name(rc));
+	}
+	ctx->out_ready = true;
+	json_decref(req->resp);
+	req->resp = NULL;
+	json_decref(req->body);
+	req->body = NULL;
+	if (ctx->body != NULL && ctx->body_len > 0)
+		explicit_bzero(ctx->body, ctx->body_len);
+}
+
+void
+http_ctx_reject(struct http_ctx *ctx, enum pv_rc rc)
+{
+	if (ctx->out_ready)
+		return;
+	respond_error(ctx, rc);
+	ctx->out_close = true;
+	ctx->out_ready = true;
+}
+
+void
+http_ctx_free(struct http_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	json_decref(ctx->req.resp);
+	json_decref(ctx->req.body);
+	arena_free(ctx->req.arena);
+}
+
+/* ---- handler helpers (http.h) ---- */
+
+static const char *
+pairs_lookup(const char *const *pairs, const char *name)
+{
+	size_t i;
+
+	for (i = 0; pairs != NULL && pairs[i] != NULL && pairs[i + 1] != NULL; i += 2)
+		if (strcasecmp(pairs[i], name) == 0)
+			return pairs[i + 1];
+	return NULL;
+}
+
+const char *
+http_header(struct http_request *req, const char *name)
+{
+	struct http_ctx *ctx = req ? req->priv : NULL;
+
+	if (ctx == NULL || name == NULL)
+		return NULL;
+	if (ctx->conn != NULL)
+		return MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND, name);
+	return pairs_lookup(ctx->test_headers, name);
+}
+
+const char *
+http_query(struct http_request *req, const char *name)
+{
+	struct http_ctx *ctx = req ? req->priv : NULL;
+
+	if (ctx == NULL || name == NULL)
+		return NULL;
+	if (ctx->conn != NULL)
+		return MHD_lookup_connection_value(ctx->conn, MHD_GET_ARGUMENT_KIND, name);
+	return pairs_lookup(ctx->test_query, name);
+}
+
+struct query_iter {
+	void (*fn)(void *arg, const char *key, const char *value);
+	void *arg;
+};
+
+static enum MHD_Result
+query_iter_cb(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct query_iter *qi = cls;
+
+	(void)kind;
+	qi->fn(qi->arg, key, value ? value : "");
+	return MHD_YES;
+}
+
+void
+http_query_each(struct http_request *req,
+    void (*fn)(void *arg, const char *key, const char *value), void *arg)
+{
+	struct http_ctx *ctx = req ? req->priv : NULL;
+	struct query_iter qi = { fn, arg };
+	size_t i;
+
+	if (ctx == NULL || fn == NULL)
+		return;
+	if (ctx->conn != NULL) {
+		(void)MHD_get_connection_values(ctx->conn, MHD_GET_ARGUMENT_KIND,
+		    query_iter_cb, &qi);
+		return;
+	}
+	for (i = 0; ctx->test_query != NULL && ctx->test_query[i] != NULL &&
+	    ctx->test_query[i + 1] != NULL; i += 2)
+		fn(arg, ctx->test_query[i], ctx->test_query[i + 1]);
+}
+
+enum pv_rc
+http_fail(struct http_request *req, enum pv_rc rc, const char *message)
+{
+	if (req != NULL)
+		req->err_message = message;
+	return rc;
+}
+
+enum pv_rc
+http_reply(struct http_request *req, int status, json_t *body)
+{
+	json_decref(req->resp);
+	req->resp = body;
+	req->status = status;
+	return PV_OK;
+}

@@ -1,0 +1,483 @@
+/*
+ * server: libmicrohttpd glue. Owns the daemon (internal polling thread pool,
+ * epoll where available), TLS through GnuTLS, the listen socket, and the
+ * mapping of MHD's callbacks onto the request pipeline in request.c.
+ *
+ * Server states:
+ *   NEW (routes may be added) --start--> RUNNING --stop--> STOPPED --free
+ *   stop: set `stopping` (new requests on kept-alive connections get 503 and
+ *   Connection: close), MHD_quiesce_daemon (no new connections), wait up to
+ *   HTTP_STOP_WAIT_MS for `inflight` to reach zero, MHD_stop_daemon.
+ *
+ * Callback order for one request (MHD 0.9.75):
+ *   URI log callback (raw URI; creates the ctx = MHD's con_cls; inflight++)
+ *   -> access handler, first call (headers: route, limit, early 413 / 503)
+ *   -> access handler with upload chunks -> access handler, final call
+ *   (pipeline + response) -> NOTIFY_COMPLETED (ctx freed; inflight--).
+ *   MHD marks the request "client aware" in the URI callback, so COMPLETED
+ *   runs for every ctx created there, even if the request dies early.
+ *
+ * TLS (NIST SP 800-52r2 section 3): TLS 1.2 and 1.3 only (1.3 only when
+ * configured), AEAD suites only (AES-GCM, ChaCha20-Poly1305), ECDHE key
+ * exchange only (forward secrecy), no compression, no SHA-1 signatures, the
+ * server's preference order. The private key is read into memory, handed to
+ * GnuTLS by MHD_start_daemon and wiped right after (OpenBSD httpd does the
+ * same with its TLS key).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http/http_int.h"
+
+#define TLS_FILE_MAX (1u << 20)
+
+/* GnuTLS priority strings (gnutls_priority_init(3)). */
+static const char tls_prio_12[] =
+    "NONE:+VERS-TLS1.3:+VERS-TLS1.2:"
+    "+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:+AEAD:"
+    "+ECDHE-ECDSA:+ECDHE-RSA:"
+    "+SIGN-ALL:-SIGN-RSA-SHA1:-SIGN-ECDSA-SHA1:"
+    "+GROUP-EC-ALL:+COMP-NULL:%SERVER_PRECEDENCE";
+static const char tls_prio_13[] =
+    "NONE:+VERS-TLS1.3:"
+    "+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:+AEAD:"
+    "+ECDHE-ECDSA:+ECDHE-RSA:"
+    "+SIGN-ALL:-SIGN-RSA-SHA1:-SIGN-ECDSA-SHA1:"
+    "+GROUP-EC-ALL:+COMP-NULL:%SERVER_PRECEDENCE";
+
+const char *
+http_tls_priorities(const char *min_version)
+{
+	if (min_version == NULL || strcmp(min_version, "1.2") == 0)
+		return tls_prio_12;
+	if (strcmp(min_version, "1.3") == 0)
+		return tls_prio_13;
+	return NULL;   /* anything else, "1.0" and "1.1" included, is refused */
+}
+
+enum pv_rc
+http_listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen)
+{
+	struct addrinfo hints, *res = NULL;
+	char host[128];
+	const char *port, *colon;
+	size_t hlen;
+	unsigned long pn;
+	char *end;
+	enum pv_rc rc = PV_E_INVALID;
+
+	if (listen == NULL)
+		return PV_E_INVALID;
+	if (listen[0] == '[') {
+		const char *rb = strchr(listen, ']');
+
+		if (rb == NULL || rb[1] != ':')
+			return PV_E_INVALID;
+		hlen = (size_t)(rb - listen - 1);
+		if (hlen == 0 || hlen >= sizeof(host))
+			return PV_E_INVALID;
+		memcpy(host, listen + 1, hlen);
+		port = rb + 2;
+	} else {
+		colon = strrchr(listen, ':');
+		if (colon == NULL || memchr(listen, ':', (size_t)(colon - listen)) != NULL)
+			return PV_E_INVALID;   /* a bare IPv6 address needs brackets */
+		hlen = (size_t)(colon - listen);
+		if (hlen == 0 || hlen >= sizeof(host))
+			return PV_E_INVALID;
+		memcpy(host, listen, hlen);
+		port = colon + 1;
+	}
+	host[hlen] = '\0';
+	if (port[0] < '0' || port[0] > '9' || strlen(port) > 5)
+		return PV_E_INVALID;
+	errno = 0;
+	pn = strtoul(port, &end, 10);
+	if (errno != 0 || *end != '\0' || pn > 65535)
+		return PV_E_INVALID;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+	if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL)
+		goto out;
+	if (res->ai_addrlen > sizeof(*ss))
+		goto out;
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*sslen = res->ai_addrlen;
+	rc = PV_OK;
+out:
+	if (res != NULL)
+		freeaddrinfo(res);
+	return rc;
+}
+
+static void
+copy_str(char *dst, size_t dlen, const char *src, const char **field)
+{
+	util_strlcpy(dst, src ? src : "", dlen);
+	*field = dst;
+}
+
+enum pv_rc
+http_server_new(const struct http_config *cfg, struct http_server **out)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	struct http_server *srv;
+
+	if (cfg == NULL || cfg->listen == NULL || cfg->cert_path == NULL || cfg->key_path == NULL)
+		return PV_E_INVALID;
+	if (strlen(cfg->listen) >= sizeof(srv->listen) ||
+	    strlen(cfg->cert_path) >= sizeof(srv->cert_path) ||
+	    strlen(cfg->key_path) >= sizeof(srv->key_path))
+		return PV_E_INVALID;
+	if (http_tls_priorities(cfg->tls_min_version) == NULL) {
+		/* dev relaxes nothing about transport security */
+		log_error("http: TLS minimum version refused (1.2 or 1.3 only)");
+		return PV_E_CONFIG;
+	}
+	if (http_listen_parse(cfg->listen, &ss, &sslen) != PV_OK) {
+		log_error("http: bad listen address");
+		return PV_E_INVALID;
+	}
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL)
+		return PV_E_NOMEM;
+	srv->cfg = *cfg;
+	copy_str(srv->listen, sizeof(srv->listen), cfg->listen, &srv->cfg.listen);
+	copy_str(srv->cert_path, sizeof(srv->cert_path), cfg->cert_path, &srv->cfg.cert_path);
+	copy_str(srv->key_path, sizeof(srv->key_path), cfg->key_path, &srv->cfg.key_path);
+	copy_str(srv->tls_min_version, sizeof(srv->tls_min_version),
+	    cfg->tls_min_version ? cfg->tls_min_version : "1.2", &srv->cfg.tls_min_version);
+	if (srv->cfg.max_body_bytes == 0)
+		srv->cfg.max_body_bytes = HTTP_DEFAULT_MAX_BODY;
+	if (srv->cfg.max_body_bytes > HTTP_BODY_HARD_MAX)
+		srv->cfg.max_body_bytes = HTTP_BODY_HARD_MAX;
+	if (srv->cfg.conn_timeout_s == 0)
+		srv->cfg.conn_timeout_s = HTTP_DEFAULT_TIMEOUT_S;
+	if (srv->cfg.max_connections == 0)
+		srv->cfg.max_connections = HTTP_DEFAULT_MAX_CONN;
+	srv->quiesced_fd = MHD_INVALID_SOCKET;
+	atomic_init(&srv->stopping, false);
+	atomic_init(&srv->inflight, 0);
+	/* jansson picks its hash seed once; do it before the pool threads exist */
+	json_object_seed(0);
+	*out = srv;
+	return PV_OK;
+}
+
+/* ---- MHD callbacks ---- */
+
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_server *srv = cls;
+	struct http_ctx *ctx = NULL;
+
+	if (http_ctx_new(srv, uri, &ctx) != PV_OK)
+		return NULL;
+	ctx->conn = conn;
+	atomic_fetch_add(&srv->inflight, 1);
+	return ctx;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct http_ctx *ctx = *con_cls;
+
+	(void)conn;
+	(void)toe;
+	if (ctx == NULL)
+		return;
+	*con_cls = NULL;
+	http_ctx_free(ctx);
+	atomic_fetch_sub(&srv->inflight, 1);
+}
+
+static __attribute__((format(printf, 2, 0))) void
+on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct http_server *srv = cls;
+	char buf[256];
+	size_t n;
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	/* after start, MHD reports per-connection trouble (TLS handshakes of
+	 * scanners, resets): debug noise. Before, it explains a failed start. */
+	if (srv->started)
+		log_debug("http: mhd: %s", buf);
+	else
+		log_error("http: mhd: %s", buf);
+}
+
+static bool
+add_header(struct MHD_Response *resp, const char *name, const char *value)
+{
+	return MHD_add_response_header(resp, name, value) == MHD_YES;
+}
+
+/* Queue the ctx's one response with the headers every response carries. */
+static enum MHD_Result
+send_response(struct http_ctx *ctx)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret = MHD_NO;
+	bool ok;
+	char ra[16];
+
+	resp = MHD_create_response_from_buffer(ctx->out_len, (void *)ctx->out_body,
+	    MHD_RESPMEM_PERSISTENT);   /* out_body lives in the arena until COMPLETED */
+	if (resp == NULL)
+		return MHD_NO;
+	ok = add_header(resp, "Cache-Control", "no-store") &&
+	    add_header(resp, "Strict-Transport-Security", "max-age=63072000; includeSubDomains") &&
+	    add_header(resp, "X-Content-Type-Options", "nosniff") &&
+	    add_header(resp, "X-Frame-Options", "DENY") &&
+	    add_header(resp, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'") &&
+	    add_header(resp, "Referrer-Policy", "no-referrer") &&
+	    add_header(resp, "Server", "phivault");
+	if (ok && ctx->out_type != NULL)
+		ok = add_header(resp, "Content-Type", ctx->out_type);
+	if (ok && ctx->out_retry_after > 0) {
+		snprintf(ra, sizeof(ra), "%d", ctx->out_retry_after);
+		ok = add_header(resp, "Retry-After", ra);
+	}
+	if (ok && ctx->out_status == 405 && ctx->allow != NULL)
+		ok = add_header(resp, "Allow", ctx->allow);
+	if (ok && ctx->out_close)
+		ok = add_header(resp, "Connection", "close");
+	if (ok)
+		ret = MHD_queue_response(ctx->conn, (unsigned)ctx->out_status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static long long
+content_length(struct MHD_Connection *conn)
+{
+	const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned long long n = 0;
+
+	if (v == NULL || *v == '\0')
+		return -1;
+	for (; *v != '\0'; v++) {
+		if (*v < '0' || *v > '9')
+			return -1;   /* MHD refuses malformed lengths itself */
+		if (n > (unsigned long long)LLONG_MAX / 10)
+			return LLONG_MAX;
+		n = n * 10 + (unsigned)(*v - '0');
+	}
+	return n > (unsigned long long)LLONG_MAX ? LLONG_MAX : (long long)n;
+}
+
+static void
+client_address(struct MHD_Connection *conn, char *buf, size_t len)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	buf[0] = '\0';
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		    buf, (socklen_t)len);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		    buf, (socklen_t)len);
+}
+
+static enum MHD_Result
+on_access(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *data,
+    size_t *data_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct http_ctx *ctx = *con_cls;
+	char src[INET6_ADDRSTRLEN];
+
+	(void)url;
+	(void)version;
+	if (ctx == NULL)
+		return MHD_NO;   /* out of memory when the request line arrived */
+	if (!ctx->begun) {
+		bool early_ok;
+
+		client_address(conn, src, sizeof(src));
+		http_ctx_begin(ctx, method, src, content_length(conn));
+		if (atomic_load(&srv->stopping) && ctx->early_rc == PV_OK)
+			ctx->early_rc = PV_E_UNAVAILABLE;
+		/* MHD 0.9.75 stops reading the body only for POST and PUT when a
+		 * response is queued now; other methods answer after the body. */
+		early_ok = strcmp(method, MHD_HTTP_METHOD_POST) == 0 ||
+		    strcmp(method, MHD_HTTP_METHOD_PUT) == 0 ||
+		    (content_length(conn) <= 0 &&
+		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_TRANSFER_ENCODING) == NULL);
+		if (ctx->early_rc != PV_OK && early_ok) {
+			http_ctx_finish(ctx);
+			return send_response(ctx);
+		}
+		return MHD_YES;
+	}
+	if (ctx->out_ready) {
+		*data_size = 0;
+		return MHD_YES;
+	}
+	if (*data_size != 0) {
+		bool go_on = http_ctx_body(ctx, data, *data_size);
+
+		*data_size = 0;
+		return go_on ? MHD_YES : MHD_NO;
+	}
+	http_ctx_finish(ctx);
+	return send_response(ctx);
+}
+
+/* ---- lifecycle ---- */
+
+static unsigned
+pool_size(const struct http_server *srv)
+{
+	long n;
+
+	if (srv->cfg.threads > 0)
+		return srv->cfg.threads;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+enum pv_rc
+http_server_start(struct http_server *srv)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	uint8_t *cert = NULL, *key = NULL;
+	size_t cert_len = 0, key_len = 0;
+	struct MHD_OptionItem opts[16];
+	unsigned flags, n = 0, threads;
+	const union MHD_DaemonInfo *di;
+	enum pv_rc rc;
+
+	if (srv == NULL || srv->started)
+		return PV_E_STATE;
+	rc = http_listen_parse(srv->cfg.listen, &ss, &sslen);
+	if (rc != PV_OK)
+		goto out;
+	rc = util_file_read(srv->cfg.cert_path, TLS_FILE_MAX, &cert, &cert_len);
+	if (rc != PV_OK) {
+		log_error("http: cannot read TLS certificate %s (%s)", srv->cfg.cert_path,
+		    pv_rc_name(rc));
+		goto out;
+	}
+	rc = util_file_read(srv->cfg.key_path, TLS_FILE_MAX, &key, &key_len);
+	if (rc != PV_OK) {
+		log_error("http: cannot read TLS key %s (%s)", srv->cfg.key_path,
+		    pv_rc_name(rc));
+		goto out;
+	}
+
+	flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	threads = pool_size(srv);
+
+#define OPT(o, v, p) opts[n++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (void *)(p) }
+	/* the logger first, or MHD reports option errors on stderr itself */
+	OPT(MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv);
+	OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, key);
+	OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, cert);
+	OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, http_tls_priorities(srv->cfg.tls_min_version));
+	OPT(MHD_OPTION_SOCK_ADDR, 0, &ss);
+	OPT(MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.conn_timeout_s, NULL);
+	OPT(MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections, NULL);
+	OPT(MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv);
+	OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv);
+	if (threads > 1)
+		OPT(MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
+	OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+
+	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, srv,
+	    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	/* GnuTLS holds its own copy now; ours goes at once */
+	explicit_bzero(key, key_len);
+	if (srv->daemon == NULL) {
+		log_error("http: cannot start the HTTPS listener on %s", srv->cfg.listen);
+		rc = PV_E_IO;
+		goto out;
+	}
+	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = di != NULL ? di->port : 0;
+	srv->started = true;
+	log_info("http: listening on %s port %u, %u threads, TLS >= %s",
+	    srv->cfg.listen, srv->port, threads, srv->cfg.tls_min_version);
+	rc = PV_OK;
+out:
+	if (key != NULL) {
+		explicit_bzero(key, key_len);
+		free(key);
+	}
+	free(cert);
+	return rc;
+}
+
+unsigned
+http_server_port(struct http_server *srv)
+{
+	return srv != NULL ? srv->port : 0;
+}
+
+void
+http_server_stop(struct http_server *srv)
+{
+	int64_t deadline;
+	struct timespec ts = { 0, 5 * 1000 * 1000 };
+
+	if (srv == NULL || srv->daemon == NULL)
+		return;
+	atomic_store(&srv->stopping, true);
+	srv->quiesced_fd = MHD_quiesce_daemon(srv->daemon);
+	deadline = util_mono_ms() + HTTP_STOP_WAIT_MS;
+	while (atomic_load(&srv->inflight) > 0 && util_mono_ms() < deadline)
+		nanosleep(&ts, NULL);
+	if (atomic_load(&srv->inflight) > 0)
+		log_warn("http: stopping with %u requests still in flight",
+		    atomic_load(&srv->inflight));
+	MHD_stop_daemon(srv->daemon);
+	srv->daemon = NULL;
+	/* MHD leaves a quiesced listen socket to us, to close after stop */
+	if (srv->quiesced_fd != MHD_INVALID_SOCKET)
+		close(srv->quiesced_fd);
+	srv->quiesced_fd = MHD_INVALID_SOCKET;
+	log_info("http: stopped");
+}
+
+void
+http_server_free(struct http_server *srv)
+{
+	if (srv == NULL)
+		return;
+	http_server_stop(srv);
+	free(srv->routes);
+	free(srv);
+}

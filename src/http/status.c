@@ -1,0 +1,72 @@
+/*
+ * status: the one mapping from enum pv_rc to the stable API error code,
+ * HTTP status and default message (API.md "HTTP API"). Codes are part of
+ * the contract: never rename one, only add.
+ *
+ * Invariant: every pv_rc maps to some code; an unknown value is "internal"
+ * 500, so a new internal error can never leak as a success or a 4xx.
+ */
+#include "http/http_int.h"
+
+struct rc_map {
+	const char *code;
+	int status;
+	const char *message;
+};
+
+static const struct rc_map rc_table[PV_E__COUNT] = {
+	[PV_OK] = { "ok", 200, "OK" },
+	[PV_E_NOMEM] = { "internal", 500, "Internal error" },
+	[PV_E_INVALID] = { "invalid_request", 400, "The request is invalid" },
+	[PV_E_NOTFOUND] = { "not_found", 404, "Not found" },
+	[PV_E_CONFLICT] = { "conflict", 409, "Conflict with the current state" },
+	[PV_E_IO] = { "internal", 500, "Internal error" },
+	[PV_E_CRYPTO] = { "internal", 500, "Internal error" },
+	[PV_E_SEALED] = { "sealed", 503, "The vault is sealed" },
+	[PV_E_UNAUTH] = { "unauthenticated", 401, "Authentication required" },
+	[PV_E_FORBIDDEN] = { "forbidden", 403, "Permission denied" },
+	[PV_E_TOOBIG] = { "payload_too_large", 413, "Request body too large" },
+	[PV_E_AUDIT] = { "audit_unavailable", 503, "Audit log unavailable; request refused" },
+	[PV_E_INTEGRITY] = { "internal", 500, "Internal error" },
+	[PV_E_LOCKED] = { "locked", 423, "Account temporarily locked" },
+	[PV_E_EXPIRED] = { "session_expired", 401, "Session expired" },
+	[PV_E_MFA] = { "mfa_required", 401, "Multi-factor authentication required" },
+	[PV_E_RATE] = { "rate_limited", 429, "Too many requests" },
+	[PV_E_CONFIG] = { "internal", 500, "Internal error" },
+	[PV_E_INTERNAL] = { "internal", 500, "Internal error" },
+	[PV_E_PURPOSE] = { "purpose_required", 400, "X-Purpose-Of-Use header required" },
+	[PV_E_REGION] = { "region_not_allowed", 403, "Region not allowed by policy" },
+	[PV_E_JSON] = { "invalid_json", 400, "Request body is not a valid JSON object" },
+	[PV_E_SHARE] = { "invalid_share", 400, "Malformed unseal share" },
+	[PV_E_STATE] = { "conflict", 409, "Operation not allowed in the current state" },
+	[PV_E_UNAVAILABLE] = { "unavailable", 503, "Service unavailable" },
+	[PV_E_METHOD] = { "method_not_allowed", 405, "Method not allowed" },
+	[PV_E_RESTRICTED] = { "password_change_required", 403,
+	    "Restricted session: change the password or enrol MFA first" },
+};
+
+static const struct rc_map *
+rc_lookup(enum pv_rc rc)
+{
+	if ((int)rc < 0 || rc >= PV_E__COUNT || rc_table[rc].code == NULL)
+		return &rc_table[PV_E_INTERNAL];
+	return &rc_table[rc];
+}
+
+const char *
+http_rc_code(enum pv_rc rc)
+{
+	return rc_lookup(rc)->code;
+}
+
+int
+http_rc_status(enum pv_rc rc)
+{
+	return rc_lookup(rc)->status;
+}
+
+const char *
+http_rc_message(enum pv_rc rc)
+{
+	return rc_lookup(rc)->message;
+}

@@ -1,0 +1,1458 @@
+/*
+ * keys: the keyring. Owns the seal, the root key, the audit signing key, the
+ * in-memory cache of unwrapped KEKs and MAC keys, and envelope encryption.
+ * docs/internals/keys.md describes the hierarchy and the formats.
+ *
+ * Persistent state (store meta, written once by keys_initialize):
+ *   seal.type          "keyfile" | "shamir"      (written last: its presence
+ *                                                 means "initialized")
+ *   seal.threshold     decimal K                 (shamir only)
+ *   seal.shares        decimal N                 (shamir only)
+ *   seal.root_wrapped  box(unseal key, AAD "phivault:root:v1", root key)
+ *   audit.signing_key  box(root key, AAD "phivault:audit-signing:v1", Ed25519 seed)
+ *   audit.public_key   raw 32-byte Ed25519 public key (readable while sealed)
+ * and one store_kek row per (name, version):
+ *   box(root key, AAD "phivault:kek:<name>:<version>", KEK)
+ * where box = IV || AES-256-GCM ciphertext || tag (crypto_gcmbox_seal).
+ *
+ * State machine of a struct keys:
+ *
+ *   SEALED(progress p) --keys_unseal_share, p+1 < K--> SEALED(p+1)
+ *   SEALED(K-1) --K-th share, root opens--> UNSEALED
+ *   SEALED(K-1) --K-th share, root does not open--> SEALED(0)  [PV_E_INTEGRITY]
+ *   SEALED --keys_unseal_keyfile, root opens--> UNSEALED
+ *   UNSEALED --keys_seal / keys_close--> SEALED(0)
+ * A rejected share (PV_E_SHARE) leaves the state as it was.
+ *
+ * Invariants:
+ *  - Key bytes are only in struct pv_secret (locked, non-dumpable, wiped on
+ *    free); no function returns a pointer into them. Logs carry KEK names,
+ *    versions and codes, never key bytes or shares.
+ *  - sealed == true  <=>  root == NULL && audit_priv == NULL && no cached
+ *    key bytes. Every operation that needs a key checks `sealed` under
+ *    `lock` and uses the key while still holding it, so keys_seal (write
+ *    lock) cannot free a key in use.
+ *  - Lock order: unseal_mu before lock. unseal_mu serializes seal/unseal and
+ *    guards the Shamir progress; lock (rwlock) guards keys and caches.
+ *  - The KEK cache is only filled from rows read from the store, never from
+ *    a key just created: keys_kek_* run inside an audit writer job that may
+ *    roll back, and a cached key whose row was rolled back must not be used.
+ *    Creating (name, version) evicts any cached entry of that pair, so a
+ *    rolled-back version that is created again is re-read.
+ *  - The current version for new envelopes is read from the store on every
+ *    seal for the same reason (a rolled-back rotation is never used).
+ *  - A revoked version leaves a tombstone in the cache, so a thread that read
+ *    the row just before the revocation cannot re-insert its key. If the
+ *    revoking transaction rolls back, the tombstone keeps the version closed
+ *    until the next seal: fail closed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "keys/keys.h"
+#include "keys/keys_int.h"
+
+#define META_SEAL_TYPE "seal.type"
+#define META_SEAL_THRESHOLD "seal.threshold"
+#define META_SEAL_SHARES "seal.shares"
+#define META_ROOT_WRAPPED "seal.root_wrapped"
+#define META_AUDIT_KEY "audit.signing_key"
+#define META_AUDIT_PUB "audit.public_key"
+
+#define AAD_ROOT "phivault:root:v1"
+#define AAD_AUDIT "phivault:audit-signing:v1"
+
+#define WRAPPED_KEY_LEN (CRYPTO_KEY_LEN + CRYPTO_BOX_OVERHEAD)
+#define CACHE_BUCKETS 64
+#define PURPOSE_MAX 200
+#define AAD_MAX 256
+/* Key file: 64 hex digits and an optional newline. */
+#define KEYFILE_HEX_LEN (2 * CRYPTO_KEY_LEN)
+#define KEYFILE_READ_MAX 128
+/* One random draw per envelope: DEK | IV of the DEK wrap | IV of the data. */
+#define DRAW_DEK 0
+#define DRAW_IV_WRAP CRYPTO_KEY_LEN
+#define DRAW_IV_DATA (CRYPTO_KEY_LEN + CRYPTO_GCM_IV_LEN)
+#define DRAW_LEN (CRYPTO_KEY_LEN + 2 * CRYPTO_GCM_IV_LEN)
+
+struct kek_slot {
+	struct kek_slot *next;
+	char name[KEYS_KEK_NAME_MAX + 1];
+	uint32_t version;
+	bool revoked;                /* tombstone: key == NULL */
+	struct pv_secret *key;
+};
+
+struct mac_slot {
+	struct mac_slot *next;
+	char kek_name[KEYS_KEK_NAME_MAX + 1];
+	char purpose[PURPOSE_MAX + 1];
+	struct pv_secret *key;
+};
+
+struct keys {
+	struct store *st;
+	char datadir[PATH_MAX];
+	enum keys_seal_type type;
+	int threshold;               /* K (shamir), 0 otherwise */
+	int nshares;                 /* N (shamir), 0 otherwise */
+
+	pthread_mutex_t unseal_mu;   /* guards progress, pending */
+	int progress;
+	struct pv_secret *pending;   /* threshold x struct keys_share */
+
+	pthread_rwlock_t lock;       /* guards everything below */
+	bool sealed;
+	struct pv_secret *root;
+	struct pv_secret *audit_priv;
+	struct kek_slot *keks[CACHE_BUCKETS];
+	struct mac_slot *macs[CACHE_BUCKETS];
+};
+
+/* ---- locks: a failing lock call is a broken invariant; fail closed ---- */
+
+static void
+rd_lock(struct keys *k)
+{
+	if (pthread_rwlock_rdlock(&k->lock) != 0)
+		abort();
+}
+
+static void
+wr_lock(struct keys *k)
+{
+	if (pthread_rwlock_wrlock(&k->lock) != 0)
+		abort();
+}
+
+static void
+rw_unlock(struct keys *k)
+{
+	if (pthread_rwlock_unlock(&k->lock) != 0)
+		abort();
+}
+
+static void
+mu_lock(struct keys *k)
+{
+	if (pthread_mutex_lock(&k->unseal_mu) != 0)
+		abort();
+}
+
+static void
+mu_unlock(struct keys *k)
+{
+	if (pthread_mutex_unlock(&k->unseal_mu) != 0)
+		abort();
+}
+
+/* ---- small helpers ---- */
+
+bool
+keys_kek_name_valid(const char *name)
+{
+	size_t i;
+
+	if (name == NULL)
+		return false;
+	for (i = 0; name[i] != '\0'; i++) {
+		char c = name[i];
+
+		if (i >= KEYS_KEK_NAME_MAX)
+			return false;
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == ':' ||
+		    c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return i > 0;
+}
+
+static unsigned
+bucket_of(const char *a, const char *b, uint32_t v)
+{
+	uint32_t h = 2166136261u;   /* FNV-1a */
+	int i;
+
+	for (; *a; a++)
+		h = (h ^ (uint8_t)*a) * 16777619u;
+	h = (h ^ 0xFFu) * 16777619u;
+	for (; b && *b; b++)
+		h = (h ^ (uint8_t)*b) * 16777619u;
+	for (i = 0; i < 4; i++)
+		h = (h ^ ((v >> (8 * i)) & 0xFFu)) * 16777619u;
+	return h % CACHE_BUCKETS;
+}
+
+static int
+fmt_aad(char *buf, const char *what, const char *name, uint32_t version)
+{
+	int n = snprintf(buf, AAD_MAX, "phivault:%s:%s:%u", what, name, (unsigned)version);
+
+	return (n < 0 || n >= AAD_MAX) ? -1 : n;
+}
+
+/* Parse a small decimal meta value (K, N). */
+static enum pv_rc
+meta_get_int(struct store *st, const char *key, int lo, int hi, int *out)
+{
+	uint8_t *val = NULL;
+	size_t len = 0, i;
+	int v = 0;
+	enum pv_rc rc;
+
+	rc = store_meta_get(st, key, &val, &len);
+	if (rc != PV_OK)
+		return rc;
+	rc = PV_E_INTEGRITY;
+	if (len == 0 || len > 3)
+		goto out;
+	for (i = 0; i < len; i++) {
+		if (val[i] < '0' || val[i] > '9')
+			goto out;
+		v = v * 10 + (val[i] - '0');
+	}
+	if (v < lo || v > hi)
+		goto out;
+	*out = v;
+	rc = PV_OK;
+out:
+	free(val);
+	return rc;
+}
+
+/* Read a meta value that must be exactly len bytes; missing or wrong-size is corruption. */
+static enum pv_rc
+meta_get_exact(struct store *st, const char *key, uint8_t *out, size_t want)
+{
+	uint8_t *val = NULL;
+	size_t len = 0;
+	enum pv_rc rc;
+
+	rc = store_meta_get(st, key, &val, &len);
+	if (rc == PV_E_NOTFOUND) {
+		log_error("keys: store meta %s missing", key);
+		return PV_E_INTEGRITY;
+	}
+	if (rc != PV_OK)
+		return rc;
+	if (len != want) {
+		log_error("keys: store meta %s has length %zu, want %zu", key, len, want);
+		rc = PV_E_INTEGRITY;
+	} else {
+		memcpy(out, val, want);
+	}
+	free(val);
+	return rc;
+}
+
+/* ---- caches (callers hold the write lock to change them) ---- */
+
+static struct kek_slot *
+kek_find(struct keys *k, const char *name, uint32_t version)
+{
+	struct kek_slot *s;
+
+	for (s = k->keks[bucket_of(name, NULL, version)]; s; s = s->next)
+		if (s->version == version && strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
+static struct kek_slot *
+kek_insert(struct keys *k, const char *name, uint32_t version)
+{
+	struct kek_slot *s = calloc(1, sizeof(*s));
+	unsigned b = bucket_of(name, NULL, version);
+
+	if (s == NULL)
+		return NULL;
+	util_strlcpy(s->name, name, sizeof(s->name));
+	s->version = version;
+	s->next = k->keks[b];
+	k->keks[b] = s;
+	return s;
+}
+
+static void
+kek_evict(struct keys *k, const char *name, uint32_t version)
+{
+	struct kek_slot **pp = &k->keks[bucket_of(name, NULL, version)], *s;
+
+	while ((s = *pp) != NULL) {
+		if (s->version == version && strcmp(s->name, name) == 0) {
+			*pp = s->next;
+			crypto_secret_free(s->key);
+			free(s);
+			return;
+		}
+		pp = &s->next;
+	}
+}
+
+static struct mac_slot *
+mac_find(struct keys *k, const char *name, const char *purpose)
+{
+	struct mac_slot *s;
+
+	for (s = k->macs[bucket_of(name, purpose, 0)]; s; s = s->next)
+		if (strcmp(s->kek_name, name) == 0 && strcmp(s->purpose, purpose) == 0)
+			return s;
+	return NULL;
+}
+
+/* Drop every MAC key derived from KEK `name` (its v1 changed or was revoked). */
+static void
+mac_evict_name(struct keys *k, const char *name)
+{
+	unsigned b;
+
+	for (b = 0; b < CACHE_BUCKETS; b++) {
+		struct mac_slot **pp = &k->macs[b], *s;
+
+		while ((s = *pp) != NULL) {
+			if (strcmp(s->kek_name, name) == 0) {
+				*pp = s->next;
+				crypto_secret_free(s->key);
+				free(s);
+			} else {
+				pp = &s->next;
+			}
+		}
+	}
+}
+
+static void
+caches_clear(struct keys *k)
+{
+	unsigned b;
+
+	for (b = 0; b < CACHE_BUCKETS; b++) {
+		struct kek_slot *ks, *kn;
+		struct mac_slot *ms, *mn;
+
+		for (ks = k->keks[b]; ks; ks = kn) {
+			kn = ks->next;
+			crypto_secret_free(ks->key);
+			free(ks);
+		}
+		k->keks[b] = NULL;
+		for (ms = k->macs[b]; ms; ms = mn) {
+			mn = ms->next;
+			crypto_secret_free(ms->key);
+			free(ms);
+		}
+		k->macs[b] = NULL;
+	}
+}
+
+/*
+ * Read (name, version) from the store, unwrap it under the root key and put
+ * it in the cache. Takes the write lock itself.
+ */
+static enum pv_rc
+kek_load(struct keys *k, const char *name, uint32_t version)
+{
+	struct store_kek row;
+	struct pv_secret *key = NULL;
+	struct kek_slot *s;
+	char aad[AAD_MAX];
+	int aadlen;
+	enum pv_rc rc;
+
+	memset(&row, 0, sizeof(row));
+	rc = store_kek_get(k->st, name, version, &row);
+	if (rc != PV_OK)
+		return rc;
+	if (row.state == STORE_KEK_REVOKED) {
+		rc = PV_E_FORBIDDEN;
+		goto out;
+	}
+	if (row.wrapped_len != WRAPPED_KEY_LEN || row.wrapped == NULL) {
+		log_error("keys: kek %s v%u: wrapped key has length %zu", name,
+		    (unsigned)version, row.wrapped_len);
+		rc = PV_E_INTEGRITY;
+		goto out;
+	}
+	if ((aadlen = fmt_aad(aad, "kek", name, version)) < 0) {
+		rc = PV_E_INVALID;
+		goto out;
+	}
+	rc = crypto_secret_new(CRYPTO_KEY_LEN, &key);
+	if (rc != PV_OK)
+		goto out;
+
+	wr_lock(k);
+	if (k->sealed) {
+		rc = PV_E_SEALED;
+	} else if ((s = kek_find(k, name, version)) != NULL) {
+		/* another thread was faster, or the version was revoked meanwhile */
+		rc = s->revoked ? PV_E_FORBIDDEN : PV_OK;
+	} else {
+		rc = crypto_gcmbox_open(k->root->buf, (const uint8_t *)aad, (size_t)aadlen,
+		    row.wrapped, row.wrapped_len, key->buf);
+		if (rc != PV_OK) {
+			log_error("keys: kek %s v%u does not open under the root key (%s)",
+			    name, (unsigned)version, pv_rc_name(rc));
+		} else if ((s = kek_insert(k, name, version)) == NULL) {
+			rc = PV_E_NOMEM;
+		} else {
+			s->key = key;
+			key = NULL;
+		}
+	}
+	rw_unlock(k);
+out:
+	crypto_secret_free(key);
+	store_kek_clear(&row);
+	return rc;
+}
+
+/*
+ * Find the unwrapped KEK (name, version), loading it on a miss. On PV_OK the
+ * read lock is HELD and *key stays valid until the caller's rw_unlock.
+ */
+static enum pv_rc
+kek_acquire(struct keys *k, const char *name, uint32_t version, const struct pv_secret **key)
+{
+	int attempt;
+	enum pv_rc rc;
+
+	for (attempt = 0; attempt < 3; attempt++) {
+		struct kek_slot *s;
+
+		rd_lock(k);
+		if (k->sealed) {
+			rw_unlock(k);
+			return PV_E_SEALED;
+		}
+		s = kek_find(k, name, version);
+		if (s != NULL) {
+			if (s->revoked) {
+				rw_unlock(k);
+				return PV_E_FORBIDDEN;
+			}
+			*key = s->key;
+			return PV_OK;
+		}
+		rw_unlock(k);
+		rc = kek_load(k, name, version);
+		if (rc != PV_OK)
+			return rc;
+	}
+	/* loaded three times and evicted each time: a rotation storm */
+	return PV_E_UNAVAILABLE;
+}
+
+/* ---- seal spec ---- */
+
+static int
+parse_small_uint(const char *s, size_t len, int *out)
+{
+	size_t i;
+	int v = 0;
+
+	if (len == 0 || len > 3)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+enum pv_rc
+keys_seal_parse(const char *s, struct keys_seal_spec *out)
+{
+	struct keys_seal_spec spec = { KEYS_SEAL_KEYFILE, 0, 0 };
+	const char *slash;
+
+	if (s == NULL)
+		return PV_E_INVALID;
+	if (strcmp(s, "keyfile") == 0) {
+		spec.type = KEYS_SEAL_KEYFILE;
+	} else if (strcmp(s, "pkcs11") == 0) {
+		spec.type = KEYS_SEAL_PKCS11;
+	} else if (util_str_has_prefix(s, "shamir:")) {
+		s += strlen("shamir:");
+		slash = strchr(s, '/');
+		if (slash == NULL ||
+		    parse_small_uint(s, (size_t)(slash - s), &spec.threshold) != 0 ||
+		    parse_small_uint(slash + 1, strlen(slash + 1), &spec.shares) != 0)
+			return PV_E_INVALID;
+		/* K = 1 would make every share the unseal key itself: refused
+		 * here (the operator's path); keys_initialize accepts it for tests. */
+		if (spec.threshold < 2 || spec.shares < spec.threshold ||
+		    spec.shares > KEYS_SHAMIR_MAX_SHARES)
+			return PV_E_INVALID;
+		spec.type = KEYS_SEAL_SHAMIR;
+	} else {
+		return PV_E_INVALID;
+	}
+	*out = spec;
+	return PV_OK;
+}
+
+/* ---- initialize ---- */
+
+void
+keys_shares_free(char **shares, size_t n)
+{
+	size_t i;
+
+	if (shares == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		if (shares[i] != NULL) {
+			crypto_wipe(shares[i], strlen(shares[i]));
+			free(shares[i]);
+		}
+	}
+	free(shares);
+}
+
+static enum pv_rc
+write_keyfile(const char *datadir, const struct pv_secret *unseal)
+{
+	char path[PATH_MAX];
+	struct pv_secret *text = NULL;
+	enum pv_rc rc;
+
+	if (datadir == NULL || util_path_join(path, sizeof(path), datadir, KEYS_UNSEAL_FILE) != 0)
+		return PV_E_INVALID;
+	rc = crypto_secret_new(KEYFILE_HEX_LEN + 2, &text);
+	if (rc != PV_OK)
+		return rc;
+	keys_hex_encode_ct(unseal->buf, unseal->len, (char *)text->buf);
+	text->buf[KEYFILE_HEX_LEN] = '\n';
+	rc = util_file_write_atomic(path, text->buf, KEYFILE_HEX_LEN + 1, 0600);
+	if (rc != PV_OK)
+		log_error("keys: cannot write %s (%s)", path, pv_rc_name(rc));
+	crypto_secret_free(text);
+	return rc;
+}
+
+static enum pv_rc
+make_shares(const struct pv_secret *unseal, int k, int n, char ***out)
+{
+	struct pv_secret *sh = NULL;
+	const struct keys_share *shares;
+	char **list = NULL;
+	enum pv_rc rc;
+	int i;
+
+	rc = crypto_secret_new((size_t)n * sizeof(struct keys_share), &sh);
+	if (rc != PV_OK)
+		return rc;
+	shares = (const struct keys_share *)sh->buf;
+	rc = keys_shamir_split(unseal->buf, k, n, (struct keys_share *)sh->buf);
+	if (rc != PV_OK)
+		goto out;
+	list = calloc((size_t)n, sizeof(*list));
+	if (list == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		list[i] = malloc(KEYS_SHARE_TEXT_LEN + 1);
+		if (list[i] == NULL) {
+			rc = PV_E_NOMEM;
+			goto out;
+		}
+		rc = keys_share_encode(&shares[i], list[i]);
+		if (rc != PV_OK) {
+			crypto_wipe(list[i], KEYS_SHARE_TEXT_LEN + 1);
+			free(list[i]);
+			list[i] = NULL;
+			goto out;
+		}
+	}
+	*out = list;
+	list = NULL;
+out:
+	keys_shares_free(list, (size_t)n);
+	crypto_secret_free(sh);
+	return rc;
+}
+
+static enum pv_rc
+meta_put_str(struct store *st, const char *key, const char *val)
+{
+	return store_meta_put(st, key, (const uint8_t *)val, strlen(val));
+}
+
+enum pv_rc
+keys_initialize(struct store *st, const char *datadir,
+    const struct keys_seal_spec *spec, char ***shares, size_t *nshares)
+{
+	struct pv_secret *unseal = NULL, *root = NULL, *audit = NULL;
+	uint8_t root_wrapped[WRAPPED_KEY_LEN], audit_wrapped[WRAPPED_KEY_LEN];
+	uint8_t pub[CRYPTO_ED25519_PUB_LEN];
+	uint8_t *val = NULL;
+	size_t len = 0;
+	char **list = NULL, num[16];
+	size_t nlist = 0;
+	enum pv_rc rc;
+
+	if (st == NULL || spec == NULL)
+		return PV_E_INVALID;
+	switch (spec->type) {
+	case KEYS_SEAL_KEYFILE:
+		if (datadir == NULL)
+			return PV_E_INVALID;
+		break;
+	case KEYS_SEAL_SHAMIR:
+		if (spec->threshold < 1 || spec->shares < spec->threshold ||
+		    spec->shares > KEYS_SHAMIR_MAX_SHARES || shares == NULL || nshares == NULL)
+			return PV_E_INVALID;
+		if (spec->threshold == 1)
+			log_warn("keys: shamir threshold 1: every share is the unseal key");
+		break;
+	case KEYS_SEAL_PKCS11:
+		log_error("keys: the pkcs11 seal is not supported yet");
+		return PV_E_CONFIG;
+	default:
+		return PV_E_INVALID;
+	}
+
+	rc = store_meta_get(st, META_SEAL_TYPE, &val, &len);
+	free(val);
+	if (rc == PV_OK) {
+		log_error("keys: store is already initialized");
+		return PV_E_CONFLICT;
+	}
+	if (rc != PV_E_NOTFOUND)
+		return rc;
+
+	if ((rc = crypto_secret_random(CRYPTO_KEY_LEN, &unseal)) != PV_OK ||
+	    (rc = crypto_secret_random(CRYPTO_KEY_LEN, &root)) != PV_OK ||
+	    (rc = crypto_gcmbox_seal(unseal->buf, NULL, (const uint8_t *)AAD_ROOT,
+		strlen(AAD_ROOT), root->buf, root->len, root_wrapped)) != PV_OK ||
+	    (rc = crypto_ed25519_keygen(pub, &audit)) != PV_OK ||
+	    (rc = crypto_gcmbox_seal(root->buf, NULL, (const uint8_t *)AAD_AUDIT,
+		strlen(AAD_AUDIT), audit->buf, audit->len, audit_wrapped)) != PV_OK)
+		goto out;
+
+	/* The seal material goes out first: if a meta write fails afterwards the
+	 * key file or shares are orphans and init can run again, whereas the
+	 * other order could leave an initialized store nobody can unseal. */
+	if (spec->type == KEYS_SEAL_KEYFILE) {
+		rc = write_keyfile(datadir, unseal);
+	} else {
+		rc = make_shares(unseal, spec->threshold, spec->shares, &list);
+		nlist = (size_t)spec->shares;
+	}
+	if (rc != PV_OK)
+		goto out;
+
+	if ((rc = store_meta_put(st, META_ROOT_WRAPPED, root_wrapped, sizeof(root_wrapped))) != PV_OK ||
+	    (rc = store_meta_put(st, META_AUDIT_KEY, audit_wrapped, sizeof(audit_wrapped))) != PV_OK ||
+	    (rc = store_meta_put(st, META_AUDIT_PUB, pub, sizeof(pub))) != PV_OK)
+		goto out;
+	if (spec->type == KEYS_SEAL_SHAMIR) {
+		snprintf(num, sizeof(num), "%d", spec->threshold);
+		if ((rc = meta_put_str(st, META_SEAL_THRESHOLD, num)) != PV_OK)
+			goto out;
+		snprintf(num, sizeof(num), "%d", spec->shares);
+		if ((rc = meta_put_str(st, META_SEAL_SHARES, num)) != PV_OK)
+			goto out;
+	}
+	rc = meta_put_str(st, META_SEAL_TYPE,
+	    spec->type == KEYS_SEAL_KEYFILE ? "keyfile" : "shamir");
+	if (rc != PV_OK)
+		goto out;
+
+	log_info("keys: initialized (seal %s)",
+	    spec->type == KEYS_SEAL_KEYFILE ? "keyfile" : "shamir");
+	if (shares != NULL)
+		*shares = list;
+	if (nshares != NULL)
+		*nshares = list != NULL ? nlist : 0;
+	list = NULL;
+out:
+	keys_shares_free(list, nlist);
+	crypto_secret_free(unseal);
+	crypto_secret_free(root);
+	crypto_secret_free(audit);
+	crypto_wipe(root_wrapped, sizeof(root_wrapped));
+	crypto_wipe(audit_wrapped, sizeof(audit_wrapped));
+	return rc;
+}
+
+/* ---- open / close / status ---- */
+
+enum pv_rc
+keys_open(struct store *st, const char *datadir, struct keys **out)
+{
+	struct keys *k = NULL;
+	uint8_t *val = NULL;
+	size_t len = 0;
+	bool mu_init = false, rw_init = false;
+	enum pv_rc rc;
+
+	if (st == NULL || out == NULL)
+		return PV_E_INVALID;
+	if (datadir != NULL && strlen(datadir) >= PATH_MAX)
+		return PV_E_INVALID;
+	rc = store_meta_get(st, META_SEAL_TYPE, &val, &len);
+	if (rc != PV_OK)
+		return rc;
+	k = calloc(1, sizeof(*k));
+	if (k == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	k->st = st;
+	k->sealed = true;
+	if (datadir != NULL)
+		util_strlcpy(k->datadir, datadir, sizeof(k->datadir));
+	if (len == strlen("keyfile") && memcmp(val, "keyfile", len) == 0) {
+		k->type = KEYS_SEAL_KEYFILE;
+	} else if (len == strlen("shamir") && memcmp(val, "shamir", len) == 0) {
+		k->type = KEYS_SEAL_SHAMIR;
+		if ((rc = meta_get_int(st, META_SEAL_THRESHOLD, 1, KEYS_SHAMIR_MAX_SHARES,
+			&k->threshold)) != PV_OK ||
+		    (rc = meta_get_int(st, META_SEAL_SHARES, k->threshold,
+			KEYS_SHAMIR_MAX_SHARES, &k->nshares)) != PV_OK) {
+			log_error("keys: shamir seal parameters unreadable (%s)", pv_rc_name(rc));
+			if (rc == PV_E_NOTFOUND)
+				rc = PV_E_INTEGRITY;
+			goto out;
+		}
+		rc = crypto_secret_new((size_t)k->threshold * sizeof(struct keys_share), &k->pending);
+		if (rc != PV_OK)
+			goto out;
+	} else {
+		log_error("keys: unknown seal type in store");
+		rc = PV_E_CONFIG;
+		goto out;
+	}
+	if (pthread_mutex_init(&k->unseal_mu, NULL) != 0) {
+		rc = PV_E_INTERNAL;
+		goto out;
+	}
+	mu_init = true;
+	if (pthread_rwlock_init(&k->lock, NULL) != 0) {
+		rc = PV_E_INTERNAL;
+		goto out;
+	}
+	rw_init = true;
+	*out = k;
+	k = NULL;
+	rc = PV_OK;
+out:
+	if (k != NULL) {
+		if (mu_init)
+			pthread_mutex_destroy(&k->unseal_mu);
+		if (rw_init)
+			pthread_rwlock_destroy(&k->lock);
+		crypto_secret_free(k->pending);
+		free(k);
+	}
+	free(val);
+	return rc;
+}
+
+/* Wipe the Shamir shares collected so far. Caller holds unseal_mu. */
+static void
+progress_reset(struct keys *k)
+{
+	if (k->pending != NULL)
+		crypto_wipe(k->pending->buf, k->pending->len);
+	k->progress = 0;
+}
+
+void
+keys_seal(struct keys *k)
+{
+	bool was;
+
+	if (k == NULL)
+		return;
+	mu_lock(k);
+	wr_lock(k);
+	was = !k->sealed;
+	crypto_secret_free(k->root);
+	k->root = NULL;
+	crypto_secret_free(k->audit_priv);
+	k->audit_priv = NULL;
+	caches_clear(k);
+	k->sealed = true;
+	rw_unlock(k);
+	progress_reset(k);
+	mu_unlock(k);
+	if (was)
+		log_info("keys: sealed");
+}
+
+void
+keys_close(struct keys *k)
+{
+	if (k == NULL)
+		return;
+	keys_seal(k);
+	crypto_secret_free(k->pending);
+	pthread_rwlock_destroy(&k->lock);
+	pthread_mutex_destroy(&k->unseal_mu);
+	free(k);
+}
+
+bool
+keys_is_sealed(struct keys *k)
+{
+	bool s;
+
+	rd_lock(k);
+	s = k->sealed;
+	rw_unlock(k);
+	return s;
+}
+
+/* Caller holds unseal_mu. */
+static void
+status_fill(struct keys *k, struct keys_seal_status *out)
+{
+	struct keys_seal_status s;
+
+	memset(&s, 0, sizeof(s));
+	s.sealed = keys_is_sealed(k);
+	s.type = k->type;
+	s.threshold = k->threshold;
+	s.progress = s.sealed ? k->progress : 0;
+	*out = s;
+}
+
+void
+keys_status(struct keys *k, struct keys_seal_status *out)
+{
+	mu_lock(k);
+	status_fill(k, out);
+	mu_unlock(k);
+}
+
+/* ---- unseal ---- */
+
+/*
+ * With the unseal key recovered: open the root key, then the audit signing
+ * key, check the latter against the stored public key, and install both.
+ * Caller holds unseal_mu. PV_E_INTEGRITY if the unseal key is wrong.
+ */
+static enum pv_rc
+unseal_with_key(struct keys *k, const uint8_t unseal[CRYPTO_KEY_LEN])
+{
+	uint8_t wrapped[WRAPPED_KEY_LEN], pub[CRYPTO_ED25519_PUB_LEN], pub2[CRYPTO_ED25519_PUB_LEN];
+	struct pv_secret *root = NULL, *audit = NULL;
+	enum pv_rc rc;
+
+	if ((rc = meta_get_exact(k->st, META_ROOT_WRAPPED, wrapped, sizeof(wrapped))) != PV_OK ||
+	    (rc = crypto_secret_new(CRYPTO_KEY_LEN, &root)) != PV_OK ||
+	    (rc = crypto_secret_new(CRYPTO_ED25519_PRIV_LEN, &audit)) != PV_OK)
+		goto out;
+	rc = crypto_gcmbox_open(unseal, (const uint8_t *)AAD_ROOT, strlen(AAD_ROOT),
+	    wrapped, sizeof(wrapped), root->buf);
+	if (rc != PV_OK) {
+		log_warn("keys: unseal key does not open the root key (%s)", pv_rc_name(rc));
+		goto out;
+	}
+	if ((rc = meta_get_exact(k->st, META_AUDIT_KEY, wrapped, sizeof(wrapped))) != PV_OK ||
+	    (rc = meta_get_exact(k->st, META_AUDIT_PUB, pub, sizeof(pub))) != PV_OK)
+		goto out;
+	rc = crypto_gcmbox_open(root->buf, (const uint8_t *)AAD_AUDIT, strlen(AAD_AUDIT),
+	    wrapped, sizeof(wrapped), audit->buf);
+	if (rc != PV_OK) {
+		log_error("keys: audit signing key does not open under the root key (%s)",
+		    pv_rc_name(rc));
+		goto out;
+	}
+	if ((rc = crypto_ed25519_pub_from_priv(audit->buf, pub2)) != PV_OK)
+		goto out;
+	if (!crypto_memeq(pub, pub2, sizeof(pub))) {
+		log_error("keys: audit signing key does not match audit.public_key");
+		rc = PV_E_INTEGRITY;
+		goto out;
+	}
+	wr_lock(k);
+	if (k->sealed) {
+		k->root = root;
+		k->audit_priv = audit;
+		root = audit = NULL;
+		k->sealed = false;
+	}
+	rw_unlock(k);
+	log_info("keys: unsealed");
+out:
+	crypto_secret_free(root);
+	crypto_secret_free(audit);
+	crypto_wipe(wrapped, sizeof(wrapped));
+	return rc;
+}
+
+/* Read DIR/unseal.key into `key`, refusing a file others could read. */
+static enum pv_rc
+read_keyfile(struct keys *k, struct pv_secret *key)
+{
+	char path[PATH_MAX];
+	struct pv_secret *text = NULL;
+	struct stat sb;
+	size_t got = 0;
+	enum pv_rc rc = PV_E_CONFIG;
+	int fd;
+
+	if (k->datadir[0] == '\0' ||
+	    util_path_join(path, sizeof(path), k->datadir, KEYS_UNSEAL_FILE) != 0)
+		return PV_E_CONFIG;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			log_error("keys: %s does not exist", path);
+			return PV_E_NOTFOUND;
+		}
+		if (errno == ELOOP) {
+			log_error("keys: %s is a symbolic link; refused", path);
+			return PV_E_CONFIG;
+		}
+		log_error("keys: cannot open %s (errno %d)", path, errno);
+		return PV_E_IO;
+	}
+	if (fstat(fd, &sb) != 0) {
+		rc = PV_E_IO;
+		goto out;
+	}
+	/* The same checks ssh applies to private keys: regular file, owned by
+	 * us (or root), no access for group or others. */
+	if (!S_ISREG(sb.st_mode)) {
+		log_error("keys: %s is not a regular file; refused", path);
+		goto out;
+	}
+	if ((sb.st_mode & 077) != 0) {
+		log_error("keys: %s has mode %03o, accessible by group or others; "
+		    "refused (chmod 600)", path, (unsigned)(sb.st_mode & 0777));
+		goto out;
+	}
+	if (sb.st_uid != geteuid() && sb.st_uid != 0) {
+		log_error("keys: %s is owned by uid %u, not by this user; refused",
+		    path, (unsigned)sb.st_uid);
+		goto out;
+	}
+	if ((rc = crypto_secret_new(KEYFILE_READ_MAX, &text)) != PV_OK)
+		goto out;
+	for (;;) {
+		ssize_t r = read(fd, text->buf + got, text->len - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = PV_E_IO;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+		if (got == text->len)
+			break;
+	}
+	if (got == KEYFILE_HEX_LEN + 1 && text->buf[KEYFILE_HEX_LEN] == '\n')
+		got--;
+	if (got != KEYFILE_HEX_LEN ||
+	    keys_hex_decode_ct((const char *)text->buf, got, key->buf, key->len) != 0) {
+		log_error("keys: %s is malformed (want 64 hex digits and a newline)", path);
+		rc = PV_E_CONFIG;
+		goto out;
+	}
+	rc = PV_OK;
+out:
+	crypto_secret_free(text);
+	close(fd);
+	return rc;
+}
+
+enum pv_rc
+keys_unseal_keyfile(struct keys *k)
+{
+	struct pv_secret *key = NULL;
+	enum pv_rc rc;
+
+	if (k->type != KEYS_SEAL_KEYFILE)
+		return PV_E_STATE;
+	mu_lock(k);
+	if (!keys_is_sealed(k)) {
+		rc = PV_OK;
+		goto out;
+	}
+	if ((rc = crypto_secret_new(CRYPTO_KEY_LEN, &key)) != PV_OK ||
+	    (rc = read_keyfile(k, key)) != PV_OK)
+		goto out;
+	rc = unseal_with_key(k, key->buf);
+out:
+	mu_unlock(k);
+	crypto_secret_free(key);
+	return rc;
+}
+
+enum pv_rc
+keys_unseal_share(struct keys *k, const char *share, struct keys_seal_status *out)
+{
+	struct keys_share *pending;
+	struct keys_share one;
+	struct pv_secret *key = NULL;
+	enum pv_rc rc;
+	int i;
+
+	if (k->type != KEYS_SEAL_SHAMIR)
+		return PV_E_STATE;
+	mu_lock(k);
+	if (!keys_is_sealed(k)) {
+		rc = PV_OK;
+		goto done;
+	}
+	pending = (struct keys_share *)k->pending->buf;
+	rc = keys_share_parse(share, k->threshold, &one);
+	if (rc != PV_OK) {
+		log_warn("keys: unseal share rejected (%s)", pv_rc_name(rc));
+		goto out;
+	}
+	for (i = 0; i < k->progress; i++) {
+		if (pending[i].x == one.x) {
+			log_warn("keys: unseal share rejected: index given twice");
+			rc = PV_E_SHARE;
+			goto out;
+		}
+	}
+	pending[k->progress++] = one;
+	if (k->progress < k->threshold) {
+		log_info("keys: unseal progress %d/%d", k->progress, k->threshold);
+		goto done;
+	}
+	rc = crypto_secret_new(CRYPTO_KEY_LEN, &key);
+	if (rc == PV_OK)
+		rc = keys_shamir_combine(pending, k->threshold, key->buf);
+	/* Shares are single-use for this attempt whatever happens next. */
+	progress_reset(k);
+	if (rc == PV_OK)
+		rc = unseal_with_key(k, key->buf);
+	if (rc != PV_OK)
+		goto out;
+done:
+	if (out != NULL)
+		status_fill(k, out);
+out:
+	mu_unlock(k);
+	crypto_wipe(&one, sizeof(one));
+	crypto_secret_free(key);
+	return rc;
+}
+
+/* ---- KEKs ---- */
+
+/*
+ * Make a new random KEK (name, version), wrap it under the root key and store
+ * it ACTIVE. Not cached (see the invariants at the top).
+ */
+static enum pv_rc
+kek_create(struct keys *k, const char *name, uint32_t version)
+{
+	struct pv_secret *kek = NULL;
+	uint8_t wrapped[WRAPPED_KEY_LEN];
+	struct store_kek row;
+	char aad[AAD_MAX];
+	int aadlen;
+	enum pv_rc rc;
+
+	if ((aadlen = fmt_aad(aad, "kek", name, version)) < 0)
+		return PV_E_INVALID;
+	rc = crypto_secret_random(CRYPTO_KEY_LEN, &kek);
+	if (rc != PV_OK)
+		return rc;
+	rd_lock(k);
+	if (k->sealed)
+		rc = PV_E_SEALED;
+	else
+		rc = crypto_gcmbox_seal(k->root->buf, NULL, (const uint8_t *)aad, (size_t)aadlen,
+		    kek->buf, kek->len, wrapped);
+	rw_unlock(k);
+	crypto_secret_free(kek);
+	if (rc != PV_OK)
+		return rc;
+
+	memset(&row, 0, sizeof(row));
+	util_strlcpy(row.name, name, sizeof(row.name));
+	row.version = version;
+	row.state = STORE_KEK_ACTIVE;
+	row.created_ms = util_now_ms();
+	row.wrapped = wrapped;
+	row.wrapped_len = sizeof(wrapped);
+	rc = store_kek_put(k->st, &row);
+	if (rc != PV_OK) {
+		log_error("keys: cannot store kek %s v%u (%s)", name, (unsigned)version,
+		    pv_rc_name(rc));
+		return rc;
+	}
+	wr_lock(k);
+	kek_evict(k, name, version);
+	if (version == 1)
+		mac_evict_name(k, name);
+	rw_unlock(k);
+	log_info("keys: kek %s v%u created", name, (unsigned)version);
+	return PV_OK;
+}
+
+enum pv_rc
+keys_kek_ensure(struct keys *k, const char *name)
+{
+	struct store_kek row;
+	enum pv_rc rc;
+
+	if (!keys_kek_name_valid(name))
+		return PV_E_INVALID;
+	if (keys_is_sealed(k))
+		return PV_E_SEALED;
+	memset(&row, 0, sizeof(row));
+	rc = store_kek_latest(k->st, name, &row);
+	store_kek_clear(&row);
+	if (rc == PV_E_NOTFOUND)
+		rc = kek_create(k, name, 1);
+	return rc;
+}
+
+struct active_list {
+	const char *name;
+	uint32_t *v;
+	size_t n, cap;
+	bool nomem;
+};
+
+static int
+collect_active(const struct store_kek *kk, void *arg)
+{
+	struct active_list *al = arg;
+
+	if (kk->state != STORE_KEK_ACTIVE || strcmp(kk->name, al->name) != 0)
+		return 0;
+	if (al->n == al->cap) {
+		size_t cap = al->cap ? 2 * al->cap : 8;
+		uint32_t *nv = realloc(al->v, cap * sizeof(*nv));
+
+		if (nv == NULL) {
+			al->nomem = true;
+			return 1;
+		}
+		al->v = nv;
+		al->cap = cap;
+	}
+	al->v[al->n++] = kk->version;
+	return 0;
+}
+
+enum pv_rc
+keys_kek_rotate(struct keys *k, const char *name, uint32_t *new_version)
+{
+	struct store_kek row;
+	struct active_list al = { name, NULL, 0, 0, false };
+	uint32_t nv;
+	size_t i;
+	enum pv_rc rc;
+
+	if (!keys_kek_name_valid(name))
+		return PV_E_INVALID;
+	if (keys_is_sealed(k))
+		return PV_E_SEALED;
+	memset(&row, 0, sizeof(row));
+	rc = store_kek_latest(k->st, name, &row);
+	nv = row.version + 1;
+	store_kek_clear(&row);
+	if (rc != PV_OK)
+		return rc;
+	if (nv == 0)
+		return PV_E_CONFLICT;   /* 2^32 - 1 versions: not reachable in practice */
+	rc = kek_create(k, name, nv);
+	if (rc != PV_OK)
+		return rc;
+	/* Older versions keep opening what they wrapped; they just stop
+	 * wrapping new DEKs. (Normally only nv - 1 is ACTIVE; a crash between
+	 * the two writes outside a transaction could leave more.) */
+	rc = store_kek_scan(k->st, collect_active, &al);
+	if (rc == PV_OK && al.nomem)
+		rc = PV_E_NOMEM;
+	for (i = 0; rc == PV_OK && i < al.n; i++)
+		if (al.v[i] != nv)
+			rc = store_kek_set_state(k->st, name, al.v[i], STORE_KEK_RETIRED);
+	free(al.v);
+	if (rc != PV_OK) {
+		log_error("keys: kek %s rotated to v%u but retiring older versions failed (%s)",
+		    name, (unsigned)nv, pv_rc_name(rc));
+		return rc;
+	}
+	*new_version = nv;
+	return PV_OK;
+}
+
+enum pv_rc
+keys_kek_revoke(struct keys *k, const char *name, uint32_t version)
+{
+	struct store_kek row;
+	struct kek_slot *s;
+	enum store_kek_state state;
+	enum pv_rc rc;
+
+	if (!keys_kek_name_valid(name) || version == 0)
+		return PV_E_INVALID;
+	memset(&row, 0, sizeof(row));
+	rc = store_kek_get(k->st, name, version, &row);
+	state = row.state;
+	store_kek_clear(&row);
+	if (rc != PV_OK)
+		return rc;
+	if (state != STORE_KEK_REVOKED) {
+		rc = store_kek_set_state(k->st, name, version, STORE_KEK_REVOKED);
+		if (rc != PV_OK)
+			return rc;
+	}
+	wr_lock(k);
+	s = kek_find(k, name, version);
+	if (s == NULL)
+		s = kek_insert(k, name, version);
+	if (s != NULL) {
+		crypto_secret_free(s->key);
+		s->key = NULL;
+		s->revoked = true;
+	} else {
+		rc = PV_E_NOMEM;   /* row is revoked; only the tombstone is missing */
+	}
+	if (version == 1)
+		mac_evict_name(k, name);
+	rw_unlock(k);
+	log_info("keys: kek %s v%u revoked", name, (unsigned)version);
+	return rc;
+}
+
+/* ---- envelopes ---- */
+
+enum pv_rc
+keys_envelope_seal(struct keys *k, const char *kek_name,
+    const uint8_t *aad, size_t aadlen, const uint8_t *pt, size_t ptlen,
+    uint8_t *ct, struct keys_envelope *env)
+{
+	struct keys_envelope e;
+	struct store_kek row;
+	struct pv_secret *draw = NULL;
+	const struct pv_secret *kek;
+	char dekaad[AAD_MAX];
+	int dekaadlen;
+	enum pv_rc rc;
+
+	if (!keys_kek_name_valid(kek_name) || env == NULL || ct == NULL ||
+	    (pt == NULL && ptlen > 0) || (aad == NULL && aadlen > 0))
+		return PV_E_INVALID;
+	if (ptlen > SIZE_MAX - CRYPTO_BOX_OVERHEAD)
+		return PV_E_TOOBIG;
+	if (keys_is_sealed(k))
+		return PV_E_SEALED;
+	memset(&row, 0, sizeof(row));
+	rc = store_kek_latest(k->st, kek_name, &row);
+	memset(&e, 0, sizeof(e));
+	e.kek_version = row.version;
+	if (rc == PV_OK && row.state == STORE_KEK_REVOKED)
+		rc = PV_E_FORBIDDEN;
+	store_kek_clear(&row);
+	if (rc != PV_OK)
+		return rc;
+	util_strlcpy(e.kek_name, kek_name, sizeof(e.kek_name));
+	if ((dekaadlen = fmt_aad(dekaad, "dek", kek_name, e.kek_version)) < 0)
+		return PV_E_INVALID;
+
+	/* DEK and both IVs in one draw. The wrap IV is random under a KEK that
+	 * wraps many DEKs: NIST SP 800-38D §8.3 bounds that to 2^32 wraps per
+	 * KEK version; rotate long before. The data IV is under a fresh key. */
+	rc = crypto_secret_random(DRAW_LEN, &draw);
+	if (rc != PV_OK)
+		return rc;
+	rc = kek_acquire(k, kek_name, e.kek_version, &kek);
+	if (rc != PV_OK)
+		goto out;
+	rc = crypto_gcmbox_seal(kek->buf, draw->buf + DRAW_IV_WRAP, (const uint8_t *)dekaad,
+	    (size_t)dekaadlen, draw->buf + DRAW_DEK, CRYPTO_KEY_LEN, e.wrapped_dek);
+	rw_unlock(k);
+	if (rc != PV_OK)
+		goto out;
+	rc = crypto_gcmbox_seal(draw->buf + DRAW_DEK, draw->buf + DRAW_IV_DATA, aad, aadlen,
+	    pt, ptlen, ct);
+	if (rc != PV_OK)
+		goto out;
+	*env = e;
+out:
+	crypto_secret_free(draw);
+	return rc;
+}
+
+enum pv_rc
+keys_envelope_open(struct keys *k, const struct keys_envelope *env,
+    const uint8_t *aad, size_t aadlen, const uint8_t *ct, size_t ctlen, uint8_t *pt)
+{
+	struct pv_secret *dek = NULL;
+	const struct pv_secret *kek;
+	char dekaad[AAD_MAX];
+	int dekaadlen;
+	enum pv_rc rc;
+
+	if (env == NULL || ct == NULL || (aad == NULL && aadlen > 0) ||
+	    memchr(env->kek_name, '\0', sizeof(env->kek_name)) == NULL ||
+	    !keys_kek_name_valid(env->kek_name))
+		return PV_E_INVALID;
+	if (keys_is_sealed(k))
+		return PV_E_SEALED;
+	if (ctlen < CRYPTO_BOX_OVERHEAD || env->kek_version == 0)
+		return PV_E_INTEGRITY;
+	if (pt == NULL && ctlen > CRYPTO_BOX_OVERHEAD)
+		return PV_E_INVALID;
+	if ((dekaadlen = fmt_aad(dekaad, "dek", env->kek_name, env->kek_version)) < 0)
+		return PV_E_INVALID;
+	rc = crypto_secret_new(CRYPTO_KEY_LEN, &dek);
+	if (rc != PV_OK)
+		return rc;
+	rc = kek_acquire(k, env->kek_name, env->kek_version, &kek);
+	if (rc == PV_E_NOTFOUND) {
+		/* an envelope naming a KEK version that never existed is damaged */
+		log_warn("keys: envelope names kek %s v%u, which does not exist",
+		    env->kek_name, (unsigned)env->kek_version);
+		rc = PV_E_INTEGRITY;
+	}
+	if (rc != PV_OK)
+		goto out;
+	rc = crypto_gcmbox_open(kek->buf, (const uint8_t *)dekaad, (size_t)dekaadlen,
+	    env->wrapped_dek, sizeof(env->wrapped_dek), dek->buf);
+	rw_unlock(k);
+	if (rc != PV_OK)
+		goto out;
+	rc = crypto_gcmbox_open(dek->buf, aad, aadlen, ct, ctlen, pt);
+out:
+	crypto_secret_free(dek);
+	return rc;
+}
+
+/* ---- MAC keys ---- */
+
+enum pv_rc
+keys_mac(struct keys *k, const char *kek_name, const char *purpose,
+    const uint8_t *msg, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
+{
+	struct pv_secret *mk = NULL;
+	const struct pv_secret *kek;
+	struct mac_slot *m;
+	struct kek_slot *ks;
+	char info[AAD_MAX];
+	int infolen, attempt;
+	enum pv_rc rc;
+
+	if (!keys_kek_name_valid(kek_name) || purpose == NULL || purpose[0] == '\0' ||
+	    strnlen(purpose, PURPOSE_MAX + 1) > PURPOSE_MAX || (msg == NULL && len > 0))
+		return PV_E_INVALID;
+	infolen = snprintf(info, sizeof(info), "phivault:mac:%s", purpose);
+	if (infolen < 0 || (size_t)infolen >= sizeof(info))
+		return PV_E_INVALID;
+
+	for (attempt = 0; attempt < 3; attempt++) {
+		rd_lock(k);
+		if (k->sealed) {
+			rw_unlock(k);
+			rc = PV_E_SEALED;
+			goto out;
+		}
+		m = mac_find(k, kek_name, purpose);
+		if (m != NULL) {
+			rc = crypto_hmac_sha256(m->key->buf, m->key->len, msg, len, out);
+			rw_unlock(k);
+			goto out;
+		}
+		rw_unlock(k);
+
+		/* RFC 5869 HKDF with no salt: the KEK is already uniformly random,
+		 * the info string separates purposes. Always from v1, so blind
+		 * indexes survive rotation. */
+		if (mk == NULL && (rc = crypto_secret_new(CRYPTO_KEY_LEN, &mk)) != PV_OK)
+			goto out;
+		rc = kek_acquire(k, kek_name, 1, &kek);
+		if (rc != PV_OK)
+			goto out;
+		rc = crypto_hkdf_sha256(NULL, 0, kek->buf, kek->len, (const uint8_t *)info,
+		    (size_t)infolen, mk->buf, mk->len);
+		rw_unlock(k);
+		if (rc != PV_OK)
+			goto out;
+
+		wr_lock(k);
+		if (k->sealed) {
+			rc = PV_E_SEALED;
+		} else if ((ks = kek_find(k, kek_name, 1)) != NULL && ks->revoked) {
+			rc = PV_E_FORBIDDEN;   /* revoked while we derived */
+		} else if (mac_find(k, kek_name, purpose) == NULL) {
+			m = calloc(1, sizeof(*m));
+			if (m == NULL) {
+				rc = PV_E_NOMEM;
+			} else {
+				unsigned b = bucket_of(kek_name, purpose, 0);
+
+				util_strlcpy(m->kek_name, kek_name, sizeof(m->kek_name));
+				util_strlcpy(m->purpose, purpose, sizeof(m->purpose));
+				m->key = mk;
+				mk = NULL;
+				m->next = k->macs[b];
+				k->macs[b] = m;
+			}
+		}
+		rw_unlock(k);
+		if (rc != PV_OK)
+			goto out;
+	}
+	rc = PV_E_UNAVAILABLE;
+out:
+	crypto_secret_free(mk);
+	return rc;
+}
+
+/* ---- audit signing ---- */
+
+enum pv_rc
+keys_audit_sign(struct keys *k, const uint8_t *msg, size_t len,
+    uint8_t sig[CRYPTO_ED25519_SIG_LEN])
+{
+	enum pv_rc rc;
+
+	if (msg == NULL && len > 0)
+		return PV_E_INVALID;
+	rd_lock(k);
+	if (k->sealed)
+		rc = PV_E_SEALED;
+	else
+		rc = crypto_ed25519_sign(k->audit_priv->buf, msg, len, sig);
+	rw_unlock(k);
+	return rc;
+}
+
+enum pv_rc
+keys_audit_public_key(struct store *st, uint8_t pub[CRYPTO_ED25519_PUB_LEN])
+{
+	uint8_t tmp[CRYPTO_ED25519_PUB_LEN];
+	uint8_t *val = NULL;
+	size_t len = 0;
+	enum pv_rc rc;
+
+	rc = store_meta_get(st, META_AUDIT_PUB, &val, &len);
+	if (rc != PV_OK)
+		return rc;
+	if (len != sizeof(tmp)) {
+		rc = PV_E_INTEGRITY;
+	} else {
+		memcpy(tmp, val, sizeof(tmp));
+		memcpy(pub, tmp, sizeof(tmp));
+	}
+	free(val);
+	return rc;
+}

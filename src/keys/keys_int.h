@@ -1,0 +1,85 @@
+/*
+ * keys_int.h: internals of the keys module, shared by its files and its unit
+ * tests. Nothing here is API (keys.h is).
+ *
+ *  - GF(2^8) arithmetic and Shamir secret sharing (shamir.c)
+ *  - the text form of an unseal share (shamir.c)
+ *  - constant-time hex for secret bytes (shamir.c)
+ */
+#ifndef PV_KEYS_INT_H
+#define PV_KEYS_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+/* Shamir shares the 256-bit unseal key, byte-wise. */
+#define KEYS_SHAMIR_SECRET_LEN 32
+#define KEYS_SHAMIR_MAX_SHARES 255
+
+/*
+ * One share: the point (x, y(x)) of each of the 32 byte-polynomials, plus the
+ * threshold K so a share names how many of its kind are needed. Only uint8_t
+ * members, so an array of shares has no padding and can live in one
+ * struct pv_secret buffer.
+ */
+struct keys_share {
+	uint8_t x;          /* 1..255; 0 would be the secret itself */
+	uint8_t threshold;  /* K */
+	uint8_t y[KEYS_SHAMIR_SECRET_LEN];
+};
+
+/*
+ * Share text: "pvs1:" + lowercase hex of
+ *   x (1) | K (1) | y (32) | SHA-256("pvs1" | x | K | y)[0..4)   = 38 bytes
+ * = 5 + 76 = 81 characters.
+ */
+#define KEYS_SHARE_PREFIX "pvs1:"
+#define KEYS_SHARE_BIN_LEN (1 + 1 + KEYS_SHAMIR_SECRET_LEN + 4)
+#define KEYS_SHARE_TEXT_LEN (sizeof(KEYS_SHARE_PREFIX) - 1 + 2 * KEYS_SHARE_BIN_LEN)
+
+/* GF(2^8) with the AES polynomial x^8 + x^4 + x^3 + x + 1 (FIPS-197 §4.2),
+ * constant time: no table lookups, no data-dependent branches. */
+uint8_t keys_gf256_mul(uint8_t a, uint8_t b);
+/* Multiplicative inverse a^254 (FIPS-197 §4.2: a^-1 = a^254); 0 maps to 0. */
+uint8_t keys_gf256_inv(uint8_t a);
+
+/*
+ * Split secret into n shares with threshold k (1 <= k <= n <= 255): for each
+ * byte, a random polynomial of degree k-1 with the byte as constant term,
+ * evaluated at x = 1..n. out must hold n shares. PV_E_INVALID on bad k/n.
+ */
+enum pv_rc keys_shamir_split(const uint8_t secret[KEYS_SHAMIR_SECRET_LEN], int k, int n,
+    struct keys_share *out);
+/*
+ * Lagrange interpolation at x = 0 over exactly k shares (the caller decides
+ * k; the shares' threshold bytes are not consulted). PV_E_SHARE if an x is 0
+ * or repeats. With fewer than the real K shares the result is unrelated to
+ * the secret, which the caller finds out when the root key does not open.
+ */
+enum pv_rc keys_shamir_combine(const struct keys_share *shares, int k,
+    uint8_t secret[KEYS_SHAMIR_SECRET_LEN]);
+
+/* out must hold KEYS_SHARE_TEXT_LEN + 1 bytes. */
+enum pv_rc keys_share_encode(const struct keys_share *s, char *out);
+/*
+ * Strict parse of one share text. Leading and trailing ASCII whitespace is
+ * ignored (a share pasted or piped from stdin ends in a newline); anything
+ * else that is not exactly the format above is PV_E_SHARE, and so is x = 0, a
+ * threshold other than `threshold`, or a checksum mismatch. out is written
+ * only on success.
+ */
+enum pv_rc keys_share_parse(const char *text, int threshold, struct keys_share *out);
+
+/* Constant-time hex (no table lookups or branches on the data): for secrets.
+ * decode: exactly 2*outlen hex digits (either case); -1 otherwise. */
+void keys_hex_encode_ct(const uint8_t *in, size_t len, char *out);
+int keys_hex_decode_ct(const char *in, size_t inlen, uint8_t *out, size_t outlen);
+
+/* KEK names: [a-z0-9:._-]{1,120}. */
+#define KEYS_KEK_NAME_MAX 120
+bool keys_kek_name_valid(const char *name);
+
+#endif /* PV_KEYS_INT_H */

@@ -1,0 +1,904 @@
+/*
+ * sqlite.c: the SQLite backend (DIR/phivault.db).
+ *
+ * Owns: the database file, one connection per thread, each connection's
+ * cache of prepared statements, and the SQL of every store op.
+ *
+ * Invariants:
+ *  - The file is created 0600 (and tightened to 0600 if found looser); SQLite
+ *    gives the -wal and -shm files the database file's permissions.
+ *  - Every connection runs with synchronous=FULL (a COMMIT is on disk when it
+ *    returns), foreign_keys=ON, secure_delete=ON (freed pages and cells are
+ *    zeroed, so overwritten ciphertext and crypto-shredded DEKs do not linger
+ *    in the file), busy_timeout 5000 ms, SQLITE_DBCONFIG_DEFENSIVE and
+ *    trusted_schema off. journal_mode=WAL is persistent in the file and set
+ *    once, by the read-write open.
+ *  - A connection belongs to exactly one thread (pthread key per store), so
+ *    it is opened SQLITE_OPEN_NOMUTEX. It is closed by the thread-exit
+ *    destructor or by store_close, whichever runs first; store_close must not
+ *    race with calls on the store or with the exit of a thread that used it.
+ *  - A cached statement is always reset and unbound after use
+ *    (store_sqlite_stmt_done): a SELECT left mid-step would pin a WAL read
+ *    snapshot and block checkpoints.
+ *  - Errors are logged with the op name and SQLite's code text only, never
+ *    a bound value.
+ *
+ * Transaction state of a connection (SQLite's own, mirrored by the ops):
+ *   autocommit --tx_begin (BEGIN IMMEDIATE)--> in tx
+ *   in tx --tx_savepoint (SAVEPOINT sp)--> in tx + sp
+ *   in tx + sp --tx_release (RELEASE sp)--> in tx   (changes kept)
+ *   in tx + sp --tx_rollback_savepoint (ROLLBACK TO sp; RELEASE sp)--> in tx
+ *   in tx --tx_commit--> autocommit (durable) | stays in tx on error
+ *   in tx --tx_rollback--> autocommit
+ * An I/O or out-of-memory error can make SQLite roll the whole transaction
+ * back by itself; the rollback ops then find autocommit and do nothing.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store_int.h"
+
+/* ------------------------------------------------------------------ */
+/* SQL                                                                 */
+/* ------------------------------------------------------------------ */
+
+#define KEK_COLS "SELECT name, version, state, created_ms, wrapped FROM kek"
+#define AUDIT_COLS "SELECT seq, time, actor, action, resource, purpose_of_use, " \
+	"outcome, reason, detail, prev_hash, hash FROM audit"
+/* CASE (not AND) guarantees json_extract only sees well-formed JSON, so a
+ * damaged actor cell cannot make a filtered scan fail. */
+#define AUDIT_WHERE " WHERE seq > ?1 AND (?2 IS NULL OR " \
+	"CASE WHEN json_valid(actor) THEN json_extract(actor, '$.user_id') END = ?2)"
+
+static const char *const sq_sql[SQ_STMT__COUNT] = {
+	[SQ_BEGIN] = "BEGIN IMMEDIATE",
+	[SQ_COMMIT] = "COMMIT",
+	[SQ_ROLLBACK] = "ROLLBACK",
+	[SQ_SAVEPOINT] = "SAVEPOINT sp",
+	[SQ_RELEASE] = "RELEASE sp",
+	[SQ_ROLLBACK_TO] = "ROLLBACK TO sp",
+
+	[SQ_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[SQ_META_PUT] = "INSERT INTO meta(key, value) VALUES (?1, ?2) "
+	    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+
+	[SQ_KEK_PUT] = "INSERT INTO kek(name, version, state, created_ms, wrapped) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQ_KEK_GET] = KEK_COLS " WHERE name = ?1 AND version = ?2",
+	[SQ_KEK_LATEST] = KEK_COLS " WHERE name = ?1 ORDER BY version DESC LIMIT 1",
+	[SQ_KEK_SET_STATE] = "UPDATE kek SET state = ?3 WHERE name = ?1 AND version = ?2",
+	[SQ_KEK_SCAN] = KEK_COLS " ORDER BY name, version",
+
+	[SQ_AUDIT_APPEND] = "INSERT INTO audit(seq, time, actor, action, resource, "
+	    "purpose_of_use, outcome, reason, detail, prev_hash, hash) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[SQ_AUDIT_HEAD] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+	/* Two statements so that an action filter can use audit_action
+	 * (action, rowid=seq) without a sort. ?3 is unused in the first. */
+	[SQ_AUDIT_SCAN] = AUDIT_COLS AUDIT_WHERE " ORDER BY seq LIMIT ?4",
+	[SQ_AUDIT_SCAN_ACTION] = AUDIT_COLS AUDIT_WHERE " AND action = ?3 ORDER BY seq LIMIT ?4",
+	[SQ_CHECKPOINT_PUT] = "INSERT INTO audit_checkpoint(seq, hash, time, signature, key_id) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQ_CHECKPOINT_SCAN] = "SELECT seq, hash, time, signature, key_id "
+	    "FROM audit_checkpoint ORDER BY seq",
+	[SQ_CHECKPOINT_COUNT] = "SELECT count(*) FROM audit_checkpoint",
+
+	/* identity:begin (added by the identity work) */
+	/* identity:end */
+	/* vault:begin (added by the records work) */
+	/* vault:end */
+};
+
+/* Applied to every new connection. */
+static const char sq_pragmas[] =
+	"PRAGMA synchronous = FULL;"
+	"PRAGMA foreign_keys = ON;"
+	"PRAGMA secure_delete = ON;";
+
+/* ------------------------------------------------------------------ */
+/* errors, statements                                                  */
+/* ------------------------------------------------------------------ */
+
+enum pv_rc store_sqlite_rc(int rc, const char *op)
+{
+	switch (rc) {
+	case SQLITE_CONSTRAINT_UNIQUE:
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+		return PV_E_CONFLICT;
+	case SQLITE_NOMEM:
+		log_error("store: %s: sqlite %d (%s)", op, rc, sqlite3_errstr(rc));
+		return PV_E_NOMEM;
+	default:
+		log_error("store: %s: sqlite %d (%s)", op, rc, sqlite3_errstr(rc));
+		return PV_E_IO;
+	}
+}
+
+enum pv_rc store_sqlite_stmt(struct store_sqlite_conn *c, enum store_sqlite_stmt id,
+    sqlite3_stmt **out)
+{
+	sqlite3_stmt *cached, *fresh = NULL;
+	int rc;
+
+	assert(id < SQ_STMT__COUNT && sq_sql[id] != NULL);
+	cached = c->stmt[id];
+	if (cached != NULL && !sqlite3_stmt_busy(cached)) {
+		*out = cached;
+		return PV_OK;
+	}
+	rc = sqlite3_prepare_v3(c->db, sq_sql[id], -1,
+	    cached == NULL ? SQLITE_PREPARE_PERSISTENT : 0, &fresh, NULL);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(fresh);
+		return store_sqlite_rc(rc, "prepare");
+	}
+	if (cached == NULL)
+		c->stmt[id] = fresh;
+	*out = fresh;
+	return PV_OK;
+}
+
+void store_sqlite_stmt_done(struct store_sqlite_conn *c, enum store_sqlite_stmt id,
+    sqlite3_stmt *s)
+{
+	if (s == NULL)
+		return;
+	if (s == c->stmt[id]) {
+		/* reset returns the last step's error again: already handled */
+		(void)sqlite3_reset(s);
+		(void)sqlite3_clear_bindings(s);
+	} else {
+		(void)sqlite3_finalize(s);
+	}
+}
+
+/* Copy a BLOB column out; NULL or empty gives a 1-byte buffer and *len 0 so
+ * the result is always freeable and non-NULL. */
+static enum pv_rc blob_dup(sqlite3_stmt *s, int col, uint8_t **out, size_t *len)
+{
+	const void *p = sqlite3_column_blob(s, col);
+	int n = sqlite3_column_bytes(s, col);
+	uint8_t *buf;
+
+	if (p == NULL && n > 0)
+		return PV_E_NOMEM;   /* SQLite could not convert the value */
+	buf = malloc(n > 0 ? (size_t)n : 1);
+	if (buf == NULL)
+		return PV_E_NOMEM;
+	if (n > 0)
+		memcpy(buf, p, (size_t)n);
+	*out = buf;
+	*len = (size_t)n;
+	return PV_OK;
+}
+
+/* Column text, never NULL (a NULL cell reads as ""). */
+static const char *col_text(sqlite3_stmt *s, int col)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+
+	return t != NULL ? (const char *)t : "";
+}
+
+/* bind_blob64 with a NULL pointer would bind SQL NULL; an empty value must
+ * stay an empty BLOB (meta.value is NOT NULL). */
+static int bind_blob(sqlite3_stmt *s, int i, const uint8_t *p, size_t len)
+{
+	static const uint8_t empty[1];
+
+	return sqlite3_bind_blob64(s, i, len > 0 ? p : empty, len, SQLITE_STATIC);
+}
+
+static int bind_text(sqlite3_stmt *s, int i, const char *t)
+{
+	return t != NULL ? sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC)
+	    : sqlite3_bind_null(s, i);
+}
+
+/* ------------------------------------------------------------------ */
+/* connections                                                         */
+/* ------------------------------------------------------------------ */
+
+static struct store_sqlite *sq(struct store *st)
+{
+	return (struct store_sqlite *)st;
+}
+
+static void conn_free(struct store_sqlite_conn *c)
+{
+	for (size_t i = 0; i < SQ_STMT__COUNT; i++)
+		sqlite3_finalize(c->stmt[i]);
+	/* close_v2: a transient statement still open elsewhere defers the close
+	 * instead of failing it; an open transaction is rolled back. */
+	if (sqlite3_close_v2(c->db) != SQLITE_OK)
+		log_error("store: close connection failed");
+	free(c);
+}
+
+/* Thread exit: the thread's connection leaves the store's list and closes. */
+static void conn_destructor(void *p)
+{
+	struct store_sqlite_conn *c = p;
+	struct store_sqlite *s = c->owner;
+
+	pthread_mutex_lock(&s->mu);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&s->mu);
+	conn_free(c);
+}
+
+static enum pv_rc conn_open(struct store_sqlite *s, struct store_sqlite_conn **out)
+{
+	struct store_sqlite_conn *c;
+	int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW |
+	    (s->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE);
+	int rc;
+	enum pv_rc prc;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return PV_E_NOMEM;
+	c->owner = s;
+	rc = sqlite3_open_v2(s->path, &c->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		prc = store_sqlite_rc(rc, "open");
+		goto fail;
+	}
+	if ((rc = sqlite3_extended_result_codes(c->db, 1)) != SQLITE_OK ||
+	    (rc = sqlite3_busy_timeout(c->db, STORE_SQLITE_BUSY_MS)) != SQLITE_OK ||
+	    (rc = sqlite3_db_config(c->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_db_config(c->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_exec(c->db, sq_pragmas, NULL, NULL, NULL)) != SQLITE_OK) {
+		prc = store_sqlite_rc(rc, "connect");
+		goto fail;
+	}
+	*out = c;
+	return PV_OK;
+fail:
+	sqlite3_close_v2(c->db);
+	free(c);
+	return prc;
+}
+
+enum pv_rc store_sqlite_conn_get(struct store *st, struct store_sqlite_conn **out)
+{
+	struct store_sqlite *s = sq(st);
+	struct store_sqlite_conn *c = pthread_getspecific(s->key);
+	enum pv_rc rc;
+
+	if (c != NULL) {
+		*out = c;
+		return PV_OK;
+	}
+	rc = conn_open(s, &c);
+	if (rc != PV_OK)
+		return rc;
+	if (pthread_setspecific(s->key, c) != 0) {
+		conn_free(c);
+		return PV_E_NOMEM;
+	}
+	pthread_mutex_lock(&s->mu);
+	c->next = s->conns;
+	if (s->conns != NULL)
+		s->conns->prev = c;
+	s->conns = c;
+	pthread_mutex_unlock(&s->mu);
+	*out = c;
+	return PV_OK;
+}
+
+/* Run a statement that returns no rows (or whose rows are ignored). */
+static enum pv_rc exec_stmt(struct store *st, enum store_sqlite_stmt id, const char *op)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, id, &s)) != PV_OK)
+		return rc;
+	while ((src = sqlite3_step(s)) == SQLITE_ROW)
+		;
+	rc = src == SQLITE_DONE ? PV_OK : store_sqlite_rc(src, op);
+	store_sqlite_stmt_done(c, id, s);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* lifecycle                                                           */
+/* ------------------------------------------------------------------ */
+
+static void sq_close(struct store *st)
+{
+	struct store_sqlite *s = sq(st);
+	struct store_sqlite_conn *c, *next;
+
+	/* After pthread_key_delete no thread-exit destructor runs for this
+	 * store, so the list below is the only owner of the connections. */
+	pthread_key_delete(s->key);
+	pthread_mutex_lock(&s->mu);
+	for (c = s->conns; c != NULL; c = next) {
+		next = c->next;
+		conn_free(c);
+	}
+	s->conns = NULL;
+	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+static int sq_schema_version(struct store *st)
+{
+	return sq(st)->schema_version;
+}
+
+/* ------------------------------------------------------------------ */
+/* transactions                                                        */
+/* ------------------------------------------------------------------ */
+
+static enum pv_rc sq_tx_begin(struct store *st)
+{
+	return exec_stmt(st, SQ_BEGIN, "tx_begin");
+}
+
+static enum pv_rc sq_tx_commit(struct store *st)
+{
+	return exec_stmt(st, SQ_COMMIT, "tx_commit");
+}
+
+/* True if the calling thread's connection has a transaction open. */
+static bool in_tx(struct store *st)
+{
+	struct store_sqlite_conn *c;
+
+	return store_sqlite_conn_get(st, &c) == PV_OK && !sqlite3_get_autocommit(c->db);
+}
+
+static void sq_tx_rollback(struct store *st)
+{
+	if (in_tx(st))
+		(void)exec_stmt(st, SQ_ROLLBACK, "tx_rollback");
+}
+
+static enum pv_rc sq_tx_savepoint(struct store *st)
+{
+	return exec_stmt(st, SQ_SAVEPOINT, "tx_savepoint");
+}
+
+static enum pv_rc sq_tx_release(struct store *st)
+{
+	return exec_stmt(st, SQ_RELEASE, "tx_release");
+}
+
+static void sq_tx_rollback_savepoint(struct store *st)
+{
+	/* ROLLBACK TO keeps the savepoint on the stack; RELEASE pops it so a
+	 * batch of jobs does not grow the stack by one per failed job. */
+	if (in_tx(st) && exec_stmt(st, SQ_ROLLBACK_TO, "tx_rollback_savepoint") == PV_OK)
+		(void)exec_stmt(st, SQ_RELEASE, "tx_rollback_savepoint");
+}
+
+/* ------------------------------------------------------------------ */
+/* meta                                                                */
+/* ------------------------------------------------------------------ */
+
+static enum pv_rc sq_meta_get(struct store *st, const char *key, uint8_t **val, size_t *len)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_META_GET, &s)) != PV_OK)
+		return rc;
+	if ((src = bind_text(s, 1, key)) != SQLITE_OK) {
+		rc = store_sqlite_rc(src, "meta_get");
+		goto out;
+	}
+	src = sqlite3_step(s);
+	if (src == SQLITE_ROW)
+		rc = blob_dup(s, 0, val, len);
+	else if (src == SQLITE_DONE)
+		rc = PV_E_NOTFOUND;
+	else
+		rc = store_sqlite_rc(src, "meta_get");
+out:
+	store_sqlite_stmt_done(c, SQ_META_GET, s);
+	return rc;
+}
+
+static enum pv_rc sq_meta_put(struct store *st, const char *key, const uint8_t *val, size_t len)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_META_PUT, &s)) != PV_OK)
+		return rc;
+	if ((src = bind_text(s, 1, key)) != SQLITE_OK ||
+	    (src = bind_blob(s, 2, val, len)) != SQLITE_OK ||
+	    (src = sqlite3_step(s)) != SQLITE_DONE)
+		rc = store_sqlite_rc(src, "meta_put");
+	store_sqlite_stmt_done(c, SQ_META_PUT, s);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* key-encryption keys                                                 */
+/* ------------------------------------------------------------------ */
+
+/* Row of KEK_COLS -> *out (all or nothing). A row that does not fit the
+ * struct (name too long, version out of range, unknown state) is damage. */
+static enum pv_rc kek_from_row(sqlite3_stmt *s, struct store_kek *out)
+{
+	struct store_kek k;
+	const char *name = col_text(s, 0);
+	int64_t version = sqlite3_column_int64(s, 1);
+	int64_t state = sqlite3_column_int64(s, 2);
+	enum pv_rc rc;
+
+	memset(&k, 0, sizeof(k));
+	if (strlen(name) >= sizeof(k.name) || version < 0 || version > UINT32_MAX ||
+	    state < STORE_KEK_ACTIVE || state > STORE_KEK_REVOKED) {
+		log_error("store: kek row out of range");
+		return PV_E_INTEGRITY;
+	}
+	util_strlcpy(k.name, name, sizeof(k.name));
+	k.version = (uint32_t)version;
+	k.state = (enum store_kek_state)state;
+	k.created_ms = sqlite3_column_int64(s, 3);
+	rc = blob_dup(s, 4, &k.wrapped, &k.wrapped_len);
+	if (rc != PV_OK)
+		return rc;
+	*out = k;
+	return PV_OK;
+}
+
+static enum pv_rc sq_kek_put(struct store *st, const struct store_kek *k)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_KEK_PUT, &s)) != PV_OK)
+		return rc;
+	if ((src = bind_text(s, 1, k->name)) != SQLITE_OK ||
+	    (src = sqlite3_bind_int64(s, 2, k->version)) != SQLITE_OK ||
+	    (src = sqlite3_bind_int64(s, 3, k->state)) != SQLITE_OK ||
+	    (src = sqlite3_bind_int64(s, 4, k->created_ms)) != SQLITE_OK ||
+	    (src = bind_blob(s, 5, k->wrapped, k->wrapped_len)) != SQLITE_OK ||
+	    (src = sqlite3_step(s)) != SQLITE_DONE)
+		rc = store_sqlite_rc(src, "kek_put");
+	store_sqlite_stmt_done(c, SQ_KEK_PUT, s);
+	return rc;
+}
+
+/* One-row KEK query: bound (name[, version]) -> *out or PV_E_NOTFOUND. */
+static enum pv_rc kek_one(struct store *st, enum store_sqlite_stmt id, const char *name,
+    int64_t version, struct store_kek *out, const char *op)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, id, &s)) != PV_OK)
+		return rc;
+	if ((src = bind_text(s, 1, name)) != SQLITE_OK ||
+	    (version >= 0 && (src = sqlite3_bind_int64(s, 2, version)) != SQLITE_OK)) {
+		rc = store_sqlite_rc(src, op);
+		goto out;
+	}
+	src = sqlite3_step(s);
+	if (src == SQLITE_ROW)
+		rc = kek_from_row(s, out);
+	else if (src == SQLITE_DONE)
+		rc = PV_E_NOTFOUND;
+	else
+		rc = store_sqlite_rc(src, op);
+out:
+	store_sqlite_stmt_done(c, id, s);
+	return rc;
+}
+
+static enum pv_rc sq_kek_get(struct store *st, const char *name, uint32_t version,
+    struct store_kek *out)
+{
+	return kek_one(st, SQ_KEK_GET, name, version, out, "kek_get");
+}
+
+static enum pv_rc sq_kek_latest(struct store *st, const char *name, struct store_kek *out)
+{
+	return kek_one(st, SQ_KEK_LATEST, name, -1, out, "kek_latest");
+}
+
+static enum pv_rc sq_kek_set_state(struct store *st, const char *name, uint32_t version,
+    enum store_kek_state state)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_KEK_SET_STATE, &s)) != PV_OK)
+		return rc;
+	if ((src = bind_text(s, 1, name)) != SQLITE_OK ||
+	    (src = sqlite3_bind_int64(s, 2, version)) != SQLITE_OK ||
+	    (src = sqlite3_bind_int64(s, 3, state)) != SQLITE_OK ||
+	    (src = sqlite3_step(s)) != SQLITE_DONE)
+		rc = store_sqlite_rc(src, "kek_set_state");
+	else if (sqlite3_changes(c->db) == 0)
+		rc = PV_E_NOTFOUND;
+	store_sqlite_stmt_done(c, SQ_KEK_SET_STATE, s);
+	return rc;
+}
+
+static enum pv_rc sq_kek_scan(struct store *st, store_kek_cb cb, void *arg)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	struct store_kek k;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_KEK_SCAN, &s)) != PV_OK)
+		return rc;
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		int stop;
+
+		if ((rc = kek_from_row(s, &k)) != PV_OK)
+			goto out;
+		stop = cb(&k, arg);
+		store_kek_clear(&k);
+		if (stop != 0)
+			goto out;
+	}
+	if (src != SQLITE_DONE)
+		rc = store_sqlite_rc(src, "kek_scan");
+out:
+	store_sqlite_stmt_done(c, SQ_KEK_SCAN, s);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* audit trail                                                         */
+/* ------------------------------------------------------------------ */
+
+static enum pv_rc sq_audit_append(struct store *st, const struct store_audit_row *row)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	const char *text[] = { row->time, row->actor, row->action, row->resource,
+		row->purpose_of_use, row->outcome, row->reason, row->detail,
+		row->prev_hash, row->hash };
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_AUDIT_APPEND, &s)) != PV_OK)
+		return rc;
+	if ((src = sqlite3_bind_int64(s, 1, row->seq)) != SQLITE_OK)
+		goto fail;
+	for (int i = 0; i < (int)(sizeof(text) / sizeof(text[0])); i++)
+		if ((src = bind_text(s, i + 2, text[i])) != SQLITE_OK)
+			goto fail;
+	if ((src = sqlite3_step(s)) != SQLITE_DONE)
+		goto fail;
+	goto out;
+fail:
+	rc = store_sqlite_rc(src, "audit_append");
+out:
+	store_sqlite_stmt_done(c, SQ_AUDIT_APPEND, s);
+	return rc;
+}
+
+static enum pv_rc sq_audit_head(struct store *st, int64_t *seq, char hash[65])
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_AUDIT_HEAD, &s)) != PV_OK)
+		return rc;
+	src = sqlite3_step(s);
+	if (src == SQLITE_ROW) {
+		const char *h = col_text(s, 1);
+
+		if (strlen(h) != 64) {
+			log_error("store: audit head hash malformed");
+			rc = PV_E_INTEGRITY;
+			goto out;
+		}
+		*seq = sqlite3_column_int64(s, 0);
+		memcpy(hash, h, 65);
+	} else if (src == SQLITE_DONE) {
+		*seq = 0;
+		memset(hash, '0', 64);
+		hash[64] = '\0';
+	} else {
+		rc = store_sqlite_rc(src, "audit_head");
+	}
+out:
+	store_sqlite_stmt_done(c, SQ_AUDIT_HEAD, s);
+	return rc;
+}
+
+static enum pv_rc sq_audit_scan(struct store *st, const struct store_audit_filter *f,
+    store_audit_cb cb, void *arg)
+{
+	enum store_sqlite_stmt id = f->action != NULL ? SQ_AUDIT_SCAN_ACTION : SQ_AUDIT_SCAN;
+	int64_t limit = f->limit == 0 || f->limit > INT64_MAX ? -1 : (int64_t)f->limit;
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, id, &s)) != PV_OK)
+		return rc;
+	if ((src = sqlite3_bind_int64(s, 1, f->since_seq)) != SQLITE_OK ||
+	    (src = bind_text(s, 2, f->actor_user_id)) != SQLITE_OK ||
+	    (src = bind_text(s, 3, f->action)) != SQLITE_OK ||
+	    (src = sqlite3_bind_int64(s, 4, limit)) != SQLITE_OK) {
+		rc = store_sqlite_rc(src, "audit_scan");
+		goto out;
+	}
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_audit_row row = {
+			.seq = sqlite3_column_int64(s, 0),
+			.time = col_text(s, 1),
+			.actor = col_text(s, 2),
+			.action = col_text(s, 3),
+			.resource = col_text(s, 4),
+			.purpose_of_use = col_text(s, 5),
+			.outcome = col_text(s, 6),
+			.reason = col_text(s, 7),
+			.detail = col_text(s, 8),
+			.prev_hash = col_text(s, 9),
+			.hash = col_text(s, 10),
+		};
+
+		if (cb(&row, arg) != 0)
+			goto out;
+	}
+	if (src != SQLITE_DONE)
+		rc = store_sqlite_rc(src, "audit_scan");
+out:
+	store_sqlite_stmt_done(c, id, s);
+	return rc;
+}
+
+static enum pv_rc sq_checkpoint_put(struct store *st, const struct store_checkpoint *cp)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_CHECKPOINT_PUT, &s)) != PV_OK)
+		return rc;
+	if ((src = sqlite3_bind_int64(s, 1, cp->seq)) != SQLITE_OK ||
+	    (src = bind_text(s, 2, cp->hash)) != SQLITE_OK ||
+	    (src = bind_text(s, 3, cp->time)) != SQLITE_OK ||
+	    (src = bind_text(s, 4, cp->signature)) != SQLITE_OK ||
+	    (src = bind_text(s, 5, cp->key_id)) != SQLITE_OK ||
+	    (src = sqlite3_step(s)) != SQLITE_DONE)
+		rc = store_sqlite_rc(src, "checkpoint_put");
+	store_sqlite_stmt_done(c, SQ_CHECKPOINT_PUT, s);
+	return rc;
+}
+
+static enum pv_rc sq_checkpoint_scan(struct store *st, store_checkpoint_cb cb, void *arg)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_CHECKPOINT_SCAN, &s)) != PV_OK)
+		return rc;
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_checkpoint cp = {
+			.seq = sqlite3_column_int64(s, 0),
+			.hash = col_text(s, 1),
+			.time = col_text(s, 2),
+			.signature = col_text(s, 3),
+			.key_id = col_text(s, 4),
+		};
+
+		if (cb(&cp, arg) != 0)
+			goto out;
+	}
+	if (src != SQLITE_DONE)
+		rc = store_sqlite_rc(src, "checkpoint_scan");
+out:
+	store_sqlite_stmt_done(c, SQ_CHECKPOINT_SCAN, s);
+	return rc;
+}
+
+static enum pv_rc sq_checkpoint_count(struct store *st, int64_t *n)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_CHECKPOINT_COUNT, &s)) != PV_OK)
+		return rc;
+	if ((src = sqlite3_step(s)) == SQLITE_ROW)
+		*n = sqlite3_column_int64(s, 0);
+	else
+		rc = store_sqlite_rc(src, "checkpoint_count");
+	store_sqlite_stmt_done(c, SQ_CHECKPOINT_COUNT, s);
+	return rc;
+}
+
+/* ---- identity ---- */
+/* identity:begin (added by the identity work) */
+/* identity:end */
+
+/* ---- vault ---- */
+/* vault:begin (added by the records work) */
+/* vault:end */
+
+/* ------------------------------------------------------------------ */
+/* ops table, open                                                     */
+/* ------------------------------------------------------------------ */
+
+static const struct store_ops sq_ops = {
+	.close = sq_close,
+	.schema_version = sq_schema_version,
+	.tx_begin = sq_tx_begin,
+	.tx_commit = sq_tx_commit,
+	.tx_rollback = sq_tx_rollback,
+	.tx_savepoint = sq_tx_savepoint,
+	.tx_release = sq_tx_release,
+	.tx_rollback_savepoint = sq_tx_rollback_savepoint,
+	.meta_get = sq_meta_get,
+	.meta_put = sq_meta_put,
+	.kek_put = sq_kek_put,
+	.kek_get = sq_kek_get,
+	.kek_latest = sq_kek_latest,
+	.kek_set_state = sq_kek_set_state,
+	.kek_scan = sq_kek_scan,
+	.audit_append = sq_audit_append,
+	.audit_head = sq_audit_head,
+	.audit_scan = sq_audit_scan,
+	.checkpoint_put = sq_checkpoint_put,
+	.checkpoint_scan = sq_checkpoint_scan,
+	.checkpoint_count = sq_checkpoint_count,
+	/* identity:begin (added by the identity work) */
+	/* identity:end */
+	/* vault:begin (added by the records work) */
+	/* vault:end */
+};
+
+/* Create the file 0600 if missing, and tighten it to 0600 if an older or
+ * hand-made file is readable by others. O_NOFOLLOW: never through a symlink. */
+static enum pv_rc file_prepare(const char *path)
+{
+	struct stat sb;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	enum pv_rc rc = PV_OK;
+
+	if (fd < 0) {
+		int e = errno;
+
+		log_error("store: cannot open database file: errno %d", e);
+		return e == ENOENT ? PV_E_NOTFOUND : PV_E_IO;   /* no data dir */
+	}
+	if (fstat(fd, &sb) != 0) {
+		log_error("store: stat database file: errno %d", errno);
+		rc = PV_E_IO;
+	} else if (!S_ISREG(sb.st_mode)) {
+		log_error("store: database path is not a regular file");
+		rc = PV_E_CONFIG;
+	} else if ((sb.st_mode & 0777) != 0600) {
+		log_warn("store: database file mode %03o tightened to 0600",
+		    (unsigned)(sb.st_mode & 0777));
+		if (fchmod(fd, 0600) != 0) {
+			log_error("store: chmod database file: errno %d", errno);
+			rc = PV_E_IO;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
+/* journal_mode=WAL is stored in the file; the pragma answers the mode in
+ * force, which must be "wal" (readers never block the writer). */
+static enum pv_rc set_wal(sqlite3 *db)
+{
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc = PV_OK;
+	int src = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
+
+	if (src == SQLITE_OK)
+		src = sqlite3_step(s);
+	if (src != SQLITE_ROW) {
+		rc = store_sqlite_rc(src, "journal_mode");
+	} else if (strcasecmp(col_text(s, 0), "wal") != 0) {
+		log_error("store: journal_mode WAL refused by the filesystem");
+		rc = PV_E_IO;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum pv_rc store_sqlite_open(const char *datadir, bool read_only, struct store **out)
+{
+	struct store_sqlite *s;
+	struct store_sqlite_conn *c;
+	struct stat sb;
+	enum pv_rc rc;
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return PV_E_NOMEM;
+	s->base.ops = &sq_ops;
+	s->read_only = read_only;
+	if (pthread_mutex_init(&s->mu, NULL) != 0) {
+		free(s);
+		return PV_E_NOMEM;
+	}
+	if (pthread_key_create(&s->key, conn_destructor) != 0) {
+		pthread_mutex_destroy(&s->mu);
+		free(s);
+		return PV_E_NOMEM;
+	}
+	/* from here sq_close releases everything */
+	if (util_path_join(s->path, sizeof(s->path), datadir, STORE_SQLITE_FILE) != 0) {
+		rc = PV_E_INVALID;
+		goto fail;
+	}
+	if (read_only) {
+		if (stat(s->path, &sb) != 0) {
+			int e = errno;
+
+			rc = e == ENOENT ? PV_E_NOTFOUND : PV_E_IO;
+			if (rc == PV_E_IO)
+				log_error("store: stat database file: errno %d", e);
+			goto fail;
+		}
+	} else if ((rc = file_prepare(s->path)) != PV_OK) {
+		goto fail;
+	}
+	if ((rc = store_sqlite_conn_get(&s->base, &c)) != PV_OK)
+		goto fail;
+	if (read_only)
+		rc = store_sqlite_schema_read(c->db, &s->schema_version);
+	else if ((rc = set_wal(c->db)) == PV_OK)
+		rc = store_sqlite_migrate(c->db, &s->schema_version);
+	if (rc != PV_OK)
+		goto fail;
+	*out = &s->base;
+	return PV_OK;
+fail:
+	sq_close(&s->base);
+	return rc;
+}

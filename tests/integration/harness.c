@@ -1,0 +1,376 @@
+/* harness: see harness.h. */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+int h_checks;
+static struct h_server *live[8];
+
+const char *
+h_bin(void)
+{
+	const char *b = getenv("PHIVAULT_BIN");
+	return b ? b : "./build/phivault";
+}
+
+void
+h_fail(void)
+{
+	size_t i;
+
+	for (i = 0; i < 8; i++) {
+		if (live[i] != NULL && live[i]->pid > 0) {
+			char cmd[700];
+
+			fprintf(stderr, "--- server log %s (last lines) ---\n", live[i]->log);
+			snprintf(cmd, sizeof(cmd), "tail -n 30 %s >&2", live[i]->log);
+			(void)system(cmd);
+			kill(live[i]->pid, SIGKILL);
+			waitpid(live[i]->pid, NULL, 0);
+		}
+	}
+	fprintf(stderr, "%d passed, 1 failed\n", h_checks - 1);
+	exit(1);
+}
+
+void
+h_done(const char *name)
+{
+	printf("%s: %d passed, 0 failed\n", name, h_checks);
+}
+
+void
+h_tmpdir(const char *name, char *out, size_t len)
+{
+	const char *base = getenv("PV_TEST_TMP");
+	char tmpl[512];
+
+	if (base == NULL)
+		base = "/tmp";
+	mkdir(base, 0700);
+	snprintf(tmpl, sizeof(tmpl), "%s/%s-XXXXXX", base, name);
+	CHECK(mkdtemp(tmpl) != NULL);
+	snprintf(out, len, "%s", tmpl);
+}
+
+int
+h_run(const char *cmd, char **out)
+{
+	FILE *p = popen(cmd, "r");
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int st;
+
+	CHECK(p != NULL);
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			buf = realloc(buf, cap);
+			CHECK(buf != NULL);
+		}
+		size_t n = fread(buf + len, 1, 4096, p);
+		if (n == 0)
+			break;
+		len += n;
+	}
+	buf[len] = '\0';
+	st = pclose(p);
+	if (out != NULL)
+		*out = buf;
+	else
+		free(buf);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void
+h_init(struct h_server *s, const char *name, const char *extra)
+{
+	char cmd[2048], *out = NULL, parent[512];
+	const char *ca;
+	int code;
+
+	memset(s, 0, sizeof(*s));
+	h_tmpdir(name, parent, sizeof(parent));
+	snprintf(s->dir, sizeof(s->dir), "%s/data", parent);
+	snprintf(s->log, sizeof(s->log), "%s/server.log", parent);
+	snprintf(cmd, sizeof(cmd), "%s init --json --data %s %s", h_bin(), s->dir,
+	    extra ? extra : "");
+	code = h_run(cmd, &out);
+	if (code != 0)
+		fprintf(stderr, "init exit %d: %s\n", code, out);
+	CHECK(code == 0);
+	s->init = json_loads(out, 0, NULL);
+	free(out);
+	CHECK(s->init != NULL);
+	ca = json_string_value(json_object_get(s->init, "ca_cert"));
+	CHECK(ca != NULL);
+	snprintf(s->cacert, sizeof(s->cacert), "%s", ca);
+}
+
+void
+h_config_append(struct h_server *s, const char *text)
+{
+	char path[700];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/phivault.conf", s->dir);
+	f = fopen(path, "a");
+	CHECK(f != NULL);
+	fputs(text, f);
+	fclose(f);
+}
+
+void
+h_config_set(struct h_server *s, const char *key, const char *value)
+{
+	char cmd[2048];
+
+	snprintf(cmd, sizeof(cmd), "grep -q '^%s *=' %s/phivault.conf && "
+	    "sed -i 's|^%s *=.*|%s = %s|' %s/phivault.conf", key, s->dir, key, key, value, s->dir);
+	CHECK(h_run(cmd, NULL) == 0);
+}
+
+static unsigned
+free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	unsigned port;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(fd >= 0);
+	CHECK(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	CHECK(getsockname(fd, (struct sockaddr *)&a, &al) == 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static pid_t
+spawn(struct h_server *s, const char *extra)
+{
+	char listen[64];
+	pid_t pid;
+
+	s->port = free_port();
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", s->port);
+	snprintf(s->base, sizeof(s->base), "https://127.0.0.1:%u", s->port);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		char *argv[16];
+		int argc = 0;
+		char extra_copy[512], *tok, *save = NULL;
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		argv[argc++] = (char *)h_bin();
+		argv[argc++] = "serve";
+		argv[argc++] = "--data";
+		argv[argc++] = s->dir;
+		argv[argc++] = "--listen";
+		argv[argc++] = listen;
+		snprintf(extra_copy, sizeof(extra_copy), "%s", extra ? extra : "");
+		for (tok = strtok_r(extra_copy, " ", &save); tok && argc < 15;
+		    tok = strtok_r(NULL, " ", &save))
+			argv[argc++] = tok;
+		argv[argc] = NULL;
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+void
+h_start(struct h_server *s, const char *extra)
+{
+	int i;
+	size_t k;
+
+	s->pid = spawn(s, extra);
+	for (k = 0; k < 8; k++)
+		if (live[k] == NULL || live[k] == s) {
+			live[k] = s;
+			break;
+		}
+	for (i = 0; i < 200; i++) {
+		struct h_resp r;
+		int st;
+
+		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+			s->pid = 0;
+			fprintf(stderr, "server exited during start-up\n");
+			h_fail();
+		}
+		h_req(s, "GET", "/v1/sys/health", NULL, NULL, NULL, &r);
+		if (r.status == 200 || r.status == 503) {
+			h_resp_free(&r);
+			return;
+		}
+		h_resp_free(&r);
+		usleep(50 * 1000);
+	}
+	fprintf(stderr, "server did not answer health within 10 s\n");
+	h_fail();
+}
+
+int
+h_start_expect_exit(struct h_server *s, const char *extra)
+{
+	pid_t pid = spawn(s, extra);
+	int st, i;
+
+	for (i = 0; i < 200; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		usleep(50 * 1000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+int
+h_stop(struct h_server *s)
+{
+	int st = 0, i;
+
+	if (s->pid <= 0)
+		return -1;
+	kill(s->pid, SIGTERM);
+	for (i = 0; i < 300; i++) {
+		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+			s->pid = 0;
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		}
+		usleep(50 * 1000);
+	}
+	kill(s->pid, SIGKILL);
+	waitpid(s->pid, NULL, 0);
+	s->pid = 0;
+	return -1;
+}
+
+struct buf {
+	char *p;
+	size_t len;
+};
+
+static size_t
+on_body(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct buf *b = arg;
+	size_t n = size * nmemb;
+
+	b->p = realloc(b->p, b->len + n + 1);
+	memcpy(b->p + b->len, ptr, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return n;
+}
+
+static size_t
+on_header(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct h_resp *r = arg;
+	size_t n = size * nmemb, have = strlen(r->headers);
+
+	if (have + n + 1 < sizeof(r->headers)) {
+		memcpy(r->headers + have, ptr, n);
+		r->headers[have + n] = '\0';
+	}
+	return n;
+}
+
+void
+h_req(struct h_server *s, const char *method, const char *path, const char *token,
+    const char *body, const char **hdrs, struct h_resp *r)
+{
+	struct curl_slist *hl = NULL;
+	struct buf b = { 0 };
+	char url[1024], auth[600];
+	CURL *c = curl_easy_init();
+
+	memset(r, 0, sizeof(*r));
+	snprintf(url, sizeof(url), "%s%s", s->base, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_CAINFO, s->cacert);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	if (token != NULL) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		hl = curl_slist_append(hl, auth);
+	}
+	if (body != NULL) {
+		hl = curl_slist_append(hl, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	}
+	for (; hdrs != NULL && *hdrs != NULL; hdrs++)
+		hl = curl_slist_append(hl, *hdrs);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	if (curl_easy_perform(c) == CURLE_OK) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+		curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r->num_connects);
+	}
+	r->body = b.p;
+	if (b.p != NULL)
+		r->json = json_loads(b.p, 0, NULL);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+}
+
+void
+h_resp_free(struct h_resp *r)
+{
+	free(r->body);
+	json_decref(r->json);
+	memset(r, 0, sizeof(*r));
+}
+
+const char *
+h_err_code(struct h_resp *r)
+{
+	json_t *e = json_object_get(r->json, "error");
+	const char *c = json_string_value(json_object_get(e, "code"));
+
+	return c ? c : "";
+}
+
+bool
+h_has_header(struct h_resp *r, const char *prefix)
+{
+	const char *p = r->headers;
+	size_t n = strlen(prefix);
+
+	while (p && *p) {
+		if (strncasecmp(p, prefix, n) == 0)
+			return true;
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return false;
+}

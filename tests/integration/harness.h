@@ -1,0 +1,80 @@
+/*
+ * harness: integration tests drive the real `phivault` binary (PHIVAULT_BIN)
+ * over HTTPS on a free loopback port, with libcurl verifying the server's
+ * certificate against the data directory's CA. Plain asserts (no cmocka):
+ * each test file is one process; the first failing check prints the file,
+ * line and expression and exits 1. The closing line is "N passed, 0 failed".
+ */
+#ifndef PV_TEST_HARNESS_H
+#define PV_TEST_HARNESS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+extern int h_checks;
+
+#define CHECK(expr) do { \
+	h_checks++; \
+	if (!(expr)) { \
+		fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
+		h_fail(); \
+	} \
+} while (0)
+#define CHECK_STATUS(resp, want) do { \
+	h_checks++; \
+	if ((resp)->status != (want)) { \
+		fprintf(stderr, "%s:%d: status %ld, want %d; body: %s\n", __FILE__, __LINE__, \
+		    (resp)->status, (want), (resp)->body ? (resp)->body : "(none)"); \
+		h_fail(); \
+	} \
+} while (0)
+
+struct h_server {
+	char dir[512];        /* data directory */
+	char cacert[600];
+	char base[64];        /* https://127.0.0.1:PORT */
+	char log[600];        /* server stdout+stderr */
+	unsigned port;
+	pid_t pid;
+	json_t *init;         /* init --json output */
+};
+
+struct h_resp {
+	long status;
+	char *body;
+	json_t *json;         /* parsed body or NULL */
+	char headers[8192];   /* raw response headers */
+	long num_connects;
+};
+
+void h_fail(void) __attribute__((noreturn));
+/* Temp dir under PV_TEST_TMP (or /tmp). */
+void h_tmpdir(const char *name, char *out, size_t len);
+/* Run a command through /bin/sh, capture stdout (malloc'd) and the exit code. */
+int h_run(const char *cmd, char **out);
+/* `phivault init --json --data <new tmp dir> [extra]`; fills dir, cacert, init. */
+void h_init(struct h_server *s, const char *name, const char *extra_args);
+/* Append lines to DIR/phivault.conf (e.g. "[session]\nidle_timeout_s = 2\n"). */
+void h_config_append(struct h_server *s, const char *text);
+/* Set `key = value` in DIR/phivault.conf, replacing the line that sets it (keys are unique across sections). */
+void h_config_set(struct h_server *s, const char *key, const char *value);
+/* Start `phivault serve --data DIR --listen 127.0.0.1:<free port> [extra]`, wait for health. */
+void h_start(struct h_server *s, const char *extra_args);
+/* Start, but expect the process to exit by itself; returns its exit code. */
+int h_start_expect_exit(struct h_server *s, const char *extra_args);
+/* SIGTERM and wait; returns the exit status. */
+int h_stop(struct h_server *s);
+/* Request; body may be NULL. hdrs: NULL-terminated extra headers. */
+void h_req(struct h_server *s, const char *method, const char *path, const char *token,
+    const char *body, const char **hdrs, struct h_resp *r);
+void h_resp_free(struct h_resp *r);
+/* error.code of an error body, or "" */
+const char *h_err_code(struct h_resp *r);
+bool h_has_header(struct h_resp *r, const char *name_and_value_prefix);
+void h_done(const char *name);
+/* Path of the phivault binary. */
+const char *h_bin(void);
+
+#endif

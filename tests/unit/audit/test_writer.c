@@ -1,0 +1,406 @@
+/*
+ * writer.c: group commit, one data change + one entry per job, fail closed.
+ * Every test runs a real SQLite store and an unsealed key-file keyring.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "audit/audit_fixture.h"
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+
+	if (!f || fx_open(f) != 0 || fx_start(f, 100000, 3600) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	store_fault_clear_all();
+	fx_close(f, 0);
+	free(f);
+	return 0;
+}
+
+static void assert_chain_ok(struct store *st, int64_t entries)
+{
+	struct audit_verify_result v;
+
+	assert_int_equal(audit_verify(st, NULL, &v), PV_OK);
+	if (!v.ok)
+		fprintf(stderr, "verify: %s\n", v.reason);
+	assert_true(v.ok);
+	assert_int_equal(v.first_bad_seq, 0);
+	assert_int_equal(v.entries, entries);
+}
+
+/* ---- 1000 entries from 4 threads ---- */
+
+struct thread_arg {
+	struct audit *a;
+	int id;
+	int failures;
+};
+
+static void *record_250(void *p)
+{
+	struct thread_arg *t = p;
+	char res[64];
+
+	for (int i = 0; i < 250; i++) {
+		struct audit_event ev;
+
+		snprintf(res, sizeof res, "collections/p/records/rec_%d_%d", t->id, i);
+		ev = fx_event(res);
+		if (audit_record(t->a, &ev) != PV_OK)
+			t->failures++;
+	}
+	return NULL;
+}
+
+static void test_concurrent_1000_entries(void **state)
+{
+	struct fx f;
+	pthread_t th[4];
+	struct thread_arg ta[4];
+	struct fx_rows rows;
+	struct audit_verify_result v;
+	int64_t seq, ncp = 0;
+	char hash[65];
+
+	(void)state;
+	assert_int_equal(fx_open(&f), 0);
+	assert_int_equal(fx_start(&f, 100, 3600), 0);
+	for (int i = 0; i < 4; i++) {
+		ta[i] = (struct thread_arg){ .a = f.audit, .id = i };
+		assert_int_equal(pthread_create(&th[i], NULL, record_250, &ta[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(ta[i].failures, 0);
+	}
+	audit_head(f.audit, &seq, hash);
+	assert_int_equal(seq, 1000);
+	audit_stop(f.audit);
+	f.audit = NULL;
+
+	assert_int_equal(fx_rows(f.st, &rows), PV_OK);
+	assert_int_equal(rows.n, 1000);
+	assert_int_equal(rows.first_seq, 1);
+	assert_int_equal(rows.last_seq, 1000);
+	assert_true(rows.contiguous);
+
+	assert_int_equal(audit_verify(f.st, NULL, &v), PV_OK);
+	assert_true(v.ok);
+	assert_int_equal(v.entries, 1000);
+	assert_string_equal(v.head, hash);
+	assert_int_equal(store_checkpoint_count(f.st, &ncp), PV_OK);
+	assert_true(ncp >= 10);
+	assert_int_equal(v.checkpoints, ncp);
+	fx_close(&f, 0);
+}
+
+/* ---- data change + entry in one transaction ---- */
+
+struct meta_job {
+	const char *key;
+	enum pv_rc result;   /* what fn returns after writing */
+};
+
+static enum pv_rc put_meta(struct store *st, void *arg)
+{
+	struct meta_job *j = arg;
+	enum pv_rc rc = store_meta_put(st, j->key, (const uint8_t *)"v", 1);
+
+	return rc != PV_OK ? rc : j->result;
+}
+
+static bool meta_present(struct store *st, const char *key)
+{
+	uint8_t *val = NULL;
+	size_t len = 0;
+	enum pv_rc rc = store_meta_get(st, key, &val, &len);
+
+	free(val);
+	assert_true(rc == PV_OK || rc == PV_E_NOTFOUND);
+	return rc == PV_OK;
+}
+
+static void test_commit_fn_success(void **state)
+{
+	struct fx *f = *state;
+	struct meta_job j = { .key = "test.ok", .result = PV_OK };
+	struct audit_event ev = fx_event("meta/test.ok");
+	struct fx_rows rows;
+
+	assert_int_equal(audit_commit(f->audit, &ev, put_meta, &j), PV_OK);
+	assert_true(meta_present(f->st, "test.ok"));
+	assert_int_equal(fx_rows(f->st, &rows), PV_OK);
+	assert_int_equal(rows.n, 1);
+	assert_string_equal(rows.last_outcome, "allowed");
+	assert_string_equal(rows.last_actor,
+	    "{\"session_id\":\"ses_test\",\"source\":\"127.0.0.1\",\"user_id\":\"usr_test\"}");
+	assert_string_equal(rows.last_detail, "{\"fields\":[\"name\",\"dob\"]}");
+	/* A data change without an entry (internal housekeeping) is allowed too. */
+	j.key = "test.noentry";
+	assert_int_equal(audit_commit(f->audit, NULL, put_meta, &j), PV_OK);
+	assert_true(meta_present(f->st, "test.noentry"));
+	assert_chain_ok(f->st, 1);
+}
+
+static void test_commit_fn_failure_rolls_back(void **state)
+{
+	struct fx *f = *state;
+	struct meta_job j = { .key = "test.fail", .result = PV_E_CONFLICT };
+	struct audit_event ev = fx_event("meta/test.fail");
+	struct fx_rows rows;
+
+	assert_int_equal(audit_commit(f->audit, &ev, put_meta, &j), PV_E_CONFLICT);
+	assert_false(meta_present(f->st, "test.fail"));
+	assert_int_equal(fx_rows(f->st, &rows), PV_OK);
+	assert_int_equal(rows.n, 1);
+	assert_string_equal(rows.last_outcome, "error");
+	assert_string_equal(rows.last_reason, pv_rc_name(PV_E_CONFLICT));
+	assert_chain_ok(f->st, 1);
+}
+
+/* Jobs that fail and jobs that succeed share groups; each keeps its own fate. */
+struct mixed_arg {
+	struct audit *a;
+	int id;
+	int bad;
+};
+
+static void *mixed_jobs(void *p)
+{
+	struct mixed_arg *m = p;
+	char key[64];
+
+	for (int i = 0; i < 60; i++) {
+		struct meta_job j = { .key = key, .result = i % 3 == 0 ? PV_E_FORBIDDEN : PV_OK };
+		struct audit_event ev = fx_event("meta/mixed");
+		enum pv_rc rc;
+
+		snprintf(key, sizeof key, "mixed.%d.%d", m->id, i);
+		rc = audit_commit(m->a, &ev, put_meta, &j);
+		if (rc != j.result)
+			m->bad++;
+	}
+	return NULL;
+}
+
+static void test_mixed_jobs_isolated(void **state)
+{
+	struct fx *f = *state;
+	pthread_t th[4];
+	struct mixed_arg m[4];
+	char key[64];
+
+	for (int i = 0; i < 4; i++) {
+		m[i] = (struct mixed_arg){ .a = f->audit, .id = i };
+		assert_int_equal(pthread_create(&th[i], NULL, mixed_jobs, &m[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(m[i].bad, 0);
+	}
+	for (int t = 0; t < 4; t++) {
+		for (int i = 0; i < 60; i++) {
+			snprintf(key, sizeof key, "mixed.%d.%d", t, i);
+			assert_int_equal(meta_present(f->st, key), i % 3 != 0);
+		}
+	}
+	assert_chain_ok(f->st, 240);
+}
+
+/* ---- fail closed ---- */
+
+static void fault_case(struct fx *f, const char *op)
+{
+	struct meta_job j = { .key = "test.fault", .result = PV_OK };
+	struct audit_event ev = fx_event("meta/test.fault");
+	struct fx_rows rows;
+	int64_t seq_before, seq_after;
+	char h_before[65], h_after[65];
+
+	assert_int_equal(audit_record(f->audit, &ev), PV_OK);
+	audit_head(f->audit, &seq_before, h_before);
+
+	store_fault_set(op, 1);
+	assert_int_equal(audit_commit(f->audit, &ev, put_meta, &j), PV_E_AUDIT);
+	assert_false(meta_present(f->st, "test.fault"));
+	audit_head(f->audit, &seq_after, h_after);
+	assert_int_equal(seq_after, seq_before);
+	assert_string_equal(h_after, h_before);
+	assert_int_equal(fx_rows(f->st, &rows), PV_OK);
+	assert_int_equal(rows.n, 1);
+
+	/* The fault was one-shot: the next entries chain onto the reloaded head. */
+	assert_int_equal(audit_record(f->audit, &ev), PV_OK);
+	assert_int_equal(audit_commit(f->audit, &ev, put_meta, &j), PV_OK);
+	assert_true(meta_present(f->st, "test.fault"));
+	assert_int_equal(fx_rows(f->st, &rows), PV_OK);
+	assert_int_equal(rows.n, 3);
+	assert_int_equal(rows.last_seq, 3);
+	assert_true(rows.contiguous);
+	assert_chain_ok(f->st, 3);
+}
+
+static void test_fault_commit(void **state)
+{
+	fault_case(*state, "tx_commit");
+}
+
+static void test_fault_append(void **state)
+{
+	fault_case(*state, "audit_append");
+}
+
+static void test_fault_begin(void **state)
+{
+	fault_case(*state, "tx_begin");
+}
+
+/* A failing head reload keeps failing writes until the head can be read. */
+static void test_fault_head_reload(void **state)
+{
+	struct fx *f = *state;
+	struct audit_event ev = fx_event("x");
+
+	assert_int_equal(audit_record(f->audit, &ev), PV_OK);
+	store_fault_set("audit_append", 1);
+	store_fault_set("audit_head", -1);   /* the reload after the failure fails too */
+	assert_int_equal(audit_record(f->audit, &ev), PV_E_AUDIT);
+	assert_int_equal(audit_record(f->audit, &ev), PV_E_AUDIT);
+	store_fault_set("audit_head", 0);
+	assert_int_equal(audit_record(f->audit, &ev), PV_OK);
+	assert_chain_ok(f->st, 2);
+}
+
+/* ---- input and lifecycle ---- */
+
+static void test_invalid_event_refused(void **state)
+{
+	struct fx *f = *state;
+	struct audit_event ev = fx_event("collections/p/records/rec_1\n<13>forged");
+	struct meta_job j = { .key = "test.invalid", .result = PV_OK };
+	struct fx_rows rows;
+
+	assert_int_equal(audit_commit(f->audit, &ev, put_meta, &j), PV_E_INVALID);
+	assert_false(meta_present(f->st, "test.invalid"));
+	assert_int_equal(audit_record(f->audit, NULL), PV_E_INVALID);
+	assert_int_equal(fx_rows(f->st, &rows), PV_OK);
+	assert_int_equal(rows.n, 0);
+}
+
+static void test_after_stop_unavailable(void **state)
+{
+	struct fx f;
+	struct audit_event ev = fx_event("x");
+	struct fx_rows rows;
+
+	(void)state;
+	assert_int_equal(fx_open(&f), 0);
+	assert_int_equal(fx_start(&f, 1000, 3600), 0);
+	assert_int_equal(audit_record(f.audit, &ev), PV_OK);
+	audit_writer_drain(f.audit);
+	assert_int_equal(audit_record(f.audit, &ev), PV_E_UNAVAILABLE);
+	assert_int_equal(fx_rows(f.st, &rows), PV_OK);
+	assert_int_equal(rows.n, 1);
+	fx_close(&f, 0);
+}
+
+static int64_t checkpoints(struct store *st)
+{
+	int64_t n = -1;
+
+	assert_int_equal(store_checkpoint_count(st, &n), PV_OK);
+	return n;
+}
+
+/* Checkpoints only while unsealed; the final one at stop covers the tail. */
+static void test_checkpoints_follow_seal(void **state)
+{
+	struct fx f;
+	struct audit_event ev = fx_event("x");
+	struct audit_verify_result v;
+
+	(void)state;
+	assert_int_equal(fx_open(&f), 0);
+	assert_int_equal(fx_start(&f, 5, 3600), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(audit_record(f.audit, &ev), PV_OK);
+	/* The checkpoint is written right after the commit that reached 5 entries;
+	 * the next record's group runs after it on the same thread. */
+	assert_int_equal(audit_record(f.audit, &ev), PV_OK);
+	assert_int_equal(checkpoints(f.st), 1);
+
+	keys_seal(f.keys);
+	for (int i = 0; i < 12; i++)
+		assert_int_equal(audit_record(f.audit, &ev), PV_OK);
+	assert_int_equal(checkpoints(f.st), 1);
+
+	assert_int_equal(keys_unseal_keyfile(f.keys), PV_OK);
+	audit_stop(f.audit);
+	f.audit = NULL;
+	assert_int_equal(audit_verify(f.st, NULL, &v), PV_OK);
+	assert_true(v.ok);
+	assert_int_equal(v.entries, 18);
+	assert_true(v.checkpoints >= 2);
+	fx_close(&f, 0);
+}
+
+/* A restarted writer continues the chain where it was. */
+static void test_restart_continues_chain(void **state)
+{
+	struct fx f;
+	struct audit_event ev = fx_event("x");
+	struct fx_rows rows;
+
+	(void)state;
+	assert_int_equal(fx_open(&f), 0);
+	assert_int_equal(fx_start(&f, 3, 3600), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(audit_record(f.audit, &ev), PV_OK);
+	audit_stop(f.audit);
+	assert_int_equal(fx_start(&f, 3, 3600), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(audit_record(f.audit, &ev), PV_OK);
+	audit_stop(f.audit);
+	f.audit = NULL;
+	assert_int_equal(fx_rows(f.st, &rows), PV_OK);
+	assert_int_equal(rows.n, 8);
+	assert_true(rows.contiguous);
+	assert_chain_ok(f.st, 8);
+	fx_close(&f, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_concurrent_1000_entries),
+		cmocka_unit_test_setup_teardown(test_commit_fn_success, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_fn_failure_rolls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mixed_jobs_isolated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_append, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_begin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_head_reload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_event_refused, setup, teardown),
+		cmocka_unit_test(test_after_stop_unavailable),
+		cmocka_unit_test(test_checkpoints_follow_seal),
+		cmocka_unit_test(test_restart_continues_chain),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

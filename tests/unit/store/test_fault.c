@@ -1,0 +1,182 @@
+/*
+ * Store fault injection: store_fault_set makes a chosen op fail with PV_E_IO
+ * so that callers' failure paths ("audit write fails") can be tested. What
+ * is checked is what a caller sees: the error, and that nothing was written.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "store/store_test.h"
+
+struct fx {
+	char *dir;
+	struct store *st;
+};
+
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (f == NULL || (f->dir = st_tmpdir()) == NULL)
+		return -1;
+	if (store_open(f->dir, "sqlite", NULL, false, &f->st) != PV_OK)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+
+	store_fault_clear_all();
+	store_close(f->st);
+	st_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+static enum pv_rc append(struct store *st, int64_t seq)
+{
+	struct store_audit_row r = {
+		.seq = seq, .time = "2026-01-01T00:00:00.000Z",
+		.actor = "{\"user_id\":\"usr_a\",\"session_id\":\"\",\"source\":\"\"}",
+		.action = "record.read", .resource = "rec_1", .purpose_of_use = "",
+		.outcome = "allowed", .reason = "", .detail = "{}",
+		.prev_hash = "0000000000000000000000000000000000000000000000000000000000000000",
+		.hash = "1111111111111111111111111111111111111111111111111111111111111111",
+	};
+
+	return store_audit_append(st, &r);
+}
+
+static int64_t head_seq(struct store *st)
+{
+	char h[65];
+	int64_t seq = -1;
+
+	assert_int_equal(store_audit_head(st, &seq, h), PV_OK);
+	return seq;
+}
+
+static int count_cb(const struct store_audit_row *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int audit_rows(struct store *st)
+{
+	int n = 0;
+
+	assert_int_equal(store_audit_scan(st, NULL, count_cb, &n), PV_OK);
+	return n;
+}
+
+static void test_next_call_fails_once(void **state)
+{
+	struct fx *f = *state;
+
+	store_fault_set("audit_append", 1);
+	assert_int_equal(append(f->st, 1), PV_E_IO);
+	assert_int_equal(head_seq(f->st), 0);
+	assert_int_equal(audit_rows(f->st), 0);
+	assert_int_equal(append(f->st, 1), PV_OK);
+	assert_int_equal(head_seq(f->st), 1);
+	assert_int_equal(append(f->st, 2), PV_OK);
+	assert_int_equal(audit_rows(f->st), 2);
+}
+
+static void test_nth_call_fails(void **state)
+{
+	struct fx *f = *state;
+
+	store_fault_set("audit_append", 3);
+	assert_int_equal(append(f->st, 1), PV_OK);
+	assert_int_equal(append(f->st, 2), PV_OK);
+	assert_int_equal(append(f->st, 3), PV_E_IO);
+	assert_int_equal(append(f->st, 3), PV_OK);
+	assert_int_equal(audit_rows(f->st), 3);
+}
+
+static void test_always_until_cleared(void **state)
+{
+	struct fx *f = *state;
+	const uint8_t v[1] = { 7 };
+
+	store_fault_set("audit_append", -1);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(append(f->st, 1), PV_E_IO);
+	/* other ops are unaffected */
+	assert_int_equal(store_meta_put(f->st, "k", v, 1), PV_OK);
+	store_fault_set("audit_append", 0);
+	assert_int_equal(append(f->st, 1), PV_OK);
+
+	store_fault_set("audit_append", -1);
+	store_fault_set("meta_put", -1);
+	assert_int_equal(append(f->st, 2), PV_E_IO);
+	assert_int_equal(store_meta_put(f->st, "k", v, 1), PV_E_IO);
+	store_fault_clear_all();
+	assert_int_equal(append(f->st, 2), PV_OK);
+	assert_int_equal(store_meta_put(f->st, "k", v, 1), PV_OK);
+	assert_int_equal(audit_rows(f->st), 2);
+}
+
+/* The audit writer's path: the group commit fails, the batch rolls back,
+ * nothing of it is visible. */
+static void test_commit_fault_loses_the_batch(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(store_tx_begin(f->st), PV_OK);
+	assert_int_equal(append(f->st, 1), PV_OK);
+	assert_int_equal(append(f->st, 2), PV_OK);
+	store_fault_set("tx_commit", 1);
+	assert_int_equal(store_tx_commit(f->st), PV_E_IO);
+	store_tx_rollback(f->st);
+	assert_int_equal(head_seq(f->st), 0);
+
+	assert_int_equal(store_tx_begin(f->st), PV_OK);
+	assert_int_equal(append(f->st, 1), PV_OK);
+	assert_int_equal(store_tx_commit(f->st), PV_OK);
+	assert_int_equal(head_seq(f->st), 1);
+}
+
+static void test_open_fault(void **state)
+{
+	struct fx *f = *state;
+	struct store *st = NULL;
+
+	store_fault_set("open", 1);
+	assert_int_equal(store_open(f->dir, "sqlite", NULL, false, &st), PV_E_IO);
+	assert_null(st);
+	assert_int_equal(store_open(f->dir, "sqlite", NULL, false, &st), PV_OK);
+	store_close(st);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_next_call_fails_once),
+		T(test_nth_call_fails),
+		T(test_always_until_cleared),
+		T(test_commit_fault_loses_the_batch),
+		T(test_open_fault),
+	};
+
+#ifndef PV_FAULT_INJECTION
+	return 0;   /* built without the hook: nothing to test */
+#endif
+	log_set_level(LOG_LVL_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
