@@ -70,7 +70,7 @@ static inline void st_rmtree(char *dir)
 /* "<dir>/<name>" into buf. */
 static inline const char *st_path(char *buf, size_t len, const char *dir, const char *name)
 {
-	snprintf(buf, len, "%s/%s", dir, name);
+	snprintf(buf, len, "%s/%s", dir ? dir : "", name ? name : "");
 	return buf;
 }
 
