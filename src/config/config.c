@@ -369,7 +369,8 @@ config_parse(const char *text, size_t len, struct pv_config *c, char *err, size_
 	st->text = st->pos = copy;
 
 	r = ini_parse_stream(reader, st, handler, st);
-	if (st->err_line != 0) {
+	/* libinih returns its first failing line: ours, or a syntax error before it */
+	if (st->err_line != 0 && !(r > 0 && r < st->err_line)) {
 		set_err(err, errlen, CONF_NAME ":%d: %s", st->err_line, st->err);
 		rc = PV_E_CONFIG;
 		goto out;

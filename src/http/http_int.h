@@ -47,7 +47,7 @@ struct http_server {
 
 	struct MHD_Daemon *daemon;
 	MHD_socket quiesced_fd;    /* returned by MHD_quiesce_daemon, closed after stop */
-	bool started;
+	atomic_bool started;       /* read by MHD threads (logger) */
 	atomic_bool stopping;      /* new requests get 503 unavailable + close */
 	atomic_uint inflight;      /* requests between URI seen and completion */
 	unsigned port;

@@ -270,7 +270,7 @@ http_route_add(struct http_server *srv, const struct http_route *route)
 		    route && route->pattern ? route->pattern : "-");
 		return PV_E_INVALID;
 	}
-	if (srv->started) {
+	if (atomic_load(&srv->started)) {
 		log_error("http: route added after start");
 		return PV_E_STATE;
 	}

@@ -167,6 +167,7 @@ http_server_new(const struct http_config *cfg, struct http_server **out)
 	if (srv->cfg.max_connections == 0)
 		srv->cfg.max_connections = HTTP_DEFAULT_MAX_CONN;
 	srv->quiesced_fd = MHD_INVALID_SOCKET;
+	atomic_init(&srv->started, false);
 	atomic_init(&srv->stopping, false);
 	atomic_init(&srv->inflight, 0);
 	/* jansson picks its hash seed once; do it before the pool threads exist */
@@ -219,7 +220,7 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 		buf[--n] = '\0';
 	/* after start, MHD reports per-connection trouble (TLS handshakes of
 	 * scanners, resets): debug noise. Before, it explains a failed start. */
-	if (srv->started)
+	if (atomic_load(&srv->started))
 		log_debug("http: mhd: %s", buf);
 	else
 		log_error("http: mhd: %s", buf);
@@ -377,7 +378,7 @@ http_server_start(struct http_server *srv)
 	const union MHD_DaemonInfo *di;
 	enum pv_rc rc;
 
-	if (srv == NULL || srv->started)
+	if (srv == NULL || atomic_load(&srv->started))
 		return PV_E_STATE;
 	rc = http_listen_parse(srv->cfg.listen, &ss, &sslen);
 	if (rc != PV_OK)
@@ -428,7 +429,7 @@ http_server_start(struct http_server *srv)
 	}
 	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = di != NULL ? di->port : 0;
-	srv->started = true;
+	atomic_store(&srv->started, true);
 	log_info("http: listening on %s port %u, %u threads, TLS >= %s",
 	    srv->cfg.listen, srv->port, threads, srv->cfg.tls_min_version);
 	rc = PV_OK;
