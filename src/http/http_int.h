@@ -46,7 +46,6 @@ struct http_server {
 	size_t routes_cap;
 
 	struct MHD_Daemon *daemon;
-	MHD_socket quiesced_fd;    /* returned by MHD_quiesce_daemon, closed after stop */
 	atomic_bool started;       /* read by MHD threads (logger) */
 	atomic_bool stopping;      /* new requests get 503 unavailable + close */
 	atomic_uint inflight;      /* requests between URI seen and completion */

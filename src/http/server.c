@@ -5,9 +5,13 @@
  *
  * Server states:
  *   NEW (routes may be added) --start--> RUNNING --stop--> STOPPED --free
- *   stop: set `stopping` (new requests on kept-alive connections get 503 and
- *   Connection: close), MHD_quiesce_daemon (no new connections), wait up to
+ *   stop: set `stopping` (every new request, on a new or kept-alive
+ *   connection, gets 503 unavailable and Connection: close), wait up to
  *   HTTP_STOP_WAIT_MS for `inflight` to reach zero, MHD_stop_daemon.
+ *   MHD_quiesce_daemon is deliberately not used: in 0.9.75 with an epoll
+ *   thread pool it races with workers that have already taken the listen
+ *   socket out of their epoll set and aborts the process ("Failed to remove
+ *   listen FD from epoll set"), seen here under parallel test load.
  *
  * Callback order for one request (MHD 0.9.75):
  *   URI log callback (raw URI; creates the ctx = MHD's con_cls; inflight++)
@@ -166,7 +170,6 @@ http_server_new(const struct http_config *cfg, struct http_server **out)
 		srv->cfg.conn_timeout_s = HTTP_DEFAULT_TIMEOUT_S;
 	if (srv->cfg.max_connections == 0)
 		srv->cfg.max_connections = HTTP_DEFAULT_MAX_CONN;
-	srv->quiesced_fd = MHD_INVALID_SOCKET;
 	atomic_init(&srv->started, false);
 	atomic_init(&srv->stopping, false);
 	atomic_init(&srv->inflight, 0);
@@ -457,7 +460,6 @@ http_server_stop(struct http_server *srv)
 	if (srv == NULL || srv->daemon == NULL)
 		return;
 	atomic_store(&srv->stopping, true);
-	srv->quiesced_fd = MHD_quiesce_daemon(srv->daemon);
 	deadline = util_mono_ms() + HTTP_STOP_WAIT_MS;
 	while (atomic_load(&srv->inflight) > 0 && util_mono_ms() < deadline)
 		nanosleep(&ts, NULL);
@@ -466,10 +468,6 @@ http_server_stop(struct http_server *srv)
 		    atomic_load(&srv->inflight));
 	MHD_stop_daemon(srv->daemon);
 	srv->daemon = NULL;
-	/* MHD leaves a quiesced listen socket to us, to close after stop */
-	if (srv->quiesced_fd != MHD_INVALID_SOCKET)
-		close(srv->quiesced_fd);
-	srv->quiesced_fd = MHD_INVALID_SOCKET;
 	log_info("http: stopped");
 }
 
