@@ -1,0 +1,347 @@
+/*
+ * authn: who is calling. Owns the pure logic of authentication:
+ *
+ *  - passwords: Argon2id (libsodium crypto_pwhash, RFC 9106), the encoded
+ *    "$argon2id$v=19$m=..,t=..,p=1$salt$hash" string is what is stored;
+ *    policy after NIST SP 800-63B §5.1.1.2 (length in code points, no
+ *    composition rules, blocklist: cracklib + a shipped list of the most
+ *    common breached passwords);
+ *  - TOTP MFA (RFC 6238 over RFC 4226, HMAC-SHA1, 6 digits, 30 s, ±1 step)
+ *    and its single-use recovery codes;
+ *  - opaque bearer tokens (sessions "pvt_", pending MFA logins "pvm_");
+ *  - the session clock (idle and absolute limits) and the login decision;
+ *  - lockout arithmetic per account and throttling per source address.
+ *
+ * Nothing here touches the store or HTTP: the identity integration (the
+ * "wiring" section at the end) feeds these functions what it loaded and
+ * persists what they return.
+ *
+ * Invariants:
+ *  - No function logs or returns a password, TOTP secret, code or token;
+ *    policy reasons never quote the password.
+ *  - Tokens and recovery codes are stored only as hex SHA-256 hashes; the
+ *    plaintext is shown once and never kept.
+ *  - An unknown username costs exactly what a wrong password costs:
+ *    authn_password_verify_dummy() runs a real Argon2id verify at the same
+ *    parameters, and lockout and throttle answers do not depend on whether
+ *    the user exists (the wiring keeps a lockout entry for unknown names too).
+ *  - A TOTP step, once accepted, is never accepted again for that user
+ *    (replay refused): the wiring persists the matched step.
+ *  - Every verification is deny-by-default: malformed input is PV_E_UNAUTH,
+ *    never a crash and never a pass.
+ *
+ * Session state machine (one row per session; the token hash is its key):
+ *
+ *              login ok (+ MFA if enrolled)
+ *   (none) -------------------------------------> ACTIVE
+ *              login ok, restricted (one-time password not changed yet,
+ *              or MFA required but not enrolled)
+ *   (none) -------------------------------------> ACTIVE + RESTRICTED
+ *
+ *   ACTIVE --(now - last_seen >= idle_timeout)-------------> ENDED (idle)
+ *   ACTIVE --(now - created >= absolute_timeout)-----------> ENDED (absolute)
+ *   ACTIVE --(POST /v1/auth/logout)------------------------> ENDED (logout)
+ *   ACTIVE --(user disabled)-------------------------------> ENDED (disabled)
+ *   ACTIVE --(password changed by another session / admin)-> ENDED (password)
+ *   ACTIVE + RESTRICTED --(password changed / MFA confirmed: the wiring
+ *                          clears the restriction flag it no longer needs)--> ACTIVE
+ *
+ *   A RESTRICTED session may only change its password and enrol/confirm
+ *   MFA (http routes flagged HTTP_ROUTE_RESTRICTED_OK); authz denies every
+ *   permission to it. ENDED is terminal: an ended session never becomes
+ *   ACTIVE again; its token answers session_expired / unauthenticated.
+ *
+ *   "Password changed elsewhere" is detected without touching every
+ *   session row: each user has a credential epoch, bumped on every password
+ *   change and on disable; a session records the epoch it was made under
+ *   and is ENDED when they differ (the session that changed the password is
+ *   moved to the new epoch by the wiring).
+ */
+#ifndef PV_AUTHN_H
+#define PV_AUTHN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sodium.h>
+
+#include "util/util.h"
+
+/* ======================================================================
+ * Principal: the authenticated caller, as authz sees it. Filled once per
+ * request by the wiring (session row + user + resolved roles); authz
+ * evaluates permissions on it without any database access.
+ * ====================================================================== */
+
+#define AUTHN_USERNAME_MAX 128
+#define AUTHN_SOURCE_MAX 64          /* textual IPv4/IPv6 address (+ zone) */
+#define AUTHN_ROLES_MAX 32           /* effective roles (direct + via groups) */
+#define AUTHN_ROLE_NAME_MAX 64       /* [a-z][a-z0-9_]{0,62} + NUL */
+
+/* Why a session is restricted (bit set in authn_principal.restrict_flags). */
+#define AUTHN_RESTRICT_PASSWORD_CHANGE 0x1u   /* one-time password must be changed */
+#define AUTHN_RESTRICT_MFA_ENROL 0x2u         /* MFA required by policy, not enrolled */
+
+struct authz_permset;                /* authz/authz.h */
+
+struct authn_principal {
+	char user_id[UTIL_ID_MAX];
+	char session_id[UTIL_ID_MAX];
+	char username[AUTHN_USERNAME_MAX];
+	char source[AUTHN_SOURCE_MAX];   /* client address, for audit and detect */
+	bool restricted;                 /* restrict_flags != 0 */
+	unsigned restrict_flags;         /* AUTHN_RESTRICT_* */
+	bool mfa_verified;               /* this session passed a TOTP/recovery step */
+	int64_t expires_at_ms;           /* absolute end of the session */
+	int64_t idle_expires_at_ms;      /* end if no further request */
+	/* Effective role names, direct and inherited from groups, deduplicated
+	 * (GET /v1/auth/session, audit detail, condition evaluation). */
+	size_t nroles;
+	char roles[AUTHN_ROLES_MAX][AUTHN_ROLE_NAME_MAX];
+	/* Union of the permissions of those roles, resolved by the wiring with
+	 * authz_permset_add*; lives in the request arena. NULL = no permission
+	 * at all (deny by default). */
+	const struct authz_permset *perms;
+};
+
+/* ======================================================================
+ * Passwords (password.c, blocklist.c)
+ * ====================================================================== */
+
+/* OWASP Password Storage Cheat Sheet, Argon2id "m=19 MiB, t=2, p=1"
+ * (libsodium fixes p = 1). The configured values come from [auth]. */
+#define AUTHN_PWHASH_OPSLIMIT_OWASP 2ULL
+#define AUTHN_PWHASH_MEMLIMIT_OWASP ((size_t)19 * 1024 * 1024)
+
+#define AUTHN_PASSWORD_MIN_DEFAULT 12
+#define AUTHN_PASSWORD_MAX_CODEPOINTS 1024
+/* Inputs longer than this many bytes are refused before any work (1024
+ * code points of at most 4 bytes each). */
+#define AUTHN_PASSWORD_MAX_BYTES (4 * AUTHN_PASSWORD_MAX_CODEPOINTS)
+
+/* Hash pw into the encoded Argon2id string. PV_E_INVALID on parameters
+ * below libsodium's minimum or a pw longer than AUTHN_PASSWORD_MAX_BYTES,
+ * PV_E_CRYPTO if libsodium fails (out of memory). */
+enum pv_rc authn_password_hash(const char *pw, unsigned long long opslimit,
+    size_t memlimit, char encoded[crypto_pwhash_STRBYTES]);
+/* PV_OK if pw matches, PV_E_UNAUTH otherwise (also for a malformed encoded
+ * string: fail closed). */
+enum pv_rc authn_password_verify(const char *encoded, const char *pw);
+/* True if encoded was made with other parameters (or another algorithm, or
+ * is malformed): rehash after the next successful login. */
+bool authn_password_needs_rehash(const char *encoded, unsigned long long opslimit,
+    size_t memlimit);
+/* For an unknown username: a real Argon2id verify against a dummy hash made
+ * (once, lazily; again if the parameters change) at these parameters.
+ * Always PV_E_UNAUTH. Call once at start-up to make the dummy hash early. */
+enum pv_rc authn_password_verify_dummy(const char *pw, unsigned long long opslimit,
+    size_t memlimit);
+/*
+ * NIST SP 800-63B §5.1.1.2 policy for a new password. PV_OK or PV_E_INVALID
+ * with a reason in why (never containing the password):
+ *  - valid UTF-8 without control characters; min_len..1024 code points;
+ *  - not equal to / containing the username or the local part of email
+ *    (case-insensitive; containment for names of 3+ characters); either
+ *    may be NULL; not containing the service name "phivault";
+ *  - not one repeated character, not a short pattern repeated, not a
+ *    simple ascending/descending run ("123456789012", "abcdefghijkl");
+ *  - not in the shipped list of common breached passwords (compared
+ *    case-insensitively, also with trailing digits/symbols stripped and
+ *    common leet substitutions undone), and not refused by cracklib
+ *    (FascistCheckUser; passwords up to 256 bytes).
+ */
+enum pv_rc authn_password_check_policy(const char *pw, int min_len,
+    const char *username, const char *email, char *why, size_t whylen);
+/* True if the cracklib dictionary was found (compliance evidence; without it
+ * only the shipped list applies and a warning is logged once). */
+bool authn_password_cracklib_available(void);
+
+/* ======================================================================
+ * TOTP (totp.c): RFC 6238 with RFC 4226 §5.3 dynamic truncation
+ * ====================================================================== */
+
+#define AUTHN_TOTP_SECRET_LEN 20     /* 160 bits, RFC 4226 §4 R6 recommends >= 160 */
+#define AUTHN_TOTP_B32_MAX 40        /* 32 base32 chars for 20 bytes, + NUL, slack */
+#define AUTHN_TOTP_PERIOD 30
+#define AUTHN_TOTP_DIGITS 6
+#define AUTHN_TOTP_SKEW 1            /* steps accepted either side of now */
+#define AUTHN_TOTP_CODE_MAX 10       /* up to 8 digits + NUL */
+#define AUTHN_TOTP_URI_MAX 512
+
+/* The code for time step `step` (= unix time / 30), digits 6..8, as a
+ * zero-padded decimal string. */
+enum pv_rc authn_totp_code(const uint8_t *secret, size_t len, int64_t step, int digits,
+    char out[AUTHN_TOTP_CODE_MAX]);
+/*
+ * Verify a 6-digit code at now_s. Accepts steps now-1..now+1 that are
+ * strictly greater than last_used_step (replay refused; pass -1 if none was
+ * used yet). On PV_OK *matched_step is the step to persist as the new
+ * last_used_step. PV_E_UNAUTH for a wrong, replayed or malformed code (not
+ * exactly 6 ASCII digits).
+ */
+enum pv_rc authn_totp_verify(const uint8_t *secret, size_t len, const char *code,
+    int64_t now_s, int64_t last_used_step, int64_t *matched_step);
+/* 20 random bytes and their RFC 4648 base32 (uppercase, no padding). */
+enum pv_rc authn_totp_secret_new(uint8_t secret[AUTHN_TOTP_SECRET_LEN],
+    char b32[AUTHN_TOTP_B32_MAX]);
+/* otpauth://totp/phivault:USER?secret=B32&issuer=phivault&algorithm=SHA1&digits=6&period=30
+ * (Google Authenticator Key URI format), USER percent-encoded (RFC 3986
+ * unreserved characters kept). PV_E_INVALID if secret_b32 is not base32 or
+ * the URI does not fit. */
+enum pv_rc authn_totp_uri(const char *username, const char *secret_b32, char *out,
+    size_t outlen);
+
+/* ======================================================================
+ * Recovery codes (recovery.c)
+ * ====================================================================== */
+
+#define AUTHN_RECOVERY_COUNT 10
+#define AUTHN_RECOVERY_CHARS 10      /* displayed "xxxxx-xxxxx" */
+#define AUTHN_RECOVERY_DISPLAY_MAX 12
+#define AUTHN_HASH_HEX_MAX 65        /* hex SHA-256 + NUL */
+
+/* Ten fresh codes (for display, once) and the hashes to store. */
+enum pv_rc authn_recovery_generate(char codes[AUTHN_RECOVERY_COUNT][AUTHN_RECOVERY_DISPLAY_MAX],
+    char hashes[AUTHN_RECOVERY_COUNT][AUTHN_HASH_HEX_MAX]);
+/* Normalize what a user typed (case, dashes, spaces) and hash it.
+ * PV_E_UNAUTH if it cannot be a recovery code. */
+enum pv_rc authn_recovery_hash(const char *input, char out[AUTHN_HASH_HEX_MAX]);
+/* Constant-time search of the user's unused code hashes: PV_OK with *index
+ * of the match, PV_E_UNAUTH if none (or input malformed). The wiring then
+ * marks that code used. */
+enum pv_rc authn_recovery_find(const char *input, const char *const *hashes, size_t n,
+    size_t *index);
+
+/* ======================================================================
+ * Opaque tokens (token.c): prefix + base64url(32 random bytes), no padding
+ * ====================================================================== */
+
+enum authn_token_kind {
+	AUTHN_TOKEN_SESSION = 0,     /* "pvt_": bearer token of a session */
+	AUTHN_TOKEN_MFA = 1,         /* "pvm_": login that still owes a TOTP code */
+};
+#define AUTHN_TOKEN_RAND_LEN 32
+#define AUTHN_TOKEN_LEN 47           /* 4 + 43 */
+#define AUTHN_TOKEN_MAX 48           /* + NUL */
+
+/* A new token (shown once) and the hex SHA-256 of its text (stored). */
+enum pv_rc authn_token_new(enum authn_token_kind kind, char token[AUTHN_TOKEN_MAX],
+    char hash[AUTHN_HASH_HEX_MAX]);
+/* Hash a presented token after checking its format (prefix of kind, exact
+ * length, canonical base64url); PV_E_UNAUTH if malformed. */
+enum pv_rc authn_token_hash(enum authn_token_kind kind, const char *token,
+    char hash[AUTHN_HASH_HEX_MAX]);
+
+/* ======================================================================
+ * Sessions and the login decision (session.c)
+ * ====================================================================== */
+
+enum authn_session_end {
+	AUTHN_END_NONE = 0,          /* ACTIVE */
+	AUTHN_END_IDLE,
+	AUTHN_END_ABSOLUTE,
+	AUTHN_END_LOGOUT,
+	AUTHN_END_DISABLED,
+	AUTHN_END_PASSWORD,          /* credential epoch changed elsewhere */
+};
+/* Stable short name ("idle", "absolute", ...) for audit reasons. */
+const char *authn_session_end_name(enum authn_session_end e);
+
+struct authn_session_clock {
+	int64_t created_ms;
+	int64_t last_seen_ms;
+	int64_t cred_epoch;          /* user's credential epoch at creation */
+	enum authn_session_end ended; /* recorded end (logout, disabled); NONE if open */
+};
+
+/*
+ * Decide whether a session is still ACTIVE at now_ms, given the user's
+ * current credential epoch and disabled flag. PV_OK (ACTIVE), else
+ * PV_E_EXPIRED with *why set (idle / absolute: session_expired) or
+ * PV_E_UNAUTH (logout, disabled, password: the token is simply dead).
+ * The checks run in a fixed order (recorded end, disabled, password,
+ * absolute, idle) so the reason is deterministic.
+ */
+enum pv_rc authn_session_check(const struct authn_session_clock *s, int64_t user_cred_epoch,
+    bool user_disabled, int64_t now_ms, int idle_timeout_s, int absolute_timeout_s,
+    enum authn_session_end *why);
+/* When the session ends if idle from now on, and at the latest. The idle
+ * end is never later than the absolute end. */
+void authn_session_expiries(const struct authn_session_clock *s, int idle_timeout_s,
+    int absolute_timeout_s, int64_t *idle_expires_at_ms, int64_t *expires_at_ms);
+
+enum authn_login_next {
+	AUTHN_LOGIN_SESSION = 0,     /* full session */
+	AUTHN_LOGIN_MFA_CHALLENGE,   /* 200 {"mfa_required":true,"mfa_token"} */
+	AUTHN_LOGIN_RESTRICTED,      /* 200 {"token","restricted":true} */
+};
+/*
+ * After a correct password: what the login answers. MFA enrolled always
+ * means a challenge first (even if a restriction also applies; the
+ * restriction is re-evaluated after the code). Otherwise a restricted
+ * session if the one-time password must be changed or policy requires MFA
+ * that is not enrolled; *restrict_flags gets the AUTHN_RESTRICT_* bits.
+ */
+enum authn_login_next authn_login_decide(bool mfa_enrolled, bool mfa_required,
+    bool must_change_password, unsigned *restrict_flags);
+
+/* ======================================================================
+ * Lockout (per account) and throttling (per source) (lockout.c)
+ * ====================================================================== */
+
+/* One counter; a user has two (password failures, MFA failures). All
+ * zero is "never failed". Persisted by the wiring. */
+struct authn_lockout {
+	int failures;
+	int64_t window_start_ms;
+	int64_t locked_until_ms;
+};
+
+/* PV_OK, or PV_E_LOCKED with *retry_after_s >= 1 (Retry-After). */
+enum pv_rc authn_lockout_check(const struct authn_lockout *st, int64_t now_ms,
+    int *retry_after_s);
+/* Count one failure. Failures older than window_s restart the count. True
+ * if this failure reached threshold and locked the account for duration_s
+ * (the counter then starts afresh after the lock). A failure while locked
+ * changes nothing and returns false. */
+bool authn_lockout_fail(struct authn_lockout *st, int64_t now_ms, int threshold,
+    int window_s, int duration_s);
+void authn_lockout_success(struct authn_lockout *st);
+
+/*
+ * Per-source throttle of failed attempts: GCRA (a token bucket kept as one
+ * "theoretical arrival time" per key): at most `limit` failures per
+ * `window_s`, refilled continuously. Fixed memory: a set-associative table
+ * of `capacity` entries keyed by a SipHash of the source (random key), so
+ * a flood of sources evicts the least-throttled entries, never grows the
+ * table. Thread-safe (one mutex).
+ */
+#define AUTHN_THROTTLE_LIMIT_DEFAULT 20
+#define AUTHN_THROTTLE_WINDOW_DEFAULT 60
+#define AUTHN_THROTTLE_CAPACITY_DEFAULT 8192
+
+struct authn_throttle;
+enum pv_rc authn_throttle_new(size_t capacity, int limit, int window_s,
+    struct authn_throttle **out);
+void authn_throttle_free(struct authn_throttle *t);
+/* May an attempt from source proceed? PV_OK, or PV_E_RATE with
+ * *retry_after_s >= 1. Records nothing. */
+enum pv_rc authn_throttle_check(struct authn_throttle *t, const char *source, int64_t now_ms,
+    int *retry_after_s);
+/* Record one failed attempt from source (nothing if it is already over the
+ * limit: refused attempts do not extend the penalty). Then answers like
+ * authn_throttle_check: PV_E_RATE if the next attempt would be refused. */
+enum pv_rc authn_throttle_hit(struct authn_throttle *t, const char *source, int64_t now_ms,
+    int *retry_after_s);
+/* Entries in use (bounded by the capacity given to new, rounded up). */
+size_t authn_throttle_count(struct authn_throttle *t);
+size_t authn_throttle_capacity(struct authn_throttle *t);
+
+/* ======================================================================
+ * wiring: added by the identity integration
+ * (store-backed login, MFA, session lookup into struct authn_principal,
+ *  user/role/group handlers; see docs/internals/authn.md "Wiring")
+ * ====================================================================== */
+
+#endif /* PV_AUTHN_H */

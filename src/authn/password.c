@@ -1,0 +1,567 @@
+/*
+ * password: Argon2id hashing and the password policy.
+ *
+ * Hashing (RFC 9106 Argon2id through libsodium crypto_pwhash_str_alg): the
+ * stored form is libsodium's encoded string "$argon2id$v=19$m=..,t=..,p=1$
+ * <salt>$<hash>", which carries its own parameters, so raising them later
+ * only needs authn_password_needs_rehash() at the next login.
+ *
+ * Policy (NIST SP 800-63B §5.1.1.2 "Memorized Secret Verifiers"):
+ *  - at least min_len characters, counted in Unicode code points, and at
+ *    least 64 allowed (we allow 1024); no composition rules;
+ *  - compared against "passwords obtained from previous breach corpuses,
+ *    dictionary words, repetitive or sequential characters, context-specific
+ *    words such as the name of the service, the username": our shipped list
+ *    (blocklist.c), cracklib's packed dictionary (libcrack2 +
+ *    cracklib-runtime), our own repetition/sequence checks and the
+ *    username/email checks.
+ *
+ * Invariants:
+ *  - sodium_init() runs once (pthread_once) before any libsodium call; if it
+ *    failed, hashing is PV_E_CRYPTO and verification PV_E_UNAUTH.
+ *  - cracklib is not thread-safe (static buffers): every call holds
+ *    crack_lock. It reads /var/cache/cracklib/cracklib_dict.*; if those are
+ *    missing we say so once and rely on the shipped list (the policy still
+ *    refuses the most common passwords; compliance can report
+ *    authn_password_cracklib_available()).
+ *  - The dummy hash for unknown users is made at the same parameters as
+ *    real hashes, so authn_password_verify_dummy costs what a real verify
+ *    costs. It is remade if the parameters change.
+ *  - A reason written to `why` never contains password text.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <crack.h>
+#include <sodium.h>
+
+#include "authn/authn.h"
+#include "authn/authn_int.h"
+#include "crypto/crypto.h"
+
+/* cracklib works on fixed 1 KiB buffers; a password this long is not in any
+ * dictionary, so longer ones skip it (they still meet the other checks). */
+#define CRACKLIB_MAX_BYTES 256
+/* Repeating a unit this short is a pattern, not a passphrase. */
+#define PATTERN_UNIT_MAX 4
+/* Username / email local part shorter than this is only compared for
+ * equality (a two-letter name would otherwise forbid half the alphabet). */
+#define CONTEXT_MIN_CONTAIN 3
+/* §5.1.1.2 "context-specific words, such as the name of the service". */
+#define SERVICE_NAME "phivault"
+
+static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
+static bool sodium_ok;
+
+static pthread_mutex_t dummy_lock = PTHREAD_MUTEX_INITIALIZER;
+static char dummy_encoded[crypto_pwhash_STRBYTES];
+static unsigned long long dummy_ops;
+static size_t dummy_mem;
+static bool dummy_ready;
+
+static pthread_once_t crack_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t crack_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *crack_dict;
+
+static void
+sodium_setup(void)
+{
+	sodium_ok = sodium_init() >= 0;
+	if (!sodium_ok)
+		log_error("authn: sodium_init failed");
+}
+
+static bool
+sodium_ready(void)
+{
+	pthread_once(&sodium_once, sodium_setup);
+	return sodium_ok;
+}
+
+static bool
+params_ok(unsigned long long opslimit, size_t memlimit)
+{
+	return opslimit >= crypto_pwhash_OPSLIMIT_MIN && opslimit <= crypto_pwhash_OPSLIMIT_MAX &&
+	    memlimit >= crypto_pwhash_MEMLIMIT_MIN && memlimit <= crypto_pwhash_MEMLIMIT_MAX;
+}
+
+enum pv_rc
+authn_password_hash(const char *pw, unsigned long long opslimit, size_t memlimit,
+    char encoded[crypto_pwhash_STRBYTES])
+{
+	char tmp[crypto_pwhash_STRBYTES];
+	enum pv_rc rc;
+	size_t len;
+
+	if (pw == NULL || encoded == NULL || !params_ok(opslimit, memlimit)) {
+		rc = PV_E_INVALID;
+		goto out;
+	}
+	len = strnlen(pw, AUTHN_PASSWORD_MAX_BYTES + 1);
+	if (len > AUTHN_PASSWORD_MAX_BYTES) {
+		rc = PV_E_INVALID;
+		goto out;
+	}
+	if (!sodium_ready()) {
+		rc = PV_E_CRYPTO;
+		goto out;
+	}
+	if (crypto_pwhash_str_alg(tmp, pw, len, opslimit, memlimit,
+	    crypto_pwhash_ALG_ARGON2ID13) != 0) {
+		/* libsodium's only runtime failure here is memory. */
+		log_error("authn: argon2id hash failed (memlimit %zu)", memlimit);
+		rc = PV_E_CRYPTO;
+		goto out;
+	}
+	memcpy(encoded, tmp, sizeof(tmp));
+	rc = PV_OK;
+out:
+	sodium_memzero(tmp, sizeof(tmp));
+	return rc;
+}
+
+enum pv_rc
+authn_password_verify(const char *encoded, const char *pw)
+{
+	size_t len;
+
+	if (encoded == NULL || pw == NULL || !sodium_ready())
+		return PV_E_UNAUTH;
+	len = strnlen(pw, AUTHN_PASSWORD_MAX_BYTES + 1);
+	if (len > AUTHN_PASSWORD_MAX_BYTES)
+		return PV_E_UNAUTH;
+	if (strnlen(encoded, crypto_pwhash_STRBYTES) >= crypto_pwhash_STRBYTES)
+		return PV_E_UNAUTH;
+	return crypto_pwhash_str_verify(encoded, pw, len) == 0 ? PV_OK : PV_E_UNAUTH;
+}
+
+bool
+authn_password_needs_rehash(const char *encoded, unsigned long long opslimit, size_t memlimit)
+{
+	if (encoded == NULL || !sodium_ready() || !params_ok(opslimit, memlimit))
+		return true;
+	if (strnlen(encoded, crypto_pwhash_STRBYTES) >= crypto_pwhash_STRBYTES)
+		return true;
+	/* 0: same algorithm and parameters; 1: different; -1: not ours. */
+	return crypto_pwhash_str_needs_rehash(encoded, opslimit, memlimit) != 0;
+}
+
+enum pv_rc
+authn_password_verify_dummy(const char *pw, unsigned long long opslimit, size_t memlimit)
+{
+	char enc[crypto_pwhash_STRBYTES];
+	uint8_t rnd[24];
+	char rndhex[2 * sizeof(rnd) + 1];
+	bool have = false;
+	size_t len;
+
+	if (pw == NULL || !sodium_ready() || !params_ok(opslimit, memlimit))
+		return PV_E_UNAUTH;
+	if (pthread_mutex_lock(&dummy_lock) != 0)
+		return PV_E_UNAUTH;
+	if (!dummy_ready || dummy_ops != opslimit || dummy_mem != memlimit) {
+		/* A password nobody knows: the dummy must never verify. */
+		randombytes_buf(rnd, sizeof(rnd));
+		util_hex_encode(rnd, sizeof(rnd), rndhex);
+		if (authn_password_hash(rndhex, opslimit, memlimit, dummy_encoded) == PV_OK) {
+			dummy_ops = opslimit;
+			dummy_mem = memlimit;
+			dummy_ready = true;
+		} else {
+			dummy_ready = false;
+		}
+		sodium_memzero(rnd, sizeof(rnd));
+		sodium_memzero(rndhex, sizeof(rndhex));
+	}
+	if (dummy_ready) {
+		memcpy(enc, dummy_encoded, sizeof(enc));
+		have = true;
+	}
+	pthread_mutex_unlock(&dummy_lock);
+
+	if (have) {
+		len = strnlen(pw, AUTHN_PASSWORD_MAX_BYTES + 1);
+		/* Nobody knows the dummy's password; a match would mean a
+		 * broken RNG. Either way the answer is "no". */
+		if (len <= AUTHN_PASSWORD_MAX_BYTES && crypto_pwhash_str_verify(enc, pw, len) == 0)
+			log_error("authn: dummy password hash matched");
+	}
+	return PV_E_UNAUTH;
+}
+
+/* ---------------------------------------------------------------- policy */
+
+static enum pv_rc
+refuse(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static enum pv_rc
+refuse(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why != NULL && whylen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return PV_E_INVALID;
+}
+
+size_t
+authn_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	uint32_t c;
+	size_t len, i;
+
+	if (n == 0)
+		return 0;
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		c = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		c = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		c = s[0] & 0x07;
+	} else {
+		return 0;               /* continuation byte, 0xc0/0xc1, 0xf5.. */
+	}
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	/* RFC 3629 §3: shortest form only, no surrogates, at most U+10FFFF. */
+	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) || c > 0x10ffff ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+static bool
+is_control(uint32_t cp)
+{
+	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f);
+}
+
+static char
+lower_ascii(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static void
+lower_copy(char *dst, const char *src, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = lower_ascii(src[i]);
+	dst[n] = '\0';
+}
+
+/* True if lower-cased pw equals or contains the lower-cased word w[0..wlen). */
+static bool
+context_match(const char *lpw, const char *w, size_t wlen)
+{
+	char lw[AUTHN_PASSWORD_MAX_BYTES + 1];
+	bool hit;
+
+	if (wlen == 0 || wlen > AUTHN_PASSWORD_MAX_BYTES)
+		return false;
+	lower_copy(lw, w, wlen);
+	hit = strcmp(lpw, lw) == 0 || (wlen >= CONTEXT_MIN_CONTAIN && strstr(lpw, lw) != NULL);
+	crypto_wipe(lw, wlen);
+	return hit;
+}
+
+/* Smallest period p of cps[0..n): cps[i] == cps[i - p] for all i >= p. */
+static size_t
+smallest_period(const uint32_t *cps, size_t n)
+{
+	size_t p, i;
+
+	for (p = 1; p < n; p++) {
+		for (i = p; i < n; i++)
+			if (cps[i] != cps[i - p])
+				break;
+		if (i == n)
+			return p;
+	}
+	return n;
+}
+
+/* Position of c in a run alphabet (digits wrap 9 -> 0, letters fold case),
+ * or -1. Digits and letters are separate runs. */
+static int
+run_pos(uint32_t c, int *cls)
+{
+	if (c >= '0' && c <= '9') {
+		*cls = 0;
+		return (int)(c - '0');
+	}
+	if (c >= 'a' && c <= 'z') {
+		*cls = 1;
+		return (int)(c - 'a');
+	}
+	if (c >= 'A' && c <= 'Z') {
+		*cls = 1;
+		return (int)(c - 'A');
+	}
+	return -1;
+}
+
+/* "123456789012", "abcdefghijkl", "987654321098", "zyxwvutsrqpo". */
+static bool
+is_simple_run(const uint32_t *cps, size_t n)
+{
+	int cls0, cls, step = 0, prev, cur, d;
+	size_t i;
+
+	if (n < 3 || (prev = run_pos(cps[0], &cls0)) < 0)
+		return false;
+	for (i = 1; i < n; i++) {
+		if ((cur = run_pos(cps[i], &cls)) < 0 || cls != cls0)
+			return false;
+		if (cls == 0)                  /* digits wrap: 9 -> 0 is +1 */
+			d = (cur - prev + 10) % 10 == 1 ? 1 : (prev - cur + 10) % 10 == 1 ? -1 : 0;
+		else
+			d = cur - prev == 1 ? 1 : prev - cur == 1 ? -1 : 0;
+		if (d == 0 || (step != 0 && d != step))
+			return false;
+		step = d;
+		prev = cur;
+	}
+	return true;
+}
+
+/* Strip leading and trailing characters that are not letters (digits,
+ * symbols, spaces): "password123!" -> "password", "!!qwerty" -> "qwerty". */
+static void
+strip_decorations(const char *in, char *out, size_t outcap)
+{
+	size_t b = 0, e = strlen(in), n;
+
+	while (b < e && !((in[b] >= 'a' && in[b] <= 'z') || (unsigned char)in[b] >= 0x80))
+		b++;
+	while (e > b && !((in[e - 1] >= 'a' && in[e - 1] <= 'z') ||
+	    (unsigned char)in[e - 1] >= 0x80))
+		e--;
+	n = e - b < outcap ? e - b : outcap - 1;
+	memcpy(out, in + b, n);
+	out[n] = '\0';
+}
+
+/* Undo the usual character substitutions: "p@ssw0rd" -> "password". */
+static void
+unleet(const char *in, char *out, size_t outcap)
+{
+	static const char from[] = "@4310$5!7+", to[] = "aaeiossitt";
+	size_t i;
+
+	for (i = 0; in[i] != '\0' && i + 1 < outcap; i++) {
+		const char *p = strchr(from, in[i]);
+
+		out[i] = p != NULL ? to[p - from] : in[i];
+	}
+	out[i] = '\0';
+}
+
+static bool
+shipped_list_has(const char *lpw)
+{
+	char stripped[AUTHN_PASSWORD_MAX_BYTES + 1], leet[AUTHN_PASSWORD_MAX_BYTES + 1];
+	bool hit;
+
+	strip_decorations(lpw, stripped, sizeof(stripped));
+	unleet(lpw, leet, sizeof(leet));
+	hit = authn_blocklist_has(lpw) || authn_blocklist_has(leet) ||
+	    (stripped[0] != '\0' && authn_blocklist_has(stripped));
+	if (!hit) {
+		/* strip then undo substitutions: "p4ssw0rd123" -> "p4ssw0rd" -> "password" */
+		unleet(stripped, leet, sizeof(leet));
+		hit = leet[0] != '\0' && authn_blocklist_has(leet);
+	}
+	if (!hit) {
+		/* undo then strip: "p@ssw0rd!!" -> "password!!"... -> "password" */
+		unleet(lpw, leet, sizeof(leet));
+		strip_decorations(leet, stripped, sizeof(stripped));
+		hit = stripped[0] != '\0' && authn_blocklist_has(stripped);
+	}
+	crypto_wipe(stripped, sizeof(stripped));
+	crypto_wipe(leet, sizeof(leet));
+	return hit;
+}
+
+static void
+crack_setup(void)
+{
+	char path[1024];
+	const char *d = GetDefaultCracklibDict();
+	static const char *const ext[] = { ".pwd", ".pwi", ".hwm" };
+	size_t i;
+
+	for (i = 0; d != NULL && i < sizeof(ext) / sizeof(ext[0]); i++) {
+		if (snprintf(path, sizeof(path), "%s%s", d, ext[i]) >= (int)sizeof(path) ||
+		    access(path, R_OK) != 0) {
+			d = NULL;
+		}
+	}
+	crack_dict = d;
+	if (crack_dict == NULL)
+		log_warn("authn: cracklib dictionary not found (install cracklib-runtime); "
+		    "passwords are checked against the shipped list only");
+}
+
+bool
+authn_password_cracklib_available(void)
+{
+	pthread_once(&crack_once, crack_setup);
+	return crack_dict != NULL;
+}
+
+/* cracklib's verdict: NULL if acceptable, else its (fixed, password-free)
+ * message. */
+static const char *
+cracklib_verdict(const char *pw, const char *username)
+{
+	const char *msg = NULL;
+
+	if (!authn_password_cracklib_available())
+		return NULL;
+	if (pthread_mutex_lock(&crack_lock) != 0)
+		return "cracklib unavailable";
+	/* FascistCheckUser, not FascistCheck: the latter compares against the
+	 * gecos of the *process* user, which means nothing here. */
+	msg = FascistCheckUser(pw, crack_dict, username != NULL ? username : "", "");
+	pthread_mutex_unlock(&crack_lock);
+	if (msg != NULL && strstr(msg, "error loading dictionary") != NULL) {
+		log_warn("authn: cracklib could not load its dictionary");
+		return NULL;
+	}
+	return msg;
+}
+
+enum pv_rc
+authn_password_check_policy(const char *pw, int min_len, const char *username,
+    const char *email, char *why, size_t whylen)
+{
+	uint32_t cps[AUTHN_PASSWORD_MAX_CODEPOINTS + 1], cp;
+	char lpw[AUTHN_PASSWORD_MAX_BYTES + 1], unit[AUTHN_PASSWORD_MAX_BYTES + 1];
+	size_t blen, off = 0, n = 0, step, p, k;
+	const char *at, *msg;
+	enum pv_rc rc;
+
+	if (why != NULL && whylen > 0)
+		why[0] = '\0';
+	lpw[0] = unit[0] = '\0';
+	if (min_len < 1)
+		min_len = 1;
+	if (pw == NULL) {
+		rc = refuse(why, whylen, "password is required");
+		goto out;
+	}
+	blen = strnlen(pw, AUTHN_PASSWORD_MAX_BYTES + 1);
+	if (blen > AUTHN_PASSWORD_MAX_BYTES) {
+		rc = refuse(why, whylen, "password is too long: at most %d characters",
+		    AUTHN_PASSWORD_MAX_CODEPOINTS);
+		goto out;
+	}
+
+	/* Length in code points (§5.1.1.2: "each Unicode code point SHALL be
+	 * counted as a single character"), refusing what cannot be typed back. */
+	while (off < blen) {
+		step = authn_utf8_next((const unsigned char *)pw + off, blen - off, &cp);
+		if (step == 0) {
+			rc = refuse(why, whylen, "password is not valid UTF-8");
+			goto out;
+		}
+		if (is_control(cp)) {
+			rc = refuse(why, whylen, "password contains a control character");
+			goto out;
+		}
+		if (n == AUTHN_PASSWORD_MAX_CODEPOINTS) {
+			rc = refuse(why, whylen, "password is too long: at most %d characters",
+			    AUTHN_PASSWORD_MAX_CODEPOINTS);
+			goto out;
+		}
+		cps[n++] = cp;
+		off += step;
+	}
+	if (n < (size_t)min_len) {
+		rc = refuse(why, whylen, "password is too short: at least %d characters", min_len);
+		goto out;
+	}
+
+	/* Context-specific words (§5.1.1.2). */
+	lower_copy(lpw, pw, blen);
+	if (username != NULL &&
+	    context_match(lpw, username, strnlen(username, AUTHN_PASSWORD_MAX_BYTES + 1))) {
+		rc = refuse(why, whylen, "password must not contain the username");
+		goto out;
+	}
+	if (email != NULL && (at = strchr(email, '@')) != NULL &&
+	    context_match(lpw, email, (size_t)(at - email))) {
+		rc = refuse(why, whylen, "password must not contain the email name");
+		goto out;
+	}
+
+	if (context_match(lpw, SERVICE_NAME, strlen(SERVICE_NAME))) {
+		rc = refuse(why, whylen, "password must not contain the service name");
+		goto out;
+	}
+
+	/* Repetitive or sequential characters (§5.1.1.2). */
+	p = smallest_period(cps, n);
+	if (p == 1) {
+		rc = refuse(why, whylen, "password is one repeated character");
+		goto out;
+	}
+	if (p <= PATTERN_UNIT_MAX) {
+		rc = refuse(why, whylen, "password repeats a short pattern");
+		goto out;
+	}
+	if (is_simple_run(cps, n)) {
+		rc = refuse(why, whylen, "password is a simple sequence");
+		goto out;
+	}
+
+	/* Breach corpuses and dictionary words (§5.1.1.2). */
+	if (shipped_list_has(lpw)) {
+		rc = refuse(why, whylen, "password is too common (on the list of breached passwords)");
+		goto out;
+	}
+	if (p < n) {
+		/* "passwordpassword": the repeated unit itself is common. */
+		for (k = 0, off = 0; k < p; k++)
+			off += authn_utf8_next((const unsigned char *)lpw + off, blen - off, &cp);
+		memcpy(unit, lpw, off);
+		unit[off] = '\0';
+		if (shipped_list_has(unit)) {
+			rc = refuse(why, whylen, "password is too common (a breached password repeated)");
+			goto out;
+		}
+	}
+	if (blen <= CRACKLIB_MAX_BYTES && (msg = cracklib_verdict(pw, username)) != NULL) {
+		rc = refuse(why, whylen, "password is too easy to guess (cracklib: %s)", msg);
+		goto out;
+	}
+	rc = PV_OK;
+out:
+	crypto_wipe(lpw, sizeof(lpw));
+	crypto_wipe(unit, sizeof(unit));
+	crypto_wipe(cps, sizeof(cps));
+	return rc;
+}

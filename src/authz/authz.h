@@ -1,0 +1,139 @@
+/*
+ * authz: what a caller may do. Owns the permission language of API.md,
+ * the built-in roles, custom role validation, permission sets resolved for
+ * a principal, and the route-level decision. Deny by default: a permission
+ * that is not granted, not well-formed, or asked of no principal is denied.
+ *
+ * Permission strings (API.md "Users, groups and roles"):
+ *   plain    users.manage  roles.manage  collections.manage  keys.manage
+ *            audit.read  alerts.read  compliance.read  sys.backup
+ *            tokens.tokenize  tokens.detokenize
+ *   scoped   records.read:<collection>  records.write:<collection>
+ *            records.unmask:<collection>.<field>
+ *   names    [a-z][a-z0-9_]{0,62}, or "*" meaning every collection / field.
+ *   "*" alone is not a permission (there is no superuser), nor is any
+ *   unknown verb: both are refused in role definitions.
+ *
+ * Matching: a granted permission covers a required one if the verbs are
+ * equal and each granted name is "*" or equal to the required one. A
+ * required "*" is only covered by a granted "*" ("records.read:patients"
+ * does not cover "records.read:*").
+ *
+ * Roles and groups: a principal's permissions are the union of its roles,
+ * direct and inherited from its groups (API.md). The wiring loads the role
+ * names, then builds one struct authz_permset with authz_permset_add_role()
+ * for built-ins and authz_permset_add() for each permission of a custom
+ * role, and hangs it on struct authn_principal.perms; every decision after
+ * that is in memory.
+ *
+ * Separation of duties (API.md): the built-in roles that manage users, roles
+ * or keys hold no records.* / tokens.* permission, and the auditor reads
+ * the trail but manages nothing; tests/unit/authz/test_perm.c asserts it.
+ */
+#ifndef PV_AUTHZ_H
+#define PV_AUTHZ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "authn/authn.h"
+#include "util/util.h"
+
+#define AUTHZ_NAME_MAX 64            /* collection / field / role name + NUL */
+/* "records.unmask:" + 63 + "." + 63 + NUL */
+#define AUTHZ_PERM_MAX 160
+#define AUTHZ_PERMSET_MAX 256
+
+enum authz_verb {
+	AUTHZ_VERB_NONE = 0,
+	AUTHZ_USERS_MANAGE,
+	AUTHZ_ROLES_MANAGE,
+	AUTHZ_COLLECTIONS_MANAGE,
+	AUTHZ_KEYS_MANAGE,
+	AUTHZ_AUDIT_READ,
+	AUTHZ_ALERTS_READ,
+	AUTHZ_COMPLIANCE_READ,
+	AUTHZ_SYS_BACKUP,
+	AUTHZ_TOKENS_TOKENIZE,
+	AUTHZ_TOKENS_DETOKENIZE,
+	AUTHZ_RECORDS_READ,              /* :<collection> */
+	AUTHZ_RECORDS_WRITE,             /* :<collection> */
+	AUTHZ_RECORDS_UNMASK,            /* :<collection>.<field> */
+};
+
+/* One parsed permission. */
+struct authz_perm {
+	enum authz_verb verb;
+	char collection[AUTHZ_NAME_MAX]; /* "" for plain verbs */
+	char field[AUTHZ_NAME_MAX];      /* "" unless records.unmask */
+};
+
+/* A principal's permissions: fixed capacity, no allocation, can live on
+ * the stack or in a request arena. Kept minimal: adding a permission that
+ * an existing one covers is a no-op, and one that covers existing entries
+ * replaces them. */
+struct authz_permset {
+	size_t n;
+	struct authz_perm p[AUTHZ_PERMSET_MAX];
+};
+
+/* ---- permission strings ---- */
+/* Syntax and known verb; "*" alone and unknown verbs are invalid. */
+bool authz_perm_valid(const char *perm);
+/* Parse into *out; PV_E_INVALID if not valid. */
+enum pv_rc authz_perm_parse(const char *perm, struct authz_perm *out);
+/* Write the canonical text of p; PV_E_INVALID if p is not well-formed. */
+enum pv_rc authz_perm_format(const struct authz_perm *p, char out[AUTHZ_PERM_MAX]);
+/* True if granted covers required; false if either is invalid. */
+bool authz_perm_match(const char *granted, const char *required);
+/* [a-z][a-z0-9_]{0,62}: collection, field and role names. */
+bool authz_name_valid(const char *name);
+
+/* ---- permission sets ---- */
+void authz_permset_init(struct authz_permset *s);
+/* PV_E_INVALID for an invalid permission, PV_E_TOOBIG when full (the
+ * caller must fail the request rather than run with a partial set). */
+enum pv_rc authz_permset_add(struct authz_permset *s, const char *perm);
+/* Add every permission of a built-in role; PV_E_NOTFOUND if name is not
+ * a built-in role. */
+enum pv_rc authz_permset_add_role(struct authz_permset *s, const char *role);
+/* True if some granted permission covers required (false if s is NULL or
+ * required invalid). */
+bool authz_permset_has(const struct authz_permset *s, const char *required);
+/* Holds an administrative permission (users/roles/collections/keys manage,
+ * sys.backup): these principals need MFA when [auth] mfa_required = admins. */
+bool authz_permset_is_privileged(const struct authz_permset *s);
+
+/* ---- roles ---- */
+/* NULL-terminated permission list of a built-in role (n set to its length),
+ * or NULL if name is not built in. break_glass is built in with no
+ * permission yet (it arrives with the break-glass workflow). */
+const char *const *authz_builtin_role(const char *name, size_t *n);
+/* The i-th built-in role name, NULL past the end (GET /v1/roles). */
+const char *authz_builtin_role_name(size_t i);
+bool authz_role_name_valid(const char *name);
+/*
+ * Check a custom role definition (POST /v1/roles): PV_E_INVALID (why says
+ * which permission, by index, or the name) for a bad name, a bad or "*"
+ * permission, a duplicate or more than AUTHZ_PERMSET_MAX permissions;
+ * PV_E_CONFLICT if the name is a built-in role's.
+ */
+enum pv_rc authz_role_def_check(const char *name, const char *const *perms, size_t n,
+    char *why, size_t whylen);
+
+/* ---- decision ---- */
+/*
+ * The route-level decision (http authorize hook, minus auditing):
+ *  permission "public" -> PV_OK; no principal -> PV_E_UNAUTH;
+ *  restricted principal on a route not flagged restricted_ok, or asking
+ *  for any real permission -> PV_E_RESTRICTED;
+ *  "authenticated" -> PV_OK; otherwise PV_OK only if p->perms has it, else
+ *  PV_E_FORBIDDEN (also for NULL / invalid permission: deny by default).
+ */
+enum pv_rc authz_check(const struct authn_principal *p, const char *permission,
+    bool restricted_ok);
+
+/* wiring */
+
+#endif /* PV_AUTHZ_H */

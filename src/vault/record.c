@@ -1,0 +1,196 @@
+/*
+ * vault/record.c: a record's fields against its collection's schema, the
+ * PATCH merge, the AEAD associated data and the plaintext encoding.
+ *
+ * Invariants:
+ *  - vault_record_validate either fails (nothing allocated, err names the
+ *    field) or returns an object whose keys are all schema fields and whose
+ *    values are all canonical (or null, in a partial patch only).
+ *  - A required field can be neither missing at create nor removed by PATCH,
+ *    so a merged record always has every required field.
+ *  - The plaintext is deterministic for the same fields (sorted keys, compact)
+ *    and is wiped before it is freed.
+ *
+ * AAD (NIST SP 800-38D section 5.2.1.1: authenticated, not encrypted):
+ *   "phivault:record:v1|<collection>|<record_id>|<version>"
+ * Binding the collection, the ID and the version means a ciphertext copied to
+ * another record, moved to another collection or rolled back to an older
+ * version fails the GCM tag. "v1" is the format of this string, not the
+ * record version; '|' cannot occur in a component, so it is injective.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vault/vault_int.h"
+
+#define AAD_PREFIX "phivault:record:v1|"
+
+enum pv_rc vault_record_validate(const struct vault_collection *c, json_t *fields_in,
+    bool partial, json_t **normalized_out, char *err, size_t errlen)
+{
+	enum pv_rc rc = PV_E_INVALID;
+	json_t *norm = NULL, *v;
+	char *canon = NULL;
+	const char *key;
+	size_t i;
+
+	if (c == NULL || normalized_out == NULL)
+		return PV_E_INTERNAL;
+	if (!json_is_object(fields_in)) {
+		vault_errf(err, errlen, "record fields must be a JSON object");
+		goto out;
+	}
+	norm = json_object();
+	canon = malloc(VAULT_CANON_MAX);
+	if (norm == NULL || canon == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	json_object_foreach(fields_in, key, v) {
+		const struct vault_field *f = vault_collection_field(c, key);
+		json_t *nv;
+
+		if (f == NULL) {
+			vault_errf(err, errlen, "unknown field '%s'", vault_safe_key(key));
+			rc = PV_E_INVALID;
+			goto out;
+		}
+		if (json_is_null(v)) {
+			if (!partial) {
+				vault_errf(err, errlen, "field '%s': must not be null", f->name);
+				rc = PV_E_INVALID;
+				goto out;
+			}
+			if (f->required) {
+				vault_errf(err, errlen, "field '%s': is required and cannot be removed",
+				    f->name);
+				rc = PV_E_INVALID;
+				goto out;
+			}
+			nv = json_null();   /* PATCH: remove this field */
+		} else {
+			rc = vault_value_normalize(f, v, canon, VAULT_CANON_MAX, err, errlen);
+			if (rc != PV_OK)
+				goto out;
+			if (f->type == VAULT_TYPE_INTEGER)
+				nv = json_integer(json_integer_value(v));
+			else
+				nv = json_string(canon);
+		}
+		if (nv == NULL || json_object_set_new(norm, f->name, nv) != 0) {
+			rc = PV_E_NOMEM;
+			goto out;
+		}
+	}
+	if (!partial) {
+		for (i = 0; i < c->nfields; i++) {
+			if (c->fields[i].required && json_object_get(norm, c->fields[i].name) == NULL) {
+				vault_errf(err, errlen, "missing required field '%s'", c->fields[i].name);
+				rc = PV_E_INVALID;
+				goto out;
+			}
+		}
+	}
+	*normalized_out = norm;
+	norm = NULL;
+	rc = PV_OK;
+out:
+	if (canon != NULL) {
+		vault_wipe(canon, VAULT_CANON_MAX);
+		free(canon);
+	}
+	json_decref(norm);
+	return rc;
+}
+
+enum pv_rc vault_record_merge(json_t *old, json_t *patch, json_t **out)
+{
+	json_t *m, *v;
+	const char *key;
+
+	if (!json_is_object(old) || !json_is_object(patch) || out == NULL)
+		return PV_E_INVALID;
+	/* A shallow copy is enough: values are scalars and never mutated; only
+	 * the new object's key set changes. */
+	m = json_copy(old);
+	if (m == NULL)
+		return PV_E_NOMEM;
+	json_object_foreach(patch, key, v) {
+		if (json_is_null(v)) {
+			(void)json_object_del(m, key);   /* absent already: nothing to remove */
+		} else if (json_object_set(m, key, v) != 0) {
+			json_decref(m);
+			return PV_E_NOMEM;
+		}
+	}
+	*out = m;
+	return PV_OK;
+}
+
+enum pv_rc vault_record_aad(const char *collection, const char *record_id, uint32_t version,
+    char *buf, size_t len, size_t *outlen)
+{
+	char tmp[VAULT_AAD_MAX];
+	int n;
+
+	if (!vault_name_valid(collection) || record_id == NULL || record_id[0] == '\0' ||
+	    strchr(record_id, '|') != NULL || version == 0 || buf == NULL)
+		return PV_E_INVALID;
+	n = snprintf(tmp, sizeof(tmp), AAD_PREFIX "%s|%s|%" PRIu32, collection, record_id,
+	    version);
+	if (n < 0 || (size_t)n >= sizeof(tmp) || (size_t)n >= len)
+		return PV_E_INVALID;
+	memcpy(buf, tmp, (size_t)n + 1);
+	if (outlen != NULL)
+		*outlen = (size_t)n;
+	return PV_OK;
+}
+
+enum pv_rc vault_record_plaintext(json_t *fields, char **out, size_t *outlen)
+{
+	char *p;
+
+	if (!json_is_object(fields) || out == NULL || outlen == NULL)
+		return PV_E_INVALID;
+	p = json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS);
+	if (p == NULL)
+		return PV_E_NOMEM;
+	*out = p;
+	*outlen = strlen(p);
+	return PV_OK;
+}
+
+void vault_plaintext_free(char *p, size_t len)
+{
+	json_free_t free_fn = NULL;
+
+	if (p == NULL)
+		return;
+	vault_wipe(p, len);
+	/* json_dumps allocated it with jansson's allocator: free it with the same. */
+	json_get_alloc_funcs(NULL, &free_fn);
+	if (free_fn != NULL)
+		free_fn(p);
+	else
+		free(p);
+}
+
+enum pv_rc vault_record_from_plaintext(const char *p, size_t len, json_t **out)
+{
+	json_error_t jerr;
+	json_t *obj;
+
+	if (p == NULL || out == NULL)
+		return PV_E_INVALID;
+	obj = json_loadb(p, len, JSON_REJECT_DUPLICATES, &jerr);
+	/* jerr.text can quote the input near the error: it is PHI and is dropped. */
+	vault_wipe(&jerr, sizeof(jerr));
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		return PV_E_INTEGRITY;
+	}
+	*out = obj;
+	return PV_OK;
+}

@@ -1,0 +1,281 @@
+/*
+ * vault: PHI records. Owns collections and their field schema (type,
+ * classification, mask, searchable, required), validation and normalisation
+ * of field values, the record plaintext and its AEAD associated data,
+ * minimum-necessary masking of responses, HL7 purpose-of-use codes and the
+ * blind-index input for exact-match search.
+ *
+ * This header is the pure logic: no I/O, no keys in the clear, no HTTP. The
+ * record routes are wired on top of it (see the section at the end).
+ *
+ * Invariants:
+ *  - No PHI value ever reaches an error message, a log line or an audit
+ *    entry. Error messages name the FIELD (or the schema key), never echo the
+ *    value; a key that is not even a valid field name is not echoed either
+ *    (it could itself be a value pasted in the wrong place).
+ *  - A stored record holds only canonical values (vault_value_normalize), so
+ *    the same fact always has the same bytes: in the ciphertext and in the
+ *    blind index. Integers stay JSON integers; every other type is a string.
+ *  - A record's plaintext is json_dumps(JSON_COMPACT | JSON_SORT_KEYS) of its
+ *    fields object, sealed with AES-256-GCM under a per-record DEK with
+ *    AAD = vault_record_aad(collection, id, version): a ciphertext moved to
+ *    another record, collection or version does not open.
+ *  - PHI and PII fields leave only through vault_record_view, masked unless
+ *    the caller holds records.unmask:<collection>.<field>. Internal fields
+ *    are always plain (and their mask is always "none").
+ *
+ * Record life cycle:
+ *
+ *   (none) --create--> v1 --patch--> v2 --patch--> ... vN --delete--> shredded
+ *
+ *   create: vault_record_validate(partial=false), new record ID, version 1.
+ *   patch:  vault_record_validate(partial=true) then vault_record_merge onto
+ *           the decrypted current version; sealed again as version N+1 with a
+ *           fresh DEK and AAD naming N+1. A null in a patch removes the field.
+ *   delete: the record's DEK is destroyed (crypto-shredding); its ciphertext,
+ *           if any copy survives (backups), never opens again.
+ *
+ * Thread safety: every function is reentrant; nothing here has global state.
+ */
+#ifndef PV_VAULT_H
+#define PV_VAULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "util/util.h"
+
+struct keys;
+
+#define VAULT_NAME_MAX 64            /* collection and field names, incl. NUL */
+#define VAULT_REGION_MAX 64          /* incl. NUL */
+#define VAULT_MAX_FIELDS 64
+#define VAULT_RETENTION_DEFAULT 2190 /* days: six years, 45 CFR 164.316(b)(2)(i) */
+#define VAULT_RETENTION_MAX 36500
+#define VAULT_STRING_MAX 4096        /* bytes of a "string" value */
+/* Buffer for one canonical value (and for its masked form), incl. NUL. */
+#define VAULT_CANON_MAX (VAULT_STRING_MAX + 1)
+/* Buffer for an error message; messages are short and value-free. */
+#define VAULT_ERR_MAX 256
+/* AAD: "phivault:record:v1|" + collection + "|" + record id + "|" + u32. */
+#define VAULT_AAD_MAX 256
+/* Blind-index MAC input: prefix + collection + field + canonical value. */
+#define VAULT_BLIND_INPUT_MAX (32 + 2 * VAULT_NAME_MAX + VAULT_CANON_MAX)
+#define VAULT_BLIND_LEN 32           /* HMAC-SHA256 */
+
+enum vault_type {
+	VAULT_TYPE_STRING = 0,
+	VAULT_TYPE_DATE,
+	VAULT_TYPE_INTEGER,
+	VAULT_TYPE_SSN,
+	VAULT_TYPE_EMAIL,
+	VAULT_TYPE_PHONE,
+	VAULT_TYPE_ZIP,
+	VAULT_TYPE_MRN,
+	VAULT_TYPE__COUNT
+};
+
+enum vault_class { VAULT_CLASS_PHI = 0, VAULT_CLASS_PII, VAULT_CLASS_INTERNAL, VAULT_CLASS__COUNT };
+
+enum vault_mask { VAULT_MASK_FULL = 0, VAULT_MASK_LAST4, VAULT_MASK_NONE, VAULT_MASK__COUNT };
+
+struct vault_field {
+	char name[VAULT_NAME_MAX];
+	enum vault_type type;
+	enum vault_class cls;
+	enum vault_mask mask;
+	bool searchable;
+	bool required;          /* default false */
+};
+
+struct vault_collection {
+	char name[VAULT_NAME_MAX];
+	char region[VAULT_REGION_MAX];
+	int retention_days;
+	size_t nfields;
+	struct vault_field fields[VAULT_MAX_FIELDS];
+};
+
+/* ---- names ---- */
+
+/* Collection and field names: [a-z][a-z0-9_]{0,62}. */
+bool vault_name_valid(const char *s);
+/* Regions: [a-z0-9-]{1,63}. */
+bool vault_region_valid(const char *s);
+/* Wire names ("ssn", "phi", "last4"); "?" for an out-of-range value. */
+const char *vault_type_name(enum vault_type t);
+const char *vault_class_name(enum vault_class c);
+const char *vault_mask_name(enum vault_mask m);
+
+/* ---- collections (schema.c) ---- */
+
+/*
+ * Parse a collection definition (the POST /v1/collections body, or the
+ * stored schema text). PV_E_INVALID with err naming the bad key or field on
+ * any missing, unknown or bad key. Defaults: retention_days 2190,
+ * classification "phi", searchable/required false, mask "last4" for ssn and
+ * phone, "full" for other phi/pii, "none" for internal. "none" on a phi/pii
+ * field must be explicit; an internal field's mask can only be "none".
+ */
+enum pv_rc vault_collection_from_json(json_t *obj, struct vault_collection *out,
+    char *err, size_t errlen);
+/* Every key spelled out, defaults included; from_json(to_json(c)) == c. */
+enum pv_rc vault_collection_to_json(const struct vault_collection *c, json_t **out);
+/* The field called name, or NULL. */
+const struct vault_field *vault_collection_field(const struct vault_collection *c,
+    const char *name);
+/* [policy] allowed_regions check: PV_OK if region is one of the
+ * comma-separated entries (blanks around entries ignored), else PV_E_REGION. */
+enum pv_rc vault_region_check(const char *allowed_csv, const char *region);
+
+/* ---- values (types.c) ---- */
+
+/*
+ * Validate one JSON value against its field and write its canonical text
+ * (the form stored and blind-indexed) into out (>= VAULT_CANON_MAX bytes is
+ * always enough). PV_E_INVALID with err "field '<name>': <why>" -- never the
+ * value. Canonical forms are listed in docs/internals/vault.md.
+ */
+enum pv_rc vault_value_normalize(const struct vault_field *f, json_t *value,
+    char *out, size_t outlen, char *err, size_t errlen);
+/* The same for a value that arrives as text (a search query parameter):
+ * integer fields parse it as a strict decimal int64, the rest as a string. */
+enum pv_rc vault_value_normalize_text(const struct vault_field *f, const char *text,
+    char *out, size_t outlen, char *err, size_t errlen);
+
+/* ---- records (record.c) ---- */
+
+/*
+ * Validate a record's fields object. !partial (create): every required field
+ * must be present and no value may be null. partial (PATCH): any subset; a
+ * null value means "remove the field" and is kept as null in the output
+ * (refused for required fields). Unknown field -> "unknown field 'x'".
+ * *normalized_out: a new object of canonical values (strings; integers stay
+ * integers), json_decref by the caller.
+ */
+enum pv_rc vault_record_validate(const struct vault_collection *c, json_t *fields_in,
+    bool partial, json_t **normalized_out, char *err, size_t errlen);
+/* PATCH: a new object = old with each patch key set, or removed if null.
+ * Neither input is modified. Both must come from vault_record_validate. */
+enum pv_rc vault_record_merge(json_t *old, json_t *patch, json_t **out);
+/*
+ * AEAD associated data, "phivault:record:v1|<collection>|<record_id>|<version>"
+ * with version in decimal. No component may contain '|' (so the encoding is
+ * injective); the collection must be a valid name, version >= 1.
+ * Writes a NUL-terminated string; *outlen = strlen (the AAD bytes).
+ */
+enum pv_rc vault_record_aad(const char *collection, const char *record_id, uint32_t version,
+    char *buf, size_t len, size_t *outlen);
+/* The plaintext to seal: json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS).
+ * Free with vault_plaintext_free, which wipes it. */
+enum pv_rc vault_record_plaintext(json_t *fields, char **out, size_t *outlen);
+void vault_plaintext_free(char *p, size_t len);
+/* Parse an opened plaintext back into a fields object (PV_E_INTEGRITY if it
+ * is not a JSON object). */
+enum pv_rc vault_record_from_plaintext(const char *p, size_t len, json_t **out);
+
+/* ---- masking (mask.c) ---- */
+
+/*
+ * The masked text of one canonical value, by the field's mask:
+ *  full  -> "****"
+ *  last4 -> ssn/phone: every alphanumeric but the last 4 becomes '*',
+ *           separators stay ("***-**-6789", "+*******4567");
+ *           integer: "****"; others: "****" + the last 4 characters.
+ *           A value of 4 characters or fewer is "****" (never shown whole).
+ *  none  -> the value.
+ * out >= VAULT_CANON_MAX is always enough; PV_E_INTERNAL if out is too small.
+ */
+enum pv_rc vault_mask_value(const struct vault_field *f, const char *canonical,
+    char *out, size_t outlen);
+/*
+ * The response view of a stored record: phi/pii fields masked unless
+ * can_unmask(arg, field) (NULL: nothing unmasked); internal fields plain.
+ * A masked integer is the string "****". PV_E_INTERNAL if the stored record
+ * does not match the schema (fails closed: nothing is returned).
+ */
+enum pv_rc vault_record_view(const struct vault_collection *c, json_t *record_fields,
+    bool (*can_unmask)(void *arg, const char *field), void *arg, json_t **out);
+
+/* ---- purpose of use (purpose.c): HL7 v3 PurposeOfUse ---- */
+
+enum vault_purpose {
+	VAULT_POU_TREAT = 1u << 0,    /* treatment */
+	VAULT_POU_ETREAT = 1u << 1,   /* emergency treatment (break-glass) */
+	VAULT_POU_HPAYMT = 1u << 2,   /* healthcare payment */
+	VAULT_POU_HOPERAT = 1u << 3,  /* healthcare operations */
+	VAULT_POU_HRESCH = 1u << 4,   /* healthcare research */
+	VAULT_POU_PUBHLTH = 1u << 5,  /* public health */
+	VAULT_POU_PATRQT = 1u << 6,   /* patient requested */
+};
+#define VAULT_POU_ALL 0x7fu
+#define VAULT_PURPOSE_HEADER "X-Purpose-Of-Use"
+
+/* Exact, uppercase match of one of the codes above. */
+bool vault_purpose_valid(const char *code);
+/* The code's bit; PV_E_PURPOSE if it is not a known code (NULL included). */
+enum pv_rc vault_purpose_parse(const char *code, unsigned *bit);
+/* A role's allow-list: "TREAT,HPAYMT" (blanks around entries ignored), "*"
+ * for all, "" for none. PV_E_INVALID on an unknown code or an empty entry. */
+enum pv_rc vault_purpose_list_parse(const char *csv, unsigned *set);
+/* True if code is valid and in set. */
+bool vault_purpose_allowed(unsigned set, const char *code);
+
+/* ---- blind index (blind.c, blind_index.c) ---- */
+
+/*
+ * The exact bytes MACed for a blind index:
+ * "phivault:bidx:v1|<collection>|<field>|<canonical value>". collection and
+ * field must be valid names (so they hold no '|' and the encoding is
+ * injective); the value is last and may hold anything. buf holds PHI: wipe it.
+ */
+enum pv_rc vault_blind_input(const char *collection, const char *field, const char *canonical,
+    uint8_t *buf, size_t len, size_t *outlen);
+/* HMAC-SHA256 of vault_blind_input under keys_mac(k, "index:<collection>",
+ * purpose = field): one index key per searchable field. */
+enum pv_rc vault_blind_index(struct keys *k, const char *collection, const char *field,
+    const char *canonical, uint8_t out[VAULT_BLIND_LEN]);
+
+/* ---- process set-up ---- */
+
+/* Make jansson wipe every block it frees (decoded bodies, plaintexts, the
+ * buffers json_dumps grows through). Process-wide; call once at start-up,
+ * before threads. Safe to call after JSON has been allocated. */
+void vault_json_wipe_on_free(void);
+
+/* ---- wiring: the record routes (service.c, routes_*.c) ----
+ *
+ * struct vault_ctx is the running vault: the store, keyring and audit
+ * writer it works through, the region policy, and an in-memory cache of
+ * parsed collection schemas (collections are immutable once created, so a
+ * cached entry never goes stale; a miss reads the store).
+ *
+ * Every database write runs as an audit_commit job together with its audit
+ * entry. A PHI read is decrypted into request memory first, then its audit
+ * entry is made durable (audit_record), and only then is the data sent: if
+ * the entry cannot be made durable the plaintext is wiped and the answer is
+ * 503 audit_unavailable (fail closed, DESIGN.md "Audit chain").
+ */
+struct store;
+struct audit;
+struct http_server;
+struct vault_ctx;
+
+struct vault_deps {
+	struct store *st;
+	struct keys *keys;
+	struct audit *audit;
+	const char *allowed_regions;   /* [policy] allowed_regions (copied) */
+};
+
+/* Create the vault service (and make jansson wipe what it frees:
+ * vault_json_wipe_on_free) and register every route of API.md "PHI
+ * records" on srv. *out is freed with vault_free after the server stopped. */
+enum pv_rc vault_routes(struct http_server *srv, const struct vault_deps *deps,
+    struct vault_ctx **out);
+void vault_free(struct vault_ctx *v);
+
+#endif /* PV_VAULT_H */

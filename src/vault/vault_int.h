@@ -1,0 +1,137 @@
+/*
+ * vault_int.h: internals shared by the vault module's files and its unit
+ * tests. Nothing here is API (vault.h is).
+ */
+#ifndef PV_VAULT_INT_H
+#define PV_VAULT_INT_H
+
+struct store_record;
+struct http_request;
+struct audit_actor;
+struct keys;
+struct store;
+struct audit;
+struct pv_config;
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vault/vault.h"
+
+/* snprintf into err (if err && errlen), for messages that name a field or a
+ * key, never a value. */
+void vault_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A key from a request, safe to put in an error message: the key itself if
+ * it is a valid field name, else a fixed placeholder (an invalid "key" might
+ * be a value pasted in the wrong place). */
+const char *vault_safe_key(const char *key);
+
+/* Strict UTF-8 (RFC 3629: no overlongs, no surrogates, <= U+10FFFF). */
+bool vault_utf8_valid(const char *s, size_t len);
+
+/* Wipe memory that held PHI; not optimised away. */
+void vault_wipe(void *p, size_t len);
+
+/* ======================================================================
+ * Wiring internals (service.c, routes_*.c) and their unit tests.
+ * ====================================================================== */
+
+#include <pthread.h>
+
+#include "audit/audit.h"
+#include "authn/authn.h"
+#include "http/http.h"
+#include "keys/keys.h"
+#include "store/store.h"
+
+#define VAULT_KEK_RECORDS_PREFIX "collection:"   /* + collection: record DEKs */
+#define VAULT_KEK_INDEX_PREFIX "index:"          /* + collection: blind-index keys */
+#define VAULT_KEK_TOKENS "tokens"                /* token values, deterministic tokens */
+#define VAULT_KEK_NAME_MAX 128
+#define VAULT_BATCH_MAX 100                      /* items in one records:batch call */
+#define VAULT_SEARCH_MAX 100                     /* records in one search answer */
+#define VAULT_RESOURCE_MAX 192                   /* "collections/<c>/records/<id>" */
+#define VAULT_COMMIT_THREADS 16                  /* submitters of one batch */
+
+struct vault_ctx {
+	struct store *st;
+	struct keys *keys;
+	struct audit *audit;
+	char allowed_regions[512];
+	/* Parsed schemas. Entries are never removed or changed while the
+	 * vault runs (collections are immutable), so a pointer handed out
+	 * stays valid until vault_free. */
+	pthread_rwlock_t mu;
+	struct vault_collection **colls;
+	size_t ncolls, cap;
+};
+
+enum pv_rc vault_ctx_new(const struct vault_deps *d, struct vault_ctx **out);
+
+/* The collection's schema: from the cache, else from the store (then
+ * cached). PV_E_NOTFOUND if there is no such collection (or the name is not
+ * a valid one). */
+enum pv_rc vault_coll_get(struct vault_ctx *v, const char *name,
+    const struct vault_collection **out);
+/* Add a just-created collection to the cache (a copy). */
+enum pv_rc vault_coll_cache_put(struct vault_ctx *v, const struct vault_collection *c);
+
+/* "collection:<c>" / "index:<c>" into buf (>= VAULT_KEK_NAME_MAX). */
+void vault_kek_records(const char *collection, char *buf, size_t len);
+void vault_kek_index(const char *collection, char *buf, size_t len);
+
+/*
+ * Seal a record's (validated, canonical) fields as version `version` under a
+ * fresh DEK wrapped by the collection's current KEK version, AAD =
+ * vault_record_aad(collection, id, version). Fills every envelope member of
+ * *out (id, collection, version, kek, wrapped_dek, ciphertext; times are the
+ * caller's); free with store_record_clear.
+ */
+enum pv_rc vault_record_seal(struct keys *k, const char *collection, const char *id,
+    uint32_t version, json_t *fields, struct store_record *out);
+/* Open a stored record (AAD from its own collection, ID and version) into a
+ * fields object. PV_E_NOTFOUND if it was shredded, PV_E_INTEGRITY if the tag
+ * does not verify (moved, rolled back or tampered). */
+enum pv_rc vault_record_open(struct keys *k, const struct store_record *r, json_t **fields_out);
+
+/* Audit helpers. Actor from the request's principal (or anonymous). */
+void vault_actor(struct http_request *req, struct audit_actor *out);
+/* {"fields":[names of obj's keys, sorted]} plus extra members (may be
+ * NULL; stolen). Names only, never values. NULL on allocation failure. */
+char *vault_detail_fields(json_t *obj, json_t *extra);
+
+/*
+ * Purpose of use for a PHI read (reads, searches, batch reads,
+ * detokenization): X-Purpose-Of-Use must be an HL7 PurposeOfUse code
+ * (400 purpose_required otherwise), ETREAT only for a break_glass principal
+ * (403 forbidden), and within the roles' allow-list if they carry one. A
+ * refusal is audited (action, resource, outcome denied) and returned as the
+ * handler's rc with its message. *code: the accepted code (request memory).
+ */
+enum pv_rc vault_purpose_require(struct vault_ctx *v, struct http_request *req,
+    const char *action, const char *resource, const char **code);
+/* The header if it is a valid code, else NULL (writes: recorded if given). */
+const char *vault_purpose_optional(struct http_request *req);
+
+/* One job of a batch: an audit entry and an optional data change. */
+struct vault_job {
+	struct audit_event ev;
+	audit_job_fn fn;
+	void *arg;
+	enum pv_rc rc;          /* out */
+};
+/* audit_commit every job, several at a time so that they share group
+ * commits (one fsync for many entries, not one each). */
+void vault_commit_many(struct vault_ctx *v, struct vault_job *jobs, size_t n);
+
+/* http_fail with a message copied into the request arena. */
+enum pv_rc vault_fail(struct http_request *req, enum pv_rc rc, const char *msg);
+
+/* Route tables (one registration function per file). */
+enum pv_rc vault_routes_collections(struct http_server *srv, struct vault_ctx *v);
+enum pv_rc vault_routes_records(struct http_server *srv, struct vault_ctx *v);
+enum pv_rc vault_routes_batch(struct http_server *srv, struct vault_ctx *v);
+enum pv_rc vault_routes_tokens(struct http_server *srv, struct vault_ctx *v);
+
+#endif /* PV_VAULT_INT_H */
