@@ -342,6 +342,89 @@ size_t authn_throttle_capacity(struct authn_throttle *t);
  * wiring: added by the identity integration
  * (store-backed login, MFA, session lookup into struct authn_principal,
  *  user/role/group handlers; see docs/internals/authn.md "Wiring")
+ *
+ * The service owns the per-node state: the session cache (token hash ->
+ * session, user state and effective roles; idle expiry decided from it on
+ * every request, re-validated from the store when older than
+ * AUTHN_CACHE_REVALIDATE_MS), the per-source throttle and the "authz
+ * generation" counter that invalidates resolved roles when users, roles or
+ * groups change. Every database write goes through audit_commit.
  * ====================================================================== */
+
+struct store;
+struct keys;
+struct audit;
+struct pv_config;
+struct http_server;
+struct http_request;
+
+#define AUTHN_CACHE_REVALIDATE_MS 5000     /* re-read session + user from the store */
+#define AUTHN_CACHE_PERSIST_MS 30000       /* persist last_seen at most this often */
+#define AUTHN_MFA_PENDING_MS (5 * 60 * 1000)
+#define AUTHN_MFA_PENDING_ATTEMPTS 5
+#define AUTHN_OTP_LEN 20                   /* generated one-time passwords */
+#define AUTHN_KEK "identity"               /* KEK of TOTP secrets and recovery-code MACs */
+
+struct authn_service;
+
+struct authn_service_config {
+	struct store *st;
+	struct keys *keys;
+	struct audit *audit;
+	const struct pv_config *cfg;       /* must outlive the service */
+	bool dev;
+};
+
+/* Does a user with these effective roles hold an administrative permission
+ * ([auth] mfa_required = admins)? Installed by authz (which owns the
+ * permission language); without it only the built-in admin and key_admin
+ * roles count. */
+typedef bool (*authn_privileged_fn)(void *arg, const char (*roles)[AUTHN_ROLE_NAME_MAX],
+    size_t nroles);
+
+enum pv_rc authn_service_new(const struct authn_service_config *c, struct authn_service **out);
+void authn_service_free(struct authn_service *s);
+void authn_service_set_privileged(struct authn_service *s, authn_privileged_fn fn, void *arg);
+struct store *authn_service_store(struct authn_service *s);
+struct audit *authn_service_audit(struct authn_service *s);
+struct keys *authn_service_keys(struct authn_service *s);
+
+/* Roles, groups or a user's memberships changed: cached roles re-resolve. */
+void authn_authz_changed(struct authn_service *s);
+uint64_t authn_authz_generation(struct authn_service *s);
+
+/*
+ * The authenticate step of every non-public route: Bearer token -> session
+ * (cache, store) -> principal in req->arena with user, session, source and
+ * effective roles (perms left NULL for authz to fill). PV_E_UNAUTH (no,
+ * malformed, unknown or revoked token), PV_E_EXPIRED (idle or absolute end;
+ * recorded once as session.expired), PV_E_RESTRICTED (a restricted session
+ * on a route without HTTP_ROUTE_RESTRICTED_OK; err_message says what to do).
+ */
+enum pv_rc authn_authenticate(struct authn_service *s, struct http_request *req,
+    struct authn_principal **out);
+
+/* The routes of /v1/auth/... and /v1/users... (docs/openapi.yaml). */
+enum pv_rc authn_routes(struct authn_service *s, struct http_server *srv);
+
+/* Effective roles of a user: direct plus inherited from groups, deduplicated,
+ * sorted. PV_E_TOOBIG beyond AUTHN_ROLES_MAX. */
+enum pv_rc authn_user_roles(struct store *st, const char *user_id,
+    char roles[AUTHN_ROLES_MAX][AUTHN_ROLE_NAME_MAX], size_t *n);
+
+/* [a-z0-9._-]{1,64} (the stored, lowercased form). */
+bool authn_username_valid(const char *s);
+/* A random one-time password: AUTHN_OTP_LEN characters of an unambiguous
+ * 55-letter alphabet (~115 bits); len >= AUTHN_OTP_LEN + 1. */
+enum pv_rc authn_password_generate(char *out, size_t len);
+/* The client address to throttle: IPv4 as is, IPv6 reduced to its /64
+ * (IPv4-mapped IPv6 as the IPv4 address). */
+void authn_source_key(const char *addr, char out[AUTHN_SOURCE_MAX]);
+
+/* init: create the bootstrap administrator (role admin, one-time password)
+ * through the audit writer, action user.create. */
+enum pv_rc authn_bootstrap_admin(struct store *st, struct audit *audit,
+    const struct pv_config *cfg, const char *username, const char *password,
+    char user_id[UTIL_ID_MAX]);
 
 #endif /* PV_AUTHN_H */

@@ -24,4 +24,115 @@ bool authn_blocklist_has(const char *s);
  */
 size_t authn_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 
+/* ======================================================================
+ * wiring internals (service.c, routes_auth.c, routes_users.c)
+ * ====================================================================== */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "audit/audit.h"
+#include "authn/authn.h"
+#include "config/config.h"
+#include "http/http.h"
+#include "keys/keys.h"
+#include "store/store.h"
+
+/* One cached session. Keyed by the token hash; everything the
+ * per-request check needs, so the fast path reads no database. */
+struct authn_cache_entry {
+	struct authn_cache_entry *next;          /* bucket chain */
+	char token_hash[AUTHN_HASH_HEX_MAX];
+	char session_id[UTIL_ID_MAX];
+	char user_id[UTIL_ID_MAX];
+	char username[AUTHN_USERNAME_MAX];
+	int64_t created_ms;
+	int64_t last_seen_ms;                    /* newest request seen on this node */
+	int64_t persisted_seen_ms;               /* last_seen written to the store */
+	unsigned restrict_flags;
+	bool mfa_verified;
+	int64_t cred_epoch;                      /* the session's */
+	int64_t user_epoch;                      /* the user's, at validation */
+	bool user_disabled;
+	enum authn_session_end ended;            /* != NONE: dead, answer from here */
+	int64_t validated_mono_ms;               /* when read from the store */
+	uint64_t roles_gen;
+	size_t nroles;
+	char roles[AUTHN_ROLES_MAX][AUTHN_ROLE_NAME_MAX];
+};
+
+#define AUTHN_CACHE_BUCKETS 4096u
+#define AUTHN_CACHE_MAX 16384u
+
+struct authn_service {
+	struct store *st;
+	struct keys *keys;
+	struct audit *audit;
+	const struct pv_config *cfg;
+	bool dev;
+	struct authn_throttle *throttle;
+	authn_privileged_fn privileged;
+	void *privileged_arg;
+	atomic_uint_fast64_t authz_gen;
+	pthread_mutex_t mu;                      /* guards the cache */
+	struct authn_cache_entry *buckets[AUTHN_CACHE_BUCKETS];
+	size_t count;
+	size_t evict_cursor;
+};
+
+/* A session about to be created: the token (shown once) and its row. */
+struct authn_new_session {
+	char token[AUTHN_TOKEN_MAX];
+	struct store_session row;
+};
+
+/* Audit event with the principal (or anonymous + source) as actor. */
+void authn_ev_init(struct audit_event *ev, const struct authn_principal *p,
+    const char *source, const char *action, const char *resource);
+
+/* Cache maintenance after a revocation or a state change (same call as the
+ * store update: revocation takes effect at once on this node). */
+void authn_cache_forget_session(struct authn_service *s, const char *session_id);
+void authn_cache_forget_user(struct authn_service *s, const char *user_id,
+    const char *except_session_id);
+void authn_cache_set_state(struct authn_service *s, const char *session_id,
+    unsigned restrict_flags, bool mfa_verified, int64_t cred_epoch);
+
+/* Fill ns (fresh token, row) for user u. */
+enum pv_rc authn_session_prepare(struct authn_service *s, const struct store_user *u,
+    unsigned restrict_flags, bool mfa_verified, const char *source, int64_t now_ms,
+    struct authn_new_session *ns);
+/* {"token","expires_at","idle_timeout_s","restricted",...} for a new session. */
+json_t *authn_session_reply(struct authn_service *s, const struct authn_new_session *ns);
+/* Does policy require MFA of this user? */
+bool authn_mfa_required(struct authn_service *s, const char *user_id);
+
+/* TOTP secret under the keyring (KEK AUTHN_KEK, AAD = user ID). */
+enum pv_rc authn_mfa_seal(struct authn_service *s, const char *user_id,
+    const uint8_t secret[AUTHN_TOTP_SECRET_LEN], struct store_user *u);
+enum pv_rc authn_mfa_open(struct authn_service *s, const struct store_user *u,
+    uint8_t secret[AUTHN_TOTP_SECRET_LEN]);
+/* Stored form of a recovery code: hex HMAC (keys_mac, KEK AUTHN_KEK) of
+ * the code's normalized SHA-256 (authn_recovery_hash). */
+enum pv_rc authn_recovery_mac(struct authn_service *s, const char *sha_hex,
+    char out[AUTHN_HASH_HEX_MAX]);
+/* Create the KEK if missing (a writer job). */
+enum pv_rc authn_kek_ensure(struct authn_service *s);
+
+/* Lockout: read state (check before verifying) and count a failure or a
+ * success through the writer together with ev. *locked_now: this failure
+ * locked the account (the caller records auth.lockout). */
+enum pv_rc authn_lockout_state(struct authn_service *s, const char *key, const char *kind,
+    int64_t now_ms, int *retry_after_s);
+enum pv_rc authn_lockout_record(struct authn_service *s, const char *key, const char *kind,
+    bool failed, const struct audit_event *ev, bool *locked_now);
+
+/* Lowercase a presented username into key (bounded, for lockout and lookup);
+ * true if it is a valid username. */
+bool authn_username_key(const char *in, char key[STORE_USERNAME_MAX]);
+
+/* JSON helpers for routes */
+json_t *authn_user_json(struct store *st, const struct store_user *u);
+enum pv_rc authn_route_auth(struct authn_service *s, struct http_server *srv);
+enum pv_rc authn_route_users(struct authn_service *s, struct http_server *srv);
+
 #endif /* PV_AUTHN_INT_H */

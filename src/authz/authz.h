@@ -134,6 +134,40 @@ enum pv_rc authz_role_def_check(const char *name, const char *const *perms, size
 enum pv_rc authz_check(const struct authn_principal *p, const char *permission,
     bool restricted_ok);
 
-/* wiring */
+/* ======================================================================
+ * wiring (identity integration): the http hooks, permission resolution
+ * with a cache, and the roles / groups / audit routes.
+ *
+ * Permission sets are resolved from a principal's effective roles
+ * (built-ins from this module, custom roles from the store) and cached by
+ * role set; the cache is dropped whenever the authn generation moves (any
+ * role, group or membership change). Each request gets its own copy in
+ * its arena, so eviction never pulls a set from under a handler.
+ * ====================================================================== */
+struct authz_service;
+struct authn_service;
+struct http_server;
+struct http_request;
+
+enum pv_rc authz_service_new(struct authn_service *authn, struct authz_service **out);
+void authz_service_free(struct authz_service *z);
+
+/* http authenticate hook: authn_authenticate + permission resolution;
+ * sets req->principal. */
+enum pv_rc authz_authenticate(struct authz_service *z, struct http_request *req);
+/* http authorize hook: authz_check; a denial is audited (the route's
+ * audit_action or "access", outcome denied, reason
+ * "missing_permission:<perm>") and answered 403. */
+enum pv_rc authz_authorize(struct authz_service *z, struct http_request *req,
+    const char *permission);
+
+/* Resolve the union of the permissions of roles into *out (built-in and
+ * custom). PV_E_TOOBIG if it does not fit; unknown roles add nothing. */
+enum pv_rc authz_resolve(struct authz_service *z, const char (*roles)[AUTHN_ROLE_NAME_MAX],
+    size_t nroles, struct authz_permset *out);
+
+/* POST/GET /v1/roles, POST/GET /v1/groups, GET /v1/audit, /v1/audit/verify,
+ * /v1/audit/public-key. */
+enum pv_rc authz_routes(struct authz_service *z, struct http_server *srv);
 
 #endif /* PV_AUTHZ_H */

@@ -1,8 +1,8 @@
 /* bootstrap: see bootstrap.h. */
-#include <sodium.h>
 #include <string.h>
 
 #include "cli/bootstrap.h"
+#include "authn/authn.h"
 #include "crypto/crypto.h"
 
 #define OTP_LEN 20
@@ -38,19 +38,11 @@ enum pv_rc
 bootstrap_admin(struct store *st, struct audit *audit, const struct pv_config *cfg,
     const char *username, char *password, size_t pwlen)
 {
-	char hash[crypto_pwhash_STRBYTES];
 	enum pv_rc rc;
 
-	(void)audit;
-	(void)username;
 	if ((rc = bootstrap_password(password, pwlen)) != PV_OK)
 		return rc;
-	if (sodium_init() < 0)
-		return PV_E_CRYPTO;
-	if (crypto_pwhash_str_alg(hash, password, strlen(password), cfg->argon2_opslimit,
-	    cfg->argon2_memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0)
-		return PV_E_NOMEM;
-	rc = store_meta_put(st, "bootstrap.admin_password", (const uint8_t *)hash, strlen(hash));
-	crypto_wipe(hash, sizeof(hash));
-	return rc;
+	/* a real user: role admin, one-time password (restricted first login),
+	 * recorded as user.create by the audit writer */
+	return authn_bootstrap_admin(st, audit, cfg, username, password, NULL);
 }

@@ -16,12 +16,8 @@ static const struct command commands[] = {
 	{ "serve", cmd_serve, "run the server in the foreground" },
 	{ "unseal", cmd_unseal, "send one unseal share (read from stdin) to a server" },
 	{ "audit", cmd_audit, "verify or export the audit trail (offline)" },
-#if 0 /* lands with its module */
 	{ "user", cmd_user, "add, list, show or disable users (online)" },
-#endif
-#if 0 /* lands with its module */
 	{ "login", cmd_login, "log in and print the token export line" },
-#endif
 	{ "version", cmd_version, "print the version" },
 };
 

@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "cli/routes.h"
+#include "vault/vault.h"
+#include "authn/authn.h"
+#include "authz/authz.h"
 
 static enum pv_rc
 sys_health(struct http_request *req)
@@ -76,12 +79,43 @@ sys_unseal(struct http_request *req)
 	return o ? http_reply(req, 200, o) : PV_E_NOMEM;
 }
 
+/* identity hooks: fail closed until routes_register has made the services */
+static enum pv_rc
+hook_authenticate(void *arg, struct http_request *req)
+{
+	struct pv_app *app = arg;
+
+	return app->authz != NULL ? authz_authenticate(app->authz, req) : PV_E_UNAUTH;
+}
+
+static enum pv_rc
+hook_authorize(void *arg, struct http_request *req, const char *permission)
+{
+	struct pv_app *app = arg;
+
+	return app->authz != NULL ? authz_authorize(app->authz, req, permission) : PV_E_FORBIDDEN;
+}
+
 void
 routes_hooks(struct pv_app *app, struct http_config *hc)
 {
 	(void)app;
-	(void)hc;
-	/* authentication and authorization hooks are installed by the identity module */
+	hc->authenticate = hook_authenticate;
+	hc->authorize = hook_authorize;
+}
+
+/* Identity: users, sessions, roles, groups, audit reading. */
+static enum pv_rc
+identity_routes(struct pv_app *app)
+{
+	struct authn_service_config ac = { app->st, app->keys, app->audit, &app->cfg, app->dev };
+	enum pv_rc rc;
+
+	if ((rc = authn_service_new(&ac, &app->authn)) != PV_OK ||
+	    (rc = authz_service_new(app->authn, &app->authz)) != PV_OK ||
+	    (rc = authn_routes(app->authn, app->http)) != PV_OK)
+		return rc;
+	return authz_routes(app->authz, app->http);
 }
 
 enum pv_rc
@@ -94,11 +128,24 @@ routes_register(struct pv_app *app)
 		    HTTP_ROUTE_BODY | HTTP_ROUTE_SEALED_OK, 4096, app },
 	};
 
-	return http_routes_add(app->http, sys, sizeof(sys) / sizeof(sys[0]));
+	struct vault_deps vd = { app->st, app->keys, app->audit, app->cfg.allowed_regions };
+	enum pv_rc rc = http_routes_add(app->http, sys, sizeof(sys) / sizeof(sys[0]));
+
+	if (rc == PV_OK)
+		rc = identity_routes(app);
+
+	if (rc == PV_OK)
+		rc = vault_routes(app->http, &vd, &app->vault);
+	return rc;
 }
 
 void
 routes_cleanup(struct pv_app *app)
 {
-	(void)app;
+	authz_service_free(app->authz);
+	app->authz = NULL;
+	authn_service_free(app->authn);
+	app->authn = NULL;
+	vault_free(app->vault);
+	app->vault = NULL;
 }

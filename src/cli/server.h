@@ -26,6 +26,9 @@ struct pv_app {
 	struct keys *keys;
 	struct audit *audit;
 	struct http_server *http;
+	struct vault_ctx *vault;      /* PHI records (vault/vault.h) */
+	struct authn_service *authn;  /* identity: sessions, login, users (authn/authn.h) */
+	struct authz_service *authz;  /* identity: hooks, roles, audit routes (authz/authz.h) */
 };
 
 /* Run until a signal; returns a cli exit code. listen may be NULL (config). */

@@ -116,6 +116,11 @@ void http_ctx_finish(struct http_ctx *ctx);
 void http_ctx_reject(struct http_ctx *ctx, enum pv_rc rc);
 void http_ctx_free(struct http_ctx *ctx);
 
+/* ---- json_out.c ---- */
+/* Compact JSON text of v in the arena (NUL-terminated; *len without it):
+ * byte-for-byte json_dumpb(v, JSON_COMPACT | JSON_ENCODE_ANY), faster. */
+enum pv_rc http_json_encode(struct pv_arena *a, const json_t *v, char **out, size_t *len);
+
 /* ---- server.c ---- */
 /* Parse "host:port" / "[v6]:port" (port 0..65535). */
 enum pv_rc http_listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen);

@@ -211,25 +211,13 @@ respond_error(struct http_ctx *ctx, enum pv_rc rc)
 		ctx->out_close = true;   /* the body may be unread: no reuse */
 }
 
-/* Compact JSON of v into the arena; NULL on failure. */
+/* Compact JSON of v into the arena; NULL on failure (json_out.c). */
 static char *
 dump_json(struct pv_arena *a, json_t *v, size_t *len)
 {
-	size_t cap = 1024, n;
-	char *buf = arena_alloc(a, cap);
+	char *buf;
 
-	if (buf == NULL)
-		return NULL;
-	n = json_dumpb(v, buf, cap, JSON_COMPACT);
-	if (n == 0)
-		return NULL;
-	if (n > cap) {
-		buf = arena_alloc(a, n);
-		if (buf == NULL || json_dumpb(v, buf, n, JSON_COMPACT) != n)
-			return NULL;
-	}
-	*len = n;
-	return buf;
+	return http_json_encode(a, v, &buf, len) == PV_OK ? buf : NULL;
 }
 
 static void

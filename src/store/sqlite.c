@@ -90,8 +90,106 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_CHECKPOINT_COUNT] = "SELECT count(*) FROM audit_checkpoint",
 
 	/* identity:begin (added by the identity work) */
+#define USER_COLS "SELECT id, username, display_name, email, status, attributes, " \
+	"password_hash, password_one_time, credential_epoch, mfa_secret, mfa_env, mfa_enabled, " \
+	"mfa_last_step, created_ms, updated_ms, disabled_ms FROM users"
+#define SESSION_COLS "SELECT id, token_hash, user_id, created_ms, last_seen_ms, " \
+	"absolute_expires_ms, restrict_flags, mfa_verified, credential_epoch, source, " \
+	"ended_ms, end_reason FROM sessions"
+	[SQ_USER_PUT] = "INSERT INTO users(id, username, display_name, email, status, attributes, "
+	    "password_hash, password_one_time, credential_epoch, mfa_secret, mfa_env, mfa_enabled, "
+	    "mfa_last_step, created_ms, updated_ms, disabled_ms) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+	[SQ_USER_GET] = USER_COLS " WHERE id = ?1",
+	[SQ_USER_GET_BY_USERNAME] = USER_COLS " WHERE username = ?1",
+	[SQ_USER_UPDATE] = "UPDATE users SET display_name = ?3, email = ?4, status = ?5, "
+	    "attributes = ?6, password_hash = ?7, password_one_time = ?8, credential_epoch = ?9, "
+	    "mfa_secret = ?10, mfa_env = ?11, mfa_enabled = ?12, mfa_last_step = ?13, "
+	    "updated_ms = ?15, disabled_ms = ?16 WHERE id = ?1",
+	[SQ_USER_LIST] = USER_COLS " ORDER BY username",
+	[SQ_USER_ROLES_DELETE] = "DELETE FROM user_roles WHERE user_id = ?1",
+	[SQ_USER_ROLES_INSERT] = "INSERT OR IGNORE INTO user_roles(user_id, role) VALUES (?1, ?2)",
+	[SQ_USER_ROLES_GET] = "SELECT role FROM user_roles WHERE user_id = ?1 ORDER BY role",
+	[SQ_USER_GROUPS_DELETE] = "DELETE FROM user_groups WHERE user_id = ?1",
+	[SQ_USER_GROUPS_INSERT] = "INSERT OR IGNORE INTO user_groups(user_id, group_name) "
+	    "VALUES (?1, ?2)",
+	[SQ_USER_GROUPS_GET] = "SELECT group_name FROM user_groups WHERE user_id = ?1 "
+	    "ORDER BY group_name",
+	[SQ_ROLE_PUT] = "INSERT INTO roles(name, permissions, condition, builtin, created_ms) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQ_ROLE_GET] = "SELECT name, permissions, condition, builtin, created_ms FROM roles "
+	    "WHERE name = ?1",
+	[SQ_ROLE_LIST] = "SELECT name, permissions, condition, builtin, created_ms FROM roles "
+	    "ORDER BY name",
+	[SQ_GROUP_PUT] = "INSERT INTO groups(name, roles, created_ms) VALUES (?1, ?2, ?3)",
+	[SQ_GROUP_GET] = "SELECT name, roles, created_ms FROM groups WHERE name = ?1",
+	[SQ_GROUP_LIST] = "SELECT name, roles, created_ms FROM groups ORDER BY name",
+	[SQ_SESSION_PUT] = "INSERT INTO sessions(id, token_hash, user_id, created_ms, "
+	    "last_seen_ms, absolute_expires_ms, restrict_flags, mfa_verified, credential_epoch, "
+	    "source, ended_ms, end_reason) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, NULL)",
+	[SQ_SESSION_GET_BY_HASH] = SESSION_COLS " WHERE token_hash = ?1",
+	[SQ_SESSION_TOUCH] = "UPDATE sessions SET last_seen_ms = max(last_seen_ms, ?2) "
+	    "WHERE id = ?1",
+	[SQ_SESSION_SET_STATE] = "UPDATE sessions SET restrict_flags = ?2, mfa_verified = ?3, "
+	    "credential_epoch = ?4 WHERE id = ?1 AND ended_ms IS NULL",
+	[SQ_SESSION_END] = "UPDATE sessions SET ended_ms = ?2, end_reason = ?3 "
+	    "WHERE id = ?1 AND ended_ms IS NULL",
+	[SQ_SESSION_END_ALL] = "UPDATE sessions SET ended_ms = ?3, end_reason = ?4 "
+	    "WHERE user_id = ?1 AND ended_ms IS NULL AND (?2 IS NULL OR id <> ?2)",
+	[SQ_RECOVERY_DELETE] = "DELETE FROM recovery_codes WHERE user_id = ?1",
+	[SQ_RECOVERY_INSERT] = "INSERT INTO recovery_codes(user_id, code_hash, used_ms) "
+	    "VALUES (?1, ?2, NULL)",
+	[SQ_RECOVERY_UNUSED] = "SELECT code_hash FROM recovery_codes "
+	    "WHERE user_id = ?1 AND used_ms IS NULL ORDER BY code_hash",
+	[SQ_RECOVERY_USE] = "UPDATE recovery_codes SET used_ms = ?3 "
+	    "WHERE user_id = ?1 AND code_hash = ?2 AND used_ms IS NULL",
+	[SQ_LOCKOUT_GET] = "SELECT failures, window_start_ms, locked_until_ms FROM lockouts "
+	    "WHERE key = ?1 AND kind = ?2",
+	[SQ_LOCKOUT_PUT] = "INSERT INTO lockouts(key, kind, failures, window_start_ms, "
+	    "locked_until_ms) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(key, kind) DO UPDATE SET "
+	    "failures = excluded.failures, window_start_ms = excluded.window_start_ms, "
+	    "locked_until_ms = excluded.locked_until_ms",
+	[SQ_MFA_PENDING_PUT] = "INSERT INTO mfa_pending(token_hash, user_id, expires_ms, attempts) "
+	    "VALUES (?1, ?2, ?3, ?4)",
+	[SQ_MFA_PENDING_GET] = "SELECT token_hash, user_id, expires_ms, attempts FROM mfa_pending "
+	    "WHERE token_hash = ?1",
+	[SQ_MFA_PENDING_ATTEMPT] = "UPDATE mfa_pending SET attempts = attempts + 1 "
+	    "WHERE token_hash = ?1",
+	[SQ_MFA_PENDING_DELETE] = "DELETE FROM mfa_pending WHERE token_hash = ?1",
+	[SQ_MFA_PENDING_PURGE] = "DELETE FROM mfa_pending WHERE expires_ms <= ?1",
 	/* identity:end */
 	/* vault:begin (added by the records work) */
+#define COLL_COLS "SELECT name, schema, region, retention_days, created_ms, kek_name FROM collections"
+#define REC_COLS "SELECT id, collection, version, kek_name, kek_version, wrapped_dek, " \
+	"ciphertext, created_ms, updated_ms, deleted_ms FROM records"
+#define TOK_COLS "SELECT token, collection, field, deterministic, mac, kek_name, " \
+	"kek_version, wrapped_dek, ciphertext, created_ms FROM tokens"
+	[SQ_COLLECTION_PUT] = "INSERT INTO collections(name, schema, region, retention_days, "
+	    "created_ms, kek_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[SQ_COLLECTION_GET] = COLL_COLS " WHERE name = ?1",
+	[SQ_COLLECTION_LIST] = COLL_COLS " ORDER BY name",
+	[SQ_RECORD_PUT] = "INSERT INTO records(id, collection, version, kek_name, kek_version, "
+	    "wrapped_dek, ciphertext, created_ms, updated_ms, deleted_ms) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL)",
+	[SQ_RECORD_GET] = REC_COLS " WHERE id = ?2 AND collection = ?1",
+	[SQ_RECORD_UPDATE] = "UPDATE records SET version = ?3, kek_name = ?4, kek_version = ?5, "
+	    "wrapped_dek = ?6, ciphertext = ?7, updated_ms = ?8 "
+	    "WHERE id = ?2 AND collection = ?1 AND deleted_ms IS NULL AND version = ?9",
+	[SQ_RECORD_SHRED] = "UPDATE records SET wrapped_dek = NULL, ciphertext = NULL, "
+	    "deleted_ms = ?3, updated_ms = ?3 "
+	    "WHERE id = ?2 AND collection = ?1 AND deleted_ms IS NULL",
+	[SQ_BIDX_PUT] = "INSERT OR IGNORE INTO blind_index(collection, field, mac, record_id) "
+	    "VALUES (?1, ?2, ?3, ?4)",
+	[SQ_BIDX_DELETE] = "DELETE FROM blind_index WHERE record_id = ?2 AND collection = ?1 "
+	    "AND (?3 IS NULL OR field = ?3)",
+	[SQ_BIDX_LOOKUP] = "SELECT record_id FROM blind_index "
+	    "WHERE collection = ?1 AND field = ?2 AND mac = ?3 ORDER BY record_id LIMIT ?4",
+	[SQ_TOKEN_PUT] = "INSERT INTO tokens(token, collection, field, deterministic, mac, "
+	    "kek_name, kek_version, wrapped_dek, ciphertext, created_ms) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[SQ_TOKEN_GET] = TOK_COLS " WHERE token = ?1",
+	[SQ_TOKEN_GET_BY_MAC] = TOK_COLS " WHERE mac = ?1",
 	/* vault:end */
 };
 
@@ -764,6 +862,456 @@ static enum pv_rc sq_checkpoint_count(struct store *st, int64_t *n)
 
 /* ---- vault ---- */
 /* vault:begin (added by the records work) */
+
+/* A nullable BLOB column: NULL (shredded) stays NULL with *len 0. */
+static enum pv_rc blob_dup_null(sqlite3_stmt *s, int col, uint8_t **out, size_t *len)
+{
+	if (sqlite3_column_type(s, col) == SQLITE_NULL) {
+		*out = NULL;
+		*len = 0;
+		return PV_OK;
+	}
+	return blob_dup(s, col, out, len);
+}
+
+static void blob_wipe_free(uint8_t *p, size_t len)
+{
+	if (p != NULL) {
+		explicit_bzero(p, len);
+		free(p);
+	}
+}
+
+/* util_strlcpy into a fixed field; false (damage) if it does not fit. */
+static bool col_copy(sqlite3_stmt *s, int col, char *dst, size_t cap)
+{
+	const char *t = col_text(s, col);
+
+	if (strlen(t) >= cap)
+		return false;
+	util_strlcpy(dst, t, cap);
+	return true;
+}
+
+static enum pv_rc coll_from_row(sqlite3_stmt *s, struct store_collection *out)
+{
+	struct store_collection c;
+	int64_t days = sqlite3_column_int64(s, 3);
+
+	memset(&c, 0, sizeof(c));
+	if (!col_copy(s, 0, c.name, sizeof(c.name)) || !col_copy(s, 2, c.region, sizeof(c.region)) ||
+	    !col_copy(s, 5, c.kek_name, sizeof(c.kek_name)) || days < 0 || days > INT32_MAX) {
+		log_error("store: collection row out of range");
+		return PV_E_INTEGRITY;
+	}
+	c.retention_days = (int)days;
+	c.created_ms = sqlite3_column_int64(s, 4);
+	c.schema = strdup(col_text(s, 1));
+	if (c.schema == NULL)
+		return PV_E_NOMEM;
+	*out = c;
+	return PV_OK;
+}
+
+static enum pv_rc sq_collection_put(struct store *st, const struct store_collection *cl)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_COLLECTION_PUT, &s)) != PV_OK)
+		return rc;
+	if ((src = bind_text(s, 1, cl->name)) != SQLITE_OK ||
+	    (src = bind_text(s, 2, cl->schema)) != SQLITE_OK ||
+	    (src = bind_text(s, 3, cl->region)) != SQLITE_OK ||
+	    (src = sqlite3_bind_int64(s, 4, cl->retention_days)) != SQLITE_OK ||
+	    (src = sqlite3_bind_int64(s, 5, cl->created_ms)) != SQLITE_OK ||
+	    (src = bind_text(s, 6, cl->kek_name)) != SQLITE_OK ||
+	    (src = sqlite3_step(s)) != SQLITE_DONE)
+		rc = store_sqlite_rc(src, "collection_put");
+	store_sqlite_stmt_done(c, SQ_COLLECTION_PUT, s);
+	return rc;
+}
+
+static enum pv_rc sq_collection_get(struct store *st, const char *name,
+    struct store_collection *out)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_COLLECTION_GET, &s)) != PV_OK)
+		return rc;
+	if ((src = bind_text(s, 1, name)) != SQLITE_OK) {
+		rc = store_sqlite_rc(src, "collection_get");
+		goto out;
+	}
+	src = sqlite3_step(s);
+	if (src == SQLITE_ROW)
+		rc = coll_from_row(s, out);
+	else if (src == SQLITE_DONE)
+		rc = PV_E_NOTFOUND;
+	else
+		rc = store_sqlite_rc(src, "collection_get");
+out:
+	store_sqlite_stmt_done(c, SQ_COLLECTION_GET, s);
+	return rc;
+}
+
+static enum pv_rc sq_collection_list(struct store *st, store_collection_cb cb, void *arg)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	struct store_collection cl;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_COLLECTION_LIST, &s)) != PV_OK)
+		return rc;
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		int stop;
+
+		if ((rc = coll_from_row(s, &cl)) != PV_OK)
+			goto out;
+		stop = cb(&cl, arg);
+		store_collection_clear(&cl);
+		if (stop != 0)
+			goto out;
+	}
+	if (src != SQLITE_DONE)
+		rc = store_sqlite_rc(src, "collection_list");
+out:
+	store_sqlite_stmt_done(c, SQ_COLLECTION_LIST, s);
+	return rc;
+}
+
+static enum pv_rc rec_from_row(sqlite3_stmt *s, struct store_record *out)
+{
+	struct store_record r;
+	int64_t version = sqlite3_column_int64(s, 2);
+	int64_t kv = sqlite3_column_int64(s, 4);
+	enum pv_rc rc;
+
+	memset(&r, 0, sizeof(r));
+	if (!col_copy(s, 0, r.id, sizeof(r.id)) ||
+	    !col_copy(s, 1, r.collection, sizeof(r.collection)) ||
+	    !col_copy(s, 3, r.kek_name, sizeof(r.kek_name)) ||
+	    version < 1 || version > UINT32_MAX || kv < 0 || kv > UINT32_MAX) {
+		log_error("store: record row out of range");
+		return PV_E_INTEGRITY;
+	}
+	r.version = (uint32_t)version;
+	r.kek_version = (uint32_t)kv;
+	r.created_ms = sqlite3_column_int64(s, 7);
+	r.updated_ms = sqlite3_column_int64(s, 8);
+	r.deleted_ms = sqlite3_column_int64(s, 9);   /* NULL reads as 0: live */
+	if ((rc = blob_dup_null(s, 5, &r.wrapped_dek, &r.wrapped_dek_len)) != PV_OK)
+		return rc;
+	if ((rc = blob_dup_null(s, 6, &r.ciphertext, &r.ciphertext_len)) != PV_OK) {
+		blob_wipe_free(r.wrapped_dek, r.wrapped_dek_len);
+		return rc;
+	}
+	*out = r;
+	return PV_OK;
+}
+
+/* Bind ?3..?8 of a record write: version, kek, DEK, ciphertext, time. */
+static int bind_envelope(sqlite3_stmt *s, const struct store_record *r, int64_t time_ms,
+    int time_col)
+{
+	int src;
+
+	if ((src = sqlite3_bind_int64(s, 3, r->version)) != SQLITE_OK ||
+	    (src = bind_text(s, 4, r->kek_name)) != SQLITE_OK ||
+	    (src = sqlite3_bind_int64(s, 5, r->kek_version)) != SQLITE_OK ||
+	    (src = bind_blob(s, 6, r->wrapped_dek, r->wrapped_dek_len)) != SQLITE_OK ||
+	    (src = bind_blob(s, 7, r->ciphertext, r->ciphertext_len)) != SQLITE_OK)
+		return src;
+	return sqlite3_bind_int64(s, time_col, time_ms);
+}
+
+static enum pv_rc sq_record_put(struct store *st, const struct store_record *r)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_RECORD_PUT, &s)) != PV_OK)
+		return rc;
+	if ((src = bind_text(s, 1, r->id)) != SQLITE_OK ||
+	    (src = bind_text(s, 2, r->collection)) != SQLITE_OK ||
+	    (src = bind_envelope(s, r, r->created_ms, 8)) != SQLITE_OK ||
+	    (src = sqlite3_bind_int64(s, 9, r->updated_ms ? r->updated_ms : r->created_ms)) !=
+	    SQLITE_OK ||
+	    (src = sqlite3_step(s)) != SQLITE_DONE)
+		rc = store_sqlite_rc(src, "record_put");
+	store_sqlite_stmt_done(c, SQ_RECORD_PUT, s);
+	return rc;
+}
+
+static enum pv_rc sq_record_get(struct store *st, const char *collection, const char *id,
+    struct store_record *out)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_RECORD_GET, &s)) != PV_OK)
+		return rc;
+	if ((src = bind_text(s, 1, collection)) != SQLITE_OK ||
+	    (src = bind_text(s, 2, id)) != SQLITE_OK) {
+		rc = store_sqlite_rc(src, "record_get");
+		goto out;
+	}
+	src = sqlite3_step(s);
+	if (src == SQLITE_ROW)
+		rc = rec_from_row(s, out);
+	else if (src == SQLITE_DONE)
+		rc = PV_E_NOTFOUND;
+	else
+		rc = store_sqlite_rc(src, "record_get");
+out:
+	store_sqlite_stmt_done(c, SQ_RECORD_GET, s);
+	return rc;
+}
+
+static enum pv_rc sq_record_update(struct store *st, const struct store_record *r,
+    uint32_t expected_version)
+{
+	struct store_sqlite_conn *c;
+	struct store_record cur;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src, changed = 0;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_RECORD_UPDATE, &s)) != PV_OK)
+		return rc;
+	if ((src = bind_text(s, 1, r->collection)) != SQLITE_OK ||
+	    (src = bind_text(s, 2, r->id)) != SQLITE_OK ||
+	    (src = bind_envelope(s, r, r->updated_ms, 8)) != SQLITE_OK ||
+	    (src = sqlite3_bind_int64(s, 9, expected_version)) != SQLITE_OK ||
+	    (src = sqlite3_step(s)) != SQLITE_DONE)
+		rc = store_sqlite_rc(src, "record_update");
+	else
+		changed = sqlite3_changes(c->db);
+	store_sqlite_stmt_done(c, SQ_RECORD_UPDATE, s);
+	if (rc != PV_OK || changed > 0)
+		return rc;
+	/* Nothing matched: missing/shredded (not found) or another version. */
+	memset(&cur, 0, sizeof(cur));
+	rc = sq_record_get(st, r->collection, r->id, &cur);
+	if (rc == PV_OK)
+		rc = cur.deleted_ms != 0 ? PV_E_NOTFOUND : PV_E_CONFLICT;
+	store_record_clear(&cur);
+	return rc;
+}
+
+static enum pv_rc sq_bidx_delete(struct store *st, const char *collection,
+    const char *record_id, const char *field)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_BIDX_DELETE, &s)) != PV_OK)
+		return rc;
+	if ((src = bind_text(s, 1, collection)) != SQLITE_OK ||
+	    (src = bind_text(s, 2, record_id)) != SQLITE_OK ||
+	    (src = bind_text(s, 3, field)) != SQLITE_OK ||
+	    (src = sqlite3_step(s)) != SQLITE_DONE)
+		rc = store_sqlite_rc(src, "bidx_delete");
+	store_sqlite_stmt_done(c, SQ_BIDX_DELETE, s);
+	return rc;
+}
+
+static enum pv_rc sq_record_shred(struct store *st, const char *collection, const char *id,
+    int64_t deleted_ms)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src, changed = 0;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_RECORD_SHRED, &s)) != PV_OK)
+		return rc;
+	if ((src = bind_text(s, 1, collection)) != SQLITE_OK ||
+	    (src = bind_text(s, 2, id)) != SQLITE_OK ||
+	    (src = sqlite3_bind_int64(s, 3, deleted_ms)) != SQLITE_OK ||
+	    (src = sqlite3_step(s)) != SQLITE_DONE)
+		rc = store_sqlite_rc(src, "record_shred");
+	else
+		changed = sqlite3_changes(c->db);
+	store_sqlite_stmt_done(c, SQ_RECORD_SHRED, s);
+	if (rc != PV_OK)
+		return rc;
+	if (changed == 0)
+		return PV_E_NOTFOUND;
+	/* The index entries go with the DEK: a shredded record is not findable.
+	 * Callers run this inside one transaction (the audit writer's job). */
+	return sq_bidx_delete(st, collection, id, NULL);
+}
+
+static enum pv_rc sq_bidx_put(struct store *st, const char *collection, const char *field,
+    const uint8_t mac[STORE_MAC_LEN], const char *record_id)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_BIDX_PUT, &s)) != PV_OK)
+		return rc;
+	if ((src = bind_text(s, 1, collection)) != SQLITE_OK ||
+	    (src = bind_text(s, 2, field)) != SQLITE_OK ||
+	    (src = bind_blob(s, 3, mac, STORE_MAC_LEN)) != SQLITE_OK ||
+	    (src = bind_text(s, 4, record_id)) != SQLITE_OK ||
+	    (src = sqlite3_step(s)) != SQLITE_DONE)
+		rc = store_sqlite_rc(src, "bidx_put");
+	store_sqlite_stmt_done(c, SQ_BIDX_PUT, s);
+	return rc;
+}
+
+static enum pv_rc sq_bidx_lookup(struct store *st, const char *collection, const char *field,
+    const uint8_t mac[STORE_MAC_LEN], size_t limit, store_bidx_cb cb, void *arg)
+{
+	int64_t lim = limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit;
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_BIDX_LOOKUP, &s)) != PV_OK)
+		return rc;
+	if ((src = bind_text(s, 1, collection)) != SQLITE_OK ||
+	    (src = bind_text(s, 2, field)) != SQLITE_OK ||
+	    (src = bind_blob(s, 3, mac, STORE_MAC_LEN)) != SQLITE_OK ||
+	    (src = sqlite3_bind_int64(s, 4, lim)) != SQLITE_OK) {
+		rc = store_sqlite_rc(src, "bidx_lookup");
+		goto out;
+	}
+	while ((src = sqlite3_step(s)) == SQLITE_ROW)
+		if (cb(col_text(s, 0), arg) != 0)
+			goto out;
+	if (src != SQLITE_DONE)
+		rc = store_sqlite_rc(src, "bidx_lookup");
+out:
+	store_sqlite_stmt_done(c, SQ_BIDX_LOOKUP, s);
+	return rc;
+}
+
+static enum pv_rc tok_from_row(sqlite3_stmt *s, struct store_token *out)
+{
+	struct store_token t;
+	int64_t kv = sqlite3_column_int64(s, 6);
+	const void *mac = sqlite3_column_blob(s, 4);
+	int maclen = sqlite3_column_bytes(s, 4);
+	enum pv_rc rc;
+
+	memset(&t, 0, sizeof(t));
+	if (!col_copy(s, 0, t.token, sizeof(t.token)) ||
+	    !col_copy(s, 1, t.collection, sizeof(t.collection)) ||
+	    !col_copy(s, 2, t.field, sizeof(t.field)) ||
+	    !col_copy(s, 5, t.kek_name, sizeof(t.kek_name)) || kv < 1 || kv > UINT32_MAX ||
+	    (mac != NULL && maclen != STORE_MAC_LEN)) {
+		log_error("store: token row out of range");
+		return PV_E_INTEGRITY;
+	}
+	t.deterministic = sqlite3_column_int64(s, 3) != 0;
+	if (mac != NULL)
+		memcpy(t.mac, mac, STORE_MAC_LEN);
+	t.kek_version = (uint32_t)kv;
+	t.created_ms = sqlite3_column_int64(s, 9);
+	if ((rc = blob_dup(s, 7, &t.wrapped_dek, &t.wrapped_dek_len)) != PV_OK)
+		return rc;
+	if ((rc = blob_dup(s, 8, &t.ciphertext, &t.ciphertext_len)) != PV_OK) {
+		blob_wipe_free(t.wrapped_dek, t.wrapped_dek_len);
+		return rc;
+	}
+	*out = t;
+	return PV_OK;
+}
+
+static enum pv_rc sq_token_put(struct store *st, const struct store_token *t)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, SQ_TOKEN_PUT, &s)) != PV_OK)
+		return rc;
+	if ((src = bind_text(s, 1, t->token)) != SQLITE_OK ||
+	    (src = bind_text(s, 2, t->collection)) != SQLITE_OK ||
+	    (src = bind_text(s, 3, t->field)) != SQLITE_OK ||
+	    (src = sqlite3_bind_int(s, 4, t->deterministic ? 1 : 0)) != SQLITE_OK ||
+	    (src = t->deterministic ? bind_blob(s, 5, t->mac, STORE_MAC_LEN)
+		: sqlite3_bind_null(s, 5)) != SQLITE_OK ||
+	    (src = bind_text(s, 6, t->kek_name)) != SQLITE_OK ||
+	    (src = sqlite3_bind_int64(s, 7, t->kek_version)) != SQLITE_OK ||
+	    (src = bind_blob(s, 8, t->wrapped_dek, t->wrapped_dek_len)) != SQLITE_OK ||
+	    (src = bind_blob(s, 9, t->ciphertext, t->ciphertext_len)) != SQLITE_OK ||
+	    (src = sqlite3_bind_int64(s, 10, t->created_ms)) != SQLITE_OK ||
+	    (src = sqlite3_step(s)) != SQLITE_DONE)
+		rc = store_sqlite_rc(src, "token_put");
+	store_sqlite_stmt_done(c, SQ_TOKEN_PUT, s);
+	return rc;
+}
+
+/* One-row token query bound with text (token) or a MAC. */
+static enum pv_rc tok_one(struct store *st, enum store_sqlite_stmt id, const char *token,
+    const uint8_t *mac, struct store_token *out, const char *op)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s = NULL;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(c, id, &s)) != PV_OK)
+		return rc;
+	src = token != NULL ? bind_text(s, 1, token) : bind_blob(s, 1, mac, STORE_MAC_LEN);
+	if (src != SQLITE_OK) {
+		rc = store_sqlite_rc(src, op);
+		goto out;
+	}
+	src = sqlite3_step(s);
+	if (src == SQLITE_ROW)
+		rc = tok_from_row(s, out);
+	else if (src == SQLITE_DONE)
+		rc = PV_E_NOTFOUND;
+	else
+		rc = store_sqlite_rc(src, op);
+out:
+	store_sqlite_stmt_done(c, id, s);
+	return rc;
+}
+
+static enum pv_rc sq_token_get(struct store *st, const char *token, struct store_token *out)
+{
+	return tok_one(st, SQ_TOKEN_GET, token, NULL, out, "token_get");
+}
+
+static enum pv_rc sq_token_get_by_mac(struct store *st, const uint8_t mac[STORE_MAC_LEN],
+    struct store_token *out)
+{
+	return tok_one(st, SQ_TOKEN_GET_BY_MAC, NULL, mac, out, "token_get_by_mac");
+}
 /* vault:end */
 
 /* ------------------------------------------------------------------ */
@@ -793,8 +1341,51 @@ static const struct store_ops sq_ops = {
 	.checkpoint_scan = sq_checkpoint_scan,
 	.checkpoint_count = sq_checkpoint_count,
 	/* identity:begin (added by the identity work) */
+	.user_put = store_sqlite_user_put,
+	.user_get = store_sqlite_user_get,
+	.user_get_by_username = store_sqlite_user_get_by_username,
+	.user_update = store_sqlite_user_update,
+	.user_list = store_sqlite_user_list,
+	.user_roles_set = store_sqlite_user_roles_set,
+	.user_roles_get = store_sqlite_user_roles_get,
+	.user_groups_set = store_sqlite_user_groups_set,
+	.user_groups_get = store_sqlite_user_groups_get,
+	.role_put = store_sqlite_role_put,
+	.role_get = store_sqlite_role_get,
+	.role_list = store_sqlite_role_list,
+	.group_put = store_sqlite_group_put,
+	.group_get = store_sqlite_group_get,
+	.group_list = store_sqlite_group_list,
+	.session_put = store_sqlite_session_put,
+	.session_get_by_hash = store_sqlite_session_get_by_hash,
+	.session_touch = store_sqlite_session_touch,
+	.session_set_state = store_sqlite_session_set_state,
+	.session_end = store_sqlite_session_end,
+	.session_end_all_for_user = store_sqlite_session_end_all_for_user,
+	.recovery_set = store_sqlite_recovery_set,
+	.recovery_unused = store_sqlite_recovery_unused,
+	.recovery_use = store_sqlite_recovery_use,
+	.lockout_get = store_sqlite_lockout_get,
+	.lockout_put = store_sqlite_lockout_put,
+	.mfa_pending_put = store_sqlite_mfa_pending_put,
+	.mfa_pending_get = store_sqlite_mfa_pending_get,
+	.mfa_pending_attempt = store_sqlite_mfa_pending_attempt,
+	.mfa_pending_delete = store_sqlite_mfa_pending_delete,
 	/* identity:end */
 	/* vault:begin (added by the records work) */
+	.collection_put = sq_collection_put,
+	.collection_get = sq_collection_get,
+	.collection_list = sq_collection_list,
+	.record_put = sq_record_put,
+	.record_get = sq_record_get,
+	.record_update = sq_record_update,
+	.record_shred = sq_record_shred,
+	.bidx_put = sq_bidx_put,
+	.bidx_delete = sq_bidx_delete,
+	.bidx_lookup = sq_bidx_lookup,
+	.token_put = sq_token_put,
+	.token_get = sq_token_get,
+	.token_get_by_mac = sq_token_get_by_mac,
 	/* vault:end */
 };
 

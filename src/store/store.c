@@ -438,8 +438,464 @@ enum pv_rc store_checkpoint_count(struct store *st, int64_t *n)
 
 /* ---- identity ---- */
 /* identity:begin (added by the identity work) */
+static bool istr_ok(const char *s, size_t cap)
+{
+	return s != NULL && s[0] != '\0' && strlen(s) < cap;
+}
+
+static bool kind_ok(const char *k)
+{
+	return k != NULL && (strcmp(k, "password") == 0 || strcmp(k, "mfa") == 0);
+}
+
+static bool user_ok(const struct store_user *u)
+{
+	return u != NULL && istr_ok(u->id, sizeof(u->id)) &&
+	    istr_ok(u->username, sizeof(u->username)) &&
+	    strlen(u->display_name) < sizeof(u->display_name) &&
+	    strlen(u->email) < sizeof(u->email) &&
+	    istr_ok(u->password_hash, sizeof(u->password_hash)) &&
+	    (u->mfa_secret == NULL) == (u->mfa_env == NULL);
+}
+
+enum pv_rc store_user_put(struct store *st, const struct store_user *u)
+{
+	STORE_FAULT();
+	if (st == NULL || !user_ok(u))
+		return PV_E_INVALID;
+	return st->ops->user_put(st, u);
+}
+
+enum pv_rc store_user_get(struct store *st, const char *id, struct store_user *out)
+{
+	STORE_FAULT();
+	if (st == NULL || id == NULL || out == NULL)
+		return PV_E_INVALID;
+	return st->ops->user_get(st, id, out);
+}
+
+enum pv_rc store_user_get_by_username(struct store *st, const char *username,
+    struct store_user *out)
+{
+	STORE_FAULT();
+	if (st == NULL || username == NULL || out == NULL)
+		return PV_E_INVALID;
+	return st->ops->user_get_by_username(st, username, out);
+}
+
+enum pv_rc store_user_update(struct store *st, const struct store_user *u)
+{
+	STORE_FAULT();
+	if (st == NULL || !user_ok(u))
+		return PV_E_INVALID;
+	return st->ops->user_update(st, u);
+}
+
+enum pv_rc store_user_list(struct store *st, store_user_cb cb, void *arg)
+{
+	STORE_FAULT();
+	if (st == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return st->ops->user_list(st, cb, arg);
+}
+
+enum pv_rc store_user_roles_set(struct store *st, const char *user_id,
+    const char *const *roles, size_t n)
+{
+	STORE_FAULT();
+	if (st == NULL || user_id == NULL || (n > 0 && roles == NULL))
+		return PV_E_INVALID;
+	return st->ops->user_roles_set(st, user_id, roles, n);
+}
+
+enum pv_rc store_user_roles_get(struct store *st, const char *user_id, store_name_cb cb,
+    void *arg)
+{
+	STORE_FAULT();
+	if (st == NULL || user_id == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return st->ops->user_roles_get(st, user_id, cb, arg);
+}
+
+enum pv_rc store_user_groups_set(struct store *st, const char *user_id,
+    const char *const *groups, size_t n)
+{
+	STORE_FAULT();
+	if (st == NULL || user_id == NULL || (n > 0 && groups == NULL))
+		return PV_E_INVALID;
+	return st->ops->user_groups_set(st, user_id, groups, n);
+}
+
+enum pv_rc store_user_groups_get(struct store *st, const char *user_id, store_name_cb cb,
+    void *arg)
+{
+	STORE_FAULT();
+	if (st == NULL || user_id == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return st->ops->user_groups_get(st, user_id, cb, arg);
+}
+
+enum pv_rc store_role_put(struct store *st, const struct store_role *r)
+{
+	STORE_FAULT();
+	if (st == NULL || r == NULL || !istr_ok(r->name, sizeof(r->name)))
+		return PV_E_INVALID;
+	return st->ops->role_put(st, r);
+}
+
+enum pv_rc store_role_get(struct store *st, const char *name, struct store_role *out)
+{
+	STORE_FAULT();
+	if (st == NULL || name == NULL || out == NULL)
+		return PV_E_INVALID;
+	return st->ops->role_get(st, name, out);
+}
+
+enum pv_rc store_role_list(struct store *st, store_role_cb cb, void *arg)
+{
+	STORE_FAULT();
+	if (st == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return st->ops->role_list(st, cb, arg);
+}
+
+enum pv_rc store_group_put(struct store *st, const struct store_group *g)
+{
+	STORE_FAULT();
+	if (st == NULL || g == NULL || !istr_ok(g->name, sizeof(g->name)))
+		return PV_E_INVALID;
+	return st->ops->group_put(st, g);
+}
+
+enum pv_rc store_group_get(struct store *st, const char *name, struct store_group *out)
+{
+	STORE_FAULT();
+	if (st == NULL || name == NULL || out == NULL)
+		return PV_E_INVALID;
+	return st->ops->group_get(st, name, out);
+}
+
+enum pv_rc store_group_list(struct store *st, store_group_cb cb, void *arg)
+{
+	STORE_FAULT();
+	if (st == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return st->ops->group_list(st, cb, arg);
+}
+
+enum pv_rc store_session_put(struct store *st, const struct store_session *s)
+{
+	STORE_FAULT();
+	if (st == NULL || s == NULL || !istr_ok(s->id, sizeof(s->id)) ||
+	    !istr_ok(s->token_hash, sizeof(s->token_hash)) ||
+	    !istr_ok(s->user_id, sizeof(s->user_id)) || strlen(s->source) >= sizeof(s->source))
+		return PV_E_INVALID;
+	return st->ops->session_put(st, s);
+}
+
+enum pv_rc store_session_get_by_hash(struct store *st, const char *token_hash,
+    struct store_session *out)
+{
+	STORE_FAULT();
+	if (st == NULL || token_hash == NULL || out == NULL)
+		return PV_E_INVALID;
+	return st->ops->session_get_by_hash(st, token_hash, out);
+}
+
+enum pv_rc store_session_touch(struct store *st, const char *id, int64_t last_seen_ms)
+{
+	STORE_FAULT();
+	if (st == NULL || id == NULL)
+		return PV_E_INVALID;
+	return st->ops->session_touch(st, id, last_seen_ms);
+}
+
+enum pv_rc store_session_set_state(struct store *st, const char *id, unsigned restrict_flags,
+    bool mfa_verified, int64_t credential_epoch)
+{
+	STORE_FAULT();
+	if (st == NULL || id == NULL)
+		return PV_E_INVALID;
+	return st->ops->session_set_state(st, id, restrict_flags, mfa_verified,
+	    credential_epoch);
+}
+
+enum pv_rc store_session_end(struct store *st, const char *id, int64_t ended_ms,
+    const char *reason)
+{
+	STORE_FAULT();
+	if (st == NULL || id == NULL || reason == NULL || ended_ms <= 0)
+		return PV_E_INVALID;
+	return st->ops->session_end(st, id, ended_ms, reason);
+}
+
+enum pv_rc store_session_end_all_for_user(struct store *st, const char *user_id,
+    const char *except_id, int64_t ended_ms, const char *reason, size_t *n)
+{
+	STORE_FAULT();
+	if (st == NULL || user_id == NULL || reason == NULL || ended_ms <= 0)
+		return PV_E_INVALID;
+	return st->ops->session_end_all_for_user(st, user_id, except_id, ended_ms, reason, n);
+}
+
+enum pv_rc store_recovery_set(struct store *st, const char *user_id,
+    const char *const *code_hashes, size_t n)
+{
+	STORE_FAULT();
+	if (st == NULL || user_id == NULL || (n > 0 && code_hashes == NULL))
+		return PV_E_INVALID;
+	return st->ops->recovery_set(st, user_id, code_hashes, n);
+}
+
+enum pv_rc store_recovery_unused(struct store *st, const char *user_id, store_name_cb cb,
+    void *arg)
+{
+	STORE_FAULT();
+	if (st == NULL || user_id == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return st->ops->recovery_unused(st, user_id, cb, arg);
+}
+
+enum pv_rc store_recovery_use(struct store *st, const char *user_id, const char *code_hash,
+    int64_t used_ms)
+{
+	STORE_FAULT();
+	if (st == NULL || user_id == NULL || code_hash == NULL)
+		return PV_E_INVALID;
+	return st->ops->recovery_use(st, user_id, code_hash, used_ms);
+}
+
+enum pv_rc store_lockout_get(struct store *st, const char *key, const char *kind,
+    struct store_lockout *out)
+{
+	STORE_FAULT();
+	if (st == NULL || key == NULL || !kind_ok(kind) || out == NULL)
+		return PV_E_INVALID;
+	return st->ops->lockout_get(st, key, kind, out);
+}
+
+enum pv_rc store_lockout_put(struct store *st, const char *key, const char *kind,
+    const struct store_lockout *l)
+{
+	STORE_FAULT();
+	if (st == NULL || key == NULL || !kind_ok(kind) || l == NULL)
+		return PV_E_INVALID;
+	return st->ops->lockout_put(st, key, kind, l);
+}
+
+enum pv_rc store_mfa_pending_put(struct store *st, const struct store_mfa_pending *p)
+{
+	STORE_FAULT();
+	if (st == NULL || p == NULL || !istr_ok(p->token_hash, sizeof(p->token_hash)) ||
+	    !istr_ok(p->user_id, sizeof(p->user_id)))
+		return PV_E_INVALID;
+	return st->ops->mfa_pending_put(st, p);
+}
+
+enum pv_rc store_mfa_pending_get(struct store *st, const char *token_hash,
+    struct store_mfa_pending *out)
+{
+	STORE_FAULT();
+	if (st == NULL || token_hash == NULL || out == NULL)
+		return PV_E_INVALID;
+	return st->ops->mfa_pending_get(st, token_hash, out);
+}
+
+enum pv_rc store_mfa_pending_attempt(struct store *st, const char *token_hash)
+{
+	STORE_FAULT();
+	if (st == NULL || token_hash == NULL)
+		return PV_E_INVALID;
+	return st->ops->mfa_pending_attempt(st, token_hash);
+}
+
+enum pv_rc store_mfa_pending_delete(struct store *st, const char *token_hash, int64_t now_ms)
+{
+	STORE_FAULT();
+	if (st == NULL || token_hash == NULL)
+		return PV_E_INVALID;
+	return st->ops->mfa_pending_delete(st, token_hash, now_ms);
+}
 /* identity:end */
 
 /* ---- vault ---- */
 /* vault:begin (added by the records work) */
+static bool vname_ok(const char *s)
+{
+	return s != NULL && s[0] != '\0' && strlen(s) < STORE_NAME_MAX;
+}
+
+static bool vid_ok(const char *s)
+{
+	return s != NULL && s[0] != '\0' && strlen(s) < STORE_ID_MAX;
+}
+
+static bool vkek_ok(const char *s)
+{
+	return s != NULL && s[0] != '\0' && strlen(s) < sizeof(((struct store_record *)0)->kek_name);
+}
+
+static void blob_free(uint8_t **p, size_t *len)
+{
+	if (*p != NULL) {
+		explicit_bzero(*p, *len);
+		free(*p);
+	}
+	*p = NULL;
+	*len = 0;
+}
+
+void store_collection_clear(struct store_collection *c)
+{
+	if (c == NULL)
+		return;
+	free(c->schema);
+	memset(c, 0, sizeof(*c));
+}
+
+enum pv_rc store_collection_put(struct store *st, const struct store_collection *c)
+{
+	STORE_FAULT();
+	if (st == NULL || c == NULL || !vname_ok(c->name) || c->schema == NULL ||
+	    c->region[0] == '\0' || memchr(c->region, '\0', sizeof(c->region)) == NULL ||
+	    !vkek_ok(c->kek_name))
+		return PV_E_INVALID;
+	return st->ops->collection_put(st, c);
+}
+
+enum pv_rc store_collection_get(struct store *st, const char *name, struct store_collection *out)
+{
+	STORE_FAULT();
+	if (st == NULL || out == NULL || !vname_ok(name))
+		return PV_E_INVALID;
+	return st->ops->collection_get(st, name, out);
+}
+
+enum pv_rc store_collection_list(struct store *st, store_collection_cb cb, void *arg)
+{
+	STORE_FAULT();
+	if (st == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return st->ops->collection_list(st, cb, arg);
+}
+
+void store_record_clear(struct store_record *r)
+{
+	if (r == NULL)
+		return;
+	blob_free(&r->wrapped_dek, &r->wrapped_dek_len);
+	blob_free(&r->ciphertext, &r->ciphertext_len);
+	memset(r, 0, sizeof(*r));
+}
+
+/* A live envelope: every field a record row needs. */
+static bool record_ok(const struct store_record *r)
+{
+	return vid_ok(r->id) && vname_ok(r->collection) && r->version >= 1 &&
+	    vkek_ok(r->kek_name) && r->kek_version >= 1 &&
+	    r->wrapped_dek != NULL && r->wrapped_dek_len > 0 &&
+	    r->ciphertext != NULL && r->ciphertext_len > 0;
+}
+
+enum pv_rc store_record_put(struct store *st, const struct store_record *r)
+{
+	STORE_FAULT();
+	if (st == NULL || r == NULL || !record_ok(r))
+		return PV_E_INVALID;
+	return st->ops->record_put(st, r);
+}
+
+enum pv_rc store_record_get(struct store *st, const char *collection, const char *id,
+    struct store_record *out)
+{
+	STORE_FAULT();
+	if (st == NULL || out == NULL || !vname_ok(collection) || !vid_ok(id))
+		return PV_E_INVALID;
+	return st->ops->record_get(st, collection, id, out);
+}
+
+enum pv_rc store_record_update(struct store *st, const struct store_record *r,
+    uint32_t expected_version)
+{
+	STORE_FAULT();
+	if (st == NULL || r == NULL || !record_ok(r) || expected_version == 0 ||
+	    r->version != expected_version + 1)
+		return PV_E_INVALID;
+	return st->ops->record_update(st, r, expected_version);
+}
+
+enum pv_rc store_record_shred(struct store *st, const char *collection, const char *id,
+    int64_t deleted_ms)
+{
+	STORE_FAULT();
+	if (st == NULL || !vname_ok(collection) || !vid_ok(id) || deleted_ms <= 0)
+		return PV_E_INVALID;
+	return st->ops->record_shred(st, collection, id, deleted_ms);
+}
+
+enum pv_rc store_bidx_put(struct store *st, const char *collection, const char *field,
+    const uint8_t mac[STORE_MAC_LEN], const char *record_id)
+{
+	STORE_FAULT();
+	if (st == NULL || !vname_ok(collection) || !vname_ok(field) || mac == NULL ||
+	    !vid_ok(record_id))
+		return PV_E_INVALID;
+	return st->ops->bidx_put(st, collection, field, mac, record_id);
+}
+
+enum pv_rc store_bidx_delete(struct store *st, const char *collection, const char *record_id,
+    const char *field)
+{
+	STORE_FAULT();
+	if (st == NULL || !vname_ok(collection) || !vid_ok(record_id) ||
+	    (field != NULL && !vname_ok(field)))
+		return PV_E_INVALID;
+	return st->ops->bidx_delete(st, collection, record_id, field);
+}
+
+enum pv_rc store_bidx_lookup(struct store *st, const char *collection, const char *field,
+    const uint8_t mac[STORE_MAC_LEN], size_t limit, store_bidx_cb cb, void *arg)
+{
+	STORE_FAULT();
+	if (st == NULL || !vname_ok(collection) || !vname_ok(field) || mac == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return st->ops->bidx_lookup(st, collection, field, mac, limit, cb, arg);
+}
+
+void store_token_clear(struct store_token *t)
+{
+	if (t == NULL)
+		return;
+	blob_free(&t->wrapped_dek, &t->wrapped_dek_len);
+	blob_free(&t->ciphertext, &t->ciphertext_len);
+	memset(t, 0, sizeof(*t));
+}
+
+enum pv_rc store_token_put(struct store *st, const struct store_token *t)
+{
+	STORE_FAULT();
+	if (st == NULL || t == NULL || !vid_ok(t->token) || !vname_ok(t->collection) ||
+	    !vname_ok(t->field) || !vkek_ok(t->kek_name) || t->kek_version == 0 ||
+	    t->wrapped_dek == NULL || t->wrapped_dek_len == 0 ||
+	    t->ciphertext == NULL || t->ciphertext_len == 0)
+		return PV_E_INVALID;
+	return st->ops->token_put(st, t);
+}
+
+enum pv_rc store_token_get(struct store *st, const char *token, struct store_token *out)
+{
+	STORE_FAULT();
+	if (st == NULL || out == NULL || !vid_ok(token))
+		return PV_E_INVALID;
+	return st->ops->token_get(st, token, out);
+}
+
+enum pv_rc store_token_get_by_mac(struct store *st, const uint8_t mac[STORE_MAC_LEN],
+    struct store_token *out)
+{
+	STORE_FAULT();
+	if (st == NULL || mac == NULL || out == NULL)
+		return PV_E_INVALID;
+	return st->ops->token_get_by_mac(st, mac, out);
+}
 /* vault:end */

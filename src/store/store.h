@@ -112,10 +112,251 @@ enum pv_rc store_checkpoint_count(struct store *st, int64_t *n);
 
 /* ---- identity (users, roles, groups, sessions, MFA, lockout) ---- */
 /* identity:begin (added by the identity work) */
+/*
+ * Nothing here is a secret in clear: password_hash is an Argon2id string,
+ * the TOTP secret is envelope ciphertext, token and recovery-code hashes are
+ * one-way. Users are never deleted. Times are ms since the epoch (UTC).
+ */
+#define STORE_USERNAME_MAX 65        /* [a-z0-9._-]{1,64} + NUL */
+#define STORE_DISPLAY_MAX 257
+#define STORE_EMAIL_MAX 255
+#define STORE_PWHASH_MAX 128         /* crypto_pwhash_STRBYTES */
+#define STORE_HASH_HEX_MAX 65        /* hex SHA-256 / HMAC + NUL */
+#define STORE_ROLE_MAX 64            /* role / group name + NUL */
+
+struct store_user {
+	char id[UTIL_ID_MAX];
+	char username[STORE_USERNAME_MAX];
+	char display_name[STORE_DISPLAY_MAX];
+	char email[STORE_EMAIL_MAX];
+	bool disabled;
+	char *attributes;            /* malloc'd JSON object text ("{}" if none) */
+	char password_hash[STORE_PWHASH_MAX];
+	bool password_one_time;      /* must be changed at next login */
+	int64_t credential_epoch;    /* bumped on password change and disable */
+	uint8_t *mfa_secret;         /* malloc'd envelope ciphertext, NULL if none */
+	size_t mfa_secret_len;
+	uint8_t *mfa_env;            /* malloc'd serialized keys_envelope, NULL if none */
+	size_t mfa_env_len;
+	bool mfa_enabled;            /* confirmed; a secret without it is pending enrolment */
+	int64_t mfa_last_step;       /* last accepted TOTP step, -1 if none */
+	int64_t created_ms;
+	int64_t updated_ms;
+	int64_t disabled_ms;         /* 0 while active */
+};
+void store_user_clear(struct store_user *u);
+/* PV_E_CONFLICT if the ID or the username exists. */
+enum pv_rc store_user_put(struct store *st, const struct store_user *u);
+enum pv_rc store_user_get(struct store *st, const char *id, struct store_user *out);
+enum pv_rc store_user_get_by_username(struct store *st, const char *username,
+    struct store_user *out);
+/* Rewrite every mutable column of user u->id (not id, username, created);
+ * PV_E_NOTFOUND if there is no such user. */
+enum pv_rc store_user_update(struct store *st, const struct store_user *u);
+typedef int (*store_user_cb)(const struct store_user *u, void *arg);   /* non-zero stops */
+/* In username order. */
+enum pv_rc store_user_list(struct store *st, store_user_cb cb, void *arg);
+
+/* Direct role and group memberships of a user (replace the whole set). */
+typedef int (*store_name_cb)(const char *name, void *arg);   /* non-zero stops */
+enum pv_rc store_user_roles_set(struct store *st, const char *user_id,
+    const char *const *roles, size_t n);
+enum pv_rc store_user_roles_get(struct store *st, const char *user_id, store_name_cb cb,
+    void *arg);
+enum pv_rc store_user_groups_set(struct store *st, const char *user_id,
+    const char *const *groups, size_t n);
+enum pv_rc store_user_groups_get(struct store *st, const char *user_id, store_name_cb cb,
+    void *arg);
+
+/* Roles: built-in (seeded by the migration) and custom. */
+struct store_role {
+	char name[STORE_ROLE_MAX];
+	char *permissions;           /* malloc'd JSON array of permission strings */
+	char *condition;             /* malloc'd JSON object text ("{}" if none) */
+	bool builtin;
+	int64_t created_ms;
+};
+void store_role_clear(struct store_role *r);
+enum pv_rc store_role_put(struct store *st, const struct store_role *r);   /* PV_E_CONFLICT if taken */
+enum pv_rc store_role_get(struct store *st, const char *name, struct store_role *out);
+typedef int (*store_role_cb)(const struct store_role *r, void *arg);
+enum pv_rc store_role_list(struct store *st, store_role_cb cb, void *arg);   /* name order */
+
+/* Groups: members inherit the group's roles. */
+struct store_group {
+	char name[STORE_ROLE_MAX];
+	char *roles;                 /* malloc'd JSON array of role names */
+	int64_t created_ms;
+};
+void store_group_clear(struct store_group *g);
+enum pv_rc store_group_put(struct store *st, const struct store_group *g);  /* PV_E_CONFLICT if taken */
+enum pv_rc store_group_get(struct store *st, const char *name, struct store_group *out);
+typedef int (*store_group_cb)(const struct store_group *g, void *arg);
+enum pv_rc store_group_list(struct store *st, store_group_cb cb, void *arg);   /* name order */
+
+/* Sessions: one row per login; the token is known only by its hash. */
+struct store_session {
+	char id[UTIL_ID_MAX];
+	char token_hash[STORE_HASH_HEX_MAX];
+	char user_id[UTIL_ID_MAX];
+	int64_t created_ms;
+	int64_t last_seen_ms;
+	int64_t absolute_expires_ms;
+	unsigned restrict_flags;     /* AUTHN_RESTRICT_* */
+	bool mfa_verified;
+	int64_t credential_epoch;
+	char source[64];
+	int64_t ended_ms;            /* 0 while open */
+	char end_reason[16];         /* "" while open; authn_session_end_name() */
+};
+enum pv_rc store_session_put(struct store *st, const struct store_session *s);
+enum pv_rc store_session_get_by_hash(struct store *st, const char *token_hash,
+    struct store_session *out);
+/* Raise last_seen (never lowers it); PV_E_NOTFOUND if no such session. */
+enum pv_rc store_session_touch(struct store *st, const char *id, int64_t last_seen_ms);
+/* Restriction flags, MFA flag and credential epoch of an open session. */
+enum pv_rc store_session_set_state(struct store *st, const char *id, unsigned restrict_flags,
+    bool mfa_verified, int64_t credential_epoch);
+/* End an open session; PV_E_NOTFOUND if missing or already ended. */
+enum pv_rc store_session_end(struct store *st, const char *id, int64_t ended_ms,
+    const char *reason);
+/* End every open session of a user except except_id (NULL: all); *n ended. */
+enum pv_rc store_session_end_all_for_user(struct store *st, const char *user_id,
+    const char *except_id, int64_t ended_ms, const char *reason, size_t *n);
+
+/* Recovery codes: replace the set, list the unused ones, use one. */
+enum pv_rc store_recovery_set(struct store *st, const char *user_id,
+    const char *const *code_hashes, size_t n);
+enum pv_rc store_recovery_unused(struct store *st, const char *user_id, store_name_cb cb,
+    void *arg);
+/* Mark one unused code used; PV_E_NOTFOUND if missing or already used. */
+enum pv_rc store_recovery_use(struct store *st, const char *user_id, const char *code_hash,
+    int64_t used_ms);
+
+/* Lockout counters: key = lowercase username (also for unknown names),
+ * kind "password" or "mfa". A missing row reads as all zero. */
+struct store_lockout {
+	int failures;
+	int64_t window_start_ms;
+	int64_t locked_until_ms;
+};
+enum pv_rc store_lockout_get(struct store *st, const char *key, const char *kind,
+    struct store_lockout *out);
+enum pv_rc store_lockout_put(struct store *st, const char *key, const char *kind,
+    const struct store_lockout *l);
+
+/* Logins that passed the password and owe a TOTP / recovery code. */
+struct store_mfa_pending {
+	char token_hash[STORE_HASH_HEX_MAX];
+	char user_id[UTIL_ID_MAX];
+	int64_t expires_ms;
+	int attempts;
+};
+enum pv_rc store_mfa_pending_put(struct store *st, const struct store_mfa_pending *p);
+enum pv_rc store_mfa_pending_get(struct store *st, const char *token_hash,
+    struct store_mfa_pending *out);
+/* Count one failed attempt; PV_E_NOTFOUND if gone. */
+enum pv_rc store_mfa_pending_attempt(struct store *st, const char *token_hash);
+/* Delete it and every expired pending login; PV_E_NOTFOUND if it was gone. */
+enum pv_rc store_mfa_pending_delete(struct store *st, const char *token_hash, int64_t now_ms);
 /* identity:end */
 
 /* ---- vault (collections, records, blind index, tokens) ---- */
 /* vault:begin (added by the records work) */
+/*
+ * Nothing here holds a PHI value in clear: record bodies and token values
+ * are AEAD ciphertext (vault + keys seal them before they reach the store),
+ * blind-index entries are HMACs, schemas hold field names and types only.
+ */
+#define STORE_NAME_MAX 64            /* collection and field names, incl. NUL */
+#define STORE_ID_MAX 48              /* record IDs and tokens, incl. NUL (UTIL_ID_MAX) */
+#define STORE_MAC_LEN 32             /* blind-index / deterministic-token HMAC-SHA256 */
+
+struct store_collection {
+	char name[STORE_NAME_MAX];
+	char *schema;                /* malloc'd JSON text (vault_collection_to_json) */
+	char region[64];
+	int retention_days;
+	int64_t created_ms;
+	char kek_name[128];          /* KEK wrapping this collection's record DEKs */
+};
+void store_collection_clear(struct store_collection *c);
+/* PV_E_CONFLICT if a collection of that name exists. */
+enum pv_rc store_collection_put(struct store *st, const struct store_collection *c);
+enum pv_rc store_collection_get(struct store *st, const char *name, struct store_collection *out);
+typedef int (*store_collection_cb)(const struct store_collection *c, void *arg);  /* non-zero stops */
+/* In name order. */
+enum pv_rc store_collection_list(struct store *st, store_collection_cb cb, void *arg);
+
+/* One record: the envelope of its current version. A shredded record keeps
+ * its row (ID never reused) with deleted_ms set and no DEK or ciphertext. */
+struct store_record {
+	char id[STORE_ID_MAX];
+	char collection[STORE_NAME_MAX];
+	uint32_t version;
+	char kek_name[128];
+	uint32_t kek_version;
+	uint8_t *wrapped_dek;        /* malloc'd; NULL once shredded */
+	size_t wrapped_dek_len;
+	uint8_t *ciphertext;         /* malloc'd; NULL once shredded */
+	size_t ciphertext_len;
+	int64_t created_ms;
+	int64_t updated_ms;
+	int64_t deleted_ms;          /* 0: live */
+};
+void store_record_clear(struct store_record *r);
+/* Insert a new record (version as given); PV_E_CONFLICT if the ID exists. */
+enum pv_rc store_record_put(struct store *st, const struct store_record *r);
+/* The record (live or shredded) of that collection and ID, or PV_E_NOTFOUND. */
+enum pv_rc store_record_get(struct store *st, const char *collection, const char *id,
+    struct store_record *out);
+/* Replace a live record's envelope with r (r->version must be
+ * expected_version + 1): optimistic concurrency, PV_E_CONFLICT if the stored
+ * version is not expected_version, PV_E_NOTFOUND if missing or shredded. */
+enum pv_rc store_record_update(struct store *st, const struct store_record *r,
+    uint32_t expected_version);
+/* Crypto-shred: drop the wrapped DEK and ciphertext (secure_delete zeroes the
+ * freed cells), set deleted_ms, delete the record's blind-index entries.
+ * PV_E_NOTFOUND if missing or already shredded. */
+enum pv_rc store_record_shred(struct store *st, const char *collection, const char *id,
+    int64_t deleted_ms);
+
+/* Blind index: (collection, field, HMAC of the canonical value) -> record. */
+enum pv_rc store_bidx_put(struct store *st, const char *collection, const char *field,
+    const uint8_t mac[STORE_MAC_LEN], const char *record_id);
+/* Delete a record's entries for one field (field NULL: every field). */
+enum pv_rc store_bidx_delete(struct store *st, const char *collection, const char *record_id,
+    const char *field);
+typedef int (*store_bidx_cb)(const char *record_id, void *arg);   /* non-zero stops */
+/* Record IDs with that MAC, in ID order, at most limit (0: no limit). */
+enum pv_rc store_bidx_lookup(struct store *st, const char *collection, const char *field,
+    const uint8_t mac[STORE_MAC_LEN], size_t limit, store_bidx_cb cb, void *arg);
+
+/* Tokens: the value is an envelope like a record's. A deterministic token
+ * also keeps the MAC of (field type, canonical value), unique across the
+ * store, so the same value finds the same token in every collection. */
+struct store_token {
+	char token[STORE_ID_MAX];
+	char collection[STORE_NAME_MAX];
+	char field[STORE_NAME_MAX];
+	bool deterministic;
+	uint8_t mac[STORE_MAC_LEN];  /* deterministic only */
+	char kek_name[128];
+	uint32_t kek_version;
+	uint8_t *wrapped_dek;        /* malloc'd */
+	size_t wrapped_dek_len;
+	uint8_t *ciphertext;         /* malloc'd */
+	size_t ciphertext_len;
+	int64_t created_ms;
+};
+void store_token_clear(struct store_token *t);
+/* PV_E_CONFLICT if the token, or a deterministic token with the same mac,
+ * exists. */
+enum pv_rc store_token_put(struct store *st, const struct store_token *t);
+enum pv_rc store_token_get(struct store *st, const char *token, struct store_token *out);
+/* The deterministic token with that mac, or PV_E_NOTFOUND. */
+enum pv_rc store_token_get_by_mac(struct store *st, const uint8_t mac[STORE_MAC_LEN],
+    struct store_token *out);
 /* vault:end */
 
 /* ---- fault injection (compiled with PV_FAULT_INJECTION) ----

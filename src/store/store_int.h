@@ -61,10 +61,76 @@ struct store_ops {
 
 	/* ---- identity ---- */
 	/* identity:begin (added by the identity work) */
+	enum pv_rc (*user_put)(struct store *st, const struct store_user *u);
+	enum pv_rc (*user_get)(struct store *st, const char *id, struct store_user *out);
+	enum pv_rc (*user_get_by_username)(struct store *st, const char *username,
+	    struct store_user *out);
+	enum pv_rc (*user_update)(struct store *st, const struct store_user *u);
+	enum pv_rc (*user_list)(struct store *st, store_user_cb cb, void *arg);
+	enum pv_rc (*user_roles_set)(struct store *st, const char *user_id,
+	    const char *const *roles, size_t n);
+	enum pv_rc (*user_roles_get)(struct store *st, const char *user_id, store_name_cb cb,
+	    void *arg);
+	enum pv_rc (*user_groups_set)(struct store *st, const char *user_id,
+	    const char *const *groups, size_t n);
+	enum pv_rc (*user_groups_get)(struct store *st, const char *user_id, store_name_cb cb,
+	    void *arg);
+	enum pv_rc (*role_put)(struct store *st, const struct store_role *r);
+	enum pv_rc (*role_get)(struct store *st, const char *name, struct store_role *out);
+	enum pv_rc (*role_list)(struct store *st, store_role_cb cb, void *arg);
+	enum pv_rc (*group_put)(struct store *st, const struct store_group *g);
+	enum pv_rc (*group_get)(struct store *st, const char *name, struct store_group *out);
+	enum pv_rc (*group_list)(struct store *st, store_group_cb cb, void *arg);
+	enum pv_rc (*session_put)(struct store *st, const struct store_session *s);
+	enum pv_rc (*session_get_by_hash)(struct store *st, const char *token_hash,
+	    struct store_session *out);
+	enum pv_rc (*session_touch)(struct store *st, const char *id, int64_t last_seen_ms);
+	enum pv_rc (*session_set_state)(struct store *st, const char *id, unsigned restrict_flags,
+	    bool mfa_verified, int64_t credential_epoch);
+	enum pv_rc (*session_end)(struct store *st, const char *id, int64_t ended_ms,
+	    const char *reason);
+	enum pv_rc (*session_end_all_for_user)(struct store *st, const char *user_id,
+	    const char *except_id, int64_t ended_ms, const char *reason, size_t *n);
+	enum pv_rc (*recovery_set)(struct store *st, const char *user_id,
+	    const char *const *code_hashes, size_t n);
+	enum pv_rc (*recovery_unused)(struct store *st, const char *user_id, store_name_cb cb,
+	    void *arg);
+	enum pv_rc (*recovery_use)(struct store *st, const char *user_id, const char *code_hash,
+	    int64_t used_ms);
+	enum pv_rc (*lockout_get)(struct store *st, const char *key, const char *kind,
+	    struct store_lockout *out);
+	enum pv_rc (*lockout_put)(struct store *st, const char *key, const char *kind,
+	    const struct store_lockout *l);
+	enum pv_rc (*mfa_pending_put)(struct store *st, const struct store_mfa_pending *p);
+	enum pv_rc (*mfa_pending_get)(struct store *st, const char *token_hash,
+	    struct store_mfa_pending *out);
+	enum pv_rc (*mfa_pending_attempt)(struct store *st, const char *token_hash);
+	enum pv_rc (*mfa_pending_delete)(struct store *st, const char *token_hash, int64_t now_ms);
 	/* identity:end */
 
 	/* ---- vault ---- */
 	/* vault:begin (added by the records work) */
+	enum pv_rc (*collection_put)(struct store *st, const struct store_collection *c);
+	enum pv_rc (*collection_get)(struct store *st, const char *name,
+	    struct store_collection *out);
+	enum pv_rc (*collection_list)(struct store *st, store_collection_cb cb, void *arg);
+	enum pv_rc (*record_put)(struct store *st, const struct store_record *r);
+	enum pv_rc (*record_get)(struct store *st, const char *collection, const char *id,
+	    struct store_record *out);
+	enum pv_rc (*record_update)(struct store *st, const struct store_record *r,
+	    uint32_t expected_version);
+	enum pv_rc (*record_shred)(struct store *st, const char *collection, const char *id,
+	    int64_t deleted_ms);
+	enum pv_rc (*bidx_put)(struct store *st, const char *collection, const char *field,
+	    const uint8_t mac[STORE_MAC_LEN], const char *record_id);
+	enum pv_rc (*bidx_delete)(struct store *st, const char *collection,
+	    const char *record_id, const char *field);
+	enum pv_rc (*bidx_lookup)(struct store *st, const char *collection, const char *field,
+	    const uint8_t mac[STORE_MAC_LEN], size_t limit, store_bidx_cb cb, void *arg);
+	enum pv_rc (*token_put)(struct store *st, const struct store_token *t);
+	enum pv_rc (*token_get)(struct store *st, const char *token, struct store_token *out);
+	enum pv_rc (*token_get_by_mac)(struct store *st, const uint8_t mac[STORE_MAC_LEN],
+	    struct store_token *out);
 	/* vault:end */
 };
 
@@ -112,8 +178,55 @@ enum store_sqlite_stmt {
 	SQ_CHECKPOINT_SCAN,
 	SQ_CHECKPOINT_COUNT,
 	/* identity:begin (added by the identity work) */
+	SQ_USER_PUT,
+	SQ_USER_GET,
+	SQ_USER_GET_BY_USERNAME,
+	SQ_USER_UPDATE,
+	SQ_USER_LIST,
+	SQ_USER_ROLES_DELETE,
+	SQ_USER_ROLES_INSERT,
+	SQ_USER_ROLES_GET,
+	SQ_USER_GROUPS_DELETE,
+	SQ_USER_GROUPS_INSERT,
+	SQ_USER_GROUPS_GET,
+	SQ_ROLE_PUT,
+	SQ_ROLE_GET,
+	SQ_ROLE_LIST,
+	SQ_GROUP_PUT,
+	SQ_GROUP_GET,
+	SQ_GROUP_LIST,
+	SQ_SESSION_PUT,
+	SQ_SESSION_GET_BY_HASH,
+	SQ_SESSION_TOUCH,
+	SQ_SESSION_SET_STATE,
+	SQ_SESSION_END,
+	SQ_SESSION_END_ALL,
+	SQ_RECOVERY_DELETE,
+	SQ_RECOVERY_INSERT,
+	SQ_RECOVERY_UNUSED,
+	SQ_RECOVERY_USE,
+	SQ_LOCKOUT_GET,
+	SQ_LOCKOUT_PUT,
+	SQ_MFA_PENDING_PUT,
+	SQ_MFA_PENDING_GET,
+	SQ_MFA_PENDING_ATTEMPT,
+	SQ_MFA_PENDING_DELETE,
+	SQ_MFA_PENDING_PURGE,
 	/* identity:end */
 	/* vault:begin (added by the records work) */
+	SQ_COLLECTION_PUT,
+	SQ_COLLECTION_GET,
+	SQ_COLLECTION_LIST,
+	SQ_RECORD_PUT,
+	SQ_RECORD_GET,
+	SQ_RECORD_UPDATE,
+	SQ_RECORD_SHRED,
+	SQ_BIDX_PUT,
+	SQ_BIDX_DELETE,
+	SQ_BIDX_LOOKUP,
+	SQ_TOKEN_PUT,
+	SQ_TOKEN_GET,
+	SQ_TOKEN_GET_BY_MAC,
 	/* vault:end */
 	SQ_STMT__COUNT
 };
@@ -160,5 +273,55 @@ enum pv_rc store_sqlite_migrate(sqlite3 *db, int *version);
 enum pv_rc store_sqlite_schema_read(sqlite3 *db, int *version);
 /* Highest migration this binary knows. */
 int store_sqlite_schema_latest(void);
+
+/* identity:begin: sqlite_identity.c, the identity ops of the SQLite
+ * backend (their SQL is in sqlite.c's statement table). */
+enum pv_rc store_sqlite_user_put(struct store *st, const struct store_user *u);
+enum pv_rc store_sqlite_user_get(struct store *st, const char *id, struct store_user *out);
+enum pv_rc store_sqlite_user_get_by_username(struct store *st, const char *username,
+    struct store_user *out);
+enum pv_rc store_sqlite_user_update(struct store *st, const struct store_user *u);
+enum pv_rc store_sqlite_user_list(struct store *st, store_user_cb cb, void *arg);
+enum pv_rc store_sqlite_user_roles_set(struct store *st, const char *user_id,
+    const char *const *roles, size_t n);
+enum pv_rc store_sqlite_user_roles_get(struct store *st, const char *user_id,
+    store_name_cb cb, void *arg);
+enum pv_rc store_sqlite_user_groups_set(struct store *st, const char *user_id,
+    const char *const *groups, size_t n);
+enum pv_rc store_sqlite_user_groups_get(struct store *st, const char *user_id,
+    store_name_cb cb, void *arg);
+enum pv_rc store_sqlite_role_put(struct store *st, const struct store_role *r);
+enum pv_rc store_sqlite_role_get(struct store *st, const char *name, struct store_role *out);
+enum pv_rc store_sqlite_role_list(struct store *st, store_role_cb cb, void *arg);
+enum pv_rc store_sqlite_group_put(struct store *st, const struct store_group *g);
+enum pv_rc store_sqlite_group_get(struct store *st, const char *name, struct store_group *out);
+enum pv_rc store_sqlite_group_list(struct store *st, store_group_cb cb, void *arg);
+enum pv_rc store_sqlite_session_put(struct store *st, const struct store_session *s);
+enum pv_rc store_sqlite_session_get_by_hash(struct store *st, const char *token_hash,
+    struct store_session *out);
+enum pv_rc store_sqlite_session_touch(struct store *st, const char *id, int64_t last_seen_ms);
+enum pv_rc store_sqlite_session_set_state(struct store *st, const char *id,
+    unsigned restrict_flags, bool mfa_verified, int64_t credential_epoch);
+enum pv_rc store_sqlite_session_end(struct store *st, const char *id, int64_t ended_ms,
+    const char *reason);
+enum pv_rc store_sqlite_session_end_all_for_user(struct store *st, const char *user_id,
+    const char *except_id, int64_t ended_ms, const char *reason, size_t *n);
+enum pv_rc store_sqlite_recovery_set(struct store *st, const char *user_id,
+    const char *const *code_hashes, size_t n);
+enum pv_rc store_sqlite_recovery_unused(struct store *st, const char *user_id,
+    store_name_cb cb, void *arg);
+enum pv_rc store_sqlite_recovery_use(struct store *st, const char *user_id,
+    const char *code_hash, int64_t used_ms);
+enum pv_rc store_sqlite_lockout_get(struct store *st, const char *key, const char *kind,
+    struct store_lockout *out);
+enum pv_rc store_sqlite_lockout_put(struct store *st, const char *key, const char *kind,
+    const struct store_lockout *l);
+enum pv_rc store_sqlite_mfa_pending_put(struct store *st, const struct store_mfa_pending *p);
+enum pv_rc store_sqlite_mfa_pending_get(struct store *st, const char *token_hash,
+    struct store_mfa_pending *out);
+enum pv_rc store_sqlite_mfa_pending_attempt(struct store *st, const char *token_hash);
+enum pv_rc store_sqlite_mfa_pending_delete(struct store *st, const char *token_hash,
+    int64_t now_ms);
+/* identity:end */
 
 #endif /* PV_STORE_INT_H */

@@ -5,13 +5,6 @@
 #ifndef PV_VAULT_INT_H
 #define PV_VAULT_INT_H
 
-struct store_record;
-struct http_request;
-struct audit_actor;
-struct keys;
-struct store;
-struct audit;
-struct pv_config;
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -105,12 +98,14 @@ char *vault_detail_fields(json_t *obj, json_t *extra);
  * Purpose of use for a PHI read (reads, searches, batch reads,
  * detokenization): X-Purpose-Of-Use must be an HL7 PurposeOfUse code
  * (400 purpose_required otherwise), ETREAT only for a break_glass principal
- * (403 forbidden), and within the roles' allow-list if they carry one. A
+ * (403 forbidden), and within the allow-lists of the roles that grant
+ * `required` (the permission used: "records.read:<c>", "tokens.detokenize";
+ * a role's condition {"purposes":[...]}; no list: any purpose). A
  * refusal is audited (action, resource, outcome denied) and returned as the
  * handler's rc with its message. *code: the accepted code (request memory).
  */
 enum pv_rc vault_purpose_require(struct vault_ctx *v, struct http_request *req,
-    const char *action, const char *resource, const char **code);
+    const char *action, const char *resource, const char *required, const char **code);
 /* The header if it is a valid code, else NULL (writes: recorded if given). */
 const char *vault_purpose_optional(struct http_request *req);
 
@@ -127,6 +122,47 @@ void vault_commit_many(struct vault_ctx *v, struct vault_job *jobs, size_t n);
 
 /* http_fail with a message copied into the request arena. */
 enum pv_rc vault_fail(struct http_request *req, enum pv_rc rc, const char *msg);
+
+/* ---- record_io.c: shared by routes_records.c and routes_batch.c ---- */
+/* One blind-index change of a write. */
+struct vault_bidx_entry {
+	char field[VAULT_NAME_MAX];
+	bool put;                       /* false: delete only (field removed) */
+	uint8_t mac[VAULT_BLIND_LEN];
+};
+
+/* A record write run by the audit writer: insert (expected_version 0) or
+ * update, then the blind-index changes. */
+struct vault_write_job {
+	struct store_record rec;
+	uint32_t expected_version;      /* 0: insert */
+	bool reindex_all;               /* insert: every entry is new */
+	size_t nbidx;
+	struct vault_bidx_entry bidx[VAULT_MAX_FIELDS];
+};
+
+enum pv_rc vault_write_fn(struct store *st, void *arg);   /* audit_job_fn */
+void vault_write_job_clear(struct vault_write_job *j);
+/*
+ * Blind-index entries for the searchable fields among the keys of `which`
+ * (the new record, or a patch), with values from `fields` (the record as it
+ * will be stored); a field absent there is delete-only.
+ */
+enum pv_rc vault_index_entries(struct vault_ctx *v, const struct vault_collection *c,
+    json_t *fields, json_t *which, struct vault_write_job *j);
+bool vault_rec_id_ok(const char *id);
+/* "collections/<c>/records[/<id>]" (an ID that is not one is "(invalid)"). */
+void vault_resource(char *buf, size_t len, const char *c, const char *id);
+/* Record a failed request (not found: error, forbidden: denied, ...) and
+ * answer rc with msg (copied); 503 audit_unavailable if the entry fails. */
+enum pv_rc vault_fail_audited(struct vault_ctx *v, struct http_request *req,
+    const char *action, const char *resource, const char *purpose, enum pv_rc rc,
+    const char *msg);
+/* Load and open one record into {"id","version","fields"} masked for the
+ * request's principal, and the audit detail naming its fields. No audit
+ * entry here: the caller makes it durable before sending the view. */
+enum pv_rc vault_record_load_view(struct vault_ctx *v, struct http_request *req,
+    const struct vault_collection *c, const char *id, json_t **view, char **detail);
 
 /* Route tables (one registration function per file). */
 enum pv_rc vault_routes_collections(struct http_server *srv, struct vault_ctx *v);

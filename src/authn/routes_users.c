@@ -1,0 +1,669 @@
+/*
+ * routes_users: joiner / mover / leaver (API.md "Users, groups and roles").
+ *
+ *   POST /v1/users                users.manage  joiner: 201 {"id","one_time_password"}
+ *   GET  /v1/users                users.manage
+ *   GET  /v1/users/{id}           users.manage
+ *   PATCH /v1/users/{id}          users.manage  mover: display_name, email, roles, groups, attributes
+ *   POST /v1/users/{id}/disable   users.manage  leaver: every session ends at once
+ *
+ * No DELETE route (the router answers 405): users are never deleted and
+ * their IDs never reused, so the audit trail always names someone.
+ * Roles and groups named in a request must exist. Every change goes
+ * through the audit writer (user.create / user.update / user.disable) and
+ * bumps the authz generation so cached roles re-resolve.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authn/authn_int.h"
+#include "crypto/crypto.h"
+
+#define ATTRS_MAX 8192
+
+static struct authn_service *
+svc_of(struct http_request *req)
+{
+	return req->route->arg;
+}
+
+/* ---- JSON ---- */
+
+static int
+on_name(const char *name, void *arg)
+{
+	json_array_append_new(arg, json_string(name));
+	return 0;
+}
+
+json_t *
+authn_user_json(struct store *st, const struct store_user *u)
+{
+	json_t *o, *roles = json_array(), *groups = json_array(), *attrs;
+	char c[32], up[32], d[32];
+
+	attrs = json_loads(u->attributes ? u->attributes : "{}", 0, NULL);
+	if (roles == NULL || groups == NULL || attrs == NULL ||
+	    store_user_roles_get(st, u->id, on_name, roles) != PV_OK ||
+	    store_user_groups_get(st, u->id, on_name, groups) != PV_OK) {
+		json_decref(roles);
+		json_decref(groups);
+		json_decref(attrs);
+		return NULL;
+	}
+	util_time_fmt(u->created_ms, c, sizeof(c));
+	util_time_fmt(u->updated_ms, up, sizeof(up));
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:s, s:s}",
+	    "id", u->id, "username", u->username, "display_name", u->display_name,
+	    "email", u->email, "status", u->disabled ? "disabled" : "active",
+	    "roles", roles, "groups", groups, "attributes", attrs,
+	    "mfa_enabled", u->mfa_enabled, "must_change_password", u->password_one_time,
+	    "created", c, "updated", up);
+	if (o != NULL && u->disabled_ms != 0) {
+		util_time_fmt(u->disabled_ms, d, sizeof(d));
+		json_object_set_new(o, "disabled_at", json_string(d));
+	}
+	return o;
+}
+
+/* ---- validation ---- */
+
+static bool
+email_valid(const char *e)
+{
+	const char *at = strchr(e, '@');
+	size_t i;
+
+	if (e[0] == '\0')
+		return true;   /* optional */
+	if (at == NULL || at == e || at[1] == '\0' || strchr(at + 1, '@') != NULL ||
+	    strchr(at + 1, '.') == NULL || strlen(e) >= STORE_EMAIL_MAX)
+		return false;
+	for (i = 0; e[i] != '\0'; i++)
+		if ((unsigned char)e[i] <= ' ' || e[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static bool
+text_valid(const char *t, size_t cap)
+{
+	size_t i;
+
+	if (strlen(t) >= cap)
+		return false;
+	for (i = 0; t[i] != '\0'; i++)
+		if ((unsigned char)t[i] < ' ' || t[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* A list of role or group names from body[key]: an array of distinct
+ * existing names. *names points into the request body (arena lifetime). */
+static enum pv_rc
+names_from_body(struct http_request *req, struct store *st, const char *key, bool roles,
+    const char ***names, size_t *n, bool *present)
+{
+	json_t *arr = json_object_get(req->body, key);
+	const char **v;
+	size_t i, k;
+	enum pv_rc rc;
+
+	*present = arr != NULL;
+	*n = 0;
+	*names = NULL;
+	if (arr == NULL)
+		return PV_OK;
+	if (!json_is_array(arr) || json_array_size(arr) > AUTHN_ROLES_MAX) {
+		req->err_message = arena_printf(req->arena, "%s must be an array of at most %d names",
+		    key, AUTHN_ROLES_MAX);
+		return PV_E_INVALID;
+	}
+	v = arena_alloc(req->arena, (json_array_size(arr) + 1) * sizeof(*v));
+	if (v == NULL)
+		return PV_E_NOMEM;
+	for (i = 0; i < json_array_size(arr); i++) {
+		const char *nm = json_string_value(json_array_get(arr, i));
+
+		if (nm == NULL || strlen(nm) >= STORE_ROLE_MAX || nm[0] == '\0') {
+			req->err_message = arena_printf(req->arena, "%s[%zu] must be a name", key, i);
+			return PV_E_INVALID;
+		}
+		for (k = 0; k < i; k++)
+			if (strcmp(v[k], nm) == 0) {
+				req->err_message = arena_printf(req->arena, "%s[%zu] is a duplicate", key,
+				    i);
+				return PV_E_INVALID;
+			}
+		if (roles) {
+			struct store_role r;
+
+			rc = store_role_get(st, nm, &r);
+			if (rc == PV_OK)
+				store_role_clear(&r);
+		} else {
+			struct store_group g;
+
+			rc = store_group_get(st, nm, &g);
+			if (rc == PV_OK)
+				store_group_clear(&g);
+		}
+		if (rc == PV_E_NOTFOUND) {
+			req->err_message = arena_printf(req->arena, "%s[%zu] does not exist (see GET "
+			    "/v1/%s)", key, i, roles ? "roles" : "groups");
+			return PV_E_INVALID;
+		}
+		if (rc != PV_OK)
+			return rc;
+		v[i] = nm;
+	}
+	*names = v;
+	*n = i;
+	return PV_OK;
+}
+
+static enum pv_rc
+attrs_from_body(struct http_request *req, char **out, bool *present)
+{
+	json_t *a = json_object_get(req->body, "attributes");
+	char *txt;
+
+	*present = a != NULL;
+	*out = NULL;
+	if (a == NULL)
+		return PV_OK;
+	if (!json_is_object(a))
+		return http_fail(req, PV_E_INVALID, "attributes must be an object");
+	txt = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
+	if (txt == NULL)
+		return PV_E_NOMEM;
+	if (strlen(txt) > ATTRS_MAX) {
+		free(txt);
+		return http_fail(req, PV_E_INVALID, "attributes are larger than 8 KiB");
+	}
+	*out = arena_strdup(req->arena, txt);
+	free(txt);
+	return *out != NULL ? PV_OK : PV_E_NOMEM;
+}
+
+/* Refuse fields this route does not know (a typo must not be ignored). */
+static enum pv_rc
+only_fields(struct http_request *req, const char *const *allowed)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach(req->body, k, v) {
+		(void)v;
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(k, allowed[i]) == 0)
+				break;
+		if (allowed[i] == NULL)
+			return http_fail(req, PV_E_INVALID, "unknown field in the request body");
+	}
+	return PV_OK;
+}
+
+/* ---- POST /v1/users ---- */
+
+struct create_job {
+	const struct store_user *u;
+	const char *const *roles;
+	size_t nroles;
+	const char *const *groups;
+	size_t ngroups;
+};
+
+static enum pv_rc
+create_fn(struct store *st, void *arg)
+{
+	struct create_job *j = arg;
+	enum pv_rc rc;
+
+	if ((rc = store_user_put(st, j->u)) != PV_OK ||
+	    (rc = store_user_roles_set(st, j->u->id, j->roles, j->nroles)) != PV_OK)
+		return rc;
+	return store_user_groups_set(st, j->u->id, j->groups, j->ngroups);
+}
+
+static char *
+names_detail(struct pv_arena *a, const char *username, const char *const *roles, size_t nr,
+    const char *const *groups, size_t ng)
+{
+	json_t *o = json_object(), *r = json_array(), *g = json_array();
+	char *txt, *out = NULL;
+	size_t i;
+
+	if (o == NULL || r == NULL || g == NULL) {
+		json_decref(o);
+		json_decref(r);
+		json_decref(g);
+		return NULL;
+	}
+	for (i = 0; i < nr; i++)
+		json_array_append_new(r, json_string(roles[i]));
+	for (i = 0; i < ng; i++)
+		json_array_append_new(g, json_string(groups[i]));
+	if (username != NULL)
+		json_object_set_new(o, "username", json_string(username));
+	json_object_set_new(o, "roles", r);
+	json_object_set_new(o, "groups", g);
+	if ((txt = json_dumps(o, JSON_COMPACT)) != NULL) {
+		out = arena_strdup(a, txt);
+		free(txt);
+	}
+	json_decref(o);
+	return out;
+}
+
+static enum pv_rc
+create_user(struct authn_service *s, const struct authn_principal *actor, const char *source,
+    struct store_user *u, const char *password, const char *const *roles, size_t nroles,
+    const char *const *groups, size_t ngroups, const char *detail)
+{
+	struct create_job j = { u, roles, nroles, groups, ngroups };
+	struct audit_event ev;
+	char res[128];
+	enum pv_rc rc;
+
+	if ((rc = util_id_new("usr", u->id)) != PV_OK)
+		return rc;
+	rc = authn_password_hash(password, s->cfg->argon2_opslimit, s->cfg->argon2_memlimit,
+	    u->password_hash);
+	if (rc != PV_OK)
+		return rc;
+	u->password_one_time = true;
+	u->credential_epoch = 1;
+	u->mfa_last_step = -1;
+	u->created_ms = u->updated_ms = util_now_ms();
+	snprintf(res, sizeof(res), "users/%s", u->id);
+	authn_ev_init(&ev, actor, source, "user.create", res);
+	if (actor == NULL)
+		ev.actor.user_id = "system";
+	ev.detail = detail;
+	rc = audit_commit(s->audit, &ev, create_fn, &j);
+	if (rc == PV_OK)
+		authn_authz_changed(s);
+	return rc;
+}
+
+static enum pv_rc
+h_user_create(struct http_request *req)
+{
+	static const char *const allowed[] = { "username", "display_name", "email", "roles",
+		"groups", "attributes", NULL };
+	struct authn_service *s = svc_of(req);
+	const char *username, *display = "", *email = "";
+	const char **roles, **groups;
+	size_t nroles, ngroups;
+	bool has_r, has_g, has_a;
+	char otp[AUTHN_OTP_LEN + 1], *attrs;
+	struct store_user u;
+	json_t *o;
+	enum pv_rc rc;
+
+	if ((rc = only_fields(req, allowed)) != PV_OK ||
+	    (rc = http_body_string(req, "username", true, 256, &username)) != PV_OK ||
+	    (rc = http_body_string(req, "display_name", false, STORE_DISPLAY_MAX - 1, &display)) !=
+	    PV_OK ||
+	    (rc = http_body_string(req, "email", false, STORE_EMAIL_MAX - 1, &email)) != PV_OK)
+		return rc;
+	if (display == NULL)
+		display = "";
+	if (email == NULL)
+		email = "";
+	memset(&u, 0, sizeof(u));
+	if (!authn_username_key(username, u.username))
+		return http_fail(req, PV_E_INVALID,
+		    "username must be 1-64 characters of a-z, 0-9, '.', '_' and '-'");
+	if (!text_valid(display, sizeof(u.display_name)))
+		return http_fail(req, PV_E_INVALID, "display_name must be text without control "
+		    "characters, at most 256 bytes");
+	if (!email_valid(email))
+		return http_fail(req, PV_E_INVALID, "email is not a valid address");
+	if ((rc = names_from_body(req, s->st, "roles", true, &roles, &nroles, &has_r)) != PV_OK ||
+	    (rc = names_from_body(req, s->st, "groups", false, &groups, &ngroups, &has_g)) !=
+	    PV_OK ||
+	    (rc = attrs_from_body(req, &attrs, &has_a)) != PV_OK)
+		return rc;
+	util_strlcpy(u.display_name, display, sizeof(u.display_name));
+	util_strlcpy(u.email, email, sizeof(u.email));
+	u.attributes = attrs != NULL ? attrs : (char *)"{}";
+	if ((rc = authn_password_generate(otp, sizeof(otp))) != PV_OK)
+		return rc;
+	rc = create_user(s, req->principal, req->source, &u, otp, roles, nroles, groups, ngroups,
+	    names_detail(req->arena, u.username, roles, nroles, groups, ngroups));
+	if (rc == PV_E_CONFLICT) {
+		crypto_wipe(otp, sizeof(otp));
+		return http_fail(req, PV_E_CONFLICT, "a user with this username exists");
+	}
+	if (rc != PV_OK) {
+		crypto_wipe(otp, sizeof(otp));
+		return rc;
+	}
+	o = json_pack("{s:s, s:s, s:s}", "id", u.id, "username", u.username,
+	    "one_time_password", otp);
+	crypto_wipe(otp, sizeof(otp));
+	crypto_wipe(u.password_hash, sizeof(u.password_hash));
+	return o != NULL ? http_reply(req, 201, o) : PV_E_NOMEM;
+}
+
+/* ---- GET /v1/users, /v1/users/{id} ---- */
+
+struct list_acc {
+	struct store *st;
+	json_t *arr;
+	bool failed;
+};
+
+static int
+on_user(const struct store_user *u, void *arg)
+{
+	struct list_acc *a = arg;
+	json_t *o = authn_user_json(a->st, u);
+
+	if (o == NULL) {
+		a->failed = true;
+		return 1;
+	}
+	json_array_append_new(a->arr, o);
+	return 0;
+}
+
+static enum pv_rc
+h_user_list(struct http_request *req)
+{
+	struct authn_service *s = svc_of(req);
+	struct list_acc a = { s->st, json_array(), false };
+	enum pv_rc rc;
+
+	if (a.arr == NULL)
+		return PV_E_NOMEM;
+	rc = store_user_list(s->st, on_user, &a);
+	if (rc == PV_OK && a.failed)
+		rc = PV_E_INTERNAL;
+	if (rc != PV_OK) {
+		json_decref(a.arr);
+		return rc;
+	}
+	return http_reply(req, 200, json_pack("{s:o}", "users", a.arr));
+}
+
+static enum pv_rc
+load_user(struct http_request *req, struct store_user *u)
+{
+	struct authn_service *s = svc_of(req);
+	enum pv_rc rc;
+
+	if (req->nparams < 1 || !util_id_valid("usr", req->params[0]))
+		return http_fail(req, PV_E_NOTFOUND, "No such user");
+	rc = store_user_get(s->st, req->params[0], u);
+	if (rc == PV_E_NOTFOUND)
+		return http_fail(req, PV_E_NOTFOUND, "No such user");
+	return rc;
+}
+
+static enum pv_rc
+h_user_get(struct http_request *req)
+{
+	struct authn_service *s = svc_of(req);
+	struct store_user u;
+	json_t *o;
+	enum pv_rc rc;
+
+	if ((rc = load_user(req, &u)) != PV_OK)
+		return rc;
+	o = authn_user_json(s->st, &u);
+	store_user_clear(&u);
+	return o != NULL ? http_reply(req, 200, o) : PV_E_INTERNAL;
+}
+
+/* ---- PATCH /v1/users/{id} ---- */
+
+struct patch_job {
+	const char *id;
+	const char *display, *email, *attrs;   /* NULL: unchanged */
+	bool set_roles, set_groups;
+	const char *const *roles;
+	size_t nroles;
+	const char *const *groups;
+	size_t ngroups;
+	int64_t now_ms;
+};
+
+static enum pv_rc
+patch_fn(struct store *st, void *arg)
+{
+	struct patch_job *j = arg;
+	struct store_user u;
+	enum pv_rc rc;
+
+	if ((rc = store_user_get(st, j->id, &u)) != PV_OK)
+		return rc;
+	if (j->display != NULL)
+		util_strlcpy(u.display_name, j->display, sizeof(u.display_name));
+	if (j->email != NULL)
+		util_strlcpy(u.email, j->email, sizeof(u.email));
+	if (j->attrs != NULL) {
+		char *a = strdup(j->attrs);
+
+		if (a == NULL) {
+			store_user_clear(&u);
+			return PV_E_NOMEM;
+		}
+		free(u.attributes);
+		u.attributes = a;
+	}
+	u.updated_ms = j->now_ms;
+	rc = store_user_update(st, &u);
+	store_user_clear(&u);
+	if (rc != PV_OK)
+		return rc;
+	if (j->set_roles && (rc = store_user_roles_set(st, j->id, j->roles, j->nroles)) != PV_OK)
+		return rc;
+	if (j->set_groups &&
+	    (rc = store_user_groups_set(st, j->id, j->groups, j->ngroups)) != PV_OK)
+		return rc;
+	return PV_OK;
+}
+
+static enum pv_rc
+h_user_patch(struct http_request *req)
+{
+	static const char *const allowed[] = { "display_name", "email", "roles", "groups",
+		"attributes", NULL };
+	struct authn_service *s = svc_of(req);
+	struct patch_job j;
+	struct store_user u;
+	struct audit_event ev;
+	json_t *fields, *o;
+	char res[128], *detail = NULL, *txt;
+	const char *k;
+	json_t *v;
+	bool has_r, has_g, has_a;
+	const char **roles, **groups;
+	char *attrs;
+	enum pv_rc rc;
+
+	if ((rc = only_fields(req, allowed)) != PV_OK)
+		return rc;
+	if ((rc = load_user(req, &u)) != PV_OK)
+		return rc;
+	store_user_clear(&u);
+	memset(&j, 0, sizeof(j));
+	j.id = req->params[0];
+	j.now_ms = util_now_ms();
+	if ((rc = http_body_string(req, "display_name", false, STORE_DISPLAY_MAX - 1,
+	    &j.display)) != PV_OK ||
+	    (rc = http_body_string(req, "email", false, STORE_EMAIL_MAX - 1, &j.email)) != PV_OK)
+		return rc;
+	if (j.display != NULL && !text_valid(j.display, STORE_DISPLAY_MAX))
+		return http_fail(req, PV_E_INVALID, "display_name must be text without control "
+		    "characters, at most 256 bytes");
+	if (j.email != NULL && !email_valid(j.email))
+		return http_fail(req, PV_E_INVALID, "email is not a valid address");
+	if ((rc = names_from_body(req, s->st, "roles", true, &roles, &j.nroles, &has_r)) !=
+	    PV_OK ||
+	    (rc = names_from_body(req, s->st, "groups", false, &groups, &j.ngroups, &has_g)) !=
+	    PV_OK ||
+	    (rc = attrs_from_body(req, &attrs, &has_a)) != PV_OK)
+		return rc;
+	j.roles = roles;
+	j.groups = groups;
+	j.set_roles = has_r;
+	j.set_groups = has_g;
+	j.attrs = attrs;
+	/* the audit detail names the changed fields, and the new memberships */
+	if ((fields = json_array()) == NULL)
+		return PV_E_NOMEM;
+	json_object_foreach(req->body, k, v) {
+		(void)v;
+		json_array_append_new(fields, json_string(k));
+	}
+	o = json_pack("{s:o}", "fields", fields);
+	if (o != NULL && has_r) {
+		json_t *r = json_array();
+
+		for (size_t i = 0; r != NULL && i < j.nroles; i++)
+			json_array_append_new(r, json_string(roles[i]));
+		json_object_set_new(o, "roles", r);
+	}
+	if (o != NULL && has_g) {
+		json_t *g = json_array();
+
+		for (size_t i = 0; g != NULL && i < j.ngroups; i++)
+			json_array_append_new(g, json_string(groups[i]));
+		json_object_set_new(o, "groups", g);
+	}
+	if (o != NULL && (txt = json_dumps(o, JSON_COMPACT)) != NULL) {
+		detail = arena_strdup(req->arena, txt);
+		free(txt);
+	}
+	json_decref(o);
+	snprintf(res, sizeof(res), "users/%s", j.id);
+	authn_ev_init(&ev, req->principal, req->source, "user.update", res);
+	ev.detail = detail;
+	rc = audit_commit(s->audit, &ev, patch_fn, &j);
+	if (rc == PV_E_NOTFOUND)
+		return http_fail(req, PV_E_NOTFOUND, "No such user");
+	if (rc != PV_OK)
+		return rc;
+	authn_authz_changed(s);
+	if ((rc = store_user_get(s->st, j.id, &u)) != PV_OK)
+		return rc;
+	o = authn_user_json(s->st, &u);
+	store_user_clear(&u);
+	return o != NULL ? http_reply(req, 200, o) : PV_E_INTERNAL;
+}
+
+/* ---- POST /v1/users/{id}/disable ---- */
+
+struct disable_job {
+	const char *id;
+	int64_t now_ms;
+	size_t ended;
+};
+
+static enum pv_rc
+disable_fn(struct store *st, void *arg)
+{
+	struct disable_job *j = arg;
+	struct store_user u;
+	enum pv_rc rc;
+
+	if ((rc = store_user_get(st, j->id, &u)) != PV_OK)
+		return rc;
+	if (!u.disabled) {
+		u.disabled = true;
+		u.disabled_ms = j->now_ms;
+		u.credential_epoch++;   /* every session made before is dead */
+		u.updated_ms = j->now_ms;
+		rc = store_user_update(st, &u);
+	}
+	store_user_clear(&u);
+	if (rc != PV_OK)
+		return rc;
+	return store_session_end_all_for_user(st, j->id, NULL, j->now_ms,
+	    authn_session_end_name(AUTHN_END_DISABLED), &j->ended);
+}
+
+static enum pv_rc
+h_user_disable(struct http_request *req)
+{
+	struct authn_service *s = svc_of(req);
+	const struct authn_principal *p = req->principal;
+	struct disable_job j;
+	struct store_user u;
+	struct audit_event ev;
+	char res[128];
+	enum pv_rc rc;
+
+	if ((rc = load_user(req, &u)) != PV_OK)
+		return rc;
+	store_user_clear(&u);
+	if (strcmp(req->params[0], p->user_id) == 0)
+		return http_fail(req, PV_E_CONFLICT, "You cannot disable your own account");
+	j.id = req->params[0];
+	j.now_ms = util_now_ms();
+	j.ended = 0;
+	snprintf(res, sizeof(res), "users/%s", j.id);
+	authn_ev_init(&ev, p, req->source, "user.disable", res);
+	rc = audit_commit(s->audit, &ev, disable_fn, &j);
+	if (rc != PV_OK)
+		return rc == PV_E_NOTFOUND ? http_fail(req, PV_E_NOTFOUND, "No such user") : rc;
+	/* revocation takes effect at once: drop this node's cached sessions */
+	authn_cache_forget_user(s, j.id, NULL);
+	authn_authz_changed(s);
+	return http_reply(req, 200, json_pack("{s:s, s:s, s:i}", "id", j.id, "status", "disabled",
+	    "sessions_ended", (int)j.ended));
+}
+
+enum pv_rc
+authn_route_users(struct authn_service *s, struct http_server *srv)
+{
+	const struct http_route routes[] = {
+		{ "POST", "/v1/users", h_user_create, "users.manage", "user.create",
+		    HTTP_ROUTE_BODY, 32768, s },
+		{ "GET", "/v1/users", h_user_list, "users.manage", "user.read", 0, 0, s },
+		{ "GET", "/v1/users/{id}", h_user_get, "users.manage", "user.read", 0, 0, s },
+		{ "PATCH", "/v1/users/{id}", h_user_patch, "users.manage", "user.update",
+		    HTTP_ROUTE_BODY, 32768, s },
+		{ "POST", "/v1/users/{id}/disable", h_user_disable, "users.manage",
+		    "user.disable", 0, 0, s },
+	};
+
+	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));
+}
+
+/* ---- init: the bootstrap administrator ---- */
+
+enum pv_rc
+authn_bootstrap_admin(struct store *st, struct audit *audit, const struct pv_config *cfg,
+    const char *username, const char *password, char user_id[UTIL_ID_MAX])
+{
+	static const char *const roles[] = { "admin" };
+	struct authn_service s;
+	struct store_user u;
+	char detail[160];
+	enum pv_rc rc;
+
+	/* a minimal service: create_user needs the store, writer and config */
+	memset(&s, 0, sizeof(s));
+	s.st = st;
+	s.audit = audit;
+	s.cfg = cfg;
+	memset(&u, 0, sizeof(u));
+	if (!authn_username_key(username, u.username))
+		return PV_E_INVALID;
+	u.attributes = (char *)"{}";
+	snprintf(detail, sizeof(detail),
+	    "{\"username\":\"%s\",\"roles\":[\"admin\"],\"groups\":[],\"bootstrap\":true}",
+	    u.username);
+	rc = create_user(&s, NULL, NULL, &u, password, roles, 1, NULL, 0, detail);
+	if (rc == PV_OK && user_id != NULL)
+		util_strlcpy(user_id, u.id, UTIL_ID_MAX);
+	crypto_wipe(u.password_hash, sizeof(u.password_hash));
+	return rc;
+}

@@ -1,0 +1,296 @@
+/*
+ * routes_roles: custom roles and groups (API.md "Users, groups and roles").
+ *
+ *   POST /v1/roles    roles.manage  {"name","permissions":[],"condition":{}} -> 201
+ *   GET  /v1/roles    roles.manage  built-in and custom roles
+ *   POST /v1/groups   users.manage  {"name","roles":[]} -> 201 (members inherit the roles)
+ *   GET  /v1/groups   users.manage
+ *
+ * A custom role is checked by authz_role_def_check (no "*" permission, no
+ * built-in name, no duplicate). Conditions (ABAC) are not evaluated yet, so
+ * a non-empty condition is refused rather than stored and ignored: a role
+ * must never grant more than its definition says. Roles and groups are
+ * never deleted (memberships refer to them; the trail names them).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authz/authz_int.h"
+
+static struct authz_service *
+svc_of(struct http_request *req)
+{
+	return req->route->arg;
+}
+
+static enum pv_rc
+only_fields(struct http_request *req, const char *const *allowed)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach(req->body, k, v) {
+		(void)v;
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(k, allowed[i]) == 0)
+				break;
+		if (allowed[i] == NULL)
+			return http_fail(req, PV_E_INVALID, "unknown field in the request body");
+	}
+	return PV_OK;
+}
+
+/* ---- roles ---- */
+
+struct role_job {
+	const struct store_role *r;
+};
+
+static enum pv_rc
+role_fn(struct store *st, void *arg)
+{
+	return store_role_put(st, ((struct role_job *)arg)->r);
+}
+
+static enum pv_rc
+h_role_create(struct http_request *req)
+{
+	static const char *const allowed[] = { "name", "permissions", "condition", NULL };
+	struct authz_service *z = svc_of(req);
+	const char *name, **perms;
+	json_t *arr, *cond;
+	struct store_role r;
+	struct role_job j = { &r };
+	struct audit_event ev;
+	char why[160], res[128], *ptxt;
+	size_t n, i;
+	enum pv_rc rc;
+
+	if ((rc = only_fields(req, allowed)) != PV_OK ||
+	    (rc = http_body_string(req, "name", true, AUTHZ_NAME_MAX - 1, &name)) != PV_OK)
+		return rc;
+	arr = json_object_get(req->body, "permissions");
+	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
+	    json_array_size(arr) > AUTHZ_PERMSET_MAX)
+		return http_fail(req, PV_E_INVALID, "permissions must be a non-empty array of "
+		    "permission strings");
+	cond = json_object_get(req->body, "condition");
+	if (cond != NULL && !json_is_null(cond) &&
+	    (!json_is_object(cond) || json_object_size(cond) != 0))
+		return http_fail(req, PV_E_INVALID, "condition: attribute conditions are not "
+		    "supported yet; define the role without one");
+	n = json_array_size(arr);
+	if ((perms = arena_alloc(req->arena, n * sizeof(*perms))) == NULL)
+		return PV_E_NOMEM;
+	for (i = 0; i < n; i++) {
+		perms[i] = json_string_value(json_array_get(arr, i));
+		if (perms[i] == NULL) {
+			req->err_message = arena_printf(req->arena, "permissions[%zu] must be a string",
+			    i);
+			return PV_E_INVALID;
+		}
+	}
+	rc = authz_role_def_check(name, perms, n, why, sizeof(why));
+	if (rc == PV_E_CONFLICT)
+		return http_fail(req, PV_E_CONFLICT, "a built-in role has this name");
+	if (rc != PV_OK) {
+		req->err_message = arena_printf(req->arena, "%s", why);
+		return PV_E_INVALID;
+	}
+	if ((ptxt = json_dumps(arr, JSON_COMPACT)) == NULL)
+		return PV_E_NOMEM;
+	memset(&r, 0, sizeof(r));
+	util_strlcpy(r.name, name, sizeof(r.name));
+	r.permissions = ptxt;
+	r.condition = (char *)"{}";
+	r.created_ms = util_now_ms();
+	snprintf(res, sizeof(res), "roles/%s", name);
+	authz_ev_init(&ev, req->principal, req->source, "role.create", res);
+	ev.detail = arena_printf(req->arena, "{\"permissions\":%s}", ptxt);
+	rc = audit_commit(z->audit, &ev, role_fn, &j);
+	free(ptxt);
+	if (rc == PV_E_CONFLICT)
+		return http_fail(req, PV_E_CONFLICT, "a role with this name exists");
+	if (rc != PV_OK)
+		return rc;
+	authn_authz_changed(z->authn);
+	return http_reply(req, 201, json_pack("{s:s, s:O, s:{}, s:b}", "name", name,
+	    "permissions", arr, "condition", "builtin", 0));
+}
+
+static int
+on_role(const struct store_role *r, void *arg)
+{
+	json_t *perms, *cond, *o;
+	size_t i, n = 0;
+
+	if (r->builtin) {
+		const char *const *bp = authz_builtin_role(r->name, &n);
+
+		perms = json_array();
+		for (i = 0; bp != NULL && perms != NULL && i < n; i++)
+			json_array_append_new(perms, json_string(bp[i]));
+	} else {
+		perms = json_loads(r->permissions, 0, NULL);
+	}
+	cond = json_loads(r->condition, 0, NULL);
+	o = json_pack("{s:s, s:o, s:o, s:b}", "name", r->name, "permissions",
+	    perms ? perms : json_array(), "condition", cond ? cond : json_object(), "builtin",
+	    r->builtin);
+	if (o != NULL)
+		json_array_append_new(arg, o);
+	return 0;
+}
+
+static enum pv_rc
+h_role_list(struct http_request *req)
+{
+	struct authz_service *z = svc_of(req);
+	json_t *arr = json_array();
+	enum pv_rc rc;
+
+	if (arr == NULL)
+		return PV_E_NOMEM;
+	if ((rc = store_role_list(z->st, on_role, arr)) != PV_OK) {
+		json_decref(arr);
+		return rc;
+	}
+	return http_reply(req, 200, json_pack("{s:o}", "roles", arr));
+}
+
+/* ---- groups ---- */
+
+struct group_job {
+	const struct store_group *g;
+};
+
+static enum pv_rc
+group_fn(struct store *st, void *arg)
+{
+	return store_group_put(st, ((struct group_job *)arg)->g);
+}
+
+static enum pv_rc
+h_group_create(struct http_request *req)
+{
+	static const char *const allowed[] = { "name", "roles", NULL };
+	struct authz_service *z = svc_of(req);
+	const char *name;
+	json_t *arr;
+	struct store_group g;
+	struct group_job j = { &g };
+	struct audit_event ev;
+	char res[128], *rtxt;
+	size_t i, k;
+	enum pv_rc rc;
+
+	if ((rc = only_fields(req, allowed)) != PV_OK ||
+	    (rc = http_body_string(req, "name", true, AUTHZ_NAME_MAX - 1, &name)) != PV_OK)
+		return rc;
+	if (!authz_name_valid(name))
+		return http_fail(req, PV_E_INVALID, "name must match [a-z][a-z0-9_]{0,62}");
+	arr = json_object_get(req->body, "roles");
+	if (arr == NULL)
+		arr = json_array();
+	else
+		json_incref(arr);
+	if (!json_is_array(arr) || json_array_size(arr) > AUTHN_ROLES_MAX) {
+		json_decref(arr);
+		return http_fail(req, PV_E_INVALID, "roles must be an array of role names");
+	}
+	for (i = 0; i < json_array_size(arr); i++) {
+		const char *r = json_string_value(json_array_get(arr, i));
+		struct store_role sr;
+
+		if (r == NULL || !authz_role_name_valid(r)) {
+			json_decref(arr);
+			req->err_message = arena_printf(req->arena, "roles[%zu] must be a role name", i);
+			return PV_E_INVALID;
+		}
+		for (k = 0; k < i; k++)
+			if (strcmp(r, json_string_value(json_array_get(arr, k))) == 0) {
+				json_decref(arr);
+				req->err_message = arena_printf(req->arena, "roles[%zu] is a duplicate",
+				    i);
+				return PV_E_INVALID;
+			}
+		rc = store_role_get(z->st, r, &sr);
+		if (rc == PV_OK)
+			store_role_clear(&sr);
+		if (rc == PV_E_NOTFOUND) {
+			json_decref(arr);
+			req->err_message = arena_printf(req->arena,
+			    "roles[%zu] does not exist (see GET /v1/roles)", i);
+			return PV_E_INVALID;
+		}
+		if (rc != PV_OK) {
+			json_decref(arr);
+			return rc;
+		}
+	}
+	rtxt = json_dumps(arr, JSON_COMPACT);
+	if (rtxt == NULL) {
+		json_decref(arr);
+		return PV_E_NOMEM;
+	}
+	memset(&g, 0, sizeof(g));
+	util_strlcpy(g.name, name, sizeof(g.name));
+	g.roles = rtxt;
+	g.created_ms = util_now_ms();
+	snprintf(res, sizeof(res), "groups/%s", name);
+	authz_ev_init(&ev, req->principal, req->source, "group.create", res);
+	ev.detail = arena_printf(req->arena, "{\"roles\":%s}", rtxt);
+	rc = audit_commit(z->audit, &ev, group_fn, &j);
+	free(rtxt);
+	if (rc != PV_OK) {
+		json_decref(arr);
+		return rc == PV_E_CONFLICT ?
+		    http_fail(req, PV_E_CONFLICT, "a group with this name exists") : rc;
+	}
+	authn_authz_changed(z->authn);
+	return http_reply(req, 201, json_pack("{s:s, s:o}", "name", name, "roles", arr));
+}
+
+static int
+on_group(const struct store_group *g, void *arg)
+{
+	json_t *roles = json_loads(g->roles, 0, NULL);
+	json_t *o = json_pack("{s:s, s:o}", "name", g->name, "roles", roles ? roles : json_array());
+
+	if (o != NULL)
+		json_array_append_new(arg, o);
+	return 0;
+}
+
+static enum pv_rc
+h_group_list(struct http_request *req)
+{
+	struct authz_service *z = svc_of(req);
+	json_t *arr = json_array();
+	enum pv_rc rc;
+
+	if (arr == NULL)
+		return PV_E_NOMEM;
+	if ((rc = store_group_list(z->st, on_group, arr)) != PV_OK) {
+		json_decref(arr);
+		return rc;
+	}
+	return http_reply(req, 200, json_pack("{s:o}", "groups", arr));
+}
+
+enum pv_rc
+authz_route_roles(struct authz_service *z, struct http_server *srv)
+{
+	const struct http_route routes[] = {
+		{ "POST", "/v1/roles", h_role_create, "roles.manage", "role.create",
+		    HTTP_ROUTE_BODY, 65536, z },
+		{ "GET", "/v1/roles", h_role_list, "roles.manage", "role.read", 0, 0, z },
+		{ "POST", "/v1/groups", h_group_create, "users.manage", "group.create",
+		    HTTP_ROUTE_BODY, 16384, z },
+		{ "GET", "/v1/groups", h_group_list, "users.manage", "group.read", 0, 0, z },
+	};
+
+	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));
+}

@@ -1,0 +1,170 @@
+/*
+ * login: `phivault login [--addr URL] [--cacert FILE] [USERNAME]`.
+ *
+ * Walks a person through the password and, when the account has MFA, the
+ * TOTP code (or a recovery code), then prints one line on stdout:
+ *   export PHIVAULT_TOKEN=pvt_...
+ * so `eval "$(phivault login admin)"` logs a shell in. Prompts go to
+ * stderr; the password is read without echo (termios) from a terminal, or
+ * as one line from stdin otherwise (scripts, tests). A restricted session
+ * (one-time password, MFA not enrolled) is said so on stderr, with what to
+ * do next. Secrets are wiped from memory after use.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "crypto/crypto.h"
+
+#define LOGIN_USAGE "usage: phivault login [--addr URL] [--cacert FILE] [USERNAME]"
+
+/* Read one line; no echo if stdin is a terminal. false on EOF. */
+static bool
+read_line(const char *prompt, bool secret, char *buf, size_t len)
+{
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO) != 0, restore = false, ok;
+
+	if (tty) {
+		fprintf(stderr, "%s", prompt);
+		fflush(stderr);
+	}
+	if (tty && secret && tcgetattr(STDIN_FILENO, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		quiet.c_lflag |= ECHONL;
+		restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+	}
+	ok = fgets(buf, (int)len, stdin) != NULL;
+	if (restore)
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	if (!ok)
+		return false;
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return true;
+}
+
+static void
+wipe_json_string(json_t *o, const char *key)
+{
+	json_t *s = json_object_get(o, key);
+
+	if (json_string_value(s) != NULL)
+		crypto_wipe((void *)json_string_value(s), json_string_length(s));
+}
+
+int
+cmd_login(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "addr", required_argument, NULL, 'a' },
+		{ "cacert", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *addr = getenv("PHIVAULT_ADDR"), *cacert = getenv("PHIVAULT_CACERT");
+	char user[128], pw[4200], code[64];
+	json_t *body = NULL, *resp = NULL, *body2 = NULL, *resp2 = NULL, *sess;
+	long status = 0;
+	int c, ret = CLI_RUNTIME;
+
+	memset(pw, 0, sizeof(pw));
+	memset(code, 0, sizeof(code));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "a:c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': addr = optarg; break;
+		case 'c': cacert = optarg; break;
+		case 'h':
+			printf("%s\n", LOGIN_USAGE);
+			return CLI_OK;
+		default:
+			return CLI_USAGE;
+		}
+	}
+	if (optind < argc - 1) {
+		cli_err(LOGIN_USAGE);
+		return CLI_USAGE;
+	}
+	if (addr == NULL || *addr == '\0')
+		addr = "https://127.0.0.1:8443";
+	if (optind == argc - 1) {
+		util_strlcpy(user, argv[optind], sizeof(user));
+	} else if (!read_line("Username: ", false, user, sizeof(user)) || user[0] == '\0') {
+		cli_err("no username given");
+		return CLI_USAGE;
+	}
+	if (!read_line("Password: ", true, pw, sizeof(pw))) {
+		cli_err("no password given");
+		return CLI_USAGE;
+	}
+	body = json_pack("{s:s, s:s}", "username", user, "password", pw);
+	crypto_wipe(pw, sizeof(pw));
+	if (body == NULL)
+		goto out;
+	if (cli_http(addr, cacert, NULL, "POST", "/v1/auth/login", body, &status, &resp) != PV_OK)
+		goto out;
+	if (status != 200) {
+		ret = cli_api_error(status, resp);
+		goto out;
+	}
+	sess = resp;
+	if (json_is_true(json_object_get(resp, "mfa_required"))) {
+		const char *mt = json_string_value(json_object_get(resp, "mfa_token"));
+
+		if (mt == NULL || !read_line("Authenticator code (or recovery code): ", true, code,
+		    sizeof(code))) {
+			cli_err("no MFA code given");
+			ret = CLI_USAGE;
+			goto out;
+		}
+		body2 = json_pack("{s:s, s:s}", "mfa_token", mt, "code", code);
+		crypto_wipe(code, sizeof(code));
+		if (body2 == NULL ||
+		    cli_http(addr, cacert, NULL, "POST", "/v1/auth/mfa", body2, &status, &resp2) !=
+		    PV_OK)
+			goto out;
+		if (status != 200) {
+			ret = cli_api_error(status, resp2);
+			goto out;
+		}
+		sess = resp2;
+	}
+	if (json_string_value(json_object_get(sess, "token")) == NULL) {
+		cli_err("the server answered without a token");
+		goto out;
+	}
+	if (json_is_true(json_object_get(sess, "restricted"))) {
+		json_t *a = json_object_get(sess, "required_actions"), *v;
+		size_t i;
+
+		fprintf(stderr, "phivault: restricted session: it may only");
+		json_array_foreach(a, i, v)
+			fprintf(stderr, "%s%s", i ? " and" : "",
+			    strcmp(json_string_value(v) ? json_string_value(v) : "", "enrol_mfa") == 0 ?
+			    " enrol MFA (POST /v1/auth/mfa/enroll, /v1/auth/mfa/confirm)" :
+			    " change the password (POST /v1/auth/password)");
+		fprintf(stderr, "\n");
+	}
+	printf("export PHIVAULT_TOKEN=%s\n", json_string_value(json_object_get(sess, "token")));
+	fflush(stdout);
+	ret = CLI_OK;
+out:
+	crypto_wipe(pw, sizeof(pw));
+	crypto_wipe(code, sizeof(code));
+	wipe_json_string(body, "password");
+	wipe_json_string(body2, "code");
+	wipe_json_string(resp, "token");
+	wipe_json_string(resp, "mfa_token");
+	wipe_json_string(resp2, "token");
+	json_decref(body);
+	json_decref(resp);
+	json_decref(body2);
+	json_decref(resp2);
+	return ret;
+}

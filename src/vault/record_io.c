@@ -1,0 +1,222 @@
+/*
+ * vault/record_io.c: what the single-record and batch routes share: the
+ * write job (envelope + blind-index entries, run by the audit writer), the
+ * blind-index entries of a record or a patch, loading a record into its
+ * masked view, and audited failures.
+ *
+ * Invariants:
+ *  - A view is built only from a record whose AEAD tag verified.
+ *  - phi/pii fields are masked unless the principal holds
+ *    records.unmask:<collection>.<field> (or the schema says mask none);
+ *    the audit detail names the fields that left in clear.
+ *  - Canonical values used for blind indexes are wiped after use.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authz/authz.h"
+#include "vault/vault_int.h"
+
+enum pv_rc vault_write_fn(struct store *st, void *arg)
+{
+	struct vault_write_job *j = arg;
+	enum pv_rc rc;
+
+	rc = j->expected_version == 0 ? store_record_put(st, &j->rec)
+	    : store_record_update(st, &j->rec, j->expected_version);
+	for (size_t i = 0; rc == PV_OK && i < j->nbidx; i++) {
+		const struct vault_bidx_entry *b = &j->bidx[i];
+
+		if (!j->reindex_all)
+			rc = store_bidx_delete(st, j->rec.collection, j->rec.id, b->field);
+		if (rc == PV_OK && b->put)
+			rc = store_bidx_put(st, j->rec.collection, b->field, b->mac, j->rec.id);
+	}
+	return rc;
+}
+
+/*
+ * Blind-index entries of the searchable fields among `which` (keys of the
+ * created record, or of a patch) taking values from `fields` (the record as
+ * it will be stored): a field absent there (removed by the patch) is
+ * delete-only.
+ */
+enum pv_rc vault_index_entries(struct vault_ctx *v, const struct vault_collection *c,
+    json_t *fields, json_t *which, struct vault_write_job *j)
+{
+	char *canon = malloc(VAULT_CANON_MAX);
+	const char *key;
+	json_t *val;
+	enum pv_rc rc = PV_OK;
+
+	if (canon == NULL)
+		return PV_E_NOMEM;
+	j->nbidx = 0;
+	json_object_foreach(which, key, val) {
+		const struct vault_field *f = vault_collection_field(c, key);
+		struct vault_bidx_entry *b;
+		json_t *now;
+
+		(void)val;
+		if (f == NULL || !f->searchable || j->nbidx == VAULT_MAX_FIELDS)
+			continue;
+		b = &j->bidx[j->nbidx++];
+		util_strlcpy(b->field, f->name, sizeof(b->field));
+		now = json_object_get(fields, f->name);
+		b->put = now != NULL && !json_is_null(now);
+		if (!b->put)
+			continue;
+		/* the stored value is canonical already: this only renders it */
+		rc = vault_value_normalize(f, now, canon, VAULT_CANON_MAX, NULL, 0);
+		if (rc == PV_OK)
+			rc = vault_blind_index(v->keys, c->name, f->name, canon, b->mac);
+		if (rc != PV_OK)
+			break;
+	}
+	vault_wipe(canon, VAULT_CANON_MAX);
+	free(canon);
+	return rc;
+}
+
+void vault_write_job_clear(struct vault_write_job *j)
+{
+	store_record_clear(&j->rec);
+	vault_wipe(j->bidx, sizeof(j->bidx));
+}
+
+bool vault_rec_id_ok(const char *id)
+{
+	return util_id_valid("rec", id);
+}
+
+void vault_resource(char *buf, size_t len, const char *c, const char *id)
+{
+	if (id == NULL)
+		snprintf(buf, len, "collections/%s/records", c);
+	else
+		snprintf(buf, len, "collections/%s/records/%s", c, vault_rec_id_ok(id) ? id : "(invalid)");
+}
+
+/* Entry for a request that fails before any data (not found, bad input). */
+static enum pv_rc audit_failure(struct vault_ctx *v, struct http_request *req,
+    const char *action, const char *resource, const char *purpose,
+    enum audit_outcome outcome, const char *reason)
+{
+	struct audit_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	vault_actor(req, &ev.actor);
+	ev.action = action;
+	ev.resource = resource;
+	ev.purpose_of_use = purpose;
+	ev.outcome = outcome;
+	ev.reason = reason;
+	return audit_record(v->audit, &ev);
+}
+
+/* Answer rc (with msg) after recording it; 503 if even that fails. */
+enum pv_rc vault_fail_audited(struct vault_ctx *v, struct http_request *req,
+    const char *action, const char *resource, const char *purpose, enum pv_rc rc,
+    const char *msg)
+{
+	enum audit_outcome o = rc == PV_E_FORBIDDEN ? AUDIT_DENIED : AUDIT_ERROR;
+	const char *reason = rc == PV_E_NOTFOUND ? "not_found"
+	    : rc == PV_E_INVALID ? "invalid_request" : pv_rc_name(rc);
+
+	if (audit_failure(v, req, action, resource, purpose, o, reason) != PV_OK)
+		return http_fail(req, PV_E_AUDIT, NULL);
+	return msg != NULL ? vault_fail(req, rc, msg) : rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* masking                                                             */
+/* ------------------------------------------------------------------ */
+
+struct unmask_ctx {
+	const struct authn_principal *p;
+	const char *collection;
+};
+
+static bool can_unmask(void *arg, const char *field)
+{
+	struct unmask_ctx *u = arg;
+	char perm[AUTHZ_PERM_MAX];
+	int n = snprintf(perm, sizeof(perm), "records.unmask:%s.%s", u->collection, field);
+
+	return n > 0 && (size_t)n < sizeof(perm) && u->p != NULL &&
+	    authz_permset_has(u->p->perms, perm);
+}
+
+/*
+ * The masked response object {"id","version","fields"} of an opened record
+ * and the audit detail naming its fields and those that left in clear.
+ */
+static enum pv_rc record_view(struct http_request *req, const struct vault_collection *c,
+    const struct store_record *r, json_t *fields, json_t **view_out, char **detail_out)
+{
+	struct unmask_ctx u = { req->principal, c->name };
+	json_t *view = NULL, *clear = json_array(), *obj = NULL;
+	const char *key;
+	json_t *val;
+	char *detail = NULL;
+	enum pv_rc rc;
+
+	if (clear == NULL)
+		return PV_E_NOMEM;
+	rc = vault_record_view(c, fields, can_unmask, &u, &view);
+	if (rc != PV_OK)
+		goto out;
+	json_object_foreach(fields, key, val) {
+		const struct vault_field *f = vault_collection_field(c, key);
+
+		(void)val;
+		if (f != NULL && f->cls != VAULT_CLASS_INTERNAL &&
+		    (f->mask == VAULT_MASK_NONE || can_unmask(&u, f->name)) &&
+		    json_array_append_new(clear, json_string(f->name)) != 0) {
+			rc = PV_E_NOMEM;
+			goto out;
+		}
+	}
+	obj = json_pack("{s:s, s:I, s:O}", "id", r->id, "version", (json_int_t)r->version,
+	    "fields", view);
+	detail = vault_detail_fields(fields, json_pack("{s:O}", "unmasked", clear));
+	if (obj == NULL || detail == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	*view_out = obj;
+	*detail_out = detail;
+	obj = NULL;
+	detail = NULL;
+out:
+	json_decref(obj);
+	free(detail);
+	json_decref(view);
+	json_decref(clear);
+	return rc;
+}
+
+/* Load and open one record into its masked view (no audit here). */
+enum pv_rc vault_record_load_view(struct vault_ctx *v, struct http_request *req,
+    const struct vault_collection *c, const char *id, json_t **view, char **detail)
+{
+	struct store_record r;
+	json_t *fields = NULL;
+	enum pv_rc rc;
+
+	if (!vault_rec_id_ok(id))
+		return PV_E_NOTFOUND;
+	memset(&r, 0, sizeof(r));
+	rc = store_record_get(v->st, c->name, id, &r);
+	if (rc == PV_OK)
+		rc = vault_record_open(v->keys, &r, &fields);
+	if (rc == PV_E_INTEGRITY)
+		log_error("vault: record %s does not open (integrity)", id);
+	if (rc == PV_OK)
+		rc = record_view(req, c, &r, fields, view, detail);
+	json_decref(fields);
+	store_record_clear(&r);
+	return rc;
+}
+

@@ -1,0 +1,419 @@
+/*
+ * vault/routes_records.c: records (API.md "PHI records").
+ *
+ *   POST   /v1/collections/{c}/records        records.write:{c}  record.create
+ *   GET    /v1/collections/{c}/records/{id}   records.read:{c}   record.read    purpose
+ *   GET    /v1/collections/{c}/records?f=v    records.read:{c}   record.search  purpose
+ *   PATCH  /v1/collections/{c}/records/{id}   records.write:{c}  record.update
+ *   DELETE /v1/collections/{c}/records/{id}   records.write:{c}  record.delete
+ *
+ * Writes: validate and seal in the request thread (fresh DEK per version,
+ * AAD naming collection, record ID and version), then one audit_commit job
+ * stores the envelope and the blind-index entries together with the audit
+ * entry: both durable, or neither.
+ *
+ * Reads (fail closed): load, open (tag verified before any plaintext is
+ * used), build the masked view in request memory, THEN make the audit entry
+ * durable; only if that succeeds is the view sent. Otherwise the view is
+ * dropped (the jansson allocator wipes it) and the answer is 503
+ * audit_unavailable with no data.
+ *
+ * Masking: phi/pii fields are masked unless the caller holds
+ * records.unmask:<c>.<field>; the entry lists which fields left in clear.
+ * Every entry carries field names and record IDs only, never a value.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authz/authz.h"
+#include "vault/vault_int.h"
+
+#define REC_BODY_MAX (256 * 1024)
+
+/* ------------------------------------------------------------------ */
+/* handlers                                                            */
+/* ------------------------------------------------------------------ */
+
+static enum pv_rc rec_create(struct http_request *req)
+{
+	struct vault_ctx *v = req->route->arg;
+	const char *cname = req->params[0], *purpose = vault_purpose_optional(req);
+	const struct vault_collection *c;
+	struct vault_write_job *j = NULL;
+	struct audit_event ev;
+	char err[VAULT_ERR_MAX] = "", resource[VAULT_RESOURCE_MAX], id[UTIL_ID_MAX];
+	json_t *norm = NULL;
+	char *detail = NULL;
+	enum pv_rc rc;
+
+	vault_resource(resource, sizeof(resource), cname, NULL);
+	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK)
+		return vault_fail_audited(v, req, "record.create", resource, purpose, rc,
+		    rc == PV_E_NOTFOUND ? "no such collection" : NULL);
+	rc = vault_record_validate(c, req->body, false, &norm, err, sizeof(err));
+	if (rc != PV_OK)
+		return vault_fail_audited(v, req, "record.create", resource, purpose, rc, err);
+	j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	if ((rc = util_id_new("rec", id)) != PV_OK ||
+	    (rc = vault_record_seal(v->keys, c->name, id, 1, norm, &j->rec)) != PV_OK ||
+	    (rc = vault_index_entries(v, c, norm, norm, j)) != PV_OK)
+		goto out;
+	j->rec.created_ms = j->rec.updated_ms = util_now_ms();
+	j->reindex_all = true;
+	if ((detail = vault_detail_fields(norm, NULL)) == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	vault_resource(resource, sizeof(resource), cname, id);
+	memset(&ev, 0, sizeof(ev));
+	vault_actor(req, &ev.actor);
+	ev.action = "record.create";
+	ev.resource = resource;
+	ev.purpose_of_use = purpose;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.detail = detail;
+	if ((rc = audit_commit(v->audit, &ev, vault_write_fn, j)) != PV_OK)
+		goto out;
+	rc = http_reply(req, 201, json_pack("{s:s, s:i}", "id", id, "version", 1));
+out:
+	if (j != NULL)
+		vault_write_job_clear(j);
+	free(j);
+	free(detail);
+	json_decref(norm);
+	return rc;
+}
+
+static enum pv_rc rec_read(struct http_request *req)
+{
+	struct vault_ctx *v = req->route->arg;
+	const char *cname = req->params[0], *id = req->params[1], *purpose = NULL;
+	const struct vault_collection *c;
+	struct audit_event ev;
+	char resource[VAULT_RESOURCE_MAX], perm[AUTHZ_PERM_MAX];
+	json_t *view = NULL;
+	char *detail = NULL;
+	enum pv_rc rc;
+
+	vault_resource(resource, sizeof(resource), cname, id);
+	snprintf(perm, sizeof(perm), "records.read:%s", cname);
+	if ((rc = vault_purpose_require(v, req, "record.read", resource, perm, &purpose)) != PV_OK)
+		return rc;
+	if ((rc = vault_coll_get(v, cname, &c)) == PV_OK)
+		rc = vault_record_load_view(v, req, c, id, &view, &detail);
+	if (rc != PV_OK)
+		return vault_fail_audited(v, req, "record.read", resource, purpose, rc,
+		    rc == PV_E_NOTFOUND ? "no such record" : NULL);
+	memset(&ev, 0, sizeof(ev));
+	vault_actor(req, &ev.actor);
+	ev.action = "record.read";
+	ev.resource = resource;
+	ev.purpose_of_use = purpose;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.detail = detail;
+	/* fail closed: nothing leaves unless the entry is durable */
+	rc = audit_record(v->audit, &ev);
+	free(detail);
+	if (rc != PV_OK) {
+		json_decref(view);   /* wiped on free */
+		return http_fail(req, PV_E_AUDIT, NULL);
+	}
+	return http_reply(req, 200, view);
+}
+
+struct query {
+	size_t n;
+	const char *key;
+	const char *value;
+};
+
+static void query_cb(void *arg, const char *key, const char *value)
+{
+	struct query *q = arg;
+
+	if (q->n++ == 0) {
+		q->key = key;
+		q->value = value;
+	}
+}
+
+struct id_list {
+	char (*ids)[UTIL_ID_MAX];
+	size_t n;
+};
+
+static int id_cb(const char *record_id, void *arg)
+{
+	struct id_list *l = arg;
+
+	if (l->n < VAULT_SEARCH_MAX && strlen(record_id) < UTIL_ID_MAX)
+		util_strlcpy(l->ids[l->n++], record_id, UTIL_ID_MAX);
+	return l->n >= VAULT_SEARCH_MAX;
+}
+
+static enum pv_rc rec_search(struct http_request *req)
+{
+	struct vault_ctx *v = req->route->arg;
+	const char *cname = req->params[0], *purpose = NULL;
+	const struct vault_collection *c;
+	const struct vault_field *f;
+	struct query q = { 0, NULL, NULL };
+	struct id_list ids = { NULL, 0 };
+	struct audit_event ev;
+	char resource[VAULT_RESOURCE_MAX], err[VAULT_ERR_MAX] = "", perm[AUTHZ_PERM_MAX];
+	uint8_t mac[VAULT_BLIND_LEN];
+	json_t *records = NULL, *found = NULL, *names = NULL;
+	char *canon = NULL, *detail = NULL;
+	enum pv_rc rc;
+
+	vault_resource(resource, sizeof(resource), cname, NULL);
+	snprintf(perm, sizeof(perm), "records.read:%s", cname);
+	if ((rc = vault_purpose_require(v, req, "record.search", resource, perm, &purpose)) != PV_OK)
+		return rc;
+	http_query_each(req, query_cb, &q);
+	if (q.n != 1)
+		return vault_fail_audited(v, req, "record.search", resource, purpose, PV_E_INVALID,
+		    "search takes exactly one searchable field as a query parameter");
+	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK)
+		return vault_fail_audited(v, req, "record.search", resource, purpose, rc,
+		    rc == PV_E_NOTFOUND ? "no such collection" : NULL);
+	f = vault_collection_field(c, q.key);
+	if (f == NULL) {
+		snprintf(err, sizeof(err), "unknown field '%s'", vault_safe_key(q.key));
+		return vault_fail_audited(v, req, "record.search", resource, purpose, PV_E_INVALID, err);
+	}
+	if (!f->searchable) {
+		snprintf(err, sizeof(err), "field '%s' is not searchable", f->name);
+		return vault_fail_audited(v, req, "record.search", resource, purpose, PV_E_INVALID, err);
+	}
+	canon = malloc(VAULT_CANON_MAX);
+	ids.ids = calloc(VAULT_SEARCH_MAX, UTIL_ID_MAX);
+	records = json_array();
+	found = json_array();
+	names = json_object();
+	if (canon == NULL || ids.ids == NULL || records == NULL || found == NULL || names == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	rc = vault_value_normalize_text(f, q.value, canon, VAULT_CANON_MAX, err, sizeof(err));
+	if (rc != PV_OK) {
+		rc = vault_fail_audited(v, req, "record.search", resource, purpose, rc, err);
+		goto out;
+	}
+	if ((rc = vault_blind_index(v->keys, c->name, f->name, canon, mac)) != PV_OK ||
+	    (rc = store_bidx_lookup(v->st, c->name, f->name, mac, VAULT_SEARCH_MAX, id_cb,
+	    &ids)) != PV_OK)
+		goto out;
+	for (size_t i = 0; i < ids.n; i++) {
+		json_t *view = NULL, *d = NULL;
+		char *dtext = NULL;
+
+		rc = vault_record_load_view(v, req, c, ids.ids[i], &view, &dtext);
+		if (rc == PV_E_NOTFOUND)
+			continue;   /* shredded between the lookup and the load */
+		if (rc != PV_OK)
+			goto out;
+		/* union of the field names touched, for the one search entry */
+		d = json_loads(dtext, 0, NULL);
+		free(dtext);
+		if (d != NULL) {
+			size_t k;
+			json_t *name;
+
+			json_array_foreach(json_object_get(d, "fields"), k, name)
+				json_object_set(names, json_string_value(name), json_true());
+		}
+		json_decref(d);
+		if (json_array_append_new(records, view) != 0 ||
+		    json_array_append_new(found, json_string(ids.ids[i])) != 0) {
+			rc = PV_E_NOMEM;
+			goto out;
+		}
+	}
+	detail = vault_detail_fields(names, json_pack("{s:s, s:O, s:I}", "query_field", f->name,
+	    "records", found, "count", (json_int_t)json_array_size(found)));
+	if (detail == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	memset(&ev, 0, sizeof(ev));
+	vault_actor(req, &ev.actor);
+	ev.action = "record.search";
+	ev.resource = resource;
+	ev.purpose_of_use = purpose;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.detail = detail;
+	if (audit_record(v->audit, &ev) != PV_OK) {
+		rc = http_fail(req, PV_E_AUDIT, NULL);
+		goto out;
+	}
+	rc = http_reply(req, 200, json_pack("{s:O}", "records", records));
+out:
+	if (canon != NULL) {
+		vault_wipe(canon, VAULT_CANON_MAX);
+		free(canon);
+	}
+	vault_wipe(mac, sizeof(mac));
+	free(ids.ids);
+	free(detail);
+	json_decref(records);
+	json_decref(found);
+	json_decref(names);
+	return rc;
+}
+
+static enum pv_rc rec_patch(struct http_request *req)
+{
+	struct vault_ctx *v = req->route->arg;
+	const char *cname = req->params[0], *id = req->params[1];
+	const char *purpose = vault_purpose_optional(req);
+	const struct vault_collection *c;
+	struct store_record cur;
+	struct vault_write_job *j = NULL;
+	struct audit_event ev;
+	char err[VAULT_ERR_MAX] = "", resource[VAULT_RESOURCE_MAX];
+	json_t *patch = NULL, *old = NULL, *merged = NULL;
+	char *detail = NULL;
+	enum pv_rc rc;
+
+	memset(&cur, 0, sizeof(cur));
+	vault_resource(resource, sizeof(resource), cname, id);
+	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK)
+		return vault_fail_audited(v, req, "record.update", resource, purpose, rc,
+		    rc == PV_E_NOTFOUND ? "no such collection" : NULL);
+	rc = vault_record_validate(c, req->body, true, &patch, err, sizeof(err));
+	if (rc == PV_OK && json_object_size(patch) == 0) {
+		rc = PV_E_INVALID;
+		util_strlcpy(err, "a PATCH must name at least one field", sizeof(err));
+	}
+	if (rc != PV_OK) {
+		rc = vault_fail_audited(v, req, "record.update", resource, purpose, rc, err);
+		goto out;
+	}
+	rc = vault_rec_id_ok(id) ? store_record_get(v->st, c->name, id, &cur) : PV_E_NOTFOUND;
+	if (rc == PV_OK)
+		rc = vault_record_open(v->keys, &cur, &old);
+	if (rc == PV_OK)
+		rc = vault_record_merge(old, patch, &merged);
+	if (rc == PV_OK && cur.version == UINT32_MAX)
+		rc = PV_E_CONFLICT;
+	if (rc != PV_OK) {
+		rc = vault_fail_audited(v, req, "record.update", resource, purpose, rc,
+		    rc == PV_E_NOTFOUND ? "no such record" : NULL);
+		goto out;
+	}
+	j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	/* a new version under a fresh DEK, its AAD naming the new version */
+	if ((rc = vault_record_seal(v->keys, c->name, cur.id, cur.version + 1, merged,
+	    &j->rec)) != PV_OK ||
+	    (rc = vault_index_entries(v, c, merged, patch, j)) != PV_OK)
+		goto out;
+	j->rec.created_ms = cur.created_ms;
+	j->rec.updated_ms = util_now_ms();
+	j->expected_version = cur.version;
+	if ((detail = vault_detail_fields(patch, json_pack("{s:I}", "version",
+	    (json_int_t)cur.version + 1))) == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	memset(&ev, 0, sizeof(ev));
+	vault_actor(req, &ev.actor);
+	ev.action = "record.update";
+	ev.resource = resource;
+	ev.purpose_of_use = purpose;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.detail = detail;
+	rc = audit_commit(v->audit, &ev, vault_write_fn, j);
+	if (rc == PV_E_CONFLICT) {
+		rc = http_fail(req, PV_E_CONFLICT, "the record changed meanwhile; read it and retry");
+		goto out;
+	}
+	if (rc == PV_E_NOTFOUND) {
+		rc = http_fail(req, PV_E_NOTFOUND, "no such record");
+		goto out;
+	}
+	if (rc != PV_OK)
+		goto out;
+	rc = http_reply(req, 200, json_pack("{s:s, s:I}", "id", cur.id,
+	    "version", (json_int_t)cur.version + 1));
+out:
+	if (j != NULL)
+		vault_write_job_clear(j);
+	free(j);
+	free(detail);
+	store_record_clear(&cur);
+	json_decref(patch);
+	json_decref(old);
+	json_decref(merged);
+	return rc;
+}
+
+struct shred_job {
+	const char *collection;
+	const char *id;
+	int64_t now;
+};
+
+static enum pv_rc shred_fn(struct store *st, void *arg)
+{
+	struct shred_job *j = arg;
+
+	return store_record_shred(st, j->collection, j->id, j->now);
+}
+
+static enum pv_rc rec_delete(struct http_request *req)
+{
+	struct vault_ctx *v = req->route->arg;
+	const char *cname = req->params[0], *id = req->params[1];
+	struct shred_job j = { cname, id, util_now_ms() };
+	struct audit_event ev;
+	char resource[VAULT_RESOURCE_MAX];
+	enum pv_rc rc;
+
+	vault_resource(resource, sizeof(resource), cname, id);
+	if (!vault_rec_id_ok(id))
+		return vault_fail_audited(v, req, "record.delete", resource, vault_purpose_optional(req),
+		    PV_E_NOTFOUND, "no such record");
+	memset(&ev, 0, sizeof(ev));
+	vault_actor(req, &ev.actor);
+	ev.action = "record.delete";
+	ev.resource = resource;
+	ev.purpose_of_use = vault_purpose_optional(req);
+	ev.outcome = AUDIT_ALLOWED;
+	ev.detail = "{\"shredded\":true}";
+	/* the DEK and ciphertext are dropped and the index entries deleted in
+	 * the entry's transaction; NOTFOUND is recorded as an error entry */
+	rc = audit_commit(v->audit, &ev, shred_fn, &j);
+	if (rc == PV_E_NOTFOUND)
+		return http_fail(req, PV_E_NOTFOUND, "no such record");
+	if (rc != PV_OK)
+		return rc;
+	return http_reply(req, 204, NULL);
+}
+
+enum pv_rc vault_routes_records(struct http_server *srv, struct vault_ctx *v)
+{
+	const struct http_route routes[] = {
+		{ "POST", "/v1/collections/{c}/records", rec_create, "records.write:{0}",
+		    "record.create", HTTP_ROUTE_BODY, REC_BODY_MAX, v },
+		{ "GET", "/v1/collections/{c}/records", rec_search, "records.read:{0}",
+		    "record.search", 0, 0, v },
+		{ "GET", "/v1/collections/{c}/records/{id}", rec_read, "records.read:{0}",
+		    "record.read", 0, 0, v },
+		{ "PATCH", "/v1/collections/{c}/records/{id}", rec_patch, "records.write:{0}",
+		    "record.update", HTTP_ROUTE_BODY, REC_BODY_MAX, v },
+		{ "DELETE", "/v1/collections/{c}/records/{id}", rec_delete, "records.write:{0}",
+		    "record.delete", 0, 0, v },
+	};
+
+	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));
+}

@@ -1,0 +1,522 @@
+/*
+ * vault/service.c: the running vault behind the record routes. Owns the
+ * collection-schema cache, the record envelope (seal/open), the purpose-of-
+ * use gate for PHI reads, the audit helpers and the batch committer.
+ *
+ * Invariants:
+ *  - A cached schema never changes and is never freed while the vault runs
+ *    (collections are immutable), so readers hold plain pointers; the
+ *    rwlock guards only the array that lists them.
+ *  - Record plaintext exists only in request memory: it is wiped before it
+ *    is freed (vault_plaintext_free, the wiping jansson allocator), and
+ *    released only after the AEAD tag verified (keys_envelope_open).
+ *  - Audit entries carry record IDs, field names and codes, never a value.
+ *
+ * Purpose-of-use gate (vault_purpose_require), in order:
+ *   header missing or not an HL7 code  -> 400 purpose_required (audited)
+ *   ETREAT without role break_glass    -> 403 forbidden (audited)
+ *   roles restrict purposes, code not
+ *   in the union of their lists        -> 403 forbidden (audited)
+ *   otherwise                          -> the code, recorded in the entry
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authz/authz.h"
+#include "vault/vault_int.h"
+
+/* ------------------------------------------------------------------ */
+/* context and collection cache                                        */
+/* ------------------------------------------------------------------ */
+
+enum pv_rc vault_ctx_new(const struct vault_deps *d, struct vault_ctx **out)
+{
+	struct vault_ctx *v;
+
+	if (d == NULL || d->st == NULL || d->keys == NULL || d->audit == NULL || out == NULL)
+		return PV_E_INVALID;
+	v = calloc(1, sizeof(*v));
+	if (v == NULL)
+		return PV_E_NOMEM;
+	if (pthread_rwlock_init(&v->mu, NULL) != 0) {
+		free(v);
+		return PV_E_NOMEM;
+	}
+	v->st = d->st;
+	v->keys = d->keys;
+	v->audit = d->audit;
+	util_strlcpy(v->allowed_regions, d->allowed_regions ? d->allowed_regions : "",
+	    sizeof(v->allowed_regions));
+	*out = v;
+	return PV_OK;
+}
+
+void vault_free(struct vault_ctx *v)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < v->ncolls; i++)
+		free(v->colls[i]);
+	free(v->colls);
+	pthread_rwlock_destroy(&v->mu);
+	free(v);
+}
+
+static const struct vault_collection *cache_find(struct vault_ctx *v, const char *name)
+{
+	for (size_t i = 0; i < v->ncolls; i++)
+		if (strcmp(v->colls[i]->name, name) == 0)
+			return v->colls[i];
+	return NULL;
+}
+
+/* Insert a copy unless the name is cached already; *out the cached entry. */
+static enum pv_rc cache_insert(struct vault_ctx *v, const struct vault_collection *c,
+    const struct vault_collection **out)
+{
+	const struct vault_collection *have;
+	struct vault_collection *copy;
+	enum pv_rc rc = PV_OK;
+
+	pthread_rwlock_wrlock(&v->mu);
+	if ((have = cache_find(v, c->name)) != NULL) {
+		*out = have;
+		goto out;
+	}
+	if (v->ncolls == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 16;
+		struct vault_collection **nc = reallocarray(v->colls, cap, sizeof(*nc));
+
+		if (nc == NULL) {
+			rc = PV_E_NOMEM;
+			goto out;
+		}
+		v->colls = nc;
+		v->cap = cap;
+	}
+	copy = malloc(sizeof(*copy));
+	if (copy == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	*copy = *c;
+	v->colls[v->ncolls++] = copy;
+	*out = copy;
+out:
+	pthread_rwlock_unlock(&v->mu);
+	return rc;
+}
+
+enum pv_rc vault_coll_cache_put(struct vault_ctx *v, const struct vault_collection *c)
+{
+	const struct vault_collection *dummy;
+
+	return cache_insert(v, c, &dummy);
+}
+
+enum pv_rc vault_coll_get(struct vault_ctx *v, const char *name,
+    const struct vault_collection **out)
+{
+	const struct vault_collection *have;
+	struct store_collection row;
+	struct vault_collection *c = NULL;
+	json_t *schema = NULL;
+	char err[VAULT_ERR_MAX];
+	enum pv_rc rc;
+
+	if (!vault_name_valid(name))
+		return PV_E_NOTFOUND;
+	pthread_rwlock_rdlock(&v->mu);
+	have = cache_find(v, name);
+	pthread_rwlock_unlock(&v->mu);
+	if (have != NULL) {
+		*out = have;
+		return PV_OK;
+	}
+	memset(&row, 0, sizeof(row));
+	if ((rc = store_collection_get(v->st, name, &row)) != PV_OK)
+		goto out;
+	c = malloc(sizeof(*c));
+	schema = json_loads(row.schema, JSON_REJECT_DUPLICATES, NULL);
+	if (c == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	if (schema == NULL || vault_collection_from_json(schema, c, err, sizeof(err)) != PV_OK ||
+	    strcmp(c->name, name) != 0) {
+		log_error("vault: stored schema of a collection does not parse");
+		rc = PV_E_INTEGRITY;
+		goto out;
+	}
+	rc = cache_insert(v, c, out);
+out:
+	json_decref(schema);
+	free(c);
+	store_collection_clear(&row);
+	return rc;
+}
+
+void vault_kek_records(const char *collection, char *buf, size_t len)
+{
+	snprintf(buf, len, VAULT_KEK_RECORDS_PREFIX "%s", collection);
+}
+
+void vault_kek_index(const char *collection, char *buf, size_t len)
+{
+	snprintf(buf, len, VAULT_KEK_INDEX_PREFIX "%s", collection);
+}
+
+/* ------------------------------------------------------------------ */
+/* record envelope                                                     */
+/* ------------------------------------------------------------------ */
+
+enum pv_rc vault_record_seal(struct keys *k, const char *collection, const char *id,
+    uint32_t version, json_t *fields, struct store_record *out)
+{
+	struct store_record r;
+	struct keys_envelope env;
+	char aad[VAULT_AAD_MAX], kek[VAULT_KEK_NAME_MAX];
+	char *pt = NULL;
+	size_t aadlen = 0, ptlen = 0;
+	enum pv_rc rc;
+
+	memset(&r, 0, sizeof(r));
+	if (strlen(id) >= sizeof(r.id) || strlen(collection) >= sizeof(r.collection))
+		return PV_E_INVALID;
+	if ((rc = vault_record_aad(collection, id, version, aad, sizeof(aad), &aadlen)) != PV_OK)
+		return rc;
+	vault_kek_records(collection, kek, sizeof(kek));
+	if ((rc = vault_record_plaintext(fields, &pt, &ptlen)) != PV_OK)
+		return rc;
+	r.ciphertext = malloc(ptlen + CRYPTO_BOX_OVERHEAD);
+	r.wrapped_dek = malloc(KEYS_WRAPPED_DEK_LEN);
+	if (r.ciphertext == NULL || r.wrapped_dek == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	rc = keys_envelope_seal(k, kek, (const uint8_t *)aad, aadlen, (const uint8_t *)pt, ptlen,
+	    r.ciphertext, &env);
+	if (rc != PV_OK)
+		goto out;
+	r.ciphertext_len = ptlen + CRYPTO_BOX_OVERHEAD;
+	memcpy(r.wrapped_dek, env.wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+	r.wrapped_dek_len = KEYS_WRAPPED_DEK_LEN;
+	util_strlcpy(r.id, id, sizeof(r.id));
+	util_strlcpy(r.collection, collection, sizeof(r.collection));
+	util_strlcpy(r.kek_name, env.kek_name, sizeof(r.kek_name));
+	r.kek_version = env.kek_version;
+	r.version = version;
+	*out = r;
+	memset(&r, 0, sizeof(r));
+out:
+	vault_plaintext_free(pt, ptlen);
+	store_record_clear(&r);
+	return rc;
+}
+
+enum pv_rc vault_record_open(struct keys *k, const struct store_record *r, json_t **fields_out)
+{
+	struct keys_envelope env;
+	char aad[VAULT_AAD_MAX];
+	uint8_t *pt = NULL;
+	size_t aadlen = 0, ptlen = 0;
+	enum pv_rc rc;
+
+	if (r->deleted_ms != 0 || r->ciphertext == NULL || r->wrapped_dek == NULL)
+		return PV_E_NOTFOUND;
+	if (r->wrapped_dek_len != KEYS_WRAPPED_DEK_LEN || r->ciphertext_len <= CRYPTO_BOX_OVERHEAD ||
+	    strlen(r->kek_name) >= sizeof(env.kek_name))
+		return PV_E_INTEGRITY;
+	if ((rc = vault_record_aad(r->collection, r->id, r->version, aad, sizeof(aad), &aadlen)) !=
+	    PV_OK)
+		return PV_E_INTEGRITY;
+	memset(&env, 0, sizeof(env));
+	util_strlcpy(env.kek_name, r->kek_name, sizeof(env.kek_name));
+	env.kek_version = r->kek_version;
+	memcpy(env.wrapped_dek, r->wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+	ptlen = r->ciphertext_len - CRYPTO_BOX_OVERHEAD;
+	pt = malloc(ptlen);
+	if (pt == NULL)
+		return PV_E_NOMEM;
+	rc = keys_envelope_open(k, &env, (const uint8_t *)aad, aadlen, r->ciphertext,
+	    r->ciphertext_len, pt);
+	if (rc == PV_OK)
+		rc = vault_record_from_plaintext((const char *)pt, ptlen, fields_out);
+	vault_plaintext_free((char *)pt, ptlen);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* audit helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+void vault_actor(struct http_request *req, struct audit_actor *out)
+{
+	const struct authn_principal *p = req->principal;
+
+	memset(out, 0, sizeof(*out));
+	out->user_id = p != NULL && p->user_id[0] != '\0' ? p->user_id : "anonymous";
+	out->session_id = p != NULL && p->session_id[0] != '\0' ? p->session_id : NULL;
+	out->source = req->source;
+}
+
+char *vault_detail_fields(json_t *obj, json_t *extra)
+{
+	json_t *d = json_object(), *names = json_array();
+	const char *key;
+	json_t *val;
+	char *text = NULL;
+
+	if (d == NULL || names == NULL)
+		goto out;
+	if (json_is_object(obj)) {
+		json_object_foreach(obj, key, val) {
+			(void)val;
+			if (json_array_append_new(names, json_string(key)) != 0)
+				goto out;
+		}
+	}
+	if (json_object_set(d, "fields", names) != 0)
+		goto out;
+	if (extra != NULL && json_object_update(d, extra) != 0)
+		goto out;
+	text = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+out:
+	json_decref(extra);
+	json_decref(names);
+	json_decref(d);
+	return text;
+}
+
+enum pv_rc vault_fail(struct http_request *req, enum pv_rc rc, const char *msg)
+{
+	const char *copy = msg != NULL ? arena_strdup(req->arena, msg) : NULL;
+
+	return http_fail(req, rc, copy);
+}
+
+/* ------------------------------------------------------------------ */
+/* purpose of use                                                      */
+/* ------------------------------------------------------------------ */
+
+static bool has_role(const struct authn_principal *p, const char *role)
+{
+	for (size_t i = 0; p != NULL && i < p->nroles && i < AUTHN_ROLES_MAX; i++)
+		if (strcmp(p->roles[i], role) == 0)
+			return true;
+	return false;
+}
+
+/* The purposes one role allows: its condition's "purposes" (an array of
+ * codes, or one "TREAT,HPAYMT" string), or every purpose if it has none.
+ * An unknown code in a stored list is ignored (it allows nothing). */
+static unsigned condition_purposes(const char *condition)
+{
+	json_t *c = condition != NULL ? json_loads(condition, 0, NULL) : NULL;
+	json_t *list = json_object_get(c, "purposes"), *el;
+	unsigned set = 0, bit;
+	size_t i;
+
+	if (list == NULL) {
+		set = VAULT_POU_ALL;
+	} else if (json_is_string(list)) {
+		if (vault_purpose_list_parse(json_string_value(list), &set) != PV_OK)
+			set = 0;
+	} else {
+		json_array_foreach(list, i, el)
+			if (vault_purpose_parse(json_string_value(el), &bit) == PV_OK)
+				set |= bit;
+	}
+	json_decref(c);
+	return set;
+}
+
+static bool perms_json_grant(const char *perms, const char *required)
+{
+	json_t *a = json_loads(perms, 0, NULL), *el;
+	bool grants = false;
+	size_t i;
+
+	json_array_foreach(a, i, el)
+		grants = grants || authz_perm_match(json_string_value(el), required);
+	json_decref(a);
+	return grants;
+}
+
+/*
+ * May this principal use `code` for what `required` grants? The allowed
+ * purposes are the union over the principal's roles that grant `required`
+ * of each role's list (a role without one allows all). Built-in roles carry
+ * no condition. Custom roles are read from the store (their condition is
+ * fixed at creation). A permission no role explains (none should) is not
+ * restricted further. A store error fails closed.
+ */
+static enum pv_rc roles_allow_purpose(struct vault_ctx *v, const struct authn_principal *p,
+    const char *required, const char *code, bool *allowed)
+{
+	unsigned set = 0, bit = 0;
+	bool granting = false;
+	enum pv_rc rc;
+
+	if (vault_purpose_parse(code, &bit) != PV_OK)
+		return PV_E_PURPOSE;
+	for (size_t i = 0; p != NULL && i < p->nroles && i < AUTHN_ROLES_MAX; i++) {
+		const char *const *b;
+		struct store_role role;
+		size_t n = 0;
+		bool grants = false;
+
+		if ((b = authz_builtin_role(p->roles[i], &n)) != NULL) {
+			for (size_t k = 0; k < n; k++)
+				grants = grants || authz_perm_match(b[k], required);
+			if (grants) {
+				granting = true;
+				set = VAULT_POU_ALL;
+			}
+			continue;
+		}
+		memset(&role, 0, sizeof(role));
+		rc = store_role_get(v->st, p->roles[i], &role);
+		if (rc == PV_E_NOTFOUND)
+			continue;
+		if (rc != PV_OK)
+			return rc;
+		if (perms_json_grant(role.permissions, required)) {
+			granting = true;
+			set |= condition_purposes(role.condition);
+		}
+		store_role_clear(&role);
+	}
+	*allowed = !granting || (set & bit) != 0;
+	return PV_OK;
+}
+
+const char *vault_purpose_optional(struct http_request *req)
+{
+	const char *code = http_header(req, VAULT_PURPOSE_HEADER);
+
+	return vault_purpose_valid(code) ? code : NULL;
+}
+
+enum pv_rc vault_purpose_require(struct vault_ctx *v, struct http_request *req,
+    const char *action, const char *resource, const char *required, const char **code)
+{
+	const struct authn_principal *p = req->principal;
+	const char *h = http_header(req, VAULT_PURPOSE_HEADER);
+	struct audit_event ev;
+	enum pv_rc rc = PV_OK;
+	const char *why = NULL, *msg = NULL;
+	bool allowed = true;
+
+	if (!vault_purpose_valid(h)) {
+		rc = PV_E_PURPOSE;
+		why = "purpose_required";
+		msg = "X-Purpose-Of-Use must carry an HL7 PurposeOfUse code "
+		    "(TREAT, ETREAT, HPAYMT, HOPERAT, HRESCH, PUBHLTH, PATRQT)";
+	} else if (strcmp(h, "ETREAT") == 0 && !has_role(p, "break_glass")) {
+		rc = PV_E_FORBIDDEN;
+		why = "purpose_not_allowed";
+		msg = "ETREAT is for break-glass sessions";
+	} else if ((rc = roles_allow_purpose(v, p, required, h, &allowed)) != PV_OK) {
+		return rc;
+	} else if (!allowed) {
+		rc = PV_E_FORBIDDEN;
+		why = "purpose_not_allowed";
+		msg = "your roles do not allow this purpose of use";
+	}
+	if (rc == PV_OK) {
+		*code = h;
+		return PV_OK;
+	}
+	memset(&ev, 0, sizeof(ev));
+	vault_actor(req, &ev.actor);
+	ev.action = action;
+	ev.resource = resource;
+	/* an invalid header is not recorded: it is request data */
+	ev.purpose_of_use = rc == PV_E_PURPOSE ? NULL : h;
+	ev.outcome = AUDIT_DENIED;
+	ev.reason = why;
+	if (audit_record(v->audit, &ev) != PV_OK)
+		return http_fail(req, PV_E_AUDIT, NULL);
+	return http_fail(req, rc, msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* batches                                                             */
+/* ------------------------------------------------------------------ */
+
+struct many {
+	struct vault_ctx *v;
+	struct vault_job *jobs;
+	size_t n;
+	atomic_size_t next;
+};
+
+static void *commit_worker(void *arg)
+{
+	struct many *m = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&m->next, 1)) < m->n) {
+		struct vault_job *j = &m->jobs[i];
+
+		j->rc = audit_commit(m->v->audit, &j->ev, j->fn, j->arg);
+	}
+	return NULL;
+}
+
+void vault_commit_many(struct vault_ctx *v, struct vault_job *jobs, size_t n)
+{
+	pthread_t th[VAULT_COMMIT_THREADS];
+	size_t started = 0, want = n < VAULT_COMMIT_THREADS ? n : VAULT_COMMIT_THREADS;
+	struct many m = { v, jobs, n, 0 };
+	pthread_attr_t attr;
+	bool attr_ok = pthread_attr_init(&attr) == 0;
+
+	/* Each submitter blocks until its group is durable; with several of
+	 * them in flight the writer puts their entries in the same groups.
+	 * The caller's thread is a submitter too, so a failed pthread_create
+	 * only costs speed. */
+	if (attr_ok)
+		(void)pthread_attr_setstacksize(&attr, 256 * 1024);
+	for (size_t i = 1; i < want; i++) {
+		if (pthread_create(&th[started], attr_ok ? &attr : NULL, commit_worker, &m) != 0)
+			break;
+		started++;
+	}
+	if (attr_ok)
+		pthread_attr_destroy(&attr);
+	commit_worker(&m);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* registration                                                        */
+/* ------------------------------------------------------------------ */
+
+enum pv_rc vault_routes(struct http_server *srv, const struct vault_deps *deps,
+    struct vault_ctx **out)
+{
+	struct vault_ctx *v = NULL;
+	enum pv_rc rc;
+
+	if (srv == NULL || out == NULL)
+		return PV_E_INVALID;
+	if ((rc = vault_ctx_new(deps, &v)) != PV_OK)
+		return rc;
+	/* Decoded bodies, plaintexts and responses pass through jansson: make
+	 * it wipe every block it frees. Set before the server starts. */
+	vault_json_wipe_on_free();
+	if ((rc = vault_routes_collections(srv, v)) != PV_OK ||
+	    (rc = vault_routes_records(srv, v)) != PV_OK ||
+	    (rc = vault_routes_batch(srv, v)) != PV_OK ||
+	    (rc = vault_routes_tokens(srv, v)) != PV_OK) {
+		vault_free(v);
+		return rc;
+	}
+	*out = v;
+	return PV_OK;
+}

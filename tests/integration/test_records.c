@@ -1,0 +1,574 @@
+/*
+ * PHI records end to end on the real binary, over HTTPS, with users who log
+ * in through the API: a clinician stores and reads patient records, an
+ * analyst sees them masked, an admin cannot read them at all; purpose of use
+ * is required and recorded; search, update, crypto-shredding delete, batch,
+ * tokens; every access is in the verifiable audit trail; a read whose audit
+ * entry cannot be made durable returns 503 and no data (store fault
+ * injection through PHIVAULT_FAULT_FILE); and no file under the data
+ * directory (nor the server log) holds any of the plaintext written.
+ */
+#include <curl/curl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* Distinctive plaintext: none of it may appear on disk. */
+#define NAME1 "Zebediah Quuxworth"
+#define SSN1 "123-45-6789"
+#define SSN1_DIGITS "123456789"
+#define EMAIL1 "zeb.quux@Example.ORG"
+#define DOB1 "1961-02-03"
+#define MRN1 "mr-xq-4242"
+#define NAME2 "Philomena Vantablack"
+#define SSN2 "531-77-2468"
+#define TOK_SSN "404-81-9753"
+#define PATCH_MRN "MR-PATCHED-77"
+#define BATCH_NAME "Oswaldo Brightwater"
+
+static const char *const needles[] = {
+	"Zebediah", "Quuxworth", SSN1, SSN1_DIGITS, "zeb.quux", "Example.ORG", "example.org",
+	DOB1, MRN1, "MR-XQ-4242", "Philomena", "Vantablack", SSN2, "531772468",
+	TOK_SSN, "404819753", PATCH_MRN, "Oswaldo", "Brightwater", NULL
+};
+
+#define PW_ADMIN "Quiet-harbor-Lantern-91"
+#define PW_USER "Copper-meadow-Violin-73"
+
+static const char *TREAT[] = { "X-Purpose-Of-Use: TREAT", NULL };
+
+/* ---- log in through the API (identity) ---- */
+
+/* Log in with a one-time password, change it, return a full session token. */
+static void
+login_fresh(struct h_server *s, const char *user, const char *otp, const char *newpw,
+    char *token, size_t len)
+{
+	char body[512];
+	struct h_resp r;
+
+	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, otp);
+	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_string_value(json_object_get(r.json, "token")) != NULL);
+	snprintf(token, len, "%s", json_string_value(json_object_get(r.json, "token")));
+	h_resp_free(&r);
+	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}",
+	    otp, newpw);
+	h_req(s, "POST", "/v1/auth/password", token, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	h_resp_free(&r);
+	/* a fresh login with the new password: an unrestricted session */
+	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, newpw);
+	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(!json_is_true(json_object_get(r.json, "restricted")));
+	snprintf(token, len, "%s", json_string_value(json_object_get(r.json, "token")));
+	h_resp_free(&r);
+}
+
+static void
+add_user(struct h_server *s, const char *admin, const char *user, const char *role,
+    char *token, size_t len)
+{
+	char body[512], otp[128];
+	struct h_resp r;
+
+	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"display_name\":\"%s\","
+	    "\"email\":\"%s@hospital.test\",\"roles\":[\"%s\"]}", user, user, user, role);
+	h_req(s, "POST", "/v1/users", admin, body, NULL, &r);
+	CHECK_STATUS(&r, 201);
+	snprintf(otp, sizeof(otp), "%s",
+	    json_string_value(json_object_get(r.json, "one_time_password")));
+	h_resp_free(&r);
+	login_fresh(s, user, otp, PW_USER, token, len);
+}
+
+struct people {
+	char admin[128];
+	char clin[128];
+	char analyst[128];
+};
+
+static void
+people(struct h_server *s, struct people *p)
+{
+	const char *otp = json_string_value(json_object_get(s->init, "admin_password"));
+
+	CHECK(otp != NULL);
+	login_fresh(s, "admin", otp, PW_ADMIN, p->admin, sizeof(p->admin));
+	add_user(s, p->admin, "clara", "clinician", p->clin, sizeof(p->clin));
+	add_user(s, p->admin, "andy", "analyst", p->analyst, sizeof(p->analyst));
+}
+
+/* ---- helpers ---- */
+
+static const char *
+field(struct h_resp *r, const char *name)
+{
+	return json_string_value(json_object_get(json_object_get(r->json, "fields"), name));
+}
+
+static void
+create_patients(struct h_server *s, const char *admin)
+{
+	struct h_resp r;
+
+	h_req(s, "POST", "/v1/collections", admin,
+	    "{\"name\":\"patients\",\"region\":\"local\",\"retention_days\":2190,\"fields\":["
+	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"},"
+	    "{\"name\":\"ssn\",\"type\":\"ssn\",\"classification\":\"phi\",\"mask\":\"last4\","
+	    "\"searchable\":true},"
+	    "{\"name\":\"mrn\",\"type\":\"mrn\",\"classification\":\"phi\",\"searchable\":true},"
+	    "{\"name\":\"dob\",\"type\":\"date\",\"classification\":\"phi\"},"
+	    "{\"name\":\"email\",\"type\":\"email\",\"classification\":\"pii\"},"
+	    "{\"name\":\"ward\",\"type\":\"string\",\"classification\":\"internal\"}]}",
+	    NULL, &r);
+	CHECK_STATUS(&r, 201);
+	h_resp_free(&r);
+}
+
+static void
+create_record(struct h_server *s, const char *token, const char *body, char *id, size_t len)
+{
+	struct h_resp r;
+
+	h_req(s, "POST", "/v1/collections/patients/records", token, body, NULL, &r);
+	CHECK_STATUS(&r, 201);
+	CHECK(json_integer_value(json_object_get(r.json, "version")) == 1);
+	snprintf(id, len, "%s", json_string_value(json_object_get(r.json, "id")));
+	CHECK(strncmp(id, "rec_", 4) == 0);
+	h_resp_free(&r);
+}
+
+/* jsonl export of the audit trail (offline reader; works while serving). */
+static char *
+audit_export(struct h_server *s)
+{
+	char cmd[1024], *out = NULL;
+
+	snprintf(cmd, sizeof(cmd), "%s audit export --data %s --format jsonl", h_bin(), s->dir);
+	CHECK(h_run(cmd, &out) == 0);
+	return out;
+}
+
+/* Entries with this action, outcome, resource substring and purpose (NULL: any). */
+static int
+audit_count(const char *jsonl, const char *action, const char *outcome, const char *res,
+    const char *purpose)
+{
+	const char *line = jsonl;
+	int n = 0;
+
+	while (line != NULL && *line != '\0') {
+		const char *nl = strchr(line, '\n');
+		char *copy = strndup(line, nl ? (size_t)(nl - line) : strlen(line));
+		json_t *e = json_loads(copy, 0, NULL);
+		const char *a = json_string_value(json_object_get(e, "action"));
+		const char *o = json_string_value(json_object_get(e, "outcome"));
+		const char *rs = json_string_value(json_object_get(e, "resource"));
+		const char *p = json_string_value(json_object_get(e, "purpose_of_use"));
+
+		if (a != NULL && strcmp(a, action) == 0 &&
+		    (outcome == NULL || (o != NULL && strcmp(o, outcome) == 0)) &&
+		    (res == NULL || (rs != NULL && strstr(rs, res) != NULL)) &&
+		    (purpose == NULL || (p != NULL && strcmp(p, purpose) == 0)))
+			n++;
+		json_decref(e);
+		free(copy);
+		line = nl ? nl + 1 : NULL;
+	}
+	return n;
+}
+
+/* ---- the scan: no plaintext under the data directory ---- */
+
+static const char *scan_hit;
+static char scan_file[1024];
+static int scan_files;
+
+static int
+scan_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	FILE *f;
+	char *buf;
+
+	(void)ftw;
+	if (flag != FTW_F || !S_ISREG(sb->st_mode) || sb->st_size == 0)
+		return 0;
+	buf = malloc((size_t)sb->st_size);
+	CHECK(buf != NULL);
+	f = fopen(path, "rb");
+	CHECK(f != NULL);
+	CHECK(fread(buf, 1, (size_t)sb->st_size, f) == (size_t)sb->st_size);
+	fclose(f);
+	scan_files++;
+	for (size_t i = 0; needles[i] != NULL && scan_hit == NULL; i++) {
+		if (memmem(buf, (size_t)sb->st_size, needles[i], strlen(needles[i])) != NULL) {
+			scan_hit = needles[i];
+			snprintf(scan_file, sizeof(scan_file), "%s", path);
+		}
+	}
+	free(buf);
+	return 0;
+}
+
+static void
+assert_no_plaintext(const char *root)
+{
+	scan_hit = NULL;
+	scan_files = 0;
+	CHECK(nftw(root, scan_cb, 16, FTW_PHYS) == 0);
+	if (scan_hit != NULL)
+		fprintf(stderr, "plaintext '%s' found in %s\n", scan_hit, scan_file);
+	CHECK(scan_hit == NULL);
+	CHECK(scan_files > 0);
+}
+
+/* ---- the flows ---- */
+
+static void
+test_collections(struct h_server *s, struct people *p)
+{
+	struct h_resp r;
+
+	create_patients(s, p->admin);
+	h_req(s, "POST", "/v1/collections", p->admin,
+	    "{\"name\":\"offshore\",\"region\":\"mars-1\",\"fields\":[{\"name\":\"a\",\"type\":\"string\"}]}",
+	    NULL, &r);
+	CHECK_STATUS(&r, 403);
+	CHECK(strcmp(h_err_code(&r), "region_not_allowed") == 0);
+	h_resp_free(&r);
+	h_req(s, "POST", "/v1/collections", p->clin,
+	    "{\"name\":\"mine\",\"region\":\"local\",\"fields\":[{\"name\":\"a\",\"type\":\"string\"}]}",
+	    NULL, &r);
+	CHECK_STATUS(&r, 403);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections", p->admin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_array_size(json_object_get(r.json, "collections")) == 1);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections/patients", p->clin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	h_resp_free(&r);
+}
+
+static void
+test_read_write(struct h_server *s, struct people *p, char *id1, size_t idlen)
+{
+	char path[256], body[1024];
+	struct h_resp r;
+
+	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"ssn\":\"%s\",\"mrn\":\"%s\",\"dob\":\"%s\","
+	    "\"email\":\"%s\",\"ward\":\"B4\"}", NAME1, SSN1_DIGITS, MRN1, DOB1, EMAIL1);
+	create_record(s, p->clin, body, id1, idlen);
+	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", id1);
+
+	/* the clinician reads it in clear (canonical forms) */
+	h_req(s, "GET", path, p->clin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(field(&r, "name"), NAME1) == 0);
+	CHECK(strcmp(field(&r, "ssn"), SSN1) == 0);
+	CHECK(strcmp(field(&r, "mrn"), "MR-XQ-4242") == 0);
+	CHECK(strcmp(field(&r, "email"), "zeb.quux@example.org") == 0);
+	CHECK(strcmp(field(&r, "ward"), "B4") == 0);
+	h_resp_free(&r);
+
+	/* the analyst sees it masked */
+	h_req(s, "GET", path, p->analyst, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(field(&r, "ssn"), "***-**-6789") == 0);
+	CHECK(strcmp(field(&r, "name"), "****") == 0);
+	CHECK(strcmp(field(&r, "dob"), "****") == 0);
+	CHECK(strcmp(field(&r, "ward"), "B4") == 0);
+	CHECK(strstr(r.body, "Quuxworth") == NULL);
+	h_resp_free(&r);
+
+	/* the admin cannot read it at all */
+	h_req(s, "GET", path, p->admin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 403);
+	CHECK(strstr(r.body, "6789") == NULL);
+	h_resp_free(&r);
+
+	/* purpose of use */
+	h_req(s, "GET", path, p->clin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 400);
+	CHECK(strcmp(h_err_code(&r), "purpose_required") == 0);
+	CHECK(strstr(r.body, "Quuxworth") == NULL);
+	h_resp_free(&r);
+	h_req(s, "GET", path, p->clin, NULL, (const char *[]){ "X-Purpose-Of-Use: SHOPPING", NULL },
+	    &r);
+	CHECK_STATUS(&r, 400);
+	CHECK(strcmp(h_err_code(&r), "purpose_required") == 0);
+	h_resp_free(&r);
+	h_req(s, "GET", path, p->clin, NULL, (const char *[]){ "X-Purpose-Of-Use: ETREAT", NULL },
+	    &r);
+	CHECK_STATUS(&r, 403);
+	h_resp_free(&r);
+
+	/* bad input names the field, never the value */
+	h_req(s, "POST", "/v1/collections/patients/records", p->clin,
+	    "{\"ssn\":\"000-00-Quuxworth\"}", NULL, &r);
+	CHECK_STATUS(&r, 400);
+	CHECK(strcmp(h_err_code(&r), "invalid_request") == 0);
+	CHECK(strstr(r.body, "ssn") != NULL);
+	CHECK(strstr(r.body, "Quuxworth") == NULL);
+	h_resp_free(&r);
+	h_req(s, "POST", "/v1/collections/patients/records", p->clin, "{\"blood_type\":\"O\"}", NULL,
+	    &r);
+	CHECK_STATUS(&r, 400);
+	CHECK(strstr(r.body, "blood_type") != NULL);
+	h_resp_free(&r);
+	h_req(s, "POST", "/v1/collections/patients/records", p->analyst, "{\"ward\":\"C1\"}", NULL,
+	    &r);
+	CHECK_STATUS(&r, 403);
+	h_resp_free(&r);
+}
+
+static void
+test_search_patch_delete(struct h_server *s, struct people *p, const char *id1)
+{
+	char id2[64], path[256], body[512];
+	struct h_resp r;
+	json_t *recs;
+
+	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"ssn\":\"%s\"}", NAME2, SSN2);
+	create_record(s, p->clin, body, id2, sizeof(id2));
+
+	/* exact match through the blind index, any spelling */
+	h_req(s, "GET", "/v1/collections/patients/records?ssn=" SSN1_DIGITS, p->clin, NULL, TREAT,
+	    &r);
+	CHECK_STATUS(&r, 200);
+	recs = json_object_get(r.json, "records");
+	CHECK(json_array_size(recs) == 1);
+	CHECK(strcmp(json_string_value(json_object_get(json_array_get(recs, 0), "id")), id1) == 0);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections/patients/records?mrn=MR-XQ-4242", p->analyst, NULL, TREAT,
+	    &r);
+	CHECK_STATUS(&r, 200);
+	recs = json_object_get(r.json, "records");
+	CHECK(json_array_size(recs) == 1);
+	CHECK(strstr(r.body, "Quuxworth") == NULL);   /* masked for the analyst */
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections/patients/records?name=Philomena", p->clin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 400);
+	CHECK(strstr(r.body, "not searchable") != NULL);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections/patients/records?ssn=" SSN2, p->clin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 400);
+	CHECK(strcmp(h_err_code(&r), "purpose_required") == 0);
+	h_resp_free(&r);
+
+	/* PATCH: a new version, re-indexed */
+	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", id2);
+	h_req(s, "PATCH", path, p->clin, "{\"mrn\":\"" PATCH_MRN "\"}", NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_integer_value(json_object_get(r.json, "version")) == 2);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections/patients/records?mrn=" PATCH_MRN, p->clin, NULL, TREAT, &r);
+	CHECK(json_array_size(json_object_get(r.json, "records")) == 1);
+	h_resp_free(&r);
+	h_req(s, "GET", path, p->clin, NULL, TREAT, &r);
+	CHECK(json_integer_value(json_object_get(r.json, "version")) == 2);
+	CHECK(strcmp(field(&r, "name"), NAME2) == 0);
+	CHECK(strcmp(field(&r, "mrn"), PATCH_MRN) == 0);
+	h_resp_free(&r);
+
+	/* DELETE: crypto-shredded, gone from reads and searches */
+	h_req(s, "DELETE", path, p->clin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 204);
+	h_resp_free(&r);
+	h_req(s, "GET", path, p->clin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 404);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections/patients/records?ssn=" SSN2, p->clin, NULL, TREAT, &r);
+	CHECK(json_array_size(json_object_get(r.json, "records")) == 0);
+	h_resp_free(&r);
+	h_req(s, "DELETE", path, p->clin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 404);
+	h_resp_free(&r);
+}
+
+static void
+test_batch_and_tokens(struct h_server *s, struct people *p, const char *id1)
+{
+	char body[1024], tok[64], tok2[64];
+	struct h_resp r;
+	json_t *res;
+
+	h_req(s, "POST", "/v1/collections/patients/records:batch", p->clin,
+	    "{\"create\":[{\"name\":\"" BATCH_NAME "\"},{\"ssn\":\"nope\"},{\"ward\":\"A1\"}]}",
+	    NULL, &r);
+	CHECK_STATUS(&r, 200);
+	res = json_object_get(r.json, "results");
+	CHECK(json_array_size(res) == 3);
+	CHECK(json_integer_value(json_object_get(json_array_get(res, 0), "status")) == 201);
+	CHECK(json_integer_value(json_object_get(json_array_get(res, 1), "status")) == 400);
+	CHECK(json_integer_value(json_object_get(json_array_get(res, 2), "status")) == 201);
+	h_resp_free(&r);
+
+	snprintf(body, sizeof(body), "{\"read\":[\"%s\",\"rec_aaaaaaaaaaaaaaaaaaaaaaaaaa\"]}", id1);
+	h_req(s, "POST", "/v1/collections/patients/records:batch", p->analyst, body, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	res = json_object_get(r.json, "results");
+	CHECK(json_integer_value(json_object_get(json_array_get(res, 0), "status")) == 200);
+	CHECK(strcmp(json_string_value(json_object_get(json_object_get(json_array_get(res, 0),
+	    "fields"), "ssn")), "***-**-6789") == 0);
+	CHECK(json_integer_value(json_object_get(json_array_get(res, 1), "status")) == 404);
+	h_resp_free(&r);
+	h_req(s, "POST", "/v1/collections/patients/records:batch", p->analyst, body, NULL, &r);
+	CHECK_STATUS(&r, 400);
+	CHECK(strcmp(h_err_code(&r), "purpose_required") == 0);
+	h_resp_free(&r);
+
+	/* tokens */
+	h_req(s, "POST", "/v1/tokenize", p->clin,
+	    "{\"collection\":\"patients\",\"field\":\"ssn\",\"value\":\"" TOK_SSN "\"}", NULL, &r);
+	CHECK_STATUS(&r, 200);
+	snprintf(tok, sizeof(tok), "%s", json_string_value(json_object_get(r.json, "token")));
+	CHECK(strncmp(tok, "tok_", 4) == 0);
+	h_resp_free(&r);
+	h_req(s, "POST", "/v1/tokenize", p->clin,
+	    "{\"collection\":\"patients\",\"field\":\"ssn\",\"value\":\"404819753\","
+	    "\"deterministic\":true}", NULL, &r);
+	CHECK_STATUS(&r, 200);
+	snprintf(tok2, sizeof(tok2), "%s", json_string_value(json_object_get(r.json, "token")));
+	h_resp_free(&r);
+	h_req(s, "POST", "/v1/tokenize", p->clin,
+	    "{\"collection\":\"patients\",\"field\":\"ssn\",\"value\":\"" TOK_SSN "\","
+	    "\"deterministic\":true}", NULL, &r);
+	CHECK(strcmp(json_string_value(json_object_get(r.json, "token")), tok2) == 0);
+	h_resp_free(&r);
+
+	snprintf(body, sizeof(body), "{\"token\":\"%s\"}", tok);
+	h_req(s, "POST", "/v1/detokenize", p->clin, body, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(json_string_value(json_object_get(r.json, "value")), TOK_SSN) == 0);
+	h_resp_free(&r);
+	h_req(s, "POST", "/v1/detokenize", p->clin, body, NULL, &r);
+	CHECK_STATUS(&r, 400);
+	CHECK(strcmp(h_err_code(&r), "purpose_required") == 0);
+	h_resp_free(&r);
+	h_req(s, "POST", "/v1/detokenize", p->analyst, body, TREAT, &r);
+	CHECK_STATUS(&r, 403);
+	h_resp_free(&r);
+}
+
+static void
+test_audit_trail(struct h_server *s, const char *id1)
+{
+	char *jsonl = audit_export(s);
+
+	/* every access, allowed or denied, with its purpose */
+	CHECK(audit_count(jsonl, "collection.create", "allowed", "collections/patients", NULL) == 1);
+	CHECK(audit_count(jsonl, "collection.create", "denied", NULL, NULL) >= 1);
+	CHECK(audit_count(jsonl, "record.create", "allowed", NULL, NULL) >= 4);
+	CHECK(audit_count(jsonl, "record.create", "error", NULL, NULL) >= 2);
+	CHECK(audit_count(jsonl, "record.read", "allowed", id1, "TREAT") >= 3);
+	CHECK(audit_count(jsonl, "record.read", "denied", NULL, NULL) >= 3);   /* admin, no purpose, ETREAT */
+	CHECK(audit_count(jsonl, "record.read", "denied", id1, "ETREAT") == 1);
+	CHECK(audit_count(jsonl, "record.search", "allowed", NULL, "TREAT") >= 3);
+	CHECK(audit_count(jsonl, "record.update", "allowed", NULL, NULL) == 1);
+	CHECK(audit_count(jsonl, "record.delete", "allowed", NULL, NULL) == 1);
+	CHECK(audit_count(jsonl, "token.create", "allowed", NULL, NULL) == 3);
+	CHECK(audit_count(jsonl, "token.detokenize", "allowed", NULL, "TREAT") == 1);
+	CHECK(audit_count(jsonl, "token.detokenize", "denied", NULL, NULL) >= 2);
+	/* entries name fields, never values */
+	for (size_t i = 0; needles[i] != NULL; i++)
+		CHECK(strstr(jsonl, needles[i]) == NULL);
+	CHECK(strstr(jsonl, "\"ssn\"") != NULL);
+	free(jsonl);
+}
+
+/* A read whose audit entry cannot be made durable: 503 and no data. */
+static void
+test_fail_closed(void)
+{
+	struct h_server s;
+	struct people p;
+	char fault[700], id[64], path[256], cmd[1024], *out = NULL;
+	struct h_resp r;
+	FILE *f;
+
+	h_init(&s, "records-fault", NULL);
+	h_config_set(&s, "mfa_required", "off");
+	snprintf(fault, sizeof(fault), "%s/../faults", s.dir);
+	CHECK(setenv("PHIVAULT_FAULT_FILE", fault, 1) == 0);   /* inherited by the server */
+	h_start(&s, "--dev");
+	unsetenv("PHIVAULT_FAULT_FILE");
+	people(&s, &p);
+	create_patients(&s, p.admin);
+	create_record(&s, p.clin, "{\"name\":\"" NAME1 "\",\"ssn\":\"" SSN1 "\"}", id, sizeof(id));
+	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", id);
+
+	f = fopen(fault, "w");
+	CHECK(f != NULL);
+	fputs("audit_append\n", f);
+	fclose(f);
+	h_req(&s, "GET", path, p.clin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 503);
+	CHECK(strcmp(h_err_code(&r), "audit_unavailable") == 0);
+	CHECK(strstr(r.body, "Quuxworth") == NULL);
+	CHECK(strstr(r.body, "6789") == NULL);
+	CHECK(json_object_get(r.json, "fields") == NULL);
+	h_resp_free(&r);
+	h_req(&s, "GET", "/v1/collections/patients/records?ssn=" SSN1, p.clin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 503);
+	CHECK(strstr(r.body, "Quuxworth") == NULL);
+	h_resp_free(&r);
+	/* nor is anything written without its entry */
+	h_req(&s, "POST", "/v1/collections/patients/records", p.clin, "{\"name\":\"x\"}", NULL, &r);
+	CHECK_STATUS(&r, 503);
+	h_resp_free(&r);
+
+	CHECK(unlink(fault) == 0);
+	h_req(&s, "GET", path, p.clin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(field(&r, "name"), NAME1) == 0);
+	h_resp_free(&r);
+	CHECK(h_stop(&s) == 0);
+	snprintf(cmd, sizeof(cmd), "%s audit verify --data %s 2>&1", h_bin(), s.dir);
+	CHECK(h_run(cmd, &out) == 0);
+	free(out);
+	json_decref(s.init);
+}
+
+int
+main(void)
+{
+	struct h_server s;
+	struct people p;
+	char id1[64], cmd[1024], *out = NULL;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	h_init(&s, "records", NULL);
+	h_config_set(&s, "mfa_required", "off");
+	h_start(&s, "--dev");
+	people(&s, &p);
+	test_collections(&s, &p);
+	test_read_write(&s, &p, id1, sizeof(id1));
+	test_search_patch_delete(&s, &p, id1);
+	test_batch_and_tokens(&s, &p, id1);
+	test_audit_trail(&s, id1);
+	/* while serving: database, WAL and shared-memory files hold no plaintext */
+	assert_no_plaintext(s.dir);
+	CHECK(h_stop(&s) == 0);
+
+	/* the chain (with every entry above) verifies offline */
+	snprintf(cmd, sizeof(cmd), "%s audit verify --data %s 2>&1", h_bin(), s.dir);
+	CHECK(h_run(cmd, &out) == 0);
+	free(out);
+	/* no plaintext anywhere under the data directory, nor in the server log */
+	assert_no_plaintext(s.dir);
+	assert_no_plaintext(s.log);
+	json_decref(s.init);
+
+	test_fail_closed();
+	h_done("test_records");
+	return 0;
+}

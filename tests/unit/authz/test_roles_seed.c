@@ -1,0 +1,80 @@
+/*
+ * The built-in roles seeded into the store by migration 2 say exactly what
+ * authz enforces (perm.c is authoritative; the table is what an auditor
+ * reads with plain SQL), and every built-in role is seeded.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "authz/authz.h"
+#include "store/store.h"
+
+static int rm_cb(const char *p, const struct stat *sb, int f, struct FTW *w)
+{
+	(void)sb;
+	(void)f;
+	(void)w;
+	return remove(p);
+}
+
+static int count_builtin(const struct store_role *r, void *arg)
+{
+	if (r->builtin)
+		(*(size_t *)arg)++;
+	return 0;
+}
+
+static void test_seed_matches_authz(void **state)
+{
+	const char *base = getenv("PV_TEST_TMP");
+	char dir[4096];
+	struct store *st = NULL;
+	size_t i, k, n, seeded = 0;
+	const char *name;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/authz-XXXXXX", base ? base : "/tmp");
+	if (base != NULL)
+		mkdir(base, 0700);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(store_open(dir, "sqlite", NULL, false, &st), PV_OK);
+	for (i = 0; (name = authz_builtin_role_name(i)) != NULL; i++) {
+		const char *const *perms = authz_builtin_role(name, &n);
+		struct store_role r;
+		json_t *arr;
+
+		assert_int_equal(store_role_get(st, name, &r), PV_OK);
+		assert_true(r.builtin);
+		arr = json_loads(r.permissions, 0, NULL);
+		assert_true(json_is_array(arr));
+		assert_int_equal(json_array_size(arr), n);
+		for (k = 0; k < n; k++)
+			assert_string_equal(json_string_value(json_array_get(arr, k)), perms[k]);
+		json_decref(arr);
+		store_role_clear(&r);
+	}
+	assert_int_equal(store_role_list(st, count_builtin, &seeded), PV_OK);
+	assert_int_equal(seeded, i);
+	store_close(st);
+	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_seed_matches_authz),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

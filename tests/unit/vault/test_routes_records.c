@@ -1,0 +1,716 @@
+/*
+ * The collection, record and batch routes, driven through the HTTP pipeline
+ * without sockets: status, error code and body as a client sees them, the
+ * audit entries as an auditor sees them, and the rows as the database holds
+ * them.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "vault_fixture.h"
+
+static const char *const ADMIN[] = { "admin", NULL };
+static const char *const CLINICIAN[] = { "clinician", NULL };
+static const char *const ANALYST[] = { "analyst", NULL };
+static const char *const NOBODY[] = { NULL };
+
+static const char *const TREAT[] = { "X-Purpose-Of-Use", "TREAT", NULL };
+static const char *const ETREAT[] = { "X-Purpose-Of-Use", "ETREAT", NULL };
+static const char *const BADPOU[] = { "X-Purpose-Of-Use", "treat", NULL };
+
+#define REC1 "{\"name\":\"Zebediah Quuxworth\",\"ssn\":\"123-45-6789\",\"mrn\":\"mr-0042\"," \
+	"\"dob\":\"1961-02-03\",\"email\":\"zeb@Example.ORG\",\"visits\":7}"
+
+static const char *str_at(json_t *j, const char *a, const char *b)
+{
+	return json_string_value(json_object_get(json_object_get(j, a), b));
+}
+
+static void uri(char *buf, size_t len, const char *id)
+{
+	snprintf(buf, len, "/v1/collections/patients/records/%s", id);
+}
+
+/* ---- collections ---- */
+
+static void test_collection_create(void **state)
+{
+	struct vf *f = *state;
+	struct vf_resp r;
+	struct vf_entry e;
+
+	vf_as(f, "usr_admin", ADMIN);
+	vf_req(f, "POST", "/v1/collections", NULL, NULL, VF_PATIENTS, &r);
+	assert_int_equal(r.status, 201);
+	assert_string_equal(json_string_value(json_object_get(r.json, "name")), "patients");
+	assert_int_equal(json_array_size(json_object_get(r.json, "fields")), 6);
+	vf_resp_free(&r);
+	vf_last_entry(f, &e);
+	assert_string_equal(e.action, "collection.create");
+	assert_string_equal(e.outcome, "allowed");
+	assert_string_equal(e.resource, "collections/patients");
+
+	/* once per name */
+	vf_req(f, "POST", "/v1/collections", NULL, NULL, VF_PATIENTS, &r);
+	assert_int_equal(r.status, 409);
+	assert_string_equal(r.code, "conflict");
+	vf_resp_free(&r);
+
+	/* region policy */
+	vf_req(f, "POST", "/v1/collections", NULL, NULL,
+	    "{\"name\":\"elsewhere\",\"region\":\"us-east\",\"fields\":[{\"name\":\"a\",\"type\":\"string\"}]}",
+	    &r);
+	assert_int_equal(r.status, 403);
+	assert_string_equal(r.code, "region_not_allowed");
+	vf_resp_free(&r);
+	vf_last_entry(f, &e);
+	assert_string_equal(e.outcome, "denied");
+	assert_string_equal(e.reason, "region_not_allowed");
+	vf_req(f, "GET", "/v1/collections/elsewhere", NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 404);
+	vf_resp_free(&r);
+	vf_req(f, "POST", "/v1/collections", NULL, NULL,
+	    "{\"name\":\"eu\",\"region\":\"eu-west\",\"fields\":[{\"name\":\"a\",\"type\":\"string\"}]}",
+	    &r);
+	assert_int_equal(r.status, 201);
+	vf_resp_free(&r);
+
+	/* a bad schema names the key */
+	vf_req(f, "POST", "/v1/collections", NULL, NULL,
+	    "{\"name\":\"x\",\"region\":\"local\",\"fields\":[{\"name\":\"a\",\"type\":\"blob\"}]}", &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(r.code, "invalid_request");
+	assert_non_null(strstr(r.message, "type"));
+	vf_resp_free(&r);
+
+	/* list and get */
+	vf_req(f, "GET", "/v1/collections", NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "collections")), 2);
+	vf_resp_free(&r);
+
+	/* a clinician cannot create one, but may read a schema it works with */
+	vf_as(f, "usr_clin", CLINICIAN);
+	vf_req(f, "POST", "/v1/collections", NULL, NULL, VF_PATIENTS, &r);
+	assert_int_equal(r.status, 403);
+	vf_resp_free(&r);
+	vf_req(f, "GET", "/v1/collections/patients", NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(json_string_value(json_object_get(r.json, "region")), "local");
+	vf_resp_free(&r);
+	vf_as(f, "usr_none", NOBODY);
+	vf_req(f, "GET", "/v1/collections/patients", NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 403);
+	vf_resp_free(&r);
+}
+
+/* ---- create, read, masking ---- */
+
+static void test_create_and_read(void **state)
+{
+	struct vf *f = *state;
+	char id[UTIL_ID_MAX], path[128];
+	struct vf_resp r;
+	struct vf_entry e;
+	json_t *flds;
+
+	vf_make_patients(f);
+	vf_as(f, "usr_clin", CLINICIAN);
+	vf_create(f, REC1, id);
+	assert_true(util_id_valid("rec", id));
+	vf_last_entry(f, &e);
+	assert_string_equal(e.action, "record.create");
+	assert_string_equal(e.outcome, "allowed");
+	assert_non_null(strstr(e.resource, id));
+	assert_non_null(strstr(e.detail, "\"ssn\""));
+	assert_null(strstr(e.detail, "6789"));
+	assert_null(strstr(e.detail, "Quuxworth"));
+	assert_non_null(strstr(e.actor, "usr_clin"));
+
+	/* clinician: unmask on every field, values in canonical form */
+	uri(path, sizeof(path), id);
+	vf_req(f, "GET", path, TREAT, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(json_string_value(json_object_get(r.json, "id")), id);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "version")), 1);
+	flds = json_object_get(r.json, "fields");
+	assert_string_equal(json_string_value(json_object_get(flds, "name")), "Zebediah Quuxworth");
+	assert_string_equal(json_string_value(json_object_get(flds, "ssn")), "123-45-6789");
+	assert_string_equal(json_string_value(json_object_get(flds, "mrn")), "MR-0042");
+	assert_string_equal(json_string_value(json_object_get(flds, "email")), "zeb@example.org");
+	assert_int_equal(json_integer_value(json_object_get(flds, "visits")), 7);
+	vf_resp_free(&r);
+	vf_last_entry(f, &e);
+	assert_string_equal(e.action, "record.read");
+	assert_string_equal(e.purpose, "TREAT");
+	assert_string_equal(e.outcome, "allowed");
+	assert_non_null(strstr(e.detail, "\"unmasked\":[\""));
+	assert_null(strstr(e.detail, "6789"));
+
+	/* analyst: masked; the internal field is plain */
+	vf_as(f, "usr_ana", ANALYST);
+	vf_req(f, "GET", path, TREAT, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	flds = json_object_get(r.json, "fields");
+	assert_string_equal(json_string_value(json_object_get(flds, "ssn")), "***-**-6789");
+	assert_string_equal(json_string_value(json_object_get(flds, "name")), "****");
+	assert_string_equal(json_string_value(json_object_get(flds, "dob")), "****");
+	assert_string_equal(json_string_value(json_object_get(flds, "email")), "****");
+	assert_int_equal(json_integer_value(json_object_get(flds, "visits")), 7);
+	assert_null(strstr(r.body, "Quuxworth"));
+	assert_null(strstr(r.body, "1961"));
+	vf_resp_free(&r);
+	vf_last_entry(f, &e);
+	assert_non_null(strstr(e.detail, "\"unmasked\":[]"));
+
+	/* one field unmasked for this analyst */
+	vf_grant(f, "records.unmask:patients.dob");
+	vf_req(f, "GET", path, TREAT, NULL, NULL, &r);
+	assert_string_equal(str_at(r.json, "fields", "dob"), "1961-02-03");
+	assert_string_equal(str_at(r.json, "fields", "name"), "****");
+	vf_resp_free(&r);
+	vf_last_entry(f, &e);
+	assert_non_null(strstr(e.detail, "\"unmasked\":[\"dob\"]"));
+
+	/* admin: no read permission at all */
+	vf_as(f, "usr_admin", ADMIN);
+	vf_req(f, "GET", path, TREAT, NULL, NULL, &r);
+	assert_int_equal(r.status, 403);
+	assert_string_equal(r.code, "forbidden");
+	assert_null(r.body != NULL ? strstr(r.body, "6789") : NULL);
+	vf_resp_free(&r);
+}
+
+static void test_create_refusals(void **state)
+{
+	struct vf *f = *state;
+	struct vf_resp r;
+	struct vf_entry e;
+	int before;
+
+	vf_make_patients(f);
+	vf_as(f, "usr_clin", CLINICIAN);
+	before = vf_count(f, "record.create");
+	vf_req(f, "POST", "/v1/collections/patients/records", NULL, NULL,
+	    "{\"ssn\":\"123-45-6789\",\"shoe_size\":\"ZQX7MARK\"}", &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(r.code, "invalid_request");
+	assert_non_null(strstr(r.message, "shoe_size"));
+	vf_resp_free(&r);
+	vf_req(f, "POST", "/v1/collections/patients/records", NULL, NULL,
+	    "{\"ssn\":\"000-12-ZQX7\"}", &r);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(r.message, "ssn"));
+	assert_null(strstr(r.message, "ZQX7"));
+	vf_resp_free(&r);
+	vf_req(f, "POST", "/v1/collections/patients/records", NULL, NULL,
+	    "{\"visits\":\"seven\"}", &r);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(r.message, "visits"));
+	vf_resp_free(&r);
+	/* refusals are audited too, without the values */
+	assert_int_equal(vf_count(f, "record.create"), before + 3);
+	vf_last_entry(f, &e);
+	assert_string_equal(e.outcome, "error");
+	assert_string_equal(e.reason, "invalid_request");
+
+	vf_req(f, "POST", "/v1/collections/nosuch/records", NULL, NULL, "{}", &r);
+	assert_int_equal(r.status, 404);
+	vf_resp_free(&r);
+	vf_req(f, "POST", "/v1/collections/patients/records", NULL, NULL, "[1]", &r);
+	assert_int_equal(r.status, 400);
+	vf_resp_free(&r);
+
+	/* the analyst may not write */
+	vf_as(f, "usr_ana", ANALYST);
+	vf_req(f, "POST", "/v1/collections/patients/records", NULL, NULL, "{\"mrn\":\"A1\"}", &r);
+	assert_int_equal(r.status, 403);
+	vf_resp_free(&r);
+}
+
+/* ---- purpose of use ---- */
+
+static void test_purpose_required(void **state)
+{
+	struct vf *f = *state;
+	char id[UTIL_ID_MAX], path[128];
+	const char *const empty[] = { NULL };
+	struct vf_resp r;
+	struct vf_entry e;
+
+	vf_make_patients(f);
+	vf_as(f, "usr_clin", CLINICIAN);
+	vf_create(f, REC1, id);
+	uri(path, sizeof(path), id);
+
+	vf_req(f, "GET", path, NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(r.code, "purpose_required");
+	assert_null(json_object_get(r.json, "fields"));
+	vf_resp_free(&r);
+	vf_last_entry(f, &e);
+	assert_string_equal(e.action, "record.read");
+	assert_string_equal(e.outcome, "denied");
+	assert_string_equal(e.reason, "purpose_required");
+
+	vf_req(f, "GET", path, BADPOU, NULL, NULL, &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(r.code, "purpose_required");
+	vf_resp_free(&r);
+
+	/* ETREAT belongs to break-glass sessions */
+	vf_req(f, "GET", path, ETREAT, NULL, NULL, &r);
+	assert_int_equal(r.status, 403);
+	assert_non_null(strstr(r.message, "break-glass"));
+	vf_resp_free(&r);
+	vf_last_entry(f, &e);
+	assert_string_equal(e.purpose, "ETREAT");
+	assert_string_equal(e.outcome, "denied");
+	{
+		static const char *const bg[] = { "clinician", "break_glass", NULL };
+
+		vf_as(f, "usr_bg", bg);
+		vf_req(f, "GET", path, ETREAT, NULL, NULL, &r);
+		assert_int_equal(r.status, 200);
+		vf_resp_free(&r);
+		vf_last_entry(f, &e);
+		assert_string_equal(e.purpose, "ETREAT");
+	}
+
+	/* searches too */
+	vf_req(f, "GET", "/v1/collections/patients/records", empty,
+	    (const char *const[]){ "ssn", "123-45-6789", NULL }, NULL, &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(r.code, "purpose_required");
+	vf_resp_free(&r);
+}
+
+/* A custom role may limit the purposes its permissions serve. */
+static void test_role_purposes(void **state)
+{
+	struct vf *f = *state;
+	char id[UTIL_ID_MAX], path[128];
+	char perms[] = "[\"records.read:patients\"]", cond[] = "{\"purposes\":[\"TREAT\",\"HPAYMT\"]}";
+	char perms2[] = "[\"records.read:*\"]", cond2[] = "{}";
+	struct store_role role;
+	struct vf_resp r;
+	struct vf_entry e;
+
+	vf_make_patients(f);
+	vf_as(f, "usr_clin", CLINICIAN);
+	vf_create(f, REC1, id);
+	uri(path, sizeof(path), id);
+
+	memset(&role, 0, sizeof(role));
+	snprintf(role.name, sizeof(role.name), "billing_reader");
+	role.permissions = perms;
+	role.condition = cond;
+	assert_int_equal(store_role_put(f->st, &role), PV_OK);
+	snprintf(role.name, sizeof(role.name), "researcher");
+	role.permissions = perms2;
+	role.condition = cond2;
+	assert_int_equal(store_role_put(f->st, &role), PV_OK);
+
+	vf_as(f, "usr_bill", NULL);
+	vf_grant(f, "records.read:patients");
+	snprintf(f->who.roles[f->who.nroles++], AUTHN_ROLE_NAME_MAX, "billing_reader");
+	vf_req(f, "GET", path, (const char *const[]){ "X-Purpose-Of-Use", "HPAYMT", NULL }, NULL,
+	    NULL, &r);
+	assert_int_equal(r.status, 200);
+	vf_resp_free(&r);
+	vf_req(f, "GET", path, (const char *const[]){ "X-Purpose-Of-Use", "HRESCH", NULL }, NULL,
+	    NULL, &r);
+	assert_int_equal(r.status, 403);
+	assert_string_equal(r.code, "forbidden");
+	assert_null(json_object_get(r.json, "fields"));
+	vf_resp_free(&r);
+	vf_last_entry(f, &e);
+	assert_string_equal(e.outcome, "denied");
+	assert_string_equal(e.reason, "purpose_not_allowed");
+	assert_string_equal(e.purpose, "HRESCH");
+
+	/* another role granting the same read without a list lifts the limit */
+	snprintf(f->who.roles[f->who.nroles++], AUTHN_ROLE_NAME_MAX, "researcher");
+	vf_req(f, "GET", path, (const char *const[]){ "X-Purpose-Of-Use", "HRESCH", NULL }, NULL,
+	    NULL, &r);
+	assert_int_equal(r.status, 200);
+	vf_resp_free(&r);
+}
+
+/* ---- search ---- */
+
+static void test_search(void **state)
+{
+	struct vf *f = *state;
+	char a[UTIL_ID_MAX], b[UTIL_ID_MAX], c[UTIL_ID_MAX];
+	struct vf_resp r;
+	struct vf_entry e;
+	json_t *recs;
+
+	vf_make_patients(f);
+	vf_as(f, "usr_clin", CLINICIAN);
+	vf_create(f, REC1, a);
+	vf_create(f, "{\"name\":\"Other Person\",\"ssn\":\"123456789\",\"visits\":2}", b);
+	vf_create(f, "{\"name\":\"Third\",\"ssn\":\"555-65-4321\",\"mrn\":\"MR-0042\"}", c);
+
+	/* any accepted spelling finds the canonical value */
+	vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
+	    (const char *const[]){ "ssn", "123456789", NULL }, NULL, &r);
+	assert_int_equal(r.status, 200);
+	recs = json_object_get(r.json, "records");
+	assert_int_equal(json_array_size(recs), 2);
+	vf_resp_free(&r);
+	vf_last_entry(f, &e);
+	assert_string_equal(e.action, "record.search");
+	assert_string_equal(e.purpose, "TREAT");
+	assert_non_null(strstr(e.detail, a));
+	assert_non_null(strstr(e.detail, b));
+	assert_non_null(strstr(e.detail, "\"query_field\":\"ssn\""));
+	assert_null(strstr(e.detail, "6789"));
+
+	vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
+	    (const char *const[]){ "mrn", "mr-0042", NULL }, NULL, &r);
+	assert_int_equal(json_array_size(json_object_get(r.json, "records")), 2);
+	vf_resp_free(&r);
+	vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
+	    (const char *const[]){ "visits", "2", NULL }, NULL, &r);
+	recs = json_object_get(r.json, "records");
+	assert_int_equal(json_array_size(recs), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(recs, 0), "id")), b);
+	vf_resp_free(&r);
+	vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
+	    (const char *const[]){ "ssn", "111-22-3333", NULL }, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "records")), 0);
+	vf_resp_free(&r);
+
+	/* masked for the analyst */
+	vf_as(f, "usr_ana", ANALYST);
+	vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
+	    (const char *const[]){ "ssn", "555-65-4321", NULL }, NULL, &r);
+	recs = json_object_get(r.json, "records");
+	assert_int_equal(json_array_size(recs), 1);
+	assert_string_equal(str_at(json_array_get(recs, 0), "fields", "ssn"), "***-**-4321");
+	vf_resp_free(&r);
+
+	/* bad queries name the field */
+	vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
+	    (const char *const[]){ "name", "Third", NULL }, NULL, &r);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(r.message, "'name' is not searchable"));
+	vf_resp_free(&r);
+	vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
+	    (const char *const[]){ "height", "1", NULL }, NULL, &r);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(r.message, "height"));
+	vf_resp_free(&r);
+	vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
+	    (const char *const[]){ "ssn", "1", "mrn", "2", NULL }, NULL, &r);
+	assert_int_equal(r.status, 400);
+	vf_resp_free(&r);
+	vf_req(f, "GET", "/v1/collections/patients/records", TREAT, NULL, NULL, &r);
+	assert_int_equal(r.status, 400);
+	vf_resp_free(&r);
+	vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
+	    (const char *const[]){ "ssn", "12-ZQX7MARK", NULL }, NULL, &r);
+	assert_int_equal(r.status, 400);
+	assert_null(strstr(r.message, "ZQX7MARK"));
+	vf_resp_free(&r);
+}
+
+/* ---- update and delete ---- */
+
+struct row_probe {
+	int64_t deleted;
+	bool dek_null;
+	bool ct_null;
+	int index_rows;
+};
+
+static void probe(struct vf *f, const char *id, struct row_probe *p)
+{
+	struct store_record rec;
+
+	memset(p, 0, sizeof(*p));
+	memset(&rec, 0, sizeof(rec));
+	assert_int_equal(store_record_get(f->st, "patients", id, &rec), PV_OK);
+	p->deleted = rec.deleted_ms;
+	p->dek_null = rec.wrapped_dek == NULL;
+	p->ct_null = rec.ciphertext == NULL;
+	store_record_clear(&rec);
+}
+
+static void test_patch(void **state)
+{
+	struct vf *f = *state;
+	char id[UTIL_ID_MAX], path[128];
+	struct vf_resp r;
+	struct vf_entry e;
+
+	vf_make_patients(f);
+	vf_as(f, "usr_clin", CLINICIAN);
+	vf_create(f, REC1, id);
+	uri(path, sizeof(path), id);
+
+	vf_req(f, "PATCH", path, NULL, NULL, "{\"ssn\":\"222-33-4444\",\"email\":null}", &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "version")), 2);
+	vf_resp_free(&r);
+	vf_last_entry(f, &e);
+	assert_string_equal(e.action, "record.update");
+	assert_non_null(strstr(e.detail, "\"email\""));
+	assert_null(strstr(e.detail, "4444"));
+
+	vf_req(f, "GET", path, TREAT, NULL, NULL, &r);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "version")), 2);
+	assert_string_equal(str_at(r.json, "fields", "ssn"), "222-33-4444");
+	assert_string_equal(str_at(r.json, "fields", "name"), "Zebediah Quuxworth");
+	assert_null(json_object_get(json_object_get(r.json, "fields"), "email"));
+	vf_resp_free(&r);
+
+	/* the index follows: old value gone, new value found */
+	vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
+	    (const char *const[]){ "ssn", "123-45-6789", NULL }, NULL, &r);
+	assert_int_equal(json_array_size(json_object_get(r.json, "records")), 0);
+	vf_resp_free(&r);
+	vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
+	    (const char *const[]){ "ssn", "222334444", NULL }, NULL, &r);
+	assert_int_equal(json_array_size(json_object_get(r.json, "records")), 1);
+	vf_resp_free(&r);
+	/* untouched searchable fields still found */
+	vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
+	    (const char *const[]){ "mrn", "MR-0042", NULL }, NULL, &r);
+	assert_int_equal(json_array_size(json_object_get(r.json, "records")), 1);
+	vf_resp_free(&r);
+	/* removing a searchable field removes its entry */
+	vf_req(f, "PATCH", path, NULL, NULL, "{\"mrn\":null}", &r);
+	assert_int_equal(r.status, 200);
+	vf_resp_free(&r);
+	vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
+	    (const char *const[]){ "mrn", "MR-0042", NULL }, NULL, &r);
+	assert_int_equal(json_array_size(json_object_get(r.json, "records")), 0);
+	vf_resp_free(&r);
+
+	vf_req(f, "PATCH", path, NULL, NULL, "{\"nope\":1}", &r);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(r.message, "nope"));
+	vf_resp_free(&r);
+	vf_req(f, "PATCH", path, NULL, NULL, "{}", &r);
+	assert_int_equal(r.status, 400);
+	vf_resp_free(&r);
+	vf_req(f, "PATCH", "/v1/collections/patients/records/rec_aaaaaaaaaaaaaaaaaaaaaaaaaa", NULL,
+	    NULL, "{\"mrn\":\"B2\"}", &r);
+	assert_int_equal(r.status, 404);
+	vf_resp_free(&r);
+}
+
+static void test_delete_shreds(void **state)
+{
+	struct vf *f = *state;
+	char id[UTIL_ID_MAX], path[128];
+	struct row_probe p;
+	struct vf_resp r;
+	struct vf_entry e;
+
+	vf_make_patients(f);
+	vf_as(f, "usr_clin", CLINICIAN);
+	vf_create(f, REC1, id);
+	uri(path, sizeof(path), id);
+
+	vf_req(f, "DELETE", path, NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 204);
+	assert_null(r.json);
+	vf_resp_free(&r);
+	vf_last_entry(f, &e);
+	assert_string_equal(e.action, "record.delete");
+	assert_string_equal(e.outcome, "allowed");
+	probe(f, id, &p);
+	assert_true(p.deleted > 0);
+	assert_true(p.dek_null);
+	assert_true(p.ct_null);
+
+	vf_req(f, "GET", path, TREAT, NULL, NULL, &r);
+	assert_int_equal(r.status, 404);
+	vf_resp_free(&r);
+	vf_last_entry(f, &e);
+	assert_string_equal(e.action, "record.read");
+	assert_string_equal(e.outcome, "error");
+	assert_string_equal(e.reason, "not_found");
+	vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
+	    (const char *const[]){ "ssn", "123-45-6789", NULL }, NULL, &r);
+	assert_int_equal(json_array_size(json_object_get(r.json, "records")), 0);
+	vf_resp_free(&r);
+	vf_req(f, "DELETE", path, NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 404);
+	vf_resp_free(&r);
+	vf_req(f, "PATCH", path, NULL, NULL, "{\"mrn\":\"X\"}", &r);
+	assert_int_equal(r.status, 404);
+	vf_resp_free(&r);
+}
+
+/* ---- fail closed ---- */
+
+static void test_read_fails_closed(void **state)
+{
+	struct vf *f = *state;
+	char id[UTIL_ID_MAX], path[128];
+	struct vf_resp r;
+
+	vf_make_patients(f);
+	vf_as(f, "usr_clin", CLINICIAN);
+	vf_create(f, REC1, id);
+	uri(path, sizeof(path), id);
+
+	store_fault_set("audit_append", -1);
+	vf_req(f, "GET", path, TREAT, NULL, NULL, &r);
+	assert_int_equal(r.status, 503);
+	assert_string_equal(r.code, "audit_unavailable");
+	assert_null(strstr(r.body, "Quuxworth"));
+	assert_null(strstr(r.body, "6789"));
+	assert_null(json_object_get(r.json, "fields"));
+	vf_resp_free(&r);
+	vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
+	    (const char *const[]){ "ssn", "123-45-6789", NULL }, NULL, &r);
+	assert_int_equal(r.status, 503);
+	assert_null(strstr(r.body, "Quuxworth"));
+	vf_resp_free(&r);
+	/* writes too: nothing stored without its entry */
+	vf_req(f, "POST", "/v1/collections/patients/records", NULL, NULL, REC1, &r);
+	assert_int_equal(r.status, 503);
+	vf_resp_free(&r);
+	vf_req(f, "DELETE", path, NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 503);
+	vf_resp_free(&r);
+	store_fault_clear_all();
+
+	vf_req(f, "GET", path, TREAT, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(str_at(r.json, "fields", "name"), "Zebediah Quuxworth");
+	vf_resp_free(&r);
+}
+
+/* ---- batch ---- */
+
+static void test_batch(void **state)
+{
+	struct vf *f = *state;
+	char a[UTIL_ID_MAX], body[1024];
+	struct vf_resp r;
+	json_t *res;
+	int before;
+
+	vf_make_patients(f);
+	vf_as(f, "usr_clin", CLINICIAN);
+	before = vf_count(f, "record.create");
+	vf_req(f, "POST", "/v1/collections/patients/records:batch", NULL, NULL,
+	    "{\"create\":[{\"mrn\":\"B1\",\"ssn\":\"111-22-3333\"},{\"mrn\":\"B2\",\"bad\":1},"
+	    "{\"mrn\":\"B3\"}]}", &r);
+	assert_int_equal(r.status, 200);
+	res = json_object_get(r.json, "results");
+	assert_int_equal(json_array_size(res), 3);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(res, 0), "status")), 201);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(res, 1), "status")), 400);
+	assert_non_null(strstr(str_at(json_array_get(res, 1), "error", "message"), "bad"));
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(res, 2), "status")), 201);
+	snprintf(a, sizeof(a), "%s", json_string_value(json_object_get(json_array_get(res, 0), "id")));
+	vf_resp_free(&r);
+	assert_int_equal(vf_count(f, "record.create"), before + 3);   /* one per record */
+
+	before = vf_count(f, "record.read");
+	snprintf(body, sizeof(body), "{\"read\":[\"%s\",\"rec_aaaaaaaaaaaaaaaaaaaaaaaaaa\",7]}", a);
+	vf_req(f, "POST", "/v1/collections/patients/records:batch", TREAT, NULL, body, &r);
+	assert_int_equal(r.status, 200);
+	res = json_object_get(r.json, "results");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(res, 0), "status")), 200);
+	assert_string_equal(str_at(json_array_get(res, 0), "fields", "ssn"), "111-22-3333");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(res, 1), "status")), 404);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(res, 2), "status")), 400);
+	vf_resp_free(&r);
+	assert_int_equal(vf_count(f, "record.read"), before + 3);
+
+	/* reads need a purpose; masking applies */
+	vf_req(f, "POST", "/v1/collections/patients/records:batch", NULL, NULL, body, &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(r.code, "purpose_required");
+	vf_resp_free(&r);
+	vf_as(f, "usr_ana", ANALYST);
+	vf_req(f, "POST", "/v1/collections/patients/records:batch", TREAT, NULL, body, &r);
+	res = json_object_get(r.json, "results");
+	assert_string_equal(str_at(json_array_get(res, 0), "fields", "ssn"), "***-**-3333");
+	vf_resp_free(&r);
+	/* the analyst may not create */
+	before = vf_count(f, "record.create");
+	vf_req(f, "POST", "/v1/collections/patients/records:batch", NULL, NULL,
+	    "{\"create\":[{\"mrn\":\"B9\"}]}", &r);
+	assert_int_equal(r.status, 403);
+	vf_resp_free(&r);
+	assert_int_equal(vf_count(f, "record.create"), before + 1);   /* the denial */
+	/* nor may an admin read */
+	vf_as(f, "usr_admin", ADMIN);
+	vf_req(f, "POST", "/v1/collections/patients/records:batch", TREAT, NULL, body, &r);
+	assert_int_equal(r.status, 403);
+	vf_resp_free(&r);
+	/* a restricted session gets nothing */
+	vf_as(f, "usr_clin", CLINICIAN);
+	f->who.restricted = true;
+	f->who.restrict_flags = AUTHN_RESTRICT_PASSWORD_CHANGE;
+	vf_req(f, "POST", "/v1/collections/patients/records:batch", TREAT, NULL, body, &r);
+	assert_int_equal(r.status, 403);
+	assert_null(strstr(r.body, "3333"));
+	vf_resp_free(&r);
+	f->who.restricted = false;
+	f->who.restrict_flags = 0;
+
+	/* shape and size */
+	vf_req(f, "POST", "/v1/collections/patients/records:batch", TREAT, NULL,
+	    "{\"read\":[],\"create\":[]}", &r);
+	assert_int_equal(r.status, 400);
+	vf_resp_free(&r);
+	vf_req(f, "POST", "/v1/collections/patients/records:batch", TREAT, NULL, "{\"read\":[]}", &r);
+	assert_int_equal(r.status, 400);
+	vf_resp_free(&r);
+	{
+		char big[4096] = "{\"read\":[";
+
+		for (int i = 0; i < 101; i++)
+			strcat(big, i ? ",\"x\"" : "\"x\"");
+		strcat(big, "]}");
+		vf_req(f, "POST", "/v1/collections/patients/records:batch", TREAT, NULL, big, &r);
+		assert_int_equal(r.status, 400);
+		vf_resp_free(&r);
+	}
+
+	/* a read whose entry is not durable returns no data for that record */
+	store_fault_set("audit_append", -1);
+	vf_req(f, "POST", "/v1/collections/patients/records:batch", TREAT, NULL, body, &r);
+	assert_int_equal(r.status, 200);
+	res = json_object_get(r.json, "results");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(res, 0), "status")), 503);
+	assert_null(strstr(r.body, "3333"));
+	vf_resp_free(&r);
+	store_fault_clear_all();
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, vf_setup, vf_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_collection_create),
+		T(test_create_and_read),
+		T(test_create_refusals),
+		T(test_purpose_required),
+		T(test_role_purposes),
+		T(test_search),
+		T(test_patch),
+		T(test_delete_shreds),
+		T(test_read_fails_closed),
+		T(test_batch),
+	};
+
+	log_set_level(LOG_LVL_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
