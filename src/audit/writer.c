@@ -68,7 +68,6 @@ struct audit {
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv;          /* CLOCK_MONOTONIC, for the 1 s tick */
 	struct audit_job *q_head, *q_tail;
-	size_t q_len, last_n;
 	enum audit_state state;
 	bool thread_running;             /* created and not yet joined */
 	pthread_t thread;
@@ -309,23 +308,12 @@ static void *writer_main(void *arg)
 			ts.tv_sec += 1;
 			(void)pthread_cond_timedwait(&a->work_cv, &a->mu, &ts);
 		}
-		if (a->q_head && getenv("PV_GATHER_US") && a->last_n >= 2) {
-			struct timespec ts;
-			long us = atol(getenv("PV_GATHER_US"));
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += us * 1000;
-			if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
-			while (a->q_len < a->last_n * 2 && pthread_cond_timedwait(&a->work_cv, &a->mu, &ts) == 0)
-				;
-		}
 		while (a->q_head && n < (size_t)a->max_group) {
 			a->group[n++] = a->q_head;
 			a->q_head = a->q_head->next;
 		}
 		if (!a->q_head)
 			a->q_tail = NULL;
-		a->q_len -= n;
-		if (n) a->last_n = n;
 		pthread_mutex_unlock(&a->mu);
 		if (n)
 			run_group(a, a->group, n);
@@ -502,7 +490,6 @@ enum pv_rc audit_commit(struct audit *a, const struct audit_event *ev, audit_job
 	else
 		a->q_head = &job;
 	a->q_tail = &job;
-	a->q_len++;
 	pthread_cond_signal(&a->work_cv);
 	while (!job.done)
 		pthread_cond_wait(&job.done_cv, &a->mu);

@@ -170,4 +170,29 @@ enum pv_rc authz_resolve(struct authz_service *z, const char (*roles)[AUTHN_ROLE
  * /v1/audit/public-key. */
 enum pv_rc authz_routes(struct authz_service *z, struct http_server *srv);
 
+/* ---- purpose of use (purpose.c): HL7 v3 PurposeOfUse, part of access policy:
+ * roles may restrict which purposes they may use (condition.purposes) ---- */
+
+enum authz_purpose {
+	AUTHZ_POU_TREAT = 1u << 0,    /* treatment */
+	AUTHZ_POU_ETREAT = 1u << 1,   /* emergency treatment (break-glass) */
+	AUTHZ_POU_HPAYMT = 1u << 2,   /* healthcare payment */
+	AUTHZ_POU_HOPERAT = 1u << 3,  /* healthcare operations */
+	AUTHZ_POU_HRESCH = 1u << 4,   /* healthcare research */
+	AUTHZ_POU_PUBHLTH = 1u << 5,  /* public health */
+	AUTHZ_POU_PATRQT = 1u << 6,   /* patient requested */
+};
+#define AUTHZ_POU_ALL 0x7fu
+#define AUTHZ_PURPOSE_HEADER "X-Purpose-Of-Use"
+
+/* Exact, uppercase match of one of the codes above. */
+bool authz_purpose_valid(const char *code);
+/* The code's bit; PV_E_PURPOSE if it is not a known code (NULL included). */
+enum pv_rc authz_purpose_parse(const char *code, unsigned *bit);
+/* A role's allow-list: "TREAT,HPAYMT" (blanks around entries ignored), "*"
+ * for all, "" for none. PV_E_INVALID on an unknown code or an empty entry. */
+enum pv_rc authz_purpose_list_parse(const char *csv, unsigned *set);
+/* True if code is valid and in set. */
+bool authz_purpose_allowed(unsigned set, const char *code);
+
 #endif /* PV_AUTHZ_H */

@@ -7,9 +7,12 @@
  *   GET  /v1/groups   users.manage
  *
  * A custom role is checked by authz_role_def_check (no "*" permission, no
- * built-in name, no duplicate). Conditions (ABAC) are not evaluated yet, so
- * a non-empty condition is refused rather than stored and ignored: a role
- * must never grant more than its definition says. Roles and groups are
+ * built-in name, no duplicate). Its condition may hold one key today,
+ * "purposes": the HL7 PurposeOfUse codes the role may read PHI for (checked
+ * by the vault on every read, search and detokenization). Any other
+ * condition (ABAC on attributes, network, time) is not evaluated yet, so it
+ * is refused rather than stored and ignored: a role must never grant more
+ * than its definition says. Roles and groups are
  * never deleted (memberships refer to them; the trail names them).
  */
 #include <stdio.h>
@@ -44,6 +47,33 @@ only_fields(struct http_request *req, const char *const *allowed)
 
 /* ---- roles ---- */
 
+/* A role condition: absent, null, {} or {"purposes":[HL7 codes, at least one]}. */
+static enum pv_rc
+condition_check(struct http_request *req, json_t *cond)
+{
+	json_t *list, *el;
+	size_t i;
+
+	if (cond == NULL || json_is_null(cond))
+		return PV_OK;
+	if (!json_is_object(cond))
+		return http_fail(req, PV_E_INVALID, "condition must be an object");
+	list = json_object_get(cond, "purposes");
+	if (json_object_size(cond) > (list != NULL ? 1u : 0u))
+		return http_fail(req, PV_E_INVALID, "condition: only \"purposes\" is supported "
+		    "yet (attribute, network and time conditions arrive with ABAC)");
+	if (list == NULL)
+		return PV_OK;
+	if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > 16)
+		return http_fail(req, PV_E_INVALID, "condition.purposes must be a non-empty array "
+		    "of HL7 PurposeOfUse codes");
+	json_array_foreach(list, i, el)
+		if (!authz_purpose_valid(json_string_value(el)))
+			return http_fail(req, PV_E_INVALID, "condition.purposes: unknown code (use "
+			    "TREAT, ETREAT, HPAYMT, HOPERAT, HRESCH, PUBHLTH or PATRQT)");
+	return PV_OK;
+}
+
 struct role_job {
 	const struct store_role *r;
 };
@@ -64,7 +94,7 @@ h_role_create(struct http_request *req)
 	struct store_role r;
 	struct role_job j = { &r };
 	struct audit_event ev;
-	char why[160], res[128], *ptxt;
+	char why[160], res[128], *ptxt, *ctxt;
 	size_t n, i;
 	enum pv_rc rc;
 
@@ -77,10 +107,8 @@ h_role_create(struct http_request *req)
 		return http_fail(req, PV_E_INVALID, "permissions must be a non-empty array of "
 		    "permission strings");
 	cond = json_object_get(req->body, "condition");
-	if (cond != NULL && !json_is_null(cond) &&
-	    (!json_is_object(cond) || json_object_size(cond) != 0))
-		return http_fail(req, PV_E_INVALID, "condition: attribute conditions are not "
-		    "supported yet; define the role without one");
+	if ((rc = condition_check(req, cond)) != PV_OK)
+		return rc;
 	n = json_array_size(arr);
 	if ((perms = arena_alloc(req->arena, n * sizeof(*perms))) == NULL)
 		return PV_E_NOMEM;
@@ -104,20 +132,28 @@ h_role_create(struct http_request *req)
 	memset(&r, 0, sizeof(r));
 	util_strlcpy(r.name, name, sizeof(r.name));
 	r.permissions = ptxt;
-	r.condition = (char *)"{}";
+	ctxt = cond != NULL && json_is_object(cond) ? json_dumps(cond, JSON_COMPACT | JSON_SORT_KEYS)
+	    : strdup("{}");
+	if (ctxt == NULL) {
+		free(ptxt);
+		return PV_E_NOMEM;
+	}
+	r.condition = ctxt;
 	r.created_ms = util_now_ms();
 	snprintf(res, sizeof(res), "roles/%s", name);
 	authz_ev_init(&ev, req->principal, req->source, "role.create", res);
 	ev.detail = arena_printf(req->arena, "{\"permissions\":%s}", ptxt);
 	rc = audit_commit(z->audit, &ev, role_fn, &j);
 	free(ptxt);
+	free(ctxt);
 	if (rc == PV_E_CONFLICT)
 		return http_fail(req, PV_E_CONFLICT, "a role with this name exists");
 	if (rc != PV_OK)
 		return rc;
 	authn_authz_changed(z->authn);
-	return http_reply(req, 201, json_pack("{s:s, s:O, s:{}, s:b}", "name", name,
-	    "permissions", arr, "condition", "builtin", 0));
+	return http_reply(req, 201, json_pack("{s:s, s:O, s:o, s:b}", "name", name,
+	    "permissions", arr, "condition",
+	    cond != NULL && json_is_object(cond) ? json_incref(cond) : json_object(), "builtin", 0));
 }
 
 static int

@@ -358,6 +358,15 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 
 /* ---- lifecycle ---- */
 
+/*
+ * Worker threads. A handler that writes, or reads PHI, blocks until its
+ * audit group has committed (audit.h); while it waits its thread serves
+ * none of its other connections. With one thread per core, a 2-core server
+ * had at most 2 requests per group and sat idle through every fsync
+ * (bench/results, docs/performance.md). The default is therefore
+ * HTTP_THREADS_PER_CPU per core: enough requests wait together to fill a
+ * group, while the CPU serves the others.
+ */
 static unsigned
 pool_size(const struct http_server *srv)
 {
@@ -366,7 +375,11 @@ pool_size(const struct http_server *srv)
 	if (srv->cfg.threads > 0)
 		return srv->cfg.threads;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 1;
+	if (n < 1)
+		n = 1;
+	if (n > HTTP_THREADS_MAX / HTTP_THREADS_PER_CPU)
+		return HTTP_THREADS_MAX;
+	return (unsigned)n * HTTP_THREADS_PER_CPU;
 }
 
 enum pv_rc

@@ -186,10 +186,10 @@ static enum pv_rc batch(struct http_request *req)
 	if ((rc = authz_check(p, perm, false)) != PV_OK)
 		return deny(v, req, action, resource, perm, rc);
 	if (read != NULL &&
-	    (rc = vault_purpose_require(v, req, action, resource, perm, &purpose)) != PV_OK)
+	    (rc = authz_purpose_require(v, req, action, resource, perm, &purpose)) != PV_OK)
 		return rc;
 	if (create != NULL)
-		purpose = vault_purpose_optional(req);
+		purpose = authz_purpose_optional(req);
 	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK)
 		return vault_fail_audited(v, req, action, resource, purpose, rc,
 		    rc == PV_E_NOTFOUND ? "no such collection" : NULL);

@@ -38,7 +38,7 @@
 static enum pv_rc rec_create(struct http_request *req)
 {
 	struct vault_ctx *v = req->route->arg;
-	const char *cname = req->params[0], *purpose = vault_purpose_optional(req);
+	const char *cname = req->params[0], *purpose = authz_purpose_optional(req);
 	const struct vault_collection *c;
 	struct vault_write_job *j = NULL;
 	struct audit_event ev;
@@ -102,7 +102,7 @@ static enum pv_rc rec_read(struct http_request *req)
 
 	vault_resource(resource, sizeof(resource), cname, id);
 	snprintf(perm, sizeof(perm), "records.read:%s", cname);
-	if ((rc = vault_purpose_require(v, req, "record.read", resource, perm, &purpose)) != PV_OK)
+	if ((rc = authz_purpose_require(v, req, "record.read", resource, perm, &purpose)) != PV_OK)
 		return rc;
 	if ((rc = vault_coll_get(v, cname, &c)) == PV_OK)
 		rc = vault_record_load_view(v, req, c, id, &view, &detail);
@@ -173,7 +173,7 @@ static enum pv_rc rec_search(struct http_request *req)
 
 	vault_resource(resource, sizeof(resource), cname, NULL);
 	snprintf(perm, sizeof(perm), "records.read:%s", cname);
-	if ((rc = vault_purpose_require(v, req, "record.search", resource, perm, &purpose)) != PV_OK)
+	if ((rc = authz_purpose_require(v, req, "record.search", resource, perm, &purpose)) != PV_OK)
 		return rc;
 	http_query_each(req, query_cb, &q);
 	if (q.n != 1)
@@ -271,7 +271,7 @@ static enum pv_rc rec_patch(struct http_request *req)
 {
 	struct vault_ctx *v = req->route->arg;
 	const char *cname = req->params[0], *id = req->params[1];
-	const char *purpose = vault_purpose_optional(req);
+	const char *purpose = authz_purpose_optional(req);
 	const struct vault_collection *c;
 	struct store_record cur;
 	struct vault_write_job *j = NULL;
@@ -381,13 +381,13 @@ static enum pv_rc rec_delete(struct http_request *req)
 
 	vault_resource(resource, sizeof(resource), cname, id);
 	if (!vault_rec_id_ok(id))
-		return vault_fail_audited(v, req, "record.delete", resource, vault_purpose_optional(req),
+		return vault_fail_audited(v, req, "record.delete", resource, authz_purpose_optional(req),
 		    PV_E_NOTFOUND, "no such record");
 	memset(&ev, 0, sizeof(ev));
 	vault_actor(req, &ev.actor);
 	ev.action = "record.delete";
 	ev.resource = resource;
-	ev.purpose_of_use = vault_purpose_optional(req);
+	ev.purpose_of_use = authz_purpose_optional(req);
 	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = "{\"shredded\":true}";
 	/* the DEK and ciphertext are dropped and the index entries deleted in

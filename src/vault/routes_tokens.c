@@ -185,7 +185,7 @@ static enum pv_rc tokenize(struct http_request *req)
 	vault_actor(req, &ev.actor);
 	ev.action = "token.create";
 	ev.resource = "tokens";
-	ev.purpose_of_use = vault_purpose_optional(req);
+	ev.purpose_of_use = authz_purpose_optional(req);
 	if ((rc = body_keys_check(req, keys, err, sizeof(err))) != PV_OK ||
 	    (rc = http_body_string(req, "collection", true, VAULT_NAME_MAX, &cname)) != PV_OK ||
 	    (rc = http_body_string(req, "field", true, VAULT_NAME_MAX, &fname)) != PV_OK)
@@ -336,7 +336,7 @@ static enum pv_rc detokenize(struct http_request *req)
 		return rc;
 	if (util_id_valid("tok", token))
 		snprintf(resource, sizeof(resource), "tokens/%s", token);
-	if ((rc = vault_purpose_require(v, req, "token.detokenize", resource,
+	if ((rc = authz_purpose_require(v, req, "token.detokenize", resource,
 	    "tokens.detokenize", &purpose)) != PV_OK)
 		return rc;
 	rc = util_id_valid("tok", token) ? store_token_get(v->st, token, &t) : PV_E_NOTFOUND;

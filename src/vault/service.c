@@ -12,7 +12,7 @@
  *    released only after the AEAD tag verified (keys_envelope_open).
  *  - Audit entries carry record IDs, field names and codes, never a value.
  *
- * Purpose-of-use gate (vault_purpose_require), in order:
+ * Purpose-of-use gate (authz_purpose_require), in order:
  *   header missing or not an HL7 code  -> 400 purpose_required (audited)
  *   ETREAT without role break_glass    -> 403 forbidden (audited)
  *   roles restrict purposes, code not
@@ -320,13 +320,13 @@ static unsigned condition_purposes(const char *condition)
 	size_t i;
 
 	if (list == NULL) {
-		set = VAULT_POU_ALL;
+		set = AUTHZ_POU_ALL;
 	} else if (json_is_string(list)) {
-		if (vault_purpose_list_parse(json_string_value(list), &set) != PV_OK)
+		if (authz_purpose_list_parse(json_string_value(list), &set) != PV_OK)
 			set = 0;
 	} else {
 		json_array_foreach(list, i, el)
-			if (vault_purpose_parse(json_string_value(el), &bit) == PV_OK)
+			if (authz_purpose_parse(json_string_value(el), &bit) == PV_OK)
 				set |= bit;
 	}
 	json_decref(c);
@@ -360,7 +360,7 @@ static enum pv_rc roles_allow_purpose(struct vault_ctx *v, const struct authn_pr
 	bool granting = false;
 	enum pv_rc rc;
 
-	if (vault_purpose_parse(code, &bit) != PV_OK)
+	if (authz_purpose_parse(code, &bit) != PV_OK)
 		return PV_E_PURPOSE;
 	for (size_t i = 0; p != NULL && i < p->nroles && i < AUTHN_ROLES_MAX; i++) {
 		const char *const *b;
@@ -373,7 +373,7 @@ static enum pv_rc roles_allow_purpose(struct vault_ctx *v, const struct authn_pr
 				grants = grants || authz_perm_match(b[k], required);
 			if (grants) {
 				granting = true;
-				set = VAULT_POU_ALL;
+				set = AUTHZ_POU_ALL;
 			}
 			continue;
 		}
@@ -393,24 +393,24 @@ static enum pv_rc roles_allow_purpose(struct vault_ctx *v, const struct authn_pr
 	return PV_OK;
 }
 
-const char *vault_purpose_optional(struct http_request *req)
+const char *authz_purpose_optional(struct http_request *req)
 {
-	const char *code = http_header(req, VAULT_PURPOSE_HEADER);
+	const char *code = http_header(req, AUTHZ_PURPOSE_HEADER);
 
-	return vault_purpose_valid(code) ? code : NULL;
+	return authz_purpose_valid(code) ? code : NULL;
 }
 
-enum pv_rc vault_purpose_require(struct vault_ctx *v, struct http_request *req,
+enum pv_rc authz_purpose_require(struct vault_ctx *v, struct http_request *req,
     const char *action, const char *resource, const char *required, const char **code)
 {
 	const struct authn_principal *p = req->principal;
-	const char *h = http_header(req, VAULT_PURPOSE_HEADER);
+	const char *h = http_header(req, AUTHZ_PURPOSE_HEADER);
 	struct audit_event ev;
 	enum pv_rc rc = PV_OK;
 	const char *why = NULL, *msg = NULL;
 	bool allowed = true;
 
-	if (!vault_purpose_valid(h)) {
+	if (!authz_purpose_valid(h)) {
 		rc = PV_E_PURPOSE;
 		why = "purpose_required";
 		msg = "X-Purpose-Of-Use must carry an HL7 PurposeOfUse code "

@@ -200,30 +200,6 @@ enum pv_rc vault_mask_value(const struct vault_field *f, const char *canonical,
 enum pv_rc vault_record_view(const struct vault_collection *c, json_t *record_fields,
     bool (*can_unmask)(void *arg, const char *field), void *arg, json_t **out);
 
-/* ---- purpose of use (purpose.c): HL7 v3 PurposeOfUse ---- */
-
-enum vault_purpose {
-	VAULT_POU_TREAT = 1u << 0,    /* treatment */
-	VAULT_POU_ETREAT = 1u << 1,   /* emergency treatment (break-glass) */
-	VAULT_POU_HPAYMT = 1u << 2,   /* healthcare payment */
-	VAULT_POU_HOPERAT = 1u << 3,  /* healthcare operations */
-	VAULT_POU_HRESCH = 1u << 4,   /* healthcare research */
-	VAULT_POU_PUBHLTH = 1u << 5,  /* public health */
-	VAULT_POU_PATRQT = 1u << 6,   /* patient requested */
-};
-#define VAULT_POU_ALL 0x7fu
-#define VAULT_PURPOSE_HEADER "X-Purpose-Of-Use"
-
-/* Exact, uppercase match of one of the codes above. */
-bool vault_purpose_valid(const char *code);
-/* The code's bit; PV_E_PURPOSE if it is not a known code (NULL included). */
-enum pv_rc vault_purpose_parse(const char *code, unsigned *bit);
-/* A role's allow-list: "TREAT,HPAYMT" (blanks around entries ignored), "*"
- * for all, "" for none. PV_E_INVALID on an unknown code or an empty entry. */
-enum pv_rc vault_purpose_list_parse(const char *csv, unsigned *set);
-/* True if code is valid and in set. */
-bool vault_purpose_allowed(unsigned set, const char *code);
-
 /* ---- blind index (blind.c, blind_index.c) ---- */
 
 /*

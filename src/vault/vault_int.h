@@ -104,10 +104,10 @@ char *vault_detail_fields(json_t *obj, json_t *extra);
  * refusal is audited (action, resource, outcome denied) and returned as the
  * handler's rc with its message. *code: the accepted code (request memory).
  */
-enum pv_rc vault_purpose_require(struct vault_ctx *v, struct http_request *req,
+enum pv_rc authz_purpose_require(struct vault_ctx *v, struct http_request *req,
     const char *action, const char *resource, const char *required, const char **code);
 /* The header if it is a valid code, else NULL (writes: recorded if given). */
-const char *vault_purpose_optional(struct http_request *req);
+const char *authz_purpose_optional(struct http_request *req);
 
 /* One job of a batch: an audit entry and an optional data change. */
 struct vault_job {

@@ -538,6 +538,45 @@ test_fail_closed(void)
 	json_decref(s.init);
 }
 
+/* A role may limit the purposes its holders read PHI for (condition.purposes). */
+static void
+test_role_purposes(struct h_server *s, struct people *p, const char *id)
+{
+	static const char *HPAYMT[] = { "X-Purpose-Of-Use: HPAYMT", NULL };
+	char billing[128], path[256];
+	struct h_resp r;
+
+	h_req(s, "POST", "/v1/roles", p->admin,
+	    "{\"name\":\"billing\",\"permissions\":[\"records.read:patients\"],"
+	    "\"condition\":{\"purposes\":[\"HPAYMT\"]}}", NULL, &r);
+	CHECK_STATUS(&r, 201);
+	CHECK(json_array_size(json_object_get(json_object_get(r.json, "condition"), "purposes")) == 1);
+	h_resp_free(&r);
+	/* unknown codes and other conditions are refused, not stored and ignored */
+	h_req(s, "POST", "/v1/roles", p->admin,
+	    "{\"name\":\"billing2\",\"permissions\":[\"records.read:patients\"],"
+	    "\"condition\":{\"purposes\":[\"SHOPPING\"]}}", NULL, &r);
+	CHECK_STATUS(&r, 400);
+	h_resp_free(&r);
+	h_req(s, "POST", "/v1/roles", p->admin,
+	    "{\"name\":\"billing3\",\"permissions\":[\"records.read:patients\"],"
+	    "\"condition\":{\"purposes\":[\"HPAYMT\"],\"network\":\"10.0.0.0/8\"}}", NULL, &r);
+	CHECK_STATUS(&r, 400);
+	h_resp_free(&r);
+
+	add_user(s, p->admin, "bill", "billing", billing, sizeof(billing));
+	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", id);
+	h_req(s, "GET", path, billing, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 403);
+	CHECK(strcmp(h_err_code(&r), "forbidden") == 0);
+	CHECK(r.body != NULL && strstr(r.body, "6789") == NULL);
+	h_resp_free(&r);
+	h_req(s, "GET", path, billing, NULL, HPAYMT, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_object_get(r.json, "fields") != NULL);
+	h_resp_free(&r);
+}
+
 int
 main(void)
 {
@@ -554,6 +593,7 @@ main(void)
 	test_read_write(&s, &p, id1, sizeof(id1));
 	test_search_patch_delete(&s, &p, id1);
 	test_batch_and_tokens(&s, &p, id1);
+	test_role_purposes(&s, &p, id1);
 	test_audit_trail(&s, id1);
 	/* while serving: database, WAL and shared-memory files hold no plaintext */
 	assert_no_plaintext(s.dir);

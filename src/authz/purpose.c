@@ -1,5 +1,5 @@
 /*
- * vault/purpose.c: HL7 v3 PurposeOfUse codes (code system
+ * authz/purpose.c: HL7 v3 PurposeOfUse codes (code system
  * 2.16.840.1.113883.5.8) carried in X-Purpose-Of-Use on every read or search
  * of PHI, and role-level allow-lists of them.
  *
@@ -11,19 +11,19 @@
  */
 #include <string.h>
 
-#include "vault/vault_int.h"
+#include "authz/authz.h"
 
 static const struct {
 	const char *code;
 	unsigned bit;
 } purposes[] = {
-	{ "TREAT", VAULT_POU_TREAT },
-	{ "ETREAT", VAULT_POU_ETREAT },
-	{ "HPAYMT", VAULT_POU_HPAYMT },
-	{ "HOPERAT", VAULT_POU_HOPERAT },
-	{ "HRESCH", VAULT_POU_HRESCH },
-	{ "PUBHLTH", VAULT_POU_PUBHLTH },
-	{ "PATRQT", VAULT_POU_PATRQT },
+	{ "TREAT", AUTHZ_POU_TREAT },
+	{ "ETREAT", AUTHZ_POU_ETREAT },
+	{ "HPAYMT", AUTHZ_POU_HPAYMT },
+	{ "HOPERAT", AUTHZ_POU_HOPERAT },
+	{ "HRESCH", AUTHZ_POU_HRESCH },
+	{ "PUBHLTH", AUTHZ_POU_PUBHLTH },
+	{ "PATRQT", AUTHZ_POU_PATRQT },
 };
 #define NPURPOSES (sizeof(purposes) / sizeof(purposes[0]))
 
@@ -38,12 +38,12 @@ static unsigned lookup_n(const char *s, size_t n)
 	return 0;
 }
 
-bool vault_purpose_valid(const char *code)
+bool authz_purpose_valid(const char *code)
 {
 	return code != NULL && lookup_n(code, strlen(code)) != 0;
 }
 
-enum pv_rc vault_purpose_parse(const char *code, unsigned *bit)
+enum pv_rc authz_purpose_parse(const char *code, unsigned *bit)
 {
 	unsigned b;
 
@@ -54,7 +54,7 @@ enum pv_rc vault_purpose_parse(const char *code, unsigned *bit)
 	return PV_OK;
 }
 
-enum pv_rc vault_purpose_list_parse(const char *csv, unsigned *set)
+enum pv_rc authz_purpose_list_parse(const char *csv, unsigned *set)
 {
 	unsigned acc = 0;
 	const char *p, *end;
@@ -82,7 +82,7 @@ enum pv_rc vault_purpose_list_parse(const char *csv, unsigned *set)
 		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
 			b--;
 		if (b - a == 1 && *a == '*')
-			bit = VAULT_POU_ALL;
+			bit = AUTHZ_POU_ALL;
 		else if ((bit = lookup_n(a, (size_t)(b - a))) == 0)
 			return PV_E_INVALID;   /* unknown code or empty entry */
 		acc |= bit;
@@ -94,9 +94,9 @@ enum pv_rc vault_purpose_list_parse(const char *csv, unsigned *set)
 	return PV_OK;
 }
 
-bool vault_purpose_allowed(unsigned set, const char *code)
+bool authz_purpose_allowed(unsigned set, const char *code)
 {
 	unsigned bit;
 
-	return vault_purpose_parse(code, &bit) == PV_OK && (set & bit) != 0;
+	return authz_purpose_parse(code, &bit) == PV_OK && (set & bit) != 0;
 }
