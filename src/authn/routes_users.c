@@ -5,6 +5,7 @@
  *   GET  /v1/users                users.manage
  *   GET  /v1/users/{id}           users.manage
  *   PATCH /v1/users/{id}          users.manage  mover: display_name, email, roles, groups, attributes
+ *                                               (never one's own roles or groups: 403)
  *   POST /v1/users/{id}/disable   users.manage  leaver: every session ends at once
  *
  * No DELETE route (the router answers 405): users are never deleted and
@@ -492,6 +493,21 @@ h_user_patch(struct http_request *req)
 	if ((rc = load_user(req, &u)) != PV_OK)
 		return rc;
 	store_user_clear(&u);
+	/* Separation of duties: whoever manages users must not grant
+	 * themselves a role (clinician, auditor, ...) directly or through a
+	 * group; another administrator has to. Recorded as a denial. */
+	if (strcmp(req->params[0], ((const struct authn_principal *)req->principal)->user_id) ==
+	    0 && (json_object_get(req->body, "roles") != NULL ||
+	    json_object_get(req->body, "groups") != NULL)) {
+		snprintf(res, sizeof(res), "users/%s", req->params[0]);
+		authn_ev_init(&ev, req->principal, req->source, "user.update", res);
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "self_role_change";
+		if (audit_record(s->audit, &ev) != PV_OK)
+			return PV_E_AUDIT;
+		return http_fail(req, PV_E_FORBIDDEN,
+		    "You cannot change your own roles or groups");
+	}
 	memset(&j, 0, sizeof(j));
 	j.id = req->params[0];
 	j.now_ms = util_now_ms();

@@ -171,7 +171,14 @@ static enum pv_rc coll_get(struct http_request *req)
 	}
 	if (!ok) {
 		rc = authz_check(p, "collections.manage", false);
-		return rc == PV_E_RESTRICTED ? rc : http_fail(req, PV_E_FORBIDDEN, NULL);
+		if (rc == PV_E_RESTRICTED)
+			return rc;
+		/* a denial is recorded like every other (the route itself is
+		 * "authenticated", so the authorize hook did not see it) */
+		snprintf(perm, sizeof(perm), "collections/%s",
+		    vault_name_valid(req->params[0]) ? req->params[0] : "(invalid)");
+		return vault_fail_audited(v, req, "collection.read", perm, NULL, PV_E_FORBIDDEN,
+		    "Permission denied: your roles do not grant this operation");
 	}
 	if ((rc = vault_coll_get(v, req->params[0], &c)) != PV_OK)
 		return rc;

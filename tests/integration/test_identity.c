@@ -507,6 +507,21 @@ test_users_and_roles(struct h_server *s, const char *admin_tok)
 	/* nobody disables themselves */
 	snprintf(path, sizeof(path), "/v1/users/%s/disable", admin_id);
 	expect(s, "POST", path, admin_tok, NULL, 409, "conflict");
+	/* separation of duties: whoever manages users cannot grant themselves
+	 * a role, directly or through a group (here: the auditor's) */
+	snprintf(path, sizeof(path), "/v1/users/%s", admin_id);
+	expect(s, "PATCH", path, admin_tok, "{\"roles\":[\"admin\",\"clinician\"]}", 403,
+	    "forbidden");
+	expect(s, "PATCH", path, admin_tok, "{\"groups\":[\"audit_team\"]}", 403, "forbidden");
+	h_req(s, "GET", "/v1/auth/session", admin_tok, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_array_size(json_object_get(r.json, "roles")) == 1);
+	CHECK(strcmp(json_string_value(json_array_get(json_object_get(r.json, "roles"), 0)),
+	    "admin") == 0);
+	h_resp_free(&r);
+	expect(s, "GET", "/v1/audit?limit=1", admin_tok, NULL, 403, "forbidden");
+	/* their own display name is fine */
+	expect(s, "PATCH", path, admin_tok, "{\"display_name\":\"The Admin\"}", 200, NULL);
 
 	/* the trail, read by the auditor erin */
 	CHECK(audit_count(s, erin_tok, "auth.login", "allowed", NULL) >= 5);
@@ -522,7 +537,8 @@ test_users_and_roles(struct h_server *s, const char *admin_tok)
 	CHECK(audit_count(s, erin_tok, "auth.logout", "allowed", NULL) == 1);
 	CHECK(audit_count(s, erin_tok, "user.create", "allowed", NULL) == 3);   /* admin, dave, erin */
 	CHECK(audit_count(s, erin_tok, "user.create", "error", "conflict") == 1);
-	CHECK(audit_count(s, erin_tok, "user.update", "allowed", NULL) == 1);
+	CHECK(audit_count(s, erin_tok, "user.update", "allowed", NULL) == 2);
+	CHECK(audit_count(s, erin_tok, "user.update", "denied", "self_role_change") == 2);
 	CHECK(audit_count(s, erin_tok, "user.disable", "allowed", NULL) == 1);
 	CHECK(audit_count(s, erin_tok, "role.create", "allowed", NULL) == 1);
 	CHECK(audit_count(s, erin_tok, "group.create", "allowed", NULL) == 1);

@@ -474,6 +474,7 @@ test_audit_trail(struct h_server *s, const char *id1)
 	CHECK(audit_count(jsonl, "record.read", "denied", id1, "ETREAT") == 1);
 	CHECK(audit_count(jsonl, "record.search", "allowed", NULL, "TREAT") >= 3);
 	CHECK(audit_count(jsonl, "record.update", "allowed", NULL, NULL) == 1);
+	CHECK(audit_count(jsonl, "collection.read", "denied", "collections/ward9", NULL) == 1);
 	CHECK(audit_count(jsonl, "record.delete", "allowed", NULL, NULL) == 1);
 	CHECK(audit_count(jsonl, "token.create", "allowed", NULL, NULL) == 3);
 	CHECK(audit_count(jsonl, "token.detokenize", "allowed", NULL, "TREAT") == 1);
@@ -491,7 +492,7 @@ test_fail_closed(void)
 {
 	struct h_server s;
 	struct people p;
-	char fault[700], id[64], path[256], cmd[1024], *out = NULL;
+	char fault[700], id[64], path[256], cmd[1024], batch[256], detok[128], *out = NULL;
 	struct h_resp r;
 	FILE *f;
 
@@ -505,6 +506,14 @@ test_fail_closed(void)
 	create_patients(&s, p.admin);
 	create_record(&s, p.clin, "{\"name\":\"" NAME1 "\",\"ssn\":\"" SSN1 "\"}", id, sizeof(id));
 	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", id);
+	snprintf(batch, sizeof(batch), "{\"read\":[\"%s\",\"%s\"]}", id, id);
+	h_req(&s, "POST", "/v1/tokenize", p.clin,
+	    "{\"collection\":\"patients\",\"field\":\"ssn\",\"value\":\"" TOK_SSN "\"}", NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_string_value(json_object_get(r.json, "token")) != NULL);
+	snprintf(detok, sizeof(detok), "{\"token\":\"%s\"}",
+	    json_string_value(json_object_get(r.json, "token")));
+	h_resp_free(&r);
 
 	f = fopen(fault, "w");
 	CHECK(f != NULL);
@@ -521,6 +530,26 @@ test_fail_closed(void)
 	CHECK_STATUS(&r, 503);
 	CHECK(strstr(r.body, "Quuxworth") == NULL);
 	h_resp_free(&r);
+	/* a batch read: every item 503, none carries the record */
+	h_req(&s, "POST", "/v1/collections/patients/records:batch", p.clin, batch, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_array_size(json_object_get(r.json, "results")) == 2);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *it = json_array_get(json_object_get(r.json, "results"), i);
+
+		CHECK(json_integer_value(json_object_get(it, "status")) == 503);
+		CHECK(json_object_get(it, "fields") == NULL);
+	}
+	CHECK(strstr(r.body, "Quuxworth") == NULL);
+	CHECK(strstr(r.body, "6789") == NULL);
+	h_resp_free(&r);
+	/* detokenization is a PHI read too */
+	h_req(&s, "POST", "/v1/detokenize", p.clin, detok, TREAT, &r);
+	CHECK_STATUS(&r, 503);
+	CHECK(strcmp(h_err_code(&r), "audit_unavailable") == 0);
+	CHECK(json_object_get(r.json, "value") == NULL);
+	CHECK(strstr(r.body, "9753") == NULL);
+	h_resp_free(&r);
 	/* nor is anything written without its entry */
 	h_req(&s, "POST", "/v1/collections/patients/records", p.clin, "{\"name\":\"x\"}", NULL, &r);
 	CHECK_STATUS(&r, 503);
@@ -530,6 +559,15 @@ test_fail_closed(void)
 	h_req(&s, "GET", path, p.clin, NULL, TREAT, &r);
 	CHECK_STATUS(&r, 200);
 	CHECK(strcmp(field(&r, "name"), NAME1) == 0);
+	h_resp_free(&r);
+	h_req(&s, "POST", "/v1/collections/patients/records:batch", p.clin, batch, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_integer_value(json_object_get(json_array_get(json_object_get(r.json,
+	    "results"), 1), "status")) == 200);
+	h_resp_free(&r);
+	h_req(&s, "POST", "/v1/detokenize", p.clin, detok, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(json_string_value(json_object_get(r.json, "value")), TOK_SSN) == 0);
 	h_resp_free(&r);
 	CHECK(h_stop(&s) == 0);
 	snprintf(cmd, sizeof(cmd), "%s audit verify --data %s 2>&1", h_bin(), s.dir);
@@ -565,6 +603,14 @@ test_role_purposes(struct h_server *s, struct people *p, const char *id)
 	h_resp_free(&r);
 
 	add_user(s, p->admin, "bill", "billing", billing, sizeof(billing));
+	/* a collection's schema is for those who may use it; the denial is recorded */
+	h_req(s, "GET", "/v1/collections/ward9", billing, NULL, NULL, &r);
+	CHECK_STATUS(&r, 403);
+	CHECK(strcmp(h_err_code(&r), "forbidden") == 0);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections/patients", billing, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	h_resp_free(&r);
 	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", id);
 	h_req(s, "GET", path, billing, NULL, TREAT, &r);
 	CHECK_STATUS(&r, 403);
