@@ -36,6 +36,31 @@ enum pv_rc cli_http(const char *base, const char *cacert, const char *token,
 /* Print an API error body as "phivault: <code>: <message>" and return CLI_RUNTIME. */
 int cli_api_error(long status, struct json_t *resp);
 
+/* Server options of the online commands (unseal, login, user), common.c:
+ * --addr URL (default $PHIVAULT_ADDR) and --cacert FILE (default
+ * $PHIVAULT_CACERT). Commands with more options put CLI_ONLINE_LONGOPTS in
+ * their getopt_long table and CLI_ONLINE_SHORTOPTS in their short options,
+ * start from cli_online_init and hand each option to cli_online_opt. */
+struct cli_online_opts {
+	const char *addr;     /* NULL if neither given nor in the environment */
+	const char *cacert;   /* NULL: the system store */
+};
+#define CLI_ONLINE_LONGOPTS \
+	{ "addr", required_argument, NULL, 'a' }, \
+	{ "cacert", required_argument, NULL, 'c' }
+#define CLI_ONLINE_SHORTOPTS "a:c:"
+#define CLI_DEFAULT_ADDR "https://127.0.0.1:8443"
+#define CLI_GO_ON (-1)
+void cli_online_init(struct cli_online_opts *o);
+/* true if c (a getopt_long answer) was --addr or --cacert, now recorded. */
+bool cli_online_opt(struct cli_online_opts *o, int c, const char *arg);
+/* o->addr, or CLI_DEFAULT_ADDR when unset or empty. */
+const char *cli_online_addr(const struct cli_online_opts *o);
+/* The whole option parse of a command whose only options are these and
+ * --help: CLI_GO_ON with optind at the first operand, else the exit code
+ * (CLI_OK after printing usage for --help, CLI_USAGE for an unknown option). */
+int cli_online_parse(int argc, char **argv, const char *usage, struct cli_online_opts *o);
+
 int cmd_version(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

@@ -61,13 +61,8 @@ wipe_json_string(json_t *o, const char *key)
 int
 cmd_login(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "addr", required_argument, NULL, 'a' },
-		{ "cacert", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *addr = getenv("PHIVAULT_ADDR"), *cacert = getenv("PHIVAULT_CACERT");
+	struct cli_online_opts on;
+	const char *addr, *cacert;
 	char user[128], pw[4200], code[64];
 	json_t *body = NULL, *resp = NULL, *body2 = NULL, *resp2 = NULL, *sess;
 	long status = 0;
@@ -75,24 +70,14 @@ cmd_login(int argc, char **argv)
 
 	memset(pw, 0, sizeof(pw));
 	memset(code, 0, sizeof(code));
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "a:c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'a': addr = optarg; break;
-		case 'c': cacert = optarg; break;
-		case 'h':
-			printf("%s\n", LOGIN_USAGE);
-			return CLI_OK;
-		default:
-			return CLI_USAGE;
-		}
-	}
+	if ((c = cli_online_parse(argc, argv, LOGIN_USAGE, &on)) != CLI_GO_ON)
+		return c;
 	if (optind < argc - 1) {
 		cli_err(LOGIN_USAGE);
 		return CLI_USAGE;
 	}
-	if (addr == NULL || *addr == '\0')
-		addr = "https://127.0.0.1:8443";
+	addr = cli_online_addr(&on);
+	cacert = on.cacert;
 	if (optind == argc - 1) {
 		util_strlcpy(user, argv[optind], sizeof(user));
 	} else if (!read_line("Username: ", false, user, sizeof(user)) || user[0] == '\0') {

@@ -8,36 +8,22 @@
 #include "cli/cli.h"
 #include "crypto/crypto.h"
 
+#define UNSEAL_USAGE "usage: phivault unseal --addr URL [--cacert FILE] < share"
+
 int
 cmd_unseal(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "addr", required_argument, NULL, 'a' },
-		{ "cacert", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *addr = getenv("PHIVAULT_ADDR"), *cacert = getenv("PHIVAULT_CACERT");
+	struct cli_online_opts on;
 	char share[1100];
 	json_t *body, *resp = NULL;
 	long status = 0;
 	int c, ret = CLI_RUNTIME, sealed = 1, progress = 0, threshold = 0;
 	size_t n;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "a:c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'a': addr = optarg; break;
-		case 'c': cacert = optarg; break;
-		case 'h':
-			printf("usage: phivault unseal --addr URL [--cacert FILE] < share\n");
-			return CLI_OK;
-		default:
-			return CLI_USAGE;
-		}
-	}
-	if (addr == NULL || optind != argc) {
-		cli_err("usage: phivault unseal --addr URL [--cacert FILE] < share");
+	if ((c = cli_online_parse(argc, argv, UNSEAL_USAGE, &on)) != CLI_GO_ON)
+		return c;
+	if (on.addr == NULL || optind != argc) {
+		cli_err(UNSEAL_USAGE);
 		return CLI_USAGE;
 	}
 	if (fgets(share, sizeof(share), stdin) == NULL) {
@@ -50,7 +36,7 @@ cmd_unseal(int argc, char **argv)
 	crypto_wipe(share, sizeof(share));
 	if (body == NULL)
 		return CLI_RUNTIME;
-	if (cli_http(addr, cacert, NULL, "POST", "/v1/sys/unseal", body, &status, &resp) != PV_OK)
+	if (cli_http(on.addr, on.cacert, NULL, "POST", "/v1/sys/unseal", body, &status, &resp) != PV_OK)
 		goto out;
 	if (status != 200) {
 		ret = cli_api_error(status, resp);

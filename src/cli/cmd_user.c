@@ -54,8 +54,7 @@ int
 cmd_user(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "addr", required_argument, NULL, 'a' },
-		{ "cacert", required_argument, NULL, 'c' },
+		CLI_ONLINE_LONGOPTS,
 		{ "role", required_argument, NULL, 'r' },
 		{ "group", required_argument, NULL, 'g' },
 		{ "email", required_argument, NULL, 'e' },
@@ -63,7 +62,8 @@ cmd_user(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *addr = getenv("PHIVAULT_ADDR"), *cacert = getenv("PHIVAULT_CACERT");
+	struct cli_online_opts on;
+	const char *addr, *cacert;
 	const char *token = getenv("PHIVAULT_TOKEN"), *sub, *email = NULL, *display = NULL;
 	json_t *roles = json_array(), *groups = json_array(), *body = NULL, *resp = NULL;
 	char path[256];
@@ -84,11 +84,12 @@ cmd_user(int argc, char **argv)
 		ret = CLI_OK;
 		goto out;
 	}
+	cli_online_init(&on);
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "a:c:r:g:e:n:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_ONLINE_SHORTOPTS "r:g:e:n:h", opts, NULL)) != -1) {
+		if (cli_online_opt(&on, c, optarg))
+			continue;
 		switch (c) {
-		case 'a': addr = optarg; break;
-		case 'c': cacert = optarg; break;
 		case 'r': json_array_append_new(roles, json_string(optarg)); break;
 		case 'g': json_array_append_new(groups, json_string(optarg)); break;
 		case 'e': email = optarg; break;
@@ -101,8 +102,8 @@ cmd_user(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (addr == NULL || *addr == '\0')
-		addr = "https://127.0.0.1:8443";
+	addr = cli_online_addr(&on);
+	cacert = on.cacert;
 	if (token == NULL || *token == '\0') {
 		cli_err("PHIVAULT_TOKEN is not set (run: eval \"$(phivault login)\")");
 		ret = CLI_USAGE;

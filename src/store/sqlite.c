@@ -256,47 +256,108 @@ void store_sqlite_stmt_done(struct store_sqlite_conn *c, enum store_sqlite_stmt 
 	}
 }
 
-/* Copy a BLOB column out; NULL or empty gives a 1-byte buffer and *len 0 so
- * the result is always freeable and non-NULL. */
-static enum pv_rc blob_dup(sqlite3_stmt *s, int col, uint8_t **out, size_t *len)
-{
-	const void *p = sqlite3_column_blob(s, col);
-	int n = sqlite3_column_bytes(s, col);
-	uint8_t *buf;
+/* ------------------------------------------------------------------ */
+/* columns, parameters                                                 */
+/* ------------------------------------------------------------------ */
 
-	if (p == NULL && n > 0)
-		return PV_E_NOMEM;   /* SQLite could not convert the value */
-	buf = malloc(n > 0 ? (size_t)n : 1);
-	if (buf == NULL)
-		return PV_E_NOMEM;
-	if (n > 0)
-		memcpy(buf, p, (size_t)n);
-	*out = buf;
-	*len = (size_t)n;
-	return PV_OK;
-}
-
-/* Column text, never NULL (a NULL cell reads as ""). */
-static const char *col_text(sqlite3_stmt *s, int col)
+const char *store_sqlite_col_text(sqlite3_stmt *s, int col)
 {
 	const unsigned char *t = sqlite3_column_text(s, col);
 
 	return t != NULL ? (const char *)t : "";
 }
 
-/* bind_blob64 with a NULL pointer would bind SQL NULL; an empty value must
- * stay an empty BLOB (meta.value is NOT NULL). */
-static int bind_blob(sqlite3_stmt *s, int i, const uint8_t *p, size_t len)
+bool store_sqlite_col_copy(sqlite3_stmt *s, int col, char *dst, size_t cap)
 {
-	static const uint8_t empty[1];
+	const char *t = store_sqlite_col_text(s, col);
 
-	return sqlite3_bind_blob64(s, i, len > 0 ? p : empty, len, SQLITE_STATIC);
+	if (strlen(t) >= cap)
+		return false;
+	util_strlcpy(dst, t, cap);
+	return true;
 }
 
-static int bind_text(sqlite3_stmt *s, int i, const char *t)
+enum pv_rc store_sqlite_col_strdup(sqlite3_stmt *s, int col, char **out)
 {
-	return t != NULL ? sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC)
-	    : sqlite3_bind_null(s, i);
+	char *p = strdup(store_sqlite_col_text(s, col));
+
+	if (p == NULL)
+		return PV_E_NOMEM;
+	*out = p;
+	return PV_OK;
+}
+
+enum pv_rc store_sqlite_col_blob(sqlite3_stmt *s, int col, enum store_sqlite_blob how,
+    uint8_t **out, size_t *len)
+{
+	const void *p;
+	int n;
+	uint8_t *buf;
+
+	/* the type first: column_blob would convert the value */
+	if (how != STORE_SQLITE_BLOB_BUF && sqlite3_column_type(s, col) == SQLITE_NULL) {
+		*out = NULL;
+		*len = 0;
+		return PV_OK;
+	}
+	p = sqlite3_column_blob(s, col);
+	n = sqlite3_column_bytes(s, col);
+	if (p == NULL && n > 0)
+		return PV_E_NOMEM;   /* SQLite could not convert the value */
+	if (n <= 0 && how == STORE_SQLITE_BLOB_OPTIONAL) {
+		*out = NULL;
+		*len = 0;
+		return PV_OK;
+	}
+	buf = malloc(n > 0 ? (size_t)n : 1);
+	if (buf == NULL)
+		return PV_E_NOMEM;
+	if (n > 0)
+		memcpy(buf, p, (size_t)n);
+	*out = buf;
+	*len = n > 0 ? (size_t)n : 0;
+	return PV_OK;
+}
+
+int store_sqlite_bind(sqlite3_stmt *s, const struct store_sqlite_param *p, size_t n)
+{
+	/* bind_blob64 with a NULL pointer would bind SQL NULL; an empty value
+	 * must stay an empty BLOB (meta.value is NOT NULL). */
+	static const uint8_t empty[1];
+	int src = SQLITE_OK;
+
+	for (size_t k = 0; k < n && src == SQLITE_OK; k++) {
+		int i = (int)k + 1;
+
+		switch (p[k].kind) {
+		case STORE_SQLITE_P_NULL:
+			src = sqlite3_bind_null(s, i);
+			break;
+		case STORE_SQLITE_P_TEXT:
+			src = p[k].p != NULL ? sqlite3_bind_text(s, i, p[k].p, -1, SQLITE_STATIC)
+			    : sqlite3_bind_null(s, i);
+			break;
+		case STORE_SQLITE_P_INT:
+			src = sqlite3_bind_int64(s, i, p[k].i);
+			break;
+		case STORE_SQLITE_P_INT_OR_NULL:
+			src = p[k].i != 0 ? sqlite3_bind_int64(s, i, p[k].i) : sqlite3_bind_null(s, i);
+			break;
+		case STORE_SQLITE_P_BLOB:
+			src = sqlite3_bind_blob64(s, i, p[k].len > 0 ? p[k].p : empty, p[k].len,
+			    SQLITE_STATIC);
+			break;
+		case STORE_SQLITE_P_BLOB_OR_NULL:
+			src = p[k].p != NULL && p[k].len > 0 ?
+			    sqlite3_bind_blob64(s, i, p[k].p, p[k].len, SQLITE_STATIC) :
+			    sqlite3_bind_null(s, i);
+			break;
+		default:
+			src = SQLITE_MISUSE;
+			break;
+		}
+	}
+	return src;
 }
 
 /* ------------------------------------------------------------------ */
@@ -396,22 +457,107 @@ enum pv_rc store_sqlite_conn_get(struct store *st, struct store_sqlite_conn **ou
 	return PV_OK;
 }
 
-/* Run a statement that returns no rows (or whose rows are ignored). */
-static enum pv_rc exec_stmt(struct store *st, enum store_sqlite_stmt id, const char *op)
+/* ------------------------------------------------------------------ */
+/* statement runners                                                   */
+/* ------------------------------------------------------------------ */
+
+/* This thread's connection and statement id, bound; on failure nothing is
+ * left to release. */
+static enum pv_rc run_start(struct store *st, enum store_sqlite_stmt id, const char *op,
+    const struct store_sqlite_param *p, size_t n, struct store_sqlite_conn **c,
+    sqlite3_stmt **s)
+{
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = store_sqlite_conn_get(st, c)) != PV_OK ||
+	    (rc = store_sqlite_stmt(*c, id, s)) != PV_OK)
+		return rc;
+	if ((src = store_sqlite_bind(*s, p, n)) != SQLITE_OK) {
+		rc = store_sqlite_rc(src, op);
+		store_sqlite_stmt_done(*c, id, *s);
+		return rc;
+	}
+	return PV_OK;
+}
+
+enum pv_rc store_sqlite_exec(struct store *st, enum store_sqlite_stmt id, const char *op,
+    const struct store_sqlite_param *p, size_t n, int *changes)
 {
 	struct store_sqlite_conn *c;
 	sqlite3_stmt *s;
 	enum pv_rc rc;
 	int src;
 
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, id, &s)) != PV_OK)
+	if ((rc = run_start(st, id, op, p, n, &c, &s)) != PV_OK)
 		return rc;
-	while ((src = sqlite3_step(s)) == SQLITE_ROW)
-		;
-	rc = src == SQLITE_DONE ? PV_OK : store_sqlite_rc(src, op);
+	if ((src = sqlite3_step(s)) != SQLITE_DONE)
+		rc = store_sqlite_rc(src, op);
+	else if (changes != NULL)
+		*changes = sqlite3_changes(c->db);
 	store_sqlite_stmt_done(c, id, s);
 	return rc;
+}
+
+enum pv_rc store_sqlite_exec_one(struct store *st, enum store_sqlite_stmt id, const char *op,
+    const struct store_sqlite_param *p, size_t n)
+{
+	int changes = 0;
+	enum pv_rc rc = store_sqlite_exec(st, id, op, p, n, &changes);
+
+	return rc == PV_OK && changes == 0 ? PV_E_NOTFOUND : rc;
+}
+
+enum pv_rc store_sqlite_get(struct store *st, enum store_sqlite_stmt id, const char *op,
+    const struct store_sqlite_param *p, size_t n, store_sqlite_decode_fn decode, void *out)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = run_start(st, id, op, p, n, &c, &s)) != PV_OK)
+		return rc;
+	src = sqlite3_step(s);
+	if (src == SQLITE_ROW)
+		rc = decode(s, out);
+	else if (src == SQLITE_DONE)
+		rc = PV_E_NOTFOUND;
+	else
+		rc = store_sqlite_rc(src, op);
+	store_sqlite_stmt_done(c, id, s);
+	return rc;
+}
+
+enum pv_rc store_sqlite_scan(struct store *st, enum store_sqlite_stmt id, const char *op,
+    const struct store_sqlite_param *p, size_t n, store_sqlite_row_fn row, void *ctx)
+{
+	struct store_sqlite_conn *c;
+	sqlite3_stmt *s;
+	enum pv_rc rc;
+	int src;
+
+	if ((rc = run_start(st, id, op, p, n, &c, &s)) != PV_OK)
+		return rc;
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		bool stop = false;
+
+		if ((rc = row(s, ctx, &stop)) != PV_OK || stop)
+			goto out;
+	}
+	if (src != SQLITE_DONE)
+		rc = store_sqlite_rc(src, op);
+out:
+	store_sqlite_stmt_done(c, id, s);
+	return rc;
+}
+
+enum pv_rc store_sqlite_name_row(sqlite3_stmt *s, void *ctx, bool *stop)
+{
+	struct store_sqlite_name_ctx *x = ctx;
+
+	*stop = x->cb(store_sqlite_col_text(s, 0), x->arg) != 0;
+	return PV_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -446,14 +592,20 @@ static int sq_schema_version(struct store *st)
 /* transactions                                                        */
 /* ------------------------------------------------------------------ */
 
+/* Transaction control statements: no parameters, no rows. */
+static enum pv_rc tx_exec(struct store *st, enum store_sqlite_stmt id, const char *op)
+{
+	return store_sqlite_exec(st, id, op, SQP_NONE, NULL);
+}
+
 static enum pv_rc sq_tx_begin(struct store *st)
 {
-	return exec_stmt(st, SQ_BEGIN, "tx_begin");
+	return tx_exec(st, SQ_BEGIN, "tx_begin");
 }
 
 static enum pv_rc sq_tx_commit(struct store *st)
 {
-	return exec_stmt(st, SQ_COMMIT, "tx_commit");
+	return tx_exec(st, SQ_COMMIT, "tx_commit");
 }
 
 /* True if the calling thread's connection has a transaction open. */
@@ -467,73 +619,56 @@ static bool in_tx(struct store *st)
 static void sq_tx_rollback(struct store *st)
 {
 	if (in_tx(st))
-		(void)exec_stmt(st, SQ_ROLLBACK, "tx_rollback");
+		(void)tx_exec(st, SQ_ROLLBACK, "tx_rollback");
 }
 
 static enum pv_rc sq_tx_savepoint(struct store *st)
 {
-	return exec_stmt(st, SQ_SAVEPOINT, "tx_savepoint");
+	return tx_exec(st, SQ_SAVEPOINT, "tx_savepoint");
 }
 
 static enum pv_rc sq_tx_release(struct store *st)
 {
-	return exec_stmt(st, SQ_RELEASE, "tx_release");
+	return tx_exec(st, SQ_RELEASE, "tx_release");
 }
 
 static void sq_tx_rollback_savepoint(struct store *st)
 {
 	/* ROLLBACK TO keeps the savepoint on the stack; RELEASE pops it so a
 	 * batch of jobs does not grow the stack by one per failed job. */
-	if (in_tx(st) && exec_stmt(st, SQ_ROLLBACK_TO, "tx_rollback_savepoint") == PV_OK)
-		(void)exec_stmt(st, SQ_RELEASE, "tx_rollback_savepoint");
+	if (in_tx(st) && tx_exec(st, SQ_ROLLBACK_TO, "tx_rollback_savepoint") == PV_OK)
+		(void)tx_exec(st, SQ_RELEASE, "tx_rollback_savepoint");
 }
 
 /* ------------------------------------------------------------------ */
 /* meta                                                                */
 /* ------------------------------------------------------------------ */
 
+/* Where meta_get's value goes (one malloc'd buffer and its length). */
+struct meta_out {
+	uint8_t **val;
+	size_t *len;
+};
+
+static enum pv_rc meta_from_row(sqlite3_stmt *s, void *out)
+{
+	struct meta_out *m = out;
+
+	return store_sqlite_col_blob(s, 0, STORE_SQLITE_BLOB_BUF, m->val, m->len);
+}
+
 static enum pv_rc sq_meta_get(struct store *st, const char *key, uint8_t **val, size_t *len)
 {
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src;
+	struct meta_out m = { val, len };
 
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_META_GET, &s)) != PV_OK)
-		return rc;
-	if ((src = bind_text(s, 1, key)) != SQLITE_OK) {
-		rc = store_sqlite_rc(src, "meta_get");
-		goto out;
-	}
-	src = sqlite3_step(s);
-	if (src == SQLITE_ROW)
-		rc = blob_dup(s, 0, val, len);
-	else if (src == SQLITE_DONE)
-		rc = PV_E_NOTFOUND;
-	else
-		rc = store_sqlite_rc(src, "meta_get");
-out:
-	store_sqlite_stmt_done(c, SQ_META_GET, s);
-	return rc;
+	return store_sqlite_get(st, SQ_META_GET, "meta_get", SQP_LIST(SQP_TEXT(key)),
+	    meta_from_row, &m);
 }
 
 static enum pv_rc sq_meta_put(struct store *st, const char *key, const uint8_t *val, size_t len)
 {
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src;
-
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_META_PUT, &s)) != PV_OK)
-		return rc;
-	if ((src = bind_text(s, 1, key)) != SQLITE_OK ||
-	    (src = bind_blob(s, 2, val, len)) != SQLITE_OK ||
-	    (src = sqlite3_step(s)) != SQLITE_DONE)
-		rc = store_sqlite_rc(src, "meta_put");
-	store_sqlite_stmt_done(c, SQ_META_PUT, s);
-	return rc;
+	return store_sqlite_exec(st, SQ_META_PUT, "meta_put",
+	    SQP_LIST(SQP_TEXT(key), SQP_BLOB(val, len)), NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -542,10 +677,10 @@ static enum pv_rc sq_meta_put(struct store *st, const char *key, const uint8_t *
 
 /* Row of KEK_COLS -> *out (all or nothing). A row that does not fit the
  * struct (name too long, version out of range, unknown state) is damage. */
-static enum pv_rc kek_from_row(sqlite3_stmt *s, struct store_kek *out)
+static enum pv_rc kek_from_row(sqlite3_stmt *s, void *out)
 {
 	struct store_kek k;
-	const char *name = col_text(s, 0);
+	const char *name = store_sqlite_col_text(s, 0);
 	int64_t version = sqlite3_column_int64(s, 1);
 	int64_t state = sqlite3_column_int64(s, 2);
 	enum pv_rc rc;
@@ -560,122 +695,47 @@ static enum pv_rc kek_from_row(sqlite3_stmt *s, struct store_kek *out)
 	k.version = (uint32_t)version;
 	k.state = (enum store_kek_state)state;
 	k.created_ms = sqlite3_column_int64(s, 3);
-	rc = blob_dup(s, 4, &k.wrapped, &k.wrapped_len);
+	rc = store_sqlite_col_blob(s, 4, STORE_SQLITE_BLOB_BUF, &k.wrapped, &k.wrapped_len);
 	if (rc != PV_OK)
 		return rc;
-	*out = k;
+	*(struct store_kek *)out = k;
 	return PV_OK;
 }
 
+STORE_SQLITE_EACH_ROW(kek_row, struct store_kek, kek_from_row, store_kek_clear, store_kek_cb)
+
 static enum pv_rc sq_kek_put(struct store *st, const struct store_kek *k)
 {
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src;
-
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_KEK_PUT, &s)) != PV_OK)
-		return rc;
-	if ((src = bind_text(s, 1, k->name)) != SQLITE_OK ||
-	    (src = sqlite3_bind_int64(s, 2, k->version)) != SQLITE_OK ||
-	    (src = sqlite3_bind_int64(s, 3, k->state)) != SQLITE_OK ||
-	    (src = sqlite3_bind_int64(s, 4, k->created_ms)) != SQLITE_OK ||
-	    (src = bind_blob(s, 5, k->wrapped, k->wrapped_len)) != SQLITE_OK ||
-	    (src = sqlite3_step(s)) != SQLITE_DONE)
-		rc = store_sqlite_rc(src, "kek_put");
-	store_sqlite_stmt_done(c, SQ_KEK_PUT, s);
-	return rc;
-}
-
-/* One-row KEK query: bound (name[, version]) -> *out or PV_E_NOTFOUND. */
-static enum pv_rc kek_one(struct store *st, enum store_sqlite_stmt id, const char *name,
-    int64_t version, struct store_kek *out, const char *op)
-{
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src;
-
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, id, &s)) != PV_OK)
-		return rc;
-	if ((src = bind_text(s, 1, name)) != SQLITE_OK ||
-	    (version >= 0 && (src = sqlite3_bind_int64(s, 2, version)) != SQLITE_OK)) {
-		rc = store_sqlite_rc(src, op);
-		goto out;
-	}
-	src = sqlite3_step(s);
-	if (src == SQLITE_ROW)
-		rc = kek_from_row(s, out);
-	else if (src == SQLITE_DONE)
-		rc = PV_E_NOTFOUND;
-	else
-		rc = store_sqlite_rc(src, op);
-out:
-	store_sqlite_stmt_done(c, id, s);
-	return rc;
+	return store_sqlite_exec(st, SQ_KEK_PUT, "kek_put",
+	    SQP_LIST(SQP_TEXT(k->name), SQP_INT(k->version), SQP_INT(k->state),
+		SQP_INT(k->created_ms), SQP_BLOB(k->wrapped, k->wrapped_len)), NULL);
 }
 
 static enum pv_rc sq_kek_get(struct store *st, const char *name, uint32_t version,
     struct store_kek *out)
 {
-	return kek_one(st, SQ_KEK_GET, name, version, out, "kek_get");
+	return store_sqlite_get(st, SQ_KEK_GET, "kek_get",
+	    SQP_LIST(SQP_TEXT(name), SQP_INT(version)), kek_from_row, out);
 }
 
 static enum pv_rc sq_kek_latest(struct store *st, const char *name, struct store_kek *out)
 {
-	return kek_one(st, SQ_KEK_LATEST, name, -1, out, "kek_latest");
+	return store_sqlite_get(st, SQ_KEK_LATEST, "kek_latest", SQP_LIST(SQP_TEXT(name)),
+	    kek_from_row, out);
 }
 
 static enum pv_rc sq_kek_set_state(struct store *st, const char *name, uint32_t version,
     enum store_kek_state state)
 {
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src;
-
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_KEK_SET_STATE, &s)) != PV_OK)
-		return rc;
-	if ((src = bind_text(s, 1, name)) != SQLITE_OK ||
-	    (src = sqlite3_bind_int64(s, 2, version)) != SQLITE_OK ||
-	    (src = sqlite3_bind_int64(s, 3, state)) != SQLITE_OK ||
-	    (src = sqlite3_step(s)) != SQLITE_DONE)
-		rc = store_sqlite_rc(src, "kek_set_state");
-	else if (sqlite3_changes(c->db) == 0)
-		rc = PV_E_NOTFOUND;
-	store_sqlite_stmt_done(c, SQ_KEK_SET_STATE, s);
-	return rc;
+	return store_sqlite_exec_one(st, SQ_KEK_SET_STATE, "kek_set_state",
+	    SQP_LIST(SQP_TEXT(name), SQP_INT(version), SQP_INT(state)));
 }
 
 static enum pv_rc sq_kek_scan(struct store *st, store_kek_cb cb, void *arg)
 {
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	struct store_kek k;
-	enum pv_rc rc;
-	int src;
+	struct kek_row_ctx x = { cb, arg };
 
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_KEK_SCAN, &s)) != PV_OK)
-		return rc;
-	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-		int stop;
-
-		if ((rc = kek_from_row(s, &k)) != PV_OK)
-			goto out;
-		stop = cb(&k, arg);
-		store_kek_clear(&k);
-		if (stop != 0)
-			goto out;
-	}
-	if (src != SQLITE_DONE)
-		rc = store_sqlite_rc(src, "kek_scan");
-out:
-	store_sqlite_stmt_done(c, SQ_KEK_SCAN, s);
-	return rc;
+	return store_sqlite_scan(st, SQ_KEK_SCAN, "kek_scan", SQP_NONE, kek_row, &x);
 }
 
 /* ------------------------------------------------------------------ */
@@ -684,176 +744,130 @@ out:
 
 static enum pv_rc sq_audit_append(struct store *st, const struct store_audit_row *row)
 {
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	const char *text[] = { row->time, row->actor, row->action, row->resource,
-		row->purpose_of_use, row->outcome, row->reason, row->detail,
-		row->prev_hash, row->hash };
-	enum pv_rc rc;
-	int src;
+	return store_sqlite_exec(st, SQ_AUDIT_APPEND, "audit_append",
+	    SQP_LIST(SQP_INT(row->seq), SQP_TEXT(row->time), SQP_TEXT(row->actor),
+		SQP_TEXT(row->action), SQP_TEXT(row->resource), SQP_TEXT(row->purpose_of_use),
+		SQP_TEXT(row->outcome), SQP_TEXT(row->reason), SQP_TEXT(row->detail),
+		SQP_TEXT(row->prev_hash), SQP_TEXT(row->hash)), NULL);
+}
 
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_AUDIT_APPEND, &s)) != PV_OK)
-		return rc;
-	if ((src = sqlite3_bind_int64(s, 1, row->seq)) != SQLITE_OK)
-		goto fail;
-	for (int i = 0; i < (int)(sizeof(text) / sizeof(text[0])); i++)
-		if ((src = bind_text(s, i + 2, text[i])) != SQLITE_OK)
-			goto fail;
-	if ((src = sqlite3_step(s)) != SQLITE_DONE)
-		goto fail;
-	goto out;
-fail:
-	rc = store_sqlite_rc(src, "audit_append");
-out:
-	store_sqlite_stmt_done(c, SQ_AUDIT_APPEND, s);
-	return rc;
+struct audit_head_out {
+	int64_t *seq;
+	char *hash;   /* [65] */
+};
+
+static enum pv_rc audit_head_from_row(sqlite3_stmt *s, void *out)
+{
+	struct audit_head_out *h = out;
+	const char *hash = store_sqlite_col_text(s, 1);
+
+	if (strlen(hash) != 64) {
+		log_error("store: audit head hash malformed");
+		return PV_E_INTEGRITY;
+	}
+	*h->seq = sqlite3_column_int64(s, 0);
+	memcpy(h->hash, hash, 65);
+	return PV_OK;
 }
 
 static enum pv_rc sq_audit_head(struct store *st, int64_t *seq, char hash[65])
 {
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src;
+	struct audit_head_out h = { seq, hash };
+	enum pv_rc rc = store_sqlite_get(st, SQ_AUDIT_HEAD, "audit_head", SQP_NONE,
+	    audit_head_from_row, &h);
 
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_AUDIT_HEAD, &s)) != PV_OK)
-		return rc;
-	src = sqlite3_step(s);
-	if (src == SQLITE_ROW) {
-		const char *h = col_text(s, 1);
-
-		if (strlen(h) != 64) {
-			log_error("store: audit head hash malformed");
-			rc = PV_E_INTEGRITY;
-			goto out;
-		}
-		*seq = sqlite3_column_int64(s, 0);
-		memcpy(hash, h, 65);
-	} else if (src == SQLITE_DONE) {
+	if (rc == PV_E_NOTFOUND) {   /* empty trail: the genesis head */
 		*seq = 0;
 		memset(hash, '0', 64);
 		hash[64] = '\0';
-	} else {
-		rc = store_sqlite_rc(src, "audit_head");
+		rc = PV_OK;
 	}
-out:
-	store_sqlite_stmt_done(c, SQ_AUDIT_HEAD, s);
 	return rc;
 }
+
+/* Audit and checkpoint rows are handed out as views into the statement
+ * (valid during the callback only): nothing to free afterwards. */
+static void view_done(const void *row)
+{
+	(void)row;
+}
+
+static enum pv_rc audit_from_row(sqlite3_stmt *s, void *out)
+{
+	*(struct store_audit_row *)out = (struct store_audit_row){
+		.seq = sqlite3_column_int64(s, 0),
+		.time = store_sqlite_col_text(s, 1),
+		.actor = store_sqlite_col_text(s, 2),
+		.action = store_sqlite_col_text(s, 3),
+		.resource = store_sqlite_col_text(s, 4),
+		.purpose_of_use = store_sqlite_col_text(s, 5),
+		.outcome = store_sqlite_col_text(s, 6),
+		.reason = store_sqlite_col_text(s, 7),
+		.detail = store_sqlite_col_text(s, 8),
+		.prev_hash = store_sqlite_col_text(s, 9),
+		.hash = store_sqlite_col_text(s, 10),
+	};
+	return PV_OK;
+}
+
+STORE_SQLITE_EACH_ROW(audit_row, struct store_audit_row, audit_from_row, view_done,
+    store_audit_cb)
 
 static enum pv_rc sq_audit_scan(struct store *st, const struct store_audit_filter *f,
     store_audit_cb cb, void *arg)
 {
 	enum store_sqlite_stmt id = f->action != NULL ? SQ_AUDIT_SCAN_ACTION : SQ_AUDIT_SCAN;
 	int64_t limit = f->limit == 0 || f->limit > INT64_MAX ? -1 : (int64_t)f->limit;
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src;
+	struct audit_row_ctx x = { cb, arg };
 
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, id, &s)) != PV_OK)
-		return rc;
-	if ((src = sqlite3_bind_int64(s, 1, f->since_seq)) != SQLITE_OK ||
-	    (src = bind_text(s, 2, f->actor_user_id)) != SQLITE_OK ||
-	    (src = bind_text(s, 3, f->action)) != SQLITE_OK ||
-	    (src = sqlite3_bind_int64(s, 4, limit)) != SQLITE_OK) {
-		rc = store_sqlite_rc(src, "audit_scan");
-		goto out;
-	}
-	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-		struct store_audit_row row = {
-			.seq = sqlite3_column_int64(s, 0),
-			.time = col_text(s, 1),
-			.actor = col_text(s, 2),
-			.action = col_text(s, 3),
-			.resource = col_text(s, 4),
-			.purpose_of_use = col_text(s, 5),
-			.outcome = col_text(s, 6),
-			.reason = col_text(s, 7),
-			.detail = col_text(s, 8),
-			.prev_hash = col_text(s, 9),
-			.hash = col_text(s, 10),
-		};
-
-		if (cb(&row, arg) != 0)
-			goto out;
-	}
-	if (src != SQLITE_DONE)
-		rc = store_sqlite_rc(src, "audit_scan");
-out:
-	store_sqlite_stmt_done(c, id, s);
-	return rc;
+	return store_sqlite_scan(st, id, "audit_scan",
+	    SQP_LIST(SQP_INT(f->since_seq), SQP_TEXT(f->actor_user_id), SQP_TEXT(f->action),
+		SQP_INT(limit)), audit_row, &x);
 }
 
 static enum pv_rc sq_checkpoint_put(struct store *st, const struct store_checkpoint *cp)
 {
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src;
-
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_CHECKPOINT_PUT, &s)) != PV_OK)
-		return rc;
-	if ((src = sqlite3_bind_int64(s, 1, cp->seq)) != SQLITE_OK ||
-	    (src = bind_text(s, 2, cp->hash)) != SQLITE_OK ||
-	    (src = bind_text(s, 3, cp->time)) != SQLITE_OK ||
-	    (src = bind_text(s, 4, cp->signature)) != SQLITE_OK ||
-	    (src = bind_text(s, 5, cp->key_id)) != SQLITE_OK ||
-	    (src = sqlite3_step(s)) != SQLITE_DONE)
-		rc = store_sqlite_rc(src, "checkpoint_put");
-	store_sqlite_stmt_done(c, SQ_CHECKPOINT_PUT, s);
-	return rc;
+	return store_sqlite_exec(st, SQ_CHECKPOINT_PUT, "checkpoint_put",
+	    SQP_LIST(SQP_INT(cp->seq), SQP_TEXT(cp->hash), SQP_TEXT(cp->time),
+		SQP_TEXT(cp->signature), SQP_TEXT(cp->key_id)), NULL);
 }
+
+static enum pv_rc checkpoint_from_row(sqlite3_stmt *s, void *out)
+{
+	*(struct store_checkpoint *)out = (struct store_checkpoint){
+		.seq = sqlite3_column_int64(s, 0),
+		.hash = store_sqlite_col_text(s, 1),
+		.time = store_sqlite_col_text(s, 2),
+		.signature = store_sqlite_col_text(s, 3),
+		.key_id = store_sqlite_col_text(s, 4),
+	};
+	return PV_OK;
+}
+
+STORE_SQLITE_EACH_ROW(checkpoint_row, struct store_checkpoint, checkpoint_from_row, view_done,
+    store_checkpoint_cb)
 
 static enum pv_rc sq_checkpoint_scan(struct store *st, store_checkpoint_cb cb, void *arg)
 {
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src;
+	struct checkpoint_row_ctx x = { cb, arg };
 
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_CHECKPOINT_SCAN, &s)) != PV_OK)
-		return rc;
-	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-		struct store_checkpoint cp = {
-			.seq = sqlite3_column_int64(s, 0),
-			.hash = col_text(s, 1),
-			.time = col_text(s, 2),
-			.signature = col_text(s, 3),
-			.key_id = col_text(s, 4),
-		};
+	return store_sqlite_scan(st, SQ_CHECKPOINT_SCAN, "checkpoint_scan", SQP_NONE,
+	    checkpoint_row, &x);
+}
 
-		if (cb(&cp, arg) != 0)
-			goto out;
-	}
-	if (src != SQLITE_DONE)
-		rc = store_sqlite_rc(src, "checkpoint_scan");
-out:
-	store_sqlite_stmt_done(c, SQ_CHECKPOINT_SCAN, s);
-	return rc;
+static enum pv_rc int64_from_row(sqlite3_stmt *s, void *out)
+{
+	*(int64_t *)out = sqlite3_column_int64(s, 0);
+	return PV_OK;
 }
 
 static enum pv_rc sq_checkpoint_count(struct store *st, int64_t *n)
 {
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src;
+	enum pv_rc rc = store_sqlite_get(st, SQ_CHECKPOINT_COUNT, "checkpoint_count", SQP_NONE,
+	    int64_from_row, n);
 
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_CHECKPOINT_COUNT, &s)) != PV_OK)
-		return rc;
-	if ((src = sqlite3_step(s)) == SQLITE_ROW)
-		*n = sqlite3_column_int64(s, 0);
-	else
-		rc = store_sqlite_rc(src, "checkpoint_count");
-	store_sqlite_stmt_done(c, SQ_CHECKPOINT_COUNT, s);
-	return rc;
+	/* count(*) always answers one row: none is a broken database */
+	return rc == PV_E_NOTFOUND ? store_sqlite_rc(SQLITE_DONE, "checkpoint_count") : rc;
 }
 
 /* ---- identity ---- */
@@ -863,134 +877,80 @@ static enum pv_rc sq_checkpoint_count(struct store *st, int64_t *n)
 /* ---- vault ---- */
 /* vault:begin (added by the records work) */
 
-/* A nullable BLOB column: NULL (shredded) stays NULL with *len 0. */
-static enum pv_rc blob_dup_null(sqlite3_stmt *s, int col, uint8_t **out, size_t *len)
+/* Records and tokens are envelopes: KEK name and version, wrapped DEK and
+ * ciphertext, in that order both in their tables and in their structs. */
+
+/* Bind an envelope as four consecutive parameters. */
+#define SQP_ENVELOPE(x) SQP_TEXT((x)->kek_name), SQP_INT((x)->kek_version), \
+	SQP_BLOB((x)->wrapped_dek, (x)->wrapped_dek_len), \
+	SQP_BLOB((x)->ciphertext, (x)->ciphertext_len)
+
+/* Copy the wrapped DEK (column col) and ciphertext (col + 1) out: both or
+ * neither (a half copy is wiped). */
+static enum pv_rc envelope_from_row(sqlite3_stmt *s, int col, enum store_sqlite_blob how,
+    uint8_t **dek, size_t *dek_len, uint8_t **ct, size_t *ct_len)
 {
-	if (sqlite3_column_type(s, col) == SQLITE_NULL) {
-		*out = NULL;
-		*len = 0;
-		return PV_OK;
+	enum pv_rc rc;
+
+	if ((rc = store_sqlite_col_blob(s, col, how, dek, dek_len)) != PV_OK)
+		return rc;
+	if ((rc = store_sqlite_col_blob(s, col + 1, how, ct, ct_len)) != PV_OK &&
+	    *dek != NULL) {
+		explicit_bzero(*dek, *dek_len);
+		free(*dek);
 	}
-	return blob_dup(s, col, out, len);
+	return rc;
 }
 
-static void blob_wipe_free(uint8_t *p, size_t len)
-{
-	if (p != NULL) {
-		explicit_bzero(p, len);
-		free(p);
-	}
-}
-
-/* util_strlcpy into a fixed field; false (damage) if it does not fit. */
-static bool col_copy(sqlite3_stmt *s, int col, char *dst, size_t cap)
-{
-	const char *t = col_text(s, col);
-
-	if (strlen(t) >= cap)
-		return false;
-	util_strlcpy(dst, t, cap);
-	return true;
-}
-
-static enum pv_rc coll_from_row(sqlite3_stmt *s, struct store_collection *out)
+static enum pv_rc coll_from_row(sqlite3_stmt *s, void *out)
 {
 	struct store_collection c;
 	int64_t days = sqlite3_column_int64(s, 3);
+	enum pv_rc rc;
 
 	memset(&c, 0, sizeof(c));
-	if (!col_copy(s, 0, c.name, sizeof(c.name)) || !col_copy(s, 2, c.region, sizeof(c.region)) ||
-	    !col_copy(s, 5, c.kek_name, sizeof(c.kek_name)) || days < 0 || days > INT32_MAX) {
+	if (!store_sqlite_col_copy(s, 0, c.name, sizeof(c.name)) ||
+	    !store_sqlite_col_copy(s, 2, c.region, sizeof(c.region)) ||
+	    !store_sqlite_col_copy(s, 5, c.kek_name, sizeof(c.kek_name)) ||
+	    days < 0 || days > INT32_MAX) {
 		log_error("store: collection row out of range");
 		return PV_E_INTEGRITY;
 	}
 	c.retention_days = (int)days;
 	c.created_ms = sqlite3_column_int64(s, 4);
-	c.schema = strdup(col_text(s, 1));
-	if (c.schema == NULL)
-		return PV_E_NOMEM;
-	*out = c;
+	if ((rc = store_sqlite_col_strdup(s, 1, &c.schema)) != PV_OK)
+		return rc;
+	*(struct store_collection *)out = c;
 	return PV_OK;
 }
 
+STORE_SQLITE_EACH_ROW(coll_row, struct store_collection, coll_from_row,
+    store_collection_clear, store_collection_cb)
+
 static enum pv_rc sq_collection_put(struct store *st, const struct store_collection *cl)
 {
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src;
-
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_COLLECTION_PUT, &s)) != PV_OK)
-		return rc;
-	if ((src = bind_text(s, 1, cl->name)) != SQLITE_OK ||
-	    (src = bind_text(s, 2, cl->schema)) != SQLITE_OK ||
-	    (src = bind_text(s, 3, cl->region)) != SQLITE_OK ||
-	    (src = sqlite3_bind_int64(s, 4, cl->retention_days)) != SQLITE_OK ||
-	    (src = sqlite3_bind_int64(s, 5, cl->created_ms)) != SQLITE_OK ||
-	    (src = bind_text(s, 6, cl->kek_name)) != SQLITE_OK ||
-	    (src = sqlite3_step(s)) != SQLITE_DONE)
-		rc = store_sqlite_rc(src, "collection_put");
-	store_sqlite_stmt_done(c, SQ_COLLECTION_PUT, s);
-	return rc;
+	return store_sqlite_exec(st, SQ_COLLECTION_PUT, "collection_put",
+	    SQP_LIST(SQP_TEXT(cl->name), SQP_TEXT(cl->schema), SQP_TEXT(cl->region),
+		SQP_INT(cl->retention_days), SQP_INT(cl->created_ms), SQP_TEXT(cl->kek_name)),
+	    NULL);
 }
 
 static enum pv_rc sq_collection_get(struct store *st, const char *name,
     struct store_collection *out)
 {
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src;
-
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_COLLECTION_GET, &s)) != PV_OK)
-		return rc;
-	if ((src = bind_text(s, 1, name)) != SQLITE_OK) {
-		rc = store_sqlite_rc(src, "collection_get");
-		goto out;
-	}
-	src = sqlite3_step(s);
-	if (src == SQLITE_ROW)
-		rc = coll_from_row(s, out);
-	else if (src == SQLITE_DONE)
-		rc = PV_E_NOTFOUND;
-	else
-		rc = store_sqlite_rc(src, "collection_get");
-out:
-	store_sqlite_stmt_done(c, SQ_COLLECTION_GET, s);
-	return rc;
+	return store_sqlite_get(st, SQ_COLLECTION_GET, "collection_get",
+	    SQP_LIST(SQP_TEXT(name)), coll_from_row, out);
 }
 
 static enum pv_rc sq_collection_list(struct store *st, store_collection_cb cb, void *arg)
 {
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	struct store_collection cl;
-	enum pv_rc rc;
-	int src;
+	struct coll_row_ctx x = { cb, arg };
 
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_COLLECTION_LIST, &s)) != PV_OK)
-		return rc;
-	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-		int stop;
-
-		if ((rc = coll_from_row(s, &cl)) != PV_OK)
-			goto out;
-		stop = cb(&cl, arg);
-		store_collection_clear(&cl);
-		if (stop != 0)
-			goto out;
-	}
-	if (src != SQLITE_DONE)
-		rc = store_sqlite_rc(src, "collection_list");
-out:
-	store_sqlite_stmt_done(c, SQ_COLLECTION_LIST, s);
-	return rc;
+	return store_sqlite_scan(st, SQ_COLLECTION_LIST, "collection_list", SQP_NONE, coll_row,
+	    &x);
 }
 
-static enum pv_rc rec_from_row(sqlite3_stmt *s, struct store_record *out)
+static enum pv_rc rec_from_row(sqlite3_stmt *s, void *out)
 {
 	struct store_record r;
 	int64_t version = sqlite3_column_int64(s, 2);
@@ -998,9 +958,9 @@ static enum pv_rc rec_from_row(sqlite3_stmt *s, struct store_record *out)
 	enum pv_rc rc;
 
 	memset(&r, 0, sizeof(r));
-	if (!col_copy(s, 0, r.id, sizeof(r.id)) ||
-	    !col_copy(s, 1, r.collection, sizeof(r.collection)) ||
-	    !col_copy(s, 3, r.kek_name, sizeof(r.kek_name)) ||
+	if (!store_sqlite_col_copy(s, 0, r.id, sizeof(r.id)) ||
+	    !store_sqlite_col_copy(s, 1, r.collection, sizeof(r.collection)) ||
+	    !store_sqlite_col_copy(s, 3, r.kek_name, sizeof(r.kek_name)) ||
 	    version < 1 || version > UINT32_MAX || kv < 0 || kv > UINT32_MAX) {
 		log_error("store: record row out of range");
 		return PV_E_INTEGRITY;
@@ -1010,101 +970,39 @@ static enum pv_rc rec_from_row(sqlite3_stmt *s, struct store_record *out)
 	r.created_ms = sqlite3_column_int64(s, 7);
 	r.updated_ms = sqlite3_column_int64(s, 8);
 	r.deleted_ms = sqlite3_column_int64(s, 9);   /* NULL reads as 0: live */
-	if ((rc = blob_dup_null(s, 5, &r.wrapped_dek, &r.wrapped_dek_len)) != PV_OK)
+	/* NULL (shredded) stays NULL */
+	if ((rc = envelope_from_row(s, 5, STORE_SQLITE_BLOB_NULLABLE, &r.wrapped_dek,
+	    &r.wrapped_dek_len, &r.ciphertext, &r.ciphertext_len)) != PV_OK)
 		return rc;
-	if ((rc = blob_dup_null(s, 6, &r.ciphertext, &r.ciphertext_len)) != PV_OK) {
-		blob_wipe_free(r.wrapped_dek, r.wrapped_dek_len);
-		return rc;
-	}
-	*out = r;
+	*(struct store_record *)out = r;
 	return PV_OK;
-}
-
-/* Bind ?3..?8 of a record write: version, kek, DEK, ciphertext, time. */
-static int bind_envelope(sqlite3_stmt *s, const struct store_record *r, int64_t time_ms,
-    int time_col)
-{
-	int src;
-
-	if ((src = sqlite3_bind_int64(s, 3, r->version)) != SQLITE_OK ||
-	    (src = bind_text(s, 4, r->kek_name)) != SQLITE_OK ||
-	    (src = sqlite3_bind_int64(s, 5, r->kek_version)) != SQLITE_OK ||
-	    (src = bind_blob(s, 6, r->wrapped_dek, r->wrapped_dek_len)) != SQLITE_OK ||
-	    (src = bind_blob(s, 7, r->ciphertext, r->ciphertext_len)) != SQLITE_OK)
-		return src;
-	return sqlite3_bind_int64(s, time_col, time_ms);
 }
 
 static enum pv_rc sq_record_put(struct store *st, const struct store_record *r)
 {
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src;
-
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_RECORD_PUT, &s)) != PV_OK)
-		return rc;
-	if ((src = bind_text(s, 1, r->id)) != SQLITE_OK ||
-	    (src = bind_text(s, 2, r->collection)) != SQLITE_OK ||
-	    (src = bind_envelope(s, r, r->created_ms, 8)) != SQLITE_OK ||
-	    (src = sqlite3_bind_int64(s, 9, r->updated_ms ? r->updated_ms : r->created_ms)) !=
-	    SQLITE_OK ||
-	    (src = sqlite3_step(s)) != SQLITE_DONE)
-		rc = store_sqlite_rc(src, "record_put");
-	store_sqlite_stmt_done(c, SQ_RECORD_PUT, s);
-	return rc;
+	return store_sqlite_exec(st, SQ_RECORD_PUT, "record_put",
+	    SQP_LIST(SQP_TEXT(r->id), SQP_TEXT(r->collection), SQP_INT(r->version),
+		SQP_ENVELOPE(r), SQP_INT(r->created_ms),
+		SQP_INT(r->updated_ms ? r->updated_ms : r->created_ms)), NULL);
 }
 
 static enum pv_rc sq_record_get(struct store *st, const char *collection, const char *id,
     struct store_record *out)
 {
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src;
-
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_RECORD_GET, &s)) != PV_OK)
-		return rc;
-	if ((src = bind_text(s, 1, collection)) != SQLITE_OK ||
-	    (src = bind_text(s, 2, id)) != SQLITE_OK) {
-		rc = store_sqlite_rc(src, "record_get");
-		goto out;
-	}
-	src = sqlite3_step(s);
-	if (src == SQLITE_ROW)
-		rc = rec_from_row(s, out);
-	else if (src == SQLITE_DONE)
-		rc = PV_E_NOTFOUND;
-	else
-		rc = store_sqlite_rc(src, "record_get");
-out:
-	store_sqlite_stmt_done(c, SQ_RECORD_GET, s);
-	return rc;
+	return store_sqlite_get(st, SQ_RECORD_GET, "record_get",
+	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(id)), rec_from_row, out);
 }
 
 static enum pv_rc sq_record_update(struct store *st, const struct store_record *r,
     uint32_t expected_version)
 {
-	struct store_sqlite_conn *c;
 	struct store_record cur;
-	sqlite3_stmt *s = NULL;
 	enum pv_rc rc;
-	int src, changed = 0;
+	int changed = 0;
 
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_RECORD_UPDATE, &s)) != PV_OK)
-		return rc;
-	if ((src = bind_text(s, 1, r->collection)) != SQLITE_OK ||
-	    (src = bind_text(s, 2, r->id)) != SQLITE_OK ||
-	    (src = bind_envelope(s, r, r->updated_ms, 8)) != SQLITE_OK ||
-	    (src = sqlite3_bind_int64(s, 9, expected_version)) != SQLITE_OK ||
-	    (src = sqlite3_step(s)) != SQLITE_DONE)
-		rc = store_sqlite_rc(src, "record_update");
-	else
-		changed = sqlite3_changes(c->db);
-	store_sqlite_stmt_done(c, SQ_RECORD_UPDATE, s);
+	rc = store_sqlite_exec(st, SQ_RECORD_UPDATE, "record_update",
+	    SQP_LIST(SQP_TEXT(r->collection), SQP_TEXT(r->id), SQP_INT(r->version),
+		SQP_ENVELOPE(r), SQP_INT(r->updated_ms), SQP_INT(expected_version)), &changed);
 	if (rc != PV_OK || changed > 0)
 		return rc;
 	/* Nothing matched: missing/shredded (not found) or another version. */
@@ -1119,46 +1017,18 @@ static enum pv_rc sq_record_update(struct store *st, const struct store_record *
 static enum pv_rc sq_bidx_delete(struct store *st, const char *collection,
     const char *record_id, const char *field)
 {
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src;
-
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_BIDX_DELETE, &s)) != PV_OK)
-		return rc;
-	if ((src = bind_text(s, 1, collection)) != SQLITE_OK ||
-	    (src = bind_text(s, 2, record_id)) != SQLITE_OK ||
-	    (src = bind_text(s, 3, field)) != SQLITE_OK ||
-	    (src = sqlite3_step(s)) != SQLITE_DONE)
-		rc = store_sqlite_rc(src, "bidx_delete");
-	store_sqlite_stmt_done(c, SQ_BIDX_DELETE, s);
-	return rc;
+	return store_sqlite_exec(st, SQ_BIDX_DELETE, "bidx_delete",
+	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(record_id), SQP_TEXT(field)), NULL);
 }
 
 static enum pv_rc sq_record_shred(struct store *st, const char *collection, const char *id,
     int64_t deleted_ms)
 {
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src, changed = 0;
+	enum pv_rc rc = store_sqlite_exec_one(st, SQ_RECORD_SHRED, "record_shred",
+	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(id), SQP_INT(deleted_ms)));
 
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_RECORD_SHRED, &s)) != PV_OK)
-		return rc;
-	if ((src = bind_text(s, 1, collection)) != SQLITE_OK ||
-	    (src = bind_text(s, 2, id)) != SQLITE_OK ||
-	    (src = sqlite3_bind_int64(s, 3, deleted_ms)) != SQLITE_OK ||
-	    (src = sqlite3_step(s)) != SQLITE_DONE)
-		rc = store_sqlite_rc(src, "record_shred");
-	else
-		changed = sqlite3_changes(c->db);
-	store_sqlite_stmt_done(c, SQ_RECORD_SHRED, s);
 	if (rc != PV_OK)
 		return rc;
-	if (changed == 0)
-		return PV_E_NOTFOUND;
 	/* The index entries go with the DEK: a shredded record is not findable.
 	 * Callers run this inside one transaction (the audit writer's job). */
 	return sq_bidx_delete(st, collection, id, NULL);
@@ -1167,54 +1037,23 @@ static enum pv_rc sq_record_shred(struct store *st, const char *collection, cons
 static enum pv_rc sq_bidx_put(struct store *st, const char *collection, const char *field,
     const uint8_t mac[STORE_MAC_LEN], const char *record_id)
 {
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src;
-
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_BIDX_PUT, &s)) != PV_OK)
-		return rc;
-	if ((src = bind_text(s, 1, collection)) != SQLITE_OK ||
-	    (src = bind_text(s, 2, field)) != SQLITE_OK ||
-	    (src = bind_blob(s, 3, mac, STORE_MAC_LEN)) != SQLITE_OK ||
-	    (src = bind_text(s, 4, record_id)) != SQLITE_OK ||
-	    (src = sqlite3_step(s)) != SQLITE_DONE)
-		rc = store_sqlite_rc(src, "bidx_put");
-	store_sqlite_stmt_done(c, SQ_BIDX_PUT, s);
-	return rc;
+	return store_sqlite_exec(st, SQ_BIDX_PUT, "bidx_put",
+	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(field), SQP_BLOB(mac, STORE_MAC_LEN),
+		SQP_TEXT(record_id)), NULL);
 }
 
 static enum pv_rc sq_bidx_lookup(struct store *st, const char *collection, const char *field,
     const uint8_t mac[STORE_MAC_LEN], size_t limit, store_bidx_cb cb, void *arg)
 {
 	int64_t lim = limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit;
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src;
+	struct store_sqlite_name_ctx x = { cb, arg };
 
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_BIDX_LOOKUP, &s)) != PV_OK)
-		return rc;
-	if ((src = bind_text(s, 1, collection)) != SQLITE_OK ||
-	    (src = bind_text(s, 2, field)) != SQLITE_OK ||
-	    (src = bind_blob(s, 3, mac, STORE_MAC_LEN)) != SQLITE_OK ||
-	    (src = sqlite3_bind_int64(s, 4, lim)) != SQLITE_OK) {
-		rc = store_sqlite_rc(src, "bidx_lookup");
-		goto out;
-	}
-	while ((src = sqlite3_step(s)) == SQLITE_ROW)
-		if (cb(col_text(s, 0), arg) != 0)
-			goto out;
-	if (src != SQLITE_DONE)
-		rc = store_sqlite_rc(src, "bidx_lookup");
-out:
-	store_sqlite_stmt_done(c, SQ_BIDX_LOOKUP, s);
-	return rc;
+	return store_sqlite_scan(st, SQ_BIDX_LOOKUP, "bidx_lookup",
+	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(field), SQP_BLOB(mac, STORE_MAC_LEN),
+		SQP_INT(lim)), store_sqlite_name_row, &x);
 }
 
-static enum pv_rc tok_from_row(sqlite3_stmt *s, struct store_token *out)
+static enum pv_rc tok_from_row(sqlite3_stmt *s, void *out)
 {
 	struct store_token t;
 	int64_t kv = sqlite3_column_int64(s, 6);
@@ -1223,11 +1062,11 @@ static enum pv_rc tok_from_row(sqlite3_stmt *s, struct store_token *out)
 	enum pv_rc rc;
 
 	memset(&t, 0, sizeof(t));
-	if (!col_copy(s, 0, t.token, sizeof(t.token)) ||
-	    !col_copy(s, 1, t.collection, sizeof(t.collection)) ||
-	    !col_copy(s, 2, t.field, sizeof(t.field)) ||
-	    !col_copy(s, 5, t.kek_name, sizeof(t.kek_name)) || kv < 1 || kv > UINT32_MAX ||
-	    (mac != NULL && maclen != STORE_MAC_LEN)) {
+	if (!store_sqlite_col_copy(s, 0, t.token, sizeof(t.token)) ||
+	    !store_sqlite_col_copy(s, 1, t.collection, sizeof(t.collection)) ||
+	    !store_sqlite_col_copy(s, 2, t.field, sizeof(t.field)) ||
+	    !store_sqlite_col_copy(s, 5, t.kek_name, sizeof(t.kek_name)) ||
+	    kv < 1 || kv > UINT32_MAX || (mac != NULL && maclen != STORE_MAC_LEN)) {
 		log_error("store: token row out of range");
 		return PV_E_INTEGRITY;
 	}
@@ -1236,81 +1075,33 @@ static enum pv_rc tok_from_row(sqlite3_stmt *s, struct store_token *out)
 		memcpy(t.mac, mac, STORE_MAC_LEN);
 	t.kek_version = (uint32_t)kv;
 	t.created_ms = sqlite3_column_int64(s, 9);
-	if ((rc = blob_dup(s, 7, &t.wrapped_dek, &t.wrapped_dek_len)) != PV_OK)
+	if ((rc = envelope_from_row(s, 7, STORE_SQLITE_BLOB_BUF, &t.wrapped_dek,
+	    &t.wrapped_dek_len, &t.ciphertext, &t.ciphertext_len)) != PV_OK)
 		return rc;
-	if ((rc = blob_dup(s, 8, &t.ciphertext, &t.ciphertext_len)) != PV_OK) {
-		blob_wipe_free(t.wrapped_dek, t.wrapped_dek_len);
-		return rc;
-	}
-	*out = t;
+	*(struct store_token *)out = t;
 	return PV_OK;
 }
 
 static enum pv_rc sq_token_put(struct store *st, const struct store_token *t)
 {
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src;
-
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, SQ_TOKEN_PUT, &s)) != PV_OK)
-		return rc;
-	if ((src = bind_text(s, 1, t->token)) != SQLITE_OK ||
-	    (src = bind_text(s, 2, t->collection)) != SQLITE_OK ||
-	    (src = bind_text(s, 3, t->field)) != SQLITE_OK ||
-	    (src = sqlite3_bind_int(s, 4, t->deterministic ? 1 : 0)) != SQLITE_OK ||
-	    (src = t->deterministic ? bind_blob(s, 5, t->mac, STORE_MAC_LEN)
-		: sqlite3_bind_null(s, 5)) != SQLITE_OK ||
-	    (src = bind_text(s, 6, t->kek_name)) != SQLITE_OK ||
-	    (src = sqlite3_bind_int64(s, 7, t->kek_version)) != SQLITE_OK ||
-	    (src = bind_blob(s, 8, t->wrapped_dek, t->wrapped_dek_len)) != SQLITE_OK ||
-	    (src = bind_blob(s, 9, t->ciphertext, t->ciphertext_len)) != SQLITE_OK ||
-	    (src = sqlite3_bind_int64(s, 10, t->created_ms)) != SQLITE_OK ||
-	    (src = sqlite3_step(s)) != SQLITE_DONE)
-		rc = store_sqlite_rc(src, "token_put");
-	store_sqlite_stmt_done(c, SQ_TOKEN_PUT, s);
-	return rc;
-}
-
-/* One-row token query bound with text (token) or a MAC. */
-static enum pv_rc tok_one(struct store *st, enum store_sqlite_stmt id, const char *token,
-    const uint8_t *mac, struct store_token *out, const char *op)
-{
-	struct store_sqlite_conn *c;
-	sqlite3_stmt *s = NULL;
-	enum pv_rc rc;
-	int src;
-
-	if ((rc = store_sqlite_conn_get(st, &c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(c, id, &s)) != PV_OK)
-		return rc;
-	src = token != NULL ? bind_text(s, 1, token) : bind_blob(s, 1, mac, STORE_MAC_LEN);
-	if (src != SQLITE_OK) {
-		rc = store_sqlite_rc(src, op);
-		goto out;
-	}
-	src = sqlite3_step(s);
-	if (src == SQLITE_ROW)
-		rc = tok_from_row(s, out);
-	else if (src == SQLITE_DONE)
-		rc = PV_E_NOTFOUND;
-	else
-		rc = store_sqlite_rc(src, op);
-out:
-	store_sqlite_stmt_done(c, id, s);
-	return rc;
+	return store_sqlite_exec(st, SQ_TOKEN_PUT, "token_put",
+	    SQP_LIST(SQP_TEXT(t->token), SQP_TEXT(t->collection), SQP_TEXT(t->field),
+		SQP_INT(t->deterministic ? 1 : 0),
+		t->deterministic ? SQP_BLOB(t->mac, STORE_MAC_LEN) : SQP_NULL(),
+		SQP_ENVELOPE(t), SQP_INT(t->created_ms)), NULL);
 }
 
 static enum pv_rc sq_token_get(struct store *st, const char *token, struct store_token *out)
 {
-	return tok_one(st, SQ_TOKEN_GET, token, NULL, out, "token_get");
+	return store_sqlite_get(st, SQ_TOKEN_GET, "token_get", SQP_LIST(SQP_TEXT(token)),
+	    tok_from_row, out);
 }
 
 static enum pv_rc sq_token_get_by_mac(struct store *st, const uint8_t mac[STORE_MAC_LEN],
     struct store_token *out)
 {
-	return tok_one(st, SQ_TOKEN_GET_BY_MAC, NULL, mac, out, "token_get_by_mac");
+	return store_sqlite_get(st, SQ_TOKEN_GET_BY_MAC, "token_get_by_mac",
+	    SQP_LIST(SQP_BLOB(mac, STORE_MAC_LEN)), tok_from_row, out);
 }
 /* vault:end */
 
@@ -1433,7 +1224,7 @@ static enum pv_rc set_wal(sqlite3 *db)
 		src = sqlite3_step(s);
 	if (src != SQLITE_ROW) {
 		rc = store_sqlite_rc(src, "journal_mode");
-	} else if (strcasecmp(col_text(s, 0), "wal") != 0) {
+	} else if (strcasecmp(store_sqlite_col_text(s, 0), "wal") != 0) {
 		log_error("store: journal_mode WAL refused by the filesystem");
 		rc = PV_E_IO;
 	}

@@ -264,6 +264,107 @@ void store_sqlite_stmt_done(struct store_sqlite_conn *c, enum store_sqlite_stmt 
  * anything else -> PV_E_IO. */
 enum pv_rc store_sqlite_rc(int rc, const char *op);
 
+/* ---- statement runners: the one place that gets the calling thread's
+ * connection and cached statement, binds, steps, maps errors (op name only,
+ * store_sqlite_rc) and resets the statement. Every op of the backend goes
+ * through one of them. ---- */
+
+/* One bound parameter, bound at position index+1 of the array. Build them
+ * with the SQP_* macros; SQP_LIST(...) expands to "array, count". */
+struct store_sqlite_param {
+	enum {
+		STORE_SQLITE_P_NULL,
+		STORE_SQLITE_P_TEXT,         /* NULL text binds SQL NULL */
+		STORE_SQLITE_P_INT,
+		STORE_SQLITE_P_INT_OR_NULL,  /* 0 binds SQL NULL */
+		STORE_SQLITE_P_BLOB,         /* empty stays an empty BLOB, never NULL */
+		STORE_SQLITE_P_BLOB_OR_NULL, /* NULL pointer or length 0 binds SQL NULL */
+	} kind;
+	const void *p;
+	int64_t i;
+	size_t len;
+};
+#define SQP_NULL() ((struct store_sqlite_param){ .kind = STORE_SQLITE_P_NULL })
+#define SQP_TEXT(t) ((struct store_sqlite_param){ .kind = STORE_SQLITE_P_TEXT, .p = (t) })
+#define SQP_INT(v) ((struct store_sqlite_param){ .kind = STORE_SQLITE_P_INT, .i = (int64_t)(v) })
+#define SQP_INT_OR_NULL(v) \
+	((struct store_sqlite_param){ .kind = STORE_SQLITE_P_INT_OR_NULL, .i = (int64_t)(v) })
+#define SQP_BLOB(b, n) \
+	((struct store_sqlite_param){ .kind = STORE_SQLITE_P_BLOB, .p = (b), .len = (n) })
+#define SQP_BLOB_OR_NULL(b, n) \
+	((struct store_sqlite_param){ .kind = STORE_SQLITE_P_BLOB_OR_NULL, .p = (b), .len = (n) })
+#define SQP_LIST(...) (const struct store_sqlite_param[]){ __VA_ARGS__ }, \
+	sizeof((const struct store_sqlite_param[]){ __VA_ARGS__ }) / sizeof(struct store_sqlite_param)
+#define SQP_NONE NULL, 0
+
+/* Bind p[0..n) to ?1..?n; a SQLite result code. */
+int store_sqlite_bind(sqlite3_stmt *s, const struct store_sqlite_param *p, size_t n);
+
+/* A write: bind, step to DONE. *changes (may be NULL) gets the rows changed. */
+enum pv_rc store_sqlite_exec(struct store *st, enum store_sqlite_stmt id, const char *op,
+    const struct store_sqlite_param *p, size_t n, int *changes);
+/* store_sqlite_exec that must change a row: PV_E_NOTFOUND when none did. */
+enum pv_rc store_sqlite_exec_one(struct store *st, enum store_sqlite_stmt id, const char *op,
+    const struct store_sqlite_param *p, size_t n);
+
+/* Copies the current row into *out (all or nothing); a pv_rc. */
+typedef enum pv_rc (*store_sqlite_decode_fn)(sqlite3_stmt *s, void *out);
+/* A one-row query: bind, step; a row goes through decode into out, no row is
+ * PV_E_NOTFOUND (which no other failure here returns, so callers may map it). */
+enum pv_rc store_sqlite_get(struct store *st, enum store_sqlite_stmt id, const char *op,
+    const struct store_sqlite_param *p, size_t n, store_sqlite_decode_fn decode, void *out);
+
+/* Handles one row of a scan; *stop = true ends the scan with PV_OK, an error
+ * ends it with that error. */
+typedef enum pv_rc (*store_sqlite_row_fn)(sqlite3_stmt *s, void *ctx, bool *stop);
+/* A scan: bind, then row() for each row until DONE, a stop, or an error. */
+enum pv_rc store_sqlite_scan(struct store *st, enum store_sqlite_stmt id, const char *op,
+    const struct store_sqlite_param *p, size_t n, store_sqlite_row_fn row, void *ctx);
+
+/* Row function for a scan of one text column into a store_name_cb (or the
+ * identically typed store_bidx_cb); ctx is a struct store_sqlite_name_ctx. */
+struct store_sqlite_name_ctx {
+	store_name_cb cb;
+	void *arg;
+};
+enum pv_rc store_sqlite_name_row(sqlite3_stmt *s, void *ctx, bool *stop);
+
+/* Defines the row function `fn` for a scan that decodes each row into a
+ * `type` (decode: a store_sqlite_decode_fn), hands it to the caller's typed
+ * callback (cb_type: int (*)(const type *, void *)) and clears it (clear),
+ * and its context `struct fn##_ctx { cb_type cb; void *arg; }`. */
+#define STORE_SQLITE_EACH_ROW(fn, type, decode, clear, cb_type) \
+	struct fn##_ctx { cb_type cb; void *arg; }; \
+	static enum pv_rc fn(sqlite3_stmt *s, void *ctx, bool *stop) \
+	{ \
+		struct fn##_ctx *x = ctx; \
+		type row; \
+		enum pv_rc rc = decode(s, &row); \
+		if (rc != PV_OK) \
+			return rc; \
+		*stop = x->cb(&row, x->arg) != 0; \
+		clear(&row); \
+		return PV_OK; \
+	}
+
+/* ---- column helpers ---- */
+
+/* Column text, never NULL (a NULL cell reads as ""). */
+const char *store_sqlite_col_text(sqlite3_stmt *s, int col);
+/* Column text into a fixed field; false (a damaged row) if it does not fit,
+ * never truncated. */
+bool store_sqlite_col_copy(sqlite3_stmt *s, int col, char *dst, size_t cap);
+/* strdup of the column text (NULL cell: ""); PV_E_NOMEM. */
+enum pv_rc store_sqlite_col_strdup(sqlite3_stmt *s, int col, char **out);
+/* How a BLOB column is copied out (malloc'd). */
+enum store_sqlite_blob {
+	STORE_SQLITE_BLOB_BUF,        /* NULL or empty: a 1-byte buffer, *len 0 (never NULL) */
+	STORE_SQLITE_BLOB_NULLABLE,   /* NULL (shredded): NULL, *len 0; else as BUF */
+	STORE_SQLITE_BLOB_OPTIONAL,   /* NULL or empty: NULL, *len 0 */
+};
+enum pv_rc store_sqlite_col_blob(sqlite3_stmt *s, int col, enum store_sqlite_blob how,
+    uint8_t **out, size_t *len);
+
 /* migrate.c: apply missing migrations in order (each in its own
  * transaction) and return the resulting version; PV_E_CONFIG if the database
  * is newer than this binary. */

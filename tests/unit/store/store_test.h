@@ -1,6 +1,7 @@
 /*
  * Shared helpers for the store unit tests (header-only): a fresh temporary
- * data directory per test and its removal.
+ * data directory per test and its removal, and the per-test fixture (a
+ * store opened read-write on a fresh directory) most of them use.
  */
 #ifndef PV_STORE_TEST_H
 #define PV_STORE_TEST_H
@@ -11,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "store/store.h"
 
 /* mkdir -p for a short path; 0 on success. */
 static inline int st_mkdir_p(const char *path)
@@ -72,6 +75,36 @@ static inline const char *st_path(char *buf, size_t len, const char *dir, const 
 {
 	snprintf(buf, len, "%s/%s", dir ? dir : "", name ? name : "");
 	return buf;
+}
+
+/* Per-test fixture for cmocka setup/teardown: a read-write SQLite store in
+ * a fresh directory. Teardown also clears any armed fault injection. */
+struct st_fx {
+	char *dir;
+	struct store *st;
+};
+
+static inline int st_fx_setup(void **state)
+{
+	struct st_fx *f = calloc(1, sizeof(*f));
+
+	if (f == NULL || (f->dir = st_tmpdir()) == NULL)
+		return -1;
+	if (store_open(f->dir, "sqlite", NULL, false, &f->st) != PV_OK)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static inline int st_fx_teardown(void **state)
+{
+	struct st_fx *f = *state;
+
+	store_fault_clear_all();
+	store_close(f->st);
+	st_rmtree(f->dir);
+	free(f);
+	return 0;
 }
 
 #endif /* PV_STORE_TEST_H */

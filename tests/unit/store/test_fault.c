@@ -15,34 +15,6 @@
 #include "store/store.h"
 #include "store/store_test.h"
 
-struct fx {
-	char *dir;
-	struct store *st;
-};
-
-static int fx_setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (f == NULL || (f->dir = st_tmpdir()) == NULL)
-		return -1;
-	if (store_open(f->dir, "sqlite", NULL, false, &f->st) != PV_OK)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-
-	store_fault_clear_all();
-	store_close(f->st);
-	st_rmtree(f->dir);
-	free(f);
-	return 0;
-}
-
 static enum pv_rc append(struct store *st, int64_t seq)
 {
 	struct store_audit_row r = {
@@ -83,7 +55,7 @@ static int audit_rows(struct store *st)
 
 static void test_next_call_fails_once(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 
 	store_fault_set("audit_append", 1);
 	assert_int_equal(append(f->st, 1), PV_E_IO);
@@ -97,7 +69,7 @@ static void test_next_call_fails_once(void **state)
 
 static void test_nth_call_fails(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 
 	store_fault_set("audit_append", 3);
 	assert_int_equal(append(f->st, 1), PV_OK);
@@ -109,7 +81,7 @@ static void test_nth_call_fails(void **state)
 
 static void test_always_until_cleared(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	const uint8_t v[1] = { 7 };
 
 	store_fault_set("audit_append", -1);
@@ -134,7 +106,7 @@ static void test_always_until_cleared(void **state)
  * nothing of it is visible. */
 static void test_commit_fault_loses_the_batch(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 
 	assert_int_equal(store_tx_begin(f->st), PV_OK);
 	assert_int_equal(append(f->st, 1), PV_OK);
@@ -152,7 +124,7 @@ static void test_commit_fault_loses_the_batch(void **state)
 
 static void test_open_fault(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct store *st = NULL;
 
 	store_fault_set("open", 1);
@@ -162,7 +134,7 @@ static void test_open_fault(void **state)
 	store_close(st);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, st_fx_setup, st_fx_teardown)
 
 int main(void)
 {

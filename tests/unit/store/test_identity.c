@@ -19,33 +19,6 @@
 #include "store/store.h"
 #include "store/store_test.h"
 
-struct fx {
-	char *dir;
-	struct store *st;
-};
-
-static int fx_setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (f == NULL || (f->dir = st_tmpdir()) == NULL)
-		return -1;
-	if (store_open(f->dir, "sqlite", NULL, false, &f->st) != PV_OK)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-
-	store_close(f->st);
-	st_rmtree(f->dir);
-	free(f);
-	return 0;
-}
-
 static void user_init(struct store_user *u, const char *id, const char *name)
 {
 	memset(u, 0, sizeof(*u));
@@ -62,7 +35,7 @@ static void user_init(struct store_user *u, const char *id, const char *name)
 
 static void test_user_roundtrip(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct store_user u, got;
 	uint8_t secret[48], env[64];
 
@@ -144,7 +117,7 @@ static int names_cb(const char *name, void *arg)
 
 static void test_memberships_roles_groups(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct store_user u;
 	struct store_role r;
 	struct store_group g;
@@ -220,7 +193,7 @@ static void session_init(struct store_session *s, const char *id, const char *ha
 
 static void test_sessions(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct store_user u;
 	struct store_session s, got;
 	size_t n = 99;
@@ -278,7 +251,7 @@ static void test_sessions(void **state)
 
 static void test_recovery_lockout_pending(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct store_user u;
 	const char *codes[] = { "c1", "c2", "c3" };
 	struct store_lockout l;
@@ -341,7 +314,7 @@ static void test_recovery_lockout_pending(void **state)
 
 static void test_fault_and_args(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct store_user u;
 
 	user_init(&u, "usr_a", "alice");
@@ -359,7 +332,7 @@ static void test_fault_and_args(void **state)
 #endif
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, st_fx_setup, st_fx_teardown)
 
 int main(void)
 {

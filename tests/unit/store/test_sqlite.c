@@ -23,33 +23,6 @@
 #include "store/store_int.h"
 #include "store/store_test.h"
 
-struct fx {
-	char *dir;
-	struct store *st;
-};
-
-static int fx_setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (f == NULL || (f->dir = st_tmpdir()) == NULL)
-		return -1;
-	if (store_open(f->dir, "sqlite", NULL, false, &f->st) != PV_OK)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-
-	store_close(f->st);
-	st_rmtree(f->dir);
-	free(f);
-	return 0;
-}
-
 /* A separate, plain SQLite connection to the store's file, as an auditor
  * with the sqlite3 shell would have. */
 static sqlite3 *raw_open(const char *dir)
@@ -111,7 +84,7 @@ static void append(struct store *st, int64_t seq, const char *user, const char *
 
 static void test_open_creates_private_wal_db(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	char path[4096], mode[16];
 	struct stat sb;
 	sqlite3 *db;
@@ -139,7 +112,7 @@ static void test_open_creates_private_wal_db(void **state)
 
 static void test_loose_mode_is_tightened(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	char path[4096];
 	struct stat sb;
 
@@ -154,7 +127,7 @@ static void test_loose_mode_is_tightened(void **state)
 
 static void test_reopen_is_idempotent(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	int latest = store_sqlite_schema_latest();
 	uint8_t *v = NULL;
 	size_t n = 0;
@@ -181,7 +154,7 @@ static void test_reopen_is_idempotent(void **state)
 
 static void test_newer_schema_refused(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct store *st = NULL;
 	char sql[128];
 	sqlite3 *db;
@@ -201,7 +174,7 @@ static void test_newer_schema_refused(void **state)
 
 static void test_other_backends(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct store *st = NULL;
 
 	assert_int_equal(store_open(f->dir, "postgres", "host=x", false, &st), PV_E_CONFIG);
@@ -211,7 +184,7 @@ static void test_other_backends(void **state)
 
 static void test_missing_data_dir(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct store *st = NULL;
 	char path[4096];
 
@@ -223,7 +196,7 @@ static void test_missing_data_dir(void **state)
 
 static void test_meta(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	const uint8_t bin[4] = { 0, 1, 0xff, 0 };
 	uint8_t *v = NULL;
 	size_t n = 99;
@@ -284,7 +257,7 @@ static int kek_collect(const struct store_kek *k, void *arg)
 
 static void test_kek(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct store_kek k, got;
 	struct kek_seen seen;
 	char longname[200];
@@ -372,7 +345,7 @@ static int nested_cb(const struct store_kek *k, void *arg)
 
 static void test_scan_reentrant(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct nested n = { .st = f->st };
 	struct store_kek k;
 
@@ -420,7 +393,7 @@ static struct audit_seen scan(struct store *st, int64_t since, const char *user,
 
 static void test_audit(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	char h[65], zeros[65];
 	struct audit_seen s;
 	int64_t seq = -1;
@@ -503,7 +476,7 @@ static int count_rows(const struct store_audit_row *r, void *arg)
 /* A damaged actor cell must not break a filtered scan (verify, exports). */
 static void test_audit_scan_damaged_actor(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct store_audit_row bad = {
 		.seq = 2, .time = "t", .actor = "not json", .action = "record.read",
 		.resource = "rec_1", .purpose_of_use = "", .outcome = "allowed", .reason = "",
@@ -525,7 +498,7 @@ static void test_audit_scan_damaged_actor(void **state)
 /* A head whose hash is not 64 characters cannot be chained onto. */
 static void test_audit_head_damaged(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct store_audit_row bad = {
 		.seq = 1, .time = "t", .actor = "{}", .action = "login", .resource = "",
 		.purpose_of_use = "", .outcome = "allowed", .reason = "", .detail = "{}",
@@ -561,7 +534,7 @@ static int cp_collect(const struct store_checkpoint *cp, void *arg)
 
 static void test_checkpoint(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct store_checkpoint a = { .seq = 100, .hash = "h100", .time = "t1",
 		.signature = "sigA", .key_id = "k1" };
 	struct store_checkpoint b = { .seq = 50, .hash = "h50", .time = "t0",
@@ -599,7 +572,7 @@ static bool meta_has(struct store *st, const char *key)
 
 static void test_tx(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	const uint8_t one[1] = { 1 };
 	sqlite3 *db;
 
@@ -704,7 +677,7 @@ static void *reader_main(void *arg)
 
 static void test_threads_read_while_main_writes(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	atomic_bool done = false;
 	struct reader r[2];
 	pthread_t t[2];
@@ -758,7 +731,7 @@ static void *linger_main(void *arg)
 
 static void test_close_with_live_reader_thread(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct lingering l = { .st = f->st, .mu = PTHREAD_MUTEX_INITIALIZER,
 		.cv = PTHREAD_COND_INITIALIZER };
 	pthread_t t;
@@ -786,7 +759,7 @@ static void test_close_with_live_reader_thread(void **state)
 
 static void test_read_only(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	char *empty = st_tmpdir();
 	struct store *ro = NULL;
 	char path[4096], h[65];
@@ -871,7 +844,7 @@ static bool file_holds_piece(const char *dir, const uint8_t *marker, size_t mlen
  * in the file, neither in the row's page nor in freed overflow pages. */
 static void test_overwritten_value_leaves_no_trace(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	static uint8_t small[200], big[6000];
 	uint32_t x = 0x12345678;
 
@@ -902,7 +875,7 @@ static void test_overwritten_value_leaves_no_trace(void **state)
 	assert_int_equal(store_open(f->dir, "sqlite", NULL, false, &f->st), PV_OK);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, st_fx_setup, st_fx_teardown)
 
 int main(void)
 {

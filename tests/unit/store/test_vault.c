@@ -21,34 +21,6 @@
 #include "store/store_int.h"
 #include "store/store_test.h"
 
-struct fx {
-	char *dir;
-	struct store *st;
-};
-
-static int fx_setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (f == NULL || (f->dir = st_tmpdir()) == NULL)
-		return -1;
-	if (store_open(f->dir, "sqlite", NULL, false, &f->st) != PV_OK)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-
-	store_fault_clear_all();
-	store_close(f->st);
-	st_rmtree(f->dir);
-	free(f);
-	return 0;
-}
-
 static void put_collection(struct store *st, const char *name)
 {
 	struct store_collection c;
@@ -90,7 +62,7 @@ static void make_record(struct store_record *r, const char *coll, const char *id
 
 static void test_collections(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct store_collection c;
 	char schema[] = "{}";
 
@@ -131,7 +103,7 @@ static int list_cb(const struct store_collection *c, void *arg)
 
 static void test_collection_list_sorted(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	char names[256] = "";
 
 	put_collection(f->st, "zeta");
@@ -143,7 +115,7 @@ static void test_collection_list_sorted(void **state)
 
 static void test_record_versions(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct store_record r, g, u;
 
 	put_collection(f->st, "patients");
@@ -220,7 +192,7 @@ static void lookup(struct store *st, const char *field, const uint8_t *mac, size
 
 static void test_blind_index(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct store_record r;
 	const char *ids[] = { "rec_c", "rec_a", "rec_b" };
 
@@ -279,7 +251,7 @@ static bool files_hold(const char *dir, const uint8_t *needle, size_t nlen)
 
 static void test_shred(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct store_record r, g;
 	uint8_t dek[60], ct[64];
 
@@ -338,7 +310,7 @@ static void make_token(struct store_token *t, const char *token, bool det, const
 
 static void test_tokens(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct store_token t, g;
 
 	make_token(&t, "tok_r1", false, NULL);
@@ -378,7 +350,7 @@ static void test_tokens(void **state)
 
 static void test_faults_and_args(void **state)
 {
-	struct fx *f = *state;
+	struct st_fx *f = *state;
 	struct store_record r, g;
 
 	put_collection(f->st, "patients");
@@ -402,7 +374,7 @@ static void test_faults_and_args(void **state)
 	assert_int_equal(store_record_shred(f->st, "patients", "rec_f", 0), PV_E_INVALID);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, st_fx_setup, st_fx_teardown)
 
 int main(void)
 {
