@@ -6,9 +6,17 @@
  *   export PHIVAULT_TOKEN=pvt_...
  * so `eval "$(phivault login admin)"` logs a shell in. Prompts go to
  * stderr; the password is read without echo (termios) from a terminal, or
- * as one line from stdin otherwise (scripts, tests). A restricted session
- * (one-time password, MFA not enrolled) is said so on stderr, with what to
- * do next. Secrets are wiped from memory after use.
+ * as one line from stdin otherwise (scripts, tests).
+ *
+ * First login on a terminal: a restricted session (one-time password, MFA
+ * required but not enrolled) is walked through what it needs, in order:
+ *   change_password: new password twice -> POST /v1/auth/password
+ *   enrol_mfa: POST /v1/auth/mfa/enroll (shows the otpauth:// URI and the
+ *     secret) -> code from the app -> POST /v1/auth/mfa/confirm (shows the
+ *     recovery codes once)
+ * so a new user ends with a full session. Without a terminal the restriction
+ * is only reported on stderr, with what to do next. Secrets are wiped from
+ * memory after use.
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -22,6 +30,8 @@
 #include "crypto/crypto.h"
 
 #define LOGIN_USAGE "usage: phivault login [--addr URL] [--cacert FILE] [USERNAME]"
+
+static void wipe_json_string(json_t *o, const char *key);
 
 /* Read one line; no echo if stdin is a terminal. false on EOF. */
 static bool
@@ -47,6 +57,108 @@ read_line(const char *prompt, bool secret, char *buf, size_t len)
 		return false;
 	buf[strcspn(buf, "\r\n")] = '\0';
 	return true;
+}
+
+static bool
+has_action(json_t *sess, const char *action)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(sess, "required_actions"), i, v)
+		if (json_string_value(v) != NULL && strcmp(json_string_value(v), action) == 0)
+			return true;
+	return false;
+}
+
+/* One authenticated call of the walkthrough; prints the API error on failure.
+ * *resp is replaced (the old one freed). */
+static bool
+walk_call(const char *addr, const char *cacert, const char *token, const char *method,
+    const char *path, json_t *body, json_t **resp)
+{
+	long status = 0;
+
+	json_decref(*resp);
+	*resp = NULL;
+	if (cli_http(addr, cacert, token, method, path, body, &status, resp) != PV_OK)
+		return false;
+	if (status != 200) {
+		(void)cli_api_error(status, *resp);
+		return false;
+	}
+	return true;
+}
+
+/* The one-time password must go: ask for a new one (twice), up to 3 tries. */
+static bool
+walk_password(const char *addr, const char *cacert, const char *token, const char *current)
+{
+	char pw1[1100], pw2[1100];
+	json_t *body, *resp = NULL;
+	bool ok = false;
+	int tries;
+
+	fprintf(stderr, "This is a one-time password: choose your own (at least 12 characters; "
+	    "a passphrase of several words is good).\n");
+	for (tries = 0; tries < 3 && !ok; tries++) {
+		if (!read_line("New password: ", true, pw1, sizeof(pw1)) ||
+		    !read_line("Repeat it: ", true, pw2, sizeof(pw2)))
+			break;
+		if (strcmp(pw1, pw2) != 0) {
+			fprintf(stderr, "The two entries differ; again.\n");
+			continue;
+		}
+		body = json_pack("{s:s, s:s}", "current_password", current, "new_password", pw1);
+		ok = body != NULL &&
+		    walk_call(addr, cacert, token, "POST", "/v1/auth/password", body, &resp);
+		wipe_json_string(body, "current_password");
+		wipe_json_string(body, "new_password");
+		json_decref(body);
+	}
+	crypto_wipe(pw1, sizeof(pw1));
+	crypto_wipe(pw2, sizeof(pw2));
+	json_decref(resp);
+	return ok;
+}
+
+/* Enrol TOTP: show the URI and secret, confirm with a code, show the recovery codes. */
+static bool
+walk_mfa(const char *addr, const char *cacert, const char *token)
+{
+	json_t *resp = NULL, *body, *v;
+	char code[64];
+	bool ok = false;
+	size_t i;
+	int tries;
+
+	if (!walk_call(addr, cacert, token, "POST", "/v1/auth/mfa/enroll", NULL, &resp))
+		return false;
+	fprintf(stderr, "Multi-factor authentication is required. Add this account to an "
+	    "authenticator app:\n  %s\n  (or type the secret: %s)\n",
+	    json_string_value(json_object_get(resp, "otpauth_uri")),
+	    json_string_value(json_object_get(resp, "secret")));
+	wipe_json_string(resp, "otpauth_uri");
+	wipe_json_string(resp, "secret");
+	for (tries = 0; tries < 3 && !ok; tries++) {
+		if (!read_line("Code from the app: ", true, code, sizeof(code)))
+			break;
+		body = json_pack("{s:s}", "code", code);
+		crypto_wipe(code, sizeof(code));
+		ok = body != NULL &&
+		    walk_call(addr, cacert, token, "POST", "/v1/auth/mfa/confirm", body, &resp);
+		json_decref(body);
+	}
+	if (ok) {
+		fprintf(stderr, "Recovery codes (each works once if the app is lost; store them "
+		    "now, they are not shown again):\n");
+		json_array_foreach(json_object_get(resp, "recovery_codes"), i, v) {
+			fprintf(stderr, "  %s\n", json_string_value(v));
+			crypto_wipe((void *)json_string_value(v), json_string_length(v));
+		}
+	}
+	json_decref(resp);
+	return ok;
 }
 
 static void
@@ -89,7 +201,6 @@ cmd_login(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	body = json_pack("{s:s, s:s}", "username", user, "password", pw);
-	crypto_wipe(pw, sizeof(pw));
 	if (body == NULL)
 		goto out;
 	if (cli_http(addr, cacert, NULL, "POST", "/v1/auth/login", body, &status, &resp) != PV_OK)
@@ -124,7 +235,21 @@ cmd_login(int argc, char **argv)
 		cli_err("the server answered without a token");
 		goto out;
 	}
-	if (json_is_true(json_object_get(sess, "restricted"))) {
+	if (json_is_true(json_object_get(sess, "restricted")) && isatty(STDIN_FILENO)) {
+		const char *tok = json_string_value(json_object_get(sess, "token"));
+		json_t *now = NULL;
+
+		if (has_action(sess, "change_password") && !walk_password(addr, cacert, tok, pw))
+			goto out;
+		crypto_wipe(pw, sizeof(pw));
+		if (has_action(sess, "enrol_mfa") && !walk_mfa(addr, cacert, tok))
+			goto out;
+		if (!walk_call(addr, cacert, tok, "GET", "/v1/auth/session", NULL, &now))
+			goto out;
+		if (!json_is_true(json_object_get(now, "restricted")))
+			fprintf(stderr, "phivault: done: a full session for %s\n", user);
+		json_decref(now);
+	} else if (json_is_true(json_object_get(sess, "restricted"))) {
 		json_t *a = json_object_get(sess, "required_actions"), *v;
 		size_t i;
 
