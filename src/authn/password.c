@@ -30,6 +30,7 @@
  *  - A reason written to `why` never contains password text.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,6 +63,20 @@ static unsigned long long dummy_ops;
 static size_t dummy_mem;
 static bool dummy_ready;
 
+/*
+ * At most one Argon2id computation per CPU this process may run on. Each one
+ * holds memlimit bytes (19 MiB by default) for its whole run; with 8 HTTP
+ * worker threads per core, a burst of logins would otherwise hold 8 times
+ * that and, sharing the caches, finish no sooner (docs/performance.md:
+ * 8 concurrent logins on one core, peak RSS 120-160 MiB, and 0.74-0.97x of
+ * Argon2id alone instead of 0.9-1.05x). Waiting for a slot is the same for
+ * known and unknown users (the dummy verify takes one too).
+ */
+static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t slots_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t slots_cv = PTHREAD_COND_INITIALIZER;
+static int slots_free;
+
 static pthread_once_t crack_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t crack_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *crack_dict;
@@ -81,6 +96,40 @@ sodium_ready(void)
 	return sodium_ok;
 }
 
+static void
+slots_setup(void)
+{
+	cpu_set_t set;
+	int n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = CPU_COUNT(&set);
+	slots_free = n > 0 ? n : 1;
+}
+
+/* false only if the lock is broken: the caller fails closed. */
+static bool
+slot_take(void)
+{
+	if (pthread_once(&slots_once, slots_setup) != 0 || pthread_mutex_lock(&slots_mu) != 0)
+		return false;
+	while (slots_free == 0)
+		(void)pthread_cond_wait(&slots_cv, &slots_mu);
+	slots_free--;
+	(void)pthread_mutex_unlock(&slots_mu);
+	return true;
+}
+
+static void
+slot_give(void)
+{
+	if (pthread_mutex_lock(&slots_mu) != 0)
+		return;
+	slots_free++;
+	(void)pthread_cond_signal(&slots_cv);
+	(void)pthread_mutex_unlock(&slots_mu);
+}
+
 static bool
 params_ok(unsigned long long opslimit, size_t memlimit)
 {
@@ -95,6 +144,7 @@ authn_password_hash(const char *pw, unsigned long long opslimit, size_t memlimit
 	char tmp[crypto_pwhash_STRBYTES];
 	enum pv_rc rc;
 	size_t len;
+	bool ok;
 
 	if (pw == NULL || encoded == NULL || !params_ok(opslimit, memlimit)) {
 		rc = PV_E_INVALID;
@@ -109,8 +159,14 @@ authn_password_hash(const char *pw, unsigned long long opslimit, size_t memlimit
 		rc = PV_E_CRYPTO;
 		goto out;
 	}
-	if (crypto_pwhash_str_alg(tmp, pw, len, opslimit, memlimit,
-	    crypto_pwhash_ALG_ARGON2ID13) != 0) {
+	if (!slot_take()) {
+		rc = PV_E_CRYPTO;
+		goto out;
+	}
+	ok = crypto_pwhash_str_alg(tmp, pw, len, opslimit, memlimit,
+	    crypto_pwhash_ALG_ARGON2ID13) == 0;
+	slot_give();
+	if (!ok) {
 		/* libsodium's only runtime failure here is memory. */
 		log_error("authn: argon2id hash failed (memlimit %zu)", memlimit);
 		rc = PV_E_CRYPTO;
@@ -127,6 +183,7 @@ enum pv_rc
 authn_password_verify(const char *encoded, const char *pw)
 {
 	size_t len;
+	bool ok;
 
 	if (encoded == NULL || pw == NULL || !sodium_ready())
 		return PV_E_UNAUTH;
@@ -135,7 +192,11 @@ authn_password_verify(const char *encoded, const char *pw)
 		return PV_E_UNAUTH;
 	if (strnlen(encoded, crypto_pwhash_STRBYTES) >= crypto_pwhash_STRBYTES)
 		return PV_E_UNAUTH;
-	return crypto_pwhash_str_verify(encoded, pw, len) == 0 ? PV_OK : PV_E_UNAUTH;
+	if (!slot_take())
+		return PV_E_UNAUTH;
+	ok = crypto_pwhash_str_verify(encoded, pw, len) == 0;
+	slot_give();
+	return ok ? PV_OK : PV_E_UNAUTH;
 }
 
 bool
@@ -186,8 +247,11 @@ authn_password_verify_dummy(const char *pw, unsigned long long opslimit, size_t 
 		len = strnlen(pw, AUTHN_PASSWORD_MAX_BYTES + 1);
 		/* Nobody knows the dummy's password; a match would mean a
 		 * broken RNG. Either way the answer is "no". */
-		if (len <= AUTHN_PASSWORD_MAX_BYTES && crypto_pwhash_str_verify(enc, pw, len) == 0)
-			log_error("authn: dummy password hash matched");
+		if (len <= AUTHN_PASSWORD_MAX_BYTES && slot_take()) {
+			if (crypto_pwhash_str_verify(enc, pw, len) == 0)
+				log_error("authn: dummy password hash matched");
+			slot_give();
+		}
 	}
 	return PV_E_UNAUTH;
 }

@@ -633,7 +633,8 @@ config_write(const struct pv_config *c, const char *path)
 	    "max_body_bytes = %zu\n"
 	    "# this node's region; must be listed in [policy] allowed_regions\n"
 	    "region = %s\n"
-	    "# worker threads, 0 = 8 per core (requests wait for their audit group commit)\n"
+	    "# 0 = a thread per connection (requests wait for their audit group commit),\n"
+	    "# N = a pool of N threads\n"
 	    "threads = %u\n",
 	    c->listen, c->max_body_bytes, c->region, c->threads);
 	fprintf(f,

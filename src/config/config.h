@@ -22,7 +22,7 @@ struct pv_config {
 	char listen[128];
 	size_t max_body_bytes;
 	char region[64];
-	unsigned threads;                 /* 0 = 8 per core (http.h) */
+	unsigned threads;                 /* 0 = a thread per connection (http.h) */
 	/* [tls] */
 	char tls_cert[PATH_MAX];          /* absolute after load */
 	char tls_key[PATH_MAX];

@@ -103,7 +103,7 @@ struct http_config {
 	const char *key_path;
 	const char *tls_min_version;   /* "1.2" or "1.3" */
 	size_t max_body_bytes;
-	unsigned threads;           /* 0: 8 per core (requests wait for group commits) */
+	unsigned threads;           /* 0: a thread per connection; N: a pool of N (server.c) */
 	unsigned conn_timeout_s;    /* idle connection timeout; 0: 30 */
 	unsigned max_connections;   /* 0: 1024 */
 	bool dev;                   /* relaxes nothing security-related; marks health */

@@ -33,8 +33,6 @@
 #define HTTP_DEFAULT_TIMEOUT_S 30
 #define HTTP_DEFAULT_MAX_CONN 1024
 #define HTTP_STOP_WAIT_MS 10000            /* graceful stop: wait for requests in flight */
-#define HTTP_THREADS_PER_CPU 8             /* threads = 0: this many per core (server.c) */
-#define HTTP_THREADS_MAX 256               /* ... and at most this many */
 
 struct http_server {
 	struct http_config cfg;    /* strings point at the copies below */

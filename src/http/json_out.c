@@ -28,31 +28,24 @@
 
 #define JSON_OUT_MAX_DEPTH 64
 
-/* Bytes that need an escape: '"', '\\' and the C0 controls. */
-static inline bool
-needs_escape(unsigned char c)
-{
-	return c < 0x20 || c == '"' || c == '\\';
-}
+/* Extra bytes each input byte costs: 0 for most, 1 for '"', '\\' and the
+ * controls with a short escape (\b \f \n \r \t), 5 for the other C0 controls
+ * (\u00XX). One table lookup a byte: the scan runs at memory speed. */
+static const unsigned char esc_extra[256] = {
+	5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 5, 1, 1, 5, 5,
+	5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	['\\'] = 1,
+};
 
 static size_t
 string_len(const char *s, size_t n)
 {
+	const unsigned char *p = (const unsigned char *)s;
 	size_t out = n + 2;   /* the quotes */
 
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (!needs_escape(c))
-			continue;
-		switch (c) {
-		case '"': case '\\': case '\b': case '\f': case '\n': case '\r': case '\t':
-			out += 1;    /* \x */
-			break;
-		default:
-			out += 5;    /* \u00xx */
-		}
-	}
+	for (size_t i = 0; i < n; i++)
+		out += esc_extra[p[i]];
 	return out;
 }
 
@@ -66,7 +59,7 @@ string_put(char *p, const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (!needs_escape(c))
+		if (esc_extra[c] == 0)
 			continue;
 		memcpy(p, s + run, i - run);
 		p += i - run;

@@ -1,7 +1,8 @@
 /*
- * server: libmicrohttpd glue. Owns the daemon (internal polling thread pool,
- * epoll where available), TLS through GnuTLS, the listen socket, and the
- * mapping of MHD's callbacks onto the request pipeline in request.c.
+ * server: libmicrohttpd glue. Owns the daemon (a thread per connection by
+ * default, or a pool of epoll threads; see "Threads" below), TLS through
+ * GnuTLS, the listen socket, and the mapping of MHD's callbacks onto the
+ * request pipeline in request.c.
  *
  * Server states:
  *   NEW (routes may be added) --start--> RUNNING --stop--> STOPPED --free
@@ -359,29 +360,19 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 /* ---- lifecycle ---- */
 
 /*
- * Worker threads. A handler that writes, or reads PHI, blocks until its
- * audit group has committed (audit.h); while it waits its thread serves
- * none of its other connections. With one thread per core, a 2-core server
- * had at most 2 requests per group and sat idle through every fsync
- * (bench/results, docs/performance.md). The default is therefore
- * HTTP_THREADS_PER_CPU per core: enough requests wait together to fill a
- * group, while the CPU serves the others.
+ * Threads. A handler that writes, or reads PHI, blocks until its audit group
+ * has committed (audit.h), and while it waits its thread serves nothing
+ * else. So the default ([server] threads = 0) is a thread per connection:
+ * every connection's request can wait for the same group, and one slow
+ * request never holds up another connection's. Measured on 2 cores, 32
+ * keep-alive connections (docs/performance.md): a pool of one thread per
+ * core put 1.1 requests in a group; a pool of 16 put 4-7, but MHD's pool
+ * threads accept connections in bursts, so some runs had every connection
+ * on one thread (1 request a group, p99 90 ms); a thread per connection put
+ * 12-13 in every group, p99 13-20 ms. Threads are bounded by
+ * max_connections and idle connections by conn_timeout_s.
+ * threads = N > 0 keeps a pool of N epoll threads instead.
  */
-static unsigned
-pool_size(const struct http_server *srv)
-{
-	long n;
-
-	if (srv->cfg.threads > 0)
-		return srv->cfg.threads;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	if (n < 1)
-		n = 1;
-	if (n > HTTP_THREADS_MAX / HTTP_THREADS_PER_CPU)
-		return HTTP_THREADS_MAX;
-	return (unsigned)n * HTTP_THREADS_PER_CPU;
-}
-
 enum pv_rc
 http_server_start(struct http_server *srv)
 {
@@ -413,10 +404,14 @@ http_server_start(struct http_server *srv)
 	}
 
 	flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
-	flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
+	threads = srv->cfg.threads;
+	if (threads == 0)
+		flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+	else
+		flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ?
+		    MHD_USE_EPOLL : MHD_USE_POLL;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	threads = pool_size(srv);
 
 #define OPT(o, v, p) opts[n++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (void *)(p) }
 	/* the logger first, or MHD reports option errors on stderr itself */
@@ -446,8 +441,12 @@ http_server_start(struct http_server *srv)
 	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = di != NULL ? di->port : 0;
 	atomic_store(&srv->started, true);
-	log_info("http: listening on %s port %u, %u threads, TLS >= %s",
-	    srv->cfg.listen, srv->port, threads, srv->cfg.tls_min_version);
+	if (threads == 0)
+		log_info("http: listening on %s port %u, a thread per connection, TLS >= %s",
+		    srv->cfg.listen, srv->port, srv->cfg.tls_min_version);
+	else
+		log_info("http: listening on %s port %u, %u threads, TLS >= %s",
+		    srv->cfg.listen, srv->port, threads, srv->cfg.tls_min_version);
 	rc = PV_OK;
 out:
 	if (key != NULL) {

@@ -142,6 +142,9 @@ group_teardown(void **state)
 	return 0;
 }
 
+/* 2: a pool of two epoll threads; 0: a thread per connection (the default) */
+static unsigned server_threads = 2;
+
 static struct http_server *
 start_server(const char *min_version)
 {
@@ -154,7 +157,7 @@ start_server(const char *min_version)
 	cfg.key_path = key_path;
 	cfg.tls_min_version = min_version;
 	cfg.max_body_bytes = 1 << 20;
-	cfg.threads = 2;
+	cfg.threads = server_threads;
 	cfg.is_sealed = hook_sealed;
 	cfg.authenticate = hook_authn;
 	cfg.authorize = hook_authz;
@@ -172,6 +175,14 @@ setup(void **state)
 	atomic_store(&slow_entered, 0);
 	*state = start_server("1.2");
 	return 0;
+}
+
+/* The same server with a thread per connection, as `serve` runs it. */
+static int
+setup_per_connection(void **state)
+{
+	server_threads = 0;
+	return setup(state);
 }
 
 static int
@@ -634,6 +645,12 @@ main(void)
 		cmocka_unit_test(test_refuses_old_tls_config),
 		cmocka_unit_test_setup_teardown(test_keep_alive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_graceful_stop, setup, teardown),
+		/* thread per connection: the same behaviour (these leave it selected) */
+		cmocka_unit_test_setup_teardown(test_success_and_headers, setup_per_connection, teardown),
+		cmocka_unit_test_setup_teardown(test_errors, setup_per_connection, teardown),
+		cmocka_unit_test_setup_teardown(test_payload_too_large, setup_per_connection, teardown),
+		cmocka_unit_test_setup_teardown(test_keep_alive, setup_per_connection, teardown),
+		cmocka_unit_test_setup_teardown(test_graceful_stop, setup_per_connection, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1,0 +1,3 @@
+CREATE EXTENSION IF NOT EXISTS pgcrypto;
+DROP TABLE IF EXISTS phi;
+CREATE TABLE phi (id bigserial PRIMARY KEY, data bytea NOT NULL);

@@ -1,0 +1,766 @@
+#!/usr/bin/env bash
+# bench/run.sh: phivault side by side with what users would otherwise run,
+# on this machine, in one run (`make bench`, `make bench QUICK=1`).
+#
+#   bench/run.sh [--quick] [--profile] [--baselines-only]
+#   --quick:  5 s a workload, 1,000 live sessions (full: 20 s, 10,000)
+#   --profile: perf record (DWARF call graphs) of phivault during the read
+#             and create workloads: bench/results/profile-{read,create}.txt
+#   --baselines-only: nginx, PostgreSQL and Argon2id alone, no phivault
+#   env: BUILD=dir (default build; a release build is made there if missing)
+#        BENCH_SECONDS=N (a workload), BENCH_SESSIONS=N (the RSS check),
+#        BENCH_THREADS=N ([server] threads; default: the config's),
+#        BENCH_LOGIN_USERS=N (users with TOTP; quick 150, full 500),
+#        BENCH_RECORDS=N (seeded records; 300)
+#
+# Everything listens on 127.0.0.1 only. Servers (phivault, nginx, postgres)
+# run pinned to CPU 0, load generators (wrk, pgbench, loginload) to CPU 1.
+# Every server this script starts is stopped by its PID on exit, whatever
+# happens; nothing is started through the system's service manager.
+#
+# Writes bench/results/latest.md (table + machine description); scratch files
+# live in bench/results/run.tmp/ (ignored by git, removed at the start of the
+# next run).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+QUICK=0
+PROFILE=0
+ONLY=all
+for a in "$@"; do
+	case "$a" in
+	--quick) QUICK=1 ;;
+	--profile) PROFILE=1 ;;
+	--baselines-only) ONLY=baselines ;;
+	-h | --help)
+		awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+		exit 0
+		;;
+	*)
+		echo "bench: unknown argument $a" >&2
+		exit 2
+		;;
+	esac
+done
+
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) BUILD_DIR=$BUILD ;; *) BUILD_DIR=$ROOT/$BUILD ;; esac
+BIN=$BUILD_DIR/phivault
+if [ "$QUICK" = 1 ]; then
+	SECS=${BENCH_SECONDS:-5}
+	SESSIONS=${BENCH_SESSIONS:-1000}
+	LOGIN_USERS=${BENCH_LOGIN_USERS:-150}
+	MODE=quick
+else
+	SECS=${BENCH_SECONDS:-20}
+	SESSIONS=${BENCH_SESSIONS:-10000}
+	LOGIN_USERS=${BENCH_LOGIN_USERS:-500}
+	MODE=full
+fi
+SEED_RECORDS=${BENCH_RECORDS:-300}
+SRV_CPU=0
+GEN_CPU=1
+RESULTS=$ROOT/bench/results
+WORK=$RESULTS/run.tmp
+LUA=$ROOT/bench/lua
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() {
+	printf 'bench: %s\n' "$*" >&2
+	exit 1
+}
+
+# ---------------------------------------------------------------- cleanup
+# PIDs of every server we started, stopped in reverse order on exit.
+STARTED=()
+stop_pid() { # pid [signal]
+	local pid=$1 sig=${2:-TERM} i
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill "-$sig" "$pid" 2>/dev/null || true
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	log "pid $pid did not stop on SIG$sig; killing it"
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+	local rc=$? i
+	trap - EXIT INT TERM
+	for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
+		stop_pid "${STARTED[$i]}"
+	done
+	[ -n "${PG_PID:-}" ] && stop_pid "$PG_PID" INT
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- dependencies
+# nginx, wrk, PostgreSQL 15 with pgcrypto (postgresql-contrib), taskset
+# (util-linux), jq, and the headers the two C load tools need. Debian's
+# postinst scripts would start nginx and a PostgreSQL cluster as services:
+# a policy-rc.d that says "no" (only if the system has none) prevents that;
+# this script runs its own instances on its own ports and data directories.
+BENCH_PACKAGES="nginx wrk postgresql postgresql-contrib util-linux jq curl
+	build-essential libcurl4-openssl-dev libjansson-dev libssl-dev libsodium-dev iproute2"
+deps_install() {
+	local missing="" p made_policy=0 want=$BENCH_PACKAGES
+	[ "$PROFILE" = 1 ] && want="$want linux-perf"
+	for p in $want; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+			missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	[ "$(id -u)" -eq 0 ] || die "missing Debian packages:$missing (run as root, or: sudo apt-get install$missing)"
+	log "installing$missing"
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\n# bench/run.sh: no service starts during its install\nexit 101\n' \
+			>/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		made_policy=1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null || {
+		[ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+		die "apt-get install failed"
+	}
+	[ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+	return 0
+}
+
+# ---------------------------------------------------------------- helpers
+free_port() {
+	local p
+	for p in $(shuf -i 20000-60999 -n 200); do
+		if ! ss -Htan "( sport = :$p )" 2>/dev/null | grep -q .; then
+			echo "$p"
+			return 0
+		fi
+	done
+	die "no free port found"
+}
+
+
+rss_reset() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
+rss_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# conf_set FILE KEY VALUE: set an existing "key = value" line.
+conf_set() {
+	grep -q "^$2 = " "$1" || die "config key $2 not found in $1"
+	sed -i "s|^$2 = .*|$2 = $3|" "$1"
+}
+
+# api METHOD PATH TOKEN [BODY]: JSON request to phivault; body on stdout,
+# status in $WORK/status.
+api() {
+	local method=$1 path=$2 token=$3 body=${4:-}
+	local args=(-s -o "$WORK/api.out" -w '%{http_code}' --cacert "$PV_CA" -X "$method"
+		-H 'Content-Type: application/json' -H 'X-Purpose-Of-Use: TREAT')
+	[ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
+	[ -n "$body" ] && args+=(--data-binary "$body")
+	curl "${args[@]}" "$PV_URL$path" >"$WORK/status" || echo 000 >"$WORK/status"
+	cat "$WORK/api.out"
+}
+api_status() { cat "$WORK/status"; }
+api_expect() { # method path token body expected-status... ; prints the body
+	local out st
+	out=$(api "$1" "$2" "$3" "${4:-}")
+	st=$(api_status)
+	shift 4
+	local ok=0 e
+	for e in "$@"; do [ "$st" = "$e" ] && ok=1; done
+	[ "$ok" = 1 ] || die "$st from the API (expected $*): $(head -c 300 <<<"$out")"
+	printf '%s' "$out"
+}
+
+wait_https() { # url pid
+	local i
+	for i in $(seq 1 100); do
+		kill -0 "$2" 2>/dev/null || return 1
+		curl -sk -o /dev/null "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+login_pw() { # user password -> token
+	api_expect POST /v1/auth/login "" "$(jq -nc --arg u "$1" --arg p "$2" '{username:$u,password:$p}')" 200 |
+		jq -r .token
+}
+# user one-time-password -> FL_TOKEN, with the password changed to NEWPW
+# (a new NEWPW if the policy's cracklib check refuses the random one)
+first_login() {
+	local tok i
+	tok=$(login_pw "$1" "$2")
+	for i in 1 2 3 4 5; do
+		api "POST" /v1/auth/password "$tok" \
+			"$(jq -nc --arg o "$2" --arg n "$NEWPW" '{current_password:$o,new_password:$n}')" >/dev/null
+		[ "$(api_status)" != 400 ] && break
+		NEWPW="$(head -c 15 /dev/urandom | base64 | tr '+/' '-_')"
+	done
+	case "$(api_status)" in 200 | 204) ;; *) die "password change for $1: $(api_status) $(cat "$WORK/api.out")" ;; esac
+	FL_TOKEN=$(login_pw "$1" "$NEWPW")
+}
+
+# ---------------------------------------------------------------- results
+# One row per workload: name|conns|rps|p50_ms|p99_ms|errors|reconnects|rss_kib
+ROWS=$WORK/rows.txt
+
+# Client ports of the established connections to 127.0.0.1:PORT.
+conn_ports() {
+	ss -Htn state established "( dport = :$1 )" 2>/dev/null |
+		awk '{ n = split($3, a, ":"); print a[n] }' | sort
+}
+
+# run_sampled PORT OUT CMD...: run a load generator (for SECS seconds) in
+# the background with its output in OUT; sets RECONN. Keep-alive check: the
+# client ports of the connections to PORT one second in and one second
+# before the end; a connection closed and reopened in between has a new
+# port, counted in RECONN.
+run_sampled() {
+	local port=$1 out=$2 bpid first last
+	shift 2
+	"$@" >"$out" 2>&1 &
+	bpid=$!
+	sleep 1
+	first=$(conn_ports "$port")
+	sleep $((SECS > 2 ? SECS - 2 : 0))
+	last=$(conn_ports "$port")
+	RECONN=$(comm -13 <(echo "$first") <(echo "$last") | grep -c . || true)
+	[ -n "$first" ] || log "warning: no connection to port $port seen during the run"
+	wait "$bpid"
+}
+
+# run_wrk NAME CONNS URL SCRIPT PID(or -) [VAR=value...]: wrk pinned to the
+# generator CPU; appends a row.
+run_wrk() {
+	local name=$1 conns=$2 url=$3 script=$4 pid=$5 out port
+	shift 5
+	out=$WORK/wrk-$name.txt
+	port=${url##*:}
+	port=${port%%/*}
+	[ "$pid" != - ] && rss_reset "$pid"
+	run_sampled "$port" "$out" env BENCH_LUA="$LUA" "$@" taskset -c "$GEN_CPU" \
+		wrk -t1 -c"$conns" -d"${SECS}s" --timeout 10s -s "$LUA/$script" "$url" ||
+		die "wrk failed for $name: $(tail -3 "$out")"
+	local line reconn=$RECONN rss=0
+	line=$(grep '^BENCH ' "$out") || die "no result from wrk for $name: $(tail -3 "$out")"
+	[ "$pid" != - ] && rss=$(rss_kib "$pid" VmHWM)
+	awk -v name="$name" -v conns="$conns" -v reconn="$reconn" -v rss="$rss" '
+	{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+	END {
+		rps = v["requests"] / (v["duration_us"] / 1e6)
+		err = v["connect"] + v["read"] + v["write"] + v["status"] + v["timeout"]
+		printf "%s|%d|%.1f|%.2f|%.2f|%d|%d|%d\n", name, conns, rps,
+			v["p50_us"] / 1000, v["p99_us"] / 1000, err, reconn, rss
+	}' <<<"$line" >>"$ROWS"
+	log "$(tail -1 "$ROWS")"
+}
+
+row_get() { awk -F'|' -v n="$1" -v c="$2" '$1 == n { print $c }' "$ROWS"; }
+
+# ---------------------------------------------------------------- phivault
+# Start phivault serve, make an admin and a clinician, seed the records,
+# write the bytes nginx will serve, and make the login workload's users.
+phivault_setup() {
+	taskset -c "$SRV_CPU" "$BIN" serve --data "$PV_DATA" --dev >"$WORK/phivault.log" 2>&1 &
+	PV_PID=$!
+	STARTED+=("$PV_PID")
+	wait_https "$PV_URL/v1/sys/health" "$PV_PID" ||
+		die "phivault serve did not come up: $(tail -5 "$WORK/phivault.log")"
+	log "phivault serve pid $PV_PID on $PV_URL (CPU $SRV_CPU)"
+	# setup runs on both CPUs; the measurements on CPU 0 only
+	taskset -a -p -c 0,1 "$PV_PID" >/dev/null
+
+	NEWPW="$(head -c 15 /dev/urandom | base64 | tr '+/' '-_')"
+	first_login admin "$ADMIN_OTP"
+	ADMIN_TOKEN=$FL_TOKEN
+	[ -n "$ADMIN_TOKEN" ] && [ "$ADMIN_TOKEN" != null ] || die "admin login failed"
+
+	api_expect POST /v1/collections "$ADMIN_TOKEN" '{"name":"patients","region":"local","retention_days":2190,"fields":[
+	 {"name":"name","type":"string","classification":"phi","mask":"full"},
+	 {"name":"ssn","type":"ssn","classification":"phi","mask":"last4","searchable":true},
+	 {"name":"mrn","type":"mrn","classification":"phi","mask":"last4","searchable":true},
+	 {"name":"dob","type":"date","classification":"phi","mask":"full"},
+	 {"name":"notes","type":"string","classification":"phi","mask":"full"}]}' 201 200 >/dev/null
+	CLIN_OTP=$(api_expect POST /v1/users "$ADMIN_TOKEN" \
+		'{"username":"bench-clinician","display_name":"Bench Clinician","email":"clinician@example.invalid","roles":["clinician"]}' 201 |
+		jq -r .one_time_password)
+	first_login bench-clinician "$CLIN_OTP"
+	TOKEN=$FL_TOKEN
+	[ -n "$TOKEN" ] && [ "$TOKEN" != null ] || die "clinician login failed"
+	# for looking at a workload again by hand (docs/performance.md, "Profiling")
+	printf 'PV_DATA=%q\nPV_CA=%q\nNEWPW=%q\n' "$PV_DATA" "$PV_CA" "$NEWPW" >"$WORK/env.sh"
+
+	# Seed records: ~1 KiB each, five PHI fields, two searchable (ssn, mrn).
+	# Seeded SSNs use areas 700-799 and created ones 100-599, so a search
+	# always finds exactly one record.
+	log "seeding $SEED_RECORDS records"
+	awk -v n="$SEED_RECORDS" 'BEGIN {
+		split("Avery Blake Casey Devon Emery Finley Harper Jordan Kendall Logan Morgan Parker Quinn Reese Rowan Sawyer Taylor", g, " ")
+		split("Abbott Barnes Carter Dalton Ellison Fletcher Garrison Hayes Ingram Jensen Keller Lawson Mercer Nolan Osborne Porter", f, " ")
+		note = "Patient seen for routine follow-up. History of hypertension and type 2 diabetes, well controlled on metformin 500 mg twice daily and lisinopril 10 mg daily. Reports occasional morning headaches, no chest pain, no shortness of breath. Blood pressure 132/84, pulse 72, BMI 27.4. HbA1c 6.8 percent last quarter. Plan: continue current medication, low-sodium diet counselling, recheck HbA1c and lipid panel in three months, ophthalmology referral for annual retinal exam. Allergies: penicillin (rash). Emergency contact on file. Next appointment in twelve weeks; call earlier if symptoms worsen. Social history: non-smoker, occasional alcohol, walks thirty minutes daily. Family history: father with coronary artery disease at 58, mother with type 2 diabetes. Medication reconciliation completed; patient understood the plan and agreed to keep a home blood pressure log."
+		for (i = 1; i <= n; i++) {
+			printf "{\"name\":\"%s %s %d\",\"ssn\":\"%03d-%02d-%04d\",\"mrn\":\"SEED-%06d\",\"dob\":\"19%02d-%02d-%02d\",\"notes\":\"%s Visit %d.\"}\n",
+				g[1 + i % 17], f[1 + i % 16], i, 700 + i % 100, 1 + i % 99, i, i, 30 + i % 70, 1 + i % 12, 1 + i % 28, note, i
+		}
+	}' >"$WORK/seed.jsonl"
+	: >"$WORK/ids.txt"
+	while IFS= read -r rec; do
+		api_expect POST /v1/collections/patients/records "$TOKEN" "$rec" 201 | jq -r .id >>"$WORK/ids.txt"
+	done <"$WORK/seed.jsonl"
+	jq -r .ssn "$WORK/seed.jsonl" >"$WORK/ssns.txt"
+	[ "$(grep -c '^rec_' "$WORK/ids.txt")" -eq "$SEED_RECORDS" ] || die "seeding failed"
+
+	# the exact bytes of one read response, for nginx
+	FIRST_ID=$(head -1 "$WORK/ids.txt")
+	mkdir -p "$WORK/nginx/html" "$WORK/nginx/logs"
+	api_expect GET "/v1/collections/patients/records/$FIRST_ID" "$TOKEN" "" 200 >"$WORK/nginx/html/record.json"
+	curl -s --cacert "$PV_CA" "$PV_URL/v1/sys/health" >"$WORK/nginx/html/health.json"
+	READ_BYTES=$(wc -c <"$WORK/nginx/html/record.json")
+	log "one read response is $READ_BYTES bytes"
+	grep -q '"\*\*\*\*"' "$WORK/nginx/html/record.json" && log "warning: the read response is masked"
+
+	# users for the login workload: password + TOTP each
+	log "creating $LOGIN_USERS users with TOTP for the login workload"
+	taskset -c "$GEN_CPU" "$WORK/loginload" --url "$PV_URL" --cacert "$PV_CA" setup \
+		--admin-token "$ADMIN_TOKEN" --count "$LOGIN_USERS" --prefix bench-login- \
+		--out "$WORK/login-users.txt" --threads 4 >"$WORK/login-setup.txt" ||
+		die "login user setup failed: $(cat "$WORK/login-setup.txt")"
+	taskset -a -p -c "$SRV_CPU" "$PV_PID" >/dev/null
+	export BENCH_TOKEN=$TOKEN BENCH_COLL=patients BENCH_IDS=$WORK/ids.txt BENCH_SSNS=$WORK/ssns.txt
+}
+
+# login: password + TOTP, 8 clients
+phivault_login() {
+	rss_reset "$PV_PID"
+	run_sampled "$PV_PORT" "$WORK/login.txt" taskset -c "$GEN_CPU" "$WORK/loginload" \
+		--url "$PV_URL" --cacert "$PV_CA" run --users "$WORK/login-users.txt" \
+		--seconds "$SECS" --threads 8 || true
+	awk -v opened="$RECONN" -v rss="$(rss_kib "$PV_PID" VmHWM)" '
+	{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+	END { printf "login|8|%.1f|%.2f|%.2f|%d|%d|%d\n", v["rate"], v["p50_ms"], v["p99_ms"], v["errors"], opened, rss }' \
+		"$WORK/login.txt" >>"$ROWS"
+	grep -q 'first_error=' "$WORK/login.txt" && log "login: $(sed 's/.*first_error=//' "$WORK/login.txt")"
+	LOGIN_STARVED=$(sed -n 's/.*starved_ms=\([0-9]*\).*/\1/p' "$WORK/login.txt")
+	if [ "${LOGIN_STARVED:-0}" -gt 0 ]; then
+		log "warning: the login workload ran out of users for ${LOGIN_STARVED} ms (TOTP steps); raise BENCH_LOGIN_USERS"
+		NOTES="${NOTES}- The login workload waited ${LOGIN_STARVED} ms for users whose next TOTP step was free: its rate is a lower bound (BENCH_LOGIN_USERS=$LOGIN_USERS).
+"
+	fi
+	log "$(tail -1 "$ROWS")"
+}
+
+# RSS with SESSIONS live sessions: a second phivault with the cheapest
+# Argon2id that config accepts (OWASP: t=3, 12 MiB), so that the logins
+# take minutes, not a quarter hour.
+sessions_rss() {
+	log "RSS with $SESSIONS live sessions"
+	S_DATA=$WORK/pv-sessions
+	S_PORT=$(free_port)
+	"$BIN" init --json --data "$S_DATA" >"$WORK/init-s.json" 2>>"$WORK/init.log" || die "init (sessions) failed"
+	conf_set "$S_DATA/phivault.conf" listen "127.0.0.1:$S_PORT"
+	conf_set "$S_DATA/phivault.conf" mfa_required off
+	conf_set "$S_DATA/phivault.conf" argon2_opslimit 3
+	conf_set "$S_DATA/phivault.conf" argon2_memlimit_kib 12288
+	conf_set "$S_DATA/phivault.conf" idle_timeout_s 3600
+	"$BIN" serve --data "$S_DATA" --dev >"$WORK/phivault-sessions.log" 2>&1 &
+	S_PID=$!
+	STARTED+=("$S_PID")
+	PV_URL_SAVE=$PV_URL PV_CA_SAVE=$PV_CA
+	PV_URL=https://127.0.0.1:$S_PORT PV_CA=$S_DATA/tls/cert.pem
+	wait_https "$PV_URL/v1/sys/health" "$S_PID" || die "phivault (sessions) did not come up"
+	S_OTP=$(jq -r .admin_password "$WORK/init-s.json")
+	first_login admin "$S_OTP"
+	S_TOKEN=$FL_TOKEN
+	[ -n "$S_TOKEN" ] && [ "$S_TOKEN" != null ] || die "login (sessions) failed"
+	S_RSS0=$(rss_kib "$S_PID" VmRSS)
+	"$WORK/loginload" --url "$PV_URL" --cacert "$PV_CA" sessions --username admin \
+		--password "$NEWPW" --count "$SESSIONS" --threads 4 >"$WORK/sessions.txt" || true
+	# a read of every session's state would need every token; instead touch the
+	# store and the cache: one authenticated request, then measure
+	api_expect GET /v1/auth/session "$S_TOKEN" "" 200 >/dev/null
+	S_RSS=$(rss_kib "$S_PID" VmRSS)
+	S_HWM=$(rss_kib "$S_PID" VmHWM)
+	S_MADE=$(sed -n 's/.*logins=\([0-9]*\).*/\1/p' "$WORK/sessions.txt")
+	log "sessions: $(cat "$WORK/sessions.txt"); RSS ${S_RSS} KiB (peak ${S_HWM} KiB)"
+	stop_pid "$S_PID"
+	PV_URL=$PV_URL_SAVE PV_CA=$PV_CA_SAVE
+}
+
+# ---------------------------------------------------------------- nginx
+nginx_start() {
+	NG=$WORK/nginx
+	NG_PORT=$(free_port)
+	cat >"$NG/nginx.conf" <<-EOF
+	# 1 worker (pinned to CPU $SRV_CPU by taskset), the same certificate and TLS
+	# versions as phivault, keep-alive without a request limit, no access log.
+	worker_processes 1;
+	daemon off;
+	pid $NG/nginx.pid;
+	error_log $NG/logs/error.log warn;
+	events { worker_connections 1024; }
+	http {
+	  access_log off;
+	  default_type application/json;
+	  sendfile on;
+	  keepalive_requests 10000000;
+	  keepalive_timeout 300s;
+	  client_body_temp_path $NG/tmp;
+	  proxy_temp_path $NG/tmp;
+	  fastcgi_temp_path $NG/tmp;
+	  uwsgi_temp_path $NG/tmp;
+	  scgi_temp_path $NG/tmp;
+	  server {
+	    listen 127.0.0.1:$NG_PORT ssl;
+	    ssl_certificate $PV_DATA/tls/cert.pem;
+	    ssl_certificate_key $PV_DATA/tls/key.pem;
+	    ssl_protocols TLSv1.2 TLSv1.3;
+	    root $NG/html;
+	  }
+	}
+	EOF
+	mkdir -p "$NG/tmp"
+	taskset -c "$SRV_CPU" nginx -c "$NG/nginx.conf" -p "$NG" >"$NG/logs/stderr.log" 2>&1 &
+	NG_PID=$!
+	STARTED+=("$NG_PID")
+	wait_https "https://127.0.0.1:$NG_PORT/health.json" "$NG_PID" ||
+		die "nginx did not come up: $(cat "$NG/logs/error.log" "$NG/logs/stderr.log" 2>/dev/null | tail -5)"
+	cmp -s <(curl -s --cacert "$PV_CA" "https://127.0.0.1:$NG_PORT/record.json") "$NG/html/record.json" ||
+		die "nginx does not serve the read response bytes"
+	log "nginx pid $NG_PID on port $NG_PORT (CPU $SRV_CPU)"
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+postgres_start() {
+	PG=$WORK/pg
+	PG_PORT=$(free_port)
+	mkdir -p "$PG/data" "$PG/sock"
+	chown -R postgres:postgres "$PG"
+	chmod 755 "$WORK" "$RESULTS" "$ROOT/bench" 2>/dev/null || true
+	runuser -u postgres -- "$PGBIN/initdb" -D "$PG/data" -A trust -U postgres >"$WORK/initdb.log" 2>&1 ||
+		die "initdb failed: $(tail -3 "$WORK/initdb.log")"
+	# postgres forks its own children: start it in the background, pinned, and
+	# take the postmaster PID from postmaster.pid.
+	taskset -c "$SRV_CPU" runuser -u postgres -- "$PGBIN/postgres" -D "$PG/data" -p "$PG_PORT" \
+		-k "$PG/sock" -c listen_addresses=127.0.0.1 -c shared_buffers=128MB \
+		>"$WORK/postgres.log" 2>&1 &
+	for i in $(seq 1 100); do
+		[ -s "$PG/data/postmaster.pid" ] && PG_PID=$(head -1 "$PG/data/postmaster.pid") && break
+		sleep 0.1
+	done
+	[ -n "${PG_PID:-}" ] || die "postgres did not start: $(tail -5 "$WORK/postgres.log")"
+	for i in $(seq 1 100); do
+		"$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break
+		sleep 0.1
+	done
+	log "postgres pid $PG_PID on port $PG_PORT (CPU $SRV_CPU)"
+	PSQL=(runuser -u postgres -- env PGOPTIONS='-c client_min_messages=warning' psql -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres)
+	"${PSQL[@]}" -f - <bench/pg/schema.sql >/dev/null
+	# seed as many rows as phivault had records
+	for i in $(seq 1 "$SEED_RECORDS"); do cat bench/pg/insert.sql; done |
+		sed "s/:n/$RANDOM/g; /^\\\\set/d" | "${PSQL[@]}" -f - >/dev/null
+	cp bench/pg/insert.sql bench/pg/select.sql "$PG/"
+	chown postgres:postgres "$PG"/*.sql
+}
+
+# ---------------------------------------------------------------- Argon2id alone
+argon2_alone() {
+	taskset -c "$SRV_CPU" "$WORK/argon2_alone" -t "$A2_OPS" -m "$A2_MEM" -j 2 -d "$SECS" \
+		>"$WORK/argon2.txt" || die "argon2_alone failed"
+	awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+	END { printf "argon2id|2|%.1f|%.2f|%.2f|%d|0|0\n", v["rate"], v["p50_ms"], v["p99_ms"], v["errors"] }' \
+		"$WORK/argon2.txt" >>"$ROWS"
+	log "$(tail -1 "$ROWS")"
+}
+
+# run_pgbench NAME SCRIPT CLIENTS
+run_pgbench() {
+	local name=$1 script=$2 clients=$3 out=$PG/pgbench-$1.txt
+	rm -f "$PG"/pgbench_log.*
+	cd "$PG"   # pgbench -l writes its per-transaction log here
+	run_sampled "$PG_PORT" "$out" taskset -c "$GEN_CPU" runuser -u postgres -- \
+		"$PGBIN/pgbench" -n -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "$clients" -j 1 \
+		-T "$SECS" -D rows="$SEED_RECORDS" -l -f "$PG/$script" postgres ||
+		die "pgbench $name failed: $(tail -5 "$out")"
+	cd "$ROOT"
+	local tps failed
+	tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$out")
+	failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out")
+	# per-transaction log: client_id tx_no latency_us script_no epoch us
+	sort -n -k3,3 "$PG"/pgbench_log.* | awk -v name="$name" -v c="$clients" -v tps="$tps" \
+		-v failed="${failed:-0}" -v reconn="$RECONN" '{ l[NR] = $3 } END {
+		p50 = l[int((NR - 1) * 0.50) + 1]; p99 = l[int((NR - 1) * 0.99) + 1]
+		printf "%s|%d|%.1f|%.2f|%.2f|%d|%d|0\n", name, c, tps, p50 / 1000, p99 / 1000, failed, reconn }' >>"$ROWS"
+	log "$(tail -1 "$ROWS")"
+}
+
+# ---------------------------------------------------------------- profiles
+# --profile: perf record (DWARF call graphs) of phivault during a workload,
+# reported as inclusive shares per function (bench/results/profile-NAME.txt).
+# Sampling costs the server CPU, so a profiled run's numbers are lower.
+profile_start() {
+	[ "$PROFILE" = 1 ] || return 0
+	command -v perf >/dev/null || { log "perf not found (apt-get install linux-perf)"; return 0; }
+	taskset -c "$GEN_CPU" perf record -F 999 --call-graph dwarf,32768 -o "$WORK/perf-$1.data" \
+		-p "$PV_PID" -- sleep "$SECS" >/dev/null 2>&1 &
+	PERF_PID=$!
+}
+profile_stop() {
+	[ -n "${PERF_PID:-}" ] || return 0
+	wait "$PERF_PID" || true
+	PERF_PID=
+	{
+		echo "# perf profile of phivault serve during the $1 workload ($MODE run)"
+		echo "# children = share of all samples with the function on the stack"
+		taskset -c "$GEN_CPU" perf report -i "$WORK/perf-$1.data" --children --sort sym \
+			--stdio -g none --percent-limit 0.5 2>/dev/null | grep -E '^ +[0-9]' |
+			grep -v -E '\[k\]|0x0000' | head -80 || true
+		echo
+		echo "# kernel (top entries)"
+		taskset -c "$GEN_CPU" perf report -i "$WORK/perf-$1.data" --no-children --sort sym \
+			--stdio -g none --percent-limit 1 2>/dev/null | grep -E '^ +[0-9].*\[k\]' | head -20 || true
+	} >"$RESULTS/profile-$1.txt"
+	log "profile of the $1 workload: bench/results/profile-$1.txt"
+}
+
+# ================================================================ main
+deps_install
+command -v wrk >/dev/null || die "wrk is not installed"
+PGBIN=/usr/lib/postgresql/15/bin
+[ -x "$PGBIN/postgres" ] || die "PostgreSQL 15 is not installed ($PGBIN)"
+[ "$(nproc)" -ge 2 ] || log "warning: fewer than 2 CPUs; server and load generator share one"
+
+if [ ! -x "$BIN" ]; then
+	log "building phivault (release, -O2) in $BUILD_DIR"
+	cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build "$BUILD_DIR" -j "$(nproc)" --target phivault >/dev/null
+fi
+BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
+SANITIZED=$(sed -n 's/^SANITIZE:BOOL=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
+case "$BUILD_TYPE" in
+RelWithDebInfo | Release) ;;
+*) die "$BUILD_DIR is a '$BUILD_TYPE' build; the benchmark needs a release build (make build)" ;;
+esac
+[ "$SANITIZED" = ON ] && die "$BUILD_DIR is a sanitizer build; use a release build"
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+: >"$ROWS"
+
+log "building the load tools"
+cc -O2 -Wall -o "$WORK/loginload" bench/loginload.c -lcurl -ljansson -lcrypto -lpthread
+cc -O2 -Wall -o "$WORK/argon2_alone" bench/argon2_alone.c -lsodium -lpthread
+
+# ---------------------------------------------------------------- phivault
+PV_DATA=$WORK/pv
+PV_PORT=$(free_port)
+PV_URL=https://127.0.0.1:$PV_PORT
+PV_CA=$PV_DATA/tls/cert.pem
+"$BIN" init --json --data "$PV_DATA" >"$WORK/init.json" 2>"$WORK/init.log" ||
+	die "phivault init failed: $(tail -3 "$WORK/init.log")"
+ADMIN_OTP=$(jq -r .admin_password "$WORK/init.json")
+PV_CONF=$PV_DATA/phivault.conf
+conf_set "$PV_CONF" listen "127.0.0.1:$PV_PORT"
+# serve --dev with MFA off for the record workloads (dev relaxes nothing
+# about encryption or audit); the login workload's users enrol TOTP, so
+# their logins are password + TOTP all the same.
+conf_set "$PV_CONF" mfa_required off
+[ -n "${BENCH_THREADS:-}" ] && conf_set "$PV_CONF" threads "$BENCH_THREADS"
+A2_OPS=$(sed -n 's/^argon2_opslimit = //p' "$PV_CONF")
+A2_MEM=$(sed -n 's/^argon2_memlimit_kib = //p' "$PV_CONF")
+PV_THREADS=$(sed -n 's/^threads = //p' "$PV_CONF")
+
+mkdir -p "$WORK/nginx/html" "$WORK/nginx/logs"
+PV_HWM=0
+PV_RSS=0
+S_RSS=0
+S_RSS0=0
+S_HWM=0
+S_MADE=0
+READ_BYTES=0
+NOTES=""
+if [ "$ONLY" = all ]; then
+	phivault_setup
+else
+	# baselines only: stand-in bytes for what phivault would serve
+	printf '{"status":"ok","sealed":false,"version":"0.0.0","node":"bench"}' >"$WORK/nginx/html/health.json"
+	printf '{"id":"rec_0000000000000000000000","version":1,"fields":%s}' \
+		"$(awk -v n=1 'BEGIN{printf "{\"name\":\"x\",\"notes\":\"%s\"}", sprintf("%1000s", "")}')" \
+		>"$WORK/nginx/html/record.json"
+	READ_BYTES=$(wc -c <"$WORK/nginx/html/record.json")
+fi
+nginx_start
+postgres_start
+sleep 1
+
+# Each workload runs next to its baseline, so that both see the same
+# machine (other load on it shows in both, not in one).
+NG_URL=https://127.0.0.1:$NG_PORT
+log "workloads, ${SECS}s each"
+[ "$ONLY" = all ] && run_wrk health 32 "$PV_URL" static.lua "$PV_PID" BENCH_PATH=/v1/sys/health
+run_wrk nginx-health 32 "$NG_URL" static.lua - BENCH_PATH=/health.json
+if [ "$ONLY" = all ]; then
+	profile_start read
+	run_wrk read 32 "$PV_URL" read.lua "$PV_PID"
+	profile_stop read
+fi
+run_wrk nginx-record 32 "$NG_URL" static.lua - BENCH_PATH=/record.json
+if [ "$ONLY" = all ]; then
+	run_wrk search 32 "$PV_URL" search.lua "$PV_PID"
+	run_wrk batch 8 "$PV_URL" batch.lua "$PV_PID" BENCH_BATCH=10
+fi
+run_pgbench pg-select select.sql 8
+if [ "$ONLY" = all ]; then
+	profile_start create
+	run_wrk create 8 "$PV_URL" create.lua "$PV_PID"
+	profile_stop create
+fi
+run_pgbench pg-insert insert.sql 8
+[ "$ONLY" = all ] && phivault_login
+argon2_alone
+
+if [ "$ONLY" = all ]; then
+	PV_RSS=$(rss_kib "$PV_PID" VmRSS)
+	stop_pid "$PV_PID"
+fi
+stop_pid "$NG_PID"
+stop_pid "$PG_PID" INT
+PG_PID=
+[ "$ONLY" = all ] && sessions_rss
+
+# ---------------------------------------------------------------- report
+ratio() { # rps baseline-rps
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'
+}
+PV_HWM=$(awk -F'|' 'BEGIN { m = 0 } $8 > m { m = $8 } END { print m }' "$ROWS")
+TABLE=$WORK/table.md
+{
+	echo "| workload | conns | requests/s | p50 ms | p99 ms | errors | reconnects | baseline | ratio | phivault peak RSS |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|"
+	while IFS='|' read -r name conns rps p50 p99 err opened rss; do
+		case "$name" in
+		health) base=nginx-health ;;
+		read) base=nginx-record ;;
+		search | batch) base=pg-select ;;
+		create) base=pg-insert ;;
+		login) base=argon2id ;;
+		*) base= ;;
+		esac
+		label=$name
+		case "$name" in
+		health) label="phivault health" ;;
+		read) label="phivault record read (audited, ${READ_BYTES} B)" ;;
+		search) label="phivault blind-index search" ;;
+		batch) label="phivault batch read (10/request)" ;;
+		create) label="phivault record create" ;;
+		login) label="phivault login (password + TOTP)" ;;
+		nginx-health) label="nginx static, health bytes" ;;
+		nginx-record) label="nginx static, read-response bytes" ;;
+		pg-insert) label="PostgreSQL pgp_sym_encrypt INSERT" ;;
+		pg-select) label="PostgreSQL pgp_sym_decrypt SELECT" ;;
+		argon2id) label="Argon2id verify alone (t=$A2_OPS, m=$A2_MEM KiB)" ;;
+		esac
+		if [ -n "$base" ]; then
+			brps=$(row_get "$base" 3)
+			r=$(ratio "$rps" "$brps")
+			[ "$name" = batch ] && r="$(ratio "$(awk -v a="$rps" 'BEGIN{print a*10}')" "$brps") (records)"
+			rs=$(awk -v k="$rss" 'BEGIN { printf "%.1f MiB", k / 1024 }')
+		else
+			r="—"
+			base="—"
+			rs="—"
+		fi
+		echo "| $label | $conns | $rps | $p50 | $p99 | $err | $opened | $base | $r | $rs |"
+	done < <(for n in health read search batch create login nginx-health nginx-record pg-select pg-insert argon2id; do
+		grep "^$n|" "$ROWS" || true
+	done)
+} >"$TABLE"
+
+target() { # description ok(1/0) detail
+	printf '| %s | %s | %s |\n' "$1" "$([ "$2" = 1 ] && echo met || echo MISSED)" "$3"
+}
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+R_READ=$(ratio "$(row_get read 3)" "$(row_get nginx-record 3)")
+R_CREATE=$(ratio "$(row_get create 3)" "$(row_get pg-insert 3)")
+R_LOGIN=$(ratio "$(row_get login 3)" "$(row_get argon2id 3)")
+P99_READ=$(row_get read 5)
+E_READ=$(row_get read 6)
+S_MIB=$(awk -v k="$S_RSS" 'BEGIN { printf "%.1f", k / 1024 }')
+S_HWM_MIB=$(awk -v k="$S_HWM" 'BEGIN { printf "%.1f", k / 1024 }')
+KEEPALIVE_OK=1
+KEEPALIVE_DETAIL=""
+while IFS='|' read -r name conns rps p50 p99 err opened rss; do
+	case "$name" in pg-* | argon2id | login) continue ;; esac
+	if [ "$opened" -gt 0 ]; then
+		KEEPALIVE_OK=0
+		KEEPALIVE_DETAIL="$KEEPALIVE_DETAIL $name: $opened reconnects;"
+	fi
+done <"$ROWS"
+[ -z "$KEEPALIVE_DETAIL" ] && KEEPALIVE_DETAIL="no wrk connection was replaced during any run"
+TARGETS=$WORK/targets.md
+{
+	echo "| target | result | measured |"
+	echo "|---|---|---|"
+	ok=0; ge "$R_READ" 0.5 && ok=1
+	target "record read >= 0.5x nginx, same bytes" "$ok" "${R_READ}x"
+	ok=0; le "$P99_READ" 5 && ok=1
+	target "record read p99 <= 5 ms at 32 connections" "$ok" "$P99_READ ms"
+	ok=0; [ "$E_READ" = 0 ] && ok=1
+	target "record read: zero errors" "$ok" "$E_READ"
+	ok=0; ge "$R_CREATE" 5 && ok=1
+	target "record create >= 5x PostgreSQL+pgcrypto INSERT (8 conns)" "$ok" "${R_CREATE}x"
+	ok=0; ge "$R_LOGIN" 0.8 && ok=1
+	target "login >= 0.8x Argon2id alone" "$ok" "${R_LOGIN}x"
+	ok=0; [ "${S_MADE:-0}" -ge "$SESSIONS" ] && le "$S_MIB" 64 && ok=1
+	target "phivault RSS <= 64 MiB with $SESSIONS live sessions" "$ok" \
+		"${S_MIB} MiB with ${S_MADE:-0} sessions ($((S_RSS0 / 1024)) MiB before them; peak ${S_HWM_MIB} MiB while logging in)"
+	target "keep-alive: no reconnects" "$KEEPALIVE_OK" "$KEEPALIVE_DETAIL"
+} >"$TARGETS"
+
+CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+{
+	echo "# phivault benchmark ($MODE run)"
+	echo
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), \`bench/run.sh$([ "$QUICK" = 1 ] && echo ' --quick')\`, ${SECS} s per workload."
+	echo
+	echo "## Results"
+	echo
+	cat "$TABLE"
+	echo
+	echo "Servers pinned to CPU $SRV_CPU, load generators (wrk -t1, pgbench -j1, loginload) to CPU $GEN_CPU;"
+	echo "loopback, TLS (same P-256 certificate for phivault and nginx), keep-alive. \"reconnects\": wrk"
+	echo "connections replaced between 1 s into the run and 1 s before its end (0: keep-alive held). Peak RSS is"
+	echo "VmHWM of phivault serve during that workload (reset before each). Batch ratio compares records/s."
+	echo
+	if [ -n "$NOTES" ]; then
+		printf '%s\n' "$NOTES"
+	fi
+	echo "## Targets"
+	echo
+	cat "$TARGETS"
+	echo
+	echo "## Machine"
+	echo
+	echo "- $(uname -srmo)"
+	echo "- CPU: $CPU, $(nproc) CPUs; memory $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+	echo "- $(nginx -v 2>&1 | head -1); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); $("$PGBIN/postgres" --version)"
+	echo "- $("$BIN" version 2>/dev/null | head -1) ($BUILD_TYPE build in $BUILD); server threads: ${PV_THREADS} (0 = a thread per connection); Argon2id t=$A2_OPS m=$A2_MEM KiB"
+	echo "- OpenSSL $(openssl version | cut -d' ' -f2), GnuTLS $(dpkg-query -W -f='${Version}' libgnutls30 2>/dev/null), libmicrohttpd $(dpkg-query -W -f='${Version}' libmicrohttpd12 2>/dev/null)"
+	echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "- phivault serve after all workloads: RSS $((PV_RSS / 1024)) MiB; highest per-workload peak $((PV_HWM / 1024)) MiB"
+} >"$RESULTS/latest.md"
+
+echo
+cat "$TABLE"
+echo
+cat "$TARGETS"
+echo
+log "written to bench/results/latest.md"
