@@ -380,13 +380,22 @@ static void conn_free(struct store_sqlite_conn *c)
 	free(c);
 }
 
-/* Thread exit: the thread's connection leaves the store's list and closes. */
+/* Thread exit: the thread's connection goes to the idle pool if it is
+ * clean (no open transaction) and the pool has room; else it leaves the
+ * store's list and closes. */
 static void conn_destructor(void *p)
 {
 	struct store_sqlite_conn *c = p;
 	struct store_sqlite *s = c->owner;
 
 	pthread_mutex_lock(&s->mu);
+	if (s->nidle < STORE_SQLITE_IDLE_MAX && sqlite3_get_autocommit(c->db)) {
+		c->idle_next = s->idle;
+		s->idle = c;
+		s->nidle++;
+		pthread_mutex_unlock(&s->mu);
+		return;
+	}
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -440,6 +449,26 @@ enum pv_rc store_sqlite_conn_get(struct store *st, struct store_sqlite_conn **ou
 		*out = c;
 		return PV_OK;
 	}
+	pthread_mutex_lock(&s->mu);
+	if ((c = s->idle) != NULL) {
+		s->idle = c->idle_next;
+		s->nidle--;
+		c->idle_next = NULL;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (c != NULL) {
+		if (pthread_setspecific(s->key, c) != 0) {
+			/* back to the pool; this thread cannot hold a connection */
+			pthread_mutex_lock(&s->mu);
+			c->idle_next = s->idle;
+			s->idle = c;
+			s->nidle++;
+			pthread_mutex_unlock(&s->mu);
+			return PV_E_NOMEM;
+		}
+		*out = c;
+		return PV_OK;
+	}
 	rc = conn_open(s, &c);
 	if (rc != PV_OK)
 		return rc;
@@ -448,6 +477,7 @@ enum pv_rc store_sqlite_conn_get(struct store *st, struct store_sqlite_conn **ou
 		return PV_E_NOMEM;
 	}
 	pthread_mutex_lock(&s->mu);
+	s->opens++;
 	c->next = s->conns;
 	if (s->conns != NULL)
 		s->conns->prev = c;
@@ -578,9 +608,22 @@ static void sq_close(struct store *st)
 		conn_free(c);
 	}
 	s->conns = NULL;
+	s->idle = NULL;
+	s->nidle = 0;
 	pthread_mutex_unlock(&s->mu);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
+}
+
+unsigned long store_sqlite_opens(struct store *st)
+{
+	struct store_sqlite *s = sq(st);
+	unsigned long n;
+
+	pthread_mutex_lock(&s->mu);
+	n = s->opens;
+	pthread_mutex_unlock(&s->mu);
+	return n;
 }
 
 static int sq_schema_version(struct store *st)

@@ -238,7 +238,13 @@ struct store_sqlite_conn {
 	sqlite3_stmt *stmt[SQ_STMT__COUNT];
 	struct store_sqlite *owner;
 	struct store_sqlite_conn *prev, *next;
+	struct store_sqlite_conn *idle_next;   /* in owner->idle while no thread holds it */
 };
+
+/* Connections of exited threads kept for the next thread (HTTP serves a
+ * thread per connection: without this every new TCP connection would pay for
+ * an open, a schema read and its statement prepares). */
+#define STORE_SQLITE_IDLE_MAX 64
 
 struct store_sqlite {
 	struct store base;               /* first: (struct store *) casts */
@@ -246,9 +252,15 @@ struct store_sqlite {
 	bool read_only;
 	int schema_version;
 	pthread_key_t key;               /* -> this thread's struct store_sqlite_conn */
-	pthread_mutex_t mu;              /* guards conns */
+	pthread_mutex_t mu;              /* guards conns, idle, nidle, opens */
 	struct store_sqlite_conn *conns; /* every open connection */
+	struct store_sqlite_conn *idle;  /* open, held by no thread (LIFO) */
+	size_t nidle;
+	unsigned long opens;             /* connections opened so far (tests) */
 };
+
+/* Connections opened by this store so far (for tests of the idle pool). */
+unsigned long store_sqlite_opens(struct store *st);
 
 /* The calling thread's connection, opened on first use. */
 enum pv_rc store_sqlite_conn_get(struct store *st, struct store_sqlite_conn **out);

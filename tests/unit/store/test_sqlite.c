@@ -875,6 +875,67 @@ static void test_overwritten_value_leaves_no_trace(void **state)
 	assert_int_equal(store_open(f->dir, "sqlite", NULL, false, &f->st), PV_OK);
 }
 
+/* ---- idle connection pool: a thread per HTTP connection reuses connections ---- */
+
+struct pool_job {
+	struct store *st;
+	bool leave_tx_open;
+	enum pv_rc rc;
+};
+
+static void *pool_thread(void *arg)
+{
+	struct pool_job *j = arg;
+	uint8_t *v = NULL;
+	size_t len = 0;
+
+	if (j->leave_tx_open) {
+		/* begin, write, and exit without commit: must be rolled back */
+		j->rc = store_tx_begin(j->st);
+		if (j->rc == PV_OK)
+			j->rc = store_meta_put(j->st, "pool.uncommitted", (const uint8_t *)"x", 1);
+		return NULL;
+	}
+	j->rc = store_meta_get(j->st, "pool.key", &v, &len);
+	free(v);
+	return NULL;
+}
+
+static void run_pool_thread(struct store *st, bool leave_tx_open)
+{
+	struct pool_job j = { st, leave_tx_open, PV_E_INTERNAL };
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, pool_thread, &j), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(j.rc, PV_OK);
+}
+
+static void test_idle_pool_reuses_connections(void **state)
+{
+	struct st_fx *f = *state;
+	unsigned long opens;
+	uint8_t *v = NULL;
+	size_t len = 0;
+	int i;
+
+	assert_int_equal(store_meta_put(f->st, "pool.key", (const uint8_t *)"v", 1), PV_OK);
+	run_pool_thread(f->st, false);
+	opens = store_sqlite_opens(f->st);
+	/* a hundred short-lived threads, one after the other: no new connection */
+	for (i = 0; i < 100; i++)
+		run_pool_thread(f->st, false);
+	assert_int_equal(store_sqlite_opens(f->st), opens);
+
+	/* a thread that exits inside a transaction: its connection is closed, not
+	 * pooled, and what it wrote is rolled back */
+	run_pool_thread(f->st, true);
+	assert_int_equal(store_meta_get(f->st, "pool.uncommitted", &v, &len), PV_E_NOTFOUND);
+	run_pool_thread(f->st, false);
+	run_pool_thread(f->st, false);
+	assert_int_equal(store_sqlite_opens(f->st), opens + 1);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, st_fx_setup, st_fx_teardown)
 
 int main(void)
@@ -899,6 +960,7 @@ int main(void)
 		T(test_read_only),
 		cmocka_unit_test(test_read_only_foreign_db),
 		T(test_overwritten_value_leaves_no_trace),
+		T(test_idle_pool_reuses_connections),
 	};
 
 	log_set_level(LOG_LVL_ERROR);
