@@ -98,23 +98,6 @@ void vault_resource(char *buf, size_t len, const char *c, const char *id)
 		snprintf(buf, len, "collections/%s/records/%s", c, vault_rec_id_ok(id) ? id : "(invalid)");
 }
 
-/* Entry for a request that fails before any data (not found, bad input). */
-static enum pv_rc audit_failure(struct vault_ctx *v, struct http_request *req,
-    const char *action, const char *resource, const char *purpose,
-    enum audit_outcome outcome, const char *reason)
-{
-	struct audit_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	vault_actor(req, &ev.actor);
-	ev.action = action;
-	ev.resource = resource;
-	ev.purpose_of_use = purpose;
-	ev.outcome = outcome;
-	ev.reason = reason;
-	return audit_record(v->audit, &ev);
-}
-
 /* Answer rc (with msg) after recording it; 503 if even that fails. */
 enum pv_rc vault_fail_audited(struct vault_ctx *v, struct http_request *req,
     const char *action, const char *resource, const char *purpose, enum pv_rc rc,
@@ -124,7 +107,7 @@ enum pv_rc vault_fail_audited(struct vault_ctx *v, struct http_request *req,
 	const char *reason = rc == PV_E_NOTFOUND ? "not_found"
 	    : rc == PV_E_INVALID ? "invalid_request" : pv_rc_name(rc);
 
-	if (audit_failure(v, req, action, resource, purpose, o, reason) != PV_OK)
+	if (vault_audit(v, req, action, resource, purpose, o, reason, NULL) != PV_OK)
 		return http_fail(req, PV_E_AUDIT, NULL);
 	return msg != NULL ? vault_fail(req, rc, msg) : rc;
 }

@@ -46,17 +46,11 @@ static json_t *item_error(enum pv_rc rc, const char *msg)
 static enum pv_rc deny(struct vault_ctx *v, struct http_request *req, const char *action,
     const char *resource, const char *perm, enum pv_rc rc)
 {
-	struct audit_event ev;
 	char reason[AUTHZ_PERM_MAX + 32];
 
 	snprintf(reason, sizeof(reason), "missing_permission:%s", perm);
-	memset(&ev, 0, sizeof(ev));
-	vault_actor(req, &ev.actor);
-	ev.action = action;
-	ev.resource = resource;
-	ev.outcome = AUDIT_DENIED;
-	ev.reason = rc == PV_E_RESTRICTED ? "restricted_session" : reason;
-	if (audit_record(v->audit, &ev) != PV_OK)
+	if (vault_audit(v, req, action, resource, NULL, AUDIT_DENIED,
+	    rc == PV_E_RESTRICTED ? "restricted_session" : reason, NULL) != PV_OK)
 		return http_fail(req, PV_E_AUDIT, NULL);
 	return http_fail(req, rc, NULL);
 }
@@ -186,10 +180,10 @@ static enum pv_rc batch(struct http_request *req)
 	if ((rc = authz_check(p, perm, false)) != PV_OK)
 		return deny(v, req, action, resource, perm, rc);
 	if (read != NULL &&
-	    (rc = authz_purpose_require(v, req, action, resource, perm, &purpose)) != PV_OK)
+	    (rc = vault_purpose_require(v, req, action, resource, perm, &purpose)) != PV_OK)
 		return rc;
 	if (create != NULL)
-		purpose = authz_purpose_optional(req);
+		purpose = vault_purpose_optional(req);
 	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK)
 		return vault_fail_audited(v, req, action, resource, purpose, rc,
 		    rc == PV_E_NOTFOUND ? "no such collection" : NULL);

@@ -38,7 +38,7 @@
 static enum pv_rc rec_create(struct http_request *req)
 {
 	struct vault_ctx *v = req->route->arg;
-	const char *cname = req->params[0], *purpose = authz_purpose_optional(req);
+	const char *cname = req->params[0], *purpose = vault_purpose_optional(req);
 	const struct vault_collection *c;
 	struct vault_write_job *j = NULL;
 	struct audit_event ev;
@@ -94,7 +94,6 @@ static enum pv_rc rec_read(struct http_request *req)
 	struct vault_ctx *v = req->route->arg;
 	const char *cname = req->params[0], *id = req->params[1], *purpose = NULL;
 	const struct vault_collection *c;
-	struct audit_event ev;
 	char resource[VAULT_RESOURCE_MAX], perm[AUTHZ_PERM_MAX];
 	json_t *view = NULL;
 	char *detail = NULL;
@@ -102,22 +101,15 @@ static enum pv_rc rec_read(struct http_request *req)
 
 	vault_resource(resource, sizeof(resource), cname, id);
 	snprintf(perm, sizeof(perm), "records.read:%s", cname);
-	if ((rc = authz_purpose_require(v, req, "record.read", resource, perm, &purpose)) != PV_OK)
+	if ((rc = vault_purpose_require(v, req, "record.read", resource, perm, &purpose)) != PV_OK)
 		return rc;
 	if ((rc = vault_coll_get(v, cname, &c)) == PV_OK)
 		rc = vault_record_load_view(v, req, c, id, &view, &detail);
 	if (rc != PV_OK)
 		return vault_fail_audited(v, req, "record.read", resource, purpose, rc,
 		    rc == PV_E_NOTFOUND ? "no such record" : NULL);
-	memset(&ev, 0, sizeof(ev));
-	vault_actor(req, &ev.actor);
-	ev.action = "record.read";
-	ev.resource = resource;
-	ev.purpose_of_use = purpose;
-	ev.outcome = AUDIT_ALLOWED;
-	ev.detail = detail;
 	/* fail closed: nothing leaves unless the entry is durable */
-	rc = audit_record(v->audit, &ev);
+	rc = vault_audit(v, req, "record.read", resource, purpose, AUDIT_ALLOWED, NULL, detail);
 	free(detail);
 	if (rc != PV_OK) {
 		json_decref(view);   /* wiped on free */
@@ -164,7 +156,6 @@ static enum pv_rc rec_search(struct http_request *req)
 	const struct vault_field *f;
 	struct query q = { 0, NULL, NULL };
 	struct id_list ids = { NULL, 0 };
-	struct audit_event ev;
 	char resource[VAULT_RESOURCE_MAX], err[VAULT_ERR_MAX] = "", perm[AUTHZ_PERM_MAX];
 	uint8_t mac[VAULT_BLIND_LEN];
 	json_t *records = NULL, *found = NULL, *names = NULL;
@@ -173,7 +164,7 @@ static enum pv_rc rec_search(struct http_request *req)
 
 	vault_resource(resource, sizeof(resource), cname, NULL);
 	snprintf(perm, sizeof(perm), "records.read:%s", cname);
-	if ((rc = authz_purpose_require(v, req, "record.search", resource, perm, &purpose)) != PV_OK)
+	if ((rc = vault_purpose_require(v, req, "record.search", resource, perm, &purpose)) != PV_OK)
 		return rc;
 	http_query_each(req, query_cb, &q);
 	if (q.n != 1)
@@ -241,14 +232,8 @@ static enum pv_rc rec_search(struct http_request *req)
 		rc = PV_E_NOMEM;
 		goto out;
 	}
-	memset(&ev, 0, sizeof(ev));
-	vault_actor(req, &ev.actor);
-	ev.action = "record.search";
-	ev.resource = resource;
-	ev.purpose_of_use = purpose;
-	ev.outcome = AUDIT_ALLOWED;
-	ev.detail = detail;
-	if (audit_record(v->audit, &ev) != PV_OK) {
+	if (vault_audit(v, req, "record.search", resource, purpose, AUDIT_ALLOWED, NULL,
+	    detail) != PV_OK) {
 		rc = http_fail(req, PV_E_AUDIT, NULL);
 		goto out;
 	}
@@ -271,7 +256,7 @@ static enum pv_rc rec_patch(struct http_request *req)
 {
 	struct vault_ctx *v = req->route->arg;
 	const char *cname = req->params[0], *id = req->params[1];
-	const char *purpose = authz_purpose_optional(req);
+	const char *purpose = vault_purpose_optional(req);
 	const struct vault_collection *c;
 	struct store_record cur;
 	struct vault_write_job *j = NULL;
@@ -381,13 +366,13 @@ static enum pv_rc rec_delete(struct http_request *req)
 
 	vault_resource(resource, sizeof(resource), cname, id);
 	if (!vault_rec_id_ok(id))
-		return vault_fail_audited(v, req, "record.delete", resource, authz_purpose_optional(req),
+		return vault_fail_audited(v, req, "record.delete", resource, vault_purpose_optional(req),
 		    PV_E_NOTFOUND, "no such record");
 	memset(&ev, 0, sizeof(ev));
 	vault_actor(req, &ev.actor);
 	ev.action = "record.delete";
 	ev.resource = resource;
-	ev.purpose_of_use = authz_purpose_optional(req);
+	ev.purpose_of_use = vault_purpose_optional(req);
 	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = "{\"shredded\":true}";
 	/* the DEK and ciphertext are dropped and the index entries deleted in

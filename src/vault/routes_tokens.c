@@ -185,7 +185,7 @@ static enum pv_rc tokenize(struct http_request *req)
 	vault_actor(req, &ev.actor);
 	ev.action = "token.create";
 	ev.resource = "tokens";
-	ev.purpose_of_use = authz_purpose_optional(req);
+	ev.purpose_of_use = vault_purpose_optional(req);
 	if ((rc = body_keys_check(req, keys, err, sizeof(err))) != PV_OK ||
 	    (rc = http_body_string(req, "collection", true, VAULT_NAME_MAX, &cname)) != PV_OK ||
 	    (rc = http_body_string(req, "field", true, VAULT_NAME_MAX, &fname)) != PV_OK)
@@ -320,7 +320,6 @@ static enum pv_rc detokenize(struct http_request *req)
 	struct vault_ctx *v = req->route->arg;
 	struct store_token t;
 	struct keys_envelope env;
-	struct audit_event ev;
 	const char *token = NULL, *purpose = NULL;
 	char err[VAULT_ERR_MAX] = "", resource[96] = "tokens", aad[128];
 	uint8_t *pt = NULL;
@@ -336,7 +335,7 @@ static enum pv_rc detokenize(struct http_request *req)
 		return rc;
 	if (util_id_valid("tok", token))
 		snprintf(resource, sizeof(resource), "tokens/%s", token);
-	if ((rc = authz_purpose_require(v, req, "token.detokenize", resource,
+	if ((rc = vault_purpose_require(v, req, "token.detokenize", resource,
 	    "tokens.detokenize", &purpose)) != PV_OK)
 		return rc;
 	rc = util_id_valid("tok", token) ? store_token_get(v->st, token, &t) : PV_E_NOTFOUND;
@@ -379,15 +378,9 @@ static enum pv_rc detokenize(struct http_request *req)
 		rc = PV_E_NOMEM;
 		goto out;
 	}
-	memset(&ev, 0, sizeof(ev));
-	vault_actor(req, &ev.actor);
-	ev.action = "token.detokenize";
-	ev.resource = resource;
-	ev.purpose_of_use = purpose;
-	ev.outcome = AUDIT_ALLOWED;
-	ev.detail = detail;
 	/* fail closed, as for a record read */
-	if (audit_record(v->audit, &ev) != PV_OK) {
+	if (vault_audit(v, req, "token.detokenize", resource, purpose, AUDIT_ALLOWED, NULL,
+	    detail) != PV_OK) {
 		rc = http_fail(req, PV_E_AUDIT, NULL);
 		goto out;
 	}

@@ -12,7 +12,7 @@
  *    released only after the AEAD tag verified (keys_envelope_open).
  *  - Audit entries carry record IDs, field names and codes, never a value.
  *
- * Purpose-of-use gate (authz_purpose_require), in order:
+ * Purpose-of-use gate (vault_purpose_require), in order:
  *   header missing or not an HL7 code  -> 400 purpose_required (audited)
  *   ETREAT without role break_glass    -> 403 forbidden (audited)
  *   roles restrict purposes, code not
@@ -262,6 +262,23 @@ void vault_actor(struct http_request *req, struct audit_actor *out)
 	out->source = req->source;
 }
 
+enum pv_rc vault_audit(struct vault_ctx *v, struct http_request *req, const char *action,
+    const char *resource, const char *purpose, enum audit_outcome outcome, const char *reason,
+    const char *detail)
+{
+	struct audit_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	vault_actor(req, &ev.actor);
+	ev.action = action;
+	ev.resource = resource;
+	ev.purpose_of_use = purpose;
+	ev.outcome = outcome;
+	ev.reason = reason;
+	ev.detail = detail;
+	return audit_record(v->audit, &ev);
+}
+
 char *vault_detail_fields(json_t *obj, json_t *extra)
 {
 	json_t *d = json_object(), *names = json_array();
@@ -393,19 +410,18 @@ static enum pv_rc roles_allow_purpose(struct vault_ctx *v, const struct authn_pr
 	return PV_OK;
 }
 
-const char *authz_purpose_optional(struct http_request *req)
+const char *vault_purpose_optional(struct http_request *req)
 {
 	const char *code = http_header(req, AUTHZ_PURPOSE_HEADER);
 
 	return authz_purpose_valid(code) ? code : NULL;
 }
 
-enum pv_rc authz_purpose_require(struct vault_ctx *v, struct http_request *req,
+enum pv_rc vault_purpose_require(struct vault_ctx *v, struct http_request *req,
     const char *action, const char *resource, const char *required, const char **code)
 {
 	const struct authn_principal *p = req->principal;
 	const char *h = http_header(req, AUTHZ_PURPOSE_HEADER);
-	struct audit_event ev;
 	enum pv_rc rc = PV_OK;
 	const char *why = NULL, *msg = NULL;
 	bool allowed = true;
@@ -430,15 +446,9 @@ enum pv_rc authz_purpose_require(struct vault_ctx *v, struct http_request *req,
 		*code = h;
 		return PV_OK;
 	}
-	memset(&ev, 0, sizeof(ev));
-	vault_actor(req, &ev.actor);
-	ev.action = action;
-	ev.resource = resource;
 	/* an invalid header is not recorded: it is request data */
-	ev.purpose_of_use = rc == PV_E_PURPOSE ? NULL : h;
-	ev.outcome = AUDIT_DENIED;
-	ev.reason = why;
-	if (audit_record(v->audit, &ev) != PV_OK)
+	if (vault_audit(v, req, action, resource, rc == PV_E_PURPOSE ? NULL : h, AUDIT_DENIED,
+	    why, NULL) != PV_OK)
 		return http_fail(req, PV_E_AUDIT, NULL);
 	return http_fail(req, rc, msg);
 }

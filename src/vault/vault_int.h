@@ -90,6 +90,11 @@ enum pv_rc vault_record_open(struct keys *k, const struct store_record *r, json_
 
 /* Audit helpers. Actor from the request's principal (or anonymous). */
 void vault_actor(struct http_request *req, struct audit_actor *out);
+/* One durable audit entry for this request (actor from its principal);
+ * audit_record's rc. A PHI read sends nothing unless this returned PV_OK. */
+enum pv_rc vault_audit(struct vault_ctx *v, struct http_request *req, const char *action,
+    const char *resource, const char *purpose, enum audit_outcome outcome, const char *reason,
+    const char *detail);
 /* {"fields":[names of obj's keys, sorted]} plus extra members (may be
  * NULL; stolen). Names only, never values. NULL on allocation failure. */
 char *vault_detail_fields(json_t *obj, json_t *extra);
@@ -104,10 +109,10 @@ char *vault_detail_fields(json_t *obj, json_t *extra);
  * refusal is audited (action, resource, outcome denied) and returned as the
  * handler's rc with its message. *code: the accepted code (request memory).
  */
-enum pv_rc authz_purpose_require(struct vault_ctx *v, struct http_request *req,
+enum pv_rc vault_purpose_require(struct vault_ctx *v, struct http_request *req,
     const char *action, const char *resource, const char *required, const char **code);
 /* The header if it is a valid code, else NULL (writes: recorded if given). */
-const char *authz_purpose_optional(struct http_request *req);
+const char *vault_purpose_optional(struct http_request *req);
 
 /* One job of a batch: an audit entry and an optional data change. */
 struct vault_job {
