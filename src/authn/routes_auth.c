@@ -219,6 +219,7 @@ h_login(struct http_request *req)
 				goto fail;
 			util_strlcpy(pend.user_id, u.id, sizeof(pend.user_id));
 			pend.expires_ms = now + AUTHN_MFA_PENDING_MS;
+			pend.credential_epoch = u.credential_epoch;
 			j.pending = &pend;
 			ev.reason = "mfa_required";
 			if ((rc = audit_commit(s->audit, &ev, login_fn, &j)) != PV_OK)
@@ -421,8 +422,9 @@ h_mfa(struct http_request *req)
 	snprintf(res, sizeof(res), "users/%s", u.id);
 	ev.actor.user_id = u.id;
 	ev.resource = res;
-	if (u.disabled || !u.mfa_enabled) {
-		ev.reason = u.disabled ? "disabled" : "mfa_not_enrolled";
+	if (u.disabled || !u.mfa_enabled || u.credential_epoch != pend.credential_epoch) {
+		ev.reason = u.disabled ? "disabled" : !u.mfa_enabled ? "mfa_not_enrolled"
+		    : "credentials_changed";
 		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT :
 		    http_fail(req, PV_E_UNAUTH, INVALID_LOGIN);
 		goto out;

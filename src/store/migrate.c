@@ -189,6 +189,12 @@ static const struct migration migrations[] = {
 	  " created_ms INTEGER NOT NULL);"
 	  "CREATE UNIQUE INDEX tokens_mac ON tokens(mac) WHERE mac IS NOT NULL;" },
 	/* vault:end */
+	/* 4: a pending MFA login remembers the credential epoch its password
+	 * was checked under, so a password change (or disable) in between
+	 * voids it: the second factor alone must never finish a login whose
+	 * password is no longer valid. */
+	{ 4,
+	  "ALTER TABLE mfa_pending ADD COLUMN credential_epoch INTEGER NOT NULL DEFAULT 0;" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

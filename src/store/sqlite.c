@@ -150,10 +150,10 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	    "locked_until_ms) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(key, kind) DO UPDATE SET "
 	    "failures = excluded.failures, window_start_ms = excluded.window_start_ms, "
 	    "locked_until_ms = excluded.locked_until_ms",
-	[SQ_MFA_PENDING_PUT] = "INSERT INTO mfa_pending(token_hash, user_id, expires_ms, attempts) "
-	    "VALUES (?1, ?2, ?3, ?4)",
-	[SQ_MFA_PENDING_GET] = "SELECT token_hash, user_id, expires_ms, attempts FROM mfa_pending "
-	    "WHERE token_hash = ?1",
+	[SQ_MFA_PENDING_PUT] = "INSERT INTO mfa_pending(token_hash, user_id, expires_ms, attempts, "
+	    "credential_epoch) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQ_MFA_PENDING_GET] = "SELECT token_hash, user_id, expires_ms, attempts, credential_epoch "
+	    "FROM mfa_pending WHERE token_hash = ?1",
 	[SQ_MFA_PENDING_ATTEMPT] = "UPDATE mfa_pending SET attempts = attempts + 1 "
 	    "WHERE token_hash = ?1",
 	[SQ_MFA_PENDING_DELETE] = "DELETE FROM mfa_pending WHERE token_hash = ?1",

@@ -422,7 +422,7 @@ enum pv_rc store_sqlite_mfa_pending_put(struct store *st, const struct store_mfa
 {
 	return store_sqlite_exec(st, SQ_MFA_PENDING_PUT, "mfa_pending_put",
 	    SQP_LIST(SQP_TEXT(p->token_hash), SQP_TEXT(p->user_id), SQP_INT(p->expires_ms),
-		SQP_INT(p->attempts)), NULL);
+		SQP_INT(p->attempts), SQP_INT(p->credential_epoch)), NULL);
 }
 
 static enum pv_rc mfa_pending_from_row(sqlite3_stmt *s, void *out)
@@ -436,6 +436,7 @@ static enum pv_rc mfa_pending_from_row(sqlite3_stmt *s, void *out)
 		return PV_E_INTEGRITY;
 	p.expires_ms = sqlite3_column_int64(s, 2);
 	p.attempts = a < 0 ? 0 : a > 1000000 ? 1000000 : (int)a;
+	p.credential_epoch = sqlite3_column_int64(s, 4);
 	*(struct store_mfa_pending *)out = p;
 	return PV_OK;
 }

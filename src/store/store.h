@@ -251,6 +251,7 @@ struct store_mfa_pending {
 	char user_id[UTIL_ID_MAX];
 	int64_t expires_ms;
 	int attempts;
+	int64_t credential_epoch;   /* the user's epoch when the password was checked */
 };
 enum pv_rc store_mfa_pending_put(struct store *st, const struct store_mfa_pending *p);
 enum pv_rc store_mfa_pending_get(struct store *st, const char *token_hash,

@@ -343,6 +343,24 @@ test_bootstrap_and_mfa(struct h_server *s, char admin_tok[64], char secret[64],
 	expect(s, "GET", "/v1/auth/session", tok, NULL, 200, NULL);
 	expect(s, "POST", "/v1/auth/logout", tok, NULL, 204, NULL);
 	expect(s, "GET", "/v1/auth/session", tok, NULL, 401, "unauthenticated");
+
+	/* a login whose password was checked before a password change cannot be
+	 * finished with the second factor afterwards (recovery[1] is still unused) */
+	login(s, "admin", ADMIN_PW, &r);
+	CHECK_STATUS(&r, 200);
+	snprintf(body, sizeof(body), "{\"mfa_token\":\"%s\",\"code\":\"%s\"}",
+	    jstr(&r, "mfa_token"), recovery[1]);
+	h_resp_free(&r);
+	change_password(s, admin_tok, ADMIN_PW, "quiet meadow lantern 77");
+	expect(s, "POST", "/v1/auth/mfa", NULL, body, 401, "unauthenticated");
+	change_password(s, admin_tok, "quiet meadow lantern 77", ADMIN_PW);
+	/* the recovery code was not spent by the refused attempt */
+	login(s, "admin", ADMIN_PW, &r);
+	CHECK_STATUS(&r, 200);
+	snprintf(body, sizeof(body), "{\"mfa_token\":\"%s\",\"code\":\"%s\"}",
+	    jstr(&r, "mfa_token"), recovery[1]);
+	h_resp_free(&r);
+	expect(s, "POST", "/v1/auth/mfa", NULL, body, 200, NULL);
 }
 
 static void
@@ -528,7 +546,9 @@ test_users_and_roles(struct h_server *s, const char *admin_tok)
 	CHECK(audit_count(s, erin_tok, "auth.login", "denied", "disabled") == 1);
 	CHECK(audit_count(s, erin_tok, "auth.login", "denied", "bad_password") >= 1);
 	CHECK(audit_count(s, erin_tok, "auth.mfa", "allowed", "totp") >= 1);
-	CHECK(audit_count(s, erin_tok, "auth.mfa", "allowed", "recovery_code") == 1);
+	/* recovery[0] once, recovery[1] once (after the refused credentials_changed try) */
+	CHECK(audit_count(s, erin_tok, "auth.mfa", "allowed", "recovery_code") == 2);
+	CHECK(audit_count(s, erin_tok, "auth.mfa", "denied", "credentials_changed") == 1);
 	CHECK(audit_count(s, erin_tok, "auth.mfa", "denied", NULL) >= 2);
 	CHECK(audit_count(s, erin_tok, "auth.mfa_enroll", "allowed", "confirmed") == 1);
 	CHECK(audit_count(s, erin_tok, "auth.mfa_enroll", "denied", "bad_totp") == 1);

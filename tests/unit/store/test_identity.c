@@ -295,12 +295,14 @@ static void test_recovery_lockout_pending(void **state)
 	snprintf(p.token_hash, sizeof(p.token_hash), "ph");
 	snprintf(p.user_id, sizeof(p.user_id), "usr_a");
 	p.expires_ms = 1000;
+	p.credential_epoch = 7;
 	assert_int_equal(store_mfa_pending_put(f->st, &p), PV_OK);
 	assert_int_equal(store_mfa_pending_attempt(f->st, "ph"), PV_OK);
 	assert_int_equal(store_mfa_pending_attempt(f->st, "ph"), PV_OK);
 	assert_int_equal(store_mfa_pending_get(f->st, "ph", &got), PV_OK);
 	assert_int_equal(got.attempts, 2);
 	assert_int_equal(got.expires_ms, 1000);
+	assert_int_equal(got.credential_epoch, 7);
 	snprintf(p.token_hash, sizeof(p.token_hash), "old");
 	p.expires_ms = 10;
 	assert_int_equal(store_mfa_pending_put(f->st, &p), PV_OK);

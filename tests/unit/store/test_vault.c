@@ -66,7 +66,8 @@ static void test_collections(void **state)
 	struct store_collection c;
 	char schema[] = "{}";
 
-	assert_int_equal(store_schema_version(f->st), 3);
+	/* the vault migration (3) is applied; later migrations may follow */
+	assert_true(store_schema_version(f->st) >= 3);
 	put_collection(f->st, "patients");
 	put_collection(f->st, "claims");
 
