@@ -21,7 +21,7 @@
 
 #include "audit/audit.h"
 #include "cli/cli.h"
-#include "cli/bootstrap.h"
+#include "authn/authn.h"
 #include "config/config.h"
 #include "crypto/crypto.h"
 #include "keys/keys.h"
@@ -150,8 +150,12 @@ cli_init_datadir(const char *data, const char *seal, const char *region,
 		}
 	}
 	util_strlcpy(out->admin_username, "admin", sizeof(out->admin_username));
-	rc = bootstrap_admin(st, audit, &cfg, out->admin_username, out->admin_password,
-	    sizeof(out->admin_password));
+	/* the first administrator: role admin, a random one-time password shown
+	 * once here, only its Argon2id hash stored; recorded as user.create */
+	rc = authn_password_generate(out->admin_password, sizeof(out->admin_password));
+	if (rc == PV_OK)
+		rc = authn_bootstrap_admin(st, audit, &cfg, out->admin_username,
+		    out->admin_password, NULL);
 	if (rc != PV_OK) {
 		cli_err("cannot create the bootstrap admin: %s", pv_rc_name(rc));
 		goto out;
