@@ -189,23 +189,6 @@ attrs_from_body(struct http_request *req, char **out, bool *present)
 }
 
 /* Refuse fields this route does not know (a typo must not be ignored). */
-static enum pv_rc
-only_fields(struct http_request *req, const char *const *allowed)
-{
-	const char *k;
-	json_t *v;
-	size_t i;
-
-	json_object_foreach(req->body, k, v) {
-		(void)v;
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(k, allowed[i]) == 0)
-				break;
-		if (allowed[i] == NULL)
-			return http_fail(req, PV_E_INVALID, "unknown field in the request body");
-	}
-	return PV_OK;
-}
 
 /* ---- POST /v1/users ---- */
 
@@ -305,7 +288,7 @@ h_user_create(struct http_request *req)
 	json_t *o;
 	enum pv_rc rc;
 
-	if ((rc = only_fields(req, allowed)) != PV_OK ||
+	if ((rc = http_body_only(req, allowed)) != PV_OK ||
 	    (rc = http_body_string(req, "username", true, 256, &username)) != PV_OK ||
 	    (rc = http_body_string(req, "display_name", false, STORE_DISPLAY_MAX - 1, &display)) !=
 	    PV_OK ||
@@ -488,7 +471,7 @@ h_user_patch(struct http_request *req)
 	char *attrs;
 	enum pv_rc rc;
 
-	if ((rc = only_fields(req, allowed)) != PV_OK)
+	if ((rc = http_body_only(req, allowed)) != PV_OK)
 		return rc;
 	if ((rc = load_user(req, &u)) != PV_OK)
 		return rc;

@@ -27,23 +27,6 @@ svc_of(struct http_request *req)
 	return req->route->arg;
 }
 
-static enum pv_rc
-only_fields(struct http_request *req, const char *const *allowed)
-{
-	const char *k;
-	json_t *v;
-	size_t i;
-
-	json_object_foreach(req->body, k, v) {
-		(void)v;
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(k, allowed[i]) == 0)
-				break;
-		if (allowed[i] == NULL)
-			return http_fail(req, PV_E_INVALID, "unknown field in the request body");
-	}
-	return PV_OK;
-}
 
 /* ---- roles ---- */
 
@@ -98,7 +81,7 @@ h_role_create(struct http_request *req)
 	size_t n, i;
 	enum pv_rc rc;
 
-	if ((rc = only_fields(req, allowed)) != PV_OK ||
+	if ((rc = http_body_only(req, allowed)) != PV_OK ||
 	    (rc = http_body_string(req, "name", true, AUTHZ_NAME_MAX - 1, &name)) != PV_OK)
 		return rc;
 	arr = json_object_get(req->body, "permissions");
@@ -222,7 +205,7 @@ h_group_create(struct http_request *req)
 	size_t i, k;
 	enum pv_rc rc;
 
-	if ((rc = only_fields(req, allowed)) != PV_OK ||
+	if ((rc = http_body_only(req, allowed)) != PV_OK ||
 	    (rc = http_body_string(req, "name", true, AUTHZ_NAME_MAX - 1, &name)) != PV_OK)
 		return rc;
 	if (!authz_name_valid(name))

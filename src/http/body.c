@@ -94,6 +94,42 @@ field_msg(struct http_request *req, const char *what, const char *key)
 	return m ? m : "invalid field";
 }
 
+static bool
+field_name_like(const char *s)
+{
+	size_t n = 0;
+
+	if (!(s[0] >= 'a' && s[0] <= 'z'))
+		return false;
+	for (; s[n] != '\0'; n++)
+		if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') || s[n] == '_'))
+			return false;
+	return n <= 63;
+}
+
+enum pv_rc
+http_body_only(struct http_request *req, const char *const *allowed)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach(req->body, k, v) {
+		(void)v;
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(k, allowed[i]) == 0)
+				break;
+		if (allowed[i] != NULL)
+			continue;
+		req->err_message = field_name_like(k) && req->arena != NULL ?
+		    arena_printf(req->arena, "unknown field \"%s\" in the request body", k) : NULL;
+		if (req->err_message == NULL)
+			req->err_message = "unknown field in the request body";
+		return PV_E_INVALID;
+	}
+	return PV_OK;
+}
+
 enum pv_rc
 http_body_string(struct http_request *req, const char *key, bool required,
     size_t max_len, const char **out)

@@ -89,6 +89,11 @@ enum pv_rc http_fail(struct http_request *req, enum pv_rc rc, const char *messag
 /* Respond with a JSON object (steals the reference) and status. Returns PV_OK. */
 enum pv_rc http_reply(struct http_request *req, int status, json_t *body);
 
+/* PV_E_INVALID unless every key of the body is in `allowed` (NULL-terminated).
+ * The message names the key only if it looks like a field name
+ * ([a-z][a-z0-9_]{0,62}): a value pasted in the wrong place is never echoed. */
+enum pv_rc http_body_only(struct http_request *req, const char *const *allowed);
+
 /* Body field helpers: PV_E_INVALID with a message naming the field. */
 enum pv_rc http_body_string(struct http_request *req, const char *key, bool required,
     size_t max_len, const char **out);

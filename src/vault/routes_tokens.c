@@ -144,25 +144,6 @@ static enum pv_rc seal_value(struct vault_ctx *v, const char *token, const char 
 	return PV_OK;
 }
 
-static enum pv_rc body_keys_check(struct http_request *req, const char *const *allowed,
-    char *err, size_t errlen)
-{
-	const char *key;
-	json_t *val;
-
-	json_object_foreach(req->body, key, val) {
-		bool ok = false;
-
-		(void)val;
-		for (size_t i = 0; allowed[i] != NULL; i++)
-			ok = ok || strcmp(key, allowed[i]) == 0;
-		if (!ok) {
-			snprintf(err, errlen, "unknown key '%s'", vault_safe_key(key));
-			return PV_E_INVALID;
-		}
-	}
-	return PV_OK;
-}
 
 static enum pv_rc tokenize(struct http_request *req)
 {
@@ -186,7 +167,7 @@ static enum pv_rc tokenize(struct http_request *req)
 	ev.action = "token.create";
 	ev.resource = "tokens";
 	ev.purpose_of_use = vault_purpose_optional(req);
-	if ((rc = body_keys_check(req, keys, err, sizeof(err))) != PV_OK ||
+	if ((rc = http_body_only(req, keys)) != PV_OK ||
 	    (rc = http_body_string(req, "collection", true, VAULT_NAME_MAX, &cname)) != PV_OK ||
 	    (rc = http_body_string(req, "field", true, VAULT_NAME_MAX, &fname)) != PV_OK)
 		goto fail;
@@ -321,7 +302,7 @@ static enum pv_rc detokenize(struct http_request *req)
 	struct store_token t;
 	struct keys_envelope env;
 	const char *token = NULL, *purpose = NULL;
-	char err[VAULT_ERR_MAX] = "", resource[96] = "tokens", aad[128];
+	char resource[96] = "tokens", aad[128];
 	uint8_t *pt = NULL;
 	size_t aadlen = 0, ptlen = 0;
 	json_t *value = NULL;
@@ -329,8 +310,8 @@ static enum pv_rc detokenize(struct http_request *req)
 	enum pv_rc rc;
 
 	memset(&t, 0, sizeof(t));
-	if ((rc = body_keys_check(req, keys, err, sizeof(err))) != PV_OK)
-		return vault_fail(req, rc, err);
+	if ((rc = http_body_only(req, keys)) != PV_OK)
+		return rc;
 	if ((rc = http_body_string(req, "token", true, UTIL_ID_MAX, &token)) != PV_OK)
 		return rc;
 	if (util_id_valid("tok", token))

@@ -177,6 +177,36 @@ test_body_string(void **state)
 	arena_free(req.arena);
 }
 
+static void
+test_body_only(void **state)
+{
+	static const char *const allowed[] = { "user", "n", NULL };
+	const char *ok = "{\"user\":\"alice\",\"n\":3}";
+	const char *named = "{\"user\":\"alice\",\"nick\":\"al\"}";
+	const char *pasted = "{\"user\":\"alice\",\"123-45-6789\":1}";
+	struct http_request req;
+
+	(void)state;
+	memset(&req, 0, sizeof(req));
+	req.arena = arena_new(0);
+	assert_int_equal(http_parse_body(ok, strlen(ok), &req.body), PV_OK);
+	assert_int_equal(http_body_only(&req, allowed), PV_OK);
+	json_decref(req.body);
+
+	/* an unknown key that looks like a field name is named */
+	assert_int_equal(http_parse_body(named, strlen(named), &req.body), PV_OK);
+	assert_int_equal(http_body_only(&req, allowed), PV_E_INVALID);
+	assert_non_null(strstr(req.err_message, "\"nick\""));
+	json_decref(req.body);
+
+	/* anything else (a value pasted as a key) is never echoed */
+	assert_int_equal(http_parse_body(pasted, strlen(pasted), &req.body), PV_OK);
+	assert_int_equal(http_body_only(&req, allowed), PV_E_INVALID);
+	assert_string_equal(req.err_message, "unknown field in the request body");
+	json_decref(req.body);
+	arena_free(req.arena);
+}
+
 int
 main(void)
 {
@@ -189,6 +219,7 @@ main(void)
 		cmocka_unit_test(test_invalid_utf8_refused),
 		cmocka_unit_test(test_depth_bounded),
 		cmocka_unit_test(test_body_string),
+		cmocka_unit_test(test_body_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
