@@ -41,18 +41,24 @@ int cli_api_error(long status, struct json_t *resp);
  * $PHIVAULT_CACERT). Commands with more options put CLI_ONLINE_LONGOPTS in
  * their getopt_long table and CLI_ONLINE_SHORTOPTS in their short options,
  * start from cli_online_init and hand each option to cli_online_opt. */
+enum cli_format { CLI_FORMAT_TEXT = 0, CLI_FORMAT_JSON = 1 };
 struct cli_online_opts {
 	const char *addr;     /* NULL if neither given nor in the environment */
 	const char *cacert;   /* NULL: the system store */
+	enum cli_format format; /* --format text|json; default text on a terminal, json otherwise */
+	bool bad_format;      /* --format was neither text nor json (a usage error) */
 };
 #define CLI_ONLINE_LONGOPTS \
 	{ "addr", required_argument, NULL, 'a' }, \
-	{ "cacert", required_argument, NULL, 'c' }
-#define CLI_ONLINE_SHORTOPTS "a:c:"
+	{ "cacert", required_argument, NULL, 'c' }, \
+	{ "format", required_argument, NULL, 'F' }
+#define CLI_ONLINE_SHORTOPTS "a:c:F:"
 #define CLI_DEFAULT_ADDR "https://127.0.0.1:8443"
 #define CLI_GO_ON (-1)
 void cli_online_init(struct cli_online_opts *o);
-/* true if c (a getopt_long answer) was --addr or --cacert, now recorded. */
+/* true if c (a getopt_long answer) was --addr, --cacert or --format, now
+ * recorded (a bad --format value sets o->bad_format and is reported by
+ * cli_online_parse, or by the caller that parses options itself). */
 bool cli_online_opt(struct cli_online_opts *o, int c, const char *arg);
 /* o->addr, or CLI_DEFAULT_ADDR when unset or empty. */
 const char *cli_online_addr(const struct cli_online_opts *o);
@@ -60,6 +66,15 @@ const char *cli_online_addr(const struct cli_online_opts *o);
  * --help: CLI_GO_ON with optind at the first operand, else the exit code
  * (CLI_OK after printing usage for --help, CLI_USAGE for an unknown option). */
 int cli_online_parse(int argc, char **argv, const char *usage, struct cli_online_opts *o);
+
+/* --format for commands that are not online (version, audit, init): "text" or
+ * "json" into *out; false (after cli_err) for anything else. */
+bool cli_format_parse(const char *arg, enum cli_format *out);
+/* The default --format: text when stdout is a terminal, json otherwise. */
+enum cli_format cli_format_default(void);
+/* Print v as one line of compact JSON on stdout (the --format json answer). */
+struct json_t;
+void cli_print_json(struct json_t *v);
 
 int cmd_version(int argc, char **argv);
 int cmd_init(int argc, char **argv);

@@ -1,8 +1,11 @@
 /* common: helpers shared by the subcommands (errors, the online commands' server options). */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -23,6 +26,39 @@ cli_online_init(struct cli_online_opts *o)
 {
 	o->addr = getenv("PHIVAULT_ADDR");
 	o->cacert = getenv("PHIVAULT_CACERT");
+	o->format = cli_format_default();
+	o->bad_format = false;
+}
+
+enum cli_format
+cli_format_default(void)
+{
+	return isatty(STDOUT_FILENO) ? CLI_FORMAT_TEXT : CLI_FORMAT_JSON;
+}
+
+bool
+cli_format_parse(const char *arg, enum cli_format *out)
+{
+	if (strcmp(arg, "text") == 0)
+		*out = CLI_FORMAT_TEXT;
+	else if (strcmp(arg, "json") == 0)
+		*out = CLI_FORMAT_JSON;
+	else {
+		cli_err("--format must be text or json, not '%s'", arg);
+		return false;
+	}
+	return true;
+}
+
+void
+cli_print_json(json_t *v)
+{
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	if (s != NULL) {
+		puts(s);
+		free(s);
+	}
 }
 
 bool
@@ -31,6 +67,10 @@ cli_online_opt(struct cli_online_opts *o, int c, const char *arg)
 	switch (c) {
 	case 'a': o->addr = arg; return true;
 	case 'c': o->cacert = arg; return true;
+	case 'F':
+		if (!cli_format_parse(arg, &o->format))
+			o->bad_format = true;
+		return true;
 	default: return false;
 	}
 }
@@ -62,5 +102,5 @@ cli_online_parse(int argc, char **argv, const char *usage, struct cli_online_opt
 		}
 		return CLI_USAGE;
 	}
-	return CLI_GO_ON;
+	return o->bad_format ? CLI_USAGE : CLI_GO_ON;
 }
