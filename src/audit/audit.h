@@ -86,10 +86,42 @@ struct audit_verify_result {
 	int64_t first_bad_seq;    /* 0 if ok */
 	char head[65];            /* hash of the last entry */
 	char reason[160];         /* why it failed, no PHI */
+	int64_t head_seq;         /* seq of the last entry (0: empty trail) */
 };
 /* Recompute the chain and every checkpoint signature from the store alone.
  * pub NULL: the public key stored in the data directory's meta. */
 enum pv_rc audit_verify(struct store *st, const uint8_t *pub, struct audit_verify_result *out);
+
+/*
+ * What an outside verifier brings, so that it need not trust the database
+ * it checks: the checkpoint key it recorded at init (pub), and the last head
+ * (expect_seq, expect_hash) it saw. With pub set, a stored public key that
+ * differs from it is tampering (a forger who rewrote the chain re-signs the
+ * checkpoints with a key of his own and stores that key). With expect_seq
+ * >= 1, entry expect_seq must exist with hash expect_hash (64 hex): this
+ * catches a tail cut or rewritten after the last checkpoint.
+ */
+struct audit_verify_opts {
+	const uint8_t *pub;       /* NULL: the stored key */
+	const char *fingerprint;  /* or the expected key's fingerprint (audit_key_fingerprint);
+	                           * the stored key is used iff it matches */
+	int64_t expect_seq;       /* 0: no expectation */
+	const char *expect_hash;  /* with expect_seq */
+};
+enum pv_rc audit_verify_with(struct store *st, const struct audit_verify_opts *opts,
+    struct audit_verify_result *out);
+
+/* Fingerprint of a checkpoint key for operators to record at init:
+ * "SHA256:" + 64 lowercase hex digits of SHA-256(raw 32-byte Ed25519 key). */
+#define AUDIT_FINGERPRINT_LEN (7 + 64)
+enum pv_rc audit_key_fingerprint(const uint8_t pub[CRYPTO_ED25519_PUB_LEN],
+    char out[AUDIT_FINGERPRINT_LEN + 1]);
+/* The raw key of an Ed25519 SubjectPublicKeyInfo PEM (RFC 8410), the form
+ * GET /v1/audit/public-key serves. PV_E_INVALID for anything else. */
+enum pv_rc audit_public_key_from_pem(const char *pem, size_t len,
+    uint8_t pub[CRYPTO_ED25519_PUB_LEN]);
+/* "SEQ:HASH" (seq >= 1, 64 hex digits) into its parts; PV_E_INVALID otherwise. */
+enum pv_rc audit_head_parse(const char *s, int64_t *seq, char hash[65]);
 
 /* Canonical bytes of a row (everything but hash); *out malloc'd. */
 enum pv_rc audit_canonical(const struct store_audit_row *row, uint8_t **out, size_t *len);

@@ -89,7 +89,13 @@ enum pv_rc audit_canonical(const struct store_audit_row *row, uint8_t **out, siz
 
 	total = taglen + 8;
 	for (size_t i = 0; i < 9; i++) {
-		flen[i] = strlen(or_empty(fields[i]));
+		/* The exact stored bytes: a row read back carries its column
+		 * lengths, so a NUL and text appended after it are hashed too. */
+		flen[i] = row->has_len ? row->len[i] : strlen(or_empty(fields[i]));
+		if (flen[i] > 0 && !fields[i]) {
+			rc = PV_E_INVALID;
+			goto out;
+		}
 		/* A length must fit its 4-byte prefix, and the sum must not wrap. */
 		if (flen[i] > UINT32_MAX || flen[i] > SIZE_MAX - total - 4) {
 			rc = PV_E_INVALID;
@@ -130,6 +136,7 @@ enum pv_rc audit_chain_hash(const struct store_audit_row *row, char out[65])
 	size_t clen = 0;
 
 	if (!row || !row->prev_hash || strlen(row->prev_hash) != 2 * CRYPTO_SHA256_LEN ||
+	    (row->has_len && row->len[8] != 2 * CRYPTO_SHA256_LEN) ||
 	    util_hex_decode(row->prev_hash, prev, sizeof prev) != 0)
 		return PV_E_INVALID;
 	rc = audit_canonical(row, &canon, &clen);
@@ -166,6 +173,94 @@ enum pv_rc audit_key_id(const uint8_t pub[CRYPTO_ED25519_PUB_LEN], char out[17])
 	if (rc != PV_OK)
 		return rc;
 	util_hex_encode(digest, 8, out);
+	return PV_OK;
+}
+
+enum pv_rc audit_key_fingerprint(const uint8_t pub[CRYPTO_ED25519_PUB_LEN],
+    char out[AUDIT_FINGERPRINT_LEN + 1])
+{
+	uint8_t digest[CRYPTO_SHA256_LEN];
+	enum pv_rc rc;
+
+	if (!pub || !out)
+		return PV_E_INVALID;
+	rc = crypto_sha256(pub, CRYPTO_ED25519_PUB_LEN, digest);
+	if (rc != PV_OK)
+		return rc;
+	memcpy(out, "SHA256:", 7);
+	util_hex_encode(digest, sizeof digest, out + 7);
+	return PV_OK;
+}
+
+/* DER of an Ed25519 SubjectPublicKeyInfo (RFC 8410 §4) before the 32 key
+ * bytes: SEQUENCE(42) { SEQUENCE(5) { OID 1.3.101.112 }, BIT STRING(33) 00 }. */
+static const uint8_t ed25519_spki_prefix[12] = {
+	0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+};
+
+enum pv_rc audit_public_key_from_pem(const char *pem, size_t len,
+    uint8_t pub[CRYPTO_ED25519_PUB_LEN])
+{
+	static const char begin[] = "-----BEGIN PUBLIC KEY-----";
+	static const char end[] = "-----END PUBLIC KEY-----";
+	char b64[128];
+	uint8_t der[64];
+	size_t n = 0, derlen = sizeof der, i;
+	const char *p, *e;
+
+	if (!pem || !pub || len > 4096 || memchr(pem, '\0', len))
+		return PV_E_INVALID;
+	p = pem;
+	e = pem + len;
+	while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	if ((size_t)(e - p) < sizeof begin - 1 || memcmp(p, begin, sizeof begin - 1) != 0)
+		return PV_E_INVALID;
+	p += sizeof begin - 1;
+	/* base64 lines up to the END line; whitespace between them ignored */
+	for (; p < e && *p != '-'; p++) {
+		if (*p == '\r' || *p == '\n' || *p == ' ' || *p == '\t')
+			continue;
+		if (n + 1 >= sizeof b64)
+			return PV_E_INVALID;
+		b64[n++] = *p;
+	}
+	b64[n] = '\0';
+	if ((size_t)(e - p) < sizeof end - 1 || memcmp(p, end, sizeof end - 1) != 0)
+		return PV_E_INVALID;
+	for (i = (size_t)(p - pem) + sizeof end - 1; i < len; i++)
+		if (pem[i] != '\r' && pem[i] != '\n' && pem[i] != ' ' && pem[i] != '\t')
+			return PV_E_INVALID;
+	if (util_b64_decode(b64, der, &derlen) != 0 ||
+	    derlen != sizeof ed25519_spki_prefix + CRYPTO_ED25519_PUB_LEN ||
+	    memcmp(der, ed25519_spki_prefix, sizeof ed25519_spki_prefix) != 0)
+		return PV_E_INVALID;
+	memcpy(pub, der + sizeof ed25519_spki_prefix, CRYPTO_ED25519_PUB_LEN);
+	return PV_OK;
+}
+
+enum pv_rc audit_head_parse(const char *s, int64_t *seq, char hash[65])
+{
+	const char *colon;
+	int64_t v = 0;
+
+	if (!s || !seq || !hash || !(colon = strchr(s, ':')) || colon == s || colon - s > 18)
+		return PV_E_INVALID;
+	for (const char *p = s; p < colon; p++) {
+		if (*p < '0' || *p > '9')
+			return PV_E_INVALID;
+		v = v * 10 + (*p - '0');
+	}
+	if (v < 1 || strlen(colon + 1) != 64)
+		return PV_E_INVALID;
+	for (int i = 0; i < 64; i++) {
+		char c = colon[1 + i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return PV_E_INVALID;
+	}
+	*seq = v;
+	memcpy(hash, colon + 1, 65);
 	return PV_OK;
 }
 

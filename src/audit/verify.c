@@ -13,9 +13,17 @@
  *      no longer match.
  * After the walk, a checkpoint beyond the last entry means the tail was cut.
  *
- * What it cannot catch (documented in docs/internals/audit.md): entries after
- * the last checkpoint rewritten or dropped consistently, by someone with
- * write access to the database.
+ * An outside verifier (audit_verify_with) also brings the key it recorded at
+ * init and the last head it saw: a stored key other than the expected one is
+ * tampering (a forger re-signs a rewritten chain with his own key and stores
+ * it), and entry expect_seq must exist with the expected hash (a tail cut or
+ * rewritten after the last checkpoint). A column holding a NUL byte is
+ * refused: stored text is exactly what the writer stored, C strings.
+ *
+ * What it cannot catch from the database alone (documented in
+ * docs/internals/audit.md): entries after the last checkpoint rewritten or
+ * dropped consistently, and a chain re-signed under a swapped key; the
+ * expected key and head close both.
  *
  * The first failure stops the walk and names the first bad seq. Reasons carry
  * seq numbers only, never entry contents (they may be shown to operators and
@@ -24,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "audit/audit_int.h"
 #include "crypto/crypto.h"
@@ -39,6 +48,10 @@ struct verify_ctx {
 	const uint8_t *pub_arg;
 	uint8_t pub[CRYPTO_ED25519_PUB_LEN];
 	bool have_pub;
+	bool key_replaced;              /* stored key is not the expected one */
+	bool no_key;                    /* ... and only its fingerprint is known */
+	int64_t expect_seq;             /* 0: none */
+	char expect_hash[65];
 	enum pv_rc rc;                  /* a read/alloc failure, not tampering */
 
 	struct verify_cp *cps;
@@ -112,6 +125,11 @@ static int check_checkpoint(struct verify_ctx *c, const struct verify_cp *cp,
 		    "entries up to seq %lld do not match the signed checkpoint", (long long)cp->seq);
 		return fail_at(c, cp->seq, reason);
 	}
+	if (c->no_key) {
+		snprintf(reason, sizeof reason, "checkpoint signatures do not match the expected "
+		    "key (first at seq %lld)", (long long)cp->seq);
+		return fail_at(c, cp->seq, reason);
+	}
 	if (!c->have_pub) {
 		if (c->pub_arg) {
 			memcpy(c->pub, c->pub_arg, sizeof c->pub);
@@ -124,8 +142,12 @@ static int check_checkpoint(struct verify_ctx *c, const struct verify_cp *cp,
 		}
 		c->have_pub = true;
 	}
-	snprintf(reason, sizeof reason, "checkpoint signature invalid at seq %lld",
-	    (long long)cp->seq);
+	if (c->key_replaced)
+		snprintf(reason, sizeof reason, "checkpoint signatures do not match the expected "
+		    "key (first at seq %lld)", (long long)cp->seq);
+	else
+		snprintf(reason, sizeof reason, "checkpoint signature invalid at seq %lld",
+		    (long long)cp->seq);
 	if (util_b64_decode(cp->signature, sig, &siglen) != 0 || siglen != CRYPTO_ED25519_SIG_LEN)
 		return fail_at(c, cp->seq, reason);
 	mlen = audit_checkpoint_message(cp->seq, cp->hash, msg, sizeof msg);
@@ -160,13 +182,35 @@ static int check_entry(const struct store_audit_row *row, void *arg)
 		    (long long)row->seq);
 		return fail_at(c, row->seq, reason);
 	}
+	if (row->has_len) {
+		const char *col[STORE_AUDIT_TEXT_COLS] = { row->time, row->actor, row->action,
+			row->resource, row->purpose_of_use, row->outcome, row->reason, row->detail,
+			row->prev_hash, row->hash };
+
+		/* Stored text never holds a NUL (the writer stores C strings): one
+		 * there hides bytes from anything that reads the column as a string. */
+		for (int i = 0; i < STORE_AUDIT_TEXT_COLS; i++) {
+			if (!col[i] || strlen(col[i]) != row->len[i]) {
+				snprintf(reason, sizeof reason,
+				    "entry at seq %lld holds a NUL byte (entry modified)",
+				    (long long)row->seq);
+				return fail_at(c, row->seq, reason);
+			}
+		}
+	}
 	rc = audit_chain_hash(row, hash);
 	if (rc == PV_E_NOMEM || rc == PV_E_CRYPTO) {
 		c->rc = rc;
 		return 1;
 	}
-	if (rc != PV_OK || !row->hash || strcmp(row->hash, hash) != 0) {
+	if (rc != PV_OK || !row->hash || strlen(row->hash) != 64 || strcmp(row->hash, hash) != 0) {
 		snprintf(reason, sizeof reason, "hash mismatch at seq %lld (entry modified)",
+		    (long long)row->seq);
+		return fail_at(c, row->seq, reason);
+	}
+	if (c->expect_seq == row->seq && strcmp(c->expect_hash, hash) != 0) {
+		snprintf(reason, sizeof reason,
+		    "entry at seq %lld does not have the expected head hash (rewritten)",
 		    (long long)row->seq);
 		return fail_at(c, row->seq, reason);
 	}
@@ -191,17 +235,62 @@ static int check_entry(const struct store_audit_row *row, void *arg)
 
 enum pv_rc audit_verify(struct store *st, const uint8_t *pub, struct audit_verify_result *out)
 {
+	struct audit_verify_opts o = { .pub = pub };
+
+	return audit_verify_with(st, &o, out);
+}
+
+static bool hash_hex_ok(const char *h)
+{
+	if (!h || strlen(h) != 64)
+		return false;
+	for (int i = 0; i < 64; i++)
+		if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+			return false;
+	return true;
+}
+
+enum pv_rc audit_verify_with(struct store *st, const struct audit_verify_opts *opts,
+    struct audit_verify_result *out)
+{
 	enum pv_rc rc;
 	struct verify_ctx c;
 	struct store_audit_filter f;
 	char reason[160];
 
-	if (!st || !out)
+	if (!st || !opts || !out || opts->expect_seq < 0 ||
+	    (opts->expect_seq > 0 && !hash_hex_ok(opts->expect_hash)))
 		return PV_E_INVALID;
 	memset(&c, 0, sizeof c);
 	c.st = st;
-	c.pub_arg = pub;
+	c.pub_arg = opts->pub;
+	c.expect_seq = opts->expect_seq;
+	if (c.expect_seq > 0)
+		memcpy(c.expect_hash, opts->expect_hash, sizeof c.expect_hash);
 	memcpy(c.last_hash, AUDIT_GENESIS_HASH, sizeof c.last_hash);
+	if (opts->pub || opts->fingerprint) {
+		uint8_t stored[CRYPTO_ED25519_PUB_LEN];
+		char fp[AUDIT_FINGERPRINT_LEN + 1];
+
+		rc = keys_audit_public_key(st, stored);
+		if (rc != PV_OK && rc != PV_E_NOTFOUND && rc != PV_E_INTEGRITY)
+			goto out;
+		if (rc == PV_OK && opts->pub) {
+			c.key_replaced = !crypto_memeq(stored, opts->pub, sizeof stored);
+		} else if (rc == PV_OK) {
+			if ((rc = audit_key_fingerprint(stored, fp)) != PV_OK)
+				goto out;
+			c.key_replaced = strlen(opts->fingerprint) != AUDIT_FINGERPRINT_LEN ||
+			    strncmp(opts->fingerprint, "SHA256:", 7) != 0 ||
+			    strcasecmp(opts->fingerprint + 7, fp + 7) != 0;
+			/* the stored key is the expected one: check with it */
+			c.no_key = c.key_replaced;
+		} else {
+			c.key_replaced = true;
+			c.no_key = !opts->pub;
+		}
+		rc = PV_OK;
+	}
 
 	rc = store_checkpoint_scan(st, collect_cp, &c);
 	if (rc == PV_OK)
@@ -225,6 +314,19 @@ enum pv_rc audit_verify(struct store *st, const uint8_t *pub, struct audit_verif
 		    (long long)c.last_seq, (long long)c.cps[c.ncps - 1].seq);
 		fail_at(&c, c.last_seq + 1, reason);
 	}
+	if (!c.bad && c.expect_seq > c.last_seq) {
+		snprintf(reason, sizeof reason,
+		    "entries after seq %lld are missing (expected head at seq %lld)",
+		    (long long)c.last_seq, (long long)c.expect_seq);
+		fail_at(&c, c.last_seq + 1, reason);
+	}
+	if (!c.bad && c.key_replaced) {
+		/* Every checkpoint verified with the expected key, yet the stored
+		 * key is another: the meta was edited. */
+		fail_at(&c, c.ncps > 0 ? c.cps[0].seq : 1,
+		    "checkpoint signatures do not match the expected key (the stored public "
+		    "key is another)");
+	}
 
 	memset(out, 0, sizeof *out);
 	out->ok = !c.bad;
@@ -232,6 +334,7 @@ enum pv_rc audit_verify(struct store *st, const uint8_t *pub, struct audit_verif
 	out->checkpoints = c.checkpoints;
 	out->first_bad_seq = c.bad ? c.bad_seq : 0;
 	memcpy(out->head, c.last_hash, sizeof out->head);
+	out->head_seq = c.last_seq;
 	util_strlcpy(out->reason, c.bad ? c.reason : "", sizeof out->reason);
 out:
 	for (size_t i = 0; i < c.ncps; i++) {

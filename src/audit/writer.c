@@ -230,7 +230,7 @@ static void run_group(struct audit *a, struct audit_job **jobs, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct audit_job *j = jobs[i];
 		const char *outcome, *reason;
-		struct store_audit_row row;
+		struct store_audit_row row = { 0 };   /* has_len false: C strings */
 
 		j->rc = PV_OK;
 		if (j->fn) {

@@ -20,6 +20,7 @@ struct cli_init_result {
 	char **shares;        /* NULL for the key-file seal */
 	size_t nshares;
 	char ca_cert[4096];
+	char audit_key_fingerprint[80];  /* "SHA256:<64 hex>" of the checkpoint key */
 };
 /* Create a data directory (cmd_init.c); returns a cli exit code. */
 int cli_init_datadir(const char *data, const char *seal, const char *region,

@@ -128,6 +128,15 @@ cli_init_datadir(const char *data, const char *seal, const char *region,
 		cli_err("cannot create the key hierarchy: %s", pv_rc_name(rc));
 		goto out;
 	}
+	{
+		uint8_t pub[CRYPTO_ED25519_PUB_LEN];
+
+		if ((rc = keys_audit_public_key(st, pub)) != PV_OK ||
+		    (rc = audit_key_fingerprint(pub, out->audit_key_fingerprint)) != PV_OK) {
+			cli_err("cannot read the audit public key: %s", pv_rc_name(rc));
+			goto out;
+		}
+	}
 	if ((rc = keys_open(st, data, &keys)) != PV_OK ||
 	    (spec.type == KEYS_SEAL_KEYFILE && (rc = keys_unseal_keyfile(keys)) != PV_OK)) {
 		cli_err("cannot open the new keyring: %s", pv_rc_name(rc));
@@ -232,6 +241,8 @@ cmd_init(int argc, char **argv)
 		json_object_set_new(o, "admin_password", json_string(res.admin_password));
 		json_object_set_new(o, "unseal_shares", sh);
 		json_object_set_new(o, "ca_cert", json_string(res.ca_cert));
+		json_object_set_new(o, "audit_key_fingerprint",
+		    json_string(res.audit_key_fingerprint));
 		txt = json_dumps(o, JSON_COMPACT);
 		if (txt != NULL) {
 			printf("%s\n", txt);
@@ -252,6 +263,10 @@ cmd_init(int argc, char **argv)
 			    "use --seal shamir:K/N in production)\n", data, KEYS_UNSEAL_FILE);
 		}
 		printf("CA certificate: %s\n", res.ca_cert);
+		printf("audit key fingerprint: %s\n"
+		    "  (keep it off this machine; `phivault audit verify "
+		    "--public-key-fingerprint` checks the trail against it)\n",
+		    res.audit_key_fingerprint);
 	}
 	cli_init_result_clear(&res);
 	return CLI_OK;

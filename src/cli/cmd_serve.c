@@ -80,6 +80,7 @@ cmd_dev(int argc, char **argv)
 		printf("  bootstrap admin: username %s, one-time password %s\n", res.admin_username,
 		    res.admin_password);
 		printf("  (change it at first login; it is not shown again)\n");
+		printf("  audit key fingerprint: %s\n", res.audit_key_fingerprint);
 		cli_init_result_clear(&res);
 	} else {
 		printf("phivault dev: using existing %s\n", data);

@@ -2,9 +2,17 @@
  * routes: system routes and the registration of every module's routes.
  *
  *   GET  /v1/sys/health   public, answers while sealed (503 + "sealed":true)
- *   POST /v1/sys/unseal   public, answers while sealed; audited as sys.unseal
+ *   POST /v1/sys/unseal   public, answers while sealed; audited as sys.unseal.
+ *       Per source at most UNSEAL_FAIL_LIMIT rejected shares a minute (then
+ *       429 rate_limited with Retry-After). If the entry cannot be recorded
+ *       the answer is 503 audit_unavailable, and an unseal it would have
+ *       recorded is undone (sealed again): no unaudited unseal.
  */
 #include <string.h>
+
+#define UNSEAL_FAIL_LIMIT 10
+#define UNSEAL_FAIL_WINDOW_S 60
+#define UNSEAL_THROTTLE_CAPACITY 1024
 
 #include "cli/routes.h"
 #include "vault/vault.h"
@@ -44,6 +52,7 @@ sys_unseal(struct http_request *req)
 	};
 	const char *share;
 	json_t *o;
+	int retry = 0;
 	enum pv_rc rc;
 
 	if ((rc = http_body_string(req, "share", true, 1024, &share)) != PV_OK)
@@ -56,6 +65,11 @@ sys_unseal(struct http_request *req)
 		o = seal_status_json(&ss);
 		return o ? http_reply(req, 200, o) : PV_E_NOMEM;
 	}
+	if (authn_throttle_check(app->unseal_throttle, req->source, util_now_ms(),
+	    &retry) == PV_E_RATE) {
+		req->retry_after_s = retry > 0 ? retry : 1;
+		return http_fail(req, PV_E_RATE, "Too many rejected unseal shares from this address");
+	}
 	rc = keys_unseal_share(app->keys, share, &ss);
 	if (rc == PV_OK) {
 		ev.outcome = AUDIT_ALLOWED;
@@ -63,11 +77,22 @@ sys_unseal(struct http_request *req)
 	} else {
 		ev.outcome = AUDIT_DENIED;
 		ev.reason = rc == PV_E_INTEGRITY ? "shares_mismatch" : "bad_share";
+		(void)authn_throttle_hit(app->unseal_throttle, req->source, util_now_ms(), &retry);
 	}
-	if (audit_record(app->audit, &ev) != PV_OK && rc == PV_OK && !ss.sealed)
-		log_error("audit: unseal not recorded");
+	if (audit_record(app->audit, &ev) != PV_OK) {
+		/* fail closed: an unseal that is not in the trail did not happen */
+		if (rc == PV_OK && !ss.sealed) {
+			keys_seal(app->keys);
+			log_error("audit: unseal could not be recorded; sealed again");
+		} else {
+			log_error("audit: unseal attempt could not be recorded");
+		}
+		return http_fail(req, PV_E_AUDIT,
+		    "the unseal could not be recorded in the audit trail; still sealed");
+	}
 	if (rc == PV_E_SHARE)
-		return http_fail(req, PV_E_SHARE, "the share is malformed or was already given");
+		return http_fail(req, PV_E_SHARE,
+		    "the share is malformed, not a share of this vault, or conflicts with one given");
 	if (rc == PV_E_INTEGRITY)
 		return http_fail(req, PV_E_SHARE,
 		    "these shares do not open this vault; unseal progress was reset");
@@ -129,7 +154,11 @@ routes_register(struct pv_app *app)
 	};
 
 	struct vault_deps vd = { app->st, app->keys, app->audit, app->cfg.allowed_regions };
-	enum pv_rc rc = http_routes_add(app->http, sys, sizeof(sys) / sizeof(sys[0]));
+	enum pv_rc rc = authn_throttle_new(UNSEAL_THROTTLE_CAPACITY, UNSEAL_FAIL_LIMIT,
+	    UNSEAL_FAIL_WINDOW_S, &app->unseal_throttle);
+
+	if (rc == PV_OK)
+		rc = http_routes_add(app->http, sys, sizeof(sys) / sizeof(sys[0]));
 
 	if (rc == PV_OK)
 		rc = identity_routes(app);
@@ -148,4 +177,6 @@ routes_cleanup(struct pv_app *app)
 	app->authn = NULL;
 	vault_free(app->vault);
 	app->vault = NULL;
+	authn_throttle_free(app->unseal_throttle);
+	app->unseal_throttle = NULL;
 }

@@ -29,6 +29,7 @@ struct pv_app {
 	struct vault_ctx *vault;      /* PHI records (vault/vault.h) */
 	struct authn_service *authn;  /* identity: sessions, login, users (authn/authn.h) */
 	struct authz_service *authz;  /* identity: hooks, roles, audit routes (authz/authz.h) */
+	struct authn_throttle *unseal_throttle;  /* failed unseal shares per source */
 };
 
 /* Run until a signal; returns a cli exit code. listen may be NULL (config). */

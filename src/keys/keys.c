@@ -11,6 +11,8 @@
  *   seal.root_wrapped  box(unseal key, AAD "phivault:root:v1", root key)
  *   audit.signing_key  box(root key, AAD "phivault:audit-signing:v1", Ed25519 seed)
  *   audit.public_key   raw 32-byte Ed25519 public key (readable while sealed)
+ *   seal.share_commitments  salt(16) | H_1 .. H_N, 32 bytes each (shamir only;
+ *                      keys_share_commit; absent in milestone-1 data dirs)
  * and one store_kek row per (name, version):
  *   box(root key, AAD "phivault:kek:<name>:<version>", KEK)
  * where box = IV || AES-256-GCM ciphertext || tag (crypto_gcmbox_seal).
@@ -22,7 +24,10 @@
  *   SEALED(K-1) --K-th share, root does not open--> SEALED(0)  [PV_E_INTEGRITY]
  *   SEALED --keys_unseal_keyfile, root opens--> UNSEALED
  *   UNSEALED --keys_seal / keys_close--> SEALED(0)
- * A rejected share (PV_E_SHARE) leaves the state as it was.
+ * A rejected share (PV_E_SHARE) leaves the state as it was. With commitments
+ * every share is checked on its own before it counts (a forged or foreign
+ * share is refused and discards nothing); a share equal to one already given
+ * is accepted again without counting (idempotent); x outside 1..N is refused.
  *
  * Invariants:
  *  - Key bytes are only in struct pv_secret (locked, non-dumpable, wiped on
@@ -65,6 +70,7 @@
 #define META_ROOT_WRAPPED "seal.root_wrapped"
 #define META_AUDIT_KEY "audit.signing_key"
 #define META_AUDIT_PUB "audit.public_key"
+#define META_SHARE_COMMIT "seal.share_commitments"
 
 #define AAD_ROOT "phivault:root:v1"
 #define AAD_AUDIT "phivault:audit-signing:v1"
@@ -104,6 +110,7 @@ struct keys {
 	int threshold;               /* K (shamir), 0 otherwise */
 	int nshares;                 /* N (shamir), 0 otherwise */
 
+	uint8_t *commit;             /* salt | N x 32 (shamir), NULL in legacy data dirs */
 	pthread_mutex_t unseal_mu;   /* guards progress, pending */
 	int progress;
 	struct pv_secret *pending;   /* threshold x struct keys_share */
@@ -541,7 +548,7 @@ write_keyfile(const char *datadir, const struct pv_secret *unseal)
 }
 
 static enum pv_rc
-make_shares(const struct pv_secret *unseal, int k, int n, char ***out)
+make_shares(const struct pv_secret *unseal, int k, int n, char ***out, uint8_t *commit)
 {
 	struct pv_secret *sh = NULL;
 	const struct keys_share *shares;
@@ -561,7 +568,13 @@ make_shares(const struct pv_secret *unseal, int k, int n, char ***out)
 		rc = PV_E_NOMEM;
 		goto out;
 	}
+	if ((rc = crypto_random(commit, KEYS_COMMIT_SALT_LEN)) != PV_OK)
+		goto out;
 	for (i = 0; i < n; i++) {
+		rc = keys_share_commit(commit, &shares[i],
+		    commit + KEYS_COMMIT_SALT_LEN + (size_t)i * 32);
+		if (rc != PV_OK)
+			goto out;
 		list[i] = malloc(KEYS_SHARE_TEXT_LEN + 1);
 		if (list[i] == NULL) {
 			rc = PV_E_NOMEM;
@@ -600,6 +613,7 @@ keys_initialize(struct store *st, const char *datadir,
 	size_t len = 0;
 	char **list = NULL, num[16];
 	size_t nlist = 0;
+	uint8_t *commit = NULL;
 	enum pv_rc rc;
 
 	if (st == NULL || spec == NULL)
@@ -647,7 +661,9 @@ keys_initialize(struct store *st, const char *datadir,
 	if (spec->type == KEYS_SEAL_KEYFILE) {
 		rc = write_keyfile(datadir, unseal);
 	} else {
-		rc = make_shares(unseal, spec->threshold, spec->shares, &list);
+		commit = malloc(KEYS_COMMIT_SALT_LEN + (size_t)spec->shares * 32);
+		rc = commit == NULL ? PV_E_NOMEM :
+		    make_shares(unseal, spec->threshold, spec->shares, &list, commit);
 		nlist = (size_t)spec->shares;
 	}
 	if (rc != PV_OK)
@@ -664,6 +680,9 @@ keys_initialize(struct store *st, const char *datadir,
 		snprintf(num, sizeof(num), "%d", spec->shares);
 		if ((rc = meta_put_str(st, META_SEAL_SHARES, num)) != PV_OK)
 			goto out;
+		if ((rc = store_meta_put(st, META_SHARE_COMMIT, commit,
+		    KEYS_COMMIT_SALT_LEN + (size_t)spec->shares * 32)) != PV_OK)
+			goto out;
 	}
 	rc = meta_put_str(st, META_SEAL_TYPE,
 	    spec->type == KEYS_SEAL_KEYFILE ? "keyfile" : "shamir");
@@ -679,6 +698,7 @@ keys_initialize(struct store *st, const char *datadir,
 	list = NULL;
 out:
 	keys_shares_free(list, nlist);
+	free(commit);
 	crypto_secret_free(unseal);
 	crypto_secret_free(root);
 	crypto_secret_free(audit);
@@ -730,6 +750,23 @@ keys_open(struct store *st, const char *datadir, struct keys **out)
 		rc = crypto_secret_new((size_t)k->threshold * sizeof(struct keys_share), &k->pending);
 		if (rc != PV_OK)
 			goto out;
+		free(val);
+		val = NULL;
+		rc = store_meta_get(st, META_SHARE_COMMIT, &val, &len);
+		if (rc == PV_E_NOTFOUND) {
+			log_warn("keys: this data directory has no share commitments (made before "
+			    "they existed): shares are not checked one by one, so a forged share "
+			    "can reset unseal progress; re-initialise to bind shares to the vault");
+		} else if (rc != PV_OK) {
+			goto out;
+		} else if (len != KEYS_COMMIT_SALT_LEN + (size_t)k->nshares * 32) {
+			log_error("keys: share commitments malformed");
+			rc = PV_E_INTEGRITY;
+			goto out;
+		} else {
+			k->commit = val;
+			val = NULL;
+		}
 	} else {
 		log_error("keys: unknown seal type in store");
 		rc = PV_E_CONFIG;
@@ -755,6 +792,7 @@ out:
 		if (rw_init)
 			pthread_rwlock_destroy(&k->lock);
 		crypto_secret_free(k->pending);
+		free(k->commit);
 		free(k);
 	}
 	free(val);
@@ -800,6 +838,7 @@ keys_close(struct keys *k)
 		return;
 	keys_seal(k);
 	crypto_secret_free(k->pending);
+	free(k->commit);
 	pthread_rwlock_destroy(&k->lock);
 	pthread_mutex_destroy(&k->unseal_mu);
 	free(k);
@@ -1019,12 +1058,37 @@ keys_unseal_share(struct keys *k, const char *share, struct keys_seal_status *ou
 		log_warn("keys: unseal share rejected (%s)", pv_rc_name(rc));
 		goto out;
 	}
-	for (i = 0; i < k->progress; i++) {
-		if (pending[i].x == one.x) {
-			log_warn("keys: unseal share rejected: index given twice");
+	if (one.x > k->nshares) {
+		log_warn("keys: unseal share rejected: index beyond the %d shares issued",
+		    k->nshares);
+		rc = PV_E_SHARE;
+		goto out;
+	}
+	if (k->commit != NULL) {
+		uint8_t h[32];
+
+		rc = keys_share_commit(k->commit, &one, h);
+		if (rc == PV_OK && !crypto_memeq(h, k->commit + KEYS_COMMIT_SALT_LEN +
+		    (size_t)(one.x - 1) * 32, sizeof(h))) {
+			log_warn("keys: unseal share rejected: not a share of this vault");
 			rc = PV_E_SHARE;
-			goto out;
 		}
+		if (rc != PV_OK)
+			goto out;
+	}
+	for (i = 0; i < k->progress; i++) {
+		if (pending[i].x != one.x)
+			continue;
+		if (crypto_memeq(pending[i].y, one.y, sizeof(one.y))) {
+			/* the same share again: accepted, counted once */
+			log_info("keys: unseal share given again; progress %d/%d", k->progress,
+			    k->threshold);
+			rc = PV_OK;
+			goto done;
+		}
+		log_warn("keys: unseal share rejected: another share with an index already given");
+		rc = PV_E_SHARE;
+		goto out;
 	}
 	pending[k->progress++] = one;
 	if (k->progress < k->threshold) {

@@ -73,6 +73,19 @@ enum pv_rc keys_share_encode(const struct keys_share *s, char *out);
  */
 enum pv_rc keys_share_parse(const char *text, int threshold, struct keys_share *out);
 
+/*
+ * Per-share commitments (the vault binding of shares): at init, for each
+ * share, H_x = SHA-256("phivault-share-commit-v1" | salt (16) | x | K | y).
+ * Stored in meta "seal.share_commitments" as salt | H_1 | ... | H_N, so the
+ * sealed server can check each submitted share on its own: a share that is
+ * not the one issued for its x fails. y is 256 random-looking bits (and any
+ * K-1 shares leave the others uniform), so the hashes reveal nothing usable.
+ */
+#define KEYS_COMMIT_SALT_LEN 16
+#define KEYS_COMMIT_TAG "phivault-share-commit-v1"
+enum pv_rc keys_share_commit(const uint8_t salt[KEYS_COMMIT_SALT_LEN],
+    const struct keys_share *s, uint8_t out[32]);
+
 /* Constant-time hex (no table lookups or branches on the data): for secrets.
  * decode: exactly 2*outlen hex digits (either case); -1 otherwise. */
 void keys_hex_encode_ct(const uint8_t *in, size_t len, char *out);

@@ -183,6 +183,27 @@ keys_hex_decode_ct(const char *in, size_t inlen, uint8_t *out, size_t outlen)
 	return 0;
 }
 
+/* ---- share commitments ---- */
+
+enum pv_rc
+keys_share_commit(const uint8_t salt[KEYS_COMMIT_SALT_LEN], const struct keys_share *s,
+    uint8_t out[32])
+{
+	uint8_t buf[sizeof(KEYS_COMMIT_TAG) - 1 + KEYS_COMMIT_SALT_LEN + 2 + KEYS_SHAMIR_SECRET_LEN];
+	size_t n = sizeof(KEYS_COMMIT_TAG) - 1;
+	enum pv_rc rc;
+
+	memcpy(buf, KEYS_COMMIT_TAG, n);
+	memcpy(buf + n, salt, KEYS_COMMIT_SALT_LEN);
+	n += KEYS_COMMIT_SALT_LEN;
+	buf[n++] = s->x;
+	buf[n++] = s->threshold;
+	memcpy(buf + n, s->y, KEYS_SHAMIR_SECRET_LEN);
+	rc = crypto_sha256(buf, sizeof(buf), out);
+	crypto_wipe(buf, sizeof(buf));
+	return rc;
+}
+
 /* ---- share text ---- */
 
 static enum pv_rc

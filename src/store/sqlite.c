@@ -850,6 +850,12 @@ static enum pv_rc audit_from_row(sqlite3_stmt *s, void *out)
 		.prev_hash = store_sqlite_col_text(s, 9),
 		.hash = store_sqlite_col_text(s, 10),
 	};
+	struct store_audit_row *r = out;
+
+	/* after every column_text call, which fixes each column's text form */
+	r->has_len = true;
+	for (int i = 0; i < STORE_AUDIT_TEXT_COLS; i++)
+		r->len[i] = (size_t)sqlite3_column_bytes(s, i + 1);
 	return PV_OK;
 }
 

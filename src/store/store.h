@@ -71,6 +71,7 @@ typedef int (*store_kek_cb)(const struct store_kek *k, void *arg);   /* non-zero
 enum pv_rc store_kek_scan(struct store *st, store_kek_cb cb, void *arg);
 
 /* ---- audit trail: table `audit`, one row per entry (DESIGN.md) ---- */
+#define STORE_AUDIT_TEXT_COLS 10    /* time, actor, ..., prev_hash, hash */
 struct store_audit_row {
 	int64_t seq;
 	const char *time;            /* RFC 3339 UTC with ms */
@@ -83,6 +84,12 @@ struct store_audit_row {
 	const char *detail;          /* JSON object text, "{}" if none: field names, counts; never values */
 	const char *prev_hash;       /* 64 hex */
 	const char *hash;            /* 64 hex */
+	/* Exact byte lengths of time .. hash (this order) as the backend read
+	 * them: a tampered column can hold a NUL that strlen would stop at.
+	 * Backends fill them and set has_len; a row a caller builds leaves
+	 * has_len false and its strings are measured with strlen. */
+	bool has_len;
+	size_t len[STORE_AUDIT_TEXT_COLS];
 };
 enum pv_rc store_audit_append(struct store *st, const struct store_audit_row *row);
 /* Last entry's seq and hash; seq 0 and 64 '0' if the trail is empty. */

@@ -180,7 +180,7 @@ static inline int fx_copy_dir(const char *src, char *out, size_t len)
 /* Open the data directory's database directly, as an attacker with file access would. */
 static inline sqlite3 *fx_db(const char *dir)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX + 16];
 	sqlite3 *db = NULL;
 
 	snprintf(path, sizeof path, "%s/phivault.db", dir);
@@ -220,7 +220,7 @@ static inline int fx_rechain(sqlite3 *db, int64_t from)
 	sqlite3_bind_int64(sel, 1, from);
 	for (;;) {
 		int s = sqlite3_step(sel);
-		struct store_audit_row r;
+		struct store_audit_row r = { 0 };
 		char hash[65];
 
 		if (s == SQLITE_DONE)

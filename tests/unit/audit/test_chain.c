@@ -266,6 +266,101 @@ static void test_prepare_refuses_bad_input(void **state)
 	audit_prepared_clear(&p);
 }
 
+/* A row read back from the store carries its column lengths: a NUL and
+ * text after it are part of the hashed bytes, not cut off by strlen. */
+static void test_exact_lengths_hashed(void **state)
+{
+	static const char res_nul[] = "collections/patients/records/rec_1\0allowed";
+	struct store_audit_row r = golden_row(), n = golden_row();
+	uint8_t *a = NULL, *b = NULL;
+	size_t alen = 0, blen = 0;
+	char ha[65], hb[65];
+	const char *f[STORE_AUDIT_TEXT_COLS] = { r.time, r.actor, r.action, r.resource,
+		r.purpose_of_use, r.outcome, r.reason, r.detail, r.prev_hash, GOLDEN_HASH };
+
+	(void)state;
+	/* exact lengths of clean text: the same bytes and hash as strlen (v1 unchanged) */
+	n.has_len = true;
+	for (int i = 0; i < STORE_AUDIT_TEXT_COLS; i++)
+		n.len[i] = strlen(f[i]);
+	assert_int_equal(audit_chain_hash(&n, hb), PV_OK);
+	assert_string_equal(hb, GOLDEN_HASH);
+
+	n.resource = res_nul;
+	n.len[3] = sizeof res_nul - 1;
+	assert_int_equal(audit_canonical(&r, &a, &alen), PV_OK);
+	assert_int_equal(audit_canonical(&n, &b, &blen), PV_OK);
+	assert_int_equal(blen, alen + 8);
+	assert_int_equal(audit_chain_hash(&r, ha), PV_OK);
+	assert_int_equal(audit_chain_hash(&n, hb), PV_OK);
+	assert_string_not_equal(ha, hb);
+	free(a);
+	free(b);
+	/* a prev_hash column longer than its 64 digits is refused */
+	n = golden_row();
+	n.has_len = true;
+	for (int i = 0; i < STORE_AUDIT_TEXT_COLS; i++)
+		n.len[i] = strlen(f[i]);
+	n.len[8] = 66;
+	assert_int_equal(audit_chain_hash(&n, hb), PV_E_INVALID);
+}
+
+static void test_fingerprint_and_pem(void **state)
+{
+	uint8_t pub[CRYPTO_ED25519_PUB_LEN], back[CRYPTO_ED25519_PUB_LEN], digest[32];
+	struct pv_secret *priv = NULL;
+	char fp[AUDIT_FINGERPRINT_LEN + 1], hex[65], *pem = NULL, bad[512];
+
+	(void)state;
+	assert_int_equal(crypto_ed25519_keygen(pub, &priv), PV_OK);
+	crypto_secret_free(priv);
+	assert_int_equal(audit_key_fingerprint(pub, fp), PV_OK);
+	assert_int_equal(crypto_sha256(pub, sizeof pub, digest), PV_OK);
+	util_hex_encode(digest, sizeof digest, hex);
+	assert_int_equal(strlen(fp), AUDIT_FINGERPRINT_LEN);
+	assert_memory_equal(fp, "SHA256:", 7);
+	assert_string_equal(fp + 7, hex);
+
+	/* the PEM that GET /v1/audit/public-key serves parses back to the key */
+	assert_int_equal(crypto_ed25519_pub_pem(pub, &pem), PV_OK);
+	assert_int_equal(audit_public_key_from_pem(pem, strlen(pem), back), PV_OK);
+	assert_memory_equal(back, pub, sizeof pub);
+	/* anything else is refused */
+	assert_int_equal(audit_public_key_from_pem("", 0, back), PV_E_INVALID);
+	assert_int_equal(audit_public_key_from_pem(pem, strlen(pem) - 30, back), PV_E_INVALID);
+	snprintf(bad, sizeof bad, "%s", pem);
+	bad[40] = bad[40] == 'A' ? 'B' : 'A';    /* inside the DER prefix */
+	assert_int_equal(audit_public_key_from_pem(bad, strlen(bad), back), PV_E_INVALID);
+	snprintf(bad, sizeof bad, "%sjunk\n", pem);
+	assert_int_equal(audit_public_key_from_pem(bad, strlen(bad), back), PV_E_INVALID);
+	free(pem);
+}
+
+static void test_head_parse(void **state)
+{
+	int64_t seq = -1;
+	char h[65], in[200];
+
+	(void)state;
+	snprintf(in, sizeof in, "42:%s", GOLDEN_HASH);
+	assert_int_equal(audit_head_parse(in, &seq, h), PV_OK);
+	assert_int_equal(seq, 42);
+	assert_string_equal(h, GOLDEN_HASH);
+	snprintf(in, sizeof in, "0:%s", GOLDEN_HASH);
+	assert_int_equal(audit_head_parse(in, &seq, h), PV_E_INVALID);
+	snprintf(in, sizeof in, "-1:%s", GOLDEN_HASH);
+	assert_int_equal(audit_head_parse(in, &seq, h), PV_E_INVALID);
+	snprintf(in, sizeof in, ":%s", GOLDEN_HASH);
+	assert_int_equal(audit_head_parse(in, &seq, h), PV_E_INVALID);
+	snprintf(in, sizeof in, "4:%.63s", GOLDEN_HASH);
+	assert_int_equal(audit_head_parse(in, &seq, h), PV_E_INVALID);
+	snprintf(in, sizeof in, "4:%sa", GOLDEN_HASH);
+	assert_int_equal(audit_head_parse(in, &seq, h), PV_E_INVALID);
+	snprintf(in, sizeof in, "99999999999999999999:%s", GOLDEN_HASH);
+	assert_int_equal(audit_head_parse(in, &seq, h), PV_E_INVALID);
+	assert_int_equal(seq, 42);   /* untouched on failure */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +373,9 @@ int main(void)
 		cmocka_unit_test(test_outcome_names),
 		cmocka_unit_test(test_prepare_actor_and_detail),
 		cmocka_unit_test(test_prepare_refuses_bad_input),
+		cmocka_unit_test(test_exact_lengths_hashed),
+		cmocka_unit_test(test_fingerprint_and_pem),
+		cmocka_unit_test(test_head_parse),
 	};
 
 	if (crypto_init() != PV_OK)

@@ -347,7 +347,226 @@ static void test_wrong_public_key(void **state)
 	crypto_secret_free(priv);
 	tamper_begin(&t);
 	v = tamper_verify(&t, other);
-	expect_bad(&v, 10, "checkpoint signature invalid at seq 10");
+	expect_bad(&v, 10, "checkpoint signatures do not match the expected key (first at seq 10)");
+}
+
+/* The stored checkpoint key of the clean trail (what init printed). */
+static void base_public_key(uint8_t pub[CRYPTO_ED25519_PUB_LEN])
+{
+	struct store *st = NULL;
+
+	assert_int_equal(store_open(base_dir, "sqlite", NULL, true, &st), PV_OK);
+	assert_int_equal(keys_audit_public_key(st, pub), PV_OK);
+	store_close(st);
+}
+
+static struct audit_verify_result tamper_verify_with(struct tcase *t,
+    const struct audit_verify_opts *o)
+{
+	struct store *st = NULL;
+	struct audit_verify_result v;
+
+	if (t->db)
+		sqlite3_close(t->db);
+	t->db = NULL;
+	assert_int_equal(store_open(t->dir, "sqlite", NULL, true, &st), PV_OK);
+	memset(&v, 0xaa, sizeof v);
+	assert_int_equal(audit_verify_with(st, o, &v), PV_OK);
+	store_close(st);
+	assert_null(strstr(v.reason, "rec_"));
+	return v;
+}
+
+/* Re-sign every checkpoint with a key of the forger's own and store that key
+ * in meta, as someone holding the database (but not the signing key) can. */
+static void resign_checkpoints(sqlite3 *db)
+{
+	uint8_t pub[CRYPTO_ED25519_PUB_LEN], sig[CRYPTO_ED25519_SIG_LEN];
+	struct pv_secret *priv = NULL;
+	sqlite3_stmt *sel = NULL, *upd = NULL, *meta = NULL;
+	char msg[128], b64[128];
+	size_t mlen;
+
+	assert_int_equal(crypto_ed25519_keygen(pub, &priv), PV_OK);
+	assert_int_equal(fx_exec(db, "UPDATE audit_checkpoint SET hash ="
+	    " (SELECT hash FROM audit WHERE audit.seq = audit_checkpoint.seq)"), 0);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT seq, hash FROM audit_checkpoint", -1,
+	    &sel, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+	    "UPDATE audit_checkpoint SET signature = ?1 WHERE seq = ?2", -1, &upd, NULL), SQLITE_OK);
+	while (sqlite3_step(sel) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(sel, 0);
+
+		mlen = audit_checkpoint_message(seq, (const char *)sqlite3_column_text(sel, 1),
+		    msg, sizeof msg);
+		assert_true(mlen > 0);
+		assert_int_equal(crypto_ed25519_sign(priv->buf, (const uint8_t *)msg, mlen, sig),
+		    PV_OK);
+		util_b64_encode(sig, sizeof sig, b64);
+		sqlite3_reset(upd);
+		sqlite3_bind_text(upd, 1, b64, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(upd, 2, seq);
+		assert_int_equal(sqlite3_step(upd), SQLITE_DONE);
+	}
+	assert_int_equal(sqlite3_prepare_v2(db,
+	    "UPDATE meta SET value = ?1 WHERE key = 'audit.public_key'", -1, &meta, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_blob(meta, 1, pub, sizeof pub, SQLITE_TRANSIENT);
+	assert_int_equal(sqlite3_step(meta), SQLITE_DONE);
+	assert_int_equal(sqlite3_changes(db), 1);
+	sqlite3_finalize(sel);
+	sqlite3_finalize(upd);
+	sqlite3_finalize(meta);
+	crypto_secret_free(priv);
+}
+
+/* Issue 8 item 5: every denial rewritten as allowed, the chain rehashed,
+ * the key swapped and every checkpoint re-signed. The database alone cannot
+ * tell (documented limitation); the key recorded at init can. */
+static void test_forged_chain_resigned_with_new_key(void **state)
+{
+	struct tcase t;
+	struct audit_verify_result v;
+	struct audit_verify_opts o = { 0 };
+	uint8_t orig[CRYPTO_ED25519_PUB_LEN];
+	char fp[AUDIT_FINGERPRINT_LEN + 1];
+
+	(void)state;
+	base_public_key(orig);
+	assert_int_equal(audit_key_fingerprint(orig, fp), PV_OK);
+	tamper_begin(&t);
+	assert_int_equal(fx_exec(t.db, "UPDATE audit SET outcome = 'allowed', reason = ''"
+	    " WHERE outcome = 'denied'"), 0);
+	assert_int_equal(sqlite3_changes(t.db), 7);
+	assert_int_equal(fx_rechain(t.db, 1), 0);
+	resign_checkpoints(t.db);
+
+	/* stored key: looks intact */
+	v = tamper_verify_with(&t, &o);
+	assert_true(v.ok);
+	assert_int_equal(v.checkpoints, 3);
+
+	/* the key init printed: tampered, at the first checkpoint */
+	o.pub = orig;
+	v = tamper_verify_with(&t, &o);
+	expect_bad(&v, 10, "checkpoint signatures do not match the expected key");
+
+	/* the fingerprint init printed: the same */
+	o.pub = NULL;
+	o.fingerprint = fp;
+	v = tamper_verify_with(&t, &o);
+	expect_bad(&v, 10, "checkpoint signatures do not match the expected key");
+	fx_rmrf(t.dir);
+}
+
+/* The stored key replaced but the checkpoints untouched: still caught. */
+static void test_stored_key_replaced_only(void **state)
+{
+	struct tcase t;
+	struct audit_verify_result v;
+	struct audit_verify_opts o = { 0 };
+	uint8_t orig[CRYPTO_ED25519_PUB_LEN], other[CRYPTO_ED25519_PUB_LEN];
+	struct pv_secret *priv = NULL;
+	sqlite3_stmt *s = NULL;
+
+	(void)state;
+	base_public_key(orig);
+	assert_int_equal(crypto_ed25519_keygen(other, &priv), PV_OK);
+	crypto_secret_free(priv);
+	tamper_begin(&t);
+	assert_int_equal(sqlite3_prepare_v2(t.db,
+	    "UPDATE meta SET value = ?1 WHERE key = 'audit.public_key'", -1, &s, NULL), SQLITE_OK);
+	sqlite3_bind_blob(s, 1, other, sizeof other, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+	sqlite3_finalize(s);
+	o.pub = orig;
+	v = tamper_verify_with(&t, &o);
+	expect_bad(&v, 10, "the stored public key is another");
+	/* the untouched original verifies with its own key */
+	fx_rmrf(t.dir);
+	tamper_begin(&t);
+	v = tamper_verify_with(&t, &o);
+	assert_true(v.ok);
+	assert_int_equal(v.head_seq, 30);
+	fx_rmrf(t.dir);
+}
+
+/* Append three properly chained rows after the last checkpoint (30). */
+static void append_unsigned_tail(sqlite3 *db, char head33[65])
+{
+	char h[65];
+
+	for (int64_t seq = 31; seq <= 33; seq++) {
+		char q[80];
+
+		snprintf(q, sizeof q, "SELECT hash FROM audit WHERE seq = %lld", (long long)(seq - 1));
+		fx_sql_text(db, q, h, sizeof h);
+		insert_forged(db, seq, h);
+	}
+	fx_sql_text(db, "SELECT hash FROM audit WHERE seq = 33", head33, 65);
+}
+
+/* Entries after the last checkpoint dropped: the database alone cannot
+ * tell; the head recorded by an earlier verify can. */
+static void test_truncation_after_last_checkpoint(void **state)
+{
+	struct tcase t;
+	struct audit_verify_result v;
+	struct audit_verify_opts o = { 0 };
+	char head33[65];
+
+	(void)state;
+	tamper_begin(&t);
+	append_unsigned_tail(t.db, head33);
+	o.expect_seq = 33;
+	o.expect_hash = head33;
+	v = tamper_verify_with(&t, &o);    /* before the cut: the head is there */
+	assert_true(v.ok);
+	assert_int_equal(v.head_seq, 33);
+	assert_string_equal(v.head, head33);
+	t.db = fx_db(t.dir);
+	assert_non_null(t.db);
+	assert_int_equal(fx_exec(t.db, "DELETE FROM audit WHERE seq > 31"), 0);
+	{
+		struct audit_verify_opts none = { 0 };
+
+		v = tamper_verify_with(&t, &none);   /* without the expectation: intact */
+		assert_true(v.ok);
+		assert_int_equal(v.head_seq, 31);
+	}
+	v = tamper_verify_with(&t, &o);
+	expect_bad(&v, 32, "entries after seq 31 are missing (expected head at seq 33)");
+	fx_rmrf(t.dir);
+
+	/* rewritten consistently instead of cut: the head hash differs */
+	tamper_begin(&t);
+	append_unsigned_tail(t.db, head33);
+	assert_int_equal(fx_exec(t.db, "UPDATE audit SET outcome = 'denied' WHERE seq = 32"), 0);
+	assert_int_equal(fx_rechain(t.db, 32), 0);
+	v = tamper_verify_with(&t, &o);
+	expect_bad(&v, 33, "does not have the expected head hash");
+	fx_rmrf(t.dir);
+}
+
+/* A NUL byte and text appended to a column: strlen-based hashing would not
+ * see it (the entry at 5 lies before the checkpoint at 10, whose hash does
+ * not change either). */
+static void test_nul_appended_to_column(void **state)
+{
+	static const char *cols[] = { "resource", "reason", "detail", "actor", "hash" };
+	struct tcase t;
+	struct audit_verify_result v;
+	char sql[200];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+		tamper_begin(&t);
+		snprintf(sql, sizeof sql, "UPDATE audit SET %s = %s || char(0) || 'allowed by x'"
+		    " WHERE seq = 5", cols[i], cols[i]);
+		assert_int_equal(fx_exec(t.db, sql), 0);
+		v = tamper_verify(&t, NULL);
+		expect_bad(&v, 5, "seq 5");
+	}
 }
 
 int main(void)
@@ -368,6 +587,10 @@ int main(void)
 		cmocka_unit_test(test_rechained_edit_caught_by_checkpoint),
 		cmocka_unit_test(test_rechained_edit_and_checkpoints),
 		cmocka_unit_test(test_wrong_public_key),
+		cmocka_unit_test(test_forged_chain_resigned_with_new_key),
+		cmocka_unit_test(test_stored_key_replaced_only),
+		cmocka_unit_test(test_truncation_after_last_checkpoint),
+		cmocka_unit_test(test_nul_appended_to_column),
 	};
 
 	return cmocka_run_group_tests(tests, build_base, remove_base);

@@ -26,6 +26,8 @@
 
 #include "keys/keys_test.h"
 
+#include <sqlite3.h>
+
 #define KEK "collection:patients"
 
 struct fx {
@@ -391,8 +393,11 @@ test_shamir_unseal(void **state)
 	assert_int_equal(keys_unseal_share(f.k, f.shares[0], &s), PV_OK);
 	assert_true(s.sealed);
 	assert_int_equal(s.progress, 1);
-	/* duplicate, garbage, corrupted, empty: refused, progress unchanged */
-	assert_int_equal(keys_unseal_share(f.k, f.shares[0], &s), PV_E_SHARE);
+	/* the same share again: accepted, not counted twice */
+	assert_int_equal(keys_unseal_share(f.k, f.shares[0], &s), PV_OK);
+	assert_true(s.sealed);
+	assert_int_equal(s.progress, 1);
+	/* garbage, corrupted, empty: refused, progress unchanged */
 	assert_int_equal(keys_unseal_share(f.k, "garbage", &s), PV_E_SHARE);
 	snprintf(buf, sizeof(buf), "%s", f.shares[1]);
 	buf[30] = buf[30] == 'a' ? 'b' : 'a';
@@ -441,6 +446,36 @@ test_shamir_unseal(void **state)
 	fx_done(&f);
 }
 
+/* Remove the share commitments, as in a data directory made before them. */
+static void
+fx_make_legacy(struct fx *f)
+{
+	char path[PATH_MAX + 16];
+	sqlite3 *db = NULL;
+
+	keys_close(f->k);
+	store_close(f->st);
+	snprintf(path, sizeof(path), "%s/phivault.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM meta WHERE key = 'seal.share_commitments'",
+	    NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_changes(db), 1);
+	sqlite3_close(db);
+	assert_int_equal(store_open(f->dir, "sqlite", NULL, false, &f->st), PV_OK);
+	assert_int_equal(keys_open(f->st, f->dir, &f->k), PV_OK);
+}
+
+/* A well-formed share that is not one issued for this vault: x, K and the
+ * checksum right, y random. */
+static void
+forge_share(uint8_t x, uint8_t k, char out[KEYS_SHARE_TEXT_LEN + 1])
+{
+	struct keys_share sh = { .x = x, .threshold = k };
+
+	assert_int_equal(crypto_random(sh.y, sizeof(sh.y)), PV_OK);
+	assert_int_equal(keys_share_encode(&sh, out), PV_OK);
+}
+
 static void
 test_shamir_foreign_shares(void **state)
 {
@@ -450,20 +485,19 @@ test_shamir_foreign_shares(void **state)
 	(void)state;
 	fx_init(&a, KEYS_SEAL_SHAMIR, 3, 5);
 	fx_init(&b, KEYS_SEAL_SHAMIR, 3, 5);
-	/* well-formed shares of another initialization */
-	assert_int_equal(keys_unseal_share(a.k, b.shares[0], &s), PV_OK);
-	assert_int_equal(keys_unseal_share(a.k, b.shares[1], &s), PV_OK);
-	assert_int_equal(s.progress, 2);
-	assert_int_equal(keys_unseal_share(a.k, b.shares[2], &s), PV_E_INTEGRITY);
+	/* well-formed shares of another initialization: each refused on its own */
+	assert_int_equal(keys_unseal_share(a.k, b.shares[0], &s), PV_E_SHARE);
+	assert_int_equal(keys_unseal_share(a.k, b.shares[1], &s), PV_E_SHARE);
 	keys_status(a.k, &s);
-	assert_true(s.sealed);
-	assert_int_equal(s.progress, 0);   /* starts again */
+	assert_int_equal(s.progress, 0);
 
-	/* mixing own and foreign shares fails the same way */
+	/* mixing own and foreign shares: the foreign one discards nothing */
 	assert_int_equal(keys_unseal_share(a.k, a.shares[0], &s), PV_OK);
 	assert_int_equal(keys_unseal_share(a.k, a.shares[1], &s), PV_OK);
-	assert_int_equal(keys_unseal_share(a.k, b.shares[2], &s), PV_E_INTEGRITY);
-	assert_true(keys_is_sealed(a.k));
+	assert_int_equal(keys_unseal_share(a.k, b.shares[2], &s), PV_E_SHARE);
+	keys_status(a.k, &s);
+	assert_true(s.sealed);
+	assert_int_equal(s.progress, 2);
 
 	/* a different threshold is malformed for this seal */
 	{
@@ -474,12 +508,83 @@ test_shamir_foreign_shares(void **state)
 		fx_done(&c);
 	}
 
-	/* the right shares still work afterwards */
+	/* the right third share unseals with the two collected before */
 	assert_int_equal(keys_unseal_share(a.k, a.shares[4], &s), PV_OK);
-	assert_int_equal(keys_unseal_share(a.k, a.shares[0], &s), PV_OK);
-	assert_int_equal(keys_unseal_share(a.k, a.shares[2], &s), PV_OK);
 	assert_false(s.sealed);
 	fx_done(&a);
+	fx_done(&b);
+}
+
+/* Issue 8 item 6: anyone can craft a well-formed share (the checksum is
+ * unkeyed); it must neither count nor reset a custodian's progress. */
+static void
+test_shamir_forged_share_refused(void **state)
+{
+	struct fx f;
+	struct keys_seal_status s;
+	char forged[KEYS_SHARE_TEXT_LEN + 1];
+
+	(void)state;
+	fx_init(&f, KEYS_SEAL_SHAMIR, 3, 5);
+	assert_int_equal(keys_unseal_share(f.k, f.shares[0], &s), PV_OK);
+	assert_int_equal(s.progress, 1);
+	/* a forged share for an index not given yet */
+	forge_share(2, 3, forged);
+	assert_int_equal(keys_unseal_share(f.k, forged, &s), PV_E_SHARE);
+	/* a forged share for the index already given */
+	forge_share(1, 3, forged);
+	assert_int_equal(keys_unseal_share(f.k, forged, &s), PV_E_SHARE);
+	/* x beyond N (5), and x = 255 */
+	forge_share(9, 3, forged);
+	assert_int_equal(keys_unseal_share(f.k, forged, &s), PV_E_SHARE);
+	forge_share(255, 3, forged);
+	assert_int_equal(keys_unseal_share(f.k, forged, &s), PV_E_SHARE);
+	keys_status(f.k, &s);
+	assert_true(s.sealed);
+	assert_int_equal(s.progress, 1);
+	/* the custodians finish: nothing was lost */
+	assert_int_equal(keys_unseal_share(f.k, f.shares[1], &s), PV_OK);
+	assert_int_equal(s.progress, 2);
+	forge_share(4, 3, forged);
+	assert_int_equal(keys_unseal_share(f.k, forged, &s), PV_E_SHARE);
+	assert_int_equal(keys_unseal_share(f.k, f.shares[2], &s), PV_OK);
+	assert_false(s.sealed);
+	/* the commitments survive a reopen */
+	fx_reopen(&f);
+	forge_share(3, 3, forged);
+	assert_int_equal(keys_unseal_share(f.k, forged, &s), PV_E_SHARE);
+	assert_int_equal(keys_unseal_share(f.k, f.shares[3], &s), PV_OK);
+	assert_int_equal(keys_unseal_share(f.k, f.shares[4], &s), PV_OK);
+	assert_int_equal(keys_unseal_share(f.k, f.shares[0], &s), PV_OK);
+	assert_false(s.sealed);
+	fx_done(&f);
+}
+
+/* A data directory without commitments (milestone 1) keeps the old
+ * behaviour: shares unsealing as before; a bad K-th share is only found when
+ * the root key does not open, and progress starts again. x > N is refused. */
+static void
+test_shamir_legacy_without_commitments(void **state)
+{
+	struct fx f, b;
+	struct keys_seal_status s;
+	char forged[KEYS_SHARE_TEXT_LEN + 1];
+
+	(void)state;
+	fx_init(&f, KEYS_SEAL_SHAMIR, 2, 3);
+	fx_init(&b, KEYS_SEAL_SHAMIR, 2, 3);
+	fx_make_legacy(&f);
+	forge_share(4, 2, forged);
+	assert_int_equal(keys_unseal_share(f.k, forged, &s), PV_E_SHARE);
+	assert_int_equal(keys_unseal_share(f.k, f.shares[0], &s), PV_OK);
+	assert_int_equal(keys_unseal_share(f.k, b.shares[1], &s), PV_E_INTEGRITY);
+	keys_status(f.k, &s);
+	assert_true(s.sealed);
+	assert_int_equal(s.progress, 0);
+	assert_int_equal(keys_unseal_share(f.k, f.shares[2], &s), PV_OK);
+	assert_int_equal(keys_unseal_share(f.k, f.shares[1], &s), PV_OK);
+	assert_false(s.sealed);
+	fx_done(&f);
 	fx_done(&b);
 }
 
@@ -755,6 +860,8 @@ main(void)
 		cmocka_unit_test(test_keyfile_refused),
 		cmocka_unit_test(test_shamir_unseal),
 		cmocka_unit_test(test_shamir_foreign_shares),
+		cmocka_unit_test(test_shamir_forged_share_refused),
+		cmocka_unit_test(test_shamir_legacy_without_commitments),
 		cmocka_unit_test(test_rotate_and_revoke),
 		cmocka_unit_test(test_rotate_rolled_back),
 		cmocka_unit_test(test_mac),

@@ -347,6 +347,43 @@ test_hex_ct(void **state)
 	assert_int_equal(keys_hex_decode_ct("abc", 3, back, 1), -1);
 }
 
+/* The commitment binds salt, x, K and every byte of y; layout checked by hand. */
+static void
+test_share_commit(void **state)
+{
+	struct keys_share sh = { .x = 3, .threshold = 2 }, t;
+	uint8_t salt[KEYS_COMMIT_SALT_LEN], h[32], h2[32], buf[24 + 16 + 2 + 32];
+
+	(void)state;
+	for (int i = 0; i < 16; i++)
+		salt[i] = (uint8_t)(0xa0 + i);
+	for (int i = 0; i < 32; i++)
+		sh.y[i] = (uint8_t)i;
+	assert_int_equal(keys_share_commit(salt, &sh, h), PV_OK);
+	memcpy(buf, "phivault-share-commit-v1", 24);
+	memcpy(buf + 24, salt, 16);
+	buf[40] = 3;
+	buf[41] = 2;
+	memcpy(buf + 42, sh.y, 32);
+	assert_int_equal(crypto_sha256(buf, sizeof(buf), h2), PV_OK);
+	assert_memory_equal(h, h2, 32);
+	t = sh;
+	t.x = 4;
+	assert_int_equal(keys_share_commit(salt, &t, h2), PV_OK);
+	assert_memory_not_equal(h, h2, 32);
+	t = sh;
+	t.threshold = 3;
+	assert_int_equal(keys_share_commit(salt, &t, h2), PV_OK);
+	assert_memory_not_equal(h, h2, 32);
+	t = sh;
+	t.y[31] ^= 1;
+	assert_int_equal(keys_share_commit(salt, &t, h2), PV_OK);
+	assert_memory_not_equal(h, h2, 32);
+	salt[0] ^= 1;
+	assert_int_equal(keys_share_commit(salt, &sh, h2), PV_OK);
+	assert_memory_not_equal(h, h2, 32);
+}
+
 int
 main(void)
 {
@@ -362,6 +399,7 @@ main(void)
 		cmocka_unit_test(test_share_text_round_trip),
 		cmocka_unit_test(test_share_parse_rejects),
 		cmocka_unit_test(test_hex_ct),
+		cmocka_unit_test(test_share_commit),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
