@@ -126,6 +126,10 @@ enum pv_rc authn_lockout_state(struct authn_service *s, const char *key, const c
 enum pv_rc authn_lockout_record(struct authn_service *s, const char *key, const char *kind,
     bool failed, const struct audit_event *ev, bool *locked_now);
 
+/* Forget the password and MFA lockout counters of a user (lockout_clear.c);
+ * call on the writer, inside the job of the audit_commit that records it. */
+enum pv_rc authn_lockout_clear(struct store *st, const char *username);
+
 /* Lowercase a presented username into key (bounded, for lockout and lookup);
  * true if it is a valid username. */
 bool authn_username_key(const char *in, char key[STORE_USERNAME_MAX]);

@@ -7,6 +7,22 @@
  *   PATCH /v1/users/{id}          users.manage  mover: display_name, email, roles, groups, attributes
  *                                               (never one's own roles or groups: 403)
  *   POST /v1/users/{id}/disable   users.manage  leaver: every session ends at once
+ *   POST /v1/users/{id}/enable    users.manage  undo a disable (sessions stay ended)
+ *   POST /v1/users/{id}/unlock    users.manage  forget the password and MFA lockouts
+ *   POST /v1/users/{id}/reset     users.manage  new one-time password, MFA and recovery
+ *                                               codes cleared, lockouts cleared, every
+ *                                               session ends
+ *   GET  /v1/users?username=NAME  users.manage  zero or one user
+ *
+ * Separation of duties: nobody enables, unlocks or resets their own account
+ * (a self-reset would trade the second factor for a password the caller
+ * already knows): 403, recorded as denied with reason self_account. A reset
+ * of a user who holds roles the caller does not (e.g. a clinician) is
+ * allowed -- otherwise a clinician who lost a phone could not be helped
+ * until dual control exists -- and its user.reset entry names those roles
+ * in detail.roles_not_held, so the trail shows an administrator who resets
+ * a PHI reader and then logs in as them. Every user records who created it
+ * (created_by).
  *
  * No DELETE route (the router answers 405): users are never deleted and
  * their IDs never reused, so the audit trail always names someone.
@@ -55,12 +71,13 @@ authn_user_json(struct store *st, const struct store_user *u)
 	}
 	util_time_fmt(u->created_ms, c, sizeof(c));
 	util_time_fmt(u->updated_ms, up, sizeof(up));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:s, s:s}",
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:s, s:s, s:o}",
 	    "id", u->id, "username", u->username, "display_name", u->display_name,
 	    "email", u->email, "status", u->disabled ? "disabled" : "active",
 	    "roles", roles, "groups", groups, "attributes", attrs,
 	    "mfa_enabled", u->mfa_enabled, "must_change_password", u->password_one_time,
-	    "created", c, "updated", up);
+	    "created", c, "updated", up,
+	    "created_by", u->created_by[0] != '\0' ? json_string(u->created_by) : json_null());
 	if (o != NULL && u->disabled_ms != 0) {
 		util_time_fmt(u->disabled_ms, d, sizeof(d));
 		json_object_set_new(o, "disabled_at", json_string(d));
@@ -266,6 +283,8 @@ create_user(struct authn_service *s, const struct authn_principal *actor, const 
 	authn_ev_init(&ev, actor, source, "user.create", res);
 	if (actor == NULL)
 		ev.actor.user_id = "system";
+	else   /* the trail of the new user's sessions leads back to its creator */
+		util_strlcpy(u->created_by, actor->user_id, sizeof(u->created_by));
 	ev.detail = detail;
 	rc = audit_commit(s->audit, &ev, create_fn, &j);
 	if (rc == PV_OK)
@@ -356,16 +375,55 @@ on_user(const struct store_user *u, void *arg)
 	return 0;
 }
 
+struct query_check {
+	bool unknown;
+};
+
+static void
+on_query(void *arg, const char *key, const char *value)
+{
+	(void)value;
+	if (strcmp(key, "username") != 0)
+		((struct query_check *)arg)->unknown = true;
+}
+
+/* GET /v1/users?username=NAME: the one user of that (case-insensitive) name,
+ * or none. The name is looked up, never echoed or logged. */
+static enum pv_rc
+user_by_username(struct http_request *req, struct list_acc *a, const char *name)
+{
+	char key[STORE_USERNAME_MAX];
+	struct store_user u;
+	enum pv_rc rc;
+
+	if (!authn_username_key(name, key))
+		return http_fail(req, PV_E_INVALID,
+		    "username must be 1-64 characters of a-z, 0-9, '.', '_' and '-'");
+	rc = store_user_get_by_username(a->st, key, &u);
+	if (rc == PV_E_NOTFOUND)
+		return PV_OK;
+	if (rc != PV_OK)
+		return rc;
+	(void)on_user(&u, a);
+	store_user_clear(&u);
+	return PV_OK;
+}
+
 static enum pv_rc
 h_user_list(struct http_request *req)
 {
 	struct authn_service *s = svc_of(req);
-	struct list_acc a = { s->st, json_array(), false };
+	struct list_acc a = { s->st, NULL, false };
+	struct query_check q = { false };
+	const char *name = http_query(req, "username");
 	enum pv_rc rc;
 
-	if (a.arr == NULL)
+	http_query_each(req, on_query, &q);
+	if (q.unknown)
+		return http_fail(req, PV_E_INVALID, "the only query parameter is username");
+	if ((a.arr = json_array()) == NULL)
 		return PV_E_NOMEM;
-	rc = store_user_list(s->st, on_user, &a);
+	rc = name != NULL ? user_by_username(req, &a, name) : store_user_list(s->st, on_user, &a);
 	if (rc == PV_OK && a.failed)
 		rc = PV_E_INTERNAL;
 	if (rc != PV_OK) {
@@ -619,6 +677,254 @@ h_user_disable(struct http_request *req)
 	    "sessions_ended", (int)j.ended));
 }
 
+/* ---- enable, unlock, reset: the way back from mistakes ---- */
+
+/* The target of /v1/users/{id}/<verb>: it must exist, and must not be the
+ * caller (separation of duties; recorded as a denial). */
+static enum pv_rc
+target_other(struct http_request *req, const char *action, struct store_user *u)
+{
+	struct authn_service *s = svc_of(req);
+	const struct authn_principal *p = req->principal;
+	struct audit_event ev;
+	char res[128];
+	enum pv_rc rc;
+
+	if ((rc = load_user(req, u)) != PV_OK)
+		return rc;
+	if (strcmp(u->id, p->user_id) != 0)
+		return PV_OK;
+	store_user_clear(u);
+	snprintf(res, sizeof(res), "users/%s", req->params[0]);
+	authn_ev_init(&ev, p, req->source, action, res);
+	ev.outcome = AUDIT_DENIED;
+	ev.reason = "self_account";
+	if (audit_record(s->audit, &ev) != PV_OK)
+		return PV_E_AUDIT;
+	return http_fail(req, PV_E_FORBIDDEN, "You cannot enable, unlock or reset your own "
+	    "account; another administrator has to");
+}
+
+struct state_job {
+	const char *id;
+	int64_t now_ms;
+	char username[STORE_USERNAME_MAX];
+	/* reset only */
+	const char *password_hash;
+	size_t ended;
+};
+
+static enum pv_rc
+enable_fn(struct store *st, void *arg)
+{
+	struct state_job *j = arg;
+	struct store_user u;
+	enum pv_rc rc = PV_OK;
+
+	if ((rc = store_user_get(st, j->id, &u)) != PV_OK)
+		return rc;
+	if (u.disabled) {
+		/* Sessions ended at disable stay ended: the credential epoch
+		 * bumped then is not rolled back. */
+		u.disabled = false;
+		u.disabled_ms = 0;
+		u.updated_ms = j->now_ms;
+		rc = store_user_update(st, &u);
+	}
+	store_user_clear(&u);
+	return rc;
+}
+
+static enum pv_rc
+unlock_fn(struct store *st, void *arg)
+{
+	struct state_job *j = arg;
+
+	return authn_lockout_clear(st, j->username);
+}
+
+static enum pv_rc
+reset_fn(struct store *st, void *arg)
+{
+	struct state_job *j = arg;
+	struct store_user u;
+	enum pv_rc rc;
+
+	if ((rc = store_user_get(st, j->id, &u)) != PV_OK)
+		return rc;
+	if (u.disabled) {
+		store_user_clear(&u);
+		return PV_E_CONFLICT;   /* enable first: a disabled user cannot log in */
+	}
+	util_strlcpy(u.password_hash, j->password_hash, sizeof(u.password_hash));
+	u.password_one_time = true;
+	u.credential_epoch++;       /* every session and pending MFA login is void */
+	if (u.mfa_secret != NULL)
+		crypto_wipe(u.mfa_secret, u.mfa_secret_len);
+	free(u.mfa_secret);
+	free(u.mfa_env);
+	u.mfa_secret = NULL;
+	u.mfa_env = NULL;
+	u.mfa_secret_len = u.mfa_env_len = 0;
+	u.mfa_enabled = false;      /* enrol again at the next login */
+	u.mfa_last_step = -1;
+	u.updated_ms = j->now_ms;
+	rc = store_user_update(st, &u);
+	store_user_clear(&u);
+	if (rc != PV_OK ||
+	    (rc = store_recovery_set(st, j->id, NULL, 0)) != PV_OK ||
+	    (rc = authn_lockout_clear(st, j->username)) != PV_OK)
+		return rc;
+	return store_session_end_all_for_user(st, j->id, NULL, j->now_ms,
+	    authn_session_end_name(AUTHN_END_PASSWORD), &j->ended);
+}
+
+/* detail of user.reset: the target's effective roles and those of them the
+ * caller does not hold (role names only). */
+static char *
+reset_detail(struct http_request *req, const struct authn_principal *p, const char *user_id)
+{
+	struct authn_service *s = svc_of(req);
+	char (*roles)[AUTHN_ROLE_NAME_MAX] = calloc(AUTHN_ROLES_MAX, AUTHN_ROLE_NAME_MAX);
+	json_t *o = json_object(), *all = json_array(), *not_held = json_array();
+	char *txt, *out = NULL;
+	size_t n = 0, i, k;
+
+	if (roles == NULL || o == NULL || all == NULL || not_held == NULL ||
+	    authn_user_roles(s->st, user_id, roles, &n) != PV_OK)
+		goto out;
+	for (i = 0; i < n; i++) {
+		bool held = false;
+
+		for (k = 0; k < p->nroles; k++)
+			if (strcmp(p->roles[k], roles[i]) == 0)
+				held = true;
+		json_array_append_new(all, json_string(roles[i]));
+		if (!held)
+			json_array_append_new(not_held, json_string(roles[i]));
+	}
+	json_object_set(o, "roles", all);
+	json_object_set(o, "roles_not_held", not_held);
+	if ((txt = json_dumps(o, JSON_COMPACT)) != NULL) {
+		out = arena_strdup(req->arena, txt);
+		free(txt);
+	}
+out:
+	json_decref(o);
+	json_decref(all);
+	json_decref(not_held);
+	free(roles);
+	return out;
+}
+
+static enum pv_rc
+user_state_commit(struct http_request *req, const char *action, audit_job_fn fn,
+    struct state_job *j, const char *detail)
+{
+	struct authn_service *s = svc_of(req);
+	struct audit_event ev;
+	char res[128];
+	enum pv_rc rc;
+
+	snprintf(res, sizeof(res), "users/%s", j->id);
+	authn_ev_init(&ev, req->principal, req->source, action, res);
+	ev.detail = detail;
+	rc = audit_commit(s->audit, &ev, fn, j);
+	if (rc == PV_E_NOTFOUND)
+		return http_fail(req, PV_E_NOTFOUND, "No such user");
+	return rc;
+}
+
+static enum pv_rc
+h_user_enable(struct http_request *req)
+{
+	struct authn_service *s = svc_of(req);
+	struct state_job j;
+	struct store_user u;
+	enum pv_rc rc;
+
+	if ((rc = target_other(req, "user.enable", &u)) != PV_OK)
+		return rc;
+	memset(&j, 0, sizeof(j));
+	j.id = req->params[0];
+	j.now_ms = util_now_ms();
+	util_strlcpy(j.username, u.username, sizeof(j.username));
+	store_user_clear(&u);
+	if ((rc = user_state_commit(req, "user.enable", enable_fn, &j, NULL)) != PV_OK)
+		return rc;
+	authn_authz_changed(s);
+	return http_reply(req, 200, json_pack("{s:s, s:s, s:s}", "id", j.id, "username",
+	    j.username, "status", "active"));
+}
+
+static enum pv_rc
+h_user_unlock(struct http_request *req)
+{
+	struct state_job j;
+	struct store_user u;
+	enum pv_rc rc;
+
+	if ((rc = target_other(req, "user.unlock", &u)) != PV_OK)
+		return rc;
+	memset(&j, 0, sizeof(j));
+	j.id = req->params[0];
+	j.now_ms = util_now_ms();
+	util_strlcpy(j.username, u.username, sizeof(j.username));
+	store_user_clear(&u);
+	if ((rc = user_state_commit(req, "user.unlock", unlock_fn, &j, NULL)) != PV_OK)
+		return rc;
+	return http_reply(req, 200, json_pack("{s:s, s:s, s:b}", "id", j.id, "username",
+	    j.username, "unlocked", 1));
+}
+
+static enum pv_rc
+h_user_reset(struct http_request *req)
+{
+	struct authn_service *s = svc_of(req);
+	char otp[AUTHN_OTP_LEN + 1], hash[crypto_pwhash_STRBYTES], *detail;
+	struct state_job j;
+	struct store_user u;
+	json_t *o;
+	enum pv_rc rc;
+
+	if ((rc = target_other(req, "user.reset", &u)) != PV_OK)
+		return rc;
+	memset(&j, 0, sizeof(j));
+	j.id = req->params[0];
+	j.now_ms = util_now_ms();
+	util_strlcpy(j.username, u.username, sizeof(j.username));
+	store_user_clear(&u);
+	/* hashed here, not on the writer: Argon2id must not stall every commit */
+	if ((rc = authn_password_generate(otp, sizeof(otp))) != PV_OK)
+		return rc;
+	rc = authn_password_hash(otp, s->cfg->argon2_opslimit, s->cfg->argon2_memlimit, hash);
+	if (rc != PV_OK)
+		goto out;
+	j.password_hash = hash;
+	/* no reset without the roles it hands over named in the trail */
+	if ((detail = reset_detail(req, req->principal, j.id)) == NULL) {
+		rc = PV_E_INTERNAL;
+		goto out;
+	}
+	rc = user_state_commit(req, "user.reset", reset_fn, &j, detail);
+	if (rc == PV_E_CONFLICT)
+		rc = http_fail(req, PV_E_CONFLICT, "The user is disabled: enable it first");
+	if (rc != PV_OK)
+		goto out;
+	/* the user's sessions end at once on this node too */
+	authn_cache_forget_user(s, j.id, NULL);
+	authn_authz_changed(s);
+	/* the one place the new one-time password appears: this response */
+	o = json_pack("{s:s, s:s, s:s, s:i, s:b, s:b}", "id", j.id, "username", j.username,
+	    "one_time_password", otp, "sessions_ended", (int)j.ended, "must_change_password", 1,
+	    "mfa_enabled", 0);
+	rc = o != NULL ? http_reply(req, 200, o) : PV_E_NOMEM;
+out:
+	crypto_wipe(otp, sizeof(otp));
+	crypto_wipe(hash, sizeof(hash));
+	return rc;
+}
+
 enum pv_rc
 authn_route_users(struct authn_service *s, struct http_server *srv)
 {
@@ -631,6 +937,12 @@ authn_route_users(struct authn_service *s, struct http_server *srv)
 		    HTTP_ROUTE_BODY, 32768, s },
 		{ "POST", "/v1/users/{id}/disable", h_user_disable, "users.manage",
 		    "user.disable", 0, 0, s },
+		{ "POST", "/v1/users/{id}/enable", h_user_enable, "users.manage",
+		    "user.enable", 0, 0, s },
+		{ "POST", "/v1/users/{id}/unlock", h_user_unlock, "users.manage",
+		    "user.unlock", 0, 0, s },
+		{ "POST", "/v1/users/{id}/reset", h_user_reset, "users.manage",
+		    "user.reset", 0, 0, s },
 	};
 
 	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));

@@ -1,14 +1,20 @@
 /*
- * user: joiner / mover / leaver over the API (API.md "Command line").
+ * user: joiner / mover / leaver and the way back, over the API (API.md
+ * "Command line").
  *
  *   phivault user add USERNAME [--role R]... [--group G]... [--email E] [--display-name N]
  *   phivault user list
- *   phivault user show ID
- *   phivault user disable ID
+ *   phivault user show USER
+ *   phivault user disable|enable|unlock|reset USER
  *
- * Common options: --addr URL (PHIVAULT_ADDR), --cacert FILE (PHIVAULT_CACERT);
- * the bearer token comes from PHIVAULT_TOKEN only (never a command-line
- * argument: argv is visible to every local user).
+ * USER is a user ID when it starts with "usr_", else a username (looked up
+ * with GET /v1/users?username=). Common options: --addr URL (PHIVAULT_ADDR),
+ * --cacert FILE (PHIVAULT_CACERT), --format text|json (default text on a
+ * terminal, json otherwise); the bearer token comes from PHIVAULT_TOKEN only
+ * (never a command-line argument: argv is visible to every local user).
+ * --format json prints the API's answer as one line of JSON; text prints it
+ * for a person. A one-time password (add, reset) is printed once, in
+ * either form, and wiped from memory afterwards.
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -20,8 +26,24 @@
 #include "crypto/crypto.h"
 
 #define USER_USAGE "usage: phivault user add USERNAME [--role R]... [--group G]... " \
-	"[--email E] [--display-name N] | user list | user show ID | user disable ID " \
-	"[--addr URL] [--cacert FILE] (token from PHIVAULT_TOKEN)"
+	"[--email E] [--display-name N] | user list | user show USER | " \
+	"user disable|enable|unlock|reset USER  (USER: a username or a usr_ ID) " \
+	"[--addr URL] [--cacert FILE] [--format text|json] (token from PHIVAULT_TOKEN)"
+
+struct user_ctx {
+	const char *addr;
+	const char *cacert;
+	const char *token;
+	enum cli_format format;
+};
+
+static const char *
+jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "";
+}
 
 static void
 print_user(json_t *u)
@@ -30,13 +52,13 @@ print_user(json_t *u)
 	size_t i;
 	const char *s;
 
-	printf("id:           %s\n", json_string_value(json_object_get(u, "id")));
-	printf("username:     %s\n", json_string_value(json_object_get(u, "username")));
-	if ((s = json_string_value(json_object_get(u, "display_name"))) != NULL && *s)
+	printf("id:           %s\n", jstr(u, "id"));
+	printf("username:     %s\n", jstr(u, "username"));
+	if (*(s = jstr(u, "display_name")) != '\0')
 		printf("display name: %s\n", s);
-	if ((s = json_string_value(json_object_get(u, "email"))) != NULL && *s)
+	if (*(s = jstr(u, "email")) != '\0')
 		printf("email:        %s\n", s);
-	printf("status:       %s\n", json_string_value(json_object_get(u, "status")));
+	printf("status:       %s\n", jstr(u, "status"));
 	printf("roles:       ");
 	json_array_foreach(json_object_get(u, "roles"), i, v)
 		printf(" %s", json_string_value(v));
@@ -45,9 +67,164 @@ print_user(json_t *u)
 		printf(" %s", json_string_value(v));
 	printf("\nmfa:          %s\n",
 	    json_is_true(json_object_get(u, "mfa_enabled")) ? "enrolled" : "not enrolled");
-	printf("created:      %s\n", json_string_value(json_object_get(u, "created")));
-	if ((s = json_string_value(json_object_get(u, "disabled_at"))) != NULL)
+	if (json_is_true(json_object_get(u, "must_change_password")))
+		printf("password:     one-time (must be changed at next login)\n");
+	printf("created:      %s\n", jstr(u, "created"));
+	printf("created by:   %s\n", *(s = jstr(u, "created_by")) != '\0' ? s : "(init)");
+	if (*(s = jstr(u, "disabled_at")) != '\0')
 		printf("disabled at:  %s\n", s);
+}
+
+/* One API call; on a status other than want, report it (exit 3). */
+static int
+call(const struct user_ctx *c, const char *method, const char *path, json_t *body, long want,
+    json_t **resp)
+{
+	long status = 0;
+
+	*resp = NULL;
+	if (cli_http(c->addr, c->cacert, c->token, method, path, body, &status, resp) != PV_OK)
+		return CLI_RUNTIME;
+	if (status != want)
+		return cli_api_error(status, *resp);
+	return CLI_OK;
+}
+
+/* A username as the server accepts it (any case), or a usr_ ID. */
+static bool
+user_arg_valid(const char *a)
+{
+	size_t n = strlen(a);
+
+	if (n == 0 || n > 64)
+		return false;
+	if (strncmp(a, "usr_", 4) == 0)
+		return strspn(a, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+	return strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+/* USER -> the user object: GET /v1/users/ID, or the one match of
+ * GET /v1/users?username=NAME. *user is a new reference. */
+static int
+resolve(const struct user_ctx *c, const char *arg, json_t **user)
+{
+	char path[256];
+	json_t *resp = NULL, *u;
+	int ret;
+
+	*user = NULL;
+	if (strncmp(arg, "usr_", 4) == 0) {
+		snprintf(path, sizeof(path), "/v1/users/%s", arg);
+		if ((ret = call(c, "GET", path, NULL, 200, &resp)) == CLI_OK)
+			*user = resp;
+		else
+			json_decref(resp);
+		return ret;
+	}
+	snprintf(path, sizeof(path), "/v1/users?username=%s", arg);
+	if ((ret = call(c, "GET", path, NULL, 200, &resp)) != CLI_OK) {
+		json_decref(resp);
+		return ret;
+	}
+	u = json_array_get(json_object_get(resp, "users"), 0);
+	if (u == NULL || json_string_value(json_object_get(u, "id")) == NULL) {
+		json_decref(resp);
+		cli_err("no user named %s", arg);
+		return CLI_RUNTIME;
+	}
+	*user = json_incref(u);
+	json_decref(resp);
+	return CLI_OK;
+}
+
+static void
+print_otp_note(void)
+{
+	printf("(give it to the user over a separate channel; it must be changed at "
+	    "first login)\n");
+}
+
+static int
+user_add(const struct user_ctx *c, const char *username, json_t *roles, json_t *groups,
+    const char *email, const char *display, json_t **resp)
+{
+	json_t *body = json_pack("{s:s, s:O, s:O}", "username", username, "roles", roles,
+	    "groups", groups);
+	int ret;
+
+	if (body == NULL)
+		return CLI_RUNTIME;
+	if (email != NULL)
+		json_object_set_new(body, "email", json_string(email));
+	if (display != NULL)
+		json_object_set_new(body, "display_name", json_string(display));
+	ret = call(c, "POST", "/v1/users", body, 201, resp);
+	json_decref(body);
+	if (ret != CLI_OK)
+		return ret;
+	if (c->format == CLI_FORMAT_JSON) {
+		cli_print_json(*resp);
+		return CLI_OK;
+	}
+	printf("created user %s\n", jstr(*resp, "username"));
+	printf("id: %s\n", jstr(*resp, "id"));
+	printf("one-time password: %s\n", jstr(*resp, "one_time_password"));
+	print_otp_note();
+	return CLI_OK;
+}
+
+static int
+user_list(const struct user_ctx *c, json_t **resp)
+{
+	json_t *v, *r;
+	size_t i, k;
+	int ret;
+
+	if ((ret = call(c, "GET", "/v1/users", NULL, 200, resp)) != CLI_OK)
+		return ret;
+	if (c->format == CLI_FORMAT_JSON) {
+		cli_print_json(*resp);
+		return CLI_OK;
+	}
+	printf("%-30s %-24s %-9s %s\n", "ID", "USERNAME", "STATUS", "ROLES");
+	json_array_foreach(json_object_get(*resp, "users"), i, v) {
+		printf("%-30s %-24s %-9s", jstr(v, "id"), jstr(v, "username"), jstr(v, "status"));
+		json_array_foreach(json_object_get(v, "roles"), k, r)
+			printf("%s%s", k ? "," : " ", json_string_value(r));
+		printf("\n");
+	}
+	return CLI_OK;
+}
+
+/* disable, enable, unlock, reset: POST /v1/users/{id}/<verb>. */
+static int
+user_verb(const struct user_ctx *c, const char *verb, json_t *user, json_t **resp)
+{
+	const char *name = jstr(user, "username");
+	char path[256];
+	int ret;
+
+	snprintf(path, sizeof(path), "/v1/users/%s/%s", jstr(user, "id"), verb);
+	if ((ret = call(c, "POST", path, NULL, 200, resp)) != CLI_OK)
+		return ret;
+	if (c->format == CLI_FORMAT_JSON) {
+		cli_print_json(*resp);
+		return CLI_OK;
+	}
+	if (strcmp(verb, "disable") == 0) {
+		printf("disabled %s; %lld session(s) ended\n", name,
+		    (long long)json_integer_value(json_object_get(*resp, "sessions_ended")));
+	} else if (strcmp(verb, "enable") == 0) {
+		printf("enabled %s (sessions ended by the disable stay ended)\n", name);
+	} else if (strcmp(verb, "unlock") == 0) {
+		printf("unlocked %s (password and MFA lockouts cleared)\n", name);
+	} else {
+		printf("reset %s; %lld session(s) ended; MFA must be enrolled again\n", name,
+		    (long long)json_integer_value(json_object_get(*resp, "sessions_ended")));
+		printf("one-time password: %s\n", jstr(*resp, "one_time_password"));
+		print_otp_note();
+	}
+	return CLI_OK;
 }
 
 int
@@ -62,15 +239,13 @@ cmd_user(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char *const verbs[] = { "disable", "enable", "unlock", "reset", NULL };
 	struct cli_online_opts on;
-	const char *addr, *cacert;
-	const char *token = getenv("PHIVAULT_TOKEN"), *sub, *email = NULL, *display = NULL;
-	json_t *roles = json_array(), *groups = json_array(), *body = NULL, *resp = NULL;
-	char path[256];
-	long status = 0;
+	struct user_ctx ctx;
+	const char *sub, *email = NULL, *display = NULL, *verb = NULL;
+	json_t *roles = json_array(), *groups = json_array(), *resp = NULL, *user = NULL;
 	int c, ret = CLI_USAGE;
 	size_t i;
-	json_t *v;
 
 	if (roles == NULL || groups == NULL)
 		goto out;
@@ -102,94 +277,39 @@ cmd_user(int argc, char **argv)
 			goto out;
 		}
 	}
-	addr = cli_online_addr(&on);
-	cacert = on.cacert;
-	if (token == NULL || *token == '\0') {
-		cli_err("PHIVAULT_TOKEN is not set (run: eval \"$(phivault login)\")");
-		ret = CLI_USAGE;
+	if (on.bad_format)
+		goto out;   /* cli_online_opt has said why */
+	for (i = 0; verbs[i] != NULL; i++)
+		if (strcmp(sub, verbs[i]) == 0)
+			verb = verbs[i];
+	/* operands: add NAME, list (none), show / verbs USER */
+	if (strcmp(sub, "add") == 0 ? optind != argc - 1 :
+	    strcmp(sub, "list") == 0 ? optind != argc :
+	    strcmp(sub, "show") == 0 || verb != NULL ?
+	    optind != argc - 1 || !user_arg_valid(argv[optind]) : true) {
+		cli_err(USER_USAGE);
 		goto out;
 	}
-	ret = CLI_RUNTIME;
+	ctx.addr = cli_online_addr(&on);
+	ctx.cacert = on.cacert;
+	ctx.token = getenv("PHIVAULT_TOKEN");
+	ctx.format = on.format;
+	if (ctx.token == NULL || *ctx.token == '\0') {
+		cli_err("PHIVAULT_TOKEN is not set (run: eval \"$(phivault login)\")");
+		goto out;
+	}
 	if (strcmp(sub, "add") == 0) {
-		if (optind != argc - 1) {
-			cli_err(USER_USAGE);
-			ret = CLI_USAGE;
-			goto out;
-		}
-		body = json_pack("{s:s, s:O, s:O}", "username", argv[optind], "roles", roles,
-		    "groups", groups);
-		if (body == NULL)
-			goto out;
-		if (email != NULL)
-			json_object_set_new(body, "email", json_string(email));
-		if (display != NULL)
-			json_object_set_new(body, "display_name", json_string(display));
-		if (cli_http(addr, cacert, token, "POST", "/v1/users", body, &status, &resp) != PV_OK)
-			goto out;
-		if (status != 201) {
-			ret = cli_api_error(status, resp);
-			goto out;
-		}
-		printf("created user %s\n", json_string_value(json_object_get(resp, "username")));
-		printf("id: %s\n", json_string_value(json_object_get(resp, "id")));
-		printf("one-time password: %s\n",
-		    json_string_value(json_object_get(resp, "one_time_password")));
-		printf("(give it to the user over a separate channel; it must be changed at "
-		    "first login)\n");
-		ret = CLI_OK;
+		ret = user_add(&ctx, argv[optind], roles, groups, email, display, &resp);
 	} else if (strcmp(sub, "list") == 0) {
-		if (optind != argc) {
-			cli_err(USER_USAGE);
-			ret = CLI_USAGE;
-			goto out;
-		}
-		if (cli_http(addr, cacert, token, "GET", "/v1/users", NULL, &status, &resp) != PV_OK)
-			goto out;
-		if (status != 200) {
-			ret = cli_api_error(status, resp);
-			goto out;
-		}
-		printf("%-30s %-24s %-9s %s\n", "ID", "USERNAME", "STATUS", "ROLES");
-		json_array_foreach(json_object_get(resp, "users"), i, v) {
-			json_t *r;
-			size_t k;
-
-			printf("%-30s %-24s %-9s", json_string_value(json_object_get(v, "id")),
-			    json_string_value(json_object_get(v, "username")),
-			    json_string_value(json_object_get(v, "status")));
-			json_array_foreach(json_object_get(v, "roles"), k, r)
-				printf("%s%s", k ? "," : " ", json_string_value(r));
-			printf("\n");
-		}
-		ret = CLI_OK;
-	} else if (strcmp(sub, "show") == 0 || strcmp(sub, "disable") == 0) {
-		bool show = strcmp(sub, "show") == 0;
-
-		if (optind != argc - 1 || strlen(argv[optind]) > 64 ||
-		    strspn(argv[optind], "abcdefghijklmnopqrstuvwxyz0123456789_") !=
-		    strlen(argv[optind])) {
-			cli_err(USER_USAGE);
-			ret = CLI_USAGE;
-			goto out;
-		}
-		snprintf(path, sizeof(path), show ? "/v1/users/%s" : "/v1/users/%s/disable",
-		    argv[optind]);
-		if (cli_http(addr, cacert, token, show ? "GET" : "POST", path, NULL, &status,
-		    &resp) != PV_OK)
-			goto out;
-		if (status != 200) {
-			ret = cli_api_error(status, resp);
-			goto out;
-		}
-		if (show)
-			print_user(resp);
-		else
-			printf("disabled %s; %lld session(s) ended\n", argv[optind],
-			    (long long)json_integer_value(json_object_get(resp, "sessions_ended")));
-		ret = CLI_OK;
+		ret = user_list(&ctx, &resp);
+	} else if ((ret = resolve(&ctx, argv[optind], &user)) != CLI_OK) {
+		/* reported */
+	} else if (verb != NULL) {
+		ret = user_verb(&ctx, verb, user, &resp);
+	} else if (ctx.format == CLI_FORMAT_JSON) {
+		cli_print_json(user);
 	} else {
-		cli_err(USER_USAGE);
-		ret = CLI_USAGE;
+		print_user(user);
 	}
 out:
 	if (resp != NULL) {
@@ -200,7 +320,7 @@ out:
 	}
 	json_decref(roles);
 	json_decref(groups);
-	json_decref(body);
+	json_decref(user);
 	json_decref(resp);
 	return ret;
 }

@@ -195,6 +195,13 @@ static const struct migration migrations[] = {
 	 * password is no longer valid. */
 	{ 4,
 	  "ALTER TABLE mfa_pending ADD COLUMN credential_epoch INTEGER NOT NULL DEFAULT 0;" },
+	/* 5 (authn-users): who created each user, so every entry of a session
+	 * of a user made by an administrator traces back to that administrator
+	 * (users.created_by = the creating principal's user ID; NULL for the
+	 * bootstrap admin made by init and for users made before this step).
+	 * Self-contained: one column, no data rewritten. */
+	{ 5,
+	  "ALTER TABLE users ADD COLUMN created_by TEXT REFERENCES users(id);" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -44,7 +44,8 @@ static enum pv_rc user_from_row(sqlite3_stmt *s, void *out)
 	    !store_sqlite_col_copy(s, 1, u.username, sizeof(u.username)) ||
 	    !store_sqlite_col_copy(s, 2, u.display_name, sizeof(u.display_name)) ||
 	    !store_sqlite_col_copy(s, 3, u.email, sizeof(u.email)) ||
-	    !store_sqlite_col_copy(s, 6, u.password_hash, sizeof(u.password_hash))) {
+	    !store_sqlite_col_copy(s, 6, u.password_hash, sizeof(u.password_hash)) ||
+	    !store_sqlite_col_copy(s, 16, u.created_by, sizeof(u.created_by))) {
 		log_error("store: user row out of range");
 		return PV_E_INTEGRITY;
 	}
@@ -73,7 +74,8 @@ static enum pv_rc user_from_row(sqlite3_stmt *s, void *out)
 STORE_SQLITE_EACH_ROW(user_row, struct store_user, user_from_row, store_user_clear,
     store_user_cb)
 
-/* INSERT and UPDATE bind the same ?1..?16 (UPDATE leaves ?2 and ?14 unused). */
+/* INSERT and UPDATE bind the same ?1..?17 (UPDATE leaves ?2 and ?14 unused and
+ * sets ?17, created_by, only where it is still NULL: set once, never rewritten). */
 static enum pv_rc user_write(struct store *st, enum store_sqlite_stmt id, const char *op,
     const struct store_user *u, int *changes)
 {
@@ -86,7 +88,8 @@ static enum pv_rc user_write(struct store *st, enum store_sqlite_stmt id, const 
 		SQP_BLOB_OR_NULL(u->mfa_secret, u->mfa_secret_len),
 		SQP_BLOB_OR_NULL(u->mfa_env, u->mfa_env_len), SQP_INT(u->mfa_enabled ? 1 : 0),
 		SQP_INT(u->mfa_last_step), SQP_INT(u->created_ms), SQP_INT(u->updated_ms),
-		SQP_INT_OR_NULL(u->disabled_ms)), changes);
+		SQP_INT_OR_NULL(u->disabled_ms),
+		SQP_TEXT(u->created_by[0] != '\0' ? u->created_by : NULL)), changes);
 }
 
 enum pv_rc store_sqlite_user_put(struct store *st, const struct store_user *u)
@@ -414,6 +417,12 @@ enum pv_rc store_sqlite_lockout_put(struct store *st, const char *key, const cha
 	return store_sqlite_exec(st, SQ_LOCKOUT_PUT, "lockout_put",
 	    SQP_LIST(SQP_TEXT(key), SQP_TEXT(kind), SQP_INT(l->failures),
 		SQP_INT(l->window_start_ms), SQP_INT(l->locked_until_ms)), NULL);
+}
+
+enum pv_rc store_sqlite_lockout_clear(struct store *st, const char *key)
+{
+	return store_sqlite_exec(st, SQ_LOCKOUT_CLEAR, "lockout_clear", SQP_LIST(SQP_TEXT(key)),
+	    NULL);
 }
 
 /* ---- pending MFA logins ---- */

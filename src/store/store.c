@@ -455,6 +455,7 @@ static bool user_ok(const struct store_user *u)
 	    strlen(u->display_name) < sizeof(u->display_name) &&
 	    strlen(u->email) < sizeof(u->email) &&
 	    istr_ok(u->password_hash, sizeof(u->password_hash)) &&
+	    strlen(u->created_by) < sizeof(u->created_by) &&
 	    (u->mfa_secret == NULL) == (u->mfa_env == NULL);
 }
 
@@ -681,6 +682,14 @@ enum pv_rc store_lockout_put(struct store *st, const char *key, const char *kind
 	if (st == NULL || key == NULL || !kind_ok(kind) || l == NULL)
 		return PV_E_INVALID;
 	return st->ops->lockout_put(st, key, kind, l);
+}
+
+enum pv_rc store_lockout_clear(struct store *st, const char *key)
+{
+	STORE_FAULT();
+	if (st == NULL || key == NULL)
+		return PV_E_INVALID;
+	return st->ops->lockout_clear(st, key);
 }
 
 enum pv_rc store_mfa_pending_put(struct store *st, const struct store_mfa_pending *p)

@@ -150,6 +150,11 @@ struct store_user {
 	int64_t created_ms;
 	int64_t updated_ms;
 	int64_t disabled_ms;         /* 0 while active */
+	/* Who created the user: the creating principal's user ID, "" if made by
+	 * init (the bootstrap admin) or before migration 5. Written by
+	 * store_user_put and never changed afterwards (store_user_update keeps
+	 * the stored value once set). */
+	char created_by[UTIL_ID_MAX];
 };
 void store_user_clear(struct store_user *u);
 /* PV_E_CONFLICT if the ID or the username exists. */
@@ -251,6 +256,9 @@ enum pv_rc store_lockout_get(struct store *st, const char *key, const char *kind
     struct store_lockout *out);
 enum pv_rc store_lockout_put(struct store *st, const char *key, const char *kind,
     const struct store_lockout *l);
+/* Forget every counter of key (both kinds): an administrator's unlock.
+ * PV_OK also when there was none. */
+enum pv_rc store_lockout_clear(struct store *st, const char *key);
 
 /* Logins that passed the password and owe a TOTP / recovery code. */
 struct store_mfa_pending {

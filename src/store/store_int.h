@@ -101,6 +101,7 @@ struct store_ops {
 	    struct store_lockout *out);
 	enum pv_rc (*lockout_put)(struct store *st, const char *key, const char *kind,
 	    const struct store_lockout *l);
+	enum pv_rc (*lockout_clear)(struct store *st, const char *key);
 	enum pv_rc (*mfa_pending_put)(struct store *st, const struct store_mfa_pending *p);
 	enum pv_rc (*mfa_pending_get)(struct store *st, const char *token_hash,
 	    struct store_mfa_pending *out);
@@ -207,6 +208,7 @@ enum store_sqlite_stmt {
 	SQ_RECOVERY_USE,
 	SQ_LOCKOUT_GET,
 	SQ_LOCKOUT_PUT,
+	SQ_LOCKOUT_CLEAR,
 	SQ_MFA_PENDING_PUT,
 	SQ_MFA_PENDING_GET,
 	SQ_MFA_PENDING_ATTEMPT,
@@ -429,6 +431,7 @@ enum pv_rc store_sqlite_lockout_get(struct store *st, const char *key, const cha
     struct store_lockout *out);
 enum pv_rc store_sqlite_lockout_put(struct store *st, const char *key, const char *kind,
     const struct store_lockout *l);
+enum pv_rc store_sqlite_lockout_clear(struct store *st, const char *key);
 enum pv_rc store_sqlite_mfa_pending_put(struct store *st, const struct store_mfa_pending *p);
 enum pv_rc store_sqlite_mfa_pending_get(struct store *st, const char *token_hash,
     struct store_mfa_pending *out);

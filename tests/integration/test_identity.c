@@ -611,7 +611,7 @@ test_cli(struct h_server *s, const char *secret)
 	snprintf(tok, sizeof(tok), "%.47s", out + 22);
 	free(out);
 	snprintf(cmd, sizeof(cmd), "PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s PHIVAULT_TOKEN=%s %s user "
-	    "add frank --role analyst --email frank@example.org --display-name 'Frank F'",
+	    "add --format text frank --role analyst --email frank@example.org --display-name 'Frank F'",
 	    s->base, s->cacert, tok, h_bin());
 	CHECK(h_run(cmd, &out) == 0);
 	CHECK(strstr(out, "one-time password: ") != NULL);
@@ -621,22 +621,22 @@ test_cli(struct h_server *s, const char *secret)
 	free(out);
 	/* duplicate: runtime error, exit 3 */
 	snprintf(cmd, sizeof(cmd), "PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s PHIVAULT_TOKEN=%s %s user "
-	    "add frank 2>&1", s->base, s->cacert, tok, h_bin());
+	    "add --format text frank 2>&1", s->base, s->cacert, tok, h_bin());
 	CHECK(h_run(cmd, &out) == 3);
 	CHECK(strstr(out, "conflict") != NULL);
 	free(out);
 	snprintf(cmd, sizeof(cmd), "PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s PHIVAULT_TOKEN=%s %s user "
-	    "list", s->base, s->cacert, tok, h_bin());
+	    "list --format text", s->base, s->cacert, tok, h_bin());
 	CHECK(h_run(cmd, &out) == 0);
 	CHECK(strstr(out, "frank") != NULL && strstr(out, "analyst") != NULL);
 	free(out);
 	snprintf(cmd, sizeof(cmd), "PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s PHIVAULT_TOKEN=%s %s user "
-	    "show %s", s->base, s->cacert, tok, h_bin(), id);
+	    "show --format text %s", s->base, s->cacert, tok, h_bin(), id);
 	CHECK(h_run(cmd, &out) == 0);
 	CHECK(strstr(out, "frank@example.org") != NULL && strstr(out, "Frank F") != NULL);
 	free(out);
 	snprintf(cmd, sizeof(cmd), "PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s PHIVAULT_TOKEN=%s %s user "
-	    "disable %s", s->base, s->cacert, tok, h_bin(), id);
+	    "disable --format text %s", s->base, s->cacert, tok, h_bin(), id);
 	CHECK(h_run(cmd, &out) == 0);
 	CHECK(strstr(out, "disabled") != NULL);
 	free(out);
