@@ -13,7 +13,8 @@ DEB_PACKAGES = build-essential cmake pkg-config clang \
 	libssl-dev libmicrohttpd-dev libgnutls28-dev libsodium-dev libjansson-dev \
 	libsqlite3-dev libpq-dev libcurl4-openssl-dev libinih-dev libcmocka-dev \
 	libcrack2-dev cracklib-runtime \
-	oathtool gnutls-bin openssl sqlite3 curl tmux
+	oathtool gnutls-bin openssl sqlite3 curl tmux \
+	openapi-specification python3-jsonschema python3-yaml libqrencode-dev zbar-tools
 
 .PHONY: all deps build run test test-san fuzz bench clean
 

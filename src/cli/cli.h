@@ -7,6 +7,8 @@
 #ifndef PV_CLI_H
 #define PV_CLI_H
 
+#include <stdio.h>
+
 #include "util/util.h"
 
 enum cli_exit { CLI_OK = 0, CLI_CHECK_FAILED = 1, CLI_USAGE = 2, CLI_RUNTIME = 3 };
@@ -48,6 +50,7 @@ struct cli_online_opts {
 	const char *cacert;   /* NULL: the system store */
 	enum cli_format format; /* --format text|json; default text on a terminal, json otherwise */
 	bool bad_format;      /* --format was neither text nor json (a usage error) */
+	bool format_given;    /* --format was on the command line (login and unseal default to text) */
 };
 #define CLI_ONLINE_LONGOPTS \
 	{ "addr", required_argument, NULL, 'a' }, \
@@ -76,6 +79,12 @@ enum cli_format cli_format_default(void);
 /* Print v as one line of compact JSON on stdout (the --format json answer). */
 struct json_t;
 void cli_print_json(struct json_t *v);
+
+/* Draw text as a QR code (libqrencode, error correction M) on f, two module
+ * rows per line with UTF-8 upper half blocks whose ANSI colours are set
+ * explicitly (black on white, with a quiet zone of 4 modules), so it scans on
+ * dark and light terminals alike (qr.c). */
+enum pv_rc cli_qr_write(FILE *f, const char *text);
 
 int cmd_version(int argc, char **argv);
 int cmd_init(int argc, char **argv);

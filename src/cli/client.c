@@ -2,6 +2,9 @@
  * client: HTTPS calls for the online commands (unseal, user, login), over
  * libcurl. Certificates are always verified: against --cacert /
  * PHIVAULT_CACERT when given, else the system store. TLS 1.2 minimum.
+ * A certificate the CA does not vouch for (a self-signed dev certificate
+ * checked against the system store, say) is reported with the fix: set
+ * PHIVAULT_CACERT (or --cacert) to the data directory's tls/cert.pem.
  */
 #include <curl/curl.h>
 #include <jansson.h>
@@ -80,6 +83,16 @@ cli_http(const char *base, const char *cacert, const char *token, const char *me
 	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	cc = curl_easy_perform(c);
+	if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT) {
+		cli_err("TLS: the server's certificate is not trusted; "
+		    "set PHIVAULT_CACERT=DIR/tls/cert.pem (or --cacert)");
+		goto out;
+	}
+	if (cc == CURLE_SSL_CACERT_BADFILE) {
+		cli_err("TLS: cannot read the CA certificate '%s'; "
+		    "set PHIVAULT_CACERT=DIR/tls/cert.pem (or --cacert)", cacert ? cacert : "");
+		goto out;
+	}
 	if (cc != CURLE_OK) {
 		cli_err("cannot reach %s: %s", base, curl_easy_strerror(cc));
 		goto out;

@@ -1,18 +1,21 @@
 /*
- * login: `phivault login [--addr URL] [--cacert FILE] [USERNAME]`.
+ * login: `phivault login [--addr URL] [--cacert FILE] [--format text|json] [USERNAME]`.
  *
  * Walks a person through the password and, when the account has MFA, the
  * TOTP code (or a recovery code), then prints one line on stdout:
  *   export PHIVAULT_TOKEN=pvt_...
- * so `eval "$(phivault login admin)"` logs a shell in. Prompts go to
+ * so `eval "$(phivault login admin)"` logs a shell in. That text line is the
+ * default even when stdout is not a terminal (eval captures stdout);
+ * --format json prints {"token":"pvt_...","restricted":bool,
+ * "required_actions":[...]} instead. Prompts go to
  * stderr; the password is read without echo (termios) from a terminal, or
  * as one line from stdin otherwise (scripts, tests).
  *
  * First login on a terminal: a restricted session (one-time password, MFA
  * required but not enrolled) is walked through what it needs, in order:
  *   change_password: new password twice -> POST /v1/auth/password
- *   enrol_mfa: POST /v1/auth/mfa/enroll (shows the otpauth:// URI and the
- *     secret) -> code from the app -> POST /v1/auth/mfa/confirm (shows the
+ *   enrol_mfa: POST /v1/auth/mfa/enroll (shows the otpauth:// URI as a QR
+ *     code when stderr is a terminal, the URI and the secret) -> code from the app -> POST /v1/auth/mfa/confirm (shows the
  *     recovery codes once)
  * so a new user ends with a full session. Without a terminal the restriction
  * is only reported on stderr, with what to do next. Secrets are wiped from
@@ -29,7 +32,7 @@
 #include "cli/cli.h"
 #include "crypto/crypto.h"
 
-#define LOGIN_USAGE "usage: phivault login [--addr URL] [--cacert FILE] [USERNAME]"
+#define LOGIN_USAGE "usage: phivault login [--addr URL] [--cacert FILE] [--format text|json] [USERNAME]"
 
 static void wipe_json_string(json_t *o, const char *key);
 
@@ -135,7 +138,12 @@ walk_mfa(const char *addr, const char *cacert, const char *token)
 	if (!walk_call(addr, cacert, token, "POST", "/v1/auth/mfa/enroll", NULL, &resp))
 		return false;
 	fprintf(stderr, "Multi-factor authentication is required. Add this account to an "
-	    "authenticator app:\n  %s\n  (or type the secret: %s)\n",
+	    "authenticator app:\n");
+	if (isatty(STDERR_FILENO) &&
+	    json_string_value(json_object_get(resp, "otpauth_uri")) != NULL &&
+	    cli_qr_write(stderr, json_string_value(json_object_get(resp, "otpauth_uri"))) == PV_OK)
+		fprintf(stderr, "Scan the QR code, or add the URI:\n");
+	fprintf(stderr, "  %s\n  (or type the secret: %s)\n",
 	    json_string_value(json_object_get(resp, "otpauth_uri")),
 	    json_string_value(json_object_get(resp, "secret")));
 	wipe_json_string(resp, "otpauth_uri");
@@ -176,7 +184,7 @@ cmd_login(int argc, char **argv)
 	struct cli_online_opts on;
 	const char *addr, *cacert;
 	char user[128], pw[4200], code[64];
-	json_t *body = NULL, *resp = NULL, *body2 = NULL, *resp2 = NULL, *sess;
+	json_t *body = NULL, *resp = NULL, *body2 = NULL, *resp2 = NULL, *sess, *now = NULL;
 	long status = 0;
 	int c, ret = CLI_RUNTIME;
 
@@ -184,6 +192,8 @@ cmd_login(int argc, char **argv)
 	memset(code, 0, sizeof(code));
 	if ((c = cli_online_parse(argc, argv, LOGIN_USAGE, &on)) != CLI_GO_ON)
 		return c;
+	if (!on.format_given)
+		on.format = CLI_FORMAT_TEXT;
 	if (optind < argc - 1) {
 		cli_err(LOGIN_USAGE);
 		return CLI_USAGE;
@@ -237,7 +247,6 @@ cmd_login(int argc, char **argv)
 	}
 	if (json_is_true(json_object_get(sess, "restricted")) && isatty(STDIN_FILENO)) {
 		const char *tok = json_string_value(json_object_get(sess, "token"));
-		json_t *now = NULL;
 
 		if (has_action(sess, "change_password") && !walk_password(addr, cacert, tok, pw))
 			goto out;
@@ -248,7 +257,6 @@ cmd_login(int argc, char **argv)
 			goto out;
 		if (!json_is_true(json_object_get(now, "restricted")))
 			fprintf(stderr, "phivault: done: a full session for %s\n", user);
-		json_decref(now);
 	} else if (json_is_true(json_object_get(sess, "restricted"))) {
 		json_t *a = json_object_get(sess, "required_actions"), *v;
 		size_t i;
@@ -261,7 +269,22 @@ cmd_login(int argc, char **argv)
 			    " change the password (POST /v1/auth/password)");
 		fprintf(stderr, "\n");
 	}
-	printf("export PHIVAULT_TOKEN=%s\n", json_string_value(json_object_get(sess, "token")));
+	if (on.format == CLI_FORMAT_JSON) {
+		/* after a walkthrough, the session as it is now */
+		json_t *st = now != NULL ? now : sess;
+		json_t *out = json_pack("{s:s, s:b, s:O?}", "token",
+		    json_string_value(json_object_get(sess, "token")),
+		    "restricted", json_is_true(json_object_get(st, "restricted")),
+		    "required_actions", json_object_get(st, "required_actions"));
+
+		if (out == NULL)
+			goto out;
+		cli_print_json(out);
+		wipe_json_string(out, "token");
+		json_decref(out);
+	} else
+		printf("export PHIVAULT_TOKEN=%s\n",
+		    json_string_value(json_object_get(sess, "token")));
 	fflush(stdout);
 	ret = CLI_OK;
 out:
@@ -276,5 +299,6 @@ out:
 	json_decref(resp);
 	json_decref(body2);
 	json_decref(resp2);
+	json_decref(now);
 	return ret;
 }

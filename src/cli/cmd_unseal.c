@@ -1,4 +1,10 @@
-/* unseal: `phivault unseal --addr URL [--cacert FILE]`, one share read from stdin. */
+/*
+ * unseal: `phivault unseal --addr URL [--cacert FILE] [--format text|json]`,
+ * one share read from stdin. Text ("share accepted: k of K; still sealed" or
+ * "unsealed") is the default even when stdout is not a terminal, as before
+ * --format existed; --format json prints the server's answer
+ * {"sealed":bool,"progress":k,"threshold":K}.
+ */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -8,7 +14,7 @@
 #include "cli/cli.h"
 #include "crypto/crypto.h"
 
-#define UNSEAL_USAGE "usage: phivault unseal --addr URL [--cacert FILE] < share"
+#define UNSEAL_USAGE "usage: phivault unseal --addr URL [--cacert FILE] [--format text|json] < share"
 
 int
 cmd_unseal(int argc, char **argv)
@@ -22,6 +28,8 @@ cmd_unseal(int argc, char **argv)
 
 	if ((c = cli_online_parse(argc, argv, UNSEAL_USAGE, &on)) != CLI_GO_ON)
 		return c;
+	if (!on.format_given)
+		on.format = CLI_FORMAT_TEXT;
 	if (on.addr == NULL || optind != argc) {
 		cli_err(UNSEAL_USAGE);
 		return CLI_USAGE;
@@ -44,7 +52,9 @@ cmd_unseal(int argc, char **argv)
 	}
 	json_unpack(resp, "{s:b, s:i, s:i}", "sealed", &sealed, "progress", &progress,
 	    "threshold", &threshold);
-	if (sealed)
+	if (on.format == CLI_FORMAT_JSON)
+		cli_print_json(resp);
+	else if (sealed)
 		printf("share accepted: %d of %d; still sealed\n", progress, threshold);
 	else
 		printf("unsealed\n");

@@ -28,6 +28,7 @@ cli_online_init(struct cli_online_opts *o)
 	o->cacert = getenv("PHIVAULT_CACERT");
 	o->format = cli_format_default();
 	o->bad_format = false;
+	o->format_given = false;
 }
 
 enum cli_format
@@ -68,6 +69,7 @@ cli_online_opt(struct cli_online_opts *o, int c, const char *arg)
 	case 'a': o->addr = arg; return true;
 	case 'c': o->cacert = arg; return true;
 	case 'F':
+		o->format_given = true;
 		if (!cli_format_parse(arg, &o->format))
 			o->bad_format = true;
 		return true;

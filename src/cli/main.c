@@ -1,4 +1,13 @@
-/* main: dispatch `phivault <command>` to cmd_<command> (cli.h). */
+/*
+ * main: dispatch `phivault <command>` to cmd_<command> (cli.h).
+ *
+ * Help is an answer, not an error: `phivault --help`, `phivault help` and
+ * `phivault help CMD` (= `phivault CMD --help`) print on stdout and exit 0;
+ * a usage error prints on stderr and exits 2. The command sees argv[0] =
+ * "phivault", so getopt's own diagnostics (unknown option, missing argument)
+ * read "phivault: unrecognized option '--x'" like every other error (cli_err)
+ * in every command.
+ */
 #include <stdio.h>
 #include <string.h>
 
@@ -19,7 +28,13 @@ static const struct command commands[] = {
 	{ "user", cmd_user, "add, list, show or disable users (online)" },
 	{ "login", cmd_login, "log in and print the token export line" },
 	{ "version", cmd_version, "print the version" },
+	{ "help", NULL, "describe phivault or one command (phivault help CMD)" },
 };
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* cmd_audit prints its usage through cli_err (stderr, exit 2) even for --help. */
+#define AUDIT_USAGE "usage: phivault audit verify --data DIR\n" \
+	"       phivault audit export --data DIR --format jsonl|cef|syslog [--since SEQ]"
 
 static void
 usage(FILE *f)
@@ -27,30 +42,73 @@ usage(FILE *f)
 	size_t i;
 
 	fprintf(f, "usage: phivault <command> [options]\n\ncommands:\n");
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+	for (i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\n`phivault <command> --help` describes a command.\n");
+}
+
+static bool
+is_help(const char *a)
+{
+	return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+static const struct command *
+find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (commands[i].fn != NULL && strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* argv[0] is the command's name here; it becomes "phivault" for getopt. */
+static int
+run(const struct command *cmd, int argc, char **argv)
+{
+	static char prog[] = "phivault";
+	int i;
+
+	if (cmd->fn == cmd_audit)
+		for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+			if (is_help(argv[i])) {
+				printf("%s\n", AUDIT_USAGE);
+				return CLI_OK;
+			}
+	argv[0] = prog;
+	return cmd->fn(argc, argv);
 }
 
 int
 main(int argc, char **argv)
 {
-	size_t i;
+	const struct command *cmd;
 
 	if (argc < 2) {
 		usage(stderr);
 		return CLI_USAGE;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		usage(stdout);
-		return CLI_OK;
+	if (is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+		static char help[] = "--help";
+		char *hargv[] = { NULL, help, NULL };
+
+		if (argc == 2 || is_help(argv[1])) {
+			usage(stdout);
+			return CLI_OK;
+		}
+		if (argc > 3 || (cmd = find(argv[2])) == NULL) {
+			cli_err("no command '%s' (see phivault --help)", argv[2]);
+			return CLI_USAGE;
+		}
+		hargv[0] = argv[2];
+		return run(cmd, 2, hargv);
 	}
 	if (strcmp(argv[1], "--version") == 0)
-		return cmd_version(argc - 1, argv + 1);
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].fn(argc - 1, argv + 1);
+		return run(find("version"), argc - 1, argv + 1);
+	if ((cmd = find(argv[1])) != NULL)
+		return run(cmd, argc - 1, argv + 1);
 	cli_err("unknown command '%s' (see phivault --help)", argv[1]);
 	return CLI_USAGE;
 }
