@@ -37,12 +37,15 @@ static const struct option audit_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+#define AUDIT_USAGE "usage: phivault audit verify --data DIR [--public-key FILE | " \
+	"--public-key-fingerprint SHA256:HEX] [--expect-head SEQ:HASH] [--format text|json]\n" \
+	"       phivault audit export --data DIR --format jsonl|cef|syslog [--since SEQ]"
+
+/* A usage error: the usage on stderr, exit 2 (--help prints it on stdout, exit 0). */
 static int
 audit_usage(void)
 {
-	cli_err("usage: phivault audit verify --data DIR [--public-key FILE | "
-	    "--public-key-fingerprint SHA256:HEX] [--expect-head SEQ:HASH] [--format text|json] | "
-	    "audit export --data DIR --format jsonl|cef|syslog [--since SEQ]");
+	cli_err("%s", AUDIT_USAGE);
 	return CLI_USAGE;
 }
 
@@ -164,6 +167,10 @@ cmd_audit(int argc, char **argv)
 	int c, ret = CLI_RUNTIME;
 	enum pv_rc rc;
 
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("%s\n", AUDIT_USAGE);
+		return CLI_OK;
+	}
 	if (argc < 2)
 		return audit_usage();
 	sub = argv[1];
@@ -188,7 +195,7 @@ cmd_audit(int argc, char **argv)
 			break;
 		}
 		case 'h':
-			audit_usage();
+			printf("%s\n", AUDIT_USAGE);
 			return CLI_OK;
 		default:
 			return CLI_USAGE;

@@ -32,10 +32,6 @@ static const struct command commands[] = {
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-/* cmd_audit prints its usage through cli_err (stderr, exit 2) even for --help. */
-#define AUDIT_USAGE "usage: phivault audit verify --data DIR\n" \
-	"       phivault audit export --data DIR --format jsonl|cef|syslog [--since SEQ]"
-
 static void
 usage(FILE *f)
 {
@@ -69,14 +65,7 @@ static int
 run(const struct command *cmd, int argc, char **argv)
 {
 	static char prog[] = "phivault";
-	int i;
 
-	if (cmd->fn == cmd_audit)
-		for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-			if (is_help(argv[i])) {
-				printf("%s\n", AUDIT_USAGE);
-				return CLI_OK;
-			}
 	argv[0] = prog;
 	return cmd->fn(argc, argv);
 }
