@@ -48,7 +48,7 @@ enum pv_rc {
 	PV_E__COUNT
 };
 
-/* Short stable name of a code ("invalid", "notfound", ...) for logs. */
+/* Short stable name of a code ("invalid", "not_found", ...) for logs. */
 const char *pv_rc_name(enum pv_rc rc);
 
 /* ---- logging: stderr, one line, UTC timestamp, level; IDs and codes only ---- */

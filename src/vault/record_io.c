@@ -104,8 +104,7 @@ enum pv_rc vault_fail_audited(struct vault_ctx *v, struct http_request *req,
     const char *msg)
 {
 	enum audit_outcome o = rc == PV_E_FORBIDDEN ? AUDIT_DENIED : AUDIT_ERROR;
-	const char *reason = rc == PV_E_NOTFOUND ? "not_found"
-	    : rc == PV_E_INVALID ? "invalid_request" : pv_rc_name(rc);
+	const char *reason = http_rc_code(rc);   /* reasons are the stable API codes */
 
 	if (vault_audit(v, req, action, resource, purpose, o, reason, NULL) != PV_OK)
 		return http_fail(req, PV_E_AUDIT, NULL);

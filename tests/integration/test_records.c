@@ -186,6 +186,34 @@ audit_count(const char *jsonl, const char *action, const char *outcome, const ch
 	return n;
 }
 
+/* Entries with exactly this action, outcome, resource and reason (NULL: any). */
+static int
+audit_exact(const char *jsonl, const char *action, const char *outcome, const char *res,
+    const char *reason)
+{
+	const char *line = jsonl;
+	int n = 0;
+
+	while (line != NULL && *line != '\0') {
+		const char *nl = strchr(line, '\n');
+		char *copy = strndup(line, nl ? (size_t)(nl - line) : strlen(line));
+		json_t *e = json_loads(copy, 0, NULL);
+		const char *a = json_string_value(json_object_get(e, "action"));
+		const char *o = json_string_value(json_object_get(e, "outcome"));
+		const char *rs = json_string_value(json_object_get(e, "resource"));
+		const char *rn = json_string_value(json_object_get(e, "reason"));
+
+		if (a != NULL && strcmp(a, action) == 0 && o != NULL && strcmp(o, outcome) == 0 &&
+		    (res == NULL || (rs != NULL && strcmp(rs, res) == 0)) &&
+		    (reason == NULL || (rn != NULL && strcmp(rn, reason) == 0)))
+			n++;
+		json_decref(e);
+		free(copy);
+		line = nl ? nl + 1 : NULL;
+	}
+	return n;
+}
+
 /* ---- the scan: no plaintext under the data directory ---- */
 
 static const char *scan_hit;
@@ -459,6 +487,75 @@ test_batch_and_tokens(struct h_server *s, struct people *p, const char *id1)
 	h_resp_free(&r);
 }
 
+/*
+ * Route-level denials are recorded whatever the path holds (issue 8 item 4):
+ * a 5 KiB segment, control bytes and invalid UTF-8 used to fail audit
+ * validation (403 and no entry); a percent-encoded name was recorded
+ * undecoded. The resource is the allowed entries' form, decoded, each
+ * parameter bounded and escaped; reasons are the stable API codes.
+ */
+static void
+test_denials_audited(struct h_server *s, struct people *p)
+{
+	char *path = malloc(6000), *jsonl, want[512];
+	struct h_resp r;
+
+	CHECK(path != NULL);
+	/* the admin holds no records.read: every one of these is a denial */
+	memcpy(path, "/v1/collections/patients/records/", 33);
+	memset(path + 33, 'a', 5120);
+	path[33 + 5120] = '\0';
+	h_req(s, "GET", path, p->admin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 403);
+	h_resp_free(&r);
+	memcpy(path, "/v1/collections/", 16);
+	memset(path + 16, 'b', 5120);
+	memcpy(path + 16 + 5120, "/records", 9);
+	h_req(s, "GET", path, p->clin, NULL, TREAT, &r);   /* not a collection name */
+	CHECK_STATUS(&r, 403);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections/pat%01%ffients/records", p->admin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 403);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections/pat%69ents/records/rec_aaaaaaaaaaaaaaaaaaaaaaaaab",
+	    p->admin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 403);
+	h_resp_free(&r);
+	/* a NUL cannot be a path segment: refused before routing, changes nothing */
+	h_req(s, "GET", "/v1/collections/pat%00ients/records", p->admin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 400);
+	h_resp_free(&r);
+	/* a record that is not there: reason not_found (was "notfound") */
+	h_req(s, "DELETE", "/v1/collections/patients/records/rec_aaaaaaaaaaaaaaaaaaaaaaaaac",
+	    p->clin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 404);
+	h_resp_free(&r);
+
+	jsonl = audit_export(s);
+	memcpy(want, "collections/patients/records/", 29);
+	memset(want + 29, 'a', 128);
+	memcpy(want + 29 + 128, "...", 4);
+	CHECK(audit_exact(jsonl, "record.read", "denied", want,
+	    "missing_permission:records.read:patients") == 1);
+	memcpy(want, "collections/", 12);
+	memset(want + 12, 'b', 128);
+	memcpy(want + 12 + 128, ".../records", 12);
+	CHECK(audit_exact(jsonl, "record.search", "denied", want,
+	    "missing_permission:(invalid)") == 1);
+	CHECK(audit_exact(jsonl, "record.search", "denied", "collections/pat%01%FFients/records",
+	    "missing_permission:(invalid)") == 1);
+	CHECK(audit_exact(jsonl, "record.read", "denied",
+	    "collections/patients/records/rec_aaaaaaaaaaaaaaaaaaaaaaaaab",
+	    "missing_permission:records.read:patients") == 1);
+	CHECK(strstr(jsonl, "pat%69ents") == NULL);
+	CHECK(strstr(jsonl, "\"route\":\"/v1/collections/{c}/records/{id}\"") != NULL);
+	CHECK(audit_exact(jsonl, "record.delete", "error",
+	    "collections/patients/records/rec_aaaaaaaaaaaaaaaaaaaaaaaaac", "not_found") == 1);
+	CHECK(strstr(jsonl, "\"notfound\"") == NULL);
+	free(jsonl);
+	free(path);
+}
+
 static void
 test_audit_trail(struct h_server *s, const char *id1)
 {
@@ -640,6 +737,7 @@ main(void)
 	test_search_patch_delete(&s, &p, id1);
 	test_batch_and_tokens(&s, &p, id1);
 	test_role_purposes(&s, &p, id1);
+	test_denials_audited(&s, &p);
 	test_audit_trail(&s, id1);
 	/* while serving: database, WAL and shared-memory files hold no plaintext */
 	assert_no_plaintext(s.dir);
