@@ -77,7 +77,8 @@ static enum pv_rc rec_create(struct http_request *req)
 	ev.purpose_of_use = purpose;
 	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = detail;
-	if ((rc = audit_commit(v->audit, &ev, vault_write_fn, j)) != PV_OK)
+	if ((rc = audit_commit(v->audit, &ev, vault_write_fn, j)) != PV_OK ||
+	    (rc = vault_set_etag(req, 1)) != PV_OK)
 		goto out;
 	rc = http_reply(req, 201, json_pack("{s:s, s:i}", "id", id, "version", 1));
 out:
@@ -114,6 +115,11 @@ static enum pv_rc rec_read(struct http_request *req)
 	if (rc != PV_OK) {
 		json_decref(view);   /* wiped on free */
 		return http_fail(req, PV_E_AUDIT, NULL);
+	}
+	if ((rc = vault_set_etag(req, (uint32_t)json_integer_value(json_object_get(view,
+	    "version")))) != PV_OK) {
+		json_decref(view);
+		return rc;
 	}
 	return http_reply(req, 200, view);
 }
@@ -264,6 +270,8 @@ static enum pv_rc rec_patch(struct http_request *req)
 	char err[VAULT_ERR_MAX] = "", resource[VAULT_RESOURCE_MAX];
 	json_t *patch = NULL, *old = NULL, *merged = NULL;
 	char *detail = NULL;
+	uint32_t want = 0;
+	bool any = true;
 	enum pv_rc rc;
 
 	memset(&cur, 0, sizeof(cur));
@@ -271,6 +279,11 @@ static enum pv_rc rec_patch(struct http_request *req)
 	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK)
 		return vault_fail_audited(v, req, "record.update", resource, purpose, rc,
 		    rc == PV_E_NOTFOUND ? "no such collection" : NULL);
+	rc = vault_if_match_parse(http_header(req, "If-Match"), &any, &want);
+	if (rc != PV_OK)
+		return vault_fail_audited(v, req, "record.update", resource, purpose, rc,
+		    rc == PV_E_INVALID ? "If-Match must be one version: 3, \"3\" or *"
+		    : "a weak entity tag never matches If-Match");
 	rc = vault_record_validate(c, req->body, true, &patch, err, sizeof(err));
 	if (rc == PV_OK && json_object_size(patch) == 0) {
 		rc = PV_E_INVALID;
@@ -287,9 +300,14 @@ static enum pv_rc rec_patch(struct http_request *req)
 		rc = vault_record_merge(old, patch, &merged);
 	if (rc == PV_OK && cur.version == UINT32_MAX)
 		rc = PV_E_CONFLICT;
+	/* early answer only; the compare that counts is the store's, in the
+	 * write transaction (expected_version below) */
+	if (rc == PV_OK && !any && cur.version != want)
+		rc = PV_E_PRECONDITION;
 	if (rc != PV_OK) {
 		rc = vault_fail_audited(v, req, "record.update", resource, purpose, rc,
-		    rc == PV_E_NOTFOUND ? "no such record" : NULL);
+		    rc == PV_E_NOTFOUND ? "no such record" : rc == PV_E_PRECONDITION ?
+		    "the record is not at the version named by If-Match" : NULL);
 		goto out;
 	}
 	j = calloc(1, sizeof(*j));
@@ -305,6 +323,7 @@ static enum pv_rc rec_patch(struct http_request *req)
 	j->rec.created_ms = cur.created_ms;
 	j->rec.updated_ms = util_now_ms();
 	j->expected_version = cur.version;
+	j->if_match = !any;
 	if ((detail = vault_detail_fields(patch, json_pack("{s:I}", "version",
 	    (json_int_t)cur.version + 1))) == NULL) {
 		rc = PV_E_NOMEM;
@@ -322,11 +341,16 @@ static enum pv_rc rec_patch(struct http_request *req)
 		rc = http_fail(req, PV_E_CONFLICT, "the record changed meanwhile; read it and retry");
 		goto out;
 	}
+	if (rc == PV_E_PRECONDITION) {
+		rc = http_fail(req, PV_E_PRECONDITION,
+		    "the record is not at the version named by If-Match");
+		goto out;
+	}
 	if (rc == PV_E_NOTFOUND) {
 		rc = http_fail(req, PV_E_NOTFOUND, "no such record");
 		goto out;
 	}
-	if (rc != PV_OK)
+	if (rc != PV_OK || (rc = vault_set_etag(req, cur.version + 1)) != PV_OK)
 		goto out;
 	rc = http_reply(req, 200, json_pack("{s:s, s:I}", "id", cur.id,
 	    "version", (json_int_t)cur.version + 1));

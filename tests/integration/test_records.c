@@ -556,6 +556,40 @@ test_denials_audited(struct h_server *s, struct people *p)
 	free(path);
 }
 
+/* ETag on record responses; PATCH honours If-Match (412, nothing changed). */
+static void
+test_if_match(struct h_server *s, struct people *p)
+{
+	static const char *stale[] = { "If-Match: \"1\"", NULL };
+	static const char *fresh[] = { "If-Match: 2", NULL };
+	char id[64], path[128], *jsonl;
+	struct h_resp r;
+
+	create_record(s, p->clin, "{\"name\":\"" NAME2 "\"}", id, sizeof(id));
+	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", id);
+	h_req(s, "GET", path, p->clin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(h_has_header(&r, "ETag: \"1\""));
+	h_resp_free(&r);
+	h_req(s, "PATCH", path, p->clin, "{\"mrn\":\"A1\"}", stale, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(h_has_header(&r, "ETag: \"2\""));
+	h_resp_free(&r);
+	h_req(s, "PATCH", path, p->clin, "{\"mrn\":\"A2\"}", stale, &r);
+	CHECK_STATUS(&r, 412);
+	CHECK(strcmp(h_err_code(&r), "precondition_failed") == 0);
+	h_resp_free(&r);
+	h_req(s, "PATCH", path, p->clin, "{\"mrn\":\"A3\"}", fresh, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_integer_value(json_object_get(r.json, "version")) == 3);
+	h_resp_free(&r);
+	jsonl = audit_export(s);
+	snprintf(path, sizeof(path), "collections/patients/records/%s", id);
+	CHECK(audit_exact(jsonl, "record.update", "denied", path, "precondition_failed") == 1);
+	CHECK(audit_exact(jsonl, "record.update", "allowed", path, NULL) == 2);
+	free(jsonl);
+}
+
 static void
 test_audit_trail(struct h_server *s, const char *id1)
 {
@@ -570,7 +604,7 @@ test_audit_trail(struct h_server *s, const char *id1)
 	CHECK(audit_count(jsonl, "record.read", "denied", NULL, NULL) >= 3);   /* admin, no purpose, ETREAT */
 	CHECK(audit_count(jsonl, "record.read", "denied", id1, "ETREAT") == 1);
 	CHECK(audit_count(jsonl, "record.search", "allowed", NULL, "TREAT") >= 3);
-	CHECK(audit_count(jsonl, "record.update", "allowed", NULL, NULL) == 1);
+	CHECK(audit_count(jsonl, "record.update", "allowed", NULL, NULL) == 3);   /* + 2 in test_if_match */
 	CHECK(audit_count(jsonl, "collection.read", "denied", "collections/ward9", NULL) == 1);
 	CHECK(audit_count(jsonl, "record.delete", "allowed", NULL, NULL) == 1);
 	CHECK(audit_count(jsonl, "token.create", "allowed", NULL, NULL) == 3);
@@ -738,6 +772,7 @@ main(void)
 	test_batch_and_tokens(&s, &p, id1);
 	test_role_purposes(&s, &p, id1);
 	test_denials_audited(&s, &p);
+	test_if_match(&s, &p);
 	test_audit_trail(&s, id1);
 	/* while serving: database, WAL and shared-memory files hold no plaintext */
 	assert_no_plaintext(s.dir);

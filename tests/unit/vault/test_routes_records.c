@@ -507,6 +507,115 @@ static void test_patch(void **state)
 	vf_resp_free(&r);
 }
 
+/* PATCH honours If-Match (412 precondition_failed, nothing changed, denial
+ * audited); every single-record response carries ETag: "<version>". */
+static void test_patch_if_match(void **state)
+{
+	struct vf *f = *state;
+	char id[UTIL_ID_MAX], path[128];
+	struct vf_resp r;
+	struct vf_entry e;
+	int updates;
+
+	vf_make_patients(f);
+	vf_as(f, "usr_clin", CLINICIAN);
+	vf_req(f, "POST", "/v1/collections/patients/records", NULL, NULL, REC1, &r);
+	assert_int_equal(r.status, 201);
+	assert_string_equal(r.etag, "\"1\"");
+	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(r.json, "id")));
+	vf_resp_free(&r);
+	uri(path, sizeof(path), id);
+	vf_req(f, "GET", path, TREAT, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.etag, "\"1\"");
+	vf_resp_free(&r);
+
+	/* the quoted form, as a client echoes the ETag */
+	vf_req(f, "PATCH", path, (const char *const[]){ "If-Match", "\"1\"", NULL }, NULL,
+	    "{\"mrn\":\"B1\"}", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.etag, "\"2\"");
+	vf_resp_free(&r);
+	/* the bare form */
+	vf_req(f, "PATCH", path, (const char *const[]){ "If-Match", "2", NULL }, NULL,
+	    "{\"mrn\":\"B2\"}", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.etag, "\"3\"");
+	vf_resp_free(&r);
+	/* *: any current version */
+	vf_req(f, "PATCH", path, (const char *const[]){ "If-Match", "*", NULL }, NULL,
+	    "{\"mrn\":\"B3\"}", &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "version")), 4);
+	vf_resp_free(&r);
+
+	/* a stale version: 412, nothing changed, the denial recorded */
+	updates = vf_count(f, "record.update");
+	vf_req(f, "PATCH", path, (const char *const[]){ "If-Match", "\"2\"", NULL }, NULL,
+	    "{\"mrn\":\"STALE\"}", &r);
+	assert_int_equal(r.status, 412);
+	assert_string_equal(r.code, "precondition_failed");
+	assert_string_equal(r.etag, "");
+	vf_resp_free(&r);
+	vf_last_entry(f, &e);
+	assert_string_equal(e.action, "record.update");
+	assert_string_equal(e.outcome, "denied");
+	assert_string_equal(e.reason, "precondition_failed");
+	assert_int_equal(vf_count(f, "record.update"), updates + 1);
+	/* a weak tag never matches; junk is a bad request */
+	vf_req(f, "PATCH", path, (const char *const[]){ "If-Match", "W/\"4\"", NULL }, NULL,
+	    "{\"mrn\":\"WEAK\"}", &r);
+	assert_int_equal(r.status, 412);
+	vf_resp_free(&r);
+	vf_req(f, "PATCH", path, (const char *const[]){ "If-Match", "\"4\", \"5\"", NULL }, NULL,
+	    "{\"mrn\":\"LIST\"}", &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(r.code, "invalid_request");
+	vf_resp_free(&r);
+	vf_req(f, "GET", path, TREAT, NULL, NULL, &r);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "version")), 4);
+	assert_string_equal(str_at(r.json, "fields", "mrn"), "B3");
+	assert_string_equal(r.etag, "\"4\"");
+	vf_resp_free(&r);
+}
+
+/* The If-Match compare is the store's, inside the write transaction: a job
+ * built against version 1 of a record that is at version 2 meanwhile is
+ * refused (412 under If-Match, 409 without) and stores nothing. */
+static void test_if_match_atomic(void **state)
+{
+	struct vf *f = *state;
+	char id[UTIL_ID_MAX], path[128];
+	struct vault_write_job *j = calloc(1, sizeof(*j));
+	struct store_record cur;
+	struct vf_resp r;
+
+	assert_non_null(j);
+	vf_make_patients(f);
+	vf_as(f, "usr_clin", CLINICIAN);
+	vf_create(f, REC1, id);
+	uri(path, sizeof(path), id);
+	vf_req(f, "PATCH", path, NULL, NULL, "{\"mrn\":\"B1\"}", &r);   /* now v2 */
+	assert_int_equal(r.status, 200);
+	vf_resp_free(&r);
+	/* a writer that read v1 before that PATCH committed */
+	memset(&cur, 0, sizeof(cur));
+	assert_int_equal(store_record_get(f->st, "patients", id, &cur), PV_OK);
+	j->rec = cur;
+	j->rec.version = 2;
+	j->expected_version = 1;
+	j->if_match = true;
+	assert_int_equal(vault_write_fn(f->st, j), PV_E_PRECONDITION);
+	j->if_match = false;
+	assert_int_equal(vault_write_fn(f->st, j), PV_E_CONFLICT);
+	vault_write_job_clear(j);
+	free(j);
+	memset(&cur, 0, sizeof(cur));
+	assert_int_equal(store_record_get(f->st, "patients", id, &cur), PV_OK);
+	assert_int_equal(cur.version, 2);
+	store_record_clear(&cur);
+}
+
 static void test_delete_shreds(void **state)
 {
 	struct vf *f = *state;
@@ -706,6 +815,8 @@ int main(void)
 		T(test_role_purposes),
 		T(test_search),
 		T(test_patch),
+		T(test_patch_if_match),
+		T(test_if_match_atomic),
 		T(test_delete_shreds),
 		T(test_read_fails_closed),
 		T(test_batch),
