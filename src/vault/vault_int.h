@@ -44,6 +44,8 @@ void vault_wipe(void *p, size_t len);
 #define VAULT_KEK_NAME_MAX 128
 #define VAULT_BATCH_MAX 100                      /* items in one records:batch call */
 #define VAULT_SEARCH_MAX 100                     /* records in one search answer */
+#define VAULT_LIST_DEFAULT 50                    /* records in one listing page by default */
+#define VAULT_LIST_MAX 500                       /* ... and at most */
 #define VAULT_RESOURCE_MAX 192                   /* "collections/<c>/records/<id>" */
 #define VAULT_COMMIT_THREADS 16                  /* submitters of one batch */
 

@@ -114,6 +114,14 @@ field(struct h_resp *r, const char *name)
 	return json_string_value(json_object_get(json_object_get(r->json, "fields"), name));
 }
 
+static const char *
+field_of(json_t *rec, const char *name)
+{
+	const char *v = json_string_value(json_object_get(json_object_get(rec, "fields"), name));
+
+	return v != NULL ? v : "";
+}
+
 static void
 create_patients(struct h_server *s, const char *admin)
 {
@@ -590,6 +598,75 @@ test_if_match(struct h_server *s, struct people *p)
 	free(jsonl);
 }
 
+/* GET .../records without a field: pages of records in ID order. */
+static void
+test_list(struct h_server *s, struct people *p)
+{
+	char ids[8][64], path[256], cursor[128] = "", *jsonl;
+	size_t n = 0, pages = 0;
+	struct h_resp r;
+	json_t *rec;
+	size_t i;
+
+	h_req(s, "POST", "/v1/collections", p->admin,
+	    "{\"name\":\"notes\",\"region\":\"local\",\"fields\":["
+	    "{\"name\":\"ssn\",\"type\":\"ssn\",\"classification\":\"phi\"},"
+	    "{\"name\":\"ward\",\"type\":\"string\",\"classification\":\"internal\"}]}",
+	    NULL, &r);
+	CHECK_STATUS(&r, 201);
+	h_resp_free(&r);
+	for (i = 0; i < 7; i++) {
+		h_req(s, "POST", "/v1/collections/notes/records", p->clin,
+		    "{\"ssn\":\"" SSN2 "\",\"ward\":\"W7\"}", NULL, &r);
+		CHECK_STATUS(&r, 201);
+		h_resp_free(&r);
+	}
+	do {
+		snprintf(path, sizeof(path), "/v1/collections/notes/records?limit=3%s%s",
+		    cursor[0] ? "&cursor=" : "", cursor);
+		h_req(s, "GET", path, p->analyst, NULL, TREAT, &r);
+		CHECK_STATUS(&r, 200);
+		CHECK(json_array_size(json_object_get(r.json, "records")) == (pages < 2 ? 3 : 1));
+		json_array_foreach(json_object_get(r.json, "records"), i, rec) {
+			const char *id = json_string_value(json_object_get(rec, "id"));
+
+			for (size_t k = 0; k < n; k++)
+				CHECK(strcmp(ids[k], id) != 0);
+			CHECK(n < 7);
+			snprintf(ids[n++], sizeof(ids[0]), "%s", id);
+			CHECK(strcmp(field_of(rec, "ssn"), "***-**-2468") == 0);
+			CHECK(strcmp(field_of(rec, "ward"), "W7") == 0);
+		}
+		snprintf(cursor, sizeof(cursor), "%s",
+		    json_is_string(json_object_get(r.json, "next_cursor")) ?
+		    json_string_value(json_object_get(r.json, "next_cursor")) : "");
+		CHECK(pages < 2 ? cursor[0] != '\0' : json_is_null(json_object_get(r.json,
+		    "next_cursor")));
+		h_resp_free(&r);
+		pages++;
+	} while (cursor[0] != '\0' && pages < 5);
+	CHECK(pages == 3 && n == 7);
+	/* a tampered cursor, a limit beyond 500, no purpose */
+	h_req(s, "GET", "/v1/collections/notes/records?cursor=cmVjXzE", p->analyst, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 400);
+	CHECK(strcmp(h_err_code(&r), "invalid_request") == 0);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections/notes/records?limit=501", p->analyst, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 400);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections/notes/records?limit=3", p->analyst, NULL, NULL, &r);
+	CHECK_STATUS(&r, 400);
+	CHECK(strcmp(h_err_code(&r), "purpose_required") == 0);
+	h_resp_free(&r);
+	jsonl = audit_export(s);
+	CHECK(audit_exact(jsonl, "record.list", "allowed", "collections/notes/records", NULL) == 3);
+	CHECK(audit_exact(jsonl, "record.list", "error", "collections/notes/records",
+	    "invalid_request") == 2);
+	CHECK(audit_exact(jsonl, "record.list", "denied", "collections/notes/records",
+	    "purpose_required") == 1);
+	free(jsonl);
+}
+
 static void
 test_audit_trail(struct h_server *s, const char *id1)
 {
@@ -773,6 +850,7 @@ main(void)
 	test_role_purposes(&s, &p, id1);
 	test_denials_audited(&s, &p);
 	test_if_match(&s, &p);
+	test_list(&s, &p);
 	test_audit_trail(&s, id1);
 	/* while serving: database, WAL and shared-memory files hold no plaintext */
 	assert_no_plaintext(s.dir);
