@@ -38,6 +38,9 @@ struct authz_service {
 /* Audit event with the principal as actor. */
 void authz_ev_init(struct audit_event *ev, const struct authn_principal *p, const char *source,
     const char *action, const char *resource);
+/* The audit entry of a route-level denial (service.c); *detail malloc'd. */
+void authz_denial_event(struct http_request *req, const char *reason, enum pv_rc rc,
+    struct audit_event *ev, char **detail);
 enum pv_rc authz_route_roles(struct authz_service *z, struct http_server *srv);
 enum pv_rc authz_route_audit(struct authz_service *z, struct http_server *srv);
 

@@ -215,12 +215,39 @@ authz_authenticate(struct authz_service *z, struct http_request *req)
 	return PV_OK;
 }
 
+/*
+ * The entry of a route-level denial: action = the route's audit_action (or
+ * "access"), resource = http_route_resource (the same form the handler's
+ * allowed entries use, parameters decoded, bounded and escaped, so the entry
+ * always passes audit validation), detail = {"method","route"} (the pattern,
+ * never the raw path), reason = `reason` or "restricted_session".
+ * *detail is malloc'd (may be NULL on allocation failure: the entry is
+ * still made, without it).
+ */
+void
+authz_denial_event(struct http_request *req, const char *reason, enum pv_rc rc,
+    struct audit_event *ev, char **detail)
+{
+	const struct http_route *r = req->route;
+	json_t *d = r != NULL ? json_pack("{s:s, s:s}", "method", r->method, "route", r->pattern)
+	    : NULL;
+
+	authz_ev_init(ev, req->principal, req->source,
+	    r != NULL && r->audit_action != NULL ? r->audit_action : "access",
+	    http_route_resource(req));
+	ev->outcome = AUDIT_DENIED;
+	ev->reason = rc == PV_E_RESTRICTED ? "restricted_session" : reason;
+	*detail = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	ev->detail = *detail;
+	json_decref(d);
+}
+
 enum pv_rc
 authz_authorize(struct authz_service *z, struct http_request *req, const char *permission)
 {
 	const struct authn_principal *p = req->principal;
 	struct audit_event ev;
-	char reason[AUTHZ_PERM_MAX + 32];
+	char reason[AUTHZ_PERM_MAX + 32], *detail = NULL;
 	enum pv_rc rc;
 
 	if (z == NULL)
@@ -232,12 +259,10 @@ authz_authorize(struct authz_service *z, struct http_request *req, const char *p
 		return PV_E_UNAUTH;
 	snprintf(reason, sizeof(reason), "missing_permission:%s",
 	    permission != NULL && authz_perm_valid(permission) ? permission : "(invalid)");
-	authz_ev_init(&ev, p, req->source,
-	    req->route->audit_action != NULL ? req->route->audit_action : "access", req->path);
-	ev.outcome = AUDIT_DENIED;
-	ev.reason = rc == PV_E_RESTRICTED ? "restricted_session" : reason;
+	authz_denial_event(req, reason, rc, &ev, &detail);
 	if (audit_record(z->audit, &ev) != PV_OK)
 		log_error("authz: denial not recorded");
+	free(detail);
 	if (rc == PV_E_FORBIDDEN)
 		return http_fail(req, PV_E_FORBIDDEN, "Permission denied: your roles do not grant "
 		    "this operation");

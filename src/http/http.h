@@ -136,4 +136,19 @@ void http_server_free(struct http_server *srv);
  * and size bounded. PV_E_JSON on anything else. Exposed for the fuzzer. */
 enum pv_rc http_parse_body(const char *buf, size_t len, json_t **out);
 
+/* ---- audit resource and extra response headers (resource.c) ---- */
+#define HTTP_RESOURCE_PARAM_MAX 128   /* bytes one path parameter adds to a resource */
+/* The audit resource of a routed request: the route pattern without "/v1/",
+ * "{x}" replaced by the decoded parameter, each bounded and escaped (controls,
+ * '%' and invalid UTF-8 as %XX) so it always passes audit validation
+ * ("collections/patients/records/rec_x"). Arena memory; "(unrouted)" without
+ * a route or on allocation failure. */
+const char *http_route_resource(struct http_request *req);
+/* Add a response header (e.g. ETag), copied into the arena: PV_E_INVALID for a
+ * name that is not an RFC 9110 token or a value with CR/LF, PV_E_TOOBIG past
+ * HTTP_EXTRA_HEADERS_MAX. */
+enum pv_rc http_set_header(struct http_request *req, const char *name, const char *value);
+/* A header set with http_set_header (tests), NULL if none. */
+const char *http_response_header(struct http_request *req, const char *name);
+
 #endif /* PV_HTTP_H */

@@ -18,6 +18,7 @@
 #define PV_HTTP_INT_H
 
 #include <limits.h>
+#include <strings.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
 
@@ -33,6 +34,7 @@
 #define HTTP_DEFAULT_TIMEOUT_S 30
 #define HTTP_DEFAULT_MAX_CONN 1024
 #define HTTP_STOP_WAIT_MS 10000            /* graceful stop: wait for requests in flight */
+#define HTTP_EXTRA_HEADERS_MAX 4           /* http_set_header per response */
 
 struct http_server {
 	struct http_config cfg;    /* strings point at the copies below */
@@ -81,6 +83,8 @@ struct http_ctx {
 	const char *out_type;      /* NULL: no Content-Type (204) */
 	bool out_close;            /* add Connection: close */
 	int out_retry_after;
+	const char *out_hdr[HTTP_EXTRA_HEADERS_MAX][2];   /* http_set_header: name, value */
+	size_t out_nhdr;
 };
 
 /* ---- route.c ---- */

@@ -266,6 +266,8 @@ send_response(struct http_ctx *ctx)
 		ok = add_header(resp, "Allow", ctx->allow);
 	if (ok && ctx->out_close)
 		ok = add_header(resp, "Connection", "close");
+	for (size_t i = 0; ok && i < ctx->out_nhdr; i++)
+		ok = add_header(resp, ctx->out_hdr[i][0], ctx->out_hdr[i][1]);
 	if (ok)
 		ret = MHD_queue_response(ctx->conn, (unsigned)ctx->out_status, resp);
 	MHD_destroy_response(resp);

@@ -43,6 +43,8 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	[PV_E_METHOD] = { "method_not_allowed", 405, "Method not allowed" },
 	[PV_E_RESTRICTED] = { "password_change_required", 403,
 	    "Restricted session: change the password or enrol MFA first" },
+	[PV_E_PRECONDITION] = { "precondition_failed", 412,
+	    "The resource does not match the request's precondition" },
 };
 
 static const struct rc_map *

@@ -187,6 +187,9 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	    "AND (?3 IS NULL OR field = ?3)",
 	[SQ_BIDX_LOOKUP] = "SELECT record_id FROM blind_index "
 	    "WHERE collection = ?1 AND field = ?2 AND mac = ?3 ORDER BY record_id LIMIT ?4",
+	/* keyset pagination on the primary key: no OFFSET, stable under inserts */
+	[SQ_RECORD_SCAN] = "SELECT id FROM records WHERE collection = ?1 AND id > ?2 "
+	    "AND deleted_ms IS NULL ORDER BY id LIMIT ?3",
 	[SQ_TOKEN_PUT] = "INSERT INTO tokens(token, collection, field, deterministic, mac, "
 	    "kek_name, kek_version, wrapped_dek, ciphertext, created_ms) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -1104,6 +1107,17 @@ static enum pv_rc sq_bidx_lookup(struct store *st, const char *collection, const
 		SQP_INT(lim)), store_sqlite_name_row, &x);
 }
 
+static enum pv_rc sq_record_scan(struct store *st, const char *collection,
+    const char *after_id, size_t limit, store_bidx_cb cb, void *arg)
+{
+	int64_t lim = limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit;
+	struct store_sqlite_name_ctx x = { cb, arg };
+
+	return store_sqlite_scan(st, SQ_RECORD_SCAN, "record_scan",
+	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(after_id), SQP_INT(lim)),
+	    store_sqlite_name_row, &x);
+}
+
 static enum pv_rc tok_from_row(sqlite3_stmt *s, void *out)
 {
 	struct store_token t;
@@ -1226,6 +1240,7 @@ static const struct store_ops sq_ops = {
 	.bidx_put = sq_bidx_put,
 	.bidx_delete = sq_bidx_delete,
 	.bidx_lookup = sq_bidx_lookup,
+	.record_scan = sq_record_scan,
 	.token_put = sq_token_put,
 	.token_get = sq_token_get,
 	.token_get_by_mac = sq_token_get_by_mac,

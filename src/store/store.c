@@ -871,6 +871,18 @@ enum pv_rc store_bidx_lookup(struct store *st, const char *collection, const cha
 	return st->ops->bidx_lookup(st, collection, field, mac, limit, cb, arg);
 }
 
+enum pv_rc store_record_scan(struct store *st, const char *collection, const char *after_id,
+    size_t limit, store_bidx_cb cb, void *arg)
+{
+	STORE_FAULT();
+	if (st == NULL || !vname_ok(collection) || after_id == NULL ||
+	    (after_id[0] != '\0' && !vid_ok(after_id)) || cb == NULL)
+		return PV_E_INVALID;
+	if (st->ops->record_scan == NULL)
+		return PV_E_INTERNAL;
+	return st->ops->record_scan(st, collection, after_id, limit, cb, arg);
+}
+
 void store_token_clear(struct store_token *t)
 {
 	if (t == NULL)

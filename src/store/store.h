@@ -348,6 +348,11 @@ typedef int (*store_bidx_cb)(const char *record_id, void *arg);   /* non-zero st
 enum pv_rc store_bidx_lookup(struct store *st, const char *collection, const char *field,
     const uint8_t mac[STORE_MAC_LEN], size_t limit, store_bidx_cb cb, void *arg);
 
+/* Live (not shredded) record IDs of a collection with id > after_id ("" from
+ * the start), in ID order, at most limit (0: no limit): keyset pagination. */
+enum pv_rc store_record_scan(struct store *st, const char *collection, const char *after_id,
+    size_t limit, store_bidx_cb cb, void *arg);
+
 /* Tokens: the value is an envelope like a record's. A deterministic token
  * also keeps the MAC of (field type, canonical value), unique across the
  * store, so the same value finds the same token in every collection. */

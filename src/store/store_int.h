@@ -132,6 +132,8 @@ struct store_ops {
 	enum pv_rc (*token_get)(struct store *st, const char *token, struct store_token *out);
 	enum pv_rc (*token_get_by_mac)(struct store *st, const uint8_t mac[STORE_MAC_LEN],
 	    struct store_token *out);
+	enum pv_rc (*record_scan)(struct store *st, const char *collection, const char *after_id,
+	    size_t limit, store_bidx_cb cb, void *arg);
 	/* vault:end */
 };
 
@@ -229,6 +231,7 @@ enum store_sqlite_stmt {
 	SQ_TOKEN_PUT,
 	SQ_TOKEN_GET,
 	SQ_TOKEN_GET_BY_MAC,
+	SQ_RECORD_SCAN,
 	/* vault:end */
 	SQ_STMT__COUNT
 };

@@ -5,7 +5,7 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_OK] = "ok",
 	[PV_E_NOMEM] = "nomem",
 	[PV_E_INVALID] = "invalid",
-	[PV_E_NOTFOUND] = "notfound",
+	[PV_E_NOTFOUND] = "not_found",
 	[PV_E_CONFLICT] = "conflict",
 	[PV_E_IO] = "io",
 	[PV_E_CRYPTO] = "crypto",
@@ -29,6 +29,7 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_UNAVAILABLE] = "unavailable",
 	[PV_E_METHOD] = "method_not_allowed",
 	[PV_E_RESTRICTED] = "restricted",
+	[PV_E_PRECONDITION] = "precondition_failed",
 };
 
 const char *

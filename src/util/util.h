@@ -45,10 +45,11 @@ enum pv_rc {
 	PV_E_UNAVAILABLE = 24,/* 503 unavailable (shutting down, busy) */
 	PV_E_METHOD = 25,     /* 405 method_not_allowed */
 	PV_E_RESTRICTED = 26, /* 403 password_change_required / restricted session */
+	PV_E_PRECONDITION = 27, /* 412 precondition_failed: If-Match does not match */
 	PV_E__COUNT
 };
 
-/* Short stable name of a code ("invalid", "notfound", ...) for logs. */
+/* Short stable name of a code ("invalid", "not_found", ...) for logs. */
 const char *pv_rc_name(enum pv_rc rc);
 
 /* ---- logging: stderr, one line, UTC timestamp, level; IDs and codes only ---- */

@@ -25,6 +25,9 @@ enum pv_rc vault_write_fn(struct store *st, void *arg)
 
 	rc = j->expected_version == 0 ? store_record_put(st, &j->rec)
 	    : store_record_update(st, &j->rec, j->expected_version);
+	/* the version compare is the UPDATE's WHERE clause, in this transaction */
+	if (rc == PV_E_CONFLICT && j->if_match)
+		rc = PV_E_PRECONDITION;
 	for (size_t i = 0; rc == PV_OK && i < j->nbidx; i++) {
 		const struct vault_bidx_entry *b = &j->bidx[i];
 
@@ -90,6 +93,50 @@ bool vault_rec_id_ok(const char *id)
 	return util_id_valid("rec", id);
 }
 
+enum pv_rc vault_if_match_parse(const char *h, bool *any, uint32_t *version)
+{
+	const char *p = h, *end;
+	uint64_t v = 0;
+
+	*any = true;
+	*version = 0;
+	if (h == NULL)
+		return PV_OK;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	end = p + strlen(p);
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if (end - p == 1 && *p == '*')
+		return PV_OK;
+	if (end - p > 2 && p[0] == 'W' && p[1] == '/')
+		return PV_E_PRECONDITION;
+	if (end - p >= 2 && *p == '"' && end[-1] == '"') {
+		p++;
+		end--;
+	}
+	if (p == end || end - p > 10 || *p == '0')
+		return PV_E_INVALID;
+	for (; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return PV_E_INVALID;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (v > UINT32_MAX)
+		return PV_E_INVALID;
+	*any = false;
+	*version = (uint32_t)v;
+	return PV_OK;
+}
+
+enum pv_rc vault_set_etag(struct http_request *req, uint32_t version)
+{
+	char tag[16];
+
+	snprintf(tag, sizeof(tag), "\"%u\"", version);
+	return http_set_header(req, "ETag", tag);
+}
+
 void vault_resource(char *buf, size_t len, const char *c, const char *id)
 {
 	if (id == NULL)
@@ -103,9 +150,9 @@ enum pv_rc vault_fail_audited(struct vault_ctx *v, struct http_request *req,
     const char *action, const char *resource, const char *purpose, enum pv_rc rc,
     const char *msg)
 {
-	enum audit_outcome o = rc == PV_E_FORBIDDEN ? AUDIT_DENIED : AUDIT_ERROR;
-	const char *reason = rc == PV_E_NOTFOUND ? "not_found"
-	    : rc == PV_E_INVALID ? "invalid_request" : pv_rc_name(rc);
+	enum audit_outcome o = rc == PV_E_FORBIDDEN || rc == PV_E_PRECONDITION ? AUDIT_DENIED
+	    : AUDIT_ERROR;
+	const char *reason = http_rc_code(rc);   /* reasons are the stable API codes */
 
 	if (vault_audit(v, req, action, resource, purpose, o, reason, NULL) != PV_OK)
 		return http_fail(req, PV_E_AUDIT, NULL);

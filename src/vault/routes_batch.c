@@ -96,7 +96,7 @@ fail:
 	json_decref(norm);
 	it->pre = rc;
 	it->job.ev.outcome = AUDIT_ERROR;
-	it->job.ev.reason = rc == PV_E_INVALID ? "invalid_request" : pv_rc_name(rc);
+	it->job.ev.reason = http_rc_code(rc);
 	it->job.ev.detail = NULL;
 	it->job.fn = NULL;
 }
@@ -124,8 +124,7 @@ static void prepare_read(struct vault_ctx *v, struct http_request *req,
 	if (rc != PV_OK) {
 		it->pre = rc;
 		it->job.ev.outcome = AUDIT_ERROR;
-		it->job.ev.reason = rc == PV_E_NOTFOUND ? "not_found"
-		    : rc == PV_E_INVALID ? "invalid_request" : pv_rc_name(rc);
+		it->job.ev.reason = http_rc_code(rc);
 		return;
 	}
 	it->job.ev.outcome = AUDIT_ALLOWED;

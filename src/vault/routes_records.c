@@ -4,6 +4,8 @@
  *   POST   /v1/collections/{c}/records        records.write:{c}  record.create
  *   GET    /v1/collections/{c}/records/{id}   records.read:{c}   record.read    purpose
  *   GET    /v1/collections/{c}/records?f=v    records.read:{c}   record.search  purpose
+ *   GET    /v1/collections/{c}/records[?limit=&cursor=]  (no field parameter)
+ *                                             records.read:{c}   record.list    purpose
  *   PATCH  /v1/collections/{c}/records/{id}   records.write:{c}  record.update
  *   DELETE /v1/collections/{c}/records/{id}   records.write:{c}  record.delete
  *
@@ -77,7 +79,8 @@ static enum pv_rc rec_create(struct http_request *req)
 	ev.purpose_of_use = purpose;
 	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = detail;
-	if ((rc = audit_commit(v->audit, &ev, vault_write_fn, j)) != PV_OK)
+	if ((rc = audit_commit(v->audit, &ev, vault_write_fn, j)) != PV_OK ||
+	    (rc = vault_set_etag(req, 1)) != PV_OK)
 		goto out;
 	rc = http_reply(req, 201, json_pack("{s:s, s:i}", "id", id, "version", 1));
 out:
@@ -115,6 +118,11 @@ static enum pv_rc rec_read(struct http_request *req)
 		json_decref(view);   /* wiped on free */
 		return http_fail(req, PV_E_AUDIT, NULL);
 	}
+	if ((rc = vault_set_etag(req, (uint32_t)json_integer_value(json_object_get(view,
+	    "version")))) != PV_OK) {
+		json_decref(view);
+		return rc;
+	}
 	return http_reply(req, 200, view);
 }
 
@@ -148,6 +156,196 @@ static int id_cb(const char *record_id, void *arg)
 	return l->n >= VAULT_SEARCH_MAX;
 }
 
+/* ---- listing: keyset pagination in ID order ---- */
+
+/* The cursor is base64url (RFC 4648 section 5, no padding) of the last
+ * record ID of the previous page: opaque to clients, checked on the way in. */
+static void cursor_encode(const char *id, char *out, size_t cap)
+{
+	char b64[2 * UTIL_ID_MAX];
+	size_t len = strlen(id), o = 0;
+
+	if (util_b64_len(len) + 1 > sizeof(b64)) {
+		out[0] = '\0';
+		return;
+	}
+	util_b64_encode((const uint8_t *)id, len, b64);
+	for (size_t i = 0; b64[i] != '\0' && b64[i] != '=' && o + 1 < cap; i++)
+		out[o++] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+	out[o] = '\0';
+}
+
+/* PV_E_INVALID unless cursor is the canonical encoding of a record ID. */
+static enum pv_rc cursor_decode(const char *cursor, char id[UTIL_ID_MAX])
+{
+	char b64[2 * UTIL_ID_MAX + 4], again[2 * UTIL_ID_MAX];
+	uint8_t raw[2 * UTIL_ID_MAX];
+	size_t len = strlen(cursor), n = 0;
+
+	if (len == 0 || len > 2 * UTIL_ID_MAX - 4 || len % 4 == 1)
+		return PV_E_INVALID;
+	for (size_t i = 0; i < len; i++) {
+		char c = cursor[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_'))
+			return PV_E_INVALID;
+		b64[i] = c == '-' ? '+' : c == '_' ? '/' : c;
+	}
+	while (len % 4 != 0)
+		b64[len++] = '=';
+	b64[len] = '\0';
+	n = sizeof(raw) - 1;
+	if (util_b64_decode(b64, raw, &n) != 0 || n >= UTIL_ID_MAX)
+		return PV_E_INVALID;
+	raw[n] = '\0';
+	if (memchr(raw, '\0', n) != NULL || !vault_rec_id_ok((const char *)raw))
+		return PV_E_INVALID;
+	cursor_encode((const char *)raw, again, sizeof(again));
+	if (strcmp(again, cursor) != 0)
+		return PV_E_INVALID;   /* one spelling per cursor */
+	memcpy(id, raw, n + 1);
+	return PV_OK;
+}
+
+/* limit: 1..VAULT_LIST_MAX, decimal, default VAULT_LIST_DEFAULT. */
+static enum pv_rc limit_parse(const char *s, size_t *out)
+{
+	size_t v = 0;
+
+	if (s == NULL) {
+		*out = VAULT_LIST_DEFAULT;
+		return PV_OK;
+	}
+	if (*s == '\0' || *s == '0' || strlen(s) > 3)
+		return PV_E_INVALID;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return PV_E_INVALID;
+		v = v * 10 + (size_t)(*s - '0');
+	}
+	if (v > VAULT_LIST_MAX)
+		return PV_E_INVALID;
+	*out = v;
+	return PV_OK;
+}
+
+static int scan_cb(const char *record_id, void *arg)
+{
+	struct id_list *l = arg;
+
+	if (l->n <= VAULT_LIST_MAX && strlen(record_id) < UTIL_ID_MAX)
+		util_strlcpy(l->ids[l->n++], record_id, UTIL_ID_MAX);
+	return l->n > VAULT_LIST_MAX;
+}
+
+struct list_query {
+	size_t n, nlimit, ncursor;
+};
+
+static void list_query_cb(void *arg, const char *key, const char *value)
+{
+	struct list_query *q = arg;
+
+	(void)value;
+	q->n++;
+	if (strcmp(key, "limit") == 0)
+		q->nlimit++;
+	else if (strcmp(key, "cursor") == 0)
+		q->ncursor++;
+}
+
+/* GET /v1/collections/{c}/records[?limit=&cursor=]: one page of records in
+ * ID order, masked as for a read; one record.list entry naming them. */
+static enum pv_rc rec_list(struct http_request *req)
+{
+	struct vault_ctx *v = req->route->arg;
+	const char *cname = req->params[0], *purpose = NULL, *cur = http_query(req, "cursor");
+	const struct vault_collection *c;
+	struct id_list ids = { NULL, 0 };
+	char resource[VAULT_RESOURCE_MAX], perm[AUTHZ_PERM_MAX], after[UTIL_ID_MAX] = "";
+	char next[2 * UTIL_ID_MAX];
+	json_t *records = NULL, *found = NULL, *names = NULL, *page = NULL;
+	char *detail = NULL;
+	size_t limit = 0, shown;
+	enum pv_rc rc;
+
+	vault_resource(resource, sizeof(resource), cname, NULL);
+	snprintf(perm, sizeof(perm), "records.read:%s", cname);
+	if ((rc = vault_purpose_require(v, req, "record.list", resource, perm, &purpose)) != PV_OK)
+		return rc;
+	if (limit_parse(http_query(req, "limit"), &limit) != PV_OK)
+		return vault_fail_audited(v, req, "record.list", resource, purpose, PV_E_INVALID,
+		    "limit must be an integer from 1 to 500");
+	if (cur != NULL && cursor_decode(cur, after) != PV_OK)
+		return vault_fail_audited(v, req, "record.list", resource, purpose, PV_E_INVALID,
+		    "cursor is not one this server returned");
+	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK)
+		return vault_fail_audited(v, req, "record.list", resource, purpose, rc,
+		    rc == PV_E_NOTFOUND ? "no such collection" : NULL);
+	ids.ids = calloc(VAULT_LIST_MAX + 1, UTIL_ID_MAX);
+	records = json_array();
+	found = json_array();
+	names = json_object();
+	if (ids.ids == NULL || records == NULL || found == NULL || names == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	/* one more than the page: is there a next one? */
+	if ((rc = store_record_scan(v->st, c->name, after, limit + 1, scan_cb, &ids)) != PV_OK)
+		goto out;
+	shown = ids.n < limit ? ids.n : limit;
+	for (size_t i = 0; i < shown; i++) {
+		json_t *view = NULL, *d = NULL, *name;
+		char *dtext = NULL;
+		size_t k;
+
+		rc = vault_record_load_view(v, req, c, ids.ids[i], &view, &dtext);
+		if (rc == PV_E_NOTFOUND)
+			continue;   /* shredded between the scan and the load */
+		if (rc != PV_OK)
+			goto out;
+		d = json_loads(dtext, 0, NULL);
+		free(dtext);
+		json_array_foreach(json_object_get(d, "fields"), k, name)
+			json_object_set(names, json_string_value(name), json_true());
+		json_decref(d);
+		if (json_array_append_new(records, view) != 0 ||
+		    json_array_append_new(found, json_string(ids.ids[i])) != 0) {
+			rc = PV_E_NOMEM;
+			goto out;
+		}
+	}
+	rc = PV_OK;
+	if (ids.n > limit)
+		cursor_encode(ids.ids[limit - 1], next, sizeof(next));
+	detail = vault_detail_fields(names, json_pack("{s:O, s:I, s:I, s:b}", "records", found,
+	    "count", (json_int_t)json_array_size(found), "limit", (json_int_t)limit,
+	    "cursor", cur != NULL));
+	page = json_pack("{s:O, s:o}", "records", records, "next_cursor",
+	    ids.n > limit ? json_string(next) : json_null());
+	if (detail == NULL || page == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	/* fail closed: nothing leaves unless the entry is durable */
+	if (vault_audit(v, req, "record.list", resource, purpose, AUDIT_ALLOWED, NULL,
+	    detail) != PV_OK) {
+		rc = http_fail(req, PV_E_AUDIT, NULL);
+		goto out;
+	}
+	rc = http_reply(req, 200, page);
+	page = NULL;
+out:
+	free(ids.ids);
+	free(detail);
+	json_decref(page);
+	json_decref(records);
+	json_decref(found);
+	json_decref(names);
+	return rc;
+}
+
 static enum pv_rc rec_search(struct http_request *req)
 {
 	struct vault_ctx *v = req->route->arg;
@@ -162,6 +360,12 @@ static enum pv_rc rec_search(struct http_request *req)
 	char *canon = NULL, *detail = NULL;
 	enum pv_rc rc;
 
+	struct list_query lq = { 0, 0, 0 };
+
+	/* no field parameter (only limit / cursor, at most once each): a listing */
+	http_query_each(req, list_query_cb, &lq);
+	if (lq.n == lq.nlimit + lq.ncursor && lq.nlimit <= 1 && lq.ncursor <= 1)
+		return rec_list(req);
 	vault_resource(resource, sizeof(resource), cname, NULL);
 	snprintf(perm, sizeof(perm), "records.read:%s", cname);
 	if ((rc = vault_purpose_require(v, req, "record.search", resource, perm, &purpose)) != PV_OK)
@@ -264,6 +468,8 @@ static enum pv_rc rec_patch(struct http_request *req)
 	char err[VAULT_ERR_MAX] = "", resource[VAULT_RESOURCE_MAX];
 	json_t *patch = NULL, *old = NULL, *merged = NULL;
 	char *detail = NULL;
+	uint32_t want = 0;
+	bool any = true;
 	enum pv_rc rc;
 
 	memset(&cur, 0, sizeof(cur));
@@ -271,6 +477,11 @@ static enum pv_rc rec_patch(struct http_request *req)
 	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK)
 		return vault_fail_audited(v, req, "record.update", resource, purpose, rc,
 		    rc == PV_E_NOTFOUND ? "no such collection" : NULL);
+	rc = vault_if_match_parse(http_header(req, "If-Match"), &any, &want);
+	if (rc != PV_OK)
+		return vault_fail_audited(v, req, "record.update", resource, purpose, rc,
+		    rc == PV_E_INVALID ? "If-Match must be one version: 3, \"3\" or *"
+		    : "a weak entity tag never matches If-Match");
 	rc = vault_record_validate(c, req->body, true, &patch, err, sizeof(err));
 	if (rc == PV_OK && json_object_size(patch) == 0) {
 		rc = PV_E_INVALID;
@@ -287,9 +498,14 @@ static enum pv_rc rec_patch(struct http_request *req)
 		rc = vault_record_merge(old, patch, &merged);
 	if (rc == PV_OK && cur.version == UINT32_MAX)
 		rc = PV_E_CONFLICT;
+	/* early answer only; the compare that counts is the store's, in the
+	 * write transaction (expected_version below) */
+	if (rc == PV_OK && !any && cur.version != want)
+		rc = PV_E_PRECONDITION;
 	if (rc != PV_OK) {
 		rc = vault_fail_audited(v, req, "record.update", resource, purpose, rc,
-		    rc == PV_E_NOTFOUND ? "no such record" : NULL);
+		    rc == PV_E_NOTFOUND ? "no such record" : rc == PV_E_PRECONDITION ?
+		    "the record is not at the version named by If-Match" : NULL);
 		goto out;
 	}
 	j = calloc(1, sizeof(*j));
@@ -305,6 +521,7 @@ static enum pv_rc rec_patch(struct http_request *req)
 	j->rec.created_ms = cur.created_ms;
 	j->rec.updated_ms = util_now_ms();
 	j->expected_version = cur.version;
+	j->if_match = !any;
 	if ((detail = vault_detail_fields(patch, json_pack("{s:I}", "version",
 	    (json_int_t)cur.version + 1))) == NULL) {
 		rc = PV_E_NOMEM;
@@ -322,11 +539,16 @@ static enum pv_rc rec_patch(struct http_request *req)
 		rc = http_fail(req, PV_E_CONFLICT, "the record changed meanwhile; read it and retry");
 		goto out;
 	}
+	if (rc == PV_E_PRECONDITION) {
+		rc = http_fail(req, PV_E_PRECONDITION,
+		    "the record is not at the version named by If-Match");
+		goto out;
+	}
 	if (rc == PV_E_NOTFOUND) {
 		rc = http_fail(req, PV_E_NOTFOUND, "no such record");
 		goto out;
 	}
-	if (rc != PV_OK)
+	if (rc != PV_OK || (rc = vault_set_etag(req, cur.version + 1)) != PV_OK)
 		goto out;
 	rc = http_reply(req, 200, json_pack("{s:s, s:I}", "id", cur.id,
 	    "version", (json_int_t)cur.version + 1));

@@ -271,8 +271,7 @@ static enum pv_rc tokenize(struct http_request *req)
 	goto out;
 fail:
 	ev.outcome = AUDIT_ERROR;
-	ev.reason = rc == PV_E_INVALID ? "invalid_request" : rc == PV_E_NOTFOUND ? "not_found"
-	    : pv_rc_name(rc);
+	ev.reason = http_rc_code(rc);
 	if (audit_record(v->audit, &ev) != PV_OK)
 		rc = http_fail(req, PV_E_AUDIT, NULL);
 	else if (err[0] != '\0')

@@ -44,6 +44,8 @@ void vault_wipe(void *p, size_t len);
 #define VAULT_KEK_NAME_MAX 128
 #define VAULT_BATCH_MAX 100                      /* items in one records:batch call */
 #define VAULT_SEARCH_MAX 100                     /* records in one search answer */
+#define VAULT_LIST_DEFAULT 50                    /* records in one listing page by default */
+#define VAULT_LIST_MAX 500                       /* ... and at most */
 #define VAULT_RESOURCE_MAX 192                   /* "collections/<c>/records/<id>" */
 #define VAULT_COMMIT_THREADS 16                  /* submitters of one batch */
 
@@ -141,6 +143,7 @@ struct vault_bidx_entry {
 struct vault_write_job {
 	struct store_record rec;
 	uint32_t expected_version;      /* 0: insert */
+	bool if_match;                  /* update under If-Match: a lost race is 412, not 409 */
 	bool reindex_all;               /* insert: every entry is new */
 	size_t nbidx;
 	struct vault_bidx_entry bidx[VAULT_MAX_FIELDS];
@@ -156,6 +159,16 @@ void vault_write_job_clear(struct vault_write_job *j);
 enum pv_rc vault_index_entries(struct vault_ctx *v, const struct vault_collection *c,
     json_t *fields, json_t *which, struct vault_write_job *j);
 bool vault_rec_id_ok(const char *id);
+/*
+ * If-Match of a record write (RFC 9110 section 13.1.1, strong comparison):
+ * NULL -> no precondition (*any true, *version 0); "*" -> any current version
+ * (*any true); "3", "\"3\"" (blanks around ignored) -> *version 3. A weak tag
+ * (W/"3") never matches strongly: PV_E_PRECONDITION. Anything else (a list,
+ * 0, junk) -> PV_E_INVALID.
+ */
+enum pv_rc vault_if_match_parse(const char *h, bool *any, uint32_t *version);
+/* ETag: "<version>" on a single-record response. */
+enum pv_rc vault_set_etag(struct http_request *req, uint32_t version);
 /* "collections/<c>/records[/<id>]" (an ID that is not one is "(invalid)"). */
 void vault_resource(char *buf, size_t len, const char *c, const char *id);
 /* Record a failed request (not found: error, forbidden: denied, ...) and

@@ -307,7 +307,7 @@ h_req(struct h_server *s, const char *method, const char *path, const char *toke
 {
 	struct curl_slist *hl = NULL;
 	struct buf b = { 0 };
-	char url[1024], auth[600];
+	char url[16384], auth[600];   /* long paths: the 5 KiB denial tests */
 	CURL *c = curl_easy_init();
 
 	memset(r, 0, sizeof(*r));

@@ -114,6 +114,14 @@ field(struct h_resp *r, const char *name)
 	return json_string_value(json_object_get(json_object_get(r->json, "fields"), name));
 }
 
+static const char *
+field_of(json_t *rec, const char *name)
+{
+	const char *v = json_string_value(json_object_get(json_object_get(rec, "fields"), name));
+
+	return v != NULL ? v : "";
+}
+
 static void
 create_patients(struct h_server *s, const char *admin)
 {
@@ -178,6 +186,34 @@ audit_count(const char *jsonl, const char *action, const char *outcome, const ch
 		    (outcome == NULL || (o != NULL && strcmp(o, outcome) == 0)) &&
 		    (res == NULL || (rs != NULL && strstr(rs, res) != NULL)) &&
 		    (purpose == NULL || (p != NULL && strcmp(p, purpose) == 0)))
+			n++;
+		json_decref(e);
+		free(copy);
+		line = nl ? nl + 1 : NULL;
+	}
+	return n;
+}
+
+/* Entries with exactly this action, outcome, resource and reason (NULL: any). */
+static int
+audit_exact(const char *jsonl, const char *action, const char *outcome, const char *res,
+    const char *reason)
+{
+	const char *line = jsonl;
+	int n = 0;
+
+	while (line != NULL && *line != '\0') {
+		const char *nl = strchr(line, '\n');
+		char *copy = strndup(line, nl ? (size_t)(nl - line) : strlen(line));
+		json_t *e = json_loads(copy, 0, NULL);
+		const char *a = json_string_value(json_object_get(e, "action"));
+		const char *o = json_string_value(json_object_get(e, "outcome"));
+		const char *rs = json_string_value(json_object_get(e, "resource"));
+		const char *rn = json_string_value(json_object_get(e, "reason"));
+
+		if (a != NULL && strcmp(a, action) == 0 && o != NULL && strcmp(o, outcome) == 0 &&
+		    (res == NULL || (rs != NULL && strcmp(rs, res) == 0)) &&
+		    (reason == NULL || (rn != NULL && strcmp(rn, reason) == 0)))
 			n++;
 		json_decref(e);
 		free(copy);
@@ -459,6 +495,178 @@ test_batch_and_tokens(struct h_server *s, struct people *p, const char *id1)
 	h_resp_free(&r);
 }
 
+/*
+ * Route-level denials are recorded whatever the path holds (issue 8 item 4):
+ * a 5 KiB segment, control bytes and invalid UTF-8 used to fail audit
+ * validation (403 and no entry); a percent-encoded name was recorded
+ * undecoded. The resource is the allowed entries' form, decoded, each
+ * parameter bounded and escaped; reasons are the stable API codes.
+ */
+static void
+test_denials_audited(struct h_server *s, struct people *p)
+{
+	char *path = malloc(6000), *jsonl, want[512];
+	struct h_resp r;
+
+	CHECK(path != NULL);
+	/* the admin holds no records.read: every one of these is a denial */
+	memcpy(path, "/v1/collections/patients/records/", 33);
+	memset(path + 33, 'a', 5120);
+	path[33 + 5120] = '\0';
+	h_req(s, "GET", path, p->admin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 403);
+	h_resp_free(&r);
+	memcpy(path, "/v1/collections/", 16);
+	memset(path + 16, 'b', 5120);
+	memcpy(path + 16 + 5120, "/records", 9);
+	h_req(s, "GET", path, p->clin, NULL, TREAT, &r);   /* not a collection name */
+	CHECK_STATUS(&r, 403);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections/pat%01%ffients/records", p->admin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 403);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections/pat%69ents/records/rec_aaaaaaaaaaaaaaaaaaaaaaaaab",
+	    p->admin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 403);
+	h_resp_free(&r);
+	/* a NUL cannot be a path segment: refused before routing, changes nothing */
+	h_req(s, "GET", "/v1/collections/pat%00ients/records", p->admin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 400);
+	h_resp_free(&r);
+	/* a record that is not there: reason not_found (was "notfound") */
+	h_req(s, "DELETE", "/v1/collections/patients/records/rec_aaaaaaaaaaaaaaaaaaaaaaaaac",
+	    p->clin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 404);
+	h_resp_free(&r);
+
+	jsonl = audit_export(s);
+	memcpy(want, "collections/patients/records/", 29);
+	memset(want + 29, 'a', 128);
+	memcpy(want + 29 + 128, "...", 4);
+	CHECK(audit_exact(jsonl, "record.read", "denied", want,
+	    "missing_permission:records.read:patients") == 1);
+	memcpy(want, "collections/", 12);
+	memset(want + 12, 'b', 128);
+	memcpy(want + 12 + 128, ".../records", 12);
+	CHECK(audit_exact(jsonl, "record.search", "denied", want,
+	    "missing_permission:(invalid)") == 1);
+	CHECK(audit_exact(jsonl, "record.search", "denied", "collections/pat%01%FFients/records",
+	    "missing_permission:(invalid)") == 1);
+	CHECK(audit_exact(jsonl, "record.read", "denied",
+	    "collections/patients/records/rec_aaaaaaaaaaaaaaaaaaaaaaaaab",
+	    "missing_permission:records.read:patients") == 1);
+	CHECK(strstr(jsonl, "pat%69ents") == NULL);
+	CHECK(strstr(jsonl, "\"route\":\"/v1/collections/{c}/records/{id}\"") != NULL);
+	CHECK(audit_exact(jsonl, "record.delete", "error",
+	    "collections/patients/records/rec_aaaaaaaaaaaaaaaaaaaaaaaaac", "not_found") == 1);
+	CHECK(strstr(jsonl, "\"notfound\"") == NULL);
+	free(jsonl);
+	free(path);
+}
+
+/* ETag on record responses; PATCH honours If-Match (412, nothing changed). */
+static void
+test_if_match(struct h_server *s, struct people *p)
+{
+	static const char *stale[] = { "If-Match: \"1\"", NULL };
+	static const char *fresh[] = { "If-Match: 2", NULL };
+	char id[64], path[128], *jsonl;
+	struct h_resp r;
+
+	create_record(s, p->clin, "{\"name\":\"" NAME2 "\"}", id, sizeof(id));
+	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", id);
+	h_req(s, "GET", path, p->clin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(h_has_header(&r, "ETag: \"1\""));
+	h_resp_free(&r);
+	h_req(s, "PATCH", path, p->clin, "{\"mrn\":\"A1\"}", stale, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(h_has_header(&r, "ETag: \"2\""));
+	h_resp_free(&r);
+	h_req(s, "PATCH", path, p->clin, "{\"mrn\":\"A2\"}", stale, &r);
+	CHECK_STATUS(&r, 412);
+	CHECK(strcmp(h_err_code(&r), "precondition_failed") == 0);
+	h_resp_free(&r);
+	h_req(s, "PATCH", path, p->clin, "{\"mrn\":\"A3\"}", fresh, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_integer_value(json_object_get(r.json, "version")) == 3);
+	h_resp_free(&r);
+	jsonl = audit_export(s);
+	snprintf(path, sizeof(path), "collections/patients/records/%s", id);
+	CHECK(audit_exact(jsonl, "record.update", "denied", path, "precondition_failed") == 1);
+	CHECK(audit_exact(jsonl, "record.update", "allowed", path, NULL) == 2);
+	free(jsonl);
+}
+
+/* GET .../records without a field: pages of records in ID order. */
+static void
+test_list(struct h_server *s, struct people *p)
+{
+	char ids[8][64], path[256], cursor[128] = "", *jsonl;
+	size_t n = 0, pages = 0;
+	struct h_resp r;
+	json_t *rec;
+	size_t i;
+
+	h_req(s, "POST", "/v1/collections", p->admin,
+	    "{\"name\":\"notes\",\"region\":\"local\",\"fields\":["
+	    "{\"name\":\"ssn\",\"type\":\"ssn\",\"classification\":\"phi\"},"
+	    "{\"name\":\"ward\",\"type\":\"string\",\"classification\":\"internal\"}]}",
+	    NULL, &r);
+	CHECK_STATUS(&r, 201);
+	h_resp_free(&r);
+	for (i = 0; i < 7; i++) {
+		h_req(s, "POST", "/v1/collections/notes/records", p->clin,
+		    "{\"ssn\":\"" SSN2 "\",\"ward\":\"W7\"}", NULL, &r);
+		CHECK_STATUS(&r, 201);
+		h_resp_free(&r);
+	}
+	do {
+		snprintf(path, sizeof(path), "/v1/collections/notes/records?limit=3%s%s",
+		    cursor[0] ? "&cursor=" : "", cursor);
+		h_req(s, "GET", path, p->analyst, NULL, TREAT, &r);
+		CHECK_STATUS(&r, 200);
+		CHECK(json_array_size(json_object_get(r.json, "records")) == (pages < 2 ? 3 : 1));
+		json_array_foreach(json_object_get(r.json, "records"), i, rec) {
+			const char *id = json_string_value(json_object_get(rec, "id"));
+
+			for (size_t k = 0; k < n; k++)
+				CHECK(strcmp(ids[k], id) != 0);
+			CHECK(n < 7);
+			snprintf(ids[n++], sizeof(ids[0]), "%s", id);
+			CHECK(strcmp(field_of(rec, "ssn"), "***-**-2468") == 0);
+			CHECK(strcmp(field_of(rec, "ward"), "W7") == 0);
+		}
+		snprintf(cursor, sizeof(cursor), "%s",
+		    json_is_string(json_object_get(r.json, "next_cursor")) ?
+		    json_string_value(json_object_get(r.json, "next_cursor")) : "");
+		CHECK(pages < 2 ? cursor[0] != '\0' : json_is_null(json_object_get(r.json,
+		    "next_cursor")));
+		h_resp_free(&r);
+		pages++;
+	} while (cursor[0] != '\0' && pages < 5);
+	CHECK(pages == 3 && n == 7);
+	/* a tampered cursor, a limit beyond 500, no purpose */
+	h_req(s, "GET", "/v1/collections/notes/records?cursor=cmVjXzE", p->analyst, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 400);
+	CHECK(strcmp(h_err_code(&r), "invalid_request") == 0);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections/notes/records?limit=501", p->analyst, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 400);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections/notes/records?limit=3", p->analyst, NULL, NULL, &r);
+	CHECK_STATUS(&r, 400);
+	CHECK(strcmp(h_err_code(&r), "purpose_required") == 0);
+	h_resp_free(&r);
+	jsonl = audit_export(s);
+	CHECK(audit_exact(jsonl, "record.list", "allowed", "collections/notes/records", NULL) == 3);
+	CHECK(audit_exact(jsonl, "record.list", "error", "collections/notes/records",
+	    "invalid_request") == 2);
+	CHECK(audit_exact(jsonl, "record.list", "denied", "collections/notes/records",
+	    "purpose_required") == 1);
+	free(jsonl);
+}
+
 static void
 test_audit_trail(struct h_server *s, const char *id1)
 {
@@ -473,7 +681,7 @@ test_audit_trail(struct h_server *s, const char *id1)
 	CHECK(audit_count(jsonl, "record.read", "denied", NULL, NULL) >= 3);   /* admin, no purpose, ETREAT */
 	CHECK(audit_count(jsonl, "record.read", "denied", id1, "ETREAT") == 1);
 	CHECK(audit_count(jsonl, "record.search", "allowed", NULL, "TREAT") >= 3);
-	CHECK(audit_count(jsonl, "record.update", "allowed", NULL, NULL) == 1);
+	CHECK(audit_count(jsonl, "record.update", "allowed", NULL, NULL) == 3);   /* + 2 in test_if_match */
 	CHECK(audit_count(jsonl, "collection.read", "denied", "collections/ward9", NULL) == 1);
 	CHECK(audit_count(jsonl, "record.delete", "allowed", NULL, NULL) == 1);
 	CHECK(audit_count(jsonl, "token.create", "allowed", NULL, NULL) == 3);
@@ -640,6 +848,9 @@ main(void)
 	test_search_patch_delete(&s, &p, id1);
 	test_batch_and_tokens(&s, &p, id1);
 	test_role_purposes(&s, &p, id1);
+	test_denials_audited(&s, &p);
+	test_if_match(&s, &p);
+	test_list(&s, &p);
 	test_audit_trail(&s, id1);
 	/* while serving: database, WAL and shared-memory files hold no plaintext */
 	assert_no_plaintext(s.dir);

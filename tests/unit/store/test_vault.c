@@ -191,6 +191,44 @@ static void lookup(struct store *st, const char *field, const uint8_t *mac, size
 	assert_string_equal(x.buf, want);
 }
 
+static void scan(struct store *st, const char *coll, const char *after, size_t limit,
+    const char *want)
+{
+	struct ids x;
+
+	memset(&x, 0, sizeof(x));
+	assert_int_equal(store_record_scan(st, coll, after, limit, ids_cb, &x), PV_OK);
+	assert_string_equal(x.buf, want);
+}
+
+/* Keyset pagination: ID order, after a cursor, one collection, no shredded rows. */
+static void test_record_scan(void **state)
+{
+	struct st_fx *f = *state;
+	struct store_record r;
+	const char *ids[] = { "rec_d", "rec_b", "rec_e", "rec_a", "rec_c" };
+
+	put_collection(f->st, "patients");
+	put_collection(f->st, "claims");
+	for (size_t i = 0; i < 5; i++) {
+		make_record(&r, "patients", ids[i], 1, 0x40, 16);
+		assert_int_equal(store_record_put(f->st, &r), PV_OK);
+		store_record_clear(&r);
+	}
+	make_record(&r, "claims", "rec_aa", 1, 0x41, 16);
+	assert_int_equal(store_record_put(f->st, &r), PV_OK);
+	store_record_clear(&r);
+	scan(f->st, "patients", "", 2, "rec_a,rec_b,");
+	scan(f->st, "patients", "rec_b", 2, "rec_c,rec_d,");
+	scan(f->st, "patients", "rec_d", 2, "rec_e,");
+	scan(f->st, "patients", "rec_e", 2, "");
+	scan(f->st, "patients", "", 0, "rec_a,rec_b,rec_c,rec_d,rec_e,");
+	assert_int_equal(store_record_shred(f->st, "patients", "rec_c", 7000), PV_OK);
+	scan(f->st, "patients", "rec_b", 2, "rec_d,rec_e,");
+	scan(f->st, "claims", "", 10, "rec_aa,");
+	assert_int_equal(store_record_scan(f->st, "patients", NULL, 1, ids_cb, NULL), PV_E_INVALID);
+}
+
 static void test_blind_index(void **state)
 {
 	struct st_fx *f = *state;
@@ -384,6 +422,7 @@ int main(void)
 		T(test_collection_list_sorted),
 		T(test_record_versions),
 		T(test_blind_index),
+		T(test_record_scan),
 		T(test_shred),
 		T(test_tokens),
 		T(test_faults_and_args),

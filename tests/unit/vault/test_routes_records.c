@@ -411,13 +411,141 @@ static void test_search(void **state)
 	    (const char *const[]){ "ssn", "1", "mrn", "2", NULL }, NULL, &r);
 	assert_int_equal(r.status, 400);
 	vf_resp_free(&r);
+	/* no field parameter: a listing now (test_list) */
 	vf_req(f, "GET", "/v1/collections/patients/records", TREAT, NULL, NULL, &r);
-	assert_int_equal(r.status, 400);
+	assert_int_equal(r.status, 200);
 	vf_resp_free(&r);
 	vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
 	    (const char *const[]){ "ssn", "12-ZQX7MARK", NULL }, NULL, &r);
 	assert_int_equal(r.status, 400);
 	assert_null(strstr(r.message, "ZQX7MARK"));
+	vf_resp_free(&r);
+}
+
+/* ---- listing ---- */
+
+/* One page; returns its next_cursor (copied into next, "" for null). */
+static size_t list_page(struct vf *f, const char *const *query, char ids[][UTIL_ID_MAX],
+    size_t have, char *next, size_t nextlen)
+{
+	struct vf_resp r;
+	json_t *recs, *rec, *nc;
+	size_t i;
+
+	vf_req(f, "GET", "/v1/collections/patients/records", TREAT, query, NULL, &r);
+	assert_int_equal(r.status, 200);
+	recs = json_object_get(r.json, "records");
+	json_array_foreach(recs, i, rec) {
+		const char *id = json_string_value(json_object_get(rec, "id"));
+
+		for (size_t k = 0; k < have; k++)
+			assert_string_not_equal(ids[k], id);   /* no duplicates across pages */
+		snprintf(ids[have++], UTIL_ID_MAX, "%s", id);
+		/* masked as for a read: the analyst holds no unmask */
+		assert_string_equal(str_at(rec, "fields", "ssn"), "***-**-6789");
+	}
+	nc = json_object_get(r.json, "next_cursor");
+	assert_true(json_is_string(nc) || json_is_null(nc));
+	snprintf(next, nextlen, "%s", json_is_string(nc) ? json_string_value(nc) : "");
+	vf_resp_free(&r);
+	return have;
+}
+
+static void test_list(void **state)
+{
+	struct vf *f = *state;
+	char ids[16][UTIL_ID_MAX], made[7][UTIL_ID_MAX], next[128], bad[128];
+	struct vf_resp r;
+	struct vf_entry e;
+	size_t n = 0;
+	int lists;
+
+	vf_make_patients(f);
+	vf_as(f, "usr_clin", CLINICIAN);
+	for (size_t i = 0; i < 7; i++)
+		vf_create(f, REC1, made[i]);
+	vf_as(f, "usr_andy", ANALYST);
+	lists = vf_count(f, "record.list");
+	n = list_page(f, (const char *const[]){ "limit", "3", NULL }, ids, n, next, sizeof(next));
+	assert_int_equal(n, 3);
+	assert_true(next[0] != '\0');
+	vf_last_entry(f, &e);
+	assert_string_equal(e.action, "record.list");
+	assert_string_equal(e.outcome, "allowed");
+	assert_string_equal(e.purpose, "TREAT");
+	assert_string_equal(e.resource, "collections/patients/records");
+	assert_non_null(strstr(e.detail, "\"count\":3"));
+	assert_null(strstr(e.detail, "6789"));
+	n = list_page(f, (const char *const[]){ "limit", "3", "cursor", next, NULL }, ids, n,
+	    next, sizeof(next));
+	assert_int_equal(n, 6);
+	assert_true(next[0] != '\0');
+	n = list_page(f, (const char *const[]){ "cursor", next, "limit", "3", NULL }, ids, n,
+	    next, sizeof(next));
+	assert_int_equal(n, 7);
+	assert_string_equal(next, "");
+	assert_int_equal(vf_count(f, "record.list"), lists + 3);   /* one entry a page */
+	/* every record created, in ID order */
+	for (size_t i = 0; i < 7; i++) {
+		bool seen = false;
+
+		for (size_t k = 0; k < 7; k++)
+			seen = seen || strcmp(made[i], ids[k]) == 0;
+		assert_true(seen);
+		if (i > 0)
+			assert_true(strcmp(ids[i - 1], ids[i]) < 0);
+	}
+	/* the default page holds all 7 */
+	n = list_page(f, NULL, ids + 8, 0, next, sizeof(next));
+	assert_int_equal(n, 7);
+	assert_string_equal(next, "");
+
+	/* refusals: tampered cursor, limits, no purpose */
+	n = list_page(f, (const char *const[]){ "limit", "1", NULL }, ids + 8, 0, next,
+	    sizeof(next));
+	snprintf(bad, sizeof(bad), "%s", next);
+	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == 'A' ? 'B' : 'A';
+	{
+		const char *const bads[] = { bad, "!!!", "cmVjXw", "Zm9v", "" };
+
+		for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
+			vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
+			    (const char *const[]){ "cursor", bads[i], NULL }, NULL, &r);
+			assert_int_equal(r.status, 400);
+			assert_string_equal(r.code, "invalid_request");
+			vf_resp_free(&r);
+		}
+	}
+	{
+		const char *const limits[] = { "0", "501", "-1", "abc", "1e2", "" };
+
+		for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+			vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
+			    (const char *const[]){ "limit", limits[i], NULL }, NULL, &r);
+			assert_int_equal(r.status, 400);
+			assert_string_equal(r.code, "invalid_request");
+			vf_resp_free(&r);
+		}
+	}
+	vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
+	    (const char *const[]){ "limit", "500", NULL }, NULL, &r);
+	assert_int_equal(r.status, 200);
+	vf_resp_free(&r);
+	vf_req(f, "GET", "/v1/collections/patients/records", NULL,
+	    (const char *const[]){ "limit", "3", NULL }, NULL, &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(r.code, "purpose_required");
+	vf_resp_free(&r);
+	vf_last_entry(f, &e);
+	assert_string_equal(e.action, "record.list");
+	assert_string_equal(e.outcome, "denied");
+	/* the clinician sees the same page unmasked */
+	vf_as(f, "usr_clin", CLINICIAN);
+	vf_req(f, "GET", "/v1/collections/patients/records", TREAT,
+	    (const char *const[]){ "limit", "1", NULL }, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(str_at(json_array_get(json_object_get(r.json, "records"), 0), "fields",
+	    "ssn"), "123-45-6789");
 	vf_resp_free(&r);
 }
 
@@ -505,6 +633,115 @@ static void test_patch(void **state)
 	    NULL, "{\"mrn\":\"B2\"}", &r);
 	assert_int_equal(r.status, 404);
 	vf_resp_free(&r);
+}
+
+/* PATCH honours If-Match (412 precondition_failed, nothing changed, denial
+ * audited); every single-record response carries ETag: "<version>". */
+static void test_patch_if_match(void **state)
+{
+	struct vf *f = *state;
+	char id[UTIL_ID_MAX], path[128];
+	struct vf_resp r;
+	struct vf_entry e;
+	int updates;
+
+	vf_make_patients(f);
+	vf_as(f, "usr_clin", CLINICIAN);
+	vf_req(f, "POST", "/v1/collections/patients/records", NULL, NULL, REC1, &r);
+	assert_int_equal(r.status, 201);
+	assert_string_equal(r.etag, "\"1\"");
+	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(r.json, "id")));
+	vf_resp_free(&r);
+	uri(path, sizeof(path), id);
+	vf_req(f, "GET", path, TREAT, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.etag, "\"1\"");
+	vf_resp_free(&r);
+
+	/* the quoted form, as a client echoes the ETag */
+	vf_req(f, "PATCH", path, (const char *const[]){ "If-Match", "\"1\"", NULL }, NULL,
+	    "{\"mrn\":\"B1\"}", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.etag, "\"2\"");
+	vf_resp_free(&r);
+	/* the bare form */
+	vf_req(f, "PATCH", path, (const char *const[]){ "If-Match", "2", NULL }, NULL,
+	    "{\"mrn\":\"B2\"}", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.etag, "\"3\"");
+	vf_resp_free(&r);
+	/* *: any current version */
+	vf_req(f, "PATCH", path, (const char *const[]){ "If-Match", "*", NULL }, NULL,
+	    "{\"mrn\":\"B3\"}", &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "version")), 4);
+	vf_resp_free(&r);
+
+	/* a stale version: 412, nothing changed, the denial recorded */
+	updates = vf_count(f, "record.update");
+	vf_req(f, "PATCH", path, (const char *const[]){ "If-Match", "\"2\"", NULL }, NULL,
+	    "{\"mrn\":\"STALE\"}", &r);
+	assert_int_equal(r.status, 412);
+	assert_string_equal(r.code, "precondition_failed");
+	assert_string_equal(r.etag, "");
+	vf_resp_free(&r);
+	vf_last_entry(f, &e);
+	assert_string_equal(e.action, "record.update");
+	assert_string_equal(e.outcome, "denied");
+	assert_string_equal(e.reason, "precondition_failed");
+	assert_int_equal(vf_count(f, "record.update"), updates + 1);
+	/* a weak tag never matches; junk is a bad request */
+	vf_req(f, "PATCH", path, (const char *const[]){ "If-Match", "W/\"4\"", NULL }, NULL,
+	    "{\"mrn\":\"WEAK\"}", &r);
+	assert_int_equal(r.status, 412);
+	vf_resp_free(&r);
+	vf_req(f, "PATCH", path, (const char *const[]){ "If-Match", "\"4\", \"5\"", NULL }, NULL,
+	    "{\"mrn\":\"LIST\"}", &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(r.code, "invalid_request");
+	vf_resp_free(&r);
+	vf_req(f, "GET", path, TREAT, NULL, NULL, &r);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "version")), 4);
+	assert_string_equal(str_at(r.json, "fields", "mrn"), "B3");
+	assert_string_equal(r.etag, "\"4\"");
+	vf_resp_free(&r);
+}
+
+/* The If-Match compare is the store's, inside the write transaction: a job
+ * built against version 1 of a record that is at version 2 meanwhile is
+ * refused (412 under If-Match, 409 without) and stores nothing. */
+static void test_if_match_atomic(void **state)
+{
+	struct vf *f = *state;
+	char id[UTIL_ID_MAX], path[128];
+	struct vault_write_job *j = calloc(1, sizeof(*j));
+	struct store_record cur;
+	struct vf_resp r;
+
+	assert_non_null(j);
+	vf_make_patients(f);
+	vf_as(f, "usr_clin", CLINICIAN);
+	vf_create(f, REC1, id);
+	uri(path, sizeof(path), id);
+	vf_req(f, "PATCH", path, NULL, NULL, "{\"mrn\":\"B1\"}", &r);   /* now v2 */
+	assert_int_equal(r.status, 200);
+	vf_resp_free(&r);
+	/* a writer that read v1 before that PATCH committed */
+	memset(&cur, 0, sizeof(cur));
+	assert_int_equal(store_record_get(f->st, "patients", id, &cur), PV_OK);
+	j->rec = cur;
+	j->rec.version = 2;
+	j->expected_version = 1;
+	j->if_match = true;
+	assert_int_equal(vault_write_fn(f->st, j), PV_E_PRECONDITION);
+	j->if_match = false;
+	assert_int_equal(vault_write_fn(f->st, j), PV_E_CONFLICT);
+	vault_write_job_clear(j);
+	free(j);
+	memset(&cur, 0, sizeof(cur));
+	assert_int_equal(store_record_get(f->st, "patients", id, &cur), PV_OK);
+	assert_int_equal(cur.version, 2);
+	store_record_clear(&cur);
 }
 
 static void test_delete_shreds(void **state)
@@ -705,7 +942,10 @@ int main(void)
 		T(test_purpose_required),
 		T(test_role_purposes),
 		T(test_search),
+		T(test_list),
 		T(test_patch),
+		T(test_patch_if_match),
+		T(test_if_match_atomic),
 		T(test_delete_shreds),
 		T(test_read_fails_closed),
 		T(test_batch),

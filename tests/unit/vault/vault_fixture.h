@@ -47,6 +47,7 @@ struct vf_resp {
 	char message[256];
 	json_t *json;                    /* parsed body (NULL for 204) */
 	char *body;                      /* raw body text */
+	char etag[32];                   /* ETag response header, "" if none */
 };
 
 static inline enum pv_rc vf_authn(void *arg, struct http_request *req)
@@ -188,6 +189,8 @@ static inline void vf_req(struct vf *f, const char *method, const char *uri,
 	http_ctx_finish(ctx);
 	assert_true(ctx->out_ready);
 	r->status = ctx->out_status;
+	snprintf(r->etag, sizeof(r->etag), "%s",
+	    http_response_header(&ctx->req, "ETag") ? http_response_header(&ctx->req, "ETag") : "");
 	if (ctx->out_len > 0) {
 		json_error_t e;
 
