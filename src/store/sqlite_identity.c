@@ -57,6 +57,8 @@ static enum pv_rc user_from_row(sqlite3_stmt *s, void *out)
 	u.created_ms = sqlite3_column_int64(s, 13);
 	u.updated_ms = sqlite3_column_int64(s, 14);
 	u.disabled_ms = sqlite3_column_int64(s, 15);
+	u.otp_issued_ms = sqlite3_column_int64(s, 16);
+	u.otp_used_ms = sqlite3_column_int64(s, 17);
 	/* no MFA secret: NULL, not an empty buffer */
 	if ((rc = store_sqlite_col_strdup(s, 5, &u.attributes)) != PV_OK ||
 	    (rc = store_sqlite_col_blob(s, 9, STORE_SQLITE_BLOB_OPTIONAL, &u.mfa_secret,
@@ -73,7 +75,7 @@ static enum pv_rc user_from_row(sqlite3_stmt *s, void *out)
 STORE_SQLITE_EACH_ROW(user_row, struct store_user, user_from_row, store_user_clear,
     store_user_cb)
 
-/* INSERT and UPDATE bind the same ?1..?16 (UPDATE leaves ?2 and ?14 unused). */
+/* INSERT and UPDATE bind the same ?1..?18 (UPDATE leaves ?2 and ?14 unused). */
 static enum pv_rc user_write(struct store *st, enum store_sqlite_stmt id, const char *op,
     const struct store_user *u, int *changes)
 {
@@ -86,7 +88,8 @@ static enum pv_rc user_write(struct store *st, enum store_sqlite_stmt id, const 
 		SQP_BLOB_OR_NULL(u->mfa_secret, u->mfa_secret_len),
 		SQP_BLOB_OR_NULL(u->mfa_env, u->mfa_env_len), SQP_INT(u->mfa_enabled ? 1 : 0),
 		SQP_INT(u->mfa_last_step), SQP_INT(u->created_ms), SQP_INT(u->updated_ms),
-		SQP_INT_OR_NULL(u->disabled_ms)), changes);
+		SQP_INT_OR_NULL(u->disabled_ms), SQP_INT(u->otp_issued_ms),
+		SQP_INT(u->otp_used_ms)), changes);
 }
 
 enum pv_rc store_sqlite_user_put(struct store *st, const struct store_user *u)

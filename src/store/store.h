@@ -143,6 +143,12 @@ struct store_user {
 	int64_t created_ms;
 	int64_t updated_ms;
 	int64_t disabled_ms;         /* 0 while active */
+	/* One-time password state (authn_otp_issue sets it): when it was issued
+	 * (0: at created_ms, rows made before migration 5 or by a plain create)
+	 * and when a login consumed it (0: not yet). Meaningful only while
+	 * password_one_time. */
+	int64_t otp_issued_ms;
+	int64_t otp_used_ms;
 };
 void store_user_clear(struct store_user *u);
 /* PV_E_CONFLICT if the ID or the username exists. */
