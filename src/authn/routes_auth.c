@@ -9,9 +9,13 @@
  *   GET  /v1/auth/session       session (restricted ok)
  *   POST /v1/auth/logout        session (restricted ok)
  *
- * Login order (docs/internals/authn.md): source throttle -> account lock ->
- * verify (a real Argon2id verify against a dummy hash for an unknown name)
- * -> count the outcome through the writer together with its audit entry.
+ * Login order (docs/internals/authn.md): reserve a source throttle slot ->
+ * reserve an account lockout slot (a writer job: check and count in one step)
+ * -> verify (a real Argon2id verify against a dummy hash for an unknown name)
+ * -> one-time password check -> the outcome through the writer with its audit
+ * entry (a success resets the counter and gives the throttle slot back).
+ * Reserving before verifying is what keeps concurrent attempts within the
+ * limits (issue 8 item 2).
  * An unknown username, a wrong password and a disabled account all answer
  * the same 401 "invalid username or password"; the audit entry says which.
  * Only login/MFA failures of anonymous callers are audited (plus lockouts):
