@@ -334,6 +334,15 @@ enum pv_rc authn_throttle_check(struct authn_throttle *t, const char *source, in
  * authn_throttle_check: PV_E_RATE if the next attempt would be refused. */
 enum pv_rc authn_throttle_hit(struct authn_throttle *t, const char *source, int64_t now_ms,
     int *retry_after_s);
+/* Reserve one failure slot BEFORE verifying a credential: the check and the
+ * count are one step under the table's lock, so N concurrent attempts get at
+ * most `limit` slots. PV_OK (slot taken, counted as a failure), or PV_E_RATE
+ * with *retry_after_s >= 1 (refused, nothing counted). */
+enum pv_rc authn_throttle_reserve(struct authn_throttle *t, const char *source, int64_t now_ms,
+    int *retry_after_s);
+/* Give back a slot taken by authn_throttle_reserve: the attempt succeeded
+ * (only failures count). */
+void authn_throttle_release(struct authn_throttle *t, const char *source, int64_t now_ms);
 /* Entries in use (bounded by the capacity given to new, rounded up). */
 size_t authn_throttle_count(struct authn_throttle *t);
 size_t authn_throttle_capacity(struct authn_throttle *t);
@@ -420,6 +429,19 @@ enum pv_rc authn_password_generate(char *out, size_t len);
 /* The client address to throttle: IPv4 as is, IPv6 reduced to its /64
  * (IPv4-mapped IPv6 as the IPv4 address). */
 void authn_source_key(const char *addr, char out[AUTHN_SOURCE_MAX]);
+
+/*
+ * One-time passwords: single use, and valid for [auth]
+ * one_time_password_ttl_s after issue. authn_otp_issue sets u's password
+ * to password_hash (if not NULL) as a fresh one-time password issued at
+ * now_ms (not used yet): whoever issues one (create, reset) calls it on the
+ * row it then writes with store_user_update / store_user_put.
+ * authn_otp_check: PV_OK (not one-time, or usable), PV_E_STATE (already
+ * used by a login), PV_E_EXPIRED (older than ttl_s).
+ */
+struct store_user;
+void authn_otp_issue(struct store_user *u, const char *password_hash, int64_t now_ms);
+enum pv_rc authn_otp_check(const struct store_user *u, int64_t now_ms, int ttl_s);
 
 /* init: create the bootstrap administrator (role admin, one-time password)
  * through the audit writer, action user.create. */

@@ -53,6 +53,8 @@ struct authn_cache_entry {
 	int64_t cred_epoch;                      /* the session's */
 	int64_t user_epoch;                      /* the user's, at validation */
 	bool user_disabled;
+	bool user_mfa_enabled;                   /* the user's, at validation */
+	bool mfa_needed;                         /* policy, for the roles below */
 	enum authn_session_end ended;            /* != NONE: dead, answer from here */
 	int64_t validated_mono_ms;               /* when read from the store */
 	uint64_t roles_gen;
@@ -118,17 +120,30 @@ enum pv_rc authn_recovery_mac(struct authn_service *s, const char *sha_hex,
 /* Create the KEK if missing (a writer job). */
 enum pv_rc authn_kek_ensure(struct authn_service *s);
 
-/* Lockout: read state (check before verifying) and count a failure or a
- * success through the writer together with ev. *locked_now: this failure
- * locked the account (the caller records auth.lockout). */
-enum pv_rc authn_lockout_state(struct authn_service *s, const char *key, const char *kind,
-    int64_t now_ms, int *retry_after_s);
-enum pv_rc authn_lockout_record(struct authn_service *s, const char *key, const char *kind,
-    bool failed, const struct audit_event *ev, bool *locked_now);
-
 /* Forget the password and MFA lockout counters of a user (lockout_clear.c);
  * call on the writer, inside the job of the audit_commit that records it. */
 enum pv_rc authn_lockout_clear(struct store *st, const char *username);
+
+/* Reserve one attempt BEFORE verifying (writer job: check and count in one
+ * step, so N concurrent attempts verify at most lockout_threshold of them).
+ * PV_OK: counted as a failure (*locked_now: it reached the threshold; record
+ * auth.lockout if the attempt then fails); a success resets the counter in
+ * its own transaction. PV_E_LOCKED with *retry_after_s: refused, nothing
+ * counted. */
+enum pv_rc authn_lockout_reserve(struct authn_service *s, const char *key, const char *kind,
+    int *retry_after_s, bool *locked_now);
+
+/* The lockout key and audit name of a login attempt. key holds the
+ * lowercased name (authn_username_key). A found user keeps it (the stored
+ * username); an invalid name becomes AUTHN_KEY_INVALID; an unknown valid
+ * name becomes "h:" + hex of the first AUTHN_KEY_HASH_BYTES of
+ * HMAC-SHA256(MAC key of KEK identity, purpose "login-username", name), so
+ * a password typed as a username is never stored. */
+#define AUTHN_KEY_INVALID "~invalid"
+#define AUTHN_KEY_HASHED "h:"
+#define AUTHN_KEY_HASH_BYTES 16
+enum pv_rc authn_login_key(struct authn_service *s, const char *name, bool valid, bool found,
+    char key[STORE_USERNAME_MAX]);
 
 /* Lowercase a presented username into key (bounded, for lockout and lookup);
  * true if it is a valid username. */

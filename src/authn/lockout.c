@@ -23,6 +23,10 @@
  *    aim sources at one bucket). A full bucket evicts its entry with the
  *    smallest tat: the least-throttled source loses its state first, a
  *    source at its limit keeps it.
+ *    Attempts reserve their slot before the credential is verified
+ *    (authn_throttle_reserve: check and count under one lock) and give it
+ *    back on success (authn_throttle_release), so concurrent attempts can
+ *    never all pass the check before any of them is counted.
  *
  * Invariants:
  *  - Nothing here allocates after authn_throttle_new.
@@ -285,6 +289,50 @@ authn_throttle_hit(struct authn_throttle *t, const char *source, int64_t now_ms,
 	}
 	pthread_mutex_unlock(&t->lock);
 	return rc;
+}
+
+enum pv_rc
+authn_throttle_reserve(struct authn_throttle *t, const char *source, int64_t now_ms,
+    int *retry_after_s)
+{
+	struct tentry *e;
+	enum pv_rc rc;
+	uint64_t h;
+
+	if (t == NULL)
+		return PV_E_INVALID;
+	h = source_hash(t, source);
+	if (pthread_mutex_lock(&t->lock) != 0)
+		return PV_E_INTERNAL;
+	e = lookup(t, h);
+	/* check and count under one lock: N concurrent callers get at most
+	 * `limit` slots, whatever the interleaving */
+	if ((rc = verdict(t, e, now_ms, retry_after_s)) == PV_OK) {
+		if (e == NULL)
+			e = insert(t, h, now_ms);
+		e->tat_ms = (e->tat_ms > now_ms ? e->tat_ms : now_ms) + t->t_ms;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+void
+authn_throttle_release(struct authn_throttle *t, const char *source, int64_t now_ms)
+{
+	struct tentry *e;
+	uint64_t h;
+
+	if (t == NULL)
+		return;
+	h = source_hash(t, source);
+	if (pthread_mutex_lock(&t->lock) != 0)
+		return;
+	if ((e = lookup(t, h)) != NULL && e->tat_ms > now_ms) {
+		e->tat_ms -= t->t_ms;
+		if (e->tat_ms < now_ms)
+			e->tat_ms = now_ms;
+	}
+	pthread_mutex_unlock(&t->lock);
 }
 
 size_t

@@ -9,9 +9,13 @@
  *   GET  /v1/auth/session       session (restricted ok)
  *   POST /v1/auth/logout        session (restricted ok)
  *
- * Login order (docs/internals/authn.md): source throttle -> account lock ->
- * verify (a real Argon2id verify against a dummy hash for an unknown name)
- * -> count the outcome through the writer together with its audit entry.
+ * Login order (docs/internals/authn.md): reserve a source throttle slot ->
+ * reserve an account lockout slot (a writer job: check and count in one step)
+ * -> verify (a real Argon2id verify against a dummy hash for an unknown name)
+ * -> one-time password check -> the outcome through the writer with its audit
+ * entry (a success resets the counter and gives the throttle slot back).
+ * Reserving before verifying is what keeps concurrent attempts within the
+ * limits (issue 8 item 2).
  * An unknown username, a wrong password and a disabled account all answer
  * the same 401 "invalid username or password"; the audit entry says which.
  * Only login/MFA failures of anonymous callers are audited (plus lockouts):
@@ -75,6 +79,8 @@ struct login_job {
 	const char *key;
 	const char *user_id;
 	const char *rehash;                  /* new Argon2id string or NULL */
+	bool consume_otp;                    /* the password is one-time: use it up */
+	int64_t now_ms;
 	const struct store_session *session; /* or NULL */
 	const struct store_mfa_pending *pending;
 };
@@ -92,12 +98,21 @@ login_fn(struct store *st, void *arg)
 	if ((cur.failures != 0 || cur.locked_until_ms != 0) &&
 	    (rc = store_lockout_put(st, j->key, PW_KIND, &zero)) != PV_OK)
 		return rc;
-	if (j->rehash != NULL) {
+	if (j->rehash != NULL || j->consume_otp) {
 		struct store_user u;
 
 		if ((rc = store_user_get(st, j->user_id, &u)) != PV_OK)
 			return rc;
-		util_strlcpy(u.password_hash, j->rehash, sizeof(u.password_hash));
+		/* re-checked on the writer: two logins with one one-time
+		 * password cannot both pass */
+		if (j->consume_otp && (!u.password_one_time || u.otp_used_ms != 0)) {
+			store_user_clear(&u);
+			return PV_E_STATE;
+		}
+		if (j->consume_otp)
+			u.otp_used_ms = j->now_ms > 0 ? j->now_ms : 1;
+		if (j->rehash != NULL)
+			util_strlcpy(u.password_hash, j->rehash, sizeof(u.password_hash));
 		rc = store_user_update(st, &u);
 		store_user_clear(&u);
 		if (rc != PV_OK)
@@ -108,6 +123,31 @@ login_fn(struct store *st, void *arg)
 	if (j->pending != NULL && (rc = store_mfa_pending_put(st, j->pending)) != PV_OK)
 		return rc;
 	return PV_OK;
+}
+
+/* 429 before anything else: recorded (reason rate_limited), without the
+ * typed username (it may be anything, a password included). */
+static enum pv_rc
+rate_limited(struct authn_service *s, struct http_request *req, const char *action,
+    const struct authn_principal *p, const char *resource, int retry)
+{
+	struct audit_event ev;
+
+	authn_ev_init(&ev, p, req->source, action, resource);
+	ev.outcome = AUDIT_DENIED;
+	ev.reason = "rate_limited";
+	if (audit_record(s->audit, &ev) != PV_OK)
+		return PV_E_AUDIT;
+	return rate_reply(req, retry);
+}
+
+static enum pv_rc
+otp_refused(struct http_request *req, enum pv_rc why)
+{
+	return http_fail(req, PV_E_UNAUTH, why == PV_E_EXPIRED ?
+	    "This one-time password has expired: ask an administrator for a new one (reset)" :
+	    "This one-time password was already used: log in with the password you set, "
+	    "or ask an administrator for a new one (reset)");
 }
 
 static enum pv_rc
@@ -123,36 +163,19 @@ h_login(struct http_request *req)
 	bool valid, found = false, ok, locked_now = false;
 	int retry = 0;
 	int64_t now = util_now_ms();
-	enum pv_rc rc, vrc;
+	enum pv_rc rc, vrc, orc = PV_OK;
 
 	memset(&u, 0, sizeof(u));
+	memset(rehash, 0, sizeof(rehash));
 	if ((rc = http_body_string(req, "username", true, 256, &username)) != PV_OK ||
 	    (rc = http_body_string(req, "password", true, AUTHN_PASSWORD_MAX_BYTES, &password)) !=
 	    PV_OK)
 		return rc;
 	authn_source_key(req->source, src);
-	if (authn_throttle_check(s->throttle, src, now, &retry) == PV_E_RATE)
-		return rate_reply(req, retry);
+	/* each attempt takes its throttle slot before anything is verified */
+	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
+		return rate_limited(s, req, "auth.login", NULL, "auth", retry);
 	valid = authn_username_key(username, key);
-	if (!valid)
-		util_strlcpy(key, "~invalid", sizeof(key));   /* one shared counter for junk */
-	snprintf(detail, sizeof(detail), "{\"username\":\"%s\"}", valid ? key : "(invalid)");
-
-	rc = authn_lockout_state(s, key, PW_KIND, now, &retry);
-	if (rc == PV_E_LOCKED) {
-		(void)authn_throttle_hit(s->throttle, src, now, &retry);
-		authn_ev_init(&ev, NULL, req->source, "auth.login", "auth");
-		ev.outcome = AUDIT_DENIED;
-		ev.reason = "locked";
-		ev.detail = detail;
-		(void)authn_lockout_state(s, key, PW_KIND, now, &retry);
-		if (audit_record(s->audit, &ev) != PV_OK)
-			return PV_E_AUDIT;
-		return locked_reply(req, retry);
-	}
-	if (rc != PV_OK)
-		return rc;
-
 	if (valid) {
 		rc = store_user_get_by_username(s->st, key, &u);
 		if (rc == PV_OK)
@@ -160,35 +183,67 @@ h_login(struct http_request *req)
 		else if (rc != PV_E_NOTFOUND)
 			return rc;
 	}
+	if ((rc = authn_login_key(s, key, valid, found, key)) != PV_OK)
+		goto out;
+	if (found)
+		snprintf(detail, sizeof(detail), "{\"username\":\"%s\"}", u.username);
+	else if (valid)
+		snprintf(detail, sizeof(detail), "{\"username_hmac\":\"%s\"}",
+		    key + strlen(AUTHN_KEY_HASHED));
+	else
+		snprintf(detail, sizeof(detail), "{\"username\":\"(invalid)\"}");
+	if (found)
+		snprintf(res, sizeof(res), "users/%s", u.id);
+
+	/* ... and its lockout slot: N concurrent attempts verify at most
+	 * lockout_threshold passwords */
+	rc = authn_lockout_reserve(s, key, PW_KIND, &retry, &locked_now);
+	if (rc == PV_E_LOCKED) {
+		authn_ev_init(&ev, NULL, req->source, "auth.login", "auth");
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "locked";
+		ev.detail = detail;
+		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : locked_reply(req, retry);
+		goto out;
+	}
+	if (rc != PV_OK)
+		goto out;
+
 	if (found)
 		vrc = authn_password_verify(u.password_hash, password);
 	else
 		vrc = authn_password_verify_dummy(password, cfg->argon2_opslimit,
 		    cfg->argon2_memlimit);
 	ok = found && vrc == PV_OK && !u.disabled;
+	if (ok)
+		orc = authn_otp_check(&u, now, cfg->one_time_password_ttl_s);
 
-	if (!ok) {
-		(void)authn_throttle_hit(s->throttle, src, now, &retry);
+	if (!ok || orc != PV_OK) {
 		authn_ev_init(&ev, NULL, req->source, "auth.login", "auth");
 		if (found) {
 			ev.actor.user_id = u.id;
-			snprintf(res, sizeof(res), "users/%s", u.id);
 			ev.resource = res;
 		}
 		ev.outcome = AUDIT_DENIED;
-		ev.reason = !found ? "unknown_user" : vrc != PV_OK ? "bad_password" : "disabled";
+		ev.reason = !found ? "unknown_user" : vrc != PV_OK ? "bad_password" :
+		    u.disabled ? "disabled" : orc == PV_E_EXPIRED ? "one_time_password_expired" :
+		    "one_time_password_used";
 		ev.detail = detail;
-		rc = authn_lockout_record(s, key, PW_KIND, true, &ev, &locked_now);
+		rc = audit_record(s->audit, &ev);
 		if (locked_now)
 			lockout_event(s, found ? u.id : NULL, req->source, found ? res : "auth",
 			    PW_KIND);
-		store_user_clear(&u);
 		if (rc != PV_OK)
-			return rc == PV_E_AUDIT ? rc : PV_E_AUDIT;
-		return http_fail(req, PV_E_UNAUTH, INVALID_LOGIN);
+			rc = PV_E_AUDIT;
+		else if (ok)
+			rc = otp_refused(req, orc);
+		else
+			rc = http_fail(req, PV_E_UNAUTH, INVALID_LOGIN);
+		goto out;
 	}
 
-	/* correct password */
+	/* correct password: the throttle slot was not a failure after all */
+	authn_throttle_release(s->throttle, src, now);
 	{
 		struct authn_new_session ns;
 		struct store_mfa_pending pend;
@@ -202,6 +257,8 @@ h_login(struct http_request *req)
 		j.s = s;
 		j.key = key;
 		j.user_id = u.id;
+		j.consume_otp = u.password_one_time;
+		j.now_ms = now;
 		if (authn_password_needs_rehash(u.password_hash, cfg->argon2_opslimit,
 		    cfg->argon2_memlimit) &&
 		    authn_password_hash(password, cfg->argon2_opslimit, cfg->argon2_memlimit,
@@ -209,46 +266,51 @@ h_login(struct http_request *req)
 			j.rehash = rehash;
 		next = authn_login_decide(u.mfa_enabled, authn_mfa_required(s, u.id),
 		    u.password_one_time, &flags);
-		snprintf(res, sizeof(res), "users/%s", u.id);
 		authn_ev_init(&ev, NULL, req->source, "auth.login", res);
 		ev.actor.user_id = u.id;
 		ev.detail = detail;
 		if (next == AUTHN_LOGIN_MFA_CHALLENGE) {
 			memset(&pend, 0, sizeof(pend));
 			if ((rc = authn_token_new(AUTHN_TOKEN_MFA, mtok, pend.token_hash)) != PV_OK)
-				goto fail;
+				goto out;
 			util_strlcpy(pend.user_id, u.id, sizeof(pend.user_id));
 			pend.expires_ms = now + AUTHN_MFA_PENDING_MS;
 			pend.credential_epoch = u.credential_epoch;
 			j.pending = &pend;
 			ev.reason = "mfa_required";
-			if ((rc = audit_commit(s->audit, &ev, login_fn, &j)) != PV_OK)
-				goto fail;
+			if ((rc = audit_commit(s->audit, &ev, login_fn, &j)) != PV_OK) {
+				crypto_wipe(mtok, sizeof(mtok));
+				goto committed;
+			}
 			o = json_pack("{s:b, s:s, s:i}", "mfa_required", 1, "mfa_token", mtok,
 			    "mfa_expires_in_s", AUTHN_MFA_PENDING_MS / 1000);
 			crypto_wipe(mtok, sizeof(mtok));
 		} else {
 			if ((rc = authn_session_prepare(s, &u, flags, false, req->source, now, &ns)) !=
 			    PV_OK)
-				goto fail;
+				goto out;
 			j.session = &ns.row;
 			ev.actor.session_id = ns.row.id;
 			ev.reason = flags != 0 ? "restricted" : "password";
-			if ((rc = audit_commit(s->audit, &ev, login_fn, &j)) != PV_OK) {
+			rc = audit_commit(s->audit, &ev, login_fn, &j);
+			if (rc != PV_OK) {
 				crypto_wipe(&ns, sizeof(ns));
-				goto fail;
+				goto committed;
 			}
 			o = authn_session_reply(s, &ns);
 			crypto_wipe(&ns, sizeof(ns));
 		}
-		crypto_wipe(rehash, sizeof(rehash));
-		store_user_clear(&u);
-		return o != NULL ? http_reply(req, 200, o) : PV_E_NOMEM;
-fail:
-		crypto_wipe(rehash, sizeof(rehash));
-		store_user_clear(&u);
-		return rc;
+		rc = o != NULL ? http_reply(req, 200, o) : PV_E_NOMEM;
+		goto out;
+committed:
+		/* a concurrent login used the one-time password first */
+		if (rc == PV_E_STATE)
+			rc = otp_refused(req, PV_E_STATE);
 	}
+out:
+	crypto_wipe(rehash, sizeof(rehash));
+	store_user_clear(&u);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -360,23 +422,54 @@ mfa_fn(struct store *st, void *arg)
 	return store_session_put(st, j->session);
 }
 
-struct attempt_job {
+struct mfa_reserve_job {
+	struct authn_service *s;
 	const char *pending_hash;
-	bool drop;
+	const char *mfa_key;
 	int64_t now_ms;
+	int retry_after_s;                   /* out, when locked */
+	bool locked_now;                     /* out */
 };
 
+/* On the writer, in one step: take one of the pending login's
+ * AUTHN_MFA_PENDING_ATTEMPTS tries and one slot of the account's MFA lockout
+ * counter, BEFORE the code is checked, so concurrent wrong codes on one
+ * mfa_token are checked at most AUTHN_MFA_PENDING_ATTEMPTS times.
+ * PV_E_NOTFOUND: the pending login is gone; PV_E_TOOBIG: its tries are used
+ * up (it is deleted); PV_E_LOCKED: the account's MFA is locked. */
 static enum pv_rc
-attempt_fn(struct store *st, void *arg)
+mfa_reserve_fn(struct store *st, void *arg)
 {
-	struct attempt_job *j = arg;
+	struct mfa_reserve_job *j = arg;
+	const struct pv_config *cfg = j->s->cfg;
+	struct store_mfa_pending p;
+	struct store_lockout sl;
+	struct authn_lockout l;
 	enum pv_rc rc;
 
-	if (j->drop)
+	if ((rc = store_mfa_pending_get(st, j->pending_hash, &p)) != PV_OK)
+		return rc;
+	if (p.expires_ms <= j->now_ms)
+		return PV_E_NOTFOUND;
+	if (p.attempts >= AUTHN_MFA_PENDING_ATTEMPTS) {
 		rc = store_mfa_pending_delete(st, j->pending_hash, j->now_ms);
-	else
-		rc = store_mfa_pending_attempt(st, j->pending_hash);
-	return rc == PV_E_NOTFOUND ? PV_OK : rc;
+		return rc == PV_OK || rc == PV_E_NOTFOUND ? PV_E_TOOBIG : rc;
+	}
+	if ((rc = store_lockout_get(st, j->mfa_key, MFA_KIND, &sl)) != PV_OK)
+		return rc;
+	l.failures = sl.failures;
+	l.window_start_ms = sl.window_start_ms;
+	l.locked_until_ms = sl.locked_until_ms;
+	if ((rc = authn_lockout_check(&l, j->now_ms, &j->retry_after_s)) != PV_OK)
+		return rc;
+	j->locked_now = authn_lockout_fail(&l, j->now_ms, cfg->lockout_threshold,
+	    cfg->lockout_window_s, cfg->lockout_duration_s);
+	sl.failures = l.failures;
+	sl.window_start_ms = l.window_start_ms;
+	sl.locked_until_ms = l.locked_until_ms;
+	if ((rc = store_lockout_put(st, j->mfa_key, MFA_KIND, &sl)) != PV_OK)
+		return rc;
+	return store_mfa_pending_attempt(st, j->pending_hash);
 }
 
 static enum pv_rc
@@ -392,7 +485,7 @@ h_mfa(struct http_request *req)
 	struct audit_event ev;
 	int64_t now = util_now_ms(), step = -1;
 	size_t left = 0;
-	bool totp, locked_now = false;
+	bool totp;
 	int retry = 0;
 	enum pv_rc rc, vrc;
 
@@ -401,14 +494,13 @@ h_mfa(struct http_request *req)
 	    (rc = http_body_string(req, "code", true, 64, &code)) != PV_OK)
 		return rc;
 	authn_source_key(req->source, src);
-	if (authn_throttle_check(s->throttle, src, now, &retry) == PV_E_RATE)
-		return rate_reply(req, retry);
+	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
+		return rate_limited(s, req, "auth.mfa", NULL, "auth", retry);
 	authn_ev_init(&ev, NULL, req->source, "auth.mfa", "auth");
 	ev.outcome = AUDIT_DENIED;
 	if (authn_token_hash(AUTHN_TOKEN_MFA, mtok, phash) != PV_OK ||
 	    (rc = store_mfa_pending_get(s->st, phash, &pend)) == PV_E_NOTFOUND ||
 	    (rc == PV_OK && pend.expires_ms <= now)) {
-		(void)authn_throttle_hit(s->throttle, src, now, &retry);
 		ev.reason = "invalid_mfa_token";
 		if (audit_record(s->audit, &ev) != PV_OK)
 			return PV_E_AUDIT;
@@ -429,54 +521,59 @@ h_mfa(struct http_request *req)
 		    http_fail(req, PV_E_UNAUTH, INVALID_LOGIN);
 		goto out;
 	}
-	rc = authn_lockout_state(s, u.username, MFA_KIND, now, &retry);
-	if (rc == PV_E_LOCKED) {
-		ev.reason = "locked";
-		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : locked_reply(req, retry);
-		goto out;
-	}
-	if (rc != PV_OK)
-		goto out;
-	if (pend.attempts >= AUTHN_MFA_PENDING_ATTEMPTS) {
-		struct attempt_job aj = { phash, true, now };
+	{
+		struct mfa_reserve_job rj = { s, phash, u.username, now, 0, false };
 
-		ev.reason = "too_many_attempts";
-		rc = audit_commit(s->audit, &ev, attempt_fn, &aj) != PV_OK ? PV_E_AUDIT :
-		    http_fail(req, PV_E_UNAUTH,
-		    "Too many wrong codes for this login: log in again with the password");
-		goto out;
-	}
-
-	totp = is_totp_shape(code);
-	if (totp) {
-		if ((rc = authn_mfa_open(s, &u, secret)) != PV_OK)
+		rc = audit_commit(s->audit, NULL, mfa_reserve_fn, &rj);
+		if (rc == PV_E_LOCKED) {
+			ev.reason = "locked";
+			rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT :
+			    locked_reply(req, rj.retry_after_s);
 			goto out;
-		vrc = authn_totp_verify(secret, sizeof(secret), code, now / 1000, u.mfa_last_step,
-		    &step);
-		crypto_wipe(secret, sizeof(secret));
-	} else {
-		vrc = recovery_match(s, u.id, code, rhash, &left);
-		if (vrc != PV_OK && vrc != PV_E_UNAUTH) {
-			rc = vrc;
+		}
+		if (rc == PV_E_TOOBIG) {
+			ev.reason = "too_many_attempts";
+			rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : http_fail(req,
+			    PV_E_UNAUTH,
+			    "Too many wrong codes for this login: log in again with the password");
+			goto out;
+		}
+		if (rc == PV_E_NOTFOUND) {
+			ev.reason = "invalid_mfa_token";
+			rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : http_fail(req,
+			    PV_E_UNAUTH, "Invalid or expired MFA token: log in again with the password");
+			goto out;
+		}
+		if (rc != PV_OK)
+			goto out;
+
+		totp = is_totp_shape(code);
+		if (totp) {
+			if ((rc = authn_mfa_open(s, &u, secret)) != PV_OK)
+				goto out;
+			vrc = authn_totp_verify(secret, sizeof(secret), code, now / 1000,
+			    u.mfa_last_step, &step);
+			crypto_wipe(secret, sizeof(secret));
+		} else {
+			vrc = recovery_match(s, u.id, code, rhash, &left);
+			if (vrc != PV_OK && vrc != PV_E_UNAUTH) {
+				rc = vrc;
+				goto out;
+			}
+		}
+		if (vrc != PV_OK) {
+			ev.reason = totp ? "bad_totp" : "bad_recovery_code";
+			if (audit_record(s->audit, &ev) != PV_OK) {
+				rc = PV_E_AUDIT;
+				goto out;
+			}
+			if (rj.locked_now)
+				lockout_event(s, u.id, req->source, res, MFA_KIND);
+			rc = http_fail(req, PV_E_UNAUTH, "Invalid code");
 			goto out;
 		}
 	}
-	if (vrc != PV_OK) {
-		struct attempt_job aj = { phash, false, now };
-
-		(void)authn_throttle_hit(s->throttle, src, now, &retry);
-		ev.reason = totp ? "bad_totp" : "bad_recovery_code";
-		if (audit_commit(s->audit, &ev, attempt_fn, &aj) != PV_OK ||
-		    authn_lockout_record(s, u.username, MFA_KIND, true, NULL, &locked_now) !=
-		    PV_OK) {
-			rc = PV_E_AUDIT;
-			goto out;
-		}
-		if (locked_now)
-			lockout_event(s, u.id, req->source, res, MFA_KIND);
-		rc = http_fail(req, PV_E_UNAUTH, "Invalid code");
-		goto out;
-	}
+	authn_throttle_release(s->throttle, src, now);
 	{
 		struct authn_new_session ns;
 		struct mfa_job j;
@@ -583,13 +680,14 @@ h_password(struct http_request *req)
 	    PV_OK)
 		return rc;
 	authn_source_key(req->source, src);
-	if (authn_throttle_check(s->throttle, src, now, &retry) == PV_E_RATE)
-		return rate_reply(req, retry);
+	snprintf(res, sizeof(res), "users/%s", p->user_id);
+	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
+		return rate_limited(s, req, "auth.password", p, res, retry);
 	if ((rc = store_user_get(s->st, p->user_id, &u)) != PV_OK)
 		return rc;
-	snprintf(res, sizeof(res), "users/%s", u.id);
 	authn_ev_init(&ev, p, req->source, "auth.password", res);
-	rc = authn_lockout_state(s, u.username, PW_KIND, now, &retry);
+	/* the current password is a credential: reserve before verifying */
+	rc = authn_lockout_reserve(s, u.username, PW_KIND, &retry, &locked_now);
 	if (rc == PV_E_LOCKED) {
 		store_user_clear(&u);
 		return locked_reply(req, retry);
@@ -597,16 +695,16 @@ h_password(struct http_request *req)
 	if (rc != PV_OK)
 		goto out;
 	if (authn_password_verify(u.password_hash, cur) != PV_OK) {
-		(void)authn_throttle_hit(s->throttle, src, now, &retry);
 		ev.outcome = AUDIT_DENIED;
 		ev.reason = "bad_password";
-		rc = authn_lockout_record(s, u.username, PW_KIND, true, &ev, &locked_now);
+		rc = audit_record(s->audit, &ev);
 		if (locked_now)
 			lockout_event(s, u.id, req->source, res, PW_KIND);
 		rc = rc != PV_OK ? PV_E_AUDIT :
 		    http_fail(req, PV_E_FORBIDDEN, "The current password is not correct");
 		goto out;
 	}
+	authn_throttle_release(s->throttle, src, now);
 	if (strcmp(cur, npw) == 0) {
 		rc = http_fail(req, PV_E_INVALID, "new_password must differ from the current one");
 		goto out;
@@ -798,22 +896,27 @@ h_mfa_confirm(struct http_request *req)
 	if ((rc = http_body_string(req, "code", true, 16, &code)) != PV_OK)
 		return rc;
 	authn_source_key(req->source, src);
-	if (authn_throttle_check(s->throttle, src, now, &retry) == PV_E_RATE)
-		return rate_reply(req, retry);
+	snprintf(res, sizeof(res), "users/%s", p->user_id);
+	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
+		return rate_limited(s, req, "auth.mfa_enroll", p, res, retry);
 	if ((rc = store_user_get(s->st, p->user_id, &u)) != PV_OK)
 		return rc;
-	snprintf(res, sizeof(res), "users/%s", u.id);
 	authn_ev_init(&ev, p, req->source, "auth.mfa_enroll", res);
-	if (u.mfa_enabled) {
-		rc = http_fail(req, PV_E_CONFLICT, "MFA is already enrolled for this user");
-		goto out;
-	}
-	if (u.mfa_secret == NULL) {
-		rc = http_fail(req, PV_E_CONFLICT,
+	if (u.mfa_enabled || u.mfa_secret == NULL) {
+		/* nothing was verified: not a failure */
+		authn_throttle_release(s->throttle, src, now);
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "conflict";
+		if (audit_record(s->audit, &ev) != PV_OK) {
+			rc = PV_E_AUDIT;
+			goto out;
+		}
+		rc = http_fail(req, PV_E_CONFLICT, u.mfa_enabled ?
+		    "MFA is already enrolled for this user" :
 		    "No MFA enrolment in progress: call POST /v1/auth/mfa/enroll first");
 		goto out;
 	}
-	rc = authn_lockout_state(s, u.username, MFA_KIND, now, &retry);
+	rc = authn_lockout_reserve(s, u.username, MFA_KIND, &retry, &locked_now);
 	if (rc == PV_E_LOCKED) {
 		rc = locked_reply(req, retry);
 		goto out;
@@ -825,16 +928,16 @@ h_mfa_confirm(struct http_request *req)
 	rc = authn_totp_verify(secret, sizeof(secret), code, now / 1000, u.mfa_last_step, &step);
 	crypto_wipe(secret, sizeof(secret));
 	if (rc != PV_OK) {
-		(void)authn_throttle_hit(s->throttle, src, now, &retry);
 		ev.outcome = AUDIT_DENIED;
 		ev.reason = "bad_totp";
-		rc = authn_lockout_record(s, u.username, MFA_KIND, true, &ev, &locked_now);
+		rc = audit_record(s->audit, &ev);
 		if (locked_now)
 			lockout_event(s, u.id, req->source, res, MFA_KIND);
 		rc = rc != PV_OK ? PV_E_AUDIT : http_fail(req, PV_E_INVALID,
 		    "The code does not match the enrolled secret (check the authenticator's clock)");
 		goto out;
 	}
+	authn_throttle_release(s->throttle, src, now);
 	if ((rc = authn_recovery_generate(codes, sha)) != PV_OK)
 		goto out;
 	for (i = 0; i < AUTHN_RECOVERY_COUNT; i++) {
@@ -850,6 +953,7 @@ h_mfa_confirm(struct http_request *req)
 		ev.reason = "confirmed";
 		rc = audit_commit(s->audit, &ev, confirm_fn, &j);
 		if (rc == PV_E_CONFLICT) {
+			/* recorded by audit_commit: outcome error, reason conflict */
 			rc = http_fail(req, PV_E_CONFLICT, "MFA enrolment changed meanwhile; retry");
 			goto out;
 		}

@@ -275,10 +275,10 @@ create_user(struct authn_service *s, const struct authn_principal *actor, const 
 	    u->password_hash);
 	if (rc != PV_OK)
 		return rc;
-	u->password_one_time = true;
 	u->credential_epoch = 1;
 	u->mfa_last_step = -1;
 	u->created_ms = u->updated_ms = util_now_ms();
+	authn_otp_issue(u, NULL, u->created_ms);
 	snprintf(res, sizeof(res), "users/%s", u->id);
 	authn_ev_init(&ev, actor, source, "user.create", res);
 	if (actor == NULL)
@@ -756,8 +756,7 @@ reset_fn(struct store *st, void *arg)
 		store_user_clear(&u);
 		return PV_E_CONFLICT;   /* enable first: a disabled user cannot log in */
 	}
-	util_strlcpy(u.password_hash, j->password_hash, sizeof(u.password_hash));
-	u.password_one_time = true;
+	authn_otp_issue(&u, j->password_hash, util_now_ms());   /* fresh: unused, TTL from now */
 	u.credential_epoch++;       /* every session and pending MFA login is void */
 	if (u.mfa_secret != NULL)
 		crypto_wipe(u.mfa_secret, u.mfa_secret_len);

@@ -337,12 +337,11 @@ out:
 	return rc;
 }
 
-bool
-authn_mfa_required(struct authn_service *s, const char *user_id)
+/* Does policy require MFA of a user holding these (current) roles? */
+static bool
+mfa_required_for(struct authn_service *s, const char (*roles)[AUTHN_ROLE_NAME_MAX], size_t n)
 {
-	char (*roles)[AUTHN_ROLE_NAME_MAX];
-	size_t n = 0, i;
-	bool req = true;   /* fail closed */
+	size_t i;
 
 	switch (s->cfg->mfa_required) {
 	case CONFIG_MFA_ALL:
@@ -352,19 +351,29 @@ authn_mfa_required(struct authn_service *s, const char *user_id)
 	case CONFIG_MFA_ADMINS:
 		break;
 	}
+	if (s->privileged != NULL)
+		return s->privileged(s->privileged_arg, roles, n);
+	for (i = 0; i < n; i++)
+		if (strcmp(roles[i], "admin") == 0 || strcmp(roles[i], "key_admin") == 0)
+			return true;
+	return false;
+}
+
+bool
+authn_mfa_required(struct authn_service *s, const char *user_id)
+{
+	char (*roles)[AUTHN_ROLE_NAME_MAX];
+	size_t n = 0;
+	bool req = true;   /* fail closed */
+
+	if (s->cfg->mfa_required == CONFIG_MFA_ALL)
+		return true;
+	if (s->cfg->mfa_required == CONFIG_MFA_OFF)
+		return false;
 	if ((roles = calloc(AUTHN_ROLES_MAX, AUTHN_ROLE_NAME_MAX)) == NULL)
 		return true;
-	if (authn_user_roles(s->st, user_id, roles, &n) != PV_OK)
-		goto out;
-	if (s->privileged != NULL) {
-		req = s->privileged(s->privileged_arg, (const char (*)[AUTHN_ROLE_NAME_MAX])roles, n);
-	} else {
-		req = false;
-		for (i = 0; i < n; i++)
-			if (strcmp(roles[i], "admin") == 0 || strcmp(roles[i], "key_admin") == 0)
-				req = true;
-	}
-out:
+	if (authn_user_roles(s->st, user_id, roles, &n) == PV_OK)
+		req = mfa_required_for(s, (const char (*)[AUTHN_ROLE_NAME_MAX])roles, n);
 	free(roles);
 	return req;
 }
@@ -490,52 +499,36 @@ authn_recovery_mac(struct authn_service *s, const char *sha_hex, char out[AUTHN_
 /* lockout                                                             */
 /* ------------------------------------------------------------------ */
 
-enum pv_rc
-authn_lockout_state(struct authn_service *s, const char *key, const char *kind, int64_t now_ms,
-    int *retry_after_s)
-{
-	struct store_lockout sl;
-	struct authn_lockout l;
-	enum pv_rc rc;
-
-	if ((rc = store_lockout_get(s->st, key, kind, &sl)) != PV_OK)
-		return rc;
-	l.failures = sl.failures;
-	l.window_start_ms = sl.window_start_ms;
-	l.locked_until_ms = sl.locked_until_ms;
-	return authn_lockout_check(&l, now_ms, retry_after_s);
-}
-
-struct lockout_job {
+struct reserve_job {
 	struct authn_service *s;
 	const char *key;
 	const char *kind;
-	bool failed;
-	bool locked_now;
+	int retry_after_s;                   /* out, when locked */
+	bool locked_now;                     /* out */
 };
 
-/* On the writer thread: read-modify-write, so concurrent failures all count. */
+/* On the writer thread, so check-and-count is one step: every attempt is
+ * counted as a failure before its credential is verified; a success resets
+ * the counter in the same transaction as the session it creates. */
 static enum pv_rc
-lockout_fn(struct store *st, void *arg)
+reserve_fn(struct store *st, void *arg)
 {
-	struct lockout_job *j = arg;
+	struct reserve_job *j = arg;
 	const struct pv_config *cfg = j->s->cfg;
 	struct store_lockout sl;
 	struct authn_lockout l;
+	int64_t now = util_now_ms();
 	enum pv_rc rc;
 
 	if ((rc = store_lockout_get(st, j->key, j->kind, &sl)) != PV_OK)
 		return rc;
-	if (!j->failed && sl.failures == 0 && sl.locked_until_ms == 0)
-		return PV_OK;   /* nothing to reset: no write */
 	l.failures = sl.failures;
 	l.window_start_ms = sl.window_start_ms;
 	l.locked_until_ms = sl.locked_until_ms;
-	if (j->failed)
-		j->locked_now = authn_lockout_fail(&l, util_now_ms(), cfg->lockout_threshold,
-		    cfg->lockout_window_s, cfg->lockout_duration_s);
-	else
-		authn_lockout_success(&l);
+	if ((rc = authn_lockout_check(&l, now, &j->retry_after_s)) != PV_OK)
+		return rc;   /* locked: nothing counted, nothing written */
+	j->locked_now = authn_lockout_fail(&l, now, cfg->lockout_threshold, cfg->lockout_window_s,
+	    cfg->lockout_duration_s);
 	sl.failures = l.failures;
 	sl.window_start_ms = l.window_start_ms;
 	sl.locked_until_ms = l.locked_until_ms;
@@ -543,16 +536,78 @@ lockout_fn(struct store *st, void *arg)
 }
 
 enum pv_rc
-authn_lockout_record(struct authn_service *s, const char *key, const char *kind, bool failed,
-    const struct audit_event *ev, bool *locked_now)
+authn_lockout_reserve(struct authn_service *s, const char *key, const char *kind,
+    int *retry_after_s, bool *locked_now)
 {
-	struct lockout_job j = { s, key, kind, failed, false };
-	enum pv_rc rc;
+	struct reserve_job j = { s, key, kind, 0, false };
+	enum pv_rc rc = audit_commit(s->audit, NULL, reserve_fn, &j);
 
-	rc = audit_commit(s->audit, ev, lockout_fn, &j);
+	if (rc == PV_E_LOCKED && retry_after_s != NULL)
+		*retry_after_s = j.retry_after_s > 0 ? j.retry_after_s : 1;
 	if (locked_now != NULL)
 		*locked_now = rc == PV_OK && j.locked_now;
 	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* the name a failed login is counted and recorded under               */
+/* ------------------------------------------------------------------ */
+
+enum pv_rc
+authn_login_key(struct authn_service *s, const char *name, bool valid, bool found,
+    char key[STORE_USERNAME_MAX])
+{
+	uint8_t mac[CRYPTO_SHA256_LEN];
+	enum pv_rc rc;
+
+	if (found)
+		return PV_OK;                /* key already holds the stored username */
+	if (!valid) {
+		util_strlcpy(key, AUTHN_KEY_INVALID, STORE_USERNAME_MAX);
+		return PV_OK;
+	}
+	/* An unknown name may be a password typed into the wrong field: keep
+	 * only a keyed hash of it (same name, same counter; nothing readable). */
+	rc = keys_mac(s->keys, AUTHN_KEK, "login-username", (const uint8_t *)name, strlen(name),
+	    mac);
+	if (rc == PV_E_NOTFOUND && (rc = authn_kek_ensure(s)) == PV_OK)
+		rc = keys_mac(s->keys, AUTHN_KEK, "login-username", (const uint8_t *)name,
+		    strlen(name), mac);
+	if (rc != PV_OK)
+		return rc;
+	memcpy(key, AUTHN_KEY_HASHED, 2);
+	util_hex_encode(mac, AUTHN_KEY_HASH_BYTES, key + 2);
+	crypto_wipe(mac, sizeof(mac));
+	return PV_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* one-time passwords                                                  */
+/* ------------------------------------------------------------------ */
+
+void
+authn_otp_issue(struct store_user *u, const char *password_hash, int64_t now_ms)
+{
+	if (password_hash != NULL)
+		util_strlcpy(u->password_hash, password_hash, sizeof(u->password_hash));
+	u->password_one_time = true;
+	u->otp_issued_ms = now_ms > 0 ? now_ms : 1;
+	u->otp_used_ms = 0;
+}
+
+enum pv_rc
+authn_otp_check(const struct store_user *u, int64_t now_ms, int ttl_s)
+{
+	int64_t issued;
+
+	if (!u->password_one_time)
+		return PV_OK;
+	if (u->otp_used_ms != 0)
+		return PV_E_STATE;
+	issued = u->otp_issued_ms != 0 ? u->otp_issued_ms : u->created_ms;
+	if (ttl_s <= 0 || now_ms - issued >= (int64_t)ttl_s * 1000 || now_ms < issued - 60000)
+		return PV_E_EXPIRED;         /* fail closed; a clock far behind too */
+	return PV_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -806,6 +861,7 @@ entry_load(struct authn_service *s, const char *token_hash, uint64_t gen,
 	e->cred_epoch = row.credential_epoch;
 	e->user_epoch = u.credential_epoch;
 	e->user_disabled = u.disabled;
+	e->user_mfa_enabled = u.mfa_enabled;
 	e->ended = row.ended_ms != 0 ? end_from_name(row.end_reason) : AUTHN_END_NONE;
 	e->validated_mono_ms = util_mono_ms();
 	e->roles_gen = gen;
@@ -815,6 +871,10 @@ entry_load(struct authn_service *s, const char *token_hash, uint64_t gen,
 		entry_free(e);
 		return rc;
 	}
+	/* the MFA requirement follows the CURRENT roles: re-evaluated whenever
+	 * they are re-read (authz generation bumped, or every 5 s) */
+	e->mfa_needed = mfa_required_for(s, (const char (*)[AUTHN_ROLE_NAME_MAX])e->roles,
+	    e->nroles);
 	*out = e;
 	return PV_OK;
 }
@@ -861,6 +921,24 @@ restricted_message(unsigned flags)
 	    "then /v1/auth/mfa/confirm)";
 }
 
+/* A denial of an authenticated request, in the resource form of every other
+ * denial (http_route_resource: the route pattern with bounded, escaped
+ * parameters; never the raw path, which may not pass audit validation). */
+static void
+record_denial(struct authn_service *s, const struct authn_principal *p,
+    struct http_request *req, const char *reason)
+{
+	struct audit_event ev;
+
+	authn_ev_init(&ev, p, req->source,
+	    req->route->audit_action ? req->route->audit_action : "access",
+	    http_route_resource(req));
+	ev.outcome = AUDIT_DENIED;
+	ev.reason = reason;
+	if (audit_record(s->audit, &ev) != PV_OK)
+		log_error("authn: %s denial not recorded", reason);
+}
+
 enum pv_rc
 authn_authenticate(struct authn_service *s, struct http_request *req,
     struct authn_principal **out)
@@ -873,7 +951,7 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 	enum authn_session_end why = AUTHN_END_NONE;
 	uint64_t gen = authn_authz_generation(s);
 	int64_t now, idle_end, abs_end;
-	bool record_expiry = false, persist = false;
+	bool record_expiry = false, persist = false, mfa_stale = false;
 	char sid[UTIL_ID_MAX], uid[UTIL_ID_MAX];
 	int64_t seen = 0;
 	enum pv_rc rc;
@@ -978,7 +1056,15 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 	util_strlcpy(p->username, e->username, sizeof(p->username));
 	util_strlcpy(p->source, req->source != NULL ? req->source : "", sizeof(p->source));
 	p->restrict_flags = e->restrict_flags;
-	p->restricted = e->restrict_flags != 0;
+	if (e->mfa_needed && !e->mfa_verified) {
+		/* a session opened without MFA whose user now needs it (e.g. given
+		 * an admin role): not enrolled yet -> restricted to enrolment;
+		 * enrolled since -> it must log in again with the second factor */
+		if (e->user_mfa_enabled)
+			mfa_stale = true;
+		p->restrict_flags |= AUTHN_RESTRICT_MFA_ENROL;
+	}
+	p->restricted = p->restrict_flags != 0;
 	p->mfa_verified = e->mfa_verified;
 	clk.last_seen_ms = now;
 	authn_session_expiries(&clk, s->cfg->idle_timeout_s, s->cfg->absolute_timeout_s,
@@ -997,15 +1083,13 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 		if (audit_commit(s->audit, NULL, touch_fn, &j) != PV_OK)
 			log_warn("authn: session %s last activity not persisted", sid);
 	}
+	if (mfa_stale) {
+		record_denial(s, p, req, "mfa_required");
+		return http_fail(req, PV_E_MFA, "Your roles now require MFA: log in again with "
+		    "the password and a code from your authenticator");
+	}
 	if (p->restricted && !(req->route->flags & HTTP_ROUTE_RESTRICTED_OK)) {
-		struct audit_event ev;
-
-		authn_ev_init(&ev, p, req->source,
-		    req->route->audit_action ? req->route->audit_action : "access", req->path);
-		ev.outcome = AUDIT_DENIED;
-		ev.reason = "restricted_session";
-		if (audit_record(s->audit, &ev) != PV_OK)
-			log_error("authn: restricted-session denial not recorded");
+		record_denial(s, p, req, "restricted_session");
 		return http_fail(req, PV_E_RESTRICTED, restricted_message(p->restrict_flags));
 	}
 	*out = p;

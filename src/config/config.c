@@ -61,6 +61,7 @@ static const struct key_def keys[] = {
 	{ "auth", "password_min_length", K_INT, F(password_min_length) },
 	{ "auth", "argon2_opslimit", K_ULL, F(argon2_opslimit) },
 	{ "auth", "argon2_memlimit_kib", K_KIB, F(argon2_memlimit) },
+	{ "auth", "one_time_password_ttl_s", K_INT, F(one_time_password_ttl_s) },
 	{ "audit", "checkpoint_every", K_INT, F(checkpoint_every) },
 	{ "audit", "checkpoint_interval_s", K_INT, F(checkpoint_interval_s) },
 	{ "store", "backend", K_STR, F(store_backend) },
@@ -95,6 +96,7 @@ config_defaults(struct pv_config *c, const char *datadir)
 	/* OWASP Password Storage Cheat Sheet: Argon2id m=19 MiB, t=2, p=1 */
 	c->argon2_opslimit = 2;
 	c->argon2_memlimit = (size_t)19456 * 1024;
+	c->one_time_password_ttl_s = 86400;
 	c->checkpoint_every = 1000;
 	c->checkpoint_interval_s = 60;
 	util_strlcpy(c->store_backend, "sqlite", sizeof(c->store_backend));
@@ -551,6 +553,9 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		REFUSE("auth.lockout_window_s = %d must be at least 1", c->lockout_window_s);
 	if (c->lockout_duration_s < 1)
 		REFUSE("auth.lockout_duration_s = %d must be at least 1", c->lockout_duration_s);
+	if (c->one_time_password_ttl_s < 60 || c->one_time_password_ttl_s > 30 * 86400)
+		REFUSE("auth.one_time_password_ttl_s = %d is outside 60 .. 2592000",
+		    c->one_time_password_ttl_s);
 	if (c->argon2_opslimit < 1)
 		REFUSE("auth.argon2_opslimit = %llu is below 1", c->argon2_opslimit);
 	if (c->argon2_memlimit / 1024 < argon2_min_mem_kib(c->argon2_opslimit))
@@ -667,6 +672,10 @@ config_write(const struct pv_config *c, const char *path)
 	    c->lockout_threshold, c->lockout_window_s, c->lockout_duration_s,
 	    mfa_name(c->mfa_required), c->password_min_length,
 	    c->argon2_opslimit, c->argon2_memlimit / 1024);
+	fprintf(f,
+	    "# a one-time password (new user, reset) is refused this long after issue\n"
+	    "one_time_password_ttl_s = %d\n",
+	    c->one_time_password_ttl_s);
 	fprintf(f,
 	    "\n[audit]\n"
 	    "# sign a checkpoint every N entries or T seconds\n"

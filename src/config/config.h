@@ -46,6 +46,9 @@ struct pv_config {
 	char store_url[1024];
 	/* [policy] */
 	char allowed_regions[512];        /* comma-separated */
+	/* [auth] one_time_password_ttl_s: a one-time password is refused this
+	 * long after it was issued (default 86400) */
+	int one_time_password_ttl_s;
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

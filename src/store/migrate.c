@@ -202,6 +202,20 @@ static const struct migration migrations[] = {
 	 * Self-contained: one column, no data rewritten. */
 	{ 5,
 	  "ALTER TABLE users ADD COLUMN created_by TEXT REFERENCES users(id);" },
+	/* 6: one-time passwords are single use and expire: when each was
+	 * issued and when a login consumed it. Outstanding ones are treated as
+	 * issued now (their TTL starts at the upgrade). Lockout counters of
+	 * unknown usernames were keyed by the typed name in clear (a password
+	 * typed into the username field would persist); they are now keyed by
+	 * an HMAC of it, and the clear rows are dropped: they count failures
+	 * against accounts that do not exist. Audit entries that hold such
+	 * names stay (the chain is append-only). */
+	{ 6,
+	  "ALTER TABLE users ADD COLUMN otp_issued_ms INTEGER NOT NULL DEFAULT 0;"
+	  "ALTER TABLE users ADD COLUMN otp_used_ms INTEGER NOT NULL DEFAULT 0;"
+	  "UPDATE users SET otp_issued_ms = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+	  " WHERE password_one_time = 1;"
+	  "DELETE FROM lockouts WHERE key <> '~invalid' AND key NOT IN (SELECT username FROM users);" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -92,20 +92,21 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	/* identity:begin (added by the identity work) */
 #define USER_COLS "SELECT id, username, display_name, email, status, attributes, " \
 	"password_hash, password_one_time, credential_epoch, mfa_secret, mfa_env, mfa_enabled, " \
-	"mfa_last_step, created_ms, updated_ms, disabled_ms, created_by FROM users"
+	"mfa_last_step, created_ms, updated_ms, disabled_ms, created_by, otp_issued_ms, otp_used_ms FROM users"
 #define SESSION_COLS "SELECT id, token_hash, user_id, created_ms, last_seen_ms, " \
 	"absolute_expires_ms, restrict_flags, mfa_verified, credential_epoch, source, " \
 	"ended_ms, end_reason FROM sessions"
 	[SQ_USER_PUT] = "INSERT INTO users(id, username, display_name, email, status, attributes, "
 	    "password_hash, password_one_time, credential_epoch, mfa_secret, mfa_env, mfa_enabled, "
-	    "mfa_last_step, created_ms, updated_ms, disabled_ms, created_by) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+	    "mfa_last_step, created_ms, updated_ms, disabled_ms, created_by, otp_issued_ms, otp_used_ms) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
 	[SQ_USER_GET] = USER_COLS " WHERE id = ?1",
 	[SQ_USER_GET_BY_USERNAME] = USER_COLS " WHERE username = ?1",
 	[SQ_USER_UPDATE] = "UPDATE users SET display_name = ?3, email = ?4, status = ?5, "
 	    "attributes = ?6, password_hash = ?7, password_one_time = ?8, credential_epoch = ?9, "
 	    "mfa_secret = ?10, mfa_env = ?11, mfa_enabled = ?12, mfa_last_step = ?13, "
-	    "updated_ms = ?15, disabled_ms = ?16, created_by = COALESCE(created_by, ?17) "
+	    "updated_ms = ?15, disabled_ms = ?16, created_by = COALESCE(created_by, ?17), "
+	    "otp_issued_ms = ?18, otp_used_ms = ?19 "
 	    "WHERE id = ?1",
 	[SQ_USER_LIST] = USER_COLS " ORDER BY username",
 	[SQ_USER_ROLES_DELETE] = "DELETE FROM user_roles WHERE user_id = ?1",

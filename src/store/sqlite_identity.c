@@ -58,6 +58,8 @@ static enum pv_rc user_from_row(sqlite3_stmt *s, void *out)
 	u.created_ms = sqlite3_column_int64(s, 13);
 	u.updated_ms = sqlite3_column_int64(s, 14);
 	u.disabled_ms = sqlite3_column_int64(s, 15);
+	u.otp_issued_ms = sqlite3_column_int64(s, 17);
+	u.otp_used_ms = sqlite3_column_int64(s, 18);
 	/* no MFA secret: NULL, not an empty buffer */
 	if ((rc = store_sqlite_col_strdup(s, 5, &u.attributes)) != PV_OK ||
 	    (rc = store_sqlite_col_blob(s, 9, STORE_SQLITE_BLOB_OPTIONAL, &u.mfa_secret,
@@ -74,7 +76,7 @@ static enum pv_rc user_from_row(sqlite3_stmt *s, void *out)
 STORE_SQLITE_EACH_ROW(user_row, struct store_user, user_from_row, store_user_clear,
     store_user_cb)
 
-/* INSERT and UPDATE bind the same ?1..?17 (UPDATE leaves ?2 and ?14 unused and
+/* INSERT and UPDATE bind the same ?1..?19 (UPDATE leaves ?2 and ?14 unused and
  * sets ?17, created_by, only where it is still NULL: set once, never rewritten). */
 static enum pv_rc user_write(struct store *st, enum store_sqlite_stmt id, const char *op,
     const struct store_user *u, int *changes)
@@ -89,7 +91,8 @@ static enum pv_rc user_write(struct store *st, enum store_sqlite_stmt id, const 
 		SQP_BLOB_OR_NULL(u->mfa_env, u->mfa_env_len), SQP_INT(u->mfa_enabled ? 1 : 0),
 		SQP_INT(u->mfa_last_step), SQP_INT(u->created_ms), SQP_INT(u->updated_ms),
 		SQP_INT_OR_NULL(u->disabled_ms),
-		SQP_TEXT(u->created_by[0] != '\0' ? u->created_by : NULL)), changes);
+		SQP_TEXT(u->created_by[0] != '\0' ? u->created_by : NULL),
+		SQP_INT(u->otp_issued_ms), SQP_INT(u->otp_used_ms)), changes);
 }
 
 enum pv_rc store_sqlite_user_put(struct store *st, const struct store_user *u)

@@ -155,6 +155,12 @@ struct store_user {
 	 * store_user_put and never changed afterwards (store_user_update keeps
 	 * the stored value once set). */
 	char created_by[UTIL_ID_MAX];
+	/* One-time password state (authn_otp_issue sets it): when it was issued
+	 * (0: at created_ms, rows made before migration 5 or by a plain create)
+	 * and when a login consumed it (0: not yet). Meaningful only while
+	 * password_one_time. */
+	int64_t otp_issued_ms;
+	int64_t otp_used_ms;
 };
 void store_user_clear(struct store_user *u);
 /* PV_E_CONFLICT if the ID or the username exists. */

@@ -181,14 +181,28 @@ online(void)
 	h_req(&s, "GET", "/v1/auth/session", token, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
 	h_resp_free(&r);
-	/* login --format json */
-	snprintf(args, sizeof(args), "login --addr %s --cacert %s --format json admin < %s/../otp",
+	/* the one-time password is single use: a second login with it is refused */
+	CHECK(pv(args, &out, &err) == 3);
+	CHECK(strstr(err, "one-time password") != NULL);
+	free(out), free(err);
+	/* the restricted session changes the password; login --format json with it */
+	{
+		char body[256];
+
+		snprintf(body, sizeof(body), "{\"current_password\":\"%s\","
+		    "\"new_password\":\"plum velvet harbor 42\"}", otp);
+		h_req(&s, "POST", "/v1/auth/password", token, body, NULL, &r);
+		CHECK(r.status == 200 || r.status == 204);
+		h_resp_free(&r);
+	}
+	put(&s, "newpw", "plum velvet harbor 42");
+	snprintf(args, sizeof(args), "login --addr %s --cacert %s --format json admin < %s/../newpw",
 	    s.base, s.cacert, s.dir);
 	CHECK(pv(args, &out, &err) == 0);
 	j = json_loads(out, 0, NULL);
 	CHECK(j != NULL);
 	CHECK(json_is_true(json_object_get(j, "restricted")));
-	CHECK(json_array_size(json_object_get(j, "required_actions")) == 2);
+	CHECK(json_array_size(json_object_get(j, "required_actions")) == 1);
 	h_req(&s, "GET", "/v1/auth/session", json_string_value(json_object_get(j, "token")), NULL,
 	    NULL, &r);
 	CHECK_STATUS(&r, 200);

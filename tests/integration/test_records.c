@@ -529,6 +529,31 @@ test_denials_audited(struct h_server *s, struct people *p)
 	    p->admin, NULL, TREAT, &r);
 	CHECK_STATUS(&r, 403);
 	h_resp_free(&r);
+	/* a restricted session (one-time password not yet changed) is denied
+	 * in the same bounded resource form, not with the raw 5 KiB path */
+	{
+		char body[256], otp[128], restricted[128];
+
+		h_req(s, "POST", "/v1/users", p->admin, "{\"username\":\"rita\","
+		    "\"roles\":[\"clinician\"]}", NULL, &r);
+		CHECK_STATUS(&r, 201);
+		snprintf(otp, sizeof(otp), "%s",
+		    json_string_value(json_object_get(r.json, "one_time_password")));
+		h_resp_free(&r);
+		snprintf(body, sizeof(body), "{\"username\":\"rita\",\"password\":\"%s\"}", otp);
+		h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
+		CHECK_STATUS(&r, 200);
+		CHECK(json_is_true(json_object_get(r.json, "restricted")));
+		snprintf(restricted, sizeof(restricted), "%s",
+		    json_string_value(json_object_get(r.json, "token")));
+		h_resp_free(&r);
+		memcpy(path, "/v1/collections/patients/records/", 33);
+		memset(path + 33, 'r', 5120);
+		path[33 + 5120] = '\0';
+		h_req(s, "GET", path, restricted, NULL, TREAT, &r);
+		CHECK_STATUS(&r, 403);
+		h_resp_free(&r);
+	}
 	/* a NUL cannot be a path segment: refused before routing, changes nothing */
 	h_req(s, "GET", "/v1/collections/pat%00ients/records", p->admin, NULL, TREAT, &r);
 	CHECK_STATUS(&r, 400);
@@ -555,6 +580,10 @@ test_denials_audited(struct h_server *s, struct people *p)
 	CHECK(audit_exact(jsonl, "record.read", "denied",
 	    "collections/patients/records/rec_aaaaaaaaaaaaaaaaaaaaaaaaab",
 	    "missing_permission:records.read:patients") == 1);
+	memcpy(want, "collections/patients/records/", 29);
+	memset(want + 29, 'r', 128);
+	memcpy(want + 29 + 128, "...", 4);
+	CHECK(audit_exact(jsonl, "record.read", "denied", want, "restricted_session") == 1);
 	CHECK(strstr(jsonl, "pat%69ents") == NULL);
 	CHECK(strstr(jsonl, "\"route\":\"/v1/collections/{c}/records/{id}\"") != NULL);
 	CHECK(audit_exact(jsonl, "record.delete", "error",
