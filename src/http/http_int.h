@@ -32,6 +32,11 @@
 #define HTTP_DEFAULT_MAX_BODY (1u << 20)
 #define HTTP_DEFAULT_TIMEOUT_S 30
 #define HTTP_DEFAULT_MAX_CONN 1024
+#define HTTP_DEFAULT_PER_IP 32             /* connections from one address */
+#define HTTP_DEFAULT_HANDSHAKE_S 5         /* TLS handshake + first request's headers */
+#define HTTP_BODY_FIRST_CAP 512            /* first body buffer; doubles as bytes arrive */
+#define HTTP_NOBODY_KEEP 64                /* bytes kept for a route without HTTP_ROUTE_BODY */
+#define HTTP_EARLY_AUTH_BYTES 4096         /* larger bodies: authenticate before reading */
 #define HTTP_STOP_WAIT_MS 10000            /* graceful stop: wait for requests in flight */
 
 struct http_server {
@@ -49,6 +54,8 @@ struct http_server {
 	atomic_bool started;       /* read by MHD threads (logger) */
 	atomic_bool stopping;      /* new requests get 503 unavailable + close */
 	atomic_uint inflight;      /* requests between URI seen and completion */
+	atomic_uint connections;   /* open connections (NOTIFY_CONNECTION) */
+	atomic_uint handshaking;   /* of those, still before their first request's headers */
 	unsigned port;
 };
 
@@ -66,12 +73,15 @@ struct http_ctx {
 	enum pv_rc route_rc;       /* PV_OK, PV_E_NOTFOUND, PV_E_METHOD, PV_E_INVALID */
 	const char *allow;         /* Allow header value for 405 */
 
-	char *body;                /* only for routes with HTTP_ROUTE_BODY */
+	/* Grown geometrically as bytes arrive (HTTP_BODY_FIRST_CAP, doubling),
+	 * never allocated at the declared Content-Length. */
+	char *body;
 	size_t body_len;
-	size_t body_cap;
+	size_t body_cap;           /* bytes allocated for body (tests check it) */
 	size_t body_seen;          /* bytes received, kept or not */
-	size_t body_limit;
-	bool body_keep;
+	size_t body_limit;         /* more is 413 */
+	size_t body_keep;          /* bytes kept: body_limit (HTTP_ROUTE_BODY) or HTTP_NOBODY_KEEP */
+	bool authed;               /* authenticate hook already ran in begin (large body) */
 
 	/* the one response */
 	bool out_ready;
@@ -106,7 +116,11 @@ const char *http_rc_message(enum pv_rc rc);   /* default message per code */
 
 /* ---- request.c ---- */
 enum pv_rc http_ctx_new(struct http_server *srv, const char *raw_uri, struct http_ctx **out);
-/* content_length < 0: not declared. source may be NULL. */
+/* content_length < 0: not declared. source may be NULL. Refuses ambiguous
+ * framing (duplicate Content-Length, Content-Length with Transfer-Encoding,
+ * a transfer coding other than chunked: RFC 9112 6.1, 6.3) with 400 and
+ * Connection: close; authenticates now if the route needs it and the body is
+ * large (over HTTP_EARLY_AUTH_BYTES or chunked). */
 void http_ctx_begin(struct http_ctx *ctx, const char *method, const char *source,
     long long content_length);
 /* false: the client keeps sending far past the limit; drop the connection. */

@@ -171,9 +171,19 @@ http_server_new(const struct http_config *cfg, struct http_server **out)
 		srv->cfg.conn_timeout_s = HTTP_DEFAULT_TIMEOUT_S;
 	if (srv->cfg.max_connections == 0)
 		srv->cfg.max_connections = HTTP_DEFAULT_MAX_CONN;
+	if (srv->cfg.max_connections_per_ip == 0)
+		srv->cfg.max_connections_per_ip = HTTP_DEFAULT_PER_IP;
+	if (srv->cfg.max_connections_per_ip > srv->cfg.max_connections)
+		srv->cfg.max_connections_per_ip = srv->cfg.max_connections;
+	if (srv->cfg.handshake_timeout_s == 0)
+		srv->cfg.handshake_timeout_s = HTTP_DEFAULT_HANDSHAKE_S;
+	if (srv->cfg.handshake_timeout_s > srv->cfg.conn_timeout_s)
+		srv->cfg.handshake_timeout_s = srv->cfg.conn_timeout_s;
 	atomic_init(&srv->started, false);
 	atomic_init(&srv->stopping, false);
 	atomic_init(&srv->inflight, 0);
+	atomic_init(&srv->connections, 0);
+	atomic_init(&srv->handshaking, 0);
 	/* jansson picks its hash seed once; do it before the pool threads exist */
 	json_object_seed(0);
 	*out = srv;
@@ -193,6 +203,63 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	ctx->conn = conn;
 	atomic_fetch_add(&srv->inflight, 1);
 	return ctx;
+}
+
+/*
+ * Connection life (NOTIFY_CONNECTION): a new connection gets the short
+ * handshake timeout, which covers the TLS handshake and its first request's
+ * headers; the first call of the access handler gives it the normal idle
+ * timeout (conn_state). An idle or slow client thus holds a slot for
+ * seconds, not for the 30 s keep-alive timeout.
+ */
+struct conn_state {
+	bool handshaking;
+};
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *srv = cls;
+	struct conn_state *cs;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		atomic_fetch_add(&srv->connections, 1);
+		cs = calloc(1, sizeof(*cs));
+		*socket_context = cs;
+		if (cs == NULL)
+			return;   /* keeps the normal timeout; nothing else depends on it */
+		cs->handshaking = true;
+		atomic_fetch_add(&srv->handshaking, 1);
+		(void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+		    srv->cfg.handshake_timeout_s);
+		return;
+	}
+	if (code != MHD_CONNECTION_NOTIFY_CLOSED)
+		return;
+	cs = *socket_context;
+	*socket_context = NULL;
+	if (cs != NULL && cs->handshaking)
+		atomic_fetch_sub(&srv->handshaking, 1);
+	free(cs);
+	atomic_fetch_sub(&srv->connections, 1);
+}
+
+/* The first request's headers are in: from now on the normal idle timeout. */
+static void
+handshake_done(struct http_server *srv, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct conn_state *cs;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	cs = ci != NULL ? ci->socket_context : NULL;
+	if (cs == NULL || !cs->handshaking)
+		return;
+	cs->handshaking = false;
+	atomic_fetch_sub(&srv->handshaking, 1);
+	(void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+	    srv->cfg.conn_timeout_s);
 }
 
 static void
@@ -326,6 +393,7 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 	if (!ctx->begun) {
 		bool early_ok;
 
+		handshake_done(srv, conn);
 		client_address(conn, src, sizeof(src));
 		http_ctx_begin(ctx, method, src, content_length(conn));
 		if (atomic_load(&srv->stopping) && ctx->early_rc == PV_OK)
@@ -422,6 +490,8 @@ http_server_start(struct http_server *srv)
 	OPT(MHD_OPTION_SOCK_ADDR, 0, &ss);
 	OPT(MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.conn_timeout_s, NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections, NULL);
+	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->cfg.max_connections_per_ip, NULL);
+	OPT(MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv);
 	OPT(MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv);
 	if (threads > 1)
