@@ -3,9 +3,11 @@
  *
  * State machine of a struct http_ctx (see http_int.h):
  *   NEW --begin--> ROUTED --body*--> ROUTED --finish--> ANSWERED --free
- *   begin may set early_rc (413 declared too large, 503 stopping); body may
- *   set it (413 while uploading); finish answers early_rc first, so a request
- *   that failed early never reaches a hook or handler.
+ *   begin may set early_rc (400 ambiguous framing, 413 declared too large,
+ *   400 a body on a no-body route, 503 / 401 from the sealed and
+ *   authenticate hooks for a large body, 503 stopping); body may set it (413
+ *   while uploading); finish answers early_rc first (and closes the
+ *   connection), so a request that failed early never reaches a handler.
  *
  * Order in finish (DESIGN.md request flow): early error -> route (404 / 405 /
  * 400 bad path) -> sealed (503 unless HTTP_ROUTE_SEALED_OK) -> Content-Type
@@ -16,8 +18,11 @@
  * Invariants:
  *  - Everything a request allocates lives in its arena, which is wiped and
  *    freed with the ctx; JSON values (body, resp) are released in finish.
- *  - The body buffer never grows past the limit; bytes beyond it are counted
- *    and dropped.
+ *  - The body buffer is allocated as bytes arrive (HTTP_BODY_FIRST_CAP,
+ *    doubling), never at the declared Content-Length, and never grows past
+ *    the limit (64 bytes on a route without HTTP_ROUTE_BODY); bytes beyond
+ *    it are counted and dropped.
+ *  - A route without HTTP_ROUTE_BODY runs only with an empty body or {}.
  *  - Error bodies are built from the stable code and a message chosen by
  *    code (constants), never from request data.
  */
