@@ -18,6 +18,7 @@
 #define PV_HTTP_INT_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
 
@@ -38,6 +39,10 @@
 #define HTTP_NOBODY_KEEP 64                /* bytes kept for a route without HTTP_ROUTE_BODY */
 #define HTTP_EARLY_AUTH_BYTES 4096         /* larger bodies: authenticate before reading */
 #define HTTP_STOP_WAIT_MS 10000            /* graceful stop: wait for requests in flight */
+#define HTTP_EVICT_RESERVE_MIN 2           /* free slots kept for new connections (server.c) */
+#define HTTP_EVICT_RESERVE_MAX 16
+
+struct http_conn_group;                    /* server.c */
 
 struct http_server {
 	struct http_config cfg;    /* strings point at the copies below */
@@ -56,6 +61,13 @@ struct http_server {
 	atomic_uint inflight;      /* requests between URI seen and completion */
 	atomic_uint connections;   /* open connections (NOTIFY_CONNECTION) */
 	atomic_uint handshaking;   /* of those, still before their first request's headers */
+	/* Eviction (server.c): per group of connections (one MHD thread's in a
+	 * pool, all of them otherwise) the ones still handshaking, oldest first.
+	 * hs_lock guards the groups, their lists and each entry's state. */
+	pthread_mutex_t hs_lock;
+	struct http_conn_group *groups;
+	unsigned ngroups;
+	atomic_uint evicted;       /* connections evicted since start (tests, logs) */
 	unsigned port;
 };
 
@@ -140,5 +152,7 @@ enum pv_rc http_json_encode(struct pv_arena *a, const json_t *v, char **out, siz
 enum pv_rc http_listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen);
 /* GnuTLS priority string for a minimum TLS version ("1.2" or "1.3"); NULL if refused. */
 const char *http_tls_priorities(const char *min_version);
+/* Connections evicted (shut down) that MHD has not closed yet (tests). */
+unsigned http_server_evicting(struct http_server *srv);
 
 #endif /* PV_HTTP_INT_H */

@@ -185,6 +185,7 @@ group_teardown(void **state)
 static unsigned server_threads = 2;
 static unsigned server_per_ip;        /* 0: the default */
 static unsigned server_handshake_s;   /* 0: the default */
+static unsigned server_max_conn;      /* 0: the default */
 
 static struct http_server *
 start_server(const char *min_version)
@@ -201,6 +202,7 @@ start_server(const char *min_version)
 	cfg.threads = server_threads;
 	cfg.max_connections_per_ip = server_per_ip;
 	cfg.handshake_timeout_s = server_handshake_s;
+	cfg.max_connections = server_max_conn;
 	cfg.is_sealed = hook_sealed;
 	cfg.authenticate = hook_authn;
 	cfg.authorize = hook_authz;
@@ -236,6 +238,7 @@ teardown(void **state)
 	http_server_free(*state);
 	server_per_ip = 0;
 	server_handshake_s = 0;
+	server_max_conn = 0;
 	return 0;
 }
 
@@ -1027,6 +1030,198 @@ test_handshake_timeout(void **state)
 	server_handshake_s = 0;
 }
 
+/* ---- the global limit: eviction of handshaking connections ---- */
+
+/* A TCP connection from 127.0.0.<octet> (all of 127/8 is loopback), nothing sent. */
+static int
+tcp_connect_from(unsigned port, unsigned octet)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK + octet - 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Poll a counter of the server (5 ms steps, bounded). */
+static bool
+wait_counter(atomic_uint *v, unsigned want)
+{
+	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		if (atomic_load(v) == want)
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/*
+ * Wait (bounded) until the server has taken in want_seen connections since
+ * start (open ones plus evicted ones) and every eviction is done: the evicted
+ * connections are closed and MHD's own count agrees with ours (MHD frees a
+ * slot just after it tells us a connection closed). Connections closed for
+ * other reasons must not happen meanwhile.
+ */
+static bool
+wait_settled(struct http_server *srv, unsigned want_seen)
+{
+	struct timespec ts = { 0, 2 * 1000 * 1000 };
+	const union MHD_DaemonInfo *di;
+	unsigned open;
+	int i;
+
+	for (i = 0; i < 5000; i++) {
+		di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		open = atomic_load(&srv->connections);
+		if (http_server_evicting(srv) == 0 && di != NULL && di->num_connections == open &&
+		    open + atomic_load(&srv->evicted) == want_seen)
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/* Connect idle sockets from 127.0.0.<first> on, one at a time, each taken in
+ * (and whatever it evicted closed) before the next. Without eviction, MHD
+ * refuses the one that finds the server full and this fails. */
+static void
+idle_flood(struct http_server *srv, int *fds, unsigned n, unsigned first, unsigned *seen)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		fds[i] = tcp_connect_from(http_server_port(srv), first + i);
+		++*seen;
+		assert_true(wait_settled(srv, *seen));
+	}
+}
+
+/* The server closed this socket: EOF or a reset (wait_fd gives up after 10 s). */
+static bool
+closed_by_server(int fd)
+{
+	char c;
+
+	for (;;) {
+		if (!wait_fd(fd, POLLIN))
+			return false;
+		if (read(fd, &c, 1) <= 0)
+			return true;
+	}
+}
+
+#define EVICT_MAX 8   /* global limit in these tests; 2 slots are kept free */
+
+/*
+ * Idle sockets from many addresses (none over the per-IP limit) fill the
+ * global limit: a new connection evicts the oldest one still handshaking,
+ * oldest first, so a client that completes its handshake is served. Twice,
+ * as an attacker reconnecting would.
+ */
+static void
+test_evicts_handshaking(void **state)
+{
+	struct http_server *srv;
+	struct resp r;
+	int fds[2][EVICT_MAX];
+	unsigned i, round, seen = 0;
+
+	(void)state;
+	server_max_conn = EVICT_MAX;
+	srv = start_server("1.2");
+	for (round = 0; round < 2; round++) {
+		/* without eviction the server is full after these */
+		idle_flood(srv, fds[round], EVICT_MAX, 2 + round * 10, &seen);
+		assert_int_equal(req(srv, "GET", "/v1/sys/health", NULL, NULL, &r), CURLE_OK);
+		assert_int_equal(r.status, 200);
+		resp_free(&r);
+		/* curl's connection closes on its own: open + evicted is unchanged */
+	}
+	/* the first ones to go were the oldest */
+	assert_true(closed_by_server(fds[0][0]));
+	assert_true(closed_by_server(fds[0][1]));
+	assert_true(atomic_load(&srv->evicted) >= 2 * 2);
+	for (round = 0; round < 2; round++)
+		for (i = 0; i < EVICT_MAX; i++)
+			close(fds[round][i]);
+	assert_true(wait_counter(&srv->connections, 0));
+	http_server_free(srv);
+	server_max_conn = 0;
+}
+
+/*
+ * A connection that has sent its first request's headers is never evicted:
+ * an authenticated keep-alive connection between requests, and one whose
+ * request is in flight (headers in, half the body sent), both survive a
+ * flood of idle sockets that evicts the handshaking ones, and a new client
+ * still gets in.
+ */
+static void
+test_eviction_spares_requests(void **state)
+{
+	struct http_server *srv;
+	struct resp r;
+	CURL *kept, *mid;
+	char buf[4096];
+	bool closed;
+	int fds[EVICT_MAX];
+	unsigned i, seen;
+
+	(void)state;
+	server_max_conn = EVICT_MAX;
+	srv = start_server("1.2");
+	kept = curl_easy_init();
+	assert_non_null(kept);
+	assert_int_equal(perform(kept, srv, "GET", "/v1/secret/allowed", NULL, 0, "Bearer good",
+	    NULL, &r), CURLE_OK);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	mid = raw_open(srv);
+	raw_send(mid, "POST /v1/echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 14\r\n\r\n{\"name\"");
+	/* both past their first request's headers */
+	assert_true(wait_counter(&srv->handshaking, 0));
+	assert_true(wait_counter(&srv->connections, 2));
+
+	seen = 2;
+	idle_flood(srv, fds, EVICT_MAX, 2, &seen);
+	assert_true(atomic_load(&srv->evicted) >= 1);
+
+	/* the request in flight completes */
+	raw_send(mid, ":\"ada\"}");
+	raw_read_all(mid, buf, sizeof(buf), &closed);
+	assert_memory_equal(buf, "HTTP/1.1 201", 12);
+	assert_non_null(strstr(buf, "{\"hello\":\"ada\"}"));
+	curl_easy_cleanup(mid);
+	/* the kept-alive connection is still there: reused, no new connect */
+	assert_int_equal(perform(kept, srv, "GET", "/v1/secret/allowed", NULL, 0, "Bearer good",
+	    NULL, &r), CURLE_OK);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.connects, 0);
+	resp_free(&r);
+	/* and a new client is served */
+	assert_int_equal(req(srv, "GET", "/v1/sys/health", NULL, NULL, &r), CURLE_OK);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+
+	curl_easy_cleanup(kept);
+	for (i = 0; i < EVICT_MAX; i++)
+		close(fds[i]);
+	assert_true(wait_counter(&srv->connections, 0));
+	http_server_free(srv);
+	server_max_conn = 0;
+}
+
 int
 main(void)
 {
@@ -1047,6 +1242,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_declared_too_large_is_json, setup, teardown),
 		cmocka_unit_test(test_per_ip_limit),
 		cmocka_unit_test(test_handshake_timeout),
+		cmocka_unit_test(test_evicts_handshaking),
+		cmocka_unit_test(test_eviction_spares_requests),
 		/* thread per connection: the same behaviour (these leave it selected) */
 		cmocka_unit_test_setup_teardown(test_success_and_headers, setup_per_connection, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup_per_connection, teardown),
@@ -1059,6 +1256,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test(test_per_ip_limit),
 		cmocka_unit_test(test_handshake_timeout),
+		cmocka_unit_test(test_evicts_handshaking),
+		cmocka_unit_test(test_eviction_spares_requests),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
