@@ -124,6 +124,8 @@ server_run(const char *datadir, const char *listen, bool dev)
 	hc.tls_min_version = app.cfg.tls_min_version;
 	hc.max_body_bytes = app.cfg.max_body_bytes;
 	hc.threads = app.cfg.threads;
+	hc.max_connections_per_ip = app.cfg.max_connections_per_ip;
+	hc.handshake_timeout_s = app.cfg.handshake_timeout_s;
 	hc.dev = dev;
 	hc.is_sealed = hook_is_sealed;
 	hc.hook_arg = &app;

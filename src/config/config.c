@@ -49,6 +49,8 @@ static const struct key_def keys[] = {
 	{ "server", "max_body_bytes", K_SIZE, F(max_body_bytes) },
 	{ "server", "region", K_STR, F(region) },
 	{ "server", "threads", K_UINT, F(threads) },
+	{ "server", "max_connections_per_ip", K_UINT, F(max_connections_per_ip) },
+	{ "server", "handshake_timeout_s", K_UINT, F(handshake_timeout_s) },
 	{ "tls", "cert", K_PATH, F(tls_cert) },
 	{ "tls", "key", K_PATH, F(tls_key) },
 	{ "tls", "min_version", K_STR, F(tls_min_version) },
@@ -81,6 +83,8 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->max_body_bytes = 1048576;
 	util_strlcpy(c->region, "local", sizeof(c->region));
 	c->threads = 0;
+	c->max_connections_per_ip = 32;
+	c->handshake_timeout_s = 5;
 	if (util_path_join(c->tls_cert, sizeof(c->tls_cert), c->datadir, "tls/cert.pem") != 0)
 		c->tls_cert[0] = '\0';
 	if (util_path_join(c->tls_key, sizeof(c->tls_key), c->datadir, "tls/key.pem") != 0)
@@ -523,6 +527,11 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		REFUSE("server.max_body_bytes = %zu is outside 1024 .. 67108864", c->max_body_bytes);
 	if (c->threads > 1024)
 		REFUSE("server.threads = %u is above 1024", c->threads);
+	if (c->max_connections_per_ip < 1 || c->max_connections_per_ip > 1024)
+		REFUSE("server.max_connections_per_ip = %u is outside 1 .. 1024",
+		    c->max_connections_per_ip);
+	if (c->handshake_timeout_s < 1 || c->handshake_timeout_s > 30)
+		REFUSE("server.handshake_timeout_s = %u is outside 1 .. 30", c->handshake_timeout_s);
 
 	/* automatic logoff, 45 CFR 164.312(a)(2)(iii) */
 	if (c->idle_timeout_s <= 0)

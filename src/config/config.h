@@ -23,6 +23,8 @@ struct pv_config {
 	size_t max_body_bytes;
 	char region[64];
 	unsigned threads;                 /* 0 = a thread per connection (http.h) */
+	unsigned max_connections_per_ip;  /* http.h; one address never holds more */
+	unsigned handshake_timeout_s;     /* TLS handshake + first request's headers */
 	/* [tls] */
 	char tls_cert[PATH_MAX];          /* absolute after load */
 	char tls_key[PATH_MAX];

@@ -36,7 +36,10 @@ struct http_request;
 #define HTTP_MAX_PARAMS 4
 
 enum http_route_flags {
-	HTTP_ROUTE_BODY = 1 << 0,          /* takes a JSON object body (invalid_json check) */
+	/* takes a JSON object body (invalid_json check). Without it a route takes
+	 * no body: an empty body or {} is accepted, anything else is refused
+	 * (400 invalid_json / invalid_request) before authentication and handler. */
+	HTTP_ROUTE_BODY = 1 << 0,
 	HTTP_ROUTE_SEALED_OK = 1 << 1,     /* answers while sealed */
 	HTTP_ROUTE_RESTRICTED_OK = 1 << 2, /* a restricted session may call it */
 };
@@ -111,6 +114,8 @@ struct http_config {
 	unsigned threads;           /* 0: a thread per connection; N: a pool of N (server.c) */
 	unsigned conn_timeout_s;    /* idle connection timeout; 0: 30 */
 	unsigned max_connections;   /* 0: 1024 */
+	unsigned max_connections_per_ip;   /* 0: 32; one address never holds more */
+	unsigned handshake_timeout_s;      /* 0: 5; until a connection's first request headers */
 	bool dev;                   /* relaxes nothing security-related; marks health */
 
 	/* hooks, all may be NULL */

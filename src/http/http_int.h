@@ -18,6 +18,7 @@
 #define PV_HTTP_INT_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <strings.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
@@ -33,8 +34,17 @@
 #define HTTP_DEFAULT_MAX_BODY (1u << 20)
 #define HTTP_DEFAULT_TIMEOUT_S 30
 #define HTTP_DEFAULT_MAX_CONN 1024
+#define HTTP_DEFAULT_PER_IP 32             /* connections from one address */
+#define HTTP_DEFAULT_HANDSHAKE_S 5         /* TLS handshake + first request's headers */
+#define HTTP_BODY_FIRST_CAP 512            /* first body buffer; doubles as bytes arrive */
+#define HTTP_NOBODY_KEEP 64                /* bytes kept for a route without HTTP_ROUTE_BODY */
+#define HTTP_EARLY_AUTH_BYTES 4096         /* larger bodies: authenticate before reading */
 #define HTTP_STOP_WAIT_MS 10000            /* graceful stop: wait for requests in flight */
 #define HTTP_EXTRA_HEADERS_MAX 4           /* http_set_header per response */
+#define HTTP_EVICT_RESERVE_MIN 2           /* free slots kept for new connections (server.c) */
+#define HTTP_EVICT_RESERVE_MAX 16
+
+struct http_conn_group;                    /* server.c */
 
 struct http_server {
 	struct http_config cfg;    /* strings point at the copies below */
@@ -51,6 +61,15 @@ struct http_server {
 	atomic_bool started;       /* read by MHD threads (logger) */
 	atomic_bool stopping;      /* new requests get 503 unavailable + close */
 	atomic_uint inflight;      /* requests between URI seen and completion */
+	atomic_uint connections;   /* open connections (NOTIFY_CONNECTION) */
+	atomic_uint handshaking;   /* of those, still before their first request's headers */
+	/* Eviction (server.c): per group of connections (one MHD thread's in a
+	 * pool, all of them otherwise) the ones still handshaking, oldest first.
+	 * hs_lock guards the groups, their lists and each entry's state. */
+	pthread_mutex_t hs_lock;
+	struct http_conn_group *groups;
+	unsigned ngroups;
+	atomic_uint evicted;       /* connections evicted since start (tests, logs) */
 	unsigned port;
 };
 
@@ -68,12 +87,15 @@ struct http_ctx {
 	enum pv_rc route_rc;       /* PV_OK, PV_E_NOTFOUND, PV_E_METHOD, PV_E_INVALID */
 	const char *allow;         /* Allow header value for 405 */
 
-	char *body;                /* only for routes with HTTP_ROUTE_BODY */
+	/* Grown geometrically as bytes arrive (HTTP_BODY_FIRST_CAP, doubling),
+	 * never allocated at the declared Content-Length. */
+	char *body;
 	size_t body_len;
-	size_t body_cap;
+	size_t body_cap;           /* bytes allocated for body (tests check it) */
 	size_t body_seen;          /* bytes received, kept or not */
-	size_t body_limit;
-	bool body_keep;
+	size_t body_limit;         /* more is 413 */
+	size_t body_keep;          /* bytes kept: body_limit (HTTP_ROUTE_BODY) or HTTP_NOBODY_KEEP */
+	bool authed;               /* authenticate hook already ran in begin (large body) */
 
 	/* the one response */
 	bool out_ready;
@@ -110,7 +132,11 @@ const char *http_rc_message(enum pv_rc rc);   /* default message per code */
 
 /* ---- request.c ---- */
 enum pv_rc http_ctx_new(struct http_server *srv, const char *raw_uri, struct http_ctx **out);
-/* content_length < 0: not declared. source may be NULL. */
+/* content_length < 0: not declared. source may be NULL. Refuses ambiguous
+ * framing (duplicate Content-Length, Content-Length with Transfer-Encoding,
+ * a transfer coding other than chunked: RFC 9112 6.1, 6.3) with 400 and
+ * Connection: close; authenticates now if the route needs it and the body is
+ * large (over HTTP_EARLY_AUTH_BYTES or chunked). */
 void http_ctx_begin(struct http_ctx *ctx, const char *method, const char *source,
     long long content_length);
 /* false: the client keeps sending far past the limit; drop the connection. */
@@ -130,5 +156,7 @@ enum pv_rc http_json_encode(struct pv_arena *a, const json_t *v, char **out, siz
 enum pv_rc http_listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen);
 /* GnuTLS priority string for a minimum TLS version ("1.2" or "1.3"); NULL if refused. */
 const char *http_tls_priorities(const char *min_version);
+/* Connections evicted (shut down) that MHD has not closed yet (tests). */
+unsigned http_server_evicting(struct http_server *srv);
 
 #endif /* PV_HTTP_INT_H */

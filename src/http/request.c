@@ -3,9 +3,11 @@
  *
  * State machine of a struct http_ctx (see http_int.h):
  *   NEW --begin--> ROUTED --body*--> ROUTED --finish--> ANSWERED --free
- *   begin may set early_rc (413 declared too large, 503 stopping); body may
- *   set it (413 while uploading); finish answers early_rc first, so a request
- *   that failed early never reaches a hook or handler.
+ *   begin may set early_rc (400 ambiguous framing, 413 declared too large,
+ *   400 a body on a no-body route, 503 / 401 from the sealed and
+ *   authenticate hooks for a large body, 503 stopping); body may set it (413
+ *   while uploading); finish answers early_rc first (and closes the
+ *   connection), so a request that failed early never reaches a handler.
  *
  * Order in finish (DESIGN.md request flow): early error -> route (404 / 405 /
  * 400 bad path) -> sealed (503 unless HTTP_ROUTE_SEALED_OK) -> Content-Type
@@ -16,8 +18,11 @@
  * Invariants:
  *  - Everything a request allocates lives in its arena, which is wiped and
  *    freed with the ctx; JSON values (body, resp) are released in finish.
- *  - The body buffer never grows past the limit; bytes beyond it are counted
- *    and dropped.
+ *  - The body buffer is allocated as bytes arrive (HTTP_BODY_FIRST_CAP,
+ *    doubling), never at the declared Content-Length, and never grows past
+ *    the limit (64 bytes on a route without HTTP_ROUTE_BODY); bytes beyond
+ *    it are counted and dropped.
+ *  - A route without HTTP_ROUTE_BODY runs only with an empty body or {}.
  *  - Error bodies are built from the stable code and a message chosen by
  *    code (constants), never from request data.
  */
@@ -61,6 +66,114 @@ fail:
 	return PV_E_NOMEM;
 }
 
+/* ---- framing and early checks ---- */
+
+struct hdr_count {
+	const char *name;
+	unsigned n;
+};
+
+static enum MHD_Result
+hdr_count_cb(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct hdr_count *hc = cls;
+
+	(void)kind;
+	(void)value;
+	if (key != NULL && strcasecmp(key, hc->name) == 0)
+		hc->n++;
+	return MHD_YES;
+}
+
+/* How many times the header `name` was sent (http_header sees only the first). */
+static unsigned
+header_count(struct http_ctx *ctx, const char *name)
+{
+	struct hdr_count hc = { name, 0 };
+	size_t i;
+
+	if (ctx->conn != NULL) {
+		(void)MHD_get_connection_values(ctx->conn, MHD_HEADER_KIND, hdr_count_cb, &hc);
+		return hc.n;
+	}
+	for (i = 0; ctx->test_headers != NULL && ctx->test_headers[i] != NULL &&
+	    ctx->test_headers[i + 1] != NULL; i += 2)
+		if (strcasecmp(ctx->test_headers[i], name) == 0)
+			hc.n++;
+	return hc.n;
+}
+
+/*
+ * RFC 9112 6.1 and 6.3: a request whose body length two parties could read
+ * differently is refused, and the connection closed (early_rc always closes),
+ * so that bytes after it are never parsed as another request: more than one
+ * Content-Length (even equal ones), Content-Length together with
+ * Transfer-Encoding, more than one Transfer-Encoding, or a coding other than
+ * plain "chunked" (libmicrohttpd would read such a body as absent).
+ */
+static enum pv_rc
+framing_check(struct http_ctx *ctx)
+{
+	struct http_request *req = &ctx->req;
+	unsigned ncl = header_count(ctx, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned nte = header_count(ctx, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	const char *te;
+
+	if (ncl > 1)
+		return http_fail(req, PV_E_INVALID, "More than one Content-Length header");
+	if (nte == 0)
+		return PV_OK;
+	if (nte > 1 || ncl > 0)
+		return http_fail(req, PV_E_INVALID,
+		    "Content-Length and Transfer-Encoding together are refused");
+	te = http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	if (te == NULL || strcasecmp(te, "chunked") != 0)
+		return http_fail(req, PV_E_INVALID, "Only Transfer-Encoding: chunked is accepted");
+	return PV_OK;
+}
+
+static enum pv_rc
+no_body(struct http_request *req)
+{
+	return http_fail(req, PV_E_INVALID, "This route takes no request body (empty or {})");
+}
+
+/* The authenticate hook (not for "public" routes), with its fail-closed checks. */
+static enum pv_rc
+authenticate(struct http_ctx *ctx)
+{
+	struct http_request *req = &ctx->req;
+	const struct http_config *cfg = &ctx->srv->cfg;
+	const struct http_route *r = req->route;
+	enum pv_rc rc;
+
+	if (ctx->authed || strcmp(r->permission, HTTP_PERM_PUBLIC) == 0)
+		return PV_OK;
+	if (cfg->authenticate == NULL) {
+		log_error("http: no authenticate hook for %s %s", r->method, r->pattern);
+		return PV_E_UNAUTH;
+	}
+	rc = cfg->authenticate(cfg->hook_arg, req);
+	if (rc != PV_OK)
+		return rc;
+	if (req->principal == NULL) {
+		/* a hook that "succeeds" without a principal fails closed */
+		log_error("http: authenticate hook returned no principal");
+		return PV_E_UNAUTH;
+	}
+	ctx->authed = true;
+	return PV_OK;
+}
+
+static bool
+sealed_refused(struct http_ctx *ctx)
+{
+	const struct http_config *cfg = &ctx->srv->cfg;
+
+	return cfg->is_sealed != NULL && !(ctx->req.route->flags & HTTP_ROUTE_SEALED_OK) &&
+	    cfg->is_sealed(cfg->hook_arg);
+}
+
 void
 http_ctx_begin(struct http_ctx *ctx, const char *method, const char *source,
     long long content_length)
@@ -70,6 +183,7 @@ http_ctx_begin(struct http_ctx *ctx, const char *method, const char *source,
 	char *segs[HTTP_MAX_SEGMENTS];
 	size_t nsegs = 0, limit;
 	const char *m;
+	bool takes_body;
 	enum pv_rc rc;
 
 	ctx->begun = true;
@@ -78,6 +192,13 @@ http_ctx_begin(struct http_ctx *ctx, const char *method, const char *source,
 		req->method = m;
 	if (source != NULL && (m = arena_strdup(req->arena, source)) != NULL)
 		req->source = m;
+
+	/* before anything else: a request with ambiguous framing is not one */
+	rc = framing_check(ctx);
+	if (rc != PV_OK) {
+		ctx->early_rc = rc;
+		return;
+	}
 
 	rc = http_path_split(req->arena, ctx->raw_path, segs, &nsegs);
 	if (rc == PV_OK)
@@ -91,21 +212,39 @@ http_ctx_begin(struct http_ctx *ctx, const char *method, const char *source,
 	if (limit > HTTP_BODY_HARD_MAX)
 		limit = HTTP_BODY_HARD_MAX;
 	ctx->body_limit = limit;
-	ctx->body_keep = rc == PV_OK && (req->route->flags & HTTP_ROUTE_BODY);
+	takes_body = rc == PV_OK && (req->route->flags & HTTP_ROUTE_BODY);
+	if (rc == PV_OK)
+		ctx->body_keep = takes_body ? limit :
+		    (limit < HTTP_NOBODY_KEEP ? limit : HTTP_NOBODY_KEEP);
 
 	if (content_length >= 0 && (unsigned long long)content_length > limit) {
 		ctx->early_rc = PV_E_TOOBIG;
 		return;
 	}
-	/* declared length within the limit: one buffer, no regrowth */
-	if (ctx->body_keep && content_length > 0) {
-		ctx->body = arena_alloc(req->arena, (size_t)content_length + 1);
-		if (ctx->body == NULL) {
-			ctx->early_rc = PV_E_NOMEM;
-			return;
-		}
-		ctx->body_cap = (size_t)content_length + 1;
+	if (rc != PV_OK)
+		return;
+	if (!takes_body && content_length > HTTP_NOBODY_KEEP) {
+		/* longer than "{}" with any sane whitespace: refused unread */
+		ctx->early_rc = no_body(req);
+		return;
 	}
+	/*
+	 * A large body on a route that needs a session: authenticate from the
+	 * headers before reading a byte of it, so an anonymous client cannot
+	 * make the server buffer max_body_bytes. Small bodies keep the usual
+	 * order (invalid_json before authentication).
+	 */
+	if (content_length > HTTP_EARLY_AUTH_BYTES ||
+	    (content_length < 0 && http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)) {
+		if (sealed_refused(ctx))
+			rc = PV_E_SEALED;
+		else
+			rc = authenticate(ctx);
+		if (rc != PV_OK)
+			ctx->early_rc = rc;
+	}
+	/* No buffer yet: it is allocated as bytes arrive (http_ctx_body), so a
+	 * declared Content-Length costs nothing until the bytes are sent. */
 }
 
 bool
@@ -125,15 +264,16 @@ http_ctx_body(struct http_ctx *ctx, const char *data, size_t len)
 		ctx->early_rc = PV_E_TOOBIG;
 		return true;
 	}
-	if (!ctx->body_keep)
-		return true;
-	need = ctx->body_len + len + 1;   /* <= limit + 1: no overflow */
+	if (ctx->body_len + len > ctx->body_keep)
+		return true;   /* no route, or a no-body route sent too much: refused in finish */
+	need = ctx->body_len + len + 1;   /* <= body_keep + 1 <= limit + 1: no overflow */
 	if (need > ctx->body_cap) {
-		cap = ctx->body_cap ? ctx->body_cap : 4096;
+		/* geometric growth, capped at the kept maximum: O(bytes received) */
+		cap = ctx->body_cap ? ctx->body_cap : HTTP_BODY_FIRST_CAP;
 		while (cap < need)
 			cap *= 2;
-		if (cap > ctx->body_limit + 1)
-			cap = ctx->body_limit + 1;
+		if (cap > ctx->body_keep + 1)
+			cap = ctx->body_keep + 1;
 		nb = arena_alloc(ctx->req.arena, cap);
 		if (nb == NULL) {
 			ctx->early_rc = PV_E_NOMEM;
@@ -308,8 +448,7 @@ run(struct http_ctx *ctx)
 		return ctx->route_rc;
 	}
 	r = req->route;
-	if (cfg->is_sealed != NULL && !(r->flags & HTTP_ROUTE_SEALED_OK) &&
-	    cfg->is_sealed(cfg->hook_arg))
+	if (sealed_refused(ctx))
 		return PV_E_SEALED;
 	if (r->flags & HTTP_ROUTE_BODY) {
 		if (!content_type_ok(http_header(req, "Content-Type")))
@@ -317,20 +456,25 @@ run(struct http_ctx *ctx)
 		rc = http_parse_body(ctx->body, ctx->body_len, &req->body);
 		if (rc != PV_OK)
 			return rc;
-	}
-	if (strcmp(r->permission, HTTP_PERM_PUBLIC) != 0) {
-		if (cfg->authenticate == NULL) {
-			log_error("http: no authenticate hook for %s %s", r->method, r->pattern);
-			return PV_E_UNAUTH;
-		}
-		rc = cfg->authenticate(cfg->hook_arg, req);
+	} else if (ctx->body_seen > 0) {
+		/* API.md: a route that takes no body accepts an empty body or {} */
+		json_t *v = NULL;
+		size_t nkeys;
+
+		if (ctx->body_seen > ctx->body_len)
+			return no_body(req);
+		rc = http_parse_body(ctx->body, ctx->body_len, &v);
 		if (rc != PV_OK)
 			return rc;
-		if (req->principal == NULL) {
-			/* a hook that "succeeds" without a principal fails closed */
-			log_error("http: authenticate hook returned no principal");
-			return PV_E_UNAUTH;
-		}
+		nkeys = json_object_size(v);
+		json_decref(v);
+		if (nkeys != 0)
+			return no_body(req);
+	}
+	if (strcmp(r->permission, HTTP_PERM_PUBLIC) != 0) {
+		rc = authenticate(ctx);
+		if (rc != PV_OK)
+			return rc;
 		if (strcmp(r->permission, HTTP_PERM_AUTHENTICATED) != 0) {
 			rc = http_perm_expand(req->arena, r->permission,
 			    req->params, req->nparams, &perm);

@@ -171,9 +171,24 @@ http_server_new(const struct http_config *cfg, struct http_server **out)
 		srv->cfg.conn_timeout_s = HTTP_DEFAULT_TIMEOUT_S;
 	if (srv->cfg.max_connections == 0)
 		srv->cfg.max_connections = HTTP_DEFAULT_MAX_CONN;
+	if (srv->cfg.max_connections_per_ip == 0)
+		srv->cfg.max_connections_per_ip = HTTP_DEFAULT_PER_IP;
+	if (srv->cfg.max_connections_per_ip > srv->cfg.max_connections)
+		srv->cfg.max_connections_per_ip = srv->cfg.max_connections;
+	if (srv->cfg.handshake_timeout_s == 0)
+		srv->cfg.handshake_timeout_s = HTTP_DEFAULT_HANDSHAKE_S;
+	if (srv->cfg.handshake_timeout_s > srv->cfg.conn_timeout_s)
+		srv->cfg.handshake_timeout_s = srv->cfg.conn_timeout_s;
 	atomic_init(&srv->started, false);
 	atomic_init(&srv->stopping, false);
 	atomic_init(&srv->inflight, 0);
+	atomic_init(&srv->connections, 0);
+	atomic_init(&srv->handshaking, 0);
+	atomic_init(&srv->evicted, 0);
+	if (pthread_mutex_init(&srv->hs_lock, NULL) != 0) {
+		free(srv);
+		return PV_E_NOMEM;
+	}
 	/* jansson picks its hash seed once; do it before the pool threads exist */
 	json_object_seed(0);
 	*out = srv;
@@ -193,6 +208,228 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	ctx->conn = conn;
 	atomic_fetch_add(&srv->inflight, 1);
 	return ctx;
+}
+
+/*
+ * Connection life (NOTIFY_CONNECTION): a new connection gets the short
+ * handshake timeout, which covers the TLS handshake and its first request's
+ * headers; the first call of the access handler gives it the normal idle
+ * timeout (handshake_done). An idle or slow client thus holds a slot for
+ * seconds, not for the 30 s keep-alive timeout.
+ *
+ * Eviction: the per-IP limit does not stop many addresses (127.0.0.2 ..
+ * 127.0.0.40 are all loopback) from filling the global limit with idle
+ * sockets, reconnecting as the handshake timeout closes them. So handshaking
+ * connections are kept in a list, oldest first, per group (struct
+ * http_conn_group), and when a new connection leaves fewer than the group's
+ * reserve of slots free, the oldest handshaking connection other than the
+ * new one is shut down
+ * (shutdown(SHUT_RDWR) under hs_lock; MHD sees the end of the stream on its
+ * next poll and closes it). MHD refuses a connection at the hard limit before
+ * any callback of ours, hence the reserve: the slots freed by evictions in
+ * flight (evicting) are what the next arrivals get. A connection that
+ * completes its handshake and sends its headers promptly is then always
+ * served; one that has sent its first request's headers (mid-request,
+ * authenticated, kept alive) is never evicted.
+ *
+ * The fd is only touched under hs_lock while the entry is listed; MHD calls
+ * NOTIFY_CLOSED (which unlists it) before it closes the socket, so the fd is
+ * never a reused one.
+ */
+struct http_conn_group {
+	pthread_t thread;          /* the MHD pool thread it belongs to (ngroups > 1) */
+	bool claimed;
+	unsigned limit;            /* MHD's connection limit for this group */
+	unsigned reserve;          /* slots kept free for new connections */
+	unsigned open;             /* connections open */
+	unsigned evicting;         /* of those, shut down, not yet closed by MHD */
+	struct http_conn *head, *tail;   /* handshaking, oldest first */
+};
+
+struct http_conn {
+	struct http_conn *prev, *next;
+	struct http_conn_group *g;
+	int fd;
+	bool handshaking;          /* listed in g->head .. g->tail */
+	bool evicted;              /* shut down by evict_oldest; counted in evicting */
+};
+
+/*
+ * MHD splits MHD_OPTION_CONNECTION_LIMIT among the threads of a pool (each
+ * gets limit / threads, some one more) and refuses a connection when its
+ * thread's share is used up, so a pool thread is a group of its own. NOTIFY
+ * STARTED and CLOSED run in the thread that owns the connection there; with
+ * a thread per connection or a single thread there is one group.
+ */
+static enum pv_rc
+groups_init(struct http_server *srv, unsigned threads)
+{
+	unsigned i, n = threads > 1 ? threads : 1, limit;
+
+	srv->groups = calloc(n, sizeof(*srv->groups));
+	if (srv->groups == NULL)
+		return PV_E_NOMEM;
+	srv->ngroups = n;
+	limit = srv->cfg.max_connections / n;
+	if (limit < 1)
+		limit = 1;
+	for (i = 0; i < n; i++) {
+		struct http_conn_group *g = &srv->groups[i];
+
+		g->limit = limit;
+		g->reserve = limit / 64;
+		if (g->reserve < HTTP_EVICT_RESERVE_MIN)
+			g->reserve = HTTP_EVICT_RESERVE_MIN;
+		if (g->reserve > HTTP_EVICT_RESERVE_MAX)
+			g->reserve = HTTP_EVICT_RESERVE_MAX;
+		if (g->reserve >= limit)
+			g->reserve = limit > 1 ? limit - 1 : 1;
+	}
+	return PV_OK;
+}
+
+/* Under hs_lock: the calling thread's group (NULL: none left, untracked). */
+static struct http_conn_group *
+group_of_thread(struct http_server *srv)
+{
+	pthread_t self = pthread_self();
+	unsigned i;
+
+	if (srv->ngroups == 1)
+		return &srv->groups[0];
+	for (i = 0; i < srv->ngroups; i++)
+		if (srv->groups[i].claimed && pthread_equal(srv->groups[i].thread, self))
+			return &srv->groups[i];
+	for (i = 0; i < srv->ngroups; i++)
+		if (!srv->groups[i].claimed) {
+			srv->groups[i].claimed = true;
+			srv->groups[i].thread = self;
+			return &srv->groups[i];
+		}
+	return NULL;
+}
+
+static void
+hs_unlink(struct http_server *srv, struct http_conn *c)
+{
+	struct http_conn_group *g = c->g;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		g->head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		g->tail = c->prev;
+	c->prev = c->next = NULL;
+	c->handshaking = false;
+	atomic_fetch_sub(&srv->handshaking, 1);
+}
+
+/* Under hs_lock: shut down g's handshaking connections, oldest first (never
+ * self), until g->reserve slots are free again, counting the evictions
+ * already under way as free. */
+static void
+evict_oldest(struct http_server *srv, struct http_conn_group *g, const struct http_conn *self)
+{
+	struct http_conn *c;
+
+	while (g->open - g->evicting + g->reserve > g->limit) {
+		c = g->head;
+		if (c == NULL || c == self)
+			return;   /* nothing evictable: MHD refuses at the hard limit */
+		hs_unlink(srv, c);
+		c->evicted = true;
+		g->evicting++;
+		atomic_fetch_add(&srv->evicted, 1);
+		(void)shutdown(c->fd, SHUT_RDWR);
+		log_debug("http: connection limit near, closed the oldest handshaking connection");
+	}
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *srv = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct http_conn *c;
+	struct http_conn_group *g;
+	bool hs;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		atomic_fetch_add(&srv->connections, 1);
+		c = calloc(1, sizeof(*c));
+		*socket_context = c;
+		if (c == NULL)
+			return;   /* keeps the normal timeout, never evicted, not counted */
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		c->fd = ci != NULL ? ci->connect_fd : -1;
+		pthread_mutex_lock(&srv->hs_lock);
+		g = group_of_thread(srv);
+		c->g = g;
+		if (g != NULL) {
+			g->open++;
+			if (c->fd >= 0) {
+				c->handshaking = true;
+				c->prev = g->tail;
+				if (g->tail != NULL)
+					g->tail->next = c;
+				else
+					g->head = c;
+				g->tail = c;
+				atomic_fetch_add(&srv->handshaking, 1);
+			}
+			evict_oldest(srv, g, c);
+		}
+		hs = c->handshaking;
+		pthread_mutex_unlock(&srv->hs_lock);
+		if (hs)
+			(void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+			    srv->cfg.handshake_timeout_s);
+		return;
+	}
+	if (code != MHD_CONNECTION_NOTIFY_CLOSED)
+		return;
+	c = *socket_context;
+	*socket_context = NULL;
+	if (c != NULL) {
+		pthread_mutex_lock(&srv->hs_lock);
+		if (c->handshaking)
+			hs_unlink(srv, c);
+		if (c->g != NULL) {
+			c->g->open--;
+			if (c->evicted)
+				c->g->evicting--;
+		}
+		pthread_mutex_unlock(&srv->hs_lock);
+		free(c);
+	}
+	atomic_fetch_sub(&srv->connections, 1);
+}
+
+/* The first request's headers are in: from now on the normal idle timeout,
+ * and the connection is never evicted. */
+static void
+handshake_done(struct http_server *srv, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct http_conn *c;
+	bool was;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	c = ci != NULL ? ci->socket_context : NULL;
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&srv->hs_lock);
+	was = c->handshaking;
+	if (was)
+		hs_unlink(srv, c);
+	pthread_mutex_unlock(&srv->hs_lock);
+	if (was)
+		(void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+		    srv->cfg.conn_timeout_s);
 }
 
 static void
@@ -328,6 +565,7 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 	if (!ctx->begun) {
 		bool early_ok;
 
+		handshake_done(srv, conn);
 		client_address(conn, src, sizeof(src));
 		http_ctx_begin(ctx, method, src, content_length(conn));
 		if (atomic_load(&srv->stopping) && ctx->early_rc == PV_OK)
@@ -405,6 +643,12 @@ http_server_start(struct http_server *srv)
 		goto out;
 	}
 
+	if (srv->groups == NULL) {
+		rc = groups_init(srv, srv->cfg.threads);
+		if (rc != PV_OK)
+			goto out;
+	}
+
 	flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	threads = srv->cfg.threads;
 	if (threads == 0)
@@ -424,6 +668,8 @@ http_server_start(struct http_server *srv)
 	OPT(MHD_OPTION_SOCK_ADDR, 0, &ss);
 	OPT(MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.conn_timeout_s, NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections, NULL);
+	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->cfg.max_connections_per_ip, NULL);
+	OPT(MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv);
 	OPT(MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv);
 	if (threads > 1)
@@ -460,6 +706,18 @@ out:
 }
 
 unsigned
+http_server_evicting(struct http_server *srv)
+{
+	unsigned i, n = 0;
+
+	pthread_mutex_lock(&srv->hs_lock);
+	for (i = 0; i < srv->ngroups; i++)
+		n += srv->groups[i].evicting;
+	pthread_mutex_unlock(&srv->hs_lock);
+	return n;
+}
+
+unsigned
 http_server_port(struct http_server *srv)
 {
 	return srv != NULL ? srv->port : 0;
@@ -491,6 +749,8 @@ http_server_free(struct http_server *srv)
 	if (srv == NULL)
 		return;
 	http_server_stop(srv);
+	pthread_mutex_destroy(&srv->hs_lock);
+	free(srv->groups);
 	free(srv->routes);
 	free(srv);
 }

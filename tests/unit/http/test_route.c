@@ -141,6 +141,7 @@ static const struct http_route routes[] = {
 	{ "POST", "/v1/auth/logout", h_nocontent, HTTP_PERM_AUTHENTICATED, NULL, 0, 0, NULL },
 	{ "GET", "/v1/audit/public-key", h_text, HTTP_PERM_PUBLIC, NULL, 0, 0, NULL },
 	{ "GET", "/v1/search", h_query, HTTP_PERM_PUBLIC, NULL, 0, 0, NULL },
+	{ "POST", "/v1/big", h_echo, HTTP_PERM_PUBLIC, NULL, HTTP_ROUTE_BODY, 2u << 20, NULL },
 };
 
 static struct http_server *
@@ -705,11 +706,171 @@ test_handler_responses(void **state)
 	result_free(&r);
 }
 
+/* A declared Content-Length costs nothing until its bytes arrive: 1 MiB
+ * declared, 10 bytes sent, O(10) allocated (the first, small, buffer). */
+static void
+test_body_allocated_as_bytes_arrive(void **state)
+{
+	struct http_server *srv = *state;
+	struct http_ctx *ctx = NULL;
+	char chunk[4096];
+	size_t sent;
+
+	assert_int_equal(http_ctx_new(srv, "/v1/big", &ctx), PV_OK);
+	ctx->test_headers = json_ct;
+	http_ctx_begin(ctx, "POST", "192.0.2.1", 1 << 20);
+	assert_int_equal(ctx->early_rc, PV_OK);
+	assert_int_equal(ctx->body_cap, 0);
+	assert_true(http_ctx_body(ctx, "{\"a\":\"12\"}", 10));
+	assert_true(ctx->body_cap >= 11 && ctx->body_cap <= 1024);
+	http_ctx_finish(ctx);
+	assert_int_equal(ctx->out_status, 201);
+	http_ctx_free(ctx);
+
+	/* and it grows geometrically with what is sent, never past the limit */
+	assert_int_equal(http_ctx_new(srv, "/v1/big", &ctx), PV_OK);
+	http_ctx_begin(ctx, "POST", "192.0.2.1", -1);
+	memset(chunk, ' ', sizeof(chunk));
+	for (sent = 0; sent < 100000; sent += sizeof(chunk))
+		assert_true(http_ctx_body(ctx, chunk, sizeof(chunk)));
+	assert_true(ctx->body_cap > sent && ctx->body_cap <= 2 * (sent + 1));
+	http_ctx_free(ctx);
+}
+
+/* A route without HTTP_ROUTE_BODY accepts only an empty body or {}, checked
+ * before authentication and the handler. */
+static void
+test_no_body_routes(void **state)
+{
+	struct http_server *srv = *state;
+	const char *const bad_json[] = { "{\"a\":", "x", "[]", "{}{}", "\"{}\"" };
+	char big[100];
+	struct result r;
+	size_t i;
+
+	srv->cfg.max_body_bytes = 1 << 20;   /* so 100 bytes are not 413 */
+	for (i = 0; i < sizeof(bad_json) / sizeof(bad_json[0]); i++) {
+		request(srv, "POST", "/v1/auth/logout", json_ct, NULL, bad_json[i], false, &r);
+		assert_int_equal(r.status, 400);
+		assert_string_equal(r.code, "invalid_json");
+		result_free(&r);
+	}
+	request(srv, "POST", "/v1/auth/logout", json_ct, NULL, "{\"id\":\"usr_1\"}", false, &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(r.code, "invalid_request");
+	result_free(&r);
+	/* longer than any {} : refused, declared or chunked */
+	memset(big, ' ', sizeof(big) - 1);
+	big[0] = '{';
+	big[sizeof(big) - 2] = '}';
+	big[sizeof(big) - 1] = '\0';
+	request(srv, "POST", "/v1/auth/logout", json_ct, NULL, big, false, &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(r.code, "invalid_request");
+	assert_true(r.close);
+	result_free(&r);
+	request(srv, "POST", "/v1/auth/logout", json_ct, NULL, big, true, &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(r.code, "invalid_request");
+	result_free(&r);
+	/* GET routes too */
+	request(srv, "GET", "/v1/users/usr_1", NULL, NULL, "{\"a\":1}", false, &r);
+	assert_int_equal(r.status, 400);
+	result_free(&r);
+	assert_int_equal(H.authn_calls + H.handler_calls, 0);
+
+	request(srv, "POST", "/v1/auth/logout", NULL, NULL, "", false, &r);
+	assert_int_equal(r.status, 204);
+	request(srv, "POST", "/v1/auth/logout", json_ct, NULL, "{}", false, &r);
+	assert_int_equal(r.status, 204);
+	request(srv, "POST", "/v1/auth/logout", json_ct, NULL, "\n{ }\n", true, &r);
+	assert_int_equal(r.status, 204);
+	assert_int_equal(H.handler_calls, 3);
+}
+
+/* Ambiguous framing is refused before routing, and closes the connection. */
+static void
+test_framing(void **state)
+{
+	struct http_server *srv = *state;
+	static const char *const two_cl[] = { "Content-Length", "2", "content-length", "2", NULL };
+	static const char *const cl_te[] = { "Content-Length", "2", "Transfer-Encoding", "chunked", NULL };
+	static const char *const te_gzip[] = { "Transfer-Encoding", "gzip, chunked", NULL };
+	static const char *const te_ok[] = { "Transfer-Encoding", "Chunked",
+		"Content-Type", "application/json", NULL };
+	const char *const *bad[] = { two_cl, cl_te, te_gzip };
+	struct result r;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		request(srv, "POST", "/v1/echo", bad[i], NULL, "{}", false, &r);
+		assert_int_equal(r.status, 400);
+		assert_string_equal(r.code, "invalid_request");
+		assert_true(r.close);
+		result_free(&r);
+		request(srv, "GET", "/v1/nope", bad[i], NULL, NULL, false, &r);
+		assert_int_equal(r.status, 400);
+		result_free(&r);
+	}
+	assert_int_equal(H.handler_calls, 0);
+	request(srv, "POST", "/v1/echo", te_ok, NULL, "{}", true, &r);
+	assert_int_equal(r.status, 201);
+	result_free(&r);
+}
+
+/* A large body on an authenticated route: the authenticate hook runs from
+ * the headers (early), once, and a failure is answered before the body. */
+static void
+test_early_authentication(void **state)
+{
+	struct http_server *srv = *state;
+	struct http_ctx *ctx = NULL;
+
+	H.authn_rc = PV_E_UNAUTH;
+	assert_int_equal(http_ctx_new(srv, "/v1/users/usr_1", &ctx), PV_OK);
+	ctx->test_headers = json_ct;
+	http_ctx_begin(ctx, "PATCH", "192.0.2.1", 8192);   /* route limit: 64 -> 413 first */
+	assert_int_equal(ctx->early_rc, PV_E_TOOBIG);
+	http_ctx_free(ctx);
+
+	srv->cfg.max_body_bytes = 1 << 20;
+	assert_int_equal(http_ctx_new(srv, "/v1/users/usr_1", &ctx), PV_OK);
+	ctx->test_headers = json_ct;
+	http_ctx_begin(ctx, "PATCH", "192.0.2.1", 8192);
+	assert_int_equal(ctx->early_rc, PV_E_UNAUTH);
+	assert_int_equal(H.authn_calls, 1);
+	http_ctx_finish(ctx);
+	assert_int_equal(ctx->out_status, 401);
+	assert_true(ctx->out_close);
+	http_ctx_free(ctx);
+
+	H.authn_rc = PV_OK;
+	assert_int_equal(http_ctx_new(srv, "/v1/users/usr_1", &ctx), PV_OK);
+	ctx->test_headers = json_ct;
+	http_ctx_begin(ctx, "PATCH", "192.0.2.1", 8192);
+	assert_int_equal(ctx->early_rc, PV_OK);
+	assert_int_equal(H.authn_calls, 2);
+	http_ctx_free(ctx);
+	/* small bodies keep the usual order: invalid_json before authentication */
+	{
+		struct result r;
+
+		request(srv, "PATCH", "/v1/users/usr_1", json_ct, NULL, "{\"a\":", false, &r);
+		assert_string_equal(r.code, "invalid_json");
+		result_free(&r);
+		assert_int_equal(H.authn_calls, 2);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_route_add_refuses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_body_allocated_as_bytes_arrive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_body_routes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_framing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_early_authentication, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_match, setup, teardown),
 		cmocka_unit_test(test_perm_expand),
 		cmocka_unit_test(test_rc_mapping),

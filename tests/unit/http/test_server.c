@@ -3,7 +3,10 @@
  * certificate, driven with libcurl (OpenSSL): status codes, error bodies,
  * security headers, TLS versions and suites, keep-alive, graceful stop.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,7 +24,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "http/http.h"
+#include "http/http_int.h"
 
 static char tmpdir[512];
 static char cert_path[600];
@@ -28,6 +32,8 @@ static char key_path[600];
 
 static atomic_bool sealed;
 static atomic_int slow_entered;
+static atomic_int hidden_calls;
+static atomic_int gone_calls;
 static int principal_dummy;
 
 /* ---- handlers and hooks ---- */
@@ -68,6 +74,35 @@ h_slow(struct http_request *req)
 	return http_reply(req, 200, json_pack("{s:b}", "finished", 1));
 }
 
+/* The request a smuggling attempt hides in a body: must never run. */
+static enum pv_rc
+h_hidden(struct http_request *req)
+{
+	atomic_fetch_add(&hidden_calls, 1);
+	return http_reply(req, 200, json_pack("{s:b}", "hidden", 1));
+}
+
+/* A no-body route with a side effect, like POST /v1/users/{id}/disable. */
+static enum pv_rc
+h_gone(struct http_request *req)
+{
+	atomic_fetch_add(&gone_calls, 1);
+	req->status = 204;
+	return PV_OK;
+}
+
+/* The idle timeout MHD applies to this connection now. */
+static enum pv_rc
+h_timeout(struct http_request *req)
+{
+	struct http_ctx *ctx = req->priv;
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(ctx->conn, MHD_CONNECTION_INFO_CONNECTION_TIMEOUT);
+
+	return http_reply(req, 200, json_pack("{s:i}", "timeout_s",
+	    ci != NULL ? (int)ci->connection_timeout : -1));
+}
+
 static bool
 hook_sealed(void *arg)
 {
@@ -100,6 +135,10 @@ static const struct http_route routes[] = {
 	{ "POST", "/v1/echo", h_echo, HTTP_PERM_PUBLIC, NULL, HTTP_ROUTE_BODY, 0, NULL },
 	{ "GET", "/v1/secret/{c}", h_secret, "records.read:{0}", "record.read", 0, 0, NULL },
 	{ "GET", "/v1/slow", h_slow, HTTP_PERM_PUBLIC, NULL, 0, 0, NULL },
+	{ "GET", "/v1/hidden", h_hidden, HTTP_PERM_PUBLIC, NULL, 0, 0, NULL },
+	{ "POST", "/v1/gone", h_gone, HTTP_PERM_AUTHENTICATED, NULL, 0, 0, NULL },
+	{ "GET", "/v1/timeout", h_timeout, HTTP_PERM_PUBLIC, NULL, 0, 0, NULL },
+	{ "POST", "/v1/private", h_echo, HTTP_PERM_AUTHENTICATED, NULL, HTTP_ROUTE_BODY, 0, NULL },
 };
 
 /* ---- fixtures ---- */
@@ -144,6 +183,9 @@ group_teardown(void **state)
 
 /* 2: a pool of two epoll threads; 0: a thread per connection (the default) */
 static unsigned server_threads = 2;
+static unsigned server_per_ip;        /* 0: the default */
+static unsigned server_handshake_s;   /* 0: the default */
+static unsigned server_max_conn;      /* 0: the default */
 
 static struct http_server *
 start_server(const char *min_version)
@@ -158,6 +200,9 @@ start_server(const char *min_version)
 	cfg.tls_min_version = min_version;
 	cfg.max_body_bytes = 1 << 20;
 	cfg.threads = server_threads;
+	cfg.max_connections_per_ip = server_per_ip;
+	cfg.handshake_timeout_s = server_handshake_s;
+	cfg.max_connections = server_max_conn;
 	cfg.is_sealed = hook_sealed;
 	cfg.authenticate = hook_authn;
 	cfg.authorize = hook_authz;
@@ -173,6 +218,8 @@ setup(void **state)
 {
 	atomic_store(&sealed, false);
 	atomic_store(&slow_entered, 0);
+	atomic_store(&hidden_calls, 0);
+	atomic_store(&gone_calls, 0);
 	*state = start_server("1.2");
 	return 0;
 }
@@ -189,6 +236,9 @@ static int
 teardown(void **state)
 {
 	http_server_free(*state);
+	server_per_ip = 0;
+	server_handshake_s = 0;
+	server_max_conn = 0;
 	return 0;
 }
 
@@ -631,6 +681,547 @@ test_graceful_stop(void **state)
 	curl_easy_cleanup(h);
 }
 
+/* ---- raw connections: bytes exactly as an attacker sends them ---- */
+
+/* Wait (poll, not sleep) until the socket is readable or writable; false after 10 s. */
+static bool
+wait_fd(int fd, short events)
+{
+	struct pollfd p = { fd, events, 0 };
+
+	return poll(&p, 1, 10000) > 0;
+}
+
+static int
+curl_fd(CURL *h)
+{
+	curl_socket_t fd = CURL_SOCKET_BAD;
+
+	assert_int_equal(curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &fd), CURLE_OK);
+	assert_true(fd != CURL_SOCKET_BAD);
+	return (int)fd;
+}
+
+/* A TLS connection with nothing sent yet (libcurl CONNECT_ONLY). */
+static CURL *
+raw_open(struct http_server *srv)
+{
+	CURL *h = curl_easy_init();
+	char url[64];
+
+	assert_non_null(h);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/", http_server_port(srv));
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CAINFO, cert_path);
+	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+	assert_int_equal(curl_easy_perform(h), CURLE_OK);
+	return h;
+}
+
+static void
+raw_send(CURL *h, const char *data)
+{
+	size_t off = 0, len = strlen(data), n;
+	CURLcode rc;
+
+	while (off < len) {
+		rc = curl_easy_send(h, data + off, len - off, &n);
+		if (rc == CURLE_AGAIN) {
+			assert_true(wait_fd(curl_fd(h), POLLOUT));
+			continue;
+		}
+		assert_int_equal(rc, CURLE_OK);
+		off += n;
+	}
+}
+
+/* Everything the server sends until it closes; *closed false if it kept the
+ * connection open for 10 s after its last byte. */
+static size_t
+raw_read_all(CURL *h, char *buf, size_t cap, bool *closed)
+{
+	size_t len = 0, n;
+	CURLcode rc;
+
+	*closed = false;
+	for (;;) {
+		if (len + 1 >= cap)
+			break;
+		rc = curl_easy_recv(h, buf + len, cap - 1 - len, &n);
+		if (rc == CURLE_AGAIN) {
+			if (!wait_fd(curl_fd(h), POLLIN))
+				break;
+			continue;
+		}
+		if (rc != CURLE_OK || n == 0) {
+			*closed = true;   /* orderly close, or a reset */
+			break;
+		}
+		len += n;
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+/* Send one raw request, read until close. */
+static void
+raw_exchange(struct http_server *srv, const char *data, char *buf, size_t cap, bool *closed)
+{
+	CURL *h = raw_open(srv);
+
+	raw_send(h, data);
+	raw_read_all(h, buf, cap, closed);
+	curl_easy_cleanup(h);
+}
+
+#define HIDDEN "GET /v1/hidden HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+/*
+ * Request smuggling (RFC 9112 6.1, 6.3): a request whose body length two
+ * parsers could read differently is refused with a JSON 400 and the
+ * connection closed; the request hidden after it never runs.
+ */
+static void
+test_smuggling_refused(void **state)
+{
+	char req_text[1024], buf[8192];
+	const char *const forms[] = {
+		/* duplicate Content-Length, the short one first */
+		"POST /v1/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+		"Content-Length: 0\r\nContent-Length: %zu\r\n\r\n",
+		/* the long one first */
+		"POST /v1/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+		"Content-Length: %zu\r\nContent-Length: 0\r\n\r\n",
+		/* CL.TE: a proxy reading Content-Length forwards both requests */
+		"POST /v1/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+		"Content-Length: %zu\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		/* TE.CL */
+		"POST /v1/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+		"Transfer-Encoding: chunked\r\nContent-Length: %zu\r\n\r\n0\r\n\r\n",
+		/* a coding MHD does not treat as chunked: the body would be read as absent */
+		"POST /v1/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+		"Transfer-Encoding: identity\r\nX-Len: %zu\r\n\r\n",
+		/* two Transfer-Encoding fields */
+		"POST /v1/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+		"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\nX-Len: %zu\r\n\r\n"
+		"0\r\n\r\n",
+		/* the same on a GET route */
+		"GET /v1/sys/health HTTP/1.1\r\nHost: localhost\r\n"
+		"Content-Length: 0\r\nContent-Length: %zu\r\n\r\n",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		bool closed;
+		json_t *j;
+		const char *body;
+		char *hdr_end;
+
+		const char *at = strstr(forms[i], "%zu");
+		size_t pre = (size_t)(at - forms[i]);
+
+		/* forms[i] with its "%zu" replaced by the hidden request's length */
+		memcpy(req_text, forms[i], pre);
+		snprintf(req_text + pre, sizeof(req_text) - pre, "%zu%s" HIDDEN, strlen(HIDDEN),
+		    at + 3);
+		raw_exchange(*state, req_text, buf, sizeof(buf), &closed);
+		assert_int_equal(atomic_load(&hidden_calls), 0);
+		assert_true(closed);
+		assert_memory_equal(buf, "HTTP/1.1 400", 12);
+		assert_null(strstr(buf, "\"hidden\""));
+		/* one response only, with the JSON error model and Connection: close */
+		assert_null(strstr(buf + 12, "HTTP/1.1 "));
+		for (hdr_end = buf; *hdr_end; hdr_end++)
+			*hdr_end = (char)(*hdr_end >= 'A' && *hdr_end <= 'Z' ? *hdr_end + 32 : *hdr_end);
+		assert_non_null(strstr(buf, "\r\nconnection: close\r\n"));
+		body = strstr(buf, "\r\n\r\n");
+		assert_non_null(body);
+		j = json_loads(body + 4, 0, NULL);
+		assert_non_null(j);
+		assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"),
+		    "code")), "invalid_request");
+		json_decref(j);
+	}
+	/* a plain chunked body still works */
+	{
+		bool closed;
+
+		raw_exchange(*state, "POST /v1/echo HTTP/1.1\r\nHost: localhost\r\n"
+		    "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+		    "Connection: close\r\n\r\n"
+		    "e\r\n{\"name\":\"ada\"}\r\n0\r\n\r\n", buf, sizeof(buf), &closed);
+		assert_memory_equal(buf, "HTTP/1.1 201", 12);
+	}
+}
+
+/* A route without HTTP_ROUTE_BODY acts on an empty body or {} only. */
+static void
+test_no_body_route(void **state)
+{
+	struct resp r;
+	const char *const bad_json[] = { "{\"a\":", "garbage", "[]", "  ", "null" };
+	size_t i;
+
+	for (i = 0; i < sizeof(bad_json) / sizeof(bad_json[0]); i++) {
+		assert_int_equal(req(*state, "POST", "/v1/gone", bad_json[i], "Bearer good", &r),
+		    CURLE_OK);
+		assert_int_equal(r.status, 400);
+		assert_string_equal(error_code(&r), "invalid_json");
+		resp_free(&r);
+	}
+	assert_int_equal(req(*state, "POST", "/v1/gone", "{\"a\":1}", "Bearer good", &r), CURLE_OK);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(error_code(&r), "invalid_request");
+	resp_free(&r);
+	assert_int_equal(atomic_load(&gone_calls), 0);
+
+	assert_int_equal(req(*state, "POST", "/v1/gone", "", "Bearer good", &r), CURLE_OK);
+	assert_int_equal(r.status, 204);
+	assert_int_equal(req(*state, "POST", "/v1/gone", "{}", "Bearer good", &r), CURLE_OK);
+	assert_int_equal(r.status, 204);
+	assert_int_equal(req(*state, "POST", "/v1/gone", " { } ", "Bearer good", &r), CURLE_OK);
+	assert_int_equal(r.status, 204);
+	assert_int_equal(atomic_load(&gone_calls), 3);
+}
+
+/*
+ * A large body on a route that needs a session is answered 401 from the
+ * headers, before a byte of it is read: the client declares 512 KiB and
+ * sends none of it, and still gets its answer (and the connection closed).
+ */
+static void
+test_unauthenticated_large_body(void **state)
+{
+	char buf[4096];
+	bool closed;
+
+	raw_exchange(*state, "POST /v1/private HTTP/1.1\r\nHost: localhost\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 524288\r\n\r\n{\"name\":",
+	    buf, sizeof(buf), &closed);
+	assert_memory_equal(buf, "HTTP/1.1 401", 12);
+	assert_non_null(strstr(buf, "\"unauthenticated\""));
+	assert_true(closed);
+}
+
+/*
+ * A declared Content-Length over the limit is answered from the headers with
+ * the JSON error model (not libmicrohttpd's HTML page), on POST and PUT,
+ * without waiting for a byte of the body, and the connection is closed.
+ */
+static void
+test_declared_too_large_is_json(void **state)
+{
+	const char *const methods[] = { "POST", "PUT" };
+	char text[256], buf[4096];
+	bool closed;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(text, sizeof(text), "%s /v1/echo HTTP/1.1\r\nHost: localhost\r\n"
+		    "Content-Type: application/json\r\nContent-Length: 99999999\r\n\r\n", methods[i]);
+		raw_exchange(*state, text, buf, sizeof(buf), &closed);
+		assert_memory_equal(buf, "HTTP/1.1 413", 12);
+		assert_non_null(strstr(buf, "\r\n\r\n{\"error\":{\"code\":\"payload_too_large\","));
+		assert_null(strstr(buf, "<html>"));
+		assert_true(closed);
+	}
+}
+
+/* ---- connection limits ---- */
+
+static int
+tcp_connect(unsigned port)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Poll the server's connection count (5 ms steps, bounded). */
+static bool
+wait_connections(struct http_server *srv, unsigned want)
+{
+	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		if (atomic_load(&srv->connections) == want)
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/* One address holds at most max_connections_per_ip; others still get in. */
+static void
+test_per_ip_limit(void **state)
+{
+	struct http_server *srv;
+	struct resp r;
+	int fds[4];
+	size_t i;
+
+	(void)state;
+	server_per_ip = 4;
+	srv = start_server("1.2");
+	for (i = 0; i < 4; i++)
+		fds[i] = tcp_connect(http_server_port(srv));
+	assert_true(wait_connections(srv, 4));
+	assert_int_equal(atomic_load(&srv->handshaking), 4);
+	/* a fifth connection from 127.0.0.1 is refused at once */
+	assert_int_not_equal(req(srv, "GET", "/v1/sys/health", NULL, NULL, &r), CURLE_OK);
+	resp_free(&r);
+	close(fds[0]);
+	assert_true(wait_connections(srv, 3));
+	assert_int_equal(req(srv, "GET", "/v1/sys/health", NULL, NULL, &r), CURLE_OK);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	for (i = 1; i < 4; i++)
+		close(fds[i]);
+	assert_true(wait_connections(srv, 0));
+	http_server_free(srv);
+	server_per_ip = 0;
+}
+
+/*
+ * An idle connection that never completes its TLS handshake is closed after
+ * handshake_timeout_s (1 s here), not the 30 s idle timeout; once its first
+ * request is in, a connection gets the normal timeout.
+ */
+static void
+test_handshake_timeout(void **state)
+{
+	struct http_server *srv;
+	struct resp r;
+	CURL *h;
+	char c;
+	int fd;
+
+	(void)state;
+	server_handshake_s = 1;
+	srv = start_server("1.2");
+	fd = tcp_connect(http_server_port(srv));
+	/* the server closes it (perhaps after a TLS alert): read reaches 0 or a
+	 * reset well before the 30 s idle timeout; wait_fd gives up after 10 s */
+	for (;;) {
+		assert_true(wait_fd(fd, POLLIN));
+		if (read(fd, &c, 1) <= 0)
+			break;
+	}
+	close(fd);
+
+	h = curl_easy_init();
+	assert_int_equal(perform(h, srv, "GET", "/v1/timeout", NULL, 0, NULL, NULL, &r), CURLE_OK);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "timeout_s")),
+	    HTTP_DEFAULT_TIMEOUT_S);
+	resp_free(&r);
+	curl_easy_cleanup(h);
+	http_server_free(srv);
+	server_handshake_s = 0;
+}
+
+/* ---- the global limit: eviction of handshaking connections ---- */
+
+/* A TCP connection from 127.0.0.<octet> (all of 127/8 is loopback), nothing sent. */
+static int
+tcp_connect_from(unsigned port, unsigned octet)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK + octet - 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Poll a counter of the server (5 ms steps, bounded). */
+static bool
+wait_counter(atomic_uint *v, unsigned want)
+{
+	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		if (atomic_load(v) == want)
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/*
+ * Wait (bounded) until the server has taken in want_seen connections since
+ * start (open ones plus evicted ones) and every eviction is done: the evicted
+ * connections are closed and MHD's own count agrees with ours (MHD frees a
+ * slot just after it tells us a connection closed). Connections closed for
+ * other reasons must not happen meanwhile.
+ */
+static bool
+wait_settled(struct http_server *srv, unsigned want_seen)
+{
+	struct timespec ts = { 0, 2 * 1000 * 1000 };
+	const union MHD_DaemonInfo *di;
+	unsigned open;
+	int i;
+
+	for (i = 0; i < 5000; i++) {
+		di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		open = atomic_load(&srv->connections);
+		if (http_server_evicting(srv) == 0 && di != NULL && di->num_connections == open &&
+		    open + atomic_load(&srv->evicted) == want_seen)
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/* Connect idle sockets from 127.0.0.<first> on, one at a time, each taken in
+ * (and whatever it evicted closed) before the next. Without eviction, MHD
+ * refuses the one that finds the server full and this fails. */
+static void
+idle_flood(struct http_server *srv, int *fds, unsigned n, unsigned first, unsigned *seen)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		fds[i] = tcp_connect_from(http_server_port(srv), first + i);
+		++*seen;
+		assert_true(wait_settled(srv, *seen));
+	}
+}
+
+/* The server closed this socket: EOF or a reset (wait_fd gives up after 10 s). */
+static bool
+closed_by_server(int fd)
+{
+	char c;
+
+	for (;;) {
+		if (!wait_fd(fd, POLLIN))
+			return false;
+		if (read(fd, &c, 1) <= 0)
+			return true;
+	}
+}
+
+#define EVICT_MAX 8   /* global limit in these tests; 2 slots are kept free */
+
+/*
+ * Idle sockets from many addresses (none over the per-IP limit) fill the
+ * global limit: a new connection evicts the oldest one still handshaking,
+ * oldest first, so a client that completes its handshake is served. Twice,
+ * as an attacker reconnecting would.
+ */
+static void
+test_evicts_handshaking(void **state)
+{
+	struct http_server *srv;
+	struct resp r;
+	int fds[2][EVICT_MAX];
+	unsigned i, round, seen = 0;
+
+	(void)state;
+	server_max_conn = EVICT_MAX;
+	srv = start_server("1.2");
+	for (round = 0; round < 2; round++) {
+		/* without eviction the server is full after these */
+		idle_flood(srv, fds[round], EVICT_MAX, 2 + round * 10, &seen);
+		assert_int_equal(req(srv, "GET", "/v1/sys/health", NULL, NULL, &r), CURLE_OK);
+		assert_int_equal(r.status, 200);
+		resp_free(&r);
+		/* curl's connection closes on its own: open + evicted is unchanged */
+	}
+	/* the first ones to go were the oldest */
+	assert_true(closed_by_server(fds[0][0]));
+	assert_true(closed_by_server(fds[0][1]));
+	assert_true(atomic_load(&srv->evicted) >= 2 * 2);
+	for (round = 0; round < 2; round++)
+		for (i = 0; i < EVICT_MAX; i++)
+			close(fds[round][i]);
+	assert_true(wait_counter(&srv->connections, 0));
+	http_server_free(srv);
+	server_max_conn = 0;
+}
+
+/*
+ * A connection that has sent its first request's headers is never evicted:
+ * an authenticated keep-alive connection between requests, and one whose
+ * request is in flight (headers in, half the body sent), both survive a
+ * flood of idle sockets that evicts the handshaking ones, and a new client
+ * still gets in.
+ */
+static void
+test_eviction_spares_requests(void **state)
+{
+	struct http_server *srv;
+	struct resp r;
+	CURL *kept, *mid;
+	char buf[4096];
+	bool closed;
+	int fds[EVICT_MAX];
+	unsigned i, seen;
+
+	(void)state;
+	server_max_conn = EVICT_MAX;
+	srv = start_server("1.2");
+	kept = curl_easy_init();
+	assert_non_null(kept);
+	assert_int_equal(perform(kept, srv, "GET", "/v1/secret/allowed", NULL, 0, "Bearer good",
+	    NULL, &r), CURLE_OK);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	mid = raw_open(srv);
+	raw_send(mid, "POST /v1/echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 14\r\n\r\n{\"name\"");
+	/* both past their first request's headers */
+	assert_true(wait_counter(&srv->handshaking, 0));
+	assert_true(wait_counter(&srv->connections, 2));
+
+	seen = 2;
+	idle_flood(srv, fds, EVICT_MAX, 2, &seen);
+	assert_true(atomic_load(&srv->evicted) >= 1);
+
+	/* the request in flight completes */
+	raw_send(mid, ":\"ada\"}");
+	raw_read_all(mid, buf, sizeof(buf), &closed);
+	assert_memory_equal(buf, "HTTP/1.1 201", 12);
+	assert_non_null(strstr(buf, "{\"hello\":\"ada\"}"));
+	curl_easy_cleanup(mid);
+	/* the kept-alive connection is still there: reused, no new connect */
+	assert_int_equal(perform(kept, srv, "GET", "/v1/secret/allowed", NULL, 0, "Bearer good",
+	    NULL, &r), CURLE_OK);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.connects, 0);
+	resp_free(&r);
+	/* and a new client is served */
+	assert_int_equal(req(srv, "GET", "/v1/sys/health", NULL, NULL, &r), CURLE_OK);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+
+	curl_easy_cleanup(kept);
+	for (i = 0; i < EVICT_MAX; i++)
+		close(fds[i]);
+	assert_true(wait_counter(&srv->connections, 0));
+	http_server_free(srv);
+	server_max_conn = 0;
+}
+
 int
 main(void)
 {
@@ -645,12 +1236,28 @@ main(void)
 		cmocka_unit_test(test_refuses_old_tls_config),
 		cmocka_unit_test_setup_teardown(test_keep_alive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_graceful_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smuggling_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_body_route, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unauthenticated_large_body, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_declared_too_large_is_json, setup, teardown),
+		cmocka_unit_test(test_per_ip_limit),
+		cmocka_unit_test(test_handshake_timeout),
+		cmocka_unit_test(test_evicts_handshaking),
+		cmocka_unit_test(test_eviction_spares_requests),
 		/* thread per connection: the same behaviour (these leave it selected) */
 		cmocka_unit_test_setup_teardown(test_success_and_headers, setup_per_connection, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup_per_connection, teardown),
 		cmocka_unit_test_setup_teardown(test_payload_too_large, setup_per_connection, teardown),
 		cmocka_unit_test_setup_teardown(test_keep_alive, setup_per_connection, teardown),
 		cmocka_unit_test_setup_teardown(test_graceful_stop, setup_per_connection, teardown),
+		cmocka_unit_test_setup_teardown(test_smuggling_refused, setup_per_connection, teardown),
+		cmocka_unit_test_setup_teardown(test_no_body_route, setup_per_connection, teardown),
+		cmocka_unit_test_setup_teardown(test_unauthenticated_large_body, setup_per_connection,
+		    teardown),
+		cmocka_unit_test(test_per_ip_limit),
+		cmocka_unit_test(test_handshake_timeout),
+		cmocka_unit_test(test_evicts_handshaking),
+		cmocka_unit_test(test_eviction_spares_requests),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
