@@ -329,15 +329,11 @@ void authn_throttle_free(struct authn_throttle *t);
  * *retry_after_s >= 1. Records nothing. */
 enum pv_rc authn_throttle_check(struct authn_throttle *t, const char *source, int64_t now_ms,
     int *retry_after_s);
-/* Record one failed attempt from source (nothing if it is already over the
- * limit: refused attempts do not extend the penalty). Then answers like
- * authn_throttle_check: PV_E_RATE if the next attempt would be refused. */
-enum pv_rc authn_throttle_hit(struct authn_throttle *t, const char *source, int64_t now_ms,
-    int *retry_after_s);
 /* Reserve one failure slot BEFORE verifying a credential: the check and the
  * count are one step under the table's lock, so N concurrent attempts get at
  * most `limit` slots. PV_OK (slot taken, counted as a failure), or PV_E_RATE
- * with *retry_after_s >= 1 (refused, nothing counted). */
+ * with *retry_after_s >= 1 (refused, nothing counted: refused attempts do not
+ * extend the penalty). */
 enum pv_rc authn_throttle_reserve(struct authn_throttle *t, const char *source, int64_t now_ms,
     int *retry_after_s);
 /* Give back a slot taken by authn_throttle_reserve: the attempt succeeded

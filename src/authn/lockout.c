@@ -268,30 +268,6 @@ authn_throttle_check(struct authn_throttle *t, const char *source, int64_t now_m
 }
 
 enum pv_rc
-authn_throttle_hit(struct authn_throttle *t, const char *source, int64_t now_ms,
-    int *retry_after_s)
-{
-	struct tentry *e;
-	enum pv_rc rc;
-	uint64_t h;
-
-	if (t == NULL)
-		return PV_E_INVALID;
-	h = source_hash(t, source);
-	if (pthread_mutex_lock(&t->lock) != 0)
-		return PV_E_INTERNAL;
-	e = lookup(t, h);
-	if ((rc = verdict(t, e, now_ms, retry_after_s)) == PV_OK) {
-		if (e == NULL)
-			e = insert(t, h, now_ms);
-		e->tat_ms = (e->tat_ms > now_ms ? e->tat_ms : now_ms) + t->t_ms;
-		rc = verdict(t, e, now_ms, retry_after_s);
-	}
-	pthread_mutex_unlock(&t->lock);
-	return rc;
-}
-
-enum pv_rc
 authn_throttle_reserve(struct authn_throttle *t, const char *source, int64_t now_ms,
     int *retry_after_s)
 {

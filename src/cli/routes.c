@@ -65,7 +65,10 @@ sys_unseal(struct http_request *req)
 		o = seal_status_json(&ss);
 		return o ? http_reply(req, 200, o) : PV_E_NOMEM;
 	}
-	if (authn_throttle_check(app->unseal_throttle, req->source, util_now_ms(),
+	/* reserve a failure slot before checking the share, so concurrent bad
+	 * shares are refused at the limit (as login attempts are); a good share
+	 * gives its slot back */
+	if (authn_throttle_reserve(app->unseal_throttle, req->source, util_now_ms(),
 	    &retry) == PV_E_RATE) {
 		req->retry_after_s = retry > 0 ? retry : 1;
 		return http_fail(req, PV_E_RATE, "Too many rejected unseal shares from this address");
@@ -74,10 +77,10 @@ sys_unseal(struct http_request *req)
 	if (rc == PV_OK) {
 		ev.outcome = AUDIT_ALLOWED;
 		ev.reason = ss.sealed ? "share_accepted" : "unsealed";
+		authn_throttle_release(app->unseal_throttle, req->source, util_now_ms());
 	} else {
 		ev.outcome = AUDIT_DENIED;
 		ev.reason = rc == PV_E_INTEGRITY ? "shares_mismatch" : "bad_share";
-		(void)authn_throttle_hit(app->unseal_throttle, req->source, util_now_ms(), &retry);
 	}
 	if (audit_record(app->audit, &ev) != PV_OK) {
 		/* fail closed: an unseal that is not in the trail did not happen */

@@ -153,10 +153,11 @@ test_throttle_limit(void **state)
 	(void)state;
 	assert_int_equal(authn_throttle_new(1024, 20, 60, &t), PV_OK);
 	for (i = 0; i < 19; i++)
-		assert_int_equal(authn_throttle_hit(t, "192.0.2.7", T0, &retry), PV_OK);
+		assert_int_equal(authn_throttle_reserve(t, "192.0.2.7", T0, &retry), PV_OK);
 	assert_int_equal(authn_throttle_check(t, "192.0.2.7", T0, &retry), PV_OK);
-	/* the 20th failure in the minute: the next attempt is refused */
-	assert_int_equal(authn_throttle_hit(t, "192.0.2.7", T0, &retry), PV_E_RATE);
+	/* the 20th failure in the minute takes the last slot: the next is refused */
+	assert_int_equal(authn_throttle_reserve(t, "192.0.2.7", T0, &retry), PV_OK);
+	assert_int_equal(authn_throttle_check(t, "192.0.2.7", T0, &retry), PV_E_RATE);
 	assert_int_equal(retry, 3);            /* one attempt back every 60/20 s */
 	assert_int_equal(authn_throttle_check(t, "192.0.2.7", T0 + 1000, &retry), PV_E_RATE);
 	assert_int_equal(retry, 2);
@@ -165,13 +166,16 @@ test_throttle_limit(void **state)
 	assert_int_equal(authn_throttle_check(t, "2001:db8::7", T0, &retry), PV_OK);
 	/* refused attempts do not add to the penalty */
 	for (i = 0; i < 100; i++)
-		assert_int_equal(authn_throttle_hit(t, "192.0.2.7", T0 + 1000, &retry), PV_E_RATE);
+		assert_int_equal(authn_throttle_reserve(t, "192.0.2.7", T0 + 1000, &retry),
+		    PV_E_RATE);
 	assert_int_equal(authn_throttle_check(t, "192.0.2.7", T0 + 3000, &retry), PV_OK);
 	/* one more failure and it is throttled again */
-	assert_int_equal(authn_throttle_hit(t, "192.0.2.7", T0 + 3000, &retry), PV_E_RATE);
+	assert_int_equal(authn_throttle_reserve(t, "192.0.2.7", T0 + 3000, &retry), PV_OK);
+	assert_int_equal(authn_throttle_check(t, "192.0.2.7", T0 + 3000, &retry), PV_E_RATE);
 	/* after a full minute, a full budget */
-	for (i = 0; i < 19; i++)
-		assert_int_equal(authn_throttle_hit(t, "192.0.2.7", T0 + 63000, &retry), PV_OK);
+	for (i = 0; i < 20; i++)
+		assert_int_equal(authn_throttle_reserve(t, "192.0.2.7", T0 + 63000, &retry), PV_OK);
+	assert_int_equal(authn_throttle_reserve(t, "192.0.2.7", T0 + 63000, &retry), PV_E_RATE);
 	authn_throttle_free(t);
 }
 
@@ -189,12 +193,12 @@ test_throttle_bounded_memory(void **state)
 	assert_true(cap >= 64 && cap <= 128);
 	/* one attacker at its limit */
 	for (i = 0; i < 20; i++)
-		authn_throttle_hit(t, "198.51.100.1", T0, &retry);
+		authn_throttle_reserve(t, "198.51.100.1", T0, &retry);
 	assert_int_equal(authn_throttle_check(t, "198.51.100.1", T0, &retry), PV_E_RATE);
 	/* a flood of 100x capacity sources, one failure each */
 	for (i = 0; i < 6400; i++) {
 		snprintf(src, sizeof(src), "10.%d.%d.%d", i >> 16 & 255, i >> 8 & 255, i & 255);
-		assert_int_equal(authn_throttle_hit(t, src, T0 + 10, &retry), PV_OK);
+		assert_int_equal(authn_throttle_reserve(t, src, T0 + 10, &retry), PV_OK);
 		assert_true(authn_throttle_count(t) <= cap);
 	}
 	assert_true(authn_throttle_count(t) <= cap);
@@ -218,7 +222,8 @@ test_throttle_params(void **state)
 	authn_throttle_free(NULL);
 	/* limit 1: every failure throttles for the whole window */
 	assert_int_equal(authn_throttle_new(8, 1, 60, &t), PV_OK);
-	assert_int_equal(authn_throttle_hit(t, NULL, T0, &retry), PV_E_RATE);
+	assert_int_equal(authn_throttle_reserve(t, NULL, T0, &retry), PV_OK);
+	assert_int_equal(authn_throttle_check(t, NULL, T0, &retry), PV_E_RATE);
 	assert_int_equal(retry, 60);
 	authn_throttle_free(t);
 }
