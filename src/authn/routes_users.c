@@ -679,22 +679,39 @@ h_user_disable(struct http_request *req)
 
 /* ---- enable, unlock, reset: the way back from mistakes ---- */
 
+struct state_job {
+	const char *id;
+	int64_t now_ms;
+	char username[STORE_USERNAME_MAX];
+	/* reset only */
+	const char *password_hash;
+	size_t ended;
+};
+
 /* The target of /v1/users/{id}/<verb>: it must exist, and must not be the
- * caller (separation of duties; recorded as a denial). */
+ * caller (separation of duties; recorded as a denial). On PV_OK, j is the
+ * job of that verb, for that user, now. */
 static enum pv_rc
-target_other(struct http_request *req, const char *action, struct store_user *u)
+target_other(struct http_request *req, const char *action, struct state_job *j)
 {
 	struct authn_service *s = svc_of(req);
 	const struct authn_principal *p = req->principal;
 	struct audit_event ev;
+	struct store_user u;
 	char res[128];
+	bool self;
 	enum pv_rc rc;
 
-	if ((rc = load_user(req, u)) != PV_OK)
+	if ((rc = load_user(req, &u)) != PV_OK)
 		return rc;
-	if (strcmp(u->id, p->user_id) != 0)
+	self = strcmp(u.id, p->user_id) == 0;
+	memset(j, 0, sizeof(*j));
+	j->id = req->params[0];
+	j->now_ms = util_now_ms();
+	util_strlcpy(j->username, u.username, sizeof(j->username));
+	store_user_clear(&u);
+	if (!self)
 		return PV_OK;
-	store_user_clear(u);
 	snprintf(res, sizeof(res), "users/%s", req->params[0]);
 	authn_ev_init(&ev, p, req->source, action, res);
 	ev.outcome = AUDIT_DENIED;
@@ -704,15 +721,6 @@ target_other(struct http_request *req, const char *action, struct store_user *u)
 	return http_fail(req, PV_E_FORBIDDEN, "You cannot enable, unlock or reset your own "
 	    "account; another administrator has to");
 }
-
-struct state_job {
-	const char *id;
-	int64_t now_ms;
-	char username[STORE_USERNAME_MAX];
-	/* reset only */
-	const char *password_hash;
-	size_t ended;
-};
 
 static enum pv_rc
 enable_fn(struct store *st, void *arg)
@@ -839,16 +847,10 @@ h_user_enable(struct http_request *req)
 {
 	struct authn_service *s = svc_of(req);
 	struct state_job j;
-	struct store_user u;
 	enum pv_rc rc;
 
-	if ((rc = target_other(req, "user.enable", &u)) != PV_OK)
+	if ((rc = target_other(req, "user.enable", &j)) != PV_OK)
 		return rc;
-	memset(&j, 0, sizeof(j));
-	j.id = req->params[0];
-	j.now_ms = util_now_ms();
-	util_strlcpy(j.username, u.username, sizeof(j.username));
-	store_user_clear(&u);
 	if ((rc = user_state_commit(req, "user.enable", enable_fn, &j, NULL)) != PV_OK)
 		return rc;
 	authn_authz_changed(s);
@@ -860,16 +862,10 @@ static enum pv_rc
 h_user_unlock(struct http_request *req)
 {
 	struct state_job j;
-	struct store_user u;
 	enum pv_rc rc;
 
-	if ((rc = target_other(req, "user.unlock", &u)) != PV_OK)
+	if ((rc = target_other(req, "user.unlock", &j)) != PV_OK)
 		return rc;
-	memset(&j, 0, sizeof(j));
-	j.id = req->params[0];
-	j.now_ms = util_now_ms();
-	util_strlcpy(j.username, u.username, sizeof(j.username));
-	store_user_clear(&u);
 	if ((rc = user_state_commit(req, "user.unlock", unlock_fn, &j, NULL)) != PV_OK)
 		return rc;
 	return http_reply(req, 200, json_pack("{s:s, s:s, s:b}", "id", j.id, "username",
@@ -882,17 +878,11 @@ h_user_reset(struct http_request *req)
 	struct authn_service *s = svc_of(req);
 	char otp[AUTHN_OTP_LEN + 1], hash[crypto_pwhash_STRBYTES], *detail;
 	struct state_job j;
-	struct store_user u;
 	json_t *o;
 	enum pv_rc rc;
 
-	if ((rc = target_other(req, "user.reset", &u)) != PV_OK)
+	if ((rc = target_other(req, "user.reset", &j)) != PV_OK)
 		return rc;
-	memset(&j, 0, sizeof(j));
-	j.id = req->params[0];
-	j.now_ms = util_now_ms();
-	util_strlcpy(j.username, u.username, sizeof(j.username));
-	store_user_clear(&u);
 	/* hashed here, not on the writer: Argon2id must not stall every commit */
 	if ((rc = authn_password_generate(otp, sizeof(otp))) != PV_OK)
 		return rc;
