@@ -375,3 +375,85 @@ h_has_header(struct h_resp *r, const char *prefix)
 	}
 	return false;
 }
+
+/* ---- a real terminal (tmux) ---- */
+
+static char tty_sock[700];
+
+static void
+tty_cmd(const char *args)
+{
+	char cmd[4096];
+
+	snprintf(cmd, sizeof(cmd), "tmux -S %s %s", tty_sock, args);
+	CHECK(h_run(cmd, NULL) == 0);
+}
+
+void
+h_tty_start(struct h_server *s, int width, const char *cmd)
+{
+	char args[4096];
+
+	CHECK(h_run("command -v tmux >/dev/null && command -v oathtool >/dev/null", NULL) == 0);
+	snprintf(tty_sock, sizeof(tty_sock), "%s/../tmux.sock", s->dir);
+	snprintf(args, sizeof(args), "new-session -d -s pv -x %d -y 60 \"%s\"", width, cmd);
+	tty_cmd(args);
+}
+
+char *
+h_tty_wait(const char *text, int history)
+{
+	char cmd[1024], *out = NULL;
+	int i;
+
+	snprintf(cmd, sizeof(cmd), "tmux -S %s capture-pane -p -t pv -S -%d", tty_sock, history);
+	for (i = 0; i < 400; i++) {
+		free(out);
+		out = NULL;
+		if (h_run(cmd, &out) == 0 && strstr(out, text) != NULL)
+			return out;
+		usleep(50 * 1000);
+	}
+	fprintf(stderr, "screen never showed '%s'; it shows:\n%s\n", text, out ? out : "");
+	h_fail();
+}
+
+void
+h_tty_type(const char *text)
+{
+	char args[1024];
+
+	snprintf(args, sizeof(args), "send-keys -t pv -l '%s'", text);
+	tty_cmd(args);
+	tty_cmd("send-keys -t pv Enter");
+}
+
+char *
+h_tty_first_login(const char *otp, const char *newpw)
+{
+	char cmd[256], secret[64], code[16], *screen, *out = NULL;
+	const char *p;
+
+	free(h_tty_wait("Password:", 100));
+	h_tty_type(otp);
+	free(h_tty_wait("New password:", 100));
+	h_tty_type(newpw);
+	free(h_tty_wait("Repeat it:", 100));
+	h_tty_type(newpw);
+	screen = h_tty_wait("Code from the app:", 300);
+	p = strstr(screen, "secret: ");
+	CHECK(p != NULL);
+	CHECK(sscanf(p + 8, "%63[A-Z2-7]", secret) == 1);
+	snprintf(cmd, sizeof(cmd), "oathtool --totp -b %s", secret);
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(sscanf(out, "%15s", code) == 1);
+	free(out);
+	h_tty_type(code);
+	return screen;
+}
+
+void
+h_tty_stop(void)
+{
+	tty_cmd("kill-server");
+}

@@ -77,4 +77,19 @@ void h_done(const char *name);
 /* Path of the phivault binary. */
 const char *h_bin(void);
 
+/* ---- a real terminal (tmux) for interactive commands ---- */
+/* Run shell command `cmd` in a detached tmux session (width x 60) whose
+ * socket lives beside s's data directory. One session per process. */
+void h_tty_start(struct h_server *s, int width, const char *cmd);
+/* Wait until the pane (with `history` lines of scrollback) shows text;
+ * returns its content (malloc'd). Fails the test after about 20 s. */
+char *h_tty_wait(const char *text, int history);
+/* Type a line (literally) and Enter. */
+void h_tty_type(const char *text);
+/* The first-login walk of `phivault login` on the terminal: the one-time
+ * password, newpw twice, then the TOTP code oathtool computes from the secret
+ * on the screen. Returns the screen that asked for the code (malloc'd). */
+char *h_tty_first_login(const char *otp, const char *newpw);
+void h_tty_stop(void);
+
 #endif

@@ -18,45 +18,6 @@
 
 #define NEWPW "plum velvet harbor 42"
 
-static char tmux_sock[600];
-
-static void
-tmux(const char *args)
-{
-	char cmd[4096];
-
-	snprintf(cmd, sizeof(cmd), "tmux -S %s %s", tmux_sock, args);
-	CHECK(h_run(cmd, NULL) == 0);
-}
-
-static char *
-wait_screen(const char *text)
-{
-	char cmd[1024], *out = NULL;
-	int i;
-
-	snprintf(cmd, sizeof(cmd), "tmux -S %s capture-pane -p -t pv -S -300", tmux_sock);
-	for (i = 0; i < 400; i++) {
-		free(out);
-		out = NULL;
-		if (h_run(cmd, &out) == 0 && strstr(out, text) != NULL)
-			return out;
-		usleep(50 * 1000);
-	}
-	fprintf(stderr, "screen never showed '%s'; it shows:\n%s\n", text, out ? out : "");
-	h_fail();
-}
-
-static void
-type_line(const char *text)
-{
-	char args[1024];
-
-	snprintf(args, sizeof(args), "send-keys -t pv -l '%s'", text);
-	tmux(args);
-	tmux("send-keys -t pv Enter");
-}
-
 /* Append s to f with every `from` replaced by `to`. */
 static void
 put_replaced(FILE *f, const char *s, const char *const *from, const char *const *to, size_t n)
@@ -120,8 +81,8 @@ int
 main(void)
 {
 	struct h_server s;
-	char cmd[2048], script[700], *screen, *out = NULL, secret[64], code[16];
-	const char *otp, *p;
+	char cmd[2048], script[700], *screen;
+	const char *otp;
 
 	if (h_run("command -v tmux >/dev/null && command -v oathtool >/dev/null && "
 	    "command -v bash >/dev/null", NULL) != 0) {
@@ -131,34 +92,17 @@ main(void)
 	h_init(&s, "readme", NULL);
 	h_start(&s, NULL);
 	otp = json_string_value(json_object_get(s.init, "admin_password"));
-	snprintf(tmux_sock, sizeof(tmux_sock), "%s/../tmux.sock", s.dir);
 	snprintf(script, sizeof(script), "%s/../tour.sh", s.dir);
 	CHECK(write_tour(&s, script) == 3);
 	/* the README's relative paths are from the source tree; ours are absolute */
-	snprintf(cmd, sizeof(cmd), "new-session -d -s pv -x 220 -y 60 "
-	    "\"env -u PHIVAULT_ADDR -u PHIVAULT_CACERT bash %s; echo TOUR EXIT \\$?; sleep 60\"",
-	    script);
-	tmux(cmd);
-
-	free(wait_screen("Password:"));
-	type_line(otp);
-	free(wait_screen("New password:"));
-	type_line(NEWPW);
-	free(wait_screen("Repeat it:"));
-	type_line(NEWPW);
-	screen = wait_screen("Code from the app:");
+	snprintf(cmd, sizeof(cmd), "env -u PHIVAULT_ADDR -u PHIVAULT_CACERT bash %s; "
+	    "echo TOUR EXIT \\$?; sleep 60", script);
+	h_tty_start(&s, 220, cmd);
+	screen = h_tty_first_login(otp, NEWPW);
 	CHECK(strstr(screen, "Scan the QR code") != NULL);
-	p = strstr(screen, "secret: ");
-	CHECK(p != NULL);
-	CHECK(sscanf(p + 8, "%63[A-Z2-7]", secret) == 1);
 	free(screen);
-	snprintf(cmd, sizeof(cmd), "oathtool --totp -b %s", secret);
-	CHECK(h_run(cmd, &out) == 0);
-	CHECK(sscanf(out, "%15s", code) == 1);
-	free(out);
-	type_line(code);
 
-	screen = wait_screen("TOUR EXIT ");
+	screen = h_tty_wait("TOUR EXIT ", 300);
 	if (strstr(screen, "TOUR EXIT 0") == NULL)
 		fprintf(stderr, "the tour failed; the screen:\n%s\n", screen);
 	CHECK(strstr(screen, "TOUR EXIT 0") != NULL);
@@ -172,7 +116,7 @@ main(void)
 	CHECK(strstr(screen, NEWPW) == NULL);
 	CHECK(strstr(screen, otp) == NULL);
 	free(screen);
-	tmux("kill-server");
+	h_tty_stop();
 	CHECK(h_stop(&s) == 0);
 	json_decref(s.init);
 	h_done("test_readme");
