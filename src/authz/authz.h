@@ -7,9 +7,12 @@
  * Permission strings (API.md "Users, groups and roles"):
  *   plain    users.manage  roles.manage  collections.manage  keys.manage
  *            audit.read  alerts.read  compliance.read  sys.backup
- *            tokens.tokenize  tokens.detokenize
  *   scoped   records.read:<collection>  records.write:<collection>
  *            records.unmask:<collection>.<field>
+ *            tokens.tokenize:<collection>  tokens.detokenize:<collection>
+ *   alias    bare tokens.tokenize / tokens.detokenize (the plain form of
+ *            milestone 1, deprecated) parse as "<verb>:*" and format so;
+ *            stored custom roles holding them keep the grant they had.
  *   names    [a-z][a-z0-9_]{0,62}, or "*" meaning every collection / field.
  *   "*" alone is not a permission (there is no superuser), nor is any
  *   unknown verb: both are refused in role definitions.
@@ -55,8 +58,8 @@ enum authz_verb {
 	AUTHZ_ALERTS_READ,
 	AUTHZ_COMPLIANCE_READ,
 	AUTHZ_SYS_BACKUP,
-	AUTHZ_TOKENS_TOKENIZE,
-	AUTHZ_TOKENS_DETOKENIZE,
+	AUTHZ_TOKENS_TOKENIZE,           /* :<collection> (bare = :*) */
+	AUTHZ_TOKENS_DETOKENIZE,         /* :<collection> (bare = :*) */
 	AUTHZ_RECORDS_READ,              /* :<collection> */
 	AUTHZ_RECORDS_WRITE,             /* :<collection> */
 	AUTHZ_RECORDS_UNMASK,            /* :<collection>.<field> */

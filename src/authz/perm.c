@@ -17,24 +17,32 @@
 
 enum scope { SCOPE_NONE, SCOPE_COLLECTION, SCOPE_FIELD };
 
+/*
+ * bare_all: the verb was plain before it was scoped (tokens.tokenize,
+ * tokens.detokenize, issue 8 item 7), and its bare form is kept as a
+ * deprecated alias of "<verb>:*" so that custom roles stored with it (and
+ * clients following the old contract) keep exactly the grant they had. It
+ * parses to the same struct authz_perm as "<verb>:*" and formats as that.
+ */
 static const struct verb_def {
 	const char *name;
 	enum authz_verb verb;
 	enum scope scope;
+	bool bare_all;
 } verbs[] = {
-	{ "users.manage", AUTHZ_USERS_MANAGE, SCOPE_NONE },
-	{ "roles.manage", AUTHZ_ROLES_MANAGE, SCOPE_NONE },
-	{ "collections.manage", AUTHZ_COLLECTIONS_MANAGE, SCOPE_NONE },
-	{ "keys.manage", AUTHZ_KEYS_MANAGE, SCOPE_NONE },
-	{ "audit.read", AUTHZ_AUDIT_READ, SCOPE_NONE },
-	{ "alerts.read", AUTHZ_ALERTS_READ, SCOPE_NONE },
-	{ "compliance.read", AUTHZ_COMPLIANCE_READ, SCOPE_NONE },
-	{ "sys.backup", AUTHZ_SYS_BACKUP, SCOPE_NONE },
-	{ "tokens.tokenize", AUTHZ_TOKENS_TOKENIZE, SCOPE_NONE },
-	{ "tokens.detokenize", AUTHZ_TOKENS_DETOKENIZE, SCOPE_NONE },
-	{ "records.read", AUTHZ_RECORDS_READ, SCOPE_COLLECTION },
-	{ "records.write", AUTHZ_RECORDS_WRITE, SCOPE_COLLECTION },
-	{ "records.unmask", AUTHZ_RECORDS_UNMASK, SCOPE_FIELD },
+	{ "users.manage", AUTHZ_USERS_MANAGE, SCOPE_NONE, false },
+	{ "roles.manage", AUTHZ_ROLES_MANAGE, SCOPE_NONE, false },
+	{ "collections.manage", AUTHZ_COLLECTIONS_MANAGE, SCOPE_NONE, false },
+	{ "keys.manage", AUTHZ_KEYS_MANAGE, SCOPE_NONE, false },
+	{ "audit.read", AUTHZ_AUDIT_READ, SCOPE_NONE, false },
+	{ "alerts.read", AUTHZ_ALERTS_READ, SCOPE_NONE, false },
+	{ "compliance.read", AUTHZ_COMPLIANCE_READ, SCOPE_NONE, false },
+	{ "sys.backup", AUTHZ_SYS_BACKUP, SCOPE_NONE, false },
+	{ "tokens.tokenize", AUTHZ_TOKENS_TOKENIZE, SCOPE_COLLECTION, true },
+	{ "tokens.detokenize", AUTHZ_TOKENS_DETOKENIZE, SCOPE_COLLECTION, true },
+	{ "records.read", AUTHZ_RECORDS_READ, SCOPE_COLLECTION, false },
+	{ "records.write", AUTHZ_RECORDS_WRITE, SCOPE_COLLECTION, false },
+	{ "records.unmask", AUTHZ_RECORDS_UNMASK, SCOPE_FIELD, false },
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -61,7 +69,7 @@ static const char *const role_auditor[] = {
 };
 static const char *const role_clinician[] = {
 	"records.read:*", "records.write:*", "records.unmask:*.*",
-	"tokens.tokenize", "tokens.detokenize", NULL
+	"tokens.tokenize:*", "tokens.detokenize:*", NULL
 };
 /* Reads every collection, masked: no records.unmask. */
 static const char *const role_analyst[] = { "records.read:*", NULL };
@@ -137,6 +145,10 @@ authz_perm_parse(const char *perm, struct authz_perm *out)
 			return PV_E_INVALID;
 		break;
 	case SCOPE_COLLECTION:
+		if (colon == NULL && verbs[i].bare_all) {
+			strcpy(p.collection, "*");   /* deprecated alias of "<verb>:*" */
+			break;
+		}
 		if (colon == NULL || !take_name(colon + 1, strlen(colon + 1), p.collection))
 			return PV_E_INVALID;
 		break;

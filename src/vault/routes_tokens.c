@@ -1,35 +1,74 @@
 /*
  * vault/routes_tokens.c: tokenization (API.md "PHI records").
  *
- *   POST /v1/tokenize    tokens.tokenize    token.create
+ *   POST /v1/tokenize    tokens.tokenize:<body collection>    token.create
  *        {"collection","field","value","deterministic":false} -> {"token":"tok_..."}
- *   POST /v1/detokenize  tokens.detokenize  token.detokenize   purpose required
- *        {"token"} -> {"value"}
+ *   POST /v1/detokenize  tokens.detokenize:<token's collection>  token.detokenize
+ *        {"token"} -> {"value"}                                  purpose required
+ *
+ * Both permissions are scoped to a collection (issue 8 item 7), so the route
+ * permission is "authenticated" (restricted sessions are refused there) and
+ * the handler decides: tokenize on the collection named in the body, before
+ * the collection is looked up; detokenize on the collection the token was
+ * minted in, read from the store (never from the request). A denial is
+ * audited (outcome denied, reason missing_permission:<perm>) and answered
+ * 403 forbidden. To a caller without tokens.detokenize:* an unknown token is
+ * answered exactly like a token of a collection it may not detokenize (403,
+ * same message; the entry's reason is missing_permission:tokens.detokenize:*
+ * since only a holder of every collection may learn that a token does not
+ * exist), so the answer never tells whether a token exists elsewhere. A
+ * holder of tokens.detokenize:* gets 404 not_found for an unknown token.
  *
  * The value is validated and normalised with the type of the named field,
  * then stored as an envelope under KEK "tokens" (fresh DEK, AAD
- * "phivault:token:v1|<token>", so a value moved to another token does not
- * open). Tokens are random IDs by default. A deterministic token is derived
- * from MAC = HMAC(keys_mac("tokens", "det:<type>"),
- * "phivault:token:v1|<type>|<canonical value>"): the same value of the same
- * type gets the same token in every collection (joins across datasets)
+ * "phivault:token:v2|<collection>|<token>", so a value moved to another
+ * token, or a token row moved to another collection, does not open; tokens
+ * sealed before v2 have AAD "phivault:token:v1|<token>" and are opened with
+ * it when the v2 AAD does not verify). Tokens are random IDs by default. A
+ * deterministic token is derived from MAC = HMAC(keys_mac("tokens",
+ * "det:<type>"), "phivault:token:v2|<collection>|<type>|<canonical value>"):
+ * the same value of the same type gets the same token within a collection
+ * (joins across its fields) and a different one in every other collection,
  * without the token revealing anything without the key; its first 128 bits
  * in base32 are the token. The MAC is unique in the store, so a second
- * tokenization returns the existing token.
+ * tokenization returns the existing token. Tokens derived before v2 (input
+ * "phivault:token:v1|<type>|<canonical value>", the same in every
+ * collection) stay valid: they are found by ID as always, and a
+ * deterministic tokenization that finds no v2 token reuses the v1 token of
+ * the same value if, and only if, that token belongs to the same collection.
  *
  * Detokenization is a PHI read: purpose of use required, and the value is
  * released only after its audit entry is durable. Masking does not apply:
- * tokens.detokenize is itself the grant to see the value.
+ * tokens.detokenize:<c> is itself the grant to see the value.
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "authz/authz.h"
 #include "vault/vault_int.h"
 
 #define TOKEN_AAD_PREFIX "phivault:token:v1|"
+#define TOKEN_AAD_PREFIX_V2 "phivault:token:v2|"
 #define TOKEN_BODY_MAX (16 * 1024)
+#define TOKEN_AAD_MAX (sizeof(TOKEN_AAD_PREFIX_V2) + VAULT_NAME_MAX + UTIL_ID_MAX + 1)
+#define TOKEN_DENIED_MSG "Permission denied: your roles do not grant this operation"
+
+/* A permission denial of the handler: audited (denied, missing_permission:
+ * <perm> or restricted_session), answered 403. */
+static enum pv_rc token_deny(struct vault_ctx *v, struct http_request *req, const char *action,
+    const char *resource, const char *perm, enum pv_rc rc)
+{
+	char reason[AUTHZ_PERM_MAX + 32];
+
+	snprintf(reason, sizeof(reason), "missing_permission:%s",
+	    authz_perm_valid(perm) ? perm : "(invalid)");
+	if (vault_audit(v, req, action, resource, NULL, AUDIT_DENIED,
+	    rc == PV_E_RESTRICTED ? "restricted_session" : reason, NULL) != PV_OK)
+		return http_fail(req, PV_E_AUDIT, NULL);
+	return http_fail(req, rc, rc == PV_E_FORBIDDEN ? TOKEN_DENIED_MSG : NULL);
+}
 
 struct ensure_job {
 	struct keys *keys;
@@ -52,9 +91,13 @@ static enum pv_rc ensure_tokens_kek(struct vault_ctx *v)
 	return audit_commit(v->audit, NULL, ensure_fn, &j);
 }
 
-static enum pv_rc token_aad(const char *token, char *buf, size_t len, size_t *outlen)
+/* AAD of a token's envelope: v2 binds its collection (collection NULL: the
+ * v1 AAD of tokens sealed before). */
+static enum pv_rc token_aad(const char *collection, const char *token, char *buf, size_t len,
+    size_t *outlen)
 {
-	int n = snprintf(buf, len, TOKEN_AAD_PREFIX "%s", token);
+	int n = collection != NULL ? snprintf(buf, len, TOKEN_AAD_PREFIX_V2 "%s|%s", collection,
+	    token) : snprintf(buf, len, TOKEN_AAD_PREFIX "%s", token);
 
 	if (n < 0 || (size_t)n >= len)
 		return PV_E_INVALID;
@@ -62,11 +105,13 @@ static enum pv_rc token_aad(const char *token, char *buf, size_t len, size_t *ou
 	return PV_OK;
 }
 
-static enum pv_rc det_mac(struct vault_ctx *v, const struct vault_field *f, const char *canon,
-    uint8_t mac[STORE_MAC_LEN])
+/* The deterministic MAC of canon: v2 (per collection) when collection is not
+ * NULL, else the v1 derivation shared by every collection (legacy lookup). */
+static enum pv_rc det_mac(struct vault_ctx *v, const char *collection,
+    const struct vault_field *f, const char *canon, uint8_t mac[STORE_MAC_LEN])
 {
 	char purpose[32];
-	size_t cap = sizeof(TOKEN_AAD_PREFIX) + 16 + strlen(canon) + 2, len;
+	size_t cap = sizeof(TOKEN_AAD_PREFIX_V2) + VAULT_NAME_MAX + 16 + strlen(canon) + 3, len;
 	char *in = malloc(cap);
 	enum pv_rc rc;
 	int n;
@@ -74,7 +119,9 @@ static enum pv_rc det_mac(struct vault_ctx *v, const struct vault_field *f, cons
 	if (in == NULL)
 		return PV_E_NOMEM;
 	snprintf(purpose, sizeof(purpose), "det:%s", vault_type_name(f->type));
-	n = snprintf(in, cap, TOKEN_AAD_PREFIX "%s|%s", vault_type_name(f->type), canon);
+	n = collection != NULL ? snprintf(in, cap, TOKEN_AAD_PREFIX_V2 "%s|%s|%s", collection,
+	    vault_type_name(f->type), canon) : snprintf(in, cap, TOKEN_AAD_PREFIX "%s|%s",
+	    vault_type_name(f->type), canon);
 	if (n < 0 || (size_t)n >= cap) {
 		rc = PV_E_INTERNAL;
 		goto out;
@@ -98,6 +145,47 @@ static void det_token(const uint8_t mac[STORE_MAC_LEN], char out[UTIL_ID_MAX])
 	snprintf(out, UTIL_ID_MAX, "tok_%s", b32);
 }
 
+/*
+ * The deterministic token of canon in collection c: the v2 MAC (into mac)
+ * and its token; *reused if that token, or a v1 token of the same value
+ * minted in c (before derivations were per collection), already exists
+ * (then token is the existing one). PV_E_NOTFOUND: no KEK "tokens" yet.
+ */
+static enum pv_rc det_lookup(struct vault_ctx *v, const struct vault_collection *c,
+    const struct vault_field *f, const char *canon, uint8_t mac[STORE_MAC_LEN],
+    char token[UTIL_ID_MAX], struct store_token *existing, bool *reused)
+{
+	uint8_t legacy[STORE_MAC_LEN];
+	enum pv_rc rc;
+
+	*reused = false;
+	if ((rc = det_mac(v, c->name, f, canon, mac)) != PV_OK)
+		return rc;
+	det_token(mac, token);
+	rc = store_token_get_by_mac(v->st, mac, existing);
+	if (rc == PV_OK) {
+		*reused = true;
+		return PV_OK;
+	}
+	if (rc != PV_E_NOTFOUND)
+		return rc;
+	if ((rc = det_mac(v, NULL, f, canon, legacy)) != PV_OK)
+		goto out;
+	rc = store_token_get_by_mac(v->st, legacy, existing);
+	if (rc == PV_OK && strcmp(existing->collection, c->name) == 0) {
+		util_strlcpy(token, existing->token, UTIL_ID_MAX);
+		*reused = true;
+	} else if (rc == PV_OK || rc == PV_E_NOTFOUND) {
+		/* none, or another collection's: mint the v2 token */
+		store_token_clear(existing);
+		memset(existing, 0, sizeof(*existing));
+		rc = PV_OK;
+	}
+out:
+	vault_wipe(legacy, sizeof(legacy));
+	return rc;
+}
+
 struct put_job {
 	struct store_token t;
 };
@@ -118,15 +206,15 @@ static char *value_plaintext(const struct vault_field *f, const char *canon)
 	return text;
 }
 
-static enum pv_rc seal_value(struct vault_ctx *v, const char *token, const char *pt,
-    struct store_token *t)
+static enum pv_rc seal_value(struct vault_ctx *v, const char *collection, const char *token,
+    const char *pt, struct store_token *t)
 {
 	struct keys_envelope env;
-	char aad[128];
+	char aad[TOKEN_AAD_MAX];
 	size_t aadlen = 0, ptlen = strlen(pt);
 	enum pv_rc rc;
 
-	if ((rc = token_aad(token, aad, sizeof(aad), &aadlen)) != PV_OK)
+	if ((rc = token_aad(collection, token, aad, sizeof(aad), &aadlen)) != PV_OK)
 		return rc;
 	t->ciphertext = malloc(ptlen + CRYPTO_BOX_OVERHEAD);
 	t->wrapped_dek = malloc(KEYS_WRAPPED_DEK_LEN);
@@ -156,7 +244,7 @@ static enum pv_rc tokenize(struct http_request *req)
 	struct store_token existing;
 	struct audit_event ev;
 	json_t *det = json_object_get(req->body, "deterministic");
-	char err[VAULT_ERR_MAX] = "", resource[96], token[UTIL_ID_MAX] = "";
+	char err[VAULT_ERR_MAX] = "", resource[96], token[UTIL_ID_MAX] = "", perm[AUTHZ_PERM_MAX];
 	char *canon = NULL, *pt = NULL, *detail = NULL;
 	bool deterministic = false, reused = false;
 	enum pv_rc rc;
@@ -177,6 +265,18 @@ static enum pv_rc tokenize(struct http_request *req)
 		goto fail;
 	}
 	deterministic = json_is_true(det);
+	if (!vault_name_valid(cname)) {
+		rc = PV_E_INVALID;
+		util_strlcpy(err, "'collection' is not a collection name", sizeof(err));
+		goto fail;
+	}
+	/* before the lookup: no answer tells an unauthorised caller whether the
+	 * collection exists */
+	snprintf(perm, sizeof(perm), "tokens.tokenize:%s", cname);
+	if ((rc = authz_check(req->principal, perm, false)) != PV_OK) {
+		rc = token_deny(v, req, ev.action, ev.resource, perm, rc);
+		goto out;
+	}
 	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK) {
 		if (rc == PV_E_NOTFOUND)
 			util_strlcpy(err, "no such collection", sizeof(err));
@@ -212,22 +312,14 @@ static enum pv_rc tokenize(struct http_request *req)
 	}
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (deterministic) {
-			rc = det_mac(v, f, canon, j->t.mac);
-			if (rc == PV_OK) {
-				det_token(j->t.mac, token);
-				rc = store_token_get_by_mac(v->st, j->t.mac, &existing);
-				if (rc == PV_OK) {
-					reused = true;
-					break;
-				}
-				if (rc == PV_E_NOTFOUND)
-					rc = PV_OK;
-			}
+			rc = det_lookup(v, c, f, canon, j->t.mac, token, &existing, &reused);
+			if (rc == PV_OK && reused)
+				break;
 		} else {
 			rc = util_id_new("tok", token);
 		}
 		if (rc == PV_OK)
-			rc = seal_value(v, token, pt, &j->t);
+			rc = seal_value(v, c->name, token, pt, &j->t);
 		if (rc != PV_E_NOTFOUND || attempt > 0)
 			break;
 		/* no KEK "tokens" yet: make it, then try again */
@@ -301,7 +393,7 @@ static enum pv_rc detokenize(struct http_request *req)
 	struct store_token t;
 	struct keys_envelope env;
 	const char *token = NULL, *purpose = NULL;
-	char resource[96] = "tokens", aad[128];
+	char resource[96] = "tokens", aad[TOKEN_AAD_MAX], perm[AUTHZ_PERM_MAX];
 	uint8_t *pt = NULL;
 	size_t aadlen = 0, ptlen = 0;
 	json_t *value = NULL;
@@ -315,15 +407,37 @@ static enum pv_rc detokenize(struct http_request *req)
 		return rc;
 	if (util_id_valid("tok", token))
 		snprintf(resource, sizeof(resource), "tokens/%s", token);
-	if ((rc = vault_purpose_require(v, req, "token.detokenize", resource,
-	    "tokens.detokenize", &purpose)) != PV_OK)
-		return rc;
+	/* The permission is on the token's own collection, as stored. An
+	 * unknown token needs tokens.detokenize:* to be told so: to anyone else
+	 * it looks like a token of a collection they may not read. */
 	rc = util_id_valid("tok", token) ? store_token_get(v->st, token, &t) : PV_E_NOTFOUND;
+	if (rc != PV_OK && rc != PV_E_NOTFOUND) {
+		rc = vault_fail_audited(v, req, "token.detokenize", resource, NULL, rc, NULL);
+		goto out;
+	}
+	snprintf(perm, sizeof(perm), "tokens.detokenize:%s", rc == PV_OK ? t.collection : "*");
+	{
+		enum pv_rc arc = authz_check(req->principal, perm, false);
+
+		if (arc != PV_OK) {
+			rc = token_deny(v, req, "token.detokenize", resource, perm, arc);
+			goto out;
+		}
+	}
+	{
+		enum pv_rc prc = vault_purpose_require(v, req, "token.detokenize", resource, perm,
+		    &purpose);
+
+		if (prc != PV_OK) {
+			rc = prc;
+			goto out;
+		}
+	}
 	if (rc == PV_OK && (t.wrapped_dek_len != KEYS_WRAPPED_DEK_LEN ||
 	    t.ciphertext_len <= CRYPTO_BOX_OVERHEAD))
 		rc = PV_E_INTEGRITY;
 	if (rc == PV_OK)
-		rc = token_aad(t.token, aad, sizeof(aad), &aadlen);
+		rc = token_aad(t.collection, t.token, aad, sizeof(aad), &aadlen);
 	if (rc == PV_OK) {
 		ptlen = t.ciphertext_len - CRYPTO_BOX_OVERHEAD;
 		pt = malloc(ptlen + 1);
@@ -337,6 +451,11 @@ static enum pv_rc detokenize(struct http_request *req)
 		memcpy(env.wrapped_dek, t.wrapped_dek, KEYS_WRAPPED_DEK_LEN);
 		rc = keys_envelope_open(v->keys, &env, (const uint8_t *)aad, aadlen, t.ciphertext,
 		    t.ciphertext_len, pt);
+		/* sealed before v2: the AAD without the collection */
+		if (rc == PV_E_INTEGRITY &&
+		    (rc = token_aad(NULL, t.token, aad, sizeof(aad), &aadlen)) == PV_OK)
+			rc = keys_envelope_open(v->keys, &env, (const uint8_t *)aad, aadlen,
+			    t.ciphertext, t.ciphertext_len, pt);
 	}
 	if (rc == PV_OK) {
 		value = json_loadb((const char *)pt, ptlen, JSON_DECODE_ANY, NULL);
@@ -379,9 +498,10 @@ out:
 enum pv_rc vault_routes_tokens(struct http_server *srv, struct vault_ctx *v)
 {
 	const struct http_route routes[] = {
-		{ "POST", "/v1/tokenize", tokenize, "tokens.tokenize", "token.create",
+		/* scoped by collection: decided in the handlers */
+		{ "POST", "/v1/tokenize", tokenize, HTTP_PERM_AUTHENTICATED, "token.create",
 		    HTTP_ROUTE_BODY, TOKEN_BODY_MAX, v },
-		{ "POST", "/v1/detokenize", detokenize, "tokens.detokenize", "token.detokenize",
+		{ "POST", "/v1/detokenize", detokenize, HTTP_PERM_AUTHENTICATED, "token.detokenize",
 		    HTTP_ROUTE_BODY, TOKEN_BODY_MAX, v },
 	};
 

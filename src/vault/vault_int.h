@@ -106,7 +106,7 @@ char *vault_detail_fields(json_t *obj, json_t *extra);
  * detokenization): X-Purpose-Of-Use must be an HL7 PurposeOfUse code
  * (400 purpose_required otherwise), ETREAT only for a break_glass principal
  * (403 forbidden), and within the allow-lists of the roles that grant
- * `required` (the permission used: "records.read:<c>", "tokens.detokenize";
+ * `required` (the permission used: "records.read:<c>", "tokens.detokenize:<c>";
  * a role's condition {"purposes":[...]}; no list: any purpose). A
  * refusal is audited (action, resource, outcome denied) and returned as the
  * handler's rc with its message. *code: the accepted code (request memory).

@@ -860,6 +860,110 @@ test_role_purposes(struct h_server *s, struct people *p, const char *id)
 	h_resp_free(&r);
 }
 
+/* Tokenization is scoped per collection (issue 8 item 7): a user holding
+ * tokens.* on patients only cannot detokenize a token minted in claims (403,
+ * the same answer as for an unknown token, audited as a denial); the
+ * clinician (tokens.detokenize:*) and a stored custom role with the
+ * deprecated bare permission can; deterministic tokens differ per collection. */
+static const char *
+tok_of(struct h_server *s, const char *who, const char *body, char *out, size_t len)
+{
+	struct h_resp r;
+
+	h_req(s, "POST", "/v1/tokenize", who, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_string_value(json_object_get(r.json, "token")) != NULL);
+	snprintf(out, len, "%s", json_string_value(json_object_get(r.json, "token")));
+	h_resp_free(&r);
+	return out;
+}
+
+static void
+test_token_scope(struct h_server *s, struct people *p)
+{
+	char tess[128], lena[128], tc[64], tp[64], d1[64], d2[64], body[128], want[128];
+	char denied_body[512], *jsonl;
+	struct h_resp r;
+
+	h_req(s, "POST", "/v1/collections", p->admin,
+	    "{\"name\":\"claims\",\"region\":\"local\",\"fields\":["
+	    "{\"name\":\"member_ssn\",\"type\":\"ssn\",\"classification\":\"phi\"}]}", NULL, &r);
+	CHECK_STATUS(&r, 201);
+	h_resp_free(&r);
+	h_req(s, "POST", "/v1/roles", p->admin,
+	    "{\"name\":\"tok_patients\",\"permissions\":[\"tokens.tokenize:patients\","
+	    "\"tokens.detokenize:patients\"]}", NULL, &r);
+	CHECK_STATUS(&r, 201);
+	h_resp_free(&r);
+	h_req(s, "POST", "/v1/roles", p->admin,
+	    "{\"name\":\"tok_legacy\",\"permissions\":[\"tokens.detokenize\"]}", NULL, &r);
+	CHECK_STATUS(&r, 201);
+	h_resp_free(&r);
+	add_user(s, p->admin, "tess", "tok_patients", tess, sizeof(tess));
+	add_user(s, p->admin, "lena", "tok_legacy", lena, sizeof(lena));
+
+	tok_of(s, p->clin, "{\"collection\":\"claims\",\"field\":\"member_ssn\",\"value\":\""
+	    TOK_SSN "\"}", tc, sizeof(tc));
+	tok_of(s, tess, "{\"collection\":\"patients\",\"field\":\"ssn\",\"value\":\"" TOK_SSN "\"}",
+	    tp, sizeof(tp));
+
+	/* tess: her collection yes, claims no */
+	snprintf(body, sizeof(body), "{\"token\":\"%s\"}", tp);
+	h_req(s, "POST", "/v1/detokenize", tess, body, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(json_string_value(json_object_get(r.json, "value")), TOK_SSN) == 0);
+	h_resp_free(&r);
+	snprintf(body, sizeof(body), "{\"token\":\"%s\"}", tc);
+	h_req(s, "POST", "/v1/detokenize", tess, body, TREAT, &r);
+	CHECK_STATUS(&r, 403);
+	CHECK(strcmp(h_err_code(&r), "forbidden") == 0);
+	CHECK(json_object_get(r.json, "value") == NULL);
+	CHECK(strstr(r.body, "9753") == NULL && strstr(r.body, "claims") == NULL);
+	snprintf(denied_body, sizeof(denied_body), "%s", r.body);
+	h_resp_free(&r);
+	/* an unknown token: the very same answer */
+	h_req(s, "POST", "/v1/detokenize", tess, "{\"token\":\"tok_aaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+	    TREAT, &r);
+	CHECK_STATUS(&r, 403);
+	CHECK(strcmp(r.body, denied_body) == 0);
+	h_resp_free(&r);
+	h_req(s, "POST", "/v1/tokenize", tess,
+	    "{\"collection\":\"claims\",\"field\":\"member_ssn\",\"value\":\"" TOK_SSN "\"}", NULL,
+	    &r);
+	CHECK_STATUS(&r, 403);
+	h_resp_free(&r);
+
+	/* the clinician and the bare (deprecated, = ":*") custom role can */
+	h_req(s, "POST", "/v1/detokenize", p->clin, body, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(json_string_value(json_object_get(r.json, "value")), TOK_SSN) == 0);
+	h_resp_free(&r);
+	h_req(s, "POST", "/v1/detokenize", lena, body, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	h_resp_free(&r);
+
+	/* deterministic: one token per collection */
+	tok_of(s, p->clin, "{\"collection\":\"claims\",\"field\":\"member_ssn\",\"value\":\""
+	    TOK_SSN "\",\"deterministic\":true}", d1, sizeof(d1));
+	tok_of(s, p->clin, "{\"collection\":\"patients\",\"field\":\"ssn\",\"value\":\""
+	    TOK_SSN "\",\"deterministic\":true}", d2, sizeof(d2));
+	CHECK(strcmp(d1, d2) != 0);
+	tok_of(s, p->clin, "{\"collection\":\"claims\",\"field\":\"member_ssn\",\"value\":\""
+	    TOK_SSN "\",\"deterministic\":true}", d2, sizeof(d2));
+	CHECK(strcmp(d1, d2) == 0);
+
+	jsonl = audit_export(s);
+	snprintf(want, sizeof(want), "tokens/%s", tc);
+	CHECK(audit_exact(jsonl, "token.detokenize", "denied", want,
+	    "missing_permission:tokens.detokenize:claims") == 1);
+	CHECK(audit_exact(jsonl, "token.detokenize", "denied",
+	    "tokens/tok_aaaaaaaaaaaaaaaaaaaaaaaaaa", "missing_permission:tokens.detokenize:*") == 1);
+	CHECK(audit_exact(jsonl, "token.create", "denied", "tokens",
+	    "missing_permission:tokens.tokenize:claims") == 1);
+	CHECK(audit_exact(jsonl, "token.detokenize", "allowed", want, NULL) == 2);
+	free(jsonl);
+}
+
 int
 main(void)
 {
@@ -881,6 +985,7 @@ main(void)
 	test_if_match(&s, &p);
 	test_list(&s, &p);
 	test_audit_trail(&s, id1);
+	test_token_scope(&s, &p);   /* after the counts of test_audit_trail */
 	/* while serving: database, WAL and shared-memory files hold no plaintext */
 	assert_no_plaintext(s.dir);
 	CHECK(h_stop(&s) == 0);

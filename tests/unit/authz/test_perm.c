@@ -15,6 +15,75 @@
 
 #include "authz/authz.h"
 
+/* tokens.* are scoped by collection (issue 8 item 7); the bare form of
+ * milestone 1 is a deprecated alias of "<verb>:*". */
+static void
+test_token_scope(void **state)
+{
+	struct authz_permset s;
+	struct authz_perm p;
+	char out[AUTHZ_PERM_MAX];
+	const char *one[] = { "tokens.detokenize", NULL };
+	const char *two[] = { "tokens.detokenize", "tokens.detokenize:*", NULL };
+	char why[128];
+
+	(void)state;
+	/* collection scope, wildcard as for records */
+	assert_true(authz_perm_match("tokens.detokenize:a", "tokens.detokenize:a"));
+	assert_false(authz_perm_match("tokens.detokenize:a", "tokens.detokenize:b"));
+	assert_true(authz_perm_match("tokens.detokenize:*", "tokens.detokenize:b"));
+	assert_false(authz_perm_match("tokens.detokenize:a", "tokens.detokenize:*"));
+	assert_true(authz_perm_match("tokens.tokenize:a", "tokens.tokenize:a"));
+	assert_false(authz_perm_match("tokens.tokenize:a", "tokens.tokenize:b"));
+	/* tokenize and detokenize are independent, and neither is a record grant */
+	assert_false(authz_perm_match("tokens.tokenize:*", "tokens.detokenize:a"));
+	assert_false(authz_perm_match("tokens.detokenize:*", "tokens.tokenize:a"));
+	assert_false(authz_perm_match("records.read:*", "tokens.detokenize:a"));
+	assert_false(authz_perm_match("tokens.detokenize:*", "records.read:a"));
+	/* the bare alias is exactly ":*", in both directions, and formats so */
+	assert_true(authz_perm_match("tokens.detokenize", "tokens.detokenize:b"));
+	assert_true(authz_perm_match("tokens.detokenize", "tokens.detokenize:*"));
+	assert_true(authz_perm_match("tokens.detokenize:*", "tokens.detokenize"));
+	assert_false(authz_perm_match("tokens.detokenize:a", "tokens.detokenize"));
+	assert_true(authz_perm_match("tokens.tokenize", "tokens.tokenize:b"));
+	assert_int_equal(authz_perm_parse("tokens.detokenize", &p), PV_OK);
+	assert_int_equal(p.verb, AUTHZ_TOKENS_DETOKENIZE);
+	assert_string_equal(p.collection, "*");
+	assert_int_equal(authz_perm_format(&p, out), PV_OK);
+	assert_string_equal(out, "tokens.detokenize:*");
+	assert_int_equal(authz_perm_parse("tokens.tokenize:patients", &p), PV_OK);
+	assert_int_equal(authz_perm_format(&p, out), PV_OK);
+	assert_string_equal(out, "tokens.tokenize:patients");
+	/* other plain verbs have no alias the other way round */
+	assert_false(authz_perm_valid("users.manage:*"));
+	/* a set: a scoped grant covers its collection only */
+	authz_permset_init(&s);
+	assert_int_equal(authz_permset_add(&s, "tokens.detokenize:a"), PV_OK);
+	assert_int_equal(authz_permset_add(&s, "tokens.tokenize:a"), PV_OK);
+	assert_true(authz_permset_has(&s, "tokens.detokenize:a"));
+	assert_false(authz_permset_has(&s, "tokens.detokenize:b"));
+	assert_false(authz_permset_has(&s, "tokens.detokenize:*"));
+	assert_false(authz_permset_has(&s, "tokens.tokenize:b"));
+	/* a stored custom role with the bare form keeps every collection */
+	assert_int_equal(authz_permset_add(&s, "tokens.detokenize"), PV_OK);
+	assert_true(authz_permset_has(&s, "tokens.detokenize:b"));
+	assert_true(authz_permset_has(&s, "tokens.detokenize:*"));
+	assert_int_equal(s.n, 2);   /* ":*" absorbed ":a" */
+	/* role definitions: the alias is accepted, and is a duplicate of ":*" */
+	assert_int_equal(authz_role_def_check("legacy", one, 1, why, sizeof(why)), PV_OK);
+	assert_int_equal(authz_role_def_check("legacy", two, 2, why, sizeof(why)), PV_E_INVALID);
+	assert_non_null(strstr(why, "duplicate"));
+	/* the built-in clinician: every collection */
+	authz_permset_init(&s);
+	assert_int_equal(authz_permset_add_role(&s, "clinician"), PV_OK);
+	assert_true(authz_permset_has(&s, "tokens.detokenize:claims"));
+	assert_true(authz_permset_has(&s, "tokens.tokenize:claims"));
+	assert_true(authz_permset_has(&s, "tokens.detokenize:*"));
+	authz_permset_init(&s);
+	assert_int_equal(authz_permset_add_role(&s, "analyst"), PV_OK);
+	assert_false(authz_permset_has(&s, "tokens.detokenize:claims"));
+}
+
 static void
 test_valid(void **state)
 {
@@ -22,6 +91,7 @@ test_valid(void **state)
 		"users.manage", "roles.manage", "collections.manage", "keys.manage",
 		"audit.read", "alerts.read", "compliance.read", "sys.backup",
 		"tokens.tokenize", "tokens.detokenize",
+		"tokens.tokenize:patients", "tokens.detokenize:*", "tokens.detokenize:lab_results2",
 		"records.read:patients", "records.read:*", "records.write:lab_results2",
 		"records.unmask:patients.ssn", "records.unmask:patients.*", "records.unmask:*.*",
 		"records.unmask:*.ssn",
@@ -35,7 +105,8 @@ test_valid(void **state)
 		"records.read:pat.ssn", "records.read:**", "records.read:pa*", "records.write:*:x",
 		"records.unmask:patients", "records.unmask:patients.", "records.unmask:.ssn",
 		"records.unmask:patients.ssn.x", "records.unmask:*", "records.delete:patients",
-		"tokens.*", "records.read:a123456789012345678901234567890123456789012345678901234567890123",
+		"tokens.*", "tokens.detokenize:", "tokens.detokenize:Patients", "tokens.tokenize:a.b",
+		"tokens.detokenize:*:x", "tokens.detokenize:**", "records.read:a123456789012345678901234567890123456789012345678901234567890123",
 		"keys.manage\n", "audit.read;", NULL,
 	};
 	size_t i;
@@ -189,8 +260,8 @@ test_builtin_roles(void **state)
 	assert_string_equal(perms[0], "records.read:*");
 	assert_string_equal(perms[1], "records.write:*");
 	assert_string_equal(perms[2], "records.unmask:*.*");
-	assert_string_equal(perms[3], "tokens.tokenize");
-	assert_string_equal(perms[4], "tokens.detokenize");
+	assert_string_equal(perms[3], "tokens.tokenize:*");
+	assert_string_equal(perms[4], "tokens.detokenize:*");
 	perms = authz_builtin_role("analyst", &n);
 	assert_int_equal(n, 1);
 	assert_string_equal(perms[0], "records.read:*");
@@ -228,7 +299,8 @@ test_separation_of_duties(void **state)
 	assert_false(authz_permset_has(admin, "records.read:x"));
 	assert_false(authz_permset_has(admin, "records.write:x"));
 	assert_false(authz_permset_has(admin, "records.unmask:x.y"));
-	assert_false(authz_permset_has(admin, "tokens.detokenize"));
+	assert_false(authz_permset_has(admin, "tokens.detokenize:x"));
+	assert_false(authz_permset_has(admin, "tokens.tokenize:x"));
 	assert_false(authz_permset_has(admin, "audit.read"));
 	assert_false(authz_permset_has(admin, "keys.manage"));
 	/* the key admin manages keys only */
@@ -332,6 +404,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_token_scope),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_parse_format),
 		cmocka_unit_test(test_permset),

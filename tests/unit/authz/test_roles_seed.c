@@ -1,6 +1,6 @@
 /*
  * The built-in roles seeded into the store by migration 2 say exactly what
- * authz enforces (perm.c is authoritative; the table is what an auditor
+ * authz enforces (permission by permission, in canonical form) (perm.c is authoritative; the table is what an auditor
  * reads with plain SQL), and every built-in role is seeded.
  */
 #include <stdarg.h>
@@ -59,8 +59,21 @@ static void test_seed_matches_authz(void **state)
 		arr = json_loads(r.permissions, 0, NULL);
 		assert_true(json_is_array(arr));
 		assert_int_equal(json_array_size(arr), n);
-		for (k = 0; k < n; k++)
-			assert_string_equal(json_string_value(json_array_get(arr, k)), perms[k]);
+		/* same permission, compared canonically: the clinician row seeded by
+		 * migration 2 says "tokens.detokenize", the deprecated alias of
+		 * perm.c's "tokens.detokenize:*" (a released migration is never
+		 * edited, and the alias means exactly that) */
+		for (k = 0; k < n; k++) {
+			struct authz_perm a, b;
+			char ca[AUTHZ_PERM_MAX], cb[AUTHZ_PERM_MAX];
+
+			assert_int_equal(authz_perm_parse(json_string_value(json_array_get(arr, k)),
+			    &a), PV_OK);
+			assert_int_equal(authz_perm_parse(perms[k], &b), PV_OK);
+			assert_int_equal(authz_perm_format(&a, ca), PV_OK);
+			assert_int_equal(authz_perm_format(&b, cb), PV_OK);
+			assert_string_equal(ca, cb);
+		}
 		json_decref(arr);
 		store_role_clear(&r);
 	}
