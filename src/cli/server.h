@@ -31,7 +31,9 @@ struct pv_app {
 	struct authz_service *authz;  /* identity: hooks, roles, audit routes (authz/authz.h) */
 };
 
-/* Run until a signal; returns a cli exit code. listen may be NULL (config). */
-int server_run(const char *datadir, const char *listen, bool dev);
+/* Run until a signal; returns a cli exit code. listen may be NULL (config):
+ * it applies to this run only and is never written to phivault.conf.
+ * allow_core (only with dev) keeps core dumps possible. */
+int server_run(const char *datadir, const char *listen, bool dev, bool allow_core);
 
 #endif

@@ -46,6 +46,11 @@ struct pv_config {
 	char store_url[1024];
 	/* [policy] */
 	char allowed_regions[512];        /* comma-separated */
+	/* [auth] packed cracklib dictionary (path without .pwd/.pwi/.hwm);
+	 * serve refuses to start without it */
+	char password_dictionary[PATH_MAX];
+	/* [server] "on" | "off": the seccomp allowlist after start-up (off only with --dev) */
+	char seccomp[8];
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);
