@@ -93,6 +93,7 @@ release_has_no_fault_hook(void)
 	CHECK(h_stop(&s) == 0);
 	CHECK(setenv("PHIVAULT_BIN", test_bin, 1) == 0);
 	unsetenv("PHIVAULT_FAULT_FILE");
+	json_decref(s.init);
 }
 
 static bool
@@ -143,6 +144,7 @@ hardened_and_seccomp_kills(void)
 
 	/* --allow-core only with --dev */
 	CHECK(h_start_expect_exit(&s, "--allow-core") == 2);
+	json_decref(s.init);
 }
 
 static void
