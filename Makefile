@@ -12,7 +12,7 @@ LISTEN     ?= 127.0.0.1:8443
 DEB_PACKAGES = build-essential cmake pkg-config clang \
 	libssl-dev libmicrohttpd-dev libgnutls28-dev libsodium-dev libjansson-dev \
 	libsqlite3-dev libpq-dev libcurl4-openssl-dev libinih-dev libcmocka-dev \
-	libcrack2-dev cracklib-runtime \
+	libcrack2-dev cracklib-runtime wamerican-large libseccomp-dev \
 	oathtool gnutls-bin openssl sqlite3 curl tmux \
 	openapi-specification python3-jsonschema python3-yaml libqrencode-dev zbar-tools
 

@@ -156,6 +156,12 @@ enum pv_rc authn_password_check_policy(const char *pw, int min_len,
 /* True if the cracklib dictionary was found (compliance evidence; without it
  * only the shipped list applies and a warning is logged once). */
 bool authn_password_cracklib_available(void);
+/* The packed cracklib dictionary at path d (d.pwd, d.pwi, d.hwm, as
+ * cracklib-packer writes them): _check is PV_OK if all three are readable,
+ * PV_E_NOTFOUND if one is missing, PV_E_INVALID for an empty or too long
+ * path; _set checks, then makes it the dictionary the policy uses. */
+enum pv_rc authn_password_dictionary_check(const char *d);
+enum pv_rc authn_password_dictionary_set(const char *d);
 
 /* ======================================================================
  * TOTP (totp.c): RFC 6238 with RFC 4226 §5.3 dynamic truncation

@@ -20,9 +20,12 @@
  *  - sodium_init() runs once (pthread_once) before any libsodium call; if it
  *    failed, hashing is PV_E_CRYPTO and verification PV_E_UNAUTH.
  *  - cracklib is not thread-safe (static buffers): every call holds
- *    crack_lock. It reads /var/cache/cracklib/cracklib_dict.*; if those are
- *    missing we say so once and rely on the shipped list (the policy still
- *    refuses the most common passwords; compliance can report
+ *    crack_lock, which also guards the dictionary path. The path is
+ *    cracklib's default (/var/cache/cracklib/cracklib_dict.*) until the
+ *    server sets [auth] password_dictionary (authn_password_dictionary_set);
+ *    `serve` refuses to start when that dictionary is missing. Elsewhere
+ *    (offline commands, --dev) a missing dictionary is said once and the
+ *    shipped list alone applies (compliance can report
  *    authn_password_cracklib_available()).
  *  - The dummy hash for unknown users is made at the same parameters as
  *    real hashes, so authn_password_verify_dummy costs what a real verify
@@ -79,7 +82,8 @@ static int slots_free;
 
 static pthread_once_t crack_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t crack_lock = PTHREAD_MUTEX_INITIALIZER;
-static const char *crack_dict;
+static const char *crack_dict;          /* NULL or crack_dict_path; under crack_lock */
+static char crack_dict_path[1024];
 
 static void
 sodium_setup(void)
@@ -469,31 +473,66 @@ shipped_list_has(const char *lpw)
 	return hit;
 }
 
+/* PV_OK if the packed dictionary d (d.pwd, d.pwi, d.hwm) is readable. */
+enum pv_rc
+authn_password_dictionary_check(const char *d)
+{
+	static const char *const ext[] = { ".pwd", ".pwi", ".hwm" };
+	char path[1024];
+	size_t i;
+
+	if (d == NULL || d[0] == '\0')
+		return PV_E_INVALID;
+	for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		if (snprintf(path, sizeof(path), "%s%s", d, ext[i]) >= (int)sizeof(path))
+			return PV_E_INVALID;
+		if (access(path, R_OK) != 0)
+			return PV_E_NOTFOUND;
+	}
+	return PV_OK;
+}
+
 static void
 crack_setup(void)
 {
-	char path[1024];
 	const char *d = GetDefaultCracklibDict();
-	static const char *const ext[] = { ".pwd", ".pwi", ".hwm" };
-	size_t i;
 
-	for (i = 0; d != NULL && i < sizeof(ext) / sizeof(ext[0]); i++) {
-		if (snprintf(path, sizeof(path), "%s%s", d, ext[i]) >= (int)sizeof(path) ||
-		    access(path, R_OK) != 0) {
-			d = NULL;
-		}
+	if (d != NULL && strlen(d) < sizeof(crack_dict_path) &&
+	    authn_password_dictionary_check(d) == PV_OK) {
+		util_strlcpy(crack_dict_path, d, sizeof(crack_dict_path));
+		crack_dict = crack_dict_path;
 	}
-	crack_dict = d;
-	if (crack_dict == NULL)
-		log_warn("authn: cracklib dictionary not found (install cracklib-runtime); "
-		    "passwords are checked against the shipped list only");
+}
+
+enum pv_rc
+authn_password_dictionary_set(const char *d)
+{
+	enum pv_rc rc;
+
+	if (d == NULL || strlen(d) >= sizeof(crack_dict_path))
+		return PV_E_INVALID;
+	if ((rc = authn_password_dictionary_check(d)) != PV_OK)
+		return rc;
+	pthread_once(&crack_once, crack_setup);
+	if (pthread_mutex_lock(&crack_lock) != 0)
+		return PV_E_INTERNAL;
+	util_strlcpy(crack_dict_path, d, sizeof(crack_dict_path));
+	crack_dict = crack_dict_path;
+	pthread_mutex_unlock(&crack_lock);
+	return PV_OK;
 }
 
 bool
 authn_password_cracklib_available(void)
 {
+	bool ok;
+
 	pthread_once(&crack_once, crack_setup);
-	return crack_dict != NULL;
+	if (pthread_mutex_lock(&crack_lock) != 0)
+		return false;
+	ok = crack_dict != NULL;
+	pthread_mutex_unlock(&crack_lock);
+	return ok;
 }
 
 /* cracklib's verdict: NULL if acceptable, else its (fixed, password-free)
@@ -503,10 +542,20 @@ cracklib_verdict(const char *pw, const char *username)
 {
 	const char *msg = NULL;
 
-	if (!authn_password_cracklib_available())
-		return NULL;
+	static bool warned;
+
+	pthread_once(&crack_once, crack_setup);
 	if (pthread_mutex_lock(&crack_lock) != 0)
 		return "cracklib unavailable";
+	if (crack_dict == NULL) {
+		if (!warned)
+			log_warn("authn: cracklib dictionary not found (install cracklib-runtime, "
+			    "or set [auth] password_dictionary); passwords are checked against "
+			    "the shipped list only");
+		warned = true;
+		pthread_mutex_unlock(&crack_lock);
+		return NULL;
+	}
 	/* FascistCheckUser, not FascistCheck: the latter compares against the
 	 * gecos of the *process* user, which means nothing here. */
 	msg = FascistCheckUser(pw, crack_dict, username != NULL ? username : "", "");

@@ -1,9 +1,23 @@
 /*
  * server: see server.h. Also owns the system routes (health, unseal) that
  * belong to no module below the command line.
+ *
+ * Start-up order (each step refuses to start, naming what and why):
+ *  1. daemon_harden: no core dumps, no_new_privs (before any secret is read);
+ *  2. config load + validate (the "--dev relaxes" hint only when --dev would
+ *     accept the configuration);
+ *  3. the password dictionary ([auth] password_dictionary; --dev only warns);
+ *  4. the data-directory lock, before anything writes (store, audit chain);
+ *  5. store, keys (+ key-file unseal), audit writer, HTTPS, routes, listen;
+ *  6. the seccomp allowlist ([server] seccomp), for every thread (TSYNC).
+ * Test builds (PV_TEST_HOOKS, phivault-test only): SIGUSR1 makes the server
+ * call execve, which the allowlist forbids: the process must die of SIGSYS.
  */
 #include <errno.h>
 #include <pthread.h>
+#ifdef PV_TEST_HOOKS
+#include <sys/syscall.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +27,8 @@
 #include "cli/cli.h"
 #include "cli/server.h"
 #include "cli/routes.h"
+#include "daemon/daemon.h"
+#include "authn/authn.h"
 
 static bool
 hook_is_sealed(void *arg)
@@ -46,14 +62,55 @@ signals_block(sigset_t *set)
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGHUP);
+#ifdef PV_TEST_HOOKS
+	sigaddset(set, SIGUSR1);
+#endif
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
+#ifdef PV_TEST_HOOKS
+/* Test builds only: a system call the seccomp allowlist forbids. Without the
+ * filter execve of a missing file just fails and the server keeps serving. */
+static void
+test_forbidden_syscall(void)
+{
+	char *const argv[] = { (char *)"phivault-seccomp-probe", NULL };
+
+	log_warn("test hook: calling execve (forbidden by seccomp)");
+	(void)syscall(SYS_execve, "/nonexistent/phivault-seccomp-probe", argv, argv + 1);
+	log_warn("test hook: execve returned (errno %d): no seccomp filter", errno);
+}
+#endif
+
+/* The password blocklist the policy was built for; --dev only warns. */
+static bool
+dictionary_ready(const struct pv_config *cfg, bool dev)
+{
+	enum pv_rc rc = authn_password_dictionary_set(cfg->password_dictionary);
+
+	if (rc == PV_OK)
+		return true;
+	if (dev) {
+		log_warn("auth.password_dictionary = %s: the cracklib dictionary (%s.pwd) is "
+		    "missing; --dev continues with the shipped blocklist only",
+		    cfg->password_dictionary, cfg->password_dictionary);
+		return true;
+	}
+	cli_err("refusing to start: auth.password_dictionary = %s: the cracklib dictionary "
+	    "(%s.pwd, .pwi, .hwm) is missing; install cracklib-runtime and wamerican-large "
+	    "and run update-cracklib, or point auth.password_dictionary at a dictionary made "
+	    "with cracklib-packer (docs/install.md)", cfg->password_dictionary,
+	    cfg->password_dictionary);
+	return false;
+}
+
 int
-server_run(const char *datadir, const char *listen, bool dev)
+server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 {
 	struct pv_app app;
+	struct daemon_lock *lock = NULL;
+	pid_t holder = 0;
 	struct http_config hc;
 	struct audit_config ac;
 	char err[512];
@@ -62,6 +119,14 @@ server_run(const char *datadir, const char *listen, bool dev)
 	enum pv_rc rc;
 
 	memset(&app, 0, sizeof(app));
+	if (allow_core && !dev) {
+		cli_err("--allow-core is allowed only with --dev");
+		return CLI_USAGE;
+	}
+	if (daemon_harden(allow_core) != PV_OK) {
+		cli_err("refusing to start: cannot disable core dumps or set no_new_privs");
+		return CLI_RUNTIME;
+	}
 	app.dev = dev;
 	if (gethostname(app.node, sizeof(app.node)) != 0)
 		util_strlcpy(app.node, "phivault", sizeof(app.node));
@@ -74,18 +139,40 @@ server_run(const char *datadir, const char *listen, bool dev)
 	if (listen != NULL)
 		util_strlcpy(app.cfg.listen, listen, sizeof(app.cfg.listen));
 	if (config_validate(&app.cfg, dev, err, sizeof(err)) != PV_OK) {
-		cli_err("refusing to start: %s%s", err, dev ? "" : " (--dev relaxes some settings)");
+		char dev_err[512];
+		/* the hint only if --dev would accept this configuration as it is */
+		bool dev_helps = !dev && config_validate(&app.cfg, true, dev_err,
+		    sizeof(dev_err)) == PV_OK;
+
+		cli_err("refusing to start: %s%s", err, dev_helps ? " (--dev relaxes this setting)" : "");
+		return CLI_RUNTIME;
+	}
+	if (!dictionary_ready(&app.cfg, dev))
+		return CLI_RUNTIME;
+	/* before anything writes: a second server must not touch the audit chain */
+	rc = daemon_lock_take(datadir, &lock, &holder);
+	if (rc == PV_E_LOCKED) {
+		if (holder > 0)
+			cli_err("refusing to start: %s is in use by phivault PID %ld (%s/%s)",
+			    datadir, (long)holder, datadir, DAEMON_LOCK_FILE);
+		else
+			cli_err("refusing to start: %s is in use by another phivault (%s/%s)",
+			    datadir, datadir, DAEMON_LOCK_FILE);
+		return CLI_RUNTIME;
+	}
+	if (rc != PV_OK) {
+		cli_err("cannot lock %s/%s: %s", datadir, DAEMON_LOCK_FILE, strerror(errno));
 		return CLI_RUNTIME;
 	}
 	signals_block(&set);
 	if (crypto_init() != PV_OK) {
 		cli_err("libcrypto is not usable");
-		return CLI_RUNTIME;
+		goto out;
 	}
 	rc = store_open(datadir, app.cfg.store_backend, app.cfg.store_url, false, &app.st);
 	if (rc != PV_OK) {
 		cli_err("cannot open the store in %s: %s", datadir, pv_rc_name(rc));
-		return CLI_RUNTIME;
+		goto out;
 	}
 	rc = keys_open(app.st, datadir, &app.keys);
 	if (rc != PV_OK) {
@@ -142,12 +229,30 @@ server_run(const char *datadir, const char *listen, bool dev)
 		cli_err("cannot listen on %s: %s", app.cfg.listen, pv_rc_name(rc));
 		goto out;
 	}
-	log_info("phivault %s listening on https://%s (port %u)%s%s", PHIVAULT_VERSION,
+	if (strcmp(app.cfg.seccomp, "on") == 0 && (rc = daemon_seccomp_install()) != PV_OK) {
+		cli_err("refusing to start: cannot install the seccomp filter "
+		    "(server.seccomp = off turns it off, only with --dev)");
+		goto out;
+	}
+	log_info("phivault %s listening on https://%s (port %u)%s%s%s", PHIVAULT_VERSION,
 	    app.cfg.listen, http_server_port(app.http), keys_is_sealed(app.keys) ? ", sealed" : "",
-	    dev ? ", dev mode" : "");
+	    dev ? ", dev mode" : "", strcmp(app.cfg.seccomp, "on") == 0 ? "" : ", seccomp off");
 
-	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-		log_info("SIGHUP ignored (restart to reload the configuration)");
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			break;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP ignored (restart to reload the configuration)");
+			continue;
+		}
+#ifdef PV_TEST_HOOKS
+		if (sig == SIGUSR1) {
+			test_forbidden_syscall();
+			continue;
+		}
+#endif
+		break;
+	}
 	log_info("signal %d: stopping (finishing requests, flushing the audit trail)", sig);
 	ret = CLI_OK;
 out:
@@ -163,6 +268,7 @@ out:
 	if (app.keys != NULL)
 		keys_close(app.keys);
 	store_close(app.st);
+	daemon_lock_release(lock);
 	if (ret == CLI_OK)
 		log_info("stopped");
 	return ret;

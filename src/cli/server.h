@@ -32,7 +32,9 @@ struct pv_app {
 	struct authn_throttle *unseal_throttle;  /* failed unseal shares per source */
 };
 
-/* Run until a signal; returns a cli exit code. listen may be NULL (config). */
-int server_run(const char *datadir, const char *listen, bool dev);
+/* Run until a signal; returns a cli exit code. listen may be NULL (config):
+ * it applies to this run only and is never written to phivault.conf.
+ * allow_core (only with dev) keeps core dumps possible. */
+int server_run(const char *datadir, const char *listen, bool dev, bool allow_core);
 
 #endif

@@ -69,6 +69,8 @@ static const struct key_def keys[] = {
 	{ "store", "backend", K_STR, F(store_backend) },
 	{ "store", "url", K_STR, F(store_url) },
 	{ "policy", "allowed_regions", K_STR, F(allowed_regions) },
+	{ "auth", "password_dictionary", K_PATH, F(password_dictionary) },
+	{ "server", "seccomp", K_STR, F(seccomp) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -97,6 +99,9 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->lockout_duration_s = 900;
 	c->mfa_required = CONFIG_MFA_ALL;
 	c->password_min_length = 12;
+	util_strlcpy(c->password_dictionary, "/var/cache/cracklib/cracklib_dict",
+	    sizeof(c->password_dictionary));
+	util_strlcpy(c->seccomp, "on", sizeof(c->seccomp));
 	/* OWASP Password Storage Cheat Sheet: Argon2id m=19 MiB, t=2, p=1 */
 	c->argon2_opslimit = 2;
 	c->argon2_memlimit = (size_t)19456 * 1024;
@@ -586,6 +591,12 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		REFUSE("policy.allowed_regions is empty");
 	if (!config_region_allowed(c, c->region))
 		REFUSE("server.region = %s is not in policy.allowed_regions", c->region);
+	if (c->password_dictionary[0] == '\0')
+		REFUSE("auth.password_dictionary is empty");
+	if (strcmp(c->seccomp, "on") != 0 && strcmp(c->seccomp, "off") != 0)
+		REFUSE("server.seccomp = %s is not on or off", c->seccomp);
+	if (!dev && strcmp(c->seccomp, "off") == 0)
+		REFUSE("server.seccomp = off is allowed only with --dev");
 #undef REFUSE
 	return PV_OK;
 }
@@ -629,7 +640,8 @@ config_write(const struct pv_config *c, const char *path)
 	if (!writable(c->listen) || !writable(c->region) || !writable(c->tls_cert) ||
 	    !writable(c->tls_key) || !writable(c->tls_min_version) ||
 	    !writable(c->store_backend) || !writable(c->store_url) ||
-	    !writable(c->allowed_regions)) {
+	    !writable(c->allowed_regions) || !writable(c->password_dictionary) ||
+	    !writable(c->seccomp)) {
 		log_error("config: a value cannot be written to an INI line");
 		return PV_E_INVALID;
 	}
@@ -649,8 +661,11 @@ config_write(const struct pv_config *c, const char *path)
 	    "region = %s\n"
 	    "# 0 = a thread per connection (requests wait for their audit group commit),\n"
 	    "# N = a pool of N threads\n"
-	    "threads = %u\n",
-	    c->listen, c->max_body_bytes, c->region, c->threads);
+	    "threads = %u\n"
+	    "# on | off: after start-up the process may make only the system calls it\n"
+	    "# needs (seccomp allowlist); off only with --dev\n"
+	    "seccomp = %s\n",
+	    c->listen, c->max_body_bytes, c->region, c->threads, c->seccomp);
 	fprintf(f,
 	    "\n[tls]\n"
 	    "cert = %s\n"
@@ -677,10 +692,13 @@ config_write(const struct pv_config *c, const char *path)
 	    "password_min_length = %d\n"
 	    "# Argon2id cost (OWASP minimum: t=2 with 19456 KiB)\n"
 	    "argon2_opslimit = %llu\n"
-	    "argon2_memlimit_kib = %zu\n",
+	    "argon2_memlimit_kib = %zu\n"
+	    "# packed cracklib dictionary (cracklib-packer output, without .pwd/.pwi/.hwm);\n"
+	    "# serve refuses to start if it is missing\n"
+	    "password_dictionary = %s\n",
 	    c->lockout_threshold, c->lockout_window_s, c->lockout_duration_s,
 	    mfa_name(c->mfa_required), c->password_min_length,
-	    c->argon2_opslimit, c->argon2_memlimit / 1024);
+	    c->argon2_opslimit, c->argon2_memlimit / 1024, rel_path(c, c->password_dictionary));
 	fprintf(f,
 	    "# a one-time password (new user, reset) is refused this long after issue\n"
 	    "one_time_password_ttl_s = %d\n",

@@ -51,6 +51,11 @@ struct pv_config {
 	/* [auth] one_time_password_ttl_s: a one-time password is refused this
 	 * long after it was issued (default 86400) */
 	int one_time_password_ttl_s;
+	/* [auth] packed cracklib dictionary (path without .pwd/.pwi/.hwm);
+	 * serve refuses to start without it */
+	char password_dictionary[PATH_MAX];
+	/* [server] "on" | "off": the seccomp allowlist after start-up (off only with --dev) */
+	char seccomp[8];
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

@@ -120,6 +120,9 @@ h_init(struct h_server *s, const char *name, const char *extra)
 	ca = json_string_value(json_object_get(s->init, "ca_cert"));
 	CHECK(ca != NULL);
 	snprintf(s->cacert, sizeof(s->cacert), "%s", ca);
+	/* the dictionary the build packed (CMake cracklib_dict), not the machine's */
+	if (getenv("PV_CRACKLIB_DICT") != NULL)
+		h_config_set(s, "password_dictionary", getenv("PV_CRACKLIB_DICT"));
 }
 
 void
@@ -145,8 +148,8 @@ h_config_set(struct h_server *s, const char *key, const char *value)
 	CHECK(h_run(cmd, NULL) == 0);
 }
 
-static unsigned
-free_port(void)
+unsigned
+h_free_port(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t al = sizeof(a);
@@ -168,7 +171,7 @@ spawn(struct h_server *s, const char *extra)
 	char listen[64];
 	pid_t pid;
 
-	s->port = free_port();
+	s->port = h_free_port();
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", s->port);
 	snprintf(s->base, sizeof(s->base), "https://127.0.0.1:%u", s->port);
 	pid = fork();

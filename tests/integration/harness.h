@@ -74,6 +74,8 @@ void h_resp_free(struct h_resp *r);
 const char *h_err_code(struct h_resp *r);
 bool h_has_header(struct h_resp *r, const char *name_and_value_prefix);
 void h_done(const char *name);
+/* A loopback TCP port that was free a moment ago. */
+unsigned h_free_port(void);
 /* Path of the phivault binary. */
 const char *h_bin(void);
 

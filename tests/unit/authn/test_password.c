@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -308,15 +309,46 @@ test_blocklist_sorted(void **state)
 	assert_false(authn_blocklist_has(""));
 }
 
+/*
+ * The dictionary is the one the build packed from the word lists make deps
+ * installs (CMake target cracklib_dict, passed as PV_CRACKLIB_DICT), not
+ * whatever /var/cache/cracklib holds on this machine. Missing is a failure.
+ */
 static void
 test_cracklib_in_use(void **state)
 {
+	const char *dict = getenv("PV_CRACKLIB_DICT");
+
 	(void)state;
-	if (!authn_password_cracklib_available())
-		skip();
+	if (dict == NULL || dict[0] == '\0')
+		fail_msg("PV_CRACKLIB_DICT is not set: run this test through ctest (make test)");
+	if (authn_password_dictionary_set(dict) != PV_OK)
+		fail_msg("the project's cracklib dictionary %s.pwd/.pwi/.hwm is missing: "
+		    "run make build", dict);
+	assert_true(authn_password_cracklib_available());
 	/* Dictionary words the shipped list does not know. */
 	assert_refused("Encyclopedia", "cracklib");
 	assert_refused("dragonflies1", "cracklib");
+}
+
+static void
+test_cracklib_dictionary_check(void **state)
+{
+	char path[512];
+	const char *dict = getenv("PV_CRACKLIB_DICT");
+
+	(void)state;
+	assert_int_equal(authn_password_dictionary_check("/nonexistent/phivault/pw_dict"),
+	    PV_E_NOTFOUND);
+	assert_int_equal(authn_password_dictionary_set("/nonexistent/phivault/pw_dict"),
+	    PV_E_NOTFOUND);
+	assert_int_equal(authn_password_dictionary_check(""), PV_E_INVALID);
+	assert_int_equal(authn_password_dictionary_check(NULL), PV_E_INVALID);
+	assert_non_null(dict);
+	assert_int_equal(authn_password_dictionary_check(dict), PV_OK);
+	/* one of the three files missing is as bad as all three */
+	assert_true((size_t)snprintf(path, sizeof(path), "%s.pw", dict) < sizeof(path));
+	assert_int_equal(authn_password_dictionary_check(path), PV_E_NOTFOUND);
 }
 
 int
@@ -339,6 +371,7 @@ main(void)
 		cmocka_unit_test(test_policy_why_optional),
 		cmocka_unit_test(test_blocklist_sorted),
 		cmocka_unit_test(test_cracklib_in_use),
+		cmocka_unit_test(test_cracklib_dictionary_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
