@@ -40,14 +40,15 @@ put_replaced(FILE *f, const char *s, const char *const *from, const char *const 
 static int
 write_tour(struct h_server *s, const char *script)
 {
-	const char *src = getenv("PV_SOURCE_DIR");
+	const char *src = getenv("PV_SOURCE_DIR"), *rel = getenv("PHIVAULT_RELEASE_BIN");
+	/* the tour's commands run the shipped binary, as a user's would */
 	const char *from[] = { "https://127.0.0.1:8443", "phivault-data", "build/phivault" };
-	const char *to[] = { s->base, s->dir, h_bin() };
+	const char *to[] = { s->base, s->dir, rel };
 	char path[700], *text = NULL, *p, *end, *line;
 	int blocks = 0;
 	FILE *f;
 
-	CHECK(src != NULL);
+	CHECK(src != NULL && rel != NULL);
 	snprintf(path, sizeof(path), "cat '%s/README.md'", src);
 	CHECK(h_run(path, &text) == 0);
 	p = strstr(text, "\n## A five-minute tour\n");
