@@ -6,10 +6,12 @@
  * Every checkpoint_every entries or checkpoint_interval_s seconds (while
  * unsealed) a checkpoint signs (seq, hash) with the Ed25519 audit key.
  *
- * The writer: one thread owns every database write. Callers submit a job
- * (optional data change + optional audit entry) and block until the group
- * that holds it has committed: BEGIN; per job SAVEPOINT, fn, audit row,
- * RELEASE; COMMIT. One fsync per group, not per request.
+ * The writer: the chain is the participant of the commit queue
+ * (commit/commit.h), whose one thread owns every database write. Callers
+ * submit a job (optional data change + optional audit entry), either waiting
+ * (audit_commit) or with a completion (audit_submit), and the group that
+ * holds it commits as BEGIN; per job SAVEPOINT, fn, RELEASE, audit row;
+ * COMMIT. One fsync per group, not per request.
  *
  * Fail closed: if a group cannot commit, every job in it gets PV_E_AUDIT and
  * its changes are rolled back; the writer reloads the chain head from the
@@ -26,6 +28,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "commit/commit.h"
 #include "keys/keys.h"
 #include "store/store.h"
 #include "util/util.h"
@@ -64,6 +67,20 @@ enum pv_rc audit_start(struct store *st, struct keys *keys, const struct audit_c
     struct audit **out);
 /* Drain, write a final checkpoint if unsealed, join the writer, free. */
 void audit_stop(struct audit *a);
+
+/*
+ * The asynchronous form: validate ev (PV_E_INVALID before anything is
+ * queued), copy it, queue fn + ev at prio and return at once. done(rc,
+ * done_arg) runs exactly once on the committer thread after the group's
+ * fsync (rc as audit_commit would return it) -- or never, if this returns an
+ * error. done must not block; it may submit again.
+ */
+typedef void (*audit_done_fn)(enum pv_rc rc, void *arg);
+enum pv_rc audit_submit(struct audit *a, const struct audit_event *ev, audit_job_fn fn,
+    void *arg, enum commit_prio prio, audit_done_fn done, void *done_arg);
+/* The commit queue the chain participates in (commit_subscribe: committed
+ * entries in commit order, for detection and SIEM sinks). */
+struct commit_queue *audit_queue(struct audit *a);
 
 /* Append one entry; returns once it is durable. PV_E_AUDIT if it could not be. */
 enum pv_rc audit_record(struct audit *a, const struct audit_event *ev);

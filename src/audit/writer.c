@@ -1,41 +1,40 @@
 /*
- * writer.c: the one thread that writes to the database.
+ * writer.c: the audit chain as the participant of the commit queue
+ * (src/commit/commit.h owns grouping, the store transaction, the fsync,
+ * priorities and completions; this file owns what the chain adds to them).
  *
- * Every database write in the process is a job run here: an optional data
- * change (fn) and an optional audit entry. Jobs are committed in groups, so
- * a burst of requests costs one fsync, not one each (DESIGN.md "Audit
- * chain"). A group is
+ * Every database write in the process is a commit-queue transaction: an
+ * optional data change (fn) and an optional audit entry. Per group:
  *
- *   BEGIN IMMEDIATE
- *     per job: SAVEPOINT; fn; ROLLBACK TO (fn failed) | RELEASE (fn ok);
- *              append the entry (seq = head + 1, prev_hash = head hash)
- *   COMMIT
+ *   group_begin: a stale head is re-read first (fails the group if it cannot)
+ *   per tx, after its fn: append the entry (seq = head + 1, prev_hash = head
+ *                         hash); outcome "error", reason pv_rc_name(rc) if fn
+ *                         failed: failed attempts are audited too
+ *   group_end:   committed -> the new head is published (under a->mu);
+ *                rolled back -> the head is re-read from the database
+ *   tick:        checkpoints (after each group, once a second when idle,
+ *                final at shutdown)
  *
- * A job whose fn fails keeps its entry, recorded with outcome "error" and
- * reason pv_rc_name(rc): failed attempts are audited too. If anything else in
- * the group fails (BEGIN, SAVEPOINT, RELEASE, append, COMMIT) the whole group
- * is rolled back and every job in it returns PV_E_AUDIT (fail closed): no
- * caller goes on as if its change or its entry were durable.
+ * If anything but fn fails, the queue rolls the whole group back and every
+ * transaction in it gets PV_E_AUDIT (fail closed).
  *
- * States (a->state, under a->mu):
- *   RUNNING  --audit_writer_drain-->  DRAINING  --queue empty, final
- *   checkpoint, thread joined-->  STOPPED.
- *   Submissions are accepted only while RUNNING; otherwise PV_E_UNAVAILABLE.
+ * States (the queue's): RUNNING --audit_writer_drain--> DRAINING --queue
+ * empty, final checkpoint, thread joined--> STOPPED. Submissions are
+ * accepted only while RUNNING; otherwise PV_E_UNAVAILABLE.
  *
  * Invariants:
  *  - a->head_seq / a->head_hash are the last committed entry. Only the
- *    writer thread changes them, always under a->mu; readers take a->mu.
+ *    committer thread changes them, always under a->mu; readers take a->mu.
  *  - After a failed group the head is re-read from the database (the
  *    database, not memory, is the truth); until that succeeds every group
  *    fails, so no entry is ever chained onto a head that is not on disk.
  *  - Checkpoints sign a committed (seq, hash) with the Ed25519 audit key,
  *    only while the keyring is unsealed; a failed checkpoint is retried later
  *    and never fails a request.
- *  - A job lives on its submitter's stack; the submitter blocks until the
- *    writer marks it done, so the job and the strings it borrows outlive
- *    every use by the writer.
+ *  - A job (struct audit_job) lives until its completion ran: audit_commit
+ *    keeps it on its stack and borrows the caller's strings (it waits);
+ *    audit_submit copies them into the heap job, freed after the callback.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,18 +43,17 @@
 #include "audit/audit_int.h"
 #include "crypto/crypto.h"
 
-enum audit_state { AUDIT_RUNNING, AUDIT_DRAINING, AUDIT_STOPPED };
-
 struct audit_job {
-	struct audit_job *next;
+	struct audit *a;
 	bool has_event;
+	bool owned;                      /* audit_submit: strings copied, job freed after done */
 	struct audit_prepared ev;
-	audit_job_fn fn;
-	void *arg;
-	/* results, written by the writer under a->mu */
-	enum pv_rc rc;
-	bool done;
-	pthread_cond_t done_cv;
+	char *own[5];                    /* the copies (owned jobs) */
+	/* the entry as appended, for subscribers (valid until the job is freed) */
+	struct store_audit_row row;
+	char tbuf[32], prev[65], hash[65];
+	audit_done_fn done;
+	void *done_arg;
 };
 
 struct audit {
@@ -63,19 +61,15 @@ struct audit {
 	struct keys *keys;
 	int checkpoint_every;
 	int64_t checkpoint_interval_ms;
-	int max_group;
+	struct commit_queue *q;
 
 	pthread_mutex_t mu;
-	pthread_cond_t work_cv;          /* CLOCK_MONOTONIC, for the 1 s tick */
-	struct audit_job *q_head, *q_tail;
-	enum audit_state state;
-	bool thread_running;             /* created and not yet joined */
-	pthread_t thread;
 	int64_t head_seq;
 	char head_hash[65];
 
-	/* writer thread only */
-	struct audit_job **group;
+	/* committer thread only */
+	int64_t g_seq;                   /* head while a group is being built */
+	char g_hash[65];
 	bool head_stale;
 	bool can_sign;                   /* keys given and a public key stored */
 	char key_id[17];
@@ -167,24 +161,7 @@ static void maybe_checkpoint(struct audit *a, bool final)
 	a->cp_mono_ms = now;
 }
 
-/* ---- groups ---- */
-
-static void finish_jobs(struct audit *a, struct audit_job **jobs, size_t n, bool all_fail,
-    bool head_changed, int64_t seq, const char *hash)
-{
-	pthread_mutex_lock(&a->mu);
-	if (head_changed) {
-		a->head_seq = seq;
-		memcpy(a->head_hash, hash, 65);
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (all_fail)
-			jobs[i]->rc = PV_E_AUDIT;
-		jobs[i]->done = true;
-		pthread_cond_signal(&jobs[i]->done_cv);
-	}
-	pthread_mutex_unlock(&a->mu);
-}
+/* ---- the chain as a commit participant ---- */
 
 /* After a failed group: the head on disk is the truth. */
 static void reload_head(struct audit *a)
@@ -206,123 +183,82 @@ static void reload_head(struct audit *a)
 	pthread_mutex_unlock(&a->mu);
 }
 
-static void run_group(struct audit *a, struct audit_job **jobs, size_t n)
-{
-	enum pv_rc rc = PV_OK;
-	bool in_tx = false;
-	int64_t seq = a->head_seq;
-	char hash[65], prev[65], tbuf[32];
-
-	if (a->head_stale) {
-		reload_head(a);
-		if (a->head_stale) {
-			rc = PV_E_AUDIT;
-			goto fail;
-		}
-		seq = a->head_seq;
-	}
-	memcpy(hash, a->head_hash, sizeof hash);
-
-	rc = store_tx_begin(a->st);
-	if (rc != PV_OK)
-		goto fail;
-	in_tx = true;
-	for (size_t i = 0; i < n; i++) {
-		struct audit_job *j = jobs[i];
-		const char *outcome, *reason;
-		struct store_audit_row row = { 0 };   /* has_len false: C strings */
-
-		j->rc = PV_OK;
-		if (j->fn) {
-			rc = store_tx_savepoint(a->st);
-			if (rc != PV_OK)
-				goto fail;
-			j->rc = j->fn(a->st, j->arg);
-			if (j->rc != PV_OK) {
-				store_tx_rollback_savepoint(a->st);
-			} else {
-				rc = store_tx_release(a->st);
-				if (rc != PV_OK)
-					goto fail;
-			}
-		}
-		if (!j->has_event)
-			continue;
-		outcome = j->ev.outcome;
-		reason = j->ev.reason;
-		if (j->rc != PV_OK) {
-			outcome = audit_outcome_name(AUDIT_ERROR);
-			reason = pv_rc_name(j->rc);
-		}
-		memcpy(prev, hash, sizeof prev);
-		util_time_fmt(util_now_ms(), tbuf, sizeof tbuf);
-		row.seq = seq + 1;
-		row.time = tbuf;
-		row.actor = j->ev.actor;
-		row.action = j->ev.action;
-		row.resource = j->ev.resource;
-		row.purpose_of_use = j->ev.purpose_of_use;
-		row.outcome = outcome;
-		row.reason = reason;
-		row.detail = j->ev.detail;
-		row.prev_hash = prev;
-		row.hash = NULL;
-		rc = audit_chain_hash(&row, hash);
-		if (rc != PV_OK)
-			goto fail;
-		row.hash = hash;
-		rc = store_audit_append(a->st, &row);
-		if (rc != PV_OK)
-			goto fail;
-		seq++;
-	}
-	rc = store_tx_commit(a->st);
-	if (rc != PV_OK)
-		goto fail;
-	finish_jobs(a, jobs, n, false, seq != a->head_seq, seq, hash);
-	return;
-fail:
-	log_error("audit: group of %zu job(s) failed (%s); rolled back", n, pv_rc_name(rc));
-	if (in_tx)
-		store_tx_rollback(a->st);
-	if (!a->head_stale)
-		reload_head(a);
-	finish_jobs(a, jobs, n, true, false, 0, NULL);
-}
-
-static void *writer_main(void *arg)
+static enum pv_rc on_group_begin(void *arg)
 {
 	struct audit *a = arg;
 
-	pthread_mutex_lock(&a->mu);
-	for (;;) {
-		size_t n = 0;
-
-		if (!a->q_head) {
-			struct timespec ts;
-
-			if (a->state != AUDIT_RUNNING)
-				break;
-			/* Wake at least once a second to check the checkpoint interval. */
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += 1;
-			(void)pthread_cond_timedwait(&a->work_cv, &a->mu, &ts);
-		}
-		while (a->q_head && n < (size_t)a->max_group) {
-			a->group[n++] = a->q_head;
-			a->q_head = a->q_head->next;
-		}
-		if (!a->q_head)
-			a->q_tail = NULL;
-		pthread_mutex_unlock(&a->mu);
-		if (n)
-			run_group(a, a->group, n);
-		maybe_checkpoint(a, false);
-		pthread_mutex_lock(&a->mu);
+	if (a->head_stale) {
+		reload_head(a);
+		if (a->head_stale)
+			return PV_E_AUDIT;
 	}
+	/* the committer is the only thread that changes the head */
+	a->g_seq = a->head_seq;
+	memcpy(a->g_hash, a->head_hash, sizeof a->g_hash);
+	return PV_OK;
+}
+
+static enum pv_rc on_tx_append(void *arg, struct store *st, void *part, enum pv_rc fn_rc,
+    const struct store_audit_row **out)
+{
+	struct audit *a = arg;
+	struct audit_job *j = part;
+	struct store_audit_row *row;
+	enum pv_rc rc;
+
+	*out = NULL;
+	if (!j || !j->has_event)
+		return PV_OK;
+	row = &j->row;
+	memset(row, 0, sizeof *row);   /* has_len false: C strings */
+	memcpy(j->prev, a->g_hash, sizeof j->prev);
+	util_time_fmt(util_now_ms(), j->tbuf, sizeof j->tbuf);
+	row->seq = a->g_seq + 1;
+	row->time = j->tbuf;
+	row->actor = j->ev.actor;
+	row->action = j->ev.action;
+	row->resource = j->ev.resource;
+	row->purpose_of_use = j->ev.purpose_of_use;
+	row->outcome = j->ev.outcome;
+	row->reason = j->ev.reason;
+	if (fn_rc != PV_OK) {
+		row->outcome = audit_outcome_name(AUDIT_ERROR);
+		row->reason = pv_rc_name(fn_rc);
+	}
+	row->detail = j->ev.detail;
+	row->prev_hash = j->prev;
+	row->hash = NULL;
+	rc = audit_chain_hash(row, j->hash);
+	if (rc != PV_OK)
+		return rc;
+	row->hash = j->hash;
+	rc = store_audit_append(st, row);
+	if (rc != PV_OK)
+		return rc;
+	a->g_seq++;
+	memcpy(a->g_hash, j->hash, sizeof a->g_hash);
+	*out = row;
+	return PV_OK;
+}
+
+static void on_group_end(void *arg, bool committed)
+{
+	struct audit *a = arg;
+
+	if (!committed) {
+		if (!a->head_stale)
+			reload_head(a);
+		return;
+	}
+	pthread_mutex_lock(&a->mu);
+	a->head_seq = a->g_seq;
+	memcpy(a->head_hash, a->g_hash, sizeof a->head_hash);
 	pthread_mutex_unlock(&a->mu);
-	maybe_checkpoint(a, true);
-	return NULL;
+}
+
+static void on_tick(void *arg, bool final)
+{
+	maybe_checkpoint(arg, final);
 }
 
 /* ---- public ---- */
@@ -332,9 +268,10 @@ enum pv_rc audit_start(struct store *st, struct keys *keys, const struct audit_c
 {
 	enum pv_rc rc = PV_OK;
 	struct audit *a = NULL;
-	pthread_condattr_t cattr;
-	bool mu_init = false, cv_init = false, attr_init = false;
+	bool mu_init = false;
 	uint8_t pub[CRYPTO_ED25519_PUB_LEN];
+	struct commit_config qc = { 0 };
+	struct commit_participant part;
 
 	if (!st || !out)
 		return PV_E_INVALID;
@@ -350,30 +287,14 @@ enum pv_rc audit_start(struct store *st, struct keys *keys, const struct audit_c
 	    AUDIT_DEFAULT_CHECKPOINT_EVERY;
 	a->checkpoint_interval_ms = 1000 * (int64_t)(cfg && cfg->checkpoint_interval_s ?
 	    cfg->checkpoint_interval_s : AUDIT_DEFAULT_CHECKPOINT_INTERVAL_S);
-	a->max_group = cfg && cfg->max_group ? cfg->max_group : AUDIT_DEFAULT_MAX_GROUP;
-	a->group = calloc((size_t)a->max_group, sizeof *a->group);
-	if (!a->group) {
-		rc = PV_E_NOMEM;
-		goto out;
-	}
+	qc.max_group = cfg && cfg->max_group ? cfg->max_group : AUDIT_DEFAULT_MAX_GROUP;
 	if (pthread_mutex_init(&a->mu, NULL) != 0) {
 		rc = PV_E_INTERNAL;
 		goto out;
 	}
 	mu_init = true;
-	if (pthread_condattr_init(&cattr) != 0) {
-		rc = PV_E_INTERNAL;
-		goto out;
-	}
-	attr_init = true;
-	if (pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC) != 0 ||
-	    pthread_cond_init(&a->work_cv, &cattr) != 0) {
-		rc = PV_E_INTERNAL;
-		goto out;
-	}
-	cv_init = true;
 
-	/* Reads on the caller's connection; the writer has not started yet. */
+	/* Reads on the caller's connection; the committer has not started yet. */
 	rc = store_audit_head(st, &a->head_seq, a->head_hash);
 	if (rc != PV_OK)
 		goto out;
@@ -391,24 +312,18 @@ enum pv_rc audit_start(struct store *st, struct keys *keys, const struct audit_c
 		a->can_sign = true;
 	}
 	a->cp_mono_ms = util_mono_ms();
-	a->state = AUDIT_RUNNING;
-	if (pthread_create(&a->thread, NULL, writer_main, a) != 0) {
-		rc = PV_E_INTERNAL;
+	part = (struct commit_participant){ on_group_begin, on_tx_append, on_group_end,
+	    on_tick, a };
+	rc = commit_start(st, &qc, &part, &a->q);
+	if (rc != PV_OK)
 		goto out;
-	}
-	a->thread_running = true;
 	log_info("audit: writer started at seq %lld", (long long)a->head_seq);
 	*out = a;
 	a = NULL;
 out:
-	if (attr_init)
-		pthread_condattr_destroy(&cattr);
 	if (a) {
-		if (cv_init)
-			pthread_cond_destroy(&a->work_cv);
 		if (mu_init)
 			pthread_mutex_destroy(&a->mu);
-		free(a->group);
 		free(a);
 	}
 	return rc;
@@ -416,24 +331,10 @@ out:
 
 void audit_writer_drain(struct audit *a)
 {
-	bool join;
-
 	if (!a)
 		return;
-	pthread_mutex_lock(&a->mu);
-	if (a->state == AUDIT_RUNNING)
-		a->state = AUDIT_DRAINING;
-	pthread_cond_broadcast(&a->work_cv);
-	join = a->thread_running;
-	a->thread_running = false;
-	pthread_mutex_unlock(&a->mu);
-	if (join) {
-		pthread_join(a->thread, NULL);
-		log_info("audit: writer stopped at seq %lld", (long long)a->head_seq);
-	}
-	pthread_mutex_lock(&a->mu);
-	a->state = AUDIT_STOPPED;
-	pthread_mutex_unlock(&a->mu);
+	commit_drain(a->q);
+	log_info("audit: writer stopped at seq %lld", (long long)a->head_seq);
 }
 
 void audit_stop(struct audit *a)
@@ -441,64 +342,108 @@ void audit_stop(struct audit *a)
 	if (!a)
 		return;
 	audit_writer_drain(a);
-	pthread_cond_destroy(&a->work_cv);
+	commit_stop(a->q);
 	pthread_mutex_destroy(&a->mu);
-	free(a->group);
 	free(a);
+}
+
+struct commit_queue *audit_queue(struct audit *a)
+{
+	return a ? a->q : NULL;
+}
+
+static void job_clear(struct audit_job *j)
+{
+	audit_prepared_clear(&j->ev);
+	for (size_t i = 0; i < sizeof j->own / sizeof j->own[0]; i++)
+		free(j->own[i]);
+}
+
+/* Copy the strings audit_prepare borrows, so the caller need not wait. */
+static enum pv_rc job_own(struct audit_job *j)
+{
+	const char **f[] = { &j->ev.action, &j->ev.resource, &j->ev.purpose_of_use,
+	    &j->ev.reason, &j->ev.outcome };
+
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+		j->own[i] = strdup(*f[i]);
+		if (!j->own[i])
+			return PV_E_NOMEM;
+		*f[i] = j->own[i];
+	}
+	return PV_OK;
+}
+
+static void job_done(enum pv_rc rc, void *arg)
+{
+	struct audit_job *j = arg;
+
+	j->done(rc, j->done_arg);
+	job_clear(j);
+	free(j);
+}
+
+enum pv_rc audit_submit(struct audit *a, const struct audit_event *ev, audit_job_fn fn,
+    void *arg, enum commit_prio prio, audit_done_fn done, void *done_arg)
+{
+	enum pv_rc rc;
+	struct audit_job *j;
+	struct commit_tx tx;
+
+	if (!a || !done)
+		return PV_E_INVALID;
+	j = calloc(1, sizeof *j);
+	if (!j)
+		return PV_E_NOMEM;
+	j->a = a;
+	j->owned = true;
+	j->done = done;
+	j->done_arg = done_arg;
+	if (ev) {
+		rc = audit_prepare(ev, &j->ev);
+		if (rc != PV_OK)
+			goto fail;
+		j->has_event = true;
+		rc = job_own(j);
+		if (rc != PV_OK)
+			goto fail;
+	}
+	tx = (struct commit_tx){ fn, arg, j, prio, job_done, j };
+	rc = commit_submit(a->q, &tx);
+	if (rc != PV_OK)
+		goto fail;
+	return PV_OK;
+fail:
+	job_clear(j);
+	free(j);
+	return rc;
 }
 
 enum pv_rc audit_commit(struct audit *a, const struct audit_event *ev, audit_job_fn fn, void *arg)
 {
 	enum pv_rc rc;
 	struct audit_job job;
-	bool cv_init = false;
+	struct commit_tx tx;
 
 	if (!a)
 		return PV_E_INVALID;
 	if (!ev && !fn)
 		return PV_OK;
 	memset(&job, 0, sizeof job);
-	job.fn = fn;
-	job.arg = arg;
+	job.a = a;
 	if (ev) {
 		rc = audit_prepare(ev, &job.ev);
 		if (rc != PV_OK)
 			goto out;
 		job.has_event = true;
 	}
-	if (pthread_cond_init(&job.done_cv, NULL) != 0) {
-		rc = PV_E_INTERNAL;
-		goto out;
-	}
-	cv_init = true;
-
-	pthread_mutex_lock(&a->mu);
-	if (a->state != AUDIT_RUNNING) {
-		pthread_mutex_unlock(&a->mu);
-		rc = PV_E_UNAVAILABLE;
-		goto out;
-	}
-	if (pthread_equal(pthread_self(), a->thread)) {
-		/* A job submitting a job would wait for itself forever. */
-		pthread_mutex_unlock(&a->mu);
+	/* synchronous: the job and the strings it borrows outlive the wait */
+	tx = (struct commit_tx){ fn, arg, &job, COMMIT_REQUEST, NULL, NULL };
+	rc = commit_run(a->q, &tx);
+	if (rc == PV_E_INTERNAL)
 		log_error("audit: audit_commit called from the writer thread");
-		rc = PV_E_INTERNAL;
-		goto out;
-	}
-	if (a->q_tail)
-		a->q_tail->next = &job;
-	else
-		a->q_head = &job;
-	a->q_tail = &job;
-	pthread_cond_signal(&a->work_cv);
-	while (!job.done)
-		pthread_cond_wait(&job.done_cv, &a->mu);
-	rc = job.rc;
-	pthread_mutex_unlock(&a->mu);
 out:
-	if (cv_init)
-		pthread_cond_destroy(&job.done_cv);
-	audit_prepared_clear(&job.ev);
+	job_clear(&job);
 	return rc;
 }
 

@@ -89,6 +89,17 @@ void http_query_each(struct http_request *req,
 
 /* Set the error message for a failing handler and return rc: `return http_fail(req, PV_E_INVALID, "...")`. */
 enum pv_rc http_fail(struct http_request *req, enum pv_rc rc, const char *message);
+/*
+ * Asynchronous handlers: a handler may return PV_PENDING after arranging that
+ * http_resume(req, rc) is called exactly once, from any thread, once it has
+ * filled the response (http_reply / http_fail / http_set_header) -- e.g. from
+ * a commit completion. Between its return and that call the handler and
+ * everyone else leave req alone; after http_resume nobody touches req. With
+ * a pool of event threads the connection is suspended meanwhile
+ * (MHD_suspend_connection), so no thread waits; with a thread per connection
+ * (or in unit tests) the request's own thread waits for the call.
+ */
+void http_resume(struct http_request *req, enum pv_rc rc);
 /* Respond with a JSON object (steals the reference) and status. Returns PV_OK. */
 enum pv_rc http_reply(struct http_request *req, int status, json_t *body);
 

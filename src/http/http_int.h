@@ -71,6 +71,7 @@ struct http_server {
 	unsigned ngroups;
 	atomic_uint evicted;       /* connections evicted since start (tests, logs) */
 	unsigned port;
+	bool can_suspend;          /* a pool of event threads: MHD_ALLOW_SUSPEND_RESUME */
 };
 
 struct http_ctx {
@@ -107,6 +108,14 @@ struct http_ctx {
 	int out_retry_after;
 	const char *out_hdr[HTTP_EXTRA_HEADERS_MAX][2];   /* http_set_header: name, value */
 	size_t out_nhdr;
+
+	/* PV_PENDING (http_resume): pmu guards resumed, resume_rc, suspended */
+	pthread_mutex_t pmu;
+	pthread_cond_t pcv;
+	bool pending;              /* the handler returned PV_PENDING (request thread only) */
+	bool resumed;
+	bool suspended;            /* MHD_suspend_connection called; resume must wake MHD */
+	enum pv_rc resume_rc;
 };
 
 /* ---- route.c ---- */

@@ -59,6 +59,12 @@ http_ctx_new(struct http_server *srv, const char *raw_uri, struct http_ctx **out
 	ctx->req.path = ctx->raw_path;
 	ctx->req.method = "";
 	ctx->req.source = "";
+	if (pthread_mutex_init(&ctx->pmu, NULL) != 0)
+		goto fail;
+	if (pthread_cond_init(&ctx->pcv, NULL) != 0) {
+		pthread_mutex_destroy(&ctx->pmu);
+		goto fail;
+	}
 	*out = ctx;
 	return PV_OK;
 fail:
@@ -498,11 +504,34 @@ void
 http_ctx_finish(struct http_ctx *ctx)
 {
 	struct http_request *req = &ctx->req;
-	enum pv_rc rc;
+	enum pv_rc rc = PV_OK;
 
 	if (ctx->out_ready)
 		return;
-	rc = run(ctx);
+	if (!ctx->pending) {
+		rc = run(ctx);
+		if (rc == PV_PENDING) {
+			ctx->pending = true;
+			if (ctx->conn != NULL && ctx->srv->can_suspend)
+				return;   /* server.c suspends the connection */
+			/* a thread per connection, or unit tests: this thread waits */
+			pthread_mutex_lock(&ctx->pmu);
+			while (!ctx->resumed)
+				pthread_cond_wait(&ctx->pcv, &ctx->pmu);
+			pthread_mutex_unlock(&ctx->pmu);
+		}
+	}
+	if (ctx->pending) {
+		pthread_mutex_lock(&ctx->pmu);
+		if (!ctx->resumed) {
+			pthread_mutex_unlock(&ctx->pmu);
+			return;
+		}
+		rc = ctx->resume_rc;
+		pthread_mutex_unlock(&ctx->pmu);
+		if (rc == PV_PENDING)
+			rc = PV_E_INTERNAL;
+	}
 	if (rc == PV_OK) {
 		respond_ok(ctx);
 	} else {
@@ -539,7 +568,25 @@ http_ctx_free(struct http_ctx *ctx)
 		return;
 	json_decref(ctx->req.resp);
 	json_decref(ctx->req.body);
+	pthread_cond_destroy(&ctx->pcv);
+	pthread_mutex_destroy(&ctx->pmu);
 	arena_free(ctx->req.arena);
+}
+
+void
+http_resume(struct http_request *req, enum pv_rc rc)
+{
+	struct http_ctx *ctx = req->priv;
+
+	pthread_mutex_lock(&ctx->pmu);
+	ctx->resume_rc = rc;
+	ctx->resumed = true;
+	if (ctx->suspended)
+		MHD_resume_connection(ctx->conn);
+	else
+		pthread_cond_broadcast(&ctx->pcv);
+	/* the request thread may free ctx as soon as this unlock returns */
+	pthread_mutex_unlock(&ctx->pmu);
 }
 
 /* ---- handler helpers (http.h) ---- */

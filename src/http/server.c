@@ -594,6 +594,19 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 		return go_on ? MHD_YES : MHD_NO;
 	}
 	http_ctx_finish(ctx);
+	if (!ctx->out_ready) {
+		/* PV_PENDING: suspend the connection, not this thread, unless the
+		 * completion already came; MHD calls us again after the resume */
+		pthread_mutex_lock(&ctx->pmu);
+		if (!ctx->resumed) {
+			ctx->suspended = true;
+			MHD_suspend_connection(conn);
+			pthread_mutex_unlock(&ctx->pmu);
+			return MHD_YES;
+		}
+		pthread_mutex_unlock(&ctx->pmu);
+		http_ctx_finish(ctx);
+	}
 	return send_response(ctx);
 }
 
@@ -654,8 +667,11 @@ http_server_start(struct http_server *srv)
 	if (threads == 0)
 		flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
 	else
-		flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ?
-		    MHD_USE_EPOLL : MHD_USE_POLL;
+		flags |= (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ?
+		    MHD_USE_EPOLL : MHD_USE_POLL) | MHD_ALLOW_SUSPEND_RESUME;
+	/* MHD forbids suspend with a thread per connection: there the request's
+	 * own thread waits for http_resume (request.c) */
+	srv->can_suspend = threads > 0;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 

@@ -45,6 +45,8 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "Restricted session: change the password or enrol MFA first" },
 	[PV_E_PRECONDITION] = { "precondition_failed", 412,
 	    "The resource does not match the request's precondition" },
+	/* never an answer: http_resume gives the real rc; leaked, it is a 500 */
+	[PV_PENDING] = { "internal", 500, "Internal error" },
 };
 
 static const struct rc_map *

@@ -37,6 +37,32 @@
 /* handlers                                                            */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Hot paths reply from the commit completion (committer thread) and return
+ * PV_PENDING: the connection waits for the group's fsync, not a thread
+ * (http_resume). Nothing is sent before the completion says durable.
+ */
+struct create_done {
+	struct http_request *req;
+	struct vault_write_job *j;
+	char id[UTIL_ID_MAX];
+};
+
+static void create_done(enum pv_rc rc, void *arg)
+{
+	struct create_done *d = arg;
+	struct http_request *req = d->req;
+
+	if (rc == PV_OK)
+		rc = vault_set_etag(req, 1);
+	if (rc == PV_OK)
+		rc = http_reply(req, 201, json_pack("{s:s, s:i}", "id", d->id, "version", 1));
+	vault_write_job_clear(d->j);
+	free(d->j);
+	free(d);
+	http_resume(req, rc);
+}
+
 static enum pv_rc rec_create(struct http_request *req)
 {
 	struct vault_ctx *v = req->route->arg;
@@ -47,6 +73,7 @@ static enum pv_rc rec_create(struct http_request *req)
 	char err[VAULT_ERR_MAX] = "", resource[VAULT_RESOURCE_MAX], id[UTIL_ID_MAX];
 	json_t *norm = NULL;
 	char *detail = NULL;
+	struct create_done *d = NULL;
 	enum pv_rc rc;
 
 	vault_resource(resource, sizeof(resource), cname, NULL);
@@ -79,10 +106,21 @@ static enum pv_rc rec_create(struct http_request *req)
 	ev.purpose_of_use = purpose;
 	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = detail;
-	if ((rc = audit_commit(v->audit, &ev, vault_write_fn, j)) != PV_OK ||
-	    (rc = vault_set_etag(req, 1)) != PV_OK)
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		rc = PV_E_NOMEM;
 		goto out;
-	rc = http_reply(req, 201, json_pack("{s:s, s:i}", "id", id, "version", 1));
+	}
+	d->req = req;
+	d->j = j;
+	util_strlcpy(d->id, id, sizeof(d->id));
+	rc = audit_submit(v->audit, &ev, vault_write_fn, j, COMMIT_REQUEST, create_done, d);
+	if (rc == PV_OK) {
+		/* the completion owns j and d, and may already have run: req is not ours */
+		free(detail);
+		json_decref(norm);
+		return PV_PENDING;
+	}
+	free(d);
 out:
 	if (j != NULL)
 		vault_write_job_clear(j);
@@ -90,6 +128,33 @@ out:
 	free(detail);
 	json_decref(norm);
 	return rc;
+}
+
+struct read_done {
+	struct http_request *req;
+	json_t *view;
+};
+
+static void read_done(enum pv_rc rc, void *arg)
+{
+	struct read_done *d = arg;
+	struct http_request *req = d->req;
+	json_t *view = d->view;
+
+	free(d);
+	/* fail closed: nothing leaves unless the entry is durable */
+	if (rc != PV_OK) {
+		json_decref(view);   /* wiped on free */
+		http_resume(req, http_fail(req, PV_E_AUDIT, NULL));
+		return;
+	}
+	rc = vault_set_etag(req, (uint32_t)json_integer_value(json_object_get(view, "version")));
+	if (rc != PV_OK) {
+		json_decref(view);
+		http_resume(req, rc);
+		return;
+	}
+	http_resume(req, http_reply(req, 200, view));
 }
 
 static enum pv_rc rec_read(struct http_request *req)
@@ -100,6 +165,8 @@ static enum pv_rc rec_read(struct http_request *req)
 	char resource[VAULT_RESOURCE_MAX], perm[AUTHZ_PERM_MAX];
 	json_t *view = NULL;
 	char *detail = NULL;
+	struct read_done *d;
+	struct audit_event ev;
 	enum pv_rc rc;
 
 	vault_resource(resource, sizeof(resource), cname, id);
@@ -111,19 +178,28 @@ static enum pv_rc rec_read(struct http_request *req)
 	if (rc != PV_OK)
 		return vault_fail_audited(v, req, "record.read", resource, purpose, rc,
 		    rc == PV_E_NOTFOUND ? "no such record" : NULL);
-	/* fail closed: nothing leaves unless the entry is durable */
-	rc = vault_audit(v, req, "record.read", resource, purpose, AUDIT_ALLOWED, NULL, detail);
-	free(detail);
-	if (rc != PV_OK) {
-		json_decref(view);   /* wiped on free */
-		return http_fail(req, PV_E_AUDIT, NULL);
-	}
-	if ((rc = vault_set_etag(req, (uint32_t)json_integer_value(json_object_get(view,
-	    "version")))) != PV_OK) {
+	/* fail closed: the view is sent by read_done only once the entry is durable */
+	if ((d = malloc(sizeof(*d))) == NULL) {
+		free(detail);
 		json_decref(view);
-		return rc;
+		return PV_E_NOMEM;
 	}
-	return http_reply(req, 200, view);
+	d->req = req;
+	d->view = view;
+	memset(&ev, 0, sizeof(ev));
+	vault_actor(req, &ev.actor);
+	ev.action = "record.read";
+	ev.resource = resource;
+	ev.purpose_of_use = purpose;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.detail = detail;
+	rc = audit_submit(v->audit, &ev, NULL, NULL, COMMIT_REQUEST, read_done, d);
+	free(detail);
+	if (rc == PV_OK)
+		return PV_PENDING;   /* read_done owns d and the view */
+	free(d);
+	json_decref(view);
+	return http_fail(req, PV_E_AUDIT, NULL);
 }
 
 struct query {
