@@ -123,6 +123,11 @@ h_init(struct h_server *s, const char *name, const char *extra)
 	/* the dictionary the build packed (CMake cracklib_dict), not the machine's */
 	if (getenv("PV_CRACKLIB_DICT") != NULL)
 		h_config_set(s, "password_dictionary", getenv("PV_CRACKLIB_DICT"));
+	/* PV_TEST_SERVER_THREADS=N: the server runs an epoll pool of N threads, where
+	 * a pending commit suspends the connection (CTest runs the records and
+	 * identity suites once more this way) */
+	if (getenv("PV_TEST_SERVER_THREADS") != NULL)
+		h_config_set(s, "threads", getenv("PV_TEST_SERVER_THREADS"));
 }
 
 void
