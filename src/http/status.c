@@ -45,6 +45,8 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "Restricted session: change the password or enrol MFA first" },
 	[PV_E_PRECONDITION] = { "precondition_failed", 412,
 	    "The resource does not match the request's precondition" },
+	[PV_E_JOB_CONFLICT] = { "job_conflict", 409,
+	    "The job's state does not allow this change" },
 };
 
 static const struct rc_map *

@@ -30,6 +30,7 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_METHOD] = "method_not_allowed",
 	[PV_E_RESTRICTED] = "restricted",
 	[PV_E_PRECONDITION] = "precondition_failed",
+	[PV_E_JOB_CONFLICT] = "job_conflict",
 };
 
 const char *

@@ -46,6 +46,7 @@ enum pv_rc {
 	PV_E_METHOD = 25,     /* 405 method_not_allowed */
 	PV_E_RESTRICTED = 26, /* 403 password_change_required / restricted session */
 	PV_E_PRECONDITION = 27, /* 412 precondition_failed: If-Match does not match */
+	PV_E_JOB_CONFLICT = 28, /* 409 job_conflict: a job state change its state does not allow */
 	PV_E__COUNT
 };
 
