@@ -680,6 +680,13 @@ config_write(const struct pv_config *c, const char *path)
 	    "seccomp = %s\n",
 	    c->listen, c->max_body_bytes, c->region, c->threads, c->seccomp);
 	fprintf(f,
+	    "# the job runner: pause between steps (ms), most steps a second, and how\n"
+	    "# long a running job stays leased to this node without a step (s)\n"
+	    "jobs_step_pause_ms = %d\n"
+	    "jobs_max_steps_per_s = %d\n"
+	    "jobs_lease_s = %d\n",
+	    c->jobs_step_pause_ms, c->jobs_max_steps_per_s, c->jobs_lease_s);
+	fprintf(f,
 	    "\n[tls]\n"
 	    "cert = %s\n"
 	    "key = %s\n"

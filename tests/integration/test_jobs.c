@@ -217,6 +217,7 @@ test_pause_resume_cancel(struct h_server *s, const char *tok)
 	h_req(s, "GET", "/v1/jobs", tok, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
 	CHECK(json_array_size(json_object_get(r.json, "jobs")) == 2);
+	CHECK(strcmp(jstr(json_array_get(json_object_get(r.json, "jobs"), 0), "id"), id) == 0);
 	h_resp_free(&r);
 	h_req(s, "GET", "/v1/jobs", NULL, NULL, NULL, &r);
 	CHECK_STATUS(&r, 401);
@@ -227,6 +228,56 @@ test_pause_resume_cancel(struct h_server *s, const char *tok)
 	h_resp_free(&r);
 }
 
+/* `phivault job ...` in both formats, and the progress bar on a terminal. */
+static void
+test_cli(struct h_server *s, const char *tok)
+{
+	char cmd[2048], env[1024], *out = NULL, id[64], *screen;
+	json_t *j;
+
+	snprintf(env, sizeof(env), "PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s PHIVAULT_TOKEN=%s %s",
+	    s->base, s->cacert, tok, h_bin());
+	snprintf(cmd, sizeof(cmd), "%s job list --format json", env);
+	CHECK(h_run(cmd, &out) == 0);
+	j = json_loads(out, 0, NULL);
+	CHECK(j != NULL && json_array_size(json_object_get(j, "jobs")) == 2);
+	snprintf(id, sizeof(id), "%s",
+	    jstr(json_array_get(json_object_get(j, "jobs"), 1), "id"));   /* the crash job */
+	json_decref(j);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s job list --format text", env);
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strstr(out, "test.count") != NULL && strstr(out, "cancelled") != NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s job show %s --format text", env, id);
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strstr(out, "state:     done") != NULL);
+	CHECK(strstr(out, "[##############################] 100% 150/150") != NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s job show %s --watch --format json", env, id);
+	CHECK(h_run(cmd, &out) == 0);   /* an ended job: one answer, at once */
+	j = json_loads(out, 0, NULL);
+	CHECK(j != NULL && strcmp(jstr(j, "state"), "done") == 0);
+	json_decref(j);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s job pause %s --format json 2>&1", env, id);
+	CHECK(h_run(cmd, &out) == 3);
+	CHECK(strstr(out, "job_conflict") != NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s job show nope 2>/dev/null", env);
+	CHECK(h_run(cmd, NULL) == 2);
+
+	/* --watch on a terminal: the bar moves in place until the job ends */
+	enqueue(s, tok, "{\"n\":100}", id);
+	snprintf(cmd, sizeof(cmd), "%s job show %s --watch --format text; sleep 30", env, id);
+	h_tty_start(s, 200, cmd);
+	screen = h_tty_wait("finished:", 20);
+	CHECK(strstr(screen, "state:     done") != NULL);
+	CHECK(strstr(screen, "100% 100/100") != NULL);
+	free(screen);
+	h_tty_stop();
+}
+
 int
 main(void)
 {
@@ -235,11 +286,13 @@ main(void)
 
 	h_init(&s, "jobs", NULL);
 	h_config_set(&s, "mfa_required", "off");
-	h_config_append(&s, "[server]\njobs_step_pause_ms = 0\njobs_max_steps_per_s = 200\n");
+	h_config_set(&s, "jobs_step_pause_ms", "0");
+	h_config_set(&s, "jobs_max_steps_per_s", "200");
 	h_start(&s, "--dev");
 	admin_login(&s, tok);
 	test_crash_resume(&s, tok);
 	test_pause_resume_cancel(&s, tok);
+	test_cli(&s, tok);
 	CHECK(h_stop(&s) == 0);
 
 	snprintf(cmd, sizeof(cmd), "%s audit export --data %s --format jsonl", h_bin(), s.dir);
