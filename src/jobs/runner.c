@@ -424,6 +424,11 @@ jobs_runner_tick(struct jobs_runner *r)
 	if (r->cur_id[0] == '\0') {
 		struct lease_call lc = { r, "" };
 
+		/* look first on this thread's own (read) connection: an idle runner
+		 * costs the writer nothing */
+		if (store_job_runnable(r->cfg.st, r->node, now(r), runnable_cb, &lc) != PV_OK ||
+		    lc.id[0] == '\0')
+			return JOBS_TICK_IDLE;
 		if (submit(r, NULL, lease_txn, &lc) != PV_OK)
 			return JOBS_TICK_IDLE;
 		util_strlcpy(r->cur_id, lc.id, sizeof(r->cur_id));
