@@ -27,6 +27,7 @@ static const struct command commands[] = {
 	{ "audit", cmd_audit, "verify or export the audit trail (offline)" },
 	{ "user", cmd_user, "add, list, show or disable users (online)" },
 	{ "login", cmd_login, "log in and print the token export line" },
+	{ "job", cmd_job, "list, show, pause, resume or cancel background jobs (online)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", NULL, "describe phivault or one command (phivault help CMD)" },
 };

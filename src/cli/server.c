@@ -29,6 +29,7 @@
 #include "cli/routes.h"
 #include "daemon/daemon.h"
 #include "authn/authn.h"
+#include "jobs/jobs.h"
 
 static bool
 hook_is_sealed(void *arg)
@@ -225,6 +226,10 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		cli_err("cannot register routes: %s", pv_rc_name(rc));
 		goto out;
 	}
+	if ((rc = server_jobs_start(&app)) != PV_OK) {
+		cli_err("cannot start the job runner: %s", pv_rc_name(rc));
+		goto out;
+	}
 	if ((rc = http_server_start(app.http)) != PV_OK) {
 		cli_err("cannot listen on %s: %s", app.cfg.listen, pv_rc_name(rc));
 		goto out;
@@ -260,6 +265,7 @@ out:
 		http_server_stop(app.http);
 		http_server_free(app.http);
 	}
+	jobs_runner_stop(app.jobs);
 	if (app.audit != NULL) {
 		system_event(&app, "sys.stop", AUDIT_ALLOWED, NULL);
 		audit_stop(app.audit);

@@ -30,11 +30,16 @@ struct pv_app {
 	struct authn_service *authn;  /* identity: sessions, login, users (authn/authn.h) */
 	struct authz_service *authz;  /* identity: hooks, roles, audit routes (authz/authz.h) */
 	struct authn_throttle *unseal_throttle;  /* failed unseal shares per source */
+	struct jobs_runner *jobs;     /* background work (jobs/jobs.h) */
 };
 
 /* Run until a signal; returns a cli exit code. listen may be NULL (config):
  * it applies to this run only and is never written to phivault.conf.
  * allow_core (only with dev) keeps core dumps possible. */
+/* jobs_wire.c: start the job runner with its routes and kinds (test kinds
+ * in phivault-test only); PV_OK or why not. */
+enum pv_rc server_jobs_start(struct pv_app *app);
+
 int server_run(const char *datadir, const char *listen, bool dev, bool allow_core);
 
 #endif

@@ -71,6 +71,9 @@ static const struct key_def keys[] = {
 	{ "policy", "allowed_regions", K_STR, F(allowed_regions) },
 	{ "auth", "password_dictionary", K_PATH, F(password_dictionary) },
 	{ "server", "seccomp", K_STR, F(seccomp) },
+	{ "server", "jobs_step_pause_ms", K_INT, F(jobs_step_pause_ms) },
+	{ "server", "jobs_max_steps_per_s", K_INT, F(jobs_max_steps_per_s) },
+	{ "server", "jobs_lease_s", K_INT, F(jobs_lease_s) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -111,6 +114,9 @@ config_defaults(struct pv_config *c, const char *datadir)
 	util_strlcpy(c->store_backend, "sqlite", sizeof(c->store_backend));
 	c->store_url[0] = '\0';
 	util_strlcpy(c->allowed_regions, "local", sizeof(c->allowed_regions));
+	c->jobs_step_pause_ms = 5;
+	c->jobs_max_steps_per_s = 100;
+	c->jobs_lease_s = 30;
 }
 
 /* ---- parsing ---- */
@@ -597,6 +603,13 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		REFUSE("server.seccomp = %s is not on or off", c->seccomp);
 	if (!dev && strcmp(c->seccomp, "off") == 0)
 		REFUSE("server.seccomp = off is allowed only with --dev");
+	if (c->jobs_step_pause_ms < 0 || c->jobs_step_pause_ms > 60000)
+		REFUSE("server.jobs_step_pause_ms = %d is not from 0 to 60000", c->jobs_step_pause_ms);
+	if (c->jobs_max_steps_per_s < 1 || c->jobs_max_steps_per_s > 100000)
+		REFUSE("server.jobs_max_steps_per_s = %d is not from 1 to 100000",
+		    c->jobs_max_steps_per_s);
+	if (c->jobs_lease_s < 1 || c->jobs_lease_s > 86400)
+		REFUSE("server.jobs_lease_s = %d is not from 1 to 86400", c->jobs_lease_s);
 #undef REFUSE
 	return PV_OK;
 }
@@ -666,6 +679,13 @@ config_write(const struct pv_config *c, const char *path)
 	    "# needs (seccomp allowlist); off only with --dev\n"
 	    "seccomp = %s\n",
 	    c->listen, c->max_body_bytes, c->region, c->threads, c->seccomp);
+	fprintf(f,
+	    "# the job runner: pause between steps (ms), most steps a second, and how\n"
+	    "# long a running job stays leased to this node without a step (s)\n"
+	    "jobs_step_pause_ms = %d\n"
+	    "jobs_max_steps_per_s = %d\n"
+	    "jobs_lease_s = %d\n",
+	    c->jobs_step_pause_ms, c->jobs_max_steps_per_s, c->jobs_lease_s);
 	fprintf(f,
 	    "\n[tls]\n"
 	    "cert = %s\n"

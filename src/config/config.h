@@ -56,6 +56,11 @@ struct pv_config {
 	char password_dictionary[PATH_MAX];
 	/* [server] "on" | "off": the seccomp allowlist after start-up (off only with --dev) */
 	char seccomp[8];
+	/* [server] the job runner (src/jobs/): pause between steps, most steps a
+	 * second, lease of a running job (docs/operations.md "Jobs") */
+	int jobs_step_pause_ms;
+	int jobs_max_steps_per_s;
+	int jobs_lease_s;
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

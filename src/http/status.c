@@ -47,6 +47,8 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The resource does not match the request's precondition" },
 	/* never an answer: http_resume gives the real rc; leaked, it is a 500 */
 	[PV_PENDING] = { "internal", 500, "Internal error" },
+	[PV_E_JOB_CONFLICT] = { "job_conflict", 409,
+	    "The job's state does not allow this change" },
 };
 
 static const struct rc_map *

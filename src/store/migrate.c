@@ -216,6 +216,29 @@ static const struct migration migrations[] = {
 	  "UPDATE users SET otp_issued_ms = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
 	  " WHERE password_one_time = 1;"
 	  "DELETE FROM lockouts WHERE key <> '~invalid' AND key NOT IN (SELECT username FROM users);" },
+	/* 7 (jobs): background work, one row per job (src/jobs/, store.h
+	 * "jobs"). A step's effect and its cursor move in one transaction, so
+	 * the row is the job's whole memory across restarts and kill -9. */
+	{ 7,
+	  "CREATE TABLE jobs("
+	  " id TEXT PRIMARY KEY NOT NULL,"
+	  " kind TEXT NOT NULL,"
+	  " state TEXT NOT NULL CHECK (state IN ('queued','running','paused','done','failed',"
+	  "'cancelled')),"
+	  " cursor TEXT NOT NULL DEFAULT '',"
+	  " params TEXT NOT NULL DEFAULT '{}',"
+	  " errors TEXT NOT NULL DEFAULT '[]',"
+	  " done INTEGER NOT NULL DEFAULT 0,"
+	  " total INTEGER NOT NULL DEFAULT 0,"
+	  " error_count INTEGER NOT NULL DEFAULT 0,"
+	  " created_ms INTEGER NOT NULL,"
+	  " started_ms INTEGER NOT NULL DEFAULT 0,"
+	  " finished_ms INTEGER NOT NULL DEFAULT 0,"
+	  " updated_ms INTEGER NOT NULL,"
+	  " lease_owner TEXT NOT NULL DEFAULT '',"
+	  " lease_expires_ms INTEGER NOT NULL DEFAULT 0,"
+	  " created_by TEXT NOT NULL);"
+	  "CREATE INDEX jobs_runnable ON jobs(state, created_ms);" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -197,6 +197,23 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_TOKEN_GET] = TOK_COLS " WHERE token = ?1",
 	[SQ_TOKEN_GET_BY_MAC] = TOK_COLS " WHERE mac = ?1",
 	/* vault:end */
+	/* jobs:begin (added by the jobs work) */
+#define JOB_COLS "SELECT id, kind, state, cursor, params, errors, done, total, error_count, " \
+	"created_ms, started_ms, finished_ms, updated_ms, lease_owner, lease_expires_ms, " \
+	"created_by FROM jobs"
+	[SQ_JOB_PUT] = "INSERT INTO jobs(id, kind, state, cursor, params, errors, done, total, "
+	    "error_count, created_ms, started_ms, finished_ms, updated_ms, lease_owner, "
+	    "lease_expires_ms, created_by) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+	[SQ_JOB_GET] = JOB_COLS " WHERE id = ?1",
+	[SQ_JOB_UPDATE] = "UPDATE jobs SET state = ?2, cursor = ?3, errors = ?4, done = ?5, "
+	    "total = ?6, error_count = ?7, started_ms = ?8, finished_ms = ?9, updated_ms = ?10, "
+	    "lease_owner = ?11, lease_expires_ms = ?12 WHERE id = ?1",
+	[SQ_JOB_LIST] = JOB_COLS " ORDER BY created_ms DESC, id DESC",
+	[SQ_JOB_RUNNABLE] = JOB_COLS " WHERE state IN ('queued', 'running') "
+	    "AND (lease_owner = '' OR lease_owner = ?1 OR lease_expires_ms <= ?2) "
+	    "ORDER BY created_ms, id",
+	/* jobs:end */
 };
 
 /* Applied to every new connection. */
@@ -1246,6 +1263,13 @@ static const struct store_ops sq_ops = {
 	.token_get = sq_token_get,
 	.token_get_by_mac = sq_token_get_by_mac,
 	/* vault:end */
+	/* jobs:begin (added by the jobs work) */
+	.job_put = store_sqlite_job_put,
+	.job_get = store_sqlite_job_get,
+	.job_update = store_sqlite_job_update,
+	.job_list = store_sqlite_job_list,
+	.job_runnable = store_sqlite_job_runnable,
+	/* jobs:end */
 };
 
 /* Create the file 0600 if missing, and tighten it to 0600 if an older or

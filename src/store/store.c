@@ -920,3 +920,62 @@ enum pv_rc store_token_get_by_mac(struct store *st, const uint8_t mac[STORE_MAC_
 	return st->ops->token_get_by_mac(st, mac, out);
 }
 /* vault:end */
+
+/* jobs:begin (added by the jobs work) */
+static bool job_row_ok(const struct store_job *j)
+{
+	return j->id[0] != '\0' && j->kind[0] != '\0' && j->state[0] != '\0' &&
+	    j->cursor != NULL && j->errors != NULL;
+}
+
+void store_job_clear(struct store_job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->cursor);
+	free(j->params);
+	free(j->errors);
+	memset(j, 0, sizeof(*j));
+}
+
+enum pv_rc store_job_put(struct store *st, const struct store_job *j)
+{
+	STORE_FAULT();
+	if (st == NULL || j == NULL || !job_row_ok(j) || j->params == NULL)
+		return PV_E_INVALID;
+	return st->ops->job_put(st, j);
+}
+
+enum pv_rc store_job_get(struct store *st, const char *id, struct store_job *out)
+{
+	STORE_FAULT();
+	if (st == NULL || id == NULL || out == NULL)
+		return PV_E_INVALID;
+	return st->ops->job_get(st, id, out);
+}
+
+enum pv_rc store_job_update(struct store *st, const struct store_job *j)
+{
+	STORE_FAULT();
+	if (st == NULL || j == NULL || !job_row_ok(j))
+		return PV_E_INVALID;
+	return st->ops->job_update(st, j);
+}
+
+enum pv_rc store_job_list(struct store *st, store_job_cb cb, void *arg)
+{
+	STORE_FAULT();
+	if (st == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return st->ops->job_list(st, cb, arg);
+}
+
+enum pv_rc store_job_runnable(struct store *st, const char *owner, int64_t now_ms,
+    store_job_cb cb, void *arg)
+{
+	STORE_FAULT();
+	if (st == NULL || owner == NULL || owner[0] == '\0' || cb == NULL)
+		return PV_E_INVALID;
+	return st->ops->job_runnable(st, owner, now_ms, cb, arg);
+}
+/* jobs:end */

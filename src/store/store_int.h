@@ -135,6 +135,16 @@ struct store_ops {
 	enum pv_rc (*record_scan)(struct store *st, const char *collection, const char *after_id,
 	    size_t limit, store_bidx_cb cb, void *arg);
 	/* vault:end */
+
+	/* ---- jobs ---- */
+	/* jobs:begin (added by the jobs work) */
+	enum pv_rc (*job_put)(struct store *st, const struct store_job *j);
+	enum pv_rc (*job_get)(struct store *st, const char *id, struct store_job *out);
+	enum pv_rc (*job_update)(struct store *st, const struct store_job *j);
+	enum pv_rc (*job_list)(struct store *st, store_job_cb cb, void *arg);
+	enum pv_rc (*job_runnable)(struct store *st, const char *owner, int64_t now_ms,
+	    store_job_cb cb, void *arg);
+	/* jobs:end */
 };
 
 /* The handle every backend embeds as its first member. */
@@ -233,6 +243,13 @@ enum store_sqlite_stmt {
 	SQ_TOKEN_GET_BY_MAC,
 	SQ_RECORD_SCAN,
 	/* vault:end */
+	/* jobs:begin (added by the jobs work) */
+	SQ_JOB_PUT,
+	SQ_JOB_GET,
+	SQ_JOB_UPDATE,
+	SQ_JOB_LIST,
+	SQ_JOB_RUNNABLE,
+	/* jobs:end */
 	SQ_STMT__COUNT
 };
 
@@ -442,5 +459,15 @@ enum pv_rc store_sqlite_mfa_pending_attempt(struct store *st, const char *token_
 enum pv_rc store_sqlite_mfa_pending_delete(struct store *st, const char *token_hash,
     int64_t now_ms);
 /* identity:end */
+
+/* jobs:begin: sqlite_jobs.c, the jobs ops of the SQLite backend (their SQL
+ * is in sqlite.c's statement table). */
+enum pv_rc store_sqlite_job_put(struct store *st, const struct store_job *j);
+enum pv_rc store_sqlite_job_get(struct store *st, const char *id, struct store_job *out);
+enum pv_rc store_sqlite_job_update(struct store *st, const struct store_job *j);
+enum pv_rc store_sqlite_job_list(struct store *st, store_job_cb cb, void *arg);
+enum pv_rc store_sqlite_job_runnable(struct store *st, const char *owner, int64_t now_ms,
+    store_job_cb cb, void *arg);
+/* jobs:end */
 
 #endif /* PV_STORE_INT_H */

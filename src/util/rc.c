@@ -31,6 +31,7 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_RESTRICTED] = "restricted",
 	[PV_E_PRECONDITION] = "precondition_failed",
 	[PV_PENDING] = "pending",
+	[PV_E_JOB_CONFLICT] = "job_conflict",
 };
 
 const char *

@@ -1,0 +1,46 @@
+/*
+ * jobs_wire: the job runner's place in `serve` (server.h). Compiled twice:
+ * into pv_cli for `phivault`, and with PV_TEST_HOOKS into phivault-test,
+ * where it also installs the synthetic kind "test.count" and
+ * POST /v1/test/jobs (jobs_test_install): only the test binary references
+ * them, so the shipped binary does not contain them.
+ *
+ * Kinds of higher modules (key re-encryption, retention, backups) are to
+ * be registered from here, through the install step, before the runner's
+ * thread starts.
+ */
+#include "authn/authn.h"
+#include "cli/server.h"
+#include "jobs/jobs.h"
+
+static void
+actor_of(struct http_request *req, struct jobs_actor *out)
+{
+	const struct authn_principal *p = req->principal;
+
+	out->source = req->source;
+	if (p != NULL) {
+		out->user_id = p->user_id;
+		out->session_id = p->session_id[0] != '\0' ? p->session_id : NULL;
+	}
+}
+
+enum pv_rc
+server_jobs_start(struct pv_app *app)
+{
+	struct jobs_config jc = {
+		.st = app->st,
+		.audit = app->audit,
+		.node = app->node,
+		.step_pause_ms = app->cfg.jobs_step_pause_ms,
+		.max_steps_per_s = app->cfg.jobs_max_steps_per_s,
+		.lease_s = app->cfg.jobs_lease_s,
+		.http = app->http,
+		.actor_of = actor_of,
+#ifdef PV_TEST_HOOKS
+		.install = jobs_test_install,
+#endif
+	};
+
+	return jobs_runner_start(&jc, &app->jobs);
+}

@@ -1,0 +1,159 @@
+/*
+ * jobs: background work (DESIGN.md seam 3 "Commits", "Process model").
+ *
+ * A job is a row (store.h "jobs"): kind, state, an opaque cursor owned by
+ * the kind, progress (done / total), a bounded list of errors, times, a
+ * lease and the kind's params. One runner per process leases one runnable
+ * job at a time and advances it by calling its kind's step(), which does a
+ * small bounded unit of work. The step's writes and the job row's new
+ * cursor, counts and lease are ONE transaction, submitted through the audit
+ * writer (audit_commit): a crash between steps loses nothing, and a step's
+ * effect never becomes visible without its cursor moving past it, so no
+ * item's work is done twice where anyone could see it.
+ *
+ * States and transitions (a change asked for from outside takes effect at
+ * the next step boundary: the step transaction re-reads the row and does
+ * nothing unless the job is still running under this runner's lease):
+ *
+ *   queued  --lease-->          running
+ *   running --step: finished--> done
+ *   running --step failed JOBS_MAX_FAILURES times in a row--> failed
+ *   queued | running  --pause-->   paused
+ *   paused            --resume-->  queued
+ *   queued | running | paused --cancel--> cancelled
+ *   any other change: PV_E_JOB_CONFLICT (409 job_conflict).
+ *
+ * Leases: lease_owner is the runner's node name ("[server] node"; one
+ * process per data directory holds its lock, so a job leased by our own
+ * node name belongs to a process of ours that died: it is taken over at
+ * once). A lease of another node is taken over only after it expired
+ * (lease_s without a step). Each step renews the lease.
+ *
+ * Kinds are registered by higher modules at start-up (jobs_kind_register),
+ * so this module never calls up. A job whose kind this process does not
+ * know is left alone.
+ *
+ * Yielding to requests: the runner sleeps step_pause_ms between steps and
+ * never runs more than max_steps_per_s steps a second. PRIORITY HOOK: every
+ * commit of the runner goes through one function (runner.c submit()); when
+ * the commit queue with priorities lands, that is where the runner submits
+ * at background priority instead of calling audit_commit.
+ */
+#ifndef PV_JOBS_H
+#define PV_JOBS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "audit/audit.h"
+#include "store/store.h"
+#include "util/util.h"
+
+struct jobs_runner;
+struct http_server;
+struct http_request;
+struct jobs_actor;
+
+#define JOBS_CURSOR_MAX 1024     /* bytes of a cursor, incl. NUL */
+#define JOBS_ERRORS_MAX 20       /* errors kept in the row (the newest); error_count counts all */
+#define JOBS_MAX_FAILURES 3      /* failed steps in a row before the job fails */
+#define JOBS_CODE_MAX 64         /* an error code / item ID: [A-Za-z0-9_.:-]{1,63} */
+
+enum jobs_state {
+	JOBS_QUEUED, JOBS_RUNNING, JOBS_PAUSED, JOBS_DONE, JOBS_FAILED, JOBS_CANCELLED
+};
+const char *jobs_state_name(enum jobs_state s);
+/* false if name is no state */
+bool jobs_state_parse(const char *name, enum jobs_state *out);
+
+/* What a step sees. st is the store inside the step's transaction: every
+ * write goes there and commits (or rolls back) with the cursor. */
+struct jobs_step_ctx {
+	struct store *st;
+	const char *job_id;
+	const char *params;      /* the job's params (JSON object text) */
+	int64_t done;            /* items done so far */
+	int64_t total;
+	void *kind_arg;          /* jobs_kind.arg */
+};
+
+/* What a step returns (zeroed by the runner, cursor preset to the old one). */
+struct jobs_step_out {
+	char cursor[JOBS_CURSOR_MAX];  /* the new cursor */
+	int64_t done;                  /* items this step completed (added to done) */
+	int64_t total;                 /* new total; < 0: unchanged */
+	bool finished;                 /* no more work: the job becomes done */
+	/* one item this step skipped with an error (optional, "" none); both
+	 * must be codes / IDs (JOBS_CODE_MAX charset), never a value */
+	char error_code[JOBS_CODE_MAX];
+	char error_item[JOBS_CODE_MAX];
+};
+
+struct jobs_kind {
+	const char *name;        /* "test.count", "keys.reencrypt", ... [a-z0-9_.]{1,63} */
+	/* One bounded unit of work from cursor. An error rolls back everything
+	 * the step wrote; the runner records it and retries the same cursor. */
+	enum pv_rc (*step)(const struct jobs_step_ctx *ctx, const char *cursor,
+	    struct jobs_step_out *out);
+	void *arg;
+};
+
+struct jobs_config {
+	struct store *st;
+	struct audit *audit;
+	const char *node;            /* lease owner */
+	int step_pause_ms;           /* sleep between steps; >= 0 */
+	int max_steps_per_s;         /* >= 1 */
+	int lease_s;                 /* >= 1 */
+	int idle_poll_ms;            /* look for work this often when idle; 0: 1000 */
+	/* wall clock for leases and job times; NULL: util_now_ms (tests inject) */
+	int64_t (*now_ms)(void *arg);
+	void *now_arg;
+	struct http_server *http;    /* non-NULL: register the job routes on it */
+	/* called after the routes, before the thread starts: register kinds (and
+	 * test routes in test builds); may be NULL */
+	enum pv_rc (*install)(struct jobs_runner *r, struct http_server *http);
+	bool no_thread;              /* tests: drive the runner with jobs_runner_tick */
+	/* the actor of an HTTP request (the wiring knows the principal type) */
+	void (*actor_of)(struct http_request *req, struct jobs_actor *out);
+};
+
+/* Make the runner, register routes and kinds, start its thread. */
+enum pv_rc jobs_runner_start(const struct jobs_config *cfg, struct jobs_runner **out);
+/* Finish the step in flight, join the thread, free. NULL is fine. Jobs
+ * stay running in the store and resume at their cursor on the next start. */
+void jobs_runner_stop(struct jobs_runner *r);
+
+/* PV_E_CONFLICT if a kind of that name is registered; PV_E_INVALID for a
+ * bad name. The kind must outlive the runner. */
+enum pv_rc jobs_kind_register(struct jobs_runner *r, const struct jobs_kind *kind);
+
+struct jobs_actor {
+	const char *user_id;     /* "usr_..." or "system" */
+	const char *session_id;
+	const char *source;
+};
+
+/* Queue a job of a registered kind (params: JSON object text or NULL;
+ * total: items expected, 0 if unknown). Audited job.create in the same
+ * transaction. */
+enum pv_rc jobs_enqueue(struct jobs_runner *r, const struct jobs_actor *actor,
+    const char *kind, const char *params, int64_t total, char id[UTIL_ID_MAX]);
+
+enum jobs_action { JOBS_PAUSE, JOBS_RESUME, JOBS_CANCEL };
+/* A state change asked for from outside, audited job.pause / job.resume /
+ * job.cancel in the same transaction. PV_E_NOTFOUND, PV_E_JOB_CONFLICT. */
+enum pv_rc jobs_change(struct jobs_runner *r, const struct jobs_actor *actor, const char *id,
+    enum jobs_action action);
+
+/* Rate (items per second over the recent steps) and ETA (seconds; -1
+ * unknown) of a job this runner is running; rate 0 and eta -1 otherwise. */
+void jobs_progress(struct jobs_runner *r, const char *id, int64_t done, int64_t total,
+    double *rate_per_s, int64_t *eta_s);
+
+/* Test builds only (kind_test.c, referenced only by phivault-test and the
+ * unit tests): register the synthetic kind "test.count" and, with http,
+ * POST /v1/test/jobs. A jobs_config.install function. */
+enum pv_rc jobs_test_install(struct jobs_runner *r, struct http_server *http);
+
+#endif /* PV_JOBS_H */
