@@ -91,6 +91,10 @@ enum pv_rc audit_record(struct audit *a, const struct audit_event *ev);
  * returned. If the commit fails: PV_E_AUDIT, nothing of fn persists.
  */
 enum pv_rc audit_commit(struct audit *a, const struct audit_event *ev, audit_job_fn fn, void *arg);
+/* audit_commit at a priority: background work (jobs) passes COMMIT_BACKGROUND,
+ * so it fills a group only after requests and within a bounded share. */
+enum pv_rc audit_commit_at(struct audit *a, const struct audit_event *ev, audit_job_fn fn,
+    void *arg, enum commit_prio prio);
 
 /* Entries appended since start and the chain head (for /v1/audit/verify, metrics). */
 void audit_head(struct audit *a, int64_t *seq, char hash[65]);

@@ -419,7 +419,8 @@ fail:
 	return rc;
 }
 
-enum pv_rc audit_commit(struct audit *a, const struct audit_event *ev, audit_job_fn fn, void *arg)
+enum pv_rc audit_commit_at(struct audit *a, const struct audit_event *ev, audit_job_fn fn,
+    void *arg, enum commit_prio prio)
 {
 	enum pv_rc rc;
 	struct audit_job job;
@@ -438,13 +439,18 @@ enum pv_rc audit_commit(struct audit *a, const struct audit_event *ev, audit_job
 		job.has_event = true;
 	}
 	/* synchronous: the job and the strings it borrows outlive the wait */
-	tx = (struct commit_tx){ fn, arg, &job, COMMIT_REQUEST, NULL, NULL };
+	tx = (struct commit_tx){ fn, arg, &job, prio, NULL, NULL };
 	rc = commit_run(a->q, &tx);
 	if (rc == PV_E_INTERNAL)
 		log_error("audit: audit_commit called from the writer thread");
 out:
 	job_clear(&job);
 	return rc;
+}
+
+enum pv_rc audit_commit(struct audit *a, const struct audit_event *ev, audit_job_fn fn, void *arg)
+{
+	return audit_commit_at(a, ev, fn, arg, COMMIT_REQUEST);
 }
 
 enum pv_rc audit_record(struct audit *a, const struct audit_event *ev)

@@ -2,7 +2,7 @@
  * runner: the job runner thread, leases, steps and state changes (the state
  * machine is in jobs.h).
  *
- * Every write here is one audit_commit (submit()): the lease, each step
+ * Every write here is one background-priority audit commit (submit()): the lease, each step
  * (kind's writes + job row), a failed step's error, and every state change
  * asked for from outside. They all run on the audit writer thread, one
  * after another, so a step transaction that re-reads the row sees any pause
@@ -122,12 +122,13 @@ out:
 	return rc;
 }
 
-/* PRIORITY HOOK: the one place the runner commits. With the commit queue
- * (issue 9 item 4) this submits at background priority. */
+/* Every runner write goes through here, at background priority: a group
+ * takes job steps only after the requests waiting for it, and only a bounded
+ * share of them (commit.h), so a churning job never starves requests. */
 static enum pv_rc
 submit(struct jobs_runner *r, const struct audit_event *ev, audit_job_fn fn, void *arg)
 {
-	return audit_commit(r->cfg.audit, ev, fn, arg);
+	return audit_commit_at(r->cfg.audit, ev, fn, arg, COMMIT_BACKGROUND);
 }
 
 const struct jobs_kind *
