@@ -2,12 +2,16 @@
  * server: see server.h. Also owns the system routes (health, unseal) that
  * belong to no module below the command line.
  *
- * Start-up order (each step refuses to start, naming what and why):
+ * Start-up order (each step refuses to start, naming what and why; the
+ * same list is in daemon/daemon.h and docs/internals/daemon.md):
  *  1. daemon_harden: no core dumps, no_new_privs (before any secret is read);
+ *     daemon_process_init: jansson's wiping free, SIGPIPE ignored, libsodium;
  *  2. config load + validate (the "--dev relaxes" hint only when --dev would
  *     accept the configuration);
  *  3. the password dictionary ([auth] password_dictionary; --dev only warns);
  *  4. the data-directory lock, before anything writes (store, audit chain);
+ *     then the signals waited for are blocked (daemon_signals_block) before
+ *     any thread starts;
  *  5. store, keys (+ key-file unseal), audit writer, HTTPS, routes, listen;
  *  6. the seccomp allowlist ([server] seccomp), for every thread (TSYNC).
  * Test builds (PV_TEST_HOOKS, phivault-test only): SIGUSR1 makes the server
@@ -53,21 +57,6 @@ system_event(struct pv_app *app, const char *action, enum audit_outcome outcome,
 
 	if (audit_record(app->audit, &ev) != PV_OK)
 		log_error("audit: could not record %s", action);
-}
-
-/* Block the signals we wait for in every thread (inherited by threads made later). */
-static void
-signals_block(sigset_t *set)
-{
-	sigemptyset(set);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGHUP);
-#ifdef PV_TEST_HOOKS
-	sigaddset(set, SIGUSR1);
-#endif
-	pthread_sigmask(SIG_BLOCK, set, NULL);
-	signal(SIGPIPE, SIG_IGN);
 }
 
 #ifdef PV_TEST_HOOKS
@@ -172,6 +161,11 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		cli_err("refusing to start: cannot disable core dumps or set no_new_privs");
 		return CLI_RUNTIME;
 	}
+	if (daemon_process_init() != PV_OK) {
+		cli_err("refusing to start: cannot make the process-wide settings "
+		    "(jansson allocator, SIGPIPE, libsodium)");
+		return CLI_RUNTIME;
+	}
 	app.dev = dev;
 	if (gethostname(app.node, sizeof(app.node)) != 0)
 		util_strlcpy(app.node, "phivault", sizeof(app.node));
@@ -209,7 +203,11 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		cli_err("cannot lock %s/%s: %s", datadir, DAEMON_LOCK_FILE, strerror(errno));
 		return CLI_RUNTIME;
 	}
-	signals_block(&set);
+#ifdef PV_TEST_HOOKS
+	daemon_signals_block(&set, SIGUSR1);
+#else
+	daemon_signals_block(&set, 0);
+#endif
 	if (crypto_init() != PV_OK) {
 		cli_err("libcrypto is not usable");
 		goto out;
