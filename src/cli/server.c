@@ -2,16 +2,21 @@
  * server: see server.h. Also owns the system routes (health, unseal) that
  * belong to no module below the command line.
  *
- * Start-up order (each step refuses to start, naming what and why):
+ * Start-up order (each step refuses to start, naming what and why; the
+ * same list is in daemon/daemon.h and docs/internals/daemon.md):
  *  1. daemon_harden: no core dumps, no_new_privs (before any secret is read);
+ *     daemon_process_init: jansson's wiping free, SIGPIPE ignored, libsodium;
  *  2. config load + validate (the "--dev relaxes" hint only when --dev would
  *     accept the configuration);
  *  3. the password dictionary ([auth] password_dictionary; --dev only warns);
  *  4. the data-directory lock, before anything writes (store, audit chain);
+ *     then the signals waited for are blocked (daemon_signals_block) before
+ *     any thread starts;
  *  5. store, keys (+ key-file unseal), audit writer, HTTPS, routes, listen;
  *  6. the seccomp allowlist ([server] seccomp), for every thread (TSYNC).
  * Test builds (PV_TEST_HOOKS, phivault-test only): SIGUSR1 makes the server
- * call execve, which the allowlist forbids: the process must die of SIGSYS.
+ * call execve, which the allowlist forbids: the process must die of SIGSYS;
+ * with PHIVAULT_TEST_CLOCK=1, POST /v1/test/clock advances the clock.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -55,21 +60,6 @@ system_event(struct pv_app *app, const char *action, enum audit_outcome outcome,
 		log_error("audit: could not record %s", action);
 }
 
-/* Block the signals we wait for in every thread (inherited by threads made later). */
-static void
-signals_block(sigset_t *set)
-{
-	sigemptyset(set);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGHUP);
-#ifdef PV_TEST_HOOKS
-	sigaddset(set, SIGUSR1);
-#endif
-	pthread_sigmask(SIG_BLOCK, set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 #ifdef PV_TEST_HOOKS
 /* Test builds only: a system call the seccomp allowlist forbids. Without the
  * filter execve of a missing file just fails and the server keeps serving. */
@@ -81,6 +71,50 @@ test_forbidden_syscall(void)
 	log_warn("test hook: calling execve (forbidden by seccomp)");
 	(void)syscall(SYS_execve, "/nonexistent/phivault-seccomp-probe", argv, argv + 1);
 	log_warn("test hook: execve returned (errno %d): no seccomp filter", errno);
+}
+#endif
+
+#ifdef PV_TEST_HOOKS
+/*
+ * Test builds only: POST /v1/test/clock {"advance_ms": N} moves the
+ * server's clock (util_clock_advance) forward by N ms, so integration tests
+ * advance time instead of sleeping; the reply is {"now_ms", "mono_ms"} after
+ * the move. Registered only when PHIVAULT_TEST_CLOCK=1 is in the server's
+ * environment at start (so the rest of the suite runs on the real clock); the
+ * shipped `phivault` has no such route at all.
+ */
+static enum pv_rc
+test_clock(struct http_request *req)
+{
+	static const char *const allowed[] = { "advance_ms", NULL };
+	json_t *v, *o;
+	enum pv_rc rc;
+
+	if ((rc = http_body_only(req, allowed)) != PV_OK)
+		return rc;
+	v = json_object_get(req->body, "advance_ms");
+	if (!json_is_integer(v))
+		return http_fail(req, PV_E_INVALID, "advance_ms: an integer number of milliseconds");
+	if (util_clock_advance((int64_t)json_integer_value(v)) != PV_OK)
+		return http_fail(req, PV_E_INVALID,
+		    "advance_ms: from 0 to 400 days in milliseconds (the clock never goes back)");
+	log_warn("test hook: clock advanced by %lld ms", (long long)json_integer_value(v));
+	o = json_pack("{s:I, s:I}", "now_ms", (json_int_t)util_now_ms(), "mono_ms",
+	    (json_int_t)util_mono_ms());
+	return o ? http_reply(req, 200, o) : PV_E_NOMEM;
+}
+
+static enum pv_rc
+test_routes(struct pv_app *app)
+{
+	const struct http_route r = { "POST", "/v1/test/clock", test_clock, HTTP_PERM_PUBLIC,
+	    NULL, HTTP_ROUTE_BODY | HTTP_ROUTE_SEALED_OK, 256, app };
+	const char *on = getenv("PHIVAULT_TEST_CLOCK");
+
+	if (on == NULL || strcmp(on, "1") != 0)
+		return PV_OK;
+	log_warn("test hook: POST /v1/test/clock is enabled (PHIVAULT_TEST_CLOCK=1)");
+	return http_route_add(app->http, &r);
 }
 #endif
 
@@ -128,6 +162,11 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		cli_err("refusing to start: cannot disable core dumps or set no_new_privs");
 		return CLI_RUNTIME;
 	}
+	if (daemon_process_init() != PV_OK) {
+		cli_err("refusing to start: cannot make the process-wide settings "
+		    "(jansson allocator, SIGPIPE, libsodium)");
+		return CLI_RUNTIME;
+	}
 	app.dev = dev;
 	if (gethostname(app.node, sizeof(app.node)) != 0)
 		util_strlcpy(app.node, "phivault", sizeof(app.node));
@@ -165,7 +204,11 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		cli_err("cannot lock %s/%s: %s", datadir, DAEMON_LOCK_FILE, strerror(errno));
 		return CLI_RUNTIME;
 	}
-	signals_block(&set);
+#ifdef PV_TEST_HOOKS
+	daemon_signals_block(&set, SIGUSR1);
+#else
+	daemon_signals_block(&set, 0);
+#endif
 	if (crypto_init() != PV_OK) {
 		cli_err("libcrypto is not usable");
 		goto out;
@@ -230,6 +273,12 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		cli_err("cannot start the job runner: %s", pv_rc_name(rc));
 		goto out;
 	}
+#ifdef PV_TEST_HOOKS
+	if ((rc = test_routes(&app)) != PV_OK) {
+		cli_err("cannot register the test routes: %s", pv_rc_name(rc));
+		goto out;
+	}
+#endif
 	if ((rc = http_server_start(app.http)) != PV_OK) {
 		cli_err("cannot listen on %s: %s", app.cfg.listen, pv_rc_name(rc));
 		goto out;

@@ -8,11 +8,22 @@
  *  - hardening at start: no core dumps (RLIMIT_CORE 0, PR_SET_DUMPABLE 0;
  *    both kept only with `--dev --allow-core`), PR_SET_NO_NEW_PRIVS always;
  *  - the seccomp allowlist once start-up is complete (daemon_seccomp_install):
- *    any system call not on it kills the whole process with SIGSYS.
+ *    any system call not on it kills the whole process with SIGSYS;
+ *  - the process-wide settings (daemon_process_init) and the signals the main
+ *    thread waits for (daemon_signals_block).
+ *
+ * Start-up order of server_run (cli/server.c), each step refusing to start
+ * with a message naming what failed:
+ *   harden -> process init -> config -> dictionary -> lock -> signals blocked
+ *   -> crypto -> store -> keys (key-file unseal) -> audit writer -> services
+ *   and routes -> http listen -> seccomp -> sigwait loop (SIGTERM/SIGINT stop,
+ *   SIGHUP ignored) -> drain http -> sys.stop, audit drained -> keys wiped ->
+ *   store closed -> lock released.
  */
 #ifndef PV_DAEMON_H
 #define PV_DAEMON_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -43,5 +54,21 @@ enum pv_rc daemon_harden(bool allow_core);
  * refused. Call after start-up (TLS loaded, store open, threads started).
  */
 enum pv_rc daemon_seccomp_install(void);
+
+/*
+ * The process-wide settings, once, on the main thread before any other
+ * thread starts: jansson frees through a wiping free
+ * (daemon_json_wipe_on_free), SIGPIPE ignored, sodium_init. PV_E_INTERNAL if
+ * one failed (the caller refuses to start).
+ */
+enum pv_rc daemon_process_init(void);
+/* Only jansson's wiping allocator (also for tests). Safe after JSON exists. */
+void daemon_json_wipe_on_free(void);
+/*
+ * Block SIGTERM, SIGINT, SIGHUP (and extra if > 0) in the calling thread, so
+ * every thread made later inherits the mask and only the main thread's
+ * sigwait(set) takes them. Call before any thread starts.
+ */
+void daemon_signals_block(sigset_t *set, int extra);
 
 #endif /* PV_DAEMON_H */

@@ -1,25 +1,111 @@
-/* time: wall clock in UTC milliseconds, monotonic milliseconds, RFC 3339 formatting. */
+/*
+ * time: wall clock in UTC milliseconds, monotonic milliseconds, RFC 3339
+ * formatting, and the injectable clock behind both.
+ *
+ * Clock states (one process-wide source; every caller of util_now_ms /
+ * util_mono_ms sees the same one):
+ *   REAL   the default: clock_gettime(CLOCK_REALTIME / CLOCK_MONOTONIC).
+ *   OFFSET real time plus an offset (util_clock_advance from REAL): time keeps
+ *          moving and jumps forward by each advance; both clocks move together.
+ *   FIXED  frozen at a value (util_clock_set_fixed); advances move it.
+ * REAL -> OFFSET (advance), any -> FIXED (set_fixed), any -> REAL (reset).
+ *
+ * Invariants: neither clock ever goes backwards through an advance (negative
+ * advances are refused); the monotonic clock moves by exactly what the wall
+ * clock moves in OFFSET and FIXED. The REAL path costs one relaxed atomic load
+ * more than clock_gettime. The overrides are for tests: the shipped server
+ * never calls them (phivault-test's POST /v1/test/clock does, see cli/server.c).
+ * The state is published with release/acquire so a reader that sees a mode
+ * sees the values set for it.
+ */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "util/util.h"
 
-int64_t
-util_now_ms(void)
+enum { CLOCK_REAL, CLOCK_OFFSET, CLOCK_FIXED };
+
+static _Atomic int clock_mode = CLOCK_REAL;
+static _Atomic int64_t clock_offset_ms;   /* OFFSET: added to both clocks */
+static _Atomic int64_t clock_wall_ms;     /* FIXED: the wall clock */
+static _Atomic int64_t clock_mono_ms;     /* FIXED: the monotonic clock */
+
+static int64_t
+real_ms(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(id, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+util_now_ms(void)
+{
+	switch (atomic_load_explicit(&clock_mode, memory_order_acquire)) {
+	case CLOCK_OFFSET:
+		return real_ms(CLOCK_REALTIME) + atomic_load(&clock_offset_ms);
+	case CLOCK_FIXED:
+		return atomic_load(&clock_wall_ms);
+	default:
+		return real_ms(CLOCK_REALTIME);
+	}
 }
 
 int64_t
 util_mono_ms(void)
 {
-	struct timespec ts;
+	switch (atomic_load_explicit(&clock_mode, memory_order_acquire)) {
+	case CLOCK_OFFSET:
+		return real_ms(CLOCK_MONOTONIC) + atomic_load(&clock_offset_ms);
+	case CLOCK_FIXED:
+		return atomic_load(&clock_mono_ms);
+	default:
+		return real_ms(CLOCK_MONOTONIC);
+	}
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+void
+util_clock_set_fixed(int64_t now_ms)
+{
+	/* the monotonic clock freezes where it is now, so deadlines already
+	 * computed from it stay meaningful */
+	atomic_store(&clock_wall_ms, now_ms);
+	atomic_store(&clock_mono_ms, util_mono_ms());
+	atomic_store_explicit(&clock_mode, CLOCK_FIXED, memory_order_release);
+}
+
+enum pv_rc
+util_clock_advance(int64_t ms)
+{
+	int mode;
+
+	if (ms < 0 || ms > UTIL_CLOCK_ADVANCE_MAX_MS)
+		return PV_E_INVALID;
+	mode = atomic_load_explicit(&clock_mode, memory_order_acquire);
+	if (mode == CLOCK_FIXED) {
+		atomic_fetch_add(&clock_wall_ms, ms);
+		atomic_fetch_add(&clock_mono_ms, ms);
+		return PV_OK;
+	}
+	atomic_fetch_add(&clock_offset_ms, ms);
+	if (mode == CLOCK_REAL)
+		atomic_store_explicit(&clock_mode, CLOCK_OFFSET, memory_order_release);
+	return PV_OK;
+}
+
+void
+util_clock_reset(void)
+{
+	atomic_store_explicit(&clock_mode, CLOCK_REAL, memory_order_release);
+	atomic_store(&clock_offset_ms, 0);
+}
+
+bool
+util_clock_is_real(void)
+{
+	return atomic_load_explicit(&clock_mode, memory_order_acquire) == CLOCK_REAL;
 }
 
 void

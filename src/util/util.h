@@ -65,6 +65,18 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ---- time ---- */
 int64_t util_now_ms(void);     /* wall clock, UTC, milliseconds since the epoch */
 int64_t util_mono_ms(void);    /* monotonic, milliseconds */
+/*
+ * The injectable clock behind both (tests only; see time.c for the states).
+ * set_fixed freezes the wall clock at now_ms (and the monotonic clock where it
+ * is); advance moves both forward by ms (from the real clock: real + offset),
+ * PV_E_INVALID if ms < 0 or > UTIL_CLOCK_ADVANCE_MAX_MS; reset returns to the
+ * real clock. Thread-safe; callers of util_now_ms/util_mono_ms need no change.
+ */
+#define UTIL_CLOCK_ADVANCE_MAX_MS (400LL * 86400 * 1000)
+void util_clock_set_fixed(int64_t now_ms);
+enum pv_rc util_clock_advance(int64_t ms);
+void util_clock_reset(void);
+bool util_clock_is_real(void);
 /* RFC 3339 UTC with milliseconds: "2026-11-22T23:00:00.123Z"; buf >= 25 bytes. */
 void util_time_fmt(int64_t ms, char *buf, size_t len);
 

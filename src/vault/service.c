@@ -517,9 +517,6 @@ enum pv_rc vault_routes(struct http_server *srv, const struct vault_deps *deps,
 		return PV_E_INVALID;
 	if ((rc = vault_ctx_new(deps, &v)) != PV_OK)
 		return rc;
-	/* Decoded bodies, plaintexts and responses pass through jansson: make
-	 * it wipe every block it frees. Set before the server starts. */
-	vault_json_wipe_on_free();
 	if ((rc = vault_routes_collections(srv, v)) != PV_OK ||
 	    (rc = vault_routes_records(srv, v)) != PV_OK ||
 	    (rc = vault_routes_batch(srv, v)) != PV_OK ||

@@ -6,7 +6,6 @@
  * Invariant: nothing here formats a value; vault_errf callers pass field
  * names and fixed words only.
  */
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -81,19 +80,5 @@ void vault_wipe(void *p, size_t len)
 		explicit_bzero(p, len);
 }
 
-/* jansson frees strings it held (decoded request bodies, record plaintext
- * being dumped, its growing buffers) with plain free: wipe them first. */
-static void wipe_free(void *p)
-{
-	if (p == NULL)
-		return;
-	explicit_bzero(p, malloc_usable_size(p));
-	free(p);
-}
-
-void vault_json_wipe_on_free(void)
-{
-	/* malloc stays malloc, so memory allocated before this call is still
-	 * freed correctly afterwards. */
-	json_set_alloc_funcs(malloc, wipe_free);
-}
+/* jansson's allocator (a free that wipes each block) is a process-wide
+ * setting: daemon_process_init makes it at start-up (daemon/process.c). */

@@ -215,13 +215,6 @@ enum pv_rc vault_blind_input(const char *collection, const char *field, const ch
 enum pv_rc vault_blind_index(struct keys *k, const char *collection, const char *field,
     const char *canonical, uint8_t out[VAULT_BLIND_LEN]);
 
-/* ---- process set-up ---- */
-
-/* Make jansson wipe every block it frees (decoded bodies, plaintexts, the
- * buffers json_dumps grows through). Process-wide; call once at start-up,
- * before threads. Safe to call after JSON has been allocated. */
-void vault_json_wipe_on_free(void);
-
 /* ---- wiring: the record routes (service.c, routes_*.c) ----
  *
  * struct vault_ctx is the running vault: the store, keyring and audit
@@ -247,9 +240,9 @@ struct vault_deps {
 	const char *allowed_regions;   /* [policy] allowed_regions (copied) */
 };
 
-/* Create the vault service (and make jansson wipe what it frees:
- * vault_json_wipe_on_free) and register every route of API.md "PHI
- * records" on srv. *out is freed with vault_free after the server stopped. */
+/* Create the vault service and register every route of API.md "PHI
+ * records" on srv (jansson's wiping free is the daemon's start-up setting,
+ * daemon_process_init). *out is freed with vault_free after the server stopped. */
 enum pv_rc vault_routes(struct http_server *srv, const struct vault_deps *deps,
     struct vault_ctx **out);
 void vault_free(struct vault_ctx *v);

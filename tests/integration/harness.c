@@ -465,3 +465,25 @@ h_tty_stop(void)
 {
 	tty_cmd("kill-server");
 }
+
+void
+h_clock_enable(void)
+{
+	CHECK(setenv("PHIVAULT_TEST_CLOCK", "1", 1) == 0);
+}
+
+long long
+h_clock_advance(struct h_server *s, long long ms)
+{
+	struct h_resp r;
+	char body[64];
+	long long now;
+
+	snprintf(body, sizeof(body), "{\"advance_ms\":%lld}", ms);
+	h_req(s, "POST", "/v1/test/clock", NULL, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_is_integer(json_object_get(r.json, "now_ms")));
+	now = (long long)json_integer_value(json_object_get(r.json, "now_ms"));
+	h_resp_free(&r);
+	return now;
+}

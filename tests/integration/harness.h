@@ -79,6 +79,14 @@ unsigned h_free_port(void);
 /* Path of the phivault binary. */
 const char *h_bin(void);
 
+/* ---- the server's clock (phivault-test only) ---- */
+/* Servers started after this call (PHIVAULT_TEST_CLOCK=1 in their
+ * environment) answer POST /v1/test/clock; others do not have the route. */
+void h_clock_enable(void);
+/* Move s's clock (wall and monotonic) forward by ms instead of sleeping;
+ * returns the server's wall clock after the move (UTC ms). ms = 0 reads it. */
+long long h_clock_advance(struct h_server *s, long long ms);
+
 /* ---- a real terminal (tmux) for interactive commands ---- */
 /* Run shell command `cmd` in a detached tmux session (width x 60) whose
  * socket lives beside s's data directory. One session per process. */

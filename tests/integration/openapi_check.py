@@ -73,7 +73,10 @@ def server_routes(src):
             if name.endswith(".c"):
                 with open(os.path.join(root, name), encoding="utf-8") as f:
                     for m in pat.finditer(f.read()):
-                        found.add((m.group(1), m.group(2)))
+                        # /v1/test/*: test hooks compiled only into phivault-test
+                        # (cli/server.c, PV_TEST_HOOKS); not part of the API
+                        if not m.group(2).startswith("/v1/test/"):
+                            found.add((m.group(1), m.group(2)))
     return found
 
 

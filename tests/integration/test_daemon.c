@@ -78,6 +78,9 @@ release_has_no_fault_hook(void)
 	CHECK(file_has(test_bin, "PHIVAULT_FAULT_FILE"));
 	CHECK(!file_has(rel, "PHIVAULT_FAULT_FILE"));
 	CHECK(!file_has(rel, "test hook"));
+	CHECK(file_has(test_bin, "PHIVAULT_TEST_CLOCK"));
+	CHECK(!file_has(rel, "PHIVAULT_TEST_CLOCK"));
+	CHECK(!file_has(rel, "/v1/test/clock"));
 
 	/* and it behaves so: a fault the test build obeys does nothing to it */
 	h_init(&s, "daemon-fault", NULL);
@@ -91,6 +94,19 @@ release_has_no_fault_hook(void)
 	CHECK(setenv("PHIVAULT_BIN", rel, 1) == 0);
 	h_start(&s, NULL);                                  /* release: ignored */
 	CHECK(h_stop(&s) == 0);
+	/* nor has it the test clock, even when asked for it */
+	unsetenv("PHIVAULT_FAULT_FILE");
+	h_clock_enable();
+	h_start(&s, NULL);
+	{
+		struct h_resp r;
+
+		h_req(&s, "POST", "/v1/test/clock", NULL, "{\"advance_ms\":1000}", NULL, &r);
+		CHECK_STATUS(&r, 404);
+		h_resp_free(&r);
+	}
+	CHECK(h_stop(&s) == 0);
+	unsetenv("PHIVAULT_TEST_CLOCK");
 	CHECK(setenv("PHIVAULT_BIN", test_bin, 1) == 0);
 	unsetenv("PHIVAULT_FAULT_FILE");
 	json_decref(s.init);
@@ -127,6 +143,10 @@ hardened_and_seccomp_kills(void)
 	CHECK(proc_has(s.pid, "limits", "Max core file size        0                    0"));
 	h_req(&s, "GET", "/v1/sys/health", NULL, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
+	h_resp_free(&r);
+	/* without PHIVAULT_TEST_CLOCK=1 even the test build has no clock route */
+	h_req(&s, "POST", "/v1/test/clock", NULL, "{\"advance_ms\":1000}", NULL, &r);
+	CHECK_STATUS(&r, 404);
 	h_resp_free(&r);
 
 	/* the test build's hook: SIGUSR1 makes the server call execve */

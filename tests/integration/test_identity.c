@@ -6,7 +6,8 @@
  * unknown users answered like wrong passwords), users (joiner, duplicate,
  * mover, leaver ending live sessions), roles and groups with separation of
  * duties, logout, idle expiry with a short timeout, the audit trail of all
- * of it, the CLI, and no secret stored in clear in the database.
+ * of it, the CLI, and no secret stored in clear in the database. Time moves
+ * on the servers' injectable clock (POST /v1/test/clock), never by sleeping.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,13 +25,35 @@ jstr(struct h_resp *r, const char *key)
 	return json_string_value(json_object_get(r->json, key));
 }
 
-/* TOTP of secret for time step now/30 + delta, by oathtool (independent
- * of the server's implementation). */
+/* The servers' wall clock minus ours: the servers run on phivault-test's
+ * injectable clock (h_clock_advance), so codes are computed for their time. */
+static long long clock_skew_ms;
+
+static long long
+local_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Advance s's clock by ms and remember how far ahead of ours it is. */
+static void
+advance(struct h_server *s, long long ms)
+{
+	long long now = h_clock_advance(s, ms);
+
+	clock_skew_ms = now - local_ms();
+}
+
+/* TOTP of secret for the server's time step now/30 + delta, by oathtool
+ * (independent of the server's implementation). */
 static void
 totp(const char *secret, int delta, char out[16])
 {
 	char cmd[256], *o = NULL;
-	long long t = ((long long)time(NULL) / 30 + delta) * 30;
+	long long t = ((local_ms() + clock_skew_ms) / 1000 / 30 + delta) * 30;
 
 	snprintf(cmd, sizeof(cmd), "oathtool --totp -b %s -N @%lld", secret, t);
 	CHECK(h_run(cmd, &o) == 0);
@@ -41,14 +64,16 @@ totp(const char *secret, int delta, char out[16])
 }
 
 /* Start a TOTP sequence early in a 30 s step so steps -1, 0, +1 stay
- * inside the server's window for the whole sequence. */
+ * inside the server's window for the whole sequence: if the server is late
+ * in its step, advance its clock to just past the next step's start. */
 static void
-totp_align(void)
+totp_align(struct h_server *s)
 {
-	long t = (long)(time(NULL) % 30);
+	long long now = h_clock_advance(s, 0), into = now % 30000;
 
-	if (t > 12)
-		sleep((unsigned)(31 - t));
+	clock_skew_ms = now - local_ms();
+	if (into > 12000)
+		advance(s, 30000 - into + 100);
 }
 
 static void
@@ -279,7 +304,7 @@ test_bootstrap_and_mfa(struct h_server *s, char admin_tok[64], char secret[64],
 	    strstr(uri, "digits=6") != NULL && strstr(uri, "period=30") != NULL);
 	free(uri);
 	h_resp_free(&r);
-	totp_align();
+	totp_align(s);
 	/* a wrong code is refused, the right one (previous step, from oathtool) confirms */
 	totp(secret, 5, code);
 	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
@@ -602,7 +627,7 @@ test_cli(struct h_server *s, const char *secret)
 {
 	char cmd[2048], *out = NULL, code[16], tok[80], id[64], *p;
 
-	totp_align();
+	totp_align(s);
 	totp(secret, 1, code);
 	snprintf(cmd, sizeof(cmd), "printf '%%s\\n%%s\\n' '%s' '%s' | PHIVAULT_ADDR=%s "
 	    "PHIVAULT_CACERT=%s %s login admin", ADMIN_PW, code, s->base, s->cacert, h_bin());
@@ -677,7 +702,7 @@ test_lockout(void)
 	CHECK_STATUS(&r, 200);
 	snprintf(secret, sizeof(secret), "%s", jstr(&r, "secret"));
 	h_resp_free(&r);
-	totp_align();
+	totp_align(&s);
 	totp(secret, -1, code);
 	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
 	expect(&s, "POST", "/v1/auth/mfa/confirm", tok, body, 200, NULL);
@@ -710,8 +735,8 @@ test_lockout(void)
 	CHECK(strcmp(r.body, r2.body) == 0);
 	h_resp_free(&r);
 	h_resp_free(&r2);
-	/* the lock ends by itself */
-	sleep(5);
+	/* the lock ends by itself (4 s) */
+	advance(&s, 5000);
 	login(&s, "carol", carol_otp, &r);
 	CHECK_STATUS(&r, 200);
 	h_resp_free(&r);
@@ -793,12 +818,29 @@ test_idle_expiry(void)
 	change_password(&s, tok, otp, ADMIN_PW);
 	expect(&s, "GET", "/v1/users", tok, NULL, 200, NULL);   /* mfa off: unrestricted */
 	/* activity keeps it alive */
-	sleep(1);
+	advance(&s, 1000);
 	expect(&s, "GET", "/v1/auth/session", tok, NULL, 200, NULL);
-	sleep(1);
+	advance(&s, 1000);
 	expect(&s, "GET", "/v1/auth/session", tok, NULL, 200, NULL);
+	/* the test clock refuses going back, absurd jumps and other keys */
+	{
+		static const char *bad[] = { "{\"advance_ms\":-1}", "{\"advance_ms\":\"5\"}",
+		    "{\"advance_ms\":1.5}", "{\"advance_ms\":99999999999999}", "{}",
+		    "{\"advance_ms\":1,\"x\":1}" };
+		struct h_resp r;
+		size_t i;
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			h_req(&s, "POST", "/v1/test/clock", NULL, bad[i], NULL, &r);
+			CHECK_STATUS(&r, 400);
+			CHECK(strcmp(h_err_code(&r), "invalid_request") == 0);
+			h_resp_free(&r);
+		}
+		/* ... and nothing moved: still alive */
+		expect(&s, "GET", "/v1/auth/session", tok, NULL, 200, NULL);
+	}
 	/* idle longer than the timeout: expired, and stays expired */
-	sleep(3);
+	advance(&s, 3000);
 	expect(&s, "GET", "/v1/auth/session", tok, NULL, 401, "session_expired");
 	expect(&s, "GET", "/v1/users", tok, NULL, 401, "session_expired");
 	h_stop(&s);
@@ -821,6 +863,7 @@ main(void)
 	struct h_server s;
 	char admin_tok[64], secret[64], recovery[4][16], cmd[1024];
 
+	h_clock_enable();   /* every server here: advance time instead of sleeping */
 	h_init(&s, "identity", NULL);
 	h_config_set(&s, "mfa_required", "admins");
 	h_start(&s, NULL);

@@ -131,29 +131,35 @@ static void test_otp_single_use_race(void **state)
 	assert_int_equal(ok, 1);
 }
 
-/* Expiry: [auth] one_time_password_ttl_s after issue, a clear refusal. */
+/* Expiry: [auth] one_time_password_ttl_s after issue, a clear refusal.
+ * Time moves on the injectable clock (util_clock_*), not by dating the issue
+ * in the past. */
 static void test_otp_expiry(void **state)
 {
 	struct af *f = *state;
-	char id[UTIL_ID_MAX];
+	char id[UTIL_ID_MAX], jack[UTIL_ID_MAX];
 	struct af_resp r;
-	int64_t now = util_now_ms();
 
 	f->cfg.mfa_required = CONFIG_MFA_ADMINS;
 	f->cfg.one_time_password_ttl_s = 3600;
 	af_start(f);
-	otp_user(f, "iris", now - 3601 * 1000LL, id);
+	util_clock_set_fixed(util_now_ms());
+	otp_user(f, "iris", util_now_ms(), id);
+	assert_int_equal(util_clock_advance(101 * 1000LL), PV_OK);
+	otp_user(f, "jack", util_now_ms(), jack);
+	assert_int_equal(util_clock_advance(3500 * 1000LL), PV_OK);
+	/* iris: 3601 s after issue */
 	af_req(f, "POST", "/v1/auth/login", NULL, LOGIN_OTP("iris"), &r);
 	assert_int_equal(r.status, 401);
 	assert_non_null(strstr(r.message, "expired"));
 	assert_non_null(strstr(r.message, "administrator"));
 	af_resp_free(&r);
 	assert_int_equal(af_count(f, "auth.login", "one_time_password_expired"), 1);
-	/* still inside the TTL: fine */
-	otp_user(f, "jack", now - 3500 * 1000LL, id);
+	/* jack, 3500 s after issue: still inside the TTL, fine */
 	af_req(f, "POST", "/v1/auth/login", NULL, LOGIN_OTP("jack"), &r);
 	assert_int_equal(r.status, 200);
 	af_resp_free(&r);
+	util_clock_reset();
 	/* the default is a day */
 	assert_int_equal(f->cfg.one_time_password_ttl_s, 3600);
 	{

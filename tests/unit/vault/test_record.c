@@ -289,28 +289,6 @@ static void test_record_errors_never_echo_value(void **state)
 	}
 }
 
-static void test_json_wipe_on_free(void **state)
-{
-	json_malloc_t m = NULL;
-	json_free_t fr = NULL;
-	json_t *j;
-	char *p = NULL;
-	size_t n = 0;
-
-	(void)state;
-	vault_json_wipe_on_free();
-	json_get_alloc_funcs(&m, &fr);
-	assert_ptr_equal(m, malloc);
-	assert_non_null(fr);
-	assert_ptr_not_equal(fr, free);
-	/* JSON made and freed after the switch works as before */
-	j = vt_json("{\"ssn\":\"123-45-6789\"}");
-	assert_int_equal(vault_record_plaintext(j, &p, &n), PV_OK);
-	assert_string_equal(p, "{\"ssn\":\"123-45-6789\"}");
-	vault_plaintext_free(p, n);
-	json_decref(j);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,8 +301,6 @@ int main(void)
 		cmocka_unit_test(test_aad_format),
 		cmocka_unit_test(test_plaintext),
 		cmocka_unit_test_setup_teardown(test_record_errors_never_echo_value, setup, teardown),
-		/* last: it switches jansson's allocator for the rest of the process */
-		cmocka_unit_test(test_json_wipe_on_free),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
