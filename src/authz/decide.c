@@ -65,29 +65,30 @@ struct action {
 	const char *name;
 	enum kind kind;
 	bool phi_read;                   /* purpose of use weighed at the resource */
+	bool verb_unmasks;               /* obligation: fields that may be clear */
 	struct alt alt[4];
 };
 
 static const struct action actions[] = {
-	{ "public", K_PUBLIC, false, { { NULL, false } } },
-	{ "authenticated", K_AUTHENTICATED, false, { { NULL, false } } },
-	{ "users.manage", K_PLAIN, false, { { NULL, false } } },
-	{ "roles.manage", K_PLAIN, false, { { NULL, false } } },
-	{ "collections.manage", K_PLAIN, false, { { NULL, false } } },
-	{ "keys.manage", K_PLAIN, false, { { NULL, false } } },
-	{ "audit.read", K_PLAIN, false, { { NULL, false } } },
-	{ "alerts.read", K_PLAIN, false, { { NULL, false } } },
-	{ "compliance.read", K_PLAIN, false, { { NULL, false } } },
-	{ "sys.backup", K_PLAIN, false, { { NULL, false } } },
-	{ "records.read", K_SCOPED, true, { { NULL, false } } },
-	{ "records.write", K_SCOPED, false, { { NULL, false } } },
-	{ "records.unmask", K_UNMASK, false, { { NULL, false } } },
-	{ "tokens.tokenize", K_SCOPED, false, { { NULL, false } } },
-	{ "tokens.detokenize", K_SCOPED, true, { { NULL, false } } },
+	{ "public", K_PUBLIC, false, false, { { NULL, false } } },
+	{ "authenticated", K_AUTHENTICATED, false, false, { { NULL, false } } },
+	{ "users.manage", K_PLAIN, false, false, { { NULL, false } } },
+	{ "roles.manage", K_PLAIN, false, false, { { NULL, false } } },
+	{ "collections.manage", K_PLAIN, false, false, { { NULL, false } } },
+	{ "keys.manage", K_PLAIN, false, false, { { NULL, false } } },
+	{ "audit.read", K_PLAIN, false, false, { { NULL, false } } },
+	{ "alerts.read", K_PLAIN, false, false, { { NULL, false } } },
+	{ "compliance.read", K_PLAIN, false, false, { { NULL, false } } },
+	{ "sys.backup", K_PLAIN, false, false, { { NULL, false } } },
+	{ "records.read", K_SCOPED, true, true, { { NULL, false } } },
+	{ "records.write", K_SCOPED, false, false, { { NULL, false } } },
+	{ "records.unmask", K_UNMASK, false, false, { { NULL, false } } },
+	{ "tokens.tokenize", K_SCOPED, false, false, { { NULL, false } } },
+	{ "tokens.detokenize", K_SCOPED, true, false, { { NULL, false } } },
 	/* the schema holds no PHI: managers and readers or writers of it */
-	{ "collections.read", K_ANY, false, { { "collections.manage", false },
+	{ "collections.read", K_ANY, false, false, { { "collections.manage", false },
 	    { "records.read", true }, { "records.write", true }, { NULL, false } } },
-	{ "authz.explain", K_ANY, false, { { "roles.manage", false },
+	{ "authz.explain", K_ANY, false, false, { { "roles.manage", false },
 	    { "audit.read", false }, { NULL, false } } },
 };
 
@@ -384,7 +385,7 @@ decide(const struct authz_request *r, struct authz_decision *d)
 			return deny(d, PV_E_FORBIDDEN, "purpose_not_allowed",
 			    "your roles do not allow this purpose of use");
 	}
-	if (a->kind == K_SCOPED && r->resource.nfields > 0)
+	if (a->phi_read && a->verb_unmasks && r->resource.nfields > 0)
 		d->unmask = unmask_set(pol, r);
 allow:
 	d->allow = true;
