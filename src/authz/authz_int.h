@@ -49,5 +49,6 @@ void authz_denial_event(struct http_request *req, const char *reason, enum pv_rc
     struct audit_event *ev, char **detail);
 enum pv_rc authz_route_roles(struct authz_service *z, struct http_server *srv);
 enum pv_rc authz_route_audit(struct authz_service *z, struct http_server *srv);
+enum pv_rc authz_route_explain(struct authz_service *z, struct http_server *srv);
 
 #endif /* PV_AUTHZ_INT_H */

@@ -340,7 +340,8 @@ authz_routes(struct authz_service *z, struct http_server *srv)
 {
 	enum pv_rc rc;
 
-	if ((rc = authz_route_roles(z, srv)) != PV_OK)
+	if ((rc = authz_route_roles(z, srv)) != PV_OK ||
+	    (rc = authz_route_explain(z, srv)) != PV_OK)
 		return rc;
 	return authz_route_audit(z, srv);
 }
