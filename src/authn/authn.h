@@ -84,6 +84,7 @@
 #define AUTHN_RESTRICT_MFA_ENROL 0x2u         /* MFA required by policy, not enrolled */
 
 struct authz_permset;                /* authz/authz.h */
+struct authz_policy;                 /* authz/authz.h */
 
 struct authn_principal {
 	char user_id[UTIL_ID_MAX];
@@ -103,6 +104,9 @@ struct authn_principal {
 	 * authz_permset_add*; lives in the request arena. NULL = no permission
 	 * at all (deny by default). */
 	const struct authz_permset *perms;
+	/* The compiled policy of those roles (authz_policy_get, request arena):
+	 * what authz_decide reads. NULL = no grant at all. */
+	const struct authz_policy *policy;
 };
 
 /* ======================================================================

@@ -90,6 +90,8 @@ enum pv_rc authz_perm_parse(const char *perm, struct authz_perm *out);
 enum pv_rc authz_perm_format(const struct authz_perm *p, char out[AUTHZ_PERM_MAX]);
 /* True if granted covers required; false if either is invalid. */
 bool authz_perm_match(const char *granted, const char *required);
+/* The same on parsed permissions. */
+bool authz_perm_covers(const struct authz_perm *granted, const struct authz_perm *required);
 /* [a-z][a-z0-9_]{0,62}: collection, field and role names. */
 bool authz_name_valid(const char *name);
 
@@ -138,6 +140,109 @@ enum pv_rc authz_check(const struct authn_principal *p, const char *permission,
     bool restricted_ok);
 
 /* ======================================================================
+ * the one decision point (decide.c, docs/internals/authz.md "Decision")
+ *
+ * A principal's roles are compiled once into a struct authz_policy (every
+ * grant with the role that gives it and the purposes of use that role's
+ * condition allows) and cached under the authn generation (the epoch bumped
+ * by any role, group or membership change); the principal carries it, so a
+ * decision is a walk over a few grants in memory and never reads the store.
+ * ====================================================================== */
+
+#define AUTHZ_GRANTS_MAX 1024
+#define AUTHZ_MATCHED_MAX 8
+#define AUTHZ_REASON_MAX (AUTHZ_PERM_MAX + 32)
+#define AUTHZ_RULE_MAX (AUTHN_ROLE_NAME_MAX + AUTHZ_PERM_MAX + 8)
+#define AUTHZ_FIELDS_MAX 64
+
+struct authz_grant {
+	struct authz_perm perm;
+	unsigned purposes;               /* AUTHZ_POU_* allowed with this grant */
+	uint8_t role;                    /* index into authz_policy.roles */
+};
+
+/* Immutable once compiled; allocated as one block (header + n grants). */
+struct authz_policy {
+	uint64_t epoch;                  /* authn generation compiled under */
+	bool break_glass;                /* holds the built-in break_glass role */
+	size_t nroles;
+	char roles[AUTHN_ROLES_MAX][AUTHN_ROLE_NAME_MAX];
+	size_t n;
+	struct authz_grant g[];
+};
+
+/* Where the decision is asked: the route knows the action and the
+ * collection; after the resource is loaded the purpose of use is weighed
+ * and the field obligations computed. */
+enum authz_stage {
+	AUTHZ_AT_ROUTE = 0,
+	AUTHZ_AT_RESOURCE = 1,
+};
+
+struct audit;
+
+struct authz_request {
+	const struct authn_principal *subject;   /* NULL: anonymous */
+	/* "public", "authenticated", a plain verb ("users.manage"), a scoped
+	 * one ("records.read", "records.write", "records.unmask",
+	 * "tokens.tokenize", "tokens.detokenize") with resource.collection,
+	 * "collections.read" (manage, or read or write that collection) or
+	 * "authz.explain" (roles.manage or audit.read). Anything else: deny. */
+	const char *action;
+	enum authz_stage stage;
+	bool restricted_ok;              /* the route admits restricted sessions */
+	struct {
+		const char *collection;
+		const char *record;
+		const char *const *fields;   /* unmask obligation asked for these */
+		size_t nfields;              /* <= AUTHZ_FIELDS_MAX */
+	} resource;
+	struct {
+		int64_t time_ms;
+		const char *source;
+		const char *purpose;         /* X-Purpose-Of-Use as sent (may be NULL) */
+	} env;
+	/* Auditing of a denial, by the decision point: audit NULL or
+	 * audit_action NULL = not audited (explain, unit tests). */
+	struct audit *audit;
+	const char *audit_action;
+	const char *audit_resource;
+	const char *audit_detail;
+};
+
+struct authz_decision {
+	bool allow;
+	enum pv_rc rc;                   /* PV_OK, or the error to answer with */
+	char reason[AUTHZ_REASON_MAX];   /* stable code; "allowed" when allowed */
+	const char *message;             /* for the error body (no PHI) */
+	size_t nmatched;                 /* the grants that decided: "role:perm" */
+	char matched[AUTHZ_MATCHED_MAX][AUTHZ_RULE_MAX];
+	/* obligations */
+	unsigned purposes;               /* purposes this grant may be used for */
+	uint64_t unmask;                 /* bit i: resource.fields[i] may be clear */
+	const char *alert;               /* alert to raise: none yet (NULL) */
+	const char *step_up;             /* step-up needed: none yet (NULL) */
+	bool audit_failed;               /* a denial whose entry was not recorded */
+};
+
+/* Decide; always fills *d (deny by default). Returns d->rc. */
+enum pv_rc authz_decide(const struct authz_request *r, struct authz_decision *d);
+
+/* Custom role lookup for compilation: *perms and *condition are malloc'd
+ * JSON texts (condition may be NULL); PV_E_NOTFOUND = not a role. */
+typedef enum pv_rc (*authz_role_lookup_fn)(void *arg, const char *role, char **perms,
+    char **condition);
+/* Compile roles into a malloc'd policy (free()); PV_E_TOOBIG beyond
+ * AUTHZ_GRANTS_MAX grants. */
+enum pv_rc authz_policy_compile(authz_role_lookup_fn lookup, void *arg,
+    const char (*roles)[AUTHN_ROLE_NAME_MAX], size_t nroles, uint64_t epoch,
+    struct authz_policy **out);
+size_t authz_policy_size(const struct authz_policy *pol);
+/* The purposes a role condition allows: its "purposes" (array of codes or
+ * one "TREAT,HPAYMT" string), all without one, none if unparsable. */
+unsigned authz_condition_purposes(const char *condition_json);
+
+/* ======================================================================
  * wiring (identity integration): the http hooks, permission resolution
  * with a cache, and the roles / groups / audit routes.
  *
@@ -172,6 +277,14 @@ enum pv_rc authz_resolve(struct authz_service *z, const char (*roles)[AUTHN_ROLE
 /* POST/GET /v1/roles, POST/GET /v1/groups, GET /v1/audit, /v1/audit/verify,
  * /v1/audit/public-key. */
 enum pv_rc authz_routes(struct authz_service *z, struct http_server *srv);
+
+/* The compiled policy of a set of roles, from the cache (compiled on a
+ * miss, under the current authn generation); copied into arena. */
+enum pv_rc authz_policy_get(struct authz_service *z, const char (*roles)[AUTHN_ROLE_NAME_MAX],
+    size_t nroles, struct pv_arena *arena, const struct authz_policy **out);
+/* Number of custom-role reads from the store since start (tests: a PHI
+ * read must not add any). */
+uint64_t authz_service_role_reads(struct authz_service *z);
 
 /* ---- purpose of use (purpose.c): HL7 v3 PurposeOfUse, part of access policy:
  * roles may restrict which purposes they may use (condition.purposes) ---- */

@@ -23,6 +23,7 @@ struct authz_cache_slot {
 	uint64_t gen;                    /* authn generation it was resolved under */
 	uint64_t used;                   /* LRU tick */
 	struct authz_permset *set;       /* malloc'd */
+	struct authz_policy *pol;        /* malloc'd, compiled with set */
 };
 
 struct authz_service {
@@ -32,8 +33,13 @@ struct authz_service {
 	struct keys *keys;
 	pthread_mutex_t mu;
 	uint64_t tick;
+	_Atomic uint64_t role_reads;     /* custom roles read from the store */
 	struct authz_cache_slot slots[AUTHZ_CACHE_SLOTS];
 };
+
+/* Record a denial decided by authz_decide (decide.c). */
+enum pv_rc authz_audit_denial(struct audit *audit, const struct authz_request *r,
+    const struct authz_decision *d);
 
 /* Audit event with the principal as actor. */
 void authz_ev_init(struct audit_event *ev, const struct authn_principal *p, const char *source,
@@ -43,5 +49,6 @@ void authz_denial_event(struct http_request *req, const char *reason, enum pv_rc
     struct audit_event *ev, char **detail);
 enum pv_rc authz_route_roles(struct authz_service *z, struct http_server *srv);
 enum pv_rc authz_route_audit(struct authz_service *z, struct http_server *srv);
+enum pv_rc authz_route_explain(struct authz_service *z, struct http_server *srv);
 
 #endif /* PV_AUTHZ_INT_H */

@@ -204,8 +204,8 @@ name_covers(const char *granted, const char *required)
 	return strcmp(granted, "*") == 0 || strcmp(granted, required) == 0;
 }
 
-static bool
-perm_covers(const struct authz_perm *g, const struct authz_perm *r)
+bool
+authz_perm_covers(const struct authz_perm *g, const struct authz_perm *r)
 {
 	return g->verb == r->verb && g->verb != AUTHZ_VERB_NONE &&
 	    name_covers(g->collection, r->collection) && name_covers(g->field, r->field);
@@ -217,7 +217,7 @@ authz_perm_match(const char *granted, const char *required)
 	struct authz_perm g, r;
 
 	return authz_perm_parse(granted, &g) == PV_OK && authz_perm_parse(required, &r) == PV_OK &&
-	    perm_covers(&g, &r);
+	    authz_perm_covers(&g, &r);
 }
 
 /* ---------------------------------------------------------------- sets */
@@ -238,12 +238,12 @@ authz_permset_add(struct authz_permset *s, const char *perm)
 	if (s == NULL || s->n > AUTHZ_PERMSET_MAX || authz_perm_parse(perm, &p) != PV_OK)
 		return PV_E_INVALID;
 	for (i = 0; i < s->n; i++)
-		if (perm_covers(&s->p[i], &p))
+		if (authz_perm_covers(&s->p[i], &p))
 			return PV_OK;          /* already granted */
 	/* Drop what the new one covers ("records.read:*" absorbs
 	 * "records.read:patients"), keeping order. */
 	for (i = 0, j = 0; i < s->n; i++)
-		if (!perm_covers(&p, &s->p[i]))
+		if (!authz_perm_covers(&p, &s->p[i]))
 			s->p[j++] = s->p[i];
 	s->n = j;
 	if (s->n == AUTHZ_PERMSET_MAX)
@@ -278,7 +278,7 @@ authz_permset_has(const struct authz_permset *s, const char *required)
 	if (s == NULL || s->n > AUTHZ_PERMSET_MAX || authz_perm_parse(required, &r) != PV_OK)
 		return false;
 	for (i = 0; i < s->n; i++)
-		if (perm_covers(&s->p[i], &r))
+		if (authz_perm_covers(&s->p[i], &r))
 			return true;
 	return false;
 }

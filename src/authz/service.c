@@ -13,6 +13,7 @@
  * Deny by default: no principal, a restricted principal, a malformed or
  * ungranted permission, a set that cannot be resolved: all refuse.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,56 +80,73 @@ authz_service_free(struct authz_service *z)
 	if (z == NULL)
 		return;
 	authn_service_set_privileged(z->authn, NULL, NULL);
-	for (i = 0; i < AUTHZ_CACHE_SLOTS; i++)
+	for (i = 0; i < AUTHZ_CACHE_SLOTS; i++) {
 		free(z->slots[i].set);
+		free(z->slots[i].pol);
+	}
 	pthread_mutex_destroy(&z->mu);
 	free(z);
 }
 
-/* Add the permissions of one custom role from the store. */
+/* Custom role lookup for authz_policy_compile: the store's roles table.
+ * Counted, so tests can prove a PHI read reads no role. */
 static enum pv_rc
-add_custom(struct authz_service *z, const char *name, struct authz_permset *set)
+role_lookup(void *arg, const char *name, char **perms, char **condition)
 {
+	struct authz_service *z = arg;
 	struct store_role r;
-	json_t *arr;
-	size_t i;
 	enum pv_rc rc;
 
-	rc = store_role_get(z->st, name, &r);
-	if (rc == PV_E_NOTFOUND)
-		return PV_OK;   /* grants nothing */
-	if (rc != PV_OK)
+	atomic_fetch_add(&z->role_reads, 1);
+	memset(&r, 0, sizeof(r));
+	if ((rc = store_role_get(z->st, name, &r)) != PV_OK)
 		return rc;
-	arr = json_loads(r.permissions, 0, NULL);
+	*perms = strdup(r.permissions != NULL ? r.permissions : "[]");
+	*condition = r.condition != NULL ? strdup(r.condition) : NULL;
 	store_role_clear(&r);
-	if (!json_is_array(arr)) {
-		json_decref(arr);
-		log_error("authz: role permissions are not a JSON array");
-		return PV_E_INTEGRITY;
+	if (*perms == NULL) {
+		free(*condition);
+		*condition = NULL;
+		return PV_E_NOMEM;
 	}
-	rc = PV_OK;
-	for (i = 0; i < json_array_size(arr) && rc == PV_OK; i++) {
-		const char *perm = json_string_value(json_array_get(arr, i));
+	return PV_OK;
+}
 
-		rc = perm != NULL ? authz_permset_add(set, perm) : PV_E_INVALID;
-		if (rc == PV_E_INVALID) {
-			/* validated at creation; a damaged row grants nothing more */
-			log_error("authz: role holds an invalid permission; skipped");
-			rc = PV_OK;
-		}
+uint64_t
+authz_service_role_reads(struct authz_service *z)
+{
+	return z != NULL ? atomic_load(&z->role_reads) : 0;
+}
+
+/* The permission set of a compiled policy (authz_check, privileged). */
+static enum pv_rc
+policy_permset(const struct authz_policy *pol, struct authz_permset *set)
+{
+	char perm[AUTHZ_PERM_MAX];
+	enum pv_rc rc = PV_OK;
+	size_t i;
+
+	authz_permset_init(set);
+	for (i = 0; i < pol->n && rc == PV_OK; i++) {
+		if ((rc = authz_perm_format(&pol->g[i].perm, perm)) == PV_OK)
+			rc = authz_permset_add(set, perm);
 	}
-	json_decref(arr);
 	return rc;
 }
 
-enum pv_rc
-authz_resolve(struct authz_service *z, const char (*roles)[AUTHN_ROLE_NAME_MAX], size_t nroles,
-    struct authz_permset *out)
+/*
+ * Find (or compile and insert) the slot of a role set under the current
+ * generation and copy what the caller wants out of it under the lock.
+ */
+static enum pv_rc
+cached(struct authz_service *z, const char (*roles)[AUTHN_ROLE_NAME_MAX], size_t nroles,
+    struct authz_permset *set_out, struct pv_arena *arena, const struct authz_policy **pol_out)
 {
 	char key[AUTHZ_ROLEKEY_MAX];
 	uint64_t gen = authn_authz_generation(z->authn);
 	struct authz_cache_slot *victim = NULL;
-	struct authz_permset *set;
+	struct authz_permset *set = NULL;
+	struct authz_policy *pol = NULL, *copy;
 	size_t i, len = 0;
 	enum pv_rc rc = PV_OK;
 
@@ -145,30 +163,26 @@ authz_resolve(struct authz_service *z, const char (*roles)[AUTHN_ROLE_NAME_MAX],
 		struct authz_cache_slot *sl = &z->slots[i];
 
 		if (sl->set != NULL && sl->gen == gen && strcmp(sl->key, key) == 0) {
-			sl->used = ++z->tick;
-			out->n = sl->set->n;
-			memcpy(out->p, sl->set->p, sl->set->n * sizeof(out->p[0]));
-			pthread_mutex_unlock(&z->mu);
-			return PV_OK;
+			victim = sl;
+			break;
 		}
+	}
+	if (victim != NULL) {
+		victim->used = ++z->tick;
+		goto copy_out;
 	}
 	pthread_mutex_unlock(&z->mu);
 
 	if ((set = malloc(sizeof(*set))) == NULL)
 		return PV_E_NOMEM;
-	authz_permset_init(set);
-	for (i = 0; i < nroles && rc == PV_OK; i++) {
-		rc = authz_permset_add_role(set, roles[i]);
-		if (rc == PV_E_NOTFOUND)
-			rc = add_custom(z, roles[i], set);
-	}
+	rc = authz_policy_compile(role_lookup, z, roles, nroles, gen, &pol);
+	if (rc == PV_OK)
+		rc = policy_permset(pol, set);
 	if (rc != PV_OK) {
 		free(set);
+		free(pol);
 		return rc;
 	}
-	out->n = set->n;
-	memcpy(out->p, set->p, set->n * sizeof(out->p[0]));
-
 	pthread_mutex_lock(&z->mu);
 	for (i = 0; i < AUTHZ_CACHE_SLOTS; i++) {
 		struct authz_cache_slot *sl = &z->slots[i];
@@ -181,12 +195,43 @@ authz_resolve(struct authz_service *z, const char (*roles)[AUTHN_ROLE_NAME_MAX],
 			victim = sl;
 	}
 	free(victim->set);
+	free(victim->pol);
 	victim->set = set;
+	victim->pol = pol;
 	victim->gen = gen;
 	victim->used = ++z->tick;
 	memcpy(victim->key, key, len + 1);
+copy_out:
+	if (set_out != NULL) {
+		set_out->n = victim->set->n;
+		memcpy(set_out->p, victim->set->p, victim->set->n * sizeof(set_out->p[0]));
+	}
+	if (pol_out != NULL) {
+		copy = arena_alloc(arena, authz_policy_size(victim->pol));
+		if (copy == NULL)
+			rc = PV_E_NOMEM;
+		else
+			memcpy(copy, victim->pol, authz_policy_size(victim->pol));
+		*pol_out = copy;
+	}
 	pthread_mutex_unlock(&z->mu);
-	return PV_OK;
+	return rc;
+}
+
+enum pv_rc
+authz_resolve(struct authz_service *z, const char (*roles)[AUTHN_ROLE_NAME_MAX], size_t nroles,
+    struct authz_permset *out)
+{
+	return cached(z, roles, nroles, out, NULL, NULL);
+}
+
+enum pv_rc
+authz_policy_get(struct authz_service *z, const char (*roles)[AUTHN_ROLE_NAME_MAX],
+    size_t nroles, struct pv_arena *arena, const struct authz_policy **out)
+{
+	if (z == NULL || arena == NULL || out == NULL)
+		return PV_E_INVALID;
+	return cached(z, roles, nroles, NULL, arena, out);
 }
 
 enum pv_rc
@@ -203,8 +248,8 @@ authz_authenticate(struct authz_service *z, struct http_request *req)
 	if (!p->restricted) {
 		if ((set = arena_alloc(req->arena, sizeof(*set))) == NULL)
 			return PV_E_NOMEM;
-		rc = authz_resolve(z, (const char (*)[AUTHN_ROLE_NAME_MAX])p->roles, p->nroles,
-		    set);
+		rc = cached(z, (const char (*)[AUTHN_ROLE_NAME_MAX])p->roles, p->nroles, set,
+		    req->arena, &p->policy);
 		if (rc != PV_OK) {
 			log_error("authz: cannot resolve permissions: %s", pv_rc_name(rc));
 			return PV_E_INTERNAL;   /* never run with a partial set */
@@ -242,31 +287,52 @@ authz_denial_event(struct http_request *req, const char *reason, enum pv_rc rc,
 	json_decref(d);
 }
 
+/*
+ * The route-level call of the decision point: the route's permission is an
+ * action ("records.read") on a collection ("records.read:patients" after
+ * expansion) or a plain action. The denial's entry is the route's
+ * (authz_denial_event: action, http_route_resource, detail).
+ */
 enum pv_rc
 authz_authorize(struct authz_service *z, struct http_request *req, const char *permission)
 {
-	const struct authn_principal *p = req->principal;
+	struct authz_request q;
+	struct authz_decision d;
 	struct audit_event ev;
-	char reason[AUTHZ_PERM_MAX + 32], *detail = NULL;
-	enum pv_rc rc;
+	char action[AUTHZ_PERM_MAX], *colon, *detail = NULL;
 
 	if (z == NULL)
 		return PV_E_FORBIDDEN;
-	rc = authz_check(p, permission, (req->route->flags & HTTP_ROUTE_RESTRICTED_OK) != 0);
-	if (rc == PV_OK)
+	memset(&q, 0, sizeof(q));
+	util_strlcpy(action, permission != NULL ? permission : "", sizeof(action));
+	if ((colon = strchr(action, ':')) != NULL) {
+		*colon = '\0';
+		q.resource.collection = colon + 1;
+	}
+	q.subject = req->principal;
+	q.action = action;
+	q.stage = AUTHZ_AT_ROUTE;
+	q.restricted_ok = (req->route->flags & HTTP_ROUTE_RESTRICTED_OK) != 0;
+	q.env.source = req->source;
+	q.env.time_ms = util_now_ms();
+	if (authz_decide(&q, &d) == PV_OK)
 		return PV_OK;
-	if (p == NULL)
+	if (d.rc == PV_E_UNAUTH)
 		return PV_E_UNAUTH;
-	snprintf(reason, sizeof(reason), "missing_permission:%s",
-	    permission != NULL && authz_perm_valid(permission) ? permission : "(invalid)");
-	authz_denial_event(req, reason, rc, &ev, &detail);
-	if (audit_record(z->audit, &ev) != PV_OK)
+	/* keep the reason of a permission the route table could not express */
+	if (d.rc == PV_E_FORBIDDEN && strcmp(d.reason, "unknown_action") == 0)
+		util_strlcpy(d.reason, "missing_permission:(invalid)", sizeof(d.reason));
+	authz_denial_event(req, d.reason, d.rc, &ev, &detail);
+	q.audit = z->audit;
+	q.audit_action = ev.action;
+	q.audit_resource = ev.resource;
+	q.audit_detail = detail;
+	if (authz_audit_denial(z->audit, &q, &d) != PV_OK)
 		log_error("authz: denial not recorded");
 	free(detail);
-	if (rc == PV_E_FORBIDDEN)
-		return http_fail(req, PV_E_FORBIDDEN, "Permission denied: your roles do not grant "
-		    "this operation");
-	return rc;
+	if (d.rc == PV_E_FORBIDDEN)
+		return http_fail(req, PV_E_FORBIDDEN, d.message);
+	return d.rc;
 }
 
 enum pv_rc
@@ -274,7 +340,8 @@ authz_routes(struct authz_service *z, struct http_server *srv)
 {
 	enum pv_rc rc;
 
-	if ((rc = authz_route_roles(z, srv)) != PV_OK)
+	if ((rc = authz_route_roles(z, srv)) != PV_OK ||
+	    (rc = authz_route_explain(z, srv)) != PV_OK)
 		return rc;
 	return authz_route_audit(z, srv);
 }

@@ -6,8 +6,9 @@
  *
  * Invariants:
  *  - A view is built only from a record whose AEAD tag verified.
- *  - phi/pii fields are masked unless the principal holds
- *    records.unmask:<collection>.<field> (or the schema says mask none);
+ *  - phi/pii fields are masked unless the decision point's unmask
+ *    obligation names them (records.unmask:<collection>.<field>) or the
+ *    schema says mask none;
  *    the audit detail names the fields that left in clear.
  *  - Canonical values used for blind indexes are wiped after use.
  */
@@ -164,18 +165,50 @@ enum pv_rc vault_fail_audited(struct vault_ctx *v, struct http_request *req,
 /* ------------------------------------------------------------------ */
 
 struct unmask_ctx {
-	const struct authn_principal *p;
-	const char *collection;
+	const struct vault_collection *c;
+	uint64_t clear;                  /* the decision's unmask obligation */
 };
 
 static bool can_unmask(void *arg, const char *field)
 {
 	struct unmask_ctx *u = arg;
-	char perm[AUTHZ_PERM_MAX];
-	int n = snprintf(perm, sizeof(perm), "records.unmask:%s.%s", u->collection, field);
 
-	return n > 0 && (size_t)n < sizeof(perm) && u->p != NULL &&
-	    authz_permset_has(u->p->perms, perm);
+	for (size_t i = 0; i < u->c->nfields && i < AUTHZ_FIELDS_MAX; i++)
+		if (strcmp(u->c->fields[i].name, field) == 0)
+			return (u->clear & ((uint64_t)1 << i)) != 0;
+	return false;
+}
+
+/*
+ * The second call of the decision point, once the record's collection is
+ * known: which of its fields may leave in clear (bit i = c->fields[i]).
+ * The handler's own call already allowed the read with the same inputs; a
+ * refusal here (none is expected) fails the read and the handler records it.
+ */
+static enum pv_rc unmask_obligation(struct http_request *req, const struct vault_collection *c,
+    uint64_t *clear)
+{
+	const char *names[VAULT_MAX_FIELDS];
+	struct authz_request q;
+	struct authz_decision d;
+	size_t i;
+
+	for (i = 0; i < c->nfields && i < VAULT_MAX_FIELDS; i++)
+		names[i] = c->fields[i].name;
+	memset(&q, 0, sizeof(q));
+	q.subject = req->principal;
+	q.action = "records.read";
+	q.stage = AUTHZ_AT_RESOURCE;
+	q.resource.collection = c->name;
+	q.resource.fields = names;
+	q.resource.nfields = i;
+	q.env.source = req->source;
+	q.env.purpose = http_header(req, AUTHZ_PURPOSE_HEADER);
+	q.env.time_ms = util_now_ms();
+	if (authz_decide(&q, &d) != PV_OK)
+		return PV_E_FORBIDDEN;
+	*clear = d.unmask;
+	return PV_OK;
 }
 
 /*
@@ -185,7 +218,7 @@ static bool can_unmask(void *arg, const char *field)
 static enum pv_rc record_view(struct http_request *req, const struct vault_collection *c,
     const struct store_record *r, json_t *fields, json_t **view_out, char **detail_out)
 {
-	struct unmask_ctx u = { req->principal, c->name };
+	struct unmask_ctx u = { c, 0 };
 	json_t *view = NULL, *clear = json_array(), *obj = NULL;
 	const char *key;
 	json_t *val;
@@ -194,6 +227,8 @@ static enum pv_rc record_view(struct http_request *req, const struct vault_colle
 
 	if (clear == NULL)
 		return PV_E_NOMEM;
+	if ((rc = unmask_obligation(req, c, &u.clear)) != PV_OK)
+		goto out;
 	rc = vault_record_view(c, fields, can_unmask, &u, &view);
 	if (rc != PV_OK)
 		goto out;

@@ -14,8 +14,9 @@
  * several at a time (vault_commit_many) so they share group commits.
  *
  * The route's permission is "authenticated" because the verb depends on the
- * body; the handler checks records.write / records.read itself with
- * authz_check (which also refuses restricted sessions) and audits a denial.
+ * body; the handler asks the decision point (vault_decide: records.write or
+ * records.read on the collection, and a read's purpose of use), which
+ * refuses restricted sessions and audits its denials.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,19 +41,6 @@ static json_t *item_error(enum pv_rc rc, const char *msg)
 	return json_pack("{s:i, s:{s:s, s:s}}", "status", http_rc_status(rc), "error",
 	    "code", http_rc_code(rc), "message", msg != NULL && msg[0] != '\0' ? msg
 	    : pv_rc_name(rc));
-}
-
-/* Denied before any item is looked at: one entry for the request. */
-static enum pv_rc deny(struct vault_ctx *v, struct http_request *req, const char *action,
-    const char *resource, const char *perm, enum pv_rc rc)
-{
-	char reason[AUTHZ_PERM_MAX + 32];
-
-	snprintf(reason, sizeof(reason), "missing_permission:%s", perm);
-	if (vault_audit(v, req, action, resource, NULL, AUDIT_DENIED,
-	    rc == PV_E_RESTRICTED ? "restricted_session" : reason, NULL) != PV_OK)
-		return http_fail(req, PV_E_AUDIT, NULL);
-	return http_fail(req, rc, NULL);
 }
 
 static void prepare_create(struct vault_ctx *v, struct http_request *req,
@@ -155,12 +143,11 @@ static enum pv_rc batch(struct http_request *req)
 {
 	struct vault_ctx *v = req->route->arg;
 	const char *cname = req->params[0], *purpose = NULL;
-	const struct authn_principal *p = req->principal;
 	const struct vault_collection *c;
 	json_t *create = json_object_get(req->body, "create");
 	json_t *read = json_object_get(req->body, "read");
 	json_t *list = create != NULL ? create : read, *results = NULL, *el;
-	char resource[VAULT_RESOURCE_MAX], perm[AUTHZ_PERM_MAX];
+	char resource[VAULT_RESOURCE_MAX];
 	const char *action = create != NULL ? "record.create" : "record.read";
 	struct item *items = NULL;
 	struct vault_job *jobs = NULL;
@@ -174,15 +161,11 @@ static enum pv_rc batch(struct http_request *req)
 	n = json_array_size(list);
 	if (n == 0 || n > VAULT_BATCH_MAX)
 		return http_fail(req, PV_E_INVALID, "a batch holds 1 to 100 items");
-	snprintf(perm, sizeof(perm), "%s:%s", create != NULL ? "records.write" : "records.read",
-	    cname);
-	if ((rc = authz_check(p, perm, false)) != PV_OK)
-		return deny(v, req, action, resource, perm, rc);
-	if (read != NULL &&
-	    (rc = vault_purpose_require(v, req, action, resource, perm, &purpose)) != PV_OK)
+	/* one decision: the permission on the collection, and for a read the
+	 * purpose of use */
+	if ((rc = vault_decide(v, req, action, resource,
+	    create != NULL ? "records.write" : "records.read", cname, &purpose)) != PV_OK)
 		return rc;
-	if (create != NULL)
-		purpose = vault_purpose_optional(req);
 	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK)
 		return vault_fail_audited(v, req, action, resource, purpose, rc,
 		    rc == PV_E_NOTFOUND ? "no such collection" : NULL);

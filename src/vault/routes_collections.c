@@ -153,33 +153,20 @@ static enum pv_rc coll_list(struct http_request *req)
 static enum pv_rc coll_get(struct http_request *req)
 {
 	struct vault_ctx *v = req->route->arg;
-	const struct authn_principal *p = req->principal;
 	const struct vault_collection *c;
-	char perm[AUTHZ_PERM_MAX];
+	char resource[VAULT_RESOURCE_MAX];
 	json_t *out = NULL;
 	enum pv_rc rc;
-	bool ok;
 
 	/* The schema holds no PHI: whoever manages collections or may read or
-	 * write this one can see it. A restricted session gets nothing. */
-	ok = authz_check(p, "collections.manage", false) == PV_OK;
-	if (!ok && vault_name_valid(req->params[0])) {
-		snprintf(perm, sizeof(perm), "records.read:%s", req->params[0]);
-		ok = authz_check(p, perm, false) == PV_OK;
-		snprintf(perm, sizeof(perm), "records.write:%s", req->params[0]);
-		ok = ok || authz_check(p, perm, false) == PV_OK;
-	}
-	if (!ok) {
-		rc = authz_check(p, "collections.manage", false);
-		if (rc == PV_E_RESTRICTED)
-			return rc;
-		/* a denial is recorded like every other (the route itself is
-		 * "authenticated", so the authorize hook did not see it) */
-		snprintf(perm, sizeof(perm), "collections/%s",
-		    vault_name_valid(req->params[0]) ? req->params[0] : "(invalid)");
-		return vault_fail_audited(v, req, "collection.read", perm, NULL, PV_E_FORBIDDEN,
-		    "Permission denied: your roles do not grant this operation");
-	}
+	 * write this one can see it (the decision point's collections.read).
+	 * A denial is recorded like every other (the route itself is
+	 * "authenticated", so the authorize hook did not decide it). */
+	snprintf(resource, sizeof(resource), "collections/%s",
+	    vault_name_valid(req->params[0]) ? req->params[0] : "(invalid)");
+	if ((rc = vault_decide(v, req, "collection.read", resource, "collections.read",
+	    vault_name_valid(req->params[0]) ? req->params[0] : NULL, NULL)) != PV_OK)
+		return rc;
 	if ((rc = vault_coll_get(v, req->params[0], &c)) != PV_OK)
 		return rc;
 	if ((rc = vault_collection_to_json(c, &out)) != PV_OK)

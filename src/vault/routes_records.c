@@ -162,7 +162,7 @@ static enum pv_rc rec_read(struct http_request *req)
 	struct vault_ctx *v = req->route->arg;
 	const char *cname = req->params[0], *id = req->params[1], *purpose = NULL;
 	const struct vault_collection *c;
-	char resource[VAULT_RESOURCE_MAX], perm[AUTHZ_PERM_MAX];
+	char resource[VAULT_RESOURCE_MAX];
 	json_t *view = NULL;
 	char *detail = NULL;
 	struct read_done *d;
@@ -170,8 +170,8 @@ static enum pv_rc rec_read(struct http_request *req)
 	enum pv_rc rc;
 
 	vault_resource(resource, sizeof(resource), cname, id);
-	snprintf(perm, sizeof(perm), "records.read:%s", cname);
-	if ((rc = vault_purpose_require(v, req, "record.read", resource, perm, &purpose)) != PV_OK)
+	if ((rc = vault_decide(v, req, "record.read", resource, "records.read", cname, &purpose)) !=
+	    PV_OK)
 		return rc;
 	if ((rc = vault_coll_get(v, cname, &c)) == PV_OK)
 		rc = vault_record_load_view(v, req, c, id, &view, &detail);
@@ -339,7 +339,7 @@ static enum pv_rc rec_list(struct http_request *req)
 	const char *cname = req->params[0], *purpose = NULL, *cur = http_query(req, "cursor");
 	const struct vault_collection *c;
 	struct id_list ids = { NULL, 0 };
-	char resource[VAULT_RESOURCE_MAX], perm[AUTHZ_PERM_MAX], after[UTIL_ID_MAX] = "";
+	char resource[VAULT_RESOURCE_MAX], after[UTIL_ID_MAX] = "";
 	char next[2 * UTIL_ID_MAX];
 	json_t *records = NULL, *found = NULL, *names = NULL, *page = NULL;
 	char *detail = NULL;
@@ -347,8 +347,8 @@ static enum pv_rc rec_list(struct http_request *req)
 	enum pv_rc rc;
 
 	vault_resource(resource, sizeof(resource), cname, NULL);
-	snprintf(perm, sizeof(perm), "records.read:%s", cname);
-	if ((rc = vault_purpose_require(v, req, "record.list", resource, perm, &purpose)) != PV_OK)
+	if ((rc = vault_decide(v, req, "record.list", resource, "records.read", cname, &purpose)) !=
+	    PV_OK)
 		return rc;
 	if (limit_parse(http_query(req, "limit"), &limit) != PV_OK)
 		return vault_fail_audited(v, req, "record.list", resource, purpose, PV_E_INVALID,
@@ -430,7 +430,7 @@ static enum pv_rc rec_search(struct http_request *req)
 	const struct vault_field *f;
 	struct query q = { 0, NULL, NULL };
 	struct id_list ids = { NULL, 0 };
-	char resource[VAULT_RESOURCE_MAX], err[VAULT_ERR_MAX] = "", perm[AUTHZ_PERM_MAX];
+	char resource[VAULT_RESOURCE_MAX], err[VAULT_ERR_MAX] = "";
 	uint8_t mac[VAULT_BLIND_LEN];
 	json_t *records = NULL, *found = NULL, *names = NULL;
 	char *canon = NULL, *detail = NULL;
@@ -443,8 +443,8 @@ static enum pv_rc rec_search(struct http_request *req)
 	if (lq.n == lq.nlimit + lq.ncursor && lq.nlimit <= 1 && lq.ncursor <= 1)
 		return rec_list(req);
 	vault_resource(resource, sizeof(resource), cname, NULL);
-	snprintf(perm, sizeof(perm), "records.read:%s", cname);
-	if ((rc = vault_purpose_require(v, req, "record.search", resource, perm, &purpose)) != PV_OK)
+	if ((rc = vault_decide(v, req, "record.search", resource, "records.read", cname, &purpose)) !=
+	    PV_OK)
 		return rc;
 	http_query_each(req, query_cb, &q);
 	if (q.n != 1)

@@ -8,7 +8,8 @@
  *
  * Both permissions are scoped to a collection (issue 8 item 7), so the route
  * permission is "authenticated" (restricted sessions are refused there) and
- * the handler decides: tokenize on the collection named in the body, before
+ * the handler asks the decision point (vault_decide): tokenize on the
+ * collection named in the body, before
  * the collection is looked up; detokenize on the collection the token was
  * minted in, read from the store (never from the request). A denial is
  * audited (outcome denied, reason missing_permission:<perm>) and answered
@@ -53,22 +54,6 @@
 #define TOKEN_AAD_PREFIX_V2 "phivault:token:v2|"
 #define TOKEN_BODY_MAX (16 * 1024)
 #define TOKEN_AAD_MAX (sizeof(TOKEN_AAD_PREFIX_V2) + VAULT_NAME_MAX + UTIL_ID_MAX + 1)
-#define TOKEN_DENIED_MSG "Permission denied: your roles do not grant this operation"
-
-/* A permission denial of the handler: audited (denied, missing_permission:
- * <perm> or restricted_session), answered 403. */
-static enum pv_rc token_deny(struct vault_ctx *v, struct http_request *req, const char *action,
-    const char *resource, const char *perm, enum pv_rc rc)
-{
-	char reason[AUTHZ_PERM_MAX + 32];
-
-	snprintf(reason, sizeof(reason), "missing_permission:%s",
-	    authz_perm_valid(perm) ? perm : "(invalid)");
-	if (vault_audit(v, req, action, resource, NULL, AUDIT_DENIED,
-	    rc == PV_E_RESTRICTED ? "restricted_session" : reason, NULL) != PV_OK)
-		return http_fail(req, PV_E_AUDIT, NULL);
-	return http_fail(req, rc, rc == PV_E_FORBIDDEN ? TOKEN_DENIED_MSG : NULL);
-}
 
 struct ensure_job {
 	struct keys *keys;
@@ -244,7 +229,7 @@ static enum pv_rc tokenize(struct http_request *req)
 	struct store_token existing;
 	struct audit_event ev;
 	json_t *det = json_object_get(req->body, "deterministic");
-	char err[VAULT_ERR_MAX] = "", resource[96], token[UTIL_ID_MAX] = "", perm[AUTHZ_PERM_MAX];
+	char err[VAULT_ERR_MAX] = "", resource[96], token[UTIL_ID_MAX] = "";
 	char *canon = NULL, *pt = NULL, *detail = NULL;
 	bool deterministic = false, reused = false;
 	enum pv_rc rc;
@@ -272,11 +257,9 @@ static enum pv_rc tokenize(struct http_request *req)
 	}
 	/* before the lookup: no answer tells an unauthorised caller whether the
 	 * collection exists */
-	snprintf(perm, sizeof(perm), "tokens.tokenize:%s", cname);
-	if ((rc = authz_check(req->principal, perm, false)) != PV_OK) {
-		rc = token_deny(v, req, ev.action, ev.resource, perm, rc);
+	if ((rc = vault_decide(v, req, ev.action, ev.resource, "tokens.tokenize", cname, NULL)) !=
+	    PV_OK)
 		goto out;
-	}
 	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK) {
 		if (rc == PV_E_NOTFOUND)
 			util_strlcpy(err, "no such collection", sizeof(err));
@@ -393,7 +376,7 @@ static enum pv_rc detokenize(struct http_request *req)
 	struct store_token t;
 	struct keys_envelope env;
 	const char *token = NULL, *purpose = NULL;
-	char resource[96] = "tokens", aad[TOKEN_AAD_MAX], perm[AUTHZ_PERM_MAX];
+	char resource[96] = "tokens", aad[TOKEN_AAD_MAX];
 	uint8_t *pt = NULL;
 	size_t aadlen = 0, ptlen = 0;
 	json_t *value = NULL;
@@ -415,21 +398,14 @@ static enum pv_rc detokenize(struct http_request *req)
 		rc = vault_fail_audited(v, req, "token.detokenize", resource, NULL, rc, NULL);
 		goto out;
 	}
-	snprintf(perm, sizeof(perm), "tokens.detokenize:%s", rc == PV_OK ? t.collection : "*");
 	{
-		enum pv_rc arc = authz_check(req->principal, perm, false);
+		/* one decision: the permission on the token's collection, then
+		 * the purpose of use (a PHI read) */
+		enum pv_rc drc = vault_decide(v, req, "token.detokenize", resource,
+		    "tokens.detokenize", rc == PV_OK ? t.collection : "*", &purpose);
 
-		if (arc != PV_OK) {
-			rc = token_deny(v, req, "token.detokenize", resource, perm, arc);
-			goto out;
-		}
-	}
-	{
-		enum pv_rc prc = vault_purpose_require(v, req, "token.detokenize", resource, perm,
-		    &purpose);
-
-		if (prc != PV_OK) {
-			rc = prc;
+		if (drc != PV_OK) {
+			rc = drc;
 			goto out;
 		}
 	}

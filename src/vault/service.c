@@ -1,7 +1,8 @@
 /*
  * vault/service.c: the running vault behind the record routes. Owns the
- * collection-schema cache, the record envelope (seal/open), the purpose-of-
- * use gate for PHI reads, the audit helpers and the batch committer.
+ * collection-schema cache, the record envelope (seal/open), the call of
+ * the decision point for handlers, the audit helpers and the batch
+ * committer.
  *
  * Invariants:
  *  - A cached schema never changes and is never freed while the vault runs
@@ -12,12 +13,9 @@
  *    released only after the AEAD tag verified (keys_envelope_open).
  *  - Audit entries carry record IDs, field names and codes, never a value.
  *
- * Purpose-of-use gate (vault_purpose_require), in order:
- *   header missing or not an HL7 code  -> 400 purpose_required (audited)
- *   ETREAT without role break_glass    -> 403 forbidden (audited)
- *   roles restrict purposes, code not
- *   in the union of their lists        -> 403 forbidden (audited)
- *   otherwise                          -> the code, recorded in the entry
+ * Authorization is not decided here: vault_decide asks authz_decide (the
+ * one decision point: permission, restricted session, purpose of use) and
+ * acts on its decision; the decision point audits its denials.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -318,98 +316,6 @@ enum pv_rc vault_fail(struct http_request *req, enum pv_rc rc, const char *msg)
 /* purpose of use                                                      */
 /* ------------------------------------------------------------------ */
 
-static bool has_role(const struct authn_principal *p, const char *role)
-{
-	for (size_t i = 0; p != NULL && i < p->nroles && i < AUTHN_ROLES_MAX; i++)
-		if (strcmp(p->roles[i], role) == 0)
-			return true;
-	return false;
-}
-
-/* The purposes one role allows: its condition's "purposes" (an array of
- * codes, or one "TREAT,HPAYMT" string), or every purpose if it has none.
- * An unknown code in a stored list is ignored (it allows nothing). */
-static unsigned condition_purposes(const char *condition)
-{
-	json_t *c = condition != NULL ? json_loads(condition, 0, NULL) : NULL;
-	json_t *list = json_object_get(c, "purposes"), *el;
-	unsigned set = 0, bit;
-	size_t i;
-
-	if (list == NULL) {
-		set = AUTHZ_POU_ALL;
-	} else if (json_is_string(list)) {
-		if (authz_purpose_list_parse(json_string_value(list), &set) != PV_OK)
-			set = 0;
-	} else {
-		json_array_foreach(list, i, el)
-			if (authz_purpose_parse(json_string_value(el), &bit) == PV_OK)
-				set |= bit;
-	}
-	json_decref(c);
-	return set;
-}
-
-static bool perms_json_grant(const char *perms, const char *required)
-{
-	json_t *a = json_loads(perms, 0, NULL), *el;
-	bool grants = false;
-	size_t i;
-
-	json_array_foreach(a, i, el)
-		grants = grants || authz_perm_match(json_string_value(el), required);
-	json_decref(a);
-	return grants;
-}
-
-/*
- * May this principal use `code` for what `required` grants? The allowed
- * purposes are the union over the principal's roles that grant `required`
- * of each role's list (a role without one allows all). Built-in roles carry
- * no condition. Custom roles are read from the store (their condition is
- * fixed at creation). A permission no role explains (none should) is not
- * restricted further. A store error fails closed.
- */
-static enum pv_rc roles_allow_purpose(struct vault_ctx *v, const struct authn_principal *p,
-    const char *required, const char *code, bool *allowed)
-{
-	unsigned set = 0, bit = 0;
-	bool granting = false;
-	enum pv_rc rc;
-
-	if (authz_purpose_parse(code, &bit) != PV_OK)
-		return PV_E_PURPOSE;
-	for (size_t i = 0; p != NULL && i < p->nroles && i < AUTHN_ROLES_MAX; i++) {
-		const char *const *b;
-		struct store_role role;
-		size_t n = 0;
-		bool grants = false;
-
-		if ((b = authz_builtin_role(p->roles[i], &n)) != NULL) {
-			for (size_t k = 0; k < n; k++)
-				grants = grants || authz_perm_match(b[k], required);
-			if (grants) {
-				granting = true;
-				set = AUTHZ_POU_ALL;
-			}
-			continue;
-		}
-		memset(&role, 0, sizeof(role));
-		rc = store_role_get(v->st, p->roles[i], &role);
-		if (rc == PV_E_NOTFOUND)
-			continue;
-		if (rc != PV_OK)
-			return rc;
-		if (perms_json_grant(role.permissions, required)) {
-			granting = true;
-			set |= condition_purposes(role.condition);
-		}
-		store_role_clear(&role);
-	}
-	*allowed = !granting || (set & bit) != 0;
-	return PV_OK;
-}
-
 const char *vault_purpose_optional(struct http_request *req)
 {
 	const char *code = http_header(req, AUTHZ_PURPOSE_HEADER);
@@ -417,40 +323,32 @@ const char *vault_purpose_optional(struct http_request *req)
 	return authz_purpose_valid(code) ? code : NULL;
 }
 
-enum pv_rc vault_purpose_require(struct vault_ctx *v, struct http_request *req,
-    const char *action, const char *resource, const char *required, const char **code)
+enum pv_rc vault_decide(struct vault_ctx *v, struct http_request *req,
+    const char *audit_action, const char *resource, const char *action,
+    const char *collection, const char **purpose)
 {
-	const struct authn_principal *p = req->principal;
-	const char *h = http_header(req, AUTHZ_PURPOSE_HEADER);
-	enum pv_rc rc = PV_OK;
-	const char *why = NULL, *msg = NULL;
-	bool allowed = true;
+	struct authz_request q;
+	struct authz_decision d;
 
-	if (!authz_purpose_valid(h)) {
-		rc = PV_E_PURPOSE;
-		why = "purpose_required";
-		msg = "X-Purpose-Of-Use must carry an HL7 PurposeOfUse code "
-		    "(TREAT, ETREAT, HPAYMT, HOPERAT, HRESCH, PUBHLTH, PATRQT)";
-	} else if (strcmp(h, "ETREAT") == 0 && !has_role(p, "break_glass")) {
-		rc = PV_E_FORBIDDEN;
-		why = "purpose_not_allowed";
-		msg = "ETREAT is for break-glass sessions";
-	} else if ((rc = roles_allow_purpose(v, p, required, h, &allowed)) != PV_OK) {
-		return rc;
-	} else if (!allowed) {
-		rc = PV_E_FORBIDDEN;
-		why = "purpose_not_allowed";
-		msg = "your roles do not allow this purpose of use";
-	}
-	if (rc == PV_OK) {
-		*code = h;
+	memset(&q, 0, sizeof(q));
+	q.subject = req->principal;
+	q.action = action;
+	q.stage = AUTHZ_AT_RESOURCE;
+	q.resource.collection = collection;
+	q.env.source = req->source;
+	q.env.purpose = http_header(req, AUTHZ_PURPOSE_HEADER);
+	q.env.time_ms = util_now_ms();
+	q.audit = v->audit;
+	q.audit_action = audit_action;
+	q.audit_resource = resource;
+	if (authz_decide(&q, &d) == PV_OK) {
+		if (purpose != NULL)
+			*purpose = vault_purpose_optional(req);
 		return PV_OK;
 	}
-	/* an invalid header is not recorded: it is request data */
-	if (vault_audit(v, req, action, resource, rc == PV_E_PURPOSE ? NULL : h, AUDIT_DENIED,
-	    why, NULL) != PV_OK)
+	if (d.audit_failed)
 		return http_fail(req, PV_E_AUDIT, NULL);
-	return http_fail(req, rc, msg);
+	return http_fail(req, d.rc, d.message);
 }
 
 /* ------------------------------------------------------------------ */

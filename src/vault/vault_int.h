@@ -102,17 +102,17 @@ enum pv_rc vault_audit(struct vault_ctx *v, struct http_request *req, const char
 char *vault_detail_fields(json_t *obj, json_t *extra);
 
 /*
- * Purpose of use for a PHI read (reads, searches, batch reads,
- * detokenization): X-Purpose-Of-Use must be an HL7 PurposeOfUse code
- * (400 purpose_required otherwise), ETREAT only for a break_glass principal
- * (403 forbidden), and within the allow-lists of the roles that grant
- * `required` (the permission used: "records.read:<c>", "tokens.detokenize:<c>";
- * a role's condition {"purposes":[...]}; no list: any purpose). A
- * refusal is audited (action, resource, outcome denied) and returned as the
- * handler's rc with its message. *code: the accepted code (request memory).
+ * The handler's call of the decision point (authz_decide at the resource
+ * stage): `action` ("records.read", "tokens.detokenize", ...) on
+ * `collection`, with the request's principal, source and X-Purpose-Of-Use.
+ * A denial is audited by the decision point (audit_action, resource) and
+ * answered (400 purpose_required, 403 forbidden, 503 if it could not be
+ * recorded); the rc is returned. *purpose (may be NULL): the header if it is
+ * a valid code, else NULL.
  */
-enum pv_rc vault_purpose_require(struct vault_ctx *v, struct http_request *req,
-    const char *action, const char *resource, const char *required, const char **code);
+enum pv_rc vault_decide(struct vault_ctx *v, struct http_request *req,
+    const char *audit_action, const char *resource, const char *action,
+    const char *collection, const char **purpose);
 /* The header if it is a valid code, else NULL (writes: recorded if given). */
 const char *vault_purpose_optional(struct http_request *req);
 

@@ -964,6 +964,152 @@ test_token_scope(struct h_server *s, struct people *p)
 	free(jsonl);
 }
 
+/* ---- POST /v1/authz/explain: the decision point answers "why" ---- */
+
+static void
+user_id_of(struct h_server *s, const char *tok, char *out, size_t len)
+{
+	struct h_resp r;
+
+	h_req(s, "GET", "/v1/auth/session", tok, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	snprintf(out, len, "%s", json_string_value(json_object_get(r.json, "user_id")));
+	h_resp_free(&r);
+}
+
+static void
+explain(struct h_server *s, const char *tok, const char *body, int status, struct h_resp *r)
+{
+	h_req(s, "POST", "/v1/authz/explain", tok, body, NULL, r);
+	CHECK_STATUS(r, status);
+}
+
+static bool
+has_string(json_t *arr, const char *want)
+{
+	size_t i;
+	json_t *el;
+
+	json_array_foreach(arr, i, el)
+		if (json_is_string(el) && strcmp(json_string_value(el), want) == 0)
+			return true;
+	return false;
+}
+
+static void
+test_explain(struct h_server *s, struct people *p)
+{
+	char clin_id[64], andy_id[64], audrey[128], body[1024], path[128], bogus[64];
+	struct h_resp r;
+	json_t *ob;
+
+	user_id_of(s, p->clin, clin_id, sizeof(clin_id));
+	user_id_of(s, p->analyst, andy_id, sizeof(andy_id));
+	add_user(s, p->admin, "audrey", "auditor", audrey, sizeof(audrey));
+
+	/* allow for a clinician's read, with its grant and obligations */
+	snprintf(body, sizeof(body), "{\"principal\":\"%s\",\"action\":\"records.read\","
+	    "\"resource\":{\"collection\":\"patients\",\"record\":\"rec_x\"},"
+	    "\"context\":{\"source\":\"10.1.2.3\",\"purpose\":\"TREAT\",\"time\":\"now\"}}",
+	    clin_id);
+	explain(s, p->admin, body, 200, &r);
+	CHECK(json_is_true(json_object_get(r.json, "allow")));
+	CHECK(strcmp(json_string_value(json_object_get(r.json, "reason")), "allowed") == 0);
+	CHECK(has_string(json_object_get(r.json, "policies"), "role:clinician records.read:*"));
+	ob = json_object_get(r.json, "obligations");
+	CHECK(has_string(json_object_get(ob, "unmask"), "*"));
+	CHECK(has_string(json_object_get(ob, "purposes"), "TREAT"));
+	CHECK(json_is_null(json_object_get(r.json, "step_up")));
+	h_resp_free(&r);
+
+	/* deny with the reason for an analyst's unmask (the auditor may ask too) */
+	snprintf(body, sizeof(body), "{\"principal\":\"%s\",\"action\":\"records.unmask\","
+	    "\"resource\":{\"collection\":\"patients\",\"fields\":[\"ssn\"]}}", andy_id);
+	explain(s, audrey, body, 200, &r);
+	CHECK(json_is_false(json_object_get(r.json, "allow")));
+	CHECK(strcmp(json_string_value(json_object_get(r.json, "reason")),
+	    "missing_permission:records.unmask:patients.ssn") == 0);
+	CHECK(json_array_size(json_object_get(json_object_get(r.json, "obligations"), "unmask"))
+	    == 0);
+	h_resp_free(&r);
+	/* the analyst's read: allowed, nothing unmasked */
+	snprintf(body, sizeof(body), "{\"principal\":\"%s\",\"action\":\"records.read\","
+	    "\"resource\":{\"collection\":\"patients\",\"fields\":[\"ssn\",\"name\"]},"
+	    "\"context\":{\"purpose\":\"TREAT\"}}", andy_id);
+	explain(s, p->admin, body, 200, &r);
+	CHECK(json_is_true(json_object_get(r.json, "allow")));
+	CHECK(json_array_size(json_object_get(json_object_get(r.json, "obligations"), "unmask"))
+	    == 0);
+	h_resp_free(&r);
+	/* ETREAT without break_glass; no purpose at all */
+	snprintf(body, sizeof(body), "{\"principal\":\"%s\",\"action\":\"records.read\","
+	    "\"resource\":{\"collection\":\"patients\"},\"context\":{\"purpose\":\"ETREAT\"}}",
+	    clin_id);
+	explain(s, p->admin, body, 200, &r);
+	CHECK(strcmp(json_string_value(json_object_get(r.json, "reason")),
+	    "purpose_not_allowed") == 0);
+	h_resp_free(&r);
+	snprintf(body, sizeof(body), "{\"principal\":\"%s\",\"action\":\"records.read\","
+	    "\"resource\":{\"collection\":\"patients\"}}", clin_id);
+	explain(s, p->admin, body, 200, &r);
+	CHECK(strcmp(json_string_value(json_object_get(r.json, "reason")),
+	    "purpose_required") == 0);
+	h_resp_free(&r);
+	snprintf(body, sizeof(body), "{\"principal\":\"%s\",\"action\":\"records.nuke\"}",
+	    clin_id);
+	explain(s, p->admin, body, 200, &r);
+	CHECK(strcmp(json_string_value(json_object_get(r.json, "reason")), "unknown_action") == 0);
+	h_resp_free(&r);
+
+	/* a caller without roles.manage or audit.read: 403, and it is audited */
+	snprintf(body, sizeof(body), "{\"principal\":\"%s\",\"action\":\"records.read\"}",
+	    andy_id);
+	explain(s, p->clin, body, 403, &r);
+	CHECK(strcmp(h_err_code(&r), "forbidden") == 0);
+	h_resp_free(&r);
+	/* unknown principal: 404; bad input: 400 */
+	snprintf(bogus, sizeof(bogus), "%s", clin_id);
+	bogus[strlen(bogus) - 1] = bogus[strlen(bogus) - 1] == 'a' ? 'b' : 'a';
+	snprintf(body, sizeof(body), "{\"principal\":\"%s\",\"action\":\"records.read\"}", bogus);
+	explain(s, p->admin, body, 404, &r);
+	CHECK(strcmp(h_err_code(&r), "not_found") == 0);
+	h_resp_free(&r);
+	explain(s, p->admin, "{\"principal\":\"clara\",\"action\":\"records.read\"}", 400, &r);
+	CHECK(strcmp(h_err_code(&r), "invalid_request") == 0);
+	h_resp_free(&r);
+
+	/* the trail: the explanations and the refusal */
+	h_req(s, "GET", "/v1/audit?action=authz.explain&limit=1000", audrey, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	{
+		json_t *e;
+		size_t i, allowed = 0, denied = 0;
+
+		json_array_foreach(json_object_get(r.json, "entries"), i, e) {
+			const char *o = json_string_value(json_object_get(e, "outcome"));
+
+			allowed += strcmp(o, "allowed") == 0;
+			denied += strcmp(o, "denied") == 0;
+		}
+		CHECK(allowed == 6);
+		CHECK(denied == 1);
+	}
+	h_resp_free(&r);
+
+	/* a mover: andy becomes a clinician; the next decision differs at once */
+	snprintf(path, sizeof(path), "/v1/users/%s", andy_id);
+	h_req(s, "PATCH", path, p->admin, "{\"roles\":[\"clinician\"]}", NULL, &r);
+	CHECK_STATUS(&r, 200);
+	h_resp_free(&r);
+	snprintf(body, sizeof(body), "{\"principal\":\"%s\",\"action\":\"records.unmask\","
+	    "\"resource\":{\"collection\":\"patients\",\"fields\":[\"ssn\"]}}", andy_id);
+	explain(s, p->admin, body, 200, &r);
+	CHECK(json_is_true(json_object_get(r.json, "allow")));
+	CHECK(has_string(json_object_get(json_object_get(r.json, "obligations"), "unmask"),
+	    "ssn"));
+	h_resp_free(&r);
+}
+
 int
 main(void)
 {
@@ -986,6 +1132,7 @@ main(void)
 	test_list(&s, &p);
 	test_audit_trail(&s, id1);
 	test_token_scope(&s, &p);   /* after the counts of test_audit_trail */
+	test_explain(&s, &p);
 	/* while serving: database, WAL and shared-memory files hold no plaintext */
 	assert_no_plaintext(s.dir);
 	CHECK(h_stop(&s) == 0);

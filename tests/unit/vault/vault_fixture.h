@@ -50,12 +50,67 @@ struct vf_resp {
 	char etag[32];                   /* ETag response header, "" if none */
 };
 
+/* Custom roles from the fixture's store, as the wiring reads them. */
+static inline enum pv_rc vf_role_lookup(void *arg, const char *name, char **perms,
+    char **cond)
+{
+	struct vf *f = arg;
+	struct store_role r;
+	enum pv_rc rc;
+
+	memset(&r, 0, sizeof(r));
+	if ((rc = store_role_get(f->st, name, &r)) != PV_OK)
+		return rc;
+	*perms = strdup(r.permissions);
+	*cond = r.condition != NULL ? strdup(r.condition) : NULL;
+	store_role_clear(&r);
+	return *perms != NULL ? PV_OK : PV_E_NOMEM;
+}
+
+/*
+ * Stand-in for the wiring's compilation: the caller's roles (built-in and
+ * custom from the store) compiled by authz_policy_compile, plus each
+ * vf_grant permission no role explains (unconditional, as a grant of the
+ * wiring's permission set), into the request arena.
+ */
+static inline void vf_compile(struct vf *f, struct http_request *req)
+{
+	struct authz_policy *pol = NULL, *copy;
+	size_t extra = 0, i, k;
+
+	assert_int_equal(authz_policy_compile(vf_role_lookup, f,
+	    (const char (*)[AUTHN_ROLE_NAME_MAX])f->who.roles, f->who.nroles, 0, &pol), PV_OK);
+	copy = arena_alloc(req->arena, authz_policy_size(pol) +
+	    f->perms.n * sizeof(pol->g[0]));
+	assert_non_null(copy);
+	memcpy(copy, pol, authz_policy_size(pol));
+	for (i = 0; i < f->perms.n; i++) {
+		bool explained = false;
+
+		for (k = 0; k < pol->n && !explained; k++)
+			explained = authz_perm_covers(&pol->g[k].perm, &f->perms.p[i]);
+		if (explained)
+			continue;
+		copy->g[copy->n].perm = f->perms.p[i];
+		copy->g[copy->n].purposes = AUTHZ_POU_ALL;
+		copy->g[copy->n].role = 0;
+		copy->n++;
+		extra++;
+	}
+	(void)extra;
+	free(pol);
+	f->who.policy = copy;
+}
+
 static inline enum pv_rc vf_authn(void *arg, struct http_request *req)
 {
 	struct vf *f = arg;
 
 	if (f->who.user_id[0] == '\0')
 		return PV_E_UNAUTH;
+	f->who.policy = NULL;
+	if (!f->who.restricted)
+		vf_compile(f, req);
 	req->principal = &f->who;
 	return PV_OK;
 }
