@@ -415,7 +415,7 @@ h_tty_wait(const char *text, int history)
 	int i;
 
 	snprintf(cmd, sizeof(cmd), "tmux -S %s capture-pane -p -t pv -S -%d", tty_sock, history);
-	for (i = 0; i < 400; i++) {
+	for (i = 0; i < 1200; i++) {
 		free(out);
 		out = NULL;
 		if (h_run(cmd, &out) == 0 && strstr(out, text) != NULL)

@@ -92,7 +92,8 @@ long long h_clock_advance(struct h_server *s, long long ms);
  * socket lives beside s's data directory. One session per process. */
 void h_tty_start(struct h_server *s, int width, const char *cmd);
 /* Wait until the pane (with `history` lines of scrollback) shows text;
- * returns its content (malloc'd). Fails the test after about 20 s. */
+ * returns its content (malloc'd). Fails the test after about 60 s (a bound for
+ * a loaded machine, not a timing assertion: Argon2id under ASan is slow). */
 char *h_tty_wait(const char *text, int history);
 /* Type a line (literally) and Enter. */
 void h_tty_type(const char *text);
