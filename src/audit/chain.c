@@ -272,46 +272,21 @@ enum pv_rc audit_head_parse(const char *s, int64_t *seq, char hash[65])
 bool audit_text_ok(const char *s, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n = 0;
+	size_t len, n = 0, step;
+	uint32_t cp;
 
 	if (!s)
 		return false;
-	while (p[n]) {
-		unsigned c = p[n];
-		unsigned cp, need;
-
-		if (n >= max)
+	len = strnlen(s, max + 1);
+	if (len > max)
+		return false;
+	while (n < len) {
+		step = util_utf8_next(p + n, len - n, &cp);
+		if (step == 0 || util_is_control(cp))
 			return false;
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return false;
-			n++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		for (unsigned i = 1; i <= need; i++) {
-			unsigned cc = p[n + i];
-			if ((cc & 0xc0) != 0x80)
-				return false;   /* also stops at the NUL */
-			cp = (cp << 6) | (cc & 0x3f);
-		}
-		if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
-			return false;
-		n += need + 1;
+		n += step;
 	}
-	return n <= max;
+	return true;
 }
 
 void audit_prepared_clear(struct audit_prepared *p)

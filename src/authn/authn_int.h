@@ -17,12 +17,6 @@ extern const size_t authn_blocklist_len;
 /* True if the lowercase ASCII string s is on the shipped list. */
 bool authn_blocklist_has(const char *s);
 
-/*
- * Decode one UTF-8 code point at s (at most n bytes) per RFC 3629 §3:
- * no overlong forms, no surrogates, nothing above U+10FFFF. Returns the
- * number of bytes used (1..4) and sets *cp, or 0 if the bytes are invalid.
- */
-size_t authn_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 
 /* ======================================================================
  * wiring internals (service.c, routes_auth.c, routes_users.c)

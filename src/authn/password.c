@@ -279,51 +279,6 @@ refuse(char *why, size_t whylen, const char *fmt, ...)
 	return PV_E_INVALID;
 }
 
-size_t
-authn_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	uint32_t c;
-	size_t len, i;
-
-	if (n == 0)
-		return 0;
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		c = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		c = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		c = s[0] & 0x07;
-	} else {
-		return 0;               /* continuation byte, 0xc0/0xc1, 0xf5.. */
-	}
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	/* RFC 3629 §3: shortest form only, no surrogates, at most U+10FFFF. */
-	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) || c > 0x10ffff ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
-static bool
-is_control(uint32_t cp)
-{
-	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f);
-}
-
 static char
 lower_ascii(char c)
 {
@@ -596,12 +551,12 @@ authn_password_check_policy(const char *pw, int min_len, const char *username,
 	/* Length in code points (§5.1.1.2: "each Unicode code point SHALL be
 	 * counted as a single character"), refusing what cannot be typed back. */
 	while (off < blen) {
-		step = authn_utf8_next((const unsigned char *)pw + off, blen - off, &cp);
+		step = util_utf8_next((const unsigned char *)pw + off, blen - off, &cp);
 		if (step == 0) {
 			rc = refuse(why, whylen, "password is not valid UTF-8");
 			goto out;
 		}
-		if (is_control(cp)) {
+		if (util_is_control(cp)) {
 			rc = refuse(why, whylen, "password contains a control character");
 			goto out;
 		}
@@ -659,7 +614,7 @@ authn_password_check_policy(const char *pw, int min_len, const char *username,
 	if (p < n) {
 		/* "passwordpassword": the repeated unit itself is common. */
 		for (k = 0, off = 0; k < p; k++)
-			off += authn_utf8_next((const unsigned char *)lpw + off, blen - off, &cp);
+			off += util_utf8_next((const unsigned char *)lpw + off, blen - off, &cp);
 		memcpy(unit, lpw, off);
 		unit[off] = '\0';
 		if (shipped_list_has(unit)) {

@@ -24,29 +24,10 @@
 static size_t
 utf8_seq(const unsigned char *p)
 {
-	unsigned cp, need, c = p[0];
+	uint32_t cp;
+	size_t n = util_utf8_next(p, strnlen((const char *)p, 4), &cp);
 
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 1;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 2;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 3;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	for (unsigned i = 1; i <= need; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;   /* also stops at the NUL */
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
-		return 0;
-	return need + 1;
+	return n > 1 && !util_is_control(cp) ? n : 0;
 }
 
 /* Append one escaped, bounded parameter to out[*o..cap). */

@@ -103,6 +103,14 @@ bool util_str_has_prefix(const char *s, const char *prefix);
 void util_hex_encode(const uint8_t *in, size_t len, char *out);
 int util_hex_decode(const char *in, uint8_t *out, size_t outlen);   /* exact length */
 
+/* The UTF-8 sequence at s[0..n) (RFC 3629 section 3: shortest form only, no
+ * surrogates, at most U+10FFFF): its length (1..4) with the code point in *cp,
+ * or 0 if it is not one (also for n == 0 and for a sequence cut by n). The one
+ * decoder every module uses. */
+size_t util_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
+/* A C0 control, DEL or a C1 control (U+0080..U+009F). */
+bool util_is_control(uint32_t cp);
+
 /* base64 (RFC 4648 §4, with padding). encode: out must hold util_b64_len(len)+1 */
 size_t util_b64_len(size_t len);
 void util_b64_encode(const uint8_t *in, size_t len, char *out);
