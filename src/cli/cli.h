@@ -86,6 +86,24 @@ void cli_print_json(struct json_t *v);
  * dark and light terminals alike (qr.c). */
 enum pv_rc cli_qr_write(FILE *f, const char *text);
 
+/* An authenticated online command's connection: server options plus the
+ * bearer token from PHIVAULT_TOKEN (never argv: every local user can read it).
+ * cli_api_init: false (after cli_err) when the token is not set. */
+struct cli_api {
+	const char *addr;
+	const char *cacert;
+	const char *token;
+	enum cli_format format;
+};
+bool cli_api_init(struct cli_api *c, const struct cli_online_opts *o);
+/* One API call that must answer `want`: CLI_OK with *resp (the caller frees
+ * it, also on error), CLI_RUNTIME on a transport error, else the API error
+ * printed (cli_api_error). */
+int cli_api_call(const struct cli_api *c, const char *method, const char *path,
+    struct json_t *body, long want, struct json_t **resp);
+/* A string member of a JSON object, "" when absent or not a string. */
+const char *cli_jstr(struct json_t *o, const char *key);
+
 int cmd_version(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

@@ -29,21 +29,6 @@
 #define BAR_WIDTH 30
 #define WATCH_MS 500
 
-struct job_ctx {
-	const char *addr;
-	const char *cacert;
-	const char *token;
-	enum cli_format format;
-};
-
-static const char *
-jstr(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s != NULL ? s : "";
-}
-
 char *
 cli_job_progress(long long done, long long total, double rate, long long eta, int width,
     char *buf, size_t len)
@@ -83,19 +68,6 @@ cli_job_progress(long long done, long long total, double rate, long long eta, in
 	return buf;
 }
 
-static int
-call(const struct job_ctx *c, const char *method, const char *path, long want, json_t **resp)
-{
-	long status = 0;
-
-	*resp = NULL;
-	if (cli_http(c->addr, c->cacert, c->token, method, path, NULL, &status, resp) != PV_OK)
-		return CLI_RUNTIME;
-	if (status != want)
-		return cli_api_error(status, *resp);
-	return CLI_OK;
-}
-
 static void
 progress_of(json_t *j, char *buf, size_t len)
 {
@@ -114,31 +86,31 @@ print_job(json_t *j)
 	json_t *e;
 	size_t i;
 
-	printf("id:        %s\n", jstr(j, "id"));
-	printf("kind:      %s\n", jstr(j, "kind"));
-	printf("state:     %s\n", jstr(j, "state"));
-	printf("created:   %s by %s\n", jstr(j, "created_at"), jstr(j, "created_by"));
-	if (*jstr(j, "started_at") != '\0')
-		printf("started:   %s\n", jstr(j, "started_at"));
-	if (*jstr(j, "finished_at") != '\0')
-		printf("finished:  %s\n", jstr(j, "finished_at"));
+	printf("id:        %s\n", cli_jstr(j, "id"));
+	printf("kind:      %s\n", cli_jstr(j, "kind"));
+	printf("state:     %s\n", cli_jstr(j, "state"));
+	printf("created:   %s by %s\n", cli_jstr(j, "created_at"), cli_jstr(j, "created_by"));
+	if (*cli_jstr(j, "started_at") != '\0')
+		printf("started:   %s\n", cli_jstr(j, "started_at"));
+	if (*cli_jstr(j, "finished_at") != '\0')
+		printf("finished:  %s\n", cli_jstr(j, "finished_at"));
 	progress_of(j, bar, sizeof(bar));
 	printf("progress:  %s\n", bar);
 	printf("errors:    %lld\n", (long long)json_integer_value(json_object_get(j, "error_count")));
 	json_array_foreach(json_object_get(j, "errors"), i, e)
-		printf("  %s %s %s\n", jstr(e, "at"), jstr(e, "code"), jstr(e, "item"));
+		printf("  %s %s %s\n", cli_jstr(e, "at"), cli_jstr(e, "code"), cli_jstr(e, "item"));
 }
 
 static bool
 ended(json_t *j)
 {
-	const char *s = jstr(j, "state");
+	const char *s = cli_jstr(j, "state");
 
 	return strcmp(s, "done") == 0 || strcmp(s, "failed") == 0 || strcmp(s, "cancelled") == 0;
 }
 
 static int
-job_show(const struct job_ctx *c, const char *id, bool watch)
+job_show(const struct cli_api *c, const char *id, bool watch)
 {
 	char path[128], bar[160];
 	bool tty = isatty(STDOUT_FILENO);
@@ -148,7 +120,7 @@ job_show(const struct job_ctx *c, const char *id, bool watch)
 	snprintf(path, sizeof(path), "/v1/jobs/%s", id);
 	for (;;) {
 		json_decref(j);
-		if ((ret = call(c, "GET", path, 200, &j)) != CLI_OK)
+		if ((ret = cli_api_call(c, "GET", path, NULL, 200, &j)) != CLI_OK)
 			break;
 		if (!watch || ended(j)) {
 			if (watch && tty && c->format == CLI_FORMAT_TEXT)
@@ -164,7 +136,7 @@ job_show(const struct job_ctx *c, const char *id, bool watch)
 		} else {
 			progress_of(j, bar, sizeof(bar));
 			/* on a terminal the bar is redrawn in place, elsewhere a line each */
-			printf(tty ? "\r\033[K%s %s" : "%s %s\n", jstr(j, "state"), bar);
+			printf(tty ? "\r\033[K%s %s" : "%s %s\n", cli_jstr(j, "state"), bar);
 		}
 		fflush(stdout);
 		{
@@ -178,12 +150,12 @@ job_show(const struct job_ctx *c, const char *id, bool watch)
 }
 
 static int
-job_list(const struct job_ctx *c)
+job_list(const struct cli_api *c)
 {
 	json_t *resp = NULL, *j;
 	char bar[160];
 	size_t i;
-	int ret = call(c, "GET", "/v1/jobs", 200, &resp);
+	int ret = cli_api_call(c, "GET", "/v1/jobs", NULL, 200, &resp);
 
 	if (ret == CLI_OK && c->format == CLI_FORMAT_JSON) {
 		cli_print_json(resp);
@@ -191,8 +163,8 @@ job_list(const struct job_ctx *c)
 		printf("%-31s %-16s %-10s %s\n", "ID", "KIND", "STATE", "PROGRESS");
 		json_array_foreach(json_object_get(resp, "jobs"), i, j) {
 			progress_of(j, bar, sizeof(bar));
-			printf("%-31s %-16s %-10s %s\n", jstr(j, "id"), jstr(j, "kind"),
-			    jstr(j, "state"), bar);
+			printf("%-31s %-16s %-10s %s\n", cli_jstr(j, "id"), cli_jstr(j, "kind"),
+			    cli_jstr(j, "state"), bar);
 		}
 	}
 	json_decref(resp);
@@ -200,18 +172,18 @@ job_list(const struct job_ctx *c)
 }
 
 static int
-job_verb(const struct job_ctx *c, const char *verb, const char *id)
+job_verb(const struct cli_api *c, const char *verb, const char *id)
 {
 	char path[160];
 	json_t *resp = NULL;
 	int ret;
 
 	snprintf(path, sizeof(path), "/v1/jobs/%s/%s", id, verb);
-	if ((ret = call(c, "POST", path, 200, &resp)) == CLI_OK) {
+	if ((ret = cli_api_call(c, "POST", path, NULL, 200, &resp)) == CLI_OK) {
 		if (c->format == CLI_FORMAT_JSON)
 			cli_print_json(resp);
 		else
-			printf("%s: %s\n", jstr(resp, "id"), jstr(resp, "state"));
+			printf("%s: %s\n", cli_jstr(resp, "id"), cli_jstr(resp, "state"));
 	}
 	json_decref(resp);
 	return ret;
@@ -236,7 +208,7 @@ cmd_job(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_online_opts on;
-	struct job_ctx ctx;
+	struct cli_api ctx;
 	const char *sub;
 	bool watch = false, verb;
 	int c;
@@ -274,14 +246,8 @@ cmd_job(int argc, char **argv)
 		cli_err(JOB_USAGE);
 		return CLI_USAGE;
 	}
-	ctx.addr = cli_online_addr(&on);
-	ctx.cacert = on.cacert;
-	ctx.token = getenv("PHIVAULT_TOKEN");
-	ctx.format = on.format;
-	if (ctx.token == NULL || *ctx.token == '\0') {
-		cli_err("PHIVAULT_TOKEN is not set (run: eval \"$(phivault login)\")");
+	if (!cli_api_init(&ctx, &on))
 		return CLI_USAGE;
-	}
 	if (strcmp(sub, "list") == 0)
 		return job_list(&ctx);
 	if (strcmp(sub, "show") == 0)

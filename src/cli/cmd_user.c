@@ -30,21 +30,6 @@
 	"user disable|enable|unlock|reset USER  (USER: a username or a usr_ ID) " \
 	"[--addr URL] [--cacert FILE] [--format text|json] (token from PHIVAULT_TOKEN)"
 
-struct user_ctx {
-	const char *addr;
-	const char *cacert;
-	const char *token;
-	enum cli_format format;
-};
-
-static const char *
-jstr(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s != NULL ? s : "";
-}
-
 static void
 print_user(json_t *u)
 {
@@ -52,13 +37,13 @@ print_user(json_t *u)
 	size_t i;
 	const char *s;
 
-	printf("id:           %s\n", jstr(u, "id"));
-	printf("username:     %s\n", jstr(u, "username"));
-	if (*(s = jstr(u, "display_name")) != '\0')
+	printf("id:           %s\n", cli_jstr(u, "id"));
+	printf("username:     %s\n", cli_jstr(u, "username"));
+	if (*(s = cli_jstr(u, "display_name")) != '\0')
 		printf("display name: %s\n", s);
-	if (*(s = jstr(u, "email")) != '\0')
+	if (*(s = cli_jstr(u, "email")) != '\0')
 		printf("email:        %s\n", s);
-	printf("status:       %s\n", jstr(u, "status"));
+	printf("status:       %s\n", cli_jstr(u, "status"));
 	printf("roles:       ");
 	json_array_foreach(json_object_get(u, "roles"), i, v)
 		printf(" %s", json_string_value(v));
@@ -69,27 +54,13 @@ print_user(json_t *u)
 	    json_is_true(json_object_get(u, "mfa_enabled")) ? "enrolled" : "not enrolled");
 	if (json_is_true(json_object_get(u, "must_change_password")))
 		printf("password:     one-time (must be changed at next login)\n");
-	printf("created:      %s\n", jstr(u, "created"));
-	printf("created by:   %s\n", *(s = jstr(u, "created_by")) != '\0' ? s : "(init)");
-	if (*(s = jstr(u, "disabled_at")) != '\0')
+	printf("created:      %s\n", cli_jstr(u, "created"));
+	printf("created by:   %s\n", *(s = cli_jstr(u, "created_by")) != '\0' ? s : "(init)");
+	if (*(s = cli_jstr(u, "disabled_at")) != '\0')
 		printf("disabled at:  %s\n", s);
 }
 
 /* One API call; on a status other than want, report it (exit 3). */
-static int
-call(const struct user_ctx *c, const char *method, const char *path, json_t *body, long want,
-    json_t **resp)
-{
-	long status = 0;
-
-	*resp = NULL;
-	if (cli_http(c->addr, c->cacert, c->token, method, path, body, &status, resp) != PV_OK)
-		return CLI_RUNTIME;
-	if (status != want)
-		return cli_api_error(status, *resp);
-	return CLI_OK;
-}
-
 /* A username as the server accepts it (any case), or a usr_ ID. */
 static bool
 user_arg_valid(const char *a)
@@ -106,7 +77,7 @@ user_arg_valid(const char *a)
 /* USER -> the user object: GET /v1/users/ID, or the one match of
  * GET /v1/users?username=NAME. *user is a new reference. */
 static int
-resolve(const struct user_ctx *c, const char *arg, json_t **user)
+resolve(const struct cli_api *c, const char *arg, json_t **user)
 {
 	char path[256];
 	json_t *resp = NULL, *u;
@@ -115,14 +86,14 @@ resolve(const struct user_ctx *c, const char *arg, json_t **user)
 	*user = NULL;
 	if (strncmp(arg, "usr_", 4) == 0) {
 		snprintf(path, sizeof(path), "/v1/users/%s", arg);
-		if ((ret = call(c, "GET", path, NULL, 200, &resp)) == CLI_OK)
+		if ((ret = cli_api_call(c, "GET", path, NULL, 200, &resp)) == CLI_OK)
 			*user = resp;
 		else
 			json_decref(resp);
 		return ret;
 	}
 	snprintf(path, sizeof(path), "/v1/users?username=%s", arg);
-	if ((ret = call(c, "GET", path, NULL, 200, &resp)) != CLI_OK) {
+	if ((ret = cli_api_call(c, "GET", path, NULL, 200, &resp)) != CLI_OK) {
 		json_decref(resp);
 		return ret;
 	}
@@ -145,7 +116,7 @@ print_otp_note(void)
 }
 
 static int
-user_add(const struct user_ctx *c, const char *username, json_t *roles, json_t *groups,
+user_add(const struct cli_api *c, const char *username, json_t *roles, json_t *groups,
     const char *email, const char *display, json_t **resp)
 {
 	json_t *body = json_pack("{s:s, s:O, s:O}", "username", username, "roles", roles,
@@ -158,7 +129,7 @@ user_add(const struct user_ctx *c, const char *username, json_t *roles, json_t *
 		json_object_set_new(body, "email", json_string(email));
 	if (display != NULL)
 		json_object_set_new(body, "display_name", json_string(display));
-	ret = call(c, "POST", "/v1/users", body, 201, resp);
+	ret = cli_api_call(c, "POST", "/v1/users", body, 201, resp);
 	json_decref(body);
 	if (ret != CLI_OK)
 		return ret;
@@ -166,21 +137,21 @@ user_add(const struct user_ctx *c, const char *username, json_t *roles, json_t *
 		cli_print_json(*resp);
 		return CLI_OK;
 	}
-	printf("created user %s\n", jstr(*resp, "username"));
-	printf("id: %s\n", jstr(*resp, "id"));
-	printf("one-time password: %s\n", jstr(*resp, "one_time_password"));
+	printf("created user %s\n", cli_jstr(*resp, "username"));
+	printf("id: %s\n", cli_jstr(*resp, "id"));
+	printf("one-time password: %s\n", cli_jstr(*resp, "one_time_password"));
 	print_otp_note();
 	return CLI_OK;
 }
 
 static int
-user_list(const struct user_ctx *c, json_t **resp)
+user_list(const struct cli_api *c, json_t **resp)
 {
 	json_t *v, *r;
 	size_t i, k;
 	int ret;
 
-	if ((ret = call(c, "GET", "/v1/users", NULL, 200, resp)) != CLI_OK)
+	if ((ret = cli_api_call(c, "GET", "/v1/users", NULL, 200, resp)) != CLI_OK)
 		return ret;
 	if (c->format == CLI_FORMAT_JSON) {
 		cli_print_json(*resp);
@@ -188,7 +159,7 @@ user_list(const struct user_ctx *c, json_t **resp)
 	}
 	printf("%-30s %-24s %-9s %s\n", "ID", "USERNAME", "STATUS", "ROLES");
 	json_array_foreach(json_object_get(*resp, "users"), i, v) {
-		printf("%-30s %-24s %-9s", jstr(v, "id"), jstr(v, "username"), jstr(v, "status"));
+		printf("%-30s %-24s %-9s", cli_jstr(v, "id"), cli_jstr(v, "username"), cli_jstr(v, "status"));
 		json_array_foreach(json_object_get(v, "roles"), k, r)
 			printf("%s%s", k ? "," : " ", json_string_value(r));
 		printf("\n");
@@ -198,14 +169,14 @@ user_list(const struct user_ctx *c, json_t **resp)
 
 /* disable, enable, unlock, reset: POST /v1/users/{id}/<verb>. */
 static int
-user_verb(const struct user_ctx *c, const char *verb, json_t *user, json_t **resp)
+user_verb(const struct cli_api *c, const char *verb, json_t *user, json_t **resp)
 {
-	const char *name = jstr(user, "username");
+	const char *name = cli_jstr(user, "username");
 	char path[256];
 	int ret;
 
-	snprintf(path, sizeof(path), "/v1/users/%s/%s", jstr(user, "id"), verb);
-	if ((ret = call(c, "POST", path, NULL, 200, resp)) != CLI_OK)
+	snprintf(path, sizeof(path), "/v1/users/%s/%s", cli_jstr(user, "id"), verb);
+	if ((ret = cli_api_call(c, "POST", path, NULL, 200, resp)) != CLI_OK)
 		return ret;
 	if (c->format == CLI_FORMAT_JSON) {
 		cli_print_json(*resp);
@@ -221,7 +192,7 @@ user_verb(const struct user_ctx *c, const char *verb, json_t *user, json_t **res
 	} else {
 		printf("reset %s; %lld session(s) ended; MFA must be enrolled again\n", name,
 		    (long long)json_integer_value(json_object_get(*resp, "sessions_ended")));
-		printf("one-time password: %s\n", jstr(*resp, "one_time_password"));
+		printf("one-time password: %s\n", cli_jstr(*resp, "one_time_password"));
 		print_otp_note();
 	}
 	return CLI_OK;
@@ -241,7 +212,7 @@ cmd_user(int argc, char **argv)
 	};
 	static const char *const verbs[] = { "disable", "enable", "unlock", "reset", NULL };
 	struct cli_online_opts on;
-	struct user_ctx ctx;
+	struct cli_api ctx;
 	const char *sub, *email = NULL, *display = NULL, *verb = NULL;
 	json_t *roles = json_array(), *groups = json_array(), *resp = NULL, *user = NULL;
 	int c, ret = CLI_USAGE;
@@ -290,14 +261,8 @@ cmd_user(int argc, char **argv)
 		cli_err(USER_USAGE);
 		goto out;
 	}
-	ctx.addr = cli_online_addr(&on);
-	ctx.cacert = on.cacert;
-	ctx.token = getenv("PHIVAULT_TOKEN");
-	ctx.format = on.format;
-	if (ctx.token == NULL || *ctx.token == '\0') {
-		cli_err("PHIVAULT_TOKEN is not set (run: eval \"$(phivault login)\")");
+	if (!cli_api_init(&ctx, &on))
 		goto out;
-	}
 	if (strcmp(sub, "add") == 0) {
 		ret = user_add(&ctx, argv[optind], roles, groups, email, display, &resp);
 	} else if (strcmp(sub, "list") == 0) {

@@ -106,3 +106,39 @@ cli_online_parse(int argc, char **argv, const char *usage, struct cli_online_opt
 	}
 	return o->bad_format ? CLI_USAGE : CLI_GO_ON;
 }
+
+bool
+cli_api_init(struct cli_api *c, const struct cli_online_opts *o)
+{
+	c->addr = cli_online_addr(o);
+	c->cacert = o->cacert;
+	c->token = getenv("PHIVAULT_TOKEN");
+	c->format = o->format;
+	if (c->token == NULL || *c->token == '\0') {
+		cli_err("PHIVAULT_TOKEN is not set (run: eval \"$(phivault login)\")");
+		return false;
+	}
+	return true;
+}
+
+int
+cli_api_call(const struct cli_api *c, const char *method, const char *path, json_t *body,
+    long want, json_t **resp)
+{
+	long status = 0;
+
+	*resp = NULL;
+	if (cli_http(c->addr, c->cacert, c->token, method, path, body, &status, resp) != PV_OK)
+		return CLI_RUNTIME;
+	if (status != want)
+		return cli_api_error(status, *resp);
+	return CLI_OK;
+}
+
+const char *
+cli_jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "";
+}
