@@ -38,14 +38,50 @@ struct audit;
 enum audit_outcome { AUDIT_ALLOWED = 0, AUDIT_DENIED = 1, AUDIT_ERROR = 2 };
 const char *audit_outcome_name(enum audit_outcome o);
 
-struct audit_actor {
-	const char *user_id;     /* "usr_..", "system", or "anonymous" ; NULL = "anonymous" */
-	const char *session_id;  /* NULL if none */
-	const char *source;      /* client address; NULL if local */
+/*
+ * The actor: who performs an operation (DESIGN.md "Three seams", seam 1).
+ * The one type that every domain operation, audit event and job takes, built
+ * in exactly two places: authn_actor() from an authenticated HTTP principal
+ * (authn.h), and audit_actor_system() for start-up, jobs and the CLI. It
+ * lives here, in audit, because the lowest module that needs it is the
+ * chain, which records it. Strings are borrowed: they live as long as the
+ * principal (request arena) or static storage they point into.
+ *
+ * In the entry (column actor, JSON): user_id, session_id and source always;
+ * auth (method), auth_time, elevations and break_glass only when set, so
+ * an anonymous or system entry reads as it always did.
+ */
+enum pv_actor_kind {
+	PV_ACTOR_ANONYMOUS = 0,  /* not authenticated (a login attempt) */
+	PV_ACTOR_USER,
+	PV_ACTOR_APP,            /* workload identity (directory apps: not yet) */
+	PV_ACTOR_SYSTEM,         /* the process itself: init, serve, jobs, CLI */
 };
 
+#define PV_ACTOR_ELEVATIONS_MAX 8
+
+struct pv_actor {
+	enum pv_actor_kind kind;
+	const char *user_id;     /* the user's or app's ID, "system", or "anonymous";
+	                          * NULL = "anonymous" */
+	const char *session_id;  /* NULL if none */
+	const char *source;      /* client address; NULL if local */
+	const char *auth_method; /* "password" or "password+mfa"; NULL if not authenticated */
+	int64_t auth_ms;         /* when the session was authenticated (login); 0 if none */
+	bool mfa;                /* the session passed a second factor */
+	/* JIT elevations and the break-glass grant in force: the fields exist so
+	 * the operations already take them; nothing grants them yet. */
+	size_t nelevations;
+	const char *elevations[PV_ACTOR_ELEVATIONS_MAX];
+	const char *break_glass; /* grant ID; NULL if none */
+};
+
+/* The actor of work the process does on its own behalf (kind SYSTEM,
+ * user_id "system", no session, no source). */
+struct pv_actor audit_actor_system(void);
+
 struct audit_event {
-	struct audit_actor actor;
+	struct pv_actor actor;
 	const char *action;           /* API.md action name, e.g. "record.read" */
 	const char *resource;         /* e.g. "collections/patients/records/rec_x"; never a PHI value */
 	const char *purpose_of_use;   /* HL7 code or NULL */

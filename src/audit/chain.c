@@ -298,6 +298,55 @@ void audit_prepared_clear(struct audit_prepared *p)
 	memset(p, 0, sizeof *p);
 }
 
+struct pv_actor
+audit_actor_system(void)
+{
+	struct pv_actor a;
+
+	memset(&a, 0, sizeof(a));
+	a.kind = PV_ACTOR_SYSTEM;
+	a.user_id = "system";
+	return a;
+}
+
+/* The optional members of the actor object: how and when it authenticated,
+ * elevations and break-glass grant (only when set: older entries and
+ * anonymous or system actors keep their exact form). */
+static enum pv_rc
+actor_auth(const struct pv_actor *a, json_t *o)
+{
+	char t[32];
+	json_t *el;
+	size_t i;
+
+	if (a->nelevations > PV_ACTOR_ELEVATIONS_MAX)
+		return PV_E_INVALID;
+	if (a->auth_method != NULL) {
+		if (!audit_text_ok(a->auth_method, AUDIT_TEXT_MAX) ||
+		    json_object_set_new(o, "auth", json_string(a->auth_method)) != 0)
+			return PV_E_INVALID;
+	}
+	if (a->auth_ms > 0) {
+		util_time_fmt(a->auth_ms, t, sizeof(t));
+		if (json_object_set_new(o, "auth_time", json_string(t)) != 0)
+			return PV_E_NOMEM;
+	}
+	if (a->nelevations > 0) {
+		if ((el = json_array()) == NULL || json_object_set_new(o, "elevations", el) != 0)
+			return PV_E_NOMEM;
+		for (i = 0; i < a->nelevations; i++)
+			if (a->elevations[i] == NULL ||
+			    !audit_text_ok(a->elevations[i], AUDIT_TEXT_MAX) ||
+			    json_array_append_new(el, json_string(a->elevations[i])) != 0)
+				return PV_E_INVALID;
+	}
+	if (a->break_glass != NULL &&
+	    (!audit_text_ok(a->break_glass, AUDIT_TEXT_MAX) ||
+	    json_object_set_new(o, "break_glass", json_string(a->break_glass)) != 0))
+		return PV_E_INVALID;
+	return PV_OK;
+}
+
 enum pv_rc audit_prepare(const struct audit_event *ev, struct audit_prepared *out)
 {
 	enum pv_rc rc = PV_OK;
@@ -324,8 +373,8 @@ enum pv_rc audit_prepare(const struct audit_event *ev, struct audit_prepared *ou
 	/* "s?" packs JSON null for a NULL string (jansson >= 2.8). */
 	actor = json_pack("{s:s, s:s?, s:s?}", "user_id", user, "session_id",
 	    ev->actor.session_id, "source", ev->actor.source);
-	if (!actor) {
-		rc = PV_E_NOMEM;
+	if (!actor || (rc = actor_auth(&ev->actor, actor)) != PV_OK) {
+		rc = rc != PV_OK ? rc : PV_E_NOMEM;
 		goto out;
 	}
 	p.actor = json_dumps(actor, JSON_COMPACT | JSON_SORT_KEYS);

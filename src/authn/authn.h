@@ -96,6 +96,7 @@ struct authn_principal {
 	bool mfa_verified;               /* this session passed a TOTP/recovery step */
 	int64_t expires_at_ms;           /* absolute end of the session */
 	int64_t idle_expires_at_ms;      /* end if no further request */
+	int64_t authenticated_ms;        /* when the session was made (the login) */
 	/* Effective role names, direct and inherited from groups, deduplicated
 	 * (GET /v1/auth/session, audit detail, condition evaluation). */
 	size_t nroles;
@@ -108,6 +109,16 @@ struct authn_principal {
 	 * what authz_decide reads. NULL = no grant at all. */
 	const struct authz_policy *policy;
 };
+
+/*
+ * The actor of a request (audit.h struct pv_actor): kind USER with the
+ * principal's user, session, source, authentication method ("password" or
+ * "password+mfa") and time; without a principal, ANONYMOUS from source.
+ * The one builder from HTTP: every module that audits a request's actor
+ * calls it. The actor borrows p's strings (request arena).
+ */
+struct pv_actor;
+void authn_actor(const struct authn_principal *p, const char *source, struct pv_actor *out);
 
 /* ======================================================================
  * Passwords (password.c, blocklist.c)
@@ -448,6 +459,82 @@ void authn_source_key(const char *addr, char out[AUTHN_SOURCE_MAX]);
 struct store_user;
 void authn_otp_issue(struct store_user *u, const char *password_hash, int64_t now_ms);
 enum pv_rc authn_otp_check(const struct store_user *u, int64_t now_ms, int ttl_s);
+
+/* ======================================================================
+ * Directory operations (directory.c): users in domain terms, apart from
+ * HTTP. The REST routes (routes_users.c) are thin adapters over them
+ * (parse JSON -> call -> reply); the CLI, jobs and later SCIM and the
+ * console call the same functions. They stay in authn for now (DESIGN.md
+ * places them in directory/; docs/internals/authn.md "Directory
+ * operations" says why not yet).
+ *
+ * The permission (users.manage) is authz's, decided at the route; each
+ * operation makes its own separation-of-duties checks against the actor
+ * and audits itself (allowed, denied or error) through the writer:
+ *  - nobody changes their own roles or groups (user.update denied,
+ *    reason self_role_change, PV_E_FORBIDDEN);
+ *  - nobody enables, unlocks or resets their own account (denied, reason
+ *    self_account, PV_E_FORBIDDEN);
+ *  - nobody disables their own account (PV_E_CONFLICT).
+ * Every change bumps the authz generation. On failure res->message (if
+ * not empty) is the caller-facing reason: no PHI, never a typed username.
+ * ====================================================================== */
+
+struct authn_user_spec {
+	const char *username;         /* create: as typed (lowercased here) */
+	const char *display_name;     /* NULL: "" on create, unchanged on update */
+	const char *email;            /* NULL: "" / unchanged */
+	const char *attributes;       /* JSON object text; NULL: "{}" / unchanged */
+	bool set_roles;               /* create: roles always set (possibly none) */
+	const char *const *roles;     /* distinct names; each must exist */
+	size_t nroles;
+	bool set_groups;
+	const char *const *groups;
+	size_t ngroups;
+	const char *const *fields;    /* update: the names of the fields changed (audit) */
+	size_t nfields;
+};
+
+struct authn_user_result {
+	char id[UTIL_ID_MAX];
+	char username[AUTHN_USERNAME_MAX];
+	/* create and reset: the new one-time password, shown once; the caller
+	 * wipes it (authn_user_result_wipe) as soon as it is sent */
+	char one_time_password[AUTHN_OTP_LEN + 1];
+	size_t sessions_ended;        /* disable, reset */
+	char message[192];            /* why it failed, for the caller ("" if none) */
+};
+void authn_user_result_wipe(struct authn_user_result *res);
+
+/* Joiner: a new user with a one-time password (user.create). */
+enum pv_rc authn_user_create(struct authn_service *s, const struct pv_actor *actor,
+    const struct authn_user_spec *spec, struct authn_user_result *res);
+/* Mover: display name, email, attributes, roles, groups (user.update). */
+enum pv_rc authn_user_update(struct authn_service *s, const struct pv_actor *actor,
+    const char *id, const struct authn_user_spec *spec, struct authn_user_result *res);
+/* Leaver: disable, end every session in the same transaction, forget the
+ * cached ones on this node (user.disable). Idempotent. */
+enum pv_rc authn_user_disable(struct authn_service *s, const struct pv_actor *actor,
+    const char *id, struct authn_user_result *res);
+/* Undo a disable; sessions stay ended (user.enable). */
+enum pv_rc authn_user_enable(struct authn_service *s, const struct pv_actor *actor,
+    const char *id, struct authn_user_result *res);
+/* Forget the password and MFA lockouts (user.unlock). */
+enum pv_rc authn_user_unlock(struct authn_service *s, const struct pv_actor *actor,
+    const char *id, struct authn_user_result *res);
+/* New one-time password; MFA, recovery codes and lockouts cleared; every
+ * session ends (user.reset, detail roles / roles_not_held). PV_E_CONFLICT
+ * for a disabled user. */
+enum pv_rc authn_user_reset(struct authn_service *s, const struct pv_actor *actor,
+    const char *id, struct authn_user_result *res);
+/* The API representation of one user / of all (or of the one of that
+ * username, zero or one); *out is the caller's (json_decref). Reads are
+ * not audited (the route permission users.manage guards them). */
+struct json_t;
+enum pv_rc authn_user_get(struct authn_service *s, const struct pv_actor *actor,
+    const char *id, struct json_t **out, struct authn_user_result *res);
+enum pv_rc authn_user_list(struct authn_service *s, const struct pv_actor *actor,
+    const char *username, struct json_t **out, struct authn_user_result *res);
 
 /* init: create the bootstrap administrator (role admin, one-time password)
  * through the audit writer, action user.create. */

@@ -120,18 +120,32 @@ authn_source_key(const char *addr, char out[AUTHN_SOURCE_MAX])
 }
 
 void
+authn_actor(const struct authn_principal *p, const char *source, struct pv_actor *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (p == NULL || p->user_id[0] == '\0') {
+		out->kind = PV_ACTOR_ANONYMOUS;
+		out->user_id = "anonymous";
+		out->source = source;
+		return;
+	}
+	out->kind = PV_ACTOR_USER;
+	out->user_id = p->user_id;
+	out->session_id = p->session_id[0] != '\0' ? p->session_id : NULL;
+	out->source = p->source[0] != '\0' ? p->source : source;
+	if (out->session_id != NULL) {
+		out->mfa = p->mfa_verified;
+		out->auth_method = p->mfa_verified ? "password+mfa" : "password";
+		out->auth_ms = p->authenticated_ms;
+	}
+}
+
+void
 authn_ev_init(struct audit_event *ev, const struct authn_principal *p, const char *source,
     const char *action, const char *resource)
 {
 	memset(ev, 0, sizeof(*ev));
-	if (p != NULL) {
-		ev->actor.user_id = p->user_id;
-		ev->actor.session_id = p->session_id[0] ? p->session_id : NULL;
-		ev->actor.source = p->source[0] ? p->source : source;
-	} else {
-		ev->actor.user_id = "anonymous";
-		ev->actor.source = source;
-	}
+	authn_actor(p, source, &ev->actor);
 	ev->action = action;
 	ev->resource = resource;
 	ev->outcome = AUDIT_ALLOWED;
@@ -1029,6 +1043,7 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 
 			snprintf(res, sizeof(res), "sessions/%s", sid);
 			memset(&ev, 0, sizeof(ev));
+			ev.actor.kind = PV_ACTOR_USER;
 			ev.actor.user_id = uid;
 			ev.actor.session_id = sid;
 			ev.actor.source = req->source;
@@ -1066,6 +1081,7 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 	}
 	p->restricted = p->restrict_flags != 0;
 	p->mfa_verified = e->mfa_verified;
+	p->authenticated_ms = e->created_ms;
 	clk.last_seen_ms = now;
 	authn_session_expiries(&clk, s->cfg->idle_timeout_s, s->cfg->absolute_timeout_s,
 	    &idle_end, &abs_end);

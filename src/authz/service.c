@@ -27,9 +27,7 @@ authz_ev_init(struct audit_event *ev, const struct authn_principal *p, const cha
     const char *action, const char *resource)
 {
 	memset(ev, 0, sizeof(*ev));
-	ev->actor.user_id = p != NULL ? p->user_id : "anonymous";
-	ev->actor.session_id = p != NULL && p->session_id[0] ? p->session_id : NULL;
-	ev->actor.source = p != NULL && p->source[0] ? p->source : source;
+	authn_actor(p, source, &ev->actor);
 	ev->action = action;
 	ev->resource = resource;
 	ev->outcome = AUDIT_ALLOWED;

@@ -145,7 +145,7 @@ cli_init_datadir(const char *data, const char *seal, const char *region,
 	{
 		struct audit_config ac = { cfg.checkpoint_every, cfg.checkpoint_interval_s, 0 };
 		struct audit_event ev = {
-			.actor = { .user_id = "system" },
+			.actor = audit_actor_system(),
 			.action = "sys.init",
 			.resource = "sys",
 			.outcome = AUDIT_ALLOWED,

@@ -14,15 +14,10 @@
 #include "jobs/jobs.h"
 
 static void
-actor_of(struct http_request *req, struct jobs_actor *out)
+actor_of(struct http_request *req, struct pv_actor *out)
 {
-	const struct authn_principal *p = req->principal;
-
-	out->source = req->source;
-	if (p != NULL) {
-		out->user_id = p->user_id;
-		out->session_id = p->session_id[0] != '\0' ? p->session_id : NULL;
-	}
+	if (req->principal != NULL)
+		authn_actor(req->principal, req->source, out);
 }
 
 enum pv_rc

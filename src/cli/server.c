@@ -49,7 +49,7 @@ system_event(struct pv_app *app, const char *action, enum audit_outcome outcome,
     const char *reason)
 {
 	struct audit_event ev = {
-		.actor = { .user_id = "system" },
+		.actor = audit_actor_system(),
 		.action = action,
 		.resource = "sys",
 		.outcome = outcome,

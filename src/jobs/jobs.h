@@ -52,7 +52,6 @@
 struct jobs_runner;
 struct http_server;
 struct http_request;
-struct jobs_actor;
 
 #define JOBS_CURSOR_MAX 1024     /* bytes of a cursor, incl. NUL */
 #define JOBS_ERRORS_MAX 20       /* errors kept in the row (the newest); error_count counts all */
@@ -114,8 +113,9 @@ struct jobs_config {
 	 * test routes in test builds); may be NULL */
 	enum pv_rc (*install)(struct jobs_runner *r, struct http_server *http);
 	bool no_thread;              /* tests: drive the runner with jobs_runner_tick */
-	/* the actor of an HTTP request (the wiring knows the principal type) */
-	void (*actor_of)(struct http_request *req, struct jobs_actor *out);
+	/* the actor of an HTTP request (the wiring knows the principal type:
+	 * authn_actor); without it a request acts as the system */
+	void (*actor_of)(struct http_request *req, struct pv_actor *out);
 };
 
 /* Make the runner, register routes and kinds, start its thread. */
@@ -128,22 +128,16 @@ void jobs_runner_stop(struct jobs_runner *r);
  * bad name. The kind must outlive the runner. */
 enum pv_rc jobs_kind_register(struct jobs_runner *r, const struct jobs_kind *kind);
 
-struct jobs_actor {
-	const char *user_id;     /* "usr_..." or "system" */
-	const char *session_id;
-	const char *source;
-};
-
 /* Queue a job of a registered kind (params: JSON object text or NULL;
  * total: items expected, 0 if unknown). Audited job.create in the same
  * transaction. */
-enum pv_rc jobs_enqueue(struct jobs_runner *r, const struct jobs_actor *actor,
+enum pv_rc jobs_enqueue(struct jobs_runner *r, const struct pv_actor *actor,
     const char *kind, const char *params, int64_t total, char id[UTIL_ID_MAX]);
 
 enum jobs_action { JOBS_PAUSE, JOBS_RESUME, JOBS_CANCEL };
 /* A state change asked for from outside, audited job.pause / job.resume /
  * job.cancel in the same transaction. PV_E_NOTFOUND, PV_E_JOB_CONFLICT. */
-enum pv_rc jobs_change(struct jobs_runner *r, const struct jobs_actor *actor, const char *id,
+enum pv_rc jobs_change(struct jobs_runner *r, const struct pv_actor *actor, const char *id,
     enum jobs_action action);
 
 /* Rate (items per second over the recent steps) and ETA (seconds; -1

@@ -35,7 +35,7 @@ const struct jobs_kind *jobs_kind_find(struct jobs_runner *r, const char *name);
 
 /* The actor of req through cfg.actor_of (source only without it). */
 void jobs_actor_of_request(struct jobs_runner *r, struct http_request *req,
-    struct jobs_actor *out);
+    struct pv_actor *out);
 
 /* routes.c */
 enum pv_rc jobs_routes(struct jobs_runner *r, struct http_server *srv);

@@ -81,7 +81,7 @@ static enum pv_rc
 h_enqueue(struct http_request *req)
 {
 	struct jobs_runner *r = req->route->arg;
-	struct jobs_actor a = { NULL, NULL, req->source };
+	struct pv_actor a;
 	static const char *const allowed[] = { "n", "skip", NULL };
 	json_t *n = json_object_get(req->body, "n"), *skip = json_object_get(req->body, "skip");
 	char id[UTIL_ID_MAX], params[64];

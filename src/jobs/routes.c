@@ -124,7 +124,7 @@ static enum pv_rc
 change(struct http_request *req, enum jobs_action action)
 {
 	struct jobs_runner *r = req->route->arg;
-	struct jobs_actor a = { NULL, NULL, req->source };
+	struct pv_actor a;
 	const char *id = req->params[0];
 	enum pv_rc rc;
 

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "http/http.h"
 #include "jobs/jobs_int.h"
 
 #define KINDS_MAX 32
@@ -403,7 +404,7 @@ record_finish(struct jobs_runner *r, const char *id, const char *action, const c
 {
 	char res[UTIL_ID_MAX + 8];
 	struct audit_event ev = {
-		.actor = { .user_id = "system" },
+		.actor = audit_actor_system(),
 		.action = action,
 		.resource = res,
 		.outcome = AUDIT_ALLOWED,
@@ -590,15 +591,18 @@ put_txn(struct store *st, void *arg)
 }
 
 static void
-actor_event(const struct jobs_actor *a, struct audit_event *ev)
+actor_event(const struct pv_actor *a, struct audit_event *ev)
 {
-	ev->actor.user_id = a != NULL && a->user_id != NULL ? a->user_id : "system";
-	ev->actor.session_id = a != NULL ? a->session_id : NULL;
+	if (a != NULL && a->user_id != NULL) {
+		ev->actor = *a;
+		return;
+	}
+	ev->actor = audit_actor_system();
 	ev->actor.source = a != NULL ? a->source : NULL;
 }
 
 enum pv_rc
-jobs_enqueue(struct jobs_runner *r, const struct jobs_actor *actor, const char *kind,
+jobs_enqueue(struct jobs_runner *r, const struct pv_actor *actor, const char *kind,
     const char *params, int64_t total, char id[UTIL_ID_MAX])
 {
 	struct store_job j;
@@ -681,7 +685,7 @@ out:
 }
 
 enum pv_rc
-jobs_change(struct jobs_runner *r, const struct jobs_actor *actor, const char *id,
+jobs_change(struct jobs_runner *r, const struct pv_actor *actor, const char *id,
     enum jobs_action action)
 {
 	static const char *const actions[] = {
@@ -704,8 +708,10 @@ jobs_change(struct jobs_runner *r, const struct jobs_actor *actor, const char *i
 }
 
 void
-jobs_actor_of_request(struct jobs_runner *r, struct http_request *req, struct jobs_actor *out)
+jobs_actor_of_request(struct jobs_runner *r, struct http_request *req, struct pv_actor *out)
 {
+	memset(out, 0, sizeof(*out));
+	out->source = req->source;   /* user_id NULL: the system (actor_event) */
 	if (r->cfg.actor_of != NULL)
 		r->cfg.actor_of(req, out);
 }

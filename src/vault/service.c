@@ -250,14 +250,9 @@ enum pv_rc vault_record_open(struct keys *k, const struct store_record *r, json_
 /* audit helpers                                                       */
 /* ------------------------------------------------------------------ */
 
-void vault_actor(struct http_request *req, struct audit_actor *out)
+void vault_actor(struct http_request *req, struct pv_actor *out)
 {
-	const struct authn_principal *p = req->principal;
-
-	memset(out, 0, sizeof(*out));
-	out->user_id = p != NULL && p->user_id[0] != '\0' ? p->user_id : "anonymous";
-	out->session_id = p != NULL && p->session_id[0] != '\0' ? p->session_id : NULL;
-	out->source = req->source;
+	authn_actor(req->principal, req->source, out);
 }
 
 enum pv_rc vault_audit(struct vault_ctx *v, struct http_request *req, const char *action,

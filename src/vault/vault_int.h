@@ -91,7 +91,7 @@ enum pv_rc vault_record_seal(struct keys *k, const char *collection, const char 
 enum pv_rc vault_record_open(struct keys *k, const struct store_record *r, json_t **fields_out);
 
 /* Audit helpers. Actor from the request's principal (or anonymous). */
-void vault_actor(struct http_request *req, struct audit_actor *out);
+void vault_actor(struct http_request *req, struct pv_actor *out);
 /* One durable audit entry for this request (actor from its principal);
  * audit_record's rc. A PHI read sends nothing unless this returned PV_OK. */
 enum pv_rc vault_audit(struct vault_ctx *v, struct http_request *req, const char *action,

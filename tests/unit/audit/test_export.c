@@ -30,7 +30,7 @@ static int setup(void **state)
 	e3.outcome = AUDIT_ERROR;
 	e3.reason = "io";
 	e3.purpose_of_use = NULL;
-	e3.actor = (struct audit_actor){ .user_id = "system" };
+	e3.actor = audit_actor_system();
 	if (audit_record(g.audit, &e1) != PV_OK || audit_record(g.audit, &e2) != PV_OK ||
 	    audit_record(g.audit, &e3) != PV_OK)
 		return -1;

@@ -1,0 +1,830 @@
+/*
+ * directory: the user-directory operations (authn.h "Directory
+ * operations"), in domain terms and apart from HTTP: joiner (create),
+ * mover (update), leaver (disable), and the way back from mistakes
+ * (enable, unlock, reset), plus the reads. routes_users.c adapts them to
+ * REST; the bootstrap administrator of `init` is made by the same create.
+ *
+ * Each operation takes the actor (audit.h struct pv_actor), validates in
+ * domain terms, applies separation of duties against that actor, and makes
+ * exactly one audited transaction through the writer (the data change and
+ * its entry commit together, or neither does). A refusal for separation of
+ * duties is itself an entry (outcome denied). Nothing here knows HTTP.
+ *
+ * Invariants:
+ *  - users are never deleted and IDs never reused;
+ *  - the leaver flow is one transaction: the user row (disabled, credential
+ *    epoch bumped) and the end of every session; then this node's cached
+ *    sessions are dropped at once, so the next request of any of them is
+ *    refused here and, through the epoch, on every node;
+ *  - no message, log or entry holds a password or a typed username: the
+ *    audit detail names fields, roles and groups only (and the stored,
+ *    validated username on create, as before).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authn/authn_int.h"
+#include "crypto/crypto.h"
+
+#define ATTRS_MAX 8192
+
+void
+authn_user_result_wipe(struct authn_user_result *res)
+{
+	if (res != NULL)
+		crypto_wipe(res->one_time_password, sizeof(res->one_time_password));
+}
+
+static enum pv_rc
+fail(struct authn_user_result *res, enum pv_rc rc, const char *msg)
+{
+	util_strlcpy(res->message, msg, sizeof(res->message));
+	return rc;
+}
+
+static bool
+same_user(const struct pv_actor *a, const char *id)
+{
+	return a->user_id != NULL && strcmp(a->user_id, id) == 0;
+}
+
+static void
+ev_init(struct audit_event *ev, const struct pv_actor *actor, const char *action,
+    const char *res)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->actor = *actor;
+	ev->action = action;
+	ev->resource = res;
+	ev->outcome = AUDIT_ALLOWED;
+}
+
+/* A separation-of-duties refusal, recorded as a denial before it is answered. */
+static enum pv_rc
+deny(struct authn_service *s, const struct pv_actor *actor, const char *action,
+    const char *id, const char *reason, struct authn_user_result *res, const char *msg)
+{
+	struct audit_event ev;
+	char r[128];
+
+	snprintf(r, sizeof(r), "users/%s", id);
+	ev_init(&ev, actor, action, r);
+	ev.outcome = AUDIT_DENIED;
+	ev.reason = reason;
+	if (audit_record(s->audit, &ev) != PV_OK)
+		return PV_E_AUDIT;
+	return fail(res, PV_E_FORBIDDEN, msg);
+}
+
+/* ---- validation ---- */
+
+static bool
+email_valid(const char *e)
+{
+	const char *at = strchr(e, '@');
+	size_t i;
+
+	if (e[0] == '\0')
+		return true;   /* optional */
+	if (at == NULL || at == e || at[1] == '\0' || strchr(at + 1, '@') != NULL ||
+	    strchr(at + 1, '.') == NULL || strlen(e) >= STORE_EMAIL_MAX)
+		return false;
+	for (i = 0; e[i] != '\0'; i++)
+		if ((unsigned char)e[i] <= ' ' || e[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static bool
+text_valid(const char *t, size_t cap)
+{
+	size_t i;
+
+	if (strlen(t) >= cap)
+		return false;
+	for (i = 0; t[i] != '\0'; i++)
+		if ((unsigned char)t[i] < ' ' || t[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* Every named role or group exists. */
+static enum pv_rc
+names_exist(struct authn_service *s, const char *key, bool roles, const char *const *names,
+    size_t n, struct authn_user_result *res)
+{
+	size_t i;
+	enum pv_rc rc;
+
+	if (n > AUTHN_ROLES_MAX)
+		return fail(res, PV_E_INVALID, roles ? "too many roles" : "too many groups");
+	for (i = 0; i < n; i++) {
+		if (names[i] == NULL || names[i][0] == '\0' || strlen(names[i]) >= STORE_ROLE_MAX) {
+			snprintf(res->message, sizeof(res->message), "%s[%zu] must be a name", key, i);
+			return PV_E_INVALID;
+		}
+		if (roles) {
+			struct store_role r;
+
+			if ((rc = store_role_get(s->st, names[i], &r)) == PV_OK)
+				store_role_clear(&r);
+		} else {
+			struct store_group g;
+
+			if ((rc = store_group_get(s->st, names[i], &g)) == PV_OK)
+				store_group_clear(&g);
+		}
+		if (rc == PV_E_NOTFOUND) {
+			snprintf(res->message, sizeof(res->message),
+			    "%s[%zu] does not exist (see GET /v1/%s)", key, i,
+			    roles ? "roles" : "groups");
+			return PV_E_INVALID;
+		}
+		if (rc != PV_OK)
+			return rc;
+	}
+	return PV_OK;
+}
+
+static enum pv_rc
+spec_check(struct authn_service *s, const struct authn_user_spec *sp,
+    struct authn_user_result *res)
+{
+	enum pv_rc rc;
+
+	if (sp->display_name != NULL && !text_valid(sp->display_name, STORE_DISPLAY_MAX))
+		return fail(res, PV_E_INVALID, "display_name must be text without control "
+		    "characters, at most 256 bytes");
+	if (sp->email != NULL && !email_valid(sp->email))
+		return fail(res, PV_E_INVALID, "email is not a valid address");
+	if (sp->attributes != NULL && strlen(sp->attributes) > ATTRS_MAX)
+		return fail(res, PV_E_INVALID, "attributes are larger than 8 KiB");
+	if (sp->set_roles &&
+	    (rc = names_exist(s, "roles", true, sp->roles, sp->nroles, res)) != PV_OK)
+		return rc;
+	if (sp->set_groups &&
+	    (rc = names_exist(s, "groups", false, sp->groups, sp->ngroups, res)) != PV_OK)
+		return rc;
+	return PV_OK;
+}
+
+/* JSON text of o, or NULL; o is released. */
+static char *
+dump(json_t *o)
+{
+	char *t = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return t;
+}
+
+static json_t *
+names_json(const char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* ---- create ---- */
+
+struct create_job {
+	const struct store_user *u;
+	const char *const *roles;
+	size_t nroles;
+	const char *const *groups;
+	size_t ngroups;
+};
+
+static enum pv_rc
+create_fn(struct store *st, void *arg)
+{
+	struct create_job *j = arg;
+	enum pv_rc rc;
+
+	if ((rc = store_user_put(st, j->u)) != PV_OK ||
+	    (rc = store_user_roles_set(st, j->u->id, j->roles, j->nroles)) != PV_OK)
+		return rc;
+	return store_user_groups_set(st, j->u->id, j->groups, j->ngroups);
+}
+
+/* Hash password into u, commit u with its memberships and the user.create
+ * entry. A person or app actor becomes created_by. */
+static enum pv_rc
+create_commit(struct authn_service *s, const struct pv_actor *actor, struct store_user *u,
+    const char *password, const char *const *roles, size_t nroles,
+    const char *const *groups, size_t ngroups, const char *detail)
+{
+	struct create_job j = { u, roles, nroles, groups, ngroups };
+	struct audit_event ev;
+	char res[128];
+	enum pv_rc rc;
+
+	if ((rc = util_id_new("usr", u->id)) != PV_OK)
+		return rc;
+	rc = authn_password_hash(password, s->cfg->argon2_opslimit, s->cfg->argon2_memlimit,
+	    u->password_hash);
+	if (rc != PV_OK)
+		return rc;
+	u->credential_epoch = 1;
+	u->mfa_last_step = -1;
+	u->created_ms = u->updated_ms = util_now_ms();
+	authn_otp_issue(u, NULL, u->created_ms);
+	snprintf(res, sizeof(res), "users/%s", u->id);
+	ev_init(&ev, actor, "user.create", res);
+	/* the trail of the new user's sessions leads back to its creator */
+	if (actor->kind == PV_ACTOR_USER || actor->kind == PV_ACTOR_APP)
+		util_strlcpy(u->created_by, actor->user_id, sizeof(u->created_by));
+	ev.detail = detail;
+	rc = audit_commit(s->audit, &ev, create_fn, &j);
+	if (rc == PV_OK)
+		authn_authz_changed(s);
+	return rc;
+}
+
+enum pv_rc
+authn_user_create(struct authn_service *s, const struct pv_actor *actor,
+    const struct authn_user_spec *sp, struct authn_user_result *res)
+{
+	struct store_user u;
+	json_t *d;
+	char *detail = NULL;
+	enum pv_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(&u, 0, sizeof(u));
+	if (sp->username == NULL || !authn_username_key(sp->username, u.username))
+		return fail(res, PV_E_INVALID,
+		    "username must be 1-64 characters of a-z, 0-9, '.', '_' and '-'");
+	if ((rc = spec_check(s, sp, res)) != PV_OK)
+		return rc;
+	util_strlcpy(u.display_name, sp->display_name ? sp->display_name : "",
+	    sizeof(u.display_name));
+	util_strlcpy(u.email, sp->email ? sp->email : "", sizeof(u.email));
+	u.attributes = (char *)(sp->attributes != NULL ? sp->attributes : "{}");
+	d = json_pack("{s:s, s:o, s:o}", "username", u.username,
+	    "roles", names_json(sp->roles, sp->set_roles ? sp->nroles : 0),
+	    "groups", names_json(sp->groups, sp->set_groups ? sp->ngroups : 0));
+	if ((detail = dump(d)) == NULL)
+		return PV_E_NOMEM;
+	if ((rc = authn_password_generate(res->one_time_password,
+	    sizeof(res->one_time_password))) != PV_OK)
+		goto out;
+	rc = create_commit(s, actor, &u, res->one_time_password, sp->roles,
+	    sp->set_roles ? sp->nroles : 0, sp->groups, sp->set_groups ? sp->ngroups : 0, detail);
+	if (rc == PV_E_CONFLICT)
+		fail(res, rc, "a user with this username exists");
+	if (rc == PV_OK) {
+		util_strlcpy(res->id, u.id, sizeof(res->id));
+		util_strlcpy(res->username, u.username, sizeof(res->username));
+	}
+out:
+	if (rc != PV_OK)
+		authn_user_result_wipe(res);
+	crypto_wipe(u.password_hash, sizeof(u.password_hash));
+	free(detail);
+	return rc;
+}
+
+/* ---- reads ---- */
+
+static int
+on_name(const char *name, void *arg)
+{
+	json_array_append_new(arg, json_string(name));
+	return 0;
+}
+
+json_t *
+authn_user_json(struct store *st, const struct store_user *u)
+{
+	json_t *o, *roles = json_array(), *groups = json_array(), *attrs;
+	char c[32], up[32], d[32];
+
+	attrs = json_loads(u->attributes ? u->attributes : "{}", 0, NULL);
+	if (roles == NULL || groups == NULL || attrs == NULL ||
+	    store_user_roles_get(st, u->id, on_name, roles) != PV_OK ||
+	    store_user_groups_get(st, u->id, on_name, groups) != PV_OK) {
+		json_decref(roles);
+		json_decref(groups);
+		json_decref(attrs);
+		return NULL;
+	}
+	util_time_fmt(u->created_ms, c, sizeof(c));
+	util_time_fmt(u->updated_ms, up, sizeof(up));
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:s, s:s, s:o}",
+	    "id", u->id, "username", u->username, "display_name", u->display_name,
+	    "email", u->email, "status", u->disabled ? "disabled" : "active",
+	    "roles", roles, "groups", groups, "attributes", attrs,
+	    "mfa_enabled", u->mfa_enabled, "must_change_password", u->password_one_time,
+	    "created", c, "updated", up,
+	    "created_by", u->created_by[0] != '\0' ? json_string(u->created_by) : json_null());
+	if (o != NULL && u->disabled_ms != 0) {
+		util_time_fmt(u->disabled_ms, d, sizeof(d));
+		json_object_set_new(o, "disabled_at", json_string(d));
+	}
+	return o;
+}
+
+/* The user of id, or PV_E_NOTFOUND with the message callers show. */
+static enum pv_rc
+load(struct authn_service *s, const char *id, struct store_user *u,
+    struct authn_user_result *res)
+{
+	enum pv_rc rc;
+
+	if (id == NULL || !util_id_valid("usr", id))
+		return fail(res, PV_E_NOTFOUND, "No such user");
+	rc = store_user_get(s->st, id, u);
+	if (rc == PV_E_NOTFOUND)
+		return fail(res, rc, "No such user");
+	return rc;
+}
+
+enum pv_rc
+authn_user_get(struct authn_service *s, const struct pv_actor *actor, const char *id,
+    json_t **out, struct authn_user_result *res)
+{
+	struct store_user u;
+	json_t *o;
+	enum pv_rc rc;
+
+	(void)actor;
+	memset(res, 0, sizeof(*res));
+	if ((rc = load(s, id, &u, res)) != PV_OK)
+		return rc;
+	o = authn_user_json(s->st, &u);
+	store_user_clear(&u);
+	if (o == NULL)
+		return PV_E_INTERNAL;
+	*out = o;
+	return PV_OK;
+}
+
+struct list_acc {
+	struct store *st;
+	json_t *arr;
+	bool failed;
+};
+
+static int
+on_user(const struct store_user *u, void *arg)
+{
+	struct list_acc *a = arg;
+	json_t *o = authn_user_json(a->st, u);
+
+	if (o == NULL) {
+		a->failed = true;
+		return 1;
+	}
+	json_array_append_new(a->arr, o);
+	return 0;
+}
+
+enum pv_rc
+authn_user_list(struct authn_service *s, const struct pv_actor *actor, const char *username,
+    json_t **out, struct authn_user_result *res)
+{
+	struct list_acc a = { s->st, NULL, false };
+	char key[STORE_USERNAME_MAX];
+	struct store_user u;
+	enum pv_rc rc;
+
+	(void)actor;
+	memset(res, 0, sizeof(*res));
+	/* the name is looked up, never echoed or logged */
+	if (username != NULL && !authn_username_key(username, key))
+		return fail(res, PV_E_INVALID,
+		    "username must be 1-64 characters of a-z, 0-9, '.', '_' and '-'");
+	if ((a.arr = json_array()) == NULL)
+		return PV_E_NOMEM;
+	if (username == NULL) {
+		rc = store_user_list(s->st, on_user, &a);
+	} else {
+		rc = store_user_get_by_username(s->st, key, &u);
+		if (rc == PV_OK) {
+			(void)on_user(&u, &a);
+			store_user_clear(&u);
+		} else if (rc == PV_E_NOTFOUND) {
+			rc = PV_OK;   /* zero users of that name */
+		}
+	}
+	if (rc == PV_OK && a.failed)
+		rc = PV_E_INTERNAL;
+	if (rc != PV_OK) {
+		json_decref(a.arr);
+		return rc;
+	}
+	*out = a.arr;
+	return PV_OK;
+}
+
+/* ---- update ---- */
+
+struct patch_job {
+	const char *id;
+	const struct authn_user_spec *sp;
+	int64_t now_ms;
+};
+
+static enum pv_rc
+patch_fn(struct store *st, void *arg)
+{
+	struct patch_job *j = arg;
+	const struct authn_user_spec *sp = j->sp;
+	struct store_user u;
+	enum pv_rc rc;
+
+	if ((rc = store_user_get(st, j->id, &u)) != PV_OK)
+		return rc;
+	if (sp->display_name != NULL)
+		util_strlcpy(u.display_name, sp->display_name, sizeof(u.display_name));
+	if (sp->email != NULL)
+		util_strlcpy(u.email, sp->email, sizeof(u.email));
+	if (sp->attributes != NULL) {
+		char *a = strdup(sp->attributes);
+
+		if (a == NULL) {
+			store_user_clear(&u);
+			return PV_E_NOMEM;
+		}
+		free(u.attributes);
+		u.attributes = a;
+	}
+	u.updated_ms = j->now_ms;
+	rc = store_user_update(st, &u);
+	store_user_clear(&u);
+	if (rc != PV_OK)
+		return rc;
+	if (sp->set_roles &&
+	    (rc = store_user_roles_set(st, j->id, sp->roles, sp->nroles)) != PV_OK)
+		return rc;
+	if (sp->set_groups &&
+	    (rc = store_user_groups_set(st, j->id, sp->groups, sp->ngroups)) != PV_OK)
+		return rc;
+	return PV_OK;
+}
+
+enum pv_rc
+authn_user_update(struct authn_service *s, const struct pv_actor *actor, const char *id,
+    const struct authn_user_spec *sp, struct authn_user_result *res)
+{
+	struct patch_job j = { id, sp, 0 };
+	struct store_user u;
+	struct audit_event ev;
+	char r[128], *detail;
+	json_t *o;
+	enum pv_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = load(s, id, &u, res)) != PV_OK)
+		return rc;
+	util_strlcpy(res->id, u.id, sizeof(res->id));
+	util_strlcpy(res->username, u.username, sizeof(res->username));
+	store_user_clear(&u);
+	/* Separation of duties: whoever manages users must not grant
+	 * themselves a role (clinician, auditor, ...) directly or through a
+	 * group; another administrator has to. Recorded as a denial. */
+	if (same_user(actor, id) && (sp->set_roles || sp->set_groups))
+		return deny(s, actor, "user.update", id, "self_role_change", res,
+		    "You cannot change your own roles or groups");
+	if ((rc = spec_check(s, sp, res)) != PV_OK)
+		return rc;
+	/* the audit detail names the changed fields, and the new memberships */
+	o = json_pack("{s:o}", "fields", names_json(sp->fields, sp->nfields));
+	if (o != NULL && sp->set_roles)
+		json_object_set_new(o, "roles", names_json(sp->roles, sp->nroles));
+	if (o != NULL && sp->set_groups)
+		json_object_set_new(o, "groups", names_json(sp->groups, sp->ngroups));
+	if ((detail = dump(o)) == NULL)
+		return PV_E_NOMEM;
+	snprintf(r, sizeof(r), "users/%s", id);
+	ev_init(&ev, actor, "user.update", r);
+	ev.detail = detail;
+	j.now_ms = util_now_ms();
+	rc = audit_commit(s->audit, &ev, patch_fn, &j);
+	free(detail);
+	if (rc == PV_E_NOTFOUND)
+		return fail(res, rc, "No such user");
+	if (rc == PV_OK)
+		authn_authz_changed(s);
+	return rc;
+}
+
+/* ---- disable: the leaver ---- */
+
+struct state_job {
+	const char *id;
+	int64_t now_ms;
+	char username[STORE_USERNAME_MAX];
+	const char *password_hash;   /* reset only */
+	size_t ended;
+};
+
+static enum pv_rc
+disable_fn(struct store *st, void *arg)
+{
+	struct state_job *j = arg;
+	struct store_user u;
+	enum pv_rc rc;
+
+	if ((rc = store_user_get(st, j->id, &u)) != PV_OK)
+		return rc;
+	if (!u.disabled) {
+		u.disabled = true;
+		u.disabled_ms = j->now_ms;
+		u.credential_epoch++;   /* every session made before is dead */
+		u.updated_ms = j->now_ms;
+		rc = store_user_update(st, &u);
+	}
+	store_user_clear(&u);
+	if (rc != PV_OK)
+		return rc;
+	return store_session_end_all_for_user(st, j->id, NULL, j->now_ms,
+	    authn_session_end_name(AUTHN_END_DISABLED), &j->ended);
+}
+
+/* The target of a state change: it exists; j is the job for it, now. */
+static enum pv_rc
+target(struct authn_service *s, const char *id, struct state_job *j,
+    struct authn_user_result *res)
+{
+	struct store_user u;
+	enum pv_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(j, 0, sizeof(*j));
+	if ((rc = load(s, id, &u, res)) != PV_OK)
+		return rc;
+	j->id = id;
+	j->now_ms = util_now_ms();
+	util_strlcpy(j->username, u.username, sizeof(j->username));
+	util_strlcpy(res->id, u.id, sizeof(res->id));
+	util_strlcpy(res->username, u.username, sizeof(res->username));
+	store_user_clear(&u);
+	return PV_OK;
+}
+
+static enum pv_rc
+state_commit(struct authn_service *s, const struct pv_actor *actor, const char *action,
+    audit_job_fn fn, struct state_job *j, const char *detail, struct authn_user_result *res)
+{
+	struct audit_event ev;
+	char r[128];
+	enum pv_rc rc;
+
+	snprintf(r, sizeof(r), "users/%s", j->id);
+	ev_init(&ev, actor, action, r);
+	ev.detail = detail;
+	rc = audit_commit(s->audit, &ev, fn, j);
+	if (rc == PV_E_NOTFOUND)
+		return fail(res, rc, "No such user");
+	return rc;
+}
+
+enum pv_rc
+authn_user_disable(struct authn_service *s, const struct pv_actor *actor, const char *id,
+    struct authn_user_result *res)
+{
+	struct state_job j;
+	enum pv_rc rc;
+
+	if ((rc = target(s, id, &j, res)) != PV_OK)
+		return rc;
+	if (same_user(actor, id))
+		return fail(res, PV_E_CONFLICT, "You cannot disable your own account");
+	if ((rc = state_commit(s, actor, "user.disable", disable_fn, &j, NULL, res)) != PV_OK)
+		return rc;
+	/* revocation takes effect at once: drop this node's cached sessions */
+	authn_cache_forget_user(s, j.id, NULL);
+	authn_authz_changed(s);
+	res->sessions_ended = j.ended;
+	return PV_OK;
+}
+
+/* ---- enable, unlock, reset: the way back from mistakes ---- */
+
+/* Nobody enables, unlocks or resets their own account (a self-reset would
+ * trade the second factor for a password the caller already knows). */
+static enum pv_rc
+target_other(struct authn_service *s, const struct pv_actor *actor, const char *action,
+    const char *id, struct state_job *j, struct authn_user_result *res)
+{
+	enum pv_rc rc;
+
+	if ((rc = target(s, id, j, res)) != PV_OK)
+		return rc;
+	if (!same_user(actor, id))
+		return PV_OK;
+	return deny(s, actor, action, id, "self_account", res,
+	    "You cannot enable, unlock or reset your own account; another administrator has to");
+}
+
+static enum pv_rc
+enable_fn(struct store *st, void *arg)
+{
+	struct state_job *j = arg;
+	struct store_user u;
+	enum pv_rc rc = PV_OK;
+
+	if ((rc = store_user_get(st, j->id, &u)) != PV_OK)
+		return rc;
+	if (u.disabled) {
+		/* Sessions ended at disable stay ended: the credential epoch
+		 * bumped then is not rolled back. */
+		u.disabled = false;
+		u.disabled_ms = 0;
+		u.updated_ms = j->now_ms;
+		rc = store_user_update(st, &u);
+	}
+	store_user_clear(&u);
+	return rc;
+}
+
+static enum pv_rc
+unlock_fn(struct store *st, void *arg)
+{
+	struct state_job *j = arg;
+
+	return authn_lockout_clear(st, j->username);
+}
+
+static enum pv_rc
+reset_fn(struct store *st, void *arg)
+{
+	struct state_job *j = arg;
+	struct store_user u;
+	enum pv_rc rc;
+
+	if ((rc = store_user_get(st, j->id, &u)) != PV_OK)
+		return rc;
+	if (u.disabled) {
+		store_user_clear(&u);
+		return PV_E_CONFLICT;   /* enable first: a disabled user cannot log in */
+	}
+	authn_otp_issue(&u, j->password_hash, util_now_ms());   /* fresh: unused, TTL from now */
+	u.credential_epoch++;       /* every session and pending MFA login is void */
+	if (u.mfa_secret != NULL)
+		crypto_wipe(u.mfa_secret, u.mfa_secret_len);
+	free(u.mfa_secret);
+	free(u.mfa_env);
+	u.mfa_secret = NULL;
+	u.mfa_env = NULL;
+	u.mfa_secret_len = u.mfa_env_len = 0;
+	u.mfa_enabled = false;      /* enrol again at the next login */
+	u.mfa_last_step = -1;
+	u.updated_ms = j->now_ms;
+	rc = store_user_update(st, &u);
+	store_user_clear(&u);
+	if (rc != PV_OK ||
+	    (rc = store_recovery_set(st, j->id, NULL, 0)) != PV_OK ||
+	    (rc = authn_lockout_clear(st, j->username)) != PV_OK)
+		return rc;
+	return store_session_end_all_for_user(st, j->id, NULL, j->now_ms,
+	    authn_session_end_name(AUTHN_END_PASSWORD), &j->ended);
+}
+
+enum pv_rc
+authn_user_enable(struct authn_service *s, const struct pv_actor *actor, const char *id,
+    struct authn_user_result *res)
+{
+	struct state_job j;
+	enum pv_rc rc;
+
+	if ((rc = target_other(s, actor, "user.enable", id, &j, res)) != PV_OK ||
+	    (rc = state_commit(s, actor, "user.enable", enable_fn, &j, NULL, res)) != PV_OK)
+		return rc;
+	authn_authz_changed(s);
+	return PV_OK;
+}
+
+enum pv_rc
+authn_user_unlock(struct authn_service *s, const struct pv_actor *actor, const char *id,
+    struct authn_user_result *res)
+{
+	struct state_job j;
+	enum pv_rc rc;
+
+	if ((rc = target_other(s, actor, "user.unlock", id, &j, res)) != PV_OK)
+		return rc;
+	return state_commit(s, actor, "user.unlock", unlock_fn, &j, NULL, res);
+}
+
+/* detail of user.reset: the target's effective roles and those of them the
+ * actor does not hold (role names only), so the trail shows an
+ * administrator who resets a PHI reader and then logs in as them. */
+static char *
+reset_detail(struct authn_service *s, const struct pv_actor *actor, const char *user_id)
+{
+	char (*roles)[AUTHN_ROLE_NAME_MAX] = calloc(AUTHN_ROLES_MAX, AUTHN_ROLE_NAME_MAX);
+	char (*mine)[AUTHN_ROLE_NAME_MAX] = calloc(AUTHN_ROLES_MAX, AUTHN_ROLE_NAME_MAX);
+	json_t *o = json_object(), *all = json_array(), *not_held = json_array();
+	char *out = NULL;
+	size_t n = 0, nmine = 0, i, k;
+
+	if (roles == NULL || mine == NULL || o == NULL || all == NULL || not_held == NULL ||
+	    authn_user_roles(s->st, user_id, roles, &n) != PV_OK)
+		goto out;
+	/* a system actor holds no role */
+	if (actor->kind == PV_ACTOR_USER &&
+	    authn_user_roles(s->st, actor->user_id, mine, &nmine) != PV_OK)
+		goto out;
+	for (i = 0; i < n; i++) {
+		bool held = false;
+
+		for (k = 0; k < nmine; k++)
+			if (strcmp(mine[k], roles[i]) == 0)
+				held = true;
+		json_array_append_new(all, json_string(roles[i]));
+		if (!held)
+			json_array_append_new(not_held, json_string(roles[i]));
+	}
+	json_object_set(o, "roles", all);
+	json_object_set(o, "roles_not_held", not_held);
+	out = json_dumps(o, JSON_COMPACT);
+out:
+	json_decref(o);
+	json_decref(all);
+	json_decref(not_held);
+	free(roles);
+	free(mine);
+	return out;
+}
+
+enum pv_rc
+authn_user_reset(struct authn_service *s, const struct pv_actor *actor, const char *id,
+    struct authn_user_result *res)
+{
+	char hash[crypto_pwhash_STRBYTES], *detail = NULL;
+	struct state_job j;
+	enum pv_rc rc;
+
+	if ((rc = target_other(s, actor, "user.reset", id, &j, res)) != PV_OK)
+		return rc;
+	/* hashed here, not on the writer: Argon2id must not stall every commit */
+	if ((rc = authn_password_generate(res->one_time_password,
+	    sizeof(res->one_time_password))) != PV_OK)
+		goto out;
+	rc = authn_password_hash(res->one_time_password, s->cfg->argon2_opslimit,
+	    s->cfg->argon2_memlimit, hash);
+	if (rc != PV_OK)
+		goto out;
+	j.password_hash = hash;
+	/* no reset without the roles it hands over named in the trail */
+	if ((detail = reset_detail(s, actor, j.id)) == NULL) {
+		rc = PV_E_INTERNAL;
+		goto out;
+	}
+	rc = state_commit(s, actor, "user.reset", reset_fn, &j, detail, res);
+	if (rc == PV_E_CONFLICT)
+		fail(res, rc, "The user is disabled: enable it first");
+	if (rc != PV_OK)
+		goto out;
+	/* the user's sessions end at once on this node too */
+	authn_cache_forget_user(s, j.id, NULL);
+	authn_authz_changed(s);
+	res->sessions_ended = j.ended;
+out:
+	if (rc != PV_OK)
+		authn_user_result_wipe(res);
+	crypto_wipe(hash, sizeof(hash));
+	free(detail);
+	return rc;
+}
+
+/* ---- init: the bootstrap administrator ---- */
+
+enum pv_rc
+authn_bootstrap_admin(struct store *st, struct audit *audit, const struct pv_config *cfg,
+    const char *username, const char *password, char user_id[UTIL_ID_MAX])
+{
+	static const char *const roles[] = { "admin" };
+	struct pv_actor sys = audit_actor_system();
+	struct authn_service s;
+	struct store_user u;
+	char detail[160];
+	enum pv_rc rc;
+
+	/* a minimal service: create needs the store, writer and config */
+	memset(&s, 0, sizeof(s));
+	s.st = st;
+	s.audit = audit;
+	s.cfg = cfg;
+	memset(&u, 0, sizeof(u));
+	if (!authn_username_key(username, u.username))
+		return PV_E_INVALID;
+	u.attributes = (char *)"{}";
+	snprintf(detail, sizeof(detail),
+	    "{\"username\":\"%s\",\"roles\":[\"admin\"],\"groups\":[],\"bootstrap\":true}",
+	    u.username);
+	rc = create_commit(&s, &sys, &u, password, roles, 1, NULL, 0, detail);
+	if (rc == PV_OK && user_id != NULL)
+		util_strlcpy(user_id, u.id, UTIL_ID_MAX);
+	crypto_wipe(u.password_hash, sizeof(u.password_hash));
+	return rc;
+}

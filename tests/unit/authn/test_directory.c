@@ -1,0 +1,235 @@
+/*
+ * The directory operations (authn.h "Directory operations") called
+ * directly, without HTTP, by a system actor and by a user actor: the leaver
+ * flow ends sessions at once, separation of duties refuses and audits,
+ * and the actor's fields land in the audit entry.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "authn_fixture.h"
+
+/* The actor column of the last entry with this action (and reason). */
+struct last_actor {
+	const char *action;
+	const char *reason;
+	char actor[512];
+	char detail[512];
+	int n;
+};
+
+static int
+last_cb(const struct store_audit_row *row, void *arg)
+{
+	struct last_actor *l = arg;
+
+	if (strcmp(row->action, l->action) == 0 &&
+	    (l->reason == NULL || strcmp(row->reason, l->reason) == 0)) {
+		snprintf(l->actor, sizeof(l->actor), "%s", row->actor);
+		snprintf(l->detail, sizeof(l->detail), "%s", row->detail);
+		l->n++;
+	}
+	return 0;
+}
+
+static void
+last_entry(struct af *f, const char *action, const char *reason, struct last_actor *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->action = action;
+	l->reason = reason;
+	assert_int_equal(store_audit_scan(f->st, NULL, last_cb, l), PV_OK);
+}
+
+/* A user actor as authn_authenticate would have made it for a session of
+ * user_id that passed MFA at auth_ms. */
+static void
+user_actor(struct authn_principal *p, const char *user_id, int64_t auth_ms,
+    struct pv_actor *a)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->user_id, sizeof(p->user_id), "%s", user_id);
+	snprintf(p->session_id, sizeof(p->session_id), "ses_%s", "directorytest");
+	snprintf(p->source, sizeof(p->source), "203.0.113.5");
+	p->mfa_verified = true;
+	p->authenticated_ms = auth_ms;
+	authn_actor(p, "203.0.113.99", a);
+}
+
+static void
+login(struct af *f, const char *name, const char *pw, char token[AUTHN_TOKEN_MAX])
+{
+	struct af_resp r;
+	char body[256];
+
+	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", name, pw);
+	af_req(f, "POST", "/v1/auth/login", NULL, body, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(af_str(&r, "token"));
+	snprintf(token, AUTHN_TOKEN_MAX, "%s", af_str(&r, "token"));
+	af_resp_free(&r);
+}
+
+static int
+session_status(struct af *f, const char *token)
+{
+	struct af_resp r;
+	int st;
+
+	af_req(f, "GET", "/v1/auth/session", token, NULL, &r);
+	st = r.status;
+	af_resp_free(&r);
+	return st;
+}
+
+/* joiner by the system, leaver by an administrator: every session of the
+ * user ends at once (on this node: no wait for the cache to revalidate),
+ * and the entry carries the administrator's actor in full */
+static void
+test_create_then_disable_ends_sessions(void **state)
+{
+	struct af *f = *state;
+	struct pv_actor sys = audit_actor_system(), adm;
+	struct authn_principal p;
+	struct authn_user_spec sp = { .username = "Dana", .display_name = "Dana" };
+	struct authn_user_result res, dis;
+	struct last_actor l;
+	char admin[UTIL_ID_MAX], t1[AUTHN_TOKEN_MAX], otp[AUTHN_OTP_LEN + 1];
+
+	af_start(f);
+	af_user(f, "adam", "plum velvet harbor 42", "admin", admin);
+	assert_int_equal(authn_user_create(f->svc, &sys, &sp, &res), PV_OK);
+	assert_string_equal(res.username, "dana");
+	assert_int_equal(strlen(res.one_time_password), AUTHN_OTP_LEN);
+	snprintf(otp, sizeof(otp), "%s", res.one_time_password);
+	authn_user_result_wipe(&res);
+	assert_int_equal(res.one_time_password[0], '\0');
+	/* the system's entry keeps its exact form */
+	last_entry(f, "user.create", NULL, &l);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.actor, "{\"session_id\":null,\"source\":null,\"user_id\":\"system\"}");
+	assert_null(strstr(l.detail, otp));
+
+	login(f, "dana", otp, t1);   /* a restricted session: it must change the password */
+	assert_int_equal(session_status(f, t1), 200);
+
+	user_actor(&p, admin, 1700000000000LL, &adm);
+	assert_int_equal(authn_user_disable(f->svc, &adm, res.id, &dis), PV_OK);
+	assert_true(dis.sessions_ended >= 1);
+	assert_int_equal(session_status(f, t1), 401);
+	last_entry(f, "user.disable", NULL, &l);
+	assert_int_equal(l.n, 1);
+	assert_non_null(strstr(l.actor, admin));
+	assert_non_null(strstr(l.actor, "\"session_id\":\"ses_directorytest\""));
+	assert_non_null(strstr(l.actor, "\"source\":\"203.0.113.5\""));
+	assert_non_null(strstr(l.actor, "\"auth\":\"password+mfa\""));
+	assert_non_null(strstr(l.actor, "\"auth_time\":\"2023-11-14T22:13:20"));
+	/* undone by another: allowed */
+	assert_int_equal(authn_user_enable(f->svc, &adm, res.id, &dis), PV_OK);
+	assert_int_equal(session_status(f, t1), 401);   /* ended sessions stay ended */
+}
+
+/* nobody resets, unlocks or enables their own account, nor disables it:
+ * refused, audited as a denial, nothing changed */
+static void
+test_self_reset_refused_and_audited(void **state)
+{
+	struct af *f = *state;
+	struct pv_actor adm, sys = audit_actor_system();
+	struct authn_principal p;
+	struct authn_user_result res;
+	struct last_actor l;
+	char admin[UTIL_ID_MAX], tok[AUTHN_TOKEN_MAX];
+
+	af_start(f);
+	af_user(f, "adam", "plum velvet harbor 42", "admin", admin);
+	login(f, "adam", "plum velvet harbor 42", tok);
+	user_actor(&p, admin, util_now_ms(), &adm);
+
+	assert_int_equal(authn_user_reset(f->svc, &adm, admin, &res), PV_E_FORBIDDEN);
+	assert_non_null(strstr(res.message, "another administrator"));
+	assert_int_equal(res.one_time_password[0], '\0');
+	last_entry(f, "user.reset", "self_account", &l);
+	assert_int_equal(l.n, 1);
+	assert_non_null(strstr(l.actor, admin));
+	assert_int_equal(af_count(f, "user.reset", ""), 0);   /* no allowed reset */
+	assert_int_equal(session_status(f, tok), 200);        /* its session lives on */
+
+	assert_int_equal(authn_user_unlock(f->svc, &adm, admin, &res), PV_E_FORBIDDEN);
+	assert_int_equal(authn_user_enable(f->svc, &adm, admin, &res), PV_E_FORBIDDEN);
+	assert_int_equal(af_count(f, "user.unlock", "self_account"), 1);
+	assert_int_equal(af_count(f, "user.enable", "self_account"), 1);
+	assert_int_equal(authn_user_disable(f->svc, &adm, admin, &res), PV_E_CONFLICT);
+	assert_int_equal(af_count(f, "user.disable", NULL), 0);
+
+	/* the same reset by the system: done, every session ended, roles named */
+	assert_int_equal(authn_user_reset(f->svc, &sys, admin, &res), PV_OK);
+	assert_int_equal(strlen(res.one_time_password), AUTHN_OTP_LEN);
+	assert_true(res.sessions_ended >= 1);
+	authn_user_result_wipe(&res);
+	assert_int_equal(session_status(f, tok), 401);
+	last_entry(f, "user.reset", "", &l);
+	assert_int_equal(l.n, 1);
+	assert_non_null(strstr(l.detail, "\"roles_not_held\":[\"admin\"]"));
+}
+
+/* an administrator cannot grant itself roles or groups; other fields it may
+ * change; unknown roles and bad input change nothing */
+static void
+test_self_role_change_and_validation(void **state)
+{
+	struct af *f = *state;
+	struct pv_actor adm, sys = audit_actor_system();
+	struct authn_principal p;
+	struct authn_user_result res;
+	static const char *const clin[] = { "clinician" };
+	static const char *const ghost[] = { "no_such_role" };
+	struct authn_user_spec grant = { .set_roles = true, .roles = clin, .nroles = 1 };
+	struct authn_user_spec rename = { .display_name = "Adam A." };
+	struct authn_user_spec bad = { .username = "Not A Name!" };
+	struct authn_user_spec unknown = { .username = "erin", .set_roles = true,
+		.roles = ghost, .nroles = 1 };
+	char admin[UTIL_ID_MAX];
+	json_t *o = NULL;
+
+	af_start(f);
+	af_user(f, "adam", "plum velvet harbor 42", "admin", admin);
+	user_actor(&p, admin, util_now_ms(), &adm);
+	assert_int_equal(authn_user_update(f->svc, &adm, admin, &grant, &res), PV_E_FORBIDDEN);
+	assert_int_equal(af_count(f, "user.update", "self_role_change"), 1);
+	assert_int_equal(authn_user_update(f->svc, &adm, admin, &rename, &res), PV_OK);
+	assert_int_equal(authn_user_get(f->svc, &adm, admin, &o, &res), PV_OK);
+	assert_string_equal(json_string_value(json_object_get(o, "display_name")), "Adam A.");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(o, "roles"), 0)),
+	    "admin");
+	json_decref(o);
+
+	assert_int_equal(authn_user_create(f->svc, &sys, &bad, &res), PV_E_INVALID);
+	assert_null(strstr(res.message, "Not A Name"));   /* the typed name is not echoed */
+	assert_int_equal(authn_user_create(f->svc, &sys, &unknown, &res), PV_E_INVALID);
+	assert_string_equal(res.message, "roles[0] does not exist (see GET /v1/roles)");
+	assert_int_equal(af_count(f, "user.create", NULL), 0);
+	assert_int_equal(authn_user_list(f->svc, &sys, "erin", &o, &res), PV_OK);
+	assert_int_equal(json_array_size(o), 0);
+	json_decref(o);
+	assert_int_equal(authn_user_disable(f->svc, &sys, "usr_nope", &res), PV_E_NOTFOUND);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_then_disable_ends_sessions, af_setup,
+		    af_teardown),
+		cmocka_unit_test_setup_teardown(test_self_reset_refused_and_audited, af_setup,
+		    af_teardown),
+		cmocka_unit_test_setup_teardown(test_self_role_change_and_validation, af_setup,
+		    af_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
