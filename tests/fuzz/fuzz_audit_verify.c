@@ -271,7 +271,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				}
 			}
 			memcpy(prev, hash, sizeof prev);
-			next_seq = seq + 1;
+			next_seq = seq < INT64_MAX ? seq + 1 : seq;   /* strtoll saturates */
 		}
 	}
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
