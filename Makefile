@@ -14,9 +14,10 @@ DEB_PACKAGES = build-essential cmake pkg-config clang \
 	libsqlite3-dev libpq-dev libcurl4-openssl-dev libinih-dev libcmocka-dev \
 	libcrack2-dev cracklib-runtime wamerican-large libseccomp-dev \
 	oathtool gnutls-bin openssl sqlite3 curl tmux \
-	openapi-specification python3-jsonschema python3-yaml libqrencode-dev zbar-tools
+	openapi-specification python3-jsonschema python3-yaml libqrencode-dev zbar-tools \
+	llvm
 
-.PHONY: all deps build run test test-san fuzz bench clean
+.PHONY: all deps build run test test-san fuzz fuzz-coverage bench clean
 
 all: build
 
@@ -47,15 +48,27 @@ endif
 test-san:
 	$(MAKE) test SANITIZE=1
 
+# `make fuzz FUZZ_SECONDS=N [FUZZ_HARNESS="fuzz_x fuzz_y"] [FUZZ_JOBS=2]`: every
+# harness (clang, libFuzzer, ASan + UBSan) for N seconds, corpora grown and
+# minimized into tests/fuzz/corpus/, a results table (tests/fuzz/run.sh).
+FUZZ_SECONDS ?= 30
+FUZZ_JOBS    ?= 1
 fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFUZZ=ON -DSANITIZE=ON
-	cmake --build $(FUZZ_BUILD) -j $(JOBS)
-	@for f in $(FUZZ_BUILD)/fuzz_*; do \
-		c=tests/fuzz/corpus/$$(basename $$f); mkdir -p $$c; \
-		echo "== $$f"; $$f -max_total_time=$${FUZZ_SECONDS:-30} $$c || exit 1; done
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	PV_FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_HARNESS)
+
+# `make fuzz-coverage`: harnesses built with clang source-based coverage, the
+# committed corpora replayed, line and branch coverage per parser file
+# (llvm-cov; tests/fuzz/coverage.sh). HTML report in $(COV_BUILD)/coverage/.
+COV_BUILD ?= build-cov
+fuzz-coverage: deps
+	CC=clang cmake -S . -B $(COV_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFUZZ_COVERAGE=ON
+	cmake --build $(COV_BUILD) -j $(JOBS) --target fuzzers
+	tests/fuzz/coverage.sh $(COV_BUILD)
 
 bench: build
 	bench/run.sh $(if $(QUICK),--quick)
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) $(COV_BUILD)

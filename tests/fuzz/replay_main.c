@@ -5,9 +5,11 @@
  * and run in every normal and sanitizer build (CTest *_replay).
  *
  * Each input is copied into a buffer of exactly its size, so AddressSanitizer
- * sees any read past the end. A missing directory is not an error (a new
- * harness may have no seeds yet). Exit 0 unless an input cannot be read;
- * a crash or sanitizer report fails the test by itself.
+ * sees any read past the end. Every further argument is one more directory
+ * (tests/fuzz/regress/<harness>: reproducers of fixed crashes). A missing
+ * directory is not an error (a new harness may have no seeds yet). Exit 0
+ * unless an input cannot be read; a crash or sanitizer report fails the test
+ * by itself.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -72,41 +74,50 @@ run_file(const char *path)
 	return rc;
 }
 
-int
-main(int argc, char **argv)
+/* Every regular file of one directory; -1 if one could not be read. */
+static int
+run_dir(const char *dir, int *n)
 {
-	static const uint8_t one[1] = { 'x' };
-	uint8_t ff[4096];
 	char path[4096];
 	struct dirent *de;
 	DIR *d;
-	int n = 0, r, bad = 0;
+	int r, bad = 0;
 
-	memset(ff, 0xff, sizeof(ff));
-	run_copy(one, 0);
-	run_copy(one, sizeof(one));
-	run_copy(ff, sizeof(ff));
-	if (argc < 2) {
-		printf("replay: built-in inputs only\n");
-		return 0;
-	}
-	d = opendir(argv[1]);
+	d = opendir(dir);
 	if (d == NULL) {
-		printf("replay: no corpus at %s; built-in inputs only\n", argv[1]);
+		printf("replay: no corpus at %s\n", dir);
 		return 0;
 	}
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", argv[1], de->d_name) >= (int)sizeof(path))
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
 			continue;
 		r = run_file(path);
 		if (r > 0)
-			n++;
+			(*n)++;
 		else if (r < 0)
 			bad++;
 	}
 	closedir(d);
+	return bad ? -1 : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const uint8_t one[1] = { 'x' };
+	uint8_t ff[4096];
+	int i, n = 0, bad = 0;
+
+	memset(ff, 0xff, sizeof(ff));
+	run_copy(one, 0);
+	run_copy(one, sizeof(one));
+	run_copy(ff, sizeof(ff));
+	/* argv[1]: the seed corpus; argv[2..]: more (tests/fuzz/regress/<harness>) */
+	for (i = 1; i < argc; i++)
+		if (run_dir(argv[i], &n) != 0)
+			bad++;
 	printf("replay: %d corpus inputs and 3 built-in inputs ran\n", n);
 	return bad ? 1 : 0;
 }
