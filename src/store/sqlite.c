@@ -42,7 +42,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store/store_int.h"
+#include "store/store_sqlite.h"
 
 /* ------------------------------------------------------------------ */
 /* SQL                                                                 */
@@ -1192,7 +1192,7 @@ static enum pv_rc sq_token_get_by_mac(struct store *st, const uint8_t mac[STORE_
 /* ops table, open                                                     */
 /* ------------------------------------------------------------------ */
 
-static const struct store_ops sq_ops = {
+static const struct store_core_ops sq_core_ops = {
 	.close = sq_close,
 	.schema_version = sq_schema_version,
 	.tx_begin = sq_tx_begin,
@@ -1203,50 +1203,9 @@ static const struct store_ops sq_ops = {
 	.tx_rollback_savepoint = sq_tx_rollback_savepoint,
 	.meta_get = sq_meta_get,
 	.meta_put = sq_meta_put,
-	.kek_put = sq_kek_put,
-	.kek_get = sq_kek_get,
-	.kek_latest = sq_kek_latest,
-	.kek_set_state = sq_kek_set_state,
-	.kek_scan = sq_kek_scan,
-	.audit_append = sq_audit_append,
-	.audit_head = sq_audit_head,
-	.audit_scan = sq_audit_scan,
-	.checkpoint_put = sq_checkpoint_put,
-	.checkpoint_scan = sq_checkpoint_scan,
-	.checkpoint_count = sq_checkpoint_count,
-	/* identity:begin (added by the identity work) */
-	.user_put = store_sqlite_user_put,
-	.user_get = store_sqlite_user_get,
-	.user_get_by_username = store_sqlite_user_get_by_username,
-	.user_update = store_sqlite_user_update,
-	.user_list = store_sqlite_user_list,
-	.user_roles_set = store_sqlite_user_roles_set,
-	.user_roles_get = store_sqlite_user_roles_get,
-	.user_groups_set = store_sqlite_user_groups_set,
-	.user_groups_get = store_sqlite_user_groups_get,
-	.role_put = store_sqlite_role_put,
-	.role_get = store_sqlite_role_get,
-	.role_list = store_sqlite_role_list,
-	.group_put = store_sqlite_group_put,
-	.group_get = store_sqlite_group_get,
-	.group_list = store_sqlite_group_list,
-	.session_put = store_sqlite_session_put,
-	.session_get_by_hash = store_sqlite_session_get_by_hash,
-	.session_touch = store_sqlite_session_touch,
-	.session_set_state = store_sqlite_session_set_state,
-	.session_end = store_sqlite_session_end,
-	.session_end_all_for_user = store_sqlite_session_end_all_for_user,
-	.recovery_set = store_sqlite_recovery_set,
-	.recovery_unused = store_sqlite_recovery_unused,
-	.recovery_use = store_sqlite_recovery_use,
-	.lockout_get = store_sqlite_lockout_get,
-	.lockout_put = store_sqlite_lockout_put,
-	.lockout_clear = store_sqlite_lockout_clear,
-	.mfa_pending_put = store_sqlite_mfa_pending_put,
-	.mfa_pending_get = store_sqlite_mfa_pending_get,
-	.mfa_pending_attempt = store_sqlite_mfa_pending_attempt,
-	.mfa_pending_delete = store_sqlite_mfa_pending_delete,
-	/* identity:end */
+};
+
+static const struct store_vault_ops sq_vault_ops = {
 	/* vault:begin (added by the records work) */
 	.collection_put = sq_collection_put,
 	.collection_get = sq_collection_get,
@@ -1263,13 +1222,34 @@ static const struct store_ops sq_ops = {
 	.token_get = sq_token_get,
 	.token_get_by_mac = sq_token_get_by_mac,
 	/* vault:end */
-	/* jobs:begin (added by the jobs work) */
-	.job_put = store_sqlite_job_put,
-	.job_get = store_sqlite_job_get,
-	.job_update = store_sqlite_job_update,
-	.job_list = store_sqlite_job_list,
-	.job_runnable = store_sqlite_job_runnable,
-	/* jobs:end */
+};
+
+static const struct store_keys_ops sq_keys_ops = {
+	.kek_put = sq_kek_put,
+	.kek_get = sq_kek_get,
+	.kek_latest = sq_kek_latest,
+	.kek_set_state = sq_kek_set_state,
+	.kek_scan = sq_kek_scan,
+};
+
+static const struct store_audit_ops sq_audit_ops = {
+	.audit_append = sq_audit_append,
+	.audit_head = sq_audit_head,
+	.audit_scan = sq_audit_scan,
+	.checkpoint_put = sq_checkpoint_put,
+	.checkpoint_scan = sq_checkpoint_scan,
+	.checkpoint_count = sq_checkpoint_count,
+};
+
+/* Identity and jobs are implemented in sqlite_identity.c and sqlite_jobs.c,
+ * each with its own sub-table. */
+static const struct store_ops sq_ops = {
+	.core = &sq_core_ops,
+	.identity = &store_sqlite_identity_ops,
+	.vault = &sq_vault_ops,
+	.keys = &sq_keys_ops,
+	.audit = &sq_audit_ops,
+	.jobs = &store_sqlite_jobs_ops,
 };
 
 /* Create the file 0600 if missing, and tighten it to 0600 if an older or

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store_int.h"
+#include "store/store_sqlite.h"
 
 /* Statements run through sqlite.c's runners (store_sqlite_exec/get/scan). */
 
@@ -481,3 +481,39 @@ enum pv_rc store_sqlite_mfa_pending_delete(struct store *st, const char *token_h
 		rc = PV_E_NOTFOUND;
 	return rc;
 }
+
+const struct store_identity_ops store_sqlite_identity_ops = {
+	/* identity:begin */
+	.user_put = store_sqlite_user_put,
+	.user_get = store_sqlite_user_get,
+	.user_get_by_username = store_sqlite_user_get_by_username,
+	.user_update = store_sqlite_user_update,
+	.user_list = store_sqlite_user_list,
+	.user_roles_set = store_sqlite_user_roles_set,
+	.user_roles_get = store_sqlite_user_roles_get,
+	.user_groups_set = store_sqlite_user_groups_set,
+	.user_groups_get = store_sqlite_user_groups_get,
+	.role_put = store_sqlite_role_put,
+	.role_get = store_sqlite_role_get,
+	.role_list = store_sqlite_role_list,
+	.group_put = store_sqlite_group_put,
+	.group_get = store_sqlite_group_get,
+	.group_list = store_sqlite_group_list,
+	.session_put = store_sqlite_session_put,
+	.session_get_by_hash = store_sqlite_session_get_by_hash,
+	.session_touch = store_sqlite_session_touch,
+	.session_set_state = store_sqlite_session_set_state,
+	.session_end = store_sqlite_session_end,
+	.session_end_all_for_user = store_sqlite_session_end_all_for_user,
+	.recovery_set = store_sqlite_recovery_set,
+	.recovery_unused = store_sqlite_recovery_unused,
+	.recovery_use = store_sqlite_recovery_use,
+	.lockout_get = store_sqlite_lockout_get,
+	.lockout_put = store_sqlite_lockout_put,
+	.lockout_clear = store_sqlite_lockout_clear,
+	.mfa_pending_put = store_sqlite_mfa_pending_put,
+	.mfa_pending_get = store_sqlite_mfa_pending_get,
+	.mfa_pending_attempt = store_sqlite_mfa_pending_attempt,
+	.mfa_pending_delete = store_sqlite_mfa_pending_delete,
+	/* identity:end */
+};

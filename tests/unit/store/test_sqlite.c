@@ -20,7 +20,7 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
-#include "store/store_int.h"
+#include "store/store_sqlite.h"
 #include "store/store_test.h"
 
 /* A separate, plain SQLite connection to the store's file, as an auditor

@@ -18,7 +18,7 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
-#include "store/store_int.h"
+#include "store/store_sqlite.h"
 #include "store/store_test.h"
 
 static void put_collection(struct store *st, const char *name)
