@@ -514,6 +514,12 @@ enum pv_rc store_sqlite_conn_get(struct store *st, struct store_sqlite_conn **ou
 /* statement runners                                                   */
 /* ------------------------------------------------------------------ */
 
+/* Cleanup statements that must always run (void ops). */
+static bool nofault_op(const char *op)
+{
+	return strcmp(op, "tx_rollback") == 0 || strcmp(op, "tx_rollback_savepoint") == 0;
+}
+
 /* This thread's connection and statement id, bound; on failure nothing is
  * left to release. */
 static enum pv_rc run_start(struct store *st, enum store_sqlite_stmt id, const char *op,
@@ -523,6 +529,10 @@ static enum pv_rc run_start(struct store *st, enum store_sqlite_stmt id, const c
 	enum pv_rc rc;
 	int src;
 
+	/* Test builds: an armed op fails here, before any connection or write
+	 * (the rollback statements are never failed). */
+	if (!nofault_op(op) && (rc = store_fault_check(op)) != PV_OK)
+		return rc;
 	if ((rc = store_sqlite_conn_get(st, c)) != PV_OK ||
 	    (rc = store_sqlite_stmt(*c, id, s)) != PV_OK)
 		return rc;
@@ -1079,7 +1089,8 @@ static enum pv_rc sq_record_update(struct store *st, const struct store_record *
 		return rc;
 	/* Nothing matched: missing/shredded (not found) or another version. */
 	memset(&cur, 0, sizeof(cur));
-	rc = sq_record_get(st, r->collection, r->id, &cur);
+	rc = store_sqlite_get(st, SQ_RECORD_GET, "record_update/get",
+	    SQP_LIST(SQP_TEXT(r->collection), SQP_TEXT(r->id)), rec_from_row, &cur);
 	if (rc == PV_OK)
 		rc = cur.deleted_ms != 0 ? PV_E_NOTFOUND : PV_E_CONFLICT;
 	store_record_clear(&cur);
@@ -1103,7 +1114,8 @@ static enum pv_rc sq_record_shred(struct store *st, const char *collection, cons
 		return rc;
 	/* The index entries go with the DEK: a shredded record is not findable.
 	 * Callers run this inside one transaction (the audit writer's job). */
-	return sq_bidx_delete(st, collection, id, NULL);
+	return store_sqlite_exec(st, SQ_BIDX_DELETE, "record_shred/bidx",
+	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(id), SQP_NULL()), NULL);
 }
 
 static enum pv_rc sq_bidx_put(struct store *st, const char *collection, const char *field,

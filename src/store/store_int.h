@@ -9,8 +9,10 @@
  *
  * Invariants:
  *  - Every sub-table and every op in it is non-NULL in every backend.
- *  - store.c has already checked the fault hook and that pointer arguments
- *    are non-NULL before an op runs; ops may assume valid pointers.
+ *  - store.c has already checked that pointer arguments are non-NULL before
+ *    an op runs; ops may assume valid pointers.
+ *  - Every statement a backend runs for an op first calls store_fault_check
+ *    (below) with the op's name (its first statement) or "<op>/<step>".
  *  - Ops write out-parameters only on success and copy data out (malloc'd);
  *    scan callbacks receive pointers valid only during the callback.
  *
@@ -173,5 +175,11 @@ struct store {
 /* ---- backends: open functions (store.c picks one by name) ---- */
 enum pv_rc store_sqlite_open(const char *datadir, bool read_only, struct store **out);
 /* postgres.c will add: enum pv_rc store_pg_open(const char *url, bool read_only, struct store **out); */
+
+/* ---- fault injection, for the backends' statement runners ----
+ * PV_E_IO if a test armed op (store_fault_set) or named it in
+ * PHIVAULT_FAULT_FILE; PV_OK otherwise. A stub returning PV_OK in the
+ * shipped binary (store.c without PV_FAULT_INJECTION). */
+enum pv_rc store_fault_check(const char *op);
 
 #endif /* PV_STORE_INT_H */
