@@ -243,6 +243,12 @@ void store_close(struct store *st)
 		st->ops->core->close(st);
 }
 
+void store_pool_set(struct store *st, unsigned max_connections, unsigned wait_ms)
+{
+	if (st != NULL)
+		st->ops->core->pool_set(st, max_connections, wait_ms);
+}
+
 int store_schema_version(struct store *st)
 {
 	return st != NULL ? st->ops->core->schema_version(st) : 0;

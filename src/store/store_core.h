@@ -28,6 +28,18 @@ void store_close(struct store *st);
 /* Schema version after migrations (for `phivault version` and tests). */
 int store_schema_version(struct store *st);
 
+/*
+ * Connection pool: at most max_connections database connections are open
+ * (0 keeps the current bound; the default is 2 x online CPUs + 2, config
+ * [store] max_connections). A thread holds one for a unit of work: one op,
+ * or a transaction from store_tx_begin to commit/rollback (a thread that
+ * exits inside one is rolled back and its connection returned). When all
+ * are held, an op waits up to wait_ms (0 keeps the current, default 5000)
+ * and then fails with PV_E_UNAVAILABLE. Call it before the store is shared
+ * between threads.
+ */
+void store_pool_set(struct store *st, unsigned max_connections, unsigned wait_ms);
+
 /* ---- transactions, on the calling thread's connection ---- */
 enum pv_rc store_tx_begin(struct store *st);          /* BEGIN IMMEDIATE */
 enum pv_rc store_tx_commit(struct store *st);         /* durable on return */

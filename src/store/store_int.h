@@ -29,6 +29,7 @@
 /* ---- core (store_core.h): lifecycle, transactions (calling thread's connection), meta */
 struct store_core_ops {
 	void (*close)(struct store *st);
+	void (*pool_set)(struct store *st, unsigned max_connections, unsigned wait_ms);
 	int (*schema_version)(struct store *st);
 	enum pv_rc (*tx_begin)(struct store *st);
 	enum pv_rc (*tx_commit)(struct store *st);

@@ -111,39 +111,53 @@ enum store_sqlite_stmt {
 	SQ_STMT__COUNT
 };
 
-/* One thread's connection. Owned by the store's list; freed by the thread's
- * exit destructor or by store_close, whichever comes first. */
+/* One pooled connection. Owned by the store's list; held by at most one
+ * thread at a time (its pthread key value while held), idle otherwise. */
 struct store_sqlite_conn {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[SQ_STMT__COUNT];
 	struct store_sqlite *owner;
 	struct store_sqlite_conn *prev, *next;
 	struct store_sqlite_conn *idle_next;   /* in owner->idle while no thread holds it */
+	unsigned depth;                        /* nested store_sqlite_conn_get of the holder */
 };
 
-/* Connections of exited threads kept for the next thread (HTTP serves a
- * thread per connection: without this every new TCP connection would pay for
- * an open, a schema read and its statement prepares). */
-#define STORE_SQLITE_IDLE_MAX 64
+/* The bounded pool: at most max_conns connections are open, whatever the
+ * number of threads (HTTP serves a thread per connection). A thread takes one
+ * for a unit of work (one runner call, or a transaction from BEGIN to
+ * COMMIT/ROLLBACK) and waits up to wait_ms when all are held. */
+#define STORE_SQLITE_POOL_WAIT_MS 5000
 
 struct store_sqlite {
 	struct store base;               /* first: (struct store *) casts */
 	char path[4096];                 /* DIR/phivault.db */
 	bool read_only;
 	int schema_version;
-	pthread_key_t key;               /* -> this thread's struct store_sqlite_conn */
-	pthread_mutex_t mu;              /* guards conns, idle, nidle, opens */
+	pthread_key_t key;               /* -> the connection this thread holds */
+	pthread_mutex_t mu;              /* guards everything below */
+	pthread_cond_t cv;               /* a connection came back (CLOCK_MONOTONIC) */
 	struct store_sqlite_conn *conns; /* every open connection */
 	struct store_sqlite_conn *idle;  /* open, held by no thread (LIFO) */
 	size_t nidle;
+	size_t nopen;                    /* open + being opened; <= max_conns */
+	size_t max_conns;
+	unsigned wait_ms;
+	size_t peak;                     /* highest nopen so far (tests) */
 	unsigned long opens;             /* connections opened so far (tests) */
 };
 
-/* Connections opened by this store so far (for tests of the idle pool). */
+/* Connections opened by this store so far (for tests of the pool). */
 unsigned long store_sqlite_opens(struct store *st);
+/* Open connections now, the most ever open, and the bound (tests). */
+void store_sqlite_pool_stats(struct store *st, size_t *open, size_t *peak, size_t *max);
+/* The default bound: 2 x online CPUs + 2. */
+size_t store_sqlite_default_max_conns(void);
 
-/* The calling thread's connection, opened on first use. */
+/* The connection this thread holds, or one taken from the pool (waiting up
+ * to wait_ms: PV_E_UNAVAILABLE). Every successful get is paired with a put;
+ * the last put returns the connection unless a transaction is open on it. */
 enum pv_rc store_sqlite_conn_get(struct store *st, struct store_sqlite_conn **out);
+void store_sqlite_conn_put(struct store *st, struct store_sqlite_conn *c);
 /* A reset, ready-to-bind statement for id. If the cached one is in use on this
  * connection (a scan callback calling back into the store), a transient one is
  * prepared; store_sqlite_stmt_done finalizes it. */
