@@ -1,12 +1,14 @@
 /*
  * store: the only module that talks to a database. Operations are in domain
- * terms; callers never see SQL. Each store_* function below checks the
- * fault-injection hook (test builds) and dispatches through the backend's
- * ops table (store_int.h): SQLite today (DIR/phivault.db), PostgreSQL next.
+ * terms; callers never see SQL. Each store_* function checks its arguments
+ * and dispatches through the backend's per-domain ops table (store_int.h):
+ * SQLite today (DIR/phivault.db), PostgreSQL next. Fault injection (test
+ * builds) is in the backend's statement runners.
  *
  * Connections and threads:
- *  - Every thread gets its own connection, opened lazily on first use and
- *    closed when the thread exits or the store closes.
+ *  - Connections come from a bounded pool (store_pool_set): a thread holds
+ *    one for one op, or for a transaction until commit/rollback; all busy:
+ *    a bounded wait, then PV_E_UNAVAILABLE.
  *  - Exactly one thread writes: the audit writer (audit.h). It wraps groups
  *    of jobs in store_tx_begin/commit, each job in a savepoint. Other threads
  *    only read (WAL readers never block the writer).
@@ -22,8 +24,7 @@
  *   store_audit.h     audit trail and checkpoints
  *   store_jobs.h      background jobs
  * No header here names a backend type (the SQLite header is included only by
- * store_sqlite.h, which
- * only src/store/ and tests/unit/store/ include).
+ * store_sqlite.h, which only src/store/ and tests/unit/store/ include).
  *
  * Errors: PV_E_NOTFOUND (no such row), PV_E_CONFLICT (unique key taken),
  * PV_E_IO (database error, including injected faults), PV_E_NOMEM.
