@@ -218,6 +218,7 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		cli_err("cannot open the store in %s: %s", datadir, pv_rc_name(rc));
 		goto out;
 	}
+	store_pool_set(app.st, app.cfg.store_max_connections, 0);
 	rc = keys_open(app.st, datadir, &app.keys);
 	if (rc != PV_OK) {
 		cli_err("cannot open the keyring (is %s initialised? run phivault init): %s",

@@ -68,6 +68,7 @@ static const struct key_def keys[] = {
 	{ "audit", "checkpoint_interval_s", K_INT, F(checkpoint_interval_s) },
 	{ "store", "backend", K_STR, F(store_backend) },
 	{ "store", "url", K_STR, F(store_url) },
+	{ "store", "max_connections", K_UINT, F(store_max_connections) },
 	{ "policy", "allowed_regions", K_STR, F(allowed_regions) },
 	{ "auth", "password_dictionary", K_PATH, F(password_dictionary) },
 	{ "server", "seccomp", K_STR, F(seccomp) },
@@ -113,6 +114,7 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->checkpoint_interval_s = 60;
 	util_strlcpy(c->store_backend, "sqlite", sizeof(c->store_backend));
 	c->store_url[0] = '\0';
+	c->store_max_connections = 0;   /* 2 x online CPUs + 2 (store.h) */
 	util_strlcpy(c->allowed_regions, "local", sizeof(c->allowed_regions));
 	c->jobs_step_pause_ms = 5;
 	c->jobs_max_steps_per_s = 100;
@@ -592,6 +594,8 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		REFUSE("store.backend = %s is not sqlite or postgres", c->store_backend);
 	if (strcmp(c->store_backend, "postgres") == 0 && c->store_url[0] == '\0')
 		REFUSE("store.url is required with store.backend = postgres");
+	if (c->store_max_connections > 1024)
+		REFUSE("store.max_connections = %u is above 1024", c->store_max_connections);
 
 	if (!next_region(&p, &item, &len))
 		REFUSE("policy.allowed_regions is empty");

@@ -61,6 +61,9 @@ struct pv_config {
 	int jobs_step_pause_ms;
 	int jobs_max_steps_per_s;
 	int jobs_lease_s;
+	/* [store] max_connections: bound of the store's connection pool
+	 * (0 = 2 x online CPUs + 2); store_pool_set */
+	unsigned store_max_connections;
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

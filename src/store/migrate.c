@@ -18,7 +18,7 @@
 #include <assert.h>
 #include <string.h>
 
-#include "store/store_int.h"
+#include "store/store_sqlite.h"
 
 struct migration {
 	int version;

@@ -40,9 +40,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "store/store_int.h"
+#include "store/store_sqlite.h"
 
 /* ------------------------------------------------------------------ */
 /* SQL                                                                 */
@@ -403,30 +404,51 @@ static void conn_free(struct store_sqlite_conn *c)
 	free(c);
 }
 
-/* Thread exit: the thread's connection goes to the idle pool if it is
- * clean (no open transaction) and the pool has room; else it leaves the
- * store's list and closes. */
-static void conn_destructor(void *p)
+/* Drop c from the store's list and close it; s->mu held by the caller. */
+static void conn_forget(struct store_sqlite *s, struct store_sqlite_conn *c)
 {
-	struct store_sqlite_conn *c = p;
-	struct store_sqlite *s = c->owner;
-
-	pthread_mutex_lock(&s->mu);
-	if (s->nidle < STORE_SQLITE_IDLE_MAX && sqlite3_get_autocommit(c->db)) {
-		c->idle_next = s->idle;
-		s->idle = c;
-		s->nidle++;
-		pthread_mutex_unlock(&s->mu);
-		return;
-	}
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
 		s->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
+	s->nopen--;
+}
+
+/* Hand c back to the pool (s->mu not held): idle for the next thread, or
+ * closed when it is unusable (still in a transaction) or the bound was
+ * lowered under the open count. Wakes one waiter either way. */
+static void conn_release(struct store_sqlite *s, struct store_sqlite_conn *c)
+{
+	bool close_it;
+
+	c->depth = 0;
+	pthread_mutex_lock(&s->mu);
+	close_it = !sqlite3_get_autocommit(c->db) || s->nopen > s->max_conns;
+	if (close_it) {
+		conn_forget(s, c);
+	} else {
+		c->idle_next = s->idle;
+		s->idle = c;
+		s->nidle++;
+	}
+	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
-	conn_free(c);
+	if (close_it)
+		conn_free(c);
+}
+
+/* Thread exit while holding a connection (only inside a transaction: a unit
+ * of work outside one returns it at its end): roll back, return it. */
+static void conn_destructor(void *p)
+{
+	struct store_sqlite_conn *c = p;
+
+	if (!sqlite3_get_autocommit(c->db) &&
+	    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+		log_error("store: rollback of an exited thread's transaction failed");
+	conn_release(c->owner, c);
 }
 
 static enum pv_rc conn_open(struct store_sqlite *s, struct store_sqlite_conn **out)
@@ -462,42 +484,57 @@ fail:
 	return prc;
 }
 
-enum pv_rc store_sqlite_conn_get(struct store *st, struct store_sqlite_conn **out)
+/* Take a connection from the pool for this thread (s->mu not held): an idle
+ * one, else a new one while fewer than max_conns are open, else wait up to
+ * wait_ms for one to come back (PV_E_UNAVAILABLE then). */
+static enum pv_rc conn_acquire(struct store_sqlite *s, struct store_sqlite_conn **out)
 {
-	struct store_sqlite *s = sq(st);
-	struct store_sqlite_conn *c = pthread_getspecific(s->key);
+	struct store_sqlite_conn *c = NULL;
+	struct timespec deadline;
+	bool timed_out = false;
 	enum pv_rc rc;
 
-	if (c != NULL) {
-		*out = c;
-		return PV_OK;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += s->wait_ms / 1000;
+	deadline.tv_nsec += (long)(s->wait_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&s->mu);
-	if ((c = s->idle) != NULL) {
-		s->idle = c->idle_next;
-		s->nidle--;
-		c->idle_next = NULL;
+	for (;;) {
+		if ((c = s->idle) != NULL) {
+			s->idle = c->idle_next;
+			s->nidle--;
+			c->idle_next = NULL;
+			break;
+		}
+		if (s->nopen < s->max_conns) {
+			s->nopen++;   /* reserved; opened below without the lock */
+			if (s->nopen > s->peak)
+				s->peak = s->nopen;
+			break;
+		}
+		if (timed_out) {
+			pthread_mutex_unlock(&s->mu);
+			log_warn("store: all %zu connections busy for %u ms", s->max_conns,
+			    s->wait_ms);
+			return PV_E_UNAVAILABLE;
+		}
+		if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) == ETIMEDOUT)
+			timed_out = true;   /* one last look */
 	}
 	pthread_mutex_unlock(&s->mu);
 	if (c != NULL) {
-		if (pthread_setspecific(s->key, c) != 0) {
-			/* back to the pool; this thread cannot hold a connection */
-			pthread_mutex_lock(&s->mu);
-			c->idle_next = s->idle;
-			s->idle = c;
-			s->nidle++;
-			pthread_mutex_unlock(&s->mu);
-			return PV_E_NOMEM;
-		}
 		*out = c;
 		return PV_OK;
 	}
-	rc = conn_open(s, &c);
-	if (rc != PV_OK)
+	if ((rc = conn_open(s, &c)) != PV_OK) {
+		pthread_mutex_lock(&s->mu);
+		s->nopen--;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
 		return rc;
-	if (pthread_setspecific(s->key, c) != 0) {
-		conn_free(c);
-		return PV_E_NOMEM;
 	}
 	pthread_mutex_lock(&s->mu);
 	s->opens++;
@@ -510,9 +547,77 @@ enum pv_rc store_sqlite_conn_get(struct store *st, struct store_sqlite_conn **ou
 	return PV_OK;
 }
 
+enum pv_rc store_sqlite_conn_get(struct store *st, struct store_sqlite_conn **out)
+{
+	struct store_sqlite *s = sq(st);
+	struct store_sqlite_conn *c = pthread_getspecific(s->key);
+	enum pv_rc rc;
+
+	if (c != NULL) {
+		c->depth++;
+		*out = c;
+		return PV_OK;
+	}
+	if ((rc = conn_acquire(s, &c)) != PV_OK)
+		return rc;
+	if (pthread_setspecific(s->key, c) != 0) {
+		conn_release(s, c);
+		return PV_E_NOMEM;
+	}
+	c->depth = 1;
+	*out = c;
+	return PV_OK;
+}
+
+void store_sqlite_conn_put(struct store *st, struct store_sqlite_conn *c)
+{
+	struct store_sqlite *s = sq(st);
+
+	if (c->depth > 0)
+		c->depth--;
+	/* A transaction keeps the connection until its COMMIT/ROLLBACK. */
+	if (c->depth > 0 || !sqlite3_get_autocommit(c->db))
+		return;
+	(void)pthread_setspecific(s->key, NULL);
+	conn_release(s, c);
+}
+
+void store_sqlite_pool_stats(struct store *st, size_t *open, size_t *peak, size_t *max)
+{
+	struct store_sqlite *s = sq(st);
+
+	pthread_mutex_lock(&s->mu);
+	if (open != NULL)
+		*open = s->nopen;
+	if (peak != NULL)
+		*peak = s->peak;
+	if (max != NULL)
+		*max = s->max_conns;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void sq_pool_set(struct store *st, unsigned max_connections, unsigned wait_ms)
+{
+	struct store_sqlite *s = sq(st);
+
+	pthread_mutex_lock(&s->mu);
+	if (max_connections > 0)
+		s->max_conns = max_connections;
+	if (wait_ms > 0)
+		s->wait_ms = wait_ms;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* ------------------------------------------------------------------ */
 /* statement runners                                                   */
 /* ------------------------------------------------------------------ */
+
+/* Cleanup statements that must always run (void ops). */
+static bool nofault_op(const char *op)
+{
+	return strcmp(op, "tx_rollback") == 0 || strcmp(op, "tx_rollback_savepoint") == 0;
+}
 
 /* This thread's connection and statement id, bound; on failure nothing is
  * left to release. */
@@ -523,15 +628,32 @@ static enum pv_rc run_start(struct store *st, enum store_sqlite_stmt id, const c
 	enum pv_rc rc;
 	int src;
 
-	if ((rc = store_sqlite_conn_get(st, c)) != PV_OK ||
-	    (rc = store_sqlite_stmt(*c, id, s)) != PV_OK)
+	/* Test builds: an armed op fails here, before any connection or write
+	 * (the rollback statements are never failed). */
+	if (!nofault_op(op) && (rc = store_fault_check(op)) != PV_OK)
 		return rc;
+	if ((rc = store_sqlite_conn_get(st, c)) != PV_OK)
+		return rc;
+	if ((rc = store_sqlite_stmt(*c, id, s)) != PV_OK) {
+		store_sqlite_conn_put(st, *c);
+		return rc;
+	}
 	if ((src = store_sqlite_bind(*s, p, n)) != SQLITE_OK) {
 		rc = store_sqlite_rc(src, op);
 		store_sqlite_stmt_done(*c, id, *s);
+		store_sqlite_conn_put(st, *c);
 		return rc;
 	}
 	return PV_OK;
+}
+
+/* The end of a runner: reset the statement, return the connection (kept
+ * while a transaction is open on it). */
+static void run_end(struct store *st, struct store_sqlite_conn *c, enum store_sqlite_stmt id,
+    sqlite3_stmt *s)
+{
+	store_sqlite_stmt_done(c, id, s);
+	store_sqlite_conn_put(st, c);
 }
 
 enum pv_rc store_sqlite_exec(struct store *st, enum store_sqlite_stmt id, const char *op,
@@ -548,7 +670,7 @@ enum pv_rc store_sqlite_exec(struct store *st, enum store_sqlite_stmt id, const 
 		rc = store_sqlite_rc(src, op);
 	else if (changes != NULL)
 		*changes = sqlite3_changes(c->db);
-	store_sqlite_stmt_done(c, id, s);
+	run_end(st, c, id, s);
 	return rc;
 }
 
@@ -578,7 +700,7 @@ enum pv_rc store_sqlite_get(struct store *st, enum store_sqlite_stmt id, const c
 		rc = PV_E_NOTFOUND;
 	else
 		rc = store_sqlite_rc(src, op);
-	store_sqlite_stmt_done(c, id, s);
+	run_end(st, c, id, s);
 	return rc;
 }
 
@@ -601,7 +723,7 @@ enum pv_rc store_sqlite_scan(struct store *st, enum store_sqlite_stmt id, const 
 	if (src != SQLITE_DONE)
 		rc = store_sqlite_rc(src, op);
 out:
-	store_sqlite_stmt_done(c, id, s);
+	run_end(st, c, id, s);
 	return rc;
 }
 
@@ -633,7 +755,9 @@ static void sq_close(struct store *st)
 	s->conns = NULL;
 	s->idle = NULL;
 	s->nidle = 0;
+	s->nopen = 0;
 	pthread_mutex_unlock(&s->mu);
+	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
@@ -677,9 +801,10 @@ static enum pv_rc sq_tx_commit(struct store *st)
 /* True if the calling thread's connection has a transaction open. */
 static bool in_tx(struct store *st)
 {
-	struct store_sqlite_conn *c;
+	struct store_sqlite_conn *c = pthread_getspecific(sq(st)->key);
 
-	return store_sqlite_conn_get(st, &c) == PV_OK && !sqlite3_get_autocommit(c->db);
+	/* A thread with a transaction open holds its connection. */
+	return c != NULL && !sqlite3_get_autocommit(c->db);
 }
 
 static void sq_tx_rollback(struct store *st)
@@ -1079,7 +1204,8 @@ static enum pv_rc sq_record_update(struct store *st, const struct store_record *
 		return rc;
 	/* Nothing matched: missing/shredded (not found) or another version. */
 	memset(&cur, 0, sizeof(cur));
-	rc = sq_record_get(st, r->collection, r->id, &cur);
+	rc = store_sqlite_get(st, SQ_RECORD_GET, "record_update/get",
+	    SQP_LIST(SQP_TEXT(r->collection), SQP_TEXT(r->id)), rec_from_row, &cur);
 	if (rc == PV_OK)
 		rc = cur.deleted_ms != 0 ? PV_E_NOTFOUND : PV_E_CONFLICT;
 	store_record_clear(&cur);
@@ -1103,7 +1229,8 @@ static enum pv_rc sq_record_shred(struct store *st, const char *collection, cons
 		return rc;
 	/* The index entries go with the DEK: a shredded record is not findable.
 	 * Callers run this inside one transaction (the audit writer's job). */
-	return sq_bidx_delete(st, collection, id, NULL);
+	return store_sqlite_exec(st, SQ_BIDX_DELETE, "record_shred/bidx",
+	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(id), SQP_NULL()), NULL);
 }
 
 static enum pv_rc sq_bidx_put(struct store *st, const char *collection, const char *field,
@@ -1192,7 +1319,8 @@ static enum pv_rc sq_token_get_by_mac(struct store *st, const uint8_t mac[STORE_
 /* ops table, open                                                     */
 /* ------------------------------------------------------------------ */
 
-static const struct store_ops sq_ops = {
+static const struct store_core_ops sq_core_ops = {
+	.pool_set = sq_pool_set,
 	.close = sq_close,
 	.schema_version = sq_schema_version,
 	.tx_begin = sq_tx_begin,
@@ -1203,50 +1331,9 @@ static const struct store_ops sq_ops = {
 	.tx_rollback_savepoint = sq_tx_rollback_savepoint,
 	.meta_get = sq_meta_get,
 	.meta_put = sq_meta_put,
-	.kek_put = sq_kek_put,
-	.kek_get = sq_kek_get,
-	.kek_latest = sq_kek_latest,
-	.kek_set_state = sq_kek_set_state,
-	.kek_scan = sq_kek_scan,
-	.audit_append = sq_audit_append,
-	.audit_head = sq_audit_head,
-	.audit_scan = sq_audit_scan,
-	.checkpoint_put = sq_checkpoint_put,
-	.checkpoint_scan = sq_checkpoint_scan,
-	.checkpoint_count = sq_checkpoint_count,
-	/* identity:begin (added by the identity work) */
-	.user_put = store_sqlite_user_put,
-	.user_get = store_sqlite_user_get,
-	.user_get_by_username = store_sqlite_user_get_by_username,
-	.user_update = store_sqlite_user_update,
-	.user_list = store_sqlite_user_list,
-	.user_roles_set = store_sqlite_user_roles_set,
-	.user_roles_get = store_sqlite_user_roles_get,
-	.user_groups_set = store_sqlite_user_groups_set,
-	.user_groups_get = store_sqlite_user_groups_get,
-	.role_put = store_sqlite_role_put,
-	.role_get = store_sqlite_role_get,
-	.role_list = store_sqlite_role_list,
-	.group_put = store_sqlite_group_put,
-	.group_get = store_sqlite_group_get,
-	.group_list = store_sqlite_group_list,
-	.session_put = store_sqlite_session_put,
-	.session_get_by_hash = store_sqlite_session_get_by_hash,
-	.session_touch = store_sqlite_session_touch,
-	.session_set_state = store_sqlite_session_set_state,
-	.session_end = store_sqlite_session_end,
-	.session_end_all_for_user = store_sqlite_session_end_all_for_user,
-	.recovery_set = store_sqlite_recovery_set,
-	.recovery_unused = store_sqlite_recovery_unused,
-	.recovery_use = store_sqlite_recovery_use,
-	.lockout_get = store_sqlite_lockout_get,
-	.lockout_put = store_sqlite_lockout_put,
-	.lockout_clear = store_sqlite_lockout_clear,
-	.mfa_pending_put = store_sqlite_mfa_pending_put,
-	.mfa_pending_get = store_sqlite_mfa_pending_get,
-	.mfa_pending_attempt = store_sqlite_mfa_pending_attempt,
-	.mfa_pending_delete = store_sqlite_mfa_pending_delete,
-	/* identity:end */
+};
+
+static const struct store_vault_ops sq_vault_ops = {
 	/* vault:begin (added by the records work) */
 	.collection_put = sq_collection_put,
 	.collection_get = sq_collection_get,
@@ -1263,14 +1350,62 @@ static const struct store_ops sq_ops = {
 	.token_get = sq_token_get,
 	.token_get_by_mac = sq_token_get_by_mac,
 	/* vault:end */
-	/* jobs:begin (added by the jobs work) */
-	.job_put = store_sqlite_job_put,
-	.job_get = store_sqlite_job_get,
-	.job_update = store_sqlite_job_update,
-	.job_list = store_sqlite_job_list,
-	.job_runnable = store_sqlite_job_runnable,
-	/* jobs:end */
 };
+
+static const struct store_keys_ops sq_keys_ops = {
+	.kek_put = sq_kek_put,
+	.kek_get = sq_kek_get,
+	.kek_latest = sq_kek_latest,
+	.kek_set_state = sq_kek_set_state,
+	.kek_scan = sq_kek_scan,
+};
+
+static const struct store_audit_ops sq_audit_ops = {
+	.audit_append = sq_audit_append,
+	.audit_head = sq_audit_head,
+	.audit_scan = sq_audit_scan,
+	.checkpoint_put = sq_checkpoint_put,
+	.checkpoint_scan = sq_checkpoint_scan,
+	.checkpoint_count = sq_checkpoint_count,
+};
+
+/* Identity and jobs are implemented in sqlite_identity.c and sqlite_jobs.c,
+ * each with its own sub-table. */
+static const struct store_ops sq_ops = {
+	.core = &sq_core_ops,
+	.identity = &store_sqlite_identity_ops,
+	.vault = &sq_vault_ops,
+	.keys = &sq_keys_ops,
+	.audit = &sq_audit_ops,
+	.jobs = &store_sqlite_jobs_ops,
+};
+
+/* The pool's condition variable waits on CLOCK_MONOTONIC (a wall-clock step
+ * does not stretch or cut the wait). */
+static int pool_cond_init(pthread_cond_t *cv)
+{
+	pthread_condattr_t a;
+	int r;
+
+	if (pthread_condattr_init(&a) != 0)
+		return -1;
+	r = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	if (r == 0)
+		r = pthread_cond_init(cv, &a);
+	pthread_condattr_destroy(&a);
+	return r;
+}
+
+size_t store_sqlite_default_max_conns(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		n = 1;
+	if (n > 256)
+		n = 256;
+	return (size_t)(2 * n + 2);
+}
 
 /* Create the file 0600 if missing, and tighten it to 0600 if an older or
  * hand-made file is readable by others. O_NOFOLLOW: never through a symlink. */
@@ -1336,11 +1471,19 @@ enum pv_rc store_sqlite_open(const char *datadir, bool read_only, struct store *
 		return PV_E_NOMEM;
 	s->base.ops = &sq_ops;
 	s->read_only = read_only;
+	s->max_conns = store_sqlite_default_max_conns();
+	s->wait_ms = STORE_SQLITE_POOL_WAIT_MS;
 	if (pthread_mutex_init(&s->mu, NULL) != 0) {
 		free(s);
 		return PV_E_NOMEM;
 	}
+	if (pool_cond_init(&s->cv) != 0) {
+		pthread_mutex_destroy(&s->mu);
+		free(s);
+		return PV_E_NOMEM;
+	}
 	if (pthread_key_create(&s->key, conn_destructor) != 0) {
+		pthread_cond_destroy(&s->cv);
 		pthread_mutex_destroy(&s->mu);
 		free(s);
 		return PV_E_NOMEM;
@@ -1368,6 +1511,7 @@ enum pv_rc store_sqlite_open(const char *datadir, bool read_only, struct store *
 		rc = store_sqlite_schema_read(c->db, &s->schema_version);
 	else if ((rc = set_wal(c->db)) == PV_OK)
 		rc = store_sqlite_migrate(c->db, &s->schema_version);
+	store_sqlite_conn_put(&s->base, c);
 	if (rc != PV_OK)
 		goto fail;
 	*out = &s->base;

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store_int.h"
+#include "store/store_sqlite.h"
 
 /* Statements run through sqlite.c's runners (store_sqlite_exec/get/scan). */
 
@@ -117,7 +117,7 @@ enum pv_rc store_sqlite_user_get(struct store *st, const char *id, struct store_
 enum pv_rc store_sqlite_user_get_by_username(struct store *st, const char *username,
     struct store_user *out)
 {
-	return store_sqlite_get(st, SQ_USER_GET_BY_USERNAME, "user_get",
+	return store_sqlite_get(st, SQ_USER_GET_BY_USERNAME, "user_get_by_username",
 	    SQP_LIST(SQP_TEXT(username)), user_from_row, out);
 }
 
@@ -131,7 +131,7 @@ enum pv_rc store_sqlite_user_list(struct store *st, store_user_cb cb, void *arg)
 /* ---- name sets: user roles, user groups, recovery codes ---- */
 
 static enum pv_rc set_replace(struct store *st, enum store_sqlite_stmt del,
-    enum store_sqlite_stmt ins, const char *op, const char *user_id,
+    enum store_sqlite_stmt ins, const char *op, const char *op_ins, const char *user_id,
     const char *const *names, size_t n)
 {
 	enum pv_rc rc;
@@ -142,7 +142,7 @@ static enum pv_rc set_replace(struct store *st, enum store_sqlite_stmt del,
 	for (i = 0; i < n; i++) {
 		if (names[i] == NULL)
 			return PV_E_INVALID;
-		if ((rc = store_sqlite_exec(st, ins, op,
+		if ((rc = store_sqlite_exec(st, ins, op_ins,
 		    SQP_LIST(SQP_TEXT(user_id), SQP_TEXT(names[i])), NULL)) != PV_OK)
 			return rc;
 	}
@@ -162,7 +162,7 @@ enum pv_rc store_sqlite_user_roles_set(struct store *st, const char *user_id,
     const char *const *roles, size_t n)
 {
 	return set_replace(st, SQ_USER_ROLES_DELETE, SQ_USER_ROLES_INSERT, "user_roles_set",
-	    user_id, roles, n);
+	    "user_roles_set/insert", user_id, roles, n);
 }
 
 enum pv_rc store_sqlite_user_roles_get(struct store *st, const char *user_id,
@@ -175,7 +175,7 @@ enum pv_rc store_sqlite_user_groups_set(struct store *st, const char *user_id,
     const char *const *groups, size_t n)
 {
 	return set_replace(st, SQ_USER_GROUPS_DELETE, SQ_USER_GROUPS_INSERT, "user_groups_set",
-	    user_id, groups, n);
+	    "user_groups_set/insert", user_id, groups, n);
 }
 
 enum pv_rc store_sqlite_user_groups_get(struct store *st, const char *user_id,
@@ -187,8 +187,8 @@ enum pv_rc store_sqlite_user_groups_get(struct store *st, const char *user_id,
 enum pv_rc store_sqlite_recovery_set(struct store *st, const char *user_id,
     const char *const *code_hashes, size_t n)
 {
-	return set_replace(st, SQ_RECOVERY_DELETE, SQ_RECOVERY_INSERT, "recovery_set", user_id,
-	    code_hashes, n);
+	return set_replace(st, SQ_RECOVERY_DELETE, SQ_RECOVERY_INSERT, "recovery_set",
+	    "recovery_set/insert", user_id, code_hashes, n);
 }
 
 enum pv_rc store_sqlite_recovery_unused(struct store *st, const char *user_id,
@@ -475,9 +475,45 @@ enum pv_rc store_sqlite_mfa_pending_delete(struct store *st, const char *token_h
 
 	/* Housekeeping: expired pending logins are useless; drop them. */
 	if (rc == PV_OK)
-		rc = store_sqlite_exec(st, SQ_MFA_PENDING_PURGE, "mfa_pending_purge",
+		rc = store_sqlite_exec(st, SQ_MFA_PENDING_PURGE, "mfa_pending_delete/purge",
 		    SQP_LIST(SQP_INT(now_ms)), NULL);
 	if (rc == PV_OK && changes == 0)
 		rc = PV_E_NOTFOUND;
 	return rc;
 }
+
+const struct store_identity_ops store_sqlite_identity_ops = {
+	/* identity:begin */
+	.user_put = store_sqlite_user_put,
+	.user_get = store_sqlite_user_get,
+	.user_get_by_username = store_sqlite_user_get_by_username,
+	.user_update = store_sqlite_user_update,
+	.user_list = store_sqlite_user_list,
+	.user_roles_set = store_sqlite_user_roles_set,
+	.user_roles_get = store_sqlite_user_roles_get,
+	.user_groups_set = store_sqlite_user_groups_set,
+	.user_groups_get = store_sqlite_user_groups_get,
+	.role_put = store_sqlite_role_put,
+	.role_get = store_sqlite_role_get,
+	.role_list = store_sqlite_role_list,
+	.group_put = store_sqlite_group_put,
+	.group_get = store_sqlite_group_get,
+	.group_list = store_sqlite_group_list,
+	.session_put = store_sqlite_session_put,
+	.session_get_by_hash = store_sqlite_session_get_by_hash,
+	.session_touch = store_sqlite_session_touch,
+	.session_set_state = store_sqlite_session_set_state,
+	.session_end = store_sqlite_session_end,
+	.session_end_all_for_user = store_sqlite_session_end_all_for_user,
+	.recovery_set = store_sqlite_recovery_set,
+	.recovery_unused = store_sqlite_recovery_unused,
+	.recovery_use = store_sqlite_recovery_use,
+	.lockout_get = store_sqlite_lockout_get,
+	.lockout_put = store_sqlite_lockout_put,
+	.lockout_clear = store_sqlite_lockout_clear,
+	.mfa_pending_put = store_sqlite_mfa_pending_put,
+	.mfa_pending_get = store_sqlite_mfa_pending_get,
+	.mfa_pending_attempt = store_sqlite_mfa_pending_attempt,
+	.mfa_pending_delete = store_sqlite_mfa_pending_delete,
+	/* identity:end */
+};

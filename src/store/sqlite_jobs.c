@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store_int.h"
+#include "store/store_sqlite.h"
 
 static enum pv_rc job_from_row(sqlite3_stmt *s, void *out)
 {
@@ -83,3 +83,13 @@ enum pv_rc store_sqlite_job_runnable(struct store *st, const char *owner, int64_
 	return store_sqlite_scan(st, SQ_JOB_RUNNABLE, "job_runnable",
 	    SQP_LIST(SQP_TEXT(owner), SQP_INT(now_ms)), job_row, &x);
 }
+
+const struct store_jobs_ops store_sqlite_jobs_ops = {
+	/* jobs:begin */
+	.job_put = store_sqlite_job_put,
+	.job_get = store_sqlite_job_get,
+	.job_update = store_sqlite_job_update,
+	.job_list = store_sqlite_job_list,
+	.job_runnable = store_sqlite_job_runnable,
+	/* jobs:end */
+};

@@ -1,13 +1,20 @@
 /*
- * store.c: the public store_* entry points. Each one
- *   1. checks the fault-injection hook (only #ifdef PV_FAULT_INJECTION; op
- *      name = the function name without "store_", taken from __func__ so it
- *      cannot drift from the header),
- *   2. rejects NULL pointer arguments with PV_E_INVALID,
- *   3. dispatches through st->ops to the backend (store_int.h).
- * Only functions that return enum pv_rc can be made to fail; store_close,
+ * store.c: the public store_* entry points and the fault-injection state.
+ * Each entry point
+ *   1. rejects NULL pointer arguments with PV_E_INVALID,
+ *   2. dispatches through st->ops-><domain> to the backend (store_int.h).
+ * Fault injection is not checked here (except "open") but in the backend's
+ * statement runners, which call store_fault_check(op) before they touch a
+ * connection: op is the name of the store function without "store_" for the
+ * first statement of an op, and "<op>/<step>" for its later statements (so
+ * "n-th next call" counts op calls, an injected failure writes nothing, and a
+ * test may also fail a later step, e.g. "record_shred/bidx"). Only functions
+ * that return enum pv_rc can be made to fail; store_close,
  * store_schema_version, store_tx_rollback and store_tx_rollback_savepoint
  * always run (they are the cleanup path of a failure).
+ * This file is compiled twice (CMakeLists.txt): into pv_store with
+ * store_fault_check a stub returning PV_OK, and as pv_store_fault with
+ * PV_FAULT_INJECTION=1 for test binaries only.
  *
  * Fault state (test builds):
  *  - a table of armed ops {name, n}: n > 0 counts down and fires once when it
@@ -17,6 +24,7 @@
  *  - PHIVAULT_FAULT_FILE, read from the environment once (first check): if
  *    set, every call re-reads that file and fails if a line equals the op.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,7 +114,7 @@ static bool fault_file_hit(const char *path, const char *op)
 	return hit;
 }
 
-static enum pv_rc fault_check(const char *op)
+enum pv_rc store_fault_check(const char *op)
 {
 	bool hit = false;
 
@@ -122,13 +130,6 @@ static enum pv_rc fault_check(const char *op)
 	return PV_OK;
 }
 
-/* __func__ is "store_<op>". */
-#define STORE_FAULT()                                                          \
-	do {                                                                   \
-		enum pv_rc frc_ = fault_check(__func__ + sizeof("store_") - 1); \
-		if (frc_ != PV_OK)                                             \
-			return frc_;                                           \
-	} while (0)
 
 void store_fault_set(const char *op, int n)
 {
@@ -170,7 +171,11 @@ void store_fault_clear_all(void)
 	pthread_mutex_unlock(&fault_mu);
 }
 #else
-#define STORE_FAULT() do { } while (0)
+enum pv_rc store_fault_check(const char *op)
+{
+	(void)op;
+	return PV_OK;
+}
 
 void store_fault_set(const char *op, int n)
 {
@@ -211,7 +216,10 @@ static const struct backend backends[] = {
 enum pv_rc store_open(const char *datadir, const char *backend, const char *url,
     bool read_only, struct store **out)
 {
-	STORE_FAULT();
+	enum pv_rc frc = store_fault_check("open");
+
+	if (frc != PV_OK)
+		return frc;
 	if (out == NULL)
 		return PV_E_INVALID;
 	if (backend == NULL)
@@ -232,12 +240,18 @@ enum pv_rc store_open(const char *datadir, const char *backend, const char *url,
 void store_close(struct store *st)
 {
 	if (st != NULL)
-		st->ops->close(st);
+		st->ops->core->close(st);
+}
+
+void store_pool_set(struct store *st, unsigned max_connections, unsigned wait_ms)
+{
+	if (st != NULL)
+		st->ops->core->pool_set(st, max_connections, wait_ms);
 }
 
 int store_schema_version(struct store *st)
 {
-	return st != NULL ? st->ops->schema_version(st) : 0;
+	return st != NULL ? st->ops->core->schema_version(st) : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -246,46 +260,42 @@ int store_schema_version(struct store *st)
 
 enum pv_rc store_tx_begin(struct store *st)
 {
-	STORE_FAULT();
 	if (st == NULL)
 		return PV_E_INVALID;
-	return st->ops->tx_begin(st);
+	return st->ops->core->tx_begin(st);
 }
 
 enum pv_rc store_tx_commit(struct store *st)
 {
-	STORE_FAULT();
 	if (st == NULL)
 		return PV_E_INVALID;
-	return st->ops->tx_commit(st);
+	return st->ops->core->tx_commit(st);
 }
 
 void store_tx_rollback(struct store *st)
 {
 	if (st != NULL)
-		st->ops->tx_rollback(st);
+		st->ops->core->tx_rollback(st);
 }
 
 enum pv_rc store_tx_savepoint(struct store *st)
 {
-	STORE_FAULT();
 	if (st == NULL)
 		return PV_E_INVALID;
-	return st->ops->tx_savepoint(st);
+	return st->ops->core->tx_savepoint(st);
 }
 
 enum pv_rc store_tx_release(struct store *st)
 {
-	STORE_FAULT();
 	if (st == NULL)
 		return PV_E_INVALID;
-	return st->ops->tx_release(st);
+	return st->ops->core->tx_release(st);
 }
 
 void store_tx_rollback_savepoint(struct store *st)
 {
 	if (st != NULL)
-		st->ops->tx_rollback_savepoint(st);
+		st->ops->core->tx_rollback_savepoint(st);
 }
 
 /* ------------------------------------------------------------------ */
@@ -294,18 +304,16 @@ void store_tx_rollback_savepoint(struct store *st)
 
 enum pv_rc store_meta_get(struct store *st, const char *key, uint8_t **val, size_t *len)
 {
-	STORE_FAULT();
 	if (st == NULL || key == NULL || val == NULL || len == NULL)
 		return PV_E_INVALID;
-	return st->ops->meta_get(st, key, val, len);
+	return st->ops->core->meta_get(st, key, val, len);
 }
 
 enum pv_rc store_meta_put(struct store *st, const char *key, const uint8_t *val, size_t len)
 {
-	STORE_FAULT();
 	if (st == NULL || key == NULL || (val == NULL && len > 0))
 		return PV_E_INVALID;
-	return st->ops->meta_put(st, key, val, len);
+	return st->ops->core->meta_put(st, key, val, len);
 }
 
 /* ------------------------------------------------------------------ */
@@ -336,45 +344,40 @@ static bool kek_state_ok(enum store_kek_state s)
 
 enum pv_rc store_kek_put(struct store *st, const struct store_kek *k)
 {
-	STORE_FAULT();
 	if (st == NULL || k == NULL || !kek_name_ok(k->name) || !kek_state_ok(k->state) ||
 	    (k->wrapped == NULL && k->wrapped_len > 0))
 		return PV_E_INVALID;
-	return st->ops->kek_put(st, k);
+	return st->ops->keys->kek_put(st, k);
 }
 
 enum pv_rc store_kek_get(struct store *st, const char *name, uint32_t version,
     struct store_kek *out)
 {
-	STORE_FAULT();
 	if (st == NULL || out == NULL || !kek_name_ok(name))
 		return PV_E_INVALID;
-	return st->ops->kek_get(st, name, version, out);
+	return st->ops->keys->kek_get(st, name, version, out);
 }
 
 enum pv_rc store_kek_latest(struct store *st, const char *name, struct store_kek *out)
 {
-	STORE_FAULT();
 	if (st == NULL || out == NULL || !kek_name_ok(name))
 		return PV_E_INVALID;
-	return st->ops->kek_latest(st, name, out);
+	return st->ops->keys->kek_latest(st, name, out);
 }
 
 enum pv_rc store_kek_set_state(struct store *st, const char *name, uint32_t version,
     enum store_kek_state state)
 {
-	STORE_FAULT();
 	if (st == NULL || !kek_name_ok(name) || !kek_state_ok(state))
 		return PV_E_INVALID;
-	return st->ops->kek_set_state(st, name, version, state);
+	return st->ops->keys->kek_set_state(st, name, version, state);
 }
 
 enum pv_rc store_kek_scan(struct store *st, store_kek_cb cb, void *arg)
 {
-	STORE_FAULT();
 	if (st == NULL || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->kek_scan(st, cb, arg);
+	return st->ops->keys->kek_scan(st, cb, arg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -383,21 +386,19 @@ enum pv_rc store_kek_scan(struct store *st, store_kek_cb cb, void *arg)
 
 enum pv_rc store_audit_append(struct store *st, const struct store_audit_row *row)
 {
-	STORE_FAULT();
 	if (st == NULL || row == NULL || row->time == NULL || row->actor == NULL ||
 	    row->action == NULL || row->resource == NULL || row->purpose_of_use == NULL ||
 	    row->outcome == NULL || row->reason == NULL || row->detail == NULL ||
 	    row->prev_hash == NULL || row->hash == NULL)
 		return PV_E_INVALID;
-	return st->ops->audit_append(st, row);
+	return st->ops->audit->audit_append(st, row);
 }
 
 enum pv_rc store_audit_head(struct store *st, int64_t *seq, char hash[65])
 {
-	STORE_FAULT();
 	if (st == NULL || seq == NULL || hash == NULL)
 		return PV_E_INVALID;
-	return st->ops->audit_head(st, seq, hash);
+	return st->ops->audit->audit_head(st, seq, hash);
 }
 
 enum pv_rc store_audit_scan(struct store *st, const struct store_audit_filter *f,
@@ -405,35 +406,31 @@ enum pv_rc store_audit_scan(struct store *st, const struct store_audit_filter *f
 {
 	static const struct store_audit_filter all;
 
-	STORE_FAULT();
 	if (st == NULL || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->audit_scan(st, f != NULL ? f : &all, cb, arg);
+	return st->ops->audit->audit_scan(st, f != NULL ? f : &all, cb, arg);
 }
 
 enum pv_rc store_checkpoint_put(struct store *st, const struct store_checkpoint *cp)
 {
-	STORE_FAULT();
 	if (st == NULL || cp == NULL || cp->hash == NULL || cp->time == NULL ||
 	    cp->signature == NULL || cp->key_id == NULL)
 		return PV_E_INVALID;
-	return st->ops->checkpoint_put(st, cp);
+	return st->ops->audit->checkpoint_put(st, cp);
 }
 
 enum pv_rc store_checkpoint_scan(struct store *st, store_checkpoint_cb cb, void *arg)
 {
-	STORE_FAULT();
 	if (st == NULL || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->checkpoint_scan(st, cb, arg);
+	return st->ops->audit->checkpoint_scan(st, cb, arg);
 }
 
 enum pv_rc store_checkpoint_count(struct store *st, int64_t *n)
 {
-	STORE_FAULT();
 	if (st == NULL || n == NULL)
 		return PV_E_INVALID;
-	return st->ops->checkpoint_count(st, n);
+	return st->ops->audit->checkpoint_count(st, n);
 }
 
 /* ---- identity ---- */
@@ -461,269 +458,238 @@ static bool user_ok(const struct store_user *u)
 
 enum pv_rc store_user_put(struct store *st, const struct store_user *u)
 {
-	STORE_FAULT();
 	if (st == NULL || !user_ok(u))
 		return PV_E_INVALID;
-	return st->ops->user_put(st, u);
+	return st->ops->identity->user_put(st, u);
 }
 
 enum pv_rc store_user_get(struct store *st, const char *id, struct store_user *out)
 {
-	STORE_FAULT();
 	if (st == NULL || id == NULL || out == NULL)
 		return PV_E_INVALID;
-	return st->ops->user_get(st, id, out);
+	return st->ops->identity->user_get(st, id, out);
 }
 
 enum pv_rc store_user_get_by_username(struct store *st, const char *username,
     struct store_user *out)
 {
-	STORE_FAULT();
 	if (st == NULL || username == NULL || out == NULL)
 		return PV_E_INVALID;
-	return st->ops->user_get_by_username(st, username, out);
+	return st->ops->identity->user_get_by_username(st, username, out);
 }
 
 enum pv_rc store_user_update(struct store *st, const struct store_user *u)
 {
-	STORE_FAULT();
 	if (st == NULL || !user_ok(u))
 		return PV_E_INVALID;
-	return st->ops->user_update(st, u);
+	return st->ops->identity->user_update(st, u);
 }
 
 enum pv_rc store_user_list(struct store *st, store_user_cb cb, void *arg)
 {
-	STORE_FAULT();
 	if (st == NULL || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->user_list(st, cb, arg);
+	return st->ops->identity->user_list(st, cb, arg);
 }
 
 enum pv_rc store_user_roles_set(struct store *st, const char *user_id,
     const char *const *roles, size_t n)
 {
-	STORE_FAULT();
 	if (st == NULL || user_id == NULL || (n > 0 && roles == NULL))
 		return PV_E_INVALID;
-	return st->ops->user_roles_set(st, user_id, roles, n);
+	return st->ops->identity->user_roles_set(st, user_id, roles, n);
 }
 
 enum pv_rc store_user_roles_get(struct store *st, const char *user_id, store_name_cb cb,
     void *arg)
 {
-	STORE_FAULT();
 	if (st == NULL || user_id == NULL || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->user_roles_get(st, user_id, cb, arg);
+	return st->ops->identity->user_roles_get(st, user_id, cb, arg);
 }
 
 enum pv_rc store_user_groups_set(struct store *st, const char *user_id,
     const char *const *groups, size_t n)
 {
-	STORE_FAULT();
 	if (st == NULL || user_id == NULL || (n > 0 && groups == NULL))
 		return PV_E_INVALID;
-	return st->ops->user_groups_set(st, user_id, groups, n);
+	return st->ops->identity->user_groups_set(st, user_id, groups, n);
 }
 
 enum pv_rc store_user_groups_get(struct store *st, const char *user_id, store_name_cb cb,
     void *arg)
 {
-	STORE_FAULT();
 	if (st == NULL || user_id == NULL || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->user_groups_get(st, user_id, cb, arg);
+	return st->ops->identity->user_groups_get(st, user_id, cb, arg);
 }
 
 enum pv_rc store_role_put(struct store *st, const struct store_role *r)
 {
-	STORE_FAULT();
 	if (st == NULL || r == NULL || !istr_ok(r->name, sizeof(r->name)))
 		return PV_E_INVALID;
-	return st->ops->role_put(st, r);
+	return st->ops->identity->role_put(st, r);
 }
 
 enum pv_rc store_role_get(struct store *st, const char *name, struct store_role *out)
 {
-	STORE_FAULT();
 	if (st == NULL || name == NULL || out == NULL)
 		return PV_E_INVALID;
-	return st->ops->role_get(st, name, out);
+	return st->ops->identity->role_get(st, name, out);
 }
 
 enum pv_rc store_role_list(struct store *st, store_role_cb cb, void *arg)
 {
-	STORE_FAULT();
 	if (st == NULL || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->role_list(st, cb, arg);
+	return st->ops->identity->role_list(st, cb, arg);
 }
 
 enum pv_rc store_group_put(struct store *st, const struct store_group *g)
 {
-	STORE_FAULT();
 	if (st == NULL || g == NULL || !istr_ok(g->name, sizeof(g->name)))
 		return PV_E_INVALID;
-	return st->ops->group_put(st, g);
+	return st->ops->identity->group_put(st, g);
 }
 
 enum pv_rc store_group_get(struct store *st, const char *name, struct store_group *out)
 {
-	STORE_FAULT();
 	if (st == NULL || name == NULL || out == NULL)
 		return PV_E_INVALID;
-	return st->ops->group_get(st, name, out);
+	return st->ops->identity->group_get(st, name, out);
 }
 
 enum pv_rc store_group_list(struct store *st, store_group_cb cb, void *arg)
 {
-	STORE_FAULT();
 	if (st == NULL || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->group_list(st, cb, arg);
+	return st->ops->identity->group_list(st, cb, arg);
 }
 
 enum pv_rc store_session_put(struct store *st, const struct store_session *s)
 {
-	STORE_FAULT();
 	if (st == NULL || s == NULL || !istr_ok(s->id, sizeof(s->id)) ||
 	    !istr_ok(s->token_hash, sizeof(s->token_hash)) ||
 	    !istr_ok(s->user_id, sizeof(s->user_id)) || strlen(s->source) >= sizeof(s->source))
 		return PV_E_INVALID;
-	return st->ops->session_put(st, s);
+	return st->ops->identity->session_put(st, s);
 }
 
 enum pv_rc store_session_get_by_hash(struct store *st, const char *token_hash,
     struct store_session *out)
 {
-	STORE_FAULT();
 	if (st == NULL || token_hash == NULL || out == NULL)
 		return PV_E_INVALID;
-	return st->ops->session_get_by_hash(st, token_hash, out);
+	return st->ops->identity->session_get_by_hash(st, token_hash, out);
 }
 
 enum pv_rc store_session_touch(struct store *st, const char *id, int64_t last_seen_ms)
 {
-	STORE_FAULT();
 	if (st == NULL || id == NULL)
 		return PV_E_INVALID;
-	return st->ops->session_touch(st, id, last_seen_ms);
+	return st->ops->identity->session_touch(st, id, last_seen_ms);
 }
 
 enum pv_rc store_session_set_state(struct store *st, const char *id, unsigned restrict_flags,
     bool mfa_verified, int64_t credential_epoch)
 {
-	STORE_FAULT();
 	if (st == NULL || id == NULL)
 		return PV_E_INVALID;
-	return st->ops->session_set_state(st, id, restrict_flags, mfa_verified,
+	return st->ops->identity->session_set_state(st, id, restrict_flags, mfa_verified,
 	    credential_epoch);
 }
 
 enum pv_rc store_session_end(struct store *st, const char *id, int64_t ended_ms,
     const char *reason)
 {
-	STORE_FAULT();
 	if (st == NULL || id == NULL || reason == NULL || ended_ms <= 0)
 		return PV_E_INVALID;
-	return st->ops->session_end(st, id, ended_ms, reason);
+	return st->ops->identity->session_end(st, id, ended_ms, reason);
 }
 
 enum pv_rc store_session_end_all_for_user(struct store *st, const char *user_id,
     const char *except_id, int64_t ended_ms, const char *reason, size_t *n)
 {
-	STORE_FAULT();
 	if (st == NULL || user_id == NULL || reason == NULL || ended_ms <= 0)
 		return PV_E_INVALID;
-	return st->ops->session_end_all_for_user(st, user_id, except_id, ended_ms, reason, n);
+	return st->ops->identity->session_end_all_for_user(st, user_id, except_id, ended_ms, reason, n);
 }
 
 enum pv_rc store_recovery_set(struct store *st, const char *user_id,
     const char *const *code_hashes, size_t n)
 {
-	STORE_FAULT();
 	if (st == NULL || user_id == NULL || (n > 0 && code_hashes == NULL))
 		return PV_E_INVALID;
-	return st->ops->recovery_set(st, user_id, code_hashes, n);
+	return st->ops->identity->recovery_set(st, user_id, code_hashes, n);
 }
 
 enum pv_rc store_recovery_unused(struct store *st, const char *user_id, store_name_cb cb,
     void *arg)
 {
-	STORE_FAULT();
 	if (st == NULL || user_id == NULL || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->recovery_unused(st, user_id, cb, arg);
+	return st->ops->identity->recovery_unused(st, user_id, cb, arg);
 }
 
 enum pv_rc store_recovery_use(struct store *st, const char *user_id, const char *code_hash,
     int64_t used_ms)
 {
-	STORE_FAULT();
 	if (st == NULL || user_id == NULL || code_hash == NULL)
 		return PV_E_INVALID;
-	return st->ops->recovery_use(st, user_id, code_hash, used_ms);
+	return st->ops->identity->recovery_use(st, user_id, code_hash, used_ms);
 }
 
 enum pv_rc store_lockout_get(struct store *st, const char *key, const char *kind,
     struct store_lockout *out)
 {
-	STORE_FAULT();
 	if (st == NULL || key == NULL || !kind_ok(kind) || out == NULL)
 		return PV_E_INVALID;
-	return st->ops->lockout_get(st, key, kind, out);
+	return st->ops->identity->lockout_get(st, key, kind, out);
 }
 
 enum pv_rc store_lockout_put(struct store *st, const char *key, const char *kind,
     const struct store_lockout *l)
 {
-	STORE_FAULT();
 	if (st == NULL || key == NULL || !kind_ok(kind) || l == NULL)
 		return PV_E_INVALID;
-	return st->ops->lockout_put(st, key, kind, l);
+	return st->ops->identity->lockout_put(st, key, kind, l);
 }
 
 enum pv_rc store_lockout_clear(struct store *st, const char *key)
 {
-	STORE_FAULT();
 	if (st == NULL || key == NULL)
 		return PV_E_INVALID;
-	return st->ops->lockout_clear(st, key);
+	return st->ops->identity->lockout_clear(st, key);
 }
 
 enum pv_rc store_mfa_pending_put(struct store *st, const struct store_mfa_pending *p)
 {
-	STORE_FAULT();
 	if (st == NULL || p == NULL || !istr_ok(p->token_hash, sizeof(p->token_hash)) ||
 	    !istr_ok(p->user_id, sizeof(p->user_id)))
 		return PV_E_INVALID;
-	return st->ops->mfa_pending_put(st, p);
+	return st->ops->identity->mfa_pending_put(st, p);
 }
 
 enum pv_rc store_mfa_pending_get(struct store *st, const char *token_hash,
     struct store_mfa_pending *out)
 {
-	STORE_FAULT();
 	if (st == NULL || token_hash == NULL || out == NULL)
 		return PV_E_INVALID;
-	return st->ops->mfa_pending_get(st, token_hash, out);
+	return st->ops->identity->mfa_pending_get(st, token_hash, out);
 }
 
 enum pv_rc store_mfa_pending_attempt(struct store *st, const char *token_hash)
 {
-	STORE_FAULT();
 	if (st == NULL || token_hash == NULL)
 		return PV_E_INVALID;
-	return st->ops->mfa_pending_attempt(st, token_hash);
+	return st->ops->identity->mfa_pending_attempt(st, token_hash);
 }
 
 enum pv_rc store_mfa_pending_delete(struct store *st, const char *token_hash, int64_t now_ms)
 {
-	STORE_FAULT();
 	if (st == NULL || token_hash == NULL)
 		return PV_E_INVALID;
-	return st->ops->mfa_pending_delete(st, token_hash, now_ms);
+	return st->ops->identity->mfa_pending_delete(st, token_hash, now_ms);
 }
 /* identity:end */
 
@@ -764,28 +730,25 @@ void store_collection_clear(struct store_collection *c)
 
 enum pv_rc store_collection_put(struct store *st, const struct store_collection *c)
 {
-	STORE_FAULT();
 	if (st == NULL || c == NULL || !vname_ok(c->name) || c->schema == NULL ||
 	    c->region[0] == '\0' || memchr(c->region, '\0', sizeof(c->region)) == NULL ||
 	    !vkek_ok(c->kek_name))
 		return PV_E_INVALID;
-	return st->ops->collection_put(st, c);
+	return st->ops->vault->collection_put(st, c);
 }
 
 enum pv_rc store_collection_get(struct store *st, const char *name, struct store_collection *out)
 {
-	STORE_FAULT();
 	if (st == NULL || out == NULL || !vname_ok(name))
 		return PV_E_INVALID;
-	return st->ops->collection_get(st, name, out);
+	return st->ops->vault->collection_get(st, name, out);
 }
 
 enum pv_rc store_collection_list(struct store *st, store_collection_cb cb, void *arg)
 {
-	STORE_FAULT();
 	if (st == NULL || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->collection_list(st, cb, arg);
+	return st->ops->vault->collection_list(st, cb, arg);
 }
 
 void store_record_clear(struct store_record *r)
@@ -808,79 +771,71 @@ static bool record_ok(const struct store_record *r)
 
 enum pv_rc store_record_put(struct store *st, const struct store_record *r)
 {
-	STORE_FAULT();
 	if (st == NULL || r == NULL || !record_ok(r))
 		return PV_E_INVALID;
-	return st->ops->record_put(st, r);
+	return st->ops->vault->record_put(st, r);
 }
 
 enum pv_rc store_record_get(struct store *st, const char *collection, const char *id,
     struct store_record *out)
 {
-	STORE_FAULT();
 	if (st == NULL || out == NULL || !vname_ok(collection) || !vid_ok(id))
 		return PV_E_INVALID;
-	return st->ops->record_get(st, collection, id, out);
+	return st->ops->vault->record_get(st, collection, id, out);
 }
 
 enum pv_rc store_record_update(struct store *st, const struct store_record *r,
     uint32_t expected_version)
 {
-	STORE_FAULT();
 	if (st == NULL || r == NULL || !record_ok(r) || expected_version == 0 ||
 	    r->version != expected_version + 1)
 		return PV_E_INVALID;
-	return st->ops->record_update(st, r, expected_version);
+	return st->ops->vault->record_update(st, r, expected_version);
 }
 
 enum pv_rc store_record_shred(struct store *st, const char *collection, const char *id,
     int64_t deleted_ms)
 {
-	STORE_FAULT();
 	if (st == NULL || !vname_ok(collection) || !vid_ok(id) || deleted_ms <= 0)
 		return PV_E_INVALID;
-	return st->ops->record_shred(st, collection, id, deleted_ms);
+	return st->ops->vault->record_shred(st, collection, id, deleted_ms);
 }
 
 enum pv_rc store_bidx_put(struct store *st, const char *collection, const char *field,
     const uint8_t mac[STORE_MAC_LEN], const char *record_id)
 {
-	STORE_FAULT();
 	if (st == NULL || !vname_ok(collection) || !vname_ok(field) || mac == NULL ||
 	    !vid_ok(record_id))
 		return PV_E_INVALID;
-	return st->ops->bidx_put(st, collection, field, mac, record_id);
+	return st->ops->vault->bidx_put(st, collection, field, mac, record_id);
 }
 
 enum pv_rc store_bidx_delete(struct store *st, const char *collection, const char *record_id,
     const char *field)
 {
-	STORE_FAULT();
 	if (st == NULL || !vname_ok(collection) || !vid_ok(record_id) ||
 	    (field != NULL && !vname_ok(field)))
 		return PV_E_INVALID;
-	return st->ops->bidx_delete(st, collection, record_id, field);
+	return st->ops->vault->bidx_delete(st, collection, record_id, field);
 }
 
 enum pv_rc store_bidx_lookup(struct store *st, const char *collection, const char *field,
     const uint8_t mac[STORE_MAC_LEN], size_t limit, store_bidx_cb cb, void *arg)
 {
-	STORE_FAULT();
 	if (st == NULL || !vname_ok(collection) || !vname_ok(field) || mac == NULL || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->bidx_lookup(st, collection, field, mac, limit, cb, arg);
+	return st->ops->vault->bidx_lookup(st, collection, field, mac, limit, cb, arg);
 }
 
 enum pv_rc store_record_scan(struct store *st, const char *collection, const char *after_id,
     size_t limit, store_bidx_cb cb, void *arg)
 {
-	STORE_FAULT();
 	if (st == NULL || !vname_ok(collection) || after_id == NULL ||
 	    (after_id[0] != '\0' && !vid_ok(after_id)) || cb == NULL)
 		return PV_E_INVALID;
-	if (st->ops->record_scan == NULL)
+	if (st->ops->vault->record_scan == NULL)
 		return PV_E_INTERNAL;
-	return st->ops->record_scan(st, collection, after_id, limit, cb, arg);
+	return st->ops->vault->record_scan(st, collection, after_id, limit, cb, arg);
 }
 
 void store_token_clear(struct store_token *t)
@@ -894,30 +849,27 @@ void store_token_clear(struct store_token *t)
 
 enum pv_rc store_token_put(struct store *st, const struct store_token *t)
 {
-	STORE_FAULT();
 	if (st == NULL || t == NULL || !vid_ok(t->token) || !vname_ok(t->collection) ||
 	    !vname_ok(t->field) || !vkek_ok(t->kek_name) || t->kek_version == 0 ||
 	    t->wrapped_dek == NULL || t->wrapped_dek_len == 0 ||
 	    t->ciphertext == NULL || t->ciphertext_len == 0)
 		return PV_E_INVALID;
-	return st->ops->token_put(st, t);
+	return st->ops->vault->token_put(st, t);
 }
 
 enum pv_rc store_token_get(struct store *st, const char *token, struct store_token *out)
 {
-	STORE_FAULT();
 	if (st == NULL || out == NULL || !vid_ok(token))
 		return PV_E_INVALID;
-	return st->ops->token_get(st, token, out);
+	return st->ops->vault->token_get(st, token, out);
 }
 
 enum pv_rc store_token_get_by_mac(struct store *st, const uint8_t mac[STORE_MAC_LEN],
     struct store_token *out)
 {
-	STORE_FAULT();
 	if (st == NULL || mac == NULL || out == NULL)
 		return PV_E_INVALID;
-	return st->ops->token_get_by_mac(st, mac, out);
+	return st->ops->vault->token_get_by_mac(st, mac, out);
 }
 /* vault:end */
 
@@ -940,42 +892,37 @@ void store_job_clear(struct store_job *j)
 
 enum pv_rc store_job_put(struct store *st, const struct store_job *j)
 {
-	STORE_FAULT();
 	if (st == NULL || j == NULL || !job_row_ok(j) || j->params == NULL)
 		return PV_E_INVALID;
-	return st->ops->job_put(st, j);
+	return st->ops->jobs->job_put(st, j);
 }
 
 enum pv_rc store_job_get(struct store *st, const char *id, struct store_job *out)
 {
-	STORE_FAULT();
 	if (st == NULL || id == NULL || out == NULL)
 		return PV_E_INVALID;
-	return st->ops->job_get(st, id, out);
+	return st->ops->jobs->job_get(st, id, out);
 }
 
 enum pv_rc store_job_update(struct store *st, const struct store_job *j)
 {
-	STORE_FAULT();
 	if (st == NULL || j == NULL || !job_row_ok(j))
 		return PV_E_INVALID;
-	return st->ops->job_update(st, j);
+	return st->ops->jobs->job_update(st, j);
 }
 
 enum pv_rc store_job_list(struct store *st, store_job_cb cb, void *arg)
 {
-	STORE_FAULT();
 	if (st == NULL || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->job_list(st, cb, arg);
+	return st->ops->jobs->job_list(st, cb, arg);
 }
 
 enum pv_rc store_job_runnable(struct store *st, const char *owner, int64_t now_ms,
     store_job_cb cb, void *arg)
 {
-	STORE_FAULT();
 	if (st == NULL || owner == NULL || owner[0] == '\0' || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->job_runnable(st, owner, now_ms, cb, arg);
+	return st->ops->jobs->job_runnable(st, owner, now_ms, cb, arg);
 }
 /* jobs:end */

@@ -1,66 +1,49 @@
 /*
- * store internals: the backend ops table that store.c dispatches through,
- * the backends' open functions, and the SQLite backend's shared helpers
- * (per-thread connection, cached prepared statements, error mapping) so that
- * more backend files (e.g. sqlite_identity.c) and the unit tests can use them.
- * Not API: only src/store/ and tests/unit/store/ include this header.
+ * store internals, backend-neutral: the backend ops table that store.c
+ * dispatches through (one sub-table per domain, mirroring store_core.h,
+ * store_identity.h, store_vault.h, store_keys.h, store_audit.h,
+ * store_jobs.h), the handle every backend embeds, the backends' open
+ * functions, and the fault hook the backends' statement runners call.
+ * No backend type appears here: the SQLite backend's internals are in
+ * store_sqlite.h. Not API: only src/store/ and tests/unit/store/ include it.
  *
  * Invariants:
- *  - Every op in struct store_ops is non-NULL in every backend's table.
- *  - store.c has already checked the fault hook and that pointer arguments
- *    are non-NULL before an op runs; ops may assume valid pointers.
+ *  - Every sub-table and every op in it is non-NULL in every backend.
+ *  - store.c has already checked that pointer arguments are non-NULL before
+ *    an op runs; ops may assume valid pointers.
+ *  - Every statement a backend runs for an op first calls store_fault_check
+ *    (below) with the op's name (its first statement) or "<op>/<step>".
  *  - Ops write out-parameters only on success and copy data out (malloc'd);
  *    scan callbacks receive pointers valid only during the callback.
  *
  * Extending: a new domain op goes into struct store_ops inside its section's
- * anchors below, a store_* wrapper in store.c, and an implementation in every
- * backend's ops table (sqlite.c today).
+ * anchors below (its domain's sub-table), a store_* wrapper in store.c, and an
+ * implementation in every backend's sub-table for that domain (sqlite.c:
+ * core, vault, keys, audit; sqlite_identity.c; sqlite_jobs.c).
  */
 #ifndef PV_STORE_INT_H
 #define PV_STORE_INT_H
 
-#include <pthread.h>
-#include <sqlite3.h>
-
 #include "store/store.h"
 
-struct store_ops {
-	/* ---- lifecycle ---- */
+/* ---- core (store_core.h): lifecycle, transactions (calling thread's connection), meta */
+struct store_core_ops {
 	void (*close)(struct store *st);
+	void (*pool_set)(struct store *st, unsigned max_connections, unsigned wait_ms);
 	int (*schema_version)(struct store *st);
-
-	/* ---- transactions (calling thread's connection) ---- */
 	enum pv_rc (*tx_begin)(struct store *st);
 	enum pv_rc (*tx_commit)(struct store *st);
 	void (*tx_rollback)(struct store *st);
 	enum pv_rc (*tx_savepoint)(struct store *st);
 	enum pv_rc (*tx_release)(struct store *st);
 	void (*tx_rollback_savepoint)(struct store *st);
-
-	/* ---- meta ---- */
 	enum pv_rc (*meta_get)(struct store *st, const char *key, uint8_t **val, size_t *len);
 	enum pv_rc (*meta_put)(struct store *st, const char *key, const uint8_t *val, size_t len);
+};
 
-	/* ---- key-encryption keys ---- */
-	enum pv_rc (*kek_put)(struct store *st, const struct store_kek *k);
-	enum pv_rc (*kek_get)(struct store *st, const char *name, uint32_t version,
-	    struct store_kek *out);
-	enum pv_rc (*kek_latest)(struct store *st, const char *name, struct store_kek *out);
-	enum pv_rc (*kek_set_state)(struct store *st, const char *name, uint32_t version,
-	    enum store_kek_state state);
-	enum pv_rc (*kek_scan)(struct store *st, store_kek_cb cb, void *arg);
-
-	/* ---- audit trail and checkpoints ---- */
-	enum pv_rc (*audit_append)(struct store *st, const struct store_audit_row *row);
-	enum pv_rc (*audit_head)(struct store *st, int64_t *seq, char hash[65]);
-	enum pv_rc (*audit_scan)(struct store *st, const struct store_audit_filter *f,
-	    store_audit_cb cb, void *arg);
-	enum pv_rc (*checkpoint_put)(struct store *st, const struct store_checkpoint *cp);
-	enum pv_rc (*checkpoint_scan)(struct store *st, store_checkpoint_cb cb, void *arg);
-	enum pv_rc (*checkpoint_count)(struct store *st, int64_t *n);
-
-	/* ---- identity ---- */
-	/* identity:begin (added by the identity work) */
+/* ---- identity (store_identity.h) ---- */
+struct store_identity_ops {
+	/* identity:begin */
 	enum pv_rc (*user_put)(struct store *st, const struct store_user *u);
 	enum pv_rc (*user_get)(struct store *st, const char *id, struct store_user *out);
 	enum pv_rc (*user_get_by_username)(struct store *st, const char *username,
@@ -108,9 +91,11 @@ struct store_ops {
 	enum pv_rc (*mfa_pending_attempt)(struct store *st, const char *token_hash);
 	enum pv_rc (*mfa_pending_delete)(struct store *st, const char *token_hash, int64_t now_ms);
 	/* identity:end */
+};
 
-	/* ---- vault ---- */
-	/* vault:begin (added by the records work) */
+/* ---- vault (store_vault.h): collections, records, record cursor scan, blind index, tokens */
+struct store_vault_ops {
+	/* vault:begin */
 	enum pv_rc (*collection_put)(struct store *st, const struct store_collection *c);
 	enum pv_rc (*collection_get)(struct store *st, const char *name,
 	    struct store_collection *out);
@@ -135,9 +120,33 @@ struct store_ops {
 	enum pv_rc (*record_scan)(struct store *st, const char *collection, const char *after_id,
 	    size_t limit, store_bidx_cb cb, void *arg);
 	/* vault:end */
+};
 
-	/* ---- jobs ---- */
-	/* jobs:begin (added by the jobs work) */
+/* ---- keys (store_keys.h): key-encryption keys */
+struct store_keys_ops {
+	enum pv_rc (*kek_put)(struct store *st, const struct store_kek *k);
+	enum pv_rc (*kek_get)(struct store *st, const char *name, uint32_t version,
+	    struct store_kek *out);
+	enum pv_rc (*kek_latest)(struct store *st, const char *name, struct store_kek *out);
+	enum pv_rc (*kek_set_state)(struct store *st, const char *name, uint32_t version,
+	    enum store_kek_state state);
+	enum pv_rc (*kek_scan)(struct store *st, store_kek_cb cb, void *arg);
+};
+
+/* ---- audit (store_audit.h): audit trail and checkpoints */
+struct store_audit_ops {
+	enum pv_rc (*audit_append)(struct store *st, const struct store_audit_row *row);
+	enum pv_rc (*audit_head)(struct store *st, int64_t *seq, char hash[65]);
+	enum pv_rc (*audit_scan)(struct store *st, const struct store_audit_filter *f,
+	    store_audit_cb cb, void *arg);
+	enum pv_rc (*checkpoint_put)(struct store *st, const struct store_checkpoint *cp);
+	enum pv_rc (*checkpoint_scan)(struct store *st, store_checkpoint_cb cb, void *arg);
+	enum pv_rc (*checkpoint_count)(struct store *st, int64_t *n);
+};
+
+/* ---- jobs (store_jobs.h): background jobs */
+struct store_jobs_ops {
+	/* jobs:begin */
 	enum pv_rc (*job_put)(struct store *st, const struct store_job *j);
 	enum pv_rc (*job_get)(struct store *st, const char *id, struct store_job *out);
 	enum pv_rc (*job_update)(struct store *st, const struct store_job *j);
@@ -145,6 +154,18 @@ struct store_ops {
 	enum pv_rc (*job_runnable)(struct store *st, const char *owner, int64_t now_ms,
 	    store_job_cb cb, void *arg);
 	/* jobs:end */
+};
+
+/* The backend's table: one sub-table per domain, so a backend implements
+ * (and a conformance test covers) the store domain by domain. Every pointer
+ * and every op in each sub-table is non-NULL. */
+struct store_ops {
+	const struct store_core_ops *core;
+	const struct store_identity_ops *identity;
+	const struct store_vault_ops *vault;
+	const struct store_keys_ops *keys;
+	const struct store_audit_ops *audit;
+	const struct store_jobs_ops *jobs;
 };
 
 /* The handle every backend embeds as its first member. */
@@ -156,318 +177,10 @@ struct store {
 enum pv_rc store_sqlite_open(const char *datadir, bool read_only, struct store **out);
 /* postgres.c will add: enum pv_rc store_pg_open(const char *url, bool read_only, struct store **out); */
 
-/* ======================================================================
- * SQLite backend internals (sqlite.c, migrate.c)
- * ====================================================================== */
-
-#define STORE_SQLITE_FILE "phivault.db"
-#define STORE_SQLITE_BUSY_MS 5000
-
-/* Cached prepared statements, one slot per id per connection. The SQL for
- * each id is the designated initializer sq_sql[id] in sqlite.c. */
-enum store_sqlite_stmt {
-	/* transactions */
-	SQ_BEGIN,
-	SQ_COMMIT,
-	SQ_ROLLBACK,
-	SQ_SAVEPOINT,
-	SQ_RELEASE,
-	SQ_ROLLBACK_TO,
-	/* meta */
-	SQ_META_GET,
-	SQ_META_PUT,
-	/* kek */
-	SQ_KEK_PUT,
-	SQ_KEK_GET,
-	SQ_KEK_LATEST,
-	SQ_KEK_SET_STATE,
-	SQ_KEK_SCAN,
-	/* audit */
-	SQ_AUDIT_APPEND,
-	SQ_AUDIT_HEAD,
-	SQ_AUDIT_SCAN,
-	SQ_AUDIT_SCAN_ACTION,
-	SQ_CHECKPOINT_PUT,
-	SQ_CHECKPOINT_SCAN,
-	SQ_CHECKPOINT_COUNT,
-	/* identity:begin (added by the identity work) */
-	SQ_USER_PUT,
-	SQ_USER_GET,
-	SQ_USER_GET_BY_USERNAME,
-	SQ_USER_UPDATE,
-	SQ_USER_LIST,
-	SQ_USER_ROLES_DELETE,
-	SQ_USER_ROLES_INSERT,
-	SQ_USER_ROLES_GET,
-	SQ_USER_GROUPS_DELETE,
-	SQ_USER_GROUPS_INSERT,
-	SQ_USER_GROUPS_GET,
-	SQ_ROLE_PUT,
-	SQ_ROLE_GET,
-	SQ_ROLE_LIST,
-	SQ_GROUP_PUT,
-	SQ_GROUP_GET,
-	SQ_GROUP_LIST,
-	SQ_SESSION_PUT,
-	SQ_SESSION_GET_BY_HASH,
-	SQ_SESSION_TOUCH,
-	SQ_SESSION_SET_STATE,
-	SQ_SESSION_END,
-	SQ_SESSION_END_ALL,
-	SQ_RECOVERY_DELETE,
-	SQ_RECOVERY_INSERT,
-	SQ_RECOVERY_UNUSED,
-	SQ_RECOVERY_USE,
-	SQ_LOCKOUT_GET,
-	SQ_LOCKOUT_PUT,
-	SQ_LOCKOUT_CLEAR,
-	SQ_MFA_PENDING_PUT,
-	SQ_MFA_PENDING_GET,
-	SQ_MFA_PENDING_ATTEMPT,
-	SQ_MFA_PENDING_DELETE,
-	SQ_MFA_PENDING_PURGE,
-	/* identity:end */
-	/* vault:begin (added by the records work) */
-	SQ_COLLECTION_PUT,
-	SQ_COLLECTION_GET,
-	SQ_COLLECTION_LIST,
-	SQ_RECORD_PUT,
-	SQ_RECORD_GET,
-	SQ_RECORD_UPDATE,
-	SQ_RECORD_SHRED,
-	SQ_BIDX_PUT,
-	SQ_BIDX_DELETE,
-	SQ_BIDX_LOOKUP,
-	SQ_TOKEN_PUT,
-	SQ_TOKEN_GET,
-	SQ_TOKEN_GET_BY_MAC,
-	SQ_RECORD_SCAN,
-	/* vault:end */
-	/* jobs:begin (added by the jobs work) */
-	SQ_JOB_PUT,
-	SQ_JOB_GET,
-	SQ_JOB_UPDATE,
-	SQ_JOB_LIST,
-	SQ_JOB_RUNNABLE,
-	/* jobs:end */
-	SQ_STMT__COUNT
-};
-
-/* One thread's connection. Owned by the store's list; freed by the thread's
- * exit destructor or by store_close, whichever comes first. */
-struct store_sqlite_conn {
-	sqlite3 *db;
-	sqlite3_stmt *stmt[SQ_STMT__COUNT];
-	struct store_sqlite *owner;
-	struct store_sqlite_conn *prev, *next;
-	struct store_sqlite_conn *idle_next;   /* in owner->idle while no thread holds it */
-};
-
-/* Connections of exited threads kept for the next thread (HTTP serves a
- * thread per connection: without this every new TCP connection would pay for
- * an open, a schema read and its statement prepares). */
-#define STORE_SQLITE_IDLE_MAX 64
-
-struct store_sqlite {
-	struct store base;               /* first: (struct store *) casts */
-	char path[4096];                 /* DIR/phivault.db */
-	bool read_only;
-	int schema_version;
-	pthread_key_t key;               /* -> this thread's struct store_sqlite_conn */
-	pthread_mutex_t mu;              /* guards conns, idle, nidle, opens */
-	struct store_sqlite_conn *conns; /* every open connection */
-	struct store_sqlite_conn *idle;  /* open, held by no thread (LIFO) */
-	size_t nidle;
-	unsigned long opens;             /* connections opened so far (tests) */
-};
-
-/* Connections opened by this store so far (for tests of the idle pool). */
-unsigned long store_sqlite_opens(struct store *st);
-
-/* The calling thread's connection, opened on first use. */
-enum pv_rc store_sqlite_conn_get(struct store *st, struct store_sqlite_conn **out);
-/* A reset, ready-to-bind statement for id. If the cached one is in use on this
- * connection (a scan callback calling back into the store), a transient one is
- * prepared; store_sqlite_stmt_done finalizes it. */
-enum pv_rc store_sqlite_stmt(struct store_sqlite_conn *c, enum store_sqlite_stmt id,
-    sqlite3_stmt **out);
-void store_sqlite_stmt_done(struct store_sqlite_conn *c, enum store_sqlite_stmt id,
-    sqlite3_stmt *s);
-/* Map a SQLite result code to pv_rc and log_error it (op name + code only):
- * UNIQUE/PRIMARYKEY constraint -> PV_E_CONFLICT, NOMEM -> PV_E_NOMEM,
- * anything else -> PV_E_IO. */
-enum pv_rc store_sqlite_rc(int rc, const char *op);
-
-/* ---- statement runners: the one place that gets the calling thread's
- * connection and cached statement, binds, steps, maps errors (op name only,
- * store_sqlite_rc) and resets the statement. Every op of the backend goes
- * through one of them. ---- */
-
-/* One bound parameter, bound at position index+1 of the array. Build them
- * with the SQP_* macros; SQP_LIST(...) expands to "array, count". */
-struct store_sqlite_param {
-	enum {
-		STORE_SQLITE_P_NULL,
-		STORE_SQLITE_P_TEXT,         /* NULL text binds SQL NULL */
-		STORE_SQLITE_P_INT,
-		STORE_SQLITE_P_INT_OR_NULL,  /* 0 binds SQL NULL */
-		STORE_SQLITE_P_BLOB,         /* empty stays an empty BLOB, never NULL */
-		STORE_SQLITE_P_BLOB_OR_NULL, /* NULL pointer or length 0 binds SQL NULL */
-	} kind;
-	const void *p;
-	int64_t i;
-	size_t len;
-};
-#define SQP_NULL() ((struct store_sqlite_param){ .kind = STORE_SQLITE_P_NULL })
-#define SQP_TEXT(t) ((struct store_sqlite_param){ .kind = STORE_SQLITE_P_TEXT, .p = (t) })
-#define SQP_INT(v) ((struct store_sqlite_param){ .kind = STORE_SQLITE_P_INT, .i = (int64_t)(v) })
-#define SQP_INT_OR_NULL(v) \
-	((struct store_sqlite_param){ .kind = STORE_SQLITE_P_INT_OR_NULL, .i = (int64_t)(v) })
-#define SQP_BLOB(b, n) \
-	((struct store_sqlite_param){ .kind = STORE_SQLITE_P_BLOB, .p = (b), .len = (n) })
-#define SQP_BLOB_OR_NULL(b, n) \
-	((struct store_sqlite_param){ .kind = STORE_SQLITE_P_BLOB_OR_NULL, .p = (b), .len = (n) })
-#define SQP_LIST(...) (const struct store_sqlite_param[]){ __VA_ARGS__ }, \
-	sizeof((const struct store_sqlite_param[]){ __VA_ARGS__ }) / sizeof(struct store_sqlite_param)
-#define SQP_NONE NULL, 0
-
-/* Bind p[0..n) to ?1..?n; a SQLite result code. */
-int store_sqlite_bind(sqlite3_stmt *s, const struct store_sqlite_param *p, size_t n);
-
-/* A write: bind, step to DONE. *changes (may be NULL) gets the rows changed. */
-enum pv_rc store_sqlite_exec(struct store *st, enum store_sqlite_stmt id, const char *op,
-    const struct store_sqlite_param *p, size_t n, int *changes);
-/* store_sqlite_exec that must change a row: PV_E_NOTFOUND when none did. */
-enum pv_rc store_sqlite_exec_one(struct store *st, enum store_sqlite_stmt id, const char *op,
-    const struct store_sqlite_param *p, size_t n);
-
-/* Copies the current row into *out (all or nothing); a pv_rc. */
-typedef enum pv_rc (*store_sqlite_decode_fn)(sqlite3_stmt *s, void *out);
-/* A one-row query: bind, step; a row goes through decode into out, no row is
- * PV_E_NOTFOUND (which no other failure here returns, so callers may map it). */
-enum pv_rc store_sqlite_get(struct store *st, enum store_sqlite_stmt id, const char *op,
-    const struct store_sqlite_param *p, size_t n, store_sqlite_decode_fn decode, void *out);
-
-/* Handles one row of a scan; *stop = true ends the scan with PV_OK, an error
- * ends it with that error. */
-typedef enum pv_rc (*store_sqlite_row_fn)(sqlite3_stmt *s, void *ctx, bool *stop);
-/* A scan: bind, then row() for each row until DONE, a stop, or an error. */
-enum pv_rc store_sqlite_scan(struct store *st, enum store_sqlite_stmt id, const char *op,
-    const struct store_sqlite_param *p, size_t n, store_sqlite_row_fn row, void *ctx);
-
-/* Row function for a scan of one text column into a store_name_cb (or the
- * identically typed store_bidx_cb); ctx is a struct store_sqlite_name_ctx. */
-struct store_sqlite_name_ctx {
-	store_name_cb cb;
-	void *arg;
-};
-enum pv_rc store_sqlite_name_row(sqlite3_stmt *s, void *ctx, bool *stop);
-
-/* Defines the row function `fn` for a scan that decodes each row into a
- * `type` (decode: a store_sqlite_decode_fn), hands it to the caller's typed
- * callback (cb_type: int (*)(const type *, void *)) and clears it (clear),
- * and its context `struct fn##_ctx { cb_type cb; void *arg; }`. */
-#define STORE_SQLITE_EACH_ROW(fn, type, decode, clear, cb_type) \
-	struct fn##_ctx { cb_type cb; void *arg; }; \
-	static enum pv_rc fn(sqlite3_stmt *s, void *ctx, bool *stop) \
-	{ \
-		struct fn##_ctx *x = ctx; \
-		type row; \
-		enum pv_rc rc = decode(s, &row); \
-		if (rc != PV_OK) \
-			return rc; \
-		*stop = x->cb(&row, x->arg) != 0; \
-		clear(&row); \
-		return PV_OK; \
-	}
-
-/* ---- column helpers ---- */
-
-/* Column text, never NULL (a NULL cell reads as ""). */
-const char *store_sqlite_col_text(sqlite3_stmt *s, int col);
-/* Column text into a fixed field; false (a damaged row) if it does not fit,
- * never truncated. */
-bool store_sqlite_col_copy(sqlite3_stmt *s, int col, char *dst, size_t cap);
-/* strdup of the column text (NULL cell: ""); PV_E_NOMEM. */
-enum pv_rc store_sqlite_col_strdup(sqlite3_stmt *s, int col, char **out);
-/* How a BLOB column is copied out (malloc'd). */
-enum store_sqlite_blob {
-	STORE_SQLITE_BLOB_BUF,        /* NULL or empty: a 1-byte buffer, *len 0 (never NULL) */
-	STORE_SQLITE_BLOB_NULLABLE,   /* NULL (shredded): NULL, *len 0; else as BUF */
-	STORE_SQLITE_BLOB_OPTIONAL,   /* NULL or empty: NULL, *len 0 */
-};
-enum pv_rc store_sqlite_col_blob(sqlite3_stmt *s, int col, enum store_sqlite_blob how,
-    uint8_t **out, size_t *len);
-
-/* migrate.c: apply missing migrations in order (each in its own
- * transaction) and return the resulting version; PV_E_CONFIG if the database
- * is newer than this binary. */
-enum pv_rc store_sqlite_migrate(sqlite3 *db, int *version);
-/* Highest applied version without changing anything (read-only open);
- * PV_E_CONFIG if not a phivault database or newer than this binary. */
-enum pv_rc store_sqlite_schema_read(sqlite3 *db, int *version);
-/* Highest migration this binary knows. */
-int store_sqlite_schema_latest(void);
-
-/* identity:begin: sqlite_identity.c, the identity ops of the SQLite
- * backend (their SQL is in sqlite.c's statement table). */
-enum pv_rc store_sqlite_user_put(struct store *st, const struct store_user *u);
-enum pv_rc store_sqlite_user_get(struct store *st, const char *id, struct store_user *out);
-enum pv_rc store_sqlite_user_get_by_username(struct store *st, const char *username,
-    struct store_user *out);
-enum pv_rc store_sqlite_user_update(struct store *st, const struct store_user *u);
-enum pv_rc store_sqlite_user_list(struct store *st, store_user_cb cb, void *arg);
-enum pv_rc store_sqlite_user_roles_set(struct store *st, const char *user_id,
-    const char *const *roles, size_t n);
-enum pv_rc store_sqlite_user_roles_get(struct store *st, const char *user_id,
-    store_name_cb cb, void *arg);
-enum pv_rc store_sqlite_user_groups_set(struct store *st, const char *user_id,
-    const char *const *groups, size_t n);
-enum pv_rc store_sqlite_user_groups_get(struct store *st, const char *user_id,
-    store_name_cb cb, void *arg);
-enum pv_rc store_sqlite_role_put(struct store *st, const struct store_role *r);
-enum pv_rc store_sqlite_role_get(struct store *st, const char *name, struct store_role *out);
-enum pv_rc store_sqlite_role_list(struct store *st, store_role_cb cb, void *arg);
-enum pv_rc store_sqlite_group_put(struct store *st, const struct store_group *g);
-enum pv_rc store_sqlite_group_get(struct store *st, const char *name, struct store_group *out);
-enum pv_rc store_sqlite_group_list(struct store *st, store_group_cb cb, void *arg);
-enum pv_rc store_sqlite_session_put(struct store *st, const struct store_session *s);
-enum pv_rc store_sqlite_session_get_by_hash(struct store *st, const char *token_hash,
-    struct store_session *out);
-enum pv_rc store_sqlite_session_touch(struct store *st, const char *id, int64_t last_seen_ms);
-enum pv_rc store_sqlite_session_set_state(struct store *st, const char *id,
-    unsigned restrict_flags, bool mfa_verified, int64_t credential_epoch);
-enum pv_rc store_sqlite_session_end(struct store *st, const char *id, int64_t ended_ms,
-    const char *reason);
-enum pv_rc store_sqlite_session_end_all_for_user(struct store *st, const char *user_id,
-    const char *except_id, int64_t ended_ms, const char *reason, size_t *n);
-enum pv_rc store_sqlite_recovery_set(struct store *st, const char *user_id,
-    const char *const *code_hashes, size_t n);
-enum pv_rc store_sqlite_recovery_unused(struct store *st, const char *user_id,
-    store_name_cb cb, void *arg);
-enum pv_rc store_sqlite_recovery_use(struct store *st, const char *user_id,
-    const char *code_hash, int64_t used_ms);
-enum pv_rc store_sqlite_lockout_get(struct store *st, const char *key, const char *kind,
-    struct store_lockout *out);
-enum pv_rc store_sqlite_lockout_put(struct store *st, const char *key, const char *kind,
-    const struct store_lockout *l);
-enum pv_rc store_sqlite_lockout_clear(struct store *st, const char *key);
-enum pv_rc store_sqlite_mfa_pending_put(struct store *st, const struct store_mfa_pending *p);
-enum pv_rc store_sqlite_mfa_pending_get(struct store *st, const char *token_hash,
-    struct store_mfa_pending *out);
-enum pv_rc store_sqlite_mfa_pending_attempt(struct store *st, const char *token_hash);
-enum pv_rc store_sqlite_mfa_pending_delete(struct store *st, const char *token_hash,
-    int64_t now_ms);
-/* identity:end */
-
-/* jobs:begin: sqlite_jobs.c, the jobs ops of the SQLite backend (their SQL
- * is in sqlite.c's statement table). */
-enum pv_rc store_sqlite_job_put(struct store *st, const struct store_job *j);
-enum pv_rc store_sqlite_job_get(struct store *st, const char *id, struct store_job *out);
-enum pv_rc store_sqlite_job_update(struct store *st, const struct store_job *j);
-enum pv_rc store_sqlite_job_list(struct store *st, store_job_cb cb, void *arg);
-enum pv_rc store_sqlite_job_runnable(struct store *st, const char *owner, int64_t now_ms,
-    store_job_cb cb, void *arg);
-/* jobs:end */
+/* ---- fault injection, for the backends' statement runners ----
+ * PV_E_IO if a test armed op (store_fault_set) or named it in
+ * PHIVAULT_FAULT_FILE; PV_OK otherwise. A stub returning PV_OK in the
+ * shipped binary (store.c without PV_FAULT_INJECTION). */
+enum pv_rc store_fault_check(const char *op);
 
 #endif /* PV_STORE_INT_H */

@@ -20,7 +20,7 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
-#include "store/store_int.h"
+#include "store/store_sqlite.h"
 #include "store/store_test.h"
 
 /* A separate, plain SQLite connection to the store's file, as an auditor
@@ -927,13 +927,144 @@ static void test_idle_pool_reuses_connections(void **state)
 		run_pool_thread(f->st, false);
 	assert_int_equal(store_sqlite_opens(f->st), opens);
 
-	/* a thread that exits inside a transaction: its connection is closed, not
-	 * pooled, and what it wrote is rolled back */
+	/* a thread that exits inside a transaction: what it wrote is rolled back
+	 * and its connection goes back to the pool (no new open, none held) */
 	run_pool_thread(f->st, true);
 	assert_int_equal(store_meta_get(f->st, "pool.uncommitted", &v, &len), PV_E_NOTFOUND);
 	run_pool_thread(f->st, false);
 	run_pool_thread(f->st, false);
-	assert_int_equal(store_sqlite_opens(f->st), opens + 1);
+	assert_int_equal(store_sqlite_opens(f->st), opens);
+	/* and the next writer is not blocked by a lock it left behind */
+	assert_int_equal(store_tx_begin(f->st), PV_OK);
+	assert_int_equal(store_meta_put(f->st, "pool.after", (const uint8_t *)"y", 1), PV_OK);
+	assert_int_equal(store_tx_commit(f->st), PV_OK);
+}
+
+/* ---- bounded pool: many threads, few connections ---- */
+
+#define POOL_MAX 3
+#define POOL_THREADS 12
+#define POOL_READS 200
+
+struct bp_reader {
+	struct store *st;
+	pthread_barrier_t *go;
+	int ok;
+};
+
+/* Reads through a scan callback that re-enters the store (a nested use on
+ * the same connection) and plain gets. */
+static int bp_nested_cb(const struct store_kek *k, void *arg)
+{
+	struct bp_reader *r = arg;
+	uint8_t *v = NULL;
+	size_t len = 0;
+
+	(void)k;
+	if (store_meta_get(r->st, "pool.key", &v, &len) == PV_OK)
+		r->ok++;
+	free(v);
+	return 0;
+}
+
+static void *bp_reader_thread(void *arg)
+{
+	struct bp_reader *r = arg;
+
+	pthread_barrier_wait(r->go);
+	for (int i = 0; i < POOL_READS; i++) {
+		uint8_t *v = NULL;
+		size_t len = 0;
+
+		if (store_meta_get(r->st, "pool.key", &v, &len) == PV_OK && len == 1)
+			r->ok++;
+		free(v);
+		if (i % 20 == 0)
+			(void)store_kek_scan(r->st, bp_nested_cb, r);
+	}
+	return NULL;
+}
+
+static void test_pool_bounds_concurrent_readers(void **state)
+{
+	struct st_fx *f = *state;
+	struct store_kek k;
+	struct bp_reader rd[POOL_THREADS];
+	pthread_t t[POOL_THREADS];
+	pthread_barrier_t go;
+	size_t open = 0, peak = 0, max = 0;
+	uint8_t w[4] = { 1, 2, 3, 4 };
+
+	memset(&k, 0, sizeof(k));
+	snprintf(k.name, sizeof(k.name), "pool");
+	k.version = 1;
+	k.wrapped = w;
+	k.wrapped_len = sizeof(w);
+	assert_int_equal(store_kek_put(f->st, &k), PV_OK);
+	assert_int_equal(store_meta_put(f->st, "pool.key", (const uint8_t *)"v", 1), PV_OK);
+	store_pool_set(f->st, POOL_MAX, 0);
+	store_sqlite_pool_stats(f->st, &open, &peak, &max);
+	assert_int_equal(max, POOL_MAX);
+	assert_int_equal(pthread_barrier_init(&go, NULL, POOL_THREADS), 0);
+	for (int i = 0; i < POOL_THREADS; i++) {
+		rd[i] = (struct bp_reader){ f->st, &go, 0 };
+		assert_int_equal(pthread_create(&t[i], NULL, bp_reader_thread, &rd[i]), 0);
+	}
+	for (int i = 0; i < POOL_THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		/* every read succeeded: POOL_READS gets + one per scan callback */
+		assert_int_equal(rd[i].ok, POOL_READS + POOL_READS / 20);
+	}
+	pthread_barrier_destroy(&go);
+	store_sqlite_pool_stats(f->st, &open, &peak, &max);
+	assert_true(open <= POOL_MAX);
+	assert_true(peak <= POOL_MAX);
+	assert_true(store_sqlite_opens(f->st) <= POOL_MAX);
+}
+
+struct waiter {
+	struct store *st;
+	enum pv_rc rc;
+};
+
+static void *waiter_thread(void *arg)
+{
+	struct waiter *w = arg;
+	uint8_t *v = NULL;
+	size_t len = 0;
+
+	w->rc = store_meta_get(w->st, "pool.key", &v, &len);
+	free(v);
+	return NULL;
+}
+
+static enum pv_rc read_in_thread(struct store *st)
+{
+	struct waiter w = { st, PV_E_INTERNAL };
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, waiter_thread, &w), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	return w.rc;
+}
+
+/* A transaction keeps its connection until commit: with a pool of one,
+ * another thread waits (bounded) and then gets PV_E_UNAVAILABLE; after the
+ * commit the connection is back. */
+static void test_pool_exhausted_is_unavailable(void **state)
+{
+	struct st_fx *f = *state;
+	size_t open = 0;
+
+	assert_int_equal(store_meta_put(f->st, "pool.key", (const uint8_t *)"v", 1), PV_OK);
+	store_pool_set(f->st, 1, 5);
+	assert_int_equal(store_tx_begin(f->st), PV_OK);
+	assert_int_equal(store_meta_put(f->st, "pool.tx", (const uint8_t *)"t", 1), PV_OK);
+	assert_int_equal(read_in_thread(f->st), PV_E_UNAVAILABLE);
+	assert_int_equal(store_tx_commit(f->st), PV_OK);
+	assert_int_equal(read_in_thread(f->st), PV_OK);
+	store_sqlite_pool_stats(f->st, &open, NULL, NULL);
+	assert_int_equal(open, 1);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, st_fx_setup, st_fx_teardown)
@@ -961,6 +1092,8 @@ int main(void)
 		cmocka_unit_test(test_read_only_foreign_db),
 		T(test_overwritten_value_leaves_no_trace),
 		T(test_idle_pool_reuses_connections),
+		T(test_pool_bounds_concurrent_readers),
+		T(test_pool_exhausted_is_unavailable),
 	};
 
 	log_set_level(LOG_LVL_ERROR);

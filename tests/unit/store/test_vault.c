@@ -18,7 +18,7 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
-#include "store/store_int.h"
+#include "store/store_sqlite.h"
 #include "store/store_test.h"
 
 static void put_collection(struct store *st, const char *name)
@@ -413,6 +413,64 @@ static void test_faults_and_args(void **state)
 	assert_int_equal(store_record_shred(f->st, "patients", "rec_f", 0), PV_E_INVALID);
 }
 
+/* Faults live in the statement runners: an op's first statement carries the
+ * op's name, later ones "<op>/<step>", so a later step of a multi-statement op
+ * can be failed inside a transaction (which then rolls back whole), arming
+ * another op that shares a statement does not fail this one, and "n-th next
+ * call" counts op calls, not statements. */
+static void test_fault_in_runner_steps(void **state)
+{
+	struct st_fx *f = *state;
+	struct store_record r, g;
+
+	put_collection(f->st, "patients");
+	make_record(&r, "patients", "rec_s", 1, 3, 10);
+	assert_int_equal(store_record_put(f->st, &r), PV_OK);
+	store_record_clear(&r);
+	assert_int_equal(store_bidx_put(f->st, "patients", "ssn", MAC1, "rec_s"), PV_OK);
+
+	/* the second statement of record_shred fails: nothing of it survives */
+	store_fault_set("record_shred/bidx", 1);
+	assert_int_equal(store_tx_begin(f->st), PV_OK);
+	assert_int_equal(store_record_shred(f->st, "patients", "rec_s", 7), PV_E_IO);
+	store_tx_rollback(f->st);
+	assert_int_equal(store_record_get(f->st, "patients", "rec_s", &g), PV_OK);
+	assert_int_equal(g.deleted_ms, 0);
+	assert_non_null(g.ciphertext);
+	store_record_clear(&g);
+	lookup(f->st, "ssn", MAC1, 0, "rec_s,");
+
+	/* bidx_delete armed: record_shred runs the same statement, unharmed */
+	store_fault_set("bidx_delete", -1);
+	assert_int_equal(store_record_shred(f->st, "patients", "rec_s", 7), PV_OK);
+	assert_int_equal(store_bidx_delete(f->st, "patients", "rec_s", NULL), PV_E_IO);
+	store_fault_set("bidx_delete", 0);
+	lookup(f->st, "ssn", MAC1, 0, "");
+
+	/* record_update: its fallback read is a step of it, not a record_get */
+	make_record(&r, "patients", "rec_u", 1, 4, 10);
+	assert_int_equal(store_record_put(f->st, &r), PV_OK);
+	store_record_clear(&r);
+	make_record(&r, "patients", "rec_u", 3, 5, 10);
+	store_fault_set("record_get", -1);
+	assert_int_equal(store_record_update(f->st, &r, 2), PV_E_CONFLICT);
+	store_fault_set("record_get", 0);
+	store_fault_set("record_update/get", 1);
+	assert_int_equal(store_record_update(f->st, &r, 2), PV_E_IO);
+	store_record_clear(&r);
+
+	/* the 2nd call of a two-statement op fails, not its 2nd statement */
+	make_record(&r, "patients", "rec_t", 1, 6, 10);
+	assert_int_equal(store_record_put(f->st, &r), PV_OK);
+	store_record_clear(&r);
+	store_fault_set("record_shred", 2);
+	assert_int_equal(store_record_shred(f->st, "patients", "rec_t", 8), PV_OK);
+	assert_int_equal(store_record_shred(f->st, "patients", "rec_u", 8), PV_E_IO);
+	assert_int_equal(store_record_get(f->st, "patients", "rec_u", &g), PV_OK);
+	assert_int_equal(g.deleted_ms, 0);
+	store_record_clear(&g);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, st_fx_setup, st_fx_teardown)
 
 int main(void)
@@ -426,6 +484,7 @@ int main(void)
 		T(test_shred),
 		T(test_tokens),
 		T(test_faults_and_args),
+		T(test_fault_in_runner_steps),
 	};
 
 	log_set_level(LOG_LVL_ERROR);

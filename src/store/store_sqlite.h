@@ -1,0 +1,350 @@
+/*
+ * store/store_sqlite.h: the SQLite backend's internals shared by its files
+ * (sqlite.c, sqlite_identity.c, sqlite_jobs.c, migrate.c) and the store unit
+ * tests: per-thread connection from the bounded pool, cached prepared
+ * statements, statement runners, column helpers, migrations. The only
+ * header that includes sqlite3.h; nothing outside src/store/ and
+ * tests/unit/store/ includes it.
+ */
+#ifndef PV_STORE_SQLITE_H
+#define PV_STORE_SQLITE_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store/store_int.h"
+
+/* ======================================================================
+ * SQLite backend internals (sqlite.c, migrate.c)
+ * ====================================================================== */
+
+#define STORE_SQLITE_FILE "phivault.db"
+#define STORE_SQLITE_BUSY_MS 5000
+
+/* Cached prepared statements, one slot per id per connection. The SQL for
+ * each id is the designated initializer sq_sql[id] in sqlite.c. */
+enum store_sqlite_stmt {
+	/* transactions */
+	SQ_BEGIN,
+	SQ_COMMIT,
+	SQ_ROLLBACK,
+	SQ_SAVEPOINT,
+	SQ_RELEASE,
+	SQ_ROLLBACK_TO,
+	/* meta */
+	SQ_META_GET,
+	SQ_META_PUT,
+	/* kek */
+	SQ_KEK_PUT,
+	SQ_KEK_GET,
+	SQ_KEK_LATEST,
+	SQ_KEK_SET_STATE,
+	SQ_KEK_SCAN,
+	/* audit */
+	SQ_AUDIT_APPEND,
+	SQ_AUDIT_HEAD,
+	SQ_AUDIT_SCAN,
+	SQ_AUDIT_SCAN_ACTION,
+	SQ_CHECKPOINT_PUT,
+	SQ_CHECKPOINT_SCAN,
+	SQ_CHECKPOINT_COUNT,
+	/* identity:begin (added by the identity work) */
+	SQ_USER_PUT,
+	SQ_USER_GET,
+	SQ_USER_GET_BY_USERNAME,
+	SQ_USER_UPDATE,
+	SQ_USER_LIST,
+	SQ_USER_ROLES_DELETE,
+	SQ_USER_ROLES_INSERT,
+	SQ_USER_ROLES_GET,
+	SQ_USER_GROUPS_DELETE,
+	SQ_USER_GROUPS_INSERT,
+	SQ_USER_GROUPS_GET,
+	SQ_ROLE_PUT,
+	SQ_ROLE_GET,
+	SQ_ROLE_LIST,
+	SQ_GROUP_PUT,
+	SQ_GROUP_GET,
+	SQ_GROUP_LIST,
+	SQ_SESSION_PUT,
+	SQ_SESSION_GET_BY_HASH,
+	SQ_SESSION_TOUCH,
+	SQ_SESSION_SET_STATE,
+	SQ_SESSION_END,
+	SQ_SESSION_END_ALL,
+	SQ_RECOVERY_DELETE,
+	SQ_RECOVERY_INSERT,
+	SQ_RECOVERY_UNUSED,
+	SQ_RECOVERY_USE,
+	SQ_LOCKOUT_GET,
+	SQ_LOCKOUT_PUT,
+	SQ_LOCKOUT_CLEAR,
+	SQ_MFA_PENDING_PUT,
+	SQ_MFA_PENDING_GET,
+	SQ_MFA_PENDING_ATTEMPT,
+	SQ_MFA_PENDING_DELETE,
+	SQ_MFA_PENDING_PURGE,
+	/* identity:end */
+	/* vault:begin (added by the records work) */
+	SQ_COLLECTION_PUT,
+	SQ_COLLECTION_GET,
+	SQ_COLLECTION_LIST,
+	SQ_RECORD_PUT,
+	SQ_RECORD_GET,
+	SQ_RECORD_UPDATE,
+	SQ_RECORD_SHRED,
+	SQ_BIDX_PUT,
+	SQ_BIDX_DELETE,
+	SQ_BIDX_LOOKUP,
+	SQ_TOKEN_PUT,
+	SQ_TOKEN_GET,
+	SQ_TOKEN_GET_BY_MAC,
+	SQ_RECORD_SCAN,
+	/* vault:end */
+	/* jobs:begin (added by the jobs work) */
+	SQ_JOB_PUT,
+	SQ_JOB_GET,
+	SQ_JOB_UPDATE,
+	SQ_JOB_LIST,
+	SQ_JOB_RUNNABLE,
+	/* jobs:end */
+	SQ_STMT__COUNT
+};
+
+/* One pooled connection. Owned by the store's list; held by at most one
+ * thread at a time (its pthread key value while held), idle otherwise. */
+struct store_sqlite_conn {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[SQ_STMT__COUNT];
+	struct store_sqlite *owner;
+	struct store_sqlite_conn *prev, *next;
+	struct store_sqlite_conn *idle_next;   /* in owner->idle while no thread holds it */
+	unsigned depth;                        /* nested store_sqlite_conn_get of the holder */
+};
+
+/* The bounded pool: at most max_conns connections are open, whatever the
+ * number of threads (HTTP serves a thread per connection). A thread takes one
+ * for a unit of work (one runner call, or a transaction from BEGIN to
+ * COMMIT/ROLLBACK) and waits up to wait_ms when all are held. */
+#define STORE_SQLITE_POOL_WAIT_MS 5000
+
+struct store_sqlite {
+	struct store base;               /* first: (struct store *) casts */
+	char path[4096];                 /* DIR/phivault.db */
+	bool read_only;
+	int schema_version;
+	pthread_key_t key;               /* -> the connection this thread holds */
+	pthread_mutex_t mu;              /* guards everything below */
+	pthread_cond_t cv;               /* a connection came back (CLOCK_MONOTONIC) */
+	struct store_sqlite_conn *conns; /* every open connection */
+	struct store_sqlite_conn *idle;  /* open, held by no thread (LIFO) */
+	size_t nidle;
+	size_t nopen;                    /* open + being opened; <= max_conns */
+	size_t max_conns;
+	unsigned wait_ms;
+	size_t peak;                     /* highest nopen so far (tests) */
+	unsigned long opens;             /* connections opened so far (tests) */
+};
+
+/* Connections opened by this store so far (for tests of the pool). */
+unsigned long store_sqlite_opens(struct store *st);
+/* Open connections now, the most ever open, and the bound (tests). */
+void store_sqlite_pool_stats(struct store *st, size_t *open, size_t *peak, size_t *max);
+/* The default bound: 2 x online CPUs + 2. */
+size_t store_sqlite_default_max_conns(void);
+
+/* The connection this thread holds, or one taken from the pool (waiting up
+ * to wait_ms: PV_E_UNAVAILABLE). Every successful get is paired with a put;
+ * the last put returns the connection unless a transaction is open on it. */
+enum pv_rc store_sqlite_conn_get(struct store *st, struct store_sqlite_conn **out);
+void store_sqlite_conn_put(struct store *st, struct store_sqlite_conn *c);
+/* A reset, ready-to-bind statement for id. If the cached one is in use on this
+ * connection (a scan callback calling back into the store), a transient one is
+ * prepared; store_sqlite_stmt_done finalizes it. */
+enum pv_rc store_sqlite_stmt(struct store_sqlite_conn *c, enum store_sqlite_stmt id,
+    sqlite3_stmt **out);
+void store_sqlite_stmt_done(struct store_sqlite_conn *c, enum store_sqlite_stmt id,
+    sqlite3_stmt *s);
+/* Map a SQLite result code to pv_rc and log_error it (op name + code only):
+ * UNIQUE/PRIMARYKEY constraint -> PV_E_CONFLICT, NOMEM -> PV_E_NOMEM,
+ * anything else -> PV_E_IO. */
+enum pv_rc store_sqlite_rc(int rc, const char *op);
+
+/* ---- statement runners: the one place that gets the calling thread's
+ * connection and cached statement, binds, steps, maps errors (op name only,
+ * store_sqlite_rc) and resets the statement. Every op of the backend goes
+ * through one of them. ---- */
+
+/* One bound parameter, bound at position index+1 of the array. Build them
+ * with the SQP_* macros; SQP_LIST(...) expands to "array, count". */
+struct store_sqlite_param {
+	enum {
+		STORE_SQLITE_P_NULL,
+		STORE_SQLITE_P_TEXT,         /* NULL text binds SQL NULL */
+		STORE_SQLITE_P_INT,
+		STORE_SQLITE_P_INT_OR_NULL,  /* 0 binds SQL NULL */
+		STORE_SQLITE_P_BLOB,         /* empty stays an empty BLOB, never NULL */
+		STORE_SQLITE_P_BLOB_OR_NULL, /* NULL pointer or length 0 binds SQL NULL */
+	} kind;
+	const void *p;
+	int64_t i;
+	size_t len;
+};
+#define SQP_NULL() ((struct store_sqlite_param){ .kind = STORE_SQLITE_P_NULL })
+#define SQP_TEXT(t) ((struct store_sqlite_param){ .kind = STORE_SQLITE_P_TEXT, .p = (t) })
+#define SQP_INT(v) ((struct store_sqlite_param){ .kind = STORE_SQLITE_P_INT, .i = (int64_t)(v) })
+#define SQP_INT_OR_NULL(v) \
+	((struct store_sqlite_param){ .kind = STORE_SQLITE_P_INT_OR_NULL, .i = (int64_t)(v) })
+#define SQP_BLOB(b, n) \
+	((struct store_sqlite_param){ .kind = STORE_SQLITE_P_BLOB, .p = (b), .len = (n) })
+#define SQP_BLOB_OR_NULL(b, n) \
+	((struct store_sqlite_param){ .kind = STORE_SQLITE_P_BLOB_OR_NULL, .p = (b), .len = (n) })
+#define SQP_LIST(...) (const struct store_sqlite_param[]){ __VA_ARGS__ }, \
+	sizeof((const struct store_sqlite_param[]){ __VA_ARGS__ }) / sizeof(struct store_sqlite_param)
+#define SQP_NONE NULL, 0
+
+/* Bind p[0..n) to ?1..?n; a SQLite result code. */
+int store_sqlite_bind(sqlite3_stmt *s, const struct store_sqlite_param *p, size_t n);
+
+/* A write: bind, step to DONE. *changes (may be NULL) gets the rows changed. */
+enum pv_rc store_sqlite_exec(struct store *st, enum store_sqlite_stmt id, const char *op,
+    const struct store_sqlite_param *p, size_t n, int *changes);
+/* store_sqlite_exec that must change a row: PV_E_NOTFOUND when none did. */
+enum pv_rc store_sqlite_exec_one(struct store *st, enum store_sqlite_stmt id, const char *op,
+    const struct store_sqlite_param *p, size_t n);
+
+/* Copies the current row into *out (all or nothing); a pv_rc. */
+typedef enum pv_rc (*store_sqlite_decode_fn)(sqlite3_stmt *s, void *out);
+/* A one-row query: bind, step; a row goes through decode into out, no row is
+ * PV_E_NOTFOUND (which no other failure here returns, so callers may map it). */
+enum pv_rc store_sqlite_get(struct store *st, enum store_sqlite_stmt id, const char *op,
+    const struct store_sqlite_param *p, size_t n, store_sqlite_decode_fn decode, void *out);
+
+/* Handles one row of a scan; *stop = true ends the scan with PV_OK, an error
+ * ends it with that error. */
+typedef enum pv_rc (*store_sqlite_row_fn)(sqlite3_stmt *s, void *ctx, bool *stop);
+/* A scan: bind, then row() for each row until DONE, a stop, or an error. */
+enum pv_rc store_sqlite_scan(struct store *st, enum store_sqlite_stmt id, const char *op,
+    const struct store_sqlite_param *p, size_t n, store_sqlite_row_fn row, void *ctx);
+
+/* Row function for a scan of one text column into a store_name_cb (or the
+ * identically typed store_bidx_cb); ctx is a struct store_sqlite_name_ctx. */
+struct store_sqlite_name_ctx {
+	store_name_cb cb;
+	void *arg;
+};
+enum pv_rc store_sqlite_name_row(sqlite3_stmt *s, void *ctx, bool *stop);
+
+/* Defines the row function `fn` for a scan that decodes each row into a
+ * `type` (decode: a store_sqlite_decode_fn), hands it to the caller's typed
+ * callback (cb_type: int (*)(const type *, void *)) and clears it (clear),
+ * and its context `struct fn##_ctx { cb_type cb; void *arg; }`. */
+#define STORE_SQLITE_EACH_ROW(fn, type, decode, clear, cb_type) \
+	struct fn##_ctx { cb_type cb; void *arg; }; \
+	static enum pv_rc fn(sqlite3_stmt *s, void *ctx, bool *stop) \
+	{ \
+		struct fn##_ctx *x = ctx; \
+		type row; \
+		enum pv_rc rc = decode(s, &row); \
+		if (rc != PV_OK) \
+			return rc; \
+		*stop = x->cb(&row, x->arg) != 0; \
+		clear(&row); \
+		return PV_OK; \
+	}
+
+/* ---- column helpers ---- */
+
+/* Column text, never NULL (a NULL cell reads as ""). */
+const char *store_sqlite_col_text(sqlite3_stmt *s, int col);
+/* Column text into a fixed field; false (a damaged row) if it does not fit,
+ * never truncated. */
+bool store_sqlite_col_copy(sqlite3_stmt *s, int col, char *dst, size_t cap);
+/* strdup of the column text (NULL cell: ""); PV_E_NOMEM. */
+enum pv_rc store_sqlite_col_strdup(sqlite3_stmt *s, int col, char **out);
+/* How a BLOB column is copied out (malloc'd). */
+enum store_sqlite_blob {
+	STORE_SQLITE_BLOB_BUF,        /* NULL or empty: a 1-byte buffer, *len 0 (never NULL) */
+	STORE_SQLITE_BLOB_NULLABLE,   /* NULL (shredded): NULL, *len 0; else as BUF */
+	STORE_SQLITE_BLOB_OPTIONAL,   /* NULL or empty: NULL, *len 0 */
+};
+enum pv_rc store_sqlite_col_blob(sqlite3_stmt *s, int col, enum store_sqlite_blob how,
+    uint8_t **out, size_t *len);
+
+/* migrate.c: apply missing migrations in order (each in its own
+ * transaction) and return the resulting version; PV_E_CONFIG if the database
+ * is newer than this binary. */
+enum pv_rc store_sqlite_migrate(sqlite3 *db, int *version);
+/* Highest applied version without changing anything (read-only open);
+ * PV_E_CONFIG if not a phivault database or newer than this binary. */
+enum pv_rc store_sqlite_schema_read(sqlite3 *db, int *version);
+/* Highest migration this binary knows. */
+int store_sqlite_schema_latest(void);
+
+/* The sub-tables of sqlite_identity.c and sqlite_jobs.c (sqlite.c's table
+ * points at them). */
+extern const struct store_identity_ops store_sqlite_identity_ops;
+extern const struct store_jobs_ops store_sqlite_jobs_ops;
+
+/* identity:begin: sqlite_identity.c, the identity ops of the SQLite
+ * backend (their SQL is in sqlite.c's statement table). */
+enum pv_rc store_sqlite_user_put(struct store *st, const struct store_user *u);
+enum pv_rc store_sqlite_user_get(struct store *st, const char *id, struct store_user *out);
+enum pv_rc store_sqlite_user_get_by_username(struct store *st, const char *username,
+    struct store_user *out);
+enum pv_rc store_sqlite_user_update(struct store *st, const struct store_user *u);
+enum pv_rc store_sqlite_user_list(struct store *st, store_user_cb cb, void *arg);
+enum pv_rc store_sqlite_user_roles_set(struct store *st, const char *user_id,
+    const char *const *roles, size_t n);
+enum pv_rc store_sqlite_user_roles_get(struct store *st, const char *user_id,
+    store_name_cb cb, void *arg);
+enum pv_rc store_sqlite_user_groups_set(struct store *st, const char *user_id,
+    const char *const *groups, size_t n);
+enum pv_rc store_sqlite_user_groups_get(struct store *st, const char *user_id,
+    store_name_cb cb, void *arg);
+enum pv_rc store_sqlite_role_put(struct store *st, const struct store_role *r);
+enum pv_rc store_sqlite_role_get(struct store *st, const char *name, struct store_role *out);
+enum pv_rc store_sqlite_role_list(struct store *st, store_role_cb cb, void *arg);
+enum pv_rc store_sqlite_group_put(struct store *st, const struct store_group *g);
+enum pv_rc store_sqlite_group_get(struct store *st, const char *name, struct store_group *out);
+enum pv_rc store_sqlite_group_list(struct store *st, store_group_cb cb, void *arg);
+enum pv_rc store_sqlite_session_put(struct store *st, const struct store_session *s);
+enum pv_rc store_sqlite_session_get_by_hash(struct store *st, const char *token_hash,
+    struct store_session *out);
+enum pv_rc store_sqlite_session_touch(struct store *st, const char *id, int64_t last_seen_ms);
+enum pv_rc store_sqlite_session_set_state(struct store *st, const char *id,
+    unsigned restrict_flags, bool mfa_verified, int64_t credential_epoch);
+enum pv_rc store_sqlite_session_end(struct store *st, const char *id, int64_t ended_ms,
+    const char *reason);
+enum pv_rc store_sqlite_session_end_all_for_user(struct store *st, const char *user_id,
+    const char *except_id, int64_t ended_ms, const char *reason, size_t *n);
+enum pv_rc store_sqlite_recovery_set(struct store *st, const char *user_id,
+    const char *const *code_hashes, size_t n);
+enum pv_rc store_sqlite_recovery_unused(struct store *st, const char *user_id,
+    store_name_cb cb, void *arg);
+enum pv_rc store_sqlite_recovery_use(struct store *st, const char *user_id,
+    const char *code_hash, int64_t used_ms);
+enum pv_rc store_sqlite_lockout_get(struct store *st, const char *key, const char *kind,
+    struct store_lockout *out);
+enum pv_rc store_sqlite_lockout_put(struct store *st, const char *key, const char *kind,
+    const struct store_lockout *l);
+enum pv_rc store_sqlite_lockout_clear(struct store *st, const char *key);
+enum pv_rc store_sqlite_mfa_pending_put(struct store *st, const struct store_mfa_pending *p);
+enum pv_rc store_sqlite_mfa_pending_get(struct store *st, const char *token_hash,
+    struct store_mfa_pending *out);
+enum pv_rc store_sqlite_mfa_pending_attempt(struct store *st, const char *token_hash);
+enum pv_rc store_sqlite_mfa_pending_delete(struct store *st, const char *token_hash,
+    int64_t now_ms);
+/* identity:end */
+
+/* jobs:begin: sqlite_jobs.c, the jobs ops of the SQLite backend (their SQL
+ * is in sqlite.c's statement table). */
+enum pv_rc store_sqlite_job_put(struct store *st, const struct store_job *j);
+enum pv_rc store_sqlite_job_get(struct store *st, const char *id, struct store_job *out);
+enum pv_rc store_sqlite_job_update(struct store *st, const struct store_job *j);
+enum pv_rc store_sqlite_job_list(struct store *st, store_job_cb cb, void *arg);
+enum pv_rc store_sqlite_job_runnable(struct store *st, const char *owner, int64_t now_ms,
+    store_job_cb cb, void *arg);
+/* jobs:end */
+
+#endif /* PV_STORE_SQLITE_H */
