@@ -10,9 +10,11 @@
  *   DELETE /v1/collections/{c}/records/{id}   records.write:{c}  record.delete
  *
  * Writes: validate and seal in the request thread (fresh DEK per version,
- * AAD naming collection, record ID and version), then one audit_commit job
- * stores the envelope and the blind-index entries together with the audit
- * entry: both durable, or neither.
+ * AAD naming collection, record ID and version), then one audit_submit
+ * transaction stores the envelope and the blind-index entries together with
+ * the audit entry: both durable, or neither. Create, patch and delete reply
+ * from its completion (PV_PENDING), so no thread waits for the fsync; the
+ * If-Match compare of a patch is the UPDATE's, inside that transaction.
  *
  * Reads (fail closed): load, open (tag verified before any plaintext is
  * used), build the masked view in request memory, THEN make the audit entry
@@ -532,6 +534,37 @@ out:
 	return rc;
 }
 
+struct patch_done {
+	struct http_request *req;
+	struct vault_write_job *j;
+	uint32_t version;              /* the new version */
+	char id[UTIL_ID_MAX];
+};
+
+/* The write's rc as audit_commit would return it; replies on the committer thread. */
+static void patch_done(enum pv_rc rc, void *arg)
+{
+	struct patch_done *d = arg;
+	struct http_request *req = d->req;
+
+	if (rc == PV_E_CONFLICT)
+		rc = http_fail(req, PV_E_CONFLICT, "the record changed meanwhile; read it and retry");
+	else if (rc == PV_E_PRECONDITION)
+		rc = http_fail(req, PV_E_PRECONDITION,
+		    "the record is not at the version named by If-Match");
+	else if (rc == PV_E_NOTFOUND)
+		rc = http_fail(req, PV_E_NOTFOUND, "no such record");
+	if (rc == PV_OK)
+		rc = vault_set_etag(req, d->version);
+	if (rc == PV_OK)
+		rc = http_reply(req, 200, json_pack("{s:s, s:I}", "id", d->id,
+		    "version", (json_int_t)d->version));
+	vault_write_job_clear(d->j);
+	free(d->j);
+	free(d);
+	http_resume(req, rc);
+}
+
 static enum pv_rc rec_patch(struct http_request *req)
 {
 	struct vault_ctx *v = req->route->arg;
@@ -546,6 +579,7 @@ static enum pv_rc rec_patch(struct http_request *req)
 	char *detail = NULL;
 	uint32_t want = 0;
 	bool any = true;
+	struct patch_done *d = NULL;
 	enum pv_rc rc;
 
 	memset(&cur, 0, sizeof(cur));
@@ -610,24 +644,24 @@ static enum pv_rc rec_patch(struct http_request *req)
 	ev.purpose_of_use = purpose;
 	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = detail;
-	rc = audit_commit(v->audit, &ev, vault_write_fn, j);
-	if (rc == PV_E_CONFLICT) {
-		rc = http_fail(req, PV_E_CONFLICT, "the record changed meanwhile; read it and retry");
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		rc = PV_E_NOMEM;
 		goto out;
 	}
-	if (rc == PV_E_PRECONDITION) {
-		rc = http_fail(req, PV_E_PRECONDITION,
-		    "the record is not at the version named by If-Match");
+	d->req = req;
+	d->j = j;
+	d->version = cur.version + 1;
+	util_strlcpy(d->id, cur.id, sizeof(d->id));
+	/* the If-Match compare that counts runs in the group's transaction
+	 * (vault_write_fn); patch_done replies once the group is durable */
+	rc = audit_submit(v->audit, &ev, vault_write_fn, j, COMMIT_REQUEST, patch_done, d);
+	if (rc == PV_OK) {
+		/* the completion owns j and d, and may already have run: req is not ours */
+		j = NULL;
+		rc = PV_PENDING;
 		goto out;
 	}
-	if (rc == PV_E_NOTFOUND) {
-		rc = http_fail(req, PV_E_NOTFOUND, "no such record");
-		goto out;
-	}
-	if (rc != PV_OK || (rc = vault_set_etag(req, cur.version + 1)) != PV_OK)
-		goto out;
-	rc = http_reply(req, 200, json_pack("{s:s, s:I}", "id", cur.id,
-	    "version", (json_int_t)cur.version + 1));
+	free(d);
 out:
 	if (j != NULL)
 		vault_write_job_clear(j);
@@ -641,8 +675,9 @@ out:
 }
 
 struct shred_job {
-	const char *collection;
-	const char *id;
+	struct http_request *req;
+	char *collection;
+	char id[UTIL_ID_MAX];
 	int64_t now;
 };
 
@@ -653,19 +688,40 @@ static enum pv_rc shred_fn(struct store *st, void *arg)
 	return store_record_shred(st, j->collection, j->id, j->now);
 }
 
+static void shred_done(enum pv_rc rc, void *arg)
+{
+	struct shred_job *j = arg;
+	struct http_request *req = j->req;
+
+	if (rc == PV_E_NOTFOUND)
+		rc = http_fail(req, PV_E_NOTFOUND, "no such record");
+	else if (rc == PV_OK)
+		rc = http_reply(req, 204, NULL);
+	free(j->collection);
+	free(j);
+	http_resume(req, rc);
+}
+
 static enum pv_rc rec_delete(struct http_request *req)
 {
 	struct vault_ctx *v = req->route->arg;
 	const char *cname = req->params[0], *id = req->params[1];
-	struct shred_job j = { cname, id, util_now_ms() };
+	struct shred_job *j;
 	struct audit_event ev;
 	char resource[VAULT_RESOURCE_MAX];
 	enum pv_rc rc;
 
 	vault_resource(resource, sizeof(resource), cname, id);
-	if (!vault_rec_id_ok(id))
+	if (!vault_rec_id_ok(id) || strlen(id) >= UTIL_ID_MAX)
 		return vault_fail_audited(v, req, "record.delete", resource, vault_purpose_optional(req),
 		    PV_E_NOTFOUND, "no such record");
+	if ((j = calloc(1, sizeof(*j))) == NULL || (j->collection = strdup(cname)) == NULL) {
+		free(j);
+		return PV_E_NOMEM;
+	}
+	j->req = req;
+	util_strlcpy(j->id, id, sizeof(j->id));
+	j->now = util_now_ms();
 	memset(&ev, 0, sizeof(ev));
 	vault_actor(req, &ev.actor);
 	ev.action = "record.delete";
@@ -674,13 +730,14 @@ static enum pv_rc rec_delete(struct http_request *req)
 	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = "{\"shredded\":true}";
 	/* the DEK and ciphertext are dropped and the index entries deleted in
-	 * the entry's transaction; NOTFOUND is recorded as an error entry */
-	rc = audit_commit(v->audit, &ev, shred_fn, &j);
-	if (rc == PV_E_NOTFOUND)
-		return http_fail(req, PV_E_NOTFOUND, "no such record");
-	if (rc != PV_OK)
-		return rc;
-	return http_reply(req, 204, NULL);
+	 * the entry's transaction; NOTFOUND is recorded as an error entry.
+	 * shred_done replies once the group is durable. */
+	rc = audit_submit(v->audit, &ev, shred_fn, j, COMMIT_REQUEST, shred_done, j);
+	if (rc == PV_OK)
+		return PV_PENDING;   /* shred_done owns j */
+	free(j->collection);
+	free(j);
+	return rc;
 }
 
 enum pv_rc vault_routes_records(struct http_server *srv, struct vault_ctx *v)

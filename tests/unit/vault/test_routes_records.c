@@ -788,6 +788,78 @@ static void test_delete_shreds(void **state)
 	vf_resp_free(&r);
 }
 
+/*
+ * Record writes reply from their commit completion (issue 9 item 4): the
+ * handler returns PV_PENDING, so with a pool the connection is suspended and
+ * no thread waits for the fsync. The answers are those of a blocking write:
+ * the ETag of the new version, 404 from inside the transaction, 503 with
+ * nothing changed when the entry cannot be made durable.
+ */
+static void test_writes_reply_from_completion(void **state)
+{
+	struct vf *f = *state;
+	char id[UTIL_ID_MAX], path[128];
+	struct row_probe p;
+	struct vf_resp r;
+	struct vf_entry e;
+
+	vf_make_patients(f);
+	vf_as(f, "usr_clin", CLINICIAN);
+	vf_req(f, "POST", "/v1/collections/patients/records", NULL, NULL, REC1, &r);
+	assert_int_equal(r.status, 201);
+	assert_true(r.pending);
+	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(r.json, "id")));
+	vf_resp_free(&r);
+	uri(path, sizeof(path), id);
+
+	vf_req(f, "PATCH", path, (const char *const[]){ "If-Match", "1", NULL }, NULL,
+	    "{\"mrn\":\"B1\"}", &r);
+	assert_int_equal(r.status, 200);
+	assert_true(r.pending);
+	assert_string_equal(r.etag, "\"2\"");
+	assert_string_equal(json_string_value(json_object_get(r.json, "id")), id);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "version")), 2);
+	vf_resp_free(&r);
+
+	/* fail closed: the completion says PV_E_AUDIT, nothing changes */
+	store_fault_set("audit_append", -1);
+	vf_req(f, "PATCH", path, NULL, NULL, "{\"mrn\":\"LOST\"}", &r);
+	assert_int_equal(r.status, 503);
+	assert_true(r.pending);
+	assert_string_equal(r.code, "audit_unavailable");
+	assert_string_equal(r.etag, "");
+	vf_resp_free(&r);
+	vf_req(f, "DELETE", path, NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 503);
+	assert_true(r.pending);
+	vf_resp_free(&r);
+	store_fault_clear_all();
+	probe(f, id, &p);
+	assert_int_equal(p.deleted, 0);
+	vf_req(f, "GET", path, TREAT, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "version")), 2);
+	assert_string_equal(str_at(r.json, "fields", "mrn"), "B1");
+	vf_resp_free(&r);
+
+	vf_req(f, "DELETE", path, NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 204);
+	assert_true(r.pending);
+	assert_null(r.json);
+	vf_resp_free(&r);
+	/* a second delete finds nothing inside its transaction: 404, an error entry */
+	vf_req(f, "DELETE", path, NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 404);
+	assert_true(r.pending);
+	assert_string_equal(r.code, "not_found");
+	assert_string_equal(r.message, "no such record");
+	vf_resp_free(&r);
+	vf_last_entry(f, &e);
+	assert_string_equal(e.action, "record.delete");
+	assert_string_equal(e.outcome, "error");
+	assert_string_equal(e.reason, "not_found");
+}
+
 /* ---- fail closed ---- */
 
 static void test_read_fails_closed(void **state)
@@ -947,6 +1019,7 @@ int main(void)
 		T(test_patch_if_match),
 		T(test_if_match_atomic),
 		T(test_delete_shreds),
+		T(test_writes_reply_from_completion),
 		T(test_read_fails_closed),
 		T(test_batch),
 	};

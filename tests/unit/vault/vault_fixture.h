@@ -48,6 +48,7 @@ struct vf_resp {
 	json_t *json;                    /* parsed body (NULL for 204) */
 	char *body;                      /* raw body text */
 	char etag[32];                   /* ETag response header, "" if none */
+	bool pending;                    /* the handler returned PV_PENDING (replied from its commit completion) */
 };
 
 /* Custom roles from the fixture's store, as the wiring reads them. */
@@ -244,6 +245,7 @@ static inline void vf_req(struct vf *f, const char *method, const char *uri,
 	http_ctx_finish(ctx);
 	assert_true(ctx->out_ready);
 	r->status = ctx->out_status;
+	r->pending = ctx->pending;
 	snprintf(r->etag, sizeof(r->etag), "%s",
 	    http_response_header(&ctx->req, "ETag") ? http_response_header(&ctx->req, "ETag") : "");
 	if (ctx->out_len > 0) {
