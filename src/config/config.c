@@ -738,8 +738,10 @@ config_write(const struct pv_config *c, const char *path)
 	    "# sqlite | postgres\n"
 	    "backend = %s\n"
 	    "# postgres conninfo (with backend = postgres)\n"
-	    "url = %s\n",
-	    c->store_backend, c->store_url);
+	    "url = %s\n"
+	    "# open database connections at most (0: 2 x CPUs + 2)\n"
+	    "max_connections = %u\n",
+	    c->store_backend, c->store_url, c->store_max_connections);
 	fprintf(f,
 	    "\n[policy]\n"
 	    "# comma-separated regions where data may live\n"

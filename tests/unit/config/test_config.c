@@ -369,6 +369,7 @@ test_write_load_round_trip(void **state)
 	c.mfa_required = CONFIG_MFA_ADMINS;
 	c.argon2_memlimit = 65536 * 1024;
 	c.threads = 3;
+	c.store_max_connections = 7;
 	snprintf(path, sizeof(path), "%s/phivault.conf", dir);
 	assert_int_equal(config_write(&c, path), PV_OK);
 
@@ -380,6 +381,7 @@ test_write_load_round_trip(void **state)
 	assert_non_null(strstr((char *)buf, "\nkey = /etc/phivault/key.pem\n"));
 	assert_non_null(strstr((char *)buf, "\nmfa_required = admins\n"));
 	assert_non_null(strstr((char *)buf, "\nargon2_memlimit_kib = 65536\n"));
+	assert_non_null(strstr((char *)buf, "\nmax_connections = 7\n"));
 	free(buf);
 
 	memset(&back, 0x5a, sizeof(back));
