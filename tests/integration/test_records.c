@@ -10,6 +10,7 @@
  */
 #include <curl/curl.h>
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,10 +166,27 @@ audit_export(struct h_server *s)
 	return out;
 }
 
-/* Entries with this action, outcome, resource substring and purpose (NULL: any). */
+/* What an audit entry must hold to be counted; NULL fields match anything. */
+struct audit_want {
+	const char *action;    /* always compared */
+	const char *outcome;
+	const char *res;       /* a substring of the resource, or all of it with res_exact */
+	bool res_exact;
+	const char *purpose;
+	const char *reason;
+};
+
+static bool
+field_is(json_t *e, const char *key, const char *want)
+{
+	const char *v = json_string_value(json_object_get(e, key));
+
+	return want == NULL || (v != NULL && strcmp(v, want) == 0);
+}
+
+/* The number of entries in an audit export (jsonl) that match w. */
 static int
-audit_count(const char *jsonl, const char *action, const char *outcome, const char *res,
-    const char *purpose)
+audit_match(const char *jsonl, const struct audit_want *w)
 {
 	const char *line = jsonl;
 	int n = 0;
@@ -177,15 +195,12 @@ audit_count(const char *jsonl, const char *action, const char *outcome, const ch
 		const char *nl = strchr(line, '\n');
 		char *copy = strndup(line, nl ? (size_t)(nl - line) : strlen(line));
 		json_t *e = json_loads(copy, 0, NULL);
-		const char *a = json_string_value(json_object_get(e, "action"));
-		const char *o = json_string_value(json_object_get(e, "outcome"));
 		const char *rs = json_string_value(json_object_get(e, "resource"));
-		const char *p = json_string_value(json_object_get(e, "purpose_of_use"));
 
-		if (a != NULL && strcmp(a, action) == 0 &&
-		    (outcome == NULL || (o != NULL && strcmp(o, outcome) == 0)) &&
-		    (res == NULL || (rs != NULL && strstr(rs, res) != NULL)) &&
-		    (purpose == NULL || (p != NULL && strcmp(p, purpose) == 0)))
+		if (field_is(e, "action", w->action) && field_is(e, "outcome", w->outcome) &&
+		    (w->res == NULL || (rs != NULL && (w->res_exact ? strcmp(rs, w->res) == 0 :
+		    strstr(rs, w->res) != NULL))) &&
+		    field_is(e, "purpose_of_use", w->purpose) && field_is(e, "reason", w->reason))
 			n++;
 		json_decref(e);
 		free(copy);
@@ -194,32 +209,25 @@ audit_count(const char *jsonl, const char *action, const char *outcome, const ch
 	return n;
 }
 
-/* Entries with exactly this action, outcome, resource and reason (NULL: any). */
+/* Entries with this action, outcome, resource substring and purpose (NULL: any). */
+static int
+audit_count(const char *jsonl, const char *action, const char *outcome, const char *res,
+    const char *purpose)
+{
+	struct audit_want w = { action, outcome, res, false, purpose, NULL };
+
+	return audit_match(jsonl, &w);
+}
+
+/* Entries with exactly this action, outcome, resource and reason (NULL: any;
+ * the outcome is always compared). */
 static int
 audit_exact(const char *jsonl, const char *action, const char *outcome, const char *res,
     const char *reason)
 {
-	const char *line = jsonl;
-	int n = 0;
+	struct audit_want w = { action, outcome, res, true, NULL, reason };
 
-	while (line != NULL && *line != '\0') {
-		const char *nl = strchr(line, '\n');
-		char *copy = strndup(line, nl ? (size_t)(nl - line) : strlen(line));
-		json_t *e = json_loads(copy, 0, NULL);
-		const char *a = json_string_value(json_object_get(e, "action"));
-		const char *o = json_string_value(json_object_get(e, "outcome"));
-		const char *rs = json_string_value(json_object_get(e, "resource"));
-		const char *rn = json_string_value(json_object_get(e, "reason"));
-
-		if (a != NULL && strcmp(a, action) == 0 && o != NULL && strcmp(o, outcome) == 0 &&
-		    (res == NULL || (rs != NULL && strcmp(rs, res) == 0)) &&
-		    (reason == NULL || (rn != NULL && strcmp(rn, reason) == 0)))
-			n++;
-		json_decref(e);
-		free(copy);
-		line = nl ? nl + 1 : NULL;
-	}
-	return n;
+	return outcome != NULL ? audit_match(jsonl, &w) : 0;
 }
 
 /* ---- the scan: no plaintext under the data directory ---- */
