@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "audit/audit.h"
+#include "stack_fixture.h"
 #include "authn/authn.h"
 #include "authn/authn_int.h"
 #include "config/config.h"
@@ -77,37 +78,12 @@ static inline enum pv_rc af_full(struct http_request *req)
 	return o != NULL ? http_reply(req, 200, o) : PV_E_NOMEM;
 }
 
-static inline int af_rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static inline int af_setup(void **state)
 {
-	struct keys_seal_spec spec = { .type = KEYS_SEAL_KEYFILE };
-	struct audit_config ac = { .checkpoint_every = 1000, .checkpoint_interval_s = 60 };
-	const char *base = getenv("PV_TEST_TMP");
-	char **shares = NULL;
-	size_t nshares = 0;
 	struct af *f = calloc(1, sizeof(*f));
 
-	if (f == NULL || crypto_init() != PV_OK)
+	if (f == NULL || pv_stack_open("authn", f->dir, &f->st, &f->keys, &f->audit) != 0)
 		return -1;
-	if (base == NULL || base[0] == '\0')
-		base = "/tmp";
-	(void)mkdir(base, 0700);
-	snprintf(f->dir, sizeof(f->dir), "%s/authn-XXXXXX", base);
-	if (mkdtemp(f->dir) == NULL ||
-	    store_open(f->dir, "sqlite", NULL, false, &f->st) != PV_OK ||
-	    keys_initialize(f->st, f->dir, &spec, &shares, &nshares) != PV_OK ||
-	    keys_open(f->st, f->dir, &f->keys) != PV_OK ||
-	    keys_unseal_keyfile(f->keys) != PV_OK ||
-	    audit_start(f->st, f->keys, &ac, &f->audit) != PV_OK)
-		return -1;
-	keys_shares_free(shares, nshares);
 	config_defaults(&f->cfg, f->dir);
 	/* cheap but real Argon2id: 1 pass over 1 MiB */
 	f->cfg.argon2_opslimit = 1;
@@ -149,7 +125,7 @@ static inline int af_teardown(void **state)
 	authn_service_free(f->svc);
 	keys_close(f->keys);
 	store_close(f->st);
-	(void)nftw(f->dir, af_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	pv_stack_remove_dir(f->dir);
 	free(f);
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "audit/audit.h"
+#include "stack_fixture.h"
 #include "authz/authz.h"
 #include "crypto/crypto.h"
 #include "http/http_int.h"
@@ -147,39 +148,14 @@ static inline void vf_grant(struct vf *f, const char *perm)
 	assert_int_equal(authz_permset_add(&f->perms, perm), PV_OK);
 }
 
-static inline int vf_rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static inline int vf_setup(void **state)
 {
-	struct keys_seal_spec spec = { .type = KEYS_SEAL_KEYFILE };
-	struct audit_config ac = { .checkpoint_every = 1000, .checkpoint_interval_s = 60 };
 	struct http_config hc;
 	struct vault_deps deps;
-	const char *base = getenv("PV_TEST_TMP");
-	char **shares = NULL;
-	size_t nshares = 0;
 	struct vf *f = calloc(1, sizeof(*f));
 
-	if (f == NULL || crypto_init() != PV_OK)
+	if (f == NULL || pv_stack_open("vault", f->dir, &f->st, &f->keys, &f->audit) != 0)
 		return -1;
-	if (base == NULL || base[0] == '\0')
-		base = "/tmp";
-	(void)mkdir(base, 0700);
-	snprintf(f->dir, sizeof(f->dir), "%s/vault-XXXXXX", base);
-	if (mkdtemp(f->dir) == NULL ||
-	    store_open(f->dir, "sqlite", NULL, false, &f->st) != PV_OK ||
-	    keys_initialize(f->st, f->dir, &spec, &shares, &nshares) != PV_OK ||
-	    keys_open(f->st, f->dir, &f->keys) != PV_OK ||
-	    keys_unseal_keyfile(f->keys) != PV_OK ||
-	    audit_start(f->st, f->keys, &ac, &f->audit) != PV_OK)
-		return -1;
-	keys_shares_free(shares, nshares);
 	memset(&hc, 0, sizeof(hc));
 	hc.listen = "127.0.0.1:0";
 	hc.cert_path = "/nonexistent/cert.pem";   /* read only at start */
@@ -211,7 +187,7 @@ static inline int vf_teardown(void **state)
 	vault_free(f->v);
 	keys_close(f->keys);
 	store_close(f->st);
-	(void)nftw(f->dir, vf_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	pv_stack_remove_dir(f->dir);
 	free(f);
 	return 0;
 }
