@@ -1,177 +1,54 @@
 /*
- * vault/routes_collections.c: collections (API.md "PHI records").
+ * vault/routes_collections.c: collections over REST (API.md "PHI
+ * records"), adapters over the collection operations (ops_collections.c).
  *
  *   POST /v1/collections        collections.manage   audited collection.create
  *   GET  /v1/collections        collections.manage
- *   GET  /v1/collections/{c}    collections.manage, or records.read / records.write on c
- *
- * A collection is created in one audit_commit job: its two KEKs
- * ("collection:<c>" wraps record DEKs, "index:<c>" derives the blind-index
- * keys) and its row, with the collection.create entry. The schema text is
- * vault_collection_to_json (field names and types, no PHI). Collections are
- * immutable afterwards, which is what lets the schema cache never go stale.
- * Region policy: the region must be one of [policy] allowed_regions, else
- * 403 region_not_allowed (audited, nothing created).
+ *   GET  /v1/collections/{c}    authenticated; the operation asks the decision
+ *                               point (collections.manage, or records.read /
+ *                               records.write on c)
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "authz/authz.h"
 #include "vault/vault_int.h"
 
 #define COLL_BODY_MAX (64 * 1024)
 
-struct create_job {
-	struct vault_ctx *v;
-	struct store_collection row;
-	char kek_index[VAULT_KEK_NAME_MAX];
-};
-
-static enum pv_rc create_fn(struct store *st, void *arg)
-{
-	struct create_job *j = arg;
-	enum pv_rc rc;
-
-	(void)st;   /* the keyring writes through the writer's connection too */
-	if ((rc = keys_kek_ensure(j->v->keys, j->row.kek_name)) != PV_OK ||
-	    (rc = keys_kek_ensure(j->v->keys, j->kek_index)) != PV_OK)
-		return rc;
-	return store_collection_put(st, &j->row);
-}
-
 static enum pv_rc coll_create(struct http_request *req)
 {
-	struct vault_ctx *v = req->route->arg;
-	struct vault_collection c;
-	struct create_job job;
-	struct audit_event ev;
-	char err[VAULT_ERR_MAX] = "", resource[VAULT_RESOURCE_MAX];
-	json_t *out = NULL;
-	char *schema = NULL, *detail = NULL;
-	enum pv_rc rc;
+	struct vault_reply *r = vault_reply_new(req, 201);
+	struct vault_caller who;
+	struct pv_actor actor;
 
-	memset(&ev, 0, sizeof(ev));
-	memset(&job, 0, sizeof(job));
-	vault_actor(req, &ev.actor);
-	ev.action = "collection.create";
-	ev.resource = "collections";
-	rc = vault_collection_from_json(req->body, &c, err, sizeof(err));
-	if (rc != PV_OK) {
-		ev.outcome = AUDIT_ERROR;
-		ev.reason = "invalid_request";
-		if (audit_record(v->audit, &ev) != PV_OK)
-			return http_fail(req, PV_E_AUDIT, NULL);
-		return vault_fail(req, rc == PV_E_INVALID ? PV_E_INVALID : rc, err);
-	}
-	snprintf(resource, sizeof(resource), "collections/%s", c.name);
-	ev.resource = resource;
-	if (vault_region_check(v->allowed_regions, c.region) != PV_OK) {
-		ev.outcome = AUDIT_DENIED;
-		ev.reason = "region_not_allowed";
-		if (audit_record(v->audit, &ev) != PV_OK)
-			return http_fail(req, PV_E_AUDIT, NULL);
-		return http_fail(req, PV_E_REGION,
-		    "the collection's region is not in [policy] allowed_regions");
-	}
-	if ((rc = vault_collection_to_json(&c, &out)) != PV_OK)
-		goto done;
-	schema = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
-	{
-		json_t *d = json_pack("{s:s, s:i}", "region", c.region, "fields", (int)c.nfields);
-
-		detail = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-		json_decref(d);
-	}
-	if (schema == NULL || detail == NULL) {
-		rc = PV_E_NOMEM;
-		goto done;
-	}
-	job.v = v;
-	util_strlcpy(job.row.name, c.name, sizeof(job.row.name));
-	job.row.schema = schema;
-	util_strlcpy(job.row.region, c.region, sizeof(job.row.region));
-	job.row.retention_days = c.retention_days;
-	job.row.created_ms = util_now_ms();
-	vault_kek_records(c.name, job.row.kek_name, sizeof(job.row.kek_name));
-	vault_kek_index(c.name, job.kek_index, sizeof(job.kek_index));
-	ev.outcome = AUDIT_ALLOWED;
-	ev.detail = detail;
-	rc = audit_commit(v->audit, &ev, create_fn, &job);
-	if (rc == PV_E_CONFLICT) {
-		rc = http_fail(req, PV_E_CONFLICT, "a collection with this name exists");
-		goto done;
-	}
-	if (rc != PV_OK)
-		goto done;
-	if (vault_coll_cache_put(v, &c) != PV_OK)
-		log_warn("vault: collection cache insert failed (it reloads on use)");
-	rc = http_reply(req, 201, out);
-	out = NULL;
-done:
-	json_decref(out);
-	free(schema);
-	free(detail);
-	return rc;
-}
-
-struct list_ctx {
-	json_t *arr;
-	bool failed;
-};
-
-static int list_cb(const struct store_collection *c, void *arg)
-{
-	struct list_ctx *l = arg;
-	json_t *o = json_loads(c->schema, JSON_REJECT_DUPLICATES, NULL);
-
-	if (o == NULL || json_array_append_new(l->arr, o) != 0) {
-		l->failed = true;
-		return 1;
-	}
-	return 0;
+	if (r == NULL)
+		return PV_E_NOMEM;
+	vault_caller_from(req, &actor, &who);
+	vault_collection_create(req->route->arg, &who, req->body, vault_reply_done, r);
+	return PV_PENDING;
 }
 
 static enum pv_rc coll_list(struct http_request *req)
 {
-	struct vault_ctx *v = req->route->arg;
-	struct list_ctx l = { json_array(), false };
-	enum pv_rc rc;
+	struct vault_reply *r = vault_reply_new(req, 200);
+	struct vault_caller who;
+	struct pv_actor actor;
 
-	if (l.arr == NULL)
+	if (r == NULL)
 		return PV_E_NOMEM;
-	rc = store_collection_list(v->st, list_cb, &l);
-	if (rc == PV_OK && l.failed)
-		rc = PV_E_INTEGRITY;
-	if (rc != PV_OK) {
-		json_decref(l.arr);
-		return rc;
-	}
-	return http_reply(req, 200, json_pack("{s:o}", "collections", l.arr));
+	vault_caller_from(req, &actor, &who);
+	vault_collection_list(req->route->arg, &who, vault_reply_done, r);
+	return PV_PENDING;
 }
 
 static enum pv_rc coll_get(struct http_request *req)
 {
-	struct vault_ctx *v = req->route->arg;
-	const struct vault_collection *c;
-	char resource[VAULT_RESOURCE_MAX];
-	json_t *out = NULL;
-	enum pv_rc rc;
+	struct vault_reply *r = vault_reply_new(req, 200);
+	struct vault_caller who;
+	struct pv_actor actor;
 
-	/* The schema holds no PHI: whoever manages collections or may read or
-	 * write this one can see it (the decision point's collections.read).
-	 * A denial is recorded like every other (the route itself is
-	 * "authenticated", so the authorize hook did not decide it). */
-	snprintf(resource, sizeof(resource), "collections/%s",
-	    vault_name_valid(req->params[0]) ? req->params[0] : "(invalid)");
-	if ((rc = vault_decide(v, req, "collection.read", resource, "collections.read",
-	    vault_name_valid(req->params[0]) ? req->params[0] : NULL, NULL)) != PV_OK)
-		return rc;
-	if ((rc = vault_coll_get(v, req->params[0], &c)) != PV_OK)
-		return rc;
-	if ((rc = vault_collection_to_json(c, &out)) != PV_OK)
-		return rc;
-	return http_reply(req, 200, out);
+	if (r == NULL)
+		return PV_E_NOMEM;
+	vault_caller_from(req, &actor, &who);
+	vault_collection_get(req->route->arg, &who, req->params[0], vault_reply_done, r);
+	return PV_PENDING;
 }
 
 enum pv_rc vault_routes_collections(struct http_server *srv, struct vault_ctx *v)

@@ -1,5 +1,6 @@
 /*
- * vault/routes_records.c: records (API.md "PHI records").
+ * vault/routes_records.c: records over REST (API.md "PHI records"),
+ * adapters over the record operations (ops_records.c).
  *
  *   POST   /v1/collections/{c}/records        records.write:{c}  record.create
  *   GET    /v1/collections/{c}/records/{id}   records.read:{c}   record.read    purpose
@@ -9,735 +10,116 @@
  *   PATCH  /v1/collections/{c}/records/{id}   records.write:{c}  record.update
  *   DELETE /v1/collections/{c}/records/{id}   records.write:{c}  record.delete
  *
- * Writes: validate and seal in the request thread (fresh DEK per version,
- * AAD naming collection, record ID and version), then one audit_submit
- * transaction stores the envelope and the blind-index entries together with
- * the audit entry: both durable, or neither. Create, patch and delete reply
- * from its completion (PV_PENDING), so no thread waits for the fsync; the
- * If-Match compare of a patch is the UPDATE's, inside that transaction.
- *
- * Reads (fail closed): load, open (tag verified before any plaintext is
- * used), build the masked view in request memory, THEN make the audit entry
- * durable; only if that succeeds is the view sent. Otherwise the view is
- * dropped (the jansson allocator wipes it) and the answer is 503
- * audit_unavailable with no data.
- *
- * Masking: phi/pii fields are masked unless the caller holds
- * records.unmask:<c>.<field>; the entry lists which fields left in clear.
- * Every entry carries field names and record IDs only, never a value.
+ * Each handler takes the caller (principal, actor, X-Purpose-Of-Use), the
+ * path parameters, the body or the query, calls the operation and returns
+ * PV_PENDING: the operation's answer is the reply (vault_reply_done, with
+ * the ETag of a single record), from whichever thread completed it. No
+ * check and no store call here.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "authz/authz.h"
 #include "vault/vault_int.h"
 
 #define REC_BODY_MAX (256 * 1024)
 
-/* ------------------------------------------------------------------ */
-/* handlers                                                            */
-/* ------------------------------------------------------------------ */
-
-/*
- * Hot paths reply from the commit completion (committer thread) and return
- * PV_PENDING: the connection waits for the group's fsync, not a thread
- * (http_resume). Nothing is sent before the completion says durable.
- */
-struct create_done {
-	struct http_request *req;
-	struct vault_write_job *j;
-	char id[UTIL_ID_MAX];
-};
-
-static void create_done(enum pv_rc rc, void *arg)
-{
-	struct create_done *d = arg;
-	struct http_request *req = d->req;
-
-	if (rc == PV_OK)
-		rc = vault_set_etag(req, 1);
-	if (rc == PV_OK)
-		rc = http_reply(req, 201, json_pack("{s:s, s:i}", "id", d->id, "version", 1));
-	vault_write_job_clear(d->j);
-	free(d->j);
-	free(d);
-	http_resume(req, rc);
-}
-
 static enum pv_rc rec_create(struct http_request *req)
 {
-	struct vault_ctx *v = req->route->arg;
-	const char *cname = req->params[0], *purpose = vault_purpose_optional(req);
-	const struct vault_collection *c;
-	struct vault_write_job *j = NULL;
-	struct audit_event ev;
-	char err[VAULT_ERR_MAX] = "", resource[VAULT_RESOURCE_MAX], id[UTIL_ID_MAX];
-	json_t *norm = NULL;
-	char *detail = NULL;
-	struct create_done *d = NULL;
-	enum pv_rc rc;
+	struct vault_reply *r = vault_reply_new(req, 201);
+	struct vault_caller who;
+	struct pv_actor actor;
 
-	vault_resource(resource, sizeof(resource), cname, NULL);
-	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK)
-		return vault_fail_audited(v, req, "record.create", resource, purpose, rc,
-		    rc == PV_E_NOTFOUND ? "no such collection" : NULL);
-	rc = vault_record_validate(c, req->body, false, &norm, err, sizeof(err));
-	if (rc != PV_OK)
-		return vault_fail_audited(v, req, "record.create", resource, purpose, rc, err);
-	j = calloc(1, sizeof(*j));
-	if (j == NULL) {
-		rc = PV_E_NOMEM;
-		goto out;
-	}
-	if ((rc = util_id_new("rec", id)) != PV_OK ||
-	    (rc = vault_record_seal(v->keys, c->name, id, 1, norm, &j->rec)) != PV_OK ||
-	    (rc = vault_index_entries(v, c, norm, norm, j)) != PV_OK)
-		goto out;
-	j->rec.created_ms = j->rec.updated_ms = util_now_ms();
-	j->reindex_all = true;
-	if ((detail = vault_detail_fields(norm, NULL)) == NULL) {
-		rc = PV_E_NOMEM;
-		goto out;
-	}
-	vault_resource(resource, sizeof(resource), cname, id);
-	memset(&ev, 0, sizeof(ev));
-	vault_actor(req, &ev.actor);
-	ev.action = "record.create";
-	ev.resource = resource;
-	ev.purpose_of_use = purpose;
-	ev.outcome = AUDIT_ALLOWED;
-	ev.detail = detail;
-	if ((d = calloc(1, sizeof(*d))) == NULL) {
-		rc = PV_E_NOMEM;
-		goto out;
-	}
-	d->req = req;
-	d->j = j;
-	util_strlcpy(d->id, id, sizeof(d->id));
-	rc = audit_submit(v->audit, &ev, vault_write_fn, j, COMMIT_REQUEST, create_done, d);
-	if (rc == PV_OK) {
-		/* the completion owns j and d, and may already have run: req is not ours */
-		free(detail);
-		json_decref(norm);
-		return PV_PENDING;
-	}
-	free(d);
-out:
-	if (j != NULL)
-		vault_write_job_clear(j);
-	free(j);
-	free(detail);
-	json_decref(norm);
-	return rc;
-}
-
-struct read_done {
-	struct http_request *req;
-	json_t *view;
-};
-
-static void read_done(enum pv_rc rc, void *arg)
-{
-	struct read_done *d = arg;
-	struct http_request *req = d->req;
-	json_t *view = d->view;
-
-	free(d);
-	/* fail closed: nothing leaves unless the entry is durable */
-	if (rc != PV_OK) {
-		json_decref(view);   /* wiped on free */
-		http_resume(req, http_fail(req, PV_E_AUDIT, NULL));
-		return;
-	}
-	rc = vault_set_etag(req, (uint32_t)json_integer_value(json_object_get(view, "version")));
-	if (rc != PV_OK) {
-		json_decref(view);
-		http_resume(req, rc);
-		return;
-	}
-	http_resume(req, http_reply(req, 200, view));
+	if (r == NULL)
+		return PV_E_NOMEM;
+	vault_caller_from(req, &actor, &who);
+	vault_record_create(req->route->arg, &who, req->params[0], req->body, vault_reply_done, r);
+	return PV_PENDING;
 }
 
 static enum pv_rc rec_read(struct http_request *req)
 {
-	struct vault_ctx *v = req->route->arg;
-	const char *cname = req->params[0], *id = req->params[1], *purpose = NULL;
-	const struct vault_collection *c;
-	char resource[VAULT_RESOURCE_MAX];
-	json_t *view = NULL;
-	char *detail = NULL;
-	struct read_done *d;
-	struct audit_event ev;
-	enum pv_rc rc;
+	struct vault_reply *r = vault_reply_new(req, 200);
+	struct vault_caller who;
+	struct pv_actor actor;
 
-	vault_resource(resource, sizeof(resource), cname, id);
-	if ((rc = vault_decide(v, req, "record.read", resource, "records.read", cname, &purpose)) !=
-	    PV_OK)
-		return rc;
-	if ((rc = vault_coll_get(v, cname, &c)) == PV_OK)
-		rc = vault_record_load_view(v, req, c, id, &view, &detail);
-	if (rc != PV_OK)
-		return vault_fail_audited(v, req, "record.read", resource, purpose, rc,
-		    rc == PV_E_NOTFOUND ? "no such record" : NULL);
-	/* fail closed: the view is sent by read_done only once the entry is durable */
-	if ((d = malloc(sizeof(*d))) == NULL) {
-		free(detail);
-		json_decref(view);
+	if (r == NULL)
 		return PV_E_NOMEM;
-	}
-	d->req = req;
-	d->view = view;
-	memset(&ev, 0, sizeof(ev));
-	vault_actor(req, &ev.actor);
-	ev.action = "record.read";
-	ev.resource = resource;
-	ev.purpose_of_use = purpose;
-	ev.outcome = AUDIT_ALLOWED;
-	ev.detail = detail;
-	rc = audit_submit(v->audit, &ev, NULL, NULL, COMMIT_REQUEST, read_done, d);
-	free(detail);
-	if (rc == PV_OK)
-		return PV_PENDING;   /* read_done owns d and the view */
-	free(d);
-	json_decref(view);
-	return http_fail(req, PV_E_AUDIT, NULL);
+	vault_caller_from(req, &actor, &who);
+	vault_record_read(req->route->arg, &who, req->params[0], req->params[1], vault_reply_done,
+	    r);
+	return PV_PENDING;
 }
 
+/* The query of GET .../records: every key = value pair, and whether it is
+ * a listing (no field parameter, only limit / cursor at most once each). */
 struct query {
-	size_t n;
-	const char *key;
-	const char *value;
+	struct vault_match *m;
+	size_t n, cap, nlimit, ncursor;
 };
 
 static void query_cb(void *arg, const char *key, const char *value)
 {
 	struct query *q = arg;
 
-	if (q->n++ == 0) {
-		q->key = key;
-		q->value = value;
-	}
-}
-
-struct id_list {
-	char (*ids)[UTIL_ID_MAX];
-	size_t n;
-};
-
-static int id_cb(const char *record_id, void *arg)
-{
-	struct id_list *l = arg;
-
-	if (l->n < VAULT_SEARCH_MAX && strlen(record_id) < UTIL_ID_MAX)
-		util_strlcpy(l->ids[l->n++], record_id, UTIL_ID_MAX);
-	return l->n >= VAULT_SEARCH_MAX;
-}
-
-/* ---- listing: keyset pagination in ID order ---- */
-
-/* The cursor is base64url (RFC 4648 section 5, no padding) of the last
- * record ID of the previous page: opaque to clients, checked on the way in. */
-static void cursor_encode(const char *id, char *out, size_t cap)
-{
-	char b64[2 * UTIL_ID_MAX];
-	size_t len = strlen(id), o = 0;
-
-	if (util_b64_len(len) + 1 > sizeof(b64)) {
-		out[0] = '\0';
-		return;
-	}
-	util_b64_encode((const uint8_t *)id, len, b64);
-	for (size_t i = 0; b64[i] != '\0' && b64[i] != '=' && o + 1 < cap; i++)
-		out[o++] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
-	out[o] = '\0';
-}
-
-/* PV_E_INVALID unless cursor is the canonical encoding of a record ID. */
-static enum pv_rc cursor_decode(const char *cursor, char id[UTIL_ID_MAX])
-{
-	char b64[2 * UTIL_ID_MAX + 4], again[2 * UTIL_ID_MAX];
-	uint8_t raw[2 * UTIL_ID_MAX];
-	size_t len = strlen(cursor), n = 0;
-
-	if (len == 0 || len > 2 * UTIL_ID_MAX - 4 || len % 4 == 1)
-		return PV_E_INVALID;
-	for (size_t i = 0; i < len; i++) {
-		char c = cursor[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_'))
-			return PV_E_INVALID;
-		b64[i] = c == '-' ? '+' : c == '_' ? '/' : c;
-	}
-	while (len % 4 != 0)
-		b64[len++] = '=';
-	b64[len] = '\0';
-	n = sizeof(raw) - 1;
-	if (util_b64_decode(b64, raw, &n) != 0 || n >= UTIL_ID_MAX)
-		return PV_E_INVALID;
-	raw[n] = '\0';
-	if (memchr(raw, '\0', n) != NULL || !vault_rec_id_ok((const char *)raw))
-		return PV_E_INVALID;
-	cursor_encode((const char *)raw, again, sizeof(again));
-	if (strcmp(again, cursor) != 0)
-		return PV_E_INVALID;   /* one spelling per cursor */
-	memcpy(id, raw, n + 1);
-	return PV_OK;
-}
-
-/* limit: 1..VAULT_LIST_MAX, decimal, default VAULT_LIST_DEFAULT. */
-static enum pv_rc limit_parse(const char *s, size_t *out)
-{
-	size_t v = 0;
-
-	if (s == NULL) {
-		*out = VAULT_LIST_DEFAULT;
-		return PV_OK;
-	}
-	if (*s == '\0' || *s == '0' || strlen(s) > 3)
-		return PV_E_INVALID;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return PV_E_INVALID;
-		v = v * 10 + (size_t)(*s - '0');
-	}
-	if (v > VAULT_LIST_MAX)
-		return PV_E_INVALID;
-	*out = v;
-	return PV_OK;
-}
-
-static int scan_cb(const char *record_id, void *arg)
-{
-	struct id_list *l = arg;
-
-	if (l->n <= VAULT_LIST_MAX && strlen(record_id) < UTIL_ID_MAX)
-		util_strlcpy(l->ids[l->n++], record_id, UTIL_ID_MAX);
-	return l->n > VAULT_LIST_MAX;
-}
-
-struct list_query {
-	size_t n, nlimit, ncursor;
-};
-
-static void list_query_cb(void *arg, const char *key, const char *value)
-{
-	struct list_query *q = arg;
-
-	(void)value;
-	q->n++;
 	if (strcmp(key, "limit") == 0)
 		q->nlimit++;
 	else if (strcmp(key, "cursor") == 0)
 		q->ncursor++;
-}
-
-/* GET /v1/collections/{c}/records[?limit=&cursor=]: one page of records in
- * ID order, masked as for a read; one record.list entry naming them. */
-static enum pv_rc rec_list(struct http_request *req)
-{
-	struct vault_ctx *v = req->route->arg;
-	const char *cname = req->params[0], *purpose = NULL, *cur = http_query(req, "cursor");
-	const struct vault_collection *c;
-	struct id_list ids = { NULL, 0 };
-	char resource[VAULT_RESOURCE_MAX], after[UTIL_ID_MAX] = "";
-	char next[2 * UTIL_ID_MAX];
-	json_t *records = NULL, *found = NULL, *names = NULL, *page = NULL;
-	char *detail = NULL;
-	size_t limit = 0, shown;
-	enum pv_rc rc;
-
-	vault_resource(resource, sizeof(resource), cname, NULL);
-	if ((rc = vault_decide(v, req, "record.list", resource, "records.read", cname, &purpose)) !=
-	    PV_OK)
-		return rc;
-	if (limit_parse(http_query(req, "limit"), &limit) != PV_OK)
-		return vault_fail_audited(v, req, "record.list", resource, purpose, PV_E_INVALID,
-		    "limit must be an integer from 1 to 500");
-	if (cur != NULL && cursor_decode(cur, after) != PV_OK)
-		return vault_fail_audited(v, req, "record.list", resource, purpose, PV_E_INVALID,
-		    "cursor is not one this server returned");
-	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK)
-		return vault_fail_audited(v, req, "record.list", resource, purpose, rc,
-		    rc == PV_E_NOTFOUND ? "no such collection" : NULL);
-	ids.ids = calloc(VAULT_LIST_MAX + 1, UTIL_ID_MAX);
-	records = json_array();
-	found = json_array();
-	names = json_object();
-	if (ids.ids == NULL || records == NULL || found == NULL || names == NULL) {
-		rc = PV_E_NOMEM;
-		goto out;
+	if (q->n < q->cap) {
+		q->m[q->n].field = key;
+		q->m[q->n].value = value;
 	}
-	/* one more than the page: is there a next one? */
-	if ((rc = store_record_scan(v->st, c->name, after, limit + 1, scan_cb, &ids)) != PV_OK)
-		goto out;
-	shown = ids.n < limit ? ids.n : limit;
-	for (size_t i = 0; i < shown; i++) {
-		json_t *view = NULL, *d = NULL, *name;
-		char *dtext = NULL;
-		size_t k;
-
-		rc = vault_record_load_view(v, req, c, ids.ids[i], &view, &dtext);
-		if (rc == PV_E_NOTFOUND)
-			continue;   /* shredded between the scan and the load */
-		if (rc != PV_OK)
-			goto out;
-		d = json_loads(dtext, 0, NULL);
-		free(dtext);
-		json_array_foreach(json_object_get(d, "fields"), k, name)
-			json_object_set(names, json_string_value(name), json_true());
-		json_decref(d);
-		if (json_array_append_new(records, view) != 0 ||
-		    json_array_append_new(found, json_string(ids.ids[i])) != 0) {
-			rc = PV_E_NOMEM;
-			goto out;
-		}
-	}
-	rc = PV_OK;
-	if (ids.n > limit)
-		cursor_encode(ids.ids[limit - 1], next, sizeof(next));
-	detail = vault_detail_fields(names, json_pack("{s:O, s:I, s:I, s:b}", "records", found,
-	    "count", (json_int_t)json_array_size(found), "limit", (json_int_t)limit,
-	    "cursor", cur != NULL));
-	page = json_pack("{s:O, s:o}", "records", records, "next_cursor",
-	    ids.n > limit ? json_string(next) : json_null());
-	if (detail == NULL || page == NULL) {
-		rc = PV_E_NOMEM;
-		goto out;
-	}
-	/* fail closed: nothing leaves unless the entry is durable */
-	if (vault_audit(v, req, "record.list", resource, purpose, AUDIT_ALLOWED, NULL,
-	    detail) != PV_OK) {
-		rc = http_fail(req, PV_E_AUDIT, NULL);
-		goto out;
-	}
-	rc = http_reply(req, 200, page);
-	page = NULL;
-out:
-	free(ids.ids);
-	free(detail);
-	json_decref(page);
-	json_decref(records);
-	json_decref(found);
-	json_decref(names);
-	return rc;
+	q->n++;
 }
 
 static enum pv_rc rec_search(struct http_request *req)
 {
-	struct vault_ctx *v = req->route->arg;
-	const char *cname = req->params[0], *purpose = NULL;
-	const struct vault_collection *c;
-	const struct vault_field *f;
-	struct query q = { 0, NULL, NULL };
-	struct id_list ids = { NULL, 0 };
-	char resource[VAULT_RESOURCE_MAX], err[VAULT_ERR_MAX] = "";
-	uint8_t mac[VAULT_BLIND_LEN];
-	json_t *records = NULL, *found = NULL, *names = NULL;
-	char *canon = NULL, *detail = NULL;
-	enum pv_rc rc;
+	struct vault_reply *r = vault_reply_new(req, 200);
+	struct vault_match m[2];
+	struct query q = { m, 0, 2, 0, 0 };
+	struct vault_caller who;
+	struct pv_actor actor;
 
-	struct list_query lq = { 0, 0, 0 };
-
-	/* no field parameter (only limit / cursor, at most once each): a listing */
-	http_query_each(req, list_query_cb, &lq);
-	if (lq.n == lq.nlimit + lq.ncursor && lq.nlimit <= 1 && lq.ncursor <= 1)
-		return rec_list(req);
-	vault_resource(resource, sizeof(resource), cname, NULL);
-	if ((rc = vault_decide(v, req, "record.search", resource, "records.read", cname, &purpose)) !=
-	    PV_OK)
-		return rc;
+	if (r == NULL)
+		return PV_E_NOMEM;
+	vault_caller_from(req, &actor, &who);
 	http_query_each(req, query_cb, &q);
-	if (q.n != 1)
-		return vault_fail_audited(v, req, "record.search", resource, purpose, PV_E_INVALID,
-		    "search takes exactly one searchable field as a query parameter");
-	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK)
-		return vault_fail_audited(v, req, "record.search", resource, purpose, rc,
-		    rc == PV_E_NOTFOUND ? "no such collection" : NULL);
-	f = vault_collection_field(c, q.key);
-	if (f == NULL) {
-		snprintf(err, sizeof(err), "unknown field '%s'", vault_safe_key(q.key));
-		return vault_fail_audited(v, req, "record.search", resource, purpose, PV_E_INVALID, err);
-	}
-	if (!f->searchable) {
-		snprintf(err, sizeof(err), "field '%s' is not searchable", f->name);
-		return vault_fail_audited(v, req, "record.search", resource, purpose, PV_E_INVALID, err);
-	}
-	canon = malloc(VAULT_CANON_MAX);
-	ids.ids = calloc(VAULT_SEARCH_MAX, UTIL_ID_MAX);
-	records = json_array();
-	found = json_array();
-	names = json_object();
-	if (canon == NULL || ids.ids == NULL || records == NULL || found == NULL || names == NULL) {
-		rc = PV_E_NOMEM;
-		goto out;
-	}
-	rc = vault_value_normalize_text(f, q.value, canon, VAULT_CANON_MAX, err, sizeof(err));
-	if (rc != PV_OK) {
-		rc = vault_fail_audited(v, req, "record.search", resource, purpose, rc, err);
-		goto out;
-	}
-	if ((rc = vault_blind_index(v->keys, c->name, f->name, canon, mac)) != PV_OK ||
-	    (rc = store_bidx_lookup(v->st, c->name, f->name, mac, VAULT_SEARCH_MAX, id_cb,
-	    &ids)) != PV_OK)
-		goto out;
-	for (size_t i = 0; i < ids.n; i++) {
-		json_t *view = NULL, *d = NULL;
-		char *dtext = NULL;
-
-		rc = vault_record_load_view(v, req, c, ids.ids[i], &view, &dtext);
-		if (rc == PV_E_NOTFOUND)
-			continue;   /* shredded between the lookup and the load */
-		if (rc != PV_OK)
-			goto out;
-		/* union of the field names touched, for the one search entry */
-		d = json_loads(dtext, 0, NULL);
-		free(dtext);
-		if (d != NULL) {
-			size_t k;
-			json_t *name;
-
-			json_array_foreach(json_object_get(d, "fields"), k, name)
-				json_object_set(names, json_string_value(name), json_true());
-		}
-		json_decref(d);
-		if (json_array_append_new(records, view) != 0 ||
-		    json_array_append_new(found, json_string(ids.ids[i])) != 0) {
-			rc = PV_E_NOMEM;
-			goto out;
-		}
-	}
-	detail = vault_detail_fields(names, json_pack("{s:s, s:O, s:I}", "query_field", f->name,
-	    "records", found, "count", (json_int_t)json_array_size(found)));
-	if (detail == NULL) {
-		rc = PV_E_NOMEM;
-		goto out;
-	}
-	if (vault_audit(v, req, "record.search", resource, purpose, AUDIT_ALLOWED, NULL,
-	    detail) != PV_OK) {
-		rc = http_fail(req, PV_E_AUDIT, NULL);
-		goto out;
-	}
-	rc = http_reply(req, 200, json_pack("{s:O}", "records", records));
-out:
-	if (canon != NULL) {
-		vault_wipe(canon, VAULT_CANON_MAX);
-		free(canon);
-	}
-	vault_wipe(mac, sizeof(mac));
-	free(ids.ids);
-	free(detail);
-	json_decref(records);
-	json_decref(found);
-	json_decref(names);
-	return rc;
-}
-
-struct patch_done {
-	struct http_request *req;
-	struct vault_write_job *j;
-	uint32_t version;              /* the new version */
-	char id[UTIL_ID_MAX];
-};
-
-/* The write's rc as audit_commit would return it; replies on the committer thread. */
-static void patch_done(enum pv_rc rc, void *arg)
-{
-	struct patch_done *d = arg;
-	struct http_request *req = d->req;
-
-	if (rc == PV_E_CONFLICT)
-		rc = http_fail(req, PV_E_CONFLICT, "the record changed meanwhile; read it and retry");
-	else if (rc == PV_E_PRECONDITION)
-		rc = http_fail(req, PV_E_PRECONDITION,
-		    "the record is not at the version named by If-Match");
-	else if (rc == PV_E_NOTFOUND)
-		rc = http_fail(req, PV_E_NOTFOUND, "no such record");
-	if (rc == PV_OK)
-		rc = vault_set_etag(req, d->version);
-	if (rc == PV_OK)
-		rc = http_reply(req, 200, json_pack("{s:s, s:I}", "id", d->id,
-		    "version", (json_int_t)d->version));
-	vault_write_job_clear(d->j);
-	free(d->j);
-	free(d);
-	http_resume(req, rc);
+	if (q.n == q.nlimit + q.ncursor && q.nlimit <= 1 && q.ncursor <= 1)
+		vault_record_list(req->route->arg, &who, req->params[0], http_query(req, "limit"),
+		    http_query(req, "cursor"), vault_reply_done, r);
+	else
+		/* more than one pair is refused by the operation (audited) */
+		vault_record_search(req->route->arg, &who, req->params[0], m, q.n < 2 ? q.n : 2,
+		    vault_reply_done, r);
+	return PV_PENDING;
 }
 
 static enum pv_rc rec_patch(struct http_request *req)
 {
-	struct vault_ctx *v = req->route->arg;
-	const char *cname = req->params[0], *id = req->params[1];
-	const char *purpose = vault_purpose_optional(req);
-	const struct vault_collection *c;
-	struct store_record cur;
-	struct vault_write_job *j = NULL;
-	struct audit_event ev;
-	char err[VAULT_ERR_MAX] = "", resource[VAULT_RESOURCE_MAX];
-	json_t *patch = NULL, *old = NULL, *merged = NULL;
-	char *detail = NULL;
-	uint32_t want = 0;
-	bool any = true;
-	struct patch_done *d = NULL;
-	enum pv_rc rc;
+	struct vault_reply *r = vault_reply_new(req, 200);
+	struct vault_caller who;
+	struct pv_actor actor;
 
-	memset(&cur, 0, sizeof(cur));
-	vault_resource(resource, sizeof(resource), cname, id);
-	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK)
-		return vault_fail_audited(v, req, "record.update", resource, purpose, rc,
-		    rc == PV_E_NOTFOUND ? "no such collection" : NULL);
-	rc = vault_if_match_parse(http_header(req, "If-Match"), &any, &want);
-	if (rc != PV_OK)
-		return vault_fail_audited(v, req, "record.update", resource, purpose, rc,
-		    rc == PV_E_INVALID ? "If-Match must be one version: 3, \"3\" or *"
-		    : "a weak entity tag never matches If-Match");
-	rc = vault_record_validate(c, req->body, true, &patch, err, sizeof(err));
-	if (rc == PV_OK && json_object_size(patch) == 0) {
-		rc = PV_E_INVALID;
-		util_strlcpy(err, "a PATCH must name at least one field", sizeof(err));
-	}
-	if (rc != PV_OK) {
-		rc = vault_fail_audited(v, req, "record.update", resource, purpose, rc, err);
-		goto out;
-	}
-	rc = vault_rec_id_ok(id) ? store_record_get(v->st, c->name, id, &cur) : PV_E_NOTFOUND;
-	if (rc == PV_OK)
-		rc = vault_record_open(v->keys, &cur, &old);
-	if (rc == PV_OK)
-		rc = vault_record_merge(old, patch, &merged);
-	if (rc == PV_OK && cur.version == UINT32_MAX)
-		rc = PV_E_CONFLICT;
-	/* early answer only; the compare that counts is the store's, in the
-	 * write transaction (expected_version below) */
-	if (rc == PV_OK && !any && cur.version != want)
-		rc = PV_E_PRECONDITION;
-	if (rc != PV_OK) {
-		rc = vault_fail_audited(v, req, "record.update", resource, purpose, rc,
-		    rc == PV_E_NOTFOUND ? "no such record" : rc == PV_E_PRECONDITION ?
-		    "the record is not at the version named by If-Match" : NULL);
-		goto out;
-	}
-	j = calloc(1, sizeof(*j));
-	if (j == NULL) {
-		rc = PV_E_NOMEM;
-		goto out;
-	}
-	/* a new version under a fresh DEK, its AAD naming the new version */
-	if ((rc = vault_record_seal(v->keys, c->name, cur.id, cur.version + 1, merged,
-	    &j->rec)) != PV_OK ||
-	    (rc = vault_index_entries(v, c, merged, patch, j)) != PV_OK)
-		goto out;
-	j->rec.created_ms = cur.created_ms;
-	j->rec.updated_ms = util_now_ms();
-	j->expected_version = cur.version;
-	j->if_match = !any;
-	if ((detail = vault_detail_fields(patch, json_pack("{s:I}", "version",
-	    (json_int_t)cur.version + 1))) == NULL) {
-		rc = PV_E_NOMEM;
-		goto out;
-	}
-	memset(&ev, 0, sizeof(ev));
-	vault_actor(req, &ev.actor);
-	ev.action = "record.update";
-	ev.resource = resource;
-	ev.purpose_of_use = purpose;
-	ev.outcome = AUDIT_ALLOWED;
-	ev.detail = detail;
-	if ((d = calloc(1, sizeof(*d))) == NULL) {
-		rc = PV_E_NOMEM;
-		goto out;
-	}
-	d->req = req;
-	d->j = j;
-	d->version = cur.version + 1;
-	util_strlcpy(d->id, cur.id, sizeof(d->id));
-	/* the If-Match compare that counts runs in the group's transaction
-	 * (vault_write_fn); patch_done replies once the group is durable */
-	rc = audit_submit(v->audit, &ev, vault_write_fn, j, COMMIT_REQUEST, patch_done, d);
-	if (rc == PV_OK) {
-		/* the completion owns j and d, and may already have run: req is not ours */
-		j = NULL;
-		rc = PV_PENDING;
-		goto out;
-	}
-	free(d);
-out:
-	if (j != NULL)
-		vault_write_job_clear(j);
-	free(j);
-	free(detail);
-	store_record_clear(&cur);
-	json_decref(patch);
-	json_decref(old);
-	json_decref(merged);
-	return rc;
-}
-
-struct shred_job {
-	struct http_request *req;
-	char *collection;
-	char id[UTIL_ID_MAX];
-	int64_t now;
-};
-
-static enum pv_rc shred_fn(struct store *st, void *arg)
-{
-	struct shred_job *j = arg;
-
-	return store_record_shred(st, j->collection, j->id, j->now);
-}
-
-static void shred_done(enum pv_rc rc, void *arg)
-{
-	struct shred_job *j = arg;
-	struct http_request *req = j->req;
-
-	if (rc == PV_E_NOTFOUND)
-		rc = http_fail(req, PV_E_NOTFOUND, "no such record");
-	else if (rc == PV_OK)
-		rc = http_reply(req, 204, NULL);
-	free(j->collection);
-	free(j);
-	http_resume(req, rc);
+	if (r == NULL)
+		return PV_E_NOMEM;
+	vault_caller_from(req, &actor, &who);
+	vault_record_update(req->route->arg, &who, req->params[0], req->params[1],
+	    http_header(req, "If-Match"), req->body, vault_reply_done, r);
+	return PV_PENDING;
 }
 
 static enum pv_rc rec_delete(struct http_request *req)
 {
-	struct vault_ctx *v = req->route->arg;
-	const char *cname = req->params[0], *id = req->params[1];
-	struct shred_job *j;
-	struct audit_event ev;
-	char resource[VAULT_RESOURCE_MAX];
-	enum pv_rc rc;
+	struct vault_reply *r = vault_reply_new(req, 204);
+	struct vault_caller who;
+	struct pv_actor actor;
 
-	vault_resource(resource, sizeof(resource), cname, id);
-	if (!vault_rec_id_ok(id) || strlen(id) >= UTIL_ID_MAX)
-		return vault_fail_audited(v, req, "record.delete", resource, vault_purpose_optional(req),
-		    PV_E_NOTFOUND, "no such record");
-	if ((j = calloc(1, sizeof(*j))) == NULL || (j->collection = strdup(cname)) == NULL) {
-		free(j);
+	if (r == NULL)
 		return PV_E_NOMEM;
-	}
-	j->req = req;
-	util_strlcpy(j->id, id, sizeof(j->id));
-	j->now = util_now_ms();
-	memset(&ev, 0, sizeof(ev));
-	vault_actor(req, &ev.actor);
-	ev.action = "record.delete";
-	ev.resource = resource;
-	ev.purpose_of_use = vault_purpose_optional(req);
-	ev.outcome = AUDIT_ALLOWED;
-	ev.detail = "{\"shredded\":true}";
-	/* the DEK and ciphertext are dropped and the index entries deleted in
-	 * the entry's transaction; NOTFOUND is recorded as an error entry.
-	 * shred_done replies once the group is durable. */
-	rc = audit_submit(v->audit, &ev, shred_fn, j, COMMIT_REQUEST, shred_done, j);
-	if (rc == PV_OK)
-		return PV_PENDING;   /* shred_done owns j */
-	free(j->collection);
-	free(j);
-	return rc;
+	vault_caller_from(req, &actor, &who);
+	vault_record_shred(req->route->arg, &who, req->params[0], req->params[1], vault_reply_done,
+	    r);
+	return PV_PENDING;
 }
 
 enum pv_rc vault_routes_records(struct http_server *srv, struct vault_ctx *v)

@@ -1,0 +1,471 @@
+/*
+ * vault/ops_tokens.c: tokenization as operations (vault.h "operations"):
+ * vault_token_create and vault_token_detokenize (routes_tokens.c adapts
+ * them to API.md "PHI records").
+ *
+ *   create       tokens.tokenize:<the spec's collection>    token.create
+ *        {"collection","field","value","deterministic":false} -> {"token":"tok_..."}
+ *   detokenize   tokens.detokenize:<token's collection>     token.detokenize
+ *        {"token"} -> {"value"}                              purpose required
+ *
+ * Both permissions are scoped to a collection (issue 8 item 7), so the route
+ * permission is "authenticated" (restricted sessions are refused there) and
+ * the operation asks the decision point (vault_decide): tokenize on the
+ * collection named in the body, before
+ * the collection is looked up; detokenize on the collection the token was
+ * minted in, read from the store (never from the request). A denial is
+ * audited (outcome denied, reason missing_permission:<perm>) and answered
+ * 403 forbidden. To a caller without tokens.detokenize:* an unknown token is
+ * answered exactly like a token of a collection it may not detokenize (403,
+ * same message; the entry's reason is missing_permission:tokens.detokenize:*
+ * since only a holder of every collection may learn that a token does not
+ * exist), so the answer never tells whether a token exists elsewhere. A
+ * holder of tokens.detokenize:* gets 404 not_found for an unknown token.
+ *
+ * The value is validated and normalised with the type of the named field,
+ * then stored as an envelope under KEK "tokens" (fresh DEK, AAD
+ * "phivault:token:v2|<collection>|<token>", so a value moved to another
+ * token, or a token row moved to another collection, does not open; tokens
+ * sealed before v2 have AAD "phivault:token:v1|<token>" and are opened with
+ * it when the v2 AAD does not verify). Tokens are random IDs by default. A
+ * deterministic token is derived from MAC = HMAC(keys_mac("tokens",
+ * "det:<type>"), "phivault:token:v2|<collection>|<type>|<canonical value>"):
+ * the same value of the same type gets the same token within a collection
+ * (joins across its fields) and a different one in every other collection,
+ * without the token revealing anything without the key; its first 128 bits
+ * in base32 are the token. The MAC is unique in the store, so a second
+ * tokenization returns the existing token. Tokens derived before v2 (input
+ * "phivault:token:v1|<type>|<canonical value>", the same in every
+ * collection) stay valid: they are found by ID as always, and a
+ * deterministic tokenization that finds no v2 token reuses the v1 token of
+ * the same value if, and only if, that token belongs to the same collection.
+ *
+ * Detokenization is a PHI read: purpose of use required, and the value is
+ * released only after its audit entry is durable. Masking does not apply:
+ * tokens.detokenize:<c> is itself the grant to see the value.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authz/authz.h"
+#include "vault/vault_int.h"
+
+#define TOKEN_AAD_PREFIX "phivault:token:v1|"
+#define TOKEN_AAD_PREFIX_V2 "phivault:token:v2|"
+#define TOKEN_AAD_MAX (sizeof(TOKEN_AAD_PREFIX_V2) + VAULT_NAME_MAX + UTIL_ID_MAX + 1)
+
+struct ensure_job {
+	struct keys *keys;
+};
+
+static enum pv_rc ensure_fn(struct store *st, void *arg)
+{
+	struct ensure_job *j = arg;
+
+	(void)st;
+	return keys_kek_ensure(j->keys, VAULT_KEK_TOKENS);
+}
+
+/* KEK "tokens" is made on first use (the keyring writes through the audit
+ * writer, like every runtime write). */
+static enum pv_rc ensure_tokens_kek(struct vault_ctx *v)
+{
+	struct ensure_job j = { v->keys };
+
+	return audit_commit(v->audit, NULL, ensure_fn, &j);
+}
+
+/* AAD of a token's envelope: v2 binds its collection (collection NULL: the
+ * v1 AAD of tokens sealed before). */
+static enum pv_rc token_aad(const char *collection, const char *token, char *buf, size_t len,
+    size_t *outlen)
+{
+	int n = collection != NULL ? snprintf(buf, len, TOKEN_AAD_PREFIX_V2 "%s|%s", collection,
+	    token) : snprintf(buf, len, TOKEN_AAD_PREFIX "%s", token);
+
+	if (n < 0 || (size_t)n >= len)
+		return PV_E_INVALID;
+	*outlen = (size_t)n;
+	return PV_OK;
+}
+
+/* The deterministic MAC of canon: v2 (per collection) when collection is not
+ * NULL, else the v1 derivation shared by every collection (legacy lookup). */
+static enum pv_rc det_mac(struct vault_ctx *v, const char *collection,
+    const struct vault_field *f, const char *canon, uint8_t mac[STORE_MAC_LEN])
+{
+	char purpose[32];
+	size_t cap = sizeof(TOKEN_AAD_PREFIX_V2) + VAULT_NAME_MAX + 16 + strlen(canon) + 3, len;
+	char *in = malloc(cap);
+	enum pv_rc rc;
+	int n;
+
+	if (in == NULL)
+		return PV_E_NOMEM;
+	snprintf(purpose, sizeof(purpose), "det:%s", vault_type_name(f->type));
+	n = collection != NULL ? snprintf(in, cap, TOKEN_AAD_PREFIX_V2 "%s|%s|%s", collection,
+	    vault_type_name(f->type), canon) : snprintf(in, cap, TOKEN_AAD_PREFIX "%s|%s",
+	    vault_type_name(f->type), canon);
+	if (n < 0 || (size_t)n >= cap) {
+		rc = PV_E_INTERNAL;
+		goto out;
+	}
+	len = (size_t)n;
+	rc = keys_mac(v->keys, VAULT_KEK_TOKENS, purpose, (const uint8_t *)in, len, mac);
+out:
+	vault_wipe(in, cap);
+	free(in);
+	return rc;
+}
+
+/* "tok_" + lowercase base32 of the MAC's first 16 bytes (the ID shape). */
+static void det_token(const uint8_t mac[STORE_MAC_LEN], char out[UTIL_ID_MAX])
+{
+	char b32[32];
+
+	util_b32_encode(mac, 16, b32, sizeof(b32));
+	for (char *p = b32; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	snprintf(out, UTIL_ID_MAX, "tok_%s", b32);
+}
+
+/*
+ * The deterministic token of canon in collection c: the v2 MAC (into mac)
+ * and its token; *reused if that token, or a v1 token of the same value
+ * minted in c (before derivations were per collection), already exists
+ * (then token is the existing one). PV_E_NOTFOUND: no KEK "tokens" yet.
+ */
+static enum pv_rc det_lookup(struct vault_ctx *v, const struct vault_collection *c,
+    const struct vault_field *f, const char *canon, uint8_t mac[STORE_MAC_LEN],
+    char token[UTIL_ID_MAX], struct store_token *existing, bool *reused)
+{
+	uint8_t legacy[STORE_MAC_LEN];
+	enum pv_rc rc;
+
+	*reused = false;
+	if ((rc = det_mac(v, c->name, f, canon, mac)) != PV_OK)
+		return rc;
+	det_token(mac, token);
+	rc = store_token_get_by_mac(v->st, mac, existing);
+	if (rc == PV_OK) {
+		*reused = true;
+		return PV_OK;
+	}
+	if (rc != PV_E_NOTFOUND)
+		return rc;
+	if ((rc = det_mac(v, NULL, f, canon, legacy)) != PV_OK)
+		goto out;
+	rc = store_token_get_by_mac(v->st, legacy, existing);
+	if (rc == PV_OK && strcmp(existing->collection, c->name) == 0) {
+		util_strlcpy(token, existing->token, UTIL_ID_MAX);
+		*reused = true;
+	} else if (rc == PV_OK || rc == PV_E_NOTFOUND) {
+		/* none, or another collection's: mint the v2 token */
+		store_token_clear(existing);
+		memset(existing, 0, sizeof(*existing));
+		rc = PV_OK;
+	}
+out:
+	vault_wipe(legacy, sizeof(legacy));
+	return rc;
+}
+
+struct put_job {
+	struct store_token t;
+};
+
+static enum pv_rc put_fn(struct store *st, void *arg)
+{
+	return store_token_put(st, &((struct put_job *)arg)->t);
+}
+
+/* The value as JSON text (integers stay integers): what is sealed. */
+static char *value_plaintext(const struct vault_field *f, const char *canon)
+{
+	json_t *j = f->type == VAULT_TYPE_INTEGER ? json_integer(strtoll(canon, NULL, 10))
+	    : json_string(canon);
+	char *text = j != NULL ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	return text;
+}
+
+static enum pv_rc seal_value(struct vault_ctx *v, const char *collection, const char *token,
+    const char *pt, struct store_token *t)
+{
+	struct keys_envelope env;
+	char aad[TOKEN_AAD_MAX];
+	size_t aadlen = 0, ptlen = strlen(pt);
+	enum pv_rc rc;
+
+	if ((rc = token_aad(collection, token, aad, sizeof(aad), &aadlen)) != PV_OK)
+		return rc;
+	t->ciphertext = malloc(ptlen + CRYPTO_BOX_OVERHEAD);
+	t->wrapped_dek = malloc(KEYS_WRAPPED_DEK_LEN);
+	if (t->ciphertext == NULL || t->wrapped_dek == NULL)
+		return PV_E_NOMEM;
+	rc = keys_envelope_seal(v->keys, VAULT_KEK_TOKENS, (const uint8_t *)aad, aadlen,
+	    (const uint8_t *)pt, ptlen, t->ciphertext, &env);
+	if (rc != PV_OK)
+		return rc;
+	t->ciphertext_len = ptlen + CRYPTO_BOX_OVERHEAD;
+	memcpy(t->wrapped_dek, env.wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+	t->wrapped_dek_len = KEYS_WRAPPED_DEK_LEN;
+	util_strlcpy(t->kek_name, env.kek_name, sizeof(t->kek_name));
+	t->kek_version = env.kek_version;
+	return PV_OK;
+}
+
+
+void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
+    const struct vault_tokenize_spec *spec, vault_done_fn done, void *arg)
+{
+	const struct vault_collection *c;
+	const struct vault_field *f;
+	const char *cname = spec->collection, *fname = spec->field;
+	struct put_job *j = NULL;
+	struct store_token existing;
+	struct vault_answer a;
+	struct audit_event ev;
+	char err[VAULT_ERR_MAX] = "", resource[96], token[UTIL_ID_MAX] = "";
+	char *canon = NULL, *pt = NULL, *detail = NULL;
+	bool deterministic = spec->deterministic, reused = false;
+	enum pv_rc rc;
+
+	vault_answer_init(&a);
+	memset(&ev, 0, sizeof(ev));
+	memset(&existing, 0, sizeof(existing));
+	ev.actor = *who->actor;
+	ev.action = "token.create";
+	ev.resource = "tokens";
+	ev.purpose_of_use = vault_purpose_optional(who);
+	/* a request that did not parse is recorded like any failed one */
+	if ((rc = spec->invalid) != PV_OK) {
+		util_strlcpy(err, spec->invalid_message != NULL ? spec->invalid_message : "",
+		    sizeof(err));
+		goto fail;
+	}
+	if (!vault_name_valid(cname)) {
+		rc = PV_E_INVALID;
+		util_strlcpy(err, "'collection' is not a collection name", sizeof(err));
+		goto fail;
+	}
+	/* before the lookup: no answer tells an unauthorised caller whether the
+	 * collection exists */
+	if ((rc = vault_decide(v, who, ev.action, ev.resource, "tokens.tokenize", cname, NULL,
+	    &a)) != PV_OK)
+		goto out;
+	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK) {
+		if (rc == PV_E_NOTFOUND)
+			util_strlcpy(err, "no such collection", sizeof(err));
+		goto fail;
+	}
+	if ((f = vault_collection_field(c, fname)) == NULL) {
+		rc = PV_E_INVALID;
+		snprintf(err, sizeof(err), "unknown field '%s'", vault_safe_key(fname));
+		goto fail;
+	}
+	if (spec->value == NULL) {
+		rc = PV_E_INVALID;
+		util_strlcpy(err, "'value' is required", sizeof(err));
+		goto fail;
+	}
+	canon = malloc(VAULT_CANON_MAX);
+	if (canon == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	rc = vault_value_normalize(f, spec->value, canon, VAULT_CANON_MAX, err, sizeof(err));
+	if (rc != PV_OK)
+		goto fail;
+	if ((pt = value_plaintext(f, canon)) == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (deterministic) {
+			rc = det_lookup(v, c, f, canon, j->t.mac, token, &existing, &reused);
+			if (rc == PV_OK && reused)
+				break;
+		} else {
+			rc = util_id_new("tok", token);
+		}
+		if (rc == PV_OK)
+			rc = seal_value(v, c->name, token, pt, &j->t);
+		if (rc != PV_E_NOTFOUND || attempt > 0)
+			break;
+		/* no KEK "tokens" yet: make it, then try again */
+		store_token_clear(&j->t);
+		if ((rc = ensure_tokens_kek(v)) != PV_OK)
+			break;
+	}
+	if (rc != PV_OK)
+		goto out;
+	snprintf(resource, sizeof(resource), "tokens/%s", token);
+	ev.resource = resource;
+	{
+		json_t *d = json_pack("{s:[s], s:s, s:b, s:b}", "fields", f->name, "collection",
+		    c->name, "deterministic", deterministic, "existing", reused);
+
+		detail = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		json_decref(d);
+	}
+	if (detail == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	ev.outcome = AUDIT_ALLOWED;
+	ev.detail = detail;
+	if (reused) {
+		rc = audit_record(v->audit, &ev);
+	} else {
+		util_strlcpy(j->t.token, token, sizeof(j->t.token));
+		util_strlcpy(j->t.collection, c->name, sizeof(j->t.collection));
+		util_strlcpy(j->t.field, f->name, sizeof(j->t.field));
+		j->t.deterministic = deterministic;
+		j->t.created_ms = util_now_ms();
+		rc = audit_commit(v->audit, &ev, put_fn, j);
+		/* a concurrent tokenization of the same value won the race */
+		if (rc == PV_E_CONFLICT && deterministic)
+			rc = store_token_get_by_mac(v->st, j->t.mac, &existing);
+	}
+	if (rc != PV_OK)
+		goto out;
+	if ((a.body = json_pack("{s:s}", "token", token)) == NULL)
+		rc = PV_E_NOMEM;
+	goto out;
+fail:
+	ev.outcome = AUDIT_ERROR;
+	ev.reason = http_rc_code(rc);
+	if (audit_record(v->audit, &ev) != PV_OK)
+		rc = vault_answer_fail(&a, PV_E_AUDIT, NULL);
+	else
+		rc = vault_answer_fail(&a, rc, err[0] != '\0' ? err : NULL);
+out:
+	if (canon != NULL) {
+		vault_wipe(canon, VAULT_CANON_MAX);
+		free(canon);
+	}
+	if (pt != NULL) {
+		vault_wipe(pt, strlen(pt));
+		free(pt);
+	}
+	if (j != NULL) {
+		store_token_clear(&j->t);
+		free(j);
+	}
+	store_token_clear(&existing);
+	free(detail);
+	if (a.rc == PV_OK && rc != PV_OK)
+		vault_answer_fail(&a, rc, NULL);
+	vault_answer_send(&a, done, arg);
+}
+
+void vault_token_detokenize(struct vault_ctx *v, const struct vault_caller *who,
+    const char *token, vault_done_fn done, void *arg)
+{
+	struct store_token t;
+	struct keys_envelope env;
+	struct vault_answer a;
+	const char *purpose = NULL;
+	char resource[96] = "tokens", aad[TOKEN_AAD_MAX];
+	uint8_t *pt = NULL;
+	size_t aadlen = 0, ptlen = 0;
+	json_t *value = NULL;
+	char *detail = NULL;
+	enum pv_rc rc;
+
+	memset(&t, 0, sizeof(t));
+	vault_answer_init(&a);
+	if (util_id_valid("tok", token))
+		snprintf(resource, sizeof(resource), "tokens/%s", token);
+	/* The permission is on the token's own collection, as stored. An
+	 * unknown token needs tokens.detokenize:* to be told so: to anyone else
+	 * it looks like a token of a collection they may not read. */
+	rc = util_id_valid("tok", token) ? store_token_get(v->st, token, &t) : PV_E_NOTFOUND;
+	if (rc != PV_OK && rc != PV_E_NOTFOUND) {
+		rc = vault_fail_audited(v, who, "token.detokenize", resource, NULL, rc, NULL, &a);
+		goto out;
+	}
+	{
+		/* one decision: the permission on the token's collection, then
+		 * the purpose of use (a PHI read) */
+		enum pv_rc drc = vault_decide(v, who, "token.detokenize", resource,
+		    "tokens.detokenize", rc == PV_OK ? t.collection : "*", &purpose, &a);
+
+		if (drc != PV_OK) {
+			rc = drc;
+			goto out;
+		}
+	}
+	if (rc == PV_OK && (t.wrapped_dek_len != KEYS_WRAPPED_DEK_LEN ||
+	    t.ciphertext_len <= CRYPTO_BOX_OVERHEAD))
+		rc = PV_E_INTEGRITY;
+	if (rc == PV_OK)
+		rc = token_aad(t.collection, t.token, aad, sizeof(aad), &aadlen);
+	if (rc == PV_OK) {
+		ptlen = t.ciphertext_len - CRYPTO_BOX_OVERHEAD;
+		pt = malloc(ptlen + 1);
+		if (pt == NULL)
+			rc = PV_E_NOMEM;
+	}
+	if (rc == PV_OK) {
+		memset(&env, 0, sizeof(env));
+		util_strlcpy(env.kek_name, t.kek_name, sizeof(env.kek_name));
+		env.kek_version = t.kek_version;
+		memcpy(env.wrapped_dek, t.wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+		rc = keys_envelope_open(v->keys, &env, (const uint8_t *)aad, aadlen, t.ciphertext,
+		    t.ciphertext_len, pt);
+		/* sealed before v2: the AAD without the collection */
+		if (rc == PV_E_INTEGRITY &&
+		    (rc = token_aad(NULL, t.token, aad, sizeof(aad), &aadlen)) == PV_OK)
+			rc = keys_envelope_open(v->keys, &env, (const uint8_t *)aad, aadlen,
+			    t.ciphertext, t.ciphertext_len, pt);
+	}
+	if (rc == PV_OK) {
+		value = json_loadb((const char *)pt, ptlen, JSON_DECODE_ANY, NULL);
+		if (value == NULL)
+			rc = PV_E_INTEGRITY;
+	}
+	if (rc != PV_OK) {
+		rc = vault_fail_audited(v, who, "token.detokenize", resource, purpose, rc,
+		    rc == PV_E_NOTFOUND ? "no such token" : NULL, &a);
+		goto out;
+	}
+	{
+		json_t *d = json_pack("{s:[s], s:s}", "fields", t.field, "collection", t.collection);
+
+		detail = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		json_decref(d);
+	}
+	if (detail == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	/* fail closed, as for a record read */
+	if (vault_audit(v, who, "token.detokenize", resource, purpose, AUDIT_ALLOWED, NULL,
+	    detail) != PV_OK) {
+		rc = vault_answer_fail(&a, PV_E_AUDIT, NULL);
+		goto out;
+	}
+	if ((a.body = json_pack("{s:O}", "value", value)) == NULL)
+		rc = PV_E_NOMEM;
+out:
+	if (pt != NULL) {
+		vault_wipe(pt, ptlen + 1);
+		free(pt);
+	}
+	json_decref(value);
+	store_token_clear(&t);
+	free(detail);
+	if (a.rc == PV_OK && rc != PV_OK)
+		vault_answer_fail(&a, rc, NULL);
+	vault_answer_send(&a, done, arg);
+}
