@@ -1,6 +1,6 @@
 /*
  * vault/ops_batch.c: vault_record_batch, many creates or many reads of one
- * collection in one call (routes_batch.c adapts it to
+ * collection in one call (routes.c adapts it to
  * POST /v1/collections/{c}/records:batch).
  *
  *   create: [{...fields}, ...]   needs records.write:<c>

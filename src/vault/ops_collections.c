@@ -1,7 +1,7 @@
 /*
  * vault/ops_collections.c: the collection operations (vault.h
  * "operations"): vault_collection_create, _get and _list
- * (routes_collections.c adapts them to API.md "PHI records").
+ * (routes.c adapts them to API.md "PHI records").
  *
  *   create   collections.manage (the route's)   audited collection.create
  *   list     collections.manage (the route's)

@@ -1,7 +1,7 @@
 /*
  * vault/ops_records.c: the record operations (vault.h "operations"):
  * vault_record_create, _read, _update, _shred, _list and _search, apart
- * from HTTP (routes_records.c adapts them to API.md "PHI records").
+ * from HTTP (routes.c adapts them to API.md "PHI records").
  *
  *   create  records.write:{c}  record.create
  *   read    records.read:{c}   record.read    purpose

@@ -1,6 +1,6 @@
 /*
  * vault/ops_tokens.c: tokenization as operations (vault.h "operations"):
- * vault_token_create and vault_token_detokenize (routes_tokens.c adapts
+ * vault_token_create and vault_token_detokenize (routes.c adapts
  * them to API.md "PHI records").
  *
  *   create       tokens.tokenize:<the spec's collection>    token.create

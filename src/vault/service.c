@@ -355,7 +355,7 @@ enum pv_rc vault_decide(struct vault_ctx *v, const struct vault_caller *who,
 }
 
 /* ------------------------------------------------------------------ */
-/* the HTTP adapter's side (routes_*.c)                                */
+/* the HTTP adapter's side (routes.c)                                  */
 /* ------------------------------------------------------------------ */
 
 void vault_caller_from(struct http_request *req, struct pv_actor *actor,

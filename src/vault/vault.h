@@ -215,7 +215,7 @@ enum pv_rc vault_blind_input(const char *collection, const char *field, const ch
 enum pv_rc vault_blind_index(struct keys *k, const char *collection, const char *field,
     const char *canonical, uint8_t out[VAULT_BLIND_LEN]);
 
-/* ---- wiring: operations (ops_*.c) and the record routes (service.c, routes_*.c) ----
+/* ---- wiring: operations (ops_*.c) and the record routes (service.c, routes.c) ----
  *
  * struct vault_ctx is the running vault: the store, keyring and audit
  * writer it works through, the region policy, and an in-memory cache of
@@ -242,7 +242,7 @@ struct vault_deps {
 
 /* ---- operations: the vault in domain terms (ops_*.c) ----
  *
- * What HTTP (routes_*.c), and later the CLI, jobs, SCIM and the console,
+ * What HTTP (routes.c), and later the CLI, jobs, SCIM and the console,
  * call: no struct http_request anywhere. Each operation takes the caller
  * (who asks, with which compiled policy and purpose of use), calls the
  * decision point where the route alone could not decide (and again once

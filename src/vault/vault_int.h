@@ -27,7 +27,7 @@ bool vault_utf8_valid(const char *s, size_t len);
 void vault_wipe(void *p, size_t len);
 
 /* ======================================================================
- * Wiring internals (service.c, routes_*.c) and their unit tests.
+ * Wiring internals (service.c, ops_*.c, routes.c) and their unit tests.
  * ====================================================================== */
 
 #include <pthread.h>
@@ -129,7 +129,7 @@ enum pv_rc vault_fail_audited(struct vault_ctx *v, const struct vault_caller *wh
 /* done(a) once, then a's body is released if done left it. */
 void vault_answer_send(struct vault_answer *a, vault_done_fn done, void *arg);
 
-/* ---- HTTP adapter helpers (service.c), for routes_*.c only ---- */
+/* ---- HTTP adapter helpers (service.c), for routes.c only ---- */
 
 /* The caller of a request: its principal, authn_actor of it (into *actor),
  * X-Purpose-Of-Use. who borrows the request's strings. */
@@ -203,7 +203,7 @@ void vault_resource(char *buf, size_t len, const char *c, const char *id);
 enum pv_rc vault_record_load_view(struct vault_ctx *v, const struct vault_caller *who,
     const struct vault_collection *c, const char *id, json_t **view, char **detail);
 
-/* Route tables (one registration function per file). */
+/* Route tables (routes.c), one registration function per resource. */
 enum pv_rc vault_routes_collections(struct http_server *srv, struct vault_ctx *v);
 enum pv_rc vault_routes_records(struct http_server *srv, struct vault_ctx *v);
 enum pv_rc vault_routes_batch(struct http_server *srv, struct vault_ctx *v);
