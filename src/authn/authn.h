@@ -367,7 +367,7 @@ size_t authn_throttle_capacity(struct authn_throttle *t);
 /* ======================================================================
  * wiring: added by the identity integration
  * (store-backed login, MFA, session lookup into struct authn_principal,
- *  user/role/group handlers; see docs/internals/authn.md "Wiring")
+ *  the hooks the directory uses; see docs/internals/authn.md "Wiring")
  *
  * The service owns the per-node state: the session cache (token hash ->
  * session, user state and effective roles; idle expiry decided from it on
