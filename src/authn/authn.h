@@ -367,7 +367,7 @@ size_t authn_throttle_capacity(struct authn_throttle *t);
 /* ======================================================================
  * wiring: added by the identity integration
  * (store-backed login, MFA, session lookup into struct authn_principal,
- *  user/role/group handlers; see docs/internals/authn.md "Wiring")
+ *  the hooks the directory uses; see docs/internals/authn.md "Wiring")
  *
  * The service owns the per-node state: the session cache (token hash ->
  * session, user state and effective roles; idle expiry decided from it on
@@ -430,7 +430,7 @@ uint64_t authn_authz_generation(struct authn_service *s);
 enum pv_rc authn_authenticate(struct authn_service *s, struct http_request *req,
     struct authn_principal **out);
 
-/* The routes of /v1/auth/... and /v1/users... (docs/openapi.yaml). */
+/* The routes of /v1/auth/... (docs/openapi.yaml); /v1/users is the directory's. */
 enum pv_rc authn_routes(struct authn_service *s, struct http_server *srv);
 
 /* Effective roles of a user: direct plus inherited from groups, deduplicated,
@@ -461,85 +461,32 @@ void authn_otp_issue(struct store_user *u, const char *password_hash, int64_t no
 enum pv_rc authn_otp_check(const struct store_user *u, int64_t now_ms, int ttl_s);
 
 /* ======================================================================
- * Directory operations (directory.c): users in domain terms, apart from
- * HTTP. The REST routes (routes_users.c) are thin adapters over them
- * (parse JSON -> call -> reply); the CLI, jobs and later SCIM and the
- * console call the same functions. They stay in authn for now (DESIGN.md
- * places them in directory/; docs/internals/authn.md "Directory
- * operations" says why not yet).
- *
- * The permission (users.manage) is authz's, decided at the route; each
- * operation makes its own separation-of-duties checks against the actor
- * and audits itself (allowed, denied or error) through the writer:
- *  - nobody changes their own roles or groups (user.update denied,
- *    reason self_role_change, PV_E_FORBIDDEN);
- *  - nobody enables, unlocks or resets their own account (denied, reason
- *    self_account, PV_E_FORBIDDEN);
- *  - nobody disables their own account (PV_E_CONFLICT).
- * Every change bumps the authz generation. On failure res->message (if
- * not empty) is the caller-facing reason: no PHI, never a typed username.
+ * Hooks for the directory (src/directory/, a module above authn): what
+ * its user operations need of credentials and sessions, so that it never
+ * reaches into authn's internals.
  * ====================================================================== */
 
-struct authn_user_spec {
-	const char *username;         /* create: as typed (lowercased here) */
-	const char *display_name;     /* NULL: "" on create, unchanged on update */
-	const char *email;            /* NULL: "" / unchanged */
-	const char *attributes;       /* JSON object text; NULL: "{}" / unchanged */
-	bool set_roles;               /* create: roles always set (possibly none) */
-	const char *const *roles;     /* distinct names; each must exist */
-	size_t nroles;
-	bool set_groups;
-	const char *const *groups;
-	size_t ngroups;
-	const char *const *fields;    /* update: the names of the fields changed (audit) */
-	size_t nfields;
-};
+/*
+ * The sessions of user_id were ended in the store (the transaction that
+ * disabled the user or reset its credentials has committed; reason is
+ * AUTHN_END_DISABLED or AUTHN_END_PASSWORD): drop this node's cached
+ * sessions of the user at once, so its next request is decided from the
+ * store (and refused), not from the cache, and bump the authz generation
+ * so every cached role set re-resolves. Other nodes see the credential
+ * epoch the transaction bumped.
+ */
+void authn_sessions_end_user(struct authn_service *s, const char *user_id,
+    enum authn_session_end reason);
 
-struct authn_user_result {
-	char id[UTIL_ID_MAX];
-	char username[AUTHN_USERNAME_MAX];
-	/* create and reset: the new one-time password, shown once; the caller
-	 * wipes it (authn_user_result_wipe) as soon as it is sent */
-	char one_time_password[AUTHN_OTP_LEN + 1];
-	size_t sessions_ended;        /* disable, reset */
-	char message[192];            /* why it failed, for the caller ("" if none) */
-};
-void authn_user_result_wipe(struct authn_user_result *res);
+/* Forget the password and MFA lockout counters of a user (lockout_clear.c);
+ * call inside the store transaction whose audit entry records it (unlock,
+ * reset). */
+enum pv_rc authn_lockout_clear(struct store *st, const char *username);
 
-/* Joiner: a new user with a one-time password (user.create). */
-enum pv_rc authn_user_create(struct authn_service *s, const struct pv_actor *actor,
-    const struct authn_user_spec *spec, struct authn_user_result *res);
-/* Mover: display name, email, attributes, roles, groups (user.update). */
-enum pv_rc authn_user_update(struct authn_service *s, const struct pv_actor *actor,
-    const char *id, const struct authn_user_spec *spec, struct authn_user_result *res);
-/* Leaver: disable, end every session in the same transaction, forget the
- * cached ones on this node (user.disable). Idempotent. */
-enum pv_rc authn_user_disable(struct authn_service *s, const struct pv_actor *actor,
-    const char *id, struct authn_user_result *res);
-/* Undo a disable; sessions stay ended (user.enable). */
-enum pv_rc authn_user_enable(struct authn_service *s, const struct pv_actor *actor,
-    const char *id, struct authn_user_result *res);
-/* Forget the password and MFA lockouts (user.unlock). */
-enum pv_rc authn_user_unlock(struct authn_service *s, const struct pv_actor *actor,
-    const char *id, struct authn_user_result *res);
-/* New one-time password; MFA, recovery codes and lockouts cleared; every
- * session ends (user.reset, detail roles / roles_not_held). PV_E_CONFLICT
- * for a disabled user. */
-enum pv_rc authn_user_reset(struct authn_service *s, const struct pv_actor *actor,
-    const char *id, struct authn_user_result *res);
-/* The API representation of one user / of all (or of the one of that
- * username, zero or one); *out is the caller's (json_decref). Reads are
- * not audited (the route permission users.manage guards them). */
-struct json_t;
-enum pv_rc authn_user_get(struct authn_service *s, const struct pv_actor *actor,
-    const char *id, struct json_t **out, struct authn_user_result *res);
-enum pv_rc authn_user_list(struct authn_service *s, const struct pv_actor *actor,
-    const char *username, struct json_t **out, struct authn_user_result *res);
-
-/* init: create the bootstrap administrator (role admin, one-time password)
- * through the audit writer, action user.create. */
-enum pv_rc authn_bootstrap_admin(struct store *st, struct audit *audit,
-    const struct pv_config *cfg, const char *username, const char *password,
-    char user_id[UTIL_ID_MAX]);
+/* Lowercase a presented username into key (bounded, for lockout and
+ * lookup); true if it is a valid username. key holds AUTHN_USERNAME_KEY_MAX
+ * bytes (= STORE_USERNAME_MAX). */
+#define AUTHN_USERNAME_KEY_MAX 65
+bool authn_username_key(const char *in, char key[AUTHN_USERNAME_KEY_MAX]);
 
 #endif /* PV_AUTHN_H */

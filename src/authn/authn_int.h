@@ -19,7 +19,7 @@ bool authn_blocklist_has(const char *s);
 
 
 /* ======================================================================
- * wiring internals (service.c, routes_auth.c, routes_users.c)
+ * wiring internals (service.c, routes_auth.c)
  * ====================================================================== */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -114,10 +114,6 @@ enum pv_rc authn_recovery_mac(struct authn_service *s, const char *sha_hex,
 /* Create the KEK if missing (a writer job). */
 enum pv_rc authn_kek_ensure(struct authn_service *s);
 
-/* Forget the password and MFA lockout counters of a user (lockout_clear.c);
- * call on the writer, inside the job of the audit_commit that records it. */
-enum pv_rc authn_lockout_clear(struct store *st, const char *username);
-
 /* Reserve one attempt BEFORE verifying (writer job: check and count in one
  * step, so N concurrent attempts verify at most lockout_threshold of them).
  * PV_OK: counted as a failure (*locked_now: it reached the threshold; record
@@ -139,13 +135,9 @@ enum pv_rc authn_lockout_reserve(struct authn_service *s, const char *key, const
 enum pv_rc authn_login_key(struct authn_service *s, const char *name, bool valid, bool found,
     char key[STORE_USERNAME_MAX]);
 
-/* Lowercase a presented username into key (bounded, for lockout and lookup);
- * true if it is a valid username. */
-bool authn_username_key(const char *in, char key[STORE_USERNAME_MAX]);
+_Static_assert(AUTHN_USERNAME_KEY_MAX == STORE_USERNAME_MAX,
+    "authn_username_key's buffer is a stored username");
 
-/* JSON helpers for routes */
-json_t *authn_user_json(struct store *st, const struct store_user *u);
 enum pv_rc authn_route_auth(struct authn_service *s, struct http_server *srv);
-enum pv_rc authn_route_users(struct authn_service *s, struct http_server *srv);
 
 #endif /* PV_AUTHN_INT_H */

@@ -1067,9 +1067,6 @@ authn_route_auth(struct authn_service *s, struct http_server *srv)
 enum pv_rc
 authn_routes(struct authn_service *s, struct http_server *srv)
 {
-	enum pv_rc rc;
-
-	if ((rc = authn_route_auth(s, srv)) != PV_OK)
-		return rc;
-	return authn_route_users(s, srv);
+	/* /v1/users is the directory's (src/directory/routes_users.c) */
+	return authn_route_auth(s, srv);
 }

@@ -56,7 +56,7 @@ authn_username_valid(const char *s)
 }
 
 bool
-authn_username_key(const char *in, char key[STORE_USERNAME_MAX])
+authn_username_key(const char *in, char key[AUTHN_USERNAME_KEY_MAX])
 {
 	size_t i;
 
@@ -801,6 +801,17 @@ authn_cache_forget_user(struct authn_service *s, const char *user_id,
 	pthread_mutex_lock(&s->mu);
 	cache_remove_if(s, match_user, &f);
 	pthread_mutex_unlock(&s->mu);
+}
+
+void
+authn_sessions_end_user(struct authn_service *s, const char *user_id,
+    enum authn_session_end reason)
+{
+	/* the store already says ended: the next request re-reads it */
+	authn_cache_forget_user(s, user_id, NULL);
+	authn_authz_changed(s);
+	log_info("authn: cached sessions of %s dropped (%s)", user_id,
+	    authn_session_end_name(reason));
 }
 
 void

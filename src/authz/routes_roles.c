@@ -1,10 +1,9 @@
 /*
- * routes_roles: custom roles and groups (API.md "Users, groups and roles").
+ * routes_roles: custom roles (API.md "Users, groups and roles"); groups are
+ * the directory's (src/directory/routes_groups.c).
  *
  *   POST /v1/roles    roles.manage  {"name","permissions":[],"condition":{}} -> 201
  *   GET  /v1/roles    roles.manage  built-in and custom roles
- *   POST /v1/groups   users.manage  {"name","roles":[]} -> 201 (members inherit the roles)
- *   GET  /v1/groups   users.manage
  *
  * A custom role is checked by authz_role_def_check (no "*" permission, no
  * built-in name, no duplicate). Its condition may hold one key today,
@@ -179,126 +178,6 @@ h_role_list(struct http_request *req)
 	return http_reply(req, 200, json_pack("{s:o}", "roles", arr));
 }
 
-/* ---- groups ---- */
-
-struct group_job {
-	const struct store_group *g;
-};
-
-static enum pv_rc
-group_fn(struct store *st, void *arg)
-{
-	return store_group_put(st, ((struct group_job *)arg)->g);
-}
-
-static enum pv_rc
-h_group_create(struct http_request *req)
-{
-	static const char *const allowed[] = { "name", "roles", NULL };
-	struct authz_service *z = svc_of(req);
-	const char *name;
-	json_t *arr;
-	struct store_group g;
-	struct group_job j = { &g };
-	struct audit_event ev;
-	char res[128], *rtxt;
-	size_t i, k;
-	enum pv_rc rc;
-
-	if ((rc = http_body_only(req, allowed)) != PV_OK ||
-	    (rc = http_body_string(req, "name", true, AUTHZ_NAME_MAX - 1, &name)) != PV_OK)
-		return rc;
-	if (!authz_name_valid(name))
-		return http_fail(req, PV_E_INVALID, "name must match [a-z][a-z0-9_]{0,62}");
-	arr = json_object_get(req->body, "roles");
-	if (arr == NULL)
-		arr = json_array();
-	else
-		json_incref(arr);
-	if (!json_is_array(arr) || json_array_size(arr) > AUTHN_ROLES_MAX) {
-		json_decref(arr);
-		return http_fail(req, PV_E_INVALID, "roles must be an array of role names");
-	}
-	for (i = 0; i < json_array_size(arr); i++) {
-		const char *r = json_string_value(json_array_get(arr, i));
-		struct store_role sr;
-
-		if (r == NULL || !authz_role_name_valid(r)) {
-			json_decref(arr);
-			req->err_message = arena_printf(req->arena, "roles[%zu] must be a role name", i);
-			return PV_E_INVALID;
-		}
-		for (k = 0; k < i; k++)
-			if (strcmp(r, json_string_value(json_array_get(arr, k))) == 0) {
-				json_decref(arr);
-				req->err_message = arena_printf(req->arena, "roles[%zu] is a duplicate",
-				    i);
-				return PV_E_INVALID;
-			}
-		rc = store_role_get(z->st, r, &sr);
-		if (rc == PV_OK)
-			store_role_clear(&sr);
-		if (rc == PV_E_NOTFOUND) {
-			json_decref(arr);
-			req->err_message = arena_printf(req->arena,
-			    "roles[%zu] does not exist (see GET /v1/roles)", i);
-			return PV_E_INVALID;
-		}
-		if (rc != PV_OK) {
-			json_decref(arr);
-			return rc;
-		}
-	}
-	rtxt = json_dumps(arr, JSON_COMPACT);
-	if (rtxt == NULL) {
-		json_decref(arr);
-		return PV_E_NOMEM;
-	}
-	memset(&g, 0, sizeof(g));
-	util_strlcpy(g.name, name, sizeof(g.name));
-	g.roles = rtxt;
-	g.created_ms = util_now_ms();
-	snprintf(res, sizeof(res), "groups/%s", name);
-	authz_ev_init(&ev, req->principal, req->source, "group.create", res);
-	ev.detail = arena_printf(req->arena, "{\"roles\":%s}", rtxt);
-	rc = audit_commit(z->audit, &ev, group_fn, &j);
-	free(rtxt);
-	if (rc != PV_OK) {
-		json_decref(arr);
-		return rc == PV_E_CONFLICT ?
-		    http_fail(req, PV_E_CONFLICT, "a group with this name exists") : rc;
-	}
-	authn_authz_changed(z->authn);
-	return http_reply(req, 201, json_pack("{s:s, s:o}", "name", name, "roles", arr));
-}
-
-static int
-on_group(const struct store_group *g, void *arg)
-{
-	json_t *roles = json_loads(g->roles, 0, NULL);
-	json_t *o = json_pack("{s:s, s:o}", "name", g->name, "roles", roles ? roles : json_array());
-
-	if (o != NULL)
-		json_array_append_new(arg, o);
-	return 0;
-}
-
-static enum pv_rc
-h_group_list(struct http_request *req)
-{
-	struct authz_service *z = svc_of(req);
-	json_t *arr = json_array();
-	enum pv_rc rc;
-
-	if (arr == NULL)
-		return PV_E_NOMEM;
-	if ((rc = store_group_list(z->st, on_group, arr)) != PV_OK) {
-		json_decref(arr);
-		return rc;
-	}
-	return http_reply(req, 200, json_pack("{s:o}", "groups", arr));
-}
-
 enum pv_rc
 authz_route_roles(struct authz_service *z, struct http_server *srv)
 {
@@ -306,9 +185,6 @@ authz_route_roles(struct authz_service *z, struct http_server *srv)
 		{ "POST", "/v1/roles", h_role_create, "roles.manage", "role.create",
 		    HTTP_ROUTE_BODY, 65536, z },
 		{ "GET", "/v1/roles", h_role_list, "roles.manage", "role.read", 0, 0, z },
-		{ "POST", "/v1/groups", h_group_create, "users.manage", "group.create",
-		    HTTP_ROUTE_BODY, 16384, z },
-		{ "GET", "/v1/groups", h_group_list, "users.manage", "group.read", 0, 0, z },
 	};
 
 	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));

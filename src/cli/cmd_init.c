@@ -24,6 +24,7 @@
 #include "authn/authn.h"
 #include "config/config.h"
 #include "crypto/crypto.h"
+#include "directory/directory.h"
 #include "keys/keys.h"
 #include "store/store.h"
 
@@ -163,7 +164,7 @@ cli_init_datadir(const char *data, const char *seal, const char *region,
 	 * once here, only its Argon2id hash stored; recorded as user.create */
 	rc = authn_password_generate(out->admin_password, sizeof(out->admin_password));
 	if (rc == PV_OK)
-		rc = authn_bootstrap_admin(st, audit, &cfg, out->admin_username,
+		rc = directory_bootstrap_admin(st, audit, &cfg, out->admin_username,
 		    out->admin_password, NULL);
 	if (rc != PV_OK) {
 		cli_err("cannot create the bootstrap admin: %s", pv_rc_name(rc));

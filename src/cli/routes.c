@@ -18,6 +18,7 @@
 #include "vault/vault.h"
 #include "authn/authn.h"
 #include "authz/authz.h"
+#include "directory/directory.h"
 
 static enum pv_rc
 sys_health(struct http_request *req)
@@ -132,16 +133,22 @@ routes_hooks(struct pv_app *app, struct http_config *hc)
 	hc->authorize = hook_authorize;
 }
 
-/* Identity: users, sessions, roles, groups, audit reading. */
+/* Identity: sessions (authn), users and groups (directory), roles and audit
+ * reading (authz). */
 static enum pv_rc
 identity_routes(struct pv_app *app)
 {
 	struct authn_service_config ac = { app->st, app->keys, app->audit, &app->cfg, app->dev };
+	struct directory_config dc = { NULL, app->st, app->audit, &app->cfg };
 	enum pv_rc rc;
 
 	if ((rc = authn_service_new(&ac, &app->authn)) != PV_OK ||
 	    (rc = authz_service_new(app->authn, &app->authz)) != PV_OK ||
 	    (rc = authn_routes(app->authn, app->http)) != PV_OK)
+		return rc;
+	dc.authn = app->authn;
+	if ((rc = directory_new(&dc, &app->directory)) != PV_OK ||
+	    (rc = directory_routes(app->directory, app->http)) != PV_OK)
 		return rc;
 	return authz_routes(app->authz, app->http);
 }
@@ -176,6 +183,8 @@ routes_cleanup(struct pv_app *app)
 {
 	authz_service_free(app->authz);
 	app->authz = NULL;
+	directory_free(app->directory);
+	app->directory = NULL;
 	authn_service_free(app->authn);
 	app->authn = NULL;
 	vault_free(app->vault);

@@ -27,8 +27,9 @@ struct pv_app {
 	struct audit *audit;
 	struct http_server *http;
 	struct vault_ctx *vault;      /* PHI records (vault/vault.h) */
-	struct authn_service *authn;  /* identity: sessions, login, users (authn/authn.h) */
+	struct authn_service *authn;  /* identity: sessions, login (authn/authn.h) */
 	struct authz_service *authz;  /* identity: hooks, roles, audit routes (authz/authz.h) */
+	struct directory *directory;  /* users and groups (directory/directory.h) */
 	struct authn_throttle *unseal_throttle;  /* failed unseal shares per source */
 	struct jobs_runner *jobs;     /* background work (jobs/jobs.h) */
 };

@@ -1,5 +1,5 @@
 /*
- * vault/record_io.c: what the single-record and batch routes share: the
+ * vault/record_io.c: what the single-record and batch operations share: the
  * write job (envelope + blind-index entries, run by the audit writer), the
  * blind-index entries of a record or a patch, loading a record into its
  * masked view, and audited failures.
@@ -147,17 +147,17 @@ void vault_resource(char *buf, size_t len, const char *c, const char *id)
 }
 
 /* Answer rc (with msg) after recording it; 503 if even that fails. */
-enum pv_rc vault_fail_audited(struct vault_ctx *v, struct http_request *req,
+enum pv_rc vault_fail_audited(struct vault_ctx *v, const struct vault_caller *who,
     const char *action, const char *resource, const char *purpose, enum pv_rc rc,
-    const char *msg)
+    const char *msg, struct vault_answer *a)
 {
 	enum audit_outcome o = rc == PV_E_FORBIDDEN || rc == PV_E_PRECONDITION ? AUDIT_DENIED
 	    : AUDIT_ERROR;
 	const char *reason = http_rc_code(rc);   /* reasons are the stable API codes */
 
-	if (vault_audit(v, req, action, resource, purpose, o, reason, NULL) != PV_OK)
-		return http_fail(req, PV_E_AUDIT, NULL);
-	return msg != NULL ? vault_fail(req, rc, msg) : rc;
+	if (vault_audit(v, who, action, resource, purpose, o, reason, NULL) != PV_OK)
+		return vault_answer_fail(a, PV_E_AUDIT, NULL);
+	return vault_answer_fail(a, rc, msg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -185,8 +185,8 @@ static bool can_unmask(void *arg, const char *field)
  * The handler's own call already allowed the read with the same inputs; a
  * refusal here (none is expected) fails the read and the handler records it.
  */
-static enum pv_rc unmask_obligation(struct http_request *req, const struct vault_collection *c,
-    uint64_t *clear)
+static enum pv_rc unmask_obligation(const struct vault_caller *who,
+    const struct vault_collection *c, uint64_t *clear)
 {
 	const char *names[VAULT_MAX_FIELDS];
 	struct authz_request q;
@@ -196,14 +196,14 @@ static enum pv_rc unmask_obligation(struct http_request *req, const struct vault
 	for (i = 0; i < c->nfields && i < VAULT_MAX_FIELDS; i++)
 		names[i] = c->fields[i].name;
 	memset(&q, 0, sizeof(q));
-	q.subject = req->principal;
+	q.subject = who->subject;
 	q.action = "records.read";
 	q.stage = AUTHZ_AT_RESOURCE;
 	q.resource.collection = c->name;
 	q.resource.fields = names;
 	q.resource.nfields = i;
-	q.env.source = req->source;
-	q.env.purpose = http_header(req, AUTHZ_PURPOSE_HEADER);
+	q.env.source = who->actor->source;
+	q.env.purpose = who->purpose;
 	q.env.time_ms = util_now_ms();
 	if (authz_decide(&q, &d) != PV_OK)
 		return PV_E_FORBIDDEN;
@@ -215,7 +215,7 @@ static enum pv_rc unmask_obligation(struct http_request *req, const struct vault
  * The masked response object {"id","version","fields"} of an opened record
  * and the audit detail naming its fields and those that left in clear.
  */
-static enum pv_rc record_view(struct http_request *req, const struct vault_collection *c,
+static enum pv_rc record_view(const struct vault_caller *who, const struct vault_collection *c,
     const struct store_record *r, json_t *fields, json_t **view_out, char **detail_out)
 {
 	struct unmask_ctx u = { c, 0 };
@@ -227,7 +227,7 @@ static enum pv_rc record_view(struct http_request *req, const struct vault_colle
 
 	if (clear == NULL)
 		return PV_E_NOMEM;
-	if ((rc = unmask_obligation(req, c, &u.clear)) != PV_OK)
+	if ((rc = unmask_obligation(who, c, &u.clear)) != PV_OK)
 		goto out;
 	rc = vault_record_view(c, fields, can_unmask, &u, &view);
 	if (rc != PV_OK)
@@ -263,7 +263,7 @@ out:
 }
 
 /* Load and open one record into its masked view (no audit here). */
-enum pv_rc vault_record_load_view(struct vault_ctx *v, struct http_request *req,
+enum pv_rc vault_record_load_view(struct vault_ctx *v, const struct vault_caller *who,
     const struct vault_collection *c, const char *id, json_t **view, char **detail)
 {
 	struct store_record r;
@@ -279,7 +279,7 @@ enum pv_rc vault_record_load_view(struct vault_ctx *v, struct http_request *req,
 	if (rc == PV_E_INTEGRITY)
 		log_error("vault: record %s does not open (integrity)", id);
 	if (rc == PV_OK)
-		rc = record_view(req, c, &r, fields, view, detail);
+		rc = record_view(who, c, &r, fields, view, detail);
 	json_decref(fields);
 	store_record_clear(&r);
 	return rc;

@@ -1,8 +1,9 @@
 /*
- * vault/service.c: the running vault behind the record routes. Owns the
- * collection-schema cache, the record envelope (seal/open), the call of
- * the decision point for handlers, the audit helpers and the batch
- * committer.
+ * vault/service.c: the running vault behind the operations. Owns the
+ * collection-schema cache, the record envelope (seal/open), the caller and
+ * the answer of an operation, the call of the decision point for
+ * operations, the audit helpers, the batch committer, and the HTTP
+ * adapter's helpers (the caller of a request, the reply to an answer).
  *
  * Invariants:
  *  - A cached schema never changes and is never freed while the vault runs
@@ -247,22 +248,17 @@ enum pv_rc vault_record_open(struct keys *k, const struct store_record *r, json_
 }
 
 /* ------------------------------------------------------------------ */
-/* audit helpers                                                       */
+/* the caller and the answer                                           */
 /* ------------------------------------------------------------------ */
 
-void vault_actor(struct http_request *req, struct pv_actor *out)
-{
-	authn_actor(req->principal, req->source, out);
-}
-
-enum pv_rc vault_audit(struct vault_ctx *v, struct http_request *req, const char *action,
+enum pv_rc vault_audit(struct vault_ctx *v, const struct vault_caller *who, const char *action,
     const char *resource, const char *purpose, enum audit_outcome outcome, const char *reason,
     const char *detail)
 {
 	struct audit_event ev;
 
 	memset(&ev, 0, sizeof(ev));
-	vault_actor(req, &ev.actor);
+	ev.actor = *who->actor;
 	ev.action = action;
 	ev.resource = resource;
 	ev.purpose_of_use = purpose;
@@ -300,50 +296,111 @@ out:
 	return text;
 }
 
-enum pv_rc vault_fail(struct http_request *req, enum pv_rc rc, const char *msg)
+void vault_answer_init(struct vault_answer *a)
 {
-	const char *copy = msg != NULL ? arena_strdup(req->arena, msg) : NULL;
+	memset(a, 0, sizeof(*a));
+}
 
-	return http_fail(req, rc, copy);
+enum pv_rc vault_answer_fail(struct vault_answer *a, enum pv_rc rc, const char *msg)
+{
+	a->rc = rc;
+	util_strlcpy(a->message, msg != NULL ? msg : "", sizeof(a->message));
+	json_decref(a->body);
+	a->body = NULL;
+	return rc;
+}
+
+void vault_answer_send(struct vault_answer *a, vault_done_fn done, void *arg)
+{
+	done(a, arg);
+	json_decref(a->body);
+	a->body = NULL;
 }
 
 /* ------------------------------------------------------------------ */
-/* purpose of use                                                      */
+/* purpose of use and the decision point                               */
 /* ------------------------------------------------------------------ */
 
-const char *vault_purpose_optional(struct http_request *req)
+const char *vault_purpose_optional(const struct vault_caller *who)
 {
-	const char *code = http_header(req, AUTHZ_PURPOSE_HEADER);
-
-	return authz_purpose_valid(code) ? code : NULL;
+	return authz_purpose_valid(who->purpose) ? who->purpose : NULL;
 }
 
-enum pv_rc vault_decide(struct vault_ctx *v, struct http_request *req,
+enum pv_rc vault_decide(struct vault_ctx *v, const struct vault_caller *who,
     const char *audit_action, const char *resource, const char *action,
-    const char *collection, const char **purpose)
+    const char *collection, const char **purpose, struct vault_answer *a)
 {
 	struct authz_request q;
 	struct authz_decision d;
 
 	memset(&q, 0, sizeof(q));
-	q.subject = req->principal;
+	q.subject = who->subject;
 	q.action = action;
 	q.stage = AUTHZ_AT_RESOURCE;
 	q.resource.collection = collection;
-	q.env.source = req->source;
-	q.env.purpose = http_header(req, AUTHZ_PURPOSE_HEADER);
+	q.env.source = who->actor->source;
+	q.env.purpose = who->purpose;
 	q.env.time_ms = util_now_ms();
 	q.audit = v->audit;
 	q.audit_action = audit_action;
 	q.audit_resource = resource;
 	if (authz_decide(&q, &d) == PV_OK) {
 		if (purpose != NULL)
-			*purpose = vault_purpose_optional(req);
+			*purpose = vault_purpose_optional(who);
 		return PV_OK;
 	}
 	if (d.audit_failed)
-		return http_fail(req, PV_E_AUDIT, NULL);
-	return http_fail(req, d.rc, d.message);
+		return vault_answer_fail(a, PV_E_AUDIT, NULL);
+	return vault_answer_fail(a, d.rc, d.message);
+}
+
+/* ------------------------------------------------------------------ */
+/* the HTTP adapter's side (routes.c)                                  */
+/* ------------------------------------------------------------------ */
+
+void vault_caller_from(struct http_request *req, struct pv_actor *actor,
+    struct vault_caller *who)
+{
+	authn_actor(req->principal, req->source, actor);
+	who->subject = req->principal;
+	who->actor = actor;
+	who->purpose = http_header(req, AUTHZ_PURPOSE_HEADER);
+}
+
+struct vault_reply {
+	struct http_request *req;
+	int status;
+};
+
+struct vault_reply *vault_reply_new(struct http_request *req, int status)
+{
+	struct vault_reply *r = arena_alloc(req->arena, sizeof(*r));
+
+	if (r != NULL) {
+		r->req = req;
+		r->status = status;
+	}
+	return r;
+}
+
+/* On the thread that completed the operation: nobody else touches req
+ * until http_resume. */
+void vault_reply_done(struct vault_answer *a, void *arg)
+{
+	struct vault_reply *r = arg;
+	struct http_request *req = r->req;
+	enum pv_rc rc = a->rc;
+
+	if (rc == PV_OK && a->version != 0)
+		rc = vault_set_etag(req, a->version);
+	if (rc == PV_OK) {
+		rc = http_reply(req, r->status, a->body);
+		a->body = NULL;
+	} else if (rc == a->rc) {
+		rc = http_fail(req, rc, a->message[0] != '\0' ?
+		    arena_strdup(req->arena, a->message) : NULL);
+	}
+	http_resume(req, rc);
 }
 
 /* ------------------------------------------------------------------ */

@@ -6,7 +6,7 @@
  * blind-index input for exact-match search.
  *
  * This header is the pure logic: no I/O, no keys in the clear, no HTTP. The
- * record routes are wired on top of it (see the section at the end).
+ * operations and their routes are wired on top of it (the sections at the end).
  *
  * Invariants:
  *  - No PHI value ever reaches an error message, a log line or an audit
@@ -215,7 +215,7 @@ enum pv_rc vault_blind_input(const char *collection, const char *field, const ch
 enum pv_rc vault_blind_index(struct keys *k, const char *collection, const char *field,
     const char *canonical, uint8_t out[VAULT_BLIND_LEN]);
 
-/* ---- wiring: the record routes (service.c, routes_*.c) ----
+/* ---- wiring: operations (ops_*.c) and the record routes (service.c, routes.c) ----
  *
  * struct vault_ctx is the running vault: the store, keyring and audit
  * writer it works through, the region policy, and an in-memory cache of
@@ -239,6 +239,104 @@ struct vault_deps {
 	struct audit *audit;
 	const char *allowed_regions;   /* [policy] allowed_regions (copied) */
 };
+
+/* ---- operations: the vault in domain terms (ops_*.c) ----
+ *
+ * What HTTP (routes.c), and later the CLI, jobs, SCIM and the console,
+ * call: no struct http_request anywhere. Each operation takes the caller
+ * (who asks, with which compiled policy and purpose of use), calls the
+ * decision point where the route alone could not decide (and again once
+ * the resource is loaded, for the unmask set), builds its transaction
+ * (data change + audit entry) and answers through done:
+ *
+ *  - done is called exactly once: on this thread before the operation
+ *    returns (refusals, reads that are not group-committed), or later on
+ *    the committer thread once the entry is durable (create, read, update,
+ *    shred). After calling done the operation touches neither arg nor
+ *    anything of the caller's; the caller struct itself need only live
+ *    until the operation returns.
+ *  - the answer is rc (PV_OK or the refusal), a caller-facing message ("":
+ *    the code's own) that never holds a value, on PV_OK the answer object
+ *    (body, the receiver's: json_decref) and for a single record its
+ *    version (the ETag; 0 for none).
+ *  - fail closed: a PHI read answers PV_OK with data only once its entry is
+ *    durable; otherwise PV_E_AUDIT and nothing.
+ */
+struct authn_principal;
+struct pv_actor;
+
+struct vault_caller {
+	/* what the decision point decides on (roles, compiled policy,
+	 * restriction); NULL: nobody (every decision denies) */
+	const struct authn_principal *subject;
+	const struct pv_actor *actor;     /* who, in every entry; its source is the env's */
+	const char *purpose;              /* purpose of use as asked (unchecked), NULL if none */
+};
+
+struct vault_answer {
+	enum pv_rc rc;
+	char message[VAULT_ERR_MAX];
+	json_t *body;
+	uint32_t version;
+};
+typedef void (*vault_done_fn)(struct vault_answer *a, void *arg);
+
+/* Collections (ops_collections.c). schema: the API's collection object.
+ * Collections are immutable once created: there is no update. */
+void vault_collection_create(struct vault_ctx *v, const struct vault_caller *who,
+    json_t *schema, vault_done_fn done, void *arg);
+void vault_collection_get(struct vault_ctx *v, const struct vault_caller *who,
+    const char *name, vault_done_fn done, void *arg);
+void vault_collection_list(struct vault_ctx *v, const struct vault_caller *who,
+    vault_done_fn done, void *arg);
+
+/* Records (ops_records.c). create: {"id","version":1}; read:
+ * {"id","version","fields"} masked for the caller; update (a merge patch,
+ * null removes a field; if_match: the If-Match text, NULL for none):
+ * {"id","version"}; shred: no body. */
+void vault_record_create(struct vault_ctx *v, const struct vault_caller *who,
+    const char *collection, json_t *fields, vault_done_fn done, void *arg);
+void vault_record_read(struct vault_ctx *v, const struct vault_caller *who,
+    const char *collection, const char *id, vault_done_fn done, void *arg);
+void vault_record_update(struct vault_ctx *v, const struct vault_caller *who,
+    const char *collection, const char *id, const char *if_match, json_t *patch,
+    vault_done_fn done, void *arg);
+void vault_record_shred(struct vault_ctx *v, const struct vault_caller *who,
+    const char *collection, const char *id, vault_done_fn done, void *arg);
+/* One page in ID order: limit ("1".."500", NULL: 50) and cursor (as
+ * returned, NULL: from the start) as given. {"records":[...],"next_cursor"}. */
+void vault_record_list(struct vault_ctx *v, const struct vault_caller *who,
+    const char *collection, const char *limit, const char *cursor, vault_done_fn done,
+    void *arg);
+/* Exact-match search: the field = value pairs asked (exactly one, on a
+ * searchable field, is what is supported). {"records":[...]} */
+struct vault_match {
+	const char *field;
+	const char *value;
+};
+void vault_record_search(struct vault_ctx *v, const struct vault_caller *who,
+    const char *collection, const struct vault_match *m, size_t n, vault_done_fn done,
+    void *arg);
+/* A batch of creates (items: field objects) or reads (items: record IDs),
+ * 1..100: {"results":[per item, in order]} (ops_batch.c). */
+void vault_record_batch(struct vault_ctx *v, const struct vault_caller *who,
+    const char *collection, bool create, json_t *items, vault_done_fn done, void *arg);
+
+/* Tokens (ops_tokens.c). invalid != PV_OK: the request did not parse
+ * (invalid_message says why); the operation records the failure and
+ * answers it. {"token"} / {"value"} */
+struct vault_tokenize_spec {
+	enum pv_rc invalid;
+	const char *invalid_message;
+	const char *collection;
+	const char *field;
+	json_t *value;                    /* NULL: missing */
+	bool deterministic;
+};
+void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
+    const struct vault_tokenize_spec *spec, vault_done_fn done, void *arg);
+void vault_token_detokenize(struct vault_ctx *v, const struct vault_caller *who,
+    const char *token, vault_done_fn done, void *arg);
 
 /* Create the vault service and register every route of API.md "PHI
  * records" on srv (jansson's wiping free is the daemon's start-up setting,

@@ -27,7 +27,7 @@ bool vault_utf8_valid(const char *s, size_t len);
 void vault_wipe(void *p, size_t len);
 
 /* ======================================================================
- * Wiring internals (service.c, routes_*.c) and their unit tests.
+ * Wiring internals (service.c, ops_*.c, routes.c) and their unit tests.
  * ====================================================================== */
 
 #include <pthread.h>
@@ -90,11 +90,14 @@ enum pv_rc vault_record_seal(struct keys *k, const char *collection, const char 
  * does not verify (moved, rolled back or tampered). */
 enum pv_rc vault_record_open(struct keys *k, const struct store_record *r, json_t **fields_out);
 
-/* Audit helpers. Actor from the request's principal (or anonymous). */
-void vault_actor(struct http_request *req, struct pv_actor *out);
-/* One durable audit entry for this request (actor from its principal);
- * audit_record's rc. A PHI read sends nothing unless this returned PV_OK. */
-enum pv_rc vault_audit(struct vault_ctx *v, struct http_request *req, const char *action,
+/* ---- the caller and the answer (ops.c): what operations share ---- */
+
+/* The purpose of use if it is a valid code, else NULL (writes: recorded
+ * if given). */
+const char *vault_purpose_optional(const struct vault_caller *who);
+/* One durable audit entry with the caller's actor; audit_record's rc. A PHI
+ * read answers nothing unless this returned PV_OK. */
+enum pv_rc vault_audit(struct vault_ctx *v, const struct vault_caller *who, const char *action,
     const char *resource, const char *purpose, enum audit_outcome outcome, const char *reason,
     const char *detail);
 /* {"fields":[names of obj's keys, sorted]} plus extra members (may be
@@ -102,19 +105,44 @@ enum pv_rc vault_audit(struct vault_ctx *v, struct http_request *req, const char
 char *vault_detail_fields(json_t *obj, json_t *extra);
 
 /*
- * The handler's call of the decision point (authz_decide at the resource
+ * The operation's call of the decision point (authz_decide at the resource
  * stage): `action` ("records.read", "tokens.detokenize", ...) on
- * `collection`, with the request's principal, source and X-Purpose-Of-Use.
- * A denial is audited by the decision point (audit_action, resource) and
- * answered (400 purpose_required, 403 forbidden, 503 if it could not be
- * recorded); the rc is returned. *purpose (may be NULL): the header if it is
- * a valid code, else NULL.
+ * `collection`, with the caller's subject, source and purpose of use. A
+ * denial is audited by the decision point (audit_action, resource) and put
+ * in *a (PV_E_PURPOSE, PV_E_FORBIDDEN, PV_E_AUDIT if it could not be
+ * recorded, with the decision's message); its rc is returned. *purpose
+ * (may be NULL): the caller's purpose if it is a valid code, else NULL.
  */
-enum pv_rc vault_decide(struct vault_ctx *v, struct http_request *req,
+enum pv_rc vault_decide(struct vault_ctx *v, const struct vault_caller *who,
     const char *audit_action, const char *resource, const char *action,
-    const char *collection, const char **purpose);
-/* The header if it is a valid code, else NULL (writes: recorded if given). */
-const char *vault_purpose_optional(struct http_request *req);
+    const char *collection, const char **purpose, struct vault_answer *a);
+
+/* An answer: empty (rc PV_OK, no body); a refusal (rc and msg, copied,
+ * NULL for the code's own; returns rc). */
+void vault_answer_init(struct vault_answer *a);
+enum pv_rc vault_answer_fail(struct vault_answer *a, enum pv_rc rc, const char *msg);
+/* Record a failed operation (not found: error, forbidden: denied, ...)
+ * and put rc with msg in *a; PV_E_AUDIT if the entry fails. Returns a->rc. */
+enum pv_rc vault_fail_audited(struct vault_ctx *v, const struct vault_caller *who,
+    const char *action, const char *resource, const char *purpose, enum pv_rc rc,
+    const char *msg, struct vault_answer *a);
+/* done(a) once, then a's body is released if done left it. */
+void vault_answer_send(struct vault_answer *a, vault_done_fn done, void *arg);
+
+/* ---- HTTP adapter helpers (service.c), for routes.c only ---- */
+
+/* The caller of a request: its principal, authn_actor of it (into *actor),
+ * X-Purpose-Of-Use. who borrows the request's strings. */
+void vault_caller_from(struct http_request *req, struct pv_actor *actor,
+    struct vault_caller *who);
+/* A route's reply to an operation's answer: vault_reply_new(req, status of
+ * success) in the request arena, passed with vault_reply_done as the
+ * operation's completion; the route then returns PV_PENDING. The reply
+ * sets the ETag of a single record, the body or the error, and resumes
+ * the request. */
+struct vault_reply;
+struct vault_reply *vault_reply_new(struct http_request *req, int status);
+void vault_reply_done(struct vault_answer *a, void *arg);
 
 /* One job of a batch: an audit entry and an optional data change. */
 struct vault_job {
@@ -127,10 +155,7 @@ struct vault_job {
  * commits (one fsync for many entries, not one each). */
 void vault_commit_many(struct vault_ctx *v, struct vault_job *jobs, size_t n);
 
-/* http_fail with a message copied into the request arena. */
-enum pv_rc vault_fail(struct http_request *req, enum pv_rc rc, const char *msg);
-
-/* ---- record_io.c: shared by routes_records.c and routes_batch.c ---- */
+/* ---- record_io.c: shared by ops_records.c and ops_batch.c ---- */
 /* One blind-index change of a write. */
 struct vault_bidx_entry {
 	char field[VAULT_NAME_MAX];
@@ -171,18 +196,14 @@ enum pv_rc vault_if_match_parse(const char *h, bool *any, uint32_t *version);
 enum pv_rc vault_set_etag(struct http_request *req, uint32_t version);
 /* "collections/<c>/records[/<id>]" (an ID that is not one is "(invalid)"). */
 void vault_resource(char *buf, size_t len, const char *c, const char *id);
-/* Record a failed request (not found: error, forbidden: denied, ...) and
- * answer rc with msg (copied); 503 audit_unavailable if the entry fails. */
-enum pv_rc vault_fail_audited(struct vault_ctx *v, struct http_request *req,
-    const char *action, const char *resource, const char *purpose, enum pv_rc rc,
-    const char *msg);
 /* Load and open one record into {"id","version","fields"} masked for the
- * request's principal, and the audit detail naming its fields. No audit
- * entry here: the caller makes it durable before sending the view. */
-enum pv_rc vault_record_load_view(struct vault_ctx *v, struct http_request *req,
+ * caller (the decision point's unmask obligation), and the audit detail
+ * naming its fields. No audit entry here: the operation makes it durable
+ * before answering the view. */
+enum pv_rc vault_record_load_view(struct vault_ctx *v, const struct vault_caller *who,
     const struct vault_collection *c, const char *id, json_t **view, char **detail);
 
-/* Route tables (one registration function per file). */
+/* Route tables (routes.c), one registration function per resource. */
 enum pv_rc vault_routes_collections(struct http_server *srv, struct vault_ctx *v);
 enum pv_rc vault_routes_records(struct http_server *srv, struct vault_ctx *v);
 enum pv_rc vault_routes_batch(struct http_server *srv, struct vault_ctx *v);

@@ -1,6 +1,6 @@
 /*
  * fuzz_vault_cursor: the query parameters of GET /v1/collections/{c}/records,
- * cursor_decode and limit_parse. Both are static in src/vault/routes_records.c,
+ * cursor_decode and limit_parse. Both are static in src/vault/ops_records.c,
  * so this harness compiles that file into itself (its external symbols then
  * come from here, and the archive's copy of the file is not linked): no
  * declaration in a header just for the fuzzer, and a rename there fails this
@@ -12,7 +12,7 @@
  * encode and decode; an accepted limit is 1..VAULT_LIST_MAX in canonical
  * decimal.
  */
-#include "vault/routes_records.c"
+#include "vault/ops_records.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,14 +1,16 @@
 /*
- * vault/routes_tokens.c: tokenization (API.md "PHI records").
+ * vault/ops_tokens.c: tokenization as operations (vault.h "operations"):
+ * vault_token_create and vault_token_detokenize (routes.c adapts
+ * them to API.md "PHI records").
  *
- *   POST /v1/tokenize    tokens.tokenize:<body collection>    token.create
+ *   create       tokens.tokenize:<the spec's collection>    token.create
  *        {"collection","field","value","deterministic":false} -> {"token":"tok_..."}
- *   POST /v1/detokenize  tokens.detokenize:<token's collection>  token.detokenize
- *        {"token"} -> {"value"}                                  purpose required
+ *   detokenize   tokens.detokenize:<token's collection>     token.detokenize
+ *        {"token"} -> {"value"}                              purpose required
  *
  * Both permissions are scoped to a collection (issue 8 item 7), so the route
  * permission is "authenticated" (restricted sessions are refused there) and
- * the handler asks the decision point (vault_decide): tokenize on the
+ * the operation asks the decision point (vault_decide): tokenize on the
  * collection named in the body, before
  * the collection is looked up; detokenize on the collection the token was
  * minted in, read from the store (never from the request). A denial is
@@ -52,7 +54,6 @@
 
 #define TOKEN_AAD_PREFIX "phivault:token:v1|"
 #define TOKEN_AAD_PREFIX_V2 "phivault:token:v2|"
-#define TOKEN_BODY_MAX (16 * 1024)
 #define TOKEN_AAD_MAX (sizeof(TOKEN_AAD_PREFIX_V2) + VAULT_NAME_MAX + UTIL_ID_MAX + 1)
 
 struct ensure_job {
@@ -218,38 +219,34 @@ static enum pv_rc seal_value(struct vault_ctx *v, const char *collection, const 
 }
 
 
-static enum pv_rc tokenize(struct http_request *req)
+void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
+    const struct vault_tokenize_spec *spec, vault_done_fn done, void *arg)
 {
-	static const char *const keys[] = { "collection", "field", "value", "deterministic", NULL };
-	struct vault_ctx *v = req->route->arg;
 	const struct vault_collection *c;
 	const struct vault_field *f;
-	const char *cname = NULL, *fname = NULL;
+	const char *cname = spec->collection, *fname = spec->field;
 	struct put_job *j = NULL;
 	struct store_token existing;
+	struct vault_answer a;
 	struct audit_event ev;
-	json_t *det = json_object_get(req->body, "deterministic");
 	char err[VAULT_ERR_MAX] = "", resource[96], token[UTIL_ID_MAX] = "";
 	char *canon = NULL, *pt = NULL, *detail = NULL;
-	bool deterministic = false, reused = false;
+	bool deterministic = spec->deterministic, reused = false;
 	enum pv_rc rc;
 
+	vault_answer_init(&a);
 	memset(&ev, 0, sizeof(ev));
 	memset(&existing, 0, sizeof(existing));
-	vault_actor(req, &ev.actor);
+	ev.actor = *who->actor;
 	ev.action = "token.create";
 	ev.resource = "tokens";
-	ev.purpose_of_use = vault_purpose_optional(req);
-	if ((rc = http_body_only(req, keys)) != PV_OK ||
-	    (rc = http_body_string(req, "collection", true, VAULT_NAME_MAX, &cname)) != PV_OK ||
-	    (rc = http_body_string(req, "field", true, VAULT_NAME_MAX, &fname)) != PV_OK)
-		goto fail;
-	if (det != NULL && !json_is_boolean(det)) {
-		rc = PV_E_INVALID;
-		util_strlcpy(err, "'deterministic' must be true or false", sizeof(err));
+	ev.purpose_of_use = vault_purpose_optional(who);
+	/* a request that did not parse is recorded like any failed one */
+	if ((rc = spec->invalid) != PV_OK) {
+		util_strlcpy(err, spec->invalid_message != NULL ? spec->invalid_message : "",
+		    sizeof(err));
 		goto fail;
 	}
-	deterministic = json_is_true(det);
 	if (!vault_name_valid(cname)) {
 		rc = PV_E_INVALID;
 		util_strlcpy(err, "'collection' is not a collection name", sizeof(err));
@@ -257,8 +254,8 @@ static enum pv_rc tokenize(struct http_request *req)
 	}
 	/* before the lookup: no answer tells an unauthorised caller whether the
 	 * collection exists */
-	if ((rc = vault_decide(v, req, ev.action, ev.resource, "tokens.tokenize", cname, NULL)) !=
-	    PV_OK)
+	if ((rc = vault_decide(v, who, ev.action, ev.resource, "tokens.tokenize", cname, NULL,
+	    &a)) != PV_OK)
 		goto out;
 	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK) {
 		if (rc == PV_E_NOTFOUND)
@@ -270,7 +267,7 @@ static enum pv_rc tokenize(struct http_request *req)
 		snprintf(err, sizeof(err), "unknown field '%s'", vault_safe_key(fname));
 		goto fail;
 	}
-	if (json_object_get(req->body, "value") == NULL) {
+	if (spec->value == NULL) {
 		rc = PV_E_INVALID;
 		util_strlcpy(err, "'value' is required", sizeof(err));
 		goto fail;
@@ -280,8 +277,7 @@ static enum pv_rc tokenize(struct http_request *req)
 		rc = PV_E_NOMEM;
 		goto out;
 	}
-	rc = vault_value_normalize(f, json_object_get(req->body, "value"), canon, VAULT_CANON_MAX,
-	    err, sizeof(err));
+	rc = vault_value_normalize(f, spec->value, canon, VAULT_CANON_MAX, err, sizeof(err));
 	if (rc != PV_OK)
 		goto fail;
 	if ((pt = value_plaintext(f, canon)) == NULL) {
@@ -342,15 +338,16 @@ static enum pv_rc tokenize(struct http_request *req)
 	}
 	if (rc != PV_OK)
 		goto out;
-	rc = http_reply(req, 200, json_pack("{s:s}", "token", token));
+	if ((a.body = json_pack("{s:s}", "token", token)) == NULL)
+		rc = PV_E_NOMEM;
 	goto out;
 fail:
 	ev.outcome = AUDIT_ERROR;
 	ev.reason = http_rc_code(rc);
 	if (audit_record(v->audit, &ev) != PV_OK)
-		rc = http_fail(req, PV_E_AUDIT, NULL);
-	else if (err[0] != '\0')
-		rc = vault_fail(req, rc, err);
+		rc = vault_answer_fail(&a, PV_E_AUDIT, NULL);
+	else
+		rc = vault_answer_fail(&a, rc, err[0] != '\0' ? err : NULL);
 out:
 	if (canon != NULL) {
 		vault_wipe(canon, VAULT_CANON_MAX);
@@ -366,16 +363,18 @@ out:
 	}
 	store_token_clear(&existing);
 	free(detail);
-	return rc;
+	if (a.rc == PV_OK && rc != PV_OK)
+		vault_answer_fail(&a, rc, NULL);
+	vault_answer_send(&a, done, arg);
 }
 
-static enum pv_rc detokenize(struct http_request *req)
+void vault_token_detokenize(struct vault_ctx *v, const struct vault_caller *who,
+    const char *token, vault_done_fn done, void *arg)
 {
-	static const char *const keys[] = { "token", NULL };
-	struct vault_ctx *v = req->route->arg;
 	struct store_token t;
 	struct keys_envelope env;
-	const char *token = NULL, *purpose = NULL;
+	struct vault_answer a;
+	const char *purpose = NULL;
 	char resource[96] = "tokens", aad[TOKEN_AAD_MAX];
 	uint8_t *pt = NULL;
 	size_t aadlen = 0, ptlen = 0;
@@ -384,10 +383,7 @@ static enum pv_rc detokenize(struct http_request *req)
 	enum pv_rc rc;
 
 	memset(&t, 0, sizeof(t));
-	if ((rc = http_body_only(req, keys)) != PV_OK)
-		return rc;
-	if ((rc = http_body_string(req, "token", true, UTIL_ID_MAX, &token)) != PV_OK)
-		return rc;
+	vault_answer_init(&a);
 	if (util_id_valid("tok", token))
 		snprintf(resource, sizeof(resource), "tokens/%s", token);
 	/* The permission is on the token's own collection, as stored. An
@@ -395,14 +391,14 @@ static enum pv_rc detokenize(struct http_request *req)
 	 * it looks like a token of a collection they may not read. */
 	rc = util_id_valid("tok", token) ? store_token_get(v->st, token, &t) : PV_E_NOTFOUND;
 	if (rc != PV_OK && rc != PV_E_NOTFOUND) {
-		rc = vault_fail_audited(v, req, "token.detokenize", resource, NULL, rc, NULL);
+		rc = vault_fail_audited(v, who, "token.detokenize", resource, NULL, rc, NULL, &a);
 		goto out;
 	}
 	{
 		/* one decision: the permission on the token's collection, then
 		 * the purpose of use (a PHI read) */
-		enum pv_rc drc = vault_decide(v, req, "token.detokenize", resource,
-		    "tokens.detokenize", rc == PV_OK ? t.collection : "*", &purpose);
+		enum pv_rc drc = vault_decide(v, who, "token.detokenize", resource,
+		    "tokens.detokenize", rc == PV_OK ? t.collection : "*", &purpose, &a);
 
 		if (drc != PV_OK) {
 			rc = drc;
@@ -439,8 +435,8 @@ static enum pv_rc detokenize(struct http_request *req)
 			rc = PV_E_INTEGRITY;
 	}
 	if (rc != PV_OK) {
-		rc = vault_fail_audited(v, req, "token.detokenize", resource, purpose, rc,
-		    rc == PV_E_NOTFOUND ? "no such token" : NULL);
+		rc = vault_fail_audited(v, who, "token.detokenize", resource, purpose, rc,
+		    rc == PV_E_NOTFOUND ? "no such token" : NULL, &a);
 		goto out;
 	}
 	{
@@ -454,12 +450,13 @@ static enum pv_rc detokenize(struct http_request *req)
 		goto out;
 	}
 	/* fail closed, as for a record read */
-	if (vault_audit(v, req, "token.detokenize", resource, purpose, AUDIT_ALLOWED, NULL,
+	if (vault_audit(v, who, "token.detokenize", resource, purpose, AUDIT_ALLOWED, NULL,
 	    detail) != PV_OK) {
-		rc = http_fail(req, PV_E_AUDIT, NULL);
+		rc = vault_answer_fail(&a, PV_E_AUDIT, NULL);
 		goto out;
 	}
-	rc = http_reply(req, 200, json_pack("{s:O}", "value", value));
+	if ((a.body = json_pack("{s:O}", "value", value)) == NULL)
+		rc = PV_E_NOMEM;
 out:
 	if (pt != NULL) {
 		vault_wipe(pt, ptlen + 1);
@@ -468,18 +465,7 @@ out:
 	json_decref(value);
 	store_token_clear(&t);
 	free(detail);
-	return rc;
-}
-
-enum pv_rc vault_routes_tokens(struct http_server *srv, struct vault_ctx *v)
-{
-	const struct http_route routes[] = {
-		/* scoped by collection: decided in the handlers */
-		{ "POST", "/v1/tokenize", tokenize, HTTP_PERM_AUTHENTICATED, "token.create",
-		    HTTP_ROUTE_BODY, TOKEN_BODY_MAX, v },
-		{ "POST", "/v1/detokenize", detokenize, HTTP_PERM_AUTHENTICATED, "token.detokenize",
-		    HTTP_ROUTE_BODY, TOKEN_BODY_MAX, v },
-	};
-
-	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));
+	if (a.rc == PV_OK && rc != PV_OK)
+		vault_answer_fail(&a, rc, NULL);
+	vault_answer_send(&a, done, arg);
 }

@@ -1,5 +1,5 @@
 /*
- * routes_users: joiner / mover / leaver (API.md "Users, groups and roles").
+ * directory/routes_users.c: joiner / mover / leaver (API.md "Users, groups and roles").
  *
  *   POST /v1/users                users.manage  joiner: 201 {"id","one_time_password"}
  *   GET  /v1/users                users.manage
@@ -14,8 +14,8 @@
  *                                               session ends
  *   GET  /v1/users?username=NAME  users.manage  zero or one user
  *
- * These handlers are adapters: parse the JSON body into an authn_user_spec,
- * call the directory operation (directory.c) with the request's actor
+ * These handlers are adapters: parse the JSON body into a
+ * directory_user_spec, call the operation (users.c) with the request's actor
  * (authn_actor), reply. The checks, the store and the audit are the
  * operation's. What follows describes the operations' rules.
  *
@@ -39,10 +39,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authn/authn_int.h"
-#include "crypto/crypto.h"
+#include "directory/directory_int.h"
 
-static struct authn_service *
+static struct directory *
 svc_of(struct http_request *req)
 {
 	return req->route->arg;
@@ -50,7 +49,7 @@ svc_of(struct http_request *req)
 
 /* The operation's answer to a failure: its message, else rc as is. */
 static enum pv_rc
-op_fail(struct http_request *req, enum pv_rc rc, const struct authn_user_result *res)
+op_fail(struct http_request *req, enum pv_rc rc, const struct directory_result *res)
 {
 	if (res->message[0] != '\0')
 		return http_fail(req, rc, arena_strdup(req->arena, res->message));
@@ -122,7 +121,7 @@ attrs_from_body(struct http_request *req, const char **out)
 
 /* The spec of POST / PATCH from the body (shape only). */
 static enum pv_rc
-spec_from_body(struct http_request *req, struct authn_user_spec *sp)
+spec_from_body(struct http_request *req, struct directory_user_spec *sp)
 {
 	enum pv_rc rc;
 
@@ -145,8 +144,8 @@ h_user_create(struct http_request *req)
 {
 	static const char *const allowed[] = { "username", "display_name", "email", "roles",
 		"groups", "attributes", NULL };
-	struct authn_user_result res;
-	struct authn_user_spec sp;
+	struct directory_result res;
+	struct directory_user_spec sp;
 	struct pv_actor actor;
 	json_t *o;
 	enum pv_rc rc;
@@ -157,11 +156,11 @@ h_user_create(struct http_request *req)
 	    (rc = spec_from_body(req, &sp)) != PV_OK)
 		return rc;
 	authn_actor(req->principal, req->source, &actor);
-	if ((rc = authn_user_create(svc_of(req), &actor, &sp, &res)) != PV_OK)
+	if ((rc = directory_user_create(svc_of(req), &actor, &sp, &res)) != PV_OK)
 		return op_fail(req, rc, &res);
 	o = json_pack("{s:s, s:s, s:s}", "id", res.id, "username", res.username,
 	    "one_time_password", res.one_time_password);
-	authn_user_result_wipe(&res);
+	directory_result_wipe(&res);
 	return o != NULL ? http_reply(req, 201, o) : PV_E_NOMEM;
 }
 
@@ -183,7 +182,7 @@ static enum pv_rc
 h_user_list(struct http_request *req)
 {
 	struct query_check q = { false };
-	struct authn_user_result res;
+	struct directory_result res;
 	struct pv_actor actor;
 	json_t *arr = NULL;
 	enum pv_rc rc;
@@ -192,7 +191,7 @@ h_user_list(struct http_request *req)
 	if (q.unknown)
 		return http_fail(req, PV_E_INVALID, "the only query parameter is username");
 	authn_actor(req->principal, req->source, &actor);
-	rc = authn_user_list(svc_of(req), &actor, http_query(req, "username"), &arr, &res);
+	rc = directory_user_list(svc_of(req), &actor, http_query(req, "username"), &arr, &res);
 	if (rc != PV_OK)
 		return op_fail(req, rc, &res);
 	return http_reply(req, 200, json_pack("{s:o}", "users", arr));
@@ -207,13 +206,13 @@ param_id(struct http_request *req)
 static enum pv_rc
 h_user_get(struct http_request *req)
 {
-	struct authn_user_result res;
+	struct directory_result res;
 	struct pv_actor actor;
 	json_t *o = NULL;
 	enum pv_rc rc;
 
 	authn_actor(req->principal, req->source, &actor);
-	if ((rc = authn_user_get(svc_of(req), &actor, param_id(req), &o, &res)) != PV_OK)
+	if ((rc = directory_user_get(svc_of(req), &actor, param_id(req), &o, &res)) != PV_OK)
 		return op_fail(req, rc, &res);
 	return http_reply(req, 200, o);
 }
@@ -225,9 +224,9 @@ h_user_patch(struct http_request *req)
 {
 	static const char *const allowed[] = { "display_name", "email", "roles", "groups",
 		"attributes", NULL };
-	struct authn_service *s = svc_of(req);
-	struct authn_user_result res;
-	struct authn_user_spec sp;
+	struct directory *s = svc_of(req);
+	struct directory_result res;
+	struct directory_user_spec sp;
 	struct pv_actor actor;
 	const char **fields;
 	const char *k;
@@ -248,8 +247,8 @@ h_user_patch(struct http_request *req)
 	}
 	sp.fields = fields;
 	authn_actor(req->principal, req->source, &actor);
-	if ((rc = authn_user_update(s, &actor, param_id(req), &sp, &res)) != PV_OK ||
-	    (rc = authn_user_get(s, &actor, param_id(req), &o, &res)) != PV_OK)
+	if ((rc = directory_user_update(s, &actor, param_id(req), &sp, &res)) != PV_OK ||
+	    (rc = directory_user_get(s, &actor, param_id(req), &o, &res)) != PV_OK)
 		return op_fail(req, rc, &res);
 	return http_reply(req, 200, o);
 }
@@ -259,12 +258,12 @@ h_user_patch(struct http_request *req)
 static enum pv_rc
 h_user_disable(struct http_request *req)
 {
-	struct authn_user_result res;
+	struct directory_result res;
 	struct pv_actor actor;
 	enum pv_rc rc;
 
 	authn_actor(req->principal, req->source, &actor);
-	if ((rc = authn_user_disable(svc_of(req), &actor, param_id(req), &res)) != PV_OK)
+	if ((rc = directory_user_disable(svc_of(req), &actor, param_id(req), &res)) != PV_OK)
 		return op_fail(req, rc, &res);
 	return http_reply(req, 200, json_pack("{s:s, s:s, s:i}", "id", res.id, "status",
 	    "disabled", "sessions_ended", (int)res.sessions_ended));
@@ -273,12 +272,12 @@ h_user_disable(struct http_request *req)
 static enum pv_rc
 h_user_enable(struct http_request *req)
 {
-	struct authn_user_result res;
+	struct directory_result res;
 	struct pv_actor actor;
 	enum pv_rc rc;
 
 	authn_actor(req->principal, req->source, &actor);
-	if ((rc = authn_user_enable(svc_of(req), &actor, param_id(req), &res)) != PV_OK)
+	if ((rc = directory_user_enable(svc_of(req), &actor, param_id(req), &res)) != PV_OK)
 		return op_fail(req, rc, &res);
 	return http_reply(req, 200, json_pack("{s:s, s:s, s:s}", "id", res.id, "username",
 	    res.username, "status", "active"));
@@ -287,12 +286,12 @@ h_user_enable(struct http_request *req)
 static enum pv_rc
 h_user_unlock(struct http_request *req)
 {
-	struct authn_user_result res;
+	struct directory_result res;
 	struct pv_actor actor;
 	enum pv_rc rc;
 
 	authn_actor(req->principal, req->source, &actor);
-	if ((rc = authn_user_unlock(svc_of(req), &actor, param_id(req), &res)) != PV_OK)
+	if ((rc = directory_user_unlock(svc_of(req), &actor, param_id(req), &res)) != PV_OK)
 		return op_fail(req, rc, &res);
 	return http_reply(req, 200, json_pack("{s:s, s:s, s:b}", "id", res.id, "username",
 	    res.username, "unlocked", 1));
@@ -301,24 +300,24 @@ h_user_unlock(struct http_request *req)
 static enum pv_rc
 h_user_reset(struct http_request *req)
 {
-	struct authn_user_result res;
+	struct directory_result res;
 	struct pv_actor actor;
 	json_t *o;
 	enum pv_rc rc;
 
 	authn_actor(req->principal, req->source, &actor);
-	if ((rc = authn_user_reset(svc_of(req), &actor, param_id(req), &res)) != PV_OK)
+	if ((rc = directory_user_reset(svc_of(req), &actor, param_id(req), &res)) != PV_OK)
 		return op_fail(req, rc, &res);
 	/* the one place the new one-time password appears: this response */
 	o = json_pack("{s:s, s:s, s:s, s:i, s:b, s:b}", "id", res.id, "username", res.username,
 	    "one_time_password", res.one_time_password, "sessions_ended",
 	    (int)res.sessions_ended, "must_change_password", 1, "mfa_enabled", 0);
-	authn_user_result_wipe(&res);
+	directory_result_wipe(&res);
 	return o != NULL ? http_reply(req, 200, o) : PV_E_NOMEM;
 }
 
 enum pv_rc
-authn_route_users(struct authn_service *s, struct http_server *srv)
+directory_route_users(struct directory *s, struct http_server *srv)
 {
 	const struct http_route routes[] = {
 		{ "POST", "/v1/users", h_user_create, "users.manage", "user.create",

@@ -1,9 +1,11 @@
 /*
- * vault/routes_batch.c: POST /v1/collections/{c}/records:batch.
+ * vault/ops_batch.c: vault_record_batch, many creates or many reads of one
+ * collection in one call (routes.c adapts it to
+ * POST /v1/collections/{c}/records:batch).
  *
- *   {"create": [{...fields}, ...]}   needs records.write:<c>
- *   {"read":   ["rec_...", ...]}     needs records.read:<c> and X-Purpose-Of-Use
- *   -> 200 {"results": [ per item, in order ]}
+ *   create: [{...fields}, ...]   needs records.write:<c>
+ *   read:   ["rec_...", ...]     needs records.read:<c> and a purpose of use
+ *   -> {"results": [ per item, in order ]}
  *      create item: {"status":201,"id","version":1} | {"status":4xx/5xx,"error":{...}}
  *      read item:   {"status":200,"id","version","fields"} | {"status":..,"error":{...}}
  *
@@ -14,7 +16,7 @@
  * several at a time (vault_commit_many) so they share group commits.
  *
  * The route's permission is "authenticated" because the verb depends on the
- * body; the handler asks the decision point (vault_decide: records.write or
+ * body; the operation asks the decision point (vault_decide: records.write or
  * records.read on the collection, and a read's purpose of use), which
  * refuses restricted sessions and audits its denials.
  */
@@ -43,14 +45,14 @@ static json_t *item_error(enum pv_rc rc, const char *msg)
 	    : pv_rc_name(rc));
 }
 
-static void prepare_create(struct vault_ctx *v, struct http_request *req,
+static void prepare_create(struct vault_ctx *v, const struct vault_caller *who,
     const struct vault_collection *c, json_t *fields, const char *purpose, struct item *it)
 {
 	json_t *norm = NULL;
 	enum pv_rc rc;
 
 	vault_resource(it->resource, sizeof(it->resource), c->name, NULL);
-	vault_actor(req, &it->job.ev.actor);
+	it->job.ev.actor = *who->actor;
 	it->job.ev.action = "record.create";
 	it->job.ev.resource = it->resource;
 	it->job.ev.purpose_of_use = purpose;
@@ -89,14 +91,14 @@ fail:
 	it->job.fn = NULL;
 }
 
-static void prepare_read(struct vault_ctx *v, struct http_request *req,
+static void prepare_read(struct vault_ctx *v, const struct vault_caller *who,
     const struct vault_collection *c, json_t *idv, const char *purpose, struct item *it)
 {
 	const char *id = json_string_value(idv);
 	enum pv_rc rc;
 
 	vault_resource(it->resource, sizeof(it->resource), c->name, id != NULL ? id : "");
-	vault_actor(req, &it->job.ev.actor);
+	it->job.ev.actor = *who->actor;
 	it->job.ev.action = "record.read";
 	it->job.ev.resource = it->resource;
 	it->job.ev.purpose_of_use = purpose;
@@ -105,7 +107,7 @@ static void prepare_read(struct vault_ctx *v, struct http_request *req,
 		util_strlcpy(it->err, "read items must be record IDs (strings)", sizeof(it->err));
 	} else {
 		util_strlcpy(it->id, vault_rec_id_ok(id) ? id : "", sizeof(it->id));
-		rc = vault_record_load_view(v, req, c, id, &it->view, &it->detail);
+		rc = vault_record_load_view(v, who, c, id, &it->view, &it->detail);
 		if (rc == PV_E_NOTFOUND)
 			util_strlcpy(it->err, "no such record", sizeof(it->err));
 	}
@@ -139,36 +141,37 @@ static json_t *item_result(struct item *it, bool create)
 	return o;
 }
 
-static enum pv_rc batch(struct http_request *req)
+void vault_record_batch(struct vault_ctx *v, const struct vault_caller *who,
+    const char *collection, bool create, json_t *list, vault_done_fn done, void *arg)
 {
-	struct vault_ctx *v = req->route->arg;
-	const char *cname = req->params[0], *purpose = NULL;
+	const char *cname = collection, *purpose = NULL;
 	const struct vault_collection *c;
-	json_t *create = json_object_get(req->body, "create");
-	json_t *read = json_object_get(req->body, "read");
-	json_t *list = create != NULL ? create : read, *results = NULL, *el;
+	json_t *results = NULL, *el;
 	char resource[VAULT_RESOURCE_MAX];
-	const char *action = create != NULL ? "record.create" : "record.read";
+	const char *action = create ? "record.create" : "record.read";
 	struct item *items = NULL;
 	struct vault_job *jobs = NULL;
-	size_t n, i;
+	struct vault_answer a;
+	size_t n = 0, i;
 	enum pv_rc rc;
 
+	vault_answer_init(&a);
 	vault_resource(resource, sizeof(resource), cname, NULL);
-	if (json_object_size(req->body) != 1 || !json_is_array(list))
-		return http_fail(req, PV_E_INVALID,
-		    "the body must be {\"create\":[...]} or {\"read\":[...]}");
-	n = json_array_size(list);
-	if (n == 0 || n > VAULT_BATCH_MAX)
-		return http_fail(req, PV_E_INVALID, "a batch holds 1 to 100 items");
+	n = json_is_array(list) ? json_array_size(list) : 0;
+	if (n == 0 || n > VAULT_BATCH_MAX) {
+		rc = vault_answer_fail(&a, PV_E_INVALID, "a batch holds 1 to 100 items");
+		goto out;
+	}
 	/* one decision: the permission on the collection, and for a read the
 	 * purpose of use */
-	if ((rc = vault_decide(v, req, action, resource,
-	    create != NULL ? "records.write" : "records.read", cname, &purpose)) != PV_OK)
-		return rc;
-	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK)
-		return vault_fail_audited(v, req, action, resource, purpose, rc,
-		    rc == PV_E_NOTFOUND ? "no such collection" : NULL);
+	if ((rc = vault_decide(v, who, action, resource,
+	    create ? "records.write" : "records.read", cname, &purpose, &a)) != PV_OK)
+		goto out;
+	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK) {
+		rc = vault_fail_audited(v, who, action, resource, purpose, rc,
+		    rc == PV_E_NOTFOUND ? "no such collection" : NULL, &a);
+		goto out;
+	}
 
 	items = calloc(n, sizeof(*items));
 	jobs = calloc(n, sizeof(*jobs));
@@ -178,10 +181,10 @@ static enum pv_rc batch(struct http_request *req)
 		goto out;
 	}
 	json_array_foreach(list, i, el) {
-		if (create != NULL)
-			prepare_create(v, req, c, el, purpose, &items[i]);
+		if (create)
+			prepare_create(v, who, c, el, purpose, &items[i]);
 		else
-			prepare_read(v, req, c, el, purpose, &items[i]);
+			prepare_read(v, who, c, el, purpose, &items[i]);
 		jobs[i] = items[i].job;
 	}
 	vault_commit_many(v, jobs, n);
@@ -189,13 +192,14 @@ static enum pv_rc batch(struct http_request *req)
 		json_t *r;
 
 		items[i].job.rc = jobs[i].rc;
-		r = item_result(&items[i], create != NULL);
+		r = item_result(&items[i], create);
 		if (r == NULL || json_array_append_new(results, r) != 0) {
 			rc = PV_E_NOMEM;
 			goto out;
 		}
 	}
-	rc = http_reply(req, 200, json_pack("{s:O}", "results", results));
+	if ((a.body = json_pack("{s:O}", "results", results)) == NULL)
+		rc = PV_E_NOMEM;
 out:
 	for (i = 0; items != NULL && i < n; i++) {
 		if (items[i].w != NULL) {
@@ -208,15 +212,7 @@ out:
 	free(items);
 	free(jobs);
 	json_decref(results);
-	return rc;
-}
-
-enum pv_rc vault_routes_batch(struct http_server *srv, struct vault_ctx *v)
-{
-	const struct http_route routes[] = {
-		{ "POST", "/v1/collections/{c}/records:batch", batch, HTTP_PERM_AUTHENTICATED,
-		    "record.read", HTTP_ROUTE_BODY, 0, v },
-	};
-
-	return http_routes_add(srv, routes, 1);
+	if (a.rc == PV_OK && rc != PV_OK)
+		vault_answer_fail(&a, rc, NULL);
+	vault_answer_send(&a, done, arg);
 }

@@ -1,26 +1,33 @@
 /*
- * vault/routes_records.c: records (API.md "PHI records").
+ * vault/ops_records.c: the record operations (vault.h "operations"):
+ * vault_record_create, _read, _update, _shred, _list and _search, apart
+ * from HTTP (routes.c adapts them to API.md "PHI records").
  *
- *   POST   /v1/collections/{c}/records        records.write:{c}  record.create
- *   GET    /v1/collections/{c}/records/{id}   records.read:{c}   record.read    purpose
- *   GET    /v1/collections/{c}/records?f=v    records.read:{c}   record.search  purpose
- *   GET    /v1/collections/{c}/records[?limit=&cursor=]  (no field parameter)
- *                                             records.read:{c}   record.list    purpose
- *   PATCH  /v1/collections/{c}/records/{id}   records.write:{c}  record.update
- *   DELETE /v1/collections/{c}/records/{id}   records.write:{c}  record.delete
+ *   create  records.write:{c}  record.create
+ *   read    records.read:{c}   record.read    purpose
+ *   search  records.read:{c}   record.search  purpose
+ *   list    records.read:{c}   record.list    purpose
+ *   update  records.write:{c}  record.update
+ *   shred   records.write:{c}  record.delete
  *
- * Writes: validate and seal in the request thread (fresh DEK per version,
+ * The route hook decided the permission; a read, search and list ask the
+ * decision point again here (vault_decide: purpose of use, restricted
+ * session) and once more after the collection is loaded, for the unmask
+ * set (vault_record_load_view).
+ *
+ * Writes: validate and seal in the caller's thread (fresh DEK per version,
  * AAD naming collection, record ID and version), then one audit_submit
  * transaction stores the envelope and the blind-index entries together with
- * the audit entry: both durable, or neither. Create, patch and delete reply
- * from its completion (PV_PENDING), so no thread waits for the fsync; the
- * If-Match compare of a patch is the UPDATE's, inside that transaction.
+ * the audit entry: both durable, or neither. Create, update and shred answer
+ * from its completion (the committer thread), so no thread waits for the
+ * fsync; the If-Match compare of an update is the UPDATE's, inside that
+ * transaction.
  *
  * Reads (fail closed): load, open (tag verified before any plaintext is
- * used), build the masked view in request memory, THEN make the audit entry
- * durable; only if that succeeds is the view sent. Otherwise the view is
- * dropped (the jansson allocator wipes it) and the answer is 503
- * audit_unavailable with no data.
+ * used), build the masked view in the caller's memory, THEN make the audit
+ * entry durable; only if that succeeds is the view answered. Otherwise the
+ * view is dropped (the jansson allocator wipes it) and the answer is
+ * PV_E_AUDIT with no data.
  *
  * Masking: phi/pii fields are masked unless the caller holds
  * records.unmask:<c>.<field>; the entry lists which fields left in clear.
@@ -33,19 +40,18 @@
 #include "authz/authz.h"
 #include "vault/vault_int.h"
 
-#define REC_BODY_MAX (256 * 1024)
-
 /* ------------------------------------------------------------------ */
-/* handlers                                                            */
+/* operations                                                          */
 /* ------------------------------------------------------------------ */
 
 /*
- * Hot paths reply from the commit completion (committer thread) and return
- * PV_PENDING: the connection waits for the group's fsync, not a thread
- * (http_resume). Nothing is sent before the completion says durable.
+ * Writes and single reads answer from the commit completion (committer
+ * thread): the caller's connection waits for the group's fsync, not a
+ * thread. Nothing is answered before the completion says durable.
  */
 struct create_done {
-	struct http_request *req;
+	vault_done_fn done;
+	void *arg;
 	struct vault_write_job *j;
 	char id[UTIL_ID_MAX];
 };
@@ -53,24 +59,26 @@ struct create_done {
 static void create_done(enum pv_rc rc, void *arg)
 {
 	struct create_done *d = arg;
-	struct http_request *req = d->req;
+	struct vault_answer a;
 
-	if (rc == PV_OK)
-		rc = vault_set_etag(req, 1);
-	if (rc == PV_OK)
-		rc = http_reply(req, 201, json_pack("{s:s, s:i}", "id", d->id, "version", 1));
+	vault_answer_init(&a);
+	if (rc == PV_OK && (a.body = json_pack("{s:s, s:i}", "id", d->id, "version", 1)) == NULL)
+		rc = PV_E_NOMEM;
+	a.rc = rc;
+	a.version = rc == PV_OK ? 1 : 0;
 	vault_write_job_clear(d->j);
 	free(d->j);
+	vault_answer_send(&a, d->done, d->arg);
 	free(d);
-	http_resume(req, rc);
 }
 
-static enum pv_rc rec_create(struct http_request *req)
+void vault_record_create(struct vault_ctx *v, const struct vault_caller *who,
+    const char *collection, json_t *fields, vault_done_fn done, void *arg)
 {
-	struct vault_ctx *v = req->route->arg;
-	const char *cname = req->params[0], *purpose = vault_purpose_optional(req);
+	const char *cname = collection, *purpose = vault_purpose_optional(who);
 	const struct vault_collection *c;
 	struct vault_write_job *j = NULL;
+	struct vault_answer a;
 	struct audit_event ev;
 	char err[VAULT_ERR_MAX] = "", resource[VAULT_RESOURCE_MAX], id[UTIL_ID_MAX];
 	json_t *norm = NULL;
@@ -78,13 +86,18 @@ static enum pv_rc rec_create(struct http_request *req)
 	struct create_done *d = NULL;
 	enum pv_rc rc;
 
+	vault_answer_init(&a);
 	vault_resource(resource, sizeof(resource), cname, NULL);
-	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK)
-		return vault_fail_audited(v, req, "record.create", resource, purpose, rc,
-		    rc == PV_E_NOTFOUND ? "no such collection" : NULL);
-	rc = vault_record_validate(c, req->body, false, &norm, err, sizeof(err));
-	if (rc != PV_OK)
-		return vault_fail_audited(v, req, "record.create", resource, purpose, rc, err);
+	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK) {
+		rc = vault_fail_audited(v, who, "record.create", resource, purpose, rc,
+		    rc == PV_E_NOTFOUND ? "no such collection" : NULL, &a);
+		goto out;
+	}
+	rc = vault_record_validate(c, fields, false, &norm, err, sizeof(err));
+	if (rc != PV_OK) {
+		rc = vault_fail_audited(v, who, "record.create", resource, purpose, rc, err, &a);
+		goto out;
+	}
 	j = calloc(1, sizeof(*j));
 	if (j == NULL) {
 		rc = PV_E_NOMEM;
@@ -102,7 +115,7 @@ static enum pv_rc rec_create(struct http_request *req)
 	}
 	vault_resource(resource, sizeof(resource), cname, id);
 	memset(&ev, 0, sizeof(ev));
-	vault_actor(req, &ev.actor);
+	ev.actor = *who->actor;
 	ev.action = "record.create";
 	ev.resource = resource;
 	ev.purpose_of_use = purpose;
@@ -112,15 +125,16 @@ static enum pv_rc rec_create(struct http_request *req)
 		rc = PV_E_NOMEM;
 		goto out;
 	}
-	d->req = req;
+	d->done = done;
+	d->arg = arg;
 	d->j = j;
 	util_strlcpy(d->id, id, sizeof(d->id));
 	rc = audit_submit(v->audit, &ev, vault_write_fn, j, COMMIT_REQUEST, create_done, d);
 	if (rc == PV_OK) {
-		/* the completion owns j and d, and may already have run: req is not ours */
+		/* the completion owns j and d, and may already have run: arg is not ours */
 		free(detail);
 		json_decref(norm);
-		return PV_PENDING;
+		return;
 	}
 	free(d);
 out:
@@ -129,67 +143,72 @@ out:
 	free(j);
 	free(detail);
 	json_decref(norm);
-	return rc;
+	if (a.rc == PV_OK)
+		a.rc = rc;
+	vault_answer_send(&a, done, arg);
 }
 
 struct read_done {
-	struct http_request *req;
+	vault_done_fn done;
+	void *arg;
 	json_t *view;
 };
 
 static void read_done(enum pv_rc rc, void *arg)
 {
 	struct read_done *d = arg;
-	struct http_request *req = d->req;
-	json_t *view = d->view;
+	struct vault_answer a;
 
-	free(d);
+	vault_answer_init(&a);
 	/* fail closed: nothing leaves unless the entry is durable */
 	if (rc != PV_OK) {
-		json_decref(view);   /* wiped on free */
-		http_resume(req, http_fail(req, PV_E_AUDIT, NULL));
-		return;
+		json_decref(d->view);   /* wiped on free */
+		vault_answer_fail(&a, PV_E_AUDIT, NULL);
+	} else {
+		a.version = (uint32_t)json_integer_value(json_object_get(d->view, "version"));
+		a.body = d->view;
 	}
-	rc = vault_set_etag(req, (uint32_t)json_integer_value(json_object_get(view, "version")));
-	if (rc != PV_OK) {
-		json_decref(view);
-		http_resume(req, rc);
-		return;
-	}
-	http_resume(req, http_reply(req, 200, view));
+	vault_answer_send(&a, d->done, d->arg);
+	free(d);
 }
 
-static enum pv_rc rec_read(struct http_request *req)
+void vault_record_read(struct vault_ctx *v, const struct vault_caller *who,
+    const char *collection, const char *id, vault_done_fn done, void *arg)
 {
-	struct vault_ctx *v = req->route->arg;
-	const char *cname = req->params[0], *id = req->params[1], *purpose = NULL;
+	const char *cname = collection, *purpose = NULL;
 	const struct vault_collection *c;
 	char resource[VAULT_RESOURCE_MAX];
 	json_t *view = NULL;
 	char *detail = NULL;
 	struct read_done *d;
+	struct vault_answer a;
 	struct audit_event ev;
 	enum pv_rc rc;
 
+	vault_answer_init(&a);
 	vault_resource(resource, sizeof(resource), cname, id);
-	if ((rc = vault_decide(v, req, "record.read", resource, "records.read", cname, &purpose)) !=
-	    PV_OK)
-		return rc;
+	if ((rc = vault_decide(v, who, "record.read", resource, "records.read", cname, &purpose,
+	    &a)) != PV_OK)
+		goto out;
 	if ((rc = vault_coll_get(v, cname, &c)) == PV_OK)
-		rc = vault_record_load_view(v, req, c, id, &view, &detail);
-	if (rc != PV_OK)
-		return vault_fail_audited(v, req, "record.read", resource, purpose, rc,
-		    rc == PV_E_NOTFOUND ? "no such record" : NULL);
-	/* fail closed: the view is sent by read_done only once the entry is durable */
+		rc = vault_record_load_view(v, who, c, id, &view, &detail);
+	if (rc != PV_OK) {
+		vault_fail_audited(v, who, "record.read", resource, purpose, rc,
+		    rc == PV_E_NOTFOUND ? "no such record" : NULL, &a);
+		goto out;
+	}
+	/* fail closed: the view is answered by read_done only once the entry is durable */
 	if ((d = malloc(sizeof(*d))) == NULL) {
 		free(detail);
 		json_decref(view);
-		return PV_E_NOMEM;
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+		goto out;
 	}
-	d->req = req;
+	d->done = done;
+	d->arg = arg;
 	d->view = view;
 	memset(&ev, 0, sizeof(ev));
-	vault_actor(req, &ev.actor);
+	ev.actor = *who->actor;
 	ev.action = "record.read";
 	ev.resource = resource;
 	ev.purpose_of_use = purpose;
@@ -198,26 +217,12 @@ static enum pv_rc rec_read(struct http_request *req)
 	rc = audit_submit(v->audit, &ev, NULL, NULL, COMMIT_REQUEST, read_done, d);
 	free(detail);
 	if (rc == PV_OK)
-		return PV_PENDING;   /* read_done owns d and the view */
+		return;   /* read_done owns d and the view */
 	free(d);
 	json_decref(view);
-	return http_fail(req, PV_E_AUDIT, NULL);
-}
-
-struct query {
-	size_t n;
-	const char *key;
-	const char *value;
-};
-
-static void query_cb(void *arg, const char *key, const char *value)
-{
-	struct query *q = arg;
-
-	if (q->n++ == 0) {
-		q->key = key;
-		q->value = value;
-	}
+	vault_answer_fail(&a, PV_E_AUDIT, NULL);
+out:
+	vault_answer_send(&a, done, arg);
 }
 
 struct id_list {
@@ -317,29 +322,15 @@ static int scan_cb(const char *record_id, void *arg)
 	return l->n > VAULT_LIST_MAX;
 }
 
-struct list_query {
-	size_t n, nlimit, ncursor;
-};
-
-static void list_query_cb(void *arg, const char *key, const char *value)
+/* One page of records in ID order, masked as for a read; one record.list
+ * entry naming them. */
+void vault_record_list(struct vault_ctx *v, const struct vault_caller *who,
+    const char *collection, const char *limit_text, const char *cursor, vault_done_fn done,
+    void *arg)
 {
-	struct list_query *q = arg;
-
-	(void)value;
-	q->n++;
-	if (strcmp(key, "limit") == 0)
-		q->nlimit++;
-	else if (strcmp(key, "cursor") == 0)
-		q->ncursor++;
-}
-
-/* GET /v1/collections/{c}/records[?limit=&cursor=]: one page of records in
- * ID order, masked as for a read; one record.list entry naming them. */
-static enum pv_rc rec_list(struct http_request *req)
-{
-	struct vault_ctx *v = req->route->arg;
-	const char *cname = req->params[0], *purpose = NULL, *cur = http_query(req, "cursor");
+	const char *cname = collection, *purpose = NULL, *cur = cursor;
 	const struct vault_collection *c;
+	struct vault_answer a;
 	struct id_list ids = { NULL, 0 };
 	char resource[VAULT_RESOURCE_MAX], after[UTIL_ID_MAX] = "";
 	char next[2 * UTIL_ID_MAX];
@@ -348,19 +339,26 @@ static enum pv_rc rec_list(struct http_request *req)
 	size_t limit = 0, shown;
 	enum pv_rc rc;
 
+	vault_answer_init(&a);
 	vault_resource(resource, sizeof(resource), cname, NULL);
-	if ((rc = vault_decide(v, req, "record.list", resource, "records.read", cname, &purpose)) !=
-	    PV_OK)
-		return rc;
-	if (limit_parse(http_query(req, "limit"), &limit) != PV_OK)
-		return vault_fail_audited(v, req, "record.list", resource, purpose, PV_E_INVALID,
-		    "limit must be an integer from 1 to 500");
-	if (cur != NULL && cursor_decode(cur, after) != PV_OK)
-		return vault_fail_audited(v, req, "record.list", resource, purpose, PV_E_INVALID,
-		    "cursor is not one this server returned");
-	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK)
-		return vault_fail_audited(v, req, "record.list", resource, purpose, rc,
-		    rc == PV_E_NOTFOUND ? "no such collection" : NULL);
+	if ((rc = vault_decide(v, who, "record.list", resource, "records.read", cname, &purpose,
+	    &a)) != PV_OK)
+		goto out;
+	if (limit_parse(limit_text, &limit) != PV_OK) {
+		rc = vault_fail_audited(v, who, "record.list", resource, purpose, PV_E_INVALID,
+		    "limit must be an integer from 1 to 500", &a);
+		goto out;
+	}
+	if (cur != NULL && cursor_decode(cur, after) != PV_OK) {
+		rc = vault_fail_audited(v, who, "record.list", resource, purpose, PV_E_INVALID,
+		    "cursor is not one this server returned", &a);
+		goto out;
+	}
+	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK) {
+		rc = vault_fail_audited(v, who, "record.list", resource, purpose, rc,
+		    rc == PV_E_NOTFOUND ? "no such collection" : NULL, &a);
+		goto out;
+	}
 	ids.ids = calloc(VAULT_LIST_MAX + 1, UTIL_ID_MAX);
 	records = json_array();
 	found = json_array();
@@ -378,7 +376,7 @@ static enum pv_rc rec_list(struct http_request *req)
 		char *dtext = NULL;
 		size_t k;
 
-		rc = vault_record_load_view(v, req, c, ids.ids[i], &view, &dtext);
+		rc = vault_record_load_view(v, who, c, ids.ids[i], &view, &dtext);
 		if (rc == PV_E_NOTFOUND)
 			continue;   /* shredded between the scan and the load */
 		if (rc != PV_OK)
@@ -407,12 +405,12 @@ static enum pv_rc rec_list(struct http_request *req)
 		goto out;
 	}
 	/* fail closed: nothing leaves unless the entry is durable */
-	if (vault_audit(v, req, "record.list", resource, purpose, AUDIT_ALLOWED, NULL,
+	if (vault_audit(v, who, "record.list", resource, purpose, AUDIT_ALLOWED, NULL,
 	    detail) != PV_OK) {
-		rc = http_fail(req, PV_E_AUDIT, NULL);
+		rc = vault_answer_fail(&a, PV_E_AUDIT, NULL);
 		goto out;
 	}
-	rc = http_reply(req, 200, page);
+	a.body = page;
 	page = NULL;
 out:
 	free(ids.ids);
@@ -421,16 +419,20 @@ out:
 	json_decref(records);
 	json_decref(found);
 	json_decref(names);
-	return rc;
+	if (a.rc == PV_OK && rc != PV_OK)
+		vault_answer_fail(&a, rc, NULL);
+	vault_answer_send(&a, done, arg);
 }
 
-static enum pv_rc rec_search(struct http_request *req)
+void vault_record_search(struct vault_ctx *v, const struct vault_caller *who,
+    const char *collection, const struct vault_match *m, size_t n, vault_done_fn done,
+    void *arg)
 {
-	struct vault_ctx *v = req->route->arg;
-	const char *cname = req->params[0], *purpose = NULL;
+	const char *cname = collection, *purpose = NULL;
 	const struct vault_collection *c;
 	const struct vault_field *f;
-	struct query q = { 0, NULL, NULL };
+	struct vault_match q = { NULL, NULL };
+	struct vault_answer a;
 	struct id_list ids = { NULL, 0 };
 	char resource[VAULT_RESOURCE_MAX], err[VAULT_ERR_MAX] = "";
 	uint8_t mac[VAULT_BLIND_LEN];
@@ -438,31 +440,34 @@ static enum pv_rc rec_search(struct http_request *req)
 	char *canon = NULL, *detail = NULL;
 	enum pv_rc rc;
 
-	struct list_query lq = { 0, 0, 0 };
-
-	/* no field parameter (only limit / cursor, at most once each): a listing */
-	http_query_each(req, list_query_cb, &lq);
-	if (lq.n == lq.nlimit + lq.ncursor && lq.nlimit <= 1 && lq.ncursor <= 1)
-		return rec_list(req);
+	vault_answer_init(&a);
 	vault_resource(resource, sizeof(resource), cname, NULL);
-	if ((rc = vault_decide(v, req, "record.search", resource, "records.read", cname, &purpose)) !=
-	    PV_OK)
-		return rc;
-	http_query_each(req, query_cb, &q);
-	if (q.n != 1)
-		return vault_fail_audited(v, req, "record.search", resource, purpose, PV_E_INVALID,
-		    "search takes exactly one searchable field as a query parameter");
-	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK)
-		return vault_fail_audited(v, req, "record.search", resource, purpose, rc,
-		    rc == PV_E_NOTFOUND ? "no such collection" : NULL);
-	f = vault_collection_field(c, q.key);
+	if ((rc = vault_decide(v, who, "record.search", resource, "records.read", cname, &purpose,
+	    &a)) != PV_OK)
+		goto out;
+	if (n != 1) {
+		rc = vault_fail_audited(v, who, "record.search", resource, purpose, PV_E_INVALID,
+		    "search takes exactly one searchable field as a query parameter", &a);
+		goto out;
+	}
+	q = m[0];
+	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK) {
+		rc = vault_fail_audited(v, who, "record.search", resource, purpose, rc,
+		    rc == PV_E_NOTFOUND ? "no such collection" : NULL, &a);
+		goto out;
+	}
+	f = vault_collection_field(c, q.field);
 	if (f == NULL) {
-		snprintf(err, sizeof(err), "unknown field '%s'", vault_safe_key(q.key));
-		return vault_fail_audited(v, req, "record.search", resource, purpose, PV_E_INVALID, err);
+		snprintf(err, sizeof(err), "unknown field '%s'", vault_safe_key(q.field));
+		rc = vault_fail_audited(v, who, "record.search", resource, purpose, PV_E_INVALID, err,
+		    &a);
+		goto out;
 	}
 	if (!f->searchable) {
 		snprintf(err, sizeof(err), "field '%s' is not searchable", f->name);
-		return vault_fail_audited(v, req, "record.search", resource, purpose, PV_E_INVALID, err);
+		rc = vault_fail_audited(v, who, "record.search", resource, purpose, PV_E_INVALID, err,
+		    &a);
+		goto out;
 	}
 	canon = malloc(VAULT_CANON_MAX);
 	ids.ids = calloc(VAULT_SEARCH_MAX, UTIL_ID_MAX);
@@ -475,7 +480,7 @@ static enum pv_rc rec_search(struct http_request *req)
 	}
 	rc = vault_value_normalize_text(f, q.value, canon, VAULT_CANON_MAX, err, sizeof(err));
 	if (rc != PV_OK) {
-		rc = vault_fail_audited(v, req, "record.search", resource, purpose, rc, err);
+		rc = vault_fail_audited(v, who, "record.search", resource, purpose, rc, err, &a);
 		goto out;
 	}
 	if ((rc = vault_blind_index(v->keys, c->name, f->name, canon, mac)) != PV_OK ||
@@ -486,7 +491,7 @@ static enum pv_rc rec_search(struct http_request *req)
 		json_t *view = NULL, *d = NULL;
 		char *dtext = NULL;
 
-		rc = vault_record_load_view(v, req, c, ids.ids[i], &view, &dtext);
+		rc = vault_record_load_view(v, who, c, ids.ids[i], &view, &dtext);
 		if (rc == PV_E_NOTFOUND)
 			continue;   /* shredded between the lookup and the load */
 		if (rc != PV_OK)
@@ -514,12 +519,13 @@ static enum pv_rc rec_search(struct http_request *req)
 		rc = PV_E_NOMEM;
 		goto out;
 	}
-	if (vault_audit(v, req, "record.search", resource, purpose, AUDIT_ALLOWED, NULL,
+	if (vault_audit(v, who, "record.search", resource, purpose, AUDIT_ALLOWED, NULL,
 	    detail) != PV_OK) {
-		rc = http_fail(req, PV_E_AUDIT, NULL);
+		rc = vault_answer_fail(&a, PV_E_AUDIT, NULL);
 		goto out;
 	}
-	rc = http_reply(req, 200, json_pack("{s:O}", "records", records));
+	if ((a.body = json_pack("{s:O}", "records", records)) == NULL)
+		rc = PV_E_NOMEM;
 out:
 	if (canon != NULL) {
 		vault_wipe(canon, VAULT_CANON_MAX);
@@ -531,46 +537,53 @@ out:
 	json_decref(records);
 	json_decref(found);
 	json_decref(names);
-	return rc;
+	if (a.rc == PV_OK && rc != PV_OK)
+		vault_answer_fail(&a, rc, NULL);
+	vault_answer_send(&a, done, arg);
 }
 
 struct patch_done {
-	struct http_request *req;
+	vault_done_fn done;
+	void *arg;
 	struct vault_write_job *j;
 	uint32_t version;              /* the new version */
 	char id[UTIL_ID_MAX];
 };
 
-/* The write's rc as audit_commit would return it; replies on the committer thread. */
+/* The write's rc as audit_commit would return it; answers on the committer thread. */
 static void patch_done(enum pv_rc rc, void *arg)
 {
 	struct patch_done *d = arg;
-	struct http_request *req = d->req;
+	struct vault_answer a;
 
+	vault_answer_init(&a);
 	if (rc == PV_E_CONFLICT)
-		rc = http_fail(req, PV_E_CONFLICT, "the record changed meanwhile; read it and retry");
+		vault_answer_fail(&a, rc, "the record changed meanwhile; read it and retry");
 	else if (rc == PV_E_PRECONDITION)
-		rc = http_fail(req, PV_E_PRECONDITION,
-		    "the record is not at the version named by If-Match");
+		vault_answer_fail(&a, rc, "the record is not at the version named by If-Match");
 	else if (rc == PV_E_NOTFOUND)
-		rc = http_fail(req, PV_E_NOTFOUND, "no such record");
-	if (rc == PV_OK)
-		rc = vault_set_etag(req, d->version);
-	if (rc == PV_OK)
-		rc = http_reply(req, 200, json_pack("{s:s, s:I}", "id", d->id,
-		    "version", (json_int_t)d->version));
+		vault_answer_fail(&a, rc, "no such record");
+	else if (rc != PV_OK)
+		vault_answer_fail(&a, rc, NULL);
+	else if ((a.body = json_pack("{s:s, s:I}", "id", d->id, "version",
+	    (json_int_t)d->version)) == NULL)
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+	else
+		a.version = d->version;
 	vault_write_job_clear(d->j);
 	free(d->j);
+	vault_answer_send(&a, d->done, d->arg);
 	free(d);
-	http_resume(req, rc);
 }
 
-static enum pv_rc rec_patch(struct http_request *req)
+void vault_record_update(struct vault_ctx *v, const struct vault_caller *who,
+    const char *collection, const char *id, const char *if_match, json_t *changes,
+    vault_done_fn done, void *arg)
 {
-	struct vault_ctx *v = req->route->arg;
-	const char *cname = req->params[0], *id = req->params[1];
-	const char *purpose = vault_purpose_optional(req);
+	const char *cname = collection;
+	const char *purpose = vault_purpose_optional(who);
 	const struct vault_collection *c;
+	struct vault_answer a;
 	struct store_record cur;
 	struct vault_write_job *j = NULL;
 	struct audit_event ev;
@@ -583,22 +596,27 @@ static enum pv_rc rec_patch(struct http_request *req)
 	enum pv_rc rc;
 
 	memset(&cur, 0, sizeof(cur));
+	vault_answer_init(&a);
 	vault_resource(resource, sizeof(resource), cname, id);
-	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK)
-		return vault_fail_audited(v, req, "record.update", resource, purpose, rc,
-		    rc == PV_E_NOTFOUND ? "no such collection" : NULL);
-	rc = vault_if_match_parse(http_header(req, "If-Match"), &any, &want);
-	if (rc != PV_OK)
-		return vault_fail_audited(v, req, "record.update", resource, purpose, rc,
+	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK) {
+		rc = vault_fail_audited(v, who, "record.update", resource, purpose, rc,
+		    rc == PV_E_NOTFOUND ? "no such collection" : NULL, &a);
+		goto out;
+	}
+	rc = vault_if_match_parse(if_match, &any, &want);
+	if (rc != PV_OK) {
+		rc = vault_fail_audited(v, who, "record.update", resource, purpose, rc,
 		    rc == PV_E_INVALID ? "If-Match must be one version: 3, \"3\" or *"
-		    : "a weak entity tag never matches If-Match");
-	rc = vault_record_validate(c, req->body, true, &patch, err, sizeof(err));
+		    : "a weak entity tag never matches If-Match", &a);
+		goto out;
+	}
+	rc = vault_record_validate(c, changes, true, &patch, err, sizeof(err));
 	if (rc == PV_OK && json_object_size(patch) == 0) {
 		rc = PV_E_INVALID;
 		util_strlcpy(err, "a PATCH must name at least one field", sizeof(err));
 	}
 	if (rc != PV_OK) {
-		rc = vault_fail_audited(v, req, "record.update", resource, purpose, rc, err);
+		rc = vault_fail_audited(v, who, "record.update", resource, purpose, rc, err, &a);
 		goto out;
 	}
 	rc = vault_rec_id_ok(id) ? store_record_get(v->st, c->name, id, &cur) : PV_E_NOTFOUND;
@@ -613,9 +631,9 @@ static enum pv_rc rec_patch(struct http_request *req)
 	if (rc == PV_OK && !any && cur.version != want)
 		rc = PV_E_PRECONDITION;
 	if (rc != PV_OK) {
-		rc = vault_fail_audited(v, req, "record.update", resource, purpose, rc,
+		rc = vault_fail_audited(v, who, "record.update", resource, purpose, rc,
 		    rc == PV_E_NOTFOUND ? "no such record" : rc == PV_E_PRECONDITION ?
-		    "the record is not at the version named by If-Match" : NULL);
+		    "the record is not at the version named by If-Match" : NULL, &a);
 		goto out;
 	}
 	j = calloc(1, sizeof(*j));
@@ -638,7 +656,7 @@ static enum pv_rc rec_patch(struct http_request *req)
 		goto out;
 	}
 	memset(&ev, 0, sizeof(ev));
-	vault_actor(req, &ev.actor);
+	ev.actor = *who->actor;
 	ev.action = "record.update";
 	ev.resource = resource;
 	ev.purpose_of_use = purpose;
@@ -648,15 +666,16 @@ static enum pv_rc rec_patch(struct http_request *req)
 		rc = PV_E_NOMEM;
 		goto out;
 	}
-	d->req = req;
+	d->done = done;
+	d->arg = arg;
 	d->j = j;
 	d->version = cur.version + 1;
 	util_strlcpy(d->id, cur.id, sizeof(d->id));
 	/* the If-Match compare that counts runs in the group's transaction
-	 * (vault_write_fn); patch_done replies once the group is durable */
+	 * (vault_write_fn); patch_done answers once the group is durable */
 	rc = audit_submit(v->audit, &ev, vault_write_fn, j, COMMIT_REQUEST, patch_done, d);
 	if (rc == PV_OK) {
-		/* the completion owns j and d, and may already have run: req is not ours */
+		/* the completion owns j and d, and may already have run: arg is not ours */
 		j = NULL;
 		rc = PV_PENDING;
 		goto out;
@@ -671,11 +690,16 @@ out:
 	json_decref(patch);
 	json_decref(old);
 	json_decref(merged);
-	return rc;
+	if (rc == PV_PENDING)
+		return;
+	if (a.rc == PV_OK && rc != PV_OK)
+		vault_answer_fail(&a, rc, NULL);
+	vault_answer_send(&a, done, arg);
 }
 
 struct shred_job {
-	struct http_request *req;
+	vault_done_fn done;
+	void *arg;
 	char *collection;
 	char id[UTIL_ID_MAX];
 	int64_t now;
@@ -691,69 +715,57 @@ static enum pv_rc shred_fn(struct store *st, void *arg)
 static void shred_done(enum pv_rc rc, void *arg)
 {
 	struct shred_job *j = arg;
-	struct http_request *req = j->req;
+	struct vault_answer a;
 
-	if (rc == PV_E_NOTFOUND)
-		rc = http_fail(req, PV_E_NOTFOUND, "no such record");
-	else if (rc == PV_OK)
-		rc = http_reply(req, 204, NULL);
+	vault_answer_init(&a);
+	vault_answer_fail(&a, rc, rc == PV_E_NOTFOUND ? "no such record" : NULL);
 	free(j->collection);
+	vault_answer_send(&a, j->done, j->arg);
 	free(j);
-	http_resume(req, rc);
 }
 
-static enum pv_rc rec_delete(struct http_request *req)
+void vault_record_shred(struct vault_ctx *v, const struct vault_caller *who,
+    const char *collection, const char *id, vault_done_fn done, void *arg)
 {
-	struct vault_ctx *v = req->route->arg;
-	const char *cname = req->params[0], *id = req->params[1];
+	const char *cname = collection;
 	struct shred_job *j;
+	struct vault_answer a;
 	struct audit_event ev;
 	char resource[VAULT_RESOURCE_MAX];
 	enum pv_rc rc;
 
+	vault_answer_init(&a);
 	vault_resource(resource, sizeof(resource), cname, id);
-	if (!vault_rec_id_ok(id) || strlen(id) >= UTIL_ID_MAX)
-		return vault_fail_audited(v, req, "record.delete", resource, vault_purpose_optional(req),
-		    PV_E_NOTFOUND, "no such record");
+	if (!vault_rec_id_ok(id) || strlen(id) >= UTIL_ID_MAX) {
+		vault_fail_audited(v, who, "record.delete", resource, vault_purpose_optional(who),
+		    PV_E_NOTFOUND, "no such record", &a);
+		goto out;
+	}
 	if ((j = calloc(1, sizeof(*j))) == NULL || (j->collection = strdup(cname)) == NULL) {
 		free(j);
-		return PV_E_NOMEM;
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+		goto out;
 	}
-	j->req = req;
+	j->done = done;
+	j->arg = arg;
 	util_strlcpy(j->id, id, sizeof(j->id));
 	j->now = util_now_ms();
 	memset(&ev, 0, sizeof(ev));
-	vault_actor(req, &ev.actor);
+	ev.actor = *who->actor;
 	ev.action = "record.delete";
 	ev.resource = resource;
-	ev.purpose_of_use = vault_purpose_optional(req);
+	ev.purpose_of_use = vault_purpose_optional(who);
 	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = "{\"shredded\":true}";
 	/* the DEK and ciphertext are dropped and the index entries deleted in
 	 * the entry's transaction; NOTFOUND is recorded as an error entry.
-	 * shred_done replies once the group is durable. */
+	 * shred_done answers once the group is durable. */
 	rc = audit_submit(v->audit, &ev, shred_fn, j, COMMIT_REQUEST, shred_done, j);
 	if (rc == PV_OK)
-		return PV_PENDING;   /* shred_done owns j */
+		return;   /* shred_done owns j */
 	free(j->collection);
 	free(j);
-	return rc;
-}
-
-enum pv_rc vault_routes_records(struct http_server *srv, struct vault_ctx *v)
-{
-	const struct http_route routes[] = {
-		{ "POST", "/v1/collections/{c}/records", rec_create, "records.write:{0}",
-		    "record.create", HTTP_ROUTE_BODY, REC_BODY_MAX, v },
-		{ "GET", "/v1/collections/{c}/records", rec_search, "records.read:{0}",
-		    "record.search", 0, 0, v },
-		{ "GET", "/v1/collections/{c}/records/{id}", rec_read, "records.read:{0}",
-		    "record.read", 0, 0, v },
-		{ "PATCH", "/v1/collections/{c}/records/{id}", rec_patch, "records.write:{0}",
-		    "record.update", HTTP_ROUTE_BODY, REC_BODY_MAX, v },
-		{ "DELETE", "/v1/collections/{c}/records/{id}", rec_delete, "records.write:{0}",
-		    "record.delete", 0, 0, v },
-	};
-
-	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));
+	vault_answer_fail(&a, rc, NULL);
+out:
+	vault_answer_send(&a, done, arg);
 }

@@ -1,9 +1,12 @@
 /*
- * vault/routes_collections.c: collections (API.md "PHI records").
+ * vault/ops_collections.c: the collection operations (vault.h
+ * "operations"): vault_collection_create, _get and _list
+ * (routes.c adapts them to API.md "PHI records").
  *
- *   POST /v1/collections        collections.manage   audited collection.create
- *   GET  /v1/collections        collections.manage
- *   GET  /v1/collections/{c}    collections.manage, or records.read / records.write on c
+ *   create   collections.manage (the route's)   audited collection.create
+ *   list     collections.manage (the route's)
+ *   get      the decision point's collections.read: collections.manage, or
+ *            records.read / records.write on c
  *
  * A collection is created in one audit_commit job: its two KEKs
  * ("collection:<c>" wraps record DEKs, "index:<c>" derives the blind-index
@@ -19,8 +22,6 @@
 
 #include "authz/authz.h"
 #include "vault/vault_int.h"
-
-#define COLL_BODY_MAX (64 * 1024)
 
 struct create_job {
 	struct vault_ctx *v;
@@ -40,10 +41,11 @@ static enum pv_rc create_fn(struct store *st, void *arg)
 	return store_collection_put(st, &j->row);
 }
 
-static enum pv_rc coll_create(struct http_request *req)
+void vault_collection_create(struct vault_ctx *v, const struct vault_caller *who,
+    json_t *spec, vault_done_fn done, void *arg)
 {
-	struct vault_ctx *v = req->route->arg;
 	struct vault_collection c;
+	struct vault_answer a;
 	struct create_job job;
 	struct audit_event ev;
 	char err[VAULT_ERR_MAX] = "", resource[VAULT_RESOURCE_MAX];
@@ -51,18 +53,21 @@ static enum pv_rc coll_create(struct http_request *req)
 	char *schema = NULL, *detail = NULL;
 	enum pv_rc rc;
 
+	vault_answer_init(&a);
 	memset(&ev, 0, sizeof(ev));
 	memset(&job, 0, sizeof(job));
-	vault_actor(req, &ev.actor);
+	ev.actor = *who->actor;
 	ev.action = "collection.create";
 	ev.resource = "collections";
-	rc = vault_collection_from_json(req->body, &c, err, sizeof(err));
+	rc = vault_collection_from_json(spec, &c, err, sizeof(err));
 	if (rc != PV_OK) {
 		ev.outcome = AUDIT_ERROR;
 		ev.reason = "invalid_request";
 		if (audit_record(v->audit, &ev) != PV_OK)
-			return http_fail(req, PV_E_AUDIT, NULL);
-		return vault_fail(req, rc == PV_E_INVALID ? PV_E_INVALID : rc, err);
+			rc = vault_answer_fail(&a, PV_E_AUDIT, NULL);
+		else
+			rc = vault_answer_fail(&a, rc == PV_E_INVALID ? PV_E_INVALID : rc, err);
+		goto done;
 	}
 	snprintf(resource, sizeof(resource), "collections/%s", c.name);
 	ev.resource = resource;
@@ -70,9 +75,11 @@ static enum pv_rc coll_create(struct http_request *req)
 		ev.outcome = AUDIT_DENIED;
 		ev.reason = "region_not_allowed";
 		if (audit_record(v->audit, &ev) != PV_OK)
-			return http_fail(req, PV_E_AUDIT, NULL);
-		return http_fail(req, PV_E_REGION,
-		    "the collection's region is not in [policy] allowed_regions");
+			rc = vault_answer_fail(&a, PV_E_AUDIT, NULL);
+		else
+			rc = vault_answer_fail(&a, PV_E_REGION,
+			    "the collection's region is not in [policy] allowed_regions");
+		goto done;
 	}
 	if ((rc = vault_collection_to_json(&c, &out)) != PV_OK)
 		goto done;
@@ -99,20 +106,22 @@ static enum pv_rc coll_create(struct http_request *req)
 	ev.detail = detail;
 	rc = audit_commit(v->audit, &ev, create_fn, &job);
 	if (rc == PV_E_CONFLICT) {
-		rc = http_fail(req, PV_E_CONFLICT, "a collection with this name exists");
+		rc = vault_answer_fail(&a, PV_E_CONFLICT, "a collection with this name exists");
 		goto done;
 	}
 	if (rc != PV_OK)
 		goto done;
 	if (vault_coll_cache_put(v, &c) != PV_OK)
 		log_warn("vault: collection cache insert failed (it reloads on use)");
-	rc = http_reply(req, 201, out);
+	a.body = out;
 	out = NULL;
 done:
 	json_decref(out);
 	free(schema);
 	free(detail);
-	return rc;
+	if (a.rc == PV_OK && rc != PV_OK)
+		vault_answer_fail(&a, rc, NULL);
+	vault_answer_send(&a, done, arg);
 }
 
 struct list_ctx {
@@ -132,29 +141,39 @@ static int list_cb(const struct store_collection *c, void *arg)
 	return 0;
 }
 
-static enum pv_rc coll_list(struct http_request *req)
+void vault_collection_list(struct vault_ctx *v, const struct vault_caller *who,
+    vault_done_fn done, void *arg)
 {
-	struct vault_ctx *v = req->route->arg;
 	struct list_ctx l = { json_array(), false };
+	struct vault_answer a;
 	enum pv_rc rc;
 
-	if (l.arr == NULL)
-		return PV_E_NOMEM;
+	(void)who;   /* the route's collections.manage decided it */
+	vault_answer_init(&a);
+	if (l.arr == NULL) {
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+		goto out;
+	}
 	rc = store_collection_list(v->st, list_cb, &l);
 	if (rc == PV_OK && l.failed)
 		rc = PV_E_INTEGRITY;
 	if (rc != PV_OK) {
 		json_decref(l.arr);
-		return rc;
+		vault_answer_fail(&a, rc, NULL);
+		goto out;
 	}
-	return http_reply(req, 200, json_pack("{s:o}", "collections", l.arr));
+	if ((a.body = json_pack("{s:o}", "collections", l.arr)) == NULL)
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+out:
+	vault_answer_send(&a, done, arg);
 }
 
-static enum pv_rc coll_get(struct http_request *req)
+void vault_collection_get(struct vault_ctx *v, const struct vault_caller *who,
+    const char *name, vault_done_fn done, void *arg)
 {
-	struct vault_ctx *v = req->route->arg;
 	const struct vault_collection *c;
 	char resource[VAULT_RESOURCE_MAX];
+	struct vault_answer a;
 	json_t *out = NULL;
 	enum pv_rc rc;
 
@@ -162,26 +181,17 @@ static enum pv_rc coll_get(struct http_request *req)
 	 * write this one can see it (the decision point's collections.read).
 	 * A denial is recorded like every other (the route itself is
 	 * "authenticated", so the authorize hook did not decide it). */
+	vault_answer_init(&a);
 	snprintf(resource, sizeof(resource), "collections/%s",
-	    vault_name_valid(req->params[0]) ? req->params[0] : "(invalid)");
-	if ((rc = vault_decide(v, req, "collection.read", resource, "collections.read",
-	    vault_name_valid(req->params[0]) ? req->params[0] : NULL, NULL)) != PV_OK)
-		return rc;
-	if ((rc = vault_coll_get(v, req->params[0], &c)) != PV_OK)
-		return rc;
-	if ((rc = vault_collection_to_json(c, &out)) != PV_OK)
-		return rc;
-	return http_reply(req, 200, out);
-}
-
-enum pv_rc vault_routes_collections(struct http_server *srv, struct vault_ctx *v)
-{
-	const struct http_route routes[] = {
-		{ "POST", "/v1/collections", coll_create, "collections.manage",
-		    "collection.create", HTTP_ROUTE_BODY, COLL_BODY_MAX, v },
-		{ "GET", "/v1/collections", coll_list, "collections.manage", NULL, 0, 0, v },
-		{ "GET", "/v1/collections/{c}", coll_get, HTTP_PERM_AUTHENTICATED, NULL, 0, 0, v },
-	};
-
-	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));
+	    vault_name_valid(name) ? name : "(invalid)");
+	if ((rc = vault_decide(v, who, "collection.read", resource, "collections.read",
+	    vault_name_valid(name) ? name : NULL, NULL, &a)) != PV_OK)
+		goto out;
+	if ((rc = vault_coll_get(v, name, &c)) == PV_OK)
+		rc = vault_collection_to_json(c, &out);
+	if (rc != PV_OK)
+		vault_answer_fail(&a, rc, NULL);
+	a.body = out;
+out:
+	vault_answer_send(&a, done, arg);
 }

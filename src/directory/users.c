@@ -1,6 +1,6 @@
 /*
- * directory: the user-directory operations (authn.h "Directory
- * operations"), in domain terms and apart from HTTP: joiner (create),
+ * directory/users.c: the user operations (directory.h), in domain terms
+ * and apart from HTTP: joiner (create),
  * mover (update), leaver (disable), and the way back from mistakes
  * (enable, unlock, reset), plus the reads. routes_users.c adapts them to
  * REST; the bootstrap administrator of `init` is made by the same create.
@@ -25,20 +25,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authn/authn_int.h"
 #include "crypto/crypto.h"
+#include "directory/directory_int.h"
 
 #define ATTRS_MAX 8192
 
 void
-authn_user_result_wipe(struct authn_user_result *res)
+directory_result_wipe(struct directory_result *res)
 {
 	if (res != NULL)
 		crypto_wipe(res->one_time_password, sizeof(res->one_time_password));
 }
 
 static enum pv_rc
-fail(struct authn_user_result *res, enum pv_rc rc, const char *msg)
+fail(struct directory_result *res, enum pv_rc rc, const char *msg)
 {
 	util_strlcpy(res->message, msg, sizeof(res->message));
 	return rc;
@@ -63,8 +63,8 @@ ev_init(struct audit_event *ev, const struct pv_actor *actor, const char *action
 
 /* A separation-of-duties refusal, recorded as a denial before it is answered. */
 static enum pv_rc
-deny(struct authn_service *s, const struct pv_actor *actor, const char *action,
-    const char *id, const char *reason, struct authn_user_result *res, const char *msg)
+deny(struct directory *s, const struct pv_actor *actor, const char *action,
+    const char *id, const char *reason, struct directory_result *res, const char *msg)
 {
 	struct audit_event ev;
 	char r[128];
@@ -112,8 +112,8 @@ text_valid(const char *t, size_t cap)
 
 /* Every named role or group exists. */
 static enum pv_rc
-names_exist(struct authn_service *s, const char *key, bool roles, const char *const *names,
-    size_t n, struct authn_user_result *res)
+names_exist(struct directory *s, const char *key, bool roles, const char *const *names,
+    size_t n, struct directory_result *res)
 {
 	size_t i;
 	enum pv_rc rc;
@@ -149,8 +149,8 @@ names_exist(struct authn_service *s, const char *key, bool roles, const char *co
 }
 
 static enum pv_rc
-spec_check(struct authn_service *s, const struct authn_user_spec *sp,
-    struct authn_user_result *res)
+spec_check(struct directory *s, const struct directory_user_spec *sp,
+    struct directory_result *res)
 {
 	enum pv_rc rc;
 
@@ -216,7 +216,7 @@ create_fn(struct store *st, void *arg)
 /* Hash password into u, commit u with its memberships and the user.create
  * entry. A person or app actor becomes created_by. */
 static enum pv_rc
-create_commit(struct authn_service *s, const struct pv_actor *actor, struct store_user *u,
+create_commit(struct directory *s, const struct pv_actor *actor, struct store_user *u,
     const char *password, const char *const *roles, size_t nroles,
     const char *const *groups, size_t ngroups, const char *detail)
 {
@@ -243,13 +243,13 @@ create_commit(struct authn_service *s, const struct pv_actor *actor, struct stor
 	ev.detail = detail;
 	rc = audit_commit(s->audit, &ev, create_fn, &j);
 	if (rc == PV_OK)
-		authn_authz_changed(s);
+		directory_changed(s);
 	return rc;
 }
 
 enum pv_rc
-authn_user_create(struct authn_service *s, const struct pv_actor *actor,
-    const struct authn_user_spec *sp, struct authn_user_result *res)
+directory_user_create(struct directory *s, const struct pv_actor *actor,
+    const struct directory_user_spec *sp, struct directory_result *res)
 {
 	struct store_user u;
 	json_t *d;
@@ -285,7 +285,7 @@ authn_user_create(struct authn_service *s, const struct pv_actor *actor,
 	}
 out:
 	if (rc != PV_OK)
-		authn_user_result_wipe(res);
+		directory_result_wipe(res);
 	crypto_wipe(u.password_hash, sizeof(u.password_hash));
 	free(detail);
 	return rc;
@@ -301,7 +301,7 @@ on_name(const char *name, void *arg)
 }
 
 json_t *
-authn_user_json(struct store *st, const struct store_user *u)
+directory_user_json(struct store *st, const struct store_user *u)
 {
 	json_t *o, *roles = json_array(), *groups = json_array(), *attrs;
 	char c[32], up[32], d[32];
@@ -333,8 +333,8 @@ authn_user_json(struct store *st, const struct store_user *u)
 
 /* The user of id, or PV_E_NOTFOUND with the message callers show. */
 static enum pv_rc
-load(struct authn_service *s, const char *id, struct store_user *u,
-    struct authn_user_result *res)
+load(struct directory *s, const char *id, struct store_user *u,
+    struct directory_result *res)
 {
 	enum pv_rc rc;
 
@@ -347,8 +347,8 @@ load(struct authn_service *s, const char *id, struct store_user *u,
 }
 
 enum pv_rc
-authn_user_get(struct authn_service *s, const struct pv_actor *actor, const char *id,
-    json_t **out, struct authn_user_result *res)
+directory_user_get(struct directory *s, const struct pv_actor *actor, const char *id,
+    json_t **out, struct directory_result *res)
 {
 	struct store_user u;
 	json_t *o;
@@ -358,7 +358,7 @@ authn_user_get(struct authn_service *s, const struct pv_actor *actor, const char
 	memset(res, 0, sizeof(*res));
 	if ((rc = load(s, id, &u, res)) != PV_OK)
 		return rc;
-	o = authn_user_json(s->st, &u);
+	o = directory_user_json(s->st, &u);
 	store_user_clear(&u);
 	if (o == NULL)
 		return PV_E_INTERNAL;
@@ -376,7 +376,7 @@ static int
 on_user(const struct store_user *u, void *arg)
 {
 	struct list_acc *a = arg;
-	json_t *o = authn_user_json(a->st, u);
+	json_t *o = directory_user_json(a->st, u);
 
 	if (o == NULL) {
 		a->failed = true;
@@ -387,8 +387,8 @@ on_user(const struct store_user *u, void *arg)
 }
 
 enum pv_rc
-authn_user_list(struct authn_service *s, const struct pv_actor *actor, const char *username,
-    json_t **out, struct authn_user_result *res)
+directory_user_list(struct directory *s, const struct pv_actor *actor, const char *username,
+    json_t **out, struct directory_result *res)
 {
 	struct list_acc a = { s->st, NULL, false };
 	char key[STORE_USERNAME_MAX];
@@ -428,7 +428,7 @@ authn_user_list(struct authn_service *s, const struct pv_actor *actor, const cha
 
 struct patch_job {
 	const char *id;
-	const struct authn_user_spec *sp;
+	const struct directory_user_spec *sp;
 	int64_t now_ms;
 };
 
@@ -436,7 +436,7 @@ static enum pv_rc
 patch_fn(struct store *st, void *arg)
 {
 	struct patch_job *j = arg;
-	const struct authn_user_spec *sp = j->sp;
+	const struct directory_user_spec *sp = j->sp;
 	struct store_user u;
 	enum pv_rc rc;
 
@@ -471,8 +471,8 @@ patch_fn(struct store *st, void *arg)
 }
 
 enum pv_rc
-authn_user_update(struct authn_service *s, const struct pv_actor *actor, const char *id,
-    const struct authn_user_spec *sp, struct authn_user_result *res)
+directory_user_update(struct directory *s, const struct pv_actor *actor, const char *id,
+    const struct directory_user_spec *sp, struct directory_result *res)
 {
 	struct patch_job j = { id, sp, 0 };
 	struct store_user u;
@@ -512,7 +512,7 @@ authn_user_update(struct authn_service *s, const struct pv_actor *actor, const c
 	if (rc == PV_E_NOTFOUND)
 		return fail(res, rc, "No such user");
 	if (rc == PV_OK)
-		authn_authz_changed(s);
+		directory_changed(s);
 	return rc;
 }
 
@@ -551,8 +551,8 @@ disable_fn(struct store *st, void *arg)
 
 /* The target of a state change: it exists; j is the job for it, now. */
 static enum pv_rc
-target(struct authn_service *s, const char *id, struct state_job *j,
-    struct authn_user_result *res)
+target(struct directory *s, const char *id, struct state_job *j,
+    struct directory_result *res)
 {
 	struct store_user u;
 	enum pv_rc rc;
@@ -571,8 +571,8 @@ target(struct authn_service *s, const char *id, struct state_job *j,
 }
 
 static enum pv_rc
-state_commit(struct authn_service *s, const struct pv_actor *actor, const char *action,
-    audit_job_fn fn, struct state_job *j, const char *detail, struct authn_user_result *res)
+state_commit(struct directory *s, const struct pv_actor *actor, const char *action,
+    audit_job_fn fn, struct state_job *j, const char *detail, struct directory_result *res)
 {
 	struct audit_event ev;
 	char r[128];
@@ -588,8 +588,8 @@ state_commit(struct authn_service *s, const struct pv_actor *actor, const char *
 }
 
 enum pv_rc
-authn_user_disable(struct authn_service *s, const struct pv_actor *actor, const char *id,
-    struct authn_user_result *res)
+directory_user_disable(struct directory *s, const struct pv_actor *actor, const char *id,
+    struct directory_result *res)
 {
 	struct state_job j;
 	enum pv_rc rc;
@@ -601,8 +601,8 @@ authn_user_disable(struct authn_service *s, const struct pv_actor *actor, const 
 	if ((rc = state_commit(s, actor, "user.disable", disable_fn, &j, NULL, res)) != PV_OK)
 		return rc;
 	/* revocation takes effect at once: drop this node's cached sessions */
-	authn_cache_forget_user(s, j.id, NULL);
-	authn_authz_changed(s);
+	if (s->authn != NULL)
+		authn_sessions_end_user(s->authn, j.id, AUTHN_END_DISABLED);
 	res->sessions_ended = j.ended;
 	return PV_OK;
 }
@@ -612,8 +612,8 @@ authn_user_disable(struct authn_service *s, const struct pv_actor *actor, const 
 /* Nobody enables, unlocks or resets their own account (a self-reset would
  * trade the second factor for a password the caller already knows). */
 static enum pv_rc
-target_other(struct authn_service *s, const struct pv_actor *actor, const char *action,
-    const char *id, struct state_job *j, struct authn_user_result *res)
+target_other(struct directory *s, const struct pv_actor *actor, const char *action,
+    const char *id, struct state_job *j, struct directory_result *res)
 {
 	enum pv_rc rc;
 
@@ -690,8 +690,8 @@ reset_fn(struct store *st, void *arg)
 }
 
 enum pv_rc
-authn_user_enable(struct authn_service *s, const struct pv_actor *actor, const char *id,
-    struct authn_user_result *res)
+directory_user_enable(struct directory *s, const struct pv_actor *actor, const char *id,
+    struct directory_result *res)
 {
 	struct state_job j;
 	enum pv_rc rc;
@@ -699,13 +699,13 @@ authn_user_enable(struct authn_service *s, const struct pv_actor *actor, const c
 	if ((rc = target_other(s, actor, "user.enable", id, &j, res)) != PV_OK ||
 	    (rc = state_commit(s, actor, "user.enable", enable_fn, &j, NULL, res)) != PV_OK)
 		return rc;
-	authn_authz_changed(s);
+	directory_changed(s);
 	return PV_OK;
 }
 
 enum pv_rc
-authn_user_unlock(struct authn_service *s, const struct pv_actor *actor, const char *id,
-    struct authn_user_result *res)
+directory_user_unlock(struct directory *s, const struct pv_actor *actor, const char *id,
+    struct directory_result *res)
 {
 	struct state_job j;
 	enum pv_rc rc;
@@ -719,7 +719,7 @@ authn_user_unlock(struct authn_service *s, const struct pv_actor *actor, const c
  * actor does not hold (role names only), so the trail shows an
  * administrator who resets a PHI reader and then logs in as them. */
 static char *
-reset_detail(struct authn_service *s, const struct pv_actor *actor, const char *user_id)
+reset_detail(struct directory *s, const struct pv_actor *actor, const char *user_id)
 {
 	char (*roles)[AUTHN_ROLE_NAME_MAX] = calloc(AUTHN_ROLES_MAX, AUTHN_ROLE_NAME_MAX);
 	char (*mine)[AUTHN_ROLE_NAME_MAX] = calloc(AUTHN_ROLES_MAX, AUTHN_ROLE_NAME_MAX);
@@ -757,8 +757,8 @@ out:
 }
 
 enum pv_rc
-authn_user_reset(struct authn_service *s, const struct pv_actor *actor, const char *id,
-    struct authn_user_result *res)
+directory_user_reset(struct directory *s, const struct pv_actor *actor, const char *id,
+    struct directory_result *res)
 {
 	char hash[crypto_pwhash_STRBYTES], *detail = NULL;
 	struct state_job j;
@@ -786,12 +786,12 @@ authn_user_reset(struct authn_service *s, const struct pv_actor *actor, const ch
 	if (rc != PV_OK)
 		goto out;
 	/* the user's sessions end at once on this node too */
-	authn_cache_forget_user(s, j.id, NULL);
-	authn_authz_changed(s);
+	if (s->authn != NULL)
+		authn_sessions_end_user(s->authn, j.id, AUTHN_END_PASSWORD);
 	res->sessions_ended = j.ended;
 out:
 	if (rc != PV_OK)
-		authn_user_result_wipe(res);
+		directory_result_wipe(res);
 	crypto_wipe(hash, sizeof(hash));
 	free(detail);
 	return rc;
@@ -800,17 +800,17 @@ out:
 /* ---- init: the bootstrap administrator ---- */
 
 enum pv_rc
-authn_bootstrap_admin(struct store *st, struct audit *audit, const struct pv_config *cfg,
+directory_bootstrap_admin(struct store *st, struct audit *audit, const struct pv_config *cfg,
     const char *username, const char *password, char user_id[UTIL_ID_MAX])
 {
 	static const char *const roles[] = { "admin" };
 	struct pv_actor sys = audit_actor_system();
-	struct authn_service s;
+	struct directory s;
 	struct store_user u;
 	char detail[160];
 	enum pv_rc rc;
 
-	/* a minimal service: create needs the store, writer and config */
+	/* no server runs: no session cache to invalidate (s.authn NULL) */
 	memset(&s, 0, sizeof(s));
 	s.st = st;
 	s.audit = audit;

@@ -1,6 +1,6 @@
 /*
- * The directory operations (authn.h "Directory operations") called
- * directly, without HTTP, by a system actor and by a user actor: the leaver
+ * The user operations of the directory (directory.h) called directly,
+ * without HTTP, by a system actor and by a user actor: the leaver
  * flow ends sessions at once, separation of duties refuses and audits,
  * and the actor's fields land in the audit entry.
  */
@@ -11,7 +11,30 @@
 
 #include <cmocka.h>
 
-#include "authn_fixture.h"
+#include "authn/authn_fixture.h"
+#include "directory/directory.h"
+
+/* The directory over the fixture's authn service (made by af_start). */
+static struct directory *g_dir;
+
+static struct directory *
+dir_start(struct af *f)
+{
+	struct directory_config dc = { f->svc, f->st, f->audit, &f->cfg };
+
+	af_start(f);
+	dc.authn = f->svc;
+	assert_int_equal(directory_new(&dc, &g_dir), PV_OK);
+	return g_dir;
+}
+
+static int
+dir_teardown(void **state)
+{
+	directory_free(g_dir);
+	g_dir = NULL;
+	return af_teardown(state);
+}
 
 /* The actor column of the last entry with this action (and reason). */
 struct last_actor {
@@ -95,18 +118,19 @@ test_create_then_disable_ends_sessions(void **state)
 	struct af *f = *state;
 	struct pv_actor sys = audit_actor_system(), adm;
 	struct authn_principal p;
-	struct authn_user_spec sp = { .username = "Dana", .display_name = "Dana" };
-	struct authn_user_result res, dis;
+	struct directory_user_spec sp = { .username = "Dana", .display_name = "Dana" };
+	struct directory_result res, dis;
 	struct last_actor l;
 	char admin[UTIL_ID_MAX], t1[AUTHN_TOKEN_MAX], otp[AUTHN_OTP_LEN + 1];
 
-	af_start(f);
+	struct directory *d = dir_start(f);
+
 	af_user(f, "adam", "plum velvet harbor 42", "admin", admin);
-	assert_int_equal(authn_user_create(f->svc, &sys, &sp, &res), PV_OK);
+	assert_int_equal(directory_user_create(d, &sys, &sp, &res), PV_OK);
 	assert_string_equal(res.username, "dana");
 	assert_int_equal(strlen(res.one_time_password), AUTHN_OTP_LEN);
 	snprintf(otp, sizeof(otp), "%s", res.one_time_password);
-	authn_user_result_wipe(&res);
+	directory_result_wipe(&res);
 	assert_int_equal(res.one_time_password[0], '\0');
 	/* the system's entry keeps its exact form */
 	last_entry(f, "user.create", NULL, &l);
@@ -118,7 +142,7 @@ test_create_then_disable_ends_sessions(void **state)
 	assert_int_equal(session_status(f, t1), 200);
 
 	user_actor(&p, admin, 1700000000000LL, &adm);
-	assert_int_equal(authn_user_disable(f->svc, &adm, res.id, &dis), PV_OK);
+	assert_int_equal(directory_user_disable(d, &adm, res.id, &dis), PV_OK);
 	assert_true(dis.sessions_ended >= 1);
 	assert_int_equal(session_status(f, t1), 401);
 	last_entry(f, "user.disable", NULL, &l);
@@ -129,7 +153,7 @@ test_create_then_disable_ends_sessions(void **state)
 	assert_non_null(strstr(l.actor, "\"auth\":\"password+mfa\""));
 	assert_non_null(strstr(l.actor, "\"auth_time\":\"2023-11-14T22:13:20"));
 	/* undone by another: allowed */
-	assert_int_equal(authn_user_enable(f->svc, &adm, res.id, &dis), PV_OK);
+	assert_int_equal(directory_user_enable(d, &adm, res.id, &dis), PV_OK);
 	assert_int_equal(session_status(f, t1), 401);   /* ended sessions stay ended */
 }
 
@@ -141,16 +165,17 @@ test_self_reset_refused_and_audited(void **state)
 	struct af *f = *state;
 	struct pv_actor adm, sys = audit_actor_system();
 	struct authn_principal p;
-	struct authn_user_result res;
+	struct directory_result res;
 	struct last_actor l;
 	char admin[UTIL_ID_MAX], tok[AUTHN_TOKEN_MAX];
 
-	af_start(f);
+	struct directory *d = dir_start(f);
+
 	af_user(f, "adam", "plum velvet harbor 42", "admin", admin);
 	login(f, "adam", "plum velvet harbor 42", tok);
 	user_actor(&p, admin, util_now_ms(), &adm);
 
-	assert_int_equal(authn_user_reset(f->svc, &adm, admin, &res), PV_E_FORBIDDEN);
+	assert_int_equal(directory_user_reset(d, &adm, admin, &res), PV_E_FORBIDDEN);
 	assert_non_null(strstr(res.message, "another administrator"));
 	assert_int_equal(res.one_time_password[0], '\0');
 	last_entry(f, "user.reset", "self_account", &l);
@@ -159,18 +184,18 @@ test_self_reset_refused_and_audited(void **state)
 	assert_int_equal(af_count(f, "user.reset", ""), 0);   /* no allowed reset */
 	assert_int_equal(session_status(f, tok), 200);        /* its session lives on */
 
-	assert_int_equal(authn_user_unlock(f->svc, &adm, admin, &res), PV_E_FORBIDDEN);
-	assert_int_equal(authn_user_enable(f->svc, &adm, admin, &res), PV_E_FORBIDDEN);
+	assert_int_equal(directory_user_unlock(d, &adm, admin, &res), PV_E_FORBIDDEN);
+	assert_int_equal(directory_user_enable(d, &adm, admin, &res), PV_E_FORBIDDEN);
 	assert_int_equal(af_count(f, "user.unlock", "self_account"), 1);
 	assert_int_equal(af_count(f, "user.enable", "self_account"), 1);
-	assert_int_equal(authn_user_disable(f->svc, &adm, admin, &res), PV_E_CONFLICT);
+	assert_int_equal(directory_user_disable(d, &adm, admin, &res), PV_E_CONFLICT);
 	assert_int_equal(af_count(f, "user.disable", NULL), 0);
 
 	/* the same reset by the system: done, every session ended, roles named */
-	assert_int_equal(authn_user_reset(f->svc, &sys, admin, &res), PV_OK);
+	assert_int_equal(directory_user_reset(d, &sys, admin, &res), PV_OK);
 	assert_int_equal(strlen(res.one_time_password), AUTHN_OTP_LEN);
 	assert_true(res.sessions_ended >= 1);
-	authn_user_result_wipe(&res);
+	directory_result_wipe(&res);
 	assert_int_equal(session_status(f, tok), 401);
 	last_entry(f, "user.reset", "", &l);
 	assert_int_equal(l.n, 1);
@@ -185,38 +210,89 @@ test_self_role_change_and_validation(void **state)
 	struct af *f = *state;
 	struct pv_actor adm, sys = audit_actor_system();
 	struct authn_principal p;
-	struct authn_user_result res;
+	struct directory_result res;
 	static const char *const clin[] = { "clinician" };
 	static const char *const ghost[] = { "no_such_role" };
-	struct authn_user_spec grant = { .set_roles = true, .roles = clin, .nroles = 1 };
-	struct authn_user_spec rename = { .display_name = "Adam A." };
-	struct authn_user_spec bad = { .username = "Not A Name!" };
-	struct authn_user_spec unknown = { .username = "erin", .set_roles = true,
+	struct directory_user_spec grant = { .set_roles = true, .roles = clin, .nroles = 1 };
+	struct directory_user_spec rename = { .display_name = "Adam A." };
+	struct directory_user_spec bad = { .username = "Not A Name!" };
+	struct directory_user_spec unknown = { .username = "erin", .set_roles = true,
 		.roles = ghost, .nroles = 1 };
 	char admin[UTIL_ID_MAX];
 	json_t *o = NULL;
 
-	af_start(f);
+	struct directory *d = dir_start(f);
+
 	af_user(f, "adam", "plum velvet harbor 42", "admin", admin);
 	user_actor(&p, admin, util_now_ms(), &adm);
-	assert_int_equal(authn_user_update(f->svc, &adm, admin, &grant, &res), PV_E_FORBIDDEN);
+	assert_int_equal(directory_user_update(d, &adm, admin, &grant, &res), PV_E_FORBIDDEN);
 	assert_int_equal(af_count(f, "user.update", "self_role_change"), 1);
-	assert_int_equal(authn_user_update(f->svc, &adm, admin, &rename, &res), PV_OK);
-	assert_int_equal(authn_user_get(f->svc, &adm, admin, &o, &res), PV_OK);
+	assert_int_equal(directory_user_update(d, &adm, admin, &rename, &res), PV_OK);
+	assert_int_equal(directory_user_get(d, &adm, admin, &o, &res), PV_OK);
 	assert_string_equal(json_string_value(json_object_get(o, "display_name")), "Adam A.");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(o, "roles"), 0)),
 	    "admin");
 	json_decref(o);
 
-	assert_int_equal(authn_user_create(f->svc, &sys, &bad, &res), PV_E_INVALID);
+	assert_int_equal(directory_user_create(d, &sys, &bad, &res), PV_E_INVALID);
 	assert_null(strstr(res.message, "Not A Name"));   /* the typed name is not echoed */
-	assert_int_equal(authn_user_create(f->svc, &sys, &unknown, &res), PV_E_INVALID);
+	assert_int_equal(directory_user_create(d, &sys, &unknown, &res), PV_E_INVALID);
 	assert_string_equal(res.message, "roles[0] does not exist (see GET /v1/roles)");
 	assert_int_equal(af_count(f, "user.create", NULL), 0);
-	assert_int_equal(authn_user_list(f->svc, &sys, "erin", &o, &res), PV_OK);
+	assert_int_equal(directory_user_list(d, &sys, "erin", &o, &res), PV_OK);
 	assert_int_equal(json_array_size(o), 0);
 	json_decref(o);
-	assert_int_equal(authn_user_disable(f->svc, &sys, "usr_nope", &res), PV_E_NOTFOUND);
+	assert_int_equal(directory_user_disable(d, &sys, "usr_nope", &res), PV_E_NOTFOUND);
+}
+
+/* groups are directory operations too: bad names and unknown or duplicate
+ * roles change nothing; a good group is listed and its entry names the
+ * actor and the roles; a second group of the name is a conflict */
+static void
+test_group_create_and_list(void **state)
+{
+	struct af *f = *state;
+	struct pv_actor adm;
+	struct authn_principal p;
+	struct directory_result res;
+	static const char *const good[] = { "clinician", "auditor" };
+	static const char *const dup[] = { "clinician", "clinician" };
+	static const char *const ghost[] = { "no_such_role" };
+	struct directory_group_spec bad_name = { "Ward 7", good, 2 };
+	struct directory_group_spec dups = { "ward_7", dup, 2 };
+	struct directory_group_spec unknown = { "ward_7", ghost, 1 };
+	struct directory_group_spec ok = { "ward_7", good, 2 };
+	struct last_actor l;
+	char admin[UTIL_ID_MAX];
+	json_t *o = NULL;
+	struct directory *d = dir_start(f);
+
+	af_user(f, "adam", "plum velvet harbor 42", "admin", admin);
+	user_actor(&p, admin, util_now_ms(), &adm);
+	assert_int_equal(directory_group_create(d, &adm, &bad_name, &res), PV_E_INVALID);
+	assert_string_equal(res.message, "name must match [a-z][a-z0-9_]{0,62}");
+	assert_int_equal(directory_group_create(d, &adm, &dups, &res), PV_E_INVALID);
+	assert_string_equal(res.message, "roles[1] is a duplicate");
+	assert_int_equal(directory_group_create(d, &adm, &unknown, &res), PV_E_INVALID);
+	assert_string_equal(res.message, "roles[0] does not exist (see GET /v1/roles)");
+	assert_int_equal(directory_group_list(d, &adm, &o, &res), PV_OK);
+	assert_int_equal(json_array_size(o), 0);
+	json_decref(o);
+	assert_int_equal(af_count(f, "group.create", NULL), 0);
+
+	assert_int_equal(directory_group_create(d, &adm, &ok, &res), PV_OK);
+	assert_int_equal(directory_group_list(d, &adm, &o, &res), PV_OK);
+	assert_int_equal(json_array_size(o), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(o, 0), "name")),
+	    "ward_7");
+	assert_int_equal(json_array_size(json_object_get(json_array_get(o, 0), "roles")), 2);
+	json_decref(o);
+	last_entry(f, "group.create", NULL, &l);
+	assert_int_equal(l.n, 1);
+	assert_non_null(strstr(l.actor, admin));
+	assert_string_equal(l.detail, "{\"roles\":[\"clinician\",\"auditor\"]}");
+	assert_int_equal(directory_group_create(d, &adm, &ok, &res), PV_E_CONFLICT);
+	assert_string_equal(res.message, "a group with this name exists");
 }
 
 int
@@ -224,11 +300,12 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create_then_disable_ends_sessions, af_setup,
-		    af_teardown),
+		    dir_teardown),
 		cmocka_unit_test_setup_teardown(test_self_reset_refused_and_audited, af_setup,
-		    af_teardown),
+		    dir_teardown),
 		cmocka_unit_test_setup_teardown(test_self_role_change_and_validation, af_setup,
-		    af_teardown),
+		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_group_create_and_list, af_setup, dir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

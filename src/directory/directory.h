@@ -1,0 +1,156 @@
+/*
+ * directory: who exists. Users (joiner, mover, leaver and the way back),
+ * groups and the memberships and attributes of users, as operations in
+ * domain terms apart from HTTP (DESIGN.md "Operations, then adapters").
+ * The REST routes (routes_users.c, routes_groups.c) are thin adapters over
+ * them (parse JSON -> call -> reply); the CLI (`init`'s bootstrap
+ * administrator), jobs and later SCIM and the console call the same
+ * functions.
+ *
+ * The module sits above authn and authz (CMake PV_MODULES). It reaches
+ * credentials and sessions only through authn's public hooks
+ * (authn_sessions_end_user, authn_lockout_clear, authn_password_hash, ...),
+ * never through authn's internals.
+ *
+ * The permission (users.manage) is authz's, decided at the route; each
+ * operation makes its own separation-of-duties checks against the actor
+ * and audits itself (allowed, denied or error) in one transaction with its
+ * data change:
+ *  - nobody changes their own roles or groups (user.update denied,
+ *    reason self_role_change, PV_E_FORBIDDEN);
+ *  - nobody enables, unlocks or resets their own account (denied, reason
+ *    self_account, PV_E_FORBIDDEN);
+ *  - nobody disables their own account (PV_E_CONFLICT).
+ * Every change bumps the authz generation (authn). On failure
+ * res->message (if not empty) is the caller-facing reason: no PHI, never a
+ * typed username.
+ *
+ * Invariants:
+ *  - users, groups and roles are never deleted and their IDs and names
+ *    never reused, so the audit trail always names someone;
+ *  - the leaver flow is one transaction (user row disabled, credential
+ *    epoch bumped, every session ended), then this node's cached sessions
+ *    are dropped at once (authn_sessions_end_user);
+ *  - no message, log or entry holds a password or a typed username.
+ *
+ * Room for workload identities (issue 10, "apps"): they are directory
+ * entries too, and will get their own spec and directory_app_* operations
+ * here (register, rotate credential, disable), an actor kind
+ * PV_ACTOR_APP (audit.h, exists) and routes_apps.c. Nothing of it is
+ * declared yet.
+ */
+#ifndef PV_DIRECTORY_H
+#define PV_DIRECTORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "authn/authn.h"
+#include "util/util.h"
+
+struct store;
+struct audit;
+struct pv_config;
+struct pv_actor;
+struct http_server;
+struct json_t;
+
+struct directory;
+
+struct directory_config {
+	/* the session cache to invalidate and the authz generation to bump;
+	 * NULL when no server runs (init): nothing is cached then */
+	struct authn_service *authn;
+	struct store *st;
+	struct audit *audit;
+	const struct pv_config *cfg;       /* Argon2id parameters; must outlive d */
+};
+
+enum pv_rc directory_new(const struct directory_config *c, struct directory **out);
+void directory_free(struct directory *d);
+/* POST/GET/PATCH /v1/users..., POST/GET /v1/groups (docs/openapi.yaml). */
+enum pv_rc directory_routes(struct directory *d, struct http_server *srv);
+
+/* ---- users ---- */
+
+struct directory_user_spec {
+	const char *username;         /* create: as typed (lowercased here) */
+	const char *display_name;     /* NULL: "" on create, unchanged on update */
+	const char *email;            /* NULL: "" / unchanged */
+	const char *attributes;       /* JSON object text; NULL: "{}" / unchanged */
+	bool set_roles;               /* create: roles always set (possibly none) */
+	const char *const *roles;     /* distinct names; each must exist */
+	size_t nroles;
+	bool set_groups;
+	const char *const *groups;
+	size_t ngroups;
+	const char *const *fields;    /* update: the names of the fields changed (audit) */
+	size_t nfields;
+};
+
+/* What an operation answers besides its rc. */
+struct directory_result {
+	char id[UTIL_ID_MAX];         /* the user (or "" for groups) */
+	char username[AUTHN_USERNAME_MAX];
+	/* create and reset: the new one-time password, shown once; the caller
+	 * wipes it (directory_result_wipe) as soon as it is sent */
+	char one_time_password[AUTHN_OTP_LEN + 1];
+	size_t sessions_ended;        /* disable, reset */
+	char message[192];            /* why it failed, for the caller ("" if none) */
+};
+void directory_result_wipe(struct directory_result *res);
+
+/* Joiner: a new user with a one-time password (user.create). */
+enum pv_rc directory_user_create(struct directory *d, const struct pv_actor *actor,
+    const struct directory_user_spec *spec, struct directory_result *res);
+/* Mover: display name, email, attributes, roles, groups (user.update). */
+enum pv_rc directory_user_update(struct directory *d, const struct pv_actor *actor,
+    const char *id, const struct directory_user_spec *spec, struct directory_result *res);
+/* Leaver: disable, end every session in the same transaction, forget the
+ * cached ones on this node (user.disable). Idempotent. */
+enum pv_rc directory_user_disable(struct directory *d, const struct pv_actor *actor,
+    const char *id, struct directory_result *res);
+/* Undo a disable; sessions stay ended (user.enable). */
+enum pv_rc directory_user_enable(struct directory *d, const struct pv_actor *actor,
+    const char *id, struct directory_result *res);
+/* Forget the password and MFA lockouts (user.unlock). */
+enum pv_rc directory_user_unlock(struct directory *d, const struct pv_actor *actor,
+    const char *id, struct directory_result *res);
+/* New one-time password; MFA, recovery codes and lockouts cleared; every
+ * session ends (user.reset, detail roles / roles_not_held). PV_E_CONFLICT
+ * for a disabled user. */
+enum pv_rc directory_user_reset(struct directory *d, const struct pv_actor *actor,
+    const char *id, struct directory_result *res);
+/* The API representation of one user / of all (or of the one of that
+ * username, zero or one); *out is the caller's (json_decref). Reads are
+ * not audited (the route permission users.manage guards them). */
+enum pv_rc directory_user_get(struct directory *d, const struct pv_actor *actor,
+    const char *id, struct json_t **out, struct directory_result *res);
+enum pv_rc directory_user_list(struct directory *d, const struct pv_actor *actor,
+    const char *username, struct json_t **out, struct directory_result *res);
+
+/* init: create the bootstrap administrator (role admin, the given
+ * one-time password) through the audit writer, action user.create, actor
+ * the system. */
+enum pv_rc directory_bootstrap_admin(struct store *st, struct audit *audit,
+    const struct pv_config *cfg, const char *username, const char *password,
+    char user_id[UTIL_ID_MAX]);
+
+/* ---- groups: named sets of roles; members inherit them ---- */
+
+struct directory_group_spec {
+	const char *name;             /* [a-z][a-z0-9_]{0,62} */
+	const char *const *roles;     /* distinct role names; each must exist */
+	size_t nroles;
+};
+
+/* A new group (group.create, resource groups/<name>, detail {"roles"}).
+ * PV_E_INVALID (bad name, bad, duplicate or unknown role), PV_E_CONFLICT
+ * (the name is taken). */
+enum pv_rc directory_group_create(struct directory *d, const struct pv_actor *actor,
+    const struct directory_group_spec *spec, struct directory_result *res);
+/* [{"name","roles":[...]}, ...]; *out is the caller's. Not audited. */
+enum pv_rc directory_group_list(struct directory *d, const struct pv_actor *actor,
+    struct json_t **out, struct directory_result *res);
+
+#endif /* PV_DIRECTORY_H */

@@ -1,0 +1,154 @@
+/*
+ * directory/groups.c: groups, named sets of roles that their members
+ * inherit (directory.h "groups"). A group is created once and never
+ * deleted or renamed (memberships refer to it; the trail names it).
+ *
+ * Invariants: every role a group names exists when the group is made
+ * (roles are never deleted either); the group row and its group.create
+ * entry commit together or not at all.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authz/authz.h"
+#include "directory/directory_int.h"
+
+static enum pv_rc
+fail(struct directory_result *res, enum pv_rc rc, const char *msg)
+{
+	util_strlcpy(res->message, msg, sizeof(res->message));
+	return rc;
+}
+
+struct group_job {
+	const struct store_group *g;
+};
+
+static enum pv_rc
+group_fn(struct store *st, void *arg)
+{
+	return store_group_put(st, ((struct group_job *)arg)->g);
+}
+
+/* Every name a distinct, existing role. */
+static enum pv_rc
+roles_check(struct directory *z, const struct directory_group_spec *sp,
+    struct directory_result *res)
+{
+	size_t i, k;
+	enum pv_rc rc;
+
+	if (sp->nroles > AUTHN_ROLES_MAX)
+		return fail(res, PV_E_INVALID, "roles must be an array of role names");
+	for (i = 0; i < sp->nroles; i++) {
+		const char *r = sp->roles[i];
+		struct store_role sr;
+
+		if (r == NULL || !authz_role_name_valid(r)) {
+			snprintf(res->message, sizeof(res->message), "roles[%zu] must be a role name", i);
+			return PV_E_INVALID;
+		}
+		for (k = 0; k < i; k++)
+			if (strcmp(r, sp->roles[k]) == 0) {
+				snprintf(res->message, sizeof(res->message), "roles[%zu] is a duplicate", i);
+				return PV_E_INVALID;
+			}
+		rc = store_role_get(z->st, r, &sr);
+		if (rc == PV_OK)
+			store_role_clear(&sr);
+		if (rc == PV_E_NOTFOUND) {
+			snprintf(res->message, sizeof(res->message),
+			    "roles[%zu] does not exist (see GET /v1/roles)", i);
+			return PV_E_INVALID;
+		}
+		if (rc != PV_OK)
+			return rc;
+	}
+	return PV_OK;
+}
+
+enum pv_rc
+directory_group_create(struct directory *z, const struct pv_actor *actor,
+    const struct directory_group_spec *sp, struct directory_result *res)
+{
+	struct store_group g;
+	struct group_job j = { &g };
+	struct audit_event ev;
+	json_t *arr = NULL;
+	char r[128], *rtxt = NULL, *detail = NULL;
+	size_t i;
+	enum pv_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	if (sp->name == NULL || !authz_name_valid(sp->name))
+		return fail(res, PV_E_INVALID, "name must match [a-z][a-z0-9_]{0,62}");
+	if ((rc = roles_check(z, sp, res)) != PV_OK)
+		return rc;
+	if ((arr = json_array()) == NULL)
+		return PV_E_NOMEM;
+	for (i = 0; i < sp->nroles; i++)
+		if (json_array_append_new(arr, json_string(sp->roles[i])) != 0) {
+			rc = PV_E_NOMEM;
+			goto out;
+		}
+	rtxt = json_dumps(arr, JSON_COMPACT);
+	if (rtxt == NULL || asprintf(&detail, "{\"roles\":%s}", rtxt) < 0) {
+		detail = NULL;
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	memset(&g, 0, sizeof(g));
+	util_strlcpy(g.name, sp->name, sizeof(g.name));
+	g.roles = rtxt;
+	g.created_ms = util_now_ms();
+	snprintf(r, sizeof(r), "groups/%s", sp->name);
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = *actor;
+	ev.action = "group.create";
+	ev.resource = r;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.detail = detail;
+	rc = audit_commit(z->audit, &ev, group_fn, &j);
+	if (rc == PV_E_CONFLICT) {
+		fail(res, rc, "a group with this name exists");
+		goto out;
+	}
+	if (rc == PV_OK)
+		directory_changed(z);
+out:
+	json_decref(arr);
+	free(rtxt);
+	free(detail);
+	return rc;
+}
+
+static int
+on_group(const struct store_group *g, void *arg)
+{
+	json_t *roles = json_loads(g->roles, 0, NULL);
+	json_t *o = json_pack("{s:s, s:o}", "name", g->name, "roles", roles ? roles : json_array());
+
+	if (o != NULL)
+		json_array_append_new(arg, o);
+	return 0;
+}
+
+enum pv_rc
+directory_group_list(struct directory *z, const struct pv_actor *actor, json_t **out,
+    struct directory_result *res)
+{
+	json_t *arr = json_array();
+	enum pv_rc rc;
+
+	(void)actor;
+	memset(res, 0, sizeof(*res));
+	if (arr == NULL)
+		return PV_E_NOMEM;
+	if ((rc = store_group_list(z->st, on_group, arr)) != PV_OK) {
+		json_decref(arr);
+		return rc;
+	}
+	*out = arr;
+	return PV_OK;
+}
