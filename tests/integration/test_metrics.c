@@ -18,6 +18,7 @@
  * (the scrape config of docs/monitoring.md, which this test reads and
  * follows), 404 / 405 otherwise; a non-loopback address is refused outside
  * --dev. [metrics] enabled = off: GET /metrics is 404 not_found for everyone.
+ * A Shamir-sealed server answers /metrics (phivault_sealed 1) until unsealed.
  */
 #include <curl/curl.h>
 #include <math.h>
@@ -857,6 +858,49 @@ test_off_and_refused(void)
 	json_decref(s.init);
 }
 
+/* A Shamir-sealed server: /metrics answers while sealed (401 without a session,
+ * not 503), and the listener shows phivault_sealed 1 until K shares are in. */
+static void
+test_sealed(void)
+{
+	struct h_server s;
+	struct scrape a;
+	char listen[64], url[128], body[1024], *text = NULL;
+	json_t *shares;
+	struct h_resp r;
+	unsigned port = h_free_port();
+	size_t i;
+
+	h_init(&s, "metrics-sealed", "--seal shamir:2/3");
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+	h_config_set_in(&s, "metrics", "listen", listen);
+	h_start(&s, NULL);
+	snprintf(url, sizeof(url), "http://%s/metrics", listen);
+	CHECK(plain_get(url, "GET", &text, NULL, 0) == 200);
+	parse_strict(text, &a);
+	CHECK(get(&a, "phivault_sealed", "") == 1);
+	free(text);
+	scrape_free(&a);
+	h_req(&s, "GET", "/metrics", NULL, NULL, NULL, &r);
+	CHECK_STATUS(&r, 401);
+	h_resp_free(&r);
+	shares = json_object_get(s.init, "unseal_shares");
+	for (i = 0; i < 2; i++) {
+		snprintf(body, sizeof(body), "{\"share\":\"%s\"}",
+		    json_string_value(json_array_get(shares, i)));
+		h_req(&s, "POST", "/v1/sys/unseal", NULL, body, NULL, &r);
+		CHECK_STATUS(&r, 200);
+		h_resp_free(&r);
+	}
+	CHECK(plain_get(url, "GET", &text, NULL, 0) == 200);
+	parse_strict(text, &a);
+	CHECK(get(&a, "phivault_sealed", "") == 0);
+	free(text);
+	scrape_free(&a);
+	CHECK(h_stop(&s) == 0);
+	json_decref(s.init);
+}
+
 int
 main(void)
 {
@@ -895,6 +939,7 @@ main(void)
 	json_decref(s.init);
 
 	test_off_and_refused();
+	test_sealed();
 	h_done("test_metrics");
 	return 0;
 }
