@@ -63,6 +63,7 @@ enum authz_verb {
 	AUTHZ_RECORDS_READ,              /* :<collection> */
 	AUTHZ_RECORDS_WRITE,             /* :<collection> */
 	AUTHZ_RECORDS_UNMASK,            /* :<collection>.<field> */
+	AUTHZ_METRICS_READ,              /* GET /metrics */
 };
 
 /* One parsed permission. */

@@ -90,6 +90,7 @@ static const struct action actions[] = {
 	    { "records.read", true }, { "records.write", true }, { NULL, false } } },
 	{ "authz.explain", K_ANY, false, false, { { "roles.manage", false },
 	    { "audit.read", false }, { NULL, false } } },
+	{ "metrics.read", K_PLAIN, false, false, { { NULL, false } } },
 };
 
 static const struct action *

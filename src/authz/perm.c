@@ -43,6 +43,7 @@ static const struct verb_def {
 	{ "records.read", AUTHZ_RECORDS_READ, SCOPE_COLLECTION, false },
 	{ "records.write", AUTHZ_RECORDS_WRITE, SCOPE_COLLECTION, false },
 	{ "records.unmask", AUTHZ_RECORDS_UNMASK, SCOPE_FIELD, false },
+	{ "metrics.read", AUTHZ_METRICS_READ, SCOPE_NONE, false },
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 

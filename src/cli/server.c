@@ -274,6 +274,11 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		cli_err("cannot start the job runner: %s", pv_rc_name(rc));
 		goto out;
 	}
+	if ((rc = server_metrics_start(&app)) != PV_OK) {
+		cli_err("cannot set up metrics (%s%s): %s", app.cfg.metrics_listen[0] ?
+		    "metrics.listen = " : "GET /metrics", app.cfg.metrics_listen, pv_rc_name(rc));
+		goto out;
+	}
 #ifdef PV_TEST_HOOKS
 	if ((rc = test_routes(&app)) != PV_OK) {
 		cli_err("cannot register the test routes: %s", pv_rc_name(rc));
@@ -315,6 +320,7 @@ out:
 		http_server_stop(app.http);
 		http_server_free(app.http);
 	}
+	server_metrics_stop(&app);
 	jobs_runner_stop(app.jobs);
 	if (app.audit != NULL) {
 		system_event(&app, "sys.stop", AUDIT_ALLOWED, NULL);

@@ -32,6 +32,10 @@ struct pv_app {
 	struct directory *directory;  /* users and groups (directory/directory.h) */
 	struct authn_throttle *unseal_throttle;  /* failed unseal shares per source */
 	struct jobs_runner *jobs;     /* background work (jobs/jobs.h) */
+	/* GET /metrics (metrics_wire.c) */
+	int64_t metrics_start_ms;
+	bool metrics_collecting;
+	struct http_metrics_listener *metrics_listener;
 };
 
 /* Run until a signal; returns a cli exit code. listen may be NULL (config):
@@ -40,6 +44,12 @@ struct pv_app {
 /* jobs_wire.c: start the job runner with its routes and kinds (test kinds
  * in phivault-test only); PV_OK or why not. */
 enum pv_rc server_jobs_start(struct pv_app *app);
+
+/* metrics_wire.c: GET /metrics (unless [metrics] enabled = off), its
+ * collector and the [metrics] listen listener; before http_server_start.
+ * stop (idempotent) before the modules the collector reads are closed. */
+enum pv_rc server_metrics_start(struct pv_app *app);
+void server_metrics_stop(struct pv_app *app);
 
 int server_run(const char *datadir, const char *listen, bool dev, bool allow_core);
 

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "commit/commit.h"
+#include "commit/commit_int.h"
 
 #define COMMIT_DEFAULT_MAX_GROUP 256
 #define COMMIT_MAX_SUBSCRIBERS 8
@@ -105,6 +106,7 @@ static void run_group(struct commit_queue *q, struct node **g, size_t n)
 	enum pv_rc rc = PV_OK;
 	bool in_tx = false, begun = false;
 	size_t nrows = 0;
+	int64_t t_begin = util_mono_us(), t_commit = 0;   /* metrics */
 
 	if (q->part.group_begin) {
 		rc = q->part.group_begin(q->part.arg);
@@ -142,10 +144,12 @@ static void run_group(struct commit_queue *q, struct node **g, size_t n)
 				q->rows[nrows++] = x->row;
 		}
 	}
+	t_commit = util_mono_us();
 	rc = store_tx_commit(q->st);
 	if (rc != PV_OK)
 		goto fail;
 	in_tx = false;
+	commit_metrics_group(n, true, t_begin, t_commit, util_mono_us());
 	if (q->part.group_end)
 		q->part.group_end(q->part.arg, true);
 	if (nrows > 0) {
@@ -168,6 +172,7 @@ fail:
 		store_tx_rollback(q->st);
 	if (begun && q->part.group_end)
 		q->part.group_end(q->part.arg, false);
+	commit_metrics_group(n, false, t_begin, t_commit, util_mono_us());
 	for (size_t i = 0; i < n; i++)
 		g[i]->tx.done(PV_E_AUDIT, g[i]->tx.done_arg);
 }

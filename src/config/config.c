@@ -25,6 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <ini.h>
 
 #include "config/config.h"
@@ -75,10 +78,13 @@ static const struct key_def keys[] = {
 	{ "server", "jobs_step_pause_ms", K_INT, F(jobs_step_pause_ms) },
 	{ "server", "jobs_max_steps_per_s", K_INT, F(jobs_max_steps_per_s) },
 	{ "server", "jobs_lease_s", K_INT, F(jobs_lease_s) },
+	{ "metrics", "enabled", K_STR, F(metrics_enabled) },
+	{ "metrics", "listen", K_STR, F(metrics_listen) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
-static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy" };
+static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
+	"metrics" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -119,6 +125,8 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->jobs_step_pause_ms = 5;
 	c->jobs_max_steps_per_s = 100;
 	c->jobs_lease_s = 30;
+	util_strlcpy(c->metrics_enabled, "on", sizeof(c->metrics_enabled));
+	c->metrics_listen[0] = '\0';
 }
 
 /* ---- parsing ---- */
@@ -517,6 +525,55 @@ config_region_allowed(const struct pv_config *c, const char *region)
 	return false;
 }
 
+/* ---- [metrics] listen ---- */
+
+/* A numeric "a.b.c.d:port" or "[v6]:port" (port 1..65535); *loopback for
+ * 127.0.0.0/8 and ::1. */
+static bool
+metrics_listen_parse(const char *s, bool *loopback)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *port, *end;
+	struct in_addr a4;
+	struct in6_addr a6;
+	unsigned long p;
+	size_t n;
+	char *ep;
+
+	if (s[0] == '[') {
+		end = strchr(s, ']');
+		if (end == NULL || end[1] != ':')
+			return false;
+		n = (size_t)(end - s - 1);
+		port = end + 2;
+		if (n == 0 || n >= sizeof(host))
+			return false;
+		memcpy(host, s + 1, n);
+		host[n] = '\0';
+		if (inet_pton(AF_INET6, host, &a6) != 1)
+			return false;
+		*loopback = IN6_IS_ADDR_LOOPBACK(&a6);
+	} else {
+		end = strrchr(s, ':');
+		if (end == NULL)
+			return false;
+		n = (size_t)(end - s);
+		port = end + 1;
+		if (n == 0 || n >= sizeof(host))
+			return false;
+		memcpy(host, s, n);
+		host[n] = '\0';
+		if (inet_pton(AF_INET, host, &a4) != 1)
+			return false;
+		*loopback = (ntohl(a4.s_addr) >> 24) == 127;
+	}
+	if (port[0] < '1' || port[0] > '9' || strlen(port) > 5)
+		return false;
+	errno = 0;
+	p = strtoul(port, &ep, 10);
+	return errno == 0 && *ep == '\0' && p >= 1 && p <= 65535;
+}
+
 enum pv_rc
 config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 {
@@ -614,6 +671,20 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		    c->jobs_max_steps_per_s);
 	if (c->jobs_lease_s < 1 || c->jobs_lease_s > 86400)
 		REFUSE("server.jobs_lease_s = %d is not from 1 to 86400", c->jobs_lease_s);
+	if (strcmp(c->metrics_enabled, "on") != 0 && strcmp(c->metrics_enabled, "off") != 0)
+		REFUSE("metrics.enabled = %s is not on or off", c->metrics_enabled);
+	if (c->metrics_listen[0] != '\0') {
+		bool loopback;
+
+		if (!metrics_listen_parse(c->metrics_listen, &loopback))
+			REFUSE("metrics.listen = %s is not IPV4:PORT or [IPV6]:PORT (numeric, port "
+			    "1 .. 65535)", c->metrics_listen);
+		if (!loopback && !dev)
+			REFUSE("metrics.listen = %s is not a loopback address (plain HTTP without "
+			    "authentication; allowed only with --dev)", c->metrics_listen);
+		if (strcmp(c->metrics_listen, c->listen) == 0)
+			REFUSE("metrics.listen = %s is server.listen", c->metrics_listen);
+	}
 #undef REFUSE
 	return PV_OK;
 }
@@ -658,7 +729,8 @@ config_write(const struct pv_config *c, const char *path)
 	    !writable(c->tls_key) || !writable(c->tls_min_version) ||
 	    !writable(c->store_backend) || !writable(c->store_url) ||
 	    !writable(c->allowed_regions) || !writable(c->password_dictionary) ||
-	    !writable(c->seccomp)) {
+	    !writable(c->seccomp) || !writable(c->metrics_enabled) ||
+	    !writable(c->metrics_listen)) {
 		log_error("config: a value cannot be written to an INI line");
 		return PV_E_INVALID;
 	}
@@ -747,6 +819,14 @@ config_write(const struct pv_config *c, const char *path)
 	    "# comma-separated regions where data may live\n"
 	    "allowed_regions = %s\n",
 	    c->allowed_regions);
+	fprintf(f,
+	    "\n[metrics]\n"
+	    "# on | off: GET /metrics (Prometheus text format; permission metrics.read)\n"
+	    "enabled = %s\n"
+	    "# empty, or ADDRESS:PORT of a plain-HTTP listener that serves only GET /metrics\n"
+	    "# without authentication (loopback only, unless --dev), e.g. 127.0.0.1:9464\n"
+	    "listen = %s\n",
+	    c->metrics_enabled, c->metrics_listen);
 	if (ferror(f)) {
 		fclose(f);
 		rc = PV_E_NOMEM;

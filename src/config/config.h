@@ -64,6 +64,11 @@ struct pv_config {
 	/* [store] max_connections: bound of the store's connection pool
 	 * (0 = 2 x online CPUs + 2); store_pool_set */
 	unsigned store_max_connections;
+	/* [metrics] enabled: "on" | "off" (GET /metrics; off: 404 not_found);
+	 * listen: "" (none) or ADDRESS:PORT of a plain-HTTP listener serving only
+	 * GET /metrics without authentication, loopback only outside --dev */
+	char metrics_enabled[8];
+	char metrics_listen[128];
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

@@ -167,4 +167,18 @@ enum pv_rc http_set_header(struct http_request *req, const char *name, const cha
 /* A header set with http_set_header (tests), NULL if none. */
 const char *http_response_header(struct http_request *req, const char *name);
 
+/* ---- metrics (metrics.c) ---- */
+/* GET /metrics: the process metrics registry (util/metrics.h) as Prometheus
+ * text format 0.0.4 ("text/plain; version=0.0.4"), behind `permission`;
+ * answers while sealed. Requests are counted by route template and status
+ * whether or not the route is registered. */
+enum pv_rc http_metrics_routes(struct http_server *srv, const char *permission);
+/* [metrics] listen: a plain-HTTP listener of its own on `listen`
+ * ("127.0.0.1:9464") that serves GET /metrics only, without authentication
+ * (the configuration keeps it on loopback outside --dev). PV_E_INVALID for a
+ * bad address, PV_E_IO if it cannot listen. stop accepts NULL. */
+struct http_metrics_listener;
+enum pv_rc http_metrics_listener_start(const char *listen, struct http_metrics_listener **out);
+void http_metrics_listener_stop(struct http_metrics_listener *l);
+
 #endif /* PV_HTTP_H */

@@ -116,6 +116,8 @@ struct http_ctx {
 	bool resumed;
 	bool suspended;            /* MHD_suspend_connection called; resume must wake MHD */
 	enum pv_rc resume_rc;
+
+	int64_t start_us;          /* util_mono_us at the request line (metrics.c) */
 };
 
 /* ---- route.c ---- */
@@ -167,5 +169,12 @@ enum pv_rc http_listen_parse(const char *listen, struct sockaddr_storage *ss, so
 const char *http_tls_priorities(const char *min_version);
 /* Connections evicted (shut down) that MHD has not closed yet (tests). */
 unsigned http_server_evicting(struct http_server *srv);
+
+/* ---- metrics.c ---- */
+/* Register http's metric families in the process registry (idempotent). */
+void http_metrics_init(void);
+/* When a request's one response is queued (send_response): count it by
+ * method, route template and status, and its duration. Answered only. */
+void http_metrics_request_done(const struct http_ctx *ctx);
 
 #endif /* PV_HTTP_INT_H */

@@ -59,6 +59,7 @@ http_ctx_new(struct http_server *srv, const char *raw_uri, struct http_ctx **out
 	ctx->req.path = ctx->raw_path;
 	ctx->req.method = "";
 	ctx->req.source = "";
+	ctx->start_us = util_mono_us();
 	if (pthread_mutex_init(&ctx->pmu, NULL) != 0)
 		goto fail;
 	if (pthread_cond_init(&ctx->pcv, NULL) != 0) {

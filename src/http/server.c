@@ -482,6 +482,7 @@ send_response(struct http_ctx *ctx)
 	bool ok;
 	char ra[16];
 
+	http_metrics_request_done(ctx);   /* metrics.c: route template, status, duration */
 	resp = MHD_create_response_from_buffer(ctx->out_len, (void *)ctx->out_body,
 	    MHD_RESPMEM_PERSISTENT);   /* out_body lives in the arena until COMPLETED */
 	if (resp == NULL)

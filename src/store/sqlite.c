@@ -140,6 +140,8 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	    "WHERE id = ?1 AND ended_ms IS NULL",
 	[SQ_SESSION_END_ALL] = "UPDATE sessions SET ended_ms = ?3, end_reason = ?4 "
 	    "WHERE user_id = ?1 AND ended_ms IS NULL AND (?2 IS NULL OR id <> ?2)",
+	[SQ_SESSION_COUNT_OPEN] = "SELECT count(*) FROM sessions WHERE ended_ms IS NULL "
+	    "AND absolute_expires_ms > ?1 AND last_seen_ms > ?2",
 	[SQ_RECOVERY_DELETE] = "DELETE FROM recovery_codes WHERE user_id = ?1",
 	[SQ_RECOVERY_INSERT] = "INSERT INTO recovery_codes(user_id, code_hash, used_ms) "
 	    "VALUES (?1, ?2, NULL)",

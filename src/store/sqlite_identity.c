@@ -388,6 +388,27 @@ enum pv_rc store_sqlite_session_end_all_for_user(struct store *st, const char *u
 	return rc;
 }
 
+static enum pv_rc count_from_row(sqlite3_stmt *s, void *out)
+{
+	*(int64_t *)out = sqlite3_column_int64(s, 0);
+	return PV_OK;
+}
+
+enum pv_rc store_sqlite_session_count_open(struct store *st, int64_t now_ms,
+    int64_t idle_after_ms, int64_t *n)
+{
+	int64_t v = 0;
+	enum pv_rc rc = store_sqlite_get(st, SQ_SESSION_COUNT_OPEN, "session_count_open",
+	    SQP_LIST(SQP_INT(now_ms), SQP_INT(idle_after_ms)), count_from_row, &v);
+
+	/* count(*) always answers one row: none is a broken database */
+	if (rc == PV_E_NOTFOUND)
+		rc = PV_E_INTEGRITY;
+	if (rc == PV_OK)
+		*n = v;
+	return rc;
+}
+
 /* ---- lockout ---- */
 
 static enum pv_rc lockout_from_row(sqlite3_stmt *s, void *out)
@@ -505,6 +526,7 @@ const struct store_identity_ops store_sqlite_identity_ops = {
 	.session_set_state = store_sqlite_session_set_state,
 	.session_end = store_sqlite_session_end,
 	.session_end_all_for_user = store_sqlite_session_end_all_for_user,
+	.session_count_open = store_sqlite_session_count_open,
 	.recovery_set = store_sqlite_recovery_set,
 	.recovery_unused = store_sqlite_recovery_unused,
 	.recovery_use = store_sqlite_recovery_use,

@@ -615,6 +615,14 @@ enum pv_rc store_session_end_all_for_user(struct store *st, const char *user_id,
 	return st->ops->identity->session_end_all_for_user(st, user_id, except_id, ended_ms, reason, n);
 }
 
+enum pv_rc store_session_count_open(struct store *st, int64_t now_ms, int64_t idle_after_ms,
+    int64_t *n)
+{
+	if (st == NULL || n == NULL)
+		return PV_E_INVALID;
+	return st->ops->identity->session_count_open(st, now_ms, idle_after_ms, n);
+}
+
 enum pv_rc store_recovery_set(struct store *st, const char *user_id,
     const char *const *code_hashes, size_t n)
 {

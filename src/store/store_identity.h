@@ -133,6 +133,12 @@ enum pv_rc store_session_end(struct store *st, const char *id, int64_t ended_ms,
 /* End every open session of a user except except_id (NULL: all); *n ended. */
 enum pv_rc store_session_end_all_for_user(struct store *st, const char *user_id,
     const char *except_id, int64_t ended_ms, const char *reason, size_t *n);
+/* Sessions open at now_ms as the store knows them (metrics: a count, no
+ * names): not ended, before their absolute limit, and last seen after
+ * idle_after_ms (now - idle timeout; last_seen is persisted lazily, so this
+ * is approximate). */
+enum pv_rc store_session_count_open(struct store *st, int64_t now_ms, int64_t idle_after_ms,
+    int64_t *n);
 
 /* Recovery codes: replace the set, list the unused ones, use one. */
 enum pv_rc store_recovery_set(struct store *st, const char *user_id,

@@ -74,6 +74,8 @@ struct store_identity_ops {
 	    const char *reason);
 	enum pv_rc (*session_end_all_for_user)(struct store *st, const char *user_id,
 	    const char *except_id, int64_t ended_ms, const char *reason, size_t *n);
+	enum pv_rc (*session_count_open)(struct store *st, int64_t now_ms, int64_t idle_after_ms,
+	    int64_t *n);
 	enum pv_rc (*recovery_set)(struct store *st, const char *user_id,
 	    const char *const *code_hashes, size_t n);
 	enum pv_rc (*recovery_unused)(struct store *st, const char *user_id, store_name_cb cb,

@@ -108,6 +108,7 @@ enum store_sqlite_stmt {
 	SQ_JOB_LIST,
 	SQ_JOB_RUNNABLE,
 	/* jobs:end */
+	SQ_SESSION_COUNT_OPEN,   /* metrics */
 	SQ_STMT__COUNT
 };
 
@@ -316,6 +317,8 @@ enum pv_rc store_sqlite_session_set_state(struct store *st, const char *id,
     unsigned restrict_flags, bool mfa_verified, int64_t credential_epoch);
 enum pv_rc store_sqlite_session_end(struct store *st, const char *id, int64_t ended_ms,
     const char *reason);
+enum pv_rc store_sqlite_session_count_open(struct store *st, int64_t now_ms,
+    int64_t idle_after_ms, int64_t *n);
 enum pv_rc store_sqlite_session_end_all_for_user(struct store *st, const char *user_id,
     const char *except_id, int64_t ended_ms, const char *reason, size_t *n);
 enum pv_rc store_sqlite_recovery_set(struct store *st, const char *user_id,

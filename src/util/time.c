@@ -66,6 +66,26 @@ util_mono_ms(void)
 	}
 }
 
+/* Microseconds for durations (metrics): the same clock as util_mono_ms, with
+ * the real clock's microseconds in REAL and OFFSET (FIXED: frozen ms x 1000). */
+int64_t
+util_mono_us(void)
+{
+	struct timespec ts;
+
+	switch (atomic_load_explicit(&clock_mode, memory_order_acquire)) {
+	case CLOCK_FIXED:
+		return atomic_load(&clock_mono_ms) * 1000;
+	case CLOCK_OFFSET:
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 +
+		    atomic_load(&clock_offset_ms) * 1000;
+	default:
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	}
+}
+
 void
 util_clock_set_fixed(int64_t now_ms)
 {

@@ -65,6 +65,7 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ---- time ---- */
 int64_t util_now_ms(void);     /* wall clock, UTC, milliseconds since the epoch */
 int64_t util_mono_ms(void);    /* monotonic, milliseconds */
+int64_t util_mono_us(void);    /* monotonic, microseconds (durations; same clock) */
 /*
  * The injectable clock behind both (tests only; see time.c for the states).
  * set_fixed freezes the wall clock at now_ms (and the monotonic clock where it

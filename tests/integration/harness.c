@@ -153,6 +153,22 @@ h_config_set(struct h_server *s, const char *key, const char *value)
 	CHECK(h_run(cmd, NULL) == 0);
 }
 
+void
+h_config_set_in(struct h_server *s, const char *section, const char *key, const char *value)
+{
+	char cmd[2048];
+
+	/* awk: replace the line in the section, fail if there was none; the file
+	 * keeps its mode (rewritten in place) */
+	snprintf(cmd, sizeof(cmd), "f=%s/phivault.conf && awk -v sec='[%s]' -v key='%s' "
+	    "-v val='%s' 'BEGIN{n=0} /^\\[/{in_s=($0==sec)} "
+	    "in_s && $0 ~ \"^\" key \" *=\" {print key \" = \" val; n++; next} {print} "
+	    "END{exit n==1?0:1}' \"$f\" > \"$f.new\" && cat \"$f.new\" > \"$f\" && "
+	    "rm \"$f.new\"",
+	    s->dir, section, key, value);
+	CHECK(h_run(cmd, NULL) == 0);
+}
+
 unsigned
 h_free_port(void)
 {

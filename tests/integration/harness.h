@@ -60,6 +60,10 @@ void h_init(struct h_server *s, const char *name, const char *extra_args);
 void h_config_append(struct h_server *s, const char *text);
 /* Set `key = value` in DIR/phivault.conf, replacing the line that sets it (keys are unique across sections). */
 void h_config_set(struct h_server *s, const char *key, const char *value);
+/* Set `key = value` in [section] only (for keys that several sections have:
+ * listen, enabled); the key must be written there already (init writes all). */
+void h_config_set_in(struct h_server *s, const char *section, const char *key,
+    const char *value);
 /* Start `phivault serve --data DIR --listen 127.0.0.1:<free port> [extra]`, wait for health. */
 void h_start(struct h_server *s, const char *extra_args);
 /* Start, but expect the process to exit by itself; returns its exit code. */
