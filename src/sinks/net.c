@@ -82,6 +82,7 @@ void sinks_conn_init(struct sinks_conn *c)
 	c->fd = -1;
 	c->tls = NULL;
 	c->cred = NULL;
+	c->reset = false;
 }
 
 void sinks_conn_close(struct sinks_conn *c)
@@ -97,6 +98,7 @@ void sinks_conn_close(struct sinks_conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	c->reset = false;
 }
 
 static void set_timeouts(int fd, int timeout_ms)
@@ -255,7 +257,8 @@ static enum pv_rc wait_acked(struct sinks_conn *c, int timeout_ms, char *err, si
 		if (outq == 0)
 			return PV_OK;
 		if (!sinks_conn_alive(c)) {
-			snprintf(err, errlen, "send: the receiver closed the connection");
+			snprintf(err, errlen, "send: the receiver %s the connection",
+			    c->reset ? "reset" : "closed");
 			return PV_E_IO;
 		}
 		if (util_mono_ms() >= end) {
@@ -284,6 +287,8 @@ enum pv_rc sinks_conn_send(struct sinks_conn *c, const void *buf, size_t n, int 
 			if (w == GNUTLS_E_INTERRUPTED)
 				continue;
 			if (w < 0) {
+				if (errno == ECONNRESET || errno == EPIPE)
+					c->reset = true;
 				snprintf(err, errlen, "send: %s", w == GNUTLS_E_AGAIN ?
 				    "timed out" : gnutls_strerror((int)w));
 				return PV_E_IO;
@@ -293,6 +298,8 @@ enum pv_rc sinks_conn_send(struct sinks_conn *c, const void *buf, size_t n, int 
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0) {
+				if (errno == ECONNRESET || errno == EPIPE)
+					c->reset = true;
 				snprintf(err, errlen, "send: %s", errno == EAGAIN ||
 				    errno == EWOULDBLOCK ? "timed out" : strerror(errno));
 				return PV_E_IO;
@@ -304,35 +311,62 @@ enum pv_rc sinks_conn_send(struct sinks_conn *c, const void *buf, size_t n, int 
 	return wait_acked(c, timeout_ms, err, errlen);
 }
 
-bool sinks_conn_alive(struct sinks_conn *c)
+static enum sinks_peer peer_reset(struct sinks_conn *c)
+{
+	c->reset = true;
+	return SINKS_PEER_RESET;
+}
+
+enum sinks_peer sinks_conn_peer(struct sinks_conn *c)
 {
 	for (int i = 0; i < 16; i++) {
 		struct pollfd p = { c->fd, POLLIN | POLLRDHUP, 0 };
 		char junk[512];
-		int fl;
+		int fl, soerr = 0;
+		socklen_t sl = sizeof soerr;
 		ssize_t r;
 
+		if (c->reset)
+			return SINKS_PEER_RESET;
 		if (c->fd < 0 || poll(&p, 1, 0) < 0)
-			return false;
-		if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
-			return false;
-		if (!(p.revents & POLLIN))
-			return true;
-		/* a plain receiver never sends: readable means closing */
-		if (!c->tls)
-			return false;
+			return SINKS_PEER_CLOSED;
+		if (p.revents & POLLERR) {
+			(void)getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+			return peer_reset(c);
+		}
+		if (!(p.revents & (POLLIN | POLLRDHUP | POLLHUP)))
+			return SINKS_PEER_OPEN;
+		if (!c->tls) {
+			/* plain: readable means a FIN (0) or a reset; data is dropped */
+			r = recv(c->fd, junk, sizeof junk, MSG_DONTWAIT);
+			if (r < 0 && (errno == ECONNRESET || errno == EPIPE))
+				return peer_reset(c);
+			if (r <= 0)
+				return r == 0 || (errno != EAGAIN && errno != EINTR) ?
+				    SINKS_PEER_CLOSED : SINKS_PEER_OPEN;
+			continue;   /* a receiver that talks: ignored */
+		}
 		/* TLS 1.3 servers send session tickets after the handshake: let GnuTLS
 		 * take them without waiting for more (non-blocking for this read) */
 		fl = fcntl(c->fd, F_GETFL);
 		if (fl < 0 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) != 0)
-			return false;
+			return SINKS_PEER_CLOSED;
+		errno = 0;
 		r = gnutls_record_recv((gnutls_session_t)c->tls, junk, sizeof junk);
 		(void)fcntl(c->fd, F_SETFL, fl);
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
-			return true;
-		if (r <= 0 && r != GNUTLS_E_REHANDSHAKE)
-			return false;
+			return SINKS_PEER_OPEN;
+		if (r == 0)
+			return SINKS_PEER_CLOSED;              /* close_notify */
+		if (r < 0 && r != GNUTLS_E_REHANDSHAKE)
+			return errno == ECONNRESET || errno == EPIPE ? peer_reset(c) :
+			    SINKS_PEER_CLOSED;
 		/* application data from a receiver: ignored */
 	}
-	return true;
+	return SINKS_PEER_OPEN;
+}
+
+bool sinks_conn_alive(struct sinks_conn *c)
+{
+	return sinks_conn_peer(c) == SINKS_PEER_OPEN;
 }

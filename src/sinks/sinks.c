@@ -41,6 +41,10 @@ struct sink {
 	struct store_sink_cursor cur;
 	/* sender thread only */
 	struct sinks_conn conn;
+	struct {                      /* the last batches on this connection */
+		int64_t from;             /* the cursor before the batch */
+	} sent[SINKS_RESEND_RING];
+	size_t nsent, next_sent;
 	int fd;                       /* ocsf_file */
 	CURL *curl;                   /* webhook */
 	bool failing;
@@ -232,22 +236,80 @@ out:
 	return rc;
 }
 
-static enum pv_rc send_stream(struct sink *k, const struct batch *b, char *err, size_t errlen)
+/*
+ * The connection was reset: what its TCP acknowledged may have been dropped
+ * unread by the receiver (Linux resets a socket closed with unread data).
+ * Move the cursor back to before the oldest of the last SINKS_RESEND_RING
+ * batches sent on this connection, so those entries are sent again:
+ * at-least-once, never a gap within that bound. A clean close (FIN,
+ * close_notify) rewinds nothing: the receiver read everything before it.
+ */
+static void rewind_after_reset(struct sink *k)
+{
+	struct sinks *s = k->owner;
+	int64_t back = -1, cur;
+
+	for (size_t i = 0; i < k->nsent; i++)
+		if (back < 0 || k->sent[i].from < back)
+			back = k->sent[i].from;
+	k->nsent = 0;
+	k->next_sent = 0;
+	pthread_mutex_lock(&s->mu);
+	cur = k->cur.seq;
+	if (back >= 0 && back < cur) {
+		k->cur.delivered = k->cur.delivered > cur - back ? k->cur.delivered - (cur - back) : 0;
+		k->cur.seq = back;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (back >= 0 && back < cur)
+		log_warn("sinks: %s: the receiver reset the connection; sending again after seq %lld "
+		    "(up to seq %lld may arrive twice)", kind_names[k->kind], (long long)back,
+		    (long long)cur);
+}
+
+/* Before a batch: a receiver that went away is dropped (and a reset rewinds),
+ * so no batch is written into a connection that is already closing. */
+static void check_peer(struct sink *k)
+{
+	enum sinks_peer p;
+
+	if (k->conn.fd < 0)
+		return;
+	p = sinks_conn_peer(&k->conn);
+	if (p == SINKS_PEER_OPEN)
+		return;
+	if (p == SINKS_PEER_RESET)
+		rewind_after_reset(k);
+	sinks_conn_close(&k->conn);
+	k->nsent = 0;
+	k->next_sent = 0;
+}
+
+static enum pv_rc send_stream(struct sink *k, const struct batch *b, int64_t from, char *err,
+    size_t errlen)
 {
 	struct sinks *s = k->owner;
 	enum pv_rc rc;
 
-	/* a receiver that went away since the last batch: reconnect first, so the
-	 * batch is not written into a connection that is already closing */
-	if (k->conn.fd >= 0 && !sinks_conn_alive(&k->conn))
-		sinks_conn_close(&k->conn);
-	if (k->conn.fd < 0 && (rc = sinks_conn_open(&k->conn, &k->target, s->ca_file,
-	    s->timeout_ms, err, errlen)) != PV_OK)
-		return rc;
+	if (k->conn.fd < 0) {
+		k->nsent = 0;
+		k->next_sent = 0;
+		if ((rc = sinks_conn_open(&k->conn, &k->target, s->ca_file, s->timeout_ms, err,
+		    errlen)) != PV_OK)
+			return rc;
+	}
 	rc = sinks_conn_send(&k->conn, b->out.p, b->out.len, s->timeout_ms, err, errlen);
-	if (rc != PV_OK)
+	if (rc != PV_OK) {
+		if (k->conn.reset)
+			rewind_after_reset(k);
 		sinks_conn_close(&k->conn);
-	return rc;
+		return rc;
+	}
+	k->sent[k->next_sent].from = from;
+	k->next_sent = (k->next_sent + 1) % SINKS_RESEND_RING;
+	if (k->nsent < SINKS_RESEND_RING)
+		k->nsent++;
+	return PV_OK;
 }
 
 static enum pv_rc cursor_put(struct store *st, void *arg)
@@ -286,6 +348,8 @@ static enum pv_rc step(struct sink *k, int64_t *sent)
 	b.k = k;
 	if (k->kind == KIND_WEBHOOK && !(b.arr = json_array()))
 		return PV_E_NOMEM;
+	if (k->kind == KIND_SYSLOG || k->kind == KIND_CEF)
+		check_peer(k);
 	memset(&f, 0, sizeof f);
 	pthread_mutex_lock(&s->mu);
 	f.since_seq = k->cur.seq;
@@ -303,7 +367,7 @@ static enum pv_rc step(struct sink *k, int64_t *sent)
 	switch (k->kind) {
 	case KIND_SYSLOG:
 	case KIND_CEF:
-		rc = send_stream(k, &b, err, sizeof err);
+		rc = send_stream(k, &b, f.since_seq, err, sizeof err);
 		break;
 	case KIND_OCSF:
 		rc = send_file(k, &b, err, sizeof err);

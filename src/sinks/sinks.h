@@ -37,6 +37,7 @@
 #define SINKS_BATCH 256
 #define SINKS_DRAIN_MS 2000
 #define SINKS_BACKOFF_MIN_MS 250
+#define SINKS_RESEND_RING 64      /* after a reset: the last batches sent again */
 
 struct sinks;
 

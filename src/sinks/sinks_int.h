@@ -57,6 +57,7 @@ struct sinks_conn {
 	int fd;                       /* -1: not connected */
 	void *tls;                    /* gnutls_session_t or NULL */
 	void *cred;                   /* gnutls_certificate_credentials_t or NULL */
+	bool reset;                   /* the peer reset the connection (sticky until close) */
 };
 void sinks_conn_init(struct sinks_conn *c);
 /* Connect (and for TLS: handshake, verifying the receiver's certificate
@@ -68,7 +69,15 @@ enum pv_rc sinks_conn_open(struct sinks_conn *c, const struct sinks_target *t,
  * every byte (SIOCOUTQ = 0). Any failure: PV_E_IO with err. */
 enum pv_rc sinks_conn_send(struct sinks_conn *c, const void *buf, size_t n, int timeout_ms,
     char *err, size_t errlen);
-/* False if the peer closed or reset the connection (a receiver never sends). */
+/*
+ * What the peer did (a receiver never sends). CLOSED: it closed after
+ * reading everything it was sent (a FIN, or a TLS close_notify). RESET: the
+ * connection was reset, as Linux does when a socket is closed with unread
+ * data: bytes its TCP acknowledged may never have reached the receiver.
+ * RESET also sets c->reset.
+ */
+enum sinks_peer { SINKS_PEER_OPEN, SINKS_PEER_CLOSED, SINKS_PEER_RESET };
+enum sinks_peer sinks_conn_peer(struct sinks_conn *c);
 bool sinks_conn_alive(struct sinks_conn *c);
 void sinks_conn_close(struct sinks_conn *c);
 
