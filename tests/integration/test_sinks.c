@@ -687,6 +687,32 @@ main(void)
 	}
 	write_records(&s, clin, 20, false);
 	wait_caught_up(&s, aud, names);
+	{
+		/* the CLI: phivault sinks (text and json; audit.read needed) */
+		char cmd[2048], *out = NULL;
+		json_t *j;
+
+		snprintf(cmd, sizeof(cmd), "PHIVAULT_TOKEN=%s %s sinks --addr %s --cacert %s "
+		    "--format json", aud, h_bin(), s.base, s.cacert);
+		CHECK(h_run(cmd, &out) == 0);
+		j = json_loads(out, 0, NULL);
+		CHECK(json_is_array(j) && json_array_size(j) == 4);
+		CHECK(strcmp(jstr(json_array_get(j, 0), "name"), "syslog") == 0);
+		CHECK(json_is_integer(json_object_get(json_array_get(j, 3), "cursor_seq")));
+		json_decref(j);
+		free(out);
+		snprintf(cmd, sizeof(cmd), "PHIVAULT_TOKEN=%s %s sinks --addr %s --cacert %s "
+		    "--format text", aud, h_bin(), s.base, s.cacert);
+		CHECK(h_run(cmd, &out) == 0);
+		CHECK(strstr(out, "syslog     cursor ") != NULL && strstr(out, "  lag 0  ") != NULL);
+		CHECK(strstr(out, "webhook    cursor ") != NULL);
+		free(out);
+		snprintf(cmd, sizeof(cmd), "PHIVAULT_TOKEN=%s %s sinks --addr %s --cacert %s 2>&1",
+		    admin, h_bin(), s.base, s.cacert);
+		CHECK(h_run(cmd, &out) == 3);
+		CHECK(strstr(out, "forbidden") != NULL);
+		free(out);
+	}
 	e = sink_state(&s, aud, "syslog");
 	CHECK(strcmp(jstr(e, "kind"), "syslog") == 0);
 	CHECK(json_integer_value(json_object_get(e, "delivered")) ==
