@@ -65,6 +65,7 @@ struct sinks {
 	int64_t head;                 /* highest committed seq seen */
 	bool stop;
 	bool subscribed;              /* the queue holds on_commit(s) until audit_stop */
+	bool curl_global;             /* curl_global_init done (a webhook) */
 	int64_t drain_until;          /* mono ms, set by sinks_stop */
 	struct sink sink[SINKS_MAX];
 	size_t n;
@@ -548,8 +549,15 @@ enum pv_rc sinks_start(const struct sinks_deps *d, struct sinks **out)
 		rc = add_sink(s, KIND_CEF, c->sinks_cef);
 	if (rc == PV_OK && c->sinks_ocsf_file[0])
 		rc = add_sink(s, KIND_OCSF, c->sinks_ocsf_file);
-	if (rc == PV_OK && c->sinks_webhook[0])
-		rc = add_sink(s, KIND_WEBHOOK, c->sinks_webhook);
+	if (rc == PV_OK && c->sinks_webhook[0]) {
+		/* before the sender thread: libcurl's global state is not ours to race */
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			rc = PV_E_INTERNAL;
+		else
+			s->curl_global = true;
+		if (rc == PV_OK)
+			rc = add_sink(s, KIND_WEBHOOK, c->sinks_webhook);
+	}
 	if (rc == PV_OK && s->n > 0) {
 		rc = commit_subscribe(audit_queue(s->audit), on_commit, s);
 		s->subscribed = rc == PV_OK;
@@ -602,6 +610,8 @@ void sinks_free(struct sinks *s)
 	if (!s)
 		return;
 	sinks_stop(s);
+	if (s->curl_global)
+		curl_global_cleanup();
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
