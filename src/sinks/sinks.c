@@ -435,6 +435,16 @@ static void *sender(void *arg)
 		rc = step(k, &sent);
 		if (rc == PV_OK) {
 			k->backoff_ms = 0;
+			if (sent == 0) {
+				/* a head without rows after the cursor (a damaged trail):
+				 * wait for the next commit instead of spinning */
+				pthread_mutex_lock(&s->mu);
+				if (!s->stop)
+					wait_ms(s, 1000);
+				pthread_mutex_unlock(&s->mu);
+				if (stop)
+					break;
+			}
 			continue;
 		}
 		/* bounded exponential back-off: 250 ms, 500 ms, ... retry_max_ms; new

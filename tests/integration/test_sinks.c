@@ -47,6 +47,39 @@ static const char *TREAT[] = { "X-Purpose-Of-Use: TREAT", NULL };
 
 static char tmp[512];
 
+/* Every receiver this test started, stopped by PID at exit (also when a CHECK
+ * fails: h_fail exits), never by name. */
+static pid_t children[16];
+
+static void
+child_add(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+		if (children[i] == 0) {
+			children[i] = pid;
+			return;
+		}
+}
+
+static void
+child_gone(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+		if (children[i] == pid)
+			children[i] = 0;
+}
+
+static void
+children_stop(void)
+{
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+		if (children[i] > 0) {
+			kill(children[i], SIGTERM);
+			waitpid(children[i], NULL, 0);
+			children[i] = 0;
+		}
+}
+
 static void
 pause_ms(long ms)
 {
@@ -206,6 +239,7 @@ rsys_start(struct rsys *r)
 		    "-M", RSYSLOG_MODDIR, (char *)NULL);
 		_exit(127);
 	}
+	child_add(r->pid);
 	for (i = 0; i < 4000 && !port_open(r->port); i++) {
 		int st;
 
@@ -214,6 +248,7 @@ rsys_start(struct rsys *r)
 
 			fprintf(stderr, "rsyslogd %s exited: %s\n", r->name, log);
 			free(log);
+			child_gone(r->pid);
 			r->pid = 0;
 			CHECK(!"rsyslogd did not start");
 		}
@@ -232,6 +267,7 @@ rsys_stop(struct rsys *r)
 		return;
 	CHECK(kill(r->pid, SIGTERM) == 0);
 	CHECK(waitpid(r->pid, &st, 0) == r->pid);
+	child_gone(r->pid);
 	r->pid = 0;
 }
 
@@ -287,6 +323,7 @@ webhook_start(const char *ca)
 		execlp("python3", "python3", script, port, webhook_out, cert, key, (char *)NULL);
 		_exit(127);
 	}
+	child_add(webhook_pid);
 	for (i = 0; i < 4000 && !port_open(webhook_port); i++)
 		pause_ms(5);
 	CHECK(port_open(webhook_port));
@@ -298,6 +335,7 @@ webhook_stop(void)
 	if (webhook_pid > 0) {
 		kill(webhook_pid, SIGTERM);
 		waitpid(webhook_pid, NULL, 0);
+		child_gone(webhook_pid);
 		webhook_pid = 0;
 	}
 }
@@ -579,6 +617,7 @@ blackhole_start(unsigned port)
 		execlp("python3", "python3", script, p, ready, (char *)NULL);
 		_exit(127);
 	}
+	child_add(pid);
 	for (int i = 0; i < 4000 && access(ready, F_OK) != 0; i++)
 		pause_ms(5);
 	CHECK(access(ready, F_OK) == 0);
@@ -629,6 +668,7 @@ main(void)
 	int st;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	atexit(children_stop);
 	CHECK(access(RSYSLOG_MODDIR "/imtcp.so", R_OK) == 0);       /* Debian rsyslog */
 	CHECK(access(RSYSLOG_MODDIR "/lmnsd_gtls.so", R_OK) == 0);  /* rsyslog-gnutls */
 	h_tmpdir("sinks-rx", tmp, sizeof(tmp));
@@ -825,6 +865,7 @@ main(void)
 		wait_caught_up(&s, aud, syslog_only);   /* acknowledged by the black hole */
 		CHECK(kill(bh, SIGTERM) == 0);
 		CHECK(waitpid(bh, &st, 0) == bh && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		child_gone(bh);
 		rsys_init(&late, "late", NULL);
 		late.port = port;
 		rsys_config(&late);
