@@ -238,8 +238,10 @@ out:
 }
 
 /*
- * The connection was reset: what its TCP acknowledged may have been dropped
- * unread by the receiver (Linux resets a socket closed with unread data).
+ * The connection was reset, or a send on it failed and we drop it: what its
+ * TCP acknowledged may have been dropped unread by the receiver (Linux
+ * resets a socket closed with unread data; a receiver that stopped reading
+ * keeps it in a buffer that our close discards).
  * Move the cursor back to before the oldest of the last SINKS_RESEND_RING
  * batches sent on this connection, so those entries are sent again:
  * at-least-once, never a gap within that bound. A clean close (FIN,
@@ -263,9 +265,9 @@ static void rewind_after_reset(struct sink *k)
 	}
 	pthread_mutex_unlock(&s->mu);
 	if (back >= 0 && back < cur)
-		log_warn("sinks: %s: the receiver reset the connection; sending again after seq %lld "
-		    "(up to seq %lld may arrive twice)", kind_names[k->kind], (long long)back,
-		    (long long)cur);
+		log_warn("sinks: %s: the connection %s; sending again after seq %lld "
+		    "(up to seq %lld may arrive twice)", kind_names[k->kind],
+		    k->conn.reset ? "was reset" : "failed", (long long)back, (long long)cur);
 }
 
 /* Before a batch: a receiver that went away is dropped (and a reset rewinds),
@@ -301,8 +303,10 @@ static enum pv_rc send_stream(struct sink *k, const struct batch *b, int64_t fro
 	}
 	rc = sinks_conn_send(&k->conn, b->out.p, b->out.len, s->timeout_ms, err, errlen);
 	if (rc != PV_OK) {
-		if (k->conn.reset)
-			rewind_after_reset(k);
+		/* reset, or dropped by us (a receiver that stopped reading): what it
+		 * acknowledged earlier may sit unread in its buffer, so it is
+		 * unconfirmed too */
+		rewind_after_reset(k);
 		sinks_conn_close(&k->conn);
 		return rc;
 	}

@@ -587,9 +587,10 @@ check_exactly_once(const char *what, const long long *seqs, size_t n, long long 
 	check_range(what, seqs, n, 1, want);
 }
 
-/* A receiver that accepts one connection and never reads; on SIGTERM it
- * closes with the unread data still queued, so its kernel resets the
- * connection (what a receiver that dies or drops its buffers looks like). */
+/* A receiver that accepts one connection and never reads, with a small
+ * receive buffer (a hung receiver: its window fills); on SIGTERM it closes
+ * with the unread data still queued, so its kernel resets the connection
+ * (what a receiver that dies or drops its buffers looks like). */
 static pid_t
 blackhole_start(unsigned port)
 {
@@ -603,6 +604,7 @@ blackhole_start(unsigned port)
 	    "import signal, socket, sys\n"
 	    "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])\n"
 	    "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+	    "s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)\n"
 	    "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(4)\n"
 	    "open(sys.argv[2], 'w').close()\n"
 	    "c, _ = s.accept()\n"
@@ -862,7 +864,25 @@ main(void)
 		before = head;
 		h_start(&s, "--dev");
 		login(&s, "audrey", PW_USER, aud, sizeof(aud));
+		login(&s, "clara", PW_USER, clin, sizeof(clin));
 		wait_caught_up(&s, aud, syslog_only);   /* acknowledged by the black hole */
+		/* it stops reading (hashicorp/vault#5361): its window fills, the sink
+		 * times out and lags; every request still succeeds */
+		write_records(&s, clin, 60, false);
+		{
+			bool stuck = false;
+
+			for (int i = 0; i < 6000 && !stuck; i++) {
+				e = sink_state(&s, aud, "syslog");
+				stuck = json_is_string(json_object_get(e, "last_error")) &&
+				    json_integer_value(json_object_get(e, "lag")) > 0;
+				json_decref(e);
+				if (!stuck)
+					pause_ms(5);
+			}
+			CHECK(stuck);
+		}
+		write_records(&s, clin, 5, false);
 		CHECK(kill(bh, SIGTERM) == 0);
 		CHECK(waitpid(bh, &st, 0) == bh && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 		child_gone(bh);
