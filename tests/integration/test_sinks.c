@@ -486,6 +486,7 @@ rsys_seqs(const char *path, const char *marker, long long *seqs, size_t max)
 		long long seq;
 
 		CHECK(strncmp(line, "1 <", 3) == 0);
+		CHECK(strlen(line + 2) <= 1024);              /* [sinks] max_message_bytes */
 		CHECK(sscanf(line + 2, "<%d>1 %63s %299s %63s %63s %63s %n", &pri, ts, host, app,
 		    procid, msgid, &consumed) == 6);
 		CHECK(pri >= 80 && pri <= 87);                /* authpriv */
@@ -494,6 +495,36 @@ rsys_seqs(const char *path, const char *marker, long long *seqs, size_t max)
 		m = strstr(line, marker);
 		CHECK(m != NULL);
 		CHECK(sscanf(m + strlen(marker), "%lld", &seq) == 1);
+		if (strcmp(msgid, "CEF") == 0) {
+			/* "- CEF:0|phivault|phivault|VER|sig|name|sev|ext": 7 header
+			 * fields split at unescaped pipes, then the extension */
+			const char *c = strstr(line, " - CEF:0|");
+			char fields[8][300];
+			size_t nf = 0, len = 0;
+
+			CHECK(c != NULL);
+			for (c += 3; *c && nf < 7; c++) {
+				if (*c == '\\' && c[1]) {
+					if (len < 299)
+						fields[nf][len++] = c[1];
+					c++;
+				} else if (*c == '|') {
+					fields[nf][len] = '\0';
+					nf++;
+					len = 0;
+				} else if (len < 299) {
+					fields[nf][len++] = *c;
+				}
+			}
+			CHECK(nf == 7);
+			CHECK(strcmp(fields[0], "CEF:0") == 0 && strcmp(fields[1], "phivault") == 0 &&
+			    strcmp(fields[2], "phivault") == 0 && strcmp(fields[4], fields[5]) == 0);
+			CHECK(strcmp(fields[6], "3") == 0 || strcmp(fields[6], "6") == 0 ||
+			    strcmp(fields[6], "8") == 0);
+			CHECK(strncmp(c, "cn1Label=seq cn1=", 17) == 0);
+			if (strstr(c, " cs5=") == NULL || strstr(c, " cs5=1/") != NULL)
+				CHECK(strstr(c, " act=") != NULL && strstr(c, " outcome=") != NULL);
+		}
 		if (strcmp(msgid, "AUDIT") == 0) {
 			/* one SD element, closed before the MSG */
 			CHECK(line[2 + consumed] == '[');
@@ -728,7 +759,48 @@ main(void)
 		h_resp_free(&r);
 	}
 	write_records(&s, clin, 20, false);
+	{
+		/* an entry longer than max_message_bytes (1024 here): a read of a record
+		 * with 18 long field names, whose detail lists them; split by field */
+		char body[8192], rec[8192], id[64], path[256];
+		size_t off, roff;
+		struct h_resp r;
+
+		off = (size_t)snprintf(body, sizeof(body), "{\"name\":\"wide\",\"region\":\"local\","
+		    "\"retention_days\":30,\"fields\":[");
+		roff = (size_t)snprintf(rec, sizeof(rec), "{");
+		for (int i = 0; i < 18; i++) {
+			off += (size_t)snprintf(body + off, sizeof(body) - off, "%s{\"name\":"
+			    "\"observation_field_with_a_long_name_%02d\",\"type\":\"string\","
+			    "\"classification\":\"internal\"}", i ? "," : "", i);
+			roff += (size_t)snprintf(rec + roff, sizeof(rec) - roff,
+			    "%s\"observation_field_with_a_long_name_%02d\":\"v\"", i ? "," : "", i);
+		}
+		snprintf(body + off, sizeof(body) - off, "]}");
+		snprintf(rec + roff, sizeof(rec) - roff, "}");
+		h_req(&s, "POST", "/v1/collections", admin, body, NULL, &r);
+		CHECK_STATUS(&r, 201);
+		h_resp_free(&r);
+		h_req(&s, "POST", "/v1/collections/wide/records", clin, rec, NULL, &r);
+		CHECK_STATUS(&r, 201);
+		snprintf(id, sizeof(id), "%s", jstr(r.json, "id"));
+		h_resp_free(&r);
+		snprintf(path, sizeof(path), "/v1/collections/wide/records/%s", id);
+		h_req(&s, "GET", path, clin, NULL, TREAT, &r);
+		CHECK_STATUS(&r, 200);
+		h_resp_free(&r);
+	}
 	wait_caught_up(&s, aud, names);
+	{
+		char *got = read_all(plain.out);
+
+		CHECK(strstr(got, " part=\"1/") != NULL && strstr(got, " part=\"2/") != NULL);
+		free(got);
+		got = read_all(tls.out);
+		CHECK(strstr(got, " cs5Label=part cs5=1/") != NULL &&
+		    strstr(got, " cs5Label=part cs5=2/") != NULL);
+		free(got);
+	}
 	{
 		/* the CLI: phivault sinks (text and json; audit.read needed) */
 		char cmd[2048], *out = NULL;
