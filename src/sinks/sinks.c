@@ -59,7 +59,7 @@ struct sinks {
 	size_t max_message;
 	int retry_max_ms;
 	int timeout_ms;
-	bool dev;
+	bool allow_http;              /* webhook = http://... (config allows it only with --dev) */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;            /* CLOCK_MONOTONIC */
 	int64_t head;                 /* highest committed seq seen */
@@ -206,7 +206,7 @@ static enum pv_rc send_webhook(struct sink *k, const struct batch *b, char *err,
 	curl_easy_reset(k->curl);
 	hl = curl_slist_append(hl, "Content-Type: application/json");
 	curl_easy_setopt(k->curl, CURLOPT_URL, k->target.path);
-	curl_easy_setopt(k->curl, CURLOPT_PROTOCOLS_STR, s->dev ? "https,http" : "https");
+	curl_easy_setopt(k->curl, CURLOPT_PROTOCOLS_STR, s->allow_http ? "https,http" : "https");
 	curl_easy_setopt(k->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(k->curl, CURLOPT_POST, 1L);
 	curl_easy_setopt(k->curl, CURLOPT_POSTFIELDS, body);
@@ -555,7 +555,7 @@ enum pv_rc sinks_start(const struct sinks_deps *d, struct sinks **out)
 	s->max_message = c->sinks_max_message_bytes;
 	s->retry_max_ms = c->sinks_retry_max_ms;
 	s->timeout_ms = c->sinks_timeout_ms;
-	s->dev = util_str_has_prefix(c->sinks_webhook, "http://");
+	s->allow_http = util_str_has_prefix(c->sinks_webhook, "http://");
 	audit_head(s->audit, &s->head, NULL);
 	if (c->sinks_syslog[0])
 		rc = add_sink(s, KIND_SYSLOG, c->sinks_syslog);
