@@ -49,6 +49,7 @@ struct sink {
 	CURL *curl;                   /* webhook */
 	bool failing;
 	int backoff_ms;
+	int64_t saved_seq;            /* the cursor as last committed */
 };
 
 struct sinks {
@@ -237,6 +238,8 @@ out:
 	return rc;
 }
 
+static void cursor_commit(struct sink *k);
+
 /*
  * The connection was reset, or a send on it failed and we drop it: what its
  * TCP acknowledged may have been dropped unread by the receiver (Linux
@@ -264,10 +267,12 @@ static void rewind_after_reset(struct sink *k)
 		k->cur.seq = back;
 	}
 	pthread_mutex_unlock(&s->mu);
-	if (back >= 0 && back < cur)
+	if (back >= 0 && back < cur) {
 		log_warn("sinks: %s: the connection %s; sending again after seq %lld "
 		    "(up to seq %lld may arrive twice)", kind_names[k->kind],
 		    k->conn.reset ? "was reset" : "failed", (long long)back, (long long)cur);
+		cursor_commit(k);   /* a stop before the resend must not skip them */
+	}
 }
 
 /* Before a batch: a receiver that went away is dropped (and a reset rewinds),
@@ -334,7 +339,9 @@ static void cursor_commit(struct sink *k)
 	pthread_mutex_unlock(&s->mu);
 	row.updated_ms = util_now_ms();
 	rc = audit_commit_at(s->audit, NULL, cursor_put, &row, COMMIT_BACKGROUND);
-	if (rc != PV_OK)
+	if (rc == PV_OK)
+		k->saved_seq = row.seq;
+	else
 		log_warn("sinks: %s: cursor at seq %lld not saved (%s); kept in memory",
 		    kind_names[k->kind], (long long)row.seq, pv_rc_name(rc));
 }
@@ -467,6 +474,9 @@ static void *sender(void *arg)
 		}
 		pthread_mutex_unlock(&s->mu);
 	}
+	/* a cursor moved back, or one whose commit failed: saved before we go */
+	if (k->cur.seq != k->saved_seq)
+		cursor_commit(k);
 	sinks_conn_close(&k->conn);
 	if (k->fd >= 0)
 		close(k->fd);
@@ -508,6 +518,7 @@ static enum pv_rc add_sink(struct sinks *s, enum sink_kind kind, const char *tar
 	}
 	if (rc != PV_OK)
 		return rc;
+	k->saved_seq = k->cur.seq;
 	s->n++;
 	return PV_OK;
 }
