@@ -286,13 +286,16 @@ webhook_start(const char *ca)
 	snprintf(script, sizeof(script), "%s/webhook.py", tmp);
 	snprintf(webhook_out, sizeof(webhook_out), "%s/webhook.out", tmp);
 	write_file(script,
-	    "import http.server, ssl, sys\n"
+	    "import http.server, os, ssl, sys\n"
 	    "out = open(sys.argv[2], 'ab')\n"
 	    "class H(http.server.BaseHTTPRequestHandler):\n"
 	    "    def do_POST(self):\n"
 	    "        n = int(self.headers.get('Content-Length', '0'))\n"
 	    "        body = self.rfile.read(n)\n"
 	    "        ok = self.headers.get('Content-Type') == 'application/json'\n"
+	    "        if os.path.exists(sys.argv[2] + '.fail'):\n"
+	    "            self.send_response(503); self.send_header('Content-Length', '0')\n"
+	    "            self.end_headers(); return\n"
 	    "        if ok:\n"
 	    "            out.write(body + b'\\n'); out.flush()\n"
 	    "        self.send_response(200 if ok else 415)\n"
@@ -866,6 +869,29 @@ main(void)
 	CHECK(waitpid(client, &st, 0) == client);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);   /* every request of the client succeeded */
 	wait_caught_up(&s, aud, names);
+
+	/* the webhook answers 503 for a while: the batch is not counted, the sink
+	 * retries with back-off and delivers it once it is accepted */
+	{
+		char fail[800];
+		bool seen = false;
+
+		snprintf(fail, sizeof(fail), "%s.fail", webhook_out);
+		write_file(fail, "");
+		write_records(&s, clin, 3, false);
+		for (int i = 0; i < 6000 && !seen; i++) {
+			e = sink_state(&s, aud, "webhook");
+			seen = json_is_string(json_object_get(e, "last_error")) &&
+			    strcmp(jstr(e, "last_error"), "webhook: HTTP 503") == 0 &&
+			    json_integer_value(json_object_get(e, "lag")) > 0;
+			json_decref(e);
+			if (!seen)
+				pause_ms(5);
+		}
+		CHECK(seen);
+		CHECK(unlink(fail) == 0);
+		wait_caught_up(&s, aud, names);
+	}
 
 	/* a clean stop: the sinks drain through sys.stop */
 	CHECK(h_stop(&s) == 0);
