@@ -1037,6 +1037,40 @@ main(void)
 		assert_no_phi(late.out);
 	}
 
+	/* the cursor row cannot be saved (store fault sink_cursor_put): delivery goes
+	 * on from the in-memory cursor, requests are untouched, the row keeps the
+	 * last saved seq (after a restart that range is sent again: at-least-once) */
+	{
+		struct rsys fr;
+		char fault[700], *out = NULL;
+		long long before = head;
+
+		rsys_init(&fr, "fault", NULL);
+		rsys_start(&fr);
+		snprintf(conf, sizeof(conf), "tcp://127.0.0.1:%u", fr.port);
+		h_config_set(&s, "syslog", conf);
+		snprintf(fault, sizeof(fault), "%s/fault", tmp);
+		write_file(fault, "sink_cursor_put\n");
+		CHECK(setenv("PHIVAULT_FAULT_FILE", fault, 1) == 0);
+		h_start(&s, "--dev");
+		CHECK(unsetenv("PHIVAULT_FAULT_FILE") == 0);
+		login(&s, "audrey", PW_USER, aud, sizeof(aud));
+		login(&s, "clara", PW_USER, clin, sizeof(clin));
+		write_records(&s, clin, 5, false);
+		wait_caught_up(&s, aud, syslog_only);
+		CHECK(h_stop(&s) == 0);
+		head = export_count(&s);
+		check_range("syslog with failing cursor saves", seqs,
+		    rsys_seqs(fr.out, "seq=\"", seqs, MAXSEQ), before + 1, head);
+		snprintf(conf, sizeof(conf), "sqlite3 %s/phivault.db "
+		    "\"SELECT seq FROM sink_cursors WHERE name = 'syslog'\"", s.dir);
+		CHECK(h_run(conf, &out) == 0);
+		CHECK(atoll(out) == before);   /* the last seq that was saved */
+		free(out);
+		rsys_stop(&fr);
+		assert_no_phi(fr.out);
+	}
+
 	/* nothing a receiver got, nor the server log, holds PHI */
 	assert_no_phi(plain.out);
 	assert_no_phi(tls.out);
