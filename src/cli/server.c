@@ -35,6 +35,7 @@
 #include "daemon/daemon.h"
 #include "authn/authn.h"
 #include "jobs/jobs.h"
+#include "sinks/sinks.h"
 
 static bool
 hook_is_sealed(void *arg)
@@ -232,6 +233,15 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		cli_err("cannot start the audit writer: %s", pv_rc_name(rc));
 		goto out;
 	}
+	{
+		/* before the first entry of this run, so sys.start is delivered too */
+		struct sinks_deps sd = { app.st, app.audit, &app.cfg, app.node };
+
+		if ((rc = sinks_start(&sd, &app.sinks)) != PV_OK) {
+			cli_err("cannot start the SIEM sinks ([sinks]): %s", pv_rc_name(rc));
+			goto out;
+		}
+	}
 	system_event(&app, "sys.start", AUDIT_ALLOWED, dev ? "dev" : NULL);
 	{
 		struct keys_seal_status ss;
@@ -268,6 +278,10 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 	}
 	if ((rc = routes_register(&app)) != PV_OK) {
 		cli_err("cannot register routes: %s", pv_rc_name(rc));
+		goto out;
+	}
+	if ((rc = sinks_routes(app.sinks, app.http)) != PV_OK) {
+		cli_err("cannot register the sinks route: %s", pv_rc_name(rc));
 		goto out;
 	}
 	if ((rc = server_jobs_start(&app)) != PV_OK) {
@@ -324,8 +338,10 @@ out:
 	jobs_runner_stop(app.jobs);
 	if (app.audit != NULL) {
 		system_event(&app, "sys.stop", AUDIT_ALLOWED, NULL);
+		sinks_stop(app.sinks);   /* drains (bounded); its cursors commit through audit */
 		audit_stop(app.audit);
 	}
+	sinks_free(app.sinks);
 	routes_cleanup(&app);
 	if (app.keys != NULL)
 		keys_close(app.keys);

@@ -36,6 +36,7 @@ struct pv_app {
 	int64_t metrics_start_ms;
 	bool metrics_collecting;
 	struct http_metrics_listener *metrics_listener;
+	struct sinks *sinks;          /* SIEM delivery of the trail (sinks/sinks.h) */
 };
 
 /* Run until a signal; returns a cli exit code. listen may be NULL (config):

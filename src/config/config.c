@@ -80,11 +80,19 @@ static const struct key_def keys[] = {
 	{ "server", "jobs_lease_s", K_INT, F(jobs_lease_s) },
 	{ "metrics", "enabled", K_STR, F(metrics_enabled) },
 	{ "metrics", "listen", K_STR, F(metrics_listen) },
+	{ "sinks", "syslog", K_STR, F(sinks_syslog) },
+	{ "sinks", "cef", K_STR, F(sinks_cef) },
+	{ "sinks", "ocsf_file", K_PATH, F(sinks_ocsf_file) },
+	{ "sinks", "webhook", K_STR, F(sinks_webhook) },
+	{ "sinks", "ca_file", K_PATH, F(sinks_ca_file) },
+	{ "sinks", "max_message_bytes", K_SIZE, F(sinks_max_message_bytes) },
+	{ "sinks", "retry_max_ms", K_INT, F(sinks_retry_max_ms) },
+	{ "sinks", "timeout_ms", K_INT, F(sinks_timeout_ms) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics" };
+	"metrics", "sinks" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -127,6 +135,9 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->jobs_lease_s = 30;
 	util_strlcpy(c->metrics_enabled, "on", sizeof(c->metrics_enabled));
 	c->metrics_listen[0] = '\0';
+	c->sinks_max_message_bytes = 8192;   /* RFC 5425 section 4.3.1: receivers SHOULD take 8192 */
+	c->sinks_retry_max_ms = 30000;
+	c->sinks_timeout_ms = 5000;
 }
 
 /* ---- parsing ---- */
@@ -574,6 +585,48 @@ metrics_listen_parse(const char *s, bool *loopback)
 	return errno == 0 && *ep == '\0' && p >= 1 && p <= 65535;
 }
 
+/*
+ * A syslog or CEF target: "tcp://HOST:PORT" or "tls://HOST:PORT" ("" = off).
+ * Plain TCP leaves the host only for a loopback receiver (a local relay)
+ * unless --dev: audit entries hold no PHI, but who did what is still
+ * sensitive in transit (45 CFR 164.312(e)).
+ */
+static enum pv_rc
+sink_target_check(const char *v, const char *key, bool dev, char *err, size_t errlen)
+{
+	const char *hp, *colon;
+	char host[256];
+	size_t n;
+	unsigned long long port;
+
+	if (v[0] == '\0')
+		return PV_OK;
+	if (util_str_has_prefix(v, "tcp://"))
+		hp = v + 6;
+	else if (util_str_has_prefix(v, "tls://"))
+		hp = v + 6;
+	else {
+		set_err(err, errlen, "%s = %s is not tcp://HOST:PORT or tls://HOST:PORT", key, v);
+		return PV_E_CONFIG;
+	}
+	colon = strrchr(hp, ':');
+	n = colon != NULL ? (size_t)(colon - hp) : 0;
+	if (colon == NULL || n == 0 || n >= sizeof(host) || !parse_ull(colon + 1, 65535, &port) ||
+	    port == 0 || strchr(colon + 1, '/') != NULL) {
+		set_err(err, errlen, "%s = %s is not tcp://HOST:PORT or tls://HOST:PORT", key, v);
+		return PV_E_CONFIG;
+	}
+	memcpy(host, hp, n);
+	host[n] = '\0';
+	if (!dev && util_str_has_prefix(v, "tcp://") && strcmp(host, "127.0.0.1") != 0 &&
+	    strcmp(host, "localhost") != 0 && strcmp(host, "[::1]") != 0) {
+		set_err(err, errlen, "%s = %s: plain tcp:// is allowed only to a loopback "
+		    "receiver (use tls://, or --dev)", key, v);
+		return PV_E_CONFIG;
+	}
+	return PV_OK;
+}
+
 enum pv_rc
 config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 {
@@ -685,6 +738,21 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		if (strcmp(c->metrics_listen, c->listen) == 0)
 			REFUSE("metrics.listen = %s is server.listen", c->metrics_listen);
 	}
+	if (sink_target_check(c->sinks_syslog, "sinks.syslog", dev, err, errlen) != PV_OK ||
+	    sink_target_check(c->sinks_cef, "sinks.cef", dev, err, errlen) != PV_OK)
+		return PV_E_CONFIG;
+	if (c->sinks_webhook[0] != '\0' && !util_str_has_prefix(c->sinks_webhook, "https://") &&
+	    !(dev && util_str_has_prefix(c->sinks_webhook, "http://")))
+		REFUSE("sinks.webhook = %s is not an https:// URL%s", c->sinks_webhook,
+		    util_str_has_prefix(c->sinks_webhook, "http://") ?
+		    " (http:// is allowed only with --dev)" : "");
+	if (c->sinks_max_message_bytes < 1024 || c->sinks_max_message_bytes > 65536)
+		REFUSE("sinks.max_message_bytes = %zu is outside 1024 .. 65536",
+		    c->sinks_max_message_bytes);
+	if (c->sinks_retry_max_ms < 100 || c->sinks_retry_max_ms > 3600000)
+		REFUSE("sinks.retry_max_ms = %d is outside 100 .. 3600000", c->sinks_retry_max_ms);
+	if (c->sinks_timeout_ms < 100 || c->sinks_timeout_ms > 60000)
+		REFUSE("sinks.timeout_ms = %d is outside 100 .. 60000", c->sinks_timeout_ms);
 #undef REFUSE
 	return PV_OK;
 }
@@ -730,7 +798,9 @@ config_write(const struct pv_config *c, const char *path)
 	    !writable(c->store_backend) || !writable(c->store_url) ||
 	    !writable(c->allowed_regions) || !writable(c->password_dictionary) ||
 	    !writable(c->seccomp) || !writable(c->metrics_enabled) ||
-	    !writable(c->metrics_listen)) {
+	    !writable(c->metrics_listen) || !writable(c->sinks_syslog) || !writable(c->sinks_cef) ||
+	    !writable(c->sinks_webhook) || !writable(c->sinks_ocsf_file) ||
+	    !writable(c->sinks_ca_file)) {
 		log_error("config: a value cannot be written to an INI line");
 		return PV_E_INVALID;
 	}
@@ -827,6 +897,31 @@ config_write(const struct pv_config *c, const char *path)
 	    "# without authentication (loopback only, unless --dev), e.g. 127.0.0.1:9464\n"
 	    "listen = %s\n",
 	    c->metrics_enabled, c->metrics_listen);
+	fprintf(f,
+	    "\n[sinks]\n"
+	    "# the audit trail streamed to a SIEM after commit (docs/monitoring.md);\n"
+	    "# empty = off. syslog and cef: tcp://HOST:PORT (loopback only) or\n"
+	    "# tls://HOST:PORT; ocsf_file = PATH; webhook = https://...\n"
+	    "syslog = %s\n"
+	    "cef = %s\n"
+	    "webhook = %s\n",
+	    c->sinks_syslog, c->sinks_cef, c->sinks_webhook);
+	if (c->sinks_ocsf_file[0] != '\0')
+		fprintf(f, "ocsf_file = %s\n", rel_path(c, c->sinks_ocsf_file));
+	else
+		fprintf(f, "# ocsf_file = audit.ocsf.jsonl\n");
+	if (c->sinks_ca_file[0] != '\0')
+		fprintf(f, "ca_file = %s\n", rel_path(c, c->sinks_ca_file));
+	else
+		fprintf(f, "# CA bundle for tls:// and https:// (default: the system's)\n"
+		    "# ca_file = /etc/ssl/certs/siem-ca.pem\n");
+	fprintf(f,
+	    "# largest syslog/CEF message (1024 .. 65536); longer entries are split by field\n"
+	    "max_message_bytes = %zu\n"
+	    "# longest pause between retries of a failing sink, and the I/O timeout (ms)\n"
+	    "retry_max_ms = %d\n"
+	    "timeout_ms = %d\n",
+	    c->sinks_max_message_bytes, c->sinks_retry_max_ms, c->sinks_timeout_ms);
 	if (ferror(f)) {
 		fclose(f);
 		rc = PV_E_NOMEM;

@@ -69,6 +69,16 @@ struct pv_config {
 	 * GET /metrics without authentication, loopback only outside --dev */
 	char metrics_enabled[8];
 	char metrics_listen[128];
+	/* [sinks] SIEM delivery of the audit trail (src/sinks/, docs/monitoring.md);
+	 * an empty target is a sink that is not configured */
+	char sinks_syslog[512];           /* tcp://HOST:PORT | tls://HOST:PORT, RFC 5424 */
+	char sinks_cef[512];              /* same forms, CEF:0 in RFC 5424 */
+	char sinks_ocsf_file[PATH_MAX];   /* OCSF JSON lines; absolute after load */
+	char sinks_webhook[1024];         /* https://... (http:// only with --dev) */
+	char sinks_ca_file[PATH_MAX];     /* CA bundle for tls:// and https://; "" = system */
+	size_t sinks_max_message_bytes;   /* one syslog/CEF message at most (default 8192) */
+	int sinks_retry_max_ms;           /* longest back-off between retries (default 30000) */
+	int sinks_timeout_ms;             /* connect / write / HTTP timeout (default 5000) */
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

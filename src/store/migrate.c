@@ -239,6 +239,16 @@ static const struct migration migrations[] = {
 	  " lease_expires_ms INTEGER NOT NULL DEFAULT 0,"
 	  " created_by TEXT NOT NULL);"
 	  "CREATE INDEX jobs_runnable ON jobs(state, created_ms);" },
+	/* 8 (sinks): the delivery cursor of each SIEM sink (src/sinks/,
+	 * store_sinks.h): the last audit seq its receiver accepted. Written in
+	 * its own transaction after each delivered batch, never in a request's. */
+	{ 8,
+	  "CREATE TABLE sink_cursors("
+	  " name TEXT PRIMARY KEY NOT NULL,"
+	  " seq INTEGER NOT NULL DEFAULT 0,"
+	  " delivered INTEGER NOT NULL DEFAULT 0,"
+	  " last_error TEXT NOT NULL DEFAULT '',"
+	  " updated_ms INTEGER NOT NULL);" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

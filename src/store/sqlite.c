@@ -217,6 +217,12 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	    "AND (lease_owner = '' OR lease_owner = ?1 OR lease_expires_ms <= ?2) "
 	    "ORDER BY created_ms, id",
 	/* jobs:end */
+	/* sinks:begin (added by the sinks work) */
+	[SQ_SINK_CURSOR_GET] = "SELECT name, seq, delivered, last_error, updated_ms "
+	    "FROM sink_cursors WHERE name = ?1",
+	[SQ_SINK_CURSOR_PUT] = "INSERT OR REPLACE INTO sink_cursors(name, seq, delivered, "
+	    "last_error, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+	/* sinks:end */
 };
 
 /* Applied to every new connection. */
@@ -1380,6 +1386,7 @@ static const struct store_ops sq_ops = {
 	.keys = &sq_keys_ops,
 	.audit = &sq_audit_ops,
 	.jobs = &store_sqlite_jobs_ops,
+	.sinks = &store_sqlite_sinks_ops,
 };
 
 /* The pool's condition variable waits on CLOCK_MONOTONIC (a wall-clock step

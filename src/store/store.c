@@ -934,3 +934,20 @@ enum pv_rc store_job_runnable(struct store *st, const char *owner, int64_t now_m
 	return st->ops->jobs->job_runnable(st, owner, now_ms, cb, arg);
 }
 /* jobs:end */
+
+/* sinks:begin (added by the sinks work) */
+enum pv_rc store_sink_cursor_get(struct store *st, const char *name,
+    struct store_sink_cursor *out)
+{
+	if (st == NULL || name == NULL || out == NULL)
+		return PV_E_INVALID;
+	return st->ops->sinks->sink_cursor_get(st, name, out);
+}
+
+enum pv_rc store_sink_cursor_put(struct store *st, const struct store_sink_cursor *c)
+{
+	if (st == NULL || c == NULL || c->name[0] == '\0' || c->seq < 0 || c->delivered < 0)
+		return PV_E_INVALID;
+	return st->ops->sinks->sink_cursor_put(st, c);
+}
+/* sinks:end */

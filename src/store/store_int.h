@@ -158,6 +158,13 @@ struct store_jobs_ops {
 	/* jobs:end */
 };
 
+/* ---- sinks (store_sinks.h): delivery cursors of the SIEM sinks */
+struct store_sinks_ops {
+	enum pv_rc (*sink_cursor_get)(struct store *st, const char *name,
+	    struct store_sink_cursor *out);
+	enum pv_rc (*sink_cursor_put)(struct store *st, const struct store_sink_cursor *c);
+};
+
 /* The backend's table: one sub-table per domain, so a backend implements
  * (and a conformance test covers) the store domain by domain. Every pointer
  * and every op in each sub-table is non-NULL. */
@@ -168,6 +175,7 @@ struct store_ops {
 	const struct store_keys_ops *keys;
 	const struct store_audit_ops *audit;
 	const struct store_jobs_ops *jobs;
+	const struct store_sinks_ops *sinks;
 };
 
 /* The handle every backend embeds as its first member. */

@@ -109,6 +109,10 @@ enum store_sqlite_stmt {
 	SQ_JOB_RUNNABLE,
 	/* jobs:end */
 	SQ_SESSION_COUNT_OPEN,   /* metrics */
+	/* sinks:begin (added by the sinks work) */
+	SQ_SINK_CURSOR_GET,
+	SQ_SINK_CURSOR_PUT,
+	/* sinks:end */
 	SQ_STMT__COUNT
 };
 
@@ -286,6 +290,7 @@ int store_sqlite_schema_latest(void);
  * points at them). */
 extern const struct store_identity_ops store_sqlite_identity_ops;
 extern const struct store_jobs_ops store_sqlite_jobs_ops;
+extern const struct store_sinks_ops store_sqlite_sinks_ops;   /* sqlite_sinks.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */

@@ -425,6 +425,71 @@ test_load(void **state)
 	rmdir(dir);
 }
 
+/* [sinks]: targets, plain TCP only to loopback (or --dev), https webhooks
+ * (http:// only with --dev), bounds; the keys parse and round-trip. */
+static void
+test_sinks_keys(void **state)
+{
+	struct pv_config c, back;
+	char err[256] = "", dir[512], path[600];
+	const char *text = "[sinks]\nsyslog = tls://siem.example:6514\n"
+	    "cef = tcp://127.0.0.1:1514\nocsf_file = audit.ocsf.jsonl\n"
+	    "webhook = https://hooks.example/audit\nca_file = /etc/ssl/siem-ca.pem\n"
+	    "max_message_bytes = 4096\nretry_max_ms = 1000\ntimeout_ms = 250\n";
+
+	(void)state;
+	FRESH(c);
+	assert_int_equal(c.sinks_max_message_bytes, 8192);
+	assert_int_equal(c.sinks_retry_max_ms, 30000);
+	assert_int_equal(c.sinks_timeout_ms, 5000);
+	assert_string_equal(c.sinks_syslog, "");
+	accept_cfg(&c, false);
+	assert_int_equal(config_parse(text, strlen(text), &c, err, sizeof(err)), PV_OK);
+	assert_string_equal(c.sinks_syslog, "tls://siem.example:6514");
+	assert_string_equal(c.sinks_ocsf_file, "/data/audit.ocsf.jsonl");
+	assert_int_equal(c.sinks_max_message_bytes, 4096);
+	accept_cfg(&c, false);
+
+	FRESH(c); util_strlcpy(c.sinks_syslog, "udp://h:514", sizeof(c.sinks_syslog));
+	refuse(&c, true, "sinks.syslog = udp://h:514 is not tcp://HOST:PORT");
+	FRESH(c); util_strlcpy(c.sinks_cef, "tls://h", sizeof(c.sinks_cef));
+	refuse(&c, true, "sinks.cef = tls://h is not");
+	FRESH(c); util_strlcpy(c.sinks_cef, "tls://h:0", sizeof(c.sinks_cef));
+	refuse(&c, true, "sinks.cef");
+	FRESH(c); util_strlcpy(c.sinks_syslog, "tcp://siem.example:514", sizeof(c.sinks_syslog));
+	refuse(&c, false, "plain tcp:// is allowed only to a loopback receiver");
+	accept_cfg(&c, true);
+	FRESH(c); util_strlcpy(c.sinks_webhook, "http://hooks.example/a", sizeof(c.sinks_webhook));
+	refuse(&c, false, "sinks.webhook = http://hooks.example/a is not an https:// URL "
+	    "(http:// is allowed only with --dev)");
+	accept_cfg(&c, true);
+	FRESH(c); util_strlcpy(c.sinks_webhook, "ftp://x", sizeof(c.sinks_webhook));
+	refuse(&c, true, "sinks.webhook");
+	FRESH(c); c.sinks_max_message_bytes = 512;
+	refuse(&c, false, "sinks.max_message_bytes = 512");
+	FRESH(c); c.sinks_retry_max_ms = 10;
+	refuse(&c, false, "sinks.retry_max_ms = 10");
+	FRESH(c); c.sinks_timeout_ms = 0;
+	refuse(&c, false, "sinks.timeout_ms = 0");
+
+	/* written by init and read back */
+	make_tmpdir(dir, sizeof(dir));
+	config_defaults(&c, dir);
+	util_strlcpy(c.sinks_syslog, "tls://siem.example:6514", sizeof(c.sinks_syslog));
+	snprintf(c.sinks_ocsf_file, sizeof(c.sinks_ocsf_file), "%s/audit.ocsf.jsonl", dir);
+	util_strlcpy(c.sinks_ca_file, "/etc/ssl/siem-ca.pem", sizeof(c.sinks_ca_file));
+	snprintf(path, sizeof(path), "%s/phivault.conf", dir);
+	assert_int_equal(config_write(&c, path), PV_OK);
+	assert_int_equal(config_load(dir, &back, err, sizeof(err)), PV_OK);
+	assert_config_equal(&back, &c);
+	config_defaults(&c, dir);   /* unset paths are written as comments */
+	assert_int_equal(config_write(&c, path), PV_OK);
+	assert_int_equal(config_load(dir, &back, err, sizeof(err)), PV_OK);
+	assert_config_equal(&back, &c);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -436,6 +501,7 @@ main(void)
 		cmocka_unit_test(test_validate_refuses_insecure),
 		cmocka_unit_test(test_validate_dev_relaxations),
 		cmocka_unit_test(test_region_allowed),
+		cmocka_unit_test(test_sinks_keys),
 		cmocka_unit_test(test_write_load_round_trip),
 		cmocka_unit_test(test_load),
 	};
