@@ -26,6 +26,7 @@
 
 #include "cli/server.h"
 #include "jobs/jobs.h"
+#include "sinks/sinks.h"
 #include "util/metrics.h"
 
 #define KINDS_MAX 32
@@ -94,6 +95,32 @@ collect_jobs(struct util_metrics_writer *w, struct pv_app *app)
 		    (double)t.run[i].total);
 }
 
+/* The SIEM sinks: lag, delivered count and whether the last attempt failed,
+ * per sink (its kind name: syslog, cef, ocsf_file, webhook; never a host). */
+static void
+collect_sinks(struct util_metrics_writer *w, struct pv_app *app)
+{
+	static const char *const sink_l[] = { "sink", NULL };
+	struct sinks_status st[8];
+	size_t i, n;
+
+	if (app->sinks == NULL)
+		return;
+	n = sinks_status(app->sinks, st, sizeof(st) / sizeof(st[0]));
+	for (i = 0; i < n; i++)
+		util_metrics_emit(w, "phivault_sink_lag",
+		    "Committed audit entries not yet accepted by the sink", UTIL_METRIC_GAUGE,
+		    sink_l, (const char *const[]){ st[i].name }, (double)st[i].lag);
+	for (i = 0; i < n; i++)
+		util_metrics_emit(w, "phivault_sink_delivered_total",
+		    "Audit entries the sink accepted", UTIL_METRIC_COUNTER, sink_l,
+		    (const char *const[]){ st[i].name }, (double)st[i].delivered);
+	for (i = 0; i < n; i++)
+		util_metrics_emit(w, "phivault_sink_failing",
+		    "1 while the sink's last attempt failed", UTIL_METRIC_GAUGE, sink_l,
+		    (const char *const[]){ st[i].name }, st[i].last_error[0] != '\0' ? 1 : 0);
+}
+
 static void
 collect(struct util_metrics_writer *w, void *arg)
 {
@@ -120,6 +147,7 @@ collect(struct util_metrics_writer *w, void *arg)
 	else
 		log_warn("metrics: sessions not readable; left out of this scrape");
 	collect_jobs(w, app);
+	collect_sinks(w, app);
 }
 
 enum pv_rc

@@ -275,6 +275,30 @@ rsys_stop(struct rsys *r)
 
 static pid_t webhook_pid;
 static unsigned webhook_port;
+static unsigned metrics_port;
+
+/* The value of one sample (NAME{LABELS} exactly) on the [metrics] listener,
+ * or -1 when it is absent. */
+static double
+metric_value(unsigned port, const char *sample)
+{
+	char cmd[256], *out = NULL, *p;
+	double v = -1;
+	size_t n = strlen(sample);
+
+	snprintf(cmd, sizeof(cmd), "curl -sS --max-time 10 http://127.0.0.1:%u/metrics", port);
+	if (h_run(cmd, &out) != 0 || out == NULL) {
+		free(out);
+		return -1;
+	}
+	for (p = out; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, sample, n) == 0 && p[n] == ' ') {
+			v = strtod(p + n + 1, NULL);
+			break;
+		}
+	free(out);
+	return v;
+}
 static char webhook_out[700];
 
 static void
@@ -765,6 +789,9 @@ main(void)
 	h_config_set(&s, "retry_max_ms", "200");
 	h_config_set(&s, "timeout_ms", "5000");
 	h_config_set(&s, "max_message_bytes", "1024");
+	metrics_port = h_free_port();
+	snprintf(conf, sizeof(conf), "127.0.0.1:%u", metrics_port);
+	h_config_set_in(&s, "metrics", "listen", conf);
 	snprintf(conf, sizeof(conf), "ocsf_file = %s\nca_file = %s/good-ca.pem\n", ocsf, tmp);
 	sh("sed -i 's|^# ocsf_file = .*|%s|' %s/phivault.conf", "", s.dir);
 	{
@@ -901,6 +928,9 @@ main(void)
 	CHECK(json_integer_value(json_object_get(e, "cursor_seq")) == cursor_before);
 	CHECK(json_integer_value(json_object_get(e, "lag")) > 0);
 	json_decref(e);
+	/* the same state on GET /metrics: the syslog sink lags and is failing */
+	CHECK(metric_value(metrics_port, "phivault_sink_lag{sink=\"syslog\"}") > 0);
+	CHECK(metric_value(metrics_port, "phivault_sink_failing{sink=\"syslog\"}") == 1);
 	rsys_start(&plain);
 	CHECK(waitpid(client, &st, 0) == client);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);   /* every request of the client succeeded */
