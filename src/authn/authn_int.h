@@ -116,7 +116,7 @@ enum pv_rc authn_kek_ensure(struct authn_service *s);
 
 /* Forget the password and MFA lockout counters of a user (lockout_clear.c);
  * call on the writer, inside the job of the audit_commit that records it. */
-enum pv_rc authn_lockout_clear(struct store *st, const char *username);
+enum pv_rc authn_lockout_clear(struct store_tx *tx, const char *username);
 
 /* Reserve one attempt BEFORE verifying (writer job: check and count in one
  * step, so N concurrent attempts verify at most lockout_threshold of them).
@@ -144,7 +144,7 @@ enum pv_rc authn_login_key(struct authn_service *s, const char *name, bool valid
 bool authn_username_key(const char *in, char key[STORE_USERNAME_MAX]);
 
 /* JSON helpers for routes */
-json_t *authn_user_json(struct store *st, const struct store_user *u);
+json_t *authn_user_json(struct store_tx *tx, const struct store_user *u);
 enum pv_rc authn_route_auth(struct authn_service *s, struct http_server *srv);
 enum pv_rc authn_route_users(struct authn_service *s, struct http_server *srv);
 

@@ -62,9 +62,9 @@ struct role_job {
 };
 
 static enum pv_rc
-role_fn(struct store *st, void *arg)
+role_fn(struct store_tx *tx, void *arg)
 {
-	return store_role_put(st, ((struct role_job *)arg)->r);
+	return store_role_put(tx, ((struct role_job *)arg)->r);
 }
 
 static enum pv_rc
@@ -172,7 +172,8 @@ h_role_list(struct http_request *req)
 
 	if (arr == NULL)
 		return PV_E_NOMEM;
-	if ((rc = store_role_list(z->st, on_role, arr)) != PV_OK) {
+	STORE_READ(z->st, rc, store_role_list(tx, on_role, arr));
+	if (rc != PV_OK) {
 		json_decref(arr);
 		return rc;
 	}
@@ -186,9 +187,9 @@ struct group_job {
 };
 
 static enum pv_rc
-group_fn(struct store *st, void *arg)
+group_fn(struct store_tx *tx, void *arg)
 {
-	return store_group_put(st, ((struct group_job *)arg)->g);
+	return store_group_put(tx, ((struct group_job *)arg)->g);
 }
 
 static enum pv_rc
@@ -235,7 +236,7 @@ h_group_create(struct http_request *req)
 				    i);
 				return PV_E_INVALID;
 			}
-		rc = store_role_get(z->st, r, &sr);
+		STORE_READ(z->st, rc, store_role_get(tx, r, &sr));
 		if (rc == PV_OK)
 			store_role_clear(&sr);
 		if (rc == PV_E_NOTFOUND) {
@@ -292,7 +293,8 @@ h_group_list(struct http_request *req)
 
 	if (arr == NULL)
 		return PV_E_NOMEM;
-	if ((rc = store_group_list(z->st, on_group, arr)) != PV_OK) {
+	STORE_READ(z->st, rc, store_group_list(tx, on_group, arr));
+	if (rc != PV_OK) {
 		json_decref(arr);
 		return rc;
 	}

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "authn_fixture.h"
+#include "tx_helpers.h"
 
 /* The actor column of the last entry with this action (and reason). */
 struct last_actor {
@@ -42,7 +43,7 @@ last_entry(struct af *f, const char *action, const char *reason, struct last_act
 	memset(l, 0, sizeof(*l));
 	l->action = action;
 	l->reason = reason;
-	assert_int_equal(store_audit_scan(f->st, NULL, last_cb, l), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_audit_scan(tx, NULL, last_cb, l)), PV_OK);
 }
 
 /* A user actor as authn_authenticate would have made it for a session of
