@@ -595,7 +595,10 @@ static enum pv_rc run_start(struct store_tx *tx, enum store_sqlite_stmt id, cons
 	if (!nofault_op(op) && (rc = store_fault_check(op)) != PV_OK)
 		return rc;
 	*c = store_sqlite_tx_conn(tx);
-	assert((*c)->held);
+	if (!(*c)->held) {   /* a handle used after store_end: a bug, fail closed */
+		log_error("store: %s on an ended transaction refused", op);
+		return PV_E_INVALID;
+	}
 	if ((rc = store_sqlite_stmt(*c, id, s)) != PV_OK)
 		return rc;
 	if (tx->mode != STORE_WR && !sqlite3_stmt_readonly(*s)) {
@@ -786,7 +789,10 @@ static void sq_end(struct store_tx *tx)
 {
 	struct store_sqlite_conn *c = store_sqlite_tx_conn(tx);
 
-	assert(c->held);
+	if (!c->held) {   /* ended twice: the connection is already back */
+		log_error("store: transaction ended twice");
+		return;
+	}
 	/* SQLite may already have rolled back after an I/O or OOM error */
 	if (!sqlite3_get_autocommit(c->db))
 		(void)tx_exec(tx, SQ_ROLLBACK, "tx_rollback");

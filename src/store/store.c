@@ -1,8 +1,11 @@
 /*
  * store.c: the public store_* entry points and the fault-injection state.
  * Each entry point
- *   1. rejects NULL pointer arguments with PV_E_INVALID,
- *   2. dispatches through st->ops-><domain> to the backend (store_int.h).
+ *   1. rejects NULL pointer arguments, and a transaction handle that is not
+ *      open (committed or ended), with PV_E_INVALID,
+ *   2. refuses a write op on a STORE_RD transaction with PV_E_READONLY
+ *      (WRITE_OP), before the backend sees it,
+ *   3. dispatches through tx->st->ops-><domain> to the backend (store_int.h).
  * Fault injection is not checked here (except "open") but in the backend's
  * statement runners, which call store_fault_check(op) before they touch a
  * connection: op is the name of the store function without "store_" for the
@@ -10,7 +13,7 @@
  * "n-th next call" counts op calls, an injected failure writes nothing, and a
  * test may also fail a later step, e.g. "record_shred/bidx"). Only functions
  * that return enum pv_rc can be made to fail; store_close,
- * store_schema_version, store_tx_rollback and store_tx_rollback_savepoint
+ * store_schema_version, store_end and store_rollback_savepoint
  * always run (they are the cleanup path of a failure).
  * This file is compiled twice (CMakeLists.txt): into pv_store with
  * store_fault_check a stub returning PV_OK, and as pv_store_fault with
