@@ -97,7 +97,7 @@ struct audit_config {
 };
 
 /* A data change run on the writer thread inside the entry's transaction. */
-typedef enum pv_rc (*audit_job_fn)(struct store *st, void *arg);
+typedef enum pv_rc (*audit_job_fn)(struct store_tx *tx, void *arg);
 
 enum pv_rc audit_start(struct store *st, struct keys *keys, const struct audit_config *cfg,
     struct audit **out);

@@ -353,7 +353,7 @@ enum pv_rc audit_export(struct store *st, const char *format, int64_t since_seq,
 		syslog_host(c.host, sizeof c.host);
 	memset(&f, 0, sizeof f);
 	f.since_seq = since_seq;
-	rc = store_audit_scan(st, &f, export_row, &c);
+	STORE_READ(st, rc, store_audit_scan(tx, &f, export_row, &c));
 	if (rc == PV_OK)
 		rc = c.rc;
 	if (rc == PV_OK && fflush(out) != 0)

@@ -44,10 +44,14 @@ struct verify_cp {
 };
 
 struct verify_ctx {
-	struct store *st;
 	const uint8_t *pub_arg;
 	uint8_t pub[CRYPTO_ED25519_PUB_LEN];
 	bool have_pub;
+	/* The stored key, read before the scans (a scan callback must not
+	 * begin a second store transaction): its rc, used at the first
+	 * checkpoint that needs it. */
+	uint8_t stored_pub[CRYPTO_ED25519_PUB_LEN];
+	enum pv_rc stored_rc;
 	bool key_replaced;              /* stored key is not the expected one */
 	bool no_key;                    /* ... and only its fingerprint is known */
 	int64_t expect_seq;             /* 0: none */
@@ -134,7 +138,8 @@ static int check_checkpoint(struct verify_ctx *c, const struct verify_cp *cp,
 		if (c->pub_arg) {
 			memcpy(c->pub, c->pub_arg, sizeof c->pub);
 		} else {
-			rc = keys_audit_public_key(c->st, c->pub);
+			rc = c->stored_rc;
+			memcpy(c->pub, c->stored_pub, sizeof c->pub);
 			if (rc != PV_OK) {
 				c->rc = rc;
 				return 1;
@@ -257,13 +262,15 @@ enum pv_rc audit_verify_with(struct store *st, const struct audit_verify_opts *o
 	struct verify_ctx c;
 	struct store_audit_filter f;
 	char reason[160];
+	struct store_tx *tx = NULL;
 
 	if (!st || !opts || !out || opts->expect_seq < 0 ||
 	    (opts->expect_seq > 0 && !hash_hex_ok(opts->expect_hash)))
 		return PV_E_INVALID;
 	memset(&c, 0, sizeof c);
-	c.st = st;
 	c.pub_arg = opts->pub;
+	if (!opts->pub)
+		c.stored_rc = keys_audit_public_key(st, c.stored_pub);
 	c.expect_seq = opts->expect_seq;
 	if (c.expect_seq > 0)
 		memcpy(c.expect_hash, opts->expect_hash, sizeof c.expect_hash);
@@ -292,7 +299,11 @@ enum pv_rc audit_verify_with(struct store *st, const struct audit_verify_opts *o
 		rc = PV_OK;
 	}
 
-	rc = store_checkpoint_scan(st, collect_cp, &c);
+	/* One read transaction: checkpoints and entries from one snapshot, so
+	 * a writer appending meanwhile cannot make a checkpoint look missing. */
+	if ((rc = store_begin(st, STORE_RD, &tx)) != PV_OK)
+		goto out;
+	rc = store_checkpoint_scan(tx, collect_cp, &c);
 	if (rc == PV_OK)
 		rc = c.rc;
 	if (rc != PV_OK)
@@ -303,7 +314,9 @@ enum pv_rc audit_verify_with(struct store *st, const struct audit_verify_opts *o
 	memset(&f, 0, sizeof f);
 	/* INT64_MIN, not 0: a forged row with seq <= 0 must be seen, not skipped. */
 	f.since_seq = INT64_MIN;
-	rc = store_audit_scan(st, &f, check_entry, &c);
+	rc = store_audit_scan(tx, &f, check_entry, &c);
+	store_end(tx);
+	tx = NULL;
 	if (rc == PV_OK)
 		rc = c.rc;
 	if (rc != PV_OK)
@@ -337,6 +350,7 @@ enum pv_rc audit_verify_with(struct store *st, const struct audit_verify_opts *o
 	out->head_seq = c.last_seq;
 	util_strlcpy(out->reason, c.bad ? c.reason : "", sizeof out->reason);
 out:
+	store_end(tx);
 	for (size_t i = 0; i < c.ncps; i++) {
 		free(c.cps[i].hash);
 		free(c.cps[i].signature);

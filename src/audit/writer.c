@@ -97,7 +97,7 @@ static enum pv_rc write_checkpoint(struct audit *a, int64_t seq, const char *has
 	uint8_t sig[CRYPTO_ED25519_SIG_LEN];
 	size_t mlen;
 	struct store_checkpoint cp;
-	bool in_tx = false;
+	struct store_tx *tx = NULL;
 
 	mlen = audit_checkpoint_message(seq, hash, msg, sizeof msg);
 	if (mlen == 0)
@@ -112,19 +112,15 @@ static enum pv_rc write_checkpoint(struct audit *a, int64_t seq, const char *has
 	cp.time = tbuf;
 	cp.signature = sig_b64;
 	cp.key_id = a->key_id;
-	rc = store_tx_begin(a->st);
+	rc = store_begin(a->st, STORE_WR, &tx);
 	if (rc != PV_OK)
 		goto out;
-	in_tx = true;
-	rc = store_checkpoint_put(a->st, &cp);
+	rc = store_checkpoint_put(tx, &cp);
 	if (rc != PV_OK)
 		goto out;
-	rc = store_tx_commit(a->st);
-	if (rc == PV_OK)
-		in_tx = false;
+	rc = store_commit(tx);
 out:
-	if (in_tx)
-		store_tx_rollback(a->st);
+	store_end(tx);
 	return rc;
 }
 
@@ -168,8 +164,9 @@ static void reload_head(struct audit *a)
 {
 	int64_t seq;
 	char hash[65];
-	enum pv_rc rc = store_audit_head(a->st, &seq, hash);
+	enum pv_rc rc;
 
+	STORE_READ(a->st, rc, store_audit_head(tx, &seq, hash));
 	if (rc != PV_OK) {
 		log_error("audit: cannot reload chain head (%s); writes fail until it can",
 		    pv_rc_name(rc));
@@ -198,7 +195,7 @@ static enum pv_rc on_group_begin(void *arg)
 	return PV_OK;
 }
 
-static enum pv_rc on_tx_append(void *arg, struct store *st, void *part, enum pv_rc fn_rc,
+static enum pv_rc on_tx_append(void *arg, struct store_tx *tx, void *part, enum pv_rc fn_rc,
     const struct store_audit_row **out)
 {
 	struct audit *a = arg;
@@ -232,7 +229,7 @@ static enum pv_rc on_tx_append(void *arg, struct store *st, void *part, enum pv_
 	if (rc != PV_OK)
 		return rc;
 	row->hash = j->hash;
-	rc = store_audit_append(st, row);
+	rc = store_audit_append(tx, row);
 	if (rc != PV_OK)
 		return rc;
 	a->g_seq++;
@@ -272,6 +269,7 @@ enum pv_rc audit_start(struct store *st, struct keys *keys, const struct audit_c
 	uint8_t pub[CRYPTO_ED25519_PUB_LEN];
 	struct commit_config qc = { 0 };
 	struct commit_participant part;
+	struct store_tx *rtx = NULL;
 
 	if (!st || !out)
 		return PV_E_INVALID;
@@ -294,12 +292,16 @@ enum pv_rc audit_start(struct store *st, struct keys *keys, const struct audit_c
 	}
 	mu_init = true;
 
-	/* Reads on the caller's connection; the committer has not started yet. */
-	rc = store_audit_head(st, &a->head_seq, a->head_hash);
+	/* One read transaction (a consistent head and checkpoint); the
+	 * committer has not started yet. */
+	rc = store_begin(st, STORE_RD, &rtx);
 	if (rc != PV_OK)
 		goto out;
+	rc = store_audit_head(rtx, &a->head_seq, a->head_hash);
 	a->cp_seq = 0;
-	rc = store_checkpoint_scan(st, max_cp_seq_cb, &a->cp_seq);
+	if (rc == PV_OK)
+		rc = store_checkpoint_scan(rtx, max_cp_seq_cb, &a->cp_seq);
+	store_end(rtx);
 	if (rc != PV_OK)
 		goto out;
 	if (keys) {

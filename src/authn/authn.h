@@ -378,6 +378,7 @@ size_t authn_throttle_capacity(struct authn_throttle *t);
  * ====================================================================== */
 
 struct store;
+struct store_tx;
 struct keys;
 struct audit;
 struct pv_config;
@@ -481,7 +482,7 @@ void authn_sessions_end_user(struct authn_service *s, const char *user_id,
 /* Forget the password and MFA lockout counters of a user (lockout_clear.c);
  * call inside the store transaction whose audit entry records it (unlock,
  * reset). */
-enum pv_rc authn_lockout_clear(struct store *st, const char *username);
+enum pv_rc authn_lockout_clear(struct store_tx *tx, const char *username);
 
 /* Lowercase a presented username into key (bounded, for lockout and
  * lookup); true if it is a valid username. key holds AUTHN_USERNAME_KEY_MAX

@@ -13,12 +13,12 @@
 #include "authn/authn_int.h"
 
 enum pv_rc
-authn_lockout_clear(struct store *st, const char *username)
+authn_lockout_clear(struct store_tx *tx, const char *username)
 {
 	char key[STORE_USERNAME_MAX];
 
 	/* the counters are keyed by the lowercased name the login was typed as */
 	if (!authn_username_key(username, key))
 		return PV_E_INVALID;
-	return store_lockout_clear(st, key);
+	return store_lockout_clear(tx, key);
 }

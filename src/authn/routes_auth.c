@@ -86,22 +86,22 @@ struct login_job {
 };
 
 static enum pv_rc
-login_fn(struct store *st, void *arg)
+login_fn(struct store_tx *tx, void *arg)
 {
 	struct login_job *j = arg;
 	struct store_lockout zero = { 0, 0, 0 };
 	struct store_lockout cur;
 	enum pv_rc rc;
 
-	if ((rc = store_lockout_get(st, j->key, PW_KIND, &cur)) != PV_OK)
+	if ((rc = store_lockout_get(tx, j->key, PW_KIND, &cur)) != PV_OK)
 		return rc;
 	if ((cur.failures != 0 || cur.locked_until_ms != 0) &&
-	    (rc = store_lockout_put(st, j->key, PW_KIND, &zero)) != PV_OK)
+	    (rc = store_lockout_put(tx, j->key, PW_KIND, &zero)) != PV_OK)
 		return rc;
 	if (j->rehash != NULL || j->consume_otp) {
 		struct store_user u;
 
-		if ((rc = store_user_get(st, j->user_id, &u)) != PV_OK)
+		if ((rc = store_user_get(tx, j->user_id, &u)) != PV_OK)
 			return rc;
 		/* re-checked on the writer: two logins with one one-time
 		 * password cannot both pass */
@@ -113,14 +113,14 @@ login_fn(struct store *st, void *arg)
 			u.otp_used_ms = j->now_ms > 0 ? j->now_ms : 1;
 		if (j->rehash != NULL)
 			util_strlcpy(u.password_hash, j->rehash, sizeof(u.password_hash));
-		rc = store_user_update(st, &u);
+		rc = store_user_update(tx, &u);
 		store_user_clear(&u);
 		if (rc != PV_OK)
 			return rc;
 	}
-	if (j->session != NULL && (rc = store_session_put(st, j->session)) != PV_OK)
+	if (j->session != NULL && (rc = store_session_put(tx, j->session)) != PV_OK)
 		return rc;
-	if (j->pending != NULL && (rc = store_mfa_pending_put(st, j->pending)) != PV_OK)
+	if (j->pending != NULL && (rc = store_mfa_pending_put(tx, j->pending)) != PV_OK)
 		return rc;
 	return PV_OK;
 }
@@ -177,7 +177,7 @@ h_login(struct http_request *req)
 		return rate_limited(s, req, "auth.login", NULL, "auth", retry);
 	valid = authn_username_key(username, key);
 	if (valid) {
-		rc = store_user_get_by_username(s->st, key, &u);
+		STORE_READ(s->st, rc, store_user_get_by_username(tx, key, &u));
 		if (rc == PV_OK)
 			found = true;
 		else if (rc != PV_E_NOTFOUND)
@@ -360,7 +360,8 @@ recovery_match(struct authn_service *s, const char *user_id, const char *input,
 		return PV_E_UNAUTH;
 	if ((rc = authn_recovery_mac(s, sha, mac)) != PV_OK)
 		return rc;
-	if ((rc = store_recovery_unused(s->st, user_id, on_recovery, &l)) != PV_OK)
+	STORE_READ(s->st, rc, store_recovery_unused(tx, user_id, on_recovery, &l));
+	if (rc != PV_OK)
 		return rc;
 	for (i = 0; i < l.n; i++) {
 		if (crypto_memeq(mac, codes[i], AUTHN_HASH_HEX_MAX - 1) && !any) {
@@ -388,7 +389,7 @@ struct mfa_job {
 /* On the writer: the TOTP step (or recovery code) is consumed atomically
  * with the session, so two requests with one code cannot both pass. */
 static enum pv_rc
-mfa_fn(struct store *st, void *arg)
+mfa_fn(struct store_tx *tx, void *arg)
 {
 	struct mfa_job *j = arg;
 	struct store_lockout zero = { 0, 0, 0 };
@@ -396,30 +397,30 @@ mfa_fn(struct store *st, void *arg)
 	enum pv_rc rc;
 
 	if (j->step >= 0) {
-		if ((rc = store_user_get(st, j->user_id, &u)) != PV_OK)
+		if ((rc = store_user_get(tx, j->user_id, &u)) != PV_OK)
 			return rc;
 		if (u.mfa_last_step >= j->step) {
 			store_user_clear(&u);
 			return PV_E_UNAUTH;   /* replayed concurrently */
 		}
 		u.mfa_last_step = j->step;
-		rc = store_user_update(st, &u);
+		rc = store_user_update(tx, &u);
 		store_user_clear(&u);
 		if (rc != PV_OK)
 			return rc;
 	} else {
-		rc = store_recovery_use(st, j->user_id, j->recovery_hash, j->now_ms);
+		rc = store_recovery_use(tx, j->user_id, j->recovery_hash, j->now_ms);
 		if (rc == PV_E_NOTFOUND)
 			return PV_E_UNAUTH;
 		if (rc != PV_OK)
 			return rc;
 	}
-	rc = store_mfa_pending_delete(st, j->pending_hash, j->now_ms);
+	rc = store_mfa_pending_delete(tx, j->pending_hash, j->now_ms);
 	if (rc != PV_OK)
 		return rc == PV_E_NOTFOUND ? PV_E_UNAUTH : rc;
-	if ((rc = store_lockout_put(st, j->mfa_key, MFA_KIND, &zero)) != PV_OK)
+	if ((rc = store_lockout_put(tx, j->mfa_key, MFA_KIND, &zero)) != PV_OK)
 		return rc;
-	return store_session_put(st, j->session);
+	return store_session_put(tx, j->session);
 }
 
 struct mfa_reserve_job {
@@ -438,7 +439,7 @@ struct mfa_reserve_job {
  * PV_E_NOTFOUND: the pending login is gone; PV_E_TOOBIG: its tries are used
  * up (it is deleted); PV_E_LOCKED: the account's MFA is locked. */
 static enum pv_rc
-mfa_reserve_fn(struct store *st, void *arg)
+mfa_reserve_fn(struct store_tx *tx, void *arg)
 {
 	struct mfa_reserve_job *j = arg;
 	const struct pv_config *cfg = j->s->cfg;
@@ -447,15 +448,15 @@ mfa_reserve_fn(struct store *st, void *arg)
 	struct authn_lockout l;
 	enum pv_rc rc;
 
-	if ((rc = store_mfa_pending_get(st, j->pending_hash, &p)) != PV_OK)
+	if ((rc = store_mfa_pending_get(tx, j->pending_hash, &p)) != PV_OK)
 		return rc;
 	if (p.expires_ms <= j->now_ms)
 		return PV_E_NOTFOUND;
 	if (p.attempts >= AUTHN_MFA_PENDING_ATTEMPTS) {
-		rc = store_mfa_pending_delete(st, j->pending_hash, j->now_ms);
+		rc = store_mfa_pending_delete(tx, j->pending_hash, j->now_ms);
 		return rc == PV_OK || rc == PV_E_NOTFOUND ? PV_E_TOOBIG : rc;
 	}
-	if ((rc = store_lockout_get(st, j->mfa_key, MFA_KIND, &sl)) != PV_OK)
+	if ((rc = store_lockout_get(tx, j->mfa_key, MFA_KIND, &sl)) != PV_OK)
 		return rc;
 	l.failures = sl.failures;
 	l.window_start_ms = sl.window_start_ms;
@@ -467,9 +468,9 @@ mfa_reserve_fn(struct store *st, void *arg)
 	sl.failures = l.failures;
 	sl.window_start_ms = l.window_start_ms;
 	sl.locked_until_ms = l.locked_until_ms;
-	if ((rc = store_lockout_put(st, j->mfa_key, MFA_KIND, &sl)) != PV_OK)
+	if ((rc = store_lockout_put(tx, j->mfa_key, MFA_KIND, &sl)) != PV_OK)
 		return rc;
-	return store_mfa_pending_attempt(st, j->pending_hash);
+	return store_mfa_pending_attempt(tx, j->pending_hash);
 }
 
 static enum pv_rc
@@ -498,9 +499,12 @@ h_mfa(struct http_request *req)
 		return rate_limited(s, req, "auth.mfa", NULL, "auth", retry);
 	authn_ev_init(&ev, NULL, req->source, "auth.mfa", "auth");
 	ev.outcome = AUDIT_DENIED;
-	if (authn_token_hash(AUTHN_TOKEN_MFA, mtok, phash) != PV_OK ||
-	    (rc = store_mfa_pending_get(s->st, phash, &pend)) == PV_E_NOTFOUND ||
-	    (rc == PV_OK && pend.expires_ms <= now)) {
+	rc = authn_token_hash(AUTHN_TOKEN_MFA, mtok, phash);
+	if (rc == PV_OK)
+		STORE_READ(s->st, rc, store_mfa_pending_get(tx, phash, &pend));
+	else
+		rc = PV_E_NOTFOUND;
+	if (rc == PV_E_NOTFOUND || (rc == PV_OK && pend.expires_ms <= now)) {
 		ev.reason = "invalid_mfa_token";
 		if (audit_record(s->audit, &ev) != PV_OK)
 			return PV_E_AUDIT;
@@ -509,7 +513,8 @@ h_mfa(struct http_request *req)
 	}
 	if (rc != PV_OK)
 		return rc;
-	if ((rc = store_user_get(s->st, pend.user_id, &u)) != PV_OK)
+	STORE_READ(s->st, rc, store_user_get(tx, pend.user_id, &u));
+	if (rc != PV_OK)
 		return rc == PV_E_NOTFOUND ? http_fail(req, PV_E_UNAUTH, INVALID_LOGIN) : rc;
 	snprintf(res, sizeof(res), "users/%s", u.id);
 	ev.actor.user_id = u.id;
@@ -630,31 +635,31 @@ struct password_job {
 };
 
 static enum pv_rc
-password_fn(struct store *st, void *arg)
+password_fn(struct store_tx *tx, void *arg)
 {
 	struct password_job *j = arg;
 	struct store_lockout zero = { 0, 0, 0 };
 	struct store_user u;
 	enum pv_rc rc;
 
-	if ((rc = store_user_get(st, j->p->user_id, &u)) != PV_OK)
+	if ((rc = store_user_get(tx, j->p->user_id, &u)) != PV_OK)
 		return rc;
 	util_strlcpy(u.password_hash, j->hash, sizeof(u.password_hash));
 	u.password_one_time = false;
 	u.credential_epoch++;
 	u.updated_ms = j->now_ms;
 	j->new_epoch = u.credential_epoch;
-	rc = store_user_update(st, &u);
+	rc = store_user_update(tx, &u);
 	if (rc == PV_OK)
-		rc = store_lockout_put(st, u.username, PW_KIND, &zero);
+		rc = store_lockout_put(tx, u.username, PW_KIND, &zero);
 	store_user_clear(&u);
 	if (rc != PV_OK)
 		return rc;
 	/* this session moves to the new epoch; every other one ends */
-	if ((rc = store_session_set_state(st, j->p->session_id, j->new_flags, j->p->mfa_verified,
+	if ((rc = store_session_set_state(tx, j->p->session_id, j->new_flags, j->p->mfa_verified,
 	    j->new_epoch)) != PV_OK)
 		return rc;
-	return store_session_end_all_for_user(st, j->p->user_id, j->p->session_id, j->now_ms,
+	return store_session_end_all_for_user(tx, j->p->user_id, j->p->session_id, j->now_ms,
 	    authn_session_end_name(AUTHN_END_PASSWORD), &j->ended);
 }
 
@@ -683,7 +688,8 @@ h_password(struct http_request *req)
 	snprintf(res, sizeof(res), "users/%s", p->user_id);
 	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
 		return rate_limited(s, req, "auth.password", p, res, retry);
-	if ((rc = store_user_get(s->st, p->user_id, &u)) != PV_OK)
+	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &u));
+	if (rc != PV_OK)
 		return rc;
 	authn_ev_init(&ev, p, req->source, "auth.password", res);
 	/* the current password is a credential: reserve before verifying */
@@ -761,13 +767,13 @@ struct enroll_job {
 };
 
 static enum pv_rc
-enroll_fn(struct store *st, void *arg)
+enroll_fn(struct store_tx *tx, void *arg)
 {
 	struct enroll_job *j = arg;
 	struct store_user u;
 	enum pv_rc rc;
 
-	if ((rc = store_user_get(st, j->user_id, &u)) != PV_OK)
+	if ((rc = store_user_get(tx, j->user_id, &u)) != PV_OK)
 		return rc;
 	if (u.mfa_enabled) {
 		store_user_clear(&u);
@@ -781,7 +787,7 @@ enroll_fn(struct store *st, void *arg)
 	u.mfa_env_len = j->sealed->mfa_env_len;
 	u.mfa_last_step = -1;
 	u.updated_ms = j->now_ms;
-	rc = store_user_update(st, &u);
+	rc = store_user_update(tx, &u);
 	/* the buffers belong to j->sealed */
 	u.mfa_secret = NULL;
 	u.mfa_env = NULL;
@@ -844,14 +850,14 @@ struct confirm_job {
 };
 
 static enum pv_rc
-confirm_fn(struct store *st, void *arg)
+confirm_fn(struct store_tx *tx, void *arg)
 {
 	struct confirm_job *j = arg;
 	struct store_lockout zero = { 0, 0, 0 };
 	struct store_user u;
 	enum pv_rc rc;
 
-	if ((rc = store_user_get(st, j->p->user_id, &u)) != PV_OK)
+	if ((rc = store_user_get(tx, j->p->user_id, &u)) != PV_OK)
 		return rc;
 	if (u.mfa_enabled || u.mfa_secret == NULL || u.mfa_last_step >= j->step) {
 		store_user_clear(&u);
@@ -861,14 +867,14 @@ confirm_fn(struct store *st, void *arg)
 	u.mfa_last_step = j->step;
 	u.updated_ms = j->now_ms;
 	j->epoch = u.credential_epoch;
-	rc = store_user_update(st, &u);
+	rc = store_user_update(tx, &u);
 	if (rc == PV_OK)
-		rc = store_lockout_put(st, u.username, MFA_KIND, &zero);
+		rc = store_lockout_put(tx, u.username, MFA_KIND, &zero);
 	store_user_clear(&u);
 	if (rc != PV_OK ||
-	    (rc = store_recovery_set(st, j->p->user_id, j->hashes, AUTHN_RECOVERY_COUNT)) != PV_OK)
+	    (rc = store_recovery_set(tx, j->p->user_id, j->hashes, AUTHN_RECOVERY_COUNT)) != PV_OK)
 		return rc;
-	return store_session_set_state(st, j->p->session_id, j->new_flags, true, j->epoch);
+	return store_session_set_state(tx, j->p->session_id, j->new_flags, true, j->epoch);
 }
 
 static enum pv_rc
@@ -899,7 +905,8 @@ h_mfa_confirm(struct http_request *req)
 	snprintf(res, sizeof(res), "users/%s", p->user_id);
 	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
 		return rate_limited(s, req, "auth.mfa_enroll", p, res, retry);
-	if ((rc = store_user_get(s->st, p->user_id, &u)) != PV_OK)
+	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &u));
+	if (rc != PV_OK)
 		return rc;
 	authn_ev_init(&ev, p, req->source, "auth.mfa_enroll", res);
 	if (u.mfa_enabled || u.mfa_secret == NULL) {
@@ -1012,11 +1019,11 @@ struct logout_job {
 };
 
 static enum pv_rc
-logout_fn(struct store *st, void *arg)
+logout_fn(struct store_tx *tx, void *arg)
 {
 	struct logout_job *j = arg;
 
-	return store_session_end(st, j->session_id, j->now_ms,
+	return store_session_end(tx, j->session_id, j->now_ms,
 	    authn_session_end_name(AUTHN_END_LOGOUT));
 }
 

@@ -311,20 +311,23 @@ authn_user_roles(struct store *st, const char *user_id,
     char roles[AUTHN_ROLES_MAX][AUTHN_ROLE_NAME_MAX], size_t *n)
 {
 	struct roles_acc *a;
+	struct store_tx *tx = NULL;
 	enum pv_rc rc;
 	size_t i, k;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return PV_E_NOMEM;
 	a->roles = roles;
-	if ((rc = store_user_roles_get(st, user_id, on_role, a)) != PV_OK ||
-	    (rc = store_user_groups_get(st, user_id, on_group, a)) != PV_OK)
+	if ((rc = store_begin(st, STORE_RD, &tx)) != PV_OK)
+		goto out;
+	if ((rc = store_user_roles_get(tx, user_id, on_role, a)) != PV_OK ||
+	    (rc = store_user_groups_get(tx, user_id, on_group, a)) != PV_OK)
 		goto out;
 	for (i = 0; i < a->ngroups; i++) {
 		struct store_group g;
 		json_t *arr;
 
-		rc = store_group_get(st, a->groups[i], &g);
+		rc = store_group_get(tx, a->groups[i], &g);
 		if (rc == PV_E_NOTFOUND)
 			continue;
 		if (rc != PV_OK)
@@ -347,6 +350,7 @@ authn_user_roles(struct store *st, const char *user_id,
 	*n = a->n;
 	rc = PV_OK;
 out:
+	store_end(tx);
 	free(a);
 	return rc;
 }
@@ -397,10 +401,9 @@ authn_mfa_required(struct authn_service *s, const char *user_id)
 /* ------------------------------------------------------------------ */
 
 static enum pv_rc
-kek_job(struct store *st, void *arg)
+kek_job(struct store_tx *tx, void *arg)
 {
-	(void)st;
-	return keys_kek_ensure(arg, AUTHN_KEK);
+	return keys_kek_ensure_tx(arg, tx, AUTHN_KEK);
 }
 
 enum pv_rc
@@ -525,7 +528,7 @@ struct reserve_job {
  * counted as a failure before its credential is verified; a success resets
  * the counter in the same transaction as the session it creates. */
 static enum pv_rc
-reserve_fn(struct store *st, void *arg)
+reserve_fn(struct store_tx *tx, void *arg)
 {
 	struct reserve_job *j = arg;
 	const struct pv_config *cfg = j->s->cfg;
@@ -534,7 +537,7 @@ reserve_fn(struct store *st, void *arg)
 	int64_t now = util_now_ms();
 	enum pv_rc rc;
 
-	if ((rc = store_lockout_get(st, j->key, j->kind, &sl)) != PV_OK)
+	if ((rc = store_lockout_get(tx, j->key, j->kind, &sl)) != PV_OK)
 		return rc;
 	l.failures = sl.failures;
 	l.window_start_ms = sl.window_start_ms;
@@ -546,7 +549,7 @@ reserve_fn(struct store *st, void *arg)
 	sl.failures = l.failures;
 	sl.window_start_ms = l.window_start_ms;
 	sl.locked_until_ms = l.locked_until_ms;
-	return store_lockout_put(st, j->key, j->kind, &sl);
+	return store_lockout_put(tx, j->key, j->kind, &sl);
 }
 
 enum pv_rc
@@ -860,12 +863,12 @@ entry_load(struct authn_service *s, const char *token_hash, uint64_t gen,
 	enum pv_rc rc;
 
 	memset(&u, 0, sizeof(u));
-	rc = store_session_get_by_hash(s->st, token_hash, &row);
+	STORE_READ(s->st, rc, store_session_get_by_hash(tx, token_hash, &row));
 	if (rc == PV_E_NOTFOUND)
 		return PV_E_UNAUTH;
 	if (rc != PV_OK)
 		return rc;
-	rc = store_user_get(s->st, row.user_id, &u);
+	STORE_READ(s->st, rc, store_user_get(tx, row.user_id, &u));
 	if (rc == PV_E_NOTFOUND)
 		return PV_E_UNAUTH;
 	if (rc != PV_OK)
@@ -911,10 +914,10 @@ struct expire_job {
 };
 
 static enum pv_rc
-expire_fn(struct store *st, void *arg)
+expire_fn(struct store_tx *tx, void *arg)
 {
 	struct expire_job *j = arg;
-	enum pv_rc rc = store_session_end(st, j->session_id, j->now_ms, j->reason);
+	enum pv_rc rc = store_session_end(tx, j->session_id, j->now_ms, j->reason);
 
 	return rc == PV_E_NOTFOUND ? PV_OK : rc;   /* already ended: nothing to do */
 }
@@ -925,10 +928,10 @@ struct touch_job {
 };
 
 static enum pv_rc
-touch_fn(struct store *st, void *arg)
+touch_fn(struct store_tx *tx, void *arg)
 {
 	struct touch_job *j = arg;
-	enum pv_rc rc = store_session_touch(st, j->session_id, j->seen_ms);
+	enum pv_rc rc = store_session_touch(tx, j->session_id, j->seen_ms);
 
 	return rc == PV_E_NOTFOUND ? PV_OK : rc;
 }

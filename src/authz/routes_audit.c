@@ -133,7 +133,7 @@ h_audit_list(struct http_request *req)
 	if ((a.arr = json_array()) == NULL)
 		return PV_E_NOMEM;
 	a.last = since;
-	rc = store_audit_scan(z->st, &f, on_entry, &a);
+	STORE_READ(z->st, rc, store_audit_scan(tx, &f, on_entry, &a));
 	if (rc == PV_OK && a.failed)
 		rc = PV_E_NOMEM;
 	if (rc != PV_OK) {

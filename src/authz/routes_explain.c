@@ -156,7 +156,7 @@ h_explain(struct http_request *req)
 	}
 
 	memset(&u, 0, sizeof(u));
-	rc = store_user_get(z->st, id, &u);
+	STORE_READ(z->st, rc, store_user_get(tx, id, &u));
 	store_user_clear(&u);
 	if (rc == PV_E_NOTFOUND)
 		return http_fail(req, PV_E_NOTFOUND, "no such principal");

@@ -61,9 +61,9 @@ struct role_job {
 };
 
 static enum pv_rc
-role_fn(struct store *st, void *arg)
+role_fn(struct store_tx *tx, void *arg)
 {
-	return store_role_put(st, ((struct role_job *)arg)->r);
+	return store_role_put(tx, ((struct role_job *)arg)->r);
 }
 
 static enum pv_rc
@@ -171,7 +171,8 @@ h_role_list(struct http_request *req)
 
 	if (arr == NULL)
 		return PV_E_NOMEM;
-	if ((rc = store_role_list(z->st, on_role, arr)) != PV_OK) {
+	STORE_READ(z->st, rc, store_role_list(tx, on_role, arr));
+	if (rc != PV_OK) {
 		json_decref(arr);
 		return rc;
 	}

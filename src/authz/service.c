@@ -97,7 +97,8 @@ role_lookup(void *arg, const char *name, char **perms, char **condition)
 
 	atomic_fetch_add(&z->role_reads, 1);
 	memset(&r, 0, sizeof(r));
-	if ((rc = store_role_get(z->st, name, &r)) != PV_OK)
+	STORE_READ(z->st, rc, store_role_get(tx, name, &r));
+	if (rc != PV_OK)
 		return rc;
 	*perms = strdup(r.permissions != NULL ? r.permissions : "[]");
 	*condition = r.condition != NULL ? strdup(r.condition) : NULL;

@@ -75,8 +75,11 @@ collect_jobs(struct util_metrics_writer *w, struct pv_app *app)
 	struct job_tally t;
 	size_t i;
 
+	enum pv_rc rc;
+
 	memset(&t, 0, sizeof(t));
-	if (store_job_list(app->st, tally_job, &t) != PV_OK) {
+	STORE_READ(app->st, rc, store_job_list(tx, tally_job, &t));
+	if (rc != PV_OK) {
 		log_warn("metrics: jobs not readable; phivault_jobs left out of this scrape");
 		return;
 	}
@@ -139,8 +142,11 @@ collect(struct util_metrics_writer *w, void *arg)
 	audit_head(app->audit, &seq, head);
 	util_metrics_emit(w, "phivault_audit_head_seq", "Sequence number of the newest audit entry",
 	    UTIL_METRIC_GAUGE, NULL, NULL, (double)seq);
-	if (store_session_count_open(app->st, now,
-	    now - (int64_t)app->cfg.idle_timeout_s * 1000, &open) == PV_OK)
+	enum pv_rc rc;
+
+	STORE_READ(app->st, rc, store_session_count_open(tx, now,
+	    now - (int64_t)app->cfg.idle_timeout_s * 1000, &open));
+	if (rc == PV_OK)
 		util_metrics_emit(w, "phivault_sessions_active",
 		    "Sessions open: not ended, within their idle and absolute limits",
 		    UTIL_METRIC_GAUGE, NULL, NULL, (double)open);

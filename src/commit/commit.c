@@ -4,8 +4,9 @@
  * request before background, subscribers in commit order).
  *
  * Invariants:
- *  - Only the committer thread touches the store through q->st after start,
- *    so "the group" is exactly the committer's open transaction.
+ *  - Only the committer thread writes through q->st after start: a group is
+ *    one STORE_WR store_tx, begun and ended in run_group, handed to every
+ *    fn and to the participant's tx_append.
  *  - A queued node is owned by the queue until its done has run; done runs
  *    exactly once, after COMMIT returned (durable) or after the rollback.
  *  - Subscribers are called before the group's done callbacks, so a
@@ -104,7 +105,8 @@ static size_t take_group(struct commit_queue *q)
 static void run_group(struct commit_queue *q, struct node **g, size_t n)
 {
 	enum pv_rc rc = PV_OK;
-	bool in_tx = false, begun = false;
+	bool begun = false;
+	struct store_tx *tx = NULL;
 	size_t nrows = 0;
 	int64_t t_begin = util_mono_us(), t_commit = 0;   /* metrics */
 
@@ -114,30 +116,29 @@ static void run_group(struct commit_queue *q, struct node **g, size_t n)
 			goto fail;
 	}
 	begun = true;
-	rc = store_tx_begin(q->st);
+	rc = store_begin(q->st, STORE_WR, &tx);
 	if (rc != PV_OK)
 		goto fail;
-	in_tx = true;
 	for (size_t i = 0; i < n; i++) {
 		struct node *x = g[i];
 
 		x->rc = PV_OK;
 		x->row = NULL;
 		if (x->tx.fn) {
-			rc = store_tx_savepoint(q->st);
+			rc = store_savepoint(tx);
 			if (rc != PV_OK)
 				goto fail;
-			x->rc = x->tx.fn(q->st, x->tx.fn_arg);
+			x->rc = x->tx.fn(tx, x->tx.fn_arg);
 			if (x->rc != PV_OK) {
-				store_tx_rollback_savepoint(q->st);
+				store_rollback_savepoint(tx);
 			} else {
-				rc = store_tx_release(q->st);
+				rc = store_release(tx);
 				if (rc != PV_OK)
 					goto fail;
 			}
 		}
 		if (q->part.tx_append) {
-			rc = q->part.tx_append(q->part.arg, q->st, x->tx.part, x->rc, &x->row);
+			rc = q->part.tx_append(q->part.arg, tx, x->tx.part, x->rc, &x->row);
 			if (rc != PV_OK)
 				goto fail;
 			if (x->row)
@@ -145,10 +146,11 @@ static void run_group(struct commit_queue *q, struct node **g, size_t n)
 		}
 	}
 	t_commit = util_mono_us();
-	rc = store_tx_commit(q->st);
+	rc = store_commit(tx);
 	if (rc != PV_OK)
 		goto fail;
-	in_tx = false;
+	store_end(tx);
+	tx = NULL;
 	commit_metrics_group(n, true, t_begin, t_commit, util_mono_us());
 	if (q->part.group_end)
 		q->part.group_end(q->part.arg, true);
@@ -168,8 +170,7 @@ static void run_group(struct commit_queue *q, struct node **g, size_t n)
 fail:
 	log_error("commit: group of %zu transaction(s) failed (%s); rolled back", n,
 	    pv_rc_name(rc));
-	if (in_tx)
-		store_tx_rollback(q->st);
+	store_end(tx);   /* rolls back; NULL-safe */
 	if (begun && q->part.group_end)
 		q->part.group_end(q->part.arg, false);
 	commit_metrics_group(n, false, t_begin, t_commit, util_mono_us());

@@ -50,8 +50,10 @@ struct commit_queue;
 
 enum commit_prio { COMMIT_REQUEST = 0, COMMIT_BACKGROUND = 1 };
 
-/* A data change, run on the committer thread inside the group's transaction. */
-typedef enum pv_rc (*commit_fn)(struct store *st, void *arg);
+/* A data change, run on the committer thread inside the group's transaction
+ * (a STORE_WR store_tx, in a savepoint of its own): every store op it makes
+ * takes tx. It must not commit or end tx. */
+typedef enum pv_rc (*commit_fn)(struct store_tx *tx, void *arg);
 /* Completion: rc is fn's rc, or PV_E_AUDIT if the group did not commit. */
 typedef void (*commit_done_fn)(enum pv_rc rc, void *arg);
 /* After each committed group: the entries its participants appended, in order. */
@@ -70,7 +72,7 @@ typedef void (*commit_subscriber_fn)(const struct store_audit_row *const *rows, 
  */
 struct commit_participant {
 	enum pv_rc (*group_begin)(void *arg);
-	enum pv_rc (*tx_append)(void *arg, struct store *st, void *part, enum pv_rc fn_rc,
+	enum pv_rc (*tx_append)(void *arg, struct store_tx *tx, void *part, enum pv_rc fn_rc,
 	    const struct store_audit_row **row);
 	void (*group_end)(void *arg, bool committed);
 	void (*tick)(void *arg, bool final);

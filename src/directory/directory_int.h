@@ -26,7 +26,7 @@ struct directory {
 void directory_changed(struct directory *s);
 
 /* The API representation of u (with its roles and groups). */
-json_t *directory_user_json(struct store *st, const struct store_user *u);
+json_t *directory_user_json(struct store_tx *tx, const struct store_user *u);
 
 /* Route tables (one registration function per file). */
 enum pv_rc directory_route_users(struct directory *d, struct http_server *srv);

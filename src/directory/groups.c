@@ -26,9 +26,9 @@ struct group_job {
 };
 
 static enum pv_rc
-group_fn(struct store *st, void *arg)
+group_fn(struct store_tx *tx, void *arg)
 {
-	return store_group_put(st, ((struct group_job *)arg)->g);
+	return store_group_put(tx, ((struct group_job *)arg)->g);
 }
 
 /* Every name a distinct, existing role. */
@@ -54,7 +54,7 @@ roles_check(struct directory *z, const struct directory_group_spec *sp,
 				snprintf(res->message, sizeof(res->message), "roles[%zu] is a duplicate", i);
 				return PV_E_INVALID;
 			}
-		rc = store_role_get(z->st, r, &sr);
+		STORE_READ(z->st, rc, store_role_get(tx, r, &sr));
 		if (rc == PV_OK)
 			store_role_clear(&sr);
 		if (rc == PV_E_NOTFOUND) {
@@ -145,7 +145,8 @@ directory_group_list(struct directory *z, const struct pv_actor *actor, json_t *
 	memset(res, 0, sizeof(*res));
 	if (arr == NULL)
 		return PV_E_NOMEM;
-	if ((rc = store_group_list(z->st, on_group, arr)) != PV_OK) {
+	STORE_READ(z->st, rc, store_group_list(tx, on_group, arr));
+	if (rc != PV_OK) {
 		json_decref(arr);
 		return rc;
 	}

@@ -128,12 +128,14 @@ names_exist(struct directory *s, const char *key, bool roles, const char *const 
 		if (roles) {
 			struct store_role r;
 
-			if ((rc = store_role_get(s->st, names[i], &r)) == PV_OK)
+			STORE_READ(s->st, rc, store_role_get(tx, names[i], &r));
+			if (rc == PV_OK)
 				store_role_clear(&r);
 		} else {
 			struct store_group g;
 
-			if ((rc = store_group_get(s->st, names[i], &g)) == PV_OK)
+			STORE_READ(s->st, rc, store_group_get(tx, names[i], &g));
+			if (rc == PV_OK)
 				store_group_clear(&g);
 		}
 		if (rc == PV_E_NOTFOUND) {
@@ -202,15 +204,15 @@ struct create_job {
 };
 
 static enum pv_rc
-create_fn(struct store *st, void *arg)
+create_fn(struct store_tx *tx, void *arg)
 {
 	struct create_job *j = arg;
 	enum pv_rc rc;
 
-	if ((rc = store_user_put(st, j->u)) != PV_OK ||
-	    (rc = store_user_roles_set(st, j->u->id, j->roles, j->nroles)) != PV_OK)
+	if ((rc = store_user_put(tx, j->u)) != PV_OK ||
+	    (rc = store_user_roles_set(tx, j->u->id, j->roles, j->nroles)) != PV_OK)
 		return rc;
-	return store_user_groups_set(st, j->u->id, j->groups, j->ngroups);
+	return store_user_groups_set(tx, j->u->id, j->groups, j->ngroups);
 }
 
 /* Hash password into u, commit u with its memberships and the user.create
@@ -301,15 +303,15 @@ on_name(const char *name, void *arg)
 }
 
 json_t *
-directory_user_json(struct store *st, const struct store_user *u)
+directory_user_json(struct store_tx *tx, const struct store_user *u)
 {
 	json_t *o, *roles = json_array(), *groups = json_array(), *attrs;
 	char c[32], up[32], d[32];
 
 	attrs = json_loads(u->attributes ? u->attributes : "{}", 0, NULL);
 	if (roles == NULL || groups == NULL || attrs == NULL ||
-	    store_user_roles_get(st, u->id, on_name, roles) != PV_OK ||
-	    store_user_groups_get(st, u->id, on_name, groups) != PV_OK) {
+	    store_user_roles_get(tx, u->id, on_name, roles) != PV_OK ||
+	    store_user_groups_get(tx, u->id, on_name, groups) != PV_OK) {
 		json_decref(roles);
 		json_decref(groups);
 		json_decref(attrs);
@@ -340,7 +342,7 @@ load(struct directory *s, const char *id, struct store_user *u,
 
 	if (id == NULL || !util_id_valid("usr", id))
 		return fail(res, PV_E_NOTFOUND, "No such user");
-	rc = store_user_get(s->st, id, u);
+	STORE_READ(s->st, rc, store_user_get(tx, id, u));
 	if (rc == PV_E_NOTFOUND)
 		return fail(res, rc, "No such user");
 	return rc;
@@ -351,15 +353,21 @@ directory_user_get(struct directory *s, const struct pv_actor *actor, const char
     json_t **out, struct directory_result *res)
 {
 	struct store_user u;
-	json_t *o;
+	struct store_tx *tx = NULL;
+	json_t *o = NULL;
 	enum pv_rc rc;
 
 	(void)actor;
 	memset(res, 0, sizeof(*res));
 	if ((rc = load(s, id, &u, res)) != PV_OK)
 		return rc;
-	o = directory_user_json(s->st, &u);
+	if ((rc = store_begin(s->st, STORE_RD, &tx)) == PV_OK) {
+		o = directory_user_json(tx, &u);
+		store_end(tx);
+	}
 	store_user_clear(&u);
+	if (rc != PV_OK)
+		return rc;
 	if (o == NULL)
 		return PV_E_INTERNAL;
 	*out = o;
@@ -367,7 +375,7 @@ directory_user_get(struct directory *s, const struct pv_actor *actor, const char
 }
 
 struct list_acc {
-	struct store *st;
+	struct store_tx *tx;
 	json_t *arr;
 	bool failed;
 };
@@ -376,7 +384,7 @@ static int
 on_user(const struct store_user *u, void *arg)
 {
 	struct list_acc *a = arg;
-	json_t *o = directory_user_json(a->st, u);
+	json_t *o = directory_user_json(a->tx, u);
 
 	if (o == NULL) {
 		a->failed = true;
@@ -390,7 +398,7 @@ enum pv_rc
 directory_user_list(struct directory *s, const struct pv_actor *actor, const char *username,
     json_t **out, struct directory_result *res)
 {
-	struct list_acc a = { s->st, NULL, false };
+	struct list_acc a = { NULL, NULL, false };
 	char key[STORE_USERNAME_MAX];
 	struct store_user u;
 	enum pv_rc rc;
@@ -403,10 +411,14 @@ directory_user_list(struct directory *s, const struct pv_actor *actor, const cha
 		    "username must be 1-64 characters of a-z, 0-9, '.', '_' and '-'");
 	if ((a.arr = json_array()) == NULL)
 		return PV_E_NOMEM;
+	if ((rc = store_begin(s->st, STORE_RD, &a.tx)) != PV_OK) {
+		json_decref(a.arr);
+		return rc;
+	}
 	if (username == NULL) {
-		rc = store_user_list(s->st, on_user, &a);
+		rc = store_user_list(a.tx, on_user, &a);
 	} else {
-		rc = store_user_get_by_username(s->st, key, &u);
+		rc = store_user_get_by_username(a.tx, key, &u);
 		if (rc == PV_OK) {
 			(void)on_user(&u, &a);
 			store_user_clear(&u);
@@ -414,6 +426,7 @@ directory_user_list(struct directory *s, const struct pv_actor *actor, const cha
 			rc = PV_OK;   /* zero users of that name */
 		}
 	}
+	store_end(a.tx);
 	if (rc == PV_OK && a.failed)
 		rc = PV_E_INTERNAL;
 	if (rc != PV_OK) {
@@ -433,14 +446,14 @@ struct patch_job {
 };
 
 static enum pv_rc
-patch_fn(struct store *st, void *arg)
+patch_fn(struct store_tx *tx, void *arg)
 {
 	struct patch_job *j = arg;
 	const struct directory_user_spec *sp = j->sp;
 	struct store_user u;
 	enum pv_rc rc;
 
-	if ((rc = store_user_get(st, j->id, &u)) != PV_OK)
+	if ((rc = store_user_get(tx, j->id, &u)) != PV_OK)
 		return rc;
 	if (sp->display_name != NULL)
 		util_strlcpy(u.display_name, sp->display_name, sizeof(u.display_name));
@@ -457,15 +470,15 @@ patch_fn(struct store *st, void *arg)
 		u.attributes = a;
 	}
 	u.updated_ms = j->now_ms;
-	rc = store_user_update(st, &u);
+	rc = store_user_update(tx, &u);
 	store_user_clear(&u);
 	if (rc != PV_OK)
 		return rc;
 	if (sp->set_roles &&
-	    (rc = store_user_roles_set(st, j->id, sp->roles, sp->nroles)) != PV_OK)
+	    (rc = store_user_roles_set(tx, j->id, sp->roles, sp->nroles)) != PV_OK)
 		return rc;
 	if (sp->set_groups &&
-	    (rc = store_user_groups_set(st, j->id, sp->groups, sp->ngroups)) != PV_OK)
+	    (rc = store_user_groups_set(tx, j->id, sp->groups, sp->ngroups)) != PV_OK)
 		return rc;
 	return PV_OK;
 }
@@ -527,25 +540,25 @@ struct state_job {
 };
 
 static enum pv_rc
-disable_fn(struct store *st, void *arg)
+disable_fn(struct store_tx *tx, void *arg)
 {
 	struct state_job *j = arg;
 	struct store_user u;
 	enum pv_rc rc;
 
-	if ((rc = store_user_get(st, j->id, &u)) != PV_OK)
+	if ((rc = store_user_get(tx, j->id, &u)) != PV_OK)
 		return rc;
 	if (!u.disabled) {
 		u.disabled = true;
 		u.disabled_ms = j->now_ms;
 		u.credential_epoch++;   /* every session made before is dead */
 		u.updated_ms = j->now_ms;
-		rc = store_user_update(st, &u);
+		rc = store_user_update(tx, &u);
 	}
 	store_user_clear(&u);
 	if (rc != PV_OK)
 		return rc;
-	return store_session_end_all_for_user(st, j->id, NULL, j->now_ms,
+	return store_session_end_all_for_user(tx, j->id, NULL, j->now_ms,
 	    authn_session_end_name(AUTHN_END_DISABLED), &j->ended);
 }
 
@@ -626,13 +639,13 @@ target_other(struct directory *s, const struct pv_actor *actor, const char *acti
 }
 
 static enum pv_rc
-enable_fn(struct store *st, void *arg)
+enable_fn(struct store_tx *tx, void *arg)
 {
 	struct state_job *j = arg;
 	struct store_user u;
 	enum pv_rc rc = PV_OK;
 
-	if ((rc = store_user_get(st, j->id, &u)) != PV_OK)
+	if ((rc = store_user_get(tx, j->id, &u)) != PV_OK)
 		return rc;
 	if (u.disabled) {
 		/* Sessions ended at disable stay ended: the credential epoch
@@ -640,28 +653,28 @@ enable_fn(struct store *st, void *arg)
 		u.disabled = false;
 		u.disabled_ms = 0;
 		u.updated_ms = j->now_ms;
-		rc = store_user_update(st, &u);
+		rc = store_user_update(tx, &u);
 	}
 	store_user_clear(&u);
 	return rc;
 }
 
 static enum pv_rc
-unlock_fn(struct store *st, void *arg)
+unlock_fn(struct store_tx *tx, void *arg)
 {
 	struct state_job *j = arg;
 
-	return authn_lockout_clear(st, j->username);
+	return authn_lockout_clear(tx, j->username);
 }
 
 static enum pv_rc
-reset_fn(struct store *st, void *arg)
+reset_fn(struct store_tx *tx, void *arg)
 {
 	struct state_job *j = arg;
 	struct store_user u;
 	enum pv_rc rc;
 
-	if ((rc = store_user_get(st, j->id, &u)) != PV_OK)
+	if ((rc = store_user_get(tx, j->id, &u)) != PV_OK)
 		return rc;
 	if (u.disabled) {
 		store_user_clear(&u);
@@ -679,13 +692,13 @@ reset_fn(struct store *st, void *arg)
 	u.mfa_enabled = false;      /* enrol again at the next login */
 	u.mfa_last_step = -1;
 	u.updated_ms = j->now_ms;
-	rc = store_user_update(st, &u);
+	rc = store_user_update(tx, &u);
 	store_user_clear(&u);
 	if (rc != PV_OK ||
-	    (rc = store_recovery_set(st, j->id, NULL, 0)) != PV_OK ||
-	    (rc = authn_lockout_clear(st, j->username)) != PV_OK)
+	    (rc = store_recovery_set(tx, j->id, NULL, 0)) != PV_OK ||
+	    (rc = authn_lockout_clear(tx, j->username)) != PV_OK)
 		return rc;
-	return store_session_end_all_for_user(st, j->id, NULL, j->now_ms,
+	return store_session_end_all_for_user(tx, j->id, NULL, j->now_ms,
 	    authn_session_end_name(AUTHN_END_PASSWORD), &j->ended);
 }
 

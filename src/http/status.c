@@ -49,6 +49,8 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	[PV_PENDING] = { "internal", 500, "Internal error" },
 	[PV_E_JOB_CONFLICT] = { "job_conflict", 409,
 	    "The job's state does not allow this change" },
+	/* a write on a read transaction is a bug of ours, not the caller's */
+	[PV_E_READONLY] = { "internal", 500, "Internal error" },
 };
 
 static const struct rc_map *

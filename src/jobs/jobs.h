@@ -65,10 +65,10 @@ const char *jobs_state_name(enum jobs_state s);
 /* false if name is no state */
 bool jobs_state_parse(const char *name, enum jobs_state *out);
 
-/* What a step sees. st is the store inside the step's transaction: every
- * write goes there and commits (or rolls back) with the cursor. */
+/* What a step sees. tx is the step's store transaction (STORE_WR): every
+ * read and write goes there and commits (or rolls back) with the cursor. */
 struct jobs_step_ctx {
-	struct store *st;
+	struct store_tx *tx;
 	const char *job_id;
 	const char *params;      /* the job's params (JSON object text) */
 	int64_t done;            /* items done so far */

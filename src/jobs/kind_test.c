@@ -46,7 +46,7 @@ count_step(const struct jobs_step_ctx *ctx, const char *cursor, struct jobs_step
 		rc = PV_OK;
 		goto next;
 	}
-	rc = store_meta_get(ctx->st, key, &val, &len);
+	rc = store_meta_get(ctx->tx, key, &val, &len);
 	if (rc == PV_E_NOTFOUND) {
 		len = 0;
 		rc = PV_OK;
@@ -61,7 +61,7 @@ count_step(const struct jobs_step_ctx *ctx, const char *cursor, struct jobs_step
 	if (len > 0)
 		memcpy(nv, val, len);
 	memcpy(nv + len, line, ll);
-	if ((rc = store_meta_put(ctx->st, key, nv, len + ll)) != PV_OK)
+	if ((rc = store_meta_put(ctx->tx, key, nv, len + ll)) != PV_OK)
 		goto out;
 next:
 	snprintf(out->cursor, sizeof(out->cursor), "%lld", i + 1);

@@ -83,7 +83,7 @@ h_list(struct http_request *req)
 
 	if (x.a == NULL)
 		return PV_E_NOMEM;
-	rc = store_job_list(jobs_runner_store(r), list_cb, &x);
+	STORE_READ(jobs_runner_store(r), rc, store_job_list(tx, list_cb, &x));
 	if (rc == PV_OK && x.nomem)
 		rc = PV_E_NOMEM;
 	if (rc != PV_OK) {
@@ -104,7 +104,7 @@ reply_job(struct http_request *req, struct jobs_runner *r, const char *id)
 
 	if (!util_id_valid("job", id))
 		return http_fail(req, PV_E_NOTFOUND, "No such job");
-	rc = store_job_get(jobs_runner_store(r), id, &j);
+	STORE_READ(jobs_runner_store(r), rc, store_job_get(tx, id, &j));
 	if (rc == PV_E_NOTFOUND)
 		return http_fail(req, PV_E_NOTFOUND, "No such job");
 	if (rc != PV_OK)

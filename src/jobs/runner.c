@@ -241,7 +241,7 @@ runnable_cb(const struct store_job *j, void *arg)
 }
 
 static enum pv_rc
-lease_txn(struct store *st, void *arg)
+lease_txn(struct store_tx *tx, void *arg)
 {
 	struct lease_call *c = arg;
 	struct jobs_runner *r = c->r;
@@ -250,11 +250,11 @@ lease_txn(struct store *st, void *arg)
 	enum pv_rc rc;
 
 	c->id[0] = '\0';
-	if ((rc = store_job_runnable(st, r->node, t, runnable_cb, c)) != PV_OK)
+	if ((rc = store_job_runnable(tx, r->node, t, runnable_cb, c)) != PV_OK)
 		return rc;
 	if (c->id[0] == '\0')
 		return PV_E_NOTFOUND;
-	if ((rc = store_job_get(st, c->id, &j)) != PV_OK)
+	if ((rc = store_job_get(tx, c->id, &j)) != PV_OK)
 		return rc;
 	util_strlcpy(j.state, "running", sizeof(j.state));
 	util_strlcpy(j.lease_owner, r->node, sizeof(j.lease_owner));
@@ -262,16 +262,16 @@ lease_txn(struct store *st, void *arg)
 	if (j.started_ms == 0)
 		j.started_ms = t;
 	j.updated_ms = t;
-	rc = store_job_update(st, &j);
+	rc = store_job_update(tx, &j);
 	store_job_clear(&j);
 	return rc;
 }
 
 /* The job row, if this runner still holds it running; else PV_E_JOB_CONFLICT. */
 static enum pv_rc
-get_mine(struct jobs_runner *r, struct store *st, const char *id, struct store_job *j)
+get_mine(struct jobs_runner *r, struct store_tx *tx, const char *id, struct store_job *j)
 {
-	enum pv_rc rc = store_job_get(st, id, j);
+	enum pv_rc rc = store_job_get(tx, id, j);
 
 	if (rc == PV_E_NOTFOUND)
 		return PV_E_JOB_CONFLICT;
@@ -293,7 +293,7 @@ struct step_call {
 };
 
 static enum pv_rc
-step_txn(struct store *st, void *arg)
+step_txn(struct store_tx *tx, void *arg)
 {
 	struct step_call *c = arg;
 	struct jobs_runner *r = c->r;
@@ -306,7 +306,7 @@ step_txn(struct store *st, void *arg)
 	enum pv_rc rc;
 
 	c->step_rc = PV_OK;
-	if ((rc = get_mine(r, st, c->id, &j)) != PV_OK)
+	if ((rc = get_mine(r, tx, c->id, &j)) != PV_OK)
 		return rc;
 	if ((k = jobs_kind_find(r, j.kind)) == NULL) {
 		rc = PV_E_JOB_CONFLICT;
@@ -315,7 +315,7 @@ step_txn(struct store *st, void *arg)
 	memset(&out, 0, sizeof(out));
 	util_strlcpy(out.cursor, j.cursor, sizeof(out.cursor));
 	out.total = -1;
-	ctx = (struct jobs_step_ctx){ st, j.id, j.params, j.done, j.total, k->arg };
+	ctx = (struct jobs_step_ctx){ tx, j.id, j.params, j.done, j.total, k->arg };
 	if ((rc = k->step(&ctx, j.cursor, &out)) != PV_OK) {
 		c->step_rc = rc;
 		goto out;
@@ -352,7 +352,7 @@ step_txn(struct store *st, void *arg)
 	} else {
 		j.lease_expires_ms = t + (int64_t)r->cfg.lease_s * 1000;
 	}
-	rc = store_job_update(st, &j);
+	rc = store_job_update(tx, &j);
 	c->finished = out.finished;
 	c->done = j.done;
 out:
@@ -369,7 +369,7 @@ struct fail_call {
 };
 
 static enum pv_rc
-fail_txn(struct store *st, void *arg)
+fail_txn(struct store_tx *tx, void *arg)
 {
 	struct fail_call *c = arg;
 	struct store_job j;
@@ -377,7 +377,7 @@ fail_txn(struct store *st, void *arg)
 	int64_t t = now(c->r);
 	enum pv_rc rc;
 
-	if ((rc = get_mine(c->r, st, c->id, &j)) != PV_OK)
+	if ((rc = get_mine(c->r, tx, c->id, &j)) != PV_OK)
 		return rc;
 	util_time_fmt(t, at, sizeof(at));
 	if ((rc = jobs_errors_append(j.errors, at, pv_rc_name(c->step_rc), NULL, &s)) != PV_OK)
@@ -393,7 +393,7 @@ fail_txn(struct store *st, void *arg)
 		j.lease_expires_ms = 0;
 		c->failed = true;
 	}
-	rc = store_job_update(st, &j);
+	rc = store_job_update(tx, &j);
 out:
 	store_job_clear(&j);
 	return rc;
@@ -426,10 +426,12 @@ jobs_runner_tick(struct jobs_runner *r)
 	if (r->cur_id[0] == '\0') {
 		struct lease_call lc = { r, "" };
 
-		/* look first on this thread's own (read) connection: an idle runner
-		 * costs the writer nothing */
-		if (store_job_runnable(r->cfg.st, r->node, now(r), runnable_cb, &lc) != PV_OK ||
-		    lc.id[0] == '\0')
+		enum pv_rc lrc;
+
+		/* look first in a read transaction of this thread's own: an idle
+		 * runner costs the writer nothing */
+		STORE_READ(r->cfg.st, lrc, store_job_runnable(tx, r->node, now(r), runnable_cb, &lc));
+		if (lrc != PV_OK || lc.id[0] == '\0')
 			return JOBS_TICK_IDLE;
 		if (submit(r, NULL, lease_txn, &lc) != PV_OK)
 			return JOBS_TICK_IDLE;
@@ -585,9 +587,9 @@ struct put_call {
 };
 
 static enum pv_rc
-put_txn(struct store *st, void *arg)
+put_txn(struct store_tx *tx, void *arg)
 {
-	return store_job_put(st, ((struct put_call *)arg)->j);
+	return store_job_put(tx, ((struct put_call *)arg)->j);
 }
 
 static void
@@ -643,7 +645,7 @@ struct change_call {
 };
 
 static enum pv_rc
-change_txn(struct store *st, void *arg)
+change_txn(struct store_tx *tx, void *arg)
 {
 	struct change_call *c = arg;
 	struct store_job j;
@@ -651,7 +653,7 @@ change_txn(struct store *st, void *arg)
 	const char *to = NULL;
 	enum pv_rc rc;
 
-	if ((rc = store_job_get(st, c->id, &j)) != PV_OK)
+	if ((rc = store_job_get(tx, c->id, &j)) != PV_OK)
 		return rc;
 	if (!jobs_state_parse(j.state, &s)) {
 		rc = PV_E_IO;
@@ -678,7 +680,7 @@ change_txn(struct store *st, void *arg)
 	j.lease_expires_ms = 0;
 	if (c->action == JOBS_CANCEL)
 		j.finished_ms = j.updated_ms;
-	rc = store_job_update(st, &j);
+	rc = store_job_update(tx, &j);
 out:
 	store_job_clear(&j);
 	return rc;

@@ -207,14 +207,14 @@ fmt_aad(char *buf, const char *what, const char *name, uint32_t version)
 
 /* Parse a small decimal meta value (K, N). */
 static enum pv_rc
-meta_get_int(struct store *st, const char *key, int lo, int hi, int *out)
+meta_get_int(struct store_tx *tx, const char *key, int lo, int hi, int *out)
 {
 	uint8_t *val = NULL;
 	size_t len = 0, i;
 	int v = 0;
 	enum pv_rc rc;
 
-	rc = store_meta_get(st, key, &val, &len);
+	rc = store_meta_get(tx, key, &val, &len);
 	if (rc != PV_OK)
 		return rc;
 	rc = PV_E_INTEGRITY;
@@ -236,13 +236,13 @@ out:
 
 /* Read a meta value that must be exactly len bytes; missing or wrong-size is corruption. */
 static enum pv_rc
-meta_get_exact(struct store *st, const char *key, uint8_t *out, size_t want)
+meta_get_exact(struct store_tx *tx, const char *key, uint8_t *out, size_t want)
 {
 	uint8_t *val = NULL;
 	size_t len = 0;
 	enum pv_rc rc;
 
-	rc = store_meta_get(st, key, &val, &len);
+	rc = store_meta_get(tx, key, &val, &len);
 	if (rc == PV_E_NOTFOUND) {
 		log_error("keys: store meta %s missing", key);
 		return PV_E_INTEGRITY;
@@ -374,7 +374,7 @@ kek_load(struct keys *k, const char *name, uint32_t version)
 	enum pv_rc rc;
 
 	memset(&row, 0, sizeof(row));
-	rc = store_kek_get(k->st, name, version, &row);
+	STORE_READ(k->st, rc, store_kek_get(tx, name, version, &row));
 	if (rc != PV_OK)
 		return rc;
 	if (row.state == STORE_KEK_REVOKED) {
@@ -597,9 +597,9 @@ out:
 }
 
 static enum pv_rc
-meta_put_str(struct store *st, const char *key, const char *val)
+meta_put_str(struct store_tx *tx, const char *key, const char *val)
 {
-	return store_meta_put(st, key, (const uint8_t *)val, strlen(val));
+	return store_meta_put(tx, key, (const uint8_t *)val, strlen(val));
 }
 
 enum pv_rc
@@ -614,6 +614,7 @@ keys_initialize(struct store *st, const char *datadir,
 	char **list = NULL, num[16];
 	size_t nlist = 0;
 	uint8_t *commit = NULL;
+	struct store_tx *tx = NULL;
 	enum pv_rc rc;
 
 	if (st == NULL || spec == NULL)
@@ -637,14 +638,20 @@ keys_initialize(struct store *st, const char *datadir,
 		return PV_E_INVALID;
 	}
 
-	rc = store_meta_get(st, META_SEAL_TYPE, &val, &len);
+	/* One write transaction: the check and every meta value, so a failed
+	 * init leaves nothing behind and two inits cannot both pass the check. */
+	if ((rc = store_begin(st, STORE_WR, &tx)) != PV_OK)
+		return rc;
+	rc = store_meta_get(tx, META_SEAL_TYPE, &val, &len);
 	free(val);
+	val = NULL;
 	if (rc == PV_OK) {
 		log_error("keys: store is already initialized");
-		return PV_E_CONFLICT;
+		rc = PV_E_CONFLICT;
+		goto out;
 	}
 	if (rc != PV_E_NOTFOUND)
-		return rc;
+		goto out;
 
 	if ((rc = crypto_secret_random(CRYPTO_KEY_LEN, &unseal)) != PV_OK ||
 	    (rc = crypto_secret_random(CRYPTO_KEY_LEN, &root)) != PV_OK ||
@@ -669,24 +676,26 @@ keys_initialize(struct store *st, const char *datadir,
 	if (rc != PV_OK)
 		goto out;
 
-	if ((rc = store_meta_put(st, META_ROOT_WRAPPED, root_wrapped, sizeof(root_wrapped))) != PV_OK ||
-	    (rc = store_meta_put(st, META_AUDIT_KEY, audit_wrapped, sizeof(audit_wrapped))) != PV_OK ||
-	    (rc = store_meta_put(st, META_AUDIT_PUB, pub, sizeof(pub))) != PV_OK)
+	if ((rc = store_meta_put(tx, META_ROOT_WRAPPED, root_wrapped, sizeof(root_wrapped))) != PV_OK ||
+	    (rc = store_meta_put(tx, META_AUDIT_KEY, audit_wrapped, sizeof(audit_wrapped))) != PV_OK ||
+	    (rc = store_meta_put(tx, META_AUDIT_PUB, pub, sizeof(pub))) != PV_OK)
 		goto out;
 	if (spec->type == KEYS_SEAL_SHAMIR) {
 		snprintf(num, sizeof(num), "%d", spec->threshold);
-		if ((rc = meta_put_str(st, META_SEAL_THRESHOLD, num)) != PV_OK)
+		if ((rc = meta_put_str(tx, META_SEAL_THRESHOLD, num)) != PV_OK)
 			goto out;
 		snprintf(num, sizeof(num), "%d", spec->shares);
-		if ((rc = meta_put_str(st, META_SEAL_SHARES, num)) != PV_OK)
+		if ((rc = meta_put_str(tx, META_SEAL_SHARES, num)) != PV_OK)
 			goto out;
-		if ((rc = store_meta_put(st, META_SHARE_COMMIT, commit,
+		if ((rc = store_meta_put(tx, META_SHARE_COMMIT, commit,
 		    KEYS_COMMIT_SALT_LEN + (size_t)spec->shares * 32)) != PV_OK)
 			goto out;
 	}
-	rc = meta_put_str(st, META_SEAL_TYPE,
+	rc = meta_put_str(tx, META_SEAL_TYPE,
 	    spec->type == KEYS_SEAL_KEYFILE ? "keyfile" : "shamir");
 	if (rc != PV_OK)
+		goto out;
+	if ((rc = store_commit(tx)) != PV_OK)
 		goto out;
 
 	log_info("keys: initialized (seal %s)",
@@ -697,6 +706,7 @@ keys_initialize(struct store *st, const char *datadir,
 		*nshares = list != NULL ? nlist : 0;
 	list = NULL;
 out:
+	store_end(tx);
 	keys_shares_free(list, nlist);
 	free(commit);
 	crypto_secret_free(unseal);
@@ -716,15 +726,18 @@ keys_open(struct store *st, const char *datadir, struct keys **out)
 	uint8_t *val = NULL;
 	size_t len = 0;
 	bool mu_init = false, rw_init = false;
+	struct store_tx *tx = NULL;
 	enum pv_rc rc;
 
 	if (st == NULL || out == NULL)
 		return PV_E_INVALID;
 	if (datadir != NULL && strlen(datadir) >= PATH_MAX)
 		return PV_E_INVALID;
-	rc = store_meta_get(st, META_SEAL_TYPE, &val, &len);
-	if (rc != PV_OK)
+	if ((rc = store_begin(st, STORE_RD, &tx)) != PV_OK)
 		return rc;
+	rc = store_meta_get(tx, META_SEAL_TYPE, &val, &len);
+	if (rc != PV_OK)
+		goto out;
 	k = calloc(1, sizeof(*k));
 	if (k == NULL) {
 		rc = PV_E_NOMEM;
@@ -738,9 +751,9 @@ keys_open(struct store *st, const char *datadir, struct keys **out)
 		k->type = KEYS_SEAL_KEYFILE;
 	} else if (len == strlen("shamir") && memcmp(val, "shamir", len) == 0) {
 		k->type = KEYS_SEAL_SHAMIR;
-		if ((rc = meta_get_int(st, META_SEAL_THRESHOLD, 1, KEYS_SHAMIR_MAX_SHARES,
+		if ((rc = meta_get_int(tx, META_SEAL_THRESHOLD, 1, KEYS_SHAMIR_MAX_SHARES,
 			&k->threshold)) != PV_OK ||
-		    (rc = meta_get_int(st, META_SEAL_SHARES, k->threshold,
+		    (rc = meta_get_int(tx, META_SEAL_SHARES, k->threshold,
 			KEYS_SHAMIR_MAX_SHARES, &k->nshares)) != PV_OK) {
 			log_error("keys: shamir seal parameters unreadable (%s)", pv_rc_name(rc));
 			if (rc == PV_E_NOTFOUND)
@@ -752,7 +765,7 @@ keys_open(struct store *st, const char *datadir, struct keys **out)
 			goto out;
 		free(val);
 		val = NULL;
-		rc = store_meta_get(st, META_SHARE_COMMIT, &val, &len);
+		rc = store_meta_get(tx, META_SHARE_COMMIT, &val, &len);
 		if (rc == PV_E_NOTFOUND) {
 			log_warn("keys: this data directory has no share commitments (made before "
 			    "they existed): shares are not checked one by one, so a forged share "
@@ -795,6 +808,7 @@ out:
 		free(k->commit);
 		free(k);
 	}
+	store_end(tx);
 	free(val);
 	return rc;
 }
@@ -891,7 +905,8 @@ unseal_with_key(struct keys *k, const uint8_t unseal[CRYPTO_KEY_LEN])
 	struct pv_secret *root = NULL, *audit = NULL;
 	enum pv_rc rc;
 
-	if ((rc = meta_get_exact(k->st, META_ROOT_WRAPPED, wrapped, sizeof(wrapped))) != PV_OK ||
+	STORE_READ(k->st, rc, meta_get_exact(tx, META_ROOT_WRAPPED, wrapped, sizeof(wrapped)));
+	if (rc != PV_OK ||
 	    (rc = crypto_secret_new(CRYPTO_KEY_LEN, &root)) != PV_OK ||
 	    (rc = crypto_secret_new(CRYPTO_ED25519_PRIV_LEN, &audit)) != PV_OK)
 		goto out;
@@ -901,8 +916,11 @@ unseal_with_key(struct keys *k, const uint8_t unseal[CRYPTO_KEY_LEN])
 		log_warn("keys: unseal key does not open the root key (%s)", pv_rc_name(rc));
 		goto out;
 	}
-	if ((rc = meta_get_exact(k->st, META_AUDIT_KEY, wrapped, sizeof(wrapped))) != PV_OK ||
-	    (rc = meta_get_exact(k->st, META_AUDIT_PUB, pub, sizeof(pub))) != PV_OK)
+	STORE_READ(k->st, rc, meta_get_exact(tx, META_AUDIT_KEY, wrapped, sizeof(wrapped)));
+	if (rc != PV_OK)
+		goto out;
+	STORE_READ(k->st, rc, meta_get_exact(tx, META_AUDIT_PUB, pub, sizeof(pub)));
+	if (rc != PV_OK)
 		goto out;
 	rc = crypto_gcmbox_open(root->buf, (const uint8_t *)AAD_AUDIT, strlen(AAD_AUDIT),
 	    wrapped, sizeof(wrapped), audit->buf);
@@ -1118,10 +1136,11 @@ out:
 
 /*
  * Make a new random KEK (name, version), wrap it under the root key and store
- * it ACTIVE. Not cached (see the invariants at the top).
+ * it ACTIVE in tx (the caller's write transaction). Not cached (see the
+ * invariants at the top): nothing of it is remembered before tx commits.
  */
 static enum pv_rc
-kek_create(struct keys *k, const char *name, uint32_t version)
+kek_create(struct keys *k, struct store_tx *tx, const char *name, uint32_t version)
 {
 	struct pv_secret *kek = NULL;
 	uint8_t wrapped[WRAPPED_KEY_LEN];
@@ -1153,7 +1172,7 @@ kek_create(struct keys *k, const char *name, uint32_t version)
 	row.created_ms = util_now_ms();
 	row.wrapped = wrapped;
 	row.wrapped_len = sizeof(wrapped);
-	rc = store_kek_put(k->st, &row);
+	rc = store_kek_put(tx, &row);
 	if (rc != PV_OK) {
 		log_error("keys: cannot store kek %s v%u (%s)", name, (unsigned)version,
 		    pv_rc_name(rc));
@@ -1169,20 +1188,33 @@ kek_create(struct keys *k, const char *name, uint32_t version)
 }
 
 enum pv_rc
-keys_kek_ensure(struct keys *k, const char *name)
+keys_kek_ensure_tx(struct keys *k, struct store_tx *tx, const char *name)
 {
 	struct store_kek row;
+	enum pv_rc rc;
+
+	if (!keys_kek_name_valid(name) || tx == NULL)
+		return PV_E_INVALID;
+	if (keys_is_sealed(k))
+		return PV_E_SEALED;
+	memset(&row, 0, sizeof(row));
+	rc = store_kek_latest(tx, name, &row);
+	store_kek_clear(&row);
+	if (rc == PV_E_NOTFOUND)
+		rc = kek_create(k, tx, name, 1);
+	return rc;
+}
+
+enum pv_rc
+keys_kek_ensure(struct keys *k, const char *name)
+{
 	enum pv_rc rc;
 
 	if (!keys_kek_name_valid(name))
 		return PV_E_INVALID;
 	if (keys_is_sealed(k))
 		return PV_E_SEALED;
-	memset(&row, 0, sizeof(row));
-	rc = store_kek_latest(k->st, name, &row);
-	store_kek_clear(&row);
-	if (rc == PV_E_NOTFOUND)
-		rc = kek_create(k, name, 1);
+	STORE_WRITE(k->st, rc, keys_kek_ensure_tx(k, tx, name));
 	return rc;
 }
 
@@ -1222,6 +1254,7 @@ keys_kek_rotate(struct keys *k, const char *name, uint32_t *new_version)
 	struct active_list al = { name, NULL, 0, 0, false };
 	uint32_t nv;
 	size_t i;
+	struct store_tx *tx = NULL;
 	enum pv_rc rc;
 
 	if (!keys_kek_name_valid(name))
@@ -1229,28 +1262,32 @@ keys_kek_rotate(struct keys *k, const char *name, uint32_t *new_version)
 	if (keys_is_sealed(k))
 		return PV_E_SEALED;
 	memset(&row, 0, sizeof(row));
-	rc = store_kek_latest(k->st, name, &row);
+	/* One write transaction: the new version and the retirement of the
+	 * older ones commit together or not at all. */
+	if ((rc = store_begin(k->st, STORE_WR, &tx)) != PV_OK)
+		return rc;
+	rc = store_kek_latest(tx, name, &row);
 	nv = row.version + 1;
 	store_kek_clear(&row);
-	if (rc != PV_OK)
-		return rc;
-	if (nv == 0)
-		return PV_E_CONFLICT;   /* 2^32 - 1 versions: not reachable in practice */
-	rc = kek_create(k, name, nv);
-	if (rc != PV_OK)
-		return rc;
+	if (rc == PV_OK && nv == 0)
+		rc = PV_E_CONFLICT;   /* 2^32 - 1 versions: not reachable in practice */
+	if (rc == PV_OK)
+		rc = kek_create(k, tx, name, nv);
 	/* Older versions keep opening what they wrapped; they just stop
-	 * wrapping new DEKs. (Normally only nv - 1 is ACTIVE; a crash between
-	 * the two writes outside a transaction could leave more.) */
-	rc = store_kek_scan(k->st, collect_active, &al);
+	 * wrapping new DEKs. (Normally only nv - 1 is ACTIVE.) */
+	if (rc == PV_OK)
+		rc = store_kek_scan(tx, collect_active, &al);
 	if (rc == PV_OK && al.nomem)
 		rc = PV_E_NOMEM;
 	for (i = 0; rc == PV_OK && i < al.n; i++)
 		if (al.v[i] != nv)
-			rc = store_kek_set_state(k->st, name, al.v[i], STORE_KEK_RETIRED);
+			rc = store_kek_set_state(tx, name, al.v[i], STORE_KEK_RETIRED);
+	if (rc == PV_OK)
+		rc = store_commit(tx);
+	store_end(tx);
 	free(al.v);
 	if (rc != PV_OK) {
-		log_error("keys: kek %s rotated to v%u but retiring older versions failed (%s)",
+		log_error("keys: kek %s rotation to v%u failed (%s), nothing changed",
 		    name, (unsigned)nv, pv_rc_name(rc));
 		return rc;
 	}
@@ -1269,13 +1306,13 @@ keys_kek_revoke(struct keys *k, const char *name, uint32_t version)
 	if (!keys_kek_name_valid(name) || version == 0)
 		return PV_E_INVALID;
 	memset(&row, 0, sizeof(row));
-	rc = store_kek_get(k->st, name, version, &row);
+	STORE_READ(k->st, rc, store_kek_get(tx, name, version, &row));
 	state = row.state;
 	store_kek_clear(&row);
 	if (rc != PV_OK)
 		return rc;
 	if (state != STORE_KEK_REVOKED) {
-		rc = store_kek_set_state(k->st, name, version, STORE_KEK_REVOKED);
+		STORE_WRITE(k->st, rc, store_kek_set_state(tx, name, version, STORE_KEK_REVOKED));
 		if (rc != PV_OK)
 			return rc;
 	}
@@ -1320,7 +1357,7 @@ keys_envelope_seal(struct keys *k, const char *kek_name,
 	if (keys_is_sealed(k))
 		return PV_E_SEALED;
 	memset(&row, 0, sizeof(row));
-	rc = store_kek_latest(k->st, kek_name, &row);
+	STORE_READ(k->st, rc, store_kek_latest(tx, kek_name, &row));
 	memset(&e, 0, sizeof(e));
 	e.kek_version = row.version;
 	if (rc == PV_OK && row.state == STORE_KEK_REVOKED)
@@ -1508,7 +1545,7 @@ keys_audit_public_key(struct store *st, uint8_t pub[CRYPTO_ED25519_PUB_LEN])
 	size_t len = 0;
 	enum pv_rc rc;
 
-	rc = store_meta_get(st, META_AUDIT_PUB, &val, &len);
+	STORE_READ(st, rc, store_meta_get(tx, META_AUDIT_PUB, &val, &len));
 	if (rc != PV_OK)
 		return rc;
 	if (len != sizeof(tmp)) {

@@ -83,6 +83,10 @@ void keys_seal(struct keys *k);
 /* ---- key-encryption keys ---- */
 /* Create v1 of a KEK if it does not exist yet (idempotent). */
 enum pv_rc keys_kek_ensure(struct keys *k, const char *name);
+/* The same inside the caller's write transaction tx (a commit fn): the KEK
+ * commits with it, or not at all. keys_kek_ensure runs its own, so it must
+ * not be called while the caller's thread waits on a write transaction. */
+enum pv_rc keys_kek_ensure_tx(struct keys *k, struct store_tx *tx, const char *name);
 /* New version for new writes; old versions still open. */
 enum pv_rc keys_kek_rotate(struct keys *k, const char *name, uint32_t *new_version);
 /* Revoke one version: nothing wrapped by it opens again (crypto-shredding). */

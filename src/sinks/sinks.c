@@ -322,9 +322,9 @@ static enum pv_rc send_stream(struct sink *k, const struct batch *b, int64_t fro
 	return PV_OK;
 }
 
-static enum pv_rc cursor_put(struct store *st, void *arg)
+static enum pv_rc cursor_put(struct store_tx *tx, void *arg)
 {
-	return store_sink_cursor_put(st, arg);
+	return store_sink_cursor_put(tx, arg);
 }
 
 /* Commit the sink's row as it is now (a background transaction, no entry). */
@@ -367,7 +367,7 @@ static enum pv_rc step(struct sink *k, int64_t *sent)
 	f.since_seq = k->cur.seq;
 	pthread_mutex_unlock(&s->mu);
 	f.limit = SINKS_BATCH;
-	rc = store_audit_scan(s->st, &f, batch_row, &b);
+	STORE_READ(s->st, rc, store_audit_scan(tx, &f, batch_row, &b));
 	if (rc == PV_OK)
 		rc = b.rc;
 	if (rc != PV_OK) {
@@ -510,7 +510,7 @@ static enum pv_rc add_sink(struct sinks *s, enum sink_kind kind, const char *tar
 		util_strlcpy(k->target.path, target, sizeof k->target.path);
 	}
 	util_strlcpy(k->cur.name, kind_names[kind], sizeof k->cur.name);
-	rc = store_sink_cursor_get(s->st, k->cur.name, &k->cur);
+	STORE_READ(s->st, rc, store_sink_cursor_get(tx, k->cur.name, &k->cur));
 	if (rc == PV_E_NOTFOUND) {
 		memset(&k->cur, 0, sizeof k->cur);
 		util_strlcpy(k->cur.name, kind_names[kind], sizeof k->cur.name);

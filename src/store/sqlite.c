@@ -1,8 +1,9 @@
 /*
  * sqlite.c: the SQLite backend (DIR/phivault.db).
  *
- * Owns: the database file, one connection per thread, each connection's
- * cache of prepared statements, and the SQL of every store op.
+ * Owns: the database file, the bounded pool of connections (each one the
+ * handle of the transaction that holds it), each connection's cache of
+ * prepared statements, and the SQL of every store op.
  *
  * Invariants:
  *  - The file is created 0600 (and tightened to 0600 if found looser); SQLite
@@ -13,10 +14,12 @@
  *    in the file), busy_timeout 5000 ms, SQLITE_DBCONFIG_DEFENSIVE and
  *    trusted_schema off. journal_mode=WAL is persistent in the file and set
  *    once, by the read-write open.
- *  - A connection belongs to exactly one thread (pthread key per store), so
- *    it is opened SQLITE_OPEN_NOMUTEX. It is closed by the thread-exit
- *    destructor or by store_close, whichever runs first; store_close must not
- *    race with calls on the store or with the exit of a thread that used it.
+ *  - A connection is held by at most one transaction (store_begin ..
+ *    store_end), and a transaction is used by one thread at a time (it may
+ *    move between threads), so it is opened SQLITE_OPEN_NOMUTEX. No thread
+ *    state: nothing depends on which thread began, uses or ends it.
+ *    store_close closes every connection; it must not race with calls on
+ *    the store (end every transaction first).
  *  - A cached statement is always reset and unbound after use
  *    (store_sqlite_stmt_done): a SELECT left mid-step would pin a WAL read
  *    snapshot and block checkpoints.
@@ -24,7 +27,9 @@
  *    a bound value.
  *
  * Transaction state of a connection (SQLite's own, mirrored by the ops):
- *   autocommit --tx_begin (BEGIN IMMEDIATE)--> in tx
+ *   idle --store_begin: take it, BEGIN IMMEDIATE (WR) | BEGIN (RD)--> in tx
+ *   in tx | autocommit --store_end: ROLLBACK if still in tx--> idle
+ *   (below, tx_* are the op and fault names of the steps)
  *   in tx --tx_savepoint (SAVEPOINT sp)--> in tx + sp
  *   in tx + sp --tx_release (RELEASE sp)--> in tx   (changes kept)
  *   in tx + sp --tx_rollback_savepoint (ROLLBACK TO sp; RELEASE sp)--> in tx
@@ -59,6 +64,7 @@
 
 static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_BEGIN] = "BEGIN IMMEDIATE",
+	[SQ_BEGIN_RD] = "BEGIN",   /* deferred: the read snapshot starts at the first read */
 	[SQ_COMMIT] = "COMMIT",
 	[SQ_ROLLBACK] = "ROLLBACK",
 	[SQ_SAVEPOINT] = "SAVEPOINT sp",
@@ -424,14 +430,16 @@ static void conn_forget(struct store_sqlite *s, struct store_sqlite_conn *c)
 	s->nopen--;
 }
 
-/* Hand c back to the pool (s->mu not held): idle for the next thread, or
- * closed when it is unusable (still in a transaction) or the bound was
- * lowered under the open count. Wakes one waiter either way. */
+/* Hand c back to the pool (s->mu not held): idle for the next transaction,
+ * or closed when it is unusable (still in a transaction: its ROLLBACK
+ * failed) or the bound was lowered under the open count. Wakes one waiter
+ * either way. */
 static void conn_release(struct store_sqlite *s, struct store_sqlite_conn *c)
 {
 	bool close_it;
 
-	c->depth = 0;
+	c->held = false;
+	c->tx.open = false;
 	pthread_mutex_lock(&s->mu);
 	close_it = !sqlite3_get_autocommit(c->db) || s->nopen > s->max_conns;
 	if (close_it) {
@@ -445,18 +453,6 @@ static void conn_release(struct store_sqlite *s, struct store_sqlite_conn *c)
 	pthread_mutex_unlock(&s->mu);
 	if (close_it)
 		conn_free(c);
-}
-
-/* Thread exit while holding a connection (only inside a transaction: a unit
- * of work outside one returns it at its end): roll back, return it. */
-static void conn_destructor(void *p)
-{
-	struct store_sqlite_conn *c = p;
-
-	if (!sqlite3_get_autocommit(c->db) &&
-	    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
-		log_error("store: rollback of an exited thread's transaction failed");
-	conn_release(c->owner, c);
 }
 
 static enum pv_rc conn_open(struct store_sqlite *s, struct store_sqlite_conn **out)
@@ -492,7 +488,7 @@ fail:
 	return prc;
 }
 
-/* Take a connection from the pool for this thread (s->mu not held): an idle
+/* Take a connection from the pool for a transaction (s->mu not held): an idle
  * one, else a new one while fewer than max_conns are open, else wait up to
  * wait_ms for one to come back (PV_E_UNAVAILABLE then). */
 static enum pv_rc conn_acquire(struct store_sqlite *s, struct store_sqlite_conn **out)
@@ -555,41 +551,6 @@ static enum pv_rc conn_acquire(struct store_sqlite *s, struct store_sqlite_conn 
 	return PV_OK;
 }
 
-enum pv_rc store_sqlite_conn_get(struct store *st, struct store_sqlite_conn **out)
-{
-	struct store_sqlite *s = sq(st);
-	struct store_sqlite_conn *c = pthread_getspecific(s->key);
-	enum pv_rc rc;
-
-	if (c != NULL) {
-		c->depth++;
-		*out = c;
-		return PV_OK;
-	}
-	if ((rc = conn_acquire(s, &c)) != PV_OK)
-		return rc;
-	if (pthread_setspecific(s->key, c) != 0) {
-		conn_release(s, c);
-		return PV_E_NOMEM;
-	}
-	c->depth = 1;
-	*out = c;
-	return PV_OK;
-}
-
-void store_sqlite_conn_put(struct store *st, struct store_sqlite_conn *c)
-{
-	struct store_sqlite *s = sq(st);
-
-	if (c->depth > 0)
-		c->depth--;
-	/* A transaction keeps the connection until its COMMIT/ROLLBACK. */
-	if (c->depth > 0 || !sqlite3_get_autocommit(c->db))
-		return;
-	(void)pthread_setspecific(s->key, NULL);
-	conn_release(s, c);
-}
-
 void store_sqlite_pool_stats(struct store *st, size_t *open, size_t *peak, size_t *max)
 {
 	struct store_sqlite *s = sq(st);
@@ -627,44 +588,48 @@ static bool nofault_op(const char *op)
 	return strcmp(op, "tx_rollback") == 0 || strcmp(op, "tx_rollback_savepoint") == 0;
 }
 
-/* This thread's connection and statement id, bound; on failure nothing is
- * left to release. */
-static enum pv_rc run_start(struct store *st, enum store_sqlite_stmt id, const char *op,
+/* The transaction's connection and statement id, bound; on failure nothing
+ * is left to release. A statement that would write, on a read transaction,
+ * is refused (store.c refuses write ops first; this is the backstop). */
+static enum pv_rc run_start(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
     const struct store_sqlite_param *p, size_t n, struct store_sqlite_conn **c,
     sqlite3_stmt **s)
 {
 	enum pv_rc rc;
 	int src;
 
-	/* Test builds: an armed op fails here, before any connection or write
+	/* Test builds: an armed op fails here, before any statement or write
 	 * (the rollback statements are never failed). */
 	if (!nofault_op(op) && (rc = store_fault_check(op)) != PV_OK)
 		return rc;
-	if ((rc = store_sqlite_conn_get(st, c)) != PV_OK)
+	*c = store_sqlite_tx_conn(tx);
+	if (!(*c)->held) {   /* a handle used after store_end: a bug, fail closed */
+		log_error("store: %s on an ended transaction refused", op);
+		return PV_E_INVALID;
+	}
+	if ((rc = store_sqlite_stmt(*c, id, s)) != PV_OK)
 		return rc;
-	if ((rc = store_sqlite_stmt(*c, id, s)) != PV_OK) {
-		store_sqlite_conn_put(st, *c);
-		return rc;
+	if (tx->mode != STORE_WR && !sqlite3_stmt_readonly(*s)) {
+		log_error("store: %s on a read-only transaction refused", op);
+		store_sqlite_stmt_done(*c, id, *s);
+		return PV_E_READONLY;
 	}
 	if ((src = store_sqlite_bind(*s, p, n)) != SQLITE_OK) {
 		rc = store_sqlite_rc(src, op);
 		store_sqlite_stmt_done(*c, id, *s);
-		store_sqlite_conn_put(st, *c);
 		return rc;
 	}
 	return PV_OK;
 }
 
-/* The end of a runner: reset the statement, return the connection (kept
- * while a transaction is open on it). */
-static void run_end(struct store *st, struct store_sqlite_conn *c, enum store_sqlite_stmt id,
-    sqlite3_stmt *s)
+/* The end of a runner: reset the statement (the connection stays with the
+ * transaction). */
+static void run_end(struct store_sqlite_conn *c, enum store_sqlite_stmt id, sqlite3_stmt *s)
 {
 	store_sqlite_stmt_done(c, id, s);
-	store_sqlite_conn_put(st, c);
 }
 
-enum pv_rc store_sqlite_exec(struct store *st, enum store_sqlite_stmt id, const char *op,
+enum pv_rc store_sqlite_exec(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
     const struct store_sqlite_param *p, size_t n, int *changes)
 {
 	struct store_sqlite_conn *c;
@@ -672,26 +637,26 @@ enum pv_rc store_sqlite_exec(struct store *st, enum store_sqlite_stmt id, const 
 	enum pv_rc rc;
 	int src;
 
-	if ((rc = run_start(st, id, op, p, n, &c, &s)) != PV_OK)
+	if ((rc = run_start(tx, id, op, p, n, &c, &s)) != PV_OK)
 		return rc;
 	if ((src = sqlite3_step(s)) != SQLITE_DONE)
 		rc = store_sqlite_rc(src, op);
 	else if (changes != NULL)
 		*changes = sqlite3_changes(c->db);
-	run_end(st, c, id, s);
+	run_end(c, id, s);
 	return rc;
 }
 
-enum pv_rc store_sqlite_exec_one(struct store *st, enum store_sqlite_stmt id, const char *op,
+enum pv_rc store_sqlite_exec_one(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
     const struct store_sqlite_param *p, size_t n)
 {
 	int changes = 0;
-	enum pv_rc rc = store_sqlite_exec(st, id, op, p, n, &changes);
+	enum pv_rc rc = store_sqlite_exec(tx, id, op, p, n, &changes);
 
 	return rc == PV_OK && changes == 0 ? PV_E_NOTFOUND : rc;
 }
 
-enum pv_rc store_sqlite_get(struct store *st, enum store_sqlite_stmt id, const char *op,
+enum pv_rc store_sqlite_get(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
     const struct store_sqlite_param *p, size_t n, store_sqlite_decode_fn decode, void *out)
 {
 	struct store_sqlite_conn *c;
@@ -699,7 +664,7 @@ enum pv_rc store_sqlite_get(struct store *st, enum store_sqlite_stmt id, const c
 	enum pv_rc rc;
 	int src;
 
-	if ((rc = run_start(st, id, op, p, n, &c, &s)) != PV_OK)
+	if ((rc = run_start(tx, id, op, p, n, &c, &s)) != PV_OK)
 		return rc;
 	src = sqlite3_step(s);
 	if (src == SQLITE_ROW)
@@ -708,11 +673,11 @@ enum pv_rc store_sqlite_get(struct store *st, enum store_sqlite_stmt id, const c
 		rc = PV_E_NOTFOUND;
 	else
 		rc = store_sqlite_rc(src, op);
-	run_end(st, c, id, s);
+	run_end(c, id, s);
 	return rc;
 }
 
-enum pv_rc store_sqlite_scan(struct store *st, enum store_sqlite_stmt id, const char *op,
+enum pv_rc store_sqlite_scan(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
     const struct store_sqlite_param *p, size_t n, store_sqlite_row_fn row, void *ctx)
 {
 	struct store_sqlite_conn *c;
@@ -720,7 +685,7 @@ enum pv_rc store_sqlite_scan(struct store *st, enum store_sqlite_stmt id, const 
 	enum pv_rc rc;
 	int src;
 
-	if ((rc = run_start(st, id, op, p, n, &c, &s)) != PV_OK)
+	if ((rc = run_start(tx, id, op, p, n, &c, &s)) != PV_OK)
 		return rc;
 	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
 		bool stop = false;
@@ -731,7 +696,7 @@ enum pv_rc store_sqlite_scan(struct store *st, enum store_sqlite_stmt id, const 
 	if (src != SQLITE_DONE)
 		rc = store_sqlite_rc(src, op);
 out:
-	run_end(st, c, id, s);
+	run_end(c, id, s);
 	return rc;
 }
 
@@ -752,9 +717,8 @@ static void sq_close(struct store *st)
 	struct store_sqlite *s = sq(st);
 	struct store_sqlite_conn *c, *next;
 
-	/* After pthread_key_delete no thread-exit destructor runs for this
-	 * store, so the list below is the only owner of the connections. */
-	pthread_key_delete(s->key);
+	/* Every transaction has ended (the caller's rule): the list is the only
+	 * owner of the connections. */
 	pthread_mutex_lock(&s->mu);
 	for (c = s->conns; c != NULL; c = next) {
 		next = c->next;
@@ -791,52 +755,78 @@ static int sq_schema_version(struct store *st)
 /* ------------------------------------------------------------------ */
 
 /* Transaction control statements: no parameters, no rows. */
-static enum pv_rc tx_exec(struct store *st, enum store_sqlite_stmt id, const char *op)
+static enum pv_rc tx_exec(struct store_tx *tx, enum store_sqlite_stmt id, const char *op)
 {
-	return store_sqlite_exec(st, id, op, SQP_NONE, NULL);
+	return store_sqlite_exec(tx, id, op, SQP_NONE, NULL);
 }
 
-static enum pv_rc sq_tx_begin(struct store *st)
+/* Take a connection (bounded wait: PV_E_UNAVAILABLE), open the transaction.
+ * Fault names: tx_begin (WR), tx_begin_rd (RD). */
+static enum pv_rc sq_begin(struct store *st, enum store_mode mode, struct store_tx **out)
 {
-	return tx_exec(st, SQ_BEGIN, "tx_begin");
+	struct store_sqlite *s = sq(st);
+	struct store_sqlite_conn *c;
+	enum pv_rc rc;
+	bool wr = mode == STORE_WR;
+
+	if ((rc = conn_acquire(s, &c)) != PV_OK)
+		return rc;
+	c->held = true;
+	c->tx = (struct store_tx){ .st = st, .mode = mode, .open = true };
+	rc = tx_exec(&c->tx, wr ? SQ_BEGIN : SQ_BEGIN_RD, wr ? "tx_begin" : "tx_begin_rd");
+	if (rc != PV_OK) {
+		conn_release(s, c);
+		return rc;
+	}
+	*out = &c->tx;
+	return PV_OK;
 }
 
-static enum pv_rc sq_tx_commit(struct store *st)
+/* COMMIT (fault names tx_commit, tx_commit_rd). The handle is closed to
+ * ops either way; a failed COMMIT leaves SQLite's transaction open for
+ * store_end to roll back. */
+static enum pv_rc sq_commit(struct store_tx *tx)
 {
-	return tx_exec(st, SQ_COMMIT, "tx_commit");
+	enum pv_rc rc = tx_exec(tx, SQ_COMMIT, tx->mode == STORE_WR ? "tx_commit" : "tx_commit_rd");
+
+	tx->open = false;
+	return rc;
 }
 
-/* True if the calling thread's connection has a transaction open. */
-static bool in_tx(struct store *st)
+static void sq_end(struct store_tx *tx)
 {
-	struct store_sqlite_conn *c = pthread_getspecific(sq(st)->key);
+	struct store_sqlite_conn *c = store_sqlite_tx_conn(tx);
 
-	/* A thread with a transaction open holds its connection. */
-	return c != NULL && !sqlite3_get_autocommit(c->db);
+	if (!c->held) {   /* ended twice: the connection is already back */
+		log_error("store: transaction ended twice");
+		return;
+	}
+	/* SQLite may already have rolled back after an I/O or OOM error */
+	if (!sqlite3_get_autocommit(c->db))
+		(void)tx_exec(tx, SQ_ROLLBACK, "tx_rollback");
+	conn_release(c->owner, c);
 }
 
-static void sq_tx_rollback(struct store *st)
+static enum pv_rc sq_savepoint(struct store_tx *tx)
 {
-	if (in_tx(st))
-		(void)tx_exec(st, SQ_ROLLBACK, "tx_rollback");
+	return tx_exec(tx, SQ_SAVEPOINT, "tx_savepoint");
 }
 
-static enum pv_rc sq_tx_savepoint(struct store *st)
+static enum pv_rc sq_release(struct store_tx *tx)
 {
-	return tx_exec(st, SQ_SAVEPOINT, "tx_savepoint");
+	return tx_exec(tx, SQ_RELEASE, "tx_release");
 }
 
-static enum pv_rc sq_tx_release(struct store *st)
+static void sq_rollback_savepoint(struct store_tx *tx)
 {
-	return tx_exec(st, SQ_RELEASE, "tx_release");
-}
+	struct store_sqlite_conn *c = store_sqlite_tx_conn(tx);
 
-static void sq_tx_rollback_savepoint(struct store *st)
-{
 	/* ROLLBACK TO keeps the savepoint on the stack; RELEASE pops it so a
-	 * batch of jobs does not grow the stack by one per failed job. */
-	if (in_tx(st) && tx_exec(st, SQ_ROLLBACK_TO, "tx_rollback_savepoint") == PV_OK)
-		(void)tx_exec(st, SQ_RELEASE, "tx_rollback_savepoint");
+	 * group of transactions does not grow the stack by one per failed one.
+	 * Nothing to do if SQLite already rolled the whole transaction back. */
+	if (!sqlite3_get_autocommit(c->db) &&
+	    tx_exec(tx, SQ_ROLLBACK_TO, "tx_rollback_savepoint") == PV_OK)
+		(void)tx_exec(tx, SQ_RELEASE, "tx_rollback_savepoint");
 }
 
 /* ------------------------------------------------------------------ */
@@ -856,17 +846,17 @@ static enum pv_rc meta_from_row(sqlite3_stmt *s, void *out)
 	return store_sqlite_col_blob(s, 0, STORE_SQLITE_BLOB_BUF, m->val, m->len);
 }
 
-static enum pv_rc sq_meta_get(struct store *st, const char *key, uint8_t **val, size_t *len)
+static enum pv_rc sq_meta_get(struct store_tx *tx, const char *key, uint8_t **val, size_t *len)
 {
 	struct meta_out m = { val, len };
 
-	return store_sqlite_get(st, SQ_META_GET, "meta_get", SQP_LIST(SQP_TEXT(key)),
+	return store_sqlite_get(tx, SQ_META_GET, "meta_get", SQP_LIST(SQP_TEXT(key)),
 	    meta_from_row, &m);
 }
 
-static enum pv_rc sq_meta_put(struct store *st, const char *key, const uint8_t *val, size_t len)
+static enum pv_rc sq_meta_put(struct store_tx *tx, const char *key, const uint8_t *val, size_t len)
 {
-	return store_sqlite_exec(st, SQ_META_PUT, "meta_put",
+	return store_sqlite_exec(tx, SQ_META_PUT, "meta_put",
 	    SQP_LIST(SQP_TEXT(key), SQP_BLOB(val, len)), NULL);
 }
 
@@ -903,47 +893,47 @@ static enum pv_rc kek_from_row(sqlite3_stmt *s, void *out)
 
 STORE_SQLITE_EACH_ROW(kek_row, struct store_kek, kek_from_row, store_kek_clear, store_kek_cb)
 
-static enum pv_rc sq_kek_put(struct store *st, const struct store_kek *k)
+static enum pv_rc sq_kek_put(struct store_tx *tx, const struct store_kek *k)
 {
-	return store_sqlite_exec(st, SQ_KEK_PUT, "kek_put",
+	return store_sqlite_exec(tx, SQ_KEK_PUT, "kek_put",
 	    SQP_LIST(SQP_TEXT(k->name), SQP_INT(k->version), SQP_INT(k->state),
 		SQP_INT(k->created_ms), SQP_BLOB(k->wrapped, k->wrapped_len)), NULL);
 }
 
-static enum pv_rc sq_kek_get(struct store *st, const char *name, uint32_t version,
+static enum pv_rc sq_kek_get(struct store_tx *tx, const char *name, uint32_t version,
     struct store_kek *out)
 {
-	return store_sqlite_get(st, SQ_KEK_GET, "kek_get",
+	return store_sqlite_get(tx, SQ_KEK_GET, "kek_get",
 	    SQP_LIST(SQP_TEXT(name), SQP_INT(version)), kek_from_row, out);
 }
 
-static enum pv_rc sq_kek_latest(struct store *st, const char *name, struct store_kek *out)
+static enum pv_rc sq_kek_latest(struct store_tx *tx, const char *name, struct store_kek *out)
 {
-	return store_sqlite_get(st, SQ_KEK_LATEST, "kek_latest", SQP_LIST(SQP_TEXT(name)),
+	return store_sqlite_get(tx, SQ_KEK_LATEST, "kek_latest", SQP_LIST(SQP_TEXT(name)),
 	    kek_from_row, out);
 }
 
-static enum pv_rc sq_kek_set_state(struct store *st, const char *name, uint32_t version,
+static enum pv_rc sq_kek_set_state(struct store_tx *tx, const char *name, uint32_t version,
     enum store_kek_state state)
 {
-	return store_sqlite_exec_one(st, SQ_KEK_SET_STATE, "kek_set_state",
+	return store_sqlite_exec_one(tx, SQ_KEK_SET_STATE, "kek_set_state",
 	    SQP_LIST(SQP_TEXT(name), SQP_INT(version), SQP_INT(state)));
 }
 
-static enum pv_rc sq_kek_scan(struct store *st, store_kek_cb cb, void *arg)
+static enum pv_rc sq_kek_scan(struct store_tx *tx, store_kek_cb cb, void *arg)
 {
 	struct kek_row_ctx x = { cb, arg };
 
-	return store_sqlite_scan(st, SQ_KEK_SCAN, "kek_scan", SQP_NONE, kek_row, &x);
+	return store_sqlite_scan(tx, SQ_KEK_SCAN, "kek_scan", SQP_NONE, kek_row, &x);
 }
 
 /* ------------------------------------------------------------------ */
 /* audit trail                                                         */
 /* ------------------------------------------------------------------ */
 
-static enum pv_rc sq_audit_append(struct store *st, const struct store_audit_row *row)
+static enum pv_rc sq_audit_append(struct store_tx *tx, const struct store_audit_row *row)
 {
-	return store_sqlite_exec(st, SQ_AUDIT_APPEND, "audit_append",
+	return store_sqlite_exec(tx, SQ_AUDIT_APPEND, "audit_append",
 	    SQP_LIST(SQP_INT(row->seq), SQP_TEXT(row->time), SQP_TEXT(row->actor),
 		SQP_TEXT(row->action), SQP_TEXT(row->resource), SQP_TEXT(row->purpose_of_use),
 		SQP_TEXT(row->outcome), SQP_TEXT(row->reason), SQP_TEXT(row->detail),
@@ -969,10 +959,10 @@ static enum pv_rc audit_head_from_row(sqlite3_stmt *s, void *out)
 	return PV_OK;
 }
 
-static enum pv_rc sq_audit_head(struct store *st, int64_t *seq, char hash[65])
+static enum pv_rc sq_audit_head(struct store_tx *tx, int64_t *seq, char hash[65])
 {
 	struct audit_head_out h = { seq, hash };
-	enum pv_rc rc = store_sqlite_get(st, SQ_AUDIT_HEAD, "audit_head", SQP_NONE,
+	enum pv_rc rc = store_sqlite_get(tx, SQ_AUDIT_HEAD, "audit_head", SQP_NONE,
 	    audit_head_from_row, &h);
 
 	if (rc == PV_E_NOTFOUND) {   /* empty trail: the genesis head */
@@ -1018,21 +1008,21 @@ static enum pv_rc audit_from_row(sqlite3_stmt *s, void *out)
 STORE_SQLITE_EACH_ROW(audit_row, struct store_audit_row, audit_from_row, view_done,
     store_audit_cb)
 
-static enum pv_rc sq_audit_scan(struct store *st, const struct store_audit_filter *f,
+static enum pv_rc sq_audit_scan(struct store_tx *tx, const struct store_audit_filter *f,
     store_audit_cb cb, void *arg)
 {
 	enum store_sqlite_stmt id = f->action != NULL ? SQ_AUDIT_SCAN_ACTION : SQ_AUDIT_SCAN;
 	int64_t limit = f->limit == 0 || f->limit > INT64_MAX ? -1 : (int64_t)f->limit;
 	struct audit_row_ctx x = { cb, arg };
 
-	return store_sqlite_scan(st, id, "audit_scan",
+	return store_sqlite_scan(tx, id, "audit_scan",
 	    SQP_LIST(SQP_INT(f->since_seq), SQP_TEXT(f->actor_user_id), SQP_TEXT(f->action),
 		SQP_INT(limit)), audit_row, &x);
 }
 
-static enum pv_rc sq_checkpoint_put(struct store *st, const struct store_checkpoint *cp)
+static enum pv_rc sq_checkpoint_put(struct store_tx *tx, const struct store_checkpoint *cp)
 {
-	return store_sqlite_exec(st, SQ_CHECKPOINT_PUT, "checkpoint_put",
+	return store_sqlite_exec(tx, SQ_CHECKPOINT_PUT, "checkpoint_put",
 	    SQP_LIST(SQP_INT(cp->seq), SQP_TEXT(cp->hash), SQP_TEXT(cp->time),
 		SQP_TEXT(cp->signature), SQP_TEXT(cp->key_id)), NULL);
 }
@@ -1052,11 +1042,11 @@ static enum pv_rc checkpoint_from_row(sqlite3_stmt *s, void *out)
 STORE_SQLITE_EACH_ROW(checkpoint_row, struct store_checkpoint, checkpoint_from_row, view_done,
     store_checkpoint_cb)
 
-static enum pv_rc sq_checkpoint_scan(struct store *st, store_checkpoint_cb cb, void *arg)
+static enum pv_rc sq_checkpoint_scan(struct store_tx *tx, store_checkpoint_cb cb, void *arg)
 {
 	struct checkpoint_row_ctx x = { cb, arg };
 
-	return store_sqlite_scan(st, SQ_CHECKPOINT_SCAN, "checkpoint_scan", SQP_NONE,
+	return store_sqlite_scan(tx, SQ_CHECKPOINT_SCAN, "checkpoint_scan", SQP_NONE,
 	    checkpoint_row, &x);
 }
 
@@ -1066,9 +1056,9 @@ static enum pv_rc int64_from_row(sqlite3_stmt *s, void *out)
 	return PV_OK;
 }
 
-static enum pv_rc sq_checkpoint_count(struct store *st, int64_t *n)
+static enum pv_rc sq_checkpoint_count(struct store_tx *tx, int64_t *n)
 {
-	enum pv_rc rc = store_sqlite_get(st, SQ_CHECKPOINT_COUNT, "checkpoint_count", SQP_NONE,
+	enum pv_rc rc = store_sqlite_get(tx, SQ_CHECKPOINT_COUNT, "checkpoint_count", SQP_NONE,
 	    int64_from_row, n);
 
 	/* count(*) always answers one row: none is a broken database */
@@ -1132,26 +1122,26 @@ static enum pv_rc coll_from_row(sqlite3_stmt *s, void *out)
 STORE_SQLITE_EACH_ROW(coll_row, struct store_collection, coll_from_row,
     store_collection_clear, store_collection_cb)
 
-static enum pv_rc sq_collection_put(struct store *st, const struct store_collection *cl)
+static enum pv_rc sq_collection_put(struct store_tx *tx, const struct store_collection *cl)
 {
-	return store_sqlite_exec(st, SQ_COLLECTION_PUT, "collection_put",
+	return store_sqlite_exec(tx, SQ_COLLECTION_PUT, "collection_put",
 	    SQP_LIST(SQP_TEXT(cl->name), SQP_TEXT(cl->schema), SQP_TEXT(cl->region),
 		SQP_INT(cl->retention_days), SQP_INT(cl->created_ms), SQP_TEXT(cl->kek_name)),
 	    NULL);
 }
 
-static enum pv_rc sq_collection_get(struct store *st, const char *name,
+static enum pv_rc sq_collection_get(struct store_tx *tx, const char *name,
     struct store_collection *out)
 {
-	return store_sqlite_get(st, SQ_COLLECTION_GET, "collection_get",
+	return store_sqlite_get(tx, SQ_COLLECTION_GET, "collection_get",
 	    SQP_LIST(SQP_TEXT(name)), coll_from_row, out);
 }
 
-static enum pv_rc sq_collection_list(struct store *st, store_collection_cb cb, void *arg)
+static enum pv_rc sq_collection_list(struct store_tx *tx, store_collection_cb cb, void *arg)
 {
 	struct coll_row_ctx x = { cb, arg };
 
-	return store_sqlite_scan(st, SQ_COLLECTION_LIST, "collection_list", SQP_NONE, coll_row,
+	return store_sqlite_scan(tx, SQ_COLLECTION_LIST, "collection_list", SQP_NONE, coll_row,
 	    &x);
 }
 
@@ -1183,36 +1173,36 @@ static enum pv_rc rec_from_row(sqlite3_stmt *s, void *out)
 	return PV_OK;
 }
 
-static enum pv_rc sq_record_put(struct store *st, const struct store_record *r)
+static enum pv_rc sq_record_put(struct store_tx *tx, const struct store_record *r)
 {
-	return store_sqlite_exec(st, SQ_RECORD_PUT, "record_put",
+	return store_sqlite_exec(tx, SQ_RECORD_PUT, "record_put",
 	    SQP_LIST(SQP_TEXT(r->id), SQP_TEXT(r->collection), SQP_INT(r->version),
 		SQP_ENVELOPE(r), SQP_INT(r->created_ms),
 		SQP_INT(r->updated_ms ? r->updated_ms : r->created_ms)), NULL);
 }
 
-static enum pv_rc sq_record_get(struct store *st, const char *collection, const char *id,
+static enum pv_rc sq_record_get(struct store_tx *tx, const char *collection, const char *id,
     struct store_record *out)
 {
-	return store_sqlite_get(st, SQ_RECORD_GET, "record_get",
+	return store_sqlite_get(tx, SQ_RECORD_GET, "record_get",
 	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(id)), rec_from_row, out);
 }
 
-static enum pv_rc sq_record_update(struct store *st, const struct store_record *r,
+static enum pv_rc sq_record_update(struct store_tx *tx, const struct store_record *r,
     uint32_t expected_version)
 {
 	struct store_record cur;
 	enum pv_rc rc;
 	int changed = 0;
 
-	rc = store_sqlite_exec(st, SQ_RECORD_UPDATE, "record_update",
+	rc = store_sqlite_exec(tx, SQ_RECORD_UPDATE, "record_update",
 	    SQP_LIST(SQP_TEXT(r->collection), SQP_TEXT(r->id), SQP_INT(r->version),
 		SQP_ENVELOPE(r), SQP_INT(r->updated_ms), SQP_INT(expected_version)), &changed);
 	if (rc != PV_OK || changed > 0)
 		return rc;
 	/* Nothing matched: missing/shredded (not found) or another version. */
 	memset(&cur, 0, sizeof(cur));
-	rc = store_sqlite_get(st, SQ_RECORD_GET, "record_update/get",
+	rc = store_sqlite_get(tx, SQ_RECORD_GET, "record_update/get",
 	    SQP_LIST(SQP_TEXT(r->collection), SQP_TEXT(r->id)), rec_from_row, &cur);
 	if (rc == PV_OK)
 		rc = cur.deleted_ms != 0 ? PV_E_NOTFOUND : PV_E_CONFLICT;
@@ -1220,53 +1210,53 @@ static enum pv_rc sq_record_update(struct store *st, const struct store_record *
 	return rc;
 }
 
-static enum pv_rc sq_bidx_delete(struct store *st, const char *collection,
+static enum pv_rc sq_bidx_delete(struct store_tx *tx, const char *collection,
     const char *record_id, const char *field)
 {
-	return store_sqlite_exec(st, SQ_BIDX_DELETE, "bidx_delete",
+	return store_sqlite_exec(tx, SQ_BIDX_DELETE, "bidx_delete",
 	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(record_id), SQP_TEXT(field)), NULL);
 }
 
-static enum pv_rc sq_record_shred(struct store *st, const char *collection, const char *id,
+static enum pv_rc sq_record_shred(struct store_tx *tx, const char *collection, const char *id,
     int64_t deleted_ms)
 {
-	enum pv_rc rc = store_sqlite_exec_one(st, SQ_RECORD_SHRED, "record_shred",
+	enum pv_rc rc = store_sqlite_exec_one(tx, SQ_RECORD_SHRED, "record_shred",
 	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(id), SQP_INT(deleted_ms)));
 
 	if (rc != PV_OK)
 		return rc;
 	/* The index entries go with the DEK: a shredded record is not findable.
 	 * Callers run this inside one transaction (the audit writer's job). */
-	return store_sqlite_exec(st, SQ_BIDX_DELETE, "record_shred/bidx",
+	return store_sqlite_exec(tx, SQ_BIDX_DELETE, "record_shred/bidx",
 	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(id), SQP_NULL()), NULL);
 }
 
-static enum pv_rc sq_bidx_put(struct store *st, const char *collection, const char *field,
+static enum pv_rc sq_bidx_put(struct store_tx *tx, const char *collection, const char *field,
     const uint8_t mac[STORE_MAC_LEN], const char *record_id)
 {
-	return store_sqlite_exec(st, SQ_BIDX_PUT, "bidx_put",
+	return store_sqlite_exec(tx, SQ_BIDX_PUT, "bidx_put",
 	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(field), SQP_BLOB(mac, STORE_MAC_LEN),
 		SQP_TEXT(record_id)), NULL);
 }
 
-static enum pv_rc sq_bidx_lookup(struct store *st, const char *collection, const char *field,
+static enum pv_rc sq_bidx_lookup(struct store_tx *tx, const char *collection, const char *field,
     const uint8_t mac[STORE_MAC_LEN], size_t limit, store_bidx_cb cb, void *arg)
 {
 	int64_t lim = limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit;
 	struct store_sqlite_name_ctx x = { cb, arg };
 
-	return store_sqlite_scan(st, SQ_BIDX_LOOKUP, "bidx_lookup",
+	return store_sqlite_scan(tx, SQ_BIDX_LOOKUP, "bidx_lookup",
 	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(field), SQP_BLOB(mac, STORE_MAC_LEN),
 		SQP_INT(lim)), store_sqlite_name_row, &x);
 }
 
-static enum pv_rc sq_record_scan(struct store *st, const char *collection,
+static enum pv_rc sq_record_scan(struct store_tx *tx, const char *collection,
     const char *after_id, size_t limit, store_bidx_cb cb, void *arg)
 {
 	int64_t lim = limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit;
 	struct store_sqlite_name_ctx x = { cb, arg };
 
-	return store_sqlite_scan(st, SQ_RECORD_SCAN, "record_scan",
+	return store_sqlite_scan(tx, SQ_RECORD_SCAN, "record_scan",
 	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(after_id), SQP_INT(lim)),
 	    store_sqlite_name_row, &x);
 }
@@ -1300,25 +1290,25 @@ static enum pv_rc tok_from_row(sqlite3_stmt *s, void *out)
 	return PV_OK;
 }
 
-static enum pv_rc sq_token_put(struct store *st, const struct store_token *t)
+static enum pv_rc sq_token_put(struct store_tx *tx, const struct store_token *t)
 {
-	return store_sqlite_exec(st, SQ_TOKEN_PUT, "token_put",
+	return store_sqlite_exec(tx, SQ_TOKEN_PUT, "token_put",
 	    SQP_LIST(SQP_TEXT(t->token), SQP_TEXT(t->collection), SQP_TEXT(t->field),
 		SQP_INT(t->deterministic ? 1 : 0),
 		t->deterministic ? SQP_BLOB(t->mac, STORE_MAC_LEN) : SQP_NULL(),
 		SQP_ENVELOPE(t), SQP_INT(t->created_ms)), NULL);
 }
 
-static enum pv_rc sq_token_get(struct store *st, const char *token, struct store_token *out)
+static enum pv_rc sq_token_get(struct store_tx *tx, const char *token, struct store_token *out)
 {
-	return store_sqlite_get(st, SQ_TOKEN_GET, "token_get", SQP_LIST(SQP_TEXT(token)),
+	return store_sqlite_get(tx, SQ_TOKEN_GET, "token_get", SQP_LIST(SQP_TEXT(token)),
 	    tok_from_row, out);
 }
 
-static enum pv_rc sq_token_get_by_mac(struct store *st, const uint8_t mac[STORE_MAC_LEN],
+static enum pv_rc sq_token_get_by_mac(struct store_tx *tx, const uint8_t mac[STORE_MAC_LEN],
     struct store_token *out)
 {
-	return store_sqlite_get(st, SQ_TOKEN_GET_BY_MAC, "token_get_by_mac",
+	return store_sqlite_get(tx, SQ_TOKEN_GET_BY_MAC, "token_get_by_mac",
 	    SQP_LIST(SQP_BLOB(mac, STORE_MAC_LEN)), tok_from_row, out);
 }
 /* vault:end */
@@ -1331,12 +1321,12 @@ static const struct store_core_ops sq_core_ops = {
 	.pool_set = sq_pool_set,
 	.close = sq_close,
 	.schema_version = sq_schema_version,
-	.tx_begin = sq_tx_begin,
-	.tx_commit = sq_tx_commit,
-	.tx_rollback = sq_tx_rollback,
-	.tx_savepoint = sq_tx_savepoint,
-	.tx_release = sq_tx_release,
-	.tx_rollback_savepoint = sq_tx_rollback_savepoint,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.end = sq_end,
+	.savepoint = sq_savepoint,
+	.release = sq_release,
+	.rollback_savepoint = sq_rollback_savepoint,
 	.meta_get = sq_meta_get,
 	.meta_put = sq_meta_put,
 };
@@ -1491,12 +1481,6 @@ enum pv_rc store_sqlite_open(const char *datadir, bool read_only, struct store *
 		free(s);
 		return PV_E_NOMEM;
 	}
-	if (pthread_key_create(&s->key, conn_destructor) != 0) {
-		pthread_cond_destroy(&s->cv);
-		pthread_mutex_destroy(&s->mu);
-		free(s);
-		return PV_E_NOMEM;
-	}
 	/* from here sq_close releases everything */
 	if (util_path_join(s->path, sizeof(s->path), datadir, STORE_SQLITE_FILE) != 0) {
 		rc = PV_E_INVALID;
@@ -1514,13 +1498,13 @@ enum pv_rc store_sqlite_open(const char *datadir, bool read_only, struct store *
 	} else if ((rc = file_prepare(s->path)) != PV_OK) {
 		goto fail;
 	}
-	if ((rc = store_sqlite_conn_get(&s->base, &c)) != PV_OK)
+	if ((rc = conn_acquire(s, &c)) != PV_OK)
 		goto fail;
 	if (read_only)
 		rc = store_sqlite_schema_read(c->db, &s->schema_version);
 	else if ((rc = set_wal(c->db)) == PV_OK)
 		rc = store_sqlite_migrate(c->db, &s->schema_version);
-	store_sqlite_conn_put(&s->base, c);
+	conn_release(s, c);
 	if (rc != PV_OK)
 		goto fail;
 	*out = &s->base;

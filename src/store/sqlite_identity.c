@@ -78,10 +78,10 @@ STORE_SQLITE_EACH_ROW(user_row, struct store_user, user_from_row, store_user_cle
 
 /* INSERT and UPDATE bind the same ?1..?19 (UPDATE leaves ?2 and ?14 unused and
  * sets ?17, created_by, only where it is still NULL: set once, never rewritten). */
-static enum pv_rc user_write(struct store *st, enum store_sqlite_stmt id, const char *op,
+static enum pv_rc user_write(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
     const struct store_user *u, int *changes)
 {
-	return store_sqlite_exec(st, id, op,
+	return store_sqlite_exec(tx, id, op,
 	    SQP_LIST(SQP_TEXT(u->id), SQP_TEXT(u->username), SQP_TEXT(u->display_name),
 		SQP_TEXT(u->email), SQP_TEXT(u->disabled ? "disabled" : "active"),
 		SQP_TEXT(u->attributes != NULL ? u->attributes : "{}"),
@@ -95,112 +95,112 @@ static enum pv_rc user_write(struct store *st, enum store_sqlite_stmt id, const 
 		SQP_INT(u->otp_issued_ms), SQP_INT(u->otp_used_ms)), changes);
 }
 
-enum pv_rc store_sqlite_user_put(struct store *st, const struct store_user *u)
+enum pv_rc store_sqlite_user_put(struct store_tx *tx, const struct store_user *u)
 {
-	return user_write(st, SQ_USER_PUT, "user_put", u, NULL);
+	return user_write(tx, SQ_USER_PUT, "user_put", u, NULL);
 }
 
-enum pv_rc store_sqlite_user_update(struct store *st, const struct store_user *u)
+enum pv_rc store_sqlite_user_update(struct store_tx *tx, const struct store_user *u)
 {
 	int changes = 0;
-	enum pv_rc rc = user_write(st, SQ_USER_UPDATE, "user_update", u, &changes);
+	enum pv_rc rc = user_write(tx, SQ_USER_UPDATE, "user_update", u, &changes);
 
 	return rc == PV_OK && changes == 0 ? PV_E_NOTFOUND : rc;
 }
 
-enum pv_rc store_sqlite_user_get(struct store *st, const char *id, struct store_user *out)
+enum pv_rc store_sqlite_user_get(struct store_tx *tx, const char *id, struct store_user *out)
 {
-	return store_sqlite_get(st, SQ_USER_GET, "user_get", SQP_LIST(SQP_TEXT(id)),
+	return store_sqlite_get(tx, SQ_USER_GET, "user_get", SQP_LIST(SQP_TEXT(id)),
 	    user_from_row, out);
 }
 
-enum pv_rc store_sqlite_user_get_by_username(struct store *st, const char *username,
+enum pv_rc store_sqlite_user_get_by_username(struct store_tx *tx, const char *username,
     struct store_user *out)
 {
-	return store_sqlite_get(st, SQ_USER_GET_BY_USERNAME, "user_get_by_username",
+	return store_sqlite_get(tx, SQ_USER_GET_BY_USERNAME, "user_get_by_username",
 	    SQP_LIST(SQP_TEXT(username)), user_from_row, out);
 }
 
-enum pv_rc store_sqlite_user_list(struct store *st, store_user_cb cb, void *arg)
+enum pv_rc store_sqlite_user_list(struct store_tx *tx, store_user_cb cb, void *arg)
 {
 	struct user_row_ctx x = { cb, arg };
 
-	return store_sqlite_scan(st, SQ_USER_LIST, "user_list", SQP_NONE, user_row, &x);
+	return store_sqlite_scan(tx, SQ_USER_LIST, "user_list", SQP_NONE, user_row, &x);
 }
 
 /* ---- name sets: user roles, user groups, recovery codes ---- */
 
-static enum pv_rc set_replace(struct store *st, enum store_sqlite_stmt del,
+static enum pv_rc set_replace(struct store_tx *tx, enum store_sqlite_stmt del,
     enum store_sqlite_stmt ins, const char *op, const char *op_ins, const char *user_id,
     const char *const *names, size_t n)
 {
 	enum pv_rc rc;
 	size_t i;
 
-	if ((rc = store_sqlite_exec(st, del, op, SQP_LIST(SQP_TEXT(user_id)), NULL)) != PV_OK)
+	if ((rc = store_sqlite_exec(tx, del, op, SQP_LIST(SQP_TEXT(user_id)), NULL)) != PV_OK)
 		return rc;
 	for (i = 0; i < n; i++) {
 		if (names[i] == NULL)
 			return PV_E_INVALID;
-		if ((rc = store_sqlite_exec(st, ins, op_ins,
+		if ((rc = store_sqlite_exec(tx, ins, op_ins,
 		    SQP_LIST(SQP_TEXT(user_id), SQP_TEXT(names[i])), NULL)) != PV_OK)
 			return rc;
 	}
 	return PV_OK;
 }
 
-static enum pv_rc names_scan(struct store *st, enum store_sqlite_stmt id, const char *op,
+static enum pv_rc names_scan(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
     const char *user_id, store_name_cb cb, void *arg)
 {
 	struct store_sqlite_name_ctx x = { cb, arg };
 
-	return store_sqlite_scan(st, id, op, SQP_LIST(SQP_TEXT(user_id)), store_sqlite_name_row,
+	return store_sqlite_scan(tx, id, op, SQP_LIST(SQP_TEXT(user_id)), store_sqlite_name_row,
 	    &x);
 }
 
-enum pv_rc store_sqlite_user_roles_set(struct store *st, const char *user_id,
+enum pv_rc store_sqlite_user_roles_set(struct store_tx *tx, const char *user_id,
     const char *const *roles, size_t n)
 {
-	return set_replace(st, SQ_USER_ROLES_DELETE, SQ_USER_ROLES_INSERT, "user_roles_set",
+	return set_replace(tx, SQ_USER_ROLES_DELETE, SQ_USER_ROLES_INSERT, "user_roles_set",
 	    "user_roles_set/insert", user_id, roles, n);
 }
 
-enum pv_rc store_sqlite_user_roles_get(struct store *st, const char *user_id,
+enum pv_rc store_sqlite_user_roles_get(struct store_tx *tx, const char *user_id,
     store_name_cb cb, void *arg)
 {
-	return names_scan(st, SQ_USER_ROLES_GET, "user_roles_get", user_id, cb, arg);
+	return names_scan(tx, SQ_USER_ROLES_GET, "user_roles_get", user_id, cb, arg);
 }
 
-enum pv_rc store_sqlite_user_groups_set(struct store *st, const char *user_id,
+enum pv_rc store_sqlite_user_groups_set(struct store_tx *tx, const char *user_id,
     const char *const *groups, size_t n)
 {
-	return set_replace(st, SQ_USER_GROUPS_DELETE, SQ_USER_GROUPS_INSERT, "user_groups_set",
+	return set_replace(tx, SQ_USER_GROUPS_DELETE, SQ_USER_GROUPS_INSERT, "user_groups_set",
 	    "user_groups_set/insert", user_id, groups, n);
 }
 
-enum pv_rc store_sqlite_user_groups_get(struct store *st, const char *user_id,
+enum pv_rc store_sqlite_user_groups_get(struct store_tx *tx, const char *user_id,
     store_name_cb cb, void *arg)
 {
-	return names_scan(st, SQ_USER_GROUPS_GET, "user_groups_get", user_id, cb, arg);
+	return names_scan(tx, SQ_USER_GROUPS_GET, "user_groups_get", user_id, cb, arg);
 }
 
-enum pv_rc store_sqlite_recovery_set(struct store *st, const char *user_id,
+enum pv_rc store_sqlite_recovery_set(struct store_tx *tx, const char *user_id,
     const char *const *code_hashes, size_t n)
 {
-	return set_replace(st, SQ_RECOVERY_DELETE, SQ_RECOVERY_INSERT, "recovery_set",
+	return set_replace(tx, SQ_RECOVERY_DELETE, SQ_RECOVERY_INSERT, "recovery_set",
 	    "recovery_set/insert", user_id, code_hashes, n);
 }
 
-enum pv_rc store_sqlite_recovery_unused(struct store *st, const char *user_id,
+enum pv_rc store_sqlite_recovery_unused(struct store_tx *tx, const char *user_id,
     store_name_cb cb, void *arg)
 {
-	return names_scan(st, SQ_RECOVERY_UNUSED, "recovery_unused", user_id, cb, arg);
+	return names_scan(tx, SQ_RECOVERY_UNUSED, "recovery_unused", user_id, cb, arg);
 }
 
-enum pv_rc store_sqlite_recovery_use(struct store *st, const char *user_id,
+enum pv_rc store_sqlite_recovery_use(struct store_tx *tx, const char *user_id,
     const char *code_hash, int64_t used_ms)
 {
-	return store_sqlite_exec_one(st, SQ_RECOVERY_USE, "recovery_use",
+	return store_sqlite_exec_one(tx, SQ_RECOVERY_USE, "recovery_use",
 	    SQP_LIST(SQP_TEXT(user_id), SQP_TEXT(code_hash), SQP_INT(used_ms)));
 }
 
@@ -266,52 +266,52 @@ STORE_SQLITE_EACH_ROW(role_row, struct store_role, role_from_row, store_role_cle
 STORE_SQLITE_EACH_ROW(group_row, struct store_group, group_from_row, store_group_clear,
     store_group_cb)
 
-enum pv_rc store_sqlite_role_put(struct store *st, const struct store_role *r)
+enum pv_rc store_sqlite_role_put(struct store_tx *tx, const struct store_role *r)
 {
-	return store_sqlite_exec(st, SQ_ROLE_PUT, "role_put",
+	return store_sqlite_exec(tx, SQ_ROLE_PUT, "role_put",
 	    SQP_LIST(SQP_TEXT(r->name), SQP_TEXT(r->permissions != NULL ? r->permissions : "[]"),
 		SQP_TEXT(r->condition != NULL ? r->condition : "{}"),
 		SQP_INT(r->builtin ? 1 : 0), SQP_INT(r->created_ms)), NULL);
 }
 
-enum pv_rc store_sqlite_group_put(struct store *st, const struct store_group *g)
+enum pv_rc store_sqlite_group_put(struct store_tx *tx, const struct store_group *g)
 {
-	return store_sqlite_exec(st, SQ_GROUP_PUT, "group_put",
+	return store_sqlite_exec(tx, SQ_GROUP_PUT, "group_put",
 	    SQP_LIST(SQP_TEXT(g->name), SQP_TEXT(g->roles != NULL ? g->roles : "[]"),
 		SQP_INT(g->created_ms)), NULL);
 }
 
-enum pv_rc store_sqlite_role_get(struct store *st, const char *name, struct store_role *out)
+enum pv_rc store_sqlite_role_get(struct store_tx *tx, const char *name, struct store_role *out)
 {
-	return store_sqlite_get(st, SQ_ROLE_GET, "role_get", SQP_LIST(SQP_TEXT(name)),
+	return store_sqlite_get(tx, SQ_ROLE_GET, "role_get", SQP_LIST(SQP_TEXT(name)),
 	    role_from_row, out);
 }
 
-enum pv_rc store_sqlite_group_get(struct store *st, const char *name, struct store_group *out)
+enum pv_rc store_sqlite_group_get(struct store_tx *tx, const char *name, struct store_group *out)
 {
-	return store_sqlite_get(st, SQ_GROUP_GET, "group_get", SQP_LIST(SQP_TEXT(name)),
+	return store_sqlite_get(tx, SQ_GROUP_GET, "group_get", SQP_LIST(SQP_TEXT(name)),
 	    group_from_row, out);
 }
 
-enum pv_rc store_sqlite_role_list(struct store *st, store_role_cb cb, void *arg)
+enum pv_rc store_sqlite_role_list(struct store_tx *tx, store_role_cb cb, void *arg)
 {
 	struct role_row_ctx x = { cb, arg };
 
-	return store_sqlite_scan(st, SQ_ROLE_LIST, "role_list", SQP_NONE, role_row, &x);
+	return store_sqlite_scan(tx, SQ_ROLE_LIST, "role_list", SQP_NONE, role_row, &x);
 }
 
-enum pv_rc store_sqlite_group_list(struct store *st, store_group_cb cb, void *arg)
+enum pv_rc store_sqlite_group_list(struct store_tx *tx, store_group_cb cb, void *arg)
 {
 	struct group_row_ctx x = { cb, arg };
 
-	return store_sqlite_scan(st, SQ_GROUP_LIST, "group_list", SQP_NONE, group_row, &x);
+	return store_sqlite_scan(tx, SQ_GROUP_LIST, "group_list", SQP_NONE, group_row, &x);
 }
 
 /* ---- sessions ---- */
 
-enum pv_rc store_sqlite_session_put(struct store *st, const struct store_session *x)
+enum pv_rc store_sqlite_session_put(struct store_tx *tx, const struct store_session *x)
 {
-	return store_sqlite_exec(st, SQ_SESSION_PUT, "session_put",
+	return store_sqlite_exec(tx, SQ_SESSION_PUT, "session_put",
 	    SQP_LIST(SQP_TEXT(x->id), SQP_TEXT(x->token_hash), SQP_TEXT(x->user_id),
 		SQP_INT(x->created_ms), SQP_INT(x->last_seen_ms),
 		SQP_INT(x->absolute_expires_ms), SQP_INT((int64_t)x->restrict_flags),
@@ -347,39 +347,39 @@ static enum pv_rc session_from_row(sqlite3_stmt *s, void *out)
 	return PV_OK;
 }
 
-enum pv_rc store_sqlite_session_get_by_hash(struct store *st, const char *token_hash,
+enum pv_rc store_sqlite_session_get_by_hash(struct store_tx *tx, const char *token_hash,
     struct store_session *out)
 {
-	return store_sqlite_get(st, SQ_SESSION_GET_BY_HASH, "session_get_by_hash",
+	return store_sqlite_get(tx, SQ_SESSION_GET_BY_HASH, "session_get_by_hash",
 	    SQP_LIST(SQP_TEXT(token_hash)), session_from_row, out);
 }
 
-enum pv_rc store_sqlite_session_touch(struct store *st, const char *id, int64_t last_seen_ms)
+enum pv_rc store_sqlite_session_touch(struct store_tx *tx, const char *id, int64_t last_seen_ms)
 {
-	return store_sqlite_exec_one(st, SQ_SESSION_TOUCH, "session_touch",
+	return store_sqlite_exec_one(tx, SQ_SESSION_TOUCH, "session_touch",
 	    SQP_LIST(SQP_TEXT(id), SQP_INT(last_seen_ms)));
 }
 
-enum pv_rc store_sqlite_session_set_state(struct store *st, const char *id,
+enum pv_rc store_sqlite_session_set_state(struct store_tx *tx, const char *id,
     unsigned restrict_flags, bool mfa_verified, int64_t credential_epoch)
 {
-	return store_sqlite_exec_one(st, SQ_SESSION_SET_STATE, "session_set_state",
+	return store_sqlite_exec_one(tx, SQ_SESSION_SET_STATE, "session_set_state",
 	    SQP_LIST(SQP_TEXT(id), SQP_INT((int64_t)restrict_flags),
 		SQP_INT(mfa_verified ? 1 : 0), SQP_INT(credential_epoch)));
 }
 
-enum pv_rc store_sqlite_session_end(struct store *st, const char *id, int64_t ended_ms,
+enum pv_rc store_sqlite_session_end(struct store_tx *tx, const char *id, int64_t ended_ms,
     const char *reason)
 {
-	return store_sqlite_exec_one(st, SQ_SESSION_END, "session_end",
+	return store_sqlite_exec_one(tx, SQ_SESSION_END, "session_end",
 	    SQP_LIST(SQP_TEXT(id), SQP_INT(ended_ms), SQP_TEXT(reason)));
 }
 
-enum pv_rc store_sqlite_session_end_all_for_user(struct store *st, const char *user_id,
+enum pv_rc store_sqlite_session_end_all_for_user(struct store_tx *tx, const char *user_id,
     const char *except_id, int64_t ended_ms, const char *reason, size_t *n)
 {
 	int changes = 0;
-	enum pv_rc rc = store_sqlite_exec(st, SQ_SESSION_END_ALL, "session_end_all_for_user",
+	enum pv_rc rc = store_sqlite_exec(tx, SQ_SESSION_END_ALL, "session_end_all_for_user",
 	    SQP_LIST(SQP_TEXT(user_id), SQP_TEXT(except_id), SQP_INT(ended_ms),
 		SQP_TEXT(reason)), &changes);
 
@@ -394,11 +394,11 @@ static enum pv_rc count_from_row(sqlite3_stmt *s, void *out)
 	return PV_OK;
 }
 
-enum pv_rc store_sqlite_session_count_open(struct store *st, int64_t now_ms,
+enum pv_rc store_sqlite_session_count_open(struct store_tx *tx, int64_t now_ms,
     int64_t idle_after_ms, int64_t *n)
 {
 	int64_t v = 0;
-	enum pv_rc rc = store_sqlite_get(st, SQ_SESSION_COUNT_OPEN, "session_count_open",
+	enum pv_rc rc = store_sqlite_get(tx, SQ_SESSION_COUNT_OPEN, "session_count_open",
 	    SQP_LIST(SQP_INT(now_ms), SQP_INT(idle_after_ms)), count_from_row, &v);
 
 	/* count(*) always answers one row: none is a broken database */
@@ -422,10 +422,10 @@ static enum pv_rc lockout_from_row(sqlite3_stmt *s, void *out)
 	return PV_OK;
 }
 
-enum pv_rc store_sqlite_lockout_get(struct store *st, const char *key, const char *kind,
+enum pv_rc store_sqlite_lockout_get(struct store_tx *tx, const char *key, const char *kind,
     struct store_lockout *out)
 {
-	enum pv_rc rc = store_sqlite_get(st, SQ_LOCKOUT_GET, "lockout_get",
+	enum pv_rc rc = store_sqlite_get(tx, SQ_LOCKOUT_GET, "lockout_get",
 	    SQP_LIST(SQP_TEXT(key), SQP_TEXT(kind)), lockout_from_row, out);
 
 	if (rc == PV_E_NOTFOUND) {   /* no row: no failures yet */
@@ -435,25 +435,25 @@ enum pv_rc store_sqlite_lockout_get(struct store *st, const char *key, const cha
 	return rc;
 }
 
-enum pv_rc store_sqlite_lockout_put(struct store *st, const char *key, const char *kind,
+enum pv_rc store_sqlite_lockout_put(struct store_tx *tx, const char *key, const char *kind,
     const struct store_lockout *l)
 {
-	return store_sqlite_exec(st, SQ_LOCKOUT_PUT, "lockout_put",
+	return store_sqlite_exec(tx, SQ_LOCKOUT_PUT, "lockout_put",
 	    SQP_LIST(SQP_TEXT(key), SQP_TEXT(kind), SQP_INT(l->failures),
 		SQP_INT(l->window_start_ms), SQP_INT(l->locked_until_ms)), NULL);
 }
 
-enum pv_rc store_sqlite_lockout_clear(struct store *st, const char *key)
+enum pv_rc store_sqlite_lockout_clear(struct store_tx *tx, const char *key)
 {
-	return store_sqlite_exec(st, SQ_LOCKOUT_CLEAR, "lockout_clear", SQP_LIST(SQP_TEXT(key)),
+	return store_sqlite_exec(tx, SQ_LOCKOUT_CLEAR, "lockout_clear", SQP_LIST(SQP_TEXT(key)),
 	    NULL);
 }
 
 /* ---- pending MFA logins ---- */
 
-enum pv_rc store_sqlite_mfa_pending_put(struct store *st, const struct store_mfa_pending *p)
+enum pv_rc store_sqlite_mfa_pending_put(struct store_tx *tx, const struct store_mfa_pending *p)
 {
-	return store_sqlite_exec(st, SQ_MFA_PENDING_PUT, "mfa_pending_put",
+	return store_sqlite_exec(tx, SQ_MFA_PENDING_PUT, "mfa_pending_put",
 	    SQP_LIST(SQP_TEXT(p->token_hash), SQP_TEXT(p->user_id), SQP_INT(p->expires_ms),
 		SQP_INT(p->attempts), SQP_INT(p->credential_epoch)), NULL);
 }
@@ -474,29 +474,29 @@ static enum pv_rc mfa_pending_from_row(sqlite3_stmt *s, void *out)
 	return PV_OK;
 }
 
-enum pv_rc store_sqlite_mfa_pending_get(struct store *st, const char *token_hash,
+enum pv_rc store_sqlite_mfa_pending_get(struct store_tx *tx, const char *token_hash,
     struct store_mfa_pending *out)
 {
-	return store_sqlite_get(st, SQ_MFA_PENDING_GET, "mfa_pending_get",
+	return store_sqlite_get(tx, SQ_MFA_PENDING_GET, "mfa_pending_get",
 	    SQP_LIST(SQP_TEXT(token_hash)), mfa_pending_from_row, out);
 }
 
-enum pv_rc store_sqlite_mfa_pending_attempt(struct store *st, const char *token_hash)
+enum pv_rc store_sqlite_mfa_pending_attempt(struct store_tx *tx, const char *token_hash)
 {
-	return store_sqlite_exec_one(st, SQ_MFA_PENDING_ATTEMPT, "mfa_pending_attempt",
+	return store_sqlite_exec_one(tx, SQ_MFA_PENDING_ATTEMPT, "mfa_pending_attempt",
 	    SQP_LIST(SQP_TEXT(token_hash)));
 }
 
-enum pv_rc store_sqlite_mfa_pending_delete(struct store *st, const char *token_hash,
+enum pv_rc store_sqlite_mfa_pending_delete(struct store_tx *tx, const char *token_hash,
     int64_t now_ms)
 {
 	int changes = 0;
-	enum pv_rc rc = store_sqlite_exec(st, SQ_MFA_PENDING_DELETE, "mfa_pending_delete",
+	enum pv_rc rc = store_sqlite_exec(tx, SQ_MFA_PENDING_DELETE, "mfa_pending_delete",
 	    SQP_LIST(SQP_TEXT(token_hash)), &changes);
 
 	/* Housekeeping: expired pending logins are useless; drop them. */
 	if (rc == PV_OK)
-		rc = store_sqlite_exec(st, SQ_MFA_PENDING_PURGE, "mfa_pending_delete/purge",
+		rc = store_sqlite_exec(tx, SQ_MFA_PENDING_PURGE, "mfa_pending_delete/purge",
 		    SQP_LIST(SQP_INT(now_ms)), NULL);
 	if (rc == PV_OK && changes == 0)
 		rc = PV_E_NOTFOUND;

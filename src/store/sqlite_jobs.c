@@ -43,9 +43,9 @@ static enum pv_rc job_from_row(sqlite3_stmt *s, void *out)
 
 STORE_SQLITE_EACH_ROW(job_row, struct store_job, job_from_row, store_job_clear, store_job_cb)
 
-enum pv_rc store_sqlite_job_put(struct store *st, const struct store_job *j)
+enum pv_rc store_sqlite_job_put(struct store_tx *tx, const struct store_job *j)
 {
-	return store_sqlite_exec(st, SQ_JOB_PUT, "job_put",
+	return store_sqlite_exec(tx, SQ_JOB_PUT, "job_put",
 	    SQP_LIST(SQP_TEXT(j->id), SQP_TEXT(j->kind), SQP_TEXT(j->state), SQP_TEXT(j->cursor),
 		SQP_TEXT(j->params), SQP_TEXT(j->errors), SQP_INT(j->done), SQP_INT(j->total),
 		SQP_INT(j->error_count), SQP_INT(j->created_ms), SQP_INT(j->started_ms),
@@ -53,34 +53,34 @@ enum pv_rc store_sqlite_job_put(struct store *st, const struct store_job *j)
 		SQP_INT(j->lease_expires_ms), SQP_TEXT(j->created_by)), NULL);
 }
 
-enum pv_rc store_sqlite_job_get(struct store *st, const char *id, struct store_job *out)
+enum pv_rc store_sqlite_job_get(struct store_tx *tx, const char *id, struct store_job *out)
 {
-	return store_sqlite_get(st, SQ_JOB_GET, "job_get", SQP_LIST(SQP_TEXT(id)), job_from_row,
+	return store_sqlite_get(tx, SQ_JOB_GET, "job_get", SQP_LIST(SQP_TEXT(id)), job_from_row,
 	    out);
 }
 
-enum pv_rc store_sqlite_job_update(struct store *st, const struct store_job *j)
+enum pv_rc store_sqlite_job_update(struct store_tx *tx, const struct store_job *j)
 {
-	return store_sqlite_exec_one(st, SQ_JOB_UPDATE, "job_update",
+	return store_sqlite_exec_one(tx, SQ_JOB_UPDATE, "job_update",
 	    SQP_LIST(SQP_TEXT(j->id), SQP_TEXT(j->state), SQP_TEXT(j->cursor), SQP_TEXT(j->errors),
 		SQP_INT(j->done), SQP_INT(j->total), SQP_INT(j->error_count),
 		SQP_INT(j->started_ms), SQP_INT(j->finished_ms), SQP_INT(j->updated_ms),
 		SQP_TEXT(j->lease_owner), SQP_INT(j->lease_expires_ms)));
 }
 
-enum pv_rc store_sqlite_job_list(struct store *st, store_job_cb cb, void *arg)
+enum pv_rc store_sqlite_job_list(struct store_tx *tx, store_job_cb cb, void *arg)
 {
 	struct job_row_ctx x = { cb, arg };
 
-	return store_sqlite_scan(st, SQ_JOB_LIST, "job_list", SQP_NONE, job_row, &x);
+	return store_sqlite_scan(tx, SQ_JOB_LIST, "job_list", SQP_NONE, job_row, &x);
 }
 
-enum pv_rc store_sqlite_job_runnable(struct store *st, const char *owner, int64_t now_ms,
+enum pv_rc store_sqlite_job_runnable(struct store_tx *tx, const char *owner, int64_t now_ms,
     store_job_cb cb, void *arg)
 {
 	struct job_row_ctx x = { cb, arg };
 
-	return store_sqlite_scan(st, SQ_JOB_RUNNABLE, "job_runnable",
+	return store_sqlite_scan(tx, SQ_JOB_RUNNABLE, "job_runnable",
 	    SQP_LIST(SQP_TEXT(owner), SQP_INT(now_ms)), job_row, &x);
 }
 

@@ -24,16 +24,16 @@ static enum pv_rc cursor_from_row(sqlite3_stmt *s, void *out)
 	return PV_OK;
 }
 
-static enum pv_rc sq_sink_cursor_get(struct store *st, const char *name,
+static enum pv_rc sq_sink_cursor_get(struct store_tx *tx, const char *name,
     struct store_sink_cursor *out)
 {
-	return store_sqlite_get(st, SQ_SINK_CURSOR_GET, "sink_cursor_get",
+	return store_sqlite_get(tx, SQ_SINK_CURSOR_GET, "sink_cursor_get",
 	    SQP_LIST(SQP_TEXT(name)), cursor_from_row, out);
 }
 
-static enum pv_rc sq_sink_cursor_put(struct store *st, const struct store_sink_cursor *c)
+static enum pv_rc sq_sink_cursor_put(struct store_tx *tx, const struct store_sink_cursor *c)
 {
-	return store_sqlite_exec(st, SQ_SINK_CURSOR_PUT, "sink_cursor_put",
+	return store_sqlite_exec(tx, SQ_SINK_CURSOR_PUT, "sink_cursor_put",
 	    SQP_LIST(SQP_TEXT(c->name), SQP_INT(c->seq), SQP_INT(c->delivered),
 		SQP_TEXT(c->last_error), SQP_INT(c->updated_ms)), NULL);
 }

@@ -1,8 +1,11 @@
 /*
  * store.c: the public store_* entry points and the fault-injection state.
  * Each entry point
- *   1. rejects NULL pointer arguments with PV_E_INVALID,
- *   2. dispatches through st->ops-><domain> to the backend (store_int.h).
+ *   1. rejects NULL pointer arguments, and a transaction handle that is not
+ *      open (committed or ended), with PV_E_INVALID,
+ *   2. refuses a write op on a STORE_RD transaction with PV_E_READONLY
+ *      (WRITE_OP), before the backend sees it,
+ *   3. dispatches through tx->st->ops-><domain> to the backend (store_int.h).
  * Fault injection is not checked here (except "open") but in the backend's
  * statement runners, which call store_fault_check(op) before they touch a
  * connection: op is the name of the store function without "store_" for the
@@ -10,7 +13,7 @@
  * "n-th next call" counts op calls, an injected failure writes nothing, and a
  * test may also fail a later step, e.g. "record_shred/bidx"). Only functions
  * that return enum pv_rc can be made to fail; store_close,
- * store_schema_version, store_tx_rollback and store_tx_rollback_savepoint
+ * store_schema_version, store_end and store_rollback_savepoint
  * always run (they are the cleanup path of a failure).
  * This file is compiled twice (CMakeLists.txt): into pv_store with
  * store_fault_check a stub returning PV_OK, and as pv_store_fault with
@@ -258,62 +261,92 @@ int store_schema_version(struct store *st)
 /* transactions                                                        */
 /* ------------------------------------------------------------------ */
 
-enum pv_rc store_tx_begin(struct store *st)
+/* A handle an op may run on: begun, not committed or ended. */
+static bool tx_ok(const struct store_tx *tx)
 {
-	if (st == NULL)
+	return tx != NULL && tx->open;
+}
+
+/* A write op on a read transaction is a bug of the caller: refused before
+ * the backend sees it, so nothing changes, whatever the backend. */
+static enum pv_rc refuse_rd(const char *op)
+{
+	log_error("store: %s on a read-only transaction refused", op);
+	return PV_E_READONLY;
+}
+
+#define WRITE_OP(tx, op) do { \
+	if ((tx)->mode != STORE_WR) \
+		return refuse_rd(op); \
+} while (0)
+
+enum pv_rc store_begin(struct store *st, enum store_mode mode, struct store_tx **out)
+{
+	if (st == NULL || out == NULL || (mode != STORE_RD && mode != STORE_WR))
 		return PV_E_INVALID;
-	return st->ops->core->tx_begin(st);
+	return st->ops->core->begin(st, mode, out);
 }
 
-enum pv_rc store_tx_commit(struct store *st)
+enum pv_rc store_commit(struct store_tx *tx)
 {
-	if (st == NULL)
+	if (!tx_ok(tx))
 		return PV_E_INVALID;
-	return st->ops->core->tx_commit(st);
+	return tx->st->ops->core->commit(tx);
 }
 
-void store_tx_rollback(struct store *st)
+void store_end(struct store_tx *tx)
 {
-	if (st != NULL)
-		st->ops->core->tx_rollback(st);
+	if (tx != NULL)
+		tx->st->ops->core->end(tx);
 }
 
-enum pv_rc store_tx_savepoint(struct store *st)
+enum pv_rc store_savepoint(struct store_tx *tx)
 {
-	if (st == NULL)
+	if (!tx_ok(tx))
 		return PV_E_INVALID;
-	return st->ops->core->tx_savepoint(st);
+	return tx->st->ops->core->savepoint(tx);
 }
 
-enum pv_rc store_tx_release(struct store *st)
+enum pv_rc store_release(struct store_tx *tx)
 {
-	if (st == NULL)
+	if (!tx_ok(tx))
 		return PV_E_INVALID;
-	return st->ops->core->tx_release(st);
+	return tx->st->ops->core->release(tx);
 }
 
-void store_tx_rollback_savepoint(struct store *st)
+void store_rollback_savepoint(struct store_tx *tx)
 {
-	if (st != NULL)
-		st->ops->core->tx_rollback_savepoint(st);
+	if (tx_ok(tx))
+		tx->st->ops->core->rollback_savepoint(tx);
+}
+
+struct store *store_tx_store(const struct store_tx *tx)
+{
+	return tx != NULL ? tx->st : NULL;
+}
+
+enum store_mode store_tx_mode(const struct store_tx *tx)
+{
+	return tx != NULL ? tx->mode : STORE_RD;
 }
 
 /* ------------------------------------------------------------------ */
 /* meta                                                                */
 /* ------------------------------------------------------------------ */
 
-enum pv_rc store_meta_get(struct store *st, const char *key, uint8_t **val, size_t *len)
+enum pv_rc store_meta_get(struct store_tx *tx, const char *key, uint8_t **val, size_t *len)
 {
-	if (st == NULL || key == NULL || val == NULL || len == NULL)
+	if (!tx_ok(tx) || key == NULL || val == NULL || len == NULL)
 		return PV_E_INVALID;
-	return st->ops->core->meta_get(st, key, val, len);
+	return tx->st->ops->core->meta_get(tx, key, val, len);
 }
 
-enum pv_rc store_meta_put(struct store *st, const char *key, const uint8_t *val, size_t len)
+enum pv_rc store_meta_put(struct store_tx *tx, const char *key, const uint8_t *val, size_t len)
 {
-	if (st == NULL || key == NULL || (val == NULL && len > 0))
+	if (!tx_ok(tx) || key == NULL || (val == NULL && len > 0))
 		return PV_E_INVALID;
-	return st->ops->core->meta_put(st, key, val, len);
+	WRITE_OP(tx, "meta_put");
+	return tx->st->ops->core->meta_put(tx, key, val, len);
 }
 
 /* ------------------------------------------------------------------ */
@@ -342,95 +375,99 @@ static bool kek_state_ok(enum store_kek_state s)
 	return s == STORE_KEK_ACTIVE || s == STORE_KEK_RETIRED || s == STORE_KEK_REVOKED;
 }
 
-enum pv_rc store_kek_put(struct store *st, const struct store_kek *k)
+enum pv_rc store_kek_put(struct store_tx *tx, const struct store_kek *k)
 {
-	if (st == NULL || k == NULL || !kek_name_ok(k->name) || !kek_state_ok(k->state) ||
+	if (!tx_ok(tx) || k == NULL || !kek_name_ok(k->name) || !kek_state_ok(k->state) ||
 	    (k->wrapped == NULL && k->wrapped_len > 0))
 		return PV_E_INVALID;
-	return st->ops->keys->kek_put(st, k);
+	WRITE_OP(tx, "kek_put");
+	return tx->st->ops->keys->kek_put(tx, k);
 }
 
-enum pv_rc store_kek_get(struct store *st, const char *name, uint32_t version,
+enum pv_rc store_kek_get(struct store_tx *tx, const char *name, uint32_t version,
     struct store_kek *out)
 {
-	if (st == NULL || out == NULL || !kek_name_ok(name))
+	if (!tx_ok(tx) || out == NULL || !kek_name_ok(name))
 		return PV_E_INVALID;
-	return st->ops->keys->kek_get(st, name, version, out);
+	return tx->st->ops->keys->kek_get(tx, name, version, out);
 }
 
-enum pv_rc store_kek_latest(struct store *st, const char *name, struct store_kek *out)
+enum pv_rc store_kek_latest(struct store_tx *tx, const char *name, struct store_kek *out)
 {
-	if (st == NULL || out == NULL || !kek_name_ok(name))
+	if (!tx_ok(tx) || out == NULL || !kek_name_ok(name))
 		return PV_E_INVALID;
-	return st->ops->keys->kek_latest(st, name, out);
+	return tx->st->ops->keys->kek_latest(tx, name, out);
 }
 
-enum pv_rc store_kek_set_state(struct store *st, const char *name, uint32_t version,
+enum pv_rc store_kek_set_state(struct store_tx *tx, const char *name, uint32_t version,
     enum store_kek_state state)
 {
-	if (st == NULL || !kek_name_ok(name) || !kek_state_ok(state))
+	if (!tx_ok(tx) || !kek_name_ok(name) || !kek_state_ok(state))
 		return PV_E_INVALID;
-	return st->ops->keys->kek_set_state(st, name, version, state);
+	WRITE_OP(tx, "kek_set_state");
+	return tx->st->ops->keys->kek_set_state(tx, name, version, state);
 }
 
-enum pv_rc store_kek_scan(struct store *st, store_kek_cb cb, void *arg)
+enum pv_rc store_kek_scan(struct store_tx *tx, store_kek_cb cb, void *arg)
 {
-	if (st == NULL || cb == NULL)
+	if (!tx_ok(tx) || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->keys->kek_scan(st, cb, arg);
+	return tx->st->ops->keys->kek_scan(tx, cb, arg);
 }
 
 /* ------------------------------------------------------------------ */
 /* audit trail                                                         */
 /* ------------------------------------------------------------------ */
 
-enum pv_rc store_audit_append(struct store *st, const struct store_audit_row *row)
+enum pv_rc store_audit_append(struct store_tx *tx, const struct store_audit_row *row)
 {
-	if (st == NULL || row == NULL || row->time == NULL || row->actor == NULL ||
+	if (!tx_ok(tx) || row == NULL || row->time == NULL || row->actor == NULL ||
 	    row->action == NULL || row->resource == NULL || row->purpose_of_use == NULL ||
 	    row->outcome == NULL || row->reason == NULL || row->detail == NULL ||
 	    row->prev_hash == NULL || row->hash == NULL)
 		return PV_E_INVALID;
-	return st->ops->audit->audit_append(st, row);
+	WRITE_OP(tx, "audit_append");
+	return tx->st->ops->audit->audit_append(tx, row);
 }
 
-enum pv_rc store_audit_head(struct store *st, int64_t *seq, char hash[65])
+enum pv_rc store_audit_head(struct store_tx *tx, int64_t *seq, char hash[65])
 {
-	if (st == NULL || seq == NULL || hash == NULL)
+	if (!tx_ok(tx) || seq == NULL || hash == NULL)
 		return PV_E_INVALID;
-	return st->ops->audit->audit_head(st, seq, hash);
+	return tx->st->ops->audit->audit_head(tx, seq, hash);
 }
 
-enum pv_rc store_audit_scan(struct store *st, const struct store_audit_filter *f,
+enum pv_rc store_audit_scan(struct store_tx *tx, const struct store_audit_filter *f,
     store_audit_cb cb, void *arg)
 {
 	static const struct store_audit_filter all;
 
-	if (st == NULL || cb == NULL)
+	if (!tx_ok(tx) || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->audit->audit_scan(st, f != NULL ? f : &all, cb, arg);
+	return tx->st->ops->audit->audit_scan(tx, f != NULL ? f : &all, cb, arg);
 }
 
-enum pv_rc store_checkpoint_put(struct store *st, const struct store_checkpoint *cp)
+enum pv_rc store_checkpoint_put(struct store_tx *tx, const struct store_checkpoint *cp)
 {
-	if (st == NULL || cp == NULL || cp->hash == NULL || cp->time == NULL ||
+	if (!tx_ok(tx) || cp == NULL || cp->hash == NULL || cp->time == NULL ||
 	    cp->signature == NULL || cp->key_id == NULL)
 		return PV_E_INVALID;
-	return st->ops->audit->checkpoint_put(st, cp);
+	WRITE_OP(tx, "checkpoint_put");
+	return tx->st->ops->audit->checkpoint_put(tx, cp);
 }
 
-enum pv_rc store_checkpoint_scan(struct store *st, store_checkpoint_cb cb, void *arg)
+enum pv_rc store_checkpoint_scan(struct store_tx *tx, store_checkpoint_cb cb, void *arg)
 {
-	if (st == NULL || cb == NULL)
+	if (!tx_ok(tx) || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->audit->checkpoint_scan(st, cb, arg);
+	return tx->st->ops->audit->checkpoint_scan(tx, cb, arg);
 }
 
-enum pv_rc store_checkpoint_count(struct store *st, int64_t *n)
+enum pv_rc store_checkpoint_count(struct store_tx *tx, int64_t *n)
 {
-	if (st == NULL || n == NULL)
+	if (!tx_ok(tx) || n == NULL)
 		return PV_E_INVALID;
-	return st->ops->audit->checkpoint_count(st, n);
+	return tx->st->ops->audit->checkpoint_count(tx, n);
 }
 
 /* ---- identity ---- */
@@ -456,248 +493,266 @@ static bool user_ok(const struct store_user *u)
 	    (u->mfa_secret == NULL) == (u->mfa_env == NULL);
 }
 
-enum pv_rc store_user_put(struct store *st, const struct store_user *u)
+enum pv_rc store_user_put(struct store_tx *tx, const struct store_user *u)
 {
-	if (st == NULL || !user_ok(u))
+	if (!tx_ok(tx) || !user_ok(u))
 		return PV_E_INVALID;
-	return st->ops->identity->user_put(st, u);
+	WRITE_OP(tx, "user_put");
+	return tx->st->ops->identity->user_put(tx, u);
 }
 
-enum pv_rc store_user_get(struct store *st, const char *id, struct store_user *out)
+enum pv_rc store_user_get(struct store_tx *tx, const char *id, struct store_user *out)
 {
-	if (st == NULL || id == NULL || out == NULL)
+	if (!tx_ok(tx) || id == NULL || out == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->user_get(st, id, out);
+	return tx->st->ops->identity->user_get(tx, id, out);
 }
 
-enum pv_rc store_user_get_by_username(struct store *st, const char *username,
+enum pv_rc store_user_get_by_username(struct store_tx *tx, const char *username,
     struct store_user *out)
 {
-	if (st == NULL || username == NULL || out == NULL)
+	if (!tx_ok(tx) || username == NULL || out == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->user_get_by_username(st, username, out);
+	return tx->st->ops->identity->user_get_by_username(tx, username, out);
 }
 
-enum pv_rc store_user_update(struct store *st, const struct store_user *u)
+enum pv_rc store_user_update(struct store_tx *tx, const struct store_user *u)
 {
-	if (st == NULL || !user_ok(u))
+	if (!tx_ok(tx) || !user_ok(u))
 		return PV_E_INVALID;
-	return st->ops->identity->user_update(st, u);
+	WRITE_OP(tx, "user_update");
+	return tx->st->ops->identity->user_update(tx, u);
 }
 
-enum pv_rc store_user_list(struct store *st, store_user_cb cb, void *arg)
+enum pv_rc store_user_list(struct store_tx *tx, store_user_cb cb, void *arg)
 {
-	if (st == NULL || cb == NULL)
+	if (!tx_ok(tx) || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->user_list(st, cb, arg);
+	return tx->st->ops->identity->user_list(tx, cb, arg);
 }
 
-enum pv_rc store_user_roles_set(struct store *st, const char *user_id,
+enum pv_rc store_user_roles_set(struct store_tx *tx, const char *user_id,
     const char *const *roles, size_t n)
 {
-	if (st == NULL || user_id == NULL || (n > 0 && roles == NULL))
+	if (!tx_ok(tx) || user_id == NULL || (n > 0 && roles == NULL))
 		return PV_E_INVALID;
-	return st->ops->identity->user_roles_set(st, user_id, roles, n);
+	WRITE_OP(tx, "user_roles_set");
+	return tx->st->ops->identity->user_roles_set(tx, user_id, roles, n);
 }
 
-enum pv_rc store_user_roles_get(struct store *st, const char *user_id, store_name_cb cb,
+enum pv_rc store_user_roles_get(struct store_tx *tx, const char *user_id, store_name_cb cb,
     void *arg)
 {
-	if (st == NULL || user_id == NULL || cb == NULL)
+	if (!tx_ok(tx) || user_id == NULL || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->user_roles_get(st, user_id, cb, arg);
+	return tx->st->ops->identity->user_roles_get(tx, user_id, cb, arg);
 }
 
-enum pv_rc store_user_groups_set(struct store *st, const char *user_id,
+enum pv_rc store_user_groups_set(struct store_tx *tx, const char *user_id,
     const char *const *groups, size_t n)
 {
-	if (st == NULL || user_id == NULL || (n > 0 && groups == NULL))
+	if (!tx_ok(tx) || user_id == NULL || (n > 0 && groups == NULL))
 		return PV_E_INVALID;
-	return st->ops->identity->user_groups_set(st, user_id, groups, n);
+	WRITE_OP(tx, "user_groups_set");
+	return tx->st->ops->identity->user_groups_set(tx, user_id, groups, n);
 }
 
-enum pv_rc store_user_groups_get(struct store *st, const char *user_id, store_name_cb cb,
+enum pv_rc store_user_groups_get(struct store_tx *tx, const char *user_id, store_name_cb cb,
     void *arg)
 {
-	if (st == NULL || user_id == NULL || cb == NULL)
+	if (!tx_ok(tx) || user_id == NULL || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->user_groups_get(st, user_id, cb, arg);
+	return tx->st->ops->identity->user_groups_get(tx, user_id, cb, arg);
 }
 
-enum pv_rc store_role_put(struct store *st, const struct store_role *r)
+enum pv_rc store_role_put(struct store_tx *tx, const struct store_role *r)
 {
-	if (st == NULL || r == NULL || !istr_ok(r->name, sizeof(r->name)))
+	if (!tx_ok(tx) || r == NULL || !istr_ok(r->name, sizeof(r->name)))
 		return PV_E_INVALID;
-	return st->ops->identity->role_put(st, r);
+	WRITE_OP(tx, "role_put");
+	return tx->st->ops->identity->role_put(tx, r);
 }
 
-enum pv_rc store_role_get(struct store *st, const char *name, struct store_role *out)
+enum pv_rc store_role_get(struct store_tx *tx, const char *name, struct store_role *out)
 {
-	if (st == NULL || name == NULL || out == NULL)
+	if (!tx_ok(tx) || name == NULL || out == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->role_get(st, name, out);
+	return tx->st->ops->identity->role_get(tx, name, out);
 }
 
-enum pv_rc store_role_list(struct store *st, store_role_cb cb, void *arg)
+enum pv_rc store_role_list(struct store_tx *tx, store_role_cb cb, void *arg)
 {
-	if (st == NULL || cb == NULL)
+	if (!tx_ok(tx) || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->role_list(st, cb, arg);
+	return tx->st->ops->identity->role_list(tx, cb, arg);
 }
 
-enum pv_rc store_group_put(struct store *st, const struct store_group *g)
+enum pv_rc store_group_put(struct store_tx *tx, const struct store_group *g)
 {
-	if (st == NULL || g == NULL || !istr_ok(g->name, sizeof(g->name)))
+	if (!tx_ok(tx) || g == NULL || !istr_ok(g->name, sizeof(g->name)))
 		return PV_E_INVALID;
-	return st->ops->identity->group_put(st, g);
+	WRITE_OP(tx, "group_put");
+	return tx->st->ops->identity->group_put(tx, g);
 }
 
-enum pv_rc store_group_get(struct store *st, const char *name, struct store_group *out)
+enum pv_rc store_group_get(struct store_tx *tx, const char *name, struct store_group *out)
 {
-	if (st == NULL || name == NULL || out == NULL)
+	if (!tx_ok(tx) || name == NULL || out == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->group_get(st, name, out);
+	return tx->st->ops->identity->group_get(tx, name, out);
 }
 
-enum pv_rc store_group_list(struct store *st, store_group_cb cb, void *arg)
+enum pv_rc store_group_list(struct store_tx *tx, store_group_cb cb, void *arg)
 {
-	if (st == NULL || cb == NULL)
+	if (!tx_ok(tx) || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->group_list(st, cb, arg);
+	return tx->st->ops->identity->group_list(tx, cb, arg);
 }
 
-enum pv_rc store_session_put(struct store *st, const struct store_session *s)
+enum pv_rc store_session_put(struct store_tx *tx, const struct store_session *s)
 {
-	if (st == NULL || s == NULL || !istr_ok(s->id, sizeof(s->id)) ||
+	if (!tx_ok(tx) || s == NULL || !istr_ok(s->id, sizeof(s->id)) ||
 	    !istr_ok(s->token_hash, sizeof(s->token_hash)) ||
 	    !istr_ok(s->user_id, sizeof(s->user_id)) || strlen(s->source) >= sizeof(s->source))
 		return PV_E_INVALID;
-	return st->ops->identity->session_put(st, s);
+	WRITE_OP(tx, "session_put");
+	return tx->st->ops->identity->session_put(tx, s);
 }
 
-enum pv_rc store_session_get_by_hash(struct store *st, const char *token_hash,
+enum pv_rc store_session_get_by_hash(struct store_tx *tx, const char *token_hash,
     struct store_session *out)
 {
-	if (st == NULL || token_hash == NULL || out == NULL)
+	if (!tx_ok(tx) || token_hash == NULL || out == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->session_get_by_hash(st, token_hash, out);
+	return tx->st->ops->identity->session_get_by_hash(tx, token_hash, out);
 }
 
-enum pv_rc store_session_touch(struct store *st, const char *id, int64_t last_seen_ms)
+enum pv_rc store_session_touch(struct store_tx *tx, const char *id, int64_t last_seen_ms)
 {
-	if (st == NULL || id == NULL)
+	if (!tx_ok(tx) || id == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->session_touch(st, id, last_seen_ms);
+	WRITE_OP(tx, "session_touch");
+	return tx->st->ops->identity->session_touch(tx, id, last_seen_ms);
 }
 
-enum pv_rc store_session_set_state(struct store *st, const char *id, unsigned restrict_flags,
+enum pv_rc store_session_set_state(struct store_tx *tx, const char *id, unsigned restrict_flags,
     bool mfa_verified, int64_t credential_epoch)
 {
-	if (st == NULL || id == NULL)
+	if (!tx_ok(tx) || id == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->session_set_state(st, id, restrict_flags, mfa_verified,
+	WRITE_OP(tx, "session_set_state");
+	return tx->st->ops->identity->session_set_state(tx, id, restrict_flags, mfa_verified,
 	    credential_epoch);
 }
 
-enum pv_rc store_session_end(struct store *st, const char *id, int64_t ended_ms,
+enum pv_rc store_session_end(struct store_tx *tx, const char *id, int64_t ended_ms,
     const char *reason)
 {
-	if (st == NULL || id == NULL || reason == NULL || ended_ms <= 0)
+	if (!tx_ok(tx) || id == NULL || reason == NULL || ended_ms <= 0)
 		return PV_E_INVALID;
-	return st->ops->identity->session_end(st, id, ended_ms, reason);
+	WRITE_OP(tx, "session_end");
+	return tx->st->ops->identity->session_end(tx, id, ended_ms, reason);
 }
 
-enum pv_rc store_session_end_all_for_user(struct store *st, const char *user_id,
+enum pv_rc store_session_end_all_for_user(struct store_tx *tx, const char *user_id,
     const char *except_id, int64_t ended_ms, const char *reason, size_t *n)
 {
-	if (st == NULL || user_id == NULL || reason == NULL || ended_ms <= 0)
+	if (!tx_ok(tx) || user_id == NULL || reason == NULL || ended_ms <= 0)
 		return PV_E_INVALID;
-	return st->ops->identity->session_end_all_for_user(st, user_id, except_id, ended_ms, reason, n);
+	WRITE_OP(tx, "session_end_all_for_user");
+	return tx->st->ops->identity->session_end_all_for_user(tx, user_id, except_id, ended_ms, reason, n);
 }
 
-enum pv_rc store_session_count_open(struct store *st, int64_t now_ms, int64_t idle_after_ms,
+enum pv_rc store_session_count_open(struct store_tx *tx, int64_t now_ms, int64_t idle_after_ms,
     int64_t *n)
 {
-	if (st == NULL || n == NULL)
+	if (!tx_ok(tx) || n == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->session_count_open(st, now_ms, idle_after_ms, n);
+	return tx->st->ops->identity->session_count_open(tx, now_ms, idle_after_ms, n);
 }
 
-enum pv_rc store_recovery_set(struct store *st, const char *user_id,
+enum pv_rc store_recovery_set(struct store_tx *tx, const char *user_id,
     const char *const *code_hashes, size_t n)
 {
-	if (st == NULL || user_id == NULL || (n > 0 && code_hashes == NULL))
+	if (!tx_ok(tx) || user_id == NULL || (n > 0 && code_hashes == NULL))
 		return PV_E_INVALID;
-	return st->ops->identity->recovery_set(st, user_id, code_hashes, n);
+	WRITE_OP(tx, "recovery_set");
+	return tx->st->ops->identity->recovery_set(tx, user_id, code_hashes, n);
 }
 
-enum pv_rc store_recovery_unused(struct store *st, const char *user_id, store_name_cb cb,
+enum pv_rc store_recovery_unused(struct store_tx *tx, const char *user_id, store_name_cb cb,
     void *arg)
 {
-	if (st == NULL || user_id == NULL || cb == NULL)
+	if (!tx_ok(tx) || user_id == NULL || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->recovery_unused(st, user_id, cb, arg);
+	return tx->st->ops->identity->recovery_unused(tx, user_id, cb, arg);
 }
 
-enum pv_rc store_recovery_use(struct store *st, const char *user_id, const char *code_hash,
+enum pv_rc store_recovery_use(struct store_tx *tx, const char *user_id, const char *code_hash,
     int64_t used_ms)
 {
-	if (st == NULL || user_id == NULL || code_hash == NULL)
+	if (!tx_ok(tx) || user_id == NULL || code_hash == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->recovery_use(st, user_id, code_hash, used_ms);
+	WRITE_OP(tx, "recovery_use");
+	return tx->st->ops->identity->recovery_use(tx, user_id, code_hash, used_ms);
 }
 
-enum pv_rc store_lockout_get(struct store *st, const char *key, const char *kind,
+enum pv_rc store_lockout_get(struct store_tx *tx, const char *key, const char *kind,
     struct store_lockout *out)
 {
-	if (st == NULL || key == NULL || !kind_ok(kind) || out == NULL)
+	if (!tx_ok(tx) || key == NULL || !kind_ok(kind) || out == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->lockout_get(st, key, kind, out);
+	return tx->st->ops->identity->lockout_get(tx, key, kind, out);
 }
 
-enum pv_rc store_lockout_put(struct store *st, const char *key, const char *kind,
+enum pv_rc store_lockout_put(struct store_tx *tx, const char *key, const char *kind,
     const struct store_lockout *l)
 {
-	if (st == NULL || key == NULL || !kind_ok(kind) || l == NULL)
+	if (!tx_ok(tx) || key == NULL || !kind_ok(kind) || l == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->lockout_put(st, key, kind, l);
+	WRITE_OP(tx, "lockout_put");
+	return tx->st->ops->identity->lockout_put(tx, key, kind, l);
 }
 
-enum pv_rc store_lockout_clear(struct store *st, const char *key)
+enum pv_rc store_lockout_clear(struct store_tx *tx, const char *key)
 {
-	if (st == NULL || key == NULL)
+	if (!tx_ok(tx) || key == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->lockout_clear(st, key);
+	WRITE_OP(tx, "lockout_clear");
+	return tx->st->ops->identity->lockout_clear(tx, key);
 }
 
-enum pv_rc store_mfa_pending_put(struct store *st, const struct store_mfa_pending *p)
+enum pv_rc store_mfa_pending_put(struct store_tx *tx, const struct store_mfa_pending *p)
 {
-	if (st == NULL || p == NULL || !istr_ok(p->token_hash, sizeof(p->token_hash)) ||
+	if (!tx_ok(tx) || p == NULL || !istr_ok(p->token_hash, sizeof(p->token_hash)) ||
 	    !istr_ok(p->user_id, sizeof(p->user_id)))
 		return PV_E_INVALID;
-	return st->ops->identity->mfa_pending_put(st, p);
+	WRITE_OP(tx, "mfa_pending_put");
+	return tx->st->ops->identity->mfa_pending_put(tx, p);
 }
 
-enum pv_rc store_mfa_pending_get(struct store *st, const char *token_hash,
+enum pv_rc store_mfa_pending_get(struct store_tx *tx, const char *token_hash,
     struct store_mfa_pending *out)
 {
-	if (st == NULL || token_hash == NULL || out == NULL)
+	if (!tx_ok(tx) || token_hash == NULL || out == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->mfa_pending_get(st, token_hash, out);
+	return tx->st->ops->identity->mfa_pending_get(tx, token_hash, out);
 }
 
-enum pv_rc store_mfa_pending_attempt(struct store *st, const char *token_hash)
+enum pv_rc store_mfa_pending_attempt(struct store_tx *tx, const char *token_hash)
 {
-	if (st == NULL || token_hash == NULL)
+	if (!tx_ok(tx) || token_hash == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->mfa_pending_attempt(st, token_hash);
+	WRITE_OP(tx, "mfa_pending_attempt");
+	return tx->st->ops->identity->mfa_pending_attempt(tx, token_hash);
 }
 
-enum pv_rc store_mfa_pending_delete(struct store *st, const char *token_hash, int64_t now_ms)
+enum pv_rc store_mfa_pending_delete(struct store_tx *tx, const char *token_hash, int64_t now_ms)
 {
-	if (st == NULL || token_hash == NULL)
+	if (!tx_ok(tx) || token_hash == NULL)
 		return PV_E_INVALID;
-	return st->ops->identity->mfa_pending_delete(st, token_hash, now_ms);
+	WRITE_OP(tx, "mfa_pending_delete");
+	return tx->st->ops->identity->mfa_pending_delete(tx, token_hash, now_ms);
 }
 /* identity:end */
 
@@ -736,27 +791,28 @@ void store_collection_clear(struct store_collection *c)
 	memset(c, 0, sizeof(*c));
 }
 
-enum pv_rc store_collection_put(struct store *st, const struct store_collection *c)
+enum pv_rc store_collection_put(struct store_tx *tx, const struct store_collection *c)
 {
-	if (st == NULL || c == NULL || !vname_ok(c->name) || c->schema == NULL ||
+	if (!tx_ok(tx) || c == NULL || !vname_ok(c->name) || c->schema == NULL ||
 	    c->region[0] == '\0' || memchr(c->region, '\0', sizeof(c->region)) == NULL ||
 	    !vkek_ok(c->kek_name))
 		return PV_E_INVALID;
-	return st->ops->vault->collection_put(st, c);
+	WRITE_OP(tx, "collection_put");
+	return tx->st->ops->vault->collection_put(tx, c);
 }
 
-enum pv_rc store_collection_get(struct store *st, const char *name, struct store_collection *out)
+enum pv_rc store_collection_get(struct store_tx *tx, const char *name, struct store_collection *out)
 {
-	if (st == NULL || out == NULL || !vname_ok(name))
+	if (!tx_ok(tx) || out == NULL || !vname_ok(name))
 		return PV_E_INVALID;
-	return st->ops->vault->collection_get(st, name, out);
+	return tx->st->ops->vault->collection_get(tx, name, out);
 }
 
-enum pv_rc store_collection_list(struct store *st, store_collection_cb cb, void *arg)
+enum pv_rc store_collection_list(struct store_tx *tx, store_collection_cb cb, void *arg)
 {
-	if (st == NULL || cb == NULL)
+	if (!tx_ok(tx) || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->vault->collection_list(st, cb, arg);
+	return tx->st->ops->vault->collection_list(tx, cb, arg);
 }
 
 void store_record_clear(struct store_record *r)
@@ -777,73 +833,78 @@ static bool record_ok(const struct store_record *r)
 	    r->ciphertext != NULL && r->ciphertext_len > 0;
 }
 
-enum pv_rc store_record_put(struct store *st, const struct store_record *r)
+enum pv_rc store_record_put(struct store_tx *tx, const struct store_record *r)
 {
-	if (st == NULL || r == NULL || !record_ok(r))
+	if (!tx_ok(tx) || r == NULL || !record_ok(r))
 		return PV_E_INVALID;
-	return st->ops->vault->record_put(st, r);
+	WRITE_OP(tx, "record_put");
+	return tx->st->ops->vault->record_put(tx, r);
 }
 
-enum pv_rc store_record_get(struct store *st, const char *collection, const char *id,
+enum pv_rc store_record_get(struct store_tx *tx, const char *collection, const char *id,
     struct store_record *out)
 {
-	if (st == NULL || out == NULL || !vname_ok(collection) || !vid_ok(id))
+	if (!tx_ok(tx) || out == NULL || !vname_ok(collection) || !vid_ok(id))
 		return PV_E_INVALID;
-	return st->ops->vault->record_get(st, collection, id, out);
+	return tx->st->ops->vault->record_get(tx, collection, id, out);
 }
 
-enum pv_rc store_record_update(struct store *st, const struct store_record *r,
+enum pv_rc store_record_update(struct store_tx *tx, const struct store_record *r,
     uint32_t expected_version)
 {
-	if (st == NULL || r == NULL || !record_ok(r) || expected_version == 0 ||
+	if (!tx_ok(tx) || r == NULL || !record_ok(r) || expected_version == 0 ||
 	    r->version != expected_version + 1)
 		return PV_E_INVALID;
-	return st->ops->vault->record_update(st, r, expected_version);
+	WRITE_OP(tx, "record_update");
+	return tx->st->ops->vault->record_update(tx, r, expected_version);
 }
 
-enum pv_rc store_record_shred(struct store *st, const char *collection, const char *id,
+enum pv_rc store_record_shred(struct store_tx *tx, const char *collection, const char *id,
     int64_t deleted_ms)
 {
-	if (st == NULL || !vname_ok(collection) || !vid_ok(id) || deleted_ms <= 0)
+	if (!tx_ok(tx) || !vname_ok(collection) || !vid_ok(id) || deleted_ms <= 0)
 		return PV_E_INVALID;
-	return st->ops->vault->record_shred(st, collection, id, deleted_ms);
+	WRITE_OP(tx, "record_shred");
+	return tx->st->ops->vault->record_shred(tx, collection, id, deleted_ms);
 }
 
-enum pv_rc store_bidx_put(struct store *st, const char *collection, const char *field,
+enum pv_rc store_bidx_put(struct store_tx *tx, const char *collection, const char *field,
     const uint8_t mac[STORE_MAC_LEN], const char *record_id)
 {
-	if (st == NULL || !vname_ok(collection) || !vname_ok(field) || mac == NULL ||
+	if (!tx_ok(tx) || !vname_ok(collection) || !vname_ok(field) || mac == NULL ||
 	    !vid_ok(record_id))
 		return PV_E_INVALID;
-	return st->ops->vault->bidx_put(st, collection, field, mac, record_id);
+	WRITE_OP(tx, "bidx_put");
+	return tx->st->ops->vault->bidx_put(tx, collection, field, mac, record_id);
 }
 
-enum pv_rc store_bidx_delete(struct store *st, const char *collection, const char *record_id,
+enum pv_rc store_bidx_delete(struct store_tx *tx, const char *collection, const char *record_id,
     const char *field)
 {
-	if (st == NULL || !vname_ok(collection) || !vid_ok(record_id) ||
+	if (!tx_ok(tx) || !vname_ok(collection) || !vid_ok(record_id) ||
 	    (field != NULL && !vname_ok(field)))
 		return PV_E_INVALID;
-	return st->ops->vault->bidx_delete(st, collection, record_id, field);
+	WRITE_OP(tx, "bidx_delete");
+	return tx->st->ops->vault->bidx_delete(tx, collection, record_id, field);
 }
 
-enum pv_rc store_bidx_lookup(struct store *st, const char *collection, const char *field,
+enum pv_rc store_bidx_lookup(struct store_tx *tx, const char *collection, const char *field,
     const uint8_t mac[STORE_MAC_LEN], size_t limit, store_bidx_cb cb, void *arg)
 {
-	if (st == NULL || !vname_ok(collection) || !vname_ok(field) || mac == NULL || cb == NULL)
+	if (!tx_ok(tx) || !vname_ok(collection) || !vname_ok(field) || mac == NULL || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->vault->bidx_lookup(st, collection, field, mac, limit, cb, arg);
+	return tx->st->ops->vault->bidx_lookup(tx, collection, field, mac, limit, cb, arg);
 }
 
-enum pv_rc store_record_scan(struct store *st, const char *collection, const char *after_id,
+enum pv_rc store_record_scan(struct store_tx *tx, const char *collection, const char *after_id,
     size_t limit, store_bidx_cb cb, void *arg)
 {
-	if (st == NULL || !vname_ok(collection) || after_id == NULL ||
+	if (!tx_ok(tx) || !vname_ok(collection) || after_id == NULL ||
 	    (after_id[0] != '\0' && !vid_ok(after_id)) || cb == NULL)
 		return PV_E_INVALID;
-	if (st->ops->vault->record_scan == NULL)
+	if (tx->st->ops->vault->record_scan == NULL)
 		return PV_E_INTERNAL;
-	return st->ops->vault->record_scan(st, collection, after_id, limit, cb, arg);
+	return tx->st->ops->vault->record_scan(tx, collection, after_id, limit, cb, arg);
 }
 
 void store_token_clear(struct store_token *t)
@@ -855,29 +916,30 @@ void store_token_clear(struct store_token *t)
 	memset(t, 0, sizeof(*t));
 }
 
-enum pv_rc store_token_put(struct store *st, const struct store_token *t)
+enum pv_rc store_token_put(struct store_tx *tx, const struct store_token *t)
 {
-	if (st == NULL || t == NULL || !vid_ok(t->token) || !vname_ok(t->collection) ||
+	if (!tx_ok(tx) || t == NULL || !vid_ok(t->token) || !vname_ok(t->collection) ||
 	    !vname_ok(t->field) || !vkek_ok(t->kek_name) || t->kek_version == 0 ||
 	    t->wrapped_dek == NULL || t->wrapped_dek_len == 0 ||
 	    t->ciphertext == NULL || t->ciphertext_len == 0)
 		return PV_E_INVALID;
-	return st->ops->vault->token_put(st, t);
+	WRITE_OP(tx, "token_put");
+	return tx->st->ops->vault->token_put(tx, t);
 }
 
-enum pv_rc store_token_get(struct store *st, const char *token, struct store_token *out)
+enum pv_rc store_token_get(struct store_tx *tx, const char *token, struct store_token *out)
 {
-	if (st == NULL || out == NULL || !vid_ok(token))
+	if (!tx_ok(tx) || out == NULL || !vid_ok(token))
 		return PV_E_INVALID;
-	return st->ops->vault->token_get(st, token, out);
+	return tx->st->ops->vault->token_get(tx, token, out);
 }
 
-enum pv_rc store_token_get_by_mac(struct store *st, const uint8_t mac[STORE_MAC_LEN],
+enum pv_rc store_token_get_by_mac(struct store_tx *tx, const uint8_t mac[STORE_MAC_LEN],
     struct store_token *out)
 {
-	if (st == NULL || mac == NULL || out == NULL)
+	if (!tx_ok(tx) || mac == NULL || out == NULL)
 		return PV_E_INVALID;
-	return st->ops->vault->token_get_by_mac(st, mac, out);
+	return tx->st->ops->vault->token_get_by_mac(tx, mac, out);
 }
 /* vault:end */
 
@@ -898,56 +960,59 @@ void store_job_clear(struct store_job *j)
 	memset(j, 0, sizeof(*j));
 }
 
-enum pv_rc store_job_put(struct store *st, const struct store_job *j)
+enum pv_rc store_job_put(struct store_tx *tx, const struct store_job *j)
 {
-	if (st == NULL || j == NULL || !job_row_ok(j) || j->params == NULL)
+	if (!tx_ok(tx) || j == NULL || !job_row_ok(j) || j->params == NULL)
 		return PV_E_INVALID;
-	return st->ops->jobs->job_put(st, j);
+	WRITE_OP(tx, "job_put");
+	return tx->st->ops->jobs->job_put(tx, j);
 }
 
-enum pv_rc store_job_get(struct store *st, const char *id, struct store_job *out)
+enum pv_rc store_job_get(struct store_tx *tx, const char *id, struct store_job *out)
 {
-	if (st == NULL || id == NULL || out == NULL)
+	if (!tx_ok(tx) || id == NULL || out == NULL)
 		return PV_E_INVALID;
-	return st->ops->jobs->job_get(st, id, out);
+	return tx->st->ops->jobs->job_get(tx, id, out);
 }
 
-enum pv_rc store_job_update(struct store *st, const struct store_job *j)
+enum pv_rc store_job_update(struct store_tx *tx, const struct store_job *j)
 {
-	if (st == NULL || j == NULL || !job_row_ok(j))
+	if (!tx_ok(tx) || j == NULL || !job_row_ok(j))
 		return PV_E_INVALID;
-	return st->ops->jobs->job_update(st, j);
+	WRITE_OP(tx, "job_update");
+	return tx->st->ops->jobs->job_update(tx, j);
 }
 
-enum pv_rc store_job_list(struct store *st, store_job_cb cb, void *arg)
+enum pv_rc store_job_list(struct store_tx *tx, store_job_cb cb, void *arg)
 {
-	if (st == NULL || cb == NULL)
+	if (!tx_ok(tx) || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->jobs->job_list(st, cb, arg);
+	return tx->st->ops->jobs->job_list(tx, cb, arg);
 }
 
-enum pv_rc store_job_runnable(struct store *st, const char *owner, int64_t now_ms,
+enum pv_rc store_job_runnable(struct store_tx *tx, const char *owner, int64_t now_ms,
     store_job_cb cb, void *arg)
 {
-	if (st == NULL || owner == NULL || owner[0] == '\0' || cb == NULL)
+	if (!tx_ok(tx) || owner == NULL || owner[0] == '\0' || cb == NULL)
 		return PV_E_INVALID;
-	return st->ops->jobs->job_runnable(st, owner, now_ms, cb, arg);
+	return tx->st->ops->jobs->job_runnable(tx, owner, now_ms, cb, arg);
 }
 /* jobs:end */
 
 /* sinks:begin (added by the sinks work) */
-enum pv_rc store_sink_cursor_get(struct store *st, const char *name,
+enum pv_rc store_sink_cursor_get(struct store_tx *tx, const char *name,
     struct store_sink_cursor *out)
 {
-	if (st == NULL || name == NULL || out == NULL)
+	if (!tx_ok(tx) || name == NULL || out == NULL)
 		return PV_E_INVALID;
-	return st->ops->sinks->sink_cursor_get(st, name, out);
+	return tx->st->ops->sinks->sink_cursor_get(tx, name, out);
 }
 
-enum pv_rc store_sink_cursor_put(struct store *st, const struct store_sink_cursor *c)
+enum pv_rc store_sink_cursor_put(struct store_tx *tx, const struct store_sink_cursor *c)
 {
-	if (st == NULL || c == NULL || c->name[0] == '\0' || c->seq < 0 || c->delivered < 0)
+	if (!tx_ok(tx) || c == NULL || c->name[0] == '\0' || c->seq < 0 || c->delivered < 0)
 		return PV_E_INVALID;
-	return st->ops->sinks->sink_cursor_put(st, c);
+	WRITE_OP(tx, "sink_cursor_put");
+	return tx->st->ops->sinks->sink_cursor_put(tx, c);
 }
 /* sinks:end */

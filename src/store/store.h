@@ -5,13 +5,16 @@
  * SQLite today (DIR/phivault.db), PostgreSQL next. Fault injection (test
  * builds) is in the backend's statement runners.
  *
- * Connections and threads:
- *  - Connections come from a bounded pool (store_pool_set): a thread holds
- *    one for one op, or for a transaction until commit/rollback; all busy:
- *    a bounded wait, then PV_E_UNAVAILABLE.
- *  - Exactly one thread writes: the audit writer (audit.h). It wraps groups
- *    of jobs in store_tx_begin/commit, each job in a savepoint. Other threads
- *    only read (WAL readers never block the writer).
+ * Transactions and threads:
+ *  - Every data op takes a struct store_tx * (store_core.h): store_begin
+ *    (STORE_RD snapshot | STORE_WR) takes a connection from a bounded pool
+ *    (store_pool_set; all busy: a bounded wait, then PV_E_UNAVAILABLE),
+ *    store_commit makes a WR durable, store_end gives the connection back.
+ *    A transaction belongs to no thread.
+ *  - The server's writes go through the commit queue (commit.h): one
+ *    STORE_WR per group, each transaction of it in a savepoint. Other
+ *    threads read in STORE_RD transactions (WAL readers never block the
+ *    writer).
  *  - Functions returning data copy it out (malloc'd, freed by the matching
  *    *_clear/free function); no pointer into a backend buffer escapes.
  *

@@ -29,9 +29,9 @@ struct store_audit_row {
 	bool has_len;
 	size_t len[STORE_AUDIT_TEXT_COLS];
 };
-enum pv_rc store_audit_append(struct store *st, const struct store_audit_row *row);
+enum pv_rc store_audit_append(struct store_tx *tx, const struct store_audit_row *row);
 /* Last entry's seq and hash; seq 0 and 64 '0' if the trail is empty. */
-enum pv_rc store_audit_head(struct store *st, int64_t *seq, char hash[65]);
+enum pv_rc store_audit_head(struct store_tx *tx, int64_t *seq, char hash[65]);
 struct store_audit_filter {
 	int64_t since_seq;           /* entries with seq > since_seq */
 	const char *actor_user_id;   /* NULL: any */
@@ -40,7 +40,7 @@ struct store_audit_filter {
 };
 typedef int (*store_audit_cb)(const struct store_audit_row *row, void *arg);  /* non-zero stops */
 /* In seq order. Row pointers are valid only during the callback. */
-enum pv_rc store_audit_scan(struct store *st, const struct store_audit_filter *f,
+enum pv_rc store_audit_scan(struct store_tx *tx, const struct store_audit_filter *f,
     store_audit_cb cb, void *arg);
 
 struct store_checkpoint {
@@ -50,10 +50,10 @@ struct store_checkpoint {
 	const char *signature;   /* base64 Ed25519 over audit_checkpoint_message() */
 	const char *key_id;      /* hex SHA-256 prefix of the public key */
 };
-enum pv_rc store_checkpoint_put(struct store *st, const struct store_checkpoint *cp);
+enum pv_rc store_checkpoint_put(struct store_tx *tx, const struct store_checkpoint *cp);
 typedef int (*store_checkpoint_cb)(const struct store_checkpoint *cp, void *arg);
-enum pv_rc store_checkpoint_scan(struct store *st, store_checkpoint_cb cb, void *arg);
-enum pv_rc store_checkpoint_count(struct store *st, int64_t *n);
+enum pv_rc store_checkpoint_scan(struct store_tx *tx, store_checkpoint_cb cb, void *arg);
+enum pv_rc store_checkpoint_count(struct store_tx *tx, int64_t *n);
 
 
 #endif /* PV_STORE_AUDIT_H */

@@ -31,26 +31,81 @@ int store_schema_version(struct store *st);
 /*
  * Connection pool: at most max_connections database connections are open
  * (0 keeps the current bound; the default is 2 x online CPUs + 2, config
- * [store] max_connections). A thread holds one for a unit of work: one op,
- * or a transaction from store_tx_begin to commit/rollback (a thread that
- * exits inside one is rolled back and its connection returned). When all
- * are held, an op waits up to wait_ms (0 keeps the current, default 5000)
- * and then fails with PV_E_UNAVAILABLE. Call it before the store is shared
- * between threads.
+ * [store] max_connections). A transaction holds one from store_begin to
+ * store_end. When all are held, store_begin waits up to wait_ms (0 keeps
+ * the current, default 5000) and then fails with PV_E_UNAVAILABLE. Call it
+ * before the store is shared between threads.
  */
 void store_pool_set(struct store *st, unsigned max_connections, unsigned wait_ms);
 
-/* ---- transactions, on the calling thread's connection ---- */
-enum pv_rc store_tx_begin(struct store *st);          /* BEGIN IMMEDIATE */
-enum pv_rc store_tx_commit(struct store *st);         /* durable on return */
-void store_tx_rollback(struct store *st);
-enum pv_rc store_tx_savepoint(struct store *st);      /* nested: "sp" */
-enum pv_rc store_tx_release(struct store *st);
-void store_tx_rollback_savepoint(struct store *st);
+/* ---- transactions: explicit handles, passed to every data op ----
+ *
+ * Every data op (meta, identity, vault, keys, audit, jobs) runs in a
+ * transaction: store_begin takes a connection from the pool and opens it,
+ * store_end gives it back. A transaction belongs to no thread: it may be
+ * begun on one thread and continued or ended on another, but it is used by
+ * one thread at a time. A thread may hold several (each its own
+ * connection; beware of waiting for the pool while holding one).
+ *
+ *   STORE_RD: a consistent snapshot (deferred BEGIN); a write op on it
+ *             fails with PV_E_READONLY and changes nothing.
+ *   STORE_WR: BEGIN IMMEDIATE (the database's write lock is taken now);
+ *             store_commit makes it durable before it returns.
+ *
+ *   store_begin --ops--> store_commit --> store_end
+ *             \--ops, or a failed commit--> store_end (rolled back)
+ *
+ * After store_commit (whatever its rc) only store_end is allowed; data ops
+ * on a committed or ended handle are refused (PV_E_INVALID). store_end is
+ * NULL-safe, never fails, and always returns the connection.
+ * Savepoints nest inside a transaction: store_savepoint ..
+ * store_release (keep) | store_rollback_savepoint (undo since the
+ * savepoint). A failure inside a savepoint need not doom the transaction.
+ */
+struct store_tx;
+enum store_mode { STORE_RD = 0, STORE_WR = 1 };
+
+enum pv_rc store_begin(struct store *st, enum store_mode mode, struct store_tx **out);
+enum pv_rc store_commit(struct store_tx *tx);          /* WR: durable on return */
+void store_end(struct store_tx *tx);
+enum pv_rc store_savepoint(struct store_tx *tx);       /* nested: "sp" */
+enum pv_rc store_release(struct store_tx *tx);
+void store_rollback_savepoint(struct store_tx *tx);
+/* The store a transaction belongs to, and its mode. */
+struct store *store_tx_store(const struct store_tx *tx);
+enum store_mode store_tx_mode(const struct store_tx *tx);
+
+/*
+ * STORE_READ(st, rc, expr): rc = expr, run in a read transaction of its own
+ * on st; expr names that transaction `tx`, e.g.
+ *     STORE_READ(v->st, rc, store_record_get(tx, coll, id, &r));
+ * For a single read with no transaction around it. rc is the begin's error
+ * (PV_E_UNAVAILABLE when the pool stays busy) or expr's value.
+ */
+#define STORE_READ(st, rc, expr) do { \
+	struct store_tx *tx = NULL; \
+	if (((rc) = store_begin((st), STORE_RD, &tx)) == PV_OK) { \
+		(rc) = (expr); \
+		store_end(tx); \
+	} \
+} while (0)
+
+/* STORE_WRITE(st, rc, expr): the same for a single write: a STORE_WR
+ * transaction of its own, committed (durable) if expr returned PV_OK, rolled
+ * back otherwise. Only where no commit queue is running (init, tools,
+ * tests) or for writes outside any group (keys). */
+#define STORE_WRITE(st, rc, expr) do { \
+	struct store_tx *tx = NULL; \
+	if (((rc) = store_begin((st), STORE_WR, &tx)) == PV_OK) { \
+		if (((rc) = (expr)) == PV_OK) \
+			(rc) = store_commit(tx); \
+		store_end(tx); \
+	} \
+} while (0)
 
 /* ---- meta: small named values (seal parameters, audit public key) ---- */
-enum pv_rc store_meta_get(struct store *st, const char *key, uint8_t **val, size_t *len);
-enum pv_rc store_meta_put(struct store *st, const char *key, const uint8_t *val, size_t len);
+enum pv_rc store_meta_get(struct store_tx *tx, const char *key, uint8_t **val, size_t *len);
+enum pv_rc store_meta_put(struct store_tx *tx, const char *key, const uint8_t *val, size_t len);
 
 /* ---- fault injection (compiled with PV_FAULT_INJECTION) ----
  * Ops are named after the function without "store_" ("audit_append",

@@ -56,26 +56,26 @@ struct store_user {
 };
 void store_user_clear(struct store_user *u);
 /* PV_E_CONFLICT if the ID or the username exists. */
-enum pv_rc store_user_put(struct store *st, const struct store_user *u);
-enum pv_rc store_user_get(struct store *st, const char *id, struct store_user *out);
-enum pv_rc store_user_get_by_username(struct store *st, const char *username,
+enum pv_rc store_user_put(struct store_tx *tx, const struct store_user *u);
+enum pv_rc store_user_get(struct store_tx *tx, const char *id, struct store_user *out);
+enum pv_rc store_user_get_by_username(struct store_tx *tx, const char *username,
     struct store_user *out);
 /* Rewrite every mutable column of user u->id (not id, username, created);
  * PV_E_NOTFOUND if there is no such user. */
-enum pv_rc store_user_update(struct store *st, const struct store_user *u);
+enum pv_rc store_user_update(struct store_tx *tx, const struct store_user *u);
 typedef int (*store_user_cb)(const struct store_user *u, void *arg);   /* non-zero stops */
 /* In username order. */
-enum pv_rc store_user_list(struct store *st, store_user_cb cb, void *arg);
+enum pv_rc store_user_list(struct store_tx *tx, store_user_cb cb, void *arg);
 
 /* Direct role and group memberships of a user (replace the whole set). */
 typedef int (*store_name_cb)(const char *name, void *arg);   /* non-zero stops */
-enum pv_rc store_user_roles_set(struct store *st, const char *user_id,
+enum pv_rc store_user_roles_set(struct store_tx *tx, const char *user_id,
     const char *const *roles, size_t n);
-enum pv_rc store_user_roles_get(struct store *st, const char *user_id, store_name_cb cb,
+enum pv_rc store_user_roles_get(struct store_tx *tx, const char *user_id, store_name_cb cb,
     void *arg);
-enum pv_rc store_user_groups_set(struct store *st, const char *user_id,
+enum pv_rc store_user_groups_set(struct store_tx *tx, const char *user_id,
     const char *const *groups, size_t n);
-enum pv_rc store_user_groups_get(struct store *st, const char *user_id, store_name_cb cb,
+enum pv_rc store_user_groups_get(struct store_tx *tx, const char *user_id, store_name_cb cb,
     void *arg);
 
 /* Roles: built-in (seeded by the migration) and custom. */
@@ -87,10 +87,10 @@ struct store_role {
 	int64_t created_ms;
 };
 void store_role_clear(struct store_role *r);
-enum pv_rc store_role_put(struct store *st, const struct store_role *r);   /* PV_E_CONFLICT if taken */
-enum pv_rc store_role_get(struct store *st, const char *name, struct store_role *out);
+enum pv_rc store_role_put(struct store_tx *tx, const struct store_role *r);   /* PV_E_CONFLICT if taken */
+enum pv_rc store_role_get(struct store_tx *tx, const char *name, struct store_role *out);
 typedef int (*store_role_cb)(const struct store_role *r, void *arg);
-enum pv_rc store_role_list(struct store *st, store_role_cb cb, void *arg);   /* name order */
+enum pv_rc store_role_list(struct store_tx *tx, store_role_cb cb, void *arg);   /* name order */
 
 /* Groups: members inherit the group's roles. */
 struct store_group {
@@ -99,10 +99,10 @@ struct store_group {
 	int64_t created_ms;
 };
 void store_group_clear(struct store_group *g);
-enum pv_rc store_group_put(struct store *st, const struct store_group *g);  /* PV_E_CONFLICT if taken */
-enum pv_rc store_group_get(struct store *st, const char *name, struct store_group *out);
+enum pv_rc store_group_put(struct store_tx *tx, const struct store_group *g);  /* PV_E_CONFLICT if taken */
+enum pv_rc store_group_get(struct store_tx *tx, const char *name, struct store_group *out);
 typedef int (*store_group_cb)(const struct store_group *g, void *arg);
-enum pv_rc store_group_list(struct store *st, store_group_cb cb, void *arg);   /* name order */
+enum pv_rc store_group_list(struct store_tx *tx, store_group_cb cb, void *arg);   /* name order */
 
 /* Sessions: one row per login; the token is known only by its hash. */
 struct store_session {
@@ -119,34 +119,34 @@ struct store_session {
 	int64_t ended_ms;            /* 0 while open */
 	char end_reason[16];         /* "" while open; authn_session_end_name() */
 };
-enum pv_rc store_session_put(struct store *st, const struct store_session *s);
-enum pv_rc store_session_get_by_hash(struct store *st, const char *token_hash,
+enum pv_rc store_session_put(struct store_tx *tx, const struct store_session *s);
+enum pv_rc store_session_get_by_hash(struct store_tx *tx, const char *token_hash,
     struct store_session *out);
 /* Raise last_seen (never lowers it); PV_E_NOTFOUND if no such session. */
-enum pv_rc store_session_touch(struct store *st, const char *id, int64_t last_seen_ms);
+enum pv_rc store_session_touch(struct store_tx *tx, const char *id, int64_t last_seen_ms);
 /* Restriction flags, MFA flag and credential epoch of an open session. */
-enum pv_rc store_session_set_state(struct store *st, const char *id, unsigned restrict_flags,
+enum pv_rc store_session_set_state(struct store_tx *tx, const char *id, unsigned restrict_flags,
     bool mfa_verified, int64_t credential_epoch);
 /* End an open session; PV_E_NOTFOUND if missing or already ended. */
-enum pv_rc store_session_end(struct store *st, const char *id, int64_t ended_ms,
+enum pv_rc store_session_end(struct store_tx *tx, const char *id, int64_t ended_ms,
     const char *reason);
 /* End every open session of a user except except_id (NULL: all); *n ended. */
-enum pv_rc store_session_end_all_for_user(struct store *st, const char *user_id,
+enum pv_rc store_session_end_all_for_user(struct store_tx *tx, const char *user_id,
     const char *except_id, int64_t ended_ms, const char *reason, size_t *n);
 /* Sessions open at now_ms as the store knows them (metrics: a count, no
  * names): not ended, before their absolute limit, and last seen after
  * idle_after_ms (now - idle timeout; last_seen is persisted lazily, so this
  * is approximate). */
-enum pv_rc store_session_count_open(struct store *st, int64_t now_ms, int64_t idle_after_ms,
+enum pv_rc store_session_count_open(struct store_tx *tx, int64_t now_ms, int64_t idle_after_ms,
     int64_t *n);
 
 /* Recovery codes: replace the set, list the unused ones, use one. */
-enum pv_rc store_recovery_set(struct store *st, const char *user_id,
+enum pv_rc store_recovery_set(struct store_tx *tx, const char *user_id,
     const char *const *code_hashes, size_t n);
-enum pv_rc store_recovery_unused(struct store *st, const char *user_id, store_name_cb cb,
+enum pv_rc store_recovery_unused(struct store_tx *tx, const char *user_id, store_name_cb cb,
     void *arg);
 /* Mark one unused code used; PV_E_NOTFOUND if missing or already used. */
-enum pv_rc store_recovery_use(struct store *st, const char *user_id, const char *code_hash,
+enum pv_rc store_recovery_use(struct store_tx *tx, const char *user_id, const char *code_hash,
     int64_t used_ms);
 
 /* Lockout counters: key = lowercase username (also for unknown names),
@@ -156,13 +156,13 @@ struct store_lockout {
 	int64_t window_start_ms;
 	int64_t locked_until_ms;
 };
-enum pv_rc store_lockout_get(struct store *st, const char *key, const char *kind,
+enum pv_rc store_lockout_get(struct store_tx *tx, const char *key, const char *kind,
     struct store_lockout *out);
-enum pv_rc store_lockout_put(struct store *st, const char *key, const char *kind,
+enum pv_rc store_lockout_put(struct store_tx *tx, const char *key, const char *kind,
     const struct store_lockout *l);
 /* Forget every counter of key (both kinds): an administrator's unlock.
  * PV_OK also when there was none. */
-enum pv_rc store_lockout_clear(struct store *st, const char *key);
+enum pv_rc store_lockout_clear(struct store_tx *tx, const char *key);
 
 /* Logins that passed the password and owe a TOTP / recovery code. */
 struct store_mfa_pending {
@@ -172,13 +172,13 @@ struct store_mfa_pending {
 	int attempts;
 	int64_t credential_epoch;   /* the user's epoch when the password was checked */
 };
-enum pv_rc store_mfa_pending_put(struct store *st, const struct store_mfa_pending *p);
-enum pv_rc store_mfa_pending_get(struct store *st, const char *token_hash,
+enum pv_rc store_mfa_pending_put(struct store_tx *tx, const struct store_mfa_pending *p);
+enum pv_rc store_mfa_pending_get(struct store_tx *tx, const char *token_hash,
     struct store_mfa_pending *out);
 /* Count one failed attempt; PV_E_NOTFOUND if gone. */
-enum pv_rc store_mfa_pending_attempt(struct store *st, const char *token_hash);
+enum pv_rc store_mfa_pending_attempt(struct store_tx *tx, const char *token_hash);
 /* Delete it and every expired pending login; PV_E_NOTFOUND if it was gone. */
-enum pv_rc store_mfa_pending_delete(struct store *st, const char *token_hash, int64_t now_ms);
+enum pv_rc store_mfa_pending_delete(struct store_tx *tx, const char *token_hash, int64_t now_ms);
 /* identity:end */
 
 #endif /* PV_STORE_IDENTITY_H */

@@ -26,143 +26,146 @@
 
 #include "store/store.h"
 
-/* ---- core (store_core.h): lifecycle, transactions (calling thread's connection), meta */
+/* ---- core (store_core.h): lifecycle, transactions, meta */
 struct store_core_ops {
 	void (*close)(struct store *st);
 	void (*pool_set)(struct store *st, unsigned max_connections, unsigned wait_ms);
 	int (*schema_version)(struct store *st);
-	enum pv_rc (*tx_begin)(struct store *st);
-	enum pv_rc (*tx_commit)(struct store *st);
-	void (*tx_rollback)(struct store *st);
-	enum pv_rc (*tx_savepoint)(struct store *st);
-	enum pv_rc (*tx_release)(struct store *st);
-	void (*tx_rollback_savepoint)(struct store *st);
-	enum pv_rc (*meta_get)(struct store *st, const char *key, uint8_t **val, size_t *len);
-	enum pv_rc (*meta_put)(struct store *st, const char *key, const uint8_t *val, size_t len);
+	/* Take a connection (bounded wait) and open the transaction; *out's
+	 * base is filled by the backend (st, mode, open = true). */
+	enum pv_rc (*begin)(struct store *st, enum store_mode mode, struct store_tx **out);
+	enum pv_rc (*commit)(struct store_tx *tx);
+	/* Roll back what is not committed, return the connection. Never fails. */
+	void (*end)(struct store_tx *tx);
+	enum pv_rc (*savepoint)(struct store_tx *tx);
+	enum pv_rc (*release)(struct store_tx *tx);
+	void (*rollback_savepoint)(struct store_tx *tx);
+	enum pv_rc (*meta_get)(struct store_tx *tx, const char *key, uint8_t **val, size_t *len);
+	enum pv_rc (*meta_put)(struct store_tx *tx, const char *key, const uint8_t *val, size_t len);
 };
 
 /* ---- identity (store_identity.h) ---- */
 struct store_identity_ops {
 	/* identity:begin */
-	enum pv_rc (*user_put)(struct store *st, const struct store_user *u);
-	enum pv_rc (*user_get)(struct store *st, const char *id, struct store_user *out);
-	enum pv_rc (*user_get_by_username)(struct store *st, const char *username,
+	enum pv_rc (*user_put)(struct store_tx *tx, const struct store_user *u);
+	enum pv_rc (*user_get)(struct store_tx *tx, const char *id, struct store_user *out);
+	enum pv_rc (*user_get_by_username)(struct store_tx *tx, const char *username,
 	    struct store_user *out);
-	enum pv_rc (*user_update)(struct store *st, const struct store_user *u);
-	enum pv_rc (*user_list)(struct store *st, store_user_cb cb, void *arg);
-	enum pv_rc (*user_roles_set)(struct store *st, const char *user_id,
+	enum pv_rc (*user_update)(struct store_tx *tx, const struct store_user *u);
+	enum pv_rc (*user_list)(struct store_tx *tx, store_user_cb cb, void *arg);
+	enum pv_rc (*user_roles_set)(struct store_tx *tx, const char *user_id,
 	    const char *const *roles, size_t n);
-	enum pv_rc (*user_roles_get)(struct store *st, const char *user_id, store_name_cb cb,
+	enum pv_rc (*user_roles_get)(struct store_tx *tx, const char *user_id, store_name_cb cb,
 	    void *arg);
-	enum pv_rc (*user_groups_set)(struct store *st, const char *user_id,
+	enum pv_rc (*user_groups_set)(struct store_tx *tx, const char *user_id,
 	    const char *const *groups, size_t n);
-	enum pv_rc (*user_groups_get)(struct store *st, const char *user_id, store_name_cb cb,
+	enum pv_rc (*user_groups_get)(struct store_tx *tx, const char *user_id, store_name_cb cb,
 	    void *arg);
-	enum pv_rc (*role_put)(struct store *st, const struct store_role *r);
-	enum pv_rc (*role_get)(struct store *st, const char *name, struct store_role *out);
-	enum pv_rc (*role_list)(struct store *st, store_role_cb cb, void *arg);
-	enum pv_rc (*group_put)(struct store *st, const struct store_group *g);
-	enum pv_rc (*group_get)(struct store *st, const char *name, struct store_group *out);
-	enum pv_rc (*group_list)(struct store *st, store_group_cb cb, void *arg);
-	enum pv_rc (*session_put)(struct store *st, const struct store_session *s);
-	enum pv_rc (*session_get_by_hash)(struct store *st, const char *token_hash,
+	enum pv_rc (*role_put)(struct store_tx *tx, const struct store_role *r);
+	enum pv_rc (*role_get)(struct store_tx *tx, const char *name, struct store_role *out);
+	enum pv_rc (*role_list)(struct store_tx *tx, store_role_cb cb, void *arg);
+	enum pv_rc (*group_put)(struct store_tx *tx, const struct store_group *g);
+	enum pv_rc (*group_get)(struct store_tx *tx, const char *name, struct store_group *out);
+	enum pv_rc (*group_list)(struct store_tx *tx, store_group_cb cb, void *arg);
+	enum pv_rc (*session_put)(struct store_tx *tx, const struct store_session *s);
+	enum pv_rc (*session_get_by_hash)(struct store_tx *tx, const char *token_hash,
 	    struct store_session *out);
-	enum pv_rc (*session_touch)(struct store *st, const char *id, int64_t last_seen_ms);
-	enum pv_rc (*session_set_state)(struct store *st, const char *id, unsigned restrict_flags,
+	enum pv_rc (*session_touch)(struct store_tx *tx, const char *id, int64_t last_seen_ms);
+	enum pv_rc (*session_set_state)(struct store_tx *tx, const char *id, unsigned restrict_flags,
 	    bool mfa_verified, int64_t credential_epoch);
-	enum pv_rc (*session_end)(struct store *st, const char *id, int64_t ended_ms,
+	enum pv_rc (*session_end)(struct store_tx *tx, const char *id, int64_t ended_ms,
 	    const char *reason);
-	enum pv_rc (*session_end_all_for_user)(struct store *st, const char *user_id,
+	enum pv_rc (*session_end_all_for_user)(struct store_tx *tx, const char *user_id,
 	    const char *except_id, int64_t ended_ms, const char *reason, size_t *n);
-	enum pv_rc (*session_count_open)(struct store *st, int64_t now_ms, int64_t idle_after_ms,
+	enum pv_rc (*session_count_open)(struct store_tx *tx, int64_t now_ms, int64_t idle_after_ms,
 	    int64_t *n);
-	enum pv_rc (*recovery_set)(struct store *st, const char *user_id,
+	enum pv_rc (*recovery_set)(struct store_tx *tx, const char *user_id,
 	    const char *const *code_hashes, size_t n);
-	enum pv_rc (*recovery_unused)(struct store *st, const char *user_id, store_name_cb cb,
+	enum pv_rc (*recovery_unused)(struct store_tx *tx, const char *user_id, store_name_cb cb,
 	    void *arg);
-	enum pv_rc (*recovery_use)(struct store *st, const char *user_id, const char *code_hash,
+	enum pv_rc (*recovery_use)(struct store_tx *tx, const char *user_id, const char *code_hash,
 	    int64_t used_ms);
-	enum pv_rc (*lockout_get)(struct store *st, const char *key, const char *kind,
+	enum pv_rc (*lockout_get)(struct store_tx *tx, const char *key, const char *kind,
 	    struct store_lockout *out);
-	enum pv_rc (*lockout_put)(struct store *st, const char *key, const char *kind,
+	enum pv_rc (*lockout_put)(struct store_tx *tx, const char *key, const char *kind,
 	    const struct store_lockout *l);
-	enum pv_rc (*lockout_clear)(struct store *st, const char *key);
-	enum pv_rc (*mfa_pending_put)(struct store *st, const struct store_mfa_pending *p);
-	enum pv_rc (*mfa_pending_get)(struct store *st, const char *token_hash,
+	enum pv_rc (*lockout_clear)(struct store_tx *tx, const char *key);
+	enum pv_rc (*mfa_pending_put)(struct store_tx *tx, const struct store_mfa_pending *p);
+	enum pv_rc (*mfa_pending_get)(struct store_tx *tx, const char *token_hash,
 	    struct store_mfa_pending *out);
-	enum pv_rc (*mfa_pending_attempt)(struct store *st, const char *token_hash);
-	enum pv_rc (*mfa_pending_delete)(struct store *st, const char *token_hash, int64_t now_ms);
+	enum pv_rc (*mfa_pending_attempt)(struct store_tx *tx, const char *token_hash);
+	enum pv_rc (*mfa_pending_delete)(struct store_tx *tx, const char *token_hash, int64_t now_ms);
 	/* identity:end */
 };
 
 /* ---- vault (store_vault.h): collections, records, record cursor scan, blind index, tokens */
 struct store_vault_ops {
 	/* vault:begin */
-	enum pv_rc (*collection_put)(struct store *st, const struct store_collection *c);
-	enum pv_rc (*collection_get)(struct store *st, const char *name,
+	enum pv_rc (*collection_put)(struct store_tx *tx, const struct store_collection *c);
+	enum pv_rc (*collection_get)(struct store_tx *tx, const char *name,
 	    struct store_collection *out);
-	enum pv_rc (*collection_list)(struct store *st, store_collection_cb cb, void *arg);
-	enum pv_rc (*record_put)(struct store *st, const struct store_record *r);
-	enum pv_rc (*record_get)(struct store *st, const char *collection, const char *id,
+	enum pv_rc (*collection_list)(struct store_tx *tx, store_collection_cb cb, void *arg);
+	enum pv_rc (*record_put)(struct store_tx *tx, const struct store_record *r);
+	enum pv_rc (*record_get)(struct store_tx *tx, const char *collection, const char *id,
 	    struct store_record *out);
-	enum pv_rc (*record_update)(struct store *st, const struct store_record *r,
+	enum pv_rc (*record_update)(struct store_tx *tx, const struct store_record *r,
 	    uint32_t expected_version);
-	enum pv_rc (*record_shred)(struct store *st, const char *collection, const char *id,
+	enum pv_rc (*record_shred)(struct store_tx *tx, const char *collection, const char *id,
 	    int64_t deleted_ms);
-	enum pv_rc (*bidx_put)(struct store *st, const char *collection, const char *field,
+	enum pv_rc (*bidx_put)(struct store_tx *tx, const char *collection, const char *field,
 	    const uint8_t mac[STORE_MAC_LEN], const char *record_id);
-	enum pv_rc (*bidx_delete)(struct store *st, const char *collection,
+	enum pv_rc (*bidx_delete)(struct store_tx *tx, const char *collection,
 	    const char *record_id, const char *field);
-	enum pv_rc (*bidx_lookup)(struct store *st, const char *collection, const char *field,
+	enum pv_rc (*bidx_lookup)(struct store_tx *tx, const char *collection, const char *field,
 	    const uint8_t mac[STORE_MAC_LEN], size_t limit, store_bidx_cb cb, void *arg);
-	enum pv_rc (*token_put)(struct store *st, const struct store_token *t);
-	enum pv_rc (*token_get)(struct store *st, const char *token, struct store_token *out);
-	enum pv_rc (*token_get_by_mac)(struct store *st, const uint8_t mac[STORE_MAC_LEN],
+	enum pv_rc (*token_put)(struct store_tx *tx, const struct store_token *t);
+	enum pv_rc (*token_get)(struct store_tx *tx, const char *token, struct store_token *out);
+	enum pv_rc (*token_get_by_mac)(struct store_tx *tx, const uint8_t mac[STORE_MAC_LEN],
 	    struct store_token *out);
-	enum pv_rc (*record_scan)(struct store *st, const char *collection, const char *after_id,
+	enum pv_rc (*record_scan)(struct store_tx *tx, const char *collection, const char *after_id,
 	    size_t limit, store_bidx_cb cb, void *arg);
 	/* vault:end */
 };
 
 /* ---- keys (store_keys.h): key-encryption keys */
 struct store_keys_ops {
-	enum pv_rc (*kek_put)(struct store *st, const struct store_kek *k);
-	enum pv_rc (*kek_get)(struct store *st, const char *name, uint32_t version,
+	enum pv_rc (*kek_put)(struct store_tx *tx, const struct store_kek *k);
+	enum pv_rc (*kek_get)(struct store_tx *tx, const char *name, uint32_t version,
 	    struct store_kek *out);
-	enum pv_rc (*kek_latest)(struct store *st, const char *name, struct store_kek *out);
-	enum pv_rc (*kek_set_state)(struct store *st, const char *name, uint32_t version,
+	enum pv_rc (*kek_latest)(struct store_tx *tx, const char *name, struct store_kek *out);
+	enum pv_rc (*kek_set_state)(struct store_tx *tx, const char *name, uint32_t version,
 	    enum store_kek_state state);
-	enum pv_rc (*kek_scan)(struct store *st, store_kek_cb cb, void *arg);
+	enum pv_rc (*kek_scan)(struct store_tx *tx, store_kek_cb cb, void *arg);
 };
 
 /* ---- audit (store_audit.h): audit trail and checkpoints */
 struct store_audit_ops {
-	enum pv_rc (*audit_append)(struct store *st, const struct store_audit_row *row);
-	enum pv_rc (*audit_head)(struct store *st, int64_t *seq, char hash[65]);
-	enum pv_rc (*audit_scan)(struct store *st, const struct store_audit_filter *f,
+	enum pv_rc (*audit_append)(struct store_tx *tx, const struct store_audit_row *row);
+	enum pv_rc (*audit_head)(struct store_tx *tx, int64_t *seq, char hash[65]);
+	enum pv_rc (*audit_scan)(struct store_tx *tx, const struct store_audit_filter *f,
 	    store_audit_cb cb, void *arg);
-	enum pv_rc (*checkpoint_put)(struct store *st, const struct store_checkpoint *cp);
-	enum pv_rc (*checkpoint_scan)(struct store *st, store_checkpoint_cb cb, void *arg);
-	enum pv_rc (*checkpoint_count)(struct store *st, int64_t *n);
+	enum pv_rc (*checkpoint_put)(struct store_tx *tx, const struct store_checkpoint *cp);
+	enum pv_rc (*checkpoint_scan)(struct store_tx *tx, store_checkpoint_cb cb, void *arg);
+	enum pv_rc (*checkpoint_count)(struct store_tx *tx, int64_t *n);
 };
 
 /* ---- jobs (store_jobs.h): background jobs */
 struct store_jobs_ops {
 	/* jobs:begin */
-	enum pv_rc (*job_put)(struct store *st, const struct store_job *j);
-	enum pv_rc (*job_get)(struct store *st, const char *id, struct store_job *out);
-	enum pv_rc (*job_update)(struct store *st, const struct store_job *j);
-	enum pv_rc (*job_list)(struct store *st, store_job_cb cb, void *arg);
-	enum pv_rc (*job_runnable)(struct store *st, const char *owner, int64_t now_ms,
+	enum pv_rc (*job_put)(struct store_tx *tx, const struct store_job *j);
+	enum pv_rc (*job_get)(struct store_tx *tx, const char *id, struct store_job *out);
+	enum pv_rc (*job_update)(struct store_tx *tx, const struct store_job *j);
+	enum pv_rc (*job_list)(struct store_tx *tx, store_job_cb cb, void *arg);
+	enum pv_rc (*job_runnable)(struct store_tx *tx, const char *owner, int64_t now_ms,
 	    store_job_cb cb, void *arg);
 	/* jobs:end */
 };
 
 /* ---- sinks (store_sinks.h): delivery cursors of the SIEM sinks */
 struct store_sinks_ops {
-	enum pv_rc (*sink_cursor_get)(struct store *st, const char *name,
+	enum pv_rc (*sink_cursor_get)(struct store_tx *tx, const char *name,
 	    struct store_sink_cursor *out);
-	enum pv_rc (*sink_cursor_put)(struct store *st, const struct store_sink_cursor *c);
+	enum pv_rc (*sink_cursor_put)(struct store_tx *tx, const struct store_sink_cursor *c);
 };
 
 /* The backend's table: one sub-table per domain, so a backend implements
@@ -181,6 +184,17 @@ struct store_ops {
 /* The handle every backend embeds as its first member. */
 struct store {
 	const struct store_ops *ops;
+};
+
+/* A transaction handle: every backend embeds it as the first member of its
+ * own transaction (the SQLite backend: in the pooled connection it holds).
+ * store.c reads it to refuse ops on a handle that is not open
+ * (PV_E_INVALID) and write ops on a STORE_RD one (PV_E_READONLY), the same
+ * way for every backend. */
+struct store_tx {
+	struct store *st;
+	enum store_mode mode;
+	bool open;          /* begun; not yet committed or ended */
 };
 
 /* ---- backends: open functions (store.c picks one by name) ---- */

@@ -40,17 +40,17 @@ struct store_job {
 };
 void store_job_clear(struct store_job *j);
 /* PV_E_CONFLICT if the ID exists. */
-enum pv_rc store_job_put(struct store *st, const struct store_job *j);
-enum pv_rc store_job_get(struct store *st, const char *id, struct store_job *out);
+enum pv_rc store_job_put(struct store_tx *tx, const struct store_job *j);
+enum pv_rc store_job_get(struct store_tx *tx, const char *id, struct store_job *out);
 /* Rewrite every mutable column of j->id (not id, kind, params, created);
  * PV_E_NOTFOUND if there is no such job. */
-enum pv_rc store_job_update(struct store *st, const struct store_job *j);
+enum pv_rc store_job_update(struct store_tx *tx, const struct store_job *j);
 typedef int (*store_job_cb)(const struct store_job *j, void *arg);   /* non-zero stops */
 /* Every job, newest first. */
-enum pv_rc store_job_list(struct store *st, store_job_cb cb, void *arg);
+enum pv_rc store_job_list(struct store_tx *tx, store_job_cb cb, void *arg);
 /* Jobs owner may run at now_ms, oldest first: queued or running, and not
  * leased, leased by owner, or with an expired lease. */
-enum pv_rc store_job_runnable(struct store *st, const char *owner, int64_t now_ms,
+enum pv_rc store_job_runnable(struct store_tx *tx, const char *owner, int64_t now_ms,
     store_job_cb cb, void *arg);
 /* jobs:end */
 

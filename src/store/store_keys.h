@@ -19,13 +19,13 @@ struct store_kek {
 	size_t wrapped_len;
 };
 void store_kek_clear(struct store_kek *k);
-enum pv_rc store_kek_put(struct store *st, const struct store_kek *k);   /* PV_E_CONFLICT if (name,version) exists */
-enum pv_rc store_kek_get(struct store *st, const char *name, uint32_t version, struct store_kek *out);
-enum pv_rc store_kek_latest(struct store *st, const char *name, struct store_kek *out);
-enum pv_rc store_kek_set_state(struct store *st, const char *name, uint32_t version,
+enum pv_rc store_kek_put(struct store_tx *tx, const struct store_kek *k);   /* PV_E_CONFLICT if (name,version) exists */
+enum pv_rc store_kek_get(struct store_tx *tx, const char *name, uint32_t version, struct store_kek *out);
+enum pv_rc store_kek_latest(struct store_tx *tx, const char *name, struct store_kek *out);
+enum pv_rc store_kek_set_state(struct store_tx *tx, const char *name, uint32_t version,
     enum store_kek_state state);
 typedef int (*store_kek_cb)(const struct store_kek *k, void *arg);   /* non-zero stops */
-enum pv_rc store_kek_scan(struct store *st, store_kek_cb cb, void *arg);
+enum pv_rc store_kek_scan(struct store_tx *tx, store_kek_cb cb, void *arg);
 
 
 #endif /* PV_STORE_KEYS_H */

@@ -22,9 +22,9 @@ struct store_sink_cursor {
 	int64_t updated_ms;
 };
 /* PV_E_NOTFOUND if the sink has no row yet. */
-enum pv_rc store_sink_cursor_get(struct store *st, const char *name,
+enum pv_rc store_sink_cursor_get(struct store_tx *tx, const char *name,
     struct store_sink_cursor *out);
 /* Insert or replace the row of c->name. */
-enum pv_rc store_sink_cursor_put(struct store *st, const struct store_sink_cursor *c);
+enum pv_rc store_sink_cursor_put(struct store_tx *tx, const struct store_sink_cursor *c);
 
 #endif /* PV_STORE_SINKS_H */

@@ -1,7 +1,7 @@
 /*
  * store/store_sqlite.h: the SQLite backend's internals shared by its files
  * (sqlite.c, sqlite_identity.c, sqlite_jobs.c, migrate.c) and the store unit
- * tests: per-thread connection from the bounded pool, cached prepared
+ * tests: the transaction (a connection from the bounded pool), cached prepared
  * statements, statement runners, column helpers, migrations. The only
  * header that includes sqlite3.h; nothing outside src/store/ and
  * tests/unit/store/ includes it.
@@ -26,6 +26,7 @@
 enum store_sqlite_stmt {
 	/* transactions */
 	SQ_BEGIN,
+	SQ_BEGIN_RD,
 	SQ_COMMIT,
 	SQ_ROLLBACK,
 	SQ_SAVEPOINT,
@@ -117,20 +118,24 @@ enum store_sqlite_stmt {
 };
 
 /* One pooled connection. Owned by the store's list; held by at most one
- * thread at a time (its pthread key value while held), idle otherwise. */
+ * transaction at a time, idle otherwise. The transaction handle a
+ * store_begin returns is the connection's own tx member (first, so a
+ * struct store_tx * is a struct store_sqlite_conn *): no allocation per
+ * transaction, and the handle carries no thread. */
 struct store_sqlite_conn {
+	struct store_tx tx;                    /* first: (struct store_sqlite_conn *) casts */
 	sqlite3 *db;
 	sqlite3_stmt *stmt[SQ_STMT__COUNT];
 	struct store_sqlite *owner;
 	struct store_sqlite_conn *prev, *next;
-	struct store_sqlite_conn *idle_next;   /* in owner->idle while no thread holds it */
-	unsigned depth;                        /* nested store_sqlite_conn_get of the holder */
+	struct store_sqlite_conn *idle_next;   /* in owner->idle while no transaction holds it */
+	bool held;                             /* a transaction holds it */
 };
 
 /* The bounded pool: at most max_conns connections are open, whatever the
- * number of threads (HTTP serves a thread per connection). A thread takes one
- * for a unit of work (one runner call, or a transaction from BEGIN to
- * COMMIT/ROLLBACK) and waits up to wait_ms when all are held. */
+ * number of threads (HTTP serves a thread per connection). A transaction
+ * takes one from store_begin to store_end and waits up to wait_ms when all
+ * are held. */
 #define STORE_SQLITE_POOL_WAIT_MS 5000
 
 struct store_sqlite {
@@ -138,11 +143,10 @@ struct store_sqlite {
 	char path[4096];                 /* DIR/phivault.db */
 	bool read_only;
 	int schema_version;
-	pthread_key_t key;               /* -> the connection this thread holds */
 	pthread_mutex_t mu;              /* guards everything below */
 	pthread_cond_t cv;               /* a connection came back (CLOCK_MONOTONIC) */
 	struct store_sqlite_conn *conns; /* every open connection */
-	struct store_sqlite_conn *idle;  /* open, held by no thread (LIFO) */
+	struct store_sqlite_conn *idle;  /* open, held by no transaction (LIFO) */
 	size_t nidle;
 	size_t nopen;                    /* open + being opened; <= max_conns */
 	size_t max_conns;
@@ -158,11 +162,11 @@ void store_sqlite_pool_stats(struct store *st, size_t *open, size_t *peak, size_
 /* The default bound: 2 x online CPUs + 2. */
 size_t store_sqlite_default_max_conns(void);
 
-/* The connection this thread holds, or one taken from the pool (waiting up
- * to wait_ms: PV_E_UNAVAILABLE). Every successful get is paired with a put;
- * the last put returns the connection unless a transaction is open on it. */
-enum pv_rc store_sqlite_conn_get(struct store *st, struct store_sqlite_conn **out);
-void store_sqlite_conn_put(struct store *st, struct store_sqlite_conn *c);
+/* The connection a transaction holds. */
+static inline struct store_sqlite_conn *store_sqlite_tx_conn(struct store_tx *tx)
+{
+	return (struct store_sqlite_conn *)tx;
+}
 /* A reset, ready-to-bind statement for id. If the cached one is in use on this
  * connection (a scan callback calling back into the store), a transient one is
  * prepared; store_sqlite_stmt_done finalizes it. */
@@ -175,7 +179,7 @@ void store_sqlite_stmt_done(struct store_sqlite_conn *c, enum store_sqlite_stmt 
  * anything else -> PV_E_IO. */
 enum pv_rc store_sqlite_rc(int rc, const char *op);
 
-/* ---- statement runners: the one place that gets the calling thread's
+/* ---- statement runners: the one place that gets the transaction's
  * connection and cached statement, binds, steps, maps errors (op name only,
  * store_sqlite_rc) and resets the statement. Every op of the backend goes
  * through one of them. ---- */
@@ -212,24 +216,24 @@ struct store_sqlite_param {
 int store_sqlite_bind(sqlite3_stmt *s, const struct store_sqlite_param *p, size_t n);
 
 /* A write: bind, step to DONE. *changes (may be NULL) gets the rows changed. */
-enum pv_rc store_sqlite_exec(struct store *st, enum store_sqlite_stmt id, const char *op,
+enum pv_rc store_sqlite_exec(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
     const struct store_sqlite_param *p, size_t n, int *changes);
 /* store_sqlite_exec that must change a row: PV_E_NOTFOUND when none did. */
-enum pv_rc store_sqlite_exec_one(struct store *st, enum store_sqlite_stmt id, const char *op,
+enum pv_rc store_sqlite_exec_one(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
     const struct store_sqlite_param *p, size_t n);
 
 /* Copies the current row into *out (all or nothing); a pv_rc. */
 typedef enum pv_rc (*store_sqlite_decode_fn)(sqlite3_stmt *s, void *out);
 /* A one-row query: bind, step; a row goes through decode into out, no row is
  * PV_E_NOTFOUND (which no other failure here returns, so callers may map it). */
-enum pv_rc store_sqlite_get(struct store *st, enum store_sqlite_stmt id, const char *op,
+enum pv_rc store_sqlite_get(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
     const struct store_sqlite_param *p, size_t n, store_sqlite_decode_fn decode, void *out);
 
 /* Handles one row of a scan; *stop = true ends the scan with PV_OK, an error
  * ends it with that error. */
 typedef enum pv_rc (*store_sqlite_row_fn)(sqlite3_stmt *s, void *ctx, bool *stop);
 /* A scan: bind, then row() for each row until DONE, a stop, or an error. */
-enum pv_rc store_sqlite_scan(struct store *st, enum store_sqlite_stmt id, const char *op,
+enum pv_rc store_sqlite_scan(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
     const struct store_sqlite_param *p, size_t n, store_sqlite_row_fn row, void *ctx);
 
 /* Row function for a scan of one text column into a store_name_cb (or the
@@ -294,64 +298,64 @@ extern const struct store_sinks_ops store_sqlite_sinks_ops;   /* sqlite_sinks.c 
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */
-enum pv_rc store_sqlite_user_put(struct store *st, const struct store_user *u);
-enum pv_rc store_sqlite_user_get(struct store *st, const char *id, struct store_user *out);
-enum pv_rc store_sqlite_user_get_by_username(struct store *st, const char *username,
+enum pv_rc store_sqlite_user_put(struct store_tx *tx, const struct store_user *u);
+enum pv_rc store_sqlite_user_get(struct store_tx *tx, const char *id, struct store_user *out);
+enum pv_rc store_sqlite_user_get_by_username(struct store_tx *tx, const char *username,
     struct store_user *out);
-enum pv_rc store_sqlite_user_update(struct store *st, const struct store_user *u);
-enum pv_rc store_sqlite_user_list(struct store *st, store_user_cb cb, void *arg);
-enum pv_rc store_sqlite_user_roles_set(struct store *st, const char *user_id,
+enum pv_rc store_sqlite_user_update(struct store_tx *tx, const struct store_user *u);
+enum pv_rc store_sqlite_user_list(struct store_tx *tx, store_user_cb cb, void *arg);
+enum pv_rc store_sqlite_user_roles_set(struct store_tx *tx, const char *user_id,
     const char *const *roles, size_t n);
-enum pv_rc store_sqlite_user_roles_get(struct store *st, const char *user_id,
+enum pv_rc store_sqlite_user_roles_get(struct store_tx *tx, const char *user_id,
     store_name_cb cb, void *arg);
-enum pv_rc store_sqlite_user_groups_set(struct store *st, const char *user_id,
+enum pv_rc store_sqlite_user_groups_set(struct store_tx *tx, const char *user_id,
     const char *const *groups, size_t n);
-enum pv_rc store_sqlite_user_groups_get(struct store *st, const char *user_id,
+enum pv_rc store_sqlite_user_groups_get(struct store_tx *tx, const char *user_id,
     store_name_cb cb, void *arg);
-enum pv_rc store_sqlite_role_put(struct store *st, const struct store_role *r);
-enum pv_rc store_sqlite_role_get(struct store *st, const char *name, struct store_role *out);
-enum pv_rc store_sqlite_role_list(struct store *st, store_role_cb cb, void *arg);
-enum pv_rc store_sqlite_group_put(struct store *st, const struct store_group *g);
-enum pv_rc store_sqlite_group_get(struct store *st, const char *name, struct store_group *out);
-enum pv_rc store_sqlite_group_list(struct store *st, store_group_cb cb, void *arg);
-enum pv_rc store_sqlite_session_put(struct store *st, const struct store_session *s);
-enum pv_rc store_sqlite_session_get_by_hash(struct store *st, const char *token_hash,
+enum pv_rc store_sqlite_role_put(struct store_tx *tx, const struct store_role *r);
+enum pv_rc store_sqlite_role_get(struct store_tx *tx, const char *name, struct store_role *out);
+enum pv_rc store_sqlite_role_list(struct store_tx *tx, store_role_cb cb, void *arg);
+enum pv_rc store_sqlite_group_put(struct store_tx *tx, const struct store_group *g);
+enum pv_rc store_sqlite_group_get(struct store_tx *tx, const char *name, struct store_group *out);
+enum pv_rc store_sqlite_group_list(struct store_tx *tx, store_group_cb cb, void *arg);
+enum pv_rc store_sqlite_session_put(struct store_tx *tx, const struct store_session *s);
+enum pv_rc store_sqlite_session_get_by_hash(struct store_tx *tx, const char *token_hash,
     struct store_session *out);
-enum pv_rc store_sqlite_session_touch(struct store *st, const char *id, int64_t last_seen_ms);
-enum pv_rc store_sqlite_session_set_state(struct store *st, const char *id,
+enum pv_rc store_sqlite_session_touch(struct store_tx *tx, const char *id, int64_t last_seen_ms);
+enum pv_rc store_sqlite_session_set_state(struct store_tx *tx, const char *id,
     unsigned restrict_flags, bool mfa_verified, int64_t credential_epoch);
-enum pv_rc store_sqlite_session_end(struct store *st, const char *id, int64_t ended_ms,
+enum pv_rc store_sqlite_session_end(struct store_tx *tx, const char *id, int64_t ended_ms,
     const char *reason);
-enum pv_rc store_sqlite_session_count_open(struct store *st, int64_t now_ms,
+enum pv_rc store_sqlite_session_count_open(struct store_tx *tx, int64_t now_ms,
     int64_t idle_after_ms, int64_t *n);
-enum pv_rc store_sqlite_session_end_all_for_user(struct store *st, const char *user_id,
+enum pv_rc store_sqlite_session_end_all_for_user(struct store_tx *tx, const char *user_id,
     const char *except_id, int64_t ended_ms, const char *reason, size_t *n);
-enum pv_rc store_sqlite_recovery_set(struct store *st, const char *user_id,
+enum pv_rc store_sqlite_recovery_set(struct store_tx *tx, const char *user_id,
     const char *const *code_hashes, size_t n);
-enum pv_rc store_sqlite_recovery_unused(struct store *st, const char *user_id,
+enum pv_rc store_sqlite_recovery_unused(struct store_tx *tx, const char *user_id,
     store_name_cb cb, void *arg);
-enum pv_rc store_sqlite_recovery_use(struct store *st, const char *user_id,
+enum pv_rc store_sqlite_recovery_use(struct store_tx *tx, const char *user_id,
     const char *code_hash, int64_t used_ms);
-enum pv_rc store_sqlite_lockout_get(struct store *st, const char *key, const char *kind,
+enum pv_rc store_sqlite_lockout_get(struct store_tx *tx, const char *key, const char *kind,
     struct store_lockout *out);
-enum pv_rc store_sqlite_lockout_put(struct store *st, const char *key, const char *kind,
+enum pv_rc store_sqlite_lockout_put(struct store_tx *tx, const char *key, const char *kind,
     const struct store_lockout *l);
-enum pv_rc store_sqlite_lockout_clear(struct store *st, const char *key);
-enum pv_rc store_sqlite_mfa_pending_put(struct store *st, const struct store_mfa_pending *p);
-enum pv_rc store_sqlite_mfa_pending_get(struct store *st, const char *token_hash,
+enum pv_rc store_sqlite_lockout_clear(struct store_tx *tx, const char *key);
+enum pv_rc store_sqlite_mfa_pending_put(struct store_tx *tx, const struct store_mfa_pending *p);
+enum pv_rc store_sqlite_mfa_pending_get(struct store_tx *tx, const char *token_hash,
     struct store_mfa_pending *out);
-enum pv_rc store_sqlite_mfa_pending_attempt(struct store *st, const char *token_hash);
-enum pv_rc store_sqlite_mfa_pending_delete(struct store *st, const char *token_hash,
+enum pv_rc store_sqlite_mfa_pending_attempt(struct store_tx *tx, const char *token_hash);
+enum pv_rc store_sqlite_mfa_pending_delete(struct store_tx *tx, const char *token_hash,
     int64_t now_ms);
 /* identity:end */
 
 /* jobs:begin: sqlite_jobs.c, the jobs ops of the SQLite backend (their SQL
  * is in sqlite.c's statement table). */
-enum pv_rc store_sqlite_job_put(struct store *st, const struct store_job *j);
-enum pv_rc store_sqlite_job_get(struct store *st, const char *id, struct store_job *out);
-enum pv_rc store_sqlite_job_update(struct store *st, const struct store_job *j);
-enum pv_rc store_sqlite_job_list(struct store *st, store_job_cb cb, void *arg);
-enum pv_rc store_sqlite_job_runnable(struct store *st, const char *owner, int64_t now_ms,
+enum pv_rc store_sqlite_job_put(struct store_tx *tx, const struct store_job *j);
+enum pv_rc store_sqlite_job_get(struct store_tx *tx, const char *id, struct store_job *out);
+enum pv_rc store_sqlite_job_update(struct store_tx *tx, const struct store_job *j);
+enum pv_rc store_sqlite_job_list(struct store_tx *tx, store_job_cb cb, void *arg);
+enum pv_rc store_sqlite_job_runnable(struct store_tx *tx, const char *owner, int64_t now_ms,
     store_job_cb cb, void *arg);
 /* jobs:end */
 

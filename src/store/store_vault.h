@@ -30,11 +30,11 @@ struct store_collection {
 };
 void store_collection_clear(struct store_collection *c);
 /* PV_E_CONFLICT if a collection of that name exists. */
-enum pv_rc store_collection_put(struct store *st, const struct store_collection *c);
-enum pv_rc store_collection_get(struct store *st, const char *name, struct store_collection *out);
+enum pv_rc store_collection_put(struct store_tx *tx, const struct store_collection *c);
+enum pv_rc store_collection_get(struct store_tx *tx, const char *name, struct store_collection *out);
 typedef int (*store_collection_cb)(const struct store_collection *c, void *arg);  /* non-zero stops */
 /* In name order. */
-enum pv_rc store_collection_list(struct store *st, store_collection_cb cb, void *arg);
+enum pv_rc store_collection_list(struct store_tx *tx, store_collection_cb cb, void *arg);
 
 /* One record: the envelope of its current version. A shredded record keeps
  * its row (ID never reused) with deleted_ms set and no DEK or ciphertext. */
@@ -54,35 +54,35 @@ struct store_record {
 };
 void store_record_clear(struct store_record *r);
 /* Insert a new record (version as given); PV_E_CONFLICT if the ID exists. */
-enum pv_rc store_record_put(struct store *st, const struct store_record *r);
+enum pv_rc store_record_put(struct store_tx *tx, const struct store_record *r);
 /* The record (live or shredded) of that collection and ID, or PV_E_NOTFOUND. */
-enum pv_rc store_record_get(struct store *st, const char *collection, const char *id,
+enum pv_rc store_record_get(struct store_tx *tx, const char *collection, const char *id,
     struct store_record *out);
 /* Replace a live record's envelope with r (r->version must be
  * expected_version + 1): optimistic concurrency, PV_E_CONFLICT if the stored
  * version is not expected_version, PV_E_NOTFOUND if missing or shredded. */
-enum pv_rc store_record_update(struct store *st, const struct store_record *r,
+enum pv_rc store_record_update(struct store_tx *tx, const struct store_record *r,
     uint32_t expected_version);
 /* Crypto-shred: drop the wrapped DEK and ciphertext (secure_delete zeroes the
  * freed cells), set deleted_ms, delete the record's blind-index entries.
  * PV_E_NOTFOUND if missing or already shredded. */
-enum pv_rc store_record_shred(struct store *st, const char *collection, const char *id,
+enum pv_rc store_record_shred(struct store_tx *tx, const char *collection, const char *id,
     int64_t deleted_ms);
 
 /* Blind index: (collection, field, HMAC of the canonical value) -> record. */
-enum pv_rc store_bidx_put(struct store *st, const char *collection, const char *field,
+enum pv_rc store_bidx_put(struct store_tx *tx, const char *collection, const char *field,
     const uint8_t mac[STORE_MAC_LEN], const char *record_id);
 /* Delete a record's entries for one field (field NULL: every field). */
-enum pv_rc store_bidx_delete(struct store *st, const char *collection, const char *record_id,
+enum pv_rc store_bidx_delete(struct store_tx *tx, const char *collection, const char *record_id,
     const char *field);
 typedef int (*store_bidx_cb)(const char *record_id, void *arg);   /* non-zero stops */
 /* Record IDs with that MAC, in ID order, at most limit (0: no limit). */
-enum pv_rc store_bidx_lookup(struct store *st, const char *collection, const char *field,
+enum pv_rc store_bidx_lookup(struct store_tx *tx, const char *collection, const char *field,
     const uint8_t mac[STORE_MAC_LEN], size_t limit, store_bidx_cb cb, void *arg);
 
 /* Live (not shredded) record IDs of a collection with id > after_id ("" from
  * the start), in ID order, at most limit (0: no limit): keyset pagination. */
-enum pv_rc store_record_scan(struct store *st, const char *collection, const char *after_id,
+enum pv_rc store_record_scan(struct store_tx *tx, const char *collection, const char *after_id,
     size_t limit, store_bidx_cb cb, void *arg);
 
 /* Tokens: the value is an envelope like a record's. A deterministic token
@@ -105,10 +105,10 @@ struct store_token {
 void store_token_clear(struct store_token *t);
 /* PV_E_CONFLICT if the token, or a deterministic token with the same mac,
  * exists. */
-enum pv_rc store_token_put(struct store *st, const struct store_token *t);
-enum pv_rc store_token_get(struct store *st, const char *token, struct store_token *out);
+enum pv_rc store_token_put(struct store_tx *tx, const struct store_token *t);
+enum pv_rc store_token_get(struct store_tx *tx, const char *token, struct store_token *out);
 /* The deterministic token with that mac, or PV_E_NOTFOUND. */
-enum pv_rc store_token_get_by_mac(struct store *st, const uint8_t mac[STORE_MAC_LEN],
+enum pv_rc store_token_get_by_mac(struct store_tx *tx, const uint8_t mac[STORE_MAC_LEN],
     struct store_token *out);
 /* vault:end */
 

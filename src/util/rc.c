@@ -32,6 +32,7 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_PRECONDITION] = "precondition_failed",
 	[PV_PENDING] = "pending",
 	[PV_E_JOB_CONFLICT] = "job_conflict",
+	[PV_E_READONLY] = "readonly",
 };
 
 const char *

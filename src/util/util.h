@@ -48,6 +48,7 @@ enum pv_rc {
 	PV_E_PRECONDITION = 27, /* 412 precondition_failed: If-Match does not match */
 	PV_PENDING = 28,      /* not an error: the handler completes later (http_resume) */
 	PV_E_JOB_CONFLICT = 29, /* 409 job_conflict: a job state change its state does not allow */
+	PV_E_READONLY = 41,   /* 500 internal: a write op on a read-only store transaction (a bug) */
 	PV_E__COUNT
 };
 

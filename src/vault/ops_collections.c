@@ -29,16 +29,15 @@ struct create_job {
 	char kek_index[VAULT_KEK_NAME_MAX];
 };
 
-static enum pv_rc create_fn(struct store *st, void *arg)
+static enum pv_rc create_fn(struct store_tx *tx, void *arg)
 {
 	struct create_job *j = arg;
 	enum pv_rc rc;
 
-	(void)st;   /* the keyring writes through the writer's connection too */
-	if ((rc = keys_kek_ensure(j->v->keys, j->row.kek_name)) != PV_OK ||
-	    (rc = keys_kek_ensure(j->v->keys, j->kek_index)) != PV_OK)
+	if ((rc = keys_kek_ensure_tx(j->v->keys, tx, j->row.kek_name)) != PV_OK ||
+	    (rc = keys_kek_ensure_tx(j->v->keys, tx, j->kek_index)) != PV_OK)
 		return rc;
-	return store_collection_put(st, &j->row);
+	return store_collection_put(tx, &j->row);
 }
 
 void vault_collection_create(struct vault_ctx *v, const struct vault_caller *who,
@@ -154,7 +153,7 @@ void vault_collection_list(struct vault_ctx *v, const struct vault_caller *who,
 		vault_answer_fail(&a, PV_E_NOMEM, NULL);
 		goto out;
 	}
-	rc = store_collection_list(v->st, list_cb, &l);
+	STORE_READ(v->st, rc, store_collection_list(tx, list_cb, &l));
 	if (rc == PV_OK && l.failed)
 		rc = PV_E_INTEGRITY;
 	if (rc != PV_OK) {

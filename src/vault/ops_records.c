@@ -368,7 +368,8 @@ void vault_record_list(struct vault_ctx *v, const struct vault_caller *who,
 		goto out;
 	}
 	/* one more than the page: is there a next one? */
-	if ((rc = store_record_scan(v->st, c->name, after, limit + 1, scan_cb, &ids)) != PV_OK)
+	STORE_READ(v->st, rc, store_record_scan(tx, c->name, after, limit + 1, scan_cb, &ids));
+	if (rc != PV_OK)
 		goto out;
 	shown = ids.n < limit ? ids.n : limit;
 	for (size_t i = 0; i < shown; i++) {
@@ -483,9 +484,11 @@ void vault_record_search(struct vault_ctx *v, const struct vault_caller *who,
 		rc = vault_fail_audited(v, who, "record.search", resource, purpose, rc, err, &a);
 		goto out;
 	}
-	if ((rc = vault_blind_index(v->keys, c->name, f->name, canon, mac)) != PV_OK ||
-	    (rc = store_bidx_lookup(v->st, c->name, f->name, mac, VAULT_SEARCH_MAX, id_cb,
-	    &ids)) != PV_OK)
+	if ((rc = vault_blind_index(v->keys, c->name, f->name, canon, mac)) != PV_OK)
+		goto out;
+	STORE_READ(v->st, rc, store_bidx_lookup(tx, c->name, f->name, mac, VAULT_SEARCH_MAX, id_cb,
+	    &ids));
+	if (rc != PV_OK)
 		goto out;
 	for (size_t i = 0; i < ids.n; i++) {
 		json_t *view = NULL, *d = NULL;
@@ -619,7 +622,9 @@ void vault_record_update(struct vault_ctx *v, const struct vault_caller *who,
 		rc = vault_fail_audited(v, who, "record.update", resource, purpose, rc, err, &a);
 		goto out;
 	}
-	rc = vault_rec_id_ok(id) ? store_record_get(v->st, c->name, id, &cur) : PV_E_NOTFOUND;
+	rc = PV_E_NOTFOUND;
+	if (vault_rec_id_ok(id))
+		STORE_READ(v->st, rc, store_record_get(tx, c->name, id, &cur));
 	if (rc == PV_OK)
 		rc = vault_record_open(v->keys, &cur, &old);
 	if (rc == PV_OK)
@@ -705,11 +710,11 @@ struct shred_job {
 	int64_t now;
 };
 
-static enum pv_rc shred_fn(struct store *st, void *arg)
+static enum pv_rc shred_fn(struct store_tx *tx, void *arg)
 {
 	struct shred_job *j = arg;
 
-	return store_record_shred(st, j->collection, j->id, j->now);
+	return store_record_shred(tx, j->collection, j->id, j->now);
 }
 
 static void shred_done(enum pv_rc rc, void *arg)

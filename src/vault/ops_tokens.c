@@ -60,12 +60,11 @@ struct ensure_job {
 	struct keys *keys;
 };
 
-static enum pv_rc ensure_fn(struct store *st, void *arg)
+static enum pv_rc ensure_fn(struct store_tx *tx, void *arg)
 {
 	struct ensure_job *j = arg;
 
-	(void)st;
-	return keys_kek_ensure(j->keys, VAULT_KEK_TOKENS);
+	return keys_kek_ensure_tx(j->keys, tx, VAULT_KEK_TOKENS);
 }
 
 /* KEK "tokens" is made on first use (the keyring writes through the audit
@@ -148,7 +147,7 @@ static enum pv_rc det_lookup(struct vault_ctx *v, const struct vault_collection 
 	if ((rc = det_mac(v, c->name, f, canon, mac)) != PV_OK)
 		return rc;
 	det_token(mac, token);
-	rc = store_token_get_by_mac(v->st, mac, existing);
+	STORE_READ(v->st, rc, store_token_get_by_mac(tx, mac, existing));
 	if (rc == PV_OK) {
 		*reused = true;
 		return PV_OK;
@@ -157,7 +156,7 @@ static enum pv_rc det_lookup(struct vault_ctx *v, const struct vault_collection 
 		return rc;
 	if ((rc = det_mac(v, NULL, f, canon, legacy)) != PV_OK)
 		goto out;
-	rc = store_token_get_by_mac(v->st, legacy, existing);
+	STORE_READ(v->st, rc, store_token_get_by_mac(tx, legacy, existing));
 	if (rc == PV_OK && strcmp(existing->collection, c->name) == 0) {
 		util_strlcpy(token, existing->token, UTIL_ID_MAX);
 		*reused = true;
@@ -176,9 +175,9 @@ struct put_job {
 	struct store_token t;
 };
 
-static enum pv_rc put_fn(struct store *st, void *arg)
+static enum pv_rc put_fn(struct store_tx *tx, void *arg)
 {
-	return store_token_put(st, &((struct put_job *)arg)->t);
+	return store_token_put(tx, &((struct put_job *)arg)->t);
 }
 
 /* The value as JSON text (integers stay integers): what is sealed. */
@@ -334,7 +333,7 @@ void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
 		rc = audit_commit(v->audit, &ev, put_fn, j);
 		/* a concurrent tokenization of the same value won the race */
 		if (rc == PV_E_CONFLICT && deterministic)
-			rc = store_token_get_by_mac(v->st, j->t.mac, &existing);
+			STORE_READ(v->st, rc, store_token_get_by_mac(tx, j->t.mac, &existing));
 	}
 	if (rc != PV_OK)
 		goto out;
@@ -389,7 +388,9 @@ void vault_token_detokenize(struct vault_ctx *v, const struct vault_caller *who,
 	/* The permission is on the token's own collection, as stored. An
 	 * unknown token needs tokens.detokenize:* to be told so: to anyone else
 	 * it looks like a token of a collection they may not read. */
-	rc = util_id_valid("tok", token) ? store_token_get(v->st, token, &t) : PV_E_NOTFOUND;
+	rc = PV_E_NOTFOUND;
+	if (util_id_valid("tok", token))
+		STORE_READ(v->st, rc, store_token_get(tx, token, &t));
 	if (rc != PV_OK && rc != PV_E_NOTFOUND) {
 		rc = vault_fail_audited(v, who, "token.detokenize", resource, NULL, rc, NULL, &a);
 		goto out;

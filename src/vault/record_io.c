@@ -19,13 +19,13 @@
 #include "authz/authz.h"
 #include "vault/vault_int.h"
 
-enum pv_rc vault_write_fn(struct store *st, void *arg)
+enum pv_rc vault_write_fn(struct store_tx *tx, void *arg)
 {
 	struct vault_write_job *j = arg;
 	enum pv_rc rc;
 
-	rc = j->expected_version == 0 ? store_record_put(st, &j->rec)
-	    : store_record_update(st, &j->rec, j->expected_version);
+	rc = j->expected_version == 0 ? store_record_put(tx, &j->rec)
+	    : store_record_update(tx, &j->rec, j->expected_version);
 	/* the version compare is the UPDATE's WHERE clause, in this transaction */
 	if (rc == PV_E_CONFLICT && j->if_match)
 		rc = PV_E_PRECONDITION;
@@ -33,9 +33,9 @@ enum pv_rc vault_write_fn(struct store *st, void *arg)
 		const struct vault_bidx_entry *b = &j->bidx[i];
 
 		if (!j->reindex_all)
-			rc = store_bidx_delete(st, j->rec.collection, j->rec.id, b->field);
+			rc = store_bidx_delete(tx, j->rec.collection, j->rec.id, b->field);
 		if (rc == PV_OK && b->put)
-			rc = store_bidx_put(st, j->rec.collection, b->field, b->mac, j->rec.id);
+			rc = store_bidx_put(tx, j->rec.collection, b->field, b->mac, j->rec.id);
 	}
 	return rc;
 }
@@ -273,7 +273,7 @@ enum pv_rc vault_record_load_view(struct vault_ctx *v, const struct vault_caller
 	if (!vault_rec_id_ok(id))
 		return PV_E_NOTFOUND;
 	memset(&r, 0, sizeof(r));
-	rc = store_record_get(v->st, c->name, id, &r);
+	STORE_READ(v->st, rc, store_record_get(tx, c->name, id, &r));
 	if (rc == PV_OK)
 		rc = vault_record_open(v->keys, &r, &fields);
 	if (rc == PV_E_INTEGRITY)

@@ -135,7 +135,8 @@ enum pv_rc vault_coll_get(struct vault_ctx *v, const char *name,
 		return PV_OK;
 	}
 	memset(&row, 0, sizeof(row));
-	if ((rc = store_collection_get(v->st, name, &row)) != PV_OK)
+	STORE_READ(v->st, rc, store_collection_get(tx, name, &row));
+	if (rc != PV_OK)
 		goto out;
 	c = malloc(sizeof(*c));
 	schema = json_loads(row.schema, JSON_REJECT_DUPLICATES, NULL);

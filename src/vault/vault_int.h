@@ -174,7 +174,7 @@ struct vault_write_job {
 	struct vault_bidx_entry bidx[VAULT_MAX_FIELDS];
 };
 
-enum pv_rc vault_write_fn(struct store *st, void *arg);   /* audit_job_fn */
+enum pv_rc vault_write_fn(struct store_tx *tx, void *arg);   /* audit_job_fn */
 void vault_write_job_clear(struct vault_write_job *j);
 /*
  * Blind-index entries for the searchable fields among the keys of `which`

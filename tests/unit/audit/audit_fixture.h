@@ -25,6 +25,7 @@
 #include "crypto/crypto.h"
 #include "keys/keys.h"
 #include "store/store.h"
+#include "tx_helpers.h"
 
 struct fx {
 	char dir[PATH_MAX];
@@ -302,7 +303,7 @@ static inline enum pv_rc fx_rows(struct store *st, struct fx_rows *x)
 
 	memset(x, 0, sizeof *x);
 	x->contiguous = 1;
-	return store_audit_scan(st, &f, fx_rows_cb, x);
+	return TX_RD(st, store_audit_scan(tx, &f, fx_rows_cb, x));
 }
 
 #endif /* PV_TEST_AUDIT_FIXTURE_H */

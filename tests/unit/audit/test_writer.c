@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "audit/audit_fixture.h"
+#include "tx_helpers.h"
 
 static int setup(void **state)
 {
@@ -104,7 +105,7 @@ static void test_concurrent_1000_entries(void **state)
 	assert_true(v.ok);
 	assert_int_equal(v.entries, 1000);
 	assert_string_equal(v.head, hash);
-	assert_int_equal(store_checkpoint_count(f.st, &ncp), PV_OK);
+	assert_int_equal(TX_RD(f.st, store_checkpoint_count(tx, &ncp)), PV_OK);
 	assert_true(ncp >= 10);
 	assert_int_equal(v.checkpoints, ncp);
 	fx_close(&f, 0);
@@ -117,10 +118,10 @@ struct meta_job {
 	enum pv_rc result;   /* what fn returns after writing */
 };
 
-static enum pv_rc put_meta(struct store *st, void *arg)
+static enum pv_rc put_meta(struct store_tx *tx, void *arg)
 {
 	struct meta_job *j = arg;
-	enum pv_rc rc = store_meta_put(st, j->key, (const uint8_t *)"v", 1);
+	enum pv_rc rc = store_meta_put(tx, j->key, (const uint8_t *)"v", 1);
 
 	return rc != PV_OK ? rc : j->result;
 }
@@ -129,7 +130,7 @@ static bool meta_present(struct store *st, const char *key)
 {
 	uint8_t *val = NULL;
 	size_t len = 0;
-	enum pv_rc rc = store_meta_get(st, key, &val, &len);
+	enum pv_rc rc = TX_RD(st, store_meta_get(tx, key, &val, &len));
 
 	free(val);
 	assert_true(rc == PV_OK || rc == PV_E_NOTFOUND);
@@ -324,7 +325,7 @@ static int64_t checkpoints(struct store *st)
 {
 	int64_t n = -1;
 
-	assert_int_equal(store_checkpoint_count(st, &n), PV_OK);
+	assert_int_equal(TX_RD(st, store_checkpoint_count(tx, &n)), PV_OK);
 	return n;
 }
 

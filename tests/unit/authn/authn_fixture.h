@@ -33,6 +33,7 @@
 #include "http/http_int.h"
 #include "keys/keys.h"
 #include "store/store.h"
+#include "tx_helpers.h"
 
 struct af {
 	char dir[PATH_MAX];
@@ -199,14 +200,14 @@ struct af_user_job {
 	const char *role;
 };
 
-static inline enum pv_rc af_user_fn(struct store *st, void *arg)
+static inline enum pv_rc af_user_fn(struct store_tx *tx, void *arg)
 {
 	struct af_user_job *j = arg;
 	const char *roles[1] = { j->role };
-	enum pv_rc rc = store_user_put(st, j->u);
+	enum pv_rc rc = store_user_put(tx, j->u);
 
 	if (rc == PV_OK && j->role != NULL)
-		rc = store_user_roles_set(st, j->u->id, roles, 1);
+		rc = store_user_roles_set(tx, j->u->id, roles, 1);
 	return rc;
 }
 
@@ -236,12 +237,12 @@ struct af_roles_job {
 	const char *role;
 };
 
-static inline enum pv_rc af_roles_fn(struct store *st, void *arg)
+static inline enum pv_rc af_roles_fn(struct store_tx *tx, void *arg)
 {
 	struct af_roles_job *j = arg;
 	const char *roles[1] = { j->role };
 
-	return store_user_roles_set(st, j->user_id, roles, 1);
+	return store_user_roles_set(tx, j->user_id, roles, 1);
 }
 
 /* Replace a user's roles (as PATCH /v1/users/{id} does, generation bump included). */
@@ -277,7 +278,7 @@ static inline int af_count(struct af *f, const char *action, const char *reason)
 {
 	struct af_count c = { action, reason, NULL, 0 };
 
-	assert_int_equal(store_audit_scan(f->st, NULL, af_count_cb, &c), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_audit_scan(tx, NULL, af_count_cb, &c)), PV_OK);
 	return c.n;
 }
 
@@ -296,7 +297,7 @@ static inline int af_grep(struct af *f, const char *needle)
 {
 	struct af_count c = { NULL, NULL, needle, 0 };
 
-	assert_int_equal(store_audit_scan(f->st, NULL, af_grep_cb, &c), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_audit_scan(tx, NULL, af_grep_cb, &c)), PV_OK);
 	return c.n;
 }
 

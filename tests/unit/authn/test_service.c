@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "authn_fixture.h"
+#include "tx_helpers.h"
 
 #define OTP "Kq7mZt4hWn8rBx3cVd2p"
 #define LOGIN_OTP(u) "{\"username\":\"" u "\",\"password\":\"" OTP "\"}"
@@ -20,16 +21,16 @@ struct issue_job {
 	int64_t issued_ms;
 };
 
-static enum pv_rc issue_fn(struct store *st, void *arg)
+static enum pv_rc issue_fn(struct store_tx *tx, void *arg)
 {
 	struct issue_job *j = arg;
 	struct store_user u;
 	enum pv_rc rc;
 
-	if ((rc = store_user_get(st, j->user_id, &u)) != PV_OK)
+	if ((rc = store_user_get(tx, j->user_id, &u)) != PV_OK)
 		return rc;
 	authn_otp_issue(&u, NULL, j->issued_ms);
-	rc = store_user_update(st, &u);
+	rc = store_user_update(tx, &u);
 	store_user_clear(&u);
 	return rc;
 }
@@ -193,14 +194,14 @@ static void test_unknown_username_hashed(void **state)
 	af_resp_free(&r);
 	assert_int_equal(af_grep(f, "amber.lantern.secret"), 0);
 	assert_int_equal(af_grep(f, "username_hmac"), 6);
-	assert_int_equal(store_lockout_get(f->st, "amber.lantern.secret", "password", &l), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_lockout_get(tx, "amber.lantern.secret", "password", &l)), PV_OK);
 	assert_int_equal(l.failures, 0);
 	assert_int_equal(l.locked_until_ms, 0);
 	/* a known user's failures stay under the username */
 	af_req(f, "POST", "/v1/auth/login", NULL, "{\"username\":\"kate\",\"password\":\"x\"}", &r);
 	assert_int_equal(r.status, 401);
 	af_resp_free(&r);
-	assert_int_equal(store_lockout_get(f->st, "kate", "password", &l), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_lockout_get(tx, "kate", "password", &l)), PV_OK);
 	assert_int_equal(l.failures, 1);
 }
 

@@ -19,6 +19,7 @@
 
 #include "authz/authz.h"
 #include "store/store.h"
+#include "tx_helpers.h"
 
 static int rm_cb(const char *p, const struct stat *sb, int f, struct FTW *w)
 {
@@ -54,7 +55,7 @@ static void test_seed_matches_authz(void **state)
 		struct store_role r;
 		json_t *arr;
 
-		assert_int_equal(store_role_get(st, name, &r), PV_OK);
+		assert_int_equal(TX_RD(st, store_role_get(tx, name, &r)), PV_OK);
 		assert_true(r.builtin);
 		arr = json_loads(r.permissions, 0, NULL);
 		assert_true(json_is_array(arr));
@@ -77,7 +78,7 @@ static void test_seed_matches_authz(void **state)
 		json_decref(arr);
 		store_role_clear(&r);
 	}
-	assert_int_equal(store_role_list(st, count_builtin, &seeded), PV_OK);
+	assert_int_equal(TX_RD(st, store_role_list(tx, count_builtin, &seeded)), PV_OK);
 	assert_int_equal(seeded, i);
 	store_close(st);
 	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);

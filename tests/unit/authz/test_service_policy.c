@@ -12,6 +12,7 @@
 
 #include "authn/authn_fixture.h"
 #include "authz/authz_int.h"
+#include "tx_helpers.h"
 
 static void put_role(struct af *f, const char *name, const char *perms, const char *cond)
 {
@@ -21,7 +22,7 @@ static void put_role(struct af *f, const char *name, const char *perms, const ch
 	snprintf(r.name, sizeof(r.name), "%s", name);
 	r.permissions = (char *)perms;
 	r.condition = (char *)cond;
-	assert_int_equal(store_role_put(f->st, &r), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_role_put(tx, &r)), PV_OK);
 }
 
 static enum pv_rc read_as(struct authz_service *z, const char *role, const char *purpose,

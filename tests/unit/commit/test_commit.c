@@ -18,6 +18,7 @@
 
 #include "commit/commit.h"
 #include "store/store.h"
+#include "tx_helpers.h"
 
 #define MAXLOG 256
 
@@ -50,12 +51,12 @@ struct item {
 	char key[32];
 };
 
-static enum pv_rc gate_fn(struct store *st, void *arg)
+static enum pv_rc gate_fn(struct store_tx *tx, void *arg)
 {
 	struct item *it = arg;
 	struct fx *f = it->f;
 
-	(void)st;
+	(void)tx;
 	pthread_mutex_lock(&f->mu);
 	f->gate_entered = true;
 	pthread_cond_broadcast(&f->cv);
@@ -65,7 +66,7 @@ static enum pv_rc gate_fn(struct store *st, void *arg)
 	return PV_OK;
 }
 
-static enum pv_rc log_fn(struct store *st, void *arg)
+static enum pv_rc log_fn(struct store_tx *tx, void *arg)
 {
 	struct item *it = arg;
 	struct fx *f = it->f;
@@ -77,7 +78,7 @@ static enum pv_rc log_fn(struct store *st, void *arg)
 		f->nlog++;
 	}
 	pthread_mutex_unlock(&f->mu);
-	return store_meta_put(st, it->key, (const uint8_t *)"v", 1);
+	return store_meta_put(tx, it->key, (const uint8_t *)"v", 1);
 }
 
 static enum pv_rc p_begin(void *arg)
@@ -91,13 +92,13 @@ static enum pv_rc p_begin(void *arg)
 }
 
 /* One "entry" per tx: a row whose seq counts up, as the chain's would. */
-static enum pv_rc p_append(void *arg, struct store *st, void *part, enum pv_rc fn_rc,
+static enum pv_rc p_append(void *arg, struct store_tx *tx, void *part, enum pv_rc fn_rc,
     const struct store_audit_row **row)
 {
 	struct fx *f = arg;
 	struct item *it = part;
 
-	(void)st;
+	(void)tx;
 	(void)fn_rc;
 	*row = NULL;
 	if (!it)
@@ -209,7 +210,7 @@ static bool meta_present(struct store *st, const char *key)
 {
 	uint8_t *val = NULL;
 	size_t len = 0;
-	enum pv_rc rc = store_meta_get(st, key, &val, &len);
+	enum pv_rc rc = TX_RD(st, store_meta_get(tx, key, &val, &len));
 
 	free(val);
 	assert_true(rc == PV_OK || rc == PV_E_NOTFOUND);
@@ -336,9 +337,9 @@ static void test_fault_in_middle_of_group(void **state)
 }
 
 /* commit_run waits and returns fn's rc; after drain, PV_E_UNAVAILABLE. */
-static enum pv_rc fail_fn(struct store *st, void *arg)
+static enum pv_rc fail_fn(struct store_tx *tx, void *arg)
 {
-	(void)st;
+	(void)tx;
 	(void)arg;
 	return PV_E_CONFLICT;
 }

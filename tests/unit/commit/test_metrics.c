@@ -39,9 +39,9 @@ metric(const char *series)
 }
 
 static enum pv_rc
-put_fn(struct store *st, void *arg)
+put_fn(struct store_tx *tx, void *arg)
 {
-	return store_meta_put(st, (const char *)arg, (const uint8_t *)"v", 1);
+	return store_meta_put(tx, (const char *)arg, (const uint8_t *)"v", 1);
 }
 
 static void

@@ -13,6 +13,7 @@
 
 #include "authn/authn_fixture.h"
 #include "directory/directory.h"
+#include "tx_helpers.h"
 
 /* The directory over the fixture's authn service (made by af_start). */
 static struct directory *g_dir;
@@ -65,7 +66,7 @@ last_entry(struct af *f, const char *action, const char *reason, struct last_act
 	memset(l, 0, sizeof(*l));
 	l->action = action;
 	l->reason = reason;
-	assert_int_equal(store_audit_scan(f->st, NULL, last_cb, l), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_audit_scan(tx, NULL, last_cb, l)), PV_OK);
 }
 
 /* A user actor as authn_authenticate would have made it for a session of

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "jobs/jobs_int.h"
+#include "tx_helpers.h"
 
 struct fx {
 	char dir[512];
@@ -103,7 +104,7 @@ teardown(void **state)
 static void
 get(struct fx *f, const char *id, struct store_job *j)
 {
-	assert_int_equal(store_job_get(f->st, id, j), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_job_get(tx, id, j)), PV_OK);
 }
 
 static void
@@ -146,7 +147,7 @@ test_runs_to_done(void **state)
 	assert_int_equal(j.finished_ms, f->clock);
 	store_job_clear(&j);
 	snprintf(key, sizeof(key), "test.count/%s", id);
-	assert_int_equal(store_meta_get(f->st, key, &v, &len), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_meta_get(tx, key, &v, &len)), PV_OK);
 	assert_int_equal(len, 6);
 	assert_memory_equal(v, "0\n1\n2\n", 6);
 	free(v);

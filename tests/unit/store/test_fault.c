@@ -14,8 +14,9 @@
 
 #include "store/store.h"
 #include "store/store_test.h"
+#include "tx_helpers.h"
 
-static enum pv_rc append(struct store *st, int64_t seq)
+static enum pv_rc append_tx(struct store_tx *tx, int64_t seq)
 {
 	struct store_audit_row r = {
 		.seq = seq, .time = "2026-01-01T00:00:00.000Z",
@@ -26,7 +27,12 @@ static enum pv_rc append(struct store *st, int64_t seq)
 		.hash = "1111111111111111111111111111111111111111111111111111111111111111",
 	};
 
-	return store_audit_append(st, &r);
+	return store_audit_append(tx, &r);
+}
+
+static enum pv_rc append(struct store *st, int64_t seq)
+{
+	return TX_WR(st, append_tx(tx, seq));
 }
 
 static int64_t head_seq(struct store *st)
@@ -34,7 +40,7 @@ static int64_t head_seq(struct store *st)
 	char h[65];
 	int64_t seq = -1;
 
-	assert_int_equal(store_audit_head(st, &seq, h), PV_OK);
+	assert_int_equal(TX_RD(st, store_audit_head(tx, &seq, h)), PV_OK);
 	return seq;
 }
 
@@ -49,7 +55,7 @@ static int audit_rows(struct store *st)
 {
 	int n = 0;
 
-	assert_int_equal(store_audit_scan(st, NULL, count_cb, &n), PV_OK);
+	assert_int_equal(TX_RD(st, store_audit_scan(tx, NULL, count_cb, &n)), PV_OK);
 	return n;
 }
 
@@ -88,17 +94,17 @@ static void test_always_until_cleared(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(append(f->st, 1), PV_E_IO);
 	/* other ops are unaffected */
-	assert_int_equal(store_meta_put(f->st, "k", v, 1), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_meta_put(tx, "k", v, 1)), PV_OK);
 	store_fault_set("audit_append", 0);
 	assert_int_equal(append(f->st, 1), PV_OK);
 
 	store_fault_set("audit_append", -1);
 	store_fault_set("meta_put", -1);
 	assert_int_equal(append(f->st, 2), PV_E_IO);
-	assert_int_equal(store_meta_put(f->st, "k", v, 1), PV_E_IO);
+	assert_int_equal(TX_WR(f->st, store_meta_put(tx, "k", v, 1)), PV_E_IO);
 	store_fault_clear_all();
 	assert_int_equal(append(f->st, 2), PV_OK);
-	assert_int_equal(store_meta_put(f->st, "k", v, 1), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_meta_put(tx, "k", v, 1)), PV_OK);
 	assert_int_equal(audit_rows(f->st), 2);
 }
 
@@ -107,18 +113,20 @@ static void test_always_until_cleared(void **state)
 static void test_commit_fault_loses_the_batch(void **state)
 {
 	struct st_fx *f = *state;
+	struct store_tx *tx;
 
-	assert_int_equal(store_tx_begin(f->st), PV_OK);
-	assert_int_equal(append(f->st, 1), PV_OK);
-	assert_int_equal(append(f->st, 2), PV_OK);
+	assert_int_equal(store_begin(f->st, STORE_WR, &tx), PV_OK);
+	assert_int_equal(append_tx(tx, 1), PV_OK);
+	assert_int_equal(append_tx(tx, 2), PV_OK);
 	store_fault_set("tx_commit", 1);
-	assert_int_equal(store_tx_commit(f->st), PV_E_IO);
-	store_tx_rollback(f->st);
+	assert_int_equal(store_commit(tx), PV_E_IO);
+	store_end(tx);
 	assert_int_equal(head_seq(f->st), 0);
 
-	assert_int_equal(store_tx_begin(f->st), PV_OK);
-	assert_int_equal(append(f->st, 1), PV_OK);
-	assert_int_equal(store_tx_commit(f->st), PV_OK);
+	assert_int_equal(store_begin(f->st, STORE_WR, &tx), PV_OK);
+	assert_int_equal(append_tx(tx, 1), PV_OK);
+	assert_int_equal(store_commit(tx), PV_OK);
+	store_end(tx);
 	assert_int_equal(head_seq(f->st), 1);
 }
 

@@ -15,6 +15,7 @@
 
 #include "store/store.h"
 #include "store/store_test.h"
+#include "tx_helpers.h"
 
 struct fx {
 	char *dir;
@@ -65,12 +66,12 @@ static enum pv_rc append(struct store *st, int64_t seq)
 		.hash = "1111111111111111111111111111111111111111111111111111111111111111",
 	};
 
-	return store_audit_append(st, &r);
+	return TX_WR(st, store_audit_append(tx, &r));
 }
 
 static enum pv_rc put(struct store *st)
 {
-	return store_meta_put(st, "k", (const uint8_t *)"v", 1);
+	return TX_WR(st, store_meta_put(tx, "k", (const uint8_t *)"v", 1));
 }
 
 static void test_fault_file(void **state)
@@ -88,7 +89,7 @@ static void test_fault_file(void **state)
 	assert_int_equal(append(f->st, 2), PV_E_IO);
 	assert_int_equal(append(f->st, 2), PV_E_IO);
 	assert_int_equal(put(f->st), PV_OK);
-	assert_int_equal(store_audit_head(f->st, &seq, h), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_audit_head(tx, &seq, h)), PV_OK);
 	assert_int_equal(seq, 1);
 
 	/* whole lines only (CRLF tolerated); a prefix or a longer name does not match */

@@ -17,6 +17,7 @@
 
 #include "store/store.h"
 #include "store/store_test.h"
+#include "tx_helpers.h"
 
 static void user_init(struct store_user *u, const char *id, const char *name)
 {
@@ -37,38 +38,38 @@ static void test_created_by_set_once(void **state)
 
 	/* made by init: none */
 	user_init(&u, "usr_root", "root");
-	assert_int_equal(store_user_put(f->st, &u), PV_OK);
-	assert_int_equal(store_user_get(f->st, "usr_root", &got), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_user_put(tx, &u)), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_user_get(tx, "usr_root", &got)), PV_OK);
 	assert_string_equal(got.created_by, "");
 	store_user_clear(&got);
 	/* made by usr_root */
 	user_init(&u, "usr_b", "bob");
 	snprintf(u.created_by, sizeof(u.created_by), "usr_root");
-	assert_int_equal(store_user_put(f->st, &u), PV_OK);
-	assert_int_equal(store_user_get_by_username(f->st, "bob", &got), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_user_put(tx, &u)), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_user_get_by_username(tx, "bob", &got)), PV_OK);
 	assert_string_equal(got.created_by, "usr_root");
 	/* an update that carries another value does not rewrite it */
 	snprintf(got.created_by, sizeof(got.created_by), "usr_b");
 	got.credential_epoch = 2;
-	assert_int_equal(store_user_update(f->st, &got), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_user_update(tx, &got)), PV_OK);
 	store_user_clear(&got);
-	assert_int_equal(store_user_get(f->st, "usr_b", &got), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_user_get(tx, "usr_b", &got)), PV_OK);
 	assert_string_equal(got.created_by, "usr_root");
 	assert_int_equal(got.credential_epoch, 2);
 	store_user_clear(&got);
 	/* nor does one that carries none */
-	assert_int_equal(store_user_get(f->st, "usr_b", &got), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_user_get(tx, "usr_b", &got)), PV_OK);
 	got.created_by[0] = '\0';
-	assert_int_equal(store_user_update(f->st, &got), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_user_update(tx, &got)), PV_OK);
 	store_user_clear(&got);
-	assert_int_equal(store_user_get(f->st, "usr_b", &got), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_user_get(tx, "usr_b", &got)), PV_OK);
 	assert_string_equal(got.created_by, "usr_root");
 	store_user_clear(&got);
 	/* the creator must be a user */
 	user_init(&u, "usr_c", "carl");
 	snprintf(u.created_by, sizeof(u.created_by), "usr_nobody");
-	assert_int_not_equal(store_user_put(f->st, &u), PV_OK);
-	assert_int_equal(store_user_get(f->st, "usr_c", &got), PV_E_NOTFOUND);
+	assert_int_not_equal(TX_WR(f->st, store_user_put(tx, &u)), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_user_get(tx, "usr_c", &got)), PV_E_NOTFOUND);
 }
 
 static void test_lockout_clear(void **state)
@@ -76,23 +77,23 @@ static void test_lockout_clear(void **state)
 	struct st_fx *f = *state;
 	struct store_lockout l = { 3, 1000, 99000 }, got;
 
-	assert_int_equal(store_lockout_put(f->st, "alice", "password", &l), PV_OK);
-	assert_int_equal(store_lockout_put(f->st, "alice", "mfa", &l), PV_OK);
-	assert_int_equal(store_lockout_put(f->st, "bob", "password", &l), PV_OK);
-	assert_int_equal(store_lockout_clear(f->st, "alice"), PV_OK);
-	assert_int_equal(store_lockout_get(f->st, "alice", "password", &got), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_lockout_put(tx, "alice", "password", &l)), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_lockout_put(tx, "alice", "mfa", &l)), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_lockout_put(tx, "bob", "password", &l)), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_lockout_clear(tx, "alice")), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_lockout_get(tx, "alice", "password", &got)), PV_OK);
 	assert_int_equal(got.failures, 0);
 	assert_int_equal(got.locked_until_ms, 0);
-	assert_int_equal(store_lockout_get(f->st, "alice", "mfa", &got), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_lockout_get(tx, "alice", "mfa", &got)), PV_OK);
 	assert_int_equal(got.locked_until_ms, 0);
 	/* someone else's counters are untouched */
-	assert_int_equal(store_lockout_get(f->st, "bob", "password", &got), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_lockout_get(tx, "bob", "password", &got)), PV_OK);
 	assert_int_equal(got.failures, 3);
 	assert_int_equal(got.locked_until_ms, 99000);
 	/* nothing to clear is fine; bad arguments are not */
-	assert_int_equal(store_lockout_clear(f->st, "nobody"), PV_OK);
-	assert_int_equal(store_lockout_clear(f->st, NULL), PV_E_INVALID);
-	assert_int_equal(store_lockout_clear(NULL, "alice"), PV_E_INVALID);
+	assert_int_equal(TX_WR(f->st, store_lockout_clear(tx, "nobody")), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_lockout_clear(tx, NULL)), PV_E_INVALID);
+	assert_int_equal(TX_WR(NULL, store_lockout_clear(tx, "alice")), PV_E_INVALID);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, st_fx_setup, st_fx_teardown)

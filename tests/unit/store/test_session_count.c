@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "store_test.h"
+#include "tx_helpers.h"
 
 static void
 session(struct st_fx *f, const char *id, int64_t last_seen, int64_t abs_exp)
@@ -26,7 +27,7 @@ session(struct st_fx *f, const char *id, int64_t last_seen, int64_t abs_exp)
 	s.absolute_expires_ms = abs_exp;
 	s.credential_epoch = 1;
 	snprintf(s.source, sizeof(s.source), "127.0.0.1");
-	assert_int_equal(store_session_put(f->st, &s), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_session_put(tx, &s)), PV_OK);
 }
 
 static void
@@ -43,21 +44,21 @@ test_count_open(void **state)
 	u.attributes = (char *)"{}";
 	u.credential_epoch = 1;
 	u.created_ms = u.updated_ms = 1000;
-	assert_int_equal(store_user_put(f->st, &u), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_user_put(tx, &u)), PV_OK);
 
-	assert_int_equal(store_session_count_open(f->st, 5000, 4000, &n), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_session_count_open(tx, 5000, 4000, &n)), PV_OK);
 	assert_int_equal(n, 0);
 	session(f, "ses_live1", 4500, 9000);
 	session(f, "ses_live2", 4999, 5001);
 	session(f, "ses_idle", 4000, 9000);      /* seen at the cut-off: idle */
 	session(f, "ses_abs", 4900, 5000);       /* absolute limit reached */
 	session(f, "ses_ended", 4900, 9000);
-	assert_int_equal(store_session_end(f->st, "ses_ended", 4950, "logout"), PV_OK);
-	assert_int_equal(store_session_count_open(f->st, 5000, 4000, &n), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_session_end(tx, "ses_ended", 4950, "logout")), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_session_count_open(tx, 5000, 4000, &n)), PV_OK);
 	assert_int_equal(n, 2);
-	assert_int_equal(store_session_count_open(f->st, 5000, 0, &n), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_session_count_open(tx, 5000, 0, &n)), PV_OK);
 	assert_int_equal(n, 3);
-	assert_int_equal(store_session_count_open(f->st, 5000, 4000, NULL), PV_E_INVALID);
+	assert_int_equal(TX_RD(f->st, store_session_count_open(tx, 5000, 4000, NULL)), PV_E_INVALID);
 	assert_int_equal(store_session_count_open(NULL, 5000, 4000, &n), PV_E_INVALID);
 }
 

@@ -7,21 +7,22 @@
 #include <cmocka.h>
 
 #include "store/store_test.h"
+#include "tx_helpers.h"
 
 static void test_cursor_round_trip(void **state)
 {
 	struct st_fx *f = *state;
 	struct store_sink_cursor c, got;
 
-	assert_int_equal(store_sink_cursor_get(f->st, "syslog", &got), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(f->st, store_sink_cursor_get(tx, "syslog", &got)), PV_E_NOTFOUND);
 	memset(&c, 0, sizeof c);
 	util_strlcpy(c.name, "syslog", sizeof c.name);
 	c.seq = 42;
 	c.delivered = 40;
 	util_strlcpy(c.last_error, "connect 127.0.0.1:1: Connection refused", sizeof c.last_error);
 	c.updated_ms = 1234;
-	assert_int_equal(store_sink_cursor_put(f->st, &c), PV_OK);
-	assert_int_equal(store_sink_cursor_get(f->st, "syslog", &got), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_sink_cursor_put(tx, &c)), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_sink_cursor_get(tx, "syslog", &got)), PV_OK);
 	assert_string_equal(got.name, "syslog");
 	assert_int_equal(got.seq, 42);
 	assert_int_equal(got.delivered, 40);
@@ -31,11 +32,11 @@ static void test_cursor_round_trip(void **state)
 	c.seq = 50;
 	c.delivered = 48;
 	c.last_error[0] = '\0';
-	assert_int_equal(store_sink_cursor_put(f->st, &c), PV_OK);
-	assert_int_equal(store_sink_cursor_get(f->st, "syslog", &got), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_sink_cursor_put(tx, &c)), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_sink_cursor_get(tx, "syslog", &got)), PV_OK);
 	assert_int_equal(got.seq, 50);
 	assert_string_equal(got.last_error, "");
-	assert_int_equal(store_sink_cursor_get(f->st, "cef", &got), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(f->st, store_sink_cursor_get(tx, "cef", &got)), PV_E_NOTFOUND);
 }
 
 static void test_cursor_refuses_bad_rows_and_faults(void **state)
@@ -44,16 +45,16 @@ static void test_cursor_refuses_bad_rows_and_faults(void **state)
 	struct store_sink_cursor c, got;
 
 	memset(&c, 0, sizeof c);
-	assert_int_equal(store_sink_cursor_put(f->st, &c), PV_E_INVALID);   /* no name */
+	assert_int_equal(TX_WR(f->st, store_sink_cursor_put(tx, &c)), PV_E_INVALID);   /* no name */
 	util_strlcpy(c.name, "cef", sizeof c.name);
 	c.seq = -1;
-	assert_int_equal(store_sink_cursor_put(f->st, &c), PV_E_INVALID);
+	assert_int_equal(TX_WR(f->st, store_sink_cursor_put(tx, &c)), PV_E_INVALID);
 	c.seq = 3;
 	store_fault_set("sink_cursor_put", 1);
-	assert_int_equal(store_sink_cursor_put(f->st, &c), PV_E_IO);
-	assert_int_equal(store_sink_cursor_get(f->st, "cef", &got), PV_E_NOTFOUND);
-	assert_int_equal(store_sink_cursor_put(f->st, &c), PV_OK);
-	assert_int_equal(store_sink_cursor_get(f->st, "cef", &got), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_sink_cursor_put(tx, &c)), PV_E_IO);
+	assert_int_equal(TX_RD(f->st, store_sink_cursor_get(tx, "cef", &got)), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(f->st, store_sink_cursor_put(tx, &c)), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_sink_cursor_get(tx, "cef", &got)), PV_OK);
 	assert_int_equal(got.seq, 3);
 }
 

@@ -22,6 +22,7 @@
 #include "store/store.h"
 #include "store/store_sqlite.h"
 #include "store/store_test.h"
+#include "tx_helpers.h"
 
 /* A separate, plain SQLite connection to the store's file, as an auditor
  * with the sqlite3 shell would have. */
@@ -63,7 +64,7 @@ static void hash_of(int64_t seq, char out[65])
 	snprintf(out, 65, "%064" PRIx64, (uint64_t)seq);
 }
 
-static void append(struct store *st, int64_t seq, const char *user, const char *action)
+static void append_tx(struct store_tx *tx, int64_t seq, const char *user, const char *action)
 {
 	char actor[128], h[65], prev[65];
 	struct store_audit_row r = {
@@ -77,7 +78,17 @@ static void append(struct store *st, int64_t seq, const char *user, const char *
 	    "{\"user_id\":\"%s\",\"session_id\":\"ses_1\",\"source\":\"127.0.0.1\"}", user);
 	hash_of(seq, h);
 	hash_of(seq - 1, prev);
-	assert_int_equal(store_audit_append(st, &r), PV_OK);
+	assert_int_equal(store_audit_append(tx, &r), PV_OK);
+}
+
+static void append(struct store *st, int64_t seq, const char *user, const char *action)
+{
+	struct store_tx *tx;
+
+	assert_int_equal(store_begin(st, STORE_WR, &tx), PV_OK);
+	append_tx(tx, seq, user, action);
+	assert_int_equal(store_commit(tx), PV_OK);
+	store_end(tx);
 }
 
 /* ---------------------------------------------------------------- */
@@ -133,7 +144,7 @@ static void test_reopen_is_idempotent(void **state)
 	size_t n = 0;
 	sqlite3 *db;
 
-	assert_int_equal(store_meta_put(f->st, "k", (const uint8_t *)"v1", 2), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_meta_put(tx, "k", (const uint8_t *)"v1", 2)), PV_OK);
 	for (int i = 0; i < 2; i++) {
 		store_close(f->st);
 		f->st = NULL;
@@ -146,7 +157,7 @@ static void test_reopen_is_idempotent(void **state)
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_migrations "
 	    "WHERE applied_at LIKE '____-__-__T__:__:__.___Z'"), latest);
 	sqlite3_close(db);
-	assert_int_equal(store_meta_get(f->st, "k", &v, &n), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_meta_get(tx, "k", &v, &n)), PV_OK);
 	assert_int_equal(n, 2);
 	assert_memory_equal(v, "v1", 2);
 	free(v);
@@ -201,31 +212,31 @@ static void test_meta(void **state)
 	uint8_t *v = NULL;
 	size_t n = 99;
 
-	assert_int_equal(store_meta_get(f->st, "absent", &v, &n), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(f->st, store_meta_get(tx, "absent", &v, &n)), PV_E_NOTFOUND);
 	assert_null(v);
 	assert_int_equal(n, 99);
 
-	assert_int_equal(store_meta_put(f->st, "seal", bin, sizeof(bin)), PV_OK);
-	assert_int_equal(store_meta_get(f->st, "seal", &v, &n), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_meta_put(tx, "seal", bin, sizeof(bin))), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_meta_get(tx, "seal", &v, &n)), PV_OK);
 	assert_int_equal(n, sizeof(bin));
 	assert_memory_equal(v, bin, sizeof(bin));
 	free(v);
 
-	assert_int_equal(store_meta_put(f->st, "seal", (const uint8_t *)"second", 6), PV_OK);
-	assert_int_equal(store_meta_get(f->st, "seal", &v, &n), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_meta_put(tx, "seal", (const uint8_t *)"second", 6)), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_meta_get(tx, "seal", &v, &n)), PV_OK);
 	assert_int_equal(n, 6);
 	assert_memory_equal(v, "second", 6);
 	free(v);
 
 	/* an empty value is a value, not an absence */
-	assert_int_equal(store_meta_put(f->st, "empty", NULL, 0), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_meta_put(tx, "empty", NULL, 0)), PV_OK);
 	v = NULL;
-	assert_int_equal(store_meta_get(f->st, "empty", &v, &n), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_meta_get(tx, "empty", &v, &n)), PV_OK);
 	assert_int_equal(n, 0);
 	assert_non_null(v);
 	free(v);
 
-	assert_int_equal(store_meta_put(f->st, NULL, bin, 1), PV_E_INVALID);
+	assert_int_equal(TX_WR(f->st, store_meta_put(tx, NULL, bin, 1)), PV_E_INVALID);
 }
 
 static struct store_kek mk_kek(const char *name, uint32_t version, const char *wrapped)
@@ -263,18 +274,18 @@ static void test_kek(void **state)
 	char longname[200];
 
 	k = mk_kek("collection:patients", 1, "wrapped-v1");
-	assert_int_equal(store_kek_put(f->st, &k), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_kek_put(tx, &k)), PV_OK);
 	k = mk_kek("collection:patients", 2, "wrapped-v2");
-	assert_int_equal(store_kek_put(f->st, &k), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_kek_put(tx, &k)), PV_OK);
 	k = mk_kek("audit", 1, "wrapped-audit");
-	assert_int_equal(store_kek_put(f->st, &k), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_kek_put(tx, &k)), PV_OK);
 
 	/* (name, version) is unique */
 	k = mk_kek("collection:patients", 2, "other");
-	assert_int_equal(store_kek_put(f->st, &k), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(f->st, store_kek_put(tx, &k)), PV_E_CONFLICT);
 
 	memset(&got, 0, sizeof(got));
-	assert_int_equal(store_kek_get(f->st, "collection:patients", 1, &got), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_kek_get(tx, "collection:patients", 1, &got)), PV_OK);
 	assert_string_equal(got.name, "collection:patients");
 	assert_int_equal(got.version, 1);
 	assert_int_equal(got.state, STORE_KEK_ACTIVE);
@@ -284,24 +295,24 @@ static void test_kek(void **state)
 	store_kek_clear(&got);
 	assert_null(got.wrapped);
 
-	assert_int_equal(store_kek_get(f->st, "collection:patients", 3, &got), PV_E_NOTFOUND);
-	assert_int_equal(store_kek_get(f->st, "nobody", 1, &got), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(f->st, store_kek_get(tx, "collection:patients", 3, &got)), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(f->st, store_kek_get(tx, "nobody", 1, &got)), PV_E_NOTFOUND);
 
-	assert_int_equal(store_kek_latest(f->st, "collection:patients", &got), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_kek_latest(tx, "collection:patients", &got)), PV_OK);
 	assert_int_equal(got.version, 2);
 	assert_memory_equal(got.wrapped, "wrapped-v2", 10);
 	store_kek_clear(&got);
-	assert_int_equal(store_kek_latest(f->st, "nobody", &got), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(f->st, store_kek_latest(tx, "nobody", &got)), PV_E_NOTFOUND);
 
-	assert_int_equal(store_kek_set_state(f->st, "collection:patients", 1, STORE_KEK_RETIRED), PV_OK);
-	assert_int_equal(store_kek_set_state(f->st, "collection:patients", 9, STORE_KEK_REVOKED),
+	assert_int_equal(TX_WR(f->st, store_kek_set_state(tx, "collection:patients", 1, STORE_KEK_RETIRED)), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_kek_set_state(tx, "collection:patients", 9, STORE_KEK_REVOKED)),
 	    PV_E_NOTFOUND);
-	assert_int_equal(store_kek_get(f->st, "collection:patients", 1, &got), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_kek_get(tx, "collection:patients", 1, &got)), PV_OK);
 	assert_int_equal(got.state, STORE_KEK_RETIRED);
 	store_kek_clear(&got);
 
 	memset(&seen, 0, sizeof(seen));
-	assert_int_equal(store_kek_scan(f->st, kek_collect, &seen), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_kek_scan(tx, kek_collect, &seen)), PV_OK);
 	assert_int_equal(seen.n, 3);
 	assert_string_equal(seen.names[0], "audit/1/0/wrapped-audit");
 	assert_string_equal(seen.names[1], "collection:patients/1/1/wrapped-v1");
@@ -309,13 +320,13 @@ static void test_kek(void **state)
 
 	memset(&seen, 0, sizeof(seen));
 	seen.stop_after = 2;
-	assert_int_equal(store_kek_scan(f->st, kek_collect, &seen), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_kek_scan(tx, kek_collect, &seen)), PV_OK);
 	assert_int_equal(seen.n, 2);
 
 	/* names that cannot come back out of struct store_kek are refused */
 	memset(longname, 'a', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	assert_int_equal(store_kek_get(f->st, longname, 1, &got), PV_E_INVALID);
+	assert_int_equal(TX_RD(f->st, store_kek_get(tx, longname, 1, &got)), PV_E_INVALID);
 }
 
 /* A scan callback that calls back into the store, including the same scan. */
@@ -337,9 +348,9 @@ static int nested_cb(const struct store_kek *k, void *arg)
 	struct store_kek got;
 
 	n->outer++;
-	assert_int_equal(store_kek_latest(n->st, k->name, &got), PV_OK);
+	assert_int_equal(TX_RD(n->st, store_kek_latest(tx, k->name, &got)), PV_OK);
 	store_kek_clear(&got);
-	assert_int_equal(store_kek_scan(n->st, count_inner, n), PV_OK);
+	assert_int_equal(TX_RD(n->st, store_kek_scan(tx, count_inner, n)), PV_OK);
 	return 0;
 }
 
@@ -350,10 +361,10 @@ static void test_scan_reentrant(void **state)
 	struct store_kek k;
 
 	k = mk_kek("a", 1, "x");
-	assert_int_equal(store_kek_put(f->st, &k), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_kek_put(tx, &k)), PV_OK);
 	k = mk_kek("b", 1, "y");
-	assert_int_equal(store_kek_put(f->st, &k), PV_OK);
-	assert_int_equal(store_kek_scan(f->st, nested_cb, &n), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_kek_put(tx, &k)), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_kek_scan(tx, nested_cb, &n)), PV_OK);
 	assert_int_equal(n.outer, 2);
 	assert_int_equal(n.inner, 4);
 }
@@ -387,7 +398,7 @@ static struct audit_seen scan(struct store *st, int64_t since, const char *user,
 	struct audit_seen s;
 
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(store_audit_scan(st, &flt, audit_collect, &s), PV_OK);
+	assert_int_equal(TX_RD(st, store_audit_scan(tx, &flt, audit_collect, &s)), PV_OK);
 	return s;
 }
 
@@ -405,7 +416,7 @@ static void test_audit(void **state)
 
 	memset(zeros, '0', 64);
 	zeros[64] = '\0';
-	assert_int_equal(store_audit_head(f->st, &seq, h), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_audit_head(tx, &seq, h)), PV_OK);
 	assert_int_equal(seq, 0);
 	assert_string_equal(h, zeros);
 
@@ -414,9 +425,9 @@ static void test_audit(void **state)
 	append(f->st, 3, "usr_alice", "record.write");
 	append(f->st, 4, "usr_bob", "login");
 	append(f->st, 5, "usr_alice", "record.read");
-	assert_int_equal(store_audit_append(f->st, &dup), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(f->st, store_audit_append(tx, &dup)), PV_E_CONFLICT);
 
-	assert_int_equal(store_audit_head(f->st, &seq, h), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_audit_head(tx, &seq, h)), PV_OK);
 	assert_int_equal(seq, 5);
 	hash_of(5, zeros);
 	assert_string_equal(h, zeros);
@@ -462,7 +473,7 @@ static void test_audit(void **state)
 	/* a NULL filter is "everything"; the callback can stop the scan */
 	memset(&s, 0, sizeof(s));
 	s.stop_after = 3;
-	assert_int_equal(store_audit_scan(f->st, NULL, audit_collect, &s), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_audit_scan(tx, NULL, audit_collect, &s)), PV_OK);
 	assert_int_equal(s.n, 3);
 }
 
@@ -486,12 +497,12 @@ static void test_audit_scan_damaged_actor(void **state)
 	int n = 0;
 
 	append(f->st, 1, "usr_alice", "record.read");
-	assert_int_equal(store_audit_append(f->st, &bad), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_audit_append(tx, &bad)), PV_OK);
 	append(f->st, 3, "usr_alice", "record.read");
-	assert_int_equal(store_audit_scan(f->st, &flt, count_rows, &n), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_audit_scan(tx, &flt, count_rows, &n)), PV_OK);
 	assert_int_equal(n, 2);
 	n = 0;
-	assert_int_equal(store_audit_scan(f->st, NULL, count_rows, &n), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_audit_scan(tx, NULL, count_rows, &n)), PV_OK);
 	assert_int_equal(n, 3);
 }
 
@@ -507,8 +518,8 @@ static void test_audit_head_damaged(void **state)
 	char h[65] = "untouched";
 	int64_t seq = -7;
 
-	assert_int_equal(store_audit_append(f->st, &bad), PV_OK);
-	assert_int_equal(store_audit_head(f->st, &seq, h), PV_E_INTEGRITY);
+	assert_int_equal(TX_WR(f->st, store_audit_append(tx, &bad)), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_audit_head(tx, &seq, h)), PV_E_INTEGRITY);
 	assert_int_equal(seq, -7);
 	assert_string_equal(h, "untouched");
 }
@@ -542,16 +553,16 @@ static void test_checkpoint(void **state)
 	struct cp_seen s;
 	int64_t n = -1;
 
-	assert_int_equal(store_checkpoint_count(f->st, &n), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_checkpoint_count(tx, &n)), PV_OK);
 	assert_int_equal(n, 0);
-	assert_int_equal(store_checkpoint_put(f->st, &a), PV_OK);
-	assert_int_equal(store_checkpoint_put(f->st, &b), PV_OK);
-	assert_int_equal(store_checkpoint_put(f->st, &a), PV_E_CONFLICT);
-	assert_int_equal(store_checkpoint_count(f->st, &n), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_checkpoint_put(tx, &a)), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_checkpoint_put(tx, &b)), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_checkpoint_put(tx, &a)), PV_E_CONFLICT);
+	assert_int_equal(TX_RD(f->st, store_checkpoint_count(tx, &n)), PV_OK);
 	assert_int_equal(n, 2);
 
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(store_checkpoint_scan(f->st, cp_collect, &s), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_checkpoint_scan(tx, cp_collect, &s)), PV_OK);
 	assert_int_equal(s.n, 2);
 	assert_int_equal(s.seq[0], 50);
 	assert_string_equal(s.sig[0], "sigB|k1|t0");
@@ -563,7 +574,18 @@ static bool meta_has(struct store *st, const char *key)
 {
 	uint8_t *v = NULL;
 	size_t n;
-	enum pv_rc rc = store_meta_get(st, key, &v, &n);
+	enum pv_rc rc = TX_RD(st, store_meta_get(tx, key, &v, &n));
+
+	assert_true(rc == PV_OK || rc == PV_E_NOTFOUND);
+	free(v);
+	return rc == PV_OK;
+}
+
+static bool meta_has_tx(struct store_tx *tx, const char *key)
+{
+	uint8_t *v = NULL;
+	size_t n;
+	enum pv_rc rc = store_meta_get(tx, key, &v, &n);
 
 	assert_true(rc == PV_OK || rc == PV_E_NOTFOUND);
 	free(v);
@@ -574,44 +596,52 @@ static void test_tx(void **state)
 {
 	struct st_fx *f = *state;
 	const uint8_t one[1] = { 1 };
+	struct store_tx *tx;
 	sqlite3 *db;
 
 	/* commit: durable and visible to another connection */
-	assert_int_equal(store_tx_begin(f->st), PV_OK);
-	assert_int_equal(store_meta_put(f->st, "committed", one, 1), PV_OK);
-	assert_int_equal(store_tx_commit(f->st), PV_OK);
+	assert_int_equal(store_begin(f->st, STORE_WR, &tx), PV_OK);
+	assert_int_equal(store_meta_put(tx, "committed", one, 1), PV_OK);
+	assert_int_equal(store_commit(tx), PV_OK);
+	store_end(tx);
 	db = raw_open(f->dir);
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM meta WHERE key = 'committed'"), 1);
 
-	/* rollback: gone */
-	assert_int_equal(store_tx_begin(f->st), PV_OK);
-	assert_int_equal(store_meta_put(f->st, "rolled", one, 1), PV_OK);
-	assert_true(meta_has(f->st, "rolled"));
+	/* end without commit: gone */
+	assert_int_equal(store_begin(f->st, STORE_WR, &tx), PV_OK);
+	assert_int_equal(store_meta_put(tx, "rolled", one, 1), PV_OK);
+	assert_true(meta_has_tx(tx, "rolled"));
 	/* not visible to others before commit */
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM meta WHERE key = 'rolled'"), 0);
-	store_tx_rollback(f->st);
+	assert_false(meta_has(f->st, "rolled"));
+	store_end(tx);
 	assert_false(meta_has(f->st, "rolled"));
 
 	/* savepoints: a failed job inside a batch drops only its own writes */
-	assert_int_equal(store_tx_begin(f->st), PV_OK);
-	assert_int_equal(store_meta_put(f->st, "job0", one, 1), PV_OK);
-	assert_int_equal(store_tx_savepoint(f->st), PV_OK);
-	assert_int_equal(store_meta_put(f->st, "job1", one, 1), PV_OK);
-	store_tx_rollback_savepoint(f->st);
-	assert_int_equal(store_tx_savepoint(f->st), PV_OK);
-	assert_int_equal(store_meta_put(f->st, "job2", one, 1), PV_OK);
-	assert_int_equal(store_tx_release(f->st), PV_OK);
-	assert_int_equal(store_tx_commit(f->st), PV_OK);
+	assert_int_equal(store_begin(f->st, STORE_WR, &tx), PV_OK);
+	assert_int_equal(store_meta_put(tx, "job0", one, 1), PV_OK);
+	assert_int_equal(store_savepoint(tx), PV_OK);
+	assert_int_equal(store_meta_put(tx, "job1", one, 1), PV_OK);
+	store_rollback_savepoint(tx);
+	assert_int_equal(store_savepoint(tx), PV_OK);
+	assert_int_equal(store_meta_put(tx, "job2", one, 1), PV_OK);
+	assert_int_equal(store_release(tx), PV_OK);
+	assert_int_equal(store_commit(tx), PV_OK);
+	store_end(tx);
 	assert_true(meta_has(f->st, "job0"));
 	assert_false(meta_has(f->st, "job1"));
 	assert_true(meta_has(f->st, "job2"));
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM meta WHERE key LIKE 'job%'"), 2);
 	sqlite3_close(db);
 
-	/* commit without a transaction is an error, rollback without one is harmless */
-	assert_int_equal(store_tx_commit(f->st), PV_E_IO);
-	store_tx_rollback(f->st);
-	store_tx_rollback_savepoint(f->st);
+	/* a committed handle takes no more ops; ending is harmless, also NULL */
+	assert_int_equal(store_begin(f->st, STORE_WR, &tx), PV_OK);
+	assert_int_equal(store_commit(tx), PV_OK);
+	assert_int_equal(store_meta_put(tx, "late", one, 1), PV_E_INVALID);
+	assert_int_equal(store_commit(tx), PV_E_INVALID);
+	store_end(tx);
+	store_end(NULL);
+	assert_false(meta_has(f->st, "late"));
 
 	/* committed data survives a reopen */
 	store_close(f->st);
@@ -645,7 +675,7 @@ static void *reader_main(void *arg)
 		enum pv_rc rc;
 
 		finished = atomic_load(r->done);   /* one more pass after done */
-		if (store_audit_head(r->st, &seq, h) != PV_OK) {
+		if (TX_RD(r->st, store_audit_head(tx, &seq, h)) != PV_OK) {
 			r->errors++;
 			continue;
 		}
@@ -655,7 +685,7 @@ static void *reader_main(void *arg)
 		r->last_seq = seq;
 		/* meta "counter" is written in the same transaction as each entry
 		 * and read after the head: it can only be at or past it */
-		rc = store_meta_get(r->st, "counter", &v, &n);
+		rc = TX_RD(r->st, store_meta_get(tx, "counter", &v, &n));
 		if (rc == PV_OK) {
 			int64_t c;
 
@@ -689,11 +719,14 @@ static void test_threads_read_while_main_writes(void **state)
 		assert_int_equal(pthread_create(&t[i], NULL, reader_main, &r[i]), 0);
 	}
 	for (int64_t seq = 1; seq <= WRITES; seq++) {
-		assert_int_equal(store_tx_begin(f->st), PV_OK);
-		append(f->st, seq, "usr_w", "record.write");
-		assert_int_equal(store_meta_put(f->st, "counter", (const uint8_t *)&seq,
+		struct store_tx *tx;
+
+		assert_int_equal(store_begin(f->st, STORE_WR, &tx), PV_OK);
+		append_tx(tx, seq, "usr_w", "record.write");
+		assert_int_equal(store_meta_put(tx, "counter", (const uint8_t *)&seq,
 		    sizeof(seq)), PV_OK);
-		assert_int_equal(store_tx_commit(f->st), PV_OK);
+		assert_int_equal(store_commit(tx), PV_OK);
+		store_end(tx);
 	}
 	atomic_store(&done, true);
 	for (int i = 0; i < 2; i++) {
@@ -719,7 +752,7 @@ static void *linger_main(void *arg)
 	struct lingering *l = arg;
 	int64_t n;
 
-	l->rc = store_checkpoint_count(l->st, &n);
+	l->rc = TX_RD(l->st, store_checkpoint_count(tx, &n));
 	pthread_mutex_lock(&l->mu);
 	l->stage = 1;
 	pthread_cond_broadcast(&l->cv);
@@ -775,23 +808,23 @@ static void test_read_only(void **state)
 	assert_int_equal(stat(st_path(path, sizeof(path), empty, "phivault.db"), &sb), -1);
 	st_rmtree(empty);
 
-	assert_int_equal(store_meta_put(f->st, "pub", (const uint8_t *)"key", 3), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_meta_put(tx, "pub", (const uint8_t *)"key", 3)), PV_OK);
 	append(f->st, 1, "usr_alice", "record.read");
 	store_close(f->st);
 	f->st = NULL;
 
 	assert_int_equal(store_open(f->dir, "sqlite", NULL, true, &ro), PV_OK);
 	assert_int_equal(store_schema_version(ro), store_sqlite_schema_latest());
-	assert_int_equal(store_meta_get(ro, "pub", &v, &n), PV_OK);
+	assert_int_equal(TX_RD(ro, store_meta_get(tx, "pub", &v, &n)), PV_OK);
 	assert_int_equal(n, 3);
 	free(v);
-	assert_int_equal(store_audit_head(ro, &seq, h), PV_OK);
+	assert_int_equal(TX_RD(ro, store_audit_head(tx, &seq, h)), PV_OK);
 	assert_int_equal(seq, 1);
-	assert_int_equal(store_meta_put(ro, "pub", (const uint8_t *)"new", 3), PV_E_IO);
+	assert_int_equal(TX_WR(ro, store_meta_put(tx, "pub", (const uint8_t *)"new", 3)), PV_E_IO);
 	store_close(ro);
 
 	assert_int_equal(store_open(f->dir, "sqlite", NULL, false, &f->st), PV_OK);
-	assert_int_equal(store_meta_get(f->st, "pub", &v, &n), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_meta_get(tx, "pub", &v, &n)), PV_OK);
 	assert_memory_equal(v, "key", 3);
 	free(v);
 }
@@ -856,8 +889,8 @@ static void test_overwritten_value_leaves_no_trace(void **state)
 		x = x * 1103515245u + 12345u;
 		small[i] = (uint8_t)(x >> 16);
 	}
-	assert_int_equal(store_meta_put(f->st, "dek", small, sizeof(small)), PV_OK);
-	assert_int_equal(store_meta_put(f->st, "blob", big, sizeof(big)), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_meta_put(tx, "dek", small, sizeof(small))), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_meta_put(tx, "blob", big, sizeof(big))), PV_OK);
 	/* still there before the overwrite: the check below can see them */
 	store_close(f->st);
 	f->st = NULL;
@@ -865,8 +898,8 @@ static void test_overwritten_value_leaves_no_trace(void **state)
 	assert_true(file_holds_piece(f->dir, big, sizeof(big)));
 
 	assert_int_equal(store_open(f->dir, "sqlite", NULL, false, &f->st), PV_OK);
-	assert_int_equal(store_meta_put(f->st, "dek", (const uint8_t *)"shredded", 8), PV_OK);
-	assert_int_equal(store_meta_put(f->st, "blob", (const uint8_t *)"gone", 4), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_meta_put(tx, "dek", (const uint8_t *)"shredded", 8)), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_meta_put(tx, "blob", (const uint8_t *)"gone", 4)), PV_OK);
 	/* closing the last connection checkpoints the WAL into the file */
 	store_close(f->st);
 	f->st = NULL;
@@ -881,6 +914,7 @@ struct pool_job {
 	struct store *st;
 	bool leave_tx_open;
 	enum pv_rc rc;
+	struct store_tx *tx;   /* leave_tx_open: the transaction the thread left */
 };
 
 static void *pool_thread(void *arg)
@@ -890,36 +924,39 @@ static void *pool_thread(void *arg)
 	size_t len = 0;
 
 	if (j->leave_tx_open) {
-		/* begin, write, and exit without commit: must be rolled back */
-		j->rc = store_tx_begin(j->st);
+		/* begin, write, and exit without commit: the transaction outlives
+		 * the thread (it belongs to no thread), another one ends it */
+		j->rc = store_begin(j->st, STORE_WR, &j->tx);
 		if (j->rc == PV_OK)
-			j->rc = store_meta_put(j->st, "pool.uncommitted", (const uint8_t *)"x", 1);
+			j->rc = store_meta_put(j->tx, "pool.uncommitted", (const uint8_t *)"x", 1);
 		return NULL;
 	}
-	j->rc = store_meta_get(j->st, "pool.key", &v, &len);
+	j->rc = TX_RD(j->st, store_meta_get(tx, "pool.key", &v, &len));
 	free(v);
 	return NULL;
 }
 
-static void run_pool_thread(struct store *st, bool leave_tx_open)
+static struct store_tx *run_pool_thread(struct store *st, bool leave_tx_open)
 {
-	struct pool_job j = { st, leave_tx_open, PV_E_INTERNAL };
+	struct pool_job j = { st, leave_tx_open, PV_E_INTERNAL, NULL };
 	pthread_t t;
 
 	assert_int_equal(pthread_create(&t, NULL, pool_thread, &j), 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(j.rc, PV_OK);
+	return j.tx;
 }
 
 static void test_idle_pool_reuses_connections(void **state)
 {
 	struct st_fx *f = *state;
+	struct store_tx *held;
 	unsigned long opens;
 	uint8_t *v = NULL;
 	size_t len = 0;
 	int i;
 
-	assert_int_equal(store_meta_put(f->st, "pool.key", (const uint8_t *)"v", 1), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_meta_put(tx, "pool.key", (const uint8_t *)"v", 1)), PV_OK);
 	run_pool_thread(f->st, false);
 	opens = store_sqlite_opens(f->st);
 	/* a hundred short-lived threads, one after the other: no new connection */
@@ -927,17 +964,19 @@ static void test_idle_pool_reuses_connections(void **state)
 		run_pool_thread(f->st, false);
 	assert_int_equal(store_sqlite_opens(f->st), opens);
 
-	/* a thread that exits inside a transaction: what it wrote is rolled back
-	 * and its connection goes back to the pool (no new open, none held) */
-	run_pool_thread(f->st, true);
-	assert_int_equal(store_meta_get(f->st, "pool.uncommitted", &v, &len), PV_E_NOTFOUND);
+	/* a thread that exits inside a transaction: the transaction is still
+	 * open (nothing visible yet); ended here, on another thread, what it
+	 * wrote is rolled back and its connection goes back to the pool */
+	held = run_pool_thread(f->st, true);
+	assert_non_null(held);
+	assert_int_equal(TX_RD(f->st, store_meta_get(tx, "pool.uncommitted", &v, &len)), PV_E_NOTFOUND);
+	store_end(held);
+	assert_int_equal(TX_RD(f->st, store_meta_get(tx, "pool.uncommitted", &v, &len)), PV_E_NOTFOUND);
 	run_pool_thread(f->st, false);
 	run_pool_thread(f->st, false);
-	assert_int_equal(store_sqlite_opens(f->st), opens);
+	assert_int_equal(store_sqlite_opens(f->st), opens + 1);   /* the one the held tx kept busy */
 	/* and the next writer is not blocked by a lock it left behind */
-	assert_int_equal(store_tx_begin(f->st), PV_OK);
-	assert_int_equal(store_meta_put(f->st, "pool.after", (const uint8_t *)"y", 1), PV_OK);
-	assert_int_equal(store_tx_commit(f->st), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_meta_put(tx, "pool.after", (const uint8_t *)"y", 1)), PV_OK);
 }
 
 /* ---- bounded pool: many threads, few connections ---- */
@@ -950,10 +989,11 @@ struct bp_reader {
 	struct store *st;
 	pthread_barrier_t *go;
 	int ok;
+	struct store_tx *tx;   /* the scan's transaction, for its callback */
 };
 
-/* Reads through a scan callback that re-enters the store (a nested use on
- * the same connection) and plain gets. */
+/* Reads through a scan callback that re-enters the store on the scan's own
+ * transaction (a nested statement on the same connection) and plain gets. */
 static int bp_nested_cb(const struct store_kek *k, void *arg)
 {
 	struct bp_reader *r = arg;
@@ -961,7 +1001,7 @@ static int bp_nested_cb(const struct store_kek *k, void *arg)
 	size_t len = 0;
 
 	(void)k;
-	if (store_meta_get(r->st, "pool.key", &v, &len) == PV_OK)
+	if (store_meta_get(r->tx, "pool.key", &v, &len) == PV_OK)
 		r->ok++;
 	free(v);
 	return 0;
@@ -976,11 +1016,13 @@ static void *bp_reader_thread(void *arg)
 		uint8_t *v = NULL;
 		size_t len = 0;
 
-		if (store_meta_get(r->st, "pool.key", &v, &len) == PV_OK && len == 1)
+		if (TX_RD(r->st, store_meta_get(tx, "pool.key", &v, &len)) == PV_OK && len == 1)
 			r->ok++;
 		free(v);
-		if (i % 20 == 0)
-			(void)store_kek_scan(r->st, bp_nested_cb, r);
+		if (i % 20 == 0 && store_begin(r->st, STORE_RD, &r->tx) == PV_OK) {
+			(void)store_kek_scan(r->tx, bp_nested_cb, r);
+			store_end(r->tx);
+		}
 	}
 	return NULL;
 }
@@ -1000,14 +1042,14 @@ static void test_pool_bounds_concurrent_readers(void **state)
 	k.version = 1;
 	k.wrapped = w;
 	k.wrapped_len = sizeof(w);
-	assert_int_equal(store_kek_put(f->st, &k), PV_OK);
-	assert_int_equal(store_meta_put(f->st, "pool.key", (const uint8_t *)"v", 1), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_kek_put(tx, &k)), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_meta_put(tx, "pool.key", (const uint8_t *)"v", 1)), PV_OK);
 	store_pool_set(f->st, POOL_MAX, 0);
 	store_sqlite_pool_stats(f->st, &open, &peak, &max);
 	assert_int_equal(max, POOL_MAX);
 	assert_int_equal(pthread_barrier_init(&go, NULL, POOL_THREADS), 0);
 	for (int i = 0; i < POOL_THREADS; i++) {
-		rd[i] = (struct bp_reader){ f->st, &go, 0 };
+		rd[i] = (struct bp_reader){ f->st, &go, 0, NULL };
 		assert_int_equal(pthread_create(&t[i], NULL, bp_reader_thread, &rd[i]), 0);
 	}
 	for (int i = 0; i < POOL_THREADS; i++) {
@@ -1033,7 +1075,7 @@ static void *waiter_thread(void *arg)
 	uint8_t *v = NULL;
 	size_t len = 0;
 
-	w->rc = store_meta_get(w->st, "pool.key", &v, &len);
+	w->rc = TX_RD(w->st, store_meta_get(tx, "pool.key", &v, &len));
 	free(v);
 	return NULL;
 }
@@ -1054,14 +1096,17 @@ static enum pv_rc read_in_thread(struct store *st)
 static void test_pool_exhausted_is_unavailable(void **state)
 {
 	struct st_fx *f = *state;
+	struct store_tx *wtx;
 	size_t open = 0;
 
-	assert_int_equal(store_meta_put(f->st, "pool.key", (const uint8_t *)"v", 1), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_meta_put(tx, "pool.key", (const uint8_t *)"v", 1)), PV_OK);
 	store_pool_set(f->st, 1, 5);
-	assert_int_equal(store_tx_begin(f->st), PV_OK);
-	assert_int_equal(store_meta_put(f->st, "pool.tx", (const uint8_t *)"t", 1), PV_OK);
+	assert_int_equal(store_begin(f->st, STORE_WR, &wtx), PV_OK);
+	assert_int_equal(store_meta_put(wtx, "pool.tx", (const uint8_t *)"t", 1), PV_OK);
 	assert_int_equal(read_in_thread(f->st), PV_E_UNAVAILABLE);
-	assert_int_equal(store_tx_commit(f->st), PV_OK);
+	assert_int_equal(store_commit(wtx), PV_OK);
+	assert_int_equal(read_in_thread(f->st), PV_E_UNAVAILABLE);   /* committed, still held */
+	store_end(wtx);
 	assert_int_equal(read_in_thread(f->st), PV_OK);
 	store_sqlite_pool_stats(f->st, &open, NULL, NULL);
 	assert_int_equal(open, 1);

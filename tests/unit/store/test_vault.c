@@ -20,6 +20,7 @@
 #include "store/store.h"
 #include "store/store_sqlite.h"
 #include "store/store_test.h"
+#include "tx_helpers.h"
 
 static void put_collection(struct store *st, const char *name)
 {
@@ -33,7 +34,7 @@ static void put_collection(struct store *st, const char *name)
 	c.retention_days = 2190;
 	c.created_ms = 1000;
 	snprintf(c.kek_name, sizeof(c.kek_name), "collection:%s", name);
-	assert_int_equal(store_collection_put(st, &c), PV_OK);
+	assert_int_equal(TX_WR(st, store_collection_put(tx, &c)), PV_OK);
 }
 
 /* A record envelope with recognisable bytes (fill) in DEK and ciphertext. */
@@ -72,7 +73,7 @@ static void test_collections(void **state)
 	put_collection(f->st, "claims");
 
 	memset(&c, 0, sizeof(c));
-	assert_int_equal(store_collection_get(f->st, "patients", &c), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_collection_get(tx, "patients", &c)), PV_OK);
 	assert_string_equal(c.name, "patients");
 	assert_string_equal(c.region, "local");
 	assert_string_equal(c.kek_name, "collection:patients");
@@ -80,7 +81,7 @@ static void test_collections(void **state)
 	assert_string_equal(c.schema, "{\"name\":\"x\",\"fields\":[]}");
 	store_collection_clear(&c);
 
-	assert_int_equal(store_collection_get(f->st, "nope", &c), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(f->st, store_collection_get(tx, "nope", &c)), PV_E_NOTFOUND);
 
 	/* a name is taken once */
 	memset(&c, 0, sizeof(c));
@@ -88,9 +89,9 @@ static void test_collections(void **state)
 	c.schema = schema;
 	snprintf(c.region, sizeof(c.region), "eu");
 	snprintf(c.kek_name, sizeof(c.kek_name), "collection:patients");
-	assert_int_equal(store_collection_put(f->st, &c), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(f->st, store_collection_put(tx, &c)), PV_E_CONFLICT);
 	c.schema = NULL;
-	assert_int_equal(store_collection_put(f->st, &c), PV_E_INVALID);
+	assert_int_equal(TX_WR(f->st, store_collection_put(tx, &c)), PV_E_INVALID);
 }
 
 static int list_cb(const struct store_collection *c, void *arg)
@@ -110,7 +111,7 @@ static void test_collection_list_sorted(void **state)
 	put_collection(f->st, "zeta");
 	put_collection(f->st, "alpha");
 	put_collection(f->st, "mid");
-	assert_int_equal(store_collection_list(f->st, list_cb, names), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_collection_list(tx, list_cb, names)), PV_OK);
 	assert_string_equal(names, "alpha,mid,zeta,");
 }
 
@@ -121,11 +122,11 @@ static void test_record_versions(void **state)
 
 	put_collection(f->st, "patients");
 	make_record(&r, "patients", "rec_a", 1, 0x11, 100);
-	assert_int_equal(store_record_put(f->st, &r), PV_OK);
-	assert_int_equal(store_record_put(f->st, &r), PV_E_CONFLICT);   /* IDs are unique */
+	assert_int_equal(TX_WR(f->st, store_record_put(tx, &r)), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_record_put(tx, &r)), PV_E_CONFLICT);   /* IDs are unique */
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(store_record_get(f->st, "patients", "rec_a", &g), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_record_get(tx, "patients", "rec_a", &g)), PV_OK);
 	assert_int_equal(g.version, 1);
 	assert_int_equal(g.kek_version, 1);
 	assert_string_equal(g.kek_name, "collection:patients");
@@ -137,19 +138,19 @@ static void test_record_versions(void **state)
 
 	/* the record belongs to its collection */
 	put_collection(f->st, "claims");
-	assert_int_equal(store_record_get(f->st, "claims", "rec_a", &g), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(f->st, store_record_get(tx, "claims", "rec_a", &g)), PV_E_NOTFOUND);
 
 	/* v2 replaces v1 only if v1 is what the writer read */
 	make_record(&u, "patients", "rec_a", 2, 0x22, 120);
 	u.updated_ms = 6000;
-	assert_int_equal(store_record_update(f->st, &u, 1), PV_OK);
-	assert_int_equal(store_record_update(f->st, &u, 2), PV_E_INVALID);  /* v2 cannot follow v2 */
+	assert_int_equal(TX_WR(f->st, store_record_update(tx, &u, 1)), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_record_update(tx, &u, 2)), PV_E_INVALID);  /* v2 cannot follow v2 */
 	store_record_clear(&u);
 	make_record(&u, "patients", "rec_a", 2, 0x33, 120);
 	/* a second writer that also read v1 loses */
-	assert_int_equal(store_record_update(f->st, &u, 1), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(f->st, store_record_update(tx, &u, 1)), PV_E_CONFLICT);
 	store_record_clear(&u);
-	assert_int_equal(store_record_get(f->st, "patients", "rec_a", &g), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_record_get(tx, "patients", "rec_a", &g)), PV_OK);
 	assert_int_equal(g.version, 2);
 	assert_int_equal(g.ciphertext_len, 120);
 	assert_int_equal(g.ciphertext[0], 0x22);
@@ -158,7 +159,7 @@ static void test_record_versions(void **state)
 	store_record_clear(&g);
 
 	make_record(&u, "patients", "rec_missing", 2, 0x33, 10);
-	assert_int_equal(store_record_update(f->st, &u, 1), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(f->st, store_record_update(tx, &u, 1)), PV_E_NOTFOUND);
 	store_record_clear(&u);
 	store_record_clear(&r);
 }
@@ -187,7 +188,7 @@ static void lookup(struct store *st, const char *field, const uint8_t *mac, size
 	struct ids x;
 
 	memset(&x, 0, sizeof(x));
-	assert_int_equal(store_bidx_lookup(st, "patients", field, mac, limit, ids_cb, &x), PV_OK);
+	assert_int_equal(TX_RD(st, store_bidx_lookup(tx, "patients", field, mac, limit, ids_cb, &x)), PV_OK);
 	assert_string_equal(x.buf, want);
 }
 
@@ -197,7 +198,7 @@ static void scan(struct store *st, const char *coll, const char *after, size_t l
 	struct ids x;
 
 	memset(&x, 0, sizeof(x));
-	assert_int_equal(store_record_scan(st, coll, after, limit, ids_cb, &x), PV_OK);
+	assert_int_equal(TX_RD(st, store_record_scan(tx, coll, after, limit, ids_cb, &x)), PV_OK);
 	assert_string_equal(x.buf, want);
 }
 
@@ -212,21 +213,21 @@ static void test_record_scan(void **state)
 	put_collection(f->st, "claims");
 	for (size_t i = 0; i < 5; i++) {
 		make_record(&r, "patients", ids[i], 1, 0x40, 16);
-		assert_int_equal(store_record_put(f->st, &r), PV_OK);
+		assert_int_equal(TX_WR(f->st, store_record_put(tx, &r)), PV_OK);
 		store_record_clear(&r);
 	}
 	make_record(&r, "claims", "rec_aa", 1, 0x41, 16);
-	assert_int_equal(store_record_put(f->st, &r), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_record_put(tx, &r)), PV_OK);
 	store_record_clear(&r);
 	scan(f->st, "patients", "", 2, "rec_a,rec_b,");
 	scan(f->st, "patients", "rec_b", 2, "rec_c,rec_d,");
 	scan(f->st, "patients", "rec_d", 2, "rec_e,");
 	scan(f->st, "patients", "rec_e", 2, "");
 	scan(f->st, "patients", "", 0, "rec_a,rec_b,rec_c,rec_d,rec_e,");
-	assert_int_equal(store_record_shred(f->st, "patients", "rec_c", 7000), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_record_shred(tx, "patients", "rec_c", 7000)), PV_OK);
 	scan(f->st, "patients", "rec_b", 2, "rec_d,rec_e,");
 	scan(f->st, "claims", "", 10, "rec_aa,");
-	assert_int_equal(store_record_scan(f->st, "patients", NULL, 1, ids_cb, NULL), PV_E_INVALID);
+	assert_int_equal(TX_RD(f->st, store_record_scan(tx, "patients", NULL, 1, ids_cb, NULL)), PV_E_INVALID);
 }
 
 static void test_blind_index(void **state)
@@ -238,14 +239,14 @@ static void test_blind_index(void **state)
 	put_collection(f->st, "patients");
 	for (size_t i = 0; i < 3; i++) {
 		make_record(&r, "patients", ids[i], 1, (uint8_t)i, 32);
-		assert_int_equal(store_record_put(f->st, &r), PV_OK);
+		assert_int_equal(TX_WR(f->st, store_record_put(tx, &r)), PV_OK);
 		store_record_clear(&r);
-		assert_int_equal(store_bidx_put(f->st, "patients", "ssn", MAC1, ids[i]), PV_OK);
+		assert_int_equal(TX_WR(f->st, store_bidx_put(tx, "patients", "ssn", MAC1, ids[i])), PV_OK);
 	}
-	assert_int_equal(store_bidx_put(f->st, "patients", "ssn", MAC1, "rec_a"), PV_OK);  /* idempotent */
-	assert_int_equal(store_bidx_put(f->st, "patients", "mrn", MAC2, "rec_a"), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_bidx_put(tx, "patients", "ssn", MAC1, "rec_a")), PV_OK);  /* idempotent */
+	assert_int_equal(TX_WR(f->st, store_bidx_put(tx, "patients", "mrn", MAC2, "rec_a")), PV_OK);
 	/* an index entry must point at a record */
-	assert_int_equal(store_bidx_put(f->st, "patients", "ssn", MAC1, "rec_zz"), PV_E_IO);
+	assert_int_equal(TX_WR(f->st, store_bidx_put(tx, "patients", "ssn", MAC1, "rec_zz")), PV_E_IO);
 
 	lookup(f->st, "ssn", MAC1, 0, "rec_a,rec_b,rec_c,");
 	lookup(f->st, "ssn", MAC1, 2, "rec_a,rec_b,");
@@ -253,11 +254,11 @@ static void test_blind_index(void **state)
 	lookup(f->st, "mrn", MAC2, 0, "rec_a,");
 
 	/* one field of one record */
-	assert_int_equal(store_bidx_delete(f->st, "patients", "rec_a", "ssn"), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_bidx_delete(tx, "patients", "rec_a", "ssn")), PV_OK);
 	lookup(f->st, "ssn", MAC1, 0, "rec_b,rec_c,");
 	lookup(f->st, "mrn", MAC2, 0, "rec_a,");
 	/* every field of one record */
-	assert_int_equal(store_bidx_delete(f->st, "patients", "rec_a", NULL), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_bidx_delete(tx, "patients", "rec_a", NULL)), PV_OK);
 	lookup(f->st, "mrn", MAC2, 0, "");
 }
 
@@ -298,25 +299,25 @@ static void test_shred(void **state)
 	make_record(&r, "patients", "rec_s", 1, 0x5a, 3000);
 	memcpy(dek, r.wrapped_dek, sizeof(dek));
 	memcpy(ct, r.ciphertext + 1000, sizeof(ct));
-	assert_int_equal(store_record_put(f->st, &r), PV_OK);
-	assert_int_equal(store_bidx_put(f->st, "patients", "ssn", MAC1, "rec_s"), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_record_put(tx, &r)), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_bidx_put(tx, "patients", "ssn", MAC1, "rec_s")), PV_OK);
 
-	assert_int_equal(store_record_shred(f->st, "patients", "rec_s", 7000), PV_OK);
-	assert_int_equal(store_record_shred(f->st, "patients", "rec_s", 7001), PV_E_NOTFOUND);
-	assert_int_equal(store_record_shred(f->st, "patients", "rec_none", 7001), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(f->st, store_record_shred(tx, "patients", "rec_s", 7000)), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_record_shred(tx, "patients", "rec_s", 7001)), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(f->st, store_record_shred(tx, "patients", "rec_none", 7001)), PV_E_NOTFOUND);
 
 	/* the row stays (the ID is never reused) without DEK or ciphertext */
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(store_record_get(f->st, "patients", "rec_s", &g), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_record_get(tx, "patients", "rec_s", &g)), PV_OK);
 	assert_int_equal(g.deleted_ms, 7000);
 	assert_null(g.wrapped_dek);
 	assert_null(g.ciphertext);
 	store_record_clear(&g);
-	assert_int_equal(store_record_put(f->st, &r), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(f->st, store_record_put(tx, &r)), PV_E_CONFLICT);
 	/* not findable, not updatable */
 	lookup(f->st, "ssn", MAC1, 0, "");
 	r.version = 2;
-	assert_int_equal(store_record_update(f->st, &r, 1), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(f->st, store_record_update(tx, &r, 1)), PV_E_NOTFOUND);
 	store_record_clear(&r);
 
 	/* secure_delete: after the WAL is checkpointed into the file, neither
@@ -353,22 +354,22 @@ static void test_tokens(void **state)
 	struct store_token t, g;
 
 	make_token(&t, "tok_r1", false, NULL);
-	assert_int_equal(store_token_put(f->st, &t), PV_OK);
-	assert_int_equal(store_token_put(f->st, &t), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(f->st, store_token_put(tx, &t)), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_token_put(tx, &t)), PV_E_CONFLICT);
 	store_token_clear(&t);
 	make_token(&t, "tok_r2", false, NULL);   /* random tokens share no MAC */
-	assert_int_equal(store_token_put(f->st, &t), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_token_put(tx, &t)), PV_OK);
 	store_token_clear(&t);
 
 	make_token(&t, "tok_d1", true, MAC1);
-	assert_int_equal(store_token_put(f->st, &t), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_token_put(tx, &t)), PV_OK);
 	store_token_clear(&t);
 	make_token(&t, "tok_d2", true, MAC1);    /* same value, another token: refused */
-	assert_int_equal(store_token_put(f->st, &t), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(f->st, store_token_put(tx, &t)), PV_E_CONFLICT);
 	store_token_clear(&t);
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(store_token_get(f->st, "tok_r1", &g), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_token_get(tx, "tok_r1", &g)), PV_OK);
 	assert_false(g.deterministic);
 	assert_string_equal(g.collection, "patients");
 	assert_string_equal(g.field, "ssn");
@@ -378,13 +379,13 @@ static void test_tokens(void **state)
 	assert_int_equal(g.created_ms, 42);
 	store_token_clear(&g);
 
-	assert_int_equal(store_token_get_by_mac(f->st, MAC1, &g), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_token_get_by_mac(tx, MAC1, &g)), PV_OK);
 	assert_string_equal(g.token, "tok_d1");
 	assert_true(g.deterministic);
 	assert_memory_equal(g.mac, MAC1, STORE_MAC_LEN);
 	store_token_clear(&g);
-	assert_int_equal(store_token_get_by_mac(f->st, MAC2, &g), PV_E_NOTFOUND);
-	assert_int_equal(store_token_get(f->st, "tok_none", &g), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(f->st, store_token_get_by_mac(tx, MAC2, &g)), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(f->st, store_token_get(tx, "tok_none", &g)), PV_E_NOTFOUND);
 }
 
 static void test_faults_and_args(void **state)
@@ -395,22 +396,22 @@ static void test_faults_and_args(void **state)
 	put_collection(f->st, "patients");
 	make_record(&r, "patients", "rec_f", 1, 1, 10);
 	store_fault_set("record_put", 1);
-	assert_int_equal(store_record_put(f->st, &r), PV_E_IO);
-	assert_int_equal(store_record_get(f->st, "patients", "rec_f", &g), PV_E_NOTFOUND);
-	assert_int_equal(store_record_put(f->st, &r), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_record_put(tx, &r)), PV_E_IO);
+	assert_int_equal(TX_RD(f->st, store_record_get(tx, "patients", "rec_f", &g)), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(f->st, store_record_put(tx, &r)), PV_OK);
 	store_fault_set("record_shred", 1);
-	assert_int_equal(store_record_shred(f->st, "patients", "rec_f", 1), PV_E_IO);
+	assert_int_equal(TX_WR(f->st, store_record_shred(tx, "patients", "rec_f", 1)), PV_E_IO);
 	store_fault_set("bidx_lookup", 1);
-	assert_int_equal(store_bidx_lookup(f->st, "patients", "ssn", MAC1, 0, ids_cb, NULL), PV_E_IO);
+	assert_int_equal(TX_RD(f->st, store_bidx_lookup(tx, "patients", "ssn", MAC1, 0, ids_cb, NULL)), PV_E_IO);
 
 	/* a record without an envelope is refused before the database */
 	free(r.ciphertext);
 	r.ciphertext = NULL;
-	assert_int_equal(store_record_put(f->st, &r), PV_E_INVALID);
+	assert_int_equal(TX_WR(f->st, store_record_put(tx, &r)), PV_E_INVALID);
 	r.ciphertext_len = 0;
 	store_record_clear(&r);
-	assert_int_equal(store_record_get(f->st, "patients", NULL, &g), PV_E_INVALID);
-	assert_int_equal(store_record_shred(f->st, "patients", "rec_f", 0), PV_E_INVALID);
+	assert_int_equal(TX_RD(f->st, store_record_get(tx, "patients", NULL, &g)), PV_E_INVALID);
+	assert_int_equal(TX_WR(f->st, store_record_shred(tx, "patients", "rec_f", 0)), PV_E_INVALID);
 }
 
 /* Faults live in the statement runners: an op's first statement carries the
@@ -425,16 +426,14 @@ static void test_fault_in_runner_steps(void **state)
 
 	put_collection(f->st, "patients");
 	make_record(&r, "patients", "rec_s", 1, 3, 10);
-	assert_int_equal(store_record_put(f->st, &r), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_record_put(tx, &r)), PV_OK);
 	store_record_clear(&r);
-	assert_int_equal(store_bidx_put(f->st, "patients", "ssn", MAC1, "rec_s"), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_bidx_put(tx, "patients", "ssn", MAC1, "rec_s")), PV_OK);
 
 	/* the second statement of record_shred fails: nothing of it survives */
 	store_fault_set("record_shred/bidx", 1);
-	assert_int_equal(store_tx_begin(f->st), PV_OK);
-	assert_int_equal(store_record_shred(f->st, "patients", "rec_s", 7), PV_E_IO);
-	store_tx_rollback(f->st);
-	assert_int_equal(store_record_get(f->st, "patients", "rec_s", &g), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_record_shred(tx, "patients", "rec_s", 7)), PV_E_IO);
+	assert_int_equal(TX_RD(f->st, store_record_get(tx, "patients", "rec_s", &g)), PV_OK);
 	assert_int_equal(g.deleted_ms, 0);
 	assert_non_null(g.ciphertext);
 	store_record_clear(&g);
@@ -442,31 +441,31 @@ static void test_fault_in_runner_steps(void **state)
 
 	/* bidx_delete armed: record_shred runs the same statement, unharmed */
 	store_fault_set("bidx_delete", -1);
-	assert_int_equal(store_record_shred(f->st, "patients", "rec_s", 7), PV_OK);
-	assert_int_equal(store_bidx_delete(f->st, "patients", "rec_s", NULL), PV_E_IO);
+	assert_int_equal(TX_WR(f->st, store_record_shred(tx, "patients", "rec_s", 7)), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_bidx_delete(tx, "patients", "rec_s", NULL)), PV_E_IO);
 	store_fault_set("bidx_delete", 0);
 	lookup(f->st, "ssn", MAC1, 0, "");
 
 	/* record_update: its fallback read is a step of it, not a record_get */
 	make_record(&r, "patients", "rec_u", 1, 4, 10);
-	assert_int_equal(store_record_put(f->st, &r), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_record_put(tx, &r)), PV_OK);
 	store_record_clear(&r);
 	make_record(&r, "patients", "rec_u", 3, 5, 10);
 	store_fault_set("record_get", -1);
-	assert_int_equal(store_record_update(f->st, &r, 2), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(f->st, store_record_update(tx, &r, 2)), PV_E_CONFLICT);
 	store_fault_set("record_get", 0);
 	store_fault_set("record_update/get", 1);
-	assert_int_equal(store_record_update(f->st, &r, 2), PV_E_IO);
+	assert_int_equal(TX_WR(f->st, store_record_update(tx, &r, 2)), PV_E_IO);
 	store_record_clear(&r);
 
 	/* the 2nd call of a two-statement op fails, not its 2nd statement */
 	make_record(&r, "patients", "rec_t", 1, 6, 10);
-	assert_int_equal(store_record_put(f->st, &r), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_record_put(tx, &r)), PV_OK);
 	store_record_clear(&r);
 	store_fault_set("record_shred", 2);
-	assert_int_equal(store_record_shred(f->st, "patients", "rec_t", 8), PV_OK);
-	assert_int_equal(store_record_shred(f->st, "patients", "rec_u", 8), PV_E_IO);
-	assert_int_equal(store_record_get(f->st, "patients", "rec_u", &g), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_record_shred(tx, "patients", "rec_t", 8)), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_record_shred(tx, "patients", "rec_u", 8)), PV_E_IO);
+	assert_int_equal(TX_RD(f->st, store_record_get(tx, "patients", "rec_u", &g)), PV_OK);
 	assert_int_equal(g.deleted_ms, 0);
 	store_record_clear(&g);
 }

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "vault_fixture.h"
+#include "tx_helpers.h"
 
 static const char *const ADMIN[] = { "admin", NULL };
 static const char *const CLINICIAN[] = { "clinician", NULL };
@@ -308,11 +309,11 @@ static void test_role_purposes(void **state)
 	snprintf(role.name, sizeof(role.name), "billing_reader");
 	role.permissions = perms;
 	role.condition = cond;
-	assert_int_equal(store_role_put(f->st, &role), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_role_put(tx, &role)), PV_OK);
 	snprintf(role.name, sizeof(role.name), "researcher");
 	role.permissions = perms2;
 	role.condition = cond2;
-	assert_int_equal(store_role_put(f->st, &role), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_role_put(tx, &role)), PV_OK);
 
 	vf_as(f, "usr_bill", NULL);
 	vf_grant(f, "records.read:patients");
@@ -564,7 +565,7 @@ static void probe(struct vf *f, const char *id, struct row_probe *p)
 
 	memset(p, 0, sizeof(*p));
 	memset(&rec, 0, sizeof(rec));
-	assert_int_equal(store_record_get(f->st, "patients", id, &rec), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_record_get(tx, "patients", id, &rec)), PV_OK);
 	p->deleted = rec.deleted_ms;
 	p->dek_null = rec.wrapped_dek == NULL;
 	p->ct_null = rec.ciphertext == NULL;
@@ -728,18 +729,18 @@ static void test_if_match_atomic(void **state)
 	vf_resp_free(&r);
 	/* a writer that read v1 before that PATCH committed */
 	memset(&cur, 0, sizeof(cur));
-	assert_int_equal(store_record_get(f->st, "patients", id, &cur), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_record_get(tx, "patients", id, &cur)), PV_OK);
 	j->rec = cur;
 	j->rec.version = 2;
 	j->expected_version = 1;
 	j->if_match = true;
-	assert_int_equal(vault_write_fn(f->st, j), PV_E_PRECONDITION);
+	assert_int_equal(TX_WR(f->st, vault_write_fn(tx, j)), PV_E_PRECONDITION);
 	j->if_match = false;
-	assert_int_equal(vault_write_fn(f->st, j), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(f->st, vault_write_fn(tx, j)), PV_E_CONFLICT);
 	vault_write_job_clear(j);
 	free(j);
 	memset(&cur, 0, sizeof(cur));
-	assert_int_equal(store_record_get(f->st, "patients", id, &cur), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_record_get(tx, "patients", id, &cur)), PV_OK);
 	assert_int_equal(cur.version, 2);
 	store_record_clear(&cur);
 }

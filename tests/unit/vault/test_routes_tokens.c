@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "vault_fixture.h"
+#include "tx_helpers.h"
 
 static const char *const ADMIN[] = { "admin", NULL };
 static const char *const CLINICIAN[] = { "clinician", NULL };
@@ -85,7 +86,7 @@ static void test_random_tokens(void **state)
 		struct store_token t;
 
 		memset(&t, 0, sizeof(t));
-		assert_int_equal(store_token_get(f->st, t2, &t), PV_OK);
+		assert_int_equal(TX_RD(f->st, store_token_get(tx, t2, &t)), PV_OK);
 		assert_false(t.deterministic);
 		assert_null(memmem(t.ciphertext, t.ciphertext_len, "6789", 4));
 		store_token_clear(&t);
@@ -124,7 +125,7 @@ static void test_deterministic_tokens(void **state)
 		struct store_token t;
 
 		memset(&t, 0, sizeof(t));
-		assert_int_equal(store_token_get(f->st, t3, &t), PV_OK);
+		assert_int_equal(TX_RD(f->st, store_token_get(tx, t3, &t)), PV_OK);
 		assert_string_equal(t.collection, "claims");
 		store_token_clear(&t);
 	}
@@ -382,7 +383,7 @@ static void test_legacy_tokens(void **state)
 	t.wrapped_dek_len = KEYS_WRAPPED_DEK_LEN;
 	snprintf(t.kek_name, sizeof(t.kek_name), "%s", env.kek_name);
 	t.kek_version = env.kek_version;
-	assert_int_equal(store_token_put(f->st, &t), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_token_put(tx, &t)), PV_OK);
 
 	detokenize(f, t.token, v, sizeof(v));
 	assert_string_equal(v, pt);

@@ -29,6 +29,7 @@
 #include "store/store.h"
 #include "vault/vault.h"
 #include "vault/vault_int.h"
+#include "tx_helpers.h"
 
 struct vf {
 	char dir[PATH_MAX];
@@ -61,7 +62,7 @@ static inline enum pv_rc vf_role_lookup(void *arg, const char *name, char **perm
 	enum pv_rc rc;
 
 	memset(&r, 0, sizeof(r));
-	if ((rc = store_role_get(f->st, name, &r)) != PV_OK)
+	if ((rc = TX_RD(f->st, store_role_get(tx, name, &r))) != PV_OK)
 		return rc;
 	*perms = strdup(r.permissions);
 	*cond = r.condition != NULL ? strdup(r.condition) : NULL;
@@ -280,7 +281,7 @@ static inline int vf_entry_cb(const struct store_audit_row *row, void *arg)
 static inline void vf_last_entry(struct vf *f, struct vf_entry *e)
 {
 	memset(e, 0, sizeof(*e));
-	assert_int_equal(store_audit_scan(f->st, NULL, vf_entry_cb, e), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_audit_scan(tx, NULL, vf_entry_cb, e)), PV_OK);
 }
 
 static inline int vf_count_cb(const struct store_audit_row *row, void *arg)
@@ -296,7 +297,7 @@ static inline int vf_count(struct vf *f, const char *action)
 	struct store_audit_filter flt = { 0, NULL, action, 0 };
 	int n = 0;
 
-	assert_int_equal(store_audit_scan(f->st, &flt, vf_count_cb, &n), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_audit_scan(tx, &flt, vf_count_cb, &n)), PV_OK);
 	return n;
 }
 

@@ -1,0 +1,1018 @@
+/*
+ * Store conformance: the store contract, backend-neutral, written against
+ * the public headers only (store/store.h; no backend type, no SQL). Every
+ * case in cases[] runs once per entry of backends[] on a fresh store, so a
+ * second backend is one more line there (issue 15: PostgreSQL) and passes
+ * when it keeps the same contract:
+ *   - every domain: meta, users / memberships / sessions / recovery codes /
+ *     lockouts / pending MFA, roles and groups, collections / records /
+ *     blind index / record cursor scan, tokens, KEKs, audit trail and
+ *     checkpoints, jobs (put, lease via runnable, advance);
+ *   - transactions: what is not committed is gone, a read transaction is a
+ *     snapshot and refuses every write op (changing nothing), a transaction
+ *     begun on one thread is ended on another, a busy pool answers
+ *     PV_E_UNAVAILABLE, savepoint rollback undoes only its own part, a
+ *     committed handle takes no more ops.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "store/store_test.h"
+#include "tx_helpers.h"
+
+/* ---- the backends the contract runs on ---- */
+
+struct backend {
+	const char *name;   /* store_open's backend */
+	const char *url;    /* its url (NULL: none) */
+};
+
+static const struct backend backends[] = {
+	{ "sqlite", NULL },
+	/* issue 15: { "postgres", <conninfo of a scratch database> }, */
+};
+
+/* ---- helpers ---- */
+
+static const uint8_t MAC_A[STORE_MAC_LEN] = { 0xa1, 0xa2, 0xa3 };
+static const uint8_t MAC_B[STORE_MAC_LEN] = { 0xb1, 0xb2, 0xb3 };
+
+static void user_init(struct store_user *u, const char *id, const char *name)
+{
+	memset(u, 0, sizeof(*u));
+	snprintf(u->id, sizeof(u->id), "%s", id);
+	snprintf(u->username, sizeof(u->username), "%s", name);
+	snprintf(u->password_hash, sizeof(u->password_hash), "$argon2id$v=19$m=19456,t=2,p=1$x$y");
+	u->attributes = (char *)"{}";
+	u->credential_epoch = 1;
+	u->mfa_last_step = -1;
+	u->created_ms = 1000;
+	u->updated_ms = 1000;
+}
+
+static void session_init(struct store_session *s, const char *id, const char *hash,
+    const char *user)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	snprintf(s->token_hash, sizeof(s->token_hash), "%s", hash);
+	snprintf(s->user_id, sizeof(s->user_id), "%s", user);
+	s->created_ms = 1000;
+	s->last_seen_ms = 1000;
+	s->absolute_expires_ms = 100000;
+	s->credential_epoch = 1;
+	snprintf(s->source, sizeof(s->source), "192.0.2.1");
+}
+
+static void coll_init(struct store_collection *c, const char *name)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->schema = (char *)"{\"fields\":[]}";
+	snprintf(c->region, sizeof(c->region), "us");
+	snprintf(c->kek_name, sizeof(c->kek_name), "collection:%s", name);
+	c->created_ms = 1000;
+}
+
+/* A live record envelope; the byte buffers are static (never freed). */
+static void rec_init(struct store_record *r, const char *coll, const char *id, uint32_t version,
+    uint8_t fill)
+{
+	static uint8_t dek[4][40], ct[4][16];
+	static int slot;
+	int k = slot++ % 4;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	snprintf(r->collection, sizeof(r->collection), "%s", coll);
+	snprintf(r->kek_name, sizeof(r->kek_name), "collection:%s", coll);
+	r->version = version;
+	r->kek_version = 1;
+	memset(dek[k], fill, sizeof(dek[k]));
+	memset(ct[k], fill ^ 0x5a, sizeof(ct[k]));
+	r->wrapped_dek = dek[k];
+	r->wrapped_dek_len = sizeof(dek[k]);
+	r->ciphertext = ct[k];
+	r->ciphertext_len = sizeof(ct[k]);
+	r->created_ms = 1000;
+	r->updated_ms = 1000;
+}
+
+static void job_init(struct store_job *j, const char *id, int64_t created)
+{
+	memset(j, 0, sizeof(*j));
+	snprintf(j->id, sizeof(j->id), "%s", id);
+	snprintf(j->kind, sizeof(j->kind), "test.count");
+	snprintf(j->state, sizeof(j->state), "queued");
+	j->cursor = (char *)"";
+	j->params = (char *)"{\"n\":3}";
+	j->errors = (char *)"[]";
+	j->total = 3;
+	j->created_ms = created;
+	j->updated_ms = created;
+	snprintf(j->created_by, sizeof(j->created_by), "system");
+}
+
+static void audit_row_init(struct store_audit_row *r, int64_t seq, const char *action,
+    const char *actor, char hash[65], char prev[65])
+{
+	memset(hash, 'a' + (int)(seq % 6), 64);
+	hash[64] = '\0';
+	if (seq == 1) {
+		memset(prev, '0', 64);
+	} else {
+		memset(prev, 'a' + (int)((seq - 1) % 6), 64);
+	}
+	prev[64] = '\0';
+	*r = (struct store_audit_row){
+		.seq = seq, .time = "2026-01-01T00:00:00.000Z", .actor = actor,
+		.action = action, .resource = "rec_1", .purpose_of_use = "",
+		.outcome = "allowed", .reason = "", .detail = "{}",
+		.prev_hash = prev, .hash = hash,
+	};
+}
+
+/* Collects names (roles, groups, record IDs, recovery hashes) as "a,b,". */
+struct names {
+	char buf[512];
+};
+
+static int names_cb(const char *name, void *arg)
+{
+	struct names *n = arg;
+	size_t l = strlen(n->buf);
+
+	snprintf(n->buf + l, sizeof(n->buf) - l, "%s,", name);
+	return 0;
+}
+
+static int count_user(const struct store_user *u, void *arg)
+{
+	(void)u;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int count_audit(const struct store_audit_row *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int count_cp(const struct store_checkpoint *cp, void *arg)
+{
+	(void)cp;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int job_ids(const struct store_job *j, void *arg)
+{
+	return names_cb(j->id, arg);
+}
+
+static int kek_versions(const struct store_kek *k, void *arg)
+{
+	char v[160];
+
+	snprintf(v, sizeof(v), "%s/%u/%d", k->name, (unsigned)k->version, (int)k->state);
+	return names_cb(v, arg);
+}
+
+static int role_names(const struct store_role *r, void *arg)
+{
+	return names_cb(r->name, arg);
+}
+
+static int group_names(const struct store_group *g, void *arg)
+{
+	return names_cb(g->name, arg);
+}
+
+static int coll_names(const struct store_collection *c, void *arg)
+{
+	return names_cb(c->name, arg);
+}
+
+/* meta value as a C string ("" if missing) */
+static bool meta_is(struct store *st, const char *key, const char *want)
+{
+	uint8_t *v = NULL;
+	size_t n = 0;
+	enum pv_rc rc = TX_RD(st, store_meta_get(tx, key, &v, &n));
+	bool ok;
+
+	if (want == NULL)
+		ok = rc == PV_E_NOTFOUND;
+	else
+		ok = rc == PV_OK && n == strlen(want) && memcmp(v, want, n) == 0;
+	free(v);
+	return ok;
+}
+
+static enum pv_rc meta_put_s(struct store_tx *tx, const char *key, const char *val)
+{
+	return store_meta_put(tx, key, (const uint8_t *)val, strlen(val));
+}
+
+/* ---- domains ---- */
+
+static void c_meta(struct store *st)
+{
+	uint8_t *v = NULL;
+	size_t n = 99;
+
+	assert_true(meta_is(st, "k", NULL));
+	assert_int_equal(TX_WR(st, meta_put_s(tx, "k", "one")), PV_OK);
+	assert_true(meta_is(st, "k", "one"));
+	assert_int_equal(TX_WR(st, meta_put_s(tx, "k", "two")), PV_OK);   /* overwrite */
+	assert_true(meta_is(st, "k", "two"));
+	/* an empty value is a value, not a missing one */
+	assert_int_equal(TX_WR(st, store_meta_put(tx, "empty", NULL, 0)), PV_OK);
+	assert_int_equal(TX_RD(st, store_meta_get(tx, "empty", &v, &n)), PV_OK);
+	assert_int_equal(n, 0);
+	free(v);
+}
+
+static void c_users_sessions(struct store *st)
+{
+	struct store_user u, got;
+	struct store_session s, gs;
+	struct store_lockout l;
+	struct store_mfa_pending p, gp;
+	struct names nm;
+	const char *roles[] = { "clinician", "auditor" };
+	const char *codes[] = { "h1", "h2" };
+	size_t ended = 0;
+	int n = 0;
+
+	user_init(&u, "usr_a", "alice");
+	assert_int_equal(TX_WR(st, store_user_put(tx, &u)), PV_OK);
+	user_init(&u, "usr_b", "alice");
+	assert_int_equal(TX_WR(st, store_user_put(tx, &u)), PV_E_CONFLICT);   /* username */
+	user_init(&u, "usr_b", "bob");
+	assert_int_equal(TX_WR(st, store_user_put(tx, &u)), PV_OK);
+	assert_int_equal(TX_RD(st, store_user_get(tx, "usr_zz", &got)), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_user_get_by_username(tx, "bob", &got)), PV_OK);
+	assert_string_equal(got.id, "usr_b");
+	got.disabled = true;
+	got.disabled_ms = 5000;
+	got.credential_epoch = 2;
+	assert_int_equal(TX_WR(st, store_user_update(tx, &got)), PV_OK);
+	store_user_clear(&got);
+	assert_int_equal(TX_RD(st, store_user_get(tx, "usr_b", &got)), PV_OK);
+	assert_true(got.disabled);
+	assert_int_equal(got.credential_epoch, 2);
+	store_user_clear(&got);
+	user_init(&u, "usr_none", "nobody");
+	assert_int_equal(TX_WR(st, store_user_update(tx, &u)), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_user_list(tx, count_user, &n)), PV_OK);
+	assert_int_equal(n, 2);
+
+	/* memberships replace the whole set */
+	assert_int_equal(TX_WR(st, store_user_roles_set(tx, "usr_a", roles, 2)), PV_OK);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_user_roles_get(tx, "usr_a", names_cb, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "auditor,clinician,");
+	assert_int_equal(TX_WR(st, store_user_roles_set(tx, "usr_a", roles, 1)), PV_OK);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_user_roles_get(tx, "usr_a", names_cb, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "clinician,");
+
+	/* sessions: touch never lowers, end once, end all but one */
+	session_init(&s, "ses_1", "th1", "usr_a");
+	assert_int_equal(TX_WR(st, store_session_put(tx, &s)), PV_OK);
+	session_init(&s, "ses_2", "th2", "usr_a");
+	assert_int_equal(TX_WR(st, store_session_put(tx, &s)), PV_OK);
+	session_init(&s, "ses_3", "th3", "usr_a");
+	assert_int_equal(TX_WR(st, store_session_put(tx, &s)), PV_OK);
+	assert_int_equal(TX_WR(st, store_session_touch(tx, "ses_1", 3000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_session_touch(tx, "ses_1", 2000)), PV_OK);
+	assert_int_equal(TX_RD(st, store_session_get_by_hash(tx, "th1", &gs)), PV_OK);
+	assert_int_equal(gs.last_seen_ms, 3000);
+	assert_int_equal(TX_WR(st, store_session_set_state(tx, "ses_1", 1, true, 7)), PV_OK);
+	assert_int_equal(TX_RD(st, store_session_get_by_hash(tx, "th1", &gs)), PV_OK);
+	assert_int_equal(gs.restrict_flags, 1);
+	assert_true(gs.mfa_verified);
+	assert_int_equal(TX_WR(st, store_session_end(tx, "ses_1", 4000, "logout")), PV_OK);
+	assert_int_equal(TX_WR(st, store_session_end(tx, "ses_1", 4001, "logout")), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_session_end_all_for_user(tx, "usr_a", "ses_2", 5000,
+	    "disabled", &ended)), PV_OK);
+	assert_int_equal(ended, 1);   /* ses_3; ses_1 was ended, ses_2 kept */
+	assert_int_equal(TX_RD(st, store_session_get_by_hash(tx, "th2", &gs)), PV_OK);
+	assert_int_equal(gs.ended_ms, 0);
+	assert_int_equal(TX_RD(st, store_session_get_by_hash(tx, "th3", &gs)), PV_OK);
+	assert_int_equal(gs.ended_ms, 5000);
+
+	/* recovery codes: single use */
+	assert_int_equal(TX_WR(st, store_recovery_set(tx, "usr_a", codes, 2)), PV_OK);
+	assert_int_equal(TX_WR(st, store_recovery_use(tx, "usr_a", "h1", 6000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_recovery_use(tx, "usr_a", "h1", 6001)), PV_E_NOTFOUND);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_recovery_unused(tx, "usr_a", names_cb, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "h2,");
+
+	/* lockouts: a missing row reads as zero; clear forgets both kinds */
+	assert_int_equal(TX_RD(st, store_lockout_get(tx, "ghost", "password", &l)), PV_OK);
+	assert_int_equal(l.failures, 0);
+	l = (struct store_lockout){ 3, 100, 200 };
+	assert_int_equal(TX_WR(st, store_lockout_put(tx, "alice", "password", &l)), PV_OK);
+	assert_int_equal(TX_WR(st, store_lockout_put(tx, "alice", "mfa", &l)), PV_OK);
+	assert_int_equal(TX_RD(st, store_lockout_get(tx, "alice", "password", &l)), PV_OK);
+	assert_int_equal(l.failures, 3);
+	assert_int_equal(TX_WR(st, store_lockout_clear(tx, "alice")), PV_OK);
+	assert_int_equal(TX_RD(st, store_lockout_get(tx, "alice", "mfa", &l)), PV_OK);
+	assert_int_equal(l.failures, 0);
+
+	/* pending MFA logins */
+	memset(&p, 0, sizeof(p));
+	snprintf(p.token_hash, sizeof(p.token_hash), "mh1");
+	snprintf(p.user_id, sizeof(p.user_id), "usr_a");
+	p.expires_ms = 9000;
+	assert_int_equal(TX_WR(st, store_mfa_pending_put(tx, &p)), PV_OK);
+	assert_int_equal(TX_WR(st, store_mfa_pending_attempt(tx, "mh1")), PV_OK);
+	assert_int_equal(TX_RD(st, store_mfa_pending_get(tx, "mh1", &gp)), PV_OK);
+	assert_int_equal(gp.attempts, 1);
+	assert_int_equal(TX_WR(st, store_mfa_pending_delete(tx, "mh1", 1000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_mfa_pending_delete(tx, "mh1", 1000)), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_mfa_pending_attempt(tx, "mh1")), PV_E_NOTFOUND);
+}
+
+static void c_roles_groups(struct store *st)
+{
+	struct store_role r, gr;
+	struct store_group g, gg;
+	struct names nm;
+
+	/* the built-in roles are there from the start */
+	assert_int_equal(TX_RD(st, store_role_get(tx, "clinician", &gr)), PV_OK);
+	assert_true(gr.builtin);
+	store_role_clear(&gr);
+	memset(&r, 0, sizeof(r));
+	snprintf(r.name, sizeof(r.name), "nurse");
+	r.permissions = (char *)"[\"records.read:*\"]";
+	r.condition = (char *)"{}";
+	assert_int_equal(TX_WR(st, store_role_put(tx, &r)), PV_OK);
+	assert_int_equal(TX_WR(st, store_role_put(tx, &r)), PV_E_CONFLICT);
+	assert_int_equal(TX_RD(st, store_role_get(tx, "nurse", &gr)), PV_OK);
+	assert_false(gr.builtin);
+	assert_string_equal(gr.permissions, "[\"records.read:*\"]");
+	store_role_clear(&gr);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_role_list(tx, role_names, &nm)), PV_OK);
+	assert_non_null(strstr(nm.buf, "nurse,"));
+
+	memset(&g, 0, sizeof(g));
+	snprintf(g.name, sizeof(g.name), "ward-b");
+	g.roles = (char *)"[\"nurse\"]";
+	assert_int_equal(TX_WR(st, store_group_put(tx, &g)), PV_OK);
+	assert_int_equal(TX_WR(st, store_group_put(tx, &g)), PV_E_CONFLICT);
+	assert_int_equal(TX_RD(st, store_group_get(tx, "ward-b", &gg)), PV_OK);
+	assert_string_equal(gg.roles, "[\"nurse\"]");
+	store_group_clear(&gg);
+	assert_int_equal(TX_RD(st, store_group_get(tx, "ward-x", &gg)), PV_E_NOTFOUND);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_group_list(tx, group_names, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "ward-b,");
+}
+
+static void c_vault(struct store *st)
+{
+	struct store_collection c, gc;
+	struct store_record r, g;
+	struct names nm;
+
+	coll_init(&c, "patients");
+	assert_int_equal(TX_WR(st, store_collection_put(tx, &c)), PV_OK);
+	assert_int_equal(TX_WR(st, store_collection_put(tx, &c)), PV_E_CONFLICT);
+	coll_init(&c, "staff");
+	assert_int_equal(TX_WR(st, store_collection_put(tx, &c)), PV_OK);
+	assert_int_equal(TX_RD(st, store_collection_get(tx, "patients", &gc)), PV_OK);
+	assert_string_equal(gc.region, "us");
+	store_collection_clear(&gc);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_collection_list(tx, coll_names, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "patients,staff,");
+
+	for (int i = 1; i <= 4; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "rec_%d", i);
+		rec_init(&r, "patients", id, 1, (uint8_t)i);
+		assert_int_equal(TX_WR(st, store_record_put(tx, &r)), PV_OK);
+	}
+	assert_int_equal(TX_WR(st, store_record_put(tx, &r)), PV_E_CONFLICT);
+	/* optimistic update */
+	rec_init(&r, "patients", "rec_1", 2, 0x77);
+	assert_int_equal(TX_WR(st, store_record_update(tx, &r, 1)), PV_OK);
+	rec_init(&r, "patients", "rec_1", 2, 0x78);
+	assert_int_equal(TX_WR(st, store_record_update(tx, &r, 1)), PV_E_CONFLICT);
+	assert_int_equal(TX_RD(st, store_record_get(tx, "patients", "rec_1", &g)), PV_OK);
+	assert_int_equal(g.version, 2);
+	assert_int_equal(g.wrapped_dek[0], 0x77);
+	store_record_clear(&g);
+
+	/* blind index: idempotent put, lookup in ID order, shred drops entries */
+	assert_int_equal(TX_WR(st, store_bidx_put(tx, "patients", "ssn", MAC_A, "rec_2")), PV_OK);
+	assert_int_equal(TX_WR(st, store_bidx_put(tx, "patients", "ssn", MAC_A, "rec_1")), PV_OK);
+	assert_int_equal(TX_WR(st, store_bidx_put(tx, "patients", "ssn", MAC_A, "rec_1")), PV_OK);
+	assert_int_equal(TX_WR(st, store_bidx_put(tx, "patients", "mrn", MAC_B, "rec_1")), PV_OK);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_bidx_lookup(tx, "patients", "ssn", MAC_A, 0, names_cb,
+	    &nm)), PV_OK);
+	assert_string_equal(nm.buf, "rec_1,rec_2,");
+	assert_int_equal(TX_WR(st, store_bidx_delete(tx, "patients", "rec_1", "mrn")), PV_OK);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_bidx_lookup(tx, "patients", "mrn", MAC_B, 0, names_cb,
+	    &nm)), PV_OK);
+	assert_string_equal(nm.buf, "");
+	assert_int_equal(TX_WR(st, store_record_shred(tx, "patients", "rec_2", 7000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_record_shred(tx, "patients", "rec_2", 7001)), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_record_get(tx, "patients", "rec_2", &g)), PV_OK);
+	assert_int_equal(g.deleted_ms, 7000);
+	assert_null(g.wrapped_dek);
+	assert_null(g.ciphertext);
+	store_record_clear(&g);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_bidx_lookup(tx, "patients", "ssn", MAC_A, 0, names_cb,
+	    &nm)), PV_OK);
+	assert_string_equal(nm.buf, "rec_1,");
+
+	/* cursor scan: live IDs after the cursor, in ID order, bounded */
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_record_scan(tx, "patients", "", 2, names_cb, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "rec_1,rec_3,");
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_record_scan(tx, "patients", "rec_3", 0, names_cb, &nm)),
+	    PV_OK);
+	assert_string_equal(nm.buf, "rec_4,");
+}
+
+static void c_tokens(struct store *st)
+{
+	struct store_token t, g;
+	static uint8_t dek[40], ct[8];
+
+	memset(&t, 0, sizeof(t));
+	snprintf(t.token, sizeof(t.token), "tok_1");
+	snprintf(t.collection, sizeof(t.collection), "patients");
+	snprintf(t.field, sizeof(t.field), "ssn");
+	snprintf(t.kek_name, sizeof(t.kek_name), "tokens");
+	t.kek_version = 1;
+	t.deterministic = true;
+	memcpy(t.mac, MAC_A, STORE_MAC_LEN);
+	t.wrapped_dek = dek;
+	t.wrapped_dek_len = sizeof(dek);
+	t.ciphertext = ct;
+	t.ciphertext_len = sizeof(ct);
+	t.created_ms = 1000;
+	assert_int_equal(TX_WR(st, store_token_put(tx, &t)), PV_OK);
+	snprintf(t.token, sizeof(t.token), "tok_2");
+	assert_int_equal(TX_WR(st, store_token_put(tx, &t)), PV_E_CONFLICT);   /* same mac */
+	t.deterministic = false;
+	assert_int_equal(TX_WR(st, store_token_put(tx, &t)), PV_OK);
+	assert_int_equal(TX_RD(st, store_token_get_by_mac(tx, MAC_A, &g)), PV_OK);
+	assert_string_equal(g.token, "tok_1");
+	store_token_clear(&g);
+	assert_int_equal(TX_RD(st, store_token_get(tx, "tok_2", &g)), PV_OK);
+	assert_false(g.deterministic);
+	store_token_clear(&g);
+	assert_int_equal(TX_RD(st, store_token_get_by_mac(tx, MAC_B, &g)), PV_E_NOTFOUND);
+}
+
+static void c_keys(struct store *st)
+{
+	struct store_kek k, g;
+	uint8_t w[32];
+	struct names nm;
+
+	memset(w, 0x42, sizeof(w));
+	memset(&k, 0, sizeof(k));
+	snprintf(k.name, sizeof(k.name), "collection:patients");
+	k.wrapped = w;
+	k.wrapped_len = sizeof(w);
+	k.version = 1;
+	assert_int_equal(TX_WR(st, store_kek_put(tx, &k)), PV_OK);
+	assert_int_equal(TX_WR(st, store_kek_put(tx, &k)), PV_E_CONFLICT);
+	k.version = 2;
+	assert_int_equal(TX_WR(st, store_kek_put(tx, &k)), PV_OK);
+	assert_int_equal(TX_RD(st, store_kek_latest(tx, "collection:patients", &g)), PV_OK);
+	assert_int_equal(g.version, 2);
+	assert_int_equal(g.wrapped_len, sizeof(w));
+	store_kek_clear(&g);
+	assert_int_equal(TX_WR(st, store_kek_set_state(tx, "collection:patients", 1,
+	    STORE_KEK_RETIRED)), PV_OK);
+	assert_int_equal(TX_WR(st, store_kek_set_state(tx, "collection:patients", 9,
+	    STORE_KEK_REVOKED)), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_kek_get(tx, "collection:patients", 1, &g)), PV_OK);
+	assert_int_equal(g.state, STORE_KEK_RETIRED);
+	store_kek_clear(&g);
+	assert_int_equal(TX_RD(st, store_kek_latest(tx, "nope", &g)), PV_E_NOTFOUND);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_kek_scan(tx, kek_versions, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "collection:patients/1/1,collection:patients/2/0,");
+}
+
+static void c_audit(struct store *st)
+{
+	struct store_audit_row r;
+	struct store_audit_filter f;
+	struct store_checkpoint cp;
+	char hash[65], prev[65], head[65];
+	int64_t seq = -1, ncp = -1;
+	int n;
+	const char *alice = "{\"user_id\":\"usr_a\",\"session_id\":\"\",\"source\":\"\"}";
+	const char *bob = "{\"user_id\":\"usr_b\",\"session_id\":\"\",\"source\":\"\"}";
+
+	/* empty trail: the genesis head */
+	assert_int_equal(TX_RD(st, store_audit_head(tx, &seq, head)), PV_OK);
+	assert_int_equal(seq, 0);
+	assert_int_equal(strspn(head, "0"), 64);
+	for (int64_t i = 1; i <= 5; i++) {
+		audit_row_init(&r, i, i % 2 ? "record.read" : "record.write", i < 4 ? alice : bob,
+		    hash, prev);
+		assert_int_equal(TX_WR(st, store_audit_append(tx, &r)), PV_OK);
+	}
+	assert_int_equal(TX_WR(st, store_audit_append(tx, &r)), PV_E_CONFLICT);   /* seq 5 again */
+	assert_int_equal(TX_RD(st, store_audit_head(tx, &seq, head)), PV_OK);
+	assert_int_equal(seq, 5);
+	assert_string_equal(head, hash);
+
+	memset(&f, 0, sizeof(f));
+	n = 0;
+	assert_int_equal(TX_RD(st, store_audit_scan(tx, &f, count_audit, &n)), PV_OK);
+	assert_int_equal(n, 5);
+	f.since_seq = 2;
+	n = 0;
+	assert_int_equal(TX_RD(st, store_audit_scan(tx, &f, count_audit, &n)), PV_OK);
+	assert_int_equal(n, 3);
+	f.since_seq = 0;
+	f.action = "record.read";
+	n = 0;
+	assert_int_equal(TX_RD(st, store_audit_scan(tx, &f, count_audit, &n)), PV_OK);
+	assert_int_equal(n, 3);   /* seq 1, 3, 5 */
+	f.action = NULL;
+	f.actor_user_id = "usr_b";
+	n = 0;
+	assert_int_equal(TX_RD(st, store_audit_scan(tx, &f, count_audit, &n)), PV_OK);
+	assert_int_equal(n, 2);   /* seq 4, 5 */
+	f.actor_user_id = NULL;
+	f.limit = 2;
+	n = 0;
+	assert_int_equal(TX_RD(st, store_audit_scan(tx, &f, count_audit, &n)), PV_OK);
+	assert_int_equal(n, 2);
+
+	cp = (struct store_checkpoint){ 5, hash, "2026-01-01T00:00:00.000Z", "sig", "kid" };
+	assert_int_equal(TX_WR(st, store_checkpoint_put(tx, &cp)), PV_OK);
+	assert_int_equal(TX_RD(st, store_checkpoint_count(tx, &ncp)), PV_OK);
+	assert_int_equal(ncp, 1);
+	n = 0;
+	assert_int_equal(TX_RD(st, store_checkpoint_scan(tx, count_cp, &n)), PV_OK);
+	assert_int_equal(n, 1);
+}
+
+static void c_jobs(struct store *st)
+{
+	struct store_job j, g;
+	struct names nm;
+
+	job_init(&j, "job_1", 1000);
+	assert_int_equal(TX_WR(st, store_job_put(tx, &j)), PV_OK);
+	assert_int_equal(TX_WR(st, store_job_put(tx, &j)), PV_E_CONFLICT);
+	job_init(&j, "job_2", 2000);
+	assert_int_equal(TX_WR(st, store_job_put(tx, &j)), PV_OK);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_job_list(tx, job_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "job_2,job_1,");   /* newest first */
+
+	/* lease job_1 for node-a until 5000: runnable for a, not for b */
+	assert_int_equal(TX_RD(st, store_job_get(tx, "job_1", &g)), PV_OK);
+	snprintf(g.state, sizeof(g.state), "running");
+	snprintf(g.lease_owner, sizeof(g.lease_owner), "node-a");
+	g.lease_expires_ms = 5000;
+	assert_int_equal(TX_WR(st, store_job_update(tx, &g)), PV_OK);
+	store_job_clear(&g);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_job_runnable(tx, "node-b", 3000, job_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "job_2,");
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_job_runnable(tx, "node-a", 3000, job_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "job_1,job_2,");   /* oldest first */
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_job_runnable(tx, "node-b", 6000, job_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "job_1,job_2,");   /* the lease expired */
+
+	/* advance: cursor and progress; done is no longer runnable */
+	assert_int_equal(TX_RD(st, store_job_get(tx, "job_1", &g)), PV_OK);
+	free(g.cursor);
+	g.cursor = strdup("2");
+	assert_non_null(g.cursor);
+	g.done = 2;
+	snprintf(g.state, sizeof(g.state), "done");
+	assert_int_equal(TX_WR(st, store_job_update(tx, &g)), PV_OK);
+	store_job_clear(&g);
+	assert_int_equal(TX_RD(st, store_job_get(tx, "job_1", &g)), PV_OK);
+	assert_string_equal(g.cursor, "2");
+	assert_int_equal(g.done, 2);
+	store_job_clear(&g);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_job_runnable(tx, "node-a", 3000, job_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "job_2,");
+	job_init(&j, "job_9", 1);
+	assert_int_equal(TX_WR(st, store_job_update(tx, &j)), PV_E_NOTFOUND);
+}
+
+/* ---- transactions ---- */
+
+/* Not committed: nothing of it is left, in any domain. */
+static void c_tx_rollback(struct store *st)
+{
+	struct store_tx *h;
+	struct store_user u, g;
+	struct store_collection c;
+	int64_t seq = -1;
+	char head[65], hash[65], prev[65];
+	struct store_audit_row r;
+
+	assert_int_equal(store_begin(st, STORE_WR, &h), PV_OK);
+	assert_int_equal(store_tx_store(h), st);
+	assert_int_equal(store_tx_mode(h), STORE_WR);
+	user_init(&u, "usr_r", "rolled");
+	assert_int_equal(store_user_put(h, &u), PV_OK);
+	coll_init(&c, "gone");
+	assert_int_equal(store_collection_put(h, &c), PV_OK);
+	assert_int_equal(meta_put_s(h, "gone", "x"), PV_OK);
+	audit_row_init(&r, 1, "record.read", "{}", hash, prev);
+	assert_int_equal(store_audit_append(h, &r), PV_OK);
+	/* its own writes are visible inside it */
+	assert_int_equal(store_user_get(h, "usr_r", &g), PV_OK);
+	store_user_clear(&g);
+	store_end(h);
+
+	assert_int_equal(TX_RD(st, store_user_get(tx, "usr_r", &g)), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_collection_get(tx, "gone", &c)), PV_E_NOTFOUND);
+	assert_true(meta_is(st, "gone", NULL));
+	assert_int_equal(TX_RD(st, store_audit_head(tx, &seq, head)), PV_OK);
+	assert_int_equal(seq, 0);
+}
+
+/* A committed write is visible to every later transaction; a read
+ * transaction is a snapshot from its first read on. */
+static void c_tx_commit_snapshot(struct store *st)
+{
+	struct store_tx *rd, *wr;
+	uint8_t *v = NULL;
+	size_t n = 0;
+
+	assert_int_equal(TX_WR(st, meta_put_s(tx, "k", "old")), PV_OK);
+	assert_int_equal(store_begin(st, STORE_RD, &rd), PV_OK);
+	assert_int_equal(store_tx_mode(rd), STORE_RD);
+	assert_int_equal(store_meta_get(rd, "k", &v, &n), PV_OK);
+	free(v);
+	assert_int_equal(store_begin(st, STORE_WR, &wr), PV_OK);
+	assert_int_equal(meta_put_s(wr, "k", "new"), PV_OK);
+	/* not visible before its commit, even to a new reader */
+	assert_true(meta_is(st, "k", "old"));
+	assert_int_equal(store_commit(wr), PV_OK);
+	store_end(wr);
+	assert_true(meta_is(st, "k", "new"));
+	/* the reader that started before still sees its snapshot */
+	v = NULL;
+	assert_int_equal(store_meta_get(rd, "k", &v, &n), PV_OK);
+	assert_int_equal(n, 3);
+	assert_memory_equal(v, "old", 3);
+	free(v);
+	/* a read transaction may commit too */
+	assert_int_equal(store_commit(rd), PV_OK);
+	store_end(rd);
+}
+
+/* Every write op on a read transaction fails with PV_E_READONLY and changes
+ * nothing; reads on it still work. */
+static void c_tx_read_refuses_writes(struct store *st)
+{
+	struct store_tx *h;
+	struct store_user u;
+	struct store_role r;
+	struct store_group g;
+	struct store_session s;
+	struct store_lockout l = { 1, 1, 1 };
+	struct store_mfa_pending p;
+	struct store_collection c;
+	struct store_record rec;
+	struct store_token t;
+	struct store_kek k;
+	struct store_audit_row ar;
+	struct store_checkpoint cp;
+	struct store_job j;
+	const char *names[] = { "clinician" };
+	char hash[65], prev[65];
+	uint8_t w[8] = { 1 };
+	size_t ended = 0;
+	int64_t seq = -1;
+	char head[65];
+
+	/* rows the updates could change, if they ran */
+	user_init(&u, "usr_a", "alice");
+	assert_int_equal(TX_WR(st, store_user_put(tx, &u)), PV_OK);
+	coll_init(&c, "patients");
+	assert_int_equal(TX_WR(st, store_collection_put(tx, &c)), PV_OK);
+	rec_init(&rec, "patients", "rec_1", 1, 1);
+	assert_int_equal(TX_WR(st, store_record_put(tx, &rec)), PV_OK);
+	session_init(&s, "ses_1", "th1", "usr_a");
+	assert_int_equal(TX_WR(st, store_session_put(tx, &s)), PV_OK);
+	job_init(&j, "job_1", 1000);
+	assert_int_equal(TX_WR(st, store_job_put(tx, &j)), PV_OK);
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.name, sizeof(r.name), "nurse");
+	r.permissions = (char *)"[]";
+	r.condition = (char *)"{}";
+	memset(&g, 0, sizeof(g));
+	snprintf(g.name, sizeof(g.name), "ward");
+	g.roles = (char *)"[]";
+	memset(&p, 0, sizeof(p));
+	snprintf(p.token_hash, sizeof(p.token_hash), "mh");
+	snprintf(p.user_id, sizeof(p.user_id), "usr_a");
+	memset(&t, 0, sizeof(t));
+	snprintf(t.token, sizeof(t.token), "tok_1");
+	snprintf(t.collection, sizeof(t.collection), "patients");
+	snprintf(t.field, sizeof(t.field), "ssn");
+	snprintf(t.kek_name, sizeof(t.kek_name), "tokens");
+	t.kek_version = 1;
+	t.wrapped_dek = w;
+	t.wrapped_dek_len = sizeof(w);
+	t.ciphertext = w;
+	t.ciphertext_len = sizeof(w);
+	memset(&k, 0, sizeof(k));
+	snprintf(k.name, sizeof(k.name), "kek");
+	k.version = 1;
+	k.wrapped = w;
+	k.wrapped_len = sizeof(w);
+	audit_row_init(&ar, 1, "record.read", "{}", hash, prev);
+	cp = (struct store_checkpoint){ 1, hash, "2026-01-01T00:00:00.000Z", "sig", "kid" };
+
+	assert_int_equal(store_begin(st, STORE_RD, &h), PV_OK);
+	user_init(&u, "usr_b", "bob");
+	assert_int_equal(meta_put_s(h, "k", "v"), PV_E_READONLY);
+	assert_int_equal(store_kek_put(h, &k), PV_E_READONLY);
+	assert_int_equal(store_kek_set_state(h, "kek", 1, STORE_KEK_REVOKED), PV_E_READONLY);
+	assert_int_equal(store_audit_append(h, &ar), PV_E_READONLY);
+	assert_int_equal(store_checkpoint_put(h, &cp), PV_E_READONLY);
+	assert_int_equal(store_user_put(h, &u), PV_E_READONLY);
+	user_init(&u, "usr_a", "alice");
+	u.disabled = true;
+	assert_int_equal(store_user_update(h, &u), PV_E_READONLY);
+	assert_int_equal(store_user_roles_set(h, "usr_a", names, 1), PV_E_READONLY);
+	assert_int_equal(store_user_groups_set(h, "usr_a", NULL, 0), PV_E_READONLY);
+	assert_int_equal(store_role_put(h, &r), PV_E_READONLY);
+	assert_int_equal(store_group_put(h, &g), PV_E_READONLY);
+	session_init(&s, "ses_2", "th2", "usr_a");
+	assert_int_equal(store_session_put(h, &s), PV_E_READONLY);
+	assert_int_equal(store_session_touch(h, "ses_1", 9000), PV_E_READONLY);
+	assert_int_equal(store_session_set_state(h, "ses_1", 1, true, 2), PV_E_READONLY);
+	assert_int_equal(store_session_end(h, "ses_1", 9000, "logout"), PV_E_READONLY);
+	assert_int_equal(store_session_end_all_for_user(h, "usr_a", NULL, 9000, "disabled",
+	    &ended), PV_E_READONLY);
+	assert_int_equal(store_recovery_set(h, "usr_a", names, 1), PV_E_READONLY);
+	assert_int_equal(store_recovery_use(h, "usr_a", "clinician", 9000), PV_E_READONLY);
+	assert_int_equal(store_lockout_put(h, "alice", "password", &l), PV_E_READONLY);
+	assert_int_equal(store_lockout_clear(h, "alice"), PV_E_READONLY);
+	assert_int_equal(store_mfa_pending_put(h, &p), PV_E_READONLY);
+	assert_int_equal(store_mfa_pending_attempt(h, "mh"), PV_E_READONLY);
+	assert_int_equal(store_mfa_pending_delete(h, "mh", 9000), PV_E_READONLY);
+	coll_init(&c, "other");
+	assert_int_equal(store_collection_put(h, &c), PV_E_READONLY);
+	rec_init(&rec, "patients", "rec_2", 1, 2);
+	assert_int_equal(store_record_put(h, &rec), PV_E_READONLY);
+	rec_init(&rec, "patients", "rec_1", 2, 3);
+	assert_int_equal(store_record_update(h, &rec, 1), PV_E_READONLY);
+	assert_int_equal(store_record_shred(h, "patients", "rec_1", 9000), PV_E_READONLY);
+	assert_int_equal(store_bidx_put(h, "patients", "ssn", MAC_A, "rec_1"), PV_E_READONLY);
+	assert_int_equal(store_bidx_delete(h, "patients", "rec_1", NULL), PV_E_READONLY);
+	assert_int_equal(store_token_put(h, &t), PV_E_READONLY);
+	job_init(&j, "job_2", 2000);
+	assert_int_equal(store_job_put(h, &j), PV_E_READONLY);
+	job_init(&j, "job_1", 1000);
+	snprintf(j.state, sizeof(j.state), "cancelled");
+	assert_int_equal(store_job_update(h, &j), PV_E_READONLY);
+	/* reads on it still work */
+	assert_int_equal(store_audit_head(h, &seq, head), PV_OK);
+	store_end(h);
+
+	/* nothing changed */
+	assert_true(meta_is(st, "k", NULL));
+	assert_int_equal(TX_RD(st, store_user_get(tx, "usr_b", &u)), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_user_get(tx, "usr_a", &u)), PV_OK);
+	assert_false(u.disabled);
+	store_user_clear(&u);
+	assert_int_equal(TX_RD(st, store_record_get(tx, "patients", "rec_1", &rec)), PV_OK);
+	assert_int_equal(rec.version, 1);
+	assert_int_equal(rec.deleted_ms, 0);
+	store_record_clear(&rec);
+	assert_int_equal(TX_RD(st, store_job_get(tx, "job_1", &j)), PV_OK);
+	assert_string_equal(j.state, "queued");
+	store_job_clear(&j);
+	assert_int_equal(TX_RD(st, store_audit_head(tx, &seq, head)), PV_OK);
+	assert_int_equal(seq, 0);
+}
+
+struct thread_tx {
+	struct store *st;
+	struct store_tx *tx;
+	enum pv_rc rc;
+	bool commit;
+};
+
+static void *begin_and_write(void *arg)
+{
+	struct thread_tx *t = arg;
+
+	t->rc = store_begin(t->st, STORE_WR, &t->tx);
+	if (t->rc == PV_OK)
+		t->rc = meta_put_s(t->tx, "from-thread", "1");
+	return NULL;
+}
+
+static void *commit_and_end(void *arg)
+{
+	struct thread_tx *t = arg;
+
+	t->rc = meta_put_s(t->tx, "from-other", "2");
+	if (t->rc == PV_OK && t->commit)
+		t->rc = store_commit(t->tx);
+	store_end(t->tx);
+	return NULL;
+}
+
+/* A transaction begun on one thread is continued and ended on another; the
+ * thread that began it has exited by then. */
+static void c_tx_other_thread(struct store *st)
+{
+	struct thread_tx t = { st, NULL, PV_E_INTERNAL, true };
+	pthread_t a, b;
+
+	for (int round = 0; round < 2; round++) {
+		t.commit = round == 1;   /* first ended without commit, then committed */
+		t.tx = NULL;
+		assert_int_equal(pthread_create(&a, NULL, begin_and_write, &t), 0);
+		assert_int_equal(pthread_join(a, NULL), 0);
+		assert_int_equal(t.rc, PV_OK);
+		assert_true(meta_is(st, "from-thread", NULL));   /* open, not committed */
+		assert_int_equal(pthread_create(&b, NULL, commit_and_end, &t), 0);
+		assert_int_equal(pthread_join(b, NULL), 0);
+		assert_int_equal(t.rc, PV_OK);
+		assert_true(meta_is(st, "from-thread", t.commit ? "1" : NULL));
+		assert_true(meta_is(st, "from-other", t.commit ? "2" : NULL));
+	}
+}
+
+/* All connections held: store_begin waits (bounded) and then answers
+ * PV_E_UNAVAILABLE; the end of one transaction frees its connection. */
+static void c_tx_pool_exhausted(struct store *st)
+{
+	struct store_tx *a, *b, *c;
+
+	store_pool_set(st, 2, 5);
+	assert_int_equal(store_begin(st, STORE_RD, &a), PV_OK);
+	assert_int_equal(store_begin(st, STORE_WR, &b), PV_OK);
+	c = NULL;
+	assert_int_equal(store_begin(st, STORE_RD, &c), PV_E_UNAVAILABLE);
+	assert_null(c);
+	assert_int_equal(store_commit(b), PV_OK);   /* committed, still held */
+	assert_int_equal(store_begin(st, STORE_RD, &c), PV_E_UNAVAILABLE);
+	store_end(b);
+	assert_int_equal(store_begin(st, STORE_RD, &c), PV_OK);
+	store_end(c);
+	store_end(a);
+}
+
+/* Savepoint rollback undoes only what followed the savepoint. */
+static void c_tx_savepoint(struct store *st)
+{
+	struct store_tx *h;
+
+	assert_int_equal(store_begin(st, STORE_WR, &h), PV_OK);
+	assert_int_equal(meta_put_s(h, "a", "1"), PV_OK);
+	assert_int_equal(store_savepoint(h), PV_OK);
+	assert_int_equal(meta_put_s(h, "b", "1"), PV_OK);
+	assert_int_equal(meta_put_s(h, "a", "2"), PV_OK);
+	store_rollback_savepoint(h);
+	assert_int_equal(store_savepoint(h), PV_OK);
+	assert_int_equal(meta_put_s(h, "c", "1"), PV_OK);
+	assert_int_equal(store_release(h), PV_OK);
+	assert_int_equal(store_commit(h), PV_OK);
+	store_end(h);
+	assert_true(meta_is(st, "a", "1"));
+	assert_true(meta_is(st, "b", NULL));
+	assert_true(meta_is(st, "c", "1"));
+}
+
+/* After commit only store_end is left; ops on the handle are refused. */
+static void c_tx_after_commit(struct store *st)
+{
+	struct store_tx *h;
+
+	assert_int_equal(store_begin(st, STORE_WR, &h), PV_OK);
+	assert_int_equal(store_commit(h), PV_OK);
+	assert_int_equal(meta_put_s(h, "late", "1"), PV_E_INVALID);
+	assert_int_equal(store_commit(h), PV_E_INVALID);
+	assert_int_equal(store_savepoint(h), PV_E_INVALID);
+	store_end(h);
+	store_end(NULL);
+	assert_true(meta_is(st, "late", NULL));
+	assert_int_equal(store_begin(NULL, STORE_RD, &h), PV_E_INVALID);
+	assert_int_equal(store_meta_get(NULL, "k", NULL, NULL), PV_E_INVALID);
+}
+
+/* ---- the table and its runner ---- */
+
+struct conf_case {
+	const char *name;
+	void (*run)(struct store *st);
+};
+
+static const struct conf_case cases[] = {
+	{ "meta", c_meta },
+	{ "users_sessions", c_users_sessions },
+	{ "roles_groups", c_roles_groups },
+	{ "vault", c_vault },
+	{ "tokens", c_tokens },
+	{ "keys", c_keys },
+	{ "audit", c_audit },
+	{ "jobs", c_jobs },
+	{ "tx_rollback", c_tx_rollback },
+	{ "tx_commit_snapshot", c_tx_commit_snapshot },
+	{ "tx_read_refuses_writes", c_tx_read_refuses_writes },
+	{ "tx_other_thread", c_tx_other_thread },
+	{ "tx_pool_exhausted", c_tx_pool_exhausted },
+	{ "tx_savepoint", c_tx_savepoint },
+	{ "tx_after_commit", c_tx_after_commit },
+};
+
+#define NCASES (sizeof(cases) / sizeof(cases[0]))
+#define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
+
+struct run {
+	const struct backend *b;
+	const struct conf_case *c;
+	char *dir;
+	struct store *st;
+};
+
+static struct run runs[NCASES * NBACKENDS];
+static char names[NCASES * NBACKENDS][96];
+
+static int run_setup(void **state)
+{
+	struct run *r = *state;
+
+	r->dir = st_tmpdir();
+	if (r->dir == NULL)
+		return -1;
+	return store_open(r->dir, r->b->name, r->b->url, false, &r->st) == PV_OK ? 0 : -1;
+}
+
+static int run_teardown(void **state)
+{
+	struct run *r = *state;
+
+	store_close(r->st);
+	r->st = NULL;
+	st_rmtree(r->dir);   /* frees it */
+	r->dir = NULL;
+	return 0;
+}
+
+static void run_case(void **state)
+{
+	struct run *r = *state;
+
+	r->c->run(r->st);
+}
+
+int main(void)
+{
+	struct CMUnitTest tests[NCASES * NBACKENDS];
+	size_t n = 0;
+
+	for (size_t b = 0; b < NBACKENDS; b++) {
+		for (size_t c = 0; c < NCASES; c++, n++) {
+			runs[n] = (struct run){ &backends[b], &cases[c], NULL, NULL };
+			snprintf(names[n], sizeof(names[n]), "%s/%s", backends[b].name, cases[c].name);
+			tests[n] = (struct CMUnitTest){ names[n], run_case, run_setup, run_teardown,
+			    &runs[n] };
+		}
+	}
+	return _cmocka_run_group_tests("store_conformance", tests, n, NULL, NULL);
+}
