@@ -35,6 +35,7 @@
 #include "daemon/daemon.h"
 #include "authn/authn.h"
 #include "jobs/jobs.h"
+#include "detect/detect.h"
 
 static bool
 hook_is_sealed(void *arg)
@@ -232,6 +233,11 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		cli_err("cannot start the audit writer: %s", pv_rc_name(rc));
 		goto out;
 	}
+	/* before the server's own entries: detection sees every one of them */
+	if ((rc = detect_start(app.st, app.audit, &app.cfg, &app.detect)) != PV_OK) {
+		cli_err("cannot start threat detection: %s", pv_rc_name(rc));
+		goto out;
+	}
 	system_event(&app, "sys.start", AUDIT_ALLOWED, dev ? "dev" : NULL);
 	{
 		struct keys_seal_status ss;
@@ -268,6 +274,10 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 	}
 	if ((rc = routes_register(&app)) != PV_OK) {
 		cli_err("cannot register routes: %s", pv_rc_name(rc));
+		goto out;
+	}
+	if ((rc = detect_routes(app.detect, app.http)) != PV_OK) {
+		cli_err("cannot register the alert routes: %s", pv_rc_name(rc));
 		goto out;
 	}
 	if ((rc = server_jobs_start(&app)) != PV_OK) {
@@ -316,10 +326,15 @@ out:
 		http_server_free(app.http);
 	}
 	jobs_runner_stop(app.jobs);
+	/* its last state goes through the commit queue, so before audit_stop;
+	 * freed after it (the queue's subscriber points at it until then) */
+	detect_stop(app.detect);
 	if (app.audit != NULL) {
 		system_event(&app, "sys.stop", AUDIT_ALLOWED, NULL);
 		audit_stop(app.audit);
 	}
+	detect_free(app.detect);
+	app.detect = NULL;
 	routes_cleanup(&app);
 	if (app.keys != NULL)
 		keys_close(app.keys);

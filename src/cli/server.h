@@ -31,6 +31,7 @@ struct pv_app {
 	struct authz_service *authz;  /* identity: hooks, roles, audit routes (authz/authz.h) */
 	struct authn_throttle *unseal_throttle;  /* failed unseal shares per source */
 	struct jobs_runner *jobs;     /* background work (jobs/jobs.h) */
+	struct detect *detect;        /* threat detection, alerts (detect/detect.h) */
 };
 
 /* Run until a signal; returns a cli exit code. listen may be NULL (config):

@@ -926,3 +926,64 @@ enum pv_rc store_job_runnable(struct store *st, const char *owner, int64_t now_m
 	return st->ops->jobs->job_runnable(st, owner, now_ms, cb, arg);
 }
 /* jobs:end */
+
+/* detect:begin (added by the detection work) */
+static bool alert_row_ok(const struct store_alert *a)
+{
+	return a->id[0] != '\0' && a->rule[0] != '\0' && a->severity[0] != '\0' &&
+	    a->actor[0] != '\0' && a->count >= 1;
+}
+
+enum pv_rc store_alert_put(struct store *st, const struct store_alert *a)
+{
+	if (st == NULL || a == NULL || !alert_row_ok(a))
+		return PV_E_INVALID;
+	return st->ops->detect->alert_put(st, a);
+}
+
+enum pv_rc store_alert_get(struct store *st, const char *id, struct store_alert *out)
+{
+	if (st == NULL || id == NULL || out == NULL)
+		return PV_E_INVALID;
+	return st->ops->detect->alert_get(st, id, out);
+}
+
+enum pv_rc store_alert_bump(struct store *st, const char *id, int64_t add, int64_t last_seen_ms)
+{
+	if (st == NULL || id == NULL || add < 0)
+		return PV_E_INVALID;
+	return st->ops->detect->alert_bump(st, id, add, last_seen_ms);
+}
+
+enum pv_rc store_alert_ack(struct store *st, const char *id, const char *note, const char *by,
+    int64_t at_ms)
+{
+	if (st == NULL || id == NULL || note == NULL || by == NULL ||
+	    strlen(note) > STORE_ALERT_NOTE_MAX)
+		return PV_E_INVALID;
+	return st->ops->detect->alert_ack(st, id, note, by, at_ms);
+}
+
+enum pv_rc store_alert_list(struct store *st, const struct store_alert_filter *f,
+    store_alert_cb cb, void *arg)
+{
+	if (st == NULL || f == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return st->ops->detect->alert_list(st, f, cb, arg);
+}
+
+enum pv_rc store_detect_state_get(struct store *st, const char *key, char **value)
+{
+	if (st == NULL || key == NULL || value == NULL)
+		return PV_E_INVALID;
+	return st->ops->detect->detect_state_get(st, key, value);
+}
+
+enum pv_rc store_detect_state_put(struct store *st, const char *key, const char *value,
+    int64_t now_ms)
+{
+	if (st == NULL || key == NULL || key[0] == '\0' || value == NULL)
+		return PV_E_INVALID;
+	return st->ops->detect->detect_state_put(st, key, value, now_ms);
+}
+/* detect:end */

@@ -108,6 +108,15 @@ enum store_sqlite_stmt {
 	SQ_JOB_LIST,
 	SQ_JOB_RUNNABLE,
 	/* jobs:end */
+	/* detect:begin (added by the detection work) */
+	SQ_ALERT_PUT,
+	SQ_ALERT_GET,
+	SQ_ALERT_BUMP,
+	SQ_ALERT_ACK,
+	SQ_ALERT_LIST,
+	SQ_DETECT_STATE_GET,
+	SQ_DETECT_STATE_PUT,
+	/* detect:end */
 	SQ_STMT__COUNT
 };
 
@@ -285,6 +294,7 @@ int store_sqlite_schema_latest(void);
  * points at them). */
 extern const struct store_identity_ops store_sqlite_identity_ops;
 extern const struct store_jobs_ops store_sqlite_jobs_ops;
+extern const struct store_detect_ops store_sqlite_detect_ops;   /* sqlite_detect.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */
