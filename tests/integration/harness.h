@@ -69,6 +69,10 @@ int h_stop(struct h_server *s);
 /* Request; body may be NULL. hdrs: NULL-terminated extra headers. */
 void h_req(struct h_server *s, const char *method, const char *path, const char *token,
     const char *body, const char **hdrs, struct h_resp *r);
+/* The local address later h_req calls leave from (CURLOPT_INTERFACE), e.g.
+ * "127.0.1.7": the server sees it as the request's source (any 127/8
+ * address works on Linux loopback). NULL: the default again. */
+void h_source_set(const char *addr);
 void h_resp_free(struct h_resp *r);
 /* error.code of an error body, or "" */
 const char *h_err_code(struct h_resp *r);
