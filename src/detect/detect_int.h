@@ -167,7 +167,7 @@ struct detect {
 
 	pthread_t thread;
 	bool thread_started;
-	pthread_mutex_t mu;                /* ring, flags, pos, inflight */
+	pthread_mutex_t mu;                /* ring, flags, published_pos, inflight */
 	pthread_cond_t cv;                 /* work for the detector */
 	pthread_cond_t settled;            /* pos or inflight moved */
 	struct detect_slot *ring;
@@ -175,8 +175,9 @@ struct detect {
 	bool overflow;                     /* an entry was dropped: read the table */
 	bool accepting;                    /* the subscriber takes entries */
 	bool stop;
-	int64_t pos;                       /* processed up to this seq */
+	int64_t published_pos;             /* pos whose writes are submitted (settle) */
 	int inflight;                      /* submitted writes not yet done */
+	int64_t pos;                       /* processed up to this seq (detector thread) */
 
 	/* detector thread only */
 	int64_t last_save_mono;

@@ -276,10 +276,7 @@ process(struct detect *d, const struct store_audit_row *row)
 	} else {
 		log_warn("detect: audit entry %lld cannot be read; skipped", (long long)row->seq);
 	}
-	pthread_mutex_lock(&d->mu);
 	d->pos = row->seq;
-	pthread_cond_broadcast(&d->settled);
-	pthread_mutex_unlock(&d->mu);
 	d->state_dirty = true;
 }
 
@@ -490,8 +487,22 @@ dirty_cb(void *arg, const char *user_id, const struct detect_baseline *b)
 		j->nomem = true;
 }
 
+static void flush_writes(struct detect *d, bool final);
+
+/* Submit what the entries up to pos produced, then tell detect_settle
+ * that pos is done (its writes are in flight, counted in inflight). */
 static void
 flush(struct detect *d, bool final)
+{
+	flush_writes(d, final);
+	pthread_mutex_lock(&d->mu);
+	d->published_pos = d->pos;
+	pthread_cond_broadcast(&d->settled);
+	pthread_mutex_unlock(&d->mu);
+}
+
+static void
+flush_writes(struct detect *d, bool final)
 {
 	struct state_job *j;
 	struct commit_tx tx;
@@ -697,6 +708,7 @@ detect_start(struct store *st, struct audit *a, const struct pv_config *cfg, str
 		return d->ring == NULL ? PV_E_NOMEM : rc;
 	if ((rc = load_position(d)) != PV_OK)
 		return rc;
+	d->published_pos = d->pos;
 	if ((rc = store_alert_list(st, &f, load_open_cb, d)) != PV_OK)
 		return rc;
 	d->last_save_mono = util_mono_ms();
@@ -734,7 +746,7 @@ detect_settle(struct detect *d, int timeout_ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&d->mu);
-	while ((d->pos < head || d->inflight > 0) && !d->stop)
+	while ((d->published_pos < head || d->inflight > 0) && !d->stop)
 		if (pthread_cond_timedwait(&d->settled, &d->mu, &ts) == ETIMEDOUT)
 			break;
 	pthread_mutex_unlock(&d->mu);
