@@ -212,6 +212,103 @@ count_entries(struct h_server *s, const char *action)
 	return n;
 }
 
+/* TOTP of secret for time step `step` (oathtool, independent of the server). */
+static void
+totp(const char *secret, long long step, char out[16])
+{
+	char cmd[256], *o = NULL;
+
+	snprintf(cmd, sizeof(cmd), "oathtool --totp -b %s -N @%lld", secret, step * 30);
+	CHECK(h_run(cmd, &o) == 0);
+	CHECK(strlen(o) >= 6);
+	memcpy(out, o, 6);
+	out[6] = '\0';
+	free(o);
+}
+
+/* The server's current TOTP step, early in it (the clock is moved past the
+ * next step's start if it is late), so steps -1 .. +1 hold for a while. */
+static long long
+totp_step(struct h_server *s)
+{
+	long long now = h_clock_advance(s, 0), into = now % 30000;
+
+	if (into > 12000)
+		now = h_clock_advance(s, 30000 - into + 500);
+	return now / 30000;
+}
+
+/* Log in with a password to an MFA challenge; the mfa_token. */
+static void
+mfa_login(struct h_server *s, const char *user, char *mtok, size_t len)
+{
+	char body[256];
+	struct h_resp r;
+
+	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, PW_USER);
+	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_is_true(json_object_get(r.json, "mfa_required")));
+	snprintf(mtok, len, "%s", jstr(r.json, "mfa_token"));
+	h_resp_free(&r);
+}
+
+static long
+mfa_code(struct h_server *s, const char *mtok, const char *code)
+{
+	char body[256];
+	struct h_resp r;
+	long st;
+
+	snprintf(body, sizeof(body), "{\"mfa_token\":\"%s\",\"code\":\"%s\"}", mtok, code);
+	h_req(s, "POST", "/v1/auth/mfa", NULL, body, NULL, &r);
+	st = r.status;
+	h_resp_free(&r);
+	return st;
+}
+
+/* MFA failures after a correct password: one wrong code then the right one
+ * is quiet; three more wrong codes within the window fire mfa_failures. */
+static void
+test_mfa(struct h_server *s, const char *admin, const char *auditor)
+{
+	char id[64], tok[128], secret[64], body[128], code[16], wrong[16], mtok[128];
+	struct h_resp r;
+	long long step;
+	json_t *all, *a = NULL;
+
+	add_user_full(s, admin, "mira", "clinician", id, tok, sizeof(tok));
+	h_req(s, "POST", "/v1/auth/mfa/enroll", tok, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	snprintf(secret, sizeof(secret), "%s", jstr(r.json, "secret"));
+	h_resp_free(&r);
+	step = totp_step(s);
+	totp(secret, step - 1, code);
+	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
+	h_req(s, "POST", "/v1/auth/mfa/confirm", tok, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	h_resp_free(&r);
+	totp(secret, step + 5, wrong);   /* outside the accepted steps -1 .. +1 */
+	totp(secret, step, code);
+	CHECK(strcmp(wrong, code) != 0);
+	mfa_login(s, "mira", mtok, sizeof(mtok));
+	CHECK(mfa_code(s, mtok, wrong) == 401);
+	CHECK(mfa_code(s, mtok, code) == 200);
+	all = alerts(s, auditor, "?rule=mfa_failures");
+	CHECK(json_array_size(all) == 0);
+	json_decref(all);
+	mfa_login(s, "mira", mtok, sizeof(mtok));
+	for (int i = 0; i < 3; i++)
+		CHECK(mfa_code(s, mtok, wrong) == 401);
+	all = alerts(s, auditor, "?rule=mfa_failures");
+	CHECK(count_rule(all, "mfa_failures", id, &a) == 1);
+	CHECK(json_array_size(all) == 1);
+	/* raised at the 3rd failure in the window (the quiet one counted), +1 */
+	CHECK(json_integer_value(json_object_get(a, "count")) == 4);
+	CHECK(strcmp(jstr(a, "severity"), "high") == 0);
+	json_decref(all);
+}
+
 struct people {
 	char admin[128], aud[128], clara[128], carl[128], nina[128], dora[128];
 	char clara_id[64], carl_id[64], nina_id[64], dora_id[64], aud_id[64];
@@ -464,6 +561,8 @@ test_detect(void)
 	snprintf(cmd, sizeof(cmd), "%s alert ack 2>/dev/null", h_bin());
 	CHECK(h_run(cmd, &out) == 2);
 	free(out);
+
+	test_mfa(&s, p.admin, p.aud);
 
 	/* ---- nothing of PHI, nothing a user typed ---- */
 	all = alerts(&s, p.aud, "");
