@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "commit/commit.h"
 #include "detect/detect_int.h"
 
 #define SAVE_EVERY_MS 1000
