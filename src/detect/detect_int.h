@@ -134,6 +134,9 @@ void detect_rules_each_dirty(struct detect_rules *r,
 #include <pthread.h>
 
 #define DETECT_QUEUE_MAX 1024          /* committed entries waiting for the detector */
+/* The ring's size for detectors started from now on (DETECT_QUEUE_MAX; unit
+ * tests make it tiny to force the queue-full path). */
+extern size_t detect_queue_cap;
 #define DETECT_SLOT_BYTES 2048         /* an entry's text; larger ones are read back */
 #define DETECT_OPEN_BUCKETS 256
 
@@ -171,7 +174,8 @@ struct detect {
 	pthread_cond_t cv;                 /* work for the detector */
 	pthread_cond_t settled;            /* pos or inflight moved */
 	struct detect_slot *ring;
-	size_t rhead, rn;
+	size_t rcap, rhead, rn;
+	uint64_t dropped;                  /* entries the subscriber could not queue */
 	bool overflow;                     /* an entry was dropped: read the table */
 	bool accepting;                    /* the subscriber takes entries */
 	bool stop;

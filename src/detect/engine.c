@@ -31,6 +31,8 @@
 #define CATCHUP_CHUNK 512
 #define STATE_POSITION "position"
 
+size_t detect_queue_cap = DETECT_QUEUE_MAX;
+
 struct detect_alert_new {
 	struct store_alert a;
 };
@@ -182,13 +184,15 @@ on_commit(const struct store_audit_row *const *rows, size_t n, void *arg)
 		for (size_t i = 0; i < n; i++) {
 			struct detect_slot *s;
 
-			if (d->rn == DETECT_QUEUE_MAX) {
+			if (d->rn == d->rcap) {
 				d->overflow = true;
+				d->dropped++;
 				continue;
 			}
-			s = &d->ring[(d->rhead + d->rn) % DETECT_QUEUE_MAX];
+			s = &d->ring[(d->rhead + d->rn) % d->rcap];
 			if (!slot_pack(s, rows[i])) {
 				d->overflow = true;
+				d->dropped++;
 				continue;
 			}
 			d->rn++;
@@ -607,7 +611,7 @@ run(void *arg)
 		}
 		while (d->rn > 0 && n < BATCH) {
 			batch[n++] = d->ring[d->rhead];
-			d->rhead = (d->rhead + 1) % DETECT_QUEUE_MAX;
+			d->rhead = (d->rhead + 1) % d->rcap;
 			d->rn--;
 		}
 		overflow = d->overflow;
@@ -704,7 +708,8 @@ detect_start(struct store *st, struct audit *a, const struct pv_config *cfg, str
 	io.baseline_load = io_baseline_load;
 	io.user_by_name = io_user_by_name;
 	io.arg = d;
-	if ((d->ring = calloc(DETECT_QUEUE_MAX, sizeof(*d->ring))) == NULL ||
+	d->rcap = detect_queue_cap > 0 ? detect_queue_cap : 1;
+	if ((d->ring = calloc(d->rcap, sizeof(*d->ring))) == NULL ||
 	    (rc = detect_rules_new(&d->t, &io, &d->rules)) != PV_OK)
 		return d->ring == NULL ? PV_E_NOMEM : rc;
 	if ((rc = load_position(d)) != PV_OK)

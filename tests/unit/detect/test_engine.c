@@ -157,6 +157,92 @@ test_dropped_entries_are_read_back(void **state)
 	assert_int_equal(raised_entries(f), 1);
 }
 
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static bool gate_open, gate_entered;
+static int done_n, done_bad;
+
+static void
+async_done(enum pv_rc rc, void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&gate_mu);
+	done_n++;
+	if (rc != PV_OK)
+		done_bad++;
+	pthread_cond_broadcast(&gate_cv);
+	pthread_mutex_unlock(&gate_mu);
+}
+
+/* Holds the committer inside its group until released. */
+static enum pv_rc
+gate_fn(struct store *st, void *arg)
+{
+	(void)st;
+	(void)arg;
+	pthread_mutex_lock(&gate_mu);
+	gate_entered = true;
+	pthread_cond_broadcast(&gate_cv);
+	while (!gate_open)
+		pthread_cond_wait(&gate_cv, &gate_mu);
+	pthread_mutex_unlock(&gate_mu);
+	return PV_OK;
+}
+
+/* A full queue: the detector reads what the subscriber dropped. */
+static void
+test_queue_full(void **state)
+{
+	struct fx *f = *state;
+	struct audit_config ac = { .checkpoint_every = 1000, .checkpoint_interval_s = 60 };
+	struct audit_event ev = {
+		.actor = { .user_id = "usr_target", .source = "10.9.9.9" },
+		.action = "auth.login",
+		.resource = "users/usr_target",
+		.outcome = AUDIT_DENIED,
+		.reason = "bad_password",
+	};
+	struct alerts x;
+	uint64_t dropped;
+
+	/* a detector whose queue holds one entry */
+	detect_stop(f->d);
+	audit_stop(f->audit);
+	detect_free(f->d);
+	detect_queue_cap = 1;
+	assert_int_equal(audit_start(f->st, f->keys, &ac, &f->audit), PV_OK);
+	assert_int_equal(detect_start(f->st, f->audit, &f->cfg, &f->d), PV_OK);
+	detect_queue_cap = DETECT_QUEUE_MAX;
+	/* the committer held by a gate while 50 failures queue: they commit as
+	 * one group, and the subscriber can keep only one of them */
+	gate_open = gate_entered = false;
+	done_n = done_bad = 0;
+	assert_int_equal(audit_submit(f->audit, NULL, gate_fn, NULL, COMMIT_REQUEST, async_done,
+	    NULL), PV_OK);
+	pthread_mutex_lock(&gate_mu);
+	while (!gate_entered)
+		pthread_cond_wait(&gate_cv, &gate_mu);
+	pthread_mutex_unlock(&gate_mu);
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(audit_submit(f->audit, &ev, NULL, NULL, COMMIT_REQUEST, async_done,
+		    NULL), PV_OK);
+	pthread_mutex_lock(&gate_mu);
+	gate_open = true;
+	pthread_cond_broadcast(&gate_cv);
+	while (done_n < 51)   /* durable: detect_settle covers what is committed */
+		pthread_cond_wait(&gate_cv, &gate_mu);
+	pthread_mutex_unlock(&gate_mu);
+	assert_int_equal(done_bad, 0);
+	x = list(f);
+	pthread_mutex_lock(&f->d->mu);
+	dropped = f->d->dropped;
+	pthread_mutex_unlock(&f->d->mu);
+	assert_true(dropped > 0);
+	assert_int_equal(x.n, 1);
+	assert_int_equal(x.last.count, 50);   /* 10 at the first hit, then one per failure */
+	assert_int_equal(raised_entries(f), 1);
+}
+
 static void
 test_restart_resumes(void **state)
 {
@@ -225,6 +311,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_dropped_entries_are_read_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_then_new_alert, setup, teardown),
 	};
