@@ -573,6 +573,7 @@ test_detect(void)
 	snprintf(cmd, sizeof(cmd), "%s audit verify --data %s >/dev/null", h_bin(), s.dir);
 	CHECK(h_run(cmd, &out) == 0);
 	free(out);
+	json_decref(s.init);
 }
 
 int
