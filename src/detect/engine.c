@@ -353,6 +353,18 @@ new_fn(struct store *st, void *arg)
 	return store_alert_put(st, &j->a);
 }
 
+/* A raise that did not commit: forget the alert, so the next hit raises it
+ * again instead of bumping a row that does not exist. */
+static void
+new_done(enum pv_rc rc, void *arg)
+{
+	struct new_job *j = arg;
+
+	if (rc != PV_OK)
+		detect_open_forget(j->d, j->a.id);
+	write_done(rc, arg);
+}
+
 static void
 submit_new(struct detect *d, const struct store_alert *a)
 {
@@ -389,10 +401,11 @@ submit_new(struct detect *d, const struct store_alert *a)
 	pthread_mutex_lock(&d->mu);
 	d->inflight++;
 	pthread_mutex_unlock(&d->mu);
-	rc = audit_submit(d->audit, &ev, new_fn, j, COMMIT_BACKGROUND, write_done, j);
+	rc = audit_submit(d->audit, &ev, new_fn, j, COMMIT_BACKGROUND, new_done, j);
 	if (rc != PV_OK) {
 		log_error("detect: alert %s (%s) could not be submitted: %s", a->id, a->rule,
 		    pv_rc_name(rc));
+		detect_open_forget(d, a->id);
 		pthread_mutex_lock(&d->mu);
 		d->inflight--;
 		pthread_mutex_unlock(&d->mu);
