@@ -306,8 +306,9 @@ catchup_cb(const struct store_audit_row *row, void *arg)
 }
 
 /* Read entries pos+1 .. upto from the audit table (in chunks, so no read
- * transaction stays open long). */
-static void
+ * transaction stays open long). false if a read failed: pos stays at the
+ * last entry processed, and the caller must not go past it. */
+static bool
 catch_up(struct detect *d, int64_t upto)
 {
 	for (;;) {
@@ -318,10 +319,10 @@ catch_up(struct detect *d, int64_t upto)
 		if (rc != PV_OK) {
 			log_error("detect: reading the audit trail after seq %lld failed: %s",
 			    (long long)d->pos, pv_rc_name(rc));
-			return;
+			return false;
 		}
 		if (c.n < CATCHUP_CHUNK || c.last >= upto)
-			return;
+			return true;
 	}
 }
 
@@ -607,12 +608,17 @@ run(void *arg)
 		log_error("detect: out of memory; the detector is not running");
 		return NULL;
 	}
-	/* what was committed while the detector was not running */
-	catch_up(d, INT64_MAX);
+	/* what was committed while the detector was not running (a failure is
+	 * retried as an overflow) */
+	if (!catch_up(d, INT64_MAX)) {
+		pthread_mutex_lock(&d->mu);
+		d->overflow = true;
+		pthread_mutex_unlock(&d->mu);
+	}
 	flush(d, false);
 	for (;;) {
 		size_t n = 0;
-		bool overflow, stop;
+		bool overflow, stop, failed;
 
 		pthread_mutex_lock(&d->mu);
 		if (d->rn == 0 && !d->overflow && !d->stop) {
@@ -632,14 +638,35 @@ run(void *arg)
 		stop = d->stop && d->rn == 0;
 		pthread_mutex_unlock(&d->mu);
 
-		for (size_t i = 0; i < n; i++) {
-			if (batch[i].seq > d->pos + 1)
-				catch_up(d, batch[i].seq - 1);
+		failed = false;
+		for (size_t i = 0; i < n && !failed; i++) {
+			/* a gap that cannot be read now: stop here; what is left of the
+			 * batch is in the table and is read with it later */
+			if (batch[i].seq > d->pos + 1 && !catch_up(d, batch[i].seq - 1)) {
+				failed = true;
+				break;
+			}
 			slot_row(&batch[i], &row);
 			process(d, &row);
 		}
-		if (overflow)
-			catch_up(d, INT64_MAX);
+		if (!failed && overflow && !catch_up(d, INT64_MAX))
+			failed = true;
+		if (failed && !stop) {
+			/* read the table again in a moment (woken early by a commit) */
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += 200 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_mutex_lock(&d->mu);
+			d->overflow = true;
+			if (!d->stop)
+				pthread_cond_timedwait(&d->cv, &d->mu, &ts);
+			pthread_mutex_unlock(&d->mu);
+		}
 		if (stop) {
 			flush(d, true);
 			break;
