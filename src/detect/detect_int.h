@@ -140,9 +140,13 @@ extern size_t detect_queue_cap;
 #define DETECT_SLOT_BYTES 2048         /* an entry's text; larger ones are read back */
 #define DETECT_OPEN_BUCKETS 256
 
+#define DETECT_BATCH 64                /* entries the detector takes at once */
+#define DETECT_COALESCE_MS 10          /* waits this long for a batch to fill */
+
 struct detect_slot {
 	int64_t seq;
 	uint16_t off[7];                   /* time, actor, action, resource, outcome, reason, detail */
+	uint16_t used;                     /* bytes of buf in use */
 	char buf[DETECT_SLOT_BYTES];
 };
 
@@ -181,6 +185,7 @@ struct detect {
 	bool stop;
 	int64_t published_pos;             /* pos whose writes are submitted (settle) */
 	int inflight;                      /* submitted writes not yet done */
+	uint64_t flush_req, flush_done;    /* settle asks for the writes at once */
 	int64_t pos;                       /* processed up to this seq (detector thread) */
 
 	/* detector thread only */

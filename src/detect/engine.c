@@ -19,6 +19,7 @@
  * re-read hit bumps rather than raising twice).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,7 @@ slot_pack(struct detect_slot *s, const struct store_audit_row *r)
 		at += n + 1;
 	}
 	s->seq = r->seq;
+	s->used = (uint16_t)at;
 	return true;
 }
 
@@ -181,23 +183,28 @@ on_commit(const struct store_audit_row *const *rows, size_t n, void *arg)
 
 	pthread_mutex_lock(&d->mu);
 	if (d->accepting) {
+		bool was_empty = d->rn == 0, dropped = false;
+
 		for (size_t i = 0; i < n; i++) {
 			struct detect_slot *s;
 
 			if (d->rn == d->rcap) {
-				d->overflow = true;
+				d->overflow = dropped = true;
 				d->dropped++;
 				continue;
 			}
 			s = &d->ring[(d->rhead + d->rn) % d->rcap];
 			if (!slot_pack(s, rows[i])) {
-				d->overflow = true;
+				d->overflow = dropped = true;
 				d->dropped++;
 				continue;
 			}
 			d->rn++;
 		}
-		pthread_cond_signal(&d->cv);
+		/* wake the detector for the first entry, a full batch or a drop;
+		 * in between it is gathering a batch (DETECT_COALESCE_MS) */
+		if (was_empty || dropped || d->rn >= DETECT_BATCH)
+			pthread_cond_signal(&d->cv);
 	}
 	pthread_mutex_unlock(&d->mu);
 }
@@ -509,13 +516,22 @@ dirty_cb(void *arg, const char *user_id, const struct detect_baseline *b)
 static void flush_writes(struct detect *d, bool final);
 
 /* Submit what the entries up to pos produced, then tell detect_settle
- * that pos is done (its writes are in flight, counted in inflight). */
+ * that pos is done (its writes are in flight, counted in inflight). Bumps
+ * and state wait for the next second unless final or a settle asked
+ * (flush_req): under attack every read is a hit, and a commit per batch
+ * would compete with the requests' own. */
 static void
 flush(struct detect *d, bool final)
 {
-	flush_writes(d, final);
+	uint64_t req;
+
+	pthread_mutex_lock(&d->mu);
+	req = d->flush_req;
+	pthread_mutex_unlock(&d->mu);
+	flush_writes(d, final || req != d->flush_done);
 	pthread_mutex_lock(&d->mu);
 	d->published_pos = d->pos;
+	d->flush_done = req;
 	pthread_cond_broadcast(&d->settled);
 	pthread_mutex_unlock(&d->mu);
 }
@@ -533,8 +549,8 @@ flush_writes(struct detect *d, bool final)
 	for (i = 0; i < d->nnews; i++)
 		submit_new(d, &d->news[i].a);
 	d->nnews = 0;
-	if (d->nbumps == 0 && !(d->state_dirty && (final || now - d->last_save_mono >=
-	    SAVE_EVERY_MS)))
+	if ((d->nbumps == 0 && !d->state_dirty) ||
+	    (!final && now - d->last_save_mono < SAVE_EVERY_MS))
 		return;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return;
@@ -595,15 +611,15 @@ slot_row(const struct detect_slot *s, struct store_audit_row *r)
 	r->hash = "";
 }
 
-#define BATCH 64
-
 static void *
 run(void *arg)
 {
 	struct detect *d = arg;
-	struct detect_slot *batch = malloc(BATCH * sizeof(*batch));
+	struct detect_slot *batch = malloc(DETECT_BATCH * sizeof(*batch));
 	struct store_audit_row row;
 
+	/* visible in top -H and /proc (prctl PR_SET_NAME: allowed by seccomp) */
+	(void)pthread_setname_np(pthread_self(), "pv-detect");
 	if (batch == NULL) {
 		log_error("detect: out of memory; the detector is not running");
 		return NULL;
@@ -621,15 +637,30 @@ run(void *arg)
 		bool overflow, stop, failed;
 
 		pthread_mutex_lock(&d->mu);
-		if (d->rn == 0 && !d->overflow && !d->stop) {
+		if (d->rn == 0 && !d->overflow && !d->stop && d->flush_req == d->flush_done) {
 			struct timespec ts;
 
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			ts.tv_sec += 1;
 			pthread_cond_timedwait(&d->cv, &d->mu, &ts);
 		}
-		while (d->rn > 0 && n < BATCH) {
-			batch[n++] = d->ring[d->rhead];
+		/* one wake-up a batch, not one a commit group */
+		if (d->rn > 0 && d->rn < DETECT_BATCH && !d->overflow && !d->stop &&
+		    d->flush_req == d->flush_done) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += DETECT_COALESCE_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&d->cv, &d->mu, &ts);
+		}
+		while (d->rn > 0 && n < DETECT_BATCH) {
+			const struct detect_slot *sl = &d->ring[d->rhead];
+
+			memcpy(&batch[n++], sl, offsetof(struct detect_slot, buf) + sl->used);
 			d->rhead = (d->rhead + 1) % d->rcap;
 			d->rn--;
 		}
@@ -779,11 +810,16 @@ detect_settle(struct detect *d, int timeout_ms)
 {
 	struct timespec ts;
 	int64_t head;
+	uint64_t gen;
 	char hash[65];
 
 	if (d == NULL || !d->thread_started)
 		return;
 	audit_head(d->audit, &head, hash);
+	pthread_mutex_lock(&d->mu);
+	gen = ++d->flush_req;         /* the detector writes what it holds at once */
+	pthread_cond_signal(&d->cv);
+	pthread_mutex_unlock(&d->mu);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += timeout_ms / 1000;
 	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
@@ -792,7 +828,7 @@ detect_settle(struct detect *d, int timeout_ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&d->mu);
-	while ((d->published_pos < head || d->inflight > 0) && !d->stop)
+	while ((d->published_pos < head || d->flush_done < gen || d->inflight > 0) && !d->stop)
 		if (pthread_cond_timedwait(&d->settled, &d->mu, &ts) == ETIMEDOUT)
 			break;
 	pthread_mutex_unlock(&d->mu);

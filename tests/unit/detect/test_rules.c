@@ -315,6 +315,49 @@ test_change_then_read(void **state)
 	assert_int_equal(read_rec(f, "usr_c"), 0);
 }
 
+/* The actor column: the writer's compact form (fast path), anything else
+ * through jansson; the same answer either way. */
+static void
+test_event_from_row(void **state)
+{
+	static const struct { const char *actor; int rc; const char *user, *source; } v[] = {
+		{ "{\"session_id\":\"ses_1\",\"source\":\"10.0.0.1\",\"user_id\":\"usr_a\"}",
+		    PV_OK, "usr_a", "10.0.0.1" },
+		{ "{\"auth\":\"password+mfa\",\"auth_time\":\"2026-01-01T00:00:00.000Z\","
+		    "\"elevations\":[\"key_admin\",\"x\"],\"session_id\":null,"
+		    "\"source\":\"::1\",\"user_id\":\"usr_b\"}", PV_OK, "usr_b", "::1" },
+		{ "{\"source\":null,\"user_id\":\"system\"}", PV_OK, "system", "" },
+		{ "{\"user_id\":\"usr_\\u0063\"}", PV_OK, "usr_c", "" },      /* escape: jansson */
+		{ "{\"break_glass\":{\"id\":\"bg\"},\"user_id\":\"usr_d\"}", PV_OK, "usr_d", "" },
+		{ "{}", PV_OK, "anonymous", "" },
+		{ "null", PV_E_INVALID, "anonymous", "" },
+		{ "{\"user_id\":\"usr_e\"", PV_E_INVALID, "anonymous", "" },
+		{ "{\"user_id\":\"usr_f\"}trailing", PV_E_INVALID, "anonymous", "" },
+	};
+	struct store_audit_row row;
+	struct detect_event ev;
+	char t[32];
+
+	(void)state;
+	util_time_fmt(T0, t, sizeof(t));
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		memset(&row, 0, sizeof(row));
+		row.seq = 7;
+		row.time = t;
+		row.actor = v[i].actor;
+		row.action = "record.read";
+		assert_int_equal(detect_event_from_row(&row, &ev), v[i].rc);
+		if (v[i].rc != PV_OK)
+			continue;
+		assert_string_equal(ev.user_id, v[i].user);
+		assert_string_equal(ev.source, v[i].source);
+		assert_int_equal(ev.t_ms, T0);
+		assert_int_equal(ev.seq, 7);
+	}
+	row.time = "yesterday";
+	assert_int_equal(detect_event_from_row(&row, &ev), PV_E_INVALID);
+}
+
 static void
 test_own_entries_ignored(void **state)
 {
@@ -362,6 +405,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enumeration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_change_then_read, setup, teardown),
+		cmocka_unit_test(test_event_from_row),
 		cmocka_unit_test_setup_teardown(test_own_entries_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dirty_baselines, setup, teardown),
 	};
