@@ -309,6 +309,35 @@ test_mfa(struct h_server *s, const char *admin, const char *auditor)
 	json_decref(all);
 }
 
+/* A sign-in far outside the hours of a user's history (baseline of 20). */
+static void
+test_unusual_hour(struct h_server *s, const char *admin, char *auditor, size_t alen)
+{
+	char id[64], tok[128];
+	json_t *all, *a = NULL;
+
+	add_user_full(s, admin, "hana", "clinician", id, tok, sizeof(tok));
+	for (int i = 0; i < 20; i++)
+		CHECK(login(s, "hana", PW_USER, NULL, 0) == 200);
+	/* an hour later: within unusual_hour_margin_h (3) of her hours */
+	h_clock_advance(s, 3600000);
+	CHECK(login(s, "hana", PW_USER, NULL, 0) == 200);
+	CHECK(login(s, "audrey", PW_USER, auditor, alen) == 200);
+	all = alerts(s, auditor, "?rule=unusual_hour");
+	CHECK(json_array_size(all) == 0);
+	json_decref(all);
+	/* twelve hours on: far from every hour she signed in at */
+	h_clock_advance(s, 12 * 3600000LL);
+	CHECK(login(s, "hana", PW_USER, NULL, 0) == 200);
+	CHECK(login(s, "audrey", PW_USER, auditor, alen) == 200);   /* the old session ended */
+	all = alerts(s, auditor, "?rule=unusual_hour");
+	CHECK(count_rule(all, "unusual_hour", id, &a) == 1);
+	CHECK(json_array_size(all) == 1);
+	CHECK(strcmp(jstr(a, "severity"), "low") == 0);
+	CHECK(strcmp(jstr(a, "source"), "127.0.0.1") == 0);
+	json_decref(all);
+}
+
 struct people {
 	char admin[128], aud[128], clara[128], carl[128], nina[128], dora[128];
 	char clara_id[64], carl_id[64], nina_id[64], dora_id[64], aud_id[64];
@@ -563,6 +592,7 @@ test_detect(void)
 	free(out);
 
 	test_mfa(&s, p.admin, p.aud);
+	test_unusual_hour(&s, p.admin, p.aud, sizeof(p.aud));
 
 	/* ---- nothing of PHI, nothing a user typed ---- */
 	all = alerts(&s, p.aud, "");
