@@ -229,6 +229,22 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_SINK_CURSOR_PUT] = "INSERT OR REPLACE INTO sink_cursors(name, seq, delivered, "
 	    "last_error, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
 	/* sinks:end */
+	/* detect:begin (added by the detection work) */
+#define ALERT_COLS "SELECT id, rule, severity, actor, source, first_seen_ms, last_seen_ms, " \
+	"count, status, ack_note, ack_by, ack_ms FROM alerts"
+	[SQ_ALERT_PUT] = "INSERT INTO alerts(id, rule, severity, actor, source, first_seen_ms, "
+	    "last_seen_ms, count, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open')",
+	[SQ_ALERT_GET] = ALERT_COLS " WHERE id = ?1",
+	[SQ_ALERT_BUMP] = "UPDATE alerts SET count = count + ?2, "
+	    "last_seen_ms = MAX(last_seen_ms, ?3) WHERE id = ?1 AND status = 'open'",
+	[SQ_ALERT_ACK] = "UPDATE alerts SET status = 'acknowledged', ack_note = ?2, ack_by = ?3, "
+	    "ack_ms = ?4 WHERE id = ?1 AND status = 'open'",
+	[SQ_ALERT_LIST] = ALERT_COLS " WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR rule = ?2) "
+	    "ORDER BY last_seen_ms DESC, id DESC LIMIT ?3",
+	[SQ_DETECT_STATE_GET] = "SELECT value FROM detect_state WHERE key = ?1",
+	[SQ_DETECT_STATE_PUT] = "INSERT INTO detect_state(key, value, updated_ms) VALUES (?1, ?2, ?3) "
+	    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms",
+	/* detect:end */
 };
 
 /* Applied to every new connection. */
@@ -1377,6 +1393,7 @@ static const struct store_ops sq_ops = {
 	.audit = &sq_audit_ops,
 	.jobs = &store_sqlite_jobs_ops,
 	.sinks = &store_sqlite_sinks_ops,
+	.detect = &store_sqlite_detect_ops,
 };
 
 /* The pool's condition variable waits on CLOCK_MONOTONIC (a wall-clock step

@@ -114,6 +114,15 @@ enum store_sqlite_stmt {
 	SQ_SINK_CURSOR_GET,
 	SQ_SINK_CURSOR_PUT,
 	/* sinks:end */
+	/* detect:begin (added by the detection work) */
+	SQ_ALERT_PUT,
+	SQ_ALERT_GET,
+	SQ_ALERT_BUMP,
+	SQ_ALERT_ACK,
+	SQ_ALERT_LIST,
+	SQ_DETECT_STATE_GET,
+	SQ_DETECT_STATE_PUT,
+	/* detect:end */
 	SQ_STMT__COUNT
 };
 
@@ -295,6 +304,7 @@ int store_sqlite_schema_latest(void);
 extern const struct store_identity_ops store_sqlite_identity_ops;
 extern const struct store_jobs_ops store_sqlite_jobs_ops;
 extern const struct store_sinks_ops store_sqlite_sinks_ops;   /* sqlite_sinks.c */
+extern const struct store_detect_ops store_sqlite_detect_ops;   /* sqlite_detect.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */
