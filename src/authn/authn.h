@@ -85,6 +85,7 @@
 
 struct authz_permset;                /* authz/authz.h */
 struct authz_policy;                 /* authz/authz.h */
+struct authz_attrs;                  /* authz/authz.h */
 
 struct authn_principal {
 	char user_id[UTIL_ID_MAX];
@@ -108,6 +109,9 @@ struct authn_principal {
 	/* The compiled policy of those roles (authz_policy_get, request arena):
 	 * what authz_decide reads. NULL = no grant at all. */
 	const struct authz_policy *policy;
+	/* The user's attributes (authz_attrs_parse, request arena), loaded by
+	 * authz only when its policies test them; NULL = none known. */
+	const struct authz_attrs *attrs;
 };
 
 /*

@@ -49,6 +49,12 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	[PV_PENDING] = { "internal", 500, "Internal error" },
 	[PV_E_JOB_CONFLICT] = { "job_conflict", 409,
 	    "The job's state does not allow this change" },
+	[PV_E_NETWORK] = { "network_not_allowed", 403,
+	    "Access from this network is not allowed by policy" },
+	[PV_E_HOURS] = { "outside_hours", 403, "Access is not allowed at this time by policy" },
+	[PV_E_STEP_UP] = { "step_up_required", 401,
+	    "A more recent multi-factor authentication is required" },
+	[PV_E_POLICY] = { "policy_denied", 403, "Denied by an access policy" },
 };
 
 static const struct rc_map *

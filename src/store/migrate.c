@@ -239,6 +239,29 @@ static const struct migration migrations[] = {
 	  " lease_expires_ms INTEGER NOT NULL DEFAULT 0,"
 	  " created_by TEXT NOT NULL);"
 	  "CREATE INDEX jobs_runnable ON jobs(state, created_ms);" },
+	/* 8, 9: reserved for the SIEM sinks and detection branches (issue 13);
+	 * no-ops here so the numbering stays contiguous; each is replaced by
+	 * its branch's migration when the branches merge. */
+	{ 8, "SELECT 1;" },
+	{ 9, "SELECT 1;" },
+	/* policies:begin: 10: access policies (ABAC, conditional access; authz
+	 * cond.c and docs/access-control.md). actions, resources and condition
+	 * are JSON texts checked by authz_policy_check before they are stored;
+	 * version counts changes (PUT), created_* and updated_* say who and
+	 * when. A policy may be deleted: the audit trail keeps its history. */
+	{ 10,
+	  "CREATE TABLE policies("
+	  " name TEXT PRIMARY KEY NOT NULL,"
+	  " effect TEXT NOT NULL CHECK (effect IN ('allow', 'deny')),"
+	  " actions TEXT NOT NULL,"
+	  " resources TEXT NOT NULL,"
+	  " condition TEXT NOT NULL,"
+	  " created_by TEXT NOT NULL,"
+	  " created_ms INTEGER NOT NULL,"
+	  " updated_by TEXT NOT NULL,"
+	  " updated_ms INTEGER NOT NULL,"
+	  " version INTEGER NOT NULL);" },
+	/* policies:end */
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -215,6 +215,19 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	    "AND (lease_owner = '' OR lease_owner = ?1 OR lease_expires_ms <= ?2) "
 	    "ORDER BY created_ms, id",
 	/* jobs:end */
+	/* policies:begin (added by the policies work) */
+#define POLICY_COLS "SELECT name, effect, actions, resources, condition, created_by, " \
+	"created_ms, updated_by, updated_ms, version FROM policies"
+	[SQ_POLICY_PUT] = "INSERT INTO policies(name, effect, actions, resources, condition, "
+	    "created_by, created_ms, updated_by, updated_ms, version) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[SQ_POLICY_GET] = POLICY_COLS " WHERE name = ?1",
+	[SQ_POLICY_UPDATE] = "UPDATE policies SET effect = ?2, actions = ?3, resources = ?4, "
+	    "condition = ?5, updated_by = ?6, updated_ms = ?7, version = ?8 "
+	    "WHERE name = ?1 AND version = ?8 - 1",
+	[SQ_POLICY_DELETE] = "DELETE FROM policies WHERE name = ?1",
+	[SQ_POLICY_LIST] = POLICY_COLS " ORDER BY name",
+	/* policies:end */
 };
 
 /* Applied to every new connection. */
@@ -1378,6 +1391,7 @@ static const struct store_ops sq_ops = {
 	.keys = &sq_keys_ops,
 	.audit = &sq_audit_ops,
 	.jobs = &store_sqlite_jobs_ops,
+	.policy = &store_sqlite_policy_ops,
 };
 
 /* The pool's condition variable waits on CLOCK_MONOTONIC (a wall-clock step

@@ -926,3 +926,56 @@ enum pv_rc store_job_runnable(struct store *st, const char *owner, int64_t now_m
 	return st->ops->jobs->job_runnable(st, owner, now_ms, cb, arg);
 }
 /* jobs:end */
+
+/* policies:begin (added by the policies work) */
+void store_policy_clear(struct store_policy *p)
+{
+	if (p == NULL)
+		return;
+	free(p->actions);
+	free(p->resources);
+	free(p->condition);
+	memset(p, 0, sizeof(*p));
+}
+
+static bool policy_row_ok(const struct store_policy *p)
+{
+	return p->name[0] != '\0' && p->actions != NULL && p->resources != NULL &&
+	    p->condition != NULL && p->version >= 1;
+}
+
+enum pv_rc store_policy_put(struct store *st, const struct store_policy *p)
+{
+	if (st == NULL || p == NULL || !policy_row_ok(p))
+		return PV_E_INVALID;
+	return st->ops->policy->policy_put(st, p);
+}
+
+enum pv_rc store_policy_get(struct store *st, const char *name, struct store_policy *out)
+{
+	if (st == NULL || name == NULL || out == NULL)
+		return PV_E_INVALID;
+	return st->ops->policy->policy_get(st, name, out);
+}
+
+enum pv_rc store_policy_update(struct store *st, const struct store_policy *p)
+{
+	if (st == NULL || p == NULL || !policy_row_ok(p) || p->version < 2)
+		return PV_E_INVALID;
+	return st->ops->policy->policy_update(st, p);
+}
+
+enum pv_rc store_policy_delete(struct store *st, const char *name)
+{
+	if (st == NULL || name == NULL)
+		return PV_E_INVALID;
+	return st->ops->policy->policy_delete(st, name);
+}
+
+enum pv_rc store_policy_list(struct store *st, store_policy_cb cb, void *arg)
+{
+	if (st == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return st->ops->policy->policy_list(st, cb, arg);
+}
+/* policies:end */

@@ -23,6 +23,7 @@
  *   store_keys.h      key-encryption keys
  *   store_audit.h     audit trail and checkpoints
  *   store_jobs.h      background jobs
+ *   store_policy.h    access policies
  * No header here names a backend type (the SQLite header is included only by
  * store_sqlite.h, which only src/store/ and tests/unit/store/ include).
  *
@@ -38,5 +39,6 @@
 #include "store/store_keys.h"
 #include "store/store_audit.h"
 #include "store/store_jobs.h"
+#include "store/store_policy.h"
 
 #endif /* PV_STORE_H */

@@ -156,6 +156,17 @@ struct store_jobs_ops {
 	/* jobs:end */
 };
 
+/* ---- policies (store_policy.h): access policies */
+struct store_policy_ops {
+	/* policies:begin */
+	enum pv_rc (*policy_put)(struct store *st, const struct store_policy *p);
+	enum pv_rc (*policy_get)(struct store *st, const char *name, struct store_policy *out);
+	enum pv_rc (*policy_update)(struct store *st, const struct store_policy *p);
+	enum pv_rc (*policy_delete)(struct store *st, const char *name);
+	enum pv_rc (*policy_list)(struct store *st, store_policy_cb cb, void *arg);
+	/* policies:end */
+};
+
 /* The backend's table: one sub-table per domain, so a backend implements
  * (and a conformance test covers) the store domain by domain. Every pointer
  * and every op in each sub-table is non-NULL. */
@@ -166,6 +177,7 @@ struct store_ops {
 	const struct store_keys_ops *keys;
 	const struct store_audit_ops *audit;
 	const struct store_jobs_ops *jobs;
+	const struct store_policy_ops *policy;
 };
 
 /* The handle every backend embeds as its first member. */

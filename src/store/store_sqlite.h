@@ -108,6 +108,13 @@ enum store_sqlite_stmt {
 	SQ_JOB_LIST,
 	SQ_JOB_RUNNABLE,
 	/* jobs:end */
+	/* policies:begin */
+	SQ_POLICY_PUT,
+	SQ_POLICY_GET,
+	SQ_POLICY_UPDATE,
+	SQ_POLICY_DELETE,
+	SQ_POLICY_LIST,
+	/* policies:end */
 	SQ_STMT__COUNT
 };
 
@@ -285,6 +292,7 @@ int store_sqlite_schema_latest(void);
  * points at them). */
 extern const struct store_identity_ops store_sqlite_identity_ops;
 extern const struct store_jobs_ops store_sqlite_jobs_ops;
+extern const struct store_policy_ops store_sqlite_policy_ops;   /* sqlite_policy.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */

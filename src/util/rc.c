@@ -32,6 +32,10 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_PRECONDITION] = "precondition_failed",
 	[PV_PENDING] = "pending",
 	[PV_E_JOB_CONFLICT] = "job_conflict",
+	[PV_E_NETWORK] = "network_not_allowed",
+	[PV_E_HOURS] = "outside_hours",
+	[PV_E_STEP_UP] = "step_up_required",
+	[PV_E_POLICY] = "policy_denied",
 };
 
 const char *

@@ -48,6 +48,10 @@ enum pv_rc {
 	PV_E_PRECONDITION = 27, /* 412 precondition_failed: If-Match does not match */
 	PV_PENDING = 28,      /* not an error: the handler completes later (http_resume) */
 	PV_E_JOB_CONFLICT = 29, /* 409 job_conflict: a job state change its state does not allow */
+	PV_E_NETWORK = 30,    /* 403 network_not_allowed: source address outside a policy's networks */
+	PV_E_HOURS = 31,      /* 403 outside_hours: outside a policy's time window */
+	PV_E_STEP_UP = 32,    /* 401 step_up_required: fresher MFA needed (RFC 9470) */
+	PV_E_POLICY = 33,     /* 403 policy_denied: an explicit deny policy applies */
 	PV_E__COUNT
 };
 

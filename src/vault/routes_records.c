@@ -73,7 +73,7 @@ static enum pv_rc rec_create(struct http_request *req)
 	struct vault_write_job *j = NULL;
 	struct audit_event ev;
 	char err[VAULT_ERR_MAX] = "", resource[VAULT_RESOURCE_MAX], id[UTIL_ID_MAX];
-	json_t *norm = NULL;
+	json_t *norm = NULL, *labels = NULL;
 	char *detail = NULL;
 	struct create_done *d = NULL;
 	enum pv_rc rc;
@@ -82,9 +82,15 @@ static enum pv_rc rec_create(struct http_request *req)
 	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK)
 		return vault_fail_audited(v, req, "record.create", resource, purpose, rc,
 		    rc == PV_E_NOTFOUND ? "no such collection" : NULL);
-	rc = vault_record_validate(c, req->body, false, &norm, err, sizeof(err));
-	if (rc != PV_OK)
+	if ((rc = vault_labels_take(c, req->body, &labels, err, sizeof(err))) == PV_OK)
+		rc = vault_record_validate(c, req->body, false, &norm, err, sizeof(err));
+	if (rc == PV_OK && json_is_array(labels))
+		rc = vault_labels_put(norm, labels);
+	json_decref(labels);
+	if (rc != PV_OK) {
+		json_decref(norm);
 		return vault_fail_audited(v, req, "record.create", resource, purpose, rc, err);
+	}
 	j = calloc(1, sizeof(*j));
 	if (j == NULL) {
 		rc = PV_E_NOMEM;
@@ -379,8 +385,8 @@ static enum pv_rc rec_list(struct http_request *req)
 		size_t k;
 
 		rc = vault_record_load_view(v, req, c, ids.ids[i], &view, &dtext);
-		if (rc == PV_E_NOTFOUND)
-			continue;   /* shredded between the scan and the load */
+		if (rc == PV_E_NOTFOUND || vault_rc_denied(rc))
+			continue;   /* shredded meanwhile, or refused by a record condition */
 		if (rc != PV_OK)
 			goto out;
 		d = json_loads(dtext, 0, NULL);
@@ -487,8 +493,8 @@ static enum pv_rc rec_search(struct http_request *req)
 		char *dtext = NULL;
 
 		rc = vault_record_load_view(v, req, c, ids.ids[i], &view, &dtext);
-		if (rc == PV_E_NOTFOUND)
-			continue;   /* shredded between the lookup and the load */
+		if (rc == PV_E_NOTFOUND || vault_rc_denied(rc))
+			continue;   /* shredded meanwhile, or refused by a record condition */
 		if (rc != PV_OK)
 			goto out;
 		/* union of the field names touched, for the one search entry */
@@ -575,7 +581,7 @@ static enum pv_rc rec_patch(struct http_request *req)
 	struct vault_write_job *j = NULL;
 	struct audit_event ev;
 	char err[VAULT_ERR_MAX] = "", resource[VAULT_RESOURCE_MAX];
-	json_t *patch = NULL, *old = NULL, *merged = NULL;
+	json_t *patch = NULL, *old = NULL, *merged = NULL, *labels = NULL;
 	char *detail = NULL;
 	uint32_t want = 0;
 	bool any = true;
@@ -592,7 +598,11 @@ static enum pv_rc rec_patch(struct http_request *req)
 		return vault_fail_audited(v, req, "record.update", resource, purpose, rc,
 		    rc == PV_E_INVALID ? "If-Match must be one version: 3, \"3\" or *"
 		    : "a weak entity tag never matches If-Match");
-	rc = vault_record_validate(c, req->body, true, &patch, err, sizeof(err));
+	if ((rc = vault_labels_take(c, req->body, &labels, err, sizeof(err))) == PV_OK)
+		rc = vault_record_validate(c, req->body, true, &patch, err, sizeof(err));
+	if (rc == PV_OK)
+		rc = vault_labels_put(patch, labels);
+	json_decref(labels);
 	if (rc == PV_OK && json_object_size(patch) == 0) {
 		rc = PV_E_INVALID;
 		util_strlcpy(err, "a PATCH must name at least one field", sizeof(err));

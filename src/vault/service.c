@@ -341,9 +341,7 @@ enum pv_rc vault_decide(struct vault_ctx *v, struct http_request *req,
 			*purpose = vault_purpose_optional(req);
 		return PV_OK;
 	}
-	if (d.audit_failed)
-		return http_fail(req, PV_E_AUDIT, NULL);
-	return http_fail(req, d.rc, d.message);
+	return authz_fail(req, &d);
 }
 
 /* ------------------------------------------------------------------ */
