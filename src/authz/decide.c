@@ -233,7 +233,7 @@ pattern_ok(const char *s)
 static bool
 resource_ok(const char *s)
 {
-	return s != NULL && authz_name_valid(s);
+	return s != NULL && (strcmp(s, "*") == 0 || authz_name_valid(s));
 }
 
 static enum pv_rc
@@ -370,6 +370,11 @@ on_policy(void *arg, const struct authz_policy_src *p)
 
 			always.condition = NULL;
 			rc = policy_compile(c, &always, NULL, 0);
+			if (rc == PV_E_INVALID) {
+				/* not even its actions parse: nothing to apply it to */
+				log_error("authz: a stored deny policy is unreadable; skipped");
+				rc = PV_OK;
+			}
 		} else {
 			rc = PV_OK;
 		}
