@@ -700,7 +700,7 @@ deny_kind(struct authz_decision *d, int kind, int64_t max_age)
 		return deny(d, PV_E_FORBIDDEN, "purpose_not_allowed",
 		    "your roles do not allow this purpose of use");
 	default:
-		return deny(d, PV_E_FORBIDDEN, "condition_not_met",
+		return deny(d, PV_E_CONDITION, "condition_not_met",
 		    "Permission denied: a condition of your access is not met");
 	}
 }

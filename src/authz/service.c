@@ -443,7 +443,7 @@ authz_authorize(struct authz_service *z, struct http_request *req, const char *p
 	if (d.rc == PV_E_FORBIDDEN)
 		return http_fail(req, PV_E_FORBIDDEN, d.message);
 	if (d.rc == PV_E_NETWORK || d.rc == PV_E_HOURS || d.rc == PV_E_STEP_UP ||
-	    d.rc == PV_E_POLICY) {
+	    d.rc == PV_E_POLICY || d.rc == PV_E_CONDITION) {
 		d.audit_failed = false;   /* the route hook logs and still refuses */
 		return authz_fail(req, &d);
 	}

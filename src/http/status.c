@@ -55,6 +55,8 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	[PV_E_STEP_UP] = { "step_up_required", 401,
 	    "A more recent multi-factor authentication is required" },
 	[PV_E_POLICY] = { "policy_denied", 403, "Denied by an access policy" },
+	[PV_E_CONDITION] = { "condition_not_met", 403,
+	    "A condition of your access (attributes, record labels) is not met" },
 };
 
 static const struct rc_map *

@@ -36,6 +36,7 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_HOURS] = "outside_hours",
 	[PV_E_STEP_UP] = "step_up_required",
 	[PV_E_POLICY] = "policy_denied",
+	[PV_E_CONDITION] = "condition_not_met",
 };
 
 const char *

@@ -52,6 +52,7 @@ enum pv_rc {
 	PV_E_HOURS = 31,      /* 403 outside_hours: outside a policy's time window */
 	PV_E_STEP_UP = 32,    /* 401 step_up_required: fresher MFA needed (RFC 9470) */
 	PV_E_POLICY = 33,     /* 403 policy_denied: an explicit deny policy applies */
+	PV_E_CONDITION = 34,  /* 403 condition_not_met: a grant's condition (attributes, labels) fails */
 	PV_E__COUNT
 };
 

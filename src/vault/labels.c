@@ -87,5 +87,5 @@ bool
 vault_rc_denied(enum pv_rc rc)
 {
 	return rc == PV_E_FORBIDDEN || rc == PV_E_POLICY || rc == PV_E_NETWORK ||
-	    rc == PV_E_HOURS || rc == PV_E_STEP_UP;
+	    rc == PV_E_HOURS || rc == PV_E_STEP_UP || rc == PV_E_CONDITION;
 }

@@ -309,6 +309,14 @@ on_header(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+static char h_source_addr[64];
+
+void
+h_source(const char *addr)
+{
+	snprintf(h_source_addr, sizeof(h_source_addr), "%s", addr != NULL ? addr : "");
+}
+
 void
 h_req(struct h_server *s, const char *method, const char *path, const char *token,
     const char *body, const char **hdrs, struct h_resp *r)
@@ -328,6 +336,8 @@ h_req(struct h_server *s, const char *method, const char *path, const char *toke
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	if (h_source_addr[0] != '\0')
+		curl_easy_setopt(c, CURLOPT_INTERFACE, h_source_addr);
 	if (token != NULL) {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 		hl = curl_slist_append(hl, auth);

@@ -291,10 +291,10 @@ test_purpose_and_principal(void **state)
 	assert_int_equal(run("{\"principal\":{\"dept\":[\"onco\",\"cardio\"]}}",
 	    "{\"dept\":[\"er\",\"cardio\"]}", NULL, &d), PV_OK);
 	assert_int_equal(run("{\"principal\":{\"dept\":\"cardio\"}}",
-	    "{\"dept\":\"onco\"}", NULL, &d), PV_E_FORBIDDEN);
+	    "{\"dept\":\"onco\"}", NULL, &d), PV_E_CONDITION);
 	assert_string_equal(d.reason, "condition_not_met");
 	assert_int_equal(run("{\"principal\":{\"dept\":\"cardio\"}}", NULL, NULL, &d),
-	    PV_E_FORBIDDEN);
+	    PV_E_CONDITION);
 	assert_int_equal(run("{\"principal\":{\"senior\":\"true\",\"level\":\"3\"}}",
 	    "{\"senior\":true,\"level\":3}", NULL, &d), PV_OK);
 }
@@ -325,20 +325,20 @@ test_record_conditions(void **state)
 	assert_int_equal(run("{\"labels\":{\"none_of\":[\"V\",\"psychotherapy\"]}}", NULL, NULL,
 	    &d), PV_OK);
 	assert_int_equal(run("{\"labels\":{\"none_of\":[\"V\",\"psychotherapy\"]}}", NULL,
-	    t_loaded, &d), PV_E_FORBIDDEN);
+	    t_loaded, &d), PV_E_CONDITION);
 	assert_int_equal(run("{\"labels\":{\"none_of\":[\"V\"]}}", NULL, t_loaded, &d), PV_OK);
 	assert_int_equal(run("{\"labels\":{\"any_of\":[\"V\",\"R\"]}}", NULL, t_loaded, &d),
 	    PV_OK);
 	assert_int_equal(run("{\"labels\":{\"all_of\":[\"V\",\"R\"]}}", NULL, t_loaded, &d),
-	    PV_E_FORBIDDEN);
+	    PV_E_CONDITION);
 	assert_int_equal(run("{\"match\":{\"record\":\"ward\",\"principal\":\"ward\"}}",
 	    "{\"ward\":\"icu\"}", t_loaded, &d), PV_OK);
 	assert_int_equal(run("{\"match\":{\"record\":\"ward\",\"principal\":\"ward\"}}",
-	    "{\"ward\":\"er\"}", t_loaded, &d), PV_E_FORBIDDEN);
+	    "{\"ward\":\"er\"}", t_loaded, &d), PV_E_CONDITION);
 	assert_int_equal(run("{\"match\":{\"record\":\"ward\",\"principal\":\"ward\"}}",
 	    "{\"ward\":\"er\"}", NULL, &d), PV_OK);                       /* not loaded yet */
 	assert_int_equal(run("{\"match\":{\"record\":\"bed\",\"principal\":\"ward\"}}",
-	    "{\"ward\":\"icu\"}", t_loaded, &d), PV_E_FORBIDDEN);         /* no such field */
+	    "{\"ward\":\"icu\"}", t_loaded, &d), PV_E_CONDITION);         /* no such field */
 }
 
 static void
@@ -356,7 +356,7 @@ test_combinators(void **state)
 	assert_int_equal(run("{\"all\":[{\"source\":[\"10.0.0.0/8\"]},{\"purpose\":"
 	    "[\"HRESCH\"]}]}", NULL, NULL, &d), PV_E_FORBIDDEN);
 	assert_int_equal(run("{\"not\":{\"source\":[\"10.0.0.0/8\"]}}", NULL, NULL, &d),
-	    PV_E_FORBIDDEN);
+	    PV_E_CONDITION);
 	assert_int_equal(run("{\"not\":{\"source\":[\"192.168.0.0/16\"]}}", NULL, NULL, &d),
 	    PV_OK);
 	/* keys of one object are all required; mfa is reported only when the rest held */
