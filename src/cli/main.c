@@ -28,6 +28,7 @@ static const struct command commands[] = {
 	{ "user", cmd_user, "add, list, show or disable users (online)" },
 	{ "login", cmd_login, "log in and print the token export line" },
 	{ "job", cmd_job, "list, show, pause, resume or cancel background jobs (online)" },
+	{ "policy", cmd_policy, "add, list, show or remove access policies (online)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", NULL, "describe phivault or one command (phivault help CMD)" },
 };

@@ -219,6 +219,50 @@ explain(struct h_server *s, const char *admin, const char *who, const char *reso
 	h_resp_free(&r);
 }
 
+/* The CLI: phivault policy add|list|show|rm, text and json. */
+static void
+test_cli(struct h_server *s, const char *admin)
+{
+	char cmd[2048], env[1024], *out = NULL;
+	json_t *j;
+
+	snprintf(env, sizeof(env), "PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s PHIVAULT_TOKEN=%s",
+	    s->base, s->cacert, admin);
+	snprintf(cmd, sizeof(cmd), "%s %s policy add cli_night --effect deny --actions "
+	    "'records.write,tokens.*' --resources patients --condition "
+	    "'{\"time\":{\"tz\":\"UTC\",\"from\":\"23:00\",\"to\":\"05:00\"}}' --format json",
+	    env, h_bin());
+	CHECK(h_run(cmd, &out) == 0);
+	j = json_loads(out, 0, NULL);
+	CHECK(j != NULL && strcmp(json_string_value(json_object_get(j, "name")), "cli_night") == 0);
+	CHECK(json_array_size(json_object_get(j, "actions")) == 2);
+	json_decref(j);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s %s policy list --format text", env, h_bin());
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strstr(out, "cli_night") != NULL && strstr(out, "deny") != NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s %s policy show cli_night --format json", env, h_bin());
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strstr(out, "\"tz\":\"UTC\"") != NULL);
+	free(out);
+	/* the server's refusal is the CLI's error; a usage error is exit 2 */
+	snprintf(cmd, sizeof(cmd), "%s %s policy add bad --effect maybe --actions x 2>&1", env,
+	    h_bin());
+	CHECK(h_run(cmd, &out) == 3 || strstr(out, "effect") != NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s %s policy add --effect deny 2>/dev/null", env, h_bin());
+	CHECK(h_run(cmd, &out) == 2);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s %s policy rm cli_night --format text", env, h_bin());
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strstr(out, "cli_night: deleted") != NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s %s policy show cli_night 2>&1", env, h_bin());
+	CHECK(h_run(cmd, &out) != 0);
+	free(out);
+}
+
 /* Deny from anywhere but 127.0.0.1; connect from 127.0.0.2. */
 static void
 test_network(struct h_server *s, const char *admin, const char *clin, const char *clin_id,
@@ -302,6 +346,7 @@ main(void)
 	    "{\"name\":\"x\",\"labels\":[\"bad label\"]}", NULL, 400, "invalid_request");
 
 	test_api(&s, admin, clin);
+	test_cli(&s, admin);
 	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", r_icu);
 	test_network(&s, admin, clin, clin_id, path);
 
