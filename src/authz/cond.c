@@ -345,7 +345,7 @@ c_source(struct cc *c, const json_t *v, int32_t *out)
 static enum pv_rc
 c_time(struct cc *c, const json_t *v, int32_t *out)
 {
-	const char *k, *tzname = "UTC";
+	const char *k, *zname = "UTC";
 	const json_t *x, *days = NULL, *from = NULL, *to = NULL;
 	struct ctime t;
 	int32_t at;
@@ -356,7 +356,7 @@ c_time(struct cc *c, const json_t *v, int32_t *out)
 	memset(&t, 0, sizeof(t));
 	json_object_foreach((json_t *)v, k, x) {
 		if (strcmp(k, "tz") == 0) {
-			if ((tzname = json_string_value(x)) == NULL)
+			if ((zname = json_string_value(x)) == NULL)
 				return bad(c, "time.tz must be a time zone name (e.g. Europe/Paris)");
 		} else if (strcmp(k, "days") == 0) {
 			days = x;
@@ -368,7 +368,7 @@ c_time(struct cc *c, const json_t *v, int32_t *out)
 			return bad(c, "time takes only tz, days, from and to");
 		}
 	}
-	if ((t.tz = authz_tz_get(tzname)) == NULL)
+	if ((t.tz = authz_tz_get(zname)) == NULL)
 		return bad(c, "time.tz is not a known time zone (a name under /usr/share/zoneinfo, "
 		    "e.g. Europe/Paris or UTC)");
 	if (days != NULL) {
