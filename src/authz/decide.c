@@ -297,6 +297,13 @@ policy_compile(struct comp *c, const struct authz_policy_src *p, char *why, size
 	    (rc = list_check(res, AUTHZ_POLICY_RESOURCES_MAX, resource_ok, "resources", true, why,
 	    whylen)) != PV_OK)
 		goto out;
+	for (i = 0; p->deny && i < json_array_size(acts); i++)
+		if (strcmp(json_string_value(json_array_get(acts, i)), "roles.manage") == 0) {
+			snprintf(why, whylen, "a deny policy cannot name roles.manage (it would lock "
+			    "the policy API; restrict the admin roles instead)");
+			rc = PV_E_INVALID;
+			goto out;
+		}
 	if ((rc = authz_cond_compile(cb, cond, false, &rule.cond,
 	    c != NULL ? &c->pol->needs : NULL, why, whylen)) != PV_OK)
 		goto out;
@@ -615,7 +622,9 @@ deny_rule(const struct authz_policy *pol, struct authz_ceval *e, const char *act
 	const struct authz_rule *ru;
 	size_t i;
 
-	if (pol == NULL || pol->nrules == 0)
+	/* policy management itself is never denied by a policy: a deny on "*"
+	 * must not lock the administrators out of removing it */
+	if (pol == NULL || pol->nrules == 0 || strcmp(action, "roles.manage") == 0)
 		return NULL;
 	ru = rules_of(pol, &area);
 	for (i = 0; i < pol->nrules; i++)

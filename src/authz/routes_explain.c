@@ -226,8 +226,9 @@ h_explain(struct http_request *req)
 		return http_fail(req, PV_E_INVALID, "'resource.internal' must be an object of the "
 		    "record's internal field values");
 	q.env.time_ms = util_now_ms();
+	/* "now" (what milestone 1 callers sent) is now */
 	if ((tm = json_string_value(json_object_get(ctx, "time"))) != NULL &&
-	    !iso_time(tm, &q.env.time_ms))
+	    strcmp(tm, "now") != 0 && !iso_time(tm, &q.env.time_ms))
 		return http_fail(req, PV_E_INVALID, "'context.time' must be an RFC 3339 time "
 		    "(2026-12-01T10:00:00Z)");
 	mj = json_object_get(ctx, "mfa_age_s");

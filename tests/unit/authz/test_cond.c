@@ -411,6 +411,18 @@ test_deny_wins_and_no_match(void **state)
 	assert_int_equal(authz_decide(&q, &d), PV_E_POLICY);   /* deny beats the built-in role */
 	req_init(&q, &w, "roles.manage", NULL);
 	assert_int_equal(authz_decide(&q, &d), PV_OK);
+	drop(&w);
+	/* a deny on everything leaves roles.manage: the policy can be removed */
+	{
+		struct authz_policy_src all = { "everything", true, "[\"*\"]", NULL, NULL };
+		struct fake f2 = { &all, 1, NULL };
+
+		become(&w, &f2, "admin", NULL);
+		req_init(&q, &w, "users.manage", NULL);
+		assert_int_equal(authz_decide(&q, &d), PV_E_POLICY);
+		req_init(&q, &w, "roles.manage", NULL);
+		assert_int_equal(authz_decide(&q, &d), PV_OK);
+	}
 	/* nothing matched: deny with the permission it lacks */
 	req_init(&q, &w, "records.read", "patients");
 	assert_int_equal(authz_decide(&q, &d), PV_E_FORBIDDEN);
@@ -496,6 +508,12 @@ test_check_refusals(void **state)
 		p.resources = NULL;
 		p.name = "Bad";
 		assert_int_equal(authz_policy_check(&p, why, sizeof(why)), PV_E_INVALID);
+		p.name = "lock";
+		p.deny = true;
+		p.actions = "[\"roles.manage\"]";
+		assert_int_equal(authz_policy_check(&p, why, sizeof(why)), PV_E_INVALID);
+		p.actions = "[\"*\"]";
+		assert_int_equal(authz_policy_check(&p, why, sizeof(why)), PV_OK);
 	}
 }
 
