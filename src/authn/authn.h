@@ -98,6 +98,8 @@ struct authn_principal {
 	int64_t expires_at_ms;           /* absolute end of the session */
 	int64_t idle_expires_at_ms;      /* end if no further request */
 	int64_t authenticated_ms;        /* when the session was made (the login) */
+	int64_t mfa_at_ms;               /* its last MFA: the login's, or a later step-up
+	                                  * (POST /v1/auth/step-up); 0 if none */
 	/* Effective role names, direct and inherited from groups, deduplicated
 	 * (GET /v1/auth/session, audit detail, condition evaluation). */
 	size_t nroles;

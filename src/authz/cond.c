@@ -849,7 +849,7 @@ e_mfa(struct authz_ceval *e, const struct cnode *n)
 		goto no;   /* sessions verify TOTP (or a recovery code) today */
 	if (n->b < 0)
 		return AUTHZ_T_TRUE;
-	age_ms = e->r->env.time_ms - p->authenticated_ms;
+	age_ms = e->r->env.time_ms - (p->mfa_at_ms > 0 ? p->mfa_at_ms : p->authenticated_ms);
 	if (age_ms >= 0 && age_ms <= n->b * 1000)
 		return AUTHZ_T_TRUE;
 no:

@@ -703,8 +703,8 @@ deny_kind(struct authz_decision *d, int kind, int64_t max_age)
 		d->step_up = "mfa";
 		d->step_up_max_age_s = max_age;
 		return deny(d, PV_E_STEP_UP, "step_up_required",
-		    "A more recent multi-factor authentication is required: log in again "
-		    "with your authenticator code");
+		    "A more recent multi-factor authentication is required: send a code from "
+		    "your authenticator to POST /v1/auth/step-up, then retry");
 	case AUTHZ_CF_PURPOSE:
 		return deny(d, PV_E_FORBIDDEN, "purpose_not_allowed",
 		    "your roles do not allow this purpose of use");

@@ -260,7 +260,9 @@ static const struct migration migrations[] = {
 	  " created_ms INTEGER NOT NULL,"
 	  " updated_by TEXT NOT NULL,"
 	  " updated_ms INTEGER NOT NULL,"
-	  " version INTEGER NOT NULL);" },
+	  " version INTEGER NOT NULL);"
+	  /* a session's last MFA (step-up re-verification; 0: its login's, if any) */
+	  "ALTER TABLE sessions ADD COLUMN mfa_at_ms INTEGER NOT NULL DEFAULT 0;" },
 	/* policies:end */
 };
 

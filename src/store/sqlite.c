@@ -96,7 +96,7 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	"mfa_last_step, created_ms, updated_ms, disabled_ms, created_by, otp_issued_ms, otp_used_ms FROM users"
 #define SESSION_COLS "SELECT id, token_hash, user_id, created_ms, last_seen_ms, " \
 	"absolute_expires_ms, restrict_flags, mfa_verified, credential_epoch, source, " \
-	"ended_ms, end_reason FROM sessions"
+	"ended_ms, end_reason, mfa_at_ms FROM sessions"
 	[SQ_USER_PUT] = "INSERT INTO users(id, username, display_name, email, status, attributes, "
 	    "password_hash, password_one_time, credential_epoch, mfa_secret, mfa_env, mfa_enabled, "
 	    "mfa_last_step, created_ms, updated_ms, disabled_ms, created_by, otp_issued_ms, otp_used_ms) "
@@ -227,6 +227,9 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	    "WHERE name = ?1 AND version = ?8 - 1",
 	[SQ_POLICY_DELETE] = "DELETE FROM policies WHERE name = ?1",
 	[SQ_POLICY_LIST] = POLICY_COLS " ORDER BY name",
+	/* a step-up: the session passed MFA again (migration 10's column) */
+	[SQ_SESSION_SET_MFA] = "UPDATE sessions SET mfa_verified = 1, mfa_at_ms = max(mfa_at_ms, ?2) "
+	    "WHERE id = ?1 AND ended_ms IS NULL",
 	/* policies:end */
 };
 

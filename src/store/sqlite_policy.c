@@ -75,6 +75,12 @@ static enum pv_rc policy_list(struct store *st, store_policy_cb cb, void *arg)
 	return store_sqlite_scan(st, SQ_POLICY_LIST, "policy_list", SQP_NONE, policy_row, &x);
 }
 
+static enum pv_rc session_set_mfa(struct store *st, const char *id, int64_t mfa_at_ms)
+{
+	return store_sqlite_exec_one(st, SQ_SESSION_SET_MFA, "session_set_mfa",
+	    SQP_LIST(SQP_TEXT(id), SQP_INT(mfa_at_ms)));
+}
+
 const struct store_policy_ops store_sqlite_policy_ops = {
 	/* policies:begin */
 	.policy_put = policy_put,
@@ -82,5 +88,6 @@ const struct store_policy_ops store_sqlite_policy_ops = {
 	.policy_update = policy_update,
 	.policy_delete = policy_delete,
 	.policy_list = policy_list,
+	.session_set_mfa = session_set_mfa,
 	/* policies:end */
 };

@@ -978,4 +978,10 @@ enum pv_rc store_policy_list(struct store *st, store_policy_cb cb, void *arg)
 		return PV_E_INVALID;
 	return st->ops->policy->policy_list(st, cb, arg);
 }
+enum pv_rc store_session_set_mfa(struct store *st, const char *id, int64_t mfa_at_ms)
+{
+	if (st == NULL || id == NULL || mfa_at_ms <= 0)
+		return PV_E_INVALID;
+	return st->ops->policy->session_set_mfa(st, id, mfa_at_ms);
+}
 /* policies:end */

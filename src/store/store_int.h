@@ -164,6 +164,7 @@ struct store_policy_ops {
 	enum pv_rc (*policy_update)(struct store *st, const struct store_policy *p);
 	enum pv_rc (*policy_delete)(struct store *st, const char *name);
 	enum pv_rc (*policy_list)(struct store *st, store_policy_cb cb, void *arg);
+	enum pv_rc (*session_set_mfa)(struct store *st, const char *id, int64_t mfa_at_ms);
 	/* policies:end */
 };
 

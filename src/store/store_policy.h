@@ -41,6 +41,9 @@ enum pv_rc store_policy_delete(struct store *st, const char *name);
 typedef int (*store_policy_cb)(const struct store_policy *p, void *arg);   /* non-zero stops */
 /* In name order. */
 enum pv_rc store_policy_list(struct store *st, store_policy_cb cb, void *arg);
+/* A session passed MFA again (step-up): mfa_verified = 1 and its MFA time
+ * raised to mfa_at_ms; PV_E_NOTFOUND if no such open session. */
+enum pv_rc store_session_set_mfa(struct store *st, const char *id, int64_t mfa_at_ms);
 /* policies:end */
 
 #endif /* PV_STORE_POLICY_H */

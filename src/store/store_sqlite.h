@@ -114,6 +114,7 @@ enum store_sqlite_stmt {
 	SQ_POLICY_UPDATE,
 	SQ_POLICY_DELETE,
 	SQ_POLICY_LIST,
+	SQ_SESSION_SET_MFA,
 	/* policies:end */
 	SQ_STMT__COUNT
 };

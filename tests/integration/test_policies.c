@@ -442,7 +442,25 @@ main(void)
 	CHECK(strstr(r.body, "Zephyrine") == NULL);
 	h_resp_free(&r);
 	CHECK(audit_count(&s, "record.read", "denied", "step_up_required") >= 1);
-	/* authenticating again with TOTP passes */
+	/* the same session steps up with a TOTP code: a wrong one is refused */
+	expect(&s, "POST", "/v1/auth/step-up", sam, "{\"code\":\"000000x\"}", NULL, 401,
+	    "unauthenticated");
+	CHECK(audit_count(&s, "auth.step_up", "denied", "bad_totp") == 1);
+	advance(&s, 30000);   /* a step not used yet */
+	totp(secret, code);
+	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
+	h_req(&s, "POST", "/v1/auth/step-up", sam, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_is_true(json_object_get(r.json, "mfa_verified")));
+	h_resp_free(&r);
+	expect(&s, "GET", path, sam, NULL, TREAT, 200, NULL);   /* same token */
+	CHECK(audit_count(&s, "auth.step_up", "allowed", "totp") == 1);
+	/* the code is single use */
+	expect(&s, "POST", "/v1/auth/step-up", sam, body, NULL, 401, "unauthenticated");
+	advance(&s, 301000);
+	expect(&s, "GET", path, sam, NULL, TREAT, 401, "step_up_required");
+	/* authenticating again with TOTP (a new login) passes too */
+	advance(&s, 30000);
 	snprintf(body, sizeof(body), "{\"username\":\"sam\",\"password\":\"%s\"}", PW_USER);
 	h_req(&s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
 	CHECK_STATUS(&r, 200);
