@@ -123,7 +123,10 @@ cmd_policy(int argc, char **argv)
 		cli_err(POLICY_USAGE);
 		return CLI_USAGE;
 	}
-	if (condition != NULL && !json_is_object(cond = json_loads(condition, 0, NULL))) {
+	/* json_is_object is a macro that evaluates its argument twice */
+	if (condition != NULL)
+		cond = json_loads(condition, 0, NULL);
+	if (condition != NULL && !json_is_object(cond)) {
 		json_decref(cond);
 		cli_err("--condition must be a JSON object");
 		return CLI_USAGE;

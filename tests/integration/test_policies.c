@@ -492,6 +492,7 @@ main(void)
 	CHECK(audit_count(&s, "record.search", "denied", "outside_hours") == 1);
 
 	CHECK(h_stop(&s) == 0);
+	json_decref(s.init);
 	h_done("policies");
 	return 0;
 }
