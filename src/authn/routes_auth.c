@@ -1048,6 +1048,167 @@ h_logout(struct http_request *req)
 	return PV_OK;
 }
 
+/* ------------------------------------------------------------------ */
+/* POST /v1/auth/step-up: the same session passes MFA again (RFC 9470)  */
+/* ------------------------------------------------------------------ */
+
+struct step_reserve_job {
+	struct authn_service *s;
+	const char *key;                     /* the username: the MFA lockout key */
+	int64_t now_ms;
+	int retry_after_s;
+	bool locked_now;
+};
+
+/* Before the code is checked, in one step: the account's MFA lockout (the
+ * same counter as the login's second factor) and one failure reserved. */
+static enum pv_rc
+step_reserve_fn(struct store_tx *tx, void *arg)
+{
+	struct step_reserve_job *j = arg;
+	const struct pv_config *cfg = j->s->cfg;
+	struct store_lockout sl;
+	struct authn_lockout l;
+	enum pv_rc rc;
+
+	if ((rc = store_lockout_get(tx, j->key, MFA_KIND, &sl)) != PV_OK)
+		return rc;
+	l.failures = sl.failures;
+	l.window_start_ms = sl.window_start_ms;
+	l.locked_until_ms = sl.locked_until_ms;
+	if ((rc = authn_lockout_check(&l, j->now_ms, &j->retry_after_s)) != PV_OK)
+		return rc;
+	j->locked_now = authn_lockout_fail(&l, j->now_ms, cfg->lockout_threshold,
+	    cfg->lockout_window_s, cfg->lockout_duration_s);
+	sl.failures = l.failures;
+	sl.window_start_ms = l.window_start_ms;
+	sl.locked_until_ms = l.locked_until_ms;
+	return store_lockout_put(tx, j->key, MFA_KIND, &sl);
+}
+
+struct step_job {
+	const char *user_id;
+	const char *key;
+	const char *session_id;
+	int64_t step;
+	int64_t now_ms;
+};
+
+/* The TOTP step consumed (replay refused), the lockout cleared and the
+ * session's MFA time raised, in one transaction. */
+static enum pv_rc
+step_fn(struct store_tx *tx, void *arg)
+{
+	struct step_job *j = arg;
+	struct store_lockout zero = { 0, 0, 0 };
+	struct store_user u;
+	enum pv_rc rc;
+
+	if ((rc = store_user_get(tx, j->user_id, &u)) != PV_OK)
+		return rc;
+	if (u.mfa_last_step >= j->step) {
+		store_user_clear(&u);
+		return PV_E_UNAUTH;   /* replayed concurrently */
+	}
+	u.mfa_last_step = j->step;
+	rc = store_user_update(tx, &u);
+	store_user_clear(&u);
+	if (rc != PV_OK || (rc = store_lockout_put(tx, j->key, MFA_KIND, &zero)) != PV_OK)
+		return rc;
+	rc = store_session_set_mfa(tx, j->session_id, j->now_ms);
+	return rc == PV_E_NOTFOUND ? PV_E_UNAUTH : rc;
+}
+
+static enum pv_rc
+h_step_up(struct http_request *req)
+{
+	struct authn_service *s = svc_of(req);
+	const struct authn_principal *p = req->principal;
+	const char *code;
+	char src[AUTHN_SOURCE_MAX], res[128];
+	uint8_t secret[AUTHN_TOTP_SECRET_LEN];
+	struct store_user u;
+	struct audit_event ev;
+	int64_t now = util_now_ms(), step = -1;
+	int retry = 0;
+	enum pv_rc rc, vrc;
+
+	memset(&u, 0, sizeof(u));
+	if ((rc = http_body_string(req, "code", true, 16, &code)) != PV_OK)
+		return rc;
+	authn_source_key(req->source, src);
+	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
+		return rate_limited(s, req, "auth.step_up", p, "auth", retry);
+	snprintf(res, sizeof(res), "sessions/%s", p->session_id);
+	authn_ev_init(&ev, p, req->source, "auth.step_up", res);
+	ev.outcome = AUDIT_DENIED;
+	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &u));
+	if (rc != PV_OK)
+		return rc == PV_E_NOTFOUND ? http_fail(req, PV_E_UNAUTH, "Invalid code") : rc;
+	if (!u.mfa_enabled) {
+		ev.reason = "mfa_not_enrolled";
+		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : http_fail(req,
+		    PV_E_CONFLICT, "No MFA enrolled: enrol first (POST /v1/auth/mfa/enroll)");
+		goto out;
+	}
+	{
+		struct step_reserve_job rj = { s, u.username, now, 0, false };
+
+		rc = audit_commit(s->audit, NULL, step_reserve_fn, &rj);
+		if (rc == PV_E_LOCKED) {
+			ev.reason = "locked";
+			rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT :
+			    locked_reply(req, rj.retry_after_s);
+			goto out;
+		}
+		if (rc != PV_OK)
+			goto out;
+		vrc = PV_E_UNAUTH;
+		if (is_totp_shape(code)) {
+			if ((rc = authn_mfa_open(s, &u, secret)) != PV_OK)
+				goto out;
+			vrc = authn_totp_verify(secret, sizeof(secret), code, now / 1000,
+			    u.mfa_last_step, &step);
+			crypto_wipe(secret, sizeof(secret));
+		}
+		if (vrc != PV_OK) {
+			ev.reason = "bad_totp";
+			if (audit_record(s->audit, &ev) != PV_OK) {
+				rc = PV_E_AUDIT;
+				goto out;
+			}
+			if (rj.locked_now)
+				lockout_event(s, u.id, req->source, res, MFA_KIND);
+			rc = http_fail(req, PV_E_UNAUTH, "Invalid code");
+			goto out;
+		}
+	}
+	authn_throttle_release(s->throttle, src, now);
+	{
+		struct step_job j = { u.id, u.username, p->session_id, step, now };
+
+		ev.outcome = AUDIT_ALLOWED;
+		ev.reason = "totp";
+		rc = audit_commit(s->audit, &ev, step_fn, &j);
+		if (rc == PV_E_UNAUTH) {
+			rc = http_fail(req, PV_E_UNAUTH, "Invalid code");
+			goto out;
+		}
+		if (rc != PV_OK)
+			goto out;
+	}
+	authn_cache_set_mfa(s, p->session_id, now);
+	{
+		char t[32];
+
+		util_time_fmt(now, t, sizeof(t));
+		rc = http_reply(req, 200, json_pack("{s:b, s:s}", "mfa_verified", 1, "mfa_at", t));
+	}
+out:
+	store_user_clear(&u);
+	return rc;
+}
+
 enum pv_rc
 authn_route_auth(struct authn_service *s, struct http_server *srv)
 {
@@ -1066,6 +1227,8 @@ authn_route_auth(struct authn_service *s, struct http_server *srv)
 		{ "GET", "/v1/auth/session", h_session, HTTP_PERM_AUTHENTICATED, NULL, R, 0, s },
 		{ "POST", "/v1/auth/logout", h_logout, HTTP_PERM_AUTHENTICATED, "auth.logout", R, 0,
 		    s },
+		{ "POST", "/v1/auth/step-up", h_step_up, HTTP_PERM_AUTHENTICATED, "auth.step_up",
+		    HTTP_ROUTE_BODY, 4096, s },
 	};
 
 	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));

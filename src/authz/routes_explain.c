@@ -63,10 +63,13 @@ sub_object(struct http_request *req, const char *name, const char *const *keys, 
 
 		for (i = 0; keys[i] != NULL && !known; i++)
 			known = strcmp(keys[i], k) == 0;
-		if (!known || (strcmp(k, "fields") != 0 && !json_is_string(val)))
+		if (!known || (strcmp(k, "fields") != 0 && strcmp(k, "labels") != 0 &&
+		    strcmp(k, "internal") != 0 && strcmp(k, "mfa_age_s") != 0 &&
+		    !json_is_string(val)))
 			return http_fail(req, PV_E_INVALID, arena_printf(req->arena,
-			    "'%s' takes only string members: %s", name,
-			    name[0] == 'r' ? "collection, record, fields" : "source, purpose, time"));
+			    "'%s' takes only the members %s", name,
+			    name[0] == 'r' ? "collection, record, fields, labels, internal" :
+			    "source, purpose, time, mfa_age_s"));
 	}
 	*out = o;
 	return PV_OK;
@@ -97,19 +100,71 @@ unmask_list(const struct authz_policy *pol, const char *collection,
 	return a;
 }
 
+/* "2026-12-01T10:00:00Z" or with .sss and/or a +hh:mm / -hh:mm offset. */
+static bool
+iso_time(const char *s, int64_t *ms)
+{
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, n = 0, frac = 0, nd = 0;
+	int64_t days, t;
+	const char *p;
+
+	if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
+		return false;
+	p = s + n;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++, nd++)
+			if (nd < 3)
+				frac = frac * 10 + (*p - '0');
+		while (nd < 3 && nd > 0)
+			frac *= 10, nd++;
+	}
+	if (*p == 'Z' && p[1] == '\0') {
+		/* UTC */
+	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':' &&
+	    sscanf(p + 1, "%2d:%2d", &oh, &om) == 2 && oh <= 23 && om <= 59) {
+		if (*p == '-')
+			oh = -oh, om = -om;
+	} else {
+		return false;
+	}
+	if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+	    sec > 60)
+		return false;
+	/* days from civil (H. Hinnant) */
+	{
+		int64_t yy = y - (mo <= 2), era = yy / 400, yoe = yy - era * 400;
+		int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+
+		days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+	}
+	t = ((days * 24 + h) * 60 + mi) * 60 + sec - (oh * 3600 + om * 60);
+	*ms = t * 1000 + frac;
+	return true;
+}
+
+static const char *
+internal_text(void *arg, const char *name)
+{
+	return json_string_value(json_object_get(arg, name));
+}
+
 static enum pv_rc
 h_explain(struct http_request *req)
 {
 	static const char *const keys[] = { "principal", "action", "resource", "context", NULL };
-	static const char *const rkeys[] = { "collection", "record", "fields", NULL };
-	static const char *const ckeys[] = { "source", "purpose", "time", NULL };
+	static const char *const rkeys[] = { "collection", "record", "fields", "labels",
+		"internal", NULL };
+	static const char *const ckeys[] = { "source", "purpose", "time", "mfa_age_s", NULL };
 	struct authz_service *z = req->route->arg;
 	struct authz_request q;
 	struct authz_decision d;
 	struct authn_principal *who = NULL;
 	struct store_user u;
 	struct audit_event ev;
-	const char *id = NULL, *action = NULL, *fields[AUTHZ_FIELDS_MAX];
+	const char *id = NULL, *action = NULL, *fields[AUTHZ_FIELDS_MAX], *labels[16];
+	const char *tm;
+	json_t *lj, *ij, *mj;
+	size_t nlabels = 0;
 	json_t *res = NULL, *ctx = NULL, *fl, *el, *out = NULL, *pol_arr = NULL, *pur = NULL;
 	char resource[UTIL_ID_MAX + 8];
 	char *detail = NULL;
@@ -155,6 +210,33 @@ h_explain(struct http_request *req)
 		}
 	}
 
+	lj = json_object_get(res, "labels");
+	ij = json_object_get(res, "internal");
+	if (lj != NULL) {
+		if (!json_is_array(lj) || json_array_size(lj) > 16)
+			return http_fail(req, PV_E_INVALID, "'resource.labels' must be an array of at "
+			    "most 16 label codes");
+		json_array_foreach(lj, i, el) {
+			if (!json_is_string(el))
+				return http_fail(req, PV_E_INVALID, "'resource.labels' must hold strings");
+			labels[nlabels++] = json_string_value(el);
+		}
+	}
+	if (ij != NULL && !json_is_object(ij))
+		return http_fail(req, PV_E_INVALID, "'resource.internal' must be an object of the "
+		    "record's internal field values");
+	q.env.time_ms = util_now_ms();
+	/* "now" (what milestone 1 callers sent) is now */
+	if ((tm = json_string_value(json_object_get(ctx, "time"))) != NULL &&
+	    strcmp(tm, "now") != 0 && !iso_time(tm, &q.env.time_ms))
+		return http_fail(req, PV_E_INVALID, "'context.time' must be an RFC 3339 time "
+		    "(2026-12-01T10:00:00Z)");
+	mj = json_object_get(ctx, "mfa_age_s");
+	if (mj != NULL && (!json_is_integer(mj) || json_integer_value(mj) < 0 ||
+	    json_integer_value(mj) > 31536000))
+		return http_fail(req, PV_E_INVALID, "'context.mfa_age_s' must be a number of "
+		    "seconds (0 to 31536000)");
+
 	memset(&u, 0, sizeof(u));
 	STORE_READ(z->st, rc, store_user_get(tx, id, &u));
 	store_user_clear(&u);
@@ -167,8 +249,21 @@ h_explain(struct http_request *req)
 	util_strlcpy(who->user_id, id, sizeof(who->user_id));
 	if ((rc = authn_user_roles(z->st, id, who->roles, &who->nroles)) != PV_OK ||
 	    (rc = authz_policy_get(z, (const char (*)[AUTHN_ROLE_NAME_MAX])who->roles,
-	    who->nroles, req->arena, &who->policy)) != PV_OK)
+	    who->nroles, req->arena, &who->policy)) != PV_OK ||
+	    (rc = authz_principal_attrs(z, who, req->arena)) != PV_OK)
 		return rc;
+	/* a session that did MFA mfa_age_s ago (absent: none) */
+	if (mj != NULL) {
+		who->mfa_verified = true;
+		who->authenticated_ms = q.env.time_ms - json_integer_value(mj) * 1000;
+	}
+	if (lj != NULL || ij != NULL) {
+		q.resource.loaded = true;
+		q.resource.labels = labels;
+		q.resource.nlabels = nlabels;
+		q.resource.field_text = internal_text;
+		q.resource.field_arg = ij;
+	}
 
 	q.subject = who;
 	q.action = action;
@@ -177,7 +272,6 @@ h_explain(struct http_request *req)
 	q.resource.nfields = nfields;
 	q.env.source = json_string_value(json_object_get(ctx, "source"));
 	q.env.purpose = json_string_value(json_object_get(ctx, "purpose"));
-	q.env.time_ms = util_now_ms();
 	(void)authz_decide(&q, &d);   /* hypothetical: not audited as a denial */
 
 	/* the explanation is recorded before it leaves */
@@ -205,10 +299,12 @@ h_explain(struct http_request *req)
 	for (i = 0; pur != NULL && d.allow && i < sizeof(POU) / sizeof(POU[0]); i++)
 		if ((d.purposes & (1u << i)) != 0)
 			json_array_append_new(pur, json_string(POU[i]));
-	out = json_pack("{s:b, s:s, s:o, s:{s:o, s:o}, s:n}", "allow", d.allow, "reason",
+	out = json_pack("{s:b, s:s, s:o, s:{s:o, s:o}, s:o}", "allow", d.allow, "reason",
 	    d.reason, "policies", pol_arr != NULL ? pol_arr : json_array(), "obligations",
 	    "unmask", unmask_list(who->policy, q.resource.collection, &d, fields, nfields),
-	    "purposes", pur != NULL ? pur : json_array(), "step_up");
+	    "purposes", pur != NULL ? pur : json_array(), "step_up", d.step_up == NULL ?
+	    json_null() : d.step_up_max_age_s >= 0 ? json_pack("{s:s, s:I}", "method", "mfa",
+	    "max_age_s", (json_int_t)d.step_up_max_age_s) : json_pack("{s:s}", "method", "mfa"));
 	if (out == NULL)
 		return PV_E_NOMEM;
 	return http_reply(req, 200, out);

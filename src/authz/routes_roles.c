@@ -6,11 +6,11 @@
  *   GET  /v1/roles    roles.manage  built-in and custom roles
  *
  * A custom role is checked by authz_role_def_check (no "*" permission, no
- * built-in name, no duplicate). Its condition may hold one key today,
- * "purposes": the HL7 PurposeOfUse codes the role may read PHI for (checked
- * by the vault on every read, search and detokenization). Any other
- * condition (ABAC on attributes, network, time) is not evaluated yet, so it
- * is refused rather than stored and ignored: a role must never grant more
+ * built-in name, no duplicate). Its condition is a condition of the access
+ * policy language (cond.c: purposes, source, time, mfa, principal, labels,
+ * match, all/any/not): shorthand for an allow rule under that condition,
+ * evaluated by the same engine. A condition the engine does not know is
+ * refused rather than stored and ignored: a role must never grant more
  * than its definition says. Roles and groups are
  * never deleted (memberships refer to them; the trail names them).
  */
@@ -29,31 +29,28 @@ svc_of(struct http_request *req)
 
 /* ---- roles ---- */
 
-/* A role condition: absent, null, {} or {"purposes":[HL7 codes, at least one]}. */
+/* A role condition: absent, null, or an object in the condition language
+ * of access policies (cond.c, docs/access-control.md): the role's grants
+ * hold only while it does. Checked by the compiler itself. */
 static enum pv_rc
 condition_check(struct http_request *req, json_t *cond)
 {
-	json_t *list, *el;
-	size_t i;
+	char why[192], *text;
+	enum pv_rc rc;
 
 	if (cond == NULL || json_is_null(cond))
 		return PV_OK;
 	if (!json_is_object(cond))
 		return http_fail(req, PV_E_INVALID, "condition must be an object");
-	list = json_object_get(cond, "purposes");
-	if (json_object_size(cond) > (list != NULL ? 1u : 0u))
-		return http_fail(req, PV_E_INVALID, "condition: only \"purposes\" is supported "
-		    "yet (attribute, network and time conditions arrive with ABAC)");
-	if (list == NULL)
-		return PV_OK;
-	if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > 16)
-		return http_fail(req, PV_E_INVALID, "condition.purposes must be a non-empty array "
-		    "of HL7 PurposeOfUse codes");
-	json_array_foreach(list, i, el)
-		if (!authz_purpose_valid(json_string_value(el)))
-			return http_fail(req, PV_E_INVALID, "condition.purposes: unknown code (use "
-			    "TREAT, ETREAT, HPAYMT, HOPERAT, HRESCH, PUBHLTH or PATRQT)");
-	return PV_OK;
+	if ((text = json_dumps(cond, JSON_COMPACT)) == NULL)
+		return PV_E_NOMEM;
+	rc = authz_condition_check(text, why, sizeof(why));
+	free(text);
+	if (rc == PV_E_INVALID) {
+		req->err_message = arena_printf(req->arena, "condition: %s", why);
+		return PV_E_INVALID;
+	}
+	return rc;
 }
 
 struct role_job {

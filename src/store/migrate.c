@@ -273,6 +273,26 @@ static const struct migration migrations[] = {
 	  " key TEXT PRIMARY KEY NOT NULL,"
 	  " value TEXT NOT NULL,"
 	  " updated_ms INTEGER NOT NULL);" },
+	/* policies:begin: 10: access policies (ABAC, conditional access; authz
+	 * cond.c and docs/access-control.md). actions, resources and condition
+	 * are JSON texts checked by authz_policy_check before they are stored;
+	 * version counts changes (PUT), created_* and updated_* say who and
+	 * when. A policy may be deleted: the audit trail keeps its history. */
+	{ 10,
+	  "CREATE TABLE policies("
+	  " name TEXT PRIMARY KEY NOT NULL,"
+	  " effect TEXT NOT NULL CHECK (effect IN ('allow', 'deny')),"
+	  " actions TEXT NOT NULL,"
+	  " resources TEXT NOT NULL,"
+	  " condition TEXT NOT NULL,"
+	  " created_by TEXT NOT NULL,"
+	  " created_ms INTEGER NOT NULL,"
+	  " updated_by TEXT NOT NULL,"
+	  " updated_ms INTEGER NOT NULL,"
+	  " version INTEGER NOT NULL);"
+	  /* a session's last MFA (step-up re-verification; 0: its login's, if any) */
+	  "ALTER TABLE sessions ADD COLUMN mfa_at_ms INTEGER NOT NULL DEFAULT 0;" },
+	/* policies:end */
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

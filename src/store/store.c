@@ -1080,3 +1080,65 @@ enum pv_rc store_detect_state_put(struct store_tx *tx, const char *key, const ch
 	return tx->st->ops->detect->detect_state_put(tx, key, value, now_ms);
 }
 /* detect:end */
+/* policies:begin (added by the policies work) */
+void store_policy_clear(struct store_policy *p)
+{
+	if (p == NULL)
+		return;
+	free(p->actions);
+	free(p->resources);
+	free(p->condition);
+	memset(p, 0, sizeof(*p));
+}
+
+static bool policy_row_ok(const struct store_policy *p)
+{
+	return p->name[0] != '\0' && p->actions != NULL && p->resources != NULL &&
+	    p->condition != NULL && p->version >= 1;
+}
+
+enum pv_rc store_policy_put(struct store_tx *tx, const struct store_policy *p)
+{
+	if (!tx_ok(tx) || p == NULL || !policy_row_ok(p))
+		return PV_E_INVALID;
+	WRITE_OP(tx, "policy_put");
+	return tx->st->ops->policy->policy_put(tx, p);
+}
+
+enum pv_rc store_policy_get(struct store_tx *tx, const char *name, struct store_policy *out)
+{
+	if (!tx_ok(tx) || name == NULL || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->policy->policy_get(tx, name, out);
+}
+
+enum pv_rc store_policy_update(struct store_tx *tx, const struct store_policy *p)
+{
+	if (!tx_ok(tx) || p == NULL || !policy_row_ok(p) || p->version < 2)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "policy_update");
+	return tx->st->ops->policy->policy_update(tx, p);
+}
+
+enum pv_rc store_policy_delete(struct store_tx *tx, const char *name)
+{
+	if (!tx_ok(tx) || name == NULL)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "policy_delete");
+	return tx->st->ops->policy->policy_delete(tx, name);
+}
+
+enum pv_rc store_policy_list(struct store_tx *tx, store_policy_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->policy->policy_list(tx, cb, arg);
+}
+enum pv_rc store_session_set_mfa(struct store_tx *tx, const char *id, int64_t mfa_at_ms)
+{
+	if (!tx_ok(tx) || id == NULL || mfa_at_ms <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "session_set_mfa");
+	return tx->st->ops->policy->session_set_mfa(tx, id, mfa_at_ms);
+}
+/* policies:end */

@@ -28,6 +28,7 @@
  *   store_jobs.h      background jobs
  *   store_sinks.h     delivery cursors of the SIEM sinks
  *   store_detect.h    alerts and the detector's state
+ *   store_policy.h    access policies
  * No header here names a backend type (the SQLite header is included only by
  * store_sqlite.h, which only src/store/ and tests/unit/store/ include).
  *
@@ -45,5 +46,6 @@
 #include "store/store_jobs.h"
 #include "store/store_sinks.h"
 #include "store/store_detect.h"
+#include "store/store_policy.h"
 
 #endif /* PV_STORE_H */

@@ -185,6 +185,18 @@ struct store_detect_ops {
 	/* detect:end */
 };
 
+/* ---- policies (store_policy.h): access policies */
+struct store_policy_ops {
+	/* policies:begin */
+	enum pv_rc (*policy_put)(struct store_tx *tx, const struct store_policy *p);
+	enum pv_rc (*policy_get)(struct store_tx *tx, const char *name, struct store_policy *out);
+	enum pv_rc (*policy_update)(struct store_tx *tx, const struct store_policy *p);
+	enum pv_rc (*policy_delete)(struct store_tx *tx, const char *name);
+	enum pv_rc (*policy_list)(struct store_tx *tx, store_policy_cb cb, void *arg);
+	enum pv_rc (*session_set_mfa)(struct store_tx *tx, const char *id, int64_t mfa_at_ms);
+	/* policies:end */
+};
+
 /* The backend's table: one sub-table per domain, so a backend implements
  * (and a conformance test covers) the store domain by domain. Every pointer
  * and every op in each sub-table is non-NULL. */
@@ -197,6 +209,7 @@ struct store_ops {
 	const struct store_jobs_ops *jobs;
 	const struct store_sinks_ops *sinks;
 	const struct store_detect_ops *detect;
+	const struct store_policy_ops *policy;
 };
 
 /* The handle every backend embeds as its first member. */

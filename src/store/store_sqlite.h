@@ -123,6 +123,14 @@ enum store_sqlite_stmt {
 	SQ_DETECT_STATE_GET,
 	SQ_DETECT_STATE_PUT,
 	/* detect:end */
+	/* policies:begin */
+	SQ_POLICY_PUT,
+	SQ_POLICY_GET,
+	SQ_POLICY_UPDATE,
+	SQ_POLICY_DELETE,
+	SQ_POLICY_LIST,
+	SQ_SESSION_SET_MFA,
+	/* policies:end */
 	SQ_STMT__COUNT
 };
 
@@ -305,6 +313,7 @@ extern const struct store_identity_ops store_sqlite_identity_ops;
 extern const struct store_jobs_ops store_sqlite_jobs_ops;
 extern const struct store_sinks_ops store_sqlite_sinks_ops;   /* sqlite_sinks.c */
 extern const struct store_detect_ops store_sqlite_detect_ops;   /* sqlite_detect.c */
+extern const struct store_policy_ops store_sqlite_policy_ops;   /* sqlite_policy.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */
