@@ -112,4 +112,17 @@ enum pv_rc commit_subscribe(struct commit_queue *q, commit_subscriber_fn fn, voi
 /* True on the committer thread. */
 bool commit_on_committer(struct commit_queue *q);
 
+/*
+ * Counters since commit_start: groups committed or rolled back, the
+ * transactions in them (txs / groups is the mean group size, i.e. how many
+ * acknowledgements share one fsync), and how many submissions had to wake
+ * an idle committer (a busy one finds new work without a signal).
+ */
+struct commit_stats {
+	uint64_t groups;
+	uint64_t txs;
+	uint64_t wakeups;
+};
+void commit_stats_get(struct commit_queue *q, struct commit_stats *out);
+
 #endif /* PV_COMMIT_H */
