@@ -324,6 +324,7 @@ void commit_stop(struct commit_queue *q)
 enum pv_rc commit_submit(struct commit_queue *q, const struct commit_tx *tx)
 {
 	struct node *n;
+	bool wake;
 
 	if (!q || !tx || !tx->done || (tx->prio != COMMIT_REQUEST && tx->prio != COMMIT_BACKGROUND))
 		return PV_E_INVALID;
@@ -341,16 +342,21 @@ enum pv_rc commit_submit(struct commit_queue *q, const struct commit_tx *tx)
 	/*
 	 * Signal only a committer that waits: one that is committing a group
 	 * looks at the queues again (under q->mu) before it waits, so nothing
-	 * is lost. Under load that is almost every submission, and each needless
-	 * signal cost a futex call and, on a loaded core, a committer woken to
-	 * block at once on the mutex held here.
+	 * is lost. Under load that is almost every submission. And signal after
+	 * the unlock: a committer woken while this thread holds q->mu runs only
+	 * to block on it (two context switches, and every other submitter
+	 * queues behind the preempted holder). Safe after the unlock because
+	 * commit_stop, which destroys work_cv, must not run concurrently with
+	 * a submission anyway (it frees q).
 	 */
-	if (q->idle) {
+	wake = q->idle;
+	if (wake) {
 		q->idle = false;
 		q->stats.wakeups++;
-		pthread_cond_signal(&q->work_cv);
 	}
 	pthread_mutex_unlock(&q->mu);
+	if (wake)
+		pthread_cond_signal(&q->work_cv);
 	return PV_OK;
 }
 

@@ -95,7 +95,8 @@ enum pv_rc commit_start(struct store *st, const struct commit_config *cfg,
     const struct commit_participant *part, struct commit_queue **out);
 /* Refuse new submissions, commit what waits, run the final tick, join. Idempotent. */
 void commit_drain(struct commit_queue *q);
-/* commit_drain, then free. */
+/* commit_drain, then free. No commit_submit may run concurrently (it
+ * signals the committer after releasing the queue's mutex). */
 void commit_stop(struct commit_queue *q);
 
 /* Queue tx (copied). PV_OK: tx->done will be called exactly once.
