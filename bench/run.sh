@@ -159,6 +159,18 @@ free_port() {
 }
 
 
+# pin_all CPUS PID: every thread of PID to CPUS. taskset -a stops at a
+# thread that ended while it walked them (a connection's thread), so retry.
+pin_all() {
+	local i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		taskset -a -p -c "$1" "$2" >/dev/null 2>&1 && return 0
+		kill -0 "$2" 2>/dev/null || die "pid $2 is gone"
+		sleep 0.1
+	done
+	die "cannot pin pid $2 to CPUs $1"
+}
+
 # utime + stime of a process (all its threads), in clock ticks; 0 if none
 CLK_TCK=$(getconf CLK_TCK)
 cpu_ticks() {
@@ -309,7 +321,7 @@ phivault_setup() {
 		die "phivault serve did not come up: $(tail -5 "$WORK/phivault.log")"
 	log "phivault serve pid $PV_PID on $PV_URL (CPU $SRV_CPU)"
 	# setup runs on both CPUs; the measurements on CPU 0 only
-	taskset -a -p -c 0,1 "$PV_PID" >/dev/null
+	pin_all 0,1 "$PV_PID"
 
 	NEWPW="$(head -c 15 /dev/urandom | base64 | tr '+/' '-_')"
 	first_login admin "$ADMIN_OTP"
@@ -363,7 +375,7 @@ phivault_setup() {
 		--admin-token "$ADMIN_TOKEN" --count "$LOGIN_USERS" --prefix bench-login- \
 		--out "$WORK/login-users.txt" --threads 4 >"$WORK/login-setup.txt" ||
 		die "login user setup failed: $(cat "$WORK/login-setup.txt")"
-	taskset -a -p -c "$SRV_CPU" "$PV_PID" >/dev/null
+	pin_all "$SRV_CPU" "$PV_PID"
 	export BENCH_TOKEN=$TOKEN BENCH_COLL=patients BENCH_IDS=$WORK/ids.txt BENCH_SSNS=$WORK/ssns.txt
 }
 
@@ -533,7 +545,7 @@ phivault_growth() {
 		need=$((size - have))
 		if [ "$need" -gt 0 ]; then
 			log "growth: seeding $need records (to $size)"
-			taskset -a -p -c "$SRV_CPU,$GEN_CPU" "$G_PID" >/dev/null
+			pin_all "$SRV_CPU,$GEN_CPU" "$G_PID"
 			t0=$(now_s)
 			# wrk runs for its -d however early its threads stop: it gets
 			# SIGINT (it then reports and exits) once the IDs are in the file
@@ -555,7 +567,7 @@ phivault_growth() {
 		fi
 		n=$(sqlite3 "file:$g_data/phivault.db?mode=ro" 'SELECT count(*) FROM records')
 		[ "$n" -ge "$size" ] || die "growth: $n records stored, wanted $size"
-		taskset -a -p -c "$SRV_CPU" "$G_PID" >/dev/null
+		pin_all "$SRV_CPU" "$G_PID"
 		shuf -n 20000 "$WORK/growth-ids.txt" >"$WORK/growth-sample.txt"
 		BENCH_IDS=$WORK/growth-sample.txt run_wrk "read-$size" 32 "$PV_URL" read.lua "$G_PID"
 		run_wrk "create-$size" 8 "$PV_URL" create.lua "$G_PID"
