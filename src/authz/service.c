@@ -329,8 +329,8 @@ authz_authorize(struct authz_service *z, struct http_request *req, const char *p
 	if (authz_audit_denial(z->audit, &q, &d) != PV_OK)
 		log_error("authz: denial not recorded");
 	free(detail);
-	if (d.rc == PV_E_FORBIDDEN)
-		return http_fail(req, PV_E_FORBIDDEN, d.message);
+	if (d.rc == PV_E_FORBIDDEN || d.rc == PV_E_NETWORK)
+		return http_fail(req, d.rc, d.message);
 	return d.rc;
 }
 

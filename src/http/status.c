@@ -51,6 +51,8 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The job's state does not allow this change" },
 	/* a write on a read transaction is a bug of ours, not the caller's */
 	[PV_E_READONLY] = { "internal", 500, "Internal error" },
+	[PV_E_NETWORK] = { "network_not_allowed", 403,
+	    "Requests from this network are not allowed for this principal" },
 };
 
 static const struct rc_map *
