@@ -325,6 +325,14 @@ on_header(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+static char h_source[64];
+
+void
+h_source_set(const char *addr)
+{
+	snprintf(h_source, sizeof(h_source), "%s", addr != NULL ? addr : "");
+}
+
 void
 h_req(struct h_server *s, const char *method, const char *path, const char *token,
     const char *body, const char **hdrs, struct h_resp *r)
@@ -344,6 +352,12 @@ h_req(struct h_server *s, const char *method, const char *path, const char *toke
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	if (h_source[0] != '\0') {
+		char itf[80];
+
+		snprintf(itf, sizeof(itf), "host!%s", h_source);
+		curl_easy_setopt(c, CURLOPT_INTERFACE, itf);
+	}
 	if (token != NULL) {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 		hl = curl_slist_append(hl, auth);

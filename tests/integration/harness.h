@@ -74,6 +74,9 @@ int h_stop(struct h_server *s);
 void h_req(struct h_server *s, const char *method, const char *path, const char *token,
     const char *body, const char **hdrs, struct h_resp *r);
 void h_resp_free(struct h_resp *r);
+/* Requests after this call leave from local address addr (e.g. "127.0.0.2":
+ * another loopback source, for network conditions); NULL: the default. */
+void h_source_set(const char *addr);
 /* error.code of an error body, or "" */
 const char *h_err_code(struct h_resp *r);
 bool h_has_header(struct h_resp *r, const char *name_and_value_prefix);
