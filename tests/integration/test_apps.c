@@ -86,6 +86,84 @@ login(struct h_server *s, const char *user, const char *pw, char tok[128])
 	h_resp_free(&r);
 }
 
+/* The CLI: phivault app ... and phivault login --app (the secret from a
+ * file or the environment, never argv). */
+static void
+test_cli(struct h_server *s, const char *admin)
+{
+	char env[1024], cmd[2048], file[700], app[64], sid[64], secret[128], *out = NULL;
+	json_t *j;
+	FILE *f;
+
+	snprintf(env, sizeof(env), "PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s PHIVAULT_TOKEN=%s %s",
+	    s->base, s->cacert, admin, h_bin());
+	snprintf(cmd, sizeof(cmd), "%s app create cliapp --role analyst --network 127.0.0.0/8 "
+	    "--format json", env);
+	CHECK(h_run(cmd, &out) == 0);
+	j = json_loads(out, 0, NULL);
+	CHECK(j != NULL && strncmp(jstr(j, "id"), "app_", 4) == 0);
+	snprintf(app, sizeof(app), "%s", jstr(j, "id"));
+	json_decref(j);
+	free(out);
+	/* an app can never be an admin: the API's message, exit 3 */
+	snprintf(cmd, sizeof(cmd), "%s app create cliadm --role admin --network 127.0.0.0/8 2>&1",
+	    env);
+	CHECK(h_run(cmd, &out) == 3);
+	CHECK(strstr(out, "users.manage") != NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s app create nonet --role analyst 2>/dev/null", env);
+	CHECK(h_run(cmd, NULL) == 2);                        /* --network is required */
+	snprintf(cmd, sizeof(cmd), "%s app secret-add %s --format json", env, app);
+	CHECK(h_run(cmd, &out) == 0);
+	j = json_loads(out, 0, NULL);
+	CHECK(j != NULL && strncmp(jstr(j, "secret"), "pvs_", 4) == 0);
+	snprintf(secret, sizeof(secret), "%s", jstr(j, "secret"));
+	snprintf(sid, sizeof(sid), "%s", jstr(j, "secret_id"));
+	CHECK(nsecrets < sizeof(secrets) / sizeof(secrets[0]));
+	snprintf(secrets[nsecrets++], sizeof(secrets[0]), "%s", secret);
+	json_decref(j);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s app show %s --format text", env, app);
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strstr(out, "cliapp") != NULL && strstr(out, "1 live") != NULL);
+	CHECK(strstr(out, secret) == NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s app list --format text", env);
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strstr(out, app) != NULL && strstr(out, "127.0.0.0/8") != NULL);
+	free(out);
+	/* login --app: from a file, then from the environment */
+	snprintf(file, sizeof(file), "%s/app.secret", s->dir);
+	CHECK((f = fopen(file, "w")) != NULL);
+	fprintf(f, "%s\n", secret);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s %s login --app %s "
+	    "--secret-file %s 2>/dev/null", s->base, s->cacert, h_bin(), app, file);
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strncmp(out, "export PHIVAULT_TOKEN=pva_", 26) == 0);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s PHIVAULT_APP_SECRET=%s "
+	    "%s login --app %s --format json", s->base, s->cacert, secret, h_bin(), app);
+	CHECK(h_run(cmd, &out) == 0);
+	j = json_loads(out, 0, NULL);
+	CHECK(j != NULL && strncmp(jstr(j, "token"), "pva_", 4) == 0);
+	json_decref(j);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s %s login --app %s "
+	    "2>/dev/null", s->base, s->cacert, h_bin(), app);
+	CHECK(h_run(cmd, NULL) == 2);                        /* no secret given */
+	snprintf(cmd, sizeof(cmd), "%s app secret-rm %s %s", env, app, sid);
+	CHECK(h_run(cmd, &out) == 0);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s %s login --app %s "
+	    "--secret-file %s 2>/dev/null", s->base, s->cacert, h_bin(), app, file);
+	CHECK(h_run(cmd, NULL) == 3);                        /* deleted: 401 */
+	snprintf(cmd, sizeof(cmd), "%s app disable %s --format text", env, app);
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strstr(out, "disabled") != NULL);
+	free(out);
+}
+
 static void
 secret_add(struct h_server *s, const char *admin, const char *app, int status,
     char sid[64], char secret[128])
@@ -316,6 +394,8 @@ main(void)
 	/* the people's sessions went idle meanwhile */
 	login(&s, "admin", PW_ADMIN, admin);
 	login(&s, "audra", PW_AUD, aud);
+
+	test_cli(&s, admin);
 
 	/* ---- disable: its sessions end at once ---- */
 	signin(&s, app, sec2, 200, NULL, tok2, NULL);
