@@ -253,6 +253,8 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	    "WHERE token_hash = ?1",
 	[SQ_APP_SESSION_END_ALL] = "UPDATE app_sessions SET ended_ms = ?2, end_reason = ?3 "
 	    "WHERE app_id = ?1 AND ended_ms = 0",
+	[SQ_APP_SESSION_END] = "UPDATE app_sessions SET ended_ms = ?2, end_reason = ?3 "
+	    "WHERE id = ?1 AND ended_ms = 0",
 	/* apps:end */
 };
 

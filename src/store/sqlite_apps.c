@@ -174,6 +174,13 @@ static enum pv_rc sq_app_session_end_all(struct store_tx *tx, const char *app_id
 	return rc;
 }
 
+static enum pv_rc sq_app_session_end(struct store_tx *tx, const char *id, int64_t now_ms,
+    const char *reason)
+{
+	return store_sqlite_exec_one(tx, SQ_APP_SESSION_END, "app_session_end",
+	    SQP_LIST(SQP_TEXT(id), SQP_INT(now_ms), SQP_TEXT(reason)));
+}
+
 const struct store_apps_ops store_sqlite_apps_ops = {
 	.app_put = sq_app_put,
 	.app_get = sq_app_get,
@@ -185,4 +192,5 @@ const struct store_apps_ops store_sqlite_apps_ops = {
 	.app_session_put = sq_app_session_put,
 	.app_session_get_by_hash = sq_app_session_get_by_hash,
 	.app_session_end_all = sq_app_session_end_all,
+	.app_session_end = sq_app_session_end,
 };

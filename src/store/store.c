@@ -1099,4 +1099,12 @@ enum pv_rc store_app_session_end_all(struct store_tx *tx, const char *app_id, in
 	WRITE_OP(tx, "app_session_end_all");
 	return tx->st->ops->apps->app_session_end_all(tx, app_id, now_ms, reason, n);
 }
+enum pv_rc store_app_session_end(struct store_tx *tx, const char *id, int64_t now_ms,
+    const char *reason)
+{
+	if (!tx_ok(tx) || id == NULL || reason == NULL || now_ms <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "app_session_end");
+	return tx->st->ops->apps->app_session_end(tx, id, now_ms, reason);
+}
 /* apps:end */

@@ -73,6 +73,9 @@ struct store_app_session {
 enum pv_rc store_app_session_put(struct store_tx *tx, const struct store_app_session *s);
 enum pv_rc store_app_session_get_by_hash(struct store_tx *tx, const char *token_hash,
     struct store_app_session *out);
+/* End one open session (logout); PV_E_NOTFOUND if missing or ended. */
+enum pv_rc store_app_session_end(struct store_tx *tx, const char *id, int64_t now_ms,
+    const char *reason);
 /* End every open session of app_id; *n ended. */
 enum pv_rc store_app_session_end_all(struct store_tx *tx, const char *app_id, int64_t now_ms,
     const char *reason, size_t *n);

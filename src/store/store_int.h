@@ -184,6 +184,8 @@ struct store_apps_ops {
 	    struct store_app_session *out);
 	enum pv_rc (*app_session_end_all)(struct store_tx *tx, const char *app_id,
 	    int64_t now_ms, const char *reason, size_t *n);
+	enum pv_rc (*app_session_end)(struct store_tx *tx, const char *id, int64_t now_ms,
+	    const char *reason);
 };
 
 /* The backend's table: one sub-table per domain, so a backend implements

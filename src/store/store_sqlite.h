@@ -125,6 +125,7 @@ enum store_sqlite_stmt {
 	SQ_APP_SESSION_PUT,
 	SQ_APP_SESSION_GET_BY_HASH,
 	SQ_APP_SESSION_END_ALL,
+	SQ_APP_SESSION_END,
 	/* apps:end */
 	SQ_STMT__COUNT
 };

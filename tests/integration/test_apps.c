@@ -397,6 +397,16 @@ main(void)
 
 	test_cli(&s, admin);
 
+	/* ---- logout ends an app's token too ---- */
+	signin(&s, app, sec2, 200, NULL, tok2, NULL);
+	h_req(&s, "GET", "/v1/auth/session", tok2, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(jstr(r.json, "user_id"), app) == 0);
+	CHECK(strcmp(jstr(r.json, "username"), "billing") == 0);
+	h_resp_free(&r);
+	expect(&s, "POST", "/v1/auth/logout", tok2, NULL, NULL, 204, NULL);
+	expect(&s, "GET", path, tok2, NULL, TREAT, 401, "unauthenticated");
+
 	/* ---- disable: its sessions end at once ---- */
 	signin(&s, app, sec2, 200, NULL, tok2, NULL);
 	expect(&s, "GET", path, tok2, NULL, TREAT, 200, NULL);

@@ -752,9 +752,12 @@ static void c_apps(struct store *st)
 	assert_string_equal(sg.method, "secret");
 	assert_int_equal(sg.expires_ms, 901000);
 	assert_int_equal(sg.ended_ms, 0);
+	assert_int_equal(TX_WR(st, store_app_session_end(tx, "ses_a1", 4000, "logout")), PV_OK);
+	assert_int_equal(TX_WR(st, store_app_session_end(tx, "ses_a1", 4500, "logout")),
+	    PV_E_NOTFOUND);                                 /* ended already */
 	assert_int_equal(TX_WR(st, store_app_session_end_all(tx, "app_1", 5000, "disabled", &n)),
 	    PV_OK);
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 1);                             /* the other one */
 	assert_int_equal(TX_WR(st, store_app_session_end_all(tx, "app_1", 6000, "disabled", &n)),
 	    PV_OK);
 	assert_int_equal(n, 0);                             /* ended ones stay ended */
