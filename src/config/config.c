@@ -93,7 +93,7 @@ static const struct key_def keys[] = {
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics", "sinks" };
+	"metrics", "sinks", "apps" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
