@@ -127,8 +127,8 @@ roles_check(struct directory *s, const char *const *roles, size_t n,
 		}
 		if (perm[0] != '\0') {
 			snprintf(res->message, sizeof(res->message),
-			    "roles[%zu] (%s) grants %s, which an app can never hold", i, roles[i],
-			    perm);
+			    "roles[%zu] (%.63s) grants %.40s, which an app can never hold", i,
+			    roles[i], perm);
 			return PV_E_INVALID;
 		}
 	}
