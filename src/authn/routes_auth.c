@@ -1016,6 +1016,7 @@ h_session(struct http_request *req)
 struct logout_job {
 	const char *session_id;
 	int64_t now_ms;
+	bool app;                            /* an app's session (app_sessions) */
 };
 
 static enum pv_rc
@@ -1023,6 +1024,9 @@ logout_fn(struct store_tx *tx, void *arg)
 {
 	struct logout_job *j = arg;
 
+	if (j->app)
+		return store_app_session_end(tx, j->session_id, j->now_ms,
+		    authn_session_end_name(AUTHN_END_LOGOUT));
 	return store_session_end(tx, j->session_id, j->now_ms,
 	    authn_session_end_name(AUTHN_END_LOGOUT));
 }
@@ -1032,7 +1036,7 @@ h_logout(struct http_request *req)
 {
 	struct authn_service *s = svc_of(req);
 	const struct authn_principal *p = req->principal;
-	struct logout_job j = { p->session_id, util_now_ms() };
+	struct logout_job j = { p->session_id, util_now_ms(), p->app };
 	struct audit_event ev;
 	char res[64 + UTIL_ID_MAX];
 	enum pv_rc rc;
@@ -1237,6 +1241,10 @@ authn_route_auth(struct authn_service *s, struct http_server *srv)
 enum pv_rc
 authn_routes(struct authn_service *s, struct http_server *srv)
 {
+	enum pv_rc rc;
+
 	/* /v1/users is the directory's (src/directory/routes_users.c) */
-	return authn_route_auth(s, srv);
+	if ((rc = authn_route_auth(s, srv)) != PV_OK)
+		return rc;
+	return authn_route_app(s, srv);   /* routes_app.c */
 }
