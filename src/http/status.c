@@ -51,6 +51,10 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The job's state does not allow this change" },
 	/* a write on a read transaction is a bug of ours, not the caller's */
 	[PV_E_READONLY] = { "internal", 500, "Internal error" },
+	[PV_E_RETIRED_KEY_IN_USE] = { "retired_key_in_use", 409,
+	    "The key version still protects objects: re-encrypt them first" },
+	[PV_E_KEY_REVOKED] = { "key_revoked", 410,
+	    "The key version that protected this data was revoked; it cannot be read" },
 };
 
 static const struct rc_map *

@@ -114,6 +114,11 @@ enum store_sqlite_stmt {
 	SQ_SINK_CURSOR_GET,
 	SQ_SINK_CURSOR_PUT,
 	/* sinks:end */
+	/* keys-admin:begin (census, destroy, re-envelope) */
+	SQ_KEK_CENSUS,
+	SQ_KEK_DESTROY,
+	SQ_RECORD_REWRAP,
+	/* keys-admin:end */
 	SQ_STMT__COUNT
 };
 

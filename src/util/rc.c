@@ -33,6 +33,8 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_PENDING] = "pending",
 	[PV_E_JOB_CONFLICT] = "job_conflict",
 	[PV_E_READONLY] = "readonly",
+	[PV_E_RETIRED_KEY_IN_USE] = "retired_key_in_use",
+	[PV_E_KEY_REVOKED] = "key_revoked",
 };
 
 const char *

@@ -49,6 +49,8 @@ enum pv_rc {
 	PV_PENDING = 28,      /* not an error: the handler completes later (http_resume) */
 	PV_E_JOB_CONFLICT = 29, /* 409 job_conflict: a job state change its state does not allow */
 	PV_E_READONLY = 41,   /* 500 internal: a write op on a read-only store transaction (a bug) */
+	PV_E_RETIRED_KEY_IN_USE = 48, /* 409 retired_key_in_use: the key version still protects objects */
+	PV_E_KEY_REVOKED = 49, /* 410 key_revoked: the data's key version was revoked (unrecoverable) */
 	PV_E__COUNT
 };
 
