@@ -113,6 +113,7 @@ int cmd_audit(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_job(int argc, char **argv);
+int cmd_key(int argc, char **argv);
 int cmd_sinks(int argc, char **argv);
 /* cmd_job.c: the progress line of a job, e.g.
  * "[#######.....] 58% 5800/10000 1200/s eta 3s" (bar of width cells; total
