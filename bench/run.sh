@@ -725,8 +725,7 @@ TARGETS=$WORK/targets.md
 	target "keep-alive: no reconnects" "$KEEPALIVE_OK" "$KEEPALIVE_DETAIL"
 } >"$TARGETS"
 
-NOTES="${NOTES}$(BUILD="$BUILD" "$ROOT/bench/reencrypt.sh" || echo "- bench/reencrypt.sh failed")
-"   # issue 11: re-encryption rate
+NOTES+="$(BUILD="$BUILD" "$ROOT/bench/reencrypt.sh" || echo "- bench/reencrypt.sh failed")"$'\n'   # issue 11: re-encryption rate
 CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 {
 	echo "# phivault benchmark ($MODE run)"
