@@ -84,7 +84,7 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_KEK_CENSUS] = "SELECT objects FROM kek_census WHERE name = ?1 AND version = ?2",
 	[SQ_KEK_DESTROY] = "UPDATE kek SET state = 2, wrapped = X'' WHERE name = ?1 AND version = ?2",
 	[SQ_RECORD_REWRAP] = "UPDATE records SET kek_name = ?3, kek_version = ?4, wrapped_dek = ?5, "
-	    "ciphertext = ?6 WHERE id = ?2 AND collection = ?1 AND deleted_ms IS NULL "
+	    "ciphertext = COALESCE(?6, ciphertext) WHERE id = ?2 AND collection = ?1 AND deleted_ms IS NULL "
 	    "AND version = ?7 AND kek_version = ?8",
 
 	[SQ_AUDIT_APPEND] = "INSERT INTO audit(seq, time, actor, action, resource, "
@@ -1246,7 +1246,9 @@ static enum pv_rc sq_record_rewrap(struct store_tx *tx, const struct store_recor
 {
 	int changed = 0;
 	enum pv_rc rc = store_sqlite_exec(tx, SQ_RECORD_REWRAP, "record_rewrap",
-	    SQP_LIST(SQP_TEXT(r->collection), SQP_TEXT(r->id), SQP_ENVELOPE(r),
+	    SQP_LIST(SQP_TEXT(r->collection), SQP_TEXT(r->id), SQP_TEXT(r->kek_name),
+		SQP_INT(r->kek_version), SQP_BLOB(r->wrapped_dek, r->wrapped_dek_len),
+		SQP_BLOB_OR_NULL(r->ciphertext, r->ciphertext_len),
 		SQP_INT(r->version), SQP_INT(old_kek_version)), &changed);
 
 	if (rc == PV_OK && changed == 0)

@@ -931,7 +931,11 @@ enum pv_rc store_record_scan(struct store_tx *tx, const char *collection, const 
 enum pv_rc store_record_rewrap(struct store_tx *tx, const struct store_record *r,
     uint32_t old_kek_version)
 {
-	if (!tx_ok(tx) || r == NULL || !record_ok(r) || old_kek_version == 0)
+	/* ciphertext NULL: unchanged (a DEK rewrap leaves the data alone) */
+	if (!tx_ok(tx) || r == NULL || old_kek_version == 0 || !vid_ok(r->id) ||
+	    !vname_ok(r->collection) || r->version < 1 || !vkek_ok(r->kek_name) ||
+	    r->kek_version < 1 || r->wrapped_dek == NULL || r->wrapped_dek_len == 0 ||
+	    (r->ciphertext != NULL && r->ciphertext_len == 0))
 		return PV_E_INVALID;
 	WRITE_OP(tx, "record_rewrap");
 	if (tx->st->ops->vault->record_rewrap == NULL)

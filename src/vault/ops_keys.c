@@ -830,16 +830,18 @@ enum pv_rc vault_reencrypt_record(struct vault_ctx *v, struct store_tx *tx,
 		memcpy(in.wrapped_dek, r.wrapped_dek, KEYS_WRAPPED_DEK_LEN);
 		if ((rc = keys_dek_rewrap(v->keys, &in, to_version, &outenv)) != PV_OK)
 			goto out;
-		nr = r;
+		/* the data stays as it is: only the wrapped DEK is written */
+		util_strlcpy(nr.id, r.id, sizeof(nr.id));
+		util_strlcpy(nr.collection, r.collection, sizeof(nr.collection));
+		util_strlcpy(nr.kek_name, r.kek_name, sizeof(nr.kek_name));
+		nr.version = r.version;
 		nr.kek_version = outenv.kek_version;
-		nr.wrapped_dek = malloc(KEYS_WRAPPED_DEK_LEN);
-		nr.ciphertext = malloc(r.ciphertext_len);
-		if (nr.wrapped_dek == NULL || nr.ciphertext == NULL) {
+		if ((nr.wrapped_dek = malloc(KEYS_WRAPPED_DEK_LEN)) == NULL) {
 			rc = PV_E_NOMEM;
 			goto out;
 		}
 		memcpy(nr.wrapped_dek, outenv.wrapped_dek, KEYS_WRAPPED_DEK_LEN);
-		memcpy(nr.ciphertext, r.ciphertext, r.ciphertext_len);
+		nr.wrapped_dek_len = KEYS_WRAPPED_DEK_LEN;
 	}
 	rc = store_record_rewrap(tx, &nr, r.kek_version);
 	if (rc == PV_E_CONFLICT)
