@@ -35,6 +35,7 @@
 #include "daemon/daemon.h"
 #include "authn/authn.h"
 #include "jobs/jobs.h"
+#include "vault/vault.h"
 #include "sinks/sinks.h"
 
 static bool
@@ -336,6 +337,7 @@ out:
 	}
 	server_metrics_stop(&app);
 	jobs_runner_stop(app.jobs);
+	vault_keys_stop(app.vault);   /* the key-rotation sweeper commits through audit */
 	if (app.audit != NULL) {
 		system_event(&app, "sys.stop", AUDIT_ALLOWED, NULL);
 		sinks_stop(app.sinks);   /* drains (bounded); its cursors commit through audit */

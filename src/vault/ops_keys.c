@@ -26,8 +26,10 @@
  * The policy lives in meta "keys.policy/<name>". With reencrypt = auto a
  * rotation queues a rewrap_dek job for a collection key at once, and a
  * finished re-encryption job retires every decrypt_only version of its key
- * whose census is 0. rotate_every_s is stored and reported; the scheduled
- * rotation that reads it is not built yet (docs/keys.md).
+ * whose census is 0. rotate_every_s > 0: the sweeper thread (started with
+ * the routes, stopped by vault_keys_stop before the audit writer) looks
+ * once a second and rotates, as the system actor, every key whose active
+ * version is older than that (util_now_ms: the injectable clock).
  *
  * The job (kind_step below): params {"key","collection","mode","max_rps",
  * "to_version"}; cursor "<pass>|<last record id>|<window start ms>|<n in
@@ -44,9 +46,11 @@
  * (at most MAX_PASSES). max_rps caps records per second: a step in a full
  * window does nothing.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "jobs/jobs.h"
 #include "keys/keys.h"
@@ -60,10 +64,17 @@
 #define POLICY_PREFIX "keys.policy/"
 #define KEY_RESOURCE_MAX 200
 
+#define SWEEP_MS 1000
+
 struct vault_keyadmin {
 	struct vault_ctx *v;
 	struct jobs_runner *jobs;
 	struct jobs_kind kind;
+	/* the rotation sweeper */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+	bool running, stop;
 };
 
 /* ---- helpers ---- */
@@ -991,6 +1002,124 @@ out:
 	return rc;
 }
 
+/* ---- scheduled rotation ---- */
+
+struct due {
+	char name[128];
+	uint32_t version;
+	int64_t created_ms;
+};
+
+struct due_list {
+	struct due d[64];
+	size_t n;
+};
+
+static int due_cb(const struct store_kek *k, void *arg)
+{
+	struct due_list *l = arg;
+
+	if (k->state != STORE_KEK_ACTIVE)
+		return 0;
+	if (l->n < sizeof(l->d) / sizeof(l->d[0])) {
+		util_strlcpy(l->d[l->n].name, k->name, sizeof(l->d[l->n].name));
+		l->d[l->n].version = k->version;
+		l->d[l->n].created_ms = k->created_ms;
+		l->n++;
+	}
+	return 0;
+}
+
+static enum pv_rc due_tx(struct store_tx *tx, int64_t now, struct due_list *l)
+{
+	size_t keep = 0;
+	enum pv_rc rc = store_kek_scan(tx, due_cb, l);
+
+	for (size_t i = 0; rc == PV_OK && i < l->n; i++) {
+		struct policy p;
+
+		if ((rc = policy_get(tx, l->d[i].name, &p)) != PV_OK)
+			break;
+		if (p.rotate_every_s > 0 && now - l->d[i].created_ms >= p.rotate_every_s * 1000)
+			l->d[keep++] = l->d[i];
+	}
+	l->n = keep;
+	return rc;
+}
+
+static void sweep_done(struct vault_answer *a, void *arg)
+{
+	(void)a;
+	(void)arg;
+}
+
+/* Rotate every key whose policy's rotate_every_s has passed since its
+ * active version was made. */
+static void sweep(struct vault_keyadmin *ka)
+{
+	struct due_list *l = calloc(1, sizeof(*l));
+	struct pv_actor sys = audit_actor_system();
+	struct vault_caller who = { NULL, &sys, NULL };
+	enum pv_rc rc;
+
+	if (l == NULL || keys_is_sealed(ka->v->keys)) {
+		free(l);
+		return;
+	}
+	STORE_READ(ka->v->st, rc, due_tx(tx, util_now_ms(), l));
+	for (size_t i = 0; rc == PV_OK && i < l->n; i++) {
+		log_info("vault: key %s v%u is older than its rotate_every_s: rotating", l->d[i].name,
+		    (unsigned)l->d[i].version);
+		vault_key_rotate(ka, &who, l->d[i].name, sweep_done, NULL);
+	}
+	free(l);
+}
+
+static void *sweeper(void *arg)
+{
+	struct vault_keyadmin *ka = arg;
+
+	pthread_mutex_lock(&ka->mu);
+	while (!ka->stop) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += SWEEP_MS / 1000;
+		pthread_cond_timedwait(&ka->cv, &ka->mu, &ts);
+		if (ka->stop)
+			break;
+		pthread_mutex_unlock(&ka->mu);
+		sweep(ka);
+		pthread_mutex_lock(&ka->mu);
+	}
+	pthread_mutex_unlock(&ka->mu);
+	return NULL;
+}
+
+void vault_keys_stop(struct vault_ctx *v)
+{
+	struct vault_keyadmin *ka = v != NULL ? v->keyadmin : NULL;
+
+	if (ka == NULL || !ka->running)
+		return;
+	pthread_mutex_lock(&ka->mu);
+	ka->stop = true;
+	pthread_cond_broadcast(&ka->cv);
+	pthread_mutex_unlock(&ka->mu);
+	pthread_join(ka->thread, NULL);
+	ka->running = false;
+}
+
+void vault_keyadmin_free(struct vault_keyadmin *ka)
+{
+	if (ka == NULL)
+		return;
+	vault_keys_stop(ka->v);
+	pthread_cond_destroy(&ka->cv);
+	pthread_mutex_destroy(&ka->mu);
+	free(ka);
+}
+
 /* ---- wiring ---- */
 
 enum pv_rc vault_keys_install(struct vault_ctx *v, struct jobs_runner *r,
@@ -1005,6 +1134,8 @@ enum pv_rc vault_keys_install(struct vault_ctx *v, struct jobs_runner *r,
 		return PV_E_NOMEM;
 	ka->v = v;
 	ka->jobs = r;
+	pthread_mutex_init(&ka->mu, NULL);
+	pthread_cond_init(&ka->cv, NULL);
 	ka->kind.name = KIND_NAME;
 	ka->kind.step = kind_step;
 	ka->kind.arg = v;
@@ -1013,6 +1144,12 @@ enum pv_rc vault_keys_install(struct vault_ctx *v, struct jobs_runner *r,
 		return rc;
 	if (srv != NULL && (rc = vault_routes_keys(srv, ka)) != PV_OK)
 		return rc;
+	/* the server (routes given) gets the rotation sweeper */
+	if (srv != NULL) {
+		if (pthread_create(&ka->thread, NULL, sweeper, ka) != 0)
+			return PV_E_NOMEM;
+		ka->running = true;
+	}
 	return PV_OK;
 }
 

@@ -59,7 +59,7 @@ void vault_free(struct vault_ctx *v)
 	for (size_t i = 0; i < v->ncolls; i++)
 		free(v->colls[i]);
 	free(v->colls);
-	free(v->keyadmin);
+	vault_keyadmin_free(v->keyadmin);
 	pthread_rwlock_destroy(&v->mu);
 	free(v);
 }

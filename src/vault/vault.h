@@ -351,6 +351,9 @@ void vault_free(struct vault_ctx *v);
 struct jobs_runner;
 enum pv_rc vault_keys_install(struct vault_ctx *v, struct jobs_runner *r,
     struct http_server *srv);
+/* Stop the scheduled-rotation sweeper (started by vault_keys_install with
+ * routes); before the audit writer stops. Idempotent; NULL is fine. */
+void vault_keys_stop(struct vault_ctx *v);
 /* Test and bench access to the job's step (the kind's step function with
  * v as its argument). */
 struct jobs_step_ctx;

@@ -107,6 +107,7 @@ void vault_key_retire(struct vault_keyadmin *ka, const struct vault_caller *who,
 void vault_key_revoke(struct vault_keyadmin *ka, const struct vault_caller *who,
     const char *name, const char *version, json_t *body, vault_done_fn done, void *arg);
 struct vault_ctx *vault_keyadmin_vault(struct vault_keyadmin *ka);
+void vault_keyadmin_free(struct vault_keyadmin *ka);   /* stops the sweeper first */
 struct http_server;
 enum pv_rc vault_routes_keys(struct http_server *srv, struct vault_keyadmin *ka);
 /* One record of the re-encryption walk, in tx: moved to to_version

@@ -502,6 +502,56 @@ test_cli(struct h_server *s, struct people *p)
 	free((void *)env);
 }
 
+/* rotate_every_s: the sweeper rotates a key whose active version is older
+ * than that, on the server's (injected) clock; nobody calls rotate. */
+static void
+test_scheduled_rotation(struct h_server *s, struct people *p)
+{
+	char st[32], body[256];
+	long long n = 0;
+	struct h_resp r;
+	bool rotated = false;
+
+	h_req(s, "PUT", "/v1/keys/" KEY "/policy", p->kay,
+	    "{\"rotate_every_s\":86400,\"reencrypt\":\"manual\"}", NULL, &r);
+	CHECK_STATUS(&r, 200);
+	h_resp_free(&r);
+	key_version(s, p->kay, 4, st, &n);
+	CHECK(strcmp(st, "active") == 0);
+	/* a day and a bit later (sessions have idled out: log in again) */
+	h_clock_advance(s, 86401LL * 1000);
+	snprintf(body, sizeof(body), "{\"username\":\"kay\",\"password\":\"%s\"}", PW_USER);
+	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	snprintf(p->kay, sizeof(p->kay), "%s", jstr(r.json, "token"));
+	h_resp_free(&r);
+	for (int i = 0; i < 5000 && !rotated; i++) {
+		struct h_resp k;
+		json_t *key, *ver;
+		size_t a, b;
+
+		h_req(s, "GET", "/v1/keys", p->kay, NULL, NULL, &k);
+		CHECK_STATUS(&k, 200);
+		json_array_foreach(k.json, a, key)
+			if (strcmp(jstr(key, "name"), KEY) == 0)
+				json_array_foreach(json_object_get(key, "versions"), b, ver)
+					if (json_integer_value(json_object_get(ver, "version")) == 5)
+						rotated = true;
+		h_resp_free(&k);
+		if (!rotated)
+			pause_ms(3);
+	}
+	CHECK(rotated);
+	key_version(s, p->kay, 5, st, &n);
+	CHECK(strcmp(st, "active") == 0);
+	key_version(s, p->kay, 4, st, &n);
+	CHECK(strcmp(st, "decrypt_only") == 0);
+	/* once: v5 is new, so no second rotation follows */
+	h_req(s, "PUT", "/v1/keys/" KEY "/policy", p->kay, "{\"rotate_every_s\":0}", NULL, &r);
+	CHECK_STATUS(&r, 200);
+	h_resp_free(&r);
+}
+
 int
 main(void)
 {
@@ -524,6 +574,7 @@ main(void)
 	test_revoke(&s, &p);
 	test_separation(&s, &p);
 	test_cli(&s, &p);
+	test_scheduled_rotation(&s, &p);
 	CHECK(h_stop(&s) == 0);
 	test_audit(&s);
 	snprintf(cmd, sizeof(cmd), "%s audit verify --data %s 2>&1", h_bin(), s.dir);
@@ -531,6 +582,7 @@ main(void)
 	free(out);
 	for (int i = 0; i < N_REC; i++)
 		free(want[i]);
+	json_decref(s.init);
 	h_done("keys");
 	return 0;
 }
