@@ -986,6 +986,7 @@ TARGETS=$WORK/targets.md
 	fi
 } >"$TARGETS"
 
+NOTES+="$(BUILD="$BUILD" "$ROOT/bench/reencrypt.sh" || echo "- bench/reencrypt.sh failed")"$'\n'   # issue 11: re-encryption rate
 CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 {
 	echo "# phivault benchmark ($MODE run)"

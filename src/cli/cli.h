@@ -113,6 +113,7 @@ int cmd_audit(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_job(int argc, char **argv);
+int cmd_key(int argc, char **argv);
 int cmd_sinks(int argc, char **argv);
 int cmd_alert(int argc, char **argv);
 int cmd_policy(int argc, char **argv);

@@ -12,6 +12,26 @@
 #include "authn/authn.h"
 #include "cli/server.h"
 #include "jobs/jobs.h"
+#include "vault/vault.h"
+
+/* The install step has no argument: the one app of this process. */
+static struct pv_app *install_app;
+
+/* Kinds (and their routes) of higher modules, before the runner's thread. */
+static enum pv_rc
+install(struct jobs_runner *r, struct http_server *http)
+{
+	enum pv_rc rc;
+
+	if (install_app != NULL && install_app->vault != NULL &&
+	    (rc = vault_keys_install(install_app->vault, r, http)) != PV_OK)
+		return rc;
+#ifdef PV_TEST_HOOKS
+	return jobs_test_install(r, http);
+#else
+	return PV_OK;
+#endif
+}
 
 static void
 actor_of(struct http_request *req, struct pv_actor *out)
@@ -32,10 +52,9 @@ server_jobs_start(struct pv_app *app)
 		.lease_s = app->cfg.jobs_lease_s,
 		.http = app->http,
 		.actor_of = actor_of,
-#ifdef PV_TEST_HOOKS
-		.install = jobs_test_install,
-#endif
+		.install = install,
 	};
 
+	install_app = app;
 	return jobs_runner_start(&jc, &app->jobs);
 }

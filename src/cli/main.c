@@ -27,6 +27,7 @@ static const struct command commands[] = {
 	{ "audit", cmd_audit, "verify or export the audit trail (offline)" },
 	{ "user", cmd_user, "add, list, show or disable users (online)" },
 	{ "login", cmd_login, "log in and print the token export line" },
+	{ "key", cmd_key, "list, rotate, re-encrypt, retire or revoke keys (online)" },
 	{ "job", cmd_job, "list, show, pause, resume or cancel background jobs (online)" },
 	{ "app", cmd_app, "create, list, show or disable apps; add or remove their secrets (online)" },
 	{ "sinks", cmd_sinks, "show the SIEM sinks: cursor, lag, last error (online)" },

@@ -35,6 +35,7 @@
 #include "daemon/daemon.h"
 #include "authn/authn.h"
 #include "jobs/jobs.h"
+#include "vault/vault.h"
 #include "sinks/sinks.h"
 #include "detect/detect.h"
 
@@ -349,6 +350,7 @@ out:
 	/* its last state goes through the commit queue, so before audit_stop;
 	 * freed after it (the queue's subscriber points at it until then) */
 	detect_stop(app.detect);
+	vault_keys_stop(app.vault);   /* the key-rotation sweeper commits through audit */
 	if (app.audit != NULL) {
 		system_event(&app, "sys.stop", AUDIT_ALLOWED, NULL);
 		sinks_stop(app.sinks);   /* drains (bounded); its cursors commit through audit */

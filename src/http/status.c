@@ -59,6 +59,10 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	[PV_E_POLICY] = { "policy_denied", 403, "Denied by an access policy" },
 	[PV_E_CONDITION] = { "condition_not_met", 403,
 	    "A condition of your access (attributes, record labels) is not met" },
+	[PV_E_RETIRED_KEY_IN_USE] = { "retired_key_in_use", 409,
+	    "The key version still protects objects: re-encrypt them first" },
+	[PV_E_KEY_REVOKED] = { "key_revoked", 410,
+	    "The key version that protected this data was revoked; it cannot be read" },
 };
 
 static const struct rc_map *

@@ -1248,24 +1248,19 @@ collect_active(const struct store_kek *kk, void *arg)
 }
 
 enum pv_rc
-keys_kek_rotate(struct keys *k, const char *name, uint32_t *new_version)
+keys_kek_rotate_tx(struct keys *k, struct store_tx *tx, const char *name, uint32_t *new_version)
 {
 	struct store_kek row;
 	struct active_list al = { name, NULL, 0, 0, false };
 	uint32_t nv;
 	size_t i;
-	struct store_tx *tx = NULL;
 	enum pv_rc rc;
 
-	if (!keys_kek_name_valid(name))
+	if (!keys_kek_name_valid(name) || tx == NULL || new_version == NULL)
 		return PV_E_INVALID;
 	if (keys_is_sealed(k))
 		return PV_E_SEALED;
 	memset(&row, 0, sizeof(row));
-	/* One write transaction: the new version and the retirement of the
-	 * older ones commit together or not at all. */
-	if ((rc = store_begin(k->st, STORE_WR, &tx)) != PV_OK)
-		return rc;
 	rc = store_kek_latest(tx, name, &row);
 	nv = row.version + 1;
 	store_kek_clear(&row);
@@ -1282,9 +1277,6 @@ keys_kek_rotate(struct keys *k, const char *name, uint32_t *new_version)
 	for (i = 0; rc == PV_OK && i < al.n; i++)
 		if (al.v[i] != nv)
 			rc = store_kek_set_state(tx, name, al.v[i], STORE_KEK_RETIRED);
-	if (rc == PV_OK)
-		rc = store_commit(tx);
-	store_end(tx);
 	free(al.v);
 	if (rc != PV_OK) {
 		log_error("keys: kek %s rotation to v%u failed (%s), nothing changed",
@@ -1296,10 +1288,166 @@ keys_kek_rotate(struct keys *k, const char *name, uint32_t *new_version)
 }
 
 enum pv_rc
+keys_kek_rotate(struct keys *k, const char *name, uint32_t *new_version)
+{
+	struct store_tx *tx = NULL;
+	uint32_t nv = 0;
+	enum pv_rc rc;
+
+	if (!keys_kek_name_valid(name))
+		return PV_E_INVALID;
+	if (keys_is_sealed(k))
+		return PV_E_SEALED;
+	/* One write transaction: the new version and the retirement of the
+	 * older ones commit together or not at all. */
+	if ((rc = store_begin(k->st, STORE_WR, &tx)) != PV_OK)
+		return rc;
+	rc = keys_kek_rotate_tx(k, tx, name, &nv);
+	if (rc == PV_OK)
+		rc = store_commit(tx);
+	store_end(tx);
+	if (rc != PV_OK)
+		return rc;
+	*new_version = nv;
+	return PV_OK;
+}
+
+enum pv_rc
+keys_kek_retire_tx(struct keys *k, struct store_tx *tx, const char *name, uint32_t version)
+{
+	struct store_kek row;
+	enum store_kek_state state;
+	int64_t objects = 0;
+	enum pv_rc rc;
+
+	(void)k;
+	if (!keys_kek_name_valid(name) || tx == NULL || version == 0)
+		return PV_E_INVALID;
+	memset(&row, 0, sizeof(row));
+	rc = store_kek_get(tx, name, version, &row);
+	state = row.state;
+	store_kek_clear(&row);
+	if (rc != PV_OK)
+		return rc;
+	if (state == STORE_KEK_DISABLED)
+		return PV_OK;                    /* idempotent */
+	if (state != STORE_KEK_RETIRED)
+		return PV_E_STATE;               /* active (rotate first) or revoked */
+	if ((rc = store_kek_census(tx, name, version, &objects)) != PV_OK)
+		return rc;
+	if (objects > 0)
+		return PV_E_RETIRED_KEY_IN_USE;
+	return store_kek_set_state(tx, name, version, STORE_KEK_DISABLED);
+}
+
+/* The tombstone: the cached key wiped, and no thread may load it again. */
+static enum pv_rc
+kek_tombstone(struct keys *k, const char *name, uint32_t version)
+{
+	struct kek_slot *s;
+	enum pv_rc rc = PV_OK;
+
+	wr_lock(k);
+	s = kek_find(k, name, version);
+	if (s == NULL)
+		s = kek_insert(k, name, version);
+	if (s != NULL) {
+		crypto_secret_free(s->key);
+		s->key = NULL;
+		s->revoked = true;
+	} else {
+		rc = PV_E_NOMEM;   /* row is revoked; only the tombstone is missing */
+	}
+	if (version == 1)
+		mac_evict_name(k, name);
+	rw_unlock(k);
+	return rc;
+}
+
+enum pv_rc
+keys_kek_destroy_tx(struct keys *k, struct store_tx *tx, const char *name, uint32_t version)
+{
+	struct store_kek row;
+	enum store_kek_state state;
+	enum pv_rc rc;
+
+	if (!keys_kek_name_valid(name) || tx == NULL || version == 0)
+		return PV_E_INVALID;
+	memset(&row, 0, sizeof(row));
+	rc = store_kek_get(tx, name, version, &row);
+	state = row.state;
+	store_kek_clear(&row);
+	if (rc != PV_OK)
+		return rc;
+	if (state == STORE_KEK_ACTIVE)
+		return PV_E_STATE;               /* rotate first: new writes need a key */
+	/* Fail closed before the commit: if tx rolls back, the version stays
+	 * closed in this process until the next seal (like keys_kek_revoke). */
+	if ((rc = kek_tombstone(k, name, version)) != PV_OK)
+		return rc;
+	if ((rc = store_kek_destroy(tx, name, version)) != PV_OK)
+		return rc;
+	log_info("keys: kek %s v%u revoked, material destroyed", name, (unsigned)version);
+	return PV_OK;
+}
+
+enum pv_rc
+keys_dek_rewrap(struct keys *k, const struct keys_envelope *in, uint32_t to_version,
+    struct keys_envelope *out)
+{
+	struct pv_secret *dek = NULL;
+	const struct pv_secret *kek;
+	struct keys_envelope e;
+	char aad[AAD_MAX];
+	int aadlen;
+	enum pv_rc rc;
+
+	if (in == NULL || out == NULL || to_version == 0 ||
+	    memchr(in->kek_name, '\0', sizeof(in->kek_name)) == NULL ||
+	    !keys_kek_name_valid(in->kek_name) || in->kek_version == 0)
+		return PV_E_INVALID;
+	if (keys_is_sealed(k))
+		return PV_E_SEALED;
+	if ((rc = crypto_secret_new(CRYPTO_KEY_LEN, &dek)) != PV_OK)
+		return rc;
+	if ((aadlen = fmt_aad(aad, "dek", in->kek_name, in->kek_version)) < 0) {
+		rc = PV_E_INVALID;
+		goto out;
+	}
+	rc = kek_acquire(k, in->kek_name, in->kek_version, &kek);
+	if (rc == PV_E_NOTFOUND)
+		rc = PV_E_INTEGRITY;
+	if (rc != PV_OK)
+		goto out;
+	rc = crypto_gcmbox_open(kek->buf, (const uint8_t *)aad, (size_t)aadlen,
+	    in->wrapped_dek, sizeof(in->wrapped_dek), dek->buf);
+	rw_unlock(k);
+	if (rc != PV_OK)
+		goto out;
+	memset(&e, 0, sizeof(e));
+	util_strlcpy(e.kek_name, in->kek_name, sizeof(e.kek_name));
+	e.kek_version = to_version;
+	if ((aadlen = fmt_aad(aad, "dek", e.kek_name, to_version)) < 0) {
+		rc = PV_E_INVALID;
+		goto out;
+	}
+	if ((rc = kek_acquire(k, e.kek_name, to_version, &kek)) != PV_OK)
+		goto out;
+	/* a random wrap IV, as in keys_envelope_seal (SP 800-38D §8.3) */
+	rc = crypto_gcmbox_seal(kek->buf, NULL, (const uint8_t *)aad, (size_t)aadlen,
+	    dek->buf, CRYPTO_KEY_LEN, e.wrapped_dek);
+	rw_unlock(k);
+	if (rc == PV_OK)
+		*out = e;
+out:
+	crypto_secret_free(dek);
+	return rc;
+}
+
+enum pv_rc
 keys_kek_revoke(struct keys *k, const char *name, uint32_t version)
 {
 	struct store_kek row;
-	struct kek_slot *s;
 	enum store_kek_state state;
 	enum pv_rc rc;
 
@@ -1316,20 +1464,7 @@ keys_kek_revoke(struct keys *k, const char *name, uint32_t version)
 		if (rc != PV_OK)
 			return rc;
 	}
-	wr_lock(k);
-	s = kek_find(k, name, version);
-	if (s == NULL)
-		s = kek_insert(k, name, version);
-	if (s != NULL) {
-		crypto_secret_free(s->key);
-		s->key = NULL;
-		s->revoked = true;
-	} else {
-		rc = PV_E_NOMEM;   /* row is revoked; only the tombstone is missing */
-	}
-	if (version == 1)
-		mac_evict_name(k, name);
-	rw_unlock(k);
+	rc = kek_tombstone(k, name, version);
 	log_info("keys: kek %s v%u revoked", name, (unsigned)version);
 	return rc;
 }

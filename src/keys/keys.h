@@ -81,6 +81,9 @@ enum pv_rc keys_unseal_share(struct keys *k, const char *share, struct keys_seal
 void keys_seal(struct keys *k);
 
 /* ---- key-encryption keys ---- */
+/* KEK names: [a-z0-9:._-]{1,120}. */
+#define KEYS_KEK_NAME_MAX 120
+bool keys_kek_name_valid(const char *name);
 /* Create v1 of a KEK if it does not exist yet (idempotent). */
 enum pv_rc keys_kek_ensure(struct keys *k, const char *name);
 /* The same inside the caller's write transaction tx (a commit fn): the KEK
@@ -91,6 +94,30 @@ enum pv_rc keys_kek_ensure_tx(struct keys *k, struct store_tx *tx, const char *n
 enum pv_rc keys_kek_rotate(struct keys *k, const char *name, uint32_t *new_version);
 /* Revoke one version: nothing wrapped by it opens again (crypto-shredding). */
 enum pv_rc keys_kek_revoke(struct keys *k, const char *name, uint32_t version);
+
+struct keys_envelope;
+/* ---- key administration inside the caller's write transaction (a commit
+ * fn, with the audit entry of the change): all or nothing ---- */
+/* keys_kek_rotate in tx. */
+enum pv_rc keys_kek_rotate_tx(struct keys *k, struct store_tx *tx, const char *name,
+    uint32_t *new_version);
+/* Retire a decrypt-only version whose census is 0 (store DISABLED, API
+ * "retired"; it still opens, nothing is under it). PV_E_RETIRED_KEY_IN_USE
+ * while objects are under it, PV_E_STATE for the active or a revoked
+ * version, PV_E_NOTFOUND; PV_OK again on a retired one. */
+enum pv_rc keys_kek_retire_tx(struct keys *k, struct store_tx *tx, const char *name,
+    uint32_t version);
+/* Revoke and destroy: state REVOKED, the wrapped material overwritten in
+ * the store, the cached key wiped (tombstone, at once: fail closed even if
+ * tx rolls back). PV_E_STATE for the active version (rotate first). */
+enum pv_rc keys_kek_destroy_tx(struct keys *k, struct store_tx *tx, const char *name,
+    uint32_t version);
+/* Re-encryption without touching the data: unwrap in's DEK with its KEK
+ * version, wrap it again under (in's name, to_version), random wrap IV.
+ * The DEK never leaves the keyring. PV_E_FORBIDDEN if either version is
+ * revoked, PV_E_INTEGRITY if in's wrapped DEK does not open. */
+enum pv_rc keys_dek_rewrap(struct keys *k, const struct keys_envelope *in, uint32_t to_version,
+    struct keys_envelope *out);
 
 /* ---- envelope encryption: the DEK never leaves the keyring ---- */
 #define KEYS_WRAPPED_DEK_LEN (CRYPTO_KEY_LEN + CRYPTO_BOX_OVERHEAD)

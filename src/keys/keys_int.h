@@ -92,7 +92,5 @@ void keys_hex_encode_ct(const uint8_t *in, size_t len, char *out);
 int keys_hex_decode_ct(const char *in, size_t inlen, uint8_t *out, size_t outlen);
 
 /* KEK names: [a-z0-9:._-]{1,120}. */
-#define KEYS_KEK_NAME_MAX 120
-bool keys_kek_name_valid(const char *name);
 
 #endif /* PV_KEYS_INT_H */

@@ -332,6 +332,53 @@ static const struct migration migrations[] = {
 	  "UPDATE roles SET permissions = "
 	  "'[\"users.manage\",\"roles.manage\",\"collections.manage\",\"sys.backup\","
 	  "\"apps.manage\"]' WHERE name = 'admin' AND builtin = 1;" },
+	/* 12 (keys-admin): the census. kek_census(name, version) counts the
+	 * live objects (records with a DEK, tokens) whose DEK that KEK version
+	 * wraps. Triggers keep it in the same transaction as every insert,
+	 * update (patch, re-encryption, shred sets wrapped_dek NULL) and delete
+	 * of a record or token, so it is exact without a scan; the existing
+	 * rows are counted once here. */
+	{ 12,
+	  "CREATE TABLE kek_census("
+	  " name TEXT NOT NULL,"
+	  " version INTEGER NOT NULL,"
+	  " objects INTEGER NOT NULL DEFAULT 0,"
+	  " PRIMARY KEY(name, version)) WITHOUT ROWID;"
+	  "INSERT INTO kek_census(name, version, objects)"
+	  " SELECT kek_name, kek_version, COUNT(*) FROM ("
+	  "  SELECT kek_name, kek_version FROM records WHERE wrapped_dek IS NOT NULL"
+	  "  UNION ALL SELECT kek_name, kek_version FROM tokens WHERE wrapped_dek IS NOT NULL)"
+	  " GROUP BY kek_name, kek_version;"
+	  "CREATE TRIGGER census_records_ins AFTER INSERT ON records"
+	  " WHEN NEW.wrapped_dek IS NOT NULL BEGIN"
+	  " INSERT INTO kek_census(name, version, objects) VALUES (NEW.kek_name, NEW.kek_version, 1)"
+	  "  ON CONFLICT(name, version) DO UPDATE SET objects = objects + 1; END;"
+	  "CREATE TRIGGER census_records_upd AFTER UPDATE OF kek_name, kek_version, wrapped_dek"
+	  " ON records BEGIN"
+	  " UPDATE kek_census SET objects = objects - 1 WHERE OLD.wrapped_dek IS NOT NULL"
+	  "  AND name = OLD.kek_name AND version = OLD.kek_version;"
+	  " INSERT INTO kek_census(name, version, objects)"
+	  "  SELECT NEW.kek_name, NEW.kek_version, 1 WHERE NEW.wrapped_dek IS NOT NULL"
+	  "  ON CONFLICT(name, version) DO UPDATE SET objects = objects + 1; END;"
+	  "CREATE TRIGGER census_records_del AFTER DELETE ON records"
+	  " WHEN OLD.wrapped_dek IS NOT NULL BEGIN"
+	  " UPDATE kek_census SET objects = objects - 1"
+	  "  WHERE name = OLD.kek_name AND version = OLD.kek_version; END;"
+	  "CREATE TRIGGER census_tokens_ins AFTER INSERT ON tokens"
+	  " WHEN NEW.wrapped_dek IS NOT NULL BEGIN"
+	  " INSERT INTO kek_census(name, version, objects) VALUES (NEW.kek_name, NEW.kek_version, 1)"
+	  "  ON CONFLICT(name, version) DO UPDATE SET objects = objects + 1; END;"
+	  "CREATE TRIGGER census_tokens_upd AFTER UPDATE OF kek_name, kek_version, wrapped_dek"
+	  " ON tokens BEGIN"
+	  " UPDATE kek_census SET objects = objects - 1 WHERE OLD.wrapped_dek IS NOT NULL"
+	  "  AND name = OLD.kek_name AND version = OLD.kek_version;"
+	  " INSERT INTO kek_census(name, version, objects)"
+	  "  SELECT NEW.kek_name, NEW.kek_version, 1 WHERE NEW.wrapped_dek IS NOT NULL"
+	  "  ON CONFLICT(name, version) DO UPDATE SET objects = objects + 1; END;"
+	  "CREATE TRIGGER census_tokens_del AFTER DELETE ON tokens"
+	  " WHEN OLD.wrapped_dek IS NOT NULL BEGIN"
+	  " UPDATE kek_census SET objects = objects - 1"
+	  "  WHERE name = OLD.kek_name AND version = OLD.kek_version; END;" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -81,6 +81,11 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_KEK_LATEST] = KEK_COLS " WHERE name = ?1 ORDER BY version DESC LIMIT 1",
 	[SQ_KEK_SET_STATE] = "UPDATE kek SET state = ?3 WHERE name = ?1 AND version = ?2",
 	[SQ_KEK_SCAN] = KEK_COLS " ORDER BY name, version",
+	[SQ_KEK_CENSUS] = "SELECT objects FROM kek_census WHERE name = ?1 AND version = ?2",
+	[SQ_KEK_DESTROY] = "UPDATE kek SET state = 2, wrapped = X'' WHERE name = ?1 AND version = ?2",
+	[SQ_RECORD_REWRAP] = "UPDATE records SET kek_name = ?3, kek_version = ?4, wrapped_dek = ?5, "
+	    "ciphertext = COALESCE(?6, ciphertext) WHERE id = ?2 AND collection = ?1 AND deleted_ms IS NULL "
+	    "AND version = ?7 AND kek_version = ?8",
 
 	[SQ_AUDIT_APPEND] = "INSERT INTO audit(seq, time, actor, action, resource, "
 	    "purpose_of_use, outcome, reason, detail, prev_hash, hash) "
@@ -935,7 +940,7 @@ static enum pv_rc kek_from_row(sqlite3_stmt *s, void *out)
 
 	memset(&k, 0, sizeof(k));
 	if (strlen(name) >= sizeof(k.name) || version < 0 || version > UINT32_MAX ||
-	    state < STORE_KEK_ACTIVE || state > STORE_KEK_REVOKED) {
+	    state < STORE_KEK_ACTIVE || state > STORE_KEK_DISABLED) {
 		log_error("store: kek row out of range");
 		return PV_E_INTEGRITY;
 	}
@@ -984,6 +989,32 @@ static enum pv_rc sq_kek_scan(struct store_tx *tx, store_kek_cb cb, void *arg)
 	struct kek_row_ctx x = { cb, arg };
 
 	return store_sqlite_scan(tx, SQ_KEK_SCAN, "kek_scan", SQP_NONE, kek_row, &x);
+}
+
+static enum pv_rc census_from_row(sqlite3_stmt *s, void *out)
+{
+	*(int64_t *)out = sqlite3_column_int64(s, 0);
+	return PV_OK;
+}
+
+static enum pv_rc sq_kek_census(struct store_tx *tx, const char *name, uint32_t version,
+    int64_t *objects)
+{
+	int64_t n = 0;
+	enum pv_rc rc = store_sqlite_get(tx, SQ_KEK_CENSUS, "kek_census",
+	    SQP_LIST(SQP_TEXT(name), SQP_INT(version)), census_from_row, &n);
+
+	if (rc == PV_E_NOTFOUND)
+		rc = PV_OK, n = 0;
+	if (rc == PV_OK)
+		*objects = n;
+	return rc;
+}
+
+static enum pv_rc sq_kek_destroy(struct store_tx *tx, const char *name, uint32_t version)
+{
+	return store_sqlite_exec_one(tx, SQ_KEK_DESTROY, "kek_destroy",
+	    SQP_LIST(SQP_TEXT(name), SQP_INT(version)));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1269,6 +1300,21 @@ static enum pv_rc sq_record_update(struct store_tx *tx, const struct store_recor
 	return rc;
 }
 
+static enum pv_rc sq_record_rewrap(struct store_tx *tx, const struct store_record *r,
+    uint32_t old_kek_version)
+{
+	int changed = 0;
+	enum pv_rc rc = store_sqlite_exec(tx, SQ_RECORD_REWRAP, "record_rewrap",
+	    SQP_LIST(SQP_TEXT(r->collection), SQP_TEXT(r->id), SQP_TEXT(r->kek_name),
+		SQP_INT(r->kek_version), SQP_BLOB(r->wrapped_dek, r->wrapped_dek_len),
+		SQP_BLOB_OR_NULL(r->ciphertext, r->ciphertext_len),
+		SQP_INT(r->version), SQP_INT(old_kek_version)), &changed);
+
+	if (rc == PV_OK && changed == 0)
+		rc = PV_E_CONFLICT;
+	return rc;
+}
+
 static enum pv_rc sq_bidx_delete(struct store_tx *tx, const char *collection,
     const char *record_id, const char *field)
 {
@@ -1403,6 +1449,7 @@ static const struct store_vault_ops sq_vault_ops = {
 	.bidx_delete = sq_bidx_delete,
 	.bidx_lookup = sq_bidx_lookup,
 	.record_scan = sq_record_scan,
+	.record_rewrap = sq_record_rewrap,
 	.token_put = sq_token_put,
 	.token_get = sq_token_get,
 	.token_get_by_mac = sq_token_get_by_mac,
@@ -1415,6 +1462,8 @@ static const struct store_keys_ops sq_keys_ops = {
 	.kek_latest = sq_kek_latest,
 	.kek_set_state = sq_kek_set_state,
 	.kek_scan = sq_kek_scan,
+	.kek_census = sq_kek_census,
+	.kek_destroy = sq_kek_destroy,
 };
 
 static const struct store_audit_ops sq_audit_ops = {

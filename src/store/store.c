@@ -372,7 +372,8 @@ static bool kek_name_ok(const char *name)
 
 static bool kek_state_ok(enum store_kek_state s)
 {
-	return s == STORE_KEK_ACTIVE || s == STORE_KEK_RETIRED || s == STORE_KEK_REVOKED;
+	return s == STORE_KEK_ACTIVE || s == STORE_KEK_RETIRED || s == STORE_KEK_REVOKED ||
+	    s == STORE_KEK_DISABLED;
 }
 
 enum pv_rc store_kek_put(struct store_tx *tx, const struct store_kek *k)
@@ -413,6 +414,26 @@ enum pv_rc store_kek_scan(struct store_tx *tx, store_kek_cb cb, void *arg)
 	if (!tx_ok(tx) || cb == NULL)
 		return PV_E_INVALID;
 	return tx->st->ops->keys->kek_scan(tx, cb, arg);
+}
+
+enum pv_rc store_kek_census(struct store_tx *tx, const char *name, uint32_t version,
+    int64_t *objects)
+{
+	if (!tx_ok(tx) || objects == NULL || !kek_name_ok(name) || version == 0)
+		return PV_E_INVALID;
+	if (tx->st->ops->keys->kek_census == NULL)
+		return PV_E_INTERNAL;
+	return tx->st->ops->keys->kek_census(tx, name, version, objects);
+}
+
+enum pv_rc store_kek_destroy(struct store_tx *tx, const char *name, uint32_t version)
+{
+	if (!tx_ok(tx) || !kek_name_ok(name) || version == 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "kek_destroy");
+	if (tx->st->ops->keys->kek_destroy == NULL)
+		return PV_E_INTERNAL;
+	return tx->st->ops->keys->kek_destroy(tx, name, version);
 }
 
 /* ------------------------------------------------------------------ */
@@ -905,6 +926,21 @@ enum pv_rc store_record_scan(struct store_tx *tx, const char *collection, const 
 	if (tx->st->ops->vault->record_scan == NULL)
 		return PV_E_INTERNAL;
 	return tx->st->ops->vault->record_scan(tx, collection, after_id, limit, cb, arg);
+}
+
+enum pv_rc store_record_rewrap(struct store_tx *tx, const struct store_record *r,
+    uint32_t old_kek_version)
+{
+	/* ciphertext NULL: unchanged (a DEK rewrap leaves the data alone) */
+	if (!tx_ok(tx) || r == NULL || old_kek_version == 0 || !vid_ok(r->id) ||
+	    !vname_ok(r->collection) || r->version < 1 || !vkek_ok(r->kek_name) ||
+	    r->kek_version < 1 || r->wrapped_dek == NULL || r->wrapped_dek_len == 0 ||
+	    (r->ciphertext != NULL && r->ciphertext_len == 0))
+		return PV_E_INVALID;
+	WRITE_OP(tx, "record_rewrap");
+	if (tx->st->ops->vault->record_rewrap == NULL)
+		return PV_E_INTERNAL;
+	return tx->st->ops->vault->record_rewrap(tx, r, old_kek_version);
 }
 
 void store_token_clear(struct store_token *t)

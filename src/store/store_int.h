@@ -124,6 +124,8 @@ struct store_vault_ops {
 	    struct store_token *out);
 	enum pv_rc (*record_scan)(struct store_tx *tx, const char *collection, const char *after_id,
 	    size_t limit, store_bidx_cb cb, void *arg);
+	enum pv_rc (*record_rewrap)(struct store_tx *tx, const struct store_record *r,
+	    uint32_t old_kek_version);
 	/* vault:end */
 };
 
@@ -136,6 +138,9 @@ struct store_keys_ops {
 	enum pv_rc (*kek_set_state)(struct store_tx *tx, const char *name, uint32_t version,
 	    enum store_kek_state state);
 	enum pv_rc (*kek_scan)(struct store_tx *tx, store_kek_cb cb, void *arg);
+	enum pv_rc (*kek_census)(struct store_tx *tx, const char *name, uint32_t version,
+	    int64_t *objects);
+	enum pv_rc (*kek_destroy)(struct store_tx *tx, const char *name, uint32_t version);
 };
 
 /* ---- audit (store_audit.h): audit trail and checkpoints */

@@ -9,7 +9,11 @@
 #include "store/store_core.h"
 
 /* ---- key-encryption keys, stored wrapped by the root key ---- */
-enum store_kek_state { STORE_KEK_ACTIVE = 0, STORE_KEK_RETIRED = 1, STORE_KEK_REVOKED = 2 };
+/* ACTIVE wraps new DEKs; RETIRED opens what it wrapped (API "decrypt_only");
+ * REVOKED: material destroyed; DISABLED: retired by the key admin once its
+ * census was 0 (API "retired"; the material is kept and still opens). */
+enum store_kek_state { STORE_KEK_ACTIVE = 0, STORE_KEK_RETIRED = 1, STORE_KEK_REVOKED = 2,
+	STORE_KEK_DISABLED = 3 };
 struct store_kek {
 	char name[128];
 	uint32_t version;
@@ -26,6 +30,15 @@ enum pv_rc store_kek_set_state(struct store_tx *tx, const char *name, uint32_t v
     enum store_kek_state state);
 typedef int (*store_kek_cb)(const struct store_kek *k, void *arg);   /* non-zero stops */
 enum pv_rc store_kek_scan(struct store_tx *tx, store_kek_cb cb, void *arg);
+/* keys-admin: the census, how many live objects (records and tokens) hold a
+ * DEK wrapped by (name, version). Kept exact by the backend in the same
+ * transaction as every record / token write (migration 12): never a scan.
+ * 0 for a version nothing ever used. */
+enum pv_rc store_kek_census(struct store_tx *tx, const char *name, uint32_t version,
+    int64_t *objects);
+/* Revocation: state REVOKED and the wrapped material overwritten with an
+ * empty value, in tx. PV_E_NOTFOUND if there is no such version. */
+enum pv_rc store_kek_destroy(struct store_tx *tx, const char *name, uint32_t version);
 
 
 #endif /* PV_STORE_KEYS_H */

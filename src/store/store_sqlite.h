@@ -144,6 +144,11 @@ enum store_sqlite_stmt {
 	SQ_APP_SESSION_END_ALL,
 	SQ_APP_SESSION_END,
 	/* apps:end */
+	/* keys-admin:begin (census, destroy, re-envelope) */
+	SQ_KEK_CENSUS,
+	SQ_KEK_DESTROY,
+	SQ_RECORD_REWRAP,
+	/* keys-admin:end */
 	SQ_STMT__COUNT
 };
 

@@ -110,6 +110,14 @@ enum pv_rc store_token_get(struct store_tx *tx, const char *token, struct store_
 /* The deterministic token with that mac, or PV_E_NOTFOUND. */
 enum pv_rc store_token_get_by_mac(struct store_tx *tx, const uint8_t mac[STORE_MAC_LEN],
     struct store_token *out);
+/* keys-admin: move a live record's envelope to another KEK version
+ * without a new record version (re-encryption): r's kek_name, kek_version,
+ * wrapped_dek and ciphertext (NULL: keep the stored one, a DEK rewrap)
+ * replace the stored ones only if the stored
+ * record is live, at r->version and still under old_kek_version.
+ * PV_E_CONFLICT when it is not (patched, shredded or already moved). */
+enum pv_rc store_record_rewrap(struct store_tx *tx, const struct store_record *r,
+    uint32_t old_kek_version);
 /* vault:end */
 
 #endif /* PV_STORE_VAULT_H */

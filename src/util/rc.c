@@ -38,6 +38,8 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_STEP_UP] = "step_up_required",
 	[PV_E_POLICY] = "policy_denied",
 	[PV_E_CONDITION] = "condition_not_met",
+	[PV_E_RETIRED_KEY_IN_USE] = "retired_key_in_use",
+	[PV_E_KEY_REVOKED] = "key_revoked",
 };
 
 const char *

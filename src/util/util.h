@@ -54,6 +54,8 @@ enum pv_rc {
 	PV_E_POLICY = 33,     /* 403 policy_denied: an explicit deny policy applies */
 	PV_E_CONDITION = 34,  /* 403 condition_not_met: a grant's condition (attributes, labels) fails */
 	PV_E_READONLY = 35,   /* 500 internal: a write op on a read-only store transaction (a bug) */
+	PV_E_RETIRED_KEY_IN_USE = 36, /* 409 retired_key_in_use: the key version still protects objects */
+	PV_E_KEY_REVOKED = 37, /* 410 key_revoked: the data's key version was revoked (unrecoverable) */
 	PV_E__COUNT
 };
 

@@ -59,6 +59,7 @@ void vault_free(struct vault_ctx *v)
 	for (size_t i = 0; i < v->ncolls; i++)
 		free(v->colls[i]);
 	free(v->colls);
+	vault_keyadmin_free(v->keyadmin);
 	pthread_rwlock_destroy(&v->mu);
 	free(v);
 }
@@ -242,6 +243,8 @@ enum pv_rc vault_record_open(struct keys *k, const struct store_record *r, json_
 		return PV_E_NOMEM;
 	rc = keys_envelope_open(k, &env, (const uint8_t *)aad, aadlen, r->ciphertext,
 	    r->ciphertext_len, pt);
+	if (rc == PV_E_FORBIDDEN)
+		rc = PV_E_KEY_REVOKED;   /* its KEK version was revoked: gone for good */
 	if (rc == PV_OK)
 		rc = vault_record_from_plaintext((const char *)pt, ptlen, fields_out);
 	vault_plaintext_free((char *)pt, ptlen);

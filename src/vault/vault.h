@@ -346,4 +346,20 @@ enum pv_rc vault_routes(struct http_server *srv, const struct vault_deps *deps,
     struct vault_ctx **out);
 void vault_free(struct vault_ctx *v);
 
+/* Key administration (API.md "Keys"; ops_keys.c): register the job kind
+ * "keys.reencrypt" on r and the /v1/keys routes on srv (either may be
+ * NULL in tests). Called once, from the job runner's install step. */
+struct jobs_runner;
+enum pv_rc vault_keys_install(struct vault_ctx *v, struct jobs_runner *r,
+    struct http_server *srv);
+/* Stop the scheduled-rotation sweeper (started by vault_keys_install with
+ * routes); before the audit writer stops. Idempotent; NULL is fine. */
+void vault_keys_stop(struct vault_ctx *v);
+/* Test and bench access to the job's step (the kind's step function with
+ * v as its argument). */
+struct jobs_step_ctx;
+struct jobs_step_out;
+enum pv_rc vault_keys_kind_step(struct vault_ctx *v, const struct jobs_step_ctx *ctx,
+    const char *cursor, struct jobs_step_out *out);
+
 #endif /* PV_VAULT_H */

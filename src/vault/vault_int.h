@@ -60,6 +60,7 @@ struct vault_ctx {
 	pthread_rwlock_t mu;
 	struct vault_collection **colls;
 	size_t ncolls, cap;
+	struct vault_keyadmin *keyadmin;   /* ops_keys.c (vault_keys_install), or NULL */
 };
 
 enum pv_rc vault_ctx_new(const struct vault_deps *d, struct vault_ctx **out);
@@ -89,6 +90,31 @@ enum pv_rc vault_record_seal(struct keys *k, const char *collection, const char 
  * fields object. PV_E_NOTFOUND if it was shredded, PV_E_INTEGRITY if the tag
  * does not verify (moved, rolled back or tampered). */
 enum pv_rc vault_record_open(struct keys *k, const struct store_record *r, json_t **fields_out);
+
+/* ---- key administration (ops_keys.c; routes_keys.c adapts them) ---- */
+struct vault_keyadmin;
+struct store_tx;
+void vault_keys_list(struct vault_ctx *v, const struct vault_caller *who,
+    vault_done_fn done, void *arg);
+void vault_key_rotate(struct vault_keyadmin *ka, const struct vault_caller *who,
+    const char *name, vault_done_fn done, void *arg);
+void vault_key_policy(struct vault_keyadmin *ka, const struct vault_caller *who,
+    const char *name, json_t *body, vault_done_fn done, void *arg);
+void vault_key_reencrypt(struct vault_keyadmin *ka, const struct vault_caller *who,
+    const char *name, json_t *body, vault_done_fn done, void *arg);
+void vault_key_retire(struct vault_keyadmin *ka, const struct vault_caller *who,
+    const char *name, const char *version, vault_done_fn done, void *arg);
+void vault_key_revoke(struct vault_keyadmin *ka, const struct vault_caller *who,
+    const char *name, const char *version, json_t *body, vault_done_fn done, void *arg);
+struct vault_ctx *vault_keyadmin_vault(struct vault_keyadmin *ka);
+void vault_keyadmin_free(struct vault_keyadmin *ka);   /* stops the sweeper first */
+struct http_server;
+enum pv_rc vault_routes_keys(struct http_server *srv, struct vault_keyadmin *ka);
+/* One record of the re-encryption walk, in tx: moved to to_version
+ * (rewrap_dek, or full: a fresh DEK and a re-sealed body, same record
+ * version and AAD) unless it is already there, shredded or gone. */
+enum pv_rc vault_reencrypt_record(struct vault_ctx *v, struct store_tx *tx,
+    const char *collection, const char *id, uint32_t to_version, bool full, bool *moved);
 
 /* ---- the caller and the answer (ops.c): what operations share ---- */
 

@@ -1076,6 +1076,101 @@ static void c_tx_after_commit(struct store *st)
 
 /* ---- the table and its runner ---- */
 
+/* keys-admin: the census follows every write of a record in its own
+ * transaction; the re-envelope is conditional; destroy wipes the material. */
+static int64_t census_of(struct store *st, uint32_t v)
+{
+	int64_t n = -1;
+
+	assert_int_equal(TX_RD(st, store_kek_census(tx, "collection:patients", v, &n)), PV_OK);
+	return n;
+}
+
+static void c_census(struct store *st)
+{
+	struct store_collection c;
+	struct store_record r, g;
+	struct store_kek k, gk;
+	uint8_t w[32];
+
+	coll_init(&c, "patients");
+	assert_int_equal(TX_WR(st, store_collection_put(tx, &c)), PV_OK);
+	assert_int_equal(census_of(st, 1), 0);
+	for (int i = 1; i <= 5; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "rec_%d", i);
+		rec_init(&r, "patients", id, 1, (uint8_t)i);
+		assert_int_equal(TX_WR(st, store_record_put(tx, &r)), PV_OK);
+	}
+	assert_int_equal(census_of(st, 1), 5);
+	/* a write that rolls back leaves the census as it was */
+	{
+		struct store_tx *tx = NULL;
+
+		rec_init(&r, "patients", "rec_9", 1, 9);
+		assert_int_equal(store_begin(st, STORE_WR, &tx), PV_OK);
+		assert_int_equal(store_record_put(tx, &r), PV_OK);
+		store_end(tx);
+	}
+	assert_int_equal(census_of(st, 1), 5);
+	/* a patch under v2 moves one; a shred drops one */
+	rec_init(&r, "patients", "rec_1", 2, 0x21);
+	r.kek_version = 2;
+	assert_int_equal(TX_WR(st, store_record_update(tx, &r, 1)), PV_OK);
+	assert_int_equal(TX_WR(st, store_record_shred(tx, "patients", "rec_2", 2000)), PV_OK);
+	assert_int_equal(census_of(st, 1), 3);
+	assert_int_equal(census_of(st, 2), 1);
+	/* re-envelope of rec_3 to v2, data kept (ciphertext NULL) */
+	rec_init(&r, "patients", "rec_3", 1, 0x33);
+	r.kek_version = 2;
+	r.ciphertext = NULL;
+	r.ciphertext_len = 0;
+	assert_int_equal(TX_WR(st, store_record_rewrap(tx, &r, 1)), PV_OK);
+	assert_int_equal(TX_WR(st, store_record_rewrap(tx, &r, 1)), PV_E_CONFLICT); /* moved */
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(TX_RD(st, store_record_get(tx, "patients", "rec_3", &g)), PV_OK);
+	assert_int_equal(g.kek_version, 2);
+	assert_int_equal(g.version, 1);
+	assert_int_equal(g.ciphertext_len, 16);
+	assert_int_equal(g.ciphertext[0], 3 ^ 0x5a);   /* rec_init's data of rec_3 */
+	assert_int_equal(g.wrapped_dek[0], 0x33);
+	store_record_clear(&g);
+	/* not at the version read (rec_1 is at 2), shredded (rec_2): conflict */
+	rec_init(&r, "patients", "rec_1", 1, 0x44);
+	r.kek_version = 3;
+	assert_int_equal(TX_WR(st, store_record_rewrap(tx, &r, 2)), PV_E_CONFLICT);
+	rec_init(&r, "patients", "rec_2", 1, 0x44);
+	r.kek_version = 3;
+	assert_int_equal(TX_WR(st, store_record_rewrap(tx, &r, 1)), PV_E_CONFLICT);
+	assert_int_equal(census_of(st, 1), 2);
+	assert_int_equal(census_of(st, 2), 2);
+	assert_int_equal(census_of(st, 3), 0);
+
+	/* destroy: REVOKED and no material left */
+	memset(w, 0x42, sizeof(w));
+	memset(&k, 0, sizeof(k));
+	snprintf(k.name, sizeof(k.name), "collection:patients");
+	k.wrapped = w;
+	k.wrapped_len = sizeof(w);
+	k.version = 1;
+	assert_int_equal(TX_WR(st, store_kek_put(tx, &k)), PV_OK);
+	k.version = 2;
+	k.state = STORE_KEK_DISABLED;
+	assert_int_equal(TX_WR(st, store_kek_put(tx, &k)), PV_OK);
+	assert_int_equal(TX_WR(st, store_kek_destroy(tx, "collection:patients", 1)), PV_OK);
+	assert_int_equal(TX_WR(st, store_kek_destroy(tx, "collection:patients", 7)),
+	    PV_E_NOTFOUND);
+	memset(&gk, 0, sizeof(gk));
+	assert_int_equal(TX_RD(st, store_kek_get(tx, "collection:patients", 1, &gk)), PV_OK);
+	assert_int_equal(gk.state, STORE_KEK_REVOKED);
+	assert_int_equal(gk.wrapped_len, 0);
+	store_kek_clear(&gk);
+	assert_int_equal(TX_RD(st, store_kek_get(tx, "collection:patients", 2, &gk)), PV_OK);
+	assert_int_equal(gk.state, STORE_KEK_DISABLED);
+	store_kek_clear(&gk);
+}
+
 struct conf_case {
 	const char *name;
 	void (*run)(struct store *st);
@@ -1088,6 +1183,7 @@ static const struct conf_case cases[] = {
 	{ "vault", c_vault },
 	{ "tokens", c_tokens },
 	{ "keys", c_keys },
+	{ "census", c_census },
 	{ "audit", c_audit },
 	{ "jobs", c_jobs },
 	{ "apps", c_apps },

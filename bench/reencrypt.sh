@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# bench/reencrypt.sh: the re-encryption rate of the keys.reencrypt job on the
+# real (release) binary over HTTPS: seed N records (default 100,000) in
+# batches of 100, rotate the collection key, queue rewrap_dek with
+# max_rps 1,000,000 (so the job runner's own pacing, [server]
+# jobs_step_pause_ms and jobs_max_steps_per_s at their defaults, is what
+# bounds it), and report records per second from the job's started_at /
+# finished_at, and the census of v1 afterwards (must be 0). Called by
+# bench/run.sh; on its own: bench/reencrypt.sh [--records N].
+#   env: BUILD=dir (default build)
+# Prints a Markdown section on stdout. The server it starts is stopped by
+# its PID on exit; its data directory is a temporary one, removed on exit.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+N=${BENCH_REENCRYPT_RECORDS:-100000}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--records) N=$2; shift 2 ;;
+	*) echo "reencrypt: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) BUILD_DIR=$BUILD ;; *) BUILD_DIR=$ROOT/$BUILD ;; esac
+BIN=$BUILD_DIR/phivault
+[ -x "$BIN" ] || { echo "reencrypt: $BIN missing (make build)" >&2; exit 3; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pv-reencrypt.XXXXXX")
+PID=
+cleanup() {
+	if [ -n "$PID" ]; then
+		kill "$PID" 2>/dev/null || true
+		wait "$PID" 2>/dev/null || true
+	fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$BIN" init --json --data "$WORK/data" >"$WORK/init.json" 2>"$WORK/init.log"
+CONF=$WORK/data/phivault.conf
+sed -i "0,/^listen = .*/s||listen = 127.0.0.1:$PORT|; s|^mfa_required = .*|mfa_required = off|" "$CONF"
+"$BIN" serve --data "$WORK/data" --dev >"$WORK/serve.log" 2>&1 &
+PID=$!
+
+python3 - "$WORK" "$PORT" "$N" <<'PY'
+import datetime, http.client, json, ssl, sys, time
+
+work, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+ctx = ssl.create_default_context(cafile=work + "/data/tls/cert.pem")
+PW = "Quiet-harbor-Lantern-91"
+
+def conn():
+    return http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=120)
+
+c = conn()
+def api(method, path, token=None, body=None, want=None):
+    h = {"Content-Type": "application/json", "X-Purpose-Of-Use": "TREAT"}
+    if token:
+        h["Authorization"] = "Bearer " + token
+    c.request(method, path, body=None if body is None else json.dumps(body), headers=h)
+    r = c.getresponse()
+    data = r.read()
+    if want is not None and r.status != want:
+        sys.exit("reencrypt: %s %s -> %d %s" % (method, path, r.status, data[:200]))
+    return json.loads(data) if data else None
+
+for _ in range(500):
+    try:
+        api("GET", "/v1/sys/health")
+        break
+    except OSError:
+        time.sleep(0.02)
+        c = conn()
+
+def login(user, otp):
+    t = api("POST", "/v1/auth/login", None, {"username": user, "password": otp}, 200)["token"]
+    api("POST", "/v1/auth/password", t, {"current_password": otp, "new_password": PW}, 200)
+    return api("POST", "/v1/auth/login", None, {"username": user, "password": PW}, 200)["token"]
+
+init = json.load(open(work + "/init.json"))
+admin = login("admin", init["admin_password"])
+tok = {}
+for user, role in (("kay", "key_admin"), ("clara", "clinician")):
+    r = api("POST", "/v1/users", admin, {"username": user, "display_name": user,
+            "email": user + "@bench.test", "roles": [role]}, 201)
+    tok[user] = login(user, r["one_time_password"])
+api("POST", "/v1/collections", admin, {"name": "patients", "region": "local", "fields": [
+    {"name": "name", "type": "string", "classification": "phi"},
+    {"name": "mrn", "type": "mrn", "classification": "phi", "searchable": True}]}, 201)
+t0 = time.time()
+for b in range(0, n, 100):
+    items = [{"name": "Bench Person %d" % i, "mrn": "MRN%08d" % i} for i in range(b, min(n, b + 100))]
+    api("POST", "/v1/collections/patients/records:batch", tok["clara"], {"create": items}, 200)
+seed_s = time.time() - t0
+KEY = "collection:patients"
+api("POST", "/v1/keys/%s/rotate" % KEY, tok["kay"], None, 200)
+job = api("POST", "/v1/keys/%s/reencrypt" % KEY, tok["kay"],
+          {"mode": "rewrap_dek", "max_rps": 1000000}, 202)["job"]
+while True:
+    j = api("GET", "/v1/jobs/" + job, admin, None, 200)
+    if j["state"] in ("done", "failed", "cancelled"):
+        break
+    time.sleep(0.2)
+if j["state"] != "done":
+    sys.exit("reencrypt: job ended %s" % j["state"])
+def ts(s):
+    return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+secs = max(ts(j["finished_at"]) - ts(j["started_at"]), 0.001)
+v1 = None
+for k in api("GET", "/v1/keys", tok["kay"], None, 200):
+    if k["name"] == KEY:
+        v1 = [v for v in k["versions"] if v["version"] == 1][0]["objects"]
+rate = j["done"] / secs
+print("## Re-encryption (`bench/reencrypt.sh`)")
+print()
+print("| records | mode | job time | rate | target | census of v1 after |")
+print("|---|---|---|---|---|---|")
+print("| %d | rewrap_dek | %.2f s | %.0f records/s | >= 10,000/s: %s | %d |" % (
+    j["done"], secs, rate, "met" if rate >= 10000 else "NOT met", v1))
+print()
+print("Seeding %d records over HTTPS (batches of 100) took %.1f s. The job ran with "
+      "max_rps 1,000,000 and the runner's default pacing ([server] jobs_step_pause_ms = 5, "
+      "jobs_max_steps_per_s = 100; 500 records a step)." % (n, seed_s))
+PY

@@ -1,0 +1,1168 @@
+/*
+ * vault/ops_keys.c: key administration (API.md "Keys", keys.manage, held
+ * by key_admin, who reads no PHI) and the re-encryption job kind
+ * "keys.reencrypt". routes_keys.c adapts the operations to HTTP.
+ *
+ *   list        every KEK with its versions, state, created_at and census
+ *   rotate      new active version (keys_kek_rotate_tx)            key.rotate
+ *   policy      {"rotate_every_s","reencrypt":"auto|manual"}       key.policy
+ *   reencrypt   queue a keys.reencrypt job                          key.reencrypt
+ *   retire      decrypt_only -> retired, only with census 0         key.retire
+ *   revoke      destroy a version's material, typed confirmation    key.revoke
+ *
+ * Every change is one audit_commit: the key change and its entry (key name
+ * and version in resource and detail, never key bytes) commit together.
+ * Refusals are recorded too (denied / error, with the stable code).
+ *
+ * Version states (store -> API): ACTIVE "active", RETIRED "decrypt_only"
+ * (an older version: opens what it wrapped, wraps nothing new), DISABLED
+ * "retired" (census 0, retired by the key admin or by the policy), REVOKED
+ * "revoked" (material destroyed). Transitions:
+ *
+ *   active --rotate--> decrypt_only --retire (census 0)--> retired
+ *   decrypt_only | retired --revoke--> revoked
+ *   active --revoke--> refused 409 conflict (rotate first)
+ *
+ * The policy lives in meta "keys.policy/<name>". With reencrypt = auto a
+ * rotation queues a rewrap_dek job for a collection key at once, and a
+ * finished re-encryption job retires every decrypt_only version of its key
+ * whose census is 0. rotate_every_s > 0: the sweeper thread (started with
+ * the routes, stopped by vault_keys_stop before the audit writer) looks
+ * once a second and rotates, as the system actor, every key whose active
+ * version is older than that (util_now_ms: the injectable clock).
+ *
+ * The job (kind_step below): params {"key","collection","mode","max_rps",
+ * "to_version"}; cursor "<pass>|<last record id>|<window start ms>|<n in
+ * window>". A step takes up to BATCH live record IDs after the cursor and
+ * moves each whose KEK version is below to_version: rewrap_dek rewraps its
+ * DEK (keys_dek_rewrap), full opens and re-seals it under a fresh DEK
+ * (same record version, so the same AAD). store_record_rewrap writes only
+ * if the record is still at the version and KEK version read, inside the
+ * step's transaction: a PATCH committed before wins (the record is on the
+ * active version then), and a record already moved is skipped, so a step
+ * done again after kill -9 changes nothing visible. At the end of a pass,
+ * if the census of an older version is still > 0 (a PATCH sealed before
+ * the rotation committed after the pass went by), one more pass starts
+ * (at most MAX_PASSES). max_rps caps records per second: a step in a full
+ * window does nothing.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jobs/jobs.h"
+#include "keys/keys.h"
+#include "vault/vault_int.h"
+
+#define KIND_NAME "keys.reencrypt"
+#define BATCH_MAX 500
+#define MAX_PASSES 3
+#define MAX_RPS_DEFAULT 2000
+#define MAX_RPS_MAX 1000000
+#define POLICY_PREFIX "keys.policy/"
+#define KEY_RESOURCE_MAX 200
+
+#define SWEEP_MS 1000
+
+struct vault_keyadmin {
+	struct vault_ctx *v;
+	struct jobs_runner *jobs;
+	struct jobs_kind kind;
+	/* the rotation sweeper */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+	bool running, stop;
+};
+
+/* ---- helpers ---- */
+
+static const char *state_name(enum store_kek_state s)
+{
+	switch (s) {
+	case STORE_KEK_ACTIVE: return "active";
+	case STORE_KEK_RETIRED: return "decrypt_only";
+	case STORE_KEK_DISABLED: return "retired";
+	case STORE_KEK_REVOKED: return "revoked";
+	}
+	return "unknown";
+}
+
+static void key_resource(char *buf, size_t len, const char *name, uint32_t version)
+{
+	if (version > 0)
+		snprintf(buf, len, "keys/%s/versions/%u", name, (unsigned)version);
+	else
+		snprintf(buf, len, "keys/%s", name);
+}
+
+static char *key_detail(const char *name, uint32_t version, const char *extra_k,
+    const char *extra_v)
+{
+	json_t *d = json_pack("{s:s}", "name", name);
+	char *out;
+
+	if (d == NULL)
+		return NULL;
+	if (version > 0)
+		json_object_set_new(d, "version", json_integer(version));
+	if (extra_k != NULL && extra_v != NULL)
+		json_object_set_new(d, extra_k, json_string(extra_v));
+	out = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(d);
+	return out;
+}
+
+/* Record a refusal and answer it. */
+static void refuse(struct vault_ctx *v, const struct vault_caller *who, const char *action,
+    const char *resource, enum pv_rc rc, const char *msg, struct vault_answer *a)
+{
+	enum audit_outcome o = rc == PV_E_FORBIDDEN ? AUDIT_DENIED : AUDIT_ERROR;
+
+	if (vault_audit(v, who, action, resource, NULL, o, pv_rc_name(rc), NULL) != PV_OK)
+		rc = PV_E_AUDIT, msg = NULL;
+	vault_answer_fail(a, rc, msg);
+}
+
+struct policy {
+	int64_t rotate_every_s;
+	bool auto_reencrypt;
+};
+
+static enum pv_rc policy_get(struct store_tx *tx, const char *name, struct policy *p)
+{
+	char key[KEYS_KEK_NAME_MAX + sizeof(POLICY_PREFIX) + 1];
+	uint8_t *val = NULL;
+	size_t len = 0;
+	json_t *o;
+	enum pv_rc rc;
+
+	p->rotate_every_s = 0;
+	p->auto_reencrypt = false;
+	snprintf(key, sizeof(key), POLICY_PREFIX "%s", name);
+	rc = store_meta_get(tx, key, &val, &len);
+	if (rc == PV_E_NOTFOUND)
+		return PV_OK;
+	if (rc != PV_OK)
+		return rc;
+	o = json_loadb((const char *)val, len, 0, NULL);
+	free(val);
+	if (o == NULL)
+		return PV_OK;   /* damaged: the defaults */
+	if (json_is_integer(json_object_get(o, "rotate_every_s")))
+		p->rotate_every_s = json_integer_value(json_object_get(o, "rotate_every_s"));
+	p->auto_reencrypt = json_is_string(json_object_get(o, "reencrypt")) &&
+	    strcmp(json_string_value(json_object_get(o, "reencrypt")), "auto") == 0;
+	json_decref(o);
+	return PV_OK;
+}
+
+static json_t *policy_json(const struct policy *p)
+{
+	return json_pack("{s:I, s:s}", "rotate_every_s", (json_int_t)p->rotate_every_s,
+	    "reencrypt", p->auto_reencrypt ? "auto" : "manual");
+}
+
+/* The collection whose records a KEK wraps ("collection:<c>"), or NULL. */
+static const char *collection_of(const char *name)
+{
+	static const char pfx[] = "collection:";
+
+	if (strncmp(name, pfx, sizeof(pfx) - 1) != 0 || !vault_name_valid(name + sizeof(pfx) - 1))
+		return NULL;
+	return name + sizeof(pfx) - 1;
+}
+
+/* ---- list ---- */
+
+struct kek_row {
+	char name[128];
+	uint32_t version;
+	enum store_kek_state state;
+	int64_t created_ms;
+};
+
+struct kek_rows {
+	struct kek_row *r;
+	size_t n, cap;
+	const char *only;   /* NULL: every name */
+	bool nomem;
+};
+
+static int collect_row(const struct store_kek *k, void *arg)
+{
+	struct kek_rows *l = arg;
+
+	if (l->only != NULL && strcmp(k->name, l->only) != 0)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		struct kek_row *nr = realloc(l->r, cap * sizeof(*nr));
+
+		if (nr == NULL) {
+			l->nomem = true;
+			return 1;
+		}
+		l->r = nr;
+		l->cap = cap;
+	}
+	util_strlcpy(l->r[l->n].name, k->name, sizeof(l->r[l->n].name));
+	l->r[l->n].version = k->version;
+	l->r[l->n].state = k->state;
+	l->r[l->n].created_ms = k->created_ms;
+	l->n++;
+	return 0;
+}
+
+static enum pv_rc list_tx(struct store_tx *tx, const char *only, json_t **out)
+{
+	struct kek_rows l = { NULL, 0, 0, only, false };
+	json_t *arr = json_array(), *key = NULL, *versions = NULL;
+	enum pv_rc rc;
+
+	if (arr == NULL)
+		return PV_E_NOMEM;
+	rc = store_kek_scan(tx, collect_row, &l);   /* name, version order */
+	if (rc == PV_OK && l.nomem)
+		rc = PV_E_NOMEM;
+	for (size_t i = 0; rc == PV_OK && i < l.n; i++) {
+		char at[32];
+		int64_t objects = 0;
+		json_t *ver;
+
+		if (key == NULL || strcmp(json_string_value(json_object_get(key, "name")),
+		    l.r[i].name) != 0) {
+			struct policy p;
+
+			if ((rc = policy_get(tx, l.r[i].name, &p)) != PV_OK)
+				break;
+			versions = json_array();
+			key = json_pack("{s:s, s:s, s:o, s:o}", "name", l.r[i].name,
+			    "provider", "soft", "versions", versions, "policy", policy_json(&p));
+			if (key == NULL || json_array_append_new(arr, key) != 0) {
+				rc = PV_E_NOMEM;
+				break;
+			}
+		}
+		if ((rc = store_kek_census(tx, l.r[i].name, l.r[i].version, &objects)) != PV_OK)
+			break;
+		util_time_fmt(l.r[i].created_ms, at, sizeof(at));
+		ver = json_pack("{s:i, s:s, s:s, s:I}", "version", (int)l.r[i].version,
+		    "state", state_name(l.r[i].state), "created_at", at, "objects",
+		    (json_int_t)objects);
+		if (ver == NULL || json_array_append_new(versions, ver) != 0)
+			rc = PV_E_NOMEM;
+	}
+	free(l.r);
+	if (rc != PV_OK) {
+		json_decref(arr);
+		return rc;
+	}
+	*out = arr;
+	return PV_OK;
+}
+
+void vault_keys_list(struct vault_ctx *v, const struct vault_caller *who,
+    vault_done_fn done, void *arg)
+{
+	struct vault_answer a;
+	json_t *arr = NULL;
+	enum pv_rc rc;
+
+	vault_answer_init(&a);
+	STORE_READ(v->st, rc, list_tx(tx, NULL, &arr));
+	if (rc == PV_OK && vault_audit(v, who, "key.list", "keys", NULL, AUDIT_ALLOWED, NULL,
+	    NULL) != PV_OK)
+		rc = PV_E_AUDIT;
+	if (rc != PV_OK) {
+		json_decref(arr);
+		vault_answer_fail(&a, rc, NULL);
+	} else {
+		a.body = arr;
+	}
+	vault_answer_send(&a, done, arg);
+}
+
+/* ---- rotate ---- */
+
+struct rotate_job {
+	struct vault_ctx *v;
+	const char *name;
+	uint32_t nv;
+	bool auto_reencrypt;
+};
+
+static enum pv_rc rotate_fn(struct store_tx *tx, void *arg)
+{
+	struct rotate_job *j = arg;
+	struct policy p;
+	enum pv_rc rc;
+
+	if ((rc = keys_kek_rotate_tx(j->v->keys, tx, j->name, &j->nv)) != PV_OK)
+		return rc;
+	if ((rc = policy_get(tx, j->name, &p)) != PV_OK)
+		return rc;
+	j->auto_reencrypt = p.auto_reencrypt;
+	return PV_OK;
+}
+
+static enum pv_rc enqueue_reencrypt(struct vault_keyadmin *ka, const struct pv_actor *actor,
+    const char *name, const char *mode, int64_t max_rps, char id[UTIL_ID_MAX]);
+
+void vault_key_rotate(struct vault_keyadmin *ka, const struct vault_caller *who,
+    const char *name, vault_done_fn done, void *arg)
+{
+	struct vault_ctx *v = ka->v;
+	struct rotate_job j = { v, name, 0, false };
+	struct audit_event ev;
+	struct vault_answer a;
+	char resource[KEY_RESOURCE_MAX], jid[UTIL_ID_MAX] = "";
+	char *detail = NULL;
+	enum pv_rc rc;
+
+	vault_answer_init(&a);
+	if (!keys_kek_name_valid(name)) {
+		refuse(v, who, "key.rotate", "keys", PV_E_NOTFOUND, "no such key", &a);
+		goto out;
+	}
+	key_resource(resource, sizeof(resource), name, 0);
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = *who->actor;
+	ev.action = "key.rotate";
+	ev.resource = resource;
+	ev.outcome = AUDIT_ALLOWED;
+	if ((detail = key_detail(name, 0, NULL, NULL)) == NULL) {
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+		goto out;
+	}
+	ev.detail = detail;
+	rc = audit_commit(v->audit, &ev, rotate_fn, &j);
+	if (rc == PV_E_NOTFOUND) {
+		refuse(v, who, "key.rotate", resource, rc, "no such key", &a);
+		goto out;
+	}
+	if (rc != PV_OK) {
+		vault_answer_fail(&a, rc, NULL);
+		goto out;
+	}
+	log_info("vault: key %s rotated to v%u", name, (unsigned)j.nv);
+	if (j.auto_reencrypt && collection_of(name) != NULL &&
+	    enqueue_reencrypt(ka, who->actor, name, "rewrap_dek", MAX_RPS_DEFAULT, jid) != PV_OK)
+		log_warn("vault: key %s: the automatic re-encryption job was not queued", name);
+	a.body = json_pack("{s:s, s:i}", "name", name, "version", (int)j.nv);
+	if (a.body != NULL && jid[0] != '\0')
+		json_object_set_new(a.body, "job", json_string(jid));
+	if (a.body == NULL)
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+out:
+	free(detail);
+	vault_answer_send(&a, done, arg);
+}
+
+/* ---- policy ---- */
+
+struct policy_job {
+	const char *name;
+	const char *text;
+};
+
+static enum pv_rc policy_fn(struct store_tx *tx, void *arg)
+{
+	struct policy_job *j = arg;
+	char key[KEYS_KEK_NAME_MAX + sizeof(POLICY_PREFIX) + 1];
+	struct store_kek row;
+	enum pv_rc rc;
+
+	memset(&row, 0, sizeof(row));
+	rc = store_kek_latest(tx, j->name, &row);
+	store_kek_clear(&row);
+	if (rc != PV_OK)
+		return rc;
+	snprintf(key, sizeof(key), POLICY_PREFIX "%s", j->name);
+	return store_meta_put(tx, key, (const uint8_t *)j->text, strlen(j->text));
+}
+
+void vault_key_policy(struct vault_keyadmin *ka, const struct vault_caller *who,
+    const char *name, json_t *body, vault_done_fn done, void *arg)
+{
+	struct vault_ctx *v = ka->v;
+	struct audit_event ev;
+	struct vault_answer a;
+	struct policy p = { 0, false };
+	struct policy_job j = { name, NULL };
+	char resource[KEY_RESOURCE_MAX];
+	char *detail = NULL, *text = NULL;
+	json_t *pj = NULL, *re, *every;
+	const char *k;
+	json_t *val;
+	enum pv_rc rc;
+
+	vault_answer_init(&a);
+	if (!keys_kek_name_valid(name)) {
+		refuse(v, who, "key.policy", "keys", PV_E_NOTFOUND, "no such key", &a);
+		goto out;
+	}
+	key_resource(resource, sizeof(resource), name, 0);
+	json_object_foreach(body, k, val) {
+		if (strcmp(k, "rotate_every_s") != 0 && strcmp(k, "reencrypt") != 0) {
+			refuse(v, who, "key.policy", resource, PV_E_INVALID,
+			    "unknown key in the policy (rotate_every_s, reencrypt)", &a);
+			goto out;
+		}
+	}
+	every = json_object_get(body, "rotate_every_s");
+	re = json_object_get(body, "reencrypt");
+	if ((every != NULL && (!json_is_integer(every) || json_integer_value(every) < 0 ||
+	    json_integer_value(every) > 10LL * 366 * 86400)) ||
+	    (re != NULL && (!json_is_string(re) || (strcmp(json_string_value(re), "auto") != 0 &&
+	    strcmp(json_string_value(re), "manual") != 0)))) {
+		refuse(v, who, "key.policy", resource, PV_E_INVALID,
+		    "rotate_every_s must be an integer 0..316224000 (0: never), reencrypt auto or manual",
+		    &a);
+		goto out;
+	}
+	p.rotate_every_s = every != NULL ? json_integer_value(every) : 0;
+	p.auto_reencrypt = re != NULL && strcmp(json_string_value(re), "auto") == 0;
+	if ((pj = policy_json(&p)) == NULL ||
+	    (text = json_dumps(pj, JSON_COMPACT | JSON_SORT_KEYS)) == NULL ||
+	    (detail = key_detail(name, 0, "policy", text)) == NULL) {
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+		goto out;
+	}
+	j.text = text;
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = *who->actor;
+	ev.action = "key.policy";
+	ev.resource = resource;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.detail = detail;
+	rc = audit_commit(v->audit, &ev, policy_fn, &j);
+	if (rc == PV_E_NOTFOUND) {
+		refuse(v, who, "key.policy", resource, rc, "no such key", &a);
+		goto out;
+	}
+	if (rc != PV_OK) {
+		vault_answer_fail(&a, rc, NULL);
+		goto out;
+	}
+	a.body = json_pack("{s:s, s:O}", "name", name, "policy", pj);
+	if (a.body == NULL)
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+out:
+	json_decref(pj);
+	free(text);
+	free(detail);
+	vault_answer_send(&a, done, arg);
+}
+
+/* ---- retire and revoke ---- */
+
+static bool parse_version(const char *s, uint32_t *out)
+{
+	uint64_t n = 0;
+
+	if (s == NULL || s[0] == '\0' || strlen(s) > 10)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	if (n == 0 || n > UINT32_MAX || (s[0] == '0'))
+		return false;
+	*out = (uint32_t)n;
+	return true;
+}
+
+struct version_job {
+	struct vault_ctx *v;
+	const char *name;
+	uint32_t version;
+	bool revoke;
+};
+
+static enum pv_rc version_fn(struct store_tx *tx, void *arg)
+{
+	struct version_job *j = arg;
+
+	return j->revoke ? keys_kek_destroy_tx(j->v->keys, tx, j->name, j->version) :
+	    keys_kek_retire_tx(j->v->keys, tx, j->name, j->version);
+}
+
+static void version_change(struct vault_keyadmin *ka, const struct vault_caller *who,
+    const char *name, const char *vtext, json_t *body, bool revoke, vault_done_fn done,
+    void *arg)
+{
+	struct vault_ctx *v = ka->v;
+	const char *action = revoke ? "key.revoke" : "key.retire";
+	struct version_job j = { v, name, 0, revoke };
+	struct audit_event ev;
+	struct vault_answer a;
+	char resource[KEY_RESOURCE_MAX];
+	char *detail = NULL;
+	enum pv_rc rc;
+
+	vault_answer_init(&a);
+	if (!keys_kek_name_valid(name) || !parse_version(vtext, &j.version)) {
+		refuse(v, who, action, "keys", PV_E_NOTFOUND, "no such key version", &a);
+		goto out;
+	}
+	key_resource(resource, sizeof(resource), name, j.version);
+	if (revoke) {
+		char want[KEY_RESOURCE_MAX];
+		json_t *c = body != NULL ? json_object_get(body, "confirm") : NULL;
+
+		snprintf(want, sizeof(want), "%s:%u", name, (unsigned)j.version);
+		if (body == NULL || json_object_size(body) != 1 || !json_is_string(c) ||
+		    strcmp(json_string_value(c), want) != 0) {
+			refuse(v, who, action, resource, PV_E_INVALID,
+			    "confirm must be exactly \"<name>:<version>\" of the version revoked", &a);
+			goto out;
+		}
+	}
+	if ((detail = key_detail(name, j.version, NULL, NULL)) == NULL) {
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+		goto out;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = *who->actor;
+	ev.action = action;
+	ev.resource = resource;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.detail = detail;
+	rc = audit_commit(v->audit, &ev, version_fn, &j);
+	if (rc == PV_E_NOTFOUND || rc == PV_E_STATE || rc == PV_E_RETIRED_KEY_IN_USE) {
+		const char *msg = rc == PV_E_NOTFOUND ? "no such key version" :
+		    rc == PV_E_RETIRED_KEY_IN_USE ?
+		    "the version still protects objects: re-encrypt them first" :
+		    revoke ? "the active version cannot be revoked: rotate first" :
+		    "only a decrypt_only version can be retired";
+		refuse(v, who, action, resource, rc, msg, &a);
+		goto out;
+	}
+	if (rc != PV_OK) {
+		vault_answer_fail(&a, rc, NULL);
+		goto out;
+	}
+	a.body = json_pack("{s:s, s:i, s:s}", "name", name, "version", (int)j.version, "state",
+	    revoke ? "revoked" : "retired");
+	if (a.body == NULL)
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+out:
+	free(detail);
+	vault_answer_send(&a, done, arg);
+}
+
+void vault_key_retire(struct vault_keyadmin *ka, const struct vault_caller *who,
+    const char *name, const char *version, vault_done_fn done, void *arg)
+{
+	version_change(ka, who, name, version, NULL, false, done, arg);
+}
+
+void vault_key_revoke(struct vault_keyadmin *ka, const struct vault_caller *who,
+    const char *name, const char *version, json_t *body, vault_done_fn done, void *arg)
+{
+	version_change(ka, who, name, version, body, true, done, arg);
+}
+
+/* ---- re-encryption: queue the job ---- */
+
+struct running_ctx {
+	const char *name;
+	bool found;
+};
+
+static int running_cb(const struct store_job *j, void *arg)
+{
+	struct running_ctx *c = arg;
+	json_t *p;
+
+	if (strcmp(j->kind, KIND_NAME) != 0 || (strcmp(j->state, "queued") != 0 &&
+	    strcmp(j->state, "running") != 0 && strcmp(j->state, "paused") != 0))
+		return 0;
+	p = json_loads(j->params != NULL ? j->params : "{}", 0, NULL);
+	if (p != NULL && json_is_string(json_object_get(p, "key")) &&
+	    strcmp(json_string_value(json_object_get(p, "key")), c->name) == 0)
+		c->found = true;
+	json_decref(p);
+	return c->found ? 1 : 0;
+}
+
+struct census_sum {
+	const char *name;
+	uint32_t below;      /* versions < below */
+	struct store_tx *tx;
+	int64_t sum;
+	enum pv_rc rc;
+};
+
+static int census_cb(const struct store_kek *k, void *arg)
+{
+	struct census_sum *c = arg;
+	int64_t n = 0;
+
+	if (strcmp(k->name, c->name) != 0 || k->version >= c->below ||
+	    k->state == STORE_KEK_REVOKED)
+		return 0;
+	if ((c->rc = store_kek_census(c->tx, k->name, k->version, &n)) != PV_OK)
+		return 1;
+	c->sum += n;
+	return 0;
+}
+
+/* Objects under versions of name older than below (revoked ones aside:
+ * nothing can move them). */
+static enum pv_rc census_older(struct store_tx *tx, const char *name, uint32_t below,
+    int64_t *out)
+{
+	struct census_sum c = { name, below, tx, 0, PV_OK };
+	enum pv_rc rc = store_kek_scan(tx, census_cb, &c);
+
+	if (rc == PV_OK)
+		rc = c.rc;
+	if (rc == PV_OK)
+		*out = c.sum;
+	return rc;
+}
+
+struct enqueue_read {
+	const char *name;
+	uint32_t active;
+	int64_t total;
+	bool running;
+};
+
+static enum pv_rc enqueue_read_tx(struct store_tx *tx, struct enqueue_read *e)
+{
+	struct running_ctx rc_ = { e->name, false };
+	struct store_kek row;
+	enum pv_rc rc;
+
+	memset(&row, 0, sizeof(row));
+	rc = store_kek_latest(tx, e->name, &row);
+	e->active = row.version;
+	store_kek_clear(&row);
+	if (rc != PV_OK)
+		return rc;
+	if ((rc = census_older(tx, e->name, e->active, &e->total)) != PV_OK)
+		return rc;
+	if ((rc = store_job_list(tx, running_cb, &rc_)) != PV_OK)
+		return rc;
+	e->running = rc_.found;
+	return PV_OK;
+}
+
+static enum pv_rc enqueue_reencrypt(struct vault_keyadmin *ka, const struct pv_actor *actor,
+    const char *name, const char *mode, int64_t max_rps, char id[UTIL_ID_MAX])
+{
+	struct enqueue_read e = { name, 0, 0, false };
+	json_t *params;
+	char *text;
+	enum pv_rc rc;
+
+	if (ka->jobs == NULL)
+		return PV_E_UNAVAILABLE;
+	STORE_READ(ka->v->st, rc, enqueue_read_tx(tx, &e));
+	if (rc != PV_OK)
+		return rc;
+	if (e.running)
+		return PV_E_JOB_CONFLICT;
+	params = json_pack("{s:s, s:s, s:s, s:I, s:i}", "key", name, "collection",
+	    collection_of(name), "mode", mode, "max_rps", (json_int_t)max_rps, "to_version",
+	    (int)e.active);
+	text = params != NULL ? json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(params);
+	if (text == NULL)
+		return PV_E_NOMEM;
+	rc = jobs_enqueue(ka->jobs, actor, KIND_NAME, text, e.total, id);
+	free(text);
+	return rc;
+}
+
+void vault_key_reencrypt(struct vault_keyadmin *ka, const struct vault_caller *who,
+    const char *name, json_t *body, vault_done_fn done, void *arg)
+{
+	struct vault_ctx *v = ka->v;
+	struct vault_answer a;
+	char resource[KEY_RESOURCE_MAX], id[UTIL_ID_MAX] = "";
+	const char *mode = "rewrap_dek", *k;
+	int64_t max_rps = MAX_RPS_DEFAULT;
+	json_t *val;
+	char *detail = NULL;
+	enum pv_rc rc;
+
+	vault_answer_init(&a);
+	if (!keys_kek_name_valid(name)) {
+		refuse(v, who, "key.reencrypt", "keys", PV_E_NOTFOUND, "no such key", &a);
+		goto out;
+	}
+	key_resource(resource, sizeof(resource), name, 0);
+	json_object_foreach(body, k, val) {
+		if (strcmp(k, "mode") == 0 && json_is_string(val) &&
+		    (strcmp(json_string_value(val), "rewrap_dek") == 0 ||
+		    strcmp(json_string_value(val), "full") == 0)) {
+			mode = json_string_value(val);
+		} else if (strcmp(k, "max_rps") == 0 && json_is_integer(val) &&
+		    json_integer_value(val) >= 1 && json_integer_value(val) <= MAX_RPS_MAX) {
+			max_rps = json_integer_value(val);
+		} else {
+			refuse(v, who, "key.reencrypt", resource, PV_E_INVALID,
+			    "mode must be rewrap_dek or full, max_rps an integer 1..1000000", &a);
+			goto out;
+		}
+	}
+	if (collection_of(name) == NULL) {
+		refuse(v, who, "key.reencrypt", resource, PV_E_INVALID,
+		    "re-encryption walks a collection key (collection:<name>)", &a);
+		goto out;
+	}
+	rc = enqueue_reencrypt(ka, who->actor, name, mode, max_rps, id);
+	if (rc == PV_E_NOTFOUND || rc == PV_E_JOB_CONFLICT) {
+		refuse(v, who, "key.reencrypt", resource, rc, rc == PV_E_NOTFOUND ? "no such key" :
+		    "a re-encryption job for this key is queued, running or paused", &a);
+		goto out;
+	}
+	if (rc != PV_OK) {
+		vault_answer_fail(&a, rc, NULL);
+		goto out;
+	}
+	/* job.create is in the enqueue's transaction; this names the key */
+	detail = key_detail(name, 0, "job", id);
+	if (vault_audit(v, who, "key.reencrypt", resource, NULL, AUDIT_ALLOWED, NULL, detail) !=
+	    PV_OK)
+		log_warn("vault: key.reencrypt entry for job %s not recorded (job.create is)", id);
+	a.body = json_pack("{s:s}", "job", id);
+	if (a.body == NULL)
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+out:
+	free(detail);
+	vault_answer_send(&a, done, arg);
+}
+
+/* ---- the job kind ---- */
+
+struct step_cursor {
+	int pass;
+	char last[STORE_ID_MAX];
+	int64_t window_ms;
+	int64_t in_window;
+};
+
+static bool cursor_parse(const char *s, struct step_cursor *c)
+{
+	char last[STORE_ID_MAX] = "";
+	int pass = 0, n = 0;
+	long long w = 0, iw = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (s == NULL || s[0] == '\0')
+		return true;
+	/* "<pass>|<last>|<window>|<n>"; last is an ID ([A-Za-z0-9_]) or empty */
+	if (sscanf(s, "%d|%n", &pass, &n) != 1 || pass < 0 || pass > MAX_PASSES)
+		return false;
+	{
+		const char *p = s + n, *bar = strchr(p, '|');
+
+		if (bar == NULL || (size_t)(bar - p) >= sizeof(last))
+			return false;
+		memcpy(last, p, (size_t)(bar - p));
+		last[bar - p] = '\0';
+		if (sscanf(bar + 1, "%lld|%lld", &w, &iw) != 2)
+			return false;
+	}
+	c->pass = pass;
+	util_strlcpy(c->last, last, sizeof(c->last));
+	c->window_ms = w;
+	c->in_window = iw;
+	return true;
+}
+
+static void cursor_fmt(const struct step_cursor *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%d|%s|%lld|%lld", c->pass, c->last, (long long)c->window_ms,
+	    (long long)c->in_window);
+}
+
+struct ids {
+	char id[BATCH_MAX][STORE_ID_MAX];
+	size_t n;
+};
+
+static int id_cb(const char *id, void *arg)
+{
+	struct ids *l = arg;
+
+	if (l->n < BATCH_MAX)
+		util_strlcpy(l->id[l->n++], id, STORE_ID_MAX);
+	return 0;
+}
+
+/*
+ * Move one record to to_version (or beyond). *moved = true if it was
+ * written; a record already there, shredded or gone is left alone.
+ */
+enum pv_rc vault_reencrypt_record(struct vault_ctx *v, struct store_tx *tx,
+    const char *collection, const char *id, uint32_t to_version, bool full, bool *moved)
+{
+	struct store_record r, nr;
+	enum pv_rc rc;
+
+	*moved = false;
+	memset(&r, 0, sizeof(r));
+	memset(&nr, 0, sizeof(nr));
+	rc = store_record_get(tx, collection, id, &r);
+	if (rc == PV_E_NOTFOUND)
+		return PV_OK;
+	if (rc != PV_OK)
+		return rc;
+	if (r.deleted_ms != 0 || r.wrapped_dek == NULL || r.kek_version >= to_version)
+		goto out;    /* shredded, or already on the active version: idempotent */
+	if (full) {
+		json_t *fields = NULL;
+
+		if ((rc = vault_record_open(v->keys, &r, &fields)) == PV_OK)
+			rc = vault_record_seal(v->keys, collection, id, r.version, fields, &nr);
+		json_decref(fields);
+		if (rc != PV_OK)
+			goto out;
+	} else {
+		struct keys_envelope in, outenv;
+
+		if (r.wrapped_dek_len != KEYS_WRAPPED_DEK_LEN ||
+		    strlen(r.kek_name) >= sizeof(in.kek_name)) {
+			rc = PV_E_INTEGRITY;
+			goto out;
+		}
+		memset(&in, 0, sizeof(in));
+		util_strlcpy(in.kek_name, r.kek_name, sizeof(in.kek_name));
+		in.kek_version = r.kek_version;
+		memcpy(in.wrapped_dek, r.wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+		if ((rc = keys_dek_rewrap(v->keys, &in, to_version, &outenv)) != PV_OK)
+			goto out;
+		/* the data stays as it is: only the wrapped DEK is written */
+		util_strlcpy(nr.id, r.id, sizeof(nr.id));
+		util_strlcpy(nr.collection, r.collection, sizeof(nr.collection));
+		util_strlcpy(nr.kek_name, r.kek_name, sizeof(nr.kek_name));
+		nr.version = r.version;
+		nr.kek_version = outenv.kek_version;
+		if ((nr.wrapped_dek = malloc(KEYS_WRAPPED_DEK_LEN)) == NULL) {
+			rc = PV_E_NOMEM;
+			goto out;
+		}
+		memcpy(nr.wrapped_dek, outenv.wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+		nr.wrapped_dek_len = KEYS_WRAPPED_DEK_LEN;
+	}
+	rc = store_record_rewrap(tx, &nr, r.kek_version);
+	if (rc == PV_E_CONFLICT)
+		rc = PV_OK;   /* changed under us in this transaction: nothing to do */
+	else if (rc == PV_OK)
+		*moved = true;
+out:
+	store_record_clear(&r);
+	store_record_clear(&nr);
+	return rc;
+}
+
+struct auto_retire {
+	const char *name;
+	uint32_t below;
+	struct store_tx *tx;
+	struct vault_ctx *v;
+	uint32_t v_[64];
+	size_t n;
+};
+
+static int retire_cb(const struct store_kek *k, void *arg)
+{
+	struct auto_retire *c = arg;
+
+	if (strcmp(k->name, c->name) == 0 && k->version < c->below &&
+	    k->state == STORE_KEK_RETIRED && c->n < 64)
+		c->v_[c->n++] = k->version;
+	return 0;
+}
+
+/* policy reencrypt = auto: retire every decrypt_only version of the key
+ * with census 0, in the step's transaction (the job's last). */
+static enum pv_rc auto_retire(struct vault_ctx *v, struct store_tx *tx, const char *name,
+    uint32_t below)
+{
+	struct auto_retire c;
+	struct policy p;
+	enum pv_rc rc;
+
+	if ((rc = policy_get(tx, name, &p)) != PV_OK || !p.auto_reencrypt)
+		return rc;
+	memset(&c, 0, sizeof(c));
+	c.name = name;
+	c.below = below;
+	if ((rc = store_kek_scan(tx, retire_cb, &c)) != PV_OK)
+		return rc;
+	for (size_t i = 0; i < c.n; i++) {
+		rc = keys_kek_retire_tx(v->keys, tx, name, c.v_[i]);
+		if (rc == PV_E_RETIRED_KEY_IN_USE)
+			continue;
+		if (rc != PV_OK)
+			return rc;
+		log_info("vault: key %s v%u retired (census 0, policy reencrypt = auto)", name,
+		    (unsigned)c.v_[i]);
+	}
+	return PV_OK;
+}
+
+static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
+    struct jobs_step_out *out)
+{
+	struct vault_ctx *v = ctx->kind_arg;
+	struct step_cursor c;
+	struct ids *ids = NULL;
+	json_t *p = json_loads(ctx->params, 0, NULL);
+	const char *key, *coll, *mode;
+	uint32_t to;
+	int64_t max_rps, now = util_now_ms(), batch, left = 0;
+	bool full;
+	enum pv_rc rc = PV_OK;
+
+	if (p == NULL || !json_is_string(json_object_get(p, "key")) ||
+	    !json_is_string(json_object_get(p, "collection")) ||
+	    !json_is_string(json_object_get(p, "mode")) ||
+	    !json_is_integer(json_object_get(p, "to_version")) ||
+	    !json_is_integer(json_object_get(p, "max_rps")) || !cursor_parse(cursor, &c)) {
+		rc = PV_E_INVALID;
+		goto out;
+	}
+	key = json_string_value(json_object_get(p, "key"));
+	coll = json_string_value(json_object_get(p, "collection"));
+	mode = json_string_value(json_object_get(p, "mode"));
+	full = strcmp(mode, "full") == 0;
+	to = (uint32_t)json_integer_value(json_object_get(p, "to_version"));
+	max_rps = json_integer_value(json_object_get(p, "max_rps"));
+	if (max_rps < 1 || to == 0) {
+		rc = PV_E_INVALID;
+		goto out;
+	}
+	/* the rate window: at most max_rps records a second */
+	if (now - c.window_ms >= 1000 || now < c.window_ms) {
+		c.window_ms = now;
+		c.in_window = 0;
+	}
+	batch = max_rps - c.in_window;
+	if (batch > BATCH_MAX)
+		batch = BATCH_MAX;
+	if (batch <= 0) {
+		cursor_fmt(&c, out->cursor, sizeof(out->cursor));
+		goto out;   /* a full window: this step does nothing */
+	}
+	if ((ids = calloc(1, sizeof(*ids))) == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	if ((rc = store_record_scan(ctx->tx, coll, c.last, (size_t)batch, id_cb, ids)) != PV_OK)
+		goto out;
+	for (size_t i = 0; i < ids->n; i++) {
+		bool moved = false;
+
+		rc = vault_reencrypt_record(v, ctx->tx, coll, ids->id[i], to, full, &moved);
+		if (rc == PV_E_FORBIDDEN || rc == PV_E_KEY_REVOKED || rc == PV_E_INTEGRITY) {
+			/* under a revoked version or damaged: nothing can move it; say
+			 * which (an ID and a code, never a value) and go on */
+			util_strlcpy(out->error_code, rc == PV_E_INTEGRITY ? "integrity" :
+			    "key_revoked", sizeof(out->error_code));
+			util_strlcpy(out->error_item, ids->id[i], sizeof(out->error_item));
+			rc = PV_OK;
+		}
+		if (rc != PV_OK)
+			goto out;
+		if (moved)
+			out->done++;
+		util_strlcpy(c.last, ids->id[i], sizeof(c.last));
+	}
+	c.in_window += (int64_t)ids->n;
+	out->total = -1;
+	if ((int64_t)ids->n < batch) {
+		/* end of a pass: anything left under an older version? */
+		if ((rc = census_older(ctx->tx, key, to, &left)) != PV_OK)
+			goto out;
+		if (left > 0 && c.pass + 1 < MAX_PASSES) {
+			c.pass++;
+			c.last[0] = '\0';
+			out->total = ctx->done + out->done + left;
+		} else {
+			out->finished = true;
+			if ((rc = auto_retire(v, ctx->tx, key, to)) != PV_OK)
+				goto out;
+		}
+	}
+	cursor_fmt(&c, out->cursor, sizeof(out->cursor));
+out:
+	free(ids);
+	json_decref(p);
+	return rc;
+}
+
+/* ---- scheduled rotation ---- */
+
+struct due {
+	char name[128];
+	uint32_t version;
+	int64_t created_ms;
+};
+
+struct due_list {
+	struct due d[64];
+	size_t n;
+};
+
+static int due_cb(const struct store_kek *k, void *arg)
+{
+	struct due_list *l = arg;
+
+	if (k->state != STORE_KEK_ACTIVE)
+		return 0;
+	if (l->n < sizeof(l->d) / sizeof(l->d[0])) {
+		util_strlcpy(l->d[l->n].name, k->name, sizeof(l->d[l->n].name));
+		l->d[l->n].version = k->version;
+		l->d[l->n].created_ms = k->created_ms;
+		l->n++;
+	}
+	return 0;
+}
+
+static enum pv_rc due_tx(struct store_tx *tx, int64_t now, struct due_list *l)
+{
+	size_t keep = 0;
+	enum pv_rc rc = store_kek_scan(tx, due_cb, l);
+
+	for (size_t i = 0; rc == PV_OK && i < l->n; i++) {
+		struct policy p;
+
+		if ((rc = policy_get(tx, l->d[i].name, &p)) != PV_OK)
+			break;
+		if (p.rotate_every_s > 0 && now - l->d[i].created_ms >= p.rotate_every_s * 1000)
+			l->d[keep++] = l->d[i];
+	}
+	l->n = keep;
+	return rc;
+}
+
+static void sweep_done(struct vault_answer *a, void *arg)
+{
+	(void)a;
+	(void)arg;
+}
+
+/* Rotate every key whose policy's rotate_every_s has passed since its
+ * active version was made. */
+static void sweep(struct vault_keyadmin *ka)
+{
+	struct due_list *l = calloc(1, sizeof(*l));
+	struct pv_actor sys = audit_actor_system();
+	struct vault_caller who = { NULL, &sys, NULL };
+	enum pv_rc rc;
+
+	if (l == NULL || keys_is_sealed(ka->v->keys)) {
+		free(l);
+		return;
+	}
+	STORE_READ(ka->v->st, rc, due_tx(tx, util_now_ms(), l));
+	for (size_t i = 0; rc == PV_OK && i < l->n; i++) {
+		log_info("vault: key %s v%u is older than its rotate_every_s: rotating", l->d[i].name,
+		    (unsigned)l->d[i].version);
+		vault_key_rotate(ka, &who, l->d[i].name, sweep_done, NULL);
+	}
+	free(l);
+}
+
+static void *sweeper(void *arg)
+{
+	struct vault_keyadmin *ka = arg;
+
+	pthread_mutex_lock(&ka->mu);
+	while (!ka->stop) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += SWEEP_MS / 1000;
+		pthread_cond_timedwait(&ka->cv, &ka->mu, &ts);
+		if (ka->stop)
+			break;
+		pthread_mutex_unlock(&ka->mu);
+		sweep(ka);
+		pthread_mutex_lock(&ka->mu);
+	}
+	pthread_mutex_unlock(&ka->mu);
+	return NULL;
+}
+
+void vault_keys_stop(struct vault_ctx *v)
+{
+	struct vault_keyadmin *ka = v != NULL ? v->keyadmin : NULL;
+
+	if (ka == NULL || !ka->running)
+		return;
+	pthread_mutex_lock(&ka->mu);
+	ka->stop = true;
+	pthread_cond_broadcast(&ka->cv);
+	pthread_mutex_unlock(&ka->mu);
+	pthread_join(ka->thread, NULL);
+	ka->running = false;
+}
+
+void vault_keyadmin_free(struct vault_keyadmin *ka)
+{
+	if (ka == NULL)
+		return;
+	vault_keys_stop(ka->v);
+	pthread_cond_destroy(&ka->cv);
+	pthread_mutex_destroy(&ka->mu);
+	free(ka);
+}
+
+/* ---- wiring ---- */
+
+enum pv_rc vault_keys_install(struct vault_ctx *v, struct jobs_runner *r,
+    struct http_server *srv)
+{
+	struct vault_keyadmin *ka;
+	enum pv_rc rc;
+
+	if (v == NULL || v->keyadmin != NULL)
+		return PV_E_INVALID;
+	if ((ka = calloc(1, sizeof(*ka))) == NULL)
+		return PV_E_NOMEM;
+	ka->v = v;
+	ka->jobs = r;
+	pthread_mutex_init(&ka->mu, NULL);
+	pthread_cond_init(&ka->cv, NULL);
+	ka->kind.name = KIND_NAME;
+	ka->kind.step = kind_step;
+	ka->kind.arg = v;
+	v->keyadmin = ka;   /* freed by vault_free */
+	if (r != NULL && (rc = jobs_kind_register(r, &ka->kind)) != PV_OK)
+		return rc;
+	if (srv != NULL && (rc = vault_routes_keys(srv, ka)) != PV_OK)
+		return rc;
+	/* the server (routes given) gets the rotation sweeper */
+	if (srv != NULL) {
+		if (pthread_create(&ka->thread, NULL, sweeper, ka) != 0)
+			return PV_E_NOMEM;
+		ka->running = true;
+	}
+	return PV_OK;
+}
+
+enum pv_rc vault_keys_kind_step(struct vault_ctx *v, const struct jobs_step_ctx *ctx,
+    const char *cursor, struct jobs_step_out *out)
+{
+	struct jobs_step_ctx c = *ctx;
+
+	c.kind_arg = v;
+	return kind_step(&c, cursor, out);
+}
+
+struct vault_ctx *vault_keyadmin_vault(struct vault_keyadmin *ka)
+{
+	return ka->v;
+}
