@@ -108,6 +108,42 @@ sys_unseal(struct http_request *req)
 	return o ? http_reply(req, 200, o) : PV_E_NOMEM;
 }
 
+/* GET /v1/sys/hsm (keys.manage): the PKCS#11 provider's state, probed now.
+ * Without the pkcs11 seal: {"configured":false}. */
+static enum pv_rc
+sys_hsm(struct http_request *req)
+{
+	struct pv_app *app = req->route->arg;
+	struct keys_hsm_status hs;
+	json_t *o, *mechs;
+	char when[40];
+	size_t i;
+
+	keys_hsm_status(app->keys, &hs);
+	if (!hs.configured) {
+		o = json_pack("{s:b}", "configured", false);
+		return o ? http_reply(req, 200, o) : PV_E_NOMEM;
+	}
+	if ((mechs = json_array()) == NULL)
+		return PV_E_NOMEM;
+	for (i = 0; i < hs.nmechanisms; i++)
+		json_array_append_new(mechs, json_string(hs.mechanisms[i]));
+	o = json_pack("{s:b, s:b, s:s, s:s, s:s, s:o}", "configured", true, "available",
+	    hs.available, "module", hs.module, "token_label", hs.token_label, "key_label",
+	    hs.key_label, "mechanisms", mechs);
+	if (o == NULL)
+		return PV_E_NOMEM;
+	if (hs.last_error[0] != '\0') {
+		util_time_fmt(hs.last_error_ms, when, sizeof(when));
+		json_object_set_new(o, "last_error", json_string(hs.last_error));
+		json_object_set_new(o, "last_error_at", json_string(when));
+	} else {
+		json_object_set_new(o, "last_error", json_null());
+		json_object_set_new(o, "last_error_at", json_null());
+	}
+	return http_reply(req, 200, o);
+}
+
 /* identity hooks: fail closed until routes_register has made the services */
 static enum pv_rc
 hook_authenticate(void *arg, struct http_request *req)
@@ -161,6 +197,7 @@ routes_register(struct pv_app *app)
 		    HTTP_ROUTE_SEALED_OK, 0, app },
 		{ "POST", "/v1/sys/unseal", sys_unseal, HTTP_PERM_PUBLIC, "sys.unseal",
 		    HTTP_ROUTE_BODY | HTTP_ROUTE_SEALED_OK, 4096, app },
+		{ "GET", "/v1/sys/hsm", sys_hsm, "keys.manage", "sys.hsm", 0, 0, app },
 	};
 
 	struct vault_deps vd = { app->st, app->keys, app->audit, app->cfg.allowed_regions };

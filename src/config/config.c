@@ -88,11 +88,15 @@ static const struct key_def keys[] = {
 	{ "sinks", "max_message_bytes", K_SIZE, F(sinks_max_message_bytes) },
 	{ "sinks", "retry_max_ms", K_INT, F(sinks_retry_max_ms) },
 	{ "sinks", "timeout_ms", K_INT, F(sinks_timeout_ms) },
+	{ "pkcs11", "module", K_PATH, F(pkcs11_module) },
+	{ "pkcs11", "token_label", K_STR, F(pkcs11_token_label) },
+	{ "pkcs11", "pin_file", K_PATH, F(pkcs11_pin_file) },
+	{ "pkcs11", "key_label", K_STR, F(pkcs11_key_label) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics", "sinks" };
+	"metrics", "sinks", "pkcs11" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -138,6 +142,7 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->sinks_max_message_bytes = 8192;   /* RFC 5425 section 4.3.1: receivers SHOULD take 8192 */
 	c->sinks_retry_max_ms = 30000;
 	c->sinks_timeout_ms = 5000;
+	util_strlcpy(c->pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so", sizeof(c->pkcs11_module));
 }
 
 /* ---- parsing ---- */
@@ -800,7 +805,9 @@ config_write(const struct pv_config *c, const char *path)
 	    !writable(c->seccomp) || !writable(c->metrics_enabled) ||
 	    !writable(c->metrics_listen) || !writable(c->sinks_syslog) || !writable(c->sinks_cef) ||
 	    !writable(c->sinks_webhook) || !writable(c->sinks_ocsf_file) ||
-	    !writable(c->sinks_ca_file)) {
+	    !writable(c->sinks_ca_file) || !writable(c->pkcs11_module) ||
+	    !writable(c->pkcs11_token_label) || !writable(c->pkcs11_pin_file) ||
+	    !writable(c->pkcs11_key_label)) {
 		log_error("config: a value cannot be written to an INI line");
 		return PV_E_INVALID;
 	}
@@ -922,6 +929,17 @@ config_write(const struct pv_config *c, const char *path)
 	    "retry_max_ms = %d\n"
 	    "timeout_ms = %d\n",
 	    c->sinks_max_message_bytes, c->sinks_retry_max_ms, c->sinks_timeout_ms);
+	fprintf(f,
+	    "\n[pkcs11]\n"
+	    "# the HSM of `init --seal pkcs11` (docs/keys.md): module, token label, a PIN\n"
+	    "# file (mode 0600, owned by this user) and the label of the AES sealing key\n"
+	    "module = %s\n", rel_path(c, c->pkcs11_module));
+	if (c->pkcs11_token_label[0] != '\0')
+		fprintf(f, "token_label = %s\n", c->pkcs11_token_label);
+	if (c->pkcs11_pin_file[0] != '\0')
+		fprintf(f, "pin_file = %s\n", rel_path(c, c->pkcs11_pin_file));
+	if (c->pkcs11_key_label[0] != '\0')
+		fprintf(f, "key_label = %s\n", c->pkcs11_key_label);
 	if (ferror(f)) {
 		fclose(f);
 		rc = PV_E_NOMEM;

@@ -79,6 +79,11 @@ struct pv_config {
 	size_t sinks_max_message_bytes;   /* one syslog/CEF message at most (default 8192) */
 	int sinks_retry_max_ms;           /* longest back-off between retries (default 30000) */
 	int sinks_timeout_ms;             /* connect / write / HTTP timeout (default 5000) */
+	/* [pkcs11] the HSM of the pkcs11 seal (docs/keys.md "HSM (PKCS#11)") */
+	char pkcs11_module[PATH_MAX];     /* PKCS#11 module (.so) dlopen'ed by serve */
+	char pkcs11_token_label[33];      /* CKA token label, at most 32 bytes */
+	char pkcs11_pin_file[PATH_MAX];   /* user PIN, mode 0600; absolute after load */
+	char pkcs11_key_label[128];       /* the AES key that seals the unseal key */
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

@@ -51,6 +51,8 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The job's state does not allow this change" },
 	/* a write on a read transaction is a bug of ours, not the caller's */
 	[PV_E_READONLY] = { "internal", 500, "Internal error" },
+	[PV_E_HSM] = { "hsm_unavailable", 503,
+	    "The HSM (PKCS#11 token) is not available; try again when it is back" },
 };
 
 static const struct rc_map *

@@ -71,9 +71,11 @@
 #define META_AUDIT_KEY "audit.signing_key"
 #define META_AUDIT_PUB "audit.public_key"
 #define META_SHARE_COMMIT "seal.share_commitments"
+#define META_P11_WRAPPED "seal.pkcs11_wrapped"
 
 #define AAD_ROOT "phivault:root:v1"
 #define AAD_AUDIT "phivault:audit-signing:v1"
+#define AAD_P11_UNSEAL "phivault:unseal:pkcs11:v1"
 
 #define WRAPPED_KEY_LEN (CRYPTO_KEY_LEN + CRYPTO_BOX_OVERHEAD)
 #define CACHE_BUCKETS 64
@@ -121,6 +123,9 @@ struct keys {
 	struct pv_secret *audit_priv;
 	struct kek_slot *keks[CACHE_BUCKETS];
 	struct mac_slot *macs[CACHE_BUCKETS];
+
+	struct keys_hsm *hsm;        /* pkcs11 seal: opened by keys_unseal_pkcs11 (under unseal_mu) */
+	char hsm_key_label[128];
 };
 
 /* ---- locks: a failing lock call is a broken invariant; fail closed ---- */
@@ -602,9 +607,9 @@ meta_put_str(struct store_tx *tx, const char *key, const char *val)
 	return store_meta_put(tx, key, (const uint8_t *)val, strlen(val));
 }
 
-enum pv_rc
-keys_initialize(struct store *st, const char *datadir,
-    const struct keys_seal_spec *spec, char ***shares, size_t *nshares)
+static enum pv_rc
+initialize(struct store *st, const char *datadir, const struct keys_seal_spec *spec,
+    const struct keys_hsm_spec *hsm_spec, char ***shares, size_t *nshares)
 {
 	struct pv_secret *unseal = NULL, *root = NULL, *audit = NULL;
 	uint8_t root_wrapped[WRAPPED_KEY_LEN], audit_wrapped[WRAPPED_KEY_LEN];
@@ -632,8 +637,11 @@ keys_initialize(struct store *st, const char *datadir,
 			log_warn("keys: shamir threshold 1: every share is the unseal key");
 		break;
 	case KEYS_SEAL_PKCS11:
-		log_error("keys: the pkcs11 seal is not supported yet");
-		return PV_E_CONFIG;
+		if (hsm_spec == NULL || hsm_spec->key_label == NULL) {
+			log_error("keys: the pkcs11 seal needs the [pkcs11] HSM settings");
+			return PV_E_CONFIG;
+		}
+		break;
 	default:
 		return PV_E_INVALID;
 	}
@@ -667,6 +675,22 @@ keys_initialize(struct store *st, const char *datadir,
 	 * other order could leave an initialized store nobody can unseal. */
 	if (spec->type == KEYS_SEAL_KEYFILE) {
 		rc = write_keyfile(datadir, unseal);
+	} else if (spec->type == KEYS_SEAL_PKCS11) {
+		/* the unseal key wrapped inside the token by its AES key (made
+		 * there if the label is new): only that token opens this vault */
+		uint8_t p11w[WRAPPED_KEY_LEN];
+		struct keys_hsm *hsm = NULL;
+
+		rc = keys_hsm_open(hsm_spec, &hsm);
+		if (rc == PV_OK)
+			rc = keys_hsm_key_ensure(hsm, hsm_spec->key_label);
+		if (rc == PV_OK)
+			rc = keys_provider_pkcs11.wrap(hsm, hsm_spec->key_label,
+			    (const uint8_t *)AAD_P11_UNSEAL, strlen(AAD_P11_UNSEAL), unseal->buf,
+			    unseal->len, p11w);
+		if (rc == PV_OK)
+			rc = store_meta_put(tx, META_P11_WRAPPED, p11w, sizeof(p11w));
+		keys_hsm_close(hsm);
 	} else {
 		commit = malloc(KEYS_COMMIT_SALT_LEN + (size_t)spec->shares * 32);
 		rc = commit == NULL ? PV_E_NOMEM :
@@ -691,15 +715,15 @@ keys_initialize(struct store *st, const char *datadir,
 		    KEYS_COMMIT_SALT_LEN + (size_t)spec->shares * 32)) != PV_OK)
 			goto out;
 	}
-	rc = meta_put_str(tx, META_SEAL_TYPE,
-	    spec->type == KEYS_SEAL_KEYFILE ? "keyfile" : "shamir");
+	rc = meta_put_str(tx, META_SEAL_TYPE, spec->type == KEYS_SEAL_KEYFILE ? "keyfile" :
+	    spec->type == KEYS_SEAL_PKCS11 ? "pkcs11" : "shamir");
 	if (rc != PV_OK)
 		goto out;
 	if ((rc = store_commit(tx)) != PV_OK)
 		goto out;
 
-	log_info("keys: initialized (seal %s)",
-	    spec->type == KEYS_SEAL_KEYFILE ? "keyfile" : "shamir");
+	log_info("keys: initialized (seal %s)", spec->type == KEYS_SEAL_KEYFILE ? "keyfile" :
+	    spec->type == KEYS_SEAL_PKCS11 ? "pkcs11" : "shamir");
 	if (shares != NULL)
 		*shares = list;
 	if (nshares != NULL)
@@ -715,6 +739,21 @@ out:
 	crypto_wipe(root_wrapped, sizeof(root_wrapped));
 	crypto_wipe(audit_wrapped, sizeof(audit_wrapped));
 	return rc;
+}
+
+enum pv_rc
+keys_initialize(struct store *st, const char *datadir,
+    const struct keys_seal_spec *spec, char ***shares, size_t *nshares)
+{
+	return initialize(st, datadir, spec, NULL, shares, nshares);
+}
+
+enum pv_rc
+keys_initialize_pkcs11(struct store *st, const struct keys_hsm_spec *hsm)
+{
+	const struct keys_seal_spec spec = { KEYS_SEAL_PKCS11, 0, 0 };
+
+	return initialize(st, NULL, &spec, hsm, NULL, NULL);
 }
 
 /* ---- open / close / status ---- */
@@ -749,6 +788,8 @@ keys_open(struct store *st, const char *datadir, struct keys **out)
 		util_strlcpy(k->datadir, datadir, sizeof(k->datadir));
 	if (len == strlen("keyfile") && memcmp(val, "keyfile", len) == 0) {
 		k->type = KEYS_SEAL_KEYFILE;
+	} else if (len == strlen("pkcs11") && memcmp(val, "pkcs11", len) == 0) {
+		k->type = KEYS_SEAL_PKCS11;
 	} else if (len == strlen("shamir") && memcmp(val, "shamir", len) == 0) {
 		k->type = KEYS_SEAL_SHAMIR;
 		if ((rc = meta_get_int(tx, META_SEAL_THRESHOLD, 1, KEYS_SHAMIR_MAX_SHARES,
@@ -851,6 +892,7 @@ keys_close(struct keys *k)
 	if (k == NULL)
 		return;
 	keys_seal(k);
+	keys_hsm_close(k->hsm);
 	crypto_secret_free(k->pending);
 	free(k->commit);
 	pthread_rwlock_destroy(&k->lock);
@@ -1130,6 +1172,58 @@ out:
 	crypto_wipe(&one, sizeof(one));
 	crypto_secret_free(key);
 	return rc;
+}
+
+enum pv_rc
+keys_unseal_pkcs11(struct keys *k, const struct keys_hsm_spec *spec)
+{
+	uint8_t wrapped[WRAPPED_KEY_LEN];
+	struct pv_secret *key = NULL;
+	enum pv_rc rc;
+
+	if (k->type != KEYS_SEAL_PKCS11)
+		return PV_E_STATE;
+	if (spec == NULL || spec->key_label == NULL ||
+	    strlen(spec->key_label) >= sizeof(k->hsm_key_label))
+		return PV_E_CONFIG;
+	mu_lock(k);
+	if (!keys_is_sealed(k)) {
+		rc = PV_OK;
+		goto out;
+	}
+	if (k->hsm == NULL) {
+		if ((rc = keys_hsm_open(spec, &k->hsm)) != PV_OK)
+			goto out;
+		util_strlcpy(k->hsm_key_label, spec->key_label, sizeof(k->hsm_key_label));
+	}
+	STORE_READ(k->st, rc, meta_get_exact(tx, META_P11_WRAPPED, wrapped, sizeof(wrapped)));
+	if (rc != PV_OK ||
+	    (rc = crypto_secret_new(CRYPTO_KEY_LEN, &key)) != PV_OK)
+		goto out;
+	rc = keys_provider_pkcs11.unwrap(k->hsm, k->hsm_key_label,
+	    (const uint8_t *)AAD_P11_UNSEAL, strlen(AAD_P11_UNSEAL), wrapped, sizeof(wrapped),
+	    key->buf);
+	if (rc != PV_OK) {
+		log_error("keys: the token's key %s does not open this vault (%s)",
+		    k->hsm_key_label, pv_rc_name(rc));
+		goto out;
+	}
+	rc = unseal_with_key(k, key->buf);
+out:
+	mu_unlock(k);
+	crypto_secret_free(key);
+	return rc;
+}
+
+void
+keys_hsm_status(struct keys *k, struct keys_hsm_status *out)
+{
+	struct keys_hsm *h;
+
+	mu_lock(k);
+	h = k->hsm;
+	mu_unlock(k);
+	keys_hsm_report(h, out);   /* the HSM lives as long as k; it has its own lock */
 }
 
 /* ---- KEKs ---- */

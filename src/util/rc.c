@@ -33,6 +33,7 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_PENDING] = "pending",
 	[PV_E_JOB_CONFLICT] = "job_conflict",
 	[PV_E_READONLY] = "readonly",
+	[PV_E_HSM] = "hsm_unavailable",
 };
 
 const char *

@@ -49,6 +49,7 @@ enum pv_rc {
 	PV_PENDING = 28,      /* not an error: the handler completes later (http_resume) */
 	PV_E_JOB_CONFLICT = 29, /* 409 job_conflict: a job state change its state does not allow */
 	PV_E_READONLY = 41,   /* 500 internal: a write op on a read-only store transaction (a bug) */
+	PV_E_HSM = 51,        /* 503 hsm_unavailable: the PKCS#11 token is absent or refuses */
 	PV_E__COUNT
 };
 
