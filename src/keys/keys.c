@@ -1234,7 +1234,19 @@ keys_hsm_status(struct keys *k, struct keys_hsm_status *out)
  * invariants at the top): nothing of it is remembered before tx commits.
  */
 static enum pv_rc
+kek_create_from(struct keys *k, struct store_tx *tx, const char *name, uint32_t version,
+    const struct pv_secret *material);
+
+static enum pv_rc
 kek_create(struct keys *k, struct store_tx *tx, const char *name, uint32_t version)
+{
+	return kek_create_from(k, tx, name, version, NULL);
+}
+
+/* material: the KEK's bytes (BYOK import), or NULL for fresh random ones. */
+static enum pv_rc
+kek_create_from(struct keys *k, struct store_tx *tx, const char *name, uint32_t version,
+    const struct pv_secret *material)
 {
 	struct pv_secret *kek = NULL;
 	uint8_t wrapped[WRAPPED_KEY_LEN];
@@ -1245,7 +1257,10 @@ kek_create(struct keys *k, struct store_tx *tx, const char *name, uint32_t versi
 
 	if ((aadlen = fmt_aad(aad, "kek", name, version)) < 0)
 		return PV_E_INVALID;
-	rc = crypto_secret_random(CRYPTO_KEY_LEN, &kek);
+	if (material != NULL && material->len != CRYPTO_KEY_LEN)
+		return PV_E_INVALID;
+	rc = material != NULL ? crypto_secret_from(material->buf, material->len, &kek) :
+	    crypto_secret_random(CRYPTO_KEY_LEN, &kek);
 	if (rc != PV_OK)
 		return rc;
 	rd_lock(k);
@@ -1387,6 +1402,72 @@ keys_kek_rotate(struct keys *k, const char *name, uint32_t *new_version)
 	}
 	*new_version = nv;
 	return PV_OK;
+}
+
+/* BYOK (import.c): install material as (name, version) ACTIVE and retire
+ * the other ACTIVE versions, in the caller's transaction. version must be
+ * the next one (latest + 1, or 1): PV_E_CONFLICT otherwise. */
+enum pv_rc
+keys_kek_install_tx(struct keys *k, struct store_tx *tx, const char *name, uint32_t version,
+    const struct pv_secret *material)
+{
+	struct store_kek row;
+	struct active_list al = { name, NULL, 0, 0, false };
+	uint32_t next;
+	size_t i;
+	enum pv_rc rc;
+
+	if (!keys_kek_name_valid(name) || tx == NULL || material == NULL || version == 0)
+		return PV_E_INVALID;
+	memset(&row, 0, sizeof(row));
+	rc = store_kek_latest(tx, name, &row);
+	next = rc == PV_E_NOTFOUND ? 1 : row.version + 1;
+	store_kek_clear(&row);
+	if (rc != PV_OK && rc != PV_E_NOTFOUND)
+		return rc;
+	if (next != version)
+		return PV_E_CONFLICT;
+	if ((rc = kek_create_from(k, tx, name, version, material)) != PV_OK)
+		return rc;
+	rc = store_kek_scan(tx, collect_active, &al);
+	if (rc == PV_OK && al.nomem)
+		rc = PV_E_NOMEM;
+	for (i = 0; rc == PV_OK && i < al.n; i++)
+		if (al.v[i] != version)
+			rc = store_kek_set_state(tx, name, al.v[i], STORE_KEK_RETIRED);
+	free(al.v);
+	return rc;
+}
+
+/* A box under the root key (import.c keeps its RSA key so). */
+enum pv_rc
+keys_root_seal(struct keys *k, const char *aad, const uint8_t *pt, size_t len, uint8_t *out)
+{
+	enum pv_rc rc;
+
+	rd_lock(k);
+	rc = k->sealed ? PV_E_SEALED : crypto_gcmbox_seal(k->root->buf, NULL,
+	    (const uint8_t *)aad, strlen(aad), pt, len, out);
+	rw_unlock(k);
+	return rc;
+}
+
+enum pv_rc
+keys_root_open(struct keys *k, const char *aad, const uint8_t *in, size_t len, uint8_t *pt)
+{
+	enum pv_rc rc;
+
+	rd_lock(k);
+	rc = k->sealed ? PV_E_SEALED : crypto_gcmbox_open(k->root->buf,
+	    (const uint8_t *)aad, strlen(aad), in, len, pt);
+	rw_unlock(k);
+	return rc;
+}
+
+struct store *
+keys_store(struct keys *k)
+{
+	return k->st;
 }
 
 enum pv_rc

@@ -151,6 +151,28 @@ enum pv_rc keys_envelope_open(struct keys *k, const struct keys_envelope *env,
 enum pv_rc keys_mac(struct keys *k, const char *kek_name, const char *purpose,
     const uint8_t *msg, size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
 
+/* ---- BYOK import (import.c) ----
+ * phivault's import key is RSA-3072, made on first use and kept as meta
+ * keys.import_key = box(root key, "phivault:import-key:v1", PKCS#1 DER).
+ * Customer material: 32 bytes (AES-256) RSA-OAEP-wrapped (SHA-256,
+ * MGF1-SHA-256, no label) to it; it becomes the KEK's next version, ACTIVE,
+ * soft provider (wrapped under the root key like any KEK). */
+/* The import key's public half (SubjectPublicKeyInfo PEM, malloc'd). */
+enum pv_rc keys_import_public_pem(struct keys *k, char **pem);
+struct keys_import;   /* unwrapped material, in locked memory until freed */
+/* PV_E_NOTFOUND if the KEK has no version yet (import adds a version to a
+ * key that exists); PV_E_INVALID if wrapped does not decrypt under the
+ * import key to exactly 32 bytes (any byte changed, other padding or hash,
+ * other key). The version it will become (latest + 1) is fixed here. */
+enum pv_rc keys_import_unwrap(struct keys *k, const char *kek_name, const uint8_t *wrapped,
+    size_t len, struct keys_import **out);
+uint32_t keys_import_version(const struct keys_import *imp);
+/* Install it inside the caller's write transaction (an audit_commit fn):
+ * PV_E_CONFLICT if another version appeared meanwhile. */
+enum pv_rc keys_import_commit_tx(struct keys *k, struct store_tx *tx,
+    const struct keys_import *imp);
+void keys_import_free(struct keys_import *imp);   /* wipes; NULL ok */
+
 /* ---- audit checkpoint signing ---- */
 enum pv_rc keys_audit_sign(struct keys *k, const uint8_t *msg, size_t len,
     uint8_t sig[CRYPTO_ED25519_SIG_LEN]);

@@ -138,4 +138,13 @@ void keys_hsm_report(struct keys_hsm *h, struct keys_hsm_status *out);
  * bits, 1..128 bytes with an optional final newline. Into locked memory. */
 enum pv_rc keys_pin_file_read(const char *path, struct pv_secret **out, size_t *len);
 
+/* keys.c, for import.c: see there. */
+enum pv_rc keys_kek_install_tx(struct keys *k, struct store_tx *tx, const char *name,
+    uint32_t version, const struct pv_secret *material);
+enum pv_rc keys_root_seal(struct keys *k, const char *aad, const uint8_t *pt, size_t len,
+    uint8_t *out);
+enum pv_rc keys_root_open(struct keys *k, const char *aad, const uint8_t *in, size_t len,
+    uint8_t *pt);
+struct store *keys_store(struct keys *k);
+
 #endif /* PV_KEYS_INT_H */
