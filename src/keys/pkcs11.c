@@ -589,7 +589,9 @@ hsm_crypt(struct keys_hsm *h, bool encrypt, const char *label, const uint8_t *aa
 			rc = PV_OK;
 			break;
 		}
-		if (rv_gone(rv)) {
+		/* SoftHSM2 answers a GCM tag mismatch with CKR_GENERAL_ERROR; the
+		 * key was just found, so the token is there: a refusal, not loss */
+		if (rv_gone(rv) && rv != CKR_GENERAL_ERROR) {
 			set_error(h, encrypt ? "C_Encrypt" : "C_Decrypt", rv_name(rv));
 			session_drop(h);
 			continue;
