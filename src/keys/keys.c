@@ -4,13 +4,17 @@
  * docs/internals/keys.md describes the hierarchy and the formats.
  *
  * Persistent state (store meta, written once by keys_initialize):
- *   seal.type          "keyfile" | "shamir"      (written last: its presence
+ *   seal.type          "keyfile" | "shamir" | "pkcs11"  (written last: its presence
  *                                                 means "initialized")
  *   seal.threshold     decimal K                 (shamir only)
  *   seal.shares        decimal N                 (shamir only)
  *   seal.root_wrapped  box(unseal key, AAD "phivault:root:v1", root key)
  *   audit.signing_key  box(root key, AAD "phivault:audit-signing:v1", Ed25519 seed)
  *   audit.public_key   raw 32-byte Ed25519 public key (readable while sealed)
+ *   seal.pkcs11_wrapped  IV | GCM(token key [pkcs11] key_label, AAD
+ *                      "phivault:unseal:pkcs11:v1", unseal key) | tag, made and
+ *                      opened inside the token (pkcs11 only; provider.c, pkcs11.c)
+ *   keys.import_key    box(root key, "phivault:import-key:v1", RSA DER) (import.c)
  *   seal.share_commitments  salt(16) | H_1 .. H_N, 32 bytes each (shamir only;
  *                      keys_share_commit; absent in milestone-1 data dirs)
  * and one store_kek row per (name, version):

@@ -1,7 +1,7 @@
 /*
  * keys: the key hierarchy of DESIGN.md.
  *
- *   seal (key file | Shamir K-of-N shares | PKCS#11, later)
+ *   seal (key file | Shamir K-of-N shares | PKCS#11 token: pkcs11.c)
  *     -> unseal key (256-bit; from DIR/unseal.key or combined shares)
  *       -> root key (256-bit, random; stored wrapped by the unseal key)
  *         -> KEK "<name>" v1, v2, ... (random; stored wrapped by the root key)
