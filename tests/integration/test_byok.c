@@ -293,6 +293,7 @@ main(void)
 	CHECK(h_stop(&s) == 0);
 	crypto_wipe(key, sizeof(key));
 	unlink(key_path);
+	json_decref(s.init);
 	h_done("byok");
 	return 0;
 }

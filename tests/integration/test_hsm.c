@@ -262,6 +262,7 @@ main(void)
 	h_start(&s, "--dev");
 	CHECK(h_stop(&s) == 0);
 
+	json_decref(s.init);
 	h_done("hsm");
 	return 0;
 }
