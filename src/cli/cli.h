@@ -27,6 +27,11 @@ struct cli_init_result {
 /* Create a data directory (cmd_init.c); returns a cli exit code. */
 int cli_init_datadir(const char *data, const char *seal, const char *region,
     struct cli_init_result *out);
+/* The same; with --seal pkcs11, hsm names the module, token, PIN file and key
+ * label (written to [pkcs11]); NULL otherwise. */
+struct keys_hsm_spec;
+int cli_init_datadir_hsm(const char *data, const char *seal, const char *region,
+    const struct keys_hsm_spec *hsm, struct cli_init_result *out);
 void cli_init_result_clear(struct cli_init_result *r);
 
 /* HTTPS client for the online commands (client.c). base: "https://host:port";

@@ -57,10 +57,31 @@ region_valid(const char *r)
 	return true;
 }
 
+/* [pkcs11] paths are stored absolute: serve runs from any directory. */
+static int
+abs_path(const char *in, char *out, size_t len)
+{
+	char cwd[4096];
+
+	if (in[0] == '/')
+		return util_strlcpy(out, in, len) < len ? 0 : -1;
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return -1;
+	return util_path_join(out, len, cwd, in);
+}
+
 int
 cli_init_datadir(const char *data, const char *seal, const char *region,
     struct cli_init_result *out)
 {
+	return cli_init_datadir_hsm(data, seal, region, NULL, out);
+}
+
+int
+cli_init_datadir_hsm(const char *data, const char *seal, const char *region,
+    const struct keys_hsm_spec *hsm, struct cli_init_result *out)
+{
+	struct keys_hsm_spec hs;
 	struct keys_seal_spec spec;
 	struct pv_config cfg;
 	struct store *st = NULL;
@@ -73,11 +94,17 @@ cli_init_datadir(const char *data, const char *seal, const char *region,
 
 	memset(out, 0, sizeof(*out));
 	if (keys_seal_parse(seal, &spec) != PV_OK) {
-		cli_err("--seal must be keyfile or shamir:K/N with 1 <= K <= N <= 255");
+		cli_err("--seal must be keyfile, shamir:K/N with 1 <= K <= N <= 255, or pkcs11");
 		return CLI_USAGE;
 	}
-	if (spec.type == KEYS_SEAL_PKCS11) {
-		cli_err("--seal pkcs11 is not available yet (it arrives with HSM keys)");
+	if (spec.type == KEYS_SEAL_PKCS11 && (hsm == NULL || hsm->token_label == NULL ||
+	    hsm->pin_file == NULL)) {
+		cli_err("--seal pkcs11 needs --pkcs11-token LABEL and --pkcs11-pin-file FILE "
+		    "(--pkcs11-module LIB and --pkcs11-key-label L are optional)");
+		return CLI_USAGE;
+	}
+	if (spec.type != KEYS_SEAL_PKCS11 && hsm != NULL) {
+		cli_err("--pkcs11-* options go with --seal pkcs11");
 		return CLI_USAGE;
 	}
 	if (!region_valid(region)) {
@@ -111,6 +138,22 @@ cli_init_datadir(const char *data, const char *seal, const char *region,
 	util_strlcpy(cfg.region, region, sizeof(cfg.region));
 	if (!config_region_allowed(&cfg, region))
 		util_strlcpy(cfg.allowed_regions, region, sizeof(cfg.allowed_regions));
+	if (spec.type == KEYS_SEAL_PKCS11) {
+		if ((hsm->module != NULL && abs_path(hsm->module, cfg.pkcs11_module,
+		    sizeof(cfg.pkcs11_module)) != 0) ||
+		    abs_path(hsm->pin_file, cfg.pkcs11_pin_file, sizeof(cfg.pkcs11_pin_file)) != 0 ||
+		    util_strlcpy(cfg.pkcs11_token_label, hsm->token_label,
+		    sizeof(cfg.pkcs11_token_label)) >= sizeof(cfg.pkcs11_token_label) ||
+		    util_strlcpy(cfg.pkcs11_key_label, hsm->key_label ? hsm->key_label :
+		    "phivault-seal", sizeof(cfg.pkcs11_key_label)) >= sizeof(cfg.pkcs11_key_label)) {
+			cli_err("--pkcs11-*: a path or label is too long (token label: 32 bytes)");
+			return CLI_USAGE;
+		}
+		hs.module = cfg.pkcs11_module;
+		hs.token_label = cfg.pkcs11_token_label;
+		hs.pin_file = cfg.pkcs11_pin_file;
+		hs.key_label = cfg.pkcs11_key_label;
+	}
 	if (config_validate(&cfg, false, err, sizeof(err)) != PV_OK) {
 		cli_err("%s", err);
 		return CLI_RUNTIME;
@@ -124,7 +167,10 @@ cli_init_datadir(const char *data, const char *seal, const char *region,
 		cli_err("cannot create the database: %s", pv_rc_name(rc));
 		goto out;
 	}
-	rc = keys_initialize(st, data, &spec, &out->shares, &out->nshares);
+	if (spec.type == KEYS_SEAL_PKCS11)
+		rc = keys_initialize_pkcs11(st, &hs);
+	else
+		rc = keys_initialize(st, data, &spec, &out->shares, &out->nshares);
 	if (rc != PV_OK) {
 		cli_err("cannot create the key hierarchy: %s", pv_rc_name(rc));
 		goto out;
@@ -139,7 +185,8 @@ cli_init_datadir(const char *data, const char *seal, const char *region,
 		}
 	}
 	if ((rc = keys_open(st, data, &keys)) != PV_OK ||
-	    (spec.type == KEYS_SEAL_KEYFILE && (rc = keys_unseal_keyfile(keys)) != PV_OK)) {
+	    (spec.type == KEYS_SEAL_KEYFILE && (rc = keys_unseal_keyfile(keys)) != PV_OK) ||
+	    (spec.type == KEYS_SEAL_PKCS11 && (rc = keys_unseal_pkcs11(keys, &hs)) != PV_OK)) {
 		cli_err("cannot open the new keyring: %s", pv_rc_name(rc));
 		goto out;
 	}
@@ -150,7 +197,8 @@ cli_init_datadir(const char *data, const char *seal, const char *region,
 			.action = "sys.init",
 			.resource = "sys",
 			.outcome = AUDIT_ALLOWED,
-			.reason = spec.type == KEYS_SEAL_SHAMIR ? "shamir" : "keyfile",
+			.reason = spec.type == KEYS_SEAL_SHAMIR ? "shamir" :
+			    spec.type == KEYS_SEAL_PKCS11 ? "pkcs11" : "keyfile",
 		};
 
 		if ((rc = audit_start(st, keys, &ac, &audit)) != PV_OK ||
@@ -197,6 +245,10 @@ static const struct option init_opts[] = {
 	{ "seal", required_argument, NULL, 's' },
 	{ "region", required_argument, NULL, 'r' },
 	{ "json", no_argument, NULL, 'j' },
+	{ "pkcs11-module", required_argument, NULL, 'M' },
+	{ "pkcs11-token", required_argument, NULL, 'T' },
+	{ "pkcs11-pin-file", required_argument, NULL, 'P' },
+	{ "pkcs11-key-label", required_argument, NULL, 'L' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -206,7 +258,8 @@ cmd_init(int argc, char **argv)
 {
 	const char *data = NULL, *seal = "keyfile", *region = "local";
 	struct cli_init_result res;
-	bool as_json = false;
+	struct keys_hsm_spec hsm = { NULL, NULL, NULL, NULL };
+	bool as_json = false, have_hsm = false;
 	int c, ret;
 	size_t i;
 
@@ -217,20 +270,28 @@ cmd_init(int argc, char **argv)
 		case 's': seal = optarg; break;
 		case 'r': region = optarg; break;
 		case 'j': as_json = true; break;
+		case 'M': hsm.module = optarg; have_hsm = true; break;
+		case 'T': hsm.token_label = optarg; have_hsm = true; break;
+		case 'P': hsm.pin_file = optarg; have_hsm = true; break;
+		case 'L': hsm.key_label = optarg; have_hsm = true; break;
 		case 'h':
-			printf("usage: phivault init --data DIR [--seal keyfile|shamir:K/N] "
-			    "[--region REGION] [--json]\n");
+			printf("usage: phivault init --data DIR [--seal keyfile|shamir:K/N|pkcs11] "
+			    "[--region REGION] [--json]\n"
+			    "       [--pkcs11-module LIB --pkcs11-token LABEL --pkcs11-pin-file FILE "
+			    "[--pkcs11-key-label L]]\n");
 			return CLI_OK;
 		default:
 			return CLI_USAGE;
 		}
 	}
 	if (data == NULL || optind != argc) {
-		cli_err("usage: phivault init --data DIR [--seal keyfile|shamir:K/N] "
-		    "[--region REGION] [--json]");
+		cli_err("usage: phivault init --data DIR [--seal keyfile|shamir:K/N|pkcs11] "
+		    "[--region REGION] [--json] [--pkcs11-module LIB --pkcs11-token LABEL "
+		    "--pkcs11-pin-file FILE [--pkcs11-key-label L]]");
 		return CLI_USAGE;
 	}
-	if ((ret = cli_init_datadir(data, seal, region, &res)) != CLI_OK)
+	if ((ret = cli_init_datadir_hsm(data, seal, region, have_hsm ? &hsm : NULL,
+	    &res)) != CLI_OK)
 		return ret;
 	if (as_json) {
 		json_t *o = json_object(), *sh = json_array();
@@ -259,6 +320,9 @@ cmd_init(int argc, char **argv)
 			printf("unseal shares (give one to each key holder; they are not stored):\n");
 			for (i = 0; i < res.nshares; i++)
 				printf("  %s\n", res.shares[i]);
+		} else if (strcmp(seal, "pkcs11") == 0) {
+			printf("pkcs11 seal: the token's key unseals the vault at start "
+			    "([pkcs11] in %s/phivault.conf)\n", data);
 		} else {
 			printf("key-file seal: %s/%s unseals the vault at start (dev and tests; "
 			    "use --seal shamir:K/N in production)\n", data, KEYS_UNSEAL_FILE);

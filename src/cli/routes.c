@@ -8,6 +8,8 @@
  *       the answer is 503 audit_unavailable, and an unseal it would have
  *       recorded is undone (sealed again): no unaudited unseal.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define UNSEAL_FAIL_LIMIT 10
@@ -108,6 +110,135 @@ sys_unseal(struct http_request *req)
 	return o ? http_reply(req, 200, o) : PV_E_NOMEM;
 }
 
+/* GET /v1/sys/hsm (keys.manage): the PKCS#11 provider's state, probed now.
+ * Without the pkcs11 seal: {"configured":false}. */
+static enum pv_rc
+sys_hsm(struct http_request *req)
+{
+	struct pv_app *app = req->route->arg;
+	struct keys_hsm_status hs;
+	json_t *o, *mechs;
+	char when[40];
+	size_t i;
+
+	keys_hsm_status(app->keys, &hs);
+	if (!hs.configured) {
+		o = json_pack("{s:b}", "configured", false);
+		return o ? http_reply(req, 200, o) : PV_E_NOMEM;
+	}
+	if ((mechs = json_array()) == NULL)
+		return PV_E_NOMEM;
+	for (i = 0; i < hs.nmechanisms; i++)
+		json_array_append_new(mechs, json_string(hs.mechanisms[i]));
+	o = json_pack("{s:b, s:b, s:s, s:s, s:s, s:o}", "configured", true, "available",
+	    hs.available, "module", hs.module, "token_label", hs.token_label, "key_label",
+	    hs.key_label, "mechanisms", mechs);
+	if (o == NULL)
+		return PV_E_NOMEM;
+	if (hs.last_error[0] != '\0') {
+		util_time_fmt(hs.last_error_ms, when, sizeof(when));
+		json_object_set_new(o, "last_error", json_string(hs.last_error));
+		json_object_set_new(o, "last_error_at", json_string(when));
+	} else {
+		json_object_set_new(o, "last_error", json_null());
+		json_object_set_new(o, "last_error_at", json_null());
+	}
+	return http_reply(req, 200, o);
+}
+
+/* GET /v1/keys/import-key (keys.manage): the BYOK import key's public half. */
+static enum pv_rc
+keys_import_key(struct http_request *req)
+{
+	struct pv_app *app = req->route->arg;
+	char *pem = NULL;
+	json_t *o;
+	enum pv_rc rc;
+
+	if ((rc = keys_import_public_pem(app->keys, &pem)) != PV_OK)
+		return rc;
+	o = json_pack("{s:s, s:s, s:s}", "public_key_pem", pem, "algorithm", "RSA-3072",
+	    "wrapping", "RSA-OAEP, SHA-256, MGF1-SHA-256, 32-byte AES-256 key");
+	free(pem);
+	return o ? http_reply(req, 200, o) : PV_E_NOMEM;
+}
+
+static enum pv_rc
+import_job(struct store_tx *tx, void *arg)
+{
+	void **a = arg;
+
+	return keys_import_commit_tx(a[0], tx, a[1]);
+}
+
+/*
+ * POST /v1/keys/{name}/import {"wrapped_key":"base64"} (keys.manage): the
+ * customer's AES-256 key, RSA-OAEP-wrapped to the import key, becomes the
+ * KEK's next version (active) in the same transaction as its audit entry
+ * key.import (resource key:<name>, detail {"version":N}; never key bytes).
+ * A blob that does not unwrap: 400 invalid_request, audited as denied
+ * (reason bad_wrapped_key), nothing changed.
+ */
+static enum pv_rc
+keys_import(struct http_request *req)
+{
+	static const char *const allowed[] = { "wrapped_key", NULL };
+	struct pv_app *app = req->route->arg;
+	const char *name = req->nparams >= 1 ? req->params[0] : NULL, *b64;
+	struct keys_import *imp = NULL;
+	struct pv_actor actor;
+	struct audit_event ev;
+	uint8_t blob[1024];
+	size_t bloblen = sizeof(blob);
+	char resource[160], detail[64];
+	void *args[2];
+	json_t *o;
+	enum pv_rc rc;
+
+	if ((rc = http_body_only(req, allowed)) != PV_OK ||
+	    (rc = http_body_string(req, "wrapped_key", true, 2048, &b64)) != PV_OK)
+		return rc;
+	if (name == NULL)
+		return PV_E_NOTFOUND;
+	authn_actor(req->principal, req->source, &actor);
+	snprintf(resource, sizeof(resource), "key:%s", name);
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = actor;
+	ev.action = "key.import";
+	ev.resource = resource;
+	if (util_b64_decode(b64, blob, &bloblen) != 0)
+		rc = PV_E_INVALID;
+	else
+		rc = keys_import_unwrap(app->keys, name, blob, bloblen, &imp);
+	crypto_wipe(blob, sizeof(blob));
+	if (rc == PV_E_INVALID) {
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "bad_wrapped_key";
+		if (audit_record(app->audit, &ev) != PV_OK)
+			return http_fail(req, PV_E_AUDIT, "the refusal could not be audited");
+		return http_fail(req, PV_E_INVALID, "wrapped_key: base64 of an RSA-OAEP "
+		    "(SHA-256, MGF1-SHA-256) encryption of 32 bytes to GET /v1/keys/import-key");
+	}
+	if (rc == PV_E_NOTFOUND)
+		return http_fail(req, rc, "no such key (import makes a new version of a key "
+		    "that exists, e.g. collection:<name>)");
+	if (rc != PV_OK)
+		return rc;
+	snprintf(detail, sizeof(detail), "{\"version\":%u}", (unsigned)keys_import_version(imp));
+	ev.outcome = AUDIT_ALLOWED;
+	ev.detail = detail;
+	args[0] = app->keys;
+	args[1] = imp;
+	rc = audit_commit(app->audit, &ev, import_job, args);
+	if (rc == PV_OK)
+		o = json_pack("{s:s, s:i, s:s, s:s}", "name", name, "version",
+		    (int)keys_import_version(imp), "state", "active", "provider", "soft");
+	keys_import_free(imp);
+	if (rc != PV_OK)
+		return rc;
+	return o ? http_reply(req, 201, o) : PV_E_NOMEM;
+}
+
 /* identity hooks: fail closed until routes_register has made the services */
 static enum pv_rc
 hook_authenticate(void *arg, struct http_request *req)
@@ -161,6 +292,11 @@ routes_register(struct pv_app *app)
 		    HTTP_ROUTE_SEALED_OK, 0, app },
 		{ "POST", "/v1/sys/unseal", sys_unseal, HTTP_PERM_PUBLIC, "sys.unseal",
 		    HTTP_ROUTE_BODY | HTTP_ROUTE_SEALED_OK, 4096, app },
+		{ "GET", "/v1/sys/hsm", sys_hsm, "keys.manage", "sys.hsm", 0, 0, app },
+		{ "GET", "/v1/keys/import-key", keys_import_key, "keys.manage", "key.import_key",
+		    0, 0, app },
+		{ "POST", "/v1/keys/{name}/import", keys_import, "keys.manage", "key.import",
+		    HTTP_ROUTE_BODY, 8192, app },
 	};
 
 	struct vault_deps vd = { app->st, app->keys, app->audit, app->cfg.allowed_regions };

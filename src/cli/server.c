@@ -263,6 +263,20 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 				    pv_rc_name(rc));
 				goto out;
 			}
+		} else if (ss.type == KEYS_SEAL_PKCS11) {
+			/* the token, by label, unwraps the unseal key inside it */
+			const struct keys_hsm_spec hs = { app.cfg.pkcs11_module,
+			    app.cfg.pkcs11_token_label, app.cfg.pkcs11_pin_file,
+			    app.cfg.pkcs11_key_label };
+
+			rc = keys_unseal_pkcs11(app.keys, &hs);
+			system_event(&app, "sys.unseal", rc == PV_OK ? AUDIT_ALLOWED : AUDIT_ERROR,
+			    rc == PV_OK ? "pkcs11" : pv_rc_name(rc));
+			if (rc != PV_OK) {
+				cli_err("cannot unseal with the pkcs11 token %s ([pkcs11] in "
+				    "phivault.conf): %s", app.cfg.pkcs11_token_label, pv_rc_name(rc));
+				goto out;
+			}
 		}
 	}
 

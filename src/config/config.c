@@ -107,11 +107,15 @@ static const struct key_def keys[] = {
 	{ "detect", "enumeration_max", K_INT, F(detect_enumeration_max) },
 	{ "detect", "enumeration_window_s", K_INT, F(detect_enumeration_window_s) },
 	{ "detect", "change_read_window_s", K_INT, F(detect_change_read_window_s) },
+	{ "pkcs11", "module", K_PATH, F(pkcs11_module) },
+	{ "pkcs11", "token_label", K_STR, F(pkcs11_token_label) },
+	{ "pkcs11", "pin_file", K_PATH, F(pkcs11_pin_file) },
+	{ "pkcs11", "key_label", K_STR, F(pkcs11_key_label) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics", "sinks", "detect", "apps" };
+	"metrics", "sinks", "detect", "apps", "pkcs11" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -176,6 +180,7 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->detect_enumeration_max = 100;
 	c->detect_enumeration_window_s = 300;
 	c->detect_change_read_window_s = 3600;
+	util_strlcpy(c->pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so", sizeof(c->pkcs11_module));
 }
 
 /* ---- parsing ---- */
@@ -870,7 +875,9 @@ config_write(const struct pv_config *c, const char *path)
 	    !writable(c->seccomp) || !writable(c->metrics_enabled) ||
 	    !writable(c->metrics_listen) || !writable(c->sinks_syslog) || !writable(c->sinks_cef) ||
 	    !writable(c->sinks_webhook) || !writable(c->sinks_ocsf_file) ||
-	    !writable(c->sinks_ca_file) || !writable(c->detect_enabled)) {
+	    !writable(c->sinks_ca_file) || !writable(c->detect_enabled) || !writable(c->pkcs11_module) ||
+	    !writable(c->pkcs11_token_label) || !writable(c->pkcs11_pin_file) ||
+	    !writable(c->pkcs11_key_label)) {
 		log_error("config: a value cannot be written to an INI line");
 		return PV_E_INVALID;
 	}
@@ -1024,6 +1031,17 @@ config_write(const struct pv_config *c, const char *path)
 	    "# a role or group change, then a read by that principal within this time\n"
 	    "change_read_window_s = %d\n",
 	    c->detect_enabled, c->detect_brute_force_failures, c->detect_brute_force_window_s, c->detect_spray_accounts, c->detect_spray_window_s, c->detect_baseline_min_logins, c->detect_unusual_hour_min_logins, c->detect_unusual_hour_margin_h, c->detect_mfa_failures, c->detect_mfa_window_s, c->detect_bulk_read_window_s, c->detect_bulk_read_max, c->detect_bulk_read_factor, c->detect_bulk_read_min, c->detect_bulk_read_min_windows, c->detect_enumeration_max, c->detect_enumeration_window_s, c->detect_change_read_window_s);
+	fprintf(f,
+	    "\n[pkcs11]\n"
+	    "# the HSM of `init --seal pkcs11` (docs/keys.md): module, token label, a PIN\n"
+	    "# file (mode 0600, owned by this user) and the label of the AES sealing key\n"
+	    "module = %s\n", rel_path(c, c->pkcs11_module));
+	if (c->pkcs11_token_label[0] != '\0')
+		fprintf(f, "token_label = %s\n", c->pkcs11_token_label);
+	if (c->pkcs11_pin_file[0] != '\0')
+		fprintf(f, "pin_file = %s\n", rel_path(c, c->pkcs11_pin_file));
+	if (c->pkcs11_key_label[0] != '\0')
+		fprintf(f, "key_label = %s\n", c->pkcs11_key_label);
 	if (ferror(f)) {
 		fclose(f);
 		rc = PV_E_NOMEM;

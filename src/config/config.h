@@ -103,6 +103,11 @@ struct pv_config {
 	int detect_enumeration_max;
 	int detect_enumeration_window_s;
 	int detect_change_read_window_s;
+	/* [pkcs11] the HSM of the pkcs11 seal (docs/keys.md "HSM (PKCS#11)") */
+	char pkcs11_module[PATH_MAX];     /* PKCS#11 module (.so) dlopen'ed by serve */
+	char pkcs11_token_label[33];      /* CKA token label, at most 32 bytes */
+	char pkcs11_pin_file[PATH_MAX];   /* user PIN, mode 0600; absolute after load */
+	char pkcs11_key_label[128];       /* the AES key that seals the unseal key */
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

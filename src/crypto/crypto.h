@@ -119,4 +119,22 @@ enum pv_rc crypto_ed25519_pub_pem(const uint8_t pub[CRYPTO_ED25519_PUB_LEN], cha
 enum pv_rc crypto_tls_selfsigned(const char *cert_path, const char *key_path,
     const char *common_name, int days);
 
+/*
+ * RSA for BYOK import (rsa.c): a 3072-bit key pair whose private half is
+ * kept as DER (PKCS#1 RSAPrivateKey) in a pv_secret, the SubjectPublicKeyInfo
+ * PEM of its public half, and RSAES-OAEP decryption with SHA-256 and
+ * MGF1-SHA-256 and an empty label (RFC 8017 §7.1.2), interoperable with
+ * `openssl pkeyutl -encrypt -pkeyopt rsa_padding_mode:oaep
+ * -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256`.
+ */
+#define CRYPTO_RSA_BITS 3072
+enum pv_rc crypto_rsa_keygen(struct pv_secret **priv_der);
+/* *pem malloc'd, NUL-terminated. PV_E_INTEGRITY if der is not an RSA key. */
+enum pv_rc crypto_rsa_public_pem(const struct pv_secret *priv_der, char **pem);
+/* Decrypt into a new secret (*out, exactly the message). PV_E_INTEGRITY if
+ * the ciphertext does not decrypt (wrong key, wrong padding or hash, any
+ * byte changed); the cause is not told apart (RFC 8017 §7.1.2 note). */
+enum pv_rc crypto_rsa_oaep_decrypt(const struct pv_secret *priv_der, const uint8_t *ct,
+    size_t ctlen, struct pv_secret **out);
+
 #endif /* PV_CRYPTO_H */

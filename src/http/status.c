@@ -63,6 +63,8 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The key version still protects objects: re-encrypt them first" },
 	[PV_E_KEY_REVOKED] = { "key_revoked", 410,
 	    "The key version that protected this data was revoked; it cannot be read" },
+	[PV_E_HSM] = { "hsm_unavailable", 503,
+	    "The HSM (PKCS#11 token) is not available; try again when it is back" },
 };
 
 static const struct rc_map *

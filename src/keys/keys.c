@@ -4,13 +4,17 @@
  * docs/internals/keys.md describes the hierarchy and the formats.
  *
  * Persistent state (store meta, written once by keys_initialize):
- *   seal.type          "keyfile" | "shamir"      (written last: its presence
+ *   seal.type          "keyfile" | "shamir" | "pkcs11"  (written last: its presence
  *                                                 means "initialized")
  *   seal.threshold     decimal K                 (shamir only)
  *   seal.shares        decimal N                 (shamir only)
  *   seal.root_wrapped  box(unseal key, AAD "phivault:root:v1", root key)
  *   audit.signing_key  box(root key, AAD "phivault:audit-signing:v1", Ed25519 seed)
  *   audit.public_key   raw 32-byte Ed25519 public key (readable while sealed)
+ *   seal.pkcs11_wrapped  IV | GCM(token key [pkcs11] key_label, AAD
+ *                      "phivault:unseal:pkcs11:v1", unseal key) | tag, made and
+ *                      opened inside the token (pkcs11 only; provider.c, pkcs11.c)
+ *   keys.import_key    box(root key, "phivault:import-key:v1", RSA DER) (import.c)
  *   seal.share_commitments  salt(16) | H_1 .. H_N, 32 bytes each (shamir only;
  *                      keys_share_commit; absent in milestone-1 data dirs)
  * and one store_kek row per (name, version):
@@ -71,9 +75,11 @@
 #define META_AUDIT_KEY "audit.signing_key"
 #define META_AUDIT_PUB "audit.public_key"
 #define META_SHARE_COMMIT "seal.share_commitments"
+#define META_P11_WRAPPED "seal.pkcs11_wrapped"
 
 #define AAD_ROOT "phivault:root:v1"
 #define AAD_AUDIT "phivault:audit-signing:v1"
+#define AAD_P11_UNSEAL "phivault:unseal:pkcs11:v1"
 
 #define WRAPPED_KEY_LEN (CRYPTO_KEY_LEN + CRYPTO_BOX_OVERHEAD)
 #define CACHE_BUCKETS 64
@@ -121,6 +127,9 @@ struct keys {
 	struct pv_secret *audit_priv;
 	struct kek_slot *keks[CACHE_BUCKETS];
 	struct mac_slot *macs[CACHE_BUCKETS];
+
+	struct keys_hsm *hsm;        /* pkcs11 seal: opened by keys_unseal_pkcs11 (under unseal_mu) */
+	char hsm_key_label[128];
 };
 
 /* ---- locks: a failing lock call is a broken invariant; fail closed ---- */
@@ -602,9 +611,9 @@ meta_put_str(struct store_tx *tx, const char *key, const char *val)
 	return store_meta_put(tx, key, (const uint8_t *)val, strlen(val));
 }
 
-enum pv_rc
-keys_initialize(struct store *st, const char *datadir,
-    const struct keys_seal_spec *spec, char ***shares, size_t *nshares)
+static enum pv_rc
+initialize(struct store *st, const char *datadir, const struct keys_seal_spec *spec,
+    const struct keys_hsm_spec *hsm_spec, char ***shares, size_t *nshares)
 {
 	struct pv_secret *unseal = NULL, *root = NULL, *audit = NULL;
 	uint8_t root_wrapped[WRAPPED_KEY_LEN], audit_wrapped[WRAPPED_KEY_LEN];
@@ -632,8 +641,11 @@ keys_initialize(struct store *st, const char *datadir,
 			log_warn("keys: shamir threshold 1: every share is the unseal key");
 		break;
 	case KEYS_SEAL_PKCS11:
-		log_error("keys: the pkcs11 seal is not supported yet");
-		return PV_E_CONFIG;
+		if (hsm_spec == NULL || hsm_spec->key_label == NULL) {
+			log_error("keys: the pkcs11 seal needs the [pkcs11] HSM settings");
+			return PV_E_CONFIG;
+		}
+		break;
 	default:
 		return PV_E_INVALID;
 	}
@@ -667,6 +679,22 @@ keys_initialize(struct store *st, const char *datadir,
 	 * other order could leave an initialized store nobody can unseal. */
 	if (spec->type == KEYS_SEAL_KEYFILE) {
 		rc = write_keyfile(datadir, unseal);
+	} else if (spec->type == KEYS_SEAL_PKCS11) {
+		/* the unseal key wrapped inside the token by its AES key (made
+		 * there if the label is new): only that token opens this vault */
+		uint8_t p11w[WRAPPED_KEY_LEN];
+		struct keys_hsm *hsm = NULL;
+
+		rc = keys_hsm_open(hsm_spec, &hsm);
+		if (rc == PV_OK)
+			rc = keys_hsm_key_ensure(hsm, hsm_spec->key_label);
+		if (rc == PV_OK)
+			rc = keys_provider_pkcs11.wrap(hsm, hsm_spec->key_label,
+			    (const uint8_t *)AAD_P11_UNSEAL, strlen(AAD_P11_UNSEAL), unseal->buf,
+			    unseal->len, p11w);
+		if (rc == PV_OK)
+			rc = store_meta_put(tx, META_P11_WRAPPED, p11w, sizeof(p11w));
+		keys_hsm_close(hsm);
 	} else {
 		commit = malloc(KEYS_COMMIT_SALT_LEN + (size_t)spec->shares * 32);
 		rc = commit == NULL ? PV_E_NOMEM :
@@ -691,15 +719,15 @@ keys_initialize(struct store *st, const char *datadir,
 		    KEYS_COMMIT_SALT_LEN + (size_t)spec->shares * 32)) != PV_OK)
 			goto out;
 	}
-	rc = meta_put_str(tx, META_SEAL_TYPE,
-	    spec->type == KEYS_SEAL_KEYFILE ? "keyfile" : "shamir");
+	rc = meta_put_str(tx, META_SEAL_TYPE, spec->type == KEYS_SEAL_KEYFILE ? "keyfile" :
+	    spec->type == KEYS_SEAL_PKCS11 ? "pkcs11" : "shamir");
 	if (rc != PV_OK)
 		goto out;
 	if ((rc = store_commit(tx)) != PV_OK)
 		goto out;
 
-	log_info("keys: initialized (seal %s)",
-	    spec->type == KEYS_SEAL_KEYFILE ? "keyfile" : "shamir");
+	log_info("keys: initialized (seal %s)", spec->type == KEYS_SEAL_KEYFILE ? "keyfile" :
+	    spec->type == KEYS_SEAL_PKCS11 ? "pkcs11" : "shamir");
 	if (shares != NULL)
 		*shares = list;
 	if (nshares != NULL)
@@ -715,6 +743,21 @@ out:
 	crypto_wipe(root_wrapped, sizeof(root_wrapped));
 	crypto_wipe(audit_wrapped, sizeof(audit_wrapped));
 	return rc;
+}
+
+enum pv_rc
+keys_initialize(struct store *st, const char *datadir,
+    const struct keys_seal_spec *spec, char ***shares, size_t *nshares)
+{
+	return initialize(st, datadir, spec, NULL, shares, nshares);
+}
+
+enum pv_rc
+keys_initialize_pkcs11(struct store *st, const struct keys_hsm_spec *hsm)
+{
+	const struct keys_seal_spec spec = { KEYS_SEAL_PKCS11, 0, 0 };
+
+	return initialize(st, NULL, &spec, hsm, NULL, NULL);
 }
 
 /* ---- open / close / status ---- */
@@ -749,6 +792,8 @@ keys_open(struct store *st, const char *datadir, struct keys **out)
 		util_strlcpy(k->datadir, datadir, sizeof(k->datadir));
 	if (len == strlen("keyfile") && memcmp(val, "keyfile", len) == 0) {
 		k->type = KEYS_SEAL_KEYFILE;
+	} else if (len == strlen("pkcs11") && memcmp(val, "pkcs11", len) == 0) {
+		k->type = KEYS_SEAL_PKCS11;
 	} else if (len == strlen("shamir") && memcmp(val, "shamir", len) == 0) {
 		k->type = KEYS_SEAL_SHAMIR;
 		if ((rc = meta_get_int(tx, META_SEAL_THRESHOLD, 1, KEYS_SHAMIR_MAX_SHARES,
@@ -851,6 +896,7 @@ keys_close(struct keys *k)
 	if (k == NULL)
 		return;
 	keys_seal(k);
+	keys_hsm_close(k->hsm);
 	crypto_secret_free(k->pending);
 	free(k->commit);
 	pthread_rwlock_destroy(&k->lock);
@@ -1132,6 +1178,58 @@ out:
 	return rc;
 }
 
+enum pv_rc
+keys_unseal_pkcs11(struct keys *k, const struct keys_hsm_spec *spec)
+{
+	uint8_t wrapped[WRAPPED_KEY_LEN];
+	struct pv_secret *key = NULL;
+	enum pv_rc rc;
+
+	if (k->type != KEYS_SEAL_PKCS11)
+		return PV_E_STATE;
+	if (spec == NULL || spec->key_label == NULL ||
+	    strlen(spec->key_label) >= sizeof(k->hsm_key_label))
+		return PV_E_CONFIG;
+	mu_lock(k);
+	if (!keys_is_sealed(k)) {
+		rc = PV_OK;
+		goto out;
+	}
+	if (k->hsm == NULL) {
+		if ((rc = keys_hsm_open(spec, &k->hsm)) != PV_OK)
+			goto out;
+		util_strlcpy(k->hsm_key_label, spec->key_label, sizeof(k->hsm_key_label));
+	}
+	STORE_READ(k->st, rc, meta_get_exact(tx, META_P11_WRAPPED, wrapped, sizeof(wrapped)));
+	if (rc != PV_OK ||
+	    (rc = crypto_secret_new(CRYPTO_KEY_LEN, &key)) != PV_OK)
+		goto out;
+	rc = keys_provider_pkcs11.unwrap(k->hsm, k->hsm_key_label,
+	    (const uint8_t *)AAD_P11_UNSEAL, strlen(AAD_P11_UNSEAL), wrapped, sizeof(wrapped),
+	    key->buf);
+	if (rc != PV_OK) {
+		log_error("keys: the token's key %s does not open this vault (%s)",
+		    k->hsm_key_label, pv_rc_name(rc));
+		goto out;
+	}
+	rc = unseal_with_key(k, key->buf);
+out:
+	mu_unlock(k);
+	crypto_secret_free(key);
+	return rc;
+}
+
+void
+keys_hsm_status(struct keys *k, struct keys_hsm_status *out)
+{
+	struct keys_hsm *h;
+
+	mu_lock(k);
+	h = k->hsm;
+	mu_unlock(k);
+	keys_hsm_report(h, out);   /* the HSM lives as long as k; it has its own lock */
+}
+
 /* ---- KEKs ---- */
 
 /*
@@ -1140,7 +1238,19 @@ out:
  * invariants at the top): nothing of it is remembered before tx commits.
  */
 static enum pv_rc
+kek_create_from(struct keys *k, struct store_tx *tx, const char *name, uint32_t version,
+    const struct pv_secret *material);
+
+static enum pv_rc
 kek_create(struct keys *k, struct store_tx *tx, const char *name, uint32_t version)
+{
+	return kek_create_from(k, tx, name, version, NULL);
+}
+
+/* material: the KEK's bytes (BYOK import), or NULL for fresh random ones. */
+static enum pv_rc
+kek_create_from(struct keys *k, struct store_tx *tx, const char *name, uint32_t version,
+    const struct pv_secret *material)
 {
 	struct pv_secret *kek = NULL;
 	uint8_t wrapped[WRAPPED_KEY_LEN];
@@ -1151,7 +1261,10 @@ kek_create(struct keys *k, struct store_tx *tx, const char *name, uint32_t versi
 
 	if ((aadlen = fmt_aad(aad, "kek", name, version)) < 0)
 		return PV_E_INVALID;
-	rc = crypto_secret_random(CRYPTO_KEY_LEN, &kek);
+	if (material != NULL && material->len != CRYPTO_KEY_LEN)
+		return PV_E_INVALID;
+	rc = material != NULL ? crypto_secret_from(material->buf, material->len, &kek) :
+	    crypto_secret_random(CRYPTO_KEY_LEN, &kek);
 	if (rc != PV_OK)
 		return rc;
 	rd_lock(k);
@@ -1285,6 +1398,72 @@ keys_kek_rotate_tx(struct keys *k, struct store_tx *tx, const char *name, uint32
 	}
 	*new_version = nv;
 	return PV_OK;
+}
+
+/* BYOK (import.c): install material as (name, version) ACTIVE and retire
+ * the other ACTIVE versions, in the caller's transaction. version must be
+ * the next one (latest + 1, or 1): PV_E_CONFLICT otherwise. */
+enum pv_rc
+keys_kek_install_tx(struct keys *k, struct store_tx *tx, const char *name, uint32_t version,
+    const struct pv_secret *material)
+{
+	struct store_kek row;
+	struct active_list al = { name, NULL, 0, 0, false };
+	uint32_t next;
+	size_t i;
+	enum pv_rc rc;
+
+	if (!keys_kek_name_valid(name) || tx == NULL || material == NULL || version == 0)
+		return PV_E_INVALID;
+	memset(&row, 0, sizeof(row));
+	rc = store_kek_latest(tx, name, &row);
+	next = rc == PV_E_NOTFOUND ? 1 : row.version + 1;
+	store_kek_clear(&row);
+	if (rc != PV_OK && rc != PV_E_NOTFOUND)
+		return rc;
+	if (next != version)
+		return PV_E_CONFLICT;
+	if ((rc = kek_create_from(k, tx, name, version, material)) != PV_OK)
+		return rc;
+	rc = store_kek_scan(tx, collect_active, &al);
+	if (rc == PV_OK && al.nomem)
+		rc = PV_E_NOMEM;
+	for (i = 0; rc == PV_OK && i < al.n; i++)
+		if (al.v[i] != version)
+			rc = store_kek_set_state(tx, name, al.v[i], STORE_KEK_RETIRED);
+	free(al.v);
+	return rc;
+}
+
+/* A box under the root key (import.c keeps its RSA key so). */
+enum pv_rc
+keys_root_seal(struct keys *k, const char *aad, const uint8_t *pt, size_t len, uint8_t *out)
+{
+	enum pv_rc rc;
+
+	rd_lock(k);
+	rc = k->sealed ? PV_E_SEALED : crypto_gcmbox_seal(k->root->buf, NULL,
+	    (const uint8_t *)aad, strlen(aad), pt, len, out);
+	rw_unlock(k);
+	return rc;
+}
+
+enum pv_rc
+keys_root_open(struct keys *k, const char *aad, const uint8_t *in, size_t len, uint8_t *pt)
+{
+	enum pv_rc rc;
+
+	rd_lock(k);
+	rc = k->sealed ? PV_E_SEALED : crypto_gcmbox_open(k->root->buf,
+	    (const uint8_t *)aad, strlen(aad), in, len, pt);
+	rw_unlock(k);
+	return rc;
+}
+
+struct store *
+keys_store(struct keys *k)
+{
+	return k->st;
 }
 
 enum pv_rc

@@ -1,7 +1,7 @@
 /*
  * keys: the key hierarchy of DESIGN.md.
  *
- *   seal (key file | Shamir K-of-N shares | PKCS#11, later)
+ *   seal (key file | Shamir K-of-N shares | PKCS#11 token: pkcs11.c)
  *     -> unseal key (256-bit; from DIR/unseal.key or combined shares)
  *       -> root key (256-bit, random; stored wrapped by the unseal key)
  *         -> KEK "<name>" v1, v2, ... (random; stored wrapped by the root key)
@@ -35,12 +35,19 @@
 struct keys;
 
 enum keys_seal_type { KEYS_SEAL_KEYFILE = 0, KEYS_SEAL_SHAMIR = 1, KEYS_SEAL_PKCS11 = 2 };
+/* The HSM of the pkcs11 seal ([pkcs11] in phivault.conf). */
+struct keys_hsm_spec {
+	const char *module;        /* PKCS#11 module path (dlopen) */
+	const char *token_label;   /* the token, found by label in every slot */
+	const char *pin_file;      /* user PIN; a regular file, mode 0600, ours */
+	const char *key_label;     /* AES-256 key in the token (made at init if absent) */
+};
 struct keys_seal_spec {
 	enum keys_seal_type type;
 	int threshold;   /* K, shamir only; 1 <= K <= N <= 255 (K >= 2 outside tests) */
 	int shares;      /* N */
 };
-/* "keyfile", "shamir:K/N". "pkcs11" parses but keys_initialize refuses it for now. */
+/* "keyfile", "shamir:K/N", "pkcs11" (initialized by keys_initialize_pkcs11). */
 enum pv_rc keys_seal_parse(const char *s, struct keys_seal_spec *out);
 
 /* File name of the key-file seal inside the data directory. */
@@ -55,6 +62,10 @@ enum pv_rc keys_seal_parse(const char *s, struct keys_seal_spec *out);
 enum pv_rc keys_initialize(struct store *st, const char *datadir,
     const struct keys_seal_spec *spec, char ***shares, size_t *nshares);
 void keys_shares_free(char **shares, size_t n);
+/* The same with the pkcs11 seal: the unseal key is wrapped inside the token
+ * by its AES key hsm->key_label (generated there, non-extractable, if the
+ * token has no key of that label) and stored as meta seal.pkcs11_wrapped. */
+enum pv_rc keys_initialize_pkcs11(struct store *st, const struct keys_hsm_spec *hsm);
 
 /* Open the keyring of an initialised store, sealed. */
 enum pv_rc keys_open(struct store *st, const char *datadir, struct keys **out);
@@ -79,6 +90,31 @@ enum pv_rc keys_unseal_keyfile(struct keys *k);
  */
 enum pv_rc keys_unseal_share(struct keys *k, const char *share, struct keys_seal_status *out);
 void keys_seal(struct keys *k);
+
+/*
+ * PKCS#11 seal: open the module and the token named in spec, unwrap the
+ * unseal key inside the token and unseal. The HSM stays open (sessions are
+ * re-opened by token label when the token goes away and comes back).
+ * PV_E_HSM if the token or its key is not there; PV_E_CONFIG for a PIN file
+ * others could read; PV_E_INTEGRITY if the token's key does not open it.
+ */
+enum pv_rc keys_unseal_pkcs11(struct keys *k, const struct keys_hsm_spec *spec);
+
+/* GET /v1/sys/hsm: what the HSM of this keyring reports. */
+#define KEYS_HSM_MECH_MAX 8
+struct keys_hsm_status {
+	bool configured;            /* the pkcs11 seal is in use */
+	bool available;             /* a session is open right now */
+	char module[256];
+	char token_label[33];
+	char key_label[128];
+	size_t nmechanisms;
+	char mechanisms[KEYS_HSM_MECH_MAX][32];   /* "CKM_AES_GCM", ... */
+	char last_error[128];       /* "" or e.g. "CKR_TOKEN_NOT_PRESENT in C_OpenSession" */
+	int64_t last_error_ms;      /* 0 if none */
+};
+/* Probes the token (re-opening its session if needed) before it reports. */
+void keys_hsm_status(struct keys *k, struct keys_hsm_status *out);
 
 /* ---- key-encryption keys ---- */
 /* KEK names: [a-z0-9:._-]{1,120}. */
@@ -141,6 +177,28 @@ enum pv_rc keys_envelope_open(struct keys *k, const struct keys_envelope *env,
  * as HKDF info (blind indexes, deterministic tokens). Stable across rotation. */
 enum pv_rc keys_mac(struct keys *k, const char *kek_name, const char *purpose,
     const uint8_t *msg, size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
+
+/* ---- BYOK import (import.c) ----
+ * phivault's import key is RSA-3072, made on first use and kept as meta
+ * keys.import_key = box(root key, "phivault:import-key:v1", PKCS#1 DER).
+ * Customer material: 32 bytes (AES-256) RSA-OAEP-wrapped (SHA-256,
+ * MGF1-SHA-256, no label) to it; it becomes the KEK's next version, ACTIVE,
+ * soft provider (wrapped under the root key like any KEK). */
+/* The import key's public half (SubjectPublicKeyInfo PEM, malloc'd). */
+enum pv_rc keys_import_public_pem(struct keys *k, char **pem);
+struct keys_import;   /* unwrapped material, in locked memory until freed */
+/* PV_E_NOTFOUND if the KEK has no version yet (import adds a version to a
+ * key that exists); PV_E_INVALID if wrapped does not decrypt under the
+ * import key to exactly 32 bytes (any byte changed, other padding or hash,
+ * other key). The version it will become (latest + 1) is fixed here. */
+enum pv_rc keys_import_unwrap(struct keys *k, const char *kek_name, const uint8_t *wrapped,
+    size_t len, struct keys_import **out);
+uint32_t keys_import_version(const struct keys_import *imp);
+/* Install it inside the caller's write transaction (an audit_commit fn):
+ * PV_E_CONFLICT if another version appeared meanwhile. */
+enum pv_rc keys_import_commit_tx(struct keys *k, struct store_tx *tx,
+    const struct keys_import *imp);
+void keys_import_free(struct keys_import *imp);   /* wipes; NULL ok */
 
 /* ---- audit checkpoint signing ---- */
 enum pv_rc keys_audit_sign(struct keys *k, const uint8_t *msg, size_t len,

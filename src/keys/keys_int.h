@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keys/keys.h"
 #include "util/util.h"
 
 /* Shamir shares the 256-bit unseal key, byte-wise. */
@@ -92,5 +93,56 @@ void keys_hex_encode_ct(const uint8_t *in, size_t len, char *out);
 int keys_hex_decode_ct(const char *in, size_t inlen, uint8_t *out, size_t outlen);
 
 /* KEK names: [a-z0-9:._-]{1,120}. */
+
+/*
+ * Key providers (provider.c), a function table like sqlite3_vfs: who holds
+ * a wrapping key and runs the wrap. Both produce and take the box format
+ * IV(12) | ciphertext | tag(16) of AES-256-GCM (NIST SP 800-38D) with the
+ * caller's AAD, so a wrap made by one can be stored like any other.
+ *   soft:   ctx = const struct pv_secret * (a key in our locked memory);
+ *           label unused.
+ *   pkcs11: ctx = struct keys_hsm *; label = CKA_LABEL of an AES key in the
+ *           token, which never leaves it (CKM_AES_GCM inside the token).
+ * out holds ptlen + CRYPTO_BOX_OVERHEAD; pt holds inlen - CRYPTO_BOX_OVERHEAD.
+ */
+struct keys_provider {
+	const char *name;
+	enum pv_rc (*wrap)(void *ctx, const char *label, const uint8_t *aad, size_t aadlen,
+	    const uint8_t *pt, size_t ptlen, uint8_t *out);
+	enum pv_rc (*unwrap)(void *ctx, const char *label, const uint8_t *aad, size_t aadlen,
+	    const uint8_t *in, size_t inlen, uint8_t *pt);
+};
+extern const struct keys_provider keys_provider_soft;
+extern const struct keys_provider keys_provider_pkcs11;
+/* By name ("soft", "pkcs11"); NULL for any other. */
+const struct keys_provider *keys_provider_find(const char *name);
+
+/*
+ * The HSM (pkcs11.c): one PKCS#11 module, one token found by label, one
+ * logged-in session guarded by a mutex. An operation that finds the session
+ * gone (token removed, module restarted) drops it, re-initializes the module
+ * if the token is not listed any more, re-opens by label and retries once;
+ * while that fails it answers PV_E_HSM and remembers the error for
+ * keys_hsm_report.
+ */
+struct keys_hsm;
+enum pv_rc keys_hsm_open(const struct keys_hsm_spec *spec, struct keys_hsm **out);
+void keys_hsm_close(struct keys_hsm *h);
+/* Make an AES-256 key with this label in the token if there is none:
+ * CKA_SENSITIVE, not CKA_EXTRACTABLE, CKA_TOKEN. */
+enum pv_rc keys_hsm_key_ensure(struct keys_hsm *h, const char *label);
+void keys_hsm_report(struct keys_hsm *h, struct keys_hsm_status *out);
+/* A PIN file: regular, not a link, owned by us (or root), no group/other
+ * bits, 1..128 bytes with an optional final newline. Into locked memory. */
+enum pv_rc keys_pin_file_read(const char *path, struct pv_secret **out, size_t *len);
+
+/* keys.c, for import.c: see there. */
+enum pv_rc keys_kek_install_tx(struct keys *k, struct store_tx *tx, const char *name,
+    uint32_t version, const struct pv_secret *material);
+enum pv_rc keys_root_seal(struct keys *k, const char *aad, const uint8_t *pt, size_t len,
+    uint8_t *out);
+enum pv_rc keys_root_open(struct keys *k, const char *aad, const uint8_t *in, size_t len,
+    uint8_t *pt);
+struct store *keys_store(struct keys *k);
 
 #endif /* PV_KEYS_INT_H */

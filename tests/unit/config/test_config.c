@@ -537,6 +537,49 @@ test_sinks_keys(void **state)
 	rmdir(dir);
 }
 
+/* [pkcs11]: the HSM of the pkcs11 seal; parses, and round-trips through
+ * config_write (unset labels and PIN file are left out, not written empty). */
+static void
+test_pkcs11_keys(void **state)
+{
+	struct pv_config c, back;
+	char err[256] = "", dir[512], path[600];
+	const char *text = "[pkcs11]\nmodule = /usr/lib/softhsm/libsofthsm2.so\n"
+	    "token_label = phivault\npin_file = hsm.pin\nkey_label = phivault-seal\n";
+	const char *toolong = "[pkcs11]\ntoken_label = 0123456789abcdef0123456789abcdefX\n";
+
+	(void)state;
+	FRESH(c);
+	assert_string_equal(c.pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so");
+	assert_string_equal(c.pkcs11_token_label, "");
+	assert_int_equal(config_parse(text, strlen(text), &c, err, sizeof(err)), PV_OK);
+	assert_string_equal(c.pkcs11_token_label, "phivault");
+	assert_string_equal(c.pkcs11_pin_file, "/data/hsm.pin");
+	assert_string_equal(c.pkcs11_key_label, "phivault-seal");
+	accept_cfg(&c, false);
+	FRESH(c);
+	assert_int_not_equal(config_parse(toolong, strlen(toolong), &c, err, sizeof(err)), PV_OK);
+
+	make_tmpdir(dir, sizeof(dir));
+	config_defaults(&c, dir);
+	snprintf(path, sizeof(path), "%s/phivault.conf", dir);
+	assert_int_equal(config_write(&c, path), PV_OK);
+	assert_int_equal(config_load(dir, &back, err, sizeof(err)), PV_OK);
+	assert_config_equal(&back, &c);
+	util_strlcpy(c.pkcs11_token_label, "phivault", sizeof(c.pkcs11_token_label));
+	util_strlcpy(c.pkcs11_key_label, "phivault-seal", sizeof(c.pkcs11_key_label));
+	snprintf(c.pkcs11_pin_file, sizeof(c.pkcs11_pin_file), "/etc/phivault/hsm.pin");
+	assert_int_equal(config_write(&c, path), PV_OK);
+	assert_int_equal(config_load(dir, &back, err, sizeof(err)), PV_OK);
+	assert_config_equal(&back, &c);
+	assert_string_equal(back.pkcs11_module, c.pkcs11_module);
+	assert_string_equal(back.pkcs11_token_label, "phivault");
+	assert_string_equal(back.pkcs11_pin_file, "/etc/phivault/hsm.pin");
+	assert_string_equal(back.pkcs11_key_label, "phivault-seal");
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -549,6 +592,7 @@ main(void)
 		cmocka_unit_test(test_validate_dev_relaxations),
 		cmocka_unit_test(test_region_allowed),
 		cmocka_unit_test(test_sinks_keys),
+		cmocka_unit_test(test_pkcs11_keys),
 		cmocka_unit_test(test_write_load_round_trip),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_detect_keys),
