@@ -26,7 +26,6 @@ PENDING = {
     "src/authz/routes_audit.c": "the audit reading routes scan the store themselves",
     "src/authz/routes_explain.c": "POST /v1/authz/explain answers with the decision itself",
     "src/authz/routes_roles.c": "custom roles are not operations yet",
-    "src/authz/routes_policies.c": "policy CRUD (merged from a parallel branch) is not operations yet",
     "src/jobs/routes.c": "the job routes read the jobs table themselves",
 }
 

@@ -381,6 +381,46 @@ enum pv_rc authz_fail(struct http_request *req, const struct authz_decision *d);
 enum pv_rc authz_principal_attrs(struct authz_service *z, struct authn_principal *p,
     struct pv_arena *arena);
 
+/* ---- access policy operations (policies.c), apart from HTTP ----
+ * The CRUD of access policies in API terms (routes_policies.c adapts them
+ * to /v1/policies). Each write checks the definition with the compiler
+ * before anything is written, commits the change with its audit entry
+ * (policy.create / policy.update / policy.delete, resource
+ * policies/<name>, detail the definition) and bumps the authz generation.
+ * The permission (roles.manage) is the route's; reads are not audited.
+ * *out (the API's policy object, or for list the array) is the caller's
+ * (json_decref); on failure res->message (if not empty) says why, for the
+ * caller. (authz_policy_get is the compiled-policy cache above, hence
+ * _read for one stored policy.) */
+struct pv_actor;
+struct json_t;
+
+struct authz_policy_def {
+	const char *name;                /* create: required; update: NULL or unchanged */
+	const char *effect;              /* "allow" | "deny" */
+	struct json_t *actions;          /* array of action patterns (NULL: missing) */
+	struct json_t *resources;        /* array of collections or "*" (NULL: []) */
+	struct json_t *condition;        /* object, null or NULL: always */
+};
+struct authz_policy_result {
+	char message[192];
+};
+/* PV_E_INVALID (bad name or definition), PV_E_CONFLICT (name taken). */
+enum pv_rc authz_policy_create(struct authz_service *z, const struct pv_actor *actor,
+    const struct authz_policy_def *def, struct json_t **out, struct authz_policy_result *res);
+/* A new version; PV_E_NOTFOUND, PV_E_INVALID (also for a changed name),
+ * PV_E_CONFLICT (deleted or changed meanwhile). */
+enum pv_rc authz_policy_update(struct authz_service *z, const struct pv_actor *actor,
+    const char *name, const struct authz_policy_def *def, struct json_t **out,
+    struct authz_policy_result *res);
+/* PV_E_NOTFOUND if there is none. */
+enum pv_rc authz_policy_delete(struct authz_service *z, const struct pv_actor *actor,
+    const char *name, struct authz_policy_result *res);
+enum pv_rc authz_policy_read(struct authz_service *z, const struct pv_actor *actor,
+    const char *name, struct json_t **out, struct authz_policy_result *res);
+enum pv_rc authz_policy_list(struct authz_service *z, const struct pv_actor *actor,
+    struct json_t **out, struct authz_policy_result *res);
+
 /* ---- purpose of use (purpose.c): HL7 v3 PurposeOfUse, part of access policy:
  * roles may restrict which purposes they may use (condition.purposes) ---- */
 

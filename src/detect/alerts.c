@@ -1,33 +1,33 @@
 /*
- * alerts.c: the alert operations and their routes (API.md "Alerts";
- * docs/monitoring.md "Detection and alerts").
+ * alerts.c: the alert operations (detect.h "operations"; API.md "Alerts";
+ * docs/monitoring.md "Detection and alerts"), apart from HTTP; routes.c
+ * adapts them to GET /v1/alerts and POST /v1/alerts/{id}/ack.
  *
- *   GET  /v1/alerts?status=open|acknowledged&rule=&limit=   alerts.read
- *        -> [alert...] (a JSON array, as API.md shows), newest last_seen
- *        first; limit 1..1000 (default 100). Before listing, the request
- *        waits (at most 2 s) until the detector has processed every entry
- *        committed before it, so an alert a caller's own traffic raised is
- *        in the answer. Recorded as alert.read (reason "list").
- *   POST /v1/alerts/{id}/ack {"note"}                       alerts.read
- *        -> the alert, now acknowledged. Recorded as alert.ack (the note is
- *        the auditor's text: it is kept in the alert row and never put in
- *        the audit entry or a log). 404 not_found, 409 conflict if already
- *        acknowledged.
+ *   detect_alert_list   newest last_seen first, filtered by status
+ *        (open|acknowledged), rule and limit 1..1000 (default 100), given as
+ *        the query texts. Before listing it waits (at most 2 s) until the
+ *        detector has processed every entry committed before it, so an alert
+ *        a caller's own traffic raised is in the answer. Recorded as
+ *        alert.read (reason "list", detail the filter) before anything is
+ *        answered; PV_E_AUDIT if that entry cannot be written.
+ *   detect_alert_ack    open -> acknowledged with a note; recorded as
+ *        alert.ack (the note is the auditor's text: it is kept in the alert
+ *        row and never put in the audit entry or a log). PV_E_NOTFOUND,
+ *        PV_E_CONFLICT if already acknowledged.
+ *   detect_alert_get    one alert (not audited: the answer of an ack).
  *
  * alert = {"id","rule","severity","actor","source","first_seen","last_seen",
  * "count","status"} plus, once acknowledged, "ack_note","ack_by","ack_at".
- * Acknowledging needs alerts.read, the auditor's permission: whoever triages
- * alerts closes them (no new permission until authz grows one).
+ * The permission (alerts.read, the auditor's: whoever triages alerts closes
+ * them) is the route's.
  */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "authn/authn.h"
 #include "detect/detect_int.h"
 
-#define ALERTS_PERM "alerts.read"
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
 #define SETTLE_MS 2000
@@ -128,12 +128,13 @@ detect_alert_ack(struct detect *d, const struct pv_actor *actor, const char *id,
 	return rc;
 }
 
-/* ---- routes ---- */
+/* ---- list ---- */
 
 static enum pv_rc
-record_read(struct detect *d, struct http_request *req, const char *detail)
+record_read(struct detect *d, const struct pv_actor *actor, const char *detail)
 {
 	struct audit_event ev = {
+		.actor = *actor,
 		.action = "alert.read",
 		.resource = "alerts",
 		.outcome = AUDIT_ALLOWED,
@@ -141,11 +142,7 @@ record_read(struct detect *d, struct http_request *req, const char *detail)
 		.detail = detail,
 	};
 
-	authn_actor(req->principal, req->source, &ev.actor);
-	if (audit_commit(d->audit, &ev, NULL, NULL) != PV_OK)
-		return http_fail(req, PV_E_AUDIT,
-		    "the alert read could not be recorded in the audit trail");
-	return PV_OK;
+	return audit_commit(d->audit, &ev, NULL, NULL) == PV_OK ? PV_OK : PV_E_AUDIT;
 }
 
 struct list_ctx {
@@ -182,29 +179,38 @@ parse_limit(const char *s, size_t *out)
 }
 
 static enum pv_rc
-h_list(struct http_request *req)
+fail(char *msg, size_t msglen, enum pv_rc rc, const char *why)
 {
-	struct detect *d = req->route->arg;
+	if (msg != NULL && msglen > 0)
+		util_strlcpy(msg, why, msglen);
+	return rc;
+}
+
+enum pv_rc
+detect_alert_list(struct detect *d, const struct pv_actor *actor,
+    const struct detect_alert_query *q, json_t **out, char *msg, size_t msglen)
+{
 	struct store_alert_filter f = { .limit = LIST_DEFAULT };
 	struct list_ctx x = { NULL, false };
-	const char *q;
 	json_t *detail;
 	char *ds;
 	enum pv_rc rc;
 
-	if ((q = http_query(req, "status")) != NULL) {
-		if (strcmp(q, "open") != 0 && strcmp(q, "acknowledged") != 0)
-			return http_fail(req, PV_E_INVALID, "status: open or acknowledged");
-		f.status = q;
+	if (msg != NULL && msglen > 0)
+		msg[0] = '\0';
+	if (q->status != NULL) {
+		if (strcmp(q->status, "open") != 0 && strcmp(q->status, "acknowledged") != 0)
+			return fail(msg, msglen, PV_E_INVALID, "status: open or acknowledged");
+		f.status = q->status;
 	}
-	if ((q = http_query(req, "rule")) != NULL) {
-		if (!detect_rule_known(q))
-			return http_fail(req, PV_E_INVALID,
+	if (q->rule != NULL) {
+		if (!detect_rule_known(q->rule))
+			return fail(msg, msglen, PV_E_INVALID,
 			    "rule: one of the rule names in docs/monitoring.md");
-		f.rule = q;
+		f.rule = q->rule;
 	}
-	if ((q = http_query(req, "limit")) != NULL && !parse_limit(q, &f.limit))
-		return http_fail(req, PV_E_INVALID, "limit: an integer from 1 to 1000");
+	if (q->limit != NULL && !parse_limit(q->limit, &f.limit))
+		return fail(msg, msglen, PV_E_INVALID, "limit: an integer from 1 to 1000");
 	detect_settle(d, SETTLE_MS);
 	detail = json_pack("{s:o, s:o, s:I}", "status", f.status ? json_string(f.status) :
 	    json_null(), "rule", f.rule ? json_string(f.rule) : json_null(), "limit",
@@ -213,10 +219,11 @@ h_list(struct http_request *req)
 	json_decref(detail);
 	if (ds == NULL)
 		return PV_E_NOMEM;
-	rc = record_read(d, req, ds);
+	rc = record_read(d, actor, ds);
 	free(ds);
 	if (rc != PV_OK)
-		return rc;
+		return fail(msg, msglen, rc,
+		    "the alert read could not be recorded in the audit trail");
 	if ((x.a = json_array()) == NULL)
 		return PV_E_NOMEM;
 	STORE_READ(d->st, rc, store_alert_list(tx, &f, list_cb, &x));
@@ -226,55 +233,25 @@ h_list(struct http_request *req)
 		json_decref(x.a);
 		return rc;
 	}
-	return http_reply(req, 200, x.a);
-}
-
-static enum pv_rc
-h_ack(struct http_request *req)
-{
-	static const char *const allowed[] = { "note", NULL };
-	struct detect *d = req->route->arg;
-	struct pv_actor actor;
-	struct store_alert a;
-	const char *id = req->params[0], *note;
-	json_t *o;
-	enum pv_rc rc;
-
-	if ((rc = http_body_only(req, allowed)) != PV_OK)
-		return rc;
-	if ((rc = http_body_string(req, "note", true, STORE_ALERT_NOTE_MAX, &note)) != PV_OK)
-		return rc;
-	if (!note_ok(note))
-		return http_fail(req, PV_E_INVALID,
-		    "note: at most 1024 bytes of UTF-8 text without control characters");
-	if (!util_id_valid("alt", id))
-		return http_fail(req, PV_E_NOTFOUND, "No such alert");
-	authn_actor(req->principal, req->source, &actor);
-	rc = detect_alert_ack(d, &actor, id, note);
-	if (rc == PV_E_NOTFOUND)
-		return http_fail(req, PV_E_NOTFOUND, "No such alert");
-	if (rc == PV_E_CONFLICT)
-		return http_fail(req, PV_E_CONFLICT, "The alert is already acknowledged");
-	if (rc == PV_E_AUDIT)
-		return http_fail(req, PV_E_AUDIT,
-		    "the acknowledgement could not be recorded in the audit trail");
-	if (rc != PV_OK)
-		return rc;
-	STORE_READ(d->st, rc, store_alert_get(tx, id, &a));
-	if (rc != PV_OK)
-		return rc;
-	o = alert_json(&a);
-	return o != NULL ? http_reply(req, 200, o) : PV_E_NOMEM;
+	*out = x.a;
+	return PV_OK;
 }
 
 enum pv_rc
-detect_routes(struct detect *d, struct http_server *srv)
+detect_alert_get(struct detect *d, const struct pv_actor *actor, const char *id, json_t **out)
 {
-	const struct http_route routes[] = {
-		{ "GET", "/v1/alerts", h_list, ALERTS_PERM, "alert.read", 0, 0, d },
-		{ "POST", "/v1/alerts/{id}/ack", h_ack, ALERTS_PERM, "alert.ack", HTTP_ROUTE_BODY,
-		    4096, d },
-	};
+	struct store_alert a;
+	json_t *o;
+	enum pv_rc rc;
 
-	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));
+	(void)actor;
+	if (!util_id_valid("alt", id))
+		return PV_E_NOTFOUND;
+	STORE_READ(d->st, rc, store_alert_get(tx, id, &a));
+	if (rc != PV_OK)
+		return rc;
+	if ((o = alert_json(&a)) == NULL)
+		return PV_E_NOMEM;
+	*out = o;
+	return PV_OK;
 }

@@ -30,6 +30,8 @@
 
 #include <stdbool.h>
 
+#include <jansson.h>
+
 #include "audit/audit.h"
 #include "config/config.h"
 #include "http/http.h"
@@ -72,7 +74,25 @@ void detect_settle(struct detect *d, int timeout_ms);
 enum pv_rc detect_alert_ack(struct detect *d, const struct pv_actor *actor, const char *id,
     const char *note);
 
-/* GET /v1/alerts, POST /v1/alerts/{id}/ack (permission alerts.read). */
+/* The alerts of a filter, as the query gave it (NULL: not given): status
+ * "open" | "acknowledged", a rule name, limit "1".."1000" (default 100).
+ * Waits for the detector to settle (at most 2 s), records alert.read
+ * (reason "list", detail the filter), then lists, newest last_seen first;
+ * *out is a JSON array, the caller's. PV_E_INVALID (msg says which
+ * parameter), PV_E_AUDIT (not recorded: nothing answered). */
+struct detect_alert_query {
+	const char *status;
+	const char *rule;
+	const char *limit;
+};
+enum pv_rc detect_alert_list(struct detect *d, const struct pv_actor *actor,
+    const struct detect_alert_query *q, json_t **out, char *msg, size_t msglen);
+/* One alert as the API shows it (not audited; the answer of an ack). */
+enum pv_rc detect_alert_get(struct detect *d, const struct pv_actor *actor, const char *id,
+    json_t **out);
+
+/* GET /v1/alerts, POST /v1/alerts/{id}/ack (permission alerts.read;
+ * routes.c, adapters over the operations above). */
 enum pv_rc detect_routes(struct detect *d, struct http_server *srv);
 
 #endif /* PV_DETECT_H */

@@ -12,14 +12,17 @@
  * At most VAULT_BATCH_MAX (100) items. One audit entry per record (create:
  * in the same job as the record's write; read: the entry must be durable
  * before that record's data is put in the answer, else the item is 503
- * audit_unavailable and its data is dropped). The entries are submitted
- * several at a time (vault_commit_many) so they share group commits.
+ * audit_unavailable and its data is dropped). Every item's transaction is
+ * submitted at once (audit_submit), so they share group commits, and the
+ * answer is built by the last completion: no thread waits for a group and
+ * none is spawned to fill one.
  *
  * The route's permission is "authenticated" because the verb depends on the
  * body; the operation asks the decision point (vault_decide: records.write or
  * records.read on the collection, and a read's purpose of use), which
  * refuses restricted sessions and audits its denials.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +30,10 @@
 #include "authz/authz.h"
 #include "vault/vault_int.h"
 
+struct batch;
+
 struct item {
+	struct batch *b;
 	struct vault_job job;
 	struct vault_write_job *w;    /* create: the write; NULL otherwise */
 	char resource[VAULT_RESOURCE_MAX];
@@ -141,16 +147,82 @@ static json_t *item_result(struct item *it, bool create)
 	return o;
 }
 
+/*
+ * The batch in flight: every item's transaction is submitted at once (they
+ * share group commits), each completion counts down, and the last one
+ * (or the submitter, if it is done after every completion) builds the
+ * answer on its thread: no thread waits for a group. pending starts at
+ * n + 1, the submitter's own share.
+ */
+struct batch {
+	vault_done_fn done;
+	void *arg;
+	bool create;
+	size_t n;
+	atomic_size_t pending;
+	struct item items[];
+};
+
+static void batch_free(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->items[i].w != NULL) {
+			vault_write_job_clear(b->items[i].w);
+			free(b->items[i].w);
+		}
+		free(b->items[i].detail);
+		json_decref(b->items[i].view);
+	}
+	free(b);
+}
+
+static void batch_finish(struct batch *b)
+{
+	struct vault_answer a;
+	json_t *results = json_array();
+	enum pv_rc rc = results != NULL ? PV_OK : PV_E_NOMEM;
+
+	vault_answer_init(&a);
+	for (size_t i = 0; rc == PV_OK && i < b->n; i++) {
+		json_t *r = item_result(&b->items[i], b->create);
+
+		if (r == NULL || json_array_append_new(results, r) != 0)
+			rc = PV_E_NOMEM;
+	}
+	if (rc == PV_OK && (a.body = json_pack("{s:O}", "results", results)) == NULL)
+		rc = PV_E_NOMEM;
+	json_decref(results);
+	if (rc != PV_OK)
+		vault_answer_fail(&a, rc, NULL);
+	vault_answer_send(&a, b->done, b->arg);
+	batch_free(b);
+}
+
+static void batch_release(struct batch *b)
+{
+	if (atomic_fetch_sub(&b->pending, 1) == 1)
+		batch_finish(b);
+}
+
+/* One item's entry (and a create's record) is durable, or its group
+ * failed: a read's data is answered only if rc is PV_OK (item_result). */
+static void item_done(enum pv_rc rc, void *arg)
+{
+	struct item *it = arg;
+
+	it->job.rc = rc;
+	batch_release(it->b);
+}
+
 void vault_record_batch(struct vault_ctx *v, const struct vault_caller *who,
     const char *collection, bool create, json_t *list, vault_done_fn done, void *arg)
 {
 	const char *cname = collection, *purpose = NULL;
 	const struct vault_collection *c;
-	json_t *results = NULL, *el;
+	json_t *el;
 	char resource[VAULT_RESOURCE_MAX];
 	const char *action = create ? "record.create" : "record.read";
-	struct item *items = NULL;
-	struct vault_job *jobs = NULL;
+	struct batch *b = NULL;
 	struct vault_answer a;
 	size_t n = 0, i;
 	enum pv_rc rc;
@@ -159,7 +231,7 @@ void vault_record_batch(struct vault_ctx *v, const struct vault_caller *who,
 	vault_resource(resource, sizeof(resource), cname, NULL);
 	n = json_is_array(list) ? json_array_size(list) : 0;
 	if (n == 0 || n > VAULT_BATCH_MAX) {
-		rc = vault_answer_fail(&a, PV_E_INVALID, "a batch holds 1 to 100 items");
+		vault_answer_fail(&a, PV_E_INVALID, "a batch holds 1 to 100 items");
 		goto out;
 	}
 	/* one decision: the permission on the collection, and for a read the
@@ -168,51 +240,36 @@ void vault_record_batch(struct vault_ctx *v, const struct vault_caller *who,
 	    create ? "records.write" : "records.read", cname, &purpose, &a)) != PV_OK)
 		goto out;
 	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK) {
-		rc = vault_fail_audited(v, who, action, resource, purpose, rc,
+		vault_fail_audited(v, who, action, resource, purpose, rc,
 		    rc == PV_E_NOTFOUND ? "no such collection" : NULL, &a);
 		goto out;
 	}
-
-	items = calloc(n, sizeof(*items));
-	jobs = calloc(n, sizeof(*jobs));
-	results = json_array();
-	if (items == NULL || jobs == NULL || results == NULL) {
-		rc = PV_E_NOMEM;
+	if ((b = calloc(1, sizeof(*b) + n * sizeof(b->items[0]))) == NULL) {
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
 		goto out;
 	}
+	b->done = done;
+	b->arg = arg;
+	b->create = create;
+	b->n = n;
+	atomic_init(&b->pending, n + 1);
 	json_array_foreach(list, i, el) {
-		if (create)
-			prepare_create(v, who, c, el, purpose, &items[i]);
-		else
-			prepare_read(v, who, c, el, purpose, &items[i]);
-		jobs[i] = items[i].job;
-	}
-	vault_commit_many(v, jobs, n);
-	for (i = 0; i < n; i++) {
-		json_t *r;
+		struct item *it = &b->items[i];
 
-		items[i].job.rc = jobs[i].rc;
-		r = item_result(&items[i], create);
-		if (r == NULL || json_array_append_new(results, r) != 0) {
-			rc = PV_E_NOMEM;
-			goto out;
+		it->b = b;
+		if (create)
+			prepare_create(v, who, c, el, purpose, it);
+		else
+			prepare_read(v, who, c, el, purpose, it);
+		/* every item is one entry, a failed one too (outcome error) */
+		if (audit_submit(v->audit, &it->job.ev, it->job.fn, it->job.arg, COMMIT_REQUEST,
+		    item_done, it) != PV_OK) {
+			it->job.rc = PV_E_AUDIT;
+			batch_release(b);
 		}
 	}
-	if ((a.body = json_pack("{s:O}", "results", results)) == NULL)
-		rc = PV_E_NOMEM;
+	batch_release(b);   /* the submitter's share: the last one answers */
+	return;
 out:
-	for (i = 0; items != NULL && i < n; i++) {
-		if (items[i].w != NULL) {
-			vault_write_job_clear(items[i].w);
-			free(items[i].w);
-		}
-		free(items[i].detail);
-		json_decref(items[i].view);
-	}
-	free(items);
-	free(jobs);
-	json_decref(results);
-	if (a.rc == PV_OK && rc != PV_OK)
-		vault_answer_fail(&a, rc, NULL);
 	vault_answer_send(&a, done, arg);
 }

@@ -25,8 +25,12 @@
 
 struct create_job {
 	struct vault_ctx *v;
-	struct store_collection row;
+	struct store_collection row;     /* row.schema malloc'd, ours */
 	char kek_index[VAULT_KEK_NAME_MAX];
+	struct vault_collection c;       /* cached once durable */
+	json_t *body;                    /* the answer */
+	vault_done_fn done;
+	void *arg;
 };
 
 static enum pv_rc create_fn(struct store_tx *tx, void *arg)
@@ -40,12 +44,35 @@ static enum pv_rc create_fn(struct store_tx *tx, void *arg)
 	return store_collection_put(tx, &j->row);
 }
 
+/* On the committer thread once the group is durable (or failed). */
+static void create_done(enum pv_rc rc, void *arg)
+{
+	struct create_job *j = arg;
+	struct vault_answer a;
+
+	vault_answer_init(&a);
+	if (rc == PV_E_CONFLICT) {
+		vault_answer_fail(&a, PV_E_CONFLICT, "a collection with this name exists");
+	} else if (rc != PV_OK) {
+		vault_answer_fail(&a, rc, NULL);
+	} else {
+		if (vault_coll_cache_put(j->v, &j->c) != PV_OK)
+			log_warn("vault: collection cache insert failed (it reloads on use)");
+		a.body = j->body;
+		j->body = NULL;
+	}
+	json_decref(j->body);
+	free(j->row.schema);
+	vault_answer_send(&a, j->done, j->arg);
+	free(j);
+}
+
 void vault_collection_create(struct vault_ctx *v, const struct vault_caller *who,
     json_t *spec, vault_done_fn done, void *arg)
 {
 	struct vault_collection c;
 	struct vault_answer a;
-	struct create_job job;
+	struct create_job *job = NULL;
 	struct audit_event ev;
 	char err[VAULT_ERR_MAX] = "", resource[VAULT_RESOURCE_MAX];
 	json_t *out = NULL;
@@ -54,7 +81,6 @@ void vault_collection_create(struct vault_ctx *v, const struct vault_caller *who
 
 	vault_answer_init(&a);
 	memset(&ev, 0, sizeof(ev));
-	memset(&job, 0, sizeof(job));
 	ev.actor = *who->actor;
 	ev.action = "collection.create";
 	ev.resource = "collections";
@@ -93,27 +119,31 @@ void vault_collection_create(struct vault_ctx *v, const struct vault_caller *who
 		rc = PV_E_NOMEM;
 		goto done;
 	}
-	job.v = v;
-	util_strlcpy(job.row.name, c.name, sizeof(job.row.name));
-	job.row.schema = schema;
-	util_strlcpy(job.row.region, c.region, sizeof(job.row.region));
-	job.row.retention_days = c.retention_days;
-	job.row.created_ms = util_now_ms();
-	vault_kek_records(c.name, job.row.kek_name, sizeof(job.row.kek_name));
-	vault_kek_index(c.name, job.kek_index, sizeof(job.kek_index));
-	ev.outcome = AUDIT_ALLOWED;
-	ev.detail = detail;
-	rc = audit_commit(v->audit, &ev, create_fn, &job);
-	if (rc == PV_E_CONFLICT) {
-		rc = vault_answer_fail(&a, PV_E_CONFLICT, "a collection with this name exists");
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		rc = PV_E_NOMEM;
 		goto done;
 	}
-	if (rc != PV_OK)
-		goto done;
-	if (vault_coll_cache_put(v, &c) != PV_OK)
-		log_warn("vault: collection cache insert failed (it reloads on use)");
-	a.body = out;
-	out = NULL;
+	job->v = v;
+	job->c = c;
+	job->body = out;
+	job->done = done;
+	job->arg = arg;
+	util_strlcpy(job->row.name, c.name, sizeof(job->row.name));
+	job->row.schema = schema;
+	util_strlcpy(job->row.region, c.region, sizeof(job->row.region));
+	job->row.retention_days = c.retention_days;
+	job->row.created_ms = util_now_ms();
+	vault_kek_records(c.name, job->row.kek_name, sizeof(job->row.kek_name));
+	vault_kek_index(c.name, job->kek_index, sizeof(job->kek_index));
+	ev.outcome = AUDIT_ALLOWED;
+	ev.detail = detail;
+	/* create_done answers once the keys, the row and the entry are durable */
+	rc = audit_submit(v->audit, &ev, create_fn, job, COMMIT_REQUEST, create_done, job);
+	if (rc == PV_OK) {
+		free(detail);
+		return;   /* create_done owns job, the schema text and the body */
+	}
+	free(job);
 done:
 	json_decref(out);
 	free(schema);

@@ -341,6 +341,7 @@ void vault_record_list(struct vault_ctx *v, const struct vault_caller *who,
 	json_t *records = NULL, *found = NULL, *names = NULL, *page = NULL;
 	char *detail = NULL;
 	size_t limit = 0, shown;
+	bool sent = false;
 	enum pv_rc rc;
 
 	vault_answer_init(&a);
@@ -409,14 +410,12 @@ void vault_record_list(struct vault_ctx *v, const struct vault_caller *who,
 		rc = PV_E_NOMEM;
 		goto out;
 	}
-	/* fail closed: nothing leaves unless the entry is durable */
-	if (vault_audit(v, who, "record.list", resource, purpose, AUDIT_ALLOWED, NULL,
-	    detail) != PV_OK) {
-		rc = vault_answer_fail(&a, PV_E_AUDIT, NULL);
-		goto out;
-	}
-	a.body = page;
+	/* fail closed: the page is answered from the completion, once the
+	 * entry is durable; no thread waits for the fsync */
+	vault_answer_durable(v, who, "record.list", resource, purpose, detail, page, 0, done,
+	    arg);
 	page = NULL;
+	sent = true;
 out:
 	free(ids.ids);
 	free(detail);
@@ -424,6 +423,8 @@ out:
 	json_decref(records);
 	json_decref(found);
 	json_decref(names);
+	if (sent)
+		return;
 	if (a.rc == PV_OK && rc != PV_OK)
 		vault_answer_fail(&a, rc, NULL);
 	vault_answer_send(&a, done, arg);
@@ -441,8 +442,9 @@ void vault_record_search(struct vault_ctx *v, const struct vault_caller *who,
 	struct id_list ids = { NULL, 0 };
 	char resource[VAULT_RESOURCE_MAX], err[VAULT_ERR_MAX] = "";
 	uint8_t mac[VAULT_BLIND_LEN];
-	json_t *records = NULL, *found = NULL, *names = NULL;
+	json_t *records = NULL, *found = NULL, *names = NULL, *body = NULL;
 	char *canon = NULL, *detail = NULL;
+	bool sent = false;
 	enum pv_rc rc;
 
 	vault_answer_init(&a);
@@ -526,13 +528,14 @@ void vault_record_search(struct vault_ctx *v, const struct vault_caller *who,
 		rc = PV_E_NOMEM;
 		goto out;
 	}
-	if (vault_audit(v, who, "record.search", resource, purpose, AUDIT_ALLOWED, NULL,
-	    detail) != PV_OK) {
-		rc = vault_answer_fail(&a, PV_E_AUDIT, NULL);
+	if ((body = json_pack("{s:O}", "records", records)) == NULL) {
+		rc = PV_E_NOMEM;
 		goto out;
 	}
-	if ((a.body = json_pack("{s:O}", "records", records)) == NULL)
-		rc = PV_E_NOMEM;
+	/* fail closed: answered from the completion once the entry is durable */
+	vault_answer_durable(v, who, "record.search", resource, purpose, detail, body, 0, done,
+	    arg);
+	sent = true;
 out:
 	if (canon != NULL) {
 		vault_wipe(canon, VAULT_CANON_MAX);
@@ -544,6 +547,8 @@ out:
 	json_decref(records);
 	json_decref(found);
 	json_decref(names);
+	if (sent)
+		return;
 	if (a.rc == PV_OK && rc != PV_OK)
 		vault_answer_fail(&a, rc, NULL);
 	vault_answer_send(&a, done, arg);

@@ -217,6 +217,37 @@ static enum pv_rc seal_value(struct vault_ctx *v, const char *collection, const 
 	return PV_OK;
 }
 
+/* The answer of a tokenization, on the committer thread once the entry
+ * (and a new token's row) is durable. */
+struct create_done {
+	vault_done_fn done;
+	void *arg;
+	struct put_job *j;             /* NULL: an existing token, entry only */
+	bool deterministic;
+	char token[UTIL_ID_MAX];
+};
+
+static void create_done(enum pv_rc rc, void *arg)
+{
+	struct create_done *d = arg;
+	struct vault_answer a;
+
+	vault_answer_init(&a);
+	/* a concurrent tokenization of the same value won the race: the row
+	 * holds the same MAC, hence the same token (det_token of it) */
+	if (rc == PV_E_CONFLICT && d->deterministic && d->j != NULL)
+		rc = PV_OK;
+	if (rc != PV_OK)
+		vault_answer_fail(&a, rc, NULL);
+	else if ((a.body = json_pack("{s:s}", "token", d->token)) == NULL)
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+	if (d->j != NULL) {
+		store_token_clear(&d->j->t);
+		free(d->j);
+	}
+	vault_answer_send(&a, d->done, d->arg);
+	free(d);
+}
 
 void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
     const struct vault_tokenize_spec *spec, vault_done_fn done, void *arg)
@@ -230,7 +261,8 @@ void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
 	struct audit_event ev;
 	char err[VAULT_ERR_MAX] = "", resource[96], token[UTIL_ID_MAX] = "";
 	char *canon = NULL, *pt = NULL, *detail = NULL;
-	bool deterministic = spec->deterministic, reused = false;
+	bool deterministic = spec->deterministic, reused = false, sent = false;
+	struct create_done *cd = NULL;
 	enum pv_rc rc;
 
 	vault_answer_init(&a);
@@ -322,23 +354,32 @@ void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
 	}
 	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = detail;
-	if (reused) {
-		rc = audit_record(v->audit, &ev);
-	} else {
+	if ((cd = calloc(1, sizeof(*cd))) == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	cd->done = done;
+	cd->arg = arg;
+	cd->deterministic = deterministic;
+	util_strlcpy(cd->token, token, sizeof(cd->token));
+	if (!reused) {
 		util_strlcpy(j->t.token, token, sizeof(j->t.token));
 		util_strlcpy(j->t.collection, c->name, sizeof(j->t.collection));
 		util_strlcpy(j->t.field, f->name, sizeof(j->t.field));
 		j->t.deterministic = deterministic;
 		j->t.created_ms = util_now_ms();
-		rc = audit_commit(v->audit, &ev, put_fn, j);
-		/* a concurrent tokenization of the same value won the race */
-		if (rc == PV_E_CONFLICT && deterministic)
-			STORE_READ(v->st, rc, store_token_get_by_mac(tx, j->t.mac, &existing));
+		cd->j = j;
 	}
-	if (rc != PV_OK)
+	/* the token is answered by create_done once the group is durable */
+	rc = audit_submit(v->audit, &ev, reused ? NULL : put_fn, reused ? NULL : j,
+	    COMMIT_REQUEST, create_done, cd);
+	if (rc == PV_OK) {
+		if (!reused)
+			j = NULL;   /* create_done owns it */
+		sent = true;
 		goto out;
-	if ((a.body = json_pack("{s:s}", "token", token)) == NULL)
-		rc = PV_E_NOMEM;
+	}
+	free(cd);
 	goto out;
 fail:
 	ev.outcome = AUDIT_ERROR;
@@ -362,6 +403,8 @@ out:
 	}
 	store_token_clear(&existing);
 	free(detail);
+	if (sent)
+		return;
 	if (a.rc == PV_OK && rc != PV_OK)
 		vault_answer_fail(&a, rc, NULL);
 	vault_answer_send(&a, done, arg);
@@ -377,8 +420,9 @@ void vault_token_detokenize(struct vault_ctx *v, const struct vault_caller *who,
 	char resource[96] = "tokens", aad[TOKEN_AAD_MAX];
 	uint8_t *pt = NULL;
 	size_t aadlen = 0, ptlen = 0;
-	json_t *value = NULL;
+	json_t *value = NULL, *body = NULL;
 	char *detail = NULL;
+	bool sent = false;
 	enum pv_rc rc;
 
 	memset(&t, 0, sizeof(t));
@@ -450,14 +494,15 @@ void vault_token_detokenize(struct vault_ctx *v, const struct vault_caller *who,
 		rc = PV_E_NOMEM;
 		goto out;
 	}
-	/* fail closed, as for a record read */
-	if (vault_audit(v, who, "token.detokenize", resource, purpose, AUDIT_ALLOWED, NULL,
-	    detail) != PV_OK) {
-		rc = vault_answer_fail(&a, PV_E_AUDIT, NULL);
+	if ((body = json_pack("{s:O}", "value", value)) == NULL) {
+		rc = PV_E_NOMEM;
 		goto out;
 	}
-	if ((a.body = json_pack("{s:O}", "value", value)) == NULL)
-		rc = PV_E_NOMEM;
+	/* fail closed, as for a record read: answered from the completion once
+	 * the entry is durable, no thread waiting for the fsync */
+	vault_answer_durable(v, who, "token.detokenize", resource, purpose, detail, body, 0, done,
+	    arg);
+	sent = true;
 out:
 	if (pt != NULL) {
 		vault_wipe(pt, ptlen + 1);
@@ -466,6 +511,8 @@ out:
 	json_decref(value);
 	store_token_clear(&t);
 	free(detail);
+	if (sent)
+		return;
 	if (a.rc == PV_OK && rc != PV_OK)
 		vault_answer_fail(&a, rc, NULL);
 	vault_answer_send(&a, done, arg);

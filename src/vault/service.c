@@ -2,7 +2,7 @@
  * vault/service.c: the running vault behind the operations. Owns the
  * collection-schema cache, the record envelope (seal/open), the caller and
  * the answer of an operation, the call of the decision point for
- * operations, the audit helpers, the batch committer, and the HTTP
+ * operations, the audit helpers, and the HTTP
  * adapter's helpers (the caller of a request, the reply to an answer).
  *
  * Invariants:
@@ -18,7 +18,6 @@
  * one decision point: permission, restricted session, purpose of use) and
  * acts on its decision; the decision point audits its denials.
  */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,6 +321,63 @@ void vault_answer_send(struct vault_answer *a, vault_done_fn done, void *arg)
 	a->body = NULL;
 }
 
+/* Answers body once its entry is durable (committer thread). */
+struct durable {
+	vault_done_fn done;
+	void *arg;
+	json_t *body;
+	uint32_t version;
+};
+
+static void durable_done(enum pv_rc rc, void *arg)
+{
+	struct durable *d = arg;
+	struct vault_answer a;
+
+	vault_answer_init(&a);
+	if (rc != PV_OK) {
+		/* fail closed: the body never leaves (the allocator wipes it) */
+		json_decref(d->body);
+		vault_answer_fail(&a, PV_E_AUDIT, NULL);
+	} else {
+		a.body = d->body;
+		a.version = d->version;
+	}
+	vault_answer_send(&a, d->done, d->arg);
+	free(d);
+}
+
+void vault_answer_durable(struct vault_ctx *v, const struct vault_caller *who,
+    const char *action, const char *resource, const char *purpose, const char *detail,
+    json_t *body, uint32_t version, vault_done_fn done, void *arg)
+{
+	struct audit_event ev;
+	struct vault_answer a;
+	struct durable *d = malloc(sizeof(*d));
+
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = *who->actor;
+	ev.action = action;
+	ev.resource = resource;
+	ev.purpose_of_use = purpose;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.detail = detail;
+	if (d != NULL) {
+		d->done = done;
+		d->arg = arg;
+		d->body = body;
+		d->version = version;
+		if (audit_submit(v->audit, &ev, NULL, NULL, COMMIT_REQUEST, durable_done, d) ==
+		    PV_OK)
+			return;   /* durable_done owns d and the body, and may have run */
+		free(d);
+	}
+	json_decref(body);
+	vault_answer_init(&a);
+	vault_answer_fail(&a, PV_E_AUDIT, NULL);
+	vault_answer_send(&a, done, arg);
+}
+
 /* ------------------------------------------------------------------ */
 /* purpose of use and the decision point                               */
 /* ------------------------------------------------------------------ */
@@ -410,56 +466,6 @@ void vault_reply_done(struct vault_answer *a, void *arg)
 		    arena_strdup(req->arena, a->message) : NULL);
 	}
 	http_resume(req, rc);
-}
-
-/* ------------------------------------------------------------------ */
-/* batches                                                             */
-/* ------------------------------------------------------------------ */
-
-struct many {
-	struct vault_ctx *v;
-	struct vault_job *jobs;
-	size_t n;
-	atomic_size_t next;
-};
-
-static void *commit_worker(void *arg)
-{
-	struct many *m = arg;
-	size_t i;
-
-	while ((i = atomic_fetch_add(&m->next, 1)) < m->n) {
-		struct vault_job *j = &m->jobs[i];
-
-		j->rc = audit_commit(m->v->audit, &j->ev, j->fn, j->arg);
-	}
-	return NULL;
-}
-
-void vault_commit_many(struct vault_ctx *v, struct vault_job *jobs, size_t n)
-{
-	pthread_t th[VAULT_COMMIT_THREADS];
-	size_t started = 0, want = n < VAULT_COMMIT_THREADS ? n : VAULT_COMMIT_THREADS;
-	struct many m = { v, jobs, n, 0 };
-	pthread_attr_t attr;
-	bool attr_ok = pthread_attr_init(&attr) == 0;
-
-	/* Each submitter blocks until its group is durable; with several of
-	 * them in flight the writer puts their entries in the same groups.
-	 * The caller's thread is a submitter too, so a failed pthread_create
-	 * only costs speed. */
-	if (attr_ok)
-		(void)pthread_attr_setstacksize(&attr, 256 * 1024);
-	for (size_t i = 1; i < want; i++) {
-		if (pthread_create(&th[started], attr_ok ? &attr : NULL, commit_worker, &m) != 0)
-			break;
-		started++;
-	}
-	if (attr_ok)
-		pthread_attr_destroy(&attr);
-	commit_worker(&m);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
 }
 
 /* ------------------------------------------------------------------ */

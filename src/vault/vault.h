@@ -222,11 +222,14 @@ enum pv_rc vault_blind_index(struct keys *k, const char *collection, const char 
  * parsed collection schemas (collections are immutable once created, so a
  * cached entry never goes stale; a miss reads the store).
  *
- * Every database write runs as an audit_commit job together with its audit
- * entry. A PHI read is decrypted into request memory first, then its audit
- * entry is made durable (audit_record), and only then is the data sent: if
- * the entry cannot be made durable the plaintext is wiped and the answer is
- * 503 audit_unavailable (fail closed, DESIGN.md "Audit chain").
+ * Every database write is one commit-queue transaction together with its
+ * audit entry. A PHI read is decrypted into request memory first, then its
+ * audit entry is submitted, and only from the completion that says it is
+ * durable is the data sent: if the entry cannot be made durable the
+ * plaintext is wiped and the answer is 503 audit_unavailable (fail closed,
+ * DESIGN.md "Audit chain"). No success path waits on a thread for the
+ * fsync (audit_submit); audited refusals still write their entry with
+ * audit_record before answering.
  */
 struct store;
 struct audit;
@@ -250,9 +253,10 @@ struct vault_deps {
  * (data change + audit entry) and answers through done:
  *
  *  - done is called exactly once: on this thread before the operation
- *    returns (refusals, reads that are not group-committed), or later on
- *    the committer thread once the entry is durable (create, read, update,
- *    shred). After calling done the operation touches neither arg nor
+ *    returns (refusals, reads that are not audited), or later on the
+ *    committer thread once the entry is durable (every success that
+ *    commits: collection create, record create, read, update, shred, list,
+ *    search, batch, token create and detokenize). After calling done the operation touches neither arg nor
  *    anything of the caller's; the caller struct itself need only live
  *    until the operation returns.
  *  - the answer is rc (PV_OK or the refusal), a caller-facing message ("":

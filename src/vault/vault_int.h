@@ -47,7 +47,6 @@ void vault_wipe(void *p, size_t len);
 #define VAULT_LIST_DEFAULT 50                    /* records in one listing page by default */
 #define VAULT_LIST_MAX 500                       /* ... and at most */
 #define VAULT_RESOURCE_MAX 192                   /* "collections/<c>/records/<id>" */
-#define VAULT_COMMIT_THREADS 16                  /* submitters of one batch */
 
 struct vault_ctx {
 	struct store *st;
@@ -126,6 +125,17 @@ const char *vault_purpose_optional(const struct vault_caller *who);
 enum pv_rc vault_audit(struct vault_ctx *v, const struct vault_caller *who, const char *action,
     const char *resource, const char *purpose, enum audit_outcome outcome, const char *reason,
     const char *detail);
+/*
+ * A PHI read's last step, without blocking: submit its entry (outcome
+ * allowed, the caller's actor) and answer body (taken; with version as the
+ * ETag, 0 for none) from the commit completion once the entry is durable;
+ * if it is not, the body is dropped and the answer is PV_E_AUDIT (fail
+ * closed). done is called exactly once, possibly on the committer thread
+ * and possibly before this returns.
+ */
+void vault_answer_durable(struct vault_ctx *v, const struct vault_caller *who,
+    const char *action, const char *resource, const char *purpose, const char *detail,
+    json_t *body, uint32_t version, vault_done_fn done, void *arg);
 /* {"fields":[names of obj's keys, sorted]} plus extra members (may be
  * NULL; stolen). Names only, never values. NULL on allocation failure. */
 char *vault_detail_fields(json_t *obj, json_t *extra);
@@ -170,16 +180,14 @@ struct vault_reply;
 struct vault_reply *vault_reply_new(struct http_request *req, int status);
 void vault_reply_done(struct vault_answer *a, void *arg);
 
-/* One job of a batch: an audit entry and an optional data change. */
+/* One item of a batch: an audit entry and an optional data change,
+ * submitted with the others (ops_batch.c). */
 struct vault_job {
 	struct audit_event ev;
 	audit_job_fn fn;
 	void *arg;
-	enum pv_rc rc;          /* out */
+	enum pv_rc rc;          /* out: the commit's */
 };
-/* audit_commit every job, several at a time so that they share group
- * commits (one fsync for many entries, not one each). */
-void vault_commit_many(struct vault_ctx *v, struct vault_job *jobs, size_t n);
 
 /* ---- record_io.c: shared by ops_records.c and ops_batch.c ---- */
 /* One blind-index change of a write. */

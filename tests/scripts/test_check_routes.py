@@ -48,7 +48,6 @@ PENDING = {
     "src/authz/routes_audit.c": "x = store_audit_scan(st);\n",
     "src/authz/routes_explain.c": "x = authz_decide(&q, &d);\n",
     "src/authz/routes_roles.c": "x = store_role_put(st);\n",
-    "src/authz/routes_policies.c": "x = store_policy_get(st);\n",
     "src/jobs/routes.c": "x = store_job_get(st);\n",
 }
 

@@ -141,33 +141,6 @@ static void test_collection_cache(void **state)
 	vault_free(fresh);
 }
 
-static void test_commit_many(void **state)
-{
-	struct vf *f = *state;
-	struct vault_job jobs[40];
-	int before = vf_count(f, "record.read");
-
-	memset(jobs, 0, sizeof(jobs));
-	for (size_t i = 0; i < 40; i++) {
-		jobs[i].ev.actor.user_id = "usr_t";
-		jobs[i].ev.action = "record.read";
-		jobs[i].ev.resource = "collections/patients/records/rec_x";
-		jobs[i].ev.outcome = AUDIT_ALLOWED;
-		jobs[i].rc = PV_E_INTERNAL;
-	}
-	vault_commit_many(f->v, jobs, 40);
-	for (size_t i = 0; i < 40; i++)
-		assert_int_equal(jobs[i].rc, PV_OK);
-	assert_int_equal(vf_count(f, "record.read"), before + 40);
-
-	/* every job learns that its entry is not durable */
-	store_fault_set("audit_append", -1);
-	vault_commit_many(f->v, jobs, 5);
-	for (size_t i = 0; i < 5; i++)
-		assert_int_equal(jobs[i].rc, PV_E_AUDIT);
-	store_fault_clear_all();
-}
-
 #define T(fn) cmocka_unit_test_setup_teardown(fn, vf_setup, vf_teardown)
 
 int main(void)
@@ -177,7 +150,6 @@ int main(void)
 		T(test_aad_binding),
 		T(test_dek_swap),
 		T(test_collection_cache),
-		T(test_commit_many),
 	};
 
 	log_set_level(LOG_LVL_ERROR);
