@@ -1,5 +1,6 @@
 /*
- * routes_explain: POST /v1/authz/explain (API.md "Decision shape").
+ * routes_explain: POST /v1/authz/explain (API.md "Decision shape"), an
+ * adapter over authz_explain (explain.c).
  *
  *   {"principal":"usr_...","action":"records.read",
  *    "resource":{"collection":"c","record":"rec_...","fields":["ssn"]},
@@ -7,20 +8,11 @@
  *   -> {"allow","reason","policies":["role:<r> <perm>"],
  *       "obligations":{"unmask":[...],"purposes":[...]},"step_up":null}
  *
- * The caller needs roles.manage or audit.read: the decision point's
- * "authz.explain" action (the route itself is "authenticated"), so a denial
- * is audited by it. The answer is authz_decide for that principal at the
- * resource stage, with the policy compiled from its roles (the same cache a
- * session of theirs uses), as a full session (no restriction); nothing is
- * performed and the hypothetical denial is not audited as a denial. The
- * explanation itself is audited, before the answer leaves (fail closed):
- * action authz.explain, resource users/<id>, detail {action, allow, reason}.
- * Unknown principal: 404 not_found. Without resource.fields, unmask lists
- * the field names (or "*") the principal's unmask grants on the collection
- * name.
+ * The route is "authenticated"; whether the caller may ask (roles.manage
+ * or audit.read) is the operation's decision. The handler checks the
+ * body's shape (allowed keys, strings, the sub-objects' keys, fields an
+ * array), calls authz_explain, replies.
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -28,20 +20,6 @@
 #include "authz/authz_int.h"
 
 #define EXPLAIN_BODY_MAX (16 * 1024)
-
-static const char *const POU[] = { "TREAT", "ETREAT", "HPAYMT", "HOPERAT", "HRESCH",
-	"PUBHLTH", "PATRQT" };
-
-static bool
-action_name_ok(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0'; i++)
-		if (i >= 63 || !((s[i] >= 'a' && s[i] <= 'z') || s[i] == '.' || s[i] == '_'))
-			return false;
-	return i > 0;
-}
 
 /* resource / context: optional objects with only the given string keys. */
 static enum pv_rc
@@ -72,145 +50,45 @@ sub_object(struct http_request *req, const char *name, const char *const *keys, 
 	return PV_OK;
 }
 
-static json_t *
-unmask_list(const struct authz_policy *pol, const char *collection,
-    const struct authz_decision *d, const char *const *fields, size_t nfields)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	if (a == NULL || !d->allow)
-		return a;
-	if (nfields > 0) {
-		for (i = 0; i < nfields; i++)
-			if ((d->unmask & ((uint64_t)1 << i)) != 0)
-				json_array_append_new(a, json_string(fields[i]));
-		return a;
-	}
-	for (i = 0; collection != NULL && i < pol->n; i++) {
-		const struct authz_perm *p = &pol->g[i].perm;
-
-		if (p->verb == AUTHZ_RECORDS_UNMASK && (strcmp(p->collection, "*") == 0 ||
-		    strcmp(p->collection, collection) == 0))
-			json_array_append_new(a, json_string(p->field));
-	}
-	return a;
-}
-
 static enum pv_rc
 h_explain(struct http_request *req)
 {
 	static const char *const keys[] = { "principal", "action", "resource", "context", NULL };
 	static const char *const rkeys[] = { "collection", "record", "fields", NULL };
 	static const char *const ckeys[] = { "source", "purpose", "time", NULL };
-	struct authz_service *z = req->route->arg;
-	struct authz_request q;
-	struct authz_decision d;
-	struct authn_principal *who = NULL;
-	struct store_user u;
-	struct audit_event ev;
-	const char *id = NULL, *action = NULL, *fields[AUTHZ_FIELDS_MAX];
-	json_t *res = NULL, *ctx = NULL, *fl, *el, *out = NULL, *pol_arr = NULL, *pur = NULL;
-	char resource[UTIL_ID_MAX + 8];
-	char *detail = NULL;
-	size_t i, nfields = 0;
+	struct authz_caller c = { req->principal, req->source };
+	struct authz_explain_query x;
+	struct authz_result r;
+	const char *fields[AUTHZ_FIELDS_MAX];
+	json_t *res = NULL, *ctx = NULL, *fl, *el, *out = NULL;
+	size_t i;
 	enum pv_rc rc;
 
-	memset(&q, 0, sizeof(q));
-	q.subject = req->principal;
-	q.action = "authz.explain";
-	q.env.source = req->source;
-	q.env.time_ms = util_now_ms();
-	q.audit = z->audit;
-	q.audit_action = "authz.explain";
-	q.audit_resource = http_route_resource(req);
-	if (authz_decide(&q, &d) != PV_OK)
-		return http_fail(req, d.audit_failed ? PV_E_AUDIT : d.rc, d.message);
-
+	memset(&x, 0, sizeof(x));
 	if ((rc = http_body_only(req, keys)) != PV_OK ||
-	    (rc = http_body_string(req, "principal", true, UTIL_ID_MAX, &id)) != PV_OK ||
-	    (rc = http_body_string(req, "action", true, 64, &action)) != PV_OK ||
+	    (rc = http_body_string(req, "principal", true, UTIL_ID_MAX, &x.principal)) != PV_OK ||
+	    (rc = http_body_string(req, "action", true, 64, &x.action)) != PV_OK ||
 	    (rc = sub_object(req, "resource", rkeys, &res)) != PV_OK ||
 	    (rc = sub_object(req, "context", ckeys, &ctx)) != PV_OK)
 		return rc;
-	if (!util_id_valid("usr", id))
-		return http_fail(req, PV_E_INVALID, "'principal' must be a user ID (usr_...)");
-	if (!action_name_ok(action))
-		return http_fail(req, PV_E_INVALID, "'action' is not an action name");
-	memset(&q, 0, sizeof(q));
-	q.resource.collection = json_string_value(json_object_get(res, "collection"));
-	q.resource.record = json_string_value(json_object_get(res, "record"));
-	if (q.resource.collection != NULL && !authz_name_valid(q.resource.collection))
-		return http_fail(req, PV_E_INVALID, "'resource.collection' is not a collection name");
+	x.collection = json_string_value(json_object_get(res, "collection"));
+	x.record = json_string_value(json_object_get(res, "record"));
 	if ((fl = json_object_get(res, "fields")) != NULL) {
 		if (!json_is_array(fl) || json_array_size(fl) > AUTHZ_FIELDS_MAX)
 			return http_fail(req, PV_E_INVALID, "'resource.fields' must be an array of "
 			    "at most 64 field names");
-		json_array_foreach(fl, i, el) {
-			if (!authz_name_valid(json_string_value(el)) ||
-			    strcmp(json_string_value(el), "*") == 0)
-				return http_fail(req, PV_E_INVALID, "'resource.fields' must hold field "
-				    "names");
-			fields[nfields++] = json_string_value(el);
-		}
+		/* a non-string is NULL here: the operation refuses it */
+		json_array_foreach(fl, i, el)
+			fields[x.nfields++] = json_string_value(el);
+		x.fields = fields;
 	}
-
-	memset(&u, 0, sizeof(u));
-	STORE_READ(z->st, rc, store_user_get(tx, id, &u));
-	store_user_clear(&u);
-	if (rc == PV_E_NOTFOUND)
-		return http_fail(req, PV_E_NOTFOUND, "no such principal");
-	if (rc != PV_OK)
+	x.source = json_string_value(json_object_get(ctx, "source"));
+	x.purpose = json_string_value(json_object_get(ctx, "purpose"));
+	if ((rc = authz_explain(req->route->arg, &c, &x, &out, &r)) != PV_OK) {
+		if (r.message[0] != '\0')
+			return http_fail(req, rc, arena_strdup(req->arena, r.message));
 		return rc;
-	if ((who = arena_alloc(req->arena, sizeof(*who))) == NULL)
-		return PV_E_NOMEM;
-	util_strlcpy(who->user_id, id, sizeof(who->user_id));
-	if ((rc = authn_user_roles(z->st, id, who->roles, &who->nroles)) != PV_OK ||
-	    (rc = authz_policy_get(z, (const char (*)[AUTHN_ROLE_NAME_MAX])who->roles,
-	    who->nroles, req->arena, &who->policy)) != PV_OK)
-		return rc;
-
-	q.subject = who;
-	q.action = action;
-	q.stage = AUTHZ_AT_RESOURCE;
-	q.resource.fields = fields;
-	q.resource.nfields = nfields;
-	q.env.source = json_string_value(json_object_get(ctx, "source"));
-	q.env.purpose = json_string_value(json_object_get(ctx, "purpose"));
-	q.env.time_ms = util_now_ms();
-	(void)authz_decide(&q, &d);   /* hypothetical: not audited as a denial */
-
-	/* the explanation is recorded before it leaves */
-	snprintf(resource, sizeof(resource), "users/%s", id);
-	authz_ev_init(&ev, req->principal, req->source, "authz.explain", resource);
-	{
-		json_t *dj = json_pack("{s:s, s:b, s:s}", "action", action, "allow", d.allow,
-		    "reason", d.reason);
-
-		detail = dj != NULL ? json_dumps(dj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-		json_decref(dj);
 	}
-	if (detail == NULL)
-		return PV_E_NOMEM;
-	ev.detail = detail;
-	rc = audit_record(z->audit, &ev);
-	free(detail);
-	if (rc != PV_OK)
-		return http_fail(req, PV_E_AUDIT, NULL);
-
-	pol_arr = json_array();
-	pur = json_array();
-	for (i = 0; pol_arr != NULL && i < d.nmatched; i++)
-		json_array_append_new(pol_arr, json_string(d.matched[i]));
-	for (i = 0; pur != NULL && d.allow && i < sizeof(POU) / sizeof(POU[0]); i++)
-		if ((d.purposes & (1u << i)) != 0)
-			json_array_append_new(pur, json_string(POU[i]));
-	out = json_pack("{s:b, s:s, s:o, s:{s:o, s:o}, s:n}", "allow", d.allow, "reason",
-	    d.reason, "policies", pol_arr != NULL ? pol_arr : json_array(), "obligations",
-	    "unmask", unmask_list(who->policy, q.resource.collection, &d, fields, nfields),
-	    "purposes", pur != NULL ? pur : json_array(), "step_up");
-	if (out == NULL)
-		return PV_E_NOMEM;
 	return http_reply(req, 200, out);
 }
 
