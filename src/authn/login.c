@@ -1,13 +1,14 @@
 /*
- * routes_auth: /v1/auth/... (API.md "Authentication").
- *
- *   POST /v1/auth/login         public   password step; MFA challenge or session
- *   POST /v1/auth/mfa           public   second step: TOTP or recovery code
- *   POST /v1/auth/password      session (restricted ok)  change own password
- *   POST /v1/auth/mfa/enroll    session (restricted ok)  new TOTP secret (pending)
- *   POST /v1/auth/mfa/confirm   session (restricted ok)  first code -> enabled + recovery codes
- *   GET  /v1/auth/session       session (restricted ok)
- *   POST /v1/auth/logout        session (restricted ok)
+ * login.c: the authentication flows as operations apart from HTTP
+ * (authn.h "operations"): authn_login (password step), authn_mfa_verify
+ * (second step), authn_password_change, authn_mfa_enroll /
+ * authn_mfa_confirm, authn_session_describe and authn_logout. The
+ * /v1/auth routes (routes_auth.c, API.md "Authentication") are adapters
+ * over them: parse the body, call, reply (with Retry-After when
+ * ar->retry_after_s is set). Each operation takes the caller's source
+ * address (and, once authenticated, its principal), runs its throttle and
+ * lockout steps, audits itself and answers *out (JSON, the caller's) or an
+ * rc with ar->message (never a password or a typed username).
  *
  * Login order (docs/internals/authn.md): reserve a source throttle slot ->
  * reserve an account lockout slot (a writer job: check and count in one step)
@@ -33,25 +34,36 @@
 #define MFA_KIND "mfa"
 #define PW_KIND "password"
 
-static struct authn_service *
-svc_of(struct http_request *req)
+static enum pv_rc
+fail(struct authn_result *ar, enum pv_rc rc, const char *msg)
 {
-	return req->route->arg;
+	util_strlcpy(ar->message, msg != NULL ? msg : "", sizeof(ar->message));
+	return rc;
+}
+
+/* The answer of a successful operation; PV_E_NOMEM if it could not be made. */
+static enum pv_rc
+reply(json_t **out, json_t *o)
+{
+	if (o == NULL)
+		return PV_E_NOMEM;
+	*out = o;
+	return PV_OK;
 }
 
 static enum pv_rc
-locked_reply(struct http_request *req, int retry)
+locked_reply(struct authn_result *ar, int retry)
 {
-	req->retry_after_s = retry > 0 ? retry : 1;
-	return http_fail(req, PV_E_LOCKED,
+	ar->retry_after_s = retry > 0 ? retry : 1;
+	return fail(ar, PV_E_LOCKED,
 	    "Too many failed attempts: this account is temporarily locked");
 }
 
 static enum pv_rc
-rate_reply(struct http_request *req, int retry)
+rate_reply(struct authn_result *ar, int retry)
 {
-	req->retry_after_s = retry > 0 ? retry : 1;
-	return http_fail(req, PV_E_RATE, "Too many failed attempts from this address");
+	ar->retry_after_s = retry > 0 ? retry : 1;
+	return fail(ar, PV_E_RATE, "Too many failed attempts from this address");
 }
 
 /* Record auth.lockout after a failure locked an account. */
@@ -128,34 +140,33 @@ login_fn(struct store_tx *tx, void *arg)
 /* 429 before anything else: recorded (reason rate_limited), without the
  * typed username (it may be anything, a password included). */
 static enum pv_rc
-rate_limited(struct authn_service *s, struct http_request *req, const char *action,
-    const struct authn_principal *p, const char *resource, int retry)
+rate_limited(struct authn_service *s, const char *source, struct authn_result *ar,
+    const char *action, const struct authn_principal *p, const char *resource, int retry)
 {
 	struct audit_event ev;
 
-	authn_ev_init(&ev, p, req->source, action, resource);
+	authn_ev_init(&ev, p, source, action, resource);
 	ev.outcome = AUDIT_DENIED;
 	ev.reason = "rate_limited";
 	if (audit_record(s->audit, &ev) != PV_OK)
 		return PV_E_AUDIT;
-	return rate_reply(req, retry);
+	return rate_reply(ar, retry);
 }
 
 static enum pv_rc
-otp_refused(struct http_request *req, enum pv_rc why)
+otp_refused(struct authn_result *ar, enum pv_rc why)
 {
-	return http_fail(req, PV_E_UNAUTH, why == PV_E_EXPIRED ?
+	return fail(ar, PV_E_UNAUTH, why == PV_E_EXPIRED ?
 	    "This one-time password has expired: ask an administrator for a new one (reset)" :
 	    "This one-time password was already used: log in with the password you set, "
 	    "or ask an administrator for a new one (reset)");
 }
 
-static enum pv_rc
-h_login(struct http_request *req)
+enum pv_rc
+authn_login(struct authn_service *s, const char *source, const char *username,
+    const char *password, json_t **out, struct authn_result *ar)
 {
-	struct authn_service *s = svc_of(req);
 	const struct pv_config *cfg = s->cfg;
-	const char *username, *password;
 	char key[STORE_USERNAME_MAX], src[AUTHN_SOURCE_MAX], res[128], detail[160];
 	char rehash[crypto_pwhash_STRBYTES];
 	struct store_user u;
@@ -165,16 +176,15 @@ h_login(struct http_request *req)
 	int64_t now = util_now_ms();
 	enum pv_rc rc, vrc, orc = PV_OK;
 
+	memset(ar, 0, sizeof(*ar));
 	memset(&u, 0, sizeof(u));
 	memset(rehash, 0, sizeof(rehash));
-	if ((rc = http_body_string(req, "username", true, 256, &username)) != PV_OK ||
-	    (rc = http_body_string(req, "password", true, AUTHN_PASSWORD_MAX_BYTES, &password)) !=
-	    PV_OK)
-		return rc;
-	authn_source_key(req->source, src);
+	if (username == NULL || password == NULL)
+		return fail(ar, PV_E_INVALID, "username and password are required");
+	authn_source_key(source, src);
 	/* each attempt takes its throttle slot before anything is verified */
 	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
-		return rate_limited(s, req, "auth.login", NULL, "auth", retry);
+		return rate_limited(s, source, ar, "auth.login", NULL, "auth", retry);
 	valid = authn_username_key(username, key);
 	if (valid) {
 		STORE_READ(s->st, rc, store_user_get_by_username(tx, key, &u));
@@ -199,11 +209,11 @@ h_login(struct http_request *req)
 	 * lockout_threshold passwords */
 	rc = authn_lockout_reserve(s, key, PW_KIND, &retry, &locked_now);
 	if (rc == PV_E_LOCKED) {
-		authn_ev_init(&ev, NULL, req->source, "auth.login", "auth");
+		authn_ev_init(&ev, NULL, source, "auth.login", "auth");
 		ev.outcome = AUDIT_DENIED;
 		ev.reason = "locked";
 		ev.detail = detail;
-		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : locked_reply(req, retry);
+		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : locked_reply(ar, retry);
 		goto out;
 	}
 	if (rc != PV_OK)
@@ -219,7 +229,7 @@ h_login(struct http_request *req)
 		orc = authn_otp_check(&u, now, cfg->one_time_password_ttl_s);
 
 	if (!ok || orc != PV_OK) {
-		authn_ev_init(&ev, NULL, req->source, "auth.login", "auth");
+		authn_ev_init(&ev, NULL, source, "auth.login", "auth");
 		if (found) {
 			ev.actor.user_id = u.id;
 			ev.resource = res;
@@ -231,14 +241,14 @@ h_login(struct http_request *req)
 		ev.detail = detail;
 		rc = audit_record(s->audit, &ev);
 		if (locked_now)
-			lockout_event(s, found ? u.id : NULL, req->source, found ? res : "auth",
+			lockout_event(s, found ? u.id : NULL, source, found ? res : "auth",
 			    PW_KIND);
 		if (rc != PV_OK)
 			rc = PV_E_AUDIT;
 		else if (ok)
-			rc = otp_refused(req, orc);
+			rc = otp_refused(ar, orc);
 		else
-			rc = http_fail(req, PV_E_UNAUTH, INVALID_LOGIN);
+			rc = fail(ar, PV_E_UNAUTH, INVALID_LOGIN);
 		goto out;
 	}
 
@@ -266,7 +276,7 @@ h_login(struct http_request *req)
 			j.rehash = rehash;
 		next = authn_login_decide(u.mfa_enabled, authn_mfa_required(s, u.id),
 		    u.password_one_time, &flags);
-		authn_ev_init(&ev, NULL, req->source, "auth.login", res);
+		authn_ev_init(&ev, NULL, source, "auth.login", res);
 		ev.actor.user_id = u.id;
 		ev.detail = detail;
 		if (next == AUTHN_LOGIN_MFA_CHALLENGE) {
@@ -286,7 +296,7 @@ h_login(struct http_request *req)
 			    "mfa_expires_in_s", AUTHN_MFA_PENDING_MS / 1000);
 			crypto_wipe(mtok, sizeof(mtok));
 		} else {
-			if ((rc = authn_session_prepare(s, &u, flags, false, req->source, now, &ns)) !=
+			if ((rc = authn_session_prepare(s, &u, flags, false, source, now, &ns)) !=
 			    PV_OK)
 				goto out;
 			j.session = &ns.row;
@@ -300,12 +310,12 @@ h_login(struct http_request *req)
 			o = authn_session_reply(s, &ns);
 			crypto_wipe(&ns, sizeof(ns));
 		}
-		rc = o != NULL ? http_reply(req, 200, o) : PV_E_NOMEM;
+		rc = o != NULL ? reply(out, o) : PV_E_NOMEM;
 		goto out;
 committed:
 		/* a concurrent login used the one-time password first */
 		if (rc == PV_E_STATE)
-			rc = otp_refused(req, PV_E_STATE);
+			rc = otp_refused(ar, PV_E_STATE);
 	}
 out:
 	crypto_wipe(rehash, sizeof(rehash));
@@ -473,11 +483,10 @@ mfa_reserve_fn(struct store_tx *tx, void *arg)
 	return store_mfa_pending_attempt(tx, j->pending_hash);
 }
 
-static enum pv_rc
-h_mfa(struct http_request *req)
+enum pv_rc
+authn_mfa_verify(struct authn_service *s, const char *source, const char *mtok,
+    const char *code, json_t **out, struct authn_result *ar)
 {
-	struct authn_service *s = svc_of(req);
-	const char *mtok, *code;
 	char src[AUTHN_SOURCE_MAX], phash[AUTHN_HASH_HEX_MAX], res[128], rhash[AUTHN_HASH_HEX_MAX];
 	char detail[96];
 	uint8_t secret[AUTHN_TOTP_SECRET_LEN];
@@ -490,14 +499,14 @@ h_mfa(struct http_request *req)
 	int retry = 0;
 	enum pv_rc rc, vrc;
 
+	memset(ar, 0, sizeof(*ar));
 	memset(&u, 0, sizeof(u));
-	if ((rc = http_body_string(req, "mfa_token", true, 128, &mtok)) != PV_OK ||
-	    (rc = http_body_string(req, "code", true, 64, &code)) != PV_OK)
-		return rc;
-	authn_source_key(req->source, src);
+	if (mtok == NULL || code == NULL)
+		return fail(ar, PV_E_INVALID, "mfa_token and code are required");
+	authn_source_key(source, src);
 	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
-		return rate_limited(s, req, "auth.mfa", NULL, "auth", retry);
-	authn_ev_init(&ev, NULL, req->source, "auth.mfa", "auth");
+		return rate_limited(s, source, ar, "auth.mfa", NULL, "auth", retry);
+	authn_ev_init(&ev, NULL, source, "auth.mfa", "auth");
 	ev.outcome = AUDIT_DENIED;
 	rc = authn_token_hash(AUTHN_TOKEN_MFA, mtok, phash);
 	if (rc == PV_OK)
@@ -508,14 +517,14 @@ h_mfa(struct http_request *req)
 		ev.reason = "invalid_mfa_token";
 		if (audit_record(s->audit, &ev) != PV_OK)
 			return PV_E_AUDIT;
-		return http_fail(req, PV_E_UNAUTH,
+		return fail(ar, PV_E_UNAUTH,
 		    "Invalid or expired MFA token: log in again with the password");
 	}
 	if (rc != PV_OK)
 		return rc;
 	STORE_READ(s->st, rc, store_user_get(tx, pend.user_id, &u));
 	if (rc != PV_OK)
-		return rc == PV_E_NOTFOUND ? http_fail(req, PV_E_UNAUTH, INVALID_LOGIN) : rc;
+		return rc == PV_E_NOTFOUND ? fail(ar, PV_E_UNAUTH, INVALID_LOGIN) : rc;
 	snprintf(res, sizeof(res), "users/%s", u.id);
 	ev.actor.user_id = u.id;
 	ev.resource = res;
@@ -523,7 +532,7 @@ h_mfa(struct http_request *req)
 		ev.reason = u.disabled ? "disabled" : !u.mfa_enabled ? "mfa_not_enrolled"
 		    : "credentials_changed";
 		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT :
-		    http_fail(req, PV_E_UNAUTH, INVALID_LOGIN);
+		    fail(ar, PV_E_UNAUTH, INVALID_LOGIN);
 		goto out;
 	}
 	{
@@ -533,19 +542,19 @@ h_mfa(struct http_request *req)
 		if (rc == PV_E_LOCKED) {
 			ev.reason = "locked";
 			rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT :
-			    locked_reply(req, rj.retry_after_s);
+			    locked_reply(ar, rj.retry_after_s);
 			goto out;
 		}
 		if (rc == PV_E_TOOBIG) {
 			ev.reason = "too_many_attempts";
-			rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : http_fail(req,
+			rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : fail(ar,
 			    PV_E_UNAUTH,
 			    "Too many wrong codes for this login: log in again with the password");
 			goto out;
 		}
 		if (rc == PV_E_NOTFOUND) {
 			ev.reason = "invalid_mfa_token";
-			rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : http_fail(req,
+			rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : fail(ar,
 			    PV_E_UNAUTH, "Invalid or expired MFA token: log in again with the password");
 			goto out;
 		}
@@ -573,8 +582,8 @@ h_mfa(struct http_request *req)
 				goto out;
 			}
 			if (rj.locked_now)
-				lockout_event(s, u.id, req->source, res, MFA_KIND);
-			rc = http_fail(req, PV_E_UNAUTH, "Invalid code");
+				lockout_event(s, u.id, source, res, MFA_KIND);
+			rc = fail(ar, PV_E_UNAUTH, "Invalid code");
 			goto out;
 		}
 	}
@@ -585,7 +594,7 @@ h_mfa(struct http_request *req)
 		unsigned flags = u.password_one_time ? AUTHN_RESTRICT_PASSWORD_CHANGE : 0;
 		json_t *o;
 
-		if ((rc = authn_session_prepare(s, &u, flags, true, req->source, now, &ns)) != PV_OK)
+		if ((rc = authn_session_prepare(s, &u, flags, true, source, now, &ns)) != PV_OK)
 			goto out;
 		memset(&j, 0, sizeof(j));
 		j.user_id = u.id;
@@ -605,7 +614,7 @@ h_mfa(struct http_request *req)
 		rc = audit_commit(s->audit, &ev, mfa_fn, &j);
 		if (rc == PV_E_UNAUTH) {
 			crypto_wipe(&ns, sizeof(ns));
-			rc = http_fail(req, PV_E_UNAUTH, "Invalid code (already used)");
+			rc = fail(ar, PV_E_UNAUTH, "Invalid code (already used)");
 			goto out;
 		}
 		if (rc != PV_OK) {
@@ -614,7 +623,7 @@ h_mfa(struct http_request *req)
 		}
 		o = authn_session_reply(s, &ns);
 		crypto_wipe(&ns, sizeof(ns));
-		rc = o != NULL ? http_reply(req, 200, o) : PV_E_NOMEM;
+		rc = o != NULL ? reply(out, o) : PV_E_NOMEM;
 	}
 out:
 	store_user_clear(&u);
@@ -663,12 +672,11 @@ password_fn(struct store_tx *tx, void *arg)
 	    authn_session_end_name(AUTHN_END_PASSWORD), &j->ended);
 }
 
-static enum pv_rc
-h_password(struct http_request *req)
+enum pv_rc
+authn_password_change(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *cur, const char *npw, json_t **out,
+    struct authn_result *ar)
 {
-	struct authn_service *s = svc_of(req);
-	const struct authn_principal *p = req->principal;
-	const char *cur, *npw;
 	char src[AUTHN_SOURCE_MAX], why[160], res[128];
 	char hash[crypto_pwhash_STRBYTES];
 	struct store_user u;
@@ -678,25 +686,25 @@ h_password(struct http_request *req)
 	int retry = 0;
 	enum pv_rc rc;
 
+	memset(ar, 0, sizeof(*ar));
 	memset(&u, 0, sizeof(u));
-	if ((rc = http_body_string(req, "current_password", true, AUTHN_PASSWORD_MAX_BYTES,
-	    &cur)) != PV_OK ||
-	    (rc = http_body_string(req, "new_password", true, AUTHN_PASSWORD_MAX_BYTES, &npw)) !=
-	    PV_OK)
-		return rc;
-	authn_source_key(req->source, src);
+	if (p == NULL)
+		return PV_E_UNAUTH;
+	if (cur == NULL || npw == NULL)
+		return fail(ar, PV_E_INVALID, "current_password and new_password are required");
+	authn_source_key(source, src);
 	snprintf(res, sizeof(res), "users/%s", p->user_id);
 	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
-		return rate_limited(s, req, "auth.password", p, res, retry);
+		return rate_limited(s, source, ar, "auth.password", p, res, retry);
 	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &u));
 	if (rc != PV_OK)
 		return rc;
-	authn_ev_init(&ev, p, req->source, "auth.password", res);
+	authn_ev_init(&ev, p, source, "auth.password", res);
 	/* the current password is a credential: reserve before verifying */
 	rc = authn_lockout_reserve(s, u.username, PW_KIND, &retry, &locked_now);
 	if (rc == PV_E_LOCKED) {
 		store_user_clear(&u);
-		return locked_reply(req, retry);
+		return locked_reply(ar, retry);
 	}
 	if (rc != PV_OK)
 		goto out;
@@ -705,14 +713,14 @@ h_password(struct http_request *req)
 		ev.reason = "bad_password";
 		rc = audit_record(s->audit, &ev);
 		if (locked_now)
-			lockout_event(s, u.id, req->source, res, PW_KIND);
+			lockout_event(s, u.id, source, res, PW_KIND);
 		rc = rc != PV_OK ? PV_E_AUDIT :
-		    http_fail(req, PV_E_FORBIDDEN, "The current password is not correct");
+		    fail(ar, PV_E_FORBIDDEN, "The current password is not correct");
 		goto out;
 	}
 	authn_throttle_release(s->throttle, src, now);
 	if (strcmp(cur, npw) == 0) {
-		rc = http_fail(req, PV_E_INVALID, "new_password must differ from the current one");
+		rc = fail(ar, PV_E_INVALID, "new_password must differ from the current one");
 		goto out;
 	}
 	if (authn_password_check_policy(npw, s->cfg->password_min_length, u.username,
@@ -724,7 +732,7 @@ h_password(struct http_request *req)
 			goto out;
 		}
 		/* why never quotes the password; it is the policy's own text */
-		req->err_message = arena_printf(req->arena, "new_password refused: %s", why);
+		snprintf(ar->message, sizeof(ar->message), "new_password refused: %s", why);
 		rc = PV_E_INVALID;
 		goto out;
 	}
@@ -748,7 +756,7 @@ h_password(struct http_request *req)
 		if (o != NULL && (j.new_flags & AUTHN_RESTRICT_MFA_ENROL))
 			json_array_append_new(json_object_get(o, "required_actions"),
 			    json_string("enrol_mfa"));
-		rc = o != NULL ? http_reply(req, 200, o) : PV_E_NOMEM;
+		rc = o != NULL ? reply(out, o) : PV_E_NOMEM;
 	}
 out:
 	crypto_wipe(hash, sizeof(hash));
@@ -795,11 +803,10 @@ enroll_fn(struct store_tx *tx, void *arg)
 	return rc;
 }
 
-static enum pv_rc
-h_mfa_enroll(struct http_request *req)
+enum pv_rc
+authn_mfa_enroll(struct authn_service *s, const struct authn_principal *p, const char *source,
+    json_t **out, struct authn_result *ar)
 {
-	struct authn_service *s = svc_of(req);
-	const struct authn_principal *p = req->principal;
 	uint8_t secret[AUTHN_TOTP_SECRET_LEN];
 	char b32[AUTHN_TOTP_B32_MAX], uri[AUTHN_TOTP_URI_MAX], res[128];
 	struct store_user sealed;
@@ -808,7 +815,10 @@ h_mfa_enroll(struct http_request *req)
 	json_t *o;
 	enum pv_rc rc;
 
+	memset(ar, 0, sizeof(*ar));
 	memset(&sealed, 0, sizeof(sealed));
+	if (p == NULL)
+		return PV_E_UNAUTH;
 	snprintf(res, sizeof(res), "users/%s", p->user_id);
 	if ((rc = authn_kek_ensure(s)) != PV_OK)
 		return rc;
@@ -817,20 +827,20 @@ h_mfa_enroll(struct http_request *req)
 	if ((rc = authn_totp_uri(p->username, b32, uri, sizeof(uri))) != PV_OK ||
 	    (rc = authn_mfa_seal(s, p->user_id, secret, &sealed)) != PV_OK)
 		goto out;
-	authn_ev_init(&ev, p, req->source, "auth.mfa_enroll", res);
+	authn_ev_init(&ev, p, source, "auth.mfa_enroll", res);
 	ev.reason = "started";
 	j.user_id = p->user_id;
 	j.sealed = &sealed;
 	j.now_ms = util_now_ms();
 	rc = audit_commit(s->audit, &ev, enroll_fn, &j);
 	if (rc == PV_E_CONFLICT) {
-		rc = http_fail(req, PV_E_CONFLICT, "MFA is already enrolled for this user");
+		rc = fail(ar, PV_E_CONFLICT, "MFA is already enrolled for this user");
 		goto out;
 	}
 	if (rc != PV_OK)
 		goto out;
 	o = json_pack("{s:s, s:s}", "secret", b32, "otpauth_uri", uri);
-	rc = o != NULL ? http_reply(req, 200, o) : PV_E_NOMEM;
+	rc = o != NULL ? reply(out, o) : PV_E_NOMEM;
 out:
 	crypto_wipe(secret, sizeof(secret));
 	crypto_wipe(b32, sizeof(b32));
@@ -877,12 +887,10 @@ confirm_fn(struct store_tx *tx, void *arg)
 	return store_session_set_state(tx, j->p->session_id, j->new_flags, true, j->epoch);
 }
 
-static enum pv_rc
-h_mfa_confirm(struct http_request *req)
+enum pv_rc
+authn_mfa_confirm(struct authn_service *s, const struct authn_principal *p, const char *source,
+    const char *code, json_t **out, struct authn_result *ar)
 {
-	struct authn_service *s = svc_of(req);
-	const struct authn_principal *p = req->principal;
-	const char *code;
 	char codes[AUTHN_RECOVERY_COUNT][AUTHN_RECOVERY_DISPLAY_MAX];
 	char sha[AUTHN_RECOVERY_COUNT][AUTHN_HASH_HEX_MAX];
 	char mac[AUTHN_RECOVERY_COUNT][AUTHN_HASH_HEX_MAX];
@@ -899,16 +907,19 @@ h_mfa_confirm(struct http_request *req)
 
 	memset(&u, 0, sizeof(u));
 	memset(codes, 0, sizeof(codes));
-	if ((rc = http_body_string(req, "code", true, 16, &code)) != PV_OK)
-		return rc;
-	authn_source_key(req->source, src);
+	memset(ar, 0, sizeof(*ar));
+	if (p == NULL)
+		return PV_E_UNAUTH;
+	if (code == NULL)
+		return fail(ar, PV_E_INVALID, "code is required");
+	authn_source_key(source, src);
 	snprintf(res, sizeof(res), "users/%s", p->user_id);
 	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
-		return rate_limited(s, req, "auth.mfa_enroll", p, res, retry);
+		return rate_limited(s, source, ar, "auth.mfa_enroll", p, res, retry);
 	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &u));
 	if (rc != PV_OK)
 		return rc;
-	authn_ev_init(&ev, p, req->source, "auth.mfa_enroll", res);
+	authn_ev_init(&ev, p, source, "auth.mfa_enroll", res);
 	if (u.mfa_enabled || u.mfa_secret == NULL) {
 		/* nothing was verified: not a failure */
 		authn_throttle_release(s->throttle, src, now);
@@ -918,14 +929,14 @@ h_mfa_confirm(struct http_request *req)
 			rc = PV_E_AUDIT;
 			goto out;
 		}
-		rc = http_fail(req, PV_E_CONFLICT, u.mfa_enabled ?
+		rc = fail(ar, PV_E_CONFLICT, u.mfa_enabled ?
 		    "MFA is already enrolled for this user" :
 		    "No MFA enrolment in progress: call POST /v1/auth/mfa/enroll first");
 		goto out;
 	}
 	rc = authn_lockout_reserve(s, u.username, MFA_KIND, &retry, &locked_now);
 	if (rc == PV_E_LOCKED) {
-		rc = locked_reply(req, retry);
+		rc = locked_reply(ar, retry);
 		goto out;
 	}
 	if (rc != PV_OK)
@@ -939,8 +950,8 @@ h_mfa_confirm(struct http_request *req)
 		ev.reason = "bad_totp";
 		rc = audit_record(s->audit, &ev);
 		if (locked_now)
-			lockout_event(s, u.id, req->source, res, MFA_KIND);
-		rc = rc != PV_OK ? PV_E_AUDIT : http_fail(req, PV_E_INVALID,
+			lockout_event(s, u.id, source, res, MFA_KIND);
+		rc = rc != PV_OK ? PV_E_AUDIT : fail(ar, PV_E_INVALID,
 		    "The code does not match the enrolled secret (check the authenticator's clock)");
 		goto out;
 	}
@@ -961,7 +972,7 @@ h_mfa_confirm(struct http_request *req)
 		rc = audit_commit(s->audit, &ev, confirm_fn, &j);
 		if (rc == PV_E_CONFLICT) {
 			/* recorded by audit_commit: outcome error, reason conflict */
-			rc = http_fail(req, PV_E_CONFLICT, "MFA enrolment changed meanwhile; retry");
+			rc = fail(ar, PV_E_CONFLICT, "MFA enrolment changed meanwhile; retry");
 			goto out;
 		}
 		if (rc != PV_OK)
@@ -974,7 +985,7 @@ h_mfa_confirm(struct http_request *req)
 		for (i = 0; i < AUTHN_RECOVERY_COUNT; i++)
 			json_array_append_new(arr, json_string(codes[i]));
 		o = json_pack("{s:o, s:b}", "recovery_codes", arr, "restricted", j.new_flags != 0);
-		rc = o != NULL ? http_reply(req, 200, o) : PV_E_NOMEM;
+		rc = o != NULL ? reply(out, o) : PV_E_NOMEM;
 	}
 out:
 	crypto_wipe(codes, sizeof(codes));
@@ -986,14 +997,15 @@ out:
 /* GET /v1/auth/session, POST /v1/auth/logout                          */
 /* ------------------------------------------------------------------ */
 
-static enum pv_rc
-h_session(struct http_request *req)
+enum pv_rc
+authn_session_describe(const struct authn_principal *p, json_t **out)
 {
-	const struct authn_principal *p = req->principal;
 	char t1[32], t2[32];
 	json_t *o, *roles, *ra;
 	size_t i;
 
+	if (p == NULL)
+		return PV_E_UNAUTH;
 	util_time_fmt(p->expires_at_ms, t1, sizeof(t1));
 	util_time_fmt(p->idle_expires_at_ms, t2, sizeof(t2));
 	if ((roles = json_array()) == NULL || (ra = json_array()) == NULL) {
@@ -1010,7 +1022,7 @@ h_session(struct http_request *req)
 	    "session_id", p->session_id, "username", p->username, "roles", roles, "expires_at", t1,
 	    "idle_expires_at", t2, "restricted", p->restricted, "required_actions", ra,
 	    "mfa_verified", p->mfa_verified);
-	return o != NULL ? http_reply(req, 200, o) : PV_E_NOMEM;
+	return o != NULL ? reply(out, o) : PV_E_NOMEM;
 }
 
 struct logout_job {
@@ -1027,53 +1039,25 @@ logout_fn(struct store_tx *tx, void *arg)
 	    authn_session_end_name(AUTHN_END_LOGOUT));
 }
 
-static enum pv_rc
-h_logout(struct http_request *req)
+enum pv_rc
+authn_logout(struct authn_service *s, const struct authn_principal *p, const char *source,
+    struct authn_result *ar)
 {
-	struct authn_service *s = svc_of(req);
-	const struct authn_principal *p = req->principal;
-	struct logout_job j = { p->session_id, util_now_ms() };
+	struct logout_job j = { NULL, util_now_ms() };
 	struct audit_event ev;
 	char res[64 + UTIL_ID_MAX];
 	enum pv_rc rc;
 
+	memset(ar, 0, sizeof(*ar));
+	if (p == NULL)
+		return PV_E_UNAUTH;
+	j.session_id = p->session_id;
 	snprintf(res, sizeof(res), "sessions/%s", p->session_id);
-	authn_ev_init(&ev, p, req->source, "auth.logout", res);
+	authn_ev_init(&ev, p, source, "auth.logout", res);
 	rc = audit_commit(s->audit, &ev, logout_fn, &j);
 	/* ended meanwhile (another node, expiry): the token is dead either way */
 	if (rc != PV_OK && rc != PV_E_NOTFOUND)
 		return rc;
 	authn_cache_forget_session(s, p->session_id);
-	req->status = 204;
 	return PV_OK;
-}
-
-enum pv_rc
-authn_route_auth(struct authn_service *s, struct http_server *srv)
-{
-	const unsigned R = HTTP_ROUTE_RESTRICTED_OK;
-	const struct http_route routes[] = {
-		{ "POST", "/v1/auth/login", h_login, HTTP_PERM_PUBLIC, "auth.login",
-		    HTTP_ROUTE_BODY, 16384, s },
-		{ "POST", "/v1/auth/mfa", h_mfa, HTTP_PERM_PUBLIC, "auth.mfa", HTTP_ROUTE_BODY,
-		    4096, s },
-		{ "POST", "/v1/auth/password", h_password, HTTP_PERM_AUTHENTICATED, "auth.password",
-		    HTTP_ROUTE_BODY | R, 16384, s },
-		{ "POST", "/v1/auth/mfa/enroll", h_mfa_enroll, HTTP_PERM_AUTHENTICATED,
-		    "auth.mfa_enroll", R, 0, s },
-		{ "POST", "/v1/auth/mfa/confirm", h_mfa_confirm, HTTP_PERM_AUTHENTICATED,
-		    "auth.mfa_enroll", HTTP_ROUTE_BODY | R, 4096, s },
-		{ "GET", "/v1/auth/session", h_session, HTTP_PERM_AUTHENTICATED, NULL, R, 0, s },
-		{ "POST", "/v1/auth/logout", h_logout, HTTP_PERM_AUTHENTICATED, "auth.logout", R, 0,
-		    s },
-	};
-
-	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));
-}
-
-enum pv_rc
-authn_routes(struct authn_service *s, struct http_server *srv)
-{
-	/* /v1/users is the directory's (src/directory/routes_users.c) */
-	return authn_route_auth(s, srv);
 }

@@ -1,0 +1,167 @@
+/*
+ * routes_auth: /v1/auth/... (API.md "Authentication"), adapters over the
+ * operations of login.c (authn.h "Operations").
+ *
+ *   POST /v1/auth/login         public   password step; MFA challenge or session
+ *   POST /v1/auth/mfa           public   second step: TOTP or recovery code
+ *   POST /v1/auth/password      session (restricted ok)  change own password
+ *   POST /v1/auth/mfa/enroll    session (restricted ok)  new TOTP secret (pending)
+ *   POST /v1/auth/mfa/confirm   session (restricted ok)  first code -> enabled + recovery codes
+ *   GET  /v1/auth/session       session (restricted ok)
+ *   POST /v1/auth/logout        session (restricted ok)
+ *
+ * Each handler takes the body's strings, calls the operation with the
+ * request's source (and principal), and replies: the operation's JSON, or
+ * its rc with its message and, for locked / rate-limited, Retry-After.
+ * The throttle, lockout, verification, audit and the store are the
+ * operations' (login.c).
+ */
+#include <string.h>
+
+#include "authn/authn_int.h"
+
+static struct authn_service *
+svc_of(struct http_request *req)
+{
+	return req->route->arg;
+}
+
+/* The response of an operation: its body, or its failure. */
+static enum pv_rc
+answer(struct http_request *req, enum pv_rc rc, json_t *out, const struct authn_result *res)
+{
+	if (rc == PV_OK)
+		return out != NULL ? http_reply(req, 200, out) : PV_E_NOMEM;
+	if (res->retry_after_s > 0)
+		req->retry_after_s = res->retry_after_s;
+	if (res->message[0] != '\0')
+		return http_fail(req, rc, arena_strdup(req->arena, res->message));
+	return rc;
+}
+
+static enum pv_rc
+h_login(struct http_request *req)
+{
+	const char *username, *password;
+	struct authn_result res;
+	json_t *out = NULL;
+	enum pv_rc rc;
+
+	if ((rc = http_body_string(req, "username", true, 256, &username)) != PV_OK ||
+	    (rc = http_body_string(req, "password", true, AUTHN_PASSWORD_MAX_BYTES, &password)) !=
+	    PV_OK)
+		return rc;
+	rc = authn_login(svc_of(req), req->source, username, password, &out, &res);
+	return answer(req, rc, out, &res);
+}
+
+static enum pv_rc
+h_mfa(struct http_request *req)
+{
+	const char *mtok, *code;
+	struct authn_result res;
+	json_t *out = NULL;
+	enum pv_rc rc;
+
+	if ((rc = http_body_string(req, "mfa_token", true, 128, &mtok)) != PV_OK ||
+	    (rc = http_body_string(req, "code", true, 64, &code)) != PV_OK)
+		return rc;
+	rc = authn_mfa_verify(svc_of(req), req->source, mtok, code, &out, &res);
+	return answer(req, rc, out, &res);
+}
+
+static enum pv_rc
+h_password(struct http_request *req)
+{
+	const char *cur, *npw;
+	struct authn_result res;
+	json_t *out = NULL;
+	enum pv_rc rc;
+
+	if ((rc = http_body_string(req, "current_password", true, AUTHN_PASSWORD_MAX_BYTES,
+	    &cur)) != PV_OK ||
+	    (rc = http_body_string(req, "new_password", true, AUTHN_PASSWORD_MAX_BYTES, &npw)) !=
+	    PV_OK)
+		return rc;
+	rc = authn_password_change(svc_of(req), req->principal, req->source, cur, npw, &out,
+	    &res);
+	return answer(req, rc, out, &res);
+}
+
+static enum pv_rc
+h_mfa_enroll(struct http_request *req)
+{
+	struct authn_result res;
+	json_t *out = NULL;
+	enum pv_rc rc;
+
+	rc = authn_mfa_enroll(svc_of(req), req->principal, req->source, &out, &res);
+	return answer(req, rc, out, &res);
+}
+
+static enum pv_rc
+h_mfa_confirm(struct http_request *req)
+{
+	const char *code;
+	struct authn_result res;
+	json_t *out = NULL;
+	enum pv_rc rc;
+
+	if ((rc = http_body_string(req, "code", true, 16, &code)) != PV_OK)
+		return rc;
+	rc = authn_mfa_confirm(svc_of(req), req->principal, req->source, code, &out, &res);
+	return answer(req, rc, out, &res);
+}
+
+static enum pv_rc
+h_session(struct http_request *req)
+{
+	json_t *out = NULL;
+	enum pv_rc rc;
+
+	if ((rc = authn_session_describe(req->principal, &out)) != PV_OK)
+		return rc;
+	return http_reply(req, 200, out);
+}
+
+static enum pv_rc
+h_logout(struct http_request *req)
+{
+	struct authn_result res;
+	enum pv_rc rc;
+
+	if ((rc = authn_logout(svc_of(req), req->principal, req->source, &res)) != PV_OK)
+		return answer(req, rc, NULL, &res);
+	req->status = 204;
+	return PV_OK;
+}
+
+enum pv_rc
+authn_route_auth(struct authn_service *s, struct http_server *srv)
+{
+	const unsigned R = HTTP_ROUTE_RESTRICTED_OK;
+	const struct http_route routes[] = {
+		{ "POST", "/v1/auth/login", h_login, HTTP_PERM_PUBLIC, "auth.login",
+		    HTTP_ROUTE_BODY, 16384, s },
+		{ "POST", "/v1/auth/mfa", h_mfa, HTTP_PERM_PUBLIC, "auth.mfa", HTTP_ROUTE_BODY,
+		    4096, s },
+		{ "POST", "/v1/auth/password", h_password, HTTP_PERM_AUTHENTICATED, "auth.password",
+		    HTTP_ROUTE_BODY | R, 16384, s },
+		{ "POST", "/v1/auth/mfa/enroll", h_mfa_enroll, HTTP_PERM_AUTHENTICATED,
+		    "auth.mfa_enroll", R, 0, s },
+		{ "POST", "/v1/auth/mfa/confirm", h_mfa_confirm, HTTP_PERM_AUTHENTICATED,
+		    "auth.mfa_enroll", HTTP_ROUTE_BODY | R, 4096, s },
+		{ "GET", "/v1/auth/session", h_session, HTTP_PERM_AUTHENTICATED, NULL, R, 0, s },
+		{ "POST", "/v1/auth/logout", h_logout, HTTP_PERM_AUTHENTICATED, "auth.logout", R, 0,
+		    s },
+	};
+
+	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));
+}
+
+enum pv_rc
+authn_routes(struct authn_service *s, struct http_server *srv)
+{
+	/* /v1/users is the directory's (src/directory/routes_users.c) */
+	return authn_route_auth(s, srv);
+}
