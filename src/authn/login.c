@@ -1,6 +1,6 @@
 /*
  * login.c: the authentication flows as operations apart from HTTP
- * (authn.h "operations"): authn_login (password step), authn_mfa_verify
+ * (authn.h "Operations"): authn_login (password step), authn_mfa_verify
  * (second step), authn_password_change, authn_mfa_enroll /
  * authn_mfa_confirm, authn_session_describe and authn_logout. The
  * /v1/auth routes (routes_auth.c, API.md "Authentication") are adapters
