@@ -15,7 +15,7 @@ DEB_PACKAGES = build-essential cmake pkg-config clang \
 	libcrack2-dev cracklib-runtime wamerican-large libseccomp-dev \
 	oathtool gnutls-bin openssl sqlite3 curl tmux \
 	openapi-specification python3-jsonschema python3-yaml libqrencode-dev zbar-tools \
-	llvm rsyslog rsyslog-gnutls
+	llvm rsyslog rsyslog-gnutls tzdata
 
 .PHONY: all deps build run test test-san fuzz fuzz-coverage bench clean
 
@@ -68,6 +68,7 @@ fuzz-coverage: deps
 	tests/fuzz/coverage.sh $(COV_BUILD)
 
 bench: build
+	$(BUILD)/bench_authz_decide
 	bench/run.sh $(if $(QUICK),--quick)
 
 clean:

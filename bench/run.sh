@@ -12,6 +12,11 @@
 #        BENCH_THREADS=N ([server] threads; default: the config's),
 #        BENCH_LOGIN_USERS=N (users with TOTP; quick 150, full 500),
 #        BENCH_RECORDS=N (seeded records; 300)
+#        BENCH_BEFORE=path (an older phivault: read and create with it and
+#        then with this one, back to back), BENCH_POOL=N (the same with
+#        [server] threads = N),
+#        BENCH_GROWTH="N1 N2 ..." (records stored for the growth curve;
+#        quick "10000 100000", full "10000 100000 1000000"; none: skip)
 #
 # Everything listens on 127.0.0.1 only. Servers (phivault, nginx, postgres)
 # run pinned to CPU 0, load generators (wrk, pgbench, loginload) to CPU 1.
@@ -60,6 +65,13 @@ else
 	MODE=full
 fi
 SEED_RECORDS=${BENCH_RECORDS:-300}
+# records stored for the growth curve (BENCH_GROWTH=none: skip it)
+if [ "$QUICK" = 1 ]; then
+	GROWTH_SIZES=${BENCH_GROWTH:-10000 100000}
+else
+	GROWTH_SIZES=${BENCH_GROWTH:-10000 100000 1000000}
+fi
+[ "$GROWTH_SIZES" = none ] && GROWTH_SIZES=
 SRV_CPU=0
 GEN_CPU=1
 RESULTS=$ROOT/bench/results
@@ -105,7 +117,7 @@ trap 'exit 130' INT TERM
 # postinst scripts would start nginx and a PostgreSQL cluster as services:
 # a policy-rc.d that says "no" (only if the system has none) prevents that;
 # this script runs its own instances on its own ports and data directories.
-BENCH_PACKAGES="nginx wrk postgresql postgresql-contrib util-linux jq curl
+BENCH_PACKAGES="nginx wrk postgresql postgresql-contrib util-linux jq curl sqlite3
 	build-essential libcurl4-openssl-dev libjansson-dev libssl-dev libsodium-dev iproute2"
 deps_install() {
 	local missing="" p made_policy=0 want=$BENCH_PACKAGES
@@ -147,6 +159,24 @@ free_port() {
 }
 
 
+# pin_all CPUS PID: every thread of PID to CPUS. taskset -a stops at a
+# thread that ended while it walked them (a connection's thread), so retry.
+pin_all() {
+	local i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		taskset -a -p -c "$1" "$2" >/dev/null 2>&1 && return 0
+		kill -0 "$2" 2>/dev/null || die "pid $2 is gone"
+		sleep 0.1
+	done
+	die "cannot pin pid $2 to CPUs $1"
+}
+
+# utime + stime of a process (all its threads), in clock ticks; 0 if none
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() {
+	[ -n "$1" ] && [ "$1" != - ] && [ -r "/proc/$1/stat" ] || { echo 0; return 0; }
+	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
 rss_reset() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
 rss_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
@@ -246,19 +276,26 @@ run_wrk() {
 	port=${url##*:}
 	port=${port%%/*}
 	[ "$pid" != - ] && rss_reset "$pid"
+	# the server's CPU time over the run (every thread; nginx: its worker)
+	local cpid=$pid c0 c1
+	[ "$cpid" = - ] && case "$name" in nginx-*) cpid=$(pgrep -P "$NG_PID" | head -1) ;; esac
+	c0=$(cpu_ticks "$cpid")
 	run_sampled "$port" "$out" env BENCH_LUA="$LUA" "$@" taskset -c "$GEN_CPU" \
 		wrk -t1 -c"$conns" -d"${SECS}s" --timeout 10s -s "$LUA/$script" "$url" ||
 		die "wrk failed for $name: $(tail -3 "$out")"
+	c1=$(cpu_ticks "$cpid")
 	local line reconn=$RECONN rss=0
 	line=$(grep '^BENCH ' "$out") || die "no result from wrk for $name: $(tail -3 "$out")"
 	[ "$pid" != - ] && rss=$(rss_kib "$pid" VmHWM)
-	awk -v name="$name" -v conns="$conns" -v reconn="$reconn" -v rss="$rss" '
+	awk -v name="$name" -v conns="$conns" -v reconn="$reconn" -v rss="$rss" \
+		-v ticks=$((c1 - c0)) -v hz="$CLK_TCK" '
 	{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
 	END {
 		rps = v["requests"] / (v["duration_us"] / 1e6)
 		err = v["connect"] + v["read"] + v["write"] + v["status"] + v["timeout"]
-		printf "%s|%d|%.1f|%.2f|%.2f|%d|%d|%d\n", name, conns, rps,
-			v["p50_us"] / 1000, v["p99_us"] / 1000, err, reconn, rss
+		cpu = v["requests"] > 0 && ticks > 0 ? ticks / hz * 1e6 / v["requests"] : 0
+		printf "%s|%d|%.1f|%.2f|%.2f|%d|%d|%d|%.0f\n", name, conns, rps,
+			v["p50_us"] / 1000, v["p99_us"] / 1000, err, reconn, rss, cpu
 	}' <<<"$line" >>"$ROWS"
 	log "$(tail -1 "$ROWS")"
 }
@@ -266,6 +303,14 @@ run_wrk() {
 row_get() { awk -F'|' -v n="$1" -v c="$2" '$1 == n { print $c }' "$ROWS"; }
 
 # ---------------------------------------------------------------- phivault
+# The benchmark's collection: five PHI fields, two of them searchable.
+PATIENTS='{"name":"patients","region":"local","retention_days":2190,"fields":[
+ {"name":"name","type":"string","classification":"phi","mask":"full"},
+ {"name":"ssn","type":"ssn","classification":"phi","mask":"last4","searchable":true},
+ {"name":"mrn","type":"mrn","classification":"phi","mask":"last4","searchable":true},
+ {"name":"dob","type":"date","classification":"phi","mask":"full"},
+ {"name":"notes","type":"string","classification":"phi","mask":"full"}]}'
+
 # Start phivault serve, make an admin and a clinician, seed the records,
 # write the bytes nginx will serve, and make the login workload's users.
 phivault_setup() {
@@ -276,24 +321,21 @@ phivault_setup() {
 		die "phivault serve did not come up: $(tail -5 "$WORK/phivault.log")"
 	log "phivault serve pid $PV_PID on $PV_URL (CPU $SRV_CPU)"
 	# setup runs on both CPUs; the measurements on CPU 0 only
-	taskset -a -p -c 0,1 "$PV_PID" >/dev/null
+	pin_all 0,1 "$PV_PID"
 
 	NEWPW="$(head -c 15 /dev/urandom | base64 | tr '+/' '-_')"
 	first_login admin "$ADMIN_OTP"
 	ADMIN_TOKEN=$FL_TOKEN
+	ADMIN_PW=$NEWPW
 	[ -n "$ADMIN_TOKEN" ] && [ "$ADMIN_TOKEN" != null ] || die "admin login failed"
 
-	api_expect POST /v1/collections "$ADMIN_TOKEN" '{"name":"patients","region":"local","retention_days":2190,"fields":[
-	 {"name":"name","type":"string","classification":"phi","mask":"full"},
-	 {"name":"ssn","type":"ssn","classification":"phi","mask":"last4","searchable":true},
-	 {"name":"mrn","type":"mrn","classification":"phi","mask":"last4","searchable":true},
-	 {"name":"dob","type":"date","classification":"phi","mask":"full"},
-	 {"name":"notes","type":"string","classification":"phi","mask":"full"}]}' 201 200 >/dev/null
+	api_expect POST /v1/collections "$ADMIN_TOKEN" "$PATIENTS" 201 200 >/dev/null
 	CLIN_OTP=$(api_expect POST /v1/users "$ADMIN_TOKEN" \
 		'{"username":"bench-clinician","display_name":"Bench Clinician","email":"clinician@example.invalid","roles":["clinician"]}' 201 |
 		jq -r .one_time_password)
 	first_login bench-clinician "$CLIN_OTP"
 	TOKEN=$FL_TOKEN
+	CLIN_PW=$NEWPW
 	[ -n "$TOKEN" ] && [ "$TOKEN" != null ] || die "clinician login failed"
 	# for looking at a workload again by hand (docs/performance.md, "Profiling")
 	printf 'PV_DATA=%q\nPV_CA=%q\nNEWPW=%q\n' "$PV_DATA" "$PV_CA" "$NEWPW" >"$WORK/env.sh"
@@ -333,7 +375,7 @@ phivault_setup() {
 		--admin-token "$ADMIN_TOKEN" --count "$LOGIN_USERS" --prefix bench-login- \
 		--out "$WORK/login-users.txt" --threads 4 >"$WORK/login-setup.txt" ||
 		die "login user setup failed: $(cat "$WORK/login-setup.txt")"
-	taskset -a -p -c "$SRV_CPU" "$PV_PID" >/dev/null
+	pin_all "$SRV_CPU" "$PV_PID"
 	export BENCH_TOKEN=$TOKEN BENCH_COLL=patients BENCH_IDS=$WORK/ids.txt BENCH_SSNS=$WORK/ssns.txt
 }
 
@@ -392,6 +434,160 @@ sessions_rss() {
 	log "sessions: $(cat "$WORK/sessions.txt"); RSS ${S_RSS} KiB (peak ${S_HWM} KiB)"
 	stop_pid "$S_PID"
 	PV_URL=$PV_URL_SAVE PV_CA=$PV_CA_SAVE
+}
+
+# ---------------------------------------------------------------- churn
+# Read latency while a synthetic job churns the store at full speed, against
+# the idle read of the same binary on the same data in the same run: the
+# first phivault's data directory again, served by phivault-test (the job
+# kind test.count and POST /v1/test/jobs exist only there) with the runner
+# unthrottled (jobs_step_pause_ms = 0, jobs_max_steps_per_s = 100000).
+TBIN=$BUILD_DIR/phivault-test
+job_done() { api_expect GET "/v1/jobs/$1" "$ADMIN_TOKEN" "" 200 | jq -r .done; }
+now_s() { date +%s.%N; }
+phivault_churn() {
+	[ -x "$TBIN" ] || die "$TBIN is missing (cmake --build $BUILD_DIR --target phivault-test)"
+	log "churn: phivault-test on the same data, a test.count job at full speed"
+	conf_set "$PV_CONF" jobs_step_pause_ms 0
+	conf_set "$PV_CONF" jobs_max_steps_per_s 100000
+	taskset -c "$SRV_CPU" "$TBIN" serve --data "$PV_DATA" --dev >"$WORK/phivault-test.log" 2>&1 &
+	PV_PID=$!
+	STARTED+=("$PV_PID")
+	wait_https "$PV_URL/v1/sys/health" "$PV_PID" ||
+		die "phivault-test serve did not come up: $(tail -5 "$WORK/phivault-test.log")"
+	ADMIN_TOKEN=$(login_pw admin "$ADMIN_PW")
+	TOKEN=$(login_pw bench-clinician "$CLIN_PW")
+	BENCH_TOKEN=$TOKEN
+	run_wrk read-idle 32 "$PV_URL" read.lua "$PV_PID"
+	local job d0 d1 d2 t0 t1 t2
+	job=$(api_expect POST /v1/test/jobs "$ADMIN_TOKEN" '{"n":1000000}' 202 200 201 | jq -r .job)
+	[ -n "$job" ] && [ "$job" != null ] || die "no test job"
+	sleep 1
+	d0=$(job_done "$job") t0=$(now_s)
+	sleep 2
+	d1=$(job_done "$job") t1=$(now_s)
+	run_wrk read-churn 32 "$PV_URL" read.lua "$PV_PID"
+	d2=$(job_done "$job") t2=$(now_s)
+	api POST "/v1/jobs/$job/cancel" "$ADMIN_TOKEN" >/dev/null
+	CHURN_ALONE=$(awk -v a="$d0" -v b="$d1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", (b - a) / (e - s) }')
+	CHURN_LOADED=$(awk -v a="$d1" -v b="$d2" -v s="$t1" -v e="$t2" 'BEGIN { printf "%.0f", (b - a) / (e - s) }')
+	log "churn: job steps/s alone $CHURN_ALONE, during the reads $CHURN_LOADED"
+	[ "$d2" -gt "$d1" ] || die "the job made no progress during the read-churn workload"
+	stop_pid "$PV_PID"
+}
+
+# ---------------------------------------------------------------- before/after
+# BENCH_BEFORE=path/to/an/older/phivault: read and create with that binary
+# and then with this one, on the first phivault's data, one right after the
+# other (rows read-before, create-before, read-after, create-after), so that
+# a change is measured against its baseline in the same run.
+# BENCH_POOL=N: the same pair again with this binary and [server] threads = N.
+pv_restart() { # BIN THREADS
+	local t=$2
+	conf_set "$PV_CONF" threads "$t"
+	taskset -c "$SRV_CPU" "$1" serve --data "$PV_DATA" --dev >>"$WORK/phivault-compare.log" 2>&1 &
+	PV_PID=$!
+	STARTED+=("$PV_PID")
+	wait_https "$PV_URL/v1/sys/health" "$PV_PID" ||
+		die "$1 serve did not come up: $(tail -5 "$WORK/phivault-compare.log")"
+	BENCH_TOKEN=$(login_pw bench-clinician "$CLIN_PW")
+}
+phivault_compare() {
+	local t0=${PV_THREADS:-0} name bin
+	for name in before after; do
+		bin=$BIN
+		[ "$name" = before ] && bin=$BENCH_BEFORE
+		log "compare: $name ($bin, threads $t0)"
+		pv_restart "$bin" "$t0"
+		run_wrk "read-$name" 32 "$PV_URL" read.lua "$PV_PID"
+		run_wrk "create-$name" 8 "$PV_URL" create.lua "$PV_PID"
+		stop_pid "$PV_PID"
+	done
+	if [ -n "${BENCH_POOL:-}" ]; then
+		log "compare: pool ($BIN, threads $BENCH_POOL)"
+		pv_restart "$BIN" "$BENCH_POOL"
+		run_wrk read-pool 32 "$PV_URL" read.lua "$PV_PID"
+		run_wrk create-pool 8 "$PV_URL" create.lua "$PV_PID"
+		stop_pid "$PV_PID"
+	fi
+	conf_set "$PV_CONF" threads "$t0"
+}
+
+# ---------------------------------------------------------------- growth
+# Read and create rates with GROWTH_SIZES records stored, in a data directory
+# of their own. Seeding: records:batch (100 records a request, 8 connections,
+# both CPUs); each measurement: the server pinned to its CPU, reads over a
+# random sample of every stored ID, creates as in the create workload.
+GROWTH=$WORK/growth.txt   # size|records|seed_s|seed_rate|db_bytes|record_bytes|audit_entry_bytes
+phivault_growth() {
+	local g_data=$WORK/pv-growth g_port have=0 size need t0 t1 n db na rb ab
+	g_port=$(free_port)
+	: >"$GROWTH"
+	"$BIN" init --json --data "$g_data" >"$WORK/init-g.json" 2>>"$WORK/init.log" || die "init (growth) failed"
+	conf_set "$g_data/phivault.conf" listen "127.0.0.1:$g_port"
+	conf_set "$g_data/phivault.conf" mfa_required off
+	[ -n "${BENCH_THREADS:-}" ] && conf_set "$g_data/phivault.conf" threads "$BENCH_THREADS"
+	"$BIN" serve --data "$g_data" --dev >"$WORK/phivault-growth.log" 2>&1 &
+	G_PID=$!
+	STARTED+=("$G_PID")
+	local url_save=$PV_URL ca_save=$PV_CA token_save=$BENCH_TOKEN ids_save=$BENCH_IDS
+	PV_URL=https://127.0.0.1:$g_port PV_CA=$g_data/tls/cert.pem
+	wait_https "$PV_URL/v1/sys/health" "$G_PID" || die "phivault (growth) did not come up"
+	first_login admin "$(jq -r .admin_password "$WORK/init-g.json")"
+	local g_admin=$FL_TOKEN
+	api_expect POST /v1/collections "$g_admin" "$PATIENTS" 201 200 >/dev/null
+	first_login bench-clinician "$(api_expect POST /v1/users "$g_admin" \
+		'{"username":"bench-clinician","display_name":"Bench Clinician","email":"clinician@example.invalid","roles":["clinician"]}' 201 |
+		jq -r .one_time_password)"
+	BENCH_TOKEN=$FL_TOKEN
+	: >"$WORK/growth-ids.txt"
+	for size in $GROWTH_SIZES; do
+		need=$((size - have))
+		if [ "$need" -gt 0 ]; then
+			log "growth: seeding $need records (to $size)"
+			pin_all "$SRV_CPU,$GEN_CPU" "$G_PID"
+			t0=$(now_s)
+			# wrk runs for its -d however early its threads stop: it gets
+			# SIGINT (it then reports and exits) once the IDs are in the file
+			local want_ids wpid
+			want_ids=$(($(wc -l <"$WORK/growth-ids.txt") + need))
+			env BENCH_LUA="$LUA" BENCH_SEED_N="$need" BENCH_SEED_BASE="$have" \
+				BENCH_SEED_OUT="$WORK/growth-ids.txt" taskset -c "$GEN_CPU" \
+				wrk -t1 -c8 -d3600s --timeout 60s -s "$LUA/seed.lua" "$PV_URL" \
+				>"$WORK/wrk-seed-$size.txt" 2>&1 &
+			wpid=$!
+			while kill -0 "$wpid" 2>/dev/null && [ "$(wc -l <"$WORK/growth-ids.txt")" -lt "$want_ids" ]; do
+				sleep 0.2
+			done
+			kill -INT "$wpid" 2>/dev/null || true
+			wait "$wpid" || die "seeding failed: $(tail -3 "$WORK/wrk-seed-$size.txt")"
+			t1=$(now_s)
+		else
+			t0=0 t1=0
+		fi
+		n=$(sqlite3 "file:$g_data/phivault.db?mode=ro" 'SELECT count(*) FROM records')
+		[ "$n" -ge "$size" ] || die "growth: $n records stored, wanted $size"
+		pin_all "$SRV_CPU" "$G_PID"
+		shuf -n 20000 "$WORK/growth-ids.txt" >"$WORK/growth-sample.txt"
+		BENCH_IDS=$WORK/growth-sample.txt run_wrk "read-$size" 32 "$PV_URL" read.lua "$G_PID"
+		run_wrk "create-$size" 8 "$PV_URL" create.lua "$G_PID"
+		# the database's logical size (file + WAL), the record tables and
+		# their indexes per record, the audit table and indexes per entry
+		sqlite3 -separator ' ' "file:$g_data/phivault.db?mode=ro" "
+			SELECT (SELECT page_count FROM pragma_page_count) * (SELECT page_size FROM pragma_page_size),
+			 (SELECT count(*) FROM records), (SELECT count(*) FROM audit),
+			 (SELECT sum(pgsize) FROM dbstat WHERE aggregate = 1 AND name IN
+			  ('records', 'sqlite_autoindex_records_1', 'blind_index', 'blind_index_record')),
+			 (SELECT sum(pgsize) FROM dbstat WHERE aggregate = 1 AND name LIKE 'audit%')" >"$WORK/growth-db.txt"
+		read -r db have na rb ab <"$WORK/growth-db.txt"
+		awk -v s="$size" -v n="$n" -v t="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')" \
+			-v seeded="$need" -v db="$db" -v have="$have" -v na="$na" -v rb="$rb" -v ab="$ab" 'BEGIN {
+			printf "%d|%d|%.1f|%.0f|%.0f|%.0f|%.0f\n", s, n, t, (t > 0 ? seeded / t : 0), db,
+				rb / have, ab / na }' >>"$GROWTH"
+		log "growth: $(tail -1 "$GROWTH")"
+	done
+	stop_pid "$G_PID"
+	PV_URL=$url_save PV_CA=$ca_save BENCH_TOKEN=$token_save BENCH_IDS=$ids_save
 }
 
 # ---------------------------------------------------------------- nginx
@@ -537,10 +733,10 @@ PGBIN=/usr/lib/postgresql/15/bin
 [ -x "$PGBIN/postgres" ] || die "PostgreSQL 15 is not installed ($PGBIN)"
 [ "$(nproc)" -ge 2 ] || log "warning: fewer than 2 CPUs; server and load generator share one"
 
-if [ ! -x "$BIN" ]; then
+if [ ! -x "$BIN" ] || [ ! -x "$BUILD_DIR/phivault-test" ]; then
 	log "building phivault (release, -O2) in $BUILD_DIR"
 	cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	cmake --build "$BUILD_DIR" -j "$(nproc)" --target phivault >/dev/null
+	cmake --build "$BUILD_DIR" -j "$(nproc)" --target phivault phivault-test >/dev/null
 fi
 BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
 SANITIZED=$(sed -n 's/^SANITIZE:BOOL=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
@@ -629,6 +825,9 @@ argon2_alone
 if [ "$ONLY" = all ]; then
 	PV_RSS=$(rss_kib "$PV_PID" VmRSS)
 	stop_pid "$PV_PID"
+	[ -n "${BENCH_BEFORE:-}" ] && phivault_compare
+	phivault_churn
+	[ -n "$GROWTH_SIZES" ] && phivault_growth
 fi
 stop_pid "$NG_PID"
 stop_pid "$PG_PID" INT
@@ -642,9 +841,9 @@ ratio() { # rps baseline-rps
 PV_HWM=$(awk -F'|' 'BEGIN { m = 0 } $8 > m { m = $8 } END { print m }' "$ROWS")
 TABLE=$WORK/table.md
 {
-	echo "| workload | conns | requests/s | p50 ms | p99 ms | errors | reconnects | baseline | ratio | phivault peak RSS |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|"
-	while IFS='|' read -r name conns rps p50 p99 err opened rss; do
+	echo "| workload | conns | requests/s | p50 ms | p99 ms | errors | reconnects | server CPU µs/request | baseline | ratio | phivault peak RSS |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"
+	while IFS='|' read -r name conns rps p50 p99 err opened rss cpu; do
 		case "$name" in
 		health) base=nginx-health ;;
 		read) base=nginx-record ;;
@@ -677,7 +876,7 @@ TABLE=$WORK/table.md
 			base="—"
 			rs="—"
 		fi
-		echo "| $label | $conns | $rps | $p50 | $p99 | $err | $opened | $base | $r | $rs |"
+		echo "| $label | $conns | $rps | $p50 | $p99 | $err | $opened | ${cpu:-—} | $base | $r | $rs |"
 	done < <(for n in health read search batch create login nginx-health nginx-record pg-select pg-insert argon2id; do
 		grep "^$n|" "$ROWS" || true
 	done)
@@ -697,7 +896,7 @@ S_MIB=$(awk -v k="$S_RSS" 'BEGIN { printf "%.1f", k / 1024 }')
 S_HWM_MIB=$(awk -v k="$S_HWM" 'BEGIN { printf "%.1f", k / 1024 }')
 KEEPALIVE_OK=1
 KEEPALIVE_DETAIL=""
-while IFS='|' read -r name conns rps p50 p99 err opened rss; do
+while IFS='|' read -r name conns rps p50 p99 err opened rss cpu; do
 	case "$name" in pg-* | argon2id | login) continue ;; esac
 	if [ "$opened" -gt 0 ]; then
 		KEEPALIVE_OK=0
@@ -705,6 +904,52 @@ while IFS='|' read -r name conns rps p50 p99 err opened rss; do
 	fi
 done <"$ROWS"
 [ -z "$KEEPALIVE_DETAIL" ] && KEEPALIVE_DETAIL="no wrk connection was replaced during any run"
+COMPARE=$WORK/compare.md
+if [ -n "$(row_get read-before 3)" ]; then
+	{
+		echo "| binary | server threads | read req/s | read p99 ms | read CPU µs/req | create req/s | create p99 ms | create CPU µs/req |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+		for k in before after pool; do
+			[ -n "$(row_get "read-$k" 3)" ] || continue
+			case $k in
+			before) b="before: $BENCH_BEFORE"; t=${PV_THREADS:-0} ;;
+			after) b="after: $BIN"; t=${PV_THREADS:-0} ;;
+			pool) b="after, epoll pool"; t=$BENCH_POOL ;;
+			esac
+			echo "| $b | $t | $(row_get "read-$k" 3) | $(row_get "read-$k" 5) | $(row_get "read-$k" 9) | $(row_get "create-$k" 3) | $(row_get "create-$k" 5) | $(row_get "create-$k" 9) |"
+		done
+		echo
+		echo "after / before (one right after the other, same data): read $(ratio "$(row_get read-after 3)" "$(row_get read-before 3)")x the rate at $(ratio "$(row_get read-after 9)" "$(row_get read-before 9)")x the CPU a request, create $(ratio "$(row_get create-after 3)" "$(row_get create-before 3)")x the rate at $(ratio "$(row_get create-after 9)" "$(row_get create-before 9)")x the CPU a request."
+	} >"$COMPARE"
+fi
+CHURN=$WORK/churn.md
+P99_IDLE=$(row_get read-idle 5)
+P99_CHURN=$(row_get read-churn 5)
+R_CHURN=$(awk -v a="$P99_CHURN" -v b="$P99_IDLE" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }')
+if [ -n "$P99_IDLE" ]; then
+	{
+		echo "| workload (phivault-test, same data) | conns | requests/s | p50 ms | p99 ms | errors | server CPU µs/request | job steps/s |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+		echo "| record read, no job | 32 | $(row_get read-idle 3) | $(row_get read-idle 4) | $P99_IDLE | $(row_get read-idle 6) | $(row_get read-idle 9) | 0 (job alone: $CHURN_ALONE) |"
+		echo "| record read, test.count job at full speed | 32 | $(row_get read-churn 3) | $(row_get read-churn 4) | $P99_CHURN | $(row_get read-churn 6) | $(row_get read-churn 9) | $CHURN_LOADED |"
+		echo
+		echo "p99 with the job / p99 without: ${R_CHURN}x (target <= 2x)."
+	} >"$CHURN"
+fi
+GROWTHMD=$WORK/growth.md
+G_FIRST=${GROWTH_SIZES%% *}
+G_LAST=${GROWTH_SIZES##* }
+if [ -n "$GROWTH_SIZES" ] && [ -s "$GROWTH" ]; then
+	{
+		echo "| records stored | seeding s (records/s) | read req/s | read p99 ms | read CPU µs/req | create req/s | create p99 ms | create CPU µs/req | read x $G_FIRST | create x $G_FIRST | DB MiB | record bytes/record | audit bytes/entry |"
+		echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		while IFS='|' read -r size n secs rate db rb ab; do
+			echo "| $size | $secs ($rate) | $(row_get "read-$size" 3) | $(row_get "read-$size" 5) | $(row_get "read-$size" 9) | $(row_get "create-$size" 3) | $(row_get "create-$size" 5) | $(row_get "create-$size" 9) | $(ratio "$(row_get "read-$size" 3)" "$(row_get "read-$G_FIRST" 3)") | $(ratio "$(row_get "create-$size" 3)" "$(row_get "create-$G_FIRST" 3)") | $(awk -v b="$db" 'BEGIN { printf "%.0f", b / 1048576 }') | $rb | $ab |"
+		done <"$GROWTH"
+		echo
+		echo "Seeding: records:batch, 100 records a request, 8 connections, server on both CPUs; reads over a random sample of 20,000 stored IDs; creates as in the create workload; both with the server pinned. \"record bytes\": the records table, its primary key and the two blind-index structures per stored record; \"audit bytes\": the audit table and its indexes per entry (every read and write adds one)."
+	} >"$GROWTHMD"
+fi
 TARGETS=$WORK/targets.md
 {
 	echo "| target | result | measured |"
@@ -723,6 +968,22 @@ TARGETS=$WORK/targets.md
 	target "phivault RSS <= 64 MiB with $SESSIONS live sessions" "$ok" \
 		"${S_MIB} MiB with ${S_MADE:-0} sessions ($((S_RSS0 / 1024)) MiB before them; peak ${S_HWM_MIB} MiB while logging in)"
 	target "keep-alive: no reconnects" "$KEEPALIVE_OK" "$KEEPALIVE_DETAIL"
+	if [ -n "$P99_IDLE" ]; then
+		ok=0; le "$R_CHURN" 2 && ok=1
+		target "read p99 with a job churning <= 2x idle p99" "$ok" "${R_CHURN}x ($P99_CHURN ms / $P99_IDLE ms)"
+	fi
+	if [ -n "$GROWTH_SIZES" ] && [ -s "$GROWTH" ]; then
+		gr=$(ratio "$(row_get "read-$G_LAST" 3)" "$(row_get "read-$G_FIRST" 3)")
+		gc=$(ratio "$(row_get "create-$G_LAST" 3)" "$(row_get "create-$G_FIRST" 3)")
+		if [ "$G_LAST" = 1000000 ] && [ "$G_FIRST" = 10000 ]; then
+			ok=0; ge "$gr" 0.8 && ge "$gc" 0.8 && ok=1
+			target "at 1M records >= 0.8x the 10k read and create rates" "$ok" \
+				"read ${gr}x, create ${gc}x"
+		else
+			printf '| %s | %s | %s |\n' "at 1M records >= 0.8x the 10k read and create rates" \
+				"not measured" "sizes $GROWTH_SIZES: at $G_LAST vs $G_FIRST read ${gr}x, create ${gc}x"
+		fi
+	fi
 } >"$TARGETS"
 
 CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
@@ -739,9 +1000,29 @@ CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 	echo "loopback, TLS (same P-256 certificate for phivault and nginx), keep-alive. \"reconnects\": wrk"
 	echo "connections replaced between 1 s into the run and 1 s before its end (0: keep-alive held). Peak RSS is"
 	echo "VmHWM of phivault serve during that workload (reset before each). Batch ratio compares records/s."
+	echo "\"server CPU µs/request\": user + system CPU time of the server process (every thread; nginx: its"
+	echo "worker) during the run, divided by the requests answered: less sensitive than the rates to other load."
 	echo
 	if [ -n "$NOTES" ]; then
 		printf '%s\n' "$NOTES"
+	fi
+	if [ -s "$COMPARE" ]; then
+		echo "## Before and after (BENCH_BEFORE)"
+		echo
+		cat "$COMPARE"
+		echo
+	fi
+	if [ -s "$CHURN" ]; then
+		echo "## Read while a job churns the store"
+		echo
+		cat "$CHURN"
+		echo
+	fi
+	if [ -s "$GROWTHMD" ]; then
+		echo "## Growth: rates with more records stored"
+		echo
+		cat "$GROWTHMD"
+		echo
 	fi
 	echo "## Targets"
 	echo
@@ -761,6 +1042,9 @@ CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 echo
 cat "$TABLE"
 echo
+[ -s "$COMPARE" ] && { cat "$COMPARE"; echo; }
+[ -s "$CHURN" ] && { cat "$CHURN"; echo; }
+[ -s "$GROWTHMD" ] && { cat "$GROWTHMD"; echo; }
 cat "$TARGETS"
 echo
 log "written to bench/results/latest.md"

@@ -12,9 +12,9 @@ route hook's decision is the router's (src/http), not the handler's.
 
 Files not converted yet are listed in PENDING with why; an entry whose file
 is clean (or gone) is itself an error, so the list only shrinks. Every
-route file is converted today, so the list is empty; the mechanism stays
-for a route file that lands before its operation (and is exercised by the
-self-test through --pending).
+route file but routes_policies.c (merged from a parallel branch, being
+converted) is thin today; the mechanism stays for a route file that lands
+before its operation (and is exercised by the self-test through --pending).
 
 Usage: check-routes.py [ROOT] [--pending src/<mod>/routes<x>.c ...]
   ROOT defaults to the repository root; each --pending adds an entry to
@@ -27,6 +27,7 @@ import sys
 
 # file -> why it still holds a check or a store call (remove when converted)
 PENDING = {
+    "src/authz/routes_policies.c": "policy CRUD (merged from a parallel branch) is not operations yet",
 }
 
 CALL_RE = re.compile(r'\b(authz_check|[A-Za-z0-9_]*_decide|store_[A-Za-z0-9_]+)\s*\(')

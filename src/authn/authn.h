@@ -85,6 +85,7 @@
 
 struct authz_permset;                /* authz/authz.h */
 struct authz_policy;                 /* authz/authz.h */
+struct authz_attrs;                  /* authz/authz.h */
 
 struct authn_principal {
 	char user_id[UTIL_ID_MAX];
@@ -97,6 +98,8 @@ struct authn_principal {
 	int64_t expires_at_ms;           /* absolute end of the session */
 	int64_t idle_expires_at_ms;      /* end if no further request */
 	int64_t authenticated_ms;        /* when the session was made (the login) */
+	int64_t mfa_at_ms;               /* its last MFA: the login's, or a later step-up
+	                                  * (POST /v1/auth/step-up); 0 if none */
 	/* Effective role names, direct and inherited from groups, deduplicated
 	 * (GET /v1/auth/session, audit detail, condition evaluation). */
 	size_t nroles;
@@ -108,6 +111,9 @@ struct authn_principal {
 	/* The compiled policy of those roles (authz_policy_get, request arena):
 	 * what authz_decide reads. NULL = no grant at all. */
 	const struct authz_policy *policy;
+	/* The user's attributes (authz_attrs_parse, request arena), loaded by
+	 * authz only when its policies test them; NULL = none known. */
+	const struct authz_attrs *attrs;
 };
 
 /*
@@ -537,6 +543,12 @@ enum pv_rc authn_mfa_enroll(struct authn_service *s, const struct authn_principa
  * ({"recovery_codes","restricted"}). PV_E_CONFLICT (nothing pending,
  * enrolled already), PV_E_INVALID (wrong code), PV_E_LOCKED, PV_E_RATE. */
 enum pv_rc authn_mfa_confirm(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *code, struct json_t **out, struct authn_result *res);
+/* Step-up (RFC 9470): p's session passes MFA again with a TOTP code; the
+ * session's MFA time becomes now ({"mfa_verified":true,"mfa_at"}).
+ * PV_E_UNAUTH (wrong or replayed code), PV_E_CONFLICT (no MFA enrolled),
+ * PV_E_LOCKED, PV_E_RATE, PV_E_AUDIT. */
+enum pv_rc authn_step_up(struct authn_service *s, const struct authn_principal *p,
     const char *source, const char *code, struct json_t **out, struct authn_result *res);
 /* GET /v1/auth/session: p as the API shows it (no store read). */
 enum pv_rc authn_session_describe(const struct authn_principal *p, struct json_t **out);

@@ -54,6 +54,7 @@ struct authn_cache_entry {
 	uint64_t roles_gen;
 	size_t nroles;
 	char roles[AUTHN_ROLES_MAX][AUTHN_ROLE_NAME_MAX];
+	int64_t mfa_at_ms;                       /* last MFA: the login, or a step-up */
 };
 
 #define AUTHN_CACHE_BUCKETS 4096u
@@ -92,6 +93,8 @@ void authn_cache_forget_user(struct authn_service *s, const char *user_id,
     const char *except_session_id);
 void authn_cache_set_state(struct authn_service *s, const char *session_id,
     unsigned restrict_flags, bool mfa_verified, int64_t cred_epoch);
+/* A step-up: the cached session passed MFA at mfa_at_ms. */
+void authn_cache_set_mfa(struct authn_service *s, const char *session_id, int64_t mfa_at_ms);
 
 /* Fill ns (fresh token, row) for user u. */
 enum pv_rc authn_session_prepare(struct authn_service *s, const struct store_user *u,

@@ -2,7 +2,8 @@
  * login.c: the authentication flows as operations apart from HTTP
  * (authn.h "Operations"): authn_login (password step), authn_mfa_verify
  * (second step), authn_password_change, authn_mfa_enroll /
- * authn_mfa_confirm, authn_session_describe and authn_logout. The
+ * authn_mfa_confirm, authn_step_up (RFC 9470 re-verification of a live
+ * session), authn_session_describe and authn_logout. The
  * /v1/auth routes (routes_auth.c, API.md "Authentication") are adapters
  * over them: parse the body, call, reply (with Retry-After when
  * ar->retry_after_s is set). Each operation takes the caller's source
@@ -989,6 +990,168 @@ authn_mfa_confirm(struct authn_service *s, const struct authn_principal *p, cons
 	}
 out:
 	crypto_wipe(codes, sizeof(codes));
+	store_user_clear(&u);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* POST /v1/auth/step-up: the same session passes MFA again (RFC 9470)  */
+/* ------------------------------------------------------------------ */
+
+struct step_reserve_job {
+	struct authn_service *s;
+	const char *key;                     /* the username: the MFA lockout key */
+	int64_t now_ms;
+	int retry_after_s;
+	bool locked_now;
+};
+
+/* Before the code is checked, in one step: the account's MFA lockout (the
+ * same counter as the login's second factor) and one failure reserved. */
+static enum pv_rc
+step_reserve_fn(struct store_tx *tx, void *arg)
+{
+	struct step_reserve_job *j = arg;
+	const struct pv_config *cfg = j->s->cfg;
+	struct store_lockout sl;
+	struct authn_lockout l;
+	enum pv_rc rc;
+
+	if ((rc = store_lockout_get(tx, j->key, MFA_KIND, &sl)) != PV_OK)
+		return rc;
+	l.failures = sl.failures;
+	l.window_start_ms = sl.window_start_ms;
+	l.locked_until_ms = sl.locked_until_ms;
+	if ((rc = authn_lockout_check(&l, j->now_ms, &j->retry_after_s)) != PV_OK)
+		return rc;
+	j->locked_now = authn_lockout_fail(&l, j->now_ms, cfg->lockout_threshold,
+	    cfg->lockout_window_s, cfg->lockout_duration_s);
+	sl.failures = l.failures;
+	sl.window_start_ms = l.window_start_ms;
+	sl.locked_until_ms = l.locked_until_ms;
+	return store_lockout_put(tx, j->key, MFA_KIND, &sl);
+}
+
+struct step_job {
+	const char *user_id;
+	const char *key;
+	const char *session_id;
+	int64_t step;
+	int64_t now_ms;
+};
+
+/* The TOTP step consumed (replay refused), the lockout cleared and the
+ * session's MFA time raised, in one transaction. */
+static enum pv_rc
+step_fn(struct store_tx *tx, void *arg)
+{
+	struct step_job *j = arg;
+	struct store_lockout zero = { 0, 0, 0 };
+	struct store_user u;
+	enum pv_rc rc;
+
+	if ((rc = store_user_get(tx, j->user_id, &u)) != PV_OK)
+		return rc;
+	if (u.mfa_last_step >= j->step) {
+		store_user_clear(&u);
+		return PV_E_UNAUTH;   /* replayed concurrently */
+	}
+	u.mfa_last_step = j->step;
+	rc = store_user_update(tx, &u);
+	store_user_clear(&u);
+	if (rc != PV_OK || (rc = store_lockout_put(tx, j->key, MFA_KIND, &zero)) != PV_OK)
+		return rc;
+	rc = store_session_set_mfa(tx, j->session_id, j->now_ms);
+	return rc == PV_E_NOTFOUND ? PV_E_UNAUTH : rc;
+}
+
+enum pv_rc
+authn_step_up(struct authn_service *s, const struct authn_principal *p, const char *source,
+    const char *code, json_t **out, struct authn_result *ar)
+{
+	char src[AUTHN_SOURCE_MAX], res[128];
+	uint8_t secret[AUTHN_TOTP_SECRET_LEN];
+	struct store_user u;
+	struct audit_event ev;
+	int64_t now = util_now_ms(), step = -1;
+	int retry = 0;
+	enum pv_rc rc, vrc;
+
+	memset(&u, 0, sizeof(u));
+	memset(ar, 0, sizeof(*ar));
+	if (p == NULL)
+		return PV_E_UNAUTH;
+	if (code == NULL)
+		return fail(ar, PV_E_INVALID, "code is required");
+	authn_source_key(source, src);
+	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
+		return rate_limited(s, source, ar, "auth.step_up", p, "auth", retry);
+	snprintf(res, sizeof(res), "sessions/%s", p->session_id);
+	authn_ev_init(&ev, p, source, "auth.step_up", res);
+	ev.outcome = AUDIT_DENIED;
+	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &u));
+	if (rc != PV_OK)
+		return rc == PV_E_NOTFOUND ? fail(ar, PV_E_UNAUTH, "Invalid code") : rc;
+	if (!u.mfa_enabled) {
+		ev.reason = "mfa_not_enrolled";
+		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : fail(ar,
+		    PV_E_CONFLICT, "No MFA enrolled: enrol first (POST /v1/auth/mfa/enroll)");
+		goto out;
+	}
+	{
+		struct step_reserve_job rj = { s, u.username, now, 0, false };
+
+		rc = audit_commit(s->audit, NULL, step_reserve_fn, &rj);
+		if (rc == PV_E_LOCKED) {
+			ev.reason = "locked";
+			rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT :
+			    locked_reply(ar, rj.retry_after_s);
+			goto out;
+		}
+		if (rc != PV_OK)
+			goto out;
+		vrc = PV_E_UNAUTH;
+		if (is_totp_shape(code)) {
+			if ((rc = authn_mfa_open(s, &u, secret)) != PV_OK)
+				goto out;
+			vrc = authn_totp_verify(secret, sizeof(secret), code, now / 1000,
+			    u.mfa_last_step, &step);
+			crypto_wipe(secret, sizeof(secret));
+		}
+		if (vrc != PV_OK) {
+			ev.reason = "bad_totp";
+			if (audit_record(s->audit, &ev) != PV_OK) {
+				rc = PV_E_AUDIT;
+				goto out;
+			}
+			if (rj.locked_now)
+				lockout_event(s, u.id, source, res, MFA_KIND);
+			rc = fail(ar, PV_E_UNAUTH, "Invalid code");
+			goto out;
+		}
+	}
+	authn_throttle_release(s->throttle, src, now);
+	{
+		struct step_job j = { u.id, u.username, p->session_id, step, now };
+
+		ev.outcome = AUDIT_ALLOWED;
+		ev.reason = "totp";
+		rc = audit_commit(s->audit, &ev, step_fn, &j);
+		if (rc == PV_E_UNAUTH) {
+			rc = fail(ar, PV_E_UNAUTH, "Invalid code");
+			goto out;
+		}
+		if (rc != PV_OK)
+			goto out;
+	}
+	authn_cache_set_mfa(s, p->session_id, now);
+	{
+		char t[32];
+
+		util_time_fmt(now, t, sizeof(t));
+		rc = reply(out, json_pack("{s:b, s:s}", "mfa_verified", 1, "mfa_at", t));
+	}
+out:
 	store_user_clear(&u);
 	return rc;
 }

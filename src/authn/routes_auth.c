@@ -9,6 +9,7 @@
  *   POST /v1/auth/mfa/confirm   session (restricted ok)  first code -> enabled + recovery codes
  *   GET  /v1/auth/session       session (restricted ok)
  *   POST /v1/auth/logout        session (restricted ok)
+ *   POST /v1/auth/step-up       session  the same session passes MFA again (RFC 9470)
  *
  * Each handler takes the body's strings, calls the operation with the
  * request's source (and principal), and replies: the operation's JSON, or
@@ -136,6 +137,20 @@ h_logout(struct http_request *req)
 	return PV_OK;
 }
 
+static enum pv_rc
+h_step_up(struct http_request *req)
+{
+	const char *code;
+	struct authn_result res;
+	json_t *out = NULL;
+	enum pv_rc rc;
+
+	if ((rc = http_body_string(req, "code", true, 16, &code)) != PV_OK)
+		return rc;
+	rc = authn_step_up(svc_of(req), req->principal, req->source, code, &out, &res);
+	return answer(req, rc, out, &res);
+}
+
 enum pv_rc
 authn_route_auth(struct authn_service *s, struct http_server *srv)
 {
@@ -154,6 +169,8 @@ authn_route_auth(struct authn_service *s, struct http_server *srv)
 		{ "GET", "/v1/auth/session", h_session, HTTP_PERM_AUTHENTICATED, NULL, R, 0, s },
 		{ "POST", "/v1/auth/logout", h_logout, HTTP_PERM_AUTHENTICATED, "auth.logout", R, 0,
 		    s },
+		{ "POST", "/v1/auth/step-up", h_step_up, HTTP_PERM_AUTHENTICATED, "auth.step_up",
+		    HTTP_ROUTE_BODY, 4096, s },
 	};
 
 	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));

@@ -839,6 +839,25 @@ authn_cache_set_state(struct authn_service *s, const char *session_id, unsigned 
 	pthread_mutex_unlock(&s->mu);
 }
 
+void
+authn_cache_set_mfa(struct authn_service *s, const char *session_id, int64_t mfa_at_ms)
+{
+	size_t i;
+
+	pthread_mutex_lock(&s->mu);
+	for (i = 0; i < AUTHN_CACHE_BUCKETS; i++) {
+		struct authn_cache_entry *e;
+
+		for (e = s->buckets[i]; e != NULL; e = e->next)
+			if (strcmp(e->session_id, session_id) == 0) {
+				e->mfa_verified = true;
+				if (mfa_at_ms > e->mfa_at_ms)
+					e->mfa_at_ms = mfa_at_ms;
+			}
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
 static enum authn_session_end
 end_from_name(const char *n)
 {
@@ -886,6 +905,7 @@ entry_load(struct authn_service *s, const char *token_hash, uint64_t gen,
 	e->persisted_seen_ms = row.last_seen_ms;
 	e->restrict_flags = row.restrict_flags;
 	e->mfa_verified = row.mfa_verified;
+	e->mfa_at_ms = row.mfa_at_ms > 0 ? row.mfa_at_ms : row.mfa_verified ? row.created_ms : 0;
 	e->cred_epoch = row.credential_epoch;
 	e->user_epoch = u.credential_epoch;
 	e->user_disabled = u.disabled;
@@ -1016,6 +1036,8 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 				fresh->persisted_seen_ms = e->persisted_seen_ms;
 			if (e->ended != AUTHN_END_NONE && fresh->ended == AUTHN_END_NONE)
 				fresh->ended = e->ended;
+			if (e->mfa_at_ms > fresh->mfa_at_ms)
+				fresh->mfa_at_ms = e->mfa_at_ms;
 			{
 				struct authn_cache_entry *next = e->next;
 
@@ -1096,6 +1118,7 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 	p->restricted = p->restrict_flags != 0;
 	p->mfa_verified = e->mfa_verified;
 	p->authenticated_ms = e->created_ms;
+	p->mfa_at_ms = e->mfa_verified ? e->mfa_at_ms : 0;
 	clk.last_seen_ms = now;
 	authn_session_expiries(&clk, s->cfg->idle_timeout_s, s->cfg->absolute_timeout_s,
 	    &idle_end, &abs_end);

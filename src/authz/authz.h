@@ -160,17 +160,49 @@ struct authz_grant {
 	struct authz_perm perm;
 	unsigned purposes;               /* AUTHZ_POU_* allowed with this grant */
 	uint8_t role;                    /* index into authz_policy.roles */
+	int32_t cond;                    /* the role's compiled condition (offset into
+	                                  * the policy's condition area), 0: none */
 };
 
-/* Immutable once compiled; allocated as one block (header + n grants). */
+/* What a compiled policy's conditions read (authz_policy.needs). */
+#define AUTHZ_NEEDS_PRINCIPAL 0x1u   /* principal attributes (principal, match) */
+#define AUTHZ_NEEDS_RECORD 0x2u      /* record labels or fields (labels, match) */
+
+/*
+ * Immutable once compiled; allocated as one block: header, n grants, then
+ * the condition area (ext_len bytes: the compiled conditions of roles and
+ * policies and the policy rules, cond.c), addressed only by offsets, so the
+ * block can be copied into a request arena with one memcpy.
+ */
 struct authz_policy {
 	uint64_t epoch;                  /* authn generation compiled under */
 	bool break_glass;                /* holds the built-in break_glass role */
 	size_t nroles;
 	char roles[AUTHN_ROLES_MAX][AUTHN_ROLE_NAME_MAX];
+	unsigned needs;                  /* AUTHZ_NEEDS_* */
+	size_t nrules;                   /* access policies (allow/deny rules) */
+	uint32_t rules_off;              /* their array in the condition area */
+	size_t ext_len;                  /* bytes of the condition area */
 	size_t n;
 	struct authz_grant g[];
 };
+
+/* Principal attributes (the user's "attributes" object, flattened: a string
+ * value is one pair, an array of strings one pair per element, numbers and
+ * booleans their JSON text). Loaded by the wiring when a compiled policy
+ * needs them (AUTHZ_NEEDS_PRINCIPAL); lives in the request arena. */
+struct authz_attr {
+	const char *key;
+	const char *value;
+};
+struct authz_attrs {
+	size_t n;
+	struct authz_attr a[];
+};
+/* Flatten an attributes JSON object text into arena; PV_E_INVALID if it is
+ * not an object. At most 64 pairs are kept (the rest never match). */
+enum pv_rc authz_attrs_parse(const char *json_text, struct pv_arena *arena,
+    const struct authz_attrs **out);
 
 /* Where the decision is asked: the route knows the action and the
  * collection; after the resource is loaded the purpose of use is weighed
@@ -197,6 +229,16 @@ struct authz_request {
 		const char *record;
 		const char *const *fields;   /* unmask obligation asked for these */
 		size_t nfields;              /* <= AUTHZ_FIELDS_MAX */
+		/* The record's attributes, once it is loaded (loaded = true): its
+		 * labels and the text of one of its fields (NULL if absent; the
+		 * "match" condition compares an internal field). Before that,
+		 * conditions on them are unknown: an allow rule holds
+		 * provisionally, a deny rule does not apply yet. */
+		bool loaded;
+		const char *const *labels;
+		size_t nlabels;
+		const char *(*field_text)(void *arg, const char *name);
+		void *field_arg;
 	} resource;
 	struct {
 		int64_t time_ms;
@@ -222,7 +264,9 @@ struct authz_decision {
 	unsigned purposes;               /* purposes this grant may be used for */
 	uint64_t unmask;                 /* bit i: resource.fields[i] may be clear */
 	const char *alert;               /* alert to raise: none yet (NULL) */
-	const char *step_up;             /* step-up needed: none yet (NULL) */
+	const char *step_up;             /* step-up needed: "mfa" with step_up_max_age_s
+	                                  * (RFC 9470 max_age, -1: none), else NULL */
+	int64_t step_up_max_age_s;
 	bool audit_failed;               /* a denial whose entry was not recorded */
 };
 
@@ -238,7 +282,37 @@ typedef enum pv_rc (*authz_role_lookup_fn)(void *arg, const char *role, char **p
 enum pv_rc authz_policy_compile(authz_role_lookup_fn lookup, void *arg,
     const char (*roles)[AUTHN_ROLE_NAME_MAX], size_t nroles, uint64_t epoch,
     struct authz_policy **out);
+
+/* ---- access policies (ABAC, conditional access; docs/access-control.md) ---- */
+#define AUTHZ_POLICIES_MAX 1000
+#define AUTHZ_POLICY_ACTIONS_MAX 32
+#define AUTHZ_POLICY_RESOURCES_MAX 64
+
+/* One stored policy as the compiler reads it (texts are JSON). */
+struct authz_policy_src {
+	const char *name;
+	bool deny;                       /* effect: deny (else allow) */
+	const char *actions;             /* JSON array of action patterns */
+	const char *resources;           /* JSON array of collection names or "*" */
+	const char *condition;           /* JSON object, NULL or "{}": always */
+};
+/* Every policy, for compilation: call cb once per policy; non-PV_OK stops. */
+typedef enum pv_rc (*authz_policy_each_fn)(void *arg,
+    enum pv_rc (*cb)(void *cbarg, const struct authz_policy_src *p), void *cbarg);
+/* authz_policy_compile with the access policies of `each` (NULL: none). */
+enum pv_rc authz_policy_compile_all(authz_role_lookup_fn lookup, void *arg,
+    authz_policy_each_fn each, void *each_arg,
+    const char (*roles)[AUTHN_ROLE_NAME_MAX], size_t nroles, uint64_t epoch,
+    struct authz_policy **out);
+/* Check a condition object (roles and policies share the language): PV_OK,
+ * or PV_E_INVALID with why naming the offending part (no input echoed
+ * beyond key names). json_text NULL is "always". */
+enum pv_rc authz_condition_check(const char *json_text, char *why, size_t whylen);
+/* Check a policy definition (name, actions, resources, condition). */
+enum pv_rc authz_policy_check(const struct authz_policy_src *p, char *why, size_t whylen);
 size_t authz_policy_size(const struct authz_policy *pol);
+/* The condition area of a compiled policy (16-aligned, after the grants). */
+const uint8_t *authz_policy_area(const struct authz_policy *pol);
 /* The purposes a role condition allows: its "purposes" (array of codes or
  * one "TREAT,HPAYMT" string), all without one, none if unparsable. */
 unsigned authz_condition_purposes(const char *condition_json);
@@ -276,7 +350,7 @@ enum pv_rc authz_resolve(struct authz_service *z, const char (*roles)[AUTHN_ROLE
     size_t nroles, struct authz_permset *out);
 
 /* POST/GET /v1/roles, POST/GET /v1/groups, GET /v1/audit, /v1/audit/verify,
- * /v1/audit/public-key. */
+ * /v1/audit/public-key, /v1/authz/explain, /v1/policies[/{name}]. */
 enum pv_rc authz_routes(struct authz_service *z, struct http_server *srv);
 
 /* The compiled policy of a set of roles, from the cache (compiled on a
@@ -286,6 +360,19 @@ enum pv_rc authz_policy_get(struct authz_service *z, const char (*roles)[AUTHN_R
 /* Number of custom-role reads from the store since start (tests: a PHI
  * read must not add any). */
 uint64_t authz_service_role_reads(struct authz_service *z);
+/* Number of policy-table reads (compilations) since start. */
+uint64_t authz_service_policy_reads(struct authz_service *z);
+/* The RFC 9470 challenge of a step_up_required answer on req:
+ * WWW-Authenticate: Bearer error="insufficient_user_authentication"[, max_age=N]
+ * (max_age_s < 0: without max_age). authz_fail sets it itself. */
+void authz_step_up_header(struct http_request *req, int64_t max_age_s);
+/* Answer a denial of the decision point: its rc and message, 503 if it was
+ * not recorded, and for step_up_required the RFC 9470 challenge. */
+enum pv_rc authz_fail(struct http_request *req, const struct authz_decision *d);
+/* The principal's attributes for principal conditions, if its compiled
+ * policy tests them (cached per user under the authn generation). */
+enum pv_rc authz_principal_attrs(struct authz_service *z, struct authn_principal *p,
+    struct pv_arena *arena);
 
 /* ---- purpose of use (purpose.c): HL7 v3 PurposeOfUse, part of access policy:
  * roles may restrict which purposes they may use (condition.purposes) ---- */
@@ -327,14 +414,16 @@ struct authz_caller {
 	const char *source;                      /* client address, or NULL */
 };
 
-#define AUTHZ_MSG_MAX 192
+#define AUTHZ_MSG_MAX 256                /* room for "condition: " + a compiler reason */
 struct authz_result {
 	char message[AUTHZ_MSG_MAX];
 };
 
 /* A custom role (role.create, resource roles/<name>, detail
  * {"permissions"}), checked by authz_role_def_check; condition NULL, null,
- * {} or {"purposes":[HL7 codes]}. *out: the role as GET /v1/roles shows it.
+ * or an object of the policy condition language (authz_condition_check:
+ * purposes, source, time, mfa, principal, labels, match, all/any/not).
+ * *out: the role as GET /v1/roles shows it.
  * PV_E_INVALID (bad name, permission or condition), PV_E_CONFLICT (a
  * built-in or existing role has the name). */
 struct authz_role_spec {
@@ -357,7 +446,10 @@ enum pv_rc authz_role_list(struct authz_service *z, const struct authz_caller *c
  * must exist (PV_E_NOTFOUND), the answer is recorded (authz.explain,
  * resource users/<id>) before it is returned (PV_E_AUDIT if it cannot be).
  * *out = {"allow","reason","policies","obligations":{"unmask","purposes"},
- * "step_up":null}. */
+ * "step_up":null | {"method":"mfa"[,"max_age_s"]}}. The principal's
+ * attributes are loaded when its policies test them; a record's labels and
+ * internal fields, the time and the age of an MFA are the question's. */
+#define AUTHZ_EXPLAIN_LABELS_MAX 16
 struct authz_explain_query {
 	const char *principal;                   /* usr_... */
 	const char *action;                      /* records.read, ... */
@@ -365,8 +457,20 @@ struct authz_explain_query {
 	const char *record;                      /* or NULL */
 	const char *const *fields;               /* field names, or NULL */
 	size_t nfields;                          /* <= AUTHZ_FIELDS_MAX */
+	/* The record as if loaded (record_loaded): its labels (label codes) and
+	 * the text of its internal fields (internal_text(internal_arg, name),
+	 * NULL if absent; internal_text NULL: none). Not loaded: conditions on
+	 * them are unknown, as before a record is read. */
+	bool record_loaded;
+	const char *const *labels;               /* or NULL */
+	size_t nlabels;                          /* <= AUTHZ_EXPLAIN_LABELS_MAX */
+	const char *(*internal_text)(void *arg, const char *name);
+	void *internal_arg;
 	const char *source;                      /* context, or NULL */
 	const char *purpose;
+	const char *time;                        /* RFC 3339, "now" or NULL: now */
+	bool mfa_given;                          /* a session that did MFA ... */
+	int64_t mfa_age_s;                       /* ... that long ago (0..31536000) */
 };
 enum pv_rc authz_explain(struct authz_service *z, const struct authz_caller *c,
     const struct authz_explain_query *q, struct json_t **out, struct authz_result *res);

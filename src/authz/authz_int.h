@@ -26,6 +26,15 @@ struct authz_cache_slot {
 	struct authz_policy *pol;        /* malloc'd, compiled with set */
 };
 
+/* User attributes for principal conditions, by user, under the generation
+ * (every user update bumps it). */
+#define AUTHZ_ATTR_SLOTS 256
+struct authz_attr_slot {
+	char user_id[UTIL_ID_MAX];       /* "" = free */
+	uint64_t gen;
+	char *text;                      /* malloc'd JSON object text */
+};
+
 struct authz_service {
 	struct authn_service *authn;
 	struct store *st;
@@ -35,6 +44,8 @@ struct authz_service {
 	uint64_t tick;
 	_Atomic uint64_t role_reads;     /* custom roles read from the store */
 	struct authz_cache_slot slots[AUTHZ_CACHE_SLOTS];
+	_Atomic uint64_t policy_reads;   /* policy lists read from the store */
+	struct authz_attr_slot attrs[AUTHZ_ATTR_SLOTS];
 };
 
 /* Record a denial decided by authz_decide (decide.c). */
@@ -50,5 +61,84 @@ void authz_denial_event(struct http_request *req, const char *reason, enum pv_rc
 enum pv_rc authz_route_roles(struct authz_service *z, struct http_server *srv);
 enum pv_rc authz_route_audit(struct authz_service *z, struct http_server *srv);
 enum pv_rc authz_route_explain(struct authz_service *z, struct http_server *srv);
+enum pv_rc authz_route_policies(struct authz_service *z, struct http_server *srv);
+
+/* ---- conditions (cond.c) ---- */
+#include <jansson.h>
+
+/* A growable byte area of compiled conditions (8-aligned nodes). */
+struct authz_cbuf {
+	uint8_t *b;
+	size_t len, cap;
+	bool oom;
+};
+int32_t authz_cbuf_str(struct authz_cbuf *cb, const char *s);
+int32_t authz_cbuf_alloc(struct authz_cbuf *cb, size_t n);
+void authz_cbuf_free(struct authz_cbuf *cb);
+
+/* Three-valued results. */
+#define AUTHZ_T_FALSE 0
+#define AUTHZ_T_TRUE 1
+#define AUTHZ_T_UNKNOWN 2
+
+/* The first failing test of a FALSE condition. */
+enum authz_cfail {
+	AUTHZ_CF_NONE = 0,
+	AUTHZ_CF_PURPOSE,
+	AUTHZ_CF_PRINCIPAL,
+	AUTHZ_CF_MATCH,
+	AUTHZ_CF_LABELS,
+	AUTHZ_CF_SOURCE,
+	AUTHZ_CF_TIME,
+	AUTHZ_CF_MFA,
+	AUTHZ_CF_NOT,
+};
+
+struct authz_ceval {
+	const struct authz_request *r;
+	const uint8_t *area;
+	bool phi_read;                   /* the purpose of use is weighed */
+	unsigned pbit;                   /* the request's purpose bit (0: none) */
+	int src_state;                   /* 0 not parsed, 1 ok, -1 none */
+	uint8_t src_fam;
+	uint8_t src[16];
+	int fail;                        /* AUTHZ_CF_* of the first failing test */
+	int64_t max_age;                 /* of a failing mfa test (-1: none) */
+};
+
+/* Compile cond (NULL, null or {}: *root = 0, always; nodes are at offsets > 0). lenient: a stored
+ * role's legacy "purposes" forms. PV_E_INVALID with why. */
+enum pv_rc authz_cond_compile(struct authz_cbuf *cb, const json_t *cond, bool lenient,
+    int32_t *root, unsigned *needs, char *why, size_t whylen);
+int32_t authz_cond_never(struct authz_cbuf *cb);
+int authz_cond_eval(struct authz_ceval *e, int32_t root);
+/* AUTHZ_CF_SOURCE/TIME/MFA if root is "not" of that single test, else NONE. */
+int authz_cond_not_kind(const uint8_t *area, int32_t root);
+/* max_age_s of the mfa test of a "not mfa" root (-1: none). */
+int64_t authz_cond_not_max_age(const uint8_t *area, int32_t root);
+
+/* A compiled access policy, in the policy's condition area. */
+struct authz_rule {
+	int32_t name;                    /* string offsets ... */
+	int32_t actions;                 /* int32_t[nactions] of string offsets */
+	int32_t resources;               /* int32_t[nres]; nres 0 = every resource */
+	uint16_t nactions, nres;
+	int32_t cond;                    /* 0: always */
+	uint8_t deny;
+	uint8_t deny_kind;               /* authz_cond_not_kind of cond */
+};
+
+/* ---- time zones (tz.c) ---- */
+struct authz_tz;
+/* The zone (loaded once per process, never freed); NULL if unknown. */
+const struct authz_tz *authz_tz_get(const char *name);
+bool authz_tz_name_valid(const char *name);
+/* Parse a TZif file (RFC 8536); PV_E_INVALID if malformed. */
+enum pv_rc authz_tz_parse(const uint8_t *buf, size_t len, struct authz_tz **out);
+void authz_tz_free(struct authz_tz *z);
+/* UTC offset (seconds east) at unix time t. */
+int32_t authz_tz_offset(const struct authz_tz *z, int64_t t);
+/* Tests: read zones from another directory. */
+void authz_tz_set_dir(const char *dir);
 
 #endif /* PV_AUTHZ_INT_H */

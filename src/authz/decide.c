@@ -37,6 +37,7 @@
  * immutable and cached by the wiring (service.c) under the authn
  * generation.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,8 +130,18 @@ authz_condition_purposes(const char *condition)
 	return set;
 }
 
+/* Work state of one compilation: grants in a full-size array, the
+ * condition area, the access policies. */
+struct comp {
+	struct authz_policy *pol;        /* header + AUTHZ_GRANTS_MAX grants */
+	struct authz_cbuf cb;
+	struct authz_rule *rules;
+	size_t nrules;
+};
+
 static enum pv_rc
-grant_add(struct authz_policy *pol, const char *perm, unsigned purposes, size_t role)
+grant_add(struct authz_policy *pol, const char *perm, unsigned purposes, size_t role,
+    int32_t cond)
 {
 	struct authz_grant *g;
 
@@ -141,27 +152,40 @@ grant_add(struct authz_policy *pol, const char *perm, unsigned purposes, size_t 
 		return PV_E_INVALID;
 	g->purposes = purposes;
 	g->role = (uint8_t)role;
+	g->cond = cond;
 	pol->n++;
 	return PV_OK;
 }
 
 static enum pv_rc
-compile_custom(struct authz_policy *pol, size_t role, const char *perms, const char *cond)
+compile_custom(struct comp *c, size_t role, const char *perms, const char *cond)
 {
+	struct authz_policy *pol = c->pol;
 	json_t *arr = json_loads(perms, 0, NULL);
+	json_t *cj = cond != NULL ? json_loads(cond, 0, NULL) : NULL;
 	unsigned purposes = authz_condition_purposes(cond);
 	enum pv_rc rc = PV_OK;
+	int32_t root = 0;
 	size_t i;
 
 	if (!json_is_array(arr)) {
 		json_decref(arr);
+		json_decref(cj);
 		log_error("authz: role permissions are not a JSON array");
 		return PV_E_INTEGRITY;
 	}
+	/* the role's condition is the same language as a policy's */
+	rc = authz_cond_compile(&c->cb, cj, true, &root, &pol->needs, NULL, 0);
+	if (rc == PV_E_INVALID || (cond != NULL && cj == NULL)) {
+		log_error("authz: a role condition does not compile; the role grants nothing");
+		root = authz_cond_never(&c->cb);
+		rc = root < 0 ? PV_E_NOMEM : PV_OK;
+	}
+	json_decref(cj);
 	for (i = 0; i < json_array_size(arr) && rc == PV_OK; i++) {
 		const char *perm = json_string_value(json_array_get(arr, i));
 
-		rc = perm != NULL ? grant_add(pol, perm, purposes, role) : PV_E_INVALID;
+		rc = perm != NULL ? grant_add(pol, perm, purposes, role, root) : PV_E_INVALID;
 		if (rc == PV_E_INVALID) {
 			/* validated at creation; a damaged row grants nothing more */
 			log_error("authz: role holds an invalid permission; skipped");
@@ -172,26 +196,218 @@ compile_custom(struct authz_policy *pol, size_t role, const char *perms, const c
 	return rc;
 }
 
+const uint8_t *
+authz_policy_area(const struct authz_policy *pol)
+{
+	size_t off = (offsetof(struct authz_policy, g) + pol->n * sizeof(pol->g[0]) + 15) &
+	    ~(size_t)15;
+
+	return (const uint8_t *)pol + off;
+}
+
 size_t
 authz_policy_size(const struct authz_policy *pol)
 {
-	return sizeof(*pol) + pol->n * sizeof(pol->g[0]);
+	return (size_t)(authz_policy_area(pol) - (const uint8_t *)pol) + pol->ext_len;
+}
+
+static bool
+pattern_ok(const char *s)
+{
+	size_t i, n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > 63)
+		return false;
+	if (strcmp(s, "*") == 0)
+		return true;
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (ch == '*')
+			return i == n - 1 && i > 0 && s[i - 1] == '.';   /* "records.*" */
+		if (!((ch >= 'a' && ch <= 'z') || ch == '.' || ch == '_'))
+			return false;
+	}
+	return true;
+}
+
+static bool
+resource_ok(const char *s)
+{
+	return s != NULL && (strcmp(s, "*") == 0 || authz_name_valid(s));
+}
+
+static enum pv_rc
+list_check(json_t *arr, size_t max, bool (*ok)(const char *), const char *what, bool empty_ok,
+    char *why, size_t whylen)
+{
+	size_t i, k;
+
+	if (!json_is_array(arr) || json_array_size(arr) > max ||
+	    (!empty_ok && json_array_size(arr) == 0)) {
+		snprintf(why, whylen, "%s must be an array of at most %zu names", what, max);
+		return PV_E_INVALID;
+	}
+	for (i = 0; i < json_array_size(arr); i++) {
+		const char *s = json_string_value(json_array_get(arr, i));
+
+		if (!ok(s)) {
+			snprintf(why, whylen, "%s[%zu] is not valid", what, i);
+			return PV_E_INVALID;
+		}
+		for (k = 0; k < i; k++)
+			if (strcmp(s, json_string_value(json_array_get(arr, k))) == 0) {
+				snprintf(why, whylen, "%s[%zu] is a duplicate", what, i);
+				return PV_E_INVALID;
+			}
+	}
+	return PV_OK;
+}
+
+/* Compile one policy into c (check only if c is NULL). */
+static enum pv_rc
+policy_compile(struct comp *c, const struct authz_policy_src *p, char *why, size_t whylen)
+{
+	char tmp[8];
+	json_t *acts = NULL, *res = NULL, *cond = NULL;
+	struct authz_cbuf scratch = { 0 };
+	struct authz_cbuf *cb = c != NULL ? &c->cb : &scratch;
+	struct authz_rule rule;
+	size_t i;
+	int32_t *offs;
+	enum pv_rc rc = PV_E_INVALID;
+
+	if (why == NULL) {
+		why = tmp;
+		whylen = sizeof(tmp);
+	}
+	why[0] = '\0';
+	memset(&rule, 0, sizeof(rule));
+	if (p == NULL || !authz_name_valid(p->name) || strcmp(p->name, "*") == 0) {
+		snprintf(why, whylen, "name must match [a-z][a-z0-9_]{0,62}");
+		goto out;
+	}
+	acts = p->actions != NULL ? json_loads(p->actions, 0, NULL) : NULL;
+	res = p->resources != NULL ? json_loads(p->resources, 0, NULL) : json_array();
+	if (p->condition != NULL && (cond = json_loads(p->condition, 0, NULL)) == NULL) {
+		snprintf(why, whylen, "condition is not valid JSON");
+		goto out;
+	}
+	if ((rc = list_check(acts, AUTHZ_POLICY_ACTIONS_MAX, pattern_ok, "actions", false, why,
+	    whylen)) != PV_OK ||
+	    (rc = list_check(res, AUTHZ_POLICY_RESOURCES_MAX, resource_ok, "resources", true, why,
+	    whylen)) != PV_OK)
+		goto out;
+	for (i = 0; p->deny && i < json_array_size(acts); i++)
+		if (strcmp(json_string_value(json_array_get(acts, i)), "roles.manage") == 0) {
+			snprintf(why, whylen, "a deny policy cannot name roles.manage (it would lock "
+			    "the policy API; restrict the admin roles instead)");
+			rc = PV_E_INVALID;
+			goto out;
+		}
+	if ((rc = authz_cond_compile(cb, cond, false, &rule.cond,
+	    c != NULL ? &c->pol->needs : NULL, why, whylen)) != PV_OK)
+		goto out;
+	rc = PV_E_NOMEM;
+	if ((rule.name = authz_cbuf_str(cb, p->name)) < 0 ||
+	    (rule.actions = authz_cbuf_alloc(cb, json_array_size(acts) * sizeof(int32_t))) < 0 ||
+	    (rule.resources = authz_cbuf_alloc(cb, json_array_size(res) * sizeof(int32_t) + 4))
+	    < 0)
+		goto out;
+	rule.nactions = (uint16_t)json_array_size(acts);
+	rule.nres = (uint16_t)json_array_size(res);
+	for (i = 0; i < rule.nactions; i++) {
+		int32_t s = authz_cbuf_str(cb, json_string_value(json_array_get(acts, i)));
+
+		if (s < 0)
+			goto out;
+		offs = (int32_t *)(void *)(cb->b + rule.actions);
+		offs[i] = s;
+	}
+	for (i = 0; i < rule.nres; i++) {
+		int32_t s = authz_cbuf_str(cb, json_string_value(json_array_get(res, i)));
+
+		if (s < 0)
+			goto out;
+		offs = (int32_t *)(void *)(cb->b + rule.resources);
+		offs[i] = s;
+	}
+	rule.deny = p->deny;
+	rule.deny_kind = (uint8_t)authz_cond_not_kind(cb->b, rule.cond);
+	if (c != NULL) {
+		struct authz_rule *nr;
+
+		if (c->nrules >= AUTHZ_POLICIES_MAX) {
+			rc = PV_E_TOOBIG;
+			goto out;
+		}
+		if ((nr = realloc(c->rules, (c->nrules + 1) * sizeof(*nr))) == NULL)
+			goto out;
+		c->rules = nr;
+		c->rules[c->nrules++] = rule;
+	}
+	rc = PV_OK;
+out:
+	if (cb->oom && rc == PV_OK)
+		rc = PV_E_NOMEM;
+	json_decref(acts);
+	json_decref(res);
+	json_decref(cond);
+	authz_cbuf_free(&scratch);
+	return rc;
 }
 
 enum pv_rc
-authz_policy_compile(authz_role_lookup_fn lookup, void *arg,
-    const char (*roles)[AUTHN_ROLE_NAME_MAX], size_t nroles, uint64_t epoch,
+authz_policy_check(const struct authz_policy_src *p, char *why, size_t whylen)
+{
+	return policy_compile(NULL, p, why, whylen);
+}
+
+static enum pv_rc
+on_policy(void *arg, const struct authz_policy_src *p)
+{
+	struct comp *c = arg;
+	enum pv_rc rc = policy_compile(c, p, NULL, 0);
+
+	if (rc == PV_E_INVALID) {
+		/* validated when stored; a damaged row: an allow grants nothing, a
+		 * deny applies always (fail closed) */
+		log_error("authz: a stored policy does not compile");
+		if (p->deny) {
+			struct authz_policy_src always = *p;
+
+			always.condition = NULL;
+			rc = policy_compile(c, &always, NULL, 0);
+			if (rc == PV_E_INVALID) {
+				/* not even its actions parse: nothing to apply it to */
+				log_error("authz: a stored deny policy is unreadable; skipped");
+				rc = PV_OK;
+			}
+		} else {
+			rc = PV_OK;
+		}
+	}
+	return rc;
+}
+
+enum pv_rc
+authz_policy_compile_all(authz_role_lookup_fn lookup, void *arg, authz_policy_each_fn each,
+    void *each_arg, const char (*roles)[AUTHN_ROLE_NAME_MAX], size_t nroles, uint64_t epoch,
     struct authz_policy **out)
 {
-	struct authz_policy *pol, *shrunk;
+	struct comp c;
+	struct authz_policy *pol, *fin = NULL;
 	enum pv_rc rc = PV_OK;
-	size_t i, k, nb;
+	size_t i, k, nb, size;
+	int32_t rules_at = 0;
 
 	if (nroles > AUTHN_ROLES_MAX || out == NULL)
 		return PV_E_TOOBIG;
+	memset(&c, 0, sizeof(c));
 	pol = calloc(1, sizeof(*pol) + AUTHZ_GRANTS_MAX * sizeof(pol->g[0]));
 	if (pol == NULL)
 		return PV_E_NOMEM;
+	c.pol = pol;
 	pol->epoch = epoch;
 	for (i = 0; i < nroles && rc == PV_OK; i++) {
 		const char *const *b = authz_builtin_role(roles[i], &nb);
@@ -203,7 +419,7 @@ authz_policy_compile(authz_role_lookup_fn lookup, void *arg,
 			if (strcmp(roles[i], "break_glass") == 0)
 				pol->break_glass = true;
 			for (k = 0; k < nb && rc == PV_OK; k++)
-				rc = grant_add(pol, b[k], AUTHZ_POU_ALL, i);
+				rc = grant_add(pol, b[k], AUTHZ_POU_ALL, i, 0);
 			continue;
 		}
 		if (lookup == NULL)
@@ -214,17 +430,49 @@ authz_policy_compile(authz_role_lookup_fn lookup, void *arg,
 			continue;
 		}
 		if (rc == PV_OK)
-			rc = compile_custom(pol, i, perms, cond);
+			rc = compile_custom(&c, i, perms, cond);
 		free(perms);
 		free(cond);
 	}
-	if (rc != PV_OK) {
-		free(pol);
-		return rc;
+	if (rc == PV_OK && each != NULL)
+		rc = each(each_arg, on_policy, &c);
+	if (rc == PV_OK && c.nrules > 0) {
+		rules_at = authz_cbuf_alloc(&c.cb, c.nrules * sizeof(struct authz_rule));
+		if (rules_at < 0)
+			rc = PV_E_NOMEM;
+		else
+			memcpy(c.cb.b + rules_at, c.rules, c.nrules * sizeof(struct authz_rule));
 	}
-	shrunk = realloc(pol, authz_policy_size(pol));
-	*out = shrunk != NULL ? shrunk : pol;
+	if (rc == PV_OK && c.cb.oom)
+		rc = PV_E_NOMEM;
+	if (rc == PV_OK) {
+		pol->nrules = c.nrules;
+		pol->rules_off = (uint32_t)rules_at;
+		pol->ext_len = c.cb.len;
+		size = authz_policy_size(pol);
+		if ((fin = malloc(size)) == NULL) {
+			rc = PV_E_NOMEM;
+		} else {
+			memcpy(fin, pol, offsetof(struct authz_policy, g) + pol->n * sizeof(pol->g[0]));
+			if (c.cb.len > 0)
+				memcpy((uint8_t *)authz_policy_area(fin), c.cb.b, c.cb.len);
+		}
+	}
+	free(pol);
+	free(c.rules);
+	authz_cbuf_free(&c.cb);
+	if (rc != PV_OK)
+		return rc;
+	*out = fin;
 	return PV_OK;
+}
+
+enum pv_rc
+authz_policy_compile(authz_role_lookup_fn lookup, void *arg,
+    const char (*roles)[AUTHN_ROLE_NAME_MAX], size_t nroles, uint64_t epoch,
+    struct authz_policy **out)
+{
+	return authz_policy_compile_all(lookup, arg, NULL, NULL, roles, nroles, epoch, out);
 }
 
 /* ---------------------------------------------------------------- decide */
@@ -250,28 +498,168 @@ matched_add(struct authz_decision *d, const struct authz_policy *pol, const stru
 	    g->role < pol->nroles ? pol->roles[g->role] : "?", perm);
 }
 
-/* Do the grants cover perm? Adds the covering grants to matched and their
- * purposes to *purposes. */
-static bool
+static void
+matched_rule(struct authz_decision *d, const uint8_t *area, const struct authz_rule *ru)
+{
+	if (d->nmatched < AUTHZ_MATCHED_MAX)
+		snprintf(d->matched[d->nmatched++], AUTHZ_RULE_MAX, "policy:%s",
+		    (const char *)area + ru->name);
+}
+
+/*
+ * What the conditional rules said about one action: some rule applied
+ * (ok), or none did and some failed on a condition (fail, the first failing
+ * test; a failing MFA test wins, since a step-up can fix it).
+ */
+struct verdict {
+	bool any;                        /* a grant or allow policy covers the action */
+	bool ok;
+	int fail;
+	int64_t max_age;
+};
+
+static void
+verdict_fail(struct verdict *v, const struct authz_ceval *e)
+{
+	if (v->fail == AUTHZ_CF_NONE || (e->fail == AUTHZ_CF_MFA && v->fail != AUTHZ_CF_MFA)) {
+		v->fail = e->fail != AUTHZ_CF_NONE ? e->fail : AUTHZ_CF_NOT;
+		v->max_age = e->max_age;
+	}
+}
+
+static int
+eval_root(struct authz_ceval *e, int32_t root)
+{
+	e->fail = AUTHZ_CF_NONE;
+	e->max_age = -1;
+	return authz_cond_eval(e, root);
+}
+
+/* Do the grants cover perm (under their conditions)? Adds the covering
+ * grants that hold to matched and their purposes to *purposes. */
+static void
 covered(const struct authz_policy *pol, const char *perm, struct authz_decision *d,
-    unsigned *purposes)
+    unsigned *purposes, struct authz_ceval *e, struct verdict *v)
 {
 	struct authz_perm r;
-	bool any = false;
 	size_t i;
 
 	if (pol == NULL || authz_perm_parse(perm, &r) != PV_OK)
-		return false;
+		return;
 	for (i = 0; i < pol->n; i++) {
 		if (!authz_perm_covers(&pol->g[i].perm, &r))
 			continue;
-		any = true;
+		v->any = true;
+		if (e != NULL && eval_root(e, pol->g[i].cond) == AUTHZ_T_FALSE) {
+			verdict_fail(v, e);
+			if (e->fail != AUTHZ_CF_PURPOSE)
+				continue;
+			/* held but for the purpose: it still names the purposes
+			 * the action may be used for (the obligation) */
+		} else {
+			v->ok = true;
+		}
 		if (purposes != NULL)
 			*purposes |= pol->g[i].purposes;
 		if (d != NULL)
 			matched_add(d, pol, &pol->g[i]);
 	}
-	return any;
+}
+
+static bool
+covered_plain(const struct authz_policy *pol, const char *perm, struct authz_ceval *e)
+{
+	struct verdict v = { false, false, AUTHZ_CF_NONE, -1 };
+
+	covered(pol, perm, NULL, NULL, e, &v);
+	return v.ok;
+}
+
+static const struct authz_rule *
+rules_of(const struct authz_policy *pol, const uint8_t **area)
+{
+	*area = authz_policy_area(pol);
+	return (const struct authz_rule *)(const void *)(*area + pol->rules_off);
+}
+
+/* Does an access policy name this action on this collection? */
+static bool
+rule_matches(const uint8_t *area, const struct authz_rule *ru, const char *action,
+    const char *collection)
+{
+	const int32_t *acts = (const int32_t *)(const void *)(area + ru->actions);
+	const int32_t *res = (const int32_t *)(const void *)(area + ru->resources);
+	bool hit = false;
+	size_t i;
+
+	for (i = 0; i < ru->nactions && !hit; i++) {
+		const char *pat = (const char *)area + acts[i];
+		size_t n = strlen(pat);
+
+		if (strcmp(pat, "*") == 0 || strcmp(pat, action) == 0)
+			hit = true;
+		else if (n >= 2 && pat[n - 1] == '*' && strncmp(pat, action, n - 1) == 0)
+			hit = true;   /* "records.*" */
+	}
+	if (!hit)
+		return false;
+	if (ru->nres == 0)
+		return true;
+	for (i = 0; i < ru->nres; i++) {
+		const char *rn = (const char *)area + res[i];
+
+		if (strcmp(rn, "*") == 0 || (collection != NULL && strcmp(rn, collection) == 0))
+			return true;
+	}
+	return false;
+}
+
+/* The first deny policy that applies, or NULL. */
+static const struct authz_rule *
+deny_rule(const struct authz_policy *pol, struct authz_ceval *e, const char *action,
+    const char *collection)
+{
+	const uint8_t *area;
+	const struct authz_rule *ru;
+	size_t i;
+
+	/* policy management itself is never denied by a policy: a deny on "*"
+	 * must not lock the administrators out of removing it */
+	if (pol == NULL || pol->nrules == 0 || strcmp(action, "roles.manage") == 0)
+		return NULL;
+	ru = rules_of(pol, &area);
+	for (i = 0; i < pol->nrules; i++)
+		if (ru[i].deny && rule_matches(area, &ru[i], action, collection) &&
+		    eval_root(e, ru[i].cond) == AUTHZ_T_TRUE)
+			return &ru[i];
+	return NULL;
+}
+
+/* Allow policies for the action: TRUE or UNKNOWN (re-decided once the
+ * record is loaded) allows. */
+static void
+allow_rules(const struct authz_policy *pol, struct authz_ceval *e, const char *action,
+    const char *collection, struct authz_decision *d, struct verdict *v)
+{
+	const uint8_t *area;
+	const struct authz_rule *ru;
+	size_t i;
+
+	if (pol == NULL || pol->nrules == 0)
+		return;
+	ru = rules_of(pol, &area);
+	for (i = 0; i < pol->nrules; i++) {
+		if (ru[i].deny || !rule_matches(area, &ru[i], action, collection))
+			continue;
+		v->any = true;
+		if (eval_root(e, ru[i].cond) == AUTHZ_T_FALSE) {
+			verdict_fail(v, e);
+			continue;
+		}
+		v->ok = true;
+		if (d != NULL)
+			matched_rule(d, area, &ru[i]);
+	}
 }
 
 static bool
@@ -283,21 +671,48 @@ scoped_perm(char *buf, size_t len, const char *verb, const char *collection)
 }
 
 static uint64_t
-unmask_set(const struct authz_policy *pol, const struct authz_request *r)
+unmask_set(const struct authz_policy *pol, const struct authz_request *r, struct authz_ceval *e)
 {
 	char perm[AUTHZ_PERM_MAX];
 	uint64_t bits = 0;
 	size_t i;
 
+	if (deny_rule(pol, e, "records.unmask", r->resource.collection) != NULL)
+		return 0;
 	for (i = 0; i < r->resource.nfields && i < AUTHZ_FIELDS_MAX; i++) {
 		int n = snprintf(perm, sizeof(perm), "records.unmask:%s.%s",
 		    r->resource.collection != NULL ? r->resource.collection : "",
 		    r->resource.fields[i] != NULL ? r->resource.fields[i] : "");
 
-		if (n > 0 && (size_t)n < sizeof(perm) && covered(pol, perm, NULL, NULL))
+		if (n > 0 && (size_t)n < sizeof(perm) && covered_plain(pol, perm, e))
 			bits |= (uint64_t)1 << i;
 	}
 	return bits;
+}
+
+static int
+deny_kind(struct authz_decision *d, int kind, int64_t max_age)
+{
+	switch (kind) {
+	case AUTHZ_CF_SOURCE:
+		return deny(d, PV_E_NETWORK, "network_not_allowed",
+		    "Access from this network is not allowed by policy");
+	case AUTHZ_CF_TIME:
+		return deny(d, PV_E_HOURS, "outside_hours",
+		    "Access is not allowed at this time by policy");
+	case AUTHZ_CF_MFA:
+		d->step_up = "mfa";
+		d->step_up_max_age_s = max_age;
+		return deny(d, PV_E_STEP_UP, "step_up_required",
+		    "A more recent multi-factor authentication is required: send a code from "
+		    "your authenticator to POST /v1/auth/step-up, then retry");
+	case AUTHZ_CF_PURPOSE:
+		return deny(d, PV_E_FORBIDDEN, "purpose_not_allowed",
+		    "your roles do not allow this purpose of use");
+	default:
+		return deny(d, PV_E_CONDITION, "condition_not_met",
+		    "Permission denied: a condition of your access is not met");
+	}
 }
 
 static int
@@ -307,6 +722,9 @@ decide(const struct authz_request *r, struct authz_decision *d)
 	const struct authn_principal *p = r->subject;
 	const struct authz_policy *pol = p != NULL ? p->policy : NULL;
 	char perm[AUTHZ_PERM_MAX], reason[AUTHZ_REASON_MAX];
+	struct verdict v = { false, false, AUTHZ_CF_NONE, -1 };
+	struct authz_ceval e;
+	const struct authz_rule *dr;
 	unsigned purposes = 0, bit = 0;
 	size_t i;
 
@@ -321,11 +739,20 @@ decide(const struct authz_request *r, struct authz_decision *d)
 			goto allow;
 		return deny(d, PV_E_RESTRICTED, "restricted_session", NULL);
 	}
-	switch (a->kind) {
-	case K_AUTHENTICATED:
+	if (a->kind == K_AUTHENTICATED)
 		goto allow;
+	memset(&e, 0, sizeof(e));
+	e.r = r;
+	e.area = pol != NULL ? authz_policy_area(pol) : NULL;
+	e.phi_read = a->phi_read;
+	if (a->phi_read && r->stage == AUTHZ_AT_RESOURCE &&
+	    authz_purpose_parse(r->env.purpose, &bit) == PV_OK)
+		e.pbit = bit;
+	switch (a->kind) {
 	case K_PLAIN:
-		if (!covered(pol, a->name, d, &purposes)) {
+		covered(pol, a->name, d, &purposes, &e, &v);
+		allow_rules(pol, &e, a->name, NULL, d, &v);
+		if (!v.any) {
 			snprintf(reason, sizeof(reason), "missing_permission:%s", a->name);
 			return deny(d, PV_E_FORBIDDEN, reason, DENIED_MSG);
 		}
@@ -335,13 +762,15 @@ decide(const struct authz_request *r, struct authz_decision *d)
 		    !authz_perm_valid(perm)) {
 			return deny(d, PV_E_FORBIDDEN, "missing_permission:(invalid)", DENIED_MSG);
 		}
-		if (!covered(pol, perm, d, &purposes)) {
+		covered(pol, perm, d, &purposes, &e, &v);
+		allow_rules(pol, &e, a->name, r->resource.collection, d, &v);
+		if (!v.any) {
 			snprintf(reason, sizeof(reason), "missing_permission:%s", perm);
 			return deny(d, PV_E_FORBIDDEN, reason, DENIED_MSG);
 		}
 		break;
 	case K_UNMASK:
-		d->unmask = unmask_set(pol, r);
+		d->unmask = unmask_set(pol, r, &e);
 		for (i = 0; i < r->resource.nfields && i < AUTHZ_FIELDS_MAX; i++) {
 			if ((d->unmask & ((uint64_t)1 << i)) != 0)
 				continue;
@@ -355,39 +784,49 @@ decide(const struct authz_request *r, struct authz_decision *d)
 		if (r->resource.nfields == 0 || r->resource.nfields > AUTHZ_FIELDS_MAX)
 			return deny(d, PV_E_FORBIDDEN, "missing_permission:(invalid)", DENIED_MSG);
 		purposes = AUTHZ_POU_ALL;
+		v.any = v.ok = true;
 		break;
-	case K_ANY: {
-		bool ok = false;
-
-		for (i = 0; a->alt[i].verb != NULL && !ok; i++) {
+	case K_ANY:
+		for (i = 0; a->alt[i].verb != NULL && !v.ok; i++) {
 			if (!a->alt[i].scoped)
-				ok = covered(pol, a->alt[i].verb, d, &purposes);
+				covered(pol, a->alt[i].verb, d, &purposes, &e, &v);
 			else if (scoped_perm(perm, sizeof(perm), a->alt[i].verb,
 			    r->resource.collection))
-				ok = covered(pol, perm, d, &purposes);
+				covered(pol, perm, d, &purposes, &e, &v);
 		}
-		if (!ok)
+		allow_rules(pol, &e, a->name, r->resource.collection, d, &v);
+		if (!v.any)
 			return deny(d, PV_E_FORBIDDEN, "forbidden", DENIED_MSG);
 		break;
-	}
 	default:
 		return deny(d, PV_E_FORBIDDEN, "unknown_action", DENIED_MSG);
 	}
 	d->purposes = purposes;
 	if (a->phi_read && r->stage == AUTHZ_AT_RESOURCE) {
-		if (authz_purpose_parse(r->env.purpose, &bit) != PV_OK)
+		if (bit == 0)
 			return deny(d, PV_E_PURPOSE, "purpose_required",
 			    "X-Purpose-Of-Use must carry an HL7 PurposeOfUse code "
 			    "(TREAT, ETREAT, HPAYMT, HOPERAT, HRESCH, PUBHLTH, PATRQT)");
 		if (bit == AUTHZ_POU_ETREAT && (pol == NULL || !pol->break_glass))
 			return deny(d, PV_E_FORBIDDEN, "purpose_not_allowed",
 			    "ETREAT is for break-glass sessions");
-		if ((purposes & bit) == 0)
-			return deny(d, PV_E_FORBIDDEN, "purpose_not_allowed",
-			    "your roles do not allow this purpose of use");
+	}
+	/* deny wins */
+	if ((dr = deny_rule(pol, &e, a->name, r->resource.collection)) != NULL) {
+		d->nmatched = 0;
+		matched_rule(d, e.area, dr);
+		d->purposes = 0;
+		d->unmask = 0;
+		if (dr->deny_kind != AUTHZ_CF_NONE)
+			return deny_kind(d, dr->deny_kind, authz_cond_not_max_age(e.area, dr->cond));
+		return deny(d, PV_E_POLICY, "policy_denied", "Denied by an access policy");
+	}
+	if (!v.ok) {
+		d->purposes = 0;
+		return deny_kind(d, v.fail, v.max_age);
 	}
 	if (a->phi_read && a->verb_unmasks && r->resource.nfields > 0)
-		d->unmask = unmask_set(pol, r);
+		d->unmask = unmask_set(pol, r, &e);
 allow:
 	d->allow = true;
 	d->rc = PV_OK;

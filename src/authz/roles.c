@@ -4,11 +4,11 @@
  * the REST adapter; groups are the directory's.
  *
  * A custom role is checked by authz_role_def_check (no "*" permission, no
- * built-in name, no duplicate). Its condition may hold one key today,
- * "purposes": the HL7 PurposeOfUse codes the role may read PHI for (checked
- * by the vault on every read, search and detokenization). Any other
- * condition (ABAC on attributes, network, time) is not evaluated yet, so it
- * is refused rather than stored and ignored: a role must never grant more
+ * built-in name, no duplicate). Its condition is a condition of the access
+ * policy language (cond.c: purposes, source, time, mfa, principal, labels,
+ * match, all/any/not): shorthand for an allow rule under that condition,
+ * evaluated by the same engine. A condition the engine does not know is
+ * refused rather than stored and ignored: a role must never grant more
  * than its definition says.
  *
  * Invariants: roles are never deleted (memberships refer to them; the
@@ -30,31 +30,28 @@ fail(struct authz_result *res, enum pv_rc rc, const char *msg)
 	return rc;
 }
 
-/* A role condition: absent, null, {} or {"purposes":[HL7 codes, at least one]}. */
+/* A role condition: absent, null, or an object in the condition language
+ * of access policies (cond.c, docs/access-control.md): the role's grants
+ * hold only while it does. Checked by the compiler itself. */
 static enum pv_rc
 condition_check(const json_t *cond, struct authz_result *res)
 {
-	json_t *list, *el;
-	size_t i;
+	char why[192], *text;
+	enum pv_rc rc;
 
 	if (cond == NULL || json_is_null(cond))
 		return PV_OK;
 	if (!json_is_object(cond))
 		return fail(res, PV_E_INVALID, "condition must be an object");
-	list = json_object_get(cond, "purposes");
-	if (json_object_size(cond) > (list != NULL ? 1u : 0u))
-		return fail(res, PV_E_INVALID, "condition: only \"purposes\" is supported "
-		    "yet (attribute, network and time conditions arrive with ABAC)");
-	if (list == NULL)
-		return PV_OK;
-	if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > 16)
-		return fail(res, PV_E_INVALID, "condition.purposes must be a non-empty array "
-		    "of HL7 PurposeOfUse codes");
-	json_array_foreach(list, i, el)
-		if (!authz_purpose_valid(json_string_value(el)))
-			return fail(res, PV_E_INVALID, "condition.purposes: unknown code (use "
-			    "TREAT, ETREAT, HPAYMT, HOPERAT, HRESCH, PUBHLTH or PATRQT)");
-	return PV_OK;
+	if ((text = json_dumps(cond, JSON_COMPACT)) == NULL)
+		return PV_E_NOMEM;
+	rc = authz_condition_check(text, why, sizeof(why));
+	free(text);
+	if (rc == PV_E_INVALID) {
+		snprintf(res->message, sizeof(res->message), "condition: %s", why);
+		return PV_E_INVALID;
+	}
+	return rc;
 }
 
 struct role_job {

@@ -82,6 +82,8 @@ authz_service_free(struct authz_service *z)
 		free(z->slots[i].set);
 		free(z->slots[i].pol);
 	}
+	for (i = 0; i < AUTHZ_ATTR_SLOTS; i++)
+		free(z->attrs[i].text);
 	pthread_mutex_destroy(&z->mu);
 	free(z);
 }
@@ -115,6 +117,118 @@ uint64_t
 authz_service_role_reads(struct authz_service *z)
 {
 	return z != NULL ? atomic_load(&z->role_reads) : 0;
+}
+
+uint64_t
+authz_service_policy_reads(struct authz_service *z)
+{
+	return z != NULL ? atomic_load(&z->policy_reads) : 0;
+}
+
+/* Every stored access policy, for authz_policy_compile_all. */
+struct each_ctx {
+	enum pv_rc (*cb)(void *cbarg, const struct authz_policy_src *p);
+	void *cbarg;
+	enum pv_rc rc;
+};
+
+static int
+each_row(const struct store_policy *p, void *arg)
+{
+	struct each_ctx *x = arg;
+	struct authz_policy_src src = { p->name, p->deny, p->actions, p->resources,
+		p->condition };
+
+	x->rc = x->cb(x->cbarg, &src);
+	return x->rc != PV_OK;
+}
+
+static enum pv_rc
+policy_each(void *arg, enum pv_rc (*cb)(void *cbarg, const struct authz_policy_src *p),
+    void *cbarg)
+{
+	struct authz_service *z = arg;
+	struct each_ctx x = { cb, cbarg, PV_OK };
+	enum pv_rc rc;
+
+	atomic_fetch_add(&z->policy_reads, 1);
+	STORE_READ(z->st, rc, store_policy_list(tx, each_row, &x));
+	return rc != PV_OK ? rc : x.rc;
+}
+
+static size_t
+attr_slot(const char *user_id)
+{
+	uint32_t h = 2166136261u;   /* FNV-1a */
+
+	for (; *user_id != '\0'; user_id++)
+		h = (h ^ (uint8_t)*user_id) * 16777619u;
+	return h % AUTHZ_ATTR_SLOTS;
+}
+
+enum pv_rc
+authz_principal_attrs(struct authz_service *z, struct authn_principal *p,
+    struct pv_arena *arena)
+{
+	uint64_t gen = authn_authz_generation(z->authn);
+	struct authz_attr_slot *sl;
+	struct store_user u;
+	char *text = NULL, *copy;
+	enum pv_rc rc;
+
+	if (p->policy == NULL || (p->policy->needs & AUTHZ_NEEDS_PRINCIPAL) == 0 ||
+	    p->user_id[0] == '\0')
+		return PV_OK;
+	sl = &z->attrs[attr_slot(p->user_id)];
+	pthread_mutex_lock(&z->mu);
+	if (sl->text != NULL && sl->gen == gen && strcmp(sl->user_id, p->user_id) == 0) {
+		copy = arena_strdup(arena, sl->text);
+		pthread_mutex_unlock(&z->mu);
+		if (copy == NULL)
+			return PV_E_NOMEM;
+		return authz_attrs_parse(copy, arena, &p->attrs);
+	}
+	pthread_mutex_unlock(&z->mu);
+	memset(&u, 0, sizeof(u));
+	STORE_READ(z->st, rc, store_user_get(tx, p->user_id, &u));
+	if (rc != PV_OK)
+		return rc;
+	text = strdup(u.attributes != NULL ? u.attributes : "{}");
+	store_user_clear(&u);
+	if (text == NULL)
+		return PV_E_NOMEM;
+	rc = authz_attrs_parse(text, arena, &p->attrs);
+	pthread_mutex_lock(&z->mu);
+	free(sl->text);
+	sl->text = text;
+	sl->gen = gen;
+	util_strlcpy(sl->user_id, p->user_id, sizeof(sl->user_id));
+	pthread_mutex_unlock(&z->mu);
+	return rc == PV_E_INVALID ? PV_OK : rc;   /* a damaged row: no attributes */
+}
+
+enum pv_rc
+authz_fail(struct http_request *req, const struct authz_decision *d)
+{
+	if (d->audit_failed)
+		return http_fail(req, PV_E_AUDIT, NULL);
+	if (d->rc == PV_E_STEP_UP)
+		authz_step_up_header(req, d->step_up_max_age_s);
+	return http_fail(req, d->rc, d->message);
+}
+
+void
+authz_step_up_header(struct http_request *req, int64_t max_age_s)
+{
+	const char *h = max_age_s >= 0 ?
+	    arena_printf(req->arena, "Bearer error=\"insufficient_user_authentication\", "
+	    "error_description=\"A more recent authentication is required\", max_age=%lld",
+	    (long long)max_age_s) :
+	    "Bearer error=\"insufficient_user_authentication\", "
+	    "error_description=\"A multi-factor authentication is required\"";
+
+	if (h != NULL)
+		(void)http_set_header(req, "WWW-Authenticate", h);
 }
 
 /* The permission set of a compiled policy (authz_check, privileged). */
@@ -174,7 +288,7 @@ cached(struct authz_service *z, const char (*roles)[AUTHN_ROLE_NAME_MAX], size_t
 
 	if ((set = malloc(sizeof(*set))) == NULL)
 		return PV_E_NOMEM;
-	rc = authz_policy_compile(role_lookup, z, roles, nroles, gen, &pol);
+	rc = authz_policy_compile_all(role_lookup, z, policy_each, z, roles, nroles, gen, &pol);
 	if (rc == PV_OK)
 		rc = policy_permset(pol, set);
 	if (rc != PV_OK) {
@@ -254,6 +368,10 @@ authz_authenticate(struct authz_service *z, struct http_request *req)
 			return PV_E_INTERNAL;   /* never run with a partial set */
 		}
 		p->perms = set;
+		if ((rc = authz_principal_attrs(z, p, req->arena)) != PV_OK) {
+			log_error("authz: cannot load principal attributes: %s", pv_rc_name(rc));
+			return PV_E_INTERNAL;
+		}
 	}
 	req->principal = p;
 	return PV_OK;
@@ -331,6 +449,11 @@ authz_authorize(struct authz_service *z, struct http_request *req, const char *p
 	free(detail);
 	if (d.rc == PV_E_FORBIDDEN)
 		return http_fail(req, PV_E_FORBIDDEN, d.message);
+	if (d.rc == PV_E_NETWORK || d.rc == PV_E_HOURS || d.rc == PV_E_STEP_UP ||
+	    d.rc == PV_E_POLICY || d.rc == PV_E_CONDITION) {
+		d.audit_failed = false;   /* the route hook logs and still refuses */
+		return authz_fail(req, &d);
+	}
 	return d.rc;
 }
 
@@ -340,7 +463,8 @@ authz_routes(struct authz_service *z, struct http_server *srv)
 	enum pv_rc rc;
 
 	if ((rc = authz_route_roles(z, srv)) != PV_OK ||
-	    (rc = authz_route_explain(z, srv)) != PV_OK)
+	    (rc = authz_route_explain(z, srv)) != PV_OK ||
+	    (rc = authz_route_policies(z, srv)) != PV_OK)
 		return rc;
 	return authz_route_audit(z, srv);
 }

@@ -29,6 +29,8 @@ static const struct command commands[] = {
 	{ "login", cmd_login, "log in and print the token export line" },
 	{ "job", cmd_job, "list, show, pause, resume or cancel background jobs (online)" },
 	{ "sinks", cmd_sinks, "show the SIEM sinks: cursor, lag, last error (online)" },
+	{ "alert", cmd_alert, "list or acknowledge threat-detection alerts (online)" },
+	{ "policy", cmd_policy, "add, list, show or remove access policies (online)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", NULL, "describe phivault or one command (phivault help CMD)" },
 };

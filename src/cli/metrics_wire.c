@@ -124,6 +124,51 @@ collect_sinks(struct util_metrics_writer *w, struct pv_app *app)
 		    (const char *const[]){ st[i].name }, st[i].last_error[0] != '\0' ? 1 : 0);
 }
 
+/* Open alerts by rule (rule names only: no actor, no source). */
+struct alert_tally {
+	char rule[16][STORE_ALERT_RULE_MAX];
+	int64_t n[16];
+	size_t nrules;
+};
+
+static int
+tally_alert(const struct store_alert *a, void *arg)
+{
+	struct alert_tally *t = arg;
+	size_t i;
+
+	for (i = 0; i < t->nrules && strcmp(t->rule[i], a->rule) != 0; i++)
+		;
+	if (i == t->nrules) {
+		if (t->nrules == sizeof(t->rule) / sizeof(t->rule[0]))
+			return 0;
+		util_strlcpy(t->rule[i], a->rule, sizeof(t->rule[i]));
+		t->nrules++;
+	}
+	t->n[i]++;
+	return 0;
+}
+
+static void
+collect_alerts(struct util_metrics_writer *w, struct pv_app *app)
+{
+	static const char *const rule_l[] = { "rule", NULL };
+	struct store_alert_filter f = { .status = "open" };
+	struct alert_tally t;
+	enum pv_rc rc;
+	size_t i;
+
+	memset(&t, 0, sizeof(t));
+	STORE_READ(app->st, rc, store_alert_list(tx, &f, tally_alert, &t));
+	if (rc != PV_OK) {
+		log_warn("metrics: alerts not readable; phivault_alerts_open left out of this scrape");
+		return;
+	}
+	for (i = 0; i < t.nrules; i++)
+		util_metrics_emit(w, "phivault_alerts_open", "Open threat-detection alerts by rule",
+		    UTIL_METRIC_GAUGE, rule_l, (const char *const[]){ t.rule[i] }, (double)t.n[i]);
+}
+
 static void
 collect(struct util_metrics_writer *w, void *arg)
 {
@@ -154,6 +199,7 @@ collect(struct util_metrics_writer *w, void *arg)
 		log_warn("metrics: sessions not readable; left out of this scrape");
 	collect_jobs(w, app);
 	collect_sinks(w, app);
+	collect_alerts(w, app);
 }
 
 enum pv_rc

@@ -36,6 +36,7 @@
 #include "authn/authn.h"
 #include "jobs/jobs.h"
 #include "sinks/sinks.h"
+#include "detect/detect.h"
 
 static bool
 hook_is_sealed(void *arg)
@@ -242,6 +243,11 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 			goto out;
 		}
 	}
+	/* before the server's own entries: detection sees every one of them */
+	if ((rc = detect_start(app.st, app.audit, &app.cfg, &app.detect)) != PV_OK) {
+		cli_err("cannot start threat detection: %s", pv_rc_name(rc));
+		goto out;
+	}
 	system_event(&app, "sys.start", AUDIT_ALLOWED, dev ? "dev" : NULL);
 	{
 		struct keys_seal_status ss;
@@ -282,6 +288,10 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 	}
 	if ((rc = sinks_routes(app.sinks, app.http)) != PV_OK) {
 		cli_err("cannot register the sinks route: %s", pv_rc_name(rc));
+		goto out;
+	}
+	if ((rc = detect_routes(app.detect, app.http)) != PV_OK) {
+		cli_err("cannot register the alert routes: %s", pv_rc_name(rc));
 		goto out;
 	}
 	if ((rc = server_jobs_start(&app)) != PV_OK) {
@@ -336,12 +346,17 @@ out:
 	}
 	server_metrics_stop(&app);
 	jobs_runner_stop(app.jobs);
+	/* its last state goes through the commit queue, so before audit_stop;
+	 * freed after it (the queue's subscriber points at it until then) */
+	detect_stop(app.detect);
 	if (app.audit != NULL) {
 		system_event(&app, "sys.stop", AUDIT_ALLOWED, NULL);
 		sinks_stop(app.sinks);   /* drains (bounded); its cursors commit through audit */
 		audit_stop(app.audit);
 	}
 	sinks_free(app.sinks);
+	detect_free(app.detect);
+	app.detect = NULL;
 	routes_cleanup(&app);
 	if (app.keys != NULL)
 		keys_close(app.keys);

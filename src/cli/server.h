@@ -37,6 +37,7 @@ struct pv_app {
 	bool metrics_collecting;
 	struct http_metrics_listener *metrics_listener;
 	struct sinks *sinks;          /* SIEM delivery of the trail (sinks/sinks.h) */
+	struct detect *detect;        /* threat detection, alerts (detect/detect.h) */
 };
 
 /* Run until a signal; returns a cli exit code. listen may be NULL (config):

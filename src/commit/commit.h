@@ -97,7 +97,8 @@ enum pv_rc commit_start(struct store *st, const struct commit_config *cfg,
     const struct commit_participant *part, struct commit_queue **out);
 /* Refuse new submissions, commit what waits, run the final tick, join. Idempotent. */
 void commit_drain(struct commit_queue *q);
-/* commit_drain, then free. */
+/* commit_drain, then free. No commit_submit may run concurrently (it
+ * signals the committer after releasing the queue's mutex). */
 void commit_stop(struct commit_queue *q);
 
 /* Queue tx (copied). PV_OK: tx->done will be called exactly once.
@@ -113,5 +114,18 @@ enum pv_rc commit_subscribe(struct commit_queue *q, commit_subscriber_fn fn, voi
 
 /* True on the committer thread. */
 bool commit_on_committer(struct commit_queue *q);
+
+/*
+ * Counters since commit_start: groups committed or rolled back, the
+ * transactions in them (txs / groups is the mean group size, i.e. how many
+ * acknowledgements share one fsync), and how many submissions had to wake
+ * an idle committer (a busy one finds new work without a signal).
+ */
+struct commit_stats {
+	uint64_t groups;
+	uint64_t txs;
+	uint64_t wakeups;
+};
+void commit_stats_get(struct commit_queue *q, struct commit_stats *out);
 
 #endif /* PV_COMMIT_H */

@@ -88,11 +88,29 @@ static const struct key_def keys[] = {
 	{ "sinks", "max_message_bytes", K_SIZE, F(sinks_max_message_bytes) },
 	{ "sinks", "retry_max_ms", K_INT, F(sinks_retry_max_ms) },
 	{ "sinks", "timeout_ms", K_INT, F(sinks_timeout_ms) },
+	{ "detect", "enabled", K_STR, F(detect_enabled) },
+	{ "detect", "brute_force_failures", K_INT, F(detect_brute_force_failures) },
+	{ "detect", "brute_force_window_s", K_INT, F(detect_brute_force_window_s) },
+	{ "detect", "spray_accounts", K_INT, F(detect_spray_accounts) },
+	{ "detect", "spray_window_s", K_INT, F(detect_spray_window_s) },
+	{ "detect", "baseline_min_logins", K_INT, F(detect_baseline_min_logins) },
+	{ "detect", "unusual_hour_min_logins", K_INT, F(detect_unusual_hour_min_logins) },
+	{ "detect", "unusual_hour_margin_h", K_INT, F(detect_unusual_hour_margin_h) },
+	{ "detect", "mfa_failures", K_INT, F(detect_mfa_failures) },
+	{ "detect", "mfa_window_s", K_INT, F(detect_mfa_window_s) },
+	{ "detect", "bulk_read_window_s", K_INT, F(detect_bulk_read_window_s) },
+	{ "detect", "bulk_read_max", K_INT, F(detect_bulk_read_max) },
+	{ "detect", "bulk_read_factor", K_INT, F(detect_bulk_read_factor) },
+	{ "detect", "bulk_read_min", K_INT, F(detect_bulk_read_min) },
+	{ "detect", "bulk_read_min_windows", K_INT, F(detect_bulk_read_min_windows) },
+	{ "detect", "enumeration_max", K_INT, F(detect_enumeration_max) },
+	{ "detect", "enumeration_window_s", K_INT, F(detect_enumeration_window_s) },
+	{ "detect", "change_read_window_s", K_INT, F(detect_change_read_window_s) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics", "sinks" };
+	"metrics", "sinks", "detect" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -138,6 +156,24 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->sinks_max_message_bytes = 8192;   /* RFC 5425 section 4.3.1: receivers SHOULD take 8192 */
 	c->sinks_retry_max_ms = 30000;
 	c->sinks_timeout_ms = 5000;
+	util_strlcpy(c->detect_enabled, "on", sizeof(c->detect_enabled));
+	c->detect_brute_force_failures = 10;
+	c->detect_brute_force_window_s = 300;
+	c->detect_spray_accounts = 10;
+	c->detect_spray_window_s = 600;
+	c->detect_baseline_min_logins = 5;
+	c->detect_unusual_hour_min_logins = 20;
+	c->detect_unusual_hour_margin_h = 3;
+	c->detect_mfa_failures = 3;
+	c->detect_mfa_window_s = 600;
+	c->detect_bulk_read_window_s = 300;
+	c->detect_bulk_read_max = 1000;
+	c->detect_bulk_read_factor = 10;
+	c->detect_bulk_read_min = 100;
+	c->detect_bulk_read_min_windows = 5;
+	c->detect_enumeration_max = 100;
+	c->detect_enumeration_window_s = 300;
+	c->detect_change_read_window_s = 3600;
 }
 
 /* ---- parsing ---- */
@@ -753,6 +789,35 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		REFUSE("sinks.retry_max_ms = %d is outside 100 .. 3600000", c->sinks_retry_max_ms);
 	if (c->sinks_timeout_ms < 100 || c->sinks_timeout_ms > 60000)
 		REFUSE("sinks.timeout_ms = %d is outside 100 .. 60000", c->sinks_timeout_ms);
+	if (strcmp(c->detect_enabled, "on") != 0 && strcmp(c->detect_enabled, "off") != 0)
+		REFUSE("detect.enabled = %s is not on or off", c->detect_enabled);
+	{
+		/* every threshold is a count, seconds or hours: 1 .. 30 days of seconds */
+		const struct { const char *name; int v, max; } t[] = {
+			{ "brute_force_failures", c->detect_brute_force_failures, 2592000 },
+			{ "brute_force_window_s", c->detect_brute_force_window_s, 2592000 },
+			{ "spray_accounts", c->detect_spray_accounts, 2592000 },
+			{ "spray_window_s", c->detect_spray_window_s, 2592000 },
+			{ "baseline_min_logins", c->detect_baseline_min_logins, 2592000 },
+			{ "unusual_hour_min_logins", c->detect_unusual_hour_min_logins, 2592000 },
+			{ "unusual_hour_margin_h", c->detect_unusual_hour_margin_h, 11 },
+			{ "mfa_failures", c->detect_mfa_failures, 2592000 },
+			{ "mfa_window_s", c->detect_mfa_window_s, 2592000 },
+			{ "bulk_read_window_s", c->detect_bulk_read_window_s, 2592000 },
+			{ "bulk_read_max", c->detect_bulk_read_max, 2592000 },
+			{ "bulk_read_factor", c->detect_bulk_read_factor, 2592000 },
+			{ "bulk_read_min", c->detect_bulk_read_min, 2592000 },
+			{ "bulk_read_min_windows", c->detect_bulk_read_min_windows, 2592000 },
+			{ "enumeration_max", c->detect_enumeration_max, 2592000 },
+			{ "enumeration_window_s", c->detect_enumeration_window_s, 2592000 },
+			{ "change_read_window_s", c->detect_change_read_window_s, 2592000 },
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+			if (t[i].v < 1 || t[i].v > t[i].max)
+				REFUSE("detect.%s = %d is not from 1 to %d", t[i].name, t[i].v, t[i].max);
+	}
 #undef REFUSE
 	return PV_OK;
 }
@@ -800,7 +865,7 @@ config_write(const struct pv_config *c, const char *path)
 	    !writable(c->seccomp) || !writable(c->metrics_enabled) ||
 	    !writable(c->metrics_listen) || !writable(c->sinks_syslog) || !writable(c->sinks_cef) ||
 	    !writable(c->sinks_webhook) || !writable(c->sinks_ocsf_file) ||
-	    !writable(c->sinks_ca_file)) {
+	    !writable(c->sinks_ca_file) || !writable(c->detect_enabled)) {
 		log_error("config: a value cannot be written to an INI line");
 		return PV_E_INVALID;
 	}
@@ -922,6 +987,38 @@ config_write(const struct pv_config *c, const char *path)
 	    "retry_max_ms = %d\n"
 	    "timeout_ms = %d\n",
 	    c->sinks_max_message_bytes, c->sinks_retry_max_ms, c->sinks_timeout_ms);
+	fprintf(f,
+	    "\n[detect]\n"
+	    "# threat detection over the committed audit trail (docs/monitoring.md):\n"
+	    "# on | off, then each rule's thresholds\n"
+	    "enabled = %s\n"
+	    "# brute force: failed logins on one account within the window\n"
+	    "brute_force_failures = %d\n"
+	    "brute_force_window_s = %d\n"
+	    "# password spray: accounts failing from one source within the window\n"
+	    "spray_accounts = %d\n"
+	    "spray_window_s = %d\n"
+	    "# sign-in baseline: logins before a new network alerts; logins before an\n"
+	    "# unusual hour alerts, and how many hours from any usual hour is unusual\n"
+	    "baseline_min_logins = %d\n"
+	    "unusual_hour_min_logins = %d\n"
+	    "unusual_hour_margin_h = %d\n"
+	    "# MFA failures after a correct password within the window\n"
+	    "mfa_failures = %d\n"
+	    "mfa_window_s = %d\n"
+	    "# bulk reads per window: an absolute ceiling, or factor x the actor's own\n"
+	    "# average (at least bulk_read_min reads, after bulk_read_min_windows windows)\n"
+	    "bulk_read_window_s = %d\n"
+	    "bulk_read_max = %d\n"
+	    "bulk_read_factor = %d\n"
+	    "bulk_read_min = %d\n"
+	    "bulk_read_min_windows = %d\n"
+	    "# enumeration: searches and not-found reads within the window\n"
+	    "enumeration_max = %d\n"
+	    "enumeration_window_s = %d\n"
+	    "# a role or group change, then a read by that principal within this time\n"
+	    "change_read_window_s = %d\n",
+	    c->detect_enabled, c->detect_brute_force_failures, c->detect_brute_force_window_s, c->detect_spray_accounts, c->detect_spray_window_s, c->detect_baseline_min_logins, c->detect_unusual_hour_min_logins, c->detect_unusual_hour_margin_h, c->detect_mfa_failures, c->detect_mfa_window_s, c->detect_bulk_read_window_s, c->detect_bulk_read_max, c->detect_bulk_read_factor, c->detect_bulk_read_min, c->detect_bulk_read_min_windows, c->detect_enumeration_max, c->detect_enumeration_window_s, c->detect_change_read_window_s);
 	if (ferror(f)) {
 		fclose(f);
 		rc = PV_E_NOMEM;

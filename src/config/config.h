@@ -79,6 +79,27 @@ struct pv_config {
 	size_t sinks_max_message_bytes;   /* one syslog/CEF message at most (default 8192) */
 	int sinks_retry_max_ms;           /* longest back-off between retries (default 30000) */
 	int sinks_timeout_ms;             /* connect / write / HTTP timeout (default 5000) */
+	/* [detect] threat detection over the committed audit trail (src/detect/,
+	 * docs/monitoring.md "Detection and alerts"): on | off, and each rule's
+	 * thresholds (counts, seconds, hours; every value >= 1) */
+	char detect_enabled[8];
+	int detect_brute_force_failures;
+	int detect_brute_force_window_s;
+	int detect_spray_accounts;
+	int detect_spray_window_s;
+	int detect_baseline_min_logins;
+	int detect_unusual_hour_min_logins;
+	int detect_unusual_hour_margin_h;
+	int detect_mfa_failures;
+	int detect_mfa_window_s;
+	int detect_bulk_read_window_s;
+	int detect_bulk_read_max;
+	int detect_bulk_read_factor;
+	int detect_bulk_read_min;
+	int detect_bulk_read_min_windows;
+	int detect_enumeration_max;
+	int detect_enumeration_window_s;
+	int detect_change_read_window_s;
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

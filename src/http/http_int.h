@@ -19,6 +19,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <strings.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
@@ -109,9 +110,11 @@ struct http_ctx {
 	const char *out_hdr[HTTP_EXTRA_HEADERS_MAX][2];   /* http_set_header: name, value */
 	size_t out_nhdr;
 
-	/* PV_PENDING (http_resume): pmu guards resumed, resume_rc, suspended */
+	/* PV_PENDING (http_resume): pmu guards resumed, resume_rc, suspended;
+	 * psem is posted once, after pmu is released, for a request thread that
+	 * waits (a thread per connection, unit tests) */
 	pthread_mutex_t pmu;
-	pthread_cond_t pcv;
+	sem_t psem;
 	bool pending;              /* the handler returned PV_PENDING (request thread only) */
 	bool resumed;
 	bool suspended;            /* MHD_suspend_connection called; resume must wake MHD */

@@ -51,6 +51,14 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The job's state does not allow this change" },
 	/* a write on a read transaction is a bug of ours, not the caller's */
 	[PV_E_READONLY] = { "internal", 500, "Internal error" },
+	[PV_E_NETWORK] = { "network_not_allowed", 403,
+	    "Access from this network is not allowed by policy" },
+	[PV_E_HOURS] = { "outside_hours", 403, "Access is not allowed at this time by policy" },
+	[PV_E_STEP_UP] = { "step_up_required", 401,
+	    "A more recent multi-factor authentication is required" },
+	[PV_E_POLICY] = { "policy_denied", 403, "Denied by an access policy" },
+	[PV_E_CONDITION] = { "condition_not_met", 403,
+	    "A condition of your access (attributes, record labels) is not met" },
 };
 
 static const struct rc_map *

@@ -249,6 +249,50 @@ static const struct migration migrations[] = {
 	  " delivered INTEGER NOT NULL DEFAULT 0,"
 	  " last_error TEXT NOT NULL DEFAULT '',"
 	  " updated_ms INTEGER NOT NULL);" },
+	/* 9 (detect): alerts raised by the detector (src/detect/) and its
+	 * persisted state: the audit seq it has processed up to and the small
+	 * per-user baselines, as JSON text under a key ("position",
+	 * "user:<id>"). Alerts hold IDs, sources, counts and rule names only;
+	 * ack_note is the acknowledging auditor's own text. */
+	{ 9,
+	  "CREATE TABLE alerts("
+	  " id TEXT PRIMARY KEY NOT NULL,"
+	  " rule TEXT NOT NULL,"
+	  " severity TEXT NOT NULL,"
+	  " actor TEXT NOT NULL,"
+	  " source TEXT NOT NULL,"
+	  " first_seen_ms INTEGER NOT NULL,"
+	  " last_seen_ms INTEGER NOT NULL,"
+	  " count INTEGER NOT NULL,"
+	  " status TEXT NOT NULL CHECK (status IN ('open','acknowledged')),"
+	  " ack_note TEXT NOT NULL DEFAULT '',"
+	  " ack_by TEXT NOT NULL DEFAULT '',"
+	  " ack_ms INTEGER NOT NULL DEFAULT 0);"
+	  "CREATE INDEX alerts_status ON alerts(status, last_seen_ms);"
+	  "CREATE TABLE detect_state("
+	  " key TEXT PRIMARY KEY NOT NULL,"
+	  " value TEXT NOT NULL,"
+	  " updated_ms INTEGER NOT NULL);" },
+	/* policies:begin: 10: access policies (ABAC, conditional access; authz
+	 * cond.c and docs/access-control.md). actions, resources and condition
+	 * are JSON texts checked by authz_policy_check before they are stored;
+	 * version counts changes (PUT), created_* and updated_* say who and
+	 * when. A policy may be deleted: the audit trail keeps its history. */
+	{ 10,
+	  "CREATE TABLE policies("
+	  " name TEXT PRIMARY KEY NOT NULL,"
+	  " effect TEXT NOT NULL CHECK (effect IN ('allow', 'deny')),"
+	  " actions TEXT NOT NULL,"
+	  " resources TEXT NOT NULL,"
+	  " condition TEXT NOT NULL,"
+	  " created_by TEXT NOT NULL,"
+	  " created_ms INTEGER NOT NULL,"
+	  " updated_by TEXT NOT NULL,"
+	  " updated_ms INTEGER NOT NULL,"
+	  " version INTEGER NOT NULL);"
+	  /* a session's last MFA (step-up re-verification; 0: its login's, if any) */
+	  "ALTER TABLE sessions ADD COLUMN mfa_at_ms INTEGER NOT NULL DEFAULT 0;" },
+	/* policies:end */
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

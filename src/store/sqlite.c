@@ -102,7 +102,7 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	"mfa_last_step, created_ms, updated_ms, disabled_ms, created_by, otp_issued_ms, otp_used_ms FROM users"
 #define SESSION_COLS "SELECT id, token_hash, user_id, created_ms, last_seen_ms, " \
 	"absolute_expires_ms, restrict_flags, mfa_verified, credential_epoch, source, " \
-	"ended_ms, end_reason FROM sessions"
+	"ended_ms, end_reason, mfa_at_ms FROM sessions"
 	[SQ_USER_PUT] = "INSERT INTO users(id, username, display_name, email, status, attributes, "
 	    "password_hash, password_one_time, credential_epoch, mfa_secret, mfa_env, mfa_enabled, "
 	    "mfa_last_step, created_ms, updated_ms, disabled_ms, created_by, otp_issued_ms, otp_used_ms) "
@@ -229,6 +229,38 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_SINK_CURSOR_PUT] = "INSERT OR REPLACE INTO sink_cursors(name, seq, delivered, "
 	    "last_error, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
 	/* sinks:end */
+	/* detect:begin (added by the detection work) */
+#define ALERT_COLS "SELECT id, rule, severity, actor, source, first_seen_ms, last_seen_ms, " \
+	"count, status, ack_note, ack_by, ack_ms FROM alerts"
+	[SQ_ALERT_PUT] = "INSERT INTO alerts(id, rule, severity, actor, source, first_seen_ms, "
+	    "last_seen_ms, count, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open')",
+	[SQ_ALERT_GET] = ALERT_COLS " WHERE id = ?1",
+	[SQ_ALERT_BUMP] = "UPDATE alerts SET count = count + ?2, "
+	    "last_seen_ms = MAX(last_seen_ms, ?3) WHERE id = ?1 AND status = 'open'",
+	[SQ_ALERT_ACK] = "UPDATE alerts SET status = 'acknowledged', ack_note = ?2, ack_by = ?3, "
+	    "ack_ms = ?4 WHERE id = ?1 AND status = 'open'",
+	[SQ_ALERT_LIST] = ALERT_COLS " WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR rule = ?2) "
+	    "ORDER BY last_seen_ms DESC, id DESC LIMIT ?3",
+	[SQ_DETECT_STATE_GET] = "SELECT value FROM detect_state WHERE key = ?1",
+	[SQ_DETECT_STATE_PUT] = "INSERT INTO detect_state(key, value, updated_ms) VALUES (?1, ?2, ?3) "
+	    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms",
+	/* detect:end */
+	/* policies:begin (added by the policies work) */
+#define POLICY_COLS "SELECT name, effect, actions, resources, condition, created_by, " \
+	"created_ms, updated_by, updated_ms, version FROM policies"
+	[SQ_POLICY_PUT] = "INSERT INTO policies(name, effect, actions, resources, condition, "
+	    "created_by, created_ms, updated_by, updated_ms, version) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[SQ_POLICY_GET] = POLICY_COLS " WHERE name = ?1",
+	[SQ_POLICY_UPDATE] = "UPDATE policies SET effect = ?2, actions = ?3, resources = ?4, "
+	    "condition = ?5, updated_by = ?6, updated_ms = ?7, version = ?8 "
+	    "WHERE name = ?1 AND version = ?8 - 1",
+	[SQ_POLICY_DELETE] = "DELETE FROM policies WHERE name = ?1",
+	[SQ_POLICY_LIST] = POLICY_COLS " ORDER BY name",
+	/* a step-up: the session passed MFA again (migration 10's column) */
+	[SQ_SESSION_SET_MFA] = "UPDATE sessions SET mfa_verified = 1, mfa_at_ms = max(mfa_at_ms, ?2) "
+	    "WHERE id = ?1 AND ended_ms IS NULL",
+	/* policies:end */
 };
 
 /* Applied to every new connection. */
@@ -1377,6 +1409,8 @@ static const struct store_ops sq_ops = {
 	.audit = &sq_audit_ops,
 	.jobs = &store_sqlite_jobs_ops,
 	.sinks = &store_sqlite_sinks_ops,
+	.detect = &store_sqlite_detect_ops,
+	.policy = &store_sqlite_policy_ops,
 };
 
 /* The pool's condition variable waits on CLOCK_MONOTONIC (a wall-clock step

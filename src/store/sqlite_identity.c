@@ -341,6 +341,7 @@ static enum pv_rc session_from_row(sqlite3_stmt *s, void *out)
 	x.mfa_verified = sqlite3_column_int64(s, 7) != 0;
 	x.credential_epoch = sqlite3_column_int64(s, 8);
 	x.ended_ms = sqlite3_column_int64(s, 10);
+	x.mfa_at_ms = sqlite3_column_int64(s, 12);
 	if (sqlite3_column_type(s, 10) != SQLITE_NULL && x.ended_ms == 0)
 		x.ended_ms = 1;   /* ended at the epoch still means ended */
 	*(struct store_session *)out = x;

@@ -1016,3 +1016,129 @@ enum pv_rc store_sink_cursor_put(struct store_tx *tx, const struct store_sink_cu
 	return tx->st->ops->sinks->sink_cursor_put(tx, c);
 }
 /* sinks:end */
+/* detect:begin (added by the detection work) */
+static bool alert_row_ok(const struct store_alert *a)
+{
+	return a->id[0] != '\0' && a->rule[0] != '\0' && a->severity[0] != '\0' &&
+	    a->actor[0] != '\0' && a->count >= 1;
+}
+
+enum pv_rc store_alert_put(struct store_tx *tx, const struct store_alert *a)
+{
+	if (!tx_ok(tx) || a == NULL || !alert_row_ok(a))
+		return PV_E_INVALID;
+	WRITE_OP(tx, "alert_put");
+	return tx->st->ops->detect->alert_put(tx, a);
+}
+
+enum pv_rc store_alert_get(struct store_tx *tx, const char *id, struct store_alert *out)
+{
+	if (!tx_ok(tx) || id == NULL || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->detect->alert_get(tx, id, out);
+}
+
+enum pv_rc store_alert_bump(struct store_tx *tx, const char *id, int64_t add, int64_t last_seen_ms)
+{
+	if (!tx_ok(tx) || id == NULL || add < 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "alert_bump");
+	return tx->st->ops->detect->alert_bump(tx, id, add, last_seen_ms);
+}
+
+enum pv_rc store_alert_ack(struct store_tx *tx, const char *id, const char *note, const char *by,
+    int64_t at_ms)
+{
+	if (!tx_ok(tx) || id == NULL || note == NULL || by == NULL ||
+	    strlen(note) > STORE_ALERT_NOTE_MAX)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "alert_ack");
+	return tx->st->ops->detect->alert_ack(tx, id, note, by, at_ms);
+}
+
+enum pv_rc store_alert_list(struct store_tx *tx, const struct store_alert_filter *f,
+    store_alert_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || f == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->detect->alert_list(tx, f, cb, arg);
+}
+
+enum pv_rc store_detect_state_get(struct store_tx *tx, const char *key, char **value)
+{
+	if (!tx_ok(tx) || key == NULL || value == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->detect->detect_state_get(tx, key, value);
+}
+
+enum pv_rc store_detect_state_put(struct store_tx *tx, const char *key, const char *value,
+    int64_t now_ms)
+{
+	if (!tx_ok(tx) || key == NULL || key[0] == '\0' || value == NULL)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "detect_state_put");
+	return tx->st->ops->detect->detect_state_put(tx, key, value, now_ms);
+}
+/* detect:end */
+/* policies:begin (added by the policies work) */
+void store_policy_clear(struct store_policy *p)
+{
+	if (p == NULL)
+		return;
+	free(p->actions);
+	free(p->resources);
+	free(p->condition);
+	memset(p, 0, sizeof(*p));
+}
+
+static bool policy_row_ok(const struct store_policy *p)
+{
+	return p->name[0] != '\0' && p->actions != NULL && p->resources != NULL &&
+	    p->condition != NULL && p->version >= 1;
+}
+
+enum pv_rc store_policy_put(struct store_tx *tx, const struct store_policy *p)
+{
+	if (!tx_ok(tx) || p == NULL || !policy_row_ok(p))
+		return PV_E_INVALID;
+	WRITE_OP(tx, "policy_put");
+	return tx->st->ops->policy->policy_put(tx, p);
+}
+
+enum pv_rc store_policy_get(struct store_tx *tx, const char *name, struct store_policy *out)
+{
+	if (!tx_ok(tx) || name == NULL || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->policy->policy_get(tx, name, out);
+}
+
+enum pv_rc store_policy_update(struct store_tx *tx, const struct store_policy *p)
+{
+	if (!tx_ok(tx) || p == NULL || !policy_row_ok(p) || p->version < 2)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "policy_update");
+	return tx->st->ops->policy->policy_update(tx, p);
+}
+
+enum pv_rc store_policy_delete(struct store_tx *tx, const char *name)
+{
+	if (!tx_ok(tx) || name == NULL)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "policy_delete");
+	return tx->st->ops->policy->policy_delete(tx, name);
+}
+
+enum pv_rc store_policy_list(struct store_tx *tx, store_policy_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->policy->policy_list(tx, cb, arg);
+}
+enum pv_rc store_session_set_mfa(struct store_tx *tx, const char *id, int64_t mfa_at_ms)
+{
+	if (!tx_ok(tx) || id == NULL || mfa_at_ms <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "session_set_mfa");
+	return tx->st->ops->policy->session_set_mfa(tx, id, mfa_at_ms);
+}
+/* policies:end */

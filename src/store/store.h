@@ -27,6 +27,8 @@
  *   store_audit.h     audit trail and checkpoints
  *   store_jobs.h      background jobs
  *   store_sinks.h     delivery cursors of the SIEM sinks
+ *   store_detect.h    alerts and the detector's state
+ *   store_policy.h    access policies
  * No header here names a backend type (the SQLite header is included only by
  * store_sqlite.h, which only src/store/ and tests/unit/store/ include).
  *
@@ -43,5 +45,7 @@
 #include "store/store_audit.h"
 #include "store/store_jobs.h"
 #include "store/store_sinks.h"
+#include "store/store_detect.h"
+#include "store/store_policy.h"
 
 #endif /* PV_STORE_H */

@@ -118,6 +118,8 @@ struct store_session {
 	char source[64];
 	int64_t ended_ms;            /* 0 while open */
 	char end_reason[16];         /* "" while open; authn_session_end_name() */
+	int64_t mfa_at_ms;           /* last step-up MFA (0: none since the login); read only,
+	                              * written by store_session_set_mfa (migration 10) */
 };
 enum pv_rc store_session_put(struct store_tx *tx, const struct store_session *s);
 enum pv_rc store_session_get_by_hash(struct store_tx *tx, const char *token_hash,

@@ -168,6 +168,35 @@ struct store_sinks_ops {
 	enum pv_rc (*sink_cursor_put)(struct store_tx *tx, const struct store_sink_cursor *c);
 };
 
+/* ---- detect (store_detect.h): alerts and the detector's state */
+struct store_detect_ops {
+	/* detect:begin */
+	enum pv_rc (*alert_put)(struct store_tx *tx, const struct store_alert *a);
+	enum pv_rc (*alert_get)(struct store_tx *tx, const char *id, struct store_alert *out);
+	enum pv_rc (*alert_bump)(struct store_tx *tx, const char *id, int64_t add,
+	    int64_t last_seen_ms);
+	enum pv_rc (*alert_ack)(struct store_tx *tx, const char *id, const char *note,
+	    const char *by, int64_t at_ms);
+	enum pv_rc (*alert_list)(struct store_tx *tx, const struct store_alert_filter *f,
+	    store_alert_cb cb, void *arg);
+	enum pv_rc (*detect_state_get)(struct store_tx *tx, const char *key, char **value);
+	enum pv_rc (*detect_state_put)(struct store_tx *tx, const char *key, const char *value,
+	    int64_t now_ms);
+	/* detect:end */
+};
+
+/* ---- policies (store_policy.h): access policies */
+struct store_policy_ops {
+	/* policies:begin */
+	enum pv_rc (*policy_put)(struct store_tx *tx, const struct store_policy *p);
+	enum pv_rc (*policy_get)(struct store_tx *tx, const char *name, struct store_policy *out);
+	enum pv_rc (*policy_update)(struct store_tx *tx, const struct store_policy *p);
+	enum pv_rc (*policy_delete)(struct store_tx *tx, const char *name);
+	enum pv_rc (*policy_list)(struct store_tx *tx, store_policy_cb cb, void *arg);
+	enum pv_rc (*session_set_mfa)(struct store_tx *tx, const char *id, int64_t mfa_at_ms);
+	/* policies:end */
+};
+
 /* The backend's table: one sub-table per domain, so a backend implements
  * (and a conformance test covers) the store domain by domain. Every pointer
  * and every op in each sub-table is non-NULL. */
@@ -179,6 +208,8 @@ struct store_ops {
 	const struct store_audit_ops *audit;
 	const struct store_jobs_ops *jobs;
 	const struct store_sinks_ops *sinks;
+	const struct store_detect_ops *detect;
+	const struct store_policy_ops *policy;
 };
 
 /* The handle every backend embeds as its first member. */

@@ -114,6 +114,23 @@ enum store_sqlite_stmt {
 	SQ_SINK_CURSOR_GET,
 	SQ_SINK_CURSOR_PUT,
 	/* sinks:end */
+	/* detect:begin (added by the detection work) */
+	SQ_ALERT_PUT,
+	SQ_ALERT_GET,
+	SQ_ALERT_BUMP,
+	SQ_ALERT_ACK,
+	SQ_ALERT_LIST,
+	SQ_DETECT_STATE_GET,
+	SQ_DETECT_STATE_PUT,
+	/* detect:end */
+	/* policies:begin */
+	SQ_POLICY_PUT,
+	SQ_POLICY_GET,
+	SQ_POLICY_UPDATE,
+	SQ_POLICY_DELETE,
+	SQ_POLICY_LIST,
+	SQ_SESSION_SET_MFA,
+	/* policies:end */
 	SQ_STMT__COUNT
 };
 
@@ -295,6 +312,8 @@ int store_sqlite_schema_latest(void);
 extern const struct store_identity_ops store_sqlite_identity_ops;
 extern const struct store_jobs_ops store_sqlite_jobs_ops;
 extern const struct store_sinks_ops store_sqlite_sinks_ops;   /* sqlite_sinks.c */
+extern const struct store_detect_ops store_sqlite_detect_ops;   /* sqlite_detect.c */
+extern const struct store_policy_ops store_sqlite_policy_ops;   /* sqlite_policy.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */

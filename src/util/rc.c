@@ -33,6 +33,11 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_PENDING] = "pending",
 	[PV_E_JOB_CONFLICT] = "job_conflict",
 	[PV_E_READONLY] = "readonly",
+	[PV_E_NETWORK] = "network_not_allowed",
+	[PV_E_HOURS] = "outside_hours",
+	[PV_E_STEP_UP] = "step_up_required",
+	[PV_E_POLICY] = "policy_denied",
+	[PV_E_CONDITION] = "condition_not_met",
 };
 
 const char *

@@ -48,7 +48,12 @@ enum pv_rc {
 	PV_E_PRECONDITION = 27, /* 412 precondition_failed: If-Match does not match */
 	PV_PENDING = 28,      /* not an error: the handler completes later (http_resume) */
 	PV_E_JOB_CONFLICT = 29, /* 409 job_conflict: a job state change its state does not allow */
-	PV_E_READONLY = 41,   /* 500 internal: a write op on a read-only store transaction (a bug) */
+	PV_E_NETWORK = 30,    /* 403 network_not_allowed: source address outside a policy's networks */
+	PV_E_HOURS = 31,      /* 403 outside_hours: outside a policy's time window */
+	PV_E_STEP_UP = 32,    /* 401 step_up_required: fresher MFA needed (RFC 9470) */
+	PV_E_POLICY = 33,     /* 403 policy_denied: an explicit deny policy applies */
+	PV_E_CONDITION = 34,  /* 403 condition_not_met: a grant's condition (attributes, labels) fails */
+	PV_E_READONLY = 35,   /* 500 internal: a write op on a read-only store transaction (a bug) */
 	PV_E__COUNT
 };
 

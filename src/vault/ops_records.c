@@ -81,7 +81,7 @@ void vault_record_create(struct vault_ctx *v, const struct vault_caller *who,
 	struct vault_answer a;
 	struct audit_event ev;
 	char err[VAULT_ERR_MAX] = "", resource[VAULT_RESOURCE_MAX], id[UTIL_ID_MAX];
-	json_t *norm = NULL;
+	json_t *norm = NULL, *labels = NULL;
 	char *detail = NULL;
 	struct create_done *d = NULL;
 	enum pv_rc rc;
@@ -93,7 +93,11 @@ void vault_record_create(struct vault_ctx *v, const struct vault_caller *who,
 		    rc == PV_E_NOTFOUND ? "no such collection" : NULL, &a);
 		goto out;
 	}
-	rc = vault_record_validate(c, fields, false, &norm, err, sizeof(err));
+	if ((rc = vault_labels_take(c, fields, &labels, err, sizeof(err))) == PV_OK)
+		rc = vault_record_validate(c, fields, false, &norm, err, sizeof(err));
+	if (rc == PV_OK && json_is_array(labels))
+		rc = vault_labels_put(norm, labels);
+	json_decref(labels);
 	if (rc != PV_OK) {
 		rc = vault_fail_audited(v, who, "record.create", resource, purpose, rc, err, &a);
 		goto out;
@@ -378,8 +382,8 @@ void vault_record_list(struct vault_ctx *v, const struct vault_caller *who,
 		size_t k;
 
 		rc = vault_record_load_view(v, who, c, ids.ids[i], &view, &dtext);
-		if (rc == PV_E_NOTFOUND)
-			continue;   /* shredded between the scan and the load */
+		if (rc == PV_E_NOTFOUND || vault_rc_denied(rc))
+			continue;   /* shredded meanwhile, or refused by a record condition */
 		if (rc != PV_OK)
 			goto out;
 		d = json_loads(dtext, 0, NULL);
@@ -495,8 +499,8 @@ void vault_record_search(struct vault_ctx *v, const struct vault_caller *who,
 		char *dtext = NULL;
 
 		rc = vault_record_load_view(v, who, c, ids.ids[i], &view, &dtext);
-		if (rc == PV_E_NOTFOUND)
-			continue;   /* shredded between the lookup and the load */
+		if (rc == PV_E_NOTFOUND || vault_rc_denied(rc))
+			continue;   /* shredded meanwhile, or refused by a record condition */
 		if (rc != PV_OK)
 			goto out;
 		/* union of the field names touched, for the one search entry */
@@ -591,7 +595,7 @@ void vault_record_update(struct vault_ctx *v, const struct vault_caller *who,
 	struct vault_write_job *j = NULL;
 	struct audit_event ev;
 	char err[VAULT_ERR_MAX] = "", resource[VAULT_RESOURCE_MAX];
-	json_t *patch = NULL, *old = NULL, *merged = NULL;
+	json_t *patch = NULL, *old = NULL, *merged = NULL, *labels = NULL;
 	char *detail = NULL;
 	uint32_t want = 0;
 	bool any = true;
@@ -613,7 +617,11 @@ void vault_record_update(struct vault_ctx *v, const struct vault_caller *who,
 		    : "a weak entity tag never matches If-Match", &a);
 		goto out;
 	}
-	rc = vault_record_validate(c, changes, true, &patch, err, sizeof(err));
+	if ((rc = vault_labels_take(c, changes, &labels, err, sizeof(err))) == PV_OK)
+		rc = vault_record_validate(c, changes, true, &patch, err, sizeof(err));
+	if (rc == PV_OK)
+		rc = vault_labels_put(patch, labels);
+	json_decref(labels);
 	if (rc == PV_OK && json_object_size(patch) == 0) {
 		rc = PV_E_INVALID;
 		util_strlcpy(err, "a PATCH must name at least one field", sizeof(err));

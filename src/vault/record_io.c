@@ -151,7 +151,7 @@ enum pv_rc vault_fail_audited(struct vault_ctx *v, const struct vault_caller *wh
     const char *action, const char *resource, const char *purpose, enum pv_rc rc,
     const char *msg, struct vault_answer *a)
 {
-	enum audit_outcome o = rc == PV_E_FORBIDDEN || rc == PV_E_PRECONDITION ? AUDIT_DENIED
+	enum audit_outcome o = vault_rc_denied(rc) || rc == PV_E_PRECONDITION ? AUDIT_DENIED
 	    : AUDIT_ERROR;
 	const char *reason = http_rc_code(rc);   /* reasons are the stable API codes */
 
@@ -179,22 +179,44 @@ static bool can_unmask(void *arg, const char *field)
 	return false;
 }
 
+/* The record's attributes for the decision: the text of an internal field
+ * (conditions compare only internal fields, never PHI or PII values). */
+struct rec_attrs {
+	const struct vault_collection *c;
+	json_t *fields;
+};
+
+static const char *rec_field_text(void *arg, const char *name)
+{
+	struct rec_attrs *ra = arg;
+	const struct vault_field *f = vault_collection_field(ra->c, name);
+
+	if (f == NULL || f->cls != VAULT_CLASS_INTERNAL)
+		return NULL;
+	return json_string_value(json_object_get(ra->fields, name));
+}
+
 /*
- * The second call of the decision point, once the record's collection is
- * known: which of its fields may leave in clear (bit i = c->fields[i]).
- * The handler's own call already allowed the read with the same inputs; a
- * refusal here (none is expected) fails the read and the handler records it.
+ * The second call of the decision point, once the record is loaded: the
+ * record's labels and internal fields are known (record conditions), and
+ * which of its fields may leave in clear (bit i = c->fields[i]). A refusal
+ * fails the read with the decision's code (a list or search skips the
+ * record) and the handler records it.
  */
 static enum pv_rc unmask_obligation(const struct vault_caller *who,
-    const struct vault_collection *c, uint64_t *clear)
+    const struct vault_collection *c, json_t *fields, uint64_t *clear)
 {
-	const char *names[VAULT_MAX_FIELDS];
+	const char *names[VAULT_MAX_FIELDS], *labels[16];
+	json_t *lj = json_object_get(fields, VAULT_LABELS_KEY);
+	struct rec_attrs ra = { c, fields };
 	struct authz_request q;
 	struct authz_decision d;
-	size_t i;
+	size_t i, nl = 0;
 
 	for (i = 0; i < c->nfields && i < VAULT_MAX_FIELDS; i++)
 		names[i] = c->fields[i].name;
+	for (nl = 0; nl < json_array_size(lj) && nl < 16; nl++)
+		labels[nl] = json_string_value(json_array_get(lj, nl));
 	memset(&q, 0, sizeof(q));
 	q.subject = who->subject;
 	q.action = "records.read";
@@ -202,11 +224,19 @@ static enum pv_rc unmask_obligation(const struct vault_caller *who,
 	q.resource.collection = c->name;
 	q.resource.fields = names;
 	q.resource.nfields = i;
+	q.resource.loaded = true;
+	q.resource.labels = labels;
+	q.resource.nlabels = nl;
+	q.resource.field_text = rec_field_text;
+	q.resource.field_arg = &ra;
 	q.env.source = who->actor->source;
 	q.env.purpose = who->purpose;
 	q.env.time_ms = util_now_ms();
 	if (authz_decide(&q, &d) != PV_OK)
-		return PV_E_FORBIDDEN;
+		/* a step-up here answers the challenge without max_age (the
+		 * answer carries none from this depth; an MFA-age condition is
+		 * decided at the route, where it does) */
+		return vault_rc_denied(d.rc) ? d.rc : PV_E_FORBIDDEN;
 	*clear = d.unmask;
 	return PV_OK;
 }
@@ -219,7 +249,7 @@ static enum pv_rc record_view(const struct vault_caller *who, const struct vault
     const struct store_record *r, json_t *fields, json_t **view_out, char **detail_out)
 {
 	struct unmask_ctx u = { c, 0 };
-	json_t *view = NULL, *clear = json_array(), *obj = NULL;
+	json_t *view = NULL, *clear = json_array(), *obj = NULL, *labels = NULL;
 	const char *key;
 	json_t *val;
 	char *detail = NULL;
@@ -227,8 +257,10 @@ static enum pv_rc record_view(const struct vault_caller *who, const struct vault
 
 	if (clear == NULL)
 		return PV_E_NOMEM;
-	if ((rc = unmask_obligation(who, c, &u.clear)) != PV_OK)
+	if ((rc = unmask_obligation(who, c, fields, &u.clear)) != PV_OK)
 		goto out;
+	labels = json_incref(json_object_get(fields, VAULT_LABELS_KEY));
+	(void)json_object_del(fields, VAULT_LABELS_KEY);   /* not a field: beside them */
 	rc = vault_record_view(c, fields, can_unmask, &u, &view);
 	if (rc != PV_OK)
 		goto out;
@@ -245,6 +277,11 @@ static enum pv_rc record_view(const struct vault_caller *who, const struct vault
 	}
 	obj = json_pack("{s:s, s:I, s:O}", "id", r->id, "version", (json_int_t)r->version,
 	    "fields", view);
+	if (obj != NULL && json_is_array(labels) &&
+	    json_object_set(obj, "labels", labels) != 0) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
 	detail = vault_detail_fields(fields, json_pack("{s:O}", "unmasked", clear));
 	if (obj == NULL || detail == NULL) {
 		rc = PV_E_NOMEM;
@@ -259,6 +296,7 @@ out:
 	free(detail);
 	json_decref(view);
 	json_decref(clear);
+	json_decref(labels);
 	return rc;
 }
 

@@ -300,6 +300,7 @@ out:
 void vault_answer_init(struct vault_answer *a)
 {
 	memset(a, 0, sizeof(*a));
+	a->step_up_max_age_s = -1;
 }
 
 enum pv_rc vault_answer_fail(struct vault_answer *a, enum pv_rc rc, const char *msg)
@@ -352,6 +353,8 @@ enum pv_rc vault_decide(struct vault_ctx *v, const struct vault_caller *who,
 	}
 	if (d.audit_failed)
 		return vault_answer_fail(a, PV_E_AUDIT, NULL);
+	if (d.rc == PV_E_STEP_UP)
+		a->step_up_max_age_s = d.step_up_max_age_s;
 	return vault_answer_fail(a, d.rc, d.message);
 }
 
@@ -394,6 +397,8 @@ void vault_reply_done(struct vault_answer *a, void *arg)
 
 	if (rc == PV_OK && a->version != 0)
 		rc = vault_set_etag(req, a->version);
+	if (rc == PV_E_STEP_UP)
+		authz_step_up_header(req, a->step_up_max_age_s);   /* RFC 9470 challenge */
 	if (rc == PV_OK) {
 		rc = http_reply(req, r->status, a->body);
 		a->body = NULL;

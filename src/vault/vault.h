@@ -278,6 +278,7 @@ struct vault_answer {
 	char message[VAULT_ERR_MAX];
 	json_t *body;
 	uint32_t version;
+	int64_t step_up_max_age_s;   /* rc PV_E_STEP_UP: RFC 9470 max_age (-1: none) */
 };
 typedef void (*vault_done_fn)(struct vault_answer *a, void *arg);
 

@@ -209,4 +209,16 @@ enum pv_rc vault_routes_records(struct http_server *srv, struct vault_ctx *v);
 enum pv_rc vault_routes_batch(struct http_server *srv, struct vault_ctx *v);
 enum pv_rc vault_routes_tokens(struct http_server *srv, struct vault_ctx *v);
 
+/* ---- record labels (labels.c) ---- */
+#define VAULT_LABELS_KEY "_labels"   /* in the sealed JSON; never a field name */
+/* Take "labels" out of a create / patch body into *labels (NULL if absent;
+ * json null on a patch: clear). PV_E_INVALID with err. */
+enum pv_rc vault_labels_take(const struct vault_collection *c, json_t *body, json_t **labels,
+    char *err, size_t errlen);
+/* A denial by the decision point (forbidden, policy_denied, network,
+ * hours, step-up): a list or search skips such a record. */
+bool vault_rc_denied(enum pv_rc rc);
+/* Put taken labels into the fields to seal (a null clears on merge). */
+enum pv_rc vault_labels_put(json_t *fields, json_t *labels);
+
 #endif /* PV_VAULT_INT_H */

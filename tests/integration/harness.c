@@ -325,6 +325,15 @@ on_header(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* h_source_set: the local address requests leave from (NULL: the default) */
+static char h_source[64];
+
+void
+h_source_set(const char *addr)
+{
+	snprintf(h_source, sizeof(h_source), "%s", addr != NULL ? addr : "");
+}
+
 void
 h_req(struct h_server *s, const char *method, const char *path, const char *token,
     const char *body, const char **hdrs, struct h_resp *r)
@@ -344,6 +353,8 @@ h_req(struct h_server *s, const char *method, const char *path, const char *toke
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	if (h_source[0] != '\0')
+		curl_easy_setopt(c, CURLOPT_INTERFACE, h_source);
 	if (token != NULL) {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 		hl = curl_slist_append(hl, auth);
@@ -502,4 +513,27 @@ h_clock_advance(struct h_server *s, long long ms)
 	now = (long long)json_integer_value(json_object_get(r.json, "now_ms"));
 	h_resp_free(&r);
 	return now;
+}
+
+/* The value of one sample (NAME{LABELS} exactly) on the [metrics] listener,
+ * or -1 when it is absent. */
+double
+h_metric_value(unsigned port, const char *sample)
+{
+	char cmd[256], *out = NULL, *p;
+	double v = -1;
+	size_t n = strlen(sample);
+
+	snprintf(cmd, sizeof(cmd), "curl -sS --max-time 10 http://127.0.0.1:%u/metrics", port);
+	if (h_run(cmd, &out) != 0 || out == NULL) {
+		free(out);
+		return -1;
+	}
+	for (p = out; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, sample, n) == 0 && p[n] == ' ') {
+			v = strtod(p + n + 1, NULL);
+			break;
+		}
+	free(out);
+	return v;
 }

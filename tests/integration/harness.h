@@ -73,6 +73,10 @@ int h_stop(struct h_server *s);
 /* Request; body may be NULL. hdrs: NULL-terminated extra headers. */
 void h_req(struct h_server *s, const char *method, const char *path, const char *token,
     const char *body, const char **hdrs, struct h_resp *r);
+/* The local address later h_req calls leave from (CURLOPT_INTERFACE), e.g.
+ * "127.0.1.7": the server sees it as the request's source (any 127/8
+ * address works on Linux loopback). NULL: the default again. */
+void h_source_set(const char *addr);
 void h_resp_free(struct h_resp *r);
 /* error.code of an error body, or "" */
 const char *h_err_code(struct h_resp *r);
@@ -106,5 +110,9 @@ void h_tty_type(const char *text);
  * on the screen. Returns the screen that asked for the code (malloc'd). */
 char *h_tty_first_login(const char *otp, const char *newpw);
 void h_tty_stop(void);
+
+/* The value of one sample (NAME{LABELS} exactly as rendered) on a plain
+ * [metrics] listen listener on 127.0.0.1:port, or -1 when it is absent. */
+double h_metric_value(unsigned port, const char *sample);
 
 #endif

@@ -277,28 +277,6 @@ static pid_t webhook_pid;
 static unsigned webhook_port;
 static unsigned metrics_port;
 
-/* The value of one sample (NAME{LABELS} exactly) on the [metrics] listener,
- * or -1 when it is absent. */
-static double
-metric_value(unsigned port, const char *sample)
-{
-	char cmd[256], *out = NULL, *p;
-	double v = -1;
-	size_t n = strlen(sample);
-
-	snprintf(cmd, sizeof(cmd), "curl -sS --max-time 10 http://127.0.0.1:%u/metrics", port);
-	if (h_run(cmd, &out) != 0 || out == NULL) {
-		free(out);
-		return -1;
-	}
-	for (p = out; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (strncmp(p, sample, n) == 0 && p[n] == ' ') {
-			v = strtod(p + n + 1, NULL);
-			break;
-		}
-	free(out);
-	return v;
-}
 static char webhook_out[700];
 
 static void
@@ -929,8 +907,8 @@ main(void)
 	CHECK(json_integer_value(json_object_get(e, "lag")) > 0);
 	json_decref(e);
 	/* the same state on GET /metrics: the syslog sink lags and is failing */
-	CHECK(metric_value(metrics_port, "phivault_sink_lag{sink=\"syslog\"}") > 0);
-	CHECK(metric_value(metrics_port, "phivault_sink_failing{sink=\"syslog\"}") == 1);
+	CHECK(h_metric_value(metrics_port, "phivault_sink_lag{sink=\"syslog\"}") > 0);
+	CHECK(h_metric_value(metrics_port, "phivault_sink_failing{sink=\"syslog\"}") == 1);
 	rsys_start(&plain);
 	CHECK(waitpid(client, &st, 0) == client);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);   /* every request of the client succeeded */

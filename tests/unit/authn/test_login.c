@@ -214,6 +214,57 @@ static void test_mfa(void **state)
 	assert_int_equal(af_grep(f, rcode), 0);
 }
 
+/* Step-up: refused (409) before MFA is enrolled; with MFA, a wrong code is
+ * refused, the next code raises the session's MFA time (store and answer),
+ * and the same code again is a replay, refused; no principal, no step-up. */
+static void test_step_up(void **state)
+{
+	struct af *f = *state;
+	struct authn_principal p;
+	struct authn_result res;
+	struct store_session ss;
+	char id[UTIL_ID_MAX], token[AUTHN_TOKEN_MAX], b32[AUTHN_TOTP_B32_MAX];
+	char code[AUTHN_TOTP_CODE_MAX], hash[AUTHN_HASH_HEX_MAX];
+	json_t *out = NULL;
+
+	start_no_mfa(f);
+	af_user(f, "fay", PW, NULL, id);
+	login_ok(f, "fay", PW, token);
+	principal_of(f, token, id, "fay", &p);
+	assert_int_equal(authn_step_up(f->svc, &p, SRC, "123456", &out, &res), PV_E_CONFLICT);
+	assert_non_null(strstr(res.message, "No MFA enrolled"));
+	assert_int_equal(af_count(f, "auth.step_up", "mfa_not_enrolled"), 1);
+
+	assert_int_equal(authn_mfa_enroll(f->svc, &p, SRC, &out, &res), PV_OK);
+	snprintf(b32, sizeof(b32), "%s", json_string_value(json_object_get(out, "secret")));
+	json_decref(out);
+	out = NULL;
+	totp_now(b32, 0, code);
+	assert_int_equal(authn_mfa_confirm(f->svc, &p, SRC, code, &out, &res), PV_OK);
+	json_decref(out);
+	out = NULL;
+
+	totp_now(b32, 40, code);   /* outside the window */
+	assert_int_equal(authn_step_up(f->svc, &p, SRC, code, &out, &res), PV_E_UNAUTH);
+	assert_string_equal(res.message, "Invalid code");
+	assert_null(out);
+	assert_int_equal(af_count(f, "auth.step_up", "bad_totp"), 1);
+	totp_now(b32, 1, code);    /* the confirm used this step's code */
+	assert_int_equal(authn_step_up(f->svc, &p, SRC, code, &out, &res), PV_OK);
+	assert_true(json_is_true(json_object_get(out, "mfa_verified")));
+	assert_non_null(json_string_value(json_object_get(out, "mfa_at")));
+	json_decref(out);
+	out = NULL;
+	assert_int_equal(af_count(f, "auth.step_up", "totp"), 1);
+	assert_int_equal(authn_token_hash(AUTHN_TOKEN_SESSION, token, hash), PV_OK);
+	assert_int_equal(TX_RD(f->st, store_session_get_by_hash(tx, hash, &ss)), PV_OK);
+	assert_true(ss.mfa_at_ms > 0);
+	assert_int_equal(authn_step_up(f->svc, &p, SRC, code, &out, &res), PV_E_UNAUTH);
+	assert_string_equal(res.message, "Invalid code");
+	assert_null(out);
+	assert_int_equal(authn_step_up(f->svc, NULL, SRC, code, &out, &res), PV_E_UNAUTH);
+}
+
 /* Session and logout: the principal described; logout ends the session
  * (its row is ended in the store) and is audited; no principal, no logout. */
 static void test_session_logout(void **state)
@@ -253,6 +304,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_login_locked, af_setup, af_teardown),
 		cmocka_unit_test_setup_teardown(test_password_change, af_setup, af_teardown),
 		cmocka_unit_test_setup_teardown(test_mfa, af_setup, af_teardown),
+		cmocka_unit_test_setup_teardown(test_step_up, af_setup, af_teardown),
 		cmocka_unit_test_setup_teardown(test_session_logout, af_setup, af_teardown),
 	};
 

@@ -42,6 +42,7 @@ static void test_explain_answers(void **state)
 	    "role:clinician records.read:*");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(out,
 	    "obligations"), "purposes"), 0)), "TREAT");
+	assert_true(json_is_null(json_object_get(out, "step_up")));
 	json_decref(out);
 	out = NULL;
 
@@ -106,6 +107,26 @@ static void test_explain_refusals(void **state)
 	assert_string_equal(res.message, "'resource.fields' must hold field names");
 	q.fields = NULL;
 	q.nfields = 0;
+	q.record_loaded = true;
+	q.labels = bad_fields;   /* "ssn", then a non-string (NULL) */
+	q.nlabels = 2;
+	assert_int_equal(authz_explain(x.z, &c, &q, &out, &res), PV_E_INVALID);
+	assert_string_equal(res.message, "'resource.labels' must hold strings");
+	q.record_loaded = false;
+	q.labels = NULL;
+	q.nlabels = 0;
+	q.time = "yesterday";
+	assert_int_equal(authz_explain(x.z, &c, &q, &out, &res), PV_E_INVALID);
+	assert_string_equal(res.message, "'context.time' must be an RFC 3339 time "
+	    "(2026-12-01T10:00:00Z)");
+	q.time = NULL;
+	q.mfa_given = true;
+	q.mfa_age_s = -1;
+	assert_int_equal(authz_explain(x.z, &c, &q, &out, &res), PV_E_INVALID);
+	assert_string_equal(res.message, "'context.mfa_age_s' must be a number of "
+	    "seconds (0 to 31536000)");
+	q.mfa_given = false;
+	q.mfa_age_s = 0;
 	snprintf(bogus, sizeof(bogus), "%s", clin.user_id);
 	bogus[strlen(bogus) - 1] = bogus[strlen(bogus) - 1] == 'a' ? 'b' : 'a';
 	q.principal = bogus;

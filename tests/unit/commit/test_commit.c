@@ -344,6 +344,50 @@ static enum pv_rc fail_fn(struct store_tx *tx, void *arg)
 	return PV_E_CONFLICT;
 }
 
+/*
+ * A submission signals the committer only while it waits: the ten that
+ * arrive while it is inside the gate's group wake nobody, and still commit
+ * (in one group, counted). After it went idle, one submission wakes it.
+ */
+static void test_busy_committer_not_signalled(void **state)
+{
+	struct fx f;
+	struct item gate, rq[10], late;
+	struct commit_stats s0, s1, s2;
+	char l[16];
+
+	(void)state;
+	assert_int_equal(fx_setup(&f, 16, 4), 0);
+	gate_close(&f, &gate);
+	commit_stats_get(f.q, &s0);
+	assert_true(s0.wakeups <= 1);      /* the gate's, if the committer waited yet */
+	assert_int_equal(s0.groups, 1);
+	for (int i = 0; i < 10; i++) {
+		snprintf(l, sizeof l, "rq%d", i);
+		submit(&f, &rq[i], l, COMMIT_REQUEST, log_fn);
+	}
+	commit_stats_get(f.q, &s1);
+	assert_int_equal(s1.wakeups, s0.wakeups);
+	gate_open_wait(&f, 11);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(rq[i].rc, PV_OK);
+	commit_stats_get(f.q, &s1);
+	assert_int_equal(s1.groups, 2);    /* the gate, then the ten together */
+	assert_int_equal(s1.txs, 11);
+	assert_int_equal(s1.wakeups, s0.wakeups);
+	/* idle now (or about to be): the next submission is not lost */
+	submit(&f, &late, "late", COMMIT_REQUEST, log_fn);
+	pthread_mutex_lock(&f.mu);
+	while (f.ndone < 12)
+		pthread_cond_wait(&f.cv, &f.mu);
+	pthread_mutex_unlock(&f.mu);
+	assert_int_equal(late.rc, PV_OK);
+	commit_stats_get(f.q, &s2);
+	assert_int_equal(s2.txs, 12);
+	assert_true(s2.wakeups <= s0.wakeups + 1);
+	fx_teardown(&f);
+}
+
 static void test_run_and_drain(void **state)
 {
 	struct fx f;
@@ -365,6 +409,7 @@ int main(void)
 		cmocka_unit_test(test_priorities),
 		cmocka_unit_test(test_subscribers_in_commit_order),
 		cmocka_unit_test(test_fault_in_middle_of_group),
+		cmocka_unit_test(test_busy_committer_not_signalled),
 		cmocka_unit_test(test_run_and_drain),
 	};
 

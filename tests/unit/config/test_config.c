@@ -350,6 +350,53 @@ make_tmpdir(char *dir, size_t len)
 	assert_non_null(mkdtemp(dir));
 }
 
+/* [detect]: the documented defaults, parsed, written, refused out of range */
+static void
+test_detect_keys(void **state)
+{
+	static const char text[] = "[detect]\nenabled = off\nbulk_read_max = 20\n"
+	    "brute_force_window_s = 60\n";
+	struct pv_config c, back;
+	char err[256] = "", dir[512], path[600];
+
+	(void)state;
+	FRESH(c);
+	assert_string_equal(c.detect_enabled, "on");
+	assert_int_equal(c.detect_brute_force_failures, 10);
+	assert_int_equal(c.detect_brute_force_window_s, 300);
+	assert_int_equal(c.detect_spray_accounts, 10);
+	assert_int_equal(c.detect_bulk_read_max, 1000);
+	assert_int_equal(c.detect_change_read_window_s, 3600);
+	accept_cfg(&c, false);
+	assert_int_equal(config_parse(text, strlen(text), &c, err, sizeof(err)), PV_OK);
+	assert_string_equal(c.detect_enabled, "off");
+	assert_int_equal(c.detect_bulk_read_max, 20);
+	assert_int_equal(c.detect_brute_force_window_s, 60);
+	accept_cfg(&c, false);
+	assert_int_equal(config_parse("[detect]\nbulk_reads = 5\n", 24, &c, err, sizeof(err)),
+	    PV_E_CONFIG);
+	assert_non_null(strstr(err, "unknown key [detect] bulk_reads"));
+	FRESH(c); util_strlcpy(c.detect_enabled, "maybe", sizeof(c.detect_enabled));
+	refuse(&c, true, "detect.enabled = maybe is not on or off");
+	FRESH(c); c.detect_brute_force_failures = 0;
+	refuse(&c, true, "detect.brute_force_failures = 0 is not from 1 to");
+	FRESH(c); c.detect_unusual_hour_margin_h = 12;
+	refuse(&c, false, "detect.unusual_hour_margin_h = 12 is not from 1 to 11");
+	FRESH(c); c.detect_mfa_window_s = 2592001;
+	refuse(&c, false, "detect.mfa_window_s");
+	/* written by init, read back the same */
+	make_tmpdir(dir, sizeof(dir));
+	config_defaults(&c, dir);
+	c.detect_enumeration_max = 15;
+	snprintf(path, sizeof(path), "%s/phivault.conf", dir);
+	assert_int_equal(config_write(&c, path), PV_OK);
+	assert_int_equal(config_load(dir, &back, err, sizeof(err)), PV_OK);
+	assert_int_equal(back.detect_enumeration_max, 15);
+	assert_config_equal(&back, &c);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void
 test_write_load_round_trip(void **state)
 {
@@ -504,6 +551,7 @@ main(void)
 		cmocka_unit_test(test_sinks_keys),
 		cmocka_unit_test(test_write_load_round_trip),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_detect_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -84,9 +84,9 @@ static inline void vf_compile(struct vf *f, struct http_request *req)
 	assert_int_equal(authz_policy_compile(vf_role_lookup, f,
 	    (const char (*)[AUTHN_ROLE_NAME_MAX])f->who.roles, f->who.nroles, 0, &pol), PV_OK);
 	copy = arena_alloc(req->arena, authz_policy_size(pol) +
-	    f->perms.n * sizeof(pol->g[0]));
+	    f->perms.n * sizeof(pol->g[0]) + 16);
 	assert_non_null(copy);
-	memcpy(copy, pol, authz_policy_size(pol));
+	memcpy(copy, pol, authz_policy_size(pol) - pol->ext_len);
 	for (i = 0; i < f->perms.n; i++) {
 		bool explained = false;
 
@@ -101,6 +101,9 @@ static inline void vf_compile(struct vf *f, struct http_request *req)
 		extra++;
 	}
 	(void)extra;
+	/* the condition area follows the grants */
+	if (pol->ext_len > 0)
+		memcpy((uint8_t *)authz_policy_area(copy), authz_policy_area(pol), pol->ext_len);
 	free(pol);
 	f->who.policy = copy;
 }

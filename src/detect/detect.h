@@ -1,0 +1,78 @@
+/*
+ * detect: threat detection over the committed audit trail, and alerts
+ * (DESIGN.md modules table; docs/internals/detect.md; docs/monitoring.md
+ * "Detection and alerts").
+ *
+ * A post-commit subscriber of the commit queue copies each committed entry
+ * into a bounded queue (no other work, no I/O on the committer thread) and
+ * wakes the detector thread, which feeds the entries in seq order to the
+ * rules. If the queue is full, or an entry does not fit a slot, the
+ * subscriber drops it and the detector reads what it missed from the audit
+ * table, from the seq it has processed up to: nothing is lost. That seq
+ * (the position) and the per-user baselines are persisted in detect_state
+ * (at most a second behind, and at stop), so a restart resumes where the
+ * detector was; alerts still open are reloaded, so a repeat after a restart
+ * counts on the open alert instead of raising a new one.
+ *
+ * A rule hit for (rule, actor, source) with no open alert raises one: an
+ * alerts row and its own audit entry (alert.raised), in one transaction at
+ * background priority; a hit while one is open adds to its count and
+ * last_seen. The detector never writes on the committer thread and never
+ * waits for its writes.
+ *
+ * States: STOPPED -> RUNNING (detect_start: subscribed, thread started) ->
+ * STOPPING (detect_stop: the subscriber ignores new entries, the thread
+ * processes what it has, submits its last state and exits) -> detect_free
+ * (after the commit queue stopped: the subscriber is never called again).
+ */
+#ifndef PV_DETECT_H
+#define PV_DETECT_H
+
+#include <stdbool.h>
+
+#include "audit/audit.h"
+#include "config/config.h"
+#include "http/http.h"
+#include "store/store.h"
+
+/* Rule names (alert "rule"; stable: API, config and docs use them). */
+#define DETECT_RULE_BRUTE_FORCE "brute_force"
+#define DETECT_RULE_PASSWORD_SPRAY "password_spray"
+#define DETECT_RULE_NEW_NETWORK "new_network"
+#define DETECT_RULE_UNUSUAL_HOUR "unusual_hour"
+#define DETECT_RULE_MFA_FAILURES "mfa_failures"
+#define DETECT_RULE_BULK_READ "bulk_read"
+#define DETECT_RULE_ENUMERATION "enumeration"
+#define DETECT_RULE_CHANGE_THEN_READ "change_then_read"
+/* true for one of the names above */
+bool detect_rule_known(const char *rule);
+bool detect_is_user_id(const char *id);
+
+struct detect;
+
+/* Subscribe to a's commit queue and start the detector ([detect] enabled =
+ * off: no subscriber, no thread; the alert routes still answer). Call it
+ * before the server submits its own entries. */
+enum pv_rc detect_start(struct store *st, struct audit *a, const struct pv_config *cfg,
+    struct detect **out);
+/* Stop the thread after it has processed what it holds and submitted its
+ * state; call while the commit queue still runs (before audit_stop). */
+void detect_stop(struct detect *d);
+/* Free; after audit_stop. NULL is fine. */
+void detect_free(struct detect *d);
+
+/* Wait (at most timeout_ms) until every entry committed before the call
+ * has been processed and the detector's writes are durable. */
+void detect_settle(struct detect *d, int timeout_ms);
+
+/* ---- operations (alerts.c) ---- */
+/* open -> acknowledged with note (<= STORE_ALERT_NOTE_MAX bytes, UTF-8, no
+ * control characters), by actor; audited alert.ack. PV_E_NOTFOUND,
+ * PV_E_CONFLICT (already acknowledged), PV_E_INVALID, PV_E_AUDIT. */
+enum pv_rc detect_alert_ack(struct detect *d, const struct pv_actor *actor, const char *id,
+    const char *note);
+
+/* GET /v1/alerts, POST /v1/alerts/{id}/ack (permission alerts.read). */
+enum pv_rc detect_routes(struct detect *d, struct http_server *srv);
+
+#endif /* PV_DETECT_H */
