@@ -83,6 +83,21 @@
 #define AUTHN_RESTRICT_PASSWORD_CHANGE 0x1u   /* one-time password must be changed */
 #define AUTHN_RESTRICT_MFA_ENROL 0x2u         /* MFA required by policy, not enrolled */
 
+/* A network of an app's allow-list (CIDR, IPv4 or IPv6; cidr.c). */
+#define AUTHN_APP_NETWORKS_MAX 16
+struct authn_cidr {
+	uint8_t family;                  /* 4 or 6 */
+	uint8_t prefix;                  /* 0..32 / 0..128 */
+	uint8_t addr[16];                /* network address, host bits zero */
+};
+/* "10.0.0.0/8", "2001:db8::/32", or a bare address (/32, /128). Host bits
+ * set beyond the prefix are refused (PV_E_INVALID), so a list reads as
+ * what it allows. */
+enum pv_rc authn_cidr_parse(const char *text, struct authn_cidr *out);
+/* Is the textual address inside c? IPv4-mapped IPv6 ("::ffff:a.b.c.d")
+ * matches as IPv4. False for anything unparsable (fail closed). */
+bool authn_cidr_match(const struct authn_cidr *c, const char *addr);
+
 struct authz_permset;                /* authz/authz.h */
 struct authz_policy;                 /* authz/authz.h */
 struct authz_attrs;                  /* authz/authz.h */
@@ -114,6 +129,14 @@ struct authn_principal {
 	/* The user's attributes (authz_attrs_parse, request arena), loaded by
 	 * authz only when its policies test them; NULL = none known. */
 	const struct authz_attrs *attrs;
+	/* Workload identity (issue 10): the principal is an app (user_id holds
+	 * its app_... ID, username its name), signed in with a secret or a
+	 * client certificate (auth_method "secret" / "mtls"); its networks are
+	 * enforced by authz_decide on every request. */
+	bool app;
+	const char *auth_method;
+	size_t nnetworks;
+	struct authn_cidr networks[AUTHN_APP_NETWORKS_MAX];
 };
 
 /*
@@ -247,6 +270,8 @@ enum pv_rc authn_recovery_find(const char *input, const char *const *hashes, siz
 enum authn_token_kind {
 	AUTHN_TOKEN_SESSION = 0,     /* "pvt_": bearer token of a session */
 	AUTHN_TOKEN_MFA = 1,         /* "pvm_": login that still owes a TOTP code */
+	AUTHN_TOKEN_APP = 2,         /* "pva_": bearer token of an app's session */
+	AUTHN_TOKEN_APP_SECRET = 3,  /* "pvs_": an app's secret (shown once) */
 };
 #define AUTHN_TOKEN_RAND_LEN 32
 #define AUTHN_TOKEN_LEN 47           /* 4 + 43 */
@@ -484,6 +509,22 @@ enum pv_rc authn_otp_check(const struct store_user *u, int64_t now_ms, int ttl_s
  */
 void authn_sessions_end_user(struct authn_service *s, const char *user_id,
     enum authn_session_end reason);
+
+/* ---- apps (app.c): the credentials and sessions of workload identities,
+ * for the directory's app operations (docs/internals/authn.md "Apps") ---- */
+
+/* A new app secret: "pvs_" + base64url(32 random bytes) (256 bits), shown
+ * once, and the hex HMAC-SHA256 of it under the identity MAC key (purpose
+ * "app-secret") that is stored. */
+enum pv_rc authn_app_secret_new(struct authn_service *s, char secret[AUTHN_TOKEN_MAX],
+    char hash[AUTHN_HASH_HEX_MAX]);
+/* The stored form of a presented secret; PV_E_UNAUTH if malformed. */
+enum pv_rc authn_app_secret_hash(struct authn_service *s, const char *secret,
+    char hash[AUTHN_HASH_HEX_MAX]);
+/* The sessions of app_id were ended in the store (the app was disabled):
+ * bump the authz generation so nothing cached outlives it. App sessions
+ * are read from the store on every request, so nothing else is cached. */
+void authn_sessions_end_app(struct authn_service *s, const char *app_id);
 
 /* Forget the password and MFA lockout counters of a user (lockout_clear.c);
  * call inside the store transaction whose audit entry records it (unlock,

@@ -143,4 +143,25 @@ _Static_assert(AUTHN_USERNAME_KEY_MAX == STORE_USERNAME_MAX,
 
 enum pv_rc authn_route_auth(struct authn_service *s, struct http_server *srv);
 
+/* ---- apps (app.c, routes_app.c) ---- */
+struct authn_app_signin_result {
+	char app_id[UTIL_ID_MAX];
+	char token[AUTHN_TOKEN_MAX];     /* shown once; the caller wipes it */
+	int64_t expires_ms;
+	int retry_after_s;               /* PV_E_LOCKED, PV_E_RATE */
+	char message[160];               /* why it failed, for the caller */
+};
+/* POST /v1/auth/app with a secret: PV_OK (out->token), PV_E_UNAUTH,
+ * PV_E_LOCKED, PV_E_RATE, PV_E_NETWORK (source outside the app's networks);
+ * every outcome audited as auth.app. */
+enum pv_rc authn_app_signin(struct authn_service *s, const char *app_id, const char *secret,
+    const char *source, struct authn_app_signin_result *out);
+/* The authenticate step for an app token ("pva_"). */
+enum pv_rc authn_app_authenticate(struct authn_service *s, struct http_request *req,
+    const char *token, struct authn_principal **out);
+/* Parse an app's stored network list; false if damaged. */
+bool authn_app_networks(const char *json, struct authn_cidr *nets, size_t *n);
+bool authn_app_source_allowed(const struct authn_cidr *nets, size_t n, const char *source);
+enum pv_rc authn_route_app(struct authn_service *s, struct http_server *srv);
+
 #endif /* PV_AUTHN_INT_H */

@@ -1191,6 +1191,7 @@ authn_session_describe(const struct authn_principal *p, json_t **out)
 struct logout_job {
 	const char *session_id;
 	int64_t now_ms;
+	bool app;                            /* an app's session (app_sessions) */
 };
 
 static enum pv_rc
@@ -1198,6 +1199,9 @@ logout_fn(struct store_tx *tx, void *arg)
 {
 	struct logout_job *j = arg;
 
+	if (j->app)
+		return store_app_session_end(tx, j->session_id, j->now_ms,
+		    authn_session_end_name(AUTHN_END_LOGOUT));
 	return store_session_end(tx, j->session_id, j->now_ms,
 	    authn_session_end_name(AUTHN_END_LOGOUT));
 }
@@ -1206,7 +1210,7 @@ enum pv_rc
 authn_logout(struct authn_service *s, const struct authn_principal *p, const char *source,
     struct authn_result *ar)
 {
-	struct logout_job j = { NULL, util_now_ms() };
+	struct logout_job j = { NULL, util_now_ms(), false };
 	struct audit_event ev;
 	char res[64 + UTIL_ID_MAX];
 	enum pv_rc rc;
@@ -1215,6 +1219,7 @@ authn_logout(struct authn_service *s, const struct authn_principal *p, const cha
 	if (p == NULL)
 		return PV_E_UNAUTH;
 	j.session_id = p->session_id;
+	j.app = p->app;
 	snprintf(res, sizeof(res), "sessions/%s", p->session_id);
 	authn_ev_init(&ev, p, source, "auth.logout", res);
 	rc = audit_commit(s->audit, &ev, logout_fn, &j);

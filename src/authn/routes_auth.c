@@ -179,6 +179,10 @@ authn_route_auth(struct authn_service *s, struct http_server *srv)
 enum pv_rc
 authn_routes(struct authn_service *s, struct http_server *srv)
 {
+	enum pv_rc rc;
+
 	/* /v1/users is the directory's (src/directory/routes_users.c) */
-	return authn_route_auth(s, srv);
+	if ((rc = authn_route_auth(s, srv)) != PV_OK)
+		return rc;
+	return authn_route_app(s, srv);   /* routes_app.c */
 }

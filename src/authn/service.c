@@ -129,11 +129,14 @@ authn_actor(const struct authn_principal *p, const char *source, struct pv_actor
 		out->source = source;
 		return;
 	}
-	out->kind = PV_ACTOR_USER;
+	out->kind = p->app ? PV_ACTOR_APP : PV_ACTOR_USER;
 	out->user_id = p->user_id;
 	out->session_id = p->session_id[0] != '\0' ? p->session_id : NULL;
 	out->source = p->source[0] != '\0' ? p->source : source;
-	if (out->session_id != NULL) {
+	if (p->app) {
+		out->auth_method = p->auth_method;
+		out->auth_ms = p->authenticated_ms;
+	} else if (out->session_id != NULL) {
 		out->mfa = p->mfa_verified;
 		out->auth_method = p->mfa_verified ? "password+mfa" : "password";
 		out->auth_ms = p->authenticated_ms;
@@ -1010,6 +1013,8 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 	hdr += 7;
 	while (*hdr == ' ')
 		hdr++;
+	if (strncmp(hdr, "pva_", 4) == 0)
+		return authn_app_authenticate(s, req, hdr, out);   /* app.c */
 	if (authn_token_hash(AUTHN_TOKEN_SESSION, hdr, hash) != PV_OK)
 		return http_fail(req, PV_E_UNAUTH, "Invalid or expired token");
 	if ((p = arena_alloc(req->arena, sizeof(*p))) == NULL)

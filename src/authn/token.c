@@ -1,7 +1,8 @@
 /*
  * token: opaque bearer tokens. 32 random bytes (256 bits) from the CSPRNG,
  * written as a kind prefix + base64url without padding (RFC 4648 §5):
- * "pvt_" for sessions, "pvm_" for a login that still owes its TOTP code.
+ * "pvt_" for sessions, "pvm_" for a login that still owes its TOTP code,
+ * "pva_" for an app's session and "pvs_" for an app's secret.
  * The prefix lets secret scanners recognise a leaked phivault token and
  * keeps a pending-MFA token from ever being accepted as a session.
  *
@@ -31,6 +32,10 @@ kind_prefix(enum authn_token_kind kind)
 		return "pvt_";
 	case AUTHN_TOKEN_MFA:
 		return "pvm_";
+	case AUTHN_TOKEN_APP:
+		return "pva_";
+	case AUTHN_TOKEN_APP_SECRET:
+		return "pvs_";
 	}
 	return NULL;
 }

@@ -7,6 +7,7 @@
  * Permission strings (API.md "Users, groups and roles"):
  *   plain    users.manage  roles.manage  collections.manage  keys.manage
  *            audit.read  alerts.read  compliance.read  sys.backup
+ *            metrics.read  apps.manage
  *   scoped   records.read:<collection>  records.write:<collection>
  *            records.unmask:<collection>.<field>
  *            tokens.tokenize:<collection>  tokens.detokenize:<collection>
@@ -64,6 +65,7 @@ enum authz_verb {
 	AUTHZ_RECORDS_WRITE,             /* :<collection> */
 	AUTHZ_RECORDS_UNMASK,            /* :<collection>.<field> */
 	AUTHZ_METRICS_READ,              /* GET /metrics */
+	AUTHZ_APPS_MANAGE,               /* /v1/apps: workload identities */
 };
 
 /* One parsed permission. */
@@ -269,6 +271,11 @@ struct authz_decision {
 	int64_t step_up_max_age_s;
 	bool audit_failed;               /* a denial whose entry was not recorded */
 };
+
+/* A permission an app can never hold (users.manage, roles.manage,
+ * apps.manage, access.approve): refused at app create and role change, and
+ * denied by authz_decide to an app whatever its roles grant. */
+bool authz_app_forbidden(const char *perm);
 
 /* Decide; always fills *d (deny by default). Returns d->rc. */
 enum pv_rc authz_decide(const struct authz_request *r, struct authz_decision *d);

@@ -13,9 +13,13 @@
  *   "public"                               -> allow
  *   no subject                             -> deny unauthenticated (401, not audited:
  *                                             there is no actor)
+ *   an app whose source is outside its
+ *   networks                               -> deny network_not_allowed (403)
  *   restricted session, unless the action
  *   is "authenticated" on a restricted_ok
  *   route                                  -> deny restricted_session (403)
+ *   an app asking users.manage, roles.manage,
+ *   apps.manage or access.approve          -> deny app_forbidden_permission (403)
  *   "authenticated"                        -> allow
  *   no grant covers the action             -> deny missing_permission:<perm>
  *                                             ("(invalid)" for a malformed one;
@@ -92,6 +96,7 @@ static const struct action actions[] = {
 	{ "authz.explain", K_ANY, false, false, { { "roles.manage", false },
 	    { "audit.read", false }, { NULL, false } } },
 	{ "metrics.read", K_PLAIN, false, false, { { NULL, false } } },
+	{ "apps.manage", K_PLAIN, false, false, { { NULL, false } } },
 };
 
 static const struct action *
@@ -690,6 +695,34 @@ unmask_set(const struct authz_policy *pol, const struct authz_request *r, struct
 	return bits;
 }
 
+bool
+authz_app_forbidden(const char *perm)
+{
+	static const char *const never[] = { "users.manage", "roles.manage", "apps.manage",
+		"access.approve" };
+	size_t i;
+
+	for (i = 0; perm != NULL && i < sizeof(never) / sizeof(never[0]); i++)
+		if (strcmp(perm, never[i]) == 0)
+			return true;
+	return false;
+}
+
+/* An app principal's source against its networks (authn cidr.c; the
+ * policies work adds a CIDR condition here too: to be one matcher). */
+static bool
+app_source_allowed(const struct authn_principal *p, const char *source)
+{
+	size_t i;
+
+	if (source == NULL || source[0] == '\0')
+		source = p->source;
+	for (i = 0; i < p->nnetworks && i < AUTHN_APP_NETWORKS_MAX; i++)
+		if (authn_cidr_match(&p->networks[i], source))
+			return true;
+	return false;
+}
+
 static int
 deny_kind(struct authz_decision *d, int kind, int64_t max_age)
 {
@@ -734,11 +767,19 @@ decide(const struct authz_request *r, struct authz_decision *d)
 		goto allow;
 	if (p == NULL)
 		return deny(d, PV_E_UNAUTH, "unauthenticated", NULL);
+	/* an app's network list holds on every request of its tokens */
+	if (p->app && !app_source_allowed(p, r->env.source))
+		return deny(d, PV_E_NETWORK, "network_not_allowed",
+		    "This app may not call from this network");
 	if (p->restricted) {
 		if (a->kind == K_AUTHENTICATED && r->restricted_ok)
 			goto allow;
 		return deny(d, PV_E_RESTRICTED, "restricted_session", NULL);
 	}
+	/* never an app's, whatever its roles say (issue 10) */
+	if (p->app && authz_app_forbidden(a->name))
+		return deny(d, PV_E_FORBIDDEN, "app_forbidden_permission",
+		    "Apps cannot hold this permission");
 	if (a->kind == K_AUTHENTICATED)
 		goto allow;
 	memset(&e, 0, sizeof(e));

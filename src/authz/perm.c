@@ -44,6 +44,7 @@ static const struct verb_def {
 	{ "records.write", AUTHZ_RECORDS_WRITE, SCOPE_COLLECTION, false },
 	{ "records.unmask", AUTHZ_RECORDS_UNMASK, SCOPE_FIELD, false },
 	{ "metrics.read", AUTHZ_METRICS_READ, SCOPE_NONE, false },
+	{ "apps.manage", AUTHZ_APPS_MANAGE, SCOPE_NONE, false },
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -62,7 +63,7 @@ verb_by_id(enum authz_verb v)
  * users, roles or keys reads no PHI, the auditor manages nothing. ---- */
 
 static const char *const role_admin[] = {
-	"users.manage", "roles.manage", "collections.manage", "sys.backup", NULL
+	"users.manage", "roles.manage", "collections.manage", "sys.backup", "apps.manage", NULL
 };
 static const char *const role_key_admin[] = { "keys.manage", NULL };
 static const char *const role_auditor[] = {
@@ -298,6 +299,7 @@ authz_permset_is_privileged(const struct authz_permset *s)
 		case AUTHZ_COLLECTIONS_MANAGE:
 		case AUTHZ_KEYS_MANAGE:
 		case AUTHZ_SYS_BACKUP:
+		case AUTHZ_APPS_MANAGE:
 			return true;
 		default:
 			break;

@@ -116,6 +116,10 @@ int cmd_job(int argc, char **argv);
 int cmd_sinks(int argc, char **argv);
 int cmd_alert(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_app(int argc, char **argv);
+/* cmd_app.c: `phivault login --app ID [--secret-file F]` (an app's sign-in). */
+bool cli_login_is_app(int argc, char **argv);
+int cli_login_app(int argc, char **argv);
 /* cmd_job.c: the progress line of a job, e.g.
  * "[#######.....] 58% 5800/10000 1200/s eta 3s" (bar of width cells; total
  * 0: no percentage; rate 0: no rate; eta < 0: no eta). Returns buf. */

@@ -32,7 +32,8 @@
 #include "cli/cli.h"
 #include "crypto/crypto.h"
 
-#define LOGIN_USAGE "usage: phivault login [--addr URL] [--cacert FILE] [--format text|json] [USERNAME]"
+#define LOGIN_USAGE "usage: phivault login [--addr URL] [--cacert FILE] [--format text|json] " \
+	"[USERNAME] | login --app APP_ID [--secret-file FILE]"
 
 static void wipe_json_string(json_t *o, const char *key);
 
@@ -188,6 +189,8 @@ cmd_login(int argc, char **argv)
 	long status = 0;
 	int c, ret = CLI_RUNTIME;
 
+	if (cli_login_is_app(argc, argv))
+		return cli_login_app(argc, argv);   /* an app: cmd_app.c */
 	memset(pw, 0, sizeof(pw));
 	memset(code, 0, sizeof(code));
 	if ((c = cli_online_parse(argc, argv, LOGIN_USAGE, &on)) != CLI_GO_ON)

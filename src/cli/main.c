@@ -28,6 +28,7 @@ static const struct command commands[] = {
 	{ "user", cmd_user, "add, list, show or disable users (online)" },
 	{ "login", cmd_login, "log in and print the token export line" },
 	{ "job", cmd_job, "list, show, pause, resume or cancel background jobs (online)" },
+	{ "app", cmd_app, "create, list, show or disable apps; add or remove their secrets (online)" },
 	{ "sinks", cmd_sinks, "show the SIEM sinks: cursor, lag, last error (online)" },
 	{ "alert", cmd_alert, "list or acknowledge threat-detection alerts (online)" },
 	{ "policy", cmd_policy, "add, list, show or remove access policies (online)" },

@@ -80,6 +80,7 @@ static const struct key_def keys[] = {
 	{ "server", "jobs_lease_s", K_INT, F(jobs_lease_s) },
 	{ "metrics", "enabled", K_STR, F(metrics_enabled) },
 	{ "metrics", "listen", K_STR, F(metrics_listen) },
+	{ "apps", "token_ttl_s", K_INT, F(app_token_ttl_s) },
 	{ "sinks", "syslog", K_STR, F(sinks_syslog) },
 	{ "sinks", "cef", K_STR, F(sinks_cef) },
 	{ "sinks", "ocsf_file", K_PATH, F(sinks_ocsf_file) },
@@ -110,7 +111,7 @@ static const struct key_def keys[] = {
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics", "sinks", "detect" };
+	"metrics", "sinks", "detect", "apps" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -153,6 +154,7 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->jobs_lease_s = 30;
 	util_strlcpy(c->metrics_enabled, "on", sizeof(c->metrics_enabled));
 	c->metrics_listen[0] = '\0';
+	c->app_token_ttl_s = 900;
 	c->sinks_max_message_bytes = 8192;   /* RFC 5425 section 4.3.1: receivers SHOULD take 8192 */
 	c->sinks_retry_max_ms = 30000;
 	c->sinks_timeout_ms = 5000;
@@ -762,6 +764,9 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		REFUSE("server.jobs_lease_s = %d is not from 1 to 86400", c->jobs_lease_s);
 	if (strcmp(c->metrics_enabled, "on") != 0 && strcmp(c->metrics_enabled, "off") != 0)
 		REFUSE("metrics.enabled = %s is not on or off", c->metrics_enabled);
+	if (c->app_token_ttl_s < 60 || c->app_token_ttl_s > 3600)
+		REFUSE("apps.token_ttl_s = %d is not from 60 to 3600 (an app token lives at most "
+		    "one hour)", c->app_token_ttl_s);
 	if (c->metrics_listen[0] != '\0') {
 		bool loopback;
 

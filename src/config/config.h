@@ -69,6 +69,9 @@ struct pv_config {
 	 * GET /metrics without authentication, loopback only outside --dev */
 	char metrics_enabled[8];
 	char metrics_listen[128];
+	/* [apps] token_ttl_s: lifetime of an app's token (60 .. 3600, default
+	 * 900; issue 10: at most one hour) */
+	int app_token_ttl_s;
 	/* [sinks] SIEM delivery of the audit trail (src/sinks/, docs/monitoring.md);
 	 * an empty target is a sink that is not configured */
 	char sinks_syslog[512];           /* tcp://HOST:PORT | tls://HOST:PORT, RFC 5424 */

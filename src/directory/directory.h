@@ -33,11 +33,8 @@
  *    are dropped at once (authn_sessions_end_user);
  *  - no message, log or entry holds a password or a typed username.
  *
- * Room for workload identities (issue 10, "apps"): they are directory
- * entries too, and will get their own spec and directory_app_* operations
- * here (register, rotate credential, disable), an actor kind
- * PV_ACTOR_APP (audit.h, exists) and routes_apps.c. Nothing of it is
- * declared yet.
+ * Workload identities (issue 10, "apps") are directory entries too:
+ * directory_app_* below (apps.c), routes_apps.c, actor kind PV_ACTOR_APP.
  */
 #ifndef PV_DIRECTORY_H
 #define PV_DIRECTORY_H
@@ -152,5 +149,55 @@ enum pv_rc directory_group_create(struct directory *d, const struct pv_actor *ac
 /* [{"name","roles":[...]}, ...]; *out is the caller's. Not audited. */
 enum pv_rc directory_group_list(struct directory *d, const struct pv_actor *actor,
     struct json_t **out, struct directory_result *res);
+
+/* ---- apps: workload identities (apps.c, docs/internals/directory.md "Apps") ----
+ * An app is a principal of its own (app_...): roles, a network allow-list
+ * (CIDR), secrets (at most two live, for rotation) and, later, client
+ * certificates. It never holds users.manage, roles.manage, apps.manage or
+ * access.approve (authz_app_forbidden): refused at create, and denied by
+ * the decision point whatever a role says. Apps are never deleted; disable
+ * ends every session at once. The permission (apps.manage) is authz's, at
+ * the route. */
+
+#define DIRECTORY_APP_SECRETS_LIVE_MAX 2
+
+struct directory_app_spec {
+	const char *name;             /* [a-z0-9._-]{1,64} (lowercased), unique */
+	const char *const *roles;     /* distinct existing role names */
+	size_t nroles;
+	const char *const *networks;  /* 1..AUTHN_APP_NETWORKS_MAX CIDRs */
+	size_t nnetworks;
+};
+
+/* A new app (app.create, resource apps/<id>, detail {name, roles, networks}).
+ * PV_E_INVALID (bad name, role, forbidden permission, network),
+ * PV_E_CONFLICT (the name is taken). */
+enum pv_rc directory_app_create(struct directory *d, const struct pv_actor *actor,
+    const struct directory_app_spec *spec, struct directory_result *res);
+/* {"id","name","roles","networks","status","created","created_by","secrets":[...]}
+ * (secrets by ID and dates, never a hash); *out is the caller's. Not audited. */
+enum pv_rc directory_app_get(struct directory *d, const struct pv_actor *actor,
+    const char *id, struct json_t **out, struct directory_result *res);
+enum pv_rc directory_app_list(struct directory *d, const struct pv_actor *actor,
+    struct json_t **out, struct directory_result *res);
+/* Disable, end every session in the same transaction (app.disable).
+ * Idempotent; res->sessions_ended. */
+enum pv_rc directory_app_disable(struct directory *d, const struct pv_actor *actor,
+    const char *id, struct directory_result *res);
+
+/* A new secret, shown once: the caller wipes it (directory_app_secret_wipe). */
+struct directory_app_secret {
+	char secret_id[UTIL_ID_MAX];
+	char secret[AUTHN_TOKEN_MAX];
+};
+void directory_app_secret_wipe(struct directory_app_secret *s);
+/* app.secret_add, resource apps/<id>/secrets/<secret_id>. PV_E_CONFLICT
+ * when two are live already (delete one first) or the app is disabled. */
+enum pv_rc directory_app_secret_add(struct directory *d, const struct pv_actor *actor,
+    const char *id, struct directory_app_secret *out, struct directory_result *res);
+/* app.secret_remove: the secret stops working at once. PV_E_NOTFOUND if
+ * the app has no such live secret. */
+enum pv_rc directory_app_secret_remove(struct directory *d, const struct pv_actor *actor,
+    const char *id, const char *secret_id, struct directory_result *res);
 
 #endif /* PV_DIRECTORY_H */

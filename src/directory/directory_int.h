@@ -31,5 +31,6 @@ json_t *directory_user_json(struct store_tx *tx, const struct store_user *u);
 /* Route tables (one registration function per file). */
 enum pv_rc directory_route_users(struct directory *d, struct http_server *srv);
 enum pv_rc directory_route_groups(struct directory *d, struct http_server *srv);
+enum pv_rc directory_route_apps(struct directory *d, struct http_server *srv);
 
 #endif /* PV_DIRECTORY_INT_H */

@@ -43,7 +43,8 @@ directory_routes(struct directory *d, struct http_server *srv)
 
 	if (d == NULL || srv == NULL)
 		return PV_E_INVALID;
-	if ((rc = directory_route_users(d, srv)) != PV_OK)
+	if ((rc = directory_route_users(d, srv)) != PV_OK ||
+	    (rc = directory_route_groups(d, srv)) != PV_OK)
 		return rc;
-	return directory_route_groups(d, srv);
+	return directory_route_apps(d, srv);
 }

@@ -293,6 +293,45 @@ static const struct migration migrations[] = {
 	  /* a session's last MFA (step-up re-verification; 0: its login's, if any) */
 	  "ALTER TABLE sessions ADD COLUMN mfa_at_ms INTEGER NOT NULL DEFAULT 0;" },
 	/* policies:end */
+	/* 11 (apps): workload identities (store_apps.h, src/directory/apps.c).
+	 * An app's secret is kept only as a hex HMAC-SHA256 under the identity
+	 * MAC key, a token only as its hex SHA-256; deleted secrets are revoked,
+	 * not removed. The built-in admin role gains apps.manage (reseeded: its
+	 * permissions mirror authz perm.c). */
+	{ 11,
+	  "CREATE TABLE apps("
+	  " id TEXT PRIMARY KEY NOT NULL,"
+	  " name TEXT UNIQUE NOT NULL,"
+	  " roles TEXT NOT NULL,"
+	  " networks TEXT NOT NULL,"
+	  " created_by TEXT NOT NULL,"
+	  " created_ms INTEGER NOT NULL,"
+	  " disabled INTEGER NOT NULL DEFAULT 0,"
+	  " disabled_ms INTEGER NOT NULL DEFAULT 0,"
+	  " credential_epoch INTEGER NOT NULL DEFAULT 1);"
+	  "CREATE TABLE app_secrets("
+	  " secret_id TEXT PRIMARY KEY NOT NULL,"
+	  " app_id TEXT NOT NULL REFERENCES apps(id),"
+	  " hash TEXT NOT NULL,"
+	  " created_ms INTEGER NOT NULL,"
+	  " expires_ms INTEGER NOT NULL DEFAULT 0,"
+	  " revoked_ms INTEGER NOT NULL DEFAULT 0);"
+	  "CREATE INDEX app_secrets_app ON app_secrets(app_id);"
+	  "CREATE TABLE app_sessions("
+	  " id TEXT PRIMARY KEY NOT NULL,"
+	  " token_hash TEXT UNIQUE NOT NULL,"
+	  " app_id TEXT NOT NULL REFERENCES apps(id),"
+	  " created_ms INTEGER NOT NULL,"
+	  " expires_ms INTEGER NOT NULL,"
+	  " credential_epoch INTEGER NOT NULL,"
+	  " source TEXT NOT NULL,"
+	  " method TEXT NOT NULL,"
+	  " ended_ms INTEGER NOT NULL DEFAULT 0,"
+	  " end_reason TEXT NOT NULL DEFAULT '');"
+	  "CREATE INDEX app_sessions_app ON app_sessions(app_id);"
+	  "UPDATE roles SET permissions = "
+	  "'[\"users.manage\",\"roles.manage\",\"collections.manage\",\"sys.backup\","
+	  "\"apps.manage\"]' WHERE name = 'admin' AND builtin = 1;" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -261,6 +261,33 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_SESSION_SET_MFA] = "UPDATE sessions SET mfa_verified = 1, mfa_at_ms = max(mfa_at_ms, ?2) "
 	    "WHERE id = ?1 AND ended_ms IS NULL",
 	/* policies:end */
+	/* apps:begin (added by the apps work) */
+	[SQ_APP_PUT] = "INSERT INTO apps(id, name, roles, networks, created_by, created_ms, "
+	    "disabled, disabled_ms, credential_epoch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[SQ_APP_GET] = "SELECT id, name, roles, networks, created_by, created_ms, disabled, "
+	    "disabled_ms, credential_epoch FROM apps WHERE id = ?1",
+	[SQ_APP_UPDATE] = "UPDATE apps SET roles = ?2, networks = ?3, disabled = ?4, "
+	    "disabled_ms = ?5, credential_epoch = ?6 WHERE id = ?1",
+	[SQ_APP_LIST] = "SELECT id, name, roles, networks, created_by, created_ms, disabled, "
+	    "disabled_ms, credential_epoch FROM apps ORDER BY name",
+	[SQ_APP_SECRET_PUT] = "INSERT INTO app_secrets(secret_id, app_id, hash, created_ms, "
+	    "expires_ms, revoked_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[SQ_APP_SECRET_LIST] = "SELECT secret_id, app_id, hash, created_ms, expires_ms, "
+	    "revoked_ms FROM app_secrets WHERE app_id = ?1 AND revoked_ms = 0 "
+	    "ORDER BY created_ms, secret_id",
+	[SQ_APP_SECRET_REVOKE] = "UPDATE app_secrets SET revoked_ms = ?3 "
+	    "WHERE app_id = ?1 AND secret_id = ?2 AND revoked_ms = 0",
+	[SQ_APP_SESSION_PUT] = "INSERT INTO app_sessions(id, token_hash, app_id, created_ms, "
+	    "expires_ms, credential_epoch, source, method) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[SQ_APP_SESSION_GET_BY_HASH] = "SELECT id, token_hash, app_id, created_ms, expires_ms, "
+	    "credential_epoch, source, method, ended_ms, end_reason FROM app_sessions "
+	    "WHERE token_hash = ?1",
+	[SQ_APP_SESSION_END_ALL] = "UPDATE app_sessions SET ended_ms = ?2, end_reason = ?3 "
+	    "WHERE app_id = ?1 AND ended_ms = 0",
+	[SQ_APP_SESSION_END] = "UPDATE app_sessions SET ended_ms = ?2, end_reason = ?3 "
+	    "WHERE id = ?1 AND ended_ms = 0",
+	/* apps:end */
 };
 
 /* Applied to every new connection. */
@@ -1411,6 +1438,7 @@ static const struct store_ops sq_ops = {
 	.sinks = &store_sqlite_sinks_ops,
 	.detect = &store_sqlite_detect_ops,
 	.policy = &store_sqlite_policy_ops,
+	.apps = &store_sqlite_apps_ops,
 };
 
 /* The pool's condition variable waits on CLOCK_MONOTONIC (a wall-clock step

@@ -1142,3 +1142,95 @@ enum pv_rc store_session_set_mfa(struct store_tx *tx, const char *id, int64_t mf
 	return tx->st->ops->policy->session_set_mfa(tx, id, mfa_at_ms);
 }
 /* policies:end */
+
+/* apps:begin (added by the apps work) */
+enum pv_rc store_app_put(struct store_tx *tx, const struct store_app *a)
+{
+	if (!tx_ok(tx) || a == NULL || a->id[0] == '\0' || a->name[0] == '\0')
+		return PV_E_INVALID;
+	WRITE_OP(tx, "app_put");
+	return tx->st->ops->apps->app_put(tx, a);
+}
+
+enum pv_rc store_app_get(struct store_tx *tx, const char *id, struct store_app *out)
+{
+	if (!tx_ok(tx) || id == NULL || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->apps->app_get(tx, id, out);
+}
+
+enum pv_rc store_app_update(struct store_tx *tx, const struct store_app *a)
+{
+	if (!tx_ok(tx) || a == NULL || a->id[0] == '\0')
+		return PV_E_INVALID;
+	WRITE_OP(tx, "app_update");
+	return tx->st->ops->apps->app_update(tx, a);
+}
+
+enum pv_rc store_app_list(struct store_tx *tx, store_app_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->apps->app_list(tx, cb, arg);
+}
+
+enum pv_rc store_app_secret_put(struct store_tx *tx, const struct store_app_secret *s)
+{
+	if (!tx_ok(tx) || s == NULL || s->secret_id[0] == '\0' || s->app_id[0] == '\0' ||
+	    s->hash[0] == '\0')
+		return PV_E_INVALID;
+	WRITE_OP(tx, "app_secret_put");
+	return tx->st->ops->apps->app_secret_put(tx, s);
+}
+
+enum pv_rc store_app_secret_list(struct store_tx *tx, const char *app_id,
+    store_app_secret_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || app_id == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->apps->app_secret_list(tx, app_id, cb, arg);
+}
+
+enum pv_rc store_app_secret_revoke(struct store_tx *tx, const char *app_id,
+    const char *secret_id, int64_t now_ms)
+{
+	if (!tx_ok(tx) || app_id == NULL || secret_id == NULL || now_ms <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "app_secret_revoke");
+	return tx->st->ops->apps->app_secret_revoke(tx, app_id, secret_id, now_ms);
+}
+
+enum pv_rc store_app_session_put(struct store_tx *tx, const struct store_app_session *s)
+{
+	if (!tx_ok(tx) || s == NULL || s->id[0] == '\0' || s->token_hash[0] == '\0' ||
+	    s->app_id[0] == '\0')
+		return PV_E_INVALID;
+	WRITE_OP(tx, "app_session_put");
+	return tx->st->ops->apps->app_session_put(tx, s);
+}
+
+enum pv_rc store_app_session_get_by_hash(struct store_tx *tx, const char *token_hash,
+    struct store_app_session *out)
+{
+	if (!tx_ok(tx) || token_hash == NULL || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->apps->app_session_get_by_hash(tx, token_hash, out);
+}
+
+enum pv_rc store_app_session_end_all(struct store_tx *tx, const char *app_id, int64_t now_ms,
+    const char *reason, size_t *n)
+{
+	if (!tx_ok(tx) || app_id == NULL || reason == NULL || now_ms <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "app_session_end_all");
+	return tx->st->ops->apps->app_session_end_all(tx, app_id, now_ms, reason, n);
+}
+enum pv_rc store_app_session_end(struct store_tx *tx, const char *id, int64_t now_ms,
+    const char *reason)
+{
+	if (!tx_ok(tx) || id == NULL || reason == NULL || now_ms <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "app_session_end");
+	return tx->st->ops->apps->app_session_end(tx, id, now_ms, reason);
+}
+/* apps:end */

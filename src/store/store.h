@@ -29,6 +29,7 @@
  *   store_sinks.h     delivery cursors of the SIEM sinks
  *   store_detect.h    alerts and the detector's state
  *   store_policy.h    access policies
+ *   store_apps.h      workload identities (apps), their secrets and sessions
  * No header here names a backend type (the SQLite header is included only by
  * store_sqlite.h, which only src/store/ and tests/unit/store/ include).
  *
@@ -47,5 +48,6 @@
 #include "store/store_sinks.h"
 #include "store/store_detect.h"
 #include "store/store_policy.h"
+#include "store/store_apps.h"
 
 #endif /* PV_STORE_H */

@@ -197,6 +197,26 @@ struct store_policy_ops {
 	/* policies:end */
 };
 
+/* ---- apps (store_apps.h): workload identities, secrets, sessions */
+struct store_apps_ops {
+	enum pv_rc (*app_put)(struct store_tx *tx, const struct store_app *a);
+	enum pv_rc (*app_get)(struct store_tx *tx, const char *id, struct store_app *out);
+	enum pv_rc (*app_update)(struct store_tx *tx, const struct store_app *a);
+	enum pv_rc (*app_list)(struct store_tx *tx, store_app_cb cb, void *arg);
+	enum pv_rc (*app_secret_put)(struct store_tx *tx, const struct store_app_secret *s);
+	enum pv_rc (*app_secret_list)(struct store_tx *tx, const char *app_id,
+	    store_app_secret_cb cb, void *arg);
+	enum pv_rc (*app_secret_revoke)(struct store_tx *tx, const char *app_id,
+	    const char *secret_id, int64_t now_ms);
+	enum pv_rc (*app_session_put)(struct store_tx *tx, const struct store_app_session *s);
+	enum pv_rc (*app_session_get_by_hash)(struct store_tx *tx, const char *token_hash,
+	    struct store_app_session *out);
+	enum pv_rc (*app_session_end_all)(struct store_tx *tx, const char *app_id,
+	    int64_t now_ms, const char *reason, size_t *n);
+	enum pv_rc (*app_session_end)(struct store_tx *tx, const char *id, int64_t now_ms,
+	    const char *reason);
+};
+
 /* The backend's table: one sub-table per domain, so a backend implements
  * (and a conformance test covers) the store domain by domain. Every pointer
  * and every op in each sub-table is non-NULL. */
@@ -210,6 +230,7 @@ struct store_ops {
 	const struct store_sinks_ops *sinks;
 	const struct store_detect_ops *detect;
 	const struct store_policy_ops *policy;
+	const struct store_apps_ops *apps;
 };
 
 /* The handle every backend embeds as its first member. */

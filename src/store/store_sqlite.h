@@ -131,6 +131,19 @@ enum store_sqlite_stmt {
 	SQ_POLICY_LIST,
 	SQ_SESSION_SET_MFA,
 	/* policies:end */
+	/* apps:begin (added by the apps work) */
+	SQ_APP_PUT,
+	SQ_APP_GET,
+	SQ_APP_UPDATE,
+	SQ_APP_LIST,
+	SQ_APP_SECRET_PUT,
+	SQ_APP_SECRET_LIST,
+	SQ_APP_SECRET_REVOKE,
+	SQ_APP_SESSION_PUT,
+	SQ_APP_SESSION_GET_BY_HASH,
+	SQ_APP_SESSION_END_ALL,
+	SQ_APP_SESSION_END,
+	/* apps:end */
 	SQ_STMT__COUNT
 };
 
@@ -314,6 +327,7 @@ extern const struct store_jobs_ops store_sqlite_jobs_ops;
 extern const struct store_sinks_ops store_sqlite_sinks_ops;   /* sqlite_sinks.c */
 extern const struct store_detect_ops store_sqlite_detect_ops;   /* sqlite_detect.c */
 extern const struct store_policy_ops store_sqlite_policy_ops;   /* sqlite_policy.c */
+extern const struct store_apps_ops store_sqlite_apps_ops;     /* sqlite_apps.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */

@@ -78,6 +78,9 @@ void h_req(struct h_server *s, const char *method, const char *path, const char 
  * address works on Linux loopback). NULL: the default again. */
 void h_source_set(const char *addr);
 void h_resp_free(struct h_resp *r);
+/* Requests after this call leave from local address addr (e.g. "127.0.0.2":
+ * another loopback source, for network conditions); NULL: the default. */
+void h_source_set(const char *addr);
 /* error.code of an error body, or "" */
 const char *h_err_code(struct h_resp *r);
 bool h_has_header(struct h_resp *r, const char *name_and_value_prefix);

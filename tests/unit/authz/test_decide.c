@@ -279,6 +279,65 @@ static void test_condition_purposes(void **state)
 	assert_int_equal(authz_condition_purposes("{\"purposes\":\"TREAT,,\"}"), 0);
 }
 
+/* An app principal (issue 10): its networks hold on every decision, and
+ * users.manage / roles.manage / apps.manage are never its, whatever the
+ * role says (admin holds all three). */
+static void test_app_principal(void **state)
+{
+	static const char *const ADMIN_CLIN[] = { "admin", "clinician", NULL };
+	struct fake_roles fr = { 0, "[]" };
+	struct authz_request q;
+	struct authz_decision d;
+	struct who w;
+
+	(void)state;
+	become(&w, &fr, ADMIN_CLIN);
+	strcpy(w.p.user_id, "app_t");
+	w.p.app = true;
+	assert_int_equal(authn_cidr_parse("10.1.0.0/16", &w.p.networks[0]), PV_OK);
+	w.p.nnetworks = 1;
+	memset(&q, 0, sizeof(q));
+	q.subject = &w.p;
+	q.action = "records.read";
+	q.resource.collection = "patients";
+	q.env.source = "10.1.2.3";
+	assert_int_equal(authz_decide(&q, &d), PV_OK);
+	assert_true(d.allow);
+	/* outside the list: denied, with its own reason and code */
+	q.env.source = "10.2.0.1";
+	assert_int_equal(authz_decide(&q, &d), PV_E_NETWORK);
+	assert_false(d.allow);
+	assert_string_equal(d.reason, "network_not_allowed");
+	q.env.source = "::ffff:10.1.9.9";
+	assert_int_equal(authz_decide(&q, &d), PV_OK);
+	/* no source in the request: the principal's own */
+	q.env.source = NULL;
+	strcpy(w.p.source, "192.0.2.1");
+	assert_int_equal(authz_decide(&q, &d), PV_E_NETWORK);
+	/* even "authenticated" routes are refused from outside */
+	q.action = "authenticated";
+	assert_int_equal(authz_decide(&q, &d), PV_E_NETWORK);
+	/* forbidden to apps even though the admin role grants them */
+	q.env.source = "10.1.2.3";
+	q.action = "users.manage";
+	assert_int_equal(authz_decide(&q, &d), PV_E_FORBIDDEN);
+	assert_string_equal(d.reason, "app_forbidden_permission");
+	q.action = "roles.manage";
+	assert_int_equal(authz_decide(&q, &d), PV_E_FORBIDDEN);
+	q.action = "apps.manage";
+	assert_int_equal(authz_decide(&q, &d), PV_E_FORBIDDEN);
+	q.action = "collections.manage";
+	assert_int_equal(authz_decide(&q, &d), PV_OK);
+	/* the same roles on a user: allowed */
+	w.p.app = false;
+	q.action = "users.manage";
+	q.env.source = "10.2.0.1";
+	assert_int_equal(authz_decide(&q, &d), PV_OK);
+	assert_true(authz_app_forbidden("access.approve"));
+	assert_false(authz_app_forbidden("records.read"));
+	drop(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_decide_reads_no_role),
 		cmocka_unit_test(test_damaged_role),
 		cmocka_unit_test(test_condition_purposes),
+		cmocka_unit_test(test_app_principal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

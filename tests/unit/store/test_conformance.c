@@ -7,7 +7,8 @@
  *   - every domain: meta, users / memberships / sessions / recovery codes /
  *     lockouts / pending MFA, roles and groups, collections / records /
  *     blind index / record cursor scan, tokens, KEKs, audit trail and
- *     checkpoints, jobs (put, lease via runnable, advance);
+ *     checkpoints, jobs (put, lease via runnable, advance), apps (rows,
+ *     secrets and their revocation, app sessions);
  *   - transactions: what is not committed is gone, a read transaction is a
  *     snapshot and refuses every write op (changing nothing), a transaction
  *     begun on one thread is ended on another, a busy pool answers
@@ -632,6 +633,144 @@ static void c_jobs(struct store *st)
 	assert_int_equal(TX_WR(st, store_job_update(tx, &j)), PV_E_NOTFOUND);
 }
 
+/* ---- apps (store_apps.h) ---- */
+
+static int app_names(const struct store_app *a, void *arg)
+{
+	return names_cb(a->name, arg);
+}
+
+static int secret_ids(const struct store_app_secret *s, void *arg)
+{
+	return names_cb(s->secret_id, arg);
+}
+
+static void app_init(struct store_app *a, const char *id, const char *name)
+{
+	memset(a, 0, sizeof(*a));
+	snprintf(a->id, sizeof(a->id), "%s", id);
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	a->roles = (char *)"[\"clinician\"]";
+	a->networks = (char *)"[\"10.0.0.0/8\"]";
+	snprintf(a->created_by, sizeof(a->created_by), "usr_admin");
+	a->created_ms = 1000;
+	a->credential_epoch = 1;
+}
+
+static void secret_init(struct store_app_secret *s, const char *id, const char *app,
+    int64_t created)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->secret_id, sizeof(s->secret_id), "%s", id);
+	snprintf(s->app_id, sizeof(s->app_id), "%s", app);
+	memset(s->hash, 'a', 64);
+	s->created_ms = created;
+}
+
+static void c_apps(struct store *st)
+{
+	struct store_app a, g;
+	struct store_app_secret sec;
+	struct store_app_session ses, sg;
+	struct names nm;
+	size_t n = 0;
+
+	app_init(&a, "app_1", "billing");
+	assert_int_equal(TX_WR(st, store_app_put(tx, &a)), PV_OK);
+	assert_int_equal(TX_WR(st, store_app_put(tx, &a)), PV_E_CONFLICT);        /* same ID */
+	app_init(&a, "app_2", "billing");
+	assert_int_equal(TX_WR(st, store_app_put(tx, &a)), PV_E_CONFLICT);        /* same name */
+	app_init(&a, "app_2", "archive");
+	assert_int_equal(TX_WR(st, store_app_put(tx, &a)), PV_OK);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_app_list(tx, app_names, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "archive,billing,");   /* name order */
+	assert_int_equal(TX_RD(st, store_app_get(tx, "app_1", &g)), PV_OK);
+	assert_string_equal(g.roles, "[\"clinician\"]");
+	assert_string_equal(g.networks, "[\"10.0.0.0/8\"]");
+	assert_string_equal(g.created_by, "usr_admin");
+	assert_false(g.disabled);
+	/* update: roles, networks, disabled, epoch; never the name */
+	free(g.networks);
+	g.networks = strdup("[\"192.0.2.0/24\"]");
+	assert_non_null(g.networks);
+	g.disabled = true;
+	g.disabled_ms = 5000;
+	g.credential_epoch = 2;
+	assert_int_equal(TX_WR(st, store_app_update(tx, &g)), PV_OK);
+	store_app_clear(&g);
+	assert_int_equal(TX_RD(st, store_app_get(tx, "app_1", &g)), PV_OK);
+	assert_true(g.disabled);
+	assert_int_equal(g.disabled_ms, 5000);
+	assert_int_equal(g.credential_epoch, 2);
+	assert_string_equal(g.networks, "[\"192.0.2.0/24\"]");
+	assert_string_equal(g.name, "billing");
+	store_app_clear(&g);
+	assert_int_equal(TX_RD(st, store_app_get(tx, "app_9", &g)), PV_E_NOTFOUND);
+	app_init(&a, "app_9", "ghost");
+	assert_int_equal(TX_WR(st, store_app_update(tx, &a)), PV_E_NOTFOUND);
+
+	/* secrets: oldest first, revoked ones gone from the list */
+	secret_init(&sec, "aps_b", "app_1", 2000);
+	assert_int_equal(TX_WR(st, store_app_secret_put(tx, &sec)), PV_OK);
+	assert_int_equal(TX_WR(st, store_app_secret_put(tx, &sec)), PV_E_CONFLICT);
+	secret_init(&sec, "aps_a", "app_1", 3000);
+	assert_int_equal(TX_WR(st, store_app_secret_put(tx, &sec)), PV_OK);
+	secret_init(&sec, "aps_c", "app_2", 1000);
+	assert_int_equal(TX_WR(st, store_app_secret_put(tx, &sec)), PV_OK);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_app_secret_list(tx, "app_1", secret_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "aps_b,aps_a,");
+	assert_int_equal(TX_WR(st, store_app_secret_revoke(tx, "app_1", "aps_b", 4000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_app_secret_revoke(tx, "app_1", "aps_b", 4000)),
+	    PV_E_NOTFOUND);                                 /* revoked already */
+	assert_int_equal(TX_WR(st, store_app_secret_revoke(tx, "app_2", "aps_a", 4000)),
+	    PV_E_NOTFOUND);                                 /* not that app's */
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_app_secret_list(tx, "app_1", secret_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "aps_a,");
+	secret_init(&sec, "aps_x", "app_none", 1000);
+	assert_int_equal(TX_WR(st, store_app_secret_put(tx, &sec)), PV_E_IO);   /* no such app */
+
+	/* sessions: by token hash; end all of one app */
+	memset(&ses, 0, sizeof(ses));
+	snprintf(ses.id, sizeof(ses.id), "ses_a1");
+	memset(ses.token_hash, 'b', 64);
+	snprintf(ses.app_id, sizeof(ses.app_id), "app_1");
+	ses.created_ms = 1000;
+	ses.expires_ms = 901000;
+	ses.credential_epoch = 2;
+	snprintf(ses.source, sizeof(ses.source), "10.1.2.3");
+	snprintf(ses.method, sizeof(ses.method), "secret");
+	assert_int_equal(TX_WR(st, store_app_session_put(tx, &ses)), PV_OK);
+	snprintf(ses.id, sizeof(ses.id), "ses_a2");
+	memset(ses.token_hash, 'c', 64);
+	assert_int_equal(TX_WR(st, store_app_session_put(tx, &ses)), PV_OK);
+	assert_int_equal(TX_RD(st, store_app_session_get_by_hash(tx, ses.token_hash, &sg)), PV_OK);
+	assert_string_equal(sg.id, "ses_a2");
+	assert_string_equal(sg.app_id, "app_1");
+	assert_string_equal(sg.method, "secret");
+	assert_int_equal(sg.expires_ms, 901000);
+	assert_int_equal(sg.ended_ms, 0);
+	assert_int_equal(TX_WR(st, store_app_session_end(tx, "ses_a1", 4000, "logout")), PV_OK);
+	assert_int_equal(TX_WR(st, store_app_session_end(tx, "ses_a1", 4500, "logout")),
+	    PV_E_NOTFOUND);                                 /* ended already */
+	assert_int_equal(TX_WR(st, store_app_session_end_all(tx, "app_1", 5000, "disabled", &n)),
+	    PV_OK);
+	assert_int_equal(n, 1);                             /* the other one */
+	assert_int_equal(TX_WR(st, store_app_session_end_all(tx, "app_1", 6000, "disabled", &n)),
+	    PV_OK);
+	assert_int_equal(n, 0);                             /* ended ones stay ended */
+	assert_int_equal(TX_RD(st, store_app_session_get_by_hash(tx, ses.token_hash, &sg)), PV_OK);
+	assert_int_equal(sg.ended_ms, 5000);
+	assert_string_equal(sg.end_reason, "disabled");
+	assert_int_equal(TX_RD(st, store_app_session_get_by_hash(tx, "nope", &sg)), PV_E_NOTFOUND);
+	/* a read transaction refuses every write */
+	assert_int_equal(TX_RD(st, store_app_put(tx, &a)), PV_E_READONLY);
+	assert_int_equal(TX_RD(st, store_app_secret_revoke(tx, "app_1", "aps_a", 7000)),
+	    PV_E_READONLY);
+}
+
 /* ---- transactions ---- */
 
 /* Not committed: nothing of it is left, in any domain. */
@@ -951,6 +1090,7 @@ static const struct conf_case cases[] = {
 	{ "keys", c_keys },
 	{ "audit", c_audit },
 	{ "jobs", c_jobs },
+	{ "apps", c_apps },
 	{ "tx_rollback", c_tx_rollback },
 	{ "tx_commit_snapshot", c_tx_commit_snapshot },
 	{ "tx_read_refuses_writes", c_tx_read_refuses_writes },

@@ -1,0 +1,362 @@
+/*
+ * app.c: credentials and sessions of workload identities (issue 10 item 1;
+ * the app rows themselves are the directory's, src/directory/apps.c).
+ *
+ *  - Secrets: "pvs_" + base64url(32 random bytes): 256 bits, shown once.
+ *    Stored only as hex HMAC-SHA256 under the identity KEK's MAC key
+ *    (keys_mac, purpose "app-secret"), like recovery codes: a stolen
+ *    database gives nothing to replay, and a lookup compares in constant
+ *    time against each live secret of the app.
+ *  - Sign-in (authn_app_signin): per-source throttle slot, then a lockout
+ *    slot per app ID (key "~app:<id>", the same counter arithmetic as user
+ *    logins), then the secret, then the app's networks. No password, no
+ *    MFA. A success ends in one transaction: the app session row, the
+ *    lockout reset and the auth.app entry.
+ *  - App sessions (table app_sessions; tokens "pva_"): absolute lifetime
+ *    [apps] token_ttl_s (at most 1 h), no idle limit. Read from the store
+ *    on every request (no cache): disabling the app (credential epoch
+ *    bumped, sessions ended, in one transaction) ends them at once, on
+ *    every node.
+ *
+ * State of an app session: ACTIVE -> ENDED (disabled: end_reason
+ * "disabled"; the app's epoch moved) or EXPIRED (now >= expires_ms).
+ * Both are terminal.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authn/authn_int.h"
+#include "crypto/crypto.h"
+
+#define APP_PURPOSE "app-secret"
+#define APP_KEY_PREFIX "~app:"
+#define INVALID_APP "Invalid app credentials"
+
+enum pv_rc
+authn_app_secret_hash(struct authn_service *s, const char *secret,
+    char hash[AUTHN_HASH_HEX_MAX])
+{
+	char sha[AUTHN_HASH_HEX_MAX];
+	uint8_t mac[CRYPTO_SHA256_LEN];
+	enum pv_rc rc;
+
+	if (secret == NULL || authn_token_hash(AUTHN_TOKEN_APP_SECRET, secret, sha) != PV_OK)
+		return PV_E_UNAUTH;
+	rc = keys_mac(s->keys, AUTHN_KEK, APP_PURPOSE, (const uint8_t *)secret, strlen(secret),
+	    mac);
+	if (rc == PV_E_NOTFOUND && (rc = authn_kek_ensure(s)) == PV_OK)
+		rc = keys_mac(s->keys, AUTHN_KEK, APP_PURPOSE, (const uint8_t *)secret,
+		    strlen(secret), mac);
+	if (rc == PV_OK)
+		util_hex_encode(mac, sizeof(mac), hash);
+	crypto_wipe(mac, sizeof(mac));
+	return rc;
+}
+
+enum pv_rc
+authn_app_secret_new(struct authn_service *s, char secret[AUTHN_TOKEN_MAX],
+    char hash[AUTHN_HASH_HEX_MAX])
+{
+	char sha[AUTHN_HASH_HEX_MAX];
+	enum pv_rc rc;
+
+	if (s == NULL)
+		return PV_E_INVALID;
+	if ((rc = authn_token_new(AUTHN_TOKEN_APP_SECRET, secret, sha)) != PV_OK)
+		return rc;
+	if ((rc = authn_app_secret_hash(s, secret, hash)) != PV_OK)
+		crypto_wipe(secret, AUTHN_TOKEN_MAX);
+	return rc;
+}
+
+void
+authn_sessions_end_app(struct authn_service *s, const char *app_id)
+{
+	if (s == NULL)
+		return;
+	authn_authz_changed(s);
+	log_info("authn: sessions of %s ended", app_id);
+}
+
+/* The allow-list of an app (its JSON array of CIDR texts); false if damaged. */
+bool
+authn_app_networks(const char *json, struct authn_cidr *nets, size_t *n)
+{
+	json_t *a = json_loads(json != NULL ? json : "", 0, NULL);
+	size_t i;
+	bool ok = json_is_array(a) && json_array_size(a) <= AUTHN_APP_NETWORKS_MAX;
+
+	*n = 0;
+	for (i = 0; ok && i < json_array_size(a); i++)
+		ok = authn_cidr_parse(json_string_value(json_array_get(a, i)), &nets[i]) == PV_OK;
+	if (ok)
+		*n = json_array_size(a);
+	json_decref(a);
+	return ok;
+}
+
+bool
+authn_app_source_allowed(const struct authn_cidr *nets, size_t n, const char *source)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (authn_cidr_match(&nets[i], source))
+			return true;
+	return false;
+}
+
+/* ---- sign-in ---- */
+
+struct secret_acc {
+	const char *hash;
+	int64_t now_ms;
+	bool match;
+};
+
+static int
+on_secret(const struct store_app_secret *sec, void *arg)
+{
+	struct secret_acc *a = arg;
+
+	/* every live secret is compared: the time does not say which matched */
+	if ((sec->expires_ms == 0 || sec->expires_ms > a->now_ms) &&
+	    strlen(sec->hash) == CRYPTO_SHA256_LEN * 2 &&
+	    crypto_memeq(sec->hash, a->hash, CRYPTO_SHA256_LEN * 2))
+		a->match = true;
+	return 0;
+}
+
+struct signin_job {
+	const char *key;
+	const struct store_app_session *row;
+};
+
+static enum pv_rc
+signin_fn(struct store_tx *tx, void *arg)
+{
+	struct signin_job *j = arg;
+	struct store_lockout zero = { 0, 0, 0 }, cur;
+	enum pv_rc rc;
+
+	if ((rc = store_lockout_get(tx, j->key, "password", &cur)) != PV_OK)
+		return rc;
+	if ((cur.failures != 0 || cur.locked_until_ms != 0) &&
+	    (rc = store_lockout_put(tx, j->key, "password", &zero)) != PV_OK)
+		return rc;
+	return store_app_session_put(tx, j->row);
+}
+
+static enum pv_rc
+refuse(struct authn_service *s, const char *app_id, const char *source, const char *reason,
+    struct authn_app_signin_result *out, enum pv_rc rc, const char *msg)
+{
+	struct audit_event ev;
+	char res[64 + UTIL_ID_MAX];
+
+	authn_ev_init(&ev, NULL, source, "auth.app", "auth");
+	if (app_id != NULL) {
+		ev.actor.kind = PV_ACTOR_APP;
+		ev.actor.user_id = app_id;
+		snprintf(res, sizeof(res), "apps/%s", app_id);
+		ev.resource = res;
+	}
+	ev.outcome = AUDIT_DENIED;
+	ev.reason = reason;
+	if (audit_record(s->audit, &ev) != PV_OK)
+		return PV_E_AUDIT;
+	util_strlcpy(out->message, msg, sizeof(out->message));
+	return rc;
+}
+
+enum pv_rc
+authn_app_signin(struct authn_service *s, const char *app_id, const char *secret,
+    const char *source, struct authn_app_signin_result *out)
+{
+	char key[STORE_USERNAME_MAX], src[AUTHN_SOURCE_MAX], hash[AUTHN_HASH_HEX_MAX];
+	struct authn_cidr nets[AUTHN_APP_NETWORKS_MAX];
+	struct store_app a;
+	struct store_app_session row;
+	struct secret_acc acc;
+	struct signin_job j;
+	struct audit_event ev;
+	char res[64 + UTIL_ID_MAX];
+	bool valid, found = false, locked_now = false;
+	size_t nnets = 0;
+	int64_t now = util_now_ms();
+	enum pv_rc rc, hrc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&a, 0, sizeof(a));
+	authn_source_key(source, src);
+	if (authn_throttle_reserve(s->throttle, src, now, &out->retry_after_s) == PV_E_RATE)
+		return refuse(s, NULL, source, "rate_limited", out, PV_E_RATE,
+		    "Too many failed attempts from this address");
+	valid = app_id != NULL && util_id_valid("app", app_id);
+	snprintf(key, sizeof(key), "%s%s", APP_KEY_PREFIX, valid ? app_id : "~invalid");
+	if (valid) {
+		STORE_READ(s->st, rc, store_app_get(tx, app_id, &a));
+		if (rc == PV_OK)
+			found = true;
+		else if (rc != PV_E_NOTFOUND)
+			return rc;
+	}
+	rc = authn_lockout_reserve(s, key, "password", &out->retry_after_s, &locked_now);
+	if (rc == PV_E_LOCKED) {
+		rc = refuse(s, found ? a.id : NULL, source, "locked", out, PV_E_LOCKED,
+		    "Too many failed attempts: this app is temporarily locked");
+		goto out;
+	}
+	if (rc != PV_OK)
+		goto out;
+	hrc = authn_app_secret_hash(s, secret, hash);
+	if (hrc != PV_OK && hrc != PV_E_UNAUTH) {
+		rc = hrc;
+		goto out;
+	}
+	memset(&acc, 0, sizeof(acc));
+	acc.hash = hash;
+	acc.now_ms = now;
+	if (found && hrc == PV_OK) {
+		STORE_READ(s->st, rc, store_app_secret_list(tx, a.id, on_secret, &acc));
+		if (rc != PV_OK)
+			goto out;
+	}
+	if (!found || !acc.match || a.disabled) {
+		rc = refuse(s, found ? a.id : NULL, source,
+		    !found ? "unknown_app" : !acc.match ? "bad_secret" : "disabled", out,
+		    PV_E_UNAUTH, INVALID_APP);
+		if (locked_now) {
+			struct audit_event le;
+
+			authn_ev_init(&le, NULL, source, "auth.lockout", "auth");
+			if (found)
+				le.actor.user_id = a.id;
+			le.outcome = AUDIT_DENIED;
+			le.reason = "app_secret";
+			if (audit_record(s->audit, &le) != PV_OK)
+				log_error("authn: lockout not recorded");
+		}
+		goto out;
+	}
+	/* the right secret: the throttle slot was not a failure after all */
+	authn_throttle_release(s->throttle, src, now);
+	if (!authn_app_networks(a.networks, nets, &nnets) ||
+	    !authn_app_source_allowed(nets, nnets, source)) {
+		rc = refuse(s, a.id, source, "network_not_allowed", out, PV_E_NETWORK,
+		    "This app may not sign in from this network");
+		goto out;
+	}
+	memset(&row, 0, sizeof(row));
+	if ((rc = authn_token_new(AUTHN_TOKEN_APP, out->token, row.token_hash)) != PV_OK ||
+	    (rc = util_id_new("ses", row.id)) != PV_OK)
+		goto out;
+	util_strlcpy(row.app_id, a.id, sizeof(row.app_id));
+	row.created_ms = now;
+	row.expires_ms = now + (int64_t)s->cfg->app_token_ttl_s * 1000;
+	row.credential_epoch = a.credential_epoch;
+	util_strlcpy(row.source, source != NULL ? source : "", sizeof(row.source));
+	util_strlcpy(row.method, "secret", sizeof(row.method));
+	j.key = key;
+	j.row = &row;
+	snprintf(res, sizeof(res), "apps/%s", a.id);
+	authn_ev_init(&ev, NULL, source, "auth.app", res);
+	ev.actor.kind = PV_ACTOR_APP;
+	ev.actor.user_id = a.id;
+	ev.actor.session_id = row.id;
+	ev.actor.auth_method = "secret";
+	ev.actor.auth_ms = now;
+	ev.reason = "secret";
+	if ((rc = audit_commit(s->audit, &ev, signin_fn, &j)) != PV_OK) {
+		crypto_wipe(out->token, sizeof(out->token));
+		goto out;
+	}
+	out->expires_ms = row.expires_ms;
+	util_strlcpy(out->app_id, a.id, sizeof(out->app_id));
+out:
+	crypto_wipe(hash, sizeof(hash));
+	store_app_clear(&a);
+	return rc;
+}
+
+/* ---- the authenticate step for "pva_" tokens ---- */
+
+static bool
+roles_from_json(const char *json, struct authn_principal *p)
+{
+	json_t *arr = json_loads(json != NULL ? json : "", 0, NULL);
+	size_t i;
+	bool ok = json_is_array(arr) && json_array_size(arr) <= AUTHN_ROLES_MAX;
+
+	for (i = 0; ok && i < json_array_size(arr); i++) {
+		const char *r = json_string_value(json_array_get(arr, i));
+
+		if (r == NULL || strlen(r) >= AUTHN_ROLE_NAME_MAX) {
+			ok = false;
+			break;
+		}
+		util_strlcpy(p->roles[p->nroles++], r, AUTHN_ROLE_NAME_MAX);
+	}
+	json_decref(arr);
+	return ok;
+}
+
+enum pv_rc
+authn_app_authenticate(struct authn_service *s, struct http_request *req, const char *token,
+    struct authn_principal **out)
+{
+	char hash[AUTHN_HASH_HEX_MAX];
+	struct store_app_session row;
+	struct store_app a;
+	struct authn_principal *p;
+	struct store_tx *tx = NULL;
+	int64_t now = util_now_ms();
+	enum pv_rc rc;
+
+	if (authn_token_hash(AUTHN_TOKEN_APP, token, hash) != PV_OK)
+		return http_fail(req, PV_E_UNAUTH, "Invalid or expired token");
+	memset(&a, 0, sizeof(a));
+	if ((rc = store_begin(s->st, STORE_RD, &tx)) != PV_OK)
+		return rc;
+	rc = store_app_session_get_by_hash(tx, hash, &row);
+	if (rc == PV_OK)
+		rc = store_app_get(tx, row.app_id, &a);
+	store_end(tx);
+	if (rc == PV_E_NOTFOUND)
+		return http_fail(req, PV_E_UNAUTH, "Invalid or expired token");
+	if (rc != PV_OK)
+		return rc;
+	if (row.ended_ms != 0 || a.disabled || a.credential_epoch != row.credential_epoch) {
+		store_app_clear(&a);
+		return http_fail(req, PV_E_UNAUTH, "Invalid or expired token");
+	}
+	if (now >= row.expires_ms) {
+		store_app_clear(&a);
+		return http_fail(req, PV_E_EXPIRED, "App token expired: sign in again");
+	}
+	if ((p = arena_alloc(req->arena, sizeof(*p))) == NULL) {
+		store_app_clear(&a);
+		return PV_E_NOMEM;
+	}
+	memset(p, 0, sizeof(*p));
+	p->app = true;
+	util_strlcpy(p->user_id, a.id, sizeof(p->user_id));
+	util_strlcpy(p->session_id, row.id, sizeof(p->session_id));
+	util_strlcpy(p->username, a.name, sizeof(p->username));
+	util_strlcpy(p->source, req->source != NULL ? req->source : "", sizeof(p->source));
+	p->auth_method = strcmp(row.method, "mtls") == 0 ? "mtls" : "secret";
+	p->authenticated_ms = row.created_ms;
+	p->expires_at_ms = row.expires_ms;
+	p->idle_expires_at_ms = row.expires_ms;
+	/* a damaged row grants nothing and is let through nowhere */
+	if (!roles_from_json(a.roles, p) ||
+	    !authn_app_networks(a.networks, p->networks, &p->nnetworks)) {
+		log_error("authn: app %s has a damaged role or network list", a.id);
+		store_app_clear(&a);
+		return PV_E_INTEGRITY;
+	}
+	store_app_clear(&a);
+	*out = p;
+	return PV_OK;
+}

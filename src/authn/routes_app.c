@@ -1,0 +1,41 @@
+/*
+ * routes_app.c: POST /v1/auth/app, the sign-in of a workload identity
+ * (docs/openapi.yaml). Parse -> authn_app_signin (app.c) -> reply.
+ */
+#include "authn/authn_int.h"
+#include "crypto/crypto.h"
+
+static enum pv_rc
+h_app_signin(struct http_request *req)
+{
+	struct authn_service *s = req->route->arg;
+	struct authn_app_signin_result r;
+	const char *app_id, *secret;
+	char t[32];
+	json_t *o;
+	enum pv_rc rc;
+
+	if ((rc = http_body_string(req, "app_id", true, 128, &app_id)) != PV_OK ||
+	    (rc = http_body_string(req, "secret", true, 256, &secret)) != PV_OK)
+		return rc;
+	rc = authn_app_signin(s, app_id, secret, req->source, &r);
+	if (rc == PV_E_LOCKED || rc == PV_E_RATE)
+		req->retry_after_s = r.retry_after_s > 0 ? r.retry_after_s : 1;
+	if (rc != PV_OK)
+		return r.message[0] != '\0' ? http_fail(req, rc, r.message) : rc;
+	util_time_fmt(r.expires_ms, t, sizeof(t));
+	o = json_pack("{s:s, s:s, s:s}", "token", r.token, "expires_at", t, "app_id", r.app_id);
+	crypto_wipe(r.token, sizeof(r.token));
+	return o != NULL ? http_reply(req, 200, o) : PV_E_NOMEM;
+}
+
+enum pv_rc
+authn_route_app(struct authn_service *s, struct http_server *srv)
+{
+	const struct http_route routes[] = {
+		{ "POST", "/v1/auth/app", h_app_signin, HTTP_PERM_PUBLIC, "auth.app",
+		    HTTP_ROUTE_BODY, 4096, s },
+	};
+
+	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));
+}

@@ -1,0 +1,334 @@
+/*
+ * app: workload identities over the API (issue 10 item 1).
+ *
+ *   phivault app create NAME --network CIDR... [--role R]...
+ *   phivault app list
+ *   phivault app show APP_ID
+ *   phivault app disable APP_ID
+ *   phivault app secret-add APP_ID          prints the secret once
+ *   phivault app secret-rm APP_ID SECRET_ID
+ *   phivault login --app APP_ID [--secret-file F]   (secret from F, else $PHIVAULT_APP_SECRET)
+ *
+ * Common options: --addr URL, --cacert FILE, --format text|json (default
+ * text on a terminal, json otherwise); the bearer token comes from
+ * PHIVAULT_TOKEN only. A secret is never taken from the command line
+ * (argv is visible to every local user): the login reads it from a file or
+ * the environment, and wipes it after use.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "crypto/crypto.h"
+
+#define APP_USAGE "usage: phivault app create NAME --network CIDR... [--role R]... | " \
+	"app list | app show APP_ID | app disable APP_ID | app secret-add APP_ID | " \
+	"app secret-rm APP_ID SECRET_ID  [--addr URL] [--cacert FILE] [--format text|json] " \
+	"(token from PHIVAULT_TOKEN)"
+#define APP_LOGIN_USAGE "usage: phivault login --app APP_ID [--secret-file FILE] " \
+	"[--addr URL] [--cacert FILE] [--format text|json] (secret from FILE, else " \
+	"$PHIVAULT_APP_SECRET; never on the command line)"
+
+static bool
+id_arg_valid(const char *a, const char *prefix)
+{
+	size_t n = strlen(a), p = strlen(prefix);
+
+	return n > p && n < 64 && strncmp(a, prefix, p) == 0 &&
+	    strspn(a, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+static void
+print_list(json_t *arr)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(arr, i, v)
+		printf("%s%s", i ? "," : " ", json_string_value(v));
+}
+
+static void
+print_app(json_t *a)
+{
+	json_t *v;
+	size_t i;
+
+	printf("id:         %s\n", cli_jstr(a, "id"));
+	printf("name:       %s\n", cli_jstr(a, "name"));
+	printf("status:     %s\n", cli_jstr(a, "status"));
+	printf("roles:     ");
+	print_list(json_object_get(a, "roles"));
+	printf("\nnetworks:  ");
+	print_list(json_object_get(a, "networks"));
+	printf("\nsecrets:    %zu live\n", json_array_size(json_object_get(a, "secrets")));
+	json_array_foreach(json_object_get(a, "secrets"), i, v)
+		printf("  %s (created %s)\n", cli_jstr(v, "secret_id"), cli_jstr(v, "created"));
+	printf("created:    %s by %s\n", cli_jstr(a, "created"), cli_jstr(a, "created_by"));
+	if (*cli_jstr(a, "disabled_at") != '\0')
+		printf("disabled:   %s\n", cli_jstr(a, "disabled_at"));
+}
+
+static int
+app_run(const struct cli_api *c, const char *sub, char **ops, json_t *roles, json_t *nets,
+    json_t **resp)
+{
+	char path[256];
+	json_t *body, *v;
+	size_t i;
+	int ret;
+
+	if (strcmp(sub, "create") == 0) {
+		body = json_pack("{s:s, s:O, s:O}", "name", ops[0], "roles", roles, "networks", nets);
+		if (body == NULL)
+			return CLI_RUNTIME;
+		ret = cli_api_call(c, "POST", "/v1/apps", body, 201, resp);
+		json_decref(body);
+		if (ret == CLI_OK && c->format == CLI_FORMAT_TEXT)
+			printf("created app %s\nid: %s\n(add a secret: phivault app secret-add %s)\n",
+			    cli_jstr(*resp, "name"), cli_jstr(*resp, "id"), cli_jstr(*resp, "id"));
+	} else if (strcmp(sub, "list") == 0) {
+		ret = cli_api_call(c, "GET", "/v1/apps", NULL, 200, resp);
+		if (ret == CLI_OK && c->format == CLI_FORMAT_TEXT) {
+			printf("%-32s %-24s %-9s %s\n", "ID", "NAME", "STATUS", "NETWORKS");
+			json_array_foreach(json_object_get(*resp, "apps"), i, v) {
+				printf("%-32s %-24s %-9s", cli_jstr(v, "id"), cli_jstr(v, "name"),
+				    cli_jstr(v, "status"));
+				print_list(json_object_get(v, "networks"));
+				printf("\n");
+			}
+		}
+	} else if (strcmp(sub, "show") == 0) {
+		snprintf(path, sizeof(path), "/v1/apps/%s", ops[0]);
+		ret = cli_api_call(c, "GET", path, NULL, 200, resp);
+		if (ret == CLI_OK && c->format == CLI_FORMAT_TEXT)
+			print_app(*resp);
+	} else if (strcmp(sub, "disable") == 0) {
+		snprintf(path, sizeof(path), "/v1/apps/%s/disable", ops[0]);
+		ret = cli_api_call(c, "POST", path, NULL, 200, resp);
+		if (ret == CLI_OK && c->format == CLI_FORMAT_TEXT)
+			printf("disabled %s; %lld session(s) ended\n", ops[0],
+			    (long long)json_integer_value(json_object_get(*resp, "sessions_ended")));
+	} else if (strcmp(sub, "secret-add") == 0) {
+		snprintf(path, sizeof(path), "/v1/apps/%s/secrets", ops[0]);
+		ret = cli_api_call(c, "POST", path, NULL, 201, resp);
+		if (ret == CLI_OK && c->format == CLI_FORMAT_TEXT)
+			printf("secret_id: %s\nsecret: %s\n(shown once: store it in the app's secret "
+			    "store now)\n", cli_jstr(*resp, "secret_id"), cli_jstr(*resp, "secret"));
+	} else {
+		snprintf(path, sizeof(path), "/v1/apps/%s/secrets/%s", ops[0], ops[1]);
+		ret = cli_api_call(c, "DELETE", path, NULL, 204, resp);
+		if (ret == CLI_OK && c->format == CLI_FORMAT_TEXT)
+			printf("deleted secret %s of %s\n", ops[1], ops[0]);
+		else if (ret == CLI_OK && *resp == NULL)
+			*resp = json_pack("{s:s, s:s}", "id", ops[0], "deleted", ops[1]);
+	}
+	if (ret == CLI_OK && c->format == CLI_FORMAT_JSON && *resp != NULL)
+		cli_print_json(*resp);
+	return ret;
+}
+
+int
+cmd_app(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_ONLINE_LONGOPTS,
+		{ "role", required_argument, NULL, 'r' },
+		{ "network", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_online_opts on;
+	struct cli_api ctx;
+	json_t *roles = json_array(), *nets = json_array(), *resp = NULL;
+	const char *sub;
+	int c, ret = CLI_USAGE, nops;
+	bool ok;
+
+	if (roles == NULL || nets == NULL)
+		goto out;
+	if (argc < 2) {
+		cli_err(APP_USAGE);
+		goto out;
+	}
+	sub = argv[1];
+	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+		printf("%s\n", APP_USAGE);
+		ret = CLI_OK;
+		goto out;
+	}
+	cli_online_init(&on);
+	optind = 2;
+	while ((c = getopt_long(argc, argv, CLI_ONLINE_SHORTOPTS "r:n:h", opts, NULL)) != -1) {
+		if (cli_online_opt(&on, c, optarg))
+			continue;
+		switch (c) {
+		case 'r': json_array_append_new(roles, json_string(optarg)); break;
+		case 'n': json_array_append_new(nets, json_string(optarg)); break;
+		case 'h':
+			printf("%s\n", APP_USAGE);
+			ret = CLI_OK;
+			goto out;
+		default:
+			goto out;
+		}
+	}
+	if (on.bad_format)
+		goto out;
+	nops = argc - optind;
+	if (strcmp(sub, "create") == 0)
+		ok = nops == 1 && json_array_size(nets) > 0;
+	else if (strcmp(sub, "list") == 0)
+		ok = nops == 0;
+	else if (strcmp(sub, "show") == 0 || strcmp(sub, "disable") == 0 ||
+	    strcmp(sub, "secret-add") == 0)
+		ok = nops == 1 && id_arg_valid(argv[optind], "app_");
+	else if (strcmp(sub, "secret-rm") == 0)
+		ok = nops == 2 && id_arg_valid(argv[optind], "app_") &&
+		    id_arg_valid(argv[optind + 1], "aps_");
+	else
+		ok = false;
+	if (!ok) {
+		cli_err(APP_USAGE);
+		goto out;
+	}
+	if (!cli_api_init(&ctx, &on))
+		goto out;
+	ret = app_run(&ctx, sub, argv + optind, roles, nets, &resp);
+out:
+	if (resp != NULL) {
+		json_t *sec = json_object_get(resp, "secret");
+
+		if (json_string_value(sec) != NULL)
+			crypto_wipe((void *)json_string_value(sec), json_string_length(sec));
+	}
+	json_decref(roles);
+	json_decref(nets);
+	json_decref(resp);
+	return ret;
+}
+
+bool
+cli_login_is_app(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--app") == 0 || strncmp(argv[i], "--app=", 6) == 0)
+			return true;
+	return false;
+}
+
+/* The secret: the first line of file, or $PHIVAULT_APP_SECRET. */
+static bool
+read_secret(const char *file, char *buf, size_t len)
+{
+	const char *env;
+	FILE *f;
+	bool ok;
+
+	if (file != NULL) {
+		if ((f = fopen(file, "r")) == NULL) {
+			cli_err("cannot read the secret file %s", file);
+			return false;
+		}
+		ok = fgets(buf, (int)len, f) != NULL;
+		fclose(f);
+		if (!ok) {
+			cli_err("the secret file %s is empty", file);
+			return false;
+		}
+		buf[strcspn(buf, "\r\n")] = '\0';
+		return buf[0] != '\0';
+	}
+	if ((env = getenv("PHIVAULT_APP_SECRET")) == NULL || env[0] == '\0') {
+		cli_err("no secret: give --secret-file FILE or set PHIVAULT_APP_SECRET");
+		return false;
+	}
+	util_strlcpy(buf, env, len);
+	return true;
+}
+
+int
+cli_login_app(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_ONLINE_LONGOPTS,
+		{ "app", required_argument, NULL, 'A' },
+		{ "secret-file", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_online_opts on;
+	const char *app = NULL, *file = NULL, *tok;
+	char secret[256];
+	json_t *body = NULL, *resp = NULL;
+	long status = 0;
+	int c, ret = CLI_USAGE;
+
+	cli_online_init(&on);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, CLI_ONLINE_SHORTOPTS "h", opts, NULL)) != -1) {
+		if (cli_online_opt(&on, c, optarg))
+			continue;
+		switch (c) {
+		case 'A': app = optarg; break;
+		case 'S': file = optarg; break;
+		case 'h':
+			printf("%s\n", APP_LOGIN_USAGE);
+			return CLI_OK;
+		default:
+			return CLI_USAGE;
+		}
+	}
+	if (!on.format_given)
+		on.format = CLI_FORMAT_TEXT;   /* eval "$(phivault login --app ...)" */
+	if (on.bad_format || optind != argc || app == NULL || !id_arg_valid(app, "app_")) {
+		cli_err(APP_LOGIN_USAGE);
+		return CLI_USAGE;
+	}
+	memset(secret, 0, sizeof(secret));
+	if (!read_secret(file, secret, sizeof(secret)))
+		return CLI_USAGE;
+	ret = CLI_RUNTIME;
+	body = json_pack("{s:s, s:s}", "app_id", app, "secret", secret);
+	crypto_wipe(secret, sizeof(secret));
+	if (body == NULL ||
+	    cli_http(cli_online_addr(&on), on.cacert, NULL, "POST", "/v1/auth/app", body, &status,
+	    &resp) != PV_OK)
+		goto out;
+	if (status != 200) {
+		ret = cli_api_error(status, resp);
+		goto out;
+	}
+	if ((tok = json_string_value(json_object_get(resp, "token"))) == NULL) {
+		cli_err("the server answered without a token");
+		goto out;
+	}
+	if (on.format == CLI_FORMAT_JSON)
+		cli_print_json(resp);
+	else
+		printf("export PHIVAULT_TOKEN=%s\n", tok);
+	fprintf(stderr, "phivault: done: an app session for %s until %s\n", app,
+	    json_string_value(json_object_get(resp, "expires_at")));
+	ret = CLI_OK;
+out:
+	if (body != NULL) {
+		json_t *s = json_object_get(body, "secret");
+
+		if (json_string_value(s) != NULL)
+			crypto_wipe((void *)json_string_value(s), json_string_length(s));
+	}
+	if (resp != NULL) {
+		json_t *t = json_object_get(resp, "token");
+
+		if (json_string_value(t) != NULL)
+			crypto_wipe((void *)json_string_value(t), json_string_length(t));
+	}
+	json_decref(body);
+	json_decref(resp);
+	return ret;
+}

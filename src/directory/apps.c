@@ -1,0 +1,523 @@
+/*
+ * directory/apps.c: workload identities (issue 10 item 1), in domain terms
+ * and apart from HTTP: create, read, disable, and the secrets (add, remove).
+ * routes_apps.c adapts them to REST; the sign-in is authn's (app.c).
+ *
+ * Each operation takes the actor, validates, and makes exactly one audited
+ * transaction through the commit path (data change and entry together).
+ *
+ * Invariants:
+ *  - apps are never deleted, IDs never reused; a removed secret is revoked
+ *    (its row kept, so the trail names it);
+ *  - an app never holds users.manage, roles.manage, apps.manage or
+ *    access.approve: a role that grants one is refused here (and the
+ *    decision point denies them to an app whatever its roles say);
+ *  - at most DIRECTORY_APP_SECRETS_LIVE_MAX live secrets, counted inside
+ *    the transaction that adds one, so two concurrent adds cannot both pass;
+ *  - a secret is in the answer of its add only, and stored as a keyed hash;
+ *  - disable is one transaction (disabled, credential epoch bumped, every
+ *    session ended); app sessions are read from the store on each request,
+ *    so the next request of any of them is refused, on every node.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authz/authz.h"
+#include "crypto/crypto.h"
+#include "directory/directory_int.h"
+
+static enum pv_rc
+fail(struct directory_result *res, enum pv_rc rc, const char *msg)
+{
+	util_strlcpy(res->message, msg, sizeof(res->message));
+	return rc;
+}
+
+static void
+ev_init(struct audit_event *ev, const struct pv_actor *actor, const char *action,
+    const char *res)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->actor = *actor;
+	ev->action = action;
+	ev->resource = res;
+	ev->outcome = AUDIT_ALLOWED;
+}
+
+void
+directory_app_secret_wipe(struct directory_app_secret *s)
+{
+	if (s != NULL)
+		crypto_wipe(s->secret, sizeof(s->secret));
+}
+
+/* ---- validation ---- */
+
+/* The first permission of role that an app can never hold, or NULL. */
+static enum pv_rc
+role_forbidden(struct directory *s, const char *role, char *perm, size_t len, bool *exists)
+{
+	const char *const *b;
+	struct store_role r;
+	json_t *arr;
+	size_t n, i;
+	enum pv_rc rc;
+
+	perm[0] = '\0';
+	*exists = true;
+	if ((b = authz_builtin_role(role, &n)) != NULL) {
+		for (i = 0; i < n; i++)
+			if (authz_app_forbidden(b[i])) {
+				util_strlcpy(perm, b[i], len);
+				break;
+			}
+		return PV_OK;
+	}
+	STORE_READ(s->st, rc, store_role_get(tx, role, &r));
+	if (rc == PV_E_NOTFOUND) {
+		*exists = false;
+		return PV_OK;
+	}
+	if (rc != PV_OK)
+		return rc;
+	arr = json_loads(r.permissions != NULL ? r.permissions : "[]", 0, NULL);
+	store_role_clear(&r);
+	for (i = 0; json_is_array(arr) && i < json_array_size(arr); i++) {
+		const char *p = json_string_value(json_array_get(arr, i));
+
+		if (p != NULL && authz_app_forbidden(p)) {
+			util_strlcpy(perm, p, len);
+			break;
+		}
+	}
+	json_decref(arr);
+	return PV_OK;
+}
+
+static enum pv_rc
+roles_check(struct directory *s, const char *const *roles, size_t n,
+    struct directory_result *res)
+{
+	char perm[AUTHZ_PERM_MAX];
+	bool exists;
+	size_t i, k;
+	enum pv_rc rc;
+
+	if (n > AUTHN_ROLES_MAX)
+		return fail(res, PV_E_INVALID, "too many roles");
+	for (i = 0; i < n; i++) {
+		if (roles[i] == NULL || !authz_role_name_valid(roles[i])) {
+			snprintf(res->message, sizeof(res->message), "roles[%zu] must be a role name",
+			    i);
+			return PV_E_INVALID;
+		}
+		for (k = 0; k < i; k++)
+			if (strcmp(roles[k], roles[i]) == 0) {
+				snprintf(res->message, sizeof(res->message),
+				    "roles[%zu] is a duplicate", i);
+				return PV_E_INVALID;
+			}
+		if ((rc = role_forbidden(s, roles[i], perm, sizeof(perm), &exists)) != PV_OK)
+			return rc;
+		if (!exists) {
+			snprintf(res->message, sizeof(res->message),
+			    "roles[%zu] does not exist (see GET /v1/roles)", i);
+			return PV_E_INVALID;
+		}
+		if (perm[0] != '\0') {
+			snprintf(res->message, sizeof(res->message),
+			    "roles[%zu] (%.63s) grants %.40s, which an app can never hold", i,
+			    roles[i], perm);
+			return PV_E_INVALID;
+		}
+	}
+	return PV_OK;
+}
+
+static enum pv_rc
+networks_check(const char *const *nets, size_t n, struct directory_result *res)
+{
+	struct authn_cidr c;
+	size_t i;
+
+	if (n == 0 || n > AUTHN_APP_NETWORKS_MAX)
+		return fail(res, PV_E_INVALID, "networks must list 1 to 16 CIDR networks "
+		    "(e.g. \"10.0.0.0/8\"; \"0.0.0.0/0\" and \"::/0\" allow every address)");
+	for (i = 0; i < n; i++)
+		if (nets[i] == NULL || authn_cidr_parse(nets[i], &c) != PV_OK) {
+			snprintf(res->message, sizeof(res->message), "networks[%zu] is not a CIDR "
+			    "network without host bits (e.g. 10.1.0.0/16, 2001:db8::/32)", i);
+			return PV_E_INVALID;
+		}
+	return PV_OK;
+}
+
+static json_t *
+names_json(const char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static char *
+dump(json_t *o)
+{
+	char *t = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return t;
+}
+
+/* ---- create ---- */
+
+static enum pv_rc
+create_fn(struct store_tx *tx, void *arg)
+{
+	return store_app_put(tx, arg);
+}
+
+enum pv_rc
+directory_app_create(struct directory *s, const struct pv_actor *actor,
+    const struct directory_app_spec *sp, struct directory_result *res)
+{
+	struct store_app a;
+	struct audit_event ev;
+	char r[128], *detail = NULL;
+	enum pv_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(&a, 0, sizeof(a));
+	if (sp->name == NULL || !authn_username_key(sp->name, a.name))
+		return fail(res, PV_E_INVALID,
+		    "name must be 1-64 characters of a-z, 0-9, '.', '_' and '-'");
+	if ((rc = roles_check(s, sp->roles, sp->nroles, res)) != PV_OK ||
+	    (rc = networks_check(sp->networks, sp->nnetworks, res)) != PV_OK)
+		return rc;
+	if ((rc = util_id_new("app", a.id)) != PV_OK)
+		return rc;
+	a.roles = dump(names_json(sp->roles, sp->nroles));
+	a.networks = dump(names_json(sp->networks, sp->nnetworks));
+	detail = dump(json_pack("{s:s, s:o, s:o}", "name", a.name,
+	    "roles", names_json(sp->roles, sp->nroles),
+	    "networks", names_json(sp->networks, sp->nnetworks)));
+	if (a.roles == NULL || a.networks == NULL || detail == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	if (actor->kind == PV_ACTOR_USER || actor->kind == PV_ACTOR_APP)
+		util_strlcpy(a.created_by, actor->user_id, sizeof(a.created_by));
+	a.created_ms = util_now_ms();
+	a.credential_epoch = 1;
+	snprintf(r, sizeof(r), "apps/%s", a.id);
+	ev_init(&ev, actor, "app.create", r);
+	ev.detail = detail;
+	rc = audit_commit(s->audit, &ev, create_fn, &a);
+	if (rc == PV_E_CONFLICT)
+		fail(res, rc, "an app with this name exists");
+	if (rc == PV_OK) {
+		util_strlcpy(res->id, a.id, sizeof(res->id));
+		util_strlcpy(res->username, a.name, sizeof(res->username));
+		directory_changed(s);
+	}
+out:
+	free(detail);
+	store_app_clear(&a);
+	return rc;
+}
+
+/* ---- reads ---- */
+
+static int
+on_secret(const struct store_app_secret *sec, void *arg)
+{
+	char c[32], e[32];
+	json_t *o;
+
+	util_time_fmt(sec->created_ms, c, sizeof(c));
+	o = json_pack("{s:s, s:s}", "secret_id", sec->secret_id, "created", c);
+	if (o != NULL && sec->expires_ms != 0) {
+		util_time_fmt(sec->expires_ms, e, sizeof(e));
+		json_object_set_new(o, "expires_at", json_string(e));
+	}
+	json_array_append_new(arg, o);
+	return 0;
+}
+
+static json_t *
+app_json(struct store_tx *tx, const struct store_app *a)
+{
+	json_t *roles = json_loads(a->roles ? a->roles : "[]", 0, NULL);
+	json_t *nets = json_loads(a->networks ? a->networks : "[]", 0, NULL);
+	json_t *secrets = json_array(), *o;
+	char c[32], d[32];
+
+	if (roles == NULL || nets == NULL || secrets == NULL ||
+	    store_app_secret_list(tx, a->id, on_secret, secrets) != PV_OK) {
+		json_decref(roles);
+		json_decref(nets);
+		json_decref(secrets);
+		return NULL;
+	}
+	util_time_fmt(a->created_ms, c, sizeof(c));
+	o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o}", "id", a->id, "name", a->name,
+	    "status", a->disabled ? "disabled" : "active", "roles", roles, "networks", nets,
+	    "secrets", secrets, "created", c,
+	    "created_by", a->created_by[0] != '\0' ? json_string(a->created_by) : json_null());
+	if (o != NULL && a->disabled_ms != 0) {
+		util_time_fmt(a->disabled_ms, d, sizeof(d));
+		json_object_set_new(o, "disabled_at", json_string(d));
+	}
+	return o;
+}
+
+enum pv_rc
+directory_app_get(struct directory *s, const struct pv_actor *actor, const char *id,
+    json_t **out, struct directory_result *res)
+{
+	struct store_tx *tx = NULL;
+	struct store_app a;
+	json_t *o = NULL;
+	enum pv_rc rc;
+
+	(void)actor;
+	memset(res, 0, sizeof(*res));
+	if (id == NULL || !util_id_valid("app", id))
+		return fail(res, PV_E_NOTFOUND, "No such app");
+	if ((rc = store_begin(s->st, STORE_RD, &tx)) != PV_OK)
+		return rc;
+	rc = store_app_get(tx, id, &a);
+	if (rc == PV_OK) {
+		o = app_json(tx, &a);
+		store_app_clear(&a);
+	}
+	store_end(tx);
+	if (rc == PV_E_NOTFOUND)
+		return fail(res, rc, "No such app");
+	if (rc != PV_OK)
+		return rc;
+	if (o == NULL)
+		return PV_E_INTERNAL;
+	*out = o;
+	return PV_OK;
+}
+
+struct list_acc {
+	struct store_tx *tx;
+	json_t *arr;
+	bool failed;
+};
+
+static int
+on_app(const struct store_app *a, void *arg)
+{
+	struct list_acc *l = arg;
+	json_t *o = app_json(l->tx, a);
+
+	if (o == NULL) {
+		l->failed = true;
+		return 1;
+	}
+	json_array_append_new(l->arr, o);
+	return 0;
+}
+
+enum pv_rc
+directory_app_list(struct directory *s, const struct pv_actor *actor, json_t **out,
+    struct directory_result *res)
+{
+	struct list_acc l = { NULL, NULL, false };
+	enum pv_rc rc;
+
+	(void)actor;
+	memset(res, 0, sizeof(*res));
+	if ((l.arr = json_array()) == NULL)
+		return PV_E_NOMEM;
+	if ((rc = store_begin(s->st, STORE_RD, &l.tx)) != PV_OK) {
+		json_decref(l.arr);
+		return rc;
+	}
+	rc = store_app_list(l.tx, on_app, &l);
+	store_end(l.tx);
+	if (rc == PV_OK && l.failed)
+		rc = PV_E_INTERNAL;
+	if (rc != PV_OK) {
+		json_decref(l.arr);
+		return rc;
+	}
+	*out = l.arr;
+	return PV_OK;
+}
+
+/* ---- disable ---- */
+
+struct disable_job {
+	const char *id;
+	int64_t now_ms;
+	size_t ended;
+};
+
+static enum pv_rc
+disable_fn(struct store_tx *tx, void *arg)
+{
+	struct disable_job *j = arg;
+	struct store_app a;
+	enum pv_rc rc = PV_OK;
+
+	if ((rc = store_app_get(tx, j->id, &a)) != PV_OK)
+		return rc;
+	if (!a.disabled) {
+		a.disabled = true;
+		a.disabled_ms = j->now_ms;
+		a.credential_epoch++;   /* every token made before is dead */
+		rc = store_app_update(tx, &a);
+	}
+	store_app_clear(&a);
+	if (rc != PV_OK)
+		return rc;
+	return store_app_session_end_all(tx, j->id, j->now_ms,
+	    authn_session_end_name(AUTHN_END_DISABLED), &j->ended);
+}
+
+enum pv_rc
+directory_app_disable(struct directory *s, const struct pv_actor *actor, const char *id,
+    struct directory_result *res)
+{
+	struct disable_job j = { id, 0, 0 };
+	struct audit_event ev;
+	char r[128];
+	enum pv_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	if (id == NULL || !util_id_valid("app", id))
+		return fail(res, PV_E_NOTFOUND, "No such app");
+	j.now_ms = util_now_ms();
+	snprintf(r, sizeof(r), "apps/%s", id);
+	ev_init(&ev, actor, "app.disable", r);
+	rc = audit_commit(s->audit, &ev, disable_fn, &j);
+	if (rc == PV_E_NOTFOUND)
+		return fail(res, rc, "No such app");
+	if (rc != PV_OK)
+		return rc;
+	authn_sessions_end_app(s->authn, id);
+	util_strlcpy(res->id, id, sizeof(res->id));
+	res->sessions_ended = j.ended;
+	return PV_OK;
+}
+
+/* ---- secrets ---- */
+
+struct secret_job {
+	struct store_app_secret row;
+	size_t live;
+};
+
+static int
+count_live(const struct store_app_secret *sec, void *arg)
+{
+	(void)sec;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static enum pv_rc
+secret_add_fn(struct store_tx *tx, void *arg)
+{
+	struct secret_job *j = arg;
+	struct store_app a;
+	enum pv_rc rc;
+
+	if ((rc = store_app_get(tx, j->row.app_id, &a)) != PV_OK)
+		return rc;
+	if (a.disabled) {
+		store_app_clear(&a);
+		return PV_E_STATE;
+	}
+	store_app_clear(&a);
+	j->live = 0;
+	if ((rc = store_app_secret_list(tx, j->row.app_id, count_live, &j->live)) != PV_OK)
+		return rc;
+	if (j->live >= DIRECTORY_APP_SECRETS_LIVE_MAX)
+		return PV_E_CONFLICT;
+	return store_app_secret_put(tx, &j->row);
+}
+
+enum pv_rc
+directory_app_secret_add(struct directory *s, const struct pv_actor *actor, const char *id,
+    struct directory_app_secret *out, struct directory_result *res)
+{
+	struct secret_job j;
+	struct audit_event ev;
+	char r[160];
+	enum pv_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(out, 0, sizeof(*out));
+	memset(&j, 0, sizeof(j));
+	if (id == NULL || !util_id_valid("app", id))
+		return fail(res, PV_E_NOTFOUND, "No such app");
+	if (s->authn == NULL)
+		return PV_E_INTERNAL;   /* no keyring: not a serving directory */
+	if ((rc = util_id_new("aps", j.row.secret_id)) != PV_OK ||
+	    (rc = authn_app_secret_new(s->authn, out->secret, j.row.hash)) != PV_OK)
+		goto out;
+	util_strlcpy(j.row.app_id, id, sizeof(j.row.app_id));
+	j.row.created_ms = util_now_ms();
+	snprintf(r, sizeof(r), "apps/%s/secrets/%s", id, j.row.secret_id);
+	ev_init(&ev, actor, "app.secret_add", r);
+	rc = audit_commit(s->audit, &ev, secret_add_fn, &j);
+	if (rc == PV_E_NOTFOUND)
+		fail(res, rc, "No such app");
+	else if (rc == PV_E_STATE)
+		rc = fail(res, PV_E_CONFLICT, "The app is disabled");
+	else if (rc == PV_E_CONFLICT)
+		fail(res, rc, "The app has two live secrets already: delete one first "
+		    "(DELETE /v1/apps/{id}/secrets/{secret_id})");
+	if (rc == PV_OK)
+		util_strlcpy(out->secret_id, j.row.secret_id, sizeof(out->secret_id));
+out:
+	if (rc != PV_OK)
+		directory_app_secret_wipe(out);
+	crypto_wipe(j.row.hash, sizeof(j.row.hash));
+	return rc;
+}
+
+struct revoke_job {
+	const char *id;
+	const char *secret_id;
+	int64_t now_ms;
+};
+
+static enum pv_rc
+secret_rm_fn(struct store_tx *tx, void *arg)
+{
+	struct revoke_job *j = arg;
+
+	return store_app_secret_revoke(tx, j->id, j->secret_id, j->now_ms);
+}
+
+enum pv_rc
+directory_app_secret_remove(struct directory *s, const struct pv_actor *actor, const char *id,
+    const char *secret_id, struct directory_result *res)
+{
+	struct revoke_job j = { id, secret_id, 0 };
+	struct audit_event ev;
+	char r[160];
+	enum pv_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	if (id == NULL || !util_id_valid("app", id) || secret_id == NULL ||
+	    !util_id_valid("aps", secret_id))
+		return fail(res, PV_E_NOTFOUND, "No such app secret");
+	j.now_ms = util_now_ms();
+	snprintf(r, sizeof(r), "apps/%s/secrets/%s", id, secret_id);
+	ev_init(&ev, actor, "app.secret_remove", r);
+	rc = audit_commit(s->audit, &ev, secret_rm_fn, &j);
+	if (rc == PV_E_NOTFOUND)
+		return fail(res, rc, "No such app secret");
+	return rc;
+}
