@@ -537,4 +537,64 @@ enum pv_rc authn_lockout_clear(struct store_tx *tx, const char *username);
 #define AUTHN_USERNAME_KEY_MAX 65
 bool authn_username_key(const char *in, char key[AUTHN_USERNAME_KEY_MAX]);
 
+/* ======================================================================
+ * Operations: the authentication flows apart from HTTP (login.c). The
+ * /v1/auth routes (routes_auth.c, docs/openapi.yaml) parse the body, call
+ * one of these and reply; nothing else in the route decides or reads the
+ * store. Each takes the caller's source address (throttle, audit) and,
+ * for the steps of a session, its principal. On success *out (JSON) is
+ * the reply body, the caller's (json_decref). On failure res->message is
+ * the caller-facing reason ("" for the code's default; never a password
+ * or a typed username) and res->retry_after_s > 0 comes with PV_E_LOCKED
+ * and PV_E_RATE. Every attempt is audited as docs/internals/authn.md
+ * lists (auth.login, auth.mfa, auth.password, auth.mfa_enroll,
+ * auth.lockout, auth.logout).
+ * ====================================================================== */
+
+struct json_t;
+
+#define AUTHN_MSG_MAX 256
+struct authn_result {
+	char message[AUTHN_MSG_MAX];
+	int retry_after_s;
+};
+
+/* The password step: throttle slot, lockout slot, verify, one-time
+ * password check, then a session ({"token",...}) or an MFA challenge
+ * ({"mfa_required":true,"mfa_token",...}). PV_E_UNAUTH (unknown user,
+ * wrong password, disabled: one message; or a spent / expired one-time
+ * password), PV_E_LOCKED, PV_E_RATE, PV_E_AUDIT. */
+enum pv_rc authn_login(struct authn_service *s, const char *source, const char *username,
+    const char *password, struct json_t **out, struct authn_result *res);
+/* The second step: a TOTP code or a recovery code against the mfa_token
+ * of authn_login; a full session. PV_E_UNAUTH, PV_E_LOCKED, PV_E_RATE. */
+enum pv_rc authn_mfa_verify(struct authn_service *s, const char *source,
+    const char *mfa_token, const char *code, struct json_t **out, struct authn_result *res);
+/* Change p's own password (every other session of the user ends).
+ * PV_E_FORBIDDEN (current password wrong), PV_E_INVALID (policy, same
+ * password), PV_E_LOCKED, PV_E_RATE. */
+enum pv_rc authn_password_change(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *current_password, const char *new_password,
+    struct json_t **out, struct authn_result *res);
+/* A new TOTP secret for p, pending until confirmed ({"secret",
+ * "otpauth_uri"}). PV_E_CONFLICT if MFA is enrolled already. */
+enum pv_rc authn_mfa_enroll(struct authn_service *s, const struct authn_principal *p,
+    const char *source, struct json_t **out, struct authn_result *res);
+/* The first code of the pending secret: MFA enabled, ten recovery codes
+ * ({"recovery_codes","restricted"}). PV_E_CONFLICT (nothing pending,
+ * enrolled already), PV_E_INVALID (wrong code), PV_E_LOCKED, PV_E_RATE. */
+enum pv_rc authn_mfa_confirm(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *code, struct json_t **out, struct authn_result *res);
+/* Step-up (RFC 9470): p's session passes MFA again with a TOTP code; the
+ * session's MFA time becomes now ({"mfa_verified":true,"mfa_at"}).
+ * PV_E_UNAUTH (wrong or replayed code), PV_E_CONFLICT (no MFA enrolled),
+ * PV_E_LOCKED, PV_E_RATE, PV_E_AUDIT. */
+enum pv_rc authn_step_up(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *code, struct json_t **out, struct authn_result *res);
+/* GET /v1/auth/session: p as the API shows it (no store read). */
+enum pv_rc authn_session_describe(const struct authn_principal *p, struct json_t **out);
+/* End p's session (auth.logout); a session ended meanwhile is fine. */
+enum pv_rc authn_logout(struct authn_service *s, const struct authn_principal *p,
+    const char *source, struct authn_result *res);
+
 #endif /* PV_AUTHN_H */

@@ -19,7 +19,7 @@ bool authn_blocklist_has(const char *s);
 
 
 /* ======================================================================
- * wiring internals (service.c, routes_auth.c)
+ * wiring internals (service.c, login.c, routes_auth.c)
  * ====================================================================== */
 #include <pthread.h>
 #include <stdatomic.h>

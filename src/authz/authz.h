@@ -446,4 +446,101 @@ enum pv_rc authz_purpose_list_parse(const char *csv, unsigned *set);
 /* True if code is valid and in set. */
 bool authz_purpose_allowed(unsigned set, const char *code);
 
+/* ---- operations apart from HTTP (roles.c, explain.c, audit_read.c) ----
+ * The /v1/roles, /v1/authz/explain and /v1/audit routes are adapters over
+ * these (parse -> call -> reply). Each takes the caller (the decision
+ * point's subject and the source; the actor of every entry it writes is
+ * authn_actor of them), audits itself and, on failure, leaves the
+ * caller-facing reason in res->message ("" if none): no PHI, no typed
+ * username. *out (a JSON value) is the caller's (json_decref). */
+
+struct json_t;
+
+struct authz_caller {
+	const struct authn_principal *subject;   /* NULL: nobody (decisions deny) */
+	const char *source;                      /* client address, or NULL */
+};
+
+#define AUTHZ_MSG_MAX 256                /* room for "condition: " + a compiler reason */
+struct authz_result {
+	char message[AUTHZ_MSG_MAX];
+};
+
+/* A custom role (role.create, resource roles/<name>, detail
+ * {"permissions"}), checked by authz_role_def_check; condition NULL, null,
+ * or an object of the policy condition language (authz_condition_check:
+ * purposes, source, time, mfa, principal, labels, match, all/any/not).
+ * *out: the role as GET /v1/roles shows it.
+ * PV_E_INVALID (bad name, permission or condition), PV_E_CONFLICT (a
+ * built-in or existing role has the name). */
+struct authz_role_spec {
+	const char *name;
+	const char *const *permissions;          /* each non-NULL */
+	size_t npermissions;                     /* 1..AUTHZ_PERMSET_MAX */
+	const struct json_t *condition;          /* or NULL */
+};
+enum pv_rc authz_role_create(struct authz_service *z, const struct authz_caller *c,
+    const struct authz_role_spec *spec, struct json_t **out, struct authz_result *res);
+/* Built-in and custom roles: a JSON array of {"name","permissions",
+ * "condition","builtin"}. Not audited (the route's permission guards it). */
+enum pv_rc authz_role_list(struct authz_service *z, const struct authz_caller *c,
+    struct json_t **out, struct authz_result *res);
+
+/* POST /v1/authz/explain: may the principal do action on the resource in
+ * the context? The caller needs roles.manage or audit.read (action
+ * "authz.explain" of the decision point, which audits a denial:
+ * PV_E_FORBIDDEN); the question is checked (PV_E_INVALID), the principal
+ * must exist (PV_E_NOTFOUND), the answer is recorded (authz.explain,
+ * resource users/<id>) before it is returned (PV_E_AUDIT if it cannot be).
+ * *out = {"allow","reason","policies","obligations":{"unmask","purposes"},
+ * "step_up":null | {"method":"mfa"[,"max_age_s"]}}. The principal's
+ * attributes are loaded when its policies test them; a record's labels and
+ * internal fields, the time and the age of an MFA are the question's. */
+#define AUTHZ_EXPLAIN_LABELS_MAX 16
+struct authz_explain_query {
+	const char *principal;                   /* usr_... */
+	const char *action;                      /* records.read, ... */
+	const char *collection;                  /* or NULL */
+	const char *record;                      /* or NULL */
+	const char *const *fields;               /* field names, or NULL */
+	size_t nfields;                          /* <= AUTHZ_FIELDS_MAX */
+	/* The record as if loaded (record_loaded): its labels (label codes) and
+	 * the text of its internal fields (internal_text(internal_arg, name),
+	 * NULL if absent; internal_text NULL: none). Not loaded: conditions on
+	 * them are unknown, as before a record is read. */
+	bool record_loaded;
+	const char *const *labels;               /* or NULL */
+	size_t nlabels;                          /* <= AUTHZ_EXPLAIN_LABELS_MAX */
+	const char *(*internal_text)(void *arg, const char *name);
+	void *internal_arg;
+	const char *source;                      /* context, or NULL */
+	const char *purpose;
+	const char *time;                        /* RFC 3339, "now" or NULL: now */
+	bool mfa_given;                          /* a session that did MFA ... */
+	int64_t mfa_age_s;                       /* ... that long ago (0..31536000) */
+};
+enum pv_rc authz_explain(struct authz_service *z, const struct authz_caller *c,
+    const struct authz_explain_query *q, struct json_t **out, struct authz_result *res);
+
+/* Reading the trail (permission audit.read at the route). Each read is
+ * recorded (audit.read, resource audit, reason list / verify) before the
+ * answer: PV_E_AUDIT if that entry cannot be written, and nothing is
+ * answered. audit_list: entries with seq > since_seq, at most limit
+ * (1..1000), optionally of one actor user ID / one action; *out =
+ * {"entries":[...],"next_seq":N}. audit_verify: the chain verified now;
+ * *out = {"ok","entries","head","checkpoints"[,"first_bad_seq","reason"]}.
+ * audit_public_key: the checkpoint key as PEM, malloc'd (*pem, free). */
+struct authz_audit_query {
+	int64_t since_seq;                       /* >= 0 */
+	int64_t limit;                           /* 1..1000 */
+	const char *actor;                       /* user ID, or NULL */
+	const char *action;                      /* or NULL */
+};
+enum pv_rc authz_audit_list(struct authz_service *z, const struct authz_caller *c,
+    const struct authz_audit_query *q, struct json_t **out, struct authz_result *res);
+enum pv_rc authz_audit_verify(struct authz_service *z, const struct authz_caller *c,
+    struct json_t **out, struct authz_result *res);
+enum pv_rc authz_audit_public_key(struct authz_service *z, const struct authz_caller *c,
+    char **pem, struct authz_result *res);
+
 #endif /* PV_AUTHZ_H */

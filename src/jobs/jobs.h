@@ -52,6 +52,7 @@
 struct jobs_runner;
 struct http_server;
 struct http_request;
+struct json_t;
 
 #define JOBS_CURSOR_MAX 1024     /* bytes of a cursor, incl. NUL */
 #define JOBS_ERRORS_MAX 20       /* errors kept in the row (the newest); error_count counts all */
@@ -139,6 +140,15 @@ enum jobs_action { JOBS_PAUSE, JOBS_RESUME, JOBS_CANCEL };
  * job.cancel in the same transaction. PV_E_NOTFOUND, PV_E_JOB_CONFLICT. */
 enum pv_rc jobs_change(struct jobs_runner *r, const struct pv_actor *actor, const char *id,
     enum jobs_action action);
+
+/* The jobs as the API shows them (GET /v1/jobs: a JSON array, newest
+ * first) / one job (GET /v1/jobs/{id}); *out is the caller's (json_decref).
+ * Not audited; the caller's permission (sys.backup) is the route's.
+ * jobs_get: PV_E_NOTFOUND for an unknown or malformed ID (ops.c). */
+enum pv_rc jobs_list(struct jobs_runner *r, const struct pv_actor *actor,
+    struct json_t **out);
+enum pv_rc jobs_get(struct jobs_runner *r, const struct pv_actor *actor, const char *id,
+    struct json_t **out);
 
 /* Rate (items per second over the recent steps) and ETA (seconds; -1
  * unknown) of a job this runner is running; rate 0 and eta -1 otherwise. */

@@ -1,0 +1,1231 @@
+/*
+ * login.c: the authentication flows as operations apart from HTTP
+ * (authn.h "Operations"): authn_login (password step), authn_mfa_verify
+ * (second step), authn_password_change, authn_mfa_enroll /
+ * authn_mfa_confirm, authn_step_up (RFC 9470 re-verification of a live
+ * session), authn_session_describe and authn_logout. The
+ * /v1/auth routes (routes_auth.c, API.md "Authentication") are adapters
+ * over them: parse the body, call, reply (with Retry-After when
+ * ar->retry_after_s is set). Each operation takes the caller's source
+ * address (and, once authenticated, its principal), runs its throttle and
+ * lockout steps, audits itself and answers *out (JSON, the caller's) or an
+ * rc with ar->message (never a password or a typed username).
+ *
+ * Login order (docs/internals/authn.md): reserve a source throttle slot ->
+ * reserve an account lockout slot (a writer job: check and count in one step)
+ * -> verify (a real Argon2id verify against a dummy hash for an unknown name)
+ * -> one-time password check -> the outcome through the writer with its audit
+ * entry (a success resets the counter and gives the throttle slot back).
+ * Reserving before verifying is what keeps concurrent attempts within the
+ * limits (issue 8 item 2).
+ * An unknown username, a wrong password and a disabled account all answer
+ * the same 401 "invalid username or password"; the audit entry says which.
+ * Only login/MFA failures of anonymous callers are audited (plus lockouts):
+ * requests without a token elsewhere are answered 401 without an entry, so
+ * scanners cannot flood the trail.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authn/authn_int.h"
+#include "crypto/crypto.h"
+
+#define INVALID_LOGIN "Invalid username or password"
+#define MFA_KIND "mfa"
+#define PW_KIND "password"
+
+static enum pv_rc
+fail(struct authn_result *ar, enum pv_rc rc, const char *msg)
+{
+	util_strlcpy(ar->message, msg != NULL ? msg : "", sizeof(ar->message));
+	return rc;
+}
+
+/* The answer of a successful operation; PV_E_NOMEM if it could not be made. */
+static enum pv_rc
+reply(json_t **out, json_t *o)
+{
+	if (o == NULL)
+		return PV_E_NOMEM;
+	*out = o;
+	return PV_OK;
+}
+
+static enum pv_rc
+locked_reply(struct authn_result *ar, int retry)
+{
+	ar->retry_after_s = retry > 0 ? retry : 1;
+	return fail(ar, PV_E_LOCKED,
+	    "Too many failed attempts: this account is temporarily locked");
+}
+
+static enum pv_rc
+rate_reply(struct authn_result *ar, int retry)
+{
+	ar->retry_after_s = retry > 0 ? retry : 1;
+	return fail(ar, PV_E_RATE, "Too many failed attempts from this address");
+}
+
+/* Record auth.lockout after a failure locked an account. */
+static void
+lockout_event(struct authn_service *s, const char *user_id, const char *source,
+    const char *resource, const char *kind)
+{
+	struct audit_event ev;
+
+	authn_ev_init(&ev, NULL, source, "auth.lockout", resource);
+	if (user_id != NULL)
+		ev.actor.user_id = user_id;
+	ev.outcome = AUDIT_DENIED;
+	ev.reason = kind;
+	if (audit_record(s->audit, &ev) != PV_OK)
+		log_error("authn: lockout not recorded");
+}
+
+/* ------------------------------------------------------------------ */
+/* POST /v1/auth/login                                                 */
+/* ------------------------------------------------------------------ */
+
+struct login_job {
+	struct authn_service *s;
+	const char *key;
+	const char *user_id;
+	const char *rehash;                  /* new Argon2id string or NULL */
+	bool consume_otp;                    /* the password is one-time: use it up */
+	int64_t now_ms;
+	const struct store_session *session; /* or NULL */
+	const struct store_mfa_pending *pending;
+};
+
+static enum pv_rc
+login_fn(struct store_tx *tx, void *arg)
+{
+	struct login_job *j = arg;
+	struct store_lockout zero = { 0, 0, 0 };
+	struct store_lockout cur;
+	enum pv_rc rc;
+
+	if ((rc = store_lockout_get(tx, j->key, PW_KIND, &cur)) != PV_OK)
+		return rc;
+	if ((cur.failures != 0 || cur.locked_until_ms != 0) &&
+	    (rc = store_lockout_put(tx, j->key, PW_KIND, &zero)) != PV_OK)
+		return rc;
+	if (j->rehash != NULL || j->consume_otp) {
+		struct store_user u;
+
+		if ((rc = store_user_get(tx, j->user_id, &u)) != PV_OK)
+			return rc;
+		/* re-checked on the writer: two logins with one one-time
+		 * password cannot both pass */
+		if (j->consume_otp && (!u.password_one_time || u.otp_used_ms != 0)) {
+			store_user_clear(&u);
+			return PV_E_STATE;
+		}
+		if (j->consume_otp)
+			u.otp_used_ms = j->now_ms > 0 ? j->now_ms : 1;
+		if (j->rehash != NULL)
+			util_strlcpy(u.password_hash, j->rehash, sizeof(u.password_hash));
+		rc = store_user_update(tx, &u);
+		store_user_clear(&u);
+		if (rc != PV_OK)
+			return rc;
+	}
+	if (j->session != NULL && (rc = store_session_put(tx, j->session)) != PV_OK)
+		return rc;
+	if (j->pending != NULL && (rc = store_mfa_pending_put(tx, j->pending)) != PV_OK)
+		return rc;
+	return PV_OK;
+}
+
+/* 429 before anything else: recorded (reason rate_limited), without the
+ * typed username (it may be anything, a password included). */
+static enum pv_rc
+rate_limited(struct authn_service *s, const char *source, struct authn_result *ar,
+    const char *action, const struct authn_principal *p, const char *resource, int retry)
+{
+	struct audit_event ev;
+
+	authn_ev_init(&ev, p, source, action, resource);
+	ev.outcome = AUDIT_DENIED;
+	ev.reason = "rate_limited";
+	if (audit_record(s->audit, &ev) != PV_OK)
+		return PV_E_AUDIT;
+	return rate_reply(ar, retry);
+}
+
+static enum pv_rc
+otp_refused(struct authn_result *ar, enum pv_rc why)
+{
+	return fail(ar, PV_E_UNAUTH, why == PV_E_EXPIRED ?
+	    "This one-time password has expired: ask an administrator for a new one (reset)" :
+	    "This one-time password was already used: log in with the password you set, "
+	    "or ask an administrator for a new one (reset)");
+}
+
+enum pv_rc
+authn_login(struct authn_service *s, const char *source, const char *username,
+    const char *password, json_t **out, struct authn_result *ar)
+{
+	const struct pv_config *cfg = s->cfg;
+	char key[STORE_USERNAME_MAX], src[AUTHN_SOURCE_MAX], res[128], detail[160];
+	char rehash[crypto_pwhash_STRBYTES];
+	struct store_user u;
+	struct audit_event ev;
+	bool valid, found = false, ok, locked_now = false;
+	int retry = 0;
+	int64_t now = util_now_ms();
+	enum pv_rc rc, vrc, orc = PV_OK;
+
+	memset(ar, 0, sizeof(*ar));
+	memset(&u, 0, sizeof(u));
+	memset(rehash, 0, sizeof(rehash));
+	if (username == NULL || password == NULL)
+		return fail(ar, PV_E_INVALID, "username and password are required");
+	authn_source_key(source, src);
+	/* each attempt takes its throttle slot before anything is verified */
+	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
+		return rate_limited(s, source, ar, "auth.login", NULL, "auth", retry);
+	valid = authn_username_key(username, key);
+	if (valid) {
+		STORE_READ(s->st, rc, store_user_get_by_username(tx, key, &u));
+		if (rc == PV_OK)
+			found = true;
+		else if (rc != PV_E_NOTFOUND)
+			return rc;
+	}
+	if ((rc = authn_login_key(s, key, valid, found, key)) != PV_OK)
+		goto out;
+	if (found)
+		snprintf(detail, sizeof(detail), "{\"username\":\"%s\"}", u.username);
+	else if (valid)
+		snprintf(detail, sizeof(detail), "{\"username_hmac\":\"%s\"}",
+		    key + strlen(AUTHN_KEY_HASHED));
+	else
+		snprintf(detail, sizeof(detail), "{\"username\":\"(invalid)\"}");
+	if (found)
+		snprintf(res, sizeof(res), "users/%s", u.id);
+
+	/* ... and its lockout slot: N concurrent attempts verify at most
+	 * lockout_threshold passwords */
+	rc = authn_lockout_reserve(s, key, PW_KIND, &retry, &locked_now);
+	if (rc == PV_E_LOCKED) {
+		authn_ev_init(&ev, NULL, source, "auth.login", "auth");
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "locked";
+		ev.detail = detail;
+		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : locked_reply(ar, retry);
+		goto out;
+	}
+	if (rc != PV_OK)
+		goto out;
+
+	if (found)
+		vrc = authn_password_verify(u.password_hash, password);
+	else
+		vrc = authn_password_verify_dummy(password, cfg->argon2_opslimit,
+		    cfg->argon2_memlimit);
+	ok = found && vrc == PV_OK && !u.disabled;
+	if (ok)
+		orc = authn_otp_check(&u, now, cfg->one_time_password_ttl_s);
+
+	if (!ok || orc != PV_OK) {
+		authn_ev_init(&ev, NULL, source, "auth.login", "auth");
+		if (found) {
+			ev.actor.user_id = u.id;
+			ev.resource = res;
+		}
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = !found ? "unknown_user" : vrc != PV_OK ? "bad_password" :
+		    u.disabled ? "disabled" : orc == PV_E_EXPIRED ? "one_time_password_expired" :
+		    "one_time_password_used";
+		ev.detail = detail;
+		rc = audit_record(s->audit, &ev);
+		if (locked_now)
+			lockout_event(s, found ? u.id : NULL, source, found ? res : "auth",
+			    PW_KIND);
+		if (rc != PV_OK)
+			rc = PV_E_AUDIT;
+		else if (ok)
+			rc = otp_refused(ar, orc);
+		else
+			rc = fail(ar, PV_E_UNAUTH, INVALID_LOGIN);
+		goto out;
+	}
+
+	/* correct password: the throttle slot was not a failure after all */
+	authn_throttle_release(s->throttle, src, now);
+	{
+		struct authn_new_session ns;
+		struct store_mfa_pending pend;
+		struct login_job j;
+		enum authn_login_next next;
+		unsigned flags = 0;
+		char mtok[AUTHN_TOKEN_MAX];
+		json_t *o;
+
+		memset(&j, 0, sizeof(j));
+		j.s = s;
+		j.key = key;
+		j.user_id = u.id;
+		j.consume_otp = u.password_one_time;
+		j.now_ms = now;
+		if (authn_password_needs_rehash(u.password_hash, cfg->argon2_opslimit,
+		    cfg->argon2_memlimit) &&
+		    authn_password_hash(password, cfg->argon2_opslimit, cfg->argon2_memlimit,
+		    rehash) == PV_OK)
+			j.rehash = rehash;
+		next = authn_login_decide(u.mfa_enabled, authn_mfa_required(s, u.id),
+		    u.password_one_time, &flags);
+		authn_ev_init(&ev, NULL, source, "auth.login", res);
+		ev.actor.user_id = u.id;
+		ev.detail = detail;
+		if (next == AUTHN_LOGIN_MFA_CHALLENGE) {
+			memset(&pend, 0, sizeof(pend));
+			if ((rc = authn_token_new(AUTHN_TOKEN_MFA, mtok, pend.token_hash)) != PV_OK)
+				goto out;
+			util_strlcpy(pend.user_id, u.id, sizeof(pend.user_id));
+			pend.expires_ms = now + AUTHN_MFA_PENDING_MS;
+			pend.credential_epoch = u.credential_epoch;
+			j.pending = &pend;
+			ev.reason = "mfa_required";
+			if ((rc = audit_commit(s->audit, &ev, login_fn, &j)) != PV_OK) {
+				crypto_wipe(mtok, sizeof(mtok));
+				goto committed;
+			}
+			o = json_pack("{s:b, s:s, s:i}", "mfa_required", 1, "mfa_token", mtok,
+			    "mfa_expires_in_s", AUTHN_MFA_PENDING_MS / 1000);
+			crypto_wipe(mtok, sizeof(mtok));
+		} else {
+			if ((rc = authn_session_prepare(s, &u, flags, false, source, now, &ns)) !=
+			    PV_OK)
+				goto out;
+			j.session = &ns.row;
+			ev.actor.session_id = ns.row.id;
+			ev.reason = flags != 0 ? "restricted" : "password";
+			rc = audit_commit(s->audit, &ev, login_fn, &j);
+			if (rc != PV_OK) {
+				crypto_wipe(&ns, sizeof(ns));
+				goto committed;
+			}
+			o = authn_session_reply(s, &ns);
+			crypto_wipe(&ns, sizeof(ns));
+		}
+		rc = o != NULL ? reply(out, o) : PV_E_NOMEM;
+		goto out;
+committed:
+		/* a concurrent login used the one-time password first */
+		if (rc == PV_E_STATE)
+			rc = otp_refused(ar, PV_E_STATE);
+	}
+out:
+	crypto_wipe(rehash, sizeof(rehash));
+	store_user_clear(&u);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* POST /v1/auth/mfa                                                   */
+/* ------------------------------------------------------------------ */
+
+static bool
+is_totp_shape(const char *code)
+{
+	size_t i;
+
+	for (i = 0; code[i] != '\0'; i++)
+		if (code[i] < '0' || code[i] > '9')
+			return false;
+	return i == AUTHN_TOTP_DIGITS;
+}
+
+struct recovery_list {
+	char (*h)[AUTHN_HASH_HEX_MAX];
+	size_t n, cap;
+};
+
+static int
+on_recovery(const char *hash, void *arg)
+{
+	struct recovery_list *l = arg;
+
+	if (l->n < l->cap && strlen(hash) == AUTHN_HASH_HEX_MAX - 1)
+		memcpy(l->h[l->n++], hash, AUTHN_HASH_HEX_MAX);
+	return 0;
+}
+
+/* Match input against the user's unused recovery codes (constant time over
+ * the list). PV_OK with the stored hash in out. */
+static enum pv_rc
+recovery_match(struct authn_service *s, const char *user_id, const char *input,
+    char out[AUTHN_HASH_HEX_MAX], size_t *left)
+{
+	char codes[32][AUTHN_HASH_HEX_MAX];
+	struct recovery_list l = { codes, 0, 32 };
+	char sha[AUTHN_HASH_HEX_MAX], mac[AUTHN_HASH_HEX_MAX];
+	size_t i, found = 0;
+	bool any = false;
+	enum pv_rc rc;
+
+	if (authn_recovery_hash(input, sha) != PV_OK)
+		return PV_E_UNAUTH;
+	if ((rc = authn_recovery_mac(s, sha, mac)) != PV_OK)
+		return rc;
+	STORE_READ(s->st, rc, store_recovery_unused(tx, user_id, on_recovery, &l));
+	if (rc != PV_OK)
+		return rc;
+	for (i = 0; i < l.n; i++) {
+		if (crypto_memeq(mac, codes[i], AUTHN_HASH_HEX_MAX - 1) && !any) {
+			found = i;
+			any = true;
+		}
+	}
+	if (!any)
+		return PV_E_UNAUTH;
+	memcpy(out, codes[found], AUTHN_HASH_HEX_MAX);
+	*left = l.n - 1;
+	return PV_OK;
+}
+
+struct mfa_job {
+	const char *user_id;
+	const char *pending_hash;
+	const char *mfa_key;
+	int64_t step;                        /* TOTP: >= 0 */
+	const char *recovery_hash;           /* recovery code: its stored hash */
+	const struct store_session *session;
+	int64_t now_ms;
+};
+
+/* On the writer: the TOTP step (or recovery code) is consumed atomically
+ * with the session, so two requests with one code cannot both pass. */
+static enum pv_rc
+mfa_fn(struct store_tx *tx, void *arg)
+{
+	struct mfa_job *j = arg;
+	struct store_lockout zero = { 0, 0, 0 };
+	struct store_user u;
+	enum pv_rc rc;
+
+	if (j->step >= 0) {
+		if ((rc = store_user_get(tx, j->user_id, &u)) != PV_OK)
+			return rc;
+		if (u.mfa_last_step >= j->step) {
+			store_user_clear(&u);
+			return PV_E_UNAUTH;   /* replayed concurrently */
+		}
+		u.mfa_last_step = j->step;
+		rc = store_user_update(tx, &u);
+		store_user_clear(&u);
+		if (rc != PV_OK)
+			return rc;
+	} else {
+		rc = store_recovery_use(tx, j->user_id, j->recovery_hash, j->now_ms);
+		if (rc == PV_E_NOTFOUND)
+			return PV_E_UNAUTH;
+		if (rc != PV_OK)
+			return rc;
+	}
+	rc = store_mfa_pending_delete(tx, j->pending_hash, j->now_ms);
+	if (rc != PV_OK)
+		return rc == PV_E_NOTFOUND ? PV_E_UNAUTH : rc;
+	if ((rc = store_lockout_put(tx, j->mfa_key, MFA_KIND, &zero)) != PV_OK)
+		return rc;
+	return store_session_put(tx, j->session);
+}
+
+struct mfa_reserve_job {
+	struct authn_service *s;
+	const char *pending_hash;
+	const char *mfa_key;
+	int64_t now_ms;
+	int retry_after_s;                   /* out, when locked */
+	bool locked_now;                     /* out */
+};
+
+/* On the writer, in one step: take one of the pending login's
+ * AUTHN_MFA_PENDING_ATTEMPTS tries and one slot of the account's MFA lockout
+ * counter, BEFORE the code is checked, so concurrent wrong codes on one
+ * mfa_token are checked at most AUTHN_MFA_PENDING_ATTEMPTS times.
+ * PV_E_NOTFOUND: the pending login is gone; PV_E_TOOBIG: its tries are used
+ * up (it is deleted); PV_E_LOCKED: the account's MFA is locked. */
+static enum pv_rc
+mfa_reserve_fn(struct store_tx *tx, void *arg)
+{
+	struct mfa_reserve_job *j = arg;
+	const struct pv_config *cfg = j->s->cfg;
+	struct store_mfa_pending p;
+	struct store_lockout sl;
+	struct authn_lockout l;
+	enum pv_rc rc;
+
+	if ((rc = store_mfa_pending_get(tx, j->pending_hash, &p)) != PV_OK)
+		return rc;
+	if (p.expires_ms <= j->now_ms)
+		return PV_E_NOTFOUND;
+	if (p.attempts >= AUTHN_MFA_PENDING_ATTEMPTS) {
+		rc = store_mfa_pending_delete(tx, j->pending_hash, j->now_ms);
+		return rc == PV_OK || rc == PV_E_NOTFOUND ? PV_E_TOOBIG : rc;
+	}
+	if ((rc = store_lockout_get(tx, j->mfa_key, MFA_KIND, &sl)) != PV_OK)
+		return rc;
+	l.failures = sl.failures;
+	l.window_start_ms = sl.window_start_ms;
+	l.locked_until_ms = sl.locked_until_ms;
+	if ((rc = authn_lockout_check(&l, j->now_ms, &j->retry_after_s)) != PV_OK)
+		return rc;
+	j->locked_now = authn_lockout_fail(&l, j->now_ms, cfg->lockout_threshold,
+	    cfg->lockout_window_s, cfg->lockout_duration_s);
+	sl.failures = l.failures;
+	sl.window_start_ms = l.window_start_ms;
+	sl.locked_until_ms = l.locked_until_ms;
+	if ((rc = store_lockout_put(tx, j->mfa_key, MFA_KIND, &sl)) != PV_OK)
+		return rc;
+	return store_mfa_pending_attempt(tx, j->pending_hash);
+}
+
+enum pv_rc
+authn_mfa_verify(struct authn_service *s, const char *source, const char *mtok,
+    const char *code, json_t **out, struct authn_result *ar)
+{
+	char src[AUTHN_SOURCE_MAX], phash[AUTHN_HASH_HEX_MAX], res[128], rhash[AUTHN_HASH_HEX_MAX];
+	char detail[96];
+	uint8_t secret[AUTHN_TOTP_SECRET_LEN];
+	struct store_mfa_pending pend;
+	struct store_user u;
+	struct audit_event ev;
+	int64_t now = util_now_ms(), step = -1;
+	size_t left = 0;
+	bool totp;
+	int retry = 0;
+	enum pv_rc rc, vrc;
+
+	memset(ar, 0, sizeof(*ar));
+	memset(&u, 0, sizeof(u));
+	if (mtok == NULL || code == NULL)
+		return fail(ar, PV_E_INVALID, "mfa_token and code are required");
+	authn_source_key(source, src);
+	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
+		return rate_limited(s, source, ar, "auth.mfa", NULL, "auth", retry);
+	authn_ev_init(&ev, NULL, source, "auth.mfa", "auth");
+	ev.outcome = AUDIT_DENIED;
+	rc = authn_token_hash(AUTHN_TOKEN_MFA, mtok, phash);
+	if (rc == PV_OK)
+		STORE_READ(s->st, rc, store_mfa_pending_get(tx, phash, &pend));
+	else
+		rc = PV_E_NOTFOUND;
+	if (rc == PV_E_NOTFOUND || (rc == PV_OK && pend.expires_ms <= now)) {
+		ev.reason = "invalid_mfa_token";
+		if (audit_record(s->audit, &ev) != PV_OK)
+			return PV_E_AUDIT;
+		return fail(ar, PV_E_UNAUTH,
+		    "Invalid or expired MFA token: log in again with the password");
+	}
+	if (rc != PV_OK)
+		return rc;
+	STORE_READ(s->st, rc, store_user_get(tx, pend.user_id, &u));
+	if (rc != PV_OK)
+		return rc == PV_E_NOTFOUND ? fail(ar, PV_E_UNAUTH, INVALID_LOGIN) : rc;
+	snprintf(res, sizeof(res), "users/%s", u.id);
+	ev.actor.user_id = u.id;
+	ev.resource = res;
+	if (u.disabled || !u.mfa_enabled || u.credential_epoch != pend.credential_epoch) {
+		ev.reason = u.disabled ? "disabled" : !u.mfa_enabled ? "mfa_not_enrolled"
+		    : "credentials_changed";
+		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT :
+		    fail(ar, PV_E_UNAUTH, INVALID_LOGIN);
+		goto out;
+	}
+	{
+		struct mfa_reserve_job rj = { s, phash, u.username, now, 0, false };
+
+		rc = audit_commit(s->audit, NULL, mfa_reserve_fn, &rj);
+		if (rc == PV_E_LOCKED) {
+			ev.reason = "locked";
+			rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT :
+			    locked_reply(ar, rj.retry_after_s);
+			goto out;
+		}
+		if (rc == PV_E_TOOBIG) {
+			ev.reason = "too_many_attempts";
+			rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : fail(ar,
+			    PV_E_UNAUTH,
+			    "Too many wrong codes for this login: log in again with the password");
+			goto out;
+		}
+		if (rc == PV_E_NOTFOUND) {
+			ev.reason = "invalid_mfa_token";
+			rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : fail(ar,
+			    PV_E_UNAUTH, "Invalid or expired MFA token: log in again with the password");
+			goto out;
+		}
+		if (rc != PV_OK)
+			goto out;
+
+		totp = is_totp_shape(code);
+		if (totp) {
+			if ((rc = authn_mfa_open(s, &u, secret)) != PV_OK)
+				goto out;
+			vrc = authn_totp_verify(secret, sizeof(secret), code, now / 1000,
+			    u.mfa_last_step, &step);
+			crypto_wipe(secret, sizeof(secret));
+		} else {
+			vrc = recovery_match(s, u.id, code, rhash, &left);
+			if (vrc != PV_OK && vrc != PV_E_UNAUTH) {
+				rc = vrc;
+				goto out;
+			}
+		}
+		if (vrc != PV_OK) {
+			ev.reason = totp ? "bad_totp" : "bad_recovery_code";
+			if (audit_record(s->audit, &ev) != PV_OK) {
+				rc = PV_E_AUDIT;
+				goto out;
+			}
+			if (rj.locked_now)
+				lockout_event(s, u.id, source, res, MFA_KIND);
+			rc = fail(ar, PV_E_UNAUTH, "Invalid code");
+			goto out;
+		}
+	}
+	authn_throttle_release(s->throttle, src, now);
+	{
+		struct authn_new_session ns;
+		struct mfa_job j;
+		unsigned flags = u.password_one_time ? AUTHN_RESTRICT_PASSWORD_CHANGE : 0;
+		json_t *o;
+
+		if ((rc = authn_session_prepare(s, &u, flags, true, source, now, &ns)) != PV_OK)
+			goto out;
+		memset(&j, 0, sizeof(j));
+		j.user_id = u.id;
+		j.pending_hash = phash;
+		j.mfa_key = u.username;
+		j.step = totp ? step : -1;
+		j.recovery_hash = totp ? NULL : rhash;
+		j.session = &ns.row;
+		j.now_ms = now;
+		ev.actor.session_id = ns.row.id;
+		ev.outcome = AUDIT_ALLOWED;
+		ev.reason = totp ? "totp" : "recovery_code";
+		if (!totp) {
+			snprintf(detail, sizeof(detail), "{\"recovery_codes_left\":%zu}", left);
+			ev.detail = detail;
+		}
+		rc = audit_commit(s->audit, &ev, mfa_fn, &j);
+		if (rc == PV_E_UNAUTH) {
+			crypto_wipe(&ns, sizeof(ns));
+			rc = fail(ar, PV_E_UNAUTH, "Invalid code (already used)");
+			goto out;
+		}
+		if (rc != PV_OK) {
+			crypto_wipe(&ns, sizeof(ns));
+			goto out;
+		}
+		o = authn_session_reply(s, &ns);
+		crypto_wipe(&ns, sizeof(ns));
+		rc = o != NULL ? reply(out, o) : PV_E_NOMEM;
+	}
+out:
+	store_user_clear(&u);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* POST /v1/auth/password                                              */
+/* ------------------------------------------------------------------ */
+
+struct password_job {
+	const struct authn_principal *p;
+	const char *hash;
+	unsigned new_flags;
+	int64_t now_ms;
+	int64_t new_epoch;                   /* out */
+	size_t ended;                        /* out */
+};
+
+static enum pv_rc
+password_fn(struct store_tx *tx, void *arg)
+{
+	struct password_job *j = arg;
+	struct store_lockout zero = { 0, 0, 0 };
+	struct store_user u;
+	enum pv_rc rc;
+
+	if ((rc = store_user_get(tx, j->p->user_id, &u)) != PV_OK)
+		return rc;
+	util_strlcpy(u.password_hash, j->hash, sizeof(u.password_hash));
+	u.password_one_time = false;
+	u.credential_epoch++;
+	u.updated_ms = j->now_ms;
+	j->new_epoch = u.credential_epoch;
+	rc = store_user_update(tx, &u);
+	if (rc == PV_OK)
+		rc = store_lockout_put(tx, u.username, PW_KIND, &zero);
+	store_user_clear(&u);
+	if (rc != PV_OK)
+		return rc;
+	/* this session moves to the new epoch; every other one ends */
+	if ((rc = store_session_set_state(tx, j->p->session_id, j->new_flags, j->p->mfa_verified,
+	    j->new_epoch)) != PV_OK)
+		return rc;
+	return store_session_end_all_for_user(tx, j->p->user_id, j->p->session_id, j->now_ms,
+	    authn_session_end_name(AUTHN_END_PASSWORD), &j->ended);
+}
+
+enum pv_rc
+authn_password_change(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *cur, const char *npw, json_t **out,
+    struct authn_result *ar)
+{
+	char src[AUTHN_SOURCE_MAX], why[160], res[128];
+	char hash[crypto_pwhash_STRBYTES];
+	struct store_user u;
+	struct audit_event ev;
+	int64_t now = util_now_ms();
+	bool locked_now = false;
+	int retry = 0;
+	enum pv_rc rc;
+
+	memset(ar, 0, sizeof(*ar));
+	memset(&u, 0, sizeof(u));
+	if (p == NULL)
+		return PV_E_UNAUTH;
+	if (cur == NULL || npw == NULL)
+		return fail(ar, PV_E_INVALID, "current_password and new_password are required");
+	authn_source_key(source, src);
+	snprintf(res, sizeof(res), "users/%s", p->user_id);
+	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
+		return rate_limited(s, source, ar, "auth.password", p, res, retry);
+	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &u));
+	if (rc != PV_OK)
+		return rc;
+	authn_ev_init(&ev, p, source, "auth.password", res);
+	/* the current password is a credential: reserve before verifying */
+	rc = authn_lockout_reserve(s, u.username, PW_KIND, &retry, &locked_now);
+	if (rc == PV_E_LOCKED) {
+		store_user_clear(&u);
+		return locked_reply(ar, retry);
+	}
+	if (rc != PV_OK)
+		goto out;
+	if (authn_password_verify(u.password_hash, cur) != PV_OK) {
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "bad_password";
+		rc = audit_record(s->audit, &ev);
+		if (locked_now)
+			lockout_event(s, u.id, source, res, PW_KIND);
+		rc = rc != PV_OK ? PV_E_AUDIT :
+		    fail(ar, PV_E_FORBIDDEN, "The current password is not correct");
+		goto out;
+	}
+	authn_throttle_release(s->throttle, src, now);
+	if (strcmp(cur, npw) == 0) {
+		rc = fail(ar, PV_E_INVALID, "new_password must differ from the current one");
+		goto out;
+	}
+	if (authn_password_check_policy(npw, s->cfg->password_min_length, u.username,
+	    u.email[0] ? u.email : NULL, why, sizeof(why)) != PV_OK) {
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "policy";
+		if (audit_record(s->audit, &ev) != PV_OK) {
+			rc = PV_E_AUDIT;
+			goto out;
+		}
+		/* why never quotes the password; it is the policy's own text */
+		snprintf(ar->message, sizeof(ar->message), "new_password refused: %s", why);
+		rc = PV_E_INVALID;
+		goto out;
+	}
+	if ((rc = authn_password_hash(npw, s->cfg->argon2_opslimit, s->cfg->argon2_memlimit,
+	    hash)) != PV_OK)
+		goto out;
+	{
+		struct password_job j = { p, hash, p->restrict_flags & ~AUTHN_RESTRICT_PASSWORD_CHANGE,
+			now, 0, 0 };
+		json_t *o;
+
+		ev.reason = u.password_one_time ? "one_time_replaced" : "changed";
+		rc = audit_commit(s->audit, &ev, password_fn, &j);
+		crypto_wipe(hash, sizeof(hash));
+		if (rc != PV_OK)
+			goto out;
+		authn_cache_forget_user(s, p->user_id, p->session_id);
+		authn_cache_set_state(s, p->session_id, j.new_flags, p->mfa_verified, j.new_epoch);
+		o = json_pack("{s:b, s:o, s:i}", "restricted", j.new_flags != 0,
+		    "required_actions", json_array(), "other_sessions_ended", (int)j.ended);
+		if (o != NULL && (j.new_flags & AUTHN_RESTRICT_MFA_ENROL))
+			json_array_append_new(json_object_get(o, "required_actions"),
+			    json_string("enrol_mfa"));
+		rc = o != NULL ? reply(out, o) : PV_E_NOMEM;
+	}
+out:
+	crypto_wipe(hash, sizeof(hash));
+	store_user_clear(&u);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* MFA enrolment                                                       */
+/* ------------------------------------------------------------------ */
+
+struct enroll_job {
+	const char *user_id;
+	struct store_user *sealed;           /* mfa_secret / mfa_env to store */
+	int64_t now_ms;
+};
+
+static enum pv_rc
+enroll_fn(struct store_tx *tx, void *arg)
+{
+	struct enroll_job *j = arg;
+	struct store_user u;
+	enum pv_rc rc;
+
+	if ((rc = store_user_get(tx, j->user_id, &u)) != PV_OK)
+		return rc;
+	if (u.mfa_enabled) {
+		store_user_clear(&u);
+		return PV_E_CONFLICT;
+	}
+	free(u.mfa_secret);
+	free(u.mfa_env);
+	u.mfa_secret = j->sealed->mfa_secret;
+	u.mfa_secret_len = j->sealed->mfa_secret_len;
+	u.mfa_env = j->sealed->mfa_env;
+	u.mfa_env_len = j->sealed->mfa_env_len;
+	u.mfa_last_step = -1;
+	u.updated_ms = j->now_ms;
+	rc = store_user_update(tx, &u);
+	/* the buffers belong to j->sealed */
+	u.mfa_secret = NULL;
+	u.mfa_env = NULL;
+	store_user_clear(&u);
+	return rc;
+}
+
+enum pv_rc
+authn_mfa_enroll(struct authn_service *s, const struct authn_principal *p, const char *source,
+    json_t **out, struct authn_result *ar)
+{
+	uint8_t secret[AUTHN_TOTP_SECRET_LEN];
+	char b32[AUTHN_TOTP_B32_MAX], uri[AUTHN_TOTP_URI_MAX], res[128];
+	struct store_user sealed;
+	struct audit_event ev;
+	struct enroll_job j;
+	json_t *o;
+	enum pv_rc rc;
+
+	memset(ar, 0, sizeof(*ar));
+	memset(&sealed, 0, sizeof(sealed));
+	if (p == NULL)
+		return PV_E_UNAUTH;
+	snprintf(res, sizeof(res), "users/%s", p->user_id);
+	if ((rc = authn_kek_ensure(s)) != PV_OK)
+		return rc;
+	if ((rc = authn_totp_secret_new(secret, b32)) != PV_OK)
+		return rc;
+	if ((rc = authn_totp_uri(p->username, b32, uri, sizeof(uri))) != PV_OK ||
+	    (rc = authn_mfa_seal(s, p->user_id, secret, &sealed)) != PV_OK)
+		goto out;
+	authn_ev_init(&ev, p, source, "auth.mfa_enroll", res);
+	ev.reason = "started";
+	j.user_id = p->user_id;
+	j.sealed = &sealed;
+	j.now_ms = util_now_ms();
+	rc = audit_commit(s->audit, &ev, enroll_fn, &j);
+	if (rc == PV_E_CONFLICT) {
+		rc = fail(ar, PV_E_CONFLICT, "MFA is already enrolled for this user");
+		goto out;
+	}
+	if (rc != PV_OK)
+		goto out;
+	o = json_pack("{s:s, s:s}", "secret", b32, "otpauth_uri", uri);
+	rc = o != NULL ? reply(out, o) : PV_E_NOMEM;
+out:
+	crypto_wipe(secret, sizeof(secret));
+	crypto_wipe(b32, sizeof(b32));
+	crypto_wipe(uri, sizeof(uri));
+	free(sealed.mfa_secret);
+	free(sealed.mfa_env);
+	return rc;
+}
+
+struct confirm_job {
+	const struct authn_principal *p;
+	int64_t step;
+	const char *const *hashes;
+	unsigned new_flags;
+	int64_t now_ms;
+	int64_t epoch;                       /* out */
+};
+
+static enum pv_rc
+confirm_fn(struct store_tx *tx, void *arg)
+{
+	struct confirm_job *j = arg;
+	struct store_lockout zero = { 0, 0, 0 };
+	struct store_user u;
+	enum pv_rc rc;
+
+	if ((rc = store_user_get(tx, j->p->user_id, &u)) != PV_OK)
+		return rc;
+	if (u.mfa_enabled || u.mfa_secret == NULL || u.mfa_last_step >= j->step) {
+		store_user_clear(&u);
+		return PV_E_CONFLICT;
+	}
+	u.mfa_enabled = true;
+	u.mfa_last_step = j->step;
+	u.updated_ms = j->now_ms;
+	j->epoch = u.credential_epoch;
+	rc = store_user_update(tx, &u);
+	if (rc == PV_OK)
+		rc = store_lockout_put(tx, u.username, MFA_KIND, &zero);
+	store_user_clear(&u);
+	if (rc != PV_OK ||
+	    (rc = store_recovery_set(tx, j->p->user_id, j->hashes, AUTHN_RECOVERY_COUNT)) != PV_OK)
+		return rc;
+	return store_session_set_state(tx, j->p->session_id, j->new_flags, true, j->epoch);
+}
+
+enum pv_rc
+authn_mfa_confirm(struct authn_service *s, const struct authn_principal *p, const char *source,
+    const char *code, json_t **out, struct authn_result *ar)
+{
+	char codes[AUTHN_RECOVERY_COUNT][AUTHN_RECOVERY_DISPLAY_MAX];
+	char sha[AUTHN_RECOVERY_COUNT][AUTHN_HASH_HEX_MAX];
+	char mac[AUTHN_RECOVERY_COUNT][AUTHN_HASH_HEX_MAX];
+	const char *macs[AUTHN_RECOVERY_COUNT];
+	char src[AUTHN_SOURCE_MAX], res[128];
+	uint8_t secret[AUTHN_TOTP_SECRET_LEN];
+	struct store_user u;
+	struct audit_event ev;
+	int64_t now = util_now_ms(), step = -1;
+	bool locked_now = false;
+	int retry = 0;
+	size_t i;
+	enum pv_rc rc;
+
+	memset(&u, 0, sizeof(u));
+	memset(codes, 0, sizeof(codes));
+	memset(ar, 0, sizeof(*ar));
+	if (p == NULL)
+		return PV_E_UNAUTH;
+	if (code == NULL)
+		return fail(ar, PV_E_INVALID, "code is required");
+	authn_source_key(source, src);
+	snprintf(res, sizeof(res), "users/%s", p->user_id);
+	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
+		return rate_limited(s, source, ar, "auth.mfa_enroll", p, res, retry);
+	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &u));
+	if (rc != PV_OK)
+		return rc;
+	authn_ev_init(&ev, p, source, "auth.mfa_enroll", res);
+	if (u.mfa_enabled || u.mfa_secret == NULL) {
+		/* nothing was verified: not a failure */
+		authn_throttle_release(s->throttle, src, now);
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "conflict";
+		if (audit_record(s->audit, &ev) != PV_OK) {
+			rc = PV_E_AUDIT;
+			goto out;
+		}
+		rc = fail(ar, PV_E_CONFLICT, u.mfa_enabled ?
+		    "MFA is already enrolled for this user" :
+		    "No MFA enrolment in progress: call POST /v1/auth/mfa/enroll first");
+		goto out;
+	}
+	rc = authn_lockout_reserve(s, u.username, MFA_KIND, &retry, &locked_now);
+	if (rc == PV_E_LOCKED) {
+		rc = locked_reply(ar, retry);
+		goto out;
+	}
+	if (rc != PV_OK)
+		goto out;
+	if ((rc = authn_mfa_open(s, &u, secret)) != PV_OK)
+		goto out;
+	rc = authn_totp_verify(secret, sizeof(secret), code, now / 1000, u.mfa_last_step, &step);
+	crypto_wipe(secret, sizeof(secret));
+	if (rc != PV_OK) {
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "bad_totp";
+		rc = audit_record(s->audit, &ev);
+		if (locked_now)
+			lockout_event(s, u.id, source, res, MFA_KIND);
+		rc = rc != PV_OK ? PV_E_AUDIT : fail(ar, PV_E_INVALID,
+		    "The code does not match the enrolled secret (check the authenticator's clock)");
+		goto out;
+	}
+	authn_throttle_release(s->throttle, src, now);
+	if ((rc = authn_recovery_generate(codes, sha)) != PV_OK)
+		goto out;
+	for (i = 0; i < AUTHN_RECOVERY_COUNT; i++) {
+		if ((rc = authn_recovery_mac(s, sha[i], mac[i])) != PV_OK)
+			goto out;
+		macs[i] = mac[i];
+	}
+	{
+		struct confirm_job j = { p, step, macs, p->restrict_flags & ~AUTHN_RESTRICT_MFA_ENROL,
+			now, 0 };
+		json_t *o, *arr;
+
+		ev.reason = "confirmed";
+		rc = audit_commit(s->audit, &ev, confirm_fn, &j);
+		if (rc == PV_E_CONFLICT) {
+			/* recorded by audit_commit: outcome error, reason conflict */
+			rc = fail(ar, PV_E_CONFLICT, "MFA enrolment changed meanwhile; retry");
+			goto out;
+		}
+		if (rc != PV_OK)
+			goto out;
+		authn_cache_set_state(s, p->session_id, j.new_flags, true, j.epoch);
+		if ((arr = json_array()) == NULL) {
+			rc = PV_E_NOMEM;
+			goto out;
+		}
+		for (i = 0; i < AUTHN_RECOVERY_COUNT; i++)
+			json_array_append_new(arr, json_string(codes[i]));
+		o = json_pack("{s:o, s:b}", "recovery_codes", arr, "restricted", j.new_flags != 0);
+		rc = o != NULL ? reply(out, o) : PV_E_NOMEM;
+	}
+out:
+	crypto_wipe(codes, sizeof(codes));
+	store_user_clear(&u);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* POST /v1/auth/step-up: the same session passes MFA again (RFC 9470)  */
+/* ------------------------------------------------------------------ */
+
+struct step_reserve_job {
+	struct authn_service *s;
+	const char *key;                     /* the username: the MFA lockout key */
+	int64_t now_ms;
+	int retry_after_s;
+	bool locked_now;
+};
+
+/* Before the code is checked, in one step: the account's MFA lockout (the
+ * same counter as the login's second factor) and one failure reserved. */
+static enum pv_rc
+step_reserve_fn(struct store_tx *tx, void *arg)
+{
+	struct step_reserve_job *j = arg;
+	const struct pv_config *cfg = j->s->cfg;
+	struct store_lockout sl;
+	struct authn_lockout l;
+	enum pv_rc rc;
+
+	if ((rc = store_lockout_get(tx, j->key, MFA_KIND, &sl)) != PV_OK)
+		return rc;
+	l.failures = sl.failures;
+	l.window_start_ms = sl.window_start_ms;
+	l.locked_until_ms = sl.locked_until_ms;
+	if ((rc = authn_lockout_check(&l, j->now_ms, &j->retry_after_s)) != PV_OK)
+		return rc;
+	j->locked_now = authn_lockout_fail(&l, j->now_ms, cfg->lockout_threshold,
+	    cfg->lockout_window_s, cfg->lockout_duration_s);
+	sl.failures = l.failures;
+	sl.window_start_ms = l.window_start_ms;
+	sl.locked_until_ms = l.locked_until_ms;
+	return store_lockout_put(tx, j->key, MFA_KIND, &sl);
+}
+
+struct step_job {
+	const char *user_id;
+	const char *key;
+	const char *session_id;
+	int64_t step;
+	int64_t now_ms;
+};
+
+/* The TOTP step consumed (replay refused), the lockout cleared and the
+ * session's MFA time raised, in one transaction. */
+static enum pv_rc
+step_fn(struct store_tx *tx, void *arg)
+{
+	struct step_job *j = arg;
+	struct store_lockout zero = { 0, 0, 0 };
+	struct store_user u;
+	enum pv_rc rc;
+
+	if ((rc = store_user_get(tx, j->user_id, &u)) != PV_OK)
+		return rc;
+	if (u.mfa_last_step >= j->step) {
+		store_user_clear(&u);
+		return PV_E_UNAUTH;   /* replayed concurrently */
+	}
+	u.mfa_last_step = j->step;
+	rc = store_user_update(tx, &u);
+	store_user_clear(&u);
+	if (rc != PV_OK || (rc = store_lockout_put(tx, j->key, MFA_KIND, &zero)) != PV_OK)
+		return rc;
+	rc = store_session_set_mfa(tx, j->session_id, j->now_ms);
+	return rc == PV_E_NOTFOUND ? PV_E_UNAUTH : rc;
+}
+
+enum pv_rc
+authn_step_up(struct authn_service *s, const struct authn_principal *p, const char *source,
+    const char *code, json_t **out, struct authn_result *ar)
+{
+	char src[AUTHN_SOURCE_MAX], res[128];
+	uint8_t secret[AUTHN_TOTP_SECRET_LEN];
+	struct store_user u;
+	struct audit_event ev;
+	int64_t now = util_now_ms(), step = -1;
+	int retry = 0;
+	enum pv_rc rc, vrc;
+
+	memset(&u, 0, sizeof(u));
+	memset(ar, 0, sizeof(*ar));
+	if (p == NULL)
+		return PV_E_UNAUTH;
+	if (code == NULL)
+		return fail(ar, PV_E_INVALID, "code is required");
+	authn_source_key(source, src);
+	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
+		return rate_limited(s, source, ar, "auth.step_up", p, "auth", retry);
+	snprintf(res, sizeof(res), "sessions/%s", p->session_id);
+	authn_ev_init(&ev, p, source, "auth.step_up", res);
+	ev.outcome = AUDIT_DENIED;
+	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &u));
+	if (rc != PV_OK)
+		return rc == PV_E_NOTFOUND ? fail(ar, PV_E_UNAUTH, "Invalid code") : rc;
+	if (!u.mfa_enabled) {
+		ev.reason = "mfa_not_enrolled";
+		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : fail(ar,
+		    PV_E_CONFLICT, "No MFA enrolled: enrol first (POST /v1/auth/mfa/enroll)");
+		goto out;
+	}
+	{
+		struct step_reserve_job rj = { s, u.username, now, 0, false };
+
+		rc = audit_commit(s->audit, NULL, step_reserve_fn, &rj);
+		if (rc == PV_E_LOCKED) {
+			ev.reason = "locked";
+			rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT :
+			    locked_reply(ar, rj.retry_after_s);
+			goto out;
+		}
+		if (rc != PV_OK)
+			goto out;
+		vrc = PV_E_UNAUTH;
+		if (is_totp_shape(code)) {
+			if ((rc = authn_mfa_open(s, &u, secret)) != PV_OK)
+				goto out;
+			vrc = authn_totp_verify(secret, sizeof(secret), code, now / 1000,
+			    u.mfa_last_step, &step);
+			crypto_wipe(secret, sizeof(secret));
+		}
+		if (vrc != PV_OK) {
+			ev.reason = "bad_totp";
+			if (audit_record(s->audit, &ev) != PV_OK) {
+				rc = PV_E_AUDIT;
+				goto out;
+			}
+			if (rj.locked_now)
+				lockout_event(s, u.id, source, res, MFA_KIND);
+			rc = fail(ar, PV_E_UNAUTH, "Invalid code");
+			goto out;
+		}
+	}
+	authn_throttle_release(s->throttle, src, now);
+	{
+		struct step_job j = { u.id, u.username, p->session_id, step, now };
+
+		ev.outcome = AUDIT_ALLOWED;
+		ev.reason = "totp";
+		rc = audit_commit(s->audit, &ev, step_fn, &j);
+		if (rc == PV_E_UNAUTH) {
+			rc = fail(ar, PV_E_UNAUTH, "Invalid code");
+			goto out;
+		}
+		if (rc != PV_OK)
+			goto out;
+	}
+	authn_cache_set_mfa(s, p->session_id, now);
+	{
+		char t[32];
+
+		util_time_fmt(now, t, sizeof(t));
+		rc = reply(out, json_pack("{s:b, s:s}", "mfa_verified", 1, "mfa_at", t));
+	}
+out:
+	store_user_clear(&u);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* GET /v1/auth/session, POST /v1/auth/logout                          */
+/* ------------------------------------------------------------------ */
+
+enum pv_rc
+authn_session_describe(const struct authn_principal *p, json_t **out)
+{
+	char t1[32], t2[32];
+	json_t *o, *roles, *ra;
+	size_t i;
+
+	if (p == NULL)
+		return PV_E_UNAUTH;
+	util_time_fmt(p->expires_at_ms, t1, sizeof(t1));
+	util_time_fmt(p->idle_expires_at_ms, t2, sizeof(t2));
+	if ((roles = json_array()) == NULL || (ra = json_array()) == NULL) {
+		json_decref(roles);
+		return PV_E_NOMEM;
+	}
+	for (i = 0; i < p->nroles; i++)
+		json_array_append_new(roles, json_string(p->roles[i]));
+	if (p->restrict_flags & AUTHN_RESTRICT_PASSWORD_CHANGE)
+		json_array_append_new(ra, json_string("change_password"));
+	if (p->restrict_flags & AUTHN_RESTRICT_MFA_ENROL)
+		json_array_append_new(ra, json_string("enrol_mfa"));
+	o = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:b, s:o, s:b}", "user_id", p->user_id,
+	    "session_id", p->session_id, "username", p->username, "roles", roles, "expires_at", t1,
+	    "idle_expires_at", t2, "restricted", p->restricted, "required_actions", ra,
+	    "mfa_verified", p->mfa_verified);
+	return o != NULL ? reply(out, o) : PV_E_NOMEM;
+}
+
+struct logout_job {
+	const char *session_id;
+	int64_t now_ms;
+	bool app;                            /* an app's session (app_sessions) */
+};
+
+static enum pv_rc
+logout_fn(struct store_tx *tx, void *arg)
+{
+	struct logout_job *j = arg;
+
+	if (j->app)
+		return store_app_session_end(tx, j->session_id, j->now_ms,
+		    authn_session_end_name(AUTHN_END_LOGOUT));
+	return store_session_end(tx, j->session_id, j->now_ms,
+	    authn_session_end_name(AUTHN_END_LOGOUT));
+}
+
+enum pv_rc
+authn_logout(struct authn_service *s, const struct authn_principal *p, const char *source,
+    struct authn_result *ar)
+{
+	struct logout_job j = { NULL, util_now_ms(), false };
+	struct audit_event ev;
+	char res[64 + UTIL_ID_MAX];
+	enum pv_rc rc;
+
+	memset(ar, 0, sizeof(*ar));
+	if (p == NULL)
+		return PV_E_UNAUTH;
+	j.session_id = p->session_id;
+	j.app = p->app;
+	snprintf(res, sizeof(res), "sessions/%s", p->session_id);
+	authn_ev_init(&ev, p, source, "auth.logout", res);
+	rc = audit_commit(s->audit, &ev, logout_fn, &j);
+	/* ended meanwhile (another node, expiry): the token is dead either way */
+	if (rc != PV_OK && rc != PV_E_NOTFOUND)
+		return rc;
+	authn_cache_forget_session(s, p->session_id);
+	return PV_OK;
+}

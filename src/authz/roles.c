@@ -1,0 +1,192 @@
+/*
+ * authz/roles.c: custom roles as operations (authz.h "operations apart
+ * from HTTP"): authz_role_create and authz_role_list. routes_roles.c is
+ * the REST adapter; groups are the directory's.
+ *
+ * A custom role is checked by authz_role_def_check (no "*" permission, no
+ * built-in name, no duplicate). Its condition is a condition of the access
+ * policy language (cond.c: purposes, source, time, mfa, principal, labels,
+ * match, all/any/not): shorthand for an allow rule under that condition,
+ * evaluated by the same engine. A condition the engine does not know is
+ * refused rather than stored and ignored: a role must never grant more
+ * than its definition says.
+ *
+ * Invariants: roles are never deleted (memberships refer to them; the
+ * trail names them); the role row and its role.create entry commit
+ * together or not at all; a new role bumps the authz generation.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "authz/authz_int.h"
+
+static enum pv_rc
+fail(struct authz_result *res, enum pv_rc rc, const char *msg)
+{
+	util_strlcpy(res->message, msg != NULL ? msg : "", sizeof(res->message));
+	return rc;
+}
+
+/* A role condition: absent, null, or an object in the condition language
+ * of access policies (cond.c, docs/access-control.md): the role's grants
+ * hold only while it does. Checked by the compiler itself. */
+static enum pv_rc
+condition_check(const json_t *cond, struct authz_result *res)
+{
+	char why[192], *text;
+	enum pv_rc rc;
+
+	if (cond == NULL || json_is_null(cond))
+		return PV_OK;
+	if (!json_is_object(cond))
+		return fail(res, PV_E_INVALID, "condition must be an object");
+	if ((text = json_dumps(cond, JSON_COMPACT)) == NULL)
+		return PV_E_NOMEM;
+	rc = authz_condition_check(text, why, sizeof(why));
+	free(text);
+	if (rc == PV_E_INVALID) {
+		snprintf(res->message, sizeof(res->message), "condition: %s", why);
+		return PV_E_INVALID;
+	}
+	return rc;
+}
+
+struct role_job {
+	const struct store_role *r;
+};
+
+static enum pv_rc
+role_fn(struct store_tx *tx, void *arg)
+{
+	return store_role_put(tx, ((struct role_job *)arg)->r);
+}
+
+enum pv_rc
+authz_role_create(struct authz_service *z, const struct authz_caller *c,
+    const struct authz_role_spec *sp, json_t **out, struct authz_result *res)
+{
+	const json_t *cond = sp->condition;
+	json_t *arr = NULL, *o;
+	struct store_role r;
+	struct role_job j = { &r };
+	struct audit_event ev;
+	char why[160], rname[128], *ptxt = NULL, *ctxt = NULL, *detail = NULL;
+	size_t i;
+	enum pv_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	if (sp->name == NULL || strlen(sp->name) >= AUTHZ_NAME_MAX)
+		return fail(res, PV_E_INVALID, "name must be a role name");
+	if (sp->npermissions == 0 || sp->npermissions > AUTHZ_PERMSET_MAX)
+		return fail(res, PV_E_INVALID, "permissions must be a non-empty array of "
+		    "permission strings");
+	if ((rc = condition_check(cond, res)) != PV_OK)
+		return rc;
+	for (i = 0; i < sp->npermissions; i++)
+		if (sp->permissions[i] == NULL) {
+			snprintf(res->message, sizeof(res->message),
+			    "permissions[%zu] must be a string", i);
+			return PV_E_INVALID;
+		}
+	rc = authz_role_def_check(sp->name, sp->permissions, sp->npermissions,
+	    why, sizeof(why));
+	if (rc == PV_E_CONFLICT)
+		return fail(res, PV_E_CONFLICT, "a built-in role has this name");
+	if (rc != PV_OK)
+		return fail(res, PV_E_INVALID, why);
+	if ((arr = json_array()) == NULL)
+		return PV_E_NOMEM;
+	for (i = 0; i < sp->npermissions; i++)
+		if (json_array_append_new(arr, json_string(sp->permissions[i])) != 0) {
+			rc = PV_E_NOMEM;
+			goto out;
+		}
+	if ((ptxt = json_dumps(arr, JSON_COMPACT)) == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	memset(&r, 0, sizeof(r));
+	util_strlcpy(r.name, sp->name, sizeof(r.name));
+	r.permissions = ptxt;
+	ctxt = cond != NULL && json_is_object(cond) ? json_dumps(cond, JSON_COMPACT | JSON_SORT_KEYS)
+	    : strdup("{}");
+	if (ctxt == NULL || asprintf(&detail, "{\"permissions\":%s}", ptxt) < 0) {
+		detail = NULL;
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	r.condition = ctxt;
+	r.created_ms = util_now_ms();
+	snprintf(rname, sizeof(rname), "roles/%s", sp->name);
+	authz_ev_init(&ev, c->subject, c->source, "role.create", rname);
+	ev.detail = detail;
+	rc = audit_commit(z->audit, &ev, role_fn, &j);
+	if (rc == PV_E_CONFLICT) {
+		fail(res, PV_E_CONFLICT, "a role with this name exists");
+		goto out;
+	}
+	if (rc != PV_OK)
+		goto out;
+	authn_authz_changed(z->authn);
+	o = json_pack("{s:s, s:O, s:o, s:b}", "name", sp->name, "permissions", arr,
+	    "condition", cond != NULL && json_is_object(cond) ? json_deep_copy(cond) :
+	    json_object(), "builtin", 0);
+	if (o == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	*out = o;
+out:
+	json_decref(arr);
+	free(ptxt);
+	free(ctxt);
+	free(detail);
+	return rc;
+}
+
+static int
+on_role(const struct store_role *r, void *arg)
+{
+	json_t *perms, *cond, *o;
+	size_t i, n = 0;
+
+	if (r->builtin) {
+		const char *const *bp = authz_builtin_role(r->name, &n);
+
+		perms = json_array();
+		for (i = 0; bp != NULL && perms != NULL && i < n; i++)
+			json_array_append_new(perms, json_string(bp[i]));
+	} else {
+		perms = json_loads(r->permissions, 0, NULL);
+	}
+	cond = json_loads(r->condition, 0, NULL);
+	o = json_pack("{s:s, s:o, s:o, s:b}", "name", r->name, "permissions",
+	    perms ? perms : json_array(), "condition", cond ? cond : json_object(), "builtin",
+	    r->builtin);
+	if (o != NULL)
+		json_array_append_new(arg, o);
+	return 0;
+}
+
+enum pv_rc
+authz_role_list(struct authz_service *z, const struct authz_caller *c, json_t **out,
+    struct authz_result *res)
+{
+	json_t *arr = json_array();
+	enum pv_rc rc;
+
+	(void)c;
+	memset(res, 0, sizeof(*res));
+	if (arr == NULL)
+		return PV_E_NOMEM;
+	STORE_READ(z->st, rc, store_role_list(tx, on_role, arr));
+	if (rc != PV_OK) {
+		json_decref(arr);
+		return rc;
+	}
+	*out = arr;
+	return PV_OK;
+}
