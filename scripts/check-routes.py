@@ -12,8 +12,7 @@ route hook's decision is the router's (src/http), not the handler's.
 
 Files not converted yet are listed in PENDING with why; an entry whose file
 is clean (or gone) is itself an error, so the list only shrinks. Every
-route file but routes_policies.c (merged from a parallel branch, being
-converted) is thin today; the mechanism stays for a route file that lands
+route file is thin today (the list is empty); the mechanism stays for a route file that lands
 before its operation (and is exercised by the self-test through --pending).
 
 Usage: check-routes.py [ROOT] [--pending src/<mod>/routes<x>.c ...]
