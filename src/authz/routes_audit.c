@@ -149,12 +149,16 @@ h_audit_verify(struct http_request *req)
 {
 	struct authz_service *z = svc_of(req);
 	struct audit_verify_result vr;
+	struct pv_actor actor;
 	json_t *o;
 	enum pv_rc rc;
 
 	if ((rc = record_read(z, req, "verify", NULL)) != PV_OK)
 		return rc;
 	if ((rc = audit_verify(z->st, NULL, &vr)) != PV_OK)
+		return rc;
+	authn_actor(req->principal, req->source, &actor);
+	if ((rc = audit_verify_record(z->audit, &actor, &vr)) != PV_OK)
 		return rc;
 	o = json_pack("{s:b, s:I, s:s, s:I}", "ok", vr.ok, "entries", (json_int_t)vr.entries,
 	    "head", vr.head, "checkpoints", (json_int_t)vr.checkpoints);

@@ -100,6 +100,11 @@ struct pv_config {
 	int detect_enumeration_max;
 	int detect_enumeration_window_s;
 	int detect_change_read_window_s;
+	int detect_decrypt_failures;       /* records that failed to decrypt, by one actor */
+	int detect_decrypt_window_s;
+	int detect_sink_lag_check_s;       /* how often the sinks' lag is checked */
+	int detect_sink_lag_max;           /* entries behind the head */
+	int detect_sink_lag_for_s;         /* ... for longer than this */
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);
