@@ -23,7 +23,8 @@
 # Every server this script starts is stopped by its PID on exit, whatever
 # happens; nothing is started through the system's service manager.
 #
-# Writes bench/results/latest.md (table + machine description); scratch files
+# Writes bench/results/latest.md (table + machine description) and
+# bench/results/monitoring.md (bench/monitoring.sh: monitoring on vs off); scratch files
 # live in bench/results/run.tmp/ (ignored by git, removed at the start of the
 # next run).
 set -euo pipefail
