@@ -23,7 +23,8 @@
 # Every server this script starts is stopped by its PID on exit, whatever
 # happens; nothing is started through the system's service manager.
 #
-# Writes bench/results/latest.md (table + machine description); scratch files
+# Writes bench/results/latest.md (table + machine description) and
+# bench/results/monitoring.md (bench/monitoring.sh: monitoring on vs off); scratch files
 # live in bench/results/run.tmp/ (ignored by git, removed at the start of the
 # next run).
 set -euo pipefail
@@ -180,10 +181,11 @@ cpu_ticks() {
 rss_reset() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
 rss_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
-# conf_set FILE KEY VALUE: set an existing "key = value" line.
+# conf_set FILE KEY VALUE: set an existing "key = value" line, the first one
+# (listen is also a key of [metrics], after [server]).
 conf_set() {
 	grep -q "^$2 = " "$1" || die "config key $2 not found in $1"
-	sed -i "s|^$2 = .*|$2 = $3|" "$1"
+	sed -i "0,/^$2 = /s|^$2 = .*|$2 = $3|" "$1"
 }
 
 # api METHOD PATH TOKEN [BODY]: JSON request to phivault; body on stdout,
@@ -827,6 +829,7 @@ if [ "$ONLY" = all ]; then
 	stop_pid "$PV_PID"
 	[ -n "${BENCH_BEFORE:-}" ] && phivault_compare
 	phivault_churn
+	. "$ROOT/bench/monitoring.sh"   # monitoring on vs off: bench/results/monitoring.md
 	[ -n "$GROWTH_SIZES" ] && phivault_growth
 fi
 stop_pid "$NG_PID"

@@ -144,7 +144,12 @@ struct audit_verify_result {
 	char head[65];            /* hash of the last entry */
 	char reason[160];         /* why it failed, no PHI */
 	int64_t head_seq;         /* seq of the last entry (0: empty trail) */
+	char code[16];            /* "" if ok, else AUDIT_VERIFY_CHAIN_BROKEN or
+	                           * AUDIT_VERIFY_SIGNATURE_BAD */
 };
+/* Stable reasons of a failed verification (the audit.verify entry's reason). */
+#define AUDIT_VERIFY_CHAIN_BROKEN "chain_broken"    /* an entry edited, dropped or inserted */
+#define AUDIT_VERIFY_SIGNATURE_BAD "signature_bad"  /* a checkpoint signature or key does not verify */
 /* Recompute the chain and every checkpoint signature from the store alone.
  * pub NULL: the public key stored in the data directory's meta. */
 enum pv_rc audit_verify(struct store *st, const uint8_t *pub, struct audit_verify_result *out);
@@ -167,6 +172,16 @@ struct audit_verify_opts {
 };
 enum pv_rc audit_verify_with(struct store *st, const struct audit_verify_opts *opts,
     struct audit_verify_result *out);
+
+/*
+ * Record the result of a verification run on behalf of actor (the API's
+ * GET /v1/audit/verify): one entry audit.verify, resource "audit", outcome
+ * allowed with reason "ok", or error with reason vr->code and detail
+ * {"first_bad_seq":N,"entries":N} (seq numbers only, like the reasons).
+ * Returns once durable; PV_E_AUDIT if it could not be.
+ */
+enum pv_rc audit_verify_record(struct audit *a, const struct pv_actor *actor,
+    const struct audit_verify_result *vr);
 
 /* Fingerprint of a checkpoint key for operators to record at init:
  * "SHA256:" + 64 lowercase hex digits of SHA-256(raw 32-byte Ed25519 key). */

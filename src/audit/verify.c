@@ -66,6 +66,7 @@ struct verify_ctx {
 	int64_t entries, checkpoints;
 
 	bool bad;
+	bool sig_bad;                   /* the failure is a signature or key, not the chain */
 	int64_t bad_seq;
 	char reason[160];
 };
@@ -132,6 +133,7 @@ static int check_checkpoint(struct verify_ctx *c, const struct verify_cp *cp,
 	if (c->no_key) {
 		snprintf(reason, sizeof reason, "checkpoint signatures do not match the expected "
 		    "key (first at seq %lld)", (long long)cp->seq);
+		c->sig_bad = true;
 		return fail_at(c, cp->seq, reason);
 	}
 	if (!c->have_pub) {
@@ -153,14 +155,18 @@ static int check_checkpoint(struct verify_ctx *c, const struct verify_cp *cp,
 	else
 		snprintf(reason, sizeof reason, "checkpoint signature invalid at seq %lld",
 		    (long long)cp->seq);
-	if (util_b64_decode(cp->signature, sig, &siglen) != 0 || siglen != CRYPTO_ED25519_SIG_LEN)
+	if (util_b64_decode(cp->signature, sig, &siglen) != 0 || siglen != CRYPTO_ED25519_SIG_LEN) {
+		c->sig_bad = true;
 		return fail_at(c, cp->seq, reason);
+	}
 	mlen = audit_checkpoint_message(cp->seq, cp->hash, msg, sizeof msg);
 	if (mlen == 0)
 		return fail_at(c, cp->seq, reason);
 	rc = crypto_ed25519_verify(c->pub, (const uint8_t *)msg, mlen, sig);
-	if (rc == PV_E_INTEGRITY)
+	if (rc == PV_E_INTEGRITY) {
+		c->sig_bad = true;
 		return fail_at(c, cp->seq, reason);
+	}
 	if (rc != PV_OK) {
 		c->rc = rc;
 		return 1;
@@ -336,6 +342,7 @@ enum pv_rc audit_verify_with(struct store *st, const struct audit_verify_opts *o
 	if (!c.bad && c.key_replaced) {
 		/* Every checkpoint verified with the expected key, yet the stored
 		 * key is another: the meta was edited. */
+		c.sig_bad = true;
 		fail_at(&c, c.ncps > 0 ? c.cps[0].seq : 1,
 		    "checkpoint signatures do not match the expected key (the stored public "
 		    "key is another)");
@@ -349,6 +356,8 @@ enum pv_rc audit_verify_with(struct store *st, const struct audit_verify_opts *o
 	memcpy(out->head, c.last_hash, sizeof out->head);
 	out->head_seq = c.last_seq;
 	util_strlcpy(out->reason, c.bad ? c.reason : "", sizeof out->reason);
+	util_strlcpy(out->code, !c.bad ? "" : c.sig_bad ? AUDIT_VERIFY_SIGNATURE_BAD :
+	    AUDIT_VERIFY_CHAIN_BROKEN, sizeof out->code);
 out:
 	store_end(tx);
 	for (size_t i = 0; i < c.ncps; i++) {
@@ -357,4 +366,30 @@ out:
 	}
 	free(c.cps);
 	return rc;
+}
+
+enum pv_rc audit_verify_record(struct audit *a, const struct pv_actor *actor,
+    const struct audit_verify_result *vr)
+{
+	struct audit_event ev;
+	char detail[96];
+
+	if (!a || !actor || !vr)
+		return PV_E_INVALID;
+	memset(&ev, 0, sizeof ev);
+	ev.actor = *actor;
+	ev.action = "audit.verify";
+	ev.resource = "audit";
+	if (vr->ok) {
+		ev.outcome = AUDIT_ALLOWED;
+		ev.reason = "ok";
+		snprintf(detail, sizeof detail, "{\"entries\":%lld}", (long long)vr->entries);
+	} else {
+		ev.outcome = AUDIT_ERROR;
+		ev.reason = vr->code[0] != '\0' ? vr->code : AUDIT_VERIFY_CHAIN_BROKEN;
+		snprintf(detail, sizeof detail, "{\"entries\":%lld,\"first_bad_seq\":%lld}",
+		    (long long)vr->entries, (long long)vr->first_bad_seq);
+	}
+	ev.detail = detail;
+	return audit_record(a, &ev) == PV_OK ? PV_OK : PV_E_AUDIT;
 }

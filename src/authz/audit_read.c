@@ -134,6 +134,7 @@ authz_audit_verify(struct authz_service *z, const struct authz_caller *c, json_t
     struct authz_result *res)
 {
 	struct audit_verify_result vr;
+	struct pv_actor actor;
 	json_t *o;
 	enum pv_rc rc;
 
@@ -141,6 +142,10 @@ authz_audit_verify(struct authz_service *z, const struct authz_caller *c, json_t
 	if ((rc = record_read(z, c, "verify", NULL)) != PV_OK)
 		return rc;
 	if ((rc = audit_verify(z->st, NULL, &vr)) != PV_OK)
+		return rc;
+	/* the result is itself recorded (audit.verify): a failed one is an alert */
+	authn_actor(c->subject, c->source, &actor);
+	if ((rc = audit_verify_record(z->audit, &actor, &vr)) != PV_OK)
 		return rc;
 	o = json_pack("{s:b, s:I, s:s, s:I}", "ok", vr.ok, "entries", (json_int_t)vr.entries,
 	    "head", vr.head, "checkpoints", (json_int_t)vr.checkpoints);

@@ -245,7 +245,7 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		}
 	}
 	/* before the server's own entries: detection sees every one of them */
-	if ((rc = detect_start(app.st, app.audit, &app.cfg, &app.detect)) != PV_OK) {
+	if ((rc = detect_start(app.st, app.audit, app.sinks, &app.cfg, &app.detect)) != PV_OK) {
 		cli_err("cannot start threat detection: %s", pv_rc_name(rc));
 		goto out;
 	}

@@ -111,6 +111,11 @@ static const struct key_def keys[] = {
 	{ "pkcs11", "token_label", K_STR, F(pkcs11_token_label) },
 	{ "pkcs11", "pin_file", K_PATH, F(pkcs11_pin_file) },
 	{ "pkcs11", "key_label", K_STR, F(pkcs11_key_label) },
+	{ "detect", "decrypt_failures", K_INT, F(detect_decrypt_failures) },
+	{ "detect", "decrypt_window_s", K_INT, F(detect_decrypt_window_s) },
+	{ "detect", "sink_lag_check_s", K_INT, F(detect_sink_lag_check_s) },
+	{ "detect", "sink_lag_max", K_INT, F(detect_sink_lag_max) },
+	{ "detect", "sink_lag_for_s", K_INT, F(detect_sink_lag_for_s) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -181,6 +186,11 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->detect_enumeration_window_s = 300;
 	c->detect_change_read_window_s = 3600;
 	util_strlcpy(c->pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so", sizeof(c->pkcs11_module));
+	c->detect_decrypt_failures = 5;
+	c->detect_decrypt_window_s = 300;
+	c->detect_sink_lag_check_s = 30;
+	c->detect_sink_lag_max = 10000;
+	c->detect_sink_lag_for_s = 300;
 }
 
 /* ---- parsing ---- */
@@ -821,6 +831,11 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 			{ "enumeration_max", c->detect_enumeration_max, 2592000 },
 			{ "enumeration_window_s", c->detect_enumeration_window_s, 2592000 },
 			{ "change_read_window_s", c->detect_change_read_window_s, 2592000 },
+			{ "decrypt_failures", c->detect_decrypt_failures, 2592000 },
+			{ "decrypt_window_s", c->detect_decrypt_window_s, 2592000 },
+			{ "sink_lag_check_s", c->detect_sink_lag_check_s, 2592000 },
+			{ "sink_lag_max", c->detect_sink_lag_max, 2592000 },
+			{ "sink_lag_for_s", c->detect_sink_lag_for_s, 2592000 },
 		};
 		size_t i;
 
@@ -1031,6 +1046,18 @@ config_write(const struct pv_config *c, const char *path)
 	    "# a role or group change, then a read by that principal within this time\n"
 	    "change_read_window_s = %d\n",
 	    c->detect_enabled, c->detect_brute_force_failures, c->detect_brute_force_window_s, c->detect_spray_accounts, c->detect_spray_window_s, c->detect_baseline_min_logins, c->detect_unusual_hour_min_logins, c->detect_unusual_hour_margin_h, c->detect_mfa_failures, c->detect_mfa_window_s, c->detect_bulk_read_window_s, c->detect_bulk_read_max, c->detect_bulk_read_factor, c->detect_bulk_read_min, c->detect_bulk_read_min_windows, c->detect_enumeration_max, c->detect_enumeration_window_s, c->detect_change_read_window_s);
+	fprintf(f,
+	    "# decrypt failures: records that failed to decrypt (integrity), by one actor,\n"
+	    "# within the window\n"
+	    "decrypt_failures = %d\n"
+	    "decrypt_window_s = %d\n"
+	    "# a SIEM sink more than sink_lag_max entries behind for longer than\n"
+	    "# sink_lag_for_s, checked every sink_lag_check_s\n"
+	    "sink_lag_check_s = %d\n"
+	    "sink_lag_max = %d\n"
+	    "sink_lag_for_s = %d\n",
+	    c->detect_decrypt_failures, c->detect_decrypt_window_s, c->detect_sink_lag_check_s,
+	    c->detect_sink_lag_max, c->detect_sink_lag_for_s);
 	fprintf(f,
 	    "\n[pkcs11]\n"
 	    "# the HSM of `init --seal pkcs11` (docs/keys.md): module, token label, a PIN\n"

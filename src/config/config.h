@@ -108,6 +108,11 @@ struct pv_config {
 	char pkcs11_token_label[33];      /* CKA token label, at most 32 bytes */
 	char pkcs11_pin_file[PATH_MAX];   /* user PIN, mode 0600; absolute after load */
 	char pkcs11_key_label[128];       /* the AES key that seals the unseal key */
+	int detect_decrypt_failures;       /* records that failed to decrypt, by one actor */
+	int detect_decrypt_window_s;
+	int detect_sink_lag_check_s;       /* how often the sinks' lag is checked */
+	int detect_sink_lag_max;           /* entries behind the head */
+	int detect_sink_lag_for_s;         /* ... for longer than this */
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

@@ -46,6 +46,9 @@
 #define DETECT_RULE_BULK_READ "bulk_read"
 #define DETECT_RULE_ENUMERATION "enumeration"
 #define DETECT_RULE_CHANGE_THEN_READ "change_then_read"
+#define DETECT_RULE_AUDIT_VERIFY_FAILURE "audit_verify_failure"
+#define DETECT_RULE_DECRYPT_FAILURES "decrypt_failures"
+#define DETECT_RULE_SINK_LAG "sink_lag"
 /* true for one of the names above */
 bool detect_rule_known(const char *rule);
 bool detect_is_user_id(const char *id);
@@ -55,8 +58,11 @@ struct detect;
 /* Subscribe to a's commit queue and start the detector ([detect] enabled =
  * off: no subscriber, no thread; the alert routes still answer). Call it
  * before the server submits its own entries. */
-enum pv_rc detect_start(struct store *st, struct audit *a, const struct pv_config *cfg,
-    struct detect **out);
+struct sinks;
+/* sinks (may be NULL): the SIEM sinks whose lag the detector checks
+ * ([detect] sink_lag_*); they must outlive detect_stop. */
+enum pv_rc detect_start(struct store *st, struct audit *a, struct sinks *sinks,
+    const struct pv_config *cfg, struct detect **out);
 /* Stop the thread after it has processed what it holds and submitted its
  * state; call while the commit queue still runs (before audit_stop). */
 void detect_stop(struct detect *d);

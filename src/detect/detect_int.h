@@ -33,6 +33,11 @@ struct detect_thresholds {
 	int enumeration_max;
 	int64_t enumeration_window_ms;
 	int64_t change_read_window_ms;
+	int decrypt_failures;
+	int64_t decrypt_window_ms;
+	int64_t sink_lag_check_ms;
+	int64_t sink_lag_max;
+	int64_t sink_lag_for_ms;
 };
 void detect_thresholds_from_config(const struct pv_config *c, struct detect_thresholds *t);
 
@@ -195,6 +200,11 @@ struct detect {
 	size_t nnews, capnews;
 	struct detect_bump *bumps;
 	size_t nbumps, capbumps;
+
+	/* sink lag (detector thread only) */
+	struct sinks *sinks;               /* NULL: none to watch */
+	int64_t lag_next_ms;               /* next check (util_now_ms) */
+	int64_t lag_since_ms[4];           /* SINKS_MAX: first check that found it behind; 0 */
 
 	pthread_mutex_t amu;               /* open alerts */
 	struct detect_open *open[DETECT_OPEN_BUCKETS];

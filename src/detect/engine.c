@@ -27,6 +27,7 @@
 
 #include "commit/commit.h"
 #include "detect/detect_int.h"
+#include "sinks/sinks.h"
 
 #define SAVE_EVERY_MS 1000
 #define CATCHUP_CHUNK 512
@@ -43,7 +44,8 @@ detect_rule_known(const char *rule)
 {
 	static const char *const rules[] = { DETECT_RULE_BRUTE_FORCE, DETECT_RULE_PASSWORD_SPRAY,
 	    DETECT_RULE_NEW_NETWORK, DETECT_RULE_UNUSUAL_HOUR, DETECT_RULE_MFA_FAILURES,
-	    DETECT_RULE_BULK_READ, DETECT_RULE_ENUMERATION, DETECT_RULE_CHANGE_THEN_READ };
+	    DETECT_RULE_BULK_READ, DETECT_RULE_ENUMERATION, DETECT_RULE_CHANGE_THEN_READ,
+	    DETECT_RULE_AUDIT_VERIFY_FAILURE, DETECT_RULE_DECRYPT_FAILURES, DETECT_RULE_SINK_LAG };
 
 	for (size_t i = 0; rule != NULL && i < sizeof(rules) / sizeof(rules[0]); i++)
 		if (strcmp(rule, rules[i]) == 0)
@@ -619,6 +621,49 @@ slot_row(const struct detect_slot *s, struct store_audit_row *r)
 	r->hash = "";
 }
 
+/* Every sink_lag_check_ms (the injectable clock): a sink more than
+ * sink_lag_max entries behind the head at two checks sink_lag_for_ms apart
+ * (and at every check between) is a sink_lag hit, actor "sink:<name>"; the
+ * open alert of that sink counts each later check that still finds it behind. */
+static void
+check_sinks(struct detect *d)
+{
+	struct sinks_status ss[SINKS_MAX];
+	int64_t now = util_now_ms();
+	size_t n;
+
+	_Static_assert(SINKS_MAX <= sizeof(d->lag_since_ms) / sizeof(d->lag_since_ms[0]),
+	    "lag_since_ms holds a time per sink");
+	if (d->sinks == NULL || now < d->lag_next_ms)
+		return;
+	d->lag_next_ms = now + d->t.sink_lag_check_ms;
+	n = sinks_status(d->sinks, ss, SINKS_MAX);
+	for (size_t i = 0; i < n; i++) {
+		struct detect_hit h;
+
+		if (ss[i].lag <= d->t.sink_lag_max) {
+			d->lag_since_ms[i] = 0;
+			continue;
+		}
+		if (d->lag_since_ms[i] == 0) {
+			d->lag_since_ms[i] = now;
+			continue;
+		}
+		if (now - d->lag_since_ms[i] < d->t.sink_lag_for_ms)
+			continue;
+		memset(&h, 0, sizeof(h));
+		h.rule = DETECT_RULE_SINK_LAG;
+		h.severity = "medium";
+		snprintf(h.actor, sizeof(h.actor), "sink:%.15s", ss[i].name);
+		h.count = 1;
+		h.t_ms = now;
+		log_warn("detect: sink %s is %lld entries behind (more than %lld for %lld s)",
+		    ss[i].name, (long long)ss[i].lag, (long long)d->t.sink_lag_max,
+		    (long long)((now - d->lag_since_ms[i]) / 1000));
+		raise_hit(d, &h);
+	}
+}
+
 static void *
 run(void *arg)
 {
@@ -706,6 +751,8 @@ run(void *arg)
 				pthread_cond_timedwait(&d->cv, &d->mu, &ts);
 			pthread_mutex_unlock(&d->mu);
 		}
+		if (!stop)
+			check_sinks(d);
 		if (stop) {
 			flush(d, true);
 			break;
@@ -762,7 +809,8 @@ load_position(struct detect *d)
 }
 
 enum pv_rc
-detect_start(struct store *st, struct audit *a, const struct pv_config *cfg, struct detect **out)
+detect_start(struct store *st, struct audit *a, struct sinks *sinks,
+    const struct pv_config *cfg, struct detect **out)
 {
 	struct detect *d = calloc(1, sizeof(*d));
 	struct detect_rules_io io;
@@ -773,6 +821,7 @@ detect_start(struct store *st, struct audit *a, const struct pv_config *cfg, str
 		return PV_E_NOMEM;
 	d->st = st;
 	d->audit = a;
+	d->sinks = sinks;
 	d->enabled = strcmp(cfg->detect_enabled, "on") == 0;
 	detect_thresholds_from_config(cfg, &d->t);
 	pthread_mutex_init(&d->mu, NULL);

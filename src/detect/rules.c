@@ -33,7 +33,7 @@ struct entry {
 	/* sources */
 	struct detect_distinct spray;
 	/* users */
-	struct detect_window mfa, bulk, enumeration;
+	struct detect_window mfa, bulk, enumeration, decrypt;
 	int64_t changed_ms;              /* last role/group change; 0: none pending */
 	bool dirty;
 	struct detect_baseline base;
@@ -72,6 +72,11 @@ detect_thresholds_from_config(const struct pv_config *c, struct detect_threshold
 	t->enumeration_max = c->detect_enumeration_max;
 	t->enumeration_window_ms = (int64_t)c->detect_enumeration_window_s * 1000;
 	t->change_read_window_ms = (int64_t)c->detect_change_read_window_s * 1000;
+	t->decrypt_failures = c->detect_decrypt_failures;
+	t->decrypt_window_ms = (int64_t)c->detect_decrypt_window_s * 1000;
+	t->sink_lag_check_ms = (int64_t)c->detect_sink_lag_check_s * 1000;
+	t->sink_lag_max = c->detect_sink_lag_max;
+	t->sink_lag_for_ms = (int64_t)c->detect_sink_lag_for_s * 1000;
 }
 
 /* ---- tables ---- */
@@ -129,6 +134,7 @@ entry_init(struct detect_rules *r, struct entry *e)
 	detect_window_init(&e->mfa, r->t.mfa_window_ms);
 	detect_window_init(&e->bulk, r->t.bulk_read_window_ms);
 	detect_window_init(&e->enumeration, r->t.enumeration_window_ms);
+	detect_window_init(&e->decrypt, r->t.decrypt_window_ms);
 }
 
 /* The entry for key, made if new (NULL: out of memory or key too long). */
@@ -435,6 +441,22 @@ probe(const struct detect_event *ev)
 	    !is(ev->outcome, "allowed") && is(ev->reason, "not_found");
 }
 
+/* A verification over the API that found the trail broken (audit.verify,
+ * outcome error: reason chain_broken or signature_bad). */
+static bool
+verify_failure(const struct detect_event *ev)
+{
+	return is(ev->action, "audit.verify") && is(ev->outcome, "error");
+}
+
+/* An operation that could not decrypt what it read (AEAD tag, envelope):
+ * recorded with reason "integrity" (vault_fail_audited), whatever the action. */
+static bool
+decrypt_failure(const struct detect_event *ev)
+{
+	return is(ev->outcome, "error") && is(ev->reason, "integrity");
+}
+
 static size_t
 on_login_failure(struct detect_rules *r, const struct detect_event *ev, struct detect_hit *hits,
     size_t n, size_t max)
@@ -557,6 +579,19 @@ detect_rules_feed(struct detect_rules *r, const struct detect_event *ev,
 			c = detect_window_count(&e->mfa, ev->t_ms);
 			if (c >= (uint32_t)r->t.mfa_failures)
 				n = hit(hits, n, max, DETECT_RULE_MFA_FAILURES, "high", target,
+				    ev->source, c, ev->t_ms);
+		}
+		return n;
+	}
+	if (verify_failure(ev))
+		return hit(hits, n, max, DETECT_RULE_AUDIT_VERIFY_FAILURE, "critical", ev->user_id,
+		    ev->source, 1, ev->t_ms);
+	if (decrypt_failure(ev)) {
+		if ((e = user_get(r, ev->user_id)) != NULL) {
+			detect_window_add(&e->decrypt, ev->t_ms);
+			c = detect_window_count(&e->decrypt, ev->t_ms);
+			if (c >= (uint32_t)r->t.decrypt_failures)
+				n = hit(hits, n, max, DETECT_RULE_DECRYPT_FAILURES, "high", ev->user_id,
 				    ev->source, c, ev->t_ms);
 		}
 		return n;

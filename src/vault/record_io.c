@@ -153,7 +153,9 @@ enum pv_rc vault_fail_audited(struct vault_ctx *v, const struct vault_caller *wh
 {
 	enum audit_outcome o = vault_rc_denied(rc) || rc == PV_E_PRECONDITION ? AUDIT_DENIED
 	    : AUDIT_ERROR;
-	const char *reason = http_rc_code(rc);   /* reasons are the stable API codes */
+	/* reasons are the stable API codes; a record that does not decrypt is
+	 * "integrity" (answered 500 internal), so detection can tell it apart */
+	const char *reason = rc == PV_E_INTEGRITY ? "integrity" : http_rc_code(rc);
 
 	if (vault_audit(v, who, action, resource, purpose, o, reason, NULL) != PV_OK)
 		return vault_answer_fail(a, PV_E_AUDIT, NULL);

@@ -145,6 +145,7 @@ static void test_clean_trail_verifies(void **state)
 	assert_int_equal(v.first_bad_seq, 0);
 	assert_string_equal(v.head, last);
 	assert_string_equal(v.reason, "");
+	assert_string_equal(v.code, "");
 }
 
 static void test_updated_field(void **state)
@@ -159,6 +160,7 @@ static void test_updated_field(void **state)
 	v = tamper_verify(&t, NULL);
 	expect_bad(&v, 7, "seq 7");
 	assert_int_equal(v.entries, 6);
+	assert_string_equal(v.code, AUDIT_VERIFY_CHAIN_BROKEN);
 }
 
 static void test_updated_outcome(void **state)
@@ -283,6 +285,7 @@ static void test_corrupt_checkpoint_signature(void **state)
 	v = tamper_verify(&t, NULL);
 	expect_bad(&v, 20, "checkpoint signature invalid at seq 20");
 	assert_int_equal(v.checkpoints, 1);
+	assert_string_equal(v.code, AUDIT_VERIFY_SIGNATURE_BAD);
 }
 
 static void test_garbage_checkpoint_signature(void **state)
@@ -296,6 +299,7 @@ static void test_garbage_checkpoint_signature(void **state)
 	    "UPDATE audit_checkpoint SET signature = 'not base64!' WHERE seq = 10"), 0);
 	v = tamper_verify(&t, NULL);
 	expect_bad(&v, 10, "checkpoint signature invalid at seq 10");
+	assert_string_equal(v.code, AUDIT_VERIFY_SIGNATURE_BAD);
 }
 
 /* The attacker edits row 15 and recomputes every later hash: the chain is

@@ -367,6 +367,11 @@ test_detect_keys(void **state)
 	assert_int_equal(c.detect_spray_accounts, 10);
 	assert_int_equal(c.detect_bulk_read_max, 1000);
 	assert_int_equal(c.detect_change_read_window_s, 3600);
+	assert_int_equal(c.detect_decrypt_failures, 5);
+	assert_int_equal(c.detect_decrypt_window_s, 300);
+	assert_int_equal(c.detect_sink_lag_check_s, 30);
+	assert_int_equal(c.detect_sink_lag_max, 10000);
+	assert_int_equal(c.detect_sink_lag_for_s, 300);
 	accept_cfg(&c, false);
 	assert_int_equal(config_parse(text, strlen(text), &c, err, sizeof(err)), PV_OK);
 	assert_string_equal(c.detect_enabled, "off");
@@ -384,14 +389,22 @@ test_detect_keys(void **state)
 	refuse(&c, false, "detect.unusual_hour_margin_h = 12 is not from 1 to 11");
 	FRESH(c); c.detect_mfa_window_s = 2592001;
 	refuse(&c, false, "detect.mfa_window_s");
+	FRESH(c); c.detect_sink_lag_max = 0;
+	refuse(&c, false, "detect.sink_lag_max = 0 is not from 1 to");
+	FRESH(c); c.detect_decrypt_failures = 0;
+	refuse(&c, false, "detect.decrypt_failures = 0 is not from 1 to");
 	/* written by init, read back the same */
 	make_tmpdir(dir, sizeof(dir));
 	config_defaults(&c, dir);
 	c.detect_enumeration_max = 15;
+	c.detect_sink_lag_for_s = 42;
+	c.detect_decrypt_window_s = 43;
 	snprintf(path, sizeof(path), "%s/phivault.conf", dir);
 	assert_int_equal(config_write(&c, path), PV_OK);
 	assert_int_equal(config_load(dir, &back, err, sizeof(err)), PV_OK);
 	assert_int_equal(back.detect_enumeration_max, 15);
+	assert_int_equal(back.detect_sink_lag_for_s, 42);
+	assert_int_equal(back.detect_decrypt_window_s, 43);
 	assert_config_equal(&back, &c);
 	unlink(path);
 	rmdir(dir);

@@ -34,7 +34,7 @@ setup(void **state)
 
 	assert_int_equal(pv_stack_open("detect-alerts", f->dir, &f->st, &f->keys, &f->audit), 0);
 	config_defaults(&f->cfg, f->dir);
-	assert_int_equal(detect_start(f->st, f->audit, &f->cfg, &f->d), PV_OK);
+	assert_int_equal(detect_start(f->st, f->audit, NULL, &f->cfg, &f->d), PV_OK);
 	*state = f;
 	return 0;
 }

@@ -35,7 +35,7 @@ setup(void **state)
 
 	assert_int_equal(pv_stack_open("detect-engine", f->dir, &f->st, &f->keys, &f->audit), 0);
 	config_defaults(&f->cfg, f->dir);
-	assert_int_equal(detect_start(f->st, f->audit, &f->cfg, &f->d), PV_OK);
+	assert_int_equal(detect_start(f->st, f->audit, NULL, &f->cfg, &f->d), PV_OK);
 	*state = f;
 	return 0;
 }
@@ -214,7 +214,7 @@ test_queue_full(void **state)
 	detect_free(f->d);
 	detect_queue_cap = 1;
 	assert_int_equal(audit_start(f->st, f->keys, &ac, &f->audit), PV_OK);
-	assert_int_equal(detect_start(f->st, f->audit, &f->cfg, &f->d), PV_OK);
+	assert_int_equal(detect_start(f->st, f->audit, NULL, &f->cfg, &f->d), PV_OK);
 	detect_queue_cap = DETECT_QUEUE_MAX;
 	/* the committer held by a gate while 50 failures queue: they commit as
 	 * one group, and the subscriber can keep only one of them */
@@ -272,7 +272,7 @@ test_restart_resumes(void **state)
 	free(pos);
 	/* start again: nothing re-read, nothing raised again */
 	assert_int_equal(audit_start(f->st, f->keys, &ac, &f->audit), PV_OK);
-	assert_int_equal(detect_start(f->st, f->audit, &f->cfg, &f->d), PV_OK);
+	assert_int_equal(detect_start(f->st, f->audit, NULL, &f->cfg, &f->d), PV_OK);
 	x = list(f);
 	assert_int_equal(x.n, 1);
 	assert_int_equal(x.last.count, 10);
@@ -365,7 +365,7 @@ test_disabled(void **state)
 	detect_free(f->d);
 	util_strlcpy(f->cfg.detect_enabled, "off", sizeof(f->cfg.detect_enabled));
 	assert_int_equal(audit_start(f->st, f->keys, &ac, &f->audit), PV_OK);
-	assert_int_equal(detect_start(f->st, f->audit, &f->cfg, &f->d), PV_OK);
+	assert_int_equal(detect_start(f->st, f->audit, NULL, &f->cfg, &f->d), PV_OK);
 	for (int i = 0; i < 12; i++)
 		failed_login(f, 10);
 	x = list(f);

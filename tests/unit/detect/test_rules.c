@@ -287,6 +287,58 @@ test_enumeration(void **state)
 	assert_int_equal(f->hits[0].count, 100);
 }
 
+/* decrypt_failures: integrity errors by one actor within the window (5 / 300 s) */
+static void
+test_decrypt_failures(void **state)
+{
+	struct fx *f = *state;
+	const char *res = "collections/p/records/rec_x";
+
+	/* other errors, and another reader's failures, do not count */
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(feed(f, "record.read", "error", "internal", res, "usr_d", "10.6.0.1",
+		    NULL), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(feed(f, "record.read", "error", "integrity", res, "usr_other",
+		    "10.6.0.2", NULL), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(feed(f, "record.read", "error", "integrity", res, "usr_d", "10.6.0.1",
+		    NULL), 0);
+	/* spread out: the first four slid out of the window */
+	util_clock_advance(301000);
+	assert_int_equal(feed(f, "record.read", "error", "integrity", res, "usr_d", "10.6.0.1",
+	    NULL), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(feed(f, "record.read", "error", "integrity", res, "usr_d",
+		    "10.6.0.1", NULL), 0);
+	assert_int_equal(feed(f, "record.read", "error", "integrity", res, "usr_d", "10.6.0.1",
+	    NULL), 1);
+	assert_string_equal(f->hits[0].rule, "decrypt_failures");
+	assert_string_equal(f->hits[0].severity, "high");
+	assert_string_equal(f->hits[0].actor, "usr_d");
+	assert_string_equal(f->hits[0].source, "10.6.0.1");
+	assert_int_equal(f->hits[0].count, 5);
+}
+
+/* audit_verify_failure: at once, on an audit.verify that found the trail broken */
+static void
+test_audit_verify_failure(void **state)
+{
+	struct fx *f = *state;
+
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(feed(f, "audit.verify", "allowed", "ok", "audit", "usr_a",
+		    "10.7.0.1", "{\"entries\":10}"), 0);
+	assert_int_equal(feed(f, "audit.read", "allowed", "verify", "audit", "usr_a", "10.7.0.1",
+	    NULL), 0);
+	assert_int_equal(feed(f, "audit.verify", "error", "signature_bad", "audit", "usr_a",
+	    "10.7.0.1", "{\"entries\":10,\"first_bad_seq\":4}"), 1);
+	assert_string_equal(f->hits[0].rule, "audit_verify_failure");
+	assert_string_equal(f->hits[0].severity, "critical");
+	assert_string_equal(f->hits[0].actor, "usr_a");
+	assert_int_equal(f->hits[0].count, 1);
+}
+
 static void
 test_change_then_read(void **state)
 {
@@ -405,6 +457,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enumeration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_change_then_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_decrypt_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_verify_failure, setup, teardown),
 		cmocka_unit_test(test_event_from_row),
 		cmocka_unit_test_setup_teardown(test_own_entries_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dirty_baselines, setup, teardown),
