@@ -50,6 +50,8 @@ struct sink {
 	bool failing;
 	int backoff_ms;
 	int64_t saved_seq;            /* the cursor as last committed */
+	int64_t last_send_ms;         /* monotonic: the last batch sent (linger) */
+	int64_t last_cursor_ms;       /* monotonic: the last cursor commit */
 };
 
 struct sinks {
@@ -338,6 +340,7 @@ static void cursor_commit(struct sink *k)
 	row = k->cur;
 	pthread_mutex_unlock(&s->mu);
 	row.updated_ms = util_now_ms();
+	k->last_cursor_ms = util_mono_ms();
 	rc = audit_commit_at(s->audit, NULL, cursor_put, &row, COMMIT_BACKGROUND);
 	if (rc == PV_OK)
 		k->saved_seq = row.seq;
@@ -404,7 +407,12 @@ out:
 	if (rc != PV_OK && !k->failing)
 		log_warn("sinks: %s: delivery after seq %lld failed: %s", kind_names[k->kind],
 		    (long long)f.since_seq, err[0] ? err : pv_rc_name(rc));
-	if ((rc == PV_OK && b.n > 0) || (rc != PV_OK && !k->failing))
+	if (b.n > 0)
+		k->last_send_ms = util_mono_ms();
+	/* a failure (once) and a recovery are saved at once; plain progress at
+	 * most every SINKS_CURSOR_EVERY_MS (the idle loop saves the rest) */
+	if ((rc != PV_OK && !k->failing) || (rc == PV_OK && b.n > 0 && (k->failing ||
+	    util_mono_ms() - k->last_cursor_ms >= SINKS_CURSOR_EVERY_MS)))
 		cursor_commit(k);
 	if (rc == PV_OK && b.n > 0 && k->failing)
 		log_info("sinks: %s: delivering again from seq %lld", kind_names[k->kind],
@@ -426,6 +434,12 @@ static void *sender(void *arg)
 		enum pv_rc rc;
 
 		for (;;) {
+			int64_t linger;
+
+			/* progress not saved yet, and the sink idle: save it now */
+			if (k->cur.seq != k->saved_seq && !k->failing &&
+			    util_mono_ms() - k->last_cursor_ms >= SINKS_CURSOR_EVERY_MS)
+				cursor_commit(k);
 			/* outside s->mu: the audit lock is never taken under ours */
 			audit_head(s->audit, &head, NULL);
 			pthread_mutex_lock(&s->mu);
@@ -434,8 +448,18 @@ static void *sender(void *arg)
 			head = s->head;
 			cursor = k->cur.seq;
 			stop = s->stop;
+			linger = k->last_send_ms + SINKS_LINGER_MS - util_mono_ms();
 			if (!stop && head <= cursor)
 				wait_ms(s, 1000);   /* woken by on_commit; the second is a safety net */
+			else if (!stop && head - cursor < SINKS_BATCH && linger > 0) {
+				/* a small backlog just after a send: let it grow a little */
+				while (!s->stop && linger > 0 && s->head - cursor < SINKS_BATCH) {
+					wait_ms(s, (int)linger);
+					linger = k->last_send_ms + SINKS_LINGER_MS - util_mono_ms();
+				}
+				head = s->head;
+				stop = s->stop;
+			}
 			pthread_mutex_unlock(&s->mu);
 			if (stop || head > cursor)
 				break;

@@ -38,6 +38,14 @@
 #define SINKS_DRAIN_MS 2000
 #define SINKS_BACKOFF_MIN_MS 250
 #define SINKS_RESEND_RING 64      /* after a reset: the last batches sent again */
+/* A sender that sent less than SINKS_BATCH ago waits up to SINKS_LINGER_MS
+ * for more entries before the next send, so a busy server's entries go in
+ * batches, not one fsync or one round trip per commit group. */
+#define SINKS_LINGER_MS 100
+/* A delivered cursor is committed at most this often (and at once after a
+ * failure, on recovery and at stop): a crash in between sends the entries
+ * of at most this long again (at-least-once across a crash). */
+#define SINKS_CURSOR_EVERY_MS 1000
 
 struct sinks;
 
