@@ -537,3 +537,81 @@ h_metric_value(unsigned port, const char *sample)
 	free(out);
 	return v;
 }
+
+/* ---- accounts: the set-up steps most tests share ---- */
+
+const char *
+h_jstr(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+void
+h_login(struct h_server *s, const char *user, const char *pw, char *token, size_t len)
+{
+	char body[512];
+	struct h_resp r;
+
+	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, pw);
+	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(h_jstr(r.json, "token") != NULL);
+	snprintf(token, len, "%s", h_jstr(r.json, "token"));
+	h_resp_free(&r);
+}
+
+void
+h_login_fresh(struct h_server *s, const char *user, const char *otp, const char *newpw,
+    char *token, size_t len)
+{
+	char body[512];
+	struct h_resp r;
+
+	h_login(s, user, otp, token, len);
+	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}",
+	    otp, newpw);
+	h_req(s, "POST", "/v1/auth/password", token, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	h_resp_free(&r);
+	/* a fresh login with the new password: an unrestricted session */
+	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, newpw);
+	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(!json_is_true(json_object_get(r.json, "restricted")));
+	CHECK(h_jstr(r.json, "token") != NULL);
+	snprintf(token, len, "%s", h_jstr(r.json, "token"));
+	h_resp_free(&r);
+}
+
+void
+h_user_create(struct h_server *s, const char *admin, const char *user, const char *role,
+    const char *attrs, char *id, size_t idlen, char *otp, size_t otplen)
+{
+	char body[768];
+	struct h_resp r;
+
+	if (attrs != NULL)
+		snprintf(body, sizeof(body), "{\"username\":\"%s\",\"display_name\":\"%s\","
+		    "\"email\":\"%s@hospital.test\",\"roles\":[\"%s\"],\"attributes\":%s}",
+		    user, user, user, role, attrs);
+	else
+		snprintf(body, sizeof(body), "{\"username\":\"%s\",\"display_name\":\"%s\","
+		    "\"email\":\"%s@hospital.test\",\"roles\":[\"%s\"]}", user, user, user, role);
+	h_req(s, "POST", "/v1/users", admin, body, NULL, &r);
+	CHECK_STATUS(&r, 201);
+	if (id != NULL)
+		snprintf(id, idlen, "%s", h_jstr(r.json, "id"));
+	if (otp != NULL)
+		snprintf(otp, otplen, "%s", h_jstr(r.json, "one_time_password"));
+	h_resp_free(&r);
+}
+
+void
+h_add_user(struct h_server *s, const char *admin, const char *user, const char *role,
+    const char *newpw, char *token, size_t len)
+{
+	char otp[128];
+
+	h_user_create(s, admin, user, role, NULL, NULL, 0, otp, sizeof(otp));
+	h_login_fresh(s, user, otp, newpw, token, len);
+}

@@ -118,4 +118,22 @@ void h_tty_stop(void);
  * [metrics] listen listener on 127.0.0.1:port, or -1 when it is absent. */
 double h_metric_value(unsigned port, const char *sample);
 
+/* ---- accounts: the set-up steps most tests share ---- */
+/* The string at o.key, or NULL. */
+const char *h_jstr(json_t *o, const char *key);
+/* POST /v1/auth/login with a known password: 200 and a token, copied to token. */
+void h_login(struct h_server *s, const char *user, const char *pw, char *token, size_t len);
+/* Log in with a one-time password, change it to newpw, log in again: a full,
+ * unrestricted session (checked); its token in token. */
+void h_login_fresh(struct h_server *s, const char *user, const char *otp, const char *newpw,
+    char *token, size_t len);
+/* POST /v1/users as admin: username user (display name user, email
+ * user@hospital.test), one role, attributes attrs (a JSON object, or NULL for
+ * none); 201. Copies the new id and one-time password where not NULL. */
+void h_user_create(struct h_server *s, const char *admin, const char *user, const char *role,
+    const char *attrs, char *id, size_t idlen, char *otp, size_t otplen);
+/* h_user_create, then h_login_fresh with newpw: the user's full session token. */
+void h_add_user(struct h_server *s, const char *admin, const char *user, const char *role,
+    const char *newpw, char *token, size_t len);
+
 #endif

@@ -43,46 +43,6 @@ pause_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-static void
-login_fresh(struct h_server *s, const char *user, const char *otp, const char *newpw,
-    char *token, size_t len)
-{
-	char body[512];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, otp);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(token, len, "%s", jstr(r.json, "token"));
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}",
-	    otp, newpw);
-	h_req(s, "POST", "/v1/auth/password", token, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, newpw);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(token, len, "%s", jstr(r.json, "token"));
-	h_resp_free(&r);
-}
-
-static void
-add_user(struct h_server *s, const char *admin, const char *user, const char *role,
-    char *token, size_t len)
-{
-	char body[512], otp[128];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"display_name\":\"%s\","
-	    "\"email\":\"%s@hospital.test\",\"roles\":[\"%s\"]}", user, user, user, role);
-	h_req(s, "POST", "/v1/users", admin, body, NULL, &r);
-	CHECK_STATUS(&r, 201);
-	snprintf(otp, sizeof(otp), "%s", jstr(r.json, "one_time_password"));
-	h_resp_free(&r);
-	login_fresh(s, user, otp, PW_USER, token, len);
-}
-
 /* After a restart every session is still valid (sessions are in the store). */
 struct people {
 	char admin[128], kay[128], clin[128];
@@ -564,10 +524,10 @@ main(void)
 	h_init(&s, "keys", NULL);
 	h_config_set(&s, "mfa_required", "off");
 	h_start(&s, "--dev");
-	login_fresh(&s, "admin", jstr(s.init, "admin_password"), PW_ADMIN, p.admin,
+	h_login_fresh(&s, "admin", jstr(s.init, "admin_password"), PW_ADMIN, p.admin,
 	    sizeof(p.admin));
-	add_user(&s, p.admin, "kay", "key_admin", p.kay, sizeof(p.kay));
-	add_user(&s, p.admin, "clara", "clinician", p.clin, sizeof(p.clin));
+	h_add_user(&s, p.admin, "kay", "key_admin", PW_USER, p.kay, sizeof(p.kay));
+	h_add_user(&s, p.admin, "clara", "clinician", PW_USER, p.clin, sizeof(p.clin));
 	create_records(&s, &p);
 	read_all(&s, p.clin, true);
 	test_rotate_reencrypt(&s, &p);

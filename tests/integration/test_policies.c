@@ -52,43 +52,17 @@ totp(const char *secret, char out[16])
 static void
 login_fresh(struct h_server *s, const char *user, const char *otp, char *token, size_t len)
 {
-	char body[512];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, otp);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(token, len, "%s", json_string_value(json_object_get(r.json, "token")));
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}", otp,
-	    strcmp(user, "admin") == 0 ? PW_ADMIN : PW_USER);
-	h_req(s, "POST", "/v1/auth/password", token, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user,
-	    strcmp(user, "admin") == 0 ? PW_ADMIN : PW_USER);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	CHECK(!json_is_true(json_object_get(r.json, "restricted")));
-	snprintf(token, len, "%s", json_string_value(json_object_get(r.json, "token")));
-	h_resp_free(&r);
+	h_login_fresh(s, user, otp, strcmp(user, "admin") == 0 ? PW_ADMIN : PW_USER, token, len);
 }
 
 static void
 add_user(struct h_server *s, const char *admin, const char *user, const char *role,
     const char *attrs, char *token, size_t len)
 {
-	char body[768], otp[128];
-	struct h_resp r;
+	char otp[128];
 
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"display_name\":\"%s\","
-	    "\"email\":\"%s@hospital.test\",\"roles\":[\"%s\"],\"attributes\":%s}", user, user,
-	    user, role, attrs != NULL ? attrs : "{}");
-	h_req(s, "POST", "/v1/users", admin, body, NULL, &r);
-	CHECK_STATUS(&r, 201);
-	snprintf(otp, sizeof(otp), "%s",
-	    json_string_value(json_object_get(r.json, "one_time_password")));
-	h_resp_free(&r);
+	h_user_create(s, admin, user, role, attrs != NULL ? attrs : "{}", NULL, 0, otp,
+	    sizeof(otp));
 	login_fresh(s, user, otp, token, len);
 }
 

@@ -45,51 +45,6 @@ static const char *TREAT[] = { "X-Purpose-Of-Use: TREAT", NULL };
 
 /* ---- log in through the API (identity) ---- */
 
-/* Log in with a one-time password, change it, return a full session token. */
-static void
-login_fresh(struct h_server *s, const char *user, const char *otp, const char *newpw,
-    char *token, size_t len)
-{
-	char body[512];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, otp);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	CHECK(json_string_value(json_object_get(r.json, "token")) != NULL);
-	snprintf(token, len, "%s", json_string_value(json_object_get(r.json, "token")));
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}",
-	    otp, newpw);
-	h_req(s, "POST", "/v1/auth/password", token, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	h_resp_free(&r);
-	/* a fresh login with the new password: an unrestricted session */
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, newpw);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	CHECK(!json_is_true(json_object_get(r.json, "restricted")));
-	snprintf(token, len, "%s", json_string_value(json_object_get(r.json, "token")));
-	h_resp_free(&r);
-}
-
-static void
-add_user(struct h_server *s, const char *admin, const char *user, const char *role,
-    char *token, size_t len)
-{
-	char body[512], otp[128];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"display_name\":\"%s\","
-	    "\"email\":\"%s@hospital.test\",\"roles\":[\"%s\"]}", user, user, user, role);
-	h_req(s, "POST", "/v1/users", admin, body, NULL, &r);
-	CHECK_STATUS(&r, 201);
-	snprintf(otp, sizeof(otp), "%s",
-	    json_string_value(json_object_get(r.json, "one_time_password")));
-	h_resp_free(&r);
-	login_fresh(s, user, otp, PW_USER, token, len);
-}
-
 struct people {
 	char admin[128];
 	char clin[128];
@@ -102,9 +57,9 @@ people(struct h_server *s, struct people *p)
 	const char *otp = json_string_value(json_object_get(s->init, "admin_password"));
 
 	CHECK(otp != NULL);
-	login_fresh(s, "admin", otp, PW_ADMIN, p->admin, sizeof(p->admin));
-	add_user(s, p->admin, "clara", "clinician", p->clin, sizeof(p->clin));
-	add_user(s, p->admin, "andy", "analyst", p->analyst, sizeof(p->analyst));
+	h_login_fresh(s, "admin", otp, PW_ADMIN, p->admin, sizeof(p->admin));
+	h_add_user(s, p->admin, "clara", "clinician", PW_USER, p->clin, sizeof(p->clin));
+	h_add_user(s, p->admin, "andy", "analyst", PW_USER, p->analyst, sizeof(p->analyst));
 }
 
 /* ---- helpers ---- */
@@ -847,7 +802,7 @@ test_role_purposes(struct h_server *s, struct people *p, const char *id)
 	CHECK_STATUS(&r, 400);
 	h_resp_free(&r);
 
-	add_user(s, p->admin, "bill", "billing", billing, sizeof(billing));
+	h_add_user(s, p->admin, "bill", "billing", PW_USER, billing, sizeof(billing));
 	/* a collection's schema is for those who may use it; the denial is recorded */
 	h_req(s, "GET", "/v1/collections/ward9", billing, NULL, NULL, &r);
 	CHECK_STATUS(&r, 403);
@@ -907,8 +862,8 @@ test_token_scope(struct h_server *s, struct people *p)
 	    "{\"name\":\"tok_legacy\",\"permissions\":[\"tokens.detokenize\"]}", NULL, &r);
 	CHECK_STATUS(&r, 201);
 	h_resp_free(&r);
-	add_user(s, p->admin, "tess", "tok_patients", tess, sizeof(tess));
-	add_user(s, p->admin, "lena", "tok_legacy", lena, sizeof(lena));
+	h_add_user(s, p->admin, "tess", "tok_patients", PW_USER, tess, sizeof(tess));
+	h_add_user(s, p->admin, "lena", "tok_legacy", PW_USER, lena, sizeof(lena));
 
 	tok_of(s, p->clin, "{\"collection\":\"claims\",\"field\":\"member_ssn\",\"value\":\""
 	    TOK_SSN "\"}", tc, sizeof(tc));
@@ -1013,7 +968,7 @@ test_explain(struct h_server *s, struct people *p)
 
 	user_id_of(s, p->clin, clin_id, sizeof(clin_id));
 	user_id_of(s, p->analyst, andy_id, sizeof(andy_id));
-	add_user(s, p->admin, "audrey", "auditor", audrey, sizeof(audrey));
+	h_add_user(s, p->admin, "audrey", "auditor", PW_USER, audrey, sizeof(audrey));
 
 	/* allow for a clinician's read, with its grant and obligations */
 	snprintf(body, sizeof(body), "{\"principal\":\"%s\",\"action\":\"records.read\","
