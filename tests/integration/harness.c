@@ -615,3 +615,43 @@ h_add_user(struct h_server *s, const char *admin, const char *user, const char *
 	h_user_create(s, admin, user, role, NULL, NULL, 0, otp, sizeof(otp));
 	h_login_fresh(s, user, otp, newpw, token, len);
 }
+
+void
+h_expect(struct h_server *s, const char *method, const char *path, const char *token,
+    const char *body, const char **hdrs, int status, const char *code)
+{
+	struct h_resp r;
+
+	h_req(s, method, path, token, body, hdrs, &r);
+	CHECK_STATUS(&r, status);
+	if (code != NULL && strcmp(h_err_code(&r), code) != 0) {
+		fprintf(stderr, "%s %s: code %s, want %s\n", method, path, h_err_code(&r), code);
+		CHECK(strcmp(h_err_code(&r), code) == 0);
+	}
+	h_resp_free(&r);
+}
+
+void
+h_collection_create(struct h_server *s, const char *token, const char *body)
+{
+	h_expect(s, "POST", "/v1/collections", token, body, NULL, 201, NULL);
+}
+
+void
+h_pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+void
+h_kill9_restart(struct h_server *s, const char *extra_args)
+{
+	int status = 0;
+
+	CHECK(kill(s->pid, SIGKILL) == 0);
+	CHECK(waitpid(s->pid, &status, 0) == s->pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	h_start(s, extra_args);
+}

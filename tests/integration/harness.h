@@ -136,4 +136,15 @@ void h_user_create(struct h_server *s, const char *admin, const char *user, cons
 void h_add_user(struct h_server *s, const char *admin, const char *user, const char *role,
     const char *newpw, char *token, size_t len);
 
+/* A request that must answer status, and error code (NULL: any or none);
+ * the response is freed. */
+void h_expect(struct h_server *s, const char *method, const char *path, const char *token,
+    const char *body, const char **hdrs, int status, const char *code);
+/* POST /v1/collections with body (the collection's JSON): 201. */
+void h_collection_create(struct h_server *s, const char *token, const char *body);
+/* Sleep ms milliseconds (real time, for polling; the server's clock is h_clock_advance). */
+void h_pause_ms(long ms);
+/* SIGKILL the server (a crash: no shutdown), reap it, start it again with extra_args. */
+void h_kill9_restart(struct h_server *s, const char *extra_args);
+
 #endif

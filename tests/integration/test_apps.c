@@ -29,21 +29,6 @@ static const char *TREAT[] = { "X-Purpose-Of-Use: TREAT", NULL };
 static char secrets[8][128];
 static size_t nsecrets;
 
-static void
-expect(struct h_server *s, const char *method, const char *path, const char *tok,
-    const char *body, const char **hdrs, int status, const char *code)
-{
-	struct h_resp r;
-
-	h_req(s, method, path, tok, body, hdrs, &r);
-	CHECK_STATUS(&r, status);
-	if (code != NULL && strcmp(h_err_code(&r), code) != 0) {
-		fprintf(stderr, "%s %s: code %s, want %s\n", method, path, h_err_code(&r), code);
-		CHECK(strcmp(h_err_code(&r), code) == 0);
-	}
-	h_resp_free(&r);
-}
-
 /* The CLI: phivault app ... and phivault login --app (the secret from a
  * file or the environment, never argv). */
 static void
@@ -238,33 +223,33 @@ main(void)
 	snprintf(id, sizeof(id), "%s", h_jstr(r.json, "one_time_password"));
 	h_resp_free(&r);
 	h_login_fresh(&s, "audra", id, PW_AUD, aud, 128);
-	expect(&s, "POST", "/v1/collections", admin,
+	h_collection_create(&s, admin,
 	    "{\"name\":\"patients\",\"region\":\"local\",\"retention_days\":2190,\"fields\":["
-	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"}]}", NULL, 201, NULL);
+	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"}]}");
 
 	/* ---- create, and what an app may not hold ---- */
-	expect(&s, "POST", "/v1/apps", admin,
+	h_expect(&s, "POST", "/v1/apps", admin,
 	    "{\"name\":\"evil\",\"roles\":[\"admin\"],\"networks\":[\"127.0.0.1/32\"]}", NULL, 400,
 	    "invalid_request");
 	h_req(&s, "POST", "/v1/apps", admin,
 	    "{\"name\":\"evil\",\"roles\":[\"admin\"],\"networks\":[\"127.0.0.1/32\"]}", NULL, &r);
 	CHECK(strstr(r.body, "users.manage") != NULL);   /* the message says why */
 	h_resp_free(&r);
-	expect(&s, "POST", "/v1/roles", admin,
+	h_expect(&s, "POST", "/v1/roles", admin,
 	    "{\"name\":\"usermgr\",\"permissions\":[\"collections.manage\",\"users.manage\"]}", NULL,
 	    201, NULL);
-	expect(&s, "POST", "/v1/apps", admin,
+	h_expect(&s, "POST", "/v1/apps", admin,
 	    "{\"name\":\"evil\",\"roles\":[\"usermgr\"],\"networks\":[\"127.0.0.1/32\"]}", NULL,
 	    400, "invalid_request");
-	expect(&s, "POST", "/v1/apps", admin, "{\"name\":\"evil\",\"roles\":[\"clinician\"]}",
+	h_expect(&s, "POST", "/v1/apps", admin, "{\"name\":\"evil\",\"roles\":[\"clinician\"]}",
 	    NULL, 400, "invalid_request");                    /* no network list */
-	expect(&s, "POST", "/v1/apps", admin,
+	h_expect(&s, "POST", "/v1/apps", admin,
 	    "{\"name\":\"evil\",\"roles\":[],\"networks\":[\"127.0.0.1/8\"]}", NULL, 400,
 	    "invalid_request");                               /* host bits set */
-	expect(&s, "POST", "/v1/apps", admin,
+	h_expect(&s, "POST", "/v1/apps", admin,
 	    "{\"name\":\"evil\",\"roles\":[\"nope\"],\"networks\":[\"10.0.0.0/8\"]}", NULL, 400,
 	    "invalid_request");
-	expect(&s, "POST", "/v1/apps", aud,
+	h_expect(&s, "POST", "/v1/apps", aud,
 	    "{\"name\":\"evil\",\"roles\":[],\"networks\":[\"10.0.0.0/8\"]}", NULL, 403,
 	    "forbidden");                                     /* apps.manage is the admin's */
 	h_req(&s, "GET", "/v1/apps", admin, NULL, NULL, &r);
@@ -279,7 +264,7 @@ main(void)
 	snprintf(app, sizeof(app), "%s", h_jstr(r.json, "id"));
 	CHECK(strncmp(app, "app_", 4) == 0);
 	h_resp_free(&r);
-	expect(&s, "POST", "/v1/apps", admin,
+	h_expect(&s, "POST", "/v1/apps", admin,
 	    "{\"name\":\"billing\",\"roles\":[],\"networks\":[\"10.0.0.0/8\"]}", NULL, 409,
 	    "conflict");
 
@@ -312,8 +297,8 @@ main(void)
 	CHECK_STATUS(&r, 200);
 	CHECK(strcmp(h_jstr(json_object_get(r.json, "fields"), "name"), "Ada Quill") == 0);
 	h_resp_free(&r);
-	expect(&s, "GET", "/v1/users", tok, NULL, NULL, 403, "forbidden");
-	expect(&s, "GET", "/v1/apps", tok, NULL, NULL, 403, "forbidden");
+	h_expect(&s, "GET", "/v1/users", tok, NULL, NULL, 403, "forbidden");
+	h_expect(&s, "GET", "/v1/apps", tok, NULL, NULL, 403, "forbidden");
 	CHECK(audit_count(&s, aud, "record.read", app, "allowed", NULL) == 1);
 	CHECK(audit_count(&s, aud, "auth.app", app, "allowed", "secret") == 1);
 
@@ -326,8 +311,8 @@ main(void)
 
 	/* ---- rotation: delete the first secret; the second still works ---- */
 	snprintf(path, sizeof(path), "/v1/apps/%s/secrets/%s", app, sid1);
-	expect(&s, "DELETE", path, admin, NULL, NULL, 204, NULL);
-	expect(&s, "DELETE", path, admin, NULL, NULL, 404, "not_found");
+	h_expect(&s, "DELETE", path, admin, NULL, NULL, 204, NULL);
+	h_expect(&s, "DELETE", path, admin, NULL, NULL, 404, "not_found");
 	signin(&s, app, sec1, 401, "unauthenticated", NULL, NULL);
 	signin(&s, app, sec2, 200, NULL, tok2, NULL);
 	secret_add(&s, admin, app, 201, sid3, sec3);          /* room again for a second */
@@ -336,19 +321,19 @@ main(void)
 	h_source_set("127.0.0.2");
 	signin(&s, app, sec2, 403, "network_not_allowed", NULL, NULL);
 	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", rec);
-	expect(&s, "GET", path, tok, NULL, TREAT, 403, "network_not_allowed");
+	h_expect(&s, "GET", path, tok, NULL, TREAT, 403, "network_not_allowed");
 	h_source_set(NULL);
-	expect(&s, "GET", path, tok, NULL, TREAT, 200, NULL);
+	h_expect(&s, "GET", path, tok, NULL, TREAT, 200, NULL);
 	CHECK(audit_count(&s, aud, "auth.app", app, "denied", "network_not_allowed") == 1);
 	CHECK(audit_count(&s, aud, "record.read", app, "denied", "network_not_allowed") == 1);
 
 	/* ---- lifetime: [apps] token_ttl_s = 900 on the server's clock ---- */
 	signin(&s, app, sec3, 200, NULL, tok3, NULL);
 	h_clock_advance(&s, 890 * 1000LL);
-	expect(&s, "GET", path, tok3, NULL, TREAT, 200, NULL);
+	h_expect(&s, "GET", path, tok3, NULL, TREAT, 200, NULL);
 	h_clock_advance(&s, 11 * 1000LL);
-	expect(&s, "GET", path, tok3, NULL, TREAT, 401, "session_expired");
-	expect(&s, "GET", path, tok, NULL, TREAT, 401, "session_expired");
+	h_expect(&s, "GET", path, tok3, NULL, TREAT, 401, "session_expired");
+	h_expect(&s, "GET", path, tok, NULL, TREAT, 401, "session_expired");
 	/* the people's sessions went idle meanwhile */
 	h_login(&s, "admin", PW_ADMIN, admin, 128);
 	h_login(&s, "audra", PW_AUD, aud, 128);
@@ -362,18 +347,18 @@ main(void)
 	CHECK(strcmp(h_jstr(r.json, "user_id"), app) == 0);
 	CHECK(strcmp(h_jstr(r.json, "username"), "billing") == 0);
 	h_resp_free(&r);
-	expect(&s, "POST", "/v1/auth/logout", tok2, NULL, NULL, 204, NULL);
-	expect(&s, "GET", path, tok2, NULL, TREAT, 401, "unauthenticated");
+	h_expect(&s, "POST", "/v1/auth/logout", tok2, NULL, NULL, 204, NULL);
+	h_expect(&s, "GET", path, tok2, NULL, TREAT, 401, "unauthenticated");
 
 	/* ---- disable: its sessions end at once ---- */
 	signin(&s, app, sec2, 200, NULL, tok2, NULL);
-	expect(&s, "GET", path, tok2, NULL, TREAT, 200, NULL);
+	h_expect(&s, "GET", path, tok2, NULL, TREAT, 200, NULL);
 	snprintf(cmd, sizeof(cmd), "/v1/apps/%s/disable", app);
 	h_req(&s, "POST", cmd, admin, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
 	CHECK(json_integer_value(json_object_get(r.json, "sessions_ended")) >= 1);
 	h_resp_free(&r);
-	expect(&s, "GET", path, tok2, NULL, TREAT, 401, "unauthenticated");
+	h_expect(&s, "GET", path, tok2, NULL, TREAT, 401, "unauthenticated");
 	signin(&s, app, sec2, 401, "unauthenticated", NULL, NULL);
 	secret_add(&s, admin, app, 409, sid1, sec1);          /* disabled: no new secret */
 	CHECK(audit_count(&s, aud, "auth.app", app, "denied", "disabled") == 1);

@@ -122,11 +122,9 @@ main(void)
 	    PW_ADMIN, admin, sizeof(admin));
 	h_add_user(&s, admin, "clara", "clinician", PW_USER, clin, sizeof(clin));
 	h_add_user(&s, admin, "kim", "key_admin", PW_USER, keyadm, sizeof(keyadm));
-	h_req(&s, "POST", "/v1/collections", admin,
+	h_collection_create(&s, admin,
 	    "{\"name\":\"patients\",\"region\":\"local\",\"fields\":["
-	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"}]}", NULL, &r);
-	CHECK_STATUS(&r, 201);
-	h_resp_free(&r);
+	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"}]}");
 	create_record(&s, clin, "Before Import", id1, sizeof(id1));
 
 	/* the import key: keys.manage only */

@@ -145,11 +145,9 @@ main(void)
 	h_add_user(&s, admin, "clara", "clinician", PW_USER, clin, sizeof(clin));
 	h_add_user(&s, admin, "kim", "key_admin", PW_USER, keyadm, sizeof(keyadm));
 
-	h_req(&s, "POST", "/v1/collections", admin,
+	h_collection_create(&s, admin,
 	    "{\"name\":\"patients\",\"region\":\"local\",\"fields\":["
-	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"}]}", NULL, &r);
-	CHECK_STATUS(&r, 201);
-	h_resp_free(&r);
+	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"}]}");
 	h_req(&s, "POST", "/v1/collections/patients/records", clin,
 	    "{\"name\":\"" NAME1 "\"}", NULL, &r);
 	CHECK_STATUS(&r, 201);

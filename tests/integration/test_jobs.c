@@ -21,14 +21,6 @@
 #define N_ITEMS 150
 
 static void
-pause_ms(long ms)
-{
-	struct timespec ts = { 0, ms * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static void
 admin_login(struct h_server *s, char tok[128])
 {
 	char body[512];
@@ -92,21 +84,10 @@ wait_done(struct h_server *s, const char *tok, const char *id, long long want, c
 		done = job_get(s, tok, id, st);
 		if (done >= want || strcmp(st, "done") == 0 || strcmp(st, "failed") == 0)
 			return done;
-		pause_ms(3);
+		h_pause_ms(3);
 	}
 	CHECK(!"job made no progress");
 	return done;
-}
-
-static void
-kill9_restart(struct h_server *s)
-{
-	int status = 0;
-
-	CHECK(kill(s->pid, SIGKILL) == 0);
-	CHECK(waitpid(s->pid, &status, 0) == s->pid);
-	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	h_start(s, "--dev");
 }
 
 static void
@@ -165,7 +146,7 @@ test_crash_resume(struct h_server *s, const char *tok)
 	for (size_t k = 0; k < sizeof(kill_at) / sizeof(kill_at[0]); k++) {
 		done = wait_done(s, tok, id, kill_at[k], st);
 		CHECK(done >= prev);
-		kill9_restart(s);
+		h_kill9_restart(s, "--dev");
 		/* what was committed before the kill is still there */
 		CHECK(job_get(s, tok, id, st) >= done);
 		prev = done;
@@ -204,7 +185,7 @@ test_pause_resume_cancel(struct h_server *s, const char *tok)
 	{
 		long long d1 = job_get(s, tok, id, st), d2;
 
-		pause_ms(20);
+		h_pause_ms(20);
 		d2 = job_get(s, tok, id, st);
 		CHECK(d1 == d2 && strcmp(st, "cancelled") == 0);
 	}

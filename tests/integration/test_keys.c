@@ -35,14 +35,6 @@ jstr(json_t *o, const char *key)
 	return v != NULL ? v : "";
 }
 
-static void
-pause_ms(long ms)
-{
-	struct timespec ts = { 0, ms * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* After a restart every session is still valid (sessions are in the store). */
 struct people {
 	char admin[128], kay[128], clin[128];
@@ -59,14 +51,11 @@ create_records(struct h_server *s, struct people *p)
 	size_t off;
 
 	CHECK(body != NULL);
-	h_req(s, "POST", "/v1/collections", p->admin,
+	h_collection_create(s, p->admin,
 	    "{\"name\":\"patients\",\"region\":\"local\",\"fields\":["
 	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"},"
 	    "{\"name\":\"mrn\",\"type\":\"mrn\",\"classification\":\"phi\",\"searchable\":true},"
-	    "{\"name\":\"ward\",\"type\":\"string\",\"classification\":\"internal\"}]}",
-	    NULL, &r);
-	CHECK_STATUS(&r, 201);
-	h_resp_free(&r);
+	    "{\"name\":\"ward\",\"type\":\"string\",\"classification\":\"internal\"}]}");
 	for (int b = 0; b < N_REC / 100; b++) {
 		off = (size_t)snprintf(body, 64 * 1024, "{\"create\":[");
 		for (int i = 0; i < 100; i++)
@@ -204,21 +193,10 @@ wait_done(struct h_server *s, const char *tok, const char *id, long long wantd, 
 		if (done == last)
 			h_clock_advance(s, 1000);
 		last = done;
-		pause_ms(3);
+		h_pause_ms(3);
 	}
 	CHECK(!"re-encryption made no progress");
 	return done;
-}
-
-static void
-kill9_restart(struct h_server *s)
-{
-	int status = 0;
-
-	CHECK(kill(s->pid, SIGKILL) == 0);
-	CHECK(waitpid(s->pid, &status, 0) == s->pid);
-	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	h_start(s, "--dev");
 }
 
 static void
@@ -262,7 +240,7 @@ test_rotate_reencrypt(struct h_server *s, struct people *p)
 	done = wait_done(s, p->admin, job, 40, st);
 	fprintf(stderr, "keys: kill -9 at done=%lld (%s)\n", done, st);
 	CHECK(strcmp(st, "running") == 0 || strcmp(st, "queued") == 0);
-	kill9_restart(s);
+	h_kill9_restart(s, "--dev");
 	CHECK(job_get(s, p->admin, job, st) >= done);
 	/* a PATCH while the job runs is kept (it lands on v2 by itself) */
 	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", ids[N_REC - 1]);
@@ -281,7 +259,7 @@ test_rotate_reencrypt(struct h_server *s, struct people *p)
 	done = wait_done(s, p->admin, job, 120, st);
 	fprintf(stderr, "keys: kill -9 at done=%lld (%s)\n", done, st);
 	CHECK(strcmp(st, "running") == 0 || strcmp(st, "queued") == 0);
-	kill9_restart(s);
+	h_kill9_restart(s, "--dev");
 	CHECK(job_get(s, p->admin, job, st) >= done);
 	done = wait_done(s, p->admin, job, N_REC, st);
 	while (strcmp(st, "done") != 0 && strcmp(st, "failed") != 0)
@@ -341,7 +319,7 @@ test_revoke(struct h_server *s, struct people *p)
 		CHECK(strcmp(h_err_code(&r), "key_revoked") == 0);
 		h_resp_free(&r);
 		if (round == 0)
-			kill9_restart(s);
+			h_kill9_restart(s, "--dev");
 	}
 	/* a new record is sealed under v3 and reads */
 	h_req(s, "POST", "/v1/collections/patients/records", p->clin,
@@ -499,7 +477,7 @@ test_scheduled_rotation(struct h_server *s, struct people *p)
 						rotated = true;
 		h_resp_free(&k);
 		if (!rotated)
-			pause_ms(3);
+			h_pause_ms(3);
 	}
 	CHECK(rotated);
 	key_version(s, p->kay, 5, st, &n);

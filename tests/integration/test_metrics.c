@@ -414,19 +414,7 @@ static void
 expect(struct h_server *s, const char *method, const char *path, const char *token,
     const char *body, const char **hdrs, int status)
 {
-	struct h_resp r;
-
-	h_req(s, method, path, token, body, hdrs, &r);
-	CHECK_STATUS(&r, status);
-	h_resp_free(&r);
-}
-
-static void
-nap_ms(long ms)
-{
-	struct timespec ts = { 0, ms * 1000000L };
-
-	nanosleep(&ts, NULL);
+	h_expect(s, method, path, token, body, hdrs, status, NULL);
 }
 
 /* Poll GET /v1/jobs/{id} (a few ms apart) until pred holds; bounded. */
@@ -451,7 +439,7 @@ job_wait(struct h_server *s, const char *admin, const char *id, const char *stat
 			return j;
 		}
 		h_resp_free(&r);
-		nap_ms(5);
+		h_pause_ms(5);
 	}
 	CHECK(!"job never reached the state");
 	return NULL;
@@ -494,11 +482,11 @@ setup(struct h_server *s, struct ctx *c)
 	    sizeof(c->clin));
 	add_user(s, c->admin, "promwatch", "metrics_reader", c->mon_id, sizeof(c->mon_id),
 	    c->mon, sizeof(c->mon));
-	expect(s, "POST", "/v1/collections", c->admin,
+	h_collection_create(s, c->admin,
 	    "{\"name\":\"patients\",\"region\":\"local\",\"retention_days\":2190,\"fields\":["
 	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"},"
 	    "{\"name\":\"ssn\",\"type\":\"ssn\",\"classification\":\"phi\",\"mask\":\"last4\","
-	    "\"searchable\":true}]}", NULL, 201);
+	    "\"searchable\":true}]}");
 	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"ssn\":\"%s\"}", NAME1, SSN1);
 	h_req(s, "POST", "/v1/collections/patients/records", c->clin, body, NULL, &r);
 	CHECK_STATUS(&r, 201);

@@ -81,9 +81,7 @@ field_of(json_t *rec, const char *name)
 static void
 create_patients(struct h_server *s, const char *admin)
 {
-	struct h_resp r;
-
-	h_req(s, "POST", "/v1/collections", admin,
+	h_collection_create(s, admin,
 	    "{\"name\":\"patients\",\"region\":\"local\",\"retention_days\":2190,\"fields\":["
 	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"},"
 	    "{\"name\":\"ssn\",\"type\":\"ssn\",\"classification\":\"phi\",\"mask\":\"last4\","
@@ -91,10 +89,7 @@ create_patients(struct h_server *s, const char *admin)
 	    "{\"name\":\"mrn\",\"type\":\"mrn\",\"classification\":\"phi\",\"searchable\":true},"
 	    "{\"name\":\"dob\",\"type\":\"date\",\"classification\":\"phi\"},"
 	    "{\"name\":\"email\",\"type\":\"email\",\"classification\":\"pii\"},"
-	    "{\"name\":\"ward\",\"type\":\"string\",\"classification\":\"internal\"}]}",
-	    NULL, &r);
-	CHECK_STATUS(&r, 201);
-	h_resp_free(&r);
+	    "{\"name\":\"ward\",\"type\":\"string\",\"classification\":\"internal\"}]}");
 }
 
 static void
@@ -600,13 +595,10 @@ test_list(struct h_server *s, struct people *p)
 	json_t *rec;
 	size_t i;
 
-	h_req(s, "POST", "/v1/collections", p->admin,
+	h_collection_create(s, p->admin,
 	    "{\"name\":\"notes\",\"region\":\"local\",\"fields\":["
 	    "{\"name\":\"ssn\",\"type\":\"ssn\",\"classification\":\"phi\"},"
-	    "{\"name\":\"ward\",\"type\":\"string\",\"classification\":\"internal\"}]}",
-	    NULL, &r);
-	CHECK_STATUS(&r, 201);
-	h_resp_free(&r);
+	    "{\"name\":\"ward\",\"type\":\"string\",\"classification\":\"internal\"}]}");
 	for (i = 0; i < 7; i++) {
 		h_req(s, "POST", "/v1/collections/notes/records", p->clin,
 		    "{\"ssn\":\"" SSN2 "\",\"ward\":\"W7\"}", NULL, &r);
@@ -848,11 +840,9 @@ test_token_scope(struct h_server *s, struct people *p)
 	char denied_body[512], *jsonl;
 	struct h_resp r;
 
-	h_req(s, "POST", "/v1/collections", p->admin,
+	h_collection_create(s, p->admin,
 	    "{\"name\":\"claims\",\"region\":\"local\",\"fields\":["
-	    "{\"name\":\"member_ssn\",\"type\":\"ssn\",\"classification\":\"phi\"}]}", NULL, &r);
-	CHECK_STATUS(&r, 201);
-	h_resp_free(&r);
+	    "{\"name\":\"member_ssn\",\"type\":\"ssn\",\"classification\":\"phi\"}]}");
 	h_req(s, "POST", "/v1/roles", p->admin,
 	    "{\"name\":\"tok_patients\",\"permissions\":[\"tokens.tokenize:patients\","
 	    "\"tokens.detokenize:patients\"]}", NULL, &r);

@@ -81,14 +81,6 @@ children_stop(void)
 }
 
 static void
-pause_ms(long ms)
-{
-	struct timespec ts = { 0, ms * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static void
 write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -252,7 +244,7 @@ rsys_start(struct rsys *r)
 			r->pid = 0;
 			CHECK(!"rsyslogd did not start");
 		}
-		pause_ms(5);
+		h_pause_ms(5);
 	}
 	CHECK(port_open(r->port));
 }
@@ -330,7 +322,7 @@ webhook_start(const char *ca)
 	}
 	child_add(webhook_pid);
 	for (i = 0; i < 4000 && !port_open(webhook_port); i++)
-		pause_ms(5);
+		h_pause_ms(5);
 	CHECK(port_open(webhook_port));
 }
 
@@ -410,7 +402,7 @@ wait_caught_up(struct h_server *s, const char *tok, const char *const *names)
 		}
 		if (all)
 			return;
-		pause_ms(10);
+		h_pause_ms(10);
 	}
 	CHECK(!"the sinks did not catch up");
 }
@@ -634,7 +626,7 @@ blackhole_start(unsigned port)
 	}
 	child_add(pid);
 	for (int i = 0; i < 4000 && access(ready, F_OK) != 0; i++)
-		pause_ms(5);
+		h_pause_ms(5);
 	CHECK(access(ready, F_OK) == 0);
 	return pid;
 }
@@ -734,14 +726,12 @@ main(void)
 		CHECK_STATUS(&r, 403);
 		CHECK(strcmp(h_err_code(&r), "forbidden") == 0);
 		h_resp_free(&r);
-		h_req(&s, "POST", "/v1/collections", admin,
+		h_collection_create(&s, admin,
 		    "{\"name\":\"patients\",\"region\":\"local\",\"retention_days\":30,\"fields\":["
 		    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"},"
 		    "{\"name\":\"ssn\",\"type\":\"ssn\",\"classification\":\"phi\",\"mask\":\"last4\","
 		    "\"searchable\":true},"
-		    "{\"name\":\"dob\",\"type\":\"date\",\"classification\":\"phi\"}]}", NULL, &r);
-		CHECK_STATUS(&r, 201);
-		h_resp_free(&r);
+		    "{\"name\":\"dob\",\"type\":\"date\",\"classification\":\"phi\"}]}");
 	}
 	write_records(&s, clin, 20, false);
 	{
@@ -763,9 +753,7 @@ main(void)
 		}
 		snprintf(body + off, sizeof(body) - off, "]}");
 		snprintf(rec + roff, sizeof(rec) - roff, "}");
-		h_req(&s, "POST", "/v1/collections", admin, body, NULL, &r);
-		CHECK_STATUS(&r, 201);
-		h_resp_free(&r);
+		h_collection_create(&s, admin, body);
 		h_req(&s, "POST", "/v1/collections/wide/records", clin, rec, NULL, &r);
 		CHECK_STATUS(&r, 201);
 		snprintf(id, sizeof(id), "%s", h_jstr(r.json, "id"));
@@ -835,7 +823,7 @@ main(void)
 			    json_integer_value(json_object_get(e, "lag")) > 0;
 			json_decref(e);
 			if (!seen_error)
-				pause_ms(5);
+				h_pause_ms(5);
 		}
 		CHECK(seen_error);
 	}
@@ -871,7 +859,7 @@ main(void)
 			    json_integer_value(json_object_get(e, "lag")) > 0;
 			json_decref(e);
 			if (!seen)
-				pause_ms(5);
+				h_pause_ms(5);
 		}
 		CHECK(seen);
 		CHECK(unlink(fail) == 0);
@@ -910,7 +898,7 @@ main(void)
 			}
 			json_decref(e);
 			if (!seen)
-				pause_ms(5);
+				h_pause_ms(5);
 		}
 		CHECK(seen);
 	}
@@ -964,7 +952,7 @@ main(void)
 				    json_integer_value(json_object_get(e, "lag")) > 0;
 				json_decref(e);
 				if (!stuck)
-					pause_ms(5);
+					h_pause_ms(5);
 			}
 			CHECK(stuck);
 		}

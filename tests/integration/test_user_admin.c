@@ -42,21 +42,6 @@ seen_otp(const char *otp)
 }
 
 static void
-expect(struct h_server *s, const char *method, const char *path, const char *tok,
-    const char *body, const char **hdrs, int status, const char *code)
-{
-	struct h_resp r;
-
-	h_req(s, method, path, tok, body, hdrs, &r);
-	CHECK_STATUS(&r, status);
-	if (code != NULL && strcmp(h_err_code(&r), code) != 0) {
-		fprintf(stderr, "%s %s: code %s, want %s\n", method, path, h_err_code(&r), code);
-		CHECK(strcmp(h_err_code(&r), code) == 0);
-	}
-	h_resp_free(&r);
-}
-
-static void
 login(struct h_server *s, const char *user, const char *pw, struct h_resp *r)
 {
 	char body[512];
@@ -217,11 +202,11 @@ setup(struct h_server *s, struct ctx *c)
 	h_login_fresh(s, "audra", o, PW_USER, c->audra, 64);
 	add_user(s, c->admin, "clara", "clinician", id, o);
 	h_login_fresh(s, "clara", o, PW_USER, c->clara, 64);
-	expect(s, "POST", "/v1/collections", c->admin,
+	h_collection_create(s, c->admin,
 	    "{\"name\":\"patients\",\"region\":\"local\",\"retention_days\":2190,\"fields\":["
 	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"},"
 	    "{\"name\":\"ssn\",\"type\":\"ssn\",\"classification\":\"phi\",\"mask\":\"last4\","
-	    "\"searchable\":true}]}", NULL, 201, NULL);
+	    "\"searchable\":true}]}");
 	h_req(s, "POST", "/v1/collections/patients/records", c->clara,
 	    "{\"name\":\"" NAME "\",\"ssn\":\"" SSN "\"}", NULL, &r);
 	CHECK_STATUS(&r, 201);
@@ -272,7 +257,7 @@ test_created_by(struct h_server *s, struct ctx *c)
 	struct h_resp r;
 	json_t *entries, *e, *detail;
 
-	expect(s, "POST", "/v1/roles", c->admin,
+	h_expect(s, "POST", "/v1/roles", c->admin,
 	    "{\"name\":\"phi_reader\",\"permissions\":[\"records.read:*\","
 	    "\"records.unmask:*.*\",\"tokens.detokenize\"]}", NULL, 201, NULL);
 	add_user(s, c->admin, "mole", "phi_reader", mole_id, mole_otp);
@@ -360,7 +345,7 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 	CHECK_STATUS(&r, 403);
 	h_resp_free(&r);
 	/* the refused self-reset changed nothing: the old password still works */
-	expect(s, "GET", "/v1/auth/session", c->admin, NULL, NULL, 200, NULL);
+	h_expect(s, "GET", "/v1/auth/session", c->admin, NULL, NULL, 200, NULL);
 	login(s, "admin", PW_ADMIN, &r);
 	CHECK_STATUS(&r, 200);
 	h_resp_free(&r);
@@ -368,9 +353,9 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 	user_post(s, c->audra, lou_id, "unlock", &r);
 	CHECK_STATUS(&r, 403);
 	h_resp_free(&r);
-	expect(s, "POST", "/v1/users/usr_aaaaaaaaaaaaaaaaaaaaaaaaaa/reset", c->admin, NULL, NULL,
+	h_expect(s, "POST", "/v1/users/usr_aaaaaaaaaaaaaaaaaaaaaaaaaa/reset", c->admin, NULL, NULL,
 	    404, "not_found");
-	expect(s, "POST", "/v1/users/nonsense/unlock", c->admin, NULL, NULL, 404, "not_found");
+	h_expect(s, "POST", "/v1/users/nonsense/unlock", c->admin, NULL, NULL, 404, "not_found");
 
 	/* unlock: three failures lock lou for 900 s; an unlock ends it at once */
 	for (i = 0; i < 3; i++) {
@@ -405,7 +390,7 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 	CHECK(strcmp(h_jstr(r.json, "status"), "active") == 0);
 	CHECK(json_object_get(r.json, "disabled_at") == NULL);
 	h_resp_free(&r);
-	expect(s, "GET", "/v1/auth/session", lou, NULL, NULL, 401, "unauthenticated");
+	h_expect(s, "GET", "/v1/auth/session", lou, NULL, NULL, 401, "unauthenticated");
 	login(s, "lou", PW_USER, &r);
 	CHECK_STATUS(&r, 200);
 	CHECK(!json_is_true(json_object_get(r.json, "restricted")));
@@ -438,7 +423,7 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 	CHECK(json_is_true(json_object_get(r.json, "must_change_password")));
 	h_resp_free(&r);
 	/* every session ended, the old password is gone, MFA is cleared */
-	expect(s, "GET", "/v1/auth/session", rita, NULL, NULL, 401, "unauthenticated");
+	h_expect(s, "GET", "/v1/auth/session", rita, NULL, NULL, 401, "unauthenticated");
 	login(s, "rita", PW_USER, &r);
 	CHECK_STATUS(&r, 401);
 	h_resp_free(&r);
@@ -457,7 +442,7 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 	h_resp_free(&r);
 	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}",
 	    newotp, PW_NEW);
-	expect(s, "POST", "/v1/auth/password", tok, body, NULL, 200, NULL);
+	h_expect(s, "POST", "/v1/auth/password", tok, body, NULL, 200, NULL);
 	/* re-enrolment is possible, and the old recovery codes are void */
 	login(s, "rita", PW_NEW, &r);
 	CHECK_STATUS(&r, 200);
@@ -474,9 +459,9 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 		snprintf(mt, sizeof(mt), "%s", h_jstr(r.json, "mfa_token"));
 		h_resp_free(&r);
 		snprintf(body, sizeof(body), "{\"mfa_token\":\"%s\",\"code\":\"%s\"}", mt, recovery);
-		expect(s, "POST", "/v1/auth/mfa", NULL, body, NULL, 401, "unauthenticated");
+		h_expect(s, "POST", "/v1/auth/mfa", NULL, body, NULL, 401, "unauthenticated");
 		snprintf(body, sizeof(body), "{\"mfa_token\":\"%s\",\"code\":\"%s\"}", mt, fresh);
-		expect(s, "POST", "/v1/auth/mfa", NULL, body, NULL, 200, NULL);
+		h_expect(s, "POST", "/v1/auth/mfa", NULL, body, NULL, 200, NULL);
 	}
 	/* a disabled user is not reset (enable first), and nothing changes */
 	user_post(s, c->admin, lou_id, "disable", &r);
@@ -507,7 +492,7 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 	CHECK(strcmp(h_err_code(&r), "invalid_request") == 0);
 	CHECK(strstr(r.body, "bad") == NULL);
 	h_resp_free(&r);
-	expect(s, "GET", "/v1/users?colour=red", c->admin, NULL, NULL, 400, "invalid_request");
+	h_expect(s, "GET", "/v1/users?colour=red", c->admin, NULL, NULL, 400, "invalid_request");
 
 	/* the trail */
 	entries = audit_entries(s, c->audra, "user.reset");
