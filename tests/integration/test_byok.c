@@ -240,11 +240,7 @@ main(void)
 	/* after a restart the imported version still opens what it wrapped */
 	CHECK(h_stop(&s) == 0);
 	h_start(&s, "--dev");
-	h_req(&s, "POST", "/v1/auth/login", NULL,
-	    "{\"username\":\"clara\",\"password\":\"" PW_USER "\"}", NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(clin, sizeof(clin), "%s", json_string_value(json_object_get(r.json, "token")));
-	h_resp_free(&r);
+	h_login(&s, "clara", PW_USER, clin, sizeof(clin));
 	read_record(&s, clin, id2, "After Import");
 	read_record(&s, clin, id1, "Before Import");
 	CHECK(h_stop(&s) == 0);

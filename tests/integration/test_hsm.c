@@ -198,11 +198,7 @@ main(void)
 
 	/* a restart unseals through the token again and reads the record */
 	h_start(&s, "--dev");
-	h_req(&s, "POST", "/v1/auth/login", NULL,
-	    "{\"username\":\"clara\",\"password\":\"" PW_USER "\"}", NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(clin, sizeof(clin), "%s", json_string_value(json_object_get(r.json, "token")));
-	h_resp_free(&r);
+	h_login(&s, "clara", PW_USER, clin, sizeof(clin));
 	h_req(&s, "GET", path, clin, NULL, TREAT, &r);
 	CHECK_STATUS(&r, 200);
 	h_resp_free(&r);
