@@ -446,6 +446,14 @@ struct vault_reply *vault_reply_new(struct http_request *req, int status)
 	return r;
 }
 
+enum pv_rc vault_call_begin(struct http_request *req, int status, struct vault_call *c)
+{
+	if ((c->reply = vault_reply_new(req, status)) == NULL)
+		return PV_E_NOMEM;
+	vault_caller_from(req, &c->actor, &c->who);
+	return PV_OK;
+}
+
 /* On the thread that completed the operation: nobody else touches req
  * until http_resume. */
 void vault_reply_done(struct vault_answer *a, void *arg)

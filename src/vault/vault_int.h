@@ -179,6 +179,16 @@ void vault_caller_from(struct http_request *req, struct pv_actor *actor,
 struct vault_reply;
 struct vault_reply *vault_reply_new(struct http_request *req, int status);
 void vault_reply_done(struct vault_answer *a, void *arg);
+/* What a route passes to an operation: the caller (vault_caller_from) and a
+ * reply (vault_reply_new) with the status of success. vault_call_begin
+ * fills c, or returns PV_E_NOMEM (then the route returns that); the route
+ * passes &c->who and vault_reply_done, c->reply, and returns PV_PENDING. */
+struct vault_call {
+	struct pv_actor actor;
+	struct vault_caller who;   /* who.actor is &actor */
+	struct vault_reply *reply;
+};
+enum pv_rc vault_call_begin(struct http_request *req, int status, struct vault_call *c);
 
 /* One item of a batch: an audit entry and an optional data change,
  * submitted with the others (ops_batch.c). */
