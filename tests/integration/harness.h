@@ -147,4 +147,8 @@ void h_pause_ms(long ms);
 /* SIGKILL the server (a crash: no shutdown), reap it, start it again with extra_args. */
 void h_kill9_restart(struct h_server *s, const char *extra_args);
 
+/* The 6-digit TOTP code (oathtool, RFC 6238 defaults) of base32 secret at
+ * UNIX time unix_s, into out. */
+void h_totp_at(const char *secret, long long unix_s, char out[16]);
+
 #endif

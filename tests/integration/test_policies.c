@@ -38,15 +38,7 @@ advance(struct h_server *s, long long ms)
 static void
 totp(const char *secret, char out[16])
 {
-	char cmd[256], *o = NULL;
-	long long t = (local_ms() + clock_skew_ms) / 1000;
-
-	snprintf(cmd, sizeof(cmd), "oathtool --totp -b %s -N @%lld", secret, t);
-	CHECK(h_run(cmd, &o) == 0);
-	CHECK(strlen(o) >= 6);
-	memcpy(out, o, 6);
-	out[6] = '\0';
-	free(o);
+	h_totp_at(secret, (local_ms() + clock_skew_ms) / 1000, out);
 }
 
 static void

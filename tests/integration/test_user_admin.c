@@ -143,15 +143,7 @@ array_has(json_t *arr, const char *s)
 static void
 totp_now(const char *secret, char out[16])
 {
-	char cmd[256], *o = NULL;
-
-	snprintf(cmd, sizeof(cmd), "oathtool --totp -b %s -N @%lld", secret,
-	    (long long)time(NULL));
-	CHECK(h_run(cmd, &o) == 0);
-	CHECK(strlen(o) >= 6);
-	memcpy(out, o, 6);
-	out[6] = '\0';
-	free(o);
+	h_totp_at(secret, (long long)time(NULL), out);
 }
 
 /* Enrol MFA on a full session; copies one recovery code. */
