@@ -428,9 +428,7 @@ out:
 	json_decref(names);
 	if (sent)
 		return;
-	if (a.rc == PV_OK && rc != PV_OK)
-		vault_answer_fail(&a, rc, NULL);
-	vault_answer_send(&a, done, arg);
+	vault_answer_finish(&a, rc, done, arg);
 }
 
 void vault_record_search(struct vault_ctx *v, const struct vault_caller *who,
@@ -552,9 +550,7 @@ out:
 	json_decref(names);
 	if (sent)
 		return;
-	if (a.rc == PV_OK && rc != PV_OK)
-		vault_answer_fail(&a, rc, NULL);
-	vault_answer_send(&a, done, arg);
+	vault_answer_finish(&a, rc, done, arg);
 }
 
 struct patch_done {
@@ -707,9 +703,7 @@ out:
 	json_decref(merged);
 	if (rc == PV_PENDING)
 		return;
-	if (a.rc == PV_OK && rc != PV_OK)
-		vault_answer_fail(&a, rc, NULL);
-	vault_answer_send(&a, done, arg);
+	vault_answer_finish(&a, rc, done, arg);
 }
 
 struct shred_job {

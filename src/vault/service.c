@@ -314,6 +314,13 @@ enum pv_rc vault_answer_fail(struct vault_answer *a, enum pv_rc rc, const char *
 	return rc;
 }
 
+void vault_answer_finish(struct vault_answer *a, enum pv_rc rc, vault_done_fn done, void *arg)
+{
+	if (a->rc == PV_OK && rc != PV_OK)
+		vault_answer_fail(a, rc, NULL);
+	vault_answer_send(a, done, arg);
+}
+
 void vault_answer_send(struct vault_answer *a, vault_done_fn done, void *arg)
 {
 	done(a, arg);

@@ -164,6 +164,10 @@ enum pv_rc vault_fail_audited(struct vault_ctx *v, const struct vault_caller *wh
     const char *msg, struct vault_answer *a);
 /* done(a) once, then a's body is released if done left it. */
 void vault_answer_send(struct vault_answer *a, vault_done_fn done, void *arg);
+/* The end of an operation that stopped with rc: a's own failure if it has
+ * one, else rc's (vault_answer_fail, no message) unless rc is PV_OK; then
+ * vault_answer_send. */
+void vault_answer_finish(struct vault_answer *a, enum pv_rc rc, vault_done_fn done, void *arg);
 
 /* ---- HTTP adapter helpers (service.c), for routes.c only ---- */
 
