@@ -75,6 +75,16 @@ const char *cli_online_addr(const struct cli_online_opts *o);
  * --help: CLI_GO_ON with optind at the first operand, else the exit code
  * (CLI_OK after printing usage for --help, CLI_USAGE for an unknown option). */
 int cli_online_parse(int argc, char **argv, const char *usage, struct cli_online_opts *o);
+/* The start of a command with subcommands (phivault <cmd> <sub> ...): usage
+ * on stderr and CLI_USAGE without a subcommand, usage on stdout and CLI_OK
+ * for --help or -h as the subcommand; else CLI_GO_ON with *o from
+ * cli_online_init and optind at argv[2], for cli_online_getopt. */
+int cli_subcommand(int argc, char **argv, const char *usage, struct cli_online_opts *o);
+/* getopt_long(argc, argv, shortopts, opts) that records --addr, --cacert
+ * and --format in *o itself: the next other option, or -1 at the end. */
+struct option;
+int cli_online_getopt(int argc, char **argv, const char *shortopts, const struct option *opts,
+    struct cli_online_opts *o);
 
 /* --format for commands that are not online (version, audit, init): "text" or
  * "json" into *out; false (after cli_err) for anything else. */

@@ -107,20 +107,10 @@ cmd_alert(int argc, char **argv)
 	bool list, ack;
 	int c;
 
-	if (argc < 2) {
-		cli_err(ALERT_USAGE);
-		return CLI_USAGE;
-	}
+	if ((c = cli_subcommand(argc, argv, ALERT_USAGE, &on)) != CLI_GO_ON)
+		return c;
 	sub = argv[1];
-	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-		printf("%s\n", ALERT_USAGE);
-		return CLI_OK;
-	}
-	cli_online_init(&on);
-	optind = 2;
-	while ((c = getopt_long(argc, argv, CLI_ONLINE_SHORTOPTS "h", opts, NULL)) != -1) {
-		if (cli_online_opt(&on, c, optarg))
-			continue;
+	while ((c = cli_online_getopt(argc, argv, CLI_ONLINE_SHORTOPTS "h", opts, &on)) != -1) {
 		switch (c) {
 		case 's': status = optarg; break;
 		case 'r': rule = optarg; break;

@@ -150,21 +150,12 @@ cmd_app(int argc, char **argv)
 
 	if (roles == NULL || nets == NULL)
 		goto out;
-	if (argc < 2) {
-		cli_err(APP_USAGE);
+	if ((c = cli_subcommand(argc, argv, APP_USAGE, &on)) != CLI_GO_ON) {
+		ret = c;
 		goto out;
 	}
 	sub = argv[1];
-	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-		printf("%s\n", APP_USAGE);
-		ret = CLI_OK;
-		goto out;
-	}
-	cli_online_init(&on);
-	optind = 2;
-	while ((c = getopt_long(argc, argv, CLI_ONLINE_SHORTOPTS "r:n:h", opts, NULL)) != -1) {
-		if (cli_online_opt(&on, c, optarg))
-			continue;
+	while ((c = cli_online_getopt(argc, argv, CLI_ONLINE_SHORTOPTS "r:n:h", opts, &on)) != -1) {
 		switch (c) {
 		case 'r': json_array_append_new(roles, json_string(optarg)); break;
 		case 'n': json_array_append_new(nets, json_string(optarg)); break;
@@ -271,9 +262,7 @@ cli_login_app(int argc, char **argv)
 
 	cli_online_init(&on);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, CLI_ONLINE_SHORTOPTS "h", opts, NULL)) != -1) {
-		if (cli_online_opt(&on, c, optarg))
-			continue;
+	while ((c = cli_online_getopt(argc, argv, CLI_ONLINE_SHORTOPTS "h", opts, &on)) != -1) {
 		switch (c) {
 		case 'A': app = optarg; break;
 		case 'S': file = optarg; break;

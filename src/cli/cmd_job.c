@@ -213,20 +213,10 @@ cmd_job(int argc, char **argv)
 	bool watch = false, verb;
 	int c;
 
-	if (argc < 2) {
-		cli_err(JOB_USAGE);
-		return CLI_USAGE;
-	}
+	if ((c = cli_subcommand(argc, argv, JOB_USAGE, &on)) != CLI_GO_ON)
+		return c;
 	sub = argv[1];
-	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-		printf("%s\n", JOB_USAGE);
-		return CLI_OK;
-	}
-	cli_online_init(&on);
-	optind = 2;
-	while ((c = getopt_long(argc, argv, CLI_ONLINE_SHORTOPTS "wh", opts, NULL)) != -1) {
-		if (cli_online_opt(&on, c, optarg))
-			continue;
+	while ((c = cli_online_getopt(argc, argv, CLI_ONLINE_SHORTOPTS "wh", opts, &on)) != -1) {
 		switch (c) {
 		case 'w': watch = true; break;
 		case 'h':

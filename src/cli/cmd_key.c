@@ -125,20 +125,10 @@ cmd_key(int argc, char **argv)
 	long long n;
 	int c, nargs, ret;
 
-	if (argc < 2) {
-		cli_err(KEY_USAGE);
-		return CLI_USAGE;
-	}
+	if ((c = cli_subcommand(argc, argv, KEY_USAGE, &on)) != CLI_GO_ON)
+		return c;
 	sub = argv[1];
-	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-		printf("%s\n", KEY_USAGE);
-		return CLI_OK;
-	}
-	cli_online_init(&on);
-	optind = 2;
-	while ((c = getopt_long(argc, argv, CLI_ONLINE_SHORTOPTS "h", opts, NULL)) != -1) {
-		if (cli_online_opt(&on, c, optarg))
-			continue;
+	while ((c = cli_online_getopt(argc, argv, CLI_ONLINE_SHORTOPTS "h", opts, &on)) != -1) {
 		switch (c) {
 		case O_EVERY: every = optarg; break;
 		case O_REENC: reenc = optarg; break;

@@ -220,21 +220,13 @@ cmd_user(int argc, char **argv)
 
 	if (roles == NULL || groups == NULL)
 		goto out;
-	if (argc < 2) {
-		cli_err(USER_USAGE);
+	if ((c = cli_subcommand(argc, argv, USER_USAGE, &on)) != CLI_GO_ON) {
+		ret = c;
 		goto out;
 	}
 	sub = argv[1];
-	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-		printf("%s\n", USER_USAGE);
-		ret = CLI_OK;
-		goto out;
-	}
-	cli_online_init(&on);
-	optind = 2;
-	while ((c = getopt_long(argc, argv, CLI_ONLINE_SHORTOPTS "r:g:e:n:h", opts, NULL)) != -1) {
-		if (cli_online_opt(&on, c, optarg))
-			continue;
+	while ((c = cli_online_getopt(argc, argv, CLI_ONLINE_SHORTOPTS "r:g:e:n:h", opts,
+	    &on)) != -1) {
 		switch (c) {
 		case 'r': json_array_append_new(roles, json_string(optarg)); break;
 		case 'g': json_array_append_new(groups, json_string(optarg)); break;

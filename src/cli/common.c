@@ -107,6 +107,34 @@ cli_online_parse(int argc, char **argv, const char *usage, struct cli_online_opt
 	return o->bad_format ? CLI_USAGE : CLI_GO_ON;
 }
 
+int
+cli_subcommand(int argc, char **argv, const char *usage, struct cli_online_opts *o)
+{
+	if (argc < 2) {
+		cli_err("%s", usage);
+		return CLI_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		printf("%s\n", usage);
+		return CLI_OK;
+	}
+	cli_online_init(o);
+	optind = 2;
+	return CLI_GO_ON;
+}
+
+int
+cli_online_getopt(int argc, char **argv, const char *shortopts, const struct option *opts,
+    struct cli_online_opts *o)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1)
+		if (!cli_online_opt(o, c, optarg))
+			return c;
+	return -1;
+}
+
 bool
 cli_api_init(struct cli_api *c, const struct cli_online_opts *o)
 {

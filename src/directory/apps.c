@@ -27,24 +27,6 @@
 #include "crypto/crypto.h"
 #include "directory/directory_int.h"
 
-static enum pv_rc
-fail(struct directory_result *res, enum pv_rc rc, const char *msg)
-{
-	util_strlcpy(res->message, msg, sizeof(res->message));
-	return rc;
-}
-
-static void
-ev_init(struct audit_event *ev, const struct pv_actor *actor, const char *action,
-    const char *res)
-{
-	memset(ev, 0, sizeof(*ev));
-	ev->actor = *actor;
-	ev->action = action;
-	ev->resource = res;
-	ev->outcome = AUDIT_ALLOWED;
-}
-
 void
 directory_app_secret_wipe(struct directory_app_secret *s)
 {
@@ -105,7 +87,7 @@ roles_check(struct directory *s, const char *const *roles, size_t n,
 	enum pv_rc rc;
 
 	if (n > AUTHN_ROLES_MAX)
-		return fail(res, PV_E_INVALID, "too many roles");
+		return directory_fail(res, PV_E_INVALID, "too many roles");
 	for (i = 0; i < n; i++) {
 		if (roles[i] == NULL || !authz_role_name_valid(roles[i])) {
 			snprintf(res->message, sizeof(res->message), "roles[%zu] must be a role name",
@@ -142,7 +124,7 @@ networks_check(const char *const *nets, size_t n, struct directory_result *res)
 	size_t i;
 
 	if (n == 0 || n > AUTHN_APP_NETWORKS_MAX)
-		return fail(res, PV_E_INVALID, "networks must list 1 to 16 CIDR networks "
+		return directory_fail(res, PV_E_INVALID, "networks must list 1 to 16 CIDR networks "
 		    "(e.g. \"10.0.0.0/8\"; \"0.0.0.0/0\" and \"::/0\" allow every address)");
 	for (i = 0; i < n; i++)
 		if (nets[i] == NULL || authn_cidr_parse(nets[i], &c) != PV_OK) {
@@ -193,7 +175,7 @@ directory_app_create(struct directory *s, const struct pv_actor *actor,
 	memset(res, 0, sizeof(*res));
 	memset(&a, 0, sizeof(a));
 	if (sp->name == NULL || !authn_username_key(sp->name, a.name))
-		return fail(res, PV_E_INVALID,
+		return directory_fail(res, PV_E_INVALID,
 		    "name must be 1-64 characters of a-z, 0-9, '.', '_' and '-'");
 	if ((rc = roles_check(s, sp->roles, sp->nroles, res)) != PV_OK ||
 	    (rc = networks_check(sp->networks, sp->nnetworks, res)) != PV_OK)
@@ -214,11 +196,11 @@ directory_app_create(struct directory *s, const struct pv_actor *actor,
 	a.created_ms = util_now_ms();
 	a.credential_epoch = 1;
 	snprintf(r, sizeof(r), "apps/%s", a.id);
-	ev_init(&ev, actor, "app.create", r);
+	directory_event_init(&ev, actor, "app.create", r);
 	ev.detail = detail;
 	rc = audit_commit(s->audit, &ev, create_fn, &a);
 	if (rc == PV_E_CONFLICT)
-		fail(res, rc, "an app with this name exists");
+		directory_fail(res, rc, "an app with this name exists");
 	if (rc == PV_OK) {
 		util_strlcpy(res->id, a.id, sizeof(res->id));
 		util_strlcpy(res->username, a.name, sizeof(res->username));
@@ -287,7 +269,7 @@ directory_app_get(struct directory *s, const struct pv_actor *actor, const char 
 	(void)actor;
 	memset(res, 0, sizeof(*res));
 	if (id == NULL || !util_id_valid("app", id))
-		return fail(res, PV_E_NOTFOUND, "No such app");
+		return directory_fail(res, PV_E_NOTFOUND, "No such app");
 	if ((rc = store_begin(s->st, STORE_RD, &tx)) != PV_OK)
 		return rc;
 	rc = store_app_get(tx, id, &a);
@@ -297,7 +279,7 @@ directory_app_get(struct directory *s, const struct pv_actor *actor, const char 
 	}
 	store_end(tx);
 	if (rc == PV_E_NOTFOUND)
-		return fail(res, rc, "No such app");
+		return directory_fail(res, rc, "No such app");
 	if (rc != PV_OK)
 		return rc;
 	if (o == NULL)
@@ -306,51 +288,26 @@ directory_app_get(struct directory *s, const struct pv_actor *actor, const char 
 	return PV_OK;
 }
 
-struct list_acc {
-	struct store_tx *tx;
-	json_t *arr;
-	bool failed;
-};
-
 static int
 on_app(const struct store_app *a, void *arg)
 {
-	struct list_acc *l = arg;
-	json_t *o = app_json(l->tx, a);
+	struct directory_list *l = arg;
 
-	if (o == NULL) {
-		l->failed = true;
-		return 1;
-	}
-	json_array_append_new(l->arr, o);
-	return 0;
+	return directory_list_add(l, app_json(l->tx, a));
 }
 
 enum pv_rc
 directory_app_list(struct directory *s, const struct pv_actor *actor, json_t **out,
     struct directory_result *res)
 {
-	struct list_acc l = { NULL, NULL, false };
+	struct directory_list l;
 	enum pv_rc rc;
 
 	(void)actor;
 	memset(res, 0, sizeof(*res));
-	if ((l.arr = json_array()) == NULL)
-		return PV_E_NOMEM;
-	if ((rc = store_begin(s->st, STORE_RD, &l.tx)) != PV_OK) {
-		json_decref(l.arr);
+	if ((rc = directory_list_begin(s, &l)) != PV_OK)
 		return rc;
-	}
-	rc = store_app_list(l.tx, on_app, &l);
-	store_end(l.tx);
-	if (rc == PV_OK && l.failed)
-		rc = PV_E_INTERNAL;
-	if (rc != PV_OK) {
-		json_decref(l.arr);
-		return rc;
-	}
-	*out = l.arr;
-	return PV_OK;
+	return directory_list_end(&l, store_app_list(l.tx, on_app, &l), out);
 }
 
 /* ---- disable ---- */
@@ -394,13 +351,13 @@ directory_app_disable(struct directory *s, const struct pv_actor *actor, const c
 
 	memset(res, 0, sizeof(*res));
 	if (id == NULL || !util_id_valid("app", id))
-		return fail(res, PV_E_NOTFOUND, "No such app");
+		return directory_fail(res, PV_E_NOTFOUND, "No such app");
 	j.now_ms = util_now_ms();
 	snprintf(r, sizeof(r), "apps/%s", id);
-	ev_init(&ev, actor, "app.disable", r);
+	directory_event_init(&ev, actor, "app.disable", r);
 	rc = audit_commit(s->audit, &ev, disable_fn, &j);
 	if (rc == PV_E_NOTFOUND)
-		return fail(res, rc, "No such app");
+		return directory_fail(res, rc, "No such app");
 	if (rc != PV_OK)
 		return rc;
 	authn_sessions_end_app(s->authn, id);
@@ -459,7 +416,7 @@ directory_app_secret_add(struct directory *s, const struct pv_actor *actor, cons
 	memset(out, 0, sizeof(*out));
 	memset(&j, 0, sizeof(j));
 	if (id == NULL || !util_id_valid("app", id))
-		return fail(res, PV_E_NOTFOUND, "No such app");
+		return directory_fail(res, PV_E_NOTFOUND, "No such app");
 	if (s->authn == NULL)
 		return PV_E_INTERNAL;   /* no keyring: not a serving directory */
 	if ((rc = util_id_new("aps", j.row.secret_id)) != PV_OK ||
@@ -468,14 +425,14 @@ directory_app_secret_add(struct directory *s, const struct pv_actor *actor, cons
 	util_strlcpy(j.row.app_id, id, sizeof(j.row.app_id));
 	j.row.created_ms = util_now_ms();
 	snprintf(r, sizeof(r), "apps/%s/secrets/%s", id, j.row.secret_id);
-	ev_init(&ev, actor, "app.secret_add", r);
+	directory_event_init(&ev, actor, "app.secret_add", r);
 	rc = audit_commit(s->audit, &ev, secret_add_fn, &j);
 	if (rc == PV_E_NOTFOUND)
-		fail(res, rc, "No such app");
+		directory_fail(res, rc, "No such app");
 	else if (rc == PV_E_STATE)
-		rc = fail(res, PV_E_CONFLICT, "The app is disabled");
+		rc = directory_fail(res, PV_E_CONFLICT, "The app is disabled");
 	else if (rc == PV_E_CONFLICT)
-		fail(res, rc, "The app has two live secrets already: delete one first "
+		directory_fail(res, rc, "The app has two live secrets already: delete one first "
 		    "(DELETE /v1/apps/{id}/secrets/{secret_id})");
 	if (rc == PV_OK)
 		util_strlcpy(out->secret_id, j.row.secret_id, sizeof(out->secret_id));
@@ -512,12 +469,12 @@ directory_app_secret_remove(struct directory *s, const struct pv_actor *actor, c
 	memset(res, 0, sizeof(*res));
 	if (id == NULL || !util_id_valid("app", id) || secret_id == NULL ||
 	    !util_id_valid("aps", secret_id))
-		return fail(res, PV_E_NOTFOUND, "No such app secret");
+		return directory_fail(res, PV_E_NOTFOUND, "No such app secret");
 	j.now_ms = util_now_ms();
 	snprintf(r, sizeof(r), "apps/%s/secrets/%s", id, secret_id);
-	ev_init(&ev, actor, "app.secret_remove", r);
+	directory_event_init(&ev, actor, "app.secret_remove", r);
 	rc = audit_commit(s->audit, &ev, secret_rm_fn, &j);
 	if (rc == PV_E_NOTFOUND)
-		return fail(res, rc, "No such app secret");
+		return directory_fail(res, rc, "No such app secret");
 	return rc;
 }

@@ -33,4 +33,27 @@ enum pv_rc directory_route_users(struct directory *d, struct http_server *srv);
 enum pv_rc directory_route_groups(struct directory *d, struct http_server *srv);
 enum pv_rc directory_route_apps(struct directory *d, struct http_server *srv);
 
+/* ---- shared by the operations (service.c) ---- */
+
+/* msg into res->message; returns rc. */
+enum pv_rc directory_fail(struct directory_result *res, enum pv_rc rc, const char *msg);
+/* An allowed audit event by actor: action on resource, the rest zero. */
+void directory_event_init(struct audit_event *ev, const struct pv_actor *actor,
+    const char *action, const char *resource);
+
+/* A listing: a JSON array filled inside one read transaction.
+ * directory_list_begin makes both; directory_list_add appends one item
+ * (NULL: it could not be made; the listing fails, a store callback's 1 stops
+ * it); directory_list_end ends the transaction and puts the array in *out
+ * when rc is PV_OK and every item was made (else PV_E_INTERNAL or rc, and
+ * the array is released). */
+struct directory_list {
+	struct store_tx *tx;
+	json_t *arr;
+	bool failed;
+};
+enum pv_rc directory_list_begin(struct directory *d, struct directory_list *l);
+int directory_list_add(struct directory_list *l, json_t *o);
+enum pv_rc directory_list_end(struct directory_list *l, enum pv_rc rc, json_t **out);
+
 #endif /* PV_DIRECTORY_INT_H */

@@ -14,13 +14,6 @@
 #include "authz/authz.h"
 #include "directory/directory_int.h"
 
-static enum pv_rc
-fail(struct directory_result *res, enum pv_rc rc, const char *msg)
-{
-	util_strlcpy(res->message, msg, sizeof(res->message));
-	return rc;
-}
-
 struct group_job {
 	const struct store_group *g;
 };
@@ -40,7 +33,7 @@ roles_check(struct directory *z, const struct directory_group_spec *sp,
 	enum pv_rc rc;
 
 	if (sp->nroles > AUTHN_ROLES_MAX)
-		return fail(res, PV_E_INVALID, "roles must be an array of role names");
+		return directory_fail(res, PV_E_INVALID, "roles must be an array of role names");
 	for (i = 0; i < sp->nroles; i++) {
 		const char *r = sp->roles[i];
 		struct store_role sr;
@@ -82,7 +75,7 @@ directory_group_create(struct directory *z, const struct pv_actor *actor,
 
 	memset(res, 0, sizeof(*res));
 	if (sp->name == NULL || !authz_name_valid(sp->name))
-		return fail(res, PV_E_INVALID, "name must match [a-z][a-z0-9_]{0,62}");
+		return directory_fail(res, PV_E_INVALID, "name must match [a-z][a-z0-9_]{0,62}");
 	if ((rc = roles_check(z, sp, res)) != PV_OK)
 		return rc;
 	if ((arr = json_array()) == NULL)
@@ -111,7 +104,7 @@ directory_group_create(struct directory *z, const struct pv_actor *actor,
 	ev.detail = detail;
 	rc = audit_commit(z->audit, &ev, group_fn, &j);
 	if (rc == PV_E_CONFLICT) {
-		fail(res, rc, "a group with this name exists");
+		directory_fail(res, rc, "a group with this name exists");
 		goto out;
 	}
 	if (rc == PV_OK)

@@ -3,8 +3,10 @@
  * write through and whom they tell) and the registration of its routes.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "directory/directory_int.h"
+#include "util/util.h"
 
 enum pv_rc
 directory_new(const struct directory_config *c, struct directory **out)
@@ -47,4 +49,64 @@ directory_routes(struct directory *d, struct http_server *srv)
 	    (rc = directory_route_groups(d, srv)) != PV_OK)
 		return rc;
 	return directory_route_apps(d, srv);
+}
+
+enum pv_rc
+directory_fail(struct directory_result *res, enum pv_rc rc, const char *msg)
+{
+	util_strlcpy(res->message, msg, sizeof(res->message));
+	return rc;
+}
+
+void
+directory_event_init(struct audit_event *ev, const struct pv_actor *actor,
+    const char *action, const char *resource)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->actor = *actor;
+	ev->action = action;
+	ev->resource = resource;
+	ev->outcome = AUDIT_ALLOWED;
+}
+
+enum pv_rc
+directory_list_begin(struct directory *d, struct directory_list *l)
+{
+	enum pv_rc rc;
+
+	l->tx = NULL;
+	l->failed = false;
+	if ((l->arr = json_array()) == NULL)
+		return PV_E_NOMEM;
+	if ((rc = store_begin(d->st, STORE_RD, &l->tx)) != PV_OK) {
+		json_decref(l->arr);
+		l->arr = NULL;
+		return rc;
+	}
+	return PV_OK;
+}
+
+int
+directory_list_add(struct directory_list *l, json_t *o)
+{
+	if (o == NULL) {
+		l->failed = true;
+		return 1;
+	}
+	json_array_append_new(l->arr, o);
+	return 0;
+}
+
+enum pv_rc
+directory_list_end(struct directory_list *l, enum pv_rc rc, json_t **out)
+{
+	store_end(l->tx);
+	if (rc == PV_OK && l->failed)
+		rc = PV_E_INTERNAL;
+	if (rc != PV_OK) {
+		json_decref(l->arr);
+		return rc;
+	}
+	*out = l->arr;
+	return PV_OK;
 }

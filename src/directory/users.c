@@ -37,28 +37,10 @@ directory_result_wipe(struct directory_result *res)
 		crypto_wipe(res->one_time_password, sizeof(res->one_time_password));
 }
 
-static enum pv_rc
-fail(struct directory_result *res, enum pv_rc rc, const char *msg)
-{
-	util_strlcpy(res->message, msg, sizeof(res->message));
-	return rc;
-}
-
 static bool
 same_user(const struct pv_actor *a, const char *id)
 {
 	return a->user_id != NULL && strcmp(a->user_id, id) == 0;
-}
-
-static void
-ev_init(struct audit_event *ev, const struct pv_actor *actor, const char *action,
-    const char *res)
-{
-	memset(ev, 0, sizeof(*ev));
-	ev->actor = *actor;
-	ev->action = action;
-	ev->resource = res;
-	ev->outcome = AUDIT_ALLOWED;
 }
 
 /* A separation-of-duties refusal, recorded as a denial before it is answered. */
@@ -70,12 +52,12 @@ deny(struct directory *s, const struct pv_actor *actor, const char *action,
 	char r[128];
 
 	snprintf(r, sizeof(r), "users/%s", id);
-	ev_init(&ev, actor, action, r);
+	directory_event_init(&ev, actor, action, r);
 	ev.outcome = AUDIT_DENIED;
 	ev.reason = reason;
 	if (audit_record(s->audit, &ev) != PV_OK)
 		return PV_E_AUDIT;
-	return fail(res, PV_E_FORBIDDEN, msg);
+	return directory_fail(res, PV_E_FORBIDDEN, msg);
 }
 
 /* ---- validation ---- */
@@ -119,7 +101,8 @@ names_exist(struct directory *s, const char *key, bool roles, const char *const 
 	enum pv_rc rc;
 
 	if (n > AUTHN_ROLES_MAX)
-		return fail(res, PV_E_INVALID, roles ? "too many roles" : "too many groups");
+		return directory_fail(res, PV_E_INVALID,
+		    roles ? "too many roles" : "too many groups");
 	for (i = 0; i < n; i++) {
 		if (names[i] == NULL || names[i][0] == '\0' || strlen(names[i]) >= STORE_ROLE_MAX) {
 			snprintf(res->message, sizeof(res->message), "%s[%zu] must be a name", key, i);
@@ -157,12 +140,12 @@ spec_check(struct directory *s, const struct directory_user_spec *sp,
 	enum pv_rc rc;
 
 	if (sp->display_name != NULL && !text_valid(sp->display_name, STORE_DISPLAY_MAX))
-		return fail(res, PV_E_INVALID, "display_name must be text without control "
+		return directory_fail(res, PV_E_INVALID, "display_name must be text without control "
 		    "characters, at most 256 bytes");
 	if (sp->email != NULL && !email_valid(sp->email))
-		return fail(res, PV_E_INVALID, "email is not a valid address");
+		return directory_fail(res, PV_E_INVALID, "email is not a valid address");
 	if (sp->attributes != NULL && strlen(sp->attributes) > ATTRS_MAX)
-		return fail(res, PV_E_INVALID, "attributes are larger than 8 KiB");
+		return directory_fail(res, PV_E_INVALID, "attributes are larger than 8 KiB");
 	if (sp->set_roles &&
 	    (rc = names_exist(s, "roles", true, sp->roles, sp->nroles, res)) != PV_OK)
 		return rc;
@@ -238,7 +221,7 @@ create_commit(struct directory *s, const struct pv_actor *actor, struct store_us
 	u->created_ms = u->updated_ms = util_now_ms();
 	authn_otp_issue(u, NULL, u->created_ms);
 	snprintf(res, sizeof(res), "users/%s", u->id);
-	ev_init(&ev, actor, "user.create", res);
+	directory_event_init(&ev, actor, "user.create", res);
 	/* the trail of the new user's sessions leads back to its creator */
 	if (actor->kind == PV_ACTOR_USER || actor->kind == PV_ACTOR_APP)
 		util_strlcpy(u->created_by, actor->user_id, sizeof(u->created_by));
@@ -261,7 +244,7 @@ directory_user_create(struct directory *s, const struct pv_actor *actor,
 	memset(res, 0, sizeof(*res));
 	memset(&u, 0, sizeof(u));
 	if (sp->username == NULL || !authn_username_key(sp->username, u.username))
-		return fail(res, PV_E_INVALID,
+		return directory_fail(res, PV_E_INVALID,
 		    "username must be 1-64 characters of a-z, 0-9, '.', '_' and '-'");
 	if ((rc = spec_check(s, sp, res)) != PV_OK)
 		return rc;
@@ -280,7 +263,7 @@ directory_user_create(struct directory *s, const struct pv_actor *actor,
 	rc = create_commit(s, actor, &u, res->one_time_password, sp->roles,
 	    sp->set_roles ? sp->nroles : 0, sp->groups, sp->set_groups ? sp->ngroups : 0, detail);
 	if (rc == PV_E_CONFLICT)
-		fail(res, rc, "a user with this username exists");
+		directory_fail(res, rc, "a user with this username exists");
 	if (rc == PV_OK) {
 		util_strlcpy(res->id, u.id, sizeof(res->id));
 		util_strlcpy(res->username, u.username, sizeof(res->username));
@@ -341,10 +324,10 @@ load(struct directory *s, const char *id, struct store_user *u,
 	enum pv_rc rc;
 
 	if (id == NULL || !util_id_valid("usr", id))
-		return fail(res, PV_E_NOTFOUND, "No such user");
+		return directory_fail(res, PV_E_NOTFOUND, "No such user");
 	STORE_READ(s->st, rc, store_user_get(tx, id, u));
 	if (rc == PV_E_NOTFOUND)
-		return fail(res, rc, "No such user");
+		return directory_fail(res, rc, "No such user");
 	return rc;
 }
 
@@ -374,31 +357,19 @@ directory_user_get(struct directory *s, const struct pv_actor *actor, const char
 	return PV_OK;
 }
 
-struct list_acc {
-	struct store_tx *tx;
-	json_t *arr;
-	bool failed;
-};
-
 static int
 on_user(const struct store_user *u, void *arg)
 {
-	struct list_acc *a = arg;
-	json_t *o = directory_user_json(a->tx, u);
+	struct directory_list *l = arg;
 
-	if (o == NULL) {
-		a->failed = true;
-		return 1;
-	}
-	json_array_append_new(a->arr, o);
-	return 0;
+	return directory_list_add(l, directory_user_json(l->tx, u));
 }
 
 enum pv_rc
 directory_user_list(struct directory *s, const struct pv_actor *actor, const char *username,
     json_t **out, struct directory_result *res)
 {
-	struct list_acc a = { NULL, NULL, false };
+	struct directory_list a;
 	char key[STORE_USERNAME_MAX];
 	struct store_user u;
 	enum pv_rc rc;
@@ -407,14 +378,10 @@ directory_user_list(struct directory *s, const struct pv_actor *actor, const cha
 	memset(res, 0, sizeof(*res));
 	/* the name is looked up, never echoed or logged */
 	if (username != NULL && !authn_username_key(username, key))
-		return fail(res, PV_E_INVALID,
+		return directory_fail(res, PV_E_INVALID,
 		    "username must be 1-64 characters of a-z, 0-9, '.', '_' and '-'");
-	if ((a.arr = json_array()) == NULL)
-		return PV_E_NOMEM;
-	if ((rc = store_begin(s->st, STORE_RD, &a.tx)) != PV_OK) {
-		json_decref(a.arr);
+	if ((rc = directory_list_begin(s, &a)) != PV_OK)
 		return rc;
-	}
 	if (username == NULL) {
 		rc = store_user_list(a.tx, on_user, &a);
 	} else {
@@ -426,15 +393,7 @@ directory_user_list(struct directory *s, const struct pv_actor *actor, const cha
 			rc = PV_OK;   /* zero users of that name */
 		}
 	}
-	store_end(a.tx);
-	if (rc == PV_OK && a.failed)
-		rc = PV_E_INTERNAL;
-	if (rc != PV_OK) {
-		json_decref(a.arr);
-		return rc;
-	}
-	*out = a.arr;
-	return PV_OK;
+	return directory_list_end(&a, rc, out);
 }
 
 /* ---- update ---- */
@@ -517,13 +476,13 @@ directory_user_update(struct directory *s, const struct pv_actor *actor, const c
 	if ((detail = dump(o)) == NULL)
 		return PV_E_NOMEM;
 	snprintf(r, sizeof(r), "users/%s", id);
-	ev_init(&ev, actor, "user.update", r);
+	directory_event_init(&ev, actor, "user.update", r);
 	ev.detail = detail;
 	j.now_ms = util_now_ms();
 	rc = audit_commit(s->audit, &ev, patch_fn, &j);
 	free(detail);
 	if (rc == PV_E_NOTFOUND)
-		return fail(res, rc, "No such user");
+		return directory_fail(res, rc, "No such user");
 	if (rc == PV_OK)
 		directory_changed(s);
 	return rc;
@@ -592,11 +551,11 @@ state_commit(struct directory *s, const struct pv_actor *actor, const char *acti
 	enum pv_rc rc;
 
 	snprintf(r, sizeof(r), "users/%s", j->id);
-	ev_init(&ev, actor, action, r);
+	directory_event_init(&ev, actor, action, r);
 	ev.detail = detail;
 	rc = audit_commit(s->audit, &ev, fn, j);
 	if (rc == PV_E_NOTFOUND)
-		return fail(res, rc, "No such user");
+		return directory_fail(res, rc, "No such user");
 	return rc;
 }
 
@@ -610,7 +569,7 @@ directory_user_disable(struct directory *s, const struct pv_actor *actor, const 
 	if ((rc = target(s, id, &j, res)) != PV_OK)
 		return rc;
 	if (same_user(actor, id))
-		return fail(res, PV_E_CONFLICT, "You cannot disable your own account");
+		return directory_fail(res, PV_E_CONFLICT, "You cannot disable your own account");
 	if ((rc = state_commit(s, actor, "user.disable", disable_fn, &j, NULL, res)) != PV_OK)
 		return rc;
 	/* revocation takes effect at once: drop this node's cached sessions */
@@ -795,7 +754,7 @@ directory_user_reset(struct directory *s, const struct pv_actor *actor, const ch
 	}
 	rc = state_commit(s, actor, "user.reset", reset_fn, &j, detail, res);
 	if (rc == PV_E_CONFLICT)
-		fail(res, rc, "The user is disabled: enable it first");
+		directory_fail(res, rc, "The user is disabled: enable it first");
 	if (rc != PV_OK)
 		goto out;
 	/* the user's sessions end at once on this node too */

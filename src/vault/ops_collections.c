@@ -148,9 +148,7 @@ done:
 	json_decref(out);
 	free(schema);
 	free(detail);
-	if (a.rc == PV_OK && rc != PV_OK)
-		vault_answer_fail(&a, rc, NULL);
-	vault_answer_send(&a, done, arg);
+	vault_answer_finish(&a, rc, done, arg);
 }
 
 struct list_ctx {

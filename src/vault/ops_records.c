@@ -40,6 +40,21 @@
 #include "authz/authz.h"
 #include "vault/vault_int.h"
 
+/* The allowed entry of a record operation by who: action on resource for
+ * purpose, with detail (JSON text or NULL); the rest zero. */
+static void
+allowed_event(struct audit_event *ev, const struct vault_caller *who, const char *action,
+    const char *resource, const char *purpose, const char *detail)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->actor = *who->actor;
+	ev->action = action;
+	ev->resource = resource;
+	ev->purpose_of_use = purpose;
+	ev->outcome = AUDIT_ALLOWED;
+	ev->detail = detail;
+}
+
 /* ------------------------------------------------------------------ */
 /* operations                                                          */
 /* ------------------------------------------------------------------ */
@@ -118,13 +133,7 @@ void vault_record_create(struct vault_ctx *v, const struct vault_caller *who,
 		goto out;
 	}
 	vault_resource(resource, sizeof(resource), cname, id);
-	memset(&ev, 0, sizeof(ev));
-	ev.actor = *who->actor;
-	ev.action = "record.create";
-	ev.resource = resource;
-	ev.purpose_of_use = purpose;
-	ev.outcome = AUDIT_ALLOWED;
-	ev.detail = detail;
+	allowed_event(&ev, who, "record.create", resource, purpose, detail);
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
 		rc = PV_E_NOMEM;
 		goto out;
@@ -211,13 +220,7 @@ void vault_record_read(struct vault_ctx *v, const struct vault_caller *who,
 	d->done = done;
 	d->arg = arg;
 	d->view = view;
-	memset(&ev, 0, sizeof(ev));
-	ev.actor = *who->actor;
-	ev.action = "record.read";
-	ev.resource = resource;
-	ev.purpose_of_use = purpose;
-	ev.outcome = AUDIT_ALLOWED;
-	ev.detail = detail;
+	allowed_event(&ev, who, "record.read", resource, purpose, detail);
 	rc = audit_submit(v->audit, &ev, NULL, NULL, COMMIT_REQUEST, read_done, d);
 	free(detail);
 	if (rc == PV_OK)
@@ -425,9 +428,7 @@ out:
 	json_decref(names);
 	if (sent)
 		return;
-	if (a.rc == PV_OK && rc != PV_OK)
-		vault_answer_fail(&a, rc, NULL);
-	vault_answer_send(&a, done, arg);
+	vault_answer_finish(&a, rc, done, arg);
 }
 
 void vault_record_search(struct vault_ctx *v, const struct vault_caller *who,
@@ -549,9 +550,7 @@ out:
 	json_decref(names);
 	if (sent)
 		return;
-	if (a.rc == PV_OK && rc != PV_OK)
-		vault_answer_fail(&a, rc, NULL);
-	vault_answer_send(&a, done, arg);
+	vault_answer_finish(&a, rc, done, arg);
 }
 
 struct patch_done {
@@ -673,13 +672,7 @@ void vault_record_update(struct vault_ctx *v, const struct vault_caller *who,
 		rc = PV_E_NOMEM;
 		goto out;
 	}
-	memset(&ev, 0, sizeof(ev));
-	ev.actor = *who->actor;
-	ev.action = "record.update";
-	ev.resource = resource;
-	ev.purpose_of_use = purpose;
-	ev.outcome = AUDIT_ALLOWED;
-	ev.detail = detail;
+	allowed_event(&ev, who, "record.update", resource, purpose, detail);
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
 		rc = PV_E_NOMEM;
 		goto out;
@@ -710,9 +703,7 @@ out:
 	json_decref(merged);
 	if (rc == PV_PENDING)
 		return;
-	if (a.rc == PV_OK && rc != PV_OK)
-		vault_answer_fail(&a, rc, NULL);
-	vault_answer_send(&a, done, arg);
+	vault_answer_finish(&a, rc, done, arg);
 }
 
 struct shred_job {
@@ -768,13 +759,8 @@ void vault_record_shred(struct vault_ctx *v, const struct vault_caller *who,
 	j->arg = arg;
 	util_strlcpy(j->id, id, sizeof(j->id));
 	j->now = util_now_ms();
-	memset(&ev, 0, sizeof(ev));
-	ev.actor = *who->actor;
-	ev.action = "record.delete";
-	ev.resource = resource;
-	ev.purpose_of_use = vault_purpose_optional(who);
-	ev.outcome = AUDIT_ALLOWED;
-	ev.detail = "{\"shredded\":true}";
+	allowed_event(&ev, who, "record.delete", resource, vault_purpose_optional(who),
+	    "{\"shredded\":true}");
 	/* the DEK and ciphertext are dropped and the index entries deleted in
 	 * the entry's transaction; NOTFOUND is recorded as an error entry.
 	 * shred_done answers once the group is durable. */

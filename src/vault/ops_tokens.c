@@ -405,9 +405,7 @@ out:
 	free(detail);
 	if (sent)
 		return;
-	if (a.rc == PV_OK && rc != PV_OK)
-		vault_answer_fail(&a, rc, NULL);
-	vault_answer_send(&a, done, arg);
+	vault_answer_finish(&a, rc, done, arg);
 }
 
 void vault_token_detokenize(struct vault_ctx *v, const struct vault_caller *who,
@@ -513,7 +511,5 @@ out:
 	free(detail);
 	if (sent)
 		return;
-	if (a.rc == PV_OK && rc != PV_OK)
-		vault_answer_fail(&a, rc, NULL);
-	vault_answer_send(&a, done, arg);
+	vault_answer_finish(&a, rc, done, arg);
 }

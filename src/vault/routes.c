@@ -39,40 +39,32 @@
 
 static enum pv_rc coll_create(struct http_request *req)
 {
-	struct vault_reply *r = vault_reply_new(req, 201);
-	struct vault_caller who;
-	struct pv_actor actor;
+	struct vault_call c;
 
-	if (r == NULL)
+	if (vault_call_begin(req, 201, &c) != PV_OK)
 		return PV_E_NOMEM;
-	vault_caller_from(req, &actor, &who);
-	vault_collection_create(req->route->arg, &who, req->body, vault_reply_done, r);
+	vault_collection_create(req->route->arg, &c.who, req->body, vault_reply_done, c.reply);
 	return PV_PENDING;
 }
 
 static enum pv_rc coll_list(struct http_request *req)
 {
-	struct vault_reply *r = vault_reply_new(req, 200);
-	struct vault_caller who;
-	struct pv_actor actor;
+	struct vault_call c;
 
-	if (r == NULL)
+	if (vault_call_begin(req, 200, &c) != PV_OK)
 		return PV_E_NOMEM;
-	vault_caller_from(req, &actor, &who);
-	vault_collection_list(req->route->arg, &who, vault_reply_done, r);
+	vault_collection_list(req->route->arg, &c.who, vault_reply_done, c.reply);
 	return PV_PENDING;
 }
 
 static enum pv_rc coll_get(struct http_request *req)
 {
-	struct vault_reply *r = vault_reply_new(req, 200);
-	struct vault_caller who;
-	struct pv_actor actor;
+	struct vault_call c;
 
-	if (r == NULL)
+	if (vault_call_begin(req, 200, &c) != PV_OK)
 		return PV_E_NOMEM;
-	vault_caller_from(req, &actor, &who);
-	vault_collection_get(req->route->arg, &who, req->params[0], vault_reply_done, r);
+	vault_collection_get(req->route->arg, &c.who, req->params[0], vault_reply_done,
+	    c.reply);
 	return PV_PENDING;
 }
 
@@ -94,28 +86,23 @@ enum pv_rc vault_routes_collections(struct http_server *srv, struct vault_ctx *v
 
 static enum pv_rc rec_create(struct http_request *req)
 {
-	struct vault_reply *r = vault_reply_new(req, 201);
-	struct vault_caller who;
-	struct pv_actor actor;
+	struct vault_call c;
 
-	if (r == NULL)
+	if (vault_call_begin(req, 201, &c) != PV_OK)
 		return PV_E_NOMEM;
-	vault_caller_from(req, &actor, &who);
-	vault_record_create(req->route->arg, &who, req->params[0], req->body, vault_reply_done, r);
+	vault_record_create(req->route->arg, &c.who, req->params[0], req->body, vault_reply_done,
+	    c.reply);
 	return PV_PENDING;
 }
 
 static enum pv_rc rec_read(struct http_request *req)
 {
-	struct vault_reply *r = vault_reply_new(req, 200);
-	struct vault_caller who;
-	struct pv_actor actor;
+	struct vault_call c;
 
-	if (r == NULL)
+	if (vault_call_begin(req, 200, &c) != PV_OK)
 		return PV_E_NOMEM;
-	vault_caller_from(req, &actor, &who);
-	vault_record_read(req->route->arg, &who, req->params[0], req->params[1], vault_reply_done,
-	    r);
+	vault_record_read(req->route->arg, &c.who, req->params[0], req->params[1], vault_reply_done,
+	    c.reply);
 	return PV_PENDING;
 }
 
@@ -143,51 +130,42 @@ static void query_cb(void *arg, const char *key, const char *value)
 
 static enum pv_rc rec_search(struct http_request *req)
 {
-	struct vault_reply *r = vault_reply_new(req, 200);
+	struct vault_call c;
 	struct vault_match m[2];
 	struct query q = { m, 0, 2, 0, 0 };
-	struct vault_caller who;
-	struct pv_actor actor;
 
-	if (r == NULL)
+	if (vault_call_begin(req, 200, &c) != PV_OK)
 		return PV_E_NOMEM;
-	vault_caller_from(req, &actor, &who);
 	http_query_each(req, query_cb, &q);
 	if (q.n == q.nlimit + q.ncursor && q.nlimit <= 1 && q.ncursor <= 1)
-		vault_record_list(req->route->arg, &who, req->params[0], http_query(req, "limit"),
-		    http_query(req, "cursor"), vault_reply_done, r);
+		vault_record_list(req->route->arg, &c.who, req->params[0], http_query(req, "limit"),
+		    http_query(req, "cursor"), vault_reply_done, c.reply);
 	else
 		/* more than one pair is refused by the operation (audited) */
-		vault_record_search(req->route->arg, &who, req->params[0], m, q.n < 2 ? q.n : 2,
-		    vault_reply_done, r);
+		vault_record_search(req->route->arg, &c.who, req->params[0], m, q.n < 2 ? q.n : 2,
+		    vault_reply_done, c.reply);
 	return PV_PENDING;
 }
 
 static enum pv_rc rec_patch(struct http_request *req)
 {
-	struct vault_reply *r = vault_reply_new(req, 200);
-	struct vault_caller who;
-	struct pv_actor actor;
+	struct vault_call c;
 
-	if (r == NULL)
+	if (vault_call_begin(req, 200, &c) != PV_OK)
 		return PV_E_NOMEM;
-	vault_caller_from(req, &actor, &who);
-	vault_record_update(req->route->arg, &who, req->params[0], req->params[1],
-	    http_header(req, "If-Match"), req->body, vault_reply_done, r);
+	vault_record_update(req->route->arg, &c.who, req->params[0], req->params[1],
+	    http_header(req, "If-Match"), req->body, vault_reply_done, c.reply);
 	return PV_PENDING;
 }
 
 static enum pv_rc rec_delete(struct http_request *req)
 {
-	struct vault_reply *r = vault_reply_new(req, 204);
-	struct vault_caller who;
-	struct pv_actor actor;
+	struct vault_call c;
 
-	if (r == NULL)
+	if (vault_call_begin(req, 204, &c) != PV_OK)
 		return PV_E_NOMEM;
-	vault_caller_from(req, &actor, &who);
-	vault_record_shred(req->route->arg, &who, req->params[0], req->params[1], vault_reply_done,
-	    r);
+	vault_record_shred(req->route->arg, &c.who, req->params[0], req->params[1], vault_reply_done,
+	    c.reply);
 	return PV_PENDING;
 }
 
@@ -215,18 +193,15 @@ static enum pv_rc batch(struct http_request *req)
 {
 	json_t *create = json_object_get(req->body, "create");
 	json_t *list = create != NULL ? create : json_object_get(req->body, "read");
-	struct vault_reply *r;
-	struct vault_caller who;
-	struct pv_actor actor;
+	struct vault_call c;
 
 	if (json_object_size(req->body) != 1 || !json_is_array(list))
 		return http_fail(req, PV_E_INVALID,
 		    "the body must be {\"create\":[...]} or {\"read\":[...]}");
-	if ((r = vault_reply_new(req, 200)) == NULL)
+	if (vault_call_begin(req, 200, &c) != PV_OK)
 		return PV_E_NOMEM;
-	vault_caller_from(req, &actor, &who);
-	vault_record_batch(req->route->arg, &who, req->params[0], create != NULL, list,
-	    vault_reply_done, r);
+	vault_record_batch(req->route->arg, &c.who, req->params[0], create != NULL, list,
+	    vault_reply_done, c.reply);
 	return PV_PENDING;
 }
 
@@ -249,12 +224,10 @@ static enum pv_rc tokenize(struct http_request *req)
 	static const char *const keys[] = { "collection", "field", "value", "deterministic", NULL };
 	json_t *det = json_object_get(req->body, "deterministic");
 	struct vault_tokenize_spec spec = { PV_OK, NULL, NULL, NULL, NULL, false };
-	struct vault_reply *r = vault_reply_new(req, 200);
-	struct vault_caller who;
-	struct pv_actor actor;
+	struct vault_call c;
 	enum pv_rc rc;
 
-	if (r == NULL)
+	if (vault_call_begin(req, 200, &c) != PV_OK)
 		return PV_E_NOMEM;
 	if ((rc = http_body_only(req, keys)) != PV_OK ||
 	    (rc = http_body_string(req, "collection", true, VAULT_NAME_MAX, &spec.collection)) !=
@@ -268,27 +241,23 @@ static enum pv_rc tokenize(struct http_request *req)
 	}
 	spec.deterministic = json_is_true(det);
 	spec.value = json_object_get(req->body, "value");
-	vault_caller_from(req, &actor, &who);
-	vault_token_create(req->route->arg, &who, &spec, vault_reply_done, r);
+	vault_token_create(req->route->arg, &c.who, &spec, vault_reply_done, c.reply);
 	return PV_PENDING;
 }
 
 static enum pv_rc detokenize(struct http_request *req)
 {
 	static const char *const keys[] = { "token", NULL };
-	struct vault_reply *r;
-	struct vault_caller who;
-	struct pv_actor actor;
+	struct vault_call c;
 	const char *token = NULL;
 	enum pv_rc rc;
 
 	if ((rc = http_body_only(req, keys)) != PV_OK ||
 	    (rc = http_body_string(req, "token", true, UTIL_ID_MAX, &token)) != PV_OK)
 		return rc;
-	if ((r = vault_reply_new(req, 200)) == NULL)
+	if (vault_call_begin(req, 200, &c) != PV_OK)
 		return PV_E_NOMEM;
-	vault_caller_from(req, &actor, &who);
-	vault_token_detokenize(req->route->arg, &who, token, vault_reply_done, r);
+	vault_token_detokenize(req->route->arg, &c.who, token, vault_reply_done, c.reply);
 	return PV_PENDING;
 }
 

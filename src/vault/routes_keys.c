@@ -19,81 +19,66 @@
 
 static enum pv_rc k_list(struct http_request *req)
 {
-	struct vault_reply *r = vault_reply_new(req, 200);
-	struct vault_caller who;
-	struct pv_actor actor;
+	struct vault_call c;
 
-	if (r == NULL)
+	if (vault_call_begin(req, 200, &c) != PV_OK)
 		return PV_E_NOMEM;
-	vault_caller_from(req, &actor, &who);
-	vault_keys_list(vault_keyadmin_vault(req->route->arg), &who, vault_reply_done, r);
+	vault_keys_list(vault_keyadmin_vault(req->route->arg), &c.who, vault_reply_done,
+	    c.reply);
 	return PV_PENDING;
 }
 
 static enum pv_rc k_rotate(struct http_request *req)
 {
-	struct vault_reply *r = vault_reply_new(req, 200);
-	struct vault_caller who;
-	struct pv_actor actor;
+	struct vault_call c;
 
-	if (r == NULL)
+	if (vault_call_begin(req, 200, &c) != PV_OK)
 		return PV_E_NOMEM;
-	vault_caller_from(req, &actor, &who);
-	vault_key_rotate(req->route->arg, &who, req->params[0], vault_reply_done, r);
+	vault_key_rotate(req->route->arg, &c.who, req->params[0], vault_reply_done, c.reply);
 	return PV_PENDING;
 }
 
 static enum pv_rc k_policy(struct http_request *req)
 {
-	struct vault_reply *r = vault_reply_new(req, 200);
-	struct vault_caller who;
-	struct pv_actor actor;
+	struct vault_call c;
 
-	if (r == NULL)
+	if (vault_call_begin(req, 200, &c) != PV_OK)
 		return PV_E_NOMEM;
-	vault_caller_from(req, &actor, &who);
-	vault_key_policy(req->route->arg, &who, req->params[0], req->body, vault_reply_done, r);
+	vault_key_policy(req->route->arg, &c.who, req->params[0], req->body, vault_reply_done,
+	    c.reply);
 	return PV_PENDING;
 }
 
 static enum pv_rc k_reencrypt(struct http_request *req)
 {
-	struct vault_reply *r = vault_reply_new(req, 202);
-	struct vault_caller who;
-	struct pv_actor actor;
+	struct vault_call c;
 
-	if (r == NULL)
+	if (vault_call_begin(req, 202, &c) != PV_OK)
 		return PV_E_NOMEM;
-	vault_caller_from(req, &actor, &who);
-	vault_key_reencrypt(req->route->arg, &who, req->params[0], req->body, vault_reply_done, r);
+	vault_key_reencrypt(req->route->arg, &c.who, req->params[0], req->body, vault_reply_done,
+	    c.reply);
 	return PV_PENDING;
 }
 
 static enum pv_rc k_retire(struct http_request *req)
 {
-	struct vault_reply *r = vault_reply_new(req, 200);
-	struct vault_caller who;
-	struct pv_actor actor;
+	struct vault_call c;
 
-	if (r == NULL)
+	if (vault_call_begin(req, 200, &c) != PV_OK)
 		return PV_E_NOMEM;
-	vault_caller_from(req, &actor, &who);
-	vault_key_retire(req->route->arg, &who, req->params[0], req->params[1], vault_reply_done,
-	    r);
+	vault_key_retire(req->route->arg, &c.who, req->params[0], req->params[1], vault_reply_done,
+	    c.reply);
 	return PV_PENDING;
 }
 
 static enum pv_rc k_revoke(struct http_request *req)
 {
-	struct vault_reply *r = vault_reply_new(req, 200);
-	struct vault_caller who;
-	struct pv_actor actor;
+	struct vault_call c;
 
-	if (r == NULL)
+	if (vault_call_begin(req, 200, &c) != PV_OK)
 		return PV_E_NOMEM;
-	vault_caller_from(req, &actor, &who);
-	vault_key_revoke(req->route->arg, &who, req->params[0], req->params[1], req->body,
-	    vault_reply_done, r);
+	vault_key_revoke(req->route->arg, &c.who, req->params[0], req->params[1], req->body,
+	    vault_reply_done, c.reply);
 	return PV_PENDING;
 }
 

@@ -314,6 +314,13 @@ enum pv_rc vault_answer_fail(struct vault_answer *a, enum pv_rc rc, const char *
 	return rc;
 }
 
+void vault_answer_finish(struct vault_answer *a, enum pv_rc rc, vault_done_fn done, void *arg)
+{
+	if (a->rc == PV_OK && rc != PV_OK)
+		vault_answer_fail(a, rc, NULL);
+	vault_answer_send(a, done, arg);
+}
+
 void vault_answer_send(struct vault_answer *a, vault_done_fn done, void *arg)
 {
 	done(a, arg);
@@ -444,6 +451,14 @@ struct vault_reply *vault_reply_new(struct http_request *req, int status)
 		r->status = status;
 	}
 	return r;
+}
+
+enum pv_rc vault_call_begin(struct http_request *req, int status, struct vault_call *c)
+{
+	if ((c->reply = vault_reply_new(req, status)) == NULL)
+		return PV_E_NOMEM;
+	vault_caller_from(req, &c->actor, &c->who);
+	return PV_OK;
 }
 
 /* On the thread that completed the operation: nobody else touches req

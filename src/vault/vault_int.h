@@ -164,6 +164,10 @@ enum pv_rc vault_fail_audited(struct vault_ctx *v, const struct vault_caller *wh
     const char *msg, struct vault_answer *a);
 /* done(a) once, then a's body is released if done left it. */
 void vault_answer_send(struct vault_answer *a, vault_done_fn done, void *arg);
+/* The end of an operation that stopped with rc: a's own failure if it has
+ * one, else rc's (vault_answer_fail, no message) unless rc is PV_OK; then
+ * vault_answer_send. */
+void vault_answer_finish(struct vault_answer *a, enum pv_rc rc, vault_done_fn done, void *arg);
 
 /* ---- HTTP adapter helpers (service.c), for routes.c only ---- */
 
@@ -179,6 +183,16 @@ void vault_caller_from(struct http_request *req, struct pv_actor *actor,
 struct vault_reply;
 struct vault_reply *vault_reply_new(struct http_request *req, int status);
 void vault_reply_done(struct vault_answer *a, void *arg);
+/* What a route passes to an operation: the caller (vault_caller_from) and a
+ * reply (vault_reply_new) with the status of success. vault_call_begin
+ * fills c, or returns PV_E_NOMEM (then the route returns that); the route
+ * passes &c->who and vault_reply_done, c->reply, and returns PV_PENDING. */
+struct vault_call {
+	struct pv_actor actor;
+	struct vault_caller who;   /* who.actor is &actor */
+	struct vault_reply *reply;
+};
+enum pv_rc vault_call_begin(struct http_request *req, int status, struct vault_call *c);
 
 /* One item of a batch: an audit entry and an optional data change,
  * submitted with the others (ops_batch.c). */

@@ -537,3 +537,134 @@ h_metric_value(unsigned port, const char *sample)
 	free(out);
 	return v;
 }
+
+/* ---- accounts: the set-up steps most tests share ---- */
+
+const char *
+h_jstr(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+void
+h_login(struct h_server *s, const char *user, const char *pw, char *token, size_t len)
+{
+	char body[512];
+	struct h_resp r;
+
+	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, pw);
+	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(h_jstr(r.json, "token") != NULL);
+	snprintf(token, len, "%s", h_jstr(r.json, "token"));
+	h_resp_free(&r);
+}
+
+void
+h_login_fresh(struct h_server *s, const char *user, const char *otp, const char *newpw,
+    char *token, size_t len)
+{
+	char body[512];
+	struct h_resp r;
+
+	h_login(s, user, otp, token, len);
+	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}",
+	    otp, newpw);
+	h_req(s, "POST", "/v1/auth/password", token, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	h_resp_free(&r);
+	/* a fresh login with the new password: an unrestricted session */
+	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, newpw);
+	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(!json_is_true(json_object_get(r.json, "restricted")));
+	CHECK(h_jstr(r.json, "token") != NULL);
+	snprintf(token, len, "%s", h_jstr(r.json, "token"));
+	h_resp_free(&r);
+}
+
+void
+h_user_create(struct h_server *s, const char *admin, const char *user, const char *role,
+    const char *attrs, char *id, size_t idlen, char *otp, size_t otplen)
+{
+	char body[768];
+	struct h_resp r;
+
+	if (attrs != NULL)
+		snprintf(body, sizeof(body), "{\"username\":\"%s\",\"display_name\":\"%s\","
+		    "\"email\":\"%s@hospital.test\",\"roles\":[\"%s\"],\"attributes\":%s}",
+		    user, user, user, role, attrs);
+	else
+		snprintf(body, sizeof(body), "{\"username\":\"%s\",\"display_name\":\"%s\","
+		    "\"email\":\"%s@hospital.test\",\"roles\":[\"%s\"]}", user, user, user, role);
+	h_req(s, "POST", "/v1/users", admin, body, NULL, &r);
+	CHECK_STATUS(&r, 201);
+	if (id != NULL)
+		snprintf(id, idlen, "%s", h_jstr(r.json, "id"));
+	if (otp != NULL)
+		snprintf(otp, otplen, "%s", h_jstr(r.json, "one_time_password"));
+	h_resp_free(&r);
+}
+
+void
+h_add_user(struct h_server *s, const char *admin, const char *user, const char *role,
+    const char *newpw, char *token, size_t len)
+{
+	char otp[128];
+
+	h_user_create(s, admin, user, role, NULL, NULL, 0, otp, sizeof(otp));
+	h_login_fresh(s, user, otp, newpw, token, len);
+}
+
+void
+h_expect(struct h_server *s, const char *method, const char *path, const char *token,
+    const char *body, const char **hdrs, int status, const char *code)
+{
+	struct h_resp r;
+
+	h_req(s, method, path, token, body, hdrs, &r);
+	CHECK_STATUS(&r, status);
+	if (code != NULL && strcmp(h_err_code(&r), code) != 0) {
+		fprintf(stderr, "%s %s: code %s, want %s\n", method, path, h_err_code(&r), code);
+		CHECK(strcmp(h_err_code(&r), code) == 0);
+	}
+	h_resp_free(&r);
+}
+
+void
+h_collection_create(struct h_server *s, const char *token, const char *body)
+{
+	h_expect(s, "POST", "/v1/collections", token, body, NULL, 201, NULL);
+}
+
+void
+h_pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+void
+h_kill9_restart(struct h_server *s, const char *extra_args)
+{
+	int status = 0;
+
+	CHECK(kill(s->pid, SIGKILL) == 0);
+	CHECK(waitpid(s->pid, &status, 0) == s->pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	h_start(s, extra_args);
+}
+
+void
+h_totp_at(const char *secret, long long unix_s, char out[16])
+{
+	char cmd[256], *o = NULL;
+
+	snprintf(cmd, sizeof(cmd), "oathtool --totp -b %s -N @%lld", secret, unix_s);
+	CHECK(h_run(cmd, &o) == 0);
+	CHECK(strlen(o) >= 6);
+	memcpy(out, o, 6);
+	out[6] = '\0';
+	free(o);
+}

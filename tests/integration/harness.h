@@ -118,4 +118,37 @@ void h_tty_stop(void);
  * [metrics] listen listener on 127.0.0.1:port, or -1 when it is absent. */
 double h_metric_value(unsigned port, const char *sample);
 
+/* ---- accounts: the set-up steps most tests share ---- */
+/* The string at o.key, or NULL. */
+const char *h_jstr(json_t *o, const char *key);
+/* POST /v1/auth/login with a known password: 200 and a token, copied to token. */
+void h_login(struct h_server *s, const char *user, const char *pw, char *token, size_t len);
+/* Log in with a one-time password, change it to newpw, log in again: a full,
+ * unrestricted session (checked); its token in token. */
+void h_login_fresh(struct h_server *s, const char *user, const char *otp, const char *newpw,
+    char *token, size_t len);
+/* POST /v1/users as admin: username user (display name user, email
+ * user@hospital.test), one role, attributes attrs (a JSON object, or NULL for
+ * none); 201. Copies the new id and one-time password where not NULL. */
+void h_user_create(struct h_server *s, const char *admin, const char *user, const char *role,
+    const char *attrs, char *id, size_t idlen, char *otp, size_t otplen);
+/* h_user_create, then h_login_fresh with newpw: the user's full session token. */
+void h_add_user(struct h_server *s, const char *admin, const char *user, const char *role,
+    const char *newpw, char *token, size_t len);
+
+/* A request that must answer status, and error code (NULL: any or none);
+ * the response is freed. */
+void h_expect(struct h_server *s, const char *method, const char *path, const char *token,
+    const char *body, const char **hdrs, int status, const char *code);
+/* POST /v1/collections with body (the collection's JSON): 201. */
+void h_collection_create(struct h_server *s, const char *token, const char *body);
+/* Sleep ms milliseconds (real time, for polling; the server's clock is h_clock_advance). */
+void h_pause_ms(long ms);
+/* SIGKILL the server (a crash: no shutdown), reap it, start it again with extra_args. */
+void h_kill9_restart(struct h_server *s, const char *extra_args);
+
+/* The 6-digit TOTP code (oathtool, RFC 6238 defaults) of base32 secret at
+ * UNIX time unix_s, into out. */
+void h_totp_at(const char *secret, long long unix_s, char out[16]);
+
 #endif

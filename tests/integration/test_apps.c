@@ -29,63 +29,6 @@ static const char *TREAT[] = { "X-Purpose-Of-Use: TREAT", NULL };
 static char secrets[8][128];
 static size_t nsecrets;
 
-static const char *
-jstr(json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static void
-expect(struct h_server *s, const char *method, const char *path, const char *tok,
-    const char *body, const char **hdrs, int status, const char *code)
-{
-	struct h_resp r;
-
-	h_req(s, method, path, tok, body, hdrs, &r);
-	CHECK_STATUS(&r, status);
-	if (code != NULL && strcmp(h_err_code(&r), code) != 0) {
-		fprintf(stderr, "%s %s: code %s, want %s\n", method, path, h_err_code(&r), code);
-		CHECK(strcmp(h_err_code(&r), code) == 0);
-	}
-	h_resp_free(&r);
-}
-
-static void
-login_fresh(struct h_server *s, const char *user, const char *otp, const char *newpw,
-    char tok[128])
-{
-	char body[512];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, otp);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(tok, 128, "%s", jstr(r.json, "token"));
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}",
-	    otp, newpw);
-	expect(s, "POST", "/v1/auth/password", tok, body, NULL, 200, NULL);
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, newpw);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(tok, 128, "%s", jstr(r.json, "token"));
-	h_resp_free(&r);
-}
-
-/* A full session with a known password (after the clock moved past idle). */
-static void
-login(struct h_server *s, const char *user, const char *pw, char tok[128])
-{
-	char body[512];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, pw);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(tok, 128, "%s", jstr(r.json, "token"));
-	h_resp_free(&r);
-}
-
 /* The CLI: phivault app ... and phivault login --app (the secret from a
  * file or the environment, never argv). */
 static void
@@ -101,8 +44,8 @@ test_cli(struct h_server *s, const char *admin)
 	    "--format json", env);
 	CHECK(h_run(cmd, &out) == 0);
 	j = json_loads(out, 0, NULL);
-	CHECK(j != NULL && strncmp(jstr(j, "id"), "app_", 4) == 0);
-	snprintf(app, sizeof(app), "%s", jstr(j, "id"));
+	CHECK(j != NULL && strncmp(h_jstr(j, "id"), "app_", 4) == 0);
+	snprintf(app, sizeof(app), "%s", h_jstr(j, "id"));
 	json_decref(j);
 	free(out);
 	/* an app can never be an admin: the API's message, exit 3 */
@@ -116,9 +59,9 @@ test_cli(struct h_server *s, const char *admin)
 	snprintf(cmd, sizeof(cmd), "%s app secret-add %s --format json", env, app);
 	CHECK(h_run(cmd, &out) == 0);
 	j = json_loads(out, 0, NULL);
-	CHECK(j != NULL && strncmp(jstr(j, "secret"), "pvs_", 4) == 0);
-	snprintf(secret, sizeof(secret), "%s", jstr(j, "secret"));
-	snprintf(sid, sizeof(sid), "%s", jstr(j, "secret_id"));
+	CHECK(j != NULL && strncmp(h_jstr(j, "secret"), "pvs_", 4) == 0);
+	snprintf(secret, sizeof(secret), "%s", h_jstr(j, "secret"));
+	snprintf(sid, sizeof(sid), "%s", h_jstr(j, "secret_id"));
 	CHECK(nsecrets < sizeof(secrets) / sizeof(secrets[0]));
 	snprintf(secrets[nsecrets++], sizeof(secrets[0]), "%s", secret);
 	json_decref(j);
@@ -146,7 +89,7 @@ test_cli(struct h_server *s, const char *admin)
 	    "%s login --app %s --format json", s->base, s->cacert, secret, h_bin(), app);
 	CHECK(h_run(cmd, &out) == 0);
 	j = json_loads(out, 0, NULL);
-	CHECK(j != NULL && strncmp(jstr(j, "token"), "pva_", 4) == 0);
+	CHECK(j != NULL && strncmp(h_jstr(j, "token"), "pva_", 4) == 0);
 	json_decref(j);
 	free(out);
 	snprintf(cmd, sizeof(cmd), "PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s %s login --app %s "
@@ -175,9 +118,9 @@ secret_add(struct h_server *s, const char *admin, const char *app, int status,
 	h_req(s, "POST", path, admin, NULL, NULL, &r);
 	CHECK_STATUS(&r, status);
 	if (status == 201) {
-		CHECK(jstr(r.json, "secret") != NULL && jstr(r.json, "secret_id") != NULL);
-		snprintf(sid, 64, "%s", jstr(r.json, "secret_id"));
-		snprintf(secret, 128, "%s", jstr(r.json, "secret"));
+		CHECK(h_jstr(r.json, "secret") != NULL && h_jstr(r.json, "secret_id") != NULL);
+		snprintf(sid, 64, "%s", h_jstr(r.json, "secret_id"));
+		snprintf(secret, 128, "%s", h_jstr(r.json, "secret"));
 		/* "pvs_" + base64url of 32 bytes: 256 bits */
 		CHECK(strncmp(secret, "pvs_", 4) == 0 && strlen(secret) == 47);
 		CHECK(nsecrets < sizeof(secrets) / sizeof(secrets[0]));
@@ -202,9 +145,9 @@ signin(struct h_server *s, const char *app, const char *secret, int status, cons
 	if (code != NULL)
 		CHECK(strcmp(h_err_code(&r), code) == 0);
 	if (status == 200) {
-		CHECK(strncmp(jstr(r.json, "token"), "pva_", 4) == 0);
-		CHECK(jstr(r.json, "expires_at") != NULL);
-		snprintf(tok, 128, "%s", jstr(r.json, "token"));
+		CHECK(strncmp(h_jstr(r.json, "token"), "pva_", 4) == 0);
+		CHECK(h_jstr(r.json, "expires_at") != NULL);
+		snprintf(tok, 128, "%s", h_jstr(r.json, "token"));
 	}
 	if (keep != NULL)
 		*keep = r;
@@ -244,13 +187,13 @@ audit_count(struct h_server *s, const char *aud, const char *action, const char 
 	json_array_foreach(json_object_get(r.json, "entries"), i, e) {
 		json_t *actor = json_object_get(e, "actor");
 
-		if (app != NULL && (jstr(actor, "user_id") == NULL ||
-		    strcmp(jstr(actor, "user_id"), app) != 0))
+		if (app != NULL && (h_jstr(actor, "user_id") == NULL ||
+		    strcmp(h_jstr(actor, "user_id"), app) != 0))
 			continue;
-		if (outcome != NULL && strcmp(jstr(e, "outcome"), outcome) != 0)
+		if (outcome != NULL && strcmp(h_jstr(e, "outcome"), outcome) != 0)
 			continue;
-		if (reason != NULL && (jstr(e, "reason") == NULL ||
-		    strcmp(jstr(e, "reason"), reason) != 0))
+		if (reason != NULL && (h_jstr(e, "reason") == NULL ||
+		    strcmp(h_jstr(e, "reason"), reason) != 0))
 			continue;
 		n++;
 	}
@@ -273,40 +216,40 @@ main(void)
 	h_init(&s, "apps", NULL);
 	h_config_set(&s, "mfa_required", "off");
 	h_start(&s, "--dev");
-	login_fresh(&s, "admin", jstr(s.init, "admin_password"), PW_ADMIN, admin);
+	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), PW_ADMIN, admin, 128);
 	h_req(&s, "POST", "/v1/users", admin, "{\"username\":\"audra\",\"roles\":[\"auditor\"]}",
 	    NULL, &r);
 	CHECK_STATUS(&r, 201);
-	snprintf(id, sizeof(id), "%s", jstr(r.json, "one_time_password"));
+	snprintf(id, sizeof(id), "%s", h_jstr(r.json, "one_time_password"));
 	h_resp_free(&r);
-	login_fresh(&s, "audra", id, PW_AUD, aud);
-	expect(&s, "POST", "/v1/collections", admin,
+	h_login_fresh(&s, "audra", id, PW_AUD, aud, 128);
+	h_collection_create(&s, admin,
 	    "{\"name\":\"patients\",\"region\":\"local\",\"retention_days\":2190,\"fields\":["
-	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"}]}", NULL, 201, NULL);
+	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"}]}");
 
 	/* ---- create, and what an app may not hold ---- */
-	expect(&s, "POST", "/v1/apps", admin,
+	h_expect(&s, "POST", "/v1/apps", admin,
 	    "{\"name\":\"evil\",\"roles\":[\"admin\"],\"networks\":[\"127.0.0.1/32\"]}", NULL, 400,
 	    "invalid_request");
 	h_req(&s, "POST", "/v1/apps", admin,
 	    "{\"name\":\"evil\",\"roles\":[\"admin\"],\"networks\":[\"127.0.0.1/32\"]}", NULL, &r);
 	CHECK(strstr(r.body, "users.manage") != NULL);   /* the message says why */
 	h_resp_free(&r);
-	expect(&s, "POST", "/v1/roles", admin,
+	h_expect(&s, "POST", "/v1/roles", admin,
 	    "{\"name\":\"usermgr\",\"permissions\":[\"collections.manage\",\"users.manage\"]}", NULL,
 	    201, NULL);
-	expect(&s, "POST", "/v1/apps", admin,
+	h_expect(&s, "POST", "/v1/apps", admin,
 	    "{\"name\":\"evil\",\"roles\":[\"usermgr\"],\"networks\":[\"127.0.0.1/32\"]}", NULL,
 	    400, "invalid_request");
-	expect(&s, "POST", "/v1/apps", admin, "{\"name\":\"evil\",\"roles\":[\"clinician\"]}",
+	h_expect(&s, "POST", "/v1/apps", admin, "{\"name\":\"evil\",\"roles\":[\"clinician\"]}",
 	    NULL, 400, "invalid_request");                    /* no network list */
-	expect(&s, "POST", "/v1/apps", admin,
+	h_expect(&s, "POST", "/v1/apps", admin,
 	    "{\"name\":\"evil\",\"roles\":[],\"networks\":[\"127.0.0.1/8\"]}", NULL, 400,
 	    "invalid_request");                               /* host bits set */
-	expect(&s, "POST", "/v1/apps", admin,
+	h_expect(&s, "POST", "/v1/apps", admin,
 	    "{\"name\":\"evil\",\"roles\":[\"nope\"],\"networks\":[\"10.0.0.0/8\"]}", NULL, 400,
 	    "invalid_request");
-	expect(&s, "POST", "/v1/apps", aud,
+	h_expect(&s, "POST", "/v1/apps", aud,
 	    "{\"name\":\"evil\",\"roles\":[],\"networks\":[\"10.0.0.0/8\"]}", NULL, 403,
 	    "forbidden");                                     /* apps.manage is the admin's */
 	h_req(&s, "GET", "/v1/apps", admin, NULL, NULL, &r);
@@ -318,10 +261,10 @@ main(void)
 	    "{\"name\":\"billing\",\"roles\":[\"clinician\"],\"networks\":[\"127.0.0.1/32\"]}",
 	    NULL, &r);
 	CHECK_STATUS(&r, 201);
-	snprintf(app, sizeof(app), "%s", jstr(r.json, "id"));
+	snprintf(app, sizeof(app), "%s", h_jstr(r.json, "id"));
 	CHECK(strncmp(app, "app_", 4) == 0);
 	h_resp_free(&r);
-	expect(&s, "POST", "/v1/apps", admin,
+	h_expect(&s, "POST", "/v1/apps", admin,
 	    "{\"name\":\"billing\",\"roles\":[],\"networks\":[\"10.0.0.0/8\"]}", NULL, 409,
 	    "conflict");
 
@@ -334,28 +277,28 @@ main(void)
 	CHECK_STATUS(&r, 200);
 	CHECK(json_array_size(json_object_get(r.json, "secrets")) == 2);
 	CHECK(strstr(r.body, sec1) == NULL && strstr(r.body, sec2) == NULL);   /* shown once */
-	CHECK(strcmp(jstr(r.json, "status"), "active") == 0);
+	CHECK(strcmp(h_jstr(r.json, "status"), "active") == 0);
 	h_resp_free(&r);
 
 	/* ---- sign in and use the role ---- */
 	signin(&s, app, sec1, 200, NULL, tok, &r);
 	now = h_clock_advance(&s, 0);
-	exp = parse_time(jstr(r.json, "expires_at"));
+	exp = parse_time(h_jstr(r.json, "expires_at"));
 	CHECK(exp > now && exp - now <= 3600 * 1000LL);       /* at most one hour */
 	CHECK(exp - now <= 900 * 1000LL + 2000);              /* [apps] token_ttl_s default */
 	h_resp_free(&r);
 	h_req(&s, "POST", "/v1/collections/patients/records", tok, "{\"name\":\"Ada Quill\"}",
 	    NULL, &r);
 	CHECK_STATUS(&r, 201);
-	snprintf(rec, sizeof(rec), "%s", jstr(r.json, "id"));
+	snprintf(rec, sizeof(rec), "%s", h_jstr(r.json, "id"));
 	h_resp_free(&r);
 	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", rec);
 	h_req(&s, "GET", path, tok, NULL, TREAT, &r);
 	CHECK_STATUS(&r, 200);
-	CHECK(strcmp(jstr(json_object_get(r.json, "fields"), "name"), "Ada Quill") == 0);
+	CHECK(strcmp(h_jstr(json_object_get(r.json, "fields"), "name"), "Ada Quill") == 0);
 	h_resp_free(&r);
-	expect(&s, "GET", "/v1/users", tok, NULL, NULL, 403, "forbidden");
-	expect(&s, "GET", "/v1/apps", tok, NULL, NULL, 403, "forbidden");
+	h_expect(&s, "GET", "/v1/users", tok, NULL, NULL, 403, "forbidden");
+	h_expect(&s, "GET", "/v1/apps", tok, NULL, NULL, 403, "forbidden");
 	CHECK(audit_count(&s, aud, "record.read", app, "allowed", NULL) == 1);
 	CHECK(audit_count(&s, aud, "auth.app", app, "allowed", "secret") == 1);
 
@@ -368,8 +311,8 @@ main(void)
 
 	/* ---- rotation: delete the first secret; the second still works ---- */
 	snprintf(path, sizeof(path), "/v1/apps/%s/secrets/%s", app, sid1);
-	expect(&s, "DELETE", path, admin, NULL, NULL, 204, NULL);
-	expect(&s, "DELETE", path, admin, NULL, NULL, 404, "not_found");
+	h_expect(&s, "DELETE", path, admin, NULL, NULL, 204, NULL);
+	h_expect(&s, "DELETE", path, admin, NULL, NULL, 404, "not_found");
 	signin(&s, app, sec1, 401, "unauthenticated", NULL, NULL);
 	signin(&s, app, sec2, 200, NULL, tok2, NULL);
 	secret_add(&s, admin, app, 201, sid3, sec3);          /* room again for a second */
@@ -378,22 +321,22 @@ main(void)
 	h_source_set("127.0.0.2");
 	signin(&s, app, sec2, 403, "network_not_allowed", NULL, NULL);
 	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", rec);
-	expect(&s, "GET", path, tok, NULL, TREAT, 403, "network_not_allowed");
+	h_expect(&s, "GET", path, tok, NULL, TREAT, 403, "network_not_allowed");
 	h_source_set(NULL);
-	expect(&s, "GET", path, tok, NULL, TREAT, 200, NULL);
+	h_expect(&s, "GET", path, tok, NULL, TREAT, 200, NULL);
 	CHECK(audit_count(&s, aud, "auth.app", app, "denied", "network_not_allowed") == 1);
 	CHECK(audit_count(&s, aud, "record.read", app, "denied", "network_not_allowed") == 1);
 
 	/* ---- lifetime: [apps] token_ttl_s = 900 on the server's clock ---- */
 	signin(&s, app, sec3, 200, NULL, tok3, NULL);
 	h_clock_advance(&s, 890 * 1000LL);
-	expect(&s, "GET", path, tok3, NULL, TREAT, 200, NULL);
+	h_expect(&s, "GET", path, tok3, NULL, TREAT, 200, NULL);
 	h_clock_advance(&s, 11 * 1000LL);
-	expect(&s, "GET", path, tok3, NULL, TREAT, 401, "session_expired");
-	expect(&s, "GET", path, tok, NULL, TREAT, 401, "session_expired");
+	h_expect(&s, "GET", path, tok3, NULL, TREAT, 401, "session_expired");
+	h_expect(&s, "GET", path, tok, NULL, TREAT, 401, "session_expired");
 	/* the people's sessions went idle meanwhile */
-	login(&s, "admin", PW_ADMIN, admin);
-	login(&s, "audra", PW_AUD, aud);
+	h_login(&s, "admin", PW_ADMIN, admin, 128);
+	h_login(&s, "audra", PW_AUD, aud, 128);
 
 	test_cli(&s, admin);
 
@@ -401,28 +344,28 @@ main(void)
 	signin(&s, app, sec2, 200, NULL, tok2, NULL);
 	h_req(&s, "GET", "/v1/auth/session", tok2, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
-	CHECK(strcmp(jstr(r.json, "user_id"), app) == 0);
-	CHECK(strcmp(jstr(r.json, "username"), "billing") == 0);
+	CHECK(strcmp(h_jstr(r.json, "user_id"), app) == 0);
+	CHECK(strcmp(h_jstr(r.json, "username"), "billing") == 0);
 	h_resp_free(&r);
-	expect(&s, "POST", "/v1/auth/logout", tok2, NULL, NULL, 204, NULL);
-	expect(&s, "GET", path, tok2, NULL, TREAT, 401, "unauthenticated");
+	h_expect(&s, "POST", "/v1/auth/logout", tok2, NULL, NULL, 204, NULL);
+	h_expect(&s, "GET", path, tok2, NULL, TREAT, 401, "unauthenticated");
 
 	/* ---- disable: its sessions end at once ---- */
 	signin(&s, app, sec2, 200, NULL, tok2, NULL);
-	expect(&s, "GET", path, tok2, NULL, TREAT, 200, NULL);
+	h_expect(&s, "GET", path, tok2, NULL, TREAT, 200, NULL);
 	snprintf(cmd, sizeof(cmd), "/v1/apps/%s/disable", app);
 	h_req(&s, "POST", cmd, admin, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
 	CHECK(json_integer_value(json_object_get(r.json, "sessions_ended")) >= 1);
 	h_resp_free(&r);
-	expect(&s, "GET", path, tok2, NULL, TREAT, 401, "unauthenticated");
+	h_expect(&s, "GET", path, tok2, NULL, TREAT, 401, "unauthenticated");
 	signin(&s, app, sec2, 401, "unauthenticated", NULL, NULL);
 	secret_add(&s, admin, app, 409, sid1, sec1);          /* disabled: no new secret */
 	CHECK(audit_count(&s, aud, "auth.app", app, "denied", "disabled") == 1);
 	snprintf(cmd, sizeof(cmd), "/v1/apps/%s", app);
 	h_req(&s, "GET", cmd, admin, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
-	CHECK(strcmp(jstr(r.json, "status"), "disabled") == 0);
+	CHECK(strcmp(h_jstr(r.json, "status"), "disabled") == 0);
 	h_resp_free(&r);
 	CHECK(h_stop(&s) == 0);
 

@@ -27,47 +27,6 @@
 static const char *TREAT[] = { "X-Purpose-Of-Use: TREAT", NULL };
 
 static void
-login_fresh(struct h_server *s, const char *user, const char *otp, const char *newpw,
-    char *token, size_t len)
-{
-	char body[512];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, otp);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(token, len, "%s", json_string_value(json_object_get(r.json, "token")));
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}",
-	    otp, newpw);
-	h_req(s, "POST", "/v1/auth/password", token, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, newpw);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(token, len, "%s", json_string_value(json_object_get(r.json, "token")));
-	h_resp_free(&r);
-}
-
-static void
-add_user(struct h_server *s, const char *admin, const char *user, const char *role,
-    char *token, size_t len)
-{
-	char body[512], otp[128];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"display_name\":\"%s\","
-	    "\"email\":\"%s@hospital.test\",\"roles\":[\"%s\"]}", user, user, user, role);
-	h_req(s, "POST", "/v1/users", admin, body, NULL, &r);
-	CHECK_STATUS(&r, 201);
-	snprintf(otp, sizeof(otp), "%s",
-	    json_string_value(json_object_get(r.json, "one_time_password")));
-	h_resp_free(&r);
-	login_fresh(s, user, otp, PW_USER, token, len);
-}
-
-static void
 write_file(const char *path, const void *buf, size_t len)
 {
 	FILE *f = fopen(path, "wb");
@@ -159,15 +118,13 @@ main(void)
 	h_init(&s, "byok", NULL);
 	h_config_set(&s, "mfa_required", "off");
 	h_start(&s, "--dev");
-	login_fresh(&s, "admin", json_string_value(json_object_get(s.init, "admin_password")),
+	h_login_fresh(&s, "admin", json_string_value(json_object_get(s.init, "admin_password")),
 	    PW_ADMIN, admin, sizeof(admin));
-	add_user(&s, admin, "clara", "clinician", clin, sizeof(clin));
-	add_user(&s, admin, "kim", "key_admin", keyadm, sizeof(keyadm));
-	h_req(&s, "POST", "/v1/collections", admin,
+	h_add_user(&s, admin, "clara", "clinician", PW_USER, clin, sizeof(clin));
+	h_add_user(&s, admin, "kim", "key_admin", PW_USER, keyadm, sizeof(keyadm));
+	h_collection_create(&s, admin,
 	    "{\"name\":\"patients\",\"region\":\"local\",\"fields\":["
-	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"}]}", NULL, &r);
-	CHECK_STATUS(&r, 201);
-	h_resp_free(&r);
+	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"}]}");
 	create_record(&s, clin, "Before Import", id1, sizeof(id1));
 
 	/* the import key: keys.manage only */
@@ -283,11 +240,7 @@ main(void)
 	/* after a restart the imported version still opens what it wrapped */
 	CHECK(h_stop(&s) == 0);
 	h_start(&s, "--dev");
-	h_req(&s, "POST", "/v1/auth/login", NULL,
-	    "{\"username\":\"clara\",\"password\":\"" PW_USER "\"}", NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(clin, sizeof(clin), "%s", json_string_value(json_object_get(r.json, "token")));
-	h_resp_free(&r);
+	h_login(&s, "clara", PW_USER, clin, sizeof(clin));
 	read_record(&s, clin, id2, "After Import");
 	read_record(&s, clin, id1, "Before Import");
 	CHECK(h_stop(&s) == 0);

@@ -26,47 +26,6 @@
 
 static const char *TREAT[] = { "X-Purpose-Of-Use: TREAT", NULL };
 
-static void
-login_fresh(struct h_server *s, const char *user, const char *otp, const char *newpw,
-    char *token, size_t len)
-{
-	char body[512];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, otp);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(token, len, "%s", json_string_value(json_object_get(r.json, "token")));
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}",
-	    otp, newpw);
-	h_req(s, "POST", "/v1/auth/password", token, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, newpw);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(token, len, "%s", json_string_value(json_object_get(r.json, "token")));
-	h_resp_free(&r);
-}
-
-static void
-add_user(struct h_server *s, const char *admin, const char *user, const char *role,
-    char *token, size_t len)
-{
-	char body[512], otp[128];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"display_name\":\"%s\","
-	    "\"email\":\"%s@hospital.test\",\"roles\":[\"%s\"]}", user, user, user, role);
-	h_req(s, "POST", "/v1/users", admin, body, NULL, &r);
-	CHECK_STATUS(&r, 201);
-	snprintf(otp, sizeof(otp), "%s",
-	    json_string_value(json_object_get(r.json, "one_time_password")));
-	h_resp_free(&r);
-	login_fresh(s, user, otp, PW_USER, token, len);
-}
-
 /* A throwaway SoftHSM2 token of its own under dir: SOFTHSM2_CONF for this
  * process and every server it starts. */
 static void
@@ -182,15 +141,13 @@ main(void)
 	h_resp_free(&r);
 
 	otp = json_string_value(json_object_get(s.init, "admin_password"));
-	login_fresh(&s, "admin", otp, PW_ADMIN, admin, sizeof(admin));
-	add_user(&s, admin, "clara", "clinician", clin, sizeof(clin));
-	add_user(&s, admin, "kim", "key_admin", keyadm, sizeof(keyadm));
+	h_login_fresh(&s, "admin", otp, PW_ADMIN, admin, sizeof(admin));
+	h_add_user(&s, admin, "clara", "clinician", PW_USER, clin, sizeof(clin));
+	h_add_user(&s, admin, "kim", "key_admin", PW_USER, keyadm, sizeof(keyadm));
 
-	h_req(&s, "POST", "/v1/collections", admin,
+	h_collection_create(&s, admin,
 	    "{\"name\":\"patients\",\"region\":\"local\",\"fields\":["
-	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"}]}", NULL, &r);
-	CHECK_STATUS(&r, 201);
-	h_resp_free(&r);
+	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"}]}");
 	h_req(&s, "POST", "/v1/collections/patients/records", clin,
 	    "{\"name\":\"" NAME1 "\"}", NULL, &r);
 	CHECK_STATUS(&r, 201);
@@ -241,11 +198,7 @@ main(void)
 
 	/* a restart unseals through the token again and reads the record */
 	h_start(&s, "--dev");
-	h_req(&s, "POST", "/v1/auth/login", NULL,
-	    "{\"username\":\"clara\",\"password\":\"" PW_USER "\"}", NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(clin, sizeof(clin), "%s", json_string_value(json_object_get(r.json, "token")));
-	h_resp_free(&r);
+	h_login(&s, "clara", PW_USER, clin, sizeof(clin));
 	h_req(&s, "GET", path, clin, NULL, TREAT, &r);
 	CHECK_STATUS(&r, 200);
 	h_resp_free(&r);

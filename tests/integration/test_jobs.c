@@ -20,31 +20,17 @@
 #define PW_ADMIN "Quiet-harbor-Lantern-91"
 #define N_ITEMS 150
 
-static const char *
-jstr(json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static void
-pause_ms(long ms)
-{
-	struct timespec ts = { 0, ms * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 static void
 admin_login(struct h_server *s, char tok[128])
 {
 	char body[512];
-	const char *otp = jstr(s->init, "admin_password");
+	const char *otp = h_jstr(s->init, "admin_password");
 	struct h_resp r;
 
 	snprintf(body, sizeof(body), "{\"username\":\"admin\",\"password\":\"%s\"}", otp);
 	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
 	CHECK_STATUS(&r, 200);
-	snprintf(tok, 128, "%s", jstr(r.json, "token"));
+	snprintf(tok, 128, "%s", h_jstr(r.json, "token"));
 	h_resp_free(&r);
 	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}",
 	    otp, PW_ADMIN);
@@ -54,7 +40,7 @@ admin_login(struct h_server *s, char tok[128])
 	h_req(s, "POST", "/v1/auth/login", NULL,
 	    "{\"username\":\"admin\",\"password\":\"" PW_ADMIN "\"}", NULL, &r);
 	CHECK_STATUS(&r, 200);
-	snprintf(tok, 128, "%s", jstr(r.json, "token"));
+	snprintf(tok, 128, "%s", h_jstr(r.json, "token"));
 	h_resp_free(&r);
 }
 
@@ -65,8 +51,8 @@ enqueue(struct h_server *s, const char *tok, const char *body, char id[64])
 
 	h_req(s, "POST", "/v1/test/jobs", tok, body, NULL, &r);
 	CHECK_STATUS(&r, 202);
-	CHECK(jstr(r.json, "job") != NULL && strncmp(jstr(r.json, "job"), "job_", 4) == 0);
-	snprintf(id, 64, "%s", jstr(r.json, "job"));
+	CHECK(h_jstr(r.json, "job") != NULL && strncmp(h_jstr(r.json, "job"), "job_", 4) == 0);
+	snprintf(id, 64, "%s", h_jstr(r.json, "job"));
 	h_resp_free(&r);
 }
 
@@ -81,8 +67,8 @@ job_get(struct h_server *s, const char *tok, const char *id, char st[16])
 	snprintf(path, sizeof(path), "/v1/jobs/%s", id);
 	h_req(s, "GET", path, tok, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
-	CHECK(strcmp(jstr(r.json, "id"), id) == 0);
-	snprintf(st, 16, "%s", jstr(r.json, "state"));
+	CHECK(strcmp(h_jstr(r.json, "id"), id) == 0);
+	snprintf(st, 16, "%s", h_jstr(r.json, "state"));
 	done = json_integer_value(json_object_get(r.json, "done"));
 	h_resp_free(&r);
 	return done;
@@ -98,21 +84,10 @@ wait_done(struct h_server *s, const char *tok, const char *id, long long want, c
 		done = job_get(s, tok, id, st);
 		if (done >= want || strcmp(st, "done") == 0 || strcmp(st, "failed") == 0)
 			return done;
-		pause_ms(3);
+		h_pause_ms(3);
 	}
 	CHECK(!"job made no progress");
 	return done;
-}
-
-static void
-kill9_restart(struct h_server *s)
-{
-	int status = 0;
-
-	CHECK(kill(s->pid, SIGKILL) == 0);
-	CHECK(waitpid(s->pid, &status, 0) == s->pid);
-	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	h_start(s, "--dev");
 }
 
 static void
@@ -128,7 +103,7 @@ post_expect(struct h_server *s, const char *tok, const char *id, const char *ver
 	if (code != NULL)
 		CHECK(strcmp(h_err_code(&r), code) == 0);
 	if (state != NULL)
-		CHECK(strcmp(jstr(r.json, "state"), state) == 0);
+		CHECK(strcmp(h_jstr(r.json, "state"), state) == 0);
 	h_resp_free(&r);
 }
 
@@ -171,7 +146,7 @@ test_crash_resume(struct h_server *s, const char *tok)
 	for (size_t k = 0; k < sizeof(kill_at) / sizeof(kill_at[0]); k++) {
 		done = wait_done(s, tok, id, kill_at[k], st);
 		CHECK(done >= prev);
-		kill9_restart(s);
+		h_kill9_restart(s, "--dev");
 		/* what was committed before the kill is still there */
 		CHECK(job_get(s, tok, id, st) >= done);
 		prev = done;
@@ -210,14 +185,14 @@ test_pause_resume_cancel(struct h_server *s, const char *tok)
 	{
 		long long d1 = job_get(s, tok, id, st), d2;
 
-		pause_ms(20);
+		h_pause_ms(20);
 		d2 = job_get(s, tok, id, st);
 		CHECK(d1 == d2 && strcmp(st, "cancelled") == 0);
 	}
 	h_req(s, "GET", "/v1/jobs", tok, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
 	CHECK(json_array_size(json_object_get(r.json, "jobs")) == 2);
-	CHECK(strcmp(jstr(json_array_get(json_object_get(r.json, "jobs"), 0), "id"), id) == 0);
+	CHECK(strcmp(h_jstr(json_array_get(json_object_get(r.json, "jobs"), 0), "id"), id) == 0);
 	h_resp_free(&r);
 	h_req(s, "GET", "/v1/jobs", NULL, NULL, NULL, &r);
 	CHECK_STATUS(&r, 401);
@@ -242,7 +217,7 @@ test_cli(struct h_server *s, const char *tok)
 	j = json_loads(out, 0, NULL);
 	CHECK(j != NULL && json_array_size(json_object_get(j, "jobs")) == 2);
 	snprintf(id, sizeof(id), "%s",
-	    jstr(json_array_get(json_object_get(j, "jobs"), 1), "id"));   /* the crash job */
+	    h_jstr(json_array_get(json_object_get(j, "jobs"), 1), "id"));   /* the crash job */
 	json_decref(j);
 	free(out);
 	snprintf(cmd, sizeof(cmd), "%s job list --format text", env);
@@ -257,7 +232,7 @@ test_cli(struct h_server *s, const char *tok)
 	snprintf(cmd, sizeof(cmd), "%s job show %s --watch --format json", env, id);
 	CHECK(h_run(cmd, &out) == 0);   /* an ended job: one answer, at once */
 	j = json_loads(out, 0, NULL);
-	CHECK(j != NULL && strcmp(jstr(j, "state"), "done") == 0);
+	CHECK(j != NULL && strcmp(h_jstr(j, "state"), "done") == 0);
 	json_decref(j);
 	free(out);
 	snprintf(cmd, sizeof(cmd), "%s job pause %s --format json 2>&1", env, id);

@@ -35,54 +35,6 @@ jstr(json_t *o, const char *key)
 	return v != NULL ? v : "";
 }
 
-static void
-pause_ms(long ms)
-{
-	struct timespec ts = { 0, ms * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static void
-login_fresh(struct h_server *s, const char *user, const char *otp, const char *newpw,
-    char *token, size_t len)
-{
-	char body[512];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, otp);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(token, len, "%s", jstr(r.json, "token"));
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}",
-	    otp, newpw);
-	h_req(s, "POST", "/v1/auth/password", token, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, newpw);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(token, len, "%s", jstr(r.json, "token"));
-	h_resp_free(&r);
-}
-
-static void
-add_user(struct h_server *s, const char *admin, const char *user, const char *role,
-    char *token, size_t len)
-{
-	char body[512], otp[128];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"display_name\":\"%s\","
-	    "\"email\":\"%s@hospital.test\",\"roles\":[\"%s\"]}", user, user, user, role);
-	h_req(s, "POST", "/v1/users", admin, body, NULL, &r);
-	CHECK_STATUS(&r, 201);
-	snprintf(otp, sizeof(otp), "%s", jstr(r.json, "one_time_password"));
-	h_resp_free(&r);
-	login_fresh(s, user, otp, PW_USER, token, len);
-}
-
 /* After a restart every session is still valid (sessions are in the store). */
 struct people {
 	char admin[128], kay[128], clin[128];
@@ -99,14 +51,11 @@ create_records(struct h_server *s, struct people *p)
 	size_t off;
 
 	CHECK(body != NULL);
-	h_req(s, "POST", "/v1/collections", p->admin,
+	h_collection_create(s, p->admin,
 	    "{\"name\":\"patients\",\"region\":\"local\",\"fields\":["
 	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"},"
 	    "{\"name\":\"mrn\",\"type\":\"mrn\",\"classification\":\"phi\",\"searchable\":true},"
-	    "{\"name\":\"ward\",\"type\":\"string\",\"classification\":\"internal\"}]}",
-	    NULL, &r);
-	CHECK_STATUS(&r, 201);
-	h_resp_free(&r);
+	    "{\"name\":\"ward\",\"type\":\"string\",\"classification\":\"internal\"}]}");
 	for (int b = 0; b < N_REC / 100; b++) {
 		off = (size_t)snprintf(body, 64 * 1024, "{\"create\":[");
 		for (int i = 0; i < 100; i++)
@@ -244,21 +193,10 @@ wait_done(struct h_server *s, const char *tok, const char *id, long long wantd, 
 		if (done == last)
 			h_clock_advance(s, 1000);
 		last = done;
-		pause_ms(3);
+		h_pause_ms(3);
 	}
 	CHECK(!"re-encryption made no progress");
 	return done;
-}
-
-static void
-kill9_restart(struct h_server *s)
-{
-	int status = 0;
-
-	CHECK(kill(s->pid, SIGKILL) == 0);
-	CHECK(waitpid(s->pid, &status, 0) == s->pid);
-	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	h_start(s, "--dev");
 }
 
 static void
@@ -302,7 +240,7 @@ test_rotate_reencrypt(struct h_server *s, struct people *p)
 	done = wait_done(s, p->admin, job, 40, st);
 	fprintf(stderr, "keys: kill -9 at done=%lld (%s)\n", done, st);
 	CHECK(strcmp(st, "running") == 0 || strcmp(st, "queued") == 0);
-	kill9_restart(s);
+	h_kill9_restart(s, "--dev");
 	CHECK(job_get(s, p->admin, job, st) >= done);
 	/* a PATCH while the job runs is kept (it lands on v2 by itself) */
 	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", ids[N_REC - 1]);
@@ -321,7 +259,7 @@ test_rotate_reencrypt(struct h_server *s, struct people *p)
 	done = wait_done(s, p->admin, job, 120, st);
 	fprintf(stderr, "keys: kill -9 at done=%lld (%s)\n", done, st);
 	CHECK(strcmp(st, "running") == 0 || strcmp(st, "queued") == 0);
-	kill9_restart(s);
+	h_kill9_restart(s, "--dev");
 	CHECK(job_get(s, p->admin, job, st) >= done);
 	done = wait_done(s, p->admin, job, N_REC, st);
 	while (strcmp(st, "done") != 0 && strcmp(st, "failed") != 0)
@@ -381,7 +319,7 @@ test_revoke(struct h_server *s, struct people *p)
 		CHECK(strcmp(h_err_code(&r), "key_revoked") == 0);
 		h_resp_free(&r);
 		if (round == 0)
-			kill9_restart(s);
+			h_kill9_restart(s, "--dev");
 	}
 	/* a new record is sealed under v3 and reads */
 	h_req(s, "POST", "/v1/collections/patients/records", p->clin,
@@ -539,7 +477,7 @@ test_scheduled_rotation(struct h_server *s, struct people *p)
 						rotated = true;
 		h_resp_free(&k);
 		if (!rotated)
-			pause_ms(3);
+			h_pause_ms(3);
 	}
 	CHECK(rotated);
 	key_version(s, p->kay, 5, st, &n);
@@ -564,10 +502,10 @@ main(void)
 	h_init(&s, "keys", NULL);
 	h_config_set(&s, "mfa_required", "off");
 	h_start(&s, "--dev");
-	login_fresh(&s, "admin", jstr(s.init, "admin_password"), PW_ADMIN, p.admin,
+	h_login_fresh(&s, "admin", jstr(s.init, "admin_password"), PW_ADMIN, p.admin,
 	    sizeof(p.admin));
-	add_user(&s, p.admin, "kay", "key_admin", p.kay, sizeof(p.kay));
-	add_user(&s, p.admin, "clara", "clinician", p.clin, sizeof(p.clin));
+	h_add_user(&s, p.admin, "kay", "key_admin", PW_USER, p.kay, sizeof(p.kay));
+	h_add_user(&s, p.admin, "clara", "clinician", PW_USER, p.clin, sizeof(p.clin));
 	create_records(&s, &p);
 	read_all(&s, p.clin, true);
 	test_rotate_reencrypt(&s, &p);

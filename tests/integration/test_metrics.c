@@ -383,45 +383,13 @@ reqs(const struct scrape *sc, const char *method, const char *route, const char 
 /* ------------------------------------------------------------ the server */
 
 static void
-login_fresh(struct h_server *s, const char *user, const char *otp, const char *newpw,
-    char *token, size_t len)
-{
-	char body[512];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, otp);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(token, len, "%s", json_string_value(json_object_get(r.json, "token")));
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}",
-	    otp, newpw);
-	h_req(s, "POST", "/v1/auth/password", token, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, newpw);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(token, len, "%s", json_string_value(json_object_get(r.json, "token")));
-	h_resp_free(&r);
-}
-
-static void
 add_user(struct h_server *s, const char *admin, const char *user, const char *role,
     char *id, size_t idlen, char *token, size_t len)
 {
-	char body[512], otp[128];
-	struct h_resp r;
+	char otp[128];
 
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"display_name\":\"%s\","
-	    "\"email\":\"%s@hospital.test\",\"roles\":[\"%s\"]}", user, user, user, role);
-	h_req(s, "POST", "/v1/users", admin, body, NULL, &r);
-	CHECK_STATUS(&r, 201);
-	snprintf(otp, sizeof(otp), "%s",
-	    json_string_value(json_object_get(r.json, "one_time_password")));
-	snprintf(id, idlen, "%s", json_string_value(json_object_get(r.json, "id")));
-	h_resp_free(&r);
-	login_fresh(s, user, otp, PW_USER, token, len);
+	h_user_create(s, admin, user, role, NULL, id, idlen, otp, sizeof(otp));
+	h_login_fresh(s, user, otp, PW_USER, token, len);
 }
 
 /* GET /metrics with token: 200, the exposition content type, strictly parsed. */
@@ -446,19 +414,7 @@ static void
 expect(struct h_server *s, const char *method, const char *path, const char *token,
     const char *body, const char **hdrs, int status)
 {
-	struct h_resp r;
-
-	h_req(s, method, path, token, body, hdrs, &r);
-	CHECK_STATUS(&r, status);
-	h_resp_free(&r);
-}
-
-static void
-nap_ms(long ms)
-{
-	struct timespec ts = { 0, ms * 1000000L };
-
-	nanosleep(&ts, NULL);
+	h_expect(s, method, path, token, body, hdrs, status, NULL);
 }
 
 /* Poll GET /v1/jobs/{id} (a few ms apart) until pred holds; bounded. */
@@ -483,7 +439,7 @@ job_wait(struct h_server *s, const char *admin, const char *id, const char *stat
 			return j;
 		}
 		h_resp_free(&r);
-		nap_ms(5);
+		h_pause_ms(5);
 	}
 	CHECK(!"job never reached the state");
 	return NULL;
@@ -518,7 +474,7 @@ setup(struct h_server *s, struct ctx *c)
 	char body[512];
 	struct h_resp r;
 
-	login_fresh(s, "admin", otp, PW_ADMIN, c->admin, sizeof(c->admin));
+	h_login_fresh(s, "admin", otp, PW_ADMIN, c->admin, sizeof(c->admin));
 	/* metrics.read is in no built-in role: a role of its own for the scraper */
 	expect(s, "POST", "/v1/roles", c->admin,
 	    "{\"name\":\"metrics_reader\",\"permissions\":[\"metrics.read\"]}", NULL, 201);
@@ -526,11 +482,11 @@ setup(struct h_server *s, struct ctx *c)
 	    sizeof(c->clin));
 	add_user(s, c->admin, "promwatch", "metrics_reader", c->mon_id, sizeof(c->mon_id),
 	    c->mon, sizeof(c->mon));
-	expect(s, "POST", "/v1/collections", c->admin,
+	h_collection_create(s, c->admin,
 	    "{\"name\":\"patients\",\"region\":\"local\",\"retention_days\":2190,\"fields\":["
 	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"},"
 	    "{\"name\":\"ssn\",\"type\":\"ssn\",\"classification\":\"phi\",\"mask\":\"last4\","
-	    "\"searchable\":true}]}", NULL, 201);
+	    "\"searchable\":true}]}");
 	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"ssn\":\"%s\"}", NAME1, SSN1);
 	h_req(s, "POST", "/v1/collections/patients/records", c->clin, body, NULL, &r);
 	CHECK_STATUS(&r, 201);

@@ -38,71 +38,24 @@ advance(struct h_server *s, long long ms)
 static void
 totp(const char *secret, char out[16])
 {
-	char cmd[256], *o = NULL;
-	long long t = (local_ms() + clock_skew_ms) / 1000;
-
-	snprintf(cmd, sizeof(cmd), "oathtool --totp -b %s -N @%lld", secret, t);
-	CHECK(h_run(cmd, &o) == 0);
-	CHECK(strlen(o) >= 6);
-	memcpy(out, o, 6);
-	out[6] = '\0';
-	free(o);
+	h_totp_at(secret, (local_ms() + clock_skew_ms) / 1000, out);
 }
 
 static void
 login_fresh(struct h_server *s, const char *user, const char *otp, char *token, size_t len)
 {
-	char body[512];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, otp);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(token, len, "%s", json_string_value(json_object_get(r.json, "token")));
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}", otp,
-	    strcmp(user, "admin") == 0 ? PW_ADMIN : PW_USER);
-	h_req(s, "POST", "/v1/auth/password", token, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user,
-	    strcmp(user, "admin") == 0 ? PW_ADMIN : PW_USER);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	CHECK(!json_is_true(json_object_get(r.json, "restricted")));
-	snprintf(token, len, "%s", json_string_value(json_object_get(r.json, "token")));
-	h_resp_free(&r);
+	h_login_fresh(s, user, otp, strcmp(user, "admin") == 0 ? PW_ADMIN : PW_USER, token, len);
 }
 
 static void
 add_user(struct h_server *s, const char *admin, const char *user, const char *role,
     const char *attrs, char *token, size_t len)
 {
-	char body[768], otp[128];
-	struct h_resp r;
+	char otp[128];
 
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"display_name\":\"%s\","
-	    "\"email\":\"%s@hospital.test\",\"roles\":[\"%s\"],\"attributes\":%s}", user, user,
-	    user, role, attrs != NULL ? attrs : "{}");
-	h_req(s, "POST", "/v1/users", admin, body, NULL, &r);
-	CHECK_STATUS(&r, 201);
-	snprintf(otp, sizeof(otp), "%s",
-	    json_string_value(json_object_get(r.json, "one_time_password")));
-	h_resp_free(&r);
+	h_user_create(s, admin, user, role, attrs != NULL ? attrs : "{}", NULL, 0, otp,
+	    sizeof(otp));
 	login_fresh(s, user, otp, token, len);
-}
-
-static void
-expect(struct h_server *s, const char *method, const char *path, const char *token,
-    const char *body, const char **hdrs, int status, const char *code)
-{
-	struct h_resp r;
-
-	h_req(s, method, path, token, body, hdrs, &r);
-	CHECK_STATUS(&r, status);
-	if (code != NULL)
-		CHECK(strcmp(h_err_code(&r), code) == 0);
-	h_resp_free(&r);
 }
 
 static void
@@ -155,7 +108,7 @@ test_api(struct h_server *s, const char *admin, const char *clin)
 	CHECK(json_integer_value(json_object_get(r.json, "version")) == 1);
 	CHECK(strcmp(json_string_value(json_object_get(r.json, "status")), "active") == 0);
 	h_resp_free(&r);
-	expect(s, "POST", "/v1/policies", admin, "{\"name\":\"tmp\",\"effect\":\"deny\","
+	h_expect(s, "POST", "/v1/policies", admin, "{\"name\":\"tmp\",\"effect\":\"deny\","
 	    "\"actions\":[\"records.write\"]}", NULL, 409, "conflict");
 	h_req(s, "GET", "/v1/policies/tmp", admin, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
@@ -174,26 +127,26 @@ test_api(struct h_server *s, const char *admin, const char *clin)
 	CHECK(json_array_size(json_object_get(r.json, "policies")) == 1);
 	h_resp_free(&r);
 	/* bad definitions change nothing */
-	expect(s, "POST", "/v1/policies", admin, "{\"name\":\"b\",\"effect\":\"maybe\","
+	h_expect(s, "POST", "/v1/policies", admin, "{\"name\":\"b\",\"effect\":\"maybe\","
 	    "\"actions\":[\"records.read\"]}", NULL, 400, "invalid_request");
-	expect(s, "POST", "/v1/policies", admin, "{\"name\":\"b\",\"effect\":\"deny\","
+	h_expect(s, "POST", "/v1/policies", admin, "{\"name\":\"b\",\"effect\":\"deny\","
 	    "\"actions\":[\"records.read\"],\"condition\":{\"source\":[\"10.0.0.0/99\"]}}", NULL,
 	    400, "invalid_request");
-	expect(s, "POST", "/v1/policies", admin, "{\"name\":\"b\",\"effect\":\"deny\","
+	h_expect(s, "POST", "/v1/policies", admin, "{\"name\":\"b\",\"effect\":\"deny\","
 	    "\"actions\":[\"records.read\"],\"condition\":{\"time\":{\"tz\":\"../../etc/passwd\"}}}",
 	    NULL, 400, "invalid_request");
-	expect(s, "POST", "/v1/policies", admin, "{\"name\":\"b\",\"effect\":\"deny\","
+	h_expect(s, "POST", "/v1/policies", admin, "{\"name\":\"b\",\"effect\":\"deny\","
 	    "\"actions\":[],\"extra\":1}", NULL, 400, "invalid_request");
-	expect(s, "POST", "/v1/policies", admin, "{not json", NULL, 400, "invalid_json");
-	expect(s, "PUT", "/v1/policies/tmp", admin, "{\"name\":\"other\",\"effect\":\"deny\","
+	h_expect(s, "POST", "/v1/policies", admin, "{not json", NULL, 400, "invalid_json");
+	h_expect(s, "PUT", "/v1/policies/tmp", admin, "{\"name\":\"other\",\"effect\":\"deny\","
 	    "\"actions\":[\"records.read\"]}", NULL, 400, "invalid_request");
-	expect(s, "GET", "/v1/policies/b", admin, NULL, NULL, 404, "not_found");
+	h_expect(s, "GET", "/v1/policies/b", admin, NULL, NULL, 404, "not_found");
 	/* a clinician manages no policy */
-	expect(s, "POST", "/v1/policies", clin, "{\"name\":\"mine\",\"effect\":\"allow\","
+	h_expect(s, "POST", "/v1/policies", clin, "{\"name\":\"mine\",\"effect\":\"allow\","
 	    "\"actions\":[\"users.manage\"]}", NULL, 403, "forbidden");
-	expect(s, "DELETE", "/v1/policies/tmp", admin, NULL, NULL, 204, NULL);
-	expect(s, "GET", "/v1/policies/tmp", admin, NULL, NULL, 404, "not_found");
-	expect(s, "DELETE", "/v1/policies/tmp", admin, NULL, NULL, 404, "not_found");
+	h_expect(s, "DELETE", "/v1/policies/tmp", admin, NULL, NULL, 204, NULL);
+	h_expect(s, "GET", "/v1/policies/tmp", admin, NULL, NULL, 404, "not_found");
+	h_expect(s, "DELETE", "/v1/policies/tmp", admin, NULL, NULL, 404, "not_found");
 	CHECK(audit_count(s, "policy.create", "allowed", NULL) == 1);
 	CHECK(audit_count(s, "policy.update", "allowed", NULL) == 1);
 	CHECK(audit_count(s, "policy.delete", "allowed", NULL) == 1);
@@ -270,13 +223,13 @@ test_network(struct h_server *s, const char *admin, const char *clin, const char
 {
 	struct h_resp r;
 
-	expect(s, "POST", "/v1/policies", admin, "{\"name\":\"office_only\",\"effect\":\"deny\","
+	h_expect(s, "POST", "/v1/policies", admin, "{\"name\":\"office_only\",\"effect\":\"deny\","
 	    "\"actions\":[\"records.*\"],\"resources\":[\"*\"],\"condition\":{\"not\":"
 	    "{\"source\":[\"127.0.0.1/32\",\"::1/128\"]}}}", NULL, 201, NULL);
-	expect(s, "GET", path, clin, NULL, TREAT, 200, NULL);   /* from 127.0.0.1 */
+	h_expect(s, "GET", path, clin, NULL, TREAT, 200, NULL);   /* from 127.0.0.1 */
 	h_source_set("127.0.0.2");
-	expect(s, "GET", path, clin, NULL, TREAT, 403, "network_not_allowed");
-	expect(s, "GET", "/v1/collections/patients/records?limit=5", clin, NULL, TREAT, 403,
+	h_expect(s, "GET", path, clin, NULL, TREAT, 403, "network_not_allowed");
+	h_expect(s, "GET", "/v1/collections/patients/records?limit=5", clin, NULL, TREAT, 403,
 	    "network_not_allowed");
 	h_source_set(NULL);
 	CHECK(audit_count(s, "record.read", "denied", "network_not_allowed") == 1);
@@ -289,7 +242,7 @@ test_network(struct h_server *s, const char *admin, const char *clin, const char
 	    "{\"source\":\"127.0.0.1\",\"purpose\":\"TREAT\"}", true, "allowed", NULL);
 	CHECK(audit_count(s, "record.read", "denied", "network_not_allowed") == 1);
 	/* the change reaches the very next request: drop the policy, read from .2 */
-	expect(s, "DELETE", "/v1/policies/office_only", admin, NULL, NULL, 204, NULL);
+	h_expect(s, "DELETE", "/v1/policies/office_only", admin, NULL, NULL, 204, NULL);
 	h_source_set("127.0.0.2");
 	h_req(s, "GET", path, clin, NULL, TREAT, &r);
 	CHECK_STATUS(&r, 200);
@@ -332,17 +285,16 @@ main(void)
 	login_fresh(&s, "admin", otp, admin, sizeof(admin));
 	add_user(&s, admin, "clara", "clinician", NULL, clin, sizeof(clin));
 	snprintf(clin_id, sizeof(clin_id), "%s", user_id(&s, clin));
-	expect(&s, "POST", "/v1/collections", admin,
+	h_collection_create(&s, admin,
 	    "{\"name\":\"patients\",\"region\":\"local\",\"retention_days\":2190,\"fields\":["
 	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"},"
-	    "{\"name\":\"ward\",\"type\":\"string\",\"classification\":\"internal\"}]}",
-	    NULL, 201, NULL);
+	    "{\"name\":\"ward\",\"type\":\"string\",\"classification\":\"internal\"}]}");
 	create_record(&s, clin, "{\"name\":\"Ada Quuxworth\",\"ward\":\"icu\"}", r_icu,
 	    sizeof(r_icu));
 	create_record(&s, clin, "{\"name\":\"Bo Zephyrine\",\"ward\":\"er\"}", r_er, sizeof(r_er));
 	create_record(&s, clin, "{\"name\":\"Cy Wobblethorpe\",\"ward\":\"icu\","
 	    "\"labels\":[\"R\",\"psychotherapy\"]}", r_psy, sizeof(r_psy));
-	expect(&s, "POST", "/v1/collections/patients/records", clin,
+	h_expect(&s, "POST", "/v1/collections/patients/records", clin,
 	    "{\"name\":\"x\",\"labels\":[\"bad label\"]}", NULL, 400, "invalid_request");
 
 	test_api(&s, admin, clin);
@@ -351,14 +303,14 @@ main(void)
 	test_network(&s, admin, clin, clin_id, path);
 
 	/* labels: psychotherapy notes only for psychiatry */
-	expect(&s, "POST", "/v1/policies", admin, "{\"name\":\"psy_only\",\"effect\":\"deny\","
+	h_expect(&s, "POST", "/v1/policies", admin, "{\"name\":\"psy_only\",\"effect\":\"deny\","
 	    "\"actions\":[\"records.read\"],\"resources\":[\"patients\"],\"condition\":{\"all\":["
 	    "{\"labels\":{\"any_of\":[\"psychotherapy\"]}},{\"not\":{\"principal\":{\"dept\":"
 	    "\"psychiatry\"}}}]}}", NULL, 201, NULL);
 	add_user(&s, admin, "paula", "clinician", "{\"dept\":\"psychiatry\"}", paula,
 	    sizeof(paula));
 	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", r_psy);
-	expect(&s, "GET", path, clin, NULL, TREAT, 403, "policy_denied");
+	h_expect(&s, "GET", path, clin, NULL, TREAT, 403, "policy_denied");
 	CHECK(audit_count(&s, "record.read", "denied", "policy_denied") == 1);
 	h_req(&s, "GET", path, paula, NULL, TREAT, &r);
 	CHECK_STATUS(&r, 200);
@@ -378,19 +330,19 @@ main(void)
 	    "{\"purpose\":\"TREAT\"}", true, "allowed", NULL);
 	/* a patch relabels: the record is readable again */
 	snprintf(body, sizeof(body), "{\"labels\":[\"R\"]}");
-	expect(&s, "PATCH", path, paula, body, NULL, 200, NULL);
-	expect(&s, "GET", path, clin, NULL, TREAT, 200, NULL);
+	h_expect(&s, "PATCH", path, paula, body, NULL, 200, NULL);
+	h_expect(&s, "GET", path, clin, NULL, TREAT, 200, NULL);
 
 	/* a clinician reads only their ward */
-	expect(&s, "POST", "/v1/roles", admin, "{\"name\":\"ward_clinician\",\"permissions\":"
+	h_expect(&s, "POST", "/v1/roles", admin, "{\"name\":\"ward_clinician\",\"permissions\":"
 	    "[\"records.read:patients\"],\"condition\":{\"match\":{\"record\":\"ward\","
 	    "\"principal\":\"ward\"}}}", NULL, 201, NULL);
 	add_user(&s, admin, "wendy", "ward_clinician", "{\"ward\":\"icu\"}", wendy, sizeof(wendy));
 	snprintf(wendy_id, sizeof(wendy_id), "%s", user_id(&s, wendy));
 	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", r_icu);
-	expect(&s, "GET", path, wendy, NULL, TREAT, 200, NULL);
+	h_expect(&s, "GET", path, wendy, NULL, TREAT, 200, NULL);
 	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", r_er);
-	expect(&s, "GET", path, wendy, NULL, TREAT, 403, "condition_not_met");
+	h_expect(&s, "GET", path, wendy, NULL, TREAT, 403, "condition_not_met");
 	CHECK(audit_count(&s, "record.read", "denied", "condition_not_met") == 1);
 	h_req(&s, "GET", "/v1/collections/patients/records?limit=10", wendy, NULL, TREAT, &r);
 	CHECK_STATUS(&r, 200);
@@ -402,16 +354,16 @@ main(void)
 	/* moving wendy to the er ward takes effect on her next request */
 	snprintf(body, sizeof(body), "{\"attributes\":{\"ward\":\"er\"}}");
 	snprintf(path, sizeof(path), "/v1/users/%s", wendy_id);
-	expect(&s, "PATCH", path, admin, body, NULL, 200, NULL);
+	h_expect(&s, "PATCH", path, admin, body, NULL, 200, NULL);
 	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", r_er);
-	expect(&s, "GET", path, wendy, NULL, TREAT, 200, NULL);
+	h_expect(&s, "GET", path, wendy, NULL, TREAT, 200, NULL);
 
 	/* step-up: a role whose grant needs MFA done in the last 5 minutes */
-	expect(&s, "POST", "/v1/roles", admin, "{\"name\":\"fresh_reader\",\"permissions\":"
+	h_expect(&s, "POST", "/v1/roles", admin, "{\"name\":\"fresh_reader\",\"permissions\":"
 	    "[\"records.read:patients\"],\"condition\":{\"mfa\":{\"required\":true,"
 	    "\"max_age_s\":300}}}", NULL, 201, NULL);
 	add_user(&s, admin, "sam", "fresh_reader", NULL, sam, sizeof(sam));
-	expect(&s, "GET", path, sam, NULL, TREAT, 401, "step_up_required");   /* no MFA yet */
+	h_expect(&s, "GET", path, sam, NULL, TREAT, 401, "step_up_required");   /* no MFA yet */
 	h_req(&s, "POST", "/v1/auth/mfa/enroll", sam, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
 	snprintf(secret, sizeof(secret), "%s", json_string_value(json_object_get(r.json, "secret")));
@@ -419,7 +371,7 @@ main(void)
 	advance(&s, 0);
 	totp(secret, code);
 	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
-	expect(&s, "POST", "/v1/auth/mfa/confirm", sam, body, NULL, 200, NULL);
+	h_expect(&s, "POST", "/v1/auth/mfa/confirm", sam, body, NULL, 200, NULL);
 	advance(&s, 30000);   /* a fresh TOTP step for the login */
 	snprintf(body, sizeof(body), "{\"username\":\"sam\",\"password\":\"%s\"}", PW_USER);
 	h_req(&s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
@@ -432,7 +384,7 @@ main(void)
 	CHECK_STATUS(&r, 200);
 	snprintf(sam, sizeof(sam), "%s", json_string_value(json_object_get(r.json, "token")));
 	h_resp_free(&r);
-	expect(&s, "GET", path, sam, NULL, TREAT, 200, NULL);
+	h_expect(&s, "GET", path, sam, NULL, TREAT, 200, NULL);
 	advance(&s, 301000);
 	h_req(&s, "GET", path, sam, NULL, TREAT, &r);
 	CHECK_STATUS(&r, 401);
@@ -443,7 +395,7 @@ main(void)
 	h_resp_free(&r);
 	CHECK(audit_count(&s, "record.read", "denied", "step_up_required") >= 1);
 	/* the same session steps up with a TOTP code: a wrong one is refused */
-	expect(&s, "POST", "/v1/auth/step-up", sam, "{\"code\":\"000000x\"}", NULL, 401,
+	h_expect(&s, "POST", "/v1/auth/step-up", sam, "{\"code\":\"000000x\"}", NULL, 401,
 	    "unauthenticated");
 	CHECK(audit_count(&s, "auth.step_up", "denied", "bad_totp") == 1);
 	advance(&s, 30000);   /* a step not used yet */
@@ -453,12 +405,12 @@ main(void)
 	CHECK_STATUS(&r, 200);
 	CHECK(json_is_true(json_object_get(r.json, "mfa_verified")));
 	h_resp_free(&r);
-	expect(&s, "GET", path, sam, NULL, TREAT, 200, NULL);   /* same token */
+	h_expect(&s, "GET", path, sam, NULL, TREAT, 200, NULL);   /* same token */
 	CHECK(audit_count(&s, "auth.step_up", "allowed", "totp") == 1);
 	/* the code is single use */
-	expect(&s, "POST", "/v1/auth/step-up", sam, body, NULL, 401, "unauthenticated");
+	h_expect(&s, "POST", "/v1/auth/step-up", sam, body, NULL, 401, "unauthenticated");
 	advance(&s, 301000);
-	expect(&s, "GET", path, sam, NULL, TREAT, 401, "step_up_required");
+	h_expect(&s, "GET", path, sam, NULL, TREAT, 401, "step_up_required");
 	/* authenticating again with TOTP (a new login) passes too */
 	advance(&s, 30000);
 	snprintf(body, sizeof(body), "{\"username\":\"sam\",\"password\":\"%s\"}", PW_USER);
@@ -472,7 +424,7 @@ main(void)
 	CHECK_STATUS(&r, 200);
 	snprintf(sam, sizeof(sam), "%s", json_string_value(json_object_get(r.json, "token")));
 	h_resp_free(&r);
-	expect(&s, "GET", path, sam, NULL, TREAT, 200, NULL);
+	h_expect(&s, "GET", path, sam, NULL, TREAT, 200, NULL);
 
 	/* a time window: the next hour (UTC) from the server's clock, then 2 h later */
 	now = h_clock_advance(&s, 0);
@@ -481,12 +433,12 @@ main(void)
 	    "[\"records.read:patients\"],\"condition\":{\"time\":{\"tz\":\"UTC\",\"from\":"
 	    "\"%02d:%02d\",\"to\":\"%02d:%02d\"}}}", ((mins + 1439) % 1440) / 60,
 	    ((mins + 1439) % 1440) % 60, ((mins + 60) % 1440) / 60, ((mins + 60) % 1440) % 60);
-	expect(&s, "POST", "/v1/roles", admin, body, NULL, 201, NULL);
+	h_expect(&s, "POST", "/v1/roles", admin, body, NULL, 201, NULL);
 	add_user(&s, admin, "dana", "day_reader", NULL, dana, sizeof(dana));
-	expect(&s, "GET", path, dana, NULL, TREAT, 200, NULL);
+	h_expect(&s, "GET", path, dana, NULL, TREAT, 200, NULL);
 	advance(&s, 2 * 3600 * 1000LL);
-	expect(&s, "GET", path, dana, NULL, TREAT, 403, "outside_hours");
-	expect(&s, "GET", "/v1/collections/patients/records?limit=3", dana, NULL, TREAT, 403,
+	h_expect(&s, "GET", path, dana, NULL, TREAT, 403, "outside_hours");
+	h_expect(&s, "GET", "/v1/collections/patients/records?limit=3", dana, NULL, TREAT, 403,
 	    "outside_hours");
 	CHECK(audit_count(&s, "record.read", "denied", "outside_hours") == 1);
 	CHECK(audit_count(&s, "record.search", "denied", "outside_hours") == 1);

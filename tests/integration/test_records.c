@@ -45,51 +45,6 @@ static const char *TREAT[] = { "X-Purpose-Of-Use: TREAT", NULL };
 
 /* ---- log in through the API (identity) ---- */
 
-/* Log in with a one-time password, change it, return a full session token. */
-static void
-login_fresh(struct h_server *s, const char *user, const char *otp, const char *newpw,
-    char *token, size_t len)
-{
-	char body[512];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, otp);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	CHECK(json_string_value(json_object_get(r.json, "token")) != NULL);
-	snprintf(token, len, "%s", json_string_value(json_object_get(r.json, "token")));
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}",
-	    otp, newpw);
-	h_req(s, "POST", "/v1/auth/password", token, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	h_resp_free(&r);
-	/* a fresh login with the new password: an unrestricted session */
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, newpw);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	CHECK(!json_is_true(json_object_get(r.json, "restricted")));
-	snprintf(token, len, "%s", json_string_value(json_object_get(r.json, "token")));
-	h_resp_free(&r);
-}
-
-static void
-add_user(struct h_server *s, const char *admin, const char *user, const char *role,
-    char *token, size_t len)
-{
-	char body[512], otp[128];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"display_name\":\"%s\","
-	    "\"email\":\"%s@hospital.test\",\"roles\":[\"%s\"]}", user, user, user, role);
-	h_req(s, "POST", "/v1/users", admin, body, NULL, &r);
-	CHECK_STATUS(&r, 201);
-	snprintf(otp, sizeof(otp), "%s",
-	    json_string_value(json_object_get(r.json, "one_time_password")));
-	h_resp_free(&r);
-	login_fresh(s, user, otp, PW_USER, token, len);
-}
-
 struct people {
 	char admin[128];
 	char clin[128];
@@ -102,9 +57,9 @@ people(struct h_server *s, struct people *p)
 	const char *otp = json_string_value(json_object_get(s->init, "admin_password"));
 
 	CHECK(otp != NULL);
-	login_fresh(s, "admin", otp, PW_ADMIN, p->admin, sizeof(p->admin));
-	add_user(s, p->admin, "clara", "clinician", p->clin, sizeof(p->clin));
-	add_user(s, p->admin, "andy", "analyst", p->analyst, sizeof(p->analyst));
+	h_login_fresh(s, "admin", otp, PW_ADMIN, p->admin, sizeof(p->admin));
+	h_add_user(s, p->admin, "clara", "clinician", PW_USER, p->clin, sizeof(p->clin));
+	h_add_user(s, p->admin, "andy", "analyst", PW_USER, p->analyst, sizeof(p->analyst));
 }
 
 /* ---- helpers ---- */
@@ -126,9 +81,7 @@ field_of(json_t *rec, const char *name)
 static void
 create_patients(struct h_server *s, const char *admin)
 {
-	struct h_resp r;
-
-	h_req(s, "POST", "/v1/collections", admin,
+	h_collection_create(s, admin,
 	    "{\"name\":\"patients\",\"region\":\"local\",\"retention_days\":2190,\"fields\":["
 	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"},"
 	    "{\"name\":\"ssn\",\"type\":\"ssn\",\"classification\":\"phi\",\"mask\":\"last4\","
@@ -136,10 +89,7 @@ create_patients(struct h_server *s, const char *admin)
 	    "{\"name\":\"mrn\",\"type\":\"mrn\",\"classification\":\"phi\",\"searchable\":true},"
 	    "{\"name\":\"dob\",\"type\":\"date\",\"classification\":\"phi\"},"
 	    "{\"name\":\"email\",\"type\":\"email\",\"classification\":\"pii\"},"
-	    "{\"name\":\"ward\",\"type\":\"string\",\"classification\":\"internal\"}]}",
-	    NULL, &r);
-	CHECK_STATUS(&r, 201);
-	h_resp_free(&r);
+	    "{\"name\":\"ward\",\"type\":\"string\",\"classification\":\"internal\"}]}");
 }
 
 static void
@@ -645,13 +595,10 @@ test_list(struct h_server *s, struct people *p)
 	json_t *rec;
 	size_t i;
 
-	h_req(s, "POST", "/v1/collections", p->admin,
+	h_collection_create(s, p->admin,
 	    "{\"name\":\"notes\",\"region\":\"local\",\"fields\":["
 	    "{\"name\":\"ssn\",\"type\":\"ssn\",\"classification\":\"phi\"},"
-	    "{\"name\":\"ward\",\"type\":\"string\",\"classification\":\"internal\"}]}",
-	    NULL, &r);
-	CHECK_STATUS(&r, 201);
-	h_resp_free(&r);
+	    "{\"name\":\"ward\",\"type\":\"string\",\"classification\":\"internal\"}]}");
 	for (i = 0; i < 7; i++) {
 		h_req(s, "POST", "/v1/collections/notes/records", p->clin,
 		    "{\"ssn\":\"" SSN2 "\",\"ward\":\"W7\"}", NULL, &r);
@@ -847,7 +794,7 @@ test_role_purposes(struct h_server *s, struct people *p, const char *id)
 	CHECK_STATUS(&r, 400);
 	h_resp_free(&r);
 
-	add_user(s, p->admin, "bill", "billing", billing, sizeof(billing));
+	h_add_user(s, p->admin, "bill", "billing", PW_USER, billing, sizeof(billing));
 	/* a collection's schema is for those who may use it; the denial is recorded */
 	h_req(s, "GET", "/v1/collections/ward9", billing, NULL, NULL, &r);
 	CHECK_STATUS(&r, 403);
@@ -893,11 +840,9 @@ test_token_scope(struct h_server *s, struct people *p)
 	char denied_body[512], *jsonl;
 	struct h_resp r;
 
-	h_req(s, "POST", "/v1/collections", p->admin,
+	h_collection_create(s, p->admin,
 	    "{\"name\":\"claims\",\"region\":\"local\",\"fields\":["
-	    "{\"name\":\"member_ssn\",\"type\":\"ssn\",\"classification\":\"phi\"}]}", NULL, &r);
-	CHECK_STATUS(&r, 201);
-	h_resp_free(&r);
+	    "{\"name\":\"member_ssn\",\"type\":\"ssn\",\"classification\":\"phi\"}]}");
 	h_req(s, "POST", "/v1/roles", p->admin,
 	    "{\"name\":\"tok_patients\",\"permissions\":[\"tokens.tokenize:patients\","
 	    "\"tokens.detokenize:patients\"]}", NULL, &r);
@@ -907,8 +852,8 @@ test_token_scope(struct h_server *s, struct people *p)
 	    "{\"name\":\"tok_legacy\",\"permissions\":[\"tokens.detokenize\"]}", NULL, &r);
 	CHECK_STATUS(&r, 201);
 	h_resp_free(&r);
-	add_user(s, p->admin, "tess", "tok_patients", tess, sizeof(tess));
-	add_user(s, p->admin, "lena", "tok_legacy", lena, sizeof(lena));
+	h_add_user(s, p->admin, "tess", "tok_patients", PW_USER, tess, sizeof(tess));
+	h_add_user(s, p->admin, "lena", "tok_legacy", PW_USER, lena, sizeof(lena));
 
 	tok_of(s, p->clin, "{\"collection\":\"claims\",\"field\":\"member_ssn\",\"value\":\""
 	    TOK_SSN "\"}", tc, sizeof(tc));
@@ -1013,7 +958,7 @@ test_explain(struct h_server *s, struct people *p)
 
 	user_id_of(s, p->clin, clin_id, sizeof(clin_id));
 	user_id_of(s, p->analyst, andy_id, sizeof(andy_id));
-	add_user(s, p->admin, "audrey", "auditor", audrey, sizeof(audrey));
+	h_add_user(s, p->admin, "audrey", "auditor", PW_USER, audrey, sizeof(audrey));
 
 	/* allow for a clinician's read, with its grant and obligations */
 	snprintf(body, sizeof(body), "{\"principal\":\"%s\",\"action\":\"records.read\","

@@ -81,14 +81,6 @@ children_stop(void)
 }
 
 static void
-pause_ms(long ms)
-{
-	struct timespec ts = { 0, ms * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static void
 write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -252,7 +244,7 @@ rsys_start(struct rsys *r)
 			r->pid = 0;
 			CHECK(!"rsyslogd did not start");
 		}
-		pause_ms(5);
+		h_pause_ms(5);
 	}
 	CHECK(port_open(r->port));
 }
@@ -330,7 +322,7 @@ webhook_start(const char *ca)
 	}
 	child_add(webhook_pid);
 	for (i = 0; i < 4000 && !port_open(webhook_port); i++)
-		pause_ms(5);
+		h_pause_ms(5);
 	CHECK(port_open(webhook_port));
 }
 
@@ -347,65 +339,6 @@ webhook_stop(void)
 
 /* ---- phivault helpers ---- */
 
-static const char *
-jstr(json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static void
-login_fresh(struct h_server *s, const char *user, const char *otp, const char *newpw,
-    char *token, size_t len)
-{
-	char body[512];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, otp);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(token, len, "%s", jstr(r.json, "token"));
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}",
-	    otp, newpw);
-	h_req(s, "POST", "/v1/auth/password", token, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, newpw);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(token, len, "%s", jstr(r.json, "token"));
-	h_resp_free(&r);
-}
-
-static void
-login(struct h_server *s, const char *user, const char *pw, char *token, size_t len)
-{
-	char body[512];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, pw);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	snprintf(token, len, "%s", jstr(r.json, "token"));
-	h_resp_free(&r);
-}
-
-static void
-add_user(struct h_server *s, const char *admin, const char *user, const char *role,
-    char *token, size_t len)
-{
-	char body[512], otp[128];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"display_name\":\"%s\","
-	    "\"email\":\"%s@hospital.test\",\"roles\":[\"%s\"]}", user, user, user, role);
-	h_req(s, "POST", "/v1/users", admin, body, NULL, &r);
-	CHECK_STATUS(&r, 201);
-	snprintf(otp, sizeof(otp), "%s", jstr(r.json, "one_time_password"));
-	h_resp_free(&r);
-	login_fresh(s, user, otp, PW_USER, token, len);
-}
-
 static void
 write_records(struct h_server *s, const char *clin, int n, bool quiet_exit)
 {
@@ -419,7 +352,7 @@ write_records(struct h_server *s, const char *clin, int n, bool quiet_exit)
 		if (quiet_exit && r.status != 201)
 			_exit(10);
 		CHECK_STATUS(&r, 201);
-		snprintf(id, sizeof(id), "%s", jstr(r.json, "id"));
+		snprintf(id, sizeof(id), "%s", h_jstr(r.json, "id"));
 		h_resp_free(&r);
 		snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", id);
 		h_req(s, "GET", path, clin, NULL, TREAT, &r);
@@ -442,7 +375,7 @@ sink_state(struct h_server *s, const char *tok, const char *name)
 	CHECK_STATUS(&r, 200);
 	CHECK(json_is_array(r.json));
 	json_array_foreach(r.json, i, e) {
-		if (strcmp(jstr(e, "name"), name) == 0) {
+		if (strcmp(h_jstr(e, "name"), name) == 0) {
 			found = e;
 			json_incref(found);
 		}
@@ -469,7 +402,7 @@ wait_caught_up(struct h_server *s, const char *tok, const char *const *names)
 		}
 		if (all)
 			return;
-		pause_ms(10);
+		h_pause_ms(10);
 	}
 	CHECK(!"the sinks did not catch up");
 }
@@ -561,7 +494,7 @@ ocsf_seqs(const char *path, long long *seqs, size_t max)
 		CHECK(o != NULL);
 		md = json_object_get(o, "metadata");
 		cls = json_integer_value(json_object_get(o, "class_uid"));
-		act = jstr(json_object_get(o, "api") ? json_object_get(o, "api") : o,
+		act = h_jstr(json_object_get(o, "api") ? json_object_get(o, "api") : o,
 		    json_object_get(o, "api") ? "operation" : "message");
 		CHECK(act != NULL);
 		CHECK(cls == (strncmp(act, "auth.", 5) == 0 ? 3002 :
@@ -590,7 +523,7 @@ webhook_seqs(long long *seqs, size_t max)
 		json_array_foreach(arr, i, e) {
 			CHECK(n < max);
 			CHECK(json_is_object(json_object_get(e, "actor")));
-			CHECK(jstr(e, "hash") != NULL && strlen(jstr(e, "hash")) == 64);
+			CHECK(h_jstr(e, "hash") != NULL && strlen(h_jstr(e, "hash")) == 64);
 			seqs[n++] = json_integer_value(json_object_get(e, "seq"));
 		}
 		json_decref(arr);
@@ -693,7 +626,7 @@ blackhole_start(unsigned port)
 	}
 	child_add(pid);
 	for (int i = 0; i < 4000 && access(ready, F_OK) != 0; i++)
-		pause_ms(5);
+		h_pause_ms(5);
 	CHECK(access(ready, F_OK) == 0);
 	return pid;
 }
@@ -782,9 +715,9 @@ main(void)
 	h_start(&s, "--dev");
 
 	/* people and PHI */
-	login_fresh(&s, "admin", jstr(s.init, "admin_password"), PW_ADMIN, admin, sizeof(admin));
-	add_user(&s, admin, "clara", "clinician", clin, sizeof(clin));
-	add_user(&s, admin, "audrey", "auditor", aud, sizeof(aud));
+	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), PW_ADMIN, admin, sizeof(admin));
+	h_add_user(&s, admin, "clara", "clinician", PW_USER, clin, sizeof(clin));
+	h_add_user(&s, admin, "audrey", "auditor", PW_USER, aud, sizeof(aud));
 	{
 		struct h_resp r;
 
@@ -793,14 +726,12 @@ main(void)
 		CHECK_STATUS(&r, 403);
 		CHECK(strcmp(h_err_code(&r), "forbidden") == 0);
 		h_resp_free(&r);
-		h_req(&s, "POST", "/v1/collections", admin,
+		h_collection_create(&s, admin,
 		    "{\"name\":\"patients\",\"region\":\"local\",\"retention_days\":30,\"fields\":["
 		    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"},"
 		    "{\"name\":\"ssn\",\"type\":\"ssn\",\"classification\":\"phi\",\"mask\":\"last4\","
 		    "\"searchable\":true},"
-		    "{\"name\":\"dob\",\"type\":\"date\",\"classification\":\"phi\"}]}", NULL, &r);
-		CHECK_STATUS(&r, 201);
-		h_resp_free(&r);
+		    "{\"name\":\"dob\",\"type\":\"date\",\"classification\":\"phi\"}]}");
 	}
 	write_records(&s, clin, 20, false);
 	{
@@ -822,12 +753,10 @@ main(void)
 		}
 		snprintf(body + off, sizeof(body) - off, "]}");
 		snprintf(rec + roff, sizeof(rec) - roff, "}");
-		h_req(&s, "POST", "/v1/collections", admin, body, NULL, &r);
-		CHECK_STATUS(&r, 201);
-		h_resp_free(&r);
+		h_collection_create(&s, admin, body);
 		h_req(&s, "POST", "/v1/collections/wide/records", clin, rec, NULL, &r);
 		CHECK_STATUS(&r, 201);
-		snprintf(id, sizeof(id), "%s", jstr(r.json, "id"));
+		snprintf(id, sizeof(id), "%s", h_jstr(r.json, "id"));
 		h_resp_free(&r);
 		snprintf(path, sizeof(path), "/v1/collections/wide/records/%s", id);
 		h_req(&s, "GET", path, clin, NULL, TREAT, &r);
@@ -855,7 +784,7 @@ main(void)
 		CHECK(h_run(cmd, &out) == 0);
 		j = json_loads(out, 0, NULL);
 		CHECK(json_is_array(j) && json_array_size(j) == 4);
-		CHECK(strcmp(jstr(json_array_get(j, 0), "name"), "syslog") == 0);
+		CHECK(strcmp(h_jstr(json_array_get(j, 0), "name"), "syslog") == 0);
 		CHECK(json_is_integer(json_object_get(json_array_get(j, 3), "cursor_seq")));
 		json_decref(j);
 		free(out);
@@ -872,7 +801,7 @@ main(void)
 		free(out);
 	}
 	e = sink_state(&s, aud, "syslog");
-	CHECK(strcmp(jstr(e, "kind"), "syslog") == 0);
+	CHECK(strcmp(h_jstr(e, "kind"), "syslog") == 0);
 	CHECK(json_integer_value(json_object_get(e, "delivered")) ==
 	    json_integer_value(json_object_get(e, "cursor_seq")));
 	json_decref(e);
@@ -894,7 +823,7 @@ main(void)
 			    json_integer_value(json_object_get(e, "lag")) > 0;
 			json_decref(e);
 			if (!seen_error)
-				pause_ms(5);
+				h_pause_ms(5);
 		}
 		CHECK(seen_error);
 	}
@@ -926,11 +855,11 @@ main(void)
 		for (int i = 0; i < 6000 && !seen; i++) {
 			e = sink_state(&s, aud, "webhook");
 			seen = json_is_string(json_object_get(e, "last_error")) &&
-			    strcmp(jstr(e, "last_error"), "webhook: HTTP 503") == 0 &&
+			    strcmp(h_jstr(e, "last_error"), "webhook: HTTP 503") == 0 &&
 			    json_integer_value(json_object_get(e, "lag")) > 0;
 			json_decref(e);
 			if (!seen)
-				pause_ms(5);
+				h_pause_ms(5);
 		}
 		CHECK(seen);
 		CHECK(unlink(fail) == 0);
@@ -955,7 +884,7 @@ main(void)
 	snprintf(conf, sizeof(conf), "tls://127.0.0.1:%u", wrong.port);
 	h_config_set(&s, "syslog", conf);
 	h_start(&s, "--dev");
-	login(&s, "audrey", PW_USER, aud, sizeof(aud));
+	h_login(&s, "audrey", PW_USER, aud, sizeof(aud));
 	{
 		bool seen = false;
 
@@ -963,13 +892,13 @@ main(void)
 			e = sink_state(&s, aud, "syslog");
 			seen = json_is_string(json_object_get(e, "last_error"));
 			if (seen) {
-				CHECK(strstr(jstr(e, "last_error"), "certificate") != NULL);
+				CHECK(strstr(h_jstr(e, "last_error"), "certificate") != NULL);
 				CHECK(json_integer_value(json_object_get(e, "cursor_seq")) == head);
 				CHECK(json_integer_value(json_object_get(e, "lag")) > 0);
 			}
 			json_decref(e);
 			if (!seen)
-				pause_ms(5);
+				h_pause_ms(5);
 		}
 		CHECK(seen);
 	}
@@ -989,7 +918,7 @@ main(void)
 	snprintf(conf, sizeof(conf), "tcp://127.0.0.1:%u", plain.port);
 	h_config_set(&s, "syslog", conf);
 	h_start(&s, "--dev");
-	login(&s, "audrey", PW_USER, aud, sizeof(aud));
+	h_login(&s, "audrey", PW_USER, aud, sizeof(aud));
 	wait_caught_up(&s, aud, syslog_only);
 	CHECK(h_stop(&s) == 0);
 	head = export_count(&s);
@@ -1008,8 +937,8 @@ main(void)
 		h_config_set(&s, "syslog", conf);
 		before = head;
 		h_start(&s, "--dev");
-		login(&s, "audrey", PW_USER, aud, sizeof(aud));
-		login(&s, "clara", PW_USER, clin, sizeof(clin));
+		h_login(&s, "audrey", PW_USER, aud, sizeof(aud));
+		h_login(&s, "clara", PW_USER, clin, sizeof(clin));
 		wait_caught_up(&s, aud, syslog_only);   /* acknowledged by the black hole */
 		/* it stops reading (hashicorp/vault#5361): its window fills, the sink
 		 * times out and lags; every request still succeeds */
@@ -1023,7 +952,7 @@ main(void)
 				    json_integer_value(json_object_get(e, "lag")) > 0;
 				json_decref(e);
 				if (!stuck)
-					pause_ms(5);
+					h_pause_ms(5);
 			}
 			CHECK(stuck);
 		}
@@ -1034,7 +963,7 @@ main(void)
 		rsys_init(&late, "late", NULL);
 		late.port = port;
 		rsys_config(&late);
-		login(&s, "audrey", PW_USER, aud, sizeof(aud));   /* one more entry to send */
+		h_login(&s, "audrey", PW_USER, aud, sizeof(aud));   /* one more entry to send */
 		rsys_start(&late);
 		wait_caught_up(&s, aud, syslog_only);
 		CHECK(h_stop(&s) == 0);
@@ -1062,8 +991,8 @@ main(void)
 		CHECK(setenv("PHIVAULT_FAULT_FILE", fault, 1) == 0);
 		h_start(&s, "--dev");
 		CHECK(unsetenv("PHIVAULT_FAULT_FILE") == 0);
-		login(&s, "audrey", PW_USER, aud, sizeof(aud));
-		login(&s, "clara", PW_USER, clin, sizeof(clin));
+		h_login(&s, "audrey", PW_USER, aud, sizeof(aud));
+		h_login(&s, "clara", PW_USER, clin, sizeof(clin));
 		write_records(&s, clin, 5, false);
 		wait_caught_up(&s, aud, syslog_only);
 		CHECK(h_stop(&s) == 0);

@@ -41,27 +41,6 @@ seen_otp(const char *otp)
 	snprintf(otps[notps++], sizeof(otps[0]), "%s", otp);
 }
 
-static const char *
-jstr(json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static void
-expect(struct h_server *s, const char *method, const char *path, const char *tok,
-    const char *body, const char **hdrs, int status, const char *code)
-{
-	struct h_resp r;
-
-	h_req(s, method, path, tok, body, hdrs, &r);
-	CHECK_STATUS(&r, status);
-	if (code != NULL && strcmp(h_err_code(&r), code) != 0) {
-		fprintf(stderr, "%s %s: code %s, want %s\n", method, path, h_err_code(&r), code);
-		CHECK(strcmp(h_err_code(&r), code) == 0);
-	}
-	h_resp_free(&r);
-}
-
 static void
 login(struct h_server *s, const char *user, const char *pw, struct h_resp *r)
 {
@@ -69,30 +48,6 @@ login(struct h_server *s, const char *user, const char *pw, struct h_resp *r)
 
 	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, pw);
 	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, r);
-}
-
-/* Log in with a one-time password, change it to newpw, log in again: a full session. */
-static void
-login_fresh(struct h_server *s, const char *user, const char *otp, const char *newpw,
-    char tok[64])
-{
-	char body[512];
-	struct h_resp r;
-
-	login(s, user, otp, &r);
-	CHECK_STATUS(&r, 200);
-	CHECK(jstr(r.json, "token") != NULL);
-	snprintf(tok, 64, "%s", jstr(r.json, "token"));
-	h_resp_free(&r);
-	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}",
-	    otp, newpw);
-	expect(s, "POST", "/v1/auth/password", tok, body, NULL, 200, NULL);
-	login(s, user, newpw, &r);
-	CHECK_STATUS(&r, 200);
-	CHECK(!json_is_true(json_object_get(r.json, "restricted")));
-	CHECK(jstr(r.json, "token") != NULL);
-	snprintf(tok, 64, "%s", jstr(r.json, "token"));
-	h_resp_free(&r);
 }
 
 static void
@@ -105,8 +60,8 @@ add_user(struct h_server *s, const char *admin, const char *user, const char *ro
 	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"roles\":[\"%s\"]}", user, role);
 	h_req(s, "POST", "/v1/users", admin, body, NULL, &r);
 	CHECK_STATUS(&r, 201);
-	snprintf(id, 64, "%s", jstr(r.json, "id"));
-	snprintf(otp, 64, "%s", jstr(r.json, "one_time_password"));
+	snprintf(id, 64, "%s", h_jstr(r.json, "id"));
+	snprintf(otp, 64, "%s", h_jstr(r.json, "one_time_password"));
 	seen_otp(otp);
 	h_resp_free(&r);
 }
@@ -159,9 +114,9 @@ audit_find(json_t *entries, const char *id, const char *outcome, const char *rea
 
 	snprintf(res, sizeof(res), "users/%s", id);
 	json_array_foreach(entries, i, e) {
-		if (strcmp(jstr(e, "resource"), res) != 0 || strcmp(jstr(e, "outcome"), outcome) != 0)
+		if (strcmp(h_jstr(e, "resource"), res) != 0 || strcmp(h_jstr(e, "outcome"), outcome) != 0)
 			continue;
-		if (reason != NULL && strcmp(jstr(e, "reason"), reason) != 0)
+		if (reason != NULL && strcmp(h_jstr(e, "reason"), reason) != 0)
 			continue;
 		hit = e;
 		n++;
@@ -188,15 +143,7 @@ array_has(json_t *arr, const char *s)
 static void
 totp_now(const char *secret, char out[16])
 {
-	char cmd[256], *o = NULL;
-
-	snprintf(cmd, sizeof(cmd), "oathtool --totp -b %s -N @%lld", secret,
-	    (long long)time(NULL));
-	CHECK(h_run(cmd, &o) == 0);
-	CHECK(strlen(o) >= 6);
-	memcpy(out, o, 6);
-	out[6] = '\0';
-	free(o);
+	h_totp_at(secret, (long long)time(NULL), out);
 }
 
 /* Enrol MFA on a full session; copies one recovery code. */
@@ -208,7 +155,7 @@ enrol_mfa(struct h_server *s, const char *tok, char recovery[32])
 
 	h_req(s, "POST", "/v1/auth/mfa/enroll", tok, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
-	snprintf(secret, sizeof(secret), "%s", jstr(r.json, "secret"));
+	snprintf(secret, sizeof(secret), "%s", h_jstr(r.json, "secret"));
 	h_resp_free(&r);
 	totp_now(secret, code);
 	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
@@ -231,36 +178,36 @@ struct ctx {
 static void
 setup(struct h_server *s, struct ctx *c)
 {
-	const char *otp = jstr(s->init, "admin_password");
+	const char *otp = h_jstr(s->init, "admin_password");
 	char id[64], o[64];
 	struct h_resp r;
 
 	seen_otp(otp);
-	login_fresh(s, "admin", otp, PW_ADMIN, c->admin);
+	h_login_fresh(s, "admin", otp, PW_ADMIN, c->admin, 64);
 	h_req(s, "GET", "/v1/auth/session", c->admin, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
-	snprintf(c->admin_id, sizeof(c->admin_id), "%s", jstr(r.json, "user_id"));
+	snprintf(c->admin_id, sizeof(c->admin_id), "%s", h_jstr(r.json, "user_id"));
 	h_resp_free(&r);
 	add_user(s, c->admin, "adam", "admin", c->adam_id, o);
-	login_fresh(s, "adam", o, PW_USER, c->adam);
+	h_login_fresh(s, "adam", o, PW_USER, c->adam, 64);
 	add_user(s, c->admin, "audra", "auditor", id, o);
-	login_fresh(s, "audra", o, PW_USER, c->audra);
+	h_login_fresh(s, "audra", o, PW_USER, c->audra, 64);
 	add_user(s, c->admin, "clara", "clinician", id, o);
-	login_fresh(s, "clara", o, PW_USER, c->clara);
-	expect(s, "POST", "/v1/collections", c->admin,
+	h_login_fresh(s, "clara", o, PW_USER, c->clara, 64);
+	h_collection_create(s, c->admin,
 	    "{\"name\":\"patients\",\"region\":\"local\",\"retention_days\":2190,\"fields\":["
 	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"},"
 	    "{\"name\":\"ssn\",\"type\":\"ssn\",\"classification\":\"phi\",\"mask\":\"last4\","
-	    "\"searchable\":true}]}", NULL, 201, NULL);
+	    "\"searchable\":true}]}");
 	h_req(s, "POST", "/v1/collections/patients/records", c->clara,
 	    "{\"name\":\"" NAME "\",\"ssn\":\"" SSN "\"}", NULL, &r);
 	CHECK_STATUS(&r, 201);
-	snprintf(c->rec, sizeof(c->rec), "%s", jstr(r.json, "id"));
+	snprintf(c->rec, sizeof(c->rec), "%s", h_jstr(r.json, "id"));
 	h_resp_free(&r);
 	h_req(s, "POST", "/v1/tokenize", c->clara,
 	    "{\"collection\":\"patients\",\"field\":\"ssn\",\"value\":\"" SSN "\"}", NULL, &r);
 	CHECK_STATUS(&r, 200);
-	snprintf(c->token, sizeof(c->token), "%s", jstr(r.json, "token"));
+	snprintf(c->token, sizeof(c->token), "%s", h_jstr(r.json, "token"));
 	h_resp_free(&r);
 }
 
@@ -302,7 +249,7 @@ test_created_by(struct h_server *s, struct ctx *c)
 	struct h_resp r;
 	json_t *entries, *e, *detail;
 
-	expect(s, "POST", "/v1/roles", c->admin,
+	h_expect(s, "POST", "/v1/roles", c->admin,
 	    "{\"name\":\"phi_reader\",\"permissions\":[\"records.read:*\","
 	    "\"records.unmask:*.*\",\"tokens.detokenize\"]}", NULL, 201, NULL);
 	add_user(s, c->admin, "mole", "phi_reader", mole_id, mole_otp);
@@ -310,11 +257,11 @@ test_created_by(struct h_server *s, struct ctx *c)
 
 	/* created_by: the creating admin; the bootstrap admin has none */
 	get_user(s, c->adam, mole_id, &r);
-	CHECK(jstr(r.json, "created_by") != NULL);
-	CHECK(strcmp(jstr(r.json, "created_by"), c->admin_id) == 0);
+	CHECK(h_jstr(r.json, "created_by") != NULL);
+	CHECK(strcmp(h_jstr(r.json, "created_by"), c->admin_id) == 0);
 	h_resp_free(&r);
 	get_user(s, c->admin, c->adam_id, &r);
-	CHECK(strcmp(jstr(r.json, "created_by"), c->admin_id) == 0);
+	CHECK(strcmp(h_jstr(r.json, "created_by"), c->admin_id) == 0);
 	h_resp_free(&r);
 	get_user(s, c->adam, c->admin_id, &r);
 	CHECK(json_is_null(json_object_get(r.json, "created_by")));
@@ -324,12 +271,12 @@ test_created_by(struct h_server *s, struct ctx *c)
 	CHECK_STATUS(&r, 200);
 	CHECK(json_array_size(json_object_get(r.json, "users")) == 1);
 	e = json_array_get(json_object_get(r.json, "users"), 0);
-	CHECK(strcmp(jstr(e, "id"), mole_id) == 0);
-	CHECK(strcmp(jstr(e, "created_by"), c->admin_id) == 0);
+	CHECK(strcmp(h_jstr(e, "id"), mole_id) == 0);
+	CHECK(strcmp(h_jstr(e, "created_by"), c->admin_id) == 0);
 	h_resp_free(&r);
 
 	/* the user reads PHI (the residual dual control will close) ... */
-	login_fresh(s, "mole", mole_otp, PW_USER, mole);
+	h_login_fresh(s, "mole", mole_otp, PW_USER, mole, 64);
 	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", c->rec);
 	h_req(s, "GET", path, mole, NULL, TREAT, &r);
 	CHECK_STATUS(&r, 200);
@@ -341,7 +288,7 @@ test_created_by(struct h_server *s, struct ctx *c)
 	 * the detail; the new user's reads are under its own id */
 	entries = audit_entries(s, c->audra, "user.create");
 	e = audit_find(entries, mole_id, "allowed", NULL);
-	CHECK(strcmp(jstr(json_object_get(e, "actor"), "user_id"), c->admin_id) == 0);
+	CHECK(strcmp(h_jstr(json_object_get(e, "actor"), "user_id"), c->admin_id) == 0);
 	detail = json_object_get(e, "detail");
 	CHECK(json_is_object(detail));
 	CHECK(array_has(json_object_get(detail, "roles"), "phi_reader"));
@@ -351,11 +298,11 @@ test_created_by(struct h_server *s, struct ctx *c)
 		size_t i, by_mole = 0, admin_denied = 0;
 
 		json_array_foreach(entries, i, e) {
-			const char *who = jstr(json_object_get(e, "actor"), "user_id");
+			const char *who = h_jstr(json_object_get(e, "actor"), "user_id");
 
-			if (strcmp(who, mole_id) == 0 && strcmp(jstr(e, "outcome"), "allowed") == 0)
+			if (strcmp(who, mole_id) == 0 && strcmp(h_jstr(e, "outcome"), "allowed") == 0)
 				by_mole++;
-			if (strcmp(who, c->admin_id) == 0 && strcmp(jstr(e, "outcome"), "denied") == 0)
+			if (strcmp(who, c->admin_id) == 0 && strcmp(h_jstr(e, "outcome"), "denied") == 0)
 				admin_denied++;
 		}
 		CHECK(by_mole == 1);
@@ -375,13 +322,13 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 	int i;
 
 	add_user(s, c->admin, "lou", "analyst", lou_id, lou_otp);
-	login_fresh(s, "lou", lou_otp, PW_USER, lou);
+	h_login_fresh(s, "lou", lou_otp, PW_USER, lou, 64);
 
 	/* nobody enables, unlocks or resets their own account */
 	user_post(s, c->admin, c->admin_id, "reset", &r);
 	CHECK_STATUS(&r, 403);
 	CHECK(strcmp(h_err_code(&r), "forbidden") == 0);
-	CHECK(jstr(r.json, "one_time_password") == NULL);
+	CHECK(h_jstr(r.json, "one_time_password") == NULL);
 	h_resp_free(&r);
 	user_post(s, c->admin, c->admin_id, "unlock", &r);
 	CHECK_STATUS(&r, 403);
@@ -390,7 +337,7 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 	CHECK_STATUS(&r, 403);
 	h_resp_free(&r);
 	/* the refused self-reset changed nothing: the old password still works */
-	expect(s, "GET", "/v1/auth/session", c->admin, NULL, NULL, 200, NULL);
+	h_expect(s, "GET", "/v1/auth/session", c->admin, NULL, NULL, 200, NULL);
 	login(s, "admin", PW_ADMIN, &r);
 	CHECK_STATUS(&r, 200);
 	h_resp_free(&r);
@@ -398,9 +345,9 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 	user_post(s, c->audra, lou_id, "unlock", &r);
 	CHECK_STATUS(&r, 403);
 	h_resp_free(&r);
-	expect(s, "POST", "/v1/users/usr_aaaaaaaaaaaaaaaaaaaaaaaaaa/reset", c->admin, NULL, NULL,
+	h_expect(s, "POST", "/v1/users/usr_aaaaaaaaaaaaaaaaaaaaaaaaaa/reset", c->admin, NULL, NULL,
 	    404, "not_found");
-	expect(s, "POST", "/v1/users/nonsense/unlock", c->admin, NULL, NULL, 404, "not_found");
+	h_expect(s, "POST", "/v1/users/nonsense/unlock", c->admin, NULL, NULL, 404, "not_found");
 
 	/* unlock: three failures lock lou for 900 s; an unlock ends it at once */
 	for (i = 0; i < 3; i++) {
@@ -414,7 +361,7 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 	user_post(s, c->adam, lou_id, "unlock", &r);
 	CHECK_STATUS(&r, 200);
 	CHECK(json_is_true(json_object_get(r.json, "unlocked")));
-	CHECK(strcmp(jstr(r.json, "id"), lou_id) == 0);
+	CHECK(strcmp(h_jstr(r.json, "id"), lou_id) == 0);
 	h_resp_free(&r);
 	login(s, "lou", PW_USER, &r);
 	CHECK_STATUS(&r, 200);
@@ -429,13 +376,13 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 	h_resp_free(&r);
 	user_post(s, c->admin, lou_id, "enable", &r);
 	CHECK_STATUS(&r, 200);
-	CHECK(strcmp(jstr(r.json, "status"), "active") == 0);
+	CHECK(strcmp(h_jstr(r.json, "status"), "active") == 0);
 	h_resp_free(&r);
 	get_user(s, c->admin, lou_id, &r);
-	CHECK(strcmp(jstr(r.json, "status"), "active") == 0);
+	CHECK(strcmp(h_jstr(r.json, "status"), "active") == 0);
 	CHECK(json_object_get(r.json, "disabled_at") == NULL);
 	h_resp_free(&r);
-	expect(s, "GET", "/v1/auth/session", lou, NULL, NULL, 401, "unauthenticated");
+	h_expect(s, "GET", "/v1/auth/session", lou, NULL, NULL, 401, "unauthenticated");
 	login(s, "lou", PW_USER, &r);
 	CHECK_STATUS(&r, 200);
 	CHECK(!json_is_true(json_object_get(r.json, "restricted")));
@@ -444,7 +391,7 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 	/* reset: rita (a clinician, a role the admin does not hold) has MFA,
 	 * recovery codes, two live sessions and a locked MFA-less password step */
 	add_user(s, c->admin, "rita", "clinician", rita_id, rita_otp);
-	login_fresh(s, "rita", rita_otp, PW_USER, rita);
+	h_login_fresh(s, "rita", rita_otp, PW_USER, rita, 64);
 	enrol_mfa(s, rita, recovery);
 	login(s, "rita", PW_USER, &r);
 	CHECK_STATUS(&r, 200);
@@ -460,15 +407,15 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 	h_resp_free(&r);
 	user_post(s, c->admin, rita_id, "reset", &r);
 	CHECK_STATUS(&r, 200);
-	CHECK(jstr(r.json, "one_time_password") != NULL);
-	CHECK(strlen(jstr(r.json, "one_time_password")) >= 16);
-	snprintf(newotp, sizeof(newotp), "%s", jstr(r.json, "one_time_password"));
+	CHECK(h_jstr(r.json, "one_time_password") != NULL);
+	CHECK(strlen(h_jstr(r.json, "one_time_password")) >= 16);
+	snprintf(newotp, sizeof(newotp), "%s", h_jstr(r.json, "one_time_password"));
 	seen_otp(newotp);
 	CHECK(json_integer_value(json_object_get(r.json, "sessions_ended")) >= 1);
 	CHECK(json_is_true(json_object_get(r.json, "must_change_password")));
 	h_resp_free(&r);
 	/* every session ended, the old password is gone, MFA is cleared */
-	expect(s, "GET", "/v1/auth/session", rita, NULL, NULL, 401, "unauthenticated");
+	h_expect(s, "GET", "/v1/auth/session", rita, NULL, NULL, 401, "unauthenticated");
 	login(s, "rita", PW_USER, &r);
 	CHECK_STATUS(&r, 401);
 	h_resp_free(&r);
@@ -483,16 +430,16 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 	    json_is_false(json_object_get(r.json, "mfa_required")));
 	CHECK(json_is_true(json_object_get(r.json, "restricted")));
 	CHECK(array_has(json_object_get(r.json, "required_actions"), "change_password"));
-	snprintf(tok, sizeof(tok), "%s", jstr(r.json, "token"));
+	snprintf(tok, sizeof(tok), "%s", h_jstr(r.json, "token"));
 	h_resp_free(&r);
 	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}",
 	    newotp, PW_NEW);
-	expect(s, "POST", "/v1/auth/password", tok, body, NULL, 200, NULL);
+	h_expect(s, "POST", "/v1/auth/password", tok, body, NULL, 200, NULL);
 	/* re-enrolment is possible, and the old recovery codes are void */
 	login(s, "rita", PW_NEW, &r);
 	CHECK_STATUS(&r, 200);
-	CHECK(jstr(r.json, "token") != NULL);
-	snprintf(rita2, sizeof(rita2), "%s", jstr(r.json, "token"));
+	CHECK(h_jstr(r.json, "token") != NULL);
+	snprintf(rita2, sizeof(rita2), "%s", h_jstr(r.json, "token"));
 	h_resp_free(&r);
 	{
 		char fresh[32], mt[80];
@@ -501,12 +448,12 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 		login(s, "rita", PW_NEW, &r);
 		CHECK_STATUS(&r, 200);
 		CHECK(json_is_true(json_object_get(r.json, "mfa_required")));
-		snprintf(mt, sizeof(mt), "%s", jstr(r.json, "mfa_token"));
+		snprintf(mt, sizeof(mt), "%s", h_jstr(r.json, "mfa_token"));
 		h_resp_free(&r);
 		snprintf(body, sizeof(body), "{\"mfa_token\":\"%s\",\"code\":\"%s\"}", mt, recovery);
-		expect(s, "POST", "/v1/auth/mfa", NULL, body, NULL, 401, "unauthenticated");
+		h_expect(s, "POST", "/v1/auth/mfa", NULL, body, NULL, 401, "unauthenticated");
 		snprintf(body, sizeof(body), "{\"mfa_token\":\"%s\",\"code\":\"%s\"}", mt, fresh);
-		expect(s, "POST", "/v1/auth/mfa", NULL, body, NULL, 200, NULL);
+		h_expect(s, "POST", "/v1/auth/mfa", NULL, body, NULL, 200, NULL);
 	}
 	/* a disabled user is not reset (enable first), and nothing changes */
 	user_post(s, c->admin, lou_id, "disable", &r);
@@ -515,7 +462,7 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 	user_post(s, c->admin, lou_id, "reset", &r);
 	CHECK_STATUS(&r, 409);
 	CHECK(strcmp(h_err_code(&r), "conflict") == 0);
-	CHECK(jstr(r.json, "one_time_password") == NULL);
+	CHECK(h_jstr(r.json, "one_time_password") == NULL);
 	h_resp_free(&r);
 	get_user(s, c->admin, lou_id, &r);
 	CHECK(json_is_false(json_object_get(r.json, "must_change_password")));
@@ -525,7 +472,7 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 	h_req(s, "GET", "/v1/users?username=rita", c->admin, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
 	CHECK(json_array_size(json_object_get(r.json, "users")) == 1);
-	CHECK(strcmp(jstr(json_array_get(json_object_get(r.json, "users"), 0), "id"),
+	CHECK(strcmp(h_jstr(json_array_get(json_object_get(r.json, "users"), 0), "id"),
 	    rita_id) == 0);
 	h_resp_free(&r);
 	h_req(s, "GET", "/v1/users?username=nobody", c->admin, NULL, NULL, &r);
@@ -537,13 +484,13 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 	CHECK(strcmp(h_err_code(&r), "invalid_request") == 0);
 	CHECK(strstr(r.body, "bad") == NULL);
 	h_resp_free(&r);
-	expect(s, "GET", "/v1/users?colour=red", c->admin, NULL, NULL, 400, "invalid_request");
+	h_expect(s, "GET", "/v1/users?colour=red", c->admin, NULL, NULL, 400, "invalid_request");
 
 	/* the trail */
 	entries = audit_entries(s, c->audra, "user.reset");
 	audit_find(entries, c->admin_id, "denied", "self_account");
 	e = audit_find(entries, rita_id, "allowed", NULL);
-	CHECK(strcmp(jstr(json_object_get(e, "actor"), "user_id"), c->admin_id) == 0);
+	CHECK(strcmp(h_jstr(json_object_get(e, "actor"), "user_id"), c->admin_id) == 0);
 	detail = json_object_get(e, "detail");
 	CHECK(array_has(json_object_get(detail, "roles"), "clinician"));
 	CHECK(array_has(json_object_get(detail, "roles_not_held"), "clinician"));
@@ -552,7 +499,7 @@ test_enable_unlock_reset(struct h_server *s, struct ctx *c)
 	entries = audit_entries(s, c->audra, "user.unlock");
 	audit_find(entries, c->admin_id, "denied", "self_account");
 	e = audit_find(entries, lou_id, "allowed", NULL);
-	CHECK(strcmp(jstr(json_object_get(e, "actor"), "user_id"), c->adam_id) == 0);
+	CHECK(strcmp(h_jstr(json_object_get(e, "actor"), "user_id"), c->adam_id) == 0);
 	json_decref(entries);
 	entries = audit_entries(s, c->audra, "user.enable");
 	audit_find(entries, c->admin_id, "denied", "self_account");
@@ -573,10 +520,10 @@ test_cli(struct h_server *s, struct ctx *c)
 	snprintf(cmd, sizeof(cmd), "%s user add cli_json --role analyst --format json", env);
 	CHECK(h_run(cmd, &out) == 0);
 	j = json_loads(out, 0, NULL);
-	CHECK(j != NULL && jstr(j, "id") != NULL && strncmp(jstr(j, "id"), "usr_", 4) == 0);
-	CHECK(jstr(j, "one_time_password") != NULL);
-	seen_otp(jstr(j, "one_time_password"));
-	snprintf(id, sizeof(id), "%s", jstr(j, "id"));
+	CHECK(j != NULL && h_jstr(j, "id") != NULL && strncmp(h_jstr(j, "id"), "usr_", 4) == 0);
+	CHECK(h_jstr(j, "one_time_password") != NULL);
+	seen_otp(h_jstr(j, "one_time_password"));
+	snprintf(id, sizeof(id), "%s", h_jstr(j, "id"));
 	json_decref(j);
 	free(out);
 	/* add, text: id and one-time password */
@@ -590,9 +537,9 @@ test_cli(struct h_server *s, struct ctx *c)
 	snprintf(cmd, sizeof(cmd), "%s user show CLI_JSON --format json", env);
 	CHECK(h_run(cmd, &out) == 0);
 	j = json_loads(out, 0, NULL);
-	CHECK(j != NULL && strcmp(jstr(j, "id"), id) == 0);
-	CHECK(strcmp(jstr(j, "username"), "cli_json") == 0);
-	CHECK(strcmp(jstr(j, "created_by"), c->admin_id) == 0);
+	CHECK(j != NULL && strcmp(h_jstr(j, "id"), id) == 0);
+	CHECK(strcmp(h_jstr(j, "username"), "cli_json") == 0);
+	CHECK(strcmp(h_jstr(j, "created_by"), c->admin_id) == 0);
 	json_decref(j);
 	free(out);
 	snprintf(cmd, sizeof(cmd), "%s user show %s --format text", env, id);
@@ -611,7 +558,7 @@ test_cli(struct h_server *s, struct ctx *c)
 	snprintf(cmd, sizeof(cmd), "%s user disable cli_json --format json", env);
 	CHECK(h_run(cmd, &out) == 0);
 	j = json_loads(out, 0, NULL);
-	CHECK(j != NULL && strcmp(jstr(j, "status"), "disabled") == 0);
+	CHECK(j != NULL && strcmp(h_jstr(j, "status"), "disabled") == 0);
 	json_decref(j);
 	free(out);
 	snprintf(cmd, sizeof(cmd), "%s user enable cli_json --format text", env);
@@ -634,8 +581,8 @@ test_cli(struct h_server *s, struct ctx *c)
 	snprintf(cmd, sizeof(cmd), "%s user reset cli_json --format json", env);
 	CHECK(h_run(cmd, &out) == 0);
 	j = json_loads(out, 0, NULL);
-	CHECK(j != NULL && jstr(j, "one_time_password") != NULL);
-	seen_otp(jstr(j, "one_time_password"));
+	CHECK(j != NULL && h_jstr(j, "one_time_password") != NULL);
+	seen_otp(h_jstr(j, "one_time_password"));
 	json_decref(j);
 	free(out);
 	/* errors: unknown name (3), malformed name or format (2), own account (3) */

@@ -14,44 +14,19 @@
 
 #include <cmocka.h>
 
-#include "detect/detect_int.h"
-#include "stack_fixture.h"
+#include "detect/detect_fixture.h"
 #include "tx_helpers.h"
-
-struct fx {
-	char dir[PATH_MAX];
-	struct store *st;
-	struct keys *keys;
-	struct audit *audit;
-	struct pv_config cfg;
-	struct detect *d;
-};
 
 static int
 setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-
-	assert_int_equal(pv_stack_open("detect-alerts", f->dir, &f->st, &f->keys, &f->audit), 0);
-	config_defaults(&f->cfg, f->dir);
-	assert_int_equal(detect_start(f->st, f->audit, NULL, &f->cfg, &f->d), PV_OK);
-	*state = f;
-	return 0;
+	return detect_fx_setup(state, "detect-alerts");
 }
 
 static int
 teardown(void **state)
 {
-	struct fx *f = *state;
-
-	detect_stop(f->d);
-	audit_stop(f->audit);
-	detect_free(f->d);
-	keys_close(f->keys);
-	store_close(f->st);
-	pv_stack_remove_dir(f->dir);
-	free(f);
-	return 0;
+	return detect_fx_teardown(state);
 }
 
 /* Ten failed logins on usr_target: one brute_force alert. */

@@ -11,31 +11,8 @@
 
 #include <cmocka.h>
 
-#include "authn/authn_fixture.h"
-#include "directory/directory.h"
+#include "directory/directory_fixture.h"
 #include "tx_helpers.h"
-
-/* The directory over the fixture's authn service (made by af_start). */
-static struct directory *g_dir;
-
-static struct directory *
-dir_start(struct af *f)
-{
-	struct directory_config dc = { f->svc, f->st, f->audit, &f->cfg };
-
-	af_start(f);
-	dc.authn = f->svc;
-	assert_int_equal(directory_new(&dc, &g_dir), PV_OK);
-	return g_dir;
-}
-
-static int
-dir_teardown(void **state)
-{
-	directory_free(g_dir);
-	g_dir = NULL;
-	return af_teardown(state);
-}
 
 /* The actor column of the last entry with this action (and reason). */
 struct last_actor {
