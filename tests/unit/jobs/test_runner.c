@@ -113,8 +113,8 @@ test_runs_to_done(void **state)
 	struct fx *f = *state;
 	struct store_job j;
 	char id[UTIL_ID_MAX];
-	uint8_t *v;
-	size_t len;
+	uint8_t *v = NULL;
+	size_t len = 0;
 	char key[80];
 
 	assert_int_equal(jobs_enqueue(f->r, NULL, "test.count", "{\"n\":3}", 3, id), PV_OK);

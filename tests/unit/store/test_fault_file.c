@@ -78,7 +78,7 @@ static void test_fault_file(void **state)
 {
 	struct fx *f = *state;
 	char h[65];
-	int64_t seq;
+	int64_t seq = 0;
 
 	/* no file: nothing fails */
 	assert_int_equal(append(f->st, 1), PV_OK);

@@ -798,8 +798,8 @@ static void test_read_only(void **state)
 	char path[4096], h[65];
 	struct stat sb;
 	uint8_t *v = NULL;
-	size_t n;
-	int64_t seq;
+	size_t n = 0;
+	int64_t seq = 0;
 
 	assert_non_null(empty);
 	assert_int_equal(store_open(empty, "sqlite", NULL, true, &ro), PV_E_NOTFOUND);
