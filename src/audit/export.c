@@ -116,29 +116,6 @@ static int put_char(FILE *f, unsigned char ch)
 	return fputc(ch, f) == EOF ? -1 : 0;
 }
 
-/* "2026-11-22T23:00:00.123Z" -> ms since the epoch; -1 if it does not parse. */
-static int64_t parse_time_ms(const char *s)
-{
-	struct tm tm;
-	int y, mo, d, h, mi, sec, ms, n = 0;
-	time_t t;
-
-	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &y, &mo, &d, &h, &mi, &sec, &ms,
-	    &n) != 7 || n == 0 || s[n] != '\0')
-		return -1;
-	memset(&tm, 0, sizeof tm);
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -1;
-	return (int64_t)t * 1000 + ms;
-}
-
 /* ---- cef ---- */
 
 static int cef_header(FILE *f, const char *s)
@@ -204,7 +181,7 @@ static enum pv_rc export_cef(struct export_ctx *c, const struct store_audit_row 
 	FILE *f = c->out;
 	char num[32], rtbuf[32];
 	bool first = true;
-	int64_t rt = parse_time_ms(r->time);
+	int64_t rt = util_time_parse(r->time);
 
 	actor_parse(r->actor, &a);
 	if (fputs("CEF:0|phivault|phivault|", f) == EOF || cef_header(f, PHIVAULT_VERSION) ||

@@ -99,8 +99,6 @@ struct detect_event {
 };
 /* PV_E_INVALID for a row whose time or actor cannot be read. */
 enum pv_rc detect_event_from_row(const struct store_audit_row *row, struct detect_event *ev);
-/* RFC 3339 UTC "YYYY-MM-DDTHH:MM:SS.mmmZ" -> ms; false if malformed. */
-bool detect_time_parse(const char *s, int64_t *ms);
 
 /* ---- the rules ---- */
 struct detect_hit {

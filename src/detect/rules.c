@@ -300,7 +300,7 @@ detect_event_from_row(const struct store_audit_row *row, struct detect_event *ev
 
 	memset(ev, 0, sizeof(*ev));
 	ev->seq = row->seq;
-	if (!detect_time_parse(row->time, &ev->t_ms))
+	if ((ev->t_ms = util_time_parse(row->time)) < 0)
 		return PV_E_INVALID;
 	ev->action = row->action;
 	ev->outcome = row->outcome;

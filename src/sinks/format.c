@@ -103,29 +103,6 @@ static void actor_parse(const char *text, struct actor_fields *a)
 	a->source = json_string_value(json_object_get(a->root, "source"));
 }
 
-/* "2026-11-22T23:00:00.123Z" -> ms since the epoch; -1 if it does not parse. */
-static int64_t parse_time_ms(const char *s)
-{
-	struct tm tm;
-	int y, mo, d, h, mi, sec, ms, n = 0;
-	time_t t;
-
-	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &y, &mo, &d, &h, &mi, &sec, &ms,
-	    &n) != 7 || n == 0 || s[n] != '\0')
-		return -1;
-	memset(&tm, 0, sizeof tm);
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -1;
-	return (int64_t)t * 1000 + ms;
-}
-
 static bool is(const char *a, const char *b)
 {
 	return a && strcmp(a, b) == 0;
@@ -416,7 +393,7 @@ size_t sinks_format_cef(const struct store_audit_row *r, const char *host, size_
 	struct packer k;
 	struct actor_fields a;
 	char num[64];
-	int64_t rt = parse_time_ms(r->time);
+	int64_t rt = util_time_parse(r->time);
 	size_t n;
 
 	memset(&k, 0, sizeof k);
@@ -538,7 +515,7 @@ size_t sinks_format_ocsf(const struct store_audit_row *r, struct sinks_buf *out)
 	struct actor_fields a;
 	int cls = sinks_ocsf_class(r->action), act = ocsf_activity(cls, r->action);
 	bool ok = is(r->outcome, "allowed");
-	int64_t t = parse_time_ms(r->time);
+	int64_t t = util_time_parse(r->time);
 	json_t *o = NULL, *actor, *user;
 	char *line = NULL;
 	size_t n = 0;

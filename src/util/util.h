@@ -89,6 +89,10 @@ void util_clock_reset(void);
 bool util_clock_is_real(void);
 /* RFC 3339 UTC with milliseconds: "2026-11-22T23:00:00.123Z"; buf >= 25 bytes. */
 void util_time_fmt(int64_t ms, char *buf, size_t len);
+/* The inverse of util_time_fmt: ms since the epoch of exactly that form
+ * (fixed positions, no sscanf or timegm: cheap enough for the detector's
+ * path); -1 for anything else. */
+int64_t util_time_parse(const char *s);
 
 /* ---- IDs: "<prefix>_" + 26 chars of lowercase base32 of 128 random bits ---- */
 #define UTIL_ID_MAX 48

@@ -147,33 +147,6 @@ test_baseline(void **state)
 	assert_int_equal(detect_baseline_from_json("nope", &c), PV_E_INVALID);
 }
 
-static void
-test_time_parse(void **state)
-{
-	char buf[32];
-	int64_t ms;
-
-	(void)state;
-	util_time_fmt(T0 + 123, buf, sizeof(buf));
-	assert_true(detect_time_parse(buf, &ms));
-	assert_int_equal(ms, T0 + 123);
-	/* differential against the writer's formatter, 1970 .. 2200 */
-	for (int64_t t = 0; t < 7258118400000LL; t += 7919LL * 3600000 + 12345) {
-		util_time_fmt(t, buf, sizeof(buf));
-		assert_true(detect_time_parse(buf, &ms));
-		assert_int_equal(ms, t);
-	}
-	util_time_fmt(951782400000LL, buf, sizeof(buf));   /* 2000-02-29 */
-	assert_string_equal(buf, "2000-02-29T00:00:00.000Z");
-	assert_true(detect_time_parse(buf, &ms));
-	assert_int_equal(ms, 951782400000LL);
-	assert_false(detect_time_parse("2026-02-30T00:00:00.000Z", &ms));
-	assert_false(detect_time_parse("2026-11-22T23:00:00.00xZ", &ms));
-	assert_false(detect_time_parse("2026-11-22 23:00:00.000Z", &ms));
-	assert_false(detect_time_parse("2026-11-22T23:00:00Z", &ms));
-	assert_false(detect_time_parse("2026-13-22T23:00:00.000Z", &ms));
-	assert_false(detect_time_parse(NULL, &ms));
-}
 
 int
 main(void)
@@ -184,7 +157,6 @@ main(void)
 		cmocka_unit_test(test_distinct),
 		cmocka_unit_test(test_networks),
 		cmocka_unit_test(test_baseline),
-		cmocka_unit_test(test_time_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

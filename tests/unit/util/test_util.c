@@ -171,6 +171,33 @@ test_time_and_rc(void **state)
 	}
 }
 
+#define UTIL_T0 1795000000000LL   /* 2026-11-18T...Z */
+
+/* util_time_parse reads back exactly what util_time_fmt writes, nothing else. */
+static void
+test_time_parse(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	util_time_fmt(UTIL_T0 + 123, buf, sizeof(buf));
+	assert_int_equal(util_time_parse(buf), UTIL_T0 + 123);
+	/* differential against the writer's formatter, 1970 .. 2200 */
+	for (int64_t t = 0; t < 7258118400000LL; t += 7919LL * 3600000 + 12345) {
+		util_time_fmt(t, buf, sizeof(buf));
+		assert_int_equal(util_time_parse(buf), t);
+	}
+	util_time_fmt(951782400000LL, buf, sizeof(buf));   /* 2000-02-29 */
+	assert_string_equal(buf, "2000-02-29T00:00:00.000Z");
+	assert_int_equal(util_time_parse(buf), 951782400000LL);
+	assert_int_equal(util_time_parse("2026-02-30T00:00:00.000Z"), -1);
+	assert_int_equal(util_time_parse("2026-11-22T23:00:00.00xZ"), -1);
+	assert_int_equal(util_time_parse("2026-11-22 23:00:00.000Z"), -1);
+	assert_int_equal(util_time_parse("2026-11-22T23:00:00Z"), -1);
+	assert_int_equal(util_time_parse("2026-13-22T23:00:00.000Z"), -1);
+	assert_int_equal(util_time_parse(NULL), -1);
+}
+
 int
 main(void)
 {
@@ -182,6 +209,7 @@ main(void)
 		cmocka_unit_test(test_arena),
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_time_and_rc),
+		cmocka_unit_test(test_time_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
