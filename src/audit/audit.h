@@ -202,6 +202,16 @@ size_t audit_checkpoint_message(int64_t seq, const char *hash_hex, char *buf, si
 
 /* Export entries with seq > since_seq: format "jsonl" (one JSON object a line),
  * "cef" or "syslog" (RFC 5424). */
+/* The IDs in an entry's actor column (its JSON text), borrowed from root;
+ * NULL where absent or when the text does not parse. json_decref(root) when
+ * done. For the exporters (export.c) and the SIEM formatters (sinks). */
+struct json_t;
+struct audit_actor_fields {
+	struct json_t *root;
+	const char *user_id, *session_id, *source;
+};
+void audit_actor_fields_parse(const char *actor_json, struct audit_actor_fields *a);
+
 enum pv_rc audit_export(struct store *st, const char *format, int64_t since_seq, FILE *out);
 
 #endif /* PV_AUDIT_H */

@@ -91,14 +91,9 @@ out:
 	return rc;
 }
 
-/* ---- shared by cef and syslog ---- */
+/* ---- shared by cef and syslog, and by the SIEM formatters (audit.h) ---- */
 
-struct actor_fields {
-	json_t *root;
-	const char *user_id, *session_id, *source;   /* borrowed from root; NULL if absent */
-};
-
-static void actor_parse(const char *text, struct actor_fields *a)
+void audit_actor_fields_parse(const char *text, struct audit_actor_fields *a)
 {
 	memset(a, 0, sizeof *a);
 	a->root = text ? json_loads(text, 0, NULL) : NULL;
@@ -177,13 +172,13 @@ static int cef_severity(const char *outcome)
 static enum pv_rc export_cef(struct export_ctx *c, const struct store_audit_row *r)
 {
 	enum pv_rc rc = PV_E_IO;
-	struct actor_fields a;
+	struct audit_actor_fields a;
 	FILE *f = c->out;
 	char num[32], rtbuf[32];
 	bool first = true;
 	int64_t rt = util_time_parse(r->time);
 
-	actor_parse(r->actor, &a);
+	audit_actor_fields_parse(r->actor, &a);
 	if (fputs("CEF:0|phivault|phivault|", f) == EOF || cef_header(f, PHIVAULT_VERSION) ||
 	    fputc('|', f) == EOF || cef_header(f, r->action) || fputc('|', f) == EOF ||
 	    cef_header(f, r->action) || fprintf(f, "|%d|", cef_severity(r->outcome)) < 0)
@@ -239,12 +234,12 @@ static int syslog_pri(const char *outcome)
 static enum pv_rc export_syslog(struct export_ctx *c, const struct store_audit_row *r)
 {
 	enum pv_rc rc = PV_E_IO;
-	struct actor_fields a;
+	struct audit_actor_fields a;
 	FILE *f = c->out;
 	char num[32];
 	const char *ts = r->time && r->time[0] && !strchr(r->time, ' ') ? r->time : "-";
 
-	actor_parse(r->actor, &a);
+	audit_actor_fields_parse(r->actor, &a);
 	snprintf(num, sizeof num, "%lld", (long long)r->seq);
 	if (fprintf(f, "<%d>1 ", syslog_pri(r->outcome)) < 0)
 		goto out;

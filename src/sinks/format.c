@@ -87,22 +87,6 @@ static void buf_char(struct sinks_buf *b, unsigned char ch)
 
 /* ---- what the formats share ---- */
 
-struct actor_fields {
-	json_t *root;
-	const char *user_id, *session_id, *source;   /* borrowed from root; NULL if absent */
-};
-
-static void actor_parse(const char *text, struct actor_fields *a)
-{
-	memset(a, 0, sizeof *a);
-	a->root = text ? json_loads(text, 0, NULL) : NULL;
-	if (!a->root)
-		return;
-	a->user_id = json_string_value(json_object_get(a->root, "user_id"));
-	a->session_id = json_string_value(json_object_get(a->root, "session_id"));
-	a->source = json_string_value(json_object_get(a->root, "source"));
-}
-
 static bool is(const char *a, const char *b)
 {
 	return a && strcmp(a, b) == 0;
@@ -290,14 +274,14 @@ size_t sinks_format_syslog(const struct store_audit_row *r, const char *host, si
     struct sinks_buf *out)
 {
 	struct packer k;
-	struct actor_fields a;
+	struct audit_actor_fields a;
 	char seq[48];
 	size_t n;
 
 	memset(&k, 0, sizeof k);
 	k.part = sd_part;
 	k.trunc = sd_trunc;
-	actor_parse(r->actor, &a);
+	audit_actor_fields_parse(r->actor, &a);
 	header_5424(&k.prefix, r, host, "AUDIT");
 	snprintf(seq, sizeof seq, "[phivault@32473 seq=\"%lld\"", (long long)r->seq);
 	sinks_buf_str(&k.prefix, seq);
@@ -391,7 +375,7 @@ size_t sinks_format_cef(const struct store_audit_row *r, const char *host, size_
     struct sinks_buf *out)
 {
 	struct packer k;
-	struct actor_fields a;
+	struct audit_actor_fields a;
 	char num[64];
 	int64_t rt = util_time_parse(r->time);
 	size_t n;
@@ -399,7 +383,7 @@ size_t sinks_format_cef(const struct store_audit_row *r, const char *host, size_
 	memset(&k, 0, sizeof k);
 	k.part = cef_part;
 	k.trunc = cef_trunc;
-	actor_parse(r->actor, &a);
+	audit_actor_fields_parse(r->actor, &a);
 	header_5424(&k.prefix, r, host, "CEF");
 	sinks_buf_str(&k.prefix, "- CEF:0|phivault|phivault|");
 	cef_header(&k.prefix, PHIVAULT_VERSION);
@@ -512,7 +496,7 @@ static int ocsf_activity(int cls, const char *action)
 
 size_t sinks_format_ocsf(const struct store_audit_row *r, struct sinks_buf *out)
 {
-	struct actor_fields a;
+	struct audit_actor_fields a;
 	int cls = sinks_ocsf_class(r->action), act = ocsf_activity(cls, r->action);
 	bool ok = is(r->outcome, "allowed");
 	int64_t t = util_time_parse(r->time);
@@ -520,7 +504,7 @@ size_t sinks_format_ocsf(const struct store_audit_row *r, struct sinks_buf *out)
 	char *line = NULL;
 	size_t n = 0;
 
-	actor_parse(r->actor, &a);
+	audit_actor_fields_parse(r->actor, &a);
 	user = json_pack("{s:s?}", "uid", a.user_id);
 	actor = json_pack("{s:o?}", "user", user);
 	if (actor && a.session_id)
