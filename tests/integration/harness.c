@@ -546,18 +546,27 @@ h_jstr(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
-void
-h_login(struct h_server *s, const char *user, const char *pw, char *token, size_t len)
+long
+h_login_status(struct h_server *s, const char *user, const char *pw, char *token, size_t len)
 {
 	char body[512];
 	struct h_resp r;
+	long st;
 
 	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, pw);
 	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	CHECK(h_jstr(r.json, "token") != NULL);
-	snprintf(token, len, "%s", h_jstr(r.json, "token"));
+	st = r.status;
+	if (token != NULL && st == 200)
+		snprintf(token, len, "%s", h_jstr(r.json, "token"));
 	h_resp_free(&r);
+	return st;
+}
+
+void
+h_login(struct h_server *s, const char *user, const char *pw, char *token, size_t len)
+{
+	CHECK(h_login_status(s, user, pw, token, len) == 200);
+	CHECK(token[0] != '\0');
 }
 
 void

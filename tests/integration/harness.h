@@ -121,6 +121,10 @@ double h_metric_value(unsigned port, const char *sample);
 /* ---- accounts: the set-up steps most tests share ---- */
 /* The string at o.key, or NULL. */
 const char *h_jstr(json_t *o, const char *key);
+/* POST /v1/auth/login: its status; the token copied to token (if not NULL)
+ * on a 200. */
+long h_login_status(struct h_server *s, const char *user, const char *pw, char *token,
+    size_t len);
 /* POST /v1/auth/login with a known password: 200 and a token, copied to token. */
 void h_login(struct h_server *s, const char *user, const char *pw, char *token, size_t len);
 /* Log in with a one-time password, change it to newpw, log in again: a full,

@@ -28,46 +28,6 @@
 
 static const char *TREAT[] = { "X-Purpose-Of-Use: TREAT", NULL };
 
-static const char *
-jstr(json_t *o, const char *k)
-{
-	const char *v = json_string_value(json_object_get(o, k));
-
-	return v != NULL ? v : "";
-}
-
-static long
-login(struct h_server *s, const char *user, const char *pw, char *token, size_t len)
-{
-	char body[512];
-	struct h_resp r;
-	long st;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, pw);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	st = r.status;
-	if (token != NULL && st == 200)
-		snprintf(token, len, "%s", jstr(r.json, "token"));
-	h_resp_free(&r);
-	return st;
-}
-
-static void
-login_fresh(struct h_server *s, const char *user, const char *otp, char *token, size_t len,
-    const char *newpw)
-{
-	char body[512];
-	struct h_resp r;
-
-	CHECK(login(s, user, otp, token, len) == 200);
-	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}",
-	    otp, newpw);
-	h_req(s, "POST", "/v1/auth/password", token, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	h_resp_free(&r);
-	CHECK(login(s, user, newpw, token, len) == 200);
-}
-
 /* Create a user; returns its ID in id and its one-time password in otp. */
 static void
 add_user(struct h_server *s, const char *admin, const char *user, const char *role, char *id,
@@ -80,8 +40,8 @@ add_user(struct h_server *s, const char *admin, const char *user, const char *ro
 	    "\"email\":\"%s@hospital.test\",\"roles\":[\"%s\"]}", user, user, user, role);
 	h_req(s, "POST", "/v1/users", admin, body, NULL, &r);
 	CHECK_STATUS(&r, 201);
-	snprintf(id, 64, "%s", jstr(r.json, "id"));
-	snprintf(otp, 128, "%s", jstr(r.json, "one_time_password"));
+	snprintf(id, 64, "%s", h_jstr(r.json, "id"));
+	snprintf(otp, 128, "%s", h_jstr(r.json, "one_time_password"));
 	h_resp_free(&r);
 }
 
@@ -92,7 +52,7 @@ add_user_full(struct h_server *s, const char *admin, const char *user, const cha
 	char otp[128];
 
 	add_user(s, admin, user, role, id, otp);
-	login_fresh(s, user, otp, token, len, PW_USER);
+	h_login_fresh(s, user, otp, PW_USER, token, len);
 }
 
 /* GET /v1/alerts?query as the auditor; the array (a new reference). */
@@ -120,9 +80,9 @@ count_rule(json_t *list, const char *rule, const char *actor, json_t **first)
 	json_t *a;
 
 	json_array_foreach(list, i, a) {
-		if (strcmp(jstr(a, "rule"), rule) != 0)
+		if (strcmp(h_jstr(a, "rule"), rule) != 0)
 			continue;
-		if (actor != NULL && strcmp(jstr(a, "actor"), actor) != 0)
+		if (actor != NULL && strcmp(h_jstr(a, "actor"), actor) != 0)
 			continue;
 		if (n++ == 0 && first != NULL)
 			*first = a;
@@ -249,7 +209,7 @@ mfa_login(struct h_server *s, const char *user, char *mtok, size_t len)
 	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
 	CHECK_STATUS(&r, 200);
 	CHECK(json_is_true(json_object_get(r.json, "mfa_required")));
-	snprintf(mtok, len, "%s", jstr(r.json, "mfa_token"));
+	snprintf(mtok, len, "%s", h_jstr(r.json, "mfa_token"));
 	h_resp_free(&r);
 }
 
@@ -280,7 +240,7 @@ test_mfa(struct h_server *s, const char *admin, const char *auditor)
 	add_user_full(s, admin, "mira", "clinician", id, tok, sizeof(tok));
 	h_req(s, "POST", "/v1/auth/mfa/enroll", tok, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
-	snprintf(secret, sizeof(secret), "%s", jstr(r.json, "secret"));
+	snprintf(secret, sizeof(secret), "%s", h_jstr(r.json, "secret"));
 	h_resp_free(&r);
 	step = totp_step(s);
 	totp(secret, step - 1, code);
@@ -305,7 +265,7 @@ test_mfa(struct h_server *s, const char *admin, const char *auditor)
 	CHECK(json_array_size(all) == 1);
 	/* raised at the 3rd failure in the window (the quiet one counted), +1 */
 	CHECK(json_integer_value(json_object_get(a, "count")) == 4);
-	CHECK(strcmp(jstr(a, "severity"), "high") == 0);
+	CHECK(strcmp(h_jstr(a, "severity"), "high") == 0);
 	json_decref(all);
 }
 
@@ -318,23 +278,23 @@ test_unusual_hour(struct h_server *s, const char *admin, char *auditor, size_t a
 
 	add_user_full(s, admin, "hana", "clinician", id, tok, sizeof(tok));
 	for (int i = 0; i < 20; i++)
-		CHECK(login(s, "hana", PW_USER, NULL, 0) == 200);
+		CHECK(h_login_status(s, "hana", PW_USER, NULL, 0) == 200);
 	/* an hour later: within unusual_hour_margin_h (3) of her hours */
 	h_clock_advance(s, 3600000);
-	CHECK(login(s, "hana", PW_USER, NULL, 0) == 200);
-	CHECK(login(s, "audrey", PW_USER, auditor, alen) == 200);
+	CHECK(h_login_status(s, "hana", PW_USER, NULL, 0) == 200);
+	CHECK(h_login_status(s, "audrey", PW_USER, auditor, alen) == 200);
 	all = alerts(s, auditor, "?rule=unusual_hour");
 	CHECK(json_array_size(all) == 0);
 	json_decref(all);
 	/* twelve hours on: far from every hour she signed in at */
 	h_clock_advance(s, 12 * 3600000LL);
-	CHECK(login(s, "hana", PW_USER, NULL, 0) == 200);
-	CHECK(login(s, "audrey", PW_USER, auditor, alen) == 200);   /* the old session ended */
+	CHECK(h_login_status(s, "hana", PW_USER, NULL, 0) == 200);
+	CHECK(h_login_status(s, "audrey", PW_USER, auditor, alen) == 200);   /* the old session ended */
 	all = alerts(s, auditor, "?rule=unusual_hour");
 	CHECK(count_rule(all, "unusual_hour", id, &a) == 1);
 	CHECK(json_array_size(all) == 1);
-	CHECK(strcmp(jstr(a, "severity"), "low") == 0);
-	CHECK(strcmp(jstr(a, "source"), "127.0.0.1") == 0);
+	CHECK(strcmp(h_jstr(a, "severity"), "low") == 0);
+	CHECK(strcmp(h_jstr(a, "source"), "127.0.0.1") == 0);
 	json_decref(all);
 }
 
@@ -367,8 +327,8 @@ test_detect(void)
 	h_clock_enable();
 	h_start(&s, "--dev");
 	memset(&p, 0, sizeof(p));
-	aotp = jstr(s.init, "admin_password");
-	login_fresh(&s, "admin", aotp, p.admin, sizeof(p.admin), PW_ADMIN);
+	aotp = h_jstr(s.init, "admin_password");
+	h_login_fresh(&s, "admin", aotp, PW_ADMIN, p.admin, sizeof(p.admin));
 	add_user_full(&s, p.admin, "audrey", "auditor", p.aud_id, p.aud, sizeof(p.aud));
 	add_user_full(&s, p.admin, "clara", "clinician", p.clara_id, p.clara, sizeof(p.clara));
 	add_user_full(&s, p.admin, "carl", "clinician", p.carl_id, p.carl, sizeof(p.carl));
@@ -378,7 +338,7 @@ test_detect(void)
 	h_req(&s, "POST", "/v1/collections/patients/records", p.clara,
 	    "{\"name\":\"" NAME1 "\",\"ssn\":\"" SSN1 "\"}", NULL, &r);
 	CHECK_STATUS(&r, 201);
-	snprintf(rec, sizeof(rec), "%s", jstr(r.json, "id"));
+	snprintf(rec, sizeof(rec), "%s", h_jstr(r.json, "id"));
 	h_resp_free(&r);
 
 	/* ---- normal traffic: nothing fires ---- */
@@ -387,13 +347,13 @@ test_detect(void)
 	for (int i = 0; i < 12; i++) {
 		snprintf(name, sizeof(name), "quiet%02d", i);
 		add_user(&s, p.admin, name, "analyst", id, otp);
-		CHECK(login(&s, name, "Not-the-password-42", NULL, 0) == 401);
-		CHECK(login(&s, name, otp, NULL, 0) == 200);
+		CHECK(h_login_status(&s, name, "Not-the-password-42", NULL, 0) == 401);
+		CHECK(h_login_status(&s, name, otp, NULL, 0) == 200);
 	}
 	/* dora signs in from her usual network again and again */
 	h_source_set(NULL);
 	for (int i = 0; i < 6; i++)
-		CHECK(login(&s, "dora", PW_USER, p.dora, sizeof(p.dora)) == 200);
+		CHECK(h_login_status(&s, "dora", PW_USER, p.dora, sizeof(p.dora)) == 200);
 	/* reads and searches under the thresholds, by two people */
 	read_record(&s, p.carl, rec, 18);
 	read_record(&s, p.nina, rec, 15);
@@ -413,16 +373,16 @@ test_detect(void)
 	/* ---- brute force: 10 failed logins on clara's account from one source ---- */
 	h_source_set("127.0.2.1");
 	for (int i = 0; i < 10; i++)
-		CHECK(login(&s, "clara", "Wrong-guess-Password-1", NULL, 0) != 200);
+		CHECK(h_login_status(&s, "clara", "Wrong-guess-Password-1", NULL, 0) != 200);
 	/* ---- password spray: 15 accounts (that do not exist) from 127.0.0.1 ---- */
 	h_source_set(NULL);
 	for (int i = 0; i < 15; i++) {
 		snprintf(name, sizeof(name), SPRAY_NAME "%02d", i);
-		CHECK(login(&s, name, "Summer-Spray-2026!", NULL, 0) == 401);
+		CHECK(h_login_status(&s, name, "Summer-Spray-2026!", NULL, 0) == 401);
 	}
 	/* ---- a sign-in from a network dora never used (her baseline: 7 logins) ---- */
 	h_source_set("127.0.5.9");
-	CHECK(login(&s, "dora", PW_USER, NULL, 0) == 200);
+	CHECK(h_login_status(&s, "dora", PW_USER, NULL, 0) == 200);
 	h_source_set(NULL);
 	/* ---- bulk reads: more than bulk_read_max = 20 in the window ---- */
 	read_record(&s, p.clara, rec, 25);
@@ -438,18 +398,18 @@ test_detect(void)
 	all = alerts(&s, p.aud, "?status=open");
 	CHECK(count_rule(all, "brute_force", p.clara_id, &a) == 1);
 	CHECK(json_integer_value(json_object_get(a, "count")) == 10);
-	CHECK(strcmp(jstr(a, "source"), "127.0.2.1") == 0);
-	CHECK(strcmp(jstr(a, "severity"), "high") == 0);
-	CHECK(strcmp(jstr(a, "status"), "open") == 0);
-	CHECK(*jstr(a, "first_seen") != '\0' && *jstr(a, "last_seen") != '\0');
+	CHECK(strcmp(h_jstr(a, "source"), "127.0.2.1") == 0);
+	CHECK(strcmp(h_jstr(a, "severity"), "high") == 0);
+	CHECK(strcmp(h_jstr(a, "status"), "open") == 0);
+	CHECK(*h_jstr(a, "first_seen") != '\0' && *h_jstr(a, "last_seen") != '\0');
 	CHECK(count_rule(all, "brute_force", NULL, NULL) == 1);
 	/* GET /metrics counts open alerts by rule (no actor, no source) */
 	CHECK(h_metric_value(metrics_port, "phivault_alerts_open{rule=\"brute_force\"}") == 1);
 	CHECK(count_rule(all, "password_spray", "anonymous", &a) == 1);
 	CHECK(json_integer_value(json_object_get(a, "count")) == 15);
-	CHECK(strcmp(jstr(a, "source"), "127.0.0.1") == 0);
+	CHECK(strcmp(h_jstr(a, "source"), "127.0.0.1") == 0);
 	CHECK(count_rule(all, "new_network", p.dora_id, &a) == 1);
-	CHECK(strcmp(jstr(a, "source"), "127.0.5.9") == 0);
+	CHECK(strcmp(h_jstr(a, "source"), "127.0.5.9") == 0);
 	CHECK(count_rule(all, "new_network", NULL, NULL) == 1);
 	CHECK(count_rule(all, "bulk_read", p.clara_id, &a) == 1);
 	CHECK(json_integer_value(json_object_get(a, "count")) == 25);
@@ -493,8 +453,8 @@ test_detect(void)
 	/* ---- restart: resumes where it was, raises nothing again ---- */
 	CHECK(h_stop(&s) == 0);
 	h_start(&s, "--dev");
-	CHECK(login(&s, "audrey", PW_USER, p.aud, sizeof(p.aud)) == 200);
-	CHECK(login(&s, "admin", PW_ADMIN, p.admin, sizeof(p.admin)) == 200);
+	CHECK(h_login_status(&s, "audrey", PW_USER, p.aud, sizeof(p.aud)) == 200);
+	CHECK(h_login_status(&s, "admin", PW_ADMIN, p.admin, sizeof(p.admin)) == 200);
 	all = alerts(&s, p.aud, "");
 	CHECK(json_array_size(all) == nalerts);
 	CHECK(count_rule(all, "brute_force", p.clara_id, &a) == 1);
@@ -508,13 +468,13 @@ test_detect(void)
 	h_clock_advance(&s, 61000);
 	h_source_set("127.0.2.1");
 	for (int i = 0; i < 10; i++)
-		CHECK(login(&s, "clara", "Wrong-guess-Password-1", NULL, 0) != 200);
+		CHECK(h_login_status(&s, "clara", "Wrong-guess-Password-1", NULL, 0) != 200);
 	h_source_set(NULL);
 	all = alerts(&s, p.aud, "");
 	CHECK(json_array_size(all) == nalerts);
 	CHECK(count_rule(all, "brute_force", p.clara_id, &a) == 1);
 	CHECK(json_integer_value(json_object_get(a, "count")) == 11);
-	snprintf(id, sizeof(id), "%s", jstr(a, "id"));
+	snprintf(id, sizeof(id), "%s", h_jstr(a, "id"));
 	json_decref(all);
 
 	/* ---- acknowledge ---- */
@@ -542,9 +502,9 @@ test_detect(void)
 	json_decref(all);
 	h_req(&s, "POST", body, p.aud, "{\"note\":\"reset by the help desk, ticket 42\"}", NULL, &r);
 	CHECK_STATUS(&r, 200);
-	CHECK(strcmp(jstr(r.json, "status"), "acknowledged") == 0);
-	CHECK(strcmp(jstr(r.json, "ack_by"), p.aud_id) == 0);
-	CHECK(strcmp(jstr(r.json, "ack_note"), "reset by the help desk, ticket 42") == 0);
+	CHECK(strcmp(h_jstr(r.json, "status"), "acknowledged") == 0);
+	CHECK(strcmp(h_jstr(r.json, "ack_by"), p.aud_id) == 0);
+	CHECK(strcmp(h_jstr(r.json, "ack_note"), "reset by the help desk, ticket 42") == 0);
 	h_resp_free(&r);
 	h_req(&s, "POST", body, p.aud, "{\"note\":\"again\"}", NULL, &r);
 	CHECK_STATUS(&r, 409);
@@ -557,12 +517,12 @@ test_detect(void)
 	h_clock_advance(&s, 61000);
 	h_source_set("127.0.2.1");
 	for (int i = 0; i < 10; i++)
-		CHECK(login(&s, "clara", "Wrong-guess-Password-1", NULL, 0) != 200);
+		CHECK(h_login_status(&s, "clara", "Wrong-guess-Password-1", NULL, 0) != 200);
 	h_source_set(NULL);
 	all = alerts(&s, p.aud, "?rule=brute_force");
 	CHECK(json_array_size(all) == 2);
 	CHECK(count_rule(all, "brute_force", p.clara_id, &a) == 2);
-	CHECK(strcmp(jstr(a, "status"), "open") == 0);   /* newest first */
+	CHECK(strcmp(h_jstr(a, "status"), "open") == 0);   /* newest first */
 	json_decref(all);
 	/* recorded: the 403 (denied), the 404 and the 409 (errors), the ack itself */
 	CHECK(count_entries(&s, "alert.ack") == 4);
@@ -573,7 +533,7 @@ test_detect(void)
 	CHECK(h_run(cmd, &out) == 0);
 	j = json_loads(out, 0, NULL);
 	CHECK(json_is_array(j) && json_array_size(j) == 1);
-	snprintf(id, sizeof(id), "%s", jstr(json_array_get(j, 0), "id"));
+	snprintf(id, sizeof(id), "%s", h_jstr(json_array_get(j, 0), "id"));
 	count_before = json_integer_value(json_object_get(json_array_get(j, 0), "count"));
 	CHECK(count_before == 15);
 	json_decref(j);

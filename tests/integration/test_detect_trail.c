@@ -27,46 +27,6 @@
 
 static const char *TREAT[] = { "X-Purpose-Of-Use: TREAT", NULL };
 
-static const char *
-jstr(json_t *o, const char *k)
-{
-	const char *v = json_string_value(json_object_get(o, k));
-
-	return v != NULL ? v : "";
-}
-
-static long
-login(struct h_server *s, const char *user, const char *pw, char *token, size_t len)
-{
-	char body[512];
-	struct h_resp r;
-	long st;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, pw);
-	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
-	st = r.status;
-	if (token != NULL && st == 200)
-		snprintf(token, len, "%s", jstr(r.json, "token"));
-	h_resp_free(&r);
-	return st;
-}
-
-static void
-login_fresh(struct h_server *s, const char *user, const char *otp, char *token, size_t len,
-    const char *newpw)
-{
-	char body[512];
-	struct h_resp r;
-
-	CHECK(login(s, user, otp, token, len) == 200);
-	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}",
-	    otp, newpw);
-	h_req(s, "POST", "/v1/auth/password", token, body, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	h_resp_free(&r);
-	CHECK(login(s, user, newpw, token, len) == 200);
-}
-
 static void
 add_user_full(struct h_server *s, const char *admin, const char *user, const char *role,
     char *id, char *token, size_t len)
@@ -78,10 +38,10 @@ add_user_full(struct h_server *s, const char *admin, const char *user, const cha
 	    "\"email\":\"%s@hospital.test\",\"roles\":[\"%s\"]}", user, user, user, role);
 	h_req(s, "POST", "/v1/users", admin, body, NULL, &r);
 	CHECK_STATUS(&r, 201);
-	snprintf(id, 64, "%s", jstr(r.json, "id"));
-	snprintf(otp, sizeof(otp), "%s", jstr(r.json, "one_time_password"));
+	snprintf(id, 64, "%s", h_jstr(r.json, "id"));
+	snprintf(otp, sizeof(otp), "%s", h_jstr(r.json, "one_time_password"));
 	h_resp_free(&r);
-	login_fresh(s, user, otp, token, len, PW_USER);
+	h_login_fresh(s, user, otp, PW_USER, token, len);
 }
 
 static json_t *
@@ -107,9 +67,9 @@ count_rule(json_t *list, const char *rule, const char *actor, json_t **first)
 	json_t *a;
 
 	json_array_foreach(list, i, a) {
-		if (strcmp(jstr(a, "rule"), rule) != 0)
+		if (strcmp(h_jstr(a, "rule"), rule) != 0)
 			continue;
-		if (actor != NULL && strcmp(jstr(a, "actor"), actor) != 0)
+		if (actor != NULL && strcmp(h_jstr(a, "actor"), actor) != 0)
 			continue;
 		if (n++ == 0 && first != NULL)
 			*first = a;
@@ -126,7 +86,7 @@ create_record(struct h_server *s, const char *token, const char *name, char *id,
 	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"mrn\":\"MRN-0001\"}", name);
 	h_req(s, "POST", "/v1/collections/patients/records", token, body, NULL, &r);
 	CHECK_STATUS(&r, 201);
-	snprintf(id, len, "%s", jstr(r.json, "id"));
+	snprintf(id, len, "%s", h_jstr(r.json, "id"));
 	h_resp_free(&r);
 	return id;
 }
@@ -176,7 +136,7 @@ count_entries(struct h_server *s, const char *action, const char *reason)
 		json_t *o = json_loads(line, 0, NULL);
 
 		CHECK(o != NULL);
-		if (strcmp(jstr(o, "action"), action) == 0 && strcmp(jstr(o, "reason"), reason) == 0)
+		if (strcmp(h_jstr(o, "action"), action) == 0 && strcmp(h_jstr(o, "reason"), reason) == 0)
 			n++;
 		json_decref(o);
 	}
@@ -213,8 +173,8 @@ test_sink_lag(struct h_server *s, const char *auditor)
 	}
 	CHECK(all != NULL);
 	CHECK(count_rule(all, "sink_lag", "sink:syslog", &a) == 1);
-	CHECK(strcmp(jstr(a, "severity"), "medium") == 0);
-	CHECK(strcmp(jstr(a, "status"), "open") == 0);
+	CHECK(strcmp(h_jstr(a, "severity"), "medium") == 0);
+	CHECK(strcmp(h_jstr(a, "status"), "open") == 0);
 	/* the OCSF file sink was checked at the same moments and kept up */
 	CHECK(count_rule(all, "sink_lag", "sink:ocsf_file", NULL) == 0);
 	CHECK(json_array_size(all) == 1);
@@ -225,7 +185,7 @@ test_sink_lag(struct h_server *s, const char *auditor)
 	for (size_t i = 0; i < json_array_size(r.json); i++) {
 		json_t *k = json_array_get(r.json, i);
 
-		if (strcmp(jstr(k, "name"), "syslog") == 0)
+		if (strcmp(h_jstr(k, "name"), "syslog") == 0)
 			CHECK(json_integer_value(json_object_get(k, "lag")) > 5);
 	}
 	h_resp_free(&r);
@@ -242,7 +202,7 @@ test_sink_lag(struct h_server *s, const char *auditor)
 		usleep(5000);
 	}
 	CHECK(all != NULL);
-	CHECK(strcmp(jstr(a, "actor"), "sink:syslog") == 0);
+	CHECK(strcmp(h_jstr(a, "actor"), "sink:syslog") == 0);
 	json_decref(all);
 }
 
@@ -271,7 +231,7 @@ test_detect_trail(void)
 	h_config_set(&s, "sink_lag_for_s", "60");
 	h_clock_enable();
 	h_start(&s, "--dev");
-	login_fresh(&s, "admin", jstr(s.init, "admin_password"), admin, sizeof(admin), PW_ADMIN);
+	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), PW_ADMIN, admin, sizeof(admin));
 	add_user_full(&s, admin, "audrey", "auditor", aud_id, aud, sizeof(aud));
 	add_user_full(&s, admin, "clara", "clinician", clara_id, clara, sizeof(clara));
 	h_req(&s, "POST", "/v1/collections", admin,
@@ -292,8 +252,8 @@ test_detect_trail(void)
 		CHECK(read_record(&s, clara, good) == 200);
 	e = verify_entries(&s, aud);
 	CHECK(json_array_size(e) == 1);
-	CHECK(strcmp(jstr(json_array_get(e, 0), "outcome"), "allowed") == 0);
-	CHECK(strcmp(jstr(json_array_get(e, 0), "reason"), "ok") == 0);
+	CHECK(strcmp(h_jstr(json_array_get(e, 0), "outcome"), "allowed") == 0);
+	CHECK(strcmp(h_jstr(json_array_get(e, 0), "reason"), "ok") == 0);
 	json_decref(e);
 	all = alerts(&s, aud, "");
 	CHECK(json_array_size(all) == 0);
@@ -308,8 +268,8 @@ test_detect_trail(void)
 	    "randomblob(length(ciphertext)) WHERE id = '%s'\"", s.dir, bad);
 	CHECK(h_run(cmd, NULL) == 0);
 	h_start(&s, "--dev");
-	CHECK(login(&s, "audrey", PW_USER, aud, sizeof(aud)) == 200);
-	CHECK(login(&s, "clara", PW_USER, clara, sizeof(clara)) == 200);
+	CHECK(h_login_status(&s, "audrey", PW_USER, aud, sizeof(aud)) == 200);
+	CHECK(h_login_status(&s, "clara", PW_USER, clara, sizeof(clara)) == 200);
 
 	/* ---- decrypt_failures: 4 quiet, the 5th fires ---- */
 	CHECK(read_record(&s, clara, good) == 200);
@@ -323,8 +283,8 @@ test_detect_trail(void)
 	CHECK(count_rule(all, "decrypt_failures", clara_id, &a) == 1);
 	CHECK(json_array_size(all) == 1);
 	CHECK(json_integer_value(json_object_get(a, "count")) == 5);
-	CHECK(strcmp(jstr(a, "severity"), "high") == 0);
-	CHECK(strcmp(jstr(a, "source"), "127.0.0.1") == 0);
+	CHECK(strcmp(h_jstr(a, "severity"), "high") == 0);
+	CHECK(strcmp(h_jstr(a, "source"), "127.0.0.1") == 0);
 	json_decref(all);
 	CHECK(count_entries(&s, "record.read", "integrity") == 5);
 
@@ -334,7 +294,7 @@ test_detect_trail(void)
 	    "WHERE seq=2\"", s.dir);
 	CHECK(h_run(cmd, NULL) == 0);
 	h_start(&s, "--dev");
-	CHECK(login(&s, "audrey", PW_USER, aud, sizeof(aud)) == 200);
+	CHECK(h_login_status(&s, "audrey", PW_USER, aud, sizeof(aud)) == 200);
 	all = alerts(&s, aud, "?rule=audit_verify_failure");
 	CHECK(json_array_size(all) == 0);
 	json_decref(all);
@@ -346,15 +306,15 @@ test_detect_trail(void)
 	e = verify_entries(&s, aud);
 	CHECK(json_array_size(e) == 2);
 	a = json_array_get(e, 1);
-	CHECK(strcmp(jstr(a, "outcome"), "error") == 0);
-	CHECK(strcmp(jstr(a, "reason"), "chain_broken") == 0);
+	CHECK(strcmp(h_jstr(a, "outcome"), "error") == 0);
+	CHECK(strcmp(h_jstr(a, "reason"), "chain_broken") == 0);
 	CHECK(json_integer_value(json_object_get(json_object_get(a, "detail"),
 	    "first_bad_seq")) == 2);
 	json_decref(e);
 	all = alerts(&s, aud, "?rule=audit_verify_failure");
 	CHECK(count_rule(all, "audit_verify_failure", aud_id, &a) == 1);
 	CHECK(json_array_size(all) == 1);
-	CHECK(strcmp(jstr(a, "severity"), "critical") == 0);
+	CHECK(strcmp(h_jstr(a, "severity"), "critical") == 0);
 	json_decref(all);
 	/* the OCSF file got the alert as a Detection Finding, and no PHI */
 	snprintf(cmd, sizeof(cmd), "grep -c '\"class_uid\":2004' %s/audit.ocsf.jsonl", s.dir);
