@@ -27,14 +27,6 @@
 
 static const char *TREAT[] = { "X-Purpose-Of-Use: TREAT", NULL };
 
-static const char *
-jstr(json_t *o, const char *key)
-{
-	const char *v = json_string_value(json_object_get(o, key));
-
-	return v != NULL ? v : "";
-}
-
 /* After a restart every session is still valid (sessions are in the store). */
 struct people {
 	char admin[128], kay[128], clin[128];
@@ -69,7 +61,7 @@ create_records(struct h_server *s, struct people *p)
 			json_t *res = json_array_get(json_object_get(r.json, "results"), (size_t)i);
 
 			CHECK(json_integer_value(json_object_get(res, "status")) == 201);
-			snprintf(ids[b * 100 + i], 64, "%s", jstr(res, "id"));
+			snprintf(ids[b * 100 + i], 64, "%s", h_jstr(res, "id"));
 		}
 		h_resp_free(&r);
 	}
@@ -129,16 +121,16 @@ key_version(struct h_server *s, const char *tok, int v, char state[32], long lon
 	CHECK_STATUS(&r, 200);
 	CHECK(json_is_array(r.json));
 	json_array_foreach(r.json, i, k) {
-		if (strcmp(jstr(k, "name"), KEY) != 0)
+		if (strcmp(h_jstr(k, "name"), KEY) != 0)
 			continue;
-		CHECK(strcmp(jstr(k, "provider"), "soft") == 0);
+		CHECK(strcmp(h_jstr(k, "provider"), "soft") == 0);
 		CHECK(json_is_object(json_object_get(k, "policy")));
 		json_array_foreach(json_object_get(k, "versions"), j, ver) {
 			if (json_integer_value(json_object_get(ver, "version")) != v)
 				continue;
-			snprintf(state, 32, "%s", jstr(ver, "state"));
+			snprintf(state, 32, "%s", h_jstr(ver, "state"));
 			*objects = json_integer_value(json_object_get(ver, "objects"));
-			CHECK(jstr(ver, "created_at")[0] != '\0');
+			CHECK(h_jstr(ver, "created_at")[0] != '\0');
 			found = true;
 		}
 	}
@@ -172,8 +164,8 @@ job_get(struct h_server *s, const char *tok, const char *id, char st[16])
 	snprintf(path, sizeof(path), "/v1/jobs/%s", id);
 	h_req(s, "GET", path, tok, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
-	CHECK(strcmp(jstr(r.json, "kind"), "keys.reencrypt") == 0);
-	snprintf(st, 16, "%s", jstr(r.json, "state"));
+	CHECK(strcmp(h_jstr(r.json, "kind"), "keys.reencrypt") == 0);
+	snprintf(st, 16, "%s", h_jstr(r.json, "state"));
 	done = json_integer_value(json_object_get(r.json, "done"));
 	h_resp_free(&r);
 	return done;
@@ -232,7 +224,7 @@ test_rotate_reencrypt(struct h_server *s, struct people *p)
 	/* 20 records a second: the job takes several steps and windows */
 	post(s, p->kay, "/v1/keys/" KEY "/reencrypt", "{\"mode\":\"rewrap_dek\",\"max_rps\":20}",
 	    202, NULL, &r);
-	snprintf(job, sizeof(job), "%s", jstr(r.json, "job"));
+	snprintf(job, sizeof(job), "%s", h_jstr(r.json, "job"));
 	CHECK(strncmp(job, "job_", 4) == 0);
 	h_resp_free(&r);
 	post(s, p->kay, "/v1/keys/" KEY "/reencrypt", "{}", 409, "job_conflict", NULL);
@@ -275,7 +267,7 @@ test_rotate_reencrypt(struct h_server *s, struct people *p)
 
 	/* retire v1 now works, and again (idempotent); v1 shows retired */
 	post(s, p->kay, "/v1/keys/" KEY "/versions/1/retire", NULL, 200, NULL, &r);
-	CHECK(strcmp(jstr(r.json, "state"), "retired") == 0);
+	CHECK(strcmp(h_jstr(r.json, "state"), "retired") == 0);
 	h_resp_free(&r);
 	post(s, p->kay, "/v1/keys/" KEY "/versions/1/retire", NULL, 200, NULL, NULL);
 	key_version(s, p->kay, 1, st, &n);
@@ -308,7 +300,7 @@ test_revoke(struct h_server *s, struct people *p)
 	/* the right one: v2's material is destroyed */
 	post(s, p->kay, "/v1/keys/" KEY "/versions/2/revoke", "{\"confirm\":\"" KEY ":2\"}", 200,
 	    NULL, &r);
-	CHECK(strcmp(jstr(r.json, "state"), "revoked") == 0);
+	CHECK(strcmp(h_jstr(r.json, "state"), "revoked") == 0);
 	h_resp_free(&r);
 	key_version(s, p->kay, 2, st, &n);
 	CHECK(strcmp(st, "revoked") == 0);
@@ -325,7 +317,7 @@ test_revoke(struct h_server *s, struct people *p)
 	h_req(s, "POST", "/v1/collections/patients/records", p->clin,
 	    "{\"name\":\"After Revoke\"}", NULL, &r);
 	CHECK_STATUS(&r, 201);
-	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", jstr(r.json, "id"));
+	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", h_jstr(r.json, "id"));
 	h_resp_free(&r);
 	h_req(s, "GET", path, p->clin, NULL, TREAT, &r);
 	CHECK_STATUS(&r, 200);
@@ -363,7 +355,7 @@ test_separation(struct h_server *s, struct people *p)
 	h_req(s, "PUT", "/v1/keys/" KEY "/policy", p->kay,
 	    "{\"rotate_every_s\":7776000,\"reencrypt\":\"auto\"}", NULL, &r);
 	CHECK_STATUS(&r, 200);
-	CHECK(strcmp(jstr(json_object_get(r.json, "policy"), "reencrypt"), "auto") == 0);
+	CHECK(strcmp(h_jstr(json_object_get(r.json, "policy"), "reencrypt"), "auto") == 0);
 	h_resp_free(&r);
 	h_req(s, "PUT", "/v1/keys/" KEY "/policy", p->kay, "{\"reencrypt\":\"sometimes\"}", NULL,
 	    &r);
@@ -461,7 +453,7 @@ test_scheduled_rotation(struct h_server *s, struct people *p)
 	snprintf(body, sizeof(body), "{\"username\":\"kay\",\"password\":\"%s\"}", PW_USER);
 	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
 	CHECK_STATUS(&r, 200);
-	snprintf(p->kay, sizeof(p->kay), "%s", jstr(r.json, "token"));
+	snprintf(p->kay, sizeof(p->kay), "%s", h_jstr(r.json, "token"));
 	h_resp_free(&r);
 	for (int i = 0; i < 5000 && !rotated; i++) {
 		struct h_resp k;
@@ -471,7 +463,7 @@ test_scheduled_rotation(struct h_server *s, struct people *p)
 		h_req(s, "GET", "/v1/keys", p->kay, NULL, NULL, &k);
 		CHECK_STATUS(&k, 200);
 		json_array_foreach(k.json, a, key)
-			if (strcmp(jstr(key, "name"), KEY) == 0)
+			if (strcmp(h_jstr(key, "name"), KEY) == 0)
 				json_array_foreach(json_object_get(key, "versions"), b, ver)
 					if (json_integer_value(json_object_get(ver, "version")) == 5)
 						rotated = true;
@@ -502,7 +494,7 @@ main(void)
 	h_init(&s, "keys", NULL);
 	h_config_set(&s, "mfa_required", "off");
 	h_start(&s, "--dev");
-	h_login_fresh(&s, "admin", jstr(s.init, "admin_password"), PW_ADMIN, p.admin,
+	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), PW_ADMIN, p.admin,
 	    sizeof(p.admin));
 	h_add_user(&s, p.admin, "kay", "key_admin", PW_USER, p.kay, sizeof(p.kay));
 	h_add_user(&s, p.admin, "clara", "clinician", PW_USER, p.clin, sizeof(p.clin));
