@@ -998,40 +998,6 @@ out:
 /* POST /v1/auth/step-up: the same session passes MFA again (RFC 9470)  */
 /* ------------------------------------------------------------------ */
 
-struct step_reserve_job {
-	struct authn_service *s;
-	const char *key;                     /* the username: the MFA lockout key */
-	int64_t now_ms;
-	int retry_after_s;
-	bool locked_now;
-};
-
-/* Before the code is checked, in one step: the account's MFA lockout (the
- * same counter as the login's second factor) and one failure reserved. */
-static enum pv_rc
-step_reserve_fn(struct store_tx *tx, void *arg)
-{
-	struct step_reserve_job *j = arg;
-	const struct pv_config *cfg = j->s->cfg;
-	struct store_lockout sl;
-	struct authn_lockout l;
-	enum pv_rc rc;
-
-	if ((rc = store_lockout_get(tx, j->key, MFA_KIND, &sl)) != PV_OK)
-		return rc;
-	l.failures = sl.failures;
-	l.window_start_ms = sl.window_start_ms;
-	l.locked_until_ms = sl.locked_until_ms;
-	if ((rc = authn_lockout_check(&l, j->now_ms, &j->retry_after_s)) != PV_OK)
-		return rc;
-	j->locked_now = authn_lockout_fail(&l, j->now_ms, cfg->lockout_threshold,
-	    cfg->lockout_window_s, cfg->lockout_duration_s);
-	sl.failures = l.failures;
-	sl.window_start_ms = l.window_start_ms;
-	sl.locked_until_ms = l.locked_until_ms;
-	return store_lockout_put(tx, j->key, MFA_KIND, &sl);
-}
-
 struct step_job {
 	const char *user_id;
 	const char *key;
@@ -1099,13 +1065,16 @@ authn_step_up(struct authn_service *s, const struct authn_principal *p, const ch
 		goto out;
 	}
 	{
-		struct step_reserve_job rj = { s, u.username, now, 0, false };
+		int retry_after_s = 0;
+		bool locked_now = false;
 
-		rc = audit_commit(s->audit, NULL, step_reserve_fn, &rj);
+		/* the account's MFA lockout (the same counter as the login's
+		 * second factor): checked and one failure reserved, one step */
+		rc = authn_lockout_reserve(s, u.username, MFA_KIND, &retry_after_s, &locked_now);
 		if (rc == PV_E_LOCKED) {
 			ev.reason = "locked";
 			rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT :
-			    locked_reply(ar, rj.retry_after_s);
+			    locked_reply(ar, retry_after_s);
 			goto out;
 		}
 		if (rc != PV_OK)
@@ -1124,7 +1093,7 @@ authn_step_up(struct authn_service *s, const struct authn_principal *p, const ch
 				rc = PV_E_AUDIT;
 				goto out;
 			}
-			if (rj.locked_now)
+			if (locked_now)
 				lockout_event(s, u.id, source, res, MFA_KIND);
 			rc = fail(ar, PV_E_UNAUTH, "Invalid code");
 			goto out;
