@@ -66,6 +66,8 @@ enum authz_verb {
 	AUTHZ_RECORDS_UNMASK,            /* :<collection>.<field> */
 	AUTHZ_METRICS_READ,              /* GET /metrics */
 	AUTHZ_APPS_MANAGE,               /* /v1/apps: workload identities */
+	AUTHZ_ACCESS_APPROVE,            /* approvals, reviews (security officers) */
+	AUTHZ_RECORDS_SHRED,             /* DELETE /v1/subjects/{s}, legal hold */
 };
 
 /* One parsed permission. */

@@ -45,6 +45,8 @@ static const struct verb_def {
 	{ "records.unmask", AUTHZ_RECORDS_UNMASK, SCOPE_FIELD, false },
 	{ "metrics.read", AUTHZ_METRICS_READ, SCOPE_NONE, false },
 	{ "apps.manage", AUTHZ_APPS_MANAGE, SCOPE_NONE, false },
+	{ "access.approve", AUTHZ_ACCESS_APPROVE, SCOPE_NONE, false },
+	{ "records.shred", AUTHZ_RECORDS_SHRED, SCOPE_NONE, false },
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -78,6 +80,10 @@ static const char *const role_analyst[] = { "records.read:*", NULL };
 /* Emergency access: no standing permission. Its grants arrive with the
  * break-glass workflow (justification, time box, alert, review). */
 static const char *const role_break_glass[] = { NULL };
+/* The approvers (API.md "Dual control"): approve what would give PHI
+ * access, review break-glass use, shred a patient. Reads no PHI itself.
+ * Its holders are set only with the seal's authority (phivault officer). */
+static const char *const role_security_officer[] = { "access.approve", "records.shred", NULL };
 
 static const struct role_def {
 	const char *name;
@@ -89,6 +95,7 @@ static const struct role_def {
 	{ "clinician", role_clinician },
 	{ "analyst", role_analyst },
 	{ "break_glass", role_break_glass },
+	{ "security_officer", role_security_officer },
 };
 #define NROLES (sizeof(builtin_roles) / sizeof(builtin_roles[0]))
 

@@ -379,6 +379,11 @@ static const struct migration migrations[] = {
 	  " WHEN OLD.wrapped_dek IS NOT NULL BEGIN"
 	  " UPDATE kek_census SET objects = objects - 1"
 	  "  WHERE name = OLD.kek_name AND version = OLD.kek_version; END;" },
+	/* 13: the built-in security_officer role (perm.c role_security_officer):
+	 * the approvers of dual control, break-glass reviewers, patient shredding. */
+	{ 13,
+	  "INSERT INTO roles(name, permissions, condition, builtin, created_ms) VALUES"
+	  " ('security_officer', '[\"access.approve\",\"records.shred\"]', '{}', 1, 0);" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

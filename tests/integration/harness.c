@@ -626,6 +626,13 @@ h_add_user(struct h_server *s, const char *admin, const char *user, const char *
 }
 
 void
+h_add_officer(struct h_server *s, const char *admin, const char *user, const char *newpw,
+    char *token, size_t len)
+{
+	h_add_user(s, admin, user, "security_officer", newpw, token, len);
+}
+
+void
 h_expect(struct h_server *s, const char *method, const char *path, const char *token,
     const char *body, const char **hdrs, int status, const char *code)
 {

@@ -139,6 +139,12 @@ void h_user_create(struct h_server *s, const char *admin, const char *user, cons
 /* h_user_create, then h_login_fresh with newpw: the user's full session token. */
 void h_add_user(struct h_server *s, const char *admin, const char *user, const char *role,
     const char *newpw, char *token, size_t len);
+/* A security officer (built-in role security_officer: access.approve,
+ * records.shred) named user, with a full session token. Every test gets its
+ * officers here, so that how officers are made (the seal's authority, API.md
+ * "phivault officer") is written once. */
+void h_add_officer(struct h_server *s, const char *admin, const char *user, const char *newpw,
+    char *token, size_t len);
 
 /* A request that must answer status, and error code (NULL: any or none);
  * the response is freed. */

@@ -600,6 +600,19 @@ test_cli(struct h_server *s, struct ctx *c)
 	free(out);
 }
 
+/* A security officer approves and shreds but reads no PHI and manages no
+ * user. */
+static void
+test_officer(struct h_server *s, struct ctx *c)
+{
+	char off[64];
+
+	h_add_officer(s, c->admin, "olive", PW_USER, off, sizeof(off));
+	admin_reads_no_phi(s, c, off);
+	h_expect(s, "GET", "/v1/users", off, NULL, NULL, 403, "forbidden");
+	h_expect(s, "GET", "/v1/keys", off, NULL, NULL, 403, "forbidden");
+}
+
 int
 main(void)
 {
@@ -618,6 +631,7 @@ main(void)
 	test_created_by(&s, &c);
 	test_enable_unlock_reset(&s, &c);
 	test_cli(&s, &c);
+	test_officer(&s, &c);
 	CHECK(h_stop(&s) == 0);
 
 	/* no one-time password in the trail nor in the server log */

@@ -272,6 +272,10 @@ test_builtin_roles(void **state)
 	perms = authz_builtin_role("break_glass", &n);
 	assert_non_null(perms);
 	assert_int_equal(n, 0);
+	perms = authz_builtin_role("security_officer", &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(perms[0], "access.approve");
+	assert_string_equal(perms[1], "records.shred");
 	assert_null(authz_builtin_role("superuser", &n));
 	assert_null(authz_builtin_role("Admin", &n));
 	/* every listed role is valid and its permissions too */
@@ -282,7 +286,7 @@ test_builtin_roles(void **state)
 		for (k = 0; k < n; k++)
 			assert_true(authz_perm_valid(perms[k]));
 	}
-	assert_int_equal(i, 6);
+	assert_int_equal(i, 7);
 	{
 		struct authz_permset s;
 		authz_permset_init(&s);
