@@ -122,7 +122,7 @@ ev_mfa_coverage(const struct compliance_state *s, json_t *e)
 {
 	static const char *const names[] = { "all", "admins", "off" };
 	json_t *by_role = json_object(), *ids = json_array();
-	int64_t active = 0, without = 0;
+	int64_t active = 0, without = 0, missing = 0;
 
 	set_str(e, "auth.mfa_required", names[s->cfg->mfa_required]);
 	for (size_t i = 0; i < s->nusers; i++) {
@@ -131,19 +131,23 @@ ev_mfa_coverage(const struct compliance_state *s, json_t *e)
 		if (u->disabled)
 			continue;
 		active++;
-		if (u->mfa || !mfa_required_for(s, u))
+		if (u->mfa)
 			continue;
 		without++;
+		if (mfa_required_for(s, u))
+			missing++;
 		count_roles(by_role, u);
 		json_array_append_new(ids, json_string(u->id));
 	}
 	set_int(e, "active_users", active);
 	set_int(e, "users_without_mfa", without);
+	/* those the policy requires MFA of and who have not enrolled yet */
+	set_int(e, "required_but_missing", missing);
 	json_object_set_new(e, "without_mfa_by_role", by_role);
 	json_object_set_new(e, "user_ids_without_mfa", ids);
 	if (s->cfg->mfa_required == CONFIG_MFA_OFF)
 		return COMPLIANCE_FAIL;
-	return without == 0 ? COMPLIANCE_PASS : COMPLIANCE_FAIL;
+	return missing == 0 ? COMPLIANCE_PASS : COMPLIANCE_FAIL;
 }
 
 static enum compliance_status

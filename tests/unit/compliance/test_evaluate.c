@@ -144,6 +144,7 @@ test_mfa_coverage(void **state)
 	f->users[0].mfa = false;
 	assert_int_equal(run("mfa_coverage", f, &e), COMPLIANCE_FAIL);
 	assert_int_equal(json_integer_value(json_object_get(e, "users_without_mfa")), 1);
+	assert_int_equal(json_integer_value(json_object_get(e, "required_but_missing")), 1);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(e,
 	    "without_mfa_by_role"), "clinician")), 1);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(e,
