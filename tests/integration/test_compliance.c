@@ -14,7 +14,8 @@
  *    summary count) or one status is changed;
  *  - offline after the stop: `phivault compliance report --data DIR` twice
  *    gives byte-identical JSON bound to the last audit seq, verify passes
- *    with the directory's key, and md and html verify too.
+ *    with the directory's key, and md and html verify too;
+ *  - a Shamir-sealed vault's offline report signs only with K shares on stdin.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,6 +353,34 @@ test_offline(struct h_server *s, const struct people *p, json_int_t seq_online)
 	CHECK(h_run(cmd, NULL) == 0);
 }
 
+/* A Shamir-sealed vault: the offline report needs K shares on stdin to sign. */
+static void
+test_offline_shamir(void)
+{
+	struct h_server s;
+	char cmd[4096], out_file[700], *out = NULL;
+	json_t *shares;
+
+	h_init(&s, "compliance-shamir", "--seal shamir:2/3");
+	shares = json_object_get(s.init, "unseal_shares");
+	CHECK(json_array_size(shares) == 3);
+	snprintf(out_file, sizeof(out_file), "%s/../shamir.json", s.dir);
+	/* no shares: nothing to sign with, exit 3, and the message says what is needed */
+	snprintf(cmd, sizeof(cmd), "%s compliance report --data %s --out %s < /dev/null 2>&1",
+	    h_bin(), s.dir, out_file);
+	CHECK(h_run(cmd, &out) == 3);
+	CHECK(strstr(out, "shares on stdin") != NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "printf '%%s\\n%%s\\n' '%s' '%s' | %s compliance report "
+	    "--data %s --out %s 2>&1", json_string_value(json_array_get(shares, 0)),
+	    json_string_value(json_array_get(shares, 2)), h_bin(), s.dir, out_file);
+	CHECK(h_run(cmd, NULL) == 0);
+	snprintf(cmd, sizeof(cmd), "--data %s", s.dir);
+	CHECK(verify(out_file, cmd, &out) == 0);
+	free(out);
+	json_decref(s.init);
+}
+
 int
 main(void)
 {
@@ -407,6 +436,7 @@ main(void)
 	test_online(&s, &p, &seq_online);
 	CHECK(h_stop(&s) == 0);
 	test_offline(&s, &p, seq_online);
+	test_offline_shamir();
 	json_decref(s.init);
 	h_done("compliance");
 	return 0;
