@@ -231,7 +231,7 @@ test_online(struct h_server *s, struct people *p, json_int_t *seq_online)
 	h_req(s, "GET", "/v1/compliance/report?format=json", p->aud, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
 	CHECK(h_has_header(&r, "Content-Type: application/json"));
-	doc = r.json;
+	doc = json_incref(r.json);
 	CHECK(doc != NULL);
 	check_state(doc, p, true);
 	check_no_phi(r.body);
@@ -249,6 +249,13 @@ test_online(struct h_server *s, struct people *p, json_int_t *seq_online)
 		    "audit_seq")) == *seq_online &&
 		    strcmp(h_jstr(json_object_get(e, "detail"), "format"), "json") == 0 &&
 		    json_integer_value(json_object_get(e, "seq")) > *seq_online)
+			audited = true;
+	CHECK(audited);
+	/* and the clinician's and the admin's attempts were recorded as denials */
+	audited = false;
+	json_array_foreach(json_object_get(r.json, "entries"), i, e)
+		if (strcmp(h_jstr(e, "outcome"), "denied") == 0 &&
+		    strcmp(h_jstr(json_object_get(e, "actor"), "user_id"), p->clin_id) == 0)
 			audited = true;
 	CHECK(audited);
 	h_resp_free(&r);
