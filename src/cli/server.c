@@ -38,6 +38,7 @@
 #include "vault/vault.h"
 #include "sinks/sinks.h"
 #include "detect/detect.h"
+#include "compliance/compliance.h"
 
 static bool
 hook_is_sealed(void *arg)
@@ -309,6 +310,15 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		cli_err("cannot register the alert routes: %s", pv_rc_name(rc));
 		goto out;
 	}
+	{
+		const struct compliance_deps cd = { app.st, app.audit, app.keys, &app.cfg, datadir };
+
+		if ((rc = compliance_service_new(&cd, &app.compliance)) != PV_OK ||
+		    (rc = compliance_routes(app.compliance, app.http)) != PV_OK) {
+			cli_err("cannot register the compliance route: %s", pv_rc_name(rc));
+			goto out;
+		}
+	}
 	if ((rc = server_jobs_start(&app)) != PV_OK) {
 		cli_err("cannot start the job runner: %s", pv_rc_name(rc));
 		goto out;
@@ -324,6 +334,14 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		goto out;
 	}
 #endif
+	{
+		/* what this process is about to be: the seccomp allowlist goes in
+		 * below or the server does not start at all */
+		const struct compliance_process cp = { true, strcmp(app.cfg.seccomp, "on") == 0,
+			!allow_core, true, dev };
+
+		compliance_service_process(app.compliance, &cp);
+	}
 	if ((rc = http_server_start(app.http)) != PV_OK) {
 		cli_err("cannot listen on %s: %s", app.cfg.listen, pv_rc_name(rc));
 		goto out;
@@ -374,6 +392,7 @@ out:
 	detect_free(app.detect);
 	app.detect = NULL;
 	routes_cleanup(&app);
+	compliance_service_free(app.compliance);
 	if (app.keys != NULL)
 		keys_close(app.keys);
 	store_close(app.st);

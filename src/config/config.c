@@ -116,11 +116,13 @@ static const struct key_def keys[] = {
 	{ "detect", "sink_lag_check_s", K_INT, F(detect_sink_lag_check_s) },
 	{ "detect", "sink_lag_max", K_INT, F(detect_sink_lag_max) },
 	{ "detect", "sink_lag_for_s", K_INT, F(detect_sink_lag_for_s) },
+	{ "compliance", "inactive_days", K_INT, F(compliance_inactive_days) },
+	{ "compliance", "key_rotation_days", K_INT, F(compliance_key_rotation_days) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics", "sinks", "detect", "apps", "pkcs11" };
+	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -191,6 +193,8 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->detect_sink_lag_check_s = 30;
 	c->detect_sink_lag_max = 10000;
 	c->detect_sink_lag_for_s = 300;
+	c->compliance_inactive_days = 90;
+	c->compliance_key_rotation_days = 365;
 }
 
 /* ---- parsing ---- */
@@ -843,6 +847,12 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 			if (t[i].v < 1 || t[i].v > t[i].max)
 				REFUSE("detect.%s = %d is not from 1 to %d", t[i].name, t[i].v, t[i].max);
 	}
+	if (c->compliance_inactive_days < 1 || c->compliance_inactive_days > 3650)
+		REFUSE("compliance.inactive_days = %d is not from 1 to 3650",
+		    c->compliance_inactive_days);
+	if (c->compliance_key_rotation_days < 1 || c->compliance_key_rotation_days > 3650)
+		REFUSE("compliance.key_rotation_days = %d is not from 1 to 3650",
+		    c->compliance_key_rotation_days);
 #undef REFUSE
 	return PV_OK;
 }
@@ -1069,6 +1079,14 @@ config_write(const struct pv_config *c, const char *path)
 		fprintf(f, "pin_file = %s\n", rel_path(c, c->pkcs11_pin_file));
 	if (c->pkcs11_key_label[0] != '\0')
 		fprintf(f, "key_label = %s\n", c->pkcs11_key_label);
+	fprintf(f,
+	    "\n[compliance]\n"
+	    "# the compliance report (docs/compliance.md): accounts with no activity for\n"
+	    "# longer than inactive_days, keys unrotated for longer than key_rotation_days\n"
+	    "# (when their own policy sets no rotate_every_s) fail their controls\n"
+	    "inactive_days = %d\n"
+	    "key_rotation_days = %d\n",
+	    c->compliance_inactive_days, c->compliance_key_rotation_days);
 	if (ferror(f)) {
 		fclose(f);
 		rc = PV_E_NOMEM;

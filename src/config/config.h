@@ -113,6 +113,13 @@ struct pv_config {
 	int detect_sink_lag_check_s;       /* how often the sinks' lag is checked */
 	int detect_sink_lag_max;           /* entries behind the head */
 	int detect_sink_lag_for_s;         /* ... for longer than this */
+	/* [compliance] the report's thresholds (src/compliance/, docs/compliance.md):
+	 * an active account with no audited activity for longer than inactive_days
+	 * fails inactive_users; a key whose active version is older than its
+	 * policy's rotate_every_s, or key_rotation_days without one, fails
+	 * key_rotation (1 .. 3650 each; defaults 90 and 365) */
+	int compliance_inactive_days;
+	int compliance_key_rotation_days;
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);
