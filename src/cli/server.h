@@ -38,6 +38,7 @@ struct pv_app {
 	struct http_metrics_listener *metrics_listener;
 	struct sinks *sinks;          /* SIEM delivery of the trail (sinks/sinks.h) */
 	struct detect *detect;        /* threat detection, alerts (detect/detect.h) */
+	struct backup *backup;        /* backups (backup/backup.h; jobs_wire.c) */
 };
 
 /* Run until a signal; returns a cli exit code. listen may be NULL (config):

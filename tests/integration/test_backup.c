@@ -1,0 +1,458 @@
+/*
+ * Backups on the real binary (issue 12): it follows docs/operations.md
+ * "Backup and disaster recovery" command by command.
+ *
+ *  - POST /v1/sys/backups while serving -> a backup.create job; the file is
+ *    listed with its manifest hash and immutability date, mode 0400, holds
+ *    no plaintext of the database (a username stored in clear in
+ *    phivault.db is not in it); `backup create --out` copies it out byte
+ *    for byte; sys.backup is needed;
+ *  - `backup verify FILE --data DIR`: 0 on a good set; a one-byte change
+ *    is reported with its chunk (exit 1); the middle backup of three
+ *    removed or replaced is detected (exit 1); a revoked backup key version
+ *    makes the backup unrestorable (exit 1);
+ *  - DELETE inside the immutability window: 409 conflict, audited denied,
+ *    even for the admin; after it (injectable clock) 204;
+ *  - residency: a collection in another region refuses the backup with
+ *    403 region_not_allowed naming the collection;
+ *  - restore into a new directory (refuses a non-empty one), then that
+ *    directory serves with the same unseal material, `audit verify` passes
+ *    and a record reads back with its fields;
+ *  - kill -9 right after a backup is queued: after restart the job ends
+ *    done, the backup verifies, and a stale partial file is never listed.
+ */
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define PW_ADMIN "Quiet-harbor-Lantern-91"
+#define PW_USER "Amber-river-Stone-4821"
+#define N_REC 30
+
+static const char *TREAT[] = { "X-Purpose-Of-Use: TREAT", NULL };
+
+struct people {
+	char admin[128], kay[128], clin[128];
+};
+
+static char rec_id[N_REC][64];
+
+static void
+create_records(struct h_server *s, struct people *p)
+{
+	struct h_resp r;
+	char body[256];
+
+	h_collection_create(s, p->admin,
+	    "{\"name\":\"patients\",\"region\":\"local\",\"fields\":["
+	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"},"
+	    "{\"name\":\"mrn\",\"type\":\"mrn\",\"classification\":\"phi\",\"searchable\":true}]}");
+	for (int i = 0; i < N_REC; i++) {
+		snprintf(body, sizeof(body), "{\"name\":\"Patient Backup-%03d\",\"mrn\":\"MRN%06d\"}",
+		    i, 4200 + i);
+		h_req(s, "POST", "/v1/collections/patients/records", p->clin, body, NULL, &r);
+		CHECK_STATUS(&r, 201);
+		snprintf(rec_id[i], 64, "%s", h_jstr(r.json, "id"));
+		h_resp_free(&r);
+	}
+}
+
+/* Poll the job until it has ended; returns its final state. */
+static void
+wait_job(struct h_server *s, const char *tok, const char *job, char state[16])
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/v1/jobs/%s", job);
+	for (int i = 0; i < 2000; i++) {
+		struct h_resp r;
+
+		h_req(s, "GET", path, tok, NULL, NULL, &r);
+		CHECK_STATUS(&r, 200);
+		snprintf(state, 16, "%s", h_jstr(r.json, "state"));
+		h_resp_free(&r);
+		if (strcmp(state, "done") == 0 || strcmp(state, "failed") == 0 ||
+		    strcmp(state, "cancelled") == 0)
+			return;
+		h_pause_ms(5);
+	}
+	CHECK(!"job did not end");
+}
+
+/* POST /v1/sys/backups, wait; the backup's ID into id. */
+static void
+backup_now(struct h_server *s, const char *tok, char id[64])
+{
+	char job[64], state[16];
+	struct h_resp r;
+
+	h_req(s, "POST", "/v1/sys/backups", tok, NULL, NULL, &r);
+	CHECK_STATUS(&r, 202);
+	CHECK(strncmp(h_jstr(r.json, "job"), "job_", 4) == 0);
+	CHECK(strncmp(h_jstr(r.json, "backup"), "bkp_", 4) == 0);
+	snprintf(job, sizeof(job), "%s", h_jstr(r.json, "job"));
+	snprintf(id, 64, "%s", h_jstr(r.json, "backup"));
+	h_resp_free(&r);
+	wait_job(s, tok, job, state);
+	CHECK(strcmp(state, "done") == 0);
+}
+
+/* The listed entry of a backup (a new reference) or NULL. */
+static json_t *
+listed(struct h_server *s, const char *tok, const char *id)
+{
+	struct h_resp r;
+	json_t *e, *found = NULL;
+	size_t i;
+
+	h_req(s, "GET", "/v1/sys/backups", tok, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_is_array(r.json));
+	json_array_foreach(r.json, i, e)
+		if (strcmp(h_jstr(e, "id"), id) == 0)
+			found = json_incref(e);
+	h_resp_free(&r);
+	return found;
+}
+
+static bool
+file_has(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n = strlen(needle), got;
+	char *buf;
+	bool hit = false;
+	struct stat sb;
+
+	CHECK(f != NULL && stat(path, &sb) == 0);
+	buf = malloc((size_t)sb.st_size + 1);
+	CHECK(buf != NULL);
+	got = fread(buf, 1, (size_t)sb.st_size, f);
+	fclose(f);
+	for (size_t i = 0; i + n <= got && !hit; i++)
+		hit = memcmp(buf + i, needle, n) == 0;
+	free(buf);
+	return hit;
+}
+
+static int
+run(const char *cmd, char **out)
+{
+	int code = h_run(cmd, out);
+
+	if (out != NULL && *out != NULL && code != 0)
+		fprintf(stderr, "[%s] exit %d: %s\n", cmd, code, *out);
+	return code;
+}
+
+static void
+test_create_list(struct h_server *s, struct people *p, char b1[64])
+{
+	json_t *e;
+	struct stat sb;
+	struct h_resp r;
+
+	/* sys.backup only: a clinician may not */
+	h_req(s, "POST", "/v1/sys/backups", p->clin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 403);
+	h_resp_free(&r);
+	backup_now(s, p->admin, b1);
+	CHECK((e = listed(s, p->admin, b1)) != NULL);
+	CHECK(json_is_true(json_object_get(e, "verified")));
+	CHECK(strlen(h_jstr(e, "manifest_sha256")) == 64);
+	CHECK(h_jstr(e, "created_at")[0] == '2' && h_jstr(e, "immutable_until")[0] == '2');
+	CHECK(strcmp(h_jstr(e, "immutable_until"), h_jstr(e, "created_at")) > 0);
+	CHECK(stat(h_jstr(e, "file"), &sb) == 0);
+	CHECK((sb.st_mode & 0777) == 0400);
+	CHECK(json_integer_value(json_object_get(e, "size")) == (long long)sb.st_size);
+	/* encrypted: "clara" is in clear in phivault.db (users.username), never in the backup */
+	{
+		char db[700], wal[700];
+
+		snprintf(db, sizeof(db), "%s/phivault.db", s->dir);
+		snprintf(wal, sizeof(wal), "%s/phivault.db-wal", s->dir);
+		CHECK(file_has(db, "clara") || (access(wal, F_OK) == 0 && file_has(wal, "clara")));
+		CHECK(!file_has(h_jstr(e, "file"), "clara"));
+		CHECK(!file_has(h_jstr(e, "file"), "SQLite format 3"));
+	}
+	json_decref(e);
+}
+
+/* The runbook: create with --out, list, verify. */
+static void
+test_cli(struct h_server *s, struct people *p, const char *env, char b2[64], char *copy,
+    size_t copylen)
+{
+	char cmd[4096], *out = NULL, dir[600];
+	json_t *j;
+	json_error_t je;
+
+	h_tmpdir("backup-out", dir, sizeof(dir));
+	snprintf(copy, copylen, "%s/offsite.pvbak", dir);
+	snprintf(cmd, sizeof(cmd), "%s %s backup create --out %s --format json", env, h_bin(),
+	    copy);
+	CHECK(run(cmd, &out) == 0);
+	CHECK((j = json_loads(out, 0, &je)) != NULL);
+	snprintf(b2, 64, "%s", h_jstr(j, "id"));
+	CHECK(strncmp(b2, "bkp_", 4) == 0);
+	snprintf(cmd, sizeof(cmd), "cmp %s %s", h_jstr(j, "file"), copy);
+	CHECK(run(cmd, NULL) == 0);
+	json_decref(j);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s %s backup list --format text", env, h_bin());
+	CHECK(run(cmd, &out) == 0);
+	CHECK(strstr(out, b2) != NULL && strncmp(out, "ID ", 3) == 0);
+	free(out);
+	/* a tty-less create prints JSON by default and needs a token */
+	snprintf(cmd, sizeof(cmd), "PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s %s backup create 2>&1",
+	    s->base, s->cacert, h_bin());
+	CHECK(run(cmd, &out) == 2);
+	free(out);
+	(void)p;
+}
+
+static void
+test_verify(struct h_server *s, const char *b1, const char *b2, const char *b3)
+{
+	char cmd[4096], *out = NULL, set[600], path[800];
+
+	/* the whole set, pinned to the vault's key and keyring */
+	snprintf(cmd, sizeof(cmd), "%s backup verify %s/backups/%s.pvbak --data %s --format text 2>&1", h_bin(),
+	    s->dir, b3, s->dir);
+	CHECK(run(cmd, &out) == 0);
+	CHECK(strstr(out, "decryption: ok") != NULL && strstr(out, "chain:      ok") != NULL);
+	free(out);
+	/* a copy of the set with one byte of b2's first chunk changed */
+	h_tmpdir("backup-corrupt", set, sizeof(set));
+	snprintf(cmd, sizeof(cmd), "cp %s/backups/*.pvbak %s/ && chmod u+w %s/%s.pvbak && "
+	    "printf 'X' | dd of=%s/%s.pvbak bs=1 seek=200 conv=notrunc 2>/dev/null", s->dir, set,
+	    set, b2, set, b2);
+	CHECK(run(cmd, NULL) == 0);
+	snprintf(cmd, sizeof(cmd), "%s backup verify %s/%s.pvbak --data %s --format text 2>&1", h_bin(), set, b2,
+	    s->dir);
+	CHECK(run(cmd, &out) == 1);
+	CHECK(strstr(out, "chunk 0 is corrupt") != NULL);
+	free(out);
+	/* without --data: still found (the file's own key, chunk hashes) */
+	snprintf(cmd, sizeof(cmd), "%s backup verify %s/%s.pvbak --format json 2>/dev/null",
+	    h_bin(), set, b2);
+	CHECK(run(cmd, &out) == 1);
+	CHECK(strstr(out, "\"bad_chunk\": 0") != NULL || strstr(out, "\"bad_chunk\":0") != NULL);
+	free(out);
+	/* the middle one removed: the chain breaks, and says where */
+	snprintf(cmd, sizeof(cmd), "rm -f %s/%s.pvbak", set, b2);
+	CHECK(run(cmd, NULL) == 0);
+	snprintf(path, sizeof(path), "%s/%s.pvbak", set, b3);
+	snprintf(cmd, sizeof(cmd), "%s backup verify %s --data %s --format text 2>&1", h_bin(), path, s->dir);
+	CHECK(run(cmd, &out) == 1);
+	CHECK(strstr(out, "chain:      BROKEN") != NULL && strstr(out, b3) != NULL &&
+	    strstr(out, "missing or was replaced") != NULL);
+	free(out);
+	/* replaced by another backup (b1 copied under b2's name) is no better */
+	snprintf(cmd, sizeof(cmd), "cp %s/backups/%s.pvbak %s/%s.pvbak", s->dir, b1, set, b2);
+	CHECK(run(cmd, NULL) == 0);
+	snprintf(cmd, sizeof(cmd), "%s backup verify %s --data %s --format text 2>&1", h_bin(), path, s->dir);
+	CHECK(run(cmd, &out) == 1);
+	free(out);
+}
+
+static void
+test_immutable(struct h_server *s, struct people *p, const char *b1)
+{
+	char path[128], cmd[2048], *out = NULL;
+
+	snprintf(path, sizeof(path), "/v1/sys/backups/%s", b1);
+	h_expect(s, "DELETE", path, p->admin, NULL, NULL, 409, "conflict");
+	h_expect(s, "DELETE", path, p->clin, NULL, NULL, 403, "forbidden");
+	h_expect(s, "DELETE", "/v1/sys/backups/bkp_nosuchbackup", p->admin, NULL, NULL, 404,
+	    "not_found");
+	snprintf(cmd, sizeof(cmd), "%s/backups/%s.pvbak", s->dir, b1);
+	CHECK(access(cmd, F_OK) == 0);
+	snprintf(cmd, sizeof(cmd), "%s audit export --data %s --format jsonl 2>/dev/null", h_bin(),
+	    s->dir);
+	CHECK(run(cmd, &out) == 0);
+	CHECK(strstr(out, "\"action\":\"backup.delete\"") != NULL &&
+	    strstr(out, "\"reason\":\"immutable\"") != NULL);
+	CHECK(strstr(out, "\"action\":\"backup.create\"") != NULL);
+	CHECK(strstr(out, "Patient Backup-") == NULL);   /* no PHI in the trail */
+	free(out);
+}
+
+static void
+test_restore(struct h_server *s, struct people *p, const char *copy)
+{
+	struct h_server r2;
+	char cmd[4096], *out = NULL, parent[600], path[256], tok[128];
+	struct h_resp r;
+
+	memset(&r2, 0, sizeof(r2));
+	h_tmpdir("backup-restored", parent, sizeof(parent));
+	snprintf(r2.dir, sizeof(r2.dir), "%s/data", parent);
+	snprintf(r2.log, sizeof(r2.log), "%s/server.log", parent);
+	snprintf(r2.cacert, sizeof(r2.cacert), "%s/tls/cert.pem", r2.dir);
+	/* refuses a directory that is not empty */
+	snprintf(cmd, sizeof(cmd), "%s backup restore %s --data %s --key-file %s/unseal.key --format text 2>&1",
+	    h_bin(), copy, s->dir, s->dir);
+	CHECK(run(cmd, &out) == 3);
+	CHECK(strstr(out, "not empty") != NULL);
+	free(out);
+	/* wrong unseal material: refused, and nothing is left behind */
+	snprintf(cmd, sizeof(cmd), "head -c 32 /dev/urandom > %s/wrong.key && %s backup restore %s "
+	    "--data %s --key-file %s/wrong.key 2>&1", parent, h_bin(), copy, r2.dir, parent);
+	CHECK(run(cmd, &out) != 0);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A %s 2>/dev/null)\"", r2.dir);
+	CHECK(run(cmd, NULL) == 0);
+	/* the runbook's restore, from the off-site copy */
+	snprintf(cmd, sizeof(cmd), "%s backup restore %s --data %s --key-file %s/unseal.key --format text 2>&1",
+	    h_bin(), copy, r2.dir, s->dir);
+	CHECK(run(cmd, &out) == 0);
+	CHECK(strstr(out, "audit chain verified") != NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s audit verify --data %s 2>&1", h_bin(), r2.dir);
+	CHECK(run(cmd, &out) == 0);
+	free(out);
+	/* it serves, auto-unsealed by the same key file, and the data is there */
+	if (getenv("PV_CRACKLIB_DICT") != NULL)
+		h_config_set(&r2, "password_dictionary", getenv("PV_CRACKLIB_DICT"));
+	h_config_set(&r2, "mfa_required", "off");
+	h_start(&r2, "--dev");
+	h_req(&r2, "GET", "/v1/sys/health", NULL, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	h_resp_free(&r);
+	h_login(&r2, "clara", PW_USER, tok, sizeof(tok));
+	for (int i = 0; i < N_REC; i += 7) {
+		char want[64];
+
+		snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", rec_id[i]);
+		h_req(&r2, "GET", path, tok, NULL, TREAT, &r);
+		CHECK_STATUS(&r, 200);
+		snprintf(want, sizeof(want), "Patient Backup-%03d", i);
+		CHECK(strcmp(h_jstr(json_object_get(r.json, "fields"), "name"), want) == 0);
+		h_resp_free(&r);
+	}
+	CHECK(h_stop(&r2) == 0);
+	(void)p;
+}
+
+/* Revoking the backup key version a backup needs makes it unrestorable. */
+static void
+test_revoked(struct h_server *s, struct people *p, const char *b1)
+{
+	char cmd[2048], *out = NULL;
+	struct h_resp r;
+
+	h_req(s, "POST", "/v1/keys/backup/rotate", p->kay, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	h_resp_free(&r);
+	h_req(s, "POST", "/v1/keys/backup/versions/1/revoke", p->kay, "{\"confirm\":\"backup:1\"}",
+	    NULL, &r);
+	CHECK_STATUS(&r, 200);
+	h_resp_free(&r);
+	snprintf(cmd, sizeof(cmd), "%s backup verify %s/backups/%s.pvbak --data %s --format text 2>&1", h_bin(),
+	    s->dir, b1, s->dir);
+	CHECK(run(cmd, &out) == 1);
+	CHECK(strstr(out, "revoked: unrestorable") != NULL);
+	free(out);
+}
+
+static void
+test_residency(struct h_server *s, struct people *p)
+{
+	struct h_resp r;
+
+	h_collection_create(s, p->admin,
+	    "{\"name\":\"eu_patients\",\"region\":\"eu\",\"fields\":["
+	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"}]}");
+	h_req(s, "POST", "/v1/sys/backups", p->admin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 403);
+	CHECK(strcmp(h_err_code(&r), "region_not_allowed") == 0);
+	CHECK(strstr(r.body, "eu_patients") != NULL);
+	h_resp_free(&r);
+}
+
+/* kill -9 after queueing; a stale partial is never listed */
+static void
+test_crash(struct h_server *s, struct people *p)
+{
+	char id[64], job[64], state[16], cmd[2048], *out = NULL;
+	struct h_resp r;
+	json_t *e;
+	int fd;
+
+	snprintf(cmd, sizeof(cmd), "%s/backups/.bkp_stale0000000000000000000000.partial", s->dir);
+	CHECK((fd = open(cmd, O_WRONLY | O_CREAT, 0600)) >= 0);
+	CHECK(write(fd, "PVBACKUP1\n", 10) == 10);
+	close(fd);
+	h_req(s, "POST", "/v1/sys/backups", p->admin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 202);
+	snprintf(job, sizeof(job), "%s", h_jstr(r.json, "job"));
+	snprintf(id, sizeof(id), "%s", h_jstr(r.json, "backup"));
+	h_resp_free(&r);
+	h_kill9_restart(s, "--dev");
+	wait_job(s, p->admin, job, state);
+	CHECK(strcmp(state, "done") == 0);
+	CHECK((e = listed(s, p->admin, id)) != NULL);
+	json_decref(e);
+	h_req(s, "GET", "/v1/sys/backups", p->admin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strstr(r.body, "stale") == NULL && strstr(r.body, "partial") == NULL);
+	h_resp_free(&r);
+	snprintf(cmd, sizeof(cmd), "%s backup verify %s/backups/%s.pvbak --data %s --format text 2>&1", h_bin(),
+	    s->dir, id, s->dir);
+	CHECK(run(cmd, &out) == 0);
+	free(out);
+}
+
+int
+main(void)
+{
+	struct h_server s;
+	struct people p;
+	char cmd[2048], env[2048], *out = NULL, b1[64], b2[64], b3[64], copy[700], path[128];
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	h_clock_enable();
+	h_init(&s, "backup", NULL);
+	h_config_set(&s, "mfa_required", "off");
+	h_config_set(&s, "allowed_regions", "local,eu");
+	h_start(&s, "--dev");
+	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), PW_ADMIN, p.admin,
+	    sizeof(p.admin));
+	h_add_user(&s, p.admin, "kay", "key_admin", PW_USER, p.kay, sizeof(p.kay));
+	h_add_user(&s, p.admin, "clara", "clinician", PW_USER, p.clin, sizeof(p.clin));
+	create_records(&s, &p);
+	snprintf(env, sizeof(env), "PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s PHIVAULT_TOKEN=%s", s.base,
+	    s.cacert, p.admin);
+
+	test_create_list(&s, &p, b1);
+	test_cli(&s, &p, env, b2, copy, sizeof(copy));
+	backup_now(&s, p.admin, b3);
+	test_verify(&s, b1, b2, b3);
+	test_immutable(&s, &p, b1);
+	test_restore(&s, &p, copy);
+	test_crash(&s, &p);
+	test_revoked(&s, &p, b1);
+	/* past the window the oldest may go (pruning keeps the chain: one start) */
+	h_clock_advance(&s, 31LL * 86400 * 1000);
+	h_login(&s, "admin", PW_ADMIN, p.admin, sizeof(p.admin));   /* the old session expired */
+	snprintf(path, sizeof(path), "/v1/sys/backups/%s", b1);
+	h_expect(&s, "DELETE", path, p.admin, NULL, NULL, 204, NULL);
+	snprintf(cmd, sizeof(cmd), "%s/backups/%s.pvbak", s.dir, b1);
+	CHECK(access(cmd, F_OK) != 0);
+	test_residency(&s, &p);
+	CHECK(h_stop(&s) == 0);
+	snprintf(cmd, sizeof(cmd), "%s audit verify --data %s 2>&1", h_bin(), s.dir);
+	CHECK(run(cmd, &out) == 0);
+	free(out);
+	json_decref(s.init);
+	h_done("backup");
+	return 0;
+}
