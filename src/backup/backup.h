@@ -56,7 +56,10 @@ struct backup_config {
  * may be NULL: no routes). Creates the backup directory (0700). */
 enum pv_rc backup_install(const struct backup_config *cfg, struct jobs_runner *r,
     struct http_server *http, struct backup **out);
-/* Waits for a worker in flight, frees. NULL is fine. */
+/* Stop the scheduler ([backup] every_s): before the job runner stops, so
+ * nothing is queued on a runner that is going away. Idempotent; NULL ok. */
+void backup_stop(struct backup *b);
+/* backup_stop, waits for a worker in flight, frees. NULL is fine. */
 void backup_free(struct backup *b);
 
 /* ---- operations (routes.c adapts them) ---- */

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backup/backup_int.h"
@@ -55,6 +56,13 @@ struct backup {
 	struct pv_actor actor;
 	int64_t done, total;
 	enum pv_rc rc;
+	/* the scheduler ([backup] every_s > 0) */
+	pthread_cond_t cv;
+	pthread_t sched;
+	bool sched_running, stop;
+	bool pending;                 /* a scheduled backup is queued or running */
+	char pending_id[UTIL_ID_MAX];
+	int64_t started_ms;
 };
 
 static enum pv_rc
@@ -442,6 +450,28 @@ out:
 	return rc;
 }
 
+/* Scheduled pruning: keep the newest [backup] keep backups; an older one
+ * is removed only once outside its immutability window (backup_delete:
+ * audited, actor system). */
+static void
+prune(struct backup *b)
+{
+	struct pv_actor sys = audit_actor_system();
+	struct item *it = NULL;
+	size_t n = 0;
+
+	if (scan(b, &it, &n) != PV_OK)
+		return;
+	for (size_t i = (size_t)b->cfg.cfg->backup_keep; i < n; i++) {
+		const char *id = json_string_value(json_object_get(it[i].m, "id"));
+
+		if (id != NULL && util_now_ms() >= immutable_until_ms(it[i].m) &&
+		    backup_delete(b, &sys, id) == PV_OK)
+			log_info("backup: %s pruned ([backup] keep = %d)", id, b->cfg.cfg->backup_keep);
+	}
+	items_free(it, n);
+}
+
 static void *
 worker(void *arg)
 {
@@ -462,9 +492,13 @@ worker(void *arg)
 		log_warn("backup: %s refused: %s", id, why);
 	} else if (rc != PV_OK)
 		log_warn("backup: %s failed: %s", id, pv_rc_name(rc));
+	if (rc == PV_OK && b->cfg.cfg->backup_every_s > 0)
+		prune(b);
 	pthread_mutex_lock(&b->mu);
 	b->rc = rc;
 	b->state = rc == PV_OK ? W_DONE : W_FAILED;
+	if (rc == PV_OK && strcmp(b->pending_id, id) == 0)
+		b->pending = false;
 	pthread_mutex_unlock(&b->mu);
 	return NULL;
 }
@@ -571,6 +605,80 @@ backup_request(struct backup *b, const struct pv_actor *actor, char job[UTIL_ID_
 	return PV_OK;
 }
 
+/* The newest backup's creation time (0: none). */
+static int64_t
+newest_ms(struct backup *b)
+{
+	struct item *it = NULL;
+	size_t n = 0;
+	int64_t t = 0;
+
+	if (scan(b, &it, &n) == PV_OK && n > 0)
+		t = it[0].created_ms;
+	items_free(it, n);
+	return t;
+}
+
+/* Every second: a backup is due every_s after the newest one (or after the
+ * start, when there is none), unless a scheduled one is still on its way.
+ * The injectable clock decides (tests move it). */
+static void *
+scheduler(void *arg)
+{
+	struct backup *b = arg;
+
+	pthread_mutex_lock(&b->mu);
+	while (!b->stop) {
+		struct timespec ts;
+		int64_t last, now;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+		if (b->stop || b->pending)
+			continue;
+		pthread_mutex_unlock(&b->mu);
+		last = newest_ms(b);
+		now = util_now_ms();
+		if ((last > b->started_ms ? last : b->started_ms) +
+		    (int64_t)b->cfg.cfg->backup_every_s * 1000 <= now) {
+			struct pv_actor sys = audit_actor_system();
+			char job[UTIL_ID_MAX], id[UTIL_ID_MAX], why[256] = "";
+			enum pv_rc rc = backup_request(b, &sys, job, id, why, sizeof(why));
+
+			pthread_mutex_lock(&b->mu);
+			if (rc == PV_OK) {
+				b->pending = true;
+				util_strlcpy(b->pending_id, id, sizeof(b->pending_id));
+				log_info("backup: scheduled backup %s queued (job %s)", id, job);
+			} else {
+				log_warn("backup: scheduled backup refused: %s%s%s", pv_rc_name(rc),
+				    why[0] ? ": " : "", why);
+				b->started_ms = now;   /* try again every_s later */
+			}
+			continue;
+		}
+		pthread_mutex_lock(&b->mu);
+	}
+	pthread_mutex_unlock(&b->mu);
+	return NULL;
+}
+
+void
+backup_stop(struct backup *b)
+{
+	if (b == NULL)
+		return;
+	pthread_mutex_lock(&b->mu);
+	b->stop = true;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	if (b->sched_running) {
+		pthread_join(b->sched, NULL);
+		b->sched_running = false;
+	}
+}
+
 enum pv_rc
 backup_install(const struct backup_config *cfg, struct jobs_runner *r, struct http_server *http,
     struct backup **out)
@@ -584,6 +692,8 @@ backup_install(const struct backup_config *cfg, struct jobs_runner *r, struct ht
 	b->jobs = r;
 	b->actor = audit_actor_system();
 	pthread_mutex_init(&b->mu, NULL);
+	pthread_cond_init(&b->cv, NULL);
+	b->started_ms = util_now_ms();
 	if (cfg->cfg->backup_dir[0] != '\0')
 		util_strlcpy(b->dir, cfg->cfg->backup_dir, sizeof(b->dir));
 	else if (util_path_join(b->dir, sizeof(b->dir), cfg->cfg->datadir, "backups") != 0) {
@@ -600,9 +710,17 @@ backup_install(const struct backup_config *cfg, struct jobs_runner *r, struct ht
 		goto fail;
 	if (http != NULL && (rc = backup_routes(b, http)) != PV_OK)
 		goto fail;
+	if (r != NULL && cfg->cfg->backup_every_s > 0) {
+		if (pthread_create(&b->sched, NULL, scheduler, b) != 0) {
+			rc = PV_E_NOMEM;
+			goto fail;
+		}
+		b->sched_running = true;
+	}
 	*out = b;
 	return PV_OK;
 fail:
+	pthread_cond_destroy(&b->cv);
 	pthread_mutex_destroy(&b->mu);
 	free(b);
 	return rc;
@@ -613,12 +731,14 @@ backup_free(struct backup *b)
 {
 	if (b == NULL)
 		return;
+	backup_stop(b);
 	pthread_mutex_lock(&b->mu);
 	if (b->state != W_NONE) {
 		pthread_mutex_unlock(&b->mu);
 		pthread_join(b->thread, NULL);
 	} else
 		pthread_mutex_unlock(&b->mu);
+	pthread_cond_destroy(&b->cv);
 	pthread_mutex_destroy(&b->mu);
 	free(b);
 }

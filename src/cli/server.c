@@ -361,6 +361,7 @@ out:
 		http_server_free(app.http);
 	}
 	server_metrics_stop(&app);
+	backup_stop(app.backup);   /* its scheduler queues jobs: before the runner */
 	jobs_runner_stop(app.jobs);
 	backup_free(app.backup);   /* after the runner: no step starts a worker any more */
 	/* its last state goes through the commit queue, so before audit_stop;

@@ -411,6 +411,75 @@ test_crash(struct h_server *s, struct people *p)
 	free(out);
 }
 
+/* The number of listed backups, polled until it is want (the scheduler
+ * looks once a second). */
+static size_t
+wait_listed(struct h_server *s, const char *tok, size_t want)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < 2000; i++) {
+		struct h_resp r;
+
+		h_req(s, "GET", "/v1/sys/backups", tok, NULL, NULL, &r);
+		CHECK_STATUS(&r, 200);
+		n = json_array_size(r.json);
+		h_resp_free(&r);
+		if (n == want)
+			break;
+		h_pause_ms(5);
+	}
+	return n;
+}
+
+/* [backup] every_s and keep: a backup each time the clock passes every_s,
+ * the oldest pruned beyond keep (immutable_days = 0 here), audited. */
+static void
+test_schedule(void)
+{
+	struct h_server s;
+	char tok[128], first[64], cmd[2048], *out = NULL;
+	struct h_resp r;
+
+	h_init(&s, "backup-sched", NULL);
+	h_config_set(&s, "mfa_required", "off");
+	h_config_set_in(&s, "backup", "every_s", "600");
+	h_config_set_in(&s, "backup", "keep", "2");
+	h_config_set_in(&s, "backup", "immutable_days", "0");
+	h_start(&s, "--dev");
+	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), PW_ADMIN, tok, sizeof(tok));
+	CHECK(wait_listed(&s, tok, 0) == 0);
+	h_clock_advance(&s, 601LL * 1000);
+	CHECK(wait_listed(&s, tok, 1) == 1);
+	h_req(&s, "GET", "/v1/sys/backups", tok, NULL, NULL, &r);
+	snprintf(first, sizeof(first), "%s", h_jstr(json_array_get(r.json, 0), "id"));
+	h_resp_free(&r);
+	h_clock_advance(&s, 601LL * 1000);
+	CHECK(wait_listed(&s, tok, 2) == 2);
+	h_clock_advance(&s, 601LL * 1000);
+	/* a third, then the oldest pruned: two again, the first gone */
+	for (int i = 0; i < 2000; i++) {
+		h_req(&s, "GET", "/v1/sys/backups", tok, NULL, NULL, &r);
+		CHECK_STATUS(&r, 200);
+		if (json_array_size(r.json) == 2 && strstr(r.body, first) == NULL) {
+			h_resp_free(&r);
+			break;
+		}
+		h_resp_free(&r);
+		h_pause_ms(5);
+	}
+	h_req(&s, "GET", "/v1/sys/backups", tok, NULL, NULL, &r);
+	CHECK(json_array_size(r.json) == 2 && strstr(r.body, first) == NULL);
+	h_resp_free(&r);
+	CHECK(h_stop(&s) == 0);
+	snprintf(cmd, sizeof(cmd), "%s audit export --data %s --format jsonl 2>/dev/null", h_bin(),
+	    s.dir);
+	CHECK(run(cmd, &out) == 0);
+	CHECK(strstr(out, "\"action\":\"backup.delete\"") != NULL && strstr(out, first) != NULL);
+	free(out);
+	json_decref(s.init);
+}
+
 int
 main(void)
 {
@@ -449,6 +518,7 @@ main(void)
 	CHECK(access(cmd, F_OK) != 0);
 	test_residency(&s, &p);
 	CHECK(h_stop(&s) == 0);
+	test_schedule();
 	snprintf(cmd, sizeof(cmd), "%s audit verify --data %s 2>&1", h_bin(), s.dir);
 	CHECK(run(cmd, &out) == 0);
 	free(out);
