@@ -128,4 +128,46 @@ struct backup_restore_result {
 enum pv_rc backup_restore(const char *file, const char *newdir, const struct backup_unseal *u,
     struct backup_restore_result *out);
 
+/* ---- drills (drill.c) ---- */
+struct backup_drill_spec {
+	const char *datadir;            /* the vault's data directory (DIR/tmp, DIR/unseal.key) */
+	const char *backup_dir;         /* where the newest backup is looked for */
+	const char *file;               /* a given backup, or NULL: the newest */
+	struct keys *keys;              /* signs the evidence (NULL: unsigned) */
+	const uint8_t *pub;             /* the audit key the backup must be signed by, or NULL */
+};
+struct backup_drill_result {
+	char backup[UTIL_ID_MAX];
+	char started_at[40];
+	double rto_s;                   /* start to restored, verified, every record read */
+	int64_t records_checked;
+	int64_t records_failed;
+	bool audit_verified;
+	bool sampled;                   /* not every record was checked (more than 64 collections) */
+	bool ok;
+	char signature[2 * CRYPTO_ED25519_SIG_LEN + 1];
+	char message[256];              /* why not ok, "" otherwise */
+};
+/* Restore into DIR/tmp/drill-XXXXXX, verify, decrypt every record, time it,
+ * remove the scratch directory, sign the evidence. PV_OK once a drill ran
+ * (passed or not: see out->ok); PV_E_NOTFOUND if there is no backup. */
+enum pv_rc backup_drill_run(const struct backup_drill_spec *spec, struct backup_drill_result *out);
+/* The evidence as GET /v1/sys/drills shows it (a new reference). */
+struct json_t *backup_drill_evidence(const struct backup_drill_result *r, bool with_signature);
+/* The evidence's signature verifies under pub. */
+bool backup_drill_signature_ok(struct json_t *evidence, const uint8_t pub[CRYPTO_ED25519_PUB_LEN]);
+/* For the compliance report: the newest drill.run evidence in the audit
+ * trail (passing only: the newest with "ok":true), its audit seq and time
+ * (ms). PV_E_NOTFOUND if there is none. *evidence is the caller's. */
+enum pv_rc backup_last_drill(struct store *st, bool passing, struct json_t **evidence,
+    int64_t *seq, int64_t *at_ms);
+
+/* ---- drill operations (create.c) ---- */
+/* Queue a backup.drill job of backup id (NULL: the newest at run time). */
+enum pv_rc backup_drill_request(struct backup *b, const struct pv_actor *actor, const char *id,
+    char job[UTIL_ID_MAX]);
+/* GET /v1/sys/drills: the evidence of every drill, newest first. */
+enum pv_rc backup_drills_list(struct backup *b, const struct pv_actor *actor,
+    struct json_t **out);
+
 #endif /* PV_BACKUP_H */

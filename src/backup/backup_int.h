@@ -36,6 +36,9 @@ enum pv_rc backup_manifest_read(const char *path, const uint8_t pub[CRYPTO_ED255
 /* The message the manifest signature covers. */
 #define BACKUP_SIG_TAG "phivault-backup-manifest-v1\n"
 
+/* Every drill.run evidence of the trail, newest first (drill.c). */
+enum pv_rc backup_drills_scan(struct store *st, json_t **out);
+
 /* routes.c: the /v1/sys/backups routes. */
 enum pv_rc backup_routes(struct backup *b, struct http_server *http);
 /* The actor of a request (backup_config.actor_of, else the system). */

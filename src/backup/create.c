@@ -38,21 +38,31 @@
 #include "jobs/jobs.h"
 
 #define KIND "backup.create"
+#define DRILL_KIND "backup.drill"
 
 enum worker_state { W_NONE, W_RUNNING, W_DONE, W_FAILED };
+enum work { WORK_CREATE = 0, WORK_DRILL = 1 };
+
+struct backup;
+struct kind_arg {
+	struct backup *b;
+	enum work work;
+};
 
 struct backup {
 	struct backup_config cfg;
 	char dir[4096];
 	struct jobs_runner *jobs;
-	struct jobs_kind kind;
+	struct jobs_kind kind, dkind;
+	struct kind_arg karg[2];
 	pthread_mutex_t mu;
 	/* the one worker (the runner runs one job at a time) */
 	enum worker_state state;
 	bool joinable;
 	pthread_t thread;
 	char job[UTIL_ID_MAX];
-	char id[UTIL_ID_MAX];
+	char id[UTIL_ID_MAX];         /* create: the backup made; drill: the one drilled ("" newest) */
+	enum work work;
 	struct pv_actor actor;
 	int64_t done, total;
 	enum pv_rc rc;
@@ -62,6 +72,8 @@ struct backup {
 	bool sched_running, stop;
 	bool pending;                 /* a scheduled backup is queued or running */
 	char pending_id[UTIL_ID_MAX];
+	bool drill_pending;           /* a scheduled drill is queued or running */
+	char drill_job[UTIL_ID_MAX];
 	int64_t started_ms;
 };
 
@@ -472,16 +484,71 @@ prune(struct backup *b)
 	items_free(it, n);
 }
 
+/* A drill of backup id ("" the newest), recorded as drill.run with the
+ * signed evidence as its detail. PV_OK once it ran, passed or not. */
+static enum pv_rc
+run_drill(struct backup *b, const char *id)
+{
+	struct backup_drill_result r;
+	uint8_t pub[CRYPTO_ED25519_PUB_LEN];
+	char file[4400], resource[128];
+	struct backup_drill_spec spec = {
+		.datadir = b->cfg.cfg->datadir,
+		.backup_dir = b->dir,
+		.keys = b->cfg.keys,
+	};
+	json_t *ev;
+	char *detail;
+	enum pv_rc rc;
+
+	if (keys_audit_public_key(b->cfg.st, pub) == PV_OK)
+		spec.pub = pub;
+	if (id[0] != '\0') {
+		snprintf(file, sizeof(file), "%s/%s%s", b->dir, id, BACKUP_SUFFIX);
+		spec.file = file;
+	}
+	if ((rc = backup_drill_run(&spec, &r)) != PV_OK)
+		return rc;
+	if ((ev = backup_drill_evidence(&r, true)) == NULL)
+		return PV_E_NOMEM;
+	detail = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(ev);
+	if (detail == NULL)
+		return PV_E_NOMEM;
+	snprintf(resource, sizeof(resource), "sys/backups/%s/drill", r.backup);
+	rc = audit_event(b, &b->actor, "drill.run", resource, r.ok ? AUDIT_ALLOWED : AUDIT_ERROR,
+	    r.ok ? NULL : "drill_failed", detail);
+	free(detail);
+	if (!r.ok)
+		log_warn("backup: drill of %s failed: %s", r.backup, r.message);
+	else
+		log_info("backup: drill of %s passed: %lld records, rto %.3f s", r.backup,
+		    (long long)r.records_checked, r.rto_s);
+	return rc;
+}
+
 static void *
 worker(void *arg)
 {
 	struct backup *b = arg;
 	char id[UTIL_ID_MAX], why[256] = "";
+	enum work work;
 	enum pv_rc rc;
 
 	pthread_mutex_lock(&b->mu);
 	util_strlcpy(id, b->id, sizeof(id));
+	work = b->work;
 	pthread_mutex_unlock(&b->mu);
+	if (work == WORK_DRILL) {
+		rc = run_drill(b, id);
+		pthread_mutex_lock(&b->mu);
+		b->rc = rc;
+		b->state = rc == PV_OK ? W_DONE : W_FAILED;
+		if (strcmp(b->drill_job, b->job) == 0)
+			b->drill_pending = false;
+		pthread_mutex_unlock(&b->mu);
+		return NULL;
+	}
 	rc = run_backup(b, id, why, sizeof(why));
 	if (rc == PV_E_REGION) {
 		char resource[128];
@@ -516,13 +583,16 @@ file_exists(struct backup *b, const char *id)
 static enum pv_rc
 kind_step(const struct jobs_step_ctx *ctx, const char *cursor, struct jobs_step_out *out)
 {
-	struct backup *b = ctx->kind_arg;
+	struct kind_arg *ka = ctx->kind_arg;
+	struct backup *b = ka->b;
 	json_error_t je;
 	json_t *p = json_loads(ctx->params != NULL ? ctx->params : "{}", 0, &je);
 	const char *id = json_string_value(json_object_get(p, "backup"));
 	enum pv_rc rc = PV_OK;
 
-	if (id == NULL || !util_id_valid("bkp", id)) {
+	if (ka->work == WORK_DRILL && id == NULL)
+		id = "";   /* the newest at run time */
+	else if (id == NULL || !util_id_valid("bkp", id)) {
 		json_decref(p);
 		return PV_E_INVALID;
 	}
@@ -538,12 +608,13 @@ kind_step(const struct jobs_step_ctx *ctx, const char *cursor, struct jobs_step_
 	}
 	switch (b->state) {
 	case W_NONE:
-		if (file_exists(b, id)) {
+		if (ka->work == WORK_CREATE && file_exists(b, id)) {
 			out->finished = true;
 			break;
 		}
 		util_strlcpy(b->job, ctx->job_id, sizeof(b->job));
 		util_strlcpy(b->id, id, sizeof(b->id));
+		b->work = ka->work;
 		b->done = b->total = 0;
 		b->state = W_RUNNING;
 		if (pthread_create(&b->thread, NULL, worker, b) != 0) {
@@ -605,6 +676,28 @@ backup_request(struct backup *b, const struct pv_actor *actor, char job[UTIL_ID_
 	return PV_OK;
 }
 
+enum pv_rc
+backup_drill_request(struct backup *b, const struct pv_actor *actor, const char *id,
+    char job[UTIL_ID_MAX])
+{
+	char params[96];
+
+	if (id != NULL) {
+		if (!util_id_valid("bkp", id) || !file_exists(b, id))
+			return PV_E_NOTFOUND;
+		snprintf(params, sizeof(params), "{\"backup\":\"%s\"}", id);
+	} else
+		snprintf(params, sizeof(params), "{}");
+	return jobs_enqueue(b->jobs, actor, DRILL_KIND, params, 0, job);
+}
+
+enum pv_rc
+backup_drills_list(struct backup *b, const struct pv_actor *actor, json_t **out)
+{
+	(void)actor;
+	return backup_drills_scan(b->cfg.st, out);
+}
+
 /* The newest backup's creation time (0: none). */
 static int64_t
 newest_ms(struct backup *b)
@@ -622,6 +715,58 @@ newest_ms(struct backup *b)
 /* Every second: a backup is due every_s after the newest one (or after the
  * start, when there is none), unless a scheduled one is still on its way.
  * The injectable clock decides (tests move it). */
+/* A scheduled backup, if due: every_s after the newest one (or after the
+ * start, when there is none), unless one is still on its way. */
+static void
+schedule_backup(struct backup *b, int64_t now)
+{
+	int64_t last = newest_ms(b);
+	struct pv_actor sys = audit_actor_system();
+	char job[UTIL_ID_MAX], id[UTIL_ID_MAX], why[256] = "";
+	enum pv_rc rc;
+
+	if ((last > b->started_ms ? last : b->started_ms) +
+	    (int64_t)b->cfg.cfg->backup_every_s * 1000 > now)
+		return;
+	rc = backup_request(b, &sys, job, id, why, sizeof(why));
+	pthread_mutex_lock(&b->mu);
+	if (rc == PV_OK) {
+		b->pending = true;
+		util_strlcpy(b->pending_id, id, sizeof(b->pending_id));
+		log_info("backup: scheduled backup %s queued (job %s)", id, job);
+	} else {
+		log_warn("backup: scheduled backup refused: %s%s%s", pv_rc_name(rc),
+		    why[0] ? ": " : "", why);
+		b->started_ms = now;   /* try again every_s later */
+	}
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* A scheduled drill of the newest backup, if there is one and the last
+ * drill (passed or not) is drill_every_s old. */
+static void
+schedule_drill(struct backup *b, int64_t now)
+{
+	struct pv_actor sys = audit_actor_system();
+	char job[UTIL_ID_MAX];
+	int64_t last = 0;
+
+	if (newest_ms(b) == 0)
+		return;
+	if (backup_last_drill(b->cfg.st, false, NULL, NULL, &last) != PV_OK)
+		last = b->started_ms;
+	if (last + (int64_t)b->cfg.cfg->backup_drill_every_s * 1000 > now)
+		return;
+	if (backup_drill_request(b, &sys, NULL, job) != PV_OK)
+		return;
+	pthread_mutex_lock(&b->mu);
+	b->drill_pending = true;
+	util_strlcpy(b->drill_job, job, sizeof(b->drill_job));
+	pthread_mutex_unlock(&b->mu);
+	log_info("backup: scheduled drill queued (job %s)", job);
+}
+
+/* Every second (the injectable clock decides what is due). */
 static void *
 scheduler(void *arg)
 {
@@ -630,34 +775,20 @@ scheduler(void *arg)
 	pthread_mutex_lock(&b->mu);
 	while (!b->stop) {
 		struct timespec ts;
-		int64_t last, now;
+		bool backup_due, drill_due;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
 		pthread_cond_timedwait(&b->cv, &b->mu, &ts);
-		if (b->stop || b->pending)
-			continue;
+		if (b->stop)
+			break;
+		backup_due = b->cfg.cfg->backup_every_s > 0 && !b->pending;
+		drill_due = b->cfg.cfg->backup_drill_every_s > 0 && !b->drill_pending && !b->pending;
 		pthread_mutex_unlock(&b->mu);
-		last = newest_ms(b);
-		now = util_now_ms();
-		if ((last > b->started_ms ? last : b->started_ms) +
-		    (int64_t)b->cfg.cfg->backup_every_s * 1000 <= now) {
-			struct pv_actor sys = audit_actor_system();
-			char job[UTIL_ID_MAX], id[UTIL_ID_MAX], why[256] = "";
-			enum pv_rc rc = backup_request(b, &sys, job, id, why, sizeof(why));
-
-			pthread_mutex_lock(&b->mu);
-			if (rc == PV_OK) {
-				b->pending = true;
-				util_strlcpy(b->pending_id, id, sizeof(b->pending_id));
-				log_info("backup: scheduled backup %s queued (job %s)", id, job);
-			} else {
-				log_warn("backup: scheduled backup refused: %s%s%s", pv_rc_name(rc),
-				    why[0] ? ": " : "", why);
-				b->started_ms = now;   /* try again every_s later */
-			}
-			continue;
-		}
+		if (backup_due)
+			schedule_backup(b, util_now_ms());
+		if (drill_due)
+			schedule_drill(b, util_now_ms());
 		pthread_mutex_lock(&b->mu);
 	}
 	pthread_mutex_unlock(&b->mu);
@@ -705,12 +836,16 @@ backup_install(const struct backup_config *cfg, struct jobs_runner *r, struct ht
 		rc = PV_E_IO;
 		goto fail;
 	}
-	b->kind = (struct jobs_kind){ .name = KIND, .step = kind_step, .arg = b };
-	if (r != NULL && (rc = jobs_kind_register(r, &b->kind)) != PV_OK)
+	b->karg[0] = (struct kind_arg){ b, WORK_CREATE };
+	b->karg[1] = (struct kind_arg){ b, WORK_DRILL };
+	b->kind = (struct jobs_kind){ .name = KIND, .step = kind_step, .arg = &b->karg[0] };
+	b->dkind = (struct jobs_kind){ .name = DRILL_KIND, .step = kind_step, .arg = &b->karg[1] };
+	if (r != NULL && ((rc = jobs_kind_register(r, &b->kind)) != PV_OK ||
+	    (rc = jobs_kind_register(r, &b->dkind)) != PV_OK))
 		goto fail;
 	if (http != NULL && (rc = backup_routes(b, http)) != PV_OK)
 		goto fail;
-	if (r != NULL && cfg->cfg->backup_every_s > 0) {
+	if (r != NULL && (cfg->cfg->backup_every_s > 0 || cfg->cfg->backup_drill_every_s > 0)) {
 		if (pthread_create(&b->sched, NULL, scheduler, b) != 0) {
 			rc = PV_E_NOMEM;
 			goto fail;

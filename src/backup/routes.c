@@ -7,6 +7,8 @@
  *   GET    /v1/sys/backups/{id}/file     sys.backup  {"offset","size","data","eof"}
  *                                                    (?offset=N; base64 pages)
  *   DELETE /v1/sys/backups/{id}          sys.backup  204; 409 conflict while immutable
+ *   POST   /v1/sys/backups/{id}/drill    sys.backup  202 {"job"} (a backup.drill job)
+ *   GET    /v1/sys/drills                sys.backup  [evidence...] newest first
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -98,6 +100,40 @@ h_delete(struct http_request *req)
 	return http_reply(req, 204, NULL);
 }
 
+static enum pv_rc
+h_drill(struct http_request *req)
+{
+	struct backup *b = req->route->arg;
+	static const char *const none[] = { NULL };
+	char job[UTIL_ID_MAX];
+	struct pv_actor a;
+	enum pv_rc rc;
+
+	if (req->body != NULL && (rc = http_body_only(req, none)) != PV_OK)
+		return rc;
+	backup_actor_of(b, req, &a);
+	rc = backup_drill_request(b, &a, req->params[0], job);
+	if (rc == PV_E_NOTFOUND)
+		return http_fail(req, PV_E_NOTFOUND, "No such backup");
+	if (rc != PV_OK)
+		return rc;
+	return http_reply(req, 202, json_pack("{s:s}", "job", job));
+}
+
+static enum pv_rc
+h_drills(struct http_request *req)
+{
+	struct backup *b = req->route->arg;
+	struct pv_actor a;
+	json_t *arr = NULL;
+	enum pv_rc rc;
+
+	backup_actor_of(b, req, &a);
+	if ((rc = backup_drills_list(b, &a, &arr)) != PV_OK)
+		return rc;
+	return http_reply(req, 200, arr);
+}
+
 enum pv_rc
 backup_routes(struct backup *b, struct http_server *srv)
 {
@@ -106,6 +142,8 @@ backup_routes(struct backup *b, struct http_server *srv)
 		{ "GET", "/v1/sys/backups", h_list, PERM, "backup.list", 0, 0, b },
 		{ "GET", "/v1/sys/backups/{id}/file", h_file, PERM, "backup.download", 0, 0, b },
 		{ "DELETE", "/v1/sys/backups/{id}", h_delete, PERM, "backup.delete", 0, 0, b },
+		{ "POST", "/v1/sys/backups/{id}/drill", h_drill, PERM, "drill.run", 0, 0, b },
+		{ "GET", "/v1/sys/drills", h_drills, PERM, "drill.read", 0, 0, b },
 	};
 
 	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));

@@ -11,6 +11,11 @@
  *   phivault backup verify FILE [--data DIR]      offline; exit 0 ok, 1 a check failed
  *   phivault backup restore FILE --data NEWDIR [--key-file FILE]
  *                                                 offline; Shamir shares on stdin
+ *   phivault backup drill --data DIR [--backup FILE]
+ *                                                 offline: restore the newest (or given)
+ *                                                 backup into DIR/tmp, verify, decrypt
+ *                                                 every record, print signed evidence;
+ *                                                 exit 0 passed, 1 failed
  *
  * Online commands take --addr/--cacert/--format (PHIVAULT_ADDR, _CACERT,
  * _TOKEN); --format defaults to text on a terminal, json otherwise.
@@ -39,13 +44,14 @@
 
 #define BACKUP_USAGE "usage: phivault backup create [--out FILE] | backup list | " \
 	"backup delete ID | backup verify FILE [--data DIR] | " \
-	"backup restore FILE --data NEWDIR [--key-file FILE] " \
+	"backup restore FILE --data NEWDIR [--key-file FILE] | " \
+	"backup drill --data DIR [--backup FILE] " \
 	"(online: [--addr URL] [--cacert FILE] [--format text|json], token from PHIVAULT_TOKEN; " \
 	"restore of a Shamir-sealed vault reads K shares from stdin)"
 #define POLL_MS 200
 #define MAX_SHARES 255
 
-enum { O_OUT = 1000, O_DATA, O_KEYFILE };
+enum { O_OUT = 1000, O_DATA, O_KEYFILE, O_BACKUP };
 
 static int
 usage(void)
@@ -424,6 +430,61 @@ backup_restore_cmd(const char *file, const char *data, const char *keyfile, enum
 	return CLI_OK;
 }
 
+static int
+backup_drill_cmd(const char *data, const char *file, enum cli_format fmt)
+{
+	struct backup_drill_result r;
+	struct backup_drill_spec spec = { .datadir = data, .file = file };
+	uint8_t pub[CRYPTO_ED25519_PUB_LEN];
+	struct pv_config cfg;
+	struct store *st = NULL;
+	struct keys *k = NULL;
+	char err[256], bdir[4200];
+	json_t *ev;
+	int ret;
+	enum pv_rc rc;
+
+	if (crypto_init() != PV_OK)
+		return CLI_RUNTIME;
+	if (config_load(data, &cfg, err, sizeof(err)) != PV_OK) {
+		cli_err("%s", err);
+		return CLI_RUNTIME;
+	}
+	if (cfg.backup_dir[0] != '\0')
+		util_strlcpy(bdir, cfg.backup_dir, sizeof(bdir));
+	else
+		snprintf(bdir, sizeof(bdir), "%s/backups", data);
+	spec.backup_dir = bdir;
+	/* DIR's keyring signs the evidence; its audit key must have signed the backup */
+	if ((ret = open_keyring(data, &st, &k)) != CLI_OK)
+		return ret;
+	if (keys_audit_public_key(st, pub) == PV_OK)
+		spec.pub = pub;
+	spec.keys = k;
+	rc = backup_drill_run(&spec, &r);
+	keys_close(k);
+	store_close(st);
+	if (rc != PV_OK) {
+		cli_err("drill not run: %s", r.message[0] ? r.message : pv_rc_name(rc));
+		return CLI_RUNTIME;
+	}
+	if ((ev = backup_drill_evidence(&r, true)) == NULL)
+		return CLI_RUNTIME;
+	if (fmt == CLI_FORMAT_JSON)
+		cli_print_json(ev);
+	else
+		printf("drill of %s: %s\n  records checked: %lld (failed %lld)\n  audit chain: %s\n"
+		    "  rto: %.3f s\n  signature: %s\n", r.backup, r.ok ? "PASSED" : "FAILED",
+		    (long long)r.records_checked, (long long)r.records_failed,
+		    r.audit_verified ? "verified" : "NOT verified", r.rto_s, r.signature);
+	json_decref(ev);
+	if (!r.ok) {
+		cli_err("drill failed: %s", r.message);
+		return CLI_CHECK_FAILED;
+	}
+	return CLI_OK;
+}
+
 int
 cmd_backup(int argc, char **argv)
 {
@@ -432,12 +493,13 @@ cmd_backup(int argc, char **argv)
 		{ "out", required_argument, NULL, O_OUT },
 		{ "data", required_argument, NULL, O_DATA },
 		{ "key-file", required_argument, NULL, O_KEYFILE },
+		{ "backup", required_argument, NULL, O_BACKUP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_online_opts on;
 	struct cli_api ctx;
-	const char *sub, *out = NULL, *data = NULL, *keyfile = NULL;
+	const char *sub, *out = NULL, *data = NULL, *keyfile = NULL, *bfile = NULL;
 	int c, nargs;
 
 	if ((c = cli_subcommand(argc, argv, BACKUP_USAGE, &on)) != CLI_GO_ON)
@@ -448,6 +510,7 @@ cmd_backup(int argc, char **argv)
 		case O_OUT: out = optarg; break;
 		case O_DATA: data = optarg; break;
 		case O_KEYFILE: keyfile = optarg; break;
+		case O_BACKUP: bfile = optarg; break;
 		case 'h':
 			printf("%s\n", BACKUP_USAGE);
 			return CLI_OK;
@@ -458,6 +521,17 @@ cmd_backup(int argc, char **argv)
 	if (on.bad_format)
 		return CLI_USAGE;
 	nargs = argc - optind;
+	if (strcmp(sub, "drill") == 0) {
+		if (nargs != 0 || out != NULL || keyfile != NULL)
+			return usage();
+		if (data == NULL)
+			data = getenv("PHIVAULT_DATA");
+		if (data == NULL || data[0] == '\0')
+			return usage();
+		return backup_drill_cmd(data, bfile, on.format);
+	}
+	if (bfile != NULL)
+		return usage();
 	if (strcmp(sub, "verify") == 0 || strcmp(sub, "restore") == 0) {
 		if (nargs != 1 || out != NULL)
 			return usage();

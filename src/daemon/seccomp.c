@@ -59,6 +59,8 @@ static const char *const allowed[] = {
 	/* backups (src/backup/format.c): a finished file gets its name with
 	 * link(2), which never replaces an existing backup */
 	"link", "linkat",
+	/* restore drills remove their scratch directory (src/backup/drill.c) */
+	"rmdir",
 };
 
 #ifdef PV_SANITIZE_BUILD

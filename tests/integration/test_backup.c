@@ -342,6 +342,60 @@ test_restore(struct h_server *s, struct people *p, const char *copy)
 	(void)p;
 }
 
+/* Drills: on demand through the API (evidence in GET /v1/sys/drills and the
+ * trail) and offline with the CLI; a damaged backup fails its drill. */
+static void
+test_drill(struct h_server *s, struct people *p, const char *b3)
+{
+	char path[128], job[64], state[16], cmd[4096], *out = NULL, dir[600];
+	struct h_resp r;
+	json_t *ev;
+
+	snprintf(path, sizeof(path), "/v1/sys/backups/%s/drill", b3);
+	h_expect(s, "POST", path, p->clin, NULL, NULL, 403, "forbidden");
+	h_expect(s, "POST", "/v1/sys/backups/bkp_nosuchbackup/drill", p->admin, NULL, NULL, 404,
+	    "not_found");
+	h_req(s, "POST", path, p->admin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 202);
+	snprintf(job, sizeof(job), "%s", h_jstr(r.json, "job"));
+	h_resp_free(&r);
+	wait_job(s, p->admin, job, state);
+	CHECK(strcmp(state, "done") == 0);
+	h_req(s, "GET", "/v1/sys/drills", p->admin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_is_array(r.json) && json_array_size(r.json) >= 1);
+	ev = json_array_get(r.json, 0);
+	CHECK(strcmp(h_jstr(ev, "backup"), b3) == 0);
+	CHECK(json_is_true(json_object_get(ev, "ok")));
+	CHECK(json_is_true(json_object_get(ev, "audit_verified")));
+	CHECK(json_integer_value(json_object_get(ev, "records_checked")) == N_REC);
+	CHECK(json_integer_value(json_object_get(ev, "records_failed")) == 0);
+	CHECK(json_is_number(json_object_get(ev, "rto_s")) &&
+	    json_number_value(json_object_get(ev, "rto_s")) >= 0);
+	CHECK(strlen(h_jstr(ev, "signature")) == 128);
+	CHECK(h_jstr(ev, "started_at")[0] == '2');
+	h_resp_free(&r);
+	/* the scratch directory is gone */
+	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A %s/tmp 2>/dev/null)\"", s->dir);
+	CHECK(run(cmd, NULL) == 0);
+	/* the runbook's offline drill of the newest backup */
+	snprintf(cmd, sizeof(cmd), "%s backup drill --data %s --format text 2>&1", h_bin(), s->dir);
+	CHECK(run(cmd, &out) == 0);
+	CHECK(strstr(out, "PASSED") != NULL && strstr(out, "records checked: 30 (failed 0)") != NULL);
+	free(out);
+	/* a damaged backup fails its drill, exit 1 */
+	h_tmpdir("backup-drill-bad", dir, sizeof(dir));
+	snprintf(cmd, sizeof(cmd), "cp %s/backups/%s.pvbak %s/bad.pvbak && chmod u+w %s/bad.pvbak && "
+	    "printf 'X' | dd of=%s/bad.pvbak bs=1 seek=300 conv=notrunc 2>/dev/null", s->dir, b3,
+	    dir, dir, dir);
+	CHECK(run(cmd, NULL) == 0);
+	snprintf(cmd, sizeof(cmd), "%s backup drill --data %s --backup %s/bad.pvbak --format json "
+	    "2>/dev/null", h_bin(), s->dir, dir);
+	CHECK(run(cmd, &out) == 1);
+	CHECK(strstr(out, "\"ok\": false") != NULL || strstr(out, "\"ok\":false") != NULL);
+	free(out);
+}
+
 /* Revoking the backup key version a backup needs makes it unrestorable. */
 static void
 test_revoked(struct h_server *s, struct people *p, const char *b1)
@@ -507,6 +561,7 @@ main(void)
 	test_verify(&s, b1, b2, b3);
 	test_immutable(&s, &p, b1);
 	test_restore(&s, &p, copy);
+	test_drill(&s, &p, b3);
 	test_crash(&s, &p);
 	test_revoked(&s, &p, b1);
 	/* past the window the oldest may go (pruning keeps the chain: one start) */
@@ -521,6 +576,12 @@ main(void)
 	test_schedule();
 	snprintf(cmd, sizeof(cmd), "%s audit verify --data %s 2>&1", h_bin(), s.dir);
 	CHECK(run(cmd, &out) == 0);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s audit export --data %s --format jsonl 2>/dev/null", h_bin(),
+	    s.dir);
+	CHECK(run(cmd, &out) == 0);
+	CHECK(strstr(out, "\"action\":\"drill.run\"") != NULL);
+	CHECK(strstr(out, "Patient Backup-") == NULL && strstr(out, "MRN0042") == NULL);
 	free(out);
 	json_decref(s.init);
 	h_done("backup");
