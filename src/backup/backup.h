@@ -139,7 +139,7 @@ struct backup_drill_spec {
 struct backup_drill_result {
 	char backup[UTIL_ID_MAX];
 	char started_at[40];
-	double rto_s;                   /* start to restored, verified, every record read */
+	int64_t rto_ms;                 /* start to restored, verified, every record read */
 	int64_t records_checked;
 	int64_t records_failed;
 	bool audit_verified;
@@ -154,7 +154,8 @@ struct backup_drill_result {
 enum pv_rc backup_drill_run(const struct backup_drill_spec *spec, struct backup_drill_result *out);
 /* The evidence as GET /v1/sys/drills shows it (a new reference). */
 struct json_t *backup_drill_evidence(const struct backup_drill_result *r, bool with_signature);
-/* The evidence's signature verifies under pub. */
+/* The evidence's signature (over drill.c's line-per-member text, not the
+ * JSON) verifies under pub. */
 bool backup_drill_signature_ok(struct json_t *evidence, const uint8_t pub[CRYPTO_ED25519_PUB_LEN]);
 /* For the compliance report: the newest drill.run evidence in the audit
  * trail (passing only: the newest with "ok":true), its audit seq and time

@@ -36,6 +36,8 @@ enum pv_rc backup_manifest_read(const char *path, const uint8_t pub[CRYPTO_ED255
 /* The message the manifest signature covers. */
 #define BACKUP_SIG_TAG "phivault-backup-manifest-v1\n"
 
+/* Sign r (keys_audit_sign) into r->signature (drill.c). */
+enum pv_rc backup_drill_sign(struct keys *keys, struct backup_drill_result *r);
 /* Every drill.run evidence of the trail, newest first (drill.c). */
 enum pv_rc backup_drills_scan(struct store *st, json_t **out);
 

@@ -522,8 +522,8 @@ run_drill(struct backup *b, const char *id)
 	if (!r.ok)
 		log_warn("backup: drill of %s failed: %s", r.backup, r.message);
 	else
-		log_info("backup: drill of %s passed: %lld records, rto %.3f s", r.backup,
-		    (long long)r.records_checked, r.rto_s);
+		log_info("backup: drill of %s passed: %lld records, rto %lld ms", r.backup,
+		    (long long)r.records_checked, (long long)r.rto_ms);
 	return rc;
 }
 
@@ -783,10 +783,14 @@ scheduler(void *arg)
 		if (b->stop)
 			break;
 		backup_due = b->cfg.cfg->backup_every_s > 0 && !b->pending;
-		drill_due = b->cfg.cfg->backup_drill_every_s > 0 && !b->drill_pending && !b->pending;
 		pthread_mutex_unlock(&b->mu);
 		if (backup_due)
 			schedule_backup(b, util_now_ms());
+		/* a drill never races a backup of the scheduler's: it waits for it */
+		pthread_mutex_lock(&b->mu);
+		drill_due = b->cfg.cfg->backup_drill_every_s > 0 && !b->drill_pending && !b->pending &&
+		    b->state == W_NONE;
+		pthread_mutex_unlock(&b->mu);
 		if (drill_due)
 			schedule_drill(b, util_now_ms());
 		pthread_mutex_lock(&b->mu);

@@ -16,10 +16,10 @@
  * the records; opening the restored store with its own keyring checks the
  * same things without a credential. docs/internals/backup.md "Drills".
  *
- * Evidence: {"backup","started_at","rto_s","records_checked",
- * "records_failed","audit_verified","ok","signature"}; the signature is
- * Ed25519 with the audit key over BACKUP_DRILL_TAG | the compact,
- * key-sorted JSON of every other member. The server records it as the
+ * Evidence: {"backup","started_at","rto_s","rto_ms","records_checked",
+ * "records_failed","audit_verified","sampled","ok","signature"}; the
+ * signature is Ed25519 with the audit key over the text of drill_message()
+ * (one line per member, so no JSON number formatting is signed). The server records it as the
  * detail of an audit entry `drill.run` (allowed if ok, error otherwise),
  * which is also where GET /v1/sys/drills and backup_last_drill read it.
  *
@@ -202,8 +202,9 @@ newest_file(const char *dir, char *path, size_t len)
 json_t *
 backup_drill_evidence(const struct backup_drill_result *r, bool with_signature)
 {
-	json_t *o = json_pack("{s:s,s:s,s:f,s:I,s:I,s:b,s:b,s:b}", "backup", r->backup,
-	    "started_at", r->started_at, "rto_s", r->rto_s,
+	json_t *o = json_pack("{s:s,s:s,s:f,s:I,s:I,s:I,s:b,s:b,s:b}", "backup", r->backup,
+	    "started_at", r->started_at, "rto_s", (double)r->rto_ms / 1000.0,
+	    "rto_ms", (json_int_t)r->rto_ms,
 	    "records_checked", (json_int_t)r->records_checked,
 	    "records_failed", (json_int_t)r->records_failed, "audit_verified", r->audit_verified,
 	    "sampled", r->sampled, "ok", r->ok);
@@ -213,57 +214,63 @@ backup_drill_evidence(const struct backup_drill_result *r, bool with_signature)
 	return o;
 }
 
-static enum pv_rc
-sign(struct keys *keys, struct backup_drill_result *r)
+/* The signed message: BACKUP_DRILL_TAG then one line per member, in this
+ * order (text, never JSON, so no number formatting can differ between the
+ * signer and a verifier): backup, started_at, rto_ms, records_checked,
+ * records_failed, audit_verified, sampled, ok (booleans 0 / 1). */
+static char *
+drill_message(const char *backup, const char *started_at, long long rto_ms, long long checked,
+    long long failed, bool audit_verified, bool sampled, bool ok)
 {
-	json_t *o = backup_drill_evidence(r, false);
-	char *text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	uint8_t sig[CRYPTO_ED25519_SIG_LEN];
-	size_t tl = strlen(BACKUP_DRILL_TAG), len;
 	char *msg = NULL;
-	enum pv_rc rc = PV_E_NOMEM;
 
-	if (text == NULL)
-		goto out;
-	len = strlen(text);
-	if ((msg = malloc(tl + len)) == NULL)
-		goto out;
-	memcpy(msg, BACKUP_DRILL_TAG, tl);
-	memcpy(msg + tl, text, len);
-	if ((rc = keys_audit_sign(keys, (const uint8_t *)msg, tl + len, sig)) == PV_OK)
+	if (asprintf(&msg, "%s%s\n%s\n%lld\n%lld\n%lld\n%d\n%d\n%d\n", BACKUP_DRILL_TAG, backup,
+	    started_at, rto_ms, checked, failed, audit_verified, sampled, ok) < 0)
+		return NULL;
+	return msg;
+}
+
+enum pv_rc
+backup_drill_sign(struct keys *keys, struct backup_drill_result *r)
+{
+	uint8_t sig[CRYPTO_ED25519_SIG_LEN];
+	char *msg = drill_message(r->backup, r->started_at, (long long)r->rto_ms,
+	    (long long)r->records_checked, (long long)r->records_failed, r->audit_verified,
+	    r->sampled, r->ok);
+	enum pv_rc rc;
+
+	if (msg == NULL)
+		return PV_E_NOMEM;
+	if ((rc = keys_audit_sign(keys, (const uint8_t *)msg, strlen(msg), sig)) == PV_OK)
 		util_hex_encode(sig, sizeof(sig), r->signature);
-out:
 	free(msg);
-	free(text);
-	json_decref(o);
 	return rc;
 }
 
 bool
-backup_drill_signature_ok(json_t *evidence, const uint8_t pub[CRYPTO_ED25519_PUB_LEN])
+backup_drill_signature_ok(json_t *ev, const uint8_t pub[CRYPTO_ED25519_PUB_LEN])
 {
-	json_t *o = json_deep_copy(evidence);
-	const char *hex = json_string_value(json_object_get(evidence, "signature"));
+	const char *hex = json_string_value(json_object_get(ev, "signature"));
+	const char *backup = json_string_value(json_object_get(ev, "backup"));
+	const char *started = json_string_value(json_object_get(ev, "started_at"));
 	uint8_t sig[CRYPTO_ED25519_SIG_LEN];
-	size_t tl = strlen(BACKUP_DRILL_TAG), len;
-	char *text = NULL, *msg = NULL;
-	bool ok = false;
+	char *msg;
+	bool ok;
 
-	if (o == NULL || hex == NULL || util_hex_decode(hex, sig, sizeof(sig)) != 0)
-		goto out;
-	json_object_del(o, "signature");
-	if ((text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
-		goto out;
-	len = strlen(text);
-	if ((msg = malloc(tl + len)) == NULL)
-		goto out;
-	memcpy(msg, BACKUP_DRILL_TAG, tl);
-	memcpy(msg + tl, text, len);
-	ok = crypto_ed25519_verify(pub, (const uint8_t *)msg, tl + len, sig) == PV_OK;
-out:
+	if (hex == NULL || backup == NULL || started == NULL ||
+	    !json_is_integer(json_object_get(ev, "rto_ms")) ||
+	    util_hex_decode(hex, sig, sizeof(sig)) != 0)
+		return false;
+	msg = drill_message(backup, started,
+	    (long long)json_integer_value(json_object_get(ev, "rto_ms")),
+	    (long long)json_integer_value(json_object_get(ev, "records_checked")),
+	    (long long)json_integer_value(json_object_get(ev, "records_failed")),
+	    json_is_true(json_object_get(ev, "audit_verified")),
+	    json_is_true(json_object_get(ev, "sampled")), json_is_true(json_object_get(ev, "ok")));
+	if (msg == NULL)
+		return false;
+	ok = crypto_ed25519_verify(pub, (const uint8_t *)msg, strlen(msg), sig) == PV_OK;
 	free(msg);
-	free(text);
-	json_decref(o);
 	return ok;
 }
 
@@ -315,7 +322,7 @@ backup_drill_run(const struct backup_drill_spec *spec, struct backup_drill_resul
 		snprintf(r.message, sizeof(r.message), "%lld records did not decrypt",
 		    (long long)r.records_failed);
 done:
-	r.rto_s = (double)(util_mono_ms() - t0) / 1000.0;
+	r.rto_ms = util_mono_ms() - t0;
 	r.ok = rc == PV_OK && r.audit_verified && r.records_failed == 0;
 	(void)nftw(scratch, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	if (r.backup[0] == '\0') {
@@ -329,7 +336,7 @@ done:
 			    sizeof(r.backup));
 		json_decref(m);
 	}
-	if (spec->keys != NULL && sign(spec->keys, &r) != PV_OK)
+	if (spec->keys != NULL && backup_drill_sign(spec->keys, &r) != PV_OK)
 		log_warn("backup: drill evidence not signed");
 	*out = r;
 	return PV_OK;

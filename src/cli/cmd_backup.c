@@ -476,7 +476,7 @@ backup_drill_cmd(const char *data, const char *file, enum cli_format fmt)
 		printf("drill of %s: %s\n  records checked: %lld (failed %lld)\n  audit chain: %s\n"
 		    "  rto: %.3f s\n  signature: %s\n", r.backup, r.ok ? "PASSED" : "FAILED",
 		    (long long)r.records_checked, (long long)r.records_failed,
-		    r.audit_verified ? "verified" : "NOT verified", r.rto_s, r.signature);
+		    r.audit_verified ? "verified" : "NOT verified", (double)r.rto_ms / 1000.0, r.signature);
 	json_decref(ev);
 	if (!r.ok) {
 		cli_err("drill failed: %s", r.message);

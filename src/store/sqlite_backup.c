@@ -138,6 +138,11 @@ static enum pv_rc sq_snapshot(struct store_tx *tx, const struct store_snapshot_s
 			}
 		}
 	}
+	if (sink->progress != NULL) {
+		int total = sqlite3_backup_pagecount(b);
+
+		(void)sink->progress(sink->arg, total, total);
+	}
 	src = sqlite3_backup_finish(b);
 	b = NULL;
 	if (src != SQLITE_OK) {

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -432,25 +433,73 @@ test_residency(struct h_server *s, struct people *p)
 	h_resp_free(&r);
 }
 
-/* kill -9 after queueing; a stale partial is never listed */
+/* kill -9 while a client writes records and a backup job is queued: after
+ * the restart every acknowledged write reads back, the job ends done, the
+ * backup verifies, the audit chain verifies, and a stale partial file is
+ * never listed. */
 static void
 test_crash(struct h_server *s, struct people *p)
 {
-	char id[64], job[64], state[16], cmd[2048], *out = NULL;
+	char id[64], job[64], state[16], cmd[2048], acked[700], *out = NULL, line[128];
 	struct h_resp r;
 	json_t *e;
-	int fd;
+	pid_t writer;
+	FILE *f;
+	int fd, n = 0, status;
 
 	snprintf(cmd, sizeof(cmd), "%s/backups/.bkp_stale0000000000000000000000.partial", s->dir);
 	CHECK((fd = open(cmd, O_WRONLY | O_CREAT, 0600)) >= 0);
 	CHECK(write(fd, "PVBACKUP1\n", 10) == 10);
 	close(fd);
+	snprintf(acked, sizeof(acked), "%s/../acked.txt", s->dir);
+	/* the writer: creates records until the server goes away, one line per 201 */
+	writer = fork();
+	CHECK(writer >= 0);
+	if (writer == 0) {
+		FILE *af = fopen(acked, "w");
+
+		if (af == NULL)
+			_exit(1);
+		for (int i = 0; i < 100000; i++) {
+			char body[128];
+
+			snprintf(body, sizeof(body), "{\"name\":\"Crash Person-%d\",\"mrn\":\"MRN%06d\"}",
+			    i, 900000 + i);
+			h_req(s, "POST", "/v1/collections/patients/records", p->clin, body, NULL, &r);
+			if (r.status != 201) {
+				h_resp_free(&r);
+				break;
+			}
+			fprintf(af, "%s\n", h_jstr(r.json, "id"));
+			fflush(af);
+			h_resp_free(&r);
+		}
+		fclose(af);
+		_exit(0);
+	}
+	h_pause_ms(20);
 	h_req(s, "POST", "/v1/sys/backups", p->admin, NULL, NULL, &r);
 	CHECK_STATUS(&r, 202);
 	snprintf(job, sizeof(job), "%s", h_jstr(r.json, "job"));
 	snprintf(id, sizeof(id), "%s", h_jstr(r.json, "backup"));
 	h_resp_free(&r);
+	h_pause_ms(5);
 	h_kill9_restart(s, "--dev");
+	CHECK(waitpid(writer, &status, 0) == writer);
+	/* every acknowledged write is there */
+	CHECK((f = fopen(acked, "r")) != NULL);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char path[160];
+
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", line);
+		h_req(s, "GET", path, p->clin, NULL, TREAT, &r);
+		CHECK_STATUS(&r, 200);
+		h_resp_free(&r);
+		n++;
+	}
+	fclose(f);
+	CHECK(n > 0);
 	wait_job(s, p->admin, job, state);
 	CHECK(strcmp(state, "done") == 0);
 	CHECK((e = listed(s, p->admin, id)) != NULL);
@@ -461,6 +510,9 @@ test_crash(struct h_server *s, struct people *p)
 	h_resp_free(&r);
 	snprintf(cmd, sizeof(cmd), "%s backup verify %s/backups/%s.pvbak --data %s --format text 2>&1", h_bin(),
 	    s->dir, id, s->dir);
+	CHECK(run(cmd, &out) == 0);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s audit verify --data %s 2>&1", h_bin(), s->dir);
 	CHECK(run(cmd, &out) == 0);
 	free(out);
 }
@@ -492,16 +544,19 @@ static void
 test_schedule(void)
 {
 	struct h_server s;
-	char tok[128], first[64], cmd[2048], *out = NULL;
+	char tok[128], aud[128], first[64], cmd[2048], *out = NULL;
 	struct h_resp r;
+	bool raised = false;
 
 	h_init(&s, "backup-sched", NULL);
 	h_config_set(&s, "mfa_required", "off");
 	h_config_set_in(&s, "backup", "every_s", "600");
 	h_config_set_in(&s, "backup", "keep", "2");
 	h_config_set_in(&s, "backup", "immutable_days", "0");
+	h_config_set_in(&s, "backup", "drill_every_s", "1200");
 	h_start(&s, "--dev");
 	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), PW_ADMIN, tok, sizeof(tok));
+	h_add_user(&s, tok, "audrey", "auditor", PW_USER, aud, sizeof(aud));
 	CHECK(wait_listed(&s, tok, 0) == 0);
 	h_clock_advance(&s, 601LL * 1000);
 	CHECK(wait_listed(&s, tok, 1) == 1);
@@ -525,6 +580,41 @@ test_schedule(void)
 	h_req(&s, "GET", "/v1/sys/backups", tok, NULL, NULL, &r);
 	CHECK(json_array_size(r.json) == 2 && strstr(r.body, first) == NULL);
 	h_resp_free(&r);
+	/* a scheduled drill runs (due drill_every_s after the start) and passes; no
+	 * drill_overdue alert */
+	for (int i = 0; i < 2000 && !raised; i++) {
+		h_req(&s, "GET", "/v1/sys/drills", tok, NULL, NULL, &r);
+		CHECK_STATUS(&r, 200);
+		raised = json_array_size(r.json) >= 1 &&
+		    json_is_true(json_object_get(json_array_get(r.json, 0), "ok"));
+		h_resp_free(&r);
+		if (!raised)
+			h_pause_ms(5);
+	}
+	CHECK(raised);
+	raised = false;
+	h_login(&s, "audrey", PW_USER, aud, sizeof(aud));   /* idle since it was made */
+	h_req(&s, "GET", "/v1/alerts?rule=drill_overdue", aud, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_array_size(r.json) == 0);
+	h_resp_free(&r);
+	/* drills can no longer pass (their key file is gone): after 2 x drill_every_s
+	 * (1200 s here)
+	 * without a passing drill, drill_overdue */
+	snprintf(cmd, sizeof(cmd), "%s/unseal.key", s.dir);
+	CHECK(unlink(cmd) == 0);
+	h_clock_advance(&s, 2401LL * 1000);
+	h_login(&s, "audrey", PW_USER, aud, sizeof(aud));
+	for (int i = 0; i < 2000 && !raised; i++) {
+		h_req(&s, "GET", "/v1/alerts?rule=drill_overdue", aud, NULL, NULL, &r);
+		CHECK_STATUS(&r, 200);
+		raised = json_array_size(r.json) == 1 &&
+		    strcmp(h_jstr(json_array_get(r.json, 0), "severity"), "high") == 0;
+		h_resp_free(&r);
+		if (!raised)
+			h_pause_ms(5);
+	}
+	CHECK(raised);
 	CHECK(h_stop(&s) == 0);
 	snprintf(cmd, sizeof(cmd), "%s audit export --data %s --format jsonl 2>/dev/null", h_bin(),
 	    s.dir);
