@@ -990,6 +990,7 @@ TARGETS=$WORK/targets.md
 } >"$TARGETS"
 
 NOTES+="$(BUILD="$BUILD" "$ROOT/bench/reencrypt.sh" || echo "- bench/reencrypt.sh failed")"$'\n'   # issue 11: re-encryption rate
+NOTES+="$(BUILD="$BUILD" "$ROOT/bench/backup.sh" || echo "- bench/backup.sh failed")"$'\n'   # issue 12: backup vs sqlite3 .backup + openssl
 CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 {
 	echo "# phivault benchmark ($MODE run)"

@@ -134,6 +134,7 @@ int cmd_alert(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_app(int argc, char **argv);
 int cmd_compliance(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
 /* cmd_app.c: `phivault login --app ID [--secret-file F]` (an app's sign-in). */
 bool cli_login_is_app(int argc, char **argv);
 int cli_login_app(int argc, char **argv);

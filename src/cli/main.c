@@ -34,6 +34,7 @@ static const struct command commands[] = {
 	{ "alert", cmd_alert, "list or acknowledge threat-detection alerts (online)" },
 	{ "policy", cmd_policy, "add, list, show or remove access policies (online)" },
 	{ "compliance", cmd_compliance, "the signed compliance report: build (offline) or verify it" },
+	{ "backup", cmd_backup, "create, list or delete backups (online); verify or restore them (offline)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", NULL, "describe phivault or one command (phivault help CMD)" },
 };

@@ -34,6 +34,7 @@
 #include "cli/routes.h"
 #include "daemon/daemon.h"
 #include "authn/authn.h"
+#include "backup/backup.h"
 #include "jobs/jobs.h"
 #include "vault/vault.h"
 #include "sinks/sinks.h"
@@ -378,7 +379,9 @@ out:
 		http_server_free(app.http);
 	}
 	server_metrics_stop(&app);
+	backup_stop(app.backup);   /* its scheduler queues jobs: before the runner */
 	jobs_runner_stop(app.jobs);
+	backup_free(app.backup);   /* after the runner: no step starts a worker any more */
 	/* its last state goes through the commit queue, so before audit_stop;
 	 * freed after it (the queue's subscriber points at it until then) */
 	detect_stop(app.detect);

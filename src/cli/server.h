@@ -39,6 +39,7 @@ struct pv_app {
 	struct sinks *sinks;          /* SIEM delivery of the trail (sinks/sinks.h) */
 	struct detect *detect;        /* threat detection, alerts (detect/detect.h) */
 	struct compliance_service *compliance;  /* the compliance report (compliance/compliance.h) */
+	struct backup *backup;        /* backups (backup/backup.h; jobs_wire.c) */
 };
 
 /* Run until a signal; returns a cli exit code. listen may be NULL (config):

@@ -118,11 +118,17 @@ static const struct key_def keys[] = {
 	{ "detect", "sink_lag_for_s", K_INT, F(detect_sink_lag_for_s) },
 	{ "compliance", "inactive_days", K_INT, F(compliance_inactive_days) },
 	{ "compliance", "key_rotation_days", K_INT, F(compliance_key_rotation_days) },
+	{ "backup", "dir", K_PATH, F(backup_dir) },
+	{ "backup", "region", K_STR, F(backup_region) },
+	{ "backup", "every_s", K_INT, F(backup_every_s) },
+	{ "backup", "keep", K_INT, F(backup_keep) },
+	{ "backup", "immutable_days", K_INT, F(backup_immutable_days) },
+	{ "backup", "drill_every_s", K_INT, F(backup_drill_every_s) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance" };
+	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -163,6 +169,11 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->jobs_step_pause_ms = 5;
 	c->jobs_max_steps_per_s = 100;
 	c->jobs_lease_s = 30;
+	util_strlcpy(c->backup_region, "local", sizeof(c->backup_region));
+	c->backup_every_s = 0;
+	c->backup_keep = 14;
+	c->backup_immutable_days = 30;
+	c->backup_drill_every_s = 86400;
 	util_strlcpy(c->metrics_enabled, "on", sizeof(c->metrics_enabled));
 	c->metrics_listen[0] = '\0';
 	c->app_token_ttl_s = 900;
@@ -772,6 +783,17 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		REFUSE("auth.password_dictionary is empty");
 	if (strcmp(c->seccomp, "on") != 0 && strcmp(c->seccomp, "off") != 0)
 		REFUSE("server.seccomp = %s is not on or off", c->seccomp);
+	if (c->backup_every_s < 0 || c->backup_every_s > 31622400)
+		REFUSE("backup.every_s = %d is not from 0 (off) to 31622400", c->backup_every_s);
+	if (c->backup_keep < 1 || c->backup_keep > 100000)
+		REFUSE("backup.keep = %d is not from 1 to 100000", c->backup_keep);
+	if (c->backup_immutable_days < 0 || c->backup_immutable_days > 36500)
+		REFUSE("backup.immutable_days = %d is not from 0 to 36500", c->backup_immutable_days);
+	if (c->backup_drill_every_s < 0 || c->backup_drill_every_s > 31622400)
+		REFUSE("backup.drill_every_s = %d is not from 0 (off) to 31622400",
+		    c->backup_drill_every_s);
+	if (c->backup_region[0] == '\0')
+		REFUSE("backup.region is empty");
 	if (!dev && strcmp(c->seccomp, "off") == 0)
 		REFUSE("server.seccomp = off is allowed only with --dev");
 	if (c->jobs_step_pause_ms < 0 || c->jobs_step_pause_ms > 60000)
@@ -1087,6 +1109,26 @@ config_write(const struct pv_config *c, const char *path)
 	    "inactive_days = %d\n"
 	    "key_rotation_days = %d\n",
 	    c->compliance_inactive_days, c->compliance_key_rotation_days);
+	fprintf(f,
+	    "\n[backup]\n"
+	    "# encrypted, signed backups (docs/operations.md \"Backup and disaster recovery\")\n");
+	if (c->backup_dir[0] != '\0')
+		fprintf(f, "dir = %s\n", rel_path(c, c->backup_dir));
+	else
+		fprintf(f, "# where backups are written (default: backups in the data directory)\n"
+		    "# dir = /mnt/worm/phivault\n");
+	fprintf(f,
+	    "# must be in [policy] allowed_regions and the region of every collection\n"
+	    "region = %s\n"
+	    "# scheduled backups every N seconds (0: off), keeping the newest `keep`\n"
+	    "every_s = %d\n"
+	    "keep = %d\n"
+	    "# no backup can be deleted through phivault within this many days\n"
+	    "immutable_days = %d\n"
+	    "# restore drills every N seconds (0: off)\n"
+	    "drill_every_s = %d\n",
+	    c->backup_region, c->backup_every_s, c->backup_keep, c->backup_immutable_days,
+	    c->backup_drill_every_s);
 	if (ferror(f)) {
 		fclose(f);
 		rc = PV_E_NOMEM;

@@ -120,6 +120,14 @@ struct pv_config {
 	 * key_rotation (1 .. 3650 each; defaults 90 and 365) */
 	int compliance_inactive_days;
 	int compliance_key_rotation_days;
+	/* [backup] encrypted signed backups (src/backup/, docs/operations.md
+	 * "Backup and disaster recovery") */
+	char backup_dir[PATH_MAX];        /* "" = DIR/backups; absolute after load */
+	char backup_region[64];           /* must be in allowed_regions and every collection's */
+	int backup_every_s;               /* 0: no scheduled backups */
+	int backup_keep;                  /* scheduled pruning keeps this many (never immutable ones) */
+	int backup_immutable_days;        /* no delete through phivault inside this window */
+	int backup_drill_every_s;         /* restore drills (issue 12 item 6) */
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

@@ -77,6 +77,7 @@ detect_thresholds_from_config(const struct pv_config *c, struct detect_threshold
 	t->sink_lag_check_ms = (int64_t)c->detect_sink_lag_check_s * 1000;
 	t->sink_lag_max = c->detect_sink_lag_max;
 	t->sink_lag_for_ms = (int64_t)c->detect_sink_lag_for_s * 1000;
+	t->drill_overdue_ms = (int64_t)c->backup_drill_every_s * 2000;
 }
 
 /* ---- tables ---- */

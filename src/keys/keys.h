@@ -206,4 +206,18 @@ enum pv_rc keys_audit_sign(struct keys *k, const uint8_t *msg, size_t len,
 /* Public key; works while sealed (it is stored in the clear). */
 enum pv_rc keys_audit_public_key(struct store *st, uint8_t pub[CRYPTO_ED25519_PUB_LEN]);
 
+/* ---- backup keyring bundle (bundle.c) ----
+ * What a restore needs to open KEK kek_name from the seal alone: the seal's
+ * and the audit key's meta rows and every version of the KEK, all as
+ * stored (wrapped). *out malloc'd. */
+enum pv_rc keys_bundle_export(struct store_tx *tx, const char *kek_name, uint8_t **out,
+    size_t *outlen);
+/* Write a bundle into an empty store in tx (a restore's scratch keyring);
+ * PV_E_INTEGRITY for a damaged bundle or a row it may not carry. */
+enum pv_rc keys_bundle_import(struct store_tx *tx, const char *kek_name, const uint8_t *bundle,
+    size_t len);
+/* The audit public key a bundle carries; PV_E_NOTFOUND if none. */
+enum pv_rc keys_bundle_public_key(const uint8_t *bundle, size_t len,
+    uint8_t pub[CRYPTO_ED25519_PUB_LEN]);
+
 #endif /* PV_KEYS_H */

@@ -1488,6 +1488,7 @@ static const struct store_ops sq_ops = {
 	.detect = &store_sqlite_detect_ops,
 	.policy = &store_sqlite_policy_ops,
 	.apps = &store_sqlite_apps_ops,
+	.backup = &store_sqlite_backup_ops,
 };
 
 /* The pool's condition variable waits on CLOCK_MONOTONIC (a wall-clock step

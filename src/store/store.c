@@ -1270,3 +1270,14 @@ enum pv_rc store_app_session_end(struct store_tx *tx, const char *id, int64_t no
 	return tx->st->ops->apps->app_session_end(tx, id, now_ms, reason);
 }
 /* apps:end */
+
+/* backup:begin (added by the backup work) */
+enum pv_rc store_snapshot(struct store_tx *tx, const struct store_snapshot_sink *sink,
+    struct store_snapshot_info *out)
+{
+	if (!tx_ok(tx) || sink == NULL || sink->write == NULL || out == NULL ||
+	    tx->mode != STORE_RD)
+		return PV_E_INVALID;
+	return tx->st->ops->backup->snapshot(tx, sink, out);
+}
+/* backup:end */

@@ -222,6 +222,12 @@ struct store_apps_ops {
 	    const char *reason);
 };
 
+/* ---- backup (store_backup.h): online snapshots */
+struct store_backup_ops {
+	enum pv_rc (*snapshot)(struct store_tx *tx, const struct store_snapshot_sink *sink,
+	    struct store_snapshot_info *out);
+};
+
 /* The backend's table: one sub-table per domain, so a backend implements
  * (and a conformance test covers) the store domain by domain. Every pointer
  * and every op in each sub-table is non-NULL. */
@@ -236,6 +242,7 @@ struct store_ops {
 	const struct store_detect_ops *detect;
 	const struct store_policy_ops *policy;
 	const struct store_apps_ops *apps;
+	const struct store_backup_ops *backup;
 };
 
 /* The handle every backend embeds as its first member. */

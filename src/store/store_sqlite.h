@@ -333,6 +333,7 @@ extern const struct store_sinks_ops store_sqlite_sinks_ops;   /* sqlite_sinks.c 
 extern const struct store_detect_ops store_sqlite_detect_ops;   /* sqlite_detect.c */
 extern const struct store_policy_ops store_sqlite_policy_ops;   /* sqlite_policy.c */
 extern const struct store_apps_ops store_sqlite_apps_ops;     /* sqlite_apps.c */
+extern const struct store_backup_ops store_sqlite_backup_ops; /* sqlite_backup.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */
