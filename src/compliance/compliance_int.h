@@ -103,6 +103,10 @@ struct compliance_state {
 	/* sinks (configured ones only) */
 	size_t nsinks;
 	struct compliance_sink sinks[4];
+	/* backups and restore drills, from the trail (backup.create allowed =
+	 * a finished backup; drill.run allowed = a passing drill, error = failed) */
+	int64_t backups, last_backup_ms;
+	int64_t last_drill_ok_ms, last_drill_fail_ms;
 	/* alerts open, by severity */
 	int64_t alerts_open_critical, alerts_open_high, alerts_open_medium, alerts_open_low;
 	/* data directory */

@@ -444,18 +444,64 @@ ev_breakglass_reviews(const struct compliance_state *s, json_t *e)
 	return not_built(e, "break-glass access and its reviews");
 }
 
+/* How old the newest backup may be: twice the schedule when one is set,
+ * else seven days (docs/compliance.md "Evaluators"). */
+#define BACKUP_UNSCHEDULED_MAX_S (7 * 86400)
+
 static enum compliance_status
 ev_backups(const struct compliance_state *s, json_t *e)
 {
-	(void)s;
-	return not_built(e, "encrypted backups and their immutability");
+	int64_t every = s->cfg != NULL ? s->cfg->backup_every_s : 0;
+	int64_t imm = s->cfg != NULL ? s->cfg->backup_immutable_days : 0;
+	int64_t max_s = every > 0 ? 2 * every : BACKUP_UNSCHEDULED_MAX_S;
+	int64_t age_s = s->last_backup_ms > 0 ? (s->now_ms - s->last_backup_ms) / 1000 : -1;
+
+	set_int(e, "backups", s->backups);
+	set_int(e, "every_s", every);
+	set_int(e, "immutable_days", imm);
+	set_int(e, "max_age_s", max_s);
+	if (age_s >= 0)
+		set_int(e, "newest_age_s", age_s);
+	if (s->backups == 0) {
+		set_str(e, "why", "no finished backup in the audit trail");
+		return COMPLIANCE_FAIL;
+	}
+	if (age_s > max_s) {
+		set_str(e, "why", "the newest backup is older than max_age_s");
+		return COMPLIANCE_FAIL;
+	}
+	if (imm <= 0) {
+		set_str(e, "why", "[backup] immutable_days is 0: backups can be deleted at once");
+		return COMPLIANCE_FAIL;
+	}
+	return COMPLIANCE_PASS;
 }
 
 static enum compliance_status
 ev_restore_drills(const struct compliance_state *s, json_t *e)
 {
-	(void)s;
-	return not_built(e, "restore drills");
+	int64_t every = s->cfg != NULL ? s->cfg->backup_drill_every_s : 0;
+	int64_t max_s = every > 0 ? 2 * every : BACKUP_UNSCHEDULED_MAX_S;
+
+	set_int(e, "drill_every_s", every);
+	set_int(e, "max_age_s", max_s);
+	if (s->last_drill_ok_ms > 0)
+		set_int(e, "last_passing_age_s", (s->now_ms - s->last_drill_ok_ms) / 1000);
+	if (s->last_drill_fail_ms > 0)
+		set_int(e, "last_failed_age_s", (s->now_ms - s->last_drill_fail_ms) / 1000);
+	if (s->last_drill_ok_ms == 0) {
+		set_str(e, "why", "no passing restore drill in the audit trail");
+		return COMPLIANCE_FAIL;
+	}
+	if (s->last_drill_fail_ms > s->last_drill_ok_ms) {
+		set_str(e, "why", "the newest restore drill failed");
+		return COMPLIANCE_FAIL;
+	}
+	if ((s->now_ms - s->last_drill_ok_ms) / 1000 > max_s) {
+		set_str(e, "why", "the newest passing drill is older than max_age_s");
+		return COMPLIANCE_FAIL;
+	}
+	return COMPLIANCE_PASS;
 }
 
 static enum compliance_status

@@ -174,10 +174,22 @@ on_audit(const struct store_audit_row *r, void *arg)
 
 	if (r->seq == g->s->head_seq)
 		g->s->now_ms = util_time_parse(r->time);
+	t = util_time_parse(r->time);
+	if (strcmp(r->action, "drill.run") == 0) {
+		if (strcmp(r->outcome, "allowed") == 0 && t > g->s->last_drill_ok_ms)
+			g->s->last_drill_ok_ms = t;
+		else if (strcmp(r->outcome, "error") == 0 && t > g->s->last_drill_fail_ms)
+			g->s->last_drill_fail_ms = t;
+	}
 	if (strcmp(r->outcome, "allowed") != 0)
 		return 0;
+	if (strcmp(r->action, "backup.create") == 0) {
+		g->s->backups++;
+		if (t > g->s->last_backup_ms)
+			g->s->last_backup_ms = t;
+	}
 	audit_actor_fields_parse(r->actor, &af);
-	if (af.user_id != NULL && (t = util_time_parse(r->time)) > 0) {
+	if (af.user_id != NULL && t > 0) {
 		for (size_t i = 0; i < g->s->nusers; i++)
 			if (strcmp(g->s->users[i].id, af.user_id) == 0 &&
 			    t > g->s->users[i].last_active_ms)

@@ -152,9 +152,11 @@ check_state(json_t *doc, const struct people *p, bool online)
 	e = evidence(doc, "164.312(a)(1)", "phi_access", &st);
 	CHECK(json_integer_value(json_object_get(e, "accounts_with_phi_access")) == 2);
 	CHECK(array_has(json_object_get(e, "accounts"), "id", p->clin_id));
-	/* the customer's and the features not built */
+	/* the customer's; no backup was made: the backup plan fails, saying so */
 	CHECK(strcmp(status(doc, "164.310(a)(1)"), "customer") == 0);
-	CHECK(strcmp(status(doc, "164.308(a)(7)(ii)(A)"), "not_applicable") == 0);
+	e = evidence(doc, "164.308(a)(7)(ii)(A)", "backups", &st);
+	CHECK(strcmp(st, "fail") == 0);
+	CHECK(json_integer_value(json_object_get(e, "backups")) == 0);
 	CHECK(array_has(json_object_get(doc, "customer_duties"), "cfr", "164.310(a)(1)"));
 	CHECK(json_integer_value(json_object_get(json_object_get(doc, "summary"), "total")) ==
 	    (json_int_t)json_array_size(json_object_get(doc, "controls")));

@@ -332,11 +332,53 @@ test_settings(void **state)
 	assert_int_equal(run("unique_ids", f, NULL), COMPLIANCE_FAIL);
 }
 
+/* backups: none fails; a recent one with an immutability window passes; too
+ * old for the schedule fails; immutable_days 0 fails. */
+static void
+test_backups(void **state)
+{
+	struct fixture *f = *state;
+	json_t *e = NULL;
+
+	assert_int_equal(run("backups", f, &e), COMPLIANCE_FAIL);
+	assert_int_equal(json_integer_value(json_object_get(e, "backups")), 0);
+	json_decref(e);
+	f->s.backups = 3;
+	f->s.last_backup_ms = f->s.now_ms - DAY;
+	assert_int_equal(run("backups", f, NULL), COMPLIANCE_PASS);
+	f->cfg.backup_every_s = 3600;            /* hourly: a day-old backup is late */
+	assert_int_equal(run("backups", f, &e), COMPLIANCE_FAIL);
+	assert_int_equal(json_integer_value(json_object_get(e, "newest_age_s")), 86400);
+	json_decref(e);
+	f->cfg.backup_every_s = 86400;
+	assert_int_equal(run("backups", f, NULL), COMPLIANCE_PASS);
+	f->cfg.backup_immutable_days = 0;
+	assert_int_equal(run("backups", f, NULL), COMPLIANCE_FAIL);
+}
+
+/* restore drills: none fails; a recent passing one passes; a newer failed
+ * one fails; an overdue one fails. */
+static void
+test_restore_drills(void **state)
+{
+	struct fixture *f = *state;
+
+	f->cfg.backup_drill_every_s = 86400;
+	assert_int_equal(run("restore_drills", f, NULL), COMPLIANCE_FAIL);
+	f->s.last_drill_ok_ms = f->s.now_ms - DAY / 2;
+	assert_int_equal(run("restore_drills", f, NULL), COMPLIANCE_PASS);
+	f->s.last_drill_fail_ms = f->s.now_ms - DAY / 4;
+	assert_int_equal(run("restore_drills", f, NULL), COMPLIANCE_FAIL);
+	f->s.last_drill_fail_ms = 0;
+	f->s.last_drill_ok_ms = f->s.now_ms - 3 * DAY;
+	assert_int_equal(run("restore_drills", f, NULL), COMPLIANCE_FAIL);
+}
+
 static void
 test_not_built_and_customer(void **state)
 {
-	static const char *const na[] = { "breakglass_reviews", "backups", "restore_drills",
-		"retention_runs", "secrets_rotation" };
+	static const char *const na[] = { "breakglass_reviews", "retention_runs",
+		"secrets_rotation" };
 	struct fixture *f = *state;
 	json_t *e = NULL;
 
@@ -365,6 +407,8 @@ main(void)
 		cmocka_unit_test_setup(test_datadir_modes, setup),
 		cmocka_unit_test_setup(test_process_hardening, setup),
 		cmocka_unit_test_setup(test_settings, setup),
+		cmocka_unit_test_setup(test_backups, setup),
+		cmocka_unit_test_setup(test_restore_drills, setup),
 		cmocka_unit_test_setup(test_not_built_and_customer, setup),
 	};
 
