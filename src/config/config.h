@@ -113,6 +113,10 @@ struct pv_config {
 	int detect_sink_lag_check_s;       /* how often the sinks' lag is checked */
 	int detect_sink_lag_max;           /* entries behind the head */
 	int detect_sink_lag_for_s;         /* ... for longer than this */
+	/* [server] public_url: the base URL clients reach this server at
+	 * ("https://vault.example.org:8443"), for absolute links such as SCIM's
+	 * meta.location; "" (default): links are paths ("/scim/v2/Users/usr_x") */
+	char public_url[512];
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

@@ -222,8 +222,10 @@ create_commit(struct directory *s, const struct pv_actor *actor, struct store_us
 	authn_otp_issue(u, NULL, u->created_ms);
 	snprintf(res, sizeof(res), "users/%s", u->id);
 	directory_event_init(&ev, actor, "user.create", res);
-	/* the trail of the new user's sessions leads back to its creator */
-	if (actor->kind == PV_ACTOR_USER || actor->kind == PV_ACTOR_APP)
+	/* the trail of the new user's sessions leads back to its creator;
+	 * users.created_by references users(id), so an app creator (SCIM
+	 * provisioning) is named by the user.create entry's actor instead */
+	if (actor->kind == PV_ACTOR_USER)
 		util_strlcpy(u->created_by, actor->user_id, sizeof(u->created_by));
 	ev.detail = detail;
 	rc = audit_commit(s->audit, &ev, create_fn, &j);
