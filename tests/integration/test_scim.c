@@ -28,6 +28,9 @@
 
 #include "harness.h"
 
+/* a string that is there and equal (a missing one fails the CHECK, not the process) */
+#define JEQ(x, lit) ((x) != NULL && strcmp((x), (lit)) == 0)
+
 #define PW_ADMIN "Quiet-harbor-Lantern-91"
 #define PW_AUD "Copper-meadow-Violin-73"
 #define PW_W "Amber-willow-Kettle-58"
@@ -61,8 +64,8 @@ check_error(struct h_resp *r, int status, const char *type)
 	CHECK(h_has_header(r, "Content-Type: application/scim+json"));
 	snprintf(st, sizeof(st), "%d", status);
 	CHECK(r->json != NULL);
-	CHECK(strcmp(json_string_value(json_array_get(json_object_get(r->json, "schemas"), 0)),
-	    ERR_URN) == 0);
+	CHECK(JEQ(json_string_value(json_array_get(json_object_get(r->json, "schemas"), 0)),
+	    ERR_URN));
 	CHECK(h_jstr(r->json, "status") != NULL && strcmp(h_jstr(r->json, "status"), st) == 0);
 	CHECK(h_jstr(r->json, "detail") != NULL);
 	if (type != NULL)
@@ -93,8 +96,8 @@ total(struct h_server *s, const char *what, const char *filter_enc)
 	    filter_enc ? filter_enc : "");
 	scim(s, "GET", path, NULL, &r);
 	CHECK_STATUS(&r, 200);
-	CHECK(strcmp(json_string_value(json_array_get(json_object_get(r.json, "schemas"), 0)),
-	    "urn:ietf:params:scim:api:messages:2.0:ListResponse") == 0);
+	CHECK(JEQ(json_string_value(json_array_get(json_object_get(r.json, "schemas"), 0)),
+	    "urn:ietf:params:scim:api:messages:2.0:ListResponse"));
 	n = (long)json_integer_value(json_object_get(r.json, "totalResults"));
 	h_resp_free(&r);
 	return n;
@@ -232,28 +235,28 @@ test_create(struct h_server *s, const char *admin, char alice[64])
 	CHECK(h_has_header(&r, "Content-Type: application/scim+json"));
 	snprintf(alice, 64, "%s", h_jstr(r.json, "id"));
 	CHECK(strncmp(alice, "usr_", 4) == 0);
-	CHECK(strcmp(h_jstr(r.json, "userName"), "alice.smith") == 0);
-	CHECK(strcmp(h_jstr(r.json, "externalId"), "ext-1") == 0);
-	CHECK(strcmp(h_jstr(json_object_get(r.json, "name"), "givenName"), "Alice") == 0);
+	CHECK(JEQ(h_jstr(r.json, "userName"), "alice.smith"));
+	CHECK(JEQ(h_jstr(r.json, "externalId"), "ext-1"));
+	CHECK(JEQ(h_jstr(json_object_get(r.json, "name"), "givenName"), "Alice"));
 	CHECK(json_is_true(json_object_get(r.json, "active")));
 	CHECK(json_object_get(r.json, "title") == NULL);            /* dropped, documented */
 	CHECK(json_object_get(r.json, "password") == NULL);
 	ent = json_object_get(r.json, ENT);
-	CHECK(strcmp(h_jstr(ent, "department"), "oncology") == 0);
-	CHECK(strcmp(h_jstr(json_object_get(ent, "manager"), "value"), "usr_boss") == 0);
+	CHECK(JEQ(h_jstr(ent, "department"), "oncology"));
+	CHECK(JEQ(h_jstr(json_object_get(ent, "manager"), "value"), "usr_boss"));
 	CHECK(strncmp(h_jstr(json_object_get(r.json, "meta"), "location"),
 	    "https://vault.example.org:8443/scim/v2/Users/usr_", 49) == 0);
-	CHECK(strcmp(h_jstr(json_object_get(r.json, "meta"), "resourceType"), "User") == 0);
+	CHECK(JEQ(h_jstr(json_object_get(r.json, "meta"), "resourceType"), "User"));
 	CHECK(h_has_header(&r, "Location: https://vault.example.org:8443/scim/v2/Users/usr_"));
 	CHECK(h_has_header(&r, "ETag: W/\""));
 	CHECK(strncmp(h_jstr(json_object_get(r.json, "meta"), "version"), "W/\"", 3) == 0);
 	h_resp_free(&r);
 	/* phivault's view: the attributes policies read, the email */
 	u = v1_user(s, admin, alice);
-	CHECK(strcmp(h_jstr(json_object_get(u, "attributes"), "department"), "oncology") == 0);
-	CHECK(strcmp(h_jstr(json_object_get(u, "attributes"), "manager"), "usr_boss") == 0);
-	CHECK(strcmp(h_jstr(u, "email"), "alice@hospital.test") == 0);
-	CHECK(strcmp(h_jstr(u, "display_name"), "Alice Smith") == 0);
+	CHECK(JEQ(h_jstr(json_object_get(u, "attributes"), "department"), "oncology"));
+	CHECK(JEQ(h_jstr(json_object_get(u, "attributes"), "manager"), "usr_boss"));
+	CHECK(JEQ(h_jstr(u, "email"), "alice@hospital.test"));
+	CHECK(JEQ(h_jstr(u, "display_name"), "Alice Smith"));
 	CHECK(json_array_size(json_object_get(u, "roles")) == 0);
 	json_decref(u);
 
@@ -300,7 +303,7 @@ test_create(struct h_server *s, const char *admin, char alice[64])
 		snprintf(path, sizeof(path), "/scim/v2/Users/%s", alice);
 		scim(s, "GET", path, NULL, &r);
 		CHECK_STATUS(&r, 200);
-		CHECK(strcmp(h_jstr(r.json, "id"), alice) == 0);
+		CHECK(JEQ(h_jstr(r.json, "id"), alice));
 		CHECK(h_has_header(&r, "ETag: W/\""));
 		h_resp_free(&r);
 	}
@@ -425,12 +428,12 @@ test_put_patch(struct h_server *s, const char *admin, const char *alice, const c
 	    "\"externalId\":\"ext-1\",\"displayName\":\"Alice Smith-Jones\",\"active\":true,"
 	    "\"emails\":[{\"value\":\"asj@hospital.test\",\"type\":\"work\"}]}", &r);
 	CHECK_STATUS(&r, 200);
-	CHECK(strcmp(h_jstr(r.json, "displayName"), "Alice Smith-Jones") == 0);
+	CHECK(JEQ(h_jstr(r.json, "displayName"), "Alice Smith-Jones"));
 	CHECK(json_object_get(r.json, ENT) == NULL);
 	h_resp_free(&r);
 	u = v1_user(s, admin, alice);
 	CHECK(json_object_get(json_object_get(u, "attributes"), "department") == NULL);
-	CHECK(strcmp(h_jstr(u, "email"), "asj@hospital.test") == 0);
+	CHECK(JEQ(h_jstr(u, "email"), "asj@hospital.test"));
 	json_decref(u);
 	expect_error(s, "PUT", path, "{\"schemas\":[\"" USER_URN "\"],\"userName\":\"alice2\"}",
 	    400, "mutability");
@@ -441,7 +444,7 @@ test_put_patch(struct h_server *s, const char *admin, const char *alice, const c
 	scim(s, "PATCH", path, "{\"schemas\":[\"" PATCH_URN "\"],\"Operations\":["
 	    "{\"op\":\"replace\",\"path\":\"displayName\",\"value\":\"Alice S.\"}]}", &r);
 	CHECK_STATUS(&r, 200);
-	CHECK(strcmp(h_jstr(r.json, "displayName"), "Alice S.") == 0);
+	CHECK(JEQ(h_jstr(r.json, "displayName"), "Alice S."));
 	h_resp_free(&r);
 	/* add to a multi-valued attribute, then remove through a path filter */
 	scim(s, "PATCH", path, "{\"schemas\":[\"" PATCH_URN "\"],\"Operations\":["
@@ -455,7 +458,7 @@ test_put_patch(struct h_server *s, const char *admin, const char *alice, const c
 	CHECK_STATUS(&r, 200);
 	emails = json_object_get(r.json, "emails");
 	CHECK(json_array_size(emails) == 1);
-	CHECK(strcmp(h_jstr(json_array_get(emails, 0), "type"), "work") == 0);
+	CHECK(JEQ(h_jstr(json_array_get(emails, 0), "type"), "work"));
 	h_resp_free(&r);
 	/* remove a sub-attribute with a plain path, add without a path */
 	scim(s, "PATCH", path, "{\"schemas\":[\"" PATCH_URN "\"],\"Operations\":["
@@ -463,9 +466,9 @@ test_put_patch(struct h_server *s, const char *admin, const char *alice, const c
 	    "\"" ENT "\":{\"department\":\"cardiology\"}}},"
 	    "{\"op\":\"remove\",\"path\":\"name.familyName\"}]}", &r);
 	CHECK_STATUS(&r, 200);
-	CHECK(strcmp(h_jstr(json_object_get(r.json, "name"), "givenName"), "Al") == 0);
+	CHECK(JEQ(h_jstr(json_object_get(r.json, "name"), "givenName"), "Al"));
 	CHECK(json_object_get(json_object_get(r.json, "name"), "familyName") == NULL);
-	CHECK(strcmp(h_jstr(json_object_get(r.json, ENT), "department"), "cardiology") == 0);
+	CHECK(JEQ(h_jstr(json_object_get(r.json, ENT), "department"), "cardiology"));
 	h_resp_free(&r);
 
 	/* Entra ID: "Replace" with no path and URN-qualified keys; the work email by value path */
@@ -476,14 +479,14 @@ test_put_patch(struct h_server *s, const char *admin, const char *alice, const c
 	    "\"value\":\"alice.e@hospital.test\"},"
 	    "{\"op\":\"Add\",\"path\":\"title\",\"value\":\"Charge nurse\"}]}", &r);
 	CHECK_STATUS(&r, 200);
-	CHECK(strcmp(h_jstr(r.json, "displayName"), "Alice E.") == 0);
-	CHECK(strcmp(h_jstr(json_object_get(r.json, ENT), "department"), "neurology") == 0);
-	CHECK(strcmp(h_jstr(json_object_get(json_object_get(r.json, ENT), "manager"), "value"),
-	    "usr_chief") == 0);
+	CHECK(JEQ(h_jstr(r.json, "displayName"), "Alice E."));
+	CHECK(JEQ(h_jstr(json_object_get(r.json, ENT), "department"), "neurology"));
+	CHECK(JEQ(h_jstr(json_object_get(json_object_get(r.json, ENT), "manager"), "value"),
+	    "usr_chief"));
 	h_resp_free(&r);
 	u = v1_user(s, admin, alice);
-	CHECK(strcmp(h_jstr(u, "email"), "alice.e@hospital.test") == 0);
-	CHECK(strcmp(h_jstr(json_object_get(u, "attributes"), "manager"), "usr_chief") == 0);
+	CHECK(JEQ(h_jstr(u, "email"), "alice.e@hospital.test"));
+	CHECK(JEQ(h_jstr(json_object_get(u, "attributes"), "manager"), "usr_chief"));
 	json_decref(u);
 	/* carol has a home address only: Entra's work value path creates the element */
 	scim(s, "PATCH", cpath, "{\"schemas\":[\"" PATCH_URN "\"],\"Operations\":["
@@ -518,7 +521,7 @@ test_put_patch(struct h_server *s, const char *admin, const char *alice, const c
 	    "{\"op\":\"replace\",\"path\":\"nope\",\"value\":\"x\"}]}", 400, "invalidPath");
 	scim(s, "GET", path, NULL, &r);
 	CHECK_STATUS(&r, 200);
-	CHECK(strcmp(h_jstr(r.json, "displayName"), "Alice E.") == 0);   /* all or nothing */
+	CHECK(JEQ(h_jstr(r.json, "displayName"), "Alice E."));   /* all or nothing */
 	h_resp_free(&r);
 	expect_error(s, "PATCH", "/scim/v2/Users/usr_00000000000000000000000000",
 	    "{\"schemas\":[\"" PATCH_URN "\"],\"Operations\":[{\"op\":\"replace\",\"path\":"
@@ -548,7 +551,7 @@ test_leaver(struct h_server *s, const char *admin, const char *app, const char *
 	h_resp_free(&r);
 	h_expect(s, "GET", "/v1/auth/session", wendy, NULL, NULL, 401, NULL);
 	u = v1_user(s, admin, id);
-	CHECK(strcmp(h_jstr(u, "status"), "disabled") == 0);
+	CHECK(JEQ(h_jstr(u, "status"), "disabled"));
 	json_decref(u);
 	CHECK(h_login_status(s, "wendy", PW_W, NULL, 0) != 200);
 	CHECK(audit_count(s, aud, "user.disable", app) >= 1);
@@ -629,15 +632,15 @@ test_groups(struct h_server *s, const char *admin, const char *alice, const char
 	    "\"Cardiology Nurses\",\"externalId\":\"g-1\",\"members\":[{\"value\":\"%s\"}]}", alice);
 	scim(s, "POST", "/scim/v2/Groups", body, &r);
 	CHECK_STATUS(&r, 201);
-	CHECK(strcmp(h_jstr(r.json, "id"), "cardiology_nurses") == 0);
-	CHECK(strcmp(h_jstr(r.json, "displayName"), "cardiology_nurses") == 0);
+	CHECK(JEQ(h_jstr(r.json, "id"), "cardiology_nurses"));
+	CHECK(JEQ(h_jstr(r.json, "displayName"), "cardiology_nurses"));
 	CHECK(json_array_size(json_object_get(r.json, "members")) == 1);
 	CHECK(h_has_header(&r, "Location: https://vault.example.org:8443/scim/v2/Groups/"
 	    "cardiology_nurses"));
 	h_resp_free(&r);
 	u = v1_user(s, admin, alice);
-	CHECK(strcmp(json_string_value(json_array_get(json_object_get(u, "groups"), 0)),
-	    "cardiology_nurses") == 0);
+	CHECK(JEQ(json_string_value(json_array_get(json_object_get(u, "groups"), 0)),
+	    "cardiology_nurses"));
 	json_decref(u);
 	expect_error(s, "POST", "/scim/v2/Groups", "{\"schemas\":[\"" GROUP_URN "\"],"
 	    "\"displayName\":\"cardiology nurses\"}", 409, "uniqueness");
@@ -745,7 +748,7 @@ main(void)
 	create_user(&s, "{\"schemas\":[\"" USER_URN "\"],\"userName\":\"dave\","
 	    "\"externalId\":\"ext-4\",\"active\":false}", dave);
 	u = v1_user(&s, admin, dave);
-	CHECK(strcmp(h_jstr(u, "status"), "disabled") == 0);
+	CHECK(JEQ(h_jstr(u, "status"), "disabled"));
 	json_decref(u);
 	test_filters(&s, carol, dave);
 	test_put_patch(&s, admin, alice, carol);
