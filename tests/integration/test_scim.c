@@ -155,6 +155,27 @@ audit_count(struct h_server *s, const char *aud, const char *action, const char 
 	return n;
 }
 
+static int
+denied_count(struct h_server *s, const char *aud, const char *action, const char *actor,
+    const char *reason)
+{
+	char path[256];
+	struct h_resp r;
+	json_t *e;
+	size_t i;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/v1/audit?action=%s&limit=1000", action);
+	h_req(s, "GET", path, aud, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	json_array_foreach(json_object_get(r.json, "entries"), i, e)
+		if (JEQ(h_jstr(json_object_get(e, "actor"), "user_id"), actor) &&
+		    JEQ(h_jstr(e, "outcome"), "denied") && JEQ(h_jstr(e, "reason"), reason))
+			n++;
+	h_resp_free(&r);
+	return n;
+}
+
 static void
 app_token(struct h_server *s, const char *admin, const char *name, const char *role,
     char app[64], char out[128])
@@ -709,6 +730,26 @@ test_groups(struct h_server *s, const char *admin, const char *alice, const char
 	u = v1_user(s, admin, bob);
 	CHECK(json_array_size(json_object_get(u, "groups")) == 0);
 	json_decref(u);
+
+	/* an app hands out nothing it could never hold: no membership of a group
+	 * granting users.manage (the directory refuses, audited as denied) */
+	h_expect(s, "POST", "/v1/groups", admin, "{\"name\":\"ops_admins\",\"roles\":"
+	    "[\"admin\"]}", NULL, 201, NULL);
+	snprintf(body, sizeof(body), "{\"schemas\":[\"" PATCH_URN "\"],\"Operations\":["
+	    "{\"op\":\"add\",\"path\":\"members\",\"value\":[{\"value\":\"%s\"}]}]}", bob);
+	scim(s, "PATCH", "/scim/v2/Groups/ops_admins", body, &r);
+	check_error(&r, 403, NULL);
+	h_resp_free(&r);
+	u = v1_user(s, admin, bob);
+	CHECK(json_array_size(json_object_get(u, "groups")) == 0);
+	json_decref(u);
+	/* a group of an ordinary role is fine */
+	h_expect(s, "POST", "/v1/groups", admin, "{\"name\":\"readers\",\"roles\":"
+	    "[\"analyst\"]}", NULL, 201, NULL);
+	scim(s, "PATCH", "/scim/v2/Groups/readers", body, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_array_size(json_object_get(r.json, "members")) == 1);
+	h_resp_free(&r);
 }
 
 int
@@ -760,6 +801,7 @@ main(void)
 	CHECK(audit_count(&s, aud, "user.create", app) == 4);
 	CHECK(audit_count(&s, aud, "user.update", app) >= 8);
 	CHECK(audit_count(&s, aud, "group.create", app) == 1);
+	CHECK(denied_count(&s, aud, "user.update", app, "app_forbidden_grant") == 1);
 	/* no address or name in the server log */
 	snprintf(cmd, sizeof(cmd), "grep -c -e 'hospital.test' -e 'home.test' -e 'Alice' %s",
 	    s.log);
