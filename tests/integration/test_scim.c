@@ -807,6 +807,7 @@ main(void)
 	    s.log);
 	CHECK(h_run(cmd, NULL) == 1);
 	CHECK(h_stop(&s) == 0);
+	json_decref(s.init);
 	h_done("scim");
 	return 0;
 }
