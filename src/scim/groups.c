@@ -300,9 +300,26 @@ apply(struct scim *s, const struct pv_actor *actor, const char *id, json_t *r, j
 	return scim_group_get(s, actor, id, out, err);
 }
 
+/* The group's current representation against If-Match. */
+static enum pv_rc
+precondition(struct scim *s, const char *id, json_t *users, const char *if_match,
+    struct scim_error *err)
+{
+	json_t *cur;
+	enum pv_rc rc;
+
+	if (if_match == NULL)
+		return PV_OK;
+	if ((cur = to_scim(s, id, users)) == NULL)
+		return scim_fail(err, PV_E_NOMEM, 500, "", "Out of memory");
+	rc = scim_if_match(cur, if_match, err);
+	json_decref(cur);
+	return rc;
+}
+
 enum pv_rc
-scim_group_replace(struct scim *s, const struct pv_actor *actor, const char *id, json_t *body,
-    json_t **out, struct scim_error *err)
+scim_group_replace(struct scim *s, const struct pv_actor *actor, const char *id,
+    const char *if_match, json_t *body, json_t **out, struct scim_error *err)
 {
 	json_t *r = NULL, *users = NULL, *groups = NULL;
 	enum pv_rc rc;
@@ -311,6 +328,8 @@ scim_group_replace(struct scim *s, const struct pv_actor *actor, const char *id,
 		return rc;
 	if (find_group(groups, id) == NULL)
 		rc = scim_fail(err, PV_E_NOTFOUND, 404, "", "No such group");
+	else if ((rc = precondition(s, id, users, if_match, err)) != PV_OK)
+		;
 	else if ((rc = scim_resource_from_body(body, SCIM_GROUP, &r, err)) == PV_OK)
 		rc = apply(s, actor, id, r, users, out, err);
 	json_decref(r);
@@ -320,8 +339,8 @@ scim_group_replace(struct scim *s, const struct pv_actor *actor, const char *id,
 }
 
 enum pv_rc
-scim_group_patch(struct scim *s, const struct pv_actor *actor, const char *id, json_t *body,
-    json_t **out, struct scim_error *err)
+scim_group_patch(struct scim *s, const struct pv_actor *actor, const char *id,
+    const char *if_match, json_t *body, json_t **out, struct scim_error *err)
 {
 	json_t *r = NULL, *users = NULL, *groups = NULL;
 	enum pv_rc rc;
@@ -332,6 +351,8 @@ scim_group_patch(struct scim *s, const struct pv_actor *actor, const char *id, j
 		rc = scim_fail(err, PV_E_NOTFOUND, 404, "", "No such group");
 	else if ((r = to_scim(s, id, users)) == NULL)
 		rc = scim_fail(err, PV_E_NOMEM, 500, "", "Out of memory");
+	else if ((rc = scim_if_match(r, if_match, err)) != PV_OK)
+		;
 	else if ((rc = scim_patch_apply(r, SCIM_GROUP, body, err)) == PV_OK)
 		rc = apply(s, actor, id, r, users, out, err);
 	json_decref(r);
@@ -342,7 +363,7 @@ scim_group_patch(struct scim *s, const struct pv_actor *actor, const char *id, j
 
 enum pv_rc
 scim_group_delete(struct scim *s, const struct pv_actor *actor, const char *id,
-    struct scim_error *err)
+    const char *if_match, struct scim_error *err)
 {
 	json_t *users = NULL, *groups = NULL, *none = json_array();
 	enum pv_rc rc;
@@ -351,7 +372,7 @@ scim_group_delete(struct scim *s, const struct pv_actor *actor, const char *id,
 		goto out;
 	if (find_group(groups, id) == NULL)
 		rc = scim_fail(err, PV_E_NOTFOUND, 404, "", "No such group");
-	else
+	else if ((rc = precondition(s, id, users, if_match, err)) == PV_OK)
 		rc = set_members(s, actor, id, none, users, err);
 out:
 	json_decref(none);

@@ -8,6 +8,7 @@
  *   PUT    /scim/v2/Users/{id}
  *   PATCH  /scim/v2/Users/{id}       200 with the resource
  *   DELETE /scim/v2/Users/{id}       204 (disables)
+ *   (PUT, PATCH, DELETE honour If-Match: 412 unless it is the version)
  *   ... the same for /scim/v2/Groups
  *   GET    /scim/v2/ServiceProviderConfig, /Schemas, /ResourceTypes
  *
@@ -81,6 +82,7 @@ list_query(struct http_request *req, struct scim_list_query *q, struct scim_erro
 	return true;
 }
 
+#define IF_MATCH http_header(req, "If-Match")
 #define ACTOR(a) struct pv_actor a; authn_actor(req->principal, req->source, &a)
 
 static enum pv_rc
@@ -131,7 +133,8 @@ h_user_put(struct http_request *req)
 	json_t *out = NULL;
 	ACTOR(actor);
 
-	if (scim_user_replace(req->route->arg, &actor, req->params[0], req->body, &out, &err) !=
+	if (scim_user_replace(req->route->arg, &actor, req->params[0], IF_MATCH, req->body,
+	    &out, &err) !=
 	    PV_OK)
 		return reply_err(req, &err);
 	return reply_res(req, 200, out);
@@ -144,7 +147,8 @@ h_user_patch(struct http_request *req)
 	json_t *out = NULL;
 	ACTOR(actor);
 
-	if (scim_user_patch(req->route->arg, &actor, req->params[0], req->body, &out, &err) !=
+	if (scim_user_patch(req->route->arg, &actor, req->params[0], IF_MATCH, req->body,
+	    &out, &err) !=
 	    PV_OK)
 		return reply_err(req, &err);
 	return reply_res(req, 200, out);
@@ -156,7 +160,7 @@ h_user_delete(struct http_request *req)
 	struct scim_error err;
 	ACTOR(actor);
 
-	if (scim_user_delete(req->route->arg, &actor, req->params[0], &err) != PV_OK)
+	if (scim_user_delete(req->route->arg, &actor, req->params[0], IF_MATCH, &err) != PV_OK)
 		return reply_err(req, &err);
 	return http_reply(req, 204, NULL);
 }
@@ -209,7 +213,8 @@ h_group_put(struct http_request *req)
 	json_t *out = NULL;
 	ACTOR(actor);
 
-	if (scim_group_replace(req->route->arg, &actor, req->params[0], req->body, &out, &err) !=
+	if (scim_group_replace(req->route->arg, &actor, req->params[0], IF_MATCH, req->body,
+	    &out, &err) !=
 	    PV_OK)
 		return reply_err(req, &err);
 	return reply_res(req, 200, out);
@@ -222,7 +227,8 @@ h_group_patch(struct http_request *req)
 	json_t *out = NULL;
 	ACTOR(actor);
 
-	if (scim_group_patch(req->route->arg, &actor, req->params[0], req->body, &out, &err) !=
+	if (scim_group_patch(req->route->arg, &actor, req->params[0], IF_MATCH, req->body,
+	    &out, &err) !=
 	    PV_OK)
 		return reply_err(req, &err);
 	return reply_res(req, 200, out);
@@ -234,7 +240,7 @@ h_group_delete(struct http_request *req)
 	struct scim_error err;
 	ACTOR(actor);
 
-	if (scim_group_delete(req->route->arg, &actor, req->params[0], &err) != PV_OK)
+	if (scim_group_delete(req->route->arg, &actor, req->params[0], IF_MATCH, &err) != PV_OK)
 		return reply_err(req, &err);
 	return http_reply(req, 204, NULL);
 }

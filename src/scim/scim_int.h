@@ -122,6 +122,10 @@ struct scim_list_query {
 	long count;
 };
 
+/* Writes take the request's If-Match (NULL: none): unless it is "*" or the
+ * resource's current meta.version, 412 and nothing changes (RFC 7644
+ * 3.14). Checked when the write starts; the last write still wins between
+ * two writers that both pass. */
 enum pv_rc scim_user_get(struct scim *s, const struct pv_actor *actor, const char *id,
     json_t **out, struct scim_error *err);
 enum pv_rc scim_user_list(struct scim *s, const struct pv_actor *actor,
@@ -129,11 +133,11 @@ enum pv_rc scim_user_list(struct scim *s, const struct pv_actor *actor,
 enum pv_rc scim_user_create(struct scim *s, const struct pv_actor *actor, json_t *body,
     json_t **out, struct scim_error *err);
 enum pv_rc scim_user_replace(struct scim *s, const struct pv_actor *actor, const char *id,
-    json_t *body, json_t **out, struct scim_error *err);
+    const char *if_match, json_t *body, json_t **out, struct scim_error *err);
 enum pv_rc scim_user_patch(struct scim *s, const struct pv_actor *actor, const char *id,
-    json_t *body, json_t **out, struct scim_error *err);
+    const char *if_match, json_t *body, json_t **out, struct scim_error *err);
 enum pv_rc scim_user_delete(struct scim *s, const struct pv_actor *actor, const char *id,
-    struct scim_error *err);
+    const char *if_match, struct scim_error *err);
 
 enum pv_rc scim_group_get(struct scim *s, const struct pv_actor *actor, const char *id,
     json_t **out, struct scim_error *err);
@@ -142,11 +146,11 @@ enum pv_rc scim_group_list(struct scim *s, const struct pv_actor *actor,
 enum pv_rc scim_group_create(struct scim *s, const struct pv_actor *actor, json_t *body,
     json_t **out, struct scim_error *err);
 enum pv_rc scim_group_replace(struct scim *s, const struct pv_actor *actor, const char *id,
-    json_t *body, json_t **out, struct scim_error *err);
+    const char *if_match, json_t *body, json_t **out, struct scim_error *err);
 enum pv_rc scim_group_patch(struct scim *s, const struct pv_actor *actor, const char *id,
-    json_t *body, json_t **out, struct scim_error *err);
+    const char *if_match, json_t *body, json_t **out, struct scim_error *err);
 enum pv_rc scim_group_delete(struct scim *s, const struct pv_actor *actor, const char *id,
-    struct scim_error *err);
+    const char *if_match, struct scim_error *err);
 
 /* ListResponse of the resources matching q (steals all). */
 enum pv_rc scim_list_page(json_t *all, enum scim_kind kind, const struct scim_list_query *q,
@@ -159,6 +163,8 @@ void scim_project(json_t *res, const char *attributes, const char *excluded);
  * the body are ignored, as RFC 7644 3.3 and 3.5.1 allow). */
 enum pv_rc scim_resource_from_body(json_t *body, enum scim_kind kind, json_t **out,
     struct scim_error *err);
+/* PV_OK when if_match is NULL, "*" or res's meta.version; else 412. */
+enum pv_rc scim_if_match(json_t *res, const char *if_match, struct scim_error *err);
 /* W/"<hash>" of a representation without its meta (meta.version, ETag). */
 void scim_version(json_t *res, char out[32]);
 /* The directory's rc and message as a SCIM error. */

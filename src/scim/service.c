@@ -85,6 +85,17 @@ scim_version(json_t *res, char out[32])
 }
 
 enum pv_rc
+scim_if_match(json_t *res, const char *if_match, struct scim_error *err)
+{
+	const char *v = json_string_value(json_object_get(json_object_get(res, "meta"), "version"));
+
+	if (if_match == NULL || strcmp(if_match, "*") == 0 || (v != NULL && strcmp(if_match, v) == 0))
+		return PV_OK;
+	return scim_fail(err, PV_E_CONFLICT, 412, "", "The resource changed (If-Match does not match "
+	    "its version)");
+}
+
+enum pv_rc
 scim_list_page(json_t *all, enum scim_kind kind, const struct scim_list_query *q,
     json_t **out, struct scim_error *err)
 {

@@ -331,14 +331,31 @@ load(struct scim *s, const struct pv_actor *actor, const char *id, json_t **u,
 	return PV_OK;
 }
 
+/* The user's current representation against If-Match. */
+static enum pv_rc
+precondition(struct scim *s, json_t *u, const char *if_match, struct scim_error *err)
+{
+	json_t *cur;
+	enum pv_rc rc;
+
+	if (if_match == NULL)
+		return PV_OK;
+	if ((cur = to_scim(s, u)) == NULL)
+		return scim_fail(err, PV_E_NOMEM, 500, "", "Out of memory");
+	rc = scim_if_match(cur, if_match, err);
+	json_decref(cur);
+	return rc;
+}
+
 enum pv_rc
-scim_user_replace(struct scim *s, const struct pv_actor *actor, const char *id, json_t *body,
-    json_t **out, struct scim_error *err)
+scim_user_replace(struct scim *s, const struct pv_actor *actor, const char *id,
+    const char *if_match, json_t *body, json_t **out, struct scim_error *err)
 {
 	json_t *u = NULL, *r = NULL;
 	enum pv_rc rc;
 
 	if ((rc = load(s, actor, id, &u, err)) == PV_OK &&
+	    (rc = precondition(s, u, if_match, err)) == PV_OK &&
 	    (rc = scim_resource_from_body(body, SCIM_USER, &r, err)) == PV_OK)
 		rc = apply(s, actor, u, r, out, err);
 	json_decref(u);
@@ -347,8 +364,8 @@ scim_user_replace(struct scim *s, const struct pv_actor *actor, const char *id, 
 }
 
 enum pv_rc
-scim_user_patch(struct scim *s, const struct pv_actor *actor, const char *id, json_t *body,
-    json_t **out, struct scim_error *err)
+scim_user_patch(struct scim *s, const struct pv_actor *actor, const char *id,
+    const char *if_match, json_t *body, json_t **out, struct scim_error *err)
 {
 	json_t *u = NULL, *r = NULL;
 	enum pv_rc rc;
@@ -359,6 +376,8 @@ scim_user_patch(struct scim *s, const struct pv_actor *actor, const char *id, js
 		rc = scim_fail(err, PV_E_NOMEM, 500, "", "Out of memory");
 		goto out;
 	}
+	if ((rc = scim_if_match(r, if_match, err)) != PV_OK)
+		goto out;
 	if ((rc = scim_patch_apply(r, SCIM_USER, body, err)) == PV_OK)
 		rc = apply(s, actor, u, r, out, err);
 out:
@@ -369,13 +388,16 @@ out:
 
 enum pv_rc
 scim_user_delete(struct scim *s, const struct pv_actor *actor, const char *id,
-    struct scim_error *err)
+    const char *if_match, struct scim_error *err)
 {
 	json_t *u = NULL;
 	enum pv_rc rc;
 
 	if ((rc = load(s, actor, id, &u, err)) != PV_OK)
 		return rc;
+	rc = precondition(s, u, if_match, err);
 	json_decref(u);
+	if (rc != PV_OK)
+		return rc;
 	return set_active(s, actor, id, false, err);
 }

@@ -547,6 +547,35 @@ test_put_patch(struct h_server *s, const char *admin, const char *alice, const c
 	expect_error(s, "PATCH", "/scim/v2/Users/usr_00000000000000000000000000",
 	    "{\"schemas\":[\"" PATCH_URN "\"],\"Operations\":[{\"op\":\"replace\",\"path\":"
 	    "\"displayName\",\"value\":\"x\"}]}", 404, NULL);
+
+	/* If-Match (RFC 7644 3.14): the current version passes, a stale one is 412 */
+	{
+		static const char *stale[] = { "Content-Type: application/scim+json",
+			"If-Match: W/\"0000000000000000\"", NULL };
+		const char *fresh[3] = { "Content-Type: application/scim+json", NULL, NULL };
+		char im[96];
+
+		scim(s, "GET", path, NULL, &r);
+		CHECK_STATUS(&r, 200);
+		snprintf(im, sizeof(im), "If-Match: %s", h_jstr(json_object_get(r.json, "meta"),
+		    "version"));
+		h_resp_free(&r);
+		h_req(s, "PATCH", path, tok, "{\"schemas\":[\"" PATCH_URN "\"],\"Operations\":["
+		    "{\"op\":\"replace\",\"path\":\"displayName\",\"value\":\"Stale\"}]}", stale, &r);
+		check_error(&r, 412, NULL);
+		h_resp_free(&r);
+		h_req(s, "DELETE", path, tok, NULL, stale + 1, &r);
+		check_error(&r, 412, NULL);
+		h_resp_free(&r);
+		fresh[1] = im;
+		h_req(s, "PATCH", path, tok, "{\"schemas\":[\"" PATCH_URN "\"],\"Operations\":["
+		    "{\"op\":\"replace\",\"path\":\"displayName\",\"value\":\"Alice E.\"}]}", fresh,
+		    &r);
+		CHECK_STATUS(&r, 200);
+		CHECK(JEQ(h_jstr(r.json, "displayName"), "Alice E."));
+		CHECK(json_is_true(json_object_get(r.json, "active")));
+		h_resp_free(&r);
+	}
 }
 
 /* active=false (Entra: the string "False") ends the user's live session at once. */
