@@ -68,6 +68,7 @@ enum authz_verb {
 	AUTHZ_APPS_MANAGE,               /* /v1/apps: workload identities */
 	AUTHZ_ACCESS_APPROVE,            /* approvals, reviews (security officers) */
 	AUTHZ_RECORDS_SHRED,             /* DELETE /v1/subjects/{s}, legal hold */
+	AUTHZ_SCIM_PROVISION,            /* /scim/v2/: an IdP's provisioning app */
 };
 
 /* One parsed permission. */

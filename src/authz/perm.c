@@ -47,6 +47,7 @@ static const struct verb_def {
 	{ "apps.manage", AUTHZ_APPS_MANAGE, SCOPE_NONE, false },
 	{ "access.approve", AUTHZ_ACCESS_APPROVE, SCOPE_NONE, false },
 	{ "records.shred", AUTHZ_RECORDS_SHRED, SCOPE_NONE, false },
+	{ "scim.provision", AUTHZ_SCIM_PROVISION, SCOPE_NONE, false },
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -307,6 +308,7 @@ authz_permset_is_privileged(const struct authz_permset *s)
 		case AUTHZ_KEYS_MANAGE:
 		case AUTHZ_SYS_BACKUP:
 		case AUTHZ_APPS_MANAGE:
+		case AUTHZ_SCIM_PROVISION:   /* it makes and disables users */
 			return true;
 		default:
 			break;

@@ -21,6 +21,7 @@
 #include "authn/authn.h"
 #include "authz/authz.h"
 #include "directory/directory.h"
+#include "scim/scim.h"
 
 static enum pv_rc
 sys_health(struct http_request *req)
@@ -271,6 +272,7 @@ identity_routes(struct pv_app *app)
 {
 	struct authn_service_config ac = { app->st, app->keys, app->audit, &app->cfg, app->dev };
 	struct directory_config dc = { NULL, app->st, app->audit, &app->cfg };
+	struct scim_config sc = { NULL, &app->cfg };
 	enum pv_rc rc;
 
 	if ((rc = authn_service_new(&ac, &app->authn)) != PV_OK ||
@@ -280,6 +282,10 @@ identity_routes(struct pv_app *app)
 	dc.authn = app->authn;
 	if ((rc = directory_new(&dc, &app->directory)) != PV_OK ||
 	    (rc = directory_routes(app->directory, app->http)) != PV_OK)
+		return rc;
+	sc.directory = app->directory;
+	if ((rc = scim_new(&sc, &app->scim)) != PV_OK ||
+	    (rc = scim_routes(app->scim, app->http)) != PV_OK)
 		return rc;
 	return authz_routes(app->authz, app->http);
 }
@@ -319,6 +325,8 @@ routes_cleanup(struct pv_app *app)
 {
 	authz_service_free(app->authz);
 	app->authz = NULL;
+	scim_free(app->scim);
+	app->scim = NULL;
 	directory_free(app->directory);
 	app->directory = NULL;
 	authn_service_free(app->authn);

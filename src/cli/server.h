@@ -30,6 +30,7 @@ struct pv_app {
 	struct authn_service *authn;  /* identity: sessions, login (authn/authn.h) */
 	struct authz_service *authz;  /* identity: hooks, roles, audit routes (authz/authz.h) */
 	struct directory *directory;  /* users and groups (directory/directory.h) */
+	struct scim *scim;            /* SCIM 2.0 over the directory (scim/scim.h) */
 	struct authn_throttle *unseal_throttle;  /* failed unseal shares per source */
 	struct jobs_runner *jobs;     /* background work (jobs/jobs.h) */
 	/* GET /metrics (metrics_wire.c) */

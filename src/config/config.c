@@ -124,6 +124,7 @@ static const struct key_def keys[] = {
 	{ "backup", "keep", K_INT, F(backup_keep) },
 	{ "backup", "immutable_days", K_INT, F(backup_immutable_days) },
 	{ "backup", "drill_every_s", K_INT, F(backup_drill_every_s) },
+	{ "server", "public_url", K_STR, F(public_url) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -819,6 +820,20 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 			    "authentication; allowed only with --dev)", c->metrics_listen);
 		if (strcmp(c->metrics_listen, c->listen) == 0)
 			REFUSE("metrics.listen = %s is server.listen", c->metrics_listen);
+	}
+	if (c->public_url[0] != '\0') {
+		size_t i, n = strlen(c->public_url);
+
+		if (strncmp(c->public_url, "https://", 8) != 0 &&
+		    !(dev && strncmp(c->public_url, "http://", 7) == 0))
+			REFUSE("server.public_url = %s is not an https:// URL", c->public_url);
+		for (i = 0; i < n; i++)
+			if ((unsigned char)c->public_url[i] <= ' ' || c->public_url[i] == '"' ||
+			    c->public_url[i] == '\\' || c->public_url[i] == 0x7f ||
+			    c->public_url[i] == '?' || c->public_url[i] == '#')
+				REFUSE("server.public_url has a character a URL base cannot hold%s", "");
+		if (c->public_url[n - 1] == '/')
+			REFUSE("server.public_url = %s ends with '/'", c->public_url);
 	}
 	if (sink_target_check(c->sinks_syslog, "sinks.syslog", dev, err, errlen) != PV_OK ||
 	    sink_target_check(c->sinks_cef, "sinks.cef", dev, err, errlen) != PV_OK)

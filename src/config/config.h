@@ -128,6 +128,10 @@ struct pv_config {
 	int backup_keep;                  /* scheduled pruning keeps this many (never immutable ones) */
 	int backup_immutable_days;        /* no delete through phivault inside this window */
 	int backup_drill_every_s;         /* restore drills (issue 12 item 6) */
+	/* [server] public_url: the base URL clients reach this server at
+	 * ("https://vault.example.org:8443"), for absolute links such as SCIM's
+	 * meta.location; "" (default): links are paths ("/scim/v2/Users/usr_x") */
+	char public_url[512];
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

@@ -37,8 +37,9 @@ directory_app_secret_wipe(struct directory_app_secret *s)
 /* ---- validation ---- */
 
 /* The first permission of role that an app can never hold, or NULL. */
-static enum pv_rc
-role_forbidden(struct directory *s, const char *role, char *perm, size_t len, bool *exists)
+enum pv_rc
+directory_role_app_forbidden(struct directory *s, const char *role, char *perm, size_t len,
+    bool *exists)
 {
 	const char *const *b;
 	struct store_role r;
@@ -100,7 +101,7 @@ roles_check(struct directory *s, const char *const *roles, size_t n,
 				    "roles[%zu] is a duplicate", i);
 				return PV_E_INVALID;
 			}
-		if ((rc = role_forbidden(s, roles[i], perm, sizeof(perm), &exists)) != PV_OK)
+		if ((rc = directory_role_app_forbidden(s, roles[i], perm, sizeof(perm), &exists)) != PV_OK)
 			return rc;
 		if (!exists) {
 			snprintf(res->message, sizeof(res->message),

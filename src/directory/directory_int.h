@@ -35,6 +35,12 @@ enum pv_rc directory_route_apps(struct directory *d, struct http_server *srv);
 
 /* ---- shared by the operations (service.c) ---- */
 
+/* Does role (built-in or custom) grant a permission an app can never hold
+ * (authz_app_forbidden)? Its name in perm ("" if none); *exists false if
+ * there is no such role (apps.c). */
+enum pv_rc directory_role_app_forbidden(struct directory *s, const char *role, char *perm,
+    size_t len, bool *exists);
+
 /* msg into res->message; returns rc. */
 enum pv_rc directory_fail(struct directory_result *res, enum pv_rc rc, const char *msg);
 /* An allowed audit event by actor: action on resource, the rest zero. */

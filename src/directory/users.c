@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authz/authz.h"
 #include "crypto/crypto.h"
 #include "directory/directory_int.h"
 
@@ -222,8 +223,10 @@ create_commit(struct directory *s, const struct pv_actor *actor, struct store_us
 	authn_otp_issue(u, NULL, u->created_ms);
 	snprintf(res, sizeof(res), "users/%s", u->id);
 	directory_event_init(&ev, actor, "user.create", res);
-	/* the trail of the new user's sessions leads back to its creator */
-	if (actor->kind == PV_ACTOR_USER || actor->kind == PV_ACTOR_APP)
+	/* the trail of the new user's sessions leads back to its creator;
+	 * users.created_by references users(id), so an app creator (SCIM
+	 * provisioning) is named by the user.create entry's actor instead */
+	if (actor->kind == PV_ACTOR_USER)
 		util_strlcpy(u->created_by, actor->user_id, sizeof(u->created_by));
 	ev.detail = detail;
 	rc = audit_commit(s->audit, &ev, create_fn, &j);
@@ -442,6 +445,81 @@ patch_fn(struct store_tx *tx, void *arg)
 	return PV_OK;
 }
 
+static int
+on_current(const char *name, void *arg)
+{
+	json_array_append_new(arg, json_string(name));
+	return 0;
+}
+
+static bool
+listed(json_t *arr, const char *name)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(arr, i, v)
+		if (strcmp(json_string_value(v), name) == 0)
+			return true;
+	return false;
+}
+
+/* Does role grant what an app may never hold? */
+static enum pv_rc
+role_bad(struct directory *s, const char *role, bool *bad)
+{
+	char perm[AUTHZ_PERM_MAX];
+	bool exists;
+	enum pv_rc rc;
+
+	if ((rc = directory_role_app_forbidden(s, role, perm, sizeof(perm), &exists)) != PV_OK)
+		return rc;
+	if (perm[0] != '\0')
+		*bad = true;
+	return PV_OK;
+}
+
+/* *bad when sp adds (to user id) a role or a group whose roles an app may
+ * not hand out. Memberships the user already has do not count, so an app
+ * can still change the other memberships of a user who holds one. */
+static enum pv_rc
+app_grant_check(struct directory *s, const char *id, const struct directory_user_spec *sp,
+    bool *bad)
+{
+	json_t *cur_roles = json_array(), *cur_groups = json_array(), *gr, *r;
+	struct store_group g;
+	size_t i, k;
+	enum pv_rc rc = PV_OK;
+
+	if (cur_roles == NULL || cur_groups == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	STORE_READ(s->st, rc, store_user_roles_get(tx, id, on_current, cur_roles));
+	if (rc == PV_OK)
+		STORE_READ(s->st, rc, store_user_groups_get(tx, id, on_current, cur_groups));
+	for (i = 0; rc == PV_OK && !*bad && sp->set_roles && i < sp->nroles; i++)
+		if (!listed(cur_roles, sp->roles[i]))
+			rc = role_bad(s, sp->roles[i], bad);
+	for (i = 0; rc == PV_OK && !*bad && sp->set_groups && i < sp->ngroups; i++) {
+		if (listed(cur_groups, sp->groups[i]))
+			continue;
+		STORE_READ(s->st, rc, store_group_get(tx, sp->groups[i], &g));
+		if (rc != PV_OK)
+			break;
+		gr = json_loads(g.roles != NULL ? g.roles : "[]", 0, NULL);
+		store_group_clear(&g);
+		json_array_foreach(gr, k, r)
+			if (rc == PV_OK && !*bad && json_is_string(r))
+				rc = role_bad(s, json_string_value(r), bad);
+		json_decref(gr);
+	}
+out:
+	json_decref(cur_roles);
+	json_decref(cur_groups);
+	return rc;
+}
+
 enum pv_rc
 directory_user_update(struct directory *s, const struct pv_actor *actor, const char *id,
     const struct directory_user_spec *sp, struct directory_result *res)
@@ -467,6 +545,19 @@ directory_user_update(struct directory *s, const struct pv_actor *actor, const c
 		    "You cannot change your own roles or groups");
 	if ((rc = spec_check(s, sp, res)) != PV_OK)
 		return rc;
+	/* An app (SCIM provisioning) hands out nothing it could never hold
+	 * itself: no new membership of a group, and no new role, that grants
+	 * users.manage, roles.manage, apps.manage or access.approve. */
+	if (actor->kind == PV_ACTOR_APP) {
+		bool bad = false;
+
+		if ((rc = app_grant_check(s, id, sp, &bad)) != PV_OK)
+			return rc;
+		if (bad)
+			return deny(s, actor, "user.update", id, "app_forbidden_grant", res,
+			    "An app cannot grant a role or group membership that gives users.manage, "
+			    "roles.manage, apps.manage or access.approve");
+	}
 	/* the audit detail names the changed fields, and the new memberships */
 	o = json_pack("{s:o}", "fields", names_json(sp->fields, sp->nfields));
 	if (o != NULL && sp->set_roles)

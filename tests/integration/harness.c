@@ -360,7 +360,14 @@ h_req(struct h_server *s, const char *method, const char *path, const char *toke
 		hl = curl_slist_append(hl, auth);
 	}
 	if (body != NULL) {
-		hl = curl_slist_append(hl, "Content-Type: application/json");
+		const char **h;
+		bool own_type = false;   /* the caller sends its own Content-Type */
+
+		for (h = hdrs; h != NULL && *h != NULL; h++)
+			if (strncasecmp(*h, "Content-Type:", 13) == 0)
+				own_type = true;
+		if (!own_type)
+			hl = curl_slist_append(hl, "Content-Type: application/json");
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
 	}

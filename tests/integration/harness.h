@@ -70,7 +70,8 @@ void h_start(struct h_server *s, const char *extra_args);
 int h_start_expect_exit(struct h_server *s, const char *extra_args);
 /* SIGTERM and wait; returns the exit status. */
 int h_stop(struct h_server *s);
-/* Request; body may be NULL. hdrs: NULL-terminated extra headers. */
+/* Request; body may be NULL. hdrs: NULL-terminated extra headers. A body is
+ * sent as application/json unless hdrs hold a Content-Type of their own. */
 void h_req(struct h_server *s, const char *method, const char *path, const char *token,
     const char *body, const char **hdrs, struct h_resp *r);
 /* The local address later h_req calls leave from (CURLOPT_INTERFACE), e.g.

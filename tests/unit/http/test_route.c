@@ -142,6 +142,8 @@ static const struct http_route routes[] = {
 	{ "GET", "/v1/audit/public-key", h_text, HTTP_PERM_PUBLIC, NULL, 0, 0, NULL },
 	{ "GET", "/v1/search", h_query, HTTP_PERM_PUBLIC, NULL, 0, 0, NULL },
 	{ "POST", "/v1/big", h_echo, HTTP_PERM_PUBLIC, NULL, HTTP_ROUTE_BODY, 2u << 20, NULL },
+	{ "POST", "/scim/v2/Users", h_echo, "scim.provision", NULL,
+	    HTTP_ROUTE_BODY | HTTP_ROUTE_SCIM, 0, NULL },
 };
 
 static struct http_server *
@@ -219,7 +221,8 @@ request(struct http_server *srv, const char *method, const char *uri,
 		util_strlcpy(r->allow, ctx->allow, sizeof(r->allow));
 	if (ctx->out_type)
 		util_strlcpy(r->type, ctx->out_type, sizeof(r->type));
-	if (ctx->out_len > 0 && ctx->out_type && strcmp(ctx->out_type, "application/json") == 0) {
+	if (ctx->out_len > 0 && ctx->out_type && (strcmp(ctx->out_type, "application/json") == 0 ||
+	    strcmp(ctx->out_type, HTTP_SCIM_TYPE) == 0)) {
 		json_error_t e;
 
 		r->json = json_loadb(ctx->out_body, ctx->out_len, 0, &e);
@@ -645,6 +648,78 @@ test_auth_hooks(void **state)
 	assert_int_equal(H.handler_calls, 1);
 }
 
+/* HTTP_ROUTE_SCIM: application/scim+json in and out, the pipeline's own
+ * errors in the RFC 7644 3.12 form; other routes keep application/json. */
+static void
+scim_error_is(struct result *r, int status, const char *type)
+{
+	char st[8];
+
+	snprintf(st, sizeof(st), "%d", status);
+	assert_int_equal(r->status, status);
+	assert_string_equal(r->type, HTTP_SCIM_TYPE);
+	assert_non_null(r->json);
+	assert_null(json_object_get(r->json, "error"));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(r->json, "schemas"),
+	    0)), HTTP_SCIM_ERROR_URN);
+	assert_string_equal(json_string_value(json_object_get(r->json, "status")), st);
+	assert_non_null(json_string_value(json_object_get(r->json, "detail")));
+	if (type != NULL)
+		assert_string_equal(json_string_value(json_object_get(r->json, "scimType")), type);
+	else
+		assert_null(json_object_get(r->json, "scimType"));
+}
+
+static void
+test_scim_route(void **state)
+{
+	static const char *const scim_ct[] = { "Content-Type", "application/scim+json", NULL };
+	static const char *const text_ct[] = { "Content-Type", "text/plain", NULL };
+	struct http_server *srv = *state;
+	struct result r;
+
+	request(srv, "POST", "/scim/v2/Users", scim_ct, NULL, "{\"a\":1}", false, &r);
+	assert_int_equal(r.status, 201);
+	assert_string_equal(r.type, HTTP_SCIM_TYPE);
+	result_free(&r);
+	assert_string_equal(H.last_perm, "scim.provision");
+	request(srv, "POST", "/scim/v2/Users", json_ct, NULL, "{}", false, &r);
+	assert_int_equal(r.status, 201);
+	result_free(&r);
+	request(srv, "POST", "/scim/v2/Users", text_ct, NULL, "{}", false, &r);
+	scim_error_is(&r, 400, NULL);
+	result_free(&r);
+	request(srv, "POST", "/scim/v2/Users", scim_ct, NULL, "{\"a\":", false, &r);
+	scim_error_is(&r, 400, "invalidSyntax");
+	result_free(&r);
+	request(srv, "POST", "/scim/v2/Users", scim_ct, NULL, "{\"a\":\"0123456789012345678901234"
+	    "567890123456789012345678901234567890\"}", false, &r);
+	scim_error_is(&r, 413, NULL);
+	result_free(&r);
+	H.authz_rc = PV_E_FORBIDDEN;
+	request(srv, "POST", "/scim/v2/Users", scim_ct, NULL, "{}", false, &r);
+	scim_error_is(&r, 403, NULL);
+	result_free(&r);
+	H.authn_rc = PV_E_UNAUTH;
+	request(srv, "POST", "/scim/v2/Users", scim_ct, NULL, "{}", false, &r);
+	scim_error_is(&r, 401, NULL);
+	result_free(&r);
+	request(srv, "GET", "/scim/v2/Nothing", NULL, NULL, NULL, false, &r);
+	scim_error_is(&r, 404, NULL);
+	result_free(&r);
+	request(srv, "GET", "/scim/v2/Users", NULL, NULL, NULL, false, &r);
+	scim_error_is(&r, 405, NULL);
+	result_free(&r);
+	/* an ordinary route keeps its content type and error form */
+	H.authn_rc = PV_OK;
+	H.authz_rc = PV_OK;
+	request(srv, "POST", "/v1/big", scim_ct, NULL, "{}", false, &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(r.type, "application/json");
+	assert_string_equal(r.code, "invalid_request");
+	result_free(&r);
+}
+
 static void
 test_missing_hooks_fail_closed(void **state)
 {
@@ -880,6 +955,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_body_routes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_hooks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scim_route, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_hooks_fail_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_handler_responses, setup, teardown),
 	};
