@@ -97,6 +97,7 @@ static const struct action actions[] = {
 	    { "audit.read", false }, { NULL, false } } },
 	{ "metrics.read", K_PLAIN, false, false, { { NULL, false } } },
 	{ "apps.manage", K_PLAIN, false, false, { { NULL, false } } },
+	{ "records.shred", K_PLAIN, false, false, { { NULL, false } } },
 };
 
 static const struct action *

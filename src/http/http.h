@@ -42,6 +42,10 @@ enum http_route_flags {
 	HTTP_ROUTE_BODY = 1 << 0,
 	HTTP_ROUTE_SEALED_OK = 1 << 1,     /* answers while sealed */
 	HTTP_ROUTE_RESTRICTED_OK = 1 << 2, /* a restricted session may call it */
+	/* its path parameters may be PHI (a patient's subject value): the
+	 * resource of route-level entries (http_route_resource) writes each
+	 * as "-"; the handler records its own resource form */
+	HTTP_ROUTE_PHI_PARAMS = 1 << 3,
 };
 
 typedef enum pv_rc (*http_handler_fn)(struct http_request *req);

@@ -57,6 +57,8 @@ enum pv_rc {
 	PV_E_RETIRED_KEY_IN_USE = 36, /* 409 retired_key_in_use: the key version still protects objects */
 	PV_E_KEY_REVOKED = 37, /* 410 key_revoked: the data's key version was revoked (unrecoverable) */
 	PV_E_HSM = 38,        /* 503 hsm_unavailable: the PKCS#11 token is absent or refuses */
+	PV_E_SUBJECT_SHREDDED = 39, /* 410 subject_shredded: the record's patient was crypto-shredded */
+	PV_E_LEGAL_HOLD = 40, /* 409 legal_hold: the subject is under legal hold */
 	PV_E__COUNT
 };
 

@@ -1,0 +1,376 @@
+/*
+ * Subject keys, patient crypto-shredding and legal hold on the real binary
+ * over HTTPS (issue 11 item 4, issue 12 item 7): two collections with a
+ * subject field, patients A and B in both and records without a subject;
+ * the census counts the subject keys; re-encryption (rewrap_dek and full)
+ * still reads every record back; a clinician and an admin get 403 on
+ * shredding; B under legal hold cannot be shredded (409 legal_hold);
+ * shredding A makes every A record in both collections 410
+ * subject_shredded at once, a search by A's indexed field finds nothing,
+ * B and the records without a subject are intact, the census drops, a new
+ * record for A is refused, and the trail has subject.shred with A's
+ * reference, never the value.
+ */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define PW_ADMIN "Quiet-harbor-Lantern-91"
+#define PW_USER "Amber-river-Stone-4821"
+#define PAT_A "PAT-A-Zebulon-1001"
+#define PAT_B "PAT-B-Xanthe-2002"
+
+static const char *TREAT[] = { "X-Purpose-Of-Use: TREAT", NULL };
+
+struct people {
+	char admin[128], kay[128], clin[128], olga[128];
+};
+
+struct rec {
+	char coll[16];
+	char id[64];
+	char *want;          /* canonical fields JSON */
+	char patient;        /* 'A', 'B' or 0 */
+};
+
+#define N_RECS 12
+static struct rec recs[N_RECS];
+static size_t nrecs;
+
+static void
+create(struct h_server *s, struct people *p, const char *coll, const char *body, char patient)
+{
+	char path[128];
+	struct h_resp r;
+
+	snprintf(path, sizeof(path), "/v1/collections/%s/records", coll);
+	h_req(s, "POST", path, p->clin, body, NULL, &r);
+	CHECK_STATUS(&r, 201);
+	CHECK(nrecs < N_RECS);
+	snprintf(recs[nrecs].coll, sizeof(recs[nrecs].coll), "%s", coll);
+	snprintf(recs[nrecs].id, sizeof(recs[nrecs].id), "%s", h_jstr(r.json, "id"));
+	recs[nrecs].patient = patient;
+	nrecs++;
+	h_resp_free(&r);
+}
+
+/* status of a read of recs[i]; on 200 its fields compared with (or kept as) want */
+static long
+read_rec(struct h_server *s, struct people *p, size_t i, bool keep)
+{
+	char path[160];
+	struct h_resp r;
+	long st;
+
+	snprintf(path, sizeof(path), "/v1/collections/%s/records/%s", recs[i].coll, recs[i].id);
+	h_req(s, "GET", path, p->clin, NULL, TREAT, &r);
+	st = r.status;
+	if (st == 200) {
+		char *got = json_dumps(json_object_get(r.json, "fields"), JSON_COMPACT | JSON_SORT_KEYS);
+
+		CHECK(got != NULL);
+		if (keep) {
+			free(recs[i].want);
+			recs[i].want = got;
+		} else {
+			CHECK(strcmp(got, recs[i].want) == 0);
+			free(got);
+		}
+	} else if (st == 410) {
+		CHECK(strcmp(h_err_code(&r), "subject_shredded") == 0);
+	}
+	h_resp_free(&r);
+	return st;
+}
+
+static long long
+census(struct h_server *s, struct people *p, const char *key, int version)
+{
+	struct h_resp r;
+	json_t *k, *ver;
+	size_t i, j;
+	long long n = -1;
+
+	h_req(s, "GET", "/v1/keys", p->kay, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	json_array_foreach(r.json, i, k) {
+		if (strcmp(h_jstr(k, "name"), key) != 0)
+			continue;
+		json_array_foreach(json_object_get(k, "versions"), j, ver)
+			if (json_integer_value(json_object_get(ver, "version")) == version)
+				n = json_integer_value(json_object_get(ver, "objects"));
+	}
+	h_resp_free(&r);
+	return n;
+}
+
+static void
+setup(struct h_server *s, struct people *p)
+{
+	/* at most one subject field, and only a string */
+	h_expect(s, "POST", "/v1/collections", p->admin,
+	    "{\"name\":\"bad1\",\"region\":\"local\",\"fields\":["
+	    "{\"name\":\"a\",\"type\":\"string\",\"subject\":true},"
+	    "{\"name\":\"b\",\"type\":\"string\",\"subject\":true}]}", NULL, 400, "invalid_request");
+	h_expect(s, "POST", "/v1/collections", p->admin,
+	    "{\"name\":\"bad2\",\"region\":\"local\",\"fields\":["
+	    "{\"name\":\"a\",\"type\":\"integer\",\"subject\":true}]}", NULL, 400, "invalid_request");
+	h_expect(s, "POST", "/v1/collections", p->admin,
+	    "{\"name\":\"bad3\",\"region\":\"local\",\"fields\":["
+	    "{\"name\":\"a\",\"type\":\"string\",\"subject\":1}]}", NULL, 400, "invalid_request");
+	h_collection_create(s, p->admin,
+	    "{\"name\":\"visits\",\"region\":\"local\",\"fields\":["
+	    "{\"name\":\"patient\",\"type\":\"string\",\"subject\":true},"
+	    "{\"name\":\"mrn\",\"type\":\"mrn\",\"searchable\":true},"
+	    "{\"name\":\"note\",\"type\":\"string\"}]}");
+	h_collection_create(s, p->admin,
+	    "{\"name\":\"labs\",\"region\":\"local\",\"fields\":["
+	    "{\"name\":\"who\",\"type\":\"string\",\"subject\":true},"
+	    "{\"name\":\"test\",\"type\":\"string\",\"searchable\":true}]}");
+	create(s, p, "visits", "{\"patient\":\"" PAT_A "\",\"mrn\":\"MRNA1\",\"note\":\"a1\"}", 'A');
+	create(s, p, "visits", "{\"patient\":\"" PAT_A "\",\"mrn\":\"MRNA1\",\"note\":\"a2\"}", 'A');
+	create(s, p, "visits", "{\"patient\":\"" PAT_A "\",\"mrn\":\"MRNA1\",\"note\":\"a3\"}", 'A');
+	create(s, p, "visits", "{\"patient\":\"" PAT_B "\",\"mrn\":\"MRNB1\",\"note\":\"b1\"}", 'B');
+	create(s, p, "visits", "{\"patient\":\"" PAT_B "\",\"mrn\":\"MRNB1\",\"note\":\"b2\"}", 'B');
+	create(s, p, "visits", "{\"mrn\":\"MRNC1\",\"note\":\"nobody\"}", 0);
+	create(s, p, "labs", "{\"who\":\"" PAT_A "\",\"test\":\"hba1c-a\"}", 'A');
+	create(s, p, "labs", "{\"who\":\"" PAT_A "\",\"test\":\"lipid-a\"}", 'A');
+	create(s, p, "labs", "{\"who\":\"" PAT_B "\",\"test\":\"hba1c-b\"}", 'B');
+	/* a batch create under a subject, and a PATCH keeps it */
+	{
+		struct h_resp r;
+		char path[160];
+
+		h_req(s, "POST", "/v1/collections/labs/records:batch", p->clin,
+		    "{\"create\":[{\"who\":\"" PAT_B "\",\"test\":\"tsh-b\"}]}", NULL, &r);
+		CHECK_STATUS(&r, 200);
+		{
+			json_t *res = json_array_get(json_object_get(r.json, "results"), 0);
+
+			CHECK(json_integer_value(json_object_get(res, "status")) == 201);
+			snprintf(recs[nrecs].coll, sizeof(recs[nrecs].coll), "labs");
+			snprintf(recs[nrecs].id, sizeof(recs[nrecs].id), "%s", h_jstr(res, "id"));
+			recs[nrecs].patient = 'B';
+			nrecs++;
+		}
+		h_resp_free(&r);
+		snprintf(path, sizeof(path), "/v1/collections/visits/records/%s", recs[0].id);
+		h_req(s, "PATCH", path, p->clin, "{\"note\":\"a1-patched\"}", NULL, &r);
+		CHECK_STATUS(&r, 200);
+		h_resp_free(&r);
+	}
+	for (size_t i = 0; i < nrecs; i++)
+		CHECK(read_rec(s, p, i, true) == 200);
+	CHECK(strstr(recs[0].want, "a1-patched") != NULL);
+	/* two subject keys, one per patient, whatever the collections */
+	CHECK(census(s, p, "subjects", 1) == 2);
+	CHECK(census(s, p, "collection:visits", 1) == 6);
+	CHECK(census(s, p, "collection:labs", 1) == 4);
+}
+
+static void
+wait_job(struct h_server *s, struct people *p, const char *job)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/v1/jobs/%s", job);
+	for (int i = 0; i < 20000; i++) {
+		struct h_resp r;
+		char st[16];
+
+		h_req(s, "GET", path, p->admin, NULL, NULL, &r);
+		CHECK_STATUS(&r, 200);
+		snprintf(st, sizeof(st), "%s", h_jstr(r.json, "state"));
+		h_resp_free(&r);
+		if (strcmp(st, "done") == 0)
+			return;
+		CHECK(strcmp(st, "failed") != 0);
+		h_clock_advance(s, 1000);
+		h_pause_ms(2);
+	}
+	CHECK(!"job did not finish");
+}
+
+static void
+reencrypt(struct h_server *s, struct people *p, const char *key, const char *mode)
+{
+	char path[128], body[128], job[64];
+	struct h_resp r;
+
+	snprintf(path, sizeof(path), "/v1/keys/%s/rotate", key);
+	h_expect(s, "POST", path, p->kay, NULL, NULL, 200, NULL);
+	snprintf(path, sizeof(path), "/v1/keys/%s/reencrypt", key);
+	snprintf(body, sizeof(body), "{\"mode\":\"%s\",\"max_rps\":100000}", mode);
+	h_req(s, "POST", path, p->kay, body, NULL, &r);
+	CHECK_STATUS(&r, 202);
+	snprintf(job, sizeof(job), "%s", h_jstr(r.json, "job"));
+	h_resp_free(&r);
+	wait_job(s, p, job);
+}
+
+static void
+test_reencrypt(struct h_server *s, struct people *p)
+{
+	reencrypt(s, p, "collection:visits", "rewrap_dek");
+	CHECK(census(s, p, "collection:visits", 1) == 0);
+	CHECK(census(s, p, "collection:visits", 2) == 6);
+	reencrypt(s, p, "collection:labs", "full");
+	CHECK(census(s, p, "collection:labs", 1) == 0);
+	CHECK(census(s, p, "collection:labs", 2) == 4);
+	reencrypt(s, p, "subjects", "rewrap_dek");
+	CHECK(census(s, p, "subjects", 1) == 0);
+	CHECK(census(s, p, "subjects", 2) == 2);
+	for (size_t i = 0; i < nrecs; i++)
+		CHECK(read_rec(s, p, i, false) == 200);
+}
+
+static void
+test_shred(struct h_server *s, struct people *p)
+{
+	struct h_resp r;
+	char refa[80];
+
+	/* only a holder of records.shred: 403 for a clinician and an admin */
+	h_expect(s, "DELETE", "/v1/subjects/" PAT_A, p->clin, NULL, NULL, 403, "forbidden");
+	h_expect(s, "DELETE", "/v1/subjects/" PAT_A, p->admin, NULL, NULL, 403, "forbidden");
+	h_expect(s, "POST", "/v1/subjects/" PAT_B "/hold", p->clin, "{\"reason\":\"x\"}", NULL,
+	    403, "forbidden");
+	h_expect(s, "GET", "/v1/subjects/" PAT_A, p->kay, NULL, NULL, 403, "forbidden");
+	h_expect(s, "GET", "/v1/subjects/nobody-at-all", p->olga, NULL, NULL, 404, "not_found");
+
+	h_req(s, "GET", "/v1/subjects/" PAT_A, p->olga, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(h_jstr(r.json, "state"), "active") == 0);
+	CHECK(json_is_null(json_object_get(r.json, "hold")));
+	CHECK(json_integer_value(json_object_get(r.json, "records")) == 5);
+	CHECK(json_integer_value(json_object_get(json_object_get(r.json, "collections"),
+	    "visits")) == 3);
+	CHECK(json_integer_value(json_object_get(json_object_get(r.json, "collections"),
+	    "labs")) == 2);
+	snprintf(refa, sizeof(refa), "%s", h_jstr(r.json, "subject"));
+	CHECK(strlen(refa) == 64);
+	CHECK(strstr(r.body, PAT_A) == NULL);
+	h_resp_free(&r);
+
+	/* legal hold on B: bad bodies refused, then shredding B is 409 */
+	h_expect(s, "POST", "/v1/subjects/" PAT_B "/hold", p->olga, "{}", NULL, 400,
+	    "invalid_request");
+	h_expect(s, "POST", "/v1/subjects/" PAT_B "/hold", p->olga,
+	    "{\"reason\":\"litigation\",\"x\":1}", NULL, 400, "invalid_request");
+	h_expect(s, "POST", "/v1/subjects/" PAT_B "/hold", p->olga,
+	    "{\"reason\":\"litigation hold 2026-17\"}", NULL, 200, NULL);
+	h_expect(s, "DELETE", "/v1/subjects/" PAT_B, p->olga, NULL, NULL, 409, "legal_hold");
+	h_req(s, "GET", "/v1/subjects/" PAT_B, p->olga, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(h_jstr(json_object_get(r.json, "hold"), "reason"),
+	    "litigation hold 2026-17") == 0);
+	CHECK(json_integer_value(json_object_get(r.json, "records")) == 4);
+	h_resp_free(&r);
+	/* release and hold again: the hold is what stops it */
+	h_expect(s, "DELETE", "/v1/subjects/" PAT_B "/hold", p->olga, NULL, NULL, 200, NULL);
+	h_req(s, "GET", "/v1/subjects/" PAT_B, p->olga, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_is_null(json_object_get(r.json, "hold")));
+	h_resp_free(&r);
+	h_expect(s, "POST", "/v1/subjects/" PAT_B "/hold", p->olga, "{\"reason\":\"litigation\"}",
+	    NULL, 200, NULL);
+
+	/* shred A */
+	h_req(s, "DELETE", "/v1/subjects/" PAT_A, p->olga, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(h_jstr(r.json, "state"), "shredded") == 0);
+	CHECK(json_integer_value(json_object_get(json_object_get(r.json, "collections"),
+	    "visits")) == 3);
+	h_resp_free(&r);
+	for (size_t i = 0; i < nrecs; i++) {
+		long st = read_rec(s, p, i, false);
+
+		CHECK(st == (recs[i].patient == 'A' ? 410 : 200));
+	}
+	/* A's index entries went with it; B's are there */
+	h_req(s, "GET", "/v1/collections/visits/records?mrn=MRNA1", p->clin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_array_size(json_object_get(r.json, "records")) == 0);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections/labs/records?test=hba1c-a", p->clin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_array_size(json_object_get(r.json, "records")) == 0);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections/visits/records?mrn=MRNB1", p->clin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_array_size(json_object_get(r.json, "records")) == 2);
+	h_resp_free(&r);
+	/* the census: A's key and its five DEKs are gone */
+	CHECK(census(s, p, "subjects", 2) == 1);
+	CHECK(census(s, p, "collection:visits", 2) == 3);
+	CHECK(census(s, p, "collection:labs", 2) == 2);
+	/* again: 410; a new record for A: 410, nothing stored */
+	h_expect(s, "DELETE", "/v1/subjects/" PAT_A, p->olga, NULL, NULL, 410, "subject_shredded");
+	h_expect(s, "POST", "/v1/collections/visits/records", p->clin,
+	    "{\"patient\":\"" PAT_A "\",\"mrn\":\"MRNA2\"}", NULL, 410, "subject_shredded");
+	CHECK(census(s, p, "collection:visits", 2) == 3);
+	h_req(s, "GET", "/v1/subjects/" PAT_A, p->olga, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(h_jstr(r.json, "state"), "shredded") == 0);
+	CHECK(json_integer_value(json_object_get(r.json, "records")) == 0);
+	h_resp_free(&r);
+	/* after a crash and restart, still shredded */
+	h_kill9_restart(s, "--dev");
+	for (size_t i = 0; i < nrecs; i++)
+		CHECK(read_rec(s, p, i, false) == (recs[i].patient == 'A' ? 410 : 200));
+}
+
+static void
+test_audit(struct h_server *s)
+{
+	char cmd[1024], *out = NULL;
+
+	snprintf(cmd, sizeof(cmd), "%s audit export --data %s --format jsonl 2>&1", h_bin(),
+	    s->dir);
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strstr(out, "\"action\":\"subject.shred\"") != NULL);
+	CHECK(strstr(out, "\"action\":\"subject.hold\"") != NULL);
+	CHECK(strstr(out, "\"action\":\"subject.release\"") != NULL);
+	CHECK(strstr(out, "legal_hold") != NULL);
+	CHECK(strstr(out, "\"resource\":\"subjects/") != NULL);
+	/* never a subject value, in any entry (denials included) */
+	CHECK(strstr(out, "Zebulon") == NULL);
+	CHECK(strstr(out, "Xanthe") == NULL);
+	CHECK(strstr(out, "nobody-at-all") == NULL);
+	free(out);
+}
+
+int
+main(void)
+{
+	struct h_server s;
+	struct people p;
+	char cmd[1024], *out = NULL;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	h_clock_enable();
+	h_init(&s, "subjects", NULL);
+	h_config_set(&s, "mfa_required", "off");
+	h_start(&s, "--dev");
+	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), PW_ADMIN, p.admin,
+	    sizeof(p.admin));
+	h_add_user(&s, p.admin, "kay", "key_admin", PW_USER, p.kay, sizeof(p.kay));
+	h_add_user(&s, p.admin, "clara", "clinician", PW_USER, p.clin, sizeof(p.clin));
+	h_add_officer(&s, p.admin, "olga", PW_USER, p.olga, sizeof(p.olga));
+	setup(&s, &p);
+	test_reencrypt(&s, &p);
+	test_shred(&s, &p);
+	CHECK(h_stop(&s) == 0);
+	test_audit(&s);
+	snprintf(cmd, sizeof(cmd), "%s audit verify --data %s 2>&1", h_bin(), s.dir);
+	CHECK(h_run(cmd, &out) == 0);
+	free(out);
+	for (size_t i = 0; i < nrecs; i++)
+		free(recs[i].want);
+	json_decref(s.init);
+	h_done("subjects");
+	return 0;
+}
