@@ -26,6 +26,10 @@ install(struct jobs_runner *r, struct http_server *http)
 	if (install_app != NULL && install_app->vault != NULL &&
 	    (rc = vault_keys_install(install_app->vault, r, http)) != PV_OK)
 		return rc;
+	if (install_app != NULL && install_app->vault != NULL &&
+	    (rc = vault_retention_install(install_app->vault, r, http,
+	    install_app->cfg.retention_every_s)) != PV_OK)
+		return rc;
 #ifdef PV_TEST_HOOKS
 	return jobs_test_install(r, http);
 #else

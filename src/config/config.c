@@ -116,11 +116,13 @@ static const struct key_def keys[] = {
 	{ "detect", "sink_lag_check_s", K_INT, F(detect_sink_lag_check_s) },
 	{ "detect", "sink_lag_max", K_INT, F(detect_sink_lag_max) },
 	{ "detect", "sink_lag_for_s", K_INT, F(detect_sink_lag_for_s) },
+	{ "retention", "every_s", K_INT, F(retention_every_s) },
+	{ "audit", "retention_days", K_INT, F(audit_retention_days) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics", "sinks", "detect", "apps", "pkcs11" };
+	"metrics", "sinks", "detect", "apps", "pkcs11", "retention" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -154,6 +156,8 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->one_time_password_ttl_s = 86400;
 	c->checkpoint_every = 1000;
 	c->checkpoint_interval_s = 60;
+	c->retention_every_s = 86400;
+	c->audit_retention_days = 2190;
 	util_strlcpy(c->store_backend, "sqlite", sizeof(c->store_backend));
 	c->store_url[0] = '\0';
 	c->store_max_connections = 0;   /* 2 x online CPUs + 2 (store.h) */
@@ -752,6 +756,13 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		REFUSE("audit.checkpoint_every = %d must be at least 1", c->checkpoint_every);
 	if (c->checkpoint_interval_s < 1)
 		REFUSE("audit.checkpoint_interval_s = %d must be at least 1", c->checkpoint_interval_s);
+	/* six years (45 CFR 164.316(b)(2)(i)); upward only outside --dev */
+	if (c->audit_retention_days < (dev ? 1 : 2190) || c->audit_retention_days > 36500)
+		REFUSE("audit.retention_days = %d is outside %d .. 36500 (HIPAA keeps six years)",
+		    c->audit_retention_days, dev ? 1 : 2190);
+	if (c->retention_every_s < (dev ? 1 : 60) || c->retention_every_s > 31536000)
+		REFUSE("retention.every_s = %d is outside %d .. 31536000", c->retention_every_s,
+		    dev ? 1 : 60);
 
 	if (strcmp(c->store_backend, "sqlite") != 0 && strcmp(c->store_backend, "postgres") != 0)
 		REFUSE("store.backend = %s is not sqlite or postgres", c->store_backend);

@@ -113,6 +113,13 @@ struct pv_config {
 	int detect_sink_lag_check_s;       /* how often the sinks' lag is checked */
 	int detect_sink_lag_max;           /* entries behind the head */
 	int detect_sink_lag_for_s;         /* ... for longer than this */
+	/* [retention] every_s: how often the retention job runs (default 86400;
+	 * docs/operations.md "Retention and disposal") */
+	int retention_every_s;
+	/* [audit] retention_days: audit entries are kept at least this long
+	 * (default 2190, six years, 45 CFR 164.316(b)(2)(i); lower only with --dev).
+	 * The trail has no pruning: it is kept forever; the key bounds any future one. */
+	int audit_retention_days;
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

@@ -59,6 +59,8 @@ void vault_free(struct vault_ctx *v)
 		free(v->colls[i]);
 	free(v->colls);
 	vault_keyadmin_free(v->keyadmin);
+	vault_retention_stop(v);
+	vault_retention_free(v->retention);
 	pthread_rwlock_destroy(&v->mu);
 	free(v);
 }

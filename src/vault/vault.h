@@ -386,6 +386,15 @@ void vault_free(struct vault_ctx *v);
 struct jobs_runner;
 enum pv_rc vault_keys_install(struct vault_ctx *v, struct jobs_runner *r,
     struct http_server *srv);
+/* Retention and disposal (ops_retention.c): register the job kind
+ * "retention" on r, POST /v1/sys/retention on srv and (with srv) the
+ * scheduler thread that queues a run every every_s seconds ([retention]
+ * every_s, on the injectable clock). Called once, from the job runner's
+ * install step; vault_retention_stop joins the scheduler (before the audit
+ * writer stops). */
+enum pv_rc vault_retention_install(struct vault_ctx *v, struct jobs_runner *r,
+    struct http_server *srv, int64_t every_s);
+void vault_retention_stop(struct vault_ctx *v);
 /* Stop the scheduled-rotation sweeper (started by vault_keys_install with
  * routes); before the audit writer stops. Idempotent; NULL is fine. */
 void vault_keys_stop(struct vault_ctx *v);

@@ -60,6 +60,7 @@ struct vault_ctx {
 	struct vault_collection **colls;
 	size_t ncolls, cap;
 	struct vault_keyadmin *keyadmin;   /* ops_keys.c (vault_keys_install), or NULL */
+	struct vault_retention *retention; /* ops_retention.c (vault_retention_install), or NULL */
 };
 
 enum pv_rc vault_ctx_new(const struct vault_deps *d, struct vault_ctx **out);
@@ -152,6 +153,16 @@ void vault_keyadmin_free(struct vault_keyadmin *ka);   /* stops the sweeper firs
 struct http_server;
 enum pv_rc vault_routes_keys(struct http_server *srv, struct vault_keyadmin *ka);
 enum pv_rc vault_routes_subjects(struct http_server *srv, struct vault_ctx *v);
+
+/* ---- retention (ops_retention.c; routes_retention.c adapts it) ---- */
+struct vault_retention;
+/* Queue a retention run now: 202 {"job"}; 409 job_conflict if one is
+ * queued, running or paused. Audited retention.run. */
+void vault_retention_run(struct vault_retention *rt, const struct vault_caller *who,
+    vault_done_fn done, void *arg);
+enum pv_rc vault_routes_retention(struct http_server *srv, struct vault_retention *rt);
+struct vault_ctx *vault_retention_vault(struct vault_retention *rt);
+void vault_retention_free(struct vault_retention *rt);
 /* One record of the re-encryption walk, in tx: moved to to_version
  * (rewrap_dek, or full: a fresh DEK and a re-sealed body, same record
  * version and AAD) unless it is already there, shredded or gone. */

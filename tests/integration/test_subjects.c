@@ -9,7 +9,11 @@
  * subject_shredded at once, a search by A's indexed field finds nothing,
  * B and the records without a subject are intact, the census drops, a new
  * record for A is refused, and the trail has subject.shred with A's
- * reference, never the value.
+ * reference, never the value. Retention: a collection with retention_days
+ * 1, two days later (the injectable clock) POST /v1/sys/retention disposes
+ * its records except B's (legal hold); the run is killed with SIGKILL in
+ * the middle and resumes; every disposal is a retention.dispose entry with
+ * the record IDs.
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -323,6 +327,152 @@ test_shred(struct h_server *s, struct people *p)
 		CHECK(read_rec(s, p, i, false) == (recs[i].patient == 'A' ? 410 : 200));
 }
 
+#define N_OLD 300
+static char old_ids[N_OLD][64];
+static long long advanced_ms;
+
+static void
+relogin(struct h_server *s, struct people *p)
+{
+	h_login(s, "admin", PW_ADMIN, p->admin, sizeof(p->admin));
+	h_login(s, "clara", PW_USER, p->clin, sizeof(p->clin));
+	h_login(s, "olga", PW_USER, p->olga, sizeof(p->olga));
+}
+
+static long long
+job_state(struct h_server *s, struct people *p, const char *job, char st[16])
+{
+	char path[128];
+	struct h_resp r;
+	long long done;
+
+	snprintf(path, sizeof(path), "/v1/jobs/%s", job);
+	h_req(s, "GET", path, p->admin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(h_jstr(r.json, "kind"), "retention") == 0);
+	snprintf(st, 16, "%s", h_jstr(r.json, "state"));
+	done = json_integer_value(json_object_get(r.json, "done"));
+	h_resp_free(&r);
+	return done;
+}
+
+static void
+retention_run(struct h_server *s, struct people *p, char job[64])
+{
+	struct h_resp r;
+
+	h_req(s, "POST", "/v1/sys/retention", p->admin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 202);
+	snprintf(job, 64, "%s", h_jstr(r.json, "job"));
+	CHECK(strncmp(job, "job_", 4) == 0);
+	h_resp_free(&r);
+}
+
+static void
+retention_wait(struct h_server *s, struct people *p, const char *job)
+{
+	char st[16];
+
+	for (int i = 0; i < 20000; i++) {
+		(void)job_state(s, p, job, st);
+		if (strcmp(st, "done") == 0)
+			return;
+		CHECK(strcmp(st, "failed") != 0);
+		h_pause_ms(3);
+	}
+	CHECK(!"the retention run did not finish");
+}
+
+static void
+test_retention(struct h_server *s, struct people *p)
+{
+	char job[64], path[160], env[64], *body = malloc(64 * 1024);
+	struct h_resp r;
+	size_t eb, ed;
+	long long done = 0;
+	char st[16];
+
+	CHECK(body != NULL);
+	h_collection_create(s, p->admin,
+	    "{\"name\":\"episodes\",\"region\":\"local\",\"retention_days\":1,\"fields\":["
+	    "{\"name\":\"patient\",\"type\":\"string\",\"subject\":true},"
+	    "{\"name\":\"note\",\"type\":\"string\",\"searchable\":true}]}");
+	eb = nrecs;
+	create(s, p, "episodes", "{\"patient\":\"" PAT_B "\",\"note\":\"held-b\"}", 'B');
+	ed = nrecs;
+	create(s, p, "episodes", "{\"patient\":\"PAT-D-Quillon-4004\",\"note\":\"d\"}", 'D');
+	for (int b = 0; b < N_OLD / 100; b++) {
+		size_t off = (size_t)snprintf(body, 64 * 1024, "{\"create\":[");
+
+		for (int i = 0; i < 100; i++)
+			off += (size_t)snprintf(body + off, 64 * 1024 - off,
+			    "%s{\"note\":\"old-%03d\"}", i ? "," : "", b * 100 + i);
+		snprintf(body + off, 64 * 1024 - off, "]}");
+		h_req(s, "POST", "/v1/collections/episodes/records:batch", p->clin, body, NULL, &r);
+		CHECK_STATUS(&r, 200);
+		for (int i = 0; i < 100; i++) {
+			json_t *res = json_array_get(json_object_get(r.json, "results"), (size_t)i);
+
+			CHECK(json_integer_value(json_object_get(res, "status")) == 201);
+			snprintf(old_ids[b * 100 + i], 64, "%s", h_jstr(res, "id"));
+		}
+		h_resp_free(&r);
+	}
+	free(body);
+	/* only sys.backup may run it */
+	h_expect(s, "POST", "/v1/sys/retention", p->clin, NULL, NULL, 403, "forbidden");
+	h_expect(s, "POST", "/v1/sys/retention", p->olga, NULL, NULL, 403, "forbidden");
+	/* not yet due: a run now disposes nothing */
+	retention_run(s, p, job);
+	retention_wait(s, p, job);
+	CHECK(job_state(s, p, job, st) == 0);
+	CHECK(read_rec(s, p, eb, true) == 200);
+	CHECK(read_rec(s, p, ed, true) == 200);
+	/* two days later */
+	advanced_ms += 2LL * 86400 * 1000 + 1000;
+	h_clock_advance(s, 2LL * 86400 * 1000 + 1000);
+	relogin(s, p);
+	retention_run(s, p, job);
+	for (int i = 0; i < 20000; i++) {
+		done = job_state(s, p, job, st);
+		if (done >= 100 || strcmp(st, "done") == 0)
+			break;
+		h_pause_ms(3);
+	}
+	fprintf(stderr, "retention: kill -9 at done=%lld (%s)\n", done, st);
+	CHECK(strcmp(st, "running") == 0 || strcmp(st, "queued") == 0);
+	snprintf(env, sizeof(env), "%lld", advanced_ms);
+	CHECK(setenv("PHIVAULT_TEST_CLOCK_ADVANCE_MS", env, 1) == 0);
+	h_kill9_restart(s, "--dev");
+	CHECK(job_state(s, p, job, st) >= done);
+	retention_wait(s, p, job);
+	/* a batch whose disposal had not committed at the kill: the next run */
+	retention_run(s, p, job);
+	retention_wait(s, p, job);
+	/* every old record is gone (404), B's (legal hold) reads, D's is gone */
+	for (int i = 0; i < N_OLD; i++) {
+		snprintf(path, sizeof(path), "/v1/collections/episodes/records/%s", old_ids[i]);
+		h_expect(s, "GET", path, p->clin, NULL, TREAT, 404, "not_found");
+	}
+	CHECK(read_rec(s, p, eb, false) == 200);
+	snprintf(path, sizeof(path), "/v1/collections/episodes/records/%s", recs[ed].id);
+	h_expect(s, "GET", path, p->clin, NULL, TREAT, 404, "not_found");
+	/* their index entries went too */
+	h_req(s, "GET", "/v1/collections/episodes/records?note=old-007", p->clin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_array_size(json_object_get(r.json, "records")) == 0);
+	h_resp_free(&r);
+	/* other collections keep 2190 days: untouched */
+	for (size_t i = 0; i < eb; i++)
+		CHECK(read_rec(s, p, i, false) == (recs[i].patient == 'A' ? 410 : 200));
+	/* the hold is what kept B's: released, the next run disposes it */
+	h_expect(s, "DELETE", "/v1/subjects/" PAT_B "/hold", p->olga, NULL, NULL, 200, NULL);
+	retention_run(s, p, job);
+	retention_wait(s, p, job);
+	snprintf(path, sizeof(path), "/v1/collections/episodes/records/%s", recs[eb].id);
+	h_expect(s, "GET", path, p->clin, NULL, TREAT, 404, "not_found");
+}
+
 static void
 test_audit(struct h_server *s)
 {
@@ -340,6 +490,13 @@ test_audit(struct h_server *s)
 	CHECK(strstr(out, "Zebulon") == NULL);
 	CHECK(strstr(out, "Xanthe") == NULL);
 	CHECK(strstr(out, "nobody-at-all") == NULL);
+	CHECK(strstr(out, "Quillon") == NULL);
+	/* the disposal records: every old record ID; B skipped for its hold */
+	CHECK(strstr(out, "\"action\":\"retention.dispose\"") != NULL);
+	CHECK(strstr(out, "\"action\":\"retention.run\"") != NULL);
+	CHECK(strstr(out, "\"held\":1") != NULL);
+	for (int i = 0; i < N_OLD; i++)
+		CHECK(strstr(out, old_ids[i]) != NULL);
 	free(out);
 }
 
@@ -354,6 +511,8 @@ main(void)
 	h_clock_enable();
 	h_init(&s, "subjects", NULL);
 	h_config_set(&s, "mfa_required", "off");
+	/* a retention run takes several steps (real time) so a kill lands inside it */
+	h_config_set_in(&s, "server", "jobs_max_steps_per_s", "4");
 	h_start(&s, "--dev");
 	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), PW_ADMIN, p.admin,
 	    sizeof(p.admin));
@@ -363,6 +522,7 @@ main(void)
 	setup(&s, &p);
 	test_reencrypt(&s, &p);
 	test_shred(&s, &p);
+	test_retention(&s, &p);
 	CHECK(h_stop(&s) == 0);
 	test_audit(&s);
 	snprintf(cmd, sizeof(cmd), "%s audit verify --data %s 2>&1", h_bin(), s.dir);
