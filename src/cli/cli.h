@@ -132,6 +132,8 @@ int cmd_key(int argc, char **argv);
 int cmd_sinks(int argc, char **argv);
 int cmd_alert(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_subject(int argc, char **argv);
+int cmd_retention(int argc, char **argv);
 int cmd_app(int argc, char **argv);
 /* cmd_app.c: `phivault login --app ID [--secret-file F]` (an app's sign-in). */
 bool cli_login_is_app(int argc, char **argv);

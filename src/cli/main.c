@@ -33,6 +33,8 @@ static const struct command commands[] = {
 	{ "sinks", cmd_sinks, "show the SIEM sinks: cursor, lag, last error (online)" },
 	{ "alert", cmd_alert, "list or acknowledge threat-detection alerts (online)" },
 	{ "policy", cmd_policy, "add, list, show or remove access policies (online)" },
+	{ "subject", cmd_subject, "show, shred, hold or release a patient's records (online)" },
+	{ "retention", cmd_retention, "run retention and disposal now (online)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", NULL, "describe phivault or one command (phivault help CMD)" },
 };

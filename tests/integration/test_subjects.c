@@ -473,6 +473,65 @@ test_retention(struct h_server *s, struct people *p)
 	h_expect(s, "GET", path, p->clin, NULL, TREAT, 404, "not_found");
 }
 
+/* phivault subject show|hold|release|shred and phivault retention run */
+static void
+test_cli(struct h_server *s, struct people *p)
+{
+	char cmd[2048], env_o[1024], env_a[1024], *out = NULL;
+
+	snprintf(env_o, sizeof(env_o), "PHIVAULT_ADDR=https://127.0.0.1:%u "
+	    "PHIVAULT_CACERT=%s/tls/cert.pem PHIVAULT_TOKEN=%s", s->port, s->dir, p->olga);
+	snprintf(env_a, sizeof(env_a), "PHIVAULT_ADDR=https://127.0.0.1:%u "
+	    "PHIVAULT_CACERT=%s/tls/cert.pem PHIVAULT_TOKEN=%s", s->port, s->dir, p->admin);
+	snprintf(cmd, sizeof(cmd), "%s %s subject show '" PAT_B "' --format json", env_o, h_bin());
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strstr(out, "\"active\"") != NULL && strstr(out, "Xanthe") == NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s %s subject hold '" PAT_B "' --reason 'audit 7' "
+	    "--format text", env_o, h_bin());
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strstr(out, "legal hold on") != NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s %s subject show '" PAT_B "' --format text", env_o, h_bin());
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strstr(out, "hold     yes") != NULL && strstr(out, "audit 7") != NULL);
+	free(out);
+	/* held: shred refused by the server (409 legal_hold, exit 3) */
+	snprintf(cmd, sizeof(cmd), "%s %s subject shred '" PAT_B "' --yes 2>&1", env_o, h_bin());
+	CHECK(h_run(cmd, &out) == 3);
+	CHECK(strstr(out, "legal_hold") != NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s %s subject release '" PAT_B "' --format text", env_o,
+	    h_bin());
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strstr(out, "legal hold off") != NULL);
+	free(out);
+	/* no terminal and no --yes: refused before any request */
+	snprintf(cmd, sizeof(cmd), "%s %s subject shred '" PAT_B "' </dev/null 2>&1", env_o,
+	    h_bin());
+	CHECK(h_run(cmd, &out) == 2);
+	CHECK(strstr(out, "--yes") != NULL);
+	free(out);
+	h_expect(s, "GET", "/v1/subjects/" PAT_B, p->olga, NULL, NULL, 200, NULL);
+	/* a value with characters a path must escape */
+	snprintf(cmd, sizeof(cmd), "%s %s subject show 'a b/c?d' 2>&1", env_o, h_bin());
+	CHECK(h_run(cmd, &out) == 3);
+	CHECK(strstr(out, "not_found") != NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s %s subject shred 'PAT-D-Quillon-4004' --yes --format json",
+	    env_o, h_bin());
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strstr(out, "\"shredded\"") != NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s %s retention run --format json", env_a, h_bin());
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strstr(out, "job_") != NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s %s subject frob X 2>&1", env_o, h_bin());
+	CHECK(h_run(cmd, &out) == 2);
+	free(out);
+}
+
 static void
 test_audit(struct h_server *s)
 {
@@ -523,6 +582,7 @@ main(void)
 	test_reencrypt(&s, &p);
 	test_shred(&s, &p);
 	test_retention(&s, &p);
+	test_cli(&s, &p);
 	CHECK(h_stop(&s) == 0);
 	test_audit(&s);
 	snprintf(cmd, sizeof(cmd), "%s audit verify --data %s 2>&1", h_bin(), s.dir);
