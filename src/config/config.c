@@ -979,6 +979,11 @@ config_write(const struct pv_config *c, const char *path)
 	    "checkpoint_interval_s = %d\n",
 	    c->checkpoint_every, c->checkpoint_interval_s);
 	fprintf(f,
+	    "# audit entries are kept at least this many days (six years: 2190; lower\n"
+	    "# only with --dev); the trail is never pruned today\n"
+	    "retention_days = %d\n",
+	    c->audit_retention_days);
+	fprintf(f,
 	    "\n[store]\n"
 	    "# sqlite | postgres\n"
 	    "backend = %s\n"
@@ -1080,6 +1085,11 @@ config_write(const struct pv_config *c, const char *path)
 		fprintf(f, "pin_file = %s\n", rel_path(c, c->pkcs11_pin_file));
 	if (c->pkcs11_key_label[0] != '\0')
 		fprintf(f, "key_label = %s\n", c->pkcs11_key_label);
+	fprintf(f,
+	    "\n[retention]\n"
+	    "# run retention and disposal (each collection's retention_days) this often\n"
+	    "every_s = %d\n",
+	    c->retention_every_s);
 	if (ferror(f)) {
 		fclose(f);
 		rc = PV_E_NOMEM;

@@ -432,6 +432,16 @@ test_retention(struct h_server *s, struct people *p)
 	advanced_ms += 2LL * 86400 * 1000 + 1000;
 	h_clock_advance(s, 2LL * 86400 * 1000 + 1000);
 	relogin(s, p);
+	/* refused before the handler (a restricted first session): the route-level
+	 * entry never carries the subject from the path */
+	{
+		char otp[128], rtok[128];
+
+		h_user_create(s, p->admin, "rita", "clinician", NULL, NULL, 0, otp, sizeof(otp));
+		CHECK(h_login_status(s, "rita", otp, rtok, sizeof(rtok)) == 200);
+		h_expect(s, "DELETE", "/v1/subjects/PAT-Z-Ozymandias-77", rtok, NULL, NULL, 403,
+		    "password_change_required");
+	}
 	retention_run(s, p, job);
 	for (int i = 0; i < 20000; i++) {
 		done = job_state(s, p, job, st);
@@ -471,6 +481,41 @@ test_retention(struct h_server *s, struct people *p)
 	retention_wait(s, p, job);
 	snprintf(path, sizeof(path), "/v1/collections/episodes/records/%s", recs[eb].id);
 	h_expect(s, "GET", path, p->clin, NULL, TREAT, 404, "not_found");
+}
+
+static size_t
+retention_jobs(struct h_server *s, struct people *p)
+{
+	struct h_resp r;
+	json_t *j, *list;
+	size_t i, n = 0;
+
+	h_req(s, "GET", "/v1/jobs", p->admin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	list = json_is_array(r.json) ? r.json : json_object_get(r.json, "jobs");
+	json_array_foreach(list, i, j)
+		if (strcmp(h_jstr(j, "kind"), "retention") == 0)
+			n++;
+	h_resp_free(&r);
+	return n;
+}
+
+/* [retention] every_s: once a year has passed on the server's clock since the
+ * last run, the server queues one by itself */
+static void
+test_schedule(struct h_server *s, struct people *p)
+{
+	size_t before = retention_jobs(s, p), now = before;
+
+	h_clock_advance(s, 366LL * 86400 * 1000);
+	advanced_ms += 366LL * 86400 * 1000;
+	relogin(s, p);
+	for (int i = 0; i < 5000 && now == before; i++) {
+		now = retention_jobs(s, p);
+		if (now == before)
+			h_pause_ms(3);
+	}
+	CHECK(now == before + 1);
 }
 
 /* phivault subject show|hold|release|shred and phivault retention run */
@@ -550,6 +595,7 @@ test_audit(struct h_server *s)
 	CHECK(strstr(out, "Xanthe") == NULL);
 	CHECK(strstr(out, "nobody-at-all") == NULL);
 	CHECK(strstr(out, "Quillon") == NULL);
+	CHECK(strstr(out, "Ozymandias") == NULL);
 	/* the disposal records: every old record ID; B skipped for its hold */
 	CHECK(strstr(out, "\"action\":\"retention.dispose\"") != NULL);
 	CHECK(strstr(out, "\"action\":\"retention.run\"") != NULL);
@@ -572,6 +618,8 @@ main(void)
 	h_config_set(&s, "mfa_required", "off");
 	/* a retention run takes several steps (real time) so a kill lands inside it */
 	h_config_set_in(&s, "server", "jobs_max_steps_per_s", "4");
+	/* the schedule: a year, so only test_schedule's move of the clock triggers it */
+	h_config_set_in(&s, "retention", "every_s", "31536000");
 	h_start(&s, "--dev");
 	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), PW_ADMIN, p.admin,
 	    sizeof(p.admin));
@@ -583,6 +631,7 @@ main(void)
 	test_shred(&s, &p);
 	test_retention(&s, &p);
 	test_cli(&s, &p);
+	test_schedule(&s, &p);
 	CHECK(h_stop(&s) == 0);
 	test_audit(&s);
 	snprintf(cmd, sizeof(cmd), "%s audit verify --data %s 2>&1", h_bin(), s.dir);
