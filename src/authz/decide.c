@@ -98,6 +98,7 @@ static const struct action actions[] = {
 	{ "metrics.read", K_PLAIN, false, false, { { NULL, false } } },
 	{ "apps.manage", K_PLAIN, false, false, { { NULL, false } } },
 	{ "scim.provision", K_PLAIN, false, false, { { NULL, false } } },
+	{ "records.shred", K_PLAIN, false, false, { { NULL, false } } },
 };
 
 static const struct action *

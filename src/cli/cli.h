@@ -132,6 +132,8 @@ int cmd_key(int argc, char **argv);
 int cmd_sinks(int argc, char **argv);
 int cmd_alert(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_subject(int argc, char **argv);
+int cmd_retention(int argc, char **argv);
 int cmd_app(int argc, char **argv);
 int cmd_compliance(int argc, char **argv);
 int cmd_backup(int argc, char **argv);

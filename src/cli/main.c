@@ -35,6 +35,8 @@ static const struct command commands[] = {
 	{ "policy", cmd_policy, "add, list, show or remove access policies (online)" },
 	{ "compliance", cmd_compliance, "the signed compliance report: build (offline) or verify it" },
 	{ "backup", cmd_backup, "create, list or delete backups (online); verify or restore them (offline)" },
+	{ "subject", cmd_subject, "show, shred, hold or release a patient's records (online)" },
+	{ "retention", cmd_retention, "run retention and disposal now (online)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", NULL, "describe phivault or one command (phivault help CMD)" },
 };

@@ -121,6 +121,21 @@ test_routes(struct pv_app *app)
 	log_warn("test hook: POST /v1/test/clock is enabled (PHIVAULT_TEST_CLOCK=1)");
 	return http_route_add(app->http, &r);
 }
+
+/* Test builds only: with PHIVAULT_TEST_CLOCK=1, PHIVAULT_TEST_CLOCK_ADVANCE_MS
+ * moves the clock forward before anything runs (so a test can restart a
+ * server after kill -9 at the time it had reached, before its jobs resume). */
+static void
+test_clock_start(void)
+{
+	const char *on = getenv("PHIVAULT_TEST_CLOCK");
+	const char *adv = getenv("PHIVAULT_TEST_CLOCK_ADVANCE_MS");
+
+	if (on == NULL || strcmp(on, "1") != 0 || adv == NULL || adv[0] == '\0')
+		return;
+	if (util_clock_advance(strtoll(adv, NULL, 10)) == PV_OK)
+		log_warn("test hook: clock starts %s ms ahead", adv);
+}
 #endif
 
 /* The password blocklist the policy was built for; --dev only warns. */
@@ -282,6 +297,9 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		}
 	}
 
+#ifdef PV_TEST_HOOKS
+	test_clock_start();
+#endif
 	memset(&hc, 0, sizeof(hc));
 	hc.listen = app.cfg.listen;
 	hc.cert_path = app.cfg.tls_cert;
@@ -386,6 +404,7 @@ out:
 	 * freed after it (the queue's subscriber points at it until then) */
 	detect_stop(app.detect);
 	vault_keys_stop(app.vault);   /* the key-rotation sweeper commits through audit */
+	vault_retention_stop(app.vault);   /* so does the retention scheduler */
 	if (app.audit != NULL) {
 		system_event(&app, "sys.stop", AUDIT_ALLOWED, NULL);
 		sinks_stop(app.sinks);   /* drains (bounded); its cursors commit through audit */

@@ -125,11 +125,13 @@ static const struct key_def keys[] = {
 	{ "backup", "immutable_days", K_INT, F(backup_immutable_days) },
 	{ "backup", "drill_every_s", K_INT, F(backup_drill_every_s) },
 	{ "server", "public_url", K_STR, F(public_url) },
+	{ "retention", "every_s", K_INT, F(retention_every_s) },
+	{ "audit", "retention_days", K_INT, F(audit_retention_days) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup" };
+	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup", "retention" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -163,6 +165,8 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->one_time_password_ttl_s = 86400;
 	c->checkpoint_every = 1000;
 	c->checkpoint_interval_s = 60;
+	c->retention_every_s = 86400;
+	c->audit_retention_days = 2190;
 	util_strlcpy(c->store_backend, "sqlite", sizeof(c->store_backend));
 	c->store_url[0] = '\0';
 	c->store_max_connections = 0;   /* 2 x online CPUs + 2 (store.h) */
@@ -768,6 +772,13 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		REFUSE("audit.checkpoint_every = %d must be at least 1", c->checkpoint_every);
 	if (c->checkpoint_interval_s < 1)
 		REFUSE("audit.checkpoint_interval_s = %d must be at least 1", c->checkpoint_interval_s);
+	/* six years (45 CFR 164.316(b)(2)(i)); upward only outside --dev */
+	if (c->audit_retention_days < (dev ? 1 : 2190) || c->audit_retention_days > 36500)
+		REFUSE("audit.retention_days = %d is outside %d .. 36500 (HIPAA keeps six years)",
+		    c->audit_retention_days, dev ? 1 : 2190);
+	if (c->retention_every_s < (dev ? 1 : 60) || c->retention_every_s > 31536000)
+		REFUSE("retention.every_s = %d is outside %d .. 31536000", c->retention_every_s,
+		    dev ? 1 : 60);
 
 	if (strcmp(c->store_backend, "sqlite") != 0 && strcmp(c->store_backend, "postgres") != 0)
 		REFUSE("store.backend = %s is not sqlite or postgres", c->store_backend);
@@ -1015,6 +1026,11 @@ config_write(const struct pv_config *c, const char *path)
 	    "checkpoint_interval_s = %d\n",
 	    c->checkpoint_every, c->checkpoint_interval_s);
 	fprintf(f,
+	    "# audit entries are kept at least this many days (six years: 2190; lower\n"
+	    "# only with --dev); the trail is never pruned today\n"
+	    "retention_days = %d\n",
+	    c->audit_retention_days);
+	fprintf(f,
 	    "\n[store]\n"
 	    "# sqlite | postgres\n"
 	    "backend = %s\n"
@@ -1144,6 +1160,11 @@ config_write(const struct pv_config *c, const char *path)
 	    "drill_every_s = %d\n",
 	    c->backup_region, c->backup_every_s, c->backup_keep, c->backup_immutable_days,
 	    c->backup_drill_every_s);
+	fprintf(f,
+	    "\n[retention]\n"
+	    "# run retention and disposal (each collection's retention_days) this often\n"
+	    "every_s = %d\n",
+	    c->retention_every_s);
 	if (ferror(f)) {
 		fclose(f);
 		rc = PV_E_NOMEM;

@@ -132,6 +132,13 @@ struct pv_config {
 	 * ("https://vault.example.org:8443"), for absolute links such as SCIM's
 	 * meta.location; "" (default): links are paths ("/scim/v2/Users/usr_x") */
 	char public_url[512];
+	/* [retention] every_s: how often the retention job runs (default 86400;
+	 * docs/operations.md "Retention and disposal") */
+	int retention_every_s;
+	/* [audit] retention_days: audit entries are kept at least this long
+	 * (default 2190, six years, 45 CFR 164.316(b)(2)(i); lower only with --dev).
+	 * The trail has no pruning: it is kept forever; the key bounds any future one. */
+	int audit_retention_days;
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

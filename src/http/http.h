@@ -47,6 +47,10 @@ enum http_route_flags {
 	 * SCIM error form {"schemas":[...Error],"status":"401","detail":...}.
 	 * An unrouted path under /scim/ gets that form too. */
 	HTTP_ROUTE_SCIM = 1 << 3,
+	/* its path parameters may be PHI (a patient's subject value): the
+	 * resource of route-level entries (http_route_resource) writes each
+	 * as "-"; the handler records its own resource form */
+	HTTP_ROUTE_PHI_PARAMS = 1 << 4,
 };
 #define HTTP_SCIM_ERROR_URN "urn:ietf:params:scim:api:messages:2.0:Error"
 #define HTTP_SCIM_TYPE "application/scim+json"

@@ -67,6 +67,10 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The HSM (PKCS#11 token) is not available; try again when it is back" },
 	[PV_E_UNSUPPORTED] = { "unsupported", 501,
 	    "The store backend does not support this operation" },
+	[PV_E_SUBJECT_SHREDDED] = { "subject_shredded", 410,
+	    "The patient this record is about was crypto-shredded; it cannot be read" },
+	[PV_E_LEGAL_HOLD] = { "legal_hold", 409,
+	    "The subject is under legal hold: release the hold first" },
 };
 
 static const struct rc_map *

@@ -178,6 +178,33 @@ enum pv_rc keys_envelope_open(struct keys *k, const struct keys_envelope *env,
 enum pv_rc keys_mac(struct keys *k, const char *kek_name, const char *purpose,
     const uint8_t *msg, size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
 
+/* ---- subject keys (subject.c): one key per patient between the KEK and
+ * the record DEKs. The subject key (32 random bytes) is sealed like data
+ * under an envelope of KEK kek_name (aad names the subject), so it rotates,
+ * re-encrypts (keys_dek_rewrap on sk->env) and is counted like any
+ * envelope. A record's KEK-wrapped DEK is wrapped once more under it
+ * (keys_subject_wrap): without the subject key the DEK never opens, so
+ * deleting the subject key shreds every record of that patient at once.
+ * The key bytes exist only in locked memory inside these calls. ---- */
+#define KEYS_SUBJECT_KEY_CT_LEN (CRYPTO_KEY_LEN + CRYPTO_BOX_OVERHEAD)
+struct keys_subject_key {
+	struct keys_envelope env;
+	uint8_t ct[KEYS_SUBJECT_KEY_CT_LEN];
+};
+/* A fresh subject key sealed under kek_name's current version with aad. */
+enum pv_rc keys_subject_key_new(struct keys *k, const char *kek_name,
+    const uint8_t *aad, size_t aadlen, struct keys_subject_key *out);
+/* out (inlen + CRYPTO_BOX_OVERHEAD) = box(subject key, wrap_aad, in); the
+ * subject key is opened with key_aad. Errors of keys_envelope_open. */
+enum pv_rc keys_subject_wrap(struct keys *k, const struct keys_subject_key *sk,
+    const uint8_t *key_aad, size_t key_aadlen, const uint8_t *wrap_aad, size_t wrap_aadlen,
+    const uint8_t *in, size_t inlen, uint8_t *out);
+/* The inverse: out holds inlen - CRYPTO_BOX_OVERHEAD; PV_E_INTEGRITY if in
+ * was not wrapped by this subject key with wrap_aad. */
+enum pv_rc keys_subject_unwrap(struct keys *k, const struct keys_subject_key *sk,
+    const uint8_t *key_aad, size_t key_aadlen, const uint8_t *wrap_aad, size_t wrap_aadlen,
+    const uint8_t *in, size_t inlen, uint8_t *out);
+
 /* ---- BYOK import (import.c) ----
  * phivault's import key is RSA-3072, made on first use and kept as meta
  * keys.import_key = box(root key, "phivault:import-key:v1", PKCS#1 DER).

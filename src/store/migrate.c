@@ -384,6 +384,43 @@ static const struct migration migrations[] = {
 	{ 13,
 	  "INSERT INTO roles(name, permissions, condition, builtin, created_ms) VALUES"
 	  " ('security_officer', '[\"access.approve\",\"records.shred\"]', '{}', 1, 0);" },
+	/* subjects: subject keys (store_subjects.h, src/vault/ops_subjects.c).
+	 * subjects: one row per patient, keyed by the hex HMAC of the subject
+	 * value (never the value), its key an envelope under KEK "subjects"
+	 * (counted by the census like a token); subject_records: which records
+	 * are under which subject; subject_tombstones: shredded refs, forever. */
+	{ 14,
+	  "CREATE TABLE subjects("
+	  " ref TEXT PRIMARY KEY NOT NULL,"
+	  " kek_name TEXT NOT NULL,"
+	  " kek_version INTEGER NOT NULL,"
+	  " wrapped_dek BLOB NOT NULL,"
+	  " ciphertext BLOB NOT NULL,"
+	  " created_ms INTEGER NOT NULL,"
+	  " hold_reason TEXT NOT NULL DEFAULT '',"
+	  " hold_by TEXT NOT NULL DEFAULT '',"
+	  " hold_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+	  "CREATE TABLE subject_records("
+	  " collection TEXT NOT NULL,"
+	  " record_id TEXT NOT NULL,"
+	  " ref TEXT NOT NULL,"
+	  " PRIMARY KEY(collection, record_id)) WITHOUT ROWID;"
+	  "CREATE INDEX subject_records_ref ON subject_records(ref);"
+	  "CREATE TABLE subject_tombstones("
+	  " ref TEXT PRIMARY KEY NOT NULL,"
+	  " shredded_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	  "CREATE TRIGGER census_subjects_ins AFTER INSERT ON subjects BEGIN"
+	  " INSERT INTO kek_census(name, version, objects) VALUES (NEW.kek_name, NEW.kek_version, 1)"
+	  "  ON CONFLICT(name, version) DO UPDATE SET objects = objects + 1; END;"
+	  "CREATE TRIGGER census_subjects_upd AFTER UPDATE OF kek_name, kek_version"
+	  " ON subjects BEGIN"
+	  " UPDATE kek_census SET objects = objects - 1"
+	  "  WHERE name = OLD.kek_name AND version = OLD.kek_version;"
+	  " INSERT INTO kek_census(name, version, objects) VALUES (NEW.kek_name, NEW.kek_version, 1)"
+	  "  ON CONFLICT(name, version) DO UPDATE SET objects = objects + 1; END;"
+	  "CREATE TRIGGER census_subjects_del AFTER DELETE ON subjects BEGIN"
+	  " UPDATE kek_census SET objects = objects - 1"
+	  "  WHERE name = OLD.kek_name AND version = OLD.kek_version; END;" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

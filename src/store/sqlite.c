@@ -86,6 +86,39 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_RECORD_REWRAP] = "UPDATE records SET kek_name = ?3, kek_version = ?4, wrapped_dek = ?5, "
 	    "ciphertext = COALESCE(?6, ciphertext) WHERE id = ?2 AND collection = ?1 AND deleted_ms IS NULL "
 	    "AND version = ?7 AND kek_version = ?8",
+	/* subjects:begin */
+	[SQ_SUBJECT_PUT] = "INSERT INTO subjects(ref, kek_name, kek_version, wrapped_dek, "
+	    "ciphertext, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[SQ_SUBJECT_GET] = "SELECT ref, kek_name, kek_version, wrapped_dek, ciphertext, created_ms, "
+	    "hold_reason, hold_by, hold_ms FROM subjects WHERE ref = ?1",
+	[SQ_SUBJECT_HOLD] = "UPDATE subjects SET hold_reason = ?2, hold_by = ?3, hold_ms = ?4 "
+	    "WHERE ref = ?1",
+	[SQ_SUBJECT_REWRAP] = "UPDATE subjects SET kek_name = ?2, kek_version = ?3, wrapped_dek = ?4 "
+	    "WHERE ref = ?1 AND kek_version = ?5",
+	[SQ_SUBJECT_SCAN] = "SELECT ref FROM subjects WHERE ref > ?1 ORDER BY ref LIMIT ?2",
+	[SQ_SUBJECT_LINK] = "INSERT INTO subject_records(collection, record_id, ref) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT(collection, record_id) DO UPDATE SET ref = excluded.ref",
+	[SQ_SUBJECT_UNLINK] = "DELETE FROM subject_records WHERE collection = ?1 AND record_id = ?2",
+	[SQ_SUBJECT_OF_RECORD] = "SELECT ref FROM subject_records "
+	    "WHERE collection = ?1 AND record_id = ?2",
+	[SQ_SUBJECT_COUNTS] = "SELECT l.collection, COUNT(*) FROM subject_records l "
+	    "JOIN records r ON r.collection = l.collection AND r.id = l.record_id "
+	    "WHERE l.ref = ?1 AND r.deleted_ms IS NULL GROUP BY l.collection ORDER BY l.collection",
+	[SQ_SUBJECT_RECORDS] = "SELECT l.collection, l.record_id FROM subject_records l "
+	    "JOIN records r ON r.collection = l.collection AND r.id = l.record_id "
+	    "WHERE l.ref = ?1 AND r.deleted_ms IS NULL ORDER BY l.collection, l.record_id",
+	[SQ_SUBJECT_SHRED_RECORDS] = "UPDATE records SET wrapped_dek = NULL, ciphertext = NULL, "
+	    "deleted_ms = ?2, updated_ms = ?2 WHERE deleted_ms IS NULL AND (collection, id) IN "
+	    "(SELECT collection, record_id FROM subject_records WHERE ref = ?1)",
+	[SQ_SUBJECT_SHRED_BIDX] = "DELETE FROM blind_index WHERE (collection, record_id) IN "
+	    "(SELECT collection, record_id FROM subject_records WHERE ref = ?1)",
+	[SQ_SUBJECT_DELETE] = "DELETE FROM subjects WHERE ref = ?1",
+	[SQ_SUBJECT_TOMBSTONE_PUT] = "INSERT OR IGNORE INTO subject_tombstones(ref, shredded_ms) "
+	    "VALUES (?1, ?2)",
+	[SQ_SUBJECT_TOMBSTONE_GET] = "SELECT shredded_ms FROM subject_tombstones WHERE ref = ?1",
+	[SQ_SUBJECT_TOMBSTONE_LIST] = "SELECT ref, shredded_ms FROM subject_tombstones "
+	    "WHERE ref > ?1 ORDER BY ref LIMIT ?2",
+	/* subjects:end */
 
 	[SQ_AUDIT_APPEND] = "INSERT INTO audit(seq, time, actor, action, resource, "
 	    "purpose_of_use, outcome, reason, detail, prev_hash, hash) "
@@ -1489,6 +1522,7 @@ static const struct store_ops sq_ops = {
 	.policy = &store_sqlite_policy_ops,
 	.apps = &store_sqlite_apps_ops,
 	.backup = &store_sqlite_backup_ops,
+	.subjects = &store_sqlite_subjects_ops,
 };
 
 /* The pool's condition variable waits on CLOCK_MONOTONIC (a wall-clock step

@@ -1281,3 +1281,120 @@ enum pv_rc store_snapshot(struct store_tx *tx, const struct store_snapshot_sink 
 	return tx->st->ops->backup->snapshot(tx, sink, out);
 }
 /* backup:end */
+/* subjects:begin (store_subjects.h) */
+static bool sref_ok(const char *ref)
+{
+	if (ref == NULL || strlen(ref) != STORE_SUBJECT_REF_LEN)
+		return false;
+	for (const char *p = ref; *p != '\0'; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
+void store_subject_clear(struct store_subject *s)
+{
+	if (s == NULL)
+		return;
+	blob_free(&s->wrapped_dek, &s->wrapped_dek_len);
+	blob_free(&s->ciphertext, &s->ciphertext_len);
+	memset(s, 0, sizeof(*s));
+}
+
+enum pv_rc store_subject_put(struct store_tx *tx, const struct store_subject *s)
+{
+	if (!tx_ok(tx) || s == NULL || !sref_ok(s->ref) || !vkek_ok(s->kek_name) ||
+	    s->kek_version < 1 || s->wrapped_dek == NULL || s->wrapped_dek_len == 0 ||
+	    s->ciphertext == NULL || s->ciphertext_len == 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "subject_put");
+	return tx->st->ops->subjects->subject_put(tx, s);
+}
+
+enum pv_rc store_subject_get(struct store_tx *tx, const char *ref, struct store_subject *out)
+{
+	if (!tx_ok(tx) || !sref_ok(ref) || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->subjects->subject_get(tx, ref, out);
+}
+
+enum pv_rc store_subject_hold(struct store_tx *tx, const char *ref, const char *reason,
+    const char *by, int64_t now_ms)
+{
+	if (!tx_ok(tx) || !sref_ok(ref) ||
+	    (reason != NULL && (reason[0] == '\0' || strlen(reason) >= STORE_SUBJECT_REASON_MAX)) ||
+	    (by != NULL && strlen(by) >= UTIL_ID_MAX))
+		return PV_E_INVALID;
+	WRITE_OP(tx, "subject_hold");
+	return tx->st->ops->subjects->subject_hold(tx, ref, reason, by, now_ms);
+}
+
+enum pv_rc store_subject_rewrap(struct store_tx *tx, const struct store_subject *s,
+    uint32_t expected_kek_version)
+{
+	if (!tx_ok(tx) || s == NULL || !sref_ok(s->ref) || !vkek_ok(s->kek_name) ||
+	    s->kek_version < 1 || s->wrapped_dek == NULL || s->wrapped_dek_len == 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "subject_rewrap");
+	return tx->st->ops->subjects->subject_rewrap(tx, s, expected_kek_version);
+}
+
+enum pv_rc store_subject_scan(struct store_tx *tx, const char *after_ref, size_t limit,
+    store_bidx_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || after_ref == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->subjects->subject_scan(tx, after_ref, limit, cb, arg);
+}
+
+enum pv_rc store_subject_link(struct store_tx *tx, const char *collection,
+    const char *record_id, const char *ref)
+{
+	if (!tx_ok(tx) || !vname_ok(collection) || !vid_ok(record_id) || ref == NULL ||
+	    (ref[0] != '\0' && !sref_ok(ref)))
+		return PV_E_INVALID;
+	WRITE_OP(tx, "subject_link");
+	return tx->st->ops->subjects->subject_link(tx, collection, record_id, ref);
+}
+
+enum pv_rc store_subject_of_record(struct store_tx *tx, const char *collection,
+    const char *record_id, char ref[STORE_SUBJECT_REF_LEN + 1])
+{
+	if (!tx_ok(tx) || !vname_ok(collection) || !vid_ok(record_id) || ref == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->subjects->subject_of_record(tx, collection, record_id, ref);
+}
+
+enum pv_rc store_subject_counts(struct store_tx *tx, const char *ref,
+    store_subject_count_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || !sref_ok(ref) || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->subjects->subject_counts(tx, ref, cb, arg);
+}
+
+enum pv_rc store_subject_shred(struct store_tx *tx, const char *ref, int64_t now_ms,
+    store_subject_record_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || !sref_ok(ref) || now_ms <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "subject_shred");
+	return tx->st->ops->subjects->subject_shred(tx, ref, now_ms, cb, arg);
+}
+
+enum pv_rc store_subject_tombstone_get(struct store_tx *tx, const char *ref,
+    int64_t *shredded_ms)
+{
+	if (!tx_ok(tx) || !sref_ok(ref) || shredded_ms == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->subjects->subject_tombstone_get(tx, ref, shredded_ms);
+}
+
+enum pv_rc store_subject_tombstone_list(struct store_tx *tx, const char *after_ref,
+    size_t limit, store_tombstone_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || after_ref == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->subjects->subject_tombstone_list(tx, after_ref, limit, cb, arg);
+}
+/* subjects:end */

@@ -30,6 +30,7 @@
  *   store_detect.h    alerts and the detector's state
  *   store_policy.h    access policies
  *   store_apps.h      workload identities (apps), their secrets and sessions
+ *   store_subjects.h  subjects (patients), their keys, links, tombstones
  * No header here names a backend type (the SQLite header is included only by
  * store_sqlite.h, which only src/store/ and tests/unit/store/ include).
  *
@@ -50,5 +51,6 @@
 #include "store/store_policy.h"
 #include "store/store_apps.h"
 #include "store/store_backup.h"
+#include "store/store_subjects.h"
 
 #endif /* PV_STORE_H */

@@ -228,6 +228,30 @@ struct store_backup_ops {
 	    struct store_snapshot_info *out);
 };
 
+/* ---- subjects (store_subjects.h): subject keys, links, tombstones */
+struct store_subjects_ops {
+	enum pv_rc (*subject_put)(struct store_tx *tx, const struct store_subject *s);
+	enum pv_rc (*subject_get)(struct store_tx *tx, const char *ref, struct store_subject *out);
+	enum pv_rc (*subject_hold)(struct store_tx *tx, const char *ref, const char *reason,
+	    const char *by, int64_t now_ms);
+	enum pv_rc (*subject_rewrap)(struct store_tx *tx, const struct store_subject *s,
+	    uint32_t expected_kek_version);
+	enum pv_rc (*subject_scan)(struct store_tx *tx, const char *after_ref, size_t limit,
+	    store_bidx_cb cb, void *arg);
+	enum pv_rc (*subject_link)(struct store_tx *tx, const char *collection,
+	    const char *record_id, const char *ref);
+	enum pv_rc (*subject_of_record)(struct store_tx *tx, const char *collection,
+	    const char *record_id, char ref[STORE_SUBJECT_REF_LEN + 1]);
+	enum pv_rc (*subject_counts)(struct store_tx *tx, const char *ref,
+	    store_subject_count_cb cb, void *arg);
+	enum pv_rc (*subject_shred)(struct store_tx *tx, const char *ref, int64_t now_ms,
+	    store_subject_record_cb cb, void *arg);
+	enum pv_rc (*subject_tombstone_get)(struct store_tx *tx, const char *ref,
+	    int64_t *shredded_ms);
+	enum pv_rc (*subject_tombstone_list)(struct store_tx *tx, const char *after_ref,
+	    size_t limit, store_tombstone_cb cb, void *arg);
+};
+
 /* The backend's table: one sub-table per domain, so a backend implements
  * (and a conformance test covers) the store domain by domain. Every pointer
  * and every op in each sub-table is non-NULL. */
@@ -243,6 +267,7 @@ struct store_ops {
 	const struct store_policy_ops *policy;
 	const struct store_apps_ops *apps;
 	const struct store_backup_ops *backup;
+	const struct store_subjects_ops *subjects;
 };
 
 /* The handle every backend embeds as its first member. */

@@ -149,6 +149,24 @@ enum store_sqlite_stmt {
 	SQ_KEK_DESTROY,
 	SQ_RECORD_REWRAP,
 	/* keys-admin:end */
+	/* subjects:begin */
+	SQ_SUBJECT_PUT,
+	SQ_SUBJECT_GET,
+	SQ_SUBJECT_HOLD,
+	SQ_SUBJECT_REWRAP,
+	SQ_SUBJECT_SCAN,
+	SQ_SUBJECT_LINK,
+	SQ_SUBJECT_UNLINK,
+	SQ_SUBJECT_OF_RECORD,
+	SQ_SUBJECT_COUNTS,
+	SQ_SUBJECT_RECORDS,
+	SQ_SUBJECT_SHRED_RECORDS,
+	SQ_SUBJECT_SHRED_BIDX,
+	SQ_SUBJECT_DELETE,
+	SQ_SUBJECT_TOMBSTONE_PUT,
+	SQ_SUBJECT_TOMBSTONE_GET,
+	SQ_SUBJECT_TOMBSTONE_LIST,
+	/* subjects:end */
 	SQ_STMT__COUNT
 };
 
@@ -334,6 +352,7 @@ extern const struct store_detect_ops store_sqlite_detect_ops;   /* sqlite_detect
 extern const struct store_policy_ops store_sqlite_policy_ops;   /* sqlite_policy.c */
 extern const struct store_apps_ops store_sqlite_apps_ops;     /* sqlite_apps.c */
 extern const struct store_backup_ops store_sqlite_backup_ops; /* sqlite_backup.c */
+extern const struct store_subjects_ops store_sqlite_subjects_ops;   /* sqlite_subjects.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */

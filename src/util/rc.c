@@ -42,6 +42,8 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_KEY_REVOKED] = "key_revoked",
 	[PV_E_HSM] = "hsm_unavailable",
 	[PV_E_UNSUPPORTED] = "unsupported",
+	[PV_E_SUBJECT_SHREDDED] = "subject_shredded",
+	[PV_E_LEGAL_HOLD] = "legal_hold",
 };
 
 const char *

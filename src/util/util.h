@@ -58,6 +58,8 @@ enum pv_rc {
 	PV_E_KEY_REVOKED = 37, /* 410 key_revoked: the data's key version was revoked (unrecoverable) */
 	PV_E_HSM = 38,        /* 503 hsm_unavailable: the PKCS#11 token is absent or refuses */
 	PV_E_UNSUPPORTED = 39, /* 501 unsupported: the store backend cannot do this (yet) */
+	PV_E_SUBJECT_SHREDDED = 40, /* 410 subject_shredded: the record's patient was crypto-shredded */
+	PV_E_LEGAL_HOLD = 41, /* 409 legal_hold: the subject is under legal hold */
 	PV_E__COUNT
 };
 

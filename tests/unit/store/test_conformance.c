@@ -1263,6 +1263,232 @@ static void c_snapshot(struct store *st)
 	free(im.p);
 	/* only in a read transaction */
 	assert_int_equal(TX_WR(st, store_snapshot(tx, &sink, &info)), PV_E_INVALID);
+/* ---- subjects: keys, links, counts, shred, tombstones, census ---- */
+
+#define REF_A "aaaa000000000000000000000000000000000000000000000000000000000001"
+#define REF_B "bbbb000000000000000000000000000000000000000000000000000000000002"
+
+static void subj_init(struct store_subject *s, const char *ref, uint32_t kv, uint8_t fill)
+{
+	static uint8_t w[2][60], ct[2][60];
+	static int slot;
+	int k = slot++ % 2;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->ref, sizeof(s->ref), "%s", ref);
+	snprintf(s->kek_name, sizeof(s->kek_name), "subjects");
+	s->kek_version = kv;
+	memset(w[k], fill, sizeof(w[k]));
+	memset(ct[k], fill ^ 0x33, sizeof(ct[k]));
+	s->wrapped_dek = w[k];
+	s->wrapped_dek_len = sizeof(w[k]);
+	s->ciphertext = ct[k];
+	s->ciphertext_len = sizeof(ct[k]);
+	s->created_ms = 1000;
+}
+
+static int64_t subj_census(struct store *st, uint32_t v)
+{
+	int64_t n = -1;
+
+	assert_int_equal(TX_RD(st, store_kek_census(tx, "subjects", v, &n)), PV_OK);
+	return n;
+}
+
+struct subj_counts {
+	char coll[4][32];
+	uint64_t n[4];
+	size_t k;
+};
+
+static int subj_count_cb(const char *collection, uint64_t n, void *arg)
+{
+	struct subj_counts *c = arg;
+
+	if (c->k < 4) {
+		snprintf(c->coll[c->k], sizeof(c->coll[c->k]), "%s", collection);
+		c->n[c->k++] = n;
+	}
+	return 0;
+}
+
+static int subj_rec_cb(const char *collection, const char *id, void *arg)
+{
+	size_t *n = arg;
+
+	(void)collection;
+	(void)id;
+	(*n)++;
+	return 0;
+}
+
+struct tombs {
+	char ref[4][65];
+	int64_t ms[4];
+	size_t n;
+};
+
+static int tomb_cb(const char *ref, int64_t ms, void *arg)
+{
+	struct tombs *t = arg;
+
+	if (t->n < 4) {
+		snprintf(t->ref[t->n], sizeof(t->ref[t->n]), "%s", ref);
+		t->ms[t->n++] = ms;
+	}
+	return 0;
+}
+
+static int bidx_found_cb(const char *id, void *arg)
+{
+	(void)id;
+	*(bool *)arg = true;
+	return 0;
+}
+
+static int subj_scan_cb(const char *ref, void *arg)
+{
+	(void)ref;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static void c_subjects(struct store *st)
+{
+	struct store_collection c1, c2;
+	struct store_subject s, g;
+	struct store_record r, gr;
+	struct subj_counts cnt;
+	struct tombs tb;
+	char ref[STORE_SUBJECT_REF_LEN + 1];
+	uint8_t mac[STORE_MAC_LEN] = { 7 };
+	int64_t ms = 0;
+	size_t n = 0;
+	bool found = false;
+
+	coll_init(&c1, "visits");
+	coll_init(&c2, "labs");
+	assert_int_equal(TX_WR(st, store_collection_put(tx, &c1)), PV_OK);
+	assert_int_equal(TX_WR(st, store_collection_put(tx, &c2)), PV_OK);
+	/* a subject row; the same ref again is a conflict; a bad ref is refused */
+	subj_init(&s, REF_A, 1, 0x11);
+	assert_int_equal(TX_WR(st, store_subject_put(tx, &s)), PV_OK);
+	assert_int_equal(TX_WR(st, store_subject_put(tx, &s)), PV_E_CONFLICT);
+	subj_init(&s, "not-hex", 1, 0x11);
+	assert_int_equal(TX_WR(st, store_subject_put(tx, &s)), PV_E_INVALID);
+	subj_init(&s, REF_B, 1, 0x22);
+	assert_int_equal(TX_WR(st, store_subject_put(tx, &s)), PV_OK);
+	assert_int_equal(subj_census(st, 1), 2);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(TX_RD(st, store_subject_get(tx, REF_A, &g)), PV_OK);
+	assert_int_equal(g.kek_version, 1);
+	assert_int_equal(g.wrapped_dek_len, 60);
+	assert_int_equal(g.wrapped_dek[0], 0x11);
+	assert_int_equal(g.ciphertext[0], 0x11 ^ 0x33);
+	assert_int_equal(g.hold_ms, 0);
+	store_subject_clear(&g);
+	assert_int_equal(TX_RD(st, store_subject_hold(tx, REF_A, "x", "usr_1", 5)),
+	    PV_E_READONLY);
+	/* hold and release */
+	assert_int_equal(TX_WR(st, store_subject_hold(tx, REF_B, "litigation", "usr_1", 5000)),
+	    PV_OK);
+	assert_int_equal(TX_RD(st, store_subject_get(tx, REF_B, &g)), PV_OK);
+	assert_int_equal(g.hold_ms, 5000);
+	assert_string_equal(g.hold_reason, "litigation");
+	assert_string_equal(g.hold_by, "usr_1");
+	store_subject_clear(&g);
+	assert_int_equal(TX_WR(st, store_subject_hold(tx, REF_B, NULL, NULL, 6000)), PV_OK);
+	assert_int_equal(TX_RD(st, store_subject_get(tx, REF_B, &g)), PV_OK);
+	assert_int_equal(g.hold_ms, 0);
+	assert_string_equal(g.hold_reason, "");
+	store_subject_clear(&g);
+	assert_int_equal(TX_WR(st, store_subject_hold(tx, REF_B, "", "usr_1", 1)), PV_E_INVALID);
+	/* rewrap: conditional on the KEK version read; moves the census */
+	subj_init(&s, REF_B, 2, 0x23);
+	assert_int_equal(TX_WR(st, store_subject_rewrap(tx, &s, 1)), PV_OK);
+	assert_int_equal(TX_WR(st, store_subject_rewrap(tx, &s, 1)), PV_E_CONFLICT);
+	assert_int_equal(subj_census(st, 1), 1);
+	assert_int_equal(subj_census(st, 2), 1);
+	/* records of A in two collections, one of B, one without */
+	rec_init(&r, "visits", "rec_a1", 1, 1);
+	assert_int_equal(TX_WR(st, store_record_put(tx, &r)), PV_OK);
+	rec_init(&r, "visits", "rec_a2", 1, 2);
+	assert_int_equal(TX_WR(st, store_record_put(tx, &r)), PV_OK);
+	rec_init(&r, "labs", "rec_a3", 1, 3);
+	assert_int_equal(TX_WR(st, store_record_put(tx, &r)), PV_OK);
+	rec_init(&r, "labs", "rec_b1", 1, 4);
+	assert_int_equal(TX_WR(st, store_record_put(tx, &r)), PV_OK);
+	rec_init(&r, "labs", "rec_n1", 1, 5);
+	assert_int_equal(TX_WR(st, store_record_put(tx, &r)), PV_OK);
+	assert_int_equal(TX_WR(st, store_subject_link(tx, "visits", "rec_a1", REF_A)), PV_OK);
+	assert_int_equal(TX_WR(st, store_subject_link(tx, "visits", "rec_a2", REF_B)), PV_OK);
+	/* relinking moves it (a PATCH of the subject field) */
+	assert_int_equal(TX_WR(st, store_subject_link(tx, "visits", "rec_a2", REF_A)), PV_OK);
+	assert_int_equal(TX_WR(st, store_subject_link(tx, "labs", "rec_a3", REF_A)), PV_OK);
+	assert_int_equal(TX_WR(st, store_subject_link(tx, "labs", "rec_b1", REF_B)), PV_OK);
+	assert_int_equal(TX_WR(st, store_subject_link(tx, "labs", "rec_n1", REF_B)), PV_OK);
+	assert_int_equal(TX_WR(st, store_subject_link(tx, "labs", "rec_n1", "")), PV_OK);
+	assert_int_equal(TX_RD(st, store_subject_of_record(tx, "labs", "rec_n1", ref)),
+	    PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_subject_of_record(tx, "visits", "rec_a2", ref)), PV_OK);
+	assert_string_equal(ref, REF_A);
+	assert_int_equal(TX_WR(st, store_bidx_put(tx, "visits", "mrn", mac, "rec_a1")), PV_OK);
+	assert_int_equal(TX_WR(st, store_bidx_put(tx, "labs", "mrn", mac, "rec_b1")), PV_OK);
+	memset(&cnt, 0, sizeof(cnt));
+	assert_int_equal(TX_RD(st, store_subject_counts(tx, REF_A, subj_count_cb, &cnt)), PV_OK);
+	assert_int_equal(cnt.k, 2);
+	assert_string_equal(cnt.coll[0], "labs");
+	assert_int_equal(cnt.n[0], 1);
+	assert_string_equal(cnt.coll[1], "visits");
+	assert_int_equal(cnt.n[1], 2);
+	/* a shred that rolls back changes nothing */
+	{
+		struct store_tx *tx = NULL;
+
+		assert_int_equal(store_begin(st, STORE_WR, &tx), PV_OK);
+		assert_int_equal(store_subject_shred(tx, REF_A, 7000, NULL, NULL), PV_OK);
+		store_end(tx);
+	}
+	assert_int_equal(TX_RD(st, store_subject_get(tx, REF_A, &g)), PV_OK);
+	store_subject_clear(&g);
+	/* shred A: its three records, its index entries, its key; a tombstone */
+	assert_int_equal(TX_WR(st, store_subject_shred(tx, REF_A, 7000, subj_rec_cb, &n)), PV_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(TX_RD(st, store_subject_get(tx, REF_A, &g)), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_subject_tombstone_get(tx, REF_A, &ms)), PV_OK);
+	assert_int_equal(ms, 7000);
+	assert_int_equal(TX_RD(st, store_subject_tombstone_get(tx, REF_B, &ms)), PV_E_NOTFOUND);
+	memset(&gr, 0, sizeof(gr));
+	assert_int_equal(TX_RD(st, store_record_get(tx, "labs", "rec_a3", &gr)), PV_OK);
+	assert_true(gr.deleted_ms == 7000 && gr.wrapped_dek == NULL && gr.ciphertext == NULL);
+	store_record_clear(&gr);
+	assert_int_equal(TX_RD(st, store_record_get(tx, "labs", "rec_b1", &gr)), PV_OK);
+	assert_true(gr.deleted_ms == 0 && gr.wrapped_dek != NULL);
+	store_record_clear(&gr);
+	assert_int_equal(TX_RD(st, store_bidx_lookup(tx, "visits", "mrn", mac, 0, bidx_found_cb,
+	    &found)), PV_OK);
+	assert_false(found);
+	assert_int_equal(TX_RD(st, store_bidx_lookup(tx, "labs", "mrn", mac, 0, bidx_found_cb,
+	    &found)), PV_OK);
+	assert_true(found);
+	memset(&cnt, 0, sizeof(cnt));
+	assert_int_equal(TX_RD(st, store_subject_counts(tx, REF_A, subj_count_cb, &cnt)), PV_OK);
+	assert_int_equal(cnt.k, 0);
+	assert_int_equal(subj_census(st, 1), 0);
+	assert_int_equal(subj_census(st, 2), 1);
+	/* again (a restore applying its tombstone): the first tombstone stays */
+	assert_int_equal(TX_WR(st, store_subject_shred(tx, REF_A, 9000, NULL, NULL)), PV_OK);
+	assert_int_equal(TX_RD(st, store_subject_tombstone_get(tx, REF_A, &ms)), PV_OK);
+	assert_int_equal(ms, 7000);
+	memset(&tb, 0, sizeof(tb));
+	assert_int_equal(TX_RD(st, store_subject_tombstone_list(tx, "", 0, tomb_cb, &tb)), PV_OK);
+	assert_int_equal(tb.n, 1);
+	assert_string_equal(tb.ref[0], REF_A);
+	/* the scan of subject refs (re-encryption) */
+	memset(&tb, 0, sizeof(tb));
+	n = 0;
+	assert_int_equal(TX_RD(st, store_subject_scan(tx, "", 0, subj_scan_cb, &n)), PV_OK);
+	assert_int_equal(n, 1);
 }
 
 static const struct conf_case cases[] = {
@@ -1276,6 +1502,7 @@ static const struct conf_case cases[] = {
 	{ "audit", c_audit },
 	{ "jobs", c_jobs },
 	{ "apps", c_apps },
+	{ "subjects", c_subjects },
 	{ "tx_rollback", c_tx_rollback },
 	{ "tx_commit_snapshot", c_tx_commit_snapshot },
 	{ "tx_read_refuses_writes", c_tx_read_refuses_writes },
