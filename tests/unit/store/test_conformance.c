@@ -1263,6 +1263,8 @@ static void c_snapshot(struct store *st)
 	free(im.p);
 	/* only in a read transaction */
 	assert_int_equal(TX_WR(st, store_snapshot(tx, &sink, &info)), PV_E_INVALID);
+}
+
 /* ---- subjects: keys, links, counts, shred, tombstones, census ---- */
 
 #define REF_A "aaaa000000000000000000000000000000000000000000000000000000000001"
