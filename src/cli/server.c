@@ -36,6 +36,7 @@
 #include "authn/authn.h"
 #include "jobs/jobs.h"
 #include "vault/vault.h"
+#include "secrets/secrets.h"
 #include "sinks/sinks.h"
 #include "detect/detect.h"
 
@@ -365,6 +366,7 @@ out:
 	 * freed after it (the queue's subscriber points at it until then) */
 	detect_stop(app.detect);
 	vault_keys_stop(app.vault);   /* the key-rotation sweeper commits through audit */
+	secrets_stop(app.secrets);    /* the rotation sweeper records through audit */
 	if (app.audit != NULL) {
 		system_event(&app, "sys.stop", AUDIT_ALLOWED, NULL);
 		sinks_stop(app.sinks);   /* drains (bounded); its cursors commit through audit */

@@ -116,11 +116,12 @@ static const struct key_def keys[] = {
 	{ "detect", "sink_lag_check_s", K_INT, F(detect_sink_lag_check_s) },
 	{ "detect", "sink_lag_max", K_INT, F(detect_sink_lag_max) },
 	{ "detect", "sink_lag_for_s", K_INT, F(detect_sink_lag_for_s) },
+	{ "secrets", "max_versions", K_INT, F(secrets_max_versions) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics", "sinks", "detect", "apps", "pkcs11" };
+	"metrics", "sinks", "detect", "apps", "pkcs11", "secrets" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -191,6 +192,7 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->detect_sink_lag_check_s = 30;
 	c->detect_sink_lag_max = 10000;
 	c->detect_sink_lag_for_s = 300;
+	c->secrets_max_versions = 10;
 }
 
 /* ---- parsing ---- */
@@ -843,6 +845,8 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 			if (t[i].v < 1 || t[i].v > t[i].max)
 				REFUSE("detect.%s = %d is not from 1 to %d", t[i].name, t[i].v, t[i].max);
 	}
+	if (c->secrets_max_versions < 1 || c->secrets_max_versions > 1000)
+		REFUSE("secrets.max_versions = %d is not from 1 to 1000", c->secrets_max_versions);
 #undef REFUSE
 	return PV_OK;
 }
@@ -1069,6 +1073,11 @@ config_write(const struct pv_config *c, const char *path)
 		fprintf(f, "pin_file = %s\n", rel_path(c, c->pkcs11_pin_file));
 	if (c->pkcs11_key_label[0] != '\0')
 		fprintf(f, "key_label = %s\n", c->pkcs11_key_label);
+	fprintf(f,
+	    "\n[secrets]\n"
+	    "# application secrets (docs/secrets.md): versions kept per secret (1 .. 1000);\n"
+	    "# a write beyond it destroys the oldest\n"
+	    "max_versions = %d\n", c->secrets_max_versions);
 	if (ferror(f)) {
 		fclose(f);
 		rc = PV_E_NOMEM;

@@ -113,6 +113,8 @@ struct pv_config {
 	int detect_sink_lag_check_s;       /* how often the sinks' lag is checked */
 	int detect_sink_lag_max;           /* entries behind the head */
 	int detect_sink_lag_for_s;         /* ... for longer than this */
+	/* [secrets] (src/secrets): versions kept per secret; older ones destroyed on write */
+	int secrets_max_versions;
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

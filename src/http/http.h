@@ -42,6 +42,10 @@ enum http_route_flags {
 	HTTP_ROUTE_BODY = 1 << 0,
 	HTTP_ROUTE_SEALED_OK = 1 << 1,     /* answers while sealed */
 	HTTP_ROUTE_RESTRICTED_OK = 1 << 2, /* a restricted session may call it */
+	/* the pattern's first {param} takes one or more whole segments, joined
+	 * with '/' (secret paths: /v1/secrets/{path}/undelete); each segment
+	 * is non-empty and holds no decoded '/' */
+	HTTP_ROUTE_REST = 1 << 3,
 };
 
 typedef enum pv_rc (*http_handler_fn)(struct http_request *req);

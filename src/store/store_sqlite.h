@@ -149,6 +149,19 @@ enum store_sqlite_stmt {
 	SQ_KEK_DESTROY,
 	SQ_RECORD_REWRAP,
 	/* keys-admin:end */
+	/* secrets:begin */
+	SQ_SECRET_GET,
+	SQ_SECRET_INSERT,
+	SQ_SECRET_UPDATE,
+	SQ_SECRET_VERSION_PUT,
+	SQ_SECRET_VERSION_GET,
+	SQ_SECRET_LIST,
+	SQ_SECRET_SET_DELETED,
+	SQ_SECRET_VERSION_DESTROY,
+	SQ_SECRET_VERSIONS_PRUNE,
+	SQ_SECRET_VERSION_SCAN,
+	SQ_SECRET_VERSION_REWRAP,
+	/* secrets:end */
 	SQ_STMT__COUNT
 };
 
@@ -333,6 +346,7 @@ extern const struct store_sinks_ops store_sqlite_sinks_ops;   /* sqlite_sinks.c 
 extern const struct store_detect_ops store_sqlite_detect_ops;   /* sqlite_detect.c */
 extern const struct store_policy_ops store_sqlite_policy_ops;   /* sqlite_policy.c */
 extern const struct store_apps_ops store_sqlite_apps_ops;     /* sqlite_apps.c */
+extern const struct store_secrets_ops store_sqlite_secrets_ops;   /* sqlite_secrets.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */
