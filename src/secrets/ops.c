@@ -22,7 +22,8 @@
  * (store_secret_write's compare, in the writer's transaction): with
  * If-Match a lost race is 412; without, it is sealed again for the new
  * next version (at most WRITE_TRIES times). Beyond [secrets] max_versions
- * the oldest live versions are destroyed in the same transaction.
+ * the oldest live versions are destroyed in the same transaction. A
+ * write that leaves out metadata or rotate_every_s keeps the current ones.
  *
  * The value's bytes on the server: copied out of the request body into
  * locked memory (crypto_secret_from) for sealing, opened into locked memory
@@ -304,6 +305,7 @@ struct head_read {
 	bool exists;
 	uint32_t current;
 	int64_t rotate_every_s;
+	char *metadata;            /* the current version's (malloc'd) */
 };
 
 static enum pv_rc head_read_tx(struct store_tx *tx, const char *path, struct head_read *h)
@@ -321,6 +323,8 @@ static enum pv_rc head_read_tx(struct store_tx *tx, const char *path, struct hea
 	h->exists = true;
 	h->current = row.current_version;
 	h->rotate_every_s = row.rotate_every_s;
+	h->metadata = row.metadata;
+	row.metadata = NULL;
 	store_secret_clear(&row);
 	return PV_OK;
 }
@@ -373,6 +377,12 @@ void secrets_put(struct secrets *s, const struct secrets_caller *who, const char
 			answer_fail(&a, rc, NULL);
 			goto out;
 		}
+		/* what the body leaves out stays as it was: metadata, rotate_every_s */
+		if (b.metadata == NULL) {
+			b.metadata = h.metadata;
+			h.metadata = NULL;
+		}
+		free(h.metadata);
 		if (cas && (expect == 0 ? h.exists : (!h.exists || h.current != expect))) {
 			refuse(s, who, "secret.write", path, h.current, PV_E_PRECONDITION,
 			    expect == 0 ? "the secret exists (If-Match: 0)" :

@@ -158,6 +158,11 @@ test_versions_cas(struct h_server *s, struct people *p)
 	CHECK(strcmp(h_err_code(&r), "precondition_failed") == 0);
 	h_resp_free(&r);
 	expect_value(s, p->dev, "apps/billing/db", 0, v3);
+	/* a write without metadata keeps the current metadata */
+	h_req(s, "GET", "/v1/secrets/apps/billing/db", p->dev, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(h_jstr(json_object_get(r.json, "metadata"), "owner"), "billing-2") == 0);
+	h_resp_free(&r);
 }
 
 static bool
@@ -494,6 +499,84 @@ test_kill9(struct h_server *s, struct people *p)
 	all_read_back(s, p);
 }
 
+/* The CLI: the value from stdin or a file, never argv; --format json. */
+static void
+test_cli(struct h_server *s, struct people *p)
+{
+	char env[1024], cmd[2048], file[700], *out = NULL;
+	const char *v1 = remember("cli-hotel-2k9d4"), *v2 = remember("cli-india-7s3f1");
+	json_t *j;
+	FILE *f;
+
+	snprintf(env, sizeof(env), "PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s PHIVAULT_TOKEN=%s %s",
+	    s->base, s->cacert, p->dev, h_bin());
+	/* stdin, one trailing newline dropped */
+	snprintf(cmd, sizeof(cmd), "printf '%%s\\n' '%s' | %s secret put apps/cli/db "
+	    "--metadata '{\"owner\":\"cli\"}' --rotate-every 0 --format json", v1, env);
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK((j = json_loads(out, 0, NULL)) != NULL);
+	CHECK(json_integer_value(json_object_get(j, "version")) == 1);
+	json_decref(j);
+	free(out);
+	/* a file, check-and-set on version 1 */
+	snprintf(file, sizeof(file), "%s/value.txt", s->dir);
+	CHECK((f = fopen(file, "w")) != NULL);
+	fputs(v2, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s secret put apps/cli/db --file %s --cas 1 --format text", env, file);
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strstr(out, "apps/cli/db: version 2") != NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s secret put apps/cli/db --file %s --cas 1 2>&1", env, file);
+	CHECK(h_run(cmd, &out) == 3);
+	CHECK(strstr(out, "precondition_failed") != NULL);
+	free(out);
+	/* never from argv */
+	snprintf(cmd, sizeof(cmd), "%s secret put apps/cli/db x-on-argv 2>/dev/null", env);
+	CHECK(h_run(cmd, NULL) == 2);
+	/* get: the value alone, by version; json */
+	snprintf(cmd, sizeof(cmd), "%s secret get apps/cli/db --field value", env);
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strcmp(out, v2) == 0);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s secret get apps/cli/db --version 1 --field value", env);
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strcmp(out, v1) == 0);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s secret get apps/cli/db --field json", env);
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK((j = json_loads(out, 0, NULL)) != NULL);
+	CHECK(strcmp(h_jstr(json_object_get(j, "metadata"), "owner"), "cli") == 0);
+	json_decref(j);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s secret list --prefix apps/cli/ --format json", env);
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK((j = json_loads(out, 0, NULL)) != NULL);
+	CHECK(listed(j, "apps/cli/db") && !listed(j, "apps/billing/db"));
+	CHECK(strstr(out, v2) == NULL);
+	json_decref(j);
+	free(out);
+	/* rm, undelete, destroy */
+	snprintf(cmd, sizeof(cmd), "%s secret rm apps/cli/db", env);
+	CHECK(h_run(cmd, NULL) == 0);
+	snprintf(cmd, sizeof(cmd), "%s secret get apps/cli/db 2>&1", env);
+	CHECK(h_run(cmd, &out) == 3);
+	CHECK(strstr(out, "not_found") != NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s secret undelete apps/cli/db --format json", env);
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(strstr(out, "\"version\": 2") != NULL || strstr(out, "\"version\":2") != NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s secret destroy apps/cli/db --version 1", env);
+	CHECK(h_run(cmd, NULL) == 0);
+	snprintf(cmd, sizeof(cmd), "%s secret get apps/cli/db --version 1 2>&1", env);
+	CHECK(h_run(cmd, &out) == 3);
+	CHECK(strstr(out, "secret_version_destroyed") != NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s secret destroy apps/cli/db 2>/dev/null", env);
+	CHECK(h_run(cmd, NULL) == 2);                      /* --version is required */
+}
+
 /* No value anywhere but in GET answers: not in the trail, the log, metrics. */
 static void
 test_no_values_leak(struct h_server *s, struct people *p)
@@ -593,6 +676,7 @@ main(void)
 	test_bad_input(&s, &p);
 	test_kill9(&s, &p);
 	test_rotation_overdue(&s, &p);
+	test_cli(&s, &p);
 	test_no_values_leak(&s, &p);
 	CHECK(h_stop(&s) == 0);
 	h_done("secrets");
