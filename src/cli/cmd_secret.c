@@ -98,7 +98,9 @@ do_put(const struct cli_api *c, const char *path, const struct secret_args *a, j
 	size_t len = 0;
 	int ret;
 
-	if (a->metadata != NULL && !json_is_object(meta = json_loads(a->metadata, 0, NULL))) {
+	if (a->metadata != NULL)
+		meta = json_loads(a->metadata, 0, NULL);   /* json_is_object evaluates twice */
+	if (a->metadata != NULL && !json_is_object(meta)) {
 		cli_err("--metadata must be a JSON object");
 		json_decref(meta);
 		return CLI_USAGE;

@@ -679,6 +679,7 @@ main(void)
 	test_cli(&s, &p);
 	test_no_values_leak(&s, &p);
 	CHECK(h_stop(&s) == 0);
+	json_decref(s.init);
 	h_done("secrets");
 	return 0;
 }
