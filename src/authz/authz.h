@@ -47,6 +47,12 @@
 #define AUTHZ_NAME_MAX 64            /* collection / field / role name + NUL */
 /* "records.unmask:" + 63 + "." + 63 + NUL */
 #define AUTHZ_PERM_MAX 160
+/* A secret path or path prefix in a permission: [a-z0-9_.-/]{1,100} (no
+ * leading '/', no "..", no "//") + NUL; "secrets.write:" + 100 < PERM_MAX. */
+#define AUTHZ_PATH_MAX 101
+/* Is s a secret path prefix ("apps/billing/") a permission may name? A
+ * full secret path is one too (secrets_path_valid adds its own rules). */
+bool authz_path_prefix_valid(const char *s);
 #define AUTHZ_PERMSET_MAX 256
 
 enum authz_verb {
@@ -69,6 +75,8 @@ enum authz_verb {
 	AUTHZ_ACCESS_APPROVE,            /* approvals, reviews (security officers) */
 	AUTHZ_RECORDS_SHRED,             /* DELETE /v1/subjects/{s}, legal hold */
 	AUTHZ_SCIM_PROVISION,            /* /scim/v2/: an IdP's provisioning app */
+	AUTHZ_SECRETS_READ,              /* :<path prefix> | :* (GET /v1/secrets) */
+	AUTHZ_SECRETS_WRITE,             /* :<path prefix> | :* (PUT, DELETE, destroy) */
 };
 
 /* One parsed permission. */
@@ -76,6 +84,7 @@ struct authz_perm {
 	enum authz_verb verb;
 	char collection[AUTHZ_NAME_MAX]; /* "" for plain verbs */
 	char field[AUTHZ_NAME_MAX];      /* "" unless records.unmask */
+	char path[AUTHZ_PATH_MAX];       /* "" unless secrets.*: a path prefix or "*" */
 };
 
 /* A principal's permissions: fixed capacity, no allocation, can live on

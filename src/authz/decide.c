@@ -99,6 +99,10 @@ static const struct action actions[] = {
 	{ "apps.manage", K_PLAIN, false, false, { { NULL, false } } },
 	{ "scim.provision", K_PLAIN, false, false, { { NULL, false } } },
 	{ "records.shred", K_PLAIN, false, false, { { NULL, false } } },
+	/* application secrets: scoped by a path prefix, resource.collection
+	 * carries the secret's path; not PHI, so no purpose of use */
+	{ "secrets.read", K_SCOPED, false, false, { { NULL, false } } },
+	{ "secrets.write", K_SCOPED, false, false, { { NULL, false } } },
 };
 
 static const struct action *

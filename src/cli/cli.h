@@ -41,6 +41,10 @@ struct json_t;
 enum pv_rc cli_http(const char *base, const char *cacert, const char *token,
     const char *method, const char *path, struct json_t *body, long *status,
     struct json_t **resp);
+/* cli_http with one more request header line ("If-Match: 3"), NULL for none. */
+enum pv_rc cli_http_hdr(const char *base, const char *cacert, const char *token,
+    const char *method, const char *path, const char *header, struct json_t *body,
+    long *status, struct json_t **resp);
 /* Print an API error body as "phivault: <code>: <message>" and return CLI_RUNTIME. */
 int cli_api_error(long status, struct json_t *resp);
 
@@ -116,6 +120,10 @@ bool cli_api_init(struct cli_api *c, const struct cli_online_opts *o);
  * printed (cli_api_error). */
 int cli_api_call(const struct cli_api *c, const char *method, const char *path,
     struct json_t *body, long want, struct json_t **resp);
+/* The same with one more header line (NULL: none); want2 is a second status
+ * that also succeeds (0: none), e.g. 200 or 201. */
+int cli_api_call_hdr(const struct cli_api *c, const char *method, const char *path,
+    const char *header, struct json_t *body, long want, long want2, struct json_t **resp);
 /* A string member of a JSON object, "" when absent or not a string. */
 const char *cli_jstr(struct json_t *o, const char *key);
 
@@ -137,6 +145,7 @@ int cmd_retention(int argc, char **argv);
 int cmd_app(int argc, char **argv);
 int cmd_compliance(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
+int cmd_secret(int argc, char **argv);
 /* cmd_app.c: `phivault login --app ID [--secret-file F]` (an app's sign-in). */
 bool cli_login_is_app(int argc, char **argv);
 int cli_login_app(int argc, char **argv);

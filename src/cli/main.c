@@ -37,6 +37,7 @@ static const struct command commands[] = {
 	{ "backup", cmd_backup, "create, list or delete backups (online); verify or restore them (offline)" },
 	{ "subject", cmd_subject, "show, shred, hold or release a patient's records (online)" },
 	{ "retention", cmd_retention, "run retention and disposal now (online)" },
+	{ "secret", cmd_secret, "put, get, list, remove, undelete or destroy application secrets (online)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", NULL, "describe phivault or one command (phivault help CMD)" },
 };

@@ -18,6 +18,7 @@
 
 #include "cli/routes.h"
 #include "vault/vault.h"
+#include "secrets/secrets.h"
 #include "authn/authn.h"
 #include "authz/authz.h"
 #include "directory/directory.h"
@@ -317,6 +318,14 @@ routes_register(struct pv_app *app)
 
 	if (rc == PV_OK)
 		rc = vault_routes(app->http, &vd, &app->vault);
+	if (rc == PV_OK) {
+		struct secrets_deps sd = { app->st, app->keys, app->audit,
+			app->cfg.secrets_max_versions };
+
+		if ((rc = secrets_new(&sd, &app->secrets)) == PV_OK &&
+		    (rc = secrets_routes(app->http, app->secrets)) == PV_OK)
+			rc = secrets_sweeper_start(app->secrets);
+	}
 	return rc;
 }
 
@@ -333,6 +342,8 @@ routes_cleanup(struct pv_app *app)
 	app->authn = NULL;
 	vault_free(app->vault);
 	app->vault = NULL;
+	secrets_free(app->secrets);
+	app->secrets = NULL;
 	authn_throttle_free(app->unseal_throttle);
 	app->unseal_throttle = NULL;
 }

@@ -37,6 +37,7 @@
 #include "backup/backup.h"
 #include "jobs/jobs.h"
 #include "vault/vault.h"
+#include "secrets/secrets.h"
 #include "sinks/sinks.h"
 #include "detect/detect.h"
 #include "compliance/compliance.h"
@@ -405,6 +406,7 @@ out:
 	detect_stop(app.detect);
 	vault_keys_stop(app.vault);   /* the key-rotation sweeper commits through audit */
 	vault_retention_stop(app.vault);   /* so does the retention scheduler */
+	secrets_stop(app.secrets);    /* the rotation sweeper records through audit */
 	if (app.audit != NULL) {
 		system_event(&app, "sys.stop", AUDIT_ALLOWED, NULL);
 		sinks_stop(app.sinks);   /* drains (bounded); its cursors commit through audit */

@@ -27,6 +27,7 @@ struct pv_app {
 	struct audit *audit;
 	struct http_server *http;
 	struct vault_ctx *vault;      /* PHI records (vault/vault.h) */
+	struct secrets *secrets;      /* application secrets (secrets/secrets.h) */
 	struct authn_service *authn;  /* identity: sessions, login (authn/authn.h) */
 	struct authz_service *authz;  /* identity: hooks, roles, audit routes (authz/authz.h) */
 	struct directory *directory;  /* users and groups (directory/directory.h) */

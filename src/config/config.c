@@ -127,11 +127,12 @@ static const struct key_def keys[] = {
 	{ "server", "public_url", K_STR, F(public_url) },
 	{ "retention", "every_s", K_INT, F(retention_every_s) },
 	{ "audit", "retention_days", K_INT, F(audit_retention_days) },
+	{ "secrets", "max_versions", K_INT, F(secrets_max_versions) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup", "retention" };
+	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup", "retention", "secrets" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -211,6 +212,7 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->detect_sink_lag_for_s = 300;
 	c->compliance_inactive_days = 90;
 	c->compliance_key_rotation_days = 365;
+	c->secrets_max_versions = 10;
 }
 
 /* ---- parsing ---- */
@@ -901,6 +903,8 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 	if (c->compliance_key_rotation_days < 1 || c->compliance_key_rotation_days > 3650)
 		REFUSE("compliance.key_rotation_days = %d is not from 1 to 3650",
 		    c->compliance_key_rotation_days);
+	if (c->secrets_max_versions < 1 || c->secrets_max_versions > 1000)
+		REFUSE("secrets.max_versions = %d is not from 1 to 1000", c->secrets_max_versions);
 #undef REFUSE
 	return PV_OK;
 }
@@ -1165,6 +1169,11 @@ config_write(const struct pv_config *c, const char *path)
 	    "# run retention and disposal (each collection's retention_days) this often\n"
 	    "every_s = %d\n",
 	    c->retention_every_s);
+	fprintf(f,
+	    "\n[secrets]\n"
+	    "# application secrets (docs/secrets.md): versions kept per secret (1 .. 1000);\n"
+	    "# a write beyond it destroys the oldest\n"
+	    "max_versions = %d\n", c->secrets_max_versions);
 	if (ferror(f)) {
 		fclose(f);
 		rc = PV_E_NOMEM;

@@ -139,6 +139,8 @@ struct pv_config {
 	 * (default 2190, six years, 45 CFR 164.316(b)(2)(i); lower only with --dev).
 	 * The trail has no pruning: it is kept forever; the key bounds any future one. */
 	int audit_retention_days;
+	/* [secrets] (src/secrets): versions kept per secret; older ones destroyed on write */
+	int secrets_max_versions;
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

@@ -51,6 +51,10 @@ enum http_route_flags {
 	 * resource of route-level entries (http_route_resource) writes each
 	 * as "-"; the handler records its own resource form */
 	HTTP_ROUTE_PHI_PARAMS = 1 << 4,
+	/* the pattern's first {param} takes one or more whole segments, joined
+	 * with '/' (secret paths: /v1/secrets/{path}/undelete); each segment
+	 * is non-empty and holds no decoded '/' */
+	HTTP_ROUTE_REST = 1 << 5,
 };
 #define HTTP_SCIM_ERROR_URN "urn:ietf:params:scim:api:messages:2.0:Error"
 #define HTTP_SCIM_TYPE "application/scim+json"

@@ -71,6 +71,8 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The patient this record is about was crypto-shredded; it cannot be read" },
 	[PV_E_LEGAL_HOLD] = { "legal_hold", 409,
 	    "The subject is under legal hold: release the hold first" },
+	[PV_E_SECRET_DESTROYED] = { "secret_version_destroyed", 410,
+	    "That secret version was destroyed; it cannot be read again" },
 };
 
 static const struct rc_map *

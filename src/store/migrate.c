@@ -421,6 +421,46 @@ static const struct migration migrations[] = {
 	  "CREATE TRIGGER census_subjects_del AFTER DELETE ON subjects BEGIN"
 	  " UPDATE kek_census SET objects = objects - 1"
 	  "  WHERE name = OLD.kek_name AND version = OLD.kek_version; END;" },
+	/* 15 (secrets): application secrets (store_secrets.h). A head row per
+	 * path and one row per version, each an envelope under the "secrets"
+	 * KEK; seq is the re-encryption walk's order. The census counts live
+	 * versions (wrapped_dek not NULL) through triggers, like records. */
+	{ 15,
+	  "CREATE TABLE secrets("
+	  " path TEXT PRIMARY KEY NOT NULL,"
+	  " current_version INTEGER NOT NULL,"
+	  " rotate_every_s INTEGER NOT NULL DEFAULT 0,"
+	  " created_ms INTEGER NOT NULL,"
+	  " updated_ms INTEGER NOT NULL,"
+	  " deleted_ms INTEGER NOT NULL DEFAULT 0,"
+	  " metadata TEXT NOT NULL DEFAULT '{}');"
+	  "CREATE TABLE secret_versions("
+	  " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	  " path TEXT NOT NULL REFERENCES secrets(path),"
+	  " version INTEGER NOT NULL,"
+	  " kek_name TEXT NOT NULL,"
+	  " kek_version INTEGER NOT NULL,"
+	  " wrapped_dek BLOB,"
+	  " ciphertext BLOB,"
+	  " metadata TEXT NOT NULL DEFAULT '{}',"
+	  " created_ms INTEGER NOT NULL,"
+	  " destroyed_ms INTEGER NOT NULL DEFAULT 0,"
+	  " UNIQUE(path, version));"
+	  "CREATE TRIGGER census_secrets_ins AFTER INSERT ON secret_versions"
+	  " WHEN NEW.wrapped_dek IS NOT NULL BEGIN"
+	  " INSERT INTO kek_census(name, version, objects) VALUES (NEW.kek_name, NEW.kek_version, 1)"
+	  "  ON CONFLICT(name, version) DO UPDATE SET objects = objects + 1; END;"
+	  "CREATE TRIGGER census_secrets_upd AFTER UPDATE OF kek_name, kek_version, wrapped_dek"
+	  " ON secret_versions BEGIN"
+	  " UPDATE kek_census SET objects = objects - 1 WHERE OLD.wrapped_dek IS NOT NULL"
+	  "  AND name = OLD.kek_name AND version = OLD.kek_version;"
+	  " INSERT INTO kek_census(name, version, objects)"
+	  "  SELECT NEW.kek_name, NEW.kek_version, 1 WHERE NEW.wrapped_dek IS NOT NULL"
+	  "  ON CONFLICT(name, version) DO UPDATE SET objects = objects + 1; END;"
+	  "CREATE TRIGGER census_secrets_del AFTER DELETE ON secret_versions"
+	  " WHEN OLD.wrapped_dek IS NOT NULL BEGIN"
+	  " UPDATE kek_census SET objects = objects - 1"
+	  "  WHERE name = OLD.kek_name AND version = OLD.kek_version; END;" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -326,6 +326,36 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_APP_SESSION_END] = "UPDATE app_sessions SET ended_ms = ?2, end_reason = ?3 "
 	    "WHERE id = ?1 AND ended_ms = 0",
 	/* apps:end */
+	/* secrets:begin */
+	[SQ_SECRET_GET] = "SELECT path, current_version, rotate_every_s, created_ms, updated_ms, "
+	    "deleted_ms, metadata FROM secrets WHERE path = ?1",
+	[SQ_SECRET_INSERT] = "INSERT INTO secrets(path, current_version, rotate_every_s, "
+	    "created_ms, updated_ms, deleted_ms, metadata) VALUES (?1, ?2, ?3, ?4, ?4, 0, ?5)",
+	[SQ_SECRET_UPDATE] = "UPDATE secrets SET current_version = ?2, rotate_every_s = ?3, "
+	    "updated_ms = ?4, deleted_ms = 0, metadata = ?5 WHERE path = ?1 AND current_version = ?6",
+	[SQ_SECRET_VERSION_PUT] = "INSERT INTO secret_versions(path, version, kek_name, "
+	    "kek_version, wrapped_dek, ciphertext, metadata, created_ms, destroyed_ms) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
+	[SQ_SECRET_VERSION_GET] = "SELECT seq, path, version, kek_name, kek_version, wrapped_dek, "
+	    "ciphertext, metadata, created_ms, destroyed_ms FROM secret_versions "
+	    "WHERE path = ?1 AND version = ?2",
+	[SQ_SECRET_LIST] = "SELECT path, current_version, rotate_every_s, created_ms, updated_ms, "
+	    "deleted_ms, metadata FROM secrets WHERE substr(path, 1, length(?1)) = ?1 "
+	    "ORDER BY path",
+	[SQ_SECRET_SET_DELETED] = "UPDATE secrets SET deleted_ms = ?2 WHERE path = ?1",
+	[SQ_SECRET_VERSION_DESTROY] = "UPDATE secret_versions SET wrapped_dek = NULL, "
+	    "ciphertext = NULL, destroyed_ms = ?3 WHERE path = ?1 AND version = ?2 "
+	    "AND wrapped_dek IS NOT NULL",
+	[SQ_SECRET_VERSIONS_PRUNE] = "UPDATE secret_versions SET wrapped_dek = NULL, "
+	    "ciphertext = NULL, destroyed_ms = ?3 WHERE path = ?1 AND version < ?2 "
+	    "AND wrapped_dek IS NOT NULL",
+	[SQ_SECRET_VERSION_SCAN] = "SELECT seq, path, version, kek_name, kek_version, wrapped_dek, "
+	    "ciphertext, metadata, created_ms, destroyed_ms FROM secret_versions "
+	    "WHERE seq > ?1 AND wrapped_dek IS NOT NULL ORDER BY seq LIMIT ?2",
+	[SQ_SECRET_VERSION_REWRAP] = "UPDATE secret_versions SET kek_version = ?3, "
+	    "wrapped_dek = ?4 WHERE path = ?1 AND version = ?2 AND kek_version = ?5 "
+	    "AND wrapped_dek IS NOT NULL",
+	/* secrets:end */
 };
 
 /* Applied to every new connection. */
@@ -1523,6 +1553,7 @@ static const struct store_ops sq_ops = {
 	.apps = &store_sqlite_apps_ops,
 	.backup = &store_sqlite_backup_ops,
 	.subjects = &store_sqlite_subjects_ops,
+	.secrets = &store_sqlite_secrets_ops,
 };
 
 /* The pool's condition variable waits on CLOCK_MONOTONIC (a wall-clock step

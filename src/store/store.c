@@ -1398,3 +1398,107 @@ enum pv_rc store_subject_tombstone_list(struct store_tx *tx, const char *after_r
 	return tx->st->ops->subjects->subject_tombstone_list(tx, after_ref, limit, cb, arg);
 }
 /* subjects:end */
+/* secrets:begin (added by the secrets work) */
+void store_secret_clear(struct store_secret *s)
+{
+	if (s == NULL)
+		return;
+	free(s->metadata);
+	memset(s, 0, sizeof(*s));
+}
+
+void store_secret_version_clear(struct store_secret_version *v)
+{
+	if (v == NULL)
+		return;
+	blob_free(&v->wrapped_dek, &v->wrapped_dek_len);
+	blob_free(&v->ciphertext, &v->ciphertext_len);
+	free(v->metadata);
+	memset(v, 0, sizeof(*v));
+}
+
+static bool secret_path_ok(const char *path)
+{
+	return path != NULL && path[0] != '\0' && strlen(path) < STORE_SECRET_PATH_MAX;
+}
+
+enum pv_rc store_secret_get(struct store_tx *tx, const char *path, struct store_secret *out)
+{
+	if (!tx_ok(tx) || !secret_path_ok(path) || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->secrets->secret_get(tx, path, out);
+}
+
+enum pv_rc store_secret_write(struct store_tx *tx, const struct store_secret *head,
+    const struct store_secret_version *v, uint32_t expected_current)
+{
+	if (!tx_ok(tx) || head == NULL || v == NULL || !secret_path_ok(v->path) ||
+	    strcmp(head->path, v->path) != 0 || v->version < 1 ||
+	    head->current_version != v->version || v->kek_name[0] == '\0' ||
+	    v->kek_version < 1 || v->wrapped_dek == NULL || v->wrapped_dek_len == 0 ||
+	    v->ciphertext == NULL || v->ciphertext_len == 0 || v->created_ms <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "secret_write");
+	return tx->st->ops->secrets->secret_write(tx, head, v, expected_current);
+}
+
+enum pv_rc store_secret_version_get(struct store_tx *tx, const char *path, uint32_t version,
+    struct store_secret_version *out)
+{
+	if (!tx_ok(tx) || !secret_path_ok(path) || version < 1 || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->secrets->secret_version_get(tx, path, version, out);
+}
+
+enum pv_rc store_secret_list(struct store_tx *tx, const char *prefix, store_secret_cb cb,
+    void *arg)
+{
+	if (!tx_ok(tx) || prefix == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->secrets->secret_list(tx, prefix, cb, arg);
+}
+
+enum pv_rc store_secret_set_deleted(struct store_tx *tx, const char *path, int64_t deleted_ms)
+{
+	if (!tx_ok(tx) || !secret_path_ok(path) || deleted_ms < 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "secret_set_deleted");
+	return tx->st->ops->secrets->secret_set_deleted(tx, path, deleted_ms);
+}
+
+enum pv_rc store_secret_version_destroy(struct store_tx *tx, const char *path,
+    uint32_t version, int64_t now_ms)
+{
+	if (!tx_ok(tx) || !secret_path_ok(path) || version < 1 || now_ms <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "secret_version_destroy");
+	return tx->st->ops->secrets->secret_version_destroy(tx, path, version, now_ms);
+}
+
+enum pv_rc store_secret_versions_prune(struct store_tx *tx, const char *path, uint32_t below,
+    int64_t now_ms, size_t *n)
+{
+	if (!tx_ok(tx) || !secret_path_ok(path) || now_ms <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "secret_versions_prune");
+	return tx->st->ops->secrets->secret_versions_prune(tx, path, below, now_ms, n);
+}
+
+enum pv_rc store_secret_version_scan(struct store_tx *tx, int64_t after_seq, size_t limit,
+    store_secret_version_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || cb == NULL || limit == 0 || after_seq < 0)
+		return PV_E_INVALID;
+	return tx->st->ops->secrets->secret_version_scan(tx, after_seq, limit, cb, arg);
+}
+
+enum pv_rc store_secret_version_rewrap(struct store_tx *tx, const struct store_secret_version *v,
+    uint32_t old_kek_version)
+{
+	if (!tx_ok(tx) || v == NULL || !secret_path_ok(v->path) || v->version < 1 ||
+	    v->kek_version < 1 || v->wrapped_dek == NULL || v->wrapped_dek_len == 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "secret_version_rewrap");
+	return tx->st->ops->secrets->secret_version_rewrap(tx, v, old_kek_version);
+}
+/* secrets:end */

@@ -31,6 +31,7 @@
  *   store_policy.h    access policies
  *   store_apps.h      workload identities (apps), their secrets and sessions
  *   store_subjects.h  subjects (patients), their keys, links, tombstones
+ *   store_secrets.h   application secrets (/v1/secrets) and their versions
  * No header here names a backend type (the SQLite header is included only by
  * store_sqlite.h, which only src/store/ and tests/unit/store/ include).
  *
@@ -52,5 +53,6 @@
 #include "store/store_apps.h"
 #include "store/store_backup.h"
 #include "store/store_subjects.h"
+#include "store/store_secrets.h"
 
 #endif /* PV_STORE_H */

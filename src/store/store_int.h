@@ -252,6 +252,27 @@ struct store_subjects_ops {
 	    size_t limit, store_tombstone_cb cb, void *arg);
 };
 
+/* ---- secrets (store_secrets.h): application secrets and their versions */
+struct store_secrets_ops {
+	enum pv_rc (*secret_get)(struct store_tx *tx, const char *path, struct store_secret *out);
+	enum pv_rc (*secret_write)(struct store_tx *tx, const struct store_secret *head,
+	    const struct store_secret_version *v, uint32_t expected_current);
+	enum pv_rc (*secret_version_get)(struct store_tx *tx, const char *path, uint32_t version,
+	    struct store_secret_version *out);
+	enum pv_rc (*secret_list)(struct store_tx *tx, const char *prefix, store_secret_cb cb,
+	    void *arg);
+	enum pv_rc (*secret_set_deleted)(struct store_tx *tx, const char *path,
+	    int64_t deleted_ms);
+	enum pv_rc (*secret_version_destroy)(struct store_tx *tx, const char *path,
+	    uint32_t version, int64_t now_ms);
+	enum pv_rc (*secret_versions_prune)(struct store_tx *tx, const char *path,
+	    uint32_t below, int64_t now_ms, size_t *n);
+	enum pv_rc (*secret_version_scan)(struct store_tx *tx, int64_t after_seq, size_t limit,
+	    store_secret_version_cb cb, void *arg);
+	enum pv_rc (*secret_version_rewrap)(struct store_tx *tx,
+	    const struct store_secret_version *v, uint32_t old_kek_version);
+};
+
 /* The backend's table: one sub-table per domain, so a backend implements
  * (and a conformance test covers) the store domain by domain. Every pointer
  * and every op in each sub-table is non-NULL. */
@@ -268,6 +289,7 @@ struct store_ops {
 	const struct store_apps_ops *apps;
 	const struct store_backup_ops *backup;
 	const struct store_subjects_ops *subjects;
+	const struct store_secrets_ops *secrets;
 };
 
 /* The handle every backend embeds as its first member. */

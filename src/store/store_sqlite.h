@@ -167,6 +167,19 @@ enum store_sqlite_stmt {
 	SQ_SUBJECT_TOMBSTONE_GET,
 	SQ_SUBJECT_TOMBSTONE_LIST,
 	/* subjects:end */
+	/* secrets:begin */
+	SQ_SECRET_GET,
+	SQ_SECRET_INSERT,
+	SQ_SECRET_UPDATE,
+	SQ_SECRET_VERSION_PUT,
+	SQ_SECRET_VERSION_GET,
+	SQ_SECRET_LIST,
+	SQ_SECRET_SET_DELETED,
+	SQ_SECRET_VERSION_DESTROY,
+	SQ_SECRET_VERSIONS_PRUNE,
+	SQ_SECRET_VERSION_SCAN,
+	SQ_SECRET_VERSION_REWRAP,
+	/* secrets:end */
 	SQ_STMT__COUNT
 };
 
@@ -353,6 +366,7 @@ extern const struct store_policy_ops store_sqlite_policy_ops;   /* sqlite_policy
 extern const struct store_apps_ops store_sqlite_apps_ops;     /* sqlite_apps.c */
 extern const struct store_backup_ops store_sqlite_backup_ops; /* sqlite_backup.c */
 extern const struct store_subjects_ops store_sqlite_subjects_ops;   /* sqlite_subjects.c */
+extern const struct store_secrets_ops store_sqlite_secrets_ops;   /* sqlite_secrets.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */

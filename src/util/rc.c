@@ -44,6 +44,7 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_UNSUPPORTED] = "unsupported",
 	[PV_E_SUBJECT_SHREDDED] = "subject_shredded",
 	[PV_E_LEGAL_HOLD] = "legal_hold",
+	[PV_E_SECRET_DESTROYED] = "secret_version_destroyed",
 };
 
 const char *

@@ -60,6 +60,7 @@ enum pv_rc {
 	PV_E_UNSUPPORTED = 39, /* 501 unsupported: the store backend cannot do this (yet) */
 	PV_E_SUBJECT_SHREDDED = 40, /* 410 subject_shredded: the record's patient was crypto-shredded */
 	PV_E_LEGAL_HOLD = 41, /* 409 legal_hold: the subject is under legal hold */
+	PV_E_SECRET_DESTROYED = 42, /* 410 secret_version_destroyed: that secret version was destroyed */
 	PV_E__COUNT
 };
 

@@ -45,6 +45,12 @@
  * the rotation committed after the pass went by), one more pass starts
  * (at most MAX_PASSES). max_rps caps records per second: a step in a full
  * window does nothing.
+ *
+ * The KEK "secrets" (application secrets, store_secrets.h) is walked the
+ * same way over secret versions instead of records (secrets_step: the
+ * cursor's last is the version's scan seq), by rewrap_dek only; its census
+ * counts live secret versions, so retire and revoke hold as for a
+ * collection key.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -178,6 +184,19 @@ static const char *walk_of(const char *name)
 	return name + sizeof(pfx) - 1;
 }
 
+/* The application secrets' KEK (store_secrets.h): its walk is over secret
+ * versions, by rewrap_dek only (a full re-seal needs the secrets module's
+ * AAD, which this layer does not know). */
+static bool is_secrets_key(const char *name)
+{
+	return strcmp(name, STORE_SECRETS_KEK) == 0;
+}
+
+/* A key the re-encryption job can walk. */
+static bool walkable(const char *name)
+{
+	return walk_of(name) != NULL || is_secrets_key(name);
+}
 
 /* ---- list ---- */
 
@@ -352,7 +371,7 @@ void vault_key_rotate(struct vault_keyadmin *ka, const struct vault_caller *who,
 		goto out;
 	}
 	log_info("vault: key %s rotated to v%u", name, (unsigned)j.nv);
-	if (j.auto_reencrypt && walk_of(name) != NULL &&
+	if (j.auto_reencrypt && walkable(name) &&
 	    enqueue_reencrypt(ka, who->actor, name, "rewrap_dek", MAX_RPS_DEFAULT, jid) != PV_OK)
 		log_warn("vault: key %s: the automatic re-encryption job was not queued", name);
 	a.body = json_pack("{s:s, s:i}", "name", name, "version", (int)j.nv);
@@ -674,7 +693,8 @@ static enum pv_rc enqueue_reencrypt(struct vault_keyadmin *ka, const struct pv_a
 	if (e.running)
 		return PV_E_JOB_CONFLICT;
 	params = json_pack("{s:s, s:s, s:s, s:I, s:i}", "key", name, "collection",
-	    walk_of(name), "mode", mode, "max_rps", (json_int_t)max_rps, "to_version",
+	    walk_of(name) != NULL ? walk_of(name) : "", "mode", mode, "max_rps", (json_int_t)max_rps,
+	    "to_version",
 	    (int)e.active);
 	text = params != NULL ? json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(params);
@@ -717,9 +737,15 @@ void vault_key_reencrypt(struct vault_keyadmin *ka, const struct vault_caller *w
 			goto out;
 		}
 	}
-	if (walk_of(name) == NULL) {
+	if (!walkable(name)) {
 		refuse(v, who, "key.reencrypt", resource, PV_E_INVALID,
-		    "re-encryption walks a collection key (collection:<name>) or subjects", &a);
+		    "re-encryption walks a collection key (collection:<name>), subjects or secrets",
+		    &a);
+		goto out;
+	}
+	if (is_secrets_key(name) && strcmp(mode, "rewrap_dek") != 0) {
+		refuse(v, who, "key.reencrypt", resource, PV_E_INVALID,
+		    "the secrets key re-encrypts by rewrap_dek only", &a);
 		goto out;
 	}
 	rc = enqueue_reencrypt(ka, who->actor, name, mode, max_rps, id);
@@ -970,6 +996,108 @@ static enum pv_rc auto_retire(struct vault_ctx *v, struct store_tx *tx, const ch
 	return PV_OK;
 }
 
+/* The secrets key's walk: up to batch live secret versions after the
+ * cursor (their seq, decimal, as `last`), each under an older version than
+ * to rewrapped onto it (keys_dek_rewrap: the DEK never leaves the keyring,
+ * the ciphertext and its AAD stay). store_secret_version_rewrap writes only
+ * if the version is still at the KEK version read, so a step done again
+ * after kill -9 changes nothing. *n: versions looked at. */
+struct sv_list {
+	struct store_secret_version v[BATCH_MAX];
+	size_t n;
+	bool nomem;
+};
+
+static int sv_cb(const struct store_secret_version *v, void *arg)
+{
+	struct sv_list *l = arg;
+	struct store_secret_version *d;
+
+	if (l->n == BATCH_MAX)
+		return 1;
+	d = &l->v[l->n];
+	memset(d, 0, sizeof(*d));
+	d->seq = v->seq;
+	util_strlcpy(d->path, v->path, sizeof(d->path));
+	util_strlcpy(d->kek_name, v->kek_name, sizeof(d->kek_name));
+	d->version = v->version;
+	d->kek_version = v->kek_version;
+	if (v->wrapped_dek_len != KEYS_WRAPPED_DEK_LEN) {
+		d->wrapped_dek_len = 0;    /* damaged: reported as integrity */
+	} else {
+		d->wrapped_dek = malloc(KEYS_WRAPPED_DEK_LEN);
+		if (d->wrapped_dek == NULL) {
+			l->nomem = true;
+			return 1;
+		}
+		memcpy(d->wrapped_dek, v->wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+		d->wrapped_dek_len = KEYS_WRAPPED_DEK_LEN;
+	}
+	l->n++;
+	return 0;
+}
+
+static enum pv_rc secrets_step(const struct jobs_step_ctx *ctx, struct step_cursor *c,
+    uint32_t to, int64_t batch, struct jobs_step_out *out, size_t *n)
+{
+	struct vault_ctx *v = ctx->kind_arg;
+	struct sv_list *l = calloc(1, sizeof(*l));
+	long long after = 0;
+	enum pv_rc rc;
+
+	*n = 0;
+	if (l == NULL)
+		return PV_E_NOMEM;
+	if (c->last[0] != '\0' && sscanf(c->last, "%lld", &after) != 1) {
+		free(l);
+		return PV_E_INVALID;
+	}
+	rc = store_secret_version_scan(ctx->tx, after, (size_t)batch, sv_cb, l);
+	if (rc == PV_OK && l->nomem)
+		rc = PV_E_NOMEM;
+	for (size_t i = 0; rc == PV_OK && i < l->n; i++) {
+		struct store_secret_version *sv = &l->v[i];
+		struct keys_envelope in, outenv;
+
+		snprintf(c->last, sizeof(c->last), "%lld", (long long)sv->seq);
+		if (sv->kek_version >= to || strcmp(sv->kek_name, STORE_SECRETS_KEK) != 0)
+			continue;
+		if (sv->wrapped_dek_len != KEYS_WRAPPED_DEK_LEN) {
+			rc = PV_E_INTEGRITY;
+		} else {
+			memset(&in, 0, sizeof(in));
+			util_strlcpy(in.kek_name, sv->kek_name, sizeof(in.kek_name));
+			in.kek_version = sv->kek_version;
+			memcpy(in.wrapped_dek, sv->wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+			rc = keys_dek_rewrap(v->keys, &in, to, &outenv);
+		}
+		if (rc == PV_OK) {
+			uint32_t old = sv->kek_version;
+
+			sv->kek_version = outenv.kek_version;
+			memcpy(sv->wrapped_dek, outenv.wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+			rc = store_secret_version_rewrap(ctx->tx, sv, old);
+			if (rc == PV_OK)
+				out->done++;
+			else if (rc == PV_E_CONFLICT)
+				rc = PV_OK;   /* changed under us: nothing to do */
+		}
+		if (rc == PV_E_FORBIDDEN || rc == PV_E_KEY_REVOKED || rc == PV_E_INTEGRITY) {
+			/* under a revoked version or damaged: say which (a path and a
+			 * code, never a value) and go on */
+			util_strlcpy(out->error_code, rc == PV_E_INTEGRITY ? "integrity" :
+			    "key_revoked", sizeof(out->error_code));
+			util_strlcpy(out->error_item, sv->path, sizeof(out->error_item));
+			rc = PV_OK;
+		}
+	}
+	*n = l->n;
+	for (size_t i = 0; i < l->n; i++)
+		store_secret_version_clear(&l->v[i]);
+	free(l);
+	return rc;
+}
+
 static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
     struct jobs_step_out *out)
 {
@@ -1017,6 +1145,14 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 		rc = PV_E_NOMEM;
 		goto out;
 	}
+	if (is_secrets_key(key)) {
+		size_t seen = 0;
+
+		if ((rc = secrets_step(ctx, &c, to, batch, out, &seen)) != PV_OK)
+			goto out;
+		ids->n = seen;   /* the pass's end and the rate window count it below */
+		goto counted;
+	}
 	/* collection "" : the subject keys of KEK "subjects", in ref order */
 	if ((rc = coll[0] == '\0' ?
 	    store_subject_scan(ctx->tx, c.last, (size_t)batch, id_cb, ids) :
@@ -1041,6 +1177,7 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 			out->done++;
 		util_strlcpy(c.last, ids->id[i], sizeof(c.last));
 	}
+counted:
 	c.in_window += (int64_t)ids->n;
 	out->total = -1;
 	if ((int64_t)ids->n < batch) {

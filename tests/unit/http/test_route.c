@@ -370,6 +370,77 @@ test_match(void **state)
 	arena_free(a);
 }
 
+/* HTTP_ROUTE_REST: the pattern's first {param} takes one or more whole
+ * segments (secret paths); literals after it still match, an encoded '/'
+ * still never splits or joins, and an empty segment never matches. */
+static void
+test_match_rest(void **state)
+{
+	struct http_server *srv = NULL;
+	struct http_config cfg;
+	struct pv_arena *a = arena_new(0);
+	const struct http_route *r = NULL;
+	const char *p[HTTP_MAX_PARAMS] = { 0 }, *allow = NULL;
+	size_t np = 0;
+	const struct http_route rest[] = {
+		{ "GET", "/v1/s/{path}", h_health, HTTP_PERM_PUBLIC, NULL, HTTP_ROUTE_REST, 0, NULL },
+		{ "POST", "/v1/s/{path}/undelete", h_health, HTTP_PERM_PUBLIC, NULL,
+		    HTTP_ROUTE_REST, 0, NULL },
+		{ "POST", "/v1/s/{path}/versions/{v}/destroy", h_health, HTTP_PERM_PUBLIC, NULL,
+		    HTTP_ROUTE_REST, 0, NULL },
+		{ "GET", "/v1/one/{x}", h_health, HTTP_PERM_PUBLIC, NULL, 0, 0, NULL },
+	};
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.listen = "127.0.0.1:0";
+	cfg.cert_path = "/nonexistent/cert.pem";
+	cfg.key_path = "/nonexistent/key.pem";
+	cfg.tls_min_version = "1.2";
+	cfg.is_sealed = hook_sealed;
+	cfg.authenticate = hook_authn;
+	cfg.authorize = hook_authz;
+	cfg.hook_arg = &H;
+	assert_int_equal(http_server_new(&cfg, &srv), PV_OK);
+	assert_int_equal(http_routes_add(srv, rest, sizeof(rest) / sizeof(rest[0])), PV_OK);
+
+	assert_int_equal(match(srv, a, "GET", "/v1/s/db", &r, p, &np, &allow), PV_OK);
+	assert_int_equal(np, 1);
+	assert_string_equal(p[0], "db");
+	assert_int_equal(match(srv, a, "GET", "/v1/s/apps/billing/db", &r, p, &np, &allow), PV_OK);
+	assert_string_equal(r->pattern, "/v1/s/{path}");
+	assert_string_equal(p[0], "apps/billing/db");
+	assert_int_equal(match(srv, a, "POST", "/v1/s/apps/billing/db/undelete", &r, p, &np,
+	    &allow), PV_OK);
+	assert_string_equal(r->pattern, "/v1/s/{path}/undelete");
+	assert_string_equal(p[0], "apps/billing/db");
+	assert_int_equal(match(srv, a, "POST", "/v1/s/apps/db/versions/7/destroy", &r, p, &np,
+	    &allow), PV_OK);
+	assert_string_equal(r->pattern, "/v1/s/{path}/versions/{v}/destroy");
+	assert_int_equal(np, 2);
+	assert_string_equal(p[0], "apps/db");
+	assert_string_equal(p[1], "7");
+	/* GET of a path ending in a literal is a path like any other */
+	assert_int_equal(match(srv, a, "GET", "/v1/s/a/undelete", &r, p, &np, &allow), PV_OK);
+	assert_string_equal(p[0], "a/undelete");
+	/* the rest takes at least one segment; literals still have to match */
+	assert_int_equal(match(srv, a, "POST", "/v1/s/undelete", &r, p, &np, &allow),
+	    PV_E_METHOD);
+	assert_int_equal(match(srv, a, "GET", "/v1/s", &r, p, &np, &allow), PV_E_NOTFOUND);
+	/* empty segments and encoded slashes never match */
+	assert_int_equal(match(srv, a, "GET", "/v1/s/a//b", &r, p, &np, &allow), PV_E_NOTFOUND);
+	assert_int_equal(match(srv, a, "GET", "/v1/s/a/", &r, p, &np, &allow), PV_E_NOTFOUND);
+	assert_int_equal(match(srv, a, "GET", "/v1/s/a%2Fb", &r, p, &np, &allow), PV_E_NOTFOUND);
+	/* segments are decoded one by one, then joined */
+	assert_int_equal(match(srv, a, "GET", "/v1/s/a%2Eb/c", &r, p, &np, &allow), PV_OK);
+	assert_string_equal(p[0], "a.b/c");
+	/* without the flag a parameter is still one segment */
+	assert_int_equal(match(srv, a, "GET", "/v1/one/a/b", &r, p, &np, &allow), PV_E_NOTFOUND);
+	assert_int_equal(match(srv, a, "GET", "/v1/one/a", &r, p, &np, &allow), PV_OK);
+	http_server_free(srv);
+	arena_free(a);
+}
+
 static void
 test_perm_expand(void **state)
 {
@@ -947,6 +1018,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_framing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_early_authentication, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_match, setup, teardown),
+		cmocka_unit_test(test_match_rest),
 		cmocka_unit_test(test_perm_expand),
 		cmocka_unit_test(test_rc_mapping),
 		cmocka_unit_test_setup_teardown(test_not_found_and_method, setup, teardown),

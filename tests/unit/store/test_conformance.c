@@ -8,7 +8,9 @@
  *     lockouts / pending MFA, roles and groups, collections / records /
  *     blind index / record cursor scan, tokens, KEKs, audit trail and
  *     checkpoints, jobs (put, lease via runnable, advance), apps (rows,
- *     secrets and their revocation, app sessions);
+ *     secrets and their revocation, app sessions), application secrets
+ *     (heads, versions, check-and-set, prefix list, soft delete, destroy,
+ *     scan, rewrap, prune, the census of the secrets KEK);
  *   - transactions: what is not committed is gone, a read transaction is a
  *     snapshot and refuses every write op (changing nothing), a transaction
  *     begun on one thread is ended on another, a busy pool answers
@@ -1171,6 +1173,188 @@ static void c_census(struct store *st)
 	store_kek_clear(&gk);
 }
 
+/* ---- secrets (store_secrets.h) ---- */
+
+static int secret_paths(const struct store_secret *h, void *arg)
+{
+	struct names *n = arg;
+	size_t len = strlen(n->buf);
+
+	snprintf(n->buf + len, sizeof(n->buf) - len, "%s@%u%s,", h->path,
+	    (unsigned)h->current_version, h->deleted_ms != 0 ? "d" : "");
+	return 0;
+}
+
+struct sv_seen {
+	int64_t last_seq;
+	char buf[256];
+};
+
+static int sv_paths(const struct store_secret_version *v, void *arg)
+{
+	struct sv_seen *n = arg;
+	size_t len = strlen(n->buf);
+
+	n->last_seq = v->seq;
+	snprintf(n->buf + len, sizeof(n->buf) - len, "%s@%u,", v->path, (unsigned)v->version);
+	return 0;
+}
+
+static void sv_init(struct store_secret *h, struct store_secret_version *v, const char *path,
+    uint32_t version, int64_t now, uint8_t fill)
+{
+	static uint8_t dek[4][40], ct[4][20];
+	static int slot;
+	int k = slot++ % 4;
+
+	memset(h, 0, sizeof(*h));
+	memset(v, 0, sizeof(*v));
+	snprintf(h->path, sizeof(h->path), "%s", path);
+	h->current_version = version;
+	h->rotate_every_s = 60;
+	h->updated_ms = now;
+	h->metadata = (char *)"{\"owner\":\"billing\"}";
+	snprintf(v->path, sizeof(v->path), "%s", path);
+	v->version = version;
+	snprintf(v->kek_name, sizeof(v->kek_name), "secrets");
+	v->kek_version = 1;
+	memset(dek[k], fill, sizeof(dek[k]));
+	memset(ct[k], fill ^ 0x5a, sizeof(ct[k]));
+	v->wrapped_dek = dek[k];
+	v->wrapped_dek_len = sizeof(dek[k]);
+	v->ciphertext = ct[k];
+	v->ciphertext_len = sizeof(ct[k]);
+	v->metadata = h->metadata;
+	v->created_ms = now;
+}
+
+static int64_t secrets_census(struct store *st, uint32_t v)
+{
+	int64_t n = -1;
+
+	assert_int_equal(TX_RD(st, store_kek_census(tx, "secrets", v, &n)), PV_OK);
+	return n;
+}
+
+static void c_secrets(struct store *st)
+{
+	struct store_secret h, g;
+	struct store_secret_version v, gv;
+	struct names nm;
+	struct sv_seen seen;
+	size_t n = 0;
+
+	/* create: expected 0 only while the path does not exist */
+	sv_init(&h, &v, "apps/billing/db", 1, 1000, 0x11);
+	assert_int_equal(TX_WR(st, store_secret_write(tx, &h, &v, 0)), PV_OK);
+	assert_int_equal(TX_WR(st, store_secret_write(tx, &h, &v, 0)), PV_E_CONFLICT);
+	assert_int_equal(TX_RD(st, store_secret_get(tx, "apps/billing/db", &g)), PV_OK);
+	assert_int_equal(g.current_version, 1);
+	assert_int_equal(g.rotate_every_s, 60);
+	assert_int_equal(g.created_ms, 1000);
+	assert_int_equal(g.updated_ms, 1000);
+	assert_int_equal(g.deleted_ms, 0);
+	assert_string_equal(g.metadata, "{\"owner\":\"billing\"}");
+	store_secret_clear(&g);
+	assert_int_equal(TX_RD(st, store_secret_get(tx, "apps/none", &g)), PV_E_NOTFOUND);
+	/* new versions: check-and-set on the current one */
+	sv_init(&h, &v, "apps/billing/db", 2, 2000, 0x22);
+	assert_int_equal(TX_WR(st, store_secret_write(tx, &h, &v, 3)), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(st, store_secret_write(tx, &h, &v, 1)), PV_OK);
+	sv_init(&h, &v, "apps/billing/db", 3, 3000, 0x33);
+	assert_int_equal(TX_WR(st, store_secret_write(tx, &h, &v, 1)), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(st, store_secret_write(tx, &h, &v, 2)), PV_OK);
+	sv_init(&h, &v, "apps/hr/x", 1, 1500, 0x44);
+	assert_int_equal(TX_WR(st, store_secret_write(tx, &h, &v, 0)), PV_OK);
+	assert_int_equal(TX_RD(st, store_secret_get(tx, "apps/billing/db", &g)), PV_OK);
+	assert_int_equal(g.current_version, 3);
+	assert_int_equal(g.created_ms, 1000);
+	assert_int_equal(g.updated_ms, 3000);
+	store_secret_clear(&g);
+	assert_int_equal(TX_RD(st, store_secret_version_get(tx, "apps/billing/db", 2, &gv)), PV_OK);
+	assert_int_equal(gv.version, 2);
+	assert_int_equal(gv.kek_version, 1);
+	assert_string_equal(gv.kek_name, "secrets");
+	assert_int_equal(gv.wrapped_dek_len, 40);
+	assert_int_equal(gv.wrapped_dek[0], 0x22);
+	assert_int_equal(gv.ciphertext_len, 20);
+	assert_int_equal(gv.created_ms, 2000);
+	assert_int_equal(gv.destroyed_ms, 0);
+	store_secret_version_clear(&gv);
+	assert_int_equal(TX_RD(st, store_secret_version_get(tx, "apps/billing/db", 9, &gv)),
+	    PV_E_NOTFOUND);
+	assert_int_equal(secrets_census(st, 1), 4);
+	/* list by prefix, path order */
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_secret_list(tx, "", secret_paths, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "apps/billing/db@3,apps/hr/x@1,");
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_secret_list(tx, "apps/hr/", secret_paths, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "apps/hr/x@1,");
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_secret_list(tx, "apps/h%", secret_paths, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "");                 /* a prefix, not a pattern */
+	/* soft delete and undelete */
+	assert_int_equal(TX_WR(st, store_secret_set_deleted(tx, "apps/hr/x", 4000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_secret_set_deleted(tx, "apps/none", 4000)),
+	    PV_E_NOTFOUND);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_secret_list(tx, "apps/", secret_paths, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "apps/billing/db@3,apps/hr/x@1d,");
+	assert_int_equal(TX_WR(st, store_secret_set_deleted(tx, "apps/hr/x", 0)), PV_OK);
+	/* destroy: DEK and ciphertext gone, the row kept; once */
+	assert_int_equal(TX_WR(st, store_secret_version_destroy(tx, "apps/billing/db", 1, 5000)),
+	    PV_OK);
+	assert_int_equal(TX_WR(st, store_secret_version_destroy(tx, "apps/billing/db", 1, 5000)),
+	    PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_secret_version_get(tx, "apps/billing/db", 1, &gv)), PV_OK);
+	assert_null(gv.wrapped_dek);
+	assert_null(gv.ciphertext);
+	assert_int_equal(gv.destroyed_ms, 5000);
+	store_secret_version_clear(&gv);
+	assert_int_equal(secrets_census(st, 1), 3);
+	/* scan: live versions in seq order, after a cursor */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(TX_RD(st, store_secret_version_scan(tx, 0, 10, sv_paths, &seen)), PV_OK);
+	assert_string_equal(seen.buf, "apps/billing/db@2,apps/billing/db@3,apps/hr/x@1,");
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(TX_RD(st, store_secret_version_scan(tx, 0, 1, sv_paths, &seen)), PV_OK);
+	assert_string_equal(seen.buf, "apps/billing/db@2,");
+	seen.buf[0] = '\0';
+	assert_int_equal(TX_RD(st, store_secret_version_scan(tx, seen.last_seq, 10, sv_paths,
+	    &seen)), PV_OK);
+	assert_string_equal(seen.buf, "apps/billing/db@3,apps/hr/x@1,");
+	/* rewrap: only from the KEK version read; the census moves */
+	sv_init(&h, &v, "apps/billing/db", 2, 2000, 0x77);
+	v.kek_version = 2;
+	assert_int_equal(TX_WR(st, store_secret_version_rewrap(tx, &v, 2)), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(st, store_secret_version_rewrap(tx, &v, 1)), PV_OK);
+	assert_int_equal(TX_WR(st, store_secret_version_rewrap(tx, &v, 1)), PV_E_CONFLICT);
+	assert_int_equal(TX_RD(st, store_secret_version_get(tx, "apps/billing/db", 2, &gv)), PV_OK);
+	assert_int_equal(gv.kek_version, 2);
+	assert_int_equal(gv.wrapped_dek[0], 0x77);
+	store_secret_version_clear(&gv);
+	assert_int_equal(secrets_census(st, 1), 2);
+	assert_int_equal(secrets_census(st, 2), 1);
+	sv_init(&h, &v, "apps/billing/db", 1, 2000, 0x78);
+	assert_int_equal(TX_WR(st, store_secret_version_rewrap(tx, &v, 1)), PV_E_CONFLICT);
+	/* prune: every live version below */
+	assert_int_equal(TX_WR(st, store_secret_versions_prune(tx, "apps/billing/db", 3, 6000,
+	    &n)), PV_OK);
+	assert_int_equal(n, 1);                          /* v2 (v1 was destroyed already) */
+	assert_int_equal(secrets_census(st, 2), 0);
+	assert_int_equal(secrets_census(st, 1), 2);      /* db v3, hr/x v1 */
+	/* a read transaction refuses every write op */
+	assert_int_equal(TX_RD(st, store_secret_set_deleted(tx, "apps/hr/x", 1)), PV_E_READONLY);
+	/* bad arguments */
+	sv_init(&h, &v, "apps/billing/db", 4, 7000, 0x55);
+	v.version = 5;                                   /* head and version disagree */
+	assert_int_equal(TX_WR(st, store_secret_write(tx, &h, &v, 3)), PV_E_INVALID);
+	assert_int_equal(TX_RD(st, store_secret_get(tx, "", &g)), PV_E_INVALID);
+}
+
+/* ---- the cases, run per backend ---- */
+
 struct conf_case {
 	const char *name;
 	void (*run)(struct store *st);
@@ -1505,6 +1689,7 @@ static const struct conf_case cases[] = {
 	{ "jobs", c_jobs },
 	{ "apps", c_apps },
 	{ "subjects", c_subjects },
+	{ "secrets", c_secrets },
 	{ "tx_rollback", c_tx_rollback },
 	{ "tx_commit_snapshot", c_tx_commit_snapshot },
 	{ "tx_read_refuses_writes", c_tx_read_refuses_writes },
