@@ -33,6 +33,8 @@ static const struct command commands[] = {
 	{ "sinks", cmd_sinks, "show the SIEM sinks: cursor, lag, last error (online)" },
 	{ "alert", cmd_alert, "list or acknowledge threat-detection alerts (online)" },
 	{ "policy", cmd_policy, "add, list, show or remove access policies (online)" },
+	{ "approval", cmd_approval, "list, show, approve or deny pending PHI-granting changes (online)" },
+	{ "officer", cmd_officer, "add, remove or list security officers with the seal's authority (online)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", NULL, "describe phivault or one command (phivault help CMD)" },
 };

@@ -113,6 +113,9 @@ struct pv_config {
 	int detect_sink_lag_check_s;       /* how often the sinks' lag is checked */
 	int detect_sink_lag_max;           /* entries behind the head */
 	int detect_sink_lag_for_s;         /* ... for longer than this */
+	/* [approvals] expire_s: a pending dual-control request expires this long
+	 * after it was made (60 .. 2592000, default 604800 = 7 days) */
+	int approvals_expire_s;
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

@@ -65,6 +65,13 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The key version that protected this data was revoked; it cannot be read" },
 	[PV_E_HSM] = { "hsm_unavailable", 503,
 	    "The HSM (PKCS#11 token) is not available; try again when it is back" },
+	[PV_E_SELF_APPROVAL] = { "self_approval", 403,
+	    "A request cannot be approved or denied by its requester or by the person it concerns" },
+	[PV_E_SEAL_AUTHORITY] = { "seal_authority_required", 403,
+	    "This needs the seal's authority: the key file or K unseal shares" },
+	[PV_E_OFFICER_RESERVED] = { "officer_reserved", 403,
+	    "security_officer and access.approve are set only with the seal's authority "
+	    "(phivault officer)" },
 };
 
 static const struct rc_map *

@@ -384,6 +384,16 @@ static const struct migration migrations[] = {
 	{ 13,
 	  "INSERT INTO roles(name, permissions, condition, builtin, created_ms) VALUES"
 	  " ('security_officer', '[\"access.approve\",\"records.shred\"]', '{}', 1, 0);" },
+	/* dual control (store_approvals.h): changes that would grant PHI access,
+	 * pending until a different access.approve holder approves them. */
+	{ 14,
+	  "CREATE TABLE approvals(id TEXT PRIMARY KEY, kind TEXT NOT NULL,"
+	  " status TEXT NOT NULL, requested_by TEXT NOT NULL, target TEXT NOT NULL,"
+	  " change TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,"
+	  " decided_by TEXT NOT NULL DEFAULT '', decided_ms INTEGER NOT NULL DEFAULT 0,"
+	  " note TEXT NOT NULL DEFAULT '');"
+	  "CREATE INDEX approvals_status ON approvals(status, created_ms);"
+	  "CREATE INDEX approvals_target ON approvals(kind, target, status);" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -41,6 +41,9 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_RETIRED_KEY_IN_USE] = "retired_key_in_use",
 	[PV_E_KEY_REVOKED] = "key_revoked",
 	[PV_E_HSM] = "hsm_unavailable",
+	[PV_E_SELF_APPROVAL] = "self_approval",
+	[PV_E_SEAL_AUTHORITY] = "seal_authority_required",
+	[PV_E_OFFICER_RESERVED] = "officer_reserved",
 };
 
 const char *

@@ -57,6 +57,9 @@ enum pv_rc {
 	PV_E_RETIRED_KEY_IN_USE = 36, /* 409 retired_key_in_use: the key version still protects objects */
 	PV_E_KEY_REVOKED = 37, /* 410 key_revoked: the data's key version was revoked (unrecoverable) */
 	PV_E_HSM = 38,        /* 503 hsm_unavailable: the PKCS#11 token is absent or refuses */
+	PV_E_SELF_APPROVAL = 39, /* 403 self_approval: the requester (or the change's target) approves */
+	PV_E_SEAL_AUTHORITY = 40, /* 403 seal_authority_required: key file / shares missing or wrong */
+	PV_E_OFFICER_RESERVED = 41, /* 403 officer_reserved: security_officer / access.approve via the API */
 	PV_E__COUNT
 };
 
