@@ -615,16 +615,5 @@ detect_rules_feed(struct detect_rules *r, const struct detect_event *ev,
 		if ((e = user_get(r, target)) != NULL)
 			e->changed_ms = ev->t_ms > 0 ? ev->t_ms : 1;
 	}
-	/* ... or applied by an approval (dual control: detail {kind, target}) */
-	if (is(ev->action, "approval.approve") && is(ev->outcome, "allowed") &&
-	    ev->detail != NULL) {
-		json_t *d = json_loads(ev->detail, 0, NULL);
-
-		if (d != NULL && is(json_string_value(json_object_get(d, "kind")), "user.roles") &&
-		    (target = user_of_resource(json_string_value(json_object_get(d, "target")))) !=
-		    NULL && (e = user_get(r, target)) != NULL)
-			e->changed_ms = ev->t_ms > 0 ? ev->t_ms : 1;
-		json_decref(d);
-	}
 	return n;
 }

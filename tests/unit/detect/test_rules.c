@@ -365,16 +365,6 @@ test_change_then_read(void **state)
 	assert_int_equal(feed(f, "user.update", "denied", "self_role_change", "users/usr_c",
 	    "usr_c", "10.0.0.1", "{\"fields\":[],\"roles\":[\"auditor\"]}"), 0);
 	assert_int_equal(read_rec(f, "usr_c"), 0);
-	/* dual control: the role is applied by the officer's approval */
-	assert_int_equal(feed(f, "approval.approve", "allowed", "approved", "approvals/apr_1",
-	    "usr_so", "10.0.0.2", "{\"kind\":\"role.create\",\"target\":\"roles/nurse\"}"), 0);
-	assert_int_equal(read_rec(f, "usr_d"), 0);
-	assert_int_equal(feed(f, "approval.approve", "allowed", "approved", "approvals/apr_2",
-	    "usr_so", "10.0.0.2", "{\"kind\":\"user.roles\",\"target\":\"users/usr_d\"}"), 0);
-	assert_int_equal(util_clock_advance(60000), PV_OK);
-	assert_int_equal(read_rec(f, "usr_d"), 1);
-	assert_string_equal(f->hits[0].rule, "change_then_read");
-	assert_string_equal(f->hits[0].actor, "usr_d");
 }
 
 /* The actor column: the writer's compact form (fast path), anything else
