@@ -9,6 +9,7 @@
  *   user.roles    users/<id>        {"user","roles"?,"groups"?}   the user's role / group sets
  *   group.create  groups/<name>     {"name","roles"}              a new group
  *   role.create   roles/<name>      {"name","permissions","condition"}  a new custom role
+ *   app.roles     apps/<id>         {"app","roles"}               the app's roles
  *
  * States (store_approvals.h): pending -> approved | denied | expired.
  * Invariants:
@@ -433,6 +434,18 @@ apply(struct store_tx *tx, const struct store_approval *a, int64_t now)
 		g.created_ms = now;
 		rc = store_group_put(tx, &g);
 		free(g.roles);
+	} else if (strcmp(a->kind, "app.roles") == 0) {
+		const char *app = json_string_value(json_object_get(c, "app"));
+		struct store_app sa;
+
+		if (app == NULL || (rc = store_app_get(tx, app, &sa)) != PV_OK)
+			goto out;
+		free(sa.roles);
+		if ((sa.roles = json_dumps(json_object_get(c, "roles"), JSON_COMPACT)) == NULL)
+			rc = PV_E_NOMEM;
+		else
+			rc = store_app_update(tx, &sa);
+		store_app_clear(&sa);
 	} else if (strcmp(a->kind, "role.create") == 0) {
 		struct store_role r;
 

@@ -577,7 +577,8 @@ void authz_approvals_configure(struct authz_service *z, int expire_s);
  * reason pending, detail {kind, target, change}) and its ID in id. kind:
  * user.roles {"user","roles"?,"groups"?} (the full new sets),
  * group.create {"name","roles"}, role.create {"name","permissions",
- * "condition"}; target users/<id>, groups/<name>, roles/<name>. */
+ * "condition"}, app.roles {"app","roles"}; target users/<id>,
+ * groups/<name>, roles/<name>, apps/<id>. */
 enum pv_rc authz_approval_request(struct authz_service *z, const struct pv_actor *actor,
     const char *kind, const char *target, const struct json_t *change,
     char id[UTIL_ID_MAX]);
