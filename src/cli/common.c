@@ -178,6 +178,19 @@ cli_api_call_hdr(const struct cli_api *c, const char *method, const char *path,
 	return CLI_OK;
 }
 
+int
+cli_api_call2(const struct cli_api *c, const char *method, const char *path, json_t *body,
+    long want, long also, long *status, json_t **resp)
+{
+	*resp = NULL;
+	*status = 0;
+	if (cli_http(c->addr, c->cacert, c->token, method, path, body, status, resp) != PV_OK)
+		return CLI_RUNTIME;
+	if (*status != want && *status != also)
+		return cli_api_error(*status, *resp);
+	return CLI_OK;
+}
+
 const char *
 cli_jstr(json_t *o, const char *key)
 {

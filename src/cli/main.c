@@ -38,6 +38,8 @@ static const struct command commands[] = {
 	{ "subject", cmd_subject, "show, shred, hold or release a patient's records (online)" },
 	{ "retention", cmd_retention, "run retention and disposal now (online)" },
 	{ "secret", cmd_secret, "put, get, list, remove, undelete or destroy application secrets (online)" },
+	{ "approval", cmd_approval, "list, show, approve or deny pending PHI-granting changes (online)" },
+	{ "officer", cmd_officer, "add, remove or list security officers with the seal's authority (online)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", NULL, "describe phivault or one command (phivault help CMD)" },
 };

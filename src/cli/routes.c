@@ -272,7 +272,7 @@ static enum pv_rc
 identity_routes(struct pv_app *app)
 {
 	struct authn_service_config ac = { app->st, app->keys, app->audit, &app->cfg, app->dev };
-	struct directory_config dc = { NULL, app->st, app->audit, &app->cfg };
+	struct directory_config dc = { NULL, app->st, app->audit, &app->cfg, NULL, app->keys };
 	struct scim_config sc = { NULL, &app->cfg };
 	enum pv_rc rc;
 
@@ -281,6 +281,8 @@ identity_routes(struct pv_app *app)
 	    (rc = authn_routes(app->authn, app->http)) != PV_OK)
 		return rc;
 	dc.authn = app->authn;
+	dc.authz = app->authz;
+	authz_approvals_configure(app->authz, app->cfg.approvals_expire_s);
 	if ((rc = directory_new(&dc, &app->directory)) != PV_OK ||
 	    (rc = directory_routes(app->directory, app->http)) != PV_OK)
 		return rc;

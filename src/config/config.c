@@ -128,11 +128,12 @@ static const struct key_def keys[] = {
 	{ "retention", "every_s", K_INT, F(retention_every_s) },
 	{ "audit", "retention_days", K_INT, F(audit_retention_days) },
 	{ "secrets", "max_versions", K_INT, F(secrets_max_versions) },
+	{ "approvals", "expire_s", K_INT, F(approvals_expire_s) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup", "retention", "secrets" };
+	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup", "retention", "secrets", "approvals" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -183,6 +184,7 @@ config_defaults(struct pv_config *c, const char *datadir)
 	util_strlcpy(c->metrics_enabled, "on", sizeof(c->metrics_enabled));
 	c->metrics_listen[0] = '\0';
 	c->app_token_ttl_s = 900;
+	c->approvals_expire_s = 604800;
 	c->sinks_max_message_bytes = 8192;   /* RFC 5425 section 4.3.1: receivers SHOULD take 8192 */
 	c->sinks_retry_max_ms = 30000;
 	c->sinks_timeout_ms = 5000;
@@ -822,6 +824,9 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 	if (c->app_token_ttl_s < 60 || c->app_token_ttl_s > 3600)
 		REFUSE("apps.token_ttl_s = %d is not from 60 to 3600 (an app token lives at most "
 		    "one hour)", c->app_token_ttl_s);
+	if (c->approvals_expire_s < 60 || c->approvals_expire_s > 2592000)
+		REFUSE("approvals.expire_s = %d is not from 60 to 2592000 (30 days)",
+		    c->approvals_expire_s);
 	if (c->metrics_listen[0] != '\0') {
 		bool loopback;
 
@@ -1174,6 +1179,11 @@ config_write(const struct pv_config *c, const char *path)
 	    "# application secrets (docs/secrets.md): versions kept per secret (1 .. 1000);\n"
 	    "# a write beyond it destroys the oldest\n"
 	    "max_versions = %d\n", c->secrets_max_versions);
+	fprintf(f,
+	    "\n[approvals]\n"
+	    "# dual control (docs/access-control.md): a pending request that would grant\n"
+	    "# PHI access expires this many seconds after it was made (60 .. 2592000)\n"
+	    "expire_s = %d\n", c->approvals_expire_s);
 	if (ferror(f)) {
 		fclose(f);
 		rc = PV_E_NOMEM;

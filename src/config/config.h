@@ -141,6 +141,9 @@ struct pv_config {
 	int audit_retention_days;
 	/* [secrets] (src/secrets): versions kept per secret; older ones destroyed on write */
 	int secrets_max_versions;
+	/* [approvals] expire_s: a pending dual-control request expires this long
+	 * after it was made (60 .. 2592000, default 604800 = 7 days) */
+	int approvals_expire_s;
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

@@ -73,6 +73,13 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The subject is under legal hold: release the hold first" },
 	[PV_E_SECRET_DESTROYED] = { "secret_version_destroyed", 410,
 	    "That secret version was destroyed; it cannot be read again" },
+	[PV_E_SELF_APPROVAL] = { "self_approval", 403,
+	    "A request cannot be approved or denied by its requester or by the person it concerns" },
+	[PV_E_SEAL_AUTHORITY] = { "seal_authority_required", 403,
+	    "This needs the seal's authority: the key file or K unseal shares" },
+	[PV_E_OFFICER_RESERVED] = { "officer_reserved", 403,
+	    "security_officer and access.approve are set only with the seal's authority "
+	    "(phivault officer)" },
 };
 
 static const struct rc_map *

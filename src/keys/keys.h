@@ -90,6 +90,25 @@ enum pv_rc keys_unseal_keyfile(struct keys *k);
  */
 enum pv_rc keys_unseal_share(struct keys *k, const char *share, struct keys_seal_status *out);
 void keys_seal(struct keys *k);
+/*
+ * The seal's authority (API.md "phivault officer", as Vault's generate-root
+ * needs unseal keys): does key_file (the text of DIR/unseal.key: 64 hex
+ * digits, an optional newline) or the nshares shares (K distinct shares of
+ * this vault; more are allowed, each must be one) rebuild the unseal key that
+ * opens this keyring's root key?
+ * The candidate unseal key must open the stored wrapped root key (AES-GCM
+ * authenticates it) and the result must equal the unsealed root key
+ * (constant-time compare). Exactly one of key_file / shares is given.
+ * PV_OK; PV_E_SEAL_AUTHORITY if it is wrong, malformed or missing;
+ * PV_E_SEALED while sealed; PV_E_STATE for a seal without a key file or
+ * shares (pkcs11). Nothing is kept: every candidate is wiped.
+ */
+enum pv_rc keys_seal_authority(struct keys *k, const char *key_file,
+    const char *const *shares, size_t nshares);
+/* The same for the pkcs11 seal, which has neither: the token's user PIN
+ * (the line of [pkcs11] pin_file), compared in constant time with the one
+ * the keyring logged in with. PV_E_STATE for another seal. */
+enum pv_rc keys_seal_authority_pin(struct keys *k, const char *pin);
 
 /*
  * PKCS#11 seal: open the module and the token named in spec, unwrap the

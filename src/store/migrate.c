@@ -461,6 +461,16 @@ static const struct migration migrations[] = {
 	  " WHEN OLD.wrapped_dek IS NOT NULL BEGIN"
 	  " UPDATE kek_census SET objects = objects - 1"
 	  "  WHERE name = OLD.kek_name AND version = OLD.kek_version; END;" },
+	/* dual control (store_approvals.h): changes that would grant PHI access,
+	 * pending until a different access.approve holder approves them. */
+	{ 16,
+	  "CREATE TABLE approvals(id TEXT PRIMARY KEY, kind TEXT NOT NULL,"
+	  " status TEXT NOT NULL, requested_by TEXT NOT NULL, target TEXT NOT NULL,"
+	  " change TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,"
+	  " decided_by TEXT NOT NULL DEFAULT '', decided_ms INTEGER NOT NULL DEFAULT 0,"
+	  " note TEXT NOT NULL DEFAULT '');"
+	  "CREATE INDEX approvals_status ON approvals(status, created_ms);"
+	  "CREATE INDEX approvals_target ON approvals(kind, target, status);" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -356,6 +356,20 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	    "wrapped_dek = ?4 WHERE path = ?1 AND version = ?2 AND kek_version = ?5 "
 	    "AND wrapped_dek IS NOT NULL",
 	/* secrets:end */
+	/* approvals:begin (dual control) */
+#define APPROVAL_COLS "SELECT id, kind, status, requested_by, target, change, created_ms, " \
+	"expires_ms, decided_by, decided_ms, note FROM approvals"
+	[SQ_APPROVAL_PUT] = "INSERT INTO approvals(id, kind, status, requested_by, target, "
+	    "change, created_ms, expires_ms, decided_by, decided_ms, note) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[SQ_APPROVAL_GET] = APPROVAL_COLS " WHERE id = ?1",
+	[SQ_APPROVAL_LIST] = APPROVAL_COLS " WHERE ?1 IS NULL OR status = ?1 "
+	    "ORDER BY created_ms DESC, id DESC",
+	[SQ_APPROVAL_DECIDE] = "UPDATE approvals SET status = ?2, decided_by = ?3, "
+	    "decided_ms = ?4, note = ?5 WHERE id = ?1 AND status = 'pending'",
+	[SQ_APPROVAL_APPLIED] = "SELECT id FROM approvals WHERE kind = ?1 AND target = ?2 "
+	    "AND status = 'approved' LIMIT 1",
+	/* approvals:end */
 };
 
 /* Applied to every new connection. */
@@ -1554,6 +1568,7 @@ static const struct store_ops sq_ops = {
 	.backup = &store_sqlite_backup_ops,
 	.subjects = &store_sqlite_subjects_ops,
 	.secrets = &store_sqlite_secrets_ops,
+	.approvals = &store_sqlite_approvals_ops,
 };
 
 /* The pool's condition variable waits on CLOCK_MONOTONIC (a wall-clock step

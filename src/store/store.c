@@ -1502,3 +1502,47 @@ enum pv_rc store_secret_version_rewrap(struct store_tx *tx, const struct store_s
 	return tx->st->ops->secrets->secret_version_rewrap(tx, v, old_kek_version);
 }
 /* secrets:end */
+/* approvals:begin (dual control) */
+enum pv_rc store_approval_put(struct store_tx *tx, const struct store_approval *a)
+{
+	if (!tx_ok(tx) || a == NULL || a->id[0] == '\0' || a->kind[0] == '\0' ||
+	    a->status[0] == '\0' || a->change == NULL)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "approval_put");
+	return tx->st->ops->approvals->approval_put(tx, a);
+}
+
+enum pv_rc store_approval_get(struct store_tx *tx, const char *id, struct store_approval *out)
+{
+	if (!tx_ok(tx) || id == NULL || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->approvals->approval_get(tx, id, out);
+}
+
+enum pv_rc store_approval_list(struct store_tx *tx, const char *status, store_approval_cb cb,
+    void *arg)
+{
+	if (!tx_ok(tx) || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->approvals->approval_list(tx, status, cb, arg);
+}
+
+enum pv_rc store_approval_decide(struct store_tx *tx, const char *id, const char *status,
+    const char *decided_by, int64_t decided_ms, const char *note)
+{
+	if (!tx_ok(tx) || id == NULL || status == NULL || decided_by == NULL ||
+	    strcmp(status, "pending") == 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "approval_decide");
+	return tx->st->ops->approvals->approval_decide(tx, id, status, decided_by, decided_ms,
+	    note != NULL ? note : "");
+}
+
+enum pv_rc store_approval_applied(struct store_tx *tx, const char *kind, const char *target,
+    bool *found)
+{
+	if (!tx_ok(tx) || kind == NULL || target == NULL || found == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->approvals->approval_applied(tx, kind, target, found);
+}
+/* approvals:end */

@@ -32,6 +32,7 @@
  *   store_apps.h      workload identities (apps), their secrets and sessions
  *   store_subjects.h  subjects (patients), their keys, links, tombstones
  *   store_secrets.h   application secrets (/v1/secrets) and their versions
+ *   store_approvals.h dual control: pending changes that would grant PHI access
  * No header here names a backend type (the SQLite header is included only by
  * store_sqlite.h, which only src/store/ and tests/unit/store/ include).
  *
@@ -54,5 +55,6 @@
 #include "store/store_backup.h"
 #include "store/store_subjects.h"
 #include "store/store_secrets.h"
+#include "store/store_approvals.h"
 
 #endif /* PV_STORE_H */

@@ -273,6 +273,19 @@ struct store_secrets_ops {
 	    const struct store_secret_version *v, uint32_t old_kek_version);
 };
 
+/* ---- approvals (store_approvals.h): dual control */
+struct store_approvals_ops {
+	enum pv_rc (*approval_put)(struct store_tx *tx, const struct store_approval *a);
+	enum pv_rc (*approval_get)(struct store_tx *tx, const char *id,
+	    struct store_approval *out);
+	enum pv_rc (*approval_list)(struct store_tx *tx, const char *status,
+	    store_approval_cb cb, void *arg);
+	enum pv_rc (*approval_decide)(struct store_tx *tx, const char *id, const char *status,
+	    const char *decided_by, int64_t decided_ms, const char *note);
+	enum pv_rc (*approval_applied)(struct store_tx *tx, const char *kind,
+	    const char *target, bool *found);
+};
+
 /* The backend's table: one sub-table per domain, so a backend implements
  * (and a conformance test covers) the store domain by domain. Every pointer
  * and every op in each sub-table is non-NULL. */
@@ -290,6 +303,7 @@ struct store_ops {
 	const struct store_backup_ops *backup;
 	const struct store_subjects_ops *subjects;
 	const struct store_secrets_ops *secrets;
+	const struct store_approvals_ops *approvals;
 };
 
 /* The handle every backend embeds as its first member. */

@@ -144,6 +144,13 @@ enum store_sqlite_stmt {
 	SQ_APP_SESSION_END_ALL,
 	SQ_APP_SESSION_END,
 	/* apps:end */
+	/* approvals:begin (dual control) */
+	SQ_APPROVAL_PUT,
+	SQ_APPROVAL_GET,
+	SQ_APPROVAL_LIST,
+	SQ_APPROVAL_DECIDE,
+	SQ_APPROVAL_APPLIED,
+	/* approvals:end */
 	/* keys-admin:begin (census, destroy, re-envelope) */
 	SQ_KEK_CENSUS,
 	SQ_KEK_DESTROY,
@@ -367,6 +374,7 @@ extern const struct store_apps_ops store_sqlite_apps_ops;     /* sqlite_apps.c *
 extern const struct store_backup_ops store_sqlite_backup_ops; /* sqlite_backup.c */
 extern const struct store_subjects_ops store_sqlite_subjects_ops;   /* sqlite_subjects.c */
 extern const struct store_secrets_ops store_sqlite_secrets_ops;   /* sqlite_secrets.c */
+extern const struct store_approvals_ops store_sqlite_approvals_ops;   /* sqlite_approvals.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */

@@ -45,6 +45,9 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_SUBJECT_SHREDDED] = "subject_shredded",
 	[PV_E_LEGAL_HOLD] = "legal_hold",
 	[PV_E_SECRET_DESTROYED] = "secret_version_destroyed",
+	[PV_E_SELF_APPROVAL] = "self_approval",
+	[PV_E_SEAL_AUTHORITY] = "seal_authority_required",
+	[PV_E_OFFICER_RESERVED] = "officer_reserved",
 };
 
 const char *

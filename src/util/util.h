@@ -61,6 +61,9 @@ enum pv_rc {
 	PV_E_SUBJECT_SHREDDED = 40, /* 410 subject_shredded: the record's patient was crypto-shredded */
 	PV_E_LEGAL_HOLD = 41, /* 409 legal_hold: the subject is under legal hold */
 	PV_E_SECRET_DESTROYED = 42, /* 410 secret_version_destroyed: that secret version was destroyed */
+	PV_E_SELF_APPROVAL = 43, /* 403 self_approval: the requester (or the change's target) approves */
+	PV_E_SEAL_AUTHORITY = 44, /* 403 seal_authority_required: key file / shares missing or wrong */
+	PV_E_OFFICER_RESERVED = 45, /* 403 officer_reserved: security_officer / access.approve via the API */
 	PV_E__COUNT
 };
 

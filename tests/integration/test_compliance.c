@@ -114,17 +114,26 @@ check_state(json_t *doc, const struct people *p, bool online)
 	CHECK(strcmp(status(doc, "164.312(d)"), "fail") == 0);
 	e = evidence(doc, "164.312(d)", "mfa_coverage", &st);
 	CHECK(strcmp(st, "fail") == 0);
-	CHECK(json_integer_value(json_object_get(e, "users_without_mfa")) == 4);
+	/* four of the test's and the harness's security officer (dual control) */
+	CHECK(json_integer_value(json_object_get(e, "users_without_mfa")) == 5);
 	CHECK(array_has(json_object_get(e, "user_ids_without_mfa"), NULL, p->idle_id));
 	CHECK(json_integer_value(json_object_get(json_object_get(e, "without_mfa_by_role"),
 	    "clinician")) == 2);
-	/* the idle account, and only it */
+	/* the idle account (and the harness's officer, idle since it approved
+	 * the clinicians), never the active clinician */
 	CHECK(strcmp(status(doc, "164.308(a)(3)(ii)(C)"), "fail") == 0);
 	e = evidence(doc, "164.308(a)(3)(ii)(C)", "inactive_users", &st);
-	CHECK(json_integer_value(json_object_get(e, "inactive_users")) == 1);
+	CHECK(json_integer_value(json_object_get(e, "inactive_users")) >= 1);
 	CHECK(array_has(json_object_get(e, "inactive"), "id", p->idle_id));
-	CHECK(json_integer_value(json_object_get(json_array_get(json_object_get(e, "inactive"),
-	    0), "days_inactive")) >= 40);
+	CHECK(!array_has(json_object_get(e, "inactive"), "id", p->clin_id));
+	{
+		json_t *it;
+		size_t k;
+
+		json_array_foreach(json_object_get(e, "inactive"), k, it)
+			if (strcmp(h_jstr(it, "id"), p->idle_id) == 0)
+				CHECK(json_integer_value(json_object_get(it, "days_inactive")) >= 40);
+	}
 	/* keys unrotated past 30 days */
 	CHECK(strcmp(status(doc, "164.312(a)(2)(iv)"), "fail") == 0);
 	e = evidence(doc, "164.312(a)(2)(iv)", "key_rotation", &st);

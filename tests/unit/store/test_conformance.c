@@ -635,6 +635,74 @@ static void c_jobs(struct store *st)
 	assert_int_equal(TX_WR(st, store_job_update(tx, &j)), PV_E_NOTFOUND);
 }
 
+/* ---- approvals (store_approvals.h) ---- */
+
+static int approval_ids(const struct store_approval *a, void *arg)
+{
+	return names_cb(a->id, arg);
+}
+
+static void approval_init(struct store_approval *a, const char *id, int64_t created)
+{
+	memset(a, 0, sizeof(*a));
+	snprintf(a->id, sizeof(a->id), "%s", id);
+	snprintf(a->kind, sizeof(a->kind), "group.create");
+	snprintf(a->status, sizeof(a->status), "pending");
+	snprintf(a->requested_by, sizeof(a->requested_by), "usr_admin");
+	snprintf(a->target, sizeof(a->target), "groups/ward_a");
+	a->change = (char *)"{\"name\":\"ward_a\",\"roles\":[\"clinician\"]}";
+	a->created_ms = created;
+	a->expires_ms = created + 1000;
+}
+
+static void c_approvals(struct store *st)
+{
+	struct store_approval a, g;
+	struct names nm;
+	bool found = true;
+
+	approval_init(&a, "apr_1", 1000);
+	assert_int_equal(TX_WR(st, store_approval_put(tx, &a)), PV_OK);
+	assert_int_equal(TX_WR(st, store_approval_put(tx, &a)), PV_E_CONFLICT);
+	approval_init(&a, "apr_2", 2000);
+	assert_int_equal(TX_WR(st, store_approval_put(tx, &a)), PV_OK);
+	assert_int_equal(TX_RD(st, store_approval_get(tx, "apr_1", &g)), PV_OK);
+	assert_string_equal(g.status, "pending");
+	assert_string_equal(g.change, a.change);
+	assert_string_equal(g.note, "");
+	assert_int_equal(g.expires_ms, 2000);
+	store_approval_clear(&g);
+	assert_int_equal(TX_RD(st, store_approval_get(tx, "apr_9", &g)), PV_E_NOTFOUND);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_approval_list(tx, NULL, approval_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "apr_2,apr_1,");   /* newest first */
+	assert_int_equal(TX_RD(st, store_approval_applied(tx, "group.create", "groups/ward_a",
+	    &found)), PV_OK);
+	assert_false(found);
+	/* only a pending request changes state, once */
+	assert_int_equal(TX_WR(st, store_approval_decide(tx, "apr_1", "approved", "usr_so", 3000,
+	    "ok")), PV_OK);
+	assert_int_equal(TX_WR(st, store_approval_decide(tx, "apr_1", "denied", "usr_so", 3001,
+	    "")), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_approval_decide(tx, "apr_9", "denied", "usr_so", 3001,
+	    "")), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_approval_get(tx, "apr_1", &g)), PV_OK);
+	assert_string_equal(g.status, "approved");
+	assert_string_equal(g.decided_by, "usr_so");
+	assert_int_equal(g.decided_ms, 3000);
+	assert_string_equal(g.note, "ok");
+	store_approval_clear(&g);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_approval_list(tx, "pending", approval_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "apr_2,");
+	assert_int_equal(TX_RD(st, store_approval_applied(tx, "group.create", "groups/ward_a",
+	    &found)), PV_OK);
+	assert_true(found);
+	assert_int_equal(TX_RD(st, store_approval_applied(tx, "group.create", "groups/ward_b",
+	    &found)), PV_OK);
+	assert_false(found);
+}
+
 /* ---- apps (store_apps.h) ---- */
 
 static int app_names(const struct store_app *a, void *arg)
@@ -1690,6 +1758,7 @@ static const struct conf_case cases[] = {
 	{ "apps", c_apps },
 	{ "subjects", c_subjects },
 	{ "secrets", c_secrets },
+	{ "approvals", c_approvals },
 	{ "tx_rollback", c_tx_rollback },
 	{ "tx_commit_snapshot", c_tx_commit_snapshot },
 	{ "tx_read_refuses_writes", c_tx_read_refuses_writes },
