@@ -116,6 +116,7 @@ static const struct key_def keys[] = {
 	{ "detect", "sink_lag_check_s", K_INT, F(detect_sink_lag_check_s) },
 	{ "detect", "sink_lag_max", K_INT, F(detect_sink_lag_max) },
 	{ "detect", "sink_lag_for_s", K_INT, F(detect_sink_lag_for_s) },
+	{ "server", "public_url", K_STR, F(public_url) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -130,6 +131,7 @@ config_defaults(struct pv_config *c, const char *datadir)
 	util_strlcpy(c->listen, "127.0.0.1:8443", sizeof(c->listen));
 	c->max_body_bytes = 1048576;
 	util_strlcpy(c->region, "local", sizeof(c->region));
+	util_strlcpy(c->public_url, "https://localhost:8443", sizeof(c->public_url));
 	c->threads = 0;
 	c->max_connections_per_ip = 32;
 	c->handshake_timeout_s = 5;
@@ -768,6 +770,15 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		REFUSE("auth.password_dictionary is empty");
 	if (strcmp(c->seccomp, "on") != 0 && strcmp(c->seccomp, "off") != 0)
 		REFUSE("server.seccomp = %s is not on or off", c->seccomp);
+	{
+		char o[256], h[256];
+
+		if (config_public_url_parts(c->public_url, o, sizeof(o), h, sizeof(h)) != PV_OK)
+			REFUSE("server.public_url = %s is not https://HOST[:PORT]", c->public_url);
+		if (!dev && strncmp(c->public_url, "https://", 8) != 0)
+			REFUSE("server.public_url = %s must be https:// (http:// only with --dev)",
+			    c->public_url);
+	}
 	if (!dev && strcmp(c->seccomp, "off") == 0)
 		REFUSE("server.seccomp = off is allowed only with --dev");
 	if (c->jobs_step_pause_ms < 0 || c->jobs_step_pause_ms > 60000)
@@ -1085,4 +1096,51 @@ out:
 		free(buf);
 	}
 	return rc;
+}
+
+enum pv_rc
+config_public_url_parts(const char *url, char *origin, size_t olen, char *host, size_t hlen)
+{
+	const char *h, *e, *port = NULL;
+	size_t n, i, hl;
+
+	if (url == NULL)
+		return PV_E_INVALID;
+	if (strncmp(url, "https://", 8) == 0)
+		h = url + 8;
+	else if (strncmp(url, "http://", 7) == 0)
+		h = url + 7;
+	else
+		return PV_E_INVALID;
+	n = strlen(url);
+	e = url + n;
+	if (e > h && e[-1] == '/')
+		e--;
+	for (i = 0; h + i < e; i++) {
+		char ch = h[i];
+
+		if (ch == ':' && port == NULL) {
+			port = h + i;
+			continue;
+		}
+		if (port != NULL ? (ch < '0' || ch > '9') :
+		    !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'))
+			return PV_E_INVALID;
+	}
+	hl = (size_t)((port != NULL ? port : e) - h);
+	if (hl == 0 || (port != NULL && e - port < 2) || (port != NULL && e - port > 6))
+		return PV_E_INVALID;
+	if ((size_t)(e - url) + 1 > olen || hl + 1 > hlen)
+		return PV_E_INVALID;
+	for (i = 0; i < hl; i++)
+		host[i] = (char)((h[i] >= 'A' && h[i] <= 'Z') ? h[i] - 'A' + 'a' : h[i]);
+	host[hl] = '\0';
+	/* the origin as a browser serialises it: lowercase scheme and host */
+	n = (size_t)(h - url);
+	memcpy(origin, url, n);
+	memcpy(origin + n, host, hl);
+	memcpy(origin + n + hl, h + hl, (size_t)(e - (h + hl)));
+	origin[(size_t)(e - url)] = '\0';
+	return PV_OK;
 }

@@ -113,9 +113,18 @@ struct pv_config {
 	int detect_sink_lag_check_s;       /* how often the sinks' lag is checked */
 	int detect_sink_lag_max;           /* entries behind the head */
 	int detect_sink_lag_for_s;         /* ... for longer than this */
+	/* [server] public_url: the console's origin, https://HOST[:PORT]
+	 * (http:// only with --dev); WebAuthn's RP ID is its host and every
+	 * passkey response must come from exactly this origin */
+	char public_url[256];
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);
+/* [server] public_url split: origin "scheme://host[:port]" (no path) and
+ * host (lowercase, the WebAuthn RP ID). PV_E_INVALID if it is not
+ * http(s)://HOST[:PORT][/]. */
+enum pv_rc config_public_url_parts(const char *url, char *origin, size_t olen, char *host,
+    size_t hlen);
 /* Parse INI text over the current values. err names the line and key. */
 enum pv_rc config_parse(const char *text, size_t len, struct pv_config *c, char *err, size_t errlen);
 /* Defaults + DIR/phivault.conf. PV_E_CONFIG with err on any bad key or value. */

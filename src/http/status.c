@@ -65,6 +65,8 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The key version that protected this data was revoked; it cannot be read" },
 	[PV_E_HSM] = { "hsm_unavailable", 503,
 	    "The HSM (PKCS#11 token) is not available; try again when it is back" },
+	[PV_E_WEBAUTHN] = { "webauthn_invalid", 400,
+	    "The passkey response does not verify" },
 };
 
 static const struct rc_map *

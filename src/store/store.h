@@ -30,6 +30,7 @@
  *   store_detect.h    alerts and the detector's state
  *   store_policy.h    access policies
  *   store_apps.h      workload identities (apps), their secrets and sessions
+ *   store_webauthn.h  WebAuthn passkeys, user handles, pending challenges
  * No header here names a backend type (the SQLite header is included only by
  * store_sqlite.h, which only src/store/ and tests/unit/store/ include).
  *
@@ -49,5 +50,6 @@
 #include "store/store_detect.h"
 #include "store/store_policy.h"
 #include "store/store_apps.h"
+#include "store/store_webauthn.h"
 
 #endif /* PV_STORE_H */

@@ -149,6 +149,21 @@ enum store_sqlite_stmt {
 	SQ_KEK_DESTROY,
 	SQ_RECORD_REWRAP,
 	/* keys-admin:end */
+	/* webauthn:begin */
+	SQ_WA_CRED_PUT,
+	SQ_WA_CRED_GET,
+	SQ_WA_CRED_LIST,
+	SQ_WA_CRED_USE,
+	SQ_WA_CRED_DELETE,
+	SQ_WA_CRED_DELETE_USER,
+	SQ_WA_HANDLE_GET,
+	SQ_WA_HANDLE_PUT,
+	SQ_WA_CHALLENGE_PUT,
+	SQ_WA_CHALLENGE_PURGE,
+	SQ_WA_CHALLENGE_GET,
+	SQ_WA_CHALLENGE_DELETE,
+	SQ_SESSION_SET_MFA_METHOD,
+	/* webauthn:end */
 	SQ_STMT__COUNT
 };
 
@@ -333,6 +348,7 @@ extern const struct store_sinks_ops store_sqlite_sinks_ops;   /* sqlite_sinks.c 
 extern const struct store_detect_ops store_sqlite_detect_ops;   /* sqlite_detect.c */
 extern const struct store_policy_ops store_sqlite_policy_ops;   /* sqlite_policy.c */
 extern const struct store_apps_ops store_sqlite_apps_ops;     /* sqlite_apps.c */
+extern const struct store_webauthn_ops store_sqlite_webauthn_ops;   /* sqlite_webauthn.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */
