@@ -133,6 +133,7 @@ int cmd_sinks(int argc, char **argv);
 int cmd_alert(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_app(int argc, char **argv);
+int cmd_passkey(int argc, char **argv);   /* cmd_passkey.c */
 /* cmd_app.c: `phivault login --app ID [--secret-file F]` (an app's sign-in). */
 bool cli_login_is_app(int argc, char **argv);
 int cli_login_app(int argc, char **argv);

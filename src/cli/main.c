@@ -33,6 +33,7 @@ static const struct command commands[] = {
 	{ "sinks", cmd_sinks, "show the SIEM sinks: cursor, lag, last error (online)" },
 	{ "alert", cmd_alert, "list or acknowledge threat-detection alerts (online)" },
 	{ "policy", cmd_policy, "add, list, show or remove access policies (online)" },
+	{ "passkey", cmd_passkey, "list or remove your own passkeys (online)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", NULL, "describe phivault or one command (phivault help CMD)" },
 };

@@ -903,7 +903,7 @@ config_write(const struct pv_config *c, const char *path)
 	    !writable(c->sinks_webhook) || !writable(c->sinks_ocsf_file) ||
 	    !writable(c->sinks_ca_file) || !writable(c->detect_enabled) || !writable(c->pkcs11_module) ||
 	    !writable(c->pkcs11_token_label) || !writable(c->pkcs11_pin_file) ||
-	    !writable(c->pkcs11_key_label)) {
+	    !writable(c->pkcs11_key_label) || !writable(c->public_url)) {
 		log_error("config: a value cannot be written to an INI line");
 		return PV_E_INVALID;
 	}
@@ -926,8 +926,11 @@ config_write(const struct pv_config *c, const char *path)
 	    "threads = %u\n"
 	    "# on | off: after start-up the process may make only the system calls it\n"
 	    "# needs (seccomp allowlist); off only with --dev\n"
-	    "seccomp = %s\n",
-	    c->listen, c->max_body_bytes, c->region, c->threads, c->seccomp);
+	    "seccomp = %s\n"
+	    "# the console's origin https://HOST[:PORT]; passkeys (WebAuthn) are bound to\n"
+	    "# its host (the RP ID) and accepted only from exactly this origin\n"
+	    "public_url = %s\n",
+	    c->listen, c->max_body_bytes, c->region, c->threads, c->seccomp, c->public_url);
 	fprintf(f,
 	    "# the job runner: pause between steps (ms), most steps a second, and how\n"
 	    "# long a running job stays leased to this node without a step (s)\n"
