@@ -178,11 +178,11 @@ static enum pv_rc sq_challenge_take(struct store_tx *tx, const char *challenge, 
 
 	if (rc != PV_OK)
 		return rc;
+	if (c.expires_ms <= now_ms)
+		return PV_E_EXPIRED;
 	if ((rc = store_sqlite_exec_one(tx, SQ_WA_CHALLENGE_DELETE, "webauthn_challenge_delete",
 	    SQP_LIST(SQP_TEXT(challenge)))) != PV_OK)
 		return rc;
-	if (c.expires_ms <= now_ms)
-		return PV_E_EXPIRED;
 	*out = c;
 	return PV_OK;
 }

@@ -75,7 +75,8 @@ struct store_webauthn_challenge {
 enum pv_rc store_webauthn_challenge_put(struct store_tx *tx,
     const struct store_webauthn_challenge *c, int64_t now_ms);
 /* Delete and return the challenge (single use): PV_E_NOTFOUND if unknown,
- * PV_E_EXPIRED (deleted too) if it expired at or before now_ms. */
+ * PV_E_EXPIRED if it expired at or before now_ms (left for the purge of a
+ * later put: the caller's transaction fails anyway). */
 enum pv_rc store_webauthn_challenge_take(struct store_tx *tx, const char *challenge,
     int64_t now_ms, struct store_webauthn_challenge *out);
 

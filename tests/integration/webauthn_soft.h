@@ -45,13 +45,13 @@ struct wa_spoil {
 	const char *user_handle;     /* base64url userHandle to send, or NULL */
 };
 
-static void
+static inline void
 wa_b64(const uint8_t *in, size_t len, char *out, size_t outlen)
 {
 	sodium_bin2base64(out, outlen, in, len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
-static void
+static inline void
 wa_soft_init(struct wa_soft *a, int alg)
 {
 	memset(a, 0, sizeof(*a));
@@ -65,21 +65,21 @@ wa_soft_init(struct wa_soft *a, int alg)
 	a->counter = 0;
 }
 
-static void
+static inline void
 wa_soft_free(struct wa_soft *a)
 {
 	EVP_PKEY_free(a->key);
 	a->key = NULL;
 }
 
-static void
+static inline void
 wa_soft_id(const struct wa_soft *a, char *out, size_t len)
 {
 	wa_b64(a->cred_id, a->cred_id_len, out, len);
 }
 
 /* The COSE_Key (RFC 9053) of a's public key; malloc'd. */
-static uint8_t *
+static inline uint8_t *
 wa_soft_cose(const struct wa_soft *a, size_t *len)
 {
 	uint8_t x[65], *buf = NULL;
@@ -123,7 +123,7 @@ wa_soft_cose(const struct wa_soft *a, size_t *len)
 }
 
 /* authenticator data: SHA-256(rp_id) | flags | counter | [attested credential] */
-static uint8_t *
+static inline uint8_t *
 wa_soft_authdata(const struct wa_soft *a, const char *rp_id, int flags, uint32_t counter,
     size_t *len)
 {
@@ -154,7 +154,7 @@ wa_soft_authdata(const struct wa_soft *a, const char *rp_id, int flags, uint32_t
 	return ad;
 }
 
-static uint8_t *
+static inline uint8_t *
 wa_soft_attestation_none(const uint8_t *ad, size_t adlen, size_t *len)
 {
 	cbor_item_t *m = cbor_new_definite_map(3);
@@ -175,7 +175,7 @@ wa_soft_attestation_none(const uint8_t *ad, size_t adlen, size_t *len)
 }
 
 /* signature over ad || SHA-256(cdj); malloc'd */
-static uint8_t *
+static inline uint8_t *
 wa_soft_sign(const struct wa_soft *a, const uint8_t *ad, size_t adlen, const char *cdj,
     size_t *siglen)
 {
@@ -197,7 +197,7 @@ wa_soft_sign(const struct wa_soft *a, const uint8_t *ad, size_t adlen, const cha
 	return sig;
 }
 
-static char *
+static inline char *
 wa_client_data(const char *type, const char *challenge, const char *origin)
 {
 	char *s = malloc(1024);
@@ -209,7 +209,7 @@ wa_client_data(const char *type, const char *challenge, const char *origin)
 	return s;
 }
 
-static char *
+static inline char *
 wa_b64_dup(const uint8_t *in, size_t len)
 {
 	size_t n = sodium_base64_encoded_len(len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
@@ -224,7 +224,7 @@ wa_b64_dup(const uint8_t *in, size_t len)
 /* The JSON a page posts after navigator.credentials.create(): fields of
  * the PublicKeyCredential, then `extra` (e.g. "\"name\":\"laptop\""; NULL:
  * none). malloc'd. */
-static char *
+static inline char *
 wa_soft_create(struct wa_soft *a, const char *challenge, const char *rp_id, const char *origin,
     const struct wa_spoil *sp, const char *extra)
 {
@@ -261,7 +261,7 @@ wa_soft_create(struct wa_soft *a, const char *challenge, const char *rp_id, cons
 /* The JSON of navigator.credentials.get(): `extra` first (e.g. the
  * mfa_token), then the PublicKeyCredential fields. The counter moves
  * forward unless sp->counter says otherwise. malloc'd. */
-static char *
+static inline char *
 wa_soft_get(struct wa_soft *a, const char *challenge, const char *rp_id, const char *origin,
     const struct wa_spoil *sp, const char *extra)
 {
