@@ -178,16 +178,82 @@ cb_bytes(const cbor_item_t *it, const uint8_t **p, size_t *n)
 	return *p != NULL || *n == 0;
 }
 
+/* RFC 8949 §3 head: major type and argument; definite lengths only
+ * (CTAP2 canonical CBOR has no indefinite item). */
+static bool
+cb_head(const uint8_t *b, size_t len, size_t *off, uint8_t *major, uint64_t *val)
+{
+	uint8_t ib, ai;
+	size_t n, i;
+	uint64_t v = 0;
+
+	if (*off >= len)
+		return false;
+	ib = b[(*off)++];
+	*major = ib >> 5;
+	ai = ib & 31;
+	if (ai < 24) {
+		*val = ai;
+		return true;
+	}
+	if (ai > 27)
+		return false;
+	n = (size_t)1 << (ai - 24);
+	if (len - *off < n)
+		return false;
+	for (i = 0; i < n; i++)
+		v = v << 8 | b[(*off)++];
+	*val = v;
+	return true;
+}
+
+/* Walk one well-formed item before libcbor sees it: every declared length
+ * and count fits in what is left (an item takes at least a byte), nesting
+ * is bounded, no tags. libcbor allocates by the declared counts, so this
+ * is what keeps a 20-byte input from asking for gigabytes. */
+static bool
+cb_walk(const uint8_t *b, size_t len, size_t *off, int depth)
+{
+	uint8_t mj;
+	uint64_t v, i;
+
+	if (depth > 16 || !cb_head(b, len, off, &mj, &v))
+		return false;
+	switch (mj) {
+	case 0:
+	case 1:
+	case 7:
+		return true;
+	case 2:
+	case 3:
+		if (v > len - *off)
+			return false;
+		*off += (size_t)v;
+		return true;
+	case 4:
+	case 5:
+		if (v > len - *off)
+			return false;
+		for (i = 0; i < (mj == 5 ? 2 * v : v); i++)
+			if (!cb_walk(b, len, off, depth + 1))
+				return false;
+		return true;
+	default:
+		return false;   /* tags: none in WebAuthn's structures */
+	}
+}
+
 /* One whole CBOR item at the start of b; *used = its length. */
 static cbor_item_t *
 cb_load(const uint8_t *b, size_t len, size_t *used)
 {
 	struct cbor_load_result r;
 	cbor_item_t *it;
+	size_t off = 0;
 
-	if (len == 0)
+	if (len == 0 || !cb_walk(b, len, &off, 0))
 		return NULL;
-	it = cbor_load(b, len, &r);
+	it = cbor_load(b, off, &r);
 	if (it == NULL)
 		return NULL;
 	if (r.error.code != CBOR_ERR_NONE || r.read == 0 || r.read > len) {
