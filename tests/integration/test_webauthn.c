@@ -543,6 +543,23 @@ main(void)
 	snprintf(path, sizeof(path), "/v1/auth/webauthn/credentials/%s", es_id);
 	h_expect(&s, "DELETE", path, a2, NULL, NULL, 401, "step_up_required");
 	CHECK(count_creds(&s, a2) == 2);
+	/* ... and so does adding a passkey once the account has a second factor
+	 * (a stolen session token cannot plant its own) */
+	h_expect(&s, "POST", "/v1/auth/webauthn/register/begin", a2, NULL, NULL, 401,
+	    "step_up_required");
+	{
+		struct wa_soft late;
+
+		wa_soft_init(&late, -7);
+		body = wa_soft_create(&late, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", RP_ID, ORIGIN,
+		    NULL, NULL);
+		h_expect(&s, "POST", "/v1/auth/webauthn/register/finish", a2, body, NULL, 401,
+		    "step_up_required");
+		free(body);
+		wa_soft_free(&late);
+	}
+	CHECK(audit_count(&s, aud, "auth.webauthn.register", "denied", "step_up_required") == 1);
+	CHECK(count_creds(&s, a2) == 2);
 
 	/* ---- admin reset removes the passkeys ---- */
 	h_login(&s, "admin", PW_ADMIN, admin, sizeof(admin));   /* idle since the start */
