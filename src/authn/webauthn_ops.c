@@ -140,7 +140,7 @@ b64_field(const json_t *o, const char *key, bool required, size_t max, uint8_t *
 static enum pv_rc
 parse_cred(const json_t *c, bool assertion, struct wa_in *in, struct authn_result *ar)
 {
-	const json_t *r, *t, *id;
+	const json_t *r, *t;
 	uint8_t *idb = NULL;
 	size_t idl = 0;
 	enum pv_rc rc;
@@ -167,8 +167,6 @@ parse_cred(const json_t *c, bool assertion, struct wa_in *in, struct authn_resul
 		rc = fail(ar, PV_E_INVALID, "id and rawId differ");
 		goto bad;
 	}
-	id = NULL;
-	(void)id;
 	if ((rc = b64_field(r, "clientDataJSON", true, AUTHN_WA_INPUT_MAX, &in->cdj, &in->cdj_len,
 	    ar)) != PV_OK)
 		goto bad;
@@ -394,6 +392,39 @@ request_options(const struct rp *rp, const char *challenge, json_t *allow)
 /* registration                                                        */
 /* ------------------------------------------------------------------ */
 
+/* Has p's session done MFA at most AUTHN_WA_FRESH_S ago? */
+static bool
+mfa_fresh(const struct authn_principal *p)
+{
+	return p->mfa_verified && p->mfa_at_ms > 0 &&
+	    util_now_ms() - p->mfa_at_ms <= (int64_t)AUTHN_WA_FRESH_S * 1000;
+}
+
+/* Does p's user have a second factor already (TOTP or a passkey)? A new
+ * factor is then added only by a session with a fresh MFA (a stolen
+ * session token cannot plant its own passkey); the first one is the
+ * enrolment, as with TOTP. */
+static enum pv_rc
+has_factor(struct authn_service *s, const struct authn_principal *p, size_t npasskeys,
+    bool *out)
+{
+	struct store_user u;
+	enum pv_rc rc;
+
+	*out = npasskeys > 0;
+	if (*out)
+		return PV_OK;
+	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &u));
+	if (rc != PV_OK)
+		return rc;
+	*out = u.mfa_enabled;
+	store_user_clear(&u);
+	return PV_OK;
+}
+
+#define ADD_NEEDS_STEP_UP "Adding a passkey to an account with a second factor needs a " \
+	"multi-factor authentication in the last 5 minutes: step up first (POST /v1/auth/step-up)"
+
 enum pv_rc
 authn_webauthn_register_begin(struct authn_service *s, const struct authn_principal *p,
     const char *source, json_t **out, struct authn_result *ar)
@@ -402,6 +433,7 @@ authn_webauthn_register_begin(struct authn_service *s, const struct authn_princi
 	struct rp rp;
 	json_t *exclude = NULL, *o;
 	size_t n = 0;
+	bool factor = false;
 	enum pv_rc rc;
 
 	(void)source;
@@ -412,6 +444,14 @@ authn_webauthn_register_begin(struct authn_service *s, const struct authn_princi
 		return rc;
 	if ((rc = creds_read(s, p->user_id, false, &exclude, &n)) != PV_OK)
 		return rc;
+	if ((rc = has_factor(s, p, n, &factor)) != PV_OK) {
+		json_decref(exclude);
+		return rc;
+	}
+	if (factor && !mfa_fresh(p)) {
+		json_decref(exclude);
+		return fail(ar, PV_E_STEP_UP, ADD_NEEDS_STEP_UP);
+	}
 	if (n >= AUTHN_WA_PER_USER_MAX) {
 		json_decref(exclude);
 		return fail(ar, PV_E_CONFLICT, "Too many passkeys: remove one first");
@@ -507,6 +547,8 @@ authn_webauthn_register_finish(struct authn_service *s, const struct authn_princ
 	struct rp rp;
 	const char *reason = "client_data_invalid";
 	char res[128], detail[256];
+	size_t n = 0;
+	bool factor = false;
 	enum pv_rc rc;
 
 	memset(ar, 0, sizeof(*ar));
@@ -527,6 +569,15 @@ authn_webauthn_register_finish(struct authn_service *s, const struct authn_princ
 	authn_ev_init(&ev, p, source, "auth.webauthn.register", res);
 	ev.detail = detail;
 	ev.outcome = AUDIT_DENIED;
+	if ((rc = creds_read(s, p->user_id, false, NULL, &n)) != PV_OK ||
+	    (rc = has_factor(s, p, n, &factor)) != PV_OK)
+		goto out;
+	if (factor && !mfa_fresh(p)) {
+		ev.reason = "step_up_required";
+		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT :
+		    fail(ar, PV_E_STEP_UP, ADD_NEEDS_STEP_UP);
+		goto out;
+	}
 	rc = challenge_check(s, &rp, &in, "webauthn.create", "register", p->user_id,
 	    p->session_id, &reason);
 	if (rc == PV_OK)
@@ -557,12 +608,11 @@ authn_webauthn_register_finish(struct authn_service *s, const struct authn_princ
 	cred.created_ms = util_now_ms();
 	{
 		struct register_job j = { &cred, p, p->restrict_flags & ~AUTHN_RESTRICT_MFA_ENROL,
-			(p->restrict_flags & AUTHN_RESTRICT_MFA_ENROL) != 0 || !p->mfa_verified,
-			cred.created_ms, 0 };
+			!factor, cred.created_ms, 0 };
 		char t[32];
 
-		/* a session that had no second factor (restricted to enrolment, or
-		 * MFA not required) has now proved one: the passkey, with UV */
+		/* the user's first second factor (the enrolment, as TOTP's
+		 * confirmation): this session has proved it, with UV */
 		ev.outcome = AUDIT_ALLOWED;
 		ev.reason = reg.fmt;
 		rc = audit_commit(s->audit, &ev, register_fn, &j);
