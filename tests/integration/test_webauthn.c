@@ -622,6 +622,7 @@ main(void)
 	wa_soft_free(&stranger);
 	wa_soft_free(&cli);
 	h_stop(&s);
+	json_decref(s.init);
 	h_done("webauthn");
 	return 0;
 }
