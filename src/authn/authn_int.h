@@ -55,6 +55,7 @@ struct authn_cache_entry {
 	size_t nroles;
 	char roles[AUTHN_ROLES_MAX][AUTHN_ROLE_NAME_MAX];
 	int64_t mfa_at_ms;                       /* last MFA: the login, or a step-up */
+	char mfa_method[16];                     /* "totp" | "recovery" | "webauthn" */
 };
 
 #define AUTHN_CACHE_BUCKETS 4096u
@@ -95,6 +96,9 @@ void authn_cache_set_state(struct authn_service *s, const char *session_id,
     unsigned restrict_flags, bool mfa_verified, int64_t cred_epoch);
 /* A step-up: the cached session passed MFA at mfa_at_ms. */
 void authn_cache_set_mfa(struct authn_service *s, const char *session_id, int64_t mfa_at_ms);
+/* ... and how ("totp", "recovery", "webauthn"). */
+void authn_cache_set_mfa_method(struct authn_service *s, const char *session_id,
+    const char *method);
 
 /* Fill ns (fresh token, row) for user u. */
 enum pv_rc authn_session_prepare(struct authn_service *s, const struct store_user *u,
@@ -142,6 +146,21 @@ _Static_assert(AUTHN_USERNAME_KEY_MAX == STORE_USERNAME_MAX,
     "authn_username_key's buffer is a stored username");
 
 enum pv_rc authn_route_auth(struct authn_service *s, struct http_server *srv);
+
+/* login.c: take one try of the pending MFA login and one slot of the
+ * account's MFA lockout counter in one writer job, before a second factor
+ * is checked. PV_E_NOTFOUND (gone), PV_E_TOOBIG (tries used up: deleted),
+ * PV_E_LOCKED (*retry_after_s). */
+enum pv_rc authn_mfa_pending_reserve(struct authn_service *s, const char *pending_hash,
+    const char *mfa_key, int64_t now_ms, int *retry_after_s, bool *locked_now);
+
+/* ---- WebAuthn (webauthn_ops.c, routes_webauthn.c) ---- */
+#define AUTHN_WA_TIMEOUT_MS 300000   /* a ceremony's challenge lives 5 minutes */
+#define AUTHN_WA_FRESH_S 300         /* removing a passkey: MFA at most this old */
+#define AUTHN_WA_PER_USER_MAX 16
+/* Does the user have a passkey? (a read; false on error) */
+bool authn_webauthn_has(struct authn_service *s, const char *user_id);
+enum pv_rc authn_route_webauthn(struct authn_service *s, struct http_server *srv);
 
 /* ---- apps (app.c, routes_app.c) ---- */
 struct authn_app_signin_result {

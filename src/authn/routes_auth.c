@@ -9,7 +9,8 @@
  *   POST /v1/auth/mfa/confirm   session (restricted ok)  first code -> enabled + recovery codes
  *   GET  /v1/auth/session       session (restricted ok)
  *   POST /v1/auth/logout        session (restricted ok)
- *   POST /v1/auth/step-up       session  the same session passes MFA again (RFC 9470)
+ *   POST /v1/auth/step-up       session  the same session passes MFA again (RFC 9470):
+ *                                        {"code"} or {"webauthn": assertion}
  *
  * Each handler takes the body's strings, calls the operation with the
  * request's source (and principal), and replies: the operation's JSON, or
@@ -142,9 +143,16 @@ h_step_up(struct http_request *req)
 {
 	const char *code;
 	struct authn_result res;
-	json_t *out = NULL;
+	json_t *out = NULL, *wa = json_object_get(req->body, "webauthn");
 	enum pv_rc rc;
 
+	/* a passkey assertion (options from POST /v1/auth/webauthn/step-up/begin)
+	 * or a TOTP code */
+	if (wa != NULL) {
+		rc = authn_webauthn_step_up(svc_of(req), req->principal, req->source, wa, &out,
+		    &res);
+		return answer(req, rc, out, &res);
+	}
 	if ((rc = http_body_string(req, "code", true, 16, &code)) != PV_OK)
 		return rc;
 	rc = authn_step_up(svc_of(req), req->principal, req->source, code, &out, &res);
@@ -170,7 +178,7 @@ authn_route_auth(struct authn_service *s, struct http_server *srv)
 		{ "POST", "/v1/auth/logout", h_logout, HTTP_PERM_AUTHENTICATED, "auth.logout", R, 0,
 		    s },
 		{ "POST", "/v1/auth/step-up", h_step_up, HTTP_PERM_AUTHENTICATED, "auth.step_up",
-		    HTTP_ROUTE_BODY, 4096, s },
+		    HTTP_ROUTE_BODY, 65536, s },
 	};
 
 	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));
@@ -182,7 +190,8 @@ authn_routes(struct authn_service *s, struct http_server *srv)
 	enum pv_rc rc;
 
 	/* /v1/users is the directory's (src/directory/routes_users.c) */
-	if ((rc = authn_route_auth(s, srv)) != PV_OK)
+	if ((rc = authn_route_auth(s, srv)) != PV_OK ||
+	    (rc = authn_route_webauthn(s, srv)) != PV_OK)   /* routes_webauthn.c */
 		return rc;
 	return authn_route_app(s, srv);   /* routes_app.c */
 }

@@ -861,6 +861,22 @@ authn_cache_set_mfa(struct authn_service *s, const char *session_id, int64_t mfa
 	pthread_mutex_unlock(&s->mu);
 }
 
+void
+authn_cache_set_mfa_method(struct authn_service *s, const char *session_id, const char *method)
+{
+	size_t i;
+
+	pthread_mutex_lock(&s->mu);
+	for (i = 0; i < AUTHN_CACHE_BUCKETS; i++) {
+		struct authn_cache_entry *e;
+
+		for (e = s->buckets[i]; e != NULL; e = e->next)
+			if (strcmp(e->session_id, session_id) == 0)
+				util_strlcpy(e->mfa_method, method, sizeof(e->mfa_method));
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
 static enum authn_session_end
 end_from_name(const char *n)
 {
@@ -909,6 +925,9 @@ entry_load(struct authn_service *s, const char *token_hash, uint64_t gen,
 	e->restrict_flags = row.restrict_flags;
 	e->mfa_verified = row.mfa_verified;
 	e->mfa_at_ms = row.mfa_at_ms > 0 ? row.mfa_at_ms : row.mfa_verified ? row.created_ms : 0;
+	/* sessions from before the column verified TOTP (or a recovery code) */
+	util_strlcpy(e->mfa_method, row.mfa_method[0] != '\0' ? row.mfa_method :
+	    row.mfa_verified ? "totp" : "", sizeof(e->mfa_method));
 	e->cred_epoch = row.credential_epoch;
 	e->user_epoch = u.credential_epoch;
 	e->user_disabled = u.disabled;
@@ -1041,8 +1060,11 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 				fresh->persisted_seen_ms = e->persisted_seen_ms;
 			if (e->ended != AUTHN_END_NONE && fresh->ended == AUTHN_END_NONE)
 				fresh->ended = e->ended;
-			if (e->mfa_at_ms > fresh->mfa_at_ms)
+			if (e->mfa_at_ms > fresh->mfa_at_ms) {
 				fresh->mfa_at_ms = e->mfa_at_ms;
+				util_strlcpy(fresh->mfa_method, e->mfa_method,
+				    sizeof(fresh->mfa_method));
+			}
 			{
 				struct authn_cache_entry *next = e->next;
 
@@ -1124,6 +1146,7 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 	p->mfa_verified = e->mfa_verified;
 	p->authenticated_ms = e->created_ms;
 	p->mfa_at_ms = e->mfa_verified ? e->mfa_at_ms : 0;
+	util_strlcpy(p->mfa_method, e->mfa_verified ? e->mfa_method : "", sizeof(p->mfa_method));
 	clk.last_seen_ms = now;
 	authn_session_expiries(&clk, s->cfg->idle_timeout_s, s->cfg->absolute_timeout_s,
 	    &idle_end, &abs_end);

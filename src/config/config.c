@@ -143,6 +143,7 @@ config_defaults(struct pv_config *c, const char *datadir)
 	util_strlcpy(c->listen, "127.0.0.1:8443", sizeof(c->listen));
 	c->max_body_bytes = 1048576;
 	util_strlcpy(c->region, "local", sizeof(c->region));
+	util_strlcpy(c->public_url, "https://localhost:8443", sizeof(c->public_url));
 	c->threads = 0;
 	c->max_connections_per_ip = 32;
 	c->handshake_timeout_s = 5;
@@ -810,6 +811,15 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		    c->backup_drill_every_s);
 	if (c->backup_region[0] == '\0')
 		REFUSE("backup.region is empty");
+	{
+		char o[256], h[256];
+
+		if (config_public_url_parts(c->public_url, o, sizeof(o), h, sizeof(h)) != PV_OK)
+			REFUSE("server.public_url = %s is not https://HOST[:PORT]", c->public_url);
+		if (!dev && strncmp(c->public_url, "https://", 8) != 0)
+			REFUSE("server.public_url = %s must be https:// (http:// only with --dev)",
+			    c->public_url);
+	}
 	if (!dev && strcmp(c->seccomp, "off") == 0)
 		REFUSE("server.seccomp = off is allowed only with --dev");
 	if (c->jobs_step_pause_ms < 0 || c->jobs_step_pause_ms > 60000)
@@ -959,7 +969,7 @@ config_write(const struct pv_config *c, const char *path)
 	    !writable(c->sinks_webhook) || !writable(c->sinks_ocsf_file) ||
 	    !writable(c->sinks_ca_file) || !writable(c->detect_enabled) || !writable(c->pkcs11_module) ||
 	    !writable(c->pkcs11_token_label) || !writable(c->pkcs11_pin_file) ||
-	    !writable(c->pkcs11_key_label)) {
+	    !writable(c->pkcs11_key_label) || !writable(c->public_url)) {
 		log_error("config: a value cannot be written to an INI line");
 		return PV_E_INVALID;
 	}
@@ -982,8 +992,11 @@ config_write(const struct pv_config *c, const char *path)
 	    "threads = %u\n"
 	    "# on | off: after start-up the process may make only the system calls it\n"
 	    "# needs (seccomp allowlist); off only with --dev\n"
-	    "seccomp = %s\n",
-	    c->listen, c->max_body_bytes, c->region, c->threads, c->seccomp);
+	    "seccomp = %s\n"
+	    "# the console's origin https://HOST[:PORT]; passkeys (WebAuthn) are bound to\n"
+	    "# its host (the RP ID) and accepted only from exactly this origin\n"
+	    "public_url = %s\n",
+	    c->listen, c->max_body_bytes, c->region, c->threads, c->seccomp, c->public_url);
 	fprintf(f,
 	    "# the job runner: pause between steps (ms), most steps a second, and how\n"
 	    "# long a running job stays leased to this node without a step (s)\n"
@@ -1200,4 +1213,51 @@ out:
 		free(buf);
 	}
 	return rc;
+}
+
+enum pv_rc
+config_public_url_parts(const char *url, char *origin, size_t olen, char *host, size_t hlen)
+{
+	const char *h, *e, *port = NULL;
+	size_t n, i, hl;
+
+	if (url == NULL)
+		return PV_E_INVALID;
+	if (strncmp(url, "https://", 8) == 0)
+		h = url + 8;
+	else if (strncmp(url, "http://", 7) == 0)
+		h = url + 7;
+	else
+		return PV_E_INVALID;
+	n = strlen(url);
+	e = url + n;
+	if (e > h && e[-1] == '/')
+		e--;
+	for (i = 0; h + i < e; i++) {
+		char ch = h[i];
+
+		if (ch == ':' && port == NULL) {
+			port = h + i;
+			continue;
+		}
+		if (port != NULL ? (ch < '0' || ch > '9') :
+		    !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'))
+			return PV_E_INVALID;
+	}
+	hl = (size_t)((port != NULL ? port : e) - h);
+	if (hl == 0 || (port != NULL && e - port < 2) || (port != NULL && e - port > 6))
+		return PV_E_INVALID;
+	if ((size_t)(e - url) + 1 > olen || hl + 1 > hlen)
+		return PV_E_INVALID;
+	for (i = 0; i < hl; i++)
+		host[i] = (char)((h[i] >= 'A' && h[i] <= 'Z') ? h[i] - 'A' + 'a' : h[i]);
+	host[hl] = '\0';
+	/* the origin as a browser serialises it: lowercase scheme and host */
+	n = (size_t)(h - url);
+	memcpy(origin, url, n);
+	memcpy(origin + n, host, hl);
+	memcpy(origin + n + hl, h + hl, (size_t)(e - (h + hl)));
+	origin[(size_t)(e - url)] = '\0';
+	return PV_OK;
 }

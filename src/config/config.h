@@ -128,10 +128,6 @@ struct pv_config {
 	int backup_keep;                  /* scheduled pruning keeps this many (never immutable ones) */
 	int backup_immutable_days;        /* no delete through phivault inside this window */
 	int backup_drill_every_s;         /* restore drills (issue 12 item 6) */
-	/* [server] public_url: the base URL clients reach this server at
-	 * ("https://vault.example.org:8443"), for absolute links such as SCIM's
-	 * meta.location; "" (default): links are paths ("/scim/v2/Users/usr_x") */
-	char public_url[512];
 	/* [retention] every_s: how often the retention job runs (default 86400;
 	 * docs/operations.md "Retention and disposal") */
 	int retention_every_s;
@@ -144,9 +140,18 @@ struct pv_config {
 	/* [approvals] expire_s: a pending dual-control request expires this long
 	 * after it was made (60 .. 2592000, default 604800 = 7 days) */
 	int approvals_expire_s;
+	/* [server] public_url: the console's origin, https://HOST[:PORT]
+	 * (http:// only with --dev); WebAuthn's RP ID is its host and every
+	 * passkey response must come from exactly this origin */
+	char public_url[256];
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);
+/* [server] public_url split: origin "scheme://host[:port]" (no path) and
+ * host (lowercase, the WebAuthn RP ID). PV_E_INVALID if it is not
+ * http(s)://HOST[:PORT][/]. */
+enum pv_rc config_public_url_parts(const char *url, char *origin, size_t olen, char *host,
+    size_t hlen);
 /* Parse INI text over the current values. err names the line and key. */
 enum pv_rc config_parse(const char *text, size_t len, struct pv_config *c, char *err, size_t errlen);
 /* Defaults + DIR/phivault.conf. PV_E_CONFIG with err on any bad key or value. */

@@ -961,6 +961,7 @@ reset_fn(struct store_tx *tx, void *arg)
 	store_user_clear(&u);
 	if (rc != PV_OK ||
 	    (rc = store_recovery_set(tx, j->id, NULL, 0)) != PV_OK ||
+	    (rc = store_webauthn_cred_delete_user(tx, j->id, NULL)) != PV_OK ||   /* passkeys too */
 	    (rc = authn_lockout_clear(tx, j->username)) != PV_OK)
 		return rc;
 	return store_session_end_all_for_user(tx, j->id, NULL, j->now_ms,

@@ -80,6 +80,8 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	[PV_E_OFFICER_RESERVED] = { "officer_reserved", 403,
 	    "security_officer and access.approve are set only with the seal's authority "
 	    "(phivault officer)" },
+	[PV_E_WEBAUTHN] = { "webauthn_invalid", 400,
+	    "The passkey response does not verify" },
 };
 
 static const struct rc_map *

@@ -471,6 +471,31 @@ static const struct migration migrations[] = {
 	  " note TEXT NOT NULL DEFAULT '');"
 	  "CREATE INDEX approvals_status ON approvals(status, created_ms);"
 	  "CREATE INDEX approvals_target ON approvals(kind, target, status);" },
+	/* WebAuthn passkeys (store_webauthn.h, src/authn/webauthn*.c): the
+	 * credentials, the per-user random handle, the pending ceremonies, and
+	 * how a session's last MFA was made (policies: mfa.methods). */
+	{ 17,
+	  "CREATE TABLE webauthn_credentials("
+	  " id TEXT PRIMARY KEY,"
+	  " user_id TEXT NOT NULL REFERENCES users(id),"
+	  " public_key BLOB NOT NULL,"
+	  " alg INTEGER NOT NULL,"
+	  " sign_count INTEGER NOT NULL DEFAULT 0,"
+	  " name TEXT NOT NULL,"
+	  " aaguid TEXT NOT NULL DEFAULT '',"
+	  " created_ms INTEGER NOT NULL,"
+	  " last_used_ms INTEGER NOT NULL DEFAULT 0);"
+	  "CREATE INDEX webauthn_credentials_user ON webauthn_credentials(user_id, created_ms);"
+	  "CREATE TABLE webauthn_users("
+	  " user_id TEXT PRIMARY KEY REFERENCES users(id),"
+	  " handle TEXT NOT NULL UNIQUE);"
+	  "CREATE TABLE webauthn_challenges("
+	  " challenge TEXT PRIMARY KEY,"
+	  " kind TEXT NOT NULL,"
+	  " user_id TEXT NOT NULL,"
+	  " bind TEXT NOT NULL,"
+	  " expires_ms INTEGER NOT NULL);"
+	  "ALTER TABLE sessions ADD COLUMN mfa_method TEXT NOT NULL DEFAULT '';" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

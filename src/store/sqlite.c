@@ -140,7 +140,9 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	"mfa_last_step, created_ms, updated_ms, disabled_ms, created_by, otp_issued_ms, otp_used_ms FROM users"
 #define SESSION_COLS "SELECT id, token_hash, user_id, created_ms, last_seen_ms, " \
 	"absolute_expires_ms, restrict_flags, mfa_verified, credential_epoch, source, " \
-	"ended_ms, end_reason, mfa_at_ms FROM sessions"
+	"ended_ms, end_reason, mfa_at_ms, mfa_method FROM sessions"
+#define WA_CRED_COLS "SELECT id, user_id, public_key, alg, sign_count, name, aaguid, " \
+	"created_ms, last_used_ms FROM webauthn_credentials"
 	[SQ_USER_PUT] = "INSERT INTO users(id, username, display_name, email, status, attributes, "
 	    "password_hash, password_one_time, credential_epoch, mfa_secret, mfa_env, mfa_enabled, "
 	    "mfa_last_step, created_ms, updated_ms, disabled_ms, created_by, otp_issued_ms, otp_used_ms) "
@@ -370,6 +372,28 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_APPROVAL_APPLIED] = "SELECT id FROM approvals WHERE kind = ?1 AND target = ?2 "
 	    "AND status = 'approved' LIMIT 1",
 	/* approvals:end */
+	/* webauthn:begin (migration: webauthn_credentials, webauthn_users,
+	 * webauthn_challenges, sessions.mfa_method) */
+	[SQ_WA_CRED_PUT] = "INSERT INTO webauthn_credentials(id, user_id, public_key, alg, "
+	    "sign_count, name, aaguid, created_ms, last_used_ms) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[SQ_WA_CRED_GET] = WA_CRED_COLS " WHERE id = ?1",
+	[SQ_WA_CRED_LIST] = WA_CRED_COLS " WHERE user_id = ?1 ORDER BY created_ms, id",
+	[SQ_WA_CRED_USE] = "UPDATE webauthn_credentials SET sign_count = ?2, last_used_ms = ?3 "
+	    "WHERE id = ?1 AND (?2 > sign_count OR (?2 = 0 AND sign_count = 0))",
+	[SQ_WA_CRED_DELETE] = "DELETE FROM webauthn_credentials WHERE user_id = ?1 AND id = ?2",
+	[SQ_WA_CRED_DELETE_USER] = "DELETE FROM webauthn_credentials WHERE user_id = ?1",
+	[SQ_WA_HANDLE_GET] = "SELECT handle FROM webauthn_users WHERE user_id = ?1",
+	[SQ_WA_HANDLE_PUT] = "INSERT INTO webauthn_users(user_id, handle) VALUES (?1, ?2)",
+	[SQ_WA_CHALLENGE_PUT] = "INSERT INTO webauthn_challenges(challenge, kind, user_id, bind, "
+	    "expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQ_WA_CHALLENGE_PURGE] = "DELETE FROM webauthn_challenges WHERE expires_ms <= ?1",
+	[SQ_WA_CHALLENGE_GET] = "SELECT challenge, kind, user_id, bind, expires_ms "
+	    "FROM webauthn_challenges WHERE challenge = ?1",
+	[SQ_WA_CHALLENGE_DELETE] = "DELETE FROM webauthn_challenges WHERE challenge = ?1",
+	[SQ_SESSION_SET_MFA_METHOD] = "UPDATE sessions SET mfa_method = ?2 "
+	    "WHERE id = ?1 AND ended_ms IS NULL",
+	/* webauthn:end */
 };
 
 /* Applied to every new connection. */
@@ -1569,6 +1593,7 @@ static const struct store_ops sq_ops = {
 	.subjects = &store_sqlite_subjects_ops,
 	.secrets = &store_sqlite_secrets_ops,
 	.approvals = &store_sqlite_approvals_ops,
+	.webauthn = &store_sqlite_webauthn_ops,
 };
 
 /* The pool's condition variable waits on CLOCK_MONOTONIC (a wall-clock step

@@ -1546,3 +1546,100 @@ enum pv_rc store_approval_applied(struct store_tx *tx, const char *kind, const c
 	return tx->st->ops->approvals->approval_applied(tx, kind, target, found);
 }
 /* approvals:end */
+/* webauthn:begin (store_webauthn.h) */
+enum pv_rc store_webauthn_cred_put(struct store_tx *tx, const struct store_webauthn_cred *c)
+{
+	if (!tx_ok(tx) || c == NULL || c->id[0] == '\0' || c->user_id[0] == '\0' ||
+	    c->public_key == NULL || c->public_key_len == 0 || c->sign_count < 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "webauthn_cred_put");
+	return tx->st->ops->webauthn->cred_put(tx, c);
+}
+
+enum pv_rc store_webauthn_cred_get(struct store_tx *tx, const char *id,
+    struct store_webauthn_cred *out)
+{
+	if (!tx_ok(tx) || id == NULL || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->webauthn->cred_get(tx, id, out);
+}
+
+enum pv_rc store_webauthn_cred_list(struct store_tx *tx, const char *user_id,
+    store_webauthn_cred_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || user_id == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->webauthn->cred_list(tx, user_id, cb, arg);
+}
+
+enum pv_rc store_webauthn_cred_use(struct store_tx *tx, const char *id, int64_t sign_count,
+    int64_t now_ms)
+{
+	if (!tx_ok(tx) || id == NULL || sign_count < 0 || now_ms <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "webauthn_cred_use");
+	return tx->st->ops->webauthn->cred_use(tx, id, sign_count, now_ms);
+}
+
+enum pv_rc store_webauthn_cred_delete(struct store_tx *tx, const char *user_id, const char *id)
+{
+	if (!tx_ok(tx) || user_id == NULL || id == NULL)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "webauthn_cred_delete");
+	return tx->st->ops->webauthn->cred_delete(tx, user_id, id);
+}
+
+enum pv_rc store_webauthn_cred_delete_user(struct store_tx *tx, const char *user_id, size_t *n)
+{
+	if (!tx_ok(tx) || user_id == NULL)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "webauthn_cred_delete_user");
+	return tx->st->ops->webauthn->cred_delete_user(tx, user_id, n);
+}
+
+enum pv_rc store_webauthn_handle_get(struct store_tx *tx, const char *user_id,
+    char out[STORE_WEBAUTHN_HANDLE_MAX])
+{
+	if (!tx_ok(tx) || user_id == NULL || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->webauthn->handle_get(tx, user_id, out);
+}
+
+enum pv_rc store_webauthn_handle_put(struct store_tx *tx, const char *user_id,
+    const char *handle)
+{
+	if (!tx_ok(tx) || user_id == NULL || handle == NULL || handle[0] == '\0' ||
+	    strlen(handle) >= STORE_WEBAUTHN_HANDLE_MAX)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "webauthn_handle_put");
+	return tx->st->ops->webauthn->handle_put(tx, user_id, handle);
+}
+
+enum pv_rc store_webauthn_challenge_put(struct store_tx *tx,
+    const struct store_webauthn_challenge *c, int64_t now_ms)
+{
+	if (!tx_ok(tx) || c == NULL || c->challenge[0] == '\0' || c->kind[0] == '\0' ||
+	    c->user_id[0] == '\0')
+		return PV_E_INVALID;
+	WRITE_OP(tx, "webauthn_challenge_put");
+	return tx->st->ops->webauthn->challenge_put(tx, c, now_ms);
+}
+
+enum pv_rc store_webauthn_challenge_take(struct store_tx *tx, const char *challenge,
+    int64_t now_ms, struct store_webauthn_challenge *out)
+{
+	if (!tx_ok(tx) || challenge == NULL || out == NULL)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "webauthn_challenge_take");
+	return tx->st->ops->webauthn->challenge_take(tx, challenge, now_ms, out);
+}
+
+enum pv_rc store_session_set_mfa_method(struct store_tx *tx, const char *session_id,
+    const char *method)
+{
+	if (!tx_ok(tx) || session_id == NULL || method == NULL || strlen(method) >= 16)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "session_set_mfa_method");
+	return tx->st->ops->webauthn->session_set_mfa_method(tx, session_id, method);
+}
+/* webauthn:end */

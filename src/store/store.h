@@ -33,6 +33,7 @@
  *   store_subjects.h  subjects (patients), their keys, links, tombstones
  *   store_secrets.h   application secrets (/v1/secrets) and their versions
  *   store_approvals.h dual control: pending changes that would grant PHI access
+ *   store_webauthn.h  WebAuthn passkeys, user handles, pending challenges
  * No header here names a backend type (the SQLite header is included only by
  * store_sqlite.h, which only src/store/ and tests/unit/store/ include).
  *
@@ -56,5 +57,6 @@
 #include "store/store_subjects.h"
 #include "store/store_secrets.h"
 #include "store/store_approvals.h"
+#include "store/store_webauthn.h"
 
 #endif /* PV_STORE_H */

@@ -286,6 +286,28 @@ struct store_approvals_ops {
 	    const char *target, bool *found);
 };
 
+/* ---- webauthn (store_webauthn.h): passkeys, user handles, challenges */
+struct store_webauthn_ops {
+	enum pv_rc (*cred_put)(struct store_tx *tx, const struct store_webauthn_cred *c);
+	enum pv_rc (*cred_get)(struct store_tx *tx, const char *id,
+	    struct store_webauthn_cred *out);
+	enum pv_rc (*cred_list)(struct store_tx *tx, const char *user_id,
+	    store_webauthn_cred_cb cb, void *arg);
+	enum pv_rc (*cred_use)(struct store_tx *tx, const char *id, int64_t sign_count,
+	    int64_t now_ms);
+	enum pv_rc (*cred_delete)(struct store_tx *tx, const char *user_id, const char *id);
+	enum pv_rc (*cred_delete_user)(struct store_tx *tx, const char *user_id, size_t *n);
+	enum pv_rc (*handle_get)(struct store_tx *tx, const char *user_id,
+	    char out[STORE_WEBAUTHN_HANDLE_MAX]);
+	enum pv_rc (*handle_put)(struct store_tx *tx, const char *user_id, const char *handle);
+	enum pv_rc (*challenge_put)(struct store_tx *tx, const struct store_webauthn_challenge *c,
+	    int64_t now_ms);
+	enum pv_rc (*challenge_take)(struct store_tx *tx, const char *challenge, int64_t now_ms,
+	    struct store_webauthn_challenge *out);
+	enum pv_rc (*session_set_mfa_method)(struct store_tx *tx, const char *session_id,
+	    const char *method);
+};
+
 /* The backend's table: one sub-table per domain, so a backend implements
  * (and a conformance test covers) the store domain by domain. Every pointer
  * and every op in each sub-table is non-NULL. */
@@ -304,6 +326,7 @@ struct store_ops {
 	const struct store_subjects_ops *subjects;
 	const struct store_secrets_ops *secrets;
 	const struct store_approvals_ops *approvals;
+	const struct store_webauthn_ops *webauthn;
 };
 
 /* The handle every backend embeds as its first member. */

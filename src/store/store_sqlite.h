@@ -187,6 +187,21 @@ enum store_sqlite_stmt {
 	SQ_SECRET_VERSION_SCAN,
 	SQ_SECRET_VERSION_REWRAP,
 	/* secrets:end */
+	/* webauthn:begin */
+	SQ_WA_CRED_PUT,
+	SQ_WA_CRED_GET,
+	SQ_WA_CRED_LIST,
+	SQ_WA_CRED_USE,
+	SQ_WA_CRED_DELETE,
+	SQ_WA_CRED_DELETE_USER,
+	SQ_WA_HANDLE_GET,
+	SQ_WA_HANDLE_PUT,
+	SQ_WA_CHALLENGE_PUT,
+	SQ_WA_CHALLENGE_PURGE,
+	SQ_WA_CHALLENGE_GET,
+	SQ_WA_CHALLENGE_DELETE,
+	SQ_SESSION_SET_MFA_METHOD,
+	/* webauthn:end */
 	SQ_STMT__COUNT
 };
 
@@ -375,6 +390,7 @@ extern const struct store_backup_ops store_sqlite_backup_ops; /* sqlite_backup.c
 extern const struct store_subjects_ops store_sqlite_subjects_ops;   /* sqlite_subjects.c */
 extern const struct store_secrets_ops store_sqlite_secrets_ops;   /* sqlite_secrets.c */
 extern const struct store_approvals_ops store_sqlite_approvals_ops;   /* sqlite_approvals.c */
+extern const struct store_webauthn_ops store_sqlite_webauthn_ops;   /* sqlite_webauthn.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */

@@ -796,7 +796,7 @@ main(void)
 	h_clock_enable();
 	h_init(&s, "scim", NULL);
 	h_config_set(&s, "mfa_required", "off");
-	h_config_append(&s, "\n[server]\npublic_url = https://vault.example.org:8443\n");
+	h_config_set_in(&s, "server", "public_url", "https://vault.example.org:8443");
 	h_start(&s, "--dev");
 	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), PW_ADMIN, admin, 128);
 	h_add_user(&s, admin, "audra", "auditor", PW_AUD, aud, sizeof(aud));

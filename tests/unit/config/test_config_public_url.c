@@ -1,5 +1,5 @@
 /*
- * config [server] public_url (SCIM meta.location, docs/scim.md): empty by
+ * config [server] public_url (SCIM meta.location, docs/scim.md): https://localhost:8443 by
  * default, parses, https:// only outside --dev, no trailing '/', no
  * character that a URL base cannot hold (quotes, spaces, controls, ?, #).
  */
@@ -26,7 +26,7 @@ test_public_url(void **state)
 
 	(void)state;
 	config_defaults(&c, "/data");
-	assert_string_equal(c.public_url, "");
+	assert_string_equal(c.public_url, "https://localhost:8443");   /* API.md default */
 	if (config_validate(&c, false, err, sizeof(err)) != PV_OK)
 		fail_msg("refused: %s", err);
 	if (config_parse(text, strlen(text), &c, err, sizeof(err)) != PV_OK)

@@ -1421,6 +1421,138 @@ static void c_secrets(struct store *st)
 	assert_int_equal(TX_RD(st, store_secret_get(tx, "", &g)), PV_E_INVALID);
 }
 
+/* ---- webauthn (store_webauthn.h) ---- */
+
+static int cred_ids(const struct store_webauthn_cred *c, void *arg)
+{
+	return names_cb(c->id, arg);
+}
+
+static void cred_init(struct store_webauthn_cred *c, const char *id, const char *user,
+    int64_t created)
+{
+	static uint8_t key[] = { 0xa4, 0x01, 0x01, 0x03, 0x27 };
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	snprintf(c->user_id, sizeof(c->user_id), "%s", user);
+	c->public_key = key;
+	c->public_key_len = sizeof(key);
+	c->alg = -8;
+	c->sign_count = 5;
+	snprintf(c->name, sizeof(c->name), "laptop");
+	c->created_ms = created;
+}
+
+static void c_webauthn(struct store *st)
+{
+	struct store_webauthn_cred c, g;
+	struct store_webauthn_challenge ch, gch;
+	struct store_session s, gs;
+	struct store_user u;
+	struct names nm;
+	char handle[STORE_WEBAUTHN_HANDLE_MAX];
+	size_t n = 0;
+
+	user_init(&u, "usr_a", "alice");
+	assert_int_equal(TX_WR(st, store_user_put(tx, &u)), PV_OK);
+	user_init(&u, "usr_b", "bob");
+	assert_int_equal(TX_WR(st, store_user_put(tx, &u)), PV_OK);
+	/* credentials: unique ID across users, oldest first, key bytes kept */
+	cred_init(&c, "cred-b", "usr_a", 2000);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_put(tx, &c)), PV_OK);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_put(tx, &c)), PV_E_CONFLICT);
+	cred_init(&c, "cred-b", "usr_b", 2000);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_put(tx, &c)), PV_E_CONFLICT);
+	cred_init(&c, "cred-a", "usr_a", 3000);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_put(tx, &c)), PV_OK);
+	cred_init(&c, "cred-c", "usr_b", 1000);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_put(tx, &c)), PV_OK);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_webauthn_cred_list(tx, "usr_a", cred_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "cred-b,cred-a,");
+	assert_int_equal(TX_RD(st, store_webauthn_cred_get(tx, "cred-a", &g)), PV_OK);
+	assert_string_equal(g.user_id, "usr_a");
+	assert_int_equal(g.public_key_len, 5);
+	assert_memory_equal(g.public_key, c.public_key, 5);
+	assert_int_equal(g.alg, -8);
+	assert_int_equal(g.sign_count, 5);
+	assert_string_equal(g.name, "laptop");
+	assert_int_equal(g.last_used_ms, 0);
+	store_webauthn_cred_clear(&g);
+	assert_int_equal(TX_RD(st, store_webauthn_cred_get(tx, "nope", &g)), PV_E_NOTFOUND);
+	/* the counter moves only forward */
+	assert_int_equal(TX_WR(st, store_webauthn_cred_use(tx, "cred-a", 5, 9000)), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_use(tx, "cred-a", 4, 9000)), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_use(tx, "cred-a", 6, 9000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_use(tx, "nope", 6, 9000)), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_webauthn_cred_get(tx, "cred-a", &g)), PV_OK);
+	assert_int_equal(g.sign_count, 6);
+	assert_int_equal(g.last_used_ms, 9000);
+	store_webauthn_cred_clear(&g);
+	cred_init(&c, "cred-z", "usr_b", 1000);
+	c.sign_count = 0;
+	assert_int_equal(TX_WR(st, store_webauthn_cred_put(tx, &c)), PV_OK);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_use(tx, "cred-z", 0, 9000)), PV_OK);
+	/* delete: only the owner's; delete_user: all of them */
+	assert_int_equal(TX_WR(st, store_webauthn_cred_delete(tx, "usr_b", "cred-a")),
+	    PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_delete(tx, "usr_a", "cred-a")), PV_OK);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_delete(tx, "usr_a", "cred-a")),
+	    PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_delete_user(tx, "usr_b", &n)), PV_OK);
+	assert_int_equal(n, 2);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_webauthn_cred_list(tx, "usr_a", cred_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "cred-b,");
+	/* user handles: one per user, unique */
+	assert_int_equal(TX_RD(st, store_webauthn_handle_get(tx, "usr_a", handle)), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_webauthn_handle_put(tx, "usr_a", "h-a")), PV_OK);
+	assert_int_equal(TX_WR(st, store_webauthn_handle_put(tx, "usr_a", "h-x")), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(st, store_webauthn_handle_put(tx, "usr_b", "h-a")), PV_E_CONFLICT);
+	assert_int_equal(TX_RD(st, store_webauthn_handle_get(tx, "usr_a", handle)), PV_OK);
+	assert_string_equal(handle, "h-a");
+	/* challenges: single use, expiry, purge */
+	memset(&ch, 0, sizeof(ch));
+	snprintf(ch.challenge, sizeof(ch.challenge), "c1");
+	snprintf(ch.kind, sizeof(ch.kind), "login");
+	snprintf(ch.user_id, sizeof(ch.user_id), "usr_a");
+	snprintf(ch.bind, sizeof(ch.bind), "pending-hash");
+	ch.expires_ms = 5000;
+	assert_int_equal(TX_WR(st, store_webauthn_challenge_put(tx, &ch, 1000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_webauthn_challenge_put(tx, &ch, 1000)), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(st, store_webauthn_challenge_take(tx, "c1", 4999, &gch)), PV_OK);
+	assert_string_equal(gch.kind, "login");
+	assert_string_equal(gch.user_id, "usr_a");
+	assert_string_equal(gch.bind, "pending-hash");
+	assert_int_equal(gch.expires_ms, 5000);
+	assert_int_equal(TX_WR(st, store_webauthn_challenge_take(tx, "c1", 4999, &gch)),
+	    PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_webauthn_challenge_put(tx, &ch, 1000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_webauthn_challenge_take(tx, "c1", 5000, &gch)),
+	    PV_E_EXPIRED);
+	assert_int_equal(TX_WR(st, store_webauthn_challenge_take(tx, "c1", 6000, &gch)),
+	    PV_E_EXPIRED);    /* and stays so until a put purges it */
+	snprintf(ch.challenge, sizeof(ch.challenge), "c2");
+	assert_int_equal(TX_WR(st, store_webauthn_challenge_put(tx, &ch, 6000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_webauthn_challenge_take(tx, "c1", 1000, &gch)),
+	    PV_E_NOTFOUND);   /* purged by the later put */
+	/* a session's MFA method */
+	session_init(&s, "ses_1", "th1", "usr_a");
+	assert_int_equal(TX_WR(st, store_session_put(tx, &s)), PV_OK);
+	assert_int_equal(TX_RD(st, store_session_get_by_hash(tx, "th1", &gs)), PV_OK);
+	assert_string_equal(gs.mfa_method, "");
+	assert_int_equal(TX_WR(st, store_session_set_mfa_method(tx, "ses_1", "webauthn")), PV_OK);
+	assert_int_equal(TX_RD(st, store_session_get_by_hash(tx, "th1", &gs)), PV_OK);
+	assert_string_equal(gs.mfa_method, "webauthn");
+	assert_int_equal(TX_WR(st, store_session_set_mfa_method(tx, "ses_9", "totp")),
+	    PV_E_NOTFOUND);
+	/* a read transaction refuses the writes */
+	assert_int_equal(TX_RD(st, store_webauthn_cred_put(tx, &c)), PV_E_READONLY);
+	assert_int_equal(TX_RD(st, store_webauthn_challenge_take(tx, "c2", 1, &gch)),
+	    PV_E_READONLY);
+}
+
 /* ---- the cases, run per backend ---- */
 
 struct conf_case {
@@ -1759,6 +1891,7 @@ static const struct conf_case cases[] = {
 	{ "subjects", c_subjects },
 	{ "secrets", c_secrets },
 	{ "approvals", c_approvals },
+	{ "webauthn", c_webauthn },
 	{ "tx_rollback", c_tx_rollback },
 	{ "tx_commit_snapshot", c_tx_commit_snapshot },
 	{ "tx_read_refuses_writes", c_tx_read_refuses_writes },
