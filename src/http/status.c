@@ -67,6 +67,8 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The HSM (PKCS#11 token) is not available; try again when it is back" },
 	[PV_E_UNSUPPORTED] = { "unsupported", 501,
 	    "The store backend does not support this operation" },
+	[PV_E_CSRF] = { "csrf", 403,
+	    "A change made with the session cookie needs the X-CSRF-Token header of its session" },
 };
 
 static const struct rc_map *

@@ -42,6 +42,7 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_KEY_REVOKED] = "key_revoked",
 	[PV_E_HSM] = "hsm_unavailable",
 	[PV_E_UNSUPPORTED] = "unsupported",
+	[PV_E_CSRF] = "csrf",
 };
 
 const char *

@@ -58,6 +58,7 @@ enum pv_rc {
 	PV_E_KEY_REVOKED = 37, /* 410 key_revoked: the data's key version was revoked (unrecoverable) */
 	PV_E_HSM = 38,        /* 503 hsm_unavailable: the PKCS#11 token is absent or refuses */
 	PV_E_UNSUPPORTED = 39, /* 501 unsupported: the store backend cannot do this (yet) */
+	PV_E_CSRF = 40,       /* 403 csrf: a cookie-authenticated change without its X-CSRF-Token */
 	PV_E__COUNT
 };
 
