@@ -270,6 +270,7 @@ test_console(void)
 	CHECK(strcmp(h_jstr(json_array_get(r.json, 0), "ack_by"), aud_id) == 0);
 	h_resp_free(&r);
 	CHECK(h_stop(&s) == 0);
+	json_decref(s.init);
 }
 
 int
