@@ -183,4 +183,21 @@ bool authn_app_networks(const char *json, struct authn_cidr *nets, size_t *n);
 bool authn_app_source_allowed(const struct authn_cidr *nets, size_t n, const char *source);
 enum pv_rc authn_route_app(struct authn_service *s, struct http_server *srv);
 
+/* ---- the console's session cookie and CSRF token (cookie.c) ---- */
+#define AUTHN_COOKIE_NAME "pv_session"
+#define AUTHN_CSRF_HEX_MAX 65          /* hex HMAC-SHA256 + NUL */
+/* The pv_session cookie's value (arena copy), NULL if none. */
+const char *authn_cookie_session(struct http_request *req);
+/* The CSRF token of a session token. */
+enum pv_rc authn_csrf_token(const char *session_token, char out[AUTHN_CSRF_HEX_MAX]);
+/* POST/PUT/PATCH/DELETE (anything but GET/HEAD/OPTIONS). */
+bool authn_method_changes(const char *method);
+/* The request's X-CSRF-Token matches the session's (constant time). */
+bool authn_csrf_ok(struct http_request *req, const char *session_token);
+/* A login's answer `out` with a token: Set-Cookie with it, and csrf_token
+ * in its place. Without a token (an MFA challenge) nothing changes. */
+enum pv_rc authn_cookie_issue(struct http_request *req, json_t *out);
+/* Set-Cookie that clears pv_session (logout). */
+enum pv_rc authn_cookie_clear(struct http_request *req);
+
 #endif /* PV_AUTHN_INT_H */

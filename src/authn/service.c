@@ -1026,14 +1026,24 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 	int64_t seen = 0;
 	enum pv_rc rc;
 
-	if (hdr == NULL || strncasecmp(hdr, "Bearer ", 7) != 0)
-		return http_fail(req, PV_E_UNAUTH, "Authentication required: send "
-		    "Authorization: Bearer <token> (POST /v1/auth/login)");
-	hdr += 7;
-	while (*hdr == ' ')
-		hdr++;
-	if (strncmp(hdr, "pva_", 4) == 0)
-		return authn_app_authenticate(s, req, hdr, out);   /* app.c */
+	bool via_cookie = false;
+
+	/* no Authorization header: the console's cookie (cookie.c), which
+	 * carries user sessions only and changes nothing without its CSRF token */
+	if (hdr == NULL && (hdr = authn_cookie_session(req)) != NULL) {
+		via_cookie = true;
+		if (strncmp(hdr, "pva_", 4) == 0)
+			return http_fail(req, PV_E_UNAUTH, "Invalid or expired token");
+	} else {
+		if (hdr == NULL || strncasecmp(hdr, "Bearer ", 7) != 0)
+			return http_fail(req, PV_E_UNAUTH, "Authentication required: send "
+			    "Authorization: Bearer <token> (POST /v1/auth/login)");
+		hdr += 7;
+		while (*hdr == ' ')
+			hdr++;
+		if (strncmp(hdr, "pva_", 4) == 0)
+			return authn_app_authenticate(s, req, hdr, out);   /* app.c */
+	}
 	if (authn_token_hash(AUTHN_TOKEN_SESSION, hdr, hash) != PV_OK)
 		return http_fail(req, PV_E_UNAUTH, "Invalid or expired token");
 	if ((p = arena_alloc(req->arena, sizeof(*p))) == NULL)
@@ -1163,6 +1173,11 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 
 		if (audit_commit(s->audit, NULL, touch_fn, &j) != PV_OK)
 			log_warn("authn: session %s last activity not persisted", sid);
+	}
+	if (via_cookie && authn_method_changes(req->method) && !authn_csrf_ok(req, hdr)) {
+		record_denial(s, p, req, "csrf");
+		return http_fail(req, PV_E_CSRF, "A change made with the session cookie needs "
+		    "the X-CSRF-Token header its login returned");
 	}
 	if (mfa_stale) {
 		record_denial(s, p, req, "mfa_required");

@@ -41,6 +41,7 @@
 #include "sinks/sinks.h"
 #include "detect/detect.h"
 #include "compliance/compliance.h"
+#include "console/console.h"
 
 static bool
 hook_is_sealed(void *arg)
@@ -338,6 +339,10 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 			cli_err("cannot register the compliance route: %s", pv_rc_name(rc));
 			goto out;
 		}
+	}
+	if ((rc = console_routes(app.http)) != PV_OK) {
+		cli_err("cannot register the console routes: %s", pv_rc_name(rc));
+		goto out;
 	}
 	if ((rc = server_jobs_start(&app)) != PV_OK) {
 		cli_err("cannot start the job runner: %s", pv_rc_name(rc));

@@ -82,6 +82,8 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "(phivault officer)" },
 	[PV_E_WEBAUTHN] = { "webauthn_invalid", 400,
 	    "The passkey response does not verify" },
+	[PV_E_CSRF] = { "csrf", 403,
+	    "A change made with the session cookie needs the X-CSRF-Token header of its session" },
 };
 
 static const struct rc_map *

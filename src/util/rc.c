@@ -49,6 +49,7 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_SEAL_AUTHORITY] = "seal_authority_required",
 	[PV_E_OFFICER_RESERVED] = "officer_reserved",
 	[PV_E_WEBAUTHN] = "webauthn_invalid",
+	[PV_E_CSRF] = "csrf",
 };
 
 const char *

@@ -65,6 +65,7 @@ enum pv_rc {
 	PV_E_SEAL_AUTHORITY = 44, /* 403 seal_authority_required: key file / shares missing or wrong */
 	PV_E_OFFICER_RESERVED = 45, /* 403 officer_reserved: security_officer / access.approve via the API */
 	PV_E_WEBAUTHN = 46,   /* 400 webauthn_invalid: a passkey response fails verification */
+	PV_E_CSRF = 47,       /* 403 csrf: a cookie-authenticated change without its X-CSRF-Token */
 	PV_E__COUNT
 };
 
