@@ -81,6 +81,7 @@ static const struct key_def keys[] = {
 	{ "metrics", "enabled", K_STR, F(metrics_enabled) },
 	{ "metrics", "listen", K_STR, F(metrics_listen) },
 	{ "apps", "token_ttl_s", K_INT, F(app_token_ttl_s) },
+	{ "apps", "cert_ttl_s", K_INT, F(app_cert_ttl_s) },
 	{ "sinks", "syslog", K_STR, F(sinks_syslog) },
 	{ "sinks", "cef", K_STR, F(sinks_cef) },
 	{ "sinks", "ocsf_file", K_PATH, F(sinks_ocsf_file) },
@@ -166,6 +167,7 @@ config_defaults(struct pv_config *c, const char *datadir)
 	util_strlcpy(c->metrics_enabled, "on", sizeof(c->metrics_enabled));
 	c->metrics_listen[0] = '\0';
 	c->app_token_ttl_s = 900;
+	c->app_cert_ttl_s = 86400;
 	c->sinks_max_message_bytes = 8192;   /* RFC 5425 section 4.3.1: receivers SHOULD take 8192 */
 	c->sinks_retry_max_ms = 30000;
 	c->sinks_timeout_ms = 5000;
@@ -786,6 +788,9 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 	if (c->app_token_ttl_s < 60 || c->app_token_ttl_s > 3600)
 		REFUSE("apps.token_ttl_s = %d is not from 60 to 3600 (an app token lives at most "
 		    "one hour)", c->app_token_ttl_s);
+	if (c->app_cert_ttl_s < 300 || c->app_cert_ttl_s > 2592000)
+		REFUSE("apps.cert_ttl_s = %d is not from 300 to 2592000 (an app certificate lives "
+		    "at most 30 days)", c->app_cert_ttl_s);
 	if (c->metrics_listen[0] != '\0') {
 		bool loopback;
 

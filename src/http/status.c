@@ -65,6 +65,10 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The key version that protected this data was revoked; it cannot be read" },
 	[PV_E_HSM] = { "hsm_unavailable", 503,
 	    "The HSM (PKCS#11 token) is not available; try again when it is back" },
+	[PV_E_CERT] = { "certificate_invalid", 401,
+	    "The client certificate was not issued by phivault's app CA or is no longer valid" },
+	[PV_E_CERT_EXPIRED] = { "certificate_expired", 401,
+	    "The client certificate is expired or not yet valid: ask for a new one" },
 };
 
 static const struct rc_map *

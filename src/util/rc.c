@@ -41,6 +41,8 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_RETIRED_KEY_IN_USE] = "retired_key_in_use",
 	[PV_E_KEY_REVOKED] = "key_revoked",
 	[PV_E_HSM] = "hsm_unavailable",
+	[PV_E_CERT] = "certificate_invalid",
+	[PV_E_CERT_EXPIRED] = "certificate_expired",
 };
 
 const char *

@@ -57,6 +57,8 @@ enum pv_rc {
 	PV_E_RETIRED_KEY_IN_USE = 36, /* 409 retired_key_in_use: the key version still protects objects */
 	PV_E_KEY_REVOKED = 37, /* 410 key_revoked: the data's key version was revoked (unrecoverable) */
 	PV_E_HSM = 38,        /* 503 hsm_unavailable: the PKCS#11 token is absent or refuses */
+	PV_E_CERT = 39,       /* 401 certificate_invalid: a client certificate not from phivault's app CA, damaged or revoked */
+	PV_E_CERT_EXPIRED = 40, /* 401 certificate_expired: a client certificate outside its validity */
 	PV_E__COUNT
 };
 
