@@ -259,15 +259,30 @@ main(void)
 	snprintf(path, sizeof(path), "/v1/apps/%s/certificate", app);
 	h_expect(&s, "POST", path, admin, "{\"csr\":\"hello\"}", NULL, 400, "invalid_request");
 	{
-		/* flip one byte of the signature (the last base64 characters) */
-		char p2[700], *csr, *end, *b;
+		/* flip the last DER byte (the low byte of the signature's s) */
+		char p2[700], *csr, *b;
+		unsigned char der[4096];
+		size_t dlen;
 		json_t *o;
+		FILE *f;
 
-		snprintf(p2, sizeof(p2), "%s/a.csr", work);
+		snprintf(cmd, sizeof(cmd), "openssl req -in %s/a.csr -outform DER -out %s/a.der",
+		    work, work);
+		run_ok(cmd);
+		snprintf(p2, sizeof(p2), "%s/a.der", work);
+		CHECK((f = fopen(p2, "rb")) != NULL);
+		dlen = fread(der, 1, sizeof(der), f);
+		fclose(f);
+		CHECK(dlen > 8 && dlen < sizeof(der));
+		der[dlen - 1] ^= 0x01;
+		CHECK((f = fopen(p2, "wb")) != NULL);
+		CHECK(fwrite(der, 1, dlen, f) == dlen);
+		fclose(f);
+		snprintf(cmd, sizeof(cmd), "openssl req -inform DER -in %s/a.der -outform PEM "
+		    "-out %s/bad.csr", work, work);
+		run_ok(cmd);
+		snprintf(p2, sizeof(p2), "%s/bad.csr", work);
 		csr = slurp(p2);
-		end = strstr(csr, "\n-----END");
-		CHECK(end != NULL && end - csr > 8);
-		end[-3] = end[-3] == 'A' ? 'B' : 'A';
 		o = json_pack("{s:s}", "csr", csr);
 		b = json_dumps(o, JSON_COMPACT);
 		h_req(&s, "POST", path, admin, b, NULL, &r);
