@@ -406,6 +406,7 @@ main(void)
 	n = h_stop(&s);
 	CHECK(n == 0);
 	json_decref(cert);
+	json_decref(s.init);
 	free(body);
 	free(ca);
 	h_done("apps_mtls");
