@@ -608,6 +608,12 @@ enum pv_rc authn_app_secret_hash(struct authn_service *s, const char *secret,
  * bump the authz generation so nothing cached outlives it. App sessions
  * are read from the store on every request, so nothing else is cached. */
 void authn_sessions_end_app(struct authn_service *s, const char *app_id);
+/* A client certificate for app_id from a PEM CSR, from phivault's app CA,
+ * valid [apps] cert_ttl_s (keys_app_ca_issue; app_cert.c). The caller has
+ * checked the app exists and is enabled, and audits. */
+struct crypto_client_cert;
+enum pv_rc authn_app_cert_issue(struct authn_service *s, const char *app_id,
+    const char *csr_pem, struct crypto_client_cert *out, char **cert_pem, char **ca_pem);
 
 /* Forget the password and MFA lockout counters of a user (lockout_clear.c);
  * call inside the store transaction whose audit entry records it (unlock,

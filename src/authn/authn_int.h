@@ -175,6 +175,14 @@ struct authn_app_signin_result {
  * every outcome audited as auth.app. */
 enum pv_rc authn_app_signin(struct authn_service *s, const char *app_id, const char *secret,
     const char *source, struct authn_app_signin_result *out);
+/* POST /v1/auth/app with a TLS client certificate (DER as presented, not
+ * yet verified): checked against phivault's app CA at the injectable clock,
+ * the app it names must exist, be enabled and the source be in its networks;
+ * claimed_app_id (may be NULL) must match. The token ends at min(now +
+ * token_ttl_s, the certificate's notAfter). PV_E_CERT, PV_E_CERT_EXPIRED,
+ * PV_E_UNAUTH (disabled, unknown app), PV_E_NETWORK; audited as auth.app. */
+enum pv_rc authn_app_signin_cert(struct authn_service *s, const uint8_t *der, size_t len,
+    const char *claimed_app_id, const char *source, struct authn_app_signin_result *out);
 /* The authenticate step for an app token ("pva_"). */
 enum pv_rc authn_app_authenticate(struct authn_service *s, struct http_request *req,
     const char *token, struct authn_principal **out);

@@ -1,6 +1,8 @@
 /*
  * routes_app.c: POST /v1/auth/app, the sign-in of a workload identity
- * (docs/openapi.yaml). Parse -> authn_app_signin (app.c) -> reply.
+ * (docs/openapi.yaml). Parse -> authn_app_signin (app.c, with a secret) or
+ * authn_app_signin_cert (app_cert.c, with no secret and a TLS client
+ * certificate) -> reply.
  */
 #include "authn/authn_int.h"
 #include "crypto/crypto.h"
@@ -15,10 +17,17 @@ h_app_signin(struct http_request *req)
 	json_t *o;
 	enum pv_rc rc;
 
-	if ((rc = http_body_string(req, "app_id", true, 128, &app_id)) != PV_OK ||
-	    (rc = http_body_string(req, "secret", true, 256, &secret)) != PV_OK)
-		return rc;
-	rc = authn_app_signin(s, app_id, secret, req->source, &r);
+	if (json_object_get(req->body, "secret") == NULL && req->tls_client_cert != NULL) {
+		if ((rc = http_body_string(req, "app_id", false, 128, &app_id)) != PV_OK)
+			return rc;
+		rc = authn_app_signin_cert(s, req->tls_client_cert, req->tls_client_cert_len,
+		    app_id, req->source, &r);
+	} else {
+		if ((rc = http_body_string(req, "app_id", true, 128, &app_id)) != PV_OK ||
+		    (rc = http_body_string(req, "secret", true, 256, &secret)) != PV_OK)
+			return rc;
+		rc = authn_app_signin(s, app_id, secret, req->source, &r);
+	}
 	if (rc == PV_E_LOCKED || rc == PV_E_RATE)
 		req->retry_after_s = r.retry_after_s > 0 ? r.retry_after_s : 1;
 	if (rc != PV_OK)

@@ -52,6 +52,11 @@ enum pv_rc cli_http(const char *base, const char *cacert, const char *token,
 enum pv_rc cli_http_hdr(const char *base, const char *cacert, const char *token,
     const char *method, const char *path, const char *header, struct json_t *body,
     long *status, struct json_t **resp);
+/* cli_http with a TLS client certificate (PEM cert and key files: mutual
+ * TLS, `phivault login --app --cert --key`); no bearer token. */
+enum pv_rc cli_http_client_cert(const char *base, const char *cacert, const char *cert,
+    const char *key, const char *method, const char *path, struct json_t *body, long *status,
+    struct json_t **resp);
 /* Print an API error body as "phivault: <code>: <message>" and return CLI_RUNTIME. */
 int cli_api_error(long status, struct json_t *resp);
 

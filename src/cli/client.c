@@ -44,16 +44,39 @@ on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+static enum pv_rc
+http_do(const char *base, const char *cacert, const char *cert, const char *key,
+    const char *token, const char *method, const char *path, const char *header, json_t *body,
+    long *status, json_t **resp);
+
 enum pv_rc
 cli_http(const char *base, const char *cacert, const char *token, const char *method,
     const char *path, json_t *body, long *status, json_t **resp)
 {
-	return cli_http_hdr(base, cacert, token, method, path, NULL, body, status, resp);
+	return http_do(base, cacert, NULL, NULL, token, method, path, NULL, body, status, resp);
 }
 
+/* cli_http with one more request header line ("If-Match: 3"), NULL for none. */
 enum pv_rc
 cli_http_hdr(const char *base, const char *cacert, const char *token, const char *method,
     const char *path, const char *header, json_t *body, long *status, json_t **resp)
+{
+	return http_do(base, cacert, NULL, NULL, token, method, path, header, body, status, resp);
+}
+
+enum pv_rc
+cli_http_client_cert(const char *base, const char *cacert, const char *cert, const char *key,
+    const char *method, const char *path, json_t *body, long *status, json_t **resp)
+{
+	if (cert == NULL || key == NULL)
+		return PV_E_INVALID;
+	return http_do(base, cacert, cert, key, NULL, method, path, NULL, body, status, resp);
+}
+
+static enum pv_rc
+http_do(const char *base, const char *cacert, const char *cert, const char *key,
+    const char *token, const char *method, const char *path, const char *header, json_t *body,
+    long *status, json_t **resp)
 {
 	struct curl_slist *hdrs = NULL;
 	struct buf b = { 0 };
@@ -73,6 +96,13 @@ cli_http_hdr(const char *base, const char *cacert, const char *token, const char
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
 	if (cacert != NULL && *cacert)
 		curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
+	if (cert != NULL) {
+		/* mutual TLS (an app's certificate from phivault's CA), PEM files */
+		curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
+		curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(c, CURLOPT_SSLKEY, key);
+		curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
@@ -100,6 +130,11 @@ cli_http_hdr(const char *base, const char *cacert, const char *token, const char
 	if (cc == CURLE_SSL_CACERT_BADFILE) {
 		cli_err("TLS: cannot read the CA certificate '%s'; "
 		    "set PHIVAULT_CACERT=DIR/tls/cert.pem (or --cacert)", cacert ? cacert : "");
+		goto out;
+	}
+	if (cert != NULL && (cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CIPHER)) {
+		cli_err("TLS: cannot use the client certificate %s with the key %s: %s", cert, key,
+		    curl_easy_strerror(cc));
 		goto out;
 	}
 	if (cc != CURLE_OK) {

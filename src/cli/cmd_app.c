@@ -7,7 +7,9 @@
  *   phivault app disable APP_ID
  *   phivault app secret-add APP_ID          prints the secret once
  *   phivault app secret-rm APP_ID SECRET_ID
+ *   phivault app cert APP_ID --csr FILE [--out FILE]   client certificate (mutual TLS)
  *   phivault login --app APP_ID [--secret-file F]   (secret from F, else $PHIVAULT_APP_SECRET)
+ *   phivault login --app APP_ID --cert FILE --key FILE   (mutual TLS, no secret)
  *
  * Common options: --addr URL, --cacert FILE, --format text|json (default
  * text on a terminal, json otherwise); the bearer token comes from
@@ -26,9 +28,10 @@
 
 #define APP_USAGE "usage: phivault app create NAME --network CIDR... [--role R]... | " \
 	"app list | app show APP_ID | app disable APP_ID | app secret-add APP_ID | " \
-	"app secret-rm APP_ID SECRET_ID  [--addr URL] [--cacert FILE] [--format text|json] " \
+	"app secret-rm APP_ID SECRET_ID | app cert APP_ID --csr FILE [--out FILE]  [--addr URL] [--cacert FILE] [--format text|json] " \
 	"(token from PHIVAULT_TOKEN)"
-#define APP_LOGIN_USAGE "usage: phivault login --app APP_ID [--secret-file FILE] " \
+#define APP_LOGIN_USAGE "usage: phivault login --app APP_ID [--secret-file FILE | " \
+	"--cert FILE --key FILE] " \
 	"[--addr URL] [--cacert FILE] [--format text|json] (secret from FILE, else " \
 	"$PHIVAULT_APP_SECRET; never on the command line)"
 
@@ -70,6 +73,52 @@ print_app(json_t *a)
 	printf("created:    %s by %s\n", cli_jstr(a, "created"), cli_jstr(a, "created_by"));
 	if (*cli_jstr(a, "disabled_at") != '\0')
 		printf("disabled:   %s\n", cli_jstr(a, "disabled_at"));
+}
+
+/* app cert: the CSR file in, the certificate to --out (or stdout). */
+static int
+app_cert(const struct cli_api *c, const char *id, const char *csr_file, const char *out_file,
+    json_t **resp)
+{
+	char path[256];
+	uint8_t *csr = NULL;
+	size_t len = 0;
+	json_t *body;
+	FILE *f;
+	int ret;
+
+	if (util_file_read(csr_file, 16384, &csr, &len) != PV_OK) {
+		cli_err("cannot read the CSR file %s (at most 16 KiB of PEM)", csr_file);
+		return CLI_USAGE;
+	}
+	body = json_pack("{s:s%}", "csr", (const char *)csr, len);
+	free(csr);
+	if (body == NULL) {
+		cli_err("the CSR file %s is not text", csr_file);
+		return CLI_USAGE;
+	}
+	snprintf(path, sizeof(path), "/v1/apps/%s/certificate", id);
+	ret = cli_api_call(c, "POST", path, body, 201, resp);
+	json_decref(body);
+	if (ret != CLI_OK)
+		return ret;
+	if (out_file != NULL) {
+		if ((f = fopen(out_file, "w")) == NULL ||
+		    fputs(cli_jstr(*resp, "certificate"), f) < 0 || fclose(f) != 0) {
+			cli_err("cannot write the certificate to %s", out_file);
+			return CLI_RUNTIME;
+		}
+	}
+	if (c->format == CLI_FORMAT_JSON) {
+		cli_print_json(*resp);
+	} else if (out_file == NULL) {
+		fputs(cli_jstr(*resp, "certificate"), stdout);
+	} else {
+		printf("certificate for %s written to %s\nserial: %s\nvalid until: %s\n"
+		    "(the issuing CA is DIR/tls/app-ca.pem on the server)\n", id, out_file,
+		    cli_jstr(*resp, "serial"), cli_jstr(*resp, "not_after"));
+	}
+	return CLI_OK;
 }
 
 static int
@@ -142,13 +191,15 @@ cmd_app(int argc, char **argv)
 		CLI_ONLINE_LONGOPTS,
 		{ "role", required_argument, NULL, 'r' },
 		{ "network", required_argument, NULL, 'n' },
+		{ "csr", required_argument, NULL, 'C' },
+		{ "out", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_online_opts on;
 	struct cli_api ctx;
 	json_t *roles = json_array(), *nets = json_array(), *resp = NULL;
-	const char *sub;
+	const char *sub, *csr = NULL, *out_file = NULL;
 	int c, ret = CLI_USAGE, nops;
 	bool ok;
 
@@ -163,6 +214,8 @@ cmd_app(int argc, char **argv)
 		switch (c) {
 		case 'r': json_array_append_new(roles, json_string(optarg)); break;
 		case 'n': json_array_append_new(nets, json_string(optarg)); break;
+		case 'C': csr = optarg; break;
+		case 'O': out_file = optarg; break;
 		case 'h':
 			printf("%s\n", APP_USAGE);
 			ret = CLI_OK;
@@ -181,6 +234,8 @@ cmd_app(int argc, char **argv)
 	else if (strcmp(sub, "show") == 0 || strcmp(sub, "disable") == 0 ||
 	    strcmp(sub, "secret-add") == 0)
 		ok = nops == 1 && id_arg_valid(argv[optind], "app_");
+	else if (strcmp(sub, "cert") == 0)
+		ok = nops == 1 && id_arg_valid(argv[optind], "app_") && csr != NULL;
 	else if (strcmp(sub, "secret-rm") == 0)
 		ok = nops == 2 && id_arg_valid(argv[optind], "app_") &&
 		    id_arg_valid(argv[optind + 1], "aps_");
@@ -192,7 +247,10 @@ cmd_app(int argc, char **argv)
 	}
 	if (!cli_api_init(&ctx, &on))
 		goto out;
-	ret = app_run(&ctx, sub, argv + optind, roles, nets, &resp);
+	if (strcmp(sub, "cert") == 0)
+		ret = app_cert(&ctx, argv[optind], csr, out_file, &resp);
+	else
+		ret = app_run(&ctx, sub, argv + optind, roles, nets, &resp);
 out:
 	if (resp != NULL) {
 		json_t *sec = json_object_get(resp, "secret");
@@ -254,11 +312,13 @@ cli_login_app(int argc, char **argv)
 		CLI_ONLINE_LONGOPTS,
 		{ "app", required_argument, NULL, 'A' },
 		{ "secret-file", required_argument, NULL, 'S' },
+		{ "cert", required_argument, NULL, 'E' },
+		{ "key", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_online_opts on;
-	const char *app = NULL, *file = NULL, *tok;
+	const char *app = NULL, *file = NULL, *cert = NULL, *key = NULL, *tok;
 	char secret[256];
 	json_t *body = NULL, *resp = NULL;
 	long status = 0;
@@ -270,6 +330,8 @@ cli_login_app(int argc, char **argv)
 		switch (c) {
 		case 'A': app = optarg; break;
 		case 'S': file = optarg; break;
+		case 'E': cert = optarg; break;
+		case 'K': key = optarg; break;
 		case 'h':
 			printf("%s\n", APP_LOGIN_USAGE);
 			return CLI_OK;
@@ -283,16 +345,30 @@ cli_login_app(int argc, char **argv)
 		cli_err(APP_LOGIN_USAGE);
 		return CLI_USAGE;
 	}
-	memset(secret, 0, sizeof(secret));
-	if (!read_secret(file, secret, sizeof(secret)))
+	if ((cert != NULL) != (key != NULL) || (cert != NULL && file != NULL)) {
+		cli_err("--cert and --key go together, and without --secret-file");
+		cli_err(APP_LOGIN_USAGE);
 		return CLI_USAGE;
+	}
 	ret = CLI_RUNTIME;
-	body = json_pack("{s:s, s:s}", "app_id", app, "secret", secret);
-	crypto_wipe(secret, sizeof(secret));
-	if (body == NULL ||
-	    cli_http(cli_online_addr(&on), on.cacert, NULL, "POST", "/v1/auth/app", body, &status,
-	    &resp) != PV_OK)
-		goto out;
+	if (cert != NULL) {
+		/* mutual TLS: the certificate names the app; no secret */
+		body = json_pack("{s:s}", "app_id", app);
+		if (body == NULL ||
+		    cli_http_client_cert(cli_online_addr(&on), on.cacert, cert, key, "POST",
+		    "/v1/auth/app", body, &status, &resp) != PV_OK)
+			goto out;
+	} else {
+		memset(secret, 0, sizeof(secret));
+		if (!read_secret(file, secret, sizeof(secret)))
+			return CLI_USAGE;
+		body = json_pack("{s:s, s:s}", "app_id", app, "secret", secret);
+		crypto_wipe(secret, sizeof(secret));
+		if (body == NULL ||
+		    cli_http(cli_online_addr(&on), on.cacert, NULL, "POST", "/v1/auth/app", body,
+		    &status, &resp) != PV_OK)
+			goto out;
+	}
 	if (status != 200) {
 		ret = cli_api_error(status, resp);
 		goto out;

@@ -206,6 +206,12 @@ init_datadir(const char *data, const char *seal, const char *region,
 		cli_err("cannot open the new keyring: %s", pv_rc_name(rc));
 		goto out;
 	}
+	/* phivault's app CA for mutual TLS (a Shamir-sealed vault makes it on
+	 * the first certificate request, once unsealed) */
+	if (!keys_is_sealed(keys) && (rc = keys_app_ca_ensure(keys)) != PV_OK) {
+		cli_err("cannot create the app CA: %s", pv_rc_name(rc));
+		goto out;
+	}
 	{
 		struct audit_config ac = { cfg.checkpoint_every, cfg.checkpoint_interval_s, 0 };
 		struct audit_event ev = {

@@ -169,6 +169,7 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 	struct daemon_lock *lock = NULL;
 	pid_t holder = 0;
 	struct http_config hc;
+	char ca_path[PATH_MAX];
 	struct audit_config ac;
 	char err[512];
 	sigset_t set;
@@ -302,9 +303,15 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 #ifdef PV_TEST_HOOKS
 	test_clock_start();
 #endif
+	/* phivault's app CA for mutual TLS: a data directory older than it gets
+	 * one now if it is unsealed (else on the first certificate request) */
+	if (!keys_is_sealed(app.keys) && (rc = keys_app_ca_ensure(app.keys)) != PV_OK)
+		log_warn("serve: no app CA yet (%s); mutual TLS waits for it", pv_rc_name(rc));
 	memset(&hc, 0, sizeof(hc));
 	hc.listen = app.cfg.listen;
 	hc.cert_path = app.cfg.tls_cert;
+	if (util_path_join(ca_path, sizeof(ca_path), app.cfg.datadir, "tls/app-ca.pem") == 0)
+		hc.client_ca_path = ca_path;
 	hc.key_path = app.cfg.tls_key;
 	hc.tls_min_version = app.cfg.tls_min_version;
 	hc.max_body_bytes = app.cfg.max_body_bytes;

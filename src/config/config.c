@@ -81,6 +81,7 @@ static const struct key_def keys[] = {
 	{ "metrics", "enabled", K_STR, F(metrics_enabled) },
 	{ "metrics", "listen", K_STR, F(metrics_listen) },
 	{ "apps", "token_ttl_s", K_INT, F(app_token_ttl_s) },
+	{ "apps", "cert_ttl_s", K_INT, F(app_cert_ttl_s) },
 	{ "sinks", "syslog", K_STR, F(sinks_syslog) },
 	{ "sinks", "cef", K_STR, F(sinks_cef) },
 	{ "sinks", "ocsf_file", K_PATH, F(sinks_ocsf_file) },
@@ -186,6 +187,7 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->metrics_listen[0] = '\0';
 	c->app_token_ttl_s = 900;
 	c->approvals_expire_s = 604800;
+	c->app_cert_ttl_s = 86400;
 	c->sinks_max_message_bytes = 8192;   /* RFC 5425 section 4.3.1: receivers SHOULD take 8192 */
 	c->sinks_retry_max_ms = 30000;
 	c->sinks_timeout_ms = 5000;
@@ -837,6 +839,9 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 	if (c->approvals_expire_s < 60 || c->approvals_expire_s > 2592000)
 		REFUSE("approvals.expire_s = %d is not from 60 to 2592000 (30 days)",
 		    c->approvals_expire_s);
+	if (c->app_cert_ttl_s < 300 || c->app_cert_ttl_s > 2592000)
+		REFUSE("apps.cert_ttl_s = %d is not from 300 to 2592000 (an app certificate lives "
+		    "at most 30 days)", c->app_cert_ttl_s);
 	if (c->metrics_listen[0] != '\0') {
 		bool loopback;
 

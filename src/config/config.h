@@ -72,6 +72,9 @@ struct pv_config {
 	/* [apps] token_ttl_s: lifetime of an app's token (60 .. 3600, default
 	 * 900; issue 10: at most one hour) */
 	int app_token_ttl_s;
+	/* [apps] cert_ttl_s: validity of an app client certificate from
+	 * phivault's CA (300 .. 2592000 = 30 days, default 86400) */
+	int app_cert_ttl_s;
 	/* [sinks] SIEM delivery of the audit trail (src/sinks/, docs/monitoring.md);
 	 * an empty target is a sink that is not configured */
 	char sinks_syslog[512];           /* tcp://HOST:PORT | tls://HOST:PORT, RFC 5424 */

@@ -137,4 +137,36 @@ enum pv_rc crypto_rsa_public_pem(const struct pv_secret *priv_der, char **pem);
 enum pv_rc crypto_rsa_oaep_decrypt(const struct pv_secret *priv_der, const uint8_t *ct,
     size_t ctlen, struct pv_secret **out);
 
+/*
+ * phivault's app CA (x509ca.c; docs/internals/crypto.md "App CA"): an
+ * ECDSA P-256 CA whose key the caller keeps as PKCS#8 DER in a pv_secret,
+ * and short-lived client certificates for mutual TLS (CN = app ID, SAN URI
+ * urn:phivault:app:<id>, EKU clientAuth, keyUsage digitalSignature).
+ */
+#define CRYPTO_SERIAL_HEX_MAX 41
+#define CRYPTO_APP_ID_MAX 65
+struct crypto_client_cert {
+	char app_id[CRYPTO_APP_ID_MAX];
+	char serial[CRYPTO_SERIAL_HEX_MAX];          /* lower-case hex */
+	char fingerprint[CRYPTO_SHA256_LEN * 2 + 1]; /* hex SHA-256 of the DER */
+	int64_t not_before_s, not_after_s;
+	char reason[24];   /* check failures: cert_expired, cert_not_yet_valid, cert_untrusted, cert_malformed */
+};
+/* A new CA: *key_der (locked memory), *cert_pem (malloc'd), valid `days` from now_s. */
+enum pv_rc crypto_x509_ca_new(const char *cn, int64_t now_s, int days,
+    struct pv_secret **key_der, char **cert_pem);
+/* Issue a client certificate for app_id from csr_pem, valid [now_s - 60, now_s + ttl_s].
+ * Only the CSR's public key is used, after its self-signature verifies.
+ * PV_E_INVALID: not a PEM CSR; PV_E_INTEGRITY: its signature does not verify.
+ * out: serial, not_before_s, not_after_s, app_id; *cert_pem malloc'd. */
+enum pv_rc crypto_x509_issue_client(const struct pv_secret *ca_key_der, const char *ca_cert_pem,
+    const char *csr_pem, const char *app_id, int64_t now_s, int64_t ttl_s,
+    struct crypto_client_cert *out, char **cert_pem);
+/* Check a presented client certificate (DER) against the CA at now_s:
+ * PV_OK with out filled; PV_E_CERT_EXPIRED (expired / not yet valid) or
+ * PV_E_CERT (another CA, bad signature, damaged, CN and SAN disagree), with
+ * out->reason saying which. */
+enum pv_rc crypto_x509_client_check(const char *ca_cert_pem, const uint8_t *der, size_t len,
+    int64_t now_s, struct crypto_client_cert *out);
+
 #endif /* PV_CRYPTO_H */

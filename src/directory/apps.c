@@ -499,3 +499,83 @@ directory_app_secret_remove(struct directory *s, const struct pv_actor *actor, c
 		return directory_fail(res, rc, "No such app secret");
 	return rc;
 }
+
+/* ---- client certificates (mutual TLS) ---- */
+
+void
+directory_app_cert_free(struct directory_app_cert *c)
+{
+	if (c == NULL)
+		return;
+	free(c->cert_pem);
+	free(c->ca_pem);
+	c->cert_pem = c->ca_pem = NULL;
+}
+
+static enum pv_rc
+cert_fn(struct store_tx *tx, void *arg)
+{
+	struct store_app a;
+	enum pv_rc rc;
+
+	/* in the entry's transaction: a disable that committed first wins */
+	if ((rc = store_app_get(tx, arg, &a)) != PV_OK)
+		return rc;
+	rc = a.disabled ? PV_E_STATE : PV_OK;
+	store_app_clear(&a);
+	return rc;
+}
+
+enum pv_rc
+directory_app_certificate(struct directory *s, const struct pv_actor *actor, const char *id,
+    const char *csr_pem, struct directory_app_cert *out, struct directory_result *res)
+{
+	struct crypto_client_cert c;
+	struct store_app a;
+	struct audit_event ev;
+	char r[128], detail[160], t[32];
+	char *cert = NULL, *ca = NULL;
+	enum pv_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(out, 0, sizeof(*out));
+	if (id == NULL || !util_id_valid("app", id))
+		return directory_fail(res, PV_E_NOTFOUND, "No such app");
+	STORE_READ(s->st, rc, store_app_get(tx, id, &a));
+	if (rc == PV_E_NOTFOUND)
+		return directory_fail(res, rc, "No such app");
+	if (rc != PV_OK)
+		return rc;
+	rc = a.disabled ? PV_E_STATE : PV_OK;
+	store_app_clear(&a);
+	if (rc != PV_OK)
+		return directory_fail(res, rc, "The app is disabled: it gets no certificate");
+	if (csr_pem == NULL)
+		return directory_fail(res, PV_E_INVALID, "csr must be a PEM certificate request");
+	rc = authn_app_cert_issue(s->authn, id, csr_pem, &c, &cert, &ca);
+	if (rc == PV_E_INVALID)
+		return directory_fail(res, rc, "csr must be a PEM certificate request "
+		    "(-----BEGIN CERTIFICATE REQUEST-----)");
+	if (rc == PV_E_INTEGRITY)
+		return directory_fail(res, PV_E_INVALID, "the CSR's signature does not verify");
+	if (rc != PV_OK)
+		return rc;
+	util_time_fmt(c.not_after_s * 1000, t, sizeof(t));
+	snprintf(detail, sizeof(detail), "{\"serial\":\"%s\",\"not_after\":\"%s\"}", c.serial, t);
+	snprintf(r, sizeof(r), "apps/%s", id);
+	directory_event_init(&ev, actor, "app.certificate", r);
+	ev.detail = detail;
+	rc = audit_commit(s->audit, &ev, cert_fn, (void *)id);
+	if (rc == PV_E_STATE)
+		directory_fail(res, rc, "The app is disabled: it gets no certificate");
+	if (rc != PV_OK) {
+		free(cert);
+		free(ca);
+		return rc;
+	}
+	out->cert_pem = cert;
+	out->ca_pem = ca;
+	util_strlcpy(out->serial, c.serial, sizeof(out->serial));
+	out->not_after_ms = c.not_after_s * 1000;
+	return PV_OK;
+}

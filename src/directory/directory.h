@@ -245,4 +245,19 @@ enum pv_rc directory_app_secret_add(struct directory *d, const struct pv_actor *
 enum pv_rc directory_app_secret_remove(struct directory *d, const struct pv_actor *actor,
     const char *id, const char *secret_id, struct directory_result *res);
 
+/* A client certificate for mutual TLS from phivault's app CA (app.certificate,
+ * resource apps/<id>, detail {serial, not_after}): the CSR's self-signature
+ * must verify, only its key is used. PV_E_NOTFOUND, PV_E_STATE (disabled),
+ * PV_E_INVALID (not a CSR, bad signature), PV_E_SEALED. */
+struct directory_app_cert {
+	char *cert_pem;   /* malloc'd: directory_app_cert_free */
+	char *ca_pem;
+	char serial[41];
+	int64_t not_after_ms;
+};
+enum pv_rc directory_app_certificate(struct directory *d, const struct pv_actor *actor,
+    const char *id, const char *csr_pem, struct directory_app_cert *out,
+    struct directory_result *res);
+void directory_app_cert_free(struct directory_app_cert *c);
+
 #endif /* PV_DIRECTORY_H */

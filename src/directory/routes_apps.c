@@ -8,6 +8,7 @@
  *   POST   /v1/apps/{id}/disable                  apps.manage  every session ends at once
  *   POST   /v1/apps/{id}/secrets                  apps.manage  -> 201 {"secret_id","secret"} (shown once)
  *   DELETE /v1/apps/{id}/secrets/{secret_id}      apps.manage  -> 204
+ *   POST   /v1/apps/{id}/certificate              apps.manage  {"csr"} -> 201 {"certificate","ca","serial","not_after"}
  *
  * Parse -> call -> reply; the checks, the store and the audit are the
  * operations'.
@@ -155,6 +156,32 @@ h_secret_rm(struct http_request *req)
 	return PV_OK;
 }
 
+static enum pv_rc
+h_certificate(struct http_request *req)
+{
+	static const char *const allowed[] = { "csr", NULL };
+	struct directory_app_cert c;
+	struct directory_result res;
+	struct pv_actor actor;
+	const char *csr;
+	char t[32];
+	json_t *o;
+	enum pv_rc rc;
+
+	if ((rc = http_body_only(req, allowed)) != PV_OK ||
+	    (rc = http_body_string(req, "csr", true, 16384, &csr)) != PV_OK)
+		return rc;
+	authn_actor(req->principal, req->source, &actor);
+	rc = directory_app_certificate(req->route->arg, &actor, req->params[0], csr, &c, &res);
+	if (rc != PV_OK)
+		return op_fail(req, rc, &res);
+	util_time_fmt(c.not_after_ms, t, sizeof(t));
+	o = json_pack("{s:s, s:s, s:s, s:s}", "certificate", c.cert_pem, "ca", c.ca_pem,
+	    "serial", c.serial, "not_after", t);
+	directory_app_cert_free(&c);
+	return o != NULL ? http_reply(req, 201, o) : PV_E_NOMEM;
+}
+
 enum pv_rc
 directory_route_apps(struct directory *d, struct http_server *srv)
 {
@@ -169,6 +196,8 @@ directory_route_apps(struct directory *d, struct http_server *srv)
 		    0, d },
 		{ "DELETE", "/v1/apps/{id}/secrets/{secret_id}", h_secret_rm, "apps.manage",
 		    "app.secret_remove", 0, 0, d },
+		{ "POST", "/v1/apps/{id}/certificate", h_certificate, "apps.manage",
+		    "app.certificate", HTTP_ROUTE_BODY, 32768, d },
 	};
 
 	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));

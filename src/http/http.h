@@ -84,6 +84,11 @@ struct http_request {
 	const char *source;        /* client IP address text */
 	const struct http_route *route;
 	void *principal;           /* set by the authenticate hook (struct authn_principal *) */
+	/* The TLS client certificate the peer presented (DER, in the arena),
+	 * NOT verified: the listener asks for one and accepts any; whoever uses
+	 * it checks it (authn: phivault's app CA). NULL if none. */
+	const uint8_t *tls_client_cert;
+	size_t tls_client_cert_len;
 
 	/* response, filled by the handler */
 	int status;                /* default 200; 201, 204 ... */
@@ -136,6 +141,10 @@ struct http_config {
 	const char *listen;         /* "127.0.0.1:8443"; port 0 picks a free port */
 	const char *cert_path;
 	const char *key_path;
+	/* PEM CA list sent in the TLS CertificateRequest (phivault's app CA);
+	 * NULL or unreadable: the server's own certificate stands in, so a
+	 * client certificate is still asked for (it is verified elsewhere) */
+	const char *client_ca_path;
 	const char *tls_min_version;   /* "1.2" or "1.3" */
 	size_t max_body_bytes;
 	unsigned threads;           /* 0: a thread per connection; N: a pool of N (server.c) */

@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
+
 #include "http/http_int.h"
 
 #define TLS_FILE_MAX (1u << 20)
@@ -559,6 +561,30 @@ client_address(struct MHD_Connection *conn, char *buf, size_t len)
 		    buf, (socklen_t)len);
 }
 
+/* The peer's certificate as presented (mutual TLS for apps): copied into
+ * the request arena, verified by whoever uses it. */
+#define CLIENT_CERT_MAX 16384
+static void
+client_cert(struct http_ctx *ctx, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+	const gnutls_datum_t *peers;
+	unsigned int n = 0;
+	uint8_t *p;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || ci->tls_session == NULL)
+		return;
+	peers = gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n);
+	if (peers == NULL || n == 0 || peers[0].size == 0 || peers[0].size > CLIENT_CERT_MAX)
+		return;
+	if ((p = arena_alloc(ctx->req.arena, peers[0].size)) == NULL)
+		return;
+	memcpy(p, peers[0].data, peers[0].size);
+	ctx->req.tls_client_cert = p;
+	ctx->req.tls_client_cert_len = peers[0].size;
+}
+
 static enum MHD_Result
 on_access(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *data,
@@ -577,6 +603,7 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 
 		handshake_done(srv, conn);
 		client_address(conn, src, sizeof(src));
+		client_cert(ctx, conn);
 		http_ctx_begin(ctx, method, src, content_length(conn));
 		if (atomic_load(&srv->stopping) && ctx->early_rc == PV_OK)
 			ctx->early_rc = PV_E_UNAVAILABLE;
@@ -641,9 +668,9 @@ http_server_start(struct http_server *srv)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	uint8_t *cert = NULL, *key = NULL;
-	size_t cert_len = 0, key_len = 0;
-	struct MHD_OptionItem opts[16];
+	uint8_t *cert = NULL, *key = NULL, *trust = NULL;
+	size_t cert_len = 0, key_len = 0, trust_len = 0;
+	struct MHD_OptionItem opts[17];
 	unsigned flags, n = 0, threads;
 	const union MHD_DaemonInfo *di;
 	enum pv_rc rc;
@@ -690,6 +717,14 @@ http_server_start(struct http_server *srv)
 	OPT(MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv);
 	OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, key);
 	OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, cert);
+	/* Ask (not require) for a client certificate: MHD sets
+	 * GNUTLS_CERT_REQUEST when a trust list is given, and verifies nothing
+	 * itself (authn checks app certificates against the app CA, at the
+	 * injectable clock). A client without a certificate is unaffected. */
+	if (srv->cfg.client_ca_path == NULL ||
+	    util_file_read(srv->cfg.client_ca_path, TLS_FILE_MAX, &trust, &trust_len) != PV_OK)
+		trust = NULL;
+	OPT(MHD_OPTION_HTTPS_MEM_TRUST, 0, trust != NULL ? (const char *)trust : (const char *)cert);
 	OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, http_tls_priorities(srv->cfg.tls_min_version));
 	OPT(MHD_OPTION_SOCK_ADDR, 0, &ss);
 	OPT(MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.conn_timeout_s, NULL);
@@ -728,6 +763,7 @@ out:
 		free(key);
 	}
 	free(cert);
+	free(trust);
 	return rc;
 }
 

@@ -84,6 +84,10 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The passkey response does not verify" },
 	[PV_E_CSRF] = { "csrf", 403,
 	    "A change made with the session cookie needs the X-CSRF-Token header of its session" },
+	[PV_E_CERT] = { "certificate_invalid", 401,
+	    "The client certificate was not issued by phivault's app CA or is no longer valid" },
+	[PV_E_CERT_EXPIRED] = { "certificate_expired", 401,
+	    "The client certificate is expired or not yet valid: ask for a new one" },
 };
 
 static const struct rc_map *

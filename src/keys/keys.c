@@ -1580,6 +1580,12 @@ keys_store(struct keys *k)
 	return k->st;
 }
 
+const char *
+keys_datadir(struct keys *k)
+{
+	return k->datadir;
+}
+
 enum pv_rc
 keys_kek_rotate(struct keys *k, const char *name, uint32_t *new_version)
 {

@@ -246,6 +246,22 @@ enum pv_rc keys_import_commit_tx(struct keys *k, struct store_tx *tx,
     const struct keys_import *imp);
 void keys_import_free(struct keys_import *imp);   /* wipes; NULL ok */
 
+/* ---- phivault's app CA (app_ca.c, docs/internals/keys.md "App CA") ----
+ * The CA key is sealed under the root key in the store; its certificate is
+ * public (store and DIR/tls/app-ca.pem). */
+/* Make the CA if there is none (unsealed; idempotent). */
+enum pv_rc keys_app_ca_ensure(struct keys *k);
+/* The CA certificate (PEM, malloc'd); works sealed. PV_E_NOTFOUND if none. */
+enum pv_rc keys_app_ca_cert(struct store *st, char **pem);
+/* Issue a client certificate for app_id from a CSR (crypto_x509_issue_client),
+ * making the CA first if need be. *cert_pem and *ca_pem malloc'd. */
+enum pv_rc keys_app_ca_issue(struct keys *k, const char *csr_pem, const char *app_id,
+    int64_t ttl_s, struct crypto_client_cert *out, char **cert_pem, char **ca_pem);
+/* Check a presented client certificate (DER) against the CA at util_now_ms():
+ * see crypto_x509_client_check; PV_E_CERT if there is no CA yet. */
+enum pv_rc keys_app_ca_check(struct store *st, const uint8_t *der, size_t len,
+    struct crypto_client_cert *out);
+
 /* ---- audit checkpoint signing ---- */
 enum pv_rc keys_audit_sign(struct keys *k, const uint8_t *msg, size_t len,
     uint8_t sig[CRYPTO_ED25519_SIG_LEN]);

@@ -147,5 +147,7 @@ enum pv_rc keys_root_seal(struct keys *k, const char *aad, const uint8_t *pt, si
 enum pv_rc keys_root_open(struct keys *k, const char *aad, const uint8_t *in, size_t len,
     uint8_t *pt);
 struct store *keys_store(struct keys *k);
+/* The data directory given to keys_open ("" if none), for app_ca.c. */
+const char *keys_datadir(struct keys *k);
 
 #endif /* PV_KEYS_INT_H */

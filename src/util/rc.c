@@ -50,6 +50,8 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_OFFICER_RESERVED] = "officer_reserved",
 	[PV_E_WEBAUTHN] = "webauthn_invalid",
 	[PV_E_CSRF] = "csrf",
+	[PV_E_CERT] = "certificate_invalid",
+	[PV_E_CERT_EXPIRED] = "certificate_expired",
 };
 
 const char *

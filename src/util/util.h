@@ -66,6 +66,8 @@ enum pv_rc {
 	PV_E_OFFICER_RESERVED = 45, /* 403 officer_reserved: security_officer / access.approve via the API */
 	PV_E_WEBAUTHN = 46,   /* 400 webauthn_invalid: a passkey response fails verification */
 	PV_E_CSRF = 47,       /* 403 csrf: a cookie-authenticated change without its X-CSRF-Token */
+	PV_E_CERT = 48,       /* 401 certificate_invalid: a client certificate not from phivault's app CA, damaged or revoked */
+	PV_E_CERT_EXPIRED = 49, /* 401 certificate_expired: a client certificate outside its validity */
 	PV_E__COUNT
 };
 

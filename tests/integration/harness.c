@@ -854,3 +854,17 @@ h_totp_at(const char *secret, long long unix_s, char out[16])
 	out[6] = '\0';
 	free(o);
 }
+
+void
+h_app_create(struct h_server *s, const char *admin, const char *body, char *id, size_t idlen)
+{
+	struct h_resp r;
+
+	h_req(s, "POST", "/v1/apps", admin, body, NULL, &r);
+	if (r.status != 202)
+		CHECK_STATUS(&r, 201);
+	snprintf(id, idlen, "%s", h_jstr(r.json, "id"));
+	if (r.status == 202)
+		h_officer_approve(s, admin, h_jstr(r.json, "approval"));
+	h_resp_free(&r);
+}

@@ -174,6 +174,11 @@ void h_officer_approve(struct h_server *s, const char *admin, const char *id);
  * approves it, so it exists on return. */
 void h_create_approved(struct h_server *s, const char *admin, const char *path,
     const char *body);
+/* POST /v1/apps with body as admin: 201, or 202 when a role grants PHI
+ * access (dual control) and then the harness's officer approves it, so the
+ * app holds its roles on return. Copies its id. */
+void h_app_create(struct h_server *s, const char *admin, const char *body, char *id,
+    size_t idlen);
 
 /* A request that must answer status, and error code (NULL: any or none);
  * the response is freed. */

@@ -185,14 +185,7 @@ app_token(struct h_server *s, const char *admin, const char *name, const char *r
 
 	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"roles\":[\"%s\"],\"networks\":"
 	    "[\"127.0.0.0/8\"]}", name, role);
-	h_req(s, "POST", "/v1/apps", admin, body, NULL, &r);
-	/* 202 when the role grants PHI access: dual control, approved by the
-	 * harness's officer */
-	CHECK(r.status == 201 || r.status == 202);
-	snprintf(app, 64, "%s", h_jstr(r.json, "id"));
-	if (r.status == 202)
-		h_officer_approve(s, admin, h_jstr(r.json, "approval"));
-	h_resp_free(&r);
+	h_app_create(s, admin, body, app, 64);
 	snprintf(path, sizeof(path), "/v1/apps/%s/secrets", app);
 	h_req(s, "POST", path, admin, NULL, NULL, &r);
 	CHECK_STATUS(&r, 201);
