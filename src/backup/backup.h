@@ -120,6 +120,7 @@ struct backup_restore_result {
 	int64_t audit_seq;              /* head of the restored chain */
 	bool audit_verified;
 	int64_t rto_ms;                 /* from start to a servable directory */
+	size_t tombstones_applied;      /* subjects shredded after the backup, shredded again */
 	char message[256];              /* why not, on failure */
 };
 /* Restore FILE into the new (absent or empty) data directory newdir:

@@ -373,6 +373,43 @@ kek_ensure(struct store_tx *tx, void *arg)
 	return keys_kek_ensure_tx(b->cfg.keys, tx, BACKUP_KEK);
 }
 
+/* Every tombstone (shredded subject: its hex reference, never a value) of
+ * the snapshot's transaction, into arr as strings. */
+struct tomb_page {
+	json_t *arr;
+	char last[STORE_SUBJECT_REF_LEN + 1];   /* the page's start (bound by the scan) */
+	char next[STORE_SUBJECT_REF_LEN + 1];   /* the newest seen: the next page's start */
+	size_t n;
+};
+
+static int
+on_tomb(const char *ref, int64_t shredded_ms, void *arg)
+{
+	struct tomb_page *pg = arg;
+
+	(void)shredded_ms;
+	if (json_array_append_new(pg->arr, json_string(ref)) != 0)
+		return 1;
+	util_strlcpy(pg->next, ref, sizeof(pg->next));
+	pg->n++;
+	return 0;
+}
+
+static enum pv_rc
+tombstones(struct store_tx *tx, json_t *arr)
+{
+	struct tomb_page pg = { arr, "", "", 0 };
+	enum pv_rc rc;
+
+	do {
+		pg.n = 0;
+		if ((rc = store_subject_tombstone_list(tx, pg.last, 1000, on_tomb, &pg)) != PV_OK)
+			return rc;
+		memcpy(pg.last, pg.next, sizeof(pg.last));
+	} while (pg.n == 1000);
+	return PV_OK;
+}
+
 /* Build the manifest (all but what the writer adds) and write the file. */
 static enum pv_rc
 run_backup(struct backup *b, const char *id, char *why, size_t whylen)
@@ -382,7 +419,7 @@ run_backup(struct backup *b, const char *id, char *why, size_t whylen)
 	struct store_tx *tx = NULL;
 	struct item *it = NULL;
 	size_t n = 0, i;
-	json_t *m = NULL, *tables = NULL, *colls = NULL;
+	json_t *m = NULL, *tables = NULL, *colls = NULL, *tombs = NULL;
 	char created[40], until[40], sha[65], resource[128], detail[256];
 	int64_t now = util_now_ms(), until_ms, file_bytes = 0;
 	struct store_snapshot_sink sink;
@@ -409,6 +446,14 @@ run_backup(struct backup *b, const char *id, char *why, size_t whylen)
 	/* the collections of the same snapshot: residency is checked on exactly
 	 * what the backup holds */
 	if ((rc = residency(b, tx, colls, why, whylen)) != PV_OK)
+		goto out;
+	/* the subjects shredded so far: a restore of any older backup of the set
+	 * applies them (restore.c apply_tombstones) */
+	if ((tombs = json_array()) == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	if ((rc = tombstones(tx, tombs)) != PV_OK)
 		goto out;
 	/* what a restore needs to open the KEK "backup" from the seal alone */
 	if ((rc = keys_bundle_export(tx, BACKUP_KEK, &bundle, &blen)) != PV_OK ||
@@ -439,6 +484,8 @@ run_backup(struct backup *b, const char *id, char *why, size_t whylen)
 	    json_null());
 	json_object_set(m, "prev_id", n > 0 ? json_object_get(it[0].m, "id") : json_null());
 	json_object_set_new(m, "keyring", json_string(b64));
+	json_object_set_new(m, "tombstones", tombs);
+	tombs = NULL;
 	rc = backup_writer_finish(w, m, sha, &file_bytes);
 	w = NULL;
 	if (rc != PV_OK)
@@ -456,6 +503,7 @@ out:
 	json_decref(m);
 	json_decref(tables);
 	json_decref(colls);
+	json_decref(tombs);
 	items_free(it, n);
 	free(bundle);
 	free(b64);

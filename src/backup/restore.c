@@ -13,12 +13,12 @@
  *      bundle's wrapped rows) is unsealed with the seal material;
  *   4. every chunk is checked against the manifest and decrypted straight
  *      into NEWDIR/phivault.db (0600); the scratch keyring is removed;
- *   5. apply_tombstones(): THE place where erasures newer than the backup
- *      (subjects crypto-shredded after it) are to be re-applied. Not built
- *      yet: docs/operations.md says so;
- *   6. the restored database is checked: row counts equal the manifest's,
+ *   5. the restored database is checked: row counts equal the manifest's,
  *      the audit chain verifies under the same key and reaches the
  *      manifest's head;
+ *   6. apply_tombstones(): the subjects shredded up to the newest backup of
+ *      the set (every signed manifest in FILE's directory lists its
+ *      snapshot's tombstones) are shredded in the restored store too;
  *   7. NEWDIR gets a fresh self-signed TLS certificate (a restored node is
  *      a new host: it never reuses the old private key, which the backup
  *      does not hold), the key file (key-file seal) and last phivault.conf
@@ -27,12 +27,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "backup/backup_int.h"
+#include "vault/vault.h"
 
 static bool
 dir_empty_or_absent(const char *dir)
@@ -64,18 +66,87 @@ rm_store_files(const char *dir)
 }
 
 /*
- * Erasures newer than the backup. The subject keys and their tombstone
- * table are being added in parallel (issue 12 / subjects); once they exist,
- * this reads the live vault's tombstones (or an exported tombstone list
- * given to restore) and crypto-shreds every subject shredded after
- * manifest.created_ms in the restored store before it ever serves.
+ * Erasures newer than the backup (step 7, after the image was checked
+ * against its manifest): every backup's signed manifest lists the
+ * tombstones (shredded subjects, as their hex references) of its snapshot.
+ * The union of the tombstones of every backup in FILE's directory whose
+ * manifest is signed by the same audit key is applied to the restored store
+ * (vault_subject_tombstones_apply: those subjects' records shredded, keys
+ * deleted, tombstones written) before it ever serves, so restoring an older
+ * backup never brings back a patient shredded before a newer one was made.
+ * A patient shredded after the newest backup of the set is not in any
+ * manifest: docs/operations.md says what that window is and how to close it.
  */
 static enum pv_rc
-apply_tombstones(const char *newdir, json_t *manifest)
+apply_tombstones(const char *newdir, const char *file, const uint8_t *pub, size_t *applied)
 {
-	(void)newdir;
-	(void)manifest;
-	return PV_OK;
+	struct vault_tombstone *t = NULL;
+	size_t n = 0, cap = 0;
+	char dir[PATH_MAX], path[PATH_MAX + 256];
+	struct dirent *d;
+	struct store *st = NULL;
+	DIR *dh;
+	enum pv_rc rc = PV_OK;
+	const char *slash = strrchr(file, '/');
+
+	*applied = 0;
+	if (slash == NULL)
+		util_strlcpy(dir, ".", sizeof(dir));
+	else if ((size_t)(slash - file) < sizeof(dir))
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - file), file);
+	else
+		return PV_E_INVALID;
+	if ((dh = opendir(dir[0] != '\0' ? dir : "/")) == NULL)
+		return PV_OK;   /* the file alone: only its own (already restored) tombstones */
+	while ((d = readdir(dh)) != NULL) {
+		size_t len = strlen(d->d_name), sl = strlen(BACKUP_SUFFIX);
+		json_t *m = NULL, *arr, *v;
+		char sha[65];
+		bool sig = false;
+		size_t i;
+
+		if (len <= sl || strcmp(d->d_name + len - sl, BACKUP_SUFFIX) != 0 ||
+		    d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		if (backup_manifest_read(path, pub, &m, sha, &sig) != PV_OK || !sig) {
+			json_decref(m);
+			continue;   /* unreadable or signed by another vault: not trusted */
+		}
+		arr = json_object_get(m, "tombstones");
+		json_array_foreach(arr, i, v) {
+			const char *ref = json_string_value(v);
+
+			if (ref == NULL || strlen(ref) != 64)
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 64;
+				struct vault_tombstone *nt = realloc(t, nc * sizeof(*t));
+
+				if (nt == NULL) {
+					rc = PV_E_NOMEM;
+					json_decref(m);
+					goto out;
+				}
+				t = nt;
+				cap = nc;
+			}
+			util_strlcpy(t[n].ref, ref, sizeof(t[n].ref));
+			t[n].shredded_ms = json_integer_value(json_object_get(m, "created_ms"));
+			n++;
+		}
+		json_decref(m);
+	}
+	if (n == 0)
+		goto out;
+	if ((rc = store_open(newdir, "sqlite", NULL, false, &st)) != PV_OK)
+		goto out;
+	rc = vault_subject_tombstones_apply(st, t, n, applied);
+out:
+	closedir(dh);
+	store_close(st);
+	free(t);
+	return rc;
 }
 
 struct count_sink {
@@ -308,12 +379,15 @@ backup_restore(const char *file, const char *newdir, const struct backup_unseal 
 	ks = NULL;
 	rm_store_files(scratch);
 	(void)rmdir(scratch);
-	/* 5 */
-	if ((rc = apply_tombstones(newdir, m)) != PV_OK)
-		goto out;
-	/* 6 */
+	/* 5: the image is the backup's (counts, chain) */
 	if ((rc = check_restored(newdir, m, pub, &res)) != PV_OK)
 		goto out;
+	/* 6: then the erasures the set knows of */
+	if ((rc = apply_tombstones(newdir, file, pub, &res.tombstones_applied)) != PV_OK) {
+		snprintf(res.message, sizeof(res.message), "the shredded subjects of the backup set "
+		    "could not be applied");
+		goto out;
+	}
 	/* 7 */
 	config_defaults(&cfg, newdir);
 	if (json_is_string(json_object_get(m, "region"))) {

@@ -415,9 +415,10 @@ backup_restore_cmd(const char *file, const char *data, const char *keyfile, enum
 		return rc == PV_E_INTEGRITY ? CLI_CHECK_FAILED : CLI_RUNTIME;
 	}
 	if (fmt == CLI_FORMAT_JSON) {
-		json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:b,s:f}", "backup", r.id, "data", data,
+		json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:b,s:f,s:I}", "backup", r.id, "data", data,
 		    "records", (json_int_t)r.records, "audit_seq", (json_int_t)r.audit_seq,
-		    "audit_verified", r.audit_verified, "rto_s", (double)r.rto_ms / 1000.0);
+		    "audit_verified", r.audit_verified, "rto_s", (double)r.rto_ms / 1000.0,
+		    "tombstones_applied", (json_int_t)r.tombstones_applied);
 
 		if (o != NULL) {
 			cli_print_json(o);
@@ -425,8 +426,10 @@ backup_restore_cmd(const char *file, const char *data, const char *keyfile, enum
 		}
 	} else
 		printf("restored backup %s into %s: %lld records, audit chain verified to seq %lld, "
-		    "%.3f s\nstart it with: phivault serve --data %s\n", r.id, data,
-		    (long long)r.records, (long long)r.audit_seq, (double)r.rto_ms / 1000.0, data);
+		    "%zu subjects shredded after it shredded again, %.3f s\n"
+		    "start it with: phivault serve --data %s\n", r.id, data,
+		    (long long)r.records, (long long)r.audit_seq, r.tombstones_applied,
+		    (double)r.rto_ms / 1000.0, data);
 	return CLI_OK;
 }
 

@@ -540,6 +540,76 @@ wait_listed(struct h_server *s, const char *tok, size_t want)
 
 /* [backup] every_s and keep: a backup each time the clock passes every_s,
  * the oldest pruned beyond keep (immutable_days = 0 here), audited. */
+/* A patient shredded after a backup stays shredded when that backup is
+ * restored: the newer backup's signed manifest lists the tombstone, and the
+ * restore applies the set's tombstones before the restored vault serves. */
+static void
+test_restore_shredded(void)
+{
+	struct h_server s, r2;
+	char adm[128], clin[128], off[128], tok[128], ra[64], rb[64], b1[64], b2[64];
+	char cmd[4096], *out = NULL, parent[600], path[256], file[1200];
+	struct h_resp r;
+	json_t *o;
+
+	h_init(&s, "backup-shred", NULL);
+	h_config_set(&s, "mfa_required", "off");
+	h_start(&s, "--dev");
+	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), PW_ADMIN, adm, sizeof(adm));
+	h_add_user(&s, adm, "clara", "clinician", PW_USER, clin, sizeof(clin));
+	h_add_officer(&s, adm, "olive", PW_USER, off, sizeof(off));
+	h_collection_create(&s, adm, "{\"name\":\"charts\",\"region\":\"local\",\"fields\":["
+	    "{\"name\":\"mrn\",\"type\":\"string\",\"classification\":\"phi\",\"subject\":true},"
+	    "{\"name\":\"note\",\"type\":\"string\",\"classification\":\"phi\"}]}");
+	h_req(&s, "POST", "/v1/collections/charts/records", clin,
+	    "{\"mrn\":\"MRN-SHRED-A\",\"note\":\"Patient A note\"}", NULL, &r);
+	CHECK_STATUS(&r, 201);
+	snprintf(ra, sizeof(ra), "%s", h_jstr(r.json, "id"));
+	h_resp_free(&r);
+	h_req(&s, "POST", "/v1/collections/charts/records", clin,
+	    "{\"mrn\":\"MRN-KEEP-B\",\"note\":\"Patient B note\"}", NULL, &r);
+	CHECK_STATUS(&r, 201);
+	snprintf(rb, sizeof(rb), "%s", h_jstr(r.json, "id"));
+	h_resp_free(&r);
+	backup_now(&s, adm, b1);                 /* holds A */
+	h_expect(&s, "DELETE", "/v1/subjects/MRN-SHRED-A", off, NULL, NULL, 200, NULL);
+	backup_now(&s, adm, b2);                 /* its manifest lists A's tombstone */
+	CHECK(h_stop(&s) == 0);
+
+	memset(&r2, 0, sizeof(r2));
+	h_tmpdir("backup-shred-restored", parent, sizeof(parent));
+	snprintf(r2.dir, sizeof(r2.dir), "%s/data", parent);
+	snprintf(r2.log, sizeof(r2.log), "%s/server.log", parent);
+	snprintf(r2.cacert, sizeof(r2.cacert), "%s/tls/cert.pem", r2.dir);
+	snprintf(file, sizeof(file), "%s/backups/%s.pvbak", s.dir, b1);
+	snprintf(cmd, sizeof(cmd), "%s backup restore %s --data %s --key-file %s/unseal.key "
+	    "--format json 2>/dev/null", h_bin(), file, r2.dir, s.dir);
+	CHECK(run(cmd, &out) == 0);
+	o = json_loads(out, 0, NULL);
+	if (o == NULL || json_integer_value(json_object_get(o, "tombstones_applied")) != 1)
+		fprintf(stderr, "restore said: %s\n", out);
+	CHECK(o != NULL && json_integer_value(json_object_get(o, "tombstones_applied")) == 1);
+	json_decref(o);
+	free(out);
+	if (getenv("PV_CRACKLIB_DICT") != NULL)
+		h_config_set(&r2, "password_dictionary", getenv("PV_CRACKLIB_DICT"));
+	h_config_set(&r2, "mfa_required", "off");
+	h_start(&r2, "--dev");
+	h_login(&r2, "clara", PW_USER, tok, sizeof(tok));
+	snprintf(path, sizeof(path), "/v1/collections/charts/records/%s", ra);
+	h_req(&r2, "GET", path, tok, NULL, TREAT, &r);
+	CHECK(r.status == 410 && strcmp(h_err_code(&r), "subject_shredded") == 0);
+	CHECK(strstr(r.body, "Patient A") == NULL);
+	h_resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/collections/charts/records/%s", rb);
+	h_req(&r2, "GET", path, tok, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(h_jstr(json_object_get(r.json, "fields"), "note"), "Patient B note") == 0);
+	h_resp_free(&r);
+	CHECK(h_stop(&r2) == 0);
+	json_decref(s.init);
+}
+
 static void
 test_schedule(void)
 {
@@ -664,6 +734,7 @@ main(void)
 	test_residency(&s, &p);
 	CHECK(h_stop(&s) == 0);
 	test_schedule();
+	test_restore_shredded();
 	snprintf(cmd, sizeof(cmd), "%s audit verify --data %s 2>&1", h_bin(), s.dir);
 	CHECK(run(cmd, &out) == 0);
 	free(out);
