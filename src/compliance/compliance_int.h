@@ -107,6 +107,11 @@ struct compliance_state {
 	 * a finished backup; drill.run allowed = a passing drill, error = failed) */
 	int64_t backups, last_backup_ms;
 	int64_t last_drill_ok_ms, last_drill_fail_ms;
+	/* retention: meta retention.last_run_ms (0: never ran) */
+	int64_t retention_last_run_ms;
+	/* application secrets past rotate_every_s at now_ms (secrets_overdue) */
+	int64_t secrets_overdue;
+	char secrets_overdue_paths[8][128];  /* the first few, for the evidence */
 	/* alerts open, by severity */
 	int64_t alerts_open_critical, alerts_open_high, alerts_open_medium, alerts_open_low;
 	/* data directory */

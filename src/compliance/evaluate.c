@@ -504,18 +504,41 @@ ev_restore_drills(const struct compliance_state *s, json_t *e)
 	return COMPLIANCE_PASS;
 }
 
+/* The retention job ran no longer ago than twice [retention] every_s. */
 static enum compliance_status
 ev_retention_runs(const struct compliance_state *s, json_t *e)
 {
-	(void)s;
-	return not_built(e, "retention disposal runs");
+	int64_t every = s->cfg != NULL ? s->cfg->retention_every_s : 0;
+
+	set_int(e, "every_s", every);
+	if (s->retention_last_run_ms == 0) {
+		set_str(e, "why", "the retention job has not run yet");
+		return COMPLIANCE_FAIL;
+	}
+	set_int(e, "last_run_age_s", (s->now_ms - s->retention_last_run_ms) / 1000);
+	if (every > 0 && (s->now_ms - s->retention_last_run_ms) / 1000 > 2 * every) {
+		set_str(e, "why", "the last retention run is older than twice every_s");
+		return COMPLIANCE_FAIL;
+	}
+	return COMPLIANCE_PASS;
 }
 
+/* No application secret is past its rotate_every_s. */
 static enum compliance_status
 ev_secrets_rotation(const struct compliance_state *s, json_t *e)
 {
-	(void)s;
-	return not_built(e, "application secrets rotation");
+	json_t *a = json_array();
+
+	set_int(e, "overdue", s->secrets_overdue);
+	for (int64_t i = 0; a != NULL && i < s->secrets_overdue && i < 8; i++)
+		json_array_append_new(a, json_string(s->secrets_overdue_paths[i]));
+	if (a != NULL)
+		json_object_set_new(e, "overdue_paths", a);
+	if (s->secrets_overdue > 0) {
+		set_str(e, "why", "secrets past their rotation interval");
+		return COMPLIANCE_FAIL;
+	}
+	return COMPLIANCE_PASS;
 }
 
 static const struct compliance_evaluator evaluators[] = {

@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include "authz/authz.h"
+#include "secrets/secrets.h"
 #include "compliance/compliance_int.h"
 
 void
@@ -421,6 +422,42 @@ read_modes(struct compliance_state *s, const char *datadir)
 	}
 }
 
+/* When the retention job last ran (ops_retention.c keeps it in meta). */
+static enum pv_rc
+read_retention(struct gather *g)
+{
+	uint8_t *v = NULL;
+	size_t n = 0;
+	char buf[32];
+	enum pv_rc rc = store_meta_get(g->tx, "retention.last_run_ms", &v, &n);
+
+	if (rc == PV_E_NOTFOUND)
+		return PV_OK;
+	if (rc != PV_OK)
+		return rc;
+	if (n > 0 && n < sizeof(buf)) {
+		memcpy(buf, v, n);
+		buf[n] = '\0';
+		g->s->retention_last_run_ms = strtoll(buf, NULL, 10);
+	}
+	free(v);
+	return PV_OK;
+}
+
+static int
+on_overdue(const char *path, uint32_t version, int64_t due_ms, void *arg)
+{
+	struct compliance_state *s = arg;
+
+	(void)version;
+	(void)due_ms;
+	if (s->secrets_overdue < 8)
+		util_strlcpy(s->secrets_overdue_paths[s->secrets_overdue], path,
+		    sizeof(s->secrets_overdue_paths[0]));
+	s->secrets_overdue++;
+	return 0;
+}
+
 static enum pv_rc
 read_store(struct gather *g)
 {
@@ -449,6 +486,8 @@ read_store(struct gather *g)
 	if ((rc = read_keys(g)) != PV_OK)
 		return rc;
 	if ((rc = store_alert_list(g->tx, &alf, on_alert, g->s)) != PV_OK)
+		return rc;
+	if ((rc = read_retention(g)) != PV_OK)
 		return rc;
 	return read_sinks(g);
 }
@@ -480,6 +519,9 @@ compliance_gather(const struct compliance_inputs *in, struct compliance_state *o
 	out->audit_entries = vr.entries;
 	out->audit_checkpoints = vr.checkpoints;
 	out->audit_first_bad_seq = vr.ok ? 0 : vr.first_bad_seq;
+	/* at the report's own time (the head entry's), so it is reproducible */
+	if ((rc = secrets_overdue(in->st, out->now_ms, on_overdue, out)) != PV_OK)
+		goto out;
 	read_cert(out);
 	read_modes(out, in->datadir);
 	if (in->proc != NULL)

@@ -374,11 +374,33 @@ test_restore_drills(void **state)
 	assert_int_equal(run("restore_drills", f, NULL), COMPLIANCE_FAIL);
 }
 
+/* retention: never ran fails; a recent run passes; older than twice
+ * every_s fails. secrets: an overdue one fails, none passes. */
+static void
+test_retention_and_secrets(void **state)
+{
+	struct fixture *f = *state;
+	json_t *e = NULL;
+
+	f->cfg.retention_every_s = 86400;
+	assert_int_equal(run("retention_runs", f, NULL), COMPLIANCE_FAIL);
+	f->s.retention_last_run_ms = f->s.now_ms - DAY / 2;
+	assert_int_equal(run("retention_runs", f, NULL), COMPLIANCE_PASS);
+	f->s.retention_last_run_ms = f->s.now_ms - 3 * DAY;
+	assert_int_equal(run("retention_runs", f, NULL), COMPLIANCE_FAIL);
+	assert_int_equal(run("secrets_rotation", f, NULL), COMPLIANCE_PASS);
+	f->s.secrets_overdue = 1;
+	strcpy(f->s.secrets_overdue_paths[0], "apps/billing/db");
+	assert_int_equal(run("secrets_rotation", f, &e), COMPLIANCE_FAIL);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(e, "overdue_paths"),
+	    0)), "apps/billing/db");
+	json_decref(e);
+}
+
 static void
 test_not_built_and_customer(void **state)
 {
-	static const char *const na[] = { "breakglass_reviews", "retention_runs",
-		"secrets_rotation" };
+	static const char *const na[] = { "breakglass_reviews" };
 	struct fixture *f = *state;
 	json_t *e = NULL;
 
@@ -409,6 +431,7 @@ main(void)
 		cmocka_unit_test_setup(test_settings, setup),
 		cmocka_unit_test_setup(test_backups, setup),
 		cmocka_unit_test_setup(test_restore_drills, setup),
+		cmocka_unit_test_setup(test_retention_and_secrets, setup),
 		cmocka_unit_test_setup(test_not_built_and_customer, setup),
 	};
 
