@@ -207,6 +207,27 @@ check_response(const struct http_ctx *ctx, const char *uri)
 			abort();
 		return;
 	}
+	if (ctx->out_type != NULL && strcmp(ctx->out_type, "application/scim+json") == 0) {
+		/* under /scim/ (HTTP_ROUTE_SCIM): RFC 7644's error form,
+		 * {"schemas":[...Error],"status":"<n>","detail"} */
+		if (strncmp(uri, "/scim/", 6) != 0)
+			abort();
+		v = json_loadb(ctx->out_body, ctx->out_len, JSON_DECODE_ANY, &e);
+		if (v == NULL)
+			abort();
+		if (ctx->out_status >= 400) {
+			const char *st = json_string_value(json_object_get(v, "status"));
+
+			msg = json_string_value(json_object_get(v, "detail"));
+			if (!json_is_array(json_object_get(v, "schemas")) || st == NULL ||
+			    atoi(st) != ctx->out_status || msg == NULL)
+				abort();
+			if (uri[0] == '/' && strlen(uri) >= 12 && strstr(msg, uri) != NULL)
+				abort();
+		}
+		json_decref(v);
+		return;
+	}
 	if (ctx->out_type == NULL || strcmp(ctx->out_type, "application/json") != 0)
 		abort();
 	v = json_loadb(ctx->out_body, ctx->out_len, JSON_DECODE_ANY, &e);
