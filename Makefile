@@ -15,7 +15,8 @@ DEB_PACKAGES = build-essential cmake pkg-config clang \
 	libcrack2-dev cracklib-runtime wamerican-large libseccomp-dev \
 	oathtool gnutls-bin openssl sqlite3 curl tmux \
 	openapi-specification python3-jsonschema python3-yaml libqrencode-dev zbar-tools \
-	llvm rsyslog rsyslog-gnutls tzdata libp11-kit-dev softhsm2 opensc
+	llvm rsyslog rsyslog-gnutls tzdata libp11-kit-dev softhsm2 opensc \
+	postgresql
 
 .PHONY: all deps build run test test-san fuzz fuzz-coverage bench clean
 

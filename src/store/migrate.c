@@ -393,6 +393,14 @@ int store_sqlite_schema_latest(void)
 	return migrations[N_MIGRATIONS - 1].version;
 }
 
+const char *store_sqlite_migration_sql(int version)
+{
+	for (size_t i = 0; i < N_MIGRATIONS; i++)
+		if (migrations[i].version == version)
+			return migrations[i].sql;
+	return NULL;
+}
+
 static enum pv_rc exec_sql(sqlite3 *db, const char *sql, const char *op)
 {
 	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);

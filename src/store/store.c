@@ -211,9 +211,16 @@ static enum pv_rc open_sqlite(const char *datadir, const char *url, bool read_on
 	return store_sqlite_open(datadir, read_only, out);
 }
 
+static enum pv_rc open_pg(const char *datadir, const char *url, bool read_only,
+    struct store **out)
+{
+	(void)datadir;   /* everything is in the database url names */
+	return store_pg_open(url, read_only, out);
+}
+
 static const struct backend backends[] = {
 	{ "sqlite", open_sqlite },
-	{ "postgres", NULL },   /* postgres.c: store_pg_open(url, read_only, out) */
+	{ "postgres", open_pg },   /* postgres.c */
 };
 
 enum pv_rc store_open(const char *datadir, const char *backend, const char *url,

@@ -238,9 +238,14 @@ struct store_ops {
 	const struct store_apps_ops *apps;
 };
 
+struct store_sql_runner;   /* SQL backends' statement runners (store_sqlite.h) */
+
 /* The handle every backend embeds as its first member. */
 struct store {
 	const struct store_ops *ops;
+	/* A SQL backend's runners, through which the shared op code runs its
+	 * statements (sqlite.c, postgres.c); NULL for a backend without SQL. */
+	const struct store_sql_runner *sql;
 };
 
 /* A transaction handle: every backend embeds it as the first member of its
@@ -256,7 +261,8 @@ struct store_tx {
 
 /* ---- backends: open functions (store.c picks one by name) ---- */
 enum pv_rc store_sqlite_open(const char *datadir, bool read_only, struct store **out);
-/* postgres.c will add: enum pv_rc store_pg_open(const char *url, bool read_only, struct store **out); */
+/* postgres.c: url is a libpq conninfo (store_pg.h) */
+enum pv_rc store_pg_open(const char *url, bool read_only, struct store **out);
 
 /* ---- fault injection, for the backends' statement runners ----
  * PV_E_IO if a test armed op (store_fault_set) or named it in

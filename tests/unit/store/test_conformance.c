@@ -29,6 +29,7 @@
 #include "store/store.h"
 #include "store/store_test.h"
 #include "tx_helpers.h"
+#include "../../pg_cluster.h"
 
 /* ---- the backends the contract runs on ---- */
 
@@ -39,8 +40,12 @@ struct backend {
 
 static const struct backend backends[] = {
 	{ "sqlite", NULL },
-	/* issue 15: { "postgres", <conninfo of a scratch database> }, */
+	/* a database of its own per case in the cluster main() starts */
+	{ "postgres", NULL },
 };
+
+/* The executable's throwaway PostgreSQL cluster (tests/pg_cluster.h). */
+static struct pg_cluster pgc;
 
 /* ---- helpers ---- */
 
@@ -1204,19 +1209,30 @@ struct run {
 	const struct conf_case *c;
 	char *dir;
 	struct store *st;
+	char db[32];        /* postgres: this case's database */
+	char url[256];
 };
 
 static struct run runs[NCASES * NBACKENDS];
+
 static char names[NCASES * NBACKENDS][96];
 
 static int run_setup(void **state)
 {
 	struct run *r = *state;
 
+	const char *url = r->b->url;
+
 	r->dir = st_tmpdir();
 	if (r->dir == NULL)
 		return -1;
-	return store_open(r->dir, r->b->name, r->b->url, false, &r->st) == PV_OK ? 0 : -1;
+	if (strcmp(r->b->name, "postgres") == 0) {
+		snprintf(r->db, sizeof(r->db), "pvconf_%d", (int)(r - runs));
+		if (pg_cluster_dropdb(&pgc, r->db) != 0 || pg_cluster_createdb(&pgc, r->db) != 0)
+			return -1;
+		url = pg_cluster_url(&pgc, r->db, r->url, sizeof(r->url));
+	}
+	return store_open(r->dir, r->b->name, url, false, &r->st) == PV_OK ? 0 : -1;
 }
 
 static int run_teardown(void **state)
@@ -1227,6 +1243,9 @@ static int run_teardown(void **state)
 	r->st = NULL;
 	st_rmtree(r->dir);   /* frees it */
 	r->dir = NULL;
+	if (r->db[0] != '\0')
+		(void)pg_cluster_dropdb(&pgc, r->db);
+	r->db[0] = '\0';
 	return 0;
 }
 
@@ -1244,11 +1263,24 @@ int main(void)
 
 	for (size_t b = 0; b < NBACKENDS; b++) {
 		for (size_t c = 0; c < NCASES; c++, n++) {
-			runs[n] = (struct run){ &backends[b], &cases[c], NULL, NULL };
+			runs[n] = (struct run){ .b = &backends[b], .c = &cases[c] };
 			snprintf(names[n], sizeof(names[n]), "%s/%s", backends[b].name, cases[c].name);
 			tests[n] = (struct CMUnitTest){ names[n], run_case, run_setup, run_teardown,
 			    &runs[n] };
 		}
 	}
-	return _cmocka_run_group_tests("store_conformance", tests, n, NULL, NULL);
+	char err[512] = "";
+	int ret;
+
+	/* The PostgreSQL half needs its cluster: missing PostgreSQL is a
+	 * failure, never a skip. */
+	if (pg_cluster_start(&pgc, err, sizeof(err)) != 0) {
+		fprintf(stderr, "test_conformance: cannot start the PostgreSQL test cluster: %s\n",
+		    err);
+		pg_cluster_stop(&pgc);
+		return 1;
+	}
+	ret = _cmocka_run_group_tests("store_conformance", tests, n, NULL, NULL);
+	pg_cluster_stop(&pgc);
+	return ret;
 }
