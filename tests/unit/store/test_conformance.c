@@ -1091,6 +1091,134 @@ static int64_t census_of(struct store *st, uint32_t v)
 	return n;
 }
 
+/* ---- writers are serialised: concurrent chain appends never fork ----
+ * Each thread appends entries as the audit writer does: in one STORE_WR
+ * transaction, read the head, append head + 1 chained to its hash. If two
+ * write transactions could both read the same head (no writer lock), one
+ * would append the same seq (PV_E_CONFLICT) or fork the chain. */
+#define CHAIN_THREADS 4
+#define CHAIN_EACH 15
+
+struct chain_arg {
+	struct store *st;
+	int failures;
+};
+
+static void *chain_writer(void *p)
+{
+	struct chain_arg *a = p;
+
+	for (int i = 0; i < CHAIN_EACH; i++) {
+		struct store_tx *tx = NULL;
+		struct store_audit_row r;
+		char head[65], hash[65];
+		int64_t seq = 0;
+		enum pv_rc rc = store_begin(a->st, STORE_WR, &tx);
+
+		if (rc == PV_OK)
+			rc = store_audit_head(tx, &seq, head);
+		if (rc == PV_OK) {
+			snprintf(hash, sizeof(hash), "%064lld", (long long)(seq + 1));
+			r = (struct store_audit_row){
+				.seq = seq + 1, .time = "2026-01-01T00:00:00.000Z", .actor = "{}",
+				.action = "test.chain", .resource = "", .purpose_of_use = "",
+				.outcome = "allowed", .reason = "", .detail = "{}",
+				.prev_hash = head, .hash = hash,
+			};
+			rc = store_audit_append(tx, &r);
+		}
+		if (rc == PV_OK)
+			rc = store_commit(tx);
+		store_end(tx);
+		if (rc != PV_OK)
+			a->failures++;
+	}
+	return NULL;
+}
+
+struct chain_check {
+	int64_t next;
+	char prev[65];
+	bool ok;
+};
+
+static int chain_row(const struct store_audit_row *r, void *arg)
+{
+	struct chain_check *c = arg;
+
+	if (r->seq != c->next || strcmp(r->prev_hash, c->prev) != 0)
+		c->ok = false;
+	util_strlcpy(c->prev, r->hash, sizeof(c->prev));
+	c->next++;
+	return 0;
+}
+
+static void c_tx_writers_serialise(struct store *st)
+{
+	struct chain_arg args[CHAIN_THREADS];
+	pthread_t th[CHAIN_THREADS];
+	struct store_audit_filter f;
+	struct chain_check c = { 1, "", true };
+
+	memset(c.prev, '0', 64);
+	store_pool_set(st, CHAIN_THREADS + 1, 20000);
+	for (int i = 0; i < CHAIN_THREADS; i++) {
+		args[i] = (struct chain_arg){ st, 0 };
+		assert_int_equal(pthread_create(&th[i], NULL, chain_writer, &args[i]), 0);
+	}
+	for (int i = 0; i < CHAIN_THREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(args[i].failures, 0);
+	}
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(TX_RD(st, store_audit_scan(tx, &f, chain_row, &c)), PV_OK);
+	assert_true(c.ok);
+	assert_int_equal(c.next - 1, CHAIN_THREADS * CHAIN_EACH);
+}
+
+/* ---- fault injection: an injected failure writes nothing, on every
+ * backend (the runners call store_fault_check before each statement) ---- */
+static void c_fault_injection(struct store *st)
+{
+	struct store_collection c;
+	struct store_record r, got;
+	struct store_tx *t1 = NULL;
+
+	coll_init(&c, "patients");
+	assert_int_equal(TX_WR(st, store_collection_put(tx, &c)), PV_OK);
+	/* an op's first statement */
+	store_fault_set("record_put", 1);
+	rec_init(&r, "patients", "rec_f1", 1, 1);
+	assert_int_equal(TX_WR(st, store_record_put(tx, &r)), PV_E_IO);
+	assert_int_equal(TX_RD(st, store_record_get(tx, "patients", "rec_f1", &got)), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_record_put(tx, &r)), PV_OK);   /* fired once */
+	assert_int_equal(TX_WR(st, store_bidx_put(tx, "patients", "name", MAC_A, "rec_f1")), PV_OK);
+	/* a later step of an op, in one transaction: the whole shred rolls back */
+	store_fault_set("record_shred/bidx", 1);
+	assert_int_equal(TX_WR(st, store_record_shred(tx, "patients", "rec_f1", 5000)), PV_E_IO);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(TX_RD(st, store_record_get(tx, "patients", "rec_f1", &got)), PV_OK);
+	assert_int_equal(got.deleted_ms, 0);
+	assert_non_null(got.wrapped_dek);
+	store_record_clear(&got);
+	/* the commit itself: nothing of the transaction stays */
+	store_fault_set("tx_commit", 1);
+	assert_int_equal(store_begin(st, STORE_WR, &t1), PV_OK);
+	assert_int_equal(store_meta_put(t1, "fault", (const uint8_t *)"x", 1), PV_OK);
+	assert_int_equal(store_commit(t1), PV_E_IO);
+	store_end(t1);
+	assert_true(meta_is(st, "fault", NULL));
+	/* beginning: no transaction, nothing held (the pool is whole after) */
+	store_fault_set("tx_begin", 1);
+	t1 = NULL;
+	assert_int_equal(store_begin(st, STORE_WR, &t1), PV_E_IO);
+	store_fault_set("tx_begin_rd", -1);
+	assert_false(meta_is(st, "fault", NULL));   /* the read fails: IO, not NOTFOUND */
+	store_fault_clear_all();
+	assert_int_equal(TX_WR(st, store_meta_put(tx, "fault", (const uint8_t *)"y", 1)), PV_OK);
+	assert_true(meta_is(st, "fault", "y"));
+}
+
 static void c_census(struct store *st)
 {
 	struct store_collection c;
@@ -1199,6 +1327,8 @@ static const struct conf_case cases[] = {
 	{ "tx_pool_exhausted", c_tx_pool_exhausted },
 	{ "tx_savepoint", c_tx_savepoint },
 	{ "tx_after_commit", c_tx_after_commit },
+	{ "tx_writers_serialise", c_tx_writers_serialise },
+	{ "fault_injection", c_fault_injection },
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
