@@ -812,6 +812,31 @@ static enum pv_rc tx_ctl(struct store_tx *tx, const char *sql, const char *op)
 	return rc;
 }
 
+/* Close every idle connection: one of them was found dead, so the
+ * database went away (a restart) and the others are dead too. */
+static void pool_drain_idle(struct store_pg *s)
+{
+	struct store_pg_conn *dead = NULL, *c;
+
+	pthread_mutex_lock(&s->mu);
+	while ((c = s->idle) != NULL) {
+		s->idle = c->idle_next;
+		conn_forget(s, c);
+		c->idle_next = dead;
+		dead = c;
+	}
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	while ((c = dead) != NULL) {
+		dead = c->idle_next;
+		conn_free(c);
+	}
+}
+
+/* Take a connection and BEGIN. A pooled connection the database dropped
+ * while idle (it restarted) fails its BEGIN: the idle ones are closed and
+ * the transaction begins once more on a new connection, so the first
+ * request after the database returns is served. */
 static enum pv_rc pg_begin(struct store *st, enum store_mode mode, struct store_tx **out)
 {
 	static const char wr_sql[] = "BEGIN ISOLATION LEVEL READ COMMITTED; "
@@ -822,16 +847,27 @@ static enum pv_rc pg_begin(struct store *st, enum store_mode mode, struct store_
 	enum pv_rc rc;
 	bool wr = mode == STORE_WR;
 
-	if ((rc = conn_acquire(s, &c)) != PV_OK)
-		return rc;
-	c->held = true;
-	c->tx = (struct store_tx){ .st = st, .mode = mode, .open = true };
-	rc = tx_ctl(&c->tx, wr ? wr_sql : rd_sql, wr ? "tx_begin" : "tx_begin_rd");
-	if (rc != PV_OK) {
+	for (int attempt = 0;; attempt++) {
+		bool reused;
+
+		if ((rc = conn_acquire(s, &c)) != PV_OK)
+			return rc;
+		reused = c->uses++ > 0;
+		c->held = true;
+		c->tx = (struct store_tx){ .st = st, .mode = mode, .open = true };
+		rc = tx_ctl(&c->tx, wr ? wr_sql : rd_sql, wr ? "tx_begin" : "tx_begin_rd");
+		if (rc == PV_OK)
+			break;
 		if (!c->broken && PQtransactionStatus(c->db) != PQTRANS_IDLE)
 			(void)store_pg_exec_simple(c->db, "ROLLBACK", "tx_rollback");
-		conn_release(s, c);
-		return rc;
+		{
+			bool dead = c->broken;
+
+			conn_release(s, c);
+			if (!(dead && reused && attempt == 0))
+				return rc;
+		}
+		pool_drain_idle(s);
 	}
 	*out = &c->tx;
 	return PV_OK;
@@ -919,6 +955,7 @@ static const struct store_core_ops pg_core_ops = {
 	.rollback_savepoint = pg_rollback_savepoint,
 	.meta_get = store_sqlite_meta_get,
 	.meta_put = store_sqlite_meta_put,
+	.import_datadir = store_pg_import_datadir,   /* postgres_import.c */
 };
 
 /* Every domain but core is the shared op code (its SQL translated or

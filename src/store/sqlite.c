@@ -1501,7 +1501,17 @@ static enum pv_rc sq_token_get_by_mac(struct store_tx *tx, const uint8_t mac[STO
 /* ops table, open                                                     */
 /* ------------------------------------------------------------------ */
 
+/* The SQLite store is the data directory's own file: nothing to move. */
+static enum pv_rc sq_import_datadir(struct store *st, const char *datadir, bool *moved)
+{
+	(void)st;
+	(void)datadir;
+	*moved = false;
+	return PV_OK;
+}
+
 static const struct store_core_ops sq_core_ops = {
+	.import_datadir = sq_import_datadir,
 	.pool_set = sq_pool_set,
 	.close = sq_close,
 	.schema_version = sq_schema_version,

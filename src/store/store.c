@@ -259,6 +259,14 @@ void store_pool_set(struct store *st, unsigned max_connections, unsigned wait_ms
 		st->ops->core->pool_set(st, max_connections, wait_ms);
 }
 
+enum pv_rc store_import_datadir(struct store *st, const char *datadir, bool *moved)
+{
+	if (st == NULL || datadir == NULL || moved == NULL)
+		return PV_E_INVALID;
+	*moved = false;
+	return st->ops->core->import_datadir(st, datadir, moved);
+}
+
 int store_schema_version(struct store *st)
 {
 	return st != NULL ? st->ops->core->schema_version(st) : 0;

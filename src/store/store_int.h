@@ -42,6 +42,8 @@ struct store_core_ops {
 	void (*rollback_savepoint)(struct store_tx *tx);
 	enum pv_rc (*meta_get)(struct store_tx *tx, const char *key, uint8_t **val, size_t *len);
 	enum pv_rc (*meta_put)(struct store_tx *tx, const char *key, const uint8_t *val, size_t len);
+	/* store_import_datadir (store_core.h); the SQLite backend's is a no-op */
+	enum pv_rc (*import_datadir)(struct store *st, const char *datadir, bool *moved);
 };
 
 /* ---- identity (store_identity.h) ---- */

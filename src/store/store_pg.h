@@ -40,6 +40,7 @@ struct store_pg_conn {
 	struct store_pg_conn *idle_next;
 	bool held;
 	bool broken;                        /* the connection failed: closed on release */
+	unsigned long uses;                 /* transactions begun on it */
 	bool prepared[SQ_STMT__COUNT];      /* named statement "pv<id>" prepared here */
 };
 
@@ -92,6 +93,9 @@ enum pv_rc store_pg_migrate(PGconn *db, int *version);
 /* The applied version without changing anything; PV_E_CONFIG if not a
  * phivault database (no schema_migrations) or newer than this binary. */
 enum pv_rc store_pg_schema_read(PGconn *db, int *version);
+
+/* postgres_import.c: store_import_datadir on PostgreSQL. */
+enum pv_rc store_pg_import_datadir(struct store *st, const char *datadir, bool *moved);
 
 /* Tests of the pool. */
 void store_pg_pool_stats(struct store *st, size_t *open, size_t *peak, size_t *max);
