@@ -1078,6 +1078,7 @@ enum pv_rc store_pg_open(const char *url, bool read_only, struct store **out)
 		return PV_E_NOMEM;
 	s->base.ops = &pg_ops;
 	s->base.sql = &pg_runner;
+	s->base.shared = true;   /* several nodes may share the database */
 	s->read_only = read_only;
 	s->max_conns = store_sqlite_default_max_conns();
 	s->wait_ms = STORE_PG_POOL_WAIT_MS;

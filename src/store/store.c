@@ -267,6 +267,11 @@ enum pv_rc store_import_datadir(struct store *st, const char *datadir, bool *mov
 	return st->ops->core->import_datadir(st, datadir, moved);
 }
 
+bool store_shared(struct store *st)
+{
+	return st != NULL && st->shared;
+}
+
 int store_schema_version(struct store *st)
 {
 	return st != NULL ? st->ops->core->schema_version(st) : 0;

@@ -103,6 +103,12 @@ enum store_mode store_tx_mode(const struct store_tx *tx);
 	} \
 } while (0)
 
+/* True when other processes may write the same database at the same time
+ * (PostgreSQL: several nodes), so what a process cached of it (the audit
+ * chain head) must be re-read inside its write transactions. False on
+ * SQLite: one server holds the data directory. */
+bool store_shared(struct store *st);
+
 /* ---- moving a data directory's SQLite store (API.md "Several nodes") ----
  * When st is a PostgreSQL store that holds nothing yet (no meta row: init
  * never wrote to it) and datadir has the phivault.db init wrote, copy every

@@ -248,6 +248,8 @@ struct store {
 	/* A SQL backend's runners, through which the shared op code runs its
 	 * statements (sqlite.c, postgres.c); NULL for a backend without SQL. */
 	const struct store_sql_runner *sql;
+	/* Other processes (nodes) may write the same database (store_shared). */
+	bool shared;
 };
 
 /* A transaction handle: every backend embeds it as the first member of its

@@ -128,6 +128,45 @@ expect_down(struct h_server *s, const char *method, const char *path, const char
 	h_resp_free(&r);
 }
 
+/* A second node: a data directory with the same phivault.conf store
+ * settings and seal material (a copy of the first's, whose phivault.db was
+ * moved), its own port and lock. Create on one, read on the other, in turns;
+ * the trail both write stays one verifiable chain. */
+static void
+two_nodes(struct h_server *a, const char *clin, const char *path_a)
+{
+	static struct h_server b;
+	char parent[512], cmd[1600], id[64], path[160], tok_b[128];
+	struct h_resp r;
+
+	b = *a;   /* static: the harness keeps a pointer to a started server */
+	h_tmpdir("postgres-b", parent, sizeof(parent));
+	snprintf(b.dir, sizeof(b.dir), "%s/data", parent);
+	snprintf(b.log, sizeof(b.log), "%s/server.log", parent);
+	snprintf(cmd, sizeof(cmd), "cp -a %s/. %s/ && rm -f %s/*.lock", a->dir, b.dir, b.dir);
+	CHECK(h_run(cmd, NULL) == 0);
+	h_start(&b, "--dev");
+	/* the session made on A works on B: one vault */
+	h_req(&b, "GET", path_a, clin, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(field(&r, "name"), NAME1) == 0);
+	h_resp_free(&r);
+	h_login(&b, "clara", PW_USER, tok_b, sizeof(tok_b));
+	for (int i = 0; i < 6; i++) {
+		struct h_server *w = i % 2 ? &b : a, *rd = i % 2 ? a : &b;
+
+		create_record(w, i % 2 ? tok_b : clin, "{\"name\":\"" NAME2 "\"}", id, sizeof(id));
+		snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", id);
+		h_req(rd, "GET", path, i % 2 ? clin : tok_b, NULL, TREAT, &r);
+		CHECK_STATUS(&r, 200);
+		CHECK(strcmp(field(&r, "name"), NAME2) == 0);
+		h_resp_free(&r);
+	}
+	CHECK(h_stop(&b) == 0);
+	audit_verify_ok(a);          /* both nodes' entries: one chain */
+	assert_dump_clean(NULL);
+}
+
 int
 main(void)
 {
@@ -216,6 +255,7 @@ main(void)
 	CHECK_STATUS(&r, 200);
 	CHECK(strcmp(field(&r, "ssn"), SSN1) == 0);
 	h_resp_free(&r);
+	two_nodes(&s, clin, path);
 	CHECK(h_stop(&s) == 0);
 	audit_verify_ok(&s);
 	json_decref(s.init);
