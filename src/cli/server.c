@@ -181,6 +181,8 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 	}
 	if (listen != NULL)
 		util_strlcpy(app.cfg.listen, listen, sizeof(app.cfg.listen));
+	if (app.cfg.node[0] != '\0')   /* [server] node: names this node among several */
+		util_strlcpy(app.node, app.cfg.node, sizeof(app.node));
 	if (config_validate(&app.cfg, dev, err, sizeof(err)) != PV_OK) {
 		char dev_err[512];
 		/* the hint only if --dev would accept this configuration as it is */

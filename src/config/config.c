@@ -116,6 +116,7 @@ static const struct key_def keys[] = {
 	{ "detect", "sink_lag_check_s", K_INT, F(detect_sink_lag_check_s) },
 	{ "detect", "sink_lag_max", K_INT, F(detect_sink_lag_max) },
 	{ "detect", "sink_lag_for_s", K_INT, F(detect_sink_lag_for_s) },
+	{ "server", "node", K_STR, F(node) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -759,6 +760,10 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		REFUSE("store.url is required with store.backend = postgres");
 	if (c->store_max_connections > 1024)
 		REFUSE("store.max_connections = %u is above 1024", c->store_max_connections);
+	for (const char *q = c->node; *q != '\0'; q++)
+		if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+		    (*q >= '0' && *q <= '9') || *q == '.' || *q == '-' || *q == '_'))
+			REFUSE("server.node may hold only letters, digits, '.', '-' and '_'");
 
 	if (!next_region(&p, &item, &len))
 		REFUSE("policy.allowed_regions is empty");

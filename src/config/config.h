@@ -113,6 +113,9 @@ struct pv_config {
 	int detect_sink_lag_check_s;       /* how often the sinks' lag is checked */
 	int detect_sink_lag_max;           /* entries behind the head */
 	int detect_sink_lag_for_s;         /* ... for longer than this */
+	/* [server] node: this node's name (lease owner of jobs, /v1/sys/health);
+	 * empty: the host name. Must differ between nodes on one database. */
+	char node[64];
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

@@ -145,7 +145,18 @@ two_nodes(struct h_server *a, const char *clin, const char *path_a)
 	snprintf(b.log, sizeof(b.log), "%s/server.log", parent);
 	snprintf(cmd, sizeof(cmd), "cp -a %s/. %s/ && rm -f %s/*.lock", a->dir, b.dir, b.dir);
 	CHECK(h_run(cmd, NULL) == 0);
+	/* its own name: the lease owner of its jobs, shown by health */
+	snprintf(cmd, sizeof(cmd), "sed -i '/^\\[server\\]/a node = node-b' %s/phivault.conf", b.dir);
+	CHECK(h_run(cmd, NULL) == 0);
 	h_start(&b, "--dev");
+	h_req(&b, "GET", "/v1/sys/health", NULL, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(h_jstr(r.json, "node"), "node-b") == 0);
+	h_resp_free(&r);
+	h_req(a, "GET", "/v1/sys/health", NULL, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(h_jstr(r.json, "node"), "node-b") != 0);
+	h_resp_free(&r);
 	/* the session made on A works on B: one vault */
 	h_req(&b, "GET", path_a, clin, NULL, TREAT, &r);
 	CHECK_STATUS(&r, 200);
