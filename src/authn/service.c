@@ -1010,6 +1010,19 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 	if (hdr == NULL || strncasecmp(hdr, "Bearer ", 7) != 0)
 		return http_fail(req, PV_E_UNAUTH, "Authentication required: send "
 		    "Authorization: Bearer <token> (POST /v1/auth/login)");
+	/* Several nodes on one database (store_shared): a change made through
+	 * another node (user disabled, password, roles...) moved the access
+	 * epoch; what this node cached is re-read before this decision. */
+	if (store_shared(s->st)) {
+		int64_t epoch = 0;
+
+		STORE_READ(s->st, rc, store_epoch_get(tx, &epoch));
+		if (rc != PV_OK)
+			return rc;
+		if (atomic_exchange(&s->access_epoch, epoch) != epoch)
+			authn_authz_changed(s);
+		gen = authn_authz_generation(s);
+	}
 	hdr += 7;
 	while (*hdr == ' ')
 		hdr++;

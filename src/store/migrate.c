@@ -384,6 +384,14 @@ static const struct migration migrations[] = {
 	{ 13,
 	  "INSERT INTO roles(name, permissions, condition, builtin, created_ms) VALUES"
 	  " ('security_officer', '[\"access.approve\",\"records.shred\"]', '{}', 1, 0);" },
+	/* postgres (issue 15): the access epoch (store_cluster.h), one row. Every
+	 * access-affecting write on a shared store bumps it in its own
+	 * transaction; each node compares it before deciding a request. */
+	{ 14,
+	  "CREATE TABLE access_epoch("
+	  " id INTEGER PRIMARY KEY CHECK (id = 1),"
+	  " epoch INTEGER NOT NULL);"
+	  "INSERT INTO access_epoch(id, epoch) VALUES (1, 0);" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -971,6 +971,7 @@ static const struct store_ops pg_ops = {
 	.detect = &store_sqlite_detect_ops,
 	.policy = &store_sqlite_policy_ops,
 	.apps = &store_sqlite_apps_ops,
+	.cluster = &store_sqlite_cluster_ops,
 };
 
 static int pool_cond_init(pthread_cond_t *cv)

@@ -293,6 +293,10 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_APP_SESSION_END] = "UPDATE app_sessions SET ended_ms = ?2, end_reason = ?3 "
 	    "WHERE id = ?1 AND ended_ms = 0",
 	/* apps:end */
+	/* cluster:begin */
+	[SQ_EPOCH_GET] = "SELECT epoch FROM access_epoch WHERE id = 1",
+	[SQ_EPOCH_BUMP] = "UPDATE access_epoch SET epoch = epoch + 1 WHERE id = 1",
+	/* cluster:end */
 };
 
 /* Applied to every new connection. */
@@ -1577,6 +1581,7 @@ static const struct store_ops sq_ops = {
 	.detect = &store_sqlite_detect_ops,
 	.policy = &store_sqlite_policy_ops,
 	.apps = &store_sqlite_apps_ops,
+	.cluster = &store_sqlite_cluster_ops,
 };
 
 /* The pool's condition variable waits on CLOCK_MONOTONIC (a wall-clock step

@@ -49,5 +49,6 @@
 #include "store/store_detect.h"
 #include "store/store_policy.h"
 #include "store/store_apps.h"
+#include "store/store_cluster.h"
 
 #endif /* PV_STORE_H */

@@ -224,6 +224,12 @@ struct store_apps_ops {
 	    const char *reason);
 };
 
+/* ---- cluster (store_cluster.h): the access epoch */
+struct store_cluster_ops {
+	enum pv_rc (*epoch_get)(struct store_tx *tx, int64_t *epoch);
+	enum pv_rc (*epoch_bump)(struct store_tx *tx);
+};
+
 /* The backend's table: one sub-table per domain, so a backend implements
  * (and a conformance test covers) the store domain by domain. Every pointer
  * and every op in each sub-table is non-NULL. */
@@ -238,6 +244,7 @@ struct store_ops {
 	const struct store_detect_ops *detect;
 	const struct store_policy_ops *policy;
 	const struct store_apps_ops *apps;
+	const struct store_cluster_ops *cluster;
 };
 
 struct store_sql_runner;   /* SQL backends' statement runners (store_sqlite.h) */

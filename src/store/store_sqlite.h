@@ -149,6 +149,10 @@ enum store_sqlite_stmt {
 	SQ_KEK_DESTROY,
 	SQ_RECORD_REWRAP,
 	/* keys-admin:end */
+	/* cluster:begin (issue 15: the access epoch) */
+	SQ_EPOCH_GET,
+	SQ_EPOCH_BUMP,
+	/* cluster:end */
 	SQ_STMT__COUNT
 };
 
@@ -398,6 +402,7 @@ extern const struct store_sinks_ops store_sqlite_sinks_ops;   /* sqlite_sinks.c 
 extern const struct store_detect_ops store_sqlite_detect_ops;   /* sqlite_detect.c */
 extern const struct store_policy_ops store_sqlite_policy_ops;   /* sqlite_policy.c */
 extern const struct store_apps_ops store_sqlite_apps_ops;     /* sqlite_apps.c */
+extern const struct store_cluster_ops store_sqlite_cluster_ops; /* sqlite_cluster.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */

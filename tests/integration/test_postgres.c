@@ -133,7 +133,7 @@ expect_down(struct h_server *s, const char *method, const char *path, const char
  * moved), its own port and lock. Create on one, read on the other, in turns;
  * the trail both write stays one verifiable chain. */
 static void
-two_nodes(struct h_server *a, const char *clin, const char *path_a)
+two_nodes(struct h_server *a, const char *admin, const char *clin, const char *path_a)
 {
 	static struct h_server b;
 	char parent[512], cmd[1600], id[64], path[160], tok_b[128];
@@ -171,6 +171,25 @@ two_nodes(struct h_server *a, const char *clin, const char *path_a)
 		h_req(rd, "GET", path, i % 2 ? clin : tok_b, NULL, TREAT, &r);
 		CHECK_STATUS(&r, 200);
 		CHECK(strcmp(field(&r, "name"), NAME2) == 0);
+		h_resp_free(&r);
+	}
+	/* a user disabled through A is refused on B's very next request (the
+	 * access epoch moved in the disabling transaction) */
+	{
+		char uid[64], otp[64], tok_d[128], upath[160];
+
+		h_user_create(a, admin, "dora", "clinician", NULL, uid, sizeof(uid), otp, sizeof(otp));
+		h_login_fresh(&b, "dora", otp, PW_USER, tok_d, sizeof(tok_d));
+		h_req(&b, "GET", path_a, tok_d, NULL, TREAT, &r);
+		CHECK_STATUS(&r, 200);   /* B has her session cached now */
+		h_resp_free(&r);
+		snprintf(upath, sizeof(upath), "/v1/users/%s/disable", uid);
+		h_req(a, "POST", upath, admin, NULL, NULL, &r);
+		CHECK(r.status == 200 || r.status == 204);
+		h_resp_free(&r);
+		h_req(&b, "GET", path_a, tok_d, NULL, TREAT, &r);
+		CHECK_STATUS(&r, 401);
+		CHECK(strstr(r.body, NAME1) == NULL);
 		h_resp_free(&r);
 	}
 	CHECK(h_stop(&b) == 0);
@@ -266,7 +285,8 @@ main(void)
 	CHECK_STATUS(&r, 200);
 	CHECK(strcmp(field(&r, "ssn"), SSN1) == 0);
 	h_resp_free(&r);
-	two_nodes(&s, clin, path);
+	h_login(&s, "admin", PW_ADMIN, admin, sizeof(admin));
+	two_nodes(&s, admin, clin, path);
 	CHECK(h_stop(&s) == 0);
 	audit_verify_ok(&s);
 	json_decref(s.init);

@@ -1219,6 +1219,42 @@ static void c_fault_injection(struct store *st)
 	assert_true(meta_is(st, "fault", "y"));
 }
 
+/* ---- the access epoch (store_cluster.h): explicit bumps on every backend;
+ * on a shared store (PostgreSQL) every access-affecting write bumps it in
+ * its own transaction (a rolled-back one does not) ---- */
+static int64_t epoch_of(struct store *st)
+{
+	int64_t e = -1;
+
+	assert_int_equal(TX_RD(st, store_epoch_get(tx, &e)), PV_OK);
+	return e;
+}
+
+static void c_access_epoch(struct store *st)
+{
+	struct store_user u;
+	struct store_tx *t1 = NULL;
+	int64_t base;
+
+	assert_int_equal(epoch_of(st), 0);
+	assert_int_equal(TX_WR(st, store_epoch_bump(tx)), PV_OK);
+	assert_int_equal(epoch_of(st), 1);
+	assert_int_equal(TX_RD(st, store_epoch_bump(tx)), PV_E_READONLY);
+	user_init(&u, "usr_e", "erin");
+	assert_int_equal(TX_WR(st, store_user_put(tx, &u)), PV_OK);
+	base = epoch_of(st);
+	assert_int_equal(base, 1);   /* a new user changes nobody's access */
+	u.disabled = true;
+	u.disabled_ms = 2000;
+	assert_int_equal(TX_WR(st, store_user_update(tx, &u)), PV_OK);
+	assert_int_equal(epoch_of(st), store_shared(st) ? base + 1 : base);
+	/* rolled back with its change */
+	assert_int_equal(store_begin(st, STORE_WR, &t1), PV_OK);
+	assert_int_equal(store_user_update(t1, &u), PV_OK);
+	store_end(t1);
+	assert_int_equal(epoch_of(st), store_shared(st) ? base + 1 : base);
+}
+
 static void c_census(struct store *st)
 {
 	struct store_collection c;
@@ -1329,6 +1365,7 @@ static const struct conf_case cases[] = {
 	{ "tx_after_commit", c_tx_after_commit },
 	{ "tx_writers_serialise", c_tx_writers_serialise },
 	{ "fault_injection", c_fault_injection },
+	{ "access_epoch", c_access_epoch },
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
