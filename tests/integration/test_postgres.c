@@ -197,6 +197,13 @@ two_nodes(struct h_server *a, const char *admin, const char *clin, const char *p
 	assert_dump_clean(NULL);
 }
 
+/* A failed CHECK exits (h_fail): the cluster goes with the process. */
+static void
+cluster_cleanup(void)
+{
+	pg_cluster_stop(&pgc);
+}
+
 int
 main(void)
 {
@@ -213,6 +220,7 @@ main(void)
 		pg_cluster_stop(&pgc);
 		return 1;
 	}
+	atexit(cluster_cleanup);
 	CHECK(pg_cluster_createdb(&pgc, "phivault") == 0);
 
 	/* init (SQLite), then the store settings, then the first serve */

@@ -1423,6 +1423,11 @@ static void run_case(void **state)
 	r->c->run(r->st);
 }
 
+static void cluster_cleanup(void)
+{
+	pg_cluster_stop(&pgc);
+}
+
 int main(void)
 {
 	struct CMUnitTest tests[NCASES * NBACKENDS];
@@ -1447,6 +1452,7 @@ int main(void)
 		pg_cluster_stop(&pgc);
 		return 1;
 	}
+	atexit(cluster_cleanup);   /* also if a case aborts the process */
 	ret = _cmocka_run_group_tests("store_conformance", tests, n, NULL, NULL);
 	pg_cluster_stop(&pgc);
 	return ret;
