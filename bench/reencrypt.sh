@@ -81,9 +81,17 @@ def login(user, otp):
 init = json.load(open(work + "/init.json"))
 admin = login("admin", init["admin_password"])
 tok = {}
+officer = None
 for user, role in (("kay", "key_admin"), ("clara", "clinician")):
     r = api("POST", "/v1/users", admin, {"username": user, "display_name": user,
-            "email": user + "@bench.test", "roles": [role]}, 201)
+            "email": user + "@bench.test", "roles": [role]}, 202 if role == "clinician" else 201)
+    if "approval" in r:
+        # dual control: a security officer, made with the key file, approves
+        if officer is None:
+            key = open(work + "/data/unseal.key").read().strip()
+            o = api("POST", "/v1/sys/officers", admin, {"username": "olga", "key_file": key}, 201)
+            officer = login("olga", o["one_time_password"])
+        api("POST", "/v1/approvals/%s/approve" % r["approval"], officer, {"note": "bench"}, 200)
     tok[user] = login(user, r["one_time_password"])
 api("POST", "/v1/collections", admin, {"name": "patients", "region": "local", "fields": [
     {"name": "name", "type": "string", "classification": "phi"},

@@ -240,6 +240,26 @@ first_login() {
 	FL_TOKEN=$(login_pw "$1" "$NEWPW")
 }
 
+# Dual control: a user created with a PHI role (clinician) holds it once a
+# security officer approves. body admin-token data-dir -> the user's
+# one-time password; the officer (bench-officer) is made with the data
+# directory's key file (the seal's authority) and approves.
+approved_user() {
+	local out otp apr key off
+	out=$(api_expect POST /v1/users "$2" "$1" 201 202)
+	otp=$(jq -r .one_time_password <<<"$out")
+	apr=$(jq -r '.approval // empty' <<<"$out")
+	if [ -n "$apr" ]; then
+		key=$(cat "$3/unseal.key")
+		off=$(api_expect POST /v1/sys/officers "$2" \
+			"$(jq -nc --arg k "$key" '{username:"bench-officer",key_file:$k}')" 201 |
+			jq -r .one_time_password)
+		first_login bench-officer "$off"
+		api_expect POST "/v1/approvals/$apr/approve" "$FL_TOKEN" '{"note":"bench"}' 200 >/dev/null
+	fi
+	printf '%s' "$otp"
+}
+
 # ---------------------------------------------------------------- results
 # One row per workload: name|conns|rps|p50_ms|p99_ms|errors|reconnects|rss_kib
 ROWS=$WORK/rows.txt
@@ -332,9 +352,9 @@ phivault_setup() {
 	[ -n "$ADMIN_TOKEN" ] && [ "$ADMIN_TOKEN" != null ] || die "admin login failed"
 
 	api_expect POST /v1/collections "$ADMIN_TOKEN" "$PATIENTS" 201 200 >/dev/null
-	CLIN_OTP=$(api_expect POST /v1/users "$ADMIN_TOKEN" \
-		'{"username":"bench-clinician","display_name":"Bench Clinician","email":"clinician@example.invalid","roles":["clinician"]}' 201 |
-		jq -r .one_time_password)
+	CLIN_OTP=$(approved_user \
+		'{"username":"bench-clinician","display_name":"Bench Clinician","email":"clinician@example.invalid","roles":["clinician"]}' \
+		"$ADMIN_TOKEN" "$PV_DATA")
 	first_login bench-clinician "$CLIN_OTP"
 	TOKEN=$FL_TOKEN
 	CLIN_PW=$NEWPW
@@ -538,9 +558,9 @@ phivault_growth() {
 	first_login admin "$(jq -r .admin_password "$WORK/init-g.json")"
 	local g_admin=$FL_TOKEN
 	api_expect POST /v1/collections "$g_admin" "$PATIENTS" 201 200 >/dev/null
-	first_login bench-clinician "$(api_expect POST /v1/users "$g_admin" \
-		'{"username":"bench-clinician","display_name":"Bench Clinician","email":"clinician@example.invalid","roles":["clinician"]}' 201 |
-		jq -r .one_time_password)"
+	first_login bench-clinician "$(approved_user \
+		'{"username":"bench-clinician","display_name":"Bench Clinician","email":"clinician@example.invalid","roles":["clinician"]}' \
+		"$g_admin" "$g_data")"
 	BENCH_TOKEN=$FL_TOKEN
 	: >"$WORK/growth-ids.txt"
 	for size in $GROWTH_SIZES; do
@@ -990,6 +1010,7 @@ TARGETS=$WORK/targets.md
 } >"$TARGETS"
 
 NOTES+="$(BUILD="$BUILD" "$ROOT/bench/reencrypt.sh" || echo "- bench/reencrypt.sh failed")"$'\n'   # issue 11: re-encryption rate
+NOTES+="$(BUILD="$BUILD" "$ROOT/bench/backup.sh" || echo "- bench/backup.sh failed")"$'\n'   # issue 12: backup vs sqlite3 .backup + openssl
 CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 {
 	echo "# phivault benchmark ($MODE run)"

@@ -115,6 +115,8 @@ struct authn_principal {
 	int64_t authenticated_ms;        /* when the session was made (the login) */
 	int64_t mfa_at_ms;               /* its last MFA: the login's, or a later step-up
 	                                  * (POST /v1/auth/step-up); 0 if none */
+	char mfa_method[16];             /* how that MFA was made: "totp", "recovery",
+	                                  * "webauthn" ("" if none) */
 	/* Effective role names, direct and inherited from groups, deduplicated
 	 * (GET /v1/auth/session, audit detail, condition evaluation). */
 	size_t nroles;
@@ -262,6 +264,87 @@ enum pv_rc authn_recovery_hash(const char *input, char out[AUTHN_HASH_HEX_MAX]);
  * marks that code used. */
 enum pv_rc authn_recovery_find(const char *input, const char *const *hashes, size_t n,
     size_t *index);
+
+/* ======================================================================
+ * WebAuthn passkeys (webauthn.c): W3C Web Authentication Level 2, the pure
+ * parsing and verification; the ceremonies are in the operations below.
+ * Every refusal is PV_E_WEBAUTHN with *reason one of: client_data_invalid,
+ * wrong_type, wrong_origin, cross_origin, attestation_invalid,
+ * attestation_unsupported, auth_data_invalid, rp_id_mismatch, up_missing,
+ * uv_missing, at_missing, key_unsupported, bad_signature, counter_rollback.
+ * ====================================================================== */
+
+#define AUTHN_WA_ES256 (-7)          /* COSE alg: ECDSA P-256 with SHA-256 */
+#define AUTHN_WA_EDDSA (-8)          /* COSE alg: Ed25519 */
+#define AUTHN_WA_FLAG_UP 0x01u       /* user present */
+#define AUTHN_WA_FLAG_UV 0x04u       /* user verified */
+#define AUTHN_WA_FLAG_AT 0x40u       /* attested credential data included */
+#define AUTHN_WA_FLAG_ED 0x80u       /* extension data included */
+#define AUTHN_WA_CRED_ID_MAX 1023    /* bytes (§5.8.3) */
+#define AUTHN_WA_COSE_MAX 1024       /* a COSE_Key of ours is < 100 bytes */
+#define AUTHN_WA_INPUT_MAX 65536     /* any one decoded field */
+#define AUTHN_WA_CHALLENGE_LEN 32    /* random bytes */
+#define AUTHN_WA_CHALLENGE_B64_MAX 128
+
+struct evp_pkey_st;                  /* OpenSSL EVP_PKEY */
+
+/* base64url without padding (trailing '=' tolerated on input); decode
+ * refuses more than max bytes (PV_E_INVALID) and mallocs *out. */
+enum pv_rc authn_wa_b64url_decode(const char *in, size_t max, uint8_t **out, size_t *len);
+enum pv_rc authn_wa_b64url_encode(const uint8_t *in, size_t len, char *out, size_t outlen);
+
+/* clientDataJSON: type must be `type` ("webauthn.create" / "webauthn.get"),
+ * origin exactly `origin`, crossOrigin not true; PV_OK with the challenge
+ * (base64url text as sent) for the single-use lookup. */
+enum pv_rc authn_wa_client_data(const uint8_t *cdj, size_t len, const char *type,
+    const char *origin, char challenge[AUTHN_WA_CHALLENGE_B64_MAX], const char **reason);
+
+/* Authenticator data (§6.1); the pointers point into ad. */
+struct authn_wa_authdata {
+	uint8_t rp_id_hash[32];
+	uint8_t flags;
+	uint32_t sign_count;
+	uint8_t aaguid[16];
+	const uint8_t *cred_id;          /* AT only */
+	size_t cred_id_len;
+	const uint8_t *cose_key;         /* AT only: one CBOR item */
+	size_t cose_key_len;
+};
+/* PV_E_WEBAUTHN if malformed (short, credential ID > 1023 bytes, bad CBOR,
+ * trailing bytes). */
+enum pv_rc authn_wa_authdata_parse(const uint8_t *ad, size_t len, struct authn_wa_authdata *out);
+/* A COSE_Key: EC2 P-256 ES256 or OKP Ed25519 EdDSA; *alg and, if out is not
+ * NULL, the key (the caller's, EVP_PKEY_free). PV_E_WEBAUTHN otherwise. */
+enum pv_rc authn_wa_cose_key(const uint8_t *b, size_t len, int *alg, struct evp_pkey_st **out);
+/* Signature over ad || SHA-256(cdj) (ES256: DER; EdDSA: 64 bytes). */
+enum pv_rc authn_wa_verify(int alg, struct evp_pkey_st *key, const uint8_t *ad, size_t adlen,
+    const uint8_t *cdj, size_t cdjlen, const uint8_t *sig, size_t siglen);
+
+/* What a verified registration yields (malloc'd copies; _clear frees). */
+struct authn_wa_registration {
+	char fmt[16];                    /* "none" | "packed" (self attestation) */
+	uint8_t *cred_id;
+	size_t cred_id_len;
+	uint8_t *cose_key;
+	size_t cose_key_len;
+	int alg;
+	uint32_t sign_count;
+	uint8_t flags;
+	uint8_t aaguid[16];
+};
+void authn_wa_registration_clear(struct authn_wa_registration *r);
+/* The attestation object of navigator.credentials.create() against the RP
+ * ID (rpIdHash, UP, UV, AT, key, statement; cdj is the clientDataJSON the
+ * packed statement signs). The client data itself is checked with
+ * authn_wa_client_data. */
+enum pv_rc authn_wa_registration_verify(const uint8_t *att, size_t attlen, const uint8_t *cdj,
+    size_t cdjlen, const char *rp_id, struct authn_wa_registration *out, const char **reason);
+/* An assertion of navigator.credentials.get() by the stored credential
+ * (cose, alg, counter): rpIdHash, UP, UV, signature, counter moving forward
+ * (when either is non-zero). PV_OK with the new counter. */
+enum pv_rc authn_wa_assertion_verify(const uint8_t *ad, size_t adlen, const uint8_t *cdj,
+    size_t cdjlen, const uint8_t *sig, size_t siglen, const char *rp_id, const uint8_t *cose,
+    size_t coselen, int alg, int64_t stored_count, uint32_t *new_count, const char **reason);
 
 /* ======================================================================
  * Opaque tokens (token.c): prefix + base64url(32 random bytes), no padding
@@ -596,5 +679,49 @@ enum pv_rc authn_session_describe(const struct authn_principal *p, struct json_t
 /* End p's session (auth.logout); a session ended meanwhile is fine. */
 enum pv_rc authn_logout(struct authn_service *s, const struct authn_principal *p,
     const char *source, struct authn_result *res);
+
+/*
+ * WebAuthn passkeys (webauthn_ops.c; docs/identity.md "Passkeys"): the
+ * ceremonies as operations. `cred` is the JSON a browser page makes of the
+ * PublicKeyCredential (base64url fields: id, rawId, type "public-key",
+ * response.{clientDataJSON, attestationObject | authenticatorData,
+ * signature, userHandle}). A response that fails a check is PV_E_WEBAUTHN
+ * (400 webauthn_invalid) with the reason in the audit entry and the
+ * message; a malformed body PV_E_INVALID. Audited as auth.webauthn.register,
+ * auth.webauthn.login, auth.step_up (reason webauthn) and
+ * auth.webauthn.remove.
+ */
+/* PublicKeyCredentialCreationOptions for p ({"publicKey":{...}}). */
+enum pv_rc authn_webauthn_register_begin(struct authn_service *s, const struct authn_principal *p,
+    const char *source, struct json_t **out, struct authn_result *res);
+/* Verify and store the new credential (name: NULL = "passkey"); a
+ * restricted session owing MFA enrolment is verified by it. PV_E_CONFLICT
+ * (registered already, or AUTHN_WA_PER_USER_MAX reached). */
+enum pv_rc authn_webauthn_register_finish(struct authn_service *s,
+    const struct authn_principal *p, const char *source, const struct json_t *cred,
+    const char *name, struct json_t **out, struct authn_result *res);
+/* The second step of a login with a passkey: options for the mfa_token of
+ * authn_login, then the assertion -> the full session (the reply of
+ * authn_mfa_verify). PV_E_UNAUTH (token), PV_E_CONFLICT (no passkey),
+ * PV_E_WEBAUTHN, PV_E_LOCKED, PV_E_RATE. */
+enum pv_rc authn_webauthn_login_begin(struct authn_service *s, const char *source,
+    const char *mfa_token, struct json_t **out, struct authn_result *res);
+enum pv_rc authn_webauthn_login_finish(struct authn_service *s, const char *source,
+    const char *mfa_token, const struct json_t *cred, struct json_t **out,
+    struct authn_result *res);
+/* Step-up (RFC 9470) with a passkey: options, then the assertion in
+ * POST /v1/auth/step-up {"webauthn":{...}} (the reply of authn_step_up). */
+enum pv_rc authn_webauthn_step_up_begin(struct authn_service *s, const struct authn_principal *p,
+    const char *source, struct json_t **out, struct authn_result *res);
+enum pv_rc authn_webauthn_step_up(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const struct json_t *cred, struct json_t **out,
+    struct authn_result *res);
+/* p's own passkeys ({"credentials":[{id,name,alg,created_at,last_used_at}]}). */
+enum pv_rc authn_webauthn_list(struct authn_service *s, const struct authn_principal *p,
+    struct json_t **out);
+/* Remove one of p's passkeys; needs an MFA at most AUTHN_WA_FRESH_S old
+ * (PV_E_STEP_UP otherwise). PV_E_NOTFOUND. */
+enum pv_rc authn_webauthn_remove(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *id, struct authn_result *res);
 
 #endif /* PV_AUTHN_H */

@@ -55,6 +55,7 @@ struct authn_cache_entry {
 	size_t nroles;
 	char roles[AUTHN_ROLES_MAX][AUTHN_ROLE_NAME_MAX];
 	int64_t mfa_at_ms;                       /* last MFA: the login, or a step-up */
+	char mfa_method[16];                     /* "totp" | "recovery" | "webauthn" */
 };
 
 #define AUTHN_CACHE_BUCKETS 4096u
@@ -96,6 +97,9 @@ void authn_cache_set_state(struct authn_service *s, const char *session_id,
     unsigned restrict_flags, bool mfa_verified, int64_t cred_epoch);
 /* A step-up: the cached session passed MFA at mfa_at_ms. */
 void authn_cache_set_mfa(struct authn_service *s, const char *session_id, int64_t mfa_at_ms);
+/* ... and how ("totp", "recovery", "webauthn"). */
+void authn_cache_set_mfa_method(struct authn_service *s, const char *session_id,
+    const char *method);
 
 /* Fill ns (fresh token, row) for user u. */
 enum pv_rc authn_session_prepare(struct authn_service *s, const struct store_user *u,
@@ -144,6 +148,21 @@ _Static_assert(AUTHN_USERNAME_KEY_MAX == STORE_USERNAME_MAX,
 
 enum pv_rc authn_route_auth(struct authn_service *s, struct http_server *srv);
 
+/* login.c: take one try of the pending MFA login and one slot of the
+ * account's MFA lockout counter in one writer job, before a second factor
+ * is checked. PV_E_NOTFOUND (gone), PV_E_TOOBIG (tries used up: deleted),
+ * PV_E_LOCKED (*retry_after_s). */
+enum pv_rc authn_mfa_pending_reserve(struct authn_service *s, const char *pending_hash,
+    const char *mfa_key, int64_t now_ms, int *retry_after_s, bool *locked_now);
+
+/* ---- WebAuthn (webauthn_ops.c, routes_webauthn.c) ---- */
+#define AUTHN_WA_TIMEOUT_MS 300000   /* a ceremony's challenge lives 5 minutes */
+#define AUTHN_WA_FRESH_S 300         /* removing a passkey: MFA at most this old */
+#define AUTHN_WA_PER_USER_MAX 16
+/* Does the user have a passkey? (a read; false on error) */
+bool authn_webauthn_has(struct authn_service *s, const char *user_id);
+enum pv_rc authn_route_webauthn(struct authn_service *s, struct http_server *srv);
+
 /* ---- apps (app.c, routes_app.c) ---- */
 struct authn_app_signin_result {
 	char app_id[UTIL_ID_MAX];
@@ -164,5 +183,22 @@ enum pv_rc authn_app_authenticate(struct authn_service *s, struct http_request *
 bool authn_app_networks(const char *json, struct authn_cidr *nets, size_t *n);
 bool authn_app_source_allowed(const struct authn_cidr *nets, size_t n, const char *source);
 enum pv_rc authn_route_app(struct authn_service *s, struct http_server *srv);
+
+/* ---- the console's session cookie and CSRF token (cookie.c) ---- */
+#define AUTHN_COOKIE_NAME "pv_session"
+#define AUTHN_CSRF_HEX_MAX 65          /* hex HMAC-SHA256 + NUL */
+/* The pv_session cookie's value (arena copy), NULL if none. */
+const char *authn_cookie_session(struct http_request *req);
+/* The CSRF token of a session token. */
+enum pv_rc authn_csrf_token(const char *session_token, char out[AUTHN_CSRF_HEX_MAX]);
+/* POST/PUT/PATCH/DELETE (anything but GET/HEAD/OPTIONS). */
+bool authn_method_changes(const char *method);
+/* The request's X-CSRF-Token matches the session's (constant time). */
+bool authn_csrf_ok(struct http_request *req, const char *session_token);
+/* A login's answer `out` with a token: Set-Cookie with it, and csrf_token
+ * in its place. Without a token (an MFA challenge) nothing changes. */
+enum pv_rc authn_cookie_issue(struct http_request *req, json_t *out);
+/* Set-Cookie that clears pv_session (logout). */
+enum pv_rc authn_cookie_clear(struct http_request *req);
 
 #endif /* PV_AUTHN_INT_H */

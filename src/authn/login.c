@@ -275,7 +275,9 @@ authn_login(struct authn_service *s, const char *source, const char *username,
 		    authn_password_hash(password, cfg->argon2_opslimit, cfg->argon2_memlimit,
 		    rehash) == PV_OK)
 			j.rehash = rehash;
-		next = authn_login_decide(u.mfa_enabled, authn_mfa_required(s, u.id),
+		bool passkey = authn_webauthn_has(s, u.id);
+
+		next = authn_login_decide(u.mfa_enabled || passkey, authn_mfa_required(s, u.id),
 		    u.password_one_time, &flags);
 		authn_ev_init(&ev, NULL, source, "auth.login", res);
 		ev.actor.user_id = u.id;
@@ -293,8 +295,9 @@ authn_login(struct authn_service *s, const char *source, const char *username,
 				crypto_wipe(mtok, sizeof(mtok));
 				goto committed;
 			}
-			o = json_pack("{s:b, s:s, s:i}", "mfa_required", 1, "mfa_token", mtok,
-			    "mfa_expires_in_s", AUTHN_MFA_PENDING_MS / 1000);
+			o = json_pack("{s:b, s:s, s:i, s:[s*s*]}", "mfa_required", 1, "mfa_token",
+			    mtok, "mfa_expires_in_s", AUTHN_MFA_PENDING_MS / 1000, "mfa_methods",
+			    u.mfa_enabled ? "totp" : NULL, passkey ? "webauthn" : NULL);
 			crypto_wipe(mtok, sizeof(mtok));
 		} else {
 			if ((rc = authn_session_prepare(s, &u, flags, false, source, now, &ns)) !=
@@ -431,7 +434,9 @@ mfa_fn(struct store_tx *tx, void *arg)
 		return rc == PV_E_NOTFOUND ? PV_E_UNAUTH : rc;
 	if ((rc = store_lockout_put(tx, j->mfa_key, MFA_KIND, &zero)) != PV_OK)
 		return rc;
-	return store_session_put(tx, j->session);
+	if ((rc = store_session_put(tx, j->session)) != PV_OK)
+		return rc;
+	return store_session_set_mfa_method(tx, j->session->id, j->step >= 0 ? "totp" : "recovery");
 }
 
 struct mfa_reserve_job {
@@ -482,6 +487,18 @@ mfa_reserve_fn(struct store_tx *tx, void *arg)
 	if ((rc = store_lockout_put(tx, j->mfa_key, MFA_KIND, &sl)) != PV_OK)
 		return rc;
 	return store_mfa_pending_attempt(tx, j->pending_hash);
+}
+
+enum pv_rc
+authn_mfa_pending_reserve(struct authn_service *s, const char *pending_hash, const char *mfa_key,
+    int64_t now_ms, int *retry_after_s, bool *locked_now)
+{
+	struct mfa_reserve_job rj = { s, pending_hash, mfa_key, now_ms, 0, false };
+	enum pv_rc rc = audit_commit(s->audit, NULL, mfa_reserve_fn, &rj);
+
+	*retry_after_s = rj.retry_after_s;
+	*locked_now = rj.locked_now;
+	return rc;
 }
 
 enum pv_rc
@@ -1028,6 +1045,8 @@ step_fn(struct store_tx *tx, void *arg)
 	if (rc != PV_OK || (rc = store_lockout_put(tx, j->key, MFA_KIND, &zero)) != PV_OK)
 		return rc;
 	rc = store_session_set_mfa(tx, j->session_id, j->now_ms);
+	if (rc == PV_OK)
+		rc = store_session_set_mfa_method(tx, j->session_id, "totp");
 	return rc == PV_E_NOTFOUND ? PV_E_UNAUTH : rc;
 }
 
@@ -1114,6 +1133,7 @@ authn_step_up(struct authn_service *s, const struct authn_principal *p, const ch
 			goto out;
 	}
 	authn_cache_set_mfa(s, p->session_id, now);
+	authn_cache_set_mfa_method(s, p->session_id, "totp");
 	{
 		char t[32];
 

@@ -9,7 +9,13 @@
  *   POST /v1/auth/mfa/confirm   session (restricted ok)  first code -> enabled + recovery codes
  *   GET  /v1/auth/session       session (restricted ok)
  *   POST /v1/auth/logout        session (restricted ok)
- *   POST /v1/auth/step-up       session  the same session passes MFA again (RFC 9470)
+ *   POST /v1/auth/step-up       session  the same session passes MFA again (RFC 9470):
+ *                                        {"code"} or {"webauthn": assertion}
+ *   GET  /v1/auth/policy        public   session limits (the console's idle timer)
+ *
+ * login and mfa take an optional "cookie": true (the console, cookie.c):
+ * the session then goes into an HttpOnly cookie and the answer carries
+ * csrf_token instead of token. logout clears that cookie.
  *
  * Each handler takes the body's strings, calls the operation with the
  * request's source (and principal), and replies: the operation's JSON, or
@@ -40,35 +46,67 @@ answer(struct http_request *req, enum pv_rc rc, json_t *out, const struct authn_
 	return rc;
 }
 
+/* The optional "cookie" of a login body: PV_E_INVALID unless a boolean. */
+static enum pv_rc
+want_cookie(struct http_request *req, bool *out)
+{
+	json_t *v = json_object_get(req->body, "cookie");
+
+	*out = false;
+	if (v == NULL)
+		return PV_OK;
+	if (!json_is_boolean(v))
+		return http_fail(req, PV_E_INVALID, "cookie must be true or false");
+	*out = json_is_true(v);
+	return PV_OK;
+}
+
+/* answer(), with the session moved into the console's cookie if asked. */
+static enum pv_rc
+answer_login(struct http_request *req, bool cookie, enum pv_rc rc, json_t *out,
+    const struct authn_result *res)
+{
+	enum pv_rc crc;
+
+	if (rc == PV_OK && cookie && out != NULL && (crc = authn_cookie_issue(req, out)) != PV_OK) {
+		json_decref(out);
+		return crc;
+	}
+	return answer(req, rc, out, res);
+}
+
 static enum pv_rc
 h_login(struct http_request *req)
 {
 	const char *username, *password;
+	bool cookie = false;
 	struct authn_result res;
 	json_t *out = NULL;
 	enum pv_rc rc;
 
 	if ((rc = http_body_string(req, "username", true, 256, &username)) != PV_OK ||
 	    (rc = http_body_string(req, "password", true, AUTHN_PASSWORD_MAX_BYTES, &password)) !=
-	    PV_OK)
+	    PV_OK || (rc = want_cookie(req, &cookie)) != PV_OK)
 		return rc;
 	rc = authn_login(svc_of(req), req->source, username, password, &out, &res);
-	return answer(req, rc, out, &res);
+	return answer_login(req, cookie, rc, out, &res);
 }
 
 static enum pv_rc
 h_mfa(struct http_request *req)
 {
 	const char *mtok, *code;
+	bool cookie = false;
 	struct authn_result res;
 	json_t *out = NULL;
 	enum pv_rc rc;
 
 	if ((rc = http_body_string(req, "mfa_token", true, 128, &mtok)) != PV_OK ||
-	    (rc = http_body_string(req, "code", true, 64, &code)) != PV_OK)
+	    (rc = http_body_string(req, "code", true, 64, &code)) != PV_OK ||
+	    (rc = want_cookie(req, &cookie)) != PV_OK)
 		return rc;
 	rc = authn_mfa_verify(svc_of(req), req->source, mtok, code, &out, &res);
-	return answer(req, rc, out, &res);
+	return answer_login(req, cookie, rc, out, &res);
 }
 
 static enum pv_rc
@@ -120,8 +158,19 @@ h_session(struct http_request *req)
 	json_t *out = NULL;
 	enum pv_rc rc;
 
+	const char *ck;
+	char csrf[AUTHN_CSRF_HEX_MAX];
+
 	if ((rc = authn_session_describe(req->principal, &out)) != PV_OK)
 		return rc;
+	/* the console after a reload: its CSRF token again (cookie.c) */
+	if (http_header(req, "Authorization") == NULL && (ck = authn_cookie_session(req)) != NULL) {
+		if ((rc = authn_csrf_token(ck, csrf)) != PV_OK ||
+		    json_object_set_new(out, "csrf_token", json_string(csrf)) != 0) {
+			json_decref(out);
+			return rc != PV_OK ? rc : PV_E_NOMEM;
+		}
+	}
 	return http_reply(req, 200, out);
 }
 
@@ -133,6 +182,8 @@ h_logout(struct http_request *req)
 
 	if ((rc = authn_logout(svc_of(req), req->principal, req->source, &res)) != PV_OK)
 		return answer(req, rc, NULL, &res);
+	if (authn_cookie_session(req) != NULL && (rc = authn_cookie_clear(req)) != PV_OK)
+		return rc;
 	req->status = 204;
 	return PV_OK;
 }
@@ -142,13 +193,31 @@ h_step_up(struct http_request *req)
 {
 	const char *code;
 	struct authn_result res;
-	json_t *out = NULL;
+	json_t *out = NULL, *wa = json_object_get(req->body, "webauthn");
 	enum pv_rc rc;
 
+	/* a passkey assertion (options from POST /v1/auth/webauthn/step-up/begin)
+	 * or a TOTP code */
+	if (wa != NULL) {
+		rc = authn_webauthn_step_up(svc_of(req), req->principal, req->source, wa, &out,
+		    &res);
+		return answer(req, rc, out, &res);
+	}
 	if ((rc = http_body_string(req, "code", true, 16, &code)) != PV_OK)
 		return rc;
 	rc = authn_step_up(svc_of(req), req->principal, req->source, code, &out, &res);
 	return answer(req, rc, out, &res);
+}
+
+/* Not secret: what the console's idle timer mirrors. */
+static enum pv_rc
+h_policy(struct http_request *req)
+{
+	const struct pv_config *cfg = svc_of(req)->cfg;
+	json_t *o = json_pack("{s:i, s:i}", "idle_timeout_s", cfg->idle_timeout_s,
+	    "absolute_timeout_s", cfg->absolute_timeout_s);
+
+	return o != NULL ? http_reply(req, 200, o) : PV_E_NOMEM;
 }
 
 enum pv_rc
@@ -170,7 +239,8 @@ authn_route_auth(struct authn_service *s, struct http_server *srv)
 		{ "POST", "/v1/auth/logout", h_logout, HTTP_PERM_AUTHENTICATED, "auth.logout", R, 0,
 		    s },
 		{ "POST", "/v1/auth/step-up", h_step_up, HTTP_PERM_AUTHENTICATED, "auth.step_up",
-		    HTTP_ROUTE_BODY, 4096, s },
+		    HTTP_ROUTE_BODY, 65536, s },
+		{ "GET", "/v1/auth/policy", h_policy, HTTP_PERM_PUBLIC, NULL, 0, 0, s },
 	};
 
 	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));
@@ -182,7 +252,8 @@ authn_routes(struct authn_service *s, struct http_server *srv)
 	enum pv_rc rc;
 
 	/* /v1/users is the directory's (src/directory/routes_users.c) */
-	if ((rc = authn_route_auth(s, srv)) != PV_OK)
+	if ((rc = authn_route_auth(s, srv)) != PV_OK ||
+	    (rc = authn_route_webauthn(s, srv)) != PV_OK)   /* routes_webauthn.c */
 		return rc;
 	return authn_route_app(s, srv);   /* routes_app.c */
 }

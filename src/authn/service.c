@@ -861,6 +861,22 @@ authn_cache_set_mfa(struct authn_service *s, const char *session_id, int64_t mfa
 	pthread_mutex_unlock(&s->mu);
 }
 
+void
+authn_cache_set_mfa_method(struct authn_service *s, const char *session_id, const char *method)
+{
+	size_t i;
+
+	pthread_mutex_lock(&s->mu);
+	for (i = 0; i < AUTHN_CACHE_BUCKETS; i++) {
+		struct authn_cache_entry *e;
+
+		for (e = s->buckets[i]; e != NULL; e = e->next)
+			if (strcmp(e->session_id, session_id) == 0)
+				util_strlcpy(e->mfa_method, method, sizeof(e->mfa_method));
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
 static enum authn_session_end
 end_from_name(const char *n)
 {
@@ -909,6 +925,9 @@ entry_load(struct authn_service *s, const char *token_hash, uint64_t gen,
 	e->restrict_flags = row.restrict_flags;
 	e->mfa_verified = row.mfa_verified;
 	e->mfa_at_ms = row.mfa_at_ms > 0 ? row.mfa_at_ms : row.mfa_verified ? row.created_ms : 0;
+	/* sessions from before the column verified TOTP (or a recovery code) */
+	util_strlcpy(e->mfa_method, row.mfa_method[0] != '\0' ? row.mfa_method :
+	    row.mfa_verified ? "totp" : "", sizeof(e->mfa_method));
 	e->cred_epoch = row.credential_epoch;
 	e->user_epoch = u.credential_epoch;
 	e->user_disabled = u.disabled;
@@ -990,6 +1009,26 @@ record_denial(struct authn_service *s, const struct authn_principal *p,
 		log_error("authn: %s denial not recorded", reason);
 }
 
+/* Several nodes on one database (store_shared): a change made through
+ * another node (user disabled, password, roles...) moved the access
+ * epoch; what this node cached is re-read before this decision. */
+static enum pv_rc
+access_epoch_refresh(struct authn_service *s, uint64_t *gen)
+{
+	int64_t epoch = 0;
+	enum pv_rc rc;
+
+	if (!store_shared(s->st))
+		return PV_OK;
+	STORE_READ(s->st, rc, store_epoch_get(tx, &epoch));
+	if (rc != PV_OK)
+		return rc;
+	if (atomic_exchange(&s->access_epoch, epoch) != epoch)
+		authn_authz_changed(s);
+	*gen = authn_authz_generation(s);
+	return PV_OK;
+}
+
 enum pv_rc
 authn_authenticate(struct authn_service *s, struct http_request *req,
     struct authn_principal **out)
@@ -1007,27 +1046,28 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 	int64_t seen = 0;
 	enum pv_rc rc;
 
-	if (hdr == NULL || strncasecmp(hdr, "Bearer ", 7) != 0)
-		return http_fail(req, PV_E_UNAUTH, "Authentication required: send "
-		    "Authorization: Bearer <token> (POST /v1/auth/login)");
-	/* Several nodes on one database (store_shared): a change made through
-	 * another node (user disabled, password, roles...) moved the access
-	 * epoch; what this node cached is re-read before this decision. */
-	if (store_shared(s->st)) {
-		int64_t epoch = 0;
+	bool via_cookie = false;
 
-		STORE_READ(s->st, rc, store_epoch_get(tx, &epoch));
-		if (rc != PV_OK)
+	/* no Authorization header: the console's cookie (cookie.c), which
+	 * carries user sessions only and changes nothing without its CSRF token */
+	if (hdr == NULL && (hdr = authn_cookie_session(req)) != NULL) {
+		via_cookie = true;
+		if (strncmp(hdr, "pva_", 4) == 0)
+			return http_fail(req, PV_E_UNAUTH, "Invalid or expired token");
+		if ((rc = access_epoch_refresh(s, &gen)) != PV_OK)
 			return rc;
-		if (atomic_exchange(&s->access_epoch, epoch) != epoch)
-			authn_authz_changed(s);
-		gen = authn_authz_generation(s);
+	} else {
+		if (hdr == NULL || strncasecmp(hdr, "Bearer ", 7) != 0)
+			return http_fail(req, PV_E_UNAUTH, "Authentication required: send "
+			    "Authorization: Bearer <token> (POST /v1/auth/login)");
+		if ((rc = access_epoch_refresh(s, &gen)) != PV_OK)
+			return rc;
+		hdr += 7;
+		while (*hdr == ' ')
+			hdr++;
+		if (strncmp(hdr, "pva_", 4) == 0)
+			return authn_app_authenticate(s, req, hdr, out);   /* app.c */
 	}
-	hdr += 7;
-	while (*hdr == ' ')
-		hdr++;
-	if (strncmp(hdr, "pva_", 4) == 0)
-		return authn_app_authenticate(s, req, hdr, out);   /* app.c */
 	if (authn_token_hash(AUTHN_TOKEN_SESSION, hdr, hash) != PV_OK)
 		return http_fail(req, PV_E_UNAUTH, "Invalid or expired token");
 	if ((p = arena_alloc(req->arena, sizeof(*p))) == NULL)
@@ -1054,8 +1094,11 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 				fresh->persisted_seen_ms = e->persisted_seen_ms;
 			if (e->ended != AUTHN_END_NONE && fresh->ended == AUTHN_END_NONE)
 				fresh->ended = e->ended;
-			if (e->mfa_at_ms > fresh->mfa_at_ms)
+			if (e->mfa_at_ms > fresh->mfa_at_ms) {
 				fresh->mfa_at_ms = e->mfa_at_ms;
+				util_strlcpy(fresh->mfa_method, e->mfa_method,
+				    sizeof(fresh->mfa_method));
+			}
 			{
 				struct authn_cache_entry *next = e->next;
 
@@ -1137,6 +1180,7 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 	p->mfa_verified = e->mfa_verified;
 	p->authenticated_ms = e->created_ms;
 	p->mfa_at_ms = e->mfa_verified ? e->mfa_at_ms : 0;
+	util_strlcpy(p->mfa_method, e->mfa_verified ? e->mfa_method : "", sizeof(p->mfa_method));
 	clk.last_seen_ms = now;
 	authn_session_expiries(&clk, s->cfg->idle_timeout_s, s->cfg->absolute_timeout_s,
 	    &idle_end, &abs_end);
@@ -1153,6 +1197,11 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 
 		if (audit_commit(s->audit, NULL, touch_fn, &j) != PV_OK)
 			log_warn("authn: session %s last activity not persisted", sid);
+	}
+	if (via_cookie && authn_method_changes(req->method) && !authn_csrf_ok(req, hdr)) {
+		record_denial(s, p, req, "csrf");
+		return http_fail(req, PV_E_CSRF, "A change made with the session cookie needs "
+		    "the X-CSRF-Token header its login returned");
 	}
 	if (mfa_stale) {
 		record_denial(s, p, req, "mfa_required");

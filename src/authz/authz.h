@@ -47,6 +47,12 @@
 #define AUTHZ_NAME_MAX 64            /* collection / field / role name + NUL */
 /* "records.unmask:" + 63 + "." + 63 + NUL */
 #define AUTHZ_PERM_MAX 160
+/* A secret path or path prefix in a permission: [a-z0-9_.-/]{1,100} (no
+ * leading '/', no "..", no "//") + NUL; "secrets.write:" + 100 < PERM_MAX. */
+#define AUTHZ_PATH_MAX 101
+/* Is s a secret path prefix ("apps/billing/") a permission may name? A
+ * full secret path is one too (secrets_path_valid adds its own rules). */
+bool authz_path_prefix_valid(const char *s);
 #define AUTHZ_PERMSET_MAX 256
 
 enum authz_verb {
@@ -68,6 +74,9 @@ enum authz_verb {
 	AUTHZ_APPS_MANAGE,               /* /v1/apps: workload identities */
 	AUTHZ_ACCESS_APPROVE,            /* approvals, reviews (security officers) */
 	AUTHZ_RECORDS_SHRED,             /* DELETE /v1/subjects/{s}, legal hold */
+	AUTHZ_SCIM_PROVISION,            /* /scim/v2/: an IdP's provisioning app */
+	AUTHZ_SECRETS_READ,              /* :<path prefix> | :* (GET /v1/secrets) */
+	AUTHZ_SECRETS_WRITE,             /* :<path prefix> | :* (PUT, DELETE, destroy) */
 };
 
 /* One parsed permission. */
@@ -75,6 +84,7 @@ struct authz_perm {
 	enum authz_verb verb;
 	char collection[AUTHZ_NAME_MAX]; /* "" for plain verbs */
 	char field[AUTHZ_NAME_MAX];      /* "" unless records.unmask */
+	char path[AUTHZ_PATH_MAX];       /* "" unless secrets.*: a path prefix or "*" */
 };
 
 /* A principal's permissions: fixed capacity, no allocation, can live on
@@ -255,6 +265,15 @@ struct authz_request {
 	const char *audit_action;
 	const char *audit_resource;
 	const char *audit_detail;
+	/* Dual control (approvals.c): deciding a request of another principal.
+	 * Once everything else allows, the subject must be neither the
+	 * requester (the principal, whatever its session) nor the user the
+	 * change is for: deny self_approval (403, PV_E_SELF_APPROVAL). NULL:
+	 * not checked. */
+	struct {
+		const char *requester;
+		const char *target_user;
+	} approval;
 };
 
 struct authz_decision {
@@ -466,6 +485,9 @@ struct authz_caller {
 #define AUTHZ_MSG_MAX 256                /* room for "condition: " + a compiler reason */
 struct authz_result {
 	char message[AUTHZ_MSG_MAX];
+	/* dual control: the change was stored as this pending request (answer
+	 * 202 {"approval","status":"pending"}); "" when it took effect */
+	char approval[UTIL_ID_MAX];
 };
 
 /* A custom role (role.create, resource roles/<name>, detail
@@ -544,5 +566,45 @@ enum pv_rc authz_audit_verify(struct authz_service *z, const struct authz_caller
     struct json_t **out, struct authz_result *res);
 enum pv_rc authz_audit_public_key(struct authz_service *z, const struct authz_caller *c,
     char **pem, struct authz_result *res);
+
+/* ---- dual control (approvals.c, docs/internals/authz.md "Dual control") ----
+ * A change that would give someone PHI access is a pending request until a
+ * different principal holding access.approve approves it; the approval
+ * applies it in the same transaction as its approval.approve entry. */
+
+/* records.read / records.write / records.unmask / tokens.detokenize. */
+bool authz_perm_grants_phi(const char *perm);
+/* access.approve: set only with the seal's authority (phivault officer). */
+bool authz_perm_is_officer(const char *perm);
+struct store_tx;
+/* Does the role (built-in or custom) grant PHI access / access.approve?
+ * PV_E_NOTFOUND if there is no such role. */
+enum pv_rc authz_role_traits(struct store_tx *tx, const char *role, bool *phi,
+    bool *officer);
+/* [approvals] expire_s (default 7 days). */
+void authz_approvals_configure(struct authz_service *z, int expire_s);
+/* Store a pending request (approval.request, resource approvals/<id>,
+ * reason pending, detail {kind, target, change}) and its ID in id. kind:
+ * user.roles {"user","roles"?,"groups"?} (the full new sets),
+ * group.create {"name","roles"}, role.create {"name","permissions",
+ * "condition"}, app.roles {"app","roles"}; target users/<id>,
+ * groups/<name>, roles/<name>, apps/<id>. */
+enum pv_rc authz_approval_request(struct authz_service *z, const struct pv_actor *actor,
+    const char *kind, const char *target, const struct json_t *change,
+    char id[UTIL_ID_MAX]);
+/* Every request (holders of access.approve) or the caller's own; status
+ * NULL or pending|approved|denied|expired (else PV_E_INVALID). */
+enum pv_rc authz_approval_list(struct authz_service *z, const struct authz_caller *c,
+    const char *status, struct json_t **out, struct authz_result *res);
+/* One request, if the caller may see it (else PV_E_NOTFOUND). */
+enum pv_rc authz_approval_get(struct authz_service *z, const struct authz_caller *c,
+    const char *id, struct json_t **out, struct authz_result *res);
+/* Approve (apply) or deny a pending request: PV_E_FORBIDDEN (no
+ * access.approve, or an app), PV_E_SELF_APPROVAL (the requester or the
+ * change's user), PV_E_NOTFOUND, PV_E_CONFLICT (not pending, or the change
+ * no longer applies). *out: the request as it is now. */
+enum pv_rc authz_approval_settle(struct authz_service *z, const struct authz_caller *c,
+    const char *id, bool approve, const char *note, struct json_t **out,
+    struct authz_result *res);
 
 #endif /* PV_AUTHZ_H */

@@ -46,6 +46,7 @@ struct authz_service {
 	struct authz_cache_slot slots[AUTHZ_CACHE_SLOTS];
 	_Atomic uint64_t policy_reads;   /* policy lists read from the store */
 	struct authz_attr_slot attrs[AUTHZ_ATTR_SLOTS];
+	int approvals_expire_s;          /* [approvals] expire_s (approvals.c) */
 };
 
 /* Record a denial decided by authz_decide (decide.c). */
@@ -62,6 +63,7 @@ enum pv_rc authz_route_roles(struct authz_service *z, struct http_server *srv);
 enum pv_rc authz_route_audit(struct authz_service *z, struct http_server *srv);
 enum pv_rc authz_route_explain(struct authz_service *z, struct http_server *srv);
 enum pv_rc authz_route_policies(struct authz_service *z, struct http_server *srv);
+enum pv_rc authz_route_approvals(struct authz_service *z, struct http_server *srv);
 
 /* ---- conditions (cond.c) ---- */
 #include <jansson.h>

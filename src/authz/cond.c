@@ -845,8 +845,13 @@ e_mfa(struct authz_ceval *e, const struct cnode *n)
 
 	if (!n->flag)
 		return AUTHZ_T_TRUE;
-	if (p == NULL || !p->mfa_verified || (n->a & MFA_TOTP) == 0)
-		goto no;   /* sessions verify TOTP (or a recovery code) today */
+	if (p == NULL || !p->mfa_verified)
+		goto no;
+	/* the method of the session's last MFA (authn: "totp", "recovery",
+	 * "webauthn"; "" from before methods were recorded = TOTP) */
+	if ((n->a & (strcmp(p->mfa_method, "webauthn") == 0 ? MFA_WEBAUTHN :
+	    strcmp(p->mfa_method, "recovery") == 0 ? MFA_RECOVERY : MFA_TOTP)) == 0)
+		goto no;
 	if (n->b < 0)
 		return AUTHZ_T_TRUE;
 	age_ms = e->r->env.time_ms - (p->mfa_at_ms > 0 ? p->mfa_at_ms : p->authenticated_ms);

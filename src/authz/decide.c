@@ -30,6 +30,8 @@
  *     ETREAT without role break_glass      -> deny purpose_not_allowed (403)
  *     purpose outside the union of the
  *     purposes of the matching grants      -> deny purpose_not_allowed (403)
+ *   dual control (r->approval): the subject
+ *   is the requester or the change's user  -> deny self_approval (403)
  *   otherwise                              -> allow, reason "allowed"
  *
  * Pure: reads only the request and the policy the principal carries; the
@@ -97,6 +99,13 @@ static const struct action actions[] = {
 	    { "audit.read", false }, { NULL, false } } },
 	{ "metrics.read", K_PLAIN, false, false, { { NULL, false } } },
 	{ "apps.manage", K_PLAIN, false, false, { { NULL, false } } },
+	{ "scim.provision", K_PLAIN, false, false, { { NULL, false } } },
+	{ "records.shred", K_PLAIN, false, false, { { NULL, false } } },
+	/* application secrets: scoped by a path prefix, resource.collection
+	 * carries the secret's path; not PHI, so no purpose of use */
+	{ "secrets.read", K_SCOPED, false, false, { { NULL, false } } },
+	{ "secrets.write", K_SCOPED, false, false, { { NULL, false } } },
+	{ "access.approve", K_PLAIN, false, false, { { NULL, false } } },
 };
 
 static const struct action *
@@ -866,6 +875,12 @@ decide(const struct authz_request *r, struct authz_decision *d)
 		d->purposes = 0;
 		return deny_kind(d, v.fail, v.max_age);
 	}
+	/* dual control: never the requester (compared by principal, so a second
+	 * session of the requester is refused too), never the change's subject */
+	if ((r->approval.requester != NULL && strcmp(r->approval.requester, p->user_id) == 0) ||
+	    (r->approval.target_user != NULL && strcmp(r->approval.target_user, p->user_id) == 0))
+		return deny(d, PV_E_SELF_APPROVAL, "self_approval",
+		    "You cannot approve or deny a request you made or one that concerns you");
 	if (a->phi_read && a->verb_unmasks && r->resource.nfields > 0)
 		d->unmask = unmask_set(pol, r, &e);
 allow:

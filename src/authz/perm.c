@@ -15,7 +15,7 @@
 #include "authz/authz.h"
 #include "http/http.h"
 
-enum scope { SCOPE_NONE, SCOPE_COLLECTION, SCOPE_FIELD };
+enum scope { SCOPE_NONE, SCOPE_COLLECTION, SCOPE_FIELD, SCOPE_PATH };
 
 /*
  * bare_all: the verb was plain before it was scoped (tokens.tokenize,
@@ -47,6 +47,9 @@ static const struct verb_def {
 	{ "apps.manage", AUTHZ_APPS_MANAGE, SCOPE_NONE, false },
 	{ "access.approve", AUTHZ_ACCESS_APPROVE, SCOPE_NONE, false },
 	{ "records.shred", AUTHZ_RECORDS_SHRED, SCOPE_NONE, false },
+	{ "scim.provision", AUTHZ_SCIM_PROVISION, SCOPE_NONE, false },
+	{ "secrets.read", AUTHZ_SECRETS_READ, SCOPE_PATH, false },
+	{ "secrets.write", AUTHZ_SECRETS_WRITE, SCOPE_PATH, false },
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -130,6 +133,52 @@ take_name(const char *s, size_t len, char out[AUTHZ_NAME_MAX])
 	return strcmp(out, "*") == 0 || authz_name_valid(out);
 }
 
+/*
+ * A secret path prefix: 1..100 bytes of [a-z0-9_.-/], no leading '/', no
+ * empty segment ("//") and no ".." segment. Matching is by plain prefix
+ * ("apps/billing/" covers "apps/billing/db"; "apps/bill" also covers
+ * "apps/billing/db"), so the grammar keeps a prefix from reaching outside
+ * what it names by a dot-dot walk.
+ */
+bool
+authz_path_prefix_valid(const char *s)
+{
+	size_t i, n, seg = 0;
+
+	if (s == NULL || s[0] == '\0' || s[0] == '/')
+		return false;
+	n = strnlen(s, AUTHZ_PATH_MAX);
+	if (n >= AUTHZ_PATH_MAX)
+		return false;
+	for (i = 0; i <= n; i++) {
+		char c = s[i];
+
+		if (c == '/' || c == '\0') {
+			size_t len = i - seg;
+
+			if (c == '/' && len == 0)
+				return false;                  /* "//" */
+			if (len == 2 && s[seg] == '.' && s[seg + 1] == '.')
+				return false;                  /* ".." */
+			seg = i + 1;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+		    c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static bool
+take_path(const char *s, char out[AUTHZ_PATH_MAX])
+{
+	if (strcmp(s, "*") != 0 && !authz_path_prefix_valid(s))
+		return false;
+	util_strlcpy(out, s, AUTHZ_PATH_MAX);
+	return true;
+}
+
 enum pv_rc
 authz_perm_parse(const char *perm, struct authz_perm *out)
 {
@@ -170,6 +219,10 @@ authz_perm_parse(const char *perm, struct authz_perm *out)
 		    !take_name(dot + 1, strlen(dot + 1), p.field))
 			return PV_E_INVALID;
 		break;
+	case SCOPE_PATH:
+		if (colon == NULL || !take_path(colon + 1, p.path))
+			return PV_E_INVALID;
+		break;
 	}
 	*out = p;
 	return PV_OK;
@@ -198,6 +251,9 @@ authz_perm_format(const struct authz_perm *p, char out[AUTHZ_PERM_MAX])
 	case SCOPE_COLLECTION:
 		n = snprintf(out, AUTHZ_PERM_MAX, "%s:%s", v->name, p->collection);
 		break;
+	case SCOPE_PATH:
+		n = snprintf(out, AUTHZ_PERM_MAX, "%s:%s", v->name, p->path);
+		break;
 	default:
 		n = snprintf(out, AUTHZ_PERM_MAX, "%s:%s.%s", v->name, p->collection, p->field);
 		break;
@@ -213,11 +269,23 @@ name_covers(const char *granted, const char *required)
 	return strcmp(granted, "*") == 0 || strcmp(granted, required) == 0;
 }
 
+/* A secret path prefix covers every path that starts with it; "*" all. */
+static bool
+path_covers(const char *granted, const char *required)
+{
+	if (strcmp(granted, "*") == 0)
+		return true;
+	if (strcmp(required, "*") == 0)
+		return false;
+	return strncmp(required, granted, strlen(granted)) == 0;
+}
+
 bool
 authz_perm_covers(const struct authz_perm *g, const struct authz_perm *r)
 {
 	return g->verb == r->verb && g->verb != AUTHZ_VERB_NONE &&
-	    name_covers(g->collection, r->collection) && name_covers(g->field, r->field);
+	    name_covers(g->collection, r->collection) && name_covers(g->field, r->field) &&
+	    path_covers(g->path, r->path);
 }
 
 bool
@@ -307,6 +375,7 @@ authz_permset_is_privileged(const struct authz_permset *s)
 		case AUTHZ_KEYS_MANAGE:
 		case AUTHZ_SYS_BACKUP:
 		case AUTHZ_APPS_MANAGE:
+		case AUTHZ_SCIM_PROVISION:   /* it makes and disables users */
 			return true;
 		default:
 			break;
@@ -387,7 +456,8 @@ authz_role_def_check(const char *name, const char *const *perms, size_t n, char 
 			    i, true);
 		for (j = 0; j < i; j++) {
 			if (authz_perm_parse(perms[j], &b) == PV_OK && a.verb == b.verb &&
-			    strcmp(a.collection, b.collection) == 0 && strcmp(a.field, b.field) == 0)
+			    strcmp(a.collection, b.collection) == 0 && strcmp(a.field, b.field) == 0 &&
+			    strcmp(a.path, b.path) == 0)
 				return def_refuse(PV_E_INVALID, why, whylen, "duplicate permission",
 				    i, true);
 		}

@@ -54,6 +54,66 @@ condition_check(const json_t *cond, struct authz_result *res)
 	return rc;
 }
 
+/* A role with access.approve: refused, and the refusal recorded. */
+static enum pv_rc
+officer_refused(struct authz_service *z, const struct authz_caller *c, const char *name,
+    struct authz_result *res)
+{
+	struct audit_event ev;
+	char rname[128];
+
+	snprintf(rname, sizeof(rname), "roles/%s", name);
+	authz_ev_init(&ev, c->subject, c->source, "role.create", rname);
+	ev.outcome = AUDIT_DENIED;
+	ev.reason = "officer_reserved";
+	if (audit_record(z->audit, &ev) != PV_OK)
+		return PV_E_AUDIT;
+	return fail(res, PV_E_OFFICER_RESERVED, "access.approve is set only with the seal's "
+	    "authority (phivault officer), never in a role");
+}
+
+/* A role that grants PHI access: a pending request (dual control); the role
+ * exists once a security officer approves it. */
+static enum pv_rc
+role_pending(struct authz_service *z, const struct authz_caller *c,
+    const struct authz_role_spec *sp, json_t **out, struct authz_result *res)
+{
+	struct store_role r;
+	struct pv_actor actor;
+	json_t *change, *perms = json_array();
+	char target[128];
+	size_t i;
+	enum pv_rc rc;
+
+	STORE_READ(z->st, rc, store_role_get(tx, sp->name, &r));
+	if (rc == PV_OK) {
+		store_role_clear(&r);
+		json_decref(perms);
+		return fail(res, PV_E_CONFLICT, "a role with this name exists");
+	}
+	if (rc != PV_E_NOTFOUND) {
+		json_decref(perms);
+		return rc;
+	}
+	for (i = 0; perms != NULL && i < sp->npermissions; i++)
+		json_array_append_new(perms, json_string(sp->permissions[i]));
+	change = json_pack("{s:s, s:o, s:o}", "name", sp->name, "permissions", perms,
+	    "condition", sp->condition != NULL && json_is_object(sp->condition) ?
+	    json_deep_copy(sp->condition) : json_object());
+	if (change == NULL)
+		return PV_E_NOMEM;
+	snprintf(target, sizeof(target), "roles/%s", sp->name);
+	authn_actor(c->subject, c->source, &actor);
+	rc = authz_approval_request(z, &actor, "role.create", target, change, res->approval);
+	json_decref(change);
+	if (rc != PV_OK)
+		return rc;
+	if ((*out = json_pack("{s:s, s:s, s:s}", "approval", res->approval, "status", "pending",
+	    "name", sp->name)) == NULL)
+		return PV_E_NOMEM;
+	return PV_OK;
+}
+
 struct role_job {
 	const struct store_role *r;
 };
@@ -97,6 +157,13 @@ authz_role_create(struct authz_service *z, const struct authz_caller *c,
 		return fail(res, PV_E_CONFLICT, "a built-in role has this name");
 	if (rc != PV_OK)
 		return fail(res, PV_E_INVALID, why);
+	/* the approvers are set with the seal's authority only (phivault officer) */
+	for (i = 0; i < sp->npermissions; i++)
+		if (authz_perm_is_officer(sp->permissions[i]))
+			return officer_refused(z, c, sp->name, res);
+	for (i = 0; i < sp->npermissions; i++)
+		if (authz_perm_grants_phi(sp->permissions[i]))
+			return role_pending(z, c, sp, out, res);
 	if ((arr = json_array()) == NULL)
 		return PV_E_NOMEM;
 	for (i = 0; i < sp->npermissions; i++)

@@ -54,7 +54,8 @@ h_role_create(struct http_request *req)
 	sp.condition = json_object_get(req->body, "condition");
 	if ((rc = authz_role_create(req->route->arg, &c, &sp, &out, &res)) != PV_OK)
 		return op_fail(req, rc, &res);
-	return http_reply(req, 201, out);
+	/* a role granting PHI access is a pending request (dual control) */
+	return http_reply(req, res.approval[0] != '\0' ? 202 : 201, out);
 }
 
 static enum pv_rc

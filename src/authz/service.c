@@ -65,6 +65,7 @@ authz_service_new(struct authn_service *authn, struct authz_service **out)
 	z->st = authn_service_store(authn);
 	z->audit = authn_service_audit(authn);
 	z->keys = authn_service_keys(authn);
+	z->approvals_expire_s = 604800;   /* [approvals] expire_s default */
 	authn_service_set_privileged(authn, privileged_cb, z);
 	*out = z;
 	return PV_OK;
@@ -464,7 +465,8 @@ authz_routes(struct authz_service *z, struct http_server *srv)
 
 	if ((rc = authz_route_roles(z, srv)) != PV_OK ||
 	    (rc = authz_route_explain(z, srv)) != PV_OK ||
-	    (rc = authz_route_policies(z, srv)) != PV_OK)
+	    (rc = authz_route_policies(z, srv)) != PV_OK ||
+	    (rc = authz_route_approvals(z, srv)) != PV_OK)
 		return rc;
 	return authz_route_audit(z, srv);
 }

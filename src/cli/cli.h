@@ -23,6 +23,10 @@ struct cli_init_result {
 	size_t nshares;
 	char ca_cert[4096];
 	char audit_key_fingerprint[80];  /* "SHA256:<64 hex>" of the checkpoint key */
+	/* `phivault dev` only: a security officer too (dual control needs an
+	 * approver), "" otherwise */
+	char officer_username[64];
+	char officer_password[64];
 };
 /* Create a data directory (cmd_init.c); returns a cli exit code. */
 int cli_init_datadir(const char *data, const char *seal, const char *region,
@@ -33,6 +37,9 @@ struct keys_hsm_spec;
 int cli_init_datadir_hsm(const char *data, const char *seal, const char *region,
     const struct keys_hsm_spec *hsm, struct cli_init_result *out);
 void cli_init_result_clear(struct cli_init_result *r);
+/* `phivault dev`: cli_init_datadir with the key-file seal, plus a security
+ * officer "officer" with its own one-time password (officer_*). */
+int cli_init_datadir_dev(const char *data, struct cli_init_result *out);
 
 /* HTTPS client for the online commands (client.c). base: "https://host:port";
  * CA from --cacert / PHIVAULT_CACERT (else the system store); token may be NULL.
@@ -41,6 +48,10 @@ struct json_t;
 enum pv_rc cli_http(const char *base, const char *cacert, const char *token,
     const char *method, const char *path, struct json_t *body, long *status,
     struct json_t **resp);
+/* cli_http with one more request header line ("If-Match: 3"), NULL for none. */
+enum pv_rc cli_http_hdr(const char *base, const char *cacert, const char *token,
+    const char *method, const char *path, const char *header, struct json_t *body,
+    long *status, struct json_t **resp);
 /* Print an API error body as "phivault: <code>: <message>" and return CLI_RUNTIME. */
 int cli_api_error(long status, struct json_t *resp);
 
@@ -116,6 +127,14 @@ bool cli_api_init(struct cli_api *c, const struct cli_online_opts *o);
  * printed (cli_api_error). */
 int cli_api_call(const struct cli_api *c, const char *method, const char *path,
     struct json_t *body, long want, struct json_t **resp);
+/* The same with one more header line (NULL: none); want2 is a second status
+ * that also succeeds (0: none), e.g. 200 or 201. */
+int cli_api_call_hdr(const struct cli_api *c, const char *method, const char *path,
+    const char *header, struct json_t *body, long want, long want2, struct json_t **resp);
+/* cli_api_call that accepts want or also (e.g. 201, or 202 when dual
+ * control made the change a pending request); *status the one it was. */
+int cli_api_call2(const struct cli_api *c, const char *method, const char *path,
+    struct json_t *body, long want, long also, long *status, struct json_t **resp);
 /* A string member of a JSON object, "" when absent or not a string. */
 const char *cli_jstr(struct json_t *o, const char *key);
 
@@ -132,7 +151,15 @@ int cmd_key(int argc, char **argv);
 int cmd_sinks(int argc, char **argv);
 int cmd_alert(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_subject(int argc, char **argv);
+int cmd_retention(int argc, char **argv);
 int cmd_app(int argc, char **argv);
+int cmd_compliance(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_secret(int argc, char **argv);
+int cmd_approval(int argc, char **argv);
+int cmd_officer(int argc, char **argv);
+int cmd_passkey(int argc, char **argv);   /* cmd_passkey.c */
 /* cmd_app.c: `phivault login --app ID [--secret-file F]` (an app's sign-in). */
 bool cli_login_is_app(int argc, char **argv);
 int cli_login_app(int argc, char **argv);

@@ -48,6 +48,13 @@ enum pv_rc
 cli_http(const char *base, const char *cacert, const char *token, const char *method,
     const char *path, json_t *body, long *status, json_t **resp)
 {
+	return cli_http_hdr(base, cacert, token, method, path, NULL, body, status, resp);
+}
+
+enum pv_rc
+cli_http_hdr(const char *base, const char *cacert, const char *token, const char *method,
+    const char *path, const char *header, json_t *body, long *status, json_t **resp)
+{
 	struct curl_slist *hdrs = NULL;
 	struct buf b = { 0 };
 	char url[2048], auth[512];
@@ -74,6 +81,8 @@ cli_http(const char *base, const char *cacert, const char *token, const char *me
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 		hdrs = curl_slist_append(hdrs, auth);
 	}
+	if (header != NULL)
+		hdrs = curl_slist_append(hdrs, header);
 	if (body != NULL) {
 		txt = json_dumps(body, JSON_COMPACT);
 		if (txt == NULL)

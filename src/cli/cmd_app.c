@@ -78,6 +78,7 @@ app_run(const struct cli_api *c, const char *sub, char **ops, json_t *roles, jso
 {
 	char path[256];
 	json_t *body, *v;
+	long status = 0;
 	size_t i;
 	int ret;
 
@@ -85,11 +86,14 @@ app_run(const struct cli_api *c, const char *sub, char **ops, json_t *roles, jso
 		body = json_pack("{s:s, s:O, s:O}", "name", ops[0], "roles", roles, "networks", nets);
 		if (body == NULL)
 			return CLI_RUNTIME;
-		ret = cli_api_call(c, "POST", "/v1/apps", body, 201, resp);
+		ret = cli_api_call2(c, "POST", "/v1/apps", body, 201, 202, &status, resp);
 		json_decref(body);
 		if (ret == CLI_OK && c->format == CLI_FORMAT_TEXT)
 			printf("created app %s\nid: %s\n(add a secret: phivault app secret-add %s)\n",
 			    cli_jstr(*resp, "name"), cli_jstr(*resp, "id"), cli_jstr(*resp, "id"));
+		if (ret == CLI_OK && c->format == CLI_FORMAT_TEXT && status == 202)
+			printf("pending approval: %s (a security officer runs: phivault approval "
+			    "approve %s)\n", cli_jstr(*resp, "approval"), cli_jstr(*resp, "approval"));
 	} else if (strcmp(sub, "list") == 0) {
 		ret = cli_api_call(c, "GET", "/v1/apps", NULL, 200, resp);
 		if (ret == CLI_OK && c->format == CLI_FORMAT_TEXT) {

@@ -70,16 +70,32 @@ abs_path(const char *in, char *out, size_t len)
 	return util_path_join(out, len, cwd, in);
 }
 
+static int init_datadir(const char *data, const char *seal, const char *region,
+    const struct keys_hsm_spec *hsm, bool officer, struct cli_init_result *out);
+
 int
 cli_init_datadir(const char *data, const char *seal, const char *region,
     struct cli_init_result *out)
 {
-	return cli_init_datadir_hsm(data, seal, region, NULL, out);
+	return init_datadir(data, seal, region, NULL, false, out);
+}
+
+int
+cli_init_datadir_dev(const char *data, struct cli_init_result *out)
+{
+	return init_datadir(data, "keyfile", "local", NULL, true, out);
 }
 
 int
 cli_init_datadir_hsm(const char *data, const char *seal, const char *region,
     const struct keys_hsm_spec *hsm, struct cli_init_result *out)
+{
+	return init_datadir(data, seal, region, hsm, false, out);
+}
+
+static int
+init_datadir(const char *data, const char *seal, const char *region,
+    const struct keys_hsm_spec *hsm, bool officer, struct cli_init_result *out)
 {
 	struct keys_hsm_spec hs;
 	struct keys_seal_spec spec;
@@ -217,6 +233,19 @@ cli_init_datadir_hsm(const char *data, const char *seal, const char *region,
 	if (rc != PV_OK) {
 		cli_err("cannot create the bootstrap admin: %s", pv_rc_name(rc));
 		goto out;
+	}
+	/* dev: an approver too, so a newcomer gets a working clinician (dual
+	 * control needs a security officer besides the admin) */
+	if (officer) {
+		util_strlcpy(out->officer_username, "officer", sizeof(out->officer_username));
+		rc = authn_password_generate(out->officer_password, sizeof(out->officer_password));
+		if (rc == PV_OK)
+			rc = directory_bootstrap_officer(st, audit, &cfg, out->officer_username,
+			    out->officer_password, NULL);
+		if (rc != PV_OK) {
+			cli_err("cannot create the security officer: %s", pv_rc_name(rc));
+			goto out;
+		}
 	}
 	/* write the config last: its presence marks a complete data directory */
 	if (util_path_join(path, sizeof(path), data, "phivault.conf") != 0 ||

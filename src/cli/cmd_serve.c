@@ -87,14 +87,17 @@ cmd_dev(int argc, char **argv)
 	}
 	if (stat(conf, &sb) != 0) {
 		struct cli_init_result res;
-		int ret = cli_init_datadir(data, "keyfile", "local", &res);
+		int ret = cli_init_datadir_dev(data, &res);
 
 		if (ret != CLI_OK)
 			return ret;
 		printf("phivault dev: initialised %s (key-file seal: %s/unseal.key)\n", data, data);
 		printf("  bootstrap admin: username %s, one-time password %s\n", res.admin_username,
 		    res.admin_password);
-		printf("  (change it at first login; it is not shown again)\n");
+		printf("  security officer: username %s, one-time password %s\n",
+		    res.officer_username, res.officer_password);
+		printf("  (change them at first login; they are not shown again. The officer "
+		    "approves PHI access: phivault approval approve ID)\n");
 		printf("  audit key fingerprint: %s\n", res.audit_key_fingerprint);
 		cli_init_result_clear(&res);
 	} else {

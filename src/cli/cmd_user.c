@@ -121,6 +121,7 @@ user_add(const struct cli_api *c, const char *username, json_t *roles, json_t *g
 {
 	json_t *body = json_pack("{s:s, s:O, s:O}", "username", username, "roles", roles,
 	    "groups", groups);
+	long status = 0;
 	int ret;
 
 	if (body == NULL)
@@ -129,7 +130,7 @@ user_add(const struct cli_api *c, const char *username, json_t *roles, json_t *g
 		json_object_set_new(body, "email", json_string(email));
 	if (display != NULL)
 		json_object_set_new(body, "display_name", json_string(display));
-	ret = cli_api_call(c, "POST", "/v1/users", body, 201, resp);
+	ret = cli_api_call2(c, "POST", "/v1/users", body, 201, 202, &status, resp);
 	json_decref(body);
 	if (ret != CLI_OK)
 		return ret;
@@ -141,6 +142,9 @@ user_add(const struct cli_api *c, const char *username, json_t *roles, json_t *g
 	printf("id: %s\n", cli_jstr(*resp, "id"));
 	printf("one-time password: %s\n", cli_jstr(*resp, "one_time_password"));
 	print_otp_note();
+	if (status == 202)   /* dual control: the PHI-granting roles wait */
+		printf("pending approval: %s (a security officer runs: phivault approval "
+		    "approve %s)\n", cli_jstr(*resp, "approval"), cli_jstr(*resp, "approval"));
 	return CLI_OK;
 }
 

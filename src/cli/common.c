@@ -163,6 +163,34 @@ cli_api_call(const struct cli_api *c, const char *method, const char *path, json
 	return CLI_OK;
 }
 
+int
+cli_api_call_hdr(const struct cli_api *c, const char *method, const char *path,
+    const char *header, json_t *body, long want, long want2, json_t **resp)
+{
+	long status = 0;
+
+	*resp = NULL;
+	if (cli_http_hdr(c->addr, c->cacert, c->token, method, path, header, body, &status,
+	    resp) != PV_OK)
+		return CLI_RUNTIME;
+	if (status != want && (want2 == 0 || status != want2))
+		return cli_api_error(status, *resp);
+	return CLI_OK;
+}
+
+int
+cli_api_call2(const struct cli_api *c, const char *method, const char *path, json_t *body,
+    long want, long also, long *status, json_t **resp)
+{
+	*resp = NULL;
+	*status = 0;
+	if (cli_http(c->addr, c->cacert, c->token, method, path, body, status, resp) != PV_OK)
+		return CLI_RUNTIME;
+	if (*status != want && *status != also)
+		return cli_api_error(*status, *resp);
+	return CLI_OK;
+}
+
 const char *
 cli_jstr(json_t *o, const char *key)
 {

@@ -10,12 +10,15 @@
  * thread starts.
  */
 #include "authn/authn.h"
+#include "backup/backup.h"
 #include "cli/server.h"
 #include "jobs/jobs.h"
 #include "vault/vault.h"
 
 /* The install step has no argument: the one app of this process. */
 static struct pv_app *install_app;
+
+static void actor_of(struct http_request *req, struct pv_actor *out);
 
 /* Kinds (and their routes) of higher modules, before the runner's thread. */
 static enum pv_rc
@@ -25,6 +28,23 @@ install(struct jobs_runner *r, struct http_server *http)
 
 	if (install_app != NULL && install_app->vault != NULL &&
 	    (rc = vault_keys_install(install_app->vault, r, http)) != PV_OK)
+		return rc;
+	if (install_app != NULL) {
+		struct backup_config bc = {
+			.st = install_app->st,
+			.keys = install_app->keys,
+			.audit = install_app->audit,
+			.cfg = &install_app->cfg,
+			.node = install_app->node,
+			.actor_of = actor_of,
+		};
+
+		if ((rc = backup_install(&bc, r, http, &install_app->backup)) != PV_OK)
+			return rc;
+	}
+	if (install_app != NULL && install_app->vault != NULL &&
+	    (rc = vault_retention_install(install_app->vault, r, http,
+	    install_app->cfg.retention_every_s)) != PV_OK)
 		return rc;
 #ifdef PV_TEST_HOOKS
 	return jobs_test_install(r, http);

@@ -18,9 +18,11 @@
 
 #include "cli/routes.h"
 #include "vault/vault.h"
+#include "secrets/secrets.h"
 #include "authn/authn.h"
 #include "authz/authz.h"
 #include "directory/directory.h"
+#include "scim/scim.h"
 
 static enum pv_rc
 sys_health(struct http_request *req)
@@ -270,7 +272,8 @@ static enum pv_rc
 identity_routes(struct pv_app *app)
 {
 	struct authn_service_config ac = { app->st, app->keys, app->audit, &app->cfg, app->dev };
-	struct directory_config dc = { NULL, app->st, app->audit, &app->cfg };
+	struct directory_config dc = { NULL, app->st, app->audit, &app->cfg, NULL, app->keys };
+	struct scim_config sc = { NULL, &app->cfg };
 	enum pv_rc rc;
 
 	if ((rc = authn_service_new(&ac, &app->authn)) != PV_OK ||
@@ -278,8 +281,14 @@ identity_routes(struct pv_app *app)
 	    (rc = authn_routes(app->authn, app->http)) != PV_OK)
 		return rc;
 	dc.authn = app->authn;
+	dc.authz = app->authz;
+	authz_approvals_configure(app->authz, app->cfg.approvals_expire_s);
 	if ((rc = directory_new(&dc, &app->directory)) != PV_OK ||
 	    (rc = directory_routes(app->directory, app->http)) != PV_OK)
+		return rc;
+	sc.directory = app->directory;
+	if ((rc = scim_new(&sc, &app->scim)) != PV_OK ||
+	    (rc = scim_routes(app->scim, app->http)) != PV_OK)
 		return rc;
 	return authz_routes(app->authz, app->http);
 }
@@ -311,6 +320,14 @@ routes_register(struct pv_app *app)
 
 	if (rc == PV_OK)
 		rc = vault_routes(app->http, &vd, &app->vault);
+	if (rc == PV_OK) {
+		struct secrets_deps sd = { app->st, app->keys, app->audit,
+			app->cfg.secrets_max_versions };
+
+		if ((rc = secrets_new(&sd, &app->secrets)) == PV_OK &&
+		    (rc = secrets_routes(app->http, app->secrets)) == PV_OK)
+			rc = secrets_sweeper_start(app->secrets);
+	}
 	return rc;
 }
 
@@ -319,12 +336,16 @@ routes_cleanup(struct pv_app *app)
 {
 	authz_service_free(app->authz);
 	app->authz = NULL;
+	scim_free(app->scim);
+	app->scim = NULL;
 	directory_free(app->directory);
 	app->directory = NULL;
 	authn_service_free(app->authn);
 	app->authn = NULL;
 	vault_free(app->vault);
 	app->vault = NULL;
+	secrets_free(app->secrets);
+	app->secrets = NULL;
 	authn_throttle_free(app->unseal_throttle);
 	app->unseal_throttle = NULL;
 }

@@ -34,10 +34,14 @@
 #include "cli/routes.h"
 #include "daemon/daemon.h"
 #include "authn/authn.h"
+#include "backup/backup.h"
 #include "jobs/jobs.h"
 #include "vault/vault.h"
+#include "secrets/secrets.h"
 #include "sinks/sinks.h"
 #include "detect/detect.h"
+#include "compliance/compliance.h"
+#include "console/console.h"
 
 static bool
 hook_is_sealed(void *arg)
@@ -118,6 +122,21 @@ test_routes(struct pv_app *app)
 		return PV_OK;
 	log_warn("test hook: POST /v1/test/clock is enabled (PHIVAULT_TEST_CLOCK=1)");
 	return http_route_add(app->http, &r);
+}
+
+/* Test builds only: with PHIVAULT_TEST_CLOCK=1, PHIVAULT_TEST_CLOCK_ADVANCE_MS
+ * moves the clock forward before anything runs (so a test can restart a
+ * server after kill -9 at the time it had reached, before its jobs resume). */
+static void
+test_clock_start(void)
+{
+	const char *on = getenv("PHIVAULT_TEST_CLOCK");
+	const char *adv = getenv("PHIVAULT_TEST_CLOCK_ADVANCE_MS");
+
+	if (on == NULL || strcmp(on, "1") != 0 || adv == NULL || adv[0] == '\0')
+		return;
+	if (util_clock_advance(strtoll(adv, NULL, 10)) == PV_OK)
+		log_warn("test hook: clock starts %s ms ahead", adv);
 }
 #endif
 
@@ -296,6 +315,9 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		}
 	}
 
+#ifdef PV_TEST_HOOKS
+	test_clock_start();
+#endif
 	memset(&hc, 0, sizeof(hc));
 	hc.listen = app.cfg.listen;
 	hc.cert_path = app.cfg.tls_cert;
@@ -325,6 +347,19 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		cli_err("cannot register the alert routes: %s", pv_rc_name(rc));
 		goto out;
 	}
+	{
+		const struct compliance_deps cd = { app.st, app.audit, app.keys, &app.cfg, datadir };
+
+		if ((rc = compliance_service_new(&cd, &app.compliance)) != PV_OK ||
+		    (rc = compliance_routes(app.compliance, app.http)) != PV_OK) {
+			cli_err("cannot register the compliance route: %s", pv_rc_name(rc));
+			goto out;
+		}
+	}
+	if ((rc = console_routes(app.http)) != PV_OK) {
+		cli_err("cannot register the console routes: %s", pv_rc_name(rc));
+		goto out;
+	}
 	if ((rc = server_jobs_start(&app)) != PV_OK) {
 		cli_err("cannot start the job runner: %s", pv_rc_name(rc));
 		goto out;
@@ -340,6 +375,14 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		goto out;
 	}
 #endif
+	{
+		/* what this process is about to be: the seccomp allowlist goes in
+		 * below or the server does not start at all */
+		const struct compliance_process cp = { true, strcmp(app.cfg.seccomp, "on") == 0,
+			!allow_core, true, dev };
+
+		compliance_service_process(app.compliance, &cp);
+	}
 	if ((rc = http_server_start(app.http)) != PV_OK) {
 		cli_err("cannot listen on %s: %s", app.cfg.listen, pv_rc_name(rc));
 		goto out;
@@ -376,11 +419,15 @@ out:
 		http_server_free(app.http);
 	}
 	server_metrics_stop(&app);
+	backup_stop(app.backup);   /* its scheduler queues jobs: before the runner */
 	jobs_runner_stop(app.jobs);
+	backup_free(app.backup);   /* after the runner: no step starts a worker any more */
 	/* its last state goes through the commit queue, so before audit_stop;
 	 * freed after it (the queue's subscriber points at it until then) */
 	detect_stop(app.detect);
 	vault_keys_stop(app.vault);   /* the key-rotation sweeper commits through audit */
+	vault_retention_stop(app.vault);   /* so does the retention scheduler */
+	secrets_stop(app.secrets);    /* the rotation sweeper records through audit */
 	if (app.audit != NULL) {
 		system_event(&app, "sys.stop", AUDIT_ALLOWED, NULL);
 		sinks_stop(app.sinks);   /* drains (bounded); its cursors commit through audit */
@@ -390,6 +437,7 @@ out:
 	detect_free(app.detect);
 	app.detect = NULL;
 	routes_cleanup(&app);
+	compliance_service_free(app.compliance);
 	if (app.keys != NULL)
 		keys_close(app.keys);
 	store_close(app.st);

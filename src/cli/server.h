@@ -27,9 +27,11 @@ struct pv_app {
 	struct audit *audit;
 	struct http_server *http;
 	struct vault_ctx *vault;      /* PHI records (vault/vault.h) */
+	struct secrets *secrets;      /* application secrets (secrets/secrets.h) */
 	struct authn_service *authn;  /* identity: sessions, login (authn/authn.h) */
 	struct authz_service *authz;  /* identity: hooks, roles, audit routes (authz/authz.h) */
 	struct directory *directory;  /* users and groups (directory/directory.h) */
+	struct scim *scim;            /* SCIM 2.0 over the directory (scim/scim.h) */
 	struct authn_throttle *unseal_throttle;  /* failed unseal shares per source */
 	struct jobs_runner *jobs;     /* background work (jobs/jobs.h) */
 	/* GET /metrics (metrics_wire.c) */
@@ -38,6 +40,8 @@ struct pv_app {
 	struct http_metrics_listener *metrics_listener;
 	struct sinks *sinks;          /* SIEM delivery of the trail (sinks/sinks.h) */
 	struct detect *detect;        /* threat detection, alerts (detect/detect.h) */
+	struct compliance_service *compliance;  /* the compliance report (compliance/compliance.h) */
+	struct backup *backup;        /* backups (backup/backup.h; jobs_wire.c) */
 };
 
 /* Run until a signal; returns a cli exit code. listen may be NULL (config):

@@ -116,12 +116,25 @@ static const struct key_def keys[] = {
 	{ "detect", "sink_lag_check_s", K_INT, F(detect_sink_lag_check_s) },
 	{ "detect", "sink_lag_max", K_INT, F(detect_sink_lag_max) },
 	{ "detect", "sink_lag_for_s", K_INT, F(detect_sink_lag_for_s) },
+	{ "compliance", "inactive_days", K_INT, F(compliance_inactive_days) },
+	{ "compliance", "key_rotation_days", K_INT, F(compliance_key_rotation_days) },
+	{ "backup", "dir", K_PATH, F(backup_dir) },
+	{ "backup", "region", K_STR, F(backup_region) },
+	{ "backup", "every_s", K_INT, F(backup_every_s) },
+	{ "backup", "keep", K_INT, F(backup_keep) },
+	{ "backup", "immutable_days", K_INT, F(backup_immutable_days) },
+	{ "backup", "drill_every_s", K_INT, F(backup_drill_every_s) },
+	{ "server", "public_url", K_STR, F(public_url) },
+	{ "retention", "every_s", K_INT, F(retention_every_s) },
+	{ "audit", "retention_days", K_INT, F(audit_retention_days) },
+	{ "secrets", "max_versions", K_INT, F(secrets_max_versions) },
+	{ "approvals", "expire_s", K_INT, F(approvals_expire_s) },
 	{ "server", "node", K_STR, F(node) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics", "sinks", "detect", "apps", "pkcs11" };
+	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup", "retention", "secrets", "approvals" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -131,6 +144,7 @@ config_defaults(struct pv_config *c, const char *datadir)
 	util_strlcpy(c->listen, "127.0.0.1:8443", sizeof(c->listen));
 	c->max_body_bytes = 1048576;
 	util_strlcpy(c->region, "local", sizeof(c->region));
+	util_strlcpy(c->public_url, "https://localhost:8443", sizeof(c->public_url));
 	c->threads = 0;
 	c->max_connections_per_ip = 32;
 	c->handshake_timeout_s = 5;
@@ -155,6 +169,8 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->one_time_password_ttl_s = 86400;
 	c->checkpoint_every = 1000;
 	c->checkpoint_interval_s = 60;
+	c->retention_every_s = 86400;
+	c->audit_retention_days = 2190;
 	util_strlcpy(c->store_backend, "sqlite", sizeof(c->store_backend));
 	c->store_url[0] = '\0';
 	c->store_max_connections = 0;   /* 2 x online CPUs + 2 (store.h) */
@@ -162,9 +178,15 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->jobs_step_pause_ms = 5;
 	c->jobs_max_steps_per_s = 100;
 	c->jobs_lease_s = 30;
+	util_strlcpy(c->backup_region, "local", sizeof(c->backup_region));
+	c->backup_every_s = 0;
+	c->backup_keep = 14;
+	c->backup_immutable_days = 30;
+	c->backup_drill_every_s = 86400;
 	util_strlcpy(c->metrics_enabled, "on", sizeof(c->metrics_enabled));
 	c->metrics_listen[0] = '\0';
 	c->app_token_ttl_s = 900;
+	c->approvals_expire_s = 604800;
 	c->sinks_max_message_bytes = 8192;   /* RFC 5425 section 4.3.1: receivers SHOULD take 8192 */
 	c->sinks_retry_max_ms = 30000;
 	c->sinks_timeout_ms = 5000;
@@ -192,6 +214,9 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->detect_sink_lag_check_s = 30;
 	c->detect_sink_lag_max = 10000;
 	c->detect_sink_lag_for_s = 300;
+	c->compliance_inactive_days = 90;
+	c->compliance_key_rotation_days = 365;
+	c->secrets_max_versions = 10;
 }
 
 /* ---- parsing ---- */
@@ -753,6 +778,13 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		REFUSE("audit.checkpoint_every = %d must be at least 1", c->checkpoint_every);
 	if (c->checkpoint_interval_s < 1)
 		REFUSE("audit.checkpoint_interval_s = %d must be at least 1", c->checkpoint_interval_s);
+	/* six years (45 CFR 164.316(b)(2)(i)); upward only outside --dev */
+	if (c->audit_retention_days < (dev ? 1 : 2190) || c->audit_retention_days > 36500)
+		REFUSE("audit.retention_days = %d is outside %d .. 36500 (HIPAA keeps six years)",
+		    c->audit_retention_days, dev ? 1 : 2190);
+	if (c->retention_every_s < (dev ? 1 : 60) || c->retention_every_s > 31536000)
+		REFUSE("retention.every_s = %d is outside %d .. 31536000", c->retention_every_s,
+		    dev ? 1 : 60);
 
 	if (strcmp(c->store_backend, "sqlite") != 0 && strcmp(c->store_backend, "postgres") != 0)
 		REFUSE("store.backend = %s is not sqlite or postgres", c->store_backend);
@@ -773,6 +805,26 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		REFUSE("auth.password_dictionary is empty");
 	if (strcmp(c->seccomp, "on") != 0 && strcmp(c->seccomp, "off") != 0)
 		REFUSE("server.seccomp = %s is not on or off", c->seccomp);
+	if (c->backup_every_s < 0 || c->backup_every_s > 31622400)
+		REFUSE("backup.every_s = %d is not from 0 (off) to 31622400", c->backup_every_s);
+	if (c->backup_keep < 1 || c->backup_keep > 100000)
+		REFUSE("backup.keep = %d is not from 1 to 100000", c->backup_keep);
+	if (c->backup_immutable_days < 0 || c->backup_immutable_days > 36500)
+		REFUSE("backup.immutable_days = %d is not from 0 to 36500", c->backup_immutable_days);
+	if (c->backup_drill_every_s < 0 || c->backup_drill_every_s > 31622400)
+		REFUSE("backup.drill_every_s = %d is not from 0 (off) to 31622400",
+		    c->backup_drill_every_s);
+	if (c->backup_region[0] == '\0')
+		REFUSE("backup.region is empty");
+	{
+		char o[256], h[256];
+
+		if (config_public_url_parts(c->public_url, o, sizeof(o), h, sizeof(h)) != PV_OK)
+			REFUSE("server.public_url = %s is not https://HOST[:PORT]", c->public_url);
+		if (!dev && strncmp(c->public_url, "https://", 8) != 0)
+			REFUSE("server.public_url = %s must be https:// (http:// only with --dev)",
+			    c->public_url);
+	}
 	if (!dev && strcmp(c->seccomp, "off") == 0)
 		REFUSE("server.seccomp = off is allowed only with --dev");
 	if (c->jobs_step_pause_ms < 0 || c->jobs_step_pause_ms > 60000)
@@ -787,6 +839,9 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 	if (c->app_token_ttl_s < 60 || c->app_token_ttl_s > 3600)
 		REFUSE("apps.token_ttl_s = %d is not from 60 to 3600 (an app token lives at most "
 		    "one hour)", c->app_token_ttl_s);
+	if (c->approvals_expire_s < 60 || c->approvals_expire_s > 2592000)
+		REFUSE("approvals.expire_s = %d is not from 60 to 2592000 (30 days)",
+		    c->approvals_expire_s);
 	if (c->metrics_listen[0] != '\0') {
 		bool loopback;
 
@@ -798,6 +853,20 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 			    "authentication; allowed only with --dev)", c->metrics_listen);
 		if (strcmp(c->metrics_listen, c->listen) == 0)
 			REFUSE("metrics.listen = %s is server.listen", c->metrics_listen);
+	}
+	if (c->public_url[0] != '\0') {
+		size_t i, n = strlen(c->public_url);
+
+		if (strncmp(c->public_url, "https://", 8) != 0 &&
+		    !(dev && strncmp(c->public_url, "http://", 7) == 0))
+			REFUSE("server.public_url = %s is not an https:// URL", c->public_url);
+		for (i = 0; i < n; i++)
+			if ((unsigned char)c->public_url[i] <= ' ' || c->public_url[i] == '"' ||
+			    c->public_url[i] == '\\' || c->public_url[i] == 0x7f ||
+			    c->public_url[i] == '?' || c->public_url[i] == '#')
+				REFUSE("server.public_url has a character a URL base cannot hold%s", "");
+		if (c->public_url[n - 1] == '/')
+			REFUSE("server.public_url = %s ends with '/'", c->public_url);
 	}
 	if (sink_target_check(c->sinks_syslog, "sinks.syslog", dev, err, errlen) != PV_OK ||
 	    sink_target_check(c->sinks_cef, "sinks.cef", dev, err, errlen) != PV_OK)
@@ -848,6 +917,14 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 			if (t[i].v < 1 || t[i].v > t[i].max)
 				REFUSE("detect.%s = %d is not from 1 to %d", t[i].name, t[i].v, t[i].max);
 	}
+	if (c->compliance_inactive_days < 1 || c->compliance_inactive_days > 3650)
+		REFUSE("compliance.inactive_days = %d is not from 1 to 3650",
+		    c->compliance_inactive_days);
+	if (c->compliance_key_rotation_days < 1 || c->compliance_key_rotation_days > 3650)
+		REFUSE("compliance.key_rotation_days = %d is not from 1 to 3650",
+		    c->compliance_key_rotation_days);
+	if (c->secrets_max_versions < 1 || c->secrets_max_versions > 1000)
+		REFUSE("secrets.max_versions = %d is not from 1 to 1000", c->secrets_max_versions);
 #undef REFUSE
 	return PV_OK;
 }
@@ -897,7 +974,7 @@ config_write(const struct pv_config *c, const char *path)
 	    !writable(c->sinks_webhook) || !writable(c->sinks_ocsf_file) ||
 	    !writable(c->sinks_ca_file) || !writable(c->detect_enabled) || !writable(c->pkcs11_module) ||
 	    !writable(c->pkcs11_token_label) || !writable(c->pkcs11_pin_file) ||
-	    !writable(c->pkcs11_key_label)) {
+	    !writable(c->pkcs11_key_label) || !writable(c->public_url)) {
 		log_error("config: a value cannot be written to an INI line");
 		return PV_E_INVALID;
 	}
@@ -920,8 +997,11 @@ config_write(const struct pv_config *c, const char *path)
 	    "threads = %u\n"
 	    "# on | off: after start-up the process may make only the system calls it\n"
 	    "# needs (seccomp allowlist); off only with --dev\n"
-	    "seccomp = %s\n",
-	    c->listen, c->max_body_bytes, c->region, c->threads, c->seccomp);
+	    "seccomp = %s\n"
+	    "# the console's origin https://HOST[:PORT]; passkeys (WebAuthn) are bound to\n"
+	    "# its host (the RP ID) and accepted only from exactly this origin\n"
+	    "public_url = %s\n",
+	    c->listen, c->max_body_bytes, c->region, c->threads, c->seccomp, c->public_url);
 	fprintf(f,
 	    "# the job runner: pause between steps (ms), most steps a second, and how\n"
 	    "# long a running job stays leased to this node without a step (s)\n"
@@ -972,6 +1052,11 @@ config_write(const struct pv_config *c, const char *path)
 	    "checkpoint_every = %d\n"
 	    "checkpoint_interval_s = %d\n",
 	    c->checkpoint_every, c->checkpoint_interval_s);
+	fprintf(f,
+	    "# audit entries are kept at least this many days (six years: 2190; lower\n"
+	    "# only with --dev); the trail is never pruned today\n"
+	    "retention_days = %d\n",
+	    c->audit_retention_days);
 	fprintf(f,
 	    "\n[store]\n"
 	    "# sqlite | postgres\n"
@@ -1074,6 +1159,49 @@ config_write(const struct pv_config *c, const char *path)
 		fprintf(f, "pin_file = %s\n", rel_path(c, c->pkcs11_pin_file));
 	if (c->pkcs11_key_label[0] != '\0')
 		fprintf(f, "key_label = %s\n", c->pkcs11_key_label);
+	fprintf(f,
+	    "\n[compliance]\n"
+	    "# the compliance report (docs/compliance.md): accounts with no activity for\n"
+	    "# longer than inactive_days, keys unrotated for longer than key_rotation_days\n"
+	    "# (when their own policy sets no rotate_every_s) fail their controls\n"
+	    "inactive_days = %d\n"
+	    "key_rotation_days = %d\n",
+	    c->compliance_inactive_days, c->compliance_key_rotation_days);
+	fprintf(f,
+	    "\n[backup]\n"
+	    "# encrypted, signed backups (docs/operations.md \"Backup and disaster recovery\")\n");
+	if (c->backup_dir[0] != '\0')
+		fprintf(f, "dir = %s\n", rel_path(c, c->backup_dir));
+	else
+		fprintf(f, "# where backups are written (default: backups in the data directory)\n"
+		    "# dir = /mnt/worm/phivault\n");
+	fprintf(f,
+	    "# must be in [policy] allowed_regions and the region of every collection\n"
+	    "region = %s\n"
+	    "# scheduled backups every N seconds (0: off), keeping the newest `keep`\n"
+	    "every_s = %d\n"
+	    "keep = %d\n"
+	    "# no backup can be deleted through phivault within this many days\n"
+	    "immutable_days = %d\n"
+	    "# restore drills every N seconds (0: off)\n"
+	    "drill_every_s = %d\n",
+	    c->backup_region, c->backup_every_s, c->backup_keep, c->backup_immutable_days,
+	    c->backup_drill_every_s);
+	fprintf(f,
+	    "\n[retention]\n"
+	    "# run retention and disposal (each collection's retention_days) this often\n"
+	    "every_s = %d\n",
+	    c->retention_every_s);
+	fprintf(f,
+	    "\n[secrets]\n"
+	    "# application secrets (docs/secrets.md): versions kept per secret (1 .. 1000);\n"
+	    "# a write beyond it destroys the oldest\n"
+	    "max_versions = %d\n", c->secrets_max_versions);
+	fprintf(f,
+	    "\n[approvals]\n"
+	    "# dual control (docs/access-control.md): a pending request that would grant\n"
+	    "# PHI access expires this many seconds after it was made (60 .. 2592000)\n"
+	    "expire_s = %d\n", c->approvals_expire_s);
 	if (ferror(f)) {
 		fclose(f);
 		rc = PV_E_NOMEM;
@@ -1090,4 +1218,51 @@ out:
 		free(buf);
 	}
 	return rc;
+}
+
+enum pv_rc
+config_public_url_parts(const char *url, char *origin, size_t olen, char *host, size_t hlen)
+{
+	const char *h, *e, *port = NULL;
+	size_t n, i, hl;
+
+	if (url == NULL)
+		return PV_E_INVALID;
+	if (strncmp(url, "https://", 8) == 0)
+		h = url + 8;
+	else if (strncmp(url, "http://", 7) == 0)
+		h = url + 7;
+	else
+		return PV_E_INVALID;
+	n = strlen(url);
+	e = url + n;
+	if (e > h && e[-1] == '/')
+		e--;
+	for (i = 0; h + i < e; i++) {
+		char ch = h[i];
+
+		if (ch == ':' && port == NULL) {
+			port = h + i;
+			continue;
+		}
+		if (port != NULL ? (ch < '0' || ch > '9') :
+		    !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'))
+			return PV_E_INVALID;
+	}
+	hl = (size_t)((port != NULL ? port : e) - h);
+	if (hl == 0 || (port != NULL && e - port < 2) || (port != NULL && e - port > 6))
+		return PV_E_INVALID;
+	if ((size_t)(e - url) + 1 > olen || hl + 1 > hlen)
+		return PV_E_INVALID;
+	for (i = 0; i < hl; i++)
+		host[i] = (char)((h[i] >= 'A' && h[i] <= 'Z') ? h[i] - 'A' + 'a' : h[i]);
+	host[hl] = '\0';
+	/* the origin as a browser serialises it: lowercase scheme and host */
+	n = (size_t)(h - url);
+	memcpy(origin, url, n);
+	memcpy(origin + n, host, hl);
+	memcpy(origin + n + hl, h + hl, (size_t)(e - (h + hl)));
+	origin[(size_t)(e - url)] = '\0';
+	return PV_OK;
 }

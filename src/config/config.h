@@ -113,12 +113,48 @@ struct pv_config {
 	int detect_sink_lag_check_s;       /* how often the sinks' lag is checked */
 	int detect_sink_lag_max;           /* entries behind the head */
 	int detect_sink_lag_for_s;         /* ... for longer than this */
+	/* [compliance] the report's thresholds (src/compliance/, docs/compliance.md):
+	 * an active account with no audited activity for longer than inactive_days
+	 * fails inactive_users; a key whose active version is older than its
+	 * policy's rotate_every_s, or key_rotation_days without one, fails
+	 * key_rotation (1 .. 3650 each; defaults 90 and 365) */
+	int compliance_inactive_days;
+	int compliance_key_rotation_days;
+	/* [backup] encrypted signed backups (src/backup/, docs/operations.md
+	 * "Backup and disaster recovery") */
+	char backup_dir[PATH_MAX];        /* "" = DIR/backups; absolute after load */
+	char backup_region[64];           /* must be in allowed_regions and every collection's */
+	int backup_every_s;               /* 0: no scheduled backups */
+	int backup_keep;                  /* scheduled pruning keeps this many (never immutable ones) */
+	int backup_immutable_days;        /* no delete through phivault inside this window */
+	int backup_drill_every_s;         /* restore drills (issue 12 item 6) */
+	/* [retention] every_s: how often the retention job runs (default 86400;
+	 * docs/operations.md "Retention and disposal") */
+	int retention_every_s;
+	/* [audit] retention_days: audit entries are kept at least this long
+	 * (default 2190, six years, 45 CFR 164.316(b)(2)(i); lower only with --dev).
+	 * The trail has no pruning: it is kept forever; the key bounds any future one. */
+	int audit_retention_days;
+	/* [secrets] (src/secrets): versions kept per secret; older ones destroyed on write */
+	int secrets_max_versions;
+	/* [approvals] expire_s: a pending dual-control request expires this long
+	 * after it was made (60 .. 2592000, default 604800 = 7 days) */
+	int approvals_expire_s;
+	/* [server] public_url: the console's origin, https://HOST[:PORT]
+	 * (http:// only with --dev); WebAuthn's RP ID is its host and every
+	 * passkey response must come from exactly this origin */
+	char public_url[256];
 	/* [server] node: this node's name (lease owner of jobs, /v1/sys/health);
 	 * empty: the host name. Must differ between nodes on one database. */
 	char node[64];
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);
+/* [server] public_url split: origin "scheme://host[:port]" (no path) and
+ * host (lowercase, the WebAuthn RP ID). PV_E_INVALID if it is not
+ * http(s)://HOST[:PORT][/]. */
+enum pv_rc config_public_url_parts(const char *url, char *origin, size_t olen, char *host,
+    size_t hlen);
 /* Parse INI text over the current values. err names the line and key. */
 enum pv_rc config_parse(const char *text, size_t len, struct pv_config *c, char *err, size_t errlen);
 /* Defaults + DIR/phivault.conf. PV_E_CONFIG with err on any bad key or value. */

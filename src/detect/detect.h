@@ -49,6 +49,8 @@
 #define DETECT_RULE_AUDIT_VERIFY_FAILURE "audit_verify_failure"
 #define DETECT_RULE_DECRYPT_FAILURES "decrypt_failures"
 #define DETECT_RULE_SINK_LAG "sink_lag"
+#define DETECT_RULE_DRILL_OVERDUE "drill_overdue"
+#define DETECT_RULE_SECRET_ROTATION_OVERDUE "secret_rotation_overdue"
 /* true for one of the names above */
 bool detect_rule_known(const char *rule);
 bool detect_is_user_id(const char *id);

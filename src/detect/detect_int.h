@@ -38,6 +38,9 @@ struct detect_thresholds {
 	int64_t sink_lag_check_ms;
 	int64_t sink_lag_max;
 	int64_t sink_lag_for_ms;
+	/* drill_overdue: no passing restore drill (drill.run allowed) for this
+	 * long, once the vault has a backup: 2 x [backup] drill_every_s; 0 off */
+	int64_t drill_overdue_ms;
 };
 void detect_thresholds_from_config(const struct pv_config *c, struct detect_thresholds *t);
 
@@ -203,6 +206,11 @@ struct detect {
 	struct sinks *sinks;               /* NULL: none to watch */
 	int64_t lag_next_ms;               /* next check (util_now_ms) */
 	int64_t lag_since_ms[4];           /* SINKS_MAX: first check that found it behind; 0 */
+
+	/* drill overdue (detector thread only, after start) */
+	bool backup_seen;                  /* a backup.create allowed is in the trail */
+	int64_t drill_pass_ms;             /* newest passing drill.run, else the start */
+	int64_t drill_next_ms;             /* next check (util_now_ms) */
 
 	pthread_mutex_t amu;               /* open alerts */
 	struct detect_open *open[DETECT_OPEN_BUCKETS];

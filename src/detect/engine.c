@@ -45,7 +45,8 @@ detect_rule_known(const char *rule)
 	static const char *const rules[] = { DETECT_RULE_BRUTE_FORCE, DETECT_RULE_PASSWORD_SPRAY,
 	    DETECT_RULE_NEW_NETWORK, DETECT_RULE_UNUSUAL_HOUR, DETECT_RULE_MFA_FAILURES,
 	    DETECT_RULE_BULK_READ, DETECT_RULE_ENUMERATION, DETECT_RULE_CHANGE_THEN_READ,
-	    DETECT_RULE_AUDIT_VERIFY_FAILURE, DETECT_RULE_DECRYPT_FAILURES, DETECT_RULE_SINK_LAG };
+	    DETECT_RULE_AUDIT_VERIFY_FAILURE, DETECT_RULE_DECRYPT_FAILURES, DETECT_RULE_SINK_LAG,
+	    DETECT_RULE_DRILL_OVERDUE, DETECT_RULE_SECRET_ROTATION_OVERDUE };
 
 	for (size_t i = 0; rule != NULL && i < sizeof(rules) / sizeof(rules[0]); i++)
 		if (strcmp(rule, rules[i]) == 0)
@@ -290,6 +291,13 @@ process(struct detect *d, const struct store_audit_row *row)
 	if (row->seq <= d->pos)
 		return;
 	if (detect_event_from_row(row, &ev) == PV_OK) {
+		/* drill_overdue's inputs (checked by time in check_drills) */
+		if (ev.action != NULL && ev.outcome != NULL && strcmp(ev.outcome, "allowed") == 0) {
+			if (strcmp(ev.action, "backup.create") == 0)
+				d->backup_seen = true;
+			else if (strcmp(ev.action, "drill.run") == 0 && ev.t_ms > d->drill_pass_ms)
+				d->drill_pass_ms = ev.t_ms;
+		}
 		n = detect_rules_feed(d->rules, &ev, hits, DETECT_HITS_MAX);
 		for (size_t i = 0; i < n; i++)
 			raise_hit(d, &hits[i]);
@@ -664,6 +672,68 @@ check_sinks(struct detect *d)
 	}
 }
 
+/* Once a minute (the injectable clock): a vault that has backups and no
+ * passing restore drill for drill_overdue_ms is a drill_overdue hit, actor
+ * "system"; the open alert counts each later check that still finds it. */
+static void
+check_drills(struct detect *d)
+{
+	int64_t now = util_now_ms();
+	struct detect_hit h;
+
+	if (d->t.drill_overdue_ms <= 0 || !d->backup_seen || now < d->drill_next_ms)
+		return;
+	d->drill_next_ms = now + 60000;
+	if (now - d->drill_pass_ms < d->t.drill_overdue_ms)
+		return;
+	memset(&h, 0, sizeof(h));
+	h.rule = DETECT_RULE_DRILL_OVERDUE;
+	h.severity = "high";
+	snprintf(h.actor, sizeof(h.actor), "system");
+	h.count = 1;
+	h.t_ms = now;
+	log_warn("detect: no passing restore drill for %lld s", (long long)((now - d->drill_pass_ms) / 1000));
+	raise_hit(d, &h);
+}
+
+/* The trail before start: has the vault a backup, and when did a drill last pass? */
+static int
+drill_history_cb(const struct store_audit_row *row, void *arg)
+{
+	struct detect *d = arg;
+	int64_t t;
+
+	if (row->outcome == NULL || strcmp(row->outcome, "allowed") != 0)
+		return 0;
+	if (strcmp(row->action, "backup.create") == 0)
+		d->backup_seen = true;
+	else if ((t = util_time_parse(row->time)) > d->drill_pass_ms)
+		d->drill_pass_ms = t;
+	return 0;
+}
+
+static void
+load_drill_history(struct detect *d)
+{
+	struct store_audit_filter fb = { 0, NULL, "backup.create", 0 };
+	struct store_audit_filter fd = { 0, NULL, "drill.run", 0 };
+	enum pv_rc rc;
+
+	d->drill_pass_ms = util_now_ms();   /* the window starts at the start at the latest */
+	if (d->t.drill_overdue_ms <= 0)
+		return;
+	{
+		int64_t start = d->drill_pass_ms;
+
+		d->drill_pass_ms = 0;
+		STORE_READ(d->st, rc, store_audit_scan(tx, &fb, drill_history_cb, d));
+		if (rc == PV_OK)
+			STORE_READ(d->st, rc, store_audit_scan(tx, &fd, drill_history_cb, d));
+		if (rc != PV_OK || d->drill_pass_ms == 0)
+			d->drill_pass_ms = start;
+	}
+}
+
 static void *
 run(void *arg)
 {
@@ -751,8 +821,10 @@ run(void *arg)
 				pthread_cond_timedwait(&d->cv, &d->mu, &ts);
 			pthread_mutex_unlock(&d->mu);
 		}
-		if (!stop)
+		if (!stop) {
 			check_sinks(d);
+			check_drills(d);
+		}
 		if (stop) {
 			flush(d, true);
 			break;
@@ -846,6 +918,7 @@ detect_start(struct store *st, struct audit *a, struct sinks *sinks,
 	if ((rc = load_position(d)) != PV_OK)
 		return rc;
 	d->published_pos = d->pos;
+	load_drill_history(d);
 	STORE_READ(st, rc, store_alert_list(tx, &f, load_open_cb, d));
 	if (rc != PV_OK)
 		return rc;

@@ -77,6 +77,7 @@ detect_thresholds_from_config(const struct pv_config *c, struct detect_threshold
 	t->sink_lag_check_ms = (int64_t)c->detect_sink_lag_check_s * 1000;
 	t->sink_lag_max = c->detect_sink_lag_max;
 	t->sink_lag_for_ms = (int64_t)c->detect_sink_lag_for_s * 1000;
+	t->drill_overdue_ms = (int64_t)c->backup_drill_every_s * 2000;
 }
 
 /* ---- tables ---- */
@@ -423,11 +424,30 @@ mfa_failure(const struct detect_event *ev)
 	    is(ev->reason, "too_many_attempts") || is(ev->reason, "locked"));
 }
 
+/* A counted read: PHI (a record, a detokenized value) or an application
+ * secret (secret.read: not PHI, but the bulk-read and change-then-read
+ * rules watch it the same way). */
+static bool
+counted_read_action(const char *action)
+{
+	return is(action, "record.read") || is(action, "token.detokenize") ||
+	    is(action, "secret.read");
+}
+
 static bool
 phi_read(const struct detect_event *ev)
 {
-	return (is(ev->action, "record.read") || is(ev->action, "token.detokenize")) &&
-	    is(ev->outcome, "allowed") && detect_is_user_id(ev->user_id);
+	return counted_read_action(ev->action) && is(ev->outcome, "allowed") &&
+	    detect_is_user_id(ev->user_id);
+}
+
+/* The secrets sweeper's report of a secret past its rotate_every_s
+ * (src/secrets/overdue.c): resource secrets/<path>, the system actor. */
+static bool
+rotation_overdue(const struct detect_event *ev)
+{
+	return is(ev->action, "secret.rotation_overdue") && is(ev->outcome, "allowed") &&
+	    ev->resource != NULL && util_str_has_prefix(ev->resource, "secrets/");
 }
 
 static bool
@@ -437,8 +457,8 @@ probe(const struct detect_event *ev)
 		return false;
 	if (is(ev->action, "record.search"))
 		return true;
-	return (is(ev->action, "record.read") || is(ev->action, "token.detokenize")) &&
-	    !is(ev->outcome, "allowed") && is(ev->reason, "not_found");
+	return counted_read_action(ev->action) && !is(ev->outcome, "allowed") &&
+	    is(ev->reason, "not_found");
 }
 
 /* A verification over the API that found the trail broken (audit.verify,
@@ -583,6 +603,9 @@ detect_rules_feed(struct detect_rules *r, const struct detect_event *ev,
 		}
 		return n;
 	}
+	if (rotation_overdue(ev))
+		return hit(hits, n, max, DETECT_RULE_SECRET_ROTATION_OVERDUE, "medium",
+		    ev->resource, "", 1, ev->t_ms);
 	if (verify_failure(ev))
 		return hit(hits, n, max, DETECT_RULE_AUDIT_VERIFY_FAILURE, "critical", ev->user_id,
 		    ev->source, 1, ev->t_ms);

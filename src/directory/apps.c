@@ -37,8 +37,9 @@ directory_app_secret_wipe(struct directory_app_secret *s)
 /* ---- validation ---- */
 
 /* The first permission of role that an app can never hold, or NULL. */
-static enum pv_rc
-role_forbidden(struct directory *s, const char *role, char *perm, size_t len, bool *exists)
+enum pv_rc
+directory_role_app_forbidden(struct directory *s, const char *role, char *perm, size_t len,
+    bool *exists)
 {
 	const char *const *b;
 	struct store_role r;
@@ -100,7 +101,7 @@ roles_check(struct directory *s, const char *const *roles, size_t n,
 				    "roles[%zu] is a duplicate", i);
 				return PV_E_INVALID;
 			}
-		if ((rc = role_forbidden(s, roles[i], perm, sizeof(perm), &exists)) != PV_OK)
+		if ((rc = directory_role_app_forbidden(s, roles[i], perm, sizeof(perm), &exists)) != PV_OK)
 			return rc;
 		if (!exists) {
 			snprintf(res->message, sizeof(res->message),
@@ -168,8 +169,11 @@ directory_app_create(struct directory *s, const struct pv_actor *actor,
     const struct directory_app_spec *sp, struct directory_result *res)
 {
 	struct store_app a;
+	struct directory_gate g;
 	struct audit_event ev;
+	json_t *now, *change;
 	char r[128], *detail = NULL;
+	size_t i;
 	enum pv_rc rc;
 
 	memset(res, 0, sizeof(*res));
@@ -182,11 +186,21 @@ directory_app_create(struct directory *s, const struct pv_actor *actor,
 		return rc;
 	if ((rc = util_id_new("app", a.id)) != PV_OK)
 		return rc;
-	a.roles = dump(names_json(sp->roles, sp->nroles));
+	/* dual control: roles granting PHI access wait for a security officer */
+	if ((rc = directory_gate_check(s, sp->roles, sp->nroles, NULL, 0, &g)) != PV_OK)
+		return rc;
+	if (g.phi && s->authz == NULL)
+		return directory_fail(res, PV_E_STATE, "PHI access needs dual control, which "
+		    "this caller cannot request");
+	now = json_array();
+	for (i = 0; now != NULL && i < sp->nroles; i++)
+		if (!g.role_phi[i])
+			json_array_append_new(now, json_string(sp->roles[i]));
+	a.roles = dump(now);
 	a.networks = dump(names_json(sp->networks, sp->nnetworks));
-	detail = dump(json_pack("{s:s, s:o, s:o}", "name", a.name,
-	    "roles", names_json(sp->roles, sp->nroles),
-	    "networks", names_json(sp->networks, sp->nnetworks)));
+	detail = dump(json_pack("{s:s, s:o, s:o, s:b}", "name", a.name,
+	    "roles", a.roles != NULL ? json_loads(a.roles, 0, NULL) : json_array(),
+	    "networks", names_json(sp->networks, sp->nnetworks), "pending", g.phi));
 	if (a.roles == NULL || a.networks == NULL || detail == NULL) {
 		rc = PV_E_NOMEM;
 		goto out;
@@ -205,6 +219,13 @@ directory_app_create(struct directory *s, const struct pv_actor *actor,
 		util_strlcpy(res->id, a.id, sizeof(res->id));
 		util_strlcpy(res->username, a.name, sizeof(res->username));
 		directory_changed(s);
+	}
+	if (rc == PV_OK && g.phi) {
+		change = json_pack("{s:s, s:o}", "app", a.id, "roles",
+		    names_json(sp->roles, sp->nroles));
+		rc = change == NULL ? PV_E_NOMEM : authz_approval_request(s->authz, actor,
+		    "app.roles", r, change, res->approval);
+		json_decref(change);
 	}
 out:
 	free(detail);

@@ -53,6 +53,8 @@ struct http_server;
 struct json_t;
 
 struct directory;
+struct authz_service;
+struct keys;
 
 struct directory_config {
 	/* the session cache to invalidate and the authz generation to bump;
@@ -61,6 +63,13 @@ struct directory_config {
 	struct store *st;
 	struct audit *audit;
 	const struct pv_config *cfg;       /* Argon2id parameters; must outlive d */
+	/* dual control: where changes that would grant PHI access become
+	 * pending requests (authz_approval_request). NULL: such a change is
+	 * refused (PV_E_STATE), never applied unapproved. */
+	struct authz_service *authz;
+	/* the seal, for the officers' authority (keys_seal_authority); NULL:
+	 * officers cannot be changed */
+	struct keys *keys;
 };
 
 enum pv_rc directory_new(const struct directory_config *c, struct directory **out);
@@ -93,7 +102,11 @@ struct directory_result {
 	 * wipes it (directory_result_wipe) as soon as it is sent */
 	char one_time_password[AUTHN_OTP_LEN + 1];
 	size_t sessions_ended;        /* disable, reset */
+	/* dual control: the PHI-granting part of the change is this pending
+	 * request (answer 202); "" when everything took effect */
+	char approval[UTIL_ID_MAX];
 	char message[192];            /* why it failed, for the caller ("" if none) */
+	int retry_after_s;            /* PV_E_LOCKED: Retry-After */
 };
 void directory_result_wipe(struct directory_result *res);
 
@@ -130,6 +143,38 @@ enum pv_rc directory_user_list(struct directory *d, const struct pv_actor *actor
  * one-time password) through the audit writer, action user.create, actor
  * the system. */
 enum pv_rc directory_bootstrap_admin(struct store *st, struct audit *audit,
+    const struct pv_config *cfg, const char *username, const char *password,
+    char user_id[UTIL_ID_MAX]);
+
+/* ---- security officers (officers.c): the approvers of dual control ----
+ * security_officer is given and taken only here, with the seal's
+ * authority (keys_seal_authority): the key file's text, or K shares.
+ * Wrong: PV_E_SEAL_AUTHORITY (recorded, counted in the lockout table;
+ * PV_E_LOCKED with res->retry_after_s once locked). */
+struct directory_officer_auth {
+	const char *key_file;         /* the text of DIR/unseal.key, or NULL */
+	const char *const *shares;    /* or K shares */
+	size_t nshares;
+	const char *pin;              /* or, with the pkcs11 seal, the token's user PIN */
+};
+/* Create the user with role security_officer (one-time password in res),
+ * or promote an existing one (no password: it keeps its own). officer.add. */
+enum pv_rc directory_officer_add(struct directory *d, const struct pv_actor *actor,
+    const char *username, const struct directory_officer_auth *auth,
+    struct directory_result *res);
+/* Take the role away (officer.remove); PV_E_NOTFOUND if not an officer. */
+enum pv_rc directory_officer_remove(struct directory *d, const struct pv_actor *actor,
+    const char *username, const struct directory_officer_auth *auth,
+    struct directory_result *res);
+/* [{"user_id","username","status"}] of the users holding the role. */
+enum pv_rc directory_officer_list(struct directory *d, const struct pv_actor *actor,
+    struct json_t **out, struct directory_result *res);
+
+/* `phivault dev`: a security officer as well (role security_officer, the
+ * given one-time password; officer.add, actor the system, detail
+ * bootstrap). The seal's authority is the process's own: it has just made
+ * the seal. */
+enum pv_rc directory_bootstrap_officer(struct store *st, struct audit *audit,
     const struct pv_config *cfg, const char *username, const char *password,
     char user_id[UTIL_ID_MAX]);
 

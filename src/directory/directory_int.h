@@ -20,7 +20,36 @@ struct directory {
 	struct store *st;
 	struct audit *audit;
 	const struct pv_config *cfg;
+	struct authz_service *authz;       /* NULL: PHI-granting changes refused */
+	struct keys *keys;                 /* NULL: officers cannot be changed */
 };
+
+/* ---- dual control (users.c, groups.c) ---- */
+
+/* What a set of roles and groups would grant: which of them grant PHI
+ * access without an approval (a role with records.* / tokens.detokenize; a
+ * group carrying one that is not an approved mapping), and whether one
+ * carries access.approve (reserved for the seal's authority). */
+struct directory_gate {
+	bool role_phi[AUTHN_ROLES_MAX];
+	bool group_phi[AUTHN_ROLES_MAX];
+	bool phi;                          /* some entry above */
+	bool officer;                      /* a role or group with access.approve */
+};
+/* Classify roles and groups (each must exist: checked before). */
+enum pv_rc directory_gate_check(struct directory *s, const char *const *roles, size_t nroles,
+    const char *const *groups, size_t ngroups, struct directory_gate *g);
+/* Record the refusal of a change naming security_officer / access.approve
+ * (action on resource, reason officer_reserved) and answer it. */
+enum pv_rc directory_officer_refused(struct directory *s, const struct pv_actor *actor,
+    const char *action, const char *resource, struct directory_result *res);
+
+/* officers.c: create the user with the given roles, bypassing the gate
+ * (the seal's authority was checked by the caller). */
+enum pv_rc directory_user_create_unchecked(struct directory *s, const struct pv_actor *actor,
+    const struct directory_user_spec *sp, const char *detail_extra,
+    struct directory_result *res);
+enum pv_rc directory_route_officers(struct directory *d, struct http_server *srv);
 
 /* Roles, groups or memberships changed: cached role sets re-resolve. */
 void directory_changed(struct directory *s);
@@ -34,6 +63,12 @@ enum pv_rc directory_route_groups(struct directory *d, struct http_server *srv);
 enum pv_rc directory_route_apps(struct directory *d, struct http_server *srv);
 
 /* ---- shared by the operations (service.c) ---- */
+
+/* Does role (built-in or custom) grant a permission an app can never hold
+ * (authz_app_forbidden)? Its name in perm ("" if none); *exists false if
+ * there is no such role (apps.c). */
+enum pv_rc directory_role_app_forbidden(struct directory *s, const char *role, char *perm,
+    size_t len, bool *exists);
 
 /* msg into res->message; returns rc. */
 enum pv_rc directory_fail(struct directory_result *res, enum pv_rc rc, const char *msg);

@@ -61,12 +61,50 @@ roles_check(struct directory *z, const struct directory_group_spec *sp,
 	return PV_OK;
 }
 
+/* A group carrying a PHI-granting role is a mapping that needs an approval
+ * (dual control); the group exists once a security officer approves, and
+ * from then on covers its members without further approvals. */
+static enum pv_rc
+group_pending(struct directory *z, const struct pv_actor *actor,
+    const struct directory_group_spec *sp, const char *target, struct directory_result *res)
+{
+	struct store_group g;
+	json_t *roles = json_array(), *change;
+	size_t i;
+	enum pv_rc rc;
+
+	if (z->authz == NULL) {
+		json_decref(roles);
+		return directory_fail(res, PV_E_STATE, "PHI access needs dual control, which "
+		    "this caller cannot request");
+	}
+	STORE_READ(z->st, rc, store_group_get(tx, sp->name, &g));
+	if (rc == PV_OK) {
+		store_group_clear(&g);
+		json_decref(roles);
+		return directory_fail(res, PV_E_CONFLICT, "a group with this name exists");
+	}
+	if (rc != PV_E_NOTFOUND) {
+		json_decref(roles);
+		return rc;
+	}
+	for (i = 0; roles != NULL && i < sp->nroles; i++)
+		json_array_append_new(roles, json_string(sp->roles[i]));
+	if ((change = json_pack("{s:s, s:o}", "name", sp->name, "roles", roles)) == NULL)
+		return PV_E_NOMEM;
+	rc = authz_approval_request(z->authz, actor, "group.create", target, change,
+	    res->approval);
+	json_decref(change);
+	return rc;
+}
+
 enum pv_rc
 directory_group_create(struct directory *z, const struct pv_actor *actor,
     const struct directory_group_spec *sp, struct directory_result *res)
 {
 	struct store_group g;
 	struct group_job j = { &g };
+	struct directory_gate gate;
 	struct audit_event ev;
 	json_t *arr = NULL;
 	char r[128], *rtxt = NULL, *detail = NULL;
@@ -78,6 +116,13 @@ directory_group_create(struct directory *z, const struct pv_actor *actor,
 		return directory_fail(res, PV_E_INVALID, "name must match [a-z][a-z0-9_]{0,62}");
 	if ((rc = roles_check(z, sp, res)) != PV_OK)
 		return rc;
+	if ((rc = directory_gate_check(z, sp->roles, sp->nroles, NULL, 0, &gate)) != PV_OK)
+		return rc;
+	snprintf(r, sizeof(r), "groups/%s", sp->name);
+	if (gate.officer)
+		return directory_officer_refused(z, actor, "group.create", r, res);
+	if (gate.phi)
+		return group_pending(z, actor, sp, r, res);
 	if ((arr = json_array()) == NULL)
 		return PV_E_NOMEM;
 	for (i = 0; i < sp->nroles; i++)
@@ -95,7 +140,6 @@ directory_group_create(struct directory *z, const struct pv_actor *actor,
 	util_strlcpy(g.name, sp->name, sizeof(g.name));
 	g.roles = rtxt;
 	g.created_ms = util_now_ms();
-	snprintf(r, sizeof(r), "groups/%s", sp->name);
 	memset(&ev, 0, sizeof(ev));
 	ev.actor = *actor;
 	ev.action = "group.create";

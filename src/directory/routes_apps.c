@@ -71,6 +71,10 @@ h_app_create(struct http_request *req)
 	authn_actor(req->principal, req->source, &actor);
 	if ((rc = directory_app_create(req->route->arg, &actor, &sp, &res)) != PV_OK)
 		return op_fail(req, rc, &res);
+	/* dual control: the app exists; its PHI-granting roles are pending */
+	if (res.approval[0] != '\0')
+		return http_reply(req, 202, json_pack("{s:s, s:s, s:s, s:s}", "id", res.id, "name",
+		    res.username, "approval", res.approval, "status", "pending"));
 	return http_reply(req, 201, json_pack("{s:s, s:s}", "id", res.id, "name", res.username));
 }
 

@@ -51,6 +51,9 @@ h_group_create(struct http_request *req)
 	authn_actor(req->principal, req->source, &actor);
 	if ((rc = directory_group_create(req->route->arg, &actor, &sp, &res)) != PV_OK)
 		return op_fail(req, rc, &res);
+	if (res.approval[0] != '\0')   /* dual control: a PHI mapping waits for approval */
+		return http_reply(req, 202, json_pack("{s:s, s:s, s:s}", "approval", res.approval,
+		    "status", "pending", "name", sp.name));
 	return http_reply(req, 201, json_pack("{s:s, s:o}", "name", sp.name, "roles",
 	    arr != NULL ? json_incref(arr) : json_array()));
 }

@@ -1,7 +1,11 @@
 /*
  * directory/routes_users.c: joiner / mover / leaver (API.md "Users, groups and roles").
  *
- *   POST /v1/users                users.manage  joiner: 201 {"id","one_time_password"}
+ *   POST /v1/users                users.manage  joiner: 201 {"id","one_time_password"},
+ *                                               or 202 with "approval","status":"pending"
+ *                                               when a role or group would grant PHI
+ *                                               access (dual control: the user exists, those
+ *                                               roles wait for a security officer)
  *   GET  /v1/users                users.manage
  *   GET  /v1/users/{id}           users.manage
  *   PATCH /v1/users/{id}          users.manage  mover: display_name, email, roles, groups, attributes
@@ -161,7 +165,15 @@ h_user_create(struct http_request *req)
 	o = json_pack("{s:s, s:s, s:s}", "id", res.id, "username", res.username,
 	    "one_time_password", res.one_time_password);
 	directory_result_wipe(&res);
-	return o != NULL ? http_reply(req, 201, o) : PV_E_NOMEM;
+	if (o == NULL)
+		return PV_E_NOMEM;
+	/* dual control: the user exists; its PHI-granting roles are pending */
+	if (res.approval[0] != '\0') {
+		json_object_set_new(o, "approval", json_string(res.approval));
+		json_object_set_new(o, "status", json_string("pending"));
+		return http_reply(req, 202, o);
+	}
+	return http_reply(req, 201, o);
 }
 
 /* ---- GET /v1/users, /v1/users/{id} ---- */
@@ -247,8 +259,19 @@ h_user_patch(struct http_request *req)
 	}
 	sp.fields = fields;
 	authn_actor(req->principal, req->source, &actor);
-	if ((rc = directory_user_update(s, &actor, param_id(req), &sp, &res)) != PV_OK ||
-	    (rc = directory_user_get(s, &actor, param_id(req), &o, &res)) != PV_OK)
+	if ((rc = directory_user_update(s, &actor, param_id(req), &sp, &res)) != PV_OK)
+		return op_fail(req, rc, &res);
+	if (res.approval[0] != '\0') {
+		/* dual control: the rest took effect; what grants PHI is pending */
+		char approval[UTIL_ID_MAX];
+
+		memcpy(approval, res.approval, sizeof(approval));
+		if ((rc = directory_user_get(s, &actor, param_id(req), &o, &res)) != PV_OK)
+			return op_fail(req, rc, &res);
+		return http_reply(req, 202, json_pack("{s:s, s:s, s:o}", "approval", approval,
+		    "status", "pending", "user", o));
+	}
+	if ((rc = directory_user_get(s, &actor, param_id(req), &o, &res)) != PV_OK)
 		return op_fail(req, rc, &res);
 	return http_reply(req, 200, o);
 }

@@ -21,6 +21,8 @@ directory_new(const struct directory_config *c, struct directory **out)
 	d->st = c->st;
 	d->audit = c->audit;
 	d->cfg = c->cfg;
+	d->authz = c->authz;
+	d->keys = c->keys;
 	*out = d;
 	return PV_OK;
 }
@@ -46,7 +48,8 @@ directory_routes(struct directory *d, struct http_server *srv)
 	if (d == NULL || srv == NULL)
 		return PV_E_INVALID;
 	if ((rc = directory_route_users(d, srv)) != PV_OK ||
-	    (rc = directory_route_groups(d, srv)) != PV_OK)
+	    (rc = directory_route_groups(d, srv)) != PV_OK ||
+	    (rc = directory_route_officers(d, srv)) != PV_OK)
 		return rc;
 	return directory_route_apps(d, srv);
 }

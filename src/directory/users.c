@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authz/authz.h"
 #include "crypto/crypto.h"
 #include "directory/directory_int.h"
 
@@ -201,8 +202,8 @@ create_fn(struct store_tx *tx, void *arg)
 /* Hash password into u, commit u with its memberships and the user.create
  * entry. A person or app actor becomes created_by. */
 static enum pv_rc
-create_commit(struct directory *s, const struct pv_actor *actor, struct store_user *u,
-    const char *password, const char *const *roles, size_t nroles,
+create_commit(struct directory *s, const struct pv_actor *actor, const char *action,
+    struct store_user *u, const char *password, const char *const *roles, size_t nroles,
     const char *const *groups, size_t ngroups, const char *detail)
 {
 	struct create_job j = { u, roles, nroles, groups, ngroups };
@@ -221,9 +222,11 @@ create_commit(struct directory *s, const struct pv_actor *actor, struct store_us
 	u->created_ms = u->updated_ms = util_now_ms();
 	authn_otp_issue(u, NULL, u->created_ms);
 	snprintf(res, sizeof(res), "users/%s", u->id);
-	directory_event_init(&ev, actor, "user.create", res);
-	/* the trail of the new user's sessions leads back to its creator */
-	if (actor->kind == PV_ACTOR_USER || actor->kind == PV_ACTOR_APP)
+	directory_event_init(&ev, actor, action, res);
+	/* the trail of the new user's sessions leads back to its creator;
+	 * users.created_by references users(id), so an app creator (SCIM
+	 * provisioning) is named by the user.create entry's actor instead */
+	if (actor->kind == PV_ACTOR_USER)
 		util_strlcpy(u->created_by, actor->user_id, sizeof(u->created_by));
 	ev.detail = detail;
 	rc = audit_commit(s->audit, &ev, create_fn, &j);
@@ -232,9 +235,105 @@ create_commit(struct directory *s, const struct pv_actor *actor, struct store_us
 	return rc;
 }
 
+/* The names of v[0..n) whose keep[i] is false (the part that takes effect
+ * now); *out is malloc'd (free), *m its length. */
+static enum pv_rc
+names_without(const char *const *v, size_t n, const bool *held_back, const char ***out,
+    size_t *m)
+{
+	const char **w = calloc(n + 1, sizeof(*w));
+	size_t i, k = 0;
+
+	if (w == NULL)
+		return PV_E_NOMEM;
+	for (i = 0; i < n; i++)
+		if (!held_back[i])
+			w[k++] = v[i];
+	*out = w;
+	*m = k;
+	return PV_OK;
+}
+
+/* The change of a user.roles request: the full new sets. */
+static json_t *
+roles_change(const char *id, const struct directory_user_spec *sp)
+{
+	json_t *c = json_pack("{s:s}", "user", id);
+
+	if (c != NULL && sp->set_roles)
+		json_object_set_new(c, "roles", names_json(sp->roles, sp->nroles));
+	if (c != NULL && sp->set_groups)
+		json_object_set_new(c, "groups", names_json(sp->groups, sp->ngroups));
+	return c;
+}
+
+static enum pv_rc
+request_roles(struct directory *s, const struct pv_actor *actor, const char *id,
+    const struct directory_user_spec *sp, struct directory_result *res)
+{
+	char target[UTIL_ID_MAX + 8];
+	json_t *c = roles_change(id, sp);
+	enum pv_rc rc;
+
+	if (c == NULL)
+		return PV_E_NOMEM;
+	snprintf(target, sizeof(target), "users/%s", id);
+	rc = authz_approval_request(s->authz, actor, "user.roles", target, c, res->approval);
+	json_decref(c);
+	return rc;
+}
+
 enum pv_rc
 directory_user_create(struct directory *s, const struct pv_actor *actor,
     const struct directory_user_spec *sp, struct directory_result *res)
+{
+	struct directory_user_spec now;
+	struct directory_gate g;
+	const char **roles = NULL, **groups = NULL;
+	char key[STORE_USERNAME_MAX];
+	enum pv_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	if (sp->username == NULL || !authn_username_key(sp->username, key))
+		return directory_fail(res, PV_E_INVALID,
+		    "username must be 1-64 characters of a-z, 0-9, '.', '_' and '-'");
+	if ((rc = spec_check(s, sp, res)) != PV_OK)
+		return rc;
+	rc = directory_gate_check(s, sp->roles, sp->set_roles ? sp->nroles : 0, sp->groups,
+	    sp->set_groups ? sp->ngroups : 0, &g);
+	if (rc != PV_OK)
+		return rc;
+	if (g.officer)
+		return directory_officer_refused(s, actor, "user.create", "users", res);
+	if (!g.phi)
+		return directory_user_create_unchecked(s, actor, sp, NULL, res);
+	if (s->authz == NULL)
+		return directory_fail(res, PV_E_STATE, "PHI access needs dual control, which "
+		    "this caller cannot request");
+	/* dual control: the user now, with what grants no PHI; the rest is a
+	 * pending request that a security officer approves */
+	now = *sp;
+	if ((rc = names_without(sp->roles, sp->set_roles ? sp->nroles : 0, g.role_phi, &roles,
+	    &now.nroles)) != PV_OK ||
+	    (rc = names_without(sp->groups, sp->set_groups ? sp->ngroups : 0, g.group_phi,
+	    &groups, &now.ngroups)) != PV_OK)
+		goto out;
+	now.roles = roles;
+	now.groups = groups;
+	if ((rc = directory_user_create_unchecked(s, actor, &now, "pending", res)) != PV_OK)
+		goto out;
+	if ((rc = request_roles(s, actor, res->id, sp, res)) != PV_OK)
+		directory_result_wipe(res);
+out:
+	free(roles);
+	free(groups);
+	return rc;
+}
+
+enum pv_rc
+directory_user_create_unchecked(struct directory *s, const struct pv_actor *actor,
+    const struct directory_user_spec *sp, const char *detail_extra,
+    struct directory_result *res)
 {
 	struct store_user u;
 	json_t *d;
@@ -255,12 +354,18 @@ directory_user_create(struct directory *s, const struct pv_actor *actor,
 	d = json_pack("{s:s, s:o, s:o}", "username", u.username,
 	    "roles", names_json(sp->roles, sp->set_roles ? sp->nroles : 0),
 	    "groups", names_json(sp->groups, sp->set_groups ? sp->ngroups : 0));
+	/* "pending": the PHI-granting roles await approval; "officer": made with
+	 * the seal's authority */
+	if (d != NULL && detail_extra != NULL)
+		json_object_set_new(d, detail_extra, json_true());
 	if ((detail = dump(d)) == NULL)
 		return PV_E_NOMEM;
 	if ((rc = authn_password_generate(res->one_time_password,
 	    sizeof(res->one_time_password))) != PV_OK)
 		goto out;
-	rc = create_commit(s, actor, &u, res->one_time_password, sp->roles,
+	/* an officer made with the seal's authority: officer.add */
+	rc = create_commit(s, actor, detail_extra != NULL && strcmp(detail_extra, "officer") == 0 ?
+	    "officer.add" : "user.create", &u, res->one_time_password, sp->roles,
 	    sp->set_roles ? sp->nroles : 0, sp->groups, sp->set_groups ? sp->ngroups : 0, detail);
 	if (rc == PV_E_CONFLICT)
 		directory_fail(res, rc, "a user with this username exists");
@@ -442,15 +547,90 @@ patch_fn(struct store_tx *tx, void *arg)
 	return PV_OK;
 }
 
+static int
+on_current(const char *name, void *arg)
+{
+	json_array_append_new(arg, json_string(name));
+	return 0;
+}
+
+static bool
+listed(json_t *arr, const char *name)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(arr, i, v)
+		if (strcmp(json_string_value(v), name) == 0)
+			return true;
+	return false;
+}
+
+/* Does role grant what an app may never hold? */
+static enum pv_rc
+role_bad(struct directory *s, const char *role, bool *bad)
+{
+	char perm[AUTHZ_PERM_MAX];
+	bool exists;
+	enum pv_rc rc;
+
+	if ((rc = directory_role_app_forbidden(s, role, perm, sizeof(perm), &exists)) != PV_OK)
+		return rc;
+	if (perm[0] != '\0')
+		*bad = true;
+	return PV_OK;
+}
+
+/* *bad when sp adds (to user id) a role or a group whose roles an app may
+ * not hand out. Memberships the user already has do not count, so an app
+ * can still change the other memberships of a user who holds one. */
+static enum pv_rc
+app_grant_check(struct directory *s, const char *id, const struct directory_user_spec *sp,
+    bool *bad)
+{
+	json_t *cur_roles = json_array(), *cur_groups = json_array(), *gr, *r;
+	struct store_group g;
+	size_t i, k;
+	enum pv_rc rc = PV_OK;
+
+	if (cur_roles == NULL || cur_groups == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	STORE_READ(s->st, rc, store_user_roles_get(tx, id, on_current, cur_roles));
+	if (rc == PV_OK)
+		STORE_READ(s->st, rc, store_user_groups_get(tx, id, on_current, cur_groups));
+	for (i = 0; rc == PV_OK && !*bad && sp->set_roles && i < sp->nroles; i++)
+		if (!listed(cur_roles, sp->roles[i]))
+			rc = role_bad(s, sp->roles[i], bad);
+	for (i = 0; rc == PV_OK && !*bad && sp->set_groups && i < sp->ngroups; i++) {
+		if (listed(cur_groups, sp->groups[i]))
+			continue;
+		STORE_READ(s->st, rc, store_group_get(tx, sp->groups[i], &g));
+		if (rc != PV_OK)
+			break;
+		gr = json_loads(g.roles != NULL ? g.roles : "[]", 0, NULL);
+		store_group_clear(&g);
+		json_array_foreach(gr, k, r)
+			if (rc == PV_OK && !*bad && json_is_string(r))
+				rc = role_bad(s, json_string_value(r), bad);
+		json_decref(gr);
+	}
+out:
+	json_decref(cur_roles);
+	json_decref(cur_groups);
+	return rc;
+}
+static enum pv_rc update_gated(struct directory *s, const struct pv_actor *actor,
+    const char *id, const struct directory_user_spec *sp, struct directory_result *res);
+static enum pv_rc update_apply(struct directory *s, const struct pv_actor *actor,
+    const char *id, const struct directory_user_spec *sp, struct directory_result *res);
+
 enum pv_rc
 directory_user_update(struct directory *s, const struct pv_actor *actor, const char *id,
     const struct directory_user_spec *sp, struct directory_result *res)
 {
-	struct patch_job j = { id, sp, 0 };
 	struct store_user u;
-	struct audit_event ev;
-	char r[128], *detail;
-	json_t *o;
 	enum pv_rc rc;
 
 	memset(res, 0, sizeof(*res));
@@ -467,6 +647,132 @@ directory_user_update(struct directory *s, const struct pv_actor *actor, const c
 		    "You cannot change your own roles or groups");
 	if ((rc = spec_check(s, sp, res)) != PV_OK)
 		return rc;
+	/* An app (SCIM provisioning) hands out nothing it could never hold
+	 * itself: no new membership of a group, and no new role, that grants
+	 * users.manage, roles.manage, apps.manage or access.approve. */
+	if (actor->kind == PV_ACTOR_APP) {
+		bool bad = false;
+
+		if ((rc = app_grant_check(s, id, sp, &bad)) != PV_OK)
+			return rc;
+		if (bad)
+			return deny(s, actor, "user.update", id, "app_forbidden_grant", res,
+			    "An app cannot grant a role or group membership that gives users.manage, "
+			    "roles.manage, apps.manage or access.approve");
+	}
+	if (sp->set_roles || sp->set_groups)
+		return update_gated(s, actor, id, sp, res);
+	return update_apply(s, actor, id, sp, res);
+}
+
+/* Is name one of the user's current direct roles (groups)? */
+struct held {
+	size_t n;
+	char v[AUTHN_ROLES_MAX][STORE_ROLE_MAX];
+};
+
+static int
+on_held(const char *name, void *arg)
+{
+	struct held *h = arg;
+
+	if (h->n < AUTHN_ROLES_MAX)
+		util_strlcpy(h->v[h->n++], name, STORE_ROLE_MAX);
+	return 0;
+}
+
+static bool
+held_has(const struct held *h, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if (strcmp(h->v[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Roles or groups changed: what would newly grant PHI access waits for an
+ * approval (the full new sets are the request); the rest of the patch,
+ * removals included, takes effect now. */
+static enum pv_rc
+update_gated(struct directory *s, const struct pv_actor *actor, const char *id,
+    const struct directory_user_spec *sp, struct directory_result *res)
+{
+	struct directory_user_spec now;
+	struct directory_gate g;
+	struct held *hr = NULL, *hg = NULL;
+	const char **roles = NULL, **groups = NULL;
+	char r[UTIL_ID_MAX + 8];
+	bool need = false;
+	size_t i;
+	enum pv_rc rc;
+
+	rc = directory_gate_check(s, sp->roles, sp->set_roles ? sp->nroles : 0, sp->groups,
+	    sp->set_groups ? sp->ngroups : 0, &g);
+	if (rc != PV_OK)
+		return rc;
+	snprintf(r, sizeof(r), "users/%s", id);
+	if (g.officer)
+		return directory_officer_refused(s, actor, "user.update", r, res);
+	if (!g.phi)
+		return update_apply(s, actor, id, sp, res);
+	if ((hr = calloc(1, sizeof(*hr))) == NULL || (hg = calloc(1, sizeof(*hg))) == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	STORE_READ(s->st, rc, store_user_roles_get(tx, id, on_held, hr));
+	if (rc == PV_OK)
+		STORE_READ(s->st, rc, store_user_groups_get(tx, id, on_held, hg));
+	if (rc != PV_OK)
+		goto out;
+	/* already held: no new grant, nothing to approve */
+	for (i = 0; sp->set_roles && i < sp->nroles; i++) {
+		g.role_phi[i] = g.role_phi[i] && !held_has(hr, sp->roles[i]);
+		need = need || g.role_phi[i];
+	}
+	for (i = 0; sp->set_groups && i < sp->ngroups; i++) {
+		g.group_phi[i] = g.group_phi[i] && !held_has(hg, sp->groups[i]);
+		need = need || g.group_phi[i];
+	}
+	if (!need) {
+		rc = update_apply(s, actor, id, sp, res);
+		goto out;
+	}
+	if (s->authz == NULL) {
+		rc = directory_fail(res, PV_E_STATE, "PHI access needs dual control, which this "
+		    "caller cannot request");
+		goto out;
+	}
+	now = *sp;
+	if ((rc = names_without(sp->roles, sp->set_roles ? sp->nroles : 0, g.role_phi, &roles,
+	    &now.nroles)) != PV_OK ||
+	    (rc = names_without(sp->groups, sp->set_groups ? sp->ngroups : 0, g.group_phi,
+	    &groups, &now.ngroups)) != PV_OK)
+		goto out;
+	now.roles = roles;
+	now.groups = groups;
+	if ((rc = update_apply(s, actor, id, &now, res)) != PV_OK)
+		goto out;
+	rc = request_roles(s, actor, id, sp, res);
+out:
+	free(hr);
+	free(hg);
+	free(roles);
+	free(groups);
+	return rc;
+}
+
+static enum pv_rc
+update_apply(struct directory *s, const struct pv_actor *actor, const char *id,
+    const struct directory_user_spec *sp, struct directory_result *res)
+{
+	struct patch_job j = { id, sp, 0 };
+	struct audit_event ev;
+	char r[128], *detail;
+	json_t *o;
+	enum pv_rc rc;
+
 	/* the audit detail names the changed fields, and the new memberships */
 	o = json_pack("{s:o}", "fields", names_json(sp->fields, sp->nfields));
 	if (o != NULL && sp->set_roles)
@@ -655,6 +961,7 @@ reset_fn(struct store_tx *tx, void *arg)
 	store_user_clear(&u);
 	if (rc != PV_OK ||
 	    (rc = store_recovery_set(tx, j->id, NULL, 0)) != PV_OK ||
+	    (rc = store_webauthn_cred_delete_user(tx, j->id, NULL)) != PV_OK ||   /* passkeys too */
 	    (rc = authn_lockout_clear(tx, j->username)) != PV_OK)
 		return rc;
 	return store_session_end_all_for_user(tx, j->id, NULL, j->now_ms,
@@ -771,11 +1078,12 @@ out:
 
 /* ---- init: the bootstrap administrator ---- */
 
-enum pv_rc
-directory_bootstrap_admin(struct store *st, struct audit *audit, const struct pv_config *cfg,
-    const char *username, const char *password, char user_id[UTIL_ID_MAX])
+static enum pv_rc
+bootstrap_user(struct store *st, struct audit *audit, const struct pv_config *cfg,
+    const char *username, const char *password, const char *role, char user_id[UTIL_ID_MAX])
 {
-	static const char *const roles[] = { "admin" };
+	const char *const roles[] = { role };
+	bool officer = strcmp(role, "security_officer") == 0;
 	struct pv_actor sys = audit_actor_system();
 	struct directory s;
 	struct store_user u;
@@ -792,11 +1100,26 @@ directory_bootstrap_admin(struct store *st, struct audit *audit, const struct pv
 		return PV_E_INVALID;
 	u.attributes = (char *)"{}";
 	snprintf(detail, sizeof(detail),
-	    "{\"username\":\"%s\",\"roles\":[\"admin\"],\"groups\":[],\"bootstrap\":true}",
-	    u.username);
-	rc = create_commit(&s, &sys, &u, password, roles, 1, NULL, 0, detail);
+	    "{\"username\":\"%s\",\"roles\":[\"%s\"],\"groups\":[],\"bootstrap\":true}",
+	    u.username, role);
+	rc = create_commit(&s, &sys, officer ? "officer.add" : "user.create", &u, password, roles,
+	    1, NULL, 0, detail);
 	if (rc == PV_OK && user_id != NULL)
 		util_strlcpy(user_id, u.id, UTIL_ID_MAX);
 	crypto_wipe(u.password_hash, sizeof(u.password_hash));
 	return rc;
+}
+
+enum pv_rc
+directory_bootstrap_admin(struct store *st, struct audit *audit, const struct pv_config *cfg,
+    const char *username, const char *password, char user_id[UTIL_ID_MAX])
+{
+	return bootstrap_user(st, audit, cfg, username, password, "admin", user_id);
+}
+
+enum pv_rc
+directory_bootstrap_officer(struct store *st, struct audit *audit, const struct pv_config *cfg,
+    const char *username, const char *password, char user_id[UTIL_ID_MAX])
+{
+	return bootstrap_user(st, audit, cfg, username, password, "security_officer", user_id);
 }

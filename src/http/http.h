@@ -42,7 +42,23 @@ enum http_route_flags {
 	HTTP_ROUTE_BODY = 1 << 0,
 	HTTP_ROUTE_SEALED_OK = 1 << 1,     /* answers while sealed */
 	HTTP_ROUTE_RESTRICTED_OK = 1 << 2, /* a restricted session may call it */
+	/* RFC 7644 (src/scim/): the body may also be application/scim+json, and
+	 * answers are application/scim+json, errors included, which take the
+	 * SCIM error form {"schemas":[...Error],"status":"401","detail":...}.
+	 * An unrouted path under /scim/ gets that form too. */
+	HTTP_ROUTE_SCIM = 1 << 3,
+	/* its path parameters may be PHI (a patient's subject value): the
+	 * resource of route-level entries (http_route_resource) writes each
+	 * as "-"; the handler records its own resource form */
+	HTTP_ROUTE_PHI_PARAMS = 1 << 4,
+	/* the pattern's first {param} takes one or more whole segments, joined
+	 * with '/' (secret paths: /v1/secrets/{path}/undelete); each segment
+	 * is non-empty and holds no decoded '/' */
+	HTTP_ROUTE_REST = 1 << 5,
 };
+#define HTTP_SCIM_ERROR_URN "urn:ietf:params:scim:api:messages:2.0:Error"
+#define HTTP_SCIM_TYPE "application/scim+json"
+
 
 typedef enum pv_rc (*http_handler_fn)(struct http_request *req);
 

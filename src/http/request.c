@@ -334,6 +334,17 @@ json_escape(struct pv_arena *a, const char *s)
 static const char internal_body[] =
     "{\"error\":{\"code\":\"internal\",\"message\":\"Internal error\"}}";
 
+/* A SCIM route, or an unrouted path under /scim/ (HTTP_ROUTE_SCIM). */
+static bool
+scim_request(struct http_ctx *ctx)
+{
+	const struct http_request *req = &ctx->req;
+
+	if (req->route != NULL)
+		return (req->route->flags & HTTP_ROUTE_SCIM) != 0;
+	return req->path != NULL && strncmp(req->path, "/scim/", 6) == 0;
+}
+
 static void
 respond_error(struct http_ctx *ctx, enum pv_rc rc)
 {
@@ -344,8 +355,17 @@ respond_error(struct http_ctx *ctx, enum pv_rc rc)
 	ctx->out_status = http_rc_status(rc);
 	ctx->out_type = "application/json";
 	esc = json_escape(req->arena, msg);
-	body = esc ? arena_printf(req->arena, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
-	    http_rc_code(rc), esc) : NULL;
+	if (esc != NULL && scim_request(ctx)) {
+		/* RFC 7644 3.12; scimType only where the RFC has one */
+		ctx->out_type = HTTP_SCIM_TYPE;
+		body = arena_printf(req->arena, "{\"schemas\":[\"%s\"],\"status\":\"%d\","
+		    "%s\"detail\":\"%s\"}", HTTP_SCIM_ERROR_URN, ctx->out_status,
+		    rc == PV_E_JSON ? "\"scimType\":\"invalidSyntax\"," : "", esc);
+	} else {
+		body = esc ? arena_printf(req->arena,
+		    "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", http_rc_code(rc), esc) :
+		    NULL;
+	}
 	if (body == NULL) {
 		ctx->out_status = 500;
 		body = (char *)internal_body;
@@ -388,7 +408,8 @@ respond_ok(struct http_ctx *ctx)
 		ctx->out_type = NULL;
 		return;
 	}
-	ctx->out_type = req->resp_type ? req->resp_type : "application/json";
+	ctx->out_type = req->resp_type ? req->resp_type :
+	    (scim_request(ctx) ? HTTP_SCIM_TYPE : "application/json");
 	if (req->resp_text != NULL) {
 		ctx->out_body = req->resp_text;
 		ctx->out_len = strlen(req->resp_text);
@@ -406,9 +427,10 @@ respond_ok(struct http_ctx *ctx)
 
 /* ---- the pipeline ---- */
 
-/* RFC 8259 section 11: application/json; a charset, if given, must be UTF-8. */
+/* RFC 8259 section 11: application/json (and application/scim+json on a
+ * SCIM route, RFC 7644 3.1); a charset, if given, must be UTF-8. */
 static bool
-content_type_ok(const char *ct)
+content_type_ok(const char *ct, bool scim)
 {
 	const char *p = ct, *semi;
 	size_t len;
@@ -421,7 +443,8 @@ content_type_ok(const char *ct)
 	len = semi ? (size_t)(semi - p) : strlen(p);
 	while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
 		len--;
-	if (len != strlen("application/json") || strncasecmp(p, "application/json", len) != 0)
+	if ((len != strlen("application/json") || strncasecmp(p, "application/json", len) != 0) &&
+	    (!scim || len != strlen(HTTP_SCIM_TYPE) || strncasecmp(p, HTTP_SCIM_TYPE, len) != 0))
 		return false;
 	while (semi != NULL) {
 		p = semi + 1;
@@ -458,8 +481,12 @@ run(struct http_ctx *ctx)
 	if (sealed_refused(ctx))
 		return PV_E_SEALED;
 	if (r->flags & HTTP_ROUTE_BODY) {
-		if (!content_type_ok(http_header(req, "Content-Type")))
-			return http_fail(req, PV_E_INVALID, "Content-Type must be application/json");
+		bool scim = (r->flags & HTTP_ROUTE_SCIM) != 0;
+
+		if (!content_type_ok(http_header(req, "Content-Type"), scim))
+			return http_fail(req, PV_E_INVALID, scim ?
+			    "Content-Type must be application/scim+json or application/json" :
+			    "Content-Type must be application/json");
 		rc = http_parse_body(ctx->body, ctx->body_len, &req->body);
 		if (rc != PV_OK)
 			return rc;

@@ -90,7 +90,9 @@ http_route_resource(struct http_request *req)
 
 			if (end == NULL)
 				break;   /* http_route_check refuses such patterns */
-			if (np < req->nparams && req->params[np] != NULL)
+			if ((r->flags & HTTP_ROUTE_PHI_PARAMS) != 0 && o + 1 < cap)
+				out[o++] = '-';
+			else if (np < req->nparams && req->params[np] != NULL)
 				put_param(out, cap, &o, req->params[np]);
 			np++;
 			p = end + 1;

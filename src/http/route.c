@@ -92,14 +92,20 @@ http_path_split(struct pv_arena *a, const char *raw, char **segs, size_t *nsegs)
 	return PV_OK;
 }
 
-/* Does pattern match the decoded segments? Params point into segs. */
+/* Does pattern match the decoded segments? Params point into segs (a rest
+ * parameter, HTTP_ROUTE_REST: into the arena). */
 static bool
-pattern_match(const char *pattern, char *const *segs, size_t nsegs,
-    const char **params, size_t *nparams)
+pattern_match(const struct http_route *r, struct pv_arena *a, char *const *segs,
+    size_t nsegs, const char **params, size_t *nparams)
 {
-	const char *p = pattern + 1;
-	size_t i = 0, np = 0;
+	const char *p = r->pattern + 1;
+	size_t i = 0, np = 0, nparts = 1, take;
+	bool rest = (r->flags & HTTP_ROUTE_REST) != 0;
 
+	for (const char *q = p; *q != '\0'; q++)
+		nparts += *q == '/';
+	/* the rest parameter takes what the other pattern segments leave */
+	take = nsegs >= nparts ? nsegs - nparts + 1 : 0;
 	for (;;) {
 		const char *end = strchr(p, '/');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
@@ -107,15 +113,36 @@ pattern_match(const char *pattern, char *const *segs, size_t nsegs,
 		if (i == nsegs)
 			return false;
 		if (len >= 2 && p[0] == '{' && p[len - 1] == '}') {
-			if (segs[i][0] == '\0' || strchr(segs[i], '/') != NULL)
+			size_t n = rest ? take : 1, total = 0, k;
+			char *joined;
+
+			if (n == 0 || i + n > nsegs || np == HTTP_MAX_PARAMS)
 				return false;
-			if (np == HTTP_MAX_PARAMS)
+			for (k = i; k < i + n; k++) {
+				if (segs[k][0] == '\0' || strchr(segs[k], '/') != NULL)
+					return false;
+				total += strlen(segs[k]) + 1;
+			}
+			if (n == 1) {
+				params[np++] = segs[i];
+			} else {
+				if ((joined = arena_alloc(a, total)) == NULL)
+					return false;
+				joined[0] = '\0';
+				for (k = i; k < i + n; k++) {
+					if (k > i)
+						strcat(joined, "/");
+					strcat(joined, segs[k]);
+				}
+				params[np++] = joined;
+			}
+			i += n;
+			rest = false;   /* only the first parameter */
+		} else {
+			if (strlen(segs[i]) != len || memcmp(segs[i], p, len) != 0)
 				return false;
-			params[np++] = segs[i];
-		} else if (strlen(segs[i]) != len || memcmp(segs[i], p, len) != 0) {
-			return false;
+			i++;
 		}
-		i++;
 		if (end == NULL)
 			break;
 		p = end + 1;
@@ -141,7 +168,7 @@ http_route_match(const struct http_server *srv, struct pv_arena *a,
 	for (i = 0; i < srv->nroutes; i++) {
 		const struct http_route *r = &srv->routes[i];
 
-		if (!pattern_match(r->pattern, segs, nsegs, tmp, &np))
+		if (!pattern_match(r, a, segs, nsegs, tmp, &np))
 			continue;
 		if (strcmp(r->method, method) == 0) {
 			memcpy(params, tmp, np * sizeof(tmp[0]));

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -487,11 +488,18 @@ send_response(struct http_ctx *ctx)
 	    MHD_RESPMEM_PERSISTENT);   /* out_body lives in the arena until COMPLETED */
 	if (resp == NULL)
 		return MHD_NO;
+	/* a response may bring its own Content-Security-Policy (the console's,
+	 * src/console): it replaces the default, never adds a second one */
+	const char *csp = "default-src 'none'; frame-ancestors 'none'";
+
+	for (size_t i = 0; i < ctx->out_nhdr; i++)
+		if (strcasecmp(ctx->out_hdr[i][0], "Content-Security-Policy") == 0)
+			csp = ctx->out_hdr[i][1];
 	ok = add_header(resp, "Cache-Control", "no-store") &&
 	    add_header(resp, "Strict-Transport-Security", "max-age=63072000; includeSubDomains") &&
 	    add_header(resp, "X-Content-Type-Options", "nosniff") &&
 	    add_header(resp, "X-Frame-Options", "DENY") &&
-	    add_header(resp, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'") &&
+	    add_header(resp, "Content-Security-Policy", csp) &&
 	    add_header(resp, "Referrer-Policy", "no-referrer") &&
 	    add_header(resp, "Server", "phivault");
 	if (ok && ctx->out_type != NULL)
@@ -505,7 +513,8 @@ send_response(struct http_ctx *ctx)
 	if (ok && ctx->out_close)
 		ok = add_header(resp, "Connection", "close");
 	for (size_t i = 0; ok && i < ctx->out_nhdr; i++)
-		ok = add_header(resp, ctx->out_hdr[i][0], ctx->out_hdr[i][1]);
+		if (strcasecmp(ctx->out_hdr[i][0], "Content-Security-Policy") != 0)
+			ok = add_header(resp, ctx->out_hdr[i][0], ctx->out_hdr[i][1]);
 	if (ok)
 		ret = MHD_queue_response(ctx->conn, (unsigned)ctx->out_status, resp);
 	MHD_destroy_response(resp);

@@ -65,6 +65,25 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The key version that protected this data was revoked; it cannot be read" },
 	[PV_E_HSM] = { "hsm_unavailable", 503,
 	    "The HSM (PKCS#11 token) is not available; try again when it is back" },
+	[PV_E_UNSUPPORTED] = { "unsupported", 501,
+	    "The store backend does not support this operation" },
+	[PV_E_SUBJECT_SHREDDED] = { "subject_shredded", 410,
+	    "The patient this record is about was crypto-shredded; it cannot be read" },
+	[PV_E_LEGAL_HOLD] = { "legal_hold", 409,
+	    "The subject is under legal hold: release the hold first" },
+	[PV_E_SECRET_DESTROYED] = { "secret_version_destroyed", 410,
+	    "That secret version was destroyed; it cannot be read again" },
+	[PV_E_SELF_APPROVAL] = { "self_approval", 403,
+	    "A request cannot be approved or denied by its requester or by the person it concerns" },
+	[PV_E_SEAL_AUTHORITY] = { "seal_authority_required", 403,
+	    "This needs the seal's authority: the key file or K unseal shares" },
+	[PV_E_OFFICER_RESERVED] = { "officer_reserved", 403,
+	    "security_officer and access.approve are set only with the seal's authority "
+	    "(phivault officer)" },
+	[PV_E_WEBAUTHN] = { "webauthn_invalid", 400,
+	    "The passkey response does not verify" },
+	[PV_E_CSRF] = { "csrf", 403,
+	    "A change made with the session cookie needs the X-CSRF-Token header of its session" },
 };
 
 static const struct rc_map *

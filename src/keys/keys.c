@@ -1178,6 +1178,120 @@ out:
 	return rc;
 }
 
+/* The seal's authority (keys.h). Caller holds nothing. */
+static enum pv_rc
+authority_key(struct keys *k, const char *key_file, const char *const *shares, size_t n,
+    uint8_t out[CRYPTO_KEY_LEN])
+{
+	struct pv_secret *buf = NULL;
+	struct keys_share *sh;
+	size_t len, i, j;
+	enum pv_rc rc;
+
+	if (key_file != NULL) {
+		if (k->type != KEYS_SEAL_KEYFILE)
+			return PV_E_SEAL_AUTHORITY;
+		len = strnlen(key_file, KEYFILE_HEX_LEN + 2);
+		if (len == KEYFILE_HEX_LEN + 1 && key_file[KEYFILE_HEX_LEN] == '\n')
+			len--;
+		if (len != KEYFILE_HEX_LEN ||
+		    keys_hex_decode_ct(key_file, len, out, CRYPTO_KEY_LEN) != 0)
+			return PV_E_SEAL_AUTHORITY;
+		return PV_OK;
+	}
+	/* at least K shares, each a distinct share of this vault; the first K
+	 * rebuild the unseal key */
+	if (k->type != KEYS_SEAL_SHAMIR || shares == NULL || n < (size_t)k->threshold ||
+	    n > (size_t)k->nshares)
+		return PV_E_SEAL_AUTHORITY;
+	if ((rc = crypto_secret_new(n * sizeof(*sh), &buf)) != PV_OK)
+		return rc;
+	sh = (struct keys_share *)buf->buf;
+	for (i = 0; i < n; i++) {
+		if (shares[i] == NULL ||
+		    keys_share_parse(shares[i], k->threshold, &sh[i]) != PV_OK ||
+		    sh[i].x > k->nshares) {
+			rc = PV_E_SEAL_AUTHORITY;
+			goto out;
+		}
+		for (j = 0; j < i; j++)
+			if (sh[j].x == sh[i].x) {
+				rc = PV_E_SEAL_AUTHORITY;
+				goto out;
+			}
+	}
+	if (k->commit != NULL)
+		for (i = 0; i < n; i++) {
+			uint8_t h[32];
+
+			if (keys_share_commit(k->commit, &sh[i], h) != PV_OK ||
+			    !crypto_memeq(h, k->commit + KEYS_COMMIT_SALT_LEN +
+			    (size_t)(sh[i].x - 1) * 32, sizeof(h))) {
+				rc = PV_E_SEAL_AUTHORITY;
+				goto out;
+			}
+		}
+	rc = keys_shamir_combine(sh, k->threshold, out) == PV_OK ? PV_OK : PV_E_SEAL_AUTHORITY;
+out:
+	crypto_secret_free(buf);
+	return rc;
+}
+
+enum pv_rc
+keys_seal_authority(struct keys *k, const char *key_file, const char *const *shares,
+    size_t nshares)
+{
+	uint8_t wrapped[WRAPPED_KEY_LEN];
+	struct pv_secret *cand = NULL, *root = NULL;
+	enum pv_rc rc;
+
+	if (k == NULL || (key_file == NULL) == (shares == NULL))
+		return PV_E_SEAL_AUTHORITY;
+	if (k->type == KEYS_SEAL_PKCS11)
+		return PV_E_STATE;
+	if (keys_is_sealed(k))
+		return PV_E_SEALED;
+	if ((rc = crypto_secret_new(CRYPTO_KEY_LEN, &cand)) != PV_OK ||
+	    (rc = crypto_secret_new(CRYPTO_KEY_LEN, &root)) != PV_OK)
+		goto out;
+	if ((rc = authority_key(k, key_file, shares, nshares, cand->buf)) != PV_OK)
+		goto out;
+	STORE_READ(k->st, rc, meta_get_exact(tx, META_ROOT_WRAPPED, wrapped, sizeof(wrapped)));
+	if (rc != PV_OK)
+		goto out;
+	if (crypto_gcmbox_open(cand->buf, (const uint8_t *)AAD_ROOT, strlen(AAD_ROOT),
+	    wrapped, sizeof(wrapped), root->buf) != PV_OK) {
+		rc = PV_E_SEAL_AUTHORITY;
+		goto out;
+	}
+	rd_lock(k);
+	rc = !k->sealed && crypto_memeq(root->buf, k->root->buf, CRYPTO_KEY_LEN) ?
+	    PV_OK : PV_E_SEAL_AUTHORITY;
+	rw_unlock(k);
+out:
+	crypto_secret_free(cand);
+	crypto_secret_free(root);
+	crypto_wipe(wrapped, sizeof(wrapped));
+	return rc;
+}
+
+enum pv_rc
+keys_seal_authority_pin(struct keys *k, const char *pin)
+{
+	bool ok;
+
+	if (k == NULL || pin == NULL)
+		return PV_E_SEAL_AUTHORITY;
+	if (k->type != KEYS_SEAL_PKCS11)
+		return PV_E_STATE;
+	if (keys_is_sealed(k))
+		return PV_E_SEALED;
+	mu_lock(k);   /* k->hsm is opened under unseal_mu */
+	ok = keys_hsm_pin_equal(k->hsm, pin);
+	mu_unlock(k);
+	return ok ? PV_OK : PV_E_SEAL_AUTHORITY;
+}
+
 enum pv_rc
 keys_unseal_pkcs11(struct keys *k, const struct keys_hsm_spec *spec)
 {

@@ -90,6 +90,25 @@ enum pv_rc keys_unseal_keyfile(struct keys *k);
  */
 enum pv_rc keys_unseal_share(struct keys *k, const char *share, struct keys_seal_status *out);
 void keys_seal(struct keys *k);
+/*
+ * The seal's authority (API.md "phivault officer", as Vault's generate-root
+ * needs unseal keys): does key_file (the text of DIR/unseal.key: 64 hex
+ * digits, an optional newline) or the nshares shares (K distinct shares of
+ * this vault; more are allowed, each must be one) rebuild the unseal key that
+ * opens this keyring's root key?
+ * The candidate unseal key must open the stored wrapped root key (AES-GCM
+ * authenticates it) and the result must equal the unsealed root key
+ * (constant-time compare). Exactly one of key_file / shares is given.
+ * PV_OK; PV_E_SEAL_AUTHORITY if it is wrong, malformed or missing;
+ * PV_E_SEALED while sealed; PV_E_STATE for a seal without a key file or
+ * shares (pkcs11). Nothing is kept: every candidate is wiped.
+ */
+enum pv_rc keys_seal_authority(struct keys *k, const char *key_file,
+    const char *const *shares, size_t nshares);
+/* The same for the pkcs11 seal, which has neither: the token's user PIN
+ * (the line of [pkcs11] pin_file), compared in constant time with the one
+ * the keyring logged in with. PV_E_STATE for another seal. */
+enum pv_rc keys_seal_authority_pin(struct keys *k, const char *pin);
 
 /*
  * PKCS#11 seal: open the module and the token named in spec, unwrap the
@@ -178,6 +197,33 @@ enum pv_rc keys_envelope_open(struct keys *k, const struct keys_envelope *env,
 enum pv_rc keys_mac(struct keys *k, const char *kek_name, const char *purpose,
     const uint8_t *msg, size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
 
+/* ---- subject keys (subject.c): one key per patient between the KEK and
+ * the record DEKs. The subject key (32 random bytes) is sealed like data
+ * under an envelope of KEK kek_name (aad names the subject), so it rotates,
+ * re-encrypts (keys_dek_rewrap on sk->env) and is counted like any
+ * envelope. A record's KEK-wrapped DEK is wrapped once more under it
+ * (keys_subject_wrap): without the subject key the DEK never opens, so
+ * deleting the subject key shreds every record of that patient at once.
+ * The key bytes exist only in locked memory inside these calls. ---- */
+#define KEYS_SUBJECT_KEY_CT_LEN (CRYPTO_KEY_LEN + CRYPTO_BOX_OVERHEAD)
+struct keys_subject_key {
+	struct keys_envelope env;
+	uint8_t ct[KEYS_SUBJECT_KEY_CT_LEN];
+};
+/* A fresh subject key sealed under kek_name's current version with aad. */
+enum pv_rc keys_subject_key_new(struct keys *k, const char *kek_name,
+    const uint8_t *aad, size_t aadlen, struct keys_subject_key *out);
+/* out (inlen + CRYPTO_BOX_OVERHEAD) = box(subject key, wrap_aad, in); the
+ * subject key is opened with key_aad. Errors of keys_envelope_open. */
+enum pv_rc keys_subject_wrap(struct keys *k, const struct keys_subject_key *sk,
+    const uint8_t *key_aad, size_t key_aadlen, const uint8_t *wrap_aad, size_t wrap_aadlen,
+    const uint8_t *in, size_t inlen, uint8_t *out);
+/* The inverse: out holds inlen - CRYPTO_BOX_OVERHEAD; PV_E_INTEGRITY if in
+ * was not wrapped by this subject key with wrap_aad. */
+enum pv_rc keys_subject_unwrap(struct keys *k, const struct keys_subject_key *sk,
+    const uint8_t *key_aad, size_t key_aadlen, const uint8_t *wrap_aad, size_t wrap_aadlen,
+    const uint8_t *in, size_t inlen, uint8_t *out);
+
 /* ---- BYOK import (import.c) ----
  * phivault's import key is RSA-3072, made on first use and kept as meta
  * keys.import_key = box(root key, "phivault:import-key:v1", PKCS#1 DER).
@@ -205,5 +251,19 @@ enum pv_rc keys_audit_sign(struct keys *k, const uint8_t *msg, size_t len,
     uint8_t sig[CRYPTO_ED25519_SIG_LEN]);
 /* Public key; works while sealed (it is stored in the clear). */
 enum pv_rc keys_audit_public_key(struct store *st, uint8_t pub[CRYPTO_ED25519_PUB_LEN]);
+
+/* ---- backup keyring bundle (bundle.c) ----
+ * What a restore needs to open KEK kek_name from the seal alone: the seal's
+ * and the audit key's meta rows and every version of the KEK, all as
+ * stored (wrapped). *out malloc'd. */
+enum pv_rc keys_bundle_export(struct store_tx *tx, const char *kek_name, uint8_t **out,
+    size_t *outlen);
+/* Write a bundle into an empty store in tx (a restore's scratch keyring);
+ * PV_E_INTEGRITY for a damaged bundle or a row it may not carry. */
+enum pv_rc keys_bundle_import(struct store_tx *tx, const char *kek_name, const uint8_t *bundle,
+    size_t len);
+/* The audit public key a bundle carries; PV_E_NOTFOUND if none. */
+enum pv_rc keys_bundle_public_key(const uint8_t *bundle, size_t len,
+    uint8_t pub[CRYPTO_ED25519_PUB_LEN]);
 
 #endif /* PV_KEYS_H */

@@ -128,6 +128,9 @@ const struct keys_provider *keys_provider_find(const char *name);
 struct keys_hsm;
 enum pv_rc keys_hsm_open(const struct keys_hsm_spec *spec, struct keys_hsm **out);
 void keys_hsm_close(struct keys_hsm *h);
+/* Is pin the token's user PIN (the pin file's line)? Constant time in the
+ * PIN's bytes. */
+bool keys_hsm_pin_equal(struct keys_hsm *h, const char *pin);
 /* Make an AES-256 key with this label in the token if there is none:
  * CKA_SENSITIVE, not CKA_EXTRACTABLE, CKA_TOKEN. */
 enum pv_rc keys_hsm_key_ensure(struct keys_hsm *h, const char *label);

@@ -390,6 +390,17 @@ key_find(struct keys_hsm *h, const char *label, CK_OBJECT_HANDLE *obj, bool *fou
 
 /* ---- open / close / report ---- */
 
+bool
+keys_hsm_pin_equal(struct keys_hsm *h, const char *pin)
+{
+	size_t n;
+
+	if (h == NULL || h->pin == NULL || pin == NULL)
+		return false;
+	n = strnlen(pin, PIN_MAX + 1);
+	return n == h->pinlen && crypto_memeq(pin, h->pin->buf, n);
+}
+
 enum pv_rc
 keys_hsm_open(const struct keys_hsm_spec *spec, struct keys_hsm **out)
 {

@@ -384,10 +384,122 @@ static const struct migration migrations[] = {
 	{ 13,
 	  "INSERT INTO roles(name, permissions, condition, builtin, created_ms) VALUES"
 	  " ('security_officer', '[\"access.approve\",\"records.shred\"]', '{}', 1, 0);" },
+	/* subjects: subject keys (store_subjects.h, src/vault/ops_subjects.c).
+	 * subjects: one row per patient, keyed by the hex HMAC of the subject
+	 * value (never the value), its key an envelope under KEK "subjects"
+	 * (counted by the census like a token); subject_records: which records
+	 * are under which subject; subject_tombstones: shredded refs, forever. */
+	{ 14,
+	  "CREATE TABLE subjects("
+	  " ref TEXT PRIMARY KEY NOT NULL,"
+	  " kek_name TEXT NOT NULL,"
+	  " kek_version INTEGER NOT NULL,"
+	  " wrapped_dek BLOB NOT NULL,"
+	  " ciphertext BLOB NOT NULL,"
+	  " created_ms INTEGER NOT NULL,"
+	  " hold_reason TEXT NOT NULL DEFAULT '',"
+	  " hold_by TEXT NOT NULL DEFAULT '',"
+	  " hold_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+	  "CREATE TABLE subject_records("
+	  " collection TEXT NOT NULL,"
+	  " record_id TEXT NOT NULL,"
+	  " ref TEXT NOT NULL,"
+	  " PRIMARY KEY(collection, record_id)) WITHOUT ROWID;"
+	  "CREATE INDEX subject_records_ref ON subject_records(ref);"
+	  "CREATE TABLE subject_tombstones("
+	  " ref TEXT PRIMARY KEY NOT NULL,"
+	  " shredded_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	  "CREATE TRIGGER census_subjects_ins AFTER INSERT ON subjects BEGIN"
+	  " INSERT INTO kek_census(name, version, objects) VALUES (NEW.kek_name, NEW.kek_version, 1)"
+	  "  ON CONFLICT(name, version) DO UPDATE SET objects = objects + 1; END;"
+	  "CREATE TRIGGER census_subjects_upd AFTER UPDATE OF kek_name, kek_version"
+	  " ON subjects BEGIN"
+	  " UPDATE kek_census SET objects = objects - 1"
+	  "  WHERE name = OLD.kek_name AND version = OLD.kek_version;"
+	  " INSERT INTO kek_census(name, version, objects) VALUES (NEW.kek_name, NEW.kek_version, 1)"
+	  "  ON CONFLICT(name, version) DO UPDATE SET objects = objects + 1; END;"
+	  "CREATE TRIGGER census_subjects_del AFTER DELETE ON subjects BEGIN"
+	  " UPDATE kek_census SET objects = objects - 1"
+	  "  WHERE name = OLD.kek_name AND version = OLD.kek_version; END;" },
+	/* 15 (secrets): application secrets (store_secrets.h). A head row per
+	 * path and one row per version, each an envelope under the "secrets"
+	 * KEK; seq is the re-encryption walk's order. The census counts live
+	 * versions (wrapped_dek not NULL) through triggers, like records. */
+	{ 15,
+	  "CREATE TABLE secrets("
+	  " path TEXT PRIMARY KEY NOT NULL,"
+	  " current_version INTEGER NOT NULL,"
+	  " rotate_every_s INTEGER NOT NULL DEFAULT 0,"
+	  " created_ms INTEGER NOT NULL,"
+	  " updated_ms INTEGER NOT NULL,"
+	  " deleted_ms INTEGER NOT NULL DEFAULT 0,"
+	  " metadata TEXT NOT NULL DEFAULT '{}');"
+	  "CREATE TABLE secret_versions("
+	  " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	  " path TEXT NOT NULL REFERENCES secrets(path),"
+	  " version INTEGER NOT NULL,"
+	  " kek_name TEXT NOT NULL,"
+	  " kek_version INTEGER NOT NULL,"
+	  " wrapped_dek BLOB,"
+	  " ciphertext BLOB,"
+	  " metadata TEXT NOT NULL DEFAULT '{}',"
+	  " created_ms INTEGER NOT NULL,"
+	  " destroyed_ms INTEGER NOT NULL DEFAULT 0,"
+	  " UNIQUE(path, version));"
+	  "CREATE TRIGGER census_secrets_ins AFTER INSERT ON secret_versions"
+	  " WHEN NEW.wrapped_dek IS NOT NULL BEGIN"
+	  " INSERT INTO kek_census(name, version, objects) VALUES (NEW.kek_name, NEW.kek_version, 1)"
+	  "  ON CONFLICT(name, version) DO UPDATE SET objects = objects + 1; END;"
+	  "CREATE TRIGGER census_secrets_upd AFTER UPDATE OF kek_name, kek_version, wrapped_dek"
+	  " ON secret_versions BEGIN"
+	  " UPDATE kek_census SET objects = objects - 1 WHERE OLD.wrapped_dek IS NOT NULL"
+	  "  AND name = OLD.kek_name AND version = OLD.kek_version;"
+	  " INSERT INTO kek_census(name, version, objects)"
+	  "  SELECT NEW.kek_name, NEW.kek_version, 1 WHERE NEW.wrapped_dek IS NOT NULL"
+	  "  ON CONFLICT(name, version) DO UPDATE SET objects = objects + 1; END;"
+	  "CREATE TRIGGER census_secrets_del AFTER DELETE ON secret_versions"
+	  " WHEN OLD.wrapped_dek IS NOT NULL BEGIN"
+	  " UPDATE kek_census SET objects = objects - 1"
+	  "  WHERE name = OLD.kek_name AND version = OLD.kek_version; END;" },
+	/* dual control (store_approvals.h): changes that would grant PHI access,
+	 * pending until a different access.approve holder approves them. */
+	{ 16,
+	  "CREATE TABLE approvals(id TEXT PRIMARY KEY, kind TEXT NOT NULL,"
+	  " status TEXT NOT NULL, requested_by TEXT NOT NULL, target TEXT NOT NULL,"
+	  " change TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,"
+	  " decided_by TEXT NOT NULL DEFAULT '', decided_ms INTEGER NOT NULL DEFAULT 0,"
+	  " note TEXT NOT NULL DEFAULT '');"
+	  "CREATE INDEX approvals_status ON approvals(status, created_ms);"
+	  "CREATE INDEX approvals_target ON approvals(kind, target, status);" },
+	/* WebAuthn passkeys (store_webauthn.h, src/authn/webauthn*.c): the
+	 * credentials, the per-user random handle, the pending ceremonies, and
+	 * how a session's last MFA was made (policies: mfa.methods). */
+	{ 17,
+	  "CREATE TABLE webauthn_credentials("
+	  " id TEXT PRIMARY KEY,"
+	  " user_id TEXT NOT NULL REFERENCES users(id),"
+	  " public_key BLOB NOT NULL,"
+	  " alg INTEGER NOT NULL,"
+	  " sign_count INTEGER NOT NULL DEFAULT 0,"
+	  " name TEXT NOT NULL,"
+	  " aaguid TEXT NOT NULL DEFAULT '',"
+	  " created_ms INTEGER NOT NULL,"
+	  " last_used_ms INTEGER NOT NULL DEFAULT 0);"
+	  "CREATE INDEX webauthn_credentials_user ON webauthn_credentials(user_id, created_ms);"
+	  "CREATE TABLE webauthn_users("
+	  " user_id TEXT PRIMARY KEY REFERENCES users(id),"
+	  " handle TEXT NOT NULL UNIQUE);"
+	  "CREATE TABLE webauthn_challenges("
+	  " challenge TEXT PRIMARY KEY,"
+	  " kind TEXT NOT NULL,"
+	  " user_id TEXT NOT NULL,"
+	  " bind TEXT NOT NULL,"
+	  " expires_ms INTEGER NOT NULL);"
+	  "ALTER TABLE sessions ADD COLUMN mfa_method TEXT NOT NULL DEFAULT '';" },
 	/* postgres (issue 15): the access epoch (store_cluster.h), one row. Every
 	 * access-affecting write on a shared store bumps it in its own
 	 * transaction; each node compares it before deciding a request. */
-	{ 14,
+	{ 18,
 	  "CREATE TABLE access_epoch("
 	  " id INTEGER PRIMARY KEY CHECK (id = 1),"
 	  " epoch INTEGER NOT NULL);"

@@ -86,6 +86,39 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_RECORD_REWRAP] = "UPDATE records SET kek_name = ?3, kek_version = ?4, wrapped_dek = ?5, "
 	    "ciphertext = COALESCE(?6, ciphertext) WHERE id = ?2 AND collection = ?1 AND deleted_ms IS NULL "
 	    "AND version = ?7 AND kek_version = ?8",
+	/* subjects:begin */
+	[SQ_SUBJECT_PUT] = "INSERT INTO subjects(ref, kek_name, kek_version, wrapped_dek, "
+	    "ciphertext, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[SQ_SUBJECT_GET] = "SELECT ref, kek_name, kek_version, wrapped_dek, ciphertext, created_ms, "
+	    "hold_reason, hold_by, hold_ms FROM subjects WHERE ref = ?1",
+	[SQ_SUBJECT_HOLD] = "UPDATE subjects SET hold_reason = ?2, hold_by = ?3, hold_ms = ?4 "
+	    "WHERE ref = ?1",
+	[SQ_SUBJECT_REWRAP] = "UPDATE subjects SET kek_name = ?2, kek_version = ?3, wrapped_dek = ?4 "
+	    "WHERE ref = ?1 AND kek_version = ?5",
+	[SQ_SUBJECT_SCAN] = "SELECT ref FROM subjects WHERE ref > ?1 ORDER BY ref LIMIT ?2",
+	[SQ_SUBJECT_LINK] = "INSERT INTO subject_records(collection, record_id, ref) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT(collection, record_id) DO UPDATE SET ref = excluded.ref",
+	[SQ_SUBJECT_UNLINK] = "DELETE FROM subject_records WHERE collection = ?1 AND record_id = ?2",
+	[SQ_SUBJECT_OF_RECORD] = "SELECT ref FROM subject_records "
+	    "WHERE collection = ?1 AND record_id = ?2",
+	[SQ_SUBJECT_COUNTS] = "SELECT l.collection, COUNT(*) FROM subject_records l "
+	    "JOIN records r ON r.collection = l.collection AND r.id = l.record_id "
+	    "WHERE l.ref = ?1 AND r.deleted_ms IS NULL GROUP BY l.collection ORDER BY l.collection",
+	[SQ_SUBJECT_RECORDS] = "SELECT l.collection, l.record_id FROM subject_records l "
+	    "JOIN records r ON r.collection = l.collection AND r.id = l.record_id "
+	    "WHERE l.ref = ?1 AND r.deleted_ms IS NULL ORDER BY l.collection, l.record_id",
+	[SQ_SUBJECT_SHRED_RECORDS] = "UPDATE records SET wrapped_dek = NULL, ciphertext = NULL, "
+	    "deleted_ms = ?2, updated_ms = ?2 WHERE deleted_ms IS NULL AND (collection, id) IN "
+	    "(SELECT collection, record_id FROM subject_records WHERE ref = ?1)",
+	[SQ_SUBJECT_SHRED_BIDX] = "DELETE FROM blind_index WHERE (collection, record_id) IN "
+	    "(SELECT collection, record_id FROM subject_records WHERE ref = ?1)",
+	[SQ_SUBJECT_DELETE] = "DELETE FROM subjects WHERE ref = ?1",
+	[SQ_SUBJECT_TOMBSTONE_PUT] = "INSERT OR IGNORE INTO subject_tombstones(ref, shredded_ms) "
+	    "VALUES (?1, ?2)",
+	[SQ_SUBJECT_TOMBSTONE_GET] = "SELECT shredded_ms FROM subject_tombstones WHERE ref = ?1",
+	[SQ_SUBJECT_TOMBSTONE_LIST] = "SELECT ref, shredded_ms FROM subject_tombstones "
+	    "WHERE ref > ?1 ORDER BY ref LIMIT ?2",
+	/* subjects:end */
 
 	[SQ_AUDIT_APPEND] = "INSERT INTO audit(seq, time, actor, action, resource, "
 	    "purpose_of_use, outcome, reason, detail, prev_hash, hash) "
@@ -107,7 +140,9 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	"mfa_last_step, created_ms, updated_ms, disabled_ms, created_by, otp_issued_ms, otp_used_ms FROM users"
 #define SESSION_COLS "SELECT id, token_hash, user_id, created_ms, last_seen_ms, " \
 	"absolute_expires_ms, restrict_flags, mfa_verified, credential_epoch, source, " \
-	"ended_ms, end_reason, mfa_at_ms FROM sessions"
+	"ended_ms, end_reason, mfa_at_ms, mfa_method FROM sessions"
+#define WA_CRED_COLS "SELECT id, user_id, public_key, alg, sign_count, name, aaguid, " \
+	"created_ms, last_used_ms FROM webauthn_credentials"
 	[SQ_USER_PUT] = "INSERT INTO users(id, username, display_name, email, status, attributes, "
 	    "password_hash, password_one_time, credential_epoch, mfa_secret, mfa_env, mfa_enabled, "
 	    "mfa_last_step, created_ms, updated_ms, disabled_ms, created_by, otp_issued_ms, otp_used_ms) "
@@ -293,6 +328,72 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_APP_SESSION_END] = "UPDATE app_sessions SET ended_ms = ?2, end_reason = ?3 "
 	    "WHERE id = ?1 AND ended_ms = 0",
 	/* apps:end */
+	/* secrets:begin */
+	[SQ_SECRET_GET] = "SELECT path, current_version, rotate_every_s, created_ms, updated_ms, "
+	    "deleted_ms, metadata FROM secrets WHERE path = ?1",
+	[SQ_SECRET_INSERT] = "INSERT INTO secrets(path, current_version, rotate_every_s, "
+	    "created_ms, updated_ms, deleted_ms, metadata) VALUES (?1, ?2, ?3, ?4, ?4, 0, ?5)",
+	[SQ_SECRET_UPDATE] = "UPDATE secrets SET current_version = ?2, rotate_every_s = ?3, "
+	    "updated_ms = ?4, deleted_ms = 0, metadata = ?5 WHERE path = ?1 AND current_version = ?6",
+	[SQ_SECRET_VERSION_PUT] = "INSERT INTO secret_versions(path, version, kek_name, "
+	    "kek_version, wrapped_dek, ciphertext, metadata, created_ms, destroyed_ms) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
+	[SQ_SECRET_VERSION_GET] = "SELECT seq, path, version, kek_name, kek_version, wrapped_dek, "
+	    "ciphertext, metadata, created_ms, destroyed_ms FROM secret_versions "
+	    "WHERE path = ?1 AND version = ?2",
+	[SQ_SECRET_LIST] = "SELECT path, current_version, rotate_every_s, created_ms, updated_ms, "
+	    "deleted_ms, metadata FROM secrets WHERE substr(path, 1, length(?1)) = ?1 "
+	    "ORDER BY path",
+	[SQ_SECRET_SET_DELETED] = "UPDATE secrets SET deleted_ms = ?2 WHERE path = ?1",
+	[SQ_SECRET_VERSION_DESTROY] = "UPDATE secret_versions SET wrapped_dek = NULL, "
+	    "ciphertext = NULL, destroyed_ms = ?3 WHERE path = ?1 AND version = ?2 "
+	    "AND wrapped_dek IS NOT NULL",
+	[SQ_SECRET_VERSIONS_PRUNE] = "UPDATE secret_versions SET wrapped_dek = NULL, "
+	    "ciphertext = NULL, destroyed_ms = ?3 WHERE path = ?1 AND version < ?2 "
+	    "AND wrapped_dek IS NOT NULL",
+	[SQ_SECRET_VERSION_SCAN] = "SELECT seq, path, version, kek_name, kek_version, wrapped_dek, "
+	    "ciphertext, metadata, created_ms, destroyed_ms FROM secret_versions "
+	    "WHERE seq > ?1 AND wrapped_dek IS NOT NULL ORDER BY seq LIMIT ?2",
+	[SQ_SECRET_VERSION_REWRAP] = "UPDATE secret_versions SET kek_version = ?3, "
+	    "wrapped_dek = ?4 WHERE path = ?1 AND version = ?2 AND kek_version = ?5 "
+	    "AND wrapped_dek IS NOT NULL",
+	/* secrets:end */
+	/* approvals:begin (dual control) */
+#define APPROVAL_COLS "SELECT id, kind, status, requested_by, target, change, created_ms, " \
+	"expires_ms, decided_by, decided_ms, note FROM approvals"
+	[SQ_APPROVAL_PUT] = "INSERT INTO approvals(id, kind, status, requested_by, target, "
+	    "change, created_ms, expires_ms, decided_by, decided_ms, note) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[SQ_APPROVAL_GET] = APPROVAL_COLS " WHERE id = ?1",
+	[SQ_APPROVAL_LIST] = APPROVAL_COLS " WHERE ?1 IS NULL OR status = ?1 "
+	    "ORDER BY created_ms DESC, id DESC",
+	[SQ_APPROVAL_DECIDE] = "UPDATE approvals SET status = ?2, decided_by = ?3, "
+	    "decided_ms = ?4, note = ?5 WHERE id = ?1 AND status = 'pending'",
+	[SQ_APPROVAL_APPLIED] = "SELECT id FROM approvals WHERE kind = ?1 AND target = ?2 "
+	    "AND status = 'approved' LIMIT 1",
+	/* approvals:end */
+	/* webauthn:begin (migration: webauthn_credentials, webauthn_users,
+	 * webauthn_challenges, sessions.mfa_method) */
+	[SQ_WA_CRED_PUT] = "INSERT INTO webauthn_credentials(id, user_id, public_key, alg, "
+	    "sign_count, name, aaguid, created_ms, last_used_ms) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[SQ_WA_CRED_GET] = WA_CRED_COLS " WHERE id = ?1",
+	[SQ_WA_CRED_LIST] = WA_CRED_COLS " WHERE user_id = ?1 ORDER BY created_ms, id",
+	[SQ_WA_CRED_USE] = "UPDATE webauthn_credentials SET sign_count = ?2, last_used_ms = ?3 "
+	    "WHERE id = ?1 AND (?2 > sign_count OR (?2 = 0 AND sign_count = 0))",
+	[SQ_WA_CRED_DELETE] = "DELETE FROM webauthn_credentials WHERE user_id = ?1 AND id = ?2",
+	[SQ_WA_CRED_DELETE_USER] = "DELETE FROM webauthn_credentials WHERE user_id = ?1",
+	[SQ_WA_HANDLE_GET] = "SELECT handle FROM webauthn_users WHERE user_id = ?1",
+	[SQ_WA_HANDLE_PUT] = "INSERT INTO webauthn_users(user_id, handle) VALUES (?1, ?2)",
+	[SQ_WA_CHALLENGE_PUT] = "INSERT INTO webauthn_challenges(challenge, kind, user_id, bind, "
+	    "expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQ_WA_CHALLENGE_PURGE] = "DELETE FROM webauthn_challenges WHERE expires_ms <= ?1",
+	[SQ_WA_CHALLENGE_GET] = "SELECT challenge, kind, user_id, bind, expires_ms "
+	    "FROM webauthn_challenges WHERE challenge = ?1",
+	[SQ_WA_CHALLENGE_DELETE] = "DELETE FROM webauthn_challenges WHERE challenge = ?1",
+	[SQ_SESSION_SET_MFA_METHOD] = "UPDATE sessions SET mfa_method = ?2 "
+	    "WHERE id = ?1 AND ended_ms IS NULL",
+	/* webauthn:end */
 	/* cluster:begin */
 	[SQ_EPOCH_GET] = "SELECT epoch FROM access_epoch WHERE id = 1",
 	[SQ_EPOCH_BUMP] = "UPDATE access_epoch SET epoch = epoch + 1 WHERE id = 1",
@@ -1581,6 +1682,11 @@ static const struct store_ops sq_ops = {
 	.detect = &store_sqlite_detect_ops,
 	.policy = &store_sqlite_policy_ops,
 	.apps = &store_sqlite_apps_ops,
+	.backup = &store_sqlite_backup_ops,
+	.subjects = &store_sqlite_subjects_ops,
+	.secrets = &store_sqlite_secrets_ops,
+	.approvals = &store_sqlite_approvals_ops,
+	.webauthn = &store_sqlite_webauthn_ops,
 	.cluster = &store_sqlite_cluster_ops,
 };
 

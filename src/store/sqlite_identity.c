@@ -330,6 +330,7 @@ static enum pv_rc session_from_row(struct store_row *s, void *out)
 	    !store_sqlite_col_copy(s, 2, x.user_id, sizeof(x.user_id)) ||
 	    !store_sqlite_col_copy(s, 9, x.source, sizeof(x.source)) ||
 	    !store_sqlite_col_copy(s, 11, x.end_reason, sizeof(x.end_reason)) ||
+	    !store_sqlite_col_copy(s, 13, x.mfa_method, sizeof(x.mfa_method)) ||
 	    flags < 0 || flags > 0xffff) {
 		log_error("store: session row out of range");
 		return PV_E_INTEGRITY;

@@ -1315,3 +1315,376 @@ enum pv_rc store_app_session_end(struct store_tx *tx, const char *id, int64_t no
 	return access_changed(tx, tx->st->ops->apps->app_session_end(tx, id, now_ms, reason));
 }
 /* apps:end */
+
+/* backup:begin (added by the backup work) */
+enum pv_rc store_snapshot(struct store_tx *tx, const struct store_snapshot_sink *sink,
+    struct store_snapshot_info *out)
+{
+	if (!tx_ok(tx) || sink == NULL || sink->write == NULL || out == NULL ||
+	    tx->mode != STORE_RD)
+		return PV_E_INVALID;
+	return tx->st->ops->backup->snapshot(tx, sink, out);
+}
+/* backup:end */
+/* subjects:begin (store_subjects.h) */
+static bool sref_ok(const char *ref)
+{
+	if (ref == NULL || strlen(ref) != STORE_SUBJECT_REF_LEN)
+		return false;
+	for (const char *p = ref; *p != '\0'; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
+void store_subject_clear(struct store_subject *s)
+{
+	if (s == NULL)
+		return;
+	blob_free(&s->wrapped_dek, &s->wrapped_dek_len);
+	blob_free(&s->ciphertext, &s->ciphertext_len);
+	memset(s, 0, sizeof(*s));
+}
+
+enum pv_rc store_subject_put(struct store_tx *tx, const struct store_subject *s)
+{
+	if (!tx_ok(tx) || s == NULL || !sref_ok(s->ref) || !vkek_ok(s->kek_name) ||
+	    s->kek_version < 1 || s->wrapped_dek == NULL || s->wrapped_dek_len == 0 ||
+	    s->ciphertext == NULL || s->ciphertext_len == 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "subject_put");
+	return tx->st->ops->subjects->subject_put(tx, s);
+}
+
+enum pv_rc store_subject_get(struct store_tx *tx, const char *ref, struct store_subject *out)
+{
+	if (!tx_ok(tx) || !sref_ok(ref) || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->subjects->subject_get(tx, ref, out);
+}
+
+enum pv_rc store_subject_hold(struct store_tx *tx, const char *ref, const char *reason,
+    const char *by, int64_t now_ms)
+{
+	if (!tx_ok(tx) || !sref_ok(ref) ||
+	    (reason != NULL && (reason[0] == '\0' || strlen(reason) >= STORE_SUBJECT_REASON_MAX)) ||
+	    (by != NULL && strlen(by) >= UTIL_ID_MAX))
+		return PV_E_INVALID;
+	WRITE_OP(tx, "subject_hold");
+	return tx->st->ops->subjects->subject_hold(tx, ref, reason, by, now_ms);
+}
+
+enum pv_rc store_subject_rewrap(struct store_tx *tx, const struct store_subject *s,
+    uint32_t expected_kek_version)
+{
+	if (!tx_ok(tx) || s == NULL || !sref_ok(s->ref) || !vkek_ok(s->kek_name) ||
+	    s->kek_version < 1 || s->wrapped_dek == NULL || s->wrapped_dek_len == 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "subject_rewrap");
+	return tx->st->ops->subjects->subject_rewrap(tx, s, expected_kek_version);
+}
+
+enum pv_rc store_subject_scan(struct store_tx *tx, const char *after_ref, size_t limit,
+    store_bidx_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || after_ref == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->subjects->subject_scan(tx, after_ref, limit, cb, arg);
+}
+
+enum pv_rc store_subject_link(struct store_tx *tx, const char *collection,
+    const char *record_id, const char *ref)
+{
+	if (!tx_ok(tx) || !vname_ok(collection) || !vid_ok(record_id) || ref == NULL ||
+	    (ref[0] != '\0' && !sref_ok(ref)))
+		return PV_E_INVALID;
+	WRITE_OP(tx, "subject_link");
+	return tx->st->ops->subjects->subject_link(tx, collection, record_id, ref);
+}
+
+enum pv_rc store_subject_of_record(struct store_tx *tx, const char *collection,
+    const char *record_id, char ref[STORE_SUBJECT_REF_LEN + 1])
+{
+	if (!tx_ok(tx) || !vname_ok(collection) || !vid_ok(record_id) || ref == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->subjects->subject_of_record(tx, collection, record_id, ref);
+}
+
+enum pv_rc store_subject_counts(struct store_tx *tx, const char *ref,
+    store_subject_count_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || !sref_ok(ref) || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->subjects->subject_counts(tx, ref, cb, arg);
+}
+
+enum pv_rc store_subject_shred(struct store_tx *tx, const char *ref, int64_t now_ms,
+    store_subject_record_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || !sref_ok(ref) || now_ms <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "subject_shred");
+	return tx->st->ops->subjects->subject_shred(tx, ref, now_ms, cb, arg);
+}
+
+enum pv_rc store_subject_tombstone_get(struct store_tx *tx, const char *ref,
+    int64_t *shredded_ms)
+{
+	if (!tx_ok(tx) || !sref_ok(ref) || shredded_ms == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->subjects->subject_tombstone_get(tx, ref, shredded_ms);
+}
+
+enum pv_rc store_subject_tombstone_list(struct store_tx *tx, const char *after_ref,
+    size_t limit, store_tombstone_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || after_ref == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->subjects->subject_tombstone_list(tx, after_ref, limit, cb, arg);
+}
+/* subjects:end */
+/* secrets:begin (added by the secrets work) */
+void store_secret_clear(struct store_secret *s)
+{
+	if (s == NULL)
+		return;
+	free(s->metadata);
+	memset(s, 0, sizeof(*s));
+}
+
+void store_secret_version_clear(struct store_secret_version *v)
+{
+	if (v == NULL)
+		return;
+	blob_free(&v->wrapped_dek, &v->wrapped_dek_len);
+	blob_free(&v->ciphertext, &v->ciphertext_len);
+	free(v->metadata);
+	memset(v, 0, sizeof(*v));
+}
+
+static bool secret_path_ok(const char *path)
+{
+	return path != NULL && path[0] != '\0' && strlen(path) < STORE_SECRET_PATH_MAX;
+}
+
+enum pv_rc store_secret_get(struct store_tx *tx, const char *path, struct store_secret *out)
+{
+	if (!tx_ok(tx) || !secret_path_ok(path) || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->secrets->secret_get(tx, path, out);
+}
+
+enum pv_rc store_secret_write(struct store_tx *tx, const struct store_secret *head,
+    const struct store_secret_version *v, uint32_t expected_current)
+{
+	if (!tx_ok(tx) || head == NULL || v == NULL || !secret_path_ok(v->path) ||
+	    strcmp(head->path, v->path) != 0 || v->version < 1 ||
+	    head->current_version != v->version || v->kek_name[0] == '\0' ||
+	    v->kek_version < 1 || v->wrapped_dek == NULL || v->wrapped_dek_len == 0 ||
+	    v->ciphertext == NULL || v->ciphertext_len == 0 || v->created_ms <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "secret_write");
+	return tx->st->ops->secrets->secret_write(tx, head, v, expected_current);
+}
+
+enum pv_rc store_secret_version_get(struct store_tx *tx, const char *path, uint32_t version,
+    struct store_secret_version *out)
+{
+	if (!tx_ok(tx) || !secret_path_ok(path) || version < 1 || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->secrets->secret_version_get(tx, path, version, out);
+}
+
+enum pv_rc store_secret_list(struct store_tx *tx, const char *prefix, store_secret_cb cb,
+    void *arg)
+{
+	if (!tx_ok(tx) || prefix == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->secrets->secret_list(tx, prefix, cb, arg);
+}
+
+enum pv_rc store_secret_set_deleted(struct store_tx *tx, const char *path, int64_t deleted_ms)
+{
+	if (!tx_ok(tx) || !secret_path_ok(path) || deleted_ms < 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "secret_set_deleted");
+	return tx->st->ops->secrets->secret_set_deleted(tx, path, deleted_ms);
+}
+
+enum pv_rc store_secret_version_destroy(struct store_tx *tx, const char *path,
+    uint32_t version, int64_t now_ms)
+{
+	if (!tx_ok(tx) || !secret_path_ok(path) || version < 1 || now_ms <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "secret_version_destroy");
+	return tx->st->ops->secrets->secret_version_destroy(tx, path, version, now_ms);
+}
+
+enum pv_rc store_secret_versions_prune(struct store_tx *tx, const char *path, uint32_t below,
+    int64_t now_ms, size_t *n)
+{
+	if (!tx_ok(tx) || !secret_path_ok(path) || now_ms <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "secret_versions_prune");
+	return tx->st->ops->secrets->secret_versions_prune(tx, path, below, now_ms, n);
+}
+
+enum pv_rc store_secret_version_scan(struct store_tx *tx, int64_t after_seq, size_t limit,
+    store_secret_version_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || cb == NULL || limit == 0 || after_seq < 0)
+		return PV_E_INVALID;
+	return tx->st->ops->secrets->secret_version_scan(tx, after_seq, limit, cb, arg);
+}
+
+enum pv_rc store_secret_version_rewrap(struct store_tx *tx, const struct store_secret_version *v,
+    uint32_t old_kek_version)
+{
+	if (!tx_ok(tx) || v == NULL || !secret_path_ok(v->path) || v->version < 1 ||
+	    v->kek_version < 1 || v->wrapped_dek == NULL || v->wrapped_dek_len == 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "secret_version_rewrap");
+	return tx->st->ops->secrets->secret_version_rewrap(tx, v, old_kek_version);
+}
+/* secrets:end */
+/* approvals:begin (dual control) */
+enum pv_rc store_approval_put(struct store_tx *tx, const struct store_approval *a)
+{
+	if (!tx_ok(tx) || a == NULL || a->id[0] == '\0' || a->kind[0] == '\0' ||
+	    a->status[0] == '\0' || a->change == NULL)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "approval_put");
+	return tx->st->ops->approvals->approval_put(tx, a);
+}
+
+enum pv_rc store_approval_get(struct store_tx *tx, const char *id, struct store_approval *out)
+{
+	if (!tx_ok(tx) || id == NULL || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->approvals->approval_get(tx, id, out);
+}
+
+enum pv_rc store_approval_list(struct store_tx *tx, const char *status, store_approval_cb cb,
+    void *arg)
+{
+	if (!tx_ok(tx) || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->approvals->approval_list(tx, status, cb, arg);
+}
+
+enum pv_rc store_approval_decide(struct store_tx *tx, const char *id, const char *status,
+    const char *decided_by, int64_t decided_ms, const char *note)
+{
+	if (!tx_ok(tx) || id == NULL || status == NULL || decided_by == NULL ||
+	    strcmp(status, "pending") == 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "approval_decide");
+	return tx->st->ops->approvals->approval_decide(tx, id, status, decided_by, decided_ms,
+	    note != NULL ? note : "");
+}
+
+enum pv_rc store_approval_applied(struct store_tx *tx, const char *kind, const char *target,
+    bool *found)
+{
+	if (!tx_ok(tx) || kind == NULL || target == NULL || found == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->approvals->approval_applied(tx, kind, target, found);
+}
+/* approvals:end */
+/* webauthn:begin (store_webauthn.h) */
+enum pv_rc store_webauthn_cred_put(struct store_tx *tx, const struct store_webauthn_cred *c)
+{
+	if (!tx_ok(tx) || c == NULL || c->id[0] == '\0' || c->user_id[0] == '\0' ||
+	    c->public_key == NULL || c->public_key_len == 0 || c->sign_count < 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "webauthn_cred_put");
+	return tx->st->ops->webauthn->cred_put(tx, c);
+}
+
+enum pv_rc store_webauthn_cred_get(struct store_tx *tx, const char *id,
+    struct store_webauthn_cred *out)
+{
+	if (!tx_ok(tx) || id == NULL || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->webauthn->cred_get(tx, id, out);
+}
+
+enum pv_rc store_webauthn_cred_list(struct store_tx *tx, const char *user_id,
+    store_webauthn_cred_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || user_id == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->webauthn->cred_list(tx, user_id, cb, arg);
+}
+
+enum pv_rc store_webauthn_cred_use(struct store_tx *tx, const char *id, int64_t sign_count,
+    int64_t now_ms)
+{
+	if (!tx_ok(tx) || id == NULL || sign_count < 0 || now_ms <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "webauthn_cred_use");
+	return tx->st->ops->webauthn->cred_use(tx, id, sign_count, now_ms);
+}
+
+enum pv_rc store_webauthn_cred_delete(struct store_tx *tx, const char *user_id, const char *id)
+{
+	if (!tx_ok(tx) || user_id == NULL || id == NULL)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "webauthn_cred_delete");
+	return tx->st->ops->webauthn->cred_delete(tx, user_id, id);
+}
+
+enum pv_rc store_webauthn_cred_delete_user(struct store_tx *tx, const char *user_id, size_t *n)
+{
+	if (!tx_ok(tx) || user_id == NULL)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "webauthn_cred_delete_user");
+	return tx->st->ops->webauthn->cred_delete_user(tx, user_id, n);
+}
+
+enum pv_rc store_webauthn_handle_get(struct store_tx *tx, const char *user_id,
+    char out[STORE_WEBAUTHN_HANDLE_MAX])
+{
+	if (!tx_ok(tx) || user_id == NULL || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->webauthn->handle_get(tx, user_id, out);
+}
+
+enum pv_rc store_webauthn_handle_put(struct store_tx *tx, const char *user_id,
+    const char *handle)
+{
+	if (!tx_ok(tx) || user_id == NULL || handle == NULL || handle[0] == '\0' ||
+	    strlen(handle) >= STORE_WEBAUTHN_HANDLE_MAX)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "webauthn_handle_put");
+	return tx->st->ops->webauthn->handle_put(tx, user_id, handle);
+}
+
+enum pv_rc store_webauthn_challenge_put(struct store_tx *tx,
+    const struct store_webauthn_challenge *c, int64_t now_ms)
+{
+	if (!tx_ok(tx) || c == NULL || c->challenge[0] == '\0' || c->kind[0] == '\0' ||
+	    c->user_id[0] == '\0')
+		return PV_E_INVALID;
+	WRITE_OP(tx, "webauthn_challenge_put");
+	return tx->st->ops->webauthn->challenge_put(tx, c, now_ms);
+}
+
+enum pv_rc store_webauthn_challenge_take(struct store_tx *tx, const char *challenge,
+    int64_t now_ms, struct store_webauthn_challenge *out)
+{
+	if (!tx_ok(tx) || challenge == NULL || out == NULL)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "webauthn_challenge_take");
+	return tx->st->ops->webauthn->challenge_take(tx, challenge, now_ms, out);
+}
+
+enum pv_rc store_session_set_mfa_method(struct store_tx *tx, const char *session_id,
+    const char *method)
+{
+	if (!tx_ok(tx) || session_id == NULL || method == NULL || strlen(method) >= 16)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "session_set_mfa_method");
+	return tx->st->ops->webauthn->session_set_mfa_method(tx, session_id, method);
+}
+/* webauthn:end */

@@ -30,6 +30,10 @@
  *   store_detect.h    alerts and the detector's state
  *   store_policy.h    access policies
  *   store_apps.h      workload identities (apps), their secrets and sessions
+ *   store_subjects.h  subjects (patients), their keys, links, tombstones
+ *   store_secrets.h   application secrets (/v1/secrets) and their versions
+ *   store_approvals.h dual control: pending changes that would grant PHI access
+ *   store_webauthn.h  WebAuthn passkeys, user handles, pending challenges
  * No header here names a backend type (the SQLite header is included only by
  * store_sqlite.h, which only src/store/ and tests/unit/store/ include).
  *
@@ -49,6 +53,11 @@
 #include "store/store_detect.h"
 #include "store/store_policy.h"
 #include "store/store_apps.h"
+#include "store/store_backup.h"
+#include "store/store_subjects.h"
+#include "store/store_secrets.h"
+#include "store/store_approvals.h"
+#include "store/store_webauthn.h"
 #include "store/store_cluster.h"
 
 #endif /* PV_STORE_H */

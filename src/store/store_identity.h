@@ -120,6 +120,8 @@ struct store_session {
 	char end_reason[16];         /* "" while open; authn_session_end_name() */
 	int64_t mfa_at_ms;           /* last step-up MFA (0: none since the login); read only,
 	                              * written by store_session_set_mfa (migration 10) */
+	char mfa_method[16];         /* how the last MFA was made ("" = totp, from before
+	                              * the column); read only, store_session_set_mfa_method */
 };
 enum pv_rc store_session_put(struct store_tx *tx, const struct store_session *s);
 enum pv_rc store_session_get_by_hash(struct store_tx *tx, const char *token_hash,

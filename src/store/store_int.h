@@ -224,6 +224,92 @@ struct store_apps_ops {
 	    const char *reason);
 };
 
+/* ---- backup (store_backup.h): online snapshots */
+struct store_backup_ops {
+	enum pv_rc (*snapshot)(struct store_tx *tx, const struct store_snapshot_sink *sink,
+	    struct store_snapshot_info *out);
+};
+
+/* ---- subjects (store_subjects.h): subject keys, links, tombstones */
+struct store_subjects_ops {
+	enum pv_rc (*subject_put)(struct store_tx *tx, const struct store_subject *s);
+	enum pv_rc (*subject_get)(struct store_tx *tx, const char *ref, struct store_subject *out);
+	enum pv_rc (*subject_hold)(struct store_tx *tx, const char *ref, const char *reason,
+	    const char *by, int64_t now_ms);
+	enum pv_rc (*subject_rewrap)(struct store_tx *tx, const struct store_subject *s,
+	    uint32_t expected_kek_version);
+	enum pv_rc (*subject_scan)(struct store_tx *tx, const char *after_ref, size_t limit,
+	    store_bidx_cb cb, void *arg);
+	enum pv_rc (*subject_link)(struct store_tx *tx, const char *collection,
+	    const char *record_id, const char *ref);
+	enum pv_rc (*subject_of_record)(struct store_tx *tx, const char *collection,
+	    const char *record_id, char ref[STORE_SUBJECT_REF_LEN + 1]);
+	enum pv_rc (*subject_counts)(struct store_tx *tx, const char *ref,
+	    store_subject_count_cb cb, void *arg);
+	enum pv_rc (*subject_shred)(struct store_tx *tx, const char *ref, int64_t now_ms,
+	    store_subject_record_cb cb, void *arg);
+	enum pv_rc (*subject_tombstone_get)(struct store_tx *tx, const char *ref,
+	    int64_t *shredded_ms);
+	enum pv_rc (*subject_tombstone_list)(struct store_tx *tx, const char *after_ref,
+	    size_t limit, store_tombstone_cb cb, void *arg);
+};
+
+/* ---- secrets (store_secrets.h): application secrets and their versions */
+struct store_secrets_ops {
+	enum pv_rc (*secret_get)(struct store_tx *tx, const char *path, struct store_secret *out);
+	enum pv_rc (*secret_write)(struct store_tx *tx, const struct store_secret *head,
+	    const struct store_secret_version *v, uint32_t expected_current);
+	enum pv_rc (*secret_version_get)(struct store_tx *tx, const char *path, uint32_t version,
+	    struct store_secret_version *out);
+	enum pv_rc (*secret_list)(struct store_tx *tx, const char *prefix, store_secret_cb cb,
+	    void *arg);
+	enum pv_rc (*secret_set_deleted)(struct store_tx *tx, const char *path,
+	    int64_t deleted_ms);
+	enum pv_rc (*secret_version_destroy)(struct store_tx *tx, const char *path,
+	    uint32_t version, int64_t now_ms);
+	enum pv_rc (*secret_versions_prune)(struct store_tx *tx, const char *path,
+	    uint32_t below, int64_t now_ms, size_t *n);
+	enum pv_rc (*secret_version_scan)(struct store_tx *tx, int64_t after_seq, size_t limit,
+	    store_secret_version_cb cb, void *arg);
+	enum pv_rc (*secret_version_rewrap)(struct store_tx *tx,
+	    const struct store_secret_version *v, uint32_t old_kek_version);
+};
+
+/* ---- approvals (store_approvals.h): dual control */
+struct store_approvals_ops {
+	enum pv_rc (*approval_put)(struct store_tx *tx, const struct store_approval *a);
+	enum pv_rc (*approval_get)(struct store_tx *tx, const char *id,
+	    struct store_approval *out);
+	enum pv_rc (*approval_list)(struct store_tx *tx, const char *status,
+	    store_approval_cb cb, void *arg);
+	enum pv_rc (*approval_decide)(struct store_tx *tx, const char *id, const char *status,
+	    const char *decided_by, int64_t decided_ms, const char *note);
+	enum pv_rc (*approval_applied)(struct store_tx *tx, const char *kind,
+	    const char *target, bool *found);
+};
+
+/* ---- webauthn (store_webauthn.h): passkeys, user handles, challenges */
+struct store_webauthn_ops {
+	enum pv_rc (*cred_put)(struct store_tx *tx, const struct store_webauthn_cred *c);
+	enum pv_rc (*cred_get)(struct store_tx *tx, const char *id,
+	    struct store_webauthn_cred *out);
+	enum pv_rc (*cred_list)(struct store_tx *tx, const char *user_id,
+	    store_webauthn_cred_cb cb, void *arg);
+	enum pv_rc (*cred_use)(struct store_tx *tx, const char *id, int64_t sign_count,
+	    int64_t now_ms);
+	enum pv_rc (*cred_delete)(struct store_tx *tx, const char *user_id, const char *id);
+	enum pv_rc (*cred_delete_user)(struct store_tx *tx, const char *user_id, size_t *n);
+	enum pv_rc (*handle_get)(struct store_tx *tx, const char *user_id,
+	    char out[STORE_WEBAUTHN_HANDLE_MAX]);
+	enum pv_rc (*handle_put)(struct store_tx *tx, const char *user_id, const char *handle);
+	enum pv_rc (*challenge_put)(struct store_tx *tx, const struct store_webauthn_challenge *c,
+	    int64_t now_ms);
+	enum pv_rc (*challenge_take)(struct store_tx *tx, const char *challenge, int64_t now_ms,
+	    struct store_webauthn_challenge *out);
+	enum pv_rc (*session_set_mfa_method)(struct store_tx *tx, const char *session_id,
+	    const char *method);
+};
+
 /* ---- cluster (store_cluster.h): the access epoch */
 struct store_cluster_ops {
 	enum pv_rc (*epoch_get)(struct store_tx *tx, int64_t *epoch);
@@ -244,6 +330,11 @@ struct store_ops {
 	const struct store_detect_ops *detect;
 	const struct store_policy_ops *policy;
 	const struct store_apps_ops *apps;
+	const struct store_backup_ops *backup;
+	const struct store_subjects_ops *subjects;
+	const struct store_secrets_ops *secrets;
+	const struct store_approvals_ops *approvals;
+	const struct store_webauthn_ops *webauthn;
 	const struct store_cluster_ops *cluster;
 };
 

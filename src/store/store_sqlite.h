@@ -144,11 +144,64 @@ enum store_sqlite_stmt {
 	SQ_APP_SESSION_END_ALL,
 	SQ_APP_SESSION_END,
 	/* apps:end */
+	/* approvals:begin (dual control) */
+	SQ_APPROVAL_PUT,
+	SQ_APPROVAL_GET,
+	SQ_APPROVAL_LIST,
+	SQ_APPROVAL_DECIDE,
+	SQ_APPROVAL_APPLIED,
+	/* approvals:end */
 	/* keys-admin:begin (census, destroy, re-envelope) */
 	SQ_KEK_CENSUS,
 	SQ_KEK_DESTROY,
 	SQ_RECORD_REWRAP,
 	/* keys-admin:end */
+	/* subjects:begin */
+	SQ_SUBJECT_PUT,
+	SQ_SUBJECT_GET,
+	SQ_SUBJECT_HOLD,
+	SQ_SUBJECT_REWRAP,
+	SQ_SUBJECT_SCAN,
+	SQ_SUBJECT_LINK,
+	SQ_SUBJECT_UNLINK,
+	SQ_SUBJECT_OF_RECORD,
+	SQ_SUBJECT_COUNTS,
+	SQ_SUBJECT_RECORDS,
+	SQ_SUBJECT_SHRED_RECORDS,
+	SQ_SUBJECT_SHRED_BIDX,
+	SQ_SUBJECT_DELETE,
+	SQ_SUBJECT_TOMBSTONE_PUT,
+	SQ_SUBJECT_TOMBSTONE_GET,
+	SQ_SUBJECT_TOMBSTONE_LIST,
+	/* subjects:end */
+	/* secrets:begin */
+	SQ_SECRET_GET,
+	SQ_SECRET_INSERT,
+	SQ_SECRET_UPDATE,
+	SQ_SECRET_VERSION_PUT,
+	SQ_SECRET_VERSION_GET,
+	SQ_SECRET_LIST,
+	SQ_SECRET_SET_DELETED,
+	SQ_SECRET_VERSION_DESTROY,
+	SQ_SECRET_VERSIONS_PRUNE,
+	SQ_SECRET_VERSION_SCAN,
+	SQ_SECRET_VERSION_REWRAP,
+	/* secrets:end */
+	/* webauthn:begin */
+	SQ_WA_CRED_PUT,
+	SQ_WA_CRED_GET,
+	SQ_WA_CRED_LIST,
+	SQ_WA_CRED_USE,
+	SQ_WA_CRED_DELETE,
+	SQ_WA_CRED_DELETE_USER,
+	SQ_WA_HANDLE_GET,
+	SQ_WA_HANDLE_PUT,
+	SQ_WA_CHALLENGE_PUT,
+	SQ_WA_CHALLENGE_PURGE,
+	SQ_WA_CHALLENGE_GET,
+	SQ_WA_CHALLENGE_DELETE,
+	SQ_SESSION_SET_MFA_METHOD,
+	/* webauthn:end */
 	/* cluster:begin (issue 15: the access epoch) */
 	SQ_EPOCH_GET,
 	SQ_EPOCH_BUMP,
@@ -402,6 +455,11 @@ extern const struct store_sinks_ops store_sqlite_sinks_ops;   /* sqlite_sinks.c 
 extern const struct store_detect_ops store_sqlite_detect_ops;   /* sqlite_detect.c */
 extern const struct store_policy_ops store_sqlite_policy_ops;   /* sqlite_policy.c */
 extern const struct store_apps_ops store_sqlite_apps_ops;     /* sqlite_apps.c */
+extern const struct store_backup_ops store_sqlite_backup_ops; /* sqlite_backup.c */
+extern const struct store_subjects_ops store_sqlite_subjects_ops;   /* sqlite_subjects.c */
+extern const struct store_secrets_ops store_sqlite_secrets_ops;   /* sqlite_secrets.c */
+extern const struct store_approvals_ops store_sqlite_approvals_ops;   /* sqlite_approvals.c */
+extern const struct store_webauthn_ops store_sqlite_webauthn_ops;   /* sqlite_webauthn.c */
 extern const struct store_cluster_ops store_sqlite_cluster_ops; /* sqlite_cluster.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite

@@ -41,6 +41,15 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_RETIRED_KEY_IN_USE] = "retired_key_in_use",
 	[PV_E_KEY_REVOKED] = "key_revoked",
 	[PV_E_HSM] = "hsm_unavailable",
+	[PV_E_UNSUPPORTED] = "unsupported",
+	[PV_E_SUBJECT_SHREDDED] = "subject_shredded",
+	[PV_E_LEGAL_HOLD] = "legal_hold",
+	[PV_E_SECRET_DESTROYED] = "secret_version_destroyed",
+	[PV_E_SELF_APPROVAL] = "self_approval",
+	[PV_E_SEAL_AUTHORITY] = "seal_authority_required",
+	[PV_E_OFFICER_RESERVED] = "officer_reserved",
+	[PV_E_WEBAUTHN] = "webauthn_invalid",
+	[PV_E_CSRF] = "csrf",
 };
 
 const char *

@@ -57,6 +57,15 @@ enum pv_rc {
 	PV_E_RETIRED_KEY_IN_USE = 36, /* 409 retired_key_in_use: the key version still protects objects */
 	PV_E_KEY_REVOKED = 37, /* 410 key_revoked: the data's key version was revoked (unrecoverable) */
 	PV_E_HSM = 38,        /* 503 hsm_unavailable: the PKCS#11 token is absent or refuses */
+	PV_E_UNSUPPORTED = 39, /* 501 unsupported: the store backend cannot do this (yet) */
+	PV_E_SUBJECT_SHREDDED = 40, /* 410 subject_shredded: the record's patient was crypto-shredded */
+	PV_E_LEGAL_HOLD = 41, /* 409 legal_hold: the subject is under legal hold */
+	PV_E_SECRET_DESTROYED = 42, /* 410 secret_version_destroyed: that secret version was destroyed */
+	PV_E_SELF_APPROVAL = 43, /* 403 self_approval: the requester (or the change's target) approves */
+	PV_E_SEAL_AUTHORITY = 44, /* 403 seal_authority_required: key file / shares missing or wrong */
+	PV_E_OFFICER_RESERVED = 45, /* 403 officer_reserved: security_officer / access.approve via the API */
+	PV_E_WEBAUTHN = 46,   /* 400 webauthn_invalid: a passkey response fails verification */
+	PV_E_CSRF = 47,       /* 403 csrf: a cookie-authenticated change without its X-CSRF-Token */
 	PV_E__COUNT
 };
 

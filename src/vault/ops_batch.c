@@ -71,7 +71,7 @@ static void prepare_create(struct vault_ctx *v, const struct vault_caller *who,
 		goto fail;
 	}
 	if ((rc = util_id_new("rec", it->id)) != PV_OK ||
-	    (rc = vault_record_seal(v->keys, c->name, it->id, 1, norm, &it->w->rec)) != PV_OK ||
+	    (rc = vault_record_seal_job(v, c, it->id, 1, norm, it->w)) != PV_OK ||
 	    (rc = vault_index_entries(v, c, norm, norm, it->w)) != PV_OK)
 		goto fail;
 	it->w->rec.created_ms = it->w->rec.updated_ms = util_now_ms();

@@ -41,6 +41,10 @@ static enum pv_rc create_fn(struct store_tx *tx, void *arg)
 	if ((rc = keys_kek_ensure_tx(j->v->keys, tx, j->row.kek_name)) != PV_OK ||
 	    (rc = keys_kek_ensure_tx(j->v->keys, tx, j->kek_index)) != PV_OK)
 		return rc;
+	for (size_t i = 0; i < j->c.nfields; i++)
+		if (j->c.fields[i].subject &&
+		    (rc = keys_kek_ensure_tx(j->v->keys, tx, VAULT_KEK_SUBJECTS)) != PV_OK)
+			return rc;
 	return store_collection_put(tx, &j->row);
 }
 

@@ -45,6 +45,12 @@
  * the rotation committed after the pass went by), one more pass starts
  * (at most MAX_PASSES). max_rps caps records per second: a step in a full
  * window does nothing.
+ *
+ * The KEK "secrets" (application secrets, store_secrets.h) is walked the
+ * same way over secret versions instead of records (secrets_step: the
+ * cursor's last is the version's scan seq), by rewrap_dek only; its census
+ * counts live secret versions, so retire and revoke hold as for a
+ * collection key.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -165,14 +171,31 @@ static json_t *policy_json(const struct policy *p)
 	    "reencrypt", p->auto_reencrypt ? "auto" : "manual");
 }
 
-/* The collection whose records a KEK wraps ("collection:<c>"), or NULL. */
-static const char *collection_of(const char *name)
+/* The collection whose records a KEK wraps ("collection:<c>"), "" for the
+ * subject keys' KEK ("subjects": the job walks the subjects), or NULL. */
+static const char *walk_of(const char *name)
 {
 	static const char pfx[] = "collection:";
 
+	if (strcmp(name, VAULT_KEK_SUBJECTS) == 0)
+		return "";
 	if (strncmp(name, pfx, sizeof(pfx) - 1) != 0 || !vault_name_valid(name + sizeof(pfx) - 1))
 		return NULL;
 	return name + sizeof(pfx) - 1;
+}
+
+/* The application secrets' KEK (store_secrets.h): its walk is over secret
+ * versions, by rewrap_dek only (a full re-seal needs the secrets module's
+ * AAD, which this layer does not know). */
+static bool is_secrets_key(const char *name)
+{
+	return strcmp(name, STORE_SECRETS_KEK) == 0;
+}
+
+/* A key the re-encryption job can walk. */
+static bool walkable(const char *name)
+{
+	return walk_of(name) != NULL || is_secrets_key(name);
 }
 
 /* ---- list ---- */
@@ -348,7 +371,7 @@ void vault_key_rotate(struct vault_keyadmin *ka, const struct vault_caller *who,
 		goto out;
 	}
 	log_info("vault: key %s rotated to v%u", name, (unsigned)j.nv);
-	if (j.auto_reencrypt && collection_of(name) != NULL &&
+	if (j.auto_reencrypt && walkable(name) &&
 	    enqueue_reencrypt(ka, who->actor, name, "rewrap_dek", MAX_RPS_DEFAULT, jid) != PV_OK)
 		log_warn("vault: key %s: the automatic re-encryption job was not queued", name);
 	a.body = json_pack("{s:s, s:i}", "name", name, "version", (int)j.nv);
@@ -670,7 +693,8 @@ static enum pv_rc enqueue_reencrypt(struct vault_keyadmin *ka, const struct pv_a
 	if (e.running)
 		return PV_E_JOB_CONFLICT;
 	params = json_pack("{s:s, s:s, s:s, s:I, s:i}", "key", name, "collection",
-	    collection_of(name), "mode", mode, "max_rps", (json_int_t)max_rps, "to_version",
+	    walk_of(name) != NULL ? walk_of(name) : "", "mode", mode, "max_rps", (json_int_t)max_rps,
+	    "to_version",
 	    (int)e.active);
 	text = params != NULL ? json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(params);
@@ -713,9 +737,15 @@ void vault_key_reencrypt(struct vault_keyadmin *ka, const struct vault_caller *w
 			goto out;
 		}
 	}
-	if (collection_of(name) == NULL) {
+	if (!walkable(name)) {
 		refuse(v, who, "key.reencrypt", resource, PV_E_INVALID,
-		    "re-encryption walks a collection key (collection:<name>)", &a);
+		    "re-encryption walks a collection key (collection:<name>), subjects or secrets",
+		    &a);
+		goto out;
+	}
+	if (is_secrets_key(name) && strcmp(mode, "rewrap_dek") != 0) {
+		refuse(v, who, "key.reencrypt", resource, PV_E_INVALID,
+		    "the secrets key re-encrypts by rewrap_dek only", &a);
 		goto out;
 	}
 	rc = enqueue_reencrypt(ka, who->actor, name, mode, max_rps, id);
@@ -743,16 +773,19 @@ out:
 
 /* ---- the job kind ---- */
 
+/* a record ID, or a subject's ref (the "subjects" walk) */
+#define WALK_ID_MAX (STORE_SUBJECT_REF_LEN + 1)
+
 struct step_cursor {
 	int pass;
-	char last[STORE_ID_MAX];
+	char last[WALK_ID_MAX];
 	int64_t window_ms;
 	int64_t in_window;
 };
 
 static bool cursor_parse(const char *s, struct step_cursor *c)
 {
-	char last[STORE_ID_MAX] = "";
+	char last[WALK_ID_MAX] = "";
 	int pass = 0, n = 0;
 	long long w = 0, iw = 0;
 
@@ -786,7 +819,7 @@ static void cursor_fmt(const struct step_cursor *c, char *buf, size_t len)
 }
 
 struct ids {
-	char id[BATCH_MAX][STORE_ID_MAX];
+	char id[BATCH_MAX][WALK_ID_MAX];
 	size_t n;
 };
 
@@ -795,7 +828,7 @@ static int id_cb(const char *id, void *arg)
 	struct ids *l = arg;
 
 	if (l->n < BATCH_MAX)
-		util_strlcpy(l->id[l->n++], id, STORE_ID_MAX);
+		util_strlcpy(l->id[l->n++], id, WALK_ID_MAX);
 	return 0;
 }
 
@@ -807,14 +840,15 @@ enum pv_rc vault_reencrypt_record(struct vault_ctx *v, struct store_tx *tx,
     const char *collection, const char *id, uint32_t to_version, bool full, bool *moved)
 {
 	struct store_record r, nr;
+	struct vault_subject_env se;
 	enum pv_rc rc;
 
 	*moved = false;
 	memset(&r, 0, sizeof(r));
 	memset(&nr, 0, sizeof(nr));
-	rc = store_record_get(tx, collection, id, &r);
-	if (rc == PV_E_NOTFOUND)
-		return PV_OK;
+	rc = vault_record_fetch(tx, collection, id, &r, &se);
+	if (rc == PV_E_NOTFOUND || rc == PV_E_SUBJECT_SHREDDED)
+		return PV_OK;   /* gone, or its patient shredded: nothing to move */
 	if (rc != PV_OK)
 		return rc;
 	if (r.deleted_ms != 0 || r.wrapped_dek == NULL || r.kek_version >= to_version)
@@ -822,24 +856,25 @@ enum pv_rc vault_reencrypt_record(struct vault_ctx *v, struct store_tx *tx,
 	if (full) {
 		json_t *fields = NULL;
 
-		if ((rc = vault_record_open(v->keys, &r, &fields)) == PV_OK)
-			rc = vault_record_seal(v->keys, collection, id, r.version, fields, &nr);
+		if ((rc = vault_record_open_env(v->keys, &r, &se, &fields)) == PV_OK)
+			rc = vault_record_seal_env(v->keys, collection, id, r.version, fields, &se,
+			    &nr);
 		json_decref(fields);
 		if (rc != PV_OK)
 			goto out;
 	} else {
 		struct keys_envelope in, outenv;
 
-		if (r.wrapped_dek_len != KEYS_WRAPPED_DEK_LEN ||
-		    strlen(r.kek_name) >= sizeof(in.kek_name)) {
+		if (strlen(r.kek_name) >= sizeof(in.kek_name)) {
 			rc = PV_E_INTEGRITY;
 			goto out;
 		}
 		memset(&in, 0, sizeof(in));
 		util_strlcpy(in.kek_name, r.kek_name, sizeof(in.kek_name));
 		in.kek_version = r.kek_version;
-		memcpy(in.wrapped_dek, r.wrapped_dek, KEYS_WRAPPED_DEK_LEN);
-		if ((rc = keys_dek_rewrap(v->keys, &in, to_version, &outenv)) != PV_OK)
+		/* under a subject key: peel that layer, rewrap, put it back */
+		if ((rc = vault_subject_dek_peel(v->keys, &r, &se, in.wrapped_dek)) != PV_OK ||
+		    (rc = keys_dek_rewrap(v->keys, &in, to_version, &outenv)) != PV_OK)
 			goto out;
 		/* the data stays as it is: only the wrapped DEK is written */
 		util_strlcpy(nr.id, r.id, sizeof(nr.id));
@@ -847,12 +882,18 @@ enum pv_rc vault_reencrypt_record(struct vault_ctx *v, struct store_tx *tx,
 		util_strlcpy(nr.kek_name, r.kek_name, sizeof(nr.kek_name));
 		nr.version = r.version;
 		nr.kek_version = outenv.kek_version;
-		if ((nr.wrapped_dek = malloc(KEYS_WRAPPED_DEK_LEN)) == NULL) {
-			rc = PV_E_NOMEM;
-			goto out;
+		if (se.linked) {
+			if ((rc = vault_subject_dek_wrap(v->keys, collection, id, r.version, &se,
+			    outenv.wrapped_dek, &nr.wrapped_dek, &nr.wrapped_dek_len)) != PV_OK)
+				goto out;
+		} else {
+			if ((nr.wrapped_dek = malloc(KEYS_WRAPPED_DEK_LEN)) == NULL) {
+				rc = PV_E_NOMEM;
+				goto out;
+			}
+			memcpy(nr.wrapped_dek, outenv.wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+			nr.wrapped_dek_len = KEYS_WRAPPED_DEK_LEN;
 		}
-		memcpy(nr.wrapped_dek, outenv.wrapped_dek, KEYS_WRAPPED_DEK_LEN);
-		nr.wrapped_dek_len = KEYS_WRAPPED_DEK_LEN;
 	}
 	rc = store_record_rewrap(tx, &nr, r.kek_version);
 	if (rc == PV_E_CONFLICT)
@@ -860,8 +901,51 @@ enum pv_rc vault_reencrypt_record(struct vault_ctx *v, struct store_tx *tx,
 	else if (rc == PV_OK)
 		*moved = true;
 out:
+	vault_wipe(&se, sizeof(se));
 	store_record_clear(&r);
 	store_record_clear(&nr);
+	return rc;
+}
+
+/*
+ * Move one subject key to to_version (KEK "subjects"): its envelope's DEK is
+ * rewrapped (both modes: the subject key itself never leaves the keyring,
+ * and what it wraps is unchanged). Conditional on the KEK version read, so
+ * a repeated step is a no-op.
+ */
+static enum pv_rc reencrypt_subject(struct vault_ctx *v, struct store_tx *tx, const char *ref,
+    uint32_t to_version, bool *moved)
+{
+	struct store_subject s, ns;
+	struct vault_subject_env se;
+	struct keys_envelope outenv;
+	enum pv_rc rc;
+
+	*moved = false;
+	memset(&s, 0, sizeof(s));
+	rc = store_subject_get(tx, ref, &s);
+	if (rc == PV_E_NOTFOUND)
+		return PV_OK;   /* shredded meanwhile */
+	if (rc != PV_OK)
+		return rc;
+	if (s.kek_version >= to_version)
+		goto out;
+	if ((rc = vault_subject_env_from(&s, &se)) != PV_OK ||
+	    (rc = keys_dek_rewrap(v->keys, &se.sk.env, to_version, &outenv)) != PV_OK)
+		goto out;
+	ns = s;
+	ns.kek_version = outenv.kek_version;
+	ns.wrapped_dek = outenv.wrapped_dek;
+	ns.wrapped_dek_len = KEYS_WRAPPED_DEK_LEN;
+	rc = store_subject_rewrap(tx, &ns, s.kek_version);
+	if (rc == PV_E_CONFLICT)
+		rc = PV_OK;
+	else if (rc == PV_OK)
+		*moved = true;
+	vault_wipe(&outenv, sizeof(outenv));
+out:
+	vault_wipe(&se, sizeof(se));
+	store_subject_clear(&s);
 	return rc;
 }
 
@@ -912,6 +996,108 @@ static enum pv_rc auto_retire(struct vault_ctx *v, struct store_tx *tx, const ch
 	return PV_OK;
 }
 
+/* The secrets key's walk: up to batch live secret versions after the
+ * cursor (their seq, decimal, as `last`), each under an older version than
+ * to rewrapped onto it (keys_dek_rewrap: the DEK never leaves the keyring,
+ * the ciphertext and its AAD stay). store_secret_version_rewrap writes only
+ * if the version is still at the KEK version read, so a step done again
+ * after kill -9 changes nothing. *n: versions looked at. */
+struct sv_list {
+	struct store_secret_version v[BATCH_MAX];
+	size_t n;
+	bool nomem;
+};
+
+static int sv_cb(const struct store_secret_version *v, void *arg)
+{
+	struct sv_list *l = arg;
+	struct store_secret_version *d;
+
+	if (l->n == BATCH_MAX)
+		return 1;
+	d = &l->v[l->n];
+	memset(d, 0, sizeof(*d));
+	d->seq = v->seq;
+	util_strlcpy(d->path, v->path, sizeof(d->path));
+	util_strlcpy(d->kek_name, v->kek_name, sizeof(d->kek_name));
+	d->version = v->version;
+	d->kek_version = v->kek_version;
+	if (v->wrapped_dek_len != KEYS_WRAPPED_DEK_LEN) {
+		d->wrapped_dek_len = 0;    /* damaged: reported as integrity */
+	} else {
+		d->wrapped_dek = malloc(KEYS_WRAPPED_DEK_LEN);
+		if (d->wrapped_dek == NULL) {
+			l->nomem = true;
+			return 1;
+		}
+		memcpy(d->wrapped_dek, v->wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+		d->wrapped_dek_len = KEYS_WRAPPED_DEK_LEN;
+	}
+	l->n++;
+	return 0;
+}
+
+static enum pv_rc secrets_step(const struct jobs_step_ctx *ctx, struct step_cursor *c,
+    uint32_t to, int64_t batch, struct jobs_step_out *out, size_t *n)
+{
+	struct vault_ctx *v = ctx->kind_arg;
+	struct sv_list *l = calloc(1, sizeof(*l));
+	long long after = 0;
+	enum pv_rc rc;
+
+	*n = 0;
+	if (l == NULL)
+		return PV_E_NOMEM;
+	if (c->last[0] != '\0' && sscanf(c->last, "%lld", &after) != 1) {
+		free(l);
+		return PV_E_INVALID;
+	}
+	rc = store_secret_version_scan(ctx->tx, after, (size_t)batch, sv_cb, l);
+	if (rc == PV_OK && l->nomem)
+		rc = PV_E_NOMEM;
+	for (size_t i = 0; rc == PV_OK && i < l->n; i++) {
+		struct store_secret_version *sv = &l->v[i];
+		struct keys_envelope in, outenv;
+
+		snprintf(c->last, sizeof(c->last), "%lld", (long long)sv->seq);
+		if (sv->kek_version >= to || strcmp(sv->kek_name, STORE_SECRETS_KEK) != 0)
+			continue;
+		if (sv->wrapped_dek_len != KEYS_WRAPPED_DEK_LEN) {
+			rc = PV_E_INTEGRITY;
+		} else {
+			memset(&in, 0, sizeof(in));
+			util_strlcpy(in.kek_name, sv->kek_name, sizeof(in.kek_name));
+			in.kek_version = sv->kek_version;
+			memcpy(in.wrapped_dek, sv->wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+			rc = keys_dek_rewrap(v->keys, &in, to, &outenv);
+		}
+		if (rc == PV_OK) {
+			uint32_t old = sv->kek_version;
+
+			sv->kek_version = outenv.kek_version;
+			memcpy(sv->wrapped_dek, outenv.wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+			rc = store_secret_version_rewrap(ctx->tx, sv, old);
+			if (rc == PV_OK)
+				out->done++;
+			else if (rc == PV_E_CONFLICT)
+				rc = PV_OK;   /* changed under us: nothing to do */
+		}
+		if (rc == PV_E_FORBIDDEN || rc == PV_E_KEY_REVOKED || rc == PV_E_INTEGRITY) {
+			/* under a revoked version or damaged: say which (a path and a
+			 * code, never a value) and go on */
+			util_strlcpy(out->error_code, rc == PV_E_INTEGRITY ? "integrity" :
+			    "key_revoked", sizeof(out->error_code));
+			util_strlcpy(out->error_item, sv->path, sizeof(out->error_item));
+			rc = PV_OK;
+		}
+	}
+	*n = l->n;
+	for (size_t i = 0; i < l->n; i++)
+		store_secret_version_clear(&l->v[i]);
+	free(l);
+	return rc;
+}
+
 static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
     struct jobs_step_out *out)
 {
@@ -959,12 +1145,24 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 		rc = PV_E_NOMEM;
 		goto out;
 	}
-	if ((rc = store_record_scan(ctx->tx, coll, c.last, (size_t)batch, id_cb, ids)) != PV_OK)
+	if (is_secrets_key(key)) {
+		size_t seen = 0;
+
+		if ((rc = secrets_step(ctx, &c, to, batch, out, &seen)) != PV_OK)
+			goto out;
+		ids->n = seen;   /* the pass's end and the rate window count it below */
+		goto counted;
+	}
+	/* collection "" : the subject keys of KEK "subjects", in ref order */
+	if ((rc = coll[0] == '\0' ?
+	    store_subject_scan(ctx->tx, c.last, (size_t)batch, id_cb, ids) :
+	    store_record_scan(ctx->tx, coll, c.last, (size_t)batch, id_cb, ids)) != PV_OK)
 		goto out;
 	for (size_t i = 0; i < ids->n; i++) {
 		bool moved = false;
 
-		rc = vault_reencrypt_record(v, ctx->tx, coll, ids->id[i], to, full, &moved);
+		rc = coll[0] == '\0' ? reencrypt_subject(v, ctx->tx, ids->id[i], to, &moved) :
+		    vault_reencrypt_record(v, ctx->tx, coll, ids->id[i], to, full, &moved);
 		if (rc == PV_E_FORBIDDEN || rc == PV_E_KEY_REVOKED || rc == PV_E_INTEGRITY) {
 			/* under a revoked version or damaged: nothing can move it; say
 			 * which (an ID and a code, never a value) and go on */
@@ -979,6 +1177,7 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 			out->done++;
 		util_strlcpy(c.last, ids->id[i], sizeof(c.last));
 	}
+counted:
 	c.in_window += (int64_t)ids->n;
 	out->total = -1;
 	if ((int64_t)ids->n < batch) {

@@ -123,7 +123,7 @@ void vault_record_create(struct vault_ctx *v, const struct vault_caller *who,
 		goto out;
 	}
 	if ((rc = util_id_new("rec", id)) != PV_OK ||
-	    (rc = vault_record_seal(v->keys, c->name, id, 1, norm, &j->rec)) != PV_OK ||
+	    (rc = vault_record_seal_job(v, c, id, 1, norm, j)) != PV_OK ||
 	    (rc = vault_index_entries(v, c, norm, norm, j)) != PV_OK)
 		goto out;
 	j->rec.created_ms = j->rec.updated_ms = util_now_ms();
@@ -596,6 +596,7 @@ void vault_record_update(struct vault_ctx *v, const struct vault_caller *who,
 	const struct vault_collection *c;
 	struct vault_answer a;
 	struct store_record cur;
+	struct vault_subject_env cur_se;
 	struct vault_write_job *j = NULL;
 	struct audit_event ev;
 	char err[VAULT_ERR_MAX] = "", resource[VAULT_RESOURCE_MAX];
@@ -607,6 +608,7 @@ void vault_record_update(struct vault_ctx *v, const struct vault_caller *who,
 	enum pv_rc rc;
 
 	memset(&cur, 0, sizeof(cur));
+	memset(&cur_se, 0, sizeof(cur_se));
 	vault_answer_init(&a);
 	vault_resource(resource, sizeof(resource), cname, id);
 	if ((rc = vault_coll_get(v, cname, &c)) != PV_OK) {
@@ -636,9 +638,10 @@ void vault_record_update(struct vault_ctx *v, const struct vault_caller *who,
 	}
 	rc = PV_E_NOTFOUND;
 	if (vault_rec_id_ok(id))
-		STORE_READ(v->st, rc, store_record_get(tx, c->name, id, &cur));
+		STORE_READ(v->st, rc, vault_record_fetch(tx, c->name, id, &cur, &cur_se));
 	if (rc == PV_OK)
-		rc = vault_record_open(v->keys, &cur, &old);
+		rc = vault_record_open_env(v->keys, &cur, &cur_se, &old);
+	vault_wipe(&cur_se, sizeof(cur_se));
 	if (rc == PV_OK)
 		rc = vault_record_merge(old, patch, &merged);
 	if (rc == PV_OK && cur.version == UINT32_MAX)
@@ -659,8 +662,7 @@ void vault_record_update(struct vault_ctx *v, const struct vault_caller *who,
 		goto out;
 	}
 	/* a new version under a fresh DEK, its AAD naming the new version */
-	if ((rc = vault_record_seal(v->keys, c->name, cur.id, cur.version + 1, merged,
-	    &j->rec)) != PV_OK ||
+	if ((rc = vault_record_seal_job(v, c, cur.id, cur.version + 1, merged, j)) != PV_OK ||
 	    (rc = vault_index_entries(v, c, merged, patch, j)) != PV_OK)
 		goto out;
 	j->rec.created_ms = cur.created_ms;

@@ -37,6 +37,21 @@ enum pv_rc vault_write_fn(struct store_tx *tx, void *arg)
 		if (rc == PV_OK && b->put)
 			rc = store_bidx_put(tx, j->rec.collection, b->field, b->mac, j->rec.id);
 	}
+	if (rc == PV_OK && j->subject_link) {
+		struct store_subject s;
+
+		/* the subject key sealed under must still exist in this
+		 * transaction: a shred that committed first wins */
+		memset(&s, 0, sizeof(s));
+		if (j->subject_ref[0] != '\0') {
+			rc = store_subject_get(tx, j->subject_ref, &s);
+			if (rc == PV_E_NOTFOUND)
+				rc = PV_E_SUBJECT_SHREDDED;
+			store_subject_clear(&s);
+		}
+		if (rc == PV_OK)
+			rc = store_subject_link(tx, j->rec.collection, j->rec.id, j->subject_ref);
+	}
 	return rc;
 }
 
@@ -307,15 +322,17 @@ enum pv_rc vault_record_load_view(struct vault_ctx *v, const struct vault_caller
     const struct vault_collection *c, const char *id, json_t **view, char **detail)
 {
 	struct store_record r;
+	struct vault_subject_env se;
 	json_t *fields = NULL;
 	enum pv_rc rc;
 
 	if (!vault_rec_id_ok(id))
 		return PV_E_NOTFOUND;
 	memset(&r, 0, sizeof(r));
-	STORE_READ(v->st, rc, store_record_get(tx, c->name, id, &r));
+	STORE_READ(v->st, rc, vault_record_fetch(tx, c->name, id, &r, &se));
 	if (rc == PV_OK)
-		rc = vault_record_open(v->keys, &r, &fields);
+		rc = vault_record_open_env(v->keys, &r, &se, &fields);
+	vault_wipe(&se, sizeof(se));
 	if (rc == PV_E_INTEGRITY)
 		log_error("vault: record %s does not open (integrity)", id);
 	if (rc == PV_OK)

@@ -118,7 +118,7 @@ static enum pv_rc field_from_json(json_t *obj, size_t idx, struct vault_field *f
     char *err, size_t errlen)
 {
 	static const char *const known[] = {
-		"name", "type", "classification", "mask", "searchable", "required",
+		"name", "type", "classification", "mask", "searchable", "required", "subject",
 	};
 	char what[VAULT_NAME_MAX + 16];
 	const char *key;
@@ -192,6 +192,18 @@ static enum pv_rc field_from_json(json_t *obj, size_t idx, struct vault_field *f
 			return PV_E_INVALID;
 		}
 		f->required = json_is_true(v);
+	}
+	v = json_object_get(obj, "subject");
+	if (v != NULL) {
+		if (!json_is_boolean(v)) {
+			vault_errf(err, errlen, "%s: 'subject' must be true or false", what);
+			return PV_E_INVALID;
+		}
+		f->subject = json_is_true(v);
+		if (f->subject && f->type != VAULT_TYPE_STRING) {
+			vault_errf(err, errlen, "%s: a subject field must be of type string", what);
+			return PV_E_INVALID;
+		}
 	}
 	return PV_OK;
 }
@@ -280,6 +292,12 @@ enum pv_rc vault_collection_from_json(json_t *obj, struct vault_collection *out,
 				rc = PV_E_INVALID;
 				goto out;
 			}
+			if (c->fields[j].subject && c->fields[i].subject) {
+				vault_errf(err, errlen, "field '%s': only one field may be the subject",
+				    c->fields[i].name);
+				rc = PV_E_INVALID;
+				goto out;
+			}
 		}
 		c->nfields = i + 1;
 	}
@@ -317,7 +335,8 @@ enum pv_rc vault_collection_to_json(const struct vault_collection *c, json_t **o
 			json_string(vault_class_name(fd->cls))) != 0 ||
 		    json_object_set_new(f, "mask", json_string(vault_mask_name(fd->mask))) != 0 ||
 		    json_object_set_new(f, "searchable", json_boolean(fd->searchable)) != 0 ||
-		    json_object_set_new(f, "required", json_boolean(fd->required)) != 0)
+		    json_object_set_new(f, "required", json_boolean(fd->required)) != 0 ||
+		    (fd->subject && json_object_set_new(f, "subject", json_true()) != 0))
 			goto out;
 		if (json_array_append_new(fields, f) != 0) {
 			f = NULL;   /* append_new consumed it even on failure */

@@ -59,6 +59,8 @@ void vault_free(struct vault_ctx *v)
 		free(v->colls[i]);
 	free(v->colls);
 	vault_keyadmin_free(v->keyadmin);
+	vault_retention_stop(v);
+	vault_retention_free(v->retention);
 	pthread_rwlock_destroy(&v->mu);
 	free(v);
 }
@@ -172,6 +174,35 @@ void vault_kek_index(const char *collection, char *buf, size_t len)
 /* record envelope                                                     */
 /* ------------------------------------------------------------------ */
 
+enum pv_rc vault_record_seal_env(struct keys *k, const char *collection, const char *id,
+    uint32_t version, json_t *fields, const struct vault_subject_env *se,
+    struct store_record *out)
+{
+	struct store_record r;
+	uint8_t *w = NULL;
+	size_t wlen = 0;
+	enum pv_rc rc;
+
+	memset(&r, 0, sizeof(r));
+	if ((rc = vault_record_seal(k, collection, id, version, fields, &r)) != PV_OK)
+		return rc;
+	if (se == NULL || !se->linked) {
+		*out = r;
+		return PV_OK;
+	}
+	rc = vault_subject_dek_wrap(k, collection, id, version, se, r.wrapped_dek, &w, &wlen);
+	if (rc != PV_OK) {
+		store_record_clear(&r);
+		return rc;
+	}
+	vault_wipe(r.wrapped_dek, r.wrapped_dek_len);
+	free(r.wrapped_dek);
+	r.wrapped_dek = w;
+	r.wrapped_dek_len = wlen;
+	*out = r;
+	return PV_OK;
+}
+
 enum pv_rc vault_record_seal(struct keys *k, const char *collection, const char *id,
     uint32_t version, json_t *fields, struct store_record *out)
 {
@@ -218,6 +249,12 @@ out:
 
 enum pv_rc vault_record_open(struct keys *k, const struct store_record *r, json_t **fields_out)
 {
+	return vault_record_open_env(k, r, NULL, fields_out);
+}
+
+enum pv_rc vault_record_open_env(struct keys *k, const struct store_record *r,
+    const struct vault_subject_env *se, json_t **fields_out)
+{
 	struct keys_envelope env;
 	char aad[VAULT_AAD_MAX];
 	uint8_t *pt = NULL;
@@ -226,8 +263,7 @@ enum pv_rc vault_record_open(struct keys *k, const struct store_record *r, json_
 
 	if (r->deleted_ms != 0 || r->ciphertext == NULL || r->wrapped_dek == NULL)
 		return PV_E_NOTFOUND;
-	if (r->wrapped_dek_len != KEYS_WRAPPED_DEK_LEN || r->ciphertext_len <= CRYPTO_BOX_OVERHEAD ||
-	    strlen(r->kek_name) >= sizeof(env.kek_name))
+	if (r->ciphertext_len <= CRYPTO_BOX_OVERHEAD || strlen(r->kek_name) >= sizeof(env.kek_name))
 		return PV_E_INTEGRITY;
 	if ((rc = vault_record_aad(r->collection, r->id, r->version, aad, sizeof(aad), &aadlen)) !=
 	    PV_OK)
@@ -235,7 +271,9 @@ enum pv_rc vault_record_open(struct keys *k, const struct store_record *r, json_
 	memset(&env, 0, sizeof(env));
 	util_strlcpy(env.kek_name, r->kek_name, sizeof(env.kek_name));
 	env.kek_version = r->kek_version;
-	memcpy(env.wrapped_dek, r->wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+	/* a record under a subject key opens only through it */
+	if ((rc = vault_subject_dek_peel(k, r, se, env.wrapped_dek)) != PV_OK)
+		return rc;
 	ptlen = r->ciphertext_len - CRYPTO_BOX_OVERHEAD;
 	pt = malloc(ptlen);
 	if (pt == NULL)
@@ -500,7 +538,8 @@ enum pv_rc vault_routes(struct http_server *srv, const struct vault_deps *deps,
 	if ((rc = vault_routes_collections(srv, v)) != PV_OK ||
 	    (rc = vault_routes_records(srv, v)) != PV_OK ||
 	    (rc = vault_routes_batch(srv, v)) != PV_OK ||
-	    (rc = vault_routes_tokens(srv, v)) != PV_OK) {
+	    (rc = vault_routes_tokens(srv, v)) != PV_OK ||
+	    (rc = vault_routes_subjects(srv, v)) != PV_OK) {
 		vault_free(v);
 		return rc;
 	}

@@ -89,6 +89,7 @@ struct vault_field {
 	enum vault_mask mask;
 	bool searchable;
 	bool required;          /* default false */
+	bool subject;           /* the patient the record is about (a string field; one at most) */
 };
 
 struct vault_collection {
@@ -343,6 +344,35 @@ void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
 void vault_token_detokenize(struct vault_ctx *v, const struct vault_caller *who,
     const char *token, vault_done_fn done, void *arg);
 
+/* Subjects (ops_subjects.c; API.md DELETE /v1/subjects/{subject}): value is
+ * the subject as the path gave it; records.shred is decided on
+ * "subjects/<ref>". show: {"subject":ref,"state":"active|shredded","hold",
+ * "collections":{c:n},"records",...}; shred: {"subject","state","collections"}
+ * (409 legal_hold, 410 subject_shredded); hold (body {"reason"}) / release:
+ * {"subject","hold"}. */
+void vault_subject_show(struct vault_ctx *v, const struct vault_caller *who, const char *value,
+    vault_done_fn done, void *arg);
+void vault_subject_shred(struct vault_ctx *v, const struct vault_caller *who, const char *value,
+    vault_done_fn done, void *arg);
+void vault_subject_hold(struct vault_ctx *v, const struct vault_caller *who, const char *value,
+    bool hold, json_t *body, vault_done_fn done, void *arg);
+
+/* Tombstones of shredded subjects, for backup and restore
+ * (docs/internals/vault.md "Tombstones"): a restore applies the live
+ * vault's list to the restored store, so no patient shredded after the
+ * backup comes back. list: every tombstone of st (malloc'd array, free()).
+ * apply: in one write transaction of restored, each tombstone it lacks is
+ * applied as a shred (records of that subject shredded, its key deleted,
+ * the tombstone written); *applied (may be NULL) = how many were new. */
+struct vault_tombstone {
+	char ref[65];            /* hex HMAC reference, never the value */
+	int64_t shredded_ms;
+};
+enum pv_rc vault_subject_tombstones_list(struct store *st, struct vault_tombstone **out,
+    size_t *n);
+enum pv_rc vault_subject_tombstones_apply(struct store *restored,
+    const struct vault_tombstone *t, size_t n, size_t *applied);
+
 /* Create the vault service and register every route of API.md "PHI
  * records" on srv (jansson's wiping free is the daemon's start-up setting,
  * daemon_process_init). *out is freed with vault_free after the server stopped. */
@@ -356,6 +386,15 @@ void vault_free(struct vault_ctx *v);
 struct jobs_runner;
 enum pv_rc vault_keys_install(struct vault_ctx *v, struct jobs_runner *r,
     struct http_server *srv);
+/* Retention and disposal (ops_retention.c): register the job kind
+ * "retention" on r, POST /v1/sys/retention on srv and (with srv) the
+ * scheduler thread that queues a run every every_s seconds ([retention]
+ * every_s, on the injectable clock). Called once, from the job runner's
+ * install step; vault_retention_stop joins the scheduler (before the audit
+ * writer stops). */
+enum pv_rc vault_retention_install(struct vault_ctx *v, struct jobs_runner *r,
+    struct http_server *srv, int64_t every_s);
+void vault_retention_stop(struct vault_ctx *v);
 /* Stop the scheduled-rotation sweeper (started by vault_keys_install with
  * routes); before the audit writer stops. Idempotent; NULL is fine. */
 void vault_keys_stop(struct vault_ctx *v);

@@ -60,6 +60,7 @@ struct vault_ctx {
 	struct vault_collection **colls;
 	size_t ncolls, cap;
 	struct vault_keyadmin *keyadmin;   /* ops_keys.c (vault_keys_install), or NULL */
+	struct vault_retention *retention; /* ops_retention.c (vault_retention_install), or NULL */
 };
 
 enum pv_rc vault_ctx_new(const struct vault_deps *d, struct vault_ctx **out);
@@ -90,6 +91,48 @@ enum pv_rc vault_record_seal(struct keys *k, const char *collection, const char 
  * does not verify (moved, rolled back or tampered). */
 enum pv_rc vault_record_open(struct keys *k, const struct store_record *r, json_t **fields_out);
 
+/* ---- subject keys (subject.c; docs/internals/vault.md "Subjects") ---- */
+#define VAULT_KEK_SUBJECTS "subjects"   /* subject keys and the subject-reference MAC */
+/* A record's subject, as loaded with it: linked false for a record without
+ * one; else the subject's reference and its key envelope. */
+struct vault_subject_env {
+	bool linked;
+	char ref[STORE_SUBJECT_REF_LEN + 1];
+	struct keys_subject_key sk;
+};
+/* ref = hex HMAC-SHA256(keys_mac(KEK "subjects", "ref"),
+ * "phivault:subject:v1|<value>"). PV_E_NOTFOUND if no subject was ever made
+ * (KEK "subjects" does not exist yet), PV_E_INVALID for an empty value or
+ * one over 4096 bytes. The input buffer is wiped. */
+enum pv_rc vault_subject_ref(struct keys *k, const char *value,
+    char ref[STORE_SUBJECT_REF_LEN + 1]);
+/* The subject's key, made (through the audit writer, no entry) if it has
+ * none yet: PV_E_SUBJECT_SHREDDED if the subject was shredded. */
+enum pv_rc vault_subject_ensure(struct vault_ctx *v, const char *ref,
+    struct vault_subject_env *out);
+/* The subject key of a store row into se (PV_E_INTEGRITY if malformed). */
+enum pv_rc vault_subject_env_from(const struct store_subject *s, struct vault_subject_env *se);
+/* In tx: the record (store_record_get) and its subject's key. A record whose
+ * subject was shredded: PV_E_SUBJECT_SHREDDED. */
+enum pv_rc vault_record_fetch(struct store_tx *tx, const char *collection, const char *id,
+    struct store_record *r, struct vault_subject_env *se);
+/* vault_record_seal / _open with the record's DEK wrap wrapped once more
+ * under the subject key (se NULL or not linked: exactly vault_record_seal /
+ * _open). Outer AAD: phivault:subject-dek:v1|<ref>|<collection>|<id>|<version>. */
+enum pv_rc vault_record_seal_env(struct keys *k, const char *collection, const char *id,
+    uint32_t version, json_t *fields, const struct vault_subject_env *se,
+    struct store_record *out);
+enum pv_rc vault_record_open_env(struct keys *k, const struct store_record *r,
+    const struct vault_subject_env *se, json_t **fields_out);
+/* The KEK-wrapped DEK of a record (inner, KEYS_WRAPPED_DEK_LEN) out of its
+ * stored wrap, and back (re-encryption: rewrap the inner one, keep the
+ * subject layer). */
+enum pv_rc vault_subject_dek_peel(struct keys *k, const struct store_record *r,
+    const struct vault_subject_env *se, uint8_t inner[KEYS_WRAPPED_DEK_LEN]);
+enum pv_rc vault_subject_dek_wrap(struct keys *k, const char *collection, const char *id,
+    uint32_t version, const struct vault_subject_env *se,
+    const uint8_t inner[KEYS_WRAPPED_DEK_LEN], uint8_t **out, size_t *outlen);
+
 /* ---- key administration (ops_keys.c; routes_keys.c adapts them) ---- */
 struct vault_keyadmin;
 struct store_tx;
@@ -109,6 +152,17 @@ struct vault_ctx *vault_keyadmin_vault(struct vault_keyadmin *ka);
 void vault_keyadmin_free(struct vault_keyadmin *ka);   /* stops the sweeper first */
 struct http_server;
 enum pv_rc vault_routes_keys(struct http_server *srv, struct vault_keyadmin *ka);
+enum pv_rc vault_routes_subjects(struct http_server *srv, struct vault_ctx *v);
+
+/* ---- retention (ops_retention.c; routes_retention.c adapts it) ---- */
+struct vault_retention;
+/* Queue a retention run now: 202 {"job"}; 409 job_conflict if one is
+ * queued, running or paused. Audited retention.run. */
+void vault_retention_run(struct vault_retention *rt, const struct vault_caller *who,
+    vault_done_fn done, void *arg);
+enum pv_rc vault_routes_retention(struct http_server *srv, struct vault_retention *rt);
+struct vault_ctx *vault_retention_vault(struct vault_retention *rt);
+void vault_retention_free(struct vault_retention *rt);
 /* One record of the re-encryption walk, in tx: moved to to_version
  * (rewrap_dek, or full: a fresh DEK and a re-sealed body, same record
  * version and AAD) unless it is already there, shredded or gone. */
@@ -220,6 +274,8 @@ struct vault_write_job {
 	bool reindex_all;               /* insert: every entry is new */
 	size_t nbidx;
 	struct vault_bidx_entry bidx[VAULT_MAX_FIELDS];
+	bool subject_link;              /* the collection has a subject field: (re)link */
+	char subject_ref[STORE_SUBJECT_REF_LEN + 1];   /* "" : the record has no subject */
 };
 
 enum pv_rc vault_write_fn(struct store_tx *tx, void *arg);   /* audit_job_fn */
@@ -229,6 +285,11 @@ void vault_write_job_clear(struct vault_write_job *j);
  * (the new record, or a patch), with values from `fields` (the record as it
  * will be stored); a field absent there is delete-only.
  */
+/* Seal fields as record (c, id, version) into j->rec, under its subject's key
+ * when c has a subject field and fields name one (j->subject_link,
+ * j->subject_ref set for vault_write_fn). */
+enum pv_rc vault_record_seal_job(struct vault_ctx *v, const struct vault_collection *c,
+    const char *id, uint32_t version, json_t *fields, struct vault_write_job *j);
 enum pv_rc vault_index_entries(struct vault_ctx *v, const struct vault_collection *c,
     json_t *fields, json_t *which, struct vault_write_job *j);
 bool vault_rec_id_ok(const char *id);

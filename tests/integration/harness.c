@@ -360,7 +360,14 @@ h_req(struct h_server *s, const char *method, const char *path, const char *toke
 		hl = curl_slist_append(hl, auth);
 	}
 	if (body != NULL) {
-		hl = curl_slist_append(hl, "Content-Type: application/json");
+		const char **h;
+		bool own_type = false;   /* the caller sends its own Content-Type */
+
+		for (h = hdrs; h != NULL && *h != NULL; h++)
+			if (strncasecmp(*h, "Content-Type:", 13) == 0)
+				own_type = true;
+		if (!own_type)
+			hl = curl_slist_append(hl, "Content-Type: application/json");
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
 	}
@@ -461,6 +468,57 @@ h_tty_type(const char *text)
 	snprintf(args, sizeof(args), "send-keys -t pv -l '%s'", text);
 	tty_cmd(args);
 	tty_cmd("send-keys -t pv Enter");
+}
+
+char *
+h_tty_wait_after(const char *marker, const char *text, int history)
+{
+	char cmd[1024], *out = NULL;
+	const char *m, *p;
+	int i;
+
+	snprintf(cmd, sizeof(cmd), "tmux -S %s capture-pane -p -t pv -S -%d", tty_sock, history);
+	for (i = 0; i < 1200; i++) {
+		free(out);
+		out = NULL;
+		if (h_run(cmd, &out) == 0 && (m = strstr(out, marker)) != NULL) {
+			while ((p = strstr(m + 1, marker)) != NULL)
+				m = p;
+			if (strstr(m, text) != NULL)
+				return out;
+		}
+		usleep(50 * 1000);
+	}
+	fprintf(stderr, "screen never showed '%s' after '%s'; it shows:\n%s\n", text, marker,
+	    out ? out : "");
+	h_fail();
+}
+
+char *
+h_tty_first_login_after(const char *marker, const char *otp, const char *newpw)
+{
+	char cmd[256], secret[64], code[16], *screen, *out = NULL;
+	const char *p, *m;
+
+	free(h_tty_wait_after(marker, "Password:", 400));
+	h_tty_type(otp);
+	free(h_tty_wait_after(marker, "New password:", 400));
+	h_tty_type(newpw);
+	free(h_tty_wait_after(marker, "Repeat it:", 400));
+	h_tty_type(newpw);
+	screen = h_tty_wait_after(marker, "Code from the app:", 400);
+	m = strstr(screen, marker);
+	while ((p = strstr(m + 1, marker)) != NULL)
+		m = p;
+	p = strstr(m, "secret: ");
+	CHECK(p != NULL);
+	CHECK(sscanf(p + 8, "%63[A-Z2-7]", secret) == 1);
+	snprintf(cmd, sizeof(cmd), "oathtool --totp -b %s", secret);
+	CHECK(h_run(cmd, &out) == 0);
+	CHECK(sscanf(out, "%15s", code) == 1);
+	free(out);
+	h_tty_type(code);
+	return screen;
 }
 
 char *
@@ -607,7 +665,10 @@ h_user_create(struct h_server *s, const char *admin, const char *user, const cha
 		snprintf(body, sizeof(body), "{\"username\":\"%s\",\"display_name\":\"%s\","
 		    "\"email\":\"%s@hospital.test\",\"roles\":[\"%s\"]}", user, user, user, role);
 	h_req(s, "POST", "/v1/users", admin, body, NULL, &r);
-	CHECK_STATUS(&r, 201);
+	if (r.status == 202 && h_jstr(r.json, "approval") != NULL)
+		h_officer_approve(s, admin, h_jstr(r.json, "approval"));   /* dual control */
+	else
+		CHECK_STATUS(&r, 201);
 	if (id != NULL)
 		snprintf(id, idlen, "%s", h_jstr(r.json, "id"));
 	if (otp != NULL)
@@ -626,10 +687,119 @@ h_add_user(struct h_server *s, const char *admin, const char *user, const char *
 }
 
 void
+h_seal_authority(struct h_server *s, char *out, size_t len)
+{
+	char path[700], key[128];
+	json_t *shares = json_object_get(s->init, "unseal_shares");
+	FILE *f;
+	size_t n, i, used;
+
+	snprintf(path, sizeof(path), "%s/unseal.key", s->dir);
+	if ((f = fopen(path, "r")) != NULL) {
+		CHECK(fgets(key, sizeof(key), f) != NULL);
+		fclose(f);
+		key[strcspn(key, "\n")] = '\0';
+		snprintf(out, len, "\"key_file\":\"%s\"", key);
+		return;
+	}
+	if (!json_is_array(shares) || json_array_size(shares) == 0) {
+		/* the pkcs11 seal: the token's user PIN, from [pkcs11] pin_file */
+		char conf[700], line[1024], pin[256] = "";
+
+		snprintf(conf, sizeof(conf), "%s/phivault.conf", s->dir);
+		CHECK((f = fopen(conf, "r")) != NULL);
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (strncmp(line, "pin_file = ", 11) == 0) {
+				line[strcspn(line, "\n")] = '\0';
+				snprintf(path, sizeof(path), "%s", line + 11);
+			}
+		fclose(f);
+		if (path[0] != '/') {
+			char rel[700];
+
+			snprintf(rel, sizeof(rel), "%s", path);
+			snprintf(path, sizeof(path), "%s/%s", s->dir, rel);
+		}
+		CHECK((f = fopen(path, "r")) != NULL);
+		CHECK(fgets(pin, sizeof(pin), f) != NULL);
+		fclose(f);
+		pin[strcspn(pin, "\r\n")] = '\0';
+		snprintf(out, len, "\"pin\":\"%s\"", pin);
+		return;
+	}
+	n = json_array_size(shares);
+	used = (size_t)snprintf(out, len, "\"shares\":[");
+	for (i = 0; i < n && used < len; i++)
+		used += (size_t)snprintf(out + used, len - used, "%s\"%s\"", i ? "," : "",
+		    json_string_value(json_array_get(shares, i)));
+	CHECK(used + 2 < len);
+	snprintf(out + used, len - used, "]");
+}
+
+/* POST /v1/sys/officers for user; its one-time password into otp. */
+static void
+officer_create(struct h_server *s, const char *admin, const char *user, char *otp,
+    size_t otplen)
+{
+	char auth[4096], body[4400];
+	struct h_resp r;
+
+	h_seal_authority(s, auth, sizeof(auth));
+	snprintf(body, sizeof(body), "{\"username\":\"%s\",%s}", user, auth);
+	h_req(s, "POST", "/v1/sys/officers", admin, body, NULL, &r);
+	CHECK_STATUS(&r, 201);
+	CHECK(h_jstr(r.json, "one_time_password") != NULL);
+	snprintf(otp, otplen, "%s", h_jstr(r.json, "one_time_password"));
+	h_resp_free(&r);
+}
+
+void
 h_add_officer(struct h_server *s, const char *admin, const char *user, const char *newpw,
     char *token, size_t len)
 {
-	h_add_user(s, admin, user, "security_officer", newpw, token, len);
+	char otp[128];
+
+	officer_create(s, admin, user, otp, sizeof(otp));
+	h_login_fresh(s, user, otp, newpw, token, len);
+}
+
+#define H_OFFICER "h_officer"
+#define H_OFFICER_PW "harness officer approves 7731 quietly"
+
+void
+h_officer_approve(struct h_server *s, const char *admin, const char *id)
+{
+	char path[160];
+	struct h_resp r;
+	int attempt;
+
+	if (s->officer_token[0] == '\0')
+		h_add_officer(s, admin, H_OFFICER, H_OFFICER_PW, s->officer_token,
+		    sizeof(s->officer_token));
+	snprintf(path, sizeof(path), "/v1/approvals/%s/approve", id);
+	for (attempt = 0; attempt < 2; attempt++) {
+		h_req(s, "POST", path, s->officer_token, "{\"note\":\"harness\"}", NULL, &r);
+		if (r.status != 401 || attempt == 1)
+			break;
+		/* the session ended (a moved clock, a restart): log in again */
+		h_resp_free(&r);
+		h_login(s, H_OFFICER, H_OFFICER_PW, s->officer_token, sizeof(s->officer_token));
+	}
+	CHECK_STATUS(&r, 200);
+	h_resp_free(&r);
+}
+
+void
+h_create_approved(struct h_server *s, const char *admin, const char *path, const char *body)
+{
+	struct h_resp r;
+
+	h_req(s, "POST", path, admin, body, NULL, &r);
+	if (r.status == 202 && h_jstr(r.json, "approval") != NULL)
+		h_officer_approve(s, admin, h_jstr(r.json, "approval"));
+	else
+		CHECK_STATUS(&r, 201);
+	h_resp_free(&r);
 }
 
 void

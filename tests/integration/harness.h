@@ -39,6 +39,9 @@ struct h_server {
 	unsigned port;
 	pid_t pid;
 	json_t *init;         /* init --json output */
+	/* the harness's own security officer (h_officer_approve), made on first
+	 * need with the seal's authority; its token, "" until then */
+	char officer_token[256];
 };
 
 struct h_resp {
@@ -70,7 +73,8 @@ void h_start(struct h_server *s, const char *extra_args);
 int h_start_expect_exit(struct h_server *s, const char *extra_args);
 /* SIGTERM and wait; returns the exit status. */
 int h_stop(struct h_server *s);
-/* Request; body may be NULL. hdrs: NULL-terminated extra headers. */
+/* Request; body may be NULL. hdrs: NULL-terminated extra headers. A body is
+ * sent as application/json unless hdrs hold a Content-Type of their own. */
 void h_req(struct h_server *s, const char *method, const char *path, const char *token,
     const char *body, const char **hdrs, struct h_resp *r);
 /* The local address later h_req calls leave from (CURLOPT_INTERFACE), e.g.
@@ -113,6 +117,12 @@ void h_tty_type(const char *text);
  * on the screen. Returns the screen that asked for the code (malloc'd). */
 char *h_tty_first_login(const char *otp, const char *newpw);
 void h_tty_stop(void);
+/* h_tty_wait for text shown after the last occurrence of marker (so a
+ * second walk is not fooled by the first one's prompts). */
+char *h_tty_wait_after(const char *marker, const char *text, int history);
+/* h_tty_first_login for a second login on the same terminal: every prompt
+ * is looked for after marker. */
+char *h_tty_first_login_after(const char *marker, const char *otp, const char *newpw);
 
 /* The value of one sample (NAME{LABELS} exactly as rendered) on a plain
  * [metrics] listen listener on 127.0.0.1:port, or -1 when it is absent. */
@@ -133,18 +143,37 @@ void h_login_fresh(struct h_server *s, const char *user, const char *otp, const 
     char *token, size_t len);
 /* POST /v1/users as admin: username user (display name user, email
  * user@hospital.test), one role, attributes attrs (a JSON object, or NULL for
- * none); 201. Copies the new id and one-time password where not NULL. */
+ * none); 201, or 202 when the role grants PHI access (dual control): then
+ * the harness's officer approves it (h_officer_approve), so the user holds
+ * the role on return. Copies the new id and one-time password where not NULL. */
 void h_user_create(struct h_server *s, const char *admin, const char *user, const char *role,
     const char *attrs, char *id, size_t idlen, char *otp, size_t otplen);
 /* h_user_create, then h_login_fresh with newpw: the user's full session token. */
 void h_add_user(struct h_server *s, const char *admin, const char *user, const char *role,
     const char *newpw, char *token, size_t len);
 /* A security officer (built-in role security_officer: access.approve,
- * records.shred) named user, with a full session token. Every test gets its
- * officers here, so that how officers are made (the seal's authority, API.md
- * "phivault officer") is written once. */
+ * records.shred) named user, with a full session token: POST /v1/sys/officers
+ * with admin's token and the seal's authority of the data directory
+ * (h_seal_authority). Every test gets its officers here, so that how
+ * officers are made (API.md "phivault officer") is written once. */
 void h_add_officer(struct h_server *s, const char *admin, const char *user, const char *newpw,
     char *token, size_t len);
+
+/* The seal's authority of s's data directory as JSON members for
+ * POST /v1/sys/officers: "\"key_file\":\"<unseal.key>\"" or "\"shares\":[...]"
+ * (the shares init printed); into out. */
+void h_seal_authority(struct h_server *s, char *out, size_t len);
+/* Approve pending request id (apr_...) as the harness's own security officer
+ * (user h_officer, made with admin's token and the seal's authority on
+ * first need): 200. Tests that check that something stays pending without
+ * an approval simply do not call it. */
+void h_officer_approve(struct h_server *s, const char *admin, const char *id);
+
+/* POST /v1/roles (or /v1/groups: path) with body as admin: 201, or 202 when
+ * it grants PHI access (dual control) and then the harness's officer
+ * approves it, so it exists on return. */
+void h_create_approved(struct h_server *s, const char *admin, const char *path,
+    const char *body);
 
 /* A request that must answer status, and error code (NULL: any or none);
  * the response is freed. */

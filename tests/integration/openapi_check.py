@@ -5,7 +5,7 @@
    JSON Schema that Debian's openapi-specification package ships.
 2. Every local $ref resolves.
 3. Its operations (METHOD path) are exactly the routes the server registers,
-   found as `{ "METHOD", "/v1/..."` (or "/metrics") in src/**/*.c: a route added without its
+   found as `{ "METHOD", "/v1/..."` (or "/scim/v2/...", "/metrics", "/console...") in src/**/*.c: a route added without its
    documentation, or documentation of a route that does not exist, fails.
 
 usage: openapi_check.py SOURCE_DIR [SCHEMA_JSON]
@@ -66,7 +66,7 @@ def resolve(doc, ref):
 
 
 def server_routes(src):
-    pat = re.compile(r'\{\s*"(GET|PUT|POST|DELETE|PATCH)",\s*"(/v1/[^"]*|/metrics)"')
+    pat = re.compile(r'\{\s*"(GET|PUT|POST|DELETE|PATCH)",\s*"(/v1/[^"]*|/scim/v2/[^"]*|/metrics|/console[^"]*)"')
     found = set()
     for root, _, files in os.walk(src):
         for name in files:

@@ -260,8 +260,23 @@ main(void)
 	h_req(&s, "POST", "/v1/apps", admin,
 	    "{\"name\":\"billing\",\"roles\":[\"clinician\"],\"networks\":[\"127.0.0.1/32\"]}",
 	    NULL, &r);
-	CHECK_STATUS(&r, 201);
+	CHECK_STATUS(&r, 202);   /* clinician reads PHI: dual control */
 	snprintf(app, sizeof(app), "%s", h_jstr(r.json, "id"));
+	snprintf(path, sizeof(path), "/v1/apps/%s", app);
+	{
+		struct h_resp g;
+
+		/* the app exists without the role until a security officer approves */
+		h_req(&s, "GET", path, admin, NULL, NULL, &g);
+		CHECK_STATUS(&g, 200);
+		CHECK(json_array_size(json_object_get(g.json, "roles")) == 0);
+		h_resp_free(&g);
+		h_officer_approve(&s, admin, h_jstr(r.json, "approval"));
+		h_req(&s, "GET", path, admin, NULL, NULL, &g);
+		CHECK_STATUS(&g, 200);
+		CHECK(json_array_size(json_object_get(g.json, "roles")) == 1);
+		h_resp_free(&g);
+	}
 	CHECK(strncmp(app, "app_", 4) == 0);
 	h_resp_free(&r);
 	h_expect(&s, "POST", "/v1/apps", admin,

@@ -33,16 +33,8 @@ static void
 add_user(struct h_server *s, const char *admin, const char *user, const char *role, char *id,
     char *otp)
 {
-	char body[512];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"display_name\":\"%s\","
-	    "\"email\":\"%s@hospital.test\",\"roles\":[\"%s\"]}", user, user, user, role);
-	h_req(s, "POST", "/v1/users", admin, body, NULL, &r);
-	CHECK_STATUS(&r, 201);
-	snprintf(id, 64, "%s", h_jstr(r.json, "id"));
-	snprintf(otp, 128, "%s", h_jstr(r.json, "one_time_password"));
-	h_resp_free(&r);
+	/* a PHI role is approved by the harness's officer (dual control) */
+	h_user_create(s, admin, user, role, NULL, id, 64, otp, 128);
 }
 
 static void
@@ -391,7 +383,8 @@ test_detect(void)
 	/* ---- a role change, then reads by the changed principal ---- */
 	snprintf(body, sizeof(body), "/v1/users/%s", p.carl_id);
 	h_req(&s, "PATCH", body, p.admin, "{\"roles\":[\"clinician\",\"analyst\"]}", NULL, &r);
-	CHECK_STATUS(&r, 200);
+	CHECK_STATUS(&r, 202);   /* analyst reads PHI: dual control */
+	h_officer_approve(&s, p.admin, h_jstr(r.json, "approval"));
 	h_resp_free(&r);
 	read_record(&s, p.carl, rec, 1);
 

@@ -129,7 +129,10 @@ create_user(struct h_server *s, const char *tok, const char *body, char id[64], 
 	struct h_resp r;
 
 	h_req(s, "POST", "/v1/users", tok, body, NULL, &r);
-	CHECK_STATUS(&r, 201);
+	if (r.status == 202 && jstr(&r, "approval") != NULL)
+		h_officer_approve(s, tok, jstr(&r, "approval"));   /* dual control */
+	else
+		CHECK_STATUS(&r, 201);
 	CHECK(jstr(&r, "id") != NULL && strncmp(jstr(&r, "id"), "usr_", 4) == 0);
 	CHECK(jstr(&r, "one_time_password") != NULL &&
 	    strlen(jstr(&r, "one_time_password")) >= 16);
@@ -476,8 +479,12 @@ test_users_and_roles(struct h_server *s, const char *admin_tok)
 	h_resp_free(&r);
 
 	/* custom roles and groups */
-	expect(s, "POST", "/v1/roles", admin_tok,
-	    "{\"name\":\"patients_reader\",\"permissions\":[\"records.read:patients\"]}", 201, NULL);
+	/* a PHI role: pending (dual control) until an officer approves it */
+	h_req(s, "POST", "/v1/roles", admin_tok,
+	    "{\"name\":\"patients_reader\",\"permissions\":[\"records.read:patients\"]}", NULL, &r);
+	CHECK_STATUS(&r, 202);
+	h_officer_approve(s, admin_tok, jstr(&r, "approval"));
+	h_resp_free(&r);
 	expect(s, "POST", "/v1/roles", admin_tok,
 	    "{\"name\":\"patients_reader\",\"permissions\":[\"records.read:patients\"]}", 409,
 	    "conflict");
@@ -569,7 +576,11 @@ test_users_and_roles(struct h_server *s, const char *admin_tok)
 	CHECK(audit_count(s, erin_tok, "user.update", "allowed", NULL) == 2);
 	CHECK(audit_count(s, erin_tok, "user.update", "denied", "self_role_change") == 2);
 	CHECK(audit_count(s, erin_tok, "user.disable", "allowed", NULL) == 1);
-	CHECK(audit_count(s, erin_tok, "role.create", "allowed", NULL) == 1);
+	/* patients_reader grants PHI: requested, then applied by an officer's
+	 * approval (and dave's clinician and erin's role likewise), not by a role.create */
+	CHECK(audit_count(s, erin_tok, "role.create", "allowed", NULL) == 0);
+	CHECK(audit_count(s, erin_tok, "approval.request", "allowed", "pending") == 3);
+	CHECK(audit_count(s, erin_tok, "approval.approve", "allowed", "approved") == 3);
 	CHECK(audit_count(s, erin_tok, "group.create", "allowed", NULL) == 1);
 	CHECK(audit_count(s, erin_tok, "audit.read", "allowed", NULL) >= 3);
 	/* denials carry the missing permission */
@@ -627,6 +638,15 @@ test_cli(struct h_server *s, const char *secret)
 	p = strstr(out, "id: usr_");
 	CHECK(p != NULL);
 	snprintf(id, sizeof(id), "%.30s", p + 4);
+	/* analyst reads PHI: the CLI names the pending request (dual control) */
+	p = strstr(out, "pending approval: apr_");
+	CHECK(p != NULL);
+	{
+		char apr[64];
+
+		CHECK(sscanf(p + 18, "%63[a-z0-9_]", apr) == 1);
+		h_officer_approve(s, tok, apr);
+	}
 	free(out);
 	/* duplicate: runtime error, exit 3 */
 	snprintf(cmd, sizeof(cmd), "PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s PHIVAULT_TOKEN=%s %s user "

@@ -334,9 +334,9 @@ main(void)
 	h_expect(&s, "GET", path, clin, NULL, TREAT, 200, NULL);
 
 	/* a clinician reads only their ward */
-	h_expect(&s, "POST", "/v1/roles", admin, "{\"name\":\"ward_clinician\",\"permissions\":"
+	h_create_approved(&s, admin, "/v1/roles", "{\"name\":\"ward_clinician\",\"permissions\":"
 	    "[\"records.read:patients\"],\"condition\":{\"match\":{\"record\":\"ward\","
-	    "\"principal\":\"ward\"}}}", NULL, 201, NULL);
+	    "\"principal\":\"ward\"}}}");
 	add_user(&s, admin, "wendy", "ward_clinician", "{\"ward\":\"icu\"}", wendy, sizeof(wendy));
 	snprintf(wendy_id, sizeof(wendy_id), "%s", user_id(&s, wendy));
 	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", r_icu);
@@ -359,9 +359,9 @@ main(void)
 	h_expect(&s, "GET", path, wendy, NULL, TREAT, 200, NULL);
 
 	/* step-up: a role whose grant needs MFA done in the last 5 minutes */
-	h_expect(&s, "POST", "/v1/roles", admin, "{\"name\":\"fresh_reader\",\"permissions\":"
+	h_create_approved(&s, admin, "/v1/roles", "{\"name\":\"fresh_reader\",\"permissions\":"
 	    "[\"records.read:patients\"],\"condition\":{\"mfa\":{\"required\":true,"
-	    "\"max_age_s\":300}}}", NULL, 201, NULL);
+	    "\"max_age_s\":300}}}");
 	add_user(&s, admin, "sam", "fresh_reader", NULL, sam, sizeof(sam));
 	h_expect(&s, "GET", path, sam, NULL, TREAT, 401, "step_up_required");   /* no MFA yet */
 	h_req(&s, "POST", "/v1/auth/mfa/enroll", sam, NULL, NULL, &r);
@@ -433,7 +433,7 @@ main(void)
 	    "[\"records.read:patients\"],\"condition\":{\"time\":{\"tz\":\"UTC\",\"from\":"
 	    "\"%02d:%02d\",\"to\":\"%02d:%02d\"}}}", ((mins + 1439) % 1440) / 60,
 	    ((mins + 1439) % 1440) % 60, ((mins + 60) % 1440) / 60, ((mins + 60) % 1440) % 60);
-	h_expect(&s, "POST", "/v1/roles", admin, body, NULL, 201, NULL);
+	h_create_approved(&s, admin, "/v1/roles", body);
 	add_user(&s, admin, "dana", "day_reader", NULL, dana, sizeof(dana));
 	h_expect(&s, "GET", path, dana, NULL, TREAT, 200, NULL);
 	advance(&s, 2 * 3600 * 1000LL);

@@ -17,6 +17,7 @@
 #include "harness.h"
 
 #define NEWPW "plum velvet harbor 42"
+#define NEWPW2 "amber lantern meadow 97"
 
 /* Append s to f with every `from` replaced by `to`. */
 static void
@@ -82,7 +83,7 @@ int
 main(void)
 {
 	struct h_server s;
-	char cmd[2048], script[700], *screen;
+	char cmd[2048], script[700], *screen, officer_otp[128];
 	const char *otp;
 
 	if (h_run("command -v tmux >/dev/null && command -v oathtool >/dev/null && "
@@ -94,13 +95,26 @@ main(void)
 	h_start(&s, NULL);
 	otp = json_string_value(json_object_get(s.init, "admin_password"));
 	snprintf(script, sizeof(script), "%s/../tour.sh", s.dir);
-	CHECK(write_tour(&s, script) == 3);
+	CHECK(write_tour(&s, script) == 4);
 	/* the README's relative paths are from the source tree; ours are absolute */
 	snprintf(cmd, sizeof(cmd), "env -u PHIVAULT_ADDR -u PHIVAULT_CACERT bash %s; "
 	    "echo TOUR EXIT \\$?; sleep 60", script);
 	h_tty_start(&s, 220, cmd);
 	screen = h_tty_first_login(otp, NEWPW);
 	CHECK(strstr(screen, "Scan the QR code") != NULL);
+	free(screen);
+	/* the officer the tour made with the key file: its one-time password from
+	 * the screen, then its own first login (dual control's approver) */
+	screen = h_tty_wait_after("security officer olga", "it must be changed", 400);
+	{
+		const char *p = strstr(strstr(screen, "security officer olga"), "one-time password: ");
+
+		CHECK(p != NULL);
+		CHECK(sscanf(p + 19, "%127s", officer_otp) == 1);
+	}
+	CHECK(strstr(screen, "pending approval: apr_") != NULL);   /* clara's clinician role */
+	free(screen);
+	screen = h_tty_first_login_after("security officer olga", officer_otp, NEWPW2);
 	free(screen);
 
 	screen = h_tty_wait("TOUR EXIT ", 300);
@@ -111,10 +125,13 @@ main(void)
 	CHECK(strstr(screen, "\"error\":") == NULL);
 	CHECK(strstr(screen, "server answered") == NULL);
 	CHECK(strstr(screen, "phivault: done: a full session for admin") != NULL);
+	CHECK(strstr(screen, "phivault: done: a full session for olga") != NULL);
+	CHECK(strstr(screen, "approved") != NULL);                /* approval approve */
 	CHECK(strstr(screen, "Recovery codes") != NULL);
 	CHECK(strstr(screen, "clara") != NULL);
 	CHECK(strstr(screen, "\"action\"") != NULL);     /* audit export lines */
 	CHECK(strstr(screen, NEWPW) == NULL);
+	CHECK(strstr(screen, NEWPW2) == NULL);
 	CHECK(strstr(screen, otp) == NULL);
 	free(screen);
 	h_tty_stop();

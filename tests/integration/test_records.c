@@ -494,7 +494,7 @@ test_denials_audited(struct h_server *s, struct people *p)
 
 		h_req(s, "POST", "/v1/users", p->admin, "{\"username\":\"rita\","
 		    "\"roles\":[\"clinician\"]}", NULL, &r);
-		CHECK_STATUS(&r, 201);
+		CHECK_STATUS(&r, 202);   /* clinician pending (dual control): rita exists */
 		snprintf(otp, sizeof(otp), "%s",
 		    json_string_value(json_object_get(r.json, "one_time_password")));
 		h_resp_free(&r);
@@ -779,8 +779,22 @@ test_role_purposes(struct h_server *s, struct people *p, const char *id)
 	h_req(s, "POST", "/v1/roles", p->admin,
 	    "{\"name\":\"billing\",\"permissions\":[\"records.read:patients\"],"
 	    "\"condition\":{\"purposes\":[\"HPAYMT\"]}}", NULL, &r);
-	CHECK_STATUS(&r, 201);
-	CHECK(json_array_size(json_object_get(json_object_get(r.json, "condition"), "purposes")) == 1);
+	CHECK_STATUS(&r, 202);   /* a PHI role: dual control */
+	h_officer_approve(s, p->admin, h_jstr(r.json, "approval"));
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/roles", p->admin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	{
+		json_t *el;
+		size_t i;
+		int found = 0;
+
+		json_array_foreach(json_object_get(r.json, "roles"), i, el)
+			if (strcmp(h_jstr(el, "name"), "billing") == 0 && json_array_size(
+			    json_object_get(json_object_get(el, "condition"), "purposes")) == 1)
+				found = 1;
+		CHECK(found);
+	}
 	h_resp_free(&r);
 	/* unknown codes and other conditions are refused, not stored and ignored */
 	h_req(s, "POST", "/v1/roles", p->admin,
@@ -843,15 +857,12 @@ test_token_scope(struct h_server *s, struct people *p)
 	h_collection_create(s, p->admin,
 	    "{\"name\":\"claims\",\"region\":\"local\",\"fields\":["
 	    "{\"name\":\"member_ssn\",\"type\":\"ssn\",\"classification\":\"phi\"}]}");
-	h_req(s, "POST", "/v1/roles", p->admin,
+	/* detokenize grants PHI: each role is approved (dual control) */
+	h_create_approved(s, p->admin, "/v1/roles",
 	    "{\"name\":\"tok_patients\",\"permissions\":[\"tokens.tokenize:patients\","
-	    "\"tokens.detokenize:patients\"]}", NULL, &r);
-	CHECK_STATUS(&r, 201);
-	h_resp_free(&r);
-	h_req(s, "POST", "/v1/roles", p->admin,
-	    "{\"name\":\"tok_legacy\",\"permissions\":[\"tokens.detokenize\"]}", NULL, &r);
-	CHECK_STATUS(&r, 201);
-	h_resp_free(&r);
+	    "\"tokens.detokenize:patients\"]}");
+	h_create_approved(s, p->admin, "/v1/roles",
+	    "{\"name\":\"tok_legacy\",\"permissions\":[\"tokens.detokenize\"]}");
 	h_add_user(s, p->admin, "tess", "tok_patients", PW_USER, tess, sizeof(tess));
 	h_add_user(s, p->admin, "lena", "tok_legacy", PW_USER, lena, sizeof(lena));
 
@@ -1052,7 +1063,8 @@ test_explain(struct h_server *s, struct people *p)
 	/* a mover: andy becomes a clinician; the next decision differs at once */
 	snprintf(path, sizeof(path), "/v1/users/%s", andy_id);
 	h_req(s, "PATCH", path, p->admin, "{\"roles\":[\"clinician\"]}", NULL, &r);
-	CHECK_STATUS(&r, 200);
+	CHECK_STATUS(&r, 202);   /* clinician: dual control */
+	h_officer_approve(s, p->admin, h_jstr(r.json, "approval"));
 	h_resp_free(&r);
 	snprintf(body, sizeof(body), "{\"principal\":\"%s\",\"action\":\"records.unmask\","
 	    "\"resource\":{\"collection\":\"patients\",\"fields\":[\"ssn\"]}}", andy_id);

@@ -54,16 +54,9 @@ static void
 add_user(struct h_server *s, const char *admin, const char *user, const char *role,
     char id[64], char otp[64])
 {
-	char body[512];
-	struct h_resp r;
-
-	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"roles\":[\"%s\"]}", user, role);
-	h_req(s, "POST", "/v1/users", admin, body, NULL, &r);
-	CHECK_STATUS(&r, 201);
-	snprintf(id, 64, "%s", h_jstr(r.json, "id"));
-	snprintf(otp, 64, "%s", h_jstr(r.json, "one_time_password"));
+	/* a PHI role is approved by the harness's officer (dual control) */
+	h_user_create(s, admin, user, role, NULL, id, 64, otp, 64);
 	seen_otp(otp);
-	h_resp_free(&r);
 }
 
 /* GET /v1/users/{id} (caller frees) */
@@ -249,9 +242,9 @@ test_created_by(struct h_server *s, struct ctx *c)
 	struct h_resp r;
 	json_t *entries, *e, *detail;
 
-	h_expect(s, "POST", "/v1/roles", c->admin,
+	h_create_approved(s, c->admin, "/v1/roles",
 	    "{\"name\":\"phi_reader\",\"permissions\":[\"records.read:*\","
-	    "\"records.unmask:*.*\",\"tokens.detokenize\"]}", NULL, 201, NULL);
+	    "\"records.unmask:*.*\",\"tokens.detokenize\"]}");
 	add_user(s, c->admin, "mole", "phi_reader", mole_id, mole_otp);
 	admin_reads_no_phi(s, c, c->admin);
 
@@ -291,7 +284,29 @@ test_created_by(struct h_server *s, struct ctx *c)
 	CHECK(strcmp(h_jstr(json_object_get(e, "actor"), "user_id"), c->admin_id) == 0);
 	detail = json_object_get(e, "detail");
 	CHECK(json_is_object(detail));
-	CHECK(array_has(json_object_get(detail, "roles"), "phi_reader"));
+	/* dual control: the user is made without the PHI role, which the admin's
+	 * approval.request names and an officer's approval.approve applied */
+	CHECK(!array_has(json_object_get(detail, "roles"), "phi_reader"));
+	CHECK(json_is_true(json_object_get(detail, "pending")));
+	json_decref(entries);
+	entries = audit_entries(s, c->audra, "approval.request");
+	{
+		size_t i, n = 0;
+		char target[96];
+
+		snprintf(target, sizeof(target), "users/%s", mole_id);
+		json_array_foreach(entries, i, e) {
+			json_t *d = json_object_get(e, "detail");
+
+			if (strcmp(h_jstr(d, "target"), target) != 0)
+				continue;
+			CHECK(strcmp(h_jstr(json_object_get(e, "actor"), "user_id"), c->admin_id) == 0);
+			CHECK(array_has(json_object_get(json_object_get(d, "change"), "roles"),
+			    "phi_reader"));
+			n++;
+		}
+		CHECK(n == 1);
+	}
 	json_decref(entries);
 	entries = audit_entries(s, c->audra, "record.read");
 	{

@@ -252,6 +252,54 @@ static void t_mfa_old(struct authz_request *q)
 	p->authenticated_ms = q->env.time_ms - 3600000;
 }
 
+static void t_mfa_webauthn(struct authz_request *q)
+{
+	struct authn_principal *p = (struct authn_principal *)(uintptr_t)q->subject;
+
+	t_mfa_fresh(q);
+	snprintf(p->mfa_method, sizeof(p->mfa_method), "webauthn");
+}
+
+static void t_mfa_recovery(struct authz_request *q)
+{
+	struct authn_principal *p = (struct authn_principal *)(uintptr_t)q->subject;
+
+	t_mfa_fresh(q);
+	snprintf(p->mfa_method, sizeof(p->mfa_method), "recovery");
+}
+
+static void t_mfa_totp(struct authz_request *q)
+{
+	struct authn_principal *p = (struct authn_principal *)(uintptr_t)q->subject;
+
+	t_mfa_fresh(q);
+	snprintf(p->mfa_method, sizeof(p->mfa_method), "totp");
+}
+
+/* mfa.methods against how the session's last MFA was made (authn records
+ * "totp", "recovery", "webauthn"; "" from before it did = TOTP) */
+static void
+test_mfa_methods(void **state)
+{
+	const char *wa = "{\"mfa\":{\"required\":true,\"methods\":[\"webauthn\"]}}";
+	const char *totp = "{\"mfa\":{\"required\":true,\"methods\":[\"totp\"]}}";
+	const char *any = "{\"mfa\":{\"required\":true}}";
+	struct authz_decision d;
+
+	(void)state;
+	assert_int_equal(run(wa, NULL, t_mfa_webauthn, &d), PV_OK);
+	assert_int_equal(run(wa, NULL, t_mfa_totp, &d), PV_E_STEP_UP);
+	assert_int_equal(run(wa, NULL, t_mfa_recovery, &d), PV_E_STEP_UP);
+	assert_int_equal(run(totp, NULL, t_mfa_webauthn, &d), PV_E_STEP_UP);
+	assert_int_equal(run(totp, NULL, t_mfa_totp, &d), PV_OK);
+	assert_int_equal(run(totp, NULL, t_mfa_fresh, &d), PV_OK);      /* "" = TOTP */
+	assert_int_equal(run(totp, NULL, t_mfa_recovery, &d), PV_E_STEP_UP);
+	assert_int_equal(run("{\"mfa\":{\"required\":true,\"methods\":[\"recovery\"]}}", NULL,
+	    t_mfa_recovery, &d), PV_OK);
+	assert_int_equal(run(any, NULL, t_mfa_webauthn, &d), PV_OK);
+	assert_int_equal(run(any, NULL, t_mfa_recovery, &d), PV_OK);
+}
+
 static void
 test_mfa(void **state)
 {
@@ -269,7 +317,7 @@ test_mfa(void **state)
 	assert_int_equal(run("{\"mfa\":{\"required\":true}}", NULL, NULL, &d), PV_E_STEP_UP);
 	assert_int_equal(d.step_up_max_age_s, -1);
 	assert_int_equal(run("{\"mfa\":{\"required\":true,\"methods\":[\"webauthn\"]}}", NULL,
-	    t_mfa_fresh, &d), PV_E_STEP_UP);                              /* sessions use TOTP */
+	    t_mfa_fresh, &d), PV_E_STEP_UP);                              /* this one used TOTP */
 	assert_int_equal(run("{\"mfa\":{\"required\":false}}", NULL, NULL, &d), PV_OK);
 }
 
@@ -556,6 +604,7 @@ main(void)
 		cmocka_unit_test(test_time_midnight),
 		cmocka_unit_test(test_time_dst),
 		cmocka_unit_test(test_mfa),
+		cmocka_unit_test(test_mfa_methods),
 		cmocka_unit_test(test_purpose_and_principal),
 		cmocka_unit_test(test_record_conditions),
 		cmocka_unit_test(test_combinators),

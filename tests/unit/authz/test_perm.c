@@ -412,6 +412,73 @@ test_check(void **state)
 	free(s);
 }
 
+/* secrets.read / secrets.write are scoped by a path prefix (issue 18):
+ * "apps/billing/" covers every path under it, "*" every path; the prefix
+ * grammar refuses a leading '/', "//" and "..". */
+static void
+test_secret_prefix_scope(void **state)
+{
+	struct authz_permset *s = calloc(1, sizeof(*s));
+	struct authz_perm p;
+	char out[AUTHZ_PERM_MAX], longp[AUTHZ_PERM_MAX];
+	const char *dup[] = { "secrets.read:apps/", "secrets.read:apps/", NULL };
+	const char *two[] = { "secrets.read:apps/", "secrets.write:apps/", NULL };
+	char why[128];
+
+	(void)state;
+	assert_non_null(s);
+	assert_true(authz_perm_match("secrets.read:apps/billing/", "secrets.read:apps/billing/db"));
+	assert_true(authz_perm_match("secrets.read:apps/billing/",
+	    "secrets.read:apps/billing/deep/er"));
+	assert_false(authz_perm_match("secrets.read:apps/billing/", "secrets.read:apps/hr/x"));
+	assert_false(authz_perm_match("secrets.read:apps/billing/", "secrets.read:apps/billing"));
+	assert_true(authz_perm_match("secrets.read:*", "secrets.read:apps/hr/x"));
+	assert_false(authz_perm_match("secrets.read:apps/", "secrets.read:*"));
+	/* read and write are separate grants, and neither is a record grant */
+	assert_false(authz_perm_match("secrets.read:*", "secrets.write:apps/x"));
+	assert_false(authz_perm_match("secrets.write:*", "secrets.read:apps/x"));
+	assert_false(authz_perm_match("secrets.read:*", "records.read:apps"));
+	/* the grammar */
+	assert_true(authz_perm_valid("secrets.read:db"));
+	assert_true(authz_perm_valid("secrets.write:a-b_c.d/e9/"));
+	assert_false(authz_perm_valid("secrets.read"));
+	assert_false(authz_perm_valid("secrets.read:"));
+	assert_false(authz_perm_valid("secrets.read:/apps/"));
+	assert_false(authz_perm_valid("secrets.read:apps//x"));
+	assert_false(authz_perm_valid("secrets.read:apps/../hr/"));
+	assert_false(authz_perm_valid("secrets.read:../"));
+	assert_false(authz_perm_valid("secrets.read:Apps/"));
+	assert_false(authz_perm_valid("secrets.read:apps/x|y"));
+	assert_false(authz_perm_valid("secrets.read:apps/*"));
+	memcpy(longp, "secrets.read:", 13);
+	memset(longp + 13, 'a', 100);
+	longp[113] = '\0';
+	assert_true(authz_perm_valid(longp));                  /* a 100-byte prefix */
+	longp[113] = 'a';
+	longp[114] = '\0';
+	assert_false(authz_perm_valid(longp));                 /* 101 */
+	assert_true(authz_path_prefix_valid("apps/..x"));
+	assert_false(authz_path_prefix_valid(NULL));
+	/* canonical text round trip */
+	assert_int_equal(authz_perm_parse("secrets.write:apps/billing/", &p), PV_OK);
+	assert_int_equal(p.verb, AUTHZ_SECRETS_WRITE);
+	assert_string_equal(p.path, "apps/billing/");
+	assert_int_equal(authz_perm_format(&p, out), PV_OK);
+	assert_string_equal(out, "secrets.write:apps/billing/");
+	/* sets: a shorter prefix absorbs a longer one */
+	authz_permset_init(s);
+	assert_int_equal(authz_permset_add(s, "secrets.read:apps/billing/"), PV_OK);
+	assert_int_equal(authz_permset_add(s, "secrets.read:apps/"), PV_OK);
+	assert_int_equal(s->n, 1);
+	assert_true(authz_permset_has(s, "secrets.read:apps/hr/x"));
+	assert_false(authz_permset_has(s, "secrets.read:other/x"));
+	assert_false(authz_permset_has(s, "secrets.write:apps/hr/x"));
+	/* custom roles: duplicates refused, read and write together fine */
+	assert_int_equal(authz_role_def_check("dupes", dup, 2, why, sizeof(why)), PV_E_INVALID);
+	assert_int_equal(authz_role_def_check("vaulty", two, 2, why, sizeof(why)), PV_OK);
+	free(s);
+}
+
 int
 main(void)
 {
@@ -425,6 +492,7 @@ main(void)
 		cmocka_unit_test(test_separation_of_duties),
 		cmocka_unit_test(test_role_def),
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_secret_prefix_scope),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

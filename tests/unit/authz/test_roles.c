@@ -30,7 +30,8 @@ static void test_create_and_list(void **state)
 	struct authn_principal admin;
 	struct authz_caller c;
 	struct authz_result res;
-	const char *perms[] = { "records.read:patients", "records.unmask:patients.name" };
+	/* no PHI grant: it takes effect at once (PHI roles: test_approvals.c) */
+	const char *perms[] = { "audit.read", "alerts.read" };
 	struct authz_role_spec sp = { "billing", perms, 2, NULL };
 	json_t *cond = json_pack("{s:[s]}", "purposes", "HPAYMT");
 	json_t *out = NULL, *r;
@@ -68,7 +69,7 @@ static void test_refusals(void **state)
 	struct authn_principal admin;
 	struct authz_caller c;
 	struct authz_result res;
-	const char *good[] = { "records.read:patients" };
+	const char *good[] = { "compliance.read" };
 	const char *star[] = { "*" };
 	const char *hole[] = { "records.read:patients", NULL };
 	struct authz_role_spec sp = { "nurse", good, 1, NULL };

@@ -410,6 +410,35 @@ test_detect_keys(void **state)
 	rmdir(dir);
 }
 
+/* [secrets] max_versions: default 10, parsed, written by init, 1..1000 */
+static void
+test_secrets_keys(void **state)
+{
+	static const char text[] = "[secrets]\nmax_versions = 3\n";
+	struct pv_config c, back;
+	char err[256] = "", dir[512], path[600];
+
+	(void)state;
+	FRESH(c);
+	assert_int_equal(c.secrets_max_versions, 10);
+	assert_int_equal(config_parse(text, strlen(text), &c, err, sizeof(err)), PV_OK);
+	assert_int_equal(c.secrets_max_versions, 3);
+	accept_cfg(&c, false);
+	FRESH(c); c.secrets_max_versions = 0;
+	refuse(&c, true, "secrets.max_versions = 0 is not from 1 to 1000");
+	FRESH(c); c.secrets_max_versions = 1001;
+	refuse(&c, false, "secrets.max_versions = 1001 is not from 1 to 1000");
+	make_tmpdir(dir, sizeof(dir));
+	config_defaults(&c, dir);
+	c.secrets_max_versions = 7;
+	snprintf(path, sizeof(path), "%s/phivault.conf", dir);
+	assert_int_equal(config_write(&c, path), PV_OK);
+	assert_int_equal(config_load(dir, &back, err, sizeof(err)), PV_OK);
+	assert_int_equal(back.secrets_max_versions, 7);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void
 test_write_load_round_trip(void **state)
 {
@@ -632,6 +661,7 @@ main(void)
 		cmocka_unit_test(test_write_load_round_trip),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_detect_keys),
+		cmocka_unit_test(test_secrets_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

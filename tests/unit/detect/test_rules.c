@@ -239,6 +239,45 @@ test_mfa_failures(void **state)
 	assert_int_equal(f->hits[0].count, 3);
 }
 
+/* Application secrets (issue 18): secret.read counts toward bulk_read like
+ * a PHI read (an app's own baseline too), a not-found secret read is a
+ * probe, and the secrets sweeper's secret.rotation_overdue entry is the
+ * alert secret_rotation_overdue, keyed by the secret. */
+static void
+test_secrets(void **state)
+{
+	struct fx *f = *state;
+
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(feed(f, "secret.read", "allowed", "", "secrets/apps/billing/db",
+		    "app_billing", "10.8.0.1", "{\"path\":\"apps/billing/db\",\"version\":1}"), 0);
+	assert_int_equal(feed(f, "secret.read", "allowed", "", "secrets/apps/billing/db",
+	    "app_billing", "10.8.0.1", NULL), 1);
+	assert_string_equal(f->hits[0].rule, "bulk_read");
+	assert_string_equal(f->hits[0].actor, "app_billing");
+	assert_int_equal(f->hits[0].count, 1001);
+	/* a refused read is not a read; a not-found one is a probe */
+	assert_int_equal(feed(f, "secret.read", "denied", "missing_permission:secrets.read:x",
+	    "secrets/x", "usr_s", "10.8.0.2", NULL), 0);
+	for (int i = 0; i < 99; i++)
+		assert_int_equal(feed(f, "secret.read", "error", "not_found", "secrets/x", "usr_s",
+		    "10.8.0.2", NULL), 0);
+	assert_int_equal(feed(f, "secret.read", "error", "not_found", "secrets/x", "usr_s",
+	    "10.8.0.2", NULL), 1);
+	assert_string_equal(f->hits[0].rule, "enumeration");
+	/* rotation overdue: one hit per entry, actor the secret */
+	assert_int_equal(feed(f, "secret.rotation_overdue", "allowed", NULL,
+	    "secrets/apps/billing/api-key", "system", "",
+	    "{\"path\":\"apps/billing/api-key\",\"version\":2}"), 1);
+	assert_string_equal(f->hits[0].rule, "secret_rotation_overdue");
+	assert_string_equal(f->hits[0].severity, "medium");
+	assert_string_equal(f->hits[0].actor, "secrets/apps/billing/api-key");
+	assert_true(detect_rule_known("secret_rotation_overdue"));
+	/* a secret.write is neither */
+	assert_int_equal(feed(f, "secret.write", "allowed", NULL, "secrets/apps/billing/api-key",
+	    "usr_s", "10.8.0.2", NULL), 0);
+}
+
 static void
 test_bulk_read(void **state)
 {
@@ -455,6 +494,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unusual_hour, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mfa_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secrets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enumeration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_change_then_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decrypt_failures, setup, teardown),

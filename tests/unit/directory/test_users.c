@@ -233,7 +233,9 @@ test_group_create_and_list(void **state)
 	struct pv_actor adm;
 	struct authn_principal p;
 	struct directory_result res;
-	static const char *const good[] = { "clinician", "auditor" };
+	/* no PHI grant: the group exists at once (a PHI group is a pending
+	 * mapping: test_dual_control_groups) */
+	static const char *const good[] = { "key_admin", "auditor" };
 	static const char *const dup[] = { "clinician", "clinician" };
 	static const char *const ghost[] = { "no_such_role" };
 	struct directory_group_spec bad_name = { "Ward 7", good, 2 };
@@ -268,9 +270,112 @@ test_group_create_and_list(void **state)
 	last_entry(f, "group.create", NULL, &l);
 	assert_int_equal(l.n, 1);
 	assert_non_null(strstr(l.actor, admin));
-	assert_string_equal(l.detail, "{\"roles\":[\"clinician\",\"auditor\"]}");
+	assert_string_equal(l.detail, "{\"roles\":[\"key_admin\",\"auditor\"]}");
 	assert_int_equal(directory_group_create(d, &adm, &ok, &res), PV_E_CONFLICT);
 	assert_string_equal(res.message, "a group with this name exists");
+}
+
+/* the officer's principal, with its compiled policy, as the wiring builds it */
+static void
+officer_principal(struct af *f, const char *id, struct authn_principal *p,
+    struct pv_arena *arena)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->user_id, sizeof(p->user_id), "%s", id);
+	assert_int_equal(util_id_new("ses", p->session_id), PV_OK);
+	snprintf(p->source, sizeof(p->source), "203.0.113.7");
+	p->mfa_verified = true;
+	assert_int_equal(authn_user_roles(f->st, id, p->roles, &p->nroles), PV_OK);
+	assert_int_equal(authz_policy_get(g_authz, (const char (*)[AUTHN_ROLE_NAME_MAX])p->roles,
+	    p->nroles, arena, &p->policy), PV_OK);
+}
+
+static size_t
+roles_of(struct directory *d, const struct pv_actor *a, const char *id, const char *key)
+{
+	struct directory_result res;
+	json_t *o = NULL;
+	size_t n;
+
+	assert_int_equal(directory_user_get(d, a, id, &o, &res), PV_OK);
+	n = json_array_size(json_object_get(o, key));
+	json_decref(o);
+	return n;
+}
+
+/* dual control: a user created with a PHI role exists at once without it
+ * (the rest is a pending request); security_officer is never assigned
+ * here; a PHI group is a pending mapping, and once approved it covers new
+ * members without another approval */
+static void
+test_dual_control(void **state)
+{
+	struct af *f = *state;
+	struct pv_actor adm;
+	struct authn_principal p, so;
+	struct authz_caller cs;
+	struct authz_result ares;
+	struct directory_result res;
+	static const char *const clin[] = { "clinician" };
+	static const char *const officer[] = { "security_officer" };
+	static const char *const ward[] = { "ward_7" };
+	struct directory_user_spec carl = { .username = "carl", .set_roles = true,
+		.roles = clin, .nroles = 1 };
+	struct directory_user_spec eve = { .username = "eve", .set_roles = true,
+		.roles = officer, .nroles = 1 };
+	struct directory_user_spec dora = { .username = "dora" };
+	struct directory_user_spec join = { .set_groups = true, .groups = ward, .ngroups = 1 };
+	struct directory_user_spec promote = { .set_roles = true, .roles = officer, .nroles = 1 };
+	struct directory_group_spec g7 = { "ward_7", clin, 1 };
+	struct pv_arena *arena = arena_new(1 << 16);
+	char admin[UTIL_ID_MAX], sol[UTIL_ID_MAX], carl_id[UTIL_ID_MAX], gapr[UTIL_ID_MAX];
+	char dora_id[UTIL_ID_MAX];
+	json_t *o = NULL;
+	struct directory *d = dir_start(f);
+
+	assert_non_null(arena);
+	af_user(f, "adam", "plum velvet harbor 42", "admin", admin);
+	af_user(f, "sol", "plum velvet harbor 42", "security_officer", sol);
+	user_actor(&p, admin, util_now_ms(), &adm);
+	officer_principal(f, sol, &so, arena);
+	cs = (struct authz_caller){ &so, so.source };
+
+	assert_int_equal(directory_user_create(d, &adm, &carl, &res), PV_OK);
+	assert_true(res.approval[0] != '\0');
+	assert_true(res.one_time_password[0] != '\0');
+	snprintf(carl_id, sizeof(carl_id), "%s", res.id);
+	directory_result_wipe(&res);
+	assert_int_equal(roles_of(d, &adm, carl_id, "roles"), 0);   /* no PHI yet */
+	assert_int_equal(af_count(f, "approval.request", "pending"), 1);
+
+	assert_int_equal(directory_user_create(d, &adm, &eve, &res), PV_E_OFFICER_RESERVED);
+	assert_int_equal(af_count(f, "user.create", "officer_reserved"), 1);
+	assert_int_equal(directory_user_list(d, &adm, "eve", &o, &res), PV_OK);
+	assert_int_equal(json_array_size(o), 0);
+	json_decref(o);
+	assert_int_equal(directory_user_update(d, &adm, carl_id, &promote, &res),
+	    PV_E_OFFICER_RESERVED);
+
+	/* the group: pending, then approved; a new member needs no approval */
+	assert_int_equal(directory_group_create(d, &adm, &g7, &res), PV_OK);
+	assert_true(res.approval[0] != '\0');
+	snprintf(gapr, sizeof(gapr), "%s", res.approval);
+	assert_int_equal(directory_group_list(d, &adm, &o, &res), PV_OK);
+	assert_int_equal(json_array_size(o), 0);
+	json_decref(o);
+	o = NULL;
+	assert_int_equal(directory_user_create(d, &adm, &dora, &res), PV_OK);
+	snprintf(dora_id, sizeof(dora_id), "%s", res.id);
+	directory_result_wipe(&res);
+	/* the group does not exist until approved */
+	assert_int_equal(directory_user_update(d, &adm, dora_id, &join, &res), PV_E_INVALID);
+	assert_int_equal(authz_approval_settle(g_authz, &cs, gapr, true, NULL, &o, &ares),
+	    PV_OK);
+	json_decref(o);
+	assert_int_equal(directory_user_update(d, &adm, dora_id, &join, &res), PV_OK);
+	assert_true(res.approval[0] == '\0');
+	assert_int_equal(roles_of(d, &adm, dora_id, "groups"), 1);
+	arena_free(arena);
 }
 
 int
@@ -283,6 +388,7 @@ main(void)
 		    dir_teardown),
 		cmocka_unit_test_setup_teardown(test_self_role_change_and_validation, af_setup,
 		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_dual_control, af_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_group_create_and_list, af_setup, dir_teardown),
 	};
 

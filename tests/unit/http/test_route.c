@@ -142,6 +142,8 @@ static const struct http_route routes[] = {
 	{ "GET", "/v1/audit/public-key", h_text, HTTP_PERM_PUBLIC, NULL, 0, 0, NULL },
 	{ "GET", "/v1/search", h_query, HTTP_PERM_PUBLIC, NULL, 0, 0, NULL },
 	{ "POST", "/v1/big", h_echo, HTTP_PERM_PUBLIC, NULL, HTTP_ROUTE_BODY, 2u << 20, NULL },
+	{ "POST", "/scim/v2/Users", h_echo, "scim.provision", NULL,
+	    HTTP_ROUTE_BODY | HTTP_ROUTE_SCIM, 0, NULL },
 };
 
 static struct http_server *
@@ -219,7 +221,8 @@ request(struct http_server *srv, const char *method, const char *uri,
 		util_strlcpy(r->allow, ctx->allow, sizeof(r->allow));
 	if (ctx->out_type)
 		util_strlcpy(r->type, ctx->out_type, sizeof(r->type));
-	if (ctx->out_len > 0 && ctx->out_type && strcmp(ctx->out_type, "application/json") == 0) {
+	if (ctx->out_len > 0 && ctx->out_type && (strcmp(ctx->out_type, "application/json") == 0 ||
+	    strcmp(ctx->out_type, HTTP_SCIM_TYPE) == 0)) {
 		json_error_t e;
 
 		r->json = json_loadb(ctx->out_body, ctx->out_len, 0, &e);
@@ -364,6 +367,77 @@ test_match(void **state)
 	assert_string_equal(allow, "GET, PATCH");
 	assert_int_equal(match(srv, a, "get", "/v1/users", &r, p, &np, &allow), PV_E_METHOD);
 	assert_string_equal(allow, "GET");
+	arena_free(a);
+}
+
+/* HTTP_ROUTE_REST: the pattern's first {param} takes one or more whole
+ * segments (secret paths); literals after it still match, an encoded '/'
+ * still never splits or joins, and an empty segment never matches. */
+static void
+test_match_rest(void **state)
+{
+	struct http_server *srv = NULL;
+	struct http_config cfg;
+	struct pv_arena *a = arena_new(0);
+	const struct http_route *r = NULL;
+	const char *p[HTTP_MAX_PARAMS] = { 0 }, *allow = NULL;
+	size_t np = 0;
+	const struct http_route rest[] = {
+		{ "GET", "/v1/s/{path}", h_health, HTTP_PERM_PUBLIC, NULL, HTTP_ROUTE_REST, 0, NULL },
+		{ "POST", "/v1/s/{path}/undelete", h_health, HTTP_PERM_PUBLIC, NULL,
+		    HTTP_ROUTE_REST, 0, NULL },
+		{ "POST", "/v1/s/{path}/versions/{v}/destroy", h_health, HTTP_PERM_PUBLIC, NULL,
+		    HTTP_ROUTE_REST, 0, NULL },
+		{ "GET", "/v1/one/{x}", h_health, HTTP_PERM_PUBLIC, NULL, 0, 0, NULL },
+	};
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.listen = "127.0.0.1:0";
+	cfg.cert_path = "/nonexistent/cert.pem";
+	cfg.key_path = "/nonexistent/key.pem";
+	cfg.tls_min_version = "1.2";
+	cfg.is_sealed = hook_sealed;
+	cfg.authenticate = hook_authn;
+	cfg.authorize = hook_authz;
+	cfg.hook_arg = &H;
+	assert_int_equal(http_server_new(&cfg, &srv), PV_OK);
+	assert_int_equal(http_routes_add(srv, rest, sizeof(rest) / sizeof(rest[0])), PV_OK);
+
+	assert_int_equal(match(srv, a, "GET", "/v1/s/db", &r, p, &np, &allow), PV_OK);
+	assert_int_equal(np, 1);
+	assert_string_equal(p[0], "db");
+	assert_int_equal(match(srv, a, "GET", "/v1/s/apps/billing/db", &r, p, &np, &allow), PV_OK);
+	assert_string_equal(r->pattern, "/v1/s/{path}");
+	assert_string_equal(p[0], "apps/billing/db");
+	assert_int_equal(match(srv, a, "POST", "/v1/s/apps/billing/db/undelete", &r, p, &np,
+	    &allow), PV_OK);
+	assert_string_equal(r->pattern, "/v1/s/{path}/undelete");
+	assert_string_equal(p[0], "apps/billing/db");
+	assert_int_equal(match(srv, a, "POST", "/v1/s/apps/db/versions/7/destroy", &r, p, &np,
+	    &allow), PV_OK);
+	assert_string_equal(r->pattern, "/v1/s/{path}/versions/{v}/destroy");
+	assert_int_equal(np, 2);
+	assert_string_equal(p[0], "apps/db");
+	assert_string_equal(p[1], "7");
+	/* GET of a path ending in a literal is a path like any other */
+	assert_int_equal(match(srv, a, "GET", "/v1/s/a/undelete", &r, p, &np, &allow), PV_OK);
+	assert_string_equal(p[0], "a/undelete");
+	/* the rest takes at least one segment; literals still have to match */
+	assert_int_equal(match(srv, a, "POST", "/v1/s/undelete", &r, p, &np, &allow),
+	    PV_E_METHOD);
+	assert_int_equal(match(srv, a, "GET", "/v1/s", &r, p, &np, &allow), PV_E_NOTFOUND);
+	/* empty segments and encoded slashes never match */
+	assert_int_equal(match(srv, a, "GET", "/v1/s/a//b", &r, p, &np, &allow), PV_E_NOTFOUND);
+	assert_int_equal(match(srv, a, "GET", "/v1/s/a/", &r, p, &np, &allow), PV_E_NOTFOUND);
+	assert_int_equal(match(srv, a, "GET", "/v1/s/a%2Fb", &r, p, &np, &allow), PV_E_NOTFOUND);
+	/* segments are decoded one by one, then joined */
+	assert_int_equal(match(srv, a, "GET", "/v1/s/a%2Eb/c", &r, p, &np, &allow), PV_OK);
+	assert_string_equal(p[0], "a.b/c");
+	/* without the flag a parameter is still one segment */
+	assert_int_equal(match(srv, a, "GET", "/v1/one/a/b", &r, p, &np, &allow), PV_E_NOTFOUND);
+	assert_int_equal(match(srv, a, "GET", "/v1/one/a", &r, p, &np, &allow), PV_OK);
+	http_server_free(srv);
 	arena_free(a);
 }
 
@@ -645,6 +719,78 @@ test_auth_hooks(void **state)
 	assert_int_equal(H.handler_calls, 1);
 }
 
+/* HTTP_ROUTE_SCIM: application/scim+json in and out, the pipeline's own
+ * errors in the RFC 7644 3.12 form; other routes keep application/json. */
+static void
+scim_error_is(struct result *r, int status, const char *type)
+{
+	char st[8];
+
+	snprintf(st, sizeof(st), "%d", status);
+	assert_int_equal(r->status, status);
+	assert_string_equal(r->type, HTTP_SCIM_TYPE);
+	assert_non_null(r->json);
+	assert_null(json_object_get(r->json, "error"));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(r->json, "schemas"),
+	    0)), HTTP_SCIM_ERROR_URN);
+	assert_string_equal(json_string_value(json_object_get(r->json, "status")), st);
+	assert_non_null(json_string_value(json_object_get(r->json, "detail")));
+	if (type != NULL)
+		assert_string_equal(json_string_value(json_object_get(r->json, "scimType")), type);
+	else
+		assert_null(json_object_get(r->json, "scimType"));
+}
+
+static void
+test_scim_route(void **state)
+{
+	static const char *const scim_ct[] = { "Content-Type", "application/scim+json", NULL };
+	static const char *const text_ct[] = { "Content-Type", "text/plain", NULL };
+	struct http_server *srv = *state;
+	struct result r;
+
+	request(srv, "POST", "/scim/v2/Users", scim_ct, NULL, "{\"a\":1}", false, &r);
+	assert_int_equal(r.status, 201);
+	assert_string_equal(r.type, HTTP_SCIM_TYPE);
+	result_free(&r);
+	assert_string_equal(H.last_perm, "scim.provision");
+	request(srv, "POST", "/scim/v2/Users", json_ct, NULL, "{}", false, &r);
+	assert_int_equal(r.status, 201);
+	result_free(&r);
+	request(srv, "POST", "/scim/v2/Users", text_ct, NULL, "{}", false, &r);
+	scim_error_is(&r, 400, NULL);
+	result_free(&r);
+	request(srv, "POST", "/scim/v2/Users", scim_ct, NULL, "{\"a\":", false, &r);
+	scim_error_is(&r, 400, "invalidSyntax");
+	result_free(&r);
+	request(srv, "POST", "/scim/v2/Users", scim_ct, NULL, "{\"a\":\"0123456789012345678901234"
+	    "567890123456789012345678901234567890\"}", false, &r);
+	scim_error_is(&r, 413, NULL);
+	result_free(&r);
+	H.authz_rc = PV_E_FORBIDDEN;
+	request(srv, "POST", "/scim/v2/Users", scim_ct, NULL, "{}", false, &r);
+	scim_error_is(&r, 403, NULL);
+	result_free(&r);
+	H.authn_rc = PV_E_UNAUTH;
+	request(srv, "POST", "/scim/v2/Users", scim_ct, NULL, "{}", false, &r);
+	scim_error_is(&r, 401, NULL);
+	result_free(&r);
+	request(srv, "GET", "/scim/v2/Nothing", NULL, NULL, NULL, false, &r);
+	scim_error_is(&r, 404, NULL);
+	result_free(&r);
+	request(srv, "GET", "/scim/v2/Users", NULL, NULL, NULL, false, &r);
+	scim_error_is(&r, 405, NULL);
+	result_free(&r);
+	/* an ordinary route keeps its content type and error form */
+	H.authn_rc = PV_OK;
+	H.authz_rc = PV_OK;
+	request(srv, "POST", "/v1/big", scim_ct, NULL, "{}", false, &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(r.type, "application/json");
+	assert_string_equal(r.code, "invalid_request");
+	result_free(&r);
+}
+
 static void
 test_missing_hooks_fail_closed(void **state)
 {
@@ -872,6 +1018,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_framing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_early_authentication, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_match, setup, teardown),
+		cmocka_unit_test(test_match_rest),
 		cmocka_unit_test(test_perm_expand),
 		cmocka_unit_test(test_rc_mapping),
 		cmocka_unit_test_setup_teardown(test_not_found_and_method, setup, teardown),
@@ -880,6 +1027,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_body_routes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_hooks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scim_route, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_hooks_fail_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_handler_responses, setup, teardown),
 	};

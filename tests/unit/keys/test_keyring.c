@@ -847,6 +847,70 @@ test_concurrent_seal(void **state)
 	fx_done(&f);
 }
 
+/* The seal's authority (security officers): the key file's text, or at
+ * least K distinct shares of this vault; anything else is refused, and
+ * nothing is accepted while sealed. */
+static void
+test_seal_authority(void **state)
+{
+	struct fx f, g;
+	char path[PATH_MAX], text[80], wrong[80];
+	const char *k3[3], *dup[3], *two[2], *mix[3];
+	FILE *fp;
+
+	(void)state;
+	fx_keyfile(&f);
+	keyfile_path(&f, path, sizeof(path));
+	assert_non_null(fp = fopen(path, "r"));
+	assert_non_null(fgets(text, sizeof(text), fp));
+	fclose(fp);
+	assert_int_equal(keys_seal_authority(f.k, text, NULL, 0), PV_OK);       /* with "\n" */
+	text[64] = '\0';
+	assert_int_equal(keys_seal_authority(f.k, text, NULL, 0), PV_OK);
+	memcpy(wrong, text, sizeof(wrong));
+	wrong[0] = wrong[0] == 'a' ? 'b' : 'a';
+	assert_int_equal(keys_seal_authority(f.k, wrong, NULL, 0), PV_E_SEAL_AUTHORITY);
+	assert_int_equal(keys_seal_authority(f.k, "zz", NULL, 0), PV_E_SEAL_AUTHORITY);
+	assert_int_equal(keys_seal_authority(f.k, NULL, NULL, 0), PV_E_SEAL_AUTHORITY);
+	assert_int_equal(keys_seal_authority_pin(f.k, "1234"), PV_E_STATE);
+	/* another vault's key file is not this vault's authority */
+	fx_keyfile(&g);
+	keyfile_path(&g, path, sizeof(path));
+	assert_non_null(fp = fopen(path, "r"));
+	assert_non_null(fgets(wrong, sizeof(wrong), fp));
+	fclose(fp);
+	assert_int_equal(keys_seal_authority(f.k, wrong, NULL, 0), PV_E_SEAL_AUTHORITY);
+	fx_done(&g);
+	fx_done(&f);
+
+	fx_init(&f, KEYS_SEAL_SHAMIR, 3, 5);
+	k3[0] = f.shares[4];
+	k3[1] = f.shares[0];
+	k3[2] = f.shares[2];
+	assert_int_equal(keys_seal_authority(f.k, NULL, k3, 3), PV_E_SEALED);
+	assert_int_equal(keys_unseal_share(f.k, f.shares[0], NULL), PV_OK);
+	assert_int_equal(keys_unseal_share(f.k, f.shares[1], NULL), PV_OK);
+	assert_int_equal(keys_unseal_share(f.k, f.shares[2], NULL), PV_OK);
+	assert_false(keys_is_sealed(f.k));
+	assert_int_equal(keys_seal_authority(f.k, NULL, k3, 3), PV_OK);
+	assert_int_equal(keys_seal_authority(f.k, NULL, (const char *const *)f.shares, 5), PV_OK);
+	two[0] = f.shares[0];
+	two[1] = f.shares[1];
+	assert_int_equal(keys_seal_authority(f.k, NULL, two, 2), PV_E_SEAL_AUTHORITY);
+	dup[0] = dup[1] = f.shares[0];
+	dup[2] = f.shares[1];
+	assert_int_equal(keys_seal_authority(f.k, NULL, dup, 3), PV_E_SEAL_AUTHORITY);
+	assert_int_equal(keys_seal_authority(f.k, text, NULL, 0), PV_E_SEAL_AUTHORITY);
+	/* a share of another vault among them */
+	fx_init(&g, KEYS_SEAL_SHAMIR, 3, 5);
+	mix[0] = f.shares[0];
+	mix[1] = f.shares[1];
+	mix[2] = g.shares[2];
+	assert_int_equal(keys_seal_authority(f.k, NULL, mix, 3), PV_E_SEAL_AUTHORITY);
+	fx_done(&g);
+	fx_done(&f);
+}
+
 int
 main(void)
 {
@@ -856,6 +920,7 @@ main(void)
 		cmocka_unit_test(test_keyfile_lifecycle),
 		cmocka_unit_test(test_keyfile_refused),
 		cmocka_unit_test(test_shamir_unseal),
+		cmocka_unit_test(test_seal_authority),
 		cmocka_unit_test(test_shamir_foreign_shares),
 		cmocka_unit_test(test_shamir_forged_share_refused),
 		cmocka_unit_test(test_shamir_legacy_without_commitments),

@@ -8,7 +8,9 @@
  *     lockouts / pending MFA, roles and groups, collections / records /
  *     blind index / record cursor scan, tokens, KEKs, audit trail and
  *     checkpoints, jobs (put, lease via runnable, advance), apps (rows,
- *     secrets and their revocation, app sessions);
+ *     secrets and their revocation, app sessions), application secrets
+ *     (heads, versions, check-and-set, prefix list, soft delete, destroy,
+ *     scan, rewrap, prune, the census of the secrets KEK);
  *   - transactions: what is not committed is gone, a read transaction is a
  *     snapshot and refuses every write op (changing nothing), a transaction
  *     begun on one thread is ended on another, a busy pool answers
@@ -636,6 +638,74 @@ static void c_jobs(struct store *st)
 	assert_string_equal(nm.buf, "job_2,");
 	job_init(&j, "job_9", 1);
 	assert_int_equal(TX_WR(st, store_job_update(tx, &j)), PV_E_NOTFOUND);
+}
+
+/* ---- approvals (store_approvals.h) ---- */
+
+static int approval_ids(const struct store_approval *a, void *arg)
+{
+	return names_cb(a->id, arg);
+}
+
+static void approval_init(struct store_approval *a, const char *id, int64_t created)
+{
+	memset(a, 0, sizeof(*a));
+	snprintf(a->id, sizeof(a->id), "%s", id);
+	snprintf(a->kind, sizeof(a->kind), "group.create");
+	snprintf(a->status, sizeof(a->status), "pending");
+	snprintf(a->requested_by, sizeof(a->requested_by), "usr_admin");
+	snprintf(a->target, sizeof(a->target), "groups/ward_a");
+	a->change = (char *)"{\"name\":\"ward_a\",\"roles\":[\"clinician\"]}";
+	a->created_ms = created;
+	a->expires_ms = created + 1000;
+}
+
+static void c_approvals(struct store *st)
+{
+	struct store_approval a, g;
+	struct names nm;
+	bool found = true;
+
+	approval_init(&a, "apr_1", 1000);
+	assert_int_equal(TX_WR(st, store_approval_put(tx, &a)), PV_OK);
+	assert_int_equal(TX_WR(st, store_approval_put(tx, &a)), PV_E_CONFLICT);
+	approval_init(&a, "apr_2", 2000);
+	assert_int_equal(TX_WR(st, store_approval_put(tx, &a)), PV_OK);
+	assert_int_equal(TX_RD(st, store_approval_get(tx, "apr_1", &g)), PV_OK);
+	assert_string_equal(g.status, "pending");
+	assert_string_equal(g.change, a.change);
+	assert_string_equal(g.note, "");
+	assert_int_equal(g.expires_ms, 2000);
+	store_approval_clear(&g);
+	assert_int_equal(TX_RD(st, store_approval_get(tx, "apr_9", &g)), PV_E_NOTFOUND);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_approval_list(tx, NULL, approval_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "apr_2,apr_1,");   /* newest first */
+	assert_int_equal(TX_RD(st, store_approval_applied(tx, "group.create", "groups/ward_a",
+	    &found)), PV_OK);
+	assert_false(found);
+	/* only a pending request changes state, once */
+	assert_int_equal(TX_WR(st, store_approval_decide(tx, "apr_1", "approved", "usr_so", 3000,
+	    "ok")), PV_OK);
+	assert_int_equal(TX_WR(st, store_approval_decide(tx, "apr_1", "denied", "usr_so", 3001,
+	    "")), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_approval_decide(tx, "apr_9", "denied", "usr_so", 3001,
+	    "")), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_approval_get(tx, "apr_1", &g)), PV_OK);
+	assert_string_equal(g.status, "approved");
+	assert_string_equal(g.decided_by, "usr_so");
+	assert_int_equal(g.decided_ms, 3000);
+	assert_string_equal(g.note, "ok");
+	store_approval_clear(&g);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_approval_list(tx, "pending", approval_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "apr_2,");
+	assert_int_equal(TX_RD(st, store_approval_applied(tx, "group.create", "groups/ward_a",
+	    &found)), PV_OK);
+	assert_true(found);
+	assert_int_equal(TX_RD(st, store_approval_applied(tx, "group.create", "groups/ward_b",
+	    &found)), PV_OK);
+	assert_false(found);
 }
 
 /* ---- apps (store_apps.h) ---- */
@@ -1340,10 +1410,641 @@ static void c_census(struct store *st)
 	store_kek_clear(&gk);
 }
 
+/* ---- secrets (store_secrets.h) ---- */
+
+static int secret_paths(const struct store_secret *h, void *arg)
+{
+	struct names *n = arg;
+	size_t len = strlen(n->buf);
+
+	snprintf(n->buf + len, sizeof(n->buf) - len, "%s@%u%s,", h->path,
+	    (unsigned)h->current_version, h->deleted_ms != 0 ? "d" : "");
+	return 0;
+}
+
+struct sv_seen {
+	int64_t last_seq;
+	char buf[256];
+};
+
+static int sv_paths(const struct store_secret_version *v, void *arg)
+{
+	struct sv_seen *n = arg;
+	size_t len = strlen(n->buf);
+
+	n->last_seq = v->seq;
+	snprintf(n->buf + len, sizeof(n->buf) - len, "%s@%u,", v->path, (unsigned)v->version);
+	return 0;
+}
+
+static void sv_init(struct store_secret *h, struct store_secret_version *v, const char *path,
+    uint32_t version, int64_t now, uint8_t fill)
+{
+	static uint8_t dek[4][40], ct[4][20];
+	static int slot;
+	int k = slot++ % 4;
+
+	memset(h, 0, sizeof(*h));
+	memset(v, 0, sizeof(*v));
+	snprintf(h->path, sizeof(h->path), "%s", path);
+	h->current_version = version;
+	h->rotate_every_s = 60;
+	h->updated_ms = now;
+	h->metadata = (char *)"{\"owner\":\"billing\"}";
+	snprintf(v->path, sizeof(v->path), "%s", path);
+	v->version = version;
+	snprintf(v->kek_name, sizeof(v->kek_name), "secrets");
+	v->kek_version = 1;
+	memset(dek[k], fill, sizeof(dek[k]));
+	memset(ct[k], fill ^ 0x5a, sizeof(ct[k]));
+	v->wrapped_dek = dek[k];
+	v->wrapped_dek_len = sizeof(dek[k]);
+	v->ciphertext = ct[k];
+	v->ciphertext_len = sizeof(ct[k]);
+	v->metadata = h->metadata;
+	v->created_ms = now;
+}
+
+static int64_t secrets_census(struct store *st, uint32_t v)
+{
+	int64_t n = -1;
+
+	assert_int_equal(TX_RD(st, store_kek_census(tx, "secrets", v, &n)), PV_OK);
+	return n;
+}
+
+static void c_secrets(struct store *st)
+{
+	struct store_secret h, g;
+	struct store_secret_version v, gv;
+	struct names nm;
+	struct sv_seen seen;
+	size_t n = 0;
+
+	/* create: expected 0 only while the path does not exist */
+	sv_init(&h, &v, "apps/billing/db", 1, 1000, 0x11);
+	assert_int_equal(TX_WR(st, store_secret_write(tx, &h, &v, 0)), PV_OK);
+	assert_int_equal(TX_WR(st, store_secret_write(tx, &h, &v, 0)), PV_E_CONFLICT);
+	assert_int_equal(TX_RD(st, store_secret_get(tx, "apps/billing/db", &g)), PV_OK);
+	assert_int_equal(g.current_version, 1);
+	assert_int_equal(g.rotate_every_s, 60);
+	assert_int_equal(g.created_ms, 1000);
+	assert_int_equal(g.updated_ms, 1000);
+	assert_int_equal(g.deleted_ms, 0);
+	assert_string_equal(g.metadata, "{\"owner\":\"billing\"}");
+	store_secret_clear(&g);
+	assert_int_equal(TX_RD(st, store_secret_get(tx, "apps/none", &g)), PV_E_NOTFOUND);
+	/* new versions: check-and-set on the current one */
+	sv_init(&h, &v, "apps/billing/db", 2, 2000, 0x22);
+	assert_int_equal(TX_WR(st, store_secret_write(tx, &h, &v, 3)), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(st, store_secret_write(tx, &h, &v, 1)), PV_OK);
+	sv_init(&h, &v, "apps/billing/db", 3, 3000, 0x33);
+	assert_int_equal(TX_WR(st, store_secret_write(tx, &h, &v, 1)), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(st, store_secret_write(tx, &h, &v, 2)), PV_OK);
+	sv_init(&h, &v, "apps/hr/x", 1, 1500, 0x44);
+	assert_int_equal(TX_WR(st, store_secret_write(tx, &h, &v, 0)), PV_OK);
+	assert_int_equal(TX_RD(st, store_secret_get(tx, "apps/billing/db", &g)), PV_OK);
+	assert_int_equal(g.current_version, 3);
+	assert_int_equal(g.created_ms, 1000);
+	assert_int_equal(g.updated_ms, 3000);
+	store_secret_clear(&g);
+	assert_int_equal(TX_RD(st, store_secret_version_get(tx, "apps/billing/db", 2, &gv)), PV_OK);
+	assert_int_equal(gv.version, 2);
+	assert_int_equal(gv.kek_version, 1);
+	assert_string_equal(gv.kek_name, "secrets");
+	assert_int_equal(gv.wrapped_dek_len, 40);
+	assert_int_equal(gv.wrapped_dek[0], 0x22);
+	assert_int_equal(gv.ciphertext_len, 20);
+	assert_int_equal(gv.created_ms, 2000);
+	assert_int_equal(gv.destroyed_ms, 0);
+	store_secret_version_clear(&gv);
+	assert_int_equal(TX_RD(st, store_secret_version_get(tx, "apps/billing/db", 9, &gv)),
+	    PV_E_NOTFOUND);
+	assert_int_equal(secrets_census(st, 1), 4);
+	/* list by prefix, path order */
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_secret_list(tx, "", secret_paths, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "apps/billing/db@3,apps/hr/x@1,");
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_secret_list(tx, "apps/hr/", secret_paths, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "apps/hr/x@1,");
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_secret_list(tx, "apps/h%", secret_paths, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "");                 /* a prefix, not a pattern */
+	/* soft delete and undelete */
+	assert_int_equal(TX_WR(st, store_secret_set_deleted(tx, "apps/hr/x", 4000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_secret_set_deleted(tx, "apps/none", 4000)),
+	    PV_E_NOTFOUND);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_secret_list(tx, "apps/", secret_paths, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "apps/billing/db@3,apps/hr/x@1d,");
+	assert_int_equal(TX_WR(st, store_secret_set_deleted(tx, "apps/hr/x", 0)), PV_OK);
+	/* destroy: DEK and ciphertext gone, the row kept; once */
+	assert_int_equal(TX_WR(st, store_secret_version_destroy(tx, "apps/billing/db", 1, 5000)),
+	    PV_OK);
+	assert_int_equal(TX_WR(st, store_secret_version_destroy(tx, "apps/billing/db", 1, 5000)),
+	    PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_secret_version_get(tx, "apps/billing/db", 1, &gv)), PV_OK);
+	assert_null(gv.wrapped_dek);
+	assert_null(gv.ciphertext);
+	assert_int_equal(gv.destroyed_ms, 5000);
+	store_secret_version_clear(&gv);
+	assert_int_equal(secrets_census(st, 1), 3);
+	/* scan: live versions in seq order, after a cursor */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(TX_RD(st, store_secret_version_scan(tx, 0, 10, sv_paths, &seen)), PV_OK);
+	assert_string_equal(seen.buf, "apps/billing/db@2,apps/billing/db@3,apps/hr/x@1,");
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(TX_RD(st, store_secret_version_scan(tx, 0, 1, sv_paths, &seen)), PV_OK);
+	assert_string_equal(seen.buf, "apps/billing/db@2,");
+	seen.buf[0] = '\0';
+	assert_int_equal(TX_RD(st, store_secret_version_scan(tx, seen.last_seq, 10, sv_paths,
+	    &seen)), PV_OK);
+	assert_string_equal(seen.buf, "apps/billing/db@3,apps/hr/x@1,");
+	/* rewrap: only from the KEK version read; the census moves */
+	sv_init(&h, &v, "apps/billing/db", 2, 2000, 0x77);
+	v.kek_version = 2;
+	assert_int_equal(TX_WR(st, store_secret_version_rewrap(tx, &v, 2)), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(st, store_secret_version_rewrap(tx, &v, 1)), PV_OK);
+	assert_int_equal(TX_WR(st, store_secret_version_rewrap(tx, &v, 1)), PV_E_CONFLICT);
+	assert_int_equal(TX_RD(st, store_secret_version_get(tx, "apps/billing/db", 2, &gv)), PV_OK);
+	assert_int_equal(gv.kek_version, 2);
+	assert_int_equal(gv.wrapped_dek[0], 0x77);
+	store_secret_version_clear(&gv);
+	assert_int_equal(secrets_census(st, 1), 2);
+	assert_int_equal(secrets_census(st, 2), 1);
+	sv_init(&h, &v, "apps/billing/db", 1, 2000, 0x78);
+	assert_int_equal(TX_WR(st, store_secret_version_rewrap(tx, &v, 1)), PV_E_CONFLICT);
+	/* prune: every live version below */
+	assert_int_equal(TX_WR(st, store_secret_versions_prune(tx, "apps/billing/db", 3, 6000,
+	    &n)), PV_OK);
+	assert_int_equal(n, 1);                          /* v2 (v1 was destroyed already) */
+	assert_int_equal(secrets_census(st, 2), 0);
+	assert_int_equal(secrets_census(st, 1), 2);      /* db v3, hr/x v1 */
+	/* a read transaction refuses every write op */
+	assert_int_equal(TX_RD(st, store_secret_set_deleted(tx, "apps/hr/x", 1)), PV_E_READONLY);
+	/* bad arguments */
+	sv_init(&h, &v, "apps/billing/db", 4, 7000, 0x55);
+	v.version = 5;                                   /* head and version disagree */
+	assert_int_equal(TX_WR(st, store_secret_write(tx, &h, &v, 3)), PV_E_INVALID);
+	assert_int_equal(TX_RD(st, store_secret_get(tx, "", &g)), PV_E_INVALID);
+}
+
+/* ---- webauthn (store_webauthn.h) ---- */
+
+static int cred_ids(const struct store_webauthn_cred *c, void *arg)
+{
+	return names_cb(c->id, arg);
+}
+
+static void cred_init(struct store_webauthn_cred *c, const char *id, const char *user,
+    int64_t created)
+{
+	static uint8_t key[] = { 0xa4, 0x01, 0x01, 0x03, 0x27 };
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	snprintf(c->user_id, sizeof(c->user_id), "%s", user);
+	c->public_key = key;
+	c->public_key_len = sizeof(key);
+	c->alg = -8;
+	c->sign_count = 5;
+	snprintf(c->name, sizeof(c->name), "laptop");
+	c->created_ms = created;
+}
+
+static void c_webauthn(struct store *st)
+{
+	struct store_webauthn_cred c, g;
+	struct store_webauthn_challenge ch, gch;
+	struct store_session s, gs;
+	struct store_user u;
+	struct names nm;
+	char handle[STORE_WEBAUTHN_HANDLE_MAX];
+	size_t n = 0;
+
+	user_init(&u, "usr_a", "alice");
+	assert_int_equal(TX_WR(st, store_user_put(tx, &u)), PV_OK);
+	user_init(&u, "usr_b", "bob");
+	assert_int_equal(TX_WR(st, store_user_put(tx, &u)), PV_OK);
+	/* credentials: unique ID across users, oldest first, key bytes kept */
+	cred_init(&c, "cred-b", "usr_a", 2000);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_put(tx, &c)), PV_OK);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_put(tx, &c)), PV_E_CONFLICT);
+	cred_init(&c, "cred-b", "usr_b", 2000);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_put(tx, &c)), PV_E_CONFLICT);
+	cred_init(&c, "cred-a", "usr_a", 3000);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_put(tx, &c)), PV_OK);
+	cred_init(&c, "cred-c", "usr_b", 1000);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_put(tx, &c)), PV_OK);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_webauthn_cred_list(tx, "usr_a", cred_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "cred-b,cred-a,");
+	assert_int_equal(TX_RD(st, store_webauthn_cred_get(tx, "cred-a", &g)), PV_OK);
+	assert_string_equal(g.user_id, "usr_a");
+	assert_int_equal(g.public_key_len, 5);
+	assert_memory_equal(g.public_key, c.public_key, 5);
+	assert_int_equal(g.alg, -8);
+	assert_int_equal(g.sign_count, 5);
+	assert_string_equal(g.name, "laptop");
+	assert_int_equal(g.last_used_ms, 0);
+	store_webauthn_cred_clear(&g);
+	assert_int_equal(TX_RD(st, store_webauthn_cred_get(tx, "nope", &g)), PV_E_NOTFOUND);
+	/* the counter moves only forward */
+	assert_int_equal(TX_WR(st, store_webauthn_cred_use(tx, "cred-a", 5, 9000)), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_use(tx, "cred-a", 4, 9000)), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_use(tx, "cred-a", 6, 9000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_use(tx, "nope", 6, 9000)), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_webauthn_cred_get(tx, "cred-a", &g)), PV_OK);
+	assert_int_equal(g.sign_count, 6);
+	assert_int_equal(g.last_used_ms, 9000);
+	store_webauthn_cred_clear(&g);
+	cred_init(&c, "cred-z", "usr_b", 1000);
+	c.sign_count = 0;
+	assert_int_equal(TX_WR(st, store_webauthn_cred_put(tx, &c)), PV_OK);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_use(tx, "cred-z", 0, 9000)), PV_OK);
+	/* delete: only the owner's; delete_user: all of them */
+	assert_int_equal(TX_WR(st, store_webauthn_cred_delete(tx, "usr_b", "cred-a")),
+	    PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_delete(tx, "usr_a", "cred-a")), PV_OK);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_delete(tx, "usr_a", "cred-a")),
+	    PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_delete_user(tx, "usr_b", &n)), PV_OK);
+	assert_int_equal(n, 2);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_webauthn_cred_list(tx, "usr_a", cred_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "cred-b,");
+	/* user handles: one per user, unique */
+	assert_int_equal(TX_RD(st, store_webauthn_handle_get(tx, "usr_a", handle)), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_webauthn_handle_put(tx, "usr_a", "h-a")), PV_OK);
+	assert_int_equal(TX_WR(st, store_webauthn_handle_put(tx, "usr_a", "h-x")), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(st, store_webauthn_handle_put(tx, "usr_b", "h-a")), PV_E_CONFLICT);
+	assert_int_equal(TX_RD(st, store_webauthn_handle_get(tx, "usr_a", handle)), PV_OK);
+	assert_string_equal(handle, "h-a");
+	/* challenges: single use, expiry, purge */
+	memset(&ch, 0, sizeof(ch));
+	snprintf(ch.challenge, sizeof(ch.challenge), "c1");
+	snprintf(ch.kind, sizeof(ch.kind), "login");
+	snprintf(ch.user_id, sizeof(ch.user_id), "usr_a");
+	snprintf(ch.bind, sizeof(ch.bind), "pending-hash");
+	ch.expires_ms = 5000;
+	assert_int_equal(TX_WR(st, store_webauthn_challenge_put(tx, &ch, 1000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_webauthn_challenge_put(tx, &ch, 1000)), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(st, store_webauthn_challenge_take(tx, "c1", 4999, &gch)), PV_OK);
+	assert_string_equal(gch.kind, "login");
+	assert_string_equal(gch.user_id, "usr_a");
+	assert_string_equal(gch.bind, "pending-hash");
+	assert_int_equal(gch.expires_ms, 5000);
+	assert_int_equal(TX_WR(st, store_webauthn_challenge_take(tx, "c1", 4999, &gch)),
+	    PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_webauthn_challenge_put(tx, &ch, 1000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_webauthn_challenge_take(tx, "c1", 5000, &gch)),
+	    PV_E_EXPIRED);
+	assert_int_equal(TX_WR(st, store_webauthn_challenge_take(tx, "c1", 6000, &gch)),
+	    PV_E_EXPIRED);    /* and stays so until a put purges it */
+	snprintf(ch.challenge, sizeof(ch.challenge), "c2");
+	assert_int_equal(TX_WR(st, store_webauthn_challenge_put(tx, &ch, 6000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_webauthn_challenge_take(tx, "c1", 1000, &gch)),
+	    PV_E_NOTFOUND);   /* purged by the later put */
+	/* a session's MFA method */
+	session_init(&s, "ses_1", "th1", "usr_a");
+	assert_int_equal(TX_WR(st, store_session_put(tx, &s)), PV_OK);
+	assert_int_equal(TX_RD(st, store_session_get_by_hash(tx, "th1", &gs)), PV_OK);
+	assert_string_equal(gs.mfa_method, "");
+	assert_int_equal(TX_WR(st, store_session_set_mfa_method(tx, "ses_1", "webauthn")), PV_OK);
+	assert_int_equal(TX_RD(st, store_session_get_by_hash(tx, "th1", &gs)), PV_OK);
+	assert_string_equal(gs.mfa_method, "webauthn");
+	assert_int_equal(TX_WR(st, store_session_set_mfa_method(tx, "ses_9", "totp")),
+	    PV_E_NOTFOUND);
+	/* a read transaction refuses the writes */
+	assert_int_equal(TX_RD(st, store_webauthn_cred_put(tx, &c)), PV_E_READONLY);
+	assert_int_equal(TX_RD(st, store_webauthn_challenge_take(tx, "c2", 1, &gch)),
+	    PV_E_READONLY);
+}
+
+/* ---- the cases, run per backend ---- */
+
 struct conf_case {
 	const char *name;
 	void (*run)(struct store *st);
 };
+
+
+/* ---- backup: store_snapshot ---- */
+
+struct image {
+	uint8_t *p;
+	size_t len;
+};
+
+static enum pv_rc image_write(void *arg, const uint8_t *buf, size_t len)
+{
+	struct image *im = arg;
+	uint8_t *np = realloc(im->p, im->len + len);
+
+	if (np == NULL)
+		return PV_E_NOMEM;
+	memcpy(np + im->len, buf, len);
+	im->p = np;
+	im->len += len;
+	return PV_OK;
+}
+
+static bool meta_is_tx(struct store_tx *tx, const char *key, const char *want)
+{
+	uint8_t *v = NULL;
+	size_t n = 0;
+	enum pv_rc rc = store_meta_get(tx, key, &v, &n);
+	bool ok = rc == PV_OK && n == strlen(want) && memcmp(v, want, n) == 0;
+
+	free(v);
+	return ok;
+}
+
+/* The image is the state the read transaction saw (a write committed after
+ * its first read is not in it), counts describe that state, the image opens
+ * as a store of its own, and a write transaction is refused. (A backend
+ * without snapshots answers PV_E_UNSUPPORTED, store_backup.h: PostgreSQL
+ * for now.) */
+static void c_snapshot(struct store *st)
+{
+	struct store_snapshot_info info;
+	struct image im = { NULL, 0 };
+	struct store_snapshot_sink sink = { .write = image_write, .arg = &im, .pages_per_step = 1 };
+	struct store_tx *rd = NULL;
+	struct store *copy = NULL;
+	char *dir, path[4096];
+	int64_t meta_rows = -1;
+	FILE *f;
+
+	assert_int_equal(TX_WR(st, meta_put_s(tx, "before", "1")), PV_OK);
+	assert_int_equal(store_begin(st, STORE_RD, &rd), PV_OK);
+	assert_true(meta_is_tx(rd, "before", "1"));             /* pins the snapshot */
+	assert_int_equal(TX_WR(st, meta_put_s(tx, "after", "1")), PV_OK);
+	assert_int_equal(store_snapshot(rd, &sink, &info), PV_OK);
+	store_end(rd);
+	assert_true(im.len > 0 && (int64_t)im.len == info.bytes);
+	for (size_t i = 0; i < info.ntables; i++)
+		if (strcmp(info.tables[i].name, "meta") == 0)
+			meta_rows = info.tables[i].rows;
+	assert_true(meta_rows >= 1);
+	{
+		int64_t now_rows = -1;
+		struct image im2 = { NULL, 0 };
+		struct store_snapshot_info i2;
+		struct store_snapshot_sink s2 = { .write = image_write, .arg = &im2 };
+
+		assert_int_equal(TX_RD(st, store_snapshot(tx, &s2, &i2)), PV_OK);
+		for (size_t i = 0; i < i2.ntables; i++)
+			if (strcmp(i2.tables[i].name, "meta") == 0)
+				now_rows = i2.tables[i].rows;
+		assert_int_equal(now_rows, meta_rows + 1);          /* "after" */
+		free(im2.p);
+	}
+	/* the image is a store: "before" is there, "after" is not */
+	dir = st_tmpdir();
+	assert_non_null(dir);
+	snprintf(path, sizeof(path), "%s/phivault.db", dir);
+	assert_non_null(f = fopen(path, "wb"));
+	assert_int_equal(fwrite(im.p, 1, im.len, f), im.len);
+	fclose(f);
+	assert_int_equal(store_open(dir, "sqlite", NULL, true, &copy), PV_OK);
+	assert_true(meta_is(copy, "before", "1"));
+	assert_true(meta_is(copy, "after", NULL));
+	store_close(copy);
+	st_rmtree(dir);
+	free(im.p);
+	/* only in a read transaction */
+	assert_int_equal(TX_WR(st, store_snapshot(tx, &sink, &info)), PV_E_INVALID);
+}
+
+/* ---- subjects: keys, links, counts, shred, tombstones, census ---- */
+
+#define REF_A "aaaa000000000000000000000000000000000000000000000000000000000001"
+#define REF_B "bbbb000000000000000000000000000000000000000000000000000000000002"
+
+static void subj_init(struct store_subject *s, const char *ref, uint32_t kv, uint8_t fill)
+{
+	static uint8_t w[2][60], ct[2][60];
+	static int slot;
+	int k = slot++ % 2;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->ref, sizeof(s->ref), "%s", ref);
+	snprintf(s->kek_name, sizeof(s->kek_name), "subjects");
+	s->kek_version = kv;
+	memset(w[k], fill, sizeof(w[k]));
+	memset(ct[k], fill ^ 0x33, sizeof(ct[k]));
+	s->wrapped_dek = w[k];
+	s->wrapped_dek_len = sizeof(w[k]);
+	s->ciphertext = ct[k];
+	s->ciphertext_len = sizeof(ct[k]);
+	s->created_ms = 1000;
+}
+
+static int64_t subj_census(struct store *st, uint32_t v)
+{
+	int64_t n = -1;
+
+	assert_int_equal(TX_RD(st, store_kek_census(tx, "subjects", v, &n)), PV_OK);
+	return n;
+}
+
+struct subj_counts {
+	char coll[4][32];
+	uint64_t n[4];
+	size_t k;
+};
+
+static int subj_count_cb(const char *collection, uint64_t n, void *arg)
+{
+	struct subj_counts *c = arg;
+
+	if (c->k < 4) {
+		snprintf(c->coll[c->k], sizeof(c->coll[c->k]), "%s", collection);
+		c->n[c->k++] = n;
+	}
+	return 0;
+}
+
+static int subj_rec_cb(const char *collection, const char *id, void *arg)
+{
+	size_t *n = arg;
+
+	(void)collection;
+	(void)id;
+	(*n)++;
+	return 0;
+}
+
+struct tombs {
+	char ref[4][65];
+	int64_t ms[4];
+	size_t n;
+};
+
+static int tomb_cb(const char *ref, int64_t ms, void *arg)
+{
+	struct tombs *t = arg;
+
+	if (t->n < 4) {
+		snprintf(t->ref[t->n], sizeof(t->ref[t->n]), "%s", ref);
+		t->ms[t->n++] = ms;
+	}
+	return 0;
+}
+
+static int bidx_found_cb(const char *id, void *arg)
+{
+	(void)id;
+	*(bool *)arg = true;
+	return 0;
+}
+
+static int subj_scan_cb(const char *ref, void *arg)
+{
+	(void)ref;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static void c_subjects(struct store *st)
+{
+	struct store_collection c1, c2;
+	struct store_subject s, g;
+	struct store_record r, gr;
+	struct subj_counts cnt;
+	struct tombs tb;
+	char ref[STORE_SUBJECT_REF_LEN + 1];
+	uint8_t mac[STORE_MAC_LEN] = { 7 };
+	int64_t ms = 0;
+	size_t n = 0;
+	bool found = false;
+
+	coll_init(&c1, "visits");
+	coll_init(&c2, "labs");
+	assert_int_equal(TX_WR(st, store_collection_put(tx, &c1)), PV_OK);
+	assert_int_equal(TX_WR(st, store_collection_put(tx, &c2)), PV_OK);
+	/* a subject row; the same ref again is a conflict; a bad ref is refused */
+	subj_init(&s, REF_A, 1, 0x11);
+	assert_int_equal(TX_WR(st, store_subject_put(tx, &s)), PV_OK);
+	assert_int_equal(TX_WR(st, store_subject_put(tx, &s)), PV_E_CONFLICT);
+	subj_init(&s, "not-hex", 1, 0x11);
+	assert_int_equal(TX_WR(st, store_subject_put(tx, &s)), PV_E_INVALID);
+	subj_init(&s, REF_B, 1, 0x22);
+	assert_int_equal(TX_WR(st, store_subject_put(tx, &s)), PV_OK);
+	assert_int_equal(subj_census(st, 1), 2);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(TX_RD(st, store_subject_get(tx, REF_A, &g)), PV_OK);
+	assert_int_equal(g.kek_version, 1);
+	assert_int_equal(g.wrapped_dek_len, 60);
+	assert_int_equal(g.wrapped_dek[0], 0x11);
+	assert_int_equal(g.ciphertext[0], 0x11 ^ 0x33);
+	assert_int_equal(g.hold_ms, 0);
+	store_subject_clear(&g);
+	assert_int_equal(TX_RD(st, store_subject_hold(tx, REF_A, "x", "usr_1", 5)),
+	    PV_E_READONLY);
+	/* hold and release */
+	assert_int_equal(TX_WR(st, store_subject_hold(tx, REF_B, "litigation", "usr_1", 5000)),
+	    PV_OK);
+	assert_int_equal(TX_RD(st, store_subject_get(tx, REF_B, &g)), PV_OK);
+	assert_int_equal(g.hold_ms, 5000);
+	assert_string_equal(g.hold_reason, "litigation");
+	assert_string_equal(g.hold_by, "usr_1");
+	store_subject_clear(&g);
+	assert_int_equal(TX_WR(st, store_subject_hold(tx, REF_B, NULL, NULL, 6000)), PV_OK);
+	assert_int_equal(TX_RD(st, store_subject_get(tx, REF_B, &g)), PV_OK);
+	assert_int_equal(g.hold_ms, 0);
+	assert_string_equal(g.hold_reason, "");
+	store_subject_clear(&g);
+	assert_int_equal(TX_WR(st, store_subject_hold(tx, REF_B, "", "usr_1", 1)), PV_E_INVALID);
+	/* rewrap: conditional on the KEK version read; moves the census */
+	subj_init(&s, REF_B, 2, 0x23);
+	assert_int_equal(TX_WR(st, store_subject_rewrap(tx, &s, 1)), PV_OK);
+	assert_int_equal(TX_WR(st, store_subject_rewrap(tx, &s, 1)), PV_E_CONFLICT);
+	assert_int_equal(subj_census(st, 1), 1);
+	assert_int_equal(subj_census(st, 2), 1);
+	/* records of A in two collections, one of B, one without */
+	rec_init(&r, "visits", "rec_a1", 1, 1);
+	assert_int_equal(TX_WR(st, store_record_put(tx, &r)), PV_OK);
+	rec_init(&r, "visits", "rec_a2", 1, 2);
+	assert_int_equal(TX_WR(st, store_record_put(tx, &r)), PV_OK);
+	rec_init(&r, "labs", "rec_a3", 1, 3);
+	assert_int_equal(TX_WR(st, store_record_put(tx, &r)), PV_OK);
+	rec_init(&r, "labs", "rec_b1", 1, 4);
+	assert_int_equal(TX_WR(st, store_record_put(tx, &r)), PV_OK);
+	rec_init(&r, "labs", "rec_n1", 1, 5);
+	assert_int_equal(TX_WR(st, store_record_put(tx, &r)), PV_OK);
+	assert_int_equal(TX_WR(st, store_subject_link(tx, "visits", "rec_a1", REF_A)), PV_OK);
+	assert_int_equal(TX_WR(st, store_subject_link(tx, "visits", "rec_a2", REF_B)), PV_OK);
+	/* relinking moves it (a PATCH of the subject field) */
+	assert_int_equal(TX_WR(st, store_subject_link(tx, "visits", "rec_a2", REF_A)), PV_OK);
+	assert_int_equal(TX_WR(st, store_subject_link(tx, "labs", "rec_a3", REF_A)), PV_OK);
+	assert_int_equal(TX_WR(st, store_subject_link(tx, "labs", "rec_b1", REF_B)), PV_OK);
+	assert_int_equal(TX_WR(st, store_subject_link(tx, "labs", "rec_n1", REF_B)), PV_OK);
+	assert_int_equal(TX_WR(st, store_subject_link(tx, "labs", "rec_n1", "")), PV_OK);
+	assert_int_equal(TX_RD(st, store_subject_of_record(tx, "labs", "rec_n1", ref)),
+	    PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_subject_of_record(tx, "visits", "rec_a2", ref)), PV_OK);
+	assert_string_equal(ref, REF_A);
+	assert_int_equal(TX_WR(st, store_bidx_put(tx, "visits", "mrn", mac, "rec_a1")), PV_OK);
+	assert_int_equal(TX_WR(st, store_bidx_put(tx, "labs", "mrn", mac, "rec_b1")), PV_OK);
+	memset(&cnt, 0, sizeof(cnt));
+	assert_int_equal(TX_RD(st, store_subject_counts(tx, REF_A, subj_count_cb, &cnt)), PV_OK);
+	assert_int_equal(cnt.k, 2);
+	assert_string_equal(cnt.coll[0], "labs");
+	assert_int_equal(cnt.n[0], 1);
+	assert_string_equal(cnt.coll[1], "visits");
+	assert_int_equal(cnt.n[1], 2);
+	/* a shred that rolls back changes nothing */
+	{
+		struct store_tx *tx = NULL;
+
+		assert_int_equal(store_begin(st, STORE_WR, &tx), PV_OK);
+		assert_int_equal(store_subject_shred(tx, REF_A, 7000, NULL, NULL), PV_OK);
+		store_end(tx);
+	}
+	assert_int_equal(TX_RD(st, store_subject_get(tx, REF_A, &g)), PV_OK);
+	store_subject_clear(&g);
+	/* shred A: its three records, its index entries, its key; a tombstone */
+	assert_int_equal(TX_WR(st, store_subject_shred(tx, REF_A, 7000, subj_rec_cb, &n)), PV_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(TX_RD(st, store_subject_get(tx, REF_A, &g)), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_subject_tombstone_get(tx, REF_A, &ms)), PV_OK);
+	assert_int_equal(ms, 7000);
+	assert_int_equal(TX_RD(st, store_subject_tombstone_get(tx, REF_B, &ms)), PV_E_NOTFOUND);
+	memset(&gr, 0, sizeof(gr));
+	assert_int_equal(TX_RD(st, store_record_get(tx, "labs", "rec_a3", &gr)), PV_OK);
+	assert_true(gr.deleted_ms == 7000 && gr.wrapped_dek == NULL && gr.ciphertext == NULL);
+	store_record_clear(&gr);
+	assert_int_equal(TX_RD(st, store_record_get(tx, "labs", "rec_b1", &gr)), PV_OK);
+	assert_true(gr.deleted_ms == 0 && gr.wrapped_dek != NULL);
+	store_record_clear(&gr);
+	assert_int_equal(TX_RD(st, store_bidx_lookup(tx, "visits", "mrn", mac, 0, bidx_found_cb,
+	    &found)), PV_OK);
+	assert_false(found);
+	assert_int_equal(TX_RD(st, store_bidx_lookup(tx, "labs", "mrn", mac, 0, bidx_found_cb,
+	    &found)), PV_OK);
+	assert_true(found);
+	memset(&cnt, 0, sizeof(cnt));
+	assert_int_equal(TX_RD(st, store_subject_counts(tx, REF_A, subj_count_cb, &cnt)), PV_OK);
+	assert_int_equal(cnt.k, 0);
+	assert_int_equal(subj_census(st, 1), 0);
+	assert_int_equal(subj_census(st, 2), 1);
+	/* again (a restore applying its tombstone): the first tombstone stays */
+	assert_int_equal(TX_WR(st, store_subject_shred(tx, REF_A, 9000, NULL, NULL)), PV_OK);
+	assert_int_equal(TX_RD(st, store_subject_tombstone_get(tx, REF_A, &ms)), PV_OK);
+	assert_int_equal(ms, 7000);
+	memset(&tb, 0, sizeof(tb));
+	assert_int_equal(TX_RD(st, store_subject_tombstone_list(tx, "", 0, tomb_cb, &tb)), PV_OK);
+	assert_int_equal(tb.n, 1);
+	assert_string_equal(tb.ref[0], REF_A);
+	/* the scan of subject refs (re-encryption) */
+	memset(&tb, 0, sizeof(tb));
+	n = 0;
+	assert_int_equal(TX_RD(st, store_subject_scan(tx, "", 0, subj_scan_cb, &n)), PV_OK);
+	assert_int_equal(n, 1);
+}
 
 static const struct conf_case cases[] = {
 	{ "meta", c_meta },
@@ -1356,6 +2057,10 @@ static const struct conf_case cases[] = {
 	{ "audit", c_audit },
 	{ "jobs", c_jobs },
 	{ "apps", c_apps },
+	{ "subjects", c_subjects },
+	{ "secrets", c_secrets },
+	{ "approvals", c_approvals },
+	{ "webauthn", c_webauthn },
 	{ "tx_rollback", c_tx_rollback },
 	{ "tx_commit_snapshot", c_tx_commit_snapshot },
 	{ "tx_read_refuses_writes", c_tx_read_refuses_writes },
@@ -1363,6 +2068,7 @@ static const struct conf_case cases[] = {
 	{ "tx_pool_exhausted", c_tx_pool_exhausted },
 	{ "tx_savepoint", c_tx_savepoint },
 	{ "tx_after_commit", c_tx_after_commit },
+	{ "snapshot", c_snapshot },
 	{ "tx_writers_serialise", c_tx_writers_serialise },
 	{ "fault_injection", c_fault_injection },
 	{ "access_epoch", c_access_epoch },

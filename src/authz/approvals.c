@@ -1,0 +1,581 @@
+/*
+ * authz/approvals.c: dual control (API.md "Dual control";
+ * docs/internals/authz.md "Dual control"). A change that would give
+ * someone PHI access (records.read / write / unmask, tokens.detokenize) is
+ * stored as a pending request (store_approvals.h) and takes effect only
+ * when a different principal holding access.approve approves it:
+ *
+ *   kind          target            change                        applied as
+ *   user.roles    users/<id>        {"user","roles"?,"groups"?}   the user's role / group sets
+ *   group.create  groups/<name>     {"name","roles"}              a new group
+ *   role.create   roles/<name>      {"name","permissions","condition"}  a new custom role
+ *   app.roles     apps/<id>         {"app","roles"}               the app's roles
+ *
+ * States (store_approvals.h): pending -> approved | denied | expired.
+ * Invariants:
+ *  - the approver is decided by authz_decide (action access.approve, with
+ *    the request's requester and the change's user: self_approval), so an
+ *    app, the requester (any session of theirs) and the change's subject
+ *    are refused and the refusal is audited by the decision point;
+ *  - an approval moves the row out of pending and applies the change in
+ *    one audit_commit with its approval.approve entry: both or neither;
+ *  - expiry is lazy and exact: every operation here first expires the
+ *    pending requests whose time has come ([approvals] expire_s, the
+ *    injectable clock), each with its approval.expire entry (actor system);
+ *  - nothing here holds PHI: changes name users by ID, roles, groups and
+ *    permissions.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "authz/authz_int.h"
+
+#define NOTE_MAX 1024
+
+static enum pv_rc
+fail(struct authz_result *res, enum pv_rc rc, const char *msg)
+{
+	util_strlcpy(res->message, msg != NULL ? msg : "", sizeof(res->message));
+	return rc;
+}
+
+void
+authz_approvals_configure(struct authz_service *z, int expire_s)
+{
+	if (z != NULL && expire_s > 0)
+		z->approvals_expire_s = expire_s;
+}
+
+/* ---- PHI grants ---- */
+
+bool
+authz_perm_grants_phi(const char *perm)
+{
+	struct authz_perm p;
+
+	if (authz_perm_parse(perm, &p) != PV_OK)
+		return false;
+	return p.verb == AUTHZ_RECORDS_READ || p.verb == AUTHZ_RECORDS_WRITE ||
+	    p.verb == AUTHZ_RECORDS_UNMASK || p.verb == AUTHZ_TOKENS_DETOKENIZE;
+}
+
+bool
+authz_perm_is_officer(const char *perm)
+{
+	struct authz_perm p;
+
+	return authz_perm_parse(perm, &p) == PV_OK && p.verb == AUTHZ_ACCESS_APPROVE;
+}
+
+/* Does one of the permissions of a JSON array text match pred? */
+static bool
+perms_any(const char *json_text, bool (*pred)(const char *))
+{
+	json_t *a = json_text != NULL ? json_loads(json_text, 0, NULL) : NULL;
+	size_t i;
+	bool hit = false;
+
+	for (i = 0; a != NULL && json_is_array(a) && i < json_array_size(a) && !hit; i++)
+		hit = pred(json_string_value(json_array_get(a, i)));
+	json_decref(a);
+	return hit;
+}
+
+enum pv_rc
+authz_role_traits(struct store_tx *tx, const char *role, bool *phi, bool *officer)
+{
+	const char *const *bp;
+	struct store_role r;
+	size_t n = 0, i;
+	enum pv_rc rc;
+
+	*phi = *officer = false;
+	if ((bp = authz_builtin_role(role, &n)) != NULL) {
+		for (i = 0; i < n; i++) {
+			*phi = *phi || authz_perm_grants_phi(bp[i]);
+			*officer = *officer || authz_perm_is_officer(bp[i]);
+		}
+		return PV_OK;
+	}
+	if ((rc = store_role_get(tx, role, &r)) != PV_OK)
+		return rc;
+	*phi = perms_any(r.permissions, authz_perm_grants_phi);
+	*officer = perms_any(r.permissions, authz_perm_is_officer);
+	store_role_clear(&r);
+	return PV_OK;
+}
+
+/* ---- requests ---- */
+
+struct put_job {
+	struct store_approval *a;
+};
+
+static enum pv_rc
+put_fn(struct store_tx *tx, void *arg)
+{
+	return store_approval_put(tx, ((struct put_job *)arg)->a);
+}
+
+enum pv_rc
+authz_approval_request(struct authz_service *z, const struct pv_actor *actor,
+    const char *kind, const char *target, const json_t *change, char id[UTIL_ID_MAX])
+{
+	struct store_approval a;
+	struct put_job j = { &a };
+	struct audit_event ev;
+	char r[64], *text = NULL, *detail = NULL;
+	json_t *d;
+	enum pv_rc rc;
+
+	if (z == NULL || actor == NULL || actor->user_id == NULL || kind == NULL ||
+	    target == NULL || change == NULL)
+		return PV_E_INVALID;
+	memset(&a, 0, sizeof(a));
+	if ((rc = util_id_new("apr", a.id)) != PV_OK)
+		return rc;
+	if ((text = json_dumps(change, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		return PV_E_NOMEM;
+	util_strlcpy(a.kind, kind, sizeof(a.kind));
+	util_strlcpy(a.status, "pending", sizeof(a.status));
+	util_strlcpy(a.requested_by, actor->user_id, sizeof(a.requested_by));
+	util_strlcpy(a.target, target, sizeof(a.target));
+	a.change = text;
+	a.note = (char *)"";
+	a.created_ms = util_now_ms();
+	a.expires_ms = a.created_ms + (int64_t)z->approvals_expire_s * 1000;
+	d = json_pack("{s:s, s:s, s:O}", "kind", kind, "target", target, "change", change);
+	if (d == NULL || (detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+		json_decref(d);
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	json_decref(d);
+	snprintf(r, sizeof(r), "approvals/%s", a.id);
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = *actor;
+	ev.action = "approval.request";
+	ev.resource = r;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.reason = "pending";
+	ev.detail = detail;
+	if ((rc = audit_commit(z->audit, &ev, put_fn, &j)) == PV_OK)
+		util_strlcpy(id, a.id, UTIL_ID_MAX);
+out:
+	free(text);
+	free(detail);
+	return rc;
+}
+
+/* ---- expiry ---- */
+
+struct due {
+	size_t n;
+	char id[32][UTIL_ID_MAX];
+	int64_t now;
+};
+
+static int
+on_due(const struct store_approval *a, void *arg)
+{
+	struct due *d = arg;
+
+	if (a->expires_ms <= d->now && d->n < sizeof(d->id) / sizeof(d->id[0]))
+		util_strlcpy(d->id[d->n++], a->id, UTIL_ID_MAX);
+	return 0;
+}
+
+struct decide_job {
+	const char *id;
+	const char *status;
+	const char *by;
+	int64_t now;
+	const char *note;
+	const struct store_approval *a;   /* approve: the change to apply */
+};
+
+static enum pv_rc
+decide_fn(struct store_tx *tx, void *arg)
+{
+	struct decide_job *j = arg;
+
+	return store_approval_decide(tx, j->id, j->status, j->by, j->now, j->note);
+}
+
+/* Expire every pending request whose time has come, each with its entry. */
+static enum pv_rc
+expire_due(struct authz_service *z)
+{
+	struct pv_actor sys = audit_actor_system();
+	struct due d;
+	size_t i;
+	enum pv_rc rc;
+
+	memset(&d, 0, sizeof(d));
+	d.now = util_now_ms();
+	STORE_READ(z->st, rc, store_approval_list(tx, "pending", on_due, &d));
+	if (rc != PV_OK)
+		return rc;
+	for (i = 0; i < d.n; i++) {
+		struct decide_job j = { d.id[i], "expired", "system", d.now, "", NULL };
+		struct audit_event ev;
+		char r[64];
+
+		snprintf(r, sizeof(r), "approvals/%s", d.id[i]);
+		memset(&ev, 0, sizeof(ev));
+		ev.actor = sys;
+		ev.action = "approval.expire";
+		ev.resource = r;
+		ev.outcome = AUDIT_ALLOWED;
+		ev.reason = "expired";
+		rc = audit_commit(z->audit, &ev, decide_fn, &j);
+		if (rc != PV_OK && rc != PV_E_NOTFOUND)   /* decided meanwhile: fine */
+			return rc;
+	}
+	return PV_OK;
+}
+
+/* ---- reads ---- */
+
+static json_t *
+approval_json(const struct store_approval *a)
+{
+	char c[32], e[32], dd[32];
+	json_t *change = json_loads(a->change, 0, NULL), *o;
+
+	util_time_fmt(a->created_ms, c, sizeof(c));
+	util_time_fmt(a->expires_ms, e, sizeof(e));
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s}", "id", a->id, "kind", a->kind,
+	    "status", a->status, "requested_by", a->requested_by, "target", a->target,
+	    "change", change != NULL ? change : json_object(), "created", c, "expires", e);
+	if (o == NULL)
+		return NULL;
+	if (a->decided_ms != 0) {
+		util_time_fmt(a->decided_ms, dd, sizeof(dd));
+		json_object_set_new(o, "decided_by", json_string(a->decided_by));
+		json_object_set_new(o, "decided", json_string(dd));
+		json_object_set_new(o, "note", json_string(a->note != NULL ? a->note : ""));
+	}
+	return o;
+}
+
+/* May c see every request (holds access.approve), or only its own? */
+static bool
+sees_all(const struct authz_caller *c)
+{
+	struct authz_request q;
+	struct authz_decision d;
+
+	memset(&q, 0, sizeof(q));
+	q.subject = c->subject;
+	q.action = "access.approve";
+	q.env.time_ms = util_now_ms();
+	q.env.source = c->source;
+	return authz_decide(&q, &d) == PV_OK;
+}
+
+struct list_ctx {
+	json_t *arr;
+	const char *only;   /* requester ID, or NULL: all */
+	bool failed;
+};
+
+static int
+on_list(const struct store_approval *a, void *arg)
+{
+	struct list_ctx *l = arg;
+	json_t *o;
+
+	if (l->only != NULL && strcmp(a->requested_by, l->only) != 0)
+		return 0;
+	if ((o = approval_json(a)) == NULL) {
+		l->failed = true;
+		return 1;
+	}
+	json_array_append_new(l->arr, o);
+	return 0;
+}
+
+enum pv_rc
+authz_approval_list(struct authz_service *z, const struct authz_caller *c, const char *status,
+    json_t **out, struct authz_result *res)
+{
+	struct list_ctx l = { NULL, NULL, false };
+	enum pv_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	if (c->subject == NULL)
+		return PV_E_UNAUTH;
+	if (status != NULL && strcmp(status, "pending") != 0 && strcmp(status, "approved") != 0 &&
+	    strcmp(status, "denied") != 0 && strcmp(status, "expired") != 0)
+		return fail(res, PV_E_INVALID, "status must be pending, approved, denied or expired");
+	if ((rc = expire_due(z)) != PV_OK)
+		return rc;
+	if ((l.arr = json_array()) == NULL)
+		return PV_E_NOMEM;
+	l.only = sees_all(c) ? NULL : c->subject->user_id;
+	STORE_READ(z->st, rc, store_approval_list(tx, status, on_list, &l));
+	if (rc == PV_OK && l.failed)
+		rc = PV_E_NOMEM;
+	if (rc != PV_OK) {
+		json_decref(l.arr);
+		return rc;
+	}
+	*out = l.arr;
+	return PV_OK;
+}
+
+/* The request of id as c may see it: PV_E_NOTFOUND otherwise. */
+static enum pv_rc
+load(struct authz_service *z, const char *id, struct store_approval *a,
+    struct authz_result *res)
+{
+	enum pv_rc rc;
+
+	if (id == NULL || !util_id_valid("apr", id))
+		return fail(res, PV_E_NOTFOUND, "No such approval request");
+	STORE_READ(z->st, rc, store_approval_get(tx, id, a));
+	if (rc == PV_E_NOTFOUND)
+		return fail(res, rc, "No such approval request");
+	return rc;
+}
+
+enum pv_rc
+authz_approval_get(struct authz_service *z, const struct authz_caller *c, const char *id,
+    json_t **out, struct authz_result *res)
+{
+	struct store_approval a;
+	json_t *o;
+	enum pv_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	if (c->subject == NULL)
+		return PV_E_UNAUTH;
+	if ((rc = expire_due(z)) != PV_OK || (rc = load(z, id, &a, res)) != PV_OK)
+		return rc;
+	if (!sees_all(c) && strcmp(a.requested_by, c->subject->user_id) != 0) {
+		store_approval_clear(&a);
+		return fail(res, PV_E_NOTFOUND, "No such approval request");
+	}
+	o = approval_json(&a);
+	store_approval_clear(&a);
+	if (o == NULL)
+		return PV_E_NOMEM;
+	*out = o;
+	return PV_OK;
+}
+
+/* ---- decisions ---- */
+
+static enum pv_rc
+strings_of(json_t *arr, const char ***out, size_t *n)
+{
+	size_t i, len;
+	const char **v;
+
+	if (!json_is_array(arr) || (len = json_array_size(arr)) > AUTHN_ROLES_MAX)
+		return PV_E_INTEGRITY;
+	if ((v = calloc(len + 1, sizeof(*v))) == NULL)
+		return PV_E_NOMEM;
+	for (i = 0; i < len; i++)
+		if ((v[i] = json_string_value(json_array_get(arr, i))) == NULL) {
+			free(v);
+			return PV_E_INTEGRITY;
+		}
+	*out = v;
+	*n = len;
+	return PV_OK;
+}
+
+/* Apply the change of an approved request (in the approval's transaction). */
+static enum pv_rc
+apply(struct store_tx *tx, const struct store_approval *a, int64_t now)
+{
+	json_t *c = json_loads(a->change, 0, NULL), *v;
+	const char **names = NULL;
+	size_t n = 0;
+	enum pv_rc rc = PV_E_INTEGRITY;
+
+	if (c == NULL || !json_is_object(c))
+		goto out;
+	if (strcmp(a->kind, "user.roles") == 0) {
+		const char *user = json_string_value(json_object_get(c, "user"));
+		struct store_user u;
+
+		if (user == NULL)
+			goto out;
+		if ((rc = store_user_get(tx, user, &u)) != PV_OK)
+			goto out;
+		store_user_clear(&u);
+		if ((v = json_object_get(c, "roles")) != NULL) {
+			if ((rc = strings_of(v, &names, &n)) != PV_OK ||
+			    (rc = store_user_roles_set(tx, user, names, n)) != PV_OK)
+				goto out;
+			free(names);
+			names = NULL;
+		}
+		if ((v = json_object_get(c, "groups")) != NULL &&
+		    ((rc = strings_of(v, &names, &n)) != PV_OK ||
+		    (rc = store_user_groups_set(tx, user, names, n)) != PV_OK))
+			goto out;
+		rc = PV_OK;
+	} else if (strcmp(a->kind, "group.create") == 0) {
+		struct store_group g;
+
+		memset(&g, 0, sizeof(g));
+		v = json_object_get(c, "name");
+		if (json_string_value(v) == NULL ||
+		    (g.roles = json_dumps(json_object_get(c, "roles"), JSON_COMPACT)) == NULL)
+			goto out;
+		util_strlcpy(g.name, json_string_value(v), sizeof(g.name));
+		g.created_ms = now;
+		rc = store_group_put(tx, &g);
+		free(g.roles);
+	} else if (strcmp(a->kind, "app.roles") == 0) {
+		const char *app = json_string_value(json_object_get(c, "app"));
+		struct store_app sa;
+
+		if (app == NULL || (rc = store_app_get(tx, app, &sa)) != PV_OK)
+			goto out;
+		free(sa.roles);
+		if ((sa.roles = json_dumps(json_object_get(c, "roles"), JSON_COMPACT)) == NULL)
+			rc = PV_E_NOMEM;
+		else
+			rc = store_app_update(tx, &sa);
+		store_app_clear(&sa);
+	} else if (strcmp(a->kind, "role.create") == 0) {
+		struct store_role r;
+
+		memset(&r, 0, sizeof(r));
+		v = json_object_get(c, "name");
+		if (json_string_value(v) == NULL ||
+		    (r.permissions = json_dumps(json_object_get(c, "permissions"),
+		    JSON_COMPACT)) == NULL)
+			goto out;
+		r.condition = json_dumps(json_object_get(c, "condition"),
+		    JSON_COMPACT | JSON_SORT_KEYS);
+		if (r.condition != NULL) {
+			util_strlcpy(r.name, json_string_value(v), sizeof(r.name));
+			r.created_ms = now;
+			rc = store_role_put(tx, &r);
+		} else {
+			rc = PV_E_NOMEM;
+		}
+		free(r.permissions);
+		free(r.condition);
+	}
+out:
+	free(names);
+	json_decref(c);
+	return rc;
+}
+
+static enum pv_rc
+approve_fn(struct store_tx *tx, void *arg)
+{
+	struct decide_job *j = arg;
+	enum pv_rc rc;
+
+	if ((rc = decide_fn(tx, arg)) != PV_OK)
+		return rc;
+	return apply(tx, j->a, j->now);
+}
+
+/* The user a change is for (user.roles), or NULL. Points into a->change
+ * parsed into *keep. */
+static const char *
+change_user(const struct store_approval *a, json_t **keep)
+{
+	*keep = NULL;
+	if (strcmp(a->kind, "user.roles") != 0 || (*keep = json_loads(a->change, 0, NULL)) == NULL)
+		return NULL;
+	return json_string_value(json_object_get(*keep, "user"));
+}
+
+enum pv_rc
+authz_approval_settle(struct authz_service *z, const struct authz_caller *c, const char *id,
+    bool approve, const char *note, json_t **out, struct authz_result *res)
+{
+	const char *action = approve ? "approval.approve" : "approval.deny";
+	struct store_approval a;
+	struct authz_request q;
+	struct authz_decision d;
+	struct decide_job j;
+	struct audit_event ev;
+	json_t *keep = NULL, *o;
+	char r[64], *detail = NULL;
+	enum pv_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	if (c->subject == NULL)
+		return PV_E_UNAUTH;
+	if (note != NULL && strlen(note) > NOTE_MAX)   /* JSON text: UTF-8 already */
+		return fail(res, PV_E_INVALID, "note must be text of at most 1024 bytes");
+	if ((rc = expire_due(z)) != PV_OK || (rc = load(z, id, &a, res)) != PV_OK)
+		return rc;
+	snprintf(r, sizeof(r), "approvals/%s", a.id);
+	/* the one decision point: access.approve, an app never, and neither the
+	 * requester nor the change's subject (audited there when denied) */
+	memset(&q, 0, sizeof(q));
+	q.subject = c->subject;
+	q.action = "access.approve";
+	q.env.time_ms = util_now_ms();
+	q.env.source = c->source;
+	q.audit = z->audit;
+	q.audit_action = action;
+	q.audit_resource = r;
+	q.approval.requester = a.requested_by;
+	q.approval.target_user = change_user(&a, &keep);
+	rc = authz_decide(&q, &d);
+	json_decref(keep);
+	if (rc != PV_OK) {
+		store_approval_clear(&a);
+		if (d.audit_failed)
+			return PV_E_AUDIT;
+		return fail(res, rc, d.message);
+	}
+	if (strcmp(a.status, "pending") != 0) {
+		char m[96];
+
+		snprintf(m, sizeof(m), "The request is %s, not pending", a.status);
+		store_approval_clear(&a);
+		return fail(res, PV_E_CONFLICT, m);
+	}
+	j.id = a.id;
+	j.status = approve ? "approved" : "denied";
+	j.by = c->subject->user_id;
+	j.now = util_now_ms();
+	j.note = note != NULL ? note : "";
+	j.a = &a;
+	o = json_pack("{s:s, s:s}", "kind", a.kind, "target", a.target);
+	detail = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	authz_ev_init(&ev, c->subject, c->source, action, r);
+	ev.reason = j.status;
+	ev.detail = detail;
+	rc = audit_commit(z->audit, &ev, approve ? approve_fn : decide_fn, &j);
+	free(detail);
+	if (rc == PV_E_NOTFOUND)
+		rc = fail(res, PV_E_CONFLICT, "The request was decided meanwhile, or what it "
+		    "changes no longer exists");
+	else if (rc == PV_E_CONFLICT)
+		fail(res, rc, "What the request creates exists already");
+	if (rc == PV_OK) {
+		if (approve)
+			authn_authz_changed(z->authn);
+		util_strlcpy(a.status, j.status, sizeof(a.status));
+		util_strlcpy(a.decided_by, j.by, sizeof(a.decided_by));
+		a.decided_ms = j.now;
+		free(a.note);
+		a.note = strdup(j.note);
+		if ((o = approval_json(&a)) == NULL)
+			rc = PV_E_NOMEM;
+		else
+			*out = o;
+	}
+	store_approval_clear(&a);
+	return rc;
+}

@@ -1,0 +1,268 @@
+/*
+ * vault/subject.c: the subject-key level (docs/internals/vault.md
+ * "Subjects"). A collection may mark one string field `subject`; a record
+ * naming a subject has its KEK-wrapped DEK wrapped once more under that
+ * subject's key, so the record opens only while both the collection KEK and
+ * the subject key exist. Subjects are known to the store only by their
+ * reference, a keyed HMAC of the value.
+ *
+ * Invariants:
+ *  - the subject value never reaches the store, a log or an entry: only
+ *    its ref; the MAC input buffer is wiped;
+ *  - a subject key is made only if the subject has no tombstone (a
+ *    shredded patient never gets a key again: new records for it are
+ *    refused with PV_E_SUBJECT_SHREDDED);
+ *  - the key bytes stay in the keyring (keys_subject_*).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vault/vault_int.h"
+
+#define SUBJECT_MAC_PREFIX "phivault:subject:v1|"
+#define SUBJECT_KEY_AAD "phivault:subject-key:v1|"
+#define SUBJECT_DEK_AAD "phivault:subject-dek:v1|"
+#define SUBJECT_VALUE_MAX 4096
+#define SUBJECT_AAD_MAX (sizeof(SUBJECT_DEK_AAD) + STORE_SUBJECT_REF_LEN + VAULT_NAME_MAX + \
+	STORE_ID_MAX + 16)
+
+enum pv_rc vault_subject_ref(struct keys *k, const char *value,
+    char ref[STORE_SUBJECT_REF_LEN + 1])
+{
+	uint8_t mac[CRYPTO_SHA256_LEN];
+	size_t vlen, cap;
+	char *in;
+	enum pv_rc rc;
+
+	if (value == NULL || (vlen = strlen(value)) == 0 || vlen > SUBJECT_VALUE_MAX)
+		return PV_E_INVALID;
+	cap = sizeof(SUBJECT_MAC_PREFIX) + vlen;
+	if ((in = malloc(cap)) == NULL)
+		return PV_E_NOMEM;
+	memcpy(in, SUBJECT_MAC_PREFIX, sizeof(SUBJECT_MAC_PREFIX) - 1);
+	memcpy(in + sizeof(SUBJECT_MAC_PREFIX) - 1, value, vlen);
+	rc = keys_mac(k, VAULT_KEK_SUBJECTS, "ref", (const uint8_t *)in, cap - 1, mac);
+	vault_wipe(in, cap);
+	free(in);
+	if (rc != PV_OK)
+		return rc;
+	util_hex_encode(mac, sizeof(mac), ref);
+	return PV_OK;
+}
+
+static size_t key_aad(const char *ref, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, SUBJECT_KEY_AAD "%s", ref);
+
+	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
+}
+
+enum pv_rc vault_subject_env_from(const struct store_subject *s, struct vault_subject_env *se)
+{
+	struct vault_subject_env e;
+
+	memset(&e, 0, sizeof(e));
+	if (s->wrapped_dek_len != KEYS_WRAPPED_DEK_LEN ||
+	    s->ciphertext_len != KEYS_SUBJECT_KEY_CT_LEN ||
+	    strlen(s->kek_name) >= sizeof(e.sk.env.kek_name) || strlen(s->ref) != STORE_SUBJECT_REF_LEN)
+		return PV_E_INTEGRITY;
+	e.linked = true;
+	memcpy(e.ref, s->ref, sizeof(e.ref));
+	util_strlcpy(e.sk.env.kek_name, s->kek_name, sizeof(e.sk.env.kek_name));
+	e.sk.env.kek_version = s->kek_version;
+	memcpy(e.sk.env.wrapped_dek, s->wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+	memcpy(e.sk.ct, s->ciphertext, KEYS_SUBJECT_KEY_CT_LEN);
+	*se = e;
+	return PV_OK;
+}
+
+/* ---- making a subject's key (through the audit writer) ---- */
+
+struct ensure_job {
+	struct vault_ctx *v;
+	struct store_subject row;
+};
+
+static enum pv_rc ensure_fn(struct store_tx *tx, void *arg)
+{
+	struct ensure_job *j = arg;
+	int64_t ms;
+	enum pv_rc rc = store_subject_tombstone_get(tx, j->row.ref, &ms);
+
+	if (rc == PV_OK)
+		return PV_E_SUBJECT_SHREDDED;
+	if (rc != PV_E_NOTFOUND)
+		return rc;
+	rc = store_subject_put(tx, &j->row);
+	return rc == PV_E_CONFLICT ? PV_OK : rc;   /* another request made it first */
+}
+
+static enum pv_rc subject_read(struct store_tx *tx, const char *ref, struct vault_subject_env *out)
+{
+	struct store_subject s;
+	int64_t ms;
+	enum pv_rc rc;
+
+	memset(&s, 0, sizeof(s));
+	rc = store_subject_get(tx, ref, &s);
+	if (rc == PV_OK)
+		rc = vault_subject_env_from(&s, out);
+	else if (rc == PV_E_NOTFOUND && store_subject_tombstone_get(tx, ref, &ms) == PV_OK)
+		rc = PV_E_SUBJECT_SHREDDED;
+	store_subject_clear(&s);
+	return rc;
+}
+
+enum pv_rc vault_subject_ensure(struct vault_ctx *v, const char *ref,
+    struct vault_subject_env *out)
+{
+	struct ensure_job j;
+	struct keys_subject_key sk;
+	char aad[sizeof(SUBJECT_KEY_AAD) + STORE_SUBJECT_REF_LEN];
+	size_t aadlen = key_aad(ref, aad, sizeof(aad));
+	enum pv_rc rc;
+
+	STORE_READ(v->st, rc, subject_read(tx, ref, out));
+	if (rc != PV_E_NOTFOUND)
+		return rc;
+	if (aadlen == 0)
+		return PV_E_INVALID;
+	if ((rc = keys_subject_key_new(v->keys, VAULT_KEK_SUBJECTS, (const uint8_t *)aad, aadlen,
+	    &sk)) != PV_OK)
+		return rc;
+	memset(&j, 0, sizeof(j));
+	j.v = v;
+	util_strlcpy(j.row.ref, ref, sizeof(j.row.ref));
+	util_strlcpy(j.row.kek_name, sk.env.kek_name, sizeof(j.row.kek_name));
+	j.row.kek_version = sk.env.kek_version;
+	j.row.wrapped_dek = sk.env.wrapped_dek;
+	j.row.wrapped_dek_len = KEYS_WRAPPED_DEK_LEN;
+	j.row.ciphertext = sk.ct;
+	j.row.ciphertext_len = KEYS_SUBJECT_KEY_CT_LEN;
+	j.row.created_ms = util_now_ms();
+	rc = audit_commit(v->audit, NULL, ensure_fn, &j);
+	vault_wipe(&sk, sizeof(sk));
+	if (rc != PV_OK)
+		return rc;
+	/* whoever won the race, the stored key is the one */
+	STORE_READ(v->st, rc, subject_read(tx, ref, out));
+	return rc;
+}
+
+/* ---- loading and opening a record with its subject ---- */
+
+enum pv_rc vault_record_fetch(struct store_tx *tx, const char *collection, const char *id,
+    struct store_record *r, struct vault_subject_env *se)
+{
+	char ref[STORE_SUBJECT_REF_LEN + 1];
+	enum pv_rc rc;
+
+	memset(se, 0, sizeof(*se));
+	if ((rc = store_record_get(tx, collection, id, r)) != PV_OK)
+		return rc;
+	rc = store_subject_of_record(tx, collection, id, ref);
+	if (rc == PV_E_NOTFOUND)
+		return PV_OK;   /* no subject: an ordinary record */
+	if (rc == PV_OK) {
+		rc = subject_read(tx, ref, se);
+		/* a record shredded on its own, its subject gone for another
+		 * reason, is simply shredded */
+		if (rc == PV_E_NOTFOUND && r->deleted_ms != 0)
+			rc = PV_OK;
+		else if (rc == PV_E_NOTFOUND)
+			rc = PV_E_INTEGRITY;
+	}
+	if (rc != PV_OK)
+		store_record_clear(r);
+	return rc;
+}
+
+static size_t dek_aad(const char *ref, const char *collection, const char *id,
+    uint32_t version, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, SUBJECT_DEK_AAD "%s|%s|%s|%u", ref, collection, id, version);
+
+	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
+}
+
+enum pv_rc vault_subject_dek_peel(struct keys *k, const struct store_record *r,
+    const struct vault_subject_env *se, uint8_t inner[KEYS_WRAPPED_DEK_LEN])
+{
+	char kaad[sizeof(SUBJECT_KEY_AAD) + STORE_SUBJECT_REF_LEN], waad[SUBJECT_AAD_MAX];
+	size_t klen, wlen;
+	enum pv_rc rc;
+
+	if (se == NULL || !se->linked) {
+		if (r->wrapped_dek_len != KEYS_WRAPPED_DEK_LEN)
+			return PV_E_INTEGRITY;   /* e.g. a subject record opened without its key */
+		memcpy(inner, r->wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+		return PV_OK;
+	}
+	if (r->wrapped_dek_len != KEYS_WRAPPED_DEK_LEN + CRYPTO_BOX_OVERHEAD ||
+	    (klen = key_aad(se->ref, kaad, sizeof(kaad))) == 0 ||
+	    (wlen = dek_aad(se->ref, r->collection, r->id, r->version, waad, sizeof(waad))) == 0)
+		return PV_E_INTEGRITY;
+	rc = keys_subject_unwrap(k, &se->sk, (const uint8_t *)kaad, klen, (const uint8_t *)waad,
+	    wlen, r->wrapped_dek, r->wrapped_dek_len, inner);
+	if (rc == PV_E_FORBIDDEN)
+		rc = PV_E_KEY_REVOKED;   /* the subjects KEK version was revoked */
+	return rc;
+}
+
+enum pv_rc vault_subject_dek_wrap(struct keys *k, const char *collection, const char *id,
+    uint32_t version, const struct vault_subject_env *se,
+    const uint8_t inner[KEYS_WRAPPED_DEK_LEN], uint8_t **out, size_t *outlen)
+{
+	char kaad[sizeof(SUBJECT_KEY_AAD) + STORE_SUBJECT_REF_LEN], waad[SUBJECT_AAD_MAX];
+	size_t klen, wlen;
+	uint8_t *w;
+	enum pv_rc rc;
+
+	if ((klen = key_aad(se->ref, kaad, sizeof(kaad))) == 0 ||
+	    (wlen = dek_aad(se->ref, collection, id, version, waad, sizeof(waad))) == 0)
+		return PV_E_INVALID;
+	if ((w = malloc(KEYS_WRAPPED_DEK_LEN + CRYPTO_BOX_OVERHEAD)) == NULL)
+		return PV_E_NOMEM;
+	rc = keys_subject_wrap(k, &se->sk, (const uint8_t *)kaad, klen, (const uint8_t *)waad, wlen,
+	    inner, KEYS_WRAPPED_DEK_LEN, w);
+	if (rc != PV_OK) {
+		free(w);
+		return rc == PV_E_FORBIDDEN ? PV_E_KEY_REVOKED : rc;
+	}
+	*out = w;
+	*outlen = KEYS_WRAPPED_DEK_LEN + CRYPTO_BOX_OVERHEAD;
+	return PV_OK;
+}
+
+/* ---- sealing a record for a write job ---- */
+
+enum pv_rc vault_record_seal_job(struct vault_ctx *v, const struct vault_collection *c,
+    const char *id, uint32_t version, json_t *fields, struct vault_write_job *j)
+{
+	const struct vault_field *sf = NULL;
+	struct vault_subject_env se;
+	const char *value;
+	enum pv_rc rc;
+
+	for (size_t i = 0; i < c->nfields; i++)
+		if (c->fields[i].subject)
+			sf = &c->fields[i];
+	memset(&se, 0, sizeof(se));
+	j->subject_link = sf != NULL;
+	j->subject_ref[0] = '\0';
+	value = sf != NULL ? json_string_value(json_object_get(fields, sf->name)) : NULL;
+	if (value != NULL && value[0] != '\0') {
+		char ref[STORE_SUBJECT_REF_LEN + 1];
+
+		rc = vault_subject_ref(v->keys, value, ref);
+		if (rc == PV_OK)
+			rc = vault_subject_ensure(v, ref, &se);
+		if (rc != PV_OK)
+			return rc;
+		memcpy(j->subject_ref, ref, sizeof(ref));
+	}
+	rc = vault_record_seal_env(v->keys, c->name, id, version, fields, &se, &j->rec);
+	vault_wipe(&se, sizeof(se));
+	return rc;
+}

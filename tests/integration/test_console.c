@@ -1,0 +1,284 @@
+/*
+ * test_console: the web console (docs/console.md) against the real server.
+ *
+ * Over HTTP (curl): the console's files and their security headers, the
+ * cookie login ({"cookie":true}: Set-Cookie flags, csrf_token instead of
+ * token), GETs with the cookie, state changes with the cookie refused 403
+ * csrf (audited) without a matching X-CSRF-Token, bearer clients
+ * unaffected, logout clearing the cookie.
+ *
+ * In headless Chromium (tests/integration/console_driver.py, Selenium):
+ * an auditor with TOTP signs in by typing password and code into the page,
+ * sees the brute-force alert this test caused, acknowledges it, checks the
+ * CSP and cookie flags, sees a POST without X-CSRF-Token refused, signs
+ * out, and is sent back to sign-in when the session idles out.
+ * Screenshots: build/testtmp/console-{alerts,compliance,expired}.png.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "harness.h"
+
+#define PW_ADMIN "Quiet-harbor-Lantern-91"
+#define PW_AUD "Copper-meadow-Violin-73"
+#define PW_OTTO "Amber-tundra-Pelican-58"
+#define CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
+	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+/* The value of response header name (first one), into out; false if absent. */
+static bool
+header_value(struct h_resp *r, const char *name, char *out, size_t len)
+{
+	const char *p = r->headers;
+	size_t n = strlen(name);
+
+	while (p && *p) {
+		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
+			const char *v = p + n + 1, *end;
+
+			while (*v == ' ')
+				v++;
+			end = v + strcspn(v, "\r\n");
+			snprintf(out, len, "%.*s", (int)(end - v), v);
+			return true;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return false;
+}
+
+static void
+check_file(struct h_server *s, const char *path, const char *type)
+{
+	struct h_resp r;
+	char v[512];
+
+	h_req(s, "GET", path, NULL, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(header_value(&r, "Content-Security-Policy", v, sizeof(v)) && strcmp(v, CSP) == 0);
+	CHECK(h_has_header(&r, "X-Content-Type-Options: nosniff"));
+	CHECK(h_has_header(&r, "Referrer-Policy: no-referrer"));
+	CHECK(h_has_header(&r, "Cache-Control: no-store"));
+	CHECK(header_value(&r, "Content-Type", v, sizeof(v)) && strncmp(v, type, strlen(type)) == 0);
+	/* exactly one CSP: the console's replaces the API default */
+	{
+		const char *p = strcasestr(r.headers, "Content-Security-Policy:");
+
+		CHECK(p != NULL && strcasestr(p + 1, "Content-Security-Policy:") == NULL);
+	}
+	/* the console never shows record contents: it calls no records route */
+	CHECK(strstr(r.body, "/records") == NULL);
+	if (strcmp(type, "text/html") == 0) {
+		/* no inline script or style: every <script> has a src, no style attributes */
+		const char *p = r.body;
+
+		while ((p = strstr(p, "<script")) != NULL) {
+			CHECK(strncmp(p, "<script src=\"/console/", 22) == 0);
+			p++;
+		}
+		CHECK(strstr(r.body, "<style") == NULL && strstr(r.body, " style=") == NULL);
+		CHECK(strstr(r.body, " onclick=") == NULL && strstr(r.body, " onsubmit=") == NULL &&
+		    strstr(r.body, " onload=") == NULL);
+		CHECK(strstr(r.body, "http://") == NULL && strstr(r.body, "https://") == NULL);
+	}
+	h_resp_free(&r);
+}
+
+/* POST /v1/auth/login {"cookie":true} for a user without MFA: the cookie
+ * value into cookie ("pv_session=..."), the csrf token into csrf. */
+static void
+cookie_login(struct h_server *s, const char *user, const char *pw, char *cookie, size_t clen,
+    char *csrf, size_t len)
+{
+	struct h_resp r;
+	char body[256], sc[512];
+
+	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\",\"cookie\":true}",
+	    user, pw);
+	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_object_get(r.json, "token") == NULL);   /* never in the body */
+	CHECK(h_jstr(r.json, "csrf_token") != NULL && strlen(h_jstr(r.json, "csrf_token")) == 64);
+	snprintf(csrf, len, "%s", h_jstr(r.json, "csrf_token"));
+	CHECK(header_value(&r, "Set-Cookie", sc, sizeof(sc)));
+	CHECK(strncmp(sc, "pv_session=pvt_", 15) == 0);
+	CHECK(strstr(sc, "; HttpOnly") != NULL && strstr(sc, "; Secure") != NULL &&
+	    strstr(sc, "; SameSite=Strict") != NULL && strstr(sc, "; Path=/") != NULL);
+	snprintf(cookie, clen, "Cookie: %.*s", (int)strcspn(sc, ";"), sc);
+	h_resp_free(&r);
+}
+
+static void
+test_cookie_api(struct h_server *s, const char *admin, const char *aud)
+{
+	char cookie[256], csrf[128], hcsrf[160], other[128], v[256], alert_id[64];
+	const char *only_cookie[] = { cookie, NULL };
+	const char *with_csrf[] = { cookie, hcsrf, NULL };
+	const char *wrong_csrf[] = { cookie, "X-CSRF-Token: " "0000000000000000000000000000000"
+	    "000000000000000000000000000000000", NULL };
+	struct h_resp r;
+	char path[128];
+
+	h_add_user(s, admin, "otto", "auditor", PW_OTTO, other, sizeof(other));
+	cookie_login(s, "otto", PW_OTTO, cookie, sizeof(cookie), csrf, sizeof(csrf));
+	snprintf(hcsrf, sizeof(hcsrf), "X-CSRF-Token: %s", csrf);
+
+	/* a GET with the cookie alone works; the session hands its CSRF token back */
+	h_req(s, "GET", "/v1/auth/session", NULL, NULL, only_cookie, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(h_jstr(r.json, "username"), "otto") == 0);
+	CHECK(h_jstr(r.json, "csrf_token") != NULL && strcmp(h_jstr(r.json, "csrf_token"), csrf) == 0);
+	h_resp_free(&r);
+	/* a bearer session's description carries none */
+	h_req(s, "GET", "/v1/auth/session", aud, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_object_get(r.json, "csrf_token") == NULL);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/alerts?rule=brute_force", NULL, NULL, only_cookie, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_array_size(r.json) == 1);
+	snprintf(alert_id, sizeof(alert_id), "%s", h_jstr(json_array_get(r.json, 0), "id"));
+	h_resp_free(&r);
+
+	/* a change with the cookie: refused without / with a wrong CSRF token, audited */
+	snprintf(path, sizeof(path), "/v1/alerts/%s/ack", alert_id);
+	h_expect(s, "POST", path, NULL, "{\"note\":\"x\"}", only_cookie, 403, "csrf");
+	h_expect(s, "POST", path, NULL, "{\"note\":\"x\"}", wrong_csrf, 403, "csrf");
+	h_expect(s, "DELETE", "/v1/sys/backups/bk_x", NULL, NULL, only_cookie, 403, "csrf");
+	h_req(s, "GET", "/v1/alerts?rule=brute_force", aud, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(h_jstr(json_array_get(r.json, 0), "status"), "open") == 0);   /* unchanged */
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/audit?action=alert.ack&limit=100", aud, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	{
+		json_t *e;
+		size_t i, denied = 0;
+
+		json_array_foreach(json_object_get(r.json, "entries"), i, e)
+			if (h_jstr(e, "reason") != NULL && strcmp(h_jstr(e, "reason"), "csrf") == 0 &&
+			    strcmp(h_jstr(e, "outcome"), "denied") == 0)
+				denied++;
+		CHECK(denied == 2);
+	}
+	h_resp_free(&r);
+	/* the cookie never carries an app token, and bearer clients need no CSRF token */
+	h_expect(s, "GET", "/v1/auth/session", NULL, NULL,
+	    (const char *[]){ "Cookie: pv_session=pva_x", NULL }, 401, NULL);
+	h_req(s, "POST", "/v1/auth/logout", other, NULL, NULL, &r);
+	CHECK_STATUS(&r, 204);
+	CHECK(!h_has_header(&r, "Set-Cookie:"));
+	h_resp_free(&r);
+
+	/* logout with the cookie and its token: 204, the cookie cleared, the session over */
+	h_req(s, "POST", "/v1/auth/logout", NULL, NULL, with_csrf, &r);
+	CHECK_STATUS(&r, 204);
+	CHECK(header_value(&r, "Set-Cookie", v, sizeof(v)));
+	CHECK(strncmp(v, "pv_session=;", 12) == 0 && strstr(v, "Max-Age=0") != NULL);
+	h_resp_free(&r);
+	h_expect(s, "GET", "/v1/auth/session", NULL, NULL, only_cookie, 401, NULL);
+
+	/* cookie:true must be a boolean */
+	h_expect(s, "POST", "/v1/auth/login", NULL,
+	    "{\"username\":\"otto\",\"password\":\"" PW_OTTO "\",\"cookie\":\"yes\"}", NULL, 400,
+	    "invalid_request");
+}
+
+static void
+test_console(void)
+{
+	struct h_server s;
+	char admin[128], aud[128], aud_id[64], secret[128], code[16], body[256], cmd[4096];
+	char *out = NULL, profile[600], shots[600];
+	struct h_resp r;
+	long long now_s;
+	int idle_s, rc;
+
+	h_init(&s, "console", NULL);
+	h_config_set(&s, "mfa_required", "off");
+	h_clock_enable();
+	h_start(&s, "--dev");
+	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), PW_ADMIN, admin, sizeof(admin));
+
+	/* the console's files: embedded, with their headers */
+	check_file(&s, "/console/", "text/html");
+	check_file(&s, "/console", "text/html");
+	check_file(&s, "/console/app.js", "text/javascript");
+	check_file(&s, "/console/app.css", "text/css");
+	/* the API keeps its own CSP */
+	h_req(&s, "GET", "/v1/auth/policy", NULL, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(h_has_header(&r, "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'"));
+	CHECK(json_is_integer(json_object_get(r.json, "idle_timeout_s")));
+	CHECK(json_is_integer(json_object_get(r.json, "absolute_timeout_s")));
+	idle_s = (int)json_integer_value(json_object_get(r.json, "idle_timeout_s"));
+	CHECK(idle_s > 0);
+	h_resp_free(&r);
+
+	/* audrey: an auditor (alerts.read, compliance.read, audit.read) with TOTP */
+	h_add_user(&s, admin, "audrey", "auditor", PW_AUD, aud, sizeof(aud));
+	h_req(&s, "GET", "/v1/auth/session", aud, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	snprintf(aud_id, sizeof(aud_id), "%s", h_jstr(r.json, "user_id"));
+	h_resp_free(&r);
+	h_req(&s, "POST", "/v1/auth/mfa/enroll", aud, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	snprintf(secret, sizeof(secret), "%s", h_jstr(r.json, "secret"));
+	h_resp_free(&r);
+	now_s = h_clock_advance(&s, 0) / 1000;
+	h_totp_at(secret, now_s, code);
+	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
+	h_req(&s, "POST", "/v1/auth/mfa/confirm", aud, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	h_resp_free(&r);
+
+	/* the alert: 10 failed logins on clara's account from one source */
+	h_user_create(&s, admin, "clara", "clinician", NULL, NULL, 0, NULL, 0);
+	h_source_set("127.0.2.1");
+	for (int i = 0; i < 10; i++)
+		CHECK(h_login_status(&s, "clara", "Wrong-guess-Password-1", NULL, 0) != 200);
+	h_source_set(NULL);
+
+	test_cookie_api(&s, admin, aud);
+
+	/* the browser: the next TOTP step is the page's */
+	h_clock_advance(&s, 30000);
+	h_tmpdir("console-profile", profile, sizeof(profile));
+	snprintf(shots, sizeof(shots), "%s", getenv("PV_TEST_TMP") ? getenv("PV_TEST_TMP") : ".");
+	snprintf(cmd, sizeof(cmd), "PV_BASE='%s' PV_USER=audrey PV_PASSWORD='%s' "
+	    "PV_TOTP_SECRET='%s' PV_IDLE_S=%d PV_RULE=brute_force PV_SHOT_DIR='%s' "
+	    "PV_PROFILE='%s' /usr/bin/python3 '%s/tests/integration/console_driver.py' 2>&1",
+	    s.base, PW_AUD, secret, idle_s, shots, profile, getenv("PV_SOURCE_DIR"));
+	rc = h_run(cmd, &out);
+	fprintf(stderr, "%s", out ? out : "");
+	CHECK(rc == 0);
+	free(out);
+
+	/* what the page did is what the server holds: acknowledged by audrey
+	 * (the page let the clock pass the idle timeout: new sessions) */
+	h_login(&s, "admin", PW_ADMIN, admin, sizeof(admin));
+	h_req(&s, "GET", "/v1/alerts?rule=brute_force", admin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 403);   /* the admin reads no alerts */
+	h_resp_free(&r);
+	h_login(&s, "otto", PW_OTTO, aud, sizeof(aud));
+	h_req(&s, "GET", "/v1/alerts?rule=brute_force", aud, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_array_size(r.json) == 1);
+	CHECK(strcmp(h_jstr(json_array_get(r.json, 0), "status"), "acknowledged") == 0);
+	CHECK(strcmp(h_jstr(json_array_get(r.json, 0), "ack_by"), aud_id) == 0);
+	h_resp_free(&r);
+	CHECK(h_stop(&s) == 0);
+	json_decref(s.init);
+}
+
+int
+main(void)
+{
+	test_console();
+	h_done("integ_test_console");
+	return 0;
+}

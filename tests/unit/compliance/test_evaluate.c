@@ -1,0 +1,416 @@
+/*
+ * test_evaluate: each evaluator over a hand-built state: pass on a state
+ * that satisfies it, fail once the one fact it checks is flipped, with the
+ * evidence naming what it saw. No store, no clock: the state's now_ms is
+ * the only time.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "compliance/compliance_int.h"
+
+#define DAY (86400000LL)
+
+struct fixture {
+	struct pv_config cfg;
+	struct compliance_state s;
+	struct compliance_user users[2];
+	struct compliance_role roles[2];
+	struct compliance_key keys[1];
+};
+
+static int
+setup(void **state)
+{
+	static struct fixture f;
+	struct compliance_state *s = &f.s;
+
+	memset(&f, 0, sizeof f);
+	config_defaults(&f.cfg, "/nonexistent");
+	s->cfg = &f.cfg;
+	s->now_ms = 1000 * DAY;
+	s->head_seq = 10;
+	s->cert_read = true;
+	s->cert_not_after_ms = s->now_ms + 100 * DAY;
+	strcpy(s->cert_key_type, "EC");
+	s->cert_key_bits = 256;
+	strcpy(f.users[0].id, "usr_clin");
+	f.users[0].mfa = true;
+	f.users[0].created_ms = s->now_ms - 200 * DAY;
+	f.users[0].last_active_ms = s->now_ms - DAY;
+	f.users[0].nroles = 1;
+	strcpy(f.users[0].roles[0], "clinician");
+	strcpy(f.users[0].created_by, "usr_admin");
+	strcpy(f.users[1].id, "usr_admin");
+	f.users[1].mfa = true;
+	f.users[1].created_ms = s->now_ms - 200 * DAY;
+	f.users[1].last_active_ms = s->now_ms - 2 * DAY;
+	f.users[1].nroles = 1;
+	strcpy(f.users[1].roles[0], "admin");
+	s->users = f.users;
+	s->nusers = 2;
+	strcpy(f.roles[0].name, "clinician");
+	f.roles[0].phi = true;
+	strcpy(f.roles[1].name, "admin");
+	s->roles = f.roles;
+	s->nroles = 2;
+	strcpy(f.keys[0].name, "collection:patients");
+	f.keys[0].active_version = 1;
+	f.keys[0].active_created_ms = s->now_ms - 10 * DAY;
+	f.keys[0].nversions = 1;
+	f.keys[0].versions[0].version = 1;
+	f.keys[0].versions[0].state = "active";
+	f.keys[0].versions[0].objects = 3;
+	s->keys = f.keys;
+	s->nkeys = 1;
+	s->audit_ok = true;
+	s->audit_entries = 10;
+	s->audit_checkpoints = 1;
+	s->last_checkpoint_seq = 10;
+	s->last_checkpoint_ms = s->now_ms;
+	s->nsinks = 1;
+	strcpy(s->sinks[0].name, "syslog");
+	s->sinks[0].cursor_seq = 10;
+	s->nfiles = 2;
+	strcpy(s->files[0].path, ".");
+	s->files[0].present = true;
+	s->files[0].mode = 0700;
+	s->files[0].max_mode = 0700;
+	strcpy(s->files[1].path, "phivault.db");
+	s->files[1].present = true;
+	s->files[1].mode = 0600;
+	s->files[1].max_mode = 0600;
+	s->proc.observed = true;
+	s->proc.seccomp = true;
+	s->proc.core_dumps_off = true;
+	s->proc.no_new_privs = true;
+	*state = &f;
+	return 0;
+}
+
+static enum compliance_status
+run(const char *id, struct fixture *f, json_t **evidence)
+{
+	enum compliance_status st;
+	json_t *e = NULL;
+
+	assert_int_equal(compliance_evaluate(id, &f->s, &st, &e), PV_OK);
+	if (evidence != NULL)
+		*evidence = e;
+	else
+		json_decref(e);
+	return st;
+}
+
+static void
+test_unknown_evaluator(void **state)
+{
+	enum compliance_status st;
+	json_t *e = NULL;
+
+	assert_int_equal(compliance_evaluate("no_such", &((struct fixture *)*state)->s, &st, &e),
+	    PV_E_NOTFOUND);
+}
+
+static void
+test_tls_config(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(run("tls_config", f, NULL), COMPLIANCE_PASS);
+	f->s.cert_not_after_ms = f->s.now_ms - 1;   /* expired */
+	assert_int_equal(run("tls_config", f, NULL), COMPLIANCE_FAIL);
+	f->s.cert_not_after_ms = f->s.now_ms + DAY;
+	strcpy(f->s.cert_key_type, "RSA");
+	f->s.cert_key_bits = 1024;
+	assert_int_equal(run("tls_config", f, NULL), COMPLIANCE_FAIL);
+	f->s.cert_key_bits = 3072;
+	assert_int_equal(run("tls_config", f, NULL), COMPLIANCE_PASS);
+	f->s.cert_read = false;
+	assert_int_equal(run("tls_config", f, NULL), COMPLIANCE_FAIL);
+}
+
+static void
+test_mfa_coverage(void **state)
+{
+	struct fixture *f = *state;
+	json_t *e = NULL;
+
+	assert_int_equal(run("mfa_coverage", f, NULL), COMPLIANCE_PASS);
+	f->users[0].mfa = false;
+	assert_int_equal(run("mfa_coverage", f, &e), COMPLIANCE_FAIL);
+	assert_int_equal(json_integer_value(json_object_get(e, "users_without_mfa")), 1);
+	assert_int_equal(json_integer_value(json_object_get(e, "required_but_missing")), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(e,
+	    "without_mfa_by_role"), "clinician")), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(e,
+	    "user_ids_without_mfa"), 0)), "usr_clin");
+	json_decref(e);
+	/* mfa_required = admins: a clinician without MFA is within policy */
+	f->cfg.mfa_required = CONFIG_MFA_ADMINS;
+	assert_int_equal(run("mfa_coverage", f, NULL), COMPLIANCE_PASS);
+	f->users[1].mfa = false;
+	assert_int_equal(run("mfa_coverage", f, NULL), COMPLIANCE_FAIL);
+	/* a disabled user does not count */
+	f->users[1].disabled = true;
+	assert_int_equal(run("mfa_coverage", f, NULL), COMPLIANCE_PASS);
+	f->cfg.mfa_required = CONFIG_MFA_OFF;
+	assert_int_equal(run("mfa_coverage", f, NULL), COMPLIANCE_FAIL);
+}
+
+static void
+test_inactive_users(void **state)
+{
+	struct fixture *f = *state;
+	json_t *e = NULL;
+
+	assert_int_equal(run("inactive_users", f, NULL), COMPLIANCE_PASS);
+	f->users[0].last_active_ms = f->s.now_ms - 91 * DAY;
+	assert_int_equal(run("inactive_users", f, &e), COMPLIANCE_FAIL);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(e,
+	    "inactive"), 0), "id")), "usr_clin");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(e,
+	    "inactive"), 0), "days_inactive")), 91);
+	json_decref(e);
+	f->cfg.compliance_inactive_days = 120;
+	assert_int_equal(run("inactive_users", f, NULL), COMPLIANCE_PASS);
+	/* never active: counted from its creation */
+	f->cfg.compliance_inactive_days = 90;
+	f->users[0].last_active_ms = 0;
+	assert_int_equal(run("inactive_users", f, NULL), COMPLIANCE_FAIL);
+	f->users[0].disabled = true;
+	assert_int_equal(run("inactive_users", f, NULL), COMPLIANCE_PASS);
+}
+
+static void
+test_phi_access(void **state)
+{
+	struct fixture *f = *state;
+	json_t *e = NULL;
+
+	assert_int_equal(run("phi_access", f, &e), COMPLIANCE_PASS);
+	assert_int_equal(json_integer_value(json_object_get(e, "accounts_with_phi_access")), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(e,
+	    "accounts"), 0), "granted_by")), "usr_admin");
+	json_decref(e);
+	/* separation of duties: the admin also reads PHI */
+	f->users[1].nroles = 2;
+	strcpy(f->users[1].roles[1], "clinician");
+	assert_int_equal(run("phi_access", f, &e), COMPLIANCE_FAIL);
+	assert_int_equal(json_integer_value(json_object_get(e,
+	    "separation_of_duties_conflicts")), 1);
+	json_decref(e);
+}
+
+static void
+test_key_rotation(void **state)
+{
+	struct fixture *f = *state;
+	json_t *e = NULL;
+
+	assert_int_equal(run("key_rotation", f, NULL), COMPLIANCE_PASS);
+	f->keys[0].active_created_ms = f->s.now_ms - 366 * DAY;
+	assert_int_equal(run("key_rotation", f, &e), COMPLIANCE_FAIL);
+	assert_int_equal(json_integer_value(json_object_get(e, "overdue")), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(e,
+	    "census"), 0), "max_age_days")), 365);
+	json_decref(e);
+	/* the key's own policy wins over [compliance] key_rotation_days */
+	f->keys[0].rotate_every_s = 400 * 86400;
+	assert_int_equal(run("key_rotation", f, NULL), COMPLIANCE_PASS);
+	f->keys[0].rotate_every_s = 0;
+	f->cfg.compliance_key_rotation_days = 400;
+	assert_int_equal(run("key_rotation", f, NULL), COMPLIANCE_PASS);
+	f->keys[0].active_version = 0;
+	assert_int_equal(run("key_rotation", f, NULL), COMPLIANCE_FAIL);
+	assert_int_equal(run("encryption_at_rest", f, NULL), COMPLIANCE_FAIL);
+	f->keys[0].active_version = 1;
+	assert_int_equal(run("encryption_at_rest", f, NULL), COMPLIANCE_PASS);
+}
+
+static void
+test_audit_chain(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(run("audit_chain", f, NULL), COMPLIANCE_PASS);
+	f->s.audit_ok = false;
+	f->s.audit_first_bad_seq = 4;
+	assert_int_equal(run("audit_chain", f, NULL), COMPLIANCE_FAIL);
+	f->s.audit_ok = true;
+	/* checkpoints stopped: more unsigned entries than checkpoint_every */
+	f->s.head_seq = f->s.last_checkpoint_seq + f->cfg.checkpoint_every + 1;
+	assert_int_equal(run("audit_chain", f, NULL), COMPLIANCE_FAIL);
+	f->s.head_seq = f->s.last_checkpoint_seq + f->cfg.checkpoint_every;
+	assert_int_equal(run("audit_chain", f, NULL), COMPLIANCE_PASS);
+}
+
+static void
+test_sink_health(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(run("sink_health", f, NULL), COMPLIANCE_PASS);
+	strcpy(f->s.sinks[0].last_error, "connect refused");
+	assert_int_equal(run("sink_health", f, NULL), COMPLIANCE_FAIL);
+	f->s.sinks[0].last_error[0] = '\0';
+	f->s.sinks[0].lag = f->cfg.detect_sink_lag_max + 1;
+	assert_int_equal(run("sink_health", f, NULL), COMPLIANCE_FAIL);
+	f->s.nsinks = 0;
+	assert_int_equal(run("sink_health", f, NULL), COMPLIANCE_NA);
+}
+
+static void
+test_alerts_open(void **state)
+{
+	struct fixture *f = *state;
+	json_t *e = NULL;
+
+	assert_int_equal(run("alerts_open", f, NULL), COMPLIANCE_PASS);
+	f->s.alerts_open_high = 2;
+	assert_int_equal(run("alerts_open", f, &e), COMPLIANCE_FAIL);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(e,
+	    "open_by_severity"), "high")), 2);
+	json_decref(e);
+	f->s.alerts_open_high = 0;
+	strcpy(f->cfg.detect_enabled, "off");
+	assert_int_equal(run("alerts_open", f, NULL), COMPLIANCE_FAIL);
+	assert_int_equal(run("login_monitoring", f, NULL), COMPLIANCE_FAIL);
+	strcpy(f->cfg.detect_enabled, "on");
+	assert_int_equal(run("login_monitoring", f, NULL), COMPLIANCE_PASS);
+}
+
+static void
+test_datadir_modes(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(run("datadir_modes", f, NULL), COMPLIANCE_PASS);
+	f->s.files[1].mode = 0644;
+	assert_int_equal(run("datadir_modes", f, NULL), COMPLIANCE_FAIL);
+	f->s.files[1].present = false;   /* an absent file is not judged */
+	assert_int_equal(run("datadir_modes", f, NULL), COMPLIANCE_PASS);
+	f->s.files[0].mode = 0750;
+	assert_int_equal(run("datadir_modes", f, NULL), COMPLIANCE_FAIL);
+}
+
+static void
+test_process_hardening(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(run("process_hardening", f, NULL), COMPLIANCE_PASS);
+	f->s.proc.core_dumps_off = false;
+	assert_int_equal(run("process_hardening", f, NULL), COMPLIANCE_FAIL);
+	f->s.proc.core_dumps_off = true;
+	f->s.proc.seccomp = false;
+	assert_int_equal(run("process_hardening", f, NULL), COMPLIANCE_FAIL);
+	/* offline: what the configuration makes the next serve do */
+	f->s.proc.observed = false;
+	assert_int_equal(run("process_hardening", f, NULL), COMPLIANCE_PASS);
+	strcpy(f->cfg.seccomp, "off");
+	assert_int_equal(run("process_hardening", f, NULL), COMPLIANCE_FAIL);
+}
+
+static void
+test_settings(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(run("session_timeouts", f, NULL), COMPLIANCE_PASS);
+	f->cfg.idle_timeout_s = 7200;
+	assert_int_equal(run("session_timeouts", f, NULL), COMPLIANCE_FAIL);
+	assert_int_equal(run("password_policy", f, NULL), COMPLIANCE_PASS);
+	f->cfg.password_min_length = 8;
+	assert_int_equal(run("password_policy", f, NULL), COMPLIANCE_FAIL);
+	assert_int_equal(run("unique_ids", f, NULL), COMPLIANCE_PASS);
+	strcpy(f->users[1].id, "usr_clin");
+	assert_int_equal(run("unique_ids", f, NULL), COMPLIANCE_FAIL);
+}
+
+/* backups: none fails; a recent one with an immutability window passes; too
+ * old for the schedule fails; immutable_days 0 fails. */
+static void
+test_backups(void **state)
+{
+	struct fixture *f = *state;
+	json_t *e = NULL;
+
+	assert_int_equal(run("backups", f, &e), COMPLIANCE_FAIL);
+	assert_int_equal(json_integer_value(json_object_get(e, "backups")), 0);
+	json_decref(e);
+	f->s.backups = 3;
+	f->s.last_backup_ms = f->s.now_ms - DAY;
+	assert_int_equal(run("backups", f, NULL), COMPLIANCE_PASS);
+	f->cfg.backup_every_s = 3600;            /* hourly: a day-old backup is late */
+	assert_int_equal(run("backups", f, &e), COMPLIANCE_FAIL);
+	assert_int_equal(json_integer_value(json_object_get(e, "newest_age_s")), 86400);
+	json_decref(e);
+	f->cfg.backup_every_s = 86400;
+	assert_int_equal(run("backups", f, NULL), COMPLIANCE_PASS);
+	f->cfg.backup_immutable_days = 0;
+	assert_int_equal(run("backups", f, NULL), COMPLIANCE_FAIL);
+}
+
+/* restore drills: none fails; a recent passing one passes; a newer failed
+ * one fails; an overdue one fails. */
+static void
+test_restore_drills(void **state)
+{
+	struct fixture *f = *state;
+
+	f->cfg.backup_drill_every_s = 86400;
+	assert_int_equal(run("restore_drills", f, NULL), COMPLIANCE_FAIL);
+	f->s.last_drill_ok_ms = f->s.now_ms - DAY / 2;
+	assert_int_equal(run("restore_drills", f, NULL), COMPLIANCE_PASS);
+	f->s.last_drill_fail_ms = f->s.now_ms - DAY / 4;
+	assert_int_equal(run("restore_drills", f, NULL), COMPLIANCE_FAIL);
+	f->s.last_drill_fail_ms = 0;
+	f->s.last_drill_ok_ms = f->s.now_ms - 3 * DAY;
+	assert_int_equal(run("restore_drills", f, NULL), COMPLIANCE_FAIL);
+}
+
+static void
+test_not_built_and_customer(void **state)
+{
+	static const char *const na[] = { "breakglass_reviews", "retention_runs",
+		"secrets_rotation" };
+	struct fixture *f = *state;
+	json_t *e = NULL;
+
+	for (size_t i = 0; i < sizeof(na) / sizeof(na[0]); i++) {
+		assert_int_equal(run(na[i], f, &e), COMPLIANCE_NA);
+		assert_string_equal(json_string_value(json_object_get(e, "note")),
+		    "not built in this version");
+		json_decref(e);
+	}
+	assert_int_equal(run("customer", f, NULL), COMPLIANCE_CUSTOMER);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_unknown_evaluator, setup),
+		cmocka_unit_test_setup(test_tls_config, setup),
+		cmocka_unit_test_setup(test_mfa_coverage, setup),
+		cmocka_unit_test_setup(test_inactive_users, setup),
+		cmocka_unit_test_setup(test_phi_access, setup),
+		cmocka_unit_test_setup(test_key_rotation, setup),
+		cmocka_unit_test_setup(test_audit_chain, setup),
+		cmocka_unit_test_setup(test_sink_health, setup),
+		cmocka_unit_test_setup(test_alerts_open, setup),
+		cmocka_unit_test_setup(test_datadir_modes, setup),
+		cmocka_unit_test_setup(test_process_hardening, setup),
+		cmocka_unit_test_setup(test_settings, setup),
+		cmocka_unit_test_setup(test_backups, setup),
+		cmocka_unit_test_setup(test_restore_drills, setup),
+		cmocka_unit_test_setup(test_not_built_and_customer, setup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
