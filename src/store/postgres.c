@@ -84,6 +84,8 @@ static const char *const pg_sql[SQ_STMT__COUNT] = {
 	    "last_seen_ms = GREATEST(last_seen_ms, ?3) WHERE id = ?1 AND status = 'open'",
 	[SQ_SESSION_SET_MFA] = "UPDATE sessions SET mfa_verified = 1, "
 	    "mfa_at_ms = GREATEST(mfa_at_ms, ?2) WHERE id = ?1 AND ended_ms IS NULL",
+	[SQ_SUBJECT_TOMBSTONE_PUT] = "INSERT INTO subject_tombstones(ref, shredded_ms) "
+	    "VALUES (?1, ?2) ON CONFLICT DO NOTHING",
 };
 
 /* The translated text of every id, built once. */
@@ -958,7 +960,24 @@ static const struct store_core_ops pg_core_ops = {
 	.import_datadir = store_pg_import_datadir,   /* postgres_import.c */
 };
 
-/* Every domain but core is the shared op code (its SQL translated or
+/* Online snapshots (store_backup.h) are SQLite's online backup API: not
+ * supported here yet. Back a PostgreSQL vault up with pg_basebackup / WAL
+ * archiving or the provider's snapshots (docs/scaling.md). */
+static enum pv_rc pg_snapshot(struct store_tx *tx, const struct store_snapshot_sink *sink,
+    struct store_snapshot_info *out)
+{
+	(void)tx;
+	(void)sink;
+	(void)out;
+	log_error("store: snapshot: not supported on postgres (use pg_basebackup)");
+	return PV_E_UNSUPPORTED;
+}
+
+static const struct store_backup_ops pg_backup_ops = {
+	.snapshot = pg_snapshot,
+};
+
+/* Every domain but core (and backup) is the shared op code (its SQL translated or
  * overridden above). */
 static const struct store_ops pg_ops = {
 	.core = &pg_core_ops,
@@ -972,6 +991,11 @@ static const struct store_ops pg_ops = {
 	.policy = &store_sqlite_policy_ops,
 	.apps = &store_sqlite_apps_ops,
 	.cluster = &store_sqlite_cluster_ops,
+	.backup = &pg_backup_ops,
+	.subjects = &store_sqlite_subjects_ops,
+	.secrets = &store_sqlite_secrets_ops,
+	.approvals = &store_sqlite_approvals_ops,
+	.webauthn = &store_sqlite_webauthn_ops,
 };
 
 static int pool_cond_init(pthread_cond_t *cv)

@@ -10,8 +10,9 @@
  *  - One STORE_WR transaction (under the writer lock): rows the migrations
  *    seeded (built-in roles) are replaced by the file's, every table is
  *    copied in creation order (parents before children), kek_census is
- *    rebuilt by its trigger as the records and tokens arrive. Either all of
- *    it is there or nothing.
+ *    rebuilt by its triggers as the records, tokens, subjects and secret
+ *    versions arrive; secret_versions' identity sequence is moved past the
+ *    copied seqs. Either all of it is there or nothing.
  *  - The file is first brought to this binary's schema (a SQLite open
  *    migrates it), so both sides have the same tables and columns.
  *  - Values are copied as they are: integers as int8, text and blobs as
@@ -233,6 +234,12 @@ enum pv_rc store_pg_import_datadir(struct store *st, const char *datadir, bool *
 			goto out;
 		total += n;
 	}
+	/* identity columns (secret_versions.seq, SQLite AUTOINCREMENT) continue
+	 * after the copied values */
+	if ((rc = store_pg_exec_simple(db, "SELECT setval(pg_get_serial_sequence("
+	    "'secret_versions', 'seq'), COALESCE(MAX(seq), 0) + 1, false) FROM secret_versions",
+	    "import")) != PV_OK)
+		goto out;
 	if ((rc = store_commit(tx)) != PV_OK)
 		goto out;
 	log_info("store: moved %s into PostgreSQL (%zu tables, %lld rows)", STORE_SQLITE_FILE,
