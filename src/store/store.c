@@ -1424,7 +1424,7 @@ enum pv_rc store_subject_shred(struct store_tx *tx, const char *ref, int64_t now
 	if (!tx_ok(tx) || !sref_ok(ref) || now_ms <= 0)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "subject_shred");
-	return tx->st->ops->subjects->subject_shred(tx, ref, now_ms, cb, arg);
+	return access_changed(tx, tx->st->ops->subjects->subject_shred(tx, ref, now_ms, cb, arg));
 }
 
 enum pv_rc store_subject_tombstone_get(struct store_tx *tx, const char *ref,
@@ -1579,8 +1579,8 @@ enum pv_rc store_approval_decide(struct store_tx *tx, const char *id, const char
 	    strcmp(status, "pending") == 0)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "approval_decide");
-	return tx->st->ops->approvals->approval_decide(tx, id, status, decided_by, decided_ms,
-	    note != NULL ? note : "");
+	return access_changed(tx, tx->st->ops->approvals->approval_decide(tx, id, status,
+	    decided_by, decided_ms, note != NULL ? note : ""));
 }
 
 enum pv_rc store_approval_applied(struct store_tx *tx, const char *kind, const char *target,
@@ -1631,7 +1631,7 @@ enum pv_rc store_webauthn_cred_delete(struct store_tx *tx, const char *user_id, 
 	if (!tx_ok(tx) || user_id == NULL || id == NULL)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "webauthn_cred_delete");
-	return tx->st->ops->webauthn->cred_delete(tx, user_id, id);
+	return access_changed(tx, tx->st->ops->webauthn->cred_delete(tx, user_id, id));
 }
 
 enum pv_rc store_webauthn_cred_delete_user(struct store_tx *tx, const char *user_id, size_t *n)
@@ -1639,7 +1639,7 @@ enum pv_rc store_webauthn_cred_delete_user(struct store_tx *tx, const char *user
 	if (!tx_ok(tx) || user_id == NULL)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "webauthn_cred_delete_user");
-	return tx->st->ops->webauthn->cred_delete_user(tx, user_id, n);
+	return access_changed(tx, tx->st->ops->webauthn->cred_delete_user(tx, user_id, n));
 }
 
 enum pv_rc store_webauthn_handle_get(struct store_tx *tx, const char *user_id,
@@ -1685,6 +1685,7 @@ enum pv_rc store_session_set_mfa_method(struct store_tx *tx, const char *session
 	if (!tx_ok(tx) || session_id == NULL || method == NULL || strlen(method) >= 16)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "session_set_mfa_method");
-	return tx->st->ops->webauthn->session_set_mfa_method(tx, session_id, method);
+	return access_changed(tx, tx->st->ops->webauthn->session_set_mfa_method(tx, session_id,
+	    method));
 }
 /* webauthn:end */
