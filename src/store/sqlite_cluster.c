@@ -15,7 +15,7 @@ static enum pv_rc sq_epoch_get(struct store_tx *tx, int64_t *epoch)
 	enum pv_rc rc = store_sqlite_get(tx, SQ_EPOCH_GET, "epoch_get", SQP_NONE, epoch_from_row,
 	    epoch);
 
-	return rc == PV_E_NOTFOUND ? PV_E_INTEGRITY : rc;   /* migration 14 seeds the row */
+	return rc == PV_E_NOTFOUND ? PV_E_INTEGRITY : rc;   /* its migration seeds the row */
 }
 
 static enum pv_rc sq_epoch_bump(struct store_tx *tx)

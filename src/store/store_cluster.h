@@ -1,6 +1,6 @@
 /*
  * store/store_cluster.h: what several nodes on one database share beyond the
- * data (table access_epoch, migration 14; docs/scaling.md). The access
+ * data (table access_epoch and its migration; docs/scaling.md). The access
  * epoch is one counter that every access-affecting write bumps in its own
  * transaction on a shared store (store_shared: PostgreSQL): a user's update
  * (disable, password, MFA), role and group memberships, roles, groups,
