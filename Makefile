@@ -16,7 +16,8 @@ DEB_PACKAGES = build-essential cmake pkg-config clang \
 	oathtool gnutls-bin openssl sqlite3 curl tmux \
 	openapi-specification python3-jsonschema python3-yaml libqrencode-dev zbar-tools \
 	llvm rsyslog rsyslog-gnutls tzdata libp11-kit-dev softhsm2 opensc \
-	libcbor-dev chromium chromium-driver python3-selenium
+	libcbor-dev chromium chromium-driver python3-selenium \
+	postgresql
 
 .PHONY: all deps build run test test-san fuzz fuzz-coverage bench clean
 

@@ -70,6 +70,7 @@ struct audit {
 	/* committer thread only */
 	int64_t g_seq;                   /* head while a group is being built */
 	char g_hash[65];
+	bool g_synced;                   /* g_seq/g_hash re-read in the group's transaction */
 	bool head_stale;
 	bool can_sign;                   /* keys given and a public key stored */
 	char key_id[17];
@@ -192,6 +193,31 @@ static enum pv_rc on_group_begin(void *arg)
 	/* the committer is the only thread that changes the head */
 	a->g_seq = a->head_seq;
 	memcpy(a->g_hash, a->head_hash, sizeof a->g_hash);
+	a->g_synced = false;
+	return PV_OK;
+}
+
+/* The first append of a group reads the head in the group's own write
+ * transaction, which holds the store's writer lock: another node sharing
+ * the database (PostgreSQL, docs/scaling.md) may have appended since this
+ * node's last group, and the chain must continue from the entry it wrote,
+ * not fork at ours. One indexed read per group, on a shared store only. */
+static enum pv_rc sync_head(struct audit *a, struct store_tx *tx)
+{
+	int64_t seq;
+	char hash[65];
+	enum pv_rc rc;
+
+	if (a->g_synced || !store_shared(a->st))
+		return PV_OK;   /* SQLite: this process is the only writer */
+	if ((rc = store_audit_head(tx, &seq, hash)) != PV_OK)
+		return rc;
+	if (seq != a->g_seq)
+		log_info("audit: chain head moved from seq %lld to %lld (another node)",
+		    (long long)a->g_seq, (long long)seq);
+	a->g_seq = seq;
+	memcpy(a->g_hash, hash, sizeof a->g_hash);
+	a->g_synced = true;
 	return PV_OK;
 }
 
@@ -206,6 +232,8 @@ static enum pv_rc on_tx_append(void *arg, struct store_tx *tx, void *part, enum 
 	*out = NULL;
 	if (!j || !j->has_event)
 		return PV_OK;
+	if ((rc = sync_head(a, tx)) != PV_OK)
+		return rc;
 	row = &j->row;
 	memset(row, 0, sizeof *row);   /* has_len false: C strings */
 	memcpy(j->prev, a->g_hash, sizeof j->prev);

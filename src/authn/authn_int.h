@@ -71,6 +71,7 @@ struct authn_service {
 	authn_privileged_fn privileged;
 	void *privileged_arg;
 	atomic_uint_fast64_t authz_gen;
+	atomic_int_fast64_t access_epoch;         /* last store epoch seen (shared store) */
 	pthread_mutex_t mu;                      /* guards the cache */
 	struct authn_cache_entry *buckets[AUTHN_CACHE_BUCKETS];
 	size_t count;

@@ -1009,6 +1009,26 @@ record_denial(struct authn_service *s, const struct authn_principal *p,
 		log_error("authn: %s denial not recorded", reason);
 }
 
+/* Several nodes on one database (store_shared): a change made through
+ * another node (user disabled, password, roles...) moved the access
+ * epoch; what this node cached is re-read before this decision. */
+static enum pv_rc
+access_epoch_refresh(struct authn_service *s, uint64_t *gen)
+{
+	int64_t epoch = 0;
+	enum pv_rc rc;
+
+	if (!store_shared(s->st))
+		return PV_OK;
+	STORE_READ(s->st, rc, store_epoch_get(tx, &epoch));
+	if (rc != PV_OK)
+		return rc;
+	if (atomic_exchange(&s->access_epoch, epoch) != epoch)
+		authn_authz_changed(s);
+	*gen = authn_authz_generation(s);
+	return PV_OK;
+}
+
 enum pv_rc
 authn_authenticate(struct authn_service *s, struct http_request *req,
     struct authn_principal **out)
@@ -1034,10 +1054,14 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 		via_cookie = true;
 		if (strncmp(hdr, "pva_", 4) == 0)
 			return http_fail(req, PV_E_UNAUTH, "Invalid or expired token");
+		if ((rc = access_epoch_refresh(s, &gen)) != PV_OK)
+			return rc;
 	} else {
 		if (hdr == NULL || strncasecmp(hdr, "Bearer ", 7) != 0)
 			return http_fail(req, PV_E_UNAUTH, "Authentication required: send "
 			    "Authorization: Bearer <token> (POST /v1/auth/login)");
+		if ((rc = access_epoch_refresh(s, &gen)) != PV_OK)
+			return rc;
 		hdr += 7;
 		while (*hdr == ' ')
 			hdr++;

@@ -23,6 +23,7 @@
 
 #include "audit/audit.h"
 #include "cli/cli.h"
+#include "config/config.h"
 #include "keys/keys.h"
 #include "store/store.h"
 
@@ -101,6 +102,26 @@ verify_print(const struct audit_verify_result *vr, enum cli_format fmt)
 		    (long long)vr->first_bad_seq, vr->reason);
 }
 
+/* The store DIR's config names ([store] backend, url; API.md "Several
+ * nodes"), read-only. */
+static enum pv_rc open_configured_store(const char *data, struct store **st)
+{
+	struct pv_config *cfg = calloc(1, sizeof(*cfg));
+	char err[512];
+	enum pv_rc rc;
+
+	if (cfg == NULL)
+		return PV_E_NOMEM;
+	rc = config_load(data, cfg, err, sizeof(err));
+	if (rc != PV_OK)
+		cli_err("%s", err);
+	else
+		rc = store_open(data, cfg->store_backend, cfg->store_url, true, st);
+	explicit_bzero(cfg, sizeof(*cfg));   /* the url may hold a password */
+	free(cfg);
+	return rc;
+}
+
 static int
 audit_verify_cmd(const char *data, const char *format, const char *keyfile,
     const char *fingerprint, const char *expect)
@@ -140,7 +161,7 @@ audit_verify_cmd(const char *data, const char *format, const char *keyfile,
 		vo.expect_hash = head_hash;
 	}
 	vo.fingerprint = fingerprint;
-	rc = store_open(data, "sqlite", NULL, true, &st);
+	rc = open_configured_store(data, &st);
 	if (rc != PV_OK) {
 		cli_err("cannot open the audit trail in %s: %s", data, pv_rc_name(rc));
 		return CLI_RUNTIME;
@@ -208,7 +229,7 @@ cmd_audit(int argc, char **argv)
 	if (strcmp(sub, "verify") == 0)
 		return audit_verify_cmd(data, format, keyfile, fingerprint, expect);
 
-	rc = store_open(data, "sqlite", NULL, true, &st);
+	rc = open_configured_store(data, &st);
 	if (rc != PV_OK) {
 		cli_err("cannot open the audit trail in %s: %s", data, pv_rc_name(rc));
 		return CLI_RUNTIME;

@@ -201,6 +201,8 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 	}
 	if (listen != NULL)
 		util_strlcpy(app.cfg.listen, listen, sizeof(app.cfg.listen));
+	if (app.cfg.node[0] != '\0')   /* [server] node: names this node among several */
+		util_strlcpy(app.node, app.cfg.node, sizeof(app.node));
 	if (config_validate(&app.cfg, dev, err, sizeof(err)) != PV_OK) {
 		char dev_err[512];
 		/* the hint only if --dev would accept this configuration as it is */
@@ -242,6 +244,20 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		goto out;
 	}
 	store_pool_set(app.st, app.cfg.store_max_connections, 0);
+	{
+		/* API.md "Several nodes": the first serve on PostgreSQL moves what
+		 * init wrote there (a no-op on SQLite or once moved) */
+		bool moved = false;
+
+		rc = store_import_datadir(app.st, datadir, &moved);
+		if (rc != PV_OK) {
+			cli_err("cannot move %s/phivault.db into PostgreSQL: %s", datadir,
+			    pv_rc_name(rc));
+			goto out;
+		}
+		if (moved)
+			log_info("serve: %s/phivault.db moved into PostgreSQL", datadir);
+	}
 	rc = keys_open(app.st, datadir, &app.keys);
 	if (rc != PV_OK) {
 		cli_err("cannot open the keyring (is %s initialised? run phivault init): %s",

@@ -130,6 +130,7 @@ static const struct key_def keys[] = {
 	{ "audit", "retention_days", K_INT, F(audit_retention_days) },
 	{ "secrets", "max_versions", K_INT, F(secrets_max_versions) },
 	{ "approvals", "expire_s", K_INT, F(approvals_expire_s) },
+	{ "server", "node", K_STR, F(node) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -793,6 +794,10 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		REFUSE("store.url is required with store.backend = postgres");
 	if (c->store_max_connections > 1024)
 		REFUSE("store.max_connections = %u is above 1024", c->store_max_connections);
+	for (const char *q = c->node; *q != '\0'; q++)
+		if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+		    (*q >= '0' && *q <= '9') || *q == '.' || *q == '-' || *q == '_'))
+			REFUSE("server.node may hold only letters, digits, '.', '-' and '_'");
 
 	if (!next_region(&p, &item, &len))
 		REFUSE("policy.allowed_regions is empty");

@@ -147,6 +147,9 @@ struct pv_config {
 	 * (http:// only with --dev); WebAuthn's RP ID is its host and every
 	 * passkey response must come from exactly this origin */
 	char public_url[256];
+	/* [server] node: this node's name (lease owner of jobs, /v1/sys/health);
+	 * empty: the host name. Must differ between nodes on one database. */
+	char node[64];
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);

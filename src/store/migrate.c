@@ -496,6 +496,14 @@ static const struct migration migrations[] = {
 	  " bind TEXT NOT NULL,"
 	  " expires_ms INTEGER NOT NULL);"
 	  "ALTER TABLE sessions ADD COLUMN mfa_method TEXT NOT NULL DEFAULT '';" },
+	/* postgres (issue 15): the access epoch (store_cluster.h), one row. Every
+	 * access-affecting write on a shared store bumps it in its own
+	 * transaction; each node compares it before deciding a request. */
+	{ 18,
+	  "CREATE TABLE access_epoch("
+	  " id INTEGER PRIMARY KEY CHECK (id = 1),"
+	  " epoch INTEGER NOT NULL);"
+	  "INSERT INTO access_epoch(id, epoch) VALUES (1, 0);" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -503,6 +511,14 @@ static const struct migration migrations[] = {
 int store_sqlite_schema_latest(void)
 {
 	return migrations[N_MIGRATIONS - 1].version;
+}
+
+const char *store_sqlite_migration_sql(int version)
+{
+	for (size_t i = 0; i < N_MIGRATIONS; i++)
+		if (migrations[i].version == version)
+			return migrations[i].sql;
+	return NULL;
 }
 
 static enum pv_rc exec_sql(sqlite3 *db, const char *sql, const char *op)

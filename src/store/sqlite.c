@@ -394,6 +394,10 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_SESSION_SET_MFA_METHOD] = "UPDATE sessions SET mfa_method = ?2 "
 	    "WHERE id = ?1 AND ended_ms IS NULL",
 	/* webauthn:end */
+	/* cluster:begin */
+	[SQ_EPOCH_GET] = "SELECT epoch FROM access_epoch WHERE id = 1",
+	[SQ_EPOCH_BUMP] = "UPDATE access_epoch SET epoch = epoch + 1 WHERE id = 1",
+	/* cluster:end */
 };
 
 /* Applied to every new connection. */
@@ -463,14 +467,63 @@ void store_sqlite_stmt_done(struct store_sqlite_conn *c, enum store_sqlite_stmt 
 /* columns, parameters                                                 */
 /* ------------------------------------------------------------------ */
 
-const char *store_sqlite_col_text(sqlite3_stmt *s, int col)
-{
-	const unsigned char *t = sqlite3_column_text(s, col);
+/* A stepped SQLite statement as a struct store_row. */
+struct sq_row {
+	struct store_row base;   /* first */
+	sqlite3_stmt *s;
+};
 
-	return t != NULL ? (const char *)t : "";
+static sqlite3_stmt *sq_row_stmt(struct store_row *r)
+{
+	return ((struct sq_row *)r)->s;
 }
 
-bool store_sqlite_col_copy(sqlite3_stmt *s, int col, char *dst, size_t cap)
+static int64_t sq_row_int64(struct store_row *r, int col)
+{
+	return sqlite3_column_int64(sq_row_stmt(r), col);
+}
+
+static bool sq_row_is_null(struct store_row *r, int col)
+{
+	return sqlite3_column_type(sq_row_stmt(r), col) == SQLITE_NULL;
+}
+
+static const char *sq_row_text(struct store_row *r, int col)
+{
+	return (const char *)sqlite3_column_text(sq_row_stmt(r), col);
+}
+
+static const void *sq_row_blob(struct store_row *r, int col)
+{
+	return sqlite3_column_blob(sq_row_stmt(r), col);
+}
+
+static int sq_row_bytes(struct store_row *r, int col)
+{
+	return sqlite3_column_bytes(sq_row_stmt(r), col);
+}
+
+static const struct store_row_ops sq_row_ops = {
+	.int64 = sq_row_int64,
+	.is_null = sq_row_is_null,
+	.text = sq_row_text,
+	.blob = sq_row_blob,
+	.bytes = sq_row_bytes,
+};
+
+const char *store_sqlite_sql(enum store_sqlite_stmt id)
+{
+	return id < SQ_STMT__COUNT ? sq_sql[id] : NULL;
+}
+
+const char *store_sqlite_col_text(struct store_row *s, int col)
+{
+	const char *t = store_row_text(s, col);
+
+	return t != NULL ? t : "";
+}
+
+bool store_sqlite_col_copy(struct store_row *s, int col, char *dst, size_t cap)
 {
 	const char *t = store_sqlite_col_text(s, col);
 
@@ -480,7 +533,7 @@ bool store_sqlite_col_copy(sqlite3_stmt *s, int col, char *dst, size_t cap)
 	return true;
 }
 
-enum pv_rc store_sqlite_col_strdup(sqlite3_stmt *s, int col, char **out)
+enum pv_rc store_sqlite_col_strdup(struct store_row *s, int col, char **out)
 {
 	char *p = strdup(store_sqlite_col_text(s, col));
 
@@ -490,7 +543,7 @@ enum pv_rc store_sqlite_col_strdup(sqlite3_stmt *s, int col, char **out)
 	return PV_OK;
 }
 
-enum pv_rc store_sqlite_col_blob(sqlite3_stmt *s, int col, enum store_sqlite_blob how,
+enum pv_rc store_sqlite_col_blob(struct store_row *s, int col, enum store_sqlite_blob how,
     uint8_t **out, size_t *len)
 {
 	const void *p;
@@ -498,13 +551,13 @@ enum pv_rc store_sqlite_col_blob(sqlite3_stmt *s, int col, enum store_sqlite_blo
 	uint8_t *buf;
 
 	/* the type first: column_blob would convert the value */
-	if (how != STORE_SQLITE_BLOB_BUF && sqlite3_column_type(s, col) == SQLITE_NULL) {
+	if (how != STORE_SQLITE_BLOB_BUF && store_row_is_null(s, col)) {
 		*out = NULL;
 		*len = 0;
 		return PV_OK;
 	}
-	p = sqlite3_column_blob(s, col);
-	n = sqlite3_column_bytes(s, col);
+	p = store_row_blob(s, col);
+	n = store_row_bytes(s, col);
 	if (p == NULL && n > 0)
 		return PV_E_NOMEM;   /* SQLite could not convert the value */
 	if (n <= 0 && how == STORE_SQLITE_BLOB_OPTIONAL) {
@@ -794,7 +847,7 @@ static void run_end(struct store_sqlite_conn *c, enum store_sqlite_stmt id, sqli
 	store_sqlite_stmt_done(c, id, s);
 }
 
-enum pv_rc store_sqlite_exec(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
+static enum pv_rc sq_run_exec(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
     const struct store_sqlite_param *p, size_t n, int *changes)
 {
 	struct store_sqlite_conn *c;
@@ -821,19 +874,22 @@ enum pv_rc store_sqlite_exec_one(struct store_tx *tx, enum store_sqlite_stmt id,
 	return rc == PV_OK && changes == 0 ? PV_E_NOTFOUND : rc;
 }
 
-enum pv_rc store_sqlite_get(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
+static enum pv_rc sq_run_get(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
     const struct store_sqlite_param *p, size_t n, store_sqlite_decode_fn decode, void *out)
 {
 	struct store_sqlite_conn *c;
 	sqlite3_stmt *s;
+	struct sq_row row;
 	enum pv_rc rc;
 	int src;
 
 	if ((rc = run_start(tx, id, op, p, n, &c, &s)) != PV_OK)
 		return rc;
 	src = sqlite3_step(s);
-	if (src == SQLITE_ROW)
-		rc = decode(s, out);
+	if (src == SQLITE_ROW) {
+		row = (struct sq_row){ { &sq_row_ops }, s };
+		rc = decode(&row.base, out);
+	}
 	else if (src == SQLITE_DONE)
 		rc = PV_E_NOTFOUND;
 	else
@@ -842,11 +898,12 @@ enum pv_rc store_sqlite_get(struct store_tx *tx, enum store_sqlite_stmt id, cons
 	return rc;
 }
 
-enum pv_rc store_sqlite_scan(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
+static enum pv_rc sq_run_scan(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
     const struct store_sqlite_param *p, size_t n, store_sqlite_row_fn row, void *ctx)
 {
 	struct store_sqlite_conn *c;
 	sqlite3_stmt *s;
+	struct sq_row r;
 	enum pv_rc rc;
 	int src;
 
@@ -855,7 +912,8 @@ enum pv_rc store_sqlite_scan(struct store_tx *tx, enum store_sqlite_stmt id, con
 	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
 		bool stop = false;
 
-		if ((rc = row(s, ctx, &stop)) != PV_OK || stop)
+		r = (struct sq_row){ { &sq_row_ops }, s };
+		if ((rc = row(&r.base, ctx, &stop)) != PV_OK || stop)
 			goto out;
 	}
 	if (src != SQLITE_DONE)
@@ -865,7 +923,32 @@ out:
 	return rc;
 }
 
-enum pv_rc store_sqlite_name_row(sqlite3_stmt *s, void *ctx, bool *stop)
+static const struct store_sql_runner sq_runner = {
+	.exec = sq_run_exec,
+	.get = sq_run_get,
+	.scan = sq_run_scan,
+};
+
+/* The shared op code's entry points: the transaction's backend runs it. */
+enum pv_rc store_sqlite_exec(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
+    const struct store_sqlite_param *p, size_t n, int *changes)
+{
+	return tx->st->sql->exec(tx, id, op, p, n, changes);
+}
+
+enum pv_rc store_sqlite_get(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
+    const struct store_sqlite_param *p, size_t n, store_sqlite_decode_fn decode, void *out)
+{
+	return tx->st->sql->get(tx, id, op, p, n, decode, out);
+}
+
+enum pv_rc store_sqlite_scan(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
+    const struct store_sqlite_param *p, size_t n, store_sqlite_row_fn row, void *ctx)
+{
+	return tx->st->sql->scan(tx, id, op, p, n, row, ctx);
+}
+
+enum pv_rc store_sqlite_name_row(struct store_row *s, void *ctx, bool *stop)
 {
 	struct store_sqlite_name_ctx *x = ctx;
 
@@ -1004,14 +1087,14 @@ struct meta_out {
 	size_t *len;
 };
 
-static enum pv_rc meta_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc meta_from_row(struct store_row *s, void *out)
 {
 	struct meta_out *m = out;
 
 	return store_sqlite_col_blob(s, 0, STORE_SQLITE_BLOB_BUF, m->val, m->len);
 }
 
-static enum pv_rc sq_meta_get(struct store_tx *tx, const char *key, uint8_t **val, size_t *len)
+enum pv_rc store_sqlite_meta_get(struct store_tx *tx, const char *key, uint8_t **val, size_t *len)
 {
 	struct meta_out m = { val, len };
 
@@ -1019,7 +1102,7 @@ static enum pv_rc sq_meta_get(struct store_tx *tx, const char *key, uint8_t **va
 	    meta_from_row, &m);
 }
 
-static enum pv_rc sq_meta_put(struct store_tx *tx, const char *key, const uint8_t *val, size_t len)
+enum pv_rc store_sqlite_meta_put(struct store_tx *tx, const char *key, const uint8_t *val, size_t len)
 {
 	return store_sqlite_exec(tx, SQ_META_PUT, "meta_put",
 	    SQP_LIST(SQP_TEXT(key), SQP_BLOB(val, len)), NULL);
@@ -1031,12 +1114,12 @@ static enum pv_rc sq_meta_put(struct store_tx *tx, const char *key, const uint8_
 
 /* Row of KEK_COLS -> *out (all or nothing). A row that does not fit the
  * struct (name too long, version out of range, unknown state) is damage. */
-static enum pv_rc kek_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc kek_from_row(struct store_row *s, void *out)
 {
 	struct store_kek k;
 	const char *name = store_sqlite_col_text(s, 0);
-	int64_t version = sqlite3_column_int64(s, 1);
-	int64_t state = sqlite3_column_int64(s, 2);
+	int64_t version = store_row_int64(s, 1);
+	int64_t state = store_row_int64(s, 2);
 	enum pv_rc rc;
 
 	memset(&k, 0, sizeof(k));
@@ -1048,7 +1131,7 @@ static enum pv_rc kek_from_row(sqlite3_stmt *s, void *out)
 	util_strlcpy(k.name, name, sizeof(k.name));
 	k.version = (uint32_t)version;
 	k.state = (enum store_kek_state)state;
-	k.created_ms = sqlite3_column_int64(s, 3);
+	k.created_ms = store_row_int64(s, 3);
 	rc = store_sqlite_col_blob(s, 4, STORE_SQLITE_BLOB_BUF, &k.wrapped, &k.wrapped_len);
 	if (rc != PV_OK)
 		return rc;
@@ -1092,9 +1175,9 @@ static enum pv_rc sq_kek_scan(struct store_tx *tx, store_kek_cb cb, void *arg)
 	return store_sqlite_scan(tx, SQ_KEK_SCAN, "kek_scan", SQP_NONE, kek_row, &x);
 }
 
-static enum pv_rc census_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc census_from_row(struct store_row *s, void *out)
 {
-	*(int64_t *)out = sqlite3_column_int64(s, 0);
+	*(int64_t *)out = store_row_int64(s, 0);
 	return PV_OK;
 }
 
@@ -1136,7 +1219,7 @@ struct audit_head_out {
 	char *hash;   /* [65] */
 };
 
-static enum pv_rc audit_head_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc audit_head_from_row(struct store_row *s, void *out)
 {
 	struct audit_head_out *h = out;
 	const char *hash = store_sqlite_col_text(s, 1);
@@ -1145,7 +1228,7 @@ static enum pv_rc audit_head_from_row(sqlite3_stmt *s, void *out)
 		log_error("store: audit head hash malformed");
 		return PV_E_INTEGRITY;
 	}
-	*h->seq = sqlite3_column_int64(s, 0);
+	*h->seq = store_row_int64(s, 0);
 	memcpy(h->hash, hash, 65);
 	return PV_OK;
 }
@@ -1172,10 +1255,10 @@ static void view_done(const void *row)
 	(void)row;
 }
 
-static enum pv_rc audit_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc audit_from_row(struct store_row *s, void *out)
 {
 	*(struct store_audit_row *)out = (struct store_audit_row){
-		.seq = sqlite3_column_int64(s, 0),
+		.seq = store_row_int64(s, 0),
 		.time = store_sqlite_col_text(s, 1),
 		.actor = store_sqlite_col_text(s, 2),
 		.action = store_sqlite_col_text(s, 3),
@@ -1192,7 +1275,7 @@ static enum pv_rc audit_from_row(sqlite3_stmt *s, void *out)
 	/* after every column_text call, which fixes each column's text form */
 	r->has_len = true;
 	for (int i = 0; i < STORE_AUDIT_TEXT_COLS; i++)
-		r->len[i] = (size_t)sqlite3_column_bytes(s, i + 1);
+		r->len[i] = (size_t)store_row_bytes(s, i + 1);
 	return PV_OK;
 }
 
@@ -1218,10 +1301,10 @@ static enum pv_rc sq_checkpoint_put(struct store_tx *tx, const struct store_chec
 		SQP_TEXT(cp->signature), SQP_TEXT(cp->key_id)), NULL);
 }
 
-static enum pv_rc checkpoint_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc checkpoint_from_row(struct store_row *s, void *out)
 {
 	*(struct store_checkpoint *)out = (struct store_checkpoint){
-		.seq = sqlite3_column_int64(s, 0),
+		.seq = store_row_int64(s, 0),
 		.hash = store_sqlite_col_text(s, 1),
 		.time = store_sqlite_col_text(s, 2),
 		.signature = store_sqlite_col_text(s, 3),
@@ -1241,9 +1324,9 @@ static enum pv_rc sq_checkpoint_scan(struct store_tx *tx, store_checkpoint_cb cb
 	    checkpoint_row, &x);
 }
 
-static enum pv_rc int64_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc int64_from_row(struct store_row *s, void *out)
 {
-	*(int64_t *)out = sqlite3_column_int64(s, 0);
+	*(int64_t *)out = store_row_int64(s, 0);
 	return PV_OK;
 }
 
@@ -1273,7 +1356,7 @@ static enum pv_rc sq_checkpoint_count(struct store_tx *tx, int64_t *n)
 
 /* Copy the wrapped DEK (column col) and ciphertext (col + 1) out: both or
  * neither (a half copy is wiped). */
-static enum pv_rc envelope_from_row(sqlite3_stmt *s, int col, enum store_sqlite_blob how,
+static enum pv_rc envelope_from_row(struct store_row *s, int col, enum store_sqlite_blob how,
     uint8_t **dek, size_t *dek_len, uint8_t **ct, size_t *ct_len)
 {
 	enum pv_rc rc;
@@ -1288,10 +1371,10 @@ static enum pv_rc envelope_from_row(sqlite3_stmt *s, int col, enum store_sqlite_
 	return rc;
 }
 
-static enum pv_rc coll_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc coll_from_row(struct store_row *s, void *out)
 {
 	struct store_collection c;
-	int64_t days = sqlite3_column_int64(s, 3);
+	int64_t days = store_row_int64(s, 3);
 	enum pv_rc rc;
 
 	memset(&c, 0, sizeof(c));
@@ -1303,7 +1386,7 @@ static enum pv_rc coll_from_row(sqlite3_stmt *s, void *out)
 		return PV_E_INTEGRITY;
 	}
 	c.retention_days = (int)days;
-	c.created_ms = sqlite3_column_int64(s, 4);
+	c.created_ms = store_row_int64(s, 4);
 	if ((rc = store_sqlite_col_strdup(s, 1, &c.schema)) != PV_OK)
 		return rc;
 	*(struct store_collection *)out = c;
@@ -1336,11 +1419,11 @@ static enum pv_rc sq_collection_list(struct store_tx *tx, store_collection_cb cb
 	    &x);
 }
 
-static enum pv_rc rec_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc rec_from_row(struct store_row *s, void *out)
 {
 	struct store_record r;
-	int64_t version = sqlite3_column_int64(s, 2);
-	int64_t kv = sqlite3_column_int64(s, 4);
+	int64_t version = store_row_int64(s, 2);
+	int64_t kv = store_row_int64(s, 4);
 	enum pv_rc rc;
 
 	memset(&r, 0, sizeof(r));
@@ -1353,9 +1436,9 @@ static enum pv_rc rec_from_row(sqlite3_stmt *s, void *out)
 	}
 	r.version = (uint32_t)version;
 	r.kek_version = (uint32_t)kv;
-	r.created_ms = sqlite3_column_int64(s, 7);
-	r.updated_ms = sqlite3_column_int64(s, 8);
-	r.deleted_ms = sqlite3_column_int64(s, 9);   /* NULL reads as 0: live */
+	r.created_ms = store_row_int64(s, 7);
+	r.updated_ms = store_row_int64(s, 8);
+	r.deleted_ms = store_row_int64(s, 9);   /* NULL reads as 0: live */
 	/* NULL (shredded) stays NULL */
 	if ((rc = envelope_from_row(s, 5, STORE_SQLITE_BLOB_NULLABLE, &r.wrapped_dek,
 	    &r.wrapped_dek_len, &r.ciphertext, &r.ciphertext_len)) != PV_OK)
@@ -1467,12 +1550,12 @@ static enum pv_rc sq_record_scan(struct store_tx *tx, const char *collection,
 	    store_sqlite_name_row, &x);
 }
 
-static enum pv_rc tok_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc tok_from_row(struct store_row *s, void *out)
 {
 	struct store_token t;
-	int64_t kv = sqlite3_column_int64(s, 6);
-	const void *mac = sqlite3_column_blob(s, 4);
-	int maclen = sqlite3_column_bytes(s, 4);
+	int64_t kv = store_row_int64(s, 6);
+	const void *mac = store_row_blob(s, 4);
+	int maclen = store_row_bytes(s, 4);
 	enum pv_rc rc;
 
 	memset(&t, 0, sizeof(t));
@@ -1484,11 +1567,11 @@ static enum pv_rc tok_from_row(sqlite3_stmt *s, void *out)
 		log_error("store: token row out of range");
 		return PV_E_INTEGRITY;
 	}
-	t.deterministic = sqlite3_column_int64(s, 3) != 0;
+	t.deterministic = store_row_int64(s, 3) != 0;
 	if (mac != NULL)
 		memcpy(t.mac, mac, STORE_MAC_LEN);
 	t.kek_version = (uint32_t)kv;
-	t.created_ms = sqlite3_column_int64(s, 9);
+	t.created_ms = store_row_int64(s, 9);
 	if ((rc = envelope_from_row(s, 7, STORE_SQLITE_BLOB_BUF, &t.wrapped_dek,
 	    &t.wrapped_dek_len, &t.ciphertext, &t.ciphertext_len)) != PV_OK)
 		return rc;
@@ -1523,7 +1606,17 @@ static enum pv_rc sq_token_get_by_mac(struct store_tx *tx, const uint8_t mac[STO
 /* ops table, open                                                     */
 /* ------------------------------------------------------------------ */
 
+/* The SQLite store is the data directory's own file: nothing to move. */
+static enum pv_rc sq_import_datadir(struct store *st, const char *datadir, bool *moved)
+{
+	(void)st;
+	(void)datadir;
+	*moved = false;
+	return PV_OK;
+}
+
 static const struct store_core_ops sq_core_ops = {
+	.import_datadir = sq_import_datadir,
 	.pool_set = sq_pool_set,
 	.close = sq_close,
 	.schema_version = sq_schema_version,
@@ -1533,11 +1626,11 @@ static const struct store_core_ops sq_core_ops = {
 	.savepoint = sq_savepoint,
 	.release = sq_release,
 	.rollback_savepoint = sq_rollback_savepoint,
-	.meta_get = sq_meta_get,
-	.meta_put = sq_meta_put,
+	.meta_get = store_sqlite_meta_get,
+	.meta_put = store_sqlite_meta_put,
 };
 
-static const struct store_vault_ops sq_vault_ops = {
+const struct store_vault_ops store_sqlite_vault_ops = {
 	/* vault:begin (added by the records work) */
 	.collection_put = sq_collection_put,
 	.collection_get = sq_collection_get,
@@ -1557,7 +1650,7 @@ static const struct store_vault_ops sq_vault_ops = {
 	/* vault:end */
 };
 
-static const struct store_keys_ops sq_keys_ops = {
+const struct store_keys_ops store_sqlite_keys_ops = {
 	.kek_put = sq_kek_put,
 	.kek_get = sq_kek_get,
 	.kek_latest = sq_kek_latest,
@@ -1567,7 +1660,7 @@ static const struct store_keys_ops sq_keys_ops = {
 	.kek_destroy = sq_kek_destroy,
 };
 
-static const struct store_audit_ops sq_audit_ops = {
+const struct store_audit_ops store_sqlite_audit_ops = {
 	.audit_append = sq_audit_append,
 	.audit_head = sq_audit_head,
 	.audit_scan = sq_audit_scan,
@@ -1581,9 +1674,9 @@ static const struct store_audit_ops sq_audit_ops = {
 static const struct store_ops sq_ops = {
 	.core = &sq_core_ops,
 	.identity = &store_sqlite_identity_ops,
-	.vault = &sq_vault_ops,
-	.keys = &sq_keys_ops,
-	.audit = &sq_audit_ops,
+	.vault = &store_sqlite_vault_ops,
+	.keys = &store_sqlite_keys_ops,
+	.audit = &store_sqlite_audit_ops,
 	.jobs = &store_sqlite_jobs_ops,
 	.sinks = &store_sqlite_sinks_ops,
 	.detect = &store_sqlite_detect_ops,
@@ -1594,6 +1687,7 @@ static const struct store_ops sq_ops = {
 	.secrets = &store_sqlite_secrets_ops,
 	.approvals = &store_sqlite_approvals_ops,
 	.webauthn = &store_sqlite_webauthn_ops,
+	.cluster = &store_sqlite_cluster_ops,
 };
 
 /* The pool's condition variable waits on CLOCK_MONOTONIC (a wall-clock step
@@ -1667,7 +1761,7 @@ static enum pv_rc set_wal(sqlite3 *db)
 		src = sqlite3_step(s);
 	if (src != SQLITE_ROW) {
 		rc = store_sqlite_rc(src, "journal_mode");
-	} else if (strcasecmp(store_sqlite_col_text(s, 0), "wal") != 0) {
+	} else if (strcasecmp((const char *)sqlite3_column_text(s, 0), "wal") != 0) {
 		log_error("store: journal_mode WAL refused by the filesystem");
 		rc = PV_E_IO;
 	}
@@ -1686,6 +1780,7 @@ enum pv_rc store_sqlite_open(const char *datadir, bool read_only, struct store *
 	if (s == NULL)
 		return PV_E_NOMEM;
 	s->base.ops = &sq_ops;
+	s->base.sql = &sq_runner;
 	s->read_only = read_only;
 	s->max_conns = store_sqlite_default_max_conns();
 	s->wait_ms = STORE_SQLITE_POOL_WAIT_MS;

@@ -18,7 +18,7 @@ void store_approval_clear(struct store_approval *a)
 	memset(a, 0, sizeof(*a));
 }
 
-static enum pv_rc approval_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc approval_from_row(struct store_row *s, void *out)
 {
 	struct store_approval a;
 	enum pv_rc rc;
@@ -33,9 +33,9 @@ static enum pv_rc approval_from_row(sqlite3_stmt *s, void *out)
 		log_error("store: approval row out of range");
 		return PV_E_INTEGRITY;
 	}
-	a.created_ms = sqlite3_column_int64(s, 6);
-	a.expires_ms = sqlite3_column_int64(s, 7);
-	a.decided_ms = sqlite3_column_int64(s, 9);
+	a.created_ms = store_row_int64(s, 6);
+	a.expires_ms = store_row_int64(s, 7);
+	a.decided_ms = store_row_int64(s, 9);
 	if ((rc = store_sqlite_col_strdup(s, 5, &a.change)) != PV_OK ||
 	    (rc = store_sqlite_col_strdup(s, 10, &a.note)) != PV_OK) {
 		store_approval_clear(&a);
@@ -81,7 +81,7 @@ static enum pv_rc sq_approval_decide(struct store_tx *tx, const char *id, const 
 		SQP_TEXT(note)));
 }
 
-static enum pv_rc found_row(sqlite3_stmt *s, void *ctx, bool *stop)
+static enum pv_rc found_row(struct store_row *s, void *ctx, bool *stop)
 {
 	(void)s;
 	*(bool *)ctx = true;

@@ -18,7 +18,7 @@ void store_app_clear(struct store_app *a)
 	memset(a, 0, sizeof(*a));
 }
 
-static enum pv_rc app_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc app_from_row(struct store_row *s, void *out)
 {
 	struct store_app a;
 	enum pv_rc rc;
@@ -30,10 +30,10 @@ static enum pv_rc app_from_row(sqlite3_stmt *s, void *out)
 		log_error("store: app row out of range");
 		return PV_E_INTEGRITY;
 	}
-	a.created_ms = sqlite3_column_int64(s, 5);
-	a.disabled = sqlite3_column_int64(s, 6) != 0;
-	a.disabled_ms = sqlite3_column_int64(s, 7);
-	a.credential_epoch = sqlite3_column_int64(s, 8);
+	a.created_ms = store_row_int64(s, 5);
+	a.disabled = store_row_int64(s, 6) != 0;
+	a.disabled_ms = store_row_int64(s, 7);
+	a.credential_epoch = store_row_int64(s, 8);
 	if ((rc = store_sqlite_col_strdup(s, 2, &a.roles)) != PV_OK ||
 	    (rc = store_sqlite_col_strdup(s, 3, &a.networks)) != PV_OK) {
 		store_app_clear(&a);
@@ -81,7 +81,7 @@ static void secret_clear(struct store_app_secret *s)
 	explicit_bzero(s, sizeof(*s));
 }
 
-static enum pv_rc secret_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc secret_from_row(struct store_row *s, void *out)
 {
 	struct store_app_secret a;
 
@@ -92,9 +92,9 @@ static enum pv_rc secret_from_row(sqlite3_stmt *s, void *out)
 		log_error("store: app secret row out of range");
 		return PV_E_INTEGRITY;
 	}
-	a.created_ms = sqlite3_column_int64(s, 3);
-	a.expires_ms = sqlite3_column_int64(s, 4);
-	a.revoked_ms = sqlite3_column_int64(s, 5);
+	a.created_ms = store_row_int64(s, 3);
+	a.expires_ms = store_row_int64(s, 4);
+	a.revoked_ms = store_row_int64(s, 5);
 	*(struct store_app_secret *)out = a;
 	return PV_OK;
 }
@@ -125,7 +125,7 @@ static enum pv_rc sq_app_secret_revoke(struct store_tx *tx, const char *app_id,
 	    SQP_LIST(SQP_TEXT(app_id), SQP_TEXT(secret_id), SQP_INT(now_ms)));
 }
 
-static enum pv_rc app_session_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc app_session_from_row(struct store_row *s, void *out)
 {
 	struct store_app_session a;
 
@@ -139,10 +139,10 @@ static enum pv_rc app_session_from_row(sqlite3_stmt *s, void *out)
 		log_error("store: app session row out of range");
 		return PV_E_INTEGRITY;
 	}
-	a.created_ms = sqlite3_column_int64(s, 3);
-	a.expires_ms = sqlite3_column_int64(s, 4);
-	a.credential_epoch = sqlite3_column_int64(s, 5);
-	a.ended_ms = sqlite3_column_int64(s, 8);
+	a.created_ms = store_row_int64(s, 3);
+	a.expires_ms = store_row_int64(s, 4);
+	a.credential_epoch = store_row_int64(s, 5);
+	a.ended_ms = store_row_int64(s, 8);
 	*(struct store_app_session *)out = a;
 	return PV_OK;
 }

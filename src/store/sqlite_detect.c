@@ -9,7 +9,7 @@
 
 #include "store/store_sqlite.h"
 
-static enum pv_rc alert_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc alert_from_row(struct store_row *s, void *out)
 {
 	struct store_alert a;
 
@@ -25,10 +25,10 @@ static enum pv_rc alert_from_row(sqlite3_stmt *s, void *out)
 		log_error("store: alert_get: damaged row");
 		return PV_E_IO;
 	}
-	a.first_seen_ms = sqlite3_column_int64(s, 5);
-	a.last_seen_ms = sqlite3_column_int64(s, 6);
-	a.count = sqlite3_column_int64(s, 7);
-	a.ack_ms = sqlite3_column_int64(s, 11);
+	a.first_seen_ms = store_row_int64(s, 5);
+	a.last_seen_ms = store_row_int64(s, 6);
+	a.count = store_row_int64(s, 7);
+	a.ack_ms = store_row_int64(s, 11);
 	*(struct store_alert *)out = a;
 	return PV_OK;
 }
@@ -78,7 +78,7 @@ static enum pv_rc sq_alert_list(struct store_tx *tx, const struct store_alert_fi
 		SQP_INT(f->limit == 0 ? -1 : (int64_t)f->limit)), alert_row, &x);
 }
 
-static enum pv_rc state_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc state_from_row(struct store_row *s, void *out)
 {
 	return store_sqlite_col_strdup(s, 0, (char **)out);
 }

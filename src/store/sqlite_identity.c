@@ -34,7 +34,7 @@ void store_user_clear(struct store_user *u)
 	explicit_bzero(u, sizeof(*u));
 }
 
-static enum pv_rc user_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc user_from_row(struct store_row *s, void *out)
 {
 	struct store_user u;
 	enum pv_rc rc;
@@ -51,15 +51,15 @@ static enum pv_rc user_from_row(sqlite3_stmt *s, void *out)
 	}
 	/* anything but "active": fail closed */
 	u.disabled = strcmp(store_sqlite_col_text(s, 4), "active") != 0;
-	u.password_one_time = sqlite3_column_int64(s, 7) != 0;
-	u.credential_epoch = sqlite3_column_int64(s, 8);
-	u.mfa_enabled = sqlite3_column_int64(s, 11) != 0;
-	u.mfa_last_step = sqlite3_column_int64(s, 12);
-	u.created_ms = sqlite3_column_int64(s, 13);
-	u.updated_ms = sqlite3_column_int64(s, 14);
-	u.disabled_ms = sqlite3_column_int64(s, 15);
-	u.otp_issued_ms = sqlite3_column_int64(s, 17);
-	u.otp_used_ms = sqlite3_column_int64(s, 18);
+	u.password_one_time = store_row_int64(s, 7) != 0;
+	u.credential_epoch = store_row_int64(s, 8);
+	u.mfa_enabled = store_row_int64(s, 11) != 0;
+	u.mfa_last_step = store_row_int64(s, 12);
+	u.created_ms = store_row_int64(s, 13);
+	u.updated_ms = store_row_int64(s, 14);
+	u.disabled_ms = store_row_int64(s, 15);
+	u.otp_issued_ms = store_row_int64(s, 17);
+	u.otp_used_ms = store_row_int64(s, 18);
 	/* no MFA secret: NULL, not an empty buffer */
 	if ((rc = store_sqlite_col_strdup(s, 5, &u.attributes)) != PV_OK ||
 	    (rc = store_sqlite_col_blob(s, 9, STORE_SQLITE_BLOB_OPTIONAL, &u.mfa_secret,
@@ -223,7 +223,7 @@ void store_group_clear(struct store_group *g)
 	memset(g, 0, sizeof(*g));
 }
 
-static enum pv_rc role_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc role_from_row(struct store_row *s, void *out)
 {
 	struct store_role r;
 	enum pv_rc rc;
@@ -233,8 +233,8 @@ static enum pv_rc role_from_row(sqlite3_stmt *s, void *out)
 		log_error("store: role row out of range");
 		return PV_E_INTEGRITY;
 	}
-	r.builtin = sqlite3_column_int64(s, 3) != 0;
-	r.created_ms = sqlite3_column_int64(s, 4);
+	r.builtin = store_row_int64(s, 3) != 0;
+	r.created_ms = store_row_int64(s, 4);
 	if ((rc = store_sqlite_col_strdup(s, 1, &r.permissions)) != PV_OK ||
 	    (rc = store_sqlite_col_strdup(s, 2, &r.condition)) != PV_OK) {
 		store_role_clear(&r);
@@ -244,7 +244,7 @@ static enum pv_rc role_from_row(sqlite3_stmt *s, void *out)
 	return PV_OK;
 }
 
-static enum pv_rc group_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc group_from_row(struct store_row *s, void *out)
 {
 	struct store_group g;
 	enum pv_rc rc;
@@ -254,7 +254,7 @@ static enum pv_rc group_from_row(sqlite3_stmt *s, void *out)
 		log_error("store: group row out of range");
 		return PV_E_INTEGRITY;
 	}
-	g.created_ms = sqlite3_column_int64(s, 2);
+	g.created_ms = store_row_int64(s, 2);
 	if ((rc = store_sqlite_col_strdup(s, 1, &g.roles)) != PV_OK)
 		return rc;
 	*(struct store_group *)out = g;
@@ -319,10 +319,10 @@ enum pv_rc store_sqlite_session_put(struct store_tx *tx, const struct store_sess
 		SQP_TEXT(x->source)), NULL);
 }
 
-static enum pv_rc session_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc session_from_row(struct store_row *s, void *out)
 {
 	struct store_session x;
-	int64_t flags = sqlite3_column_int64(s, 6);
+	int64_t flags = store_row_int64(s, 6);
 
 	memset(&x, 0, sizeof(x));
 	if (!store_sqlite_col_copy(s, 0, x.id, sizeof(x.id)) ||
@@ -335,15 +335,15 @@ static enum pv_rc session_from_row(sqlite3_stmt *s, void *out)
 		log_error("store: session row out of range");
 		return PV_E_INTEGRITY;
 	}
-	x.created_ms = sqlite3_column_int64(s, 3);
-	x.last_seen_ms = sqlite3_column_int64(s, 4);
-	x.absolute_expires_ms = sqlite3_column_int64(s, 5);
+	x.created_ms = store_row_int64(s, 3);
+	x.last_seen_ms = store_row_int64(s, 4);
+	x.absolute_expires_ms = store_row_int64(s, 5);
 	x.restrict_flags = (unsigned)flags;
-	x.mfa_verified = sqlite3_column_int64(s, 7) != 0;
-	x.credential_epoch = sqlite3_column_int64(s, 8);
-	x.ended_ms = sqlite3_column_int64(s, 10);
-	x.mfa_at_ms = sqlite3_column_int64(s, 12);
-	if (sqlite3_column_type(s, 10) != SQLITE_NULL && x.ended_ms == 0)
+	x.mfa_verified = store_row_int64(s, 7) != 0;
+	x.credential_epoch = store_row_int64(s, 8);
+	x.ended_ms = store_row_int64(s, 10);
+	x.mfa_at_ms = store_row_int64(s, 12);
+	if (!store_row_is_null(s, 10) && x.ended_ms == 0)
 		x.ended_ms = 1;   /* ended at the epoch still means ended */
 	*(struct store_session *)out = x;
 	return PV_OK;
@@ -390,9 +390,9 @@ enum pv_rc store_sqlite_session_end_all_for_user(struct store_tx *tx, const char
 	return rc;
 }
 
-static enum pv_rc count_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc count_from_row(struct store_row *s, void *out)
 {
-	*(int64_t *)out = sqlite3_column_int64(s, 0);
+	*(int64_t *)out = store_row_int64(s, 0);
 	return PV_OK;
 }
 
@@ -413,14 +413,14 @@ enum pv_rc store_sqlite_session_count_open(struct store_tx *tx, int64_t now_ms,
 
 /* ---- lockout ---- */
 
-static enum pv_rc lockout_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc lockout_from_row(struct store_row *s, void *out)
 {
 	struct store_lockout *l = out;
-	int64_t f = sqlite3_column_int64(s, 0);
+	int64_t f = store_row_int64(s, 0);
 
 	l->failures = f < 0 ? 0 : f > 1000000 ? 1000000 : (int)f;
-	l->window_start_ms = sqlite3_column_int64(s, 1);
-	l->locked_until_ms = sqlite3_column_int64(s, 2);
+	l->window_start_ms = store_row_int64(s, 1);
+	l->locked_until_ms = store_row_int64(s, 2);
 	return PV_OK;
 }
 
@@ -460,18 +460,18 @@ enum pv_rc store_sqlite_mfa_pending_put(struct store_tx *tx, const struct store_
 		SQP_INT(p->attempts), SQP_INT(p->credential_epoch)), NULL);
 }
 
-static enum pv_rc mfa_pending_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc mfa_pending_from_row(struct store_row *s, void *out)
 {
 	struct store_mfa_pending p;
-	int64_t a = sqlite3_column_int64(s, 3);
+	int64_t a = store_row_int64(s, 3);
 
 	memset(&p, 0, sizeof(p));
 	if (!store_sqlite_col_copy(s, 0, p.token_hash, sizeof(p.token_hash)) ||
 	    !store_sqlite_col_copy(s, 1, p.user_id, sizeof(p.user_id)))
 		return PV_E_INTEGRITY;
-	p.expires_ms = sqlite3_column_int64(s, 2);
+	p.expires_ms = store_row_int64(s, 2);
 	p.attempts = a < 0 ? 0 : a > 1000000 ? 1000000 : (int)a;
-	p.credential_epoch = sqlite3_column_int64(s, 4);
+	p.credential_epoch = store_row_int64(s, 4);
 	*(struct store_mfa_pending *)out = p;
 	return PV_OK;
 }

@@ -9,7 +9,7 @@
 
 #include "store/store_sqlite.h"
 
-static enum pv_rc job_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc job_from_row(struct store_row *s, void *out)
 {
 	struct store_job j;
 	enum pv_rc rc;
@@ -29,14 +29,14 @@ static enum pv_rc job_from_row(sqlite3_stmt *s, void *out)
 		store_job_clear(&j);
 		return rc;
 	}
-	j.done = sqlite3_column_int64(s, 6);
-	j.total = sqlite3_column_int64(s, 7);
-	j.error_count = sqlite3_column_int64(s, 8);
-	j.created_ms = sqlite3_column_int64(s, 9);
-	j.started_ms = sqlite3_column_int64(s, 10);
-	j.finished_ms = sqlite3_column_int64(s, 11);
-	j.updated_ms = sqlite3_column_int64(s, 12);
-	j.lease_expires_ms = sqlite3_column_int64(s, 14);
+	j.done = store_row_int64(s, 6);
+	j.total = store_row_int64(s, 7);
+	j.error_count = store_row_int64(s, 8);
+	j.created_ms = store_row_int64(s, 9);
+	j.started_ms = store_row_int64(s, 10);
+	j.finished_ms = store_row_int64(s, 11);
+	j.updated_ms = store_row_int64(s, 12);
+	j.lease_expires_ms = store_row_int64(s, 14);
 	*(struct store_job *)out = j;
 	return PV_OK;
 }

@@ -9,10 +9,10 @@
 
 #include "store/store_sqlite.h"
 
-static enum pv_rc policy_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc policy_from_row(struct store_row *s, void *out)
 {
 	struct store_policy p;
-	const unsigned char *effect = sqlite3_column_text(s, 1);
+	const char *effect = store_row_text(s, 1);
 	enum pv_rc rc;
 
 	memset(&p, 0, sizeof(p));
@@ -22,16 +22,16 @@ static enum pv_rc policy_from_row(sqlite3_stmt *s, void *out)
 		log_error("store: policy_get: damaged row");
 		return PV_E_IO;
 	}
-	p.deny = strcmp((const char *)effect, "deny") == 0;
+	p.deny = strcmp(effect, "deny") == 0;
 	if ((rc = store_sqlite_col_strdup(s, 2, &p.actions)) != PV_OK ||
 	    (rc = store_sqlite_col_strdup(s, 3, &p.resources)) != PV_OK ||
 	    (rc = store_sqlite_col_strdup(s, 4, &p.condition)) != PV_OK) {
 		store_policy_clear(&p);
 		return rc;
 	}
-	p.created_ms = sqlite3_column_int64(s, 6);
-	p.updated_ms = sqlite3_column_int64(s, 8);
-	p.version = sqlite3_column_int64(s, 9);
+	p.created_ms = store_row_int64(s, 6);
+	p.updated_ms = store_row_int64(s, 8);
+	p.version = store_row_int64(s, 9);
 	*(struct store_policy *)out = p;
 	return PV_OK;
 }

@@ -10,7 +10,7 @@
 
 #include "store/store_sqlite.h"
 
-static enum pv_rc secret_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc secret_from_row(struct store_row *s, void *out)
 {
 	struct store_secret a;
 	enum pv_rc rc;
@@ -20,33 +20,33 @@ static enum pv_rc secret_from_row(sqlite3_stmt *s, void *out)
 		log_error("store: secret row out of range");
 		return PV_E_INTEGRITY;
 	}
-	a.current_version = (uint32_t)sqlite3_column_int64(s, 1);
-	a.rotate_every_s = sqlite3_column_int64(s, 2);
-	a.created_ms = sqlite3_column_int64(s, 3);
-	a.updated_ms = sqlite3_column_int64(s, 4);
-	a.deleted_ms = sqlite3_column_int64(s, 5);
+	a.current_version = (uint32_t)store_row_int64(s, 1);
+	a.rotate_every_s = store_row_int64(s, 2);
+	a.created_ms = store_row_int64(s, 3);
+	a.updated_ms = store_row_int64(s, 4);
+	a.deleted_ms = store_row_int64(s, 5);
 	if ((rc = store_sqlite_col_strdup(s, 6, &a.metadata)) != PV_OK)
 		return rc;
 	*(struct store_secret *)out = a;
 	return PV_OK;
 }
 
-static enum pv_rc version_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc version_from_row(struct store_row *s, void *out)
 {
 	struct store_secret_version v;
 	enum pv_rc rc;
 
 	memset(&v, 0, sizeof(v));
-	v.seq = sqlite3_column_int64(s, 0);
+	v.seq = store_row_int64(s, 0);
 	if (!store_sqlite_col_copy(s, 1, v.path, sizeof(v.path)) ||
 	    !store_sqlite_col_copy(s, 3, v.kek_name, sizeof(v.kek_name))) {
 		log_error("store: secret version row out of range");
 		return PV_E_INTEGRITY;
 	}
-	v.version = (uint32_t)sqlite3_column_int64(s, 2);
-	v.kek_version = (uint32_t)sqlite3_column_int64(s, 4);
-	v.created_ms = sqlite3_column_int64(s, 8);
-	v.destroyed_ms = sqlite3_column_int64(s, 9);
+	v.version = (uint32_t)store_row_int64(s, 2);
+	v.kek_version = (uint32_t)store_row_int64(s, 4);
+	v.created_ms = store_row_int64(s, 8);
+	v.destroyed_ms = store_row_int64(s, 9);
 	if ((rc = store_sqlite_col_blob(s, 5, STORE_SQLITE_BLOB_NULLABLE, &v.wrapped_dek,
 	    &v.wrapped_dek_len)) != PV_OK ||
 	    (rc = store_sqlite_col_blob(s, 6, STORE_SQLITE_BLOB_NULLABLE, &v.ciphertext,

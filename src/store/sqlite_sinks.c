@@ -7,7 +7,7 @@
 
 #include "store/store_sqlite.h"
 
-static enum pv_rc cursor_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc cursor_from_row(struct store_row *s, void *out)
 {
 	struct store_sink_cursor c;
 
@@ -17,9 +17,9 @@ static enum pv_rc cursor_from_row(sqlite3_stmt *s, void *out)
 		log_error("store: sink_cursor_get: damaged row");
 		return PV_E_IO;
 	}
-	c.seq = sqlite3_column_int64(s, 1);
-	c.delivered = sqlite3_column_int64(s, 2);
-	c.updated_ms = sqlite3_column_int64(s, 4);
+	c.seq = store_row_int64(s, 1);
+	c.delivered = store_row_int64(s, 2);
+	c.updated_ms = store_row_int64(s, 4);
 	*(struct store_sink_cursor *)out = c;
 	return PV_OK;
 }

@@ -9,7 +9,7 @@
 
 #include "store/store_sqlite.h"
 
-static enum pv_rc subject_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc subject_from_row(struct store_row *s, void *out)
 {
 	struct store_subject x;
 	enum pv_rc rc;
@@ -22,9 +22,9 @@ static enum pv_rc subject_from_row(sqlite3_stmt *s, void *out)
 		log_error("store: subject row out of range");
 		return PV_E_INTEGRITY;
 	}
-	x.kek_version = (uint32_t)sqlite3_column_int64(s, 2);
-	x.created_ms = sqlite3_column_int64(s, 5);
-	x.hold_ms = sqlite3_column_int64(s, 8);
+	x.kek_version = (uint32_t)store_row_int64(s, 2);
+	x.created_ms = store_row_int64(s, 5);
+	x.hold_ms = store_row_int64(s, 8);
 	if ((rc = store_sqlite_col_blob(s, 3, STORE_SQLITE_BLOB_BUF, &x.wrapped_dek,
 	    &x.wrapped_dek_len)) != PV_OK ||
 	    (rc = store_sqlite_col_blob(s, 4, STORE_SQLITE_BLOB_BUF, &x.ciphertext,
@@ -89,7 +89,7 @@ static enum pv_rc sq_subject_link(struct store_tx *tx, const char *collection,
 	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(record_id), SQP_TEXT(ref)), NULL);
 }
 
-static enum pv_rc ref_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc ref_from_row(struct store_row *s, void *out)
 {
 	if (!store_sqlite_col_copy(s, 0, out, STORE_SUBJECT_REF_LEN + 1)) {
 		log_error("store: subject link out of range");
@@ -115,10 +115,10 @@ struct count_ctx {
 	void *arg;
 };
 
-static enum pv_rc count_row(sqlite3_stmt *s, void *ctx, bool *stop)
+static enum pv_rc count_row(struct store_row *s, void *ctx, bool *stop)
 {
 	struct count_ctx *x = ctx;
-	int64_t n = sqlite3_column_int64(s, 1);
+	int64_t n = store_row_int64(s, 1);
 
 	*stop = x->cb(store_sqlite_col_text(s, 0), n < 0 ? 0 : (uint64_t)n, x->arg) != 0;
 	return PV_OK;
@@ -138,7 +138,7 @@ struct rec_ctx {
 	void *arg;
 };
 
-static enum pv_rc rec_row(sqlite3_stmt *s, void *ctx, bool *stop)
+static enum pv_rc rec_row(struct store_row *s, void *ctx, bool *stop)
 {
 	struct rec_ctx *x = ctx;
 
@@ -172,9 +172,9 @@ static enum pv_rc sq_subject_shred(struct store_tx *tx, const char *ref, int64_t
 	return rc;
 }
 
-static enum pv_rc ms_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc ms_from_row(struct store_row *s, void *out)
 {
-	*(int64_t *)out = sqlite3_column_int64(s, 0);
+	*(int64_t *)out = store_row_int64(s, 0);
 	return PV_OK;
 }
 
@@ -190,11 +190,11 @@ struct tomb_ctx {
 	void *arg;
 };
 
-static enum pv_rc tomb_row(sqlite3_stmt *s, void *ctx, bool *stop)
+static enum pv_rc tomb_row(struct store_row *s, void *ctx, bool *stop)
 {
 	struct tomb_ctx *x = ctx;
 
-	*stop = x->cb(store_sqlite_col_text(s, 0), sqlite3_column_int64(s, 1), x->arg) != 0;
+	*stop = x->cb(store_sqlite_col_text(s, 0), store_row_int64(s, 1), x->arg) != 0;
 	return PV_OK;
 }
 

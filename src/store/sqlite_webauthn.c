@@ -18,10 +18,10 @@ void store_webauthn_cred_clear(struct store_webauthn_cred *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static enum pv_rc cred_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc cred_from_row(struct store_row *s, void *out)
 {
 	struct store_webauthn_cred *c = out;
-	int64_t alg = sqlite3_column_int64(s, 3);
+	int64_t alg = store_row_int64(s, 3);
 	enum pv_rc rc;
 
 	memset(c, 0, sizeof(*c));
@@ -34,9 +34,9 @@ static enum pv_rc cred_from_row(sqlite3_stmt *s, void *out)
 		return PV_E_INTEGRITY;
 	}
 	c->alg = (int)alg;
-	c->sign_count = sqlite3_column_int64(s, 4);
-	c->created_ms = sqlite3_column_int64(s, 7);
-	c->last_used_ms = sqlite3_column_int64(s, 8);
+	c->sign_count = store_row_int64(s, 4);
+	c->created_ms = store_row_int64(s, 7);
+	c->last_used_ms = store_row_int64(s, 8);
 	if ((rc = store_sqlite_col_blob(s, 2, STORE_SQLITE_BLOB_BUF, &c->public_key,
 	    &c->public_key_len)) != PV_OK) {
 		memset(c, 0, sizeof(*c));
@@ -52,7 +52,7 @@ struct cred_row_ctx {
 	void *arg;
 };
 
-static enum pv_rc cred_row(sqlite3_stmt *s, void *ctx, bool *stop)
+static enum pv_rc cred_row(struct store_row *s, void *ctx, bool *stop)
 {
 	struct cred_row_ctx *x = ctx;
 	struct store_webauthn_cred *c = malloc(sizeof(*c));
@@ -117,7 +117,7 @@ static enum pv_rc sq_cred_delete_user(struct store_tx *tx, const char *user_id, 
 	return rc;
 }
 
-static enum pv_rc handle_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc handle_from_row(struct store_row *s, void *out)
 {
 	if (!store_sqlite_col_copy(s, 0, out, STORE_WEBAUTHN_HANDLE_MAX)) {
 		log_error("store: webauthn handle row out of range");
@@ -139,7 +139,7 @@ static enum pv_rc sq_handle_put(struct store_tx *tx, const char *user_id, const 
 	    SQP_LIST(SQP_TEXT(user_id), SQP_TEXT(handle)), NULL);
 }
 
-static enum pv_rc challenge_from_row(sqlite3_stmt *s, void *out)
+static enum pv_rc challenge_from_row(struct store_row *s, void *out)
 {
 	struct store_webauthn_challenge c;
 
@@ -151,7 +151,7 @@ static enum pv_rc challenge_from_row(sqlite3_stmt *s, void *out)
 		log_error("store: webauthn challenge row out of range");
 		return PV_E_INTEGRITY;
 	}
-	c.expires_ms = sqlite3_column_int64(s, 4);
+	c.expires_ms = store_row_int64(s, 4);
 	*(struct store_webauthn_challenge *)out = c;
 	return PV_OK;
 }

@@ -211,9 +211,16 @@ static enum pv_rc open_sqlite(const char *datadir, const char *url, bool read_on
 	return store_sqlite_open(datadir, read_only, out);
 }
 
+static enum pv_rc open_pg(const char *datadir, const char *url, bool read_only,
+    struct store **out)
+{
+	(void)datadir;   /* everything is in the database url names */
+	return store_pg_open(url, read_only, out);
+}
+
 static const struct backend backends[] = {
 	{ "sqlite", open_sqlite },
-	{ "postgres", NULL },   /* postgres.c: store_pg_open(url, read_only, out) */
+	{ "postgres", open_pg },   /* postgres.c */
 };
 
 enum pv_rc store_open(const char *datadir, const char *backend, const char *url,
@@ -252,6 +259,19 @@ void store_pool_set(struct store *st, unsigned max_connections, unsigned wait_ms
 		st->ops->core->pool_set(st, max_connections, wait_ms);
 }
 
+enum pv_rc store_import_datadir(struct store *st, const char *datadir, bool *moved)
+{
+	if (st == NULL || datadir == NULL || moved == NULL)
+		return PV_E_INVALID;
+	*moved = false;
+	return st->ops->core->import_datadir(st, datadir, moved);
+}
+
+bool store_shared(struct store *st)
+{
+	return st != NULL && st->shared;
+}
+
 int store_schema_version(struct store *st)
 {
 	return st != NULL ? st->ops->core->schema_version(st) : 0;
@@ -279,6 +299,31 @@ static enum pv_rc refuse_rd(const char *op)
 	if ((tx)->mode != STORE_WR) \
 		return refuse_rd(op); \
 } while (0)
+
+/* After an access-affecting write on a shared store: the access epoch moves
+ * in the same transaction (store_cluster.h), so every node re-reads what it
+ * cached before its next decision. */
+static enum pv_rc access_changed(struct store_tx *tx, enum pv_rc rc)
+{
+	if (rc == PV_OK && tx->st->shared)
+		rc = tx->st->ops->cluster->epoch_bump(tx);
+	return rc;
+}
+
+enum pv_rc store_epoch_get(struct store_tx *tx, int64_t *epoch)
+{
+	if (!tx_ok(tx) || epoch == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->cluster->epoch_get(tx, epoch);
+}
+
+enum pv_rc store_epoch_bump(struct store_tx *tx)
+{
+	if (!tx_ok(tx))
+		return PV_E_INVALID;
+	WRITE_OP(tx, "epoch_bump");
+	return tx->st->ops->cluster->epoch_bump(tx);
+}
 
 enum pv_rc store_begin(struct store *st, enum store_mode mode, struct store_tx **out)
 {
@@ -406,7 +451,7 @@ enum pv_rc store_kek_set_state(struct store_tx *tx, const char *name, uint32_t v
 	if (!tx_ok(tx) || !kek_name_ok(name) || !kek_state_ok(state))
 		return PV_E_INVALID;
 	WRITE_OP(tx, "kek_set_state");
-	return tx->st->ops->keys->kek_set_state(tx, name, version, state);
+	return access_changed(tx, tx->st->ops->keys->kek_set_state(tx, name, version, state));
 }
 
 enum pv_rc store_kek_scan(struct store_tx *tx, store_kek_cb cb, void *arg)
@@ -433,7 +478,7 @@ enum pv_rc store_kek_destroy(struct store_tx *tx, const char *name, uint32_t ver
 	WRITE_OP(tx, "kek_destroy");
 	if (tx->st->ops->keys->kek_destroy == NULL)
 		return PV_E_INTERNAL;
-	return tx->st->ops->keys->kek_destroy(tx, name, version);
+	return access_changed(tx, tx->st->ops->keys->kek_destroy(tx, name, version));
 }
 
 /* ------------------------------------------------------------------ */
@@ -542,7 +587,7 @@ enum pv_rc store_user_update(struct store_tx *tx, const struct store_user *u)
 	if (!tx_ok(tx) || !user_ok(u))
 		return PV_E_INVALID;
 	WRITE_OP(tx, "user_update");
-	return tx->st->ops->identity->user_update(tx, u);
+	return access_changed(tx, tx->st->ops->identity->user_update(tx, u));
 }
 
 enum pv_rc store_user_list(struct store_tx *tx, store_user_cb cb, void *arg)
@@ -558,7 +603,7 @@ enum pv_rc store_user_roles_set(struct store_tx *tx, const char *user_id,
 	if (!tx_ok(tx) || user_id == NULL || (n > 0 && roles == NULL))
 		return PV_E_INVALID;
 	WRITE_OP(tx, "user_roles_set");
-	return tx->st->ops->identity->user_roles_set(tx, user_id, roles, n);
+	return access_changed(tx, tx->st->ops->identity->user_roles_set(tx, user_id, roles, n));
 }
 
 enum pv_rc store_user_roles_get(struct store_tx *tx, const char *user_id, store_name_cb cb,
@@ -575,7 +620,7 @@ enum pv_rc store_user_groups_set(struct store_tx *tx, const char *user_id,
 	if (!tx_ok(tx) || user_id == NULL || (n > 0 && groups == NULL))
 		return PV_E_INVALID;
 	WRITE_OP(tx, "user_groups_set");
-	return tx->st->ops->identity->user_groups_set(tx, user_id, groups, n);
+	return access_changed(tx, tx->st->ops->identity->user_groups_set(tx, user_id, groups, n));
 }
 
 enum pv_rc store_user_groups_get(struct store_tx *tx, const char *user_id, store_name_cb cb,
@@ -591,7 +636,7 @@ enum pv_rc store_role_put(struct store_tx *tx, const struct store_role *r)
 	if (!tx_ok(tx) || r == NULL || !istr_ok(r->name, sizeof(r->name)))
 		return PV_E_INVALID;
 	WRITE_OP(tx, "role_put");
-	return tx->st->ops->identity->role_put(tx, r);
+	return access_changed(tx, tx->st->ops->identity->role_put(tx, r));
 }
 
 enum pv_rc store_role_get(struct store_tx *tx, const char *name, struct store_role *out)
@@ -613,7 +658,7 @@ enum pv_rc store_group_put(struct store_tx *tx, const struct store_group *g)
 	if (!tx_ok(tx) || g == NULL || !istr_ok(g->name, sizeof(g->name)))
 		return PV_E_INVALID;
 	WRITE_OP(tx, "group_put");
-	return tx->st->ops->identity->group_put(tx, g);
+	return access_changed(tx, tx->st->ops->identity->group_put(tx, g));
 }
 
 enum pv_rc store_group_get(struct store_tx *tx, const char *name, struct store_group *out)
@@ -662,8 +707,8 @@ enum pv_rc store_session_set_state(struct store_tx *tx, const char *id, unsigned
 	if (!tx_ok(tx) || id == NULL)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "session_set_state");
-	return tx->st->ops->identity->session_set_state(tx, id, restrict_flags, mfa_verified,
-	    credential_epoch);
+	return access_changed(tx, tx->st->ops->identity->session_set_state(tx, id, restrict_flags, mfa_verified,
+	    credential_epoch));
 }
 
 enum pv_rc store_session_end(struct store_tx *tx, const char *id, int64_t ended_ms,
@@ -672,7 +717,7 @@ enum pv_rc store_session_end(struct store_tx *tx, const char *id, int64_t ended_
 	if (!tx_ok(tx) || id == NULL || reason == NULL || ended_ms <= 0)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "session_end");
-	return tx->st->ops->identity->session_end(tx, id, ended_ms, reason);
+	return access_changed(tx, tx->st->ops->identity->session_end(tx, id, ended_ms, reason));
 }
 
 enum pv_rc store_session_end_all_for_user(struct store_tx *tx, const char *user_id,
@@ -681,7 +726,7 @@ enum pv_rc store_session_end_all_for_user(struct store_tx *tx, const char *user_
 	if (!tx_ok(tx) || user_id == NULL || reason == NULL || ended_ms <= 0)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "session_end_all_for_user");
-	return tx->st->ops->identity->session_end_all_for_user(tx, user_id, except_id, ended_ms, reason, n);
+	return access_changed(tx, tx->st->ops->identity->session_end_all_for_user(tx, user_id, except_id, ended_ms, reason, n));
 }
 
 enum pv_rc store_session_count_open(struct store_tx *tx, int64_t now_ms, int64_t idle_after_ms,
@@ -1138,7 +1183,7 @@ enum pv_rc store_policy_put(struct store_tx *tx, const struct store_policy *p)
 	if (!tx_ok(tx) || p == NULL || !policy_row_ok(p))
 		return PV_E_INVALID;
 	WRITE_OP(tx, "policy_put");
-	return tx->st->ops->policy->policy_put(tx, p);
+	return access_changed(tx, tx->st->ops->policy->policy_put(tx, p));
 }
 
 enum pv_rc store_policy_get(struct store_tx *tx, const char *name, struct store_policy *out)
@@ -1153,7 +1198,7 @@ enum pv_rc store_policy_update(struct store_tx *tx, const struct store_policy *p
 	if (!tx_ok(tx) || p == NULL || !policy_row_ok(p) || p->version < 2)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "policy_update");
-	return tx->st->ops->policy->policy_update(tx, p);
+	return access_changed(tx, tx->st->ops->policy->policy_update(tx, p));
 }
 
 enum pv_rc store_policy_delete(struct store_tx *tx, const char *name)
@@ -1161,7 +1206,7 @@ enum pv_rc store_policy_delete(struct store_tx *tx, const char *name)
 	if (!tx_ok(tx) || name == NULL)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "policy_delete");
-	return tx->st->ops->policy->policy_delete(tx, name);
+	return access_changed(tx, tx->st->ops->policy->policy_delete(tx, name));
 }
 
 enum pv_rc store_policy_list(struct store_tx *tx, store_policy_cb cb, void *arg)
@@ -1200,7 +1245,7 @@ enum pv_rc store_app_update(struct store_tx *tx, const struct store_app *a)
 	if (!tx_ok(tx) || a == NULL || a->id[0] == '\0')
 		return PV_E_INVALID;
 	WRITE_OP(tx, "app_update");
-	return tx->st->ops->apps->app_update(tx, a);
+	return access_changed(tx, tx->st->ops->apps->app_update(tx, a));
 }
 
 enum pv_rc store_app_list(struct store_tx *tx, store_app_cb cb, void *arg)
@@ -1233,7 +1278,7 @@ enum pv_rc store_app_secret_revoke(struct store_tx *tx, const char *app_id,
 	if (!tx_ok(tx) || app_id == NULL || secret_id == NULL || now_ms <= 0)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "app_secret_revoke");
-	return tx->st->ops->apps->app_secret_revoke(tx, app_id, secret_id, now_ms);
+	return access_changed(tx, tx->st->ops->apps->app_secret_revoke(tx, app_id, secret_id, now_ms));
 }
 
 enum pv_rc store_app_session_put(struct store_tx *tx, const struct store_app_session *s)
@@ -1259,7 +1304,7 @@ enum pv_rc store_app_session_end_all(struct store_tx *tx, const char *app_id, in
 	if (!tx_ok(tx) || app_id == NULL || reason == NULL || now_ms <= 0)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "app_session_end_all");
-	return tx->st->ops->apps->app_session_end_all(tx, app_id, now_ms, reason, n);
+	return access_changed(tx, tx->st->ops->apps->app_session_end_all(tx, app_id, now_ms, reason, n));
 }
 enum pv_rc store_app_session_end(struct store_tx *tx, const char *id, int64_t now_ms,
     const char *reason)
@@ -1267,7 +1312,7 @@ enum pv_rc store_app_session_end(struct store_tx *tx, const char *id, int64_t no
 	if (!tx_ok(tx) || id == NULL || reason == NULL || now_ms <= 0)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "app_session_end");
-	return tx->st->ops->apps->app_session_end(tx, id, now_ms, reason);
+	return access_changed(tx, tx->st->ops->apps->app_session_end(tx, id, now_ms, reason));
 }
 /* apps:end */
 
@@ -1379,7 +1424,7 @@ enum pv_rc store_subject_shred(struct store_tx *tx, const char *ref, int64_t now
 	if (!tx_ok(tx) || !sref_ok(ref) || now_ms <= 0)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "subject_shred");
-	return tx->st->ops->subjects->subject_shred(tx, ref, now_ms, cb, arg);
+	return access_changed(tx, tx->st->ops->subjects->subject_shred(tx, ref, now_ms, cb, arg));
 }
 
 enum pv_rc store_subject_tombstone_get(struct store_tx *tx, const char *ref,
@@ -1534,8 +1579,8 @@ enum pv_rc store_approval_decide(struct store_tx *tx, const char *id, const char
 	    strcmp(status, "pending") == 0)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "approval_decide");
-	return tx->st->ops->approvals->approval_decide(tx, id, status, decided_by, decided_ms,
-	    note != NULL ? note : "");
+	return access_changed(tx, tx->st->ops->approvals->approval_decide(tx, id, status,
+	    decided_by, decided_ms, note != NULL ? note : ""));
 }
 
 enum pv_rc store_approval_applied(struct store_tx *tx, const char *kind, const char *target,
@@ -1586,7 +1631,7 @@ enum pv_rc store_webauthn_cred_delete(struct store_tx *tx, const char *user_id, 
 	if (!tx_ok(tx) || user_id == NULL || id == NULL)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "webauthn_cred_delete");
-	return tx->st->ops->webauthn->cred_delete(tx, user_id, id);
+	return access_changed(tx, tx->st->ops->webauthn->cred_delete(tx, user_id, id));
 }
 
 enum pv_rc store_webauthn_cred_delete_user(struct store_tx *tx, const char *user_id, size_t *n)
@@ -1594,7 +1639,7 @@ enum pv_rc store_webauthn_cred_delete_user(struct store_tx *tx, const char *user
 	if (!tx_ok(tx) || user_id == NULL)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "webauthn_cred_delete_user");
-	return tx->st->ops->webauthn->cred_delete_user(tx, user_id, n);
+	return access_changed(tx, tx->st->ops->webauthn->cred_delete_user(tx, user_id, n));
 }
 
 enum pv_rc store_webauthn_handle_get(struct store_tx *tx, const char *user_id,
@@ -1640,6 +1685,7 @@ enum pv_rc store_session_set_mfa_method(struct store_tx *tx, const char *session
 	if (!tx_ok(tx) || session_id == NULL || method == NULL || strlen(method) >= 16)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "session_set_mfa_method");
-	return tx->st->ops->webauthn->session_set_mfa_method(tx, session_id, method);
+	return access_changed(tx, tx->st->ops->webauthn->session_set_mfa_method(tx, session_id,
+	    method));
 }
 /* webauthn:end */

@@ -58,5 +58,6 @@
 #include "store/store_secrets.h"
 #include "store/store_approvals.h"
 #include "store/store_webauthn.h"
+#include "store/store_cluster.h"
 
 #endif /* PV_STORE_H */

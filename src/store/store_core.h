@@ -103,6 +103,22 @@ enum store_mode store_tx_mode(const struct store_tx *tx);
 	} \
 } while (0)
 
+/* True when other processes may write the same database at the same time
+ * (PostgreSQL: several nodes), so what a process cached of it (the audit
+ * chain head) must be re-read inside its write transactions. False on
+ * SQLite: one server holds the data directory. */
+bool store_shared(struct store *st);
+
+/* ---- moving a data directory's SQLite store (API.md "Several nodes") ----
+ * When st is a PostgreSQL store that holds nothing yet (no meta row: init
+ * never wrote to it) and datadir has the phivault.db init wrote, copy every
+ * table of that file (keyring, bootstrap admin, audit genesis and
+ * everything since) into st in one write transaction, then rename the file
+ * and its -wal/-shm to phivault.db.moved-to-postgres (it is no longer the
+ * vault). *moved tells whether it happened. A no-op (PV_OK, *moved false)
+ * on SQLite, on a PostgreSQL store that has data, and without the file. */
+enum pv_rc store_import_datadir(struct store *st, const char *datadir, bool *moved);
+
 /* ---- meta: small named values (seal parameters, audit public key) ---- */
 enum pv_rc store_meta_get(struct store_tx *tx, const char *key, uint8_t **val, size_t *len);
 enum pv_rc store_meta_put(struct store_tx *tx, const char *key, const uint8_t *val, size_t len);

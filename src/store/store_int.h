@@ -42,6 +42,8 @@ struct store_core_ops {
 	void (*rollback_savepoint)(struct store_tx *tx);
 	enum pv_rc (*meta_get)(struct store_tx *tx, const char *key, uint8_t **val, size_t *len);
 	enum pv_rc (*meta_put)(struct store_tx *tx, const char *key, const uint8_t *val, size_t len);
+	/* store_import_datadir (store_core.h); the SQLite backend's is a no-op */
+	enum pv_rc (*import_datadir)(struct store *st, const char *datadir, bool *moved);
 };
 
 /* ---- identity (store_identity.h) ---- */
@@ -308,6 +310,12 @@ struct store_webauthn_ops {
 	    const char *method);
 };
 
+/* ---- cluster (store_cluster.h): the access epoch */
+struct store_cluster_ops {
+	enum pv_rc (*epoch_get)(struct store_tx *tx, int64_t *epoch);
+	enum pv_rc (*epoch_bump)(struct store_tx *tx);
+};
+
 /* The backend's table: one sub-table per domain, so a backend implements
  * (and a conformance test covers) the store domain by domain. Every pointer
  * and every op in each sub-table is non-NULL. */
@@ -327,11 +335,19 @@ struct store_ops {
 	const struct store_secrets_ops *secrets;
 	const struct store_approvals_ops *approvals;
 	const struct store_webauthn_ops *webauthn;
+	const struct store_cluster_ops *cluster;
 };
+
+struct store_sql_runner;   /* SQL backends' statement runners (store_sqlite.h) */
 
 /* The handle every backend embeds as its first member. */
 struct store {
 	const struct store_ops *ops;
+	/* A SQL backend's runners, through which the shared op code runs its
+	 * statements (sqlite.c, postgres.c); NULL for a backend without SQL. */
+	const struct store_sql_runner *sql;
+	/* Other processes (nodes) may write the same database (store_shared). */
+	bool shared;
 };
 
 /* A transaction handle: every backend embeds it as the first member of its
@@ -347,7 +363,8 @@ struct store_tx {
 
 /* ---- backends: open functions (store.c picks one by name) ---- */
 enum pv_rc store_sqlite_open(const char *datadir, bool read_only, struct store **out);
-/* postgres.c will add: enum pv_rc store_pg_open(const char *url, bool read_only, struct store **out); */
+/* postgres.c: url is a libpq conninfo (store_pg.h) */
+enum pv_rc store_pg_open(const char *url, bool read_only, struct store **out);
 
 /* ---- fault injection, for the backends' statement runners ----
  * PV_E_IO if a test armed op (store_fault_set) or named it in

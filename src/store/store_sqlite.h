@@ -202,6 +202,10 @@ enum store_sqlite_stmt {
 	SQ_WA_CHALLENGE_DELETE,
 	SQ_SESSION_SET_MFA_METHOD,
 	/* webauthn:end */
+	/* cluster:begin (issue 15: the access epoch) */
+	SQ_EPOCH_GET,
+	SQ_EPOCH_BUMP,
+	/* cluster:end */
 	SQ_STMT__COUNT
 };
 
@@ -310,8 +314,45 @@ enum pv_rc store_sqlite_exec(struct store_tx *tx, enum store_sqlite_stmt id, con
 enum pv_rc store_sqlite_exec_one(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
     const struct store_sqlite_param *p, size_t n);
 
+/* ---- a result row, backend-neutral: the op code above the runners (every
+ * *_from_row decoder and row function) reads columns through it, so the same
+ * op runs on SQLite (sqlite.c wraps a stepped sqlite3_stmt) and on
+ * PostgreSQL (postgres.c wraps a row of a PGresult). Columns are numbered
+ * from 0 in SELECT order. ---- */
+struct store_row;
+struct store_row_ops {
+	int64_t (*int64)(struct store_row *r, int col);        /* NULL cell: 0 */
+	bool (*is_null)(struct store_row *r, int col);
+	const char *(*text)(struct store_row *r, int col);     /* NULL cell: NULL */
+	const void *(*blob)(struct store_row *r, int col);     /* NULL or empty: NULL */
+	int (*bytes)(struct store_row *r, int col);            /* length of text or blob */
+};
+struct store_row {
+	const struct store_row_ops *ops;
+};
+static inline int64_t store_row_int64(struct store_row *r, int col)
+{
+	return r->ops->int64(r, col);
+}
+static inline bool store_row_is_null(struct store_row *r, int col)
+{
+	return r->ops->is_null(r, col);
+}
+static inline const char *store_row_text(struct store_row *r, int col)
+{
+	return r->ops->text(r, col);
+}
+static inline const void *store_row_blob(struct store_row *r, int col)
+{
+	return r->ops->blob(r, col);
+}
+static inline int store_row_bytes(struct store_row *r, int col)
+{
+	return r->ops->bytes(r, col);
+}
+
 /* Copies the current row into *out (all or nothing); a pv_rc. */
-typedef enum pv_rc (*store_sqlite_decode_fn)(sqlite3_stmt *s, void *out);
+typedef enum pv_rc (*store_sqlite_decode_fn)(struct store_row *s, void *out);
 /* A one-row query: bind, step; a row goes through decode into out, no row is
  * PV_E_NOTFOUND (which no other failure here returns, so callers may map it). */
 enum pv_rc store_sqlite_get(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
@@ -319,10 +360,35 @@ enum pv_rc store_sqlite_get(struct store_tx *tx, enum store_sqlite_stmt id, cons
 
 /* Handles one row of a scan; *stop = true ends the scan with PV_OK, an error
  * ends it with that error. */
-typedef enum pv_rc (*store_sqlite_row_fn)(sqlite3_stmt *s, void *ctx, bool *stop);
+typedef enum pv_rc (*store_sqlite_row_fn)(struct store_row *s, void *ctx, bool *stop);
 /* A scan: bind, then row() for each row until DONE, a stop, or an error. */
 enum pv_rc store_sqlite_scan(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
     const struct store_sqlite_param *p, size_t n, store_sqlite_row_fn row, void *ctx);
+
+/* The statement runners of a SQL backend (struct store's sql member): the
+ * store_sqlite_exec/get/scan entry points below dispatch through it, so the
+ * op code (sqlite.c's sub-tables, sqlite_*.c) is shared by every SQL
+ * backend. SQLite: sqlite.c; PostgreSQL: postgres.c (the statement's text is
+ * store_sqlite_sql(id), translated, unless the backend overrides it). */
+struct store_sql_runner {
+	enum pv_rc (*exec)(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
+	    const struct store_sqlite_param *p, size_t n, int *changes);
+	enum pv_rc (*get)(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
+	    const struct store_sqlite_param *p, size_t n, store_sqlite_decode_fn decode, void *out);
+	enum pv_rc (*scan)(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
+	    const struct store_sqlite_param *p, size_t n, store_sqlite_row_fn row, void *ctx);
+};
+/* The SQLite text of a statement id (sqlite.c's sq_sql[]); NULL if none. */
+const char *store_sqlite_sql(enum store_sqlite_stmt id);
+/* The sub-tables of sqlite.c, shared by the PostgreSQL backend. */
+extern const struct store_vault_ops store_sqlite_vault_ops;
+extern const struct store_keys_ops store_sqlite_keys_ops;
+extern const struct store_audit_ops store_sqlite_audit_ops;
+enum pv_rc store_sqlite_meta_get(struct store_tx *tx, const char *key, uint8_t **val,
+    size_t *len);
+enum pv_rc store_sqlite_meta_put(struct store_tx *tx, const char *key, const uint8_t *val,
+    size_t len);
+
 
 /* Row function for a scan of one text column into a store_name_cb (or the
  * identically typed store_bidx_cb); ctx is a struct store_sqlite_name_ctx. */
@@ -330,7 +396,7 @@ struct store_sqlite_name_ctx {
 	store_name_cb cb;
 	void *arg;
 };
-enum pv_rc store_sqlite_name_row(sqlite3_stmt *s, void *ctx, bool *stop);
+enum pv_rc store_sqlite_name_row(struct store_row *s, void *ctx, bool *stop);
 
 /* Defines the row function `fn` for a scan that decodes each row into a
  * `type` (decode: a store_sqlite_decode_fn), hands it to the caller's typed
@@ -338,7 +404,7 @@ enum pv_rc store_sqlite_name_row(sqlite3_stmt *s, void *ctx, bool *stop);
  * and its context `struct fn##_ctx { cb_type cb; void *arg; }`. */
 #define STORE_SQLITE_EACH_ROW(fn, type, decode, clear, cb_type) \
 	struct fn##_ctx { cb_type cb; void *arg; }; \
-	static enum pv_rc fn(sqlite3_stmt *s, void *ctx, bool *stop) \
+	static enum pv_rc fn(struct store_row *s, void *ctx, bool *stop) \
 	{ \
 		struct fn##_ctx *x = ctx; \
 		type row; \
@@ -353,19 +419,19 @@ enum pv_rc store_sqlite_name_row(sqlite3_stmt *s, void *ctx, bool *stop);
 /* ---- column helpers ---- */
 
 /* Column text, never NULL (a NULL cell reads as ""). */
-const char *store_sqlite_col_text(sqlite3_stmt *s, int col);
+const char *store_sqlite_col_text(struct store_row *s, int col);
 /* Column text into a fixed field; false (a damaged row) if it does not fit,
  * never truncated. */
-bool store_sqlite_col_copy(sqlite3_stmt *s, int col, char *dst, size_t cap);
+bool store_sqlite_col_copy(struct store_row *s, int col, char *dst, size_t cap);
 /* strdup of the column text (NULL cell: ""); PV_E_NOMEM. */
-enum pv_rc store_sqlite_col_strdup(sqlite3_stmt *s, int col, char **out);
+enum pv_rc store_sqlite_col_strdup(struct store_row *s, int col, char **out);
 /* How a BLOB column is copied out (malloc'd). */
 enum store_sqlite_blob {
 	STORE_SQLITE_BLOB_BUF,        /* NULL or empty: a 1-byte buffer, *len 0 (never NULL) */
 	STORE_SQLITE_BLOB_NULLABLE,   /* NULL (shredded): NULL, *len 0; else as BUF */
 	STORE_SQLITE_BLOB_OPTIONAL,   /* NULL or empty: NULL, *len 0 */
 };
-enum pv_rc store_sqlite_col_blob(sqlite3_stmt *s, int col, enum store_sqlite_blob how,
+enum pv_rc store_sqlite_col_blob(struct store_row *s, int col, enum store_sqlite_blob how,
     uint8_t **out, size_t *len);
 
 /* migrate.c: apply missing migrations in order (each in its own
@@ -377,6 +443,9 @@ enum pv_rc store_sqlite_migrate(sqlite3 *db, int *version);
 enum pv_rc store_sqlite_schema_read(sqlite3 *db, int *version);
 /* Highest migration this binary knows. */
 int store_sqlite_schema_latest(void);
+/* The SQLite text of migration version (NULL if none): the PostgreSQL
+ * backend translates it (postgres_migrate.c) unless it overrides it. */
+const char *store_sqlite_migration_sql(int version);
 
 /* The sub-tables of sqlite_identity.c and sqlite_jobs.c (sqlite.c's table
  * points at them). */
@@ -391,6 +460,7 @@ extern const struct store_subjects_ops store_sqlite_subjects_ops;   /* sqlite_su
 extern const struct store_secrets_ops store_sqlite_secrets_ops;   /* sqlite_secrets.c */
 extern const struct store_approvals_ops store_sqlite_approvals_ops;   /* sqlite_approvals.c */
 extern const struct store_webauthn_ops store_sqlite_webauthn_ops;   /* sqlite_webauthn.c */
+extern const struct store_cluster_ops store_sqlite_cluster_ops; /* sqlite_cluster.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */

@@ -581,6 +581,28 @@ test_sinks_keys(void **state)
 
 /* [pkcs11]: the HSM of the pkcs11 seal; parses, and round-trips through
  * config_write (unset labels and PIN file are left out, not written empty). */
+/* [server] node (issue 15): empty = the host name; names only. */
+static void
+test_server_node(void **state)
+{
+	struct pv_config c;
+	char err[256] = "";
+
+	(void)state;
+	FRESH(c);
+	assert_string_equal(c.node, "");
+	accept_cfg(&c, false);
+	assert_int_equal(parse_str(&c, "[server]\nnode = node-b.eu_1\n", err, sizeof(err)), PV_OK);
+	assert_string_equal(c.node, "node-b.eu_1");
+	accept_cfg(&c, false);
+	FRESH(c);
+	util_strlcpy(c.node, "node b", sizeof(c.node));
+	refuse(&c, true, "server.node may hold only letters");
+	FRESH(c);
+	util_strlcpy(c.node, "a/b", sizeof(c.node));
+	refuse(&c, false, "server.node may hold only letters");
+}
+
 static void
 test_pkcs11_keys(void **state)
 {
@@ -635,6 +657,7 @@ main(void)
 		cmocka_unit_test(test_region_allowed),
 		cmocka_unit_test(test_sinks_keys),
 		cmocka_unit_test(test_pkcs11_keys),
+		cmocka_unit_test(test_server_node),
 		cmocka_unit_test(test_write_load_round_trip),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_detect_keys),

@@ -31,6 +31,7 @@
 #include "store/store.h"
 #include "store/store_test.h"
 #include "tx_helpers.h"
+#include "../../pg_cluster.h"
 
 /* ---- the backends the contract runs on ---- */
 
@@ -41,8 +42,12 @@ struct backend {
 
 static const struct backend backends[] = {
 	{ "sqlite", NULL },
-	/* issue 15: { "postgres", <conninfo of a scratch database> }, */
+	/* a database of its own per case in the cluster main() starts */
+	{ "postgres", NULL },
 };
+
+/* The executable's throwaway PostgreSQL cluster (tests/pg_cluster.h). */
+static struct pg_cluster pgc;
 
 /* ---- helpers ---- */
 
@@ -1156,6 +1161,170 @@ static int64_t census_of(struct store *st, uint32_t v)
 	return n;
 }
 
+/* ---- writers are serialised: concurrent chain appends never fork ----
+ * Each thread appends entries as the audit writer does: in one STORE_WR
+ * transaction, read the head, append head + 1 chained to its hash. If two
+ * write transactions could both read the same head (no writer lock), one
+ * would append the same seq (PV_E_CONFLICT) or fork the chain. */
+#define CHAIN_THREADS 4
+#define CHAIN_EACH 15
+
+struct chain_arg {
+	struct store *st;
+	int failures;
+};
+
+static void *chain_writer(void *p)
+{
+	struct chain_arg *a = p;
+
+	for (int i = 0; i < CHAIN_EACH; i++) {
+		struct store_tx *tx = NULL;
+		struct store_audit_row r;
+		char head[65], hash[65];
+		int64_t seq = 0;
+		enum pv_rc rc = store_begin(a->st, STORE_WR, &tx);
+
+		if (rc == PV_OK)
+			rc = store_audit_head(tx, &seq, head);
+		if (rc == PV_OK) {
+			snprintf(hash, sizeof(hash), "%064lld", (long long)(seq + 1));
+			r = (struct store_audit_row){
+				.seq = seq + 1, .time = "2026-01-01T00:00:00.000Z", .actor = "{}",
+				.action = "test.chain", .resource = "", .purpose_of_use = "",
+				.outcome = "allowed", .reason = "", .detail = "{}",
+				.prev_hash = head, .hash = hash,
+			};
+			rc = store_audit_append(tx, &r);
+		}
+		if (rc == PV_OK)
+			rc = store_commit(tx);
+		store_end(tx);
+		if (rc != PV_OK)
+			a->failures++;
+	}
+	return NULL;
+}
+
+struct chain_check {
+	int64_t next;
+	char prev[65];
+	bool ok;
+};
+
+static int chain_row(const struct store_audit_row *r, void *arg)
+{
+	struct chain_check *c = arg;
+
+	if (r->seq != c->next || strcmp(r->prev_hash, c->prev) != 0)
+		c->ok = false;
+	util_strlcpy(c->prev, r->hash, sizeof(c->prev));
+	c->next++;
+	return 0;
+}
+
+static void c_tx_writers_serialise(struct store *st)
+{
+	struct chain_arg args[CHAIN_THREADS];
+	pthread_t th[CHAIN_THREADS];
+	struct store_audit_filter f;
+	struct chain_check c = { 1, "", true };
+
+	memset(c.prev, '0', 64);
+	store_pool_set(st, CHAIN_THREADS + 1, 20000);
+	for (int i = 0; i < CHAIN_THREADS; i++) {
+		args[i] = (struct chain_arg){ st, 0 };
+		assert_int_equal(pthread_create(&th[i], NULL, chain_writer, &args[i]), 0);
+	}
+	for (int i = 0; i < CHAIN_THREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(args[i].failures, 0);
+	}
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(TX_RD(st, store_audit_scan(tx, &f, chain_row, &c)), PV_OK);
+	assert_true(c.ok);
+	assert_int_equal(c.next - 1, CHAIN_THREADS * CHAIN_EACH);
+}
+
+/* ---- fault injection: an injected failure writes nothing, on every
+ * backend (the runners call store_fault_check before each statement) ---- */
+static void c_fault_injection(struct store *st)
+{
+	struct store_collection c;
+	struct store_record r, got;
+	struct store_tx *t1 = NULL;
+
+	coll_init(&c, "patients");
+	assert_int_equal(TX_WR(st, store_collection_put(tx, &c)), PV_OK);
+	/* an op's first statement */
+	store_fault_set("record_put", 1);
+	rec_init(&r, "patients", "rec_f1", 1, 1);
+	assert_int_equal(TX_WR(st, store_record_put(tx, &r)), PV_E_IO);
+	assert_int_equal(TX_RD(st, store_record_get(tx, "patients", "rec_f1", &got)), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_record_put(tx, &r)), PV_OK);   /* fired once */
+	assert_int_equal(TX_WR(st, store_bidx_put(tx, "patients", "name", MAC_A, "rec_f1")), PV_OK);
+	/* a later step of an op, in one transaction: the whole shred rolls back */
+	store_fault_set("record_shred/bidx", 1);
+	assert_int_equal(TX_WR(st, store_record_shred(tx, "patients", "rec_f1", 5000)), PV_E_IO);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(TX_RD(st, store_record_get(tx, "patients", "rec_f1", &got)), PV_OK);
+	assert_int_equal(got.deleted_ms, 0);
+	assert_non_null(got.wrapped_dek);
+	store_record_clear(&got);
+	/* the commit itself: nothing of the transaction stays */
+	store_fault_set("tx_commit", 1);
+	assert_int_equal(store_begin(st, STORE_WR, &t1), PV_OK);
+	assert_int_equal(store_meta_put(t1, "fault", (const uint8_t *)"x", 1), PV_OK);
+	assert_int_equal(store_commit(t1), PV_E_IO);
+	store_end(t1);
+	assert_true(meta_is(st, "fault", NULL));
+	/* beginning: no transaction, nothing held (the pool is whole after) */
+	store_fault_set("tx_begin", 1);
+	t1 = NULL;
+	assert_int_equal(store_begin(st, STORE_WR, &t1), PV_E_IO);
+	store_fault_set("tx_begin_rd", -1);
+	assert_false(meta_is(st, "fault", NULL));   /* the read fails: IO, not NOTFOUND */
+	store_fault_clear_all();
+	assert_int_equal(TX_WR(st, store_meta_put(tx, "fault", (const uint8_t *)"y", 1)), PV_OK);
+	assert_true(meta_is(st, "fault", "y"));
+}
+
+/* ---- the access epoch (store_cluster.h): explicit bumps on every backend;
+ * on a shared store (PostgreSQL) every access-affecting write bumps it in
+ * its own transaction (a rolled-back one does not) ---- */
+static int64_t epoch_of(struct store *st)
+{
+	int64_t e = -1;
+
+	assert_int_equal(TX_RD(st, store_epoch_get(tx, &e)), PV_OK);
+	return e;
+}
+
+static void c_access_epoch(struct store *st)
+{
+	struct store_user u;
+	struct store_tx *t1 = NULL;
+	int64_t base;
+
+	assert_int_equal(epoch_of(st), 0);
+	assert_int_equal(TX_WR(st, store_epoch_bump(tx)), PV_OK);
+	assert_int_equal(epoch_of(st), 1);
+	assert_int_equal(TX_RD(st, store_epoch_bump(tx)), PV_E_READONLY);
+	user_init(&u, "usr_e", "erin");
+	assert_int_equal(TX_WR(st, store_user_put(tx, &u)), PV_OK);
+	base = epoch_of(st);
+	assert_int_equal(base, 1);   /* a new user changes nobody's access */
+	u.disabled = true;
+	u.disabled_ms = 2000;
+	assert_int_equal(TX_WR(st, store_user_update(tx, &u)), PV_OK);
+	assert_int_equal(epoch_of(st), store_shared(st) ? base + 1 : base);
+	/* rolled back with its change */
+	assert_int_equal(store_begin(st, STORE_WR, &t1), PV_OK);
+	assert_int_equal(store_user_update(t1, &u), PV_OK);
+	store_end(t1);
+	assert_int_equal(epoch_of(st), store_shared(st) ? base + 1 : base);
+}
+
 static void c_census(struct store *st)
 {
 	struct store_collection c;
@@ -1553,6 +1722,48 @@ static void c_webauthn(struct store *st)
 	    PV_E_READONLY);
 }
 
+/* ---- the access epoch and the domains merged after it: an applied
+ * approval, a passkey removed (one or all of a user's), a session's MFA
+ * method and a subject crypto-shredded each move it on a shared store, in
+ * their own transaction; adding a passkey or a pending request does not ---- */
+static void c_access_epoch_domains(struct store *st)
+{
+	struct store_approval a;
+	struct store_webauthn_cred c;
+	struct store_session s;
+	struct store_user u;
+	char ref[STORE_SUBJECT_REF_LEN + 1];
+	int64_t e, step = store_shared(st) ? 1 : 0;
+	size_t n = 0;
+
+	user_init(&u, "usr_d", "dora");
+	assert_int_equal(TX_WR(st, store_user_put(tx, &u)), PV_OK);
+	session_init(&s, "ses_d", "hash_d", "usr_d");
+	assert_int_equal(TX_WR(st, store_session_put(tx, &s)), PV_OK);
+	e = epoch_of(st);
+	approval_init(&a, "apr_e", 1000);
+	assert_int_equal(TX_WR(st, store_approval_put(tx, &a)), PV_OK);
+	cred_init(&c, "cred-e1", "usr_d", 1000);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_put(tx, &c)), PV_OK);
+	cred_init(&c, "cred-e2", "usr_d", 1001);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_put(tx, &c)), PV_OK);
+	assert_int_equal(epoch_of(st), e);
+	assert_int_equal(TX_WR(st, store_approval_decide(tx, "apr_e", "approved", "usr_so", 2000,
+	    "ok")), PV_OK);
+	assert_int_equal(epoch_of(st), e += step);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_delete(tx, "usr_d", "cred-e1")), PV_OK);
+	assert_int_equal(epoch_of(st), e += step);
+	assert_int_equal(TX_WR(st, store_webauthn_cred_delete_user(tx, "usr_d", &n)), PV_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(epoch_of(st), e += step);
+	assert_int_equal(TX_WR(st, store_session_set_mfa_method(tx, "ses_d", "webauthn")), PV_OK);
+	assert_int_equal(epoch_of(st), e += step);
+	memset(ref, 'a', STORE_SUBJECT_REF_LEN);
+	ref[STORE_SUBJECT_REF_LEN] = '\0';
+	assert_int_equal(TX_WR(st, store_subject_shred(tx, ref, 3000, NULL, NULL)), PV_OK);
+	assert_int_equal(epoch_of(st), e += step);
+}
+
 /* ---- the cases, run per backend ---- */
 
 struct conf_case {
@@ -1595,8 +1806,8 @@ static bool meta_is_tx(struct store_tx *tx, const char *key, const char *want)
 /* The image is the state the read transaction saw (a write committed after
  * its first read is not in it), counts describe that state, the image opens
  * as a store of its own, and a write transaction is refused. (A backend
- * without snapshots answers PV_E_UNSUPPORTED, store_backup.h; PostgreSQL's
- * entry will need its own image check.) */
+ * without snapshots answers PV_E_UNSUPPORTED, store_backup.h: PostgreSQL
+ * for now.) */
 static void c_snapshot(struct store *st)
 {
 	struct store_snapshot_info info;
@@ -1609,6 +1820,15 @@ static void c_snapshot(struct store *st)
 	FILE *f;
 
 	assert_int_equal(TX_WR(st, meta_put_s(tx, "before", "1")), PV_OK);
+	if (store_shared(st)) {
+		/* PostgreSQL: no online snapshots yet (pg_basebackup, docs/scaling.md):
+		 * refused, nothing written to the sink */
+		memset(&info, 0, sizeof(info));
+		assert_int_equal(TX_RD(st, store_snapshot(tx, &sink, &info)), PV_E_UNSUPPORTED);
+		assert_int_equal(im.len, 0);
+		assert_int_equal(info.ntables, 0);
+		return;
+	}
 	assert_int_equal(store_begin(st, STORE_RD, &rd), PV_OK);
 	assert_true(meta_is_tx(rd, "before", "1"));             /* pins the snapshot */
 	assert_int_equal(TX_WR(st, meta_put_s(tx, "after", "1")), PV_OK);
@@ -1900,6 +2120,10 @@ static const struct conf_case cases[] = {
 	{ "tx_savepoint", c_tx_savepoint },
 	{ "tx_after_commit", c_tx_after_commit },
 	{ "snapshot", c_snapshot },
+	{ "tx_writers_serialise", c_tx_writers_serialise },
+	{ "fault_injection", c_fault_injection },
+	{ "access_epoch", c_access_epoch },
+	{ "access_epoch_domains", c_access_epoch_domains },
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
@@ -1910,19 +2134,30 @@ struct run {
 	const struct conf_case *c;
 	char *dir;
 	struct store *st;
+	char db[32];        /* postgres: this case's database */
+	char url[256];
 };
 
 static struct run runs[NCASES * NBACKENDS];
+
 static char names[NCASES * NBACKENDS][96];
 
 static int run_setup(void **state)
 {
 	struct run *r = *state;
 
+	const char *url = r->b->url;
+
 	r->dir = st_tmpdir();
 	if (r->dir == NULL)
 		return -1;
-	return store_open(r->dir, r->b->name, r->b->url, false, &r->st) == PV_OK ? 0 : -1;
+	if (strcmp(r->b->name, "postgres") == 0) {
+		snprintf(r->db, sizeof(r->db), "pvconf_%d", (int)(r - runs));
+		if (pg_cluster_dropdb(&pgc, r->db) != 0 || pg_cluster_createdb(&pgc, r->db) != 0)
+			return -1;
+		url = pg_cluster_url(&pgc, r->db, r->url, sizeof(r->url));
+	}
+	return store_open(r->dir, r->b->name, url, false, &r->st) == PV_OK ? 0 : -1;
 }
 
 static int run_teardown(void **state)
@@ -1933,6 +2168,9 @@ static int run_teardown(void **state)
 	r->st = NULL;
 	st_rmtree(r->dir);   /* frees it */
 	r->dir = NULL;
+	if (r->db[0] != '\0')
+		(void)pg_cluster_dropdb(&pgc, r->db);
+	r->db[0] = '\0';
 	return 0;
 }
 
@@ -1943,6 +2181,11 @@ static void run_case(void **state)
 	r->c->run(r->st);
 }
 
+static void cluster_cleanup(void)
+{
+	pg_cluster_stop(&pgc);
+}
+
 int main(void)
 {
 	struct CMUnitTest tests[NCASES * NBACKENDS];
@@ -1950,11 +2193,25 @@ int main(void)
 
 	for (size_t b = 0; b < NBACKENDS; b++) {
 		for (size_t c = 0; c < NCASES; c++, n++) {
-			runs[n] = (struct run){ &backends[b], &cases[c], NULL, NULL };
+			runs[n] = (struct run){ .b = &backends[b], .c = &cases[c] };
 			snprintf(names[n], sizeof(names[n]), "%s/%s", backends[b].name, cases[c].name);
 			tests[n] = (struct CMUnitTest){ names[n], run_case, run_setup, run_teardown,
 			    &runs[n] };
 		}
 	}
-	return _cmocka_run_group_tests("store_conformance", tests, n, NULL, NULL);
+	char err[512] = "";
+	int ret;
+
+	/* The PostgreSQL half needs its cluster: missing PostgreSQL is a
+	 * failure, never a skip. */
+	if (pg_cluster_start(&pgc, err, sizeof(err)) != 0) {
+		fprintf(stderr, "test_conformance: cannot start the PostgreSQL test cluster: %s\n",
+		    err);
+		pg_cluster_stop(&pgc);
+		return 1;
+	}
+	atexit(cluster_cleanup);   /* also if a case aborts the process */
+	ret = _cmocka_run_group_tests("store_conformance", tests, n, NULL, NULL);
+	pg_cluster_stop(&pgc);
+	return ret;
 }

@@ -1,0 +1,23 @@
+/*
+ * store/store_cluster.h: what several nodes on one database share beyond the
+ * data (table access_epoch and its migration; docs/scaling.md). The access
+ * epoch is one counter that every access-affecting write bumps in its own
+ * transaction on a shared store (store_shared: PostgreSQL): a user's update
+ * (disable, password, MFA), role and group memberships, roles, groups,
+ * session ends, policies, KEK state changes, apps and their secrets and
+ * sessions (the wrappers in store.c). A node that sees the epoch move drops
+ * what it cached of sessions and roles before it decides the request
+ * (authn_authenticate), so a change made through node A is in force on
+ * node B's next request. Part of the store interface (store.h includes it).
+ */
+#ifndef PV_STORE_CLUSTER_H
+#define PV_STORE_CLUSTER_H
+
+#include "store/store_core.h"
+
+/* The current access epoch (0 on a new vault). */
+enum pv_rc store_epoch_get(struct store_tx *tx, int64_t *epoch);
+/* epoch + 1, in tx (a write op). */
+enum pv_rc store_epoch_bump(struct store_tx *tx);
+
+#endif /* PV_STORE_CLUSTER_H */
