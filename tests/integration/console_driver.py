@@ -272,6 +272,7 @@ def approvals_flow():
           "buttons left on a decided request")
     check(drv.find_element(By.ID, "notice").text == "", "notice after approve: %r" %
           drv.find_element(By.ID, "notice").text)
+    drv.set_window_size(1900, 900)   # the whole table, status and decider included
     drv.save_screenshot(os.path.join(shots, "console-approvals.png"))
 
 def passkey_flow():

@@ -316,6 +316,10 @@ test_passkey(void)
 	CHECK(json_object_get(r.json, "mfa_method") == NULL);   /* no MFA yet */
 	h_resp_free(&r);
 
+	/* login/finish's "cookie" is a boolean, as for /v1/auth/login and /mfa */
+	h_expect(&s, "POST", "/v1/auth/webauthn/login/finish", NULL,
+	    "{\"mfa_token\":\"pvm_x\",\"cookie\":\"yes\"}", NULL, 400, "invalid_request");
+
 	h_tmpdir("console-profile-passkey", profile, sizeof(profile));
 	snprintf(cfile, sizeof(cfile), "%s.cookie", profile);
 	snprintf(shots, sizeof(shots), "%s", getenv("PV_TEST_TMP") ? getenv("PV_TEST_TMP") : ".");
