@@ -220,6 +220,120 @@
     });
   };
 
+  /* ------------------------------------------------------------ passkeys */
+
+  /* base64url <-> ArrayBuffer: the API's WebAuthn JSON carries base64url
+   * fields, navigator.credentials takes and gives ArrayBuffers. */
+  var b64u = {
+    enc: function (buf) {
+      var b = new Uint8Array(buf), s = '', i;
+      for (i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
+      return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    },
+    dec: function (s) {
+      var t = s.replace(/-/g, '+').replace(/_/g, '/'), raw, b, i;
+      while (t.length % 4) t += '=';
+      raw = atob(t);
+      b = new Uint8Array(raw.length);
+      for (i = 0; i < raw.length; i++) b[i] = raw.charCodeAt(i);
+      return b.buffer;
+    }
+  };
+
+  function credList(l) {
+    return (l || []).map(function (c) { return { type: c.type || 'public-key', id: b64u.dec(c.id) }; });
+  }
+
+  /* A WebAuthn failure in the browser (no authenticator, cancelled, timed out). */
+  function browserError(what, e) {
+    notice(what + ' failed in the browser (' + (e && e.name ? e.name : String(e)) + ').');
+  }
+
+  /* register/begin -> navigator.credentials.create() -> register/finish: {status, body, code}. */
+  function registerPasskey(name) {
+    return api('POST', '/v1/auth/webauthn/register/begin', {}).then(function (r) {
+      if (r.status !== 200) return r;
+      var o = r.body.publicKey;
+      o.challenge = b64u.dec(o.challenge);
+      o.user.id = b64u.dec(o.user.id);
+      o.excludeCredentials = credList(o.excludeCredentials);
+      return navigator.credentials.create({ publicKey: o }).then(function (c) {
+        var body = { id: c.id, rawId: b64u.enc(c.rawId), type: c.type, response: {
+          clientDataJSON: b64u.enc(c.response.clientDataJSON),
+          attestationObject: b64u.enc(c.response.attestationObject) } };
+        if (name) body.name = name;
+        return api('POST', '/v1/auth/webauthn/register/finish', body);
+      });
+    });
+  }
+
+  /* The second step of the sign-in with a passkey: login/begin ->
+   * navigator.credentials.get() -> login/finish with "cookie": true. */
+  function passkeySignIn() {
+    var mt = state.mfaToken;
+    return api('POST', '/v1/auth/webauthn/login/begin', { mfa_token: mt }).then(function (r) {
+      if (r.status !== 200) return r;
+      var o = r.body.publicKey;
+      o.challenge = b64u.dec(o.challenge);
+      o.allowCredentials = credList(o.allowCredentials);
+      return navigator.credentials.get({ publicKey: o }).then(function (c) {
+        return api('POST', '/v1/auth/webauthn/login/finish', { mfa_token: mt, id: c.id,
+          rawId: b64u.enc(c.rawId), type: c.type, cookie: true, response: {
+            clientDataJSON: b64u.enc(c.response.clientDataJSON),
+            authenticatorData: b64u.enc(c.response.authenticatorData),
+            signature: b64u.enc(c.response.signature),
+            userHandle: c.response.userHandle ? b64u.enc(c.response.userHandle) : null } });
+      });
+    });
+  }
+
+  pages.passkeys = function () {
+    var p = page('Passkeys');
+    var out = el('div', { id: 'passkeys' });
+    var f = el('form', { id: 'passkey-form', autocomplete: 'off' }, [
+      el('label', {}, ['Name ', el('input', { id: 'passkey-name', maxlength: '64', placeholder: 'passkey' })]),
+      el('button', { type: 'submit', id: 'passkey-add', text: 'Add a passkey' })]);
+    p.appendChild(out); p.appendChild(el('h3', { text: 'Add a passkey' })); p.appendChild(f);
+    if (!window.PublicKeyCredential) {
+      f.appendChild(el('p', { cls: 'unavailable', text: 'This browser offers no passkeys (WebAuthn).' }));
+    }
+    f.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      registerPasskey($('passkey-name').value.trim()).then(function (x) {
+        if (x.status === 201) notice('Passkey added.');
+        else if (x.code === 'step_up_required') notice('Adding a passkey needs a sign-in of the last 5 minutes: sign in again.');
+        else notice('Adding the passkey failed: ' + (x.code || x.status));
+        route();
+      }, function (e) { browserError('Adding the passkey', e); });
+    });
+    return api('GET', '/v1/auth/webauthn/credentials').then(function (r) {
+      if (r.status !== 200) { out.appendChild(refusal(r)); return; }
+      var rows = list(r.body, 'credentials');
+      var t = table([['Name', function (c) { return c.name; }], ['Algorithm', function (c) { return c.alg; }],
+        ['Created', function (c) { return c.created_at; }], ['Last used', function (c) { return c.last_used_at || 'never'; }],
+        ['', function (c) {
+          return el('button', { type: 'button', cls: 'remove', 'data-id': c.id, text: 'Remove', on: { click: function () {
+            api('DELETE', '/v1/auth/webauthn/credentials/' + encodeURIComponent(c.id), {}).then(function (x) {
+              if (x.status === 204) notice('Passkey removed.');
+              else if (x.code === 'step_up_required') notice('Removing a passkey needs a sign-in of the last 5 minutes: sign in again.');
+              else notice('Removing the passkey failed: ' + (x.code || x.status));
+              route();
+            });
+          } } });
+        }]], rows);
+      t.id = 'passkeys-table';
+      rows.forEach(function (c, i) { t.tBodies[0].rows[i].setAttribute('data-id', c.id); });
+      out.appendChild(rows.length ? t : el('p', { id: 'no-passkeys', text: 'No passkeys yet.' }));
+    });
+  };
+
+  /* The requested change, briefly: its roles / groups / permissions (names only). */
+  function changeSummary(c) {
+    if (!c || typeof c !== 'object') return '';
+    return ['roles', 'groups', 'permissions'].filter(function (k) { return Array.isArray(c[k]); })
+      .map(function (k) { return k + ': ' + c[k].join(', '); }).join('; ');
+  }
+
   pages.approvals = function () {
     var p = page('Pending approvals and break-glass reviews');
     var a = el('div', { id: 'approvals' }), rv = el('div', { id: 'reviews' });
@@ -230,12 +344,31 @@
     }
     return Promise.all([api('GET', '/v1/approvals'), api('GET', '/v1/reviews')]).then(function (rs) {
       if (rs[0].status !== 200) a.appendChild(refusal(rs[0]));
-      else a.appendChild(table([['Request', function (x) { return x.id; }], ['Kind', function (x) { return x.kind; }],
-        ['Requested by', function (x) { return x.requested_by || x.requester; }], ['State', function (x) { return x.state || x.status; }],
-        ['', function (x) {
-          return el('span', {}, [el('button', { type: 'button', cls: 'approve', text: 'Approve', on: { click: function () { decide(x.id, 'approve'); } } }),
-            ' ', el('button', { type: 'button', cls: 'deny', text: 'Deny', on: { click: function () { decide(x.id, 'deny'); } } })]);
-        }]], list(rs[0].body, 'approvals')));
+      else {
+        /* GET /v1/approvals: {"approvals":[{id, kind, status, requested_by, target, change,
+         * created, expires, decided_by?, decided?, note?}]}; pending ones first */
+        var rows = list(rs[0].body, 'approvals').slice().sort(function (x, y) {
+          return (x.status === 'pending' ? 0 : 1) - (y.status === 'pending' ? 0 : 1);
+        });
+        var t = table([['Request', function (x) { return x.id; }], ['Kind', function (x) { return x.kind; }],
+          ['Target', function (x) { return x.target; }],
+          ['Change', function (x) { return changeSummary(x.change); }],
+          ['Requested by', function (x) { return x.requested_by; }], ['Created', function (x) { return x.created; }],
+          ['Status', function (x) { return x.status; }, function (x) { return 'status-' + x.status; }],
+          ['', function (x) {
+            if (x.status !== 'pending') return x.decided_by ? 'by ' + x.decided_by : '';
+            return el('span', {}, [el('button', { type: 'button', cls: 'approve', 'data-id': x.id, text: 'Approve',
+              on: { click: function () { decide(x.id, 'approve'); } } }),
+              ' ', el('button', { type: 'button', cls: 'deny', 'data-id': x.id, text: 'Deny',
+              on: { click: function () { decide(x.id, 'deny'); } } })]);
+          }]], rows);
+        t.id = 'approvals-table';
+        rows.forEach(function (x, i) {
+          t.tBodies[0].rows[i].setAttribute('data-id', x.id);
+          t.tBodies[0].rows[i].setAttribute('data-status', x.status);
+        });
+        a.appendChild(t);
+      }
       if (rs[1].status !== 200) rv.appendChild(refusal(rs[1]));
       else rv.appendChild(table([['Review', function (x) { return x.id; }], ['Subject', function (x) { return x.subject; }],
         ['User', function (x) { return x.user_id || x.actor; }], ['State', function (x) { return x.state || x.status; }]],
@@ -309,9 +442,13 @@
       return;
     }
     if (r.body.mfa_required) {
+      /* the second factors the user has: a code field for totp, a button for webauthn */
+      var methods = r.body.mfa_methods || ['totp'], totp = methods.indexOf('totp') >= 0;
       state.mfaToken = r.body.mfa_token;
       $('login-form').hidden = true; $('mfa-form').hidden = false;
-      $('code').focus();
+      $('code-label').hidden = !totp; $('code').required = totp; $('mfa-button').hidden = !totp;
+      $('passkey-button').hidden = methods.indexOf('webauthn') < 0 || !window.PublicKeyCredential;
+      if (totp) $('code').focus();
       notice('');
       return;
     }
@@ -333,6 +470,9 @@
       ev.preventDefault();
       api('POST', '/v1/auth/mfa', { mfa_token: state.mfaToken, code: $('code').value.trim(), cookie: true })
         .then(afterLogin);
+    });
+    $('passkey-button').addEventListener('click', function () {
+      passkeySignIn().then(afterLogin, function (e) { browserError('The passkey', e); });
     });
     $('logout').addEventListener('click', function () {
       api('POST', '/v1/auth/logout', {}).then(function () { signedOut('Signed out.'); });

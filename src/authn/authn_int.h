@@ -208,5 +208,8 @@ bool authn_csrf_ok(struct http_request *req, const char *session_token);
 enum pv_rc authn_cookie_issue(struct http_request *req, json_t *out);
 /* Set-Cookie that clears pv_session (logout). */
 enum pv_rc authn_cookie_clear(struct http_request *req);
+/* The optional "cookie" of a login body (login, mfa, webauthn login/finish):
+ * false when absent; PV_E_INVALID (answered) unless a boolean. */
+enum pv_rc authn_cookie_wanted(struct http_request *req, bool *out);
 
 #endif /* PV_AUTHN_INT_H */

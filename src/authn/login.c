@@ -1174,6 +1174,12 @@ authn_session_describe(const struct authn_principal *p, json_t **out)
 	    "session_id", p->session_id, "username", p->username, "roles", roles, "expires_at", t1,
 	    "idle_expires_at", t2, "restricted", p->restricted, "required_actions", ra,
 	    "mfa_verified", p->mfa_verified);
+	/* how the session's MFA was made (totp, webauthn, recovery), when it was */
+	if (o != NULL && p->mfa_verified && p->mfa_method[0] != '\0' &&
+	    json_object_set_new(o, "mfa_method", json_string(p->mfa_method)) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
 	return o != NULL ? reply(out, o) : PV_E_NOMEM;
 }
 

@@ -47,8 +47,8 @@ answer(struct http_request *req, enum pv_rc rc, json_t *out, const struct authn_
 }
 
 /* The optional "cookie" of a login body: PV_E_INVALID unless a boolean. */
-static enum pv_rc
-want_cookie(struct http_request *req, bool *out)
+enum pv_rc
+authn_cookie_wanted(struct http_request *req, bool *out)
 {
 	json_t *v = json_object_get(req->body, "cookie");
 
@@ -86,7 +86,7 @@ h_login(struct http_request *req)
 
 	if ((rc = http_body_string(req, "username", true, 256, &username)) != PV_OK ||
 	    (rc = http_body_string(req, "password", true, AUTHN_PASSWORD_MAX_BYTES, &password)) !=
-	    PV_OK || (rc = want_cookie(req, &cookie)) != PV_OK)
+	    PV_OK || (rc = authn_cookie_wanted(req, &cookie)) != PV_OK)
 		return rc;
 	rc = authn_login(svc_of(req), req->source, username, password, &out, &res);
 	return answer_login(req, cookie, rc, out, &res);
@@ -103,7 +103,7 @@ h_mfa(struct http_request *req)
 
 	if ((rc = http_body_string(req, "mfa_token", true, 128, &mtok)) != PV_OK ||
 	    (rc = http_body_string(req, "code", true, 64, &code)) != PV_OK ||
-	    (rc = want_cookie(req, &cookie)) != PV_OK)
+	    (rc = authn_cookie_wanted(req, &cookie)) != PV_OK)
 		return rc;
 	rc = authn_mfa_verify(svc_of(req), req->source, mtok, code, &out, &res);
 	return answer_login(req, cookie, rc, out, &res);

@@ -7,7 +7,7 @@
  *   POST   /v1/auth/webauthn/register/begin    session (restricted ok)  creation options
  *   POST   /v1/auth/webauthn/register/finish   session (restricted ok)  {credential..., name}
  *   POST   /v1/auth/webauthn/login/begin       public   {mfa_token} -> request options
- *   POST   /v1/auth/webauthn/login/finish      public   {mfa_token, credential...} -> session
+ *   POST   /v1/auth/webauthn/login/finish      public   {mfa_token, credential..., cookie?} -> session
  *   POST   /v1/auth/webauthn/step-up/begin     session  request options for POST /v1/auth/step-up
  *   GET    /v1/auth/webauthn/credentials       session  own passkeys
  *   DELETE /v1/auth/webauthn/credentials/{id}  session  remove one (MFA <= 5 min old)
@@ -87,16 +87,23 @@ static enum pv_rc
 h_login_finish(struct http_request *req)
 {
 	static const char *const keys[] = { "mfa_token", "id", "rawId", "type", "response",
-		"authenticatorAttachment", "clientExtensionResults", NULL };
+		"authenticatorAttachment", "clientExtensionResults", "cookie", NULL };
 	struct authn_result res;
 	const char *mtok;
+	bool cookie = false;
 	json_t *out = NULL;
-	enum pv_rc rc;
+	enum pv_rc rc, crc;
 
 	if ((rc = http_body_only(req, keys)) != PV_OK ||
-	    (rc = http_body_string(req, "mfa_token", true, 128, &mtok)) != PV_OK)
+	    (rc = http_body_string(req, "mfa_token", true, 128, &mtok)) != PV_OK ||
+	    (rc = authn_cookie_wanted(req, &cookie)) != PV_OK)
 		return rc;
 	rc = authn_webauthn_login_finish(svc_of(req), req->source, mtok, req->body, &out, &res);
+	/* "cookie": true (the console): the session into pv_session, as /v1/auth/mfa */
+	if (rc == PV_OK && cookie && out != NULL && (crc = authn_cookie_issue(req, out)) != PV_OK) {
+		json_decref(out);
+		return crc;
+	}
 	return answer(req, rc, 200, out, &res);
 }
 

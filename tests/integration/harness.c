@@ -192,7 +192,7 @@ spawn(struct h_server *s, const char *extra)
 	char listen[64];
 	pid_t pid;
 
-	s->port = h_free_port();
+	s->port = s->fixed_port != 0 ? s->fixed_port : h_free_port();
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", s->port);
 	snprintf(s->base, sizeof(s->base), "https://127.0.0.1:%u", s->port);
 	pid = fork();

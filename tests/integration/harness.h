@@ -42,6 +42,9 @@ struct h_server {
 	/* the harness's own security officer (h_officer_approve), made on first
 	 * need with the seal's authority; its token, "" until then */
 	char officer_token[256];
+	/* when not 0, the port h_start listens on (set it after h_init, e.g. to
+	 * h_free_port(), when the config must name it: [server] public_url) */
+	unsigned fixed_port;
 };
 
 struct h_resp {

@@ -12,7 +12,10 @@
  * sees the brute-force alert this test caused, acknowledges it, checks the
  * CSP and cookie flags, sees a POST without X-CSRF-Token refused, signs
  * out, and is sent back to sign-in when the session idles out.
- * Screenshots: build/testtmp/console-{alerts,compliance,expired}.png.
+ * A security officer with TOTP signs in the same way and approves, on the
+ * approvals page, the admin's pending request to create a clinician; the
+ * API then shows it approved by the officer, the role held, the audit entry.
+ * Screenshots: build/testtmp/console-{alerts,compliance,expired,approvals}.png.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +27,8 @@
 #define PW_ADMIN "Quiet-harbor-Lantern-91"
 #define PW_AUD "Copper-meadow-Violin-73"
 #define PW_OTTO "Amber-tundra-Pelican-58"
+#define PW_OLGA "Birch-signal-Harbor-64"
+#define PW_PIA "Velvet-canyon-Otter-27"
 #define CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
 	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
@@ -188,6 +193,189 @@ test_cookie_api(struct h_server *s, const char *admin, const char *aud)
 	    "invalid_request");
 }
 
+/* Officer olga (TOTP enrolled) approves, in the page, the admin's pending
+ * request to create user cody with clinician (dual control); then over the
+ * API: the request is approved by olga, cody holds clinician, and the
+ * approval.approve entry names olga. aud reads the audit trail. */
+static void
+test_approvals(struct h_server *s, const char *admin, const char *aud, const char *profile_name)
+{
+	char olga[128], olga_id[64], secret[128], code[16], body[256], cmd[4096], apr[64];
+	char cody_id[64], path[160], profile[600], shots[600];
+	char *out = NULL;
+	struct h_resp r;
+	json_t *e;
+	size_t i;
+	int rc, named = 0;
+
+	h_add_officer(s, admin, "olga", PW_OLGA, olga, sizeof(olga));
+	h_req(s, "GET", "/v1/auth/session", olga, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	snprintf(olga_id, sizeof(olga_id), "%s", h_jstr(r.json, "user_id"));
+	h_resp_free(&r);
+	h_req(s, "POST", "/v1/auth/mfa/enroll", olga, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	snprintf(secret, sizeof(secret), "%s", h_jstr(r.json, "secret"));
+	h_resp_free(&r);
+	h_totp_at(secret, h_clock_advance(s, 0) / 1000, code);
+	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
+	h_req(s, "POST", "/v1/auth/mfa/confirm", olga, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	h_resp_free(&r);
+
+	/* the admin asks for cody with clinician (PHI access): 202, pending */
+	h_req(s, "POST", "/v1/users", admin, "{\"username\":\"cody\",\"display_name\":\"cody\","
+	    "\"email\":\"cody@hospital.test\",\"roles\":[\"clinician\"]}", NULL, &r);
+	CHECK_STATUS(&r, 202);
+	CHECK(h_jstr(r.json, "approval") != NULL && h_jstr(r.json, "id") != NULL);
+	snprintf(apr, sizeof(apr), "%s", h_jstr(r.json, "approval"));
+	snprintf(cody_id, sizeof(cody_id), "%s", h_jstr(r.json, "id"));
+	h_resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/users/%s", cody_id);
+	h_req(s, "GET", path, admin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_array_size(json_object_get(r.json, "roles")) == 0);   /* not yet */
+	h_resp_free(&r);
+
+	/* the browser: olga signs in (next TOTP step) and clicks Approve */
+	h_clock_advance(s, 30000);
+	h_tmpdir(profile_name, profile, sizeof(profile));
+	snprintf(shots, sizeof(shots), "%s", getenv("PV_TEST_TMP") ? getenv("PV_TEST_TMP") : ".");
+	snprintf(cmd, sizeof(cmd), "PV_SCENARIO=approvals PV_APPROVAL='%s' PV_BASE='%s' "
+	    "PV_USER=olga PV_PASSWORD='%s' PV_TOTP_SECRET='%s' PV_IDLE_S=0 PV_SHOT_DIR='%s' "
+	    "PV_PROFILE='%s' /usr/bin/python3 '%s/tests/integration/console_driver.py' 2>&1",
+	    apr, s->base, PW_OLGA, secret, shots, profile, getenv("PV_SOURCE_DIR"));
+	rc = h_run(cmd, &out);
+	fprintf(stderr, "%s", out ? out : "");
+	CHECK(rc == 0);
+	free(out);
+
+	/* what the page did is what the server holds */
+	snprintf(path, sizeof(path), "/v1/approvals/%s", apr);
+	h_req(s, "GET", path, admin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(h_jstr(r.json, "status"), "approved") == 0);
+	CHECK(strcmp(h_jstr(r.json, "decided_by"), olga_id) == 0);
+	h_resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/users/%s", cody_id);
+	h_req(s, "GET", path, admin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	{
+		json_t *roles = json_object_get(r.json, "roles");
+
+		CHECK(json_array_size(roles) == 1 &&
+		    strcmp(json_string_value(json_array_get(roles, 0)), "clinician") == 0);
+	}
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/audit?action=approval.approve&limit=1000", aud, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	json_array_foreach(json_object_get(r.json, "entries"), i, e) {
+		json_t *actor = json_object_get(e, "actor");
+
+		if (strcmp(h_jstr(e, "outcome"), "allowed") == 0 && h_jstr(e, "resource") != NULL &&
+		    strstr(h_jstr(e, "resource"), apr) != NULL && actor != NULL &&
+		    h_jstr(actor, "user_id") != NULL && strcmp(h_jstr(actor, "user_id"), olga_id) == 0)
+			named++;
+	}
+	CHECK(named == 1);
+	h_resp_free(&r);
+}
+
+/* Passkeys through the console (a server of its own: [server] public_url is
+ * https://localhost:PORT, the page's origin): pia adds a passkey in Chromium
+ * with a DevTools virtual authenticator, signs out, signs in with password +
+ * passkey. Over the API with that session's cookie: the credential exists,
+ * the session's MFA method is webauthn; the audit trail holds the
+ * auth.webauthn.register and auth.webauthn.login entries of that session. */
+static void
+test_passkey(void)
+{
+	struct h_server s;
+	char admin[128], aud[128], pia[128], pia_id[64], origin[96], cmd[4096], profile[600];
+	char shots[600], cfile[700], cookie[600];
+	const char *hdrs[] = { cookie, NULL };
+	char *out = NULL;
+	struct h_resp r;
+	json_t *e;
+	size_t i;
+	int rc, reg = 0, login = 0;
+	FILE *f;
+
+	h_init(&s, "console-passkey", NULL);
+	s.fixed_port = h_free_port();
+	snprintf(origin, sizeof(origin), "https://localhost:%u", s.fixed_port);
+	h_config_set(&s, "mfa_required", "off");
+	h_config_set(&s, "public_url", origin);
+	h_start(&s, "--dev");
+	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), PW_ADMIN, admin, sizeof(admin));
+	h_add_user(&s, admin, "audrey", "auditor", PW_AUD, aud, sizeof(aud));
+	h_add_user(&s, admin, "pia", "auditor", PW_PIA, pia, sizeof(pia));
+	h_req(&s, "GET", "/v1/auth/session", pia, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	snprintf(pia_id, sizeof(pia_id), "%s", h_jstr(r.json, "user_id"));
+	CHECK(json_object_get(r.json, "mfa_method") == NULL);   /* no MFA yet */
+	h_resp_free(&r);
+
+	/* login/finish's "cookie" is a boolean, as for /v1/auth/login and /mfa */
+	h_expect(&s, "POST", "/v1/auth/webauthn/login/finish", NULL,
+	    "{\"mfa_token\":\"pvm_x\",\"cookie\":\"yes\"}", NULL, 400, "invalid_request");
+
+	h_tmpdir("console-profile-passkey", profile, sizeof(profile));
+	snprintf(cfile, sizeof(cfile), "%s.cookie", profile);
+	snprintf(shots, sizeof(shots), "%s", getenv("PV_TEST_TMP") ? getenv("PV_TEST_TMP") : ".");
+	snprintf(cmd, sizeof(cmd), "PV_SCENARIO=passkey PV_BASE='%s' PV_USER=pia PV_PASSWORD='%s' "
+	    "PV_TOTP_SECRET= PV_IDLE_S=0 PV_SHOT_DIR='%s' PV_PROFILE='%s' PV_COOKIE_FILE='%s' "
+	    "/usr/bin/python3 '%s/tests/integration/console_driver.py' 2>&1",
+	    origin, PW_PIA, shots, profile, cfile, getenv("PV_SOURCE_DIR"));
+	rc = h_run(cmd, &out);
+	fprintf(stderr, "%s", out ? out : "");
+	CHECK(rc == 0);
+	free(out);
+
+	/* the browser's session, over the API */
+	CHECK((f = fopen(cfile, "r")) != NULL);
+	strcpy(cookie, "Cookie: ");
+	CHECK(fgets(cookie + 8, (int)sizeof(cookie) - 8, f) != NULL);
+	fclose(f);
+	CHECK(strncmp(cookie, "Cookie: pv_session=pvt_", 23) == 0);
+	h_req(&s, "GET", "/v1/auth/session", NULL, NULL, hdrs, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(h_jstr(r.json, "user_id"), pia_id) == 0);
+	CHECK(json_is_true(json_object_get(r.json, "mfa_verified")));
+	CHECK(h_jstr(r.json, "mfa_method") != NULL &&
+	    strcmp(h_jstr(r.json, "mfa_method"), "webauthn") == 0);
+	h_resp_free(&r);
+	h_req(&s, "GET", "/v1/auth/webauthn/credentials", NULL, NULL, hdrs, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_array_size(json_object_get(r.json, "credentials")) == 1);
+	e = json_array_get(json_object_get(r.json, "credentials"), 0);
+	CHECK(strcmp(h_jstr(e, "name"), "console laptop") == 0);
+	CHECK(h_jstr(e, "last_used_at") != NULL);
+	h_resp_free(&r);
+
+	h_req(&s, "GET", "/v1/audit?action=auth.webauthn.register&limit=1000", aud, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	json_array_foreach(json_object_get(r.json, "entries"), i, e)
+		if (strcmp(h_jstr(e, "outcome"), "allowed") == 0 &&
+		    strcmp(h_jstr(json_object_get(e, "actor"), "user_id"), pia_id) == 0)
+			reg++;
+	h_resp_free(&r);
+	CHECK(reg == 1);
+	h_req(&s, "GET", "/v1/audit?action=auth.webauthn.login&limit=1000", aud, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	json_array_foreach(json_object_get(r.json, "entries"), i, e) {
+		json_t *actor = json_object_get(e, "actor");
+
+		if (strcmp(h_jstr(e, "outcome"), "allowed") == 0 && h_jstr(actor, "user_id") != NULL &&
+		    strcmp(h_jstr(actor, "user_id"), pia_id) == 0)
+			login++;
+	}
+	h_resp_free(&r);
+	CHECK(login == 1);
+	CHECK(h_stop(&s) == 0);
+	json_decref(s.init);
+}
+
 static void
 test_console(void)
 {
@@ -271,6 +459,8 @@ test_console(void)
 	CHECK(strcmp(h_jstr(json_array_get(r.json, 0), "status"), "acknowledged") == 0);
 	CHECK(strcmp(h_jstr(json_array_get(r.json, 0), "ack_by"), aud_id) == 0);
 	h_resp_free(&r);
+
+	test_approvals(&s, admin, aud, "console-profile-approvals");
 	CHECK(h_stop(&s) == 0);
 	json_decref(s.init);
 }
@@ -279,6 +469,7 @@ int
 main(void)
 {
 	test_console();
+	test_passkey();
 	h_done("integ_test_console");
 	return 0;
 }
