@@ -85,164 +85,142 @@ list_query(struct http_request *req, struct scim_list_query *q, struct scim_erro
 #define IF_MATCH http_header(req, "If-Match")
 #define ACTOR(a) struct pv_actor a; authn_actor(req->principal, req->source, &a)
 
+/* The five shapes of a resource operation: Users and Groups share them, so
+ * each handler below is its resource's operation given to one adapter. */
+typedef enum pv_rc (*list_fn)(struct scim *s, const struct pv_actor *actor,
+    const struct scim_list_query *q, json_t **out, struct scim_error *err);
+typedef enum pv_rc (*get_fn)(struct scim *s, const struct pv_actor *actor, const char *id,
+    json_t **out, struct scim_error *err);
+typedef enum pv_rc (*create_fn)(struct scim *s, const struct pv_actor *actor, json_t *body,
+    json_t **out, struct scim_error *err);
+typedef enum pv_rc (*write_fn)(struct scim *s, const struct pv_actor *actor, const char *id,
+    const char *if_match, json_t *body, json_t **out, struct scim_error *err);
+typedef enum pv_rc (*delete_fn)(struct scim *s, const struct pv_actor *actor, const char *id,
+    const char *if_match, struct scim_error *err);
+
+static enum pv_rc
+do_list(struct http_request *req, list_fn fn)
+{
+	struct scim_list_query q;
+	struct scim_error err;
+	json_t *out = NULL, *r;
+	size_t i;
+	ACTOR(actor);
+
+	if (!list_query(req, &q, &err) || fn(req->route->arg, &actor, &q, &out, &err) != PV_OK)
+		return reply_err(req, &err);
+	json_array_foreach(json_object_get(out, "Resources"), i, r)
+		scim_project(r, http_query(req, "attributes"), http_query(req, "excludedAttributes"));
+	return http_reply(req, 200, out);
+}
+
+static enum pv_rc
+do_get(struct http_request *req, get_fn fn)
+{
+	struct scim_error err;
+	json_t *out = NULL;
+	ACTOR(actor);
+
+	if (fn(req->route->arg, &actor, req->params[0], &out, &err) != PV_OK)
+		return reply_err(req, &err);
+	return reply_res(req, 200, out);
+}
+
+static enum pv_rc
+do_create(struct http_request *req, create_fn fn)
+{
+	struct scim_error err;
+	json_t *out = NULL;
+	ACTOR(actor);
+
+	if (fn(req->route->arg, &actor, req->body, &out, &err) != PV_OK)
+		return reply_err(req, &err);
+	return reply_res(req, 201, out);
+}
+
+/* PUT and PATCH */
+static enum pv_rc
+do_write(struct http_request *req, write_fn fn)
+{
+	struct scim_error err;
+	json_t *out = NULL;
+	ACTOR(actor);
+
+	if (fn(req->route->arg, &actor, req->params[0], IF_MATCH, req->body, &out, &err) != PV_OK)
+		return reply_err(req, &err);
+	return reply_res(req, 200, out);
+}
+
+static enum pv_rc
+do_delete(struct http_request *req, delete_fn fn)
+{
+	struct scim_error err;
+	ACTOR(actor);
+
+	if (fn(req->route->arg, &actor, req->params[0], IF_MATCH, &err) != PV_OK)
+		return reply_err(req, &err);
+	return http_reply(req, 204, NULL);
+}
+
 static enum pv_rc
 h_users_list(struct http_request *req)
 {
-	struct scim_list_query q;
-	struct scim_error err;
-	json_t *out = NULL, *r;
-	size_t i;
-	ACTOR(actor);
-
-	if (!list_query(req, &q, &err) ||
-	    scim_user_list(req->route->arg, &actor, &q, &out, &err) != PV_OK)
-		return reply_err(req, &err);
-	json_array_foreach(json_object_get(out, "Resources"), i, r)
-		scim_project(r, http_query(req, "attributes"), http_query(req, "excludedAttributes"));
-	return http_reply(req, 200, out);
+	return do_list(req, scim_user_list);
 }
-
 static enum pv_rc
 h_user_get(struct http_request *req)
 {
-	struct scim_error err;
-	json_t *out = NULL;
-	ACTOR(actor);
-
-	if (scim_user_get(req->route->arg, &actor, req->params[0], &out, &err) != PV_OK)
-		return reply_err(req, &err);
-	return reply_res(req, 200, out);
+	return do_get(req, scim_user_get);
 }
-
 static enum pv_rc
 h_user_create(struct http_request *req)
 {
-	struct scim_error err;
-	json_t *out = NULL;
-	ACTOR(actor);
-
-	if (scim_user_create(req->route->arg, &actor, req->body, &out, &err) != PV_OK)
-		return reply_err(req, &err);
-	return reply_res(req, 201, out);
+	return do_create(req, scim_user_create);
 }
-
 static enum pv_rc
 h_user_put(struct http_request *req)
 {
-	struct scim_error err;
-	json_t *out = NULL;
-	ACTOR(actor);
-
-	if (scim_user_replace(req->route->arg, &actor, req->params[0], IF_MATCH, req->body,
-	    &out, &err) !=
-	    PV_OK)
-		return reply_err(req, &err);
-	return reply_res(req, 200, out);
+	return do_write(req, scim_user_replace);
 }
-
 static enum pv_rc
 h_user_patch(struct http_request *req)
 {
-	struct scim_error err;
-	json_t *out = NULL;
-	ACTOR(actor);
-
-	if (scim_user_patch(req->route->arg, &actor, req->params[0], IF_MATCH, req->body,
-	    &out, &err) !=
-	    PV_OK)
-		return reply_err(req, &err);
-	return reply_res(req, 200, out);
+	return do_write(req, scim_user_patch);
 }
-
 static enum pv_rc
 h_user_delete(struct http_request *req)
 {
-	struct scim_error err;
-	ACTOR(actor);
-
-	if (scim_user_delete(req->route->arg, &actor, req->params[0], IF_MATCH, &err) != PV_OK)
-		return reply_err(req, &err);
-	return http_reply(req, 204, NULL);
+	return do_delete(req, scim_user_delete);
 }
-
 static enum pv_rc
 h_groups_list(struct http_request *req)
 {
-	struct scim_list_query q;
-	struct scim_error err;
-	json_t *out = NULL, *r;
-	size_t i;
-	ACTOR(actor);
-
-	if (!list_query(req, &q, &err) ||
-	    scim_group_list(req->route->arg, &actor, &q, &out, &err) != PV_OK)
-		return reply_err(req, &err);
-	json_array_foreach(json_object_get(out, "Resources"), i, r)
-		scim_project(r, http_query(req, "attributes"), http_query(req, "excludedAttributes"));
-	return http_reply(req, 200, out);
+	return do_list(req, scim_group_list);
 }
-
 static enum pv_rc
 h_group_get(struct http_request *req)
 {
-	struct scim_error err;
-	json_t *out = NULL;
-	ACTOR(actor);
-
-	if (scim_group_get(req->route->arg, &actor, req->params[0], &out, &err) != PV_OK)
-		return reply_err(req, &err);
-	return reply_res(req, 200, out);
+	return do_get(req, scim_group_get);
 }
-
 static enum pv_rc
 h_group_create(struct http_request *req)
 {
-	struct scim_error err;
-	json_t *out = NULL;
-	ACTOR(actor);
-
-	if (scim_group_create(req->route->arg, &actor, req->body, &out, &err) != PV_OK)
-		return reply_err(req, &err);
-	return reply_res(req, 201, out);
+	return do_create(req, scim_group_create);
 }
-
 static enum pv_rc
 h_group_put(struct http_request *req)
 {
-	struct scim_error err;
-	json_t *out = NULL;
-	ACTOR(actor);
-
-	if (scim_group_replace(req->route->arg, &actor, req->params[0], IF_MATCH, req->body,
-	    &out, &err) !=
-	    PV_OK)
-		return reply_err(req, &err);
-	return reply_res(req, 200, out);
+	return do_write(req, scim_group_replace);
 }
-
 static enum pv_rc
 h_group_patch(struct http_request *req)
 {
-	struct scim_error err;
-	json_t *out = NULL;
-	ACTOR(actor);
-
-	if (scim_group_patch(req->route->arg, &actor, req->params[0], IF_MATCH, req->body,
-	    &out, &err) !=
-	    PV_OK)
-		return reply_err(req, &err);
-	return reply_res(req, 200, out);
+	return do_write(req, scim_group_patch);
 }
-
 static enum pv_rc
 h_group_delete(struct http_request *req)
 {
-	struct scim_error err;
-	ACTOR(actor);
-
-	if (scim_group_delete(req->route->arg, &actor, req->params[0], IF_MATCH, &err) != PV_OK)
-		return reply_err(req, &err);
-	return http_reply(req, 204, NULL);
+	return do_delete(req, scim_group_delete);
 }
 
 static enum pv_rc
