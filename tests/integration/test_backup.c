@@ -477,7 +477,14 @@ test_crash(struct h_server *s, struct people *p)
 		fclose(af);
 		_exit(0);
 	}
-	h_pause_ms(20);
+	/* the backup starts once the writer has its first write acknowledged */
+	for (int i = 0; i < 2000; i++) {
+		struct stat sb;
+
+		if (stat(acked, &sb) == 0 && sb.st_size > 0)
+			break;
+		h_pause_ms(5);
+	}
 	h_req(s, "POST", "/v1/sys/backups", p->admin, NULL, NULL, &r);
 	CHECK_STATUS(&r, 202);
 	snprintf(job, sizeof(job), "%s", h_jstr(r.json, "job"));
