@@ -388,6 +388,33 @@ request_options(const struct rp *rp, const char *challenge, json_t *allow)
 	    "allowCredentials", allow);
 }
 
+/* The options of a navigator.credentials.get() ceremony (login, step-up):
+ * the user's credentials as allowCredentials and a new challenge of kind
+ * bound to bind; 409 with none_msg when the user has no passkey. */
+static enum pv_rc
+get_options(struct authn_service *s, const struct rp *rp, const char *kind, const char *user_id,
+    const char *bind, const char *none_msg, struct authn_result *ar, json_t **out)
+{
+	struct challenge_job j;
+	json_t *allow = NULL;
+	size_t n = 0;
+	enum pv_rc rc;
+
+	if ((rc = creds_read(s, user_id, false, &allow, &n)) != PV_OK)
+		return rc;
+	if (n == 0) {
+		json_decref(allow);
+		return fail(ar, PV_E_CONFLICT, none_msg);
+	}
+	if ((rc = challenge_new(s, kind, user_id, bind, false, &j)) != PV_OK) {
+		json_decref(allow);
+		return rc;
+	}
+	if ((*out = request_options(rp, j.c.challenge, allow)) == NULL)
+		return PV_E_NOMEM;
+	return PV_OK;
+}
+
 /* ------------------------------------------------------------------ */
 /* registration                                                        */
 /* ------------------------------------------------------------------ */
@@ -685,10 +712,7 @@ authn_webauthn_login_begin(struct authn_service *s, const char *source, const ch
 {
 	char phash[AUTHN_HASH_HEX_MAX];
 	struct store_mfa_pending pend;
-	struct challenge_job j;
 	struct rp rp;
-	json_t *allow = NULL, *o;
-	size_t n = 0;
 	enum pv_rc rc;
 
 	(void)source;
@@ -707,20 +731,8 @@ authn_webauthn_login_begin(struct authn_service *s, const char *source, const ch
 		    "Invalid or expired MFA token: log in again with the password");
 	if (rc != PV_OK)
 		return rc;
-	if ((rc = creds_read(s, pend.user_id, false, &allow, &n)) != PV_OK)
-		return rc;
-	if (n == 0) {
-		json_decref(allow);
-		return fail(ar, PV_E_CONFLICT, "No passkey registered: use the TOTP code");
-	}
-	if ((rc = challenge_new(s, "login", pend.user_id, phash, false, &j)) != PV_OK) {
-		json_decref(allow);
-		return rc;
-	}
-	if ((o = request_options(&rp, j.c.challenge, allow)) == NULL)
-		return PV_E_NOMEM;
-	*out = o;
-	return PV_OK;
+	return get_options(s, &rp, "login", pend.user_id, phash,
+	    "No passkey registered: use the TOTP code", ar, out);
 }
 
 struct login_job {
@@ -927,10 +939,7 @@ enum pv_rc
 authn_webauthn_step_up_begin(struct authn_service *s, const struct authn_principal *p,
     const char *source, json_t **out, struct authn_result *ar)
 {
-	struct challenge_job j;
 	struct rp rp;
-	json_t *allow = NULL, *o;
-	size_t n = 0;
 	enum pv_rc rc;
 
 	(void)source;
@@ -939,21 +948,8 @@ authn_webauthn_step_up_begin(struct authn_service *s, const struct authn_princip
 		return PV_E_UNAUTH;
 	if ((rc = rp_get(s, &rp)) != PV_OK)
 		return rc;
-	if ((rc = creds_read(s, p->user_id, false, &allow, &n)) != PV_OK)
-		return rc;
-	if (n == 0) {
-		json_decref(allow);
-		return fail(ar, PV_E_CONFLICT,
-		    "No passkey registered: register one (POST /v1/auth/webauthn/register/begin)");
-	}
-	if ((rc = challenge_new(s, "step_up", p->user_id, p->session_id, false, &j)) != PV_OK) {
-		json_decref(allow);
-		return rc;
-	}
-	if ((o = request_options(&rp, j.c.challenge, allow)) == NULL)
-		return PV_E_NOMEM;
-	*out = o;
-	return PV_OK;
+	return get_options(s, &rp, "step_up", p->user_id, p->session_id,
+	    "No passkey registered: register one (POST /v1/auth/webauthn/register/begin)", ar, out);
 }
 
 struct step_job {
