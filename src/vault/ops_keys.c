@@ -876,6 +876,7 @@ void vault_collection_double(struct vault_keyadmin *ka, const struct vault_calle
 	struct vault_answer a;
 	char kek[VAULT_KEK_NAME_MAX], resource[VAULT_RESOURCE_MAX], jid[UTIL_ID_MAX] = "";
 	char *detail = NULL;
+	int64_t max_rps = MAX_RPS_DEFAULT;
 	json_t *d = json_object_get(body, "double_encryption");
 	enum pv_rc rc;
 
@@ -887,10 +888,19 @@ void vault_collection_double(struct vault_keyadmin *ka, const struct vault_calle
 		    &a);
 		goto out;
 	}
-	if (!json_is_boolean(d) || json_object_size(body) != 1) {
-		refuse(v, who, "collection.update", resource, PV_E_INVALID,
-		    "the body is {\"double_encryption\": true|false}", &a);
-		goto out;
+	{
+		json_t *mr = json_object_get(body, "max_rps");
+
+		if (!json_is_boolean(d) || json_object_size(body) != (mr != NULL ? 2u : 1u) ||
+		    (mr != NULL && (!json_is_integer(mr) || json_integer_value(mr) < 1 ||
+		    json_integer_value(mr) > MAX_RPS_MAX))) {
+			refuse(v, who, "collection.update", resource, PV_E_INVALID,
+			    "the body is {\"double_encryption\": true|false} and an optional "
+			    "max_rps 1..1000000 for its re-encryption job", &a);
+			goto out;
+		}
+		if (mr != NULL)
+			max_rps = json_integer_value(mr);
 	}
 	vault_kek_records(collection, kek, sizeof(kek));
 	j.name = e.name = kek;
@@ -941,7 +951,7 @@ void vault_collection_double(struct vault_keyadmin *ka, const struct vault_calle
 	}
 	log_info("vault: %s rotated to v%u (double encryption %s)", kek, (unsigned)j.nv,
 	    j.want ? "on" : "off");
-	rc = enqueue_reencrypt(ka, who->actor, kek, "rewrap_dek", MAX_RPS_DEFAULT, jid);
+	rc = enqueue_reencrypt(ka, who->actor, kek, "rewrap_dek", max_rps, jid);
 	if (rc != PV_OK) {
 		vault_answer_fail(&a, rc, "the key rotated; start its re-encryption with "
 		    "POST /v1/keys/{name}/reencrypt");
