@@ -4,6 +4,8 @@
  *   phivault key list
  *   phivault key rotate NAME
  *   phivault key policy NAME [--rotate-every SECONDS] [--reencrypt auto|manual]
+ *                            [--provider soft|pkcs11] [--double-encryption on|off]
+ *     (provider and double encryption apply from the next rotation)
  *   phivault key reencrypt NAME [--mode rewrap_dek|full] [--max-rps N]
  *   phivault key retire NAME VERSION
  *   phivault key revoke NAME VERSION --confirm NAME:VERSION
@@ -23,12 +25,13 @@
 #include "cli/cli.h"
 
 #define KEY_USAGE "usage: phivault key list | key rotate NAME | " \
-	"key policy NAME [--rotate-every S] [--reencrypt auto|manual] | " \
+	"key policy NAME [--rotate-every S] [--reencrypt auto|manual] " \
+	"[--provider soft|pkcs11] [--double-encryption on|off] | " \
 	"key reencrypt NAME [--mode rewrap_dek|full] [--max-rps N] | " \
 	"key retire NAME VERSION | key revoke NAME VERSION --confirm NAME:VERSION " \
 	"[--addr URL] [--cacert FILE] [--format text|json] (token from PHIVAULT_TOKEN)"
 
-enum { O_EVERY = 256, O_REENC, O_MODE, O_RPS, O_CONFIRM };
+enum { O_EVERY = 256, O_REENC, O_MODE, O_RPS, O_CONFIRM, O_PROVIDER, O_DOUBLE };
 
 static bool
 name_ok(const char *s)
@@ -60,15 +63,18 @@ print_list(json_t *arr)
 	json_t *k, *v;
 	size_t i, j;
 
-	printf("%-32s %-8s %-8s %-13s %-10s %s\n", "KEY", "VERSION", "PROVIDER", "STATE",
-	    "OBJECTS", "CREATED");
+	printf("%-32s %-8s %-8s %-13s %-10s %-24s %s\n", "KEY", "VERSION", "PROVIDER", "STATE",
+	    "OBJECTS", "CREATED", "OUTER");
 	json_array_foreach(arr, i, k) {
+		/* each version's own provider (a key moves into the HSM by rotation) */
 		json_array_foreach(json_object_get(k, "versions"), j, v)
-			printf("%-32s %-8lld %-8s %-13s %-10lld %s\n", cli_jstr(k, "name"),
+			printf("%-32s %-8lld %-8s %-13s %-10lld %-24s %s\n", cli_jstr(k, "name"),
 			    (long long)json_integer_value(json_object_get(v, "version")),
-			    cli_jstr(k, "provider"), cli_jstr(v, "state"),
+			    json_is_string(json_object_get(v, "provider")) ?
+			    cli_jstr(v, "provider") : cli_jstr(k, "provider"), cli_jstr(v, "state"),
 			    (long long)json_integer_value(json_object_get(v, "objects")),
-			    cli_jstr(v, "created_at"));
+			    cli_jstr(v, "created_at"), json_is_string(json_object_get(v, "outer")) ?
+			    cli_jstr(v, "outer") : "-");
 	}
 }
 
@@ -114,12 +120,15 @@ cmd_key(int argc, char **argv)
 		{ "mode", required_argument, NULL, O_MODE },
 		{ "max-rps", required_argument, NULL, O_RPS },
 		{ "confirm", required_argument, NULL, O_CONFIRM },
+		{ "provider", required_argument, NULL, O_PROVIDER },
+		{ "double-encryption", required_argument, NULL, O_DOUBLE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_online_opts on;
 	struct cli_api ctx;
 	const char *sub, *every = NULL, *reenc = NULL, *mode = NULL, *rps = NULL, *confirm = NULL;
+	const char *provider = NULL, *dbl = NULL;
 	char path[512];
 	json_t *body = NULL;
 	long long n;
@@ -135,6 +144,8 @@ cmd_key(int argc, char **argv)
 		case O_MODE: mode = optarg; break;
 		case O_RPS: rps = optarg; break;
 		case O_CONFIRM: confirm = optarg; break;
+		case O_PROVIDER: provider = optarg; break;
+		case O_DOUBLE: dbl = optarg; break;
 		case 'h':
 			printf("%s\n", KEY_USAGE);
 			return CLI_OK;
@@ -148,12 +159,14 @@ cmd_key(int argc, char **argv)
 	/* which options each subcommand takes, and how many arguments */
 	if (strcmp(sub, "list") == 0 ? nargs != 0 :
 	    strcmp(sub, "rotate") == 0 ? nargs != 1 :
-	    strcmp(sub, "policy") == 0 ? nargs != 1 || (every == NULL && reenc == NULL) :
+	    strcmp(sub, "policy") == 0 ? nargs != 1 || (every == NULL && reenc == NULL &&
+	    provider == NULL && dbl == NULL) :
 	    strcmp(sub, "reencrypt") == 0 ? nargs != 1 :
 	    strcmp(sub, "retire") == 0 ? nargs != 2 :
 	    strcmp(sub, "revoke") == 0 ? nargs != 2 || confirm == NULL : true)
 		goto usage;
-	if ((strcmp(sub, "policy") != 0 && (every != NULL || reenc != NULL)) ||
+	if ((strcmp(sub, "policy") != 0 && (every != NULL || reenc != NULL || provider != NULL ||
+	    dbl != NULL)) ||
 	    (strcmp(sub, "reencrypt") != 0 && (mode != NULL || rps != NULL)) ||
 	    (strcmp(sub, "revoke") != 0 && confirm != NULL))
 		goto usage;
@@ -181,6 +194,17 @@ cmd_key(int argc, char **argv)
 			if (strcmp(reenc, "auto") != 0 && strcmp(reenc, "manual") != 0)
 				goto usage;
 			json_object_set_new(body, "reencrypt", json_string(reenc));
+		}
+		if (provider != NULL) {
+			if (strcmp(provider, "soft") != 0 && strcmp(provider, "pkcs11") != 0)
+				goto usage;
+			json_object_set_new(body, "provider", json_string(provider));
+		}
+		if (dbl != NULL) {
+			if (strcmp(dbl, "on") != 0 && strcmp(dbl, "off") != 0)
+				goto usage;
+			json_object_set_new(body, "double_encryption", json_boolean(strcmp(dbl,
+			    "on") == 0));
 		}
 		snprintf(path, sizeof(path), "/v1/keys/%s/policy", argv[optind]);
 		ret = call(&ctx, "PUT", path, body, 200, "policy");

@@ -308,7 +308,8 @@ routes_register(struct pv_app *app)
 		    HTTP_ROUTE_BODY, 8192, app },
 	};
 
-	struct vault_deps vd = { app->st, app->keys, app->audit, app->cfg.allowed_regions };
+	struct vault_deps vd = { app->st, app->keys, app->audit, app->cfg.allowed_regions,
+		strcmp(app->cfg.pkcs11_kek_default, "on") == 0 };
 	enum pv_rc rc = authn_throttle_new(UNSEAL_THROTTLE_CAPACITY, UNSEAL_FAIL_LIMIT,
 	    UNSEAL_FAIL_WINDOW_S, &app->unseal_throttle);
 

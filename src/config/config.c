@@ -112,6 +112,7 @@ static const struct key_def keys[] = {
 	{ "pkcs11", "token_label", K_STR, F(pkcs11_token_label) },
 	{ "pkcs11", "pin_file", K_PATH, F(pkcs11_pin_file) },
 	{ "pkcs11", "key_label", K_STR, F(pkcs11_key_label) },
+	{ "pkcs11", "kek_default", K_STR, F(pkcs11_kek_default) },
 	{ "detect", "decrypt_failures", K_INT, F(detect_decrypt_failures) },
 	{ "detect", "decrypt_window_s", K_INT, F(detect_decrypt_window_s) },
 	{ "detect", "sink_lag_check_s", K_INT, F(detect_sink_lag_check_s) },
@@ -193,6 +194,7 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->sinks_retry_max_ms = 30000;
 	c->sinks_timeout_ms = 5000;
 	util_strlcpy(c->detect_enabled, "on", sizeof(c->detect_enabled));
+	util_strlcpy(c->pkcs11_kek_default, "off", sizeof(c->pkcs11_kek_default));
 	c->detect_brute_force_failures = 10;
 	c->detect_brute_force_window_s = 300;
 	c->detect_spray_accounts = 10;
@@ -890,6 +892,8 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		REFUSE("sinks.timeout_ms = %d is outside 100 .. 60000", c->sinks_timeout_ms);
 	if (strcmp(c->detect_enabled, "on") != 0 && strcmp(c->detect_enabled, "off") != 0)
 		REFUSE("detect.enabled = %s is not on or off", c->detect_enabled);
+	if (strcmp(c->pkcs11_kek_default, "on") != 0 && strcmp(c->pkcs11_kek_default, "off") != 0)
+		REFUSE("pkcs11.kek_default = %s is not on or off", c->pkcs11_kek_default);
 	{
 		/* every threshold is a count, seconds or hours: 1 .. 30 days of seconds */
 		const struct { const char *name; int v, max; } t[] = {
@@ -979,7 +983,8 @@ config_write(const struct pv_config *c, const char *path)
 	    !writable(c->sinks_webhook) || !writable(c->sinks_ocsf_file) ||
 	    !writable(c->sinks_ca_file) || !writable(c->detect_enabled) || !writable(c->pkcs11_module) ||
 	    !writable(c->pkcs11_token_label) || !writable(c->pkcs11_pin_file) ||
-	    !writable(c->pkcs11_key_label) || !writable(c->public_url)) {
+	    !writable(c->pkcs11_key_label) || !writable(c->public_url) ||
+	    !writable(c->pkcs11_kek_default)) {
 		log_error("config: a value cannot be written to an INI line");
 		return PV_E_INVALID;
 	}
@@ -1164,6 +1169,8 @@ config_write(const struct pv_config *c, const char *path)
 		fprintf(f, "pin_file = %s\n", rel_path(c, c->pkcs11_pin_file));
 	if (c->pkcs11_key_label[0] != '\0')
 		fprintf(f, "key_label = %s\n", c->pkcs11_key_label);
+	fprintf(f, "# on: every new collection KEK is an AES key held in the token\n"
+	    "kek_default = %s\n", c->pkcs11_kek_default);
 	fprintf(f,
 	    "\n[compliance]\n"
 	    "# the compliance report (docs/compliance.md): accounts with no activity for\n"

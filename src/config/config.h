@@ -111,6 +111,7 @@ struct pv_config {
 	char pkcs11_token_label[33];      /* CKA token label, at most 32 bytes */
 	char pkcs11_pin_file[PATH_MAX];   /* user PIN, mode 0600; absolute after load */
 	char pkcs11_key_label[128];       /* the AES key that seals the unseal key */
+	char pkcs11_kek_default[8];       /* "on": new collection KEKs are held in the token */
 	int detect_decrypt_failures;       /* records that failed to decrypt, by one actor */
 	int detect_decrypt_window_s;
 	int detect_sink_lag_check_s;       /* how often the sinks' lag is checked */

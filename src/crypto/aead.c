@@ -304,3 +304,25 @@ crypto_gcmbox_open(const uint8_t key[CRYPTO_KEY_LEN],
 	return crypto_aead_open(key, CRYPTO_KEY_LEN, in, CRYPTO_GCM_IV_LEN, aad, aadlen,
 	    in + CRYPTO_GCM_IV_LEN, ctlen, in + CRYPTO_GCM_IV_LEN + ctlen, pt);
 }
+
+/* ---- AES-256-CTR (crypto.h) ---- */
+
+enum pv_rc
+crypto_aes256_ctr(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t ctr[16],
+    const uint8_t *in, size_t len, uint8_t *out)
+{
+	EVP_CIPHER_CTX *c;
+	int n = 0, fin = 0;
+	enum pv_rc rc = PV_E_CRYPTO;
+
+	if (key == NULL || ctr == NULL || (len > 0 && (in == NULL || out == NULL)) || len > 4096)
+		return PV_E_INVALID;
+	if ((c = EVP_CIPHER_CTX_new()) == NULL)
+		return PV_E_NOMEM;
+	if (EVP_EncryptInit_ex(c, EVP_aes_256_ctr(), NULL, key, ctr) == 1 &&
+	    EVP_EncryptUpdate(c, out, &n, in, (int)len) == 1 &&
+	    EVP_EncryptFinal_ex(c, out + n, &fin) == 1 && (size_t)(n + fin) == len)
+		rc = PV_OK;
+	EVP_CIPHER_CTX_free(c);   /* cleanses the key schedule */
+	return rc;
+}

@@ -82,6 +82,17 @@ enum pv_rc crypto_gcmbox_seal(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t *
 enum pv_rc crypto_gcmbox_open(const uint8_t key[CRYPTO_KEY_LEN],
     const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t inlen, uint8_t *pt);
 
+/*
+ * AES-256-CTR (NIST SP 800-38A §6.5): out = in XOR keystream, the counter
+ * block ctr (16 bytes) incremented as one 128-bit big-endian integer.
+ * Unauthenticated and length preserving: only for a layer over something
+ * that authenticates itself (keys.c: the outer wrap of double encryption,
+ * over a GCM box). Encryption and decryption are the same call; in == out
+ * is allowed. len <= 4096.
+ */
+enum pv_rc crypto_aes256_ctr(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t ctr[16],
+    const uint8_t *in, size_t len, uint8_t *out);
+
 /* RFC 5869. outlen <= 255*32. salt may be NULL. */
 enum pv_rc crypto_hkdf_sha256(const uint8_t *salt, size_t saltlen,
     const uint8_t *ikm, size_t ikmlen, const uint8_t *info, size_t infolen,

@@ -99,7 +99,9 @@ struct kek_slot {
 	char name[KEYS_KEK_NAME_MAX + 1];
 	uint32_t version;
 	bool revoked;                /* tombstone: key == NULL */
-	struct pv_secret *key;
+	struct pv_secret *key;       /* pkcs11: only the MAC seed, never a DEK wrap */
+	bool p11;                    /* provider pkcs11: DEKs wrap in the token */
+	char outer[KEYS_KEK_NAME_MAX + 1];   /* double encryption: "" or the outer KEK */
 };
 
 struct mac_slot {
@@ -420,6 +422,8 @@ kek_load(struct keys *k, const char *name, uint32_t version)
 			rc = PV_E_NOMEM;
 		} else {
 			s->key = key;
+			s->p11 = strcmp(row.provider, "pkcs11") == 0;
+			util_strlcpy(s->outer, row.outer, sizeof(s->outer));
 			key = NULL;
 		}
 	}
@@ -435,7 +439,7 @@ out:
  * read lock is HELD and *key stays valid until the caller's rw_unlock.
  */
 static enum pv_rc
-kek_acquire(struct keys *k, const char *name, uint32_t version, const struct pv_secret **key)
+slot_acquire(struct keys *k, const char *name, uint32_t version, const struct kek_slot **out)
 {
 	int attempt;
 	enum pv_rc rc;
@@ -454,7 +458,7 @@ kek_acquire(struct keys *k, const char *name, uint32_t version, const struct pv_
 				rw_unlock(k);
 				return PV_E_FORBIDDEN;
 			}
-			*key = s->key;
+			*out = s;
 			return PV_OK;
 		}
 		rw_unlock(k);
@@ -464,6 +468,177 @@ kek_acquire(struct keys *k, const char *name, uint32_t version, const struct pv_
 	}
 	/* loaded three times and evicted each time: a rotation storm */
 	return PV_E_UNAVAILABLE;
+}
+
+static enum pv_rc
+kek_acquire(struct keys *k, const char *name, uint32_t version, const struct pv_secret **key)
+{
+	const struct kek_slot *s;
+	enum pv_rc rc = slot_acquire(k, name, version, &s);
+
+	if (rc == PV_OK)
+		*key = s->key;
+	return rc;
+}
+
+/* ---- the DEK wrap across providers (docs/internals/keys.md "KEKs in the
+ * HSM", "Double encryption") ----
+ *
+ * A wrapped DEK is always the box IV(12) | GCM ciphertext(32) | tag(16)
+ * under the KEK version (name, v) with AAD "phivault:dek:<name>:<v>":
+ *   soft   crypto_gcmbox_seal with the KEK bytes in our locked memory;
+ *   pkcs11 C_Encrypt(CKM_AES_GCM) inside the token under the key object
+ *          labelled phivault-kek-<name>-v<v>; the KEK never leaves it.
+ * With double encryption the version's row names an outer KEK O, and the 48
+ * bytes after the IV are encrypted once more with AES-256-CTR under O's
+ * version v (counter block IV | 00000000; soft: crypto_aes256_ctr, pkcs11:
+ * CKM_AES_CTR in the token). Length preserving, so the envelope format is
+ * unchanged; the inner GCM tag authenticates everything, so a wrong or
+ * missing outer key is PV_E_INTEGRITY, never a wrong DEK. Both keys are
+ * needed: without O the GCM box is hidden, without the inner KEK it does
+ * not open. The HSM is called without holding the keyring lock. */
+#define KEK_LABEL_MAX (KEYS_KEK_NAME_MAX + 32)
+
+static int
+kek_label(char *buf, size_t len, const char *name, uint32_t version)
+{
+	int n = snprintf(buf, len, "phivault-kek-%s-v%u", name, (unsigned)version);
+
+	return (n < 0 || (size_t)n >= len) ? -1 : n;
+}
+
+static struct keys_hsm *
+hsm_get(struct keys *k)
+{
+	struct keys_hsm *h;
+
+	mu_lock(k);
+	h = k->hsm;
+	mu_unlock(k);
+	return h;
+}
+
+struct kek_use {
+	bool p11;
+	char outer[KEYS_KEK_NAME_MAX + 1];
+};
+
+/* The outer layer over box[IV_LEN..) in place, under (outer, version). */
+static enum pv_rc
+outer_xcrypt(struct keys *k, const char *outer, uint32_t version,
+    uint8_t box[KEYS_WRAPPED_DEK_LEN])
+{
+	const struct kek_slot *s;
+	uint8_t ctr[16];
+	char label[KEK_LABEL_MAX];
+	bool p11;
+	enum pv_rc rc;
+
+	memset(ctr, 0, sizeof(ctr));
+	memcpy(ctr, box, CRYPTO_GCM_IV_LEN);
+	if ((rc = slot_acquire(k, outer, version, &s)) != PV_OK)
+		return rc == PV_E_NOTFOUND ? PV_E_INTEGRITY : rc;
+	p11 = s->p11;
+	if (s->outer[0] != '\0')
+		rc = PV_E_INTEGRITY;             /* one outer layer, never a chain */
+	else if (!p11)
+		rc = crypto_aes256_ctr(s->key->buf, ctr, box + CRYPTO_GCM_IV_LEN,
+		    KEYS_WRAPPED_DEK_LEN - CRYPTO_GCM_IV_LEN, box + CRYPTO_GCM_IV_LEN);
+	rw_unlock(k);
+	if (rc != PV_OK || !p11)
+		return rc;
+	if (kek_label(label, sizeof(label), outer, version) < 0)
+		return PV_E_INVALID;
+	if (hsm_get(k) == NULL)
+		return PV_E_HSM;
+	return keys_hsm_ctr(hsm_get(k), label, ctr, box + CRYPTO_GCM_IV_LEN,
+	    KEYS_WRAPPED_DEK_LEN - CRYPTO_GCM_IV_LEN, box + CRYPTO_GCM_IV_LEN);
+}
+
+/* Wrap dek under (name, version); iv: the wrap IV, or NULL for a random one. */
+static enum pv_rc
+dek_wrap(struct keys *k, const char *name, uint32_t version, const uint8_t *iv,
+    const uint8_t *dek, uint8_t out[KEYS_WRAPPED_DEK_LEN])
+{
+	const struct kek_slot *s;
+	struct kek_use use;
+	char aad[AAD_MAX], label[KEK_LABEL_MAX];
+	int aadlen;
+	enum pv_rc rc;
+
+	if ((aadlen = fmt_aad(aad, "dek", name, version)) < 0)
+		return PV_E_INVALID;
+	if ((rc = slot_acquire(k, name, version, &s)) != PV_OK)
+		return rc;
+	use.p11 = s->p11;
+	util_strlcpy(use.outer, s->outer, sizeof(use.outer));
+	if (!use.p11)
+		rc = crypto_gcmbox_seal(s->key->buf, iv, (const uint8_t *)aad, (size_t)aadlen,
+		    dek, CRYPTO_KEY_LEN, out);
+	rw_unlock(k);
+	if (rc == PV_OK && use.p11) {
+		if (kek_label(label, sizeof(label), name, version) < 0)
+			rc = PV_E_INVALID;
+		else if (hsm_get(k) == NULL)
+			rc = PV_E_HSM;
+		else
+			rc = keys_provider_pkcs11.wrap(hsm_get(k), label, (const uint8_t *)aad,
+			    (size_t)aadlen, dek, CRYPTO_KEY_LEN, out);
+	}
+	if (rc == PV_OK && use.outer[0] != '\0')
+		rc = outer_xcrypt(k, use.outer, version, out);
+	if (rc != PV_OK)
+		crypto_wipe(out, KEYS_WRAPPED_DEK_LEN);
+	return rc;
+}
+
+/* Unwrap in (wrapped under (name, version)) into dek (locked memory). */
+static enum pv_rc
+dek_unwrap(struct keys *k, const char *name, uint32_t version,
+    const uint8_t in[KEYS_WRAPPED_DEK_LEN], uint8_t *dek)
+{
+	const struct kek_slot *s;
+	struct kek_use use;
+	uint8_t box[KEYS_WRAPPED_DEK_LEN];
+	char aad[AAD_MAX], label[KEK_LABEL_MAX];
+	int aadlen;
+	enum pv_rc rc;
+
+	if ((aadlen = fmt_aad(aad, "dek", name, version)) < 0)
+		return PV_E_INVALID;
+	if ((rc = slot_acquire(k, name, version, &s)) != PV_OK)
+		return rc;
+	use.p11 = s->p11;
+	util_strlcpy(use.outer, s->outer, sizeof(use.outer));
+	if (!use.p11 && use.outer[0] == '\0') {
+		/* the common case: one soft KEK, under the lock */
+		rc = crypto_gcmbox_open(s->key->buf, (const uint8_t *)aad, (size_t)aadlen,
+		    in, KEYS_WRAPPED_DEK_LEN, dek);
+		rw_unlock(k);
+		return rc;
+	}
+	rw_unlock(k);
+	memcpy(box, in, sizeof(box));
+	if (use.outer[0] != '\0' && (rc = outer_xcrypt(k, use.outer, version, box)) != PV_OK)
+		goto out;
+	if (use.p11) {
+		if (kek_label(label, sizeof(label), name, version) < 0)
+			rc = PV_E_INVALID;
+		else if (hsm_get(k) == NULL)
+			rc = PV_E_HSM;
+		else
+			rc = keys_provider_pkcs11.unwrap(hsm_get(k), label, (const uint8_t *)aad,
+			    (size_t)aadlen, box, sizeof(box), dek);
+	} else {
+		if ((rc = slot_acquire(k, name, version, &s)) != PV_OK)
+			goto out;
+		rc = crypto_gcmbox_open(s->key->buf, (const uint8_t *)aad, (size_t)aadlen,
+		    box, sizeof(box), dek);
+		rw_unlock(k);
+	}
+out:
+	crypto_wipe(box, sizeof(box));
+	return rc;
 }
 
 /* ---- seal spec ---- */
@@ -1352,19 +1527,25 @@ keys_hsm_status(struct keys *k, struct keys_hsm_status *out)
  * invariants at the top): nothing of it is remembered before tx commits.
  */
 static enum pv_rc
-kek_create_from(struct keys *k, struct store_tx *tx, const char *name, uint32_t version,
-    const struct pv_secret *material);
+kek_create_ex(struct keys *k, struct store_tx *tx, const char *name, uint32_t version,
+    const struct pv_secret *material, bool p11, const char *outer);
 
-static enum pv_rc
-kek_create(struct keys *k, struct store_tx *tx, const char *name, uint32_t version)
-{
-	return kek_create_from(k, tx, name, version, NULL);
-}
-
-/* material: the KEK's bytes (BYOK import), or NULL for fresh random ones. */
 static enum pv_rc
 kek_create_from(struct keys *k, struct store_tx *tx, const char *name, uint32_t version,
     const struct pv_secret *material)
+{
+	return kek_create_ex(k, tx, name, version, material, false, "");
+}
+
+/* material: the KEK's bytes (BYOK import), or NULL for fresh random ones.
+ * p11: the version is a key object generated in the token (labelled
+ * phivault-kek-<name>-v<version>); the bytes wrapped under the root key are
+ * then only its MAC seed (keys_mac), never used to wrap a DEK. outer: the
+ * outer KEK of double encryption ("" for none; its same version must exist
+ * or be created in tx by the caller). */
+static enum pv_rc
+kek_create_ex(struct keys *k, struct store_tx *tx, const char *name, uint32_t version,
+    const struct pv_secret *material, bool p11, const char *outer)
 {
 	struct pv_secret *kek = NULL;
 	uint8_t wrapped[WRAPPED_KEY_LEN];
@@ -1377,6 +1558,21 @@ kek_create_from(struct keys *k, struct store_tx *tx, const char *name, uint32_t 
 		return PV_E_INVALID;
 	if (material != NULL && material->len != CRYPTO_KEY_LEN)
 		return PV_E_INVALID;
+	if (p11 && material != NULL)
+		return PV_E_INVALID;
+	if (p11) {
+		char label[KEK_LABEL_MAX];
+
+		if (kek_label(label, sizeof(label), name, version) < 0)
+			return PV_E_INVALID;
+		if (hsm_get(k) == NULL)
+			return PV_E_STATE;   /* no HSM: the pkcs11 seal is not in use */
+		if ((rc = keys_hsm_key_generate(hsm_get(k), label)) != PV_OK) {
+			log_error("keys: kek %s v%u: cannot generate its key in the token (%s)",
+			    name, (unsigned)version, pv_rc_name(rc));
+			return rc;
+		}
+	}
 	rc = material != NULL ? crypto_secret_from(material->buf, material->len, &kek) :
 	    crypto_secret_random(CRYPTO_KEY_LEN, &kek);
 	if (rc != PV_OK)
@@ -1399,6 +1595,8 @@ kek_create_from(struct keys *k, struct store_tx *tx, const char *name, uint32_t 
 	row.created_ms = util_now_ms();
 	row.wrapped = wrapped;
 	row.wrapped_len = sizeof(wrapped);
+	util_strlcpy(row.provider, p11 ? "pkcs11" : "soft", sizeof(row.provider));
+	util_strlcpy(row.outer, outer != NULL ? outer : "", sizeof(row.outer));
 	rc = store_kek_put(tx, &row);
 	if (rc != PV_OK) {
 		log_error("keys: cannot store kek %s v%u (%s)", name, (unsigned)version,
@@ -1410,14 +1608,106 @@ kek_create_from(struct keys *k, struct store_tx *tx, const char *name, uint32_t 
 	if (version == 1)
 		mac_evict_name(k, name);
 	rw_unlock(k);
-	log_info("keys: kek %s v%u created", name, (unsigned)version);
+	log_info("keys: kek %s v%u created (%s%s%s)", name, (unsigned)version,
+	    p11 ? "pkcs11" : "soft", outer != NULL && outer[0] != '\0' ? ", outer " : "",
+	    outer != NULL ? outer : "");
+	return PV_OK;
+}
+
+/* ---- providers and double encryption of a KEK's versions ---- */
+
+#define OUTER_PREFIX "outer:"
+
+enum pv_rc
+keys_kek_outer_name(const char *name, char *out, size_t len)
+{
+	int n;
+
+	if (!keys_kek_name_valid(name) || strncmp(name, OUTER_PREFIX, strlen(OUTER_PREFIX)) == 0)
+		return PV_E_INVALID;
+	n = snprintf(out, len, OUTER_PREFIX "%s", name);
+	if (n < 0 || (size_t)n >= len || !keys_kek_name_valid(out))
+		return PV_E_INVALID;
+	return PV_OK;
+}
+
+const char *
+keys_kek_census_name(const char *name)
+{
+	if (name != NULL && strncmp(name, OUTER_PREFIX, strlen(OUTER_PREFIX)) == 0)
+		return name + strlen(OUTER_PREFIX);
+	return name;
+}
+
+bool
+keys_hsm_configured(struct keys *k)
+{
+	return k != NULL && hsm_get(k) != NULL;
+}
+
+/* Create version v of name with the provider and double encryption of o
+ * (resolved: o->provider non-NULL, o->double_enc 0 or 1), the outer KEK's
+ * version v first. The outer is held by the other provider when there is an
+ * HSM (pkcs11 under a soft KEK, soft under a pkcs11 one), soft otherwise. */
+static enum pv_rc
+kek_create_opts(struct keys *k, struct store_tx *tx, const char *name, uint32_t v,
+    const struct keys_kek_opts *o)
+{
+	char outer[KEYS_KEK_NAME_MAX + 1] = "";
+	bool p11 = strcmp(o->provider, "pkcs11") == 0;
+	enum pv_rc rc;
+
+	if (o->double_enc == 1) {
+		struct store_kek orow;
+
+		if ((rc = keys_kek_outer_name(name, outer, sizeof(outer))) != PV_OK)
+			return rc;
+		memset(&orow, 0, sizeof(orow));
+		rc = store_kek_get(tx, outer, v, &orow);
+		store_kek_clear(&orow);
+		if (rc == PV_OK)
+			return PV_E_CONFLICT;
+		if (rc != PV_E_NOTFOUND)
+			return rc;
+		if ((rc = kek_create_ex(k, tx, outer, v, NULL, !p11 && keys_hsm_configured(k),
+		    "")) != PV_OK)
+			return rc;
+	}
+	return kek_create_ex(k, tx, name, v, NULL, p11, outer);
+}
+
+/* o with the NULL / -1 members taken from row (the current version), or
+ * from the defaults when there is none. */
+static enum pv_rc
+opts_resolve(struct keys *k, const struct keys_kek_opts *o, const struct store_kek *row,
+    struct keys_kek_opts *out)
+{
+	out->provider = o != NULL ? o->provider : NULL;
+	out->double_enc = o != NULL ? o->double_enc : -1;
+	if (out->provider == NULL)
+		out->provider = row != NULL && strcmp(row->provider, "pkcs11") == 0 ? "pkcs11" :
+		    "soft";
+	if (out->double_enc < 0)
+		out->double_enc = row != NULL && row->outer[0] != '\0' ? 1 : 0;
+	if (strcmp(out->provider, "soft") != 0 && strcmp(out->provider, "pkcs11") != 0)
+		return PV_E_INVALID;
+	if (strcmp(out->provider, "pkcs11") == 0 && !keys_hsm_configured(k))
+		return PV_E_STATE;
 	return PV_OK;
 }
 
 enum pv_rc
 keys_kek_ensure_tx(struct keys *k, struct store_tx *tx, const char *name)
 {
+	return keys_kek_ensure_opts_tx(k, tx, name, NULL);
+}
+
+enum pv_rc
+keys_kek_ensure_opts_tx(struct keys *k, struct store_tx *tx, const char *name,
+    const struct keys_kek_opts *o)
+{
 	struct store_kek row;
+	struct keys_kek_opts ro;
 	enum pv_rc rc;
 
 	if (!keys_kek_name_valid(name) || tx == NULL)
@@ -1427,8 +1717,11 @@ keys_kek_ensure_tx(struct keys *k, struct store_tx *tx, const char *name)
 	memset(&row, 0, sizeof(row));
 	rc = store_kek_latest(tx, name, &row);
 	store_kek_clear(&row);
-	if (rc == PV_E_NOTFOUND)
-		rc = kek_create(k, tx, name, 1);
+	if (rc == PV_E_NOTFOUND) {
+		if ((rc = opts_resolve(k, o, NULL, &ro)) != PV_OK)
+			return rc;
+		rc = kek_create_opts(k, tx, name, 1, &ro);
+	}
 	return rc;
 }
 
@@ -1474,13 +1767,36 @@ collect_active(const struct store_kek *kk, void *arg)
 	return 0;
 }
 
+static enum pv_rc
+retire_others(struct store_tx *tx, const char *name, uint32_t keep)
+{
+	struct active_list al = { name, NULL, 0, 0, false };
+	size_t i;
+	enum pv_rc rc = store_kek_scan(tx, collect_active, &al);
+
+	if (rc == PV_OK && al.nomem)
+		rc = PV_E_NOMEM;
+	for (i = 0; rc == PV_OK && i < al.n; i++)
+		if (al.v[i] != keep)
+			rc = store_kek_set_state(tx, name, al.v[i], STORE_KEK_RETIRED);
+	free(al.v);
+	return rc;
+}
+
 enum pv_rc
 keys_kek_rotate_tx(struct keys *k, struct store_tx *tx, const char *name, uint32_t *new_version)
 {
+	return keys_kek_rotate_opts_tx(k, tx, name, NULL, new_version);
+}
+
+enum pv_rc
+keys_kek_rotate_opts_tx(struct keys *k, struct store_tx *tx, const char *name,
+    const struct keys_kek_opts *o, uint32_t *new_version)
+{
 	struct store_kek row;
-	struct active_list al = { name, NULL, 0, 0, false };
+	struct keys_kek_opts ro;
+	char outer[KEYS_KEK_NAME_MAX + 1];
 	uint32_t nv;
-	size_t i;
 	enum pv_rc rc;
 
 	if (!keys_kek_name_valid(name) || tx == NULL || new_version == NULL)
@@ -1490,21 +1806,20 @@ keys_kek_rotate_tx(struct keys *k, struct store_tx *tx, const char *name, uint32
 	memset(&row, 0, sizeof(row));
 	rc = store_kek_latest(tx, name, &row);
 	nv = row.version + 1;
+	if (rc == PV_OK)
+		rc = opts_resolve(k, o, &row, &ro);
 	store_kek_clear(&row);
 	if (rc == PV_OK && nv == 0)
 		rc = PV_E_CONFLICT;   /* 2^32 - 1 versions: not reachable in practice */
 	if (rc == PV_OK)
-		rc = kek_create(k, tx, name, nv);
+		rc = kek_create_opts(k, tx, name, nv, &ro);
 	/* Older versions keep opening what they wrapped; they just stop
-	 * wrapping new DEKs. (Normally only nv - 1 is ACTIVE.) */
+	 * wrapping new DEKs. (Normally only nv - 1 is ACTIVE.) The outer KEK's
+	 * versions follow its inner one's. */
 	if (rc == PV_OK)
-		rc = store_kek_scan(tx, collect_active, &al);
-	if (rc == PV_OK && al.nomem)
-		rc = PV_E_NOMEM;
-	for (i = 0; rc == PV_OK && i < al.n; i++)
-		if (al.v[i] != nv)
-			rc = store_kek_set_state(tx, name, al.v[i], STORE_KEK_RETIRED);
-	free(al.v);
+		rc = retire_others(tx, name, nv);
+	if (rc == PV_OK && keys_kek_outer_name(name, outer, sizeof(outer)) == PV_OK)
+		rc = retire_others(tx, outer, ro.double_enc == 1 ? nv : 0);
 	if (rc != PV_OK) {
 		log_error("keys: kek %s rotation to v%u failed (%s), nothing changed",
 		    name, (unsigned)nv, pv_rc_name(rc));
@@ -1632,7 +1947,7 @@ keys_kek_retire_tx(struct keys *k, struct store_tx *tx, const char *name, uint32
 		return PV_OK;                    /* idempotent */
 	if (state != STORE_KEK_RETIRED)
 		return PV_E_STATE;               /* active (rotate first) or revoked */
-	if ((rc = store_kek_census(tx, name, version, &objects)) != PV_OK)
+	if ((rc = store_kek_census(tx, keys_kek_census_name(name), version, &objects)) != PV_OK)
 		return rc;
 	if (objects > 0)
 		return PV_E_RETIRED_KEY_IN_USE;
@@ -1668,6 +1983,7 @@ keys_kek_destroy_tx(struct keys *k, struct store_tx *tx, const char *name, uint3
 {
 	struct store_kek row;
 	enum store_kek_state state;
+	bool p11;
 	enum pv_rc rc;
 
 	if (!keys_kek_name_valid(name) || tx == NULL || version == 0)
@@ -1675,6 +1991,7 @@ keys_kek_destroy_tx(struct keys *k, struct store_tx *tx, const char *name, uint3
 	memset(&row, 0, sizeof(row));
 	rc = store_kek_get(tx, name, version, &row);
 	state = row.state;
+	p11 = strcmp(row.provider, "pkcs11") == 0;
 	store_kek_clear(&row);
 	if (rc != PV_OK)
 		return rc;
@@ -1686,6 +2003,19 @@ keys_kek_destroy_tx(struct keys *k, struct store_tx *tx, const char *name, uint3
 		return rc;
 	if ((rc = store_kek_destroy(tx, name, version)) != PV_OK)
 		return rc;
+	if (p11) {
+		/* the token object too (C_DestroyObject): then nothing anywhere
+		 * opens what it wrapped. Token absent: PV_E_HSM, tx rolls back,
+		 * the tombstone keeps the version closed here. */
+		char label[KEK_LABEL_MAX];
+
+		if (kek_label(label, sizeof(label), name, version) < 0)
+			return PV_E_INVALID;
+		if (hsm_get(k) == NULL)
+			return PV_E_HSM;
+		if ((rc = keys_hsm_key_destroy(hsm_get(k), label)) != PV_OK)
+			return rc;
+	}
 	log_info("keys: kek %s v%u revoked, material destroyed", name, (unsigned)version);
 	return PV_OK;
 }
@@ -1695,7 +2025,6 @@ keys_dek_rewrap(struct keys *k, const struct keys_envelope *in, uint32_t to_vers
     struct keys_envelope *out)
 {
 	struct pv_secret *dek = NULL;
-	const struct pv_secret *kek;
 	struct keys_envelope e;
 	char aad[AAD_MAX];
 	int aadlen;
@@ -1713,14 +2042,9 @@ keys_dek_rewrap(struct keys *k, const struct keys_envelope *in, uint32_t to_vers
 		rc = PV_E_INVALID;
 		goto out;
 	}
-	rc = kek_acquire(k, in->kek_name, in->kek_version, &kek);
+	rc = dek_unwrap(k, in->kek_name, in->kek_version, in->wrapped_dek, dek->buf);
 	if (rc == PV_E_NOTFOUND)
 		rc = PV_E_INTEGRITY;
-	if (rc != PV_OK)
-		goto out;
-	rc = crypto_gcmbox_open(kek->buf, (const uint8_t *)aad, (size_t)aadlen,
-	    in->wrapped_dek, sizeof(in->wrapped_dek), dek->buf);
-	rw_unlock(k);
 	if (rc != PV_OK)
 		goto out;
 	memset(&e, 0, sizeof(e));
@@ -1730,12 +2054,8 @@ keys_dek_rewrap(struct keys *k, const struct keys_envelope *in, uint32_t to_vers
 		rc = PV_E_INVALID;
 		goto out;
 	}
-	if ((rc = kek_acquire(k, e.kek_name, to_version, &kek)) != PV_OK)
-		goto out;
 	/* a random wrap IV, as in keys_envelope_seal (SP 800-38D §8.3) */
-	rc = crypto_gcmbox_seal(kek->buf, NULL, (const uint8_t *)aad, (size_t)aadlen,
-	    dek->buf, CRYPTO_KEY_LEN, e.wrapped_dek);
-	rw_unlock(k);
+	rc = dek_wrap(k, e.kek_name, to_version, NULL, dek->buf, e.wrapped_dek);
 	if (rc == PV_OK)
 		*out = e;
 out:
@@ -1778,7 +2098,6 @@ keys_envelope_seal(struct keys *k, const char *kek_name,
 	struct keys_envelope e;
 	struct store_kek row;
 	struct pv_secret *draw = NULL;
-	const struct pv_secret *kek;
 	char dekaad[AAD_MAX];
 	int dekaadlen;
 	enum pv_rc rc;
@@ -1809,12 +2128,8 @@ keys_envelope_seal(struct keys *k, const char *kek_name,
 	rc = crypto_secret_random(DRAW_LEN, &draw);
 	if (rc != PV_OK)
 		return rc;
-	rc = kek_acquire(k, kek_name, e.kek_version, &kek);
-	if (rc != PV_OK)
-		goto out;
-	rc = crypto_gcmbox_seal(kek->buf, draw->buf + DRAW_IV_WRAP, (const uint8_t *)dekaad,
-	    (size_t)dekaadlen, draw->buf + DRAW_DEK, CRYPTO_KEY_LEN, e.wrapped_dek);
-	rw_unlock(k);
+	rc = dek_wrap(k, kek_name, e.kek_version, draw->buf + DRAW_IV_WRAP, draw->buf + DRAW_DEK,
+	    e.wrapped_dek);
 	if (rc != PV_OK)
 		goto out;
 	rc = crypto_gcmbox_seal(draw->buf + DRAW_DEK, draw->buf + DRAW_IV_DATA, aad, aadlen,
@@ -1832,7 +2147,6 @@ keys_envelope_open(struct keys *k, const struct keys_envelope *env,
     const uint8_t *aad, size_t aadlen, const uint8_t *ct, size_t ctlen, uint8_t *pt)
 {
 	struct pv_secret *dek = NULL;
-	const struct pv_secret *kek;
 	char dekaad[AAD_MAX];
 	int dekaadlen;
 	enum pv_rc rc;
@@ -1852,18 +2166,13 @@ keys_envelope_open(struct keys *k, const struct keys_envelope *env,
 	rc = crypto_secret_new(CRYPTO_KEY_LEN, &dek);
 	if (rc != PV_OK)
 		return rc;
-	rc = kek_acquire(k, env->kek_name, env->kek_version, &kek);
+	rc = dek_unwrap(k, env->kek_name, env->kek_version, env->wrapped_dek, dek->buf);
 	if (rc == PV_E_NOTFOUND) {
 		/* an envelope naming a KEK version that never existed is damaged */
 		log_warn("keys: envelope names kek %s v%u, which does not exist",
 		    env->kek_name, (unsigned)env->kek_version);
 		rc = PV_E_INTEGRITY;
 	}
-	if (rc != PV_OK)
-		goto out;
-	rc = crypto_gcmbox_open(kek->buf, (const uint8_t *)dekaad, (size_t)dekaadlen,
-	    env->wrapped_dek, sizeof(env->wrapped_dek), dek->buf);
-	rw_unlock(k);
 	if (rc != PV_OK)
 		goto out;
 	rc = crypto_gcmbox_open(dek->buf, aad, aadlen, ct, ctlen, pt);

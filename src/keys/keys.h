@@ -150,6 +150,33 @@ enum pv_rc keys_kek_rotate(struct keys *k, const char *name, uint32_t *new_versi
 /* Revoke one version: nothing wrapped by it opens again (crypto-shredding). */
 enum pv_rc keys_kek_revoke(struct keys *k, const char *name, uint32_t version);
 
+/* ---- providers and double encryption (docs/internals/keys.md "KEKs in
+ * the HSM", "Double encryption") ----
+ * provider "soft": the KEK's bytes wrapped by the root key (as before);
+ * "pkcs11": an AES-256 key object generated in the token of the pkcs11 seal
+ * (CKA_SENSITIVE, not CKA_EXTRACTABLE, label phivault-kek-<name>-v<N>); DEKs
+ * are wrapped in the token (CKM_AES_GCM), the key never leaves it.
+ * double_enc: the DEK wrap is wrapped once more under the same version of a
+ * second KEK, "outer:<name>" (held by the HSM when there is one and the
+ * inner is soft; soft otherwise). Both are needed to read. */
+struct keys_kek_opts {
+	const char *provider;   /* "soft" | "pkcs11"; NULL: as the current version (or soft) */
+	int double_enc;         /* 0 | 1; -1: as the current version (or 0) */
+};
+/* Is the HSM of the pkcs11 seal open (so "pkcs11" KEKs can be made)? */
+bool keys_hsm_configured(struct keys *k);
+/* keys_kek_ensure_tx / keys_kek_rotate_tx with these choices for the new
+ * version: PV_E_STATE for pkcs11 without an HSM, PV_E_INVALID for another
+ * provider name, PV_E_HSM if the token refuses or is absent. */
+enum pv_rc keys_kek_ensure_opts_tx(struct keys *k, struct store_tx *tx, const char *name,
+    const struct keys_kek_opts *o);
+enum pv_rc keys_kek_rotate_opts_tx(struct keys *k, struct store_tx *tx, const char *name,
+    const struct keys_kek_opts *o, uint32_t *new_version);
+/* "outer:<name>" into out; PV_E_INVALID if name is an outer key or too long. */
+enum pv_rc keys_kek_outer_name(const char *name, char *out, size_t len);
+/* The KEK whose census counts name's objects: x for "outer:x", else name. */
+const char *keys_kek_census_name(const char *name);
+
 struct keys_envelope;
 /* ---- key administration inside the caller's write transaction (a commit
  * fn, with the audit entry of the change): all or nothing ---- */

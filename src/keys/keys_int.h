@@ -135,6 +135,16 @@ bool keys_hsm_pin_equal(struct keys_hsm *h, const char *pin);
  * CKA_SENSITIVE, not CKA_EXTRACTABLE, CKA_TOKEN. */
 enum pv_rc keys_hsm_key_ensure(struct keys_hsm *h, const char *label);
 void keys_hsm_report(struct keys_hsm *h, struct keys_hsm_status *out);
+/* A fresh AES-256 key labelled `label` (as keys_hsm_key_ensure), any older
+ * key of that label destroyed first: an HSM-held KEK version (keys.c). */
+enum pv_rc keys_hsm_key_generate(struct keys_hsm *h, const char *label);
+/* C_DestroyObject of every secret key labelled `label`; PV_OK if none.
+ * PV_E_HSM while the token is absent. */
+enum pv_rc keys_hsm_key_destroy(struct keys_hsm *h, const char *label);
+/* CKM_AES_CTR inside the token (the 16-byte counter block, 128 counter
+ * bits): the same transform as crypto_aes256_ctr. */
+enum pv_rc keys_hsm_ctr(struct keys_hsm *h, const char *label, const uint8_t ctr[16],
+    const uint8_t *in, size_t len, uint8_t *out);
 /* A PIN file: regular, not a link, owned by us (or root), no group/other
  * bits, 1..128 bytes with an optional final newline. Into locked memory. */
 enum pv_rc keys_pin_file_read(const char *path, struct pv_secret **out, size_t *len);

@@ -552,30 +552,18 @@ out:
 
 /* ---- the provider ---- */
 
+/* One C_Encrypt / C_Decrypt under the token key `label` with mech, with the
+ * re-open-and-retry-once of the session states above. */
 static enum pv_rc
-hsm_crypt(struct keys_hsm *h, bool encrypt, const char *label, const uint8_t *aad,
-    size_t aadlen, const uint8_t *iv, const uint8_t *in, size_t inlen, uint8_t *out,
-    size_t outcap, size_t *outlen)
+hsm_run(struct keys_hsm *h, bool encrypt, const char *label, CK_MECHANISM *mech,
+    const uint8_t *in, size_t inlen, uint8_t *out, size_t outcap, size_t *outlen)
 {
-	CK_GCM_PARAMS gcm;
-	CK_MECHANISM mech;
 	CK_OBJECT_HANDLE obj;
 	CK_ULONG n;
 	CK_RV rv = CKR_OK;
 	bool found;
 	int attempt;
 	enum pv_rc rc = PV_E_HSM;
-
-	memset(&gcm, 0, sizeof(gcm));
-	gcm.pIv = (CK_BYTE_PTR)iv;
-	gcm.ulIvLen = CRYPTO_GCM_IV_LEN;
-	gcm.ulIvBits = CRYPTO_GCM_IV_LEN * 8;
-	gcm.pAAD = (CK_BYTE_PTR)aad;
-	gcm.ulAADLen = aadlen;
-	gcm.ulTagBits = GCM_TAG_LEN * 8;
-	mech.mechanism = CKM_AES_GCM;
-	mech.pParameter = &gcm;
-	mech.ulParameterLen = sizeof(gcm);
 
 	pthread_mutex_lock(&h->mu);
 	for (attempt = 0; attempt < 2; attempt++) {
@@ -589,8 +577,8 @@ hsm_crypt(struct keys_hsm *h, bool encrypt, const char *label, const uint8_t *aa
 			continue;
 		}
 		if (rv == CKR_OK)
-			rv = encrypt ? h->f->C_EncryptInit(h->session, &mech, obj) :
-			    h->f->C_DecryptInit(h->session, &mech, obj);
+			rv = encrypt ? h->f->C_EncryptInit(h->session, mech, obj) :
+			    h->f->C_DecryptInit(h->session, mech, obj);
 		n = outcap;
 		if (rv == CKR_OK)
 			rv = encrypt ? h->f->C_Encrypt(h->session, (CK_BYTE_PTR)in, inlen, out, &n) :
@@ -615,6 +603,122 @@ hsm_crypt(struct keys_hsm *h, bool encrypt, const char *label, const uint8_t *aa
 	}
 	pthread_mutex_unlock(&h->mu);
 	return rc;
+}
+
+static enum pv_rc
+hsm_crypt(struct keys_hsm *h, bool encrypt, const char *label, const uint8_t *aad,
+    size_t aadlen, const uint8_t *iv, const uint8_t *in, size_t inlen, uint8_t *out,
+    size_t outcap, size_t *outlen)
+{
+	CK_GCM_PARAMS gcm;
+	CK_MECHANISM mech;
+
+	memset(&gcm, 0, sizeof(gcm));
+	gcm.pIv = (CK_BYTE_PTR)iv;
+	gcm.ulIvLen = CRYPTO_GCM_IV_LEN;
+	gcm.ulIvBits = CRYPTO_GCM_IV_LEN * 8;
+	gcm.pAAD = (CK_BYTE_PTR)aad;
+	gcm.ulAADLen = aadlen;
+	gcm.ulTagBits = GCM_TAG_LEN * 8;
+	mech.mechanism = CKM_AES_GCM;
+	mech.pParameter = &gcm;
+	mech.ulParameterLen = sizeof(gcm);
+	return hsm_run(h, encrypt, label, &mech, in, inlen, out, outcap, outlen);
+}
+
+enum pv_rc
+keys_hsm_ctr(struct keys_hsm *h, const char *label, const uint8_t ctr[16], const uint8_t *in,
+    size_t len, uint8_t *out)
+{
+	CK_AES_CTR_PARAMS p;
+	CK_MECHANISM mech;
+	size_t n = 0;
+	enum pv_rc rc;
+
+	if (h == NULL || label == NULL || ctr == NULL || len == 0 || len > 4096)
+		return PV_E_INVALID;
+	memset(&p, 0, sizeof(p));
+	p.ulCounterBits = 128;   /* the whole block is the counter, as crypto_aes256_ctr */
+	memcpy(p.cb, ctr, sizeof(p.cb));
+	mech.mechanism = CKM_AES_CTR;
+	mech.pParameter = &p;
+	mech.ulParameterLen = sizeof(p);
+	rc = hsm_run(h, true, label, &mech, in, len, out, len, &n);
+	if (rc == PV_OK && n != len)
+		rc = PV_E_CRYPTO;
+	return rc;
+}
+
+/* Destroy every secret key labelled `label` (caller holds mu, session open). */
+static CK_RV
+key_destroy_all(struct keys_hsm *h, const char *label, int *destroyed)
+{
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_LABEL, (void *)label, strlen(label) },
+	};
+	CK_OBJECT_HANDLE o[8];
+	CK_ULONG n = 0, i;
+	CK_RV rv;
+
+	*destroyed = 0;
+	for (;;) {
+		rv = h->f->C_FindObjectsInit(h->session, tmpl, 2);
+		if (rv != CKR_OK)
+			return rv;
+		rv = h->f->C_FindObjects(h->session, o, 8, &n);
+		(void)h->f->C_FindObjectsFinal(h->session);
+		if (rv != CKR_OK || n == 0)
+			return rv;
+		for (i = 0; i < n; i++) {
+			if ((rv = h->f->C_DestroyObject(h->session, o[i])) != CKR_OK)
+				return rv;
+			(*destroyed)++;
+		}
+	}
+}
+
+enum pv_rc
+keys_hsm_key_destroy(struct keys_hsm *h, const char *label)
+{
+	int attempt, n = 0;
+	CK_RV rv = CKR_OK;
+	enum pv_rc rc = PV_E_HSM;
+
+	if (h == NULL || label == NULL || label[0] == '\0')
+		return PV_E_INVALID;
+	pthread_mutex_lock(&h->mu);
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((rc = session_ensure(h)) != PV_OK)
+			break;
+		rv = key_destroy_all(h, label, &n);
+		if (rv == CKR_OK) {
+			if (n > 0)
+				log_info("keys: hsm token %s: key %s destroyed", h->token, label);
+			rc = PV_OK;
+			break;
+		}
+		set_error(h, "C_DestroyObject", rv_name(rv));
+		rc = PV_E_HSM;
+		if (!rv_gone(rv))
+			break;
+		session_drop(h);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return rc;
+}
+
+enum pv_rc
+keys_hsm_key_generate(struct keys_hsm *h, const char *label)
+{
+	enum pv_rc rc;
+
+	/* a key left by a creation whose transaction rolled back: the store
+	 * has no row for it, so nothing is wrapped under it */
+	if ((rc = keys_hsm_key_destroy(h, label)) != PV_OK)
+		return rc;
+	return keys_hsm_key_ensure(h, label);
 }
 
 static enum pv_rc

@@ -504,6 +504,13 @@ static const struct migration migrations[] = {
 	  " id INTEGER PRIMARY KEY CHECK (id = 1),"
 	  " epoch INTEGER NOT NULL);"
 	  "INSERT INTO access_epoch(id, epoch) VALUES (1, 0);" },
+	/* hsm: who holds a KEK version ('soft': its bytes wrapped by the root
+	 * key; 'pkcs11': an AES key object in the token, label
+	 * phivault-kek-<name>-v<N>) and, for double encryption, the KEK whose
+	 * same version wraps the DEK once more ('' for none). keys.c. */
+	{ 19,
+	  "ALTER TABLE kek ADD COLUMN provider TEXT NOT NULL DEFAULT 'soft';"
+	  "ALTER TABLE kek ADD COLUMN outer_name TEXT NOT NULL DEFAULT '';" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -54,7 +54,7 @@
 /* SQL                                                                 */
 /* ------------------------------------------------------------------ */
 
-#define KEK_COLS "SELECT name, version, state, created_ms, wrapped FROM kek"
+#define KEK_COLS "SELECT name, version, state, created_ms, wrapped, provider, outer_name FROM kek"
 #define AUDIT_COLS "SELECT seq, time, actor, action, resource, purpose_of_use, " \
 	"outcome, reason, detail, prev_hash, hash FROM audit"
 /* CASE (not AND) guarantees json_extract only sees well-formed JSON, so a
@@ -75,8 +75,8 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_META_PUT] = "INSERT INTO meta(key, value) VALUES (?1, ?2) "
 	    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 
-	[SQ_KEK_PUT] = "INSERT INTO kek(name, version, state, created_ms, wrapped) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQ_KEK_PUT] = "INSERT INTO kek(name, version, state, created_ms, wrapped, provider, "
+	    "outer_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[SQ_KEK_GET] = KEK_COLS " WHERE name = ?1 AND version = ?2",
 	[SQ_KEK_LATEST] = KEK_COLS " WHERE name = ?1 ORDER BY version DESC LIMIT 1",
 	[SQ_KEK_SET_STATE] = "UPDATE kek SET state = ?3 WHERE name = ?1 AND version = ?2",
@@ -1132,6 +1132,16 @@ static enum pv_rc kek_from_row(struct store_row *s, void *out)
 	k.version = (uint32_t)version;
 	k.state = (enum store_kek_state)state;
 	k.created_ms = store_row_int64(s, 3);
+	{
+		const char *prov = store_sqlite_col_text(s, 5), *outer = store_sqlite_col_text(s, 6);
+
+		if (strlen(prov) >= sizeof(k.provider) || strlen(outer) >= sizeof(k.outer)) {
+			log_error("store: kek row out of range");
+			return PV_E_INTEGRITY;
+		}
+		util_strlcpy(k.provider, prov[0] != '\0' ? prov : "soft", sizeof(k.provider));
+		util_strlcpy(k.outer, outer, sizeof(k.outer));
+	}
 	rc = store_sqlite_col_blob(s, 4, STORE_SQLITE_BLOB_BUF, &k.wrapped, &k.wrapped_len);
 	if (rc != PV_OK)
 		return rc;
@@ -1145,7 +1155,8 @@ static enum pv_rc sq_kek_put(struct store_tx *tx, const struct store_kek *k)
 {
 	return store_sqlite_exec(tx, SQ_KEK_PUT, "kek_put",
 	    SQP_LIST(SQP_TEXT(k->name), SQP_INT(k->version), SQP_INT(k->state),
-		SQP_INT(k->created_ms), SQP_BLOB(k->wrapped, k->wrapped_len)), NULL);
+		SQP_INT(k->created_ms), SQP_BLOB(k->wrapped, k->wrapped_len),
+		SQP_TEXT(k->provider[0] != '\0' ? k->provider : "soft"), SQP_TEXT(k->outer)), NULL);
 }
 
 static enum pv_rc sq_kek_get(struct store_tx *tx, const char *name, uint32_t version,

@@ -21,6 +21,8 @@ struct store_kek {
 	int64_t created_ms;
 	uint8_t *wrapped;      /* malloc'd */
 	size_t wrapped_len;
+	char provider[16];     /* "soft" ("" is read as soft) or "pkcs11" */
+	char outer[128];       /* double encryption: the outer KEK's name, "" for none */
 };
 void store_kek_clear(struct store_kek *k);
 enum pv_rc store_kek_put(struct store_tx *tx, const struct store_kek *k);   /* PV_E_CONFLICT if (name,version) exists */

@@ -27,6 +27,7 @@ struct create_job {
 	struct vault_ctx *v;
 	struct store_collection row;     /* row.schema malloc'd, ours */
 	char kek_index[VAULT_KEK_NAME_MAX];
+	struct keys_kek_opts opts;       /* provider and double encryption of kek_name */
 	struct vault_collection c;       /* cached once durable */
 	json_t *body;                    /* the answer */
 	vault_done_fn done;
@@ -38,7 +39,7 @@ static enum pv_rc create_fn(struct store_tx *tx, void *arg)
 	struct create_job *j = arg;
 	enum pv_rc rc;
 
-	if ((rc = keys_kek_ensure_tx(j->v->keys, tx, j->row.kek_name)) != PV_OK ||
+	if ((rc = keys_kek_ensure_opts_tx(j->v->keys, tx, j->row.kek_name, &j->opts)) != PV_OK ||
 	    (rc = keys_kek_ensure_tx(j->v->keys, tx, j->kek_index)) != PV_OK)
 		return rc;
 	for (size_t i = 0; i < j->c.nfields; i++)
@@ -71,9 +72,46 @@ static void create_done(enum pv_rc rc, void *arg)
 	free(j);
 }
 
-void vault_collection_create(struct vault_ctx *v, const struct vault_caller *who,
-    json_t *spec, vault_done_fn done, void *arg)
+/* Take "kek_provider" and "double_encryption" (docs/keys.md) out of spec
+ * (a copy the caller frees) into o; the rest is the schema. */
+static enum pv_rc kek_opts_parse(struct vault_ctx *v, json_t *spec, struct keys_kek_opts *o,
+    char *err, size_t errlen)
 {
+	json_t *p = json_object_get(spec, "kek_provider"), *d = json_object_get(spec,
+	    "double_encryption");
+
+	o->provider = v->kek_default_pkcs11 && keys_hsm_configured(v->keys) ? "pkcs11" : "soft";
+	o->double_enc = 0;
+	if (p != NULL) {
+		if (!json_is_string(p) || (strcmp(json_string_value(p), "soft") != 0 &&
+		    strcmp(json_string_value(p), "pkcs11") != 0)) {
+			vault_errf(err, errlen, "kek_provider must be \"soft\" or \"pkcs11\"");
+			return PV_E_INVALID;
+		}
+		o->provider = strcmp(json_string_value(p), "pkcs11") == 0 ? "pkcs11" : "soft";
+		if (strcmp(o->provider, "pkcs11") == 0 && !keys_hsm_configured(v->keys)) {
+			vault_errf(err, errlen, "kek_provider pkcs11 needs the pkcs11 seal "
+			    "(an HSM); this vault has none");
+			return PV_E_INVALID;
+		}
+	}
+	if (d != NULL) {
+		if (!json_is_boolean(d)) {
+			vault_errf(err, errlen, "double_encryption must be true or false");
+			return PV_E_INVALID;
+		}
+		o->double_enc = json_is_true(d) ? 1 : 0;
+	}
+	json_object_del(spec, "kek_provider");
+	json_object_del(spec, "double_encryption");
+	return PV_OK;
+}
+
+void vault_collection_create(struct vault_ctx *v, const struct vault_caller *who,
+    json_t *spec_in, vault_done_fn done, void *arg)
+{
+	struct keys_kek_opts opts = { "soft", 0 };
+	json_t *spec = json_is_object(spec_in) ? json_copy(spec_in) : json_incref(spec_in);
 	struct vault_collection c;
 	struct vault_answer a;
 	struct create_job *job = NULL;
@@ -88,7 +126,9 @@ void vault_collection_create(struct vault_ctx *v, const struct vault_caller *who
 	ev.actor = *who->actor;
 	ev.action = "collection.create";
 	ev.resource = "collections";
-	rc = vault_collection_from_json(spec, &c, err, sizeof(err));
+	rc = json_is_object(spec) ? kek_opts_parse(v, spec, &opts, err, sizeof(err)) : PV_OK;
+	if (rc == PV_OK)
+		rc = vault_collection_from_json(spec, &c, err, sizeof(err));
 	if (rc != PV_OK) {
 		ev.outcome = AUDIT_ERROR;
 		ev.reason = "invalid_request";
@@ -113,8 +153,13 @@ void vault_collection_create(struct vault_ctx *v, const struct vault_caller *who
 	if ((rc = vault_collection_to_json(&c, &out)) != PV_OK)
 		goto done;
 	schema = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+	/* the answer (not the schema text) says where its KEK lives */
+	json_object_set_new(out, "kek_provider", json_string(opts.provider));
+	json_object_set_new(out, "double_encryption", json_boolean(opts.double_enc == 1));
 	{
-		json_t *d = json_pack("{s:s, s:i}", "region", c.region, "fields", (int)c.nfields);
+		json_t *d = json_pack("{s:s, s:i, s:s, s:b}", "region", c.region, "fields",
+		    (int)c.nfields, "kek_provider", opts.provider, "double_encryption",
+		    opts.double_enc == 1);
 
 		detail = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		json_decref(d);
@@ -128,6 +173,7 @@ void vault_collection_create(struct vault_ctx *v, const struct vault_caller *who
 		goto done;
 	}
 	job->v = v;
+	job->opts = opts;
 	job->c = c;
 	job->body = out;
 	job->done = done;
@@ -145,10 +191,12 @@ void vault_collection_create(struct vault_ctx *v, const struct vault_caller *who
 	rc = audit_submit(v->audit, &ev, create_fn, job, COMMIT_REQUEST, create_done, job);
 	if (rc == PV_OK) {
 		free(detail);
+		json_decref(spec);
 		return;   /* create_done owns job, the schema text and the body */
 	}
 	free(job);
 done:
+	json_decref(spec);
 	json_decref(out);
 	free(schema);
 	free(detail);
@@ -220,8 +268,28 @@ void vault_collection_get(struct vault_ctx *v, const struct vault_caller *who,
 		goto out;
 	if ((rc = vault_coll_get(v, name, &c)) == PV_OK)
 		rc = vault_collection_to_json(c, &out);
-	if (rc != PV_OK)
+	if (rc == PV_OK) {
+		/* where the current version of its record KEK lives */
+		char kek[VAULT_KEK_NAME_MAX];
+		struct store_kek row;
+
+		memset(&row, 0, sizeof(row));
+		vault_kek_records(name, kek, sizeof(kek));
+		STORE_READ(v->st, rc, store_kek_latest(tx, kek, &row));
+		if (rc == PV_OK) {
+			json_object_set_new(out, "kek_provider", json_string(row.provider[0] != '\0' ?
+			    row.provider : "soft"));
+			json_object_set_new(out, "double_encryption", json_boolean(row.outer[0] !=
+			    '\0'));
+			json_object_set_new(out, "kek_version", json_integer(row.version));
+		}
+		store_kek_clear(&row);
+	}
+	if (rc != PV_OK) {
+		json_decref(out);
+		out = NULL;
 		vault_answer_fail(&a, rc, NULL);
+	}
 	a.body = out;
 out:
 	vault_answer_send(&a, done, arg);

@@ -135,6 +135,8 @@ static void refuse(struct vault_ctx *v, const struct vault_caller *who, const ch
 struct policy {
 	int64_t rotate_every_s;
 	bool auto_reencrypt;
+	char provider[8];       /* the next version's provider: "" (as now), soft, pkcs11 */
+	int double_enc;         /* the next version's double encryption: -1 (as now), 0, 1 */
 };
 
 static enum pv_rc policy_get(struct store_tx *tx, const char *name, struct policy *p)
@@ -147,6 +149,8 @@ static enum pv_rc policy_get(struct store_tx *tx, const char *name, struct polic
 
 	p->rotate_every_s = 0;
 	p->auto_reencrypt = false;
+	p->provider[0] = '\0';
+	p->double_enc = -1;
 	snprintf(key, sizeof(key), POLICY_PREFIX "%s", name);
 	rc = store_meta_get(tx, key, &val, &len);
 	if (rc == PV_E_NOTFOUND)
@@ -161,14 +165,33 @@ static enum pv_rc policy_get(struct store_tx *tx, const char *name, struct polic
 		p->rotate_every_s = json_integer_value(json_object_get(o, "rotate_every_s"));
 	p->auto_reencrypt = json_is_string(json_object_get(o, "reencrypt")) &&
 	    strcmp(json_string_value(json_object_get(o, "reencrypt")), "auto") == 0;
+	if (json_is_string(json_object_get(o, "provider")))
+		util_strlcpy(p->provider, json_string_value(json_object_get(o, "provider")),
+		    sizeof(p->provider));
+	if (json_is_boolean(json_object_get(o, "double_encryption")))
+		p->double_enc = json_is_true(json_object_get(o, "double_encryption")) ? 1 : 0;
 	json_decref(o);
 	return PV_OK;
 }
 
 static json_t *policy_json(const struct policy *p)
 {
-	return json_pack("{s:I, s:s}", "rotate_every_s", (json_int_t)p->rotate_every_s,
+	json_t *o = json_pack("{s:I, s:s}", "rotate_every_s", (json_int_t)p->rotate_every_s,
 	    "reencrypt", p->auto_reencrypt ? "auto" : "manual");
+
+	/* the provider choices only once set, so older policies read the same */
+	if (o != NULL && p->provider[0] != '\0')
+		json_object_set_new(o, "provider", json_string(p->provider));
+	if (o != NULL && p->double_enc >= 0)
+		json_object_set_new(o, "double_encryption", json_boolean(p->double_enc == 1));
+	return o;
+}
+
+/* What the policy asks of the next version (keys_kek_rotate_opts_tx). */
+static void policy_opts(const struct policy *p, struct keys_kek_opts *o)
+{
+	o->provider = p->provider[0] != '\0' ? p->provider : NULL;
+	o->double_enc = p->double_enc;
 }
 
 /* The collection whose records a KEK wraps ("collection:<c>"), "" for the
@@ -202,6 +225,8 @@ static bool walkable(const char *name)
 
 struct kek_row {
 	char name[128];
+	char provider[16];
+	char outer[128];
 	uint32_t version;
 	enum store_kek_state state;
 	int64_t created_ms;
@@ -232,6 +257,9 @@ static int collect_row(const struct store_kek *k, void *arg)
 		l->cap = cap;
 	}
 	util_strlcpy(l->r[l->n].name, k->name, sizeof(l->r[l->n].name));
+	util_strlcpy(l->r[l->n].provider, k->provider[0] != '\0' ? k->provider : "soft",
+	    sizeof(l->r[l->n].provider));
+	util_strlcpy(l->r[l->n].outer, k->outer, sizeof(l->r[l->n].outer));
 	l->r[l->n].version = k->version;
 	l->r[l->n].state = k->state;
 	l->r[l->n].created_ms = k->created_ms;
@@ -269,12 +297,18 @@ static enum pv_rc list_tx(struct store_tx *tx, const char *only, json_t **out)
 				break;
 			}
 		}
-		if ((rc = store_kek_census(tx, l.r[i].name, l.r[i].version, &objects)) != PV_OK)
+		/* an outer key (double encryption) protects what its inner one does */
+		if ((rc = store_kek_census(tx, keys_kek_census_name(l.r[i].name), l.r[i].version,
+		    &objects)) != PV_OK)
 			break;
 		util_time_fmt(l.r[i].created_ms, at, sizeof(at));
-		ver = json_pack("{s:i, s:s, s:s, s:I}", "version", (int)l.r[i].version,
+		ver = json_pack("{s:i, s:s, s:s, s:I, s:s}", "version", (int)l.r[i].version,
 		    "state", state_name(l.r[i].state), "created_at", at, "objects",
-		    (json_int_t)objects);
+		    (json_int_t)objects, "provider", l.r[i].provider);
+		if (ver != NULL && l.r[i].outer[0] != '\0')
+			json_object_set_new(ver, "outer", json_string(l.r[i].outer));
+		/* the key's provider: its newest version's (rows come in version order) */
+		json_object_set_new(key, "provider", json_string(l.r[i].provider));
 		if (ver == NULL || json_array_append_new(versions, ver) != 0)
 			rc = PV_E_NOMEM;
 	}
@@ -323,9 +357,12 @@ static enum pv_rc rotate_fn(struct store_tx *tx, void *arg)
 	struct policy p;
 	enum pv_rc rc;
 
-	if ((rc = keys_kek_rotate_tx(j->v->keys, tx, j->name, &j->nv)) != PV_OK)
-		return rc;
+	struct keys_kek_opts o;
+
 	if ((rc = policy_get(tx, j->name, &p)) != PV_OK)
+		return rc;
+	policy_opts(&p, &o);
+	if ((rc = keys_kek_rotate_opts_tx(j->v->keys, tx, j->name, &o, &j->nv)) != PV_OK)
 		return rc;
 	j->auto_reencrypt = p.auto_reencrypt;
 	return PV_OK;
@@ -413,11 +450,11 @@ void vault_key_policy(struct vault_keyadmin *ka, const struct vault_caller *who,
 	struct vault_ctx *v = ka->v;
 	struct audit_event ev;
 	struct vault_answer a;
-	struct policy p = { 0, false };
+	struct policy p = { 0, false, "", -1 };
 	struct policy_job j = { name, NULL };
 	char resource[KEY_RESOURCE_MAX];
 	char *detail = NULL, *text = NULL;
-	json_t *pj = NULL, *re, *every;
+	json_t *pj = NULL, *re, *every, *prov, *dbl;
 	const char *k;
 	json_t *val;
 	enum pv_rc rc;
@@ -429,12 +466,33 @@ void vault_key_policy(struct vault_keyadmin *ka, const struct vault_caller *who,
 	}
 	key_resource(resource, sizeof(resource), name, 0);
 	json_object_foreach(body, k, val) {
-		if (strcmp(k, "rotate_every_s") != 0 && strcmp(k, "reencrypt") != 0) {
+		if (strcmp(k, "rotate_every_s") != 0 && strcmp(k, "reencrypt") != 0 &&
+		    strcmp(k, "provider") != 0 && strcmp(k, "double_encryption") != 0) {
 			refuse(v, who, "key.policy", resource, PV_E_INVALID,
-			    "unknown key in the policy (rotate_every_s, reencrypt)", &a);
+			    "unknown key in the policy (rotate_every_s, reencrypt, provider, "
+			    "double_encryption)", &a);
 			goto out;
 		}
 	}
+	prov = json_object_get(body, "provider");
+	dbl = json_object_get(body, "double_encryption");
+	if ((prov != NULL && (!json_is_string(prov) || (strcmp(json_string_value(prov), "soft") != 0 &&
+	    strcmp(json_string_value(prov), "pkcs11") != 0))) ||
+	    (dbl != NULL && !json_is_boolean(dbl))) {
+		refuse(v, who, "key.policy", resource, PV_E_INVALID,
+		    "provider must be soft or pkcs11, double_encryption true or false", &a);
+		goto out;
+	}
+	if (prov != NULL && strcmp(json_string_value(prov), "pkcs11") == 0 &&
+	    !keys_hsm_configured(v->keys)) {
+		refuse(v, who, "key.policy", resource, PV_E_INVALID,
+		    "provider pkcs11 needs the pkcs11 seal (an HSM); this vault has none", &a);
+		goto out;
+	}
+	if (prov != NULL)
+		util_strlcpy(p.provider, json_string_value(prov), sizeof(p.provider));
+	if (dbl != NULL)
+		p.double_enc = json_is_true(dbl) ? 1 : 0;
 	every = json_object_get(body, "rotate_every_s");
 	re = json_object_get(body, "reencrypt");
 	if ((every != NULL && (!json_is_integer(every) || json_integer_value(every) < 0 ||
@@ -764,6 +822,143 @@ void vault_key_reencrypt(struct vault_keyadmin *ka, const struct vault_caller *w
 	    PV_OK)
 		log_warn("vault: key.reencrypt entry for job %s not recorded (job.create is)", id);
 	a.body = json_pack("{s:s}", "job", id);
+	if (a.body == NULL)
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+out:
+	free(detail);
+	vault_answer_send(&a, done, arg);
+}
+
+/* ---- double encryption of an existing collection ---- */
+
+struct double_job {
+	struct vault_ctx *v;
+	const char *name;
+	int want;
+	uint32_t nv;
+};
+
+static enum pv_rc double_fn(struct store_tx *tx, void *arg)
+{
+	struct double_job *j = arg;
+	char key[KEYS_KEK_NAME_MAX + sizeof(POLICY_PREFIX) + 1];
+	struct keys_kek_opts o;
+	struct policy p;
+	json_t *pj;
+	char *text;
+	enum pv_rc rc;
+
+	if ((rc = policy_get(tx, j->name, &p)) != PV_OK)
+		return rc;
+	p.double_enc = j->want;
+	if ((pj = policy_json(&p)) == NULL)
+		return PV_E_NOMEM;
+	text = json_dumps(pj, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(pj);
+	if (text == NULL)
+		return PV_E_NOMEM;
+	snprintf(key, sizeof(key), POLICY_PREFIX "%s", j->name);
+	rc = store_meta_put(tx, key, (const uint8_t *)text, strlen(text));
+	free(text);
+	if (rc != PV_OK)
+		return rc;
+	policy_opts(&p, &o);
+	return keys_kek_rotate_opts_tx(j->v->keys, tx, j->name, &o, &j->nv);
+}
+
+void vault_collection_double(struct vault_keyadmin *ka, const struct vault_caller *who,
+    const char *collection, json_t *body, vault_done_fn done, void *arg)
+{
+	struct vault_ctx *v = ka->v;
+	struct double_job j = { v, NULL, 0, 0 };
+	struct enqueue_read e = { NULL, 0, 0, false };
+	struct audit_event ev;
+	struct vault_answer a;
+	char kek[VAULT_KEK_NAME_MAX], resource[VAULT_RESOURCE_MAX], jid[UTIL_ID_MAX] = "";
+	char *detail = NULL;
+	int64_t max_rps = MAX_RPS_DEFAULT;
+	json_t *d = json_object_get(body, "double_encryption");
+	enum pv_rc rc;
+
+	vault_answer_init(&a);
+	snprintf(resource, sizeof(resource), "collections/%s",
+	    vault_name_valid(collection) ? collection : "(invalid)");
+	if (!vault_name_valid(collection)) {
+		refuse(v, who, "collection.update", resource, PV_E_NOTFOUND, "no such collection",
+		    &a);
+		goto out;
+	}
+	{
+		json_t *mr = json_object_get(body, "max_rps");
+
+		if (!json_is_boolean(d) || json_object_size(body) != (mr != NULL ? 2u : 1u) ||
+		    (mr != NULL && (!json_is_integer(mr) || json_integer_value(mr) < 1 ||
+		    json_integer_value(mr) > MAX_RPS_MAX))) {
+			refuse(v, who, "collection.update", resource, PV_E_INVALID,
+			    "the body is {\"double_encryption\": true|false} and an optional "
+			    "max_rps 1..1000000 for its re-encryption job", &a);
+			goto out;
+		}
+		if (mr != NULL)
+			max_rps = json_integer_value(mr);
+	}
+	vault_kek_records(collection, kek, sizeof(kek));
+	j.name = e.name = kek;
+	j.want = json_is_true(d) ? 1 : 0;
+	if (ka->jobs == NULL) {
+		vault_answer_fail(&a, PV_E_UNAVAILABLE, NULL);
+		goto out;
+	}
+	/* refuse before rotating: the move needs the job */
+	STORE_READ(v->st, rc, enqueue_read_tx(tx, &e));
+	if (rc == PV_OK && e.running)
+		rc = PV_E_JOB_CONFLICT;
+	if (rc == PV_E_NOTFOUND || rc == PV_E_JOB_CONFLICT) {
+		refuse(v, who, "collection.update", resource, rc, rc == PV_E_NOTFOUND ?
+		    "no such collection" : "a re-encryption job for this collection's key is "
+		    "queued, running or paused", &a);
+		goto out;
+	}
+	if (rc != PV_OK) {
+		vault_answer_fail(&a, rc, NULL);
+		goto out;
+	}
+	{
+		json_t *dj = json_pack("{s:s, s:b}", "key", kek, "double_encryption", j.want == 1);
+
+		detail = dj != NULL ? json_dumps(dj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		json_decref(dj);
+	}
+	if (detail == NULL) {
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+		goto out;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = *who->actor;
+	ev.action = "collection.update";
+	ev.resource = resource;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.detail = detail;
+	rc = audit_commit(v->audit, &ev, double_fn, &j);
+	if (rc == PV_E_STATE || rc == PV_E_HSM) {
+		refuse(v, who, "collection.update", resource, rc, rc == PV_E_HSM ?
+		    "the HSM is not available" : "the key's provider is not available", &a);
+		goto out;
+	}
+	if (rc != PV_OK) {
+		vault_answer_fail(&a, rc, NULL);
+		goto out;
+	}
+	log_info("vault: %s rotated to v%u (double encryption %s)", kek, (unsigned)j.nv,
+	    j.want ? "on" : "off");
+	rc = enqueue_reencrypt(ka, who->actor, kek, "rewrap_dek", max_rps, jid);
+	if (rc != PV_OK) {
+		vault_answer_fail(&a, rc, "the key rotated; start its re-encryption with "
+		    "POST /v1/keys/{name}/reencrypt");
+		goto out;
+	}
+	a.body = json_pack("{s:s, s:b, s:i, s:s}", "collection", collection, "double_encryption",
+	    j.want == 1, "version", (int)j.nv, "job", jid);
 	if (a.body == NULL)
 		vault_answer_fail(&a, PV_E_NOMEM, NULL);
 out:

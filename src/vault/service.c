@@ -47,6 +47,7 @@ enum pv_rc vault_ctx_new(const struct vault_deps *d, struct vault_ctx **out)
 	v->audit = d->audit;
 	util_strlcpy(v->allowed_regions, d->allowed_regions ? d->allowed_regions : "",
 	    sizeof(v->allowed_regions));
+	v->kek_default_pkcs11 = d->kek_default_pkcs11;
 	*out = v;
 	return PV_OK;
 }

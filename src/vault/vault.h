@@ -242,6 +242,7 @@ struct vault_deps {
 	struct keys *keys;
 	struct audit *audit;
 	const char *allowed_regions;   /* [policy] allowed_regions (copied) */
+	bool kek_default_pkcs11;       /* [pkcs11] kek_default = on */
 };
 
 /* ---- operations: the vault in domain terms (ops_*.c) ----

@@ -53,6 +53,7 @@ struct vault_ctx {
 	struct keys *keys;
 	struct audit *audit;
 	char allowed_regions[512];
+	bool kek_default_pkcs11;           /* [pkcs11] kek_default = on */
 	/* Parsed schemas. Entries are never removed or changed while the
 	 * vault runs (collections are immutable), so a pointer handed out
 	 * stays valid until vault_free. */
@@ -148,6 +149,12 @@ void vault_key_retire(struct vault_keyadmin *ka, const struct vault_caller *who,
     const char *name, const char *version, vault_done_fn done, void *arg);
 void vault_key_revoke(struct vault_keyadmin *ka, const struct vault_caller *who,
     const char *name, const char *version, json_t *body, vault_done_fn done, void *arg);
+/* PATCH /v1/collections/{c} {"double_encryption":bool}: the policy of
+ * collection:<c> asks for it, the key rotates to a version with (or
+ * without) double encryption and a keys.reencrypt job (rewrap_dek) moves
+ * every record to it: 202 {"collection","double_encryption","version","job"}. */
+void vault_collection_double(struct vault_keyadmin *ka, const struct vault_caller *who,
+    const char *collection, json_t *body, vault_done_fn done, void *arg);
 struct vault_ctx *vault_keyadmin_vault(struct vault_keyadmin *ka);
 void vault_keyadmin_free(struct vault_keyadmin *ka);   /* stops the sweeper first */
 struct http_server;

@@ -655,6 +655,106 @@ test_rotate_and_revoke(void **state)
 	fx_done(&f);
 }
 
+/* Double encryption without an HSM: both keys soft. The outer layer is
+ * really there (the wrap differs from what the inner key alone makes and
+ * does not open without it), either key revoked closes the envelope, and a
+ * rewrap moves a single envelope under the pair; pkcs11 is refused. */
+static void
+test_double_encryption_soft(void **state)
+{
+	static const char *DKEK = "collection:dbl";
+	struct keys_kek_opts both = { "soft", 1 }, p11 = { "pkcs11", 0 }, inherit = { NULL, -1 };
+	struct fx f;
+	struct keys_envelope e1, e2, moved;
+	struct store_kek row;
+	uint8_t ct[256], pt[256], box[KEYS_WRAPPED_DEK_LEN];
+	char outer[KEYS_KEK_NAME_MAX + 1];
+	uint32_t nv = 0;
+	size_t ctlen = sizeof(PT) - 1 + CRYPTO_BOX_OVERHEAD;
+
+	(void)state;
+	fx_keyfile(&f);
+	assert_false(keys_hsm_configured(f.k));
+	assert_int_equal(TX_WR(f.st, keys_kek_ensure_opts_tx(f.k, tx, "collection:hsm", &p11)),
+	    PV_E_STATE);
+	assert_int_equal(keys_kek_outer_name(DKEK, outer, sizeof(outer)), PV_OK);
+	assert_string_equal(outer, "outer:collection:dbl");
+	assert_int_equal(keys_kek_outer_name(outer, (char *)box, sizeof(box)), PV_E_INVALID);
+	assert_string_equal(keys_kek_census_name(outer), DKEK);
+	assert_string_equal(keys_kek_census_name(DKEK), DKEK);
+
+	assert_int_equal(TX_WR(f.st, keys_kek_ensure_opts_tx(f.k, tx, DKEK, &both)), PV_OK);
+	assert_int_equal(TX_RD(f.st, store_kek_get(tx, DKEK, 1, &row)), PV_OK);
+	assert_string_equal(row.outer, outer);
+	assert_string_equal(row.provider, "soft");
+	store_kek_clear(&row);
+	assert_int_equal(TX_RD(f.st, store_kek_get(tx, outer, 1, &row)), PV_OK);
+	assert_string_equal(row.outer, "");
+	store_kek_clear(&row);
+
+	assert_int_equal(keys_envelope_seal(f.k, DKEK, AAD, sizeof(AAD) - 1, PT, sizeof(PT) - 1,
+	    ct, &e1), PV_OK);
+	assert_int_equal(keys_envelope_open(f.k, &e1, AAD, sizeof(AAD) - 1, ct, ctlen, pt), PV_OK);
+	assert_memory_equal(pt, PT, sizeof(PT) - 1);
+	/* a flipped bit under the outer layer: the inner tag refuses it */
+	memcpy(box, e1.wrapped_dek, sizeof(box));
+	e1.wrapped_dek[20] ^= 1;
+	assert_int_equal(keys_envelope_open(f.k, &e1, AAD, sizeof(AAD) - 1, ct, ctlen, pt),
+	    PV_E_INTEGRITY);
+	memcpy(e1.wrapped_dek, box, sizeof(box));
+
+	/* rotation keeps the pair: v2 of both */
+	assert_int_equal(TX_WR(f.st, keys_kek_rotate_opts_tx(f.k, tx, DKEK, &inherit, &nv)), PV_OK);
+	assert_int_equal(nv, 2);
+	assert_int_equal(TX_RD(f.st, store_kek_get(tx, outer, 2, &row)), PV_OK);
+	assert_int_equal(row.state, STORE_KEK_ACTIVE);
+	store_kek_clear(&row);
+	assert_int_equal(TX_RD(f.st, store_kek_get(tx, outer, 1, &row)), PV_OK);
+	assert_int_equal(row.state, STORE_KEK_RETIRED);
+	store_kek_clear(&row);
+	assert_int_equal(keys_envelope_seal(f.k, DKEK, AAD, sizeof(AAD) - 1, PT, sizeof(PT) - 1,
+	    ct + 128, &e2), PV_OK);
+	assert_int_equal(e2.kek_version, 2);
+	/* the outer key's v1 revoked: v1 envelopes are closed although the
+	 * inner key's v1 is intact; v2 still opens */
+	assert_int_equal(keys_kek_revoke(f.k, outer, 1), PV_OK);
+	assert_int_equal(keys_envelope_open(f.k, &e1, AAD, sizeof(AAD) - 1, ct, ctlen, pt),
+	    PV_E_FORBIDDEN);
+	assert_int_equal(keys_envelope_open(f.k, &e2, AAD, sizeof(AAD) - 1, ct + 128, ctlen, pt),
+	    PV_OK);
+	assert_int_equal(keys_dek_rewrap(f.k, &e1, 2, &moved), PV_E_FORBIDDEN);
+
+	/* single -> double by rewrap: an envelope of KEK (single) moved to a
+	 * double version opens, and only with the outer key */
+	{
+		struct env v;
+
+		env_seal(&f, &v);
+		assert_int_equal(TX_WR(f.st, keys_kek_rotate_opts_tx(f.k, tx, KEK, &both, &nv)),
+		    PV_OK);
+		assert_int_equal(nv, 2);
+		assert_int_equal(keys_dek_rewrap(f.k, &v.e, 2, &moved), PV_OK);
+		assert_int_equal(moved.kek_version, 2);
+		assert_int_equal(keys_envelope_open(f.k, &moved, AAD, sizeof(AAD) - 1, v.ct, v.ctlen,
+		    pt), PV_OK);
+		assert_memory_equal(pt, PT, sizeof(PT) - 1);
+		/* back to single: v3 has no outer key, the outer's v2 retires */
+		assert_int_equal(TX_WR(f.st, keys_kek_rotate_opts_tx(f.k, tx, KEK,
+		    &(struct keys_kek_opts){ NULL, 0 }, &nv)), PV_OK);
+		assert_int_equal(TX_RD(f.st, store_kek_get(tx, KEK, 3, &row)), PV_OK);
+		assert_string_equal(row.outer, "");
+		store_kek_clear(&row);
+		assert_int_equal(TX_RD(f.st, store_kek_get(tx, "outer:" KEK, 2, &row)), PV_OK);
+		assert_int_equal(row.state, STORE_KEK_RETIRED);
+		store_kek_clear(&row);
+		assert_int_equal(keys_kek_revoke(f.k, "outer:" KEK, 2), PV_OK);
+		assert_int_equal(keys_envelope_open(f.k, &moved, AAD, sizeof(AAD) - 1, v.ct, v.ctlen,
+		    pt), PV_E_FORBIDDEN);
+		assert_int_equal(env_open(&f, &v), PV_OK);   /* the v1 original: single */
+	}
+	fx_done(&f);
+}
+
 /* keys_kek_* run inside audit writer jobs: a rotation that rolls back must
  * leave nothing behind that a later rotation could collide with. */
 static void
@@ -926,6 +1026,7 @@ main(void)
 		cmocka_unit_test(test_shamir_legacy_without_commitments),
 		cmocka_unit_test(test_rotate_and_revoke),
 		cmocka_unit_test(test_rotate_rolled_back),
+		cmocka_unit_test(test_double_encryption_soft),
 		cmocka_unit_test(test_mac),
 		cmocka_unit_test(test_audit_signing),
 		cmocka_unit_test(test_concurrent_seal),

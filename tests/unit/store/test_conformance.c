@@ -517,7 +517,23 @@ static void c_keys(struct store *st)
 	assert_int_equal(TX_RD(st, store_kek_latest(tx, "collection:patients", &g)), PV_OK);
 	assert_int_equal(g.version, 2);
 	assert_int_equal(g.wrapped_len, sizeof(w));
+	/* a version put without a provider is soft, without an outer key single */
+	assert_string_equal(g.provider, "soft");
+	assert_string_equal(g.outer, "");
 	store_kek_clear(&g);
+	/* provider and outer key (hsm: double encryption) round-trip */
+	k.version = 3;
+	snprintf(k.provider, sizeof(k.provider), "pkcs11");
+	snprintf(k.outer, sizeof(k.outer), "outer:collection:patients");
+	assert_int_equal(TX_WR(st, store_kek_put(tx, &k)), PV_OK);
+	assert_int_equal(TX_RD(st, store_kek_get(tx, "collection:patients", 3, &g)), PV_OK);
+	assert_string_equal(g.provider, "pkcs11");
+	assert_string_equal(g.outer, "outer:collection:patients");
+	store_kek_clear(&g);
+	assert_int_equal(TX_RD(st, store_kek_get(tx, "collection:patients", 1, &g)), PV_OK);
+	assert_string_equal(g.provider, "soft");
+	store_kek_clear(&g);
+	k.provider[0] = k.outer[0] = '\0';
 	assert_int_equal(TX_WR(st, store_kek_set_state(tx, "collection:patients", 1,
 	    STORE_KEK_RETIRED)), PV_OK);
 	assert_int_equal(TX_WR(st, store_kek_set_state(tx, "collection:patients", 9,
@@ -528,7 +544,8 @@ static void c_keys(struct store *st)
 	assert_int_equal(TX_RD(st, store_kek_latest(tx, "nope", &g)), PV_E_NOTFOUND);
 	memset(&nm, 0, sizeof(nm));
 	assert_int_equal(TX_RD(st, store_kek_scan(tx, kek_versions, &nm)), PV_OK);
-	assert_string_equal(nm.buf, "collection:patients/1/1,collection:patients/2/0,");
+	assert_string_equal(nm.buf, "collection:patients/1/1,collection:patients/2/0,"
+	    "collection:patients/3/0,");
 }
 
 static void c_audit(struct store *st)

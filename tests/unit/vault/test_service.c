@@ -120,7 +120,7 @@ static void test_collection_cache(void **state)
 	struct vf *f = *state;
 	const struct vault_collection *c1 = NULL, *c2 = NULL;
 	struct vault_ctx *fresh = NULL;
-	struct vault_deps d = { f->st, f->keys, f->audit, "local" };
+	struct vault_deps d = { f->st, f->keys, f->audit, "local", false };
 
 	assert_int_equal(vault_coll_get(f->v, "patients", &c1), PV_E_NOTFOUND);
 	assert_int_equal(vault_coll_get(f->v, "Not A Name", &c1), PV_E_NOTFOUND);

@@ -171,6 +171,7 @@ static inline int vf_setup(void **state)
 	hc.hook_arg = f;
 	if (http_server_new(&hc, &f->srv) != PV_OK)
 		return -1;
+	memset(&deps, 0, sizeof(deps));   /* members added later default to 0 */
 	deps.st = f->st;
 	deps.keys = f->keys;
 	deps.audit = f->audit;
