@@ -4,7 +4,9 @@
  *   phivault key list
  *   phivault key rotate NAME
  *   phivault key policy NAME [--rotate-every SECONDS] [--reencrypt auto|manual]
- *   phivault key reencrypt NAME [--mode rewrap_dek|full] [--max-rps N]
+ *   phivault key reencrypt NAME [--mode rewrap_dek|full|reindex] [--max-rps N]
+ *   phivault key reindex NAME [--max-rps N]     (reencrypt --mode reindex:
+ *                                               an index:<collection> key)
  *   phivault key retire NAME VERSION
  *   phivault key revoke NAME VERSION --confirm NAME:VERSION
  *
@@ -24,7 +26,8 @@
 
 #define KEY_USAGE "usage: phivault key list | key rotate NAME | " \
 	"key policy NAME [--rotate-every S] [--reencrypt auto|manual] | " \
-	"key reencrypt NAME [--mode rewrap_dek|full] [--max-rps N] | " \
+	"key reencrypt NAME [--mode rewrap_dek|full|reindex] [--max-rps N] | " \
+	"key reindex NAME [--max-rps N] | " \
 	"key retire NAME VERSION | key revoke NAME VERSION --confirm NAME:VERSION " \
 	"[--addr URL] [--cacert FILE] [--format text|json] (token from PHIVAULT_TOKEN)"
 
@@ -124,10 +127,14 @@ cmd_key(int argc, char **argv)
 	json_t *body = NULL;
 	long long n;
 	int c, nargs, ret;
+	bool reindex;
 
 	if ((c = cli_subcommand(argc, argv, KEY_USAGE, &on)) != CLI_GO_ON)
 		return c;
 	sub = argv[1];
+	reindex = strcmp(sub, "reindex") == 0;
+	if (reindex)
+		sub = "reencrypt";   /* the same request with mode reindex */
 	while ((c = cli_online_getopt(argc, argv, CLI_ONLINE_SHORTOPTS "h", opts, &on)) != -1) {
 		switch (c) {
 		case O_EVERY: every = optarg; break;
@@ -153,6 +160,10 @@ cmd_key(int argc, char **argv)
 	    strcmp(sub, "retire") == 0 ? nargs != 2 :
 	    strcmp(sub, "revoke") == 0 ? nargs != 2 || confirm == NULL : true)
 		goto usage;
+	if (reindex && mode != NULL)
+		goto usage;
+	if (reindex)
+		mode = "reindex";
 	if ((strcmp(sub, "policy") != 0 && (every != NULL || reenc != NULL)) ||
 	    (strcmp(sub, "reencrypt") != 0 && (mode != NULL || rps != NULL)) ||
 	    (strcmp(sub, "revoke") != 0 && confirm != NULL))
@@ -186,7 +197,8 @@ cmd_key(int argc, char **argv)
 		ret = call(&ctx, "PUT", path, body, 200, "policy");
 	} else if (strcmp(sub, "reencrypt") == 0) {
 		if (mode != NULL) {
-			if (strcmp(mode, "rewrap_dek") != 0 && strcmp(mode, "full") != 0)
+			if (strcmp(mode, "rewrap_dek") != 0 && strcmp(mode, "full") != 0 &&
+			    strcmp(mode, "reindex") != 0)
 				goto usage;
 			json_object_set_new(body, "mode", json_string(mode));
 		}

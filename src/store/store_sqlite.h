@@ -101,6 +101,8 @@ enum store_sqlite_stmt {
 	SQ_TOKEN_GET,
 	SQ_TOKEN_GET_BY_MAC,
 	SQ_RECORD_SCAN,
+	SQ_BIDX_DELETE_BELOW,
+	SQ_BIDX_COUNT_BELOW,
 	/* vault:end */
 	/* jobs:begin (added by the jobs work) */
 	SQ_JOB_PUT,

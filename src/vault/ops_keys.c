@@ -171,14 +171,25 @@ static json_t *policy_json(const struct policy *p)
 	    "reencrypt", p->auto_reencrypt ? "auto" : "manual");
 }
 
-/* The collection whose records a KEK wraps ("collection:<c>"), "" for the
- * subject keys' KEK ("subjects": the job walks the subjects), or NULL. */
+/* The blind-index key of a collection ("index:<c>"): its job re-indexes. */
+static bool is_index_key(const char *name)
+{
+	static const char pfx[] = "index:";
+
+	return strncmp(name, pfx, sizeof(pfx) - 1) == 0 && vault_name_valid(name + sizeof(pfx) - 1);
+}
+
+/* The collection whose records a KEK wraps ("collection:<c>") or indexes
+ * ("index:<c>"), "" for the subject keys' KEK ("subjects": the job walks
+ * the subjects), or NULL. */
 static const char *walk_of(const char *name)
 {
 	static const char pfx[] = "collection:";
 
 	if (strcmp(name, VAULT_KEK_SUBJECTS) == 0)
 		return "";
+	if (is_index_key(name))
+		return name + sizeof("index:") - 1;
 	if (strncmp(name, pfx, sizeof(pfx) - 1) != 0 || !vault_name_valid(name + sizeof(pfx) - 1))
 		return NULL;
 	return name + sizeof(pfx) - 1;
@@ -372,7 +383,8 @@ void vault_key_rotate(struct vault_keyadmin *ka, const struct vault_caller *who,
 	}
 	log_info("vault: key %s rotated to v%u", name, (unsigned)j.nv);
 	if (j.auto_reencrypt && walkable(name) &&
-	    enqueue_reencrypt(ka, who->actor, name, "rewrap_dek", MAX_RPS_DEFAULT, jid) != PV_OK)
+	    enqueue_reencrypt(ka, who->actor, name, is_index_key(name) ? "reindex" : "rewrap_dek",
+	    MAX_RPS_DEFAULT, jid) != PV_OK)
 		log_warn("vault: key %s: the automatic re-encryption job was not queued", name);
 	a.body = json_pack("{s:s, s:i}", "name", name, "version", (int)j.nv);
 	if (a.body != NULL && jid[0] != '\0')
@@ -711,7 +723,7 @@ void vault_key_reencrypt(struct vault_keyadmin *ka, const struct vault_caller *w
 	struct vault_ctx *v = ka->v;
 	struct vault_answer a;
 	char resource[KEY_RESOURCE_MAX], id[UTIL_ID_MAX] = "";
-	const char *mode = "rewrap_dek", *k;
+	const char *mode = is_index_key(name) ? "reindex" : "rewrap_dek", *k;
 	int64_t max_rps = MAX_RPS_DEFAULT;
 	json_t *val;
 	char *detail = NULL;
@@ -726,21 +738,27 @@ void vault_key_reencrypt(struct vault_keyadmin *ka, const struct vault_caller *w
 	json_object_foreach(body, k, val) {
 		if (strcmp(k, "mode") == 0 && json_is_string(val) &&
 		    (strcmp(json_string_value(val), "rewrap_dek") == 0 ||
-		    strcmp(json_string_value(val), "full") == 0)) {
+		    strcmp(json_string_value(val), "full") == 0 ||
+		    strcmp(json_string_value(val), "reindex") == 0)) {
 			mode = json_string_value(val);
 		} else if (strcmp(k, "max_rps") == 0 && json_is_integer(val) &&
 		    json_integer_value(val) >= 1 && json_integer_value(val) <= MAX_RPS_MAX) {
 			max_rps = json_integer_value(val);
 		} else {
 			refuse(v, who, "key.reencrypt", resource, PV_E_INVALID,
-			    "mode must be rewrap_dek or full, max_rps an integer 1..1000000", &a);
+			    "mode must be rewrap_dek, full or reindex, max_rps an integer 1..1000000", &a);
 			goto out;
 		}
 	}
 	if (!walkable(name)) {
 		refuse(v, who, "key.reencrypt", resource, PV_E_INVALID,
-		    "re-encryption walks a collection key (collection:<name>), subjects or secrets",
-		    &a);
+		    "re-encryption walks a collection key (collection:<name>), an index key "
+		    "(index:<name>), subjects or secrets", &a);
+		goto out;
+	}
+	if (is_index_key(name) != (strcmp(mode, "reindex") == 0)) {
+		refuse(v, who, "key.reencrypt", resource, PV_E_INVALID,
+		    "an index key (index:<name>) re-indexes (mode reindex), and only it", &a);
 		goto out;
 	}
 	if (is_secrets_key(name) && strcmp(mode, "rewrap_dek") != 0) {
@@ -904,6 +922,76 @@ out:
 	vault_wipe(&se, sizeof(se));
 	store_record_clear(&r);
 	store_record_clear(&nr);
+	return rc;
+}
+
+/*
+ * Re-index one record (KEK "index:<c>", mode reindex): if any of its
+ * blind-index entries is under a version below to_version, open the record,
+ * MAC each searchable field's canonical value under to_version, write those
+ * entries and delete the older ones, all in the step's transaction. A record
+ * with no older entry is skipped without being opened, so a step done again
+ * after kill -9 changes nothing and never duplicates an entry (the primary
+ * key is (collection, field, mac, record) and the old ones are gone).
+ * *moved counts the older entries replaced (the census unit).
+ */
+static enum pv_rc reindex_record(struct vault_ctx *v, struct store_tx *tx,
+    const struct vault_collection *c, const char *id, uint32_t to_version, int64_t *moved)
+{
+	struct store_record r;
+	struct vault_subject_env se;
+	uint8_t mac[VAULT_BLIND_LEN];
+	json_t *fields = NULL;
+	char *canon = NULL;
+	int64_t below = 0, deleted = 0;
+	enum pv_rc rc;
+
+	*moved = 0;
+	if ((rc = store_bidx_count_below(tx, c->name, id, to_version, &below)) != PV_OK)
+		return rc;
+	if (below == 0)
+		return PV_OK;   /* done already, or nothing indexed: idempotent */
+	memset(&r, 0, sizeof(r));
+	memset(&se, 0, sizeof(se));
+	rc = vault_record_fetch(tx, c->name, id, &r, &se);
+	if (rc == PV_E_NOTFOUND || rc == PV_E_SUBJECT_SHREDDED) {
+		rc = PV_OK;   /* gone: its stale entries only go */
+		goto drop;
+	}
+	if (rc != PV_OK)
+		goto out;
+	if (r.deleted_ms != 0 || r.wrapped_dek == NULL)
+		goto drop;
+	if ((rc = vault_record_open_env(v->keys, &r, &se, &fields)) != PV_OK)
+		goto out;
+	if ((canon = malloc(VAULT_CANON_MAX)) == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < c->nfields; i++) {
+		const struct vault_field *f = &c->fields[i];
+		json_t *val = json_object_get(fields, f->name);
+
+		if (!f->searchable || val == NULL || json_is_null(val))
+			continue;
+		if ((rc = vault_value_normalize(f, val, canon, VAULT_CANON_MAX, NULL, 0)) != PV_OK ||
+		    (rc = vault_blind_index_version(v->keys, c->name, f->name, to_version, canon,
+		    mac)) != PV_OK ||
+		    (rc = store_bidx_put_version(tx, c->name, f->name, mac, id, to_version)) != PV_OK)
+			goto out;
+	}
+drop:
+	if ((rc = store_bidx_delete_below(tx, c->name, id, to_version, &deleted)) == PV_OK)
+		*moved = deleted;
+out:
+	vault_wipe(mac, sizeof(mac));
+	if (canon != NULL) {
+		vault_wipe(canon, VAULT_CANON_MAX);
+		free(canon);
+	}
+	json_decref(fields);
+	vault_wipe(&se, sizeof(se));
+	store_record_clear(&r);
 	return rc;
 }
 
@@ -1108,7 +1196,8 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 	const char *key, *coll, *mode;
 	uint32_t to;
 	int64_t max_rps, now = util_now_ms(), batch, left = 0;
-	bool full;
+	const struct vault_collection *ic = NULL;
+	bool full, reindex;
 	enum pv_rc rc = PV_OK;
 
 	if (p == NULL || !json_is_string(json_object_get(p, "key")) ||
@@ -1123,6 +1212,7 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 	coll = json_string_value(json_object_get(p, "collection"));
 	mode = json_string_value(json_object_get(p, "mode"));
 	full = strcmp(mode, "full") == 0;
+	reindex = strcmp(mode, "reindex") == 0;
 	to = (uint32_t)json_integer_value(json_object_get(p, "to_version"));
 	max_rps = json_integer_value(json_object_get(p, "max_rps"));
 	if (max_rps < 1 || to == 0) {
@@ -1153,6 +1243,11 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 		ids->n = seen;   /* the pass's end and the rate window count it below */
 		goto counted;
 	}
+	if (reindex && (coll[0] == '\0' || (rc = vault_coll_get(v, coll, &ic)) != PV_OK)) {
+		if (rc == PV_OK)
+			rc = PV_E_INVALID;
+		goto out;
+	}
 	/* collection "" : the subject keys of KEK "subjects", in ref order */
 	if ((rc = coll[0] == '\0' ?
 	    store_subject_scan(ctx->tx, c.last, (size_t)batch, id_cb, ids) :
@@ -1160,9 +1255,15 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 		goto out;
 	for (size_t i = 0; i < ids->n; i++) {
 		bool moved = false;
+		int64_t entries = 0;
 
-		rc = coll[0] == '\0' ? reencrypt_subject(v, ctx->tx, ids->id[i], to, &moved) :
-		    vault_reencrypt_record(v, ctx->tx, coll, ids->id[i], to, full, &moved);
+		if (reindex) {
+			rc = reindex_record(v, ctx->tx, ic, ids->id[i], to, &entries);
+			out->done += entries;
+		} else {
+			rc = coll[0] == '\0' ? reencrypt_subject(v, ctx->tx, ids->id[i], to, &moved) :
+			    vault_reencrypt_record(v, ctx->tx, coll, ids->id[i], to, full, &moved);
+		}
 		if (rc == PV_E_FORBIDDEN || rc == PV_E_KEY_REVOKED || rc == PV_E_INTEGRITY) {
 			/* under a revoked version or damaged: nothing can move it; say
 			 * which (an ID and a code, never a value) and go on */

@@ -91,9 +91,11 @@ static enum pv_rc token_aad(const char *collection, const char *token, char *buf
 }
 
 /* The deterministic MAC of canon: v2 (per collection) when collection is not
- * NULL, else the v1 derivation shared by every collection (legacy lookup). */
+ * NULL, else the v1 derivation shared by every collection (legacy lookup),
+ * under the MAC key of KEK "tokens" version kv (docs/internals/vault.md
+ * "Versioned MAC keys"). */
 static enum pv_rc det_mac(struct vault_ctx *v, const char *collection,
-    const struct vault_field *f, const char *canon, uint8_t mac[STORE_MAC_LEN])
+    const struct vault_field *f, const char *canon, uint32_t kv, uint8_t mac[STORE_MAC_LEN])
 {
 	char purpose[32];
 	size_t cap = sizeof(TOKEN_AAD_PREFIX_V2) + VAULT_NAME_MAX + 16 + strlen(canon) + 3, len;
@@ -112,7 +114,7 @@ static enum pv_rc det_mac(struct vault_ctx *v, const char *collection,
 		goto out;
 	}
 	len = (size_t)n;
-	rc = keys_mac(v->keys, VAULT_KEK_TOKENS, purpose, (const uint8_t *)in, len, mac);
+	rc = keys_mac_version(v->keys, VAULT_KEK_TOKENS, kv, purpose, (const uint8_t *)in, len, mac);
 out:
 	vault_wipe(in, cap);
 	free(in);
@@ -130,31 +132,56 @@ static void det_token(const uint8_t mac[STORE_MAC_LEN], char out[UTIL_ID_MAX])
 	snprintf(out, UTIL_ID_MAX, "tok_%s", b32);
 }
 
+#define DET_MAC_VERSIONS_MAX 16
+
 /*
- * The deterministic token of canon in collection c: the v2 MAC (into mac)
- * and its token; *reused if that token, or a v1 token of the same value
- * minted in c (before derivations were per collection), already exists
- * (then token is the existing one). PV_E_NOTFOUND: no KEK "tokens" yet.
+ * The deterministic token of canon in collection c: the v2 MAC under the
+ * active version of KEK "tokens" (into mac, *mac_version) and its token;
+ * *reused if a token of that value exists under any live version (so the
+ * same value keeps its token across rotation), or a v1 token of the same
+ * value minted in c (before derivations were per collection): then token is
+ * the existing one. PV_E_NOTFOUND: no KEK "tokens" yet.
  */
 static enum pv_rc det_lookup(struct vault_ctx *v, const struct vault_collection *c,
     const struct vault_field *f, const char *canon, uint8_t mac[STORE_MAC_LEN],
-    char token[UTIL_ID_MAX], struct store_token *existing, bool *reused)
+    uint32_t *mac_version, char token[UTIL_ID_MAX], struct store_token *existing,
+    bool *reused)
 {
-	uint8_t legacy[STORE_MAC_LEN];
+	uint8_t legacy[STORE_MAC_LEN], m[STORE_MAC_LEN];
+	uint32_t vers[DET_MAC_VERSIONS_MAX];
+	size_t nv = 0;
 	enum pv_rc rc;
 
 	*reused = false;
-	if ((rc = det_mac(v, c->name, f, canon, mac)) != PV_OK)
+	if ((rc = keys_mac_versions(v->keys, VAULT_KEK_TOKENS, vers, DET_MAC_VERSIONS_MAX, &nv)) !=
+	    PV_OK)
 		return rc;
-	det_token(mac, token);
-	STORE_READ(v->st, rc, store_token_get_by_mac(tx, mac, existing));
-	if (rc == PV_OK) {
-		*reused = true;
-		return PV_OK;
+	for (size_t i = 0; i < nv; i++) {
+		rc = det_mac(v, c->name, f, canon, vers[i], i == 0 ? mac : m);
+		if (rc == PV_E_FORBIDDEN && i > 0)
+			continue;   /* revoked since the list was read */
+		if (rc != PV_OK)
+			goto out;
+		if (i == 0) {
+			det_token(mac, token);
+			*mac_version = vers[0];
+		}
+		STORE_READ(v->st, rc, store_token_get_by_mac(tx, i == 0 ? mac : m, existing));
+		if (rc == PV_OK) {
+			util_strlcpy(token, existing->token, UTIL_ID_MAX);
+			*reused = true;
+			goto out;
+		}
+		if (rc != PV_E_NOTFOUND)
+			goto out;
 	}
-	if (rc != PV_E_NOTFOUND)
-		return rc;
-	if ((rc = det_mac(v, NULL, f, canon, legacy)) != PV_OK)
+	/* the pre-v2 derivation was always under v1 */
+	rc = det_mac(v, NULL, f, canon, 1, legacy);
+	if (rc == PV_E_FORBIDDEN || rc == PV_E_NOTFOUND) {
+		rc = PV_OK;   /* v1 revoked: no legacy token can be found */
+		goto out;
+	}
+	if (rc != PV_OK)
 		goto out;
 	STORE_READ(v->st, rc, store_token_get_by_mac(tx, legacy, existing));
 	if (rc == PV_OK && strcmp(existing->collection, c->name) == 0) {
@@ -168,6 +195,7 @@ static enum pv_rc det_lookup(struct vault_ctx *v, const struct vault_collection 
 	}
 out:
 	vault_wipe(legacy, sizeof(legacy));
+	vault_wipe(m, sizeof(m));
 	return rc;
 }
 
@@ -322,7 +350,8 @@ void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
 	}
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (deterministic) {
-			rc = det_lookup(v, c, f, canon, j->t.mac, token, &existing, &reused);
+			rc = det_lookup(v, c, f, canon, j->t.mac, &j->t.mac_version, token, &existing,
+			    &reused);
 			if (rc == PV_OK && reused)
 				break;
 		} else {

@@ -263,6 +263,7 @@ struct vault_bidx_entry {
 	char field[VAULT_NAME_MAX];
 	bool put;                       /* false: delete only (field removed) */
 	uint8_t mac[VAULT_BLIND_LEN];
+	uint32_t mac_version;           /* the "index:<c>" version mac is under */
 };
 
 /* A record write run by the audit writer: insert (expected_version 0) or
@@ -279,6 +280,9 @@ struct vault_write_job {
 };
 
 enum pv_rc vault_write_fn(struct store_tx *tx, void *arg);   /* audit_job_fn */
+/* The active version of KEK "index:<collection>" (new entries go under it). */
+enum pv_rc vault_index_active_version(struct vault_ctx *v, const char *collection,
+    uint32_t *version);
 void vault_write_job_clear(struct vault_write_job *j);
 /*
  * Blind-index entries for the searchable fields among the keys of `which`
