@@ -959,6 +959,22 @@ enum pv_rc store_bidx_delete_below(struct store_tx *tx, const char *collection,
 	return tx->st->ops->vault->bidx_delete_below(tx, collection, record_id, below, deleted);
 }
 
+enum pv_rc store_token_set_subject(struct store_tx *tx, const char *token, const char *ref)
+{
+	if (!tx_ok(tx) || !vid_ok(token) || ref == NULL || strlen(ref) != 64)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "token_set_subject");
+	return tx->st->ops->vault->token_set_subject(tx, token, ref);
+}
+
+enum pv_rc store_token_tombstone_get(struct store_tx *tx, const char *token,
+    char collection[STORE_NAME_MAX], int64_t *shredded_ms)
+{
+	if (!tx_ok(tx) || !vid_ok(token) || collection == NULL || shredded_ms == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->vault->token_tombstone_get(tx, token, collection, shredded_ms);
+}
+
 enum pv_rc store_bidx_count_below(struct store_tx *tx, const char *collection,
     const char *record_id, uint32_t below, int64_t *n)
 {

@@ -132,6 +132,9 @@ struct store_vault_ops {
 	    const char *record_id, uint32_t below, int64_t *deleted);
 	enum pv_rc (*bidx_count_below)(struct store_tx *tx, const char *collection,
 	    const char *record_id, uint32_t below, int64_t *n);
+	enum pv_rc (*token_set_subject)(struct store_tx *tx, const char *token, const char *ref);
+	enum pv_rc (*token_tombstone_get)(struct store_tx *tx, const char *token,
+	    char collection[STORE_NAME_MAX], int64_t *shredded_ms);
 	/* vault:end */
 };
 

@@ -105,6 +105,8 @@ struct store_token {
 	bool deterministic;
 	uint8_t mac[STORE_MAC_LEN];  /* deterministic only */
 	uint32_t mac_version;        /* KEK version the mac's key derives from (0 on put: 1) */
+	char subject_ref[65];        /* the patient (store_subjects.h ref, hex), "" none:
+	                              * store_subject_shred deletes the token with it */
 	char kek_name[128];
 	uint32_t kek_version;
 	uint8_t *wrapped_dek;        /* malloc'd */
@@ -121,6 +123,13 @@ enum pv_rc store_token_get(struct store_tx *tx, const char *token, struct store_
 /* The deterministic token with that mac, or PV_E_NOTFOUND. */
 enum pv_rc store_token_get_by_mac(struct store_tx *tx, const uint8_t mac[STORE_MAC_LEN],
     struct store_token *out);
+/* Link a token to a patient (ref: 64 hex); PV_E_CONFLICT if it is linked
+ * already (to anyone) or gone. */
+enum pv_rc store_token_set_subject(struct store_tx *tx, const char *token, const char *ref);
+/* A token deleted with its patient's shred: its collection and when;
+ * PV_E_NOTFOUND if the token was never shredded. */
+enum pv_rc store_token_tombstone_get(struct store_tx *tx, const char *token,
+    char collection[STORE_NAME_MAX], int64_t *shredded_ms);
 /* keys-admin: move a live record's envelope to another KEK version
  * without a new record version (re-encryption): r's kek_name, kek_version,
  * wrapped_dek and ciphertext (NULL: keep the stored one, a DEK rewrap)

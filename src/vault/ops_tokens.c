@@ -201,11 +201,78 @@ out:
 
 struct put_job {
 	struct store_token t;
+	bool link_only;      /* an existing token: only link it to t.subject_ref */
 };
 
+/* In the token's transaction: the patient it is linked to must still exist
+ * (a shred that committed first wins: 410), then the row or the link. */
 static enum pv_rc put_fn(struct store_tx *tx, void *arg)
 {
-	return store_token_put(tx, &((struct put_job *)arg)->t);
+	struct put_job *j = arg;
+	enum pv_rc rc;
+
+	if (j->t.subject_ref[0] != '\0') {
+		struct store_subject s;
+
+		memset(&s, 0, sizeof(s));
+		rc = store_subject_get(tx, j->t.subject_ref, &s);
+		store_subject_clear(&s);
+		if (rc == PV_E_NOTFOUND)
+			return PV_E_SUBJECT_SHREDDED;
+		if (rc != PV_OK)
+			return rc;
+	}
+	if (j->link_only)
+		return store_token_set_subject(tx, j->t.token, j->t.subject_ref);
+	return store_token_put(tx, &j->t);
+}
+
+/* The subject of a tokenization: its ref (subject key made if it has none,
+ * like a record's), "" without one. The collection must name a subject
+ * field, whose type validates the value. */
+static enum pv_rc token_subject(struct vault_ctx *v, const struct vault_collection *c,
+    const char *subject, char ref[STORE_SUBJECT_REF_LEN + 1], char *err, size_t errlen)
+{
+	const struct vault_field *sf = NULL;
+	struct vault_subject_env se;
+	char *canon;
+	json_t *val;
+	enum pv_rc rc;
+
+	ref[0] = '\0';
+	if (subject == NULL)
+		return PV_OK;
+	for (size_t i = 0; i < c->nfields; i++)
+		if (c->fields[i].subject)
+			sf = &c->fields[i];
+	if (sf == NULL) {
+		util_strlcpy(err, "'subject' needs a collection with a subject field", errlen);
+		return PV_E_INVALID;
+	}
+	if (subject[0] == '\0') {
+		util_strlcpy(err, "'subject' must not be empty", errlen);
+		return PV_E_INVALID;
+	}
+	if ((canon = malloc(VAULT_CANON_MAX)) == NULL || (val = json_string(subject)) == NULL) {
+		free(canon);
+		return PV_E_NOMEM;
+	}
+	rc = vault_value_normalize(sf, val, canon, VAULT_CANON_MAX, err, errlen);
+	json_decref(val);
+	vault_wipe(canon, VAULT_CANON_MAX);
+	free(canon);
+	if (rc != PV_OK) {
+		util_strlcpy(err, "'subject' is not a valid value of the subject field", errlen);
+		return rc;
+	}
+	memset(&se, 0, sizeof(se));
+	/* the ref of the value as a record's subject field holds it */
+	if ((rc = vault_subject_ref(v->keys, subject, ref)) == PV_OK)
+		rc = vault_subject_ensure(v, ref, &se);
+	vault_wipe(&se, sizeof(se));
+	if (rc != PV_OK)
+		ref[0] = '\0';
+	return rc;
 }
 
 /* The value as JSON text (integers stay integers): what is sealed. */
@@ -288,6 +355,7 @@ void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
 	struct vault_answer a;
 	struct audit_event ev;
 	char err[VAULT_ERR_MAX] = "", resource[96], token[UTIL_ID_MAX] = "";
+	char sref[STORE_SUBJECT_REF_LEN + 1] = "";
 	char *canon = NULL, *pt = NULL, *detail = NULL;
 	bool deterministic = spec->deterministic, reused = false, sent = false;
 	struct create_done *cd = NULL;
@@ -343,6 +411,8 @@ void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
 		rc = PV_E_NOMEM;
 		goto out;
 	}
+	if ((rc = token_subject(v, c, spec->subject, sref, err, sizeof(err))) != PV_OK)
+		goto fail;
 	j = calloc(1, sizeof(*j));
 	if (j == NULL) {
 		rc = PV_E_NOMEM;
@@ -368,11 +438,28 @@ void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
 	}
 	if (rc != PV_OK)
 		goto out;
+	if (reused && sref[0] != '\0' && strcmp(existing.subject_ref, sref) != 0) {
+		if (existing.subject_ref[0] != '\0') {
+			rc = PV_E_CONFLICT;
+			util_strlcpy(err, "the token of this value is linked to another subject",
+			    sizeof(err));
+			goto fail;
+		}
+		/* an existing token of the value, not linked yet: link it */
+		store_token_clear(&j->t);
+		memset(&j->t, 0, sizeof(j->t));
+		util_strlcpy(j->t.token, token, sizeof(j->t.token));
+		j->link_only = true;
+	}
+	util_strlcpy(j->t.subject_ref, sref, sizeof(j->t.subject_ref));
 	snprintf(resource, sizeof(resource), "tokens/%s", token);
 	ev.resource = resource;
 	{
 		json_t *d = json_pack("{s:[s], s:s, s:b, s:b}", "fields", f->name, "collection",
 		    c->name, "deterministic", deterministic, "existing", reused);
+
+		if (d != NULL && sref[0] != '\0')
+			json_object_set_new(d, "subject_linked", json_true());
 
 		detail = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		json_decref(d);
@@ -391,7 +478,11 @@ void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
 	cd->arg = arg;
 	cd->deterministic = deterministic;
 	util_strlcpy(cd->token, token, sizeof(cd->token));
-	if (!reused) {
+	if (j->link_only) {
+		cd->j = j;
+		cd->deterministic = false;   /* a lost race to link is a conflict */
+		reused = false;   /* a transaction to run: the link */
+	} else if (!reused) {
 		util_strlcpy(j->t.token, token, sizeof(j->t.token));
 		util_strlcpy(j->t.collection, c->name, sizeof(j->t.collection));
 		util_strlcpy(j->t.field, f->name, sizeof(j->t.field));
@@ -462,7 +553,18 @@ void vault_token_detokenize(struct vault_ctx *v, const struct vault_caller *who,
 	rc = PV_E_NOTFOUND;
 	if (util_id_valid("tok", token))
 		STORE_READ(v->st, rc, store_token_get(tx, token, &t));
-	if (rc != PV_OK && rc != PV_E_NOTFOUND) {
+	if (rc == PV_E_NOTFOUND && util_id_valid("tok", token)) {
+		/* shredded with its patient: 410, decided on its collection */
+		int64_t ms = 0;
+		enum pv_rc trc;
+
+		STORE_READ(v->st, trc, store_token_tombstone_get(tx, token, t.collection, &ms));
+		if (trc == PV_OK)
+			rc = PV_E_SUBJECT_SHREDDED;
+		else if (trc != PV_E_NOTFOUND)
+			rc = trc;
+	}
+	if (rc != PV_OK && rc != PV_E_NOTFOUND && rc != PV_E_SUBJECT_SHREDDED) {
 		rc = vault_fail_audited(v, who, "token.detokenize", resource, NULL, rc, NULL, &a);
 		goto out;
 	}
@@ -470,7 +572,7 @@ void vault_token_detokenize(struct vault_ctx *v, const struct vault_caller *who,
 		/* one decision: the permission on the token's collection, then
 		 * the purpose of use (a PHI read) */
 		enum pv_rc drc = vault_decide(v, who, "token.detokenize", resource,
-		    "tokens.detokenize", rc == PV_OK ? t.collection : "*", &purpose, &a);
+		    "tokens.detokenize", rc != PV_E_NOTFOUND ? t.collection : "*", &purpose, &a);
 
 		if (drc != PV_OK) {
 			rc = drc;
@@ -508,7 +610,8 @@ void vault_token_detokenize(struct vault_ctx *v, const struct vault_caller *who,
 	}
 	if (rc != PV_OK) {
 		rc = vault_fail_audited(v, who, "token.detokenize", resource, purpose, rc,
-		    rc == PV_E_NOTFOUND ? "no such token" : NULL, &a);
+		    rc == PV_E_NOTFOUND ? "no such token" : rc == PV_E_SUBJECT_SHREDDED ?
+		    "the token's subject was shredded" : NULL, &a);
 		goto out;
 	}
 	{

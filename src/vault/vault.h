@@ -344,6 +344,9 @@ struct vault_tokenize_spec {
 	const char *field;
 	json_t *value;                    /* NULL: missing */
 	bool deterministic;
+	/* the patient the value belongs to (the collection's subject field's
+	 * value), NULL none: the token is linked and shredded with them */
+	const char *subject;
 };
 void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
     const struct vault_tokenize_spec *spec, vault_done_fn done, void *arg);
