@@ -9,6 +9,7 @@
  *                                               an index:<collection> key)
  *   phivault key retire NAME VERSION
  *   phivault key revoke NAME VERSION --confirm NAME:VERSION
+ *   phivault key compromised NAME VERSION --confirm NAME:VERSION
  *
  * Common options: --addr URL (PHIVAULT_ADDR), --cacert FILE
  * (PHIVAULT_CACERT), --format text|json (default text on a terminal, json
@@ -28,7 +29,8 @@
 	"key policy NAME [--rotate-every S] [--reencrypt auto|manual] | " \
 	"key reencrypt NAME [--mode rewrap_dek|full|reindex] [--max-rps N] | " \
 	"key reindex NAME [--max-rps N] | " \
-	"key retire NAME VERSION | key revoke NAME VERSION --confirm NAME:VERSION " \
+	"key retire NAME VERSION | key revoke NAME VERSION --confirm NAME:VERSION | " \
+	"key compromised NAME VERSION --confirm NAME:VERSION " \
 	"[--addr URL] [--cacert FILE] [--format text|json] (token from PHIVAULT_TOKEN)"
 
 enum { O_EVERY = 256, O_REENC, O_MODE, O_RPS, O_CONFIRM };
@@ -158,7 +160,8 @@ cmd_key(int argc, char **argv)
 	    strcmp(sub, "policy") == 0 ? nargs != 1 || (every == NULL && reenc == NULL) :
 	    strcmp(sub, "reencrypt") == 0 ? nargs != 1 :
 	    strcmp(sub, "retire") == 0 ? nargs != 2 :
-	    strcmp(sub, "revoke") == 0 ? nargs != 2 || confirm == NULL : true)
+	    strcmp(sub, "revoke") == 0 ? nargs != 2 || confirm == NULL :
+	    strcmp(sub, "compromised") == 0 ? nargs != 2 || confirm == NULL : true)
 		goto usage;
 	if (reindex && mode != NULL)
 		goto usage;
@@ -166,7 +169,7 @@ cmd_key(int argc, char **argv)
 		mode = "reindex";
 	if ((strcmp(sub, "policy") != 0 && (every != NULL || reenc != NULL)) ||
 	    (strcmp(sub, "reencrypt") != 0 && (mode != NULL || rps != NULL)) ||
-	    (strcmp(sub, "revoke") != 0 && confirm != NULL))
+	    (strcmp(sub, "revoke") != 0 && strcmp(sub, "compromised") != 0 && confirm != NULL))
 		goto usage;
 	if (nargs >= 1 && !name_ok(argv[optind]))
 		goto usage;
@@ -213,6 +216,11 @@ cmd_key(int argc, char **argv)
 		snprintf(path, sizeof(path), "/v1/keys/%s/versions/%s/retire", argv[optind],
 		    argv[optind + 1]);
 		ret = call(&ctx, "POST", path, NULL, 200, "retire");
+	} else if (strcmp(sub, "compromised") == 0) {
+		json_object_set_new(body, "confirm", json_string(confirm));
+		snprintf(path, sizeof(path), "/v1/keys/%s/versions/%s/compromised", argv[optind],
+		    argv[optind + 1]);
+		ret = call(&ctx, "POST", path, body, 200, "compromised");
 	} else {
 		json_object_set_new(body, "confirm", json_string(confirm));
 		snprintf(path, sizeof(path), "/v1/keys/%s/versions/%s/revoke", argv[optind],

@@ -71,6 +71,15 @@
 #define KEY_RESOURCE_MAX 200
 
 #define SWEEP_MS 1000
+#define COMPROMISED_META "keys.compromised"
+#define COMPROMISED_MAX 64
+#define COMPROMISED_ALERT_MS 60000
+
+struct compromised {
+	char name[128];
+	uint32_t version;
+	int64_t last_use_ms;     /* last key.compromised_use entry; 0 none */
+};
 
 struct vault_keyadmin {
 	struct vault_ctx *v;
@@ -81,6 +90,10 @@ struct vault_keyadmin {
 	pthread_cond_t cv;
 	pthread_t thread;
 	bool running, stop;
+	/* versions marked compromised (meta keys.compromised), for the reads */
+	pthread_mutex_t cmu;
+	struct compromised comp[COMPROMISED_MAX];
+	size_t ncomp;
 };
 
 /* ---- helpers ---- */
@@ -600,6 +613,230 @@ void vault_key_revoke(struct vault_keyadmin *ka, const struct vault_caller *who,
     const char *name, const char *version, json_t *body, vault_done_fn done, void *arg)
 {
 	version_change(ka, who, name, version, body, true, done, arg);
+}
+
+/* ---- compromised versions ----
+ *
+ * Meta "keys.compromised" is a JSON array [{"name","version"}], written in
+ * the marking transaction and loaded at install; the keyadmin keeps it in
+ * memory so a read can tell, without a store read, whether it used a
+ * compromised version. The use is recorded, not refused: what the version
+ * protects stays readable until the priority re-encryption has moved it and
+ * the key admin revokes the version. */
+
+static json_t *compromised_read(struct store_tx *tx)
+{
+	uint8_t *val = NULL;
+	size_t len = 0;
+	json_t *a = NULL;
+
+	if (store_meta_get(tx, COMPROMISED_META, &val, &len) == PV_OK) {
+		a = json_loadb((const char *)val, len, 0, NULL);
+		free(val);
+	}
+	if (!json_is_array(a)) {
+		json_decref(a);
+		a = json_array();
+	}
+	return a;
+}
+
+static void compromised_add(struct vault_keyadmin *ka, const char *name, uint32_t version)
+{
+	pthread_mutex_lock(&ka->cmu);
+	for (size_t i = 0; i < ka->ncomp; i++)
+		if (ka->comp[i].version == version && strcmp(ka->comp[i].name, name) == 0)
+			goto out;
+	if (ka->ncomp < COMPROMISED_MAX) {
+		util_strlcpy(ka->comp[ka->ncomp].name, name, sizeof(ka->comp[0].name));
+		ka->comp[ka->ncomp].version = version;
+		ka->comp[ka->ncomp].last_use_ms = 0;
+		ka->ncomp++;
+	} else {
+		log_warn("vault: more than %d compromised key versions: %s v%u not watched",
+		    COMPROMISED_MAX, name, (unsigned)version);
+	}
+out:
+	pthread_mutex_unlock(&ka->cmu);
+}
+
+static enum pv_rc compromised_load_tx(struct store_tx *tx, struct vault_keyadmin *ka)
+{
+	json_t *a = compromised_read(tx), *e;
+	size_t i;
+
+	if (a == NULL)
+		return PV_E_NOMEM;
+	json_array_foreach(a, i, e) {
+		json_t *n = json_object_get(e, "name"), *ver = json_object_get(e, "version");
+
+		if (json_is_string(n) && json_is_integer(ver) && json_integer_value(ver) > 0 &&
+		    json_integer_value(ver) <= UINT32_MAX)
+			compromised_add(ka, json_string_value(n), (uint32_t)json_integer_value(ver));
+	}
+	json_decref(a);
+	return PV_OK;
+}
+
+void vault_key_used(struct vault_ctx *v, const struct vault_caller *who, const char *kek_name,
+    uint32_t version)
+{
+	struct vault_keyadmin *ka = v != NULL ? v->keyadmin : NULL;
+	char resource[KEY_RESOURCE_MAX], *detail;
+	int64_t now = util_now_ms();
+	bool fire = false;
+
+	if (ka == NULL || kek_name == NULL)
+		return;
+	pthread_mutex_lock(&ka->cmu);
+	for (size_t i = 0; i < ka->ncomp; i++) {
+		struct compromised *c = &ka->comp[i];
+
+		if (c->version != version || strcmp(c->name, kek_name) != 0)
+			continue;
+		/* at most one entry a minute a version: a read storm is one alert
+		 * whose count grows, not a flood of entries */
+		if (c->last_use_ms == 0 || now - c->last_use_ms >= COMPROMISED_ALERT_MS ||
+		    now < c->last_use_ms) {
+			c->last_use_ms = now;
+			fire = true;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&ka->cmu);
+	if (!fire)
+		return;
+	key_resource(resource, sizeof(resource), kek_name, version);
+	detail = key_detail(kek_name, version, NULL, NULL);
+	if (vault_audit(v, who, "key.compromised_use", resource, NULL, AUDIT_ALLOWED, NULL,
+	    detail) != PV_OK)
+		log_warn("vault: key.compromised_use of %s v%u not recorded", kek_name,
+		    (unsigned)version);
+	free(detail);
+}
+
+struct compromise_job {
+	struct vault_ctx *v;
+	const char *name;
+	uint32_t version;
+	uint32_t nv;          /* the new active version if it rotated, else 0 */
+};
+
+static enum pv_rc compromise_fn(struct store_tx *tx, void *arg)
+{
+	struct compromise_job *j = arg;
+	struct store_kek row;
+	enum store_kek_state state;
+	json_t *a = NULL, *e;
+	char *text = NULL;
+	bool have = false;
+	size_t i;
+	enum pv_rc rc;
+
+	memset(&row, 0, sizeof(row));
+	rc = store_kek_get(tx, j->name, j->version, &row);
+	state = row.state;
+	store_kek_clear(&row);
+	if (rc != PV_OK)
+		return rc;
+	if (state == STORE_KEK_REVOKED)
+		return PV_E_STATE;   /* destroyed already: nothing can use it */
+	/* the active one: new writes go to a fresh version at once */
+	if (state == STORE_KEK_ACTIVE &&
+	    (rc = keys_kek_rotate_tx(j->v->keys, tx, j->name, &j->nv)) != PV_OK)
+		return rc;
+	if ((a = compromised_read(tx)) == NULL)
+		return PV_E_NOMEM;
+	json_array_foreach(a, i, e)
+		if (json_integer_value(json_object_get(e, "version")) == j->version &&
+		    json_is_string(json_object_get(e, "name")) &&
+		    strcmp(json_string_value(json_object_get(e, "name")), j->name) == 0)
+			have = true;
+	if (!have)
+		json_array_append_new(a, json_pack("{s:s, s:I, s:I}", "name", j->name, "version",
+		    (json_int_t)j->version, "at_ms", (json_int_t)util_now_ms()));
+	text = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	if (text == NULL)
+		return PV_E_NOMEM;
+	rc = store_meta_put(tx, COMPROMISED_META, (const uint8_t *)text, strlen(text));
+	free(text);
+	return rc;
+}
+
+static enum pv_rc enqueue_reencrypt(struct vault_keyadmin *ka, const struct pv_actor *actor,
+    const char *name, const char *mode, int64_t max_rps, char id[UTIL_ID_MAX]);
+
+void vault_key_compromised(struct vault_keyadmin *ka, const struct vault_caller *who,
+    const char *name, const char *vtext, json_t *body, vault_done_fn done, void *arg)
+{
+	struct vault_ctx *v = ka->v;
+	struct compromise_job j = { v, name, 0, 0 };
+	struct audit_event ev;
+	struct vault_answer a;
+	char resource[KEY_RESOURCE_MAX], want[KEY_RESOURCE_MAX], jid[UTIL_ID_MAX] = "";
+	char *detail = NULL;
+	json_t *c;
+	enum pv_rc rc;
+
+	vault_answer_init(&a);
+	if (!keys_kek_name_valid(name) || !parse_version(vtext, &j.version)) {
+		refuse(v, who, "key.compromised", "keys", PV_E_NOTFOUND, "no such key version", &a);
+		goto out;
+	}
+	key_resource(resource, sizeof(resource), name, j.version);
+	c = body != NULL ? json_object_get(body, "confirm") : NULL;
+	snprintf(want, sizeof(want), "%s:%u", name, (unsigned)j.version);
+	if (body == NULL || json_object_size(body) != 1 || !json_is_string(c) ||
+	    strcmp(json_string_value(c), want) != 0) {
+		refuse(v, who, "key.compromised", resource, PV_E_INVALID,
+		    "confirm must be exactly \"<name>:<version>\" of the version", &a);
+		goto out;
+	}
+	if ((detail = key_detail(name, j.version, NULL, NULL)) == NULL) {
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+		goto out;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = *who->actor;
+	ev.action = "key.compromised";
+	ev.resource = resource;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.detail = detail;
+	rc = audit_commit(v->audit, &ev, compromise_fn, &j);
+	if (rc == PV_E_NOTFOUND || rc == PV_E_STATE) {
+		refuse(v, who, "key.compromised", resource, rc, rc == PV_E_NOTFOUND ?
+		    "no such key version" : "the version is revoked already", &a);
+		goto out;
+	}
+	if (rc != PV_OK) {
+		vault_answer_fail(&a, rc, NULL);
+		goto out;
+	}
+	compromised_add(ka, name, j.version);
+	log_warn("vault: key %s v%u marked compromised%s", name, (unsigned)j.version,
+	    j.nv ? " (rotated)" : "");
+	/* the priority re-encryption: no rate cap */
+	if (walkable(name)) {
+		rc = enqueue_reencrypt(ka, who->actor, name, is_index_key(name) ? "reindex" :
+		    "rewrap_dek", MAX_RPS_MAX, jid);
+		if (rc != PV_OK) {
+			log_warn("vault: key %s: no re-encryption queued after the compromise (%s)",
+			    name, pv_rc_name(rc));
+			jid[0] = '\0';
+		}
+	}
+	a.body = json_pack("{s:s, s:i, s:s}", "name", name, "version", (int)j.version, "state",
+	    "compromised");
+	if (a.body != NULL && j.nv > 0)
+		json_object_set_new(a.body, "rotated_to", json_integer(j.nv));
+	if (a.body != NULL && jid[0] != '\0')
+		json_object_set_new(a.body, "job", json_string(jid));
+	if (a.body == NULL)
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+out:
+	free(detail);
+	vault_answer_send(&a, done, arg);
 }
 
 /* ---- re-encryption: queue the job ---- */
@@ -1417,6 +1654,7 @@ void vault_keyadmin_free(struct vault_keyadmin *ka)
 	vault_keys_stop(ka->v);
 	pthread_cond_destroy(&ka->cv);
 	pthread_mutex_destroy(&ka->mu);
+	pthread_mutex_destroy(&ka->cmu);
 	free(ka);
 }
 
@@ -1436,10 +1674,14 @@ enum pv_rc vault_keys_install(struct vault_ctx *v, struct jobs_runner *r,
 	ka->jobs = r;
 	pthread_mutex_init(&ka->mu, NULL);
 	pthread_cond_init(&ka->cv, NULL);
+	pthread_mutex_init(&ka->cmu, NULL);
 	ka->kind.name = KIND_NAME;
 	ka->kind.step = kind_step;
 	ka->kind.arg = v;
 	v->keyadmin = ka;   /* freed by vault_free */
+	STORE_READ(v->st, rc, compromised_load_tx(tx, ka));
+	if (rc != PV_OK)
+		log_warn("vault: the compromised key versions were not loaded (%s)", pv_rc_name(rc));
 	if (r != NULL && (rc = jobs_kind_register(r, &ka->kind)) != PV_OK)
 		return rc;
 	if (srv != NULL && (rc = vault_routes_keys(srv, ka)) != PV_OK)

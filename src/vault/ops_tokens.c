@@ -608,6 +608,8 @@ void vault_token_detokenize(struct vault_ctx *v, const struct vault_caller *who,
 		if (value == NULL)
 			rc = PV_E_INTEGRITY;
 	}
+	if (rc == PV_OK)
+		vault_key_used(v, who, t.kek_name, t.kek_version);
 	if (rc != PV_OK) {
 		rc = vault_fail_audited(v, who, "token.detokenize", resource, purpose, rc,
 		    rc == PV_E_NOTFOUND ? "no such token" : rc == PV_E_SUBJECT_SHREDDED ?

@@ -360,8 +360,10 @@ enum pv_rc vault_record_load_view(struct vault_ctx *v, const struct vault_caller
 	vault_wipe(&se, sizeof(se));
 	if (rc == PV_E_INTEGRITY)
 		log_error("vault: record %s does not open (integrity)", id);
-	if (rc == PV_OK)
+	if (rc == PV_OK) {
+		vault_key_used(v, who, r.kek_name, r.kek_version);
 		rc = record_view(who, c, &r, fields, view, detail);
+	}
 	json_decref(fields);
 	store_record_clear(&r);
 	return rc;

@@ -148,6 +148,17 @@ void vault_key_retire(struct vault_keyadmin *ka, const struct vault_caller *who,
     const char *name, const char *version, vault_done_fn done, void *arg);
 void vault_key_revoke(struct vault_keyadmin *ka, const struct vault_caller *who,
     const char *name, const char *version, json_t *body, vault_done_fn done, void *arg);
+/* POST /v1/keys/{name}/versions/{v}/compromised {"confirm":"<name>:<v>"}:
+ * mark the version compromised (rotate first if it is active), queue an
+ * uncapped re-encryption (re-index for an index key); audited
+ * key.compromised. */
+void vault_key_compromised(struct vault_keyadmin *ka, const struct vault_caller *who,
+    const char *name, const char *version, json_t *body, vault_done_fn done, void *arg);
+/* A read opened something under (kek_name, version): if that version is
+ * marked compromised, record key.compromised_use (at most once a minute
+ * per version; the detector raises the alert). */
+void vault_key_used(struct vault_ctx *v, const struct vault_caller *who, const char *kek_name,
+    uint32_t version);
 struct vault_ctx *vault_keyadmin_vault(struct vault_keyadmin *ka);
 void vault_keyadmin_free(struct vault_keyadmin *ka);   /* stops the sweeper first */
 struct http_server;

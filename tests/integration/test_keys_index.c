@@ -7,7 +7,11 @@
  * entry per record (no duplicates); v1 is then retired and revoked and
  * search still answers the same. A deterministic token keeps its value's
  * token across a rotation of KEK tokens. Bad modes are 400. The CLI's
- * `key reindex` queues the same job.
+ * `key reindex` queues the same job. Item 2: marking tokens v1 compromised
+ * keeps its token readable and raises the critical alert key_compromised_use
+ * (one entry for two reads); marking the active collection key compromised
+ * rotates it and queues an uncapped re-encryption whose end leaves the
+ * census of the compromised version at 0.
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -25,8 +29,10 @@
 static const char *TREAT[] = { "X-Purpose-Of-Use: TREAT", NULL };
 
 struct people {
-	char admin[128], kay[128], clin[128];
+	char admin[128], kay[128], clin[128], aud[128];
 };
+
+static char tok_v1[64];   /* a token whose DEK is under tokens v1 */
 
 static char *baseline[N_MRN];   /* the sorted IDs each MRN search found first */
 
@@ -318,6 +324,7 @@ test_token_stability(struct h_server *s, struct people *p)
 	CHECK_STATUS(&r, 200);
 	CHECK(strcmp(h_jstr(r.json, "value"), "TOKMRN1") == 0);
 	h_resp_free(&r);
+	snprintf(tok_v1, sizeof(tok_v1), "%s", t1);
 	free(t1);
 	free(t1b);
 	free(t2);
@@ -356,6 +363,110 @@ test_cli(struct h_server *s, struct people *p)
 	search_all(s, p->clin, false);
 }
 
+static bool
+alert_open(struct h_server *s, struct people *p, const char *rule, const char *actor)
+{
+	for (int i = 0; i < 3000; i++) {
+		struct h_resp r;
+		json_t *al;
+		size_t k;
+		bool found = false;
+
+		h_req(s, "GET", "/v1/alerts?status=open", p->aud, NULL, NULL, &r);
+		CHECK_STATUS(&r, 200);
+		json_array_foreach(r.json, k, al)
+			if (strcmp(h_jstr(al, "rule"), rule) == 0 &&
+			    strcmp(h_jstr(al, "actor"), actor) == 0)
+				found = true;
+		h_resp_free(&r);
+		if (found)
+			return true;
+		h_pause_ms(3);
+	}
+	return false;
+}
+
+static void
+test_compromised(struct h_server *s, struct people *p)
+{
+	char body[128], st[32], job[64];
+	long long n = 0;
+	struct h_resp r;
+
+	/* typed confirmation; unknown versions */
+	post(s, p->kay, "/v1/keys/tokens/versions/1/compromised", "{}", 400, "invalid_request",
+	    NULL);
+	post(s, p->kay, "/v1/keys/tokens/versions/1/compromised", "{\"confirm\":\"tokens:2\"}",
+	    400, "invalid_request", NULL);
+	post(s, p->kay, "/v1/keys/tokens/versions/9/compromised", "{\"confirm\":\"tokens:9\"}",
+	    404, "not_found", NULL);
+	post(s, p->clin, "/v1/keys/tokens/versions/1/compromised", "{\"confirm\":\"tokens:1\"}",
+	    403, "forbidden", NULL);
+	/* tokens v1 (decrypt_only): marked, no rotation, no job (tokens are not walked) */
+	post(s, p->kay, "/v1/keys/tokens/versions/1/compromised", "{\"confirm\":\"tokens:1\"}",
+	    200, NULL, &r);
+	CHECK(strcmp(h_jstr(r.json, "state"), "compromised") == 0);
+	CHECK(json_object_get(r.json, "rotated_to") == NULL);
+	h_resp_free(&r);
+	/* still readable, twice; the use raises the alert */
+	snprintf(body, sizeof(body), "{\"token\":\"%s\"}", tok_v1);
+	for (int i = 0; i < 2; i++) {
+		h_req(s, "POST", "/v1/detokenize", p->clin, body, TREAT, &r);
+		CHECK_STATUS(&r, 200);
+		CHECK(strcmp(h_jstr(r.json, "value"), "TOKMRN1") == 0);
+		h_resp_free(&r);
+	}
+	CHECK(alert_open(s, p, "key_compromised_use", "keys/tokens/versions/1"));
+
+	/* the active collection key: rotated, priority re-encryption, census 0 */
+	key_version(s, p->kay, "collection:patients", 1, st, &n);
+	CHECK(strcmp(st, "active") == 0 && n == N_REC + 1);
+	post(s, p->kay, "/v1/keys/collection:patients/versions/1/compromised",
+	    "{\"confirm\":\"collection:patients:1\"}", 200, NULL, &r);
+	CHECK(json_integer_value(json_object_get(r.json, "rotated_to")) == 2);
+	snprintf(job, sizeof(job), "%s", h_jstr(r.json, "job"));
+	CHECK(strncmp(job, "job_", 4) == 0);
+	h_resp_free(&r);
+	wait_done(s, p->admin, job, N_REC + 1, st);
+	while (strcmp(st, "done") != 0 && strcmp(st, "failed") != 0)
+		wait_done(s, p->admin, job, N_REC + 2, st);
+	CHECK(strcmp(st, "done") == 0);
+	key_version(s, p->kay, "collection:patients", 1, st, &n);
+	CHECK(strcmp(st, "decrypt_only") == 0 && n == 0);
+	key_version(s, p->kay, "collection:patients", 2, st, &n);
+	CHECK(strcmp(st, "active") == 0 && n == N_REC + 1);
+	search_all(s, p->clin, false);
+	/* after a restart the mark holds: still one alert, the version is known */
+	h_kill9_restart(s, "--dev");
+	h_req(s, "POST", "/v1/detokenize", p->clin, body, TREAT, &r);
+	CHECK_STATUS(&r, 200);
+	h_resp_free(&r);
+}
+
+/* allowed entries of action for resource in the jsonl export */
+static int
+count_entries(const char *jsonl, const char *action, const char *resource)
+{
+	char a[128], res[256];
+	int n = 0;
+
+	snprintf(a, sizeof(a), "\"action\":\"%s\"", action);
+	snprintf(res, sizeof(res), "\"resource\":\"%s\"", resource);
+	for (const char *l = jsonl; l != NULL && *l != '\0';) {
+		const char *e = strchr(l, '\n');
+		size_t len = e != NULL ? (size_t)(e - l) : strlen(l);
+		char *line = strndup(l, len);
+
+		CHECK(line != NULL);
+		if (strstr(line, a) != NULL && strstr(line, res) != NULL &&
+		    strstr(line, "\"outcome\":\"allowed\"") != NULL)
+			n++;
+		free(line);
+		l = e != NULL ? e + 1 : NULL;
+	}
+	return n;
+}
+
 int
 main(void)
 {
@@ -372,15 +483,20 @@ main(void)
 	    sizeof(p.admin));
 	h_add_user(&s, p.admin, "kay", "key_admin", PW_USER, p.kay, sizeof(p.kay));
 	h_add_user(&s, p.admin, "clara", "clinician", PW_USER, p.clin, sizeof(p.clin));
+	h_add_user(&s, p.admin, "audra", "auditor", PW_USER, p.aud, sizeof(p.aud));
 	create_records(&s, &p);
 	search_all(&s, p.clin, true);
 	test_reindex(&s, &p);
 	test_token_stability(&s, &p);
 	test_cli(&s, &p);
+	test_compromised(&s, &p);
 	CHECK(h_stop(&s) == 0);
 	snprintf(cmd, sizeof(cmd), "%s audit export --data %s --format jsonl 2>&1", h_bin(), s.dir);
 	CHECK(h_run(cmd, &out) == 0);
 	CHECK(strstr(out, "keys/" IKEY "/versions/1") != NULL);
+	CHECK(count_entries(out, "key.compromised", "keys/tokens/versions/1") == 1);
+	/* two reads within a minute: one use entry; one more after the restart */
+	CHECK(count_entries(out, "key.compromised_use", "keys/tokens/versions/1") == 2);
 	CHECK(strstr(out, "Patient Index-") == NULL && strstr(out, "IDX00") == NULL &&
 	    strstr(out, "TOKMRN") == NULL);   /* no PHI */
 	free(out);
