@@ -284,8 +284,10 @@ static enum pv_rc search_ids(struct vault_ctx *v, const struct vault_collection 
 		return rc;
 	for (size_t i = 0; i < nv; i++) {
 		rc = vault_blind_index_version(v->keys, c->name, f->name, vers[i], canon, mac);
-		if (rc == PV_E_FORBIDDEN)
+		if (rc == PV_E_FORBIDDEN) {
+			rc = PV_OK;
 			continue;   /* revoked since the list was read */
+		}
 		if (rc != PV_OK)
 			break;
 		STORE_READ(v->st, rc, store_bidx_lookup(tx, c->name, f->name, mac, VAULT_SEARCH_MAX,
