@@ -5,18 +5,24 @@
 # max_rps 1,000,000 (so the job runner's own pacing, [server]
 # jobs_step_pause_ms and jobs_max_steps_per_s at their defaults, is what
 # bounds it), and report records per second from the job's started_at /
-# finished_at, and the census of v1 afterwards (must be 0). Called by
-# bench/run.sh; on its own: bench/reencrypt.sh [--records N].
-#   env: BUILD=dir (default build)
+# finished_at, and the census of v1 afterwards (must be 0). Before that, the
+# read p99 (wrk, 32 connections on GET .../records/{id} over every seeded
+# record, as bench/run.sh's read workload) idle and while a rewrap_dek job
+# runs at its default rate (max_rps 2,000; issue 11 target: p99 during <= 2x
+# idle). Called by bench/run.sh; on its own:
+# bench/reencrypt.sh [--records N] [--read-secs S].
+#   env: BUILD=dir (default build); BENCH_READ_SECS (default 5)
 # Prints a Markdown section on stdout. The server it starts is stopped by
 # its PID on exit; its data directory is a temporary one, removed on exit.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 N=${BENCH_REENCRYPT_RECORDS:-100000}
+READ_SECS=${BENCH_READ_SECS:-5}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--records) N=$2; shift 2 ;;
+	--read-secs) READ_SECS=$2; shift 2 ;;
 	*) echo "reencrypt: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -43,10 +49,12 @@ sed -i "0,/^listen = .*/s||listen = 127.0.0.1:$PORT|; s|^mfa_required = .*|mfa_r
 "$BIN" serve --data "$WORK/data" --dev >"$WORK/serve.log" 2>&1 &
 PID=$!
 
-python3 - "$WORK" "$PORT" "$N" <<'PY'
-import datetime, http.client, json, ssl, sys, time
+command -v wrk >/dev/null || { echo "reencrypt: wrk missing (apt-get install wrk)" >&2; exit 3; }
+python3 - "$WORK" "$PORT" "$N" "$READ_SECS" "$ROOT/bench/lua" <<'PY'
+import datetime, http.client, json, os, re, ssl, subprocess, sys, time
 
 work, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+read_secs, lua = int(sys.argv[4]), sys.argv[5]
 ctx = ssl.create_default_context(cafile=work + "/data/tls/cert.pem")
 PW = "Quiet-harbor-Lantern-91"
 
@@ -97,11 +105,43 @@ api("POST", "/v1/collections", admin, {"name": "patients", "region": "local", "f
     {"name": "name", "type": "string", "classification": "phi"},
     {"name": "mrn", "type": "mrn", "classification": "phi", "searchable": True}]}, 201)
 t0 = time.time()
+ids = []
 for b in range(0, n, 100):
     items = [{"name": "Bench Person %d" % i, "mrn": "MRN%08d" % i} for i in range(b, min(n, b + 100))]
-    api("POST", "/v1/collections/patients/records:batch", tok["clara"], {"create": items}, 200)
+    r = api("POST", "/v1/collections/patients/records:batch", tok["clara"], {"create": items}, 200)
+    ids += [x["id"] for x in r["results"] if "id" in x]
 seed_s = time.time() - t0
+open(work + "/ids.txt", "w").write("\n".join(ids) + "\n")
 KEY = "collection:patients"
+
+def wrk_p99(name):
+    """wrk as bench/run.sh runs its read workload; (p99 ms, requests/s, errors).
+    Our own connection is closed meanwhile: 32 is [server] max_connections_per_ip."""
+    global c
+    c.close()
+    env = dict(os.environ, BENCH_LUA=lua, BENCH_TOKEN=tok["clara"], BENCH_IDS=work + "/ids.txt")
+    out = subprocess.run(["wrk", "-t1", "-c32", "-d%ds" % read_secs, "--timeout", "10s",
+                          "-s", lua + "/read.lua", "https://127.0.0.1:%d" % port],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    c = conn()
+    line = [l for l in out.splitlines() if l.startswith("BENCH ")][0]
+    v = dict(kv.split("=") for kv in line.split()[1:])
+    errs = sum(int(v[k]) for k in ("connect", "read", "write", "status", "timeout"))
+    return int(v["p99_us"]) / 1000.0, int(v["requests"]) / (int(v["duration_us"]) / 1e6), errs
+
+p99_idle, rps_idle, err_idle = wrk_p99("idle")
+# the job at its default rate (max_rps 2,000) while wrk reads
+api("POST", "/v1/keys/%s/rotate" % KEY, tok["kay"], None, 200)
+job0 = api("POST", "/v1/keys/%s/reencrypt" % KEY, tok["kay"], {"mode": "rewrap_dek"}, 202)["job"]
+time.sleep(0.5)
+d0 = api("GET", "/v1/jobs/" + job0, admin, None, 200)["done"]
+p99_busy, rps_busy, err_busy = wrk_p99("during")
+j0 = api("GET", "/v1/jobs/" + job0, admin, None, 200)
+busy_moved = j0["done"] - d0
+busy_state = j0["state"]
+while j0["state"] not in ("done", "failed", "cancelled"):
+    time.sleep(0.2)
+    j0 = api("GET", "/v1/jobs/" + job0, admin, None, 200)
 api("POST", "/v1/keys/%s/rotate" % KEY, tok["kay"], None, 200)
 job = api("POST", "/v1/keys/%s/reencrypt" % KEY, tok["kay"],
           {"mode": "rewrap_dek", "max_rps": 1000000}, 202)["job"]
@@ -118,11 +158,11 @@ secs = max(ts(j["finished_at"]) - ts(j["started_at"]), 0.001)
 v1 = None
 for k in api("GET", "/v1/keys", tok["kay"], None, 200):
     if k["name"] == KEY:
-        v1 = [v for v in k["versions"] if v["version"] == 1][0]["objects"]
+        v1 = sum(v["objects"] for v in k["versions"] if v["version"] < 3)
 rate = j["done"] / secs
 print("## Re-encryption (`bench/reencrypt.sh`)")
 print()
-print("| records | mode | job time | rate | target | census of v1 after |")
+print("| records | mode | job time | rate | target | census of v1 and v2 after |")
 print("|---|---|---|---|---|---|")
 print("| %d | rewrap_dek | %.2f s | %.0f records/s | >= 10,000/s: %s | %d |" % (
     j["done"], secs, rate, "met" if rate >= 10000 else "NOT met", v1))
@@ -130,4 +170,16 @@ print()
 print("Seeding %d records over HTTPS (batches of 100) took %.1f s. The job ran with "
       "max_rps 1,000,000 and the runner's default pacing ([server] jobs_step_pause_ms = 5, "
       "jobs_max_steps_per_s = 100; 500 records a step)." % (n, seed_s))
+print()
+print("Read p99 while re-encrypting (wrk -t1 -c32 -d%ds, GET /v1/collections/patients/records/{id} "
+      "over the %d records, no CPU pinning):" % (read_secs, len(ids)))
+print()
+print("| reads | p99 | requests/s | errors | job moved meanwhile |")
+print("|---|---|---|---|---|")
+print("| idle | %.2f ms | %.0f | %d | - |" % (p99_idle, rps_idle, err_idle))
+print("| during rewrap_dek at its default rate (max_rps 2,000) | %.2f ms | %.0f | %d | %d records (%s at the end of the reads) |" % (
+    p99_busy, rps_busy, err_busy, busy_moved, busy_state))
+print()
+print("p99 during / idle: %.2fx (target <= 2x: %s)" % (p99_busy / max(p99_idle, 0.001),
+      "met" if p99_busy <= 2 * p99_idle else "NOT met"))
 PY

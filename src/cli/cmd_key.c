@@ -6,9 +6,12 @@
  *   phivault key policy NAME [--rotate-every SECONDS] [--reencrypt auto|manual]
  *                            [--provider soft|pkcs11] [--double-encryption on|off]
  *     (provider and double encryption apply from the next rotation)
- *   phivault key reencrypt NAME [--mode rewrap_dek|full] [--max-rps N]
+ *   phivault key reencrypt NAME [--mode rewrap_dek|full|reindex] [--max-rps N]
+ *   phivault key reindex NAME [--max-rps N]     (reencrypt --mode reindex:
+ *                                               an index:<collection> key)
  *   phivault key retire NAME VERSION
  *   phivault key revoke NAME VERSION --confirm NAME:VERSION
+ *   phivault key compromised NAME VERSION --confirm NAME:VERSION
  *
  * Common options: --addr URL (PHIVAULT_ADDR), --cacert FILE
  * (PHIVAULT_CACERT), --format text|json (default text on a terminal, json
@@ -27,8 +30,10 @@
 #define KEY_USAGE "usage: phivault key list | key rotate NAME | " \
 	"key policy NAME [--rotate-every S] [--reencrypt auto|manual] " \
 	"[--provider soft|pkcs11] [--double-encryption on|off] | " \
-	"key reencrypt NAME [--mode rewrap_dek|full] [--max-rps N] | " \
-	"key retire NAME VERSION | key revoke NAME VERSION --confirm NAME:VERSION " \
+	"key reencrypt NAME [--mode rewrap_dek|full|reindex] [--max-rps N] | " \
+	"key reindex NAME [--max-rps N] | " \
+	"key retire NAME VERSION | key revoke NAME VERSION --confirm NAME:VERSION | " \
+	"key compromised NAME VERSION --confirm NAME:VERSION " \
 	"[--addr URL] [--cacert FILE] [--format text|json] (token from PHIVAULT_TOKEN)"
 
 enum { O_EVERY = 256, O_REENC, O_MODE, O_RPS, O_CONFIRM, O_PROVIDER, O_DOUBLE };
@@ -133,10 +138,14 @@ cmd_key(int argc, char **argv)
 	json_t *body = NULL;
 	long long n;
 	int c, nargs, ret;
+	bool reindex;
 
 	if ((c = cli_subcommand(argc, argv, KEY_USAGE, &on)) != CLI_GO_ON)
 		return c;
 	sub = argv[1];
+	reindex = strcmp(sub, "reindex") == 0;
+	if (reindex)
+		sub = "reencrypt";   /* the same request with mode reindex */
 	while ((c = cli_online_getopt(argc, argv, CLI_ONLINE_SHORTOPTS "h", opts, &on)) != -1) {
 		switch (c) {
 		case O_EVERY: every = optarg; break;
@@ -163,12 +172,17 @@ cmd_key(int argc, char **argv)
 	    provider == NULL && dbl == NULL) :
 	    strcmp(sub, "reencrypt") == 0 ? nargs != 1 :
 	    strcmp(sub, "retire") == 0 ? nargs != 2 :
-	    strcmp(sub, "revoke") == 0 ? nargs != 2 || confirm == NULL : true)
+	    strcmp(sub, "revoke") == 0 ? nargs != 2 || confirm == NULL :
+	    strcmp(sub, "compromised") == 0 ? nargs != 2 || confirm == NULL : true)
 		goto usage;
+	if (reindex && mode != NULL)
+		goto usage;
+	if (reindex)
+		mode = "reindex";
 	if ((strcmp(sub, "policy") != 0 && (every != NULL || reenc != NULL || provider != NULL ||
 	    dbl != NULL)) ||
 	    (strcmp(sub, "reencrypt") != 0 && (mode != NULL || rps != NULL)) ||
-	    (strcmp(sub, "revoke") != 0 && confirm != NULL))
+	    (strcmp(sub, "revoke") != 0 && strcmp(sub, "compromised") != 0 && confirm != NULL))
 		goto usage;
 	if (nargs >= 1 && !name_ok(argv[optind]))
 		goto usage;
@@ -210,7 +224,8 @@ cmd_key(int argc, char **argv)
 		ret = call(&ctx, "PUT", path, body, 200, "policy");
 	} else if (strcmp(sub, "reencrypt") == 0) {
 		if (mode != NULL) {
-			if (strcmp(mode, "rewrap_dek") != 0 && strcmp(mode, "full") != 0)
+			if (strcmp(mode, "rewrap_dek") != 0 && strcmp(mode, "full") != 0 &&
+			    strcmp(mode, "reindex") != 0)
 				goto usage;
 			json_object_set_new(body, "mode", json_string(mode));
 		}
@@ -225,6 +240,11 @@ cmd_key(int argc, char **argv)
 		snprintf(path, sizeof(path), "/v1/keys/%s/versions/%s/retire", argv[optind],
 		    argv[optind + 1]);
 		ret = call(&ctx, "POST", path, NULL, 200, "retire");
+	} else if (strcmp(sub, "compromised") == 0) {
+		json_object_set_new(body, "confirm", json_string(confirm));
+		snprintf(path, sizeof(path), "/v1/keys/%s/versions/%s/compromised", argv[optind],
+		    argv[optind + 1]);
+		ret = call(&ctx, "POST", path, body, 200, "compromised");
 	} else {
 		json_object_set_new(body, "confirm", json_string(confirm));
 		snprintf(path, sizeof(path), "/v1/keys/%s/versions/%s/revoke", argv[optind],

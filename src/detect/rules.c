@@ -450,6 +450,15 @@ rotation_overdue(const struct detect_event *ev)
 	    ev->resource != NULL && util_str_has_prefix(ev->resource, "secrets/");
 }
 
+/* a read opened something under a key version marked compromised (the
+ * vault records it at most once a minute a version) */
+static bool
+compromised_use(const struct detect_event *ev)
+{
+	return is(ev->action, "key.compromised_use") && ev->resource != NULL &&
+	    util_str_has_prefix(ev->resource, "keys/");
+}
+
 static bool
 probe(const struct detect_event *ev)
 {
@@ -606,6 +615,9 @@ detect_rules_feed(struct detect_rules *r, const struct detect_event *ev,
 	if (rotation_overdue(ev))
 		return hit(hits, n, max, DETECT_RULE_SECRET_ROTATION_OVERDUE, "medium",
 		    ev->resource, "", 1, ev->t_ms);
+	if (compromised_use(ev))
+		return hit(hits, n, max, DETECT_RULE_KEY_COMPROMISED_USE, "critical", ev->resource,
+		    ev->source, 1, ev->t_ms);
 	if (verify_failure(ev))
 		return hit(hits, n, max, DETECT_RULE_AUDIT_VERIFY_FAILURE, "critical", ev->user_id,
 		    ev->source, 1, ev->t_ms);

@@ -107,6 +107,7 @@ struct kek_slot {
 struct mac_slot {
 	struct mac_slot *next;
 	char kek_name[KEYS_KEK_NAME_MAX + 1];
+	uint32_t version;            /* the KEK version the MAC key derives from */
 	char purpose[PURPOSE_MAX + 1];
 	struct pv_secret *key;
 };
@@ -315,17 +316,19 @@ kek_evict(struct keys *k, const char *name, uint32_t version)
 }
 
 static struct mac_slot *
-mac_find(struct keys *k, const char *name, const char *purpose)
+mac_find(struct keys *k, const char *name, uint32_t version, const char *purpose)
 {
 	struct mac_slot *s;
 
-	for (s = k->macs[bucket_of(name, purpose, 0)]; s; s = s->next)
-		if (strcmp(s->kek_name, name) == 0 && strcmp(s->purpose, purpose) == 0)
+	for (s = k->macs[bucket_of(name, purpose, version)]; s; s = s->next)
+		if (s->version == version && strcmp(s->kek_name, name) == 0 &&
+		    strcmp(s->purpose, purpose) == 0)
 			return s;
 	return NULL;
 }
 
-/* Drop every MAC key derived from KEK `name` (its v1 changed or was revoked). */
+/* Drop every MAC key derived from KEK `name` (a version of it was made
+ * or revoked: MAC keys are derived per version). */
 static void
 mac_evict_name(struct keys *k, const char *name)
 {
@@ -1605,8 +1608,7 @@ kek_create_ex(struct keys *k, struct store_tx *tx, const char *name, uint32_t ve
 	}
 	wr_lock(k);
 	kek_evict(k, name, version);
-	if (version == 1)
-		mac_evict_name(k, name);
+	mac_evict_name(k, name);
 	rw_unlock(k);
 	log_info("keys: kek %s v%u created (%s%s%s)", name, (unsigned)version,
 	    p11 ? "pkcs11" : "soft", outer != NULL && outer[0] != '\0' ? ", outer " : "",
@@ -1972,8 +1974,7 @@ kek_tombstone(struct keys *k, const char *name, uint32_t version)
 	} else {
 		rc = PV_E_NOMEM;   /* row is revoked; only the tombstone is missing */
 	}
-	if (version == 1)
-		mac_evict_name(k, name);
+	mac_evict_name(k, name);
 	rw_unlock(k);
 	return rc;
 }
@@ -2187,6 +2188,13 @@ enum pv_rc
 keys_mac(struct keys *k, const char *kek_name, const char *purpose,
     const uint8_t *msg, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
 {
+	return keys_mac_version(k, kek_name, 1, purpose, msg, len, out);
+}
+
+enum pv_rc
+keys_mac_version(struct keys *k, const char *kek_name, uint32_t version, const char *purpose,
+    const uint8_t *msg, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
+{
 	struct pv_secret *mk = NULL;
 	const struct pv_secret *kek;
 	struct mac_slot *m;
@@ -2195,7 +2203,7 @@ keys_mac(struct keys *k, const char *kek_name, const char *purpose,
 	int infolen, attempt;
 	enum pv_rc rc;
 
-	if (!keys_kek_name_valid(kek_name) || purpose == NULL || purpose[0] == '\0' ||
+	if (!keys_kek_name_valid(kek_name) || version == 0 || purpose == NULL || purpose[0] == '\0' ||
 	    strnlen(purpose, PURPOSE_MAX + 1) > PURPOSE_MAX || (msg == NULL && len > 0))
 		return PV_E_INVALID;
 	infolen = snprintf(info, sizeof(info), "phivault:mac:%s", purpose);
@@ -2209,7 +2217,7 @@ keys_mac(struct keys *k, const char *kek_name, const char *purpose,
 			rc = PV_E_SEALED;
 			goto out;
 		}
-		m = mac_find(k, kek_name, purpose);
+		m = mac_find(k, kek_name, version, purpose);
 		if (m != NULL) {
 			rc = crypto_hmac_sha256(m->key->buf, m->key->len, msg, len, out);
 			rw_unlock(k);
@@ -2218,11 +2226,12 @@ keys_mac(struct keys *k, const char *kek_name, const char *purpose,
 		rw_unlock(k);
 
 		/* RFC 5869 HKDF with no salt: the KEK is already uniformly random,
-		 * the info string separates purposes. Always from v1, so blind
-		 * indexes survive rotation. */
+		 * the info string separates purposes. Per KEK version: a row
+		 * made under version v (blind index, deterministic token) names
+		 * v, so rotation re-indexes instead of breaking lookups. */
 		if (mk == NULL && (rc = crypto_secret_new(CRYPTO_KEY_LEN, &mk)) != PV_OK)
 			goto out;
-		rc = kek_acquire(k, kek_name, 1, &kek);
+		rc = kek_acquire(k, kek_name, version, &kek);
 		if (rc != PV_OK)
 			goto out;
 		rc = crypto_hkdf_sha256(NULL, 0, kek->buf, kek->len, (const uint8_t *)info,
@@ -2234,17 +2243,18 @@ keys_mac(struct keys *k, const char *kek_name, const char *purpose,
 		wr_lock(k);
 		if (k->sealed) {
 			rc = PV_E_SEALED;
-		} else if ((ks = kek_find(k, kek_name, 1)) != NULL && ks->revoked) {
+		} else if ((ks = kek_find(k, kek_name, version)) != NULL && ks->revoked) {
 			rc = PV_E_FORBIDDEN;   /* revoked while we derived */
-		} else if (mac_find(k, kek_name, purpose) == NULL) {
+		} else if (mac_find(k, kek_name, version, purpose) == NULL) {
 			m = calloc(1, sizeof(*m));
 			if (m == NULL) {
 				rc = PV_E_NOMEM;
 			} else {
-				unsigned b = bucket_of(kek_name, purpose, 0);
+				unsigned b = bucket_of(kek_name, purpose, version);
 
 				util_strlcpy(m->kek_name, kek_name, sizeof(m->kek_name));
 				util_strlcpy(m->purpose, purpose, sizeof(m->purpose));
+				m->version = version;
 				m->key = mk;
 				mk = NULL;
 				m->next = k->macs[b];
@@ -2259,6 +2269,87 @@ keys_mac(struct keys *k, const char *kek_name, const char *purpose,
 out:
 	crypto_secret_free(mk);
 	return rc;
+}
+
+struct mac_versions {
+	const char *name;
+	uint32_t *v;
+	size_t max, n;
+	uint32_t active;
+};
+
+static int
+mac_version_cb(const struct store_kek *row, void *arg)
+{
+	struct mac_versions *m = arg;
+
+	if (strcmp(row->name, m->name) != 0 || row->state == STORE_KEK_REVOKED)
+		return 0;
+	if (row->state == STORE_KEK_ACTIVE && row->version > m->active)
+		m->active = row->version;
+	if (m->n < m->max)
+		m->v[m->n++] = row->version;
+	return 0;
+}
+
+enum pv_rc
+keys_mac_versions(struct keys *k, const char *kek_name, uint32_t *versions, size_t max,
+    size_t *n)
+{
+	struct mac_versions m = { kek_name, versions, max, 0, 0 };
+	enum pv_rc rc;
+
+	if (!keys_kek_name_valid(kek_name) || versions == NULL || max == 0 || n == NULL)
+		return PV_E_INVALID;
+	if (keys_is_sealed(k))
+		return PV_E_SEALED;
+	STORE_READ(k->st, rc, store_kek_scan(tx, mac_version_cb, &m));
+	if (rc != PV_OK)
+		return rc;
+	if (m.n == 0)
+		return PV_E_NOTFOUND;
+	/* active first, then the others newest first (scan order is ascending) */
+	for (size_t i = 0; i < m.n / 2; i++) {
+		uint32_t t = m.v[i];
+
+		m.v[i] = m.v[m.n - 1 - i];
+		m.v[m.n - 1 - i] = t;
+	}
+	for (size_t i = 0; i < m.n; i++) {
+		if (m.v[i] == m.active && i > 0) {
+			memmove(&m.v[1], &m.v[0], i * sizeof(m.v[0]));
+			m.v[0] = m.active;
+			break;
+		}
+	}
+	*n = m.n;
+	return PV_OK;
+}
+
+enum pv_rc
+keys_mac_active(struct keys *k, const char *kek_name, const char *purpose,
+    const uint8_t *msg, size_t len, uint8_t out[CRYPTO_SHA256_LEN], uint32_t *version)
+{
+	struct store_kek row;
+	uint32_t v;
+	enum pv_rc rc;
+
+	if (!keys_kek_name_valid(kek_name) || version == NULL)
+		return PV_E_INVALID;
+	if (keys_is_sealed(k))
+		return PV_E_SEALED;
+	/* read from the store every time, like keys_envelope_seal: a rotation
+	 * that rolled back is never used */
+	memset(&row, 0, sizeof(row));
+	STORE_READ(k->st, rc, store_kek_latest(tx, kek_name, &row));
+	v = row.version;
+	store_kek_clear(&row);
+	if (rc != PV_OK)
+		return rc;
+	if ((rc = keys_mac_version(k, kek_name, v, purpose, msg, len, out)) != PV_OK)
+		return rc;
+	*version = v;
+	return PV_OK;
 }
 
 /* ---- audit signing ---- */

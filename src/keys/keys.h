@@ -6,7 +6,8 @@
  *       -> root key (256-bit, random; stored wrapped by the unseal key)
  *         -> KEK "<name>" v1, v2, ... (random; stored wrapped by the root key)
  *             -> DEK per envelope (random; wrapped by one KEK version)
- *         -> MAC keys: HKDF(KEK "<name>" v1, info=purpose) for blind indexes
+ *         -> MAC keys: HKDF(KEK "<name>" vN, info=purpose) for blind indexes
+ *            (the row keeps N; keys_mac alone stays on v1)
  *         -> audit signing key (Ed25519; stored wrapped by the root key)
  *
  * This header is shaped like a message protocol: requests carry plaintext or
@@ -220,9 +221,26 @@ enum pv_rc keys_envelope_open(struct keys *k, const struct keys_envelope *env,
     const uint8_t *aad, size_t aadlen, const uint8_t *ct, size_t ctlen, uint8_t *pt);
 
 /* HMAC-SHA256 under the MAC key derived from KEK <kek_name> v1 with `purpose`
- * as HKDF info (blind indexes, deterministic tokens). Stable across rotation. */
+ * as HKDF info: keys_mac_version(k, kek_name, 1, ...). For MACs whose rows
+ * cannot carry a version (subject references, login throttling, app
+ * secrets): they keep v1. */
 enum pv_rc keys_mac(struct keys *k, const char *kek_name, const char *purpose,
     const uint8_t *msg, size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
+/* The same under HKDF(KEK <kek_name> version, info "phivault:mac:<purpose>")
+ * (RFC 5869). Versioned MACs (blind indexes, deterministic tokens) store the
+ * version with the row. PV_E_FORBIDDEN if that version is revoked,
+ * PV_E_NOTFOUND if it does not exist. */
+enum pv_rc keys_mac_version(struct keys *k, const char *kek_name, uint32_t version,
+    const char *purpose, const uint8_t *msg, size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
+/* Under the active (latest) version, read from the store on every call;
+ * *version says which. */
+enum pv_rc keys_mac_active(struct keys *k, const char *kek_name, const char *purpose,
+    const uint8_t *msg, size_t len, uint8_t out[CRYPTO_SHA256_LEN], uint32_t *version);
+/* The versions a lookup must try: every version of kek_name not revoked,
+ * the active one first, then newest first (at most max). PV_E_NOTFOUND if
+ * there is none. A search MACs its query once per version. */
+enum pv_rc keys_mac_versions(struct keys *k, const char *kek_name, uint32_t *versions,
+    size_t max, size_t *n);
 
 /* ---- subject keys (subject.c): one key per patient between the KEK and
  * the record DEKs. The subject key (32 random bytes) is sealed like data

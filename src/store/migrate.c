@@ -511,6 +511,24 @@ static const struct migration migrations[] = {
 	{ 19,
 	  "ALTER TABLE kek ADD COLUMN provider TEXT NOT NULL DEFAULT 'soft';"
 	  "ALTER TABLE kek ADD COLUMN outer_name TEXT NOT NULL DEFAULT '';" },
+	/* keyver (issue 11 items 3, tokens of subjects): versioned MAC keys. Each blind-index entry
+	 * and deterministic token names the version of its KEK ("index:<c>",
+	 * "tokens") its MAC key derives from; rows made before were all under
+	 * v1. The census counts them on these indexes (SQ_KEK_CENSUS). */
+	{ 20,
+	  "ALTER TABLE blind_index ADD COLUMN mac_version INTEGER NOT NULL DEFAULT 1;"
+	  "ALTER TABLE tokens ADD COLUMN mac_version INTEGER NOT NULL DEFAULT 1;"
+	  "CREATE INDEX blind_index_version ON blind_index(collection, mac_version);"
+	  "CREATE INDEX tokens_mac_version ON tokens(kek_name, mac_version) WHERE mac IS NOT NULL;"
+	  /* tokens linked to a patient (subject_ref, '' none) go with its shred;
+	   * token_tombstones remembers which, so detokenize answers 410 */
+	  "ALTER TABLE tokens ADD COLUMN subject_ref TEXT NOT NULL DEFAULT '';"
+	  "CREATE INDEX tokens_subject ON tokens(subject_ref);"
+	  "CREATE TABLE token_tombstones("
+	  " token TEXT PRIMARY KEY NOT NULL,"
+	  " collection TEXT NOT NULL,"
+	  " ref TEXT NOT NULL,"
+	  " shredded_ms INTEGER NOT NULL);" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -74,8 +74,8 @@ static const char *const pg_sql[SQ_STMT__COUNT] = {
 	    "VALUES (?1, ?2) ON CONFLICT DO NOTHING",
 	[SQ_SESSION_TOUCH] = "UPDATE sessions SET last_seen_ms = GREATEST(last_seen_ms, ?2) "
 	    "WHERE id = ?1",
-	[SQ_BIDX_PUT] = "INSERT INTO blind_index(collection, field, mac, record_id) "
-	    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+	[SQ_BIDX_PUT] = "INSERT INTO blind_index(collection, field, mac, record_id, mac_version) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
 	[SQ_SINK_CURSOR_PUT] = "INSERT INTO sink_cursors(name, seq, delivered, "
 	    "last_error, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(name) DO UPDATE "
 	    "SET seq = excluded.seq, delivered = excluded.delivered, "

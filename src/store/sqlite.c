@@ -81,7 +81,15 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_KEK_LATEST] = KEK_COLS " WHERE name = ?1 ORDER BY version DESC LIMIT 1",
 	[SQ_KEK_SET_STATE] = "UPDATE kek SET state = ?3 WHERE name = ?1 AND version = ?2",
 	[SQ_KEK_SCAN] = KEK_COLS " ORDER BY name, version",
-	[SQ_KEK_CENSUS] = "SELECT objects FROM kek_census WHERE name = ?1 AND version = ?2",
+	/* DEKs (the kek_census counter), plus the rows whose MAC derives from
+	 * that version (migration 20): blind-index entries of "index:<c>" and
+	 * deterministic-token lookup MACs, counted on their indexes */
+	[SQ_KEK_CENSUS] = "SELECT COALESCE((SELECT objects FROM kek_census "
+	    "WHERE name = ?1 AND version = ?2), 0) "
+	    "+ (SELECT COUNT(*) FROM blind_index WHERE substr(?1, 1, 6) = 'index:' "
+	    "AND collection = substr(?1, 7) AND mac_version = ?2) "
+	    "+ (SELECT COUNT(*) FROM tokens WHERE kek_name = ?1 AND mac IS NOT NULL "
+	    "AND mac_version = ?2)",
 	[SQ_KEK_DESTROY] = "UPDATE kek SET state = 2, wrapped = X'' WHERE name = ?1 AND version = ?2",
 	[SQ_RECORD_REWRAP] = "UPDATE records SET kek_name = ?3, kek_version = ?4, wrapped_dek = ?5, "
 	    "ciphertext = COALESCE(?6, ciphertext) WHERE id = ?2 AND collection = ?1 AND deleted_ms IS NULL "
@@ -118,6 +126,11 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_SUBJECT_TOMBSTONE_GET] = "SELECT shredded_ms FROM subject_tombstones WHERE ref = ?1",
 	[SQ_SUBJECT_TOMBSTONE_LIST] = "SELECT ref, shredded_ms FROM subject_tombstones "
 	    "WHERE ref > ?1 ORDER BY ref LIMIT ?2",
+	/* the patient's tokens (migration 20): remembered, then deleted */
+	[SQ_SUBJECT_SHRED_TOKENS_TOMB] = "INSERT INTO token_tombstones(token, collection, ref, "
+	    "shredded_ms) SELECT token, collection, subject_ref, ?2 FROM tokens "
+	    "WHERE subject_ref = ?1 ON CONFLICT DO NOTHING",
+	[SQ_SUBJECT_SHRED_TOKENS] = "DELETE FROM tokens WHERE subject_ref = ?1",
 	/* subjects:end */
 
 	[SQ_AUDIT_APPEND] = "INSERT INTO audit(seq, time, actor, action, resource, "
@@ -216,7 +229,7 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 #define REC_COLS "SELECT id, collection, version, kek_name, kek_version, wrapped_dek, " \
 	"ciphertext, created_ms, updated_ms, deleted_ms FROM records"
 #define TOK_COLS "SELECT token, collection, field, deterministic, mac, kek_name, " \
-	"kek_version, wrapped_dek, ciphertext, created_ms FROM tokens"
+	"kek_version, wrapped_dek, ciphertext, created_ms, mac_version, subject_ref FROM tokens"
 	[SQ_COLLECTION_PUT] = "INSERT INTO collections(name, schema, region, retention_days, "
 	    "created_ms, kek_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[SQ_COLLECTION_GET] = COLL_COLS " WHERE name = ?1",
@@ -231,8 +244,8 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_RECORD_SHRED] = "UPDATE records SET wrapped_dek = NULL, ciphertext = NULL, "
 	    "deleted_ms = ?3, updated_ms = ?3 "
 	    "WHERE id = ?2 AND collection = ?1 AND deleted_ms IS NULL",
-	[SQ_BIDX_PUT] = "INSERT OR IGNORE INTO blind_index(collection, field, mac, record_id) "
-	    "VALUES (?1, ?2, ?3, ?4)",
+	[SQ_BIDX_PUT] = "INSERT OR IGNORE INTO blind_index(collection, field, mac, record_id, "
+	    "mac_version) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[SQ_BIDX_DELETE] = "DELETE FROM blind_index WHERE record_id = ?2 AND collection = ?1 "
 	    "AND (?3 IS NULL OR field = ?3)",
 	[SQ_BIDX_LOOKUP] = "SELECT record_id FROM blind_index "
@@ -241,10 +254,20 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_RECORD_SCAN] = "SELECT id FROM records WHERE collection = ?1 AND id > ?2 "
 	    "AND deleted_ms IS NULL ORDER BY id LIMIT ?3",
 	[SQ_TOKEN_PUT] = "INSERT INTO tokens(token, collection, field, deterministic, mac, "
-	    "kek_name, kek_version, wrapped_dek, ciphertext, created_ms) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	    "kek_name, kek_version, wrapped_dek, ciphertext, created_ms, mac_version, subject_ref) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[SQ_TOKEN_GET] = TOK_COLS " WHERE token = ?1",
 	[SQ_TOKEN_GET_BY_MAC] = TOK_COLS " WHERE mac = ?1",
+	/* versioned MAC keys (migration 20): the re-index job's two ops */
+	[SQ_BIDX_DELETE_BELOW] = "DELETE FROM blind_index WHERE record_id = ?2 AND collection = ?1 "
+	    "AND mac_version < ?3",
+	[SQ_BIDX_COUNT_BELOW] = "SELECT COUNT(*) FROM blind_index WHERE record_id = ?2 "
+	    "AND collection = ?1 AND mac_version < ?3",
+	/* a token linked to a patient once, never moved to another */
+	[SQ_TOKEN_SET_SUBJECT] = "UPDATE tokens SET subject_ref = ?2 WHERE token = ?1 "
+	    "AND subject_ref = ''",
+	[SQ_TOKEN_TOMBSTONE_GET] = "SELECT collection, shredded_ms FROM token_tombstones "
+	    "WHERE token = ?1",
 	/* vault:end */
 	/* jobs:begin (added by the jobs work) */
 #define JOB_COLS "SELECT id, kind, state, cursor, params, errors, done, total, error_count, " \
@@ -1532,11 +1555,38 @@ static enum pv_rc sq_record_shred(struct store_tx *tx, const char *collection, c
 }
 
 static enum pv_rc sq_bidx_put(struct store_tx *tx, const char *collection, const char *field,
-    const uint8_t mac[STORE_MAC_LEN], const char *record_id)
+    const uint8_t mac[STORE_MAC_LEN], const char *record_id, uint32_t mac_version)
 {
 	return store_sqlite_exec(tx, SQ_BIDX_PUT, "bidx_put",
 	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(field), SQP_BLOB(mac, STORE_MAC_LEN),
-		SQP_TEXT(record_id)), NULL);
+		SQP_TEXT(record_id), SQP_INT(mac_version)), NULL);
+}
+
+static enum pv_rc sq_bidx_delete_below(struct store_tx *tx, const char *collection,
+    const char *record_id, uint32_t below, int64_t *deleted)
+{
+	int changed = 0;
+	enum pv_rc rc = store_sqlite_exec(tx, SQ_BIDX_DELETE_BELOW, "bidx_delete_below",
+	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(record_id), SQP_INT(below)), &changed);
+
+	if (rc == PV_OK)
+		*deleted = changed;
+	return rc;
+}
+
+static enum pv_rc sq_bidx_count_below(struct store_tx *tx, const char *collection,
+    const char *record_id, uint32_t below, int64_t *n)
+{
+	int64_t c = 0;
+	enum pv_rc rc = store_sqlite_get(tx, SQ_BIDX_COUNT_BELOW, "bidx_count_below",
+	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(record_id), SQP_INT(below)), census_from_row,
+	    &c);
+
+	if (rc == PV_E_NOTFOUND)
+		rc = PV_OK, c = 0;
+	if (rc == PV_OK)
+		*n = c;
+	return rc;
 }
 
 static enum pv_rc sq_bidx_lookup(struct store_tx *tx, const char *collection, const char *field,
@@ -1583,6 +1633,13 @@ static enum pv_rc tok_from_row(struct store_row *s, void *out)
 		memcpy(t.mac, mac, STORE_MAC_LEN);
 	t.kek_version = (uint32_t)kv;
 	t.created_ms = store_row_int64(s, 9);
+	if (!store_row_is_null(s, 11) &&
+	    !store_sqlite_col_copy(s, 11, t.subject_ref, sizeof(t.subject_ref))) {
+		log_error("store: token row out of range");
+		return PV_E_INTEGRITY;
+	}
+	t.mac_version = store_row_int64(s, 10) >= 1 && store_row_int64(s, 10) <= UINT32_MAX ?
+	    (uint32_t)store_row_int64(s, 10) : 1;
 	if ((rc = envelope_from_row(s, 7, STORE_SQLITE_BLOB_BUF, &t.wrapped_dek,
 	    &t.wrapped_dek_len, &t.ciphertext, &t.ciphertext_len)) != PV_OK)
 		return rc;
@@ -1596,7 +1653,47 @@ static enum pv_rc sq_token_put(struct store_tx *tx, const struct store_token *t)
 	    SQP_LIST(SQP_TEXT(t->token), SQP_TEXT(t->collection), SQP_TEXT(t->field),
 		SQP_INT(t->deterministic ? 1 : 0),
 		t->deterministic ? SQP_BLOB(t->mac, STORE_MAC_LEN) : SQP_NULL(),
-		SQP_ENVELOPE(t), SQP_INT(t->created_ms)), NULL);
+		SQP_ENVELOPE(t), SQP_INT(t->created_ms),
+		SQP_INT(t->mac_version > 0 ? t->mac_version : 1), SQP_TEXT(t->subject_ref)), NULL);
+}
+
+static enum pv_rc sq_token_set_subject(struct store_tx *tx, const char *token, const char *ref)
+{
+	enum pv_rc rc = store_sqlite_exec_one(tx, SQ_TOKEN_SET_SUBJECT, "token_set_subject",
+	    SQP_LIST(SQP_TEXT(token), SQP_TEXT(ref)));
+
+	return rc == PV_E_NOTFOUND ? PV_E_CONFLICT : rc;
+}
+
+struct token_tomb {
+	char collection[STORE_NAME_MAX];
+	int64_t ms;
+};
+
+static enum pv_rc token_tomb_row(struct store_row *s, void *out)
+{
+	struct token_tomb *t = out;
+
+	if (!store_sqlite_col_copy(s, 0, t->collection, sizeof(t->collection)))
+		return PV_E_INTEGRITY;
+	t->ms = store_row_int64(s, 1);
+	return PV_OK;
+}
+
+static enum pv_rc sq_token_tombstone_get(struct store_tx *tx, const char *token,
+    char collection[STORE_NAME_MAX], int64_t *shredded_ms)
+{
+	struct token_tomb t;
+	enum pv_rc rc;
+
+	memset(&t, 0, sizeof(t));
+	rc = store_sqlite_get(tx, SQ_TOKEN_TOMBSTONE_GET, "token_tombstone_get",
+	    SQP_LIST(SQP_TEXT(token)), token_tomb_row, &t);
+	if (rc == PV_OK) {
+		memcpy(collection, t.collection, STORE_NAME_MAX);
+		*shredded_ms = t.ms;
+	}
+	return rc;
 }
 
 static enum pv_rc sq_token_get(struct store_tx *tx, const char *token, struct store_token *out)
@@ -1653,6 +1750,10 @@ const struct store_vault_ops store_sqlite_vault_ops = {
 	.bidx_put = sq_bidx_put,
 	.bidx_delete = sq_bidx_delete,
 	.bidx_lookup = sq_bidx_lookup,
+	.bidx_delete_below = sq_bidx_delete_below,
+	.bidx_count_below = sq_bidx_count_below,
+	.token_set_subject = sq_token_set_subject,
+	.token_tombstone_get = sq_token_tombstone_get,
 	.record_scan = sq_record_scan,
 	.record_rewrap = sq_record_rewrap,
 	.token_put = sq_token_put,

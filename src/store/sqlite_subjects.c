@@ -163,6 +163,13 @@ static enum pv_rc sq_subject_shred(struct store_tx *tx, const char *ref, int64_t
 	if (rc == PV_OK)
 		rc = store_sqlite_exec(tx, SQ_SUBJECT_SHRED_BIDX, "subject_shred/bidx",
 		    SQP_LIST(SQP_TEXT(ref)), NULL);
+	/* the tokens linked to the patient (migration 20) */
+	if (rc == PV_OK)
+		rc = store_sqlite_exec(tx, SQ_SUBJECT_SHRED_TOKENS_TOMB, "subject_shred/token_tombs",
+		    SQP_LIST(SQP_TEXT(ref), SQP_INT(now_ms)), NULL);
+	if (rc == PV_OK)
+		rc = store_sqlite_exec(tx, SQ_SUBJECT_SHRED_TOKENS, "subject_shred/tokens",
+		    SQP_LIST(SQP_TEXT(ref)), NULL);
 	if (rc == PV_OK)
 		rc = store_sqlite_exec(tx, SQ_SUBJECT_DELETE, "subject_shred/key",
 		    SQP_LIST(SQP_TEXT(ref)), NULL);

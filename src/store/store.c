@@ -937,11 +937,50 @@ enum pv_rc store_record_shred(struct store_tx *tx, const char *collection, const
 enum pv_rc store_bidx_put(struct store_tx *tx, const char *collection, const char *field,
     const uint8_t mac[STORE_MAC_LEN], const char *record_id)
 {
+	return store_bidx_put_version(tx, collection, field, mac, record_id, 1);
+}
+
+enum pv_rc store_bidx_put_version(struct store_tx *tx, const char *collection, const char *field,
+    const uint8_t mac[STORE_MAC_LEN], const char *record_id, uint32_t mac_version)
+{
 	if (!tx_ok(tx) || !vname_ok(collection) || !vname_ok(field) || mac == NULL ||
-	    !vid_ok(record_id))
+	    !vid_ok(record_id) || mac_version == 0)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "bidx_put");
-	return tx->st->ops->vault->bidx_put(tx, collection, field, mac, record_id);
+	return tx->st->ops->vault->bidx_put(tx, collection, field, mac, record_id, mac_version);
+}
+
+enum pv_rc store_bidx_delete_below(struct store_tx *tx, const char *collection,
+    const char *record_id, uint32_t below, int64_t *deleted)
+{
+	if (!tx_ok(tx) || !vname_ok(collection) || !vid_ok(record_id) || deleted == NULL)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "bidx_delete_below");
+	return tx->st->ops->vault->bidx_delete_below(tx, collection, record_id, below, deleted);
+}
+
+enum pv_rc store_token_set_subject(struct store_tx *tx, const char *token, const char *ref)
+{
+	if (!tx_ok(tx) || !vid_ok(token) || ref == NULL || strlen(ref) != 64)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "token_set_subject");
+	return tx->st->ops->vault->token_set_subject(tx, token, ref);
+}
+
+enum pv_rc store_token_tombstone_get(struct store_tx *tx, const char *token,
+    char collection[STORE_NAME_MAX], int64_t *shredded_ms)
+{
+	if (!tx_ok(tx) || !vid_ok(token) || collection == NULL || shredded_ms == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->vault->token_tombstone_get(tx, token, collection, shredded_ms);
+}
+
+enum pv_rc store_bidx_count_below(struct store_tx *tx, const char *collection,
+    const char *record_id, uint32_t below, int64_t *n)
+{
+	if (!tx_ok(tx) || !vname_ok(collection) || !vid_ok(record_id) || n == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->vault->bidx_count_below(tx, collection, record_id, below, n);
 }
 
 enum pv_rc store_bidx_delete(struct store_tx *tx, const char *collection, const char *record_id,

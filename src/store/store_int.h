@@ -115,7 +115,7 @@ struct store_vault_ops {
 	enum pv_rc (*record_shred)(struct store_tx *tx, const char *collection, const char *id,
 	    int64_t deleted_ms);
 	enum pv_rc (*bidx_put)(struct store_tx *tx, const char *collection, const char *field,
-	    const uint8_t mac[STORE_MAC_LEN], const char *record_id);
+	    const uint8_t mac[STORE_MAC_LEN], const char *record_id, uint32_t mac_version);
 	enum pv_rc (*bidx_delete)(struct store_tx *tx, const char *collection,
 	    const char *record_id, const char *field);
 	enum pv_rc (*bidx_lookup)(struct store_tx *tx, const char *collection, const char *field,
@@ -128,6 +128,13 @@ struct store_vault_ops {
 	    size_t limit, store_bidx_cb cb, void *arg);
 	enum pv_rc (*record_rewrap)(struct store_tx *tx, const struct store_record *r,
 	    uint32_t old_kek_version);
+	enum pv_rc (*bidx_delete_below)(struct store_tx *tx, const char *collection,
+	    const char *record_id, uint32_t below, int64_t *deleted);
+	enum pv_rc (*bidx_count_below)(struct store_tx *tx, const char *collection,
+	    const char *record_id, uint32_t below, int64_t *n);
+	enum pv_rc (*token_set_subject)(struct store_tx *tx, const char *token, const char *ref);
+	enum pv_rc (*token_tombstone_get)(struct store_tx *tx, const char *token,
+	    char collection[STORE_NAME_MAX], int64_t *shredded_ms);
 	/* vault:end */
 };
 

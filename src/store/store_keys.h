@@ -35,6 +35,9 @@ enum pv_rc store_kek_scan(struct store_tx *tx, store_kek_cb cb, void *arg);
 /* keys-admin: the census, how many live objects (records and tokens) hold a
  * DEK wrapped by (name, version). Kept exact by the backend in the same
  * transaction as every record / token write (migration 12): never a scan.
+ * Plus (migration 20) the rows whose MAC derives from that version: the
+ * blind-index entries of "index:<c>" and the deterministic tokens' lookup
+ * MACs, counted on their (collection|kek_name, mac_version) indexes.
  * 0 for a version nothing ever used. */
 enum pv_rc store_kek_census(struct store_tx *tx, const char *name, uint32_t version,
     int64_t *objects);

@@ -101,6 +101,10 @@ enum store_sqlite_stmt {
 	SQ_TOKEN_GET,
 	SQ_TOKEN_GET_BY_MAC,
 	SQ_RECORD_SCAN,
+	SQ_BIDX_DELETE_BELOW,
+	SQ_BIDX_COUNT_BELOW,
+	SQ_TOKEN_SET_SUBJECT,
+	SQ_TOKEN_TOMBSTONE_GET,
 	/* vault:end */
 	/* jobs:begin (added by the jobs work) */
 	SQ_JOB_PUT,
@@ -173,6 +177,8 @@ enum store_sqlite_stmt {
 	SQ_SUBJECT_TOMBSTONE_PUT,
 	SQ_SUBJECT_TOMBSTONE_GET,
 	SQ_SUBJECT_TOMBSTONE_LIST,
+	SQ_SUBJECT_SHRED_TOKENS_TOMB,
+	SQ_SUBJECT_SHRED_TOKENS,
 	/* subjects:end */
 	/* secrets:begin */
 	SQ_SECRET_GET,

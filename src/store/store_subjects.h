@@ -68,7 +68,8 @@ typedef int (*store_subject_record_cb)(const char *collection, const char *recor
  * Crypto-shred a subject: cb gets every live record of ref (collection
  * order, then ID) before anything changes; then every such record is
  * shredded as store_record_shred does (DEK and ciphertext NULL, deleted_ms,
- * blind-index entries deleted), the subject row (its key) is deleted and a
+ * blind-index entries deleted), every token linked to ref is deleted and
+ * remembered in token_tombstones, the subject row (its key) is deleted and a
  * tombstone (ref, now_ms) is written if none exists. Idempotent: on a ref
  * without a subject row or records it only writes the tombstone (how a
  * restore applies one).

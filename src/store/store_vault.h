@@ -69,9 +69,19 @@ enum pv_rc store_record_update(struct store_tx *tx, const struct store_record *r
 enum pv_rc store_record_shred(struct store_tx *tx, const char *collection, const char *id,
     int64_t deleted_ms);
 
-/* Blind index: (collection, field, HMAC of the canonical value) -> record. */
+/* Blind index: (collection, field, HMAC of the canonical value) -> record,
+ * each entry with the version of KEK "index:<collection>" its MAC key
+ * derives from (migration 20; store_bidx_put writes version 1). */
 enum pv_rc store_bidx_put(struct store_tx *tx, const char *collection, const char *field,
     const uint8_t mac[STORE_MAC_LEN], const char *record_id);
+enum pv_rc store_bidx_put_version(struct store_tx *tx, const char *collection, const char *field,
+    const uint8_t mac[STORE_MAC_LEN], const char *record_id, uint32_t mac_version);
+/* The re-index job: delete a record's entries made under a MAC version
+ * below `below` (*deleted: how many), and count them. */
+enum pv_rc store_bidx_delete_below(struct store_tx *tx, const char *collection,
+    const char *record_id, uint32_t below, int64_t *deleted);
+enum pv_rc store_bidx_count_below(struct store_tx *tx, const char *collection,
+    const char *record_id, uint32_t below, int64_t *n);
 /* Delete a record's entries for one field (field NULL: every field). */
 enum pv_rc store_bidx_delete(struct store_tx *tx, const char *collection, const char *record_id,
     const char *field);
@@ -94,6 +104,9 @@ struct store_token {
 	char field[STORE_NAME_MAX];
 	bool deterministic;
 	uint8_t mac[STORE_MAC_LEN];  /* deterministic only */
+	uint32_t mac_version;        /* KEK version the mac's key derives from (0 on put: 1) */
+	char subject_ref[65];        /* the patient (store_subjects.h ref, hex), "" none:
+	                              * store_subject_shred deletes the token with it */
 	char kek_name[128];
 	uint32_t kek_version;
 	uint8_t *wrapped_dek;        /* malloc'd */
@@ -110,6 +123,13 @@ enum pv_rc store_token_get(struct store_tx *tx, const char *token, struct store_
 /* The deterministic token with that mac, or PV_E_NOTFOUND. */
 enum pv_rc store_token_get_by_mac(struct store_tx *tx, const uint8_t mac[STORE_MAC_LEN],
     struct store_token *out);
+/* Link a token to a patient (ref: 64 hex); PV_E_CONFLICT if it is linked
+ * already (to anyone) or gone. */
+enum pv_rc store_token_set_subject(struct store_tx *tx, const char *token, const char *ref);
+/* A token deleted with its patient's shred: its collection and when;
+ * PV_E_NOTFOUND if the token was never shredded. */
+enum pv_rc store_token_tombstone_get(struct store_tx *tx, const char *token,
+    char collection[STORE_NAME_MAX], int64_t *shredded_ms);
 /* keys-admin: move a live record's envelope to another KEK version
  * without a new record version (re-encryption): r's kek_name, kek_version,
  * wrapped_dek and ciphertext (NULL: keep the stored one, a DEK rewrap)

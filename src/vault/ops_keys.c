@@ -71,6 +71,15 @@
 #define KEY_RESOURCE_MAX 200
 
 #define SWEEP_MS 1000
+#define COMPROMISED_META "keys.compromised"
+#define COMPROMISED_MAX 64
+#define COMPROMISED_ALERT_MS 60000
+
+struct compromised {
+	char name[128];
+	uint32_t version;
+	int64_t last_use_ms;     /* last key.compromised_use entry; 0 none */
+};
 
 struct vault_keyadmin {
 	struct vault_ctx *v;
@@ -81,6 +90,10 @@ struct vault_keyadmin {
 	pthread_cond_t cv;
 	pthread_t thread;
 	bool running, stop;
+	/* versions marked compromised (meta keys.compromised), for the reads */
+	pthread_mutex_t cmu;
+	struct compromised comp[COMPROMISED_MAX];
+	size_t ncomp;
 };
 
 /* ---- helpers ---- */
@@ -194,14 +207,25 @@ static void policy_opts(const struct policy *p, struct keys_kek_opts *o)
 	o->double_enc = p->double_enc;
 }
 
-/* The collection whose records a KEK wraps ("collection:<c>"), "" for the
- * subject keys' KEK ("subjects": the job walks the subjects), or NULL. */
+/* The blind-index key of a collection ("index:<c>"): its job re-indexes. */
+static bool is_index_key(const char *name)
+{
+	static const char pfx[] = "index:";
+
+	return strncmp(name, pfx, sizeof(pfx) - 1) == 0 && vault_name_valid(name + sizeof(pfx) - 1);
+}
+
+/* The collection whose records a KEK wraps ("collection:<c>") or indexes
+ * ("index:<c>"), "" for the subject keys' KEK ("subjects": the job walks
+ * the subjects), or NULL. */
 static const char *walk_of(const char *name)
 {
 	static const char pfx[] = "collection:";
 
 	if (strcmp(name, VAULT_KEK_SUBJECTS) == 0)
 		return "";
+	if (is_index_key(name))
+		return name + sizeof("index:") - 1;
 	if (strncmp(name, pfx, sizeof(pfx) - 1) != 0 || !vault_name_valid(name + sizeof(pfx) - 1))
 		return NULL;
 	return name + sizeof(pfx) - 1;
@@ -409,7 +433,8 @@ void vault_key_rotate(struct vault_keyadmin *ka, const struct vault_caller *who,
 	}
 	log_info("vault: key %s rotated to v%u", name, (unsigned)j.nv);
 	if (j.auto_reencrypt && walkable(name) &&
-	    enqueue_reencrypt(ka, who->actor, name, "rewrap_dek", MAX_RPS_DEFAULT, jid) != PV_OK)
+	    enqueue_reencrypt(ka, who->actor, name, is_index_key(name) ? "reindex" : "rewrap_dek",
+	    MAX_RPS_DEFAULT, jid) != PV_OK)
 		log_warn("vault: key %s: the automatic re-encryption job was not queued", name);
 	a.body = json_pack("{s:s, s:i}", "name", name, "version", (int)j.nv);
 	if (a.body != NULL && jid[0] != '\0')
@@ -648,6 +673,230 @@ void vault_key_revoke(struct vault_keyadmin *ka, const struct vault_caller *who,
 	version_change(ka, who, name, version, body, true, done, arg);
 }
 
+/* ---- compromised versions ----
+ *
+ * Meta "keys.compromised" is a JSON array [{"name","version"}], written in
+ * the marking transaction and loaded at install; the keyadmin keeps it in
+ * memory so a read can tell, without a store read, whether it used a
+ * compromised version. The use is recorded, not refused: what the version
+ * protects stays readable until the priority re-encryption has moved it and
+ * the key admin revokes the version. */
+
+static json_t *compromised_read(struct store_tx *tx)
+{
+	uint8_t *val = NULL;
+	size_t len = 0;
+	json_t *a = NULL;
+
+	if (store_meta_get(tx, COMPROMISED_META, &val, &len) == PV_OK) {
+		a = json_loadb((const char *)val, len, 0, NULL);
+		free(val);
+	}
+	if (!json_is_array(a)) {
+		json_decref(a);
+		a = json_array();
+	}
+	return a;
+}
+
+static void compromised_add(struct vault_keyadmin *ka, const char *name, uint32_t version)
+{
+	pthread_mutex_lock(&ka->cmu);
+	for (size_t i = 0; i < ka->ncomp; i++)
+		if (ka->comp[i].version == version && strcmp(ka->comp[i].name, name) == 0)
+			goto out;
+	if (ka->ncomp < COMPROMISED_MAX) {
+		util_strlcpy(ka->comp[ka->ncomp].name, name, sizeof(ka->comp[0].name));
+		ka->comp[ka->ncomp].version = version;
+		ka->comp[ka->ncomp].last_use_ms = 0;
+		ka->ncomp++;
+	} else {
+		log_warn("vault: more than %d compromised key versions: %s v%u not watched",
+		    COMPROMISED_MAX, name, (unsigned)version);
+	}
+out:
+	pthread_mutex_unlock(&ka->cmu);
+}
+
+static enum pv_rc compromised_load_tx(struct store_tx *tx, struct vault_keyadmin *ka)
+{
+	json_t *a = compromised_read(tx), *e;
+	size_t i;
+
+	if (a == NULL)
+		return PV_E_NOMEM;
+	json_array_foreach(a, i, e) {
+		json_t *n = json_object_get(e, "name"), *ver = json_object_get(e, "version");
+
+		if (json_is_string(n) && json_is_integer(ver) && json_integer_value(ver) > 0 &&
+		    json_integer_value(ver) <= UINT32_MAX)
+			compromised_add(ka, json_string_value(n), (uint32_t)json_integer_value(ver));
+	}
+	json_decref(a);
+	return PV_OK;
+}
+
+void vault_key_used(struct vault_ctx *v, const struct vault_caller *who, const char *kek_name,
+    uint32_t version)
+{
+	struct vault_keyadmin *ka = v != NULL ? v->keyadmin : NULL;
+	char resource[KEY_RESOURCE_MAX], *detail;
+	int64_t now = util_now_ms();
+	bool fire = false;
+
+	if (ka == NULL || kek_name == NULL)
+		return;
+	pthread_mutex_lock(&ka->cmu);
+	for (size_t i = 0; i < ka->ncomp; i++) {
+		struct compromised *c = &ka->comp[i];
+
+		if (c->version != version || strcmp(c->name, kek_name) != 0)
+			continue;
+		/* at most one entry a minute a version: a read storm is one alert
+		 * whose count grows, not a flood of entries */
+		if (c->last_use_ms == 0 || now - c->last_use_ms >= COMPROMISED_ALERT_MS ||
+		    now < c->last_use_ms) {
+			c->last_use_ms = now;
+			fire = true;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&ka->cmu);
+	if (!fire)
+		return;
+	key_resource(resource, sizeof(resource), kek_name, version);
+	detail = key_detail(kek_name, version, NULL, NULL);
+	if (vault_audit(v, who, "key.compromised_use", resource, NULL, AUDIT_ALLOWED, NULL,
+	    detail) != PV_OK)
+		log_warn("vault: key.compromised_use of %s v%u not recorded", kek_name,
+		    (unsigned)version);
+	free(detail);
+}
+
+struct compromise_job {
+	struct vault_ctx *v;
+	const char *name;
+	uint32_t version;
+	uint32_t nv;          /* the new active version if it rotated, else 0 */
+};
+
+static enum pv_rc compromise_fn(struct store_tx *tx, void *arg)
+{
+	struct compromise_job *j = arg;
+	struct store_kek row;
+	enum store_kek_state state;
+	json_t *a = NULL, *e;
+	char *text = NULL;
+	bool have = false;
+	size_t i;
+	enum pv_rc rc;
+
+	memset(&row, 0, sizeof(row));
+	rc = store_kek_get(tx, j->name, j->version, &row);
+	state = row.state;
+	store_kek_clear(&row);
+	if (rc != PV_OK)
+		return rc;
+	if (state == STORE_KEK_REVOKED)
+		return PV_E_STATE;   /* destroyed already: nothing can use it */
+	/* the active one: new writes go to a fresh version at once */
+	if (state == STORE_KEK_ACTIVE &&
+	    (rc = keys_kek_rotate_tx(j->v->keys, tx, j->name, &j->nv)) != PV_OK)
+		return rc;
+	if ((a = compromised_read(tx)) == NULL)
+		return PV_E_NOMEM;
+	json_array_foreach(a, i, e)
+		if (json_integer_value(json_object_get(e, "version")) == j->version &&
+		    json_is_string(json_object_get(e, "name")) &&
+		    strcmp(json_string_value(json_object_get(e, "name")), j->name) == 0)
+			have = true;
+	if (!have)
+		json_array_append_new(a, json_pack("{s:s, s:I, s:I}", "name", j->name, "version",
+		    (json_int_t)j->version, "at_ms", (json_int_t)util_now_ms()));
+	text = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	if (text == NULL)
+		return PV_E_NOMEM;
+	rc = store_meta_put(tx, COMPROMISED_META, (const uint8_t *)text, strlen(text));
+	free(text);
+	return rc;
+}
+
+static enum pv_rc enqueue_reencrypt(struct vault_keyadmin *ka, const struct pv_actor *actor,
+    const char *name, const char *mode, int64_t max_rps, char id[UTIL_ID_MAX]);
+
+void vault_key_compromised(struct vault_keyadmin *ka, const struct vault_caller *who,
+    const char *name, const char *vtext, json_t *body, vault_done_fn done, void *arg)
+{
+	struct vault_ctx *v = ka->v;
+	struct compromise_job j = { v, name, 0, 0 };
+	struct audit_event ev;
+	struct vault_answer a;
+	char resource[KEY_RESOURCE_MAX], want[KEY_RESOURCE_MAX], jid[UTIL_ID_MAX] = "";
+	char *detail = NULL;
+	json_t *c;
+	enum pv_rc rc;
+
+	vault_answer_init(&a);
+	if (!keys_kek_name_valid(name) || !parse_version(vtext, &j.version)) {
+		refuse(v, who, "key.compromised", "keys", PV_E_NOTFOUND, "no such key version", &a);
+		goto out;
+	}
+	key_resource(resource, sizeof(resource), name, j.version);
+	c = body != NULL ? json_object_get(body, "confirm") : NULL;
+	snprintf(want, sizeof(want), "%s:%u", name, (unsigned)j.version);
+	if (body == NULL || json_object_size(body) != 1 || !json_is_string(c) ||
+	    strcmp(json_string_value(c), want) != 0) {
+		refuse(v, who, "key.compromised", resource, PV_E_INVALID,
+		    "confirm must be exactly \"<name>:<version>\" of the version", &a);
+		goto out;
+	}
+	if ((detail = key_detail(name, j.version, NULL, NULL)) == NULL) {
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+		goto out;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = *who->actor;
+	ev.action = "key.compromised";
+	ev.resource = resource;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.detail = detail;
+	rc = audit_commit(v->audit, &ev, compromise_fn, &j);
+	if (rc == PV_E_NOTFOUND || rc == PV_E_STATE) {
+		refuse(v, who, "key.compromised", resource, rc, rc == PV_E_NOTFOUND ?
+		    "no such key version" : "the version is revoked already", &a);
+		goto out;
+	}
+	if (rc != PV_OK) {
+		vault_answer_fail(&a, rc, NULL);
+		goto out;
+	}
+	compromised_add(ka, name, j.version);
+	log_warn("vault: key %s v%u marked compromised%s", name, (unsigned)j.version,
+	    j.nv ? " (rotated)" : "");
+	/* the priority re-encryption: no rate cap */
+	if (walkable(name)) {
+		rc = enqueue_reencrypt(ka, who->actor, name, is_index_key(name) ? "reindex" :
+		    "rewrap_dek", MAX_RPS_MAX, jid);
+		if (rc != PV_OK) {
+			log_warn("vault: key %s: no re-encryption queued after the compromise (%s)",
+			    name, pv_rc_name(rc));
+			jid[0] = '\0';
+		}
+	}
+	a.body = json_pack("{s:s, s:i, s:s}", "name", name, "version", (int)j.version, "state",
+	    "compromised");
+	if (a.body != NULL && j.nv > 0)
+		json_object_set_new(a.body, "rotated_to", json_integer(j.nv));
+	if (a.body != NULL && jid[0] != '\0')
+		json_object_set_new(a.body, "job", json_string(jid));
+	if (a.body == NULL)
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+out:
+	free(detail);
+	vault_answer_send(&a, done, arg);
+}
+
 /* ---- re-encryption: queue the job ---- */
 
 struct running_ctx {
@@ -769,7 +1018,7 @@ void vault_key_reencrypt(struct vault_keyadmin *ka, const struct vault_caller *w
 	struct vault_ctx *v = ka->v;
 	struct vault_answer a;
 	char resource[KEY_RESOURCE_MAX], id[UTIL_ID_MAX] = "";
-	const char *mode = "rewrap_dek", *k;
+	const char *mode = is_index_key(name) ? "reindex" : "rewrap_dek", *k;
 	int64_t max_rps = MAX_RPS_DEFAULT;
 	json_t *val;
 	char *detail = NULL;
@@ -784,21 +1033,27 @@ void vault_key_reencrypt(struct vault_keyadmin *ka, const struct vault_caller *w
 	json_object_foreach(body, k, val) {
 		if (strcmp(k, "mode") == 0 && json_is_string(val) &&
 		    (strcmp(json_string_value(val), "rewrap_dek") == 0 ||
-		    strcmp(json_string_value(val), "full") == 0)) {
+		    strcmp(json_string_value(val), "full") == 0 ||
+		    strcmp(json_string_value(val), "reindex") == 0)) {
 			mode = json_string_value(val);
 		} else if (strcmp(k, "max_rps") == 0 && json_is_integer(val) &&
 		    json_integer_value(val) >= 1 && json_integer_value(val) <= MAX_RPS_MAX) {
 			max_rps = json_integer_value(val);
 		} else {
 			refuse(v, who, "key.reencrypt", resource, PV_E_INVALID,
-			    "mode must be rewrap_dek or full, max_rps an integer 1..1000000", &a);
+			    "mode must be rewrap_dek, full or reindex, max_rps an integer 1..1000000", &a);
 			goto out;
 		}
 	}
 	if (!walkable(name)) {
 		refuse(v, who, "key.reencrypt", resource, PV_E_INVALID,
-		    "re-encryption walks a collection key (collection:<name>), subjects or secrets",
-		    &a);
+		    "re-encryption walks a collection key (collection:<name>), an index key "
+		    "(index:<name>), subjects or secrets", &a);
+		goto out;
+	}
+	if (is_index_key(name) != (strcmp(mode, "reindex") == 0)) {
+		refuse(v, who, "key.reencrypt", resource, PV_E_INVALID,
+		    "an index key (index:<name>) re-indexes (mode reindex), and only it", &a);
 		goto out;
 	}
 	if (is_secrets_key(name) && strcmp(mode, "rewrap_dek") != 0) {
@@ -1103,6 +1358,76 @@ out:
 }
 
 /*
+ * Re-index one record (KEK "index:<c>", mode reindex): if any of its
+ * blind-index entries is under a version below to_version, open the record,
+ * MAC each searchable field's canonical value under to_version, write those
+ * entries and delete the older ones, all in the step's transaction. A record
+ * with no older entry is skipped without being opened, so a step done again
+ * after kill -9 changes nothing and never duplicates an entry (the primary
+ * key is (collection, field, mac, record) and the old ones are gone).
+ * *moved counts the older entries replaced (the census unit).
+ */
+static enum pv_rc reindex_record(struct vault_ctx *v, struct store_tx *tx,
+    const struct vault_collection *c, const char *id, uint32_t to_version, int64_t *moved)
+{
+	struct store_record r;
+	struct vault_subject_env se;
+	uint8_t mac[VAULT_BLIND_LEN];
+	json_t *fields = NULL;
+	char *canon = NULL;
+	int64_t below = 0, deleted = 0;
+	enum pv_rc rc;
+
+	*moved = 0;
+	if ((rc = store_bidx_count_below(tx, c->name, id, to_version, &below)) != PV_OK)
+		return rc;
+	if (below == 0)
+		return PV_OK;   /* done already, or nothing indexed: idempotent */
+	memset(&r, 0, sizeof(r));
+	memset(&se, 0, sizeof(se));
+	rc = vault_record_fetch(tx, c->name, id, &r, &se);
+	if (rc == PV_E_NOTFOUND || rc == PV_E_SUBJECT_SHREDDED) {
+		rc = PV_OK;   /* gone: its stale entries only go */
+		goto drop;
+	}
+	if (rc != PV_OK)
+		goto out;
+	if (r.deleted_ms != 0 || r.wrapped_dek == NULL)
+		goto drop;
+	if ((rc = vault_record_open_env(v->keys, &r, &se, &fields)) != PV_OK)
+		goto out;
+	if ((canon = malloc(VAULT_CANON_MAX)) == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < c->nfields; i++) {
+		const struct vault_field *f = &c->fields[i];
+		json_t *val = json_object_get(fields, f->name);
+
+		if (!f->searchable || val == NULL || json_is_null(val))
+			continue;
+		if ((rc = vault_value_normalize(f, val, canon, VAULT_CANON_MAX, NULL, 0)) != PV_OK ||
+		    (rc = vault_blind_index_version(v->keys, c->name, f->name, to_version, canon,
+		    mac)) != PV_OK ||
+		    (rc = store_bidx_put_version(tx, c->name, f->name, mac, id, to_version)) != PV_OK)
+			goto out;
+	}
+drop:
+	if ((rc = store_bidx_delete_below(tx, c->name, id, to_version, &deleted)) == PV_OK)
+		*moved = deleted;
+out:
+	vault_wipe(mac, sizeof(mac));
+	if (canon != NULL) {
+		vault_wipe(canon, VAULT_CANON_MAX);
+		free(canon);
+	}
+	json_decref(fields);
+	vault_wipe(&se, sizeof(se));
+	store_record_clear(&r);
+	return rc;
+}
+
+/*
  * Move one subject key to to_version (KEK "subjects"): its envelope's DEK is
  * rewrapped (both modes: the subject key itself never leaves the keyring,
  * and what it wraps is unchanged). Conditional on the KEK version read, so
@@ -1303,7 +1628,8 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 	const char *key, *coll, *mode;
 	uint32_t to;
 	int64_t max_rps, now = util_now_ms(), batch, left = 0;
-	bool full;
+	const struct vault_collection *ic = NULL;
+	bool full, reindex;
 	enum pv_rc rc = PV_OK;
 
 	if (p == NULL || !json_is_string(json_object_get(p, "key")) ||
@@ -1318,6 +1644,7 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 	coll = json_string_value(json_object_get(p, "collection"));
 	mode = json_string_value(json_object_get(p, "mode"));
 	full = strcmp(mode, "full") == 0;
+	reindex = strcmp(mode, "reindex") == 0;
 	to = (uint32_t)json_integer_value(json_object_get(p, "to_version"));
 	max_rps = json_integer_value(json_object_get(p, "max_rps"));
 	if (max_rps < 1 || to == 0) {
@@ -1348,6 +1675,11 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 		ids->n = seen;   /* the pass's end and the rate window count it below */
 		goto counted;
 	}
+	if (reindex && (coll[0] == '\0' || (rc = vault_coll_get(v, coll, &ic)) != PV_OK)) {
+		if (rc == PV_OK)
+			rc = PV_E_INVALID;
+		goto out;
+	}
 	/* collection "" : the subject keys of KEK "subjects", in ref order */
 	if ((rc = coll[0] == '\0' ?
 	    store_subject_scan(ctx->tx, c.last, (size_t)batch, id_cb, ids) :
@@ -1355,9 +1687,15 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 		goto out;
 	for (size_t i = 0; i < ids->n; i++) {
 		bool moved = false;
+		int64_t entries = 0;
 
-		rc = coll[0] == '\0' ? reencrypt_subject(v, ctx->tx, ids->id[i], to, &moved) :
-		    vault_reencrypt_record(v, ctx->tx, coll, ids->id[i], to, full, &moved);
+		if (reindex) {
+			rc = reindex_record(v, ctx->tx, ic, ids->id[i], to, &entries);
+			out->done += entries;
+		} else {
+			rc = coll[0] == '\0' ? reencrypt_subject(v, ctx->tx, ids->id[i], to, &moved) :
+			    vault_reencrypt_record(v, ctx->tx, coll, ids->id[i], to, full, &moved);
+		}
 		if (rc == PV_E_FORBIDDEN || rc == PV_E_KEY_REVOKED || rc == PV_E_INTEGRITY) {
 			/* under a revoked version or damaged: nothing can move it; say
 			 * which (an ID and a code, never a value) and go on */
@@ -1511,6 +1849,7 @@ void vault_keyadmin_free(struct vault_keyadmin *ka)
 	vault_keys_stop(ka->v);
 	pthread_cond_destroy(&ka->cv);
 	pthread_mutex_destroy(&ka->mu);
+	pthread_mutex_destroy(&ka->cmu);
 	free(ka);
 }
 
@@ -1530,10 +1869,14 @@ enum pv_rc vault_keys_install(struct vault_ctx *v, struct jobs_runner *r,
 	ka->jobs = r;
 	pthread_mutex_init(&ka->mu, NULL);
 	pthread_cond_init(&ka->cv, NULL);
+	pthread_mutex_init(&ka->cmu, NULL);
 	ka->kind.name = KIND_NAME;
 	ka->kind.step = kind_step;
 	ka->kind.arg = v;
 	v->keyadmin = ka;   /* freed by vault_free */
+	STORE_READ(v->st, rc, compromised_load_tx(tx, ka));
+	if (rc != PV_OK)
+		log_warn("vault: the compromised key versions were not loaded (%s)", pv_rc_name(rc));
 	if (r != NULL && (rc = jobs_kind_register(r, &ka->kind)) != PV_OK)
 		return rc;
 	if (srv != NULL && (rc = vault_routes_keys(srv, ka)) != PV_OK)

@@ -246,6 +246,64 @@ static int id_cb(const char *record_id, void *arg)
 	return l->n >= VAULT_SEARCH_MAX;
 }
 
+/* id_cb for the second and later MAC versions of a search: an ID found
+ * under two versions (a PATCH racing the re-index) is listed once. */
+static int id_cb_unique(const char *record_id, void *arg)
+{
+	struct id_list *l = arg;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->ids[i], record_id) == 0)
+			return 0;
+	return id_cb(record_id, arg);
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+#define SEARCH_MAC_VERSIONS_MAX 16
+
+/*
+ * The IDs whose entry for (c, f) is the blind index of canon under any live
+ * version of KEK "index:<c>" (active first; normally one): the same records
+ * before, during and after a re-index. In ID order.
+ */
+static enum pv_rc search_ids(struct vault_ctx *v, const struct vault_collection *c,
+    const struct vault_field *f, const char *canon, struct id_list *ids)
+{
+	char kek[sizeof("index:") + VAULT_NAME_MAX];
+	uint32_t vers[SEARCH_MAC_VERSIONS_MAX];
+	uint8_t mac[VAULT_BLIND_LEN];
+	size_t nv = 0, looked = 0;
+	enum pv_rc rc;
+
+	snprintf(kek, sizeof(kek), "index:%s", c->name);
+	if ((rc = keys_mac_versions(v->keys, kek, vers, SEARCH_MAC_VERSIONS_MAX, &nv)) != PV_OK)
+		return rc;
+	for (size_t i = 0; i < nv; i++) {
+		rc = vault_blind_index_version(v->keys, c->name, f->name, vers[i], canon, mac);
+		if (rc == PV_E_FORBIDDEN) {
+			rc = PV_OK;
+			continue;   /* revoked since the list was read */
+		}
+		if (rc != PV_OK)
+			break;
+		STORE_READ(v->st, rc, store_bidx_lookup(tx, c->name, f->name, mac, VAULT_SEARCH_MAX,
+		    looked == 0 ? id_cb : id_cb_unique, ids));
+		if (rc != PV_OK)
+			break;
+		looked++;
+	}
+	vault_wipe(mac, sizeof(mac));
+	if (rc == PV_OK && looked == 0)
+		rc = PV_E_FORBIDDEN;   /* every version revoked: the index is shredded */
+	if (rc == PV_OK && looked > 1)
+		qsort(ids->ids, ids->n, UTIL_ID_MAX, id_cmp);
+	return rc;
+}
+
 /* ---- listing: keyset pagination in ID order ---- */
 
 /* The cursor is base64url (RFC 4648 section 5, no padding) of the last
@@ -442,7 +500,6 @@ void vault_record_search(struct vault_ctx *v, const struct vault_caller *who,
 	struct vault_answer a;
 	struct id_list ids = { NULL, 0 };
 	char resource[VAULT_RESOURCE_MAX], err[VAULT_ERR_MAX] = "";
-	uint8_t mac[VAULT_BLIND_LEN];
 	json_t *records = NULL, *found = NULL, *names = NULL, *body = NULL;
 	char *canon = NULL, *detail = NULL;
 	bool sent = false;
@@ -491,11 +548,7 @@ void vault_record_search(struct vault_ctx *v, const struct vault_caller *who,
 		rc = vault_fail_audited(v, who, "record.search", resource, purpose, rc, err, &a);
 		goto out;
 	}
-	if ((rc = vault_blind_index(v->keys, c->name, f->name, canon, mac)) != PV_OK)
-		goto out;
-	STORE_READ(v->st, rc, store_bidx_lookup(tx, c->name, f->name, mac, VAULT_SEARCH_MAX, id_cb,
-	    &ids));
-	if (rc != PV_OK)
+	if ((rc = search_ids(v, c, f, canon, &ids)) != PV_OK)
 		goto out;
 	for (size_t i = 0; i < ids.n; i++) {
 		json_t *view = NULL, *d = NULL;
@@ -542,7 +595,6 @@ out:
 		vault_wipe(canon, VAULT_CANON_MAX);
 		free(canon);
 	}
-	vault_wipe(mac, sizeof(mac));
 	free(ids.ids);
 	free(detail);
 	json_decref(records);

@@ -91,9 +91,11 @@ static enum pv_rc token_aad(const char *collection, const char *token, char *buf
 }
 
 /* The deterministic MAC of canon: v2 (per collection) when collection is not
- * NULL, else the v1 derivation shared by every collection (legacy lookup). */
+ * NULL, else the v1 derivation shared by every collection (legacy lookup),
+ * under the MAC key of KEK "tokens" version kv (docs/internals/vault.md
+ * "Versioned MAC keys"). */
 static enum pv_rc det_mac(struct vault_ctx *v, const char *collection,
-    const struct vault_field *f, const char *canon, uint8_t mac[STORE_MAC_LEN])
+    const struct vault_field *f, const char *canon, uint32_t kv, uint8_t mac[STORE_MAC_LEN])
 {
 	char purpose[32];
 	size_t cap = sizeof(TOKEN_AAD_PREFIX_V2) + VAULT_NAME_MAX + 16 + strlen(canon) + 3, len;
@@ -112,7 +114,7 @@ static enum pv_rc det_mac(struct vault_ctx *v, const char *collection,
 		goto out;
 	}
 	len = (size_t)n;
-	rc = keys_mac(v->keys, VAULT_KEK_TOKENS, purpose, (const uint8_t *)in, len, mac);
+	rc = keys_mac_version(v->keys, VAULT_KEK_TOKENS, kv, purpose, (const uint8_t *)in, len, mac);
 out:
 	vault_wipe(in, cap);
 	free(in);
@@ -130,31 +132,56 @@ static void det_token(const uint8_t mac[STORE_MAC_LEN], char out[UTIL_ID_MAX])
 	snprintf(out, UTIL_ID_MAX, "tok_%s", b32);
 }
 
+#define DET_MAC_VERSIONS_MAX 16
+
 /*
- * The deterministic token of canon in collection c: the v2 MAC (into mac)
- * and its token; *reused if that token, or a v1 token of the same value
- * minted in c (before derivations were per collection), already exists
- * (then token is the existing one). PV_E_NOTFOUND: no KEK "tokens" yet.
+ * The deterministic token of canon in collection c: the v2 MAC under the
+ * active version of KEK "tokens" (into mac, *mac_version) and its token;
+ * *reused if a token of that value exists under any live version (so the
+ * same value keeps its token across rotation), or a v1 token of the same
+ * value minted in c (before derivations were per collection): then token is
+ * the existing one. PV_E_NOTFOUND: no KEK "tokens" yet.
  */
 static enum pv_rc det_lookup(struct vault_ctx *v, const struct vault_collection *c,
     const struct vault_field *f, const char *canon, uint8_t mac[STORE_MAC_LEN],
-    char token[UTIL_ID_MAX], struct store_token *existing, bool *reused)
+    uint32_t *mac_version, char token[UTIL_ID_MAX], struct store_token *existing,
+    bool *reused)
 {
-	uint8_t legacy[STORE_MAC_LEN];
+	uint8_t legacy[STORE_MAC_LEN], m[STORE_MAC_LEN];
+	uint32_t vers[DET_MAC_VERSIONS_MAX];
+	size_t nv = 0;
 	enum pv_rc rc;
 
 	*reused = false;
-	if ((rc = det_mac(v, c->name, f, canon, mac)) != PV_OK)
+	if ((rc = keys_mac_versions(v->keys, VAULT_KEK_TOKENS, vers, DET_MAC_VERSIONS_MAX, &nv)) !=
+	    PV_OK)
 		return rc;
-	det_token(mac, token);
-	STORE_READ(v->st, rc, store_token_get_by_mac(tx, mac, existing));
-	if (rc == PV_OK) {
-		*reused = true;
-		return PV_OK;
+	for (size_t i = 0; i < nv; i++) {
+		rc = det_mac(v, c->name, f, canon, vers[i], i == 0 ? mac : m);
+		if (rc == PV_E_FORBIDDEN && i > 0)
+			continue;   /* revoked since the list was read */
+		if (rc != PV_OK)
+			goto out;
+		if (i == 0) {
+			det_token(mac, token);
+			*mac_version = vers[0];
+		}
+		STORE_READ(v->st, rc, store_token_get_by_mac(tx, i == 0 ? mac : m, existing));
+		if (rc == PV_OK) {
+			util_strlcpy(token, existing->token, UTIL_ID_MAX);
+			*reused = true;
+			goto out;
+		}
+		if (rc != PV_E_NOTFOUND)
+			goto out;
 	}
-	if (rc != PV_E_NOTFOUND)
-		return rc;
-	if ((rc = det_mac(v, NULL, f, canon, legacy)) != PV_OK)
+	/* the pre-v2 derivation was always under v1 */
+	rc = det_mac(v, NULL, f, canon, 1, legacy);
+	if (rc == PV_E_FORBIDDEN || rc == PV_E_NOTFOUND) {
+		rc = PV_OK;   /* v1 revoked: no legacy token can be found */
+		goto out;
+	}
+	if (rc != PV_OK)
 		goto out;
 	STORE_READ(v->st, rc, store_token_get_by_mac(tx, legacy, existing));
 	if (rc == PV_OK && strcmp(existing->collection, c->name) == 0) {
@@ -168,16 +195,84 @@ static enum pv_rc det_lookup(struct vault_ctx *v, const struct vault_collection 
 	}
 out:
 	vault_wipe(legacy, sizeof(legacy));
+	vault_wipe(m, sizeof(m));
 	return rc;
 }
 
 struct put_job {
 	struct store_token t;
+	bool link_only;      /* an existing token: only link it to t.subject_ref */
 };
 
+/* In the token's transaction: the patient it is linked to must still exist
+ * (a shred that committed first wins: 410), then the row or the link. */
 static enum pv_rc put_fn(struct store_tx *tx, void *arg)
 {
-	return store_token_put(tx, &((struct put_job *)arg)->t);
+	struct put_job *j = arg;
+	enum pv_rc rc;
+
+	if (j->t.subject_ref[0] != '\0') {
+		struct store_subject s;
+
+		memset(&s, 0, sizeof(s));
+		rc = store_subject_get(tx, j->t.subject_ref, &s);
+		store_subject_clear(&s);
+		if (rc == PV_E_NOTFOUND)
+			return PV_E_SUBJECT_SHREDDED;
+		if (rc != PV_OK)
+			return rc;
+	}
+	if (j->link_only)
+		return store_token_set_subject(tx, j->t.token, j->t.subject_ref);
+	return store_token_put(tx, &j->t);
+}
+
+/* The subject of a tokenization: its ref (subject key made if it has none,
+ * like a record's), "" without one. The collection must name a subject
+ * field, whose type validates the value. */
+static enum pv_rc token_subject(struct vault_ctx *v, const struct vault_collection *c,
+    const char *subject, char ref[STORE_SUBJECT_REF_LEN + 1], char *err, size_t errlen)
+{
+	const struct vault_field *sf = NULL;
+	struct vault_subject_env se;
+	char *canon;
+	json_t *val;
+	enum pv_rc rc;
+
+	ref[0] = '\0';
+	if (subject == NULL)
+		return PV_OK;
+	for (size_t i = 0; i < c->nfields; i++)
+		if (c->fields[i].subject)
+			sf = &c->fields[i];
+	if (sf == NULL) {
+		util_strlcpy(err, "'subject' needs a collection with a subject field", errlen);
+		return PV_E_INVALID;
+	}
+	if (subject[0] == '\0') {
+		util_strlcpy(err, "'subject' must not be empty", errlen);
+		return PV_E_INVALID;
+	}
+	if ((canon = malloc(VAULT_CANON_MAX)) == NULL || (val = json_string(subject)) == NULL) {
+		free(canon);
+		return PV_E_NOMEM;
+	}
+	rc = vault_value_normalize(sf, val, canon, VAULT_CANON_MAX, err, errlen);
+	json_decref(val);
+	vault_wipe(canon, VAULT_CANON_MAX);
+	free(canon);
+	if (rc != PV_OK) {
+		util_strlcpy(err, "'subject' is not a valid value of the subject field", errlen);
+		return rc;
+	}
+	memset(&se, 0, sizeof(se));
+	/* the ref of the value as a record's subject field holds it */
+	if ((rc = vault_subject_ref(v->keys, subject, ref)) == PV_OK)
+		rc = vault_subject_ensure(v, ref, &se);
+	vault_wipe(&se, sizeof(se));
+	if (rc != PV_OK)
+		ref[0] = '\0';
+	return rc;
 }
 
 /* The value as JSON text (integers stay integers): what is sealed. */
@@ -260,6 +355,7 @@ void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
 	struct vault_answer a;
 	struct audit_event ev;
 	char err[VAULT_ERR_MAX] = "", resource[96], token[UTIL_ID_MAX] = "";
+	char sref[STORE_SUBJECT_REF_LEN + 1] = "";
 	char *canon = NULL, *pt = NULL, *detail = NULL;
 	bool deterministic = spec->deterministic, reused = false, sent = false;
 	struct create_done *cd = NULL;
@@ -315,6 +411,8 @@ void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
 		rc = PV_E_NOMEM;
 		goto out;
 	}
+	if ((rc = token_subject(v, c, spec->subject, sref, err, sizeof(err))) != PV_OK)
+		goto fail;
 	j = calloc(1, sizeof(*j));
 	if (j == NULL) {
 		rc = PV_E_NOMEM;
@@ -322,7 +420,8 @@ void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
 	}
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (deterministic) {
-			rc = det_lookup(v, c, f, canon, j->t.mac, token, &existing, &reused);
+			rc = det_lookup(v, c, f, canon, j->t.mac, &j->t.mac_version, token, &existing,
+			    &reused);
 			if (rc == PV_OK && reused)
 				break;
 		} else {
@@ -339,11 +438,28 @@ void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
 	}
 	if (rc != PV_OK)
 		goto out;
+	if (reused && sref[0] != '\0' && strcmp(existing.subject_ref, sref) != 0) {
+		if (existing.subject_ref[0] != '\0') {
+			rc = PV_E_CONFLICT;
+			util_strlcpy(err, "the token of this value is linked to another subject",
+			    sizeof(err));
+			goto fail;
+		}
+		/* an existing token of the value, not linked yet: link it */
+		store_token_clear(&j->t);
+		memset(&j->t, 0, sizeof(j->t));
+		util_strlcpy(j->t.token, token, sizeof(j->t.token));
+		j->link_only = true;
+	}
+	util_strlcpy(j->t.subject_ref, sref, sizeof(j->t.subject_ref));
 	snprintf(resource, sizeof(resource), "tokens/%s", token);
 	ev.resource = resource;
 	{
 		json_t *d = json_pack("{s:[s], s:s, s:b, s:b}", "fields", f->name, "collection",
 		    c->name, "deterministic", deterministic, "existing", reused);
+
+		if (d != NULL && sref[0] != '\0')
+			json_object_set_new(d, "subject_linked", json_true());
 
 		detail = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		json_decref(d);
@@ -362,7 +478,11 @@ void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
 	cd->arg = arg;
 	cd->deterministic = deterministic;
 	util_strlcpy(cd->token, token, sizeof(cd->token));
-	if (!reused) {
+	if (j->link_only) {
+		cd->j = j;
+		cd->deterministic = false;   /* a lost race to link is a conflict */
+		reused = false;   /* a transaction to run: the link */
+	} else if (!reused) {
 		util_strlcpy(j->t.token, token, sizeof(j->t.token));
 		util_strlcpy(j->t.collection, c->name, sizeof(j->t.collection));
 		util_strlcpy(j->t.field, f->name, sizeof(j->t.field));
@@ -433,7 +553,18 @@ void vault_token_detokenize(struct vault_ctx *v, const struct vault_caller *who,
 	rc = PV_E_NOTFOUND;
 	if (util_id_valid("tok", token))
 		STORE_READ(v->st, rc, store_token_get(tx, token, &t));
-	if (rc != PV_OK && rc != PV_E_NOTFOUND) {
+	if (rc == PV_E_NOTFOUND && util_id_valid("tok", token)) {
+		/* shredded with its patient: 410, decided on its collection */
+		int64_t ms = 0;
+		enum pv_rc trc;
+
+		STORE_READ(v->st, trc, store_token_tombstone_get(tx, token, t.collection, &ms));
+		if (trc == PV_OK)
+			rc = PV_E_SUBJECT_SHREDDED;
+		else if (trc != PV_E_NOTFOUND)
+			rc = trc;
+	}
+	if (rc != PV_OK && rc != PV_E_NOTFOUND && rc != PV_E_SUBJECT_SHREDDED) {
 		rc = vault_fail_audited(v, who, "token.detokenize", resource, NULL, rc, NULL, &a);
 		goto out;
 	}
@@ -441,7 +572,7 @@ void vault_token_detokenize(struct vault_ctx *v, const struct vault_caller *who,
 		/* one decision: the permission on the token's collection, then
 		 * the purpose of use (a PHI read) */
 		enum pv_rc drc = vault_decide(v, who, "token.detokenize", resource,
-		    "tokens.detokenize", rc == PV_OK ? t.collection : "*", &purpose, &a);
+		    "tokens.detokenize", rc != PV_E_NOTFOUND ? t.collection : "*", &purpose, &a);
 
 		if (drc != PV_OK) {
 			rc = drc;
@@ -477,9 +608,12 @@ void vault_token_detokenize(struct vault_ctx *v, const struct vault_caller *who,
 		if (value == NULL)
 			rc = PV_E_INTEGRITY;
 	}
+	if (rc == PV_OK)
+		vault_key_used(v, who, t.kek_name, t.kek_version);
 	if (rc != PV_OK) {
 		rc = vault_fail_audited(v, who, "token.detokenize", resource, purpose, rc,
-		    rc == PV_E_NOTFOUND ? "no such token" : NULL, &a);
+		    rc == PV_E_NOTFOUND ? "no such token" : rc == PV_E_SUBJECT_SHREDDED ?
+		    "the token's subject was shredded" : NULL, &a);
 		goto out;
 	}
 	{

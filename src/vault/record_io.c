@@ -35,7 +35,8 @@ enum pv_rc vault_write_fn(struct store_tx *tx, void *arg)
 		if (!j->reindex_all)
 			rc = store_bidx_delete(tx, j->rec.collection, j->rec.id, b->field);
 		if (rc == PV_OK && b->put)
-			rc = store_bidx_put(tx, j->rec.collection, b->field, b->mac, j->rec.id);
+			rc = store_bidx_put_version(tx, j->rec.collection, b->field, b->mac,
+			    j->rec.id, b->mac_version);
 	}
 	if (rc == PV_OK && j->subject_link) {
 		struct store_subject s;
@@ -67,6 +68,7 @@ enum pv_rc vault_index_entries(struct vault_ctx *v, const struct vault_collectio
 	char *canon = malloc(VAULT_CANON_MAX);
 	const char *key;
 	json_t *val;
+	uint32_t ver = 0;   /* the active "index:<c>" version, read once */
 	enum pv_rc rc = PV_OK;
 
 	if (canon == NULL)
@@ -89,12 +91,35 @@ enum pv_rc vault_index_entries(struct vault_ctx *v, const struct vault_collectio
 		/* the stored value is canonical already: this only renders it */
 		rc = vault_value_normalize(f, now, canon, VAULT_CANON_MAX, NULL, 0);
 		if (rc == PV_OK)
-			rc = vault_blind_index(v->keys, c->name, f->name, canon, b->mac);
+			rc = ver == 0 ? vault_index_active_version(v, c->name, &ver) : PV_OK;
+		if (rc == PV_OK)
+			rc = vault_blind_index_version(v->keys, c->name, f->name, ver, canon, b->mac);
+		b->mac_version = ver;
 		if (rc != PV_OK)
 			break;
 	}
 	vault_wipe(canon, VAULT_CANON_MAX);
 	free(canon);
+	return rc;
+}
+
+enum pv_rc vault_index_active_version(struct vault_ctx *v, const char *collection,
+    uint32_t *version)
+{
+	char kek[sizeof("index:") + VAULT_NAME_MAX];
+	struct store_kek row;
+	enum pv_rc rc;
+	int n = snprintf(kek, sizeof(kek), "index:%s", collection);
+
+	if (n < 0 || (size_t)n >= sizeof(kek))
+		return PV_E_INVALID;
+	/* read each time (like keys_envelope_seal): a rolled-back rotation is
+	 * never used */
+	memset(&row, 0, sizeof(row));
+	STORE_READ(v->st, rc, store_kek_latest(tx, kek, &row));
+	if (rc == PV_OK)
+		*version = row.version;
+	store_kek_clear(&row);
 	return rc;
 }
 
@@ -335,8 +360,10 @@ enum pv_rc vault_record_load_view(struct vault_ctx *v, const struct vault_caller
 	vault_wipe(&se, sizeof(se));
 	if (rc == PV_E_INTEGRITY)
 		log_error("vault: record %s does not open (integrity)", id);
-	if (rc == PV_OK)
+	if (rc == PV_OK) {
+		vault_key_used(v, who, r.kek_name, r.kek_version);
 		rc = record_view(who, c, &r, fields, view, detail);
+	}
 	json_decref(fields);
 	store_record_clear(&r);
 	return rc;

@@ -221,9 +221,10 @@ enum pv_rc vault_routes_batch(struct http_server *srv, struct vault_ctx *v)
 
 static enum pv_rc tokenize(struct http_request *req)
 {
-	static const char *const keys[] = { "collection", "field", "value", "deterministic", NULL };
+	static const char *const keys[] = { "collection", "field", "value", "deterministic",
+		"subject", NULL };
 	json_t *det = json_object_get(req->body, "deterministic");
-	struct vault_tokenize_spec spec = { PV_OK, NULL, NULL, NULL, NULL, false };
+	struct vault_tokenize_spec spec = { PV_OK, NULL, NULL, NULL, NULL, false, NULL };
 	struct vault_call c;
 	enum pv_rc rc;
 
@@ -232,7 +233,8 @@ static enum pv_rc tokenize(struct http_request *req)
 	if ((rc = http_body_only(req, keys)) != PV_OK ||
 	    (rc = http_body_string(req, "collection", true, VAULT_NAME_MAX, &spec.collection)) !=
 	    PV_OK ||
-	    (rc = http_body_string(req, "field", true, VAULT_NAME_MAX, &spec.field)) != PV_OK) {
+	    (rc = http_body_string(req, "field", true, VAULT_NAME_MAX, &spec.field)) != PV_OK ||
+	    (rc = http_body_string(req, "subject", false, 4096, &spec.subject)) != PV_OK) {
 		spec.invalid = rc;
 		spec.invalid_message = req->err_message;
 	} else if (det != NULL && !json_is_boolean(det)) {

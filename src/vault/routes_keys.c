@@ -12,6 +12,7 @@
  *   POST /v1/keys/{name}/versions/{v}/revoke      key.revoke      {"confirm":"<name>:<v>"}
  *   PATCH /v1/collections/{c}                     collection.update 202 {"job"}
  *         {"double_encryption":bool}: rotate collection:<c> and re-encrypt
+ *   POST /v1/keys/{name}/versions/{v}/compromised key.compromised {"confirm":"<name>:<v>"}
  *
  * Parse, call, reply: no check and no store call here (CTest route_thinness).
  */
@@ -95,6 +96,17 @@ static enum pv_rc k_coll_patch(struct http_request *req)
 	return PV_PENDING;
 }
 
+static enum pv_rc k_compromised(struct http_request *req)
+{
+	struct vault_call c;
+
+	if (vault_call_begin(req, 200, &c) != PV_OK)
+		return PV_E_NOMEM;
+	vault_key_compromised(req->route->arg, &c.who, req->params[0], req->params[1], req->body,
+	    vault_reply_done, c.reply);
+	return PV_PENDING;
+}
+
 enum pv_rc vault_routes_keys(struct http_server *srv, struct vault_keyadmin *ka)
 {
 	const struct http_route routes[] = {
@@ -111,6 +123,8 @@ enum pv_rc vault_routes_keys(struct http_server *srv, struct vault_keyadmin *ka)
 		    "key.revoke", HTTP_ROUTE_BODY, KEY_BODY_MAX, ka },
 		{ "PATCH", "/v1/collections/{c}", k_coll_patch, "keys.manage", "collection.update",
 		    HTTP_ROUTE_BODY, KEY_BODY_MAX, ka },
+		{ "POST", "/v1/keys/{name}/versions/{v}/compromised", k_compromised, "keys.manage",
+		    "key.compromised", HTTP_ROUTE_BODY, KEY_BODY_MAX, ka },
 	};
 
 	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));

@@ -213,6 +213,12 @@ enum pv_rc vault_blind_input(const char *collection, const char *field, const ch
     uint8_t *buf, size_t len, size_t *outlen);
 /* HMAC-SHA256 of vault_blind_input under keys_mac(k, "index:<collection>",
  * purpose = field): one index key per searchable field. */
+/* Under a given version of KEK "index:<collection>", or the active one
+ * (*version says which): entries carry the version (docs/internals/vault.md). */
+enum pv_rc vault_blind_index_version(struct keys *k, const char *collection, const char *field,
+    uint32_t version, const char *canonical, uint8_t out[VAULT_BLIND_LEN]);
+enum pv_rc vault_blind_index_active(struct keys *k, const char *collection, const char *field,
+    const char *canonical, uint8_t out[VAULT_BLIND_LEN], uint32_t *version);
 enum pv_rc vault_blind_index(struct keys *k, const char *collection, const char *field,
     const char *canonical, uint8_t out[VAULT_BLIND_LEN]);
 
@@ -339,6 +345,9 @@ struct vault_tokenize_spec {
 	const char *field;
 	json_t *value;                    /* NULL: missing */
 	bool deterministic;
+	/* the patient the value belongs to (the collection's subject field's
+	 * value), NULL none: the token is linked and shredded with them */
+	const char *subject;
 };
 void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
     const struct vault_tokenize_spec *spec, vault_done_fn done, void *arg);

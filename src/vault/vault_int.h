@@ -155,6 +155,17 @@ void vault_key_revoke(struct vault_keyadmin *ka, const struct vault_caller *who,
  * every record to it: 202 {"collection","double_encryption","version","job"}. */
 void vault_collection_double(struct vault_keyadmin *ka, const struct vault_caller *who,
     const char *collection, json_t *body, vault_done_fn done, void *arg);
+/* POST /v1/keys/{name}/versions/{v}/compromised {"confirm":"<name>:<v>"}:
+ * mark the version compromised (rotate first if it is active), queue an
+ * uncapped re-encryption (re-index for an index key); audited
+ * key.compromised. */
+void vault_key_compromised(struct vault_keyadmin *ka, const struct vault_caller *who,
+    const char *name, const char *version, json_t *body, vault_done_fn done, void *arg);
+/* A read opened something under (kek_name, version): if that version is
+ * marked compromised, record key.compromised_use (at most once a minute
+ * per version; the detector raises the alert). */
+void vault_key_used(struct vault_ctx *v, const struct vault_caller *who, const char *kek_name,
+    uint32_t version);
 struct vault_ctx *vault_keyadmin_vault(struct vault_keyadmin *ka);
 void vault_keyadmin_free(struct vault_keyadmin *ka);   /* stops the sweeper first */
 struct http_server;
@@ -270,6 +281,7 @@ struct vault_bidx_entry {
 	char field[VAULT_NAME_MAX];
 	bool put;                       /* false: delete only (field removed) */
 	uint8_t mac[VAULT_BLIND_LEN];
+	uint32_t mac_version;           /* the "index:<c>" version mac is under */
 };
 
 /* A record write run by the audit writer: insert (expected_version 0) or
@@ -286,6 +298,9 @@ struct vault_write_job {
 };
 
 enum pv_rc vault_write_fn(struct store_tx *tx, void *arg);   /* audit_job_fn */
+/* The active version of KEK "index:<collection>" (new entries go under it). */
+enum pv_rc vault_index_active_version(struct vault_ctx *v, const char *collection,
+    uint32_t *version);
 void vault_write_job_clear(struct vault_write_job *j);
 /*
  * Blind-index entries for the searchable fields among the keys of `which`

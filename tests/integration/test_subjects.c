@@ -13,7 +13,10 @@
  * 1, two days later (the injectable clock) POST /v1/sys/retention disposes
  * its records except B's (legal hold); the run is killed with SIGKILL in
  * the middle and resumes; every disposal is a retention.dispose entry with
- * the record IDs.
+ * the record IDs. Tokens minted with "subject" (random and deterministic,
+ * and an existing token linked later) are shredded with their patient in
+ * the same transaction: detokenize answers 410 subject_shredded, tokens of
+ * B and without a subject still detokenize.
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -327,6 +330,93 @@ test_shred(struct h_server *s, struct people *p)
 		CHECK(read_rec(s, p, i, false) == (recs[i].patient == 'A' ? 410 : 200));
 }
 
+/* Tokens of A (random, deterministic, and one minted without a subject then
+ * linked), of B, and without a subject. */
+static char tok_a1[64], tok_a2[64], tok_a3[64], tok_b[64], tok_none[64];
+
+static void
+tokenize(struct h_server *s, struct people *p, const char *body, char out[64])
+{
+	struct h_resp r;
+
+	h_req(s, "POST", "/v1/tokenize", p->clin, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	snprintf(out, 64, "%s", h_jstr(r.json, "token"));
+	CHECK(strncmp(out, "tok_", 4) == 0);
+	h_resp_free(&r);
+}
+
+static long
+detokenize(struct h_server *s, struct people *p, const char *tok, const char *code)
+{
+	char body[128];
+	struct h_resp r;
+	long st;
+
+	snprintf(body, sizeof(body), "{\"token\":\"%s\"}", tok);
+	h_req(s, "POST", "/v1/detokenize", p->clin, body, TREAT, &r);
+	st = r.status;
+	if (code != NULL)
+		CHECK(strcmp(h_err_code(&r), code) == 0);
+	CHECK(strstr(r.body, "NOTE-A-") == NULL || st == 200);
+	h_resp_free(&r);
+	return st;
+}
+
+static void
+test_tokens_minted(struct h_server *s, struct people *p)
+{
+	char again[64];
+
+	h_collection_create(s, p->admin,
+	    "{\"name\":\"plain\",\"region\":\"local\",\"fields\":["
+	    "{\"name\":\"note\",\"type\":\"string\"}]}");
+	/* a subject needs a collection with a subject field, and a value */
+	h_expect(s, "POST", "/v1/tokenize", p->clin, "{\"collection\":\"plain\",\"field\":"
+	    "\"note\",\"value\":\"x\",\"subject\":\"" PAT_A "\"}", NULL, 400, "invalid_request");
+	h_expect(s, "POST", "/v1/tokenize", p->clin, "{\"collection\":\"visits\",\"field\":"
+	    "\"note\",\"value\":\"x\",\"subject\":\"\"}", NULL, 400, "invalid_request");
+	h_expect(s, "POST", "/v1/tokenize", p->clin, "{\"collection\":\"visits\",\"field\":"
+	    "\"note\",\"value\":\"x\",\"subject\":7}", NULL, 400, "invalid_request");
+	tokenize(s, p, "{\"collection\":\"visits\",\"field\":\"note\",\"value\":\"NOTE-A-1\","
+	    "\"subject\":\"" PAT_A "\"}", tok_a1);
+	tokenize(s, p, "{\"collection\":\"visits\",\"field\":\"mrn\",\"value\":\"MRNA1\","
+	    "\"deterministic\":true,\"subject\":\"" PAT_A "\"}", tok_a2);
+	/* minted without a subject, then linked by a tokenization naming A */
+	tokenize(s, p, "{\"collection\":\"visits\",\"field\":\"mrn\",\"value\":\"MRNA9\","
+	    "\"deterministic\":true}", tok_a3);
+	tokenize(s, p, "{\"collection\":\"visits\",\"field\":\"mrn\",\"value\":\"MRNA9\","
+	    "\"deterministic\":true,\"subject\":\"" PAT_A "\"}", again);
+	CHECK(strcmp(again, tok_a3) == 0);
+	/* ... and then it belongs to A: B cannot take it */
+	h_expect(s, "POST", "/v1/tokenize", p->clin, "{\"collection\":\"visits\",\"field\":"
+	    "\"mrn\",\"value\":\"MRNA9\",\"deterministic\":true,\"subject\":\"" PAT_B "\"}",
+	    NULL, 409, "conflict");
+	tokenize(s, p, "{\"collection\":\"labs\",\"field\":\"test\",\"value\":\"NOTE-B-1\","
+	    "\"subject\":\"" PAT_B "\"}", tok_b);
+	tokenize(s, p, "{\"collection\":\"visits\",\"field\":\"note\",\"value\":\"NOTE-N\"}",
+	    tok_none);
+	CHECK(detokenize(s, p, tok_a1, NULL) == 200);
+	CHECK(detokenize(s, p, tok_a2, NULL) == 200);
+	CHECK(detokenize(s, p, tok_a3, NULL) == 200);
+}
+
+/* after A's shred (under hold: B) */
+static void
+test_tokens_shredded(struct h_server *s, struct people *p)
+{
+	CHECK(detokenize(s, p, tok_a1, "subject_shredded") == 410);
+	CHECK(detokenize(s, p, tok_a2, "subject_shredded") == 410);
+	CHECK(detokenize(s, p, tok_a3, "subject_shredded") == 410);
+	CHECK(detokenize(s, p, tok_b, NULL) == 200);
+	CHECK(detokenize(s, p, tok_none, NULL) == 200);
+	/* a never-issued token is still 404 for a holder of tokens.detokenize:* */
+	CHECK(detokenize(s, p, "tok_aaaaaaaaaaaaaaaaaaaaaaaaaa", "not_found") == 404);
+	h_expect(s, "POST", "/v1/tokenize", p->clin, "{\"collection\":\"visits\",\"field\":"
+	    "\"note\",\"value\":\"NOTE-A-2\",\"subject\":\"" PAT_A "\"}", NULL, 410,
+	    "subject_shredded");
+}
+
 #define N_OLD 300
 static char old_ids[N_OLD][64];
 static long long advanced_ms;
@@ -628,7 +718,9 @@ main(void)
 	h_add_officer(&s, p.admin, "olga", PW_USER, p.olga, sizeof(p.olga));
 	setup(&s, &p);
 	test_reencrypt(&s, &p);
+	test_tokens_minted(&s, &p);
 	test_shred(&s, &p);
+	test_tokens_shredded(&s, &p);
 	test_retention(&s, &p);
 	test_cli(&s, &p);
 	test_schedule(&s, &p);

@@ -278,6 +278,25 @@ test_secrets(void **state)
 	    "usr_s", "10.8.0.2", NULL), 0);
 }
 
+/* A read under a key version marked compromised: the vault's
+ * key.compromised_use entry is the critical alert key_compromised_use, keyed
+ * by the key version; the marking itself is not. */
+static void
+test_key_compromised_use(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(feed(f, "key.compromised", "allowed", NULL, "keys/tokens/versions/1",
+	    "usr_kay", "10.8.0.3", "{\"name\":\"tokens\",\"version\":1}"), 0);
+	assert_int_equal(feed(f, "key.compromised_use", "allowed", NULL,
+	    "keys/tokens/versions/1", "usr_clin", "10.8.0.4",
+	    "{\"name\":\"tokens\",\"version\":1}"), 1);
+	assert_string_equal(f->hits[0].rule, "key_compromised_use");
+	assert_string_equal(f->hits[0].severity, "critical");
+	assert_string_equal(f->hits[0].actor, "keys/tokens/versions/1");
+	assert_true(detect_rule_known("key_compromised_use"));
+}
+
 static void
 test_bulk_read(void **state)
 {
@@ -501,6 +520,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_audit_verify_failure, setup, teardown),
 		cmocka_unit_test(test_event_from_row),
 		cmocka_unit_test_setup_teardown(test_own_entries_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_compromised_use, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dirty_baselines, setup, teardown),
 	};
 

@@ -2114,6 +2114,97 @@ static void c_subjects(struct store *st)
 	assert_int_equal(n, 1);
 }
 
+/* Versioned MAC keys (migration 19): blind-index entries and deterministic
+ * tokens carry their MAC version; the census counts them; the re-index ops
+ * count and delete a record's older entries. Tokens linked to a subject go
+ * with its shred and leave a tombstone. */
+static void c_versioned_macs(struct store *st)
+{
+	struct store_collection c;
+	struct store_record r;
+	struct store_subject sj;
+	struct store_token t, g;
+	static uint8_t dek[40], ct[8];
+	char coll[STORE_NAME_MAX];
+	int64_t n = -1, ms = 0;
+	struct names nm;
+
+	coll_init(&c, "visits");
+	assert_int_equal(TX_WR(st, store_collection_put(tx, &c)), PV_OK);
+	rec_init(&r, "visits", "rec_v1", 1, 1);
+	assert_int_equal(TX_WR(st, store_record_put(tx, &r)), PV_OK);
+	assert_int_equal(TX_WR(st, store_bidx_put(tx, "visits", "mrn", MAC_A, "rec_v1")), PV_OK);
+	assert_int_equal(TX_WR(st, store_bidx_put_version(tx, "visits", "ssn", MAC_B, "rec_v1", 2)),
+	    PV_OK);
+	assert_int_equal(TX_WR(st, store_bidx_put_version(tx, "visits", "ssn", MAC_B, "rec_v1", 0)),
+	    PV_E_INVALID);
+	assert_int_equal(TX_RD(st, store_kek_census(tx, "index:visits", 1, &n)), PV_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(TX_RD(st, store_kek_census(tx, "index:visits", 2, &n)), PV_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(TX_RD(st, store_kek_census(tx, "index:other", 1, &n)), PV_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(TX_RD(st, store_bidx_count_below(tx, "visits", "rec_v1", 2, &n)), PV_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(TX_RD(st, store_bidx_count_below(tx, "visits", "rec_v1", 1, &n)), PV_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(TX_WR(st, store_bidx_delete_below(tx, "visits", "rec_v1", 2, &n)), PV_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(TX_WR(st, store_bidx_delete_below(tx, "visits", "rec_v1", 2, &n)), PV_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(TX_RD(st, store_kek_census(tx, "index:visits", 1, &n)), PV_OK);
+	assert_int_equal(n, 0);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_bidx_lookup(tx, "visits", "ssn", MAC_B, 0, names_cb,
+	    &nm)), PV_OK);
+	assert_string_equal(nm.buf, "rec_v1,");
+
+	/* a deterministic token under tokens v2, linked to a subject */
+	subj_init(&sj, REF_A, 1, 0x11);
+	assert_int_equal(TX_WR(st, store_subject_put(tx, &sj)), PV_OK);
+	memset(&t, 0, sizeof(t));
+	snprintf(t.token, sizeof(t.token), "tok_v1");
+	snprintf(t.collection, sizeof(t.collection), "visits");
+	snprintf(t.field, sizeof(t.field), "mrn");
+	snprintf(t.kek_name, sizeof(t.kek_name), "tokens");
+	t.kek_version = 1;
+	t.mac_version = 2;
+	t.deterministic = true;
+	memcpy(t.mac, MAC_A, STORE_MAC_LEN);
+	t.wrapped_dek = dek;
+	t.wrapped_dek_len = sizeof(dek);
+	t.ciphertext = ct;
+	t.ciphertext_len = sizeof(ct);
+	t.created_ms = 1000;
+	assert_int_equal(TX_WR(st, store_token_put(tx, &t)), PV_OK);
+	assert_int_equal(TX_RD(st, store_token_get(tx, "tok_v1", &g)), PV_OK);
+	assert_int_equal(g.mac_version, 2);
+	assert_string_equal(g.subject_ref, "");
+	store_token_clear(&g);
+	assert_int_equal(TX_RD(st, store_kek_census(tx, "tokens", 1, &n)), PV_OK);
+	assert_int_equal(n, 1);    /* its DEK */
+	assert_int_equal(TX_RD(st, store_kek_census(tx, "tokens", 2, &n)), PV_OK);
+	assert_int_equal(n, 1);    /* its lookup MAC */
+	assert_int_equal(TX_WR(st, store_token_set_subject(tx, "tok_v1", REF_A)), PV_OK);
+	assert_int_equal(TX_WR(st, store_token_set_subject(tx, "tok_v1", REF_B)), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(st, store_token_set_subject(tx, "tok_none", REF_B)), PV_E_CONFLICT);
+	assert_int_equal(TX_RD(st, store_token_get(tx, "tok_v1", &g)), PV_OK);
+	assert_string_equal(g.subject_ref, REF_A);
+	store_token_clear(&g);
+	assert_int_equal(TX_RD(st, store_token_tombstone_get(tx, "tok_v1", coll, &ms)),
+	    PV_E_NOTFOUND);
+	/* the shred takes the token and remembers it */
+	assert_int_equal(TX_WR(st, store_subject_shred(tx, REF_A, 7000, NULL, NULL)), PV_OK);
+	assert_int_equal(TX_RD(st, store_token_get(tx, "tok_v1", &g)), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_token_tombstone_get(tx, "tok_v1", coll, &ms)), PV_OK);
+	assert_string_equal(coll, "visits");
+	assert_int_equal(ms, 7000);
+	assert_int_equal(TX_RD(st, store_kek_census(tx, "tokens", 1, &n)), PV_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(TX_RD(st, store_kek_census(tx, "tokens", 2, &n)), PV_OK);
+	assert_int_equal(n, 0);
+}
+
 static const struct conf_case cases[] = {
 	{ "meta", c_meta },
 	{ "users_sessions", c_users_sessions },
@@ -2126,6 +2217,7 @@ static const struct conf_case cases[] = {
 	{ "jobs", c_jobs },
 	{ "apps", c_apps },
 	{ "subjects", c_subjects },
+	{ "versioned_macs", c_versioned_macs },
 	{ "secrets", c_secrets },
 	{ "approvals", c_approvals },
 	{ "webauthn", c_webauthn },

@@ -265,7 +265,7 @@ static void test_tokens_and_collections_answer_after_commit(void **state)
 	static const char *const TOKENIZER[] = { "clinician", NULL };
 	struct vf *f = *state;
 	struct op_caller clin, adm;
-	struct vault_tokenize_spec spec = { PV_OK, NULL, "patients", "ssn", NULL, false };
+	struct vault_tokenize_spec spec = { PV_OK, NULL, "patients", "ssn", NULL, false, NULL };
 	struct answer w;
 	char token[UTIL_ID_MAX];
 	json_t *schema;

@@ -31,9 +31,9 @@ static void test_tokens_without_http(void **state)
 	struct answer w;
 	struct vf_entry e;
 	json_t *ssn = json_string("123-45-6789");
-	struct vault_tokenize_spec spec = { PV_OK, NULL, "patients", "ssn", ssn, true };
+	struct vault_tokenize_spec spec = { PV_OK, NULL, "patients", "ssn", ssn, true, NULL };
 	struct vault_tokenize_spec bad = { PV_E_INVALID, "field is required", NULL, NULL, NULL,
-		false };
+		false, NULL };
 	char tok[UTIL_ID_MAX];
 
 	make_patients(f);
