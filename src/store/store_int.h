@@ -44,6 +44,10 @@ struct store_core_ops {
 	enum pv_rc (*meta_put)(struct store_tx *tx, const char *key, const uint8_t *val, size_t len);
 	/* store_import_datadir (store_core.h); the SQLite backend's is a no-op */
 	enum pv_rc (*import_datadir)(struct store *st, const char *datadir, bool *moved);
+	/* store_epoch_listen / store_epoch_current (store_cluster.h); NULL on a
+	 * backend without a listener (SQLite: one process, nothing to hear) */
+	enum pv_rc (*epoch_listen)(struct store *st);
+	bool (*epoch_known)(struct store *st, int64_t *epoch);
 };
 
 /* ---- identity (store_identity.h) ---- */
