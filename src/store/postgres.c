@@ -811,6 +811,11 @@ static enum pv_rc pg_commit(struct store_tx *tx)
 		rc = PV_E_IO;
 	}
 	PQclear(r);
+	/* an access change: answer once this node's listener heard its NOTIFY,
+	 * so the other nodes' listeners (signalled at the same moment) have
+	 * had as long to hear it before the caller's next request */
+	if (rc == PV_OK && tx->epoch_bumped > 0)
+		store_pg_listen_await(tx->st, tx->epoch_bumped);
 	return rc;
 }
 

@@ -61,6 +61,10 @@ struct store_pg_listener {
 	atomic_uint_fast64_t notifications;
 	atomic_uint_fast64_t reconnects;
 	atomic_uint_fast64_t row_reads;     /* store_epoch_current fell back to the row */
+	/* the connection while a session is up; whoever reads from it holds
+	 * conn_mu (the thread, or a request draining what already arrived) */
+	pthread_mutex_t conn_mu;
+	PGconn *db;
 };
 
 static void notice_drop(void *arg, const char *msg)
@@ -100,11 +104,14 @@ static bool nap(struct store_pg_listener *l, int ms)
  * PQconnectPoll; libpq's connect_timeout bounds it too). */
 static PGconn *listen_connect(struct store_pg_listener *l)
 {
-	PGconn *db = PQconnectStartParams(l->keys, l->vals, 0);
+	PGconn *db;
 	PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
 	int64_t deadline = mono_ms() + 1000 * atoi(STORE_PG_CONNECT_TIMEOUT_S);
 
-	if (db == NULL)
+	/* test builds: "epoch_listen" in PHIVAULT_FAULT_FILE keeps it down */
+	if (store_fault_check("epoch_listen") != PV_OK)
+		return NULL;
+	if ((db = PQconnectStartParams(l->keys, l->vals, 0)) == NULL)
 		return NULL;
 	if (PQstatus(db) == CONNECTION_BAD)
 		goto fail;
@@ -173,6 +180,22 @@ static void drain(struct store_pg_listener *l, PGconn *db)
 	}
 }
 
+/* What already arrived on the listener's socket, taken now by the calling
+ * thread (one non-blocking poll, no round trip); skipped while the
+ * listener thread itself reads. */
+static void drain_pending(struct store_pg_listener *l)
+{
+	if (pthread_mutex_trylock(&l->conn_mu) != 0)
+		return;
+	if (l->db != NULL) {
+		struct pollfd p = { .fd = PQsocket(l->db), .events = POLLIN };
+
+		if (p.fd >= 0 && poll(&p, 1, 0) > 0 && PQconsumeInput(l->db) != 0)
+			drain(l, l->db);
+	}
+	pthread_mutex_unlock(&l->conn_mu);
+}
+
 /* Serve one connection until it fails or stop; true if it ever was up. */
 static bool listen_session(struct store_pg_listener *l, PGconn *db)
 {
@@ -187,6 +210,9 @@ static bool listen_session(struct store_pg_listener *l, PGconn *db)
 	 * one committed before is in the row */
 	if (!ok || !confirm_row(l, db))
 		return false;
+	pthread_mutex_lock(&l->conn_mu);
+	l->db = db;
+	pthread_mutex_unlock(&l->conn_mu);
 	atomic_store(&l->up, true);
 	log_info("store: postgres epoch listener up (epoch %" PRId64 ")",
 	    (int64_t)atomic_load(&l->epoch));
@@ -199,23 +225,30 @@ static bool listen_session(struct store_pg_listener *l, PGconn *db)
 
 		if (n < 0 && errno != EINTR)
 			break;
+		bool alive = true;
+
 		if (atomic_load(&l->stop))
 			break;
+		pthread_mutex_lock(&l->conn_mu);
 		if (n > 0 && p[0].revents != 0) {
-			if (PQconsumeInput(db) == 0)
-				break;   /* terminated, or the database went away */
-			drain(l, db);
+			/* 0: terminated, or the database went away */
+			alive = PQconsumeInput(db) != 0;
 		} else if (n == 0) {
 			/* quiet for a heartbeat: read the row ourselves, which also
 			 * proves the connection still answers */
-			if (!confirm_row(l, db))
-				break;
-			drain(l, db);
+			alive = confirm_row(l, db);
 		}
-		if (PQstatus(db) != CONNECTION_OK)
+		if (alive)
+			drain(l, db);
+		alive = alive && PQstatus(db) == CONNECTION_OK;
+		pthread_mutex_unlock(&l->conn_mu);
+		if (!alive)
 			break;
 	}
 	atomic_store(&l->up, false);
+	pthread_mutex_lock(&l->conn_mu);
+	l->db = NULL;
+	pthread_mutex_unlock(&l->conn_mu);
 	return true;
 }
 
@@ -298,12 +331,17 @@ enum pv_rc store_pg_listen_start(struct store *st)
 		l->vals[i] = strcmp(s->keys[i], "application_name") == 0 ? "phivault-listener" :
 		    s->vals[i];
 	}
-	if (pipe2(l->wake, O_CLOEXEC | O_NONBLOCK) != 0)
+	if (pthread_mutex_init(&l->conn_mu, NULL) != 0)
 		goto nomem;
+	if (pipe2(l->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+		pthread_mutex_destroy(&l->conn_mu);
+		goto nomem;
+	}
 	atomic_store(&l->confirmed_ms, mono_ms());
 	if (pthread_create(&l->thread, NULL, listen_main, l) != 0) {
 		close(l->wake[0]);
 		close(l->wake[1]);
+		pthread_mutex_destroy(&l->conn_mu);
 		goto nomem;
 	}
 	s->listener = l;
@@ -331,6 +369,7 @@ void store_pg_listen_stop(struct store_pg *s)
 	pthread_join(l->thread, NULL);
 	close(l->wake[0]);
 	close(l->wake[1]);
+	pthread_mutex_destroy(&l->conn_mu);
 	free(l->keys);
 	free(l->vals);
 	free(l);
@@ -348,6 +387,26 @@ bool store_pg_listen_known(struct store *st, int64_t *epoch)
 		atomic_fetch_add(&l->row_reads, 1);
 		return false;
 	}
+	/* A notification already on our socket (the change committed, the
+	 * listener thread not yet scheduled) counts for this request: one
+	 * non-blocking poll, no round trip. Skipped while the thread reads. */
+	drain_pending(l);
 	*epoch = (int64_t)atomic_load(&l->epoch);
 	return true;
+}
+
+void store_pg_listen_await(struct store *st, int64_t want)
+{
+	struct store_pg_listener *l = ((struct store_pg *)st)->listener;
+	int64_t deadline = mono_ms() + STORE_PG_EPOCH_AWAIT_MS;
+	const struct timespec nap_ts = { 0, 100000 };   /* 0.1 ms */
+
+	if (l == NULL)
+		return;
+	while (atomic_load(&l->up) && (int64_t)atomic_load(&l->epoch) < want &&
+	    mono_ms() < deadline) {
+		drain_pending(l);
+		if ((int64_t)atomic_load(&l->epoch) < want)
+			nanosleep(&nap_ts, NULL);
+	}
 }

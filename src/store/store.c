@@ -307,6 +307,10 @@ static enum pv_rc access_changed(struct store_tx *tx, enum pv_rc rc)
 {
 	if (rc == PV_OK && tx->st->shared)
 		rc = tx->st->ops->cluster->epoch_bump(tx);
+	/* PostgreSQL: remember the new value, so COMMIT can wait for this
+	 * node's listener to hear it (postgres_listen.c) */
+	if (rc == PV_OK && tx->st->shared && tx->st->ops->core->epoch_known != NULL)
+		rc = tx->st->ops->cluster->epoch_get(tx, &tx->epoch_bumped);
 	return rc;
 }
 

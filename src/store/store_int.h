@@ -363,6 +363,9 @@ struct store_tx {
 	struct store *st;
 	enum store_mode mode;
 	bool open;          /* begun; not yet committed or ended */
+	/* the access epoch this transaction moved to (0: none; a backend with
+	 * a listener waits, bounded, until its listener heard it after COMMIT) */
+	int64_t epoch_bumped;
 };
 
 /* ---- backends: open functions (store.c picks one by name) ---- */

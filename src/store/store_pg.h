@@ -102,6 +102,10 @@ void store_pg_listen_stop(struct store_pg *s);
 /* The in-memory epoch when it may be trusted; false (counted in
  * phivault_store_epoch_row_reads_total) when the caller must read the row. */
 bool store_pg_listen_known(struct store *st, int64_t *epoch);
+/* After a COMMIT that moved the epoch to want: wait until the listener
+ * heard it, at most STORE_PG_EPOCH_AWAIT_MS (no wait while it is down). */
+#define STORE_PG_EPOCH_AWAIT_MS 250
+void store_pg_listen_await(struct store *st, int64_t want);
 
 /* Tests of the pool. */
 void store_pg_pool_stats(struct store *st, size_t *open, size_t *peak, size_t *max);
