@@ -19,7 +19,8 @@
  *    without reading the row (phivault_store_epoch_row_reads_total still);
  *    the listener's connection terminated (pg_terminate_backend) and kept
  *    down (fault file): B reads the row per request and is still right;
- *    it reconnects by itself once it may.
+ *    it reconnects by itself once it may; a KEK version revoked on A is
+ *    unreadable on B at once (410 key_revoked), B's cached key dropped.
  */
 #include <curl/curl.h>
 #include <stdbool.h>
@@ -271,6 +272,37 @@ two_nodes(struct h_server *a, const char *admin, const char *clin, const char *p
 	reads = h_metric_value(mport, "phivault_store_epoch_row_reads_total");
 	disabled_on_a_refused_on_b(a, &b, admin, "fern", path_a, mport);
 	CHECK(h_metric_value(mport, "phivault_store_epoch_row_reads_total") == reads);
+	/* a KEK version revoked through A is unreadable on B at once, though B
+	 * had it cached (it just read a record under it): the epoch move drops
+	 * B's unwrapped keys (keys_access_changed) */
+	{
+		char kay[128], rid[64], rpath[160];
+
+		h_add_user(a, admin, "kay", "key_admin", PW_USER, kay, sizeof(kay));
+		create_record(a, clin, "{\"name\":\"" NAME2 "\"}", rid, sizeof(rid));
+		snprintf(rpath, sizeof(rpath), "/v1/collections/patients/records/%s", rid);
+		h_req(&b, "GET", rpath, tok_b, NULL, TREAT, &r);
+		CHECK_STATUS(&r, 200);
+		h_resp_free(&r);
+		h_req(a, "POST", "/v1/keys/collection:patients/rotate", kay, NULL, NULL, &r);
+		CHECK_STATUS(&r, 200);
+		h_resp_free(&r);
+		notes = h_metric_value(mport, "phivault_store_epoch_notifications_total");
+		h_req(a, "POST", "/v1/keys/collection:patients/versions/1/revoke", kay,
+		    "{\"confirm\":\"collection:patients:1\"}", NULL, &r);
+		CHECK_STATUS(&r, 200);
+		h_resp_free(&r);
+		for (int i = 0; i < 2000; i++) {   /* delivery is asynchronous (above) */
+			if (h_metric_value(mport, "phivault_store_epoch_notifications_total") > notes)
+				break;
+			usleep(1000);
+		}
+		h_req(&b, "GET", rpath, tok_b, NULL, TREAT, &r);
+		CHECK_STATUS(&r, 410);
+		CHECK(strcmp(h_err_code(&r), "key_revoked") == 0);
+		CHECK(strstr(r.body, NAME2) == NULL);
+		h_resp_free(&r);
+	}
 	CHECK(h_stop(&b) == 0);
 	audit_verify_ok(a);          /* both nodes' entries: one chain */
 	assert_dump_clean(NULL);
