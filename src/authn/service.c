@@ -1020,11 +1020,16 @@ access_epoch_refresh(struct authn_service *s, uint64_t *gen)
 
 	if (!store_shared(s->st))
 		return PV_OK;
-	STORE_READ(s->st, rc, store_epoch_get(tx, &epoch));
-	if (rc != PV_OK)
+	/* from memory while this node's listener is up (LISTEN/NOTIFY), else
+	 * the row (store_cluster.h) */
+	if ((rc = store_epoch_current(s->st, &epoch)) != PV_OK)
 		return rc;
-	if (atomic_exchange(&s->access_epoch, epoch) != epoch)
+	if (atomic_exchange(&s->access_epoch, epoch) != epoch) {
 		authn_authz_changed(s);
+		/* a KEK version revoked through another node: this node's
+		 * unwrapped copies go too (re-read, and refused, at next use) */
+		keys_access_changed(s->keys);
+	}
 	*gen = authn_authz_generation(s);
 	return PV_OK;
 }

@@ -258,6 +258,12 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		if (moved)
 			log_info("serve: %s/phivault.db moved into PostgreSQL", datadir);
 	}
+	/* several nodes: hear the access epoch move (LISTEN/NOTIFY) instead of
+	 * reading it on every request; nothing on SQLite */
+	if ((rc = store_epoch_listen(app.st)) != PV_OK) {
+		cli_err("cannot start the access-epoch listener: %s", pv_rc_name(rc));
+		goto out;
+	}
 	rc = keys_open(app.st, datadir, &app.keys);
 	if (rc != PV_OK) {
 		cli_err("cannot open the keyring (is %s initialised? run phivault init): %s",

@@ -1082,6 +1082,37 @@ keys_close(struct keys *k)
 	free(k);
 }
 
+void
+keys_access_changed(struct keys *k)
+{
+	unsigned b;
+
+	if (k == NULL)
+		return;
+	wr_lock(k);
+	for (b = 0; b < CACHE_BUCKETS; b++) {
+		struct kek_slot **pp = &k->keks[b], *ks;
+		struct mac_slot *ms, *mn;
+
+		while ((ks = *pp) != NULL) {
+			if (ks->revoked) {   /* tombstones stay: fail closed */
+				pp = &ks->next;
+				continue;
+			}
+			*pp = ks->next;
+			crypto_secret_free(ks->key);
+			free(ks);
+		}
+		for (ms = k->macs[b]; ms; ms = mn) {
+			mn = ms->next;
+			crypto_secret_free(ms->key);
+			free(ms);
+		}
+		k->macs[b] = NULL;
+	}
+	rw_unlock(k);
+}
+
 bool
 keys_is_sealed(struct keys *k)
 {

@@ -92,6 +92,14 @@ enum pv_rc keys_unseal_keyfile(struct keys *k);
 enum pv_rc keys_unseal_share(struct keys *k, const char *share, struct keys_seal_status *out);
 void keys_seal(struct keys *k);
 /*
+ * Several nodes on one database: the access epoch moved (authn saw it, a
+ * change made through another node, which may be a KEK version revoked or
+ * destroyed there). Every cached KEK and MAC key is dropped (wiped) and is
+ * loaded again from its row at its next use, where a revoked row is refused;
+ * tombstones stay. No-op while sealed.
+ */
+void keys_access_changed(struct keys *k);
+/*
  * The seal's authority (API.md "phivault officer", as Vault's generate-root
  * needs unseal keys): does key_file (the text of DIR/unseal.key: 64 hex
  * digits, an optional newline) or the nshares shares (K distinct shares of

@@ -84,6 +84,10 @@ static const char *const pg_sql[SQ_STMT__COUNT] = {
 	    "last_seen_ms = GREATEST(last_seen_ms, ?3) WHERE id = ?1 AND status = 'open'",
 	[SQ_SESSION_SET_MFA] = "UPDATE sessions SET mfa_verified = 1, "
 	    "mfa_at_ms = GREATEST(mfa_at_ms, ?2) WHERE id = ?1 AND ended_ms IS NULL",
+	/* the bump notifies every node's listener when (and only if) the
+	 * transaction commits (postgres_listen.c); one row: changes = 1 */
+	[SQ_EPOCH_BUMP] = "WITH e AS (UPDATE access_epoch SET epoch = epoch + 1 WHERE id = 1 "
+	    "RETURNING epoch) SELECT pg_notify('phivault_epoch', epoch::text) FROM e",
 	[SQ_SUBJECT_TOMBSTONE_PUT] = "INSERT INTO subject_tombstones(ref, shredded_ms) "
 	    "VALUES (?1, ?2) ON CONFLICT DO NOTHING",
 };
@@ -382,40 +386,30 @@ static void conn_free(struct store_pg_conn *c)
 	free(c);
 }
 
-static void conn_forget(struct store_pg *s, struct store_pg_conn *c)
+static struct store_pg_conn *pool_conn(struct store_pool_conn *pc)
 {
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	s->nopen--;
+	return STORE_POOL_OWNER(pc, struct store_pg_conn, pc);
 }
 
-static void conn_release(struct store_pg *s, struct store_pg_conn *c)
+/* The pool's callbacks (store_pool.h). */
+static void conn_close_cb(struct store_pool_conn *pc)
 {
-	bool close_it;
-
-	c->held = false;
-	c->tx.open = false;
-	pthread_mutex_lock(&s->mu);
-	close_it = c->broken || PQstatus(c->db) != CONNECTION_OK ||
-	    PQtransactionStatus(c->db) != PQTRANS_IDLE || s->nopen > s->max_conns;
-	if (close_it) {
-		conn_forget(s, c);
-	} else {
-		c->idle_next = s->idle;
-		s->idle = c;
-	}
-	pthread_cond_signal(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-	if (close_it)
-		conn_free(c);
+	conn_free(pool_conn(pc));
 }
 
-static enum pv_rc conn_open(struct store_pg *s, struct store_pg_conn **out)
+/* Dead (a statement found it so, or libpq did) or still in a transaction:
+ * closed, replaced on the next demand. */
+static bool conn_keep_cb(struct store_pool_conn *pc)
 {
+	struct store_pg_conn *c = pool_conn(pc);
+
+	return !c->broken && PQstatus(c->db) == CONNECTION_OK &&
+	    PQtransactionStatus(c->db) == PQTRANS_IDLE;
+}
+
+static enum pv_rc conn_open_cb(void *backend, struct store_pool_conn **out)
+{
+	struct store_pg *s = backend;
 	struct store_pg_conn *c = calloc(1, sizeof(*c));
 	char set[256];
 	enum pv_rc rc;
@@ -447,94 +441,41 @@ static enum pv_rc conn_open(struct store_pg *s, struct store_pg_conn **out)
 		conn_free(c);
 		return rc;
 	}
-	*out = c;
+	*out = &c->pc;
 	return PV_OK;
+}
+
+static const struct store_pool_ops pg_pool_ops = {
+	.open = conn_open_cb,
+	.close = conn_close_cb,
+	.keep = conn_keep_cb,
+};
+
+static void conn_release(struct store_pg *s, struct store_pg_conn *c)
+{
+	c->held = false;
+	c->tx.open = false;
+	store_pool_release(&s->pool, &c->pc);
 }
 
 static enum pv_rc conn_acquire(struct store_pg *s, struct store_pg_conn **out)
 {
-	struct store_pg_conn *c = NULL;
-	struct timespec deadline;
-	bool timed_out = false;
-	enum pv_rc rc;
+	struct store_pool_conn *pc;
+	enum pv_rc rc = store_pool_acquire(&s->pool, &pc);
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += s->wait_ms / 1000;
-	deadline.tv_nsec += (long)(s->wait_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&s->mu);
-	for (;;) {
-		if ((c = s->idle) != NULL) {
-			s->idle = c->idle_next;
-			c->idle_next = NULL;
-			break;
-		}
-		if (s->nopen < s->max_conns) {
-			s->nopen++;
-			if (s->nopen > s->peak)
-				s->peak = s->nopen;
-			break;
-		}
-		if (timed_out) {
-			pthread_mutex_unlock(&s->mu);
-			log_warn("store: all %zu connections busy for %u ms", s->max_conns,
-			    s->wait_ms);
-			return PV_E_UNAVAILABLE;
-		}
-		if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) == ETIMEDOUT)
-			timed_out = true;
-	}
-	pthread_mutex_unlock(&s->mu);
-	if (c != NULL) {
-		*out = c;
-		return PV_OK;
-	}
-	if ((rc = conn_open(s, &c)) != PV_OK) {
-		pthread_mutex_lock(&s->mu);
-		s->nopen--;
-		pthread_cond_signal(&s->cv);
-		pthread_mutex_unlock(&s->mu);
-		return rc;
-	}
-	pthread_mutex_lock(&s->mu);
-	s->opens++;
-	c->next = s->conns;
-	if (s->conns != NULL)
-		s->conns->prev = c;
-	s->conns = c;
-	pthread_mutex_unlock(&s->mu);
-	*out = c;
-	return PV_OK;
+	if (rc == PV_OK)
+		*out = pool_conn(pc);
+	return rc;
 }
 
 void store_pg_pool_stats(struct store *st, size_t *open, size_t *peak, size_t *max)
 {
-	struct store_pg *s = pg(st);
-
-	pthread_mutex_lock(&s->mu);
-	if (open != NULL)
-		*open = s->nopen;
-	if (peak != NULL)
-		*peak = s->peak;
-	if (max != NULL)
-		*max = s->max_conns;
-	pthread_mutex_unlock(&s->mu);
+	store_pool_stats(&pg(st)->pool, open, peak, max);
 }
 
 static void pg_pool_set(struct store *st, unsigned max_connections, unsigned wait_ms)
 {
-	struct store_pg *s = pg(st);
-
-	pthread_mutex_lock(&s->mu);
-	if (max_connections > 0)
-		s->max_conns = max_connections;
-	if (wait_ms > 0)
-		s->wait_ms = wait_ms;
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
+	store_pool_bound(&pg(st)->pool, max_connections, wait_ms);
 }
 
 /* ------------------------------------------------------------------ */
@@ -771,19 +712,9 @@ static const struct store_sql_runner pg_runner = {
 static void pg_close(struct store *st)
 {
 	struct store_pg *s = pg(st);
-	struct store_pg_conn *c, *next;
 
-	pthread_mutex_lock(&s->mu);
-	for (c = s->conns; c != NULL; c = next) {
-		next = c->next;
-		conn_free(c);
-	}
-	s->conns = NULL;
-	s->idle = NULL;
-	s->nopen = 0;
-	pthread_mutex_unlock(&s->mu);
-	pthread_cond_destroy(&s->cv);
-	pthread_mutex_destroy(&s->mu);
+	store_pg_listen_stop(s);
+	store_pool_destroy(&s->pool);
 	free(s->keys);
 	free(s->vals);
 	free(s->conninfo_buf);
@@ -812,27 +743,6 @@ static enum pv_rc tx_ctl(struct store_tx *tx, const char *sql, const char *op)
 	if (rc == PV_E_UNAVAILABLE)
 		c->broken = true;
 	return rc;
-}
-
-/* Close every idle connection: one of them was found dead, so the
- * database went away (a restart) and the others are dead too. */
-static void pool_drain_idle(struct store_pg *s)
-{
-	struct store_pg_conn *dead = NULL, *c;
-
-	pthread_mutex_lock(&s->mu);
-	while ((c = s->idle) != NULL) {
-		s->idle = c->idle_next;
-		conn_forget(s, c);
-		c->idle_next = dead;
-		dead = c;
-	}
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-	while ((c = dead) != NULL) {
-		dead = c->idle_next;
-		conn_free(c);
-	}
 }
 
 /* Take a connection and BEGIN. A pooled connection the database dropped
@@ -869,7 +779,7 @@ static enum pv_rc pg_begin(struct store *st, enum store_mode mode, struct store_
 			if (!(dead && reused && attempt == 0))
 				return rc;
 		}
-		pool_drain_idle(s);
+		store_pool_drain_idle(&s->pool);   /* the others are dead too */
 	}
 	*out = &c->tx;
 	return PV_OK;
@@ -901,6 +811,11 @@ static enum pv_rc pg_commit(struct store_tx *tx)
 		rc = PV_E_IO;
 	}
 	PQclear(r);
+	/* an access change: answer once this node's listener heard its NOTIFY,
+	 * so the other nodes' listeners (signalled at the same moment) have
+	 * had as long to hear it before the caller's next request */
+	if (rc == PV_OK && tx->epoch_bumped > 0)
+		store_pg_listen_await(tx->st, tx->epoch_bumped);
 	return rc;
 }
 
@@ -958,6 +873,8 @@ static const struct store_core_ops pg_core_ops = {
 	.meta_get = store_sqlite_meta_get,
 	.meta_put = store_sqlite_meta_put,
 	.import_datadir = store_pg_import_datadir,   /* postgres_import.c */
+	.epoch_listen = store_pg_listen_start,       /* postgres_listen.c */
+	.epoch_known = store_pg_listen_known,
 };
 
 /* Online snapshots (store_backup.h) are SQLite's online backup API: not
@@ -997,20 +914,6 @@ static const struct store_ops pg_ops = {
 	.approvals = &store_sqlite_approvals_ops,
 	.webauthn = &store_sqlite_webauthn_ops,
 };
-
-static int pool_cond_init(pthread_cond_t *cv)
-{
-	pthread_condattr_t a;
-	int r;
-
-	if (pthread_condattr_init(&a) != 0)
-		return -1;
-	r = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	if (r == 0)
-		r = pthread_cond_init(cv, &a);
-	pthread_condattr_destroy(&a);
-	return r;
-}
 
 /* Parse url into s->keys/vals, adding phivault's bounds where the url sets
  * none (connect_timeout, keepalives, application_name). PV_E_CONFIG for a
@@ -1105,14 +1008,8 @@ enum pv_rc store_pg_open(const char *url, bool read_only, struct store **out)
 	s->base.sql = &pg_runner;
 	s->base.shared = true;   /* several nodes may share the database */
 	s->read_only = read_only;
-	s->max_conns = store_sqlite_default_max_conns();
-	s->wait_ms = STORE_PG_POOL_WAIT_MS;
-	if (pthread_mutex_init(&s->mu, NULL) != 0) {
-		free(s);
-		return PV_E_NOMEM;
-	}
-	if (pool_cond_init(&s->cv) != 0) {
-		pthread_mutex_destroy(&s->mu);
+	if (store_pool_init(&s->pool, &pg_pool_ops, s, store_sqlite_default_max_conns(),
+	    STORE_PG_POOL_WAIT_MS) != PV_OK) {
 		free(s);
 		return PV_E_NOMEM;
 	}

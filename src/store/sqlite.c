@@ -659,45 +659,26 @@ static void conn_free(struct store_sqlite_conn *c)
 	free(c);
 }
 
-/* Drop c from the store's list and close it; s->mu held by the caller. */
-static void conn_forget(struct store_sqlite *s, struct store_sqlite_conn *c)
+static struct store_sqlite_conn *pool_conn(struct store_pool_conn *pc)
 {
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	s->nopen--;
+	return STORE_POOL_OWNER(pc, struct store_sqlite_conn, pc);
 }
 
-/* Hand c back to the pool (s->mu not held): idle for the next transaction,
- * or closed when it is unusable (still in a transaction: its ROLLBACK
- * failed) or the bound was lowered under the open count. Wakes one waiter
- * either way. */
-static void conn_release(struct store_sqlite *s, struct store_sqlite_conn *c)
+/* The pool's callbacks (store_pool.h). */
+static void conn_close_cb(struct store_pool_conn *pc)
 {
-	bool close_it;
-
-	c->held = false;
-	c->tx.open = false;
-	pthread_mutex_lock(&s->mu);
-	close_it = !sqlite3_get_autocommit(c->db) || s->nopen > s->max_conns;
-	if (close_it) {
-		conn_forget(s, c);
-	} else {
-		c->idle_next = s->idle;
-		s->idle = c;
-		s->nidle++;
-	}
-	pthread_cond_signal(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-	if (close_it)
-		conn_free(c);
+	conn_free(pool_conn(pc));
 }
 
-static enum pv_rc conn_open(struct store_sqlite *s, struct store_sqlite_conn **out)
+/* Still in a transaction when released (its ROLLBACK failed): closed. */
+static bool conn_keep_cb(struct store_pool_conn *pc)
 {
+	return sqlite3_get_autocommit(pool_conn(pc)->db) != 0;
+}
+
+static enum pv_rc conn_open_cb(void *backend, struct store_pool_conn **out)
+{
+	struct store_sqlite *s = backend;
 	struct store_sqlite_conn *c;
 	int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW |
 	    (s->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE);
@@ -721,7 +702,7 @@ static enum pv_rc conn_open(struct store_sqlite *s, struct store_sqlite_conn **o
 		prc = store_sqlite_rc(rc, "connect");
 		goto fail;
 	}
-	*out = c;
+	*out = &c->pc;
 	return PV_OK;
 fail:
 	sqlite3_close_v2(c->db);
@@ -729,94 +710,39 @@ fail:
 	return prc;
 }
 
-/* Take a connection from the pool for a transaction (s->mu not held): an idle
- * one, else a new one while fewer than max_conns are open, else wait up to
- * wait_ms for one to come back (PV_E_UNAVAILABLE then). */
+static const struct store_pool_ops sq_pool_ops = {
+	.open = conn_open_cb,
+	.close = conn_close_cb,
+	.keep = conn_keep_cb,
+};
+
+/* Hand c back to the pool: idle for the next transaction, or closed. */
+static void conn_release(struct store_sqlite *s, struct store_sqlite_conn *c)
+{
+	c->held = false;
+	c->tx.open = false;
+	store_pool_release(&s->pool, &c->pc);
+}
+
+/* Take a connection from the pool for a transaction (bounded wait). */
 static enum pv_rc conn_acquire(struct store_sqlite *s, struct store_sqlite_conn **out)
 {
-	struct store_sqlite_conn *c = NULL;
-	struct timespec deadline;
-	bool timed_out = false;
-	enum pv_rc rc;
+	struct store_pool_conn *pc;
+	enum pv_rc rc = store_pool_acquire(&s->pool, &pc);
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += s->wait_ms / 1000;
-	deadline.tv_nsec += (long)(s->wait_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&s->mu);
-	for (;;) {
-		if ((c = s->idle) != NULL) {
-			s->idle = c->idle_next;
-			s->nidle--;
-			c->idle_next = NULL;
-			break;
-		}
-		if (s->nopen < s->max_conns) {
-			s->nopen++;   /* reserved; opened below without the lock */
-			if (s->nopen > s->peak)
-				s->peak = s->nopen;
-			break;
-		}
-		if (timed_out) {
-			pthread_mutex_unlock(&s->mu);
-			log_warn("store: all %zu connections busy for %u ms", s->max_conns,
-			    s->wait_ms);
-			return PV_E_UNAVAILABLE;
-		}
-		if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) == ETIMEDOUT)
-			timed_out = true;   /* one last look */
-	}
-	pthread_mutex_unlock(&s->mu);
-	if (c != NULL) {
-		*out = c;
-		return PV_OK;
-	}
-	if ((rc = conn_open(s, &c)) != PV_OK) {
-		pthread_mutex_lock(&s->mu);
-		s->nopen--;
-		pthread_cond_signal(&s->cv);
-		pthread_mutex_unlock(&s->mu);
-		return rc;
-	}
-	pthread_mutex_lock(&s->mu);
-	s->opens++;
-	c->next = s->conns;
-	if (s->conns != NULL)
-		s->conns->prev = c;
-	s->conns = c;
-	pthread_mutex_unlock(&s->mu);
-	*out = c;
-	return PV_OK;
+	if (rc == PV_OK)
+		*out = pool_conn(pc);
+	return rc;
 }
 
 void store_sqlite_pool_stats(struct store *st, size_t *open, size_t *peak, size_t *max)
 {
-	struct store_sqlite *s = sq(st);
-
-	pthread_mutex_lock(&s->mu);
-	if (open != NULL)
-		*open = s->nopen;
-	if (peak != NULL)
-		*peak = s->peak;
-	if (max != NULL)
-		*max = s->max_conns;
-	pthread_mutex_unlock(&s->mu);
+	store_pool_stats(&sq(st)->pool, open, peak, max);
 }
 
 static void sq_pool_set(struct store *st, unsigned max_connections, unsigned wait_ms)
 {
-	struct store_sqlite *s = sq(st);
-
-	pthread_mutex_lock(&s->mu);
-	if (max_connections > 0)
-		s->max_conns = max_connections;
-	if (wait_ms > 0)
-		s->wait_ms = wait_ms;
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
+	store_pool_bound(&sq(st)->pool, max_connections, wait_ms);
 }
 
 /* ------------------------------------------------------------------ */
@@ -986,34 +912,16 @@ enum pv_rc store_sqlite_name_row(struct store_row *s, void *ctx, bool *stop)
 static void sq_close(struct store *st)
 {
 	struct store_sqlite *s = sq(st);
-	struct store_sqlite_conn *c, *next;
 
-	/* Every transaction has ended (the caller's rule): the list is the only
+	/* Every transaction has ended (the caller's rule): the pool is the only
 	 * owner of the connections. */
-	pthread_mutex_lock(&s->mu);
-	for (c = s->conns; c != NULL; c = next) {
-		next = c->next;
-		conn_free(c);
-	}
-	s->conns = NULL;
-	s->idle = NULL;
-	s->nidle = 0;
-	s->nopen = 0;
-	pthread_mutex_unlock(&s->mu);
-	pthread_cond_destroy(&s->cv);
-	pthread_mutex_destroy(&s->mu);
+	store_pool_destroy(&s->pool);
 	free(s);
 }
 
 unsigned long store_sqlite_opens(struct store *st)
 {
-	struct store_sqlite *s = sq(st);
-	unsigned long n;
-
-	pthread_mutex_lock(&s->mu);
-	n = s->opens;
-	pthread_mutex_unlock(&s->mu);
-	return n;
+	return store_pool_opens(&sq(st)->pool);
 }
 
 static int sq_schema_version(struct store *st)
@@ -1802,22 +1710,6 @@ static const struct store_ops sq_ops = {
 	.cluster = &store_sqlite_cluster_ops,
 };
 
-/* The pool's condition variable waits on CLOCK_MONOTONIC (a wall-clock step
- * does not stretch or cut the wait). */
-static int pool_cond_init(pthread_cond_t *cv)
-{
-	pthread_condattr_t a;
-	int r;
-
-	if (pthread_condattr_init(&a) != 0)
-		return -1;
-	r = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	if (r == 0)
-		r = pthread_cond_init(cv, &a);
-	pthread_condattr_destroy(&a);
-	return r;
-}
-
 size_t store_sqlite_default_max_conns(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1894,14 +1786,8 @@ enum pv_rc store_sqlite_open(const char *datadir, bool read_only, struct store *
 	s->base.ops = &sq_ops;
 	s->base.sql = &sq_runner;
 	s->read_only = read_only;
-	s->max_conns = store_sqlite_default_max_conns();
-	s->wait_ms = STORE_SQLITE_POOL_WAIT_MS;
-	if (pthread_mutex_init(&s->mu, NULL) != 0) {
-		free(s);
-		return PV_E_NOMEM;
-	}
-	if (pool_cond_init(&s->cv) != 0) {
-		pthread_mutex_destroy(&s->mu);
+	if (store_pool_init(&s->pool, &sq_pool_ops, s, store_sqlite_default_max_conns(),
+	    STORE_SQLITE_POOL_WAIT_MS) != PV_OK) {
 		free(s);
 		return PV_E_NOMEM;
 	}

@@ -307,6 +307,10 @@ static enum pv_rc access_changed(struct store_tx *tx, enum pv_rc rc)
 {
 	if (rc == PV_OK && tx->st->shared)
 		rc = tx->st->ops->cluster->epoch_bump(tx);
+	/* PostgreSQL: remember the new value, so COMMIT can wait for this
+	 * node's listener to hear it (postgres_listen.c) */
+	if (rc == PV_OK && tx->st->shared && tx->st->ops->core->epoch_known != NULL)
+		rc = tx->st->ops->cluster->epoch_get(tx, &tx->epoch_bumped);
 	return rc;
 }
 
@@ -315,6 +319,25 @@ enum pv_rc store_epoch_get(struct store_tx *tx, int64_t *epoch)
 	if (!tx_ok(tx) || epoch == NULL)
 		return PV_E_INVALID;
 	return tx->st->ops->cluster->epoch_get(tx, epoch);
+}
+
+enum pv_rc store_epoch_current(struct store *st, int64_t *epoch)
+{
+	enum pv_rc rc;
+
+	if (st == NULL || epoch == NULL)
+		return PV_E_INVALID;
+	if (st->ops->core->epoch_known != NULL && st->ops->core->epoch_known(st, epoch))
+		return PV_OK;
+	STORE_READ(st, rc, store_epoch_get(tx, epoch));
+	return rc;
+}
+
+enum pv_rc store_epoch_listen(struct store *st)
+{
+	if (st == NULL)
+		return PV_E_INVALID;
+	return st->ops->core->epoch_listen != NULL ? st->ops->core->epoch_listen(st) : PV_OK;
 }
 
 enum pv_rc store_epoch_bump(struct store_tx *tx)

@@ -20,4 +20,17 @@ enum pv_rc store_epoch_get(struct store_tx *tx, int64_t *epoch);
 /* epoch + 1, in tx (a write op). */
 enum pv_rc store_epoch_bump(struct store_tx *tx);
 
+/*
+ * The epoch a request checks, without a database read when it can:
+ * PostgreSQL nodes run a listener (store_epoch_listen: LISTEN
+ * phivault_epoch on a connection of its own; every bump NOTIFYs in its
+ * transaction) and answer from memory while it is up and confirmed within
+ * 3 s; otherwise, and on a backend without a listener, the row is read (a
+ * STORE_RD of its own). Correctness does not depend on the notifications.
+ */
+enum pv_rc store_epoch_current(struct store *st, int64_t *epoch);
+/* Start the listener (serve calls it once; PV_OK and nothing on SQLite).
+ * store_close stops it. */
+enum pv_rc store_epoch_listen(struct store *st);
+
 #endif /* PV_STORE_CLUSTER_H */

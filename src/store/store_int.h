@@ -44,6 +44,10 @@ struct store_core_ops {
 	enum pv_rc (*meta_put)(struct store_tx *tx, const char *key, const uint8_t *val, size_t len);
 	/* store_import_datadir (store_core.h); the SQLite backend's is a no-op */
 	enum pv_rc (*import_datadir)(struct store *st, const char *datadir, bool *moved);
+	/* store_epoch_listen / store_epoch_current (store_cluster.h); NULL on a
+	 * backend without a listener (SQLite: one process, nothing to hear) */
+	enum pv_rc (*epoch_listen)(struct store *st);
+	bool (*epoch_known)(struct store *st, int64_t *epoch);
 };
 
 /* ---- identity (store_identity.h) ---- */
@@ -366,6 +370,9 @@ struct store_tx {
 	struct store *st;
 	enum store_mode mode;
 	bool open;          /* begun; not yet committed or ended */
+	/* the access epoch this transaction moved to (0: none; a backend with
+	 * a listener waits, bounded, until its listener heard it after COMMIT) */
+	int64_t epoch_bumped;
 };
 
 /* ---- backends: open functions (store.c picks one by name) ---- */

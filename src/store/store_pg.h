@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 
 #include "store/store_sqlite.h"
+#include "store/store_pool.h"
 
 /* The advisory lock keys (pg_advisory_xact_lock): every STORE_WR
  * transaction takes WRITER, so writers are serialised exactly like SQLite's
@@ -36,8 +37,7 @@ struct store_pg_conn {
 	struct store_tx tx;                 /* first: (struct store_pg_conn *) casts */
 	PGconn *db;
 	struct store_pg *owner;
-	struct store_pg_conn *prev, *next;
-	struct store_pg_conn *idle_next;
+	struct store_pool_conn pc;          /* its place in owner->pool */
 	bool held;
 	bool broken;                        /* the connection failed: closed on release */
 	unsigned long uses;                 /* transactions begun on it */
@@ -51,15 +51,8 @@ struct store_pg {
 	char where[256];                    /* host/port/dbname for logs (never the password) */
 	bool read_only;
 	int schema_version;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct store_pg_conn *conns;
-	struct store_pg_conn *idle;
-	size_t nopen;
-	size_t max_conns;
-	unsigned wait_ms;
-	size_t peak;
-	unsigned long opens;
+	struct store_pool pool;             /* store_pool.c */
+	struct store_pg_listener *listener; /* postgres_listen.c; NULL until started */
 };
 
 static inline struct store_pg_conn *store_pg_tx_conn(struct store_tx *tx)
@@ -96,6 +89,23 @@ enum pv_rc store_pg_schema_read(PGconn *db, int *version);
 
 /* postgres_import.c: store_import_datadir on PostgreSQL. */
 enum pv_rc store_pg_import_datadir(struct store *st, const char *datadir, bool *moved);
+
+/* postgres_listen.c: the access-epoch listener (LISTEN phivault_epoch on a
+ * connection of its own, re-opened with backoff). The in-memory epoch is
+ * trusted while the listener is up and confirmed it (a notification or its
+ * own read of the row every HEARTBEAT ms) within STALE ms. */
+#define STORE_PG_EPOCH_HEARTBEAT_MS 1000
+#define STORE_PG_EPOCH_STALE_MS 3000
+struct store_pg_listener;
+enum pv_rc store_pg_listen_start(struct store *st);
+void store_pg_listen_stop(struct store_pg *s);
+/* The in-memory epoch when it may be trusted; false (counted in
+ * phivault_store_epoch_row_reads_total) when the caller must read the row. */
+bool store_pg_listen_known(struct store *st, int64_t *epoch);
+/* After a COMMIT that moved the epoch to want: wait until the listener
+ * heard it, at most STORE_PG_EPOCH_AWAIT_MS (no wait while it is down). */
+#define STORE_PG_EPOCH_AWAIT_MS 250
+void store_pg_listen_await(struct store *st, int64_t want);
 
 /* Tests of the pool. */
 void store_pg_pool_stats(struct store *st, size_t *open, size_t *peak, size_t *max);

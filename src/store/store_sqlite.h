@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "store/store_int.h"
+#include "store/store_pool.h"
 
 /* ======================================================================
  * SQLite backend internals (sqlite.c, migrate.c)
@@ -225,8 +226,7 @@ struct store_sqlite_conn {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[SQ_STMT__COUNT];
 	struct store_sqlite *owner;
-	struct store_sqlite_conn *prev, *next;
-	struct store_sqlite_conn *idle_next;   /* in owner->idle while no transaction holds it */
+	struct store_pool_conn pc;             /* its place in owner->pool */
 	bool held;                             /* a transaction holds it */
 };
 
@@ -241,16 +241,7 @@ struct store_sqlite {
 	char path[4096];                 /* DIR/phivault.db */
 	bool read_only;
 	int schema_version;
-	pthread_mutex_t mu;              /* guards everything below */
-	pthread_cond_t cv;               /* a connection came back (CLOCK_MONOTONIC) */
-	struct store_sqlite_conn *conns; /* every open connection */
-	struct store_sqlite_conn *idle;  /* open, held by no transaction (LIFO) */
-	size_t nidle;
-	size_t nopen;                    /* open + being opened; <= max_conns */
-	size_t max_conns;
-	unsigned wait_ms;
-	size_t peak;                     /* highest nopen so far (tests) */
-	unsigned long opens;             /* connections opened so far (tests) */
+	struct store_pool pool;          /* store_pool.c */
 };
 
 /* Connections opened by this store so far (for tests of the pool). */

@@ -13,7 +13,14 @@
  *    `audit_unavailable` (never a 500, never the record without its audit
  *    entry); it comes back by itself when the database is restarted, and
  *    the chain still verifies;
- *  - a second serve (a restart) finds the data there and moves nothing.
+ *  - a second serve (a restart) finds the data there and moves nothing;
+ *  - two nodes: create on one, read on the other; a user disabled on A is
+ *    refused on B, B answering from the epoch its listener heard (NOTIFY)
+ *    without reading the row (phivault_store_epoch_row_reads_total still);
+ *    the listener's connection terminated (pg_terminate_backend) and kept
+ *    down (fault file): B reads the row per request and is still right;
+ *    it reconnects by itself once it may; a KEK version revoked on A is
+ *    unreadable on B at once (410 key_revoked), B's cached key dropped.
  */
 #include <curl/curl.h>
 #include <stdbool.h>
@@ -128,6 +135,57 @@ expect_down(struct h_server *s, const char *method, const char *path, const char
 	h_resp_free(&r);
 }
 
+/* Poll a sample of a [metrics] listen listener until it equals want (a few
+ * ms between looks, bounded); its last value. */
+static double
+metric_wait(unsigned port, const char *sample, double want)
+{
+	double v = -1;
+
+	for (int i = 0; i < 4000; i++) {
+		if ((v = h_metric_value(port, sample)) == want)
+			break;
+		usleep(5000);
+	}
+	return v;
+}
+
+/* A user made on A, logged in on B (so B has the session cached), disabled
+ * on A: B's next request with that session is refused. With mport, B's
+ * listener is up: a NOTIFY is delivered asynchronously (A answers once its
+ * own listener heard it; B's may be a scheduling slice behind on a loaded
+ * machine), so B's request waits until B's listener counted one more
+ * notification (docs/scaling.md: the window is the delivery time). */
+static void
+disabled_on_a_refused_on_b(struct h_server *a, struct h_server *b, const char *admin,
+    const char *name, const char *path_a, unsigned mport)
+{
+	char uid[64], otp[64], tok[128], upath[160];
+	struct h_resp r;
+	double notes = 0;
+
+	h_user_create(a, admin, name, "clinician", NULL, uid, sizeof(uid), otp, sizeof(otp));
+	h_login_fresh(b, name, otp, PW_USER, tok, sizeof(tok));
+	h_req(b, "GET", path_a, tok, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 200);   /* B has her session cached now */
+	h_resp_free(&r);
+	snprintf(upath, sizeof(upath), "/v1/users/%s/disable", uid);
+	if (mport != 0)
+		notes = h_metric_value(mport, "phivault_store_epoch_notifications_total");
+	h_req(a, "POST", upath, admin, NULL, NULL, &r);
+	CHECK(r.status == 200 || r.status == 204);
+	h_resp_free(&r);
+	for (int i = 0; mport != 0 && i < 2000; i++) {
+		if (h_metric_value(mport, "phivault_store_epoch_notifications_total") > notes)
+			break;
+		usleep(1000);
+	}
+	h_req(b, "GET", path_a, tok, NULL, TREAT, &r);
+	CHECK_STATUS(&r, 401);
+	CHECK(strstr(r.body, NAME1) == NULL);
+	h_resp_free(&r);
+}
+
 /* A second node: a data directory with the same phivault.conf store
  * settings and seal material (a copy of the first's, whose phivault.db was
  * moved), its own port and lock. Create on one, read on the other, in turns;
@@ -136,7 +194,9 @@ static void
 two_nodes(struct h_server *a, const char *admin, const char *clin, const char *path_a)
 {
 	static struct h_server b;
-	char parent[512], cmd[1600], id[64], path[160], tok_b[128];
+	char parent[512], cmd[1600], id[64], path[160], tok_b[128], mlisten[64], fault[600];
+	double reads, notes, reconn;
+	unsigned mport;
 	struct h_resp r;
 
 	b = *a;   /* static: the harness keeps a pointer to a started server */
@@ -148,7 +208,16 @@ two_nodes(struct h_server *a, const char *admin, const char *clin, const char *p
 	/* its own name: the lease owner of its jobs, shown by health */
 	snprintf(cmd, sizeof(cmd), "sed -i '/^\\[server\\]/a node = node-b' %s/phivault.conf", b.dir);
 	CHECK(h_run(cmd, NULL) == 0);
+	/* its metrics on a port of its own (the epoch listener's state) */
+	mport = h_free_port();
+	snprintf(mlisten, sizeof(mlisten), "127.0.0.1:%u", mport);
+	h_config_set_in(&b, "metrics", "listen", mlisten);
+	/* a fault file only B reads (test builds): "epoch_listen" in it keeps
+	 * B's listener from reconnecting */
+	snprintf(fault, sizeof(fault), "%s/fault", parent);
+	CHECK(setenv("PHIVAULT_FAULT_FILE", fault, 1) == 0);   /* inherited by B */
 	h_start(&b, "--dev");
+	unsetenv("PHIVAULT_FAULT_FILE");
 	h_req(&b, "GET", "/v1/sys/health", NULL, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
 	CHECK(strcmp(h_jstr(r.json, "node"), "node-b") == 0);
@@ -174,22 +243,64 @@ two_nodes(struct h_server *a, const char *admin, const char *clin, const char *p
 		h_resp_free(&r);
 	}
 	/* a user disabled through A is refused on B's very next request (the
-	 * access epoch moved in the disabling transaction) */
+	 * access epoch moved in the disabling transaction and NOTIFYed B's
+	 * listener): B answers from the epoch it heard, without reading the row */
+	CHECK(metric_wait(mport, "phivault_store_epoch_listener_up", 1) == 1);
+	reads = h_metric_value(mport, "phivault_store_epoch_row_reads_total");
+	notes = h_metric_value(mport, "phivault_store_epoch_notifications_total");
+	CHECK(reads >= 0 && notes >= 0);
+	disabled_on_a_refused_on_b(a, &b, admin, "dora", path_a, mport);
+	CHECK(h_metric_value(mport, "phivault_store_epoch_row_reads_total") == reads);
+	CHECK(h_metric_value(mport, "phivault_store_epoch_notifications_total") > notes);
+	/* the listener's connection terminated by the database and kept from
+	 * coming back (fault file): B reads the row on every request and is
+	 * still right */
+	snprintf(cmd, sizeof(cmd), "echo epoch_listen > %s", fault);
+	CHECK(h_run(cmd, NULL) == 0);
+	CHECK(pg_cluster_sql(&pgc, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	    "WHERE application_name = 'phivault-listener'") == 0);
+	CHECK(metric_wait(mport, "phivault_store_epoch_listener_up", 0) == 0);
+	reads = h_metric_value(mport, "phivault_store_epoch_row_reads_total");
+	disabled_on_a_refused_on_b(a, &b, admin, "edna", path_a, 0);
+	CHECK(h_metric_value(mport, "phivault_store_epoch_row_reads_total") > reads);
+	/* ... and once it may, it reconnects by itself (backoff) */
+	reconn = h_metric_value(mport, "phivault_store_epoch_listener_reconnects_total");
+	CHECK(reconn >= 1);
+	CHECK(unlink(fault) == 0);
+	CHECK(metric_wait(mport, "phivault_store_epoch_listener_up", 1) == 1);
+	CHECK(h_metric_value(mport, "phivault_store_epoch_listener_reconnects_total") > reconn);
+	reads = h_metric_value(mport, "phivault_store_epoch_row_reads_total");
+	disabled_on_a_refused_on_b(a, &b, admin, "fern", path_a, mport);
+	CHECK(h_metric_value(mport, "phivault_store_epoch_row_reads_total") == reads);
+	/* a KEK version revoked through A is unreadable on B at once, though B
+	 * had it cached (it just read a record under it): the epoch move drops
+	 * B's unwrapped keys (keys_access_changed) */
 	{
-		char uid[64], otp[64], tok_d[128], upath[160];
+		char kay[128], rid[64], rpath[160];
 
-		h_user_create(a, admin, "dora", "clinician", NULL, uid, sizeof(uid), otp, sizeof(otp));
-		h_login_fresh(&b, "dora", otp, PW_USER, tok_d, sizeof(tok_d));
-		h_req(&b, "GET", path_a, tok_d, NULL, TREAT, &r);
-		CHECK_STATUS(&r, 200);   /* B has her session cached now */
+		h_add_user(a, admin, "kay", "key_admin", PW_USER, kay, sizeof(kay));
+		create_record(a, clin, "{\"name\":\"" NAME2 "\"}", rid, sizeof(rid));
+		snprintf(rpath, sizeof(rpath), "/v1/collections/patients/records/%s", rid);
+		h_req(&b, "GET", rpath, tok_b, NULL, TREAT, &r);
+		CHECK_STATUS(&r, 200);
 		h_resp_free(&r);
-		snprintf(upath, sizeof(upath), "/v1/users/%s/disable", uid);
-		h_req(a, "POST", upath, admin, NULL, NULL, &r);
-		CHECK(r.status == 200 || r.status == 204);
+		h_req(a, "POST", "/v1/keys/collection:patients/rotate", kay, NULL, NULL, &r);
+		CHECK_STATUS(&r, 200);
 		h_resp_free(&r);
-		h_req(&b, "GET", path_a, tok_d, NULL, TREAT, &r);
-		CHECK_STATUS(&r, 401);
-		CHECK(strstr(r.body, NAME1) == NULL);
+		notes = h_metric_value(mport, "phivault_store_epoch_notifications_total");
+		h_req(a, "POST", "/v1/keys/collection:patients/versions/1/revoke", kay,
+		    "{\"confirm\":\"collection:patients:1\"}", NULL, &r);
+		CHECK_STATUS(&r, 200);
+		h_resp_free(&r);
+		for (int i = 0; i < 2000; i++) {   /* delivery is asynchronous (above) */
+			if (h_metric_value(mport, "phivault_store_epoch_notifications_total") > notes)
+				break;
+			usleep(1000);
+		}
+		h_req(&b, "GET", rpath, tok_b, NULL, TREAT, &r);
+		CHECK_STATUS(&r, 410);
+		CHECK(strcmp(h_err_code(&r), "key_revoked") == 0);
+		CHECK(strstr(r.body, NAME2) == NULL);
 		h_resp_free(&r);
 	}
 	CHECK(h_stop(&b) == 0);
