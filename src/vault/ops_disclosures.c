@@ -199,7 +199,7 @@ static int scan_cb(const struct store_audit_row *row, void *arg)
 	acct = accountable(row->action, row->outcome, row->purpose_of_use, &basis);
 	fields = json_object_get(detail, "fields");
 	rcpt = json_string_value(json_object_get(detail, "recipient"));
-	e = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s?, s:s?, s:{s:s, s:s?, s:s?}, s:s?, s:s?, "
+	e = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s*, s:s*, s:{s:s, s:s*, s:s*}, s:s*, s:s*, "
 	    "s:o, s:b, s:s}",
 	    "seq", (json_int_t)row->seq, "time", row->time, "action", row->action,
 	    "outcome", row->outcome, "reason", row->reason,
@@ -399,7 +399,7 @@ static json_t *fhir_event(json_t *e, const char *ref)
 			put(&fields, ",", 1);
 		put(&fields, json_string_value(f), strlen(json_string_value(f)));
 	}
-	agents = json_pack("[{s:{s:{s:s, s:s}, s:s?}, s:b, s:o*}]",
+	agents = json_pack("[{s:{s:{s:s, s:s}, s:s*}, s:b, s:o*}]",
 	    "who", "identifier", "system", "urn:phivault:principal", "value",
 	    json_string_value(json_object_get(actor, "id")),
 	    "display", json_string_value(json_object_get(actor, "username")),
@@ -537,14 +537,17 @@ void vault_subject_disclosures(struct vault_ctx *v, const struct vault_caller *w
 	util_time_fmt(util_now_ms(), now, sizeof(now));
 	util_time_fmt(util_now_ms() - SIX_YEARS_MS, from, sizeof(from));
 	util_strlcpy(to, "9999-12-31T23:59:59.999Z", sizeof(to));
+	/* the default window: the six years before until (or now) */
+	if (until != NULL && time_arg(until, to) && util_time_parse(to) - SIX_YEARS_MS > 0)
+		util_time_fmt(util_time_parse(to) - SIX_YEARS_MS, from, sizeof(from));
 	if (refrc != PV_OK)
 		rc = PV_E_INVALID, msg = "the subject must be 1 to 4096 bytes";
 	else if (strcmp(fmt, "json") != 0 && strcmp(fmt, "csv") != 0 && strcmp(fmt, "fhir") != 0)
 		rc = PV_E_INVALID, msg = "format must be json, csv or fhir";
-	else if (since != NULL && !time_arg(since, from))
-		rc = PV_E_INVALID, msg = "since must be YYYY-MM-DD or RFC 3339 UTC (...Z)";
 	else if (until != NULL && !time_arg(until, to))
 		rc = PV_E_INVALID, msg = "until must be YYYY-MM-DD or RFC 3339 UTC (...Z)";
+	else if (since != NULL && !time_arg(since, from))
+		rc = PV_E_INVALID, msg = "since must be YYYY-MM-DD or RFC 3339 UTC (...Z)";
 	else if (strcmp(from, to) >= 0)
 		rc = PV_E_INVALID, msg = "since must be before until";
 	if (rc != PV_OK) {
