@@ -329,11 +329,17 @@ void vault_record_subject_ref(struct vault_ctx *v, const char *collection, const
 {
 	struct store_record r;
 	struct vault_subject_env se;
+	const struct vault_collection *c;
+	bool has_subject = false;
 	enum pv_rc rc;
 
 	ref[0] = '\0';
-	if (!vault_rec_id_ok(id))
+	if (!vault_rec_id_ok(id) || vault_coll_get(v, collection, &c) != PV_OK)
 		return;
+	for (size_t i = 0; i < c->nfields; i++)
+		has_subject = has_subject || c->fields[i].subject;
+	if (!has_subject)
+		return;   /* no record of it names a subject: no read */
 	memset(&r, 0, sizeof(r));
 	memset(&se, 0, sizeof(se));
 	STORE_READ(v->st, rc, vault_record_fetch(tx, collection, id, &r, &se));
