@@ -108,6 +108,7 @@ void vault_record_create(struct vault_ctx *v, const struct vault_caller *who,
 	json_t *norm = NULL, *labels = NULL;
 	char *detail = NULL;
 	struct create_done *d = NULL;
+	const char *refs[1];
 	enum pv_rc rc;
 
 	vault_answer_init(&a);
@@ -142,11 +143,9 @@ void vault_record_create(struct vault_ctx *v, const struct vault_caller *who,
 		goto out;
 	}
 	vault_resource(resource, sizeof(resource), cname, id);
-	{
-		const char *refs[1] = { j->subject_ref };
-
-		subject_event(&ev, who, "record.create", resource, purpose, detail, refs, 1, false);
-	}
+	/* refs lives to the audit_submit below, which copies them */
+	refs[0] = j->subject_ref;
+	subject_event(&ev, who, "record.create", resource, purpose, detail, refs, 1, false);
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
 		rc = PV_E_NOMEM;
 		goto out;
@@ -637,6 +636,7 @@ void vault_record_update(struct vault_ctx *v, const struct vault_caller *who,
 	bool any = true;
 	struct patch_done *d = NULL;
 	char old_ref[STORE_SUBJECT_REF_LEN + 1] = "";
+	const char *refs[2];
 	enum pv_rc rc;
 
 	memset(&cur, 0, sizeof(cur));
@@ -708,11 +708,9 @@ void vault_record_update(struct vault_ctx *v, const struct vault_caller *who,
 		rc = PV_E_NOMEM;
 		goto out;
 	}
-	{
-		const char *refs[2] = { old_ref, j->subject_ref };
-
-		subject_event(&ev, who, "record.update", resource, purpose, detail, refs, 2, false);
-	}
+	refs[0] = old_ref;
+	refs[1] = j->subject_ref;
+	subject_event(&ev, who, "record.update", resource, purpose, detail, refs, 2, false);
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
 		rc = PV_E_NOMEM;
 		goto out;
@@ -782,6 +780,7 @@ void vault_record_shred(struct vault_ctx *v, const struct vault_caller *who,
 	struct vault_answer a;
 	struct audit_event ev;
 	char resource[VAULT_RESOURCE_MAX];
+	const char *refs[1];
 	enum pv_rc rc;
 
 	vault_answer_init(&a);
@@ -801,12 +800,9 @@ void vault_record_shred(struct vault_ctx *v, const struct vault_caller *who,
 	util_strlcpy(j->id, id, sizeof(j->id));
 	j->now = util_now_ms();
 	vault_record_subject_ref(v, cname, id, j->ref);
-	{
-		const char *refs[1] = { j->ref };
-
-		subject_event(&ev, who, "record.delete", resource, vault_purpose_optional(who),
-		    "{\"shredded\":true}", refs, 1, false);
-	}
+	refs[0] = j->ref;
+	subject_event(&ev, who, "record.delete", resource, vault_purpose_optional(who),
+	    "{\"shredded\":true}", refs, 1, false);
 	/* the DEK and ciphertext are dropped and the index entries deleted in
 	 * the entry's transaction; NOTFOUND is recorded as an error entry.
 	 * shred_done answers once the group is durable. */
