@@ -88,7 +88,22 @@ struct audit_event {
 	enum audit_outcome outcome;
 	const char *reason;           /* short machine reason, e.g. "bad_password"; NULL if none */
 	const char *detail;           /* JSON object text or NULL: field names, counts; never values */
+	/*
+	 * Accounting of disclosures (45 CFR 164.528; docs/internals/audit.md
+	 * "Subject index"): the subject references (64 lowercase hex, the
+	 * keyed HMAC of vault_subject_ref, never a value) of the patients a
+	 * PHI access concerned, and the outside recipient it was made to
+	 * (X-Disclosure-Recipient, validated by the caller). The writer puts
+	 * them into the entry's detail ("subjects": sorted, unique;
+	 * "recipient"), so the chain covers them, and writes one
+	 * audit_subjects row per ref in the entry's own transaction. NULL/0:
+	 * none (every older caller).
+	 */
+	const char *const *subjects;
+	size_t nsubjects;             /* at most AUDIT_SUBJECTS_MAX */
+	const char *recipient;
 };
+#define AUDIT_SUBJECTS_MAX 1024
 
 struct audit_config {
 	int checkpoint_every;         /* entries; >= 1 */

@@ -38,6 +38,8 @@ struct audit_prepared {
 	const char *outcome;         /* "allowed" | "denied" | "error" */
 	const char *reason;          /* "" if none */
 	char *detail;                /* compact JSON object, sorted keys; "{}" if none */
+	char (*subjects)[65];        /* owned: the event's subject refs, sorted, unique */
+	size_t nsubjects;
 };
 /* PV_E_INVALID if a field is missing, too long, not UTF-8, holds a control
  * character, or detail is not a JSON object. */

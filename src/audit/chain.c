@@ -295,6 +295,7 @@ void audit_prepared_clear(struct audit_prepared *p)
 		return;
 	free(p->actor);
 	free(p->detail);
+	free(p->subjects);
 	memset(p, 0, sizeof *p);
 }
 
@@ -344,6 +345,64 @@ actor_auth(const struct pv_actor *a, json_t *o)
 	    (!audit_text_ok(a->break_glass, AUDIT_TEXT_MAX) ||
 	    json_object_set_new(o, "break_glass", json_string(a->break_glass)) != 0))
 		return PV_E_INVALID;
+	return PV_OK;
+}
+
+static int ref_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 64);
+}
+
+static bool ref_ok(const char *r)
+{
+	if (!r || strlen(r) != 64)
+		return false;
+	for (int i = 0; i < 64; i++)
+		if (!((r[i] >= '0' && r[i] <= '9') || (r[i] >= 'a' && r[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/*
+ * The subject refs and the recipient of a PHI access into the detail
+ * ("subjects": sorted, unique; "recipient") and the refs into p->subjects
+ * for the index rows. The caller's detail must not hold either key itself:
+ * what is indexed is exactly what the chain covers.
+ */
+static enum pv_rc detail_subjects(const struct audit_event *ev, json_t *detail,
+    struct audit_prepared *p)
+{
+	json_t *arr;
+	size_t n = 0;
+
+	if (json_object_get(detail, "subjects") || json_object_get(detail, "recipient"))
+		return PV_E_INVALID;
+	if (ev->recipient) {
+		if (!ev->recipient[0] || !audit_text_ok(ev->recipient, AUDIT_TEXT_MAX) ||
+		    json_object_set_new(detail, "recipient", json_string(ev->recipient)) != 0)
+			return PV_E_INVALID;
+	}
+	if (ev->nsubjects == 0)
+		return PV_OK;
+	if (ev->nsubjects > AUDIT_SUBJECTS_MAX || !ev->subjects)
+		return PV_E_INVALID;
+	if (!(p->subjects = calloc(ev->nsubjects, sizeof *p->subjects)))
+		return PV_E_NOMEM;
+	for (size_t i = 0; i < ev->nsubjects; i++) {
+		if (!ref_ok(ev->subjects[i]))
+			return PV_E_INVALID;
+		memcpy(p->subjects[i], ev->subjects[i], 65);
+	}
+	qsort(p->subjects, ev->nsubjects, sizeof *p->subjects, ref_cmp);
+	for (size_t i = 0; i < ev->nsubjects; i++)
+		if (n == 0 || memcmp(p->subjects[n - 1], p->subjects[i], 64) != 0)
+			memmove(p->subjects[n++], p->subjects[i], 65);
+	p->nsubjects = n;
+	if (!(arr = json_array()) || json_object_set_new(detail, "subjects", arr) != 0)
+		return PV_E_NOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (json_array_append_new(arr, json_string(p->subjects[i])) != 0)
+			return PV_E_NOMEM;
 	return PV_OK;
 }
 
@@ -399,8 +458,14 @@ enum pv_rc audit_prepare(const struct audit_event *ev, struct audit_prepared *ou
 			goto out;
 		}
 	}
+	if ((rc = detail_subjects(ev, detail, &p)) != PV_OK)
+		goto out;
 	/* Re-serialised so the stored text is one line with a stable key order. */
 	p.detail = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
+	if (p.detail && strlen(p.detail) > AUDIT_DETAIL_MAX) {
+		rc = PV_E_INVALID;
+		goto out;
+	}
 	if (!p.detail) {
 		rc = PV_E_NOMEM;
 		goto out;

@@ -258,6 +258,9 @@ static enum pv_rc on_tx_append(void *arg, struct store_tx *tx, void *part, enum 
 		return rc;
 	row->hash = j->hash;
 	rc = store_audit_append(tx, row);
+	/* the subject index, in the entry's transaction (same group commit) */
+	for (size_t i = 0; rc == PV_OK && i < j->ev.nsubjects; i++)
+		rc = store_audit_subject_put(tx, row->seq, j->ev.subjects[i]);
 	if (rc != PV_OK)
 		return rc;
 	a->g_seq++;

@@ -57,6 +57,10 @@ enum pv_rc cli_http_hdr(const char *base, const char *cacert, const char *token,
 enum pv_rc cli_http_client_cert(const char *base, const char *cacert, const char *cert,
     const char *key, const char *method, const char *path, struct json_t *body, long *status,
     struct json_t **resp);
+/* GET path: *status, *resp (the body parsed as JSON, or NULL) and *text,
+ * the body's exact bytes (malloc'd, NUL-terminated; wipe and free it). */
+enum pv_rc cli_http_text(const char *base, const char *cacert, const char *token,
+    const char *path, long *status, struct json_t **resp, char **text);
 /* Print an API error body as "phivault: <code>: <message>" and return CLI_RUNTIME. */
 int cli_api_error(long status, struct json_t *resp);
 

@@ -47,13 +47,14 @@ on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 static enum pv_rc
 http_do(const char *base, const char *cacert, const char *cert, const char *key,
     const char *token, const char *method, const char *path, const char *header, json_t *body,
-    long *status, json_t **resp);
+    long *status, json_t **resp, char **raw);
 
 enum pv_rc
 cli_http(const char *base, const char *cacert, const char *token, const char *method,
     const char *path, json_t *body, long *status, json_t **resp)
 {
-	return http_do(base, cacert, NULL, NULL, token, method, path, NULL, body, status, resp);
+	return http_do(base, cacert, NULL, NULL, token, method, path, NULL, body, status, resp,
+	    NULL);
 }
 
 /* cli_http with one more request header line ("If-Match: 3"), NULL for none. */
@@ -61,7 +62,16 @@ enum pv_rc
 cli_http_hdr(const char *base, const char *cacert, const char *token, const char *method,
     const char *path, const char *header, json_t *body, long *status, json_t **resp)
 {
-	return http_do(base, cacert, NULL, NULL, token, method, path, header, body, status, resp);
+	return http_do(base, cacert, NULL, NULL, token, method, path, header, body, status, resp,
+	    NULL);
+}
+
+enum pv_rc
+cli_http_text(const char *base, const char *cacert, const char *token, const char *path,
+    long *status, json_t **resp, char **text)
+{
+	return http_do(base, cacert, NULL, NULL, token, "GET", path, NULL, NULL, status, resp,
+	    text);
 }
 
 enum pv_rc
@@ -70,13 +80,14 @@ cli_http_client_cert(const char *base, const char *cacert, const char *cert, con
 {
 	if (cert == NULL || key == NULL)
 		return PV_E_INVALID;
-	return http_do(base, cacert, cert, key, NULL, method, path, NULL, body, status, resp);
+	return http_do(base, cacert, cert, key, NULL, method, path, NULL, body, status, resp,
+	    NULL);
 }
 
 static enum pv_rc
 http_do(const char *base, const char *cacert, const char *cert, const char *key,
     const char *token, const char *method, const char *path, const char *header, json_t *body,
-    long *status, json_t **resp)
+    long *status, json_t **resp, char **raw)
 {
 	struct curl_slist *hdrs = NULL;
 	struct buf b = { 0 };
@@ -143,6 +154,11 @@ http_do(const char *base, const char *cacert, const char *cert, const char *key,
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	*resp = b.len ? json_loadb(b.p, b.len, 0, NULL) : NULL;
+	if (raw != NULL) {
+		/* the exact bytes too (CSV, FHIR JSON): the caller wipes and frees them */
+		*raw = b.p != NULL ? b.p : strdup("");
+		b.p = NULL;
+	}
 	rc = PV_OK;
 out:
 	if (txt != NULL) {

@@ -7,6 +7,8 @@
  *   phivault subject shred SUBJECT [--yes]
  *   phivault subject hold SUBJECT --reason TEXT
  *   phivault subject release SUBJECT
+ *   phivault subject disclosures SUBJECT [--since T] [--until T]
+ *                                [--format text|json|csv|fhir]
  *   phivault retention run
  *
  * Common options: --addr URL (PHIVAULT_ADDR), --cacert FILE
@@ -27,13 +29,17 @@
 #include "cli/cli.h"
 
 #define SUBJECT_USAGE "usage: phivault subject show SUBJECT | subject shred SUBJECT [--yes] | " \
-	"subject hold SUBJECT --reason TEXT | subject release SUBJECT " \
+	"subject hold SUBJECT --reason TEXT | subject release SUBJECT | " \
+	"subject disclosures SUBJECT [--since T] [--until T] [--format text|json|csv|fhir] " \
 	"[--addr URL] [--cacert FILE] [--format text|json] (token from PHIVAULT_TOKEN)"
+#define DISCLOSURES_USAGE "usage: phivault subject disclosures SUBJECT [--since T] " \
+	"[--until T] [--format text|json|csv|fhir] [--addr URL] [--cacert FILE] " \
+	"(token from PHIVAULT_TOKEN; T: YYYY-MM-DD or RFC 3339 UTC)"
 #define RETENTION_USAGE "usage: phivault retention run [--addr URL] [--cacert FILE] " \
 	"[--format text|json] (token from PHIVAULT_TOKEN)"
 #define SUBJECT_MAX 4096
 
-enum { O_YES = 256, O_REASON };
+enum { O_YES = 256, O_REASON, O_SINCE, O_UNTIL };
 
 /* RFC 3986 percent-encoding of one path segment (unreserved kept). */
 static bool
@@ -132,6 +138,112 @@ confirmed(void)
 	return true;
 }
 
+/* A query parameter value (RFC 3986 unreserved kept; the times given are
+ * ASCII). */
+static bool
+query_value(const char *in, char *out, size_t cap)
+{
+	return strlen(in) < 64 && segment(in, out, cap);
+}
+
+static void
+print_disclosures(json_t *r)
+{
+	json_t *e;
+	size_t i;
+
+	printf("subject ref %s: %lld entries, %lld accountable (45 CFR 164.528), %s .. %s%s\n",
+	    cli_jstr(r, "subject_ref"), (long long)json_integer_value(json_object_get(r, "total")),
+	    (long long)json_integer_value(json_object_get(r, "accountable")), cli_jstr(r, "since"),
+	    cli_jstr(r, "until"), json_is_true(json_object_get(r, "truncated")) ? " (truncated)"
+	    : "");
+	json_array_foreach(json_object_get(r, "entries"), i, e) {
+		json_t *a = json_object_get(e, "actor");
+		const char *who = cli_jstr(a, "username");
+
+		printf("%8lld %s %-14s %-8s %-8s %-20s %s/%s %s%s%s\n",
+		    (long long)json_integer_value(json_object_get(e, "seq")), cli_jstr(e, "time"),
+		    cli_jstr(e, "action"), cli_jstr(e, "outcome"),
+		    cli_jstr(e, "purpose_of_use")[0] ? cli_jstr(e, "purpose_of_use") : "-",
+		    who[0] ? who : cli_jstr(a, "id"), cli_jstr(e, "collection"),
+		    cli_jstr(e, "record")[0] ? cli_jstr(e, "record") : "*",
+		    json_is_true(json_object_get(e, "accountable")) ? "accountable" : "not accountable",
+		    cli_jstr(e, "recipient")[0] ? ", recipient: " : "", cli_jstr(e, "recipient"));
+	}
+}
+
+/* phivault subject disclosures SUBJECT [--since T] [--until T] [--format ...] */
+static int
+subject_disclosures(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_ONLINE_LONGOPTS,
+		{ "since", required_argument, NULL, O_SINCE },
+		{ "until", required_argument, NULL, O_UNTIL },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_online_opts on;
+	struct cli_api ctx;
+	const char *since = NULL, *until = NULL, *wire = NULL;
+	char seg[SUBJECT_MAX * 3 + 1], path[SUBJECT_MAX * 3 + 512], q1[200] = "", q2[200] = "";
+	char *text = NULL;
+	json_t *resp = NULL;
+	long status = 0;
+	int c, ret = CLI_RUNTIME;
+
+	cli_online_init(&on);
+	optind = 2;
+	while ((c = getopt_long(argc, argv, CLI_ONLINE_SHORTOPTS "h", opts, NULL)) != -1) {
+		if (c == 'F' && (strcmp(optarg, "csv") == 0 || strcmp(optarg, "fhir") == 0)) {
+			wire = optarg;   /* the server's own rendering, printed as it came */
+			continue;
+		}
+		if (cli_online_opt(&on, c, optarg))
+			continue;
+		switch (c) {
+		case O_SINCE: since = optarg; break;
+		case O_UNTIL: until = optarg; break;
+		case 'h':
+			printf("%s\n", DISCLOSURES_USAGE);
+			return CLI_OK;
+		default:
+			return CLI_USAGE;
+		}
+	}
+	if (on.bad_format || argc - optind != 1 || strlen(argv[optind]) > SUBJECT_MAX ||
+	    !segment(argv[optind], seg, sizeof(seg)) ||
+	    (since != NULL && !query_value(since, q1, sizeof(q1))) ||
+	    (until != NULL && !query_value(until, q2, sizeof(q2)))) {
+		cli_err(DISCLOSURES_USAGE);
+		return CLI_USAGE;
+	}
+	if (!cli_api_init(&ctx, &on))
+		return CLI_USAGE;
+	snprintf(path, sizeof(path), "/v1/subjects/%s/disclosures?format=%s%s%s%s%s", seg,
+	    wire != NULL ? wire : "json", since ? "&since=" : "", q1, until ? "&until=" : "", q2);
+	if (cli_http_text(ctx.addr, ctx.cacert, ctx.token, path, &status, &resp, &text) != PV_OK)
+		goto out;
+	if (status != 200) {
+		ret = cli_api_error(status, resp);
+		goto out;
+	}
+	if (wire != NULL)
+		fputs(text, stdout);
+	else if (ctx.format == CLI_FORMAT_JSON)
+		cli_print_json(resp);
+	else
+		print_disclosures(resp);
+	ret = CLI_OK;
+out:
+	if (text != NULL) {
+		memset(text, 0, strlen(text));
+		free(text);
+	}
+	json_decref(resp);
+	return ret;
+}
+
 int
 cmd_subject(int argc, char **argv)
 {
@@ -150,6 +262,8 @@ cmd_subject(int argc, char **argv)
 	bool yes = false;
 	int c, ret;
 
+	if (argc >= 2 && strcmp(argv[1], "disclosures") == 0)
+		return subject_disclosures(argc, argv);
 	if ((c = cli_subcommand(argc, argv, SUBJECT_USAGE, &on)) != CLI_GO_ON)
 		return c;
 	sub = argv[1];

@@ -88,6 +88,8 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The client certificate was not issued by phivault's app CA or is no longer valid" },
 	[PV_E_CERT_EXPIRED] = { "certificate_expired", 401,
 	    "The client certificate is expired or not yet valid: ask for a new one" },
+	[PV_E_RECIPIENT] = { "invalid_recipient", 400,
+	    "X-Disclosure-Recipient must be 1 to 200 printable ASCII characters" },
 };
 
 static const struct rc_map *

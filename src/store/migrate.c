@@ -529,6 +529,18 @@ static const struct migration migrations[] = {
 	  " collection TEXT NOT NULL,"
 	  " ref TEXT NOT NULL,"
 	  " shredded_ms INTEGER NOT NULL);" },
+	/* The subject index of the audit trail (accounting of disclosures,
+	 * docs/internals/audit.md "Subject index"): one row per (entry,
+	 * subject reference) of a PHI access, written by the audit writer in
+	 * the entry's own transaction; the refs are also in the entry's
+	 * hash-covered detail ("subjects"), so the index is a projection of
+	 * the chain. */
+	{ 21,
+	  "CREATE TABLE audit_subjects("
+	  " subject_ref TEXT NOT NULL,"
+	  " seq INTEGER NOT NULL,"
+	  " PRIMARY KEY(subject_ref, seq)) WITHOUT ROWID;"
+	  "CREATE INDEX audit_subjects_seq ON audit_subjects(seq);" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -146,6 +146,17 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_CHECKPOINT_SCAN] = "SELECT seq, hash, time, signature, key_id "
 	    "FROM audit_checkpoint ORDER BY seq",
 	[SQ_CHECKPOINT_COUNT] = "SELECT count(*) FROM audit_checkpoint",
+	/* disclosures:begin */
+	[SQ_AUDIT_SUBJECT_PUT] = "INSERT INTO audit_subjects(subject_ref, seq) VALUES (?1, ?2) "
+	    "ON CONFLICT DO NOTHING",
+	/* the index's primary key (subject_ref, seq) gives the seqs in order;
+	 * each joins the trail on its primary key: no scan of the trail */
+	[SQ_AUDIT_SUBJECT_SCAN] = "SELECT a.seq, a.time, a.actor, a.action, a.resource, "
+	    "a.purpose_of_use, a.outcome, a.reason, a.detail, a.prev_hash, a.hash "
+	    "FROM audit_subjects s JOIN audit a ON a.seq = s.seq "
+	    "WHERE s.subject_ref = ?1 AND s.seq > ?2 AND a.time >= ?3 AND a.time < ?4 "
+	    "ORDER BY s.seq LIMIT ?5",
+	/* disclosures:end */
 
 	/* identity:begin (added by the identity work) */
 #define USER_COLS "SELECT id, username, display_name, email, status, attributes, " \
@@ -1236,6 +1247,24 @@ static enum pv_rc sq_audit_scan(struct store_tx *tx, const struct store_audit_fi
 		SQP_INT(limit)), audit_row, &x);
 }
 
+static enum pv_rc sq_audit_subject_put(struct store_tx *tx, int64_t seq, const char *ref)
+{
+	return store_sqlite_exec(tx, SQ_AUDIT_SUBJECT_PUT, "audit_subject_put",
+	    SQP_LIST(SQP_TEXT(ref), SQP_INT(seq)), NULL);
+}
+
+static enum pv_rc sq_audit_subject_scan(struct store_tx *tx,
+    const struct store_audit_subject_filter *f, store_audit_cb cb, void *arg)
+{
+	int64_t limit = f->limit == 0 || f->limit > INT64_MAX ? -1 : (int64_t)f->limit;
+	struct audit_row_ctx x = { cb, arg };
+
+	return store_sqlite_scan(tx, SQ_AUDIT_SUBJECT_SCAN, "audit_subject_scan",
+	    SQP_LIST(SQP_TEXT(f->subject_ref), SQP_INT(f->since_seq),
+		SQP_TEXT(f->time_from != NULL ? f->time_from : ""),
+		SQP_TEXT(f->time_to != NULL ? f->time_to : "~"), SQP_INT(limit)), audit_row, &x);
+}
+
 static enum pv_rc sq_checkpoint_put(struct store_tx *tx, const struct store_checkpoint *cp)
 {
 	return store_sqlite_exec(tx, SQ_CHECKPOINT_PUT, "checkpoint_put",
@@ -1684,6 +1713,8 @@ const struct store_audit_ops store_sqlite_audit_ops = {
 	.audit_append = sq_audit_append,
 	.audit_head = sq_audit_head,
 	.audit_scan = sq_audit_scan,
+	.audit_subject_put = sq_audit_subject_put,
+	.audit_subject_scan = sq_audit_subject_scan,
 	.checkpoint_put = sq_checkpoint_put,
 	.checkpoint_scan = sq_checkpoint_scan,
 	.checkpoint_count = sq_checkpoint_count,

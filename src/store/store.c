@@ -536,6 +536,32 @@ enum pv_rc store_audit_scan(struct store_tx *tx, const struct store_audit_filter
 	return tx->st->ops->audit->audit_scan(tx, f != NULL ? f : &all, cb, arg);
 }
 
+static bool audit_ref_ok(const char *ref)
+{
+	if (ref == NULL || strlen(ref) != STORE_AUDIT_SUBJECT_REF_LEN)
+		return false;
+	for (const char *p = ref; *p != '\0'; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
+enum pv_rc store_audit_subject_put(struct store_tx *tx, int64_t seq, const char *ref)
+{
+	if (!tx_ok(tx) || seq < 1 || !audit_ref_ok(ref))
+		return PV_E_INVALID;
+	WRITE_OP(tx, "audit_subject_put");
+	return tx->st->ops->audit->audit_subject_put(tx, seq, ref);
+}
+
+enum pv_rc store_audit_subject_scan(struct store_tx *tx,
+    const struct store_audit_subject_filter *f, store_audit_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || f == NULL || cb == NULL || !audit_ref_ok(f->subject_ref))
+		return PV_E_INVALID;
+	return tx->st->ops->audit->audit_subject_scan(tx, f, cb, arg);
+}
+
 enum pv_rc store_checkpoint_put(struct store_tx *tx, const struct store_checkpoint *cp)
 {
 	if (!tx_ok(tx) || cp == NULL || cp->hash == NULL || cp->time == NULL ||

@@ -43,6 +43,27 @@ typedef int (*store_audit_cb)(const struct store_audit_row *row, void *arg);  /*
 enum pv_rc store_audit_scan(struct store_tx *tx, const struct store_audit_filter *f,
     store_audit_cb cb, void *arg);
 
+/*
+ * The subject index (table audit_subjects, migration "subject index"): the
+ * subject references a PHI access touched, one row per (ref, seq), written
+ * by the audit writer in the entry's own transaction (accounting of
+ * disclosures, 45 CFR 164.528). ref: 64 lowercase hex (a subject's keyed
+ * reference, never its value). Putting the same pair twice is a no-op.
+ */
+#define STORE_AUDIT_SUBJECT_REF_LEN 64
+enum pv_rc store_audit_subject_put(struct store_tx *tx, int64_t seq, const char *ref);
+struct store_audit_subject_filter {
+	const char *subject_ref;     /* required */
+	int64_t since_seq;           /* entries with seq > since_seq */
+	const char *time_from;       /* RFC 3339 UTC (the entries' form); entries with time >= it; NULL: any */
+	const char *time_to;         /* entries with time < it; NULL: any */
+	size_t limit;                /* 0: no limit */
+};
+/* The entries of one subject, in seq order, through the index (no scan of
+ * the trail). Row pointers are valid only during the callback. */
+enum pv_rc store_audit_subject_scan(struct store_tx *tx,
+    const struct store_audit_subject_filter *f, store_audit_cb cb, void *arg);
+
 struct store_checkpoint {
 	int64_t seq;
 	const char *hash;        /* 64 hex, the entry hash at seq */

@@ -165,6 +165,10 @@ struct store_audit_ops {
 	enum pv_rc (*checkpoint_put)(struct store_tx *tx, const struct store_checkpoint *cp);
 	enum pv_rc (*checkpoint_scan)(struct store_tx *tx, store_checkpoint_cb cb, void *arg);
 	enum pv_rc (*checkpoint_count)(struct store_tx *tx, int64_t *n);
+	/* the subject index (disclosures) */
+	enum pv_rc (*audit_subject_put)(struct store_tx *tx, int64_t seq, const char *ref);
+	enum pv_rc (*audit_subject_scan)(struct store_tx *tx,
+	    const struct store_audit_subject_filter *f, store_audit_cb cb, void *arg);
 };
 
 /* ---- jobs (store_jobs.h): background jobs */

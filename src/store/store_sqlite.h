@@ -213,6 +213,10 @@ enum store_sqlite_stmt {
 	SQ_EPOCH_GET,
 	SQ_EPOCH_BUMP,
 	/* cluster:end */
+	/* disclosures:begin (issue 14 item 4: the audit trail's subject index) */
+	SQ_AUDIT_SUBJECT_PUT,
+	SQ_AUDIT_SUBJECT_SCAN,
+	/* disclosures:end */
 	SQ_STMT__COUNT
 };
 

@@ -68,6 +68,7 @@ enum pv_rc {
 	PV_E_CSRF = 47,       /* 403 csrf: a cookie-authenticated change without its X-CSRF-Token */
 	PV_E_CERT = 48,       /* 401 certificate_invalid: a client certificate not from phivault's app CA, damaged or revoked */
 	PV_E_CERT_EXPIRED = 49, /* 401 certificate_expired: a client certificate outside its validity */
+	PV_E_RECIPIENT = 50,  /* 400 invalid_recipient: X-Disclosure-Recipient too long or not printable */
 	PV_E__COUNT
 };
 

@@ -40,6 +40,8 @@ struct item {
 	char id[UTIL_ID_MAX];
 	char *detail;
 	json_t *view;                 /* read: the masked record */
+	char ref[STORE_SUBJECT_REF_LEN + 1];   /* its subject (accounting of disclosures) */
+	const char *refs[1];
 	enum pv_rc pre;               /* failure before the commit (PV_OK if none) */
 	char err[VAULT_ERR_MAX];
 };
@@ -113,7 +115,7 @@ static void prepare_read(struct vault_ctx *v, const struct vault_caller *who,
 		util_strlcpy(it->err, "read items must be record IDs (strings)", sizeof(it->err));
 	} else {
 		util_strlcpy(it->id, vault_rec_id_ok(id) ? id : "", sizeof(it->id));
-		rc = vault_record_load_view(v, who, c, id, &it->view, &it->detail);
+		rc = vault_record_load_view_ref(v, who, c, id, &it->view, &it->detail, it->ref);
 		if (rc == PV_E_NOTFOUND)
 			util_strlcpy(it->err, "no such record", sizeof(it->err));
 	}
@@ -125,6 +127,12 @@ static void prepare_read(struct vault_ctx *v, const struct vault_caller *who,
 	}
 	it->job.ev.outcome = AUDIT_ALLOWED;
 	it->job.ev.detail = it->detail;
+	it->job.ev.recipient = vault_recipient_valid(who);
+	if (it->ref[0] != '\0') {
+		it->refs[0] = it->ref;
+		it->job.ev.subjects = it->refs;
+		it->job.ev.nsubjects = 1;
+	}
 }
 
 static json_t *item_result(struct item *it, bool create)

@@ -1791,7 +1791,7 @@ static void sweep(struct vault_keyadmin *ka)
 {
 	struct due_list *l = calloc(1, sizeof(*l));
 	struct pv_actor sys = audit_actor_system();
-	struct vault_caller who = { NULL, &sys, NULL };
+	struct vault_caller who = { NULL, &sys, NULL, NULL };
 	enum pv_rc rc;
 
 	if (l == NULL || keys_is_sealed(ka->v->keys)) {

@@ -41,13 +41,22 @@
 #include "vault/vault_int.h"
 
 /* The allowed entry of a record operation by who: action on resource for
- * purpose, with detail (JSON text or NULL); the rest zero. */
+ * purpose, with detail (JSON text or NULL), for a write or a read that
+ * concerns subjects (refs[0..n), "" entries skipped): indexed for the
+ * accounting of disclosures; a read also records the caller's recipient. */
 static void
-allowed_event(struct audit_event *ev, const struct vault_caller *who, const char *action,
-    const char *resource, const char *purpose, const char *detail)
+subject_event(struct audit_event *ev, const struct vault_caller *who, const char *action,
+    const char *resource, const char *purpose, const char *detail, const char **refs,
+    size_t n, bool read)
 {
-	memset(ev, 0, sizeof(*ev));
-	ev->actor = *who->actor;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (refs[i] != NULL && refs[i][0] != '\0')
+			refs[k++] = refs[i];
+	vault_event_phi(ev, who, refs, k);
+	if (!read)
+		ev->recipient = NULL;
 	ev->action = action;
 	ev->resource = resource;
 	ev->purpose_of_use = purpose;
@@ -99,6 +108,7 @@ void vault_record_create(struct vault_ctx *v, const struct vault_caller *who,
 	json_t *norm = NULL, *labels = NULL;
 	char *detail = NULL;
 	struct create_done *d = NULL;
+	const char *refs[1];
 	enum pv_rc rc;
 
 	vault_answer_init(&a);
@@ -133,7 +143,9 @@ void vault_record_create(struct vault_ctx *v, const struct vault_caller *who,
 		goto out;
 	}
 	vault_resource(resource, sizeof(resource), cname, id);
-	allowed_event(&ev, who, "record.create", resource, purpose, detail);
+	/* refs lives to the audit_submit below, which copies them */
+	refs[0] = j->subject_ref;
+	subject_event(&ev, who, "record.create", resource, purpose, detail, refs, 1, false);
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
 		rc = PV_E_NOMEM;
 		goto out;
@@ -196,6 +208,8 @@ void vault_record_read(struct vault_ctx *v, const struct vault_caller *who,
 	struct read_done *d;
 	struct vault_answer a;
 	struct audit_event ev;
+	char ref[STORE_SUBJECT_REF_LEN + 1] = "";
+	const char *refs[1] = { ref };
 	enum pv_rc rc;
 
 	vault_answer_init(&a);
@@ -204,7 +218,7 @@ void vault_record_read(struct vault_ctx *v, const struct vault_caller *who,
 	    &a)) != PV_OK)
 		goto out;
 	if ((rc = vault_coll_get(v, cname, &c)) == PV_OK)
-		rc = vault_record_load_view(v, who, c, id, &view, &detail);
+		rc = vault_record_load_view_ref(v, who, c, id, &view, &detail, ref);
 	if (rc != PV_OK) {
 		vault_fail_audited(v, who, "record.read", resource, purpose, rc,
 		    rc == PV_E_NOTFOUND ? "no such record" : NULL, &a);
@@ -220,7 +234,7 @@ void vault_record_read(struct vault_ctx *v, const struct vault_caller *who,
 	d->done = done;
 	d->arg = arg;
 	d->view = view;
-	allowed_event(&ev, who, "record.read", resource, purpose, detail);
+	subject_event(&ev, who, "record.read", resource, purpose, detail, refs, 1, true);
 	rc = audit_submit(v->audit, &ev, NULL, NULL, COMMIT_REQUEST, read_done, d);
 	free(detail);
 	if (rc == PV_OK)
@@ -403,6 +417,8 @@ void vault_record_list(struct vault_ctx *v, const struct vault_caller *who,
 	char *detail = NULL;
 	size_t limit = 0, shown;
 	bool sent = false;
+	struct vault_refs refs = { NULL, NULL, 0, 0 };
+	char ref[STORE_SUBJECT_REF_LEN + 1];
 	enum pv_rc rc;
 
 	vault_answer_init(&a);
@@ -443,11 +459,16 @@ void vault_record_list(struct vault_ctx *v, const struct vault_caller *who,
 		char *dtext = NULL;
 		size_t k;
 
-		rc = vault_record_load_view(v, who, c, ids.ids[i], &view, &dtext);
+		rc = vault_record_load_view_ref(v, who, c, ids.ids[i], &view, &dtext, ref);
 		if (rc == PV_E_NOTFOUND || vault_rc_denied(rc))
 			continue;   /* shredded meanwhile, or refused by a record condition */
-		if (rc != PV_OK)
+		if (rc == PV_OK)
+			rc = vault_refs_add(&refs, ref);
+		if (rc != PV_OK) {
+			json_decref(view);
+			free(dtext);
 			goto out;
+		}
 		d = json_loads(dtext, 0, NULL);
 		free(dtext);
 		json_array_foreach(json_object_get(d, "fields"), k, name)
@@ -473,11 +494,12 @@ void vault_record_list(struct vault_ctx *v, const struct vault_caller *who,
 	}
 	/* fail closed: the page is answered from the completion, once the
 	 * entry is durable; no thread waits for the fsync */
-	vault_answer_durable(v, who, "record.list", resource, purpose, detail, page, 0, done,
-	    arg);
+	vault_answer_durable_phi(v, who, "record.list", resource, purpose, detail, refs.ptr,
+	    refs.n, page, 0, done, arg);
 	page = NULL;
 	sent = true;
 out:
+	vault_refs_free(&refs);
 	free(ids.ids);
 	free(detail);
 	json_decref(page);
@@ -503,6 +525,8 @@ void vault_record_search(struct vault_ctx *v, const struct vault_caller *who,
 	json_t *records = NULL, *found = NULL, *names = NULL, *body = NULL;
 	char *canon = NULL, *detail = NULL;
 	bool sent = false;
+	struct vault_refs refs = { NULL, NULL, 0, 0 };
+	char ref[STORE_SUBJECT_REF_LEN + 1];
 	enum pv_rc rc;
 
 	vault_answer_init(&a);
@@ -554,11 +578,16 @@ void vault_record_search(struct vault_ctx *v, const struct vault_caller *who,
 		json_t *view = NULL, *d = NULL;
 		char *dtext = NULL;
 
-		rc = vault_record_load_view(v, who, c, ids.ids[i], &view, &dtext);
+		rc = vault_record_load_view_ref(v, who, c, ids.ids[i], &view, &dtext, ref);
 		if (rc == PV_E_NOTFOUND || vault_rc_denied(rc))
 			continue;   /* shredded meanwhile, or refused by a record condition */
-		if (rc != PV_OK)
+		if (rc == PV_OK)
+			rc = vault_refs_add(&refs, ref);
+		if (rc != PV_OK) {
+			json_decref(view);
+			free(dtext);
 			goto out;
+		}
 		/* union of the field names touched, for the one search entry */
 		d = json_loads(dtext, 0, NULL);
 		free(dtext);
@@ -587,10 +616,11 @@ void vault_record_search(struct vault_ctx *v, const struct vault_caller *who,
 		goto out;
 	}
 	/* fail closed: answered from the completion once the entry is durable */
-	vault_answer_durable(v, who, "record.search", resource, purpose, detail, body, 0, done,
-	    arg);
+	vault_answer_durable_phi(v, who, "record.search", resource, purpose, detail, refs.ptr,
+	    refs.n, body, 0, done, arg);
 	sent = true;
 out:
+	vault_refs_free(&refs);
 	if (canon != NULL) {
 		vault_wipe(canon, VAULT_CANON_MAX);
 		free(canon);
@@ -657,6 +687,8 @@ void vault_record_update(struct vault_ctx *v, const struct vault_caller *who,
 	uint32_t want = 0;
 	bool any = true;
 	struct patch_done *d = NULL;
+	char old_ref[STORE_SUBJECT_REF_LEN + 1] = "";
+	const char *refs[2];
 	enum pv_rc rc;
 
 	memset(&cur, 0, sizeof(cur));
@@ -693,6 +725,8 @@ void vault_record_update(struct vault_ctx *v, const struct vault_caller *who,
 		STORE_READ(v->st, rc, vault_record_fetch(tx, c->name, id, &cur, &cur_se));
 	if (rc == PV_OK)
 		rc = vault_record_open_env(v->keys, &cur, &cur_se, &old);
+	if (rc == PV_OK && cur_se.linked)
+		util_strlcpy(old_ref, cur_se.ref, sizeof(old_ref));
 	vault_wipe(&cur_se, sizeof(cur_se));
 	if (rc == PV_OK)
 		rc = vault_record_merge(old, patch, &merged);
@@ -726,7 +760,9 @@ void vault_record_update(struct vault_ctx *v, const struct vault_caller *who,
 		rc = PV_E_NOMEM;
 		goto out;
 	}
-	allowed_event(&ev, who, "record.update", resource, purpose, detail);
+	refs[0] = old_ref;
+	refs[1] = j->subject_ref;
+	subject_event(&ev, who, "record.update", resource, purpose, detail, refs, 2, false);
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
 		rc = PV_E_NOMEM;
 		goto out;
@@ -766,6 +802,7 @@ struct shred_job {
 	char *collection;
 	char id[UTIL_ID_MAX];
 	int64_t now;
+	char ref[STORE_SUBJECT_REF_LEN + 1];   /* the record's subject, for the index */
 };
 
 static enum pv_rc shred_fn(struct store_tx *tx, void *arg)
@@ -795,6 +832,7 @@ void vault_record_shred(struct vault_ctx *v, const struct vault_caller *who,
 	struct vault_answer a;
 	struct audit_event ev;
 	char resource[VAULT_RESOURCE_MAX];
+	const char *refs[1];
 	enum pv_rc rc;
 
 	vault_answer_init(&a);
@@ -813,8 +851,10 @@ void vault_record_shred(struct vault_ctx *v, const struct vault_caller *who,
 	j->arg = arg;
 	util_strlcpy(j->id, id, sizeof(j->id));
 	j->now = util_now_ms();
-	allowed_event(&ev, who, "record.delete", resource, vault_purpose_optional(who),
-	    "{\"shredded\":true}");
+	vault_record_subject_ref(v, cname, id, j->ref);
+	refs[0] = j->ref;
+	subject_event(&ev, who, "record.delete", resource, vault_purpose_optional(who),
+	    "{\"shredded\":true}", refs, 1, false);
 	/* the DEK and ciphertext are dropped and the index entries deleted in
 	 * the entry's transaction; NOTFOUND is recorded as an error entry.
 	 * shred_done answers once the group is durable. */

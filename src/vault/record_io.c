@@ -346,6 +346,38 @@ out:
 enum pv_rc vault_record_load_view(struct vault_ctx *v, const struct vault_caller *who,
     const struct vault_collection *c, const char *id, json_t **view, char **detail)
 {
+	return vault_record_load_view_ref(v, who, c, id, view, detail, NULL);
+}
+
+void vault_record_subject_ref(struct vault_ctx *v, const char *collection, const char *id,
+    char ref[STORE_SUBJECT_REF_LEN + 1])
+{
+	struct store_record r;
+	struct vault_subject_env se;
+	const struct vault_collection *c;
+	bool has_subject = false;
+	enum pv_rc rc;
+
+	ref[0] = '\0';
+	if (!vault_rec_id_ok(id) || vault_coll_get(v, collection, &c) != PV_OK)
+		return;
+	for (size_t i = 0; i < c->nfields; i++)
+		has_subject = has_subject || c->fields[i].subject;
+	if (!has_subject)
+		return;   /* no record of it names a subject: no read */
+	memset(&r, 0, sizeof(r));
+	memset(&se, 0, sizeof(se));
+	STORE_READ(v->st, rc, vault_record_fetch(tx, collection, id, &r, &se));
+	if (rc == PV_OK && se.linked)
+		util_strlcpy(ref, se.ref, STORE_SUBJECT_REF_LEN + 1);
+	vault_wipe(&se, sizeof(se));
+	store_record_clear(&r);
+}
+
+enum pv_rc vault_record_load_view_ref(struct vault_ctx *v, const struct vault_caller *who,
+    const struct vault_collection *c, const char *id, json_t **view, char **detail,
+    char ref[STORE_SUBJECT_REF_LEN + 1])
+{
 	struct store_record r;
 	struct vault_subject_env se;
 	json_t *fields = NULL;
@@ -354,9 +386,14 @@ enum pv_rc vault_record_load_view(struct vault_ctx *v, const struct vault_caller
 	if (!vault_rec_id_ok(id))
 		return PV_E_NOTFOUND;
 	memset(&r, 0, sizeof(r));
+	memset(&se, 0, sizeof(se));
+	if (ref != NULL)
+		ref[0] = '\0';
 	STORE_READ(v->st, rc, vault_record_fetch(tx, c->name, id, &r, &se));
 	if (rc == PV_OK)
 		rc = vault_record_open_env(v->keys, &r, &se, &fields);
+	if (rc == PV_OK && ref != NULL && se.linked)
+		util_strlcpy(ref, se.ref, STORE_SUBJECT_REF_LEN + 1);
 	vault_wipe(&se, sizeof(se));
 	if (rc == PV_E_INTEGRITY)
 		log_error("vault: record %s does not open (integrity)", id);

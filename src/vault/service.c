@@ -350,6 +350,8 @@ enum pv_rc vault_answer_fail(struct vault_answer *a, enum pv_rc rc, const char *
 	util_strlcpy(a->message, msg != NULL ? msg : "", sizeof(a->message));
 	json_decref(a->body);
 	a->body = NULL;
+	free(a->text);
+	a->text = NULL;
 	return rc;
 }
 
@@ -365,6 +367,8 @@ void vault_answer_send(struct vault_answer *a, vault_done_fn done, void *arg)
 	done(a, arg);
 	json_decref(a->body);
 	a->body = NULL;
+	free(a->text);
+	a->text = NULL;
 }
 
 /* Answers body once its entry is durable (committer thread). */
@@ -397,12 +401,20 @@ void vault_answer_durable(struct vault_ctx *v, const struct vault_caller *who,
     const char *action, const char *resource, const char *purpose, const char *detail,
     json_t *body, uint32_t version, vault_done_fn done, void *arg)
 {
+	vault_answer_durable_phi(v, who, action, resource, purpose, detail, NULL, 0, body, version,
+	    done, arg);
+}
+
+void vault_answer_durable_phi(struct vault_ctx *v, const struct vault_caller *who,
+    const char *action, const char *resource, const char *purpose, const char *detail,
+    const char *const *refs, size_t nrefs, json_t *body, uint32_t version, vault_done_fn done,
+    void *arg)
+{
 	struct audit_event ev;
 	struct vault_answer a;
 	struct durable *d = malloc(sizeof(*d));
 
-	memset(&ev, 0, sizeof(ev));
-	ev.actor = *who->actor;
+	vault_event_phi(&ev, who, refs, nrefs);
 	ev.action = action;
 	ev.resource = resource;
 	ev.purpose_of_use = purpose;
@@ -454,6 +466,12 @@ enum pv_rc vault_decide(struct vault_ctx *v, const struct vault_caller *who,
 	if (authz_decide(&q, &d) == PV_OK) {
 		if (purpose != NULL)
 			*purpose = vault_purpose_optional(who);
+		/* a PHI read may name its outside recipient: bad input is refused
+		 * (recorded, nothing read) */
+		if (who->recipient != NULL && vault_recipient_valid(who) == NULL &&
+		    (strcmp(action, "records.read") == 0 || strcmp(action, "tokens.detokenize") == 0))
+			return vault_fail_audited(v, who, audit_action, resource,
+			    vault_purpose_optional(who), PV_E_RECIPIENT, NULL, a);
 		return PV_OK;
 	}
 	if (d.audit_failed)
@@ -474,6 +492,7 @@ void vault_caller_from(struct http_request *req, struct pv_actor *actor,
 	who->subject = req->principal;
 	who->actor = actor;
 	who->purpose = http_header(req, AUTHZ_PURPOSE_HEADER);
+	who->recipient = http_header(req, VAULT_RECIPIENT_HEADER);
 }
 
 struct vault_reply {
@@ -512,7 +531,13 @@ void vault_reply_done(struct vault_answer *a, void *arg)
 		rc = vault_set_etag(req, a->version);
 	if (rc == PV_E_STEP_UP)
 		authz_step_up_header(req, a->step_up_max_age_s);   /* RFC 9470 challenge */
-	if (rc == PV_OK) {
+	if (rc == PV_OK && a->text != NULL) {
+		/* a text answer (CSV, FHIR JSON): its exact bytes */
+		req->resp_text = arena_strdup(req->arena, a->text);
+		req->resp_type = a->text_type;
+		req->status = r->status;
+		rc = req->resp_text != NULL ? PV_OK : PV_E_NOMEM;
+	} else if (rc == PV_OK) {
 		rc = http_reply(req, r->status, a->body);
 		a->body = NULL;
 	} else if (rc == a->rc) {

@@ -283,6 +283,7 @@ struct vault_caller {
 	const struct authn_principal *subject;
 	const struct pv_actor *actor;     /* who, in every entry; its source is the env's */
 	const char *purpose;              /* purpose of use as asked (unchecked), NULL if none */
+	const char *recipient;            /* X-Disclosure-Recipient as sent (unchecked), NULL if none */
 };
 
 struct vault_answer {
@@ -291,6 +292,8 @@ struct vault_answer {
 	json_t *body;
 	uint32_t version;
 	int64_t step_up_max_age_s;   /* rc PV_E_STEP_UP: RFC 9470 max_age (-1: none) */
+	char *text;                  /* instead of body: a text answer (malloc'd; CSV, FHIR) */
+	const char *text_type;       /* its Content-Type (static) */
 };
 typedef void (*vault_done_fn)(struct vault_answer *a, void *arg);
 
@@ -301,6 +304,15 @@ void vault_collection_create(struct vault_ctx *v, const struct vault_caller *who
 void vault_collection_get(struct vault_ctx *v, const struct vault_caller *who,
     const char *name, vault_done_fn done, void *arg);
 void vault_collection_list(struct vault_ctx *v, const struct vault_caller *who,
+    vault_done_fn done, void *arg);
+
+/* Accounting of disclosures (ops_disclosures.c): every access to the
+ * subject's records in [since, until) (default: the last six years) from
+ * the audit trail's subject index, each marked accountable per 45 CFR
+ * 164.528(a)(1). format "json" (default), "csv" (RFC 4180) or "fhir" (an R4
+ * Bundle of AuditEvent). compliance.read; audited disclosure.list. */
+void vault_subject_disclosures(struct vault_ctx *v, const struct vault_caller *who,
+    const char *subject, const char *since, const char *until, const char *format,
     vault_done_fn done, void *arg);
 
 /* Records (ops_records.c). create: {"id","version":1}; read:

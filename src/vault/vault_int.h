@@ -241,6 +241,38 @@ void vault_answer_send(struct vault_answer *a, vault_done_fn done, void *arg);
  * vault_answer_send. */
 void vault_answer_finish(struct vault_answer *a, enum pv_rc rc, vault_done_fn done, void *arg);
 
+/* ---- accounting of disclosures (ops_disclosures.c) ---- */
+#define VAULT_RECIPIENT_HEADER "X-Disclosure-Recipient"
+#define VAULT_RECIPIENT_MAX 200
+/* The caller's recipient if it is a valid one (1..VAULT_RECIPIENT_MAX
+ * printable ASCII, not all blanks), else NULL. */
+const char *vault_recipient_valid(const struct vault_caller *who);
+/* The entry of a PHI access: who, the subjects it concerns (refs, n; the
+ * writer indexes them) and the caller's recipient. */
+void vault_event_phi(struct audit_event *ev, const struct vault_caller *who,
+    const char *const *refs, size_t n);
+/* vault_answer_durable with the subjects the answer concerns. */
+void vault_answer_durable_phi(struct vault_ctx *v, const struct vault_caller *who,
+    const char *action, const char *resource, const char *purpose, const char *detail,
+    const char *const *refs, size_t nrefs, json_t *body, uint32_t version, vault_done_fn done,
+    void *arg);
+/* A set of subject refs (search, list): add one ("" is ignored). */
+struct vault_refs {
+	char (*ref)[STORE_SUBJECT_REF_LEN + 1];
+	const char **ptr;
+	size_t n, cap;
+};
+enum pv_rc vault_refs_add(struct vault_refs *r, const char *ref);
+void vault_refs_free(struct vault_refs *r);
+/* vault_record_load_view and the record's subject ref (into ref, "" if the
+ * record has none; ref may be NULL). */
+enum pv_rc vault_record_load_view_ref(struct vault_ctx *v, const struct vault_caller *who,
+    const struct vault_collection *c, const char *id, json_t **view, char **detail,
+    char ref[STORE_SUBJECT_REF_LEN + 1]);
+/* The subject ref of a stored record ("" if it has none or there is no such record). */
+void vault_record_subject_ref(struct vault_ctx *v, const char *collection, const char *id,
+    char ref[STORE_SUBJECT_REF_LEN + 1]);
+
 /* ---- HTTP adapter helpers (service.c), for routes.c only ---- */
 
 /* The caller of a request: its principal, authn_actor of it (into *actor),

@@ -304,6 +304,121 @@ static void test_invalid_event_refused(void **state)
 	assert_int_equal(rows.n, 0);
 }
 
+/* ---- the subject index (accounting of disclosures) ---- */
+
+static int count_subject(const struct store_audit_row *row, void *arg)
+{
+	int64_t *n = arg;
+
+	(void)row;
+	(*n)++;
+	return 0;
+}
+
+/* entries of ref through the index */
+static int64_t subject_entries(struct store *st, const char *ref, int64_t *n)
+{
+	struct store_audit_subject_filter f = { .subject_ref = ref };
+	enum pv_rc rc;
+
+	*n = 0;
+	rc = TX_RD(st, store_audit_subject_scan(tx, &f, count_subject, n));
+	assert_int_equal(rc, PV_OK);
+	return *n;
+}
+
+struct done_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	enum pv_rc rc;
+};
+
+static void on_done(enum pv_rc rc, void *arg)
+{
+	struct done_wait *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	w->rc = rc;
+	w->done = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void test_subjects_indexed_with_entry(void **state)
+{
+	struct fx *f = *state;
+	char a[65], b[65];
+	const char *both[] = { a, b, a };   /* a twice: stored once */
+	const char *bad[] = { "not-hex" };
+	struct audit_event ev = fx_event("collections/p/records/rec_1");
+	struct done_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, PV_OK };
+	struct fx_rows rows;
+	int64_t last;
+
+	memset(a, 'a', 64);
+	a[64] = '\0';
+	memset(b, 'b', 64);
+	b[64] = '\0';
+	ev.subjects = both;
+	ev.nsubjects = 3;
+	ev.recipient = "Acme Insurance, claims dept.";
+	assert_int_equal(audit_record(f->audit, &ev), PV_OK);
+	assert_int_equal(fx_rows(f->st, &rows), PV_OK);
+	/* the refs and the recipient are in the hash-covered detail, sorted, unique */
+	assert_string_equal(rows.last_detail, "{\"fields\":[\"name\",\"dob\"],"
+	    "\"recipient\":\"Acme Insurance, claims dept.\",\"subjects\":[\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+	    "\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"]}");
+	assert_int_equal(subject_entries(f->st, a, &last), 1);
+	assert_int_equal(subject_entries(f->st, b, &last), 1);
+
+	/* the asynchronous form copies the refs: the caller's array may go */
+	ev.subjects = both + 1;
+	ev.nsubjects = 1;
+	ev.recipient = NULL;
+	assert_int_equal(audit_submit(f->audit, &ev, NULL, NULL, COMMIT_REQUEST, on_done, &w),
+	    PV_OK);
+	pthread_mutex_lock(&w.mu);
+	while (!w.done)
+		pthread_cond_wait(&w.cv, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+	assert_int_equal(w.rc, PV_OK);
+	assert_int_equal(subject_entries(f->st, b, &last), 2);
+	assert_int_equal(subject_entries(f->st, a, &last), 1);
+
+	/* a ref that is not one is refused before anything is written */
+	ev.subjects = bad;
+	ev.nsubjects = 1;
+	assert_int_equal(audit_record(f->audit, &ev), PV_E_INVALID);
+	/* a caller's detail may not forge the index's own keys */
+	ev.subjects = NULL;
+	ev.nsubjects = 0;
+	ev.detail = "{\"subjects\":[\"x\"]}";
+	assert_int_equal(audit_record(f->audit, &ev), PV_E_INVALID);
+	assert_chain_ok(f->st, 2);
+}
+
+static void test_subject_index_rolls_back_with_entry(void **state)
+{
+	struct fx *f = *state;
+	char a[65];
+	const char *one[] = { a };
+	struct audit_event ev = fx_event("collections/p/records/rec_1");
+	int64_t last;
+
+	memset(a, 'c', 64);
+	a[64] = '\0';
+	ev.subjects = one;
+	ev.nsubjects = 1;
+	store_fault_set("audit_subject_put", 1);
+	assert_int_equal(audit_record(f->audit, &ev), PV_E_AUDIT);   /* fail closed */
+	store_fault_clear_all();
+	assert_int_equal(subject_entries(f->st, a, &last), 0);
+	assert_chain_ok(f->st, 0);
+	assert_int_equal(audit_record(f->audit, &ev), PV_OK);
+	assert_int_equal(subject_entries(f->st, a, &last), 1);
+}
+
 static void test_after_stop_unavailable(void **state)
 {
 	struct fx f;
@@ -398,6 +513,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fault_begin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_head_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_event_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_subjects_indexed_with_entry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_subject_index_rolls_back_with_entry, setup,
+		    teardown),
 		cmocka_unit_test(test_after_stop_unavailable),
 		cmocka_unit_test(test_checkpoints_follow_seal),
 		cmocka_unit_test(test_restart_continues_chain),
