@@ -88,6 +88,14 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The client certificate was not issued by phivault's app CA or is no longer valid" },
 	[PV_E_CERT_EXPIRED] = { "certificate_expired", 401,
 	    "The client certificate is expired or not yet valid: ask for a new one" },
+	[PV_E_OIDC] = { "oidc_invalid", 401,
+	    "The identity provider's sign-in could not be verified: sign in again" },
+	[PV_E_OIDC_USER] = { "oidc_user_unknown", 403,
+	    "No phivault user is linked to this identity: ask an administrator" },
+	[PV_E_LOCAL_PASSWORD] = { "local_password_disabled", 403,
+	    "Password sign-in is turned off: sign in with your identity provider" },
+	[PV_E_OIDC_PROVIDER] = { "oidc_provider_unavailable", 502,
+	    "The identity provider could not be reached: try again later" },
 };
 
 static const struct rc_map *

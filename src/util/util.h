@@ -68,6 +68,10 @@ enum pv_rc {
 	PV_E_CSRF = 47,       /* 403 csrf: a cookie-authenticated change without its X-CSRF-Token */
 	PV_E_CERT = 48,       /* 401 certificate_invalid: a client certificate not from phivault's app CA, damaged or revoked */
 	PV_E_CERT_EXPIRED = 49, /* 401 certificate_expired: a client certificate outside its validity */
+	PV_E_OIDC,              /* 401 oidc_invalid: the IdP's answer or token failed a check */
+	PV_E_OIDC_USER,         /* 403 oidc_user_unknown: no user for this (issuer, subject) */
+	PV_E_LOCAL_PASSWORD,    /* 403 local_password_disabled: [oidc] local_passwords = breakglass_only */
+	PV_E_OIDC_PROVIDER,     /* 502 oidc_provider_unavailable: discovery / JWKS / token request failed */
 	PV_E__COUNT
 };
 
