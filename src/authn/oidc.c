@@ -1469,6 +1469,7 @@ authn_oidc_backchannel_logout(struct authn_service *s, const char *source,
 	util_strlcpy(seen.kind, "seen", sizeof(seen.kind));
 	util_strlcpy(seen.data, "{}", sizeof(seen.data));
 	seen.expires_ms = now + (int64_t)(LOGOUT_MAX_AGE_S + 2 * ex.skew_s + 1) * 1000;
+	j.seen = &seen;
 	detail = who_detail(j.iss, j.sub, NULL, NULL);
 	authn_ev_init(&ev, NULL, source, "auth.oidc.logout", "auth/oidc");
 	ev.outcome = AUDIT_ALLOWED;
