@@ -14,7 +14,8 @@
  * MFA from amr on (mfa) and not (pwd: phivault's own MFA is owed); a CLI
  * code that only the verifier redeems; back-channel logout (a logout token
  * signed with the provider's key) ending the sessions at once, a replayed
- * jti refused.
+ * jti refused; the console in headless Chromium (console_driver.py, scenario
+ * oidc: the console's button, the provider, the exchange).
  *
  * The refusals use the same process's hand-written OP (/fake, its token
  * endpoint answers the ID token asked for): wrong audience, expired, bad
@@ -552,6 +553,23 @@ main(void)
 	h_expect(&s, "GET", "/v1/auth/oidc/start?cli_redirect=https%3A%2F%2Fevil.test%2Fcb"
 	    "&cli_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", NULL, NULL, NULL, 400,
 	    "invalid_request");
+
+	/* ---- the console in headless Chromium (console_driver.py, scenario oidc) ---- */
+	{
+		char profile[600], *dout = NULL;
+		int rc;
+
+		h_tmpdir("oidc-chromium", profile, sizeof(profile));
+		snprintf(cmd, sizeof(cmd), "PV_SCENARIO=oidc PV_BASE='%s' PV_USER=olivia "
+		    "PV_PASSWORD=unused PV_TOTP_SECRET=unused PV_IDLE_S=0 PV_SHOT_DIR='%s' "
+		    "PV_PROFILE='%s' /usr/bin/python3 '%s/tests/integration/console_driver.py' 2>&1",
+		    s.base, getenv("PV_TEST_TMP") ? getenv("PV_TEST_TMP") : ".", profile,
+		    getenv("PV_SOURCE_DIR"));
+		rc = h_run(cmd, &dout);
+		fprintf(stderr, "%s", dout ? dout : "");
+		CHECK(rc == 0);
+		free(dout);
+	}
 
 	/* ---- back-channel logout: every session of the sub ends at once ---- */
 	{
