@@ -583,7 +583,7 @@ main(void)
 		bad = logout_token(op_base, ",\"nonce\":\"n\"");
 		CHECK(backchannel(&s, bad) == 400);
 		free(bad);
-		session_of(&s, oli, 200);
+		json_decref(session_of(&s, oli, 200));
 		CHECK(backchannel(&s, t) == 200);
 		CHECK(audit_count(&s, aud, "auth.oidc.logout", "allowed", NULL) == before + 1);
 		json_decref(session_of(&s, oli, 401));
@@ -654,6 +654,8 @@ main(void)
 	h_stop(&s);
 	op_stop();
 	curl_easy_cleanup(browser);
+	curl_global_cleanup();
+	json_decref(s.init);
 	h_done("test_oidc");
 	return 0;
 }
