@@ -17,7 +17,7 @@ DEB_PACKAGES = build-essential cmake pkg-config clang \
 	openapi-specification python3-jsonschema python3-yaml libqrencode-dev zbar-tools \
 	llvm rsyslog rsyslog-gnutls tzdata libp11-kit-dev softhsm2 opensc \
 	libcbor-dev chromium chromium-driver python3-selenium \
-	postgresql
+	postgresql nodejs
 
 .PHONY: all deps build run test test-san fuzz fuzz-coverage bench clean
 
@@ -25,6 +25,7 @@ all: build
 
 deps:
 	@scripts/deps.sh $(DEB_PACKAGES)
+	@scripts/npm-deps.sh
 
 $(BUILD)/Makefile: CMakeLists.txt
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo

@@ -480,9 +480,22 @@
     ['click', 'keydown'].forEach(function (e) {
       document.addEventListener(e, function () { state.lastActive = Date.now(); });
     });
+    /* OIDC sign-in (docs/console.md): the button starts the flow at the
+     * identity provider; its way back is /console/#oidc_code=CODE, a one-time
+     * code exchanged for the cookie session like a password login's answer */
+    $('sso-button').addEventListener('click', function () {
+      window.location.assign('/v1/auth/oidc/start');
+    });
+    fetch('/v1/auth/oidc', { credentials: 'same-origin' }).then(function (r) { return r.json(); })
+      .then(function (j) { $('sso').hidden = !(j && j.enabled); }).catch(function () {});
+    var oidcCode = /^#oidc_code=([A-Za-z0-9_-]{1,128})$/.exec(window.location.hash);
+    if (oidcCode) history.replaceState(null, '', window.location.pathname + '#/');
     window.addEventListener('hashchange', route);
     fetch('/v1/auth/policy', { credentials: 'same-origin' }).then(function (r) { return r.json(); })
       .then(function (j) { if (j && j.idle_timeout_s > 0) state.idleS = j.idle_timeout_s; })
-      .catch(function () {}).then(loadSession);
+      .catch(function () {}).then(function () {
+        if (!oidcCode) return loadSession();
+        return api('POST', '/v1/auth/oidc/exchange', { code: oidcCode[1], cookie: true }).then(afterLogin);
+      });
   });
 })();

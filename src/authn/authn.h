@@ -730,4 +730,20 @@ enum pv_rc authn_webauthn_list(struct authn_service *s, const struct authn_princ
 enum pv_rc authn_webauthn_remove(struct authn_service *s, const struct authn_principal *p,
     const char *source, const char *id, struct authn_result *res);
 
+/*
+ * OIDC sign-in ([oidc], src/authn/oidc*.c; docs/identity.md "Sign in with
+ * your identity provider"). authn_oidc_start reads the client secret (mode
+ * 0600) and the group map when [oidc] issuer is set (PV_E_CONFIG with err
+ * otherwise; serve refuses to start); nothing is fetched from the IdP until
+ * the first sign-in. authn_oidc_free is called by authn_service_free.
+ */
+enum pv_rc authn_oidc_start(struct authn_service *s, char *err, size_t errlen);
+void authn_oidc_free(struct authn_service *s);
+/* May a user signing in through the IdP join this phivault group? Installed
+ * by the directory (dual control: a group granting PHI needs its approved
+ * group.create; security_officer never). Without it no group is joined. */
+typedef enum pv_rc (*authn_oidc_group_gate_fn)(void *arg, struct store_tx *tx,
+    const char *group, bool *allowed);
+void authn_oidc_set_group_gate(struct authn_service *s, authn_oidc_group_gate_fn fn, void *arg);
+
 #endif /* PV_AUTHN_H */

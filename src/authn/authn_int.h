@@ -76,6 +76,7 @@ struct authn_service {
 	struct authn_cache_entry *buckets[AUTHN_CACHE_BUCKETS];
 	size_t count;
 	size_t evict_cursor;
+	struct authn_oidc *oidc;                 /* [oidc] sign-in (oidc.c); NULL: off */
 };
 
 /* A session about to be created: the token (shown once) and its row. */
@@ -211,5 +212,70 @@ enum pv_rc authn_cookie_clear(struct http_request *req);
 /* The optional "cookie" of a login body (login, mfa, webauthn login/finish):
  * false when absent; PV_E_INVALID (answered) unless a boolean. */
 enum pv_rc authn_cookie_wanted(struct http_request *req, bool *out);
+
+/* ---- OIDC sign-in (oidc_jwt.c: pure; oidc.c: the flow; routes_oidc.c) ---- */
+#define AUTHN_JWT_MAX 16384              /* a compact JWS, characters */
+#define AUTHN_OIDC_JWKS_REFRESH_MS 10000 /* an unknown kid refetches the JWKS at most this often */
+#define AUTHN_OIDC_BIND_COOKIE "pv_oidc"
+
+struct evp_pkey_st;
+struct authn_jwt {
+	char alg[16];                    /* "RS256" | "ES256" (anything else is refused) */
+	char kid[128];                   /* "" if the header has none */
+	json_t *header;
+	json_t *claims;
+	size_t signing_len;              /* the signed input: the first two segments */
+	uint8_t *sig;
+	size_t siglen;
+};
+/* Split and decode a compact JWS; PV_E_OIDC with *reason (oidc_malformed,
+ * oidc_bad_alg) otherwise. authn_jwt_clear frees. */
+enum pv_rc authn_jwt_parse(const char *compact, struct authn_jwt *out, const char **reason);
+void authn_jwt_clear(struct authn_jwt *j);
+/* One JWK as a public key usable for alg (RSA >= 2048 bits, EC P-256 on the
+ * curve); PV_E_INVALID otherwise. */
+enum pv_rc authn_jwk_key(const json_t *jwk, const char *alg, struct evp_pkey_st **out);
+/* The key of a JWKS for kid ("" : the first usable one) and alg. */
+enum pv_rc authn_jwks_find(const json_t *jwks, const char *kid, const char *alg,
+    struct evp_pkey_st **out);
+/* The signature of the parsed j over compact's signing input. */
+enum pv_rc authn_jwt_verify(const struct authn_jwt *j, const char *compact,
+    struct evp_pkey_st *key);
+struct authn_jwt_expect {
+	const char *issuer;
+	const char *client_id;
+	int64_t now_s;
+	int skew_s;
+	const char *nonce;               /* ID token: must equal; NULL: not checked */
+	bool logout;                     /* a logout token (Back-Channel Logout 1.0 §2.4) */
+	int max_age_s;                   /* logout: iat at most this old */
+};
+enum pv_rc authn_jwt_claims_check(const struct authn_jwt *j, const struct authn_jwt_expect *e,
+    const char **reason);
+/* amr holds mfa, otp, hwk or swk (RFC 8176). */
+bool authn_oidc_amr_mfa(const json_t *claims);
+
+/* The flow (oidc.c). begin: the IdP URL to redirect to (*location, free()),
+ * and for a console flow (cli_redirect NULL) the value of the pv_oidc
+ * cookie that binds the state to this browser. */
+enum pv_rc authn_oidc_begin(struct authn_service *s, const char *source,
+    const char *cli_redirect, const char *cli_challenge, char bind[64], char **location,
+    struct authn_result *ar);
+/* callback: *location is the console's #oidc_code= or the CLI's ?code= URL. */
+enum pv_rc authn_oidc_callback(struct authn_service *s, const char *source, const char *code,
+    const char *state, const char *idp_error, const char *bind_cookie, char **location,
+    struct authn_result *ar);
+/* exchange: the one-time code -> the reply of a password login. */
+enum pv_rc authn_oidc_exchange(struct authn_service *s, const char *source, const char *code,
+    const char *code_verifier, json_t **out, struct authn_result *ar);
+enum pv_rc authn_oidc_backchannel_logout(struct authn_service *s, const char *source,
+    const char *logout_token, json_t **out, struct authn_result *ar);
+bool authn_oidc_enabled(struct authn_service *s);
+/* After a correct password: PV_OK, or with [oidc] local_passwords =
+ * breakglass_only and no break_glass role PV_E_LOCAL_PASSWORD (recorded as
+ * auth.login denied, reason local_password_disabled). */
+enum pv_rc authn_local_password_check(struct authn_service *s, const struct store_user *u,
+    const char *source, const char *resource, const char *detail, struct authn_result *ar);
+enum pv_rc authn_route_oidc(struct authn_service *s, struct http_server *srv);
 
 #endif /* PV_AUTHN_INT_H */

@@ -253,6 +253,9 @@ authn_login(struct authn_service *s, const char *source, const char *username,
 		goto out;
 	}
 
+	/* [oidc] local_passwords = breakglass_only (oidc.c) */
+	if ((rc = authn_local_password_check(s, &u, source, res, detail, ar)) != PV_OK)
+		goto out;
 	/* correct password: the throttle slot was not a failure after all */
 	authn_throttle_release(s->throttle, src, now);
 	{

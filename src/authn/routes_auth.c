@@ -255,5 +255,7 @@ authn_routes(struct authn_service *s, struct http_server *srv)
 	if ((rc = authn_route_auth(s, srv)) != PV_OK ||
 	    (rc = authn_route_webauthn(s, srv)) != PV_OK)   /* routes_webauthn.c */
 		return rc;
+	if ((rc = authn_route_oidc(s, srv)) != PV_OK)   /* routes_oidc.c */
+		return rc;
 	return authn_route_app(s, srv);   /* routes_app.c */
 }

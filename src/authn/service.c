@@ -201,6 +201,7 @@ authn_service_free(struct authn_service *s)
 
 	if (s == NULL)
 		return;
+	authn_oidc_free(s);
 	for (i = 0; i < AUTHN_CACHE_BUCKETS; i++) {
 		struct authn_cache_entry *e = s->buckets[i], *n;
 

@@ -172,6 +172,10 @@ int cmd_passkey(int argc, char **argv);   /* cmd_passkey.c */
 /* cmd_app.c: `phivault login --app ID [--secret-file F]` (an app's sign-in). */
 bool cli_login_is_app(int argc, char **argv);
 int cli_login_app(int argc, char **argv);
+/* login --sso (cmd_login_sso.c): the identity provider's sign-in through a
+ * loopback redirect (RFC 8252). */
+bool cli_login_is_sso(int argc, char **argv);
+int cli_login_sso(int argc, char **argv);
 /* cmd_job.c: the progress line of a job, e.g.
  * "[#######.....] 58% 5800/10000 1200/s eta 3s" (bar of width cells; total
  * 0: no percentage; rate 0: no rate; eta < 0: no eta). Returns buf. */

@@ -33,7 +33,7 @@
 #include "crypto/crypto.h"
 
 #define LOGIN_USAGE "usage: phivault login [--addr URL] [--cacert FILE] [--format text|json] " \
-	"[USERNAME] | login --app APP_ID [--secret-file FILE]"
+	"[USERNAME] | login --app APP_ID [--secret-file FILE] | login --sso [--no-browser]"
 
 static void wipe_json_string(json_t *o, const char *key);
 
@@ -191,6 +191,8 @@ cmd_login(int argc, char **argv)
 
 	if (cli_login_is_app(argc, argv))
 		return cli_login_app(argc, argv);   /* an app: cmd_app.c */
+	if (cli_login_is_sso(argc, argv))
+		return cli_login_sso(argc, argv);   /* the identity provider: cmd_login_sso.c */
 	memset(pw, 0, sizeof(pw));
 	memset(code, 0, sizeof(code));
 	if ((c = cli_online_parse(argc, argv, LOGIN_USAGE, &on)) != CLI_GO_ON)

@@ -276,8 +276,16 @@ identity_routes(struct pv_app *app)
 	struct scim_config sc = { NULL, &app->cfg };
 	enum pv_rc rc;
 
-	if ((rc = authn_service_new(&ac, &app->authn)) != PV_OK ||
-	    (rc = authz_service_new(app->authn, &app->authz)) != PV_OK ||
+	char oerr[512] = "";
+
+	if ((rc = authn_service_new(&ac, &app->authn)) != PV_OK)
+		return rc;
+	/* [oidc]: the client secret and the group map, read at start */
+	if ((rc = authn_oidc_start(app->authn, oerr, sizeof(oerr))) != PV_OK) {
+		log_error("%s", oerr[0] != '\0' ? oerr : "oidc: could not start");
+		return rc;
+	}
+	if ((rc = authz_service_new(app->authn, &app->authz)) != PV_OK ||
 	    (rc = authn_routes(app->authn, app->http)) != PV_OK)
 		return rc;
 	dc.authn = app->authn;

@@ -132,11 +132,23 @@ static const struct key_def keys[] = {
 	{ "secrets", "max_versions", K_INT, F(secrets_max_versions) },
 	{ "approvals", "expire_s", K_INT, F(approvals_expire_s) },
 	{ "server", "node", K_STR, F(node) },
+	{ "oidc", "issuer", K_STR, F(oidc_issuer) },
+	{ "oidc", "client_id", K_STR, F(oidc_client_id) },
+	{ "oidc", "client_secret_file", K_PATH, F(oidc_client_secret_file) },
+	{ "oidc", "scopes", K_STR, F(oidc_scopes) },
+	{ "oidc", "groups_claim", K_STR, F(oidc_groups_claim) },
+	{ "oidc", "ca_file", K_PATH, F(oidc_ca_file) },
+	{ "oidc", "mfa_from_amr", K_STR, F(oidc_mfa_from_amr) },
+	{ "oidc", "create_users", K_STR, F(oidc_create_users) },
+	{ "oidc", "local_passwords", K_STR, F(oidc_local_passwords) },
+	{ "oidc", "redirect_url", K_STR, F(oidc_redirect_url) },
+	{ "oidc", "group_map", K_STR, F(oidc_group_map) },
+	{ "oidc", "clock_skew_s", K_INT, F(oidc_clock_skew_s) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup", "retention", "secrets", "approvals" };
+	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup", "retention", "secrets", "approvals", "oidc" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -189,6 +201,12 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->metrics_listen[0] = '\0';
 	c->app_token_ttl_s = 900;
 	c->approvals_expire_s = 604800;
+	util_strlcpy(c->oidc_scopes, "openid profile email", sizeof(c->oidc_scopes));
+	util_strlcpy(c->oidc_groups_claim, "groups", sizeof(c->oidc_groups_claim));
+	util_strlcpy(c->oidc_mfa_from_amr, "off", sizeof(c->oidc_mfa_from_amr));
+	util_strlcpy(c->oidc_create_users, "off", sizeof(c->oidc_create_users));
+	util_strlcpy(c->oidc_local_passwords, "on", sizeof(c->oidc_local_passwords));
+	c->oidc_clock_skew_s = 60;
 	c->app_cert_ttl_s = 86400;
 	c->sinks_max_message_bytes = 8192;   /* RFC 5425 section 4.3.1: receivers SHOULD take 8192 */
 	c->sinks_retry_max_ms = 30000;
@@ -934,8 +952,94 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		    c->compliance_key_rotation_days);
 	if (c->secrets_max_versions < 1 || c->secrets_max_versions > 1000)
 		REFUSE("secrets.max_versions = %d is not from 1 to 1000", c->secrets_max_versions);
+	if (config_oidc_validate(c, dev, err, errlen) != PV_OK)
+		return PV_E_CONFIG;
 #undef REFUSE
 	return PV_OK;
+}
+
+bool
+config_oidc_enabled(const struct pv_config *c)
+{
+	return c != NULL && c->oidc_issuer[0] != '\0';
+}
+
+/* A URL phivault redirects to or fetches: https:// (http:// only with --dev),
+ * no whitespace, quote, backslash or fragment. */
+static bool
+oidc_url_ok(const char *u, bool dev)
+{
+	if (strncmp(u, "https://", 8) != 0 && !(dev && strncmp(u, "http://", 7) == 0))
+		return false;
+	for (; *u != '\0'; u++)
+		if ((unsigned char)*u <= ' ' || *u == '"' || *u == '\\' || *u == 0x7f || *u == '#')
+			return false;
+	return true;
+}
+
+/* [oidc]: checked only when issuer is set; the files (client secret mode
+ * 0600, CA bundle) are read by serve at start (authn_oidc_new). */
+enum pv_rc
+config_oidc_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
+{
+#define REFUSE(...) do { set_err(err, errlen, __VA_ARGS__); return PV_E_CONFIG; } while (0)
+	const char *p;
+
+	if (strcmp(c->oidc_mfa_from_amr, "on") != 0 && strcmp(c->oidc_mfa_from_amr, "off") != 0)
+		REFUSE("oidc.mfa_from_amr = %s is not on or off", c->oidc_mfa_from_amr);
+	if (strcmp(c->oidc_create_users, "on") != 0 && strcmp(c->oidc_create_users, "off") != 0)
+		REFUSE("oidc.create_users = %s is not on or off", c->oidc_create_users);
+	if (strcmp(c->oidc_local_passwords, "on") != 0 &&
+	    strcmp(c->oidc_local_passwords, "breakglass_only") != 0)
+		REFUSE("oidc.local_passwords = %s is not on or breakglass_only",
+		    c->oidc_local_passwords);
+	if (c->oidc_clock_skew_s < 0 || c->oidc_clock_skew_s > 300)
+		REFUSE("oidc.clock_skew_s = %d is not from 0 to 300", c->oidc_clock_skew_s);
+	if (!config_oidc_enabled(c)) {
+		if (strcmp(c->oidc_local_passwords, "on") != 0)
+			REFUSE("oidc.local_passwords = %s needs oidc.issuer (nobody could sign in)",
+			    c->oidc_local_passwords);
+		return PV_OK;
+	}
+	if (!oidc_url_ok(c->oidc_issuer, dev) || strchr(c->oidc_issuer, '?') != NULL)
+		REFUSE("oidc.issuer = %s is not an https:// URL without query or fragment%s",
+		    c->oidc_issuer, dev ? "" : " (http:// only with --dev)");
+	if (c->oidc_client_id[0] == '\0')
+		REFUSE("oidc.client_id is empty (oidc.issuer is set)");
+	for (p = c->oidc_client_id; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || *p == '"' || *p == '\\' || *p == 0x7f)
+			REFUSE("oidc.client_id has a space, quote or control character%s", "");
+	if (c->oidc_client_secret_file[0] == '\0')
+		REFUSE("oidc.client_secret_file is empty (a confidential client is required)%s", "");
+	if (strstr(c->oidc_scopes, "openid") == NULL)
+		REFUSE("oidc.scopes = %s does not hold openid", c->oidc_scopes);
+	for (p = c->oidc_scopes; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr(" _-.:/", *p) == NULL)
+			REFUSE("oidc.scopes has a character a scope cannot hold%s", "");
+	if (c->oidc_groups_claim[0] == '\0')
+		REFUSE("oidc.groups_claim is empty%s", "");
+	if (c->oidc_redirect_url[0] != '\0' && !oidc_url_ok(c->oidc_redirect_url, dev))
+		REFUSE("oidc.redirect_url = %s is not an https:// URL", c->oidc_redirect_url);
+	if (c->oidc_group_map[0] != '\0') {
+		/* "idp=phivault, idp2=phivault2": every item has a '=' with a name on
+		 * both sides (authn/oidc.c parses it the same way) */
+		const char *q = c->oidc_group_map;
+
+		while (*q != '\0') {
+			const char *end = strchr(q, ','), *eq;
+			size_t len = end != NULL ? (size_t)(end - q) : strlen(q);
+
+			eq = memchr(q, '=', len);
+			if (eq == NULL || eq == q || eq + 1 == q + len)
+				REFUSE("oidc.group_map: \"%.*s\" is not IDP_GROUP=PHIVAULT_GROUP",
+				    (int)(len > 64 ? 64 : len), q);
+			q += len;
+			if (*q == ',')
+				q++;
+		}
+	}
+	return PV_OK;
+#undef REFUSE
 }
 
 /* ---- writing ---- */

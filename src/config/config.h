@@ -151,6 +151,20 @@ struct pv_config {
 	/* [server] node: this node's name (lease owner of jobs, /v1/sys/health);
 	 * empty: the host name. Must differ between nodes on one database. */
 	char node[64];
+	/* [oidc] sign-in through an OpenID provider (docs/identity.md "Sign in with
+	 * your identity provider"; src/authn/oidc*.c). Empty issuer: off. */
+	char oidc_issuer[256];            /* https:// URL, equal to the discovery's issuer */
+	char oidc_client_id[256];
+	char oidc_client_secret_file[PATH_MAX]; /* mode 0600, owned by us; absolute after load */
+	char oidc_scopes[256];            /* space-separated, must hold "openid" */
+	char oidc_groups_claim[64];       /* ID token claim with the user's IdP groups */
+	char oidc_ca_file[PATH_MAX];      /* CA bundle for the issuer's TLS; "" = system */
+	char oidc_mfa_from_amr[8];        /* on|off: amr mfa/otp/hwk/swk counts as MFA */
+	char oidc_create_users[8];        /* off|on: unknown (iss, sub) creates a user */
+	char oidc_local_passwords[24];    /* on|breakglass_only */
+	char oidc_redirect_url[512];      /* "" = public_url + /v1/auth/oidc/callback */
+	char oidc_group_map[1024];        /* "idp=group, idp2=group2"; "" = same names */
+	int oidc_clock_skew_s;            /* exp/iat/nbf leeway, 0 .. 300 (default 60) */
 };
 
 void config_defaults(struct pv_config *c, const char *datadir);
@@ -167,6 +181,10 @@ enum pv_rc config_load(const char *datadir, struct pv_config *c, char *err, size
 enum pv_rc config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen);
 /* Write a commented config file with the current values (init). */
 enum pv_rc config_write(const struct pv_config *c, const char *path);
+/* The [oidc] section alone (config_validate calls it). */
+enum pv_rc config_oidc_validate(const struct pv_config *c, bool dev, char *err, size_t errlen);
+/* Is OIDC sign-in configured ([oidc] issuer set)? */
+bool config_oidc_enabled(const struct pv_config *c);
 /* True if region is listed in allowed_regions. */
 bool config_region_allowed(const struct pv_config *c, const char *region);
 

@@ -37,6 +37,9 @@ struct directory_gate {
 	bool officer;                      /* a role or group with access.approve */
 };
 /* Classify roles and groups (each must exist: checked before). */
+/* The OIDC group gate (authn_oidc_group_gate_fn; dualctl.c). */
+enum pv_rc directory_oidc_group_gate(void *arg, struct store_tx *tx, const char *group,
+    bool *allowed);
 enum pv_rc directory_gate_check(struct directory *s, const char *const *roles, size_t nroles,
     const char *const *groups, size_t ngroups, struct directory_gate *g);
 /* Record the refusal of a change naming security_officer / access.approve

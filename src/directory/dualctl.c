@@ -108,3 +108,30 @@ directory_officer_refused(struct directory *s, const struct pv_actor *actor,
 	return directory_fail(res, PV_E_OFFICER_RESERVED, "security_officer (access.approve) is "
 	    "set only with the seal's authority: phivault officer add");
 }
+
+/* authn_oidc_group_gate_fn: may a user signing in through the IdP be put in
+ * this group by the groups claim? The rules of an HR / SCIM membership
+ * change: a group carrying access.approve never; a group granting PHI only
+ * if it is an approved mapping (its group.create was approved); any other
+ * group yes. */
+enum pv_rc
+directory_oidc_group_gate(void *arg, struct store_tx *tx, const char *group, bool *allowed)
+{
+	char target[STORE_ROLE_MAX + 8];
+	bool phi = false, off = false, approved = false;
+	enum pv_rc rc;
+
+	(void)arg;
+	*allowed = false;
+	if ((rc = group_traits(tx, group, &phi, &off)) != PV_OK)
+		return rc == PV_E_NOTFOUND ? PV_OK : rc;
+	if (off)
+		return PV_OK;
+	if (phi) {
+		snprintf(target, sizeof(target), "groups/%s", group);
+		if ((rc = store_approval_applied(tx, "group.create", target, &approved)) != PV_OK)
+			return rc;
+	}
+	*allowed = !phi || approved;
+	return PV_OK;
+}

@@ -23,6 +23,9 @@ directory_new(const struct directory_config *c, struct directory **out)
 	d->cfg = c->cfg;
 	d->authz = c->authz;
 	d->keys = c->keys;
+	/* OIDC sign-in joins mapped groups only through dual control's gate */
+	if (d->authn != NULL)
+		authn_oidc_set_group_gate(d->authn, directory_oidc_group_gate, d);
 	*out = d;
 	return PV_OK;
 }
@@ -30,6 +33,8 @@ directory_new(const struct directory_config *c, struct directory **out)
 void
 directory_free(struct directory *d)
 {
+	if (d != NULL && d->authn != NULL)
+		authn_oidc_set_group_gate(d->authn, NULL, NULL);
 	free(d);
 }
 

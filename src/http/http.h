@@ -55,6 +55,10 @@ enum http_route_flags {
 	 * with '/' (secret paths: /v1/secrets/{path}/undelete); each segment
 	 * is non-empty and holds no decoded '/' */
 	HTTP_ROUTE_REST = 1 << 5,
+	/* takes an application/x-www-form-urlencoded body instead of JSON (OIDC
+	 * Back-Channel Logout 1.0 §2.5): kept as text in req->form, read with
+	 * http_form_value; any other Content-Type is 400 invalid_request */
+	HTTP_ROUTE_FORM = 1 << 6,
 };
 #define HTTP_SCIM_ERROR_URN "urn:ietf:params:scim:api:messages:2.0:Error"
 #define HTTP_SCIM_TYPE "application/scim+json"
@@ -99,8 +103,15 @@ struct http_request {
 	int retry_after_s;         /* > 0: Retry-After header (423, 429, 503) */
 
 	void *priv;                /* http module only */
+	const char *form;          /* HTTP_ROUTE_FORM: the body as sent, NUL-terminated */
 };
 
+/* The decoded value of name in an application/x-www-form-urlencoded body
+ * (HTTP_ROUTE_FORM; '+' is a space): PV_OK with *out in the arena,
+ * PV_E_NOTFOUND if absent, PV_E_INVALID if malformed, given twice or longer
+ * than max bytes. */
+enum pv_rc http_form_value(struct http_request *req, const char *name, size_t max,
+    const char **out);
 /* Header / query lookup; NULL if absent. */
 const char *http_header(struct http_request *req, const char *name);
 const char *http_query(struct http_request *req, const char *name);

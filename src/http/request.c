@@ -219,7 +219,7 @@ http_ctx_begin(struct http_ctx *ctx, const char *method, const char *source,
 	if (limit > HTTP_BODY_HARD_MAX)
 		limit = HTTP_BODY_HARD_MAX;
 	ctx->body_limit = limit;
-	takes_body = rc == PV_OK && (req->route->flags & HTTP_ROUTE_BODY);
+	takes_body = rc == PV_OK && (req->route->flags & (HTTP_ROUTE_BODY | HTTP_ROUTE_FORM));
 	if (rc == PV_OK)
 		ctx->body_keep = takes_body ? limit :
 		    (limit < HTTP_NOBODY_KEEP ? limit : HTTP_NOBODY_KEEP);
@@ -429,6 +429,96 @@ respond_ok(struct http_ctx *ctx)
 
 /* RFC 8259 section 11: application/json (and application/scim+json on a
  * SCIM route, RFC 7644 3.1); a charset, if given, must be UTF-8. */
+/* An HTTP_ROUTE_FORM body: application/x-www-form-urlencoded, kept whole. */
+static enum pv_rc
+form_take(struct http_request *req, struct http_ctx *ctx)
+{
+	const char *ct = http_header(req, "Content-Type");
+	static const char want[] = "application/x-www-form-urlencoded";
+	size_t n = sizeof(want) - 1;
+	char *f;
+
+	while (ct != NULL && (*ct == ' ' || *ct == '\t'))
+		ct++;
+	if (ct == NULL || strncasecmp(ct, want, n) != 0 || (ct[n] != '\0' && ct[n] != ';' &&
+	    ct[n] != ' '))
+		return http_fail(req, PV_E_INVALID,
+		    "Content-Type must be application/x-www-form-urlencoded");
+	if (ctx->body_seen > ctx->body_len)
+		return PV_E_TOOBIG;
+	if ((f = arena_alloc(req->arena, ctx->body_len + 1)) == NULL)
+		return PV_E_NOMEM;
+	if (ctx->body_len > 0)
+		memcpy(f, ctx->body, ctx->body_len);
+	f[ctx->body_len] = '\0';
+	if (strlen(f) != ctx->body_len)
+		return http_fail(req, PV_E_INVALID, "The form body holds a NUL byte");
+	req->form = f;
+	return PV_OK;
+}
+
+static int
+form_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+enum pv_rc
+http_form_value(struct http_request *req, const char *name, size_t max, const char **out)
+{
+	const char *p = req != NULL ? req->form : NULL, *found = NULL;
+	size_t nl = name != NULL ? strlen(name) : 0, flen = 0;
+	char *v;
+	size_t i, o = 0;
+
+	if (p == NULL || nl == 0)
+		return PV_E_NOTFOUND;
+	while (*p != '\0') {
+		const char *end = p + strcspn(p, "&");
+
+		if ((size_t)(end - p) > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+			if (found != NULL)
+				return PV_E_INVALID;   /* given twice: ambiguous */
+			found = p + nl + 1;
+			flen = (size_t)(end - found);
+		}
+		p = *end == '&' ? end + 1 : end;
+	}
+	if (found == NULL)
+		return PV_E_NOTFOUND;
+	if (flen > max * 3 || (v = arena_alloc(req->arena, flen + 1)) == NULL)
+		return flen > max * 3 ? PV_E_INVALID : PV_E_NOMEM;
+	for (i = 0; i < flen; i++) {
+		char c = found[i];
+
+		if (c == '+') {
+			c = ' ';
+		} else if (c == '%') {
+			int hi, lo;
+
+			if (flen - i < 3 || (hi = form_hex(found[i + 1])) < 0 ||
+			    (lo = form_hex(found[i + 2])) < 0)
+				return PV_E_INVALID;
+			c = (char)(hi << 4 | lo);
+			i += 2;
+		}
+		if (c == '\0')
+			return PV_E_INVALID;
+		v[o++] = c;
+	}
+	v[o] = '\0';
+	if (o > max)
+		return PV_E_INVALID;
+	*out = v;
+	return PV_OK;
+}
+
 static bool
 content_type_ok(const char *ct, bool scim)
 {
@@ -489,6 +579,9 @@ run(struct http_ctx *ctx)
 			    "Content-Type must be application/json");
 		rc = http_parse_body(ctx->body, ctx->body_len, &req->body);
 		if (rc != PV_OK)
+			return rc;
+	} else if (r->flags & HTTP_ROUTE_FORM) {
+		if ((rc = form_take(req, ctx)) != PV_OK)
 			return rc;
 	} else if (ctx->body_seen > 0) {
 		/* API.md: a route that takes no body accepts an empty body or {} */

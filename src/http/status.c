@@ -90,6 +90,14 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The client certificate is expired or not yet valid: ask for a new one" },
 	[PV_E_RECIPIENT] = { "invalid_recipient", 400,
 	    "X-Disclosure-Recipient must be 1 to 200 printable ASCII characters" },
+	[PV_E_OIDC] = { "oidc_invalid", 401,
+	    "The identity provider's sign-in could not be verified: sign in again" },
+	[PV_E_OIDC_USER] = { "oidc_user_unknown", 403,
+	    "No phivault user is linked to this identity: ask an administrator" },
+	[PV_E_LOCAL_PASSWORD] = { "local_password_disabled", 403,
+	    "Password sign-in is turned off: sign in with your identity provider" },
+	[PV_E_OIDC_PROVIDER] = { "oidc_provider_unavailable", 502,
+	    "The identity provider could not be reached: try again later" },
 };
 
 static const struct rc_map *

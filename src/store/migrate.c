@@ -541,6 +541,28 @@ static const struct migration migrations[] = {
 	  " seq INTEGER NOT NULL,"
 	  " PRIMARY KEY(subject_ref, seq)) WITHOUT ROWID;"
 	  "CREATE INDEX audit_subjects_seq ON audit_subjects(seq);" },
+	/* OIDC sign-in (store_oidc.h, src/authn/oidc*.c): single-use expiring
+	 * items (authorization state, one-time codes, nonce / jti replay guards),
+	 * (issuer, subject) -> user, and the IdP session of a phivault session. */
+	{ 22,
+	  "CREATE TABLE oidc_pending("
+	  " key TEXT NOT NULL,"
+	  " kind TEXT NOT NULL,"
+	  " data TEXT NOT NULL,"
+	  " expires_ms INTEGER NOT NULL,"
+	  " PRIMARY KEY(key, kind));"
+	  "CREATE INDEX oidc_pending_expires ON oidc_pending(expires_ms);"
+	  "CREATE TABLE oidc_identities("
+	  " iss TEXT NOT NULL,"
+	  " sub TEXT NOT NULL,"
+	  " user_id TEXT NOT NULL REFERENCES users(id),"
+	  " created_ms INTEGER NOT NULL,"
+	  " PRIMARY KEY(iss, sub));"
+	  "CREATE TABLE oidc_sessions("
+	  " session_id TEXT PRIMARY KEY REFERENCES sessions(id),"
+	  " iss TEXT NOT NULL,"
+	  " sid TEXT NOT NULL);"
+	  "CREATE INDEX oidc_sessions_sid ON oidc_sessions(iss, sid);" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -908,6 +908,7 @@ static const struct store_ops pg_ops = {
 	.policy = &store_sqlite_policy_ops,
 	.apps = &store_sqlite_apps_ops,
 	.cluster = &store_sqlite_cluster_ops,
+	.oidc = &store_sqlite_oidc_ops,
 	.backup = &pg_backup_ops,
 	.subjects = &store_sqlite_subjects_ops,
 	.secrets = &store_sqlite_secrets_ops,

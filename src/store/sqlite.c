@@ -432,6 +432,21 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_EPOCH_GET] = "SELECT epoch FROM access_epoch WHERE id = 1",
 	[SQ_EPOCH_BUMP] = "UPDATE access_epoch SET epoch = epoch + 1 WHERE id = 1",
 	/* cluster:end */
+	/* oidc:begin */
+	[SQ_OIDC_PENDING_PURGE] = "DELETE FROM oidc_pending WHERE expires_ms <= ?1",
+	[SQ_OIDC_PENDING_PUT] = "INSERT INTO oidc_pending(key, kind, data, expires_ms) "
+	    "VALUES (?1, ?2, ?3, ?4)",
+	[SQ_OIDC_PENDING_GET] = "SELECT key, kind, data, expires_ms FROM oidc_pending "
+	    "WHERE key = ?1 AND kind = ?2",
+	[SQ_OIDC_PENDING_DELETE] = "DELETE FROM oidc_pending WHERE key = ?1 AND kind = ?2",
+	[SQ_OIDC_IDENTITY_GET] = "SELECT user_id FROM oidc_identities WHERE iss = ?1 AND sub = ?2",
+	[SQ_OIDC_IDENTITY_PUT] = "INSERT INTO oidc_identities(iss, sub, user_id, created_ms) "
+	    "VALUES (?1, ?2, ?3, ?4)",
+	[SQ_OIDC_SESSION_PUT] = "INSERT INTO oidc_sessions(session_id, iss, sid) VALUES (?1, ?2, ?3)",
+	[SQ_OIDC_SESSION_BY_SID] = "SELECT o.session_id, s.user_id FROM oidc_sessions o "
+	    "JOIN sessions s ON s.id = o.session_id "
+	    "WHERE o.iss = ?1 AND o.sid = ?2 AND s.ended_ms IS NULL ORDER BY o.session_id",
+	/* oidc:end */
 };
 
 /* Applied to every new connection. */
@@ -1739,6 +1754,7 @@ static const struct store_ops sq_ops = {
 	.approvals = &store_sqlite_approvals_ops,
 	.webauthn = &store_sqlite_webauthn_ops,
 	.cluster = &store_sqlite_cluster_ops,
+	.oidc = &store_sqlite_oidc_ops,
 };
 
 size_t store_sqlite_default_max_conns(void)

@@ -1777,3 +1777,65 @@ enum pv_rc store_session_set_mfa_method(struct store_tx *tx, const char *session
 	    method));
 }
 /* webauthn:end */
+
+/* oidc:begin (store_oidc.h) */
+static bool oidc_text_ok(const char *s, size_t max)
+{
+	return s != NULL && s[0] != '\0' && strlen(s) < max;
+}
+
+enum pv_rc store_oidc_pending_put(struct store_tx *tx, const struct store_oidc_pending *p,
+    int64_t now_ms)
+{
+	if (!tx_ok(tx) || p == NULL || !oidc_text_ok(p->key, sizeof(p->key)) ||
+	    !oidc_text_ok(p->kind, sizeof(p->kind)) || strlen(p->data) >= sizeof(p->data))
+		return PV_E_INVALID;
+	WRITE_OP(tx, "oidc_pending_put");
+	return tx->st->ops->oidc->pending_put(tx, p, now_ms);
+}
+
+enum pv_rc store_oidc_pending_take(struct store_tx *tx, const char *key, const char *kind,
+    int64_t now_ms, struct store_oidc_pending *out)
+{
+	if (!tx_ok(tx) || key == NULL || kind == NULL || out == NULL)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "oidc_pending_take");
+	return tx->st->ops->oidc->pending_take(tx, key, kind, now_ms, out);
+}
+
+enum pv_rc store_oidc_identity_get(struct store_tx *tx, const char *iss, const char *sub,
+    char user_id[UTIL_ID_MAX])
+{
+	if (!tx_ok(tx) || iss == NULL || sub == NULL || user_id == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->oidc->identity_get(tx, iss, sub, user_id);
+}
+
+enum pv_rc store_oidc_identity_put(struct store_tx *tx, const char *iss, const char *sub,
+    const char *user_id, int64_t now_ms)
+{
+	if (!tx_ok(tx) || !oidc_text_ok(iss, STORE_OIDC_ISS_MAX) ||
+	    !oidc_text_ok(sub, STORE_OIDC_SUB_MAX) || !oidc_text_ok(user_id, UTIL_ID_MAX))
+		return PV_E_INVALID;
+	WRITE_OP(tx, "oidc_identity_put");
+	return tx->st->ops->oidc->identity_put(tx, iss, sub, user_id, now_ms);
+}
+
+enum pv_rc store_oidc_session_put(struct store_tx *tx, const char *session_id,
+    const char *iss, const char *sid)
+{
+	if (!tx_ok(tx) || !oidc_text_ok(session_id, UTIL_ID_MAX) ||
+	    !oidc_text_ok(iss, STORE_OIDC_ISS_MAX) || !oidc_text_ok(sid, STORE_OIDC_SUB_MAX))
+		return PV_E_INVALID;
+	WRITE_OP(tx, "oidc_session_put");
+	return tx->st->ops->oidc->session_put(tx, session_id, iss, sid);
+}
+
+enum pv_rc store_oidc_session_by_sid(struct store_tx *tx, const char *iss, const char *sid,
+    store_oidc_session_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || iss == NULL || sid == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->oidc->session_by_sid(tx, iss, sid, cb, arg);
+}
+/* oidc:end */

@@ -59,5 +59,6 @@
 #include "store/store_approvals.h"
 #include "store/store_webauthn.h"
 #include "store/store_cluster.h"
+#include "store/store_oidc.h"
 
 #endif /* PV_STORE_H */

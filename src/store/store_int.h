@@ -331,6 +331,22 @@ struct store_cluster_ops {
 	enum pv_rc (*epoch_bump)(struct store_tx *tx);
 };
 
+/* ---- oidc (store_oidc.h): pending items, identities, IdP sessions */
+struct store_oidc_ops {
+	enum pv_rc (*pending_put)(struct store_tx *tx, const struct store_oidc_pending *p,
+	    int64_t now_ms);
+	enum pv_rc (*pending_take)(struct store_tx *tx, const char *key, const char *kind,
+	    int64_t now_ms, struct store_oidc_pending *out);
+	enum pv_rc (*identity_get)(struct store_tx *tx, const char *iss, const char *sub,
+	    char user_id[UTIL_ID_MAX]);
+	enum pv_rc (*identity_put)(struct store_tx *tx, const char *iss, const char *sub,
+	    const char *user_id, int64_t now_ms);
+	enum pv_rc (*session_put)(struct store_tx *tx, const char *session_id, const char *iss,
+	    const char *sid);
+	enum pv_rc (*session_by_sid)(struct store_tx *tx, const char *iss, const char *sid,
+	    store_oidc_session_cb cb, void *arg);
+};
+
 /* The backend's table: one sub-table per domain, so a backend implements
  * (and a conformance test covers) the store domain by domain. Every pointer
  * and every op in each sub-table is non-NULL. */
@@ -351,6 +367,7 @@ struct store_ops {
 	const struct store_approvals_ops *approvals;
 	const struct store_webauthn_ops *webauthn;
 	const struct store_cluster_ops *cluster;
+	const struct store_oidc_ops *oidc;
 };
 
 struct store_sql_runner;   /* SQL backends' statement runners (store_sqlite.h) */

@@ -217,6 +217,16 @@ enum store_sqlite_stmt {
 	SQ_AUDIT_SUBJECT_PUT,
 	SQ_AUDIT_SUBJECT_SCAN,
 	/* disclosures:end */
+	/* oidc:begin (store_oidc.h) */
+	SQ_OIDC_PENDING_PURGE,
+	SQ_OIDC_PENDING_PUT,
+	SQ_OIDC_PENDING_GET,
+	SQ_OIDC_PENDING_DELETE,
+	SQ_OIDC_IDENTITY_GET,
+	SQ_OIDC_IDENTITY_PUT,
+	SQ_OIDC_SESSION_PUT,
+	SQ_OIDC_SESSION_BY_SID,
+	/* oidc:end */
 	SQ_STMT__COUNT
 };
 
@@ -462,6 +472,7 @@ extern const struct store_secrets_ops store_sqlite_secrets_ops;   /* sqlite_secr
 extern const struct store_approvals_ops store_sqlite_approvals_ops;   /* sqlite_approvals.c */
 extern const struct store_webauthn_ops store_sqlite_webauthn_ops;   /* sqlite_webauthn.c */
 extern const struct store_cluster_ops store_sqlite_cluster_ops; /* sqlite_cluster.c */
+extern const struct store_oidc_ops store_sqlite_oidc_ops;       /* sqlite_oidc.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */

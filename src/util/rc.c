@@ -53,6 +53,10 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_CERT] = "certificate_invalid",
 	[PV_E_CERT_EXPIRED] = "certificate_expired",
 	[PV_E_RECIPIENT] = "invalid_recipient",
+	[PV_E_OIDC] = "oidc_invalid",
+	[PV_E_OIDC_USER] = "oidc_user_unknown",
+	[PV_E_LOCAL_PASSWORD] = "local_password_disabled",
+	[PV_E_OIDC_PROVIDER] = "oidc_provider_unavailable",
 };
 
 const char *

@@ -69,6 +69,10 @@ enum pv_rc {
 	PV_E_CERT = 48,       /* 401 certificate_invalid: a client certificate not from phivault's app CA, damaged or revoked */
 	PV_E_CERT_EXPIRED = 49, /* 401 certificate_expired: a client certificate outside its validity */
 	PV_E_RECIPIENT = 50,  /* 400 invalid_recipient: X-Disclosure-Recipient too long or not printable */
+	PV_E_OIDC = 51,              /* 401 oidc_invalid: the IdP's answer or token failed a check */
+	PV_E_OIDC_USER = 52,         /* 403 oidc_user_unknown: no user for this (issuer, subject) */
+	PV_E_LOCAL_PASSWORD = 53,    /* 403 local_password_disabled: [oidc] local_passwords = breakglass_only */
+	PV_E_OIDC_PROVIDER = 54,     /* 502 oidc_provider_unavailable: discovery / JWKS / token request failed */
 	PV_E__COUNT
 };
 

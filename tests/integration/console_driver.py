@@ -19,6 +19,12 @@ server, creates the user and causes the alert, then calls this with:
                out and in with password + passkey (console-passkey.png);
                PV_BASE is then https://localhost:PORT = [server] public_url
   PV_COOKIE_FILE  (passkey) where the session cookie goes, for the C test
+  PV_SCENARIO=oidc  (tests/integration/test_oidc.c) PV_USER signs in with
+               "Sign in with your identity provider": the console's button,
+               the provider (npm oidc-provider; its interaction signs the test
+               account in), the callback, /console/#oidc_code= exchanged for
+               the cookie session (console-oidc.png); PV_PASSWORD,
+               PV_TOTP_SECRET and PV_IDLE_S are unused there
 Exits 0 when every check holds, 1 (with a message) otherwise; never skips:
 a missing Chromium or driver is a failure.
 
@@ -327,6 +333,22 @@ def passkey_flow():
     with open(os.environ["PV_COOKIE_FILE"], "w") as f:
         f.write("pv_session=" + cookies["pv_session"])
 
+def oidc_flow():
+    """The console's sign-in through the identity provider, end to end."""
+    drv.get(base + "/console/")
+    wait(lambda: drv.find_element(By.ID, "sso").is_displayed(), "the identity-provider button")
+    drv.find_element(By.ID, "sso-button").click()
+    wait(lambda: drv.find_element(By.ID, "nav").is_displayed(), "the console after the IdP")
+    check(user in drv.find_element(By.ID, "whoami").text,
+          "signed in as %r" % drv.find_element(By.ID, "whoami").text)
+    check("oidc_code" not in drv.current_url, "the one-time code left in the URL")
+    r = fetch("GET", "/v1/auth/session")
+    check(r["status"] == 200 and ('"username":"%s"' % user) in r["body"].replace(" ", ""),
+          "the session: %s %s" % (r["status"], r["body"]))
+    cookies = {c["name"]: c["value"] for c in drv.get_cookies()}
+    check("pv_session" in cookies, "no pv_session cookie after the IdP sign-in")
+    drv.save_screenshot(os.path.join(shots, "console-oidc.png"))
+
 try:
     drv.set_script_timeout(20)
     scenario = os.environ.get("PV_SCENARIO", "main")
@@ -334,6 +356,8 @@ try:
         approvals_flow()
     elif scenario == "passkey":
         passkey_flow()
+    elif scenario == "oidc":
+        oidc_flow()
     elif scenario == "main":
         main_flow()
     else:

@@ -2279,6 +2279,91 @@ static void c_versioned_macs(struct store *st)
 	assert_int_equal(n, 0);
 }
 
+/* ---- oidc: single-use expiring items (a replayed key is a conflict while
+ * unexpired, a take deletes, an expired take is refused and deletes), the
+ * (iss, sub) link, and the IdP sessions of open sessions only ---- */
+static int oidc_count(const char *session_id, const char *user_id, void *arg)
+{
+	(void)session_id;
+	assert_string_equal(user_id, "usr_o");
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void c_oidc(struct store *st)
+{
+	struct store_oidc_pending p, g;
+	struct store_session s;
+	struct store_user u;
+	char uid[UTIL_ID_MAX];
+	int n = 0;
+
+	memset(&p, 0, sizeof(p));
+	snprintf(p.key, sizeof(p.key), "k1");
+	snprintf(p.kind, sizeof(p.kind), "state");
+	snprintf(p.data, sizeof(p.data), "{\"nonce\":\"n\"}");
+	p.expires_ms = 5000;
+	assert_int_equal(TX_WR(st, store_oidc_pending_put(tx, &p, 1000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_oidc_pending_put(tx, &p, 1000)), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(st, store_oidc_pending_take(tx, "k1", "grant", 1000, &g)),
+	    PV_E_NOTFOUND);   /* another kind */
+	assert_int_equal(TX_WR(st, store_oidc_pending_take(tx, "k1", "state", 4999, &g)), PV_OK);
+	assert_string_equal(g.data, "{\"nonce\":\"n\"}");
+	assert_int_equal(g.expires_ms, 5000);
+	assert_int_equal(TX_WR(st, store_oidc_pending_take(tx, "k1", "state", 4999, &g)),
+	    PV_E_NOTFOUND);   /* single use */
+	assert_int_equal(TX_WR(st, store_oidc_pending_put(tx, &p, 1000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_oidc_pending_take(tx, "k1", "state", 5000, &g)),
+	    PV_E_EXPIRED);
+	assert_int_equal(TX_WR(st, store_oidc_pending_take(tx, "k1", "state", 6000, &g)),
+	    PV_E_EXPIRED);    /* and stays so until a put purges it */
+	snprintf(p.key, sizeof(p.key), "k2");
+	assert_int_equal(TX_WR(st, store_oidc_pending_put(tx, &p, 6000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_oidc_pending_take(tx, "k1", "state", 1000, &g)),
+	    PV_E_NOTFOUND);   /* purged by the later put */
+	snprintf(p.key, sizeof(p.key), "k1");
+	/* a "seen" guard conflicts until it expires, then a put purges it */
+	snprintf(p.kind, sizeof(p.kind), "seen");
+	assert_int_equal(TX_WR(st, store_oidc_pending_put(tx, &p, 1000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_oidc_pending_put(tx, &p, 4999)), PV_E_CONFLICT);
+	assert_int_equal(TX_WR(st, store_oidc_pending_put(tx, &p, 5000)), PV_OK);
+	/* identities: (iss, sub) -> user, one link each */
+	user_init(&u, "usr_o", "olivia");
+	assert_int_equal(TX_WR(st, store_user_put(tx, &u)), PV_OK);
+	assert_int_equal(TX_RD(st, store_oidc_identity_get(tx, "https://idp", "s1", uid)),
+	    PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_oidc_identity_put(tx, "https://idp", "s1", "usr_o", 1)),
+	    PV_OK);
+	assert_int_equal(TX_WR(st, store_oidc_identity_put(tx, "https://idp", "s1", "usr_o", 1)),
+	    PV_E_CONFLICT);
+	assert_int_equal(TX_RD(st, store_oidc_identity_get(tx, "https://idp", "s1", uid)), PV_OK);
+	assert_string_equal(uid, "usr_o");
+	assert_int_equal(TX_RD(st, store_oidc_identity_get(tx, "https://other", "s1", uid)),
+	    PV_E_NOTFOUND);
+	/* sessions by IdP sid: open ones only */
+	session_init(&s, "ses_o1", "tho1", "usr_o");
+	assert_int_equal(TX_WR(st, store_session_put(tx, &s)), PV_OK);
+	session_init(&s, "ses_o2", "tho2", "usr_o");
+	assert_int_equal(TX_WR(st, store_session_put(tx, &s)), PV_OK);
+	assert_int_equal(TX_WR(st, store_oidc_session_put(tx, "ses_o1", "https://idp", "sid1")),
+	    PV_OK);
+	assert_int_equal(TX_WR(st, store_oidc_session_put(tx, "ses_o2", "https://idp", "sid1")),
+	    PV_OK);
+	assert_int_equal(TX_RD(st, store_oidc_session_by_sid(tx, "https://idp", "sid1",
+	    oidc_count, &n)), PV_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(TX_WR(st, store_session_end(tx, "ses_o2", 9, "logout")), PV_OK);
+	n = 0;
+	assert_int_equal(TX_RD(st, store_oidc_session_by_sid(tx, "https://idp", "sid1",
+	    oidc_count, &n)), PV_OK);
+	assert_int_equal(n, 1);
+	n = 0;
+	assert_int_equal(TX_RD(st, store_oidc_session_by_sid(tx, "https://idp", "sid2",
+	    oidc_count, &n)), PV_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(TX_RD(st, store_oidc_pending_put(tx, &p, 1)), PV_E_READONLY);
+}
+
 static const struct conf_case cases[] = {
 	{ "meta", c_meta },
 	{ "users_sessions", c_users_sessions },
@@ -2308,6 +2393,7 @@ static const struct conf_case cases[] = {
 	{ "access_epoch", c_access_epoch },
 	{ "access_epoch_domains", c_access_epoch_domains },
 	{ "audit_subjects", c_audit_subjects },
+	{ "oidc", c_oidc },
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
