@@ -10,6 +10,8 @@
  *   group.create  groups/<name>     {"name","roles"}              a new group
  *   role.create   roles/<name>      {"name","permissions","condition"}  a new custom role
  *   app.roles     apps/<id>         {"app","roles"}               the app's roles
+ *   user.eligible users/<id>        {"user","eligible_roles"}     the roles the user may
+ *                                                                 ask a JIT elevation to
  *
  * States (store_approvals.h): pending -> approved | denied | expired.
  * Invariants:
@@ -422,6 +424,16 @@ apply(struct store_tx *tx, const struct store_approval *a, int64_t now)
 		    (rc = store_user_groups_set(tx, user, names, n)) != PV_OK))
 			goto out;
 		rc = PV_OK;
+	} else if (strcmp(a->kind, "user.eligible") == 0) {
+		const char *user = json_string_value(json_object_get(c, "user"));
+		struct store_user u;
+
+		if (user == NULL || (rc = store_user_get(tx, user, &u)) != PV_OK)
+			goto out;
+		store_user_clear(&u);
+		if ((rc = strings_of(json_object_get(c, "eligible_roles"), &names, &n)) != PV_OK)
+			goto out;
+		rc = store_eligible_set(tx, user, names, n);
 	} else if (strcmp(a->kind, "group.create") == 0) {
 		struct store_group g;
 
@@ -490,7 +502,8 @@ static const char *
 change_user(const struct store_approval *a, json_t **keep)
 {
 	*keep = NULL;
-	if (strcmp(a->kind, "user.roles") != 0 || (*keep = json_loads(a->change, 0, NULL)) == NULL)
+	if ((strcmp(a->kind, "user.roles") != 0 && strcmp(a->kind, "user.eligible") != 0) ||
+	    (*keep = json_loads(a->change, 0, NULL)) == NULL)
 		return NULL;
 	return json_string_value(json_object_get(*keep, "user"));
 }

@@ -607,4 +607,43 @@ enum pv_rc authz_approval_settle(struct authz_service *z, const struct authz_cal
     const char *id, bool approve, const char *note, struct json_t **out,
     struct authz_result *res);
 
+/* ---- JIT elevation (elevations.c, docs/internals/authz.md "JIT elevation") ----
+ * A user eligible for a role asks to hold it for a while; another
+ * principal holding access.approve approves; the role is the user's from
+ * the approval until expires_at (or a revocation), checked on every
+ * request. Each operation first expires what is due. */
+
+/* [elevation] max_s (default 3600): the longest duration_s. */
+void authz_elevations_configure(struct authz_service *z, int max_s);
+struct authz_elevation_spec {
+	const char *role;                /* one of the caller's eligible roles */
+	const char *justification;       /* required, <= 1024 bytes */
+	const char *ticket;              /* or NULL; <= 128 bytes */
+	bool duration_set;
+	int64_t duration_s;              /* 60 .. max_s; default min(3600, max_s) */
+};
+/* A pending request (elevation.request, reason pending): PV_E_FORBIDDEN
+ * (an app), PV_E_NOT_ELIGIBLE (audited, reason not_eligible), PV_E_INVALID,
+ * PV_E_CONFLICT (one pending or active for that role already). *out: the
+ * elevation. */
+enum pv_rc authz_elevation_request(struct authz_service *z, const struct authz_caller *c,
+    const struct authz_elevation_spec *spec, struct json_t **out, struct authz_result *res);
+/* The caller's own, or every one for holders of access.approve; status NULL
+ * or pending|active|denied|revoked|expired (else PV_E_INVALID). */
+enum pv_rc authz_elevation_list(struct authz_service *z, const struct authz_caller *c,
+    const char *status, struct json_t **out, struct authz_result *res);
+enum pv_rc authz_elevation_get(struct authz_service *z, const struct authz_caller *c,
+    const char *id, struct json_t **out, struct authz_result *res);
+/* Approve (the clock starts now) or deny a pending elevation
+ * (elevation.approve / elevation.deny): PV_E_FORBIDDEN (no access.approve,
+ * an app), PV_E_SELF_APPROVAL (the requester, any session), PV_E_NOTFOUND,
+ * PV_E_CONFLICT (not pending). */
+enum pv_rc authz_elevation_settle(struct authz_service *z, const struct authz_caller *c,
+    const char *id, bool approve, struct json_t **out, struct authz_result *res);
+/* End a pending or active elevation (elevation.revoke): the requester, a
+ * holder of access.approve or of users.manage; PV_E_CONFLICT if it has
+ * ended already. */
+enum pv_rc authz_elevation_revoke(struct authz_service *z, const struct authz_caller *c,
+    const char *id, struct json_t **out, struct authz_result *res);
+
 #endif /* PV_AUTHZ_H */

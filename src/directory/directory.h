@@ -92,6 +92,12 @@ struct directory_user_spec {
 	size_t ngroups;
 	const char *const *fields;    /* update: the names of the fields changed (audit) */
 	size_t nfields;
+	/* update: the roles the user may ask a JIT elevation to (the full new
+	 * set); one granting PHI access makes the change a pending request
+	 * (kind user.eligible) like a role assignment */
+	bool set_eligible;
+	const char *const *eligible;
+	size_t neligible;
 };
 
 /* What an operation answers besides its rc. */

@@ -88,6 +88,8 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The client certificate was not issued by phivault's app CA or is no longer valid" },
 	[PV_E_CERT_EXPIRED] = { "certificate_expired", 401,
 	    "The client certificate is expired or not yet valid: ask for a new one" },
+	[PV_E_NOT_ELIGIBLE] = { "not_eligible", 403,
+	    "You are not eligible for that role: ask an administrator (eligible_roles)" },
 };
 
 static const struct rc_map *

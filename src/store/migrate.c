@@ -504,6 +504,23 @@ static const struct migration migrations[] = {
 	  " id INTEGER PRIMARY KEY CHECK (id = 1),"
 	  " epoch INTEGER NOT NULL);"
 	  "INSERT INTO access_epoch(id, epoch) VALUES (1, 0);" },
+	/* JIT elevation (store_elevations.h, src/authz/elevations.c): the roles
+	 * a user may ask for, and the requests with their lifetimes. */
+	{ 19,
+	  "CREATE TABLE user_eligible_roles("
+	  " user_id TEXT NOT NULL,"
+	  " role TEXT NOT NULL,"
+	  " PRIMARY KEY (user_id, role));"
+	  "CREATE TABLE elevations(id TEXT PRIMARY KEY,"
+	  " user_id TEXT NOT NULL, role TEXT NOT NULL, status TEXT NOT NULL,"
+	  " justification TEXT NOT NULL, ticket TEXT NOT NULL DEFAULT '',"
+	  " duration_s INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+	  " request_expires_ms INTEGER NOT NULL,"
+	  " approved_by TEXT NOT NULL DEFAULT '', starts_ms INTEGER NOT NULL DEFAULT 0,"
+	  " expires_ms INTEGER NOT NULL DEFAULT 0,"
+	  " ended_by TEXT NOT NULL DEFAULT '', ended_ms INTEGER NOT NULL DEFAULT 0);"
+	  "CREATE INDEX elevations_user ON elevations(user_id, status);"
+	  "CREATE INDEX elevations_status ON elevations(status, created_ms);" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

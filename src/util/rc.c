@@ -52,6 +52,7 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_CSRF] = "csrf",
 	[PV_E_CERT] = "certificate_invalid",
 	[PV_E_CERT_EXPIRED] = "certificate_expired",
+	[PV_E_NOT_ELIGIBLE] = "not_eligible",
 };
 
 const char *

@@ -68,6 +68,7 @@ enum pv_rc {
 	PV_E_CSRF = 47,       /* 403 csrf: a cookie-authenticated change without its X-CSRF-Token */
 	PV_E_CERT = 48,       /* 401 certificate_invalid: a client certificate not from phivault's app CA, damaged or revoked */
 	PV_E_CERT_EXPIRED = 49, /* 401 certificate_expired: a client certificate outside its validity */
+	PV_E_NOT_ELIGIBLE = 50, /* 403 not_eligible: a JIT elevation to a role the user is not eligible for */
 	PV_E__COUNT
 };
 

@@ -708,6 +708,102 @@ static void c_approvals(struct store *st)
 	assert_false(found);
 }
 
+/* ---- elevations (store_elevations.h) ---- */
+
+static int elevation_ids(const struct store_elevation *e, void *arg)
+{
+	return names_cb(e->id, arg);
+}
+
+static void elevation_init(struct store_elevation *e, const char *id, const char *user,
+    int64_t created)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	snprintf(e->user_id, sizeof(e->user_id), "%s", user);
+	snprintf(e->role, sizeof(e->role), "key_admin");
+	snprintf(e->status, sizeof(e->status), "pending");
+	snprintf(e->ticket, sizeof(e->ticket), "CHG-1");
+	e->justification = (char *)"rotate the patients key";
+	e->duration_s = 600;
+	e->created_ms = created;
+	e->request_expires_ms = created + 1000;
+}
+
+static void c_elevations(struct store *st)
+{
+	struct store_elevation e, g;
+	const char *roles[] = { "key_admin", "auditor" };
+	const char *dup[] = { "auditor", "auditor" };
+	struct names nm;
+
+	elevation_init(&e, "elv_1", "usr_a", 1000);
+	assert_int_equal(TX_WR(st, store_elevation_put(tx, &e)), PV_OK);
+	assert_int_equal(TX_WR(st, store_elevation_put(tx, &e)), PV_E_CONFLICT);
+	elevation_init(&e, "elv_2", "usr_b", 2000);
+	assert_int_equal(TX_WR(st, store_elevation_put(tx, &e)), PV_OK);
+	elevation_init(&e, "elv_3", "usr_a", 3000);
+	assert_int_equal(TX_WR(st, store_elevation_put(tx, &e)), PV_OK);
+	assert_int_equal(TX_RD(st, store_elevation_get(tx, "elv_1", &g)), PV_OK);
+	assert_string_equal(g.status, "pending");
+	assert_string_equal(g.justification, "rotate the patients key");
+	assert_string_equal(g.ticket, "CHG-1");
+	assert_int_equal(g.duration_s, 600);
+	assert_int_equal(g.request_expires_ms, 2000);
+	assert_int_equal(g.expires_ms, 0);
+	store_elevation_clear(&g);
+	assert_int_equal(TX_RD(st, store_elevation_get(tx, "elv_9", &g)), PV_E_NOTFOUND);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_elevation_list(tx, NULL, NULL, elevation_ids, &nm)),
+	    PV_OK);
+	assert_string_equal(nm.buf, "elv_3,elv_2,elv_1,");   /* newest first */
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_elevation_list(tx, "usr_a", NULL, elevation_ids, &nm)),
+	    PV_OK);
+	assert_string_equal(nm.buf, "elv_3,elv_1,");
+	/* pending -> active once; only from the state named */
+	assert_int_equal(TX_WR(st, store_elevation_approve(tx, "elv_1", "usr_so", 5000, 605000)),
+	    PV_OK);
+	assert_int_equal(TX_WR(st, store_elevation_approve(tx, "elv_1", "usr_so", 5001, 605001)),
+	    PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_elevation_end(tx, "elv_1", "pending", "denied", "usr_so",
+	    5002)), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_elevation_get(tx, "elv_1", &g)), PV_OK);
+	assert_string_equal(g.status, "active");
+	assert_string_equal(g.approved_by, "usr_so");
+	assert_int_equal(g.starts_ms, 5000);
+	assert_int_equal(g.expires_ms, 605000);
+	store_elevation_clear(&g);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_elevation_list(tx, "usr_a", "active", elevation_ids,
+	    &nm)), PV_OK);
+	assert_string_equal(nm.buf, "elv_1,");
+	assert_int_equal(TX_WR(st, store_elevation_end(tx, "elv_1", "active", "revoked", "usr_a",
+	    6000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_elevation_end(tx, "elv_1", "active", "expired", "system",
+	    6001)), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_elevation_get(tx, "elv_1", &g)), PV_OK);
+	assert_string_equal(g.status, "revoked");
+	assert_string_equal(g.ended_by, "usr_a");
+	assert_int_equal(g.ended_ms, 6000);
+	store_elevation_clear(&g);
+	assert_int_equal(TX_WR(st, store_elevation_end(tx, "elv_2", "pending", "active", "x",
+	    6000)), PV_E_INVALID);
+	/* eligibility: a set, replaced */
+	assert_int_equal(TX_WR(st, store_eligible_set(tx, "usr_a", roles, 2)), PV_OK);
+	assert_int_equal(TX_WR(st, store_eligible_set(tx, "usr_b", dup, 2)), PV_E_INVALID);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_eligible_get(tx, "usr_a", names_cb, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "auditor,key_admin,");
+	assert_int_equal(TX_WR(st, store_eligible_set(tx, "usr_a", roles, 1)), PV_OK);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_eligible_get(tx, "usr_a", names_cb, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "key_admin,");
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_eligible_get(tx, "usr_b", names_cb, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "");
+}
+
 /* ---- apps (store_apps.h) ---- */
 
 static int app_names(const struct store_app *a, void *arg)
@@ -2111,6 +2207,7 @@ static const struct conf_case cases[] = {
 	{ "subjects", c_subjects },
 	{ "secrets", c_secrets },
 	{ "approvals", c_approvals },
+	{ "elevations", c_elevations },
 	{ "webauthn", c_webauthn },
 	{ "tx_rollback", c_tx_rollback },
 	{ "tx_commit_snapshot", c_tx_commit_snapshot },
