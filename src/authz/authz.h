@@ -425,6 +425,12 @@ struct authz_policy_def {
 };
 struct authz_policy_result {
 	char message[192];
+	/* dual control: an allow policy over a PHI action (records.read /
+	 * write / unmask, tokens.detokenize, or a pattern covering one) was
+	 * stored as this pending request (kind policy.put): answer 202; *out
+	 * is then {"approval","status":"pending","name"}. "" when it took
+	 * effect. */
+	char approval[UTIL_ID_MAX];
 };
 /* PV_E_INVALID (bad name or definition), PV_E_CONFLICT (name taken). */
 enum pv_rc authz_policy_create(struct authz_service *z, const struct pv_actor *actor,
@@ -574,6 +580,9 @@ enum pv_rc authz_audit_public_key(struct authz_service *z, const struct authz_ca
 
 /* records.read / records.write / records.unmask / tokens.detokenize. */
 bool authz_perm_grants_phi(const char *perm);
+/* Does a policy's actions array (JSON text) cover a PHI action: "*",
+ * "records.*", "tokens.*", or one of the four names? */
+bool authz_policy_actions_grant_phi(const char *actions_json);
 /* access.approve: set only with the seal's authority (phivault officer). */
 bool authz_perm_is_officer(const char *perm);
 struct store_tx;
@@ -587,8 +596,11 @@ void authz_approvals_configure(struct authz_service *z, int expire_s);
  * reason pending, detail {kind, target, change}) and its ID in id. kind:
  * user.roles {"user","roles"?,"groups"?} (the full new sets),
  * group.create {"name","roles"}, role.create {"name","permissions",
- * "condition"}, app.roles {"app","roles"}; target users/<id>,
- * groups/<name>, roles/<name>, apps/<id>. */
+ * "condition"}, app.roles {"app","roles"}, user.eligible {"user",
+ * "eligible_roles"}, policy.put {"name","effect","actions","resources",
+ * "condition","version"} (version 0: create, else the version replaced);
+ * target users/<id>, groups/<name>, roles/<name>, apps/<id>,
+ * policies/<name>. */
 enum pv_rc authz_approval_request(struct authz_service *z, const struct pv_actor *actor,
     const char *kind, const char *target, const struct json_t *change,
     char id[UTIL_ID_MAX]);
