@@ -251,6 +251,14 @@ enum pv_rc directory_app_secret_add(struct directory *d, const struct pv_actor *
 enum pv_rc directory_app_secret_remove(struct directory *d, const struct pv_actor *actor,
     const char *id, const char *secret_id, struct directory_result *res);
 
+/* Revoke one of the app's client certificates by serial (app.cert_revoke,
+ * resource apps/<id>/certificate/<serial>, detail {sessions_ended}): refused
+ * at every later sign-in, and every session bound to it ends in the same
+ * transaction (res->sessions_ended). PV_E_NOTFOUND (no such app; a serial
+ * that is not lower-case hex), PV_E_CONFLICT (revoked already). */
+enum pv_rc directory_app_cert_revoke(struct directory *d, const struct pv_actor *actor,
+    const char *id, const char *serial, struct directory_result *res);
+
 /* A client certificate for mutual TLS from phivault's app CA (app.certificate,
  * resource apps/<id>, detail {serial, not_after}): the CSR's self-signature
  * must verify, only its key is used. PV_E_NOTFOUND, PV_E_STATE (disabled),

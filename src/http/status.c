@@ -90,6 +90,9 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "The client certificate is expired or not yet valid: ask for a new one" },
 	[PV_E_NOT_ELIGIBLE] = { "not_eligible", 403,
 	    "You are not eligible for that role: ask an administrator (eligible_roles)" },
+	[PV_E_CERT_MISMATCH] = { "certificate_mismatch", 401,
+	    "This token is bound to a client certificate: send it over a connection with that "
+	    "certificate" },
 };
 
 static const struct rc_map *

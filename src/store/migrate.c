@@ -521,6 +521,13 @@ static const struct migration migrations[] = {
 	  " ended_by TEXT NOT NULL DEFAULT '', ended_ms INTEGER NOT NULL DEFAULT 0);"
 	  "CREATE INDEX elevations_user ON elevations(user_id, status);"
 	  "CREATE INDEX elevations_status ON elevations(status, created_ms);" },
+	/* certificate-bound app tokens (RFC 8705 x5t#S256; src/authn/app*.c): the
+	 * certificate an mtls session is bound to, and revoked certificates. */
+	{ 20,
+	  "ALTER TABLE app_sessions ADD COLUMN cert_fingerprint TEXT NOT NULL DEFAULT '';"
+	  "ALTER TABLE app_sessions ADD COLUMN cert_serial TEXT NOT NULL DEFAULT '';"
+	  "CREATE TABLE app_cert_revocations(serial TEXT PRIMARY KEY,"
+	  " app_id TEXT NOT NULL, revoked_ms INTEGER NOT NULL, revoked_by TEXT NOT NULL);" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -318,11 +318,11 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_APP_SECRET_REVOKE] = "UPDATE app_secrets SET revoked_ms = ?3 "
 	    "WHERE app_id = ?1 AND secret_id = ?2 AND revoked_ms = 0",
 	[SQ_APP_SESSION_PUT] = "INSERT INTO app_sessions(id, token_hash, app_id, created_ms, "
-	    "expires_ms, credential_epoch, source, method) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	    "expires_ms, credential_epoch, source, method, cert_fingerprint, cert_serial) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[SQ_APP_SESSION_GET_BY_HASH] = "SELECT id, token_hash, app_id, created_ms, expires_ms, "
-	    "credential_epoch, source, method, ended_ms, end_reason FROM app_sessions "
-	    "WHERE token_hash = ?1",
+	    "credential_epoch, source, method, ended_ms, end_reason, cert_fingerprint, "
+	    "cert_serial FROM app_sessions WHERE token_hash = ?1",
 	[SQ_APP_SESSION_END_ALL] = "UPDATE app_sessions SET ended_ms = ?2, end_reason = ?3 "
 	    "WHERE app_id = ?1 AND ended_ms = 0",
 	[SQ_APP_SESSION_END] = "UPDATE app_sessions SET ended_ms = ?2, end_reason = ?3 "
@@ -391,6 +391,13 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_ELIGIBLE_INSERT] = "INSERT INTO user_eligible_roles(user_id, role) VALUES (?1, ?2)",
 	[SQ_ELIGIBLE_GET] = "SELECT role FROM user_eligible_roles WHERE user_id = ?1 ORDER BY role",
 	/* elevations:end */
+	/* app-certs:begin (migration: app_sessions.cert_*, app_cert_revocations) */
+	[SQ_APP_CERT_REVOKE] = "INSERT INTO app_cert_revocations(serial, app_id, revoked_ms, "
+	    "revoked_by) VALUES (?1, ?2, ?3, ?4)",
+	[SQ_APP_CERT_REVOKED] = "SELECT serial FROM app_cert_revocations WHERE serial = ?1",
+	[SQ_APP_SESSION_END_CERT] = "UPDATE app_sessions SET ended_ms = ?3, end_reason = ?4 "
+	    "WHERE app_id = ?1 AND cert_serial = ?2 AND ended_ms = 0",
+	/* app-certs:end */
 	/* webauthn:begin (migration: webauthn_credentials, webauthn_users,
 	 * webauthn_challenges, sessions.mfa_method) */
 	[SQ_WA_CRED_PUT] = "INSERT INTO webauthn_credentials(id, user_id, public_key, alg, "

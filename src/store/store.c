@@ -1314,6 +1314,40 @@ enum pv_rc store_app_session_end(struct store_tx *tx, const char *id, int64_t no
 	WRITE_OP(tx, "app_session_end");
 	return access_changed(tx, tx->st->ops->apps->app_session_end(tx, id, now_ms, reason));
 }
+
+static bool serial_ok(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	return n > 0 && n < 48 && strspn(s, "0123456789abcdef") == n;
+}
+
+enum pv_rc store_app_cert_revoke(struct store_tx *tx, const char *app_id, const char *serial,
+    int64_t now_ms, const char *by)
+{
+	if (!tx_ok(tx) || app_id == NULL || !serial_ok(serial) || now_ms <= 0 || by == NULL)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "app_cert_revoke");
+	return access_changed(tx, tx->st->ops->apps->app_cert_revoke(tx, app_id, serial, now_ms,
+	    by));
+}
+
+enum pv_rc store_app_cert_revoked(struct store_tx *tx, const char *serial, bool *revoked)
+{
+	if (!tx_ok(tx) || !serial_ok(serial) || revoked == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->apps->app_cert_revoked(tx, serial, revoked);
+}
+
+enum pv_rc store_app_session_end_cert(struct store_tx *tx, const char *app_id,
+    const char *serial, int64_t now_ms, const char *reason, size_t *n)
+{
+	if (!tx_ok(tx) || app_id == NULL || !serial_ok(serial) || reason == NULL || now_ms <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "app_session_end_cert");
+	return access_changed(tx, tx->st->ops->apps->app_session_end_cert(tx, app_id, serial,
+	    now_ms, reason, n));
+}
 /* apps:end */
 
 /* backup:begin (added by the backup work) */

@@ -222,6 +222,11 @@ struct store_apps_ops {
 	    int64_t now_ms, const char *reason, size_t *n);
 	enum pv_rc (*app_session_end)(struct store_tx *tx, const char *id, int64_t now_ms,
 	    const char *reason);
+	enum pv_rc (*app_cert_revoke)(struct store_tx *tx, const char *app_id,
+	    const char *serial, int64_t now_ms, const char *by);
+	enum pv_rc (*app_cert_revoked)(struct store_tx *tx, const char *serial, bool *revoked);
+	enum pv_rc (*app_session_end_cert)(struct store_tx *tx, const char *app_id,
+	    const char *serial, int64_t now_ms, const char *reason, size_t *n);
 };
 
 /* ---- backup (store_backup.h): online snapshots */

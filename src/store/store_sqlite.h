@@ -161,6 +161,11 @@ enum store_sqlite_stmt {
 	SQ_ELIGIBLE_INSERT,
 	SQ_ELIGIBLE_GET,
 	/* elevations:end */
+	/* app-certs:begin (certificate-bound app tokens) */
+	SQ_APP_CERT_REVOKE,
+	SQ_APP_CERT_REVOKED,
+	SQ_APP_SESSION_END_CERT,
+	/* app-certs:end */
 	/* keys-admin:begin (census, destroy, re-envelope) */
 	SQ_KEK_CENSUS,
 	SQ_KEK_DESTROY,

@@ -53,6 +53,7 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_CERT] = "certificate_invalid",
 	[PV_E_CERT_EXPIRED] = "certificate_expired",
 	[PV_E_NOT_ELIGIBLE] = "not_eligible",
+	[PV_E_CERT_MISMATCH] = "certificate_mismatch",
 };
 
 const char *

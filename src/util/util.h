@@ -69,6 +69,7 @@ enum pv_rc {
 	PV_E_CERT = 48,       /* 401 certificate_invalid: a client certificate not from phivault's app CA, damaged or revoked */
 	PV_E_CERT_EXPIRED = 49, /* 401 certificate_expired: a client certificate outside its validity */
 	PV_E_NOT_ELIGIBLE = 50, /* 403 not_eligible: a JIT elevation to a role the user is not eligible for */
+	PV_E_CERT_MISMATCH = 51, /* 401 certificate_mismatch: an mtls app token without its client certificate */
 	PV_E__COUNT
 };
 

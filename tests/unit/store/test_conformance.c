@@ -942,6 +942,58 @@ static void c_apps(struct store *st)
 	    PV_E_READONLY);
 }
 
+/* ---- certificate-bound app sessions and revoked certificates ---- */
+
+static void c_app_certs(struct store *st)
+{
+	struct store_app_session ses, sg;
+	struct store_app a;
+	bool revoked = true;
+	size_t n = 9;
+
+	app_init(&a, "app_1", "billing");
+	assert_int_equal(TX_WR(st, store_app_put(tx, &a)), PV_OK);
+	memset(&ses, 0, sizeof(ses));
+	snprintf(ses.id, sizeof(ses.id), "ses_m1");
+	memset(ses.token_hash, 'd', 64);
+	snprintf(ses.app_id, sizeof(ses.app_id), "app_1");
+	ses.created_ms = 1000;
+	ses.expires_ms = 901000;
+	ses.credential_epoch = 1;
+	snprintf(ses.method, sizeof(ses.method), "mtls");
+	memset(ses.cert_fingerprint, 'f', 64);
+	snprintf(ses.cert_serial, sizeof(ses.cert_serial), "0a1b");
+	assert_int_equal(TX_WR(st, store_app_session_put(tx, &ses)), PV_OK);
+	snprintf(ses.id, sizeof(ses.id), "ses_m2");
+	memset(ses.token_hash, 'e', 64);
+	snprintf(ses.cert_serial, sizeof(ses.cert_serial), "0c2d");
+	assert_int_equal(TX_WR(st, store_app_session_put(tx, &ses)), PV_OK);
+	assert_int_equal(TX_RD(st, store_app_session_get_by_hash(tx, ses.token_hash, &sg)), PV_OK);
+	assert_string_equal(sg.cert_fingerprint, ses.cert_fingerprint);
+	assert_string_equal(sg.cert_serial, "0c2d");
+	assert_int_equal(TX_RD(st, store_app_cert_revoked(tx, "0a1b", &revoked)), PV_OK);
+	assert_false(revoked);
+	assert_int_equal(TX_WR(st, store_app_cert_revoke(tx, "app_1", "0a1b", 2000, "usr_a")),
+	    PV_OK);
+	assert_int_equal(TX_WR(st, store_app_cert_revoke(tx, "app_1", "0a1b", 2001, "usr_a")),
+	    PV_E_CONFLICT);
+	assert_int_equal(TX_WR(st, store_app_cert_revoke(tx, "app_1", "XYZ", 2001, "usr_a")),
+	    PV_E_INVALID);
+	assert_int_equal(TX_RD(st, store_app_cert_revoked(tx, "0a1b", &revoked)), PV_OK);
+	assert_true(revoked);
+	/* only the sessions bound to that certificate end */
+	assert_int_equal(TX_WR(st, store_app_session_end_cert(tx, "app_1", "0a1b", 3000,
+	    "cert_revoked", &n)), PV_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(TX_RD(st, store_app_session_get_by_hash(tx, ses.token_hash, &sg)), PV_OK);
+	assert_int_equal(sg.ended_ms, 0);
+	memset(ses.token_hash, 'd', 64);
+	assert_int_equal(TX_RD(st, store_app_session_get_by_hash(tx, ses.token_hash, &sg)), PV_OK);
+	assert_int_equal(sg.ended_ms, 3000);
+	assert_string_equal(sg.end_reason, "cert_revoked");
+}
+
+
 /* ---- transactions ---- */
 
 /* Not committed: nothing of it is left, in any domain. */
@@ -2208,6 +2260,7 @@ static const struct conf_case cases[] = {
 	{ "secrets", c_secrets },
 	{ "approvals", c_approvals },
 	{ "elevations", c_elevations },
+	{ "app_certs", c_app_certs },
 	{ "webauthn", c_webauthn },
 	{ "tx_rollback", c_tx_rollback },
 	{ "tx_commit_snapshot", c_tx_commit_snapshot },
