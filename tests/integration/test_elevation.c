@@ -375,6 +375,7 @@ main(void)
 	h_resp_free(&r);
 
 	CHECK(h_stop(&s) == 0);
+	json_decref(s.init);
 	h_done("elevation");
 	return 0;
 }
