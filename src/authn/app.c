@@ -302,6 +302,46 @@ roles_from_json(const char *json, struct authn_principal *p)
 	return ok;
 }
 
+/* RFC 8705 3.1: the connection's client certificate is the one the token
+ * is bound to (SHA-256 of its DER, compared in constant time). */
+static bool
+cert_bound_ok(const struct http_request *req, const char *want_hex)
+{
+	uint8_t md[CRYPTO_SHA256_LEN];
+	char hex[CRYPTO_SHA256_LEN * 2 + 1];
+
+	if (req->tls_client_cert == NULL || req->tls_client_cert_len == 0 ||
+	    strlen(want_hex) != sizeof(hex) - 1 ||
+	    crypto_sha256(req->tls_client_cert, req->tls_client_cert_len, md) != PV_OK)
+		return false;
+	util_hex_encode(md, sizeof(md), hex);
+	return crypto_memeq(hex, want_hex, sizeof(hex) - 1);
+}
+
+/* The refusal of a bound token used without its certificate: recorded
+ * (auth.app denied, reason certificate_mismatch, actor the app's session). */
+static void
+cert_mismatch_record(struct authn_service *s, const struct http_request *req,
+    const struct store_app_session *row)
+{
+	struct audit_event ev;
+	char res[64 + UTIL_ID_MAX], detail[96];
+
+	snprintf(res, sizeof(res), "apps/%s", row->app_id);
+	snprintf(detail, sizeof(detail), "{\"serial\":\"%s\"}", row->cert_serial);
+	authn_ev_init(&ev, NULL, req->source, "auth.app", res);
+	ev.actor.kind = PV_ACTOR_APP;
+	ev.actor.user_id = row->app_id;
+	ev.actor.session_id = row->id;
+	ev.actor.auth_method = "mtls";
+	ev.actor.auth_ms = row->created_ms;
+	ev.outcome = AUDIT_DENIED;
+	ev.reason = "certificate_mismatch";
+	ev.detail = detail;
+	if (audit_record(s->audit, &ev) != PV_OK)
+		log_error("authn: certificate_mismatch of %s not recorded", row->id);
+}
+
 enum pv_rc
 authn_app_authenticate(struct authn_service *s, struct http_request *req, const char *token,
     struct authn_principal **out)
@@ -334,6 +374,12 @@ authn_app_authenticate(struct authn_service *s, struct http_request *req, const 
 	if (now >= row.expires_ms) {
 		store_app_clear(&a);
 		return http_fail(req, PV_E_EXPIRED, "App token expired: sign in again");
+	}
+	if (row.cert_fingerprint[0] != '\0' && !cert_bound_ok(req, row.cert_fingerprint)) {
+		cert_mismatch_record(s, req, &row);
+		store_app_clear(&a);
+		return http_fail(req, PV_E_CERT_MISMATCH, "This token is bound to a client "
+		    "certificate: send it over a connection with that certificate");
 	}
 	if ((p = arena_alloc(req->arena, sizeof(*p))) == NULL) {
 		store_app_clear(&a);

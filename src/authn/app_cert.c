@@ -12,9 +12,14 @@
  * credential epoch), the source must be in its networks. Every outcome is
  * one auth.app entry (reason "mtls" on success, else cert_expired,
  * cert_not_yet_valid, cert_untrusted, cert_malformed, unknown_app,
- * disabled, app_mismatch, network_not_allowed). A success is one
- * transaction: the app session row (method "mtls") and its entry. The token
- * lives min(token_ttl_s, the certificate's notAfter - now).
+ * disabled, app_mismatch, cert_revoked, network_not_allowed). A success is
+ * one transaction: the app session row (method "mtls", bound to the
+ * certificate's SHA-256 fingerprint and serial: RFC 8705 x5t#S256) and its
+ * entry. The token lives min(token_ttl_s, the certificate's notAfter -
+ * now), and works only over a connection that presents the same
+ * certificate (authn_app_authenticate: certificate_mismatch). A revoked
+ * certificate (store_app_cert_revoked, directory_app_cert_revoke) is
+ * refused here and its sessions are ended when it is revoked.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +102,16 @@ authn_app_signin_cert(struct authn_service *s, const uint8_t *der, size_t len,
 	if (claimed_app_id != NULL && strcmp(claimed_app_id, c.app_id) != 0)
 		return refuse(s, c.app_id, c.serial, source, "app_mismatch", out, PV_E_CERT,
 		    "app_id does not match the app the client certificate names");
+	{
+		bool revoked = false;
+
+		STORE_READ(s->st, rc, store_app_cert_revoked(tx, c.serial, &revoked));
+		if (rc != PV_OK)
+			return rc;
+		if (revoked)
+			return refuse(s, c.app_id, c.serial, source, "cert_revoked", out, PV_E_CERT,
+			    "The client certificate has been revoked");
+	}
 	STORE_READ(s->st, rc, store_app_get(tx, c.app_id, &a));
 	if (rc == PV_E_NOTFOUND)
 		return refuse(s, NULL, c.serial, source, "unknown_app", out, PV_E_CERT,
@@ -127,6 +142,9 @@ authn_app_signin_cert(struct authn_service *s, const uint8_t *der, size_t len,
 	row.credential_epoch = a.credential_epoch;
 	util_strlcpy(row.source, source != NULL ? source : "", sizeof(row.source));
 	util_strlcpy(row.method, "mtls", sizeof(row.method));
+	/* the token is bound to this certificate (RFC 8705 x5t#S256) */
+	util_strlcpy(row.cert_fingerprint, c.fingerprint, sizeof(row.cert_fingerprint));
+	util_strlcpy(row.cert_serial, c.serial, sizeof(row.cert_serial));
 	snprintf(res, sizeof(res), "apps/%s", a.id);
 	snprintf(detail, sizeof(detail), "{\"serial\":\"%s\",\"fingerprint\":\"%s\"}", c.serial,
 	    c.fingerprint);

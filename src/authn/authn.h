@@ -78,6 +78,7 @@
 #define AUTHN_SOURCE_MAX 64          /* textual IPv4/IPv6 address (+ zone) */
 #define AUTHN_ROLES_MAX 32           /* effective roles (direct + via groups) */
 #define AUTHN_ROLE_NAME_MAX 64       /* [a-z][a-z0-9_]{0,62} + NUL */
+#define AUTHN_ELEVATIONS_MAX 8       /* = PV_ACTOR_ELEVATIONS_MAX (audit.h) */
 
 /* Why a session is restricted (bit set in authn_principal.restrict_flags). */
 #define AUTHN_RESTRICT_PASSWORD_CHANGE 0x1u   /* one-time password must be changed */
@@ -139,6 +140,10 @@ struct authn_principal {
 	const char *auth_method;
 	size_t nnetworks;
 	struct authn_cidr networks[AUTHN_APP_NETWORKS_MAX];
+	/* JIT elevations in force for this request (authz elevations.c): their
+	 * roles are in roles[] above; authn_actor names them in the actor. */
+	size_t nelevations;
+	char elevations[AUTHN_ELEVATIONS_MAX][UTIL_ID_MAX];
 };
 
 /*

@@ -141,6 +141,8 @@ authn_actor(const struct authn_principal *p, const char *source, struct pv_actor
 		out->auth_method = p->mfa_verified ? "password+mfa" : "password";
 		out->auth_ms = p->authenticated_ms;
 	}
+	for (size_t i = 0; i < p->nelevations && i < PV_ACTOR_ELEVATIONS_MAX; i++)
+		out->elevations[out->nelevations++] = p->elevations[i];
 }
 
 void

@@ -10,6 +10,12 @@
  *   group.create  groups/<name>     {"name","roles"}              a new group
  *   role.create   roles/<name>      {"name","permissions","condition"}  a new custom role
  *   app.roles     apps/<id>         {"app","roles"}               the app's roles
+ *   user.eligible users/<id>        {"user","eligible_roles"}     the roles the user may
+ *                                                                 ask a JIT elevation to
+ *   policy.put    policies/<name>   {"name","effect","actions",   an allow policy over a
+ *                                    "resources","condition",     PHI action, created
+ *                                    "version"}                   (version 0) or replacing
+ *                                                                 that version
  *
  * States (store_approvals.h): pending -> approved | denied | expired.
  * Invariants:
@@ -60,6 +66,40 @@ authz_perm_grants_phi(const char *perm)
 		return false;
 	return p.verb == AUTHZ_RECORDS_READ || p.verb == AUTHZ_RECORDS_WRITE ||
 	    p.verb == AUTHZ_RECORDS_UNMASK || p.verb == AUTHZ_TOKENS_DETOKENIZE;
+}
+
+/* An action pattern (policies: a name, "prefix.*" or "*") covering one of
+ * the PHI actions. */
+static bool
+pattern_grants_phi(const char *pat)
+{
+	static const char *const phi[] = { "records.read", "records.write", "records.unmask",
+		"tokens.detokenize" };
+	size_t i, n;
+
+	if (pat == NULL)
+		return false;
+	n = strlen(pat);
+	for (i = 0; i < sizeof(phi) / sizeof(phi[0]); i++) {
+		if (strcmp(pat, "*") == 0 || strcmp(pat, phi[i]) == 0)
+			return true;
+		if (n >= 2 && pat[n - 1] == '*' && strncmp(pat, phi[i], n - 1) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool
+authz_policy_actions_grant_phi(const char *actions_json)
+{
+	json_t *a = actions_json != NULL ? json_loads(actions_json, 0, NULL) : NULL;
+	size_t i;
+	bool hit = false;
+
+	for (i = 0; json_is_array(a) && i < json_array_size(a) && !hit; i++)
+		hit = pattern_grants_phi(json_string_value(json_array_get(a, i)));
+	json_decref(a);
+	return hit;
 }
 
 bool
@@ -390,6 +430,56 @@ strings_of(json_t *arr, const char ***out, size_t *n)
 	return PV_OK;
 }
 
+/* policy.put: create (version 0) or replace the version the request was
+ * made against; PV_E_NOTFOUND if that version is no longer the stored one,
+ * PV_E_CONFLICT if a policy of the name exists when creating. */
+static enum pv_rc
+apply_policy(struct store_tx *tx, const struct store_approval *a, json_t *c, int64_t now)
+{
+	const char *name = json_string_value(json_object_get(c, "name"));
+	const char *effect = json_string_value(json_object_get(c, "effect"));
+	json_t *ver = json_object_get(c, "version");
+	struct store_policy p, cur;
+	enum pv_rc rc;
+
+	if (name == NULL || effect == NULL || !json_is_integer(ver))
+		return PV_E_INTEGRITY;
+	memset(&p, 0, sizeof(p));
+	util_strlcpy(p.name, name, sizeof(p.name));
+	p.deny = strcmp(effect, "deny") == 0;
+	p.actions = json_dumps(json_object_get(c, "actions"), JSON_COMPACT | JSON_ENCODE_ANY);
+	p.resources = json_dumps(json_object_get(c, "resources"), JSON_COMPACT | JSON_ENCODE_ANY);
+	p.condition = json_dumps(json_object_get(c, "condition"), JSON_COMPACT | JSON_SORT_KEYS);
+	if (p.actions == NULL || p.resources == NULL || p.condition == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	util_strlcpy(p.updated_by, a->requested_by, sizeof(p.updated_by));
+	p.updated_ms = now;
+	if (json_integer_value(ver) == 0) {
+		util_strlcpy(p.created_by, a->requested_by, sizeof(p.created_by));
+		p.created_ms = now;
+		p.version = 1;
+		rc = store_policy_put(tx, &p);
+		goto out;
+	}
+	if ((rc = store_policy_get(tx, name, &cur)) != PV_OK)
+		goto out;
+	if (cur.version != json_integer_value(ver)) {
+		store_policy_clear(&cur);
+		rc = PV_E_NOTFOUND;   /* changed since the request: it no longer applies */
+		goto out;
+	}
+	util_strlcpy(p.created_by, cur.created_by, sizeof(p.created_by));
+	p.created_ms = cur.created_ms;
+	p.version = cur.version + 1;
+	store_policy_clear(&cur);
+	rc = store_policy_update(tx, &p);
+out:
+	store_policy_clear(&p);
+	return rc;
+}
+
 /* Apply the change of an approved request (in the approval's transaction). */
 static enum pv_rc
 apply(struct store_tx *tx, const struct store_approval *a, int64_t now)
@@ -422,6 +512,18 @@ apply(struct store_tx *tx, const struct store_approval *a, int64_t now)
 		    (rc = store_user_groups_set(tx, user, names, n)) != PV_OK))
 			goto out;
 		rc = PV_OK;
+	} else if (strcmp(a->kind, "user.eligible") == 0) {
+		const char *user = json_string_value(json_object_get(c, "user"));
+		struct store_user u;
+
+		if (user == NULL || (rc = store_user_get(tx, user, &u)) != PV_OK)
+			goto out;
+		store_user_clear(&u);
+		if ((rc = strings_of(json_object_get(c, "eligible_roles"), &names, &n)) != PV_OK)
+			goto out;
+		rc = store_eligible_set(tx, user, names, n);
+	} else if (strcmp(a->kind, "policy.put") == 0) {
+		rc = apply_policy(tx, a, c, now);
 	} else if (strcmp(a->kind, "group.create") == 0) {
 		struct store_group g;
 
@@ -490,7 +592,8 @@ static const char *
 change_user(const struct store_approval *a, json_t **keep)
 {
 	*keep = NULL;
-	if (strcmp(a->kind, "user.roles") != 0 || (*keep = json_loads(a->change, 0, NULL)) == NULL)
+	if ((strcmp(a->kind, "user.roles") != 0 && strcmp(a->kind, "user.eligible") != 0) ||
+	    (*keep = json_loads(a->change, 0, NULL)) == NULL)
 		return NULL;
 	return json_string_value(json_object_get(*keep, "user"));
 }

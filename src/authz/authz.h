@@ -425,6 +425,12 @@ struct authz_policy_def {
 };
 struct authz_policy_result {
 	char message[192];
+	/* dual control: an allow policy over a PHI action (records.read /
+	 * write / unmask, tokens.detokenize, or a pattern covering one) was
+	 * stored as this pending request (kind policy.put): answer 202; *out
+	 * is then {"approval","status":"pending","name"}. "" when it took
+	 * effect. */
+	char approval[UTIL_ID_MAX];
 };
 /* PV_E_INVALID (bad name or definition), PV_E_CONFLICT (name taken). */
 enum pv_rc authz_policy_create(struct authz_service *z, const struct pv_actor *actor,
@@ -574,6 +580,9 @@ enum pv_rc authz_audit_public_key(struct authz_service *z, const struct authz_ca
 
 /* records.read / records.write / records.unmask / tokens.detokenize. */
 bool authz_perm_grants_phi(const char *perm);
+/* Does a policy's actions array (JSON text) cover a PHI action: "*",
+ * "records.*", "tokens.*", or one of the four names? */
+bool authz_policy_actions_grant_phi(const char *actions_json);
 /* access.approve: set only with the seal's authority (phivault officer). */
 bool authz_perm_is_officer(const char *perm);
 struct store_tx;
@@ -587,8 +596,11 @@ void authz_approvals_configure(struct authz_service *z, int expire_s);
  * reason pending, detail {kind, target, change}) and its ID in id. kind:
  * user.roles {"user","roles"?,"groups"?} (the full new sets),
  * group.create {"name","roles"}, role.create {"name","permissions",
- * "condition"}, app.roles {"app","roles"}; target users/<id>,
- * groups/<name>, roles/<name>, apps/<id>. */
+ * "condition"}, app.roles {"app","roles"}, user.eligible {"user",
+ * "eligible_roles"}, policy.put {"name","effect","actions","resources",
+ * "condition","version"} (version 0: create, else the version replaced);
+ * target users/<id>, groups/<name>, roles/<name>, apps/<id>,
+ * policies/<name>. */
 enum pv_rc authz_approval_request(struct authz_service *z, const struct pv_actor *actor,
     const char *kind, const char *target, const struct json_t *change,
     char id[UTIL_ID_MAX]);
@@ -606,5 +618,44 @@ enum pv_rc authz_approval_get(struct authz_service *z, const struct authz_caller
 enum pv_rc authz_approval_settle(struct authz_service *z, const struct authz_caller *c,
     const char *id, bool approve, const char *note, struct json_t **out,
     struct authz_result *res);
+
+/* ---- JIT elevation (elevations.c, docs/internals/authz.md "JIT elevation") ----
+ * A user eligible for a role asks to hold it for a while; another
+ * principal holding access.approve approves; the role is the user's from
+ * the approval until expires_at (or a revocation), checked on every
+ * request. Each operation first expires what is due. */
+
+/* [elevation] max_s (default 3600): the longest duration_s. */
+void authz_elevations_configure(struct authz_service *z, int max_s);
+struct authz_elevation_spec {
+	const char *role;                /* one of the caller's eligible roles */
+	const char *justification;       /* required, <= 1024 bytes */
+	const char *ticket;              /* or NULL; <= 128 bytes */
+	bool duration_set;
+	int64_t duration_s;              /* 60 .. max_s; default min(3600, max_s) */
+};
+/* A pending request (elevation.request, reason pending): PV_E_FORBIDDEN
+ * (an app), PV_E_NOT_ELIGIBLE (audited, reason not_eligible), PV_E_INVALID,
+ * PV_E_CONFLICT (one pending or active for that role already). *out: the
+ * elevation. */
+enum pv_rc authz_elevation_request(struct authz_service *z, const struct authz_caller *c,
+    const struct authz_elevation_spec *spec, struct json_t **out, struct authz_result *res);
+/* The caller's own, or every one for holders of access.approve; status NULL
+ * or pending|active|denied|revoked|expired (else PV_E_INVALID). */
+enum pv_rc authz_elevation_list(struct authz_service *z, const struct authz_caller *c,
+    const char *status, struct json_t **out, struct authz_result *res);
+enum pv_rc authz_elevation_get(struct authz_service *z, const struct authz_caller *c,
+    const char *id, struct json_t **out, struct authz_result *res);
+/* Approve (the clock starts now) or deny a pending elevation
+ * (elevation.approve / elevation.deny): PV_E_FORBIDDEN (no access.approve,
+ * an app), PV_E_SELF_APPROVAL (the requester, any session), PV_E_NOTFOUND,
+ * PV_E_CONFLICT (not pending). */
+enum pv_rc authz_elevation_settle(struct authz_service *z, const struct authz_caller *c,
+    const char *id, bool approve, struct json_t **out, struct authz_result *res);
+/* End a pending or active elevation (elevation.revoke): the requester, a
+ * holder of access.approve or of users.manage; PV_E_CONFLICT if it has
+ * ended already. */
+enum pv_rc authz_elevation_revoke(struct authz_service *z, const struct authz_caller *c,
+    const char *id, struct json_t **out, struct authz_result *res);
 
 #endif /* PV_AUTHZ_H */

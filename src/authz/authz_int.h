@@ -35,6 +35,18 @@ struct authz_attr_slot {
 	char *text;                      /* malloc'd JSON object text */
 };
 
+/* Active JIT elevations, by user, under the generation (every approval,
+ * revocation and expiry bumps it); elevations.c. */
+#define AUTHZ_ELEV_SLOTS 256
+struct authz_elev_slot {
+	char user_id[UTIL_ID_MAX];       /* "" = free */
+	uint64_t gen;
+	size_t n;
+	char id[AUTHN_ELEVATIONS_MAX][UTIL_ID_MAX];
+	char role[AUTHN_ELEVATIONS_MAX][AUTHN_ROLE_NAME_MAX];
+	int64_t expires_ms[AUTHN_ELEVATIONS_MAX];
+};
+
 struct authz_service {
 	struct authn_service *authn;
 	struct store *st;
@@ -47,7 +59,17 @@ struct authz_service {
 	_Atomic uint64_t policy_reads;   /* policy lists read from the store */
 	struct authz_attr_slot attrs[AUTHZ_ATTR_SLOTS];
 	int approvals_expire_s;          /* [approvals] expire_s (approvals.c) */
+	int elevation_max_s;             /* [elevation] max_s (elevations.c) */
+	struct authz_elev_slot elev[AUTHZ_ELEV_SLOTS];
 };
+
+/* elevations.c: add the roles of the user's active elevations to p (and
+ * their IDs to p->elevations), dropping any past its expires_ms; called by
+ * authz_authenticate before the policy is resolved. */
+enum pv_rc authz_elevations_attach(struct authz_service *z, struct authn_principal *p);
+/* Expire what is due (elevation.expire entries, actor system). */
+enum pv_rc authz_elevations_expire_due(struct authz_service *z);
+enum pv_rc authz_route_elevations(struct authz_service *z, struct http_server *srv);
 
 /* Record a denial decided by authz_decide (decide.c). */
 enum pv_rc authz_audit_denial(struct audit *audit, const struct authz_request *r,

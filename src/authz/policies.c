@@ -18,9 +18,13 @@
  *
  * On failure res->message (if not empty) is the caller-facing reason.
  *
- * Dual control (a policy granting records.* pending until a security
- * officer approves it) arrives with approvals (issue 10 item 3): every
- * policy is "active" at once today.
+ * Dual control: a create or update whose result is an allow policy over a
+ * PHI action (authz_policy_actions_grant_phi: records.read / write /
+ * unmask, tokens.detokenize, or "*" / "records.*" / "tokens.*") writes
+ * nothing but a pending approval request (kind policy.put, approvals.c),
+ * applied in the approval's commit; the stored policy (if any) stays as
+ * it is until then. Deny policies, allow policies over other actions and
+ * every delete take effect at once (they add no PHI access).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +187,42 @@ load(struct authz_service *z, const char *name, struct store_policy *p,
 	return rc;
 }
 
+/* Dual control: store the definition p as a pending policy.put request
+ * against version base (0: create); *out = {"approval","status","name"}. */
+static enum pv_rc
+request_phi(struct authz_service *z, const struct pv_actor *actor, const struct store_policy *p,
+    int64_t base, json_t **out, struct authz_policy_result *res)
+{
+	char target[96];
+	json_t *c, *o;
+	enum pv_rc rc;
+
+	c = json_pack("{s:s, s:s, s:o, s:o, s:o, s:I}", "name", p->name, "effect", "allow",
+	    "actions", json_loads(p->actions, 0, NULL), "resources",
+	    json_loads(p->resources, 0, NULL), "condition", json_loads(p->condition, 0, NULL),
+	    "version", (json_int_t)base);
+	if (c == NULL)
+		return PV_E_NOMEM;
+	snprintf(target, sizeof(target), "policies/%s", p->name);
+	rc = authz_approval_request(z, actor, "policy.put", target, c, res->approval);
+	json_decref(c);
+	if (rc != PV_OK)
+		return rc;
+	if (out == NULL)
+		return PV_OK;
+	if ((o = json_pack("{s:s, s:s, s:s}", "approval", res->approval, "status", "pending",
+	    "name", p->name)) == NULL)
+		return PV_E_NOMEM;
+	*out = o;
+	return PV_OK;
+}
+
+static bool
+grants_phi(const struct store_policy *p)
+{
+	return !p->deny && authz_policy_actions_grant_phi(p->actions);
+}
+
 /* A json answer into *out, or PV_E_NOMEM. */
 static enum pv_rc
 answer(const struct store_policy *p, json_t **out)
@@ -206,6 +246,7 @@ authz_policy_create(struct authz_service *z, const struct pv_actor *actor,
 	enum pv_rc rc;
 
 	res->message[0] = '\0';
+	res->approval[0] = '\0';
 	if (def->name == NULL || def->name[0] == '\0')
 		return fail(res, PV_E_INVALID, "name is required");
 	if (strlen(def->name) >= STORE_POLICY_NAME_MAX || !authz_name_valid(def->name) ||
@@ -217,6 +258,19 @@ authz_policy_create(struct authz_service *z, const struct pv_actor *actor,
 	util_strlcpy(p.updated_by, actor_id(actor), sizeof(p.updated_by));
 	p.created_ms = p.updated_ms = now;
 	p.version = 1;
+	if (grants_phi(&p)) {
+		struct store_policy cur;
+
+		STORE_READ(z->st, rc, store_policy_get(tx, p.name, &cur));
+		if (rc == PV_OK) {
+			store_policy_clear(&cur);
+			rc = fail(res, PV_E_CONFLICT, "a policy with this name exists");
+		} else if (rc == PV_E_NOTFOUND) {
+			rc = request_phi(z, actor, &p, 0, out, res);
+		}
+		store_policy_clear(&p);
+		return rc;
+	}
 	rc = commit_change(z, actor, OP_PUT, &p, "policy.create");
 	if (rc == PV_OK)
 		rc = answer(&p, out);
@@ -234,6 +288,7 @@ authz_policy_update(struct authz_service *z, const struct pv_actor *actor, const
 	enum pv_rc rc;
 
 	res->message[0] = '\0';
+	res->approval[0] = '\0';
 	if ((rc = load(z, name, &cur, res)) != PV_OK)
 		return rc;
 	if (def->name != NULL && strcmp(def->name, cur.name) != 0) {
@@ -249,6 +304,12 @@ authz_policy_update(struct authz_service *z, const struct pv_actor *actor, const
 	util_strlcpy(p.updated_by, actor_id(actor), sizeof(p.updated_by));
 	p.updated_ms = util_now_ms();
 	p.version = cur.version + 1;
+	if (grants_phi(&p)) {
+		rc = request_phi(z, actor, &p, cur.version, out, res);
+		store_policy_clear(&cur);
+		store_policy_clear(&p);
+		return rc;
+	}
 	store_policy_clear(&cur);
 	rc = commit_change(z, actor, OP_UPDATE, &p, "policy.update");
 	if (rc == PV_OK)
@@ -267,6 +328,7 @@ authz_policy_delete(struct authz_service *z, const struct pv_actor *actor, const
 	enum pv_rc rc;
 
 	res->message[0] = '\0';
+	res->approval[0] = '\0';
 	if ((rc = load(z, name, &p, res)) != PV_OK)
 		return rc;
 	rc = commit_change(z, actor, OP_DELETE, &p, "policy.delete");

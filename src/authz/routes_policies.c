@@ -68,7 +68,7 @@ h_create(struct http_request *req)
 	authn_actor(req->principal, req->source, &actor);
 	if ((rc = authz_policy_create(svc_of(req), &actor, &def, &o, &res)) != PV_OK)
 		return op_fail(req, rc, &res);
-	return http_reply(req, 201, o);
+	return http_reply(req, res.approval[0] != '\0' ? 202 : 201, o);   /* 202: dual control */
 }
 
 static enum pv_rc
@@ -114,7 +114,7 @@ h_update(struct http_request *req)
 	if ((rc = authz_policy_update(svc_of(req), &actor, req->params[0], &def, &o, &res)) !=
 	    PV_OK)
 		return op_fail(req, rc, &res);
-	return http_reply(req, 200, o);
+	return http_reply(req, res.approval[0] != '\0' ? 202 : 200, o);   /* 202: dual control */
 }
 
 static enum pv_rc

@@ -66,6 +66,7 @@ authz_service_new(struct authn_service *authn, struct authz_service **out)
 	z->audit = authn_service_audit(authn);
 	z->keys = authn_service_keys(authn);
 	z->approvals_expire_s = 604800;   /* [approvals] expire_s default */
+	z->elevation_max_s = 3600;        /* [elevation] max_s default */
 	authn_service_set_privileged(authn, privileged_cb, z);
 	*out = z;
 	return PV_OK;
@@ -360,6 +361,10 @@ authz_authenticate(struct authz_service *z, struct http_request *req)
 	if ((rc = authn_authenticate(z->authn, req, &p)) != PV_OK)
 		return rc;
 	if (!p->restricted) {
+		if ((rc = authz_elevations_attach(z, p)) != PV_OK) {
+			log_error("authz: cannot load elevations: %s", pv_rc_name(rc));
+			return PV_E_INTERNAL;   /* never decide without knowing */
+		}
 		if ((set = arena_alloc(req->arena, sizeof(*set))) == NULL)
 			return PV_E_NOMEM;
 		rc = cached(z, (const char (*)[AUTHN_ROLE_NAME_MAX])p->roles, p->nroles, set,
@@ -466,7 +471,8 @@ authz_routes(struct authz_service *z, struct http_server *srv)
 	if ((rc = authz_route_roles(z, srv)) != PV_OK ||
 	    (rc = authz_route_explain(z, srv)) != PV_OK ||
 	    (rc = authz_route_policies(z, srv)) != PV_OK ||
-	    (rc = authz_route_approvals(z, srv)) != PV_OK)
+	    (rc = authz_route_approvals(z, srv)) != PV_OK ||
+	    (rc = authz_route_elevations(z, srv)) != PV_OK)
 		return rc;
 	return authz_route_audit(z, srv);
 }

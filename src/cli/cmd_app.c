@@ -8,6 +8,7 @@
  *   phivault app secret-add APP_ID          prints the secret once
  *   phivault app secret-rm APP_ID SECRET_ID
  *   phivault app cert APP_ID --csr FILE [--out FILE]   client certificate (mutual TLS)
+ *   phivault app cert-revoke APP_ID SERIAL   refuse that certificate, end its sessions
  *   phivault login --app APP_ID [--secret-file F]   (secret from F, else $PHIVAULT_APP_SECRET)
  *   phivault login --app APP_ID --cert FILE --key FILE   (mutual TLS, no secret)
  *
@@ -28,7 +29,8 @@
 
 #define APP_USAGE "usage: phivault app create NAME --network CIDR... [--role R]... | " \
 	"app list | app show APP_ID | app disable APP_ID | app secret-add APP_ID | " \
-	"app secret-rm APP_ID SECRET_ID | app cert APP_ID --csr FILE [--out FILE]  [--addr URL] [--cacert FILE] [--format text|json] " \
+	"app secret-rm APP_ID SECRET_ID | app cert APP_ID --csr FILE [--out FILE] | " \
+	"app cert-revoke APP_ID SERIAL  [--addr URL] [--cacert FILE] [--format text|json] " \
 	"(token from PHIVAULT_TOKEN)"
 #define APP_LOGIN_USAGE "usage: phivault login --app APP_ID [--secret-file FILE | " \
 	"--cert FILE --key FILE] " \
@@ -171,6 +173,12 @@ app_run(const struct cli_api *c, const char *sub, char **ops, json_t *roles, jso
 		if (ret == CLI_OK && c->format == CLI_FORMAT_TEXT)
 			printf("secret_id: %s\nsecret: %s\n(shown once: store it in the app's secret "
 			    "store now)\n", cli_jstr(*resp, "secret_id"), cli_jstr(*resp, "secret"));
+	} else if (strcmp(sub, "cert-revoke") == 0) {
+		snprintf(path, sizeof(path), "/v1/apps/%s/certificate/%s/revoke", ops[0], ops[1]);
+		ret = cli_api_call(c, "POST", path, NULL, 200, resp);
+		if (ret == CLI_OK && c->format == CLI_FORMAT_TEXT)
+			printf("revoked certificate %s of %s; %lld session(s) ended\n", ops[1], ops[0],
+			    (long long)json_integer_value(json_object_get(*resp, "sessions_ended")));
 	} else {
 		snprintf(path, sizeof(path), "/v1/apps/%s/secrets/%s", ops[0], ops[1]);
 		ret = cli_api_call(c, "DELETE", path, NULL, 204, resp);
@@ -236,6 +244,10 @@ cmd_app(int argc, char **argv)
 		ok = nops == 1 && id_arg_valid(argv[optind], "app_");
 	else if (strcmp(sub, "cert") == 0)
 		ok = nops == 1 && id_arg_valid(argv[optind], "app_") && csr != NULL;
+	else if (strcmp(sub, "cert-revoke") == 0)
+		ok = nops == 2 && id_arg_valid(argv[optind], "app_") && argv[optind + 1][0] != '\0' &&
+		    strlen(argv[optind + 1]) <= 40 &&
+		    strspn(argv[optind + 1], "0123456789abcdef") == strlen(argv[optind + 1]);
 	else if (strcmp(sub, "secret-rm") == 0)
 		ok = nops == 2 && id_arg_valid(argv[optind], "app_") &&
 		    id_arg_valid(argv[optind + 1], "aps_");

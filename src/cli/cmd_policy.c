@@ -85,6 +85,7 @@ cmd_policy(int argc, char **argv)
 	char path[160];
 	size_t i;
 	int c, ret;
+	long status = 0;
 	bool add, one;
 
 	if ((c = cli_subcommand(argc, argv, POLICY_USAGE, &on)) != CLI_GO_ON)
@@ -148,8 +149,15 @@ cmd_policy(int argc, char **argv)
 			cli_err("out of memory");
 			return CLI_RUNTIME;
 		}
-		ret = cli_api_call(&ctx, "POST", "/v1/policies", body, 201, &resp);
+		ret = cli_api_call2(&ctx, "POST", "/v1/policies", body, 201, 202, &status, &resp);
 		json_decref(body);
+		if (ret == CLI_OK && status == 202 && ctx.format != CLI_FORMAT_JSON) {
+			/* dual control: a PHI allow policy waits for a security officer */
+			printf("%s: pending approval: %s\n", argv[optind],
+			    cli_jstr(resp, "approval"));
+			json_decref(resp);
+			return ret;
+		}
 	} else if (strcmp(sub, "show") == 0) {
 		ret = cli_api_call(&ctx, "GET", path, NULL, 200, &resp);
 	} else {

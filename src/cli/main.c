@@ -39,6 +39,7 @@ static const struct command commands[] = {
 	{ "retention", cmd_retention, "run retention and disposal now (online)" },
 	{ "secret", cmd_secret, "put, get, list, remove, undelete or destroy application secrets (online)" },
 	{ "approval", cmd_approval, "list, show, approve or deny pending PHI-granting changes (online)" },
+	{ "elevation", cmd_elevation, "request, list, approve, deny or revoke JIT elevations (online)" },
 	{ "officer", cmd_officer, "add, remove or list security officers with the seal's authority (online)" },
 	{ "passkey", cmd_passkey, "list or remove your own passkeys (online)" },
 	{ "version", cmd_version, "print the version" },

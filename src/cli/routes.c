@@ -291,6 +291,7 @@ identity_routes(struct pv_app *app)
 	dc.authn = app->authn;
 	dc.authz = app->authz;
 	authz_approvals_configure(app->authz, app->cfg.approvals_expire_s);
+	authz_elevations_configure(app->authz, app->cfg.elevation_max_s);
 	if ((rc = directory_new(&dc, &app->directory)) != PV_OK ||
 	    (rc = directory_routes(app->directory, app->http)) != PV_OK)
 		return rc;

@@ -40,6 +40,16 @@ struct compliance_user {
 	char created_by[UTIL_ID_MAX];
 };
 
+/* A JIT elevation that was granted (approved: starts_ms != 0). */
+struct compliance_elevation {
+	char id[UTIL_ID_MAX];
+	char user_id[UTIL_ID_MAX];
+	char role[STORE_ROLE_MAX];
+	char status[16];
+	char approved_by[UTIL_ID_MAX];
+	int64_t starts_ms, expires_ms, duration_s;
+};
+
 struct compliance_role {
 	char name[STORE_ROLE_MAX];
 	bool phi;                    /* grants records.* or tokens.detokenize */
@@ -119,6 +129,9 @@ struct compliance_state {
 	struct compliance_file files[COMPLIANCE_FILES_MAX];
 	/* the process */
 	struct compliance_process proc;
+	/* JIT elevations granted (store_elevation_list, approved ones) */
+	size_t nelevations;
+	struct compliance_elevation *elevations;
 };
 
 void compliance_state_free(struct compliance_state *s);

@@ -437,6 +437,44 @@ not_built(json_t *e, const char *what)
 	return COMPLIANCE_NA;
 }
 
+/*
+ * JIT elevations granted (164.308(a)(4)(ii)(B)-(C)): each with who holds
+ * it, who approved and for how long. Fails on one approved by its own
+ * requester, or longer than [elevation] max_s: neither can happen through
+ * the API, so either means the table was written around it.
+ */
+static enum compliance_status
+ev_elevations(const struct compliance_state *s, json_t *e)
+{
+	json_t *list = json_array();
+	int64_t self = 0, overlong = 0, active = 0;
+	int64_t max_s = s->cfg != NULL ? s->cfg->elevation_max_s : 3600;
+	char st[32], ex[32];
+
+	for (size_t i = 0; i < s->nelevations; i++) {
+		const struct compliance_elevation *v = &s->elevations[i];
+
+		if (strcmp(v->approved_by, v->user_id) == 0)
+			self++;
+		if (v->expires_ms - v->starts_ms > max_s * 1000)
+			overlong++;
+		if (strcmp(v->status, "active") == 0 && v->expires_ms > s->now_ms)
+			active++;
+		util_time_fmt(v->starts_ms, st, sizeof(st));
+		util_time_fmt(v->expires_ms, ex, sizeof(ex));
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id",
+		    v->id, "user", v->user_id, "role", v->role, "approved_by", v->approved_by,
+		    "starts_at", st, "expires_at", ex, "status", v->status));
+	}
+	set_int(e, "elevations_granted", (int64_t)s->nelevations);
+	set_int(e, "active", active);
+	set_int(e, "elevation.max_s", max_s);
+	set_int(e, "self_approved", self);
+	set_int(e, "longer_than_max", overlong);
+	json_object_set_new(e, "granted", list);
+	return self == 0 && overlong == 0 ? COMPLIANCE_PASS : COMPLIANCE_FAIL;
+}
+
 static enum compliance_status
 ev_breakglass_reviews(const struct compliance_state *s, json_t *e)
 {
@@ -548,6 +586,7 @@ static const struct compliance_evaluator evaluators[] = {
 	{ "breakglass_reviews", ev_breakglass_reviews },
 	{ "customer", ev_customer },
 	{ "datadir_modes", ev_datadir_modes },
+	{ "elevations", ev_elevations },
 	{ "encryption_at_rest", ev_encryption_at_rest },
 	{ "inactive_users", ev_inactive_users },
 	{ "key_rotation", ev_key_rotation },

@@ -28,6 +28,8 @@ compliance_state_free(struct compliance_state *s)
 	free(s->users);
 	free(s->roles);
 	free(s->keys);
+	free(s->elevations);
+	s->elevations = NULL;
 	s->users = NULL;
 	s->roles = NULL;
 	s->keys = NULL;
@@ -37,6 +39,7 @@ struct gather {
 	struct compliance_state *s;
 	struct store_tx *tx;
 	size_t cap;
+	size_t ecap;        /* of s->elevations */
 	bool failed;
 	json_t *groups;     /* {"group":["role", ...]} */
 };
@@ -458,6 +461,39 @@ on_overdue(const char *path, uint32_t version, int64_t due_ms, void *arg)
 	return 0;
 }
 
+/* Granted JIT elevations (approved at some point), newest first. */
+static int
+on_elevation(const struct store_elevation *e, void *arg)
+{
+	struct gather *g = arg;
+	struct compliance_state *s = g->s;
+	struct compliance_elevation *v, *ce;
+	size_t cap;
+
+	if (e->starts_ms == 0)
+		return 0;
+	if (s->nelevations == g->ecap) {
+		cap = g->ecap ? g->ecap * 2 : 16;
+		if ((v = realloc(s->elevations, cap * sizeof(*v))) == NULL) {
+			g->failed = true;
+			return 1;
+		}
+		s->elevations = v;
+		g->ecap = cap;
+	}
+	ce = &s->elevations[s->nelevations++];
+	memset(ce, 0, sizeof(*ce));
+	util_strlcpy(ce->id, e->id, sizeof(ce->id));
+	util_strlcpy(ce->user_id, e->user_id, sizeof(ce->user_id));
+	util_strlcpy(ce->role, e->role, sizeof(ce->role));
+	util_strlcpy(ce->status, e->status, sizeof(ce->status));
+	util_strlcpy(ce->approved_by, e->approved_by, sizeof(ce->approved_by));
+	ce->starts_ms = e->starts_ms;
+	ce->expires_ms = e->expires_ms;
+	ce->duration_s = e->duration_s;
+	return 0;
+}
+
 static enum pv_rc
 read_store(struct gather *g)
 {
@@ -488,6 +524,8 @@ read_store(struct gather *g)
 	if ((rc = store_alert_list(g->tx, &alf, on_alert, g->s)) != PV_OK)
 		return rc;
 	if ((rc = read_retention(g)) != PV_OK)
+		return rc;
+	if ((rc = store_elevation_list(g->tx, NULL, NULL, on_elevation, g)) != PV_OK)
 		return rc;
 	return read_sinks(g);
 }

@@ -131,6 +131,7 @@ static const struct key_def keys[] = {
 	{ "audit", "retention_days", K_INT, F(audit_retention_days) },
 	{ "secrets", "max_versions", K_INT, F(secrets_max_versions) },
 	{ "approvals", "expire_s", K_INT, F(approvals_expire_s) },
+	{ "elevation", "max_s", K_INT, F(elevation_max_s) },
 	{ "server", "node", K_STR, F(node) },
 	{ "oidc", "issuer", K_STR, F(oidc_issuer) },
 	{ "oidc", "client_id", K_STR, F(oidc_client_id) },
@@ -148,7 +149,7 @@ static const struct key_def keys[] = {
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup", "retention", "secrets", "approvals", "oidc" };
+	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup", "retention", "secrets", "approvals", "oidc", "elevation" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -207,6 +208,7 @@ config_defaults(struct pv_config *c, const char *datadir)
 	util_strlcpy(c->oidc_create_users, "off", sizeof(c->oidc_create_users));
 	util_strlcpy(c->oidc_local_passwords, "on", sizeof(c->oidc_local_passwords));
 	c->oidc_clock_skew_s = 60;
+	c->elevation_max_s = 3600;
 	c->app_cert_ttl_s = 86400;
 	c->sinks_max_message_bytes = 8192;   /* RFC 5425 section 4.3.1: receivers SHOULD take 8192 */
 	c->sinks_retry_max_ms = 30000;
@@ -864,6 +866,8 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 	if (c->approvals_expire_s < 60 || c->approvals_expire_s > 2592000)
 		REFUSE("approvals.expire_s = %d is not from 60 to 2592000 (30 days)",
 		    c->approvals_expire_s);
+	if (c->elevation_max_s < 60 || c->elevation_max_s > 86400)
+		REFUSE("elevation.max_s = %d is not from 60 to 86400 (1 day)", c->elevation_max_s);
 	if (c->app_cert_ttl_s < 300 || c->app_cert_ttl_s > 2592000)
 		REFUSE("apps.cert_ttl_s = %d is not from 300 to 2592000 (an app certificate lives "
 		    "at most 30 days)", c->app_cert_ttl_s);
@@ -1318,6 +1322,11 @@ config_write(const struct pv_config *c, const char *path)
 	    "# dual control (docs/access-control.md): a pending request that would grant\n"
 	    "# PHI access expires this many seconds after it was made (60 .. 2592000)\n"
 	    "expire_s = %d\n", c->approvals_expire_s);
+	fprintf(f,
+	    "\n[elevation]\n"
+	    "# JIT elevation (docs/access-control.md): the longest an approved elevation\n"
+	    "# may last, in seconds (60 .. 86400)\n"
+	    "max_s = %d\n", c->elevation_max_s);
 	if (ferror(f)) {
 		fclose(f);
 		rc = PV_E_NOMEM;

@@ -144,6 +144,9 @@ struct pv_config {
 	/* [approvals] expire_s: a pending dual-control request expires this long
 	 * after it was made (60 .. 2592000, default 604800 = 7 days) */
 	int approvals_expire_s;
+	/* [elevation] max_s: the longest a JIT elevation may last, for every
+	 * role (60 .. 86400, default 3600) */
+	int elevation_max_s;
 	/* [server] public_url: the console's origin, https://HOST[:PORT]
 	 * (http:// only with --dev); WebAuthn's RP ID is its host and every
 	 * passkey response must come from exactly this origin */

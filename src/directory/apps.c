@@ -502,6 +502,66 @@ directory_app_secret_remove(struct directory *s, const struct pv_actor *actor, c
 
 /* ---- client certificates (mutual TLS) ---- */
 
+struct cert_revoke_job {
+	const char *id;
+	const char *serial;
+	const char *by;
+	int64_t now_ms;
+	size_t ended;
+};
+
+static enum pv_rc
+cert_revoke_fn(struct store_tx *tx, void *arg)
+{
+	struct cert_revoke_job *j = arg;
+	struct store_app a;
+	enum pv_rc rc;
+
+	if ((rc = store_app_get(tx, j->id, &a)) != PV_OK)
+		return rc;
+	store_app_clear(&a);
+	if ((rc = store_app_cert_revoke(tx, j->id, j->serial, j->now_ms, j->by)) != PV_OK)
+		return rc;
+	return store_app_session_end_cert(tx, j->id, j->serial, j->now_ms, "cert_revoked",
+	    &j->ended);
+}
+
+enum pv_rc
+directory_app_cert_revoke(struct directory *s, const struct pv_actor *actor, const char *id,
+    const char *serial, struct directory_result *res)
+{
+	struct cert_revoke_job j = { id, serial, NULL, 0, 0 };
+	struct audit_event ev;
+	char r[160], detail[64];
+	size_t n = serial != NULL ? strlen(serial) : 0;
+	enum pv_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	if (id == NULL || !util_id_valid("app", id))
+		return directory_fail(res, PV_E_NOTFOUND, "No such app");
+	if (n == 0 || n > 40 || strspn(serial, "0123456789abcdef") != n)
+		return directory_fail(res, PV_E_NOTFOUND, "No such certificate serial (lower-case "
+		    "hex, as POST /v1/apps/{id}/certificate answered it)");
+	j.by = actor->user_id != NULL ? actor->user_id : "system";
+	j.now_ms = util_now_ms();
+	snprintf(r, sizeof(r), "apps/%s/certificate/%s", id, serial);
+	directory_event_init(&ev, actor, "app.cert_revoke", r);
+	ev.reason = "revoked";
+	/* the count is known only inside the job: the detail names the serial */
+	snprintf(detail, sizeof(detail), "{\"serial\":\"%s\"}", serial);
+	ev.detail = detail;
+	rc = audit_commit(s->audit, &ev, cert_revoke_fn, &j);
+	if (rc == PV_E_NOTFOUND)
+		return directory_fail(res, rc, "No such app");
+	if (rc == PV_E_CONFLICT)
+		return directory_fail(res, rc, "That certificate is revoked already");
+	if (rc != PV_OK)
+		return rc;
+	util_strlcpy(res->id, id, sizeof(res->id));
+	res->sessions_ended = j.ended;
+	return PV_OK;
+}
+
 void
 directory_app_cert_free(struct directory_app_cert *c)
 {

@@ -92,6 +92,12 @@ struct directory_user_spec {
 	size_t ngroups;
 	const char *const *fields;    /* update: the names of the fields changed (audit) */
 	size_t nfields;
+	/* update: the roles the user may ask a JIT elevation to (the full new
+	 * set); one granting PHI access makes the change a pending request
+	 * (kind user.eligible) like a role assignment */
+	bool set_eligible;
+	const char *const *eligible;
+	size_t neligible;
 };
 
 /* What an operation answers besides its rc. */
@@ -244,6 +250,14 @@ enum pv_rc directory_app_secret_add(struct directory *d, const struct pv_actor *
  * the app has no such live secret. */
 enum pv_rc directory_app_secret_remove(struct directory *d, const struct pv_actor *actor,
     const char *id, const char *secret_id, struct directory_result *res);
+
+/* Revoke one of the app's client certificates by serial (app.cert_revoke,
+ * resource apps/<id>/certificate/<serial>, detail {sessions_ended}): refused
+ * at every later sign-in, and every session bound to it ends in the same
+ * transaction (res->sessions_ended). PV_E_NOTFOUND (no such app; a serial
+ * that is not lower-case hex), PV_E_CONFLICT (revoked already). */
+enum pv_rc directory_app_cert_revoke(struct directory *d, const struct pv_actor *actor,
+    const char *id, const char *serial, struct directory_result *res);
 
 /* A client certificate for mutual TLS from phivault's app CA (app.certificate,
  * resource apps/<id>, detail {serial, not_after}): the CSR's self-signature

@@ -8,6 +8,8 @@
  *   POST   /v1/apps/{id}/disable                  apps.manage  every session ends at once
  *   POST   /v1/apps/{id}/secrets                  apps.manage  -> 201 {"secret_id","secret"} (shown once)
  *   DELETE /v1/apps/{id}/secrets/{secret_id}      apps.manage  -> 204
+ *   POST /v1/apps/{id}/certificate/{serial}/revoke  apps.manage  -> 200 {"app","serial",
+ *                                                  "revoked","sessions_ended"}
  *   POST   /v1/apps/{id}/certificate              apps.manage  {"csr"} -> 201 {"certificate","ca","serial","not_after"}
  *
  * Parse -> call -> reply; the checks, the store and the audit are the
@@ -157,6 +159,23 @@ h_secret_rm(struct http_request *req)
 }
 
 static enum pv_rc
+h_cert_revoke(struct http_request *req)
+{
+	struct directory_result res;
+	struct pv_actor actor;
+	enum pv_rc rc;
+
+	authn_actor(req->principal, req->source, &actor);
+	rc = directory_app_cert_revoke(req->route->arg, &actor, req->params[0], req->params[1],
+	    &res);
+	if (rc != PV_OK)
+		return op_fail(req, rc, &res);
+	return http_reply(req, 200, json_pack("{s:s, s:s, s:b, s:I}", "app", req->params[0],
+	    "serial", req->params[1], "revoked", 1, "sessions_ended",
+	    (json_int_t)res.sessions_ended));
+}
+
+static enum pv_rc
 h_certificate(struct http_request *req)
 {
 	static const char *const allowed[] = { "csr", NULL };
@@ -198,6 +217,8 @@ directory_route_apps(struct directory *d, struct http_server *srv)
 		    "app.secret_remove", 0, 0, d },
 		{ "POST", "/v1/apps/{id}/certificate", h_certificate, "apps.manage",
 		    "app.certificate", HTTP_ROUTE_BODY, 32768, d },
+		{ "POST", "/v1/apps/{id}/certificate/{serial}/revoke", h_cert_revoke, "apps.manage",
+		    "app.cert_revoke", 0, 0, d },
 	};
 
 	return http_routes_add(srv, routes, sizeof(routes) / sizeof(routes[0]));

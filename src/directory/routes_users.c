@@ -235,7 +235,7 @@ static enum pv_rc
 h_user_patch(struct http_request *req)
 {
 	static const char *const allowed[] = { "display_name", "email", "roles", "groups",
-		"attributes", NULL };
+		"attributes", "eligible_roles", NULL };
 	struct directory *s = svc_of(req);
 	struct directory_result res;
 	struct directory_user_spec sp;
@@ -247,7 +247,9 @@ h_user_patch(struct http_request *req)
 
 	memset(&sp, 0, sizeof(sp));
 	if ((rc = http_body_only(req, allowed)) != PV_OK ||
-	    (rc = spec_from_body(req, &sp)) != PV_OK)
+	    (rc = spec_from_body(req, &sp)) != PV_OK ||
+	    (rc = names_from_body(req, "eligible_roles", &sp.eligible, &sp.neligible,
+	    &sp.set_eligible)) != PV_OK)
 		return rc;
 	/* the names of the fields sent, for the audit detail */
 	if ((fields = arena_alloc(req->arena, (json_object_size(req->body) + 1) *

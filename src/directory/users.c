@@ -394,15 +394,18 @@ json_t *
 directory_user_json(struct store_tx *tx, const struct store_user *u)
 {
 	json_t *o, *roles = json_array(), *groups = json_array(), *attrs;
+	json_t *eligible = json_array();
 	char c[32], up[32], d[32];
 
 	attrs = json_loads(u->attributes ? u->attributes : "{}", 0, NULL);
-	if (roles == NULL || groups == NULL || attrs == NULL ||
+	if (roles == NULL || groups == NULL || attrs == NULL || eligible == NULL ||
 	    store_user_roles_get(tx, u->id, on_name, roles) != PV_OK ||
-	    store_user_groups_get(tx, u->id, on_name, groups) != PV_OK) {
+	    store_user_groups_get(tx, u->id, on_name, groups) != PV_OK ||
+	    store_eligible_get(tx, u->id, on_name, eligible) != PV_OK) {
 		json_decref(roles);
 		json_decref(groups);
 		json_decref(attrs);
+		json_decref(eligible);
 		return NULL;
 	}
 	util_time_fmt(u->created_ms, c, sizeof(c));
@@ -414,7 +417,11 @@ directory_user_json(struct store_tx *tx, const struct store_user *u)
 	    "mfa_enabled", u->mfa_enabled, "must_change_password", u->password_one_time,
 	    "created", c, "updated", up,
 	    "created_by", u->created_by[0] != '\0' ? json_string(u->created_by) : json_null());
-	if (o != NULL && u->disabled_ms != 0) {
+	if (o == NULL || json_object_set_new(o, "eligible_roles", eligible) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	if (u->disabled_ms != 0) {
 		util_time_fmt(u->disabled_ms, d, sizeof(d));
 		json_object_set_new(o, "disabled_at", json_string(d));
 	}
@@ -544,6 +551,9 @@ patch_fn(struct store_tx *tx, void *arg)
 	if (sp->set_groups &&
 	    (rc = store_user_groups_set(tx, j->id, sp->groups, sp->ngroups)) != PV_OK)
 		return rc;
+	if (sp->set_eligible &&
+	    (rc = store_eligible_set(tx, j->id, sp->eligible, sp->neligible)) != PV_OK)
+		return rc;
 	return PV_OK;
 }
 
@@ -621,9 +631,38 @@ out:
 	json_decref(cur_groups);
 	return rc;
 }
+/* Is name one of the user's current direct roles (groups)? */
+struct held {
+	size_t n;
+	char v[AUTHN_ROLES_MAX][STORE_ROLE_MAX];
+};
+
+static int
+on_held(const char *name, void *arg)
+{
+	struct held *h = arg;
+
+	if (h->n < AUTHN_ROLES_MAX)
+		util_strlcpy(h->v[h->n++], name, STORE_ROLE_MAX);
+	return 0;
+}
+
+static bool
+held_has(const struct held *h, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if (strcmp(h->v[i], name) == 0)
+			return true;
+	return false;
+}
+
 static enum pv_rc update_gated(struct directory *s, const struct pv_actor *actor,
     const char *id, const struct directory_user_spec *sp, struct directory_result *res);
 static enum pv_rc update_apply(struct directory *s, const struct pv_actor *actor,
+    const char *id, const struct directory_user_spec *sp, struct directory_result *res);
+static enum pv_rc update_eligible(struct directory *s, const struct pv_actor *actor,
     const char *id, const struct directory_user_spec *sp, struct directory_result *res);
 
 enum pv_rc
@@ -660,36 +699,72 @@ directory_user_update(struct directory *s, const struct pv_actor *actor, const c
 			    "An app cannot grant a role or group membership that gives users.manage, "
 			    "roles.manage, apps.manage or access.approve");
 	}
+	if (sp->set_eligible)
+		return update_eligible(s, actor, id, sp, res);
 	if (sp->set_roles || sp->set_groups)
 		return update_gated(s, actor, id, sp, res);
 	return update_apply(s, actor, id, sp, res);
 }
 
-/* Is name one of the user's current direct roles (groups)? */
-struct held {
-	size_t n;
-	char v[AUTHN_ROLES_MAX][STORE_ROLE_MAX];
-};
-
-static int
-on_held(const char *name, void *arg)
+/* eligible_roles changed (JIT elevation): each role must exist; one with
+ * access.approve is refused; if the new set adds a role granting PHI
+ * access, the new set is a pending user.eligible request (the rest of the
+ * patch takes effect now), else it is applied with the rest. */
+static enum pv_rc
+update_eligible(struct directory *s, const struct pv_actor *actor, const char *id,
+    const struct directory_user_spec *sp, struct directory_result *res)
 {
-	struct held *h = arg;
-
-	if (h->n < AUTHN_ROLES_MAX)
-		util_strlcpy(h->v[h->n++], name, STORE_ROLE_MAX);
-	return 0;
-}
-
-static bool
-held_has(const struct held *h, const char *name)
-{
+	struct directory_user_spec rest = *sp;
+	struct directory_gate g;
+	struct held *he = NULL;
+	char r[UTIL_ID_MAX + 8];
+	bool need = false;
 	size_t i;
+	json_t *c;
+	enum pv_rc rc;
 
-	for (i = 0; i < h->n; i++)
-		if (strcmp(h->v[i], name) == 0)
-			return true;
-	return false;
+	snprintf(r, sizeof(r), "users/%s", id);
+	if (same_user(actor, id))
+		return deny(s, actor, "user.update", id, "self_role_change", res,
+		    "You cannot change your own eligible roles");
+	if (actor->kind == PV_ACTOR_APP)
+		return deny(s, actor, "user.update", id, "app_forbidden_grant", res,
+		    "An app cannot change eligible roles");
+	if ((rc = names_exist(s, "eligible_roles", true, sp->eligible, sp->neligible, res)) !=
+	    PV_OK)
+		return rc;
+	if ((rc = directory_gate_check(s, sp->eligible, sp->neligible, NULL, 0, &g)) != PV_OK)
+		return rc;
+	if (g.officer)
+		return directory_officer_refused(s, actor, "user.update", r, res);
+	if (g.phi) {
+		if ((he = calloc(1, sizeof(*he))) == NULL)
+			return PV_E_NOMEM;
+		STORE_READ(s->st, rc, store_eligible_get(tx, id, on_held, he));
+		for (i = 0; rc == PV_OK && i < sp->neligible; i++)
+			need = need || (g.role_phi[i] && !held_has(he, sp->eligible[i]));
+		free(he);
+		if (rc != PV_OK)
+			return rc;
+	}
+	if (need && s->authz == NULL)
+		return directory_fail(res, PV_E_STATE, "PHI access needs dual control, which this "
+		    "caller cannot request");
+	if (need)
+		rest.set_eligible = false;
+	if (rest.set_roles || rest.set_groups)
+		rc = update_gated(s, actor, id, &rest, res);
+	else
+		rc = update_apply(s, actor, id, &rest, res);
+	if (rc != PV_OK || !need)
+		return rc;
+	c = json_pack("{s:s, s:o}", "user", id, "eligible_roles",
+	    names_json(sp->eligible, sp->neligible));
+	if (c == NULL)
+		return PV_E_NOMEM;
+	rc = authz_approval_request(s->authz, actor, "user.eligible", r, c, res->approval);
+	json_decref(c);
+	return rc;
 }
 
 /* Roles or groups changed: what would newly grant PHI access waits for an
@@ -779,6 +854,8 @@ update_apply(struct directory *s, const struct pv_actor *actor, const char *id,
 		json_object_set_new(o, "roles", names_json(sp->roles, sp->nroles));
 	if (o != NULL && sp->set_groups)
 		json_object_set_new(o, "groups", names_json(sp->groups, sp->ngroups));
+	if (o != NULL && sp->set_eligible)
+		json_object_set_new(o, "eligible_roles", names_json(sp->eligible, sp->neligible));
 	if ((detail = dump(o)) == NULL)
 		return PV_E_NOMEM;
 	snprintf(r, sizeof(r), "users/%s", id);

@@ -98,6 +98,11 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	    "Password sign-in is turned off: sign in with your identity provider" },
 	[PV_E_OIDC_PROVIDER] = { "oidc_provider_unavailable", 502,
 	    "The identity provider could not be reached: try again later" },
+	[PV_E_NOT_ELIGIBLE] = { "not_eligible", 403,
+	    "You are not eligible for that role: ask an administrator (eligible_roles)" },
+	[PV_E_CERT_MISMATCH] = { "certificate_mismatch", 401,
+	    "This token is bound to a client certificate: send it over a connection with that "
+	    "certificate" },
 };
 
 static const struct rc_map *

@@ -563,6 +563,30 @@ static const struct migration migrations[] = {
 	  " iss TEXT NOT NULL,"
 	  " sid TEXT NOT NULL);"
 	  "CREATE INDEX oidc_sessions_sid ON oidc_sessions(iss, sid);" },
+	/* JIT elevation (store_elevations.h, src/authz/elevations.c): the roles
+	 * a user may ask for, and the requests with their lifetimes. */
+	{ 23,
+	  "CREATE TABLE user_eligible_roles("
+	  " user_id TEXT NOT NULL,"
+	  " role TEXT NOT NULL,"
+	  " PRIMARY KEY (user_id, role));"
+	  "CREATE TABLE elevations(id TEXT PRIMARY KEY,"
+	  " user_id TEXT NOT NULL, role TEXT NOT NULL, status TEXT NOT NULL,"
+	  " justification TEXT NOT NULL, ticket TEXT NOT NULL DEFAULT '',"
+	  " duration_s INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+	  " request_expires_ms INTEGER NOT NULL,"
+	  " approved_by TEXT NOT NULL DEFAULT '', starts_ms INTEGER NOT NULL DEFAULT 0,"
+	  " expires_ms INTEGER NOT NULL DEFAULT 0,"
+	  " ended_by TEXT NOT NULL DEFAULT '', ended_ms INTEGER NOT NULL DEFAULT 0);"
+	  "CREATE INDEX elevations_user ON elevations(user_id, status);"
+	  "CREATE INDEX elevations_status ON elevations(status, created_ms);" },
+	/* certificate-bound app tokens (RFC 8705 x5t#S256; src/authn/app*.c): the
+	 * certificate an mtls session is bound to, and revoked certificates. */
+	{ 24,
+	  "ALTER TABLE app_sessions ADD COLUMN cert_fingerprint TEXT NOT NULL DEFAULT '';"
+	  "ALTER TABLE app_sessions ADD COLUMN cert_serial TEXT NOT NULL DEFAULT '';"
+	  "CREATE TABLE app_cert_revocations(serial TEXT PRIMARY KEY,"
+	  " app_id TEXT NOT NULL, revoked_ms INTEGER NOT NULL, revoked_by TEXT NOT NULL);" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -914,6 +914,7 @@ static const struct store_ops pg_ops = {
 	.secrets = &store_sqlite_secrets_ops,
 	.approvals = &store_sqlite_approvals_ops,
 	.webauthn = &store_sqlite_webauthn_ops,
+	.elevations = &store_sqlite_elevations_ops,
 };
 
 /* Parse url into s->keys/vals, adding phivault's bounds where the url sets

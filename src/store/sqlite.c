@@ -352,11 +352,11 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_APP_SECRET_REVOKE] = "UPDATE app_secrets SET revoked_ms = ?3 "
 	    "WHERE app_id = ?1 AND secret_id = ?2 AND revoked_ms = 0",
 	[SQ_APP_SESSION_PUT] = "INSERT INTO app_sessions(id, token_hash, app_id, created_ms, "
-	    "expires_ms, credential_epoch, source, method) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	    "expires_ms, credential_epoch, source, method, cert_fingerprint, cert_serial) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[SQ_APP_SESSION_GET_BY_HASH] = "SELECT id, token_hash, app_id, created_ms, expires_ms, "
-	    "credential_epoch, source, method, ended_ms, end_reason FROM app_sessions "
-	    "WHERE token_hash = ?1",
+	    "credential_epoch, source, method, ended_ms, end_reason, cert_fingerprint, "
+	    "cert_serial FROM app_sessions WHERE token_hash = ?1",
 	[SQ_APP_SESSION_END_ALL] = "UPDATE app_sessions SET ended_ms = ?2, end_reason = ?3 "
 	    "WHERE app_id = ?1 AND ended_ms = 0",
 	[SQ_APP_SESSION_END] = "UPDATE app_sessions SET ended_ms = ?2, end_reason = ?3 "
@@ -406,6 +406,32 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_APPROVAL_APPLIED] = "SELECT id FROM approvals WHERE kind = ?1 AND target = ?2 "
 	    "AND status = 'approved' LIMIT 1",
 	/* approvals:end */
+	/* elevations:begin (JIT elevation) */
+#define ELEVATION_COLS "SELECT id, user_id, role, status, justification, ticket, duration_s, " \
+	"created_ms, request_expires_ms, approved_by, starts_ms, expires_ms, ended_by, ended_ms " \
+	"FROM elevations"
+	[SQ_ELEVATION_PUT] = "INSERT INTO elevations(id, user_id, role, status, justification, "
+	    "ticket, duration_s, created_ms, request_expires_ms, approved_by, starts_ms, "
+	    "expires_ms, ended_by, ended_ms) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+	[SQ_ELEVATION_GET] = ELEVATION_COLS " WHERE id = ?1",
+	[SQ_ELEVATION_LIST] = ELEVATION_COLS " WHERE (?1 IS NULL OR user_id = ?1) "
+	    "AND (?2 IS NULL OR status = ?2) ORDER BY created_ms DESC, id DESC",
+	[SQ_ELEVATION_APPROVE] = "UPDATE elevations SET status = 'active', approved_by = ?2, "
+	    "starts_ms = ?3, expires_ms = ?4 WHERE id = ?1 AND status = 'pending'",
+	[SQ_ELEVATION_END] = "UPDATE elevations SET status = ?3, ended_by = ?4, ended_ms = ?5 "
+	    "WHERE id = ?1 AND status = ?2",
+	[SQ_ELIGIBLE_DELETE] = "DELETE FROM user_eligible_roles WHERE user_id = ?1",
+	[SQ_ELIGIBLE_INSERT] = "INSERT INTO user_eligible_roles(user_id, role) VALUES (?1, ?2)",
+	[SQ_ELIGIBLE_GET] = "SELECT role FROM user_eligible_roles WHERE user_id = ?1 ORDER BY role",
+	/* elevations:end */
+	/* app-certs:begin (migration: app_sessions.cert_*, app_cert_revocations) */
+	[SQ_APP_CERT_REVOKE] = "INSERT INTO app_cert_revocations(serial, app_id, revoked_ms, "
+	    "revoked_by) VALUES (?1, ?2, ?3, ?4)",
+	[SQ_APP_CERT_REVOKED] = "SELECT serial FROM app_cert_revocations WHERE serial = ?1",
+	[SQ_APP_SESSION_END_CERT] = "UPDATE app_sessions SET ended_ms = ?3, end_reason = ?4 "
+	    "WHERE app_id = ?1 AND cert_serial = ?2 AND ended_ms = 0",
+	/* app-certs:end */
 	/* webauthn:begin (migration: webauthn_credentials, webauthn_users,
 	 * webauthn_challenges, sessions.mfa_method) */
 	[SQ_WA_CRED_PUT] = "INSERT INTO webauthn_credentials(id, user_id, public_key, alg, "
@@ -1753,6 +1779,7 @@ static const struct store_ops sq_ops = {
 	.secrets = &store_sqlite_secrets_ops,
 	.approvals = &store_sqlite_approvals_ops,
 	.webauthn = &store_sqlite_webauthn_ops,
+	.elevations = &store_sqlite_elevations_ops,
 	.cluster = &store_sqlite_cluster_ops,
 	.oidc = &store_sqlite_oidc_ops,
 };

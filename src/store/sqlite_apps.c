@@ -135,7 +135,9 @@ static enum pv_rc app_session_from_row(struct store_row *s, void *out)
 	    !store_sqlite_col_copy(s, 2, a.app_id, sizeof(a.app_id)) ||
 	    !store_sqlite_col_copy(s, 6, a.source, sizeof(a.source)) ||
 	    !store_sqlite_col_copy(s, 7, a.method, sizeof(a.method)) ||
-	    !store_sqlite_col_copy(s, 9, a.end_reason, sizeof(a.end_reason))) {
+	    !store_sqlite_col_copy(s, 9, a.end_reason, sizeof(a.end_reason)) ||
+	    !store_sqlite_col_copy(s, 10, a.cert_fingerprint, sizeof(a.cert_fingerprint)) ||
+	    !store_sqlite_col_copy(s, 11, a.cert_serial, sizeof(a.cert_serial))) {
 		log_error("store: app session row out of range");
 		return PV_E_INTEGRITY;
 	}
@@ -152,7 +154,8 @@ static enum pv_rc sq_app_session_put(struct store_tx *tx, const struct store_app
 	return store_sqlite_exec(tx, SQ_APP_SESSION_PUT, "app_session_put",
 	    SQP_LIST(SQP_TEXT(s->id), SQP_TEXT(s->token_hash), SQP_TEXT(s->app_id),
 		SQP_INT(s->created_ms), SQP_INT(s->expires_ms), SQP_INT(s->credential_epoch),
-		SQP_TEXT(s->source), SQP_TEXT(s->method)), NULL);
+		SQP_TEXT(s->source), SQP_TEXT(s->method), SQP_TEXT(s->cert_fingerprint),
+		SQP_TEXT(s->cert_serial)), NULL);
 }
 
 static enum pv_rc sq_app_session_get_by_hash(struct store_tx *tx, const char *token_hash,
@@ -181,6 +184,41 @@ static enum pv_rc sq_app_session_end(struct store_tx *tx, const char *id, int64_
 	    SQP_LIST(SQP_TEXT(id), SQP_INT(now_ms), SQP_TEXT(reason)));
 }
 
+static enum pv_rc sq_app_cert_revoke(struct store_tx *tx, const char *app_id,
+    const char *serial, int64_t now_ms, const char *by)
+{
+	return store_sqlite_exec(tx, SQ_APP_CERT_REVOKE, "app_cert_revoke",
+	    SQP_LIST(SQP_TEXT(serial), SQP_TEXT(app_id), SQP_INT(now_ms), SQP_TEXT(by)), NULL);
+}
+
+static enum pv_rc hit_row(struct store_row *s, void *ctx, bool *stop)
+{
+	(void)s;
+	*(bool *)ctx = true;
+	*stop = true;
+	return PV_OK;
+}
+
+static enum pv_rc sq_app_cert_revoked(struct store_tx *tx, const char *serial, bool *revoked)
+{
+	*revoked = false;
+	return store_sqlite_scan(tx, SQ_APP_CERT_REVOKED, "app_cert_revoked",
+	    SQP_LIST(SQP_TEXT(serial)), hit_row, revoked);
+}
+
+static enum pv_rc sq_app_session_end_cert(struct store_tx *tx, const char *app_id,
+    const char *serial, int64_t now_ms, const char *reason, size_t *n)
+{
+	int changes = 0;
+	enum pv_rc rc = store_sqlite_exec(tx, SQ_APP_SESSION_END_CERT, "app_session_end_cert",
+	    SQP_LIST(SQP_TEXT(app_id), SQP_TEXT(serial), SQP_INT(now_ms), SQP_TEXT(reason)),
+	    &changes);
+
+	if (rc == PV_OK && n != NULL)
+		*n = (size_t)changes;
+	return rc;
+}
+
 const struct store_apps_ops store_sqlite_apps_ops = {
 	.app_put = sq_app_put,
 	.app_get = sq_app_get,
@@ -193,4 +231,7 @@ const struct store_apps_ops store_sqlite_apps_ops = {
 	.app_session_get_by_hash = sq_app_session_get_by_hash,
 	.app_session_end_all = sq_app_session_end_all,
 	.app_session_end = sq_app_session_end,
+	.app_cert_revoke = sq_app_cert_revoke,
+	.app_cert_revoked = sq_app_cert_revoked,
+	.app_session_end_cert = sq_app_session_end_cert,
 };

@@ -1402,6 +1402,40 @@ enum pv_rc store_app_session_end(struct store_tx *tx, const char *id, int64_t no
 	WRITE_OP(tx, "app_session_end");
 	return access_changed(tx, tx->st->ops->apps->app_session_end(tx, id, now_ms, reason));
 }
+
+static bool serial_ok(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	return n > 0 && n < 48 && strspn(s, "0123456789abcdef") == n;
+}
+
+enum pv_rc store_app_cert_revoke(struct store_tx *tx, const char *app_id, const char *serial,
+    int64_t now_ms, const char *by)
+{
+	if (!tx_ok(tx) || app_id == NULL || !serial_ok(serial) || now_ms <= 0 || by == NULL)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "app_cert_revoke");
+	return access_changed(tx, tx->st->ops->apps->app_cert_revoke(tx, app_id, serial, now_ms,
+	    by));
+}
+
+enum pv_rc store_app_cert_revoked(struct store_tx *tx, const char *serial, bool *revoked)
+{
+	if (!tx_ok(tx) || !serial_ok(serial) || revoked == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->apps->app_cert_revoked(tx, serial, revoked);
+}
+
+enum pv_rc store_app_session_end_cert(struct store_tx *tx, const char *app_id,
+    const char *serial, int64_t now_ms, const char *reason, size_t *n)
+{
+	if (!tx_ok(tx) || app_id == NULL || !serial_ok(serial) || reason == NULL || now_ms <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "app_session_end_cert");
+	return access_changed(tx, tx->st->ops->apps->app_session_end_cert(tx, app_id, serial,
+	    now_ms, reason, n));
+}
 /* apps:end */
 
 /* backup:begin (added by the backup work) */
@@ -1679,6 +1713,88 @@ enum pv_rc store_approval_applied(struct store_tx *tx, const char *kind, const c
 	return tx->st->ops->approvals->approval_applied(tx, kind, target, found);
 }
 /* approvals:end */
+/* elevations:begin (JIT elevation) */
+static bool elevation_state_ok(const char *s)
+{
+	return s != NULL && (strcmp(s, "pending") == 0 || strcmp(s, "active") == 0 ||
+	    strcmp(s, "denied") == 0 || strcmp(s, "revoked") == 0 || strcmp(s, "expired") == 0);
+}
+
+enum pv_rc store_elevation_put(struct store_tx *tx, const struct store_elevation *e)
+{
+	if (!tx_ok(tx) || e == NULL || e->id[0] == '\0' || e->user_id[0] == '\0' ||
+	    e->role[0] == '\0' || !elevation_state_ok(e->status) || e->justification == NULL ||
+	    e->duration_s <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "elevation_put");
+	return tx->st->ops->elevations->elevation_put(tx, e);
+}
+
+enum pv_rc store_elevation_get(struct store_tx *tx, const char *id, struct store_elevation *out)
+{
+	if (!tx_ok(tx) || id == NULL || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->elevations->elevation_get(tx, id, out);
+}
+
+enum pv_rc store_elevation_list(struct store_tx *tx, const char *user_id, const char *status,
+    store_elevation_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->elevations->elevation_list(tx, user_id, status, cb, arg);
+}
+
+enum pv_rc store_elevation_approve(struct store_tx *tx, const char *id, const char *by,
+    int64_t starts_ms, int64_t expires_ms)
+{
+	if (!tx_ok(tx) || id == NULL || by == NULL || by[0] == '\0' || starts_ms <= 0 ||
+	    expires_ms <= starts_ms)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "elevation_approve");
+	return access_changed(tx, tx->st->ops->elevations->elevation_approve(tx, id, by,
+	    starts_ms, expires_ms));
+}
+
+enum pv_rc store_elevation_end(struct store_tx *tx, const char *id, const char *from,
+    const char *to, const char *by, int64_t at_ms)
+{
+	if (!tx_ok(tx) || id == NULL || by == NULL || at_ms <= 0 ||
+	    from == NULL || (strcmp(from, "pending") != 0 && strcmp(from, "active") != 0) ||
+	    to == NULL || !elevation_state_ok(to) || strcmp(to, "pending") == 0 ||
+	    strcmp(to, "active") == 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "elevation_end");
+	return access_changed(tx, tx->st->ops->elevations->elevation_end(tx, id, from, to, by,
+	    at_ms));
+}
+
+enum pv_rc store_eligible_set(struct store_tx *tx, const char *user_id,
+    const char *const *roles, size_t n)
+{
+	size_t i, k;
+
+	if (!tx_ok(tx) || user_id == NULL || (n > 0 && roles == NULL))
+		return PV_E_INVALID;
+	for (i = 0; i < n; i++) {
+		if (roles[i] == NULL || roles[i][0] == '\0')
+			return PV_E_INVALID;
+		for (k = 0; k < i; k++)
+			if (strcmp(roles[i], roles[k]) == 0)
+				return PV_E_INVALID;   /* distinct names */
+	}
+	WRITE_OP(tx, "eligible_set");
+	return tx->st->ops->elevations->eligible_set(tx, user_id, roles, n);
+}
+
+enum pv_rc store_eligible_get(struct store_tx *tx, const char *user_id, store_name_cb cb,
+    void *arg)
+{
+	if (!tx_ok(tx) || user_id == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->elevations->eligible_get(tx, user_id, cb, arg);
+}
+/* elevations:end */
 /* webauthn:begin (store_webauthn.h) */
 enum pv_rc store_webauthn_cred_put(struct store_tx *tx, const struct store_webauthn_cred *c)
 {

@@ -69,6 +69,10 @@ struct store_app_session {
 	char method[16];             /* "secret" or "mtls" */
 	int64_t ended_ms;            /* 0 while open */
 	char end_reason[16];
+	/* mtls: the client certificate the token is bound to (RFC 8705
+	 * x5t#S256: hex SHA-256 of its DER) and its serial; "" for secrets */
+	char cert_fingerprint[65];
+	char cert_serial[48];
 };
 enum pv_rc store_app_session_put(struct store_tx *tx, const struct store_app_session *s);
 enum pv_rc store_app_session_get_by_hash(struct store_tx *tx, const char *token_hash,
@@ -79,5 +83,14 @@ enum pv_rc store_app_session_end(struct store_tx *tx, const char *id, int64_t no
 /* End every open session of app_id; *n ended. */
 enum pv_rc store_app_session_end_all(struct store_tx *tx, const char *app_id, int64_t now_ms,
     const char *reason, size_t *n);
+
+/* Revoke one client certificate of app_id by serial (lower-case hex):
+ * PV_E_CONFLICT if it is revoked already. */
+enum pv_rc store_app_cert_revoke(struct store_tx *tx, const char *app_id, const char *serial,
+    int64_t now_ms, const char *by);
+enum pv_rc store_app_cert_revoked(struct store_tx *tx, const char *serial, bool *revoked);
+/* End every open session of app_id bound to the certificate serial; *n ended. */
+enum pv_rc store_app_session_end_cert(struct store_tx *tx, const char *app_id,
+    const char *serial, int64_t now_ms, const char *reason, size_t *n);
 
 #endif /* PV_STORE_APPS_H */

@@ -237,6 +237,11 @@ struct store_apps_ops {
 	    int64_t now_ms, const char *reason, size_t *n);
 	enum pv_rc (*app_session_end)(struct store_tx *tx, const char *id, int64_t now_ms,
 	    const char *reason);
+	enum pv_rc (*app_cert_revoke)(struct store_tx *tx, const char *app_id,
+	    const char *serial, int64_t now_ms, const char *by);
+	enum pv_rc (*app_cert_revoked)(struct store_tx *tx, const char *serial, bool *revoked);
+	enum pv_rc (*app_session_end_cert)(struct store_tx *tx, const char *app_id,
+	    const char *serial, int64_t now_ms, const char *reason, size_t *n);
 };
 
 /* ---- backup (store_backup.h): online snapshots */
@@ -325,6 +330,23 @@ struct store_webauthn_ops {
 	    const char *method);
 };
 
+/* ---- elevations (store_elevations.h): JIT elevation */
+struct store_elevations_ops {
+	enum pv_rc (*elevation_put)(struct store_tx *tx, const struct store_elevation *e);
+	enum pv_rc (*elevation_get)(struct store_tx *tx, const char *id,
+	    struct store_elevation *out);
+	enum pv_rc (*elevation_list)(struct store_tx *tx, const char *user_id,
+	    const char *status, store_elevation_cb cb, void *arg);
+	enum pv_rc (*elevation_approve)(struct store_tx *tx, const char *id, const char *by,
+	    int64_t starts_ms, int64_t expires_ms);
+	enum pv_rc (*elevation_end)(struct store_tx *tx, const char *id, const char *from,
+	    const char *to, const char *by, int64_t at_ms);
+	enum pv_rc (*eligible_set)(struct store_tx *tx, const char *user_id,
+	    const char *const *roles, size_t n);
+	enum pv_rc (*eligible_get)(struct store_tx *tx, const char *user_id, store_name_cb cb,
+	    void *arg);
+};
+
 /* ---- cluster (store_cluster.h): the access epoch */
 struct store_cluster_ops {
 	enum pv_rc (*epoch_get)(struct store_tx *tx, int64_t *epoch);
@@ -368,6 +390,7 @@ struct store_ops {
 	const struct store_webauthn_ops *webauthn;
 	const struct store_cluster_ops *cluster;
 	const struct store_oidc_ops *oidc;
+	const struct store_elevations_ops *elevations;
 };
 
 struct store_sql_runner;   /* SQL backends' statement runners (store_sqlite.h) */

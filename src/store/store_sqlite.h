@@ -156,6 +156,21 @@ enum store_sqlite_stmt {
 	SQ_APPROVAL_DECIDE,
 	SQ_APPROVAL_APPLIED,
 	/* approvals:end */
+	/* elevations:begin (JIT elevation) */
+	SQ_ELEVATION_PUT,
+	SQ_ELEVATION_GET,
+	SQ_ELEVATION_LIST,
+	SQ_ELEVATION_APPROVE,
+	SQ_ELEVATION_END,
+	SQ_ELIGIBLE_DELETE,
+	SQ_ELIGIBLE_INSERT,
+	SQ_ELIGIBLE_GET,
+	/* elevations:end */
+	/* app-certs:begin (certificate-bound app tokens) */
+	SQ_APP_CERT_REVOKE,
+	SQ_APP_CERT_REVOKED,
+	SQ_APP_SESSION_END_CERT,
+	/* app-certs:end */
 	/* keys-admin:begin (census, destroy, re-envelope) */
 	SQ_KEK_CENSUS,
 	SQ_KEK_DESTROY,
@@ -473,6 +488,7 @@ extern const struct store_approvals_ops store_sqlite_approvals_ops;   /* sqlite_
 extern const struct store_webauthn_ops store_sqlite_webauthn_ops;   /* sqlite_webauthn.c */
 extern const struct store_cluster_ops store_sqlite_cluster_ops; /* sqlite_cluster.c */
 extern const struct store_oidc_ops store_sqlite_oidc_ops;       /* sqlite_oidc.c */
+extern const struct store_elevations_ops store_sqlite_elevations_ops; /* sqlite_elevations.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */

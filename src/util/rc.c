@@ -57,6 +57,8 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_OIDC_USER] = "oidc_user_unknown",
 	[PV_E_LOCAL_PASSWORD] = "local_password_disabled",
 	[PV_E_OIDC_PROVIDER] = "oidc_provider_unavailable",
+	[PV_E_NOT_ELIGIBLE] = "not_eligible",
+	[PV_E_CERT_MISMATCH] = "certificate_mismatch",
 };
 
 const char *

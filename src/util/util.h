@@ -73,6 +73,8 @@ enum pv_rc {
 	PV_E_OIDC_USER = 52,         /* 403 oidc_user_unknown: no user for this (issuer, subject) */
 	PV_E_LOCAL_PASSWORD = 53,    /* 403 local_password_disabled: [oidc] local_passwords = breakglass_only */
 	PV_E_OIDC_PROVIDER = 54,     /* 502 oidc_provider_unavailable: discovery / JWKS / token request failed */
+	PV_E_NOT_ELIGIBLE = 55, /* 403 not_eligible: a JIT elevation to a role the user is not eligible for */
+	PV_E_CERT_MISMATCH = 56, /* 401 certificate_mismatch: an mtls app token without its client certificate */
 	PV_E__COUNT
 };
 

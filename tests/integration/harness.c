@@ -803,6 +803,20 @@ h_create_approved(struct h_server *s, const char *admin, const char *path, const
 }
 
 void
+h_policy_put_approved(struct h_server *s, const char *admin, const char *method,
+    const char *path, const char *body)
+{
+	struct h_resp r;
+
+	h_req(s, method, path, admin, body, NULL, &r);
+	if (r.status == 202 && h_jstr(r.json, "approval") != NULL)
+		h_officer_approve(s, admin, h_jstr(r.json, "approval"));
+	else
+		CHECK_STATUS(&r, strcmp(method, "POST") == 0 ? 201 : 200);
+	h_resp_free(&r);
+}
+
+void
 h_expect(struct h_server *s, const char *method, const char *path, const char *token,
     const char *body, const char **hdrs, int status, const char *code)
 {

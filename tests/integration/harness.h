@@ -177,6 +177,12 @@ void h_officer_approve(struct h_server *s, const char *admin, const char *id);
  * approves it, so it exists on return. */
 void h_create_approved(struct h_server *s, const char *admin, const char *path,
     const char *body);
+/* POST /v1/policies (method "POST", path "/v1/policies") or PUT
+ * /v1/policies/{name} with body as admin: 201 / 200, or 202 when it is an
+ * allow policy over a PHI action (dual control) and then the harness's
+ * officer approves it, so it is in force on return. */
+void h_policy_put_approved(struct h_server *s, const char *admin, const char *method,
+    const char *path, const char *body);
 /* POST /v1/apps with body as admin: 201, or 202 when a role grants PHI
  * access (dual control) and then the harness's officer approves it, so the
  * app holds its roles on return. Copies its id. */

@@ -133,6 +133,33 @@ mtls_signin(struct h_server *s, const char *name, const char *body, const char *
 	return status;
 }
 
+/* curl GET path with token, over a connection with certificate name (NULL:
+ * none): the HTTP status, the body into *out if not NULL. */
+static int
+mtls_get(struct h_server *s, const char *name, const char *path, const char *token,
+    char **out)
+{
+	char cmd[4096], certs[1400], *o = NULL, *nl;
+	int status;
+
+	certs[0] = '\0';
+	if (name != NULL)
+		snprintf(certs, sizeof(certs), "--cert %s/%s.crt --key %s/%s.key", work, name, work,
+		    name);
+	snprintf(cmd, sizeof(cmd), "curl -s --cacert %s %s -H 'Authorization: Bearer %s' "
+	    "-w '\n%%{http_code}' %s%s", s->cacert, certs, token, s->base, path);
+	CHECK(h_run(cmd, &o) == 0);
+	nl = strrchr(o, '\n');
+	CHECK(nl != NULL);
+	status = atoi(nl + 1);
+	*nl = '\0';
+	if (out != NULL)
+		*out = o;
+	else
+		free(o);
+	return status;
+}
+
 static const char *
 err_code(const char *body)
 {
@@ -310,9 +337,14 @@ main(void)
 	}
 	json_decref(j);
 	free(out);
+	/* the token is bound to the certificate (RFC 8705): over a connection
+	 * without it, or with another one, refused and recorded */
+	CHECK(mtls_get(&s, "a", "/v1/auth/session", tok, NULL) == 200);
 	h_req(&s, "GET", "/v1/auth/session", tok, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
+	CHECK_STATUS(&r, 401);
+	CHECK(strcmp(h_err_code(&r), "certificate_mismatch") == 0);
 	h_resp_free(&r);
+	CHECK(audit_count(&s, aud, "auth.app", "denied", "certificate_mismatch") == 1);
 	CHECK(audit_count(&s, aud, "auth.app", "allowed", "mtls") == 1);
 	/* naming the same app is fine, another is not */
 	snprintf(cmd, sizeof(cmd), "{\"app_id\":\"%s\"}", app);
@@ -372,6 +404,52 @@ main(void)
 	snprintf(cmd, sizeof(cmd), "PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s %s login --app %s "
 	    "--cert %s/c.crt 2>/dev/null", s.base, s.cacert, h_bin(), app, work);
 	CHECK(h_run(cmd, NULL) == 2);                        /* --cert without --key */
+
+	/* ---- revoking one certificate: refused at sign-in, its sessions end ---- */
+	{
+		char tok2[128], tok3[128], serial[64];
+		json_t *ce = NULL;
+
+		make_csr("e");
+		get_cert(&s, admin, app, "e", 201, &ce);
+		snprintf(serial, sizeof(serial), "%s", h_jstr(ce, "serial"));
+		json_decref(ce);
+		CHECK(mtls_signin(&s, "e", "{}", NULL, &out) == 200);
+		j = json_loads(out, 0, NULL);
+		snprintf(tok2, sizeof(tok2), "%s", h_jstr(j, "token"));
+		json_decref(j);
+		free(out);
+		CHECK(mtls_signin(&s, "c", "{}", NULL, &out) == 200);   /* another certificate */
+		j = json_loads(out, 0, NULL);
+		snprintf(tok3, sizeof(tok3), "%s", h_jstr(j, "token"));
+		json_decref(j);
+		free(out);
+		/* a token bound to c does not work with e */
+		CHECK(mtls_get(&s, "e", "/v1/auth/session", tok3, &out) == 401);
+		CHECK(strcmp(err_code(out), "certificate_mismatch") == 0);
+		free(out);
+		CHECK(mtls_get(&s, "e", "/v1/auth/session", tok2, NULL) == 200);
+		snprintf(path, sizeof(path), "/v1/apps/%s/certificate/%s/revoke", app, serial);
+		h_expect(&s, "POST", path, aud, NULL, NULL, 403, "forbidden");
+		snprintf(cmd, sizeof(cmd), "PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s PHIVAULT_TOKEN=%s %s "
+		    "app cert-revoke %s %s --format json", s.base, s.cacert, admin, h_bin(), app,
+		    serial);
+		CHECK(h_run(cmd, &out) == 0);
+		j = json_loads(out, 0, NULL);
+		CHECK(j != NULL && json_integer_value(json_object_get(j, "sessions_ended")) == 1);
+		json_decref(j);
+		free(out);
+		CHECK(mtls_get(&s, "e", "/v1/auth/session", tok2, NULL) == 401);   /* ended */
+		CHECK(mtls_get(&s, "c", "/v1/auth/session", tok3, NULL) == 200);   /* untouched */
+		CHECK(mtls_signin(&s, "e", "{}", NULL, &out) == 401);
+		CHECK(strcmp(err_code(out), "certificate_invalid") == 0);
+		free(out);
+		CHECK(audit_count(&s, aud, "auth.app", "denied", "cert_revoked") == 1);
+		h_expect(&s, "POST", path, admin, NULL, NULL, 409, "conflict");
+		snprintf(path, sizeof(path), "/v1/apps/%s/certificate/NOT-HEX/revoke", app);
+		h_expect(&s, "POST", path, admin, NULL, NULL, 404, "not_found");
+		CHECK(audit_count(&s, aud, "app.cert_revoke", "allowed", "revoked") == 1);
+	}
 
 	/* ---- a disabled app's certificate ---- */
 	app_create(&s, admin, "old-feed", app2);

@@ -115,9 +115,11 @@ test_api(struct h_server *s, const char *admin, const char *clin)
 	CHECK(strcmp(json_string_value(json_object_get(json_object_get(json_object_get(r.json,
 	    "condition"), "time"), "tz")), "Europe/Paris") == 0);
 	h_resp_free(&r);
-	h_req(s, "PUT", "/v1/policies/tmp", admin, "{\"effect\":\"allow\",\"actions\":"
-	    "[\"records.read\"],\"resources\":[\"labs\"],\"condition\":{\"source\":"
-	    "[\"10.0.0.0/8\"]}}", NULL, &r);
+	/* an allow over records.read: under dual control (approved by the harness's officer) */
+	h_policy_put_approved(s, admin, "PUT", "/v1/policies/tmp", "{\"effect\":\"allow\","
+	    "\"actions\":[\"records.read\"],\"resources\":[\"labs\"],\"condition\":"
+	    "{\"source\":[\"10.0.0.0/8\"]}}");
+	h_req(s, "GET", "/v1/policies/tmp", admin, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
 	CHECK(json_integer_value(json_object_get(r.json, "version")) == 2);
 	CHECK(strcmp(json_string_value(json_object_get(r.json, "effect")), "allow") == 0);
@@ -148,9 +150,68 @@ test_api(struct h_server *s, const char *admin, const char *clin)
 	h_expect(s, "GET", "/v1/policies/tmp", admin, NULL, NULL, 404, "not_found");
 	h_expect(s, "DELETE", "/v1/policies/tmp", admin, NULL, NULL, 404, "not_found");
 	CHECK(audit_count(s, "policy.create", "allowed", NULL) == 1);
-	CHECK(audit_count(s, "policy.update", "allowed", NULL) == 1);
+	CHECK(audit_count(s, "policy.update", "allowed", NULL) == 0);   /* it was approval.approve */
 	CHECK(audit_count(s, "policy.delete", "allowed", NULL) == 1);
 	CHECK(audit_count(s, "policy.create", "denied", "missing_permission:roles.manage") == 1);
+}
+
+/* Dual control: an administrator's allow policy over a PHI action does
+ * nothing until a security officer approves it; deny policies and deletes
+ * stay immediate. */
+static void
+test_dual_control(struct h_server *s, const char *admin, const char *path)
+{
+	char nora[128], olga[128], apr[64], apath[160];
+	struct h_resp r;
+
+	add_user(s, admin, "nora", "auditor", "{\"team\":\"research\"}", nora, sizeof(nora));
+	h_expect(s, "GET", path, nora, NULL, TREAT, 403, "forbidden");
+	h_req(s, "POST", "/v1/policies", admin, "{\"name\":\"research_read\",\"effect\":"
+	    "\"allow\",\"actions\":[\"records.*\"],\"resources\":[\"patients\"],"
+	    "\"condition\":{\"principal\":{\"team\":\"research\"}}}", NULL, &r);
+	CHECK_STATUS(&r, 202);
+	CHECK(strcmp(h_jstr(r.json, "status"), "pending") == 0);
+	CHECK(strcmp(h_jstr(r.json, "name"), "research_read") == 0);
+	snprintf(apr, sizeof(apr), "%s", h_jstr(r.json, "approval"));
+	h_resp_free(&r);
+	/* nothing stored, nothing granted */
+	h_expect(s, "GET", "/v1/policies/research_read", admin, NULL, NULL, 404, "not_found");
+	h_expect(s, "GET", path, nora, NULL, TREAT, 403, "forbidden");
+	/* the admin cannot approve it; the officer can */
+	snprintf(apath, sizeof(apath), "/v1/approvals/%s/approve", apr);
+	h_expect(s, "POST", apath, admin, "{}", NULL, 403, "forbidden");
+	h_add_officer(s, admin, "olga", PW_USER, olga, sizeof(olga));
+	h_req(s, "GET", "/v1/approvals?status=pending", olga, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strstr(r.body, apr) != NULL && strstr(r.body, "policy.put") != NULL);
+	h_resp_free(&r);
+	h_expect(s, "POST", apath, olga, "{\"note\":\"IRB-12\"}", NULL, 200, NULL);
+	h_req(s, "GET", "/v1/policies/research_read", admin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_integer_value(json_object_get(r.json, "version")) == 1);
+	CHECK(strcmp(h_jstr(r.json, "status"), "active") == 0);
+	h_resp_free(&r);
+	h_expect(s, "GET", path, nora, NULL, TREAT, 200, NULL);
+	/* turning it into a deny is immediate; so is a delete */
+	h_expect(s, "PUT", "/v1/policies/research_read", admin, "{\"effect\":\"deny\","
+	    "\"actions\":[\"records.write\"],\"resources\":[\"patients\"]}", NULL, 200, NULL);
+	h_expect(s, "GET", path, nora, NULL, TREAT, 403, "forbidden");
+	h_expect(s, "DELETE", "/v1/policies/research_read", admin, NULL, NULL, 204, NULL);
+	/* an approval for a version that changed meanwhile no longer applies */
+	h_expect(s, "POST", "/v1/policies", admin, "{\"name\":\"research_read\",\"effect\":"
+	    "\"deny\",\"actions\":[\"records.write\"]}", NULL, 201, NULL);
+	h_req(s, "PUT", "/v1/policies/research_read", admin, "{\"effect\":\"allow\","
+	    "\"actions\":[\"records.read\"],\"resources\":[\"patients\"]}", NULL, &r);
+	CHECK_STATUS(&r, 202);
+	snprintf(apr, sizeof(apr), "%s", h_jstr(r.json, "approval"));
+	h_resp_free(&r);
+	h_expect(s, "PUT", "/v1/policies/research_read", admin, "{\"effect\":\"deny\","
+	    "\"actions\":[\"records.unmask\"]}", NULL, 200, NULL);
+	snprintf(apath, sizeof(apath), "/v1/approvals/%s/approve", apr);
+	h_expect(s, "POST", apath, olga, "{}", NULL, 409, "conflict");
+	h_expect(s, "GET", path, nora, NULL, TREAT, 403, "forbidden");
+	h_expect(s, "DELETE", "/v1/policies/research_read", admin, NULL, NULL, 204, NULL);
+	CHECK(audit_count(s, "approval.request", "allowed", "pending") >= 3);
 }
 
 static void
@@ -301,6 +362,7 @@ main(void)
 	test_cli(&s, admin);
 	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", r_icu);
 	test_network(&s, admin, clin, clin_id, path);
+	test_dual_control(&s, admin, path);
 
 	/* labels: psychotherapy notes only for psychiatry */
 	h_expect(&s, "POST", "/v1/policies", admin, "{\"name\":\"psy_only\",\"effect\":\"deny\","

@@ -89,10 +89,42 @@ static void test_policy_crud_without_http(void **state)
 	assert_int_equal(json_array_size(o), 1);
 	json_decref(o);
 
-	/* update: version 2, the name cannot change */
+	/* dual control: an allow over records.read is a pending request, the
+	 * stored policy unchanged (still version 1, deny) */
+	d = def_of(&p, NULL, "allow");
+	gen = authn_authz_generation(f->svc);
+	assert_int_equal(authz_policy_update(p.z, &p.actor, "clinic_network", &d, &o, &res),
+	    PV_OK);
+	assert_true(strncmp(res.approval, "apr_", 4) == 0);
+	assert_string_equal(json_string_value(json_object_get(o, "status")), "pending");
+	json_decref(o);
+	assert_int_equal(af_count(f, "approval.request", NULL), 1);
+	assert_int_equal(af_count(f, "policy.update", NULL), 0);
+	assert_int_equal(authn_authz_generation(f->svc), gen);
+	assert_int_equal(authz_policy_read(p.z, &p.actor, "clinic_network", &o, &res), PV_OK);
+	assert_int_equal(json_integer_value(json_object_get(o, "version")), 1);
+	assert_string_equal(json_string_value(json_object_get(o, "effect")), "deny");
+	json_decref(o);
+	/* so is a new one with a pattern covering a PHI action */
+	{
+		json_t *pat = json_pack("[s]", "records.*");
+		struct authz_policy_def d2 = def_of(&p, "wide", "allow");
+
+		d2.actions = pat;
+		assert_int_equal(authz_policy_create(p.z, &p.actor, &d2, &o, &res), PV_OK);
+		assert_true(strncmp(res.approval, "apr_", 4) == 0);
+		json_decref(o);
+		assert_int_equal(authz_policy_read(p.z, &p.actor, "wide", &o, &res), PV_E_NOTFOUND);
+		json_decref(pat);
+	}
+	/* update: version 2 (an allow over no PHI action is immediate), the
+	 * name cannot change */
+	json_decref(p.actions);
+	p.actions = json_pack("[s]", "tokens.tokenize");
 	d = def_of(&p, NULL, "allow");
 	assert_int_equal(authz_policy_update(p.z, &p.actor, "clinic_network", &d, &o, &res),
 	    PV_OK);
+	assert_string_equal(res.approval, "");
 	assert_int_equal(json_integer_value(json_object_get(o, "version")), 2);
 	assert_string_equal(json_string_value(json_object_get(o, "effect")), "allow");
 	json_decref(o);

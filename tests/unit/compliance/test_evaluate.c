@@ -207,6 +207,48 @@ test_phi_access(void **state)
 }
 
 static void
+test_elevations(void **state)
+{
+	struct fixture *f = *state;
+	struct compliance_elevation ev[2];
+	json_t *e = NULL;
+
+	memset(ev, 0, sizeof(ev));
+	strcpy(ev[0].id, "elv_a");
+	strcpy(ev[0].user_id, "usr_kim");
+	strcpy(ev[0].role, "auditor");
+	strcpy(ev[0].status, "active");
+	strcpy(ev[0].approved_by, "usr_so");
+	ev[0].starts_ms = f->s.now_ms - 1000;
+	ev[0].expires_ms = ev[0].starts_ms + 600 * 1000;
+	ev[1] = ev[0];
+	strcpy(ev[1].id, "elv_b");
+	strcpy(ev[1].status, "expired");
+	f->s.elevations = ev;
+	f->s.nelevations = 2;
+	f->cfg.elevation_max_s = 3600;
+	assert_int_equal(run("elevations", f, &e), COMPLIANCE_PASS);
+	assert_int_equal(json_integer_value(json_object_get(e, "elevations_granted")), 2);
+	assert_int_equal(json_integer_value(json_object_get(e, "active")), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(e,
+	    "granted"), 0), "approved_by")), "usr_so");
+	json_decref(e);
+	/* approved by its own requester */
+	strcpy(ev[1].approved_by, "usr_kim");
+	assert_int_equal(run("elevations", f, &e), COMPLIANCE_FAIL);
+	assert_int_equal(json_integer_value(json_object_get(e, "self_approved")), 1);
+	json_decref(e);
+	/* longer than [elevation] max_s */
+	strcpy(ev[1].approved_by, "usr_so");
+	ev[0].expires_ms = ev[0].starts_ms + 3601 * 1000LL;
+	assert_int_equal(run("elevations", f, &e), COMPLIANCE_FAIL);
+	assert_int_equal(json_integer_value(json_object_get(e, "longer_than_max")), 1);
+	json_decref(e);
+	f->s.elevations = NULL;
+	f->s.nelevations = 0;
+}
+
+static void
 test_key_rotation(void **state)
 {
 	struct fixture *f = *state;
@@ -422,6 +464,7 @@ main(void)
 		cmocka_unit_test_setup(test_mfa_coverage, setup),
 		cmocka_unit_test_setup(test_inactive_users, setup),
 		cmocka_unit_test_setup(test_phi_access, setup),
+		cmocka_unit_test_setup(test_elevations, setup),
 		cmocka_unit_test_setup(test_key_rotation, setup),
 		cmocka_unit_test_setup(test_audit_chain, setup),
 		cmocka_unit_test_setup(test_sink_health, setup),

@@ -799,6 +799,102 @@ static void c_approvals(struct store *st)
 	assert_false(found);
 }
 
+/* ---- elevations (store_elevations.h) ---- */
+
+static int elevation_ids(const struct store_elevation *e, void *arg)
+{
+	return names_cb(e->id, arg);
+}
+
+static void elevation_init(struct store_elevation *e, const char *id, const char *user,
+    int64_t created)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	snprintf(e->user_id, sizeof(e->user_id), "%s", user);
+	snprintf(e->role, sizeof(e->role), "key_admin");
+	snprintf(e->status, sizeof(e->status), "pending");
+	snprintf(e->ticket, sizeof(e->ticket), "CHG-1");
+	e->justification = (char *)"rotate the patients key";
+	e->duration_s = 600;
+	e->created_ms = created;
+	e->request_expires_ms = created + 1000;
+}
+
+static void c_elevations(struct store *st)
+{
+	struct store_elevation e, g;
+	const char *roles[] = { "key_admin", "auditor" };
+	const char *dup[] = { "auditor", "auditor" };
+	struct names nm;
+
+	elevation_init(&e, "elv_1", "usr_a", 1000);
+	assert_int_equal(TX_WR(st, store_elevation_put(tx, &e)), PV_OK);
+	assert_int_equal(TX_WR(st, store_elevation_put(tx, &e)), PV_E_CONFLICT);
+	elevation_init(&e, "elv_2", "usr_b", 2000);
+	assert_int_equal(TX_WR(st, store_elevation_put(tx, &e)), PV_OK);
+	elevation_init(&e, "elv_3", "usr_a", 3000);
+	assert_int_equal(TX_WR(st, store_elevation_put(tx, &e)), PV_OK);
+	assert_int_equal(TX_RD(st, store_elevation_get(tx, "elv_1", &g)), PV_OK);
+	assert_string_equal(g.status, "pending");
+	assert_string_equal(g.justification, "rotate the patients key");
+	assert_string_equal(g.ticket, "CHG-1");
+	assert_int_equal(g.duration_s, 600);
+	assert_int_equal(g.request_expires_ms, 2000);
+	assert_int_equal(g.expires_ms, 0);
+	store_elevation_clear(&g);
+	assert_int_equal(TX_RD(st, store_elevation_get(tx, "elv_9", &g)), PV_E_NOTFOUND);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_elevation_list(tx, NULL, NULL, elevation_ids, &nm)),
+	    PV_OK);
+	assert_string_equal(nm.buf, "elv_3,elv_2,elv_1,");   /* newest first */
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_elevation_list(tx, "usr_a", NULL, elevation_ids, &nm)),
+	    PV_OK);
+	assert_string_equal(nm.buf, "elv_3,elv_1,");
+	/* pending -> active once; only from the state named */
+	assert_int_equal(TX_WR(st, store_elevation_approve(tx, "elv_1", "usr_so", 5000, 605000)),
+	    PV_OK);
+	assert_int_equal(TX_WR(st, store_elevation_approve(tx, "elv_1", "usr_so", 5001, 605001)),
+	    PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_elevation_end(tx, "elv_1", "pending", "denied", "usr_so",
+	    5002)), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_elevation_get(tx, "elv_1", &g)), PV_OK);
+	assert_string_equal(g.status, "active");
+	assert_string_equal(g.approved_by, "usr_so");
+	assert_int_equal(g.starts_ms, 5000);
+	assert_int_equal(g.expires_ms, 605000);
+	store_elevation_clear(&g);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_elevation_list(tx, "usr_a", "active", elevation_ids,
+	    &nm)), PV_OK);
+	assert_string_equal(nm.buf, "elv_1,");
+	assert_int_equal(TX_WR(st, store_elevation_end(tx, "elv_1", "active", "revoked", "usr_a",
+	    6000)), PV_OK);
+	assert_int_equal(TX_WR(st, store_elevation_end(tx, "elv_1", "active", "expired", "system",
+	    6001)), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_elevation_get(tx, "elv_1", &g)), PV_OK);
+	assert_string_equal(g.status, "revoked");
+	assert_string_equal(g.ended_by, "usr_a");
+	assert_int_equal(g.ended_ms, 6000);
+	store_elevation_clear(&g);
+	assert_int_equal(TX_WR(st, store_elevation_end(tx, "elv_2", "pending", "active", "x",
+	    6000)), PV_E_INVALID);
+	/* eligibility: a set, replaced */
+	assert_int_equal(TX_WR(st, store_eligible_set(tx, "usr_a", roles, 2)), PV_OK);
+	assert_int_equal(TX_WR(st, store_eligible_set(tx, "usr_b", dup, 2)), PV_E_INVALID);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_eligible_get(tx, "usr_a", names_cb, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "auditor,key_admin,");
+	assert_int_equal(TX_WR(st, store_eligible_set(tx, "usr_a", roles, 1)), PV_OK);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_eligible_get(tx, "usr_a", names_cb, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "key_admin,");
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_eligible_get(tx, "usr_b", names_cb, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "");
+}
+
 /* ---- apps (store_apps.h) ---- */
 
 static int app_names(const struct store_app *a, void *arg)
@@ -936,6 +1032,58 @@ static void c_apps(struct store *st)
 	assert_int_equal(TX_RD(st, store_app_secret_revoke(tx, "app_1", "aps_a", 7000)),
 	    PV_E_READONLY);
 }
+
+/* ---- certificate-bound app sessions and revoked certificates ---- */
+
+static void c_app_certs(struct store *st)
+{
+	struct store_app_session ses, sg;
+	struct store_app a;
+	bool revoked = true;
+	size_t n = 9;
+
+	app_init(&a, "app_1", "billing");
+	assert_int_equal(TX_WR(st, store_app_put(tx, &a)), PV_OK);
+	memset(&ses, 0, sizeof(ses));
+	snprintf(ses.id, sizeof(ses.id), "ses_m1");
+	memset(ses.token_hash, 'd', 64);
+	snprintf(ses.app_id, sizeof(ses.app_id), "app_1");
+	ses.created_ms = 1000;
+	ses.expires_ms = 901000;
+	ses.credential_epoch = 1;
+	snprintf(ses.method, sizeof(ses.method), "mtls");
+	memset(ses.cert_fingerprint, 'f', 64);
+	snprintf(ses.cert_serial, sizeof(ses.cert_serial), "0a1b");
+	assert_int_equal(TX_WR(st, store_app_session_put(tx, &ses)), PV_OK);
+	snprintf(ses.id, sizeof(ses.id), "ses_m2");
+	memset(ses.token_hash, 'e', 64);
+	snprintf(ses.cert_serial, sizeof(ses.cert_serial), "0c2d");
+	assert_int_equal(TX_WR(st, store_app_session_put(tx, &ses)), PV_OK);
+	assert_int_equal(TX_RD(st, store_app_session_get_by_hash(tx, ses.token_hash, &sg)), PV_OK);
+	assert_string_equal(sg.cert_fingerprint, ses.cert_fingerprint);
+	assert_string_equal(sg.cert_serial, "0c2d");
+	assert_int_equal(TX_RD(st, store_app_cert_revoked(tx, "0a1b", &revoked)), PV_OK);
+	assert_false(revoked);
+	assert_int_equal(TX_WR(st, store_app_cert_revoke(tx, "app_1", "0a1b", 2000, "usr_a")),
+	    PV_OK);
+	assert_int_equal(TX_WR(st, store_app_cert_revoke(tx, "app_1", "0a1b", 2001, "usr_a")),
+	    PV_E_CONFLICT);
+	assert_int_equal(TX_WR(st, store_app_cert_revoke(tx, "app_1", "XYZ", 2001, "usr_a")),
+	    PV_E_INVALID);
+	assert_int_equal(TX_RD(st, store_app_cert_revoked(tx, "0a1b", &revoked)), PV_OK);
+	assert_true(revoked);
+	/* only the sessions bound to that certificate end */
+	assert_int_equal(TX_WR(st, store_app_session_end_cert(tx, "app_1", "0a1b", 3000,
+	    "cert_revoked", &n)), PV_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(TX_RD(st, store_app_session_get_by_hash(tx, ses.token_hash, &sg)), PV_OK);
+	assert_int_equal(sg.ended_ms, 0);
+	memset(ses.token_hash, 'd', 64);
+	assert_int_equal(TX_RD(st, store_app_session_get_by_hash(tx, ses.token_hash, &sg)), PV_OK);
+	assert_int_equal(sg.ended_ms, 3000);
+	assert_string_equal(sg.end_reason, "cert_revoked");
+}
+
 
 /* ---- transactions ---- */
 
@@ -2379,6 +2527,8 @@ static const struct conf_case cases[] = {
 	{ "versioned_macs", c_versioned_macs },
 	{ "secrets", c_secrets },
 	{ "approvals", c_approvals },
+	{ "elevations", c_elevations },
+	{ "app_certs", c_app_certs },
 	{ "webauthn", c_webauthn },
 	{ "tx_rollback", c_tx_rollback },
 	{ "tx_commit_snapshot", c_tx_commit_snapshot },
