@@ -141,6 +141,16 @@ authn_actor(const struct authn_principal *p, const char *source, struct pv_actor
 		out->auth_method = p->mfa_verified ? "password+mfa" : "password";
 		out->auth_ms = p->authenticated_ms;
 	}
+	/* every entry of a principal under a break-glass grant names it */
+	if (authn_breakglass_active(p, util_now_ms()))
+		out->break_glass = p->break_glass->id;
+}
+
+bool
+authn_breakglass_active(const struct authn_principal *p, int64_t now_ms)
+{
+	return p != NULL && p->break_glass != NULL && p->break_glass->id[0] != '\0' &&
+	    now_ms < p->break_glass->expires_ms;
 }
 
 void

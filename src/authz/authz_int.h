@@ -35,6 +35,16 @@ struct authz_attr_slot {
 	char *text;                      /* malloc'd JSON object text */
 };
 
+/* The break-glass grant of a user in force, cached under the authn
+ * generation (activation and end bump it); expiry needs no bump: the
+ * decision compares expires_ms with the request's time. */
+struct authz_bg_slot {
+	char user_id[UTIL_ID_MAX];       /* "" = free */
+	uint64_t gen;
+	bool found;
+	struct authn_breakglass g;
+};
+
 struct authz_service {
 	struct authn_service *authn;
 	struct store *st;
@@ -47,6 +57,8 @@ struct authz_service {
 	_Atomic uint64_t policy_reads;   /* policy lists read from the store */
 	struct authz_attr_slot attrs[AUTHZ_ATTR_SLOTS];
 	int approvals_expire_s;          /* [approvals] expire_s (approvals.c) */
+	struct authz_bg_slot bg[AUTHZ_ATTR_SLOTS];
+	_Atomic uint64_t bg_reads;       /* break-glass grants read from the store */
 };
 
 /* Record a denial decided by authz_decide (decide.c). */

@@ -131,11 +131,14 @@ static const struct key_def keys[] = {
 	{ "secrets", "max_versions", K_INT, F(secrets_max_versions) },
 	{ "approvals", "expire_s", K_INT, F(approvals_expire_s) },
 	{ "server", "node", K_STR, F(node) },
+	{ "breakglass", "max_s", K_INT, F(breakglass_max_s) },
+	{ "breakglass", "review_due_s", K_INT, F(breakglass_review_due_s) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup", "retention", "secrets", "approvals" };
+	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup", "retention", "secrets", "approvals",
+	"breakglass" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -188,6 +191,8 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->metrics_listen[0] = '\0';
 	c->app_token_ttl_s = 900;
 	c->approvals_expire_s = 604800;
+	c->breakglass_max_s = 3600;
+	c->breakglass_review_due_s = 259200;
 	c->app_cert_ttl_s = 86400;
 	c->sinks_max_message_bytes = 8192;   /* RFC 5425 section 4.3.1: receivers SHOULD take 8192 */
 	c->sinks_retry_max_ms = 30000;
@@ -844,6 +849,12 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 	if (c->approvals_expire_s < 60 || c->approvals_expire_s > 2592000)
 		REFUSE("approvals.expire_s = %d is not from 60 to 2592000 (30 days)",
 		    c->approvals_expire_s);
+	if (c->breakglass_max_s < 60 || c->breakglass_max_s > 86400)
+		REFUSE("breakglass.max_s = %d is not from 60 to 86400 (a break-glass grant lasts "
+		    "at most one day)", c->breakglass_max_s);
+	if (c->breakglass_review_due_s < 60 || c->breakglass_review_due_s > 2592000)
+		REFUSE("breakglass.review_due_s = %d is not from 60 to 2592000 (30 days)",
+		    c->breakglass_review_due_s);
 	if (c->app_cert_ttl_s < 300 || c->app_cert_ttl_s > 2592000)
 		REFUSE("apps.cert_ttl_s = %d is not from 300 to 2592000 (an app certificate lives "
 		    "at most 30 days)", c->app_cert_ttl_s);

@@ -996,6 +996,7 @@ static const struct store_ops pg_ops = {
 	.secrets = &store_sqlite_secrets_ops,
 	.approvals = &store_sqlite_approvals_ops,
 	.webauthn = &store_sqlite_webauthn_ops,
+	.breakglass = &store_sqlite_breakglass_ops,
 };
 
 static int pool_cond_init(pthread_cond_t *cv)

@@ -34,6 +34,7 @@
  *   store_secrets.h   application secrets (/v1/secrets) and their versions
  *   store_approvals.h dual control: pending changes that would grant PHI access
  *   store_webauthn.h  WebAuthn passkeys, user handles, pending challenges
+ *   store_breakglass.h break-glass grants and their reviews
  * No header here names a backend type (the SQLite header is included only by
  * store_sqlite.h, which only src/store/ and tests/unit/store/ include).
  *
@@ -58,6 +59,7 @@
 #include "store/store_secrets.h"
 #include "store/store_approvals.h"
 #include "store/store_webauthn.h"
+#include "store/store_breakglass.h"
 #include "store/store_cluster.h"
 
 #endif /* PV_STORE_H */
