@@ -41,6 +41,8 @@ static const struct command commands[] = {
 	{ "approval", cmd_approval, "list, show, approve or deny pending PHI-granting changes (online)" },
 	{ "officer", cmd_officer, "add, remove or list security officers with the seal's authority (online)" },
 	{ "passkey", cmd_passkey, "list or remove your own passkeys (online)" },
+	{ "breakglass", cmd_breakglass, "activate, end or list break-glass grants (online)" },
+	{ "review", cmd_review, "list, show or decide break-glass reviews (online)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", NULL, "describe phivault or one command (phivault help CMD)" },
 };

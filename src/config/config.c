@@ -1218,6 +1218,12 @@ config_write(const struct pv_config *c, const char *path)
 	    "# dual control (docs/access-control.md): a pending request that would grant\n"
 	    "# PHI access expires this many seconds after it was made (60 .. 2592000)\n"
 	    "expire_s = %d\n", c->approvals_expire_s);
+	fprintf(f,
+	    "\n[breakglass]\n"
+	    "# emergency access (docs/access-control.md): a grant lasts at most max_s\n"
+	    "# (60 .. 86400); its review is overdue once open review_due_s (60 .. 2592000)\n"
+	    "max_s = %d\n"
+	    "review_due_s = %d\n", c->breakglass_max_s, c->breakglass_review_due_s);
 	if (ferror(f)) {
 		fclose(f);
 		rc = PV_E_NOMEM;
