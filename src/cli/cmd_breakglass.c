@@ -176,7 +176,14 @@ cmd_breakglass(int argc, char **argv)
 			return CLI_RUNTIME;
 		}
 		ret = cli_api_call(&ctx, "POST", "/v1/breakglass", body, 201, &resp);
-		json_decref(body);   /* jansson frees the copy; it held the password briefly */
+		{
+			/* jansson's copy of the password: wiped before it is freed */
+			char *v = (char *)json_string_value(json_object_get(body, "password"));
+
+			if (v != NULL)
+				crypto_wipe(v, strlen(v));
+		}
+		json_decref(body);
 		if (ret == CLI_OK && ctx.format != CLI_FORMAT_JSON) {
 			printf("%s in force until %s (subject %s); review %s\n",
 			    cli_jstr(resp, "grant"), cli_jstr(resp, "expires_at"),

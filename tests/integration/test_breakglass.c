@@ -486,6 +486,15 @@ main(void)
 	CHECK(strstr(jsonl, JUST) == NULL);
 	free(jsonl);
 	CHECK(h_stop(&s) == 0);
+	{
+		/* nor in the server's log */
+		char cmd[1200], *out = NULL;
+
+		snprintf(cmd, sizeof(cmd), "grep -c -e '" PAT_A "' -e '" PAT_B "' -e '" PW_USER
+		    "' '%s'", s.log);
+		CHECK(h_run(cmd, &out) == 1);   /* grep: no line matched */
+		free(out);
+	}
 	json_decref(s.init);
 	h_done("breakglass");
 	return 0;
