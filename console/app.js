@@ -335,14 +335,15 @@
   }
 
   pages.approvals = function () {
-    var p = page('Pending approvals and break-glass reviews');
-    var a = el('div', { id: 'approvals' }), rv = el('div', { id: 'reviews' });
-    p.appendChild(a); p.appendChild(el('h3', { text: 'Break-glass reviews' })); p.appendChild(rv);
+    var p = page('Pending approvals');
+    var a = el('div', { id: 'approvals' });
+    p.appendChild(a);
+    p.appendChild(el('p', {}, ['Break-glass reviews: ', el('a', { href: '#/reviews', text: 'Reviews' })]));
     function decide(id, verb) {
       api('POST', '/v1/approvals/' + encodeURIComponent(id) + '/' + verb, { note: verb + ' in the console' })
         .then(function (x) { if (x.status >= 300) notice(verb + ' failed: ' + (x.code || x.status)); route(); });
     }
-    return Promise.all([api('GET', '/v1/approvals'), api('GET', '/v1/reviews')]).then(function (rs) {
+    return Promise.all([api('GET', '/v1/approvals')]).then(function (rs) {
       if (rs[0].status !== 200) a.appendChild(refusal(rs[0]));
       else {
         /* GET /v1/approvals: {"approvals":[{id, kind, status, requested_by, target, change,
@@ -369,10 +370,58 @@
         });
         a.appendChild(t);
       }
-      if (rs[1].status !== 200) rv.appendChild(refusal(rs[1]));
-      else rv.appendChild(table([['Review', function (x) { return x.id; }], ['Subject', function (x) { return x.subject; }],
-        ['User', function (x) { return x.user_id || x.actor; }], ['State', function (x) { return x.state || x.status; }]],
-        list(rs[1].body, 'reviews')));
+    });
+  };
+
+  /* Break-glass reviews (GET /v1/reviews, access.approve): each grant with its
+   * holder, subject reference, reason, justification and the reads made under
+   * it (audit seqs); open ones first, with a note and the two verdicts
+   * (POST /v1/reviews/{id} {"verdict","note"}, CSRF token as every change). */
+  pages.reviews = function () {
+    var p = page('Break-glass reviews');
+    var rv = el('div', { id: 'reviews' });
+    p.appendChild(rv);
+    function settle(id, verdict, noteInput) {
+      api('POST', '/v1/reviews/' + encodeURIComponent(id), { verdict: verdict, note: noteInput.value })
+        .then(function (x) { if (x.status >= 300) notice('Verdict failed: ' + (x.code || x.status)); route(); });
+    }
+    return api('GET', '/v1/reviews').then(function (r) {
+      if (r.status !== 200) { rv.appendChild(refusal(r)); return; }
+      var rows = list(r.body, 'reviews').slice().sort(function (x, y) {
+        return (x.status === 'open' ? 0 : 1) - (y.status === 'open' ? 0 : 1);
+      });
+      if (rows.length === 0) { rv.appendChild(el('p', { id: 'no-reviews', text: 'No break-glass use to review.' })); return; }
+      var t = table([['Review', function (x) { return x.id; }],
+        ['Holder', function (x) { return x.holder; }],
+        ['Subject (reference)', function (x) { return (x.subject_ref || '').slice(0, 16) + '…'; }],
+        ['Reason', function (x) { return x.reason_code; }],
+        ['Justification', function (x) { return x.justification; }],
+        ['Grant', function (x) { return x.grant ? x.grant.id + ' (' + x.grant.state + ')' : ''; }],
+        ['Reads under it', function (x) {
+          var reads = x.reads || [];
+          if (reads.length === 0) return 'none';
+          return el('ul', { cls: 'reads' }, reads.map(function (e) {
+            return el('li', { text: 'seq ' + e.seq + ' ' + e.time + ' ' + e.action + ' ' + e.outcome + ' ' + e.resource });
+          }));
+        }],
+        ['Due', function (x) { return x.due_at + (x.overdue ? ' (overdue)' : ''); }, function (x) { return x.overdue ? 'status-fail' : ''; }],
+        ['Status', function (x) { return x.status; }, function (x) { return 'status-' + x.status; }],
+        ['', function (x) {
+          if (x.status !== 'open') return 'by ' + x.reviewed_by + (x.note ? ': ' + x.note : '');
+          var note = el('input', { cls: 'review-note', 'aria-label': 'Note', placeholder: 'note' });
+          return el('span', {}, [note, ' ',
+            el('button', { type: 'button', cls: 'appropriate', 'data-id': x.id, text: 'Appropriate',
+              on: { click: function () { settle(x.id, 'appropriate', note); } } }), ' ',
+            el('button', { type: 'button', cls: 'inappropriate', 'data-id': x.id, text: 'Inappropriate',
+              on: { click: function () { settle(x.id, 'inappropriate', note); } } })]);
+        }]], rows);
+      t.id = 'reviews-table';
+      rows.forEach(function (x, i) {
+        t.tBodies[0].rows[i].setAttribute('data-id', x.id);
+        t.tBodies[0].rows[i].setAttribute('data-status', x.status);
+        t.tBodies[0].rows[i].setAttribute('data-reads', String((x.reads || []).length));
+      });
+      rv.appendChild(t);
     });
   };
 

@@ -144,7 +144,22 @@ struct authn_principal {
 	 * roles are in roles[] above; authn_actor names them in the actor. */
 	size_t nelevations;
 	char elevations[AUTHN_ELEVATIONS_MAX][UTIL_ID_MAX];
+	/* The break-glass grant in force (issue 10 item 5), loaded by authz
+	 * with the principal (under the access generation, never from the
+	 * token); NULL: none. It holds until expires_ms on the injectable
+	 * clock: authz_decide and authn_actor compare it with now. */
+	const struct authn_breakglass *break_glass;
 };
+
+/* A break-glass grant as the decision point reads it: the subject by its
+ * keyed reference only (64 hex), never its value. */
+struct authn_breakglass {
+	char id[UTIL_ID_MAX];
+	char subject_ref[65];
+	int64_t expires_ms;
+};
+/* Is p's break-glass grant in force at now_ms? */
+bool authn_breakglass_active(const struct authn_principal *p, int64_t now_ms);
 
 /*
  * The actor of a request (audit.h struct pv_actor): kind USER with the
@@ -685,6 +700,18 @@ enum pv_rc authn_mfa_confirm(struct authn_service *s, const struct authn_princip
  * PV_E_LOCKED, PV_E_RATE, PV_E_AUDIT. */
 enum pv_rc authn_step_up(struct authn_service *s, const struct authn_principal *p,
     const char *source, const char *code, struct json_t **out, struct authn_result *res);
+/* Re-enter the password of p's own account for a sensitive step (the
+ * break-glass activation): throttled and counted by the same password
+ * lockout as a login (a wrong password is a failed attempt, and
+ * lockout_threshold of them lock the account), verified with Argon2id. A
+ * wrong password is recorded as action on resource, outcome denied,
+ * reason bad_password (and auth.lockout when it locks): PV_E_UNAUTH. A
+ * right one resets the counter and records nothing (the caller's own
+ * entry is the record). PV_E_LOCKED, PV_E_RATE (res->retry_after_s),
+ * PV_E_AUDIT, PV_E_FORBIDDEN for an app (it has no password). */
+enum pv_rc authn_password_reconfirm(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *password, const char *action, const char *resource,
+    struct authn_result *res);
 /* GET /v1/auth/session: p as the API shows it (no store read). */
 enum pv_rc authn_session_describe(const struct authn_principal *p, struct json_t **out);
 /* End p's session (auth.logout); a session ended meanwhile is fine. */

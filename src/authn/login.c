@@ -786,6 +786,70 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* re-entering the password (break-glass)                              */
+/* ------------------------------------------------------------------ */
+
+static enum pv_rc
+reconfirm_reset_fn(struct store_tx *tx, void *arg)
+{
+	struct store_lockout zero = { 0, 0, 0 };
+
+	return store_lockout_put(tx, (const char *)arg, PW_KIND, &zero);
+}
+
+enum pv_rc
+authn_password_reconfirm(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *password, const char *action, const char *resource,
+    struct authn_result *ar)
+{
+	char src[AUTHN_SOURCE_MAX];
+	struct store_user u;
+	struct audit_event ev;
+	int64_t now = util_now_ms();
+	bool locked_now = false;
+	int retry = 0;
+	enum pv_rc rc;
+
+	memset(ar, 0, sizeof(*ar));
+	memset(&u, 0, sizeof(u));
+	if (p == NULL)
+		return PV_E_UNAUTH;
+	if (p->app)
+		return fail(ar, PV_E_FORBIDDEN, "Apps have no password to re-enter");
+	if (password == NULL || password[0] == '\0')
+		return fail(ar, PV_E_INVALID, "password is required");
+	authn_source_key(source, src);
+	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
+		return rate_limited(s, source, ar, action, p, resource, retry);
+	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &u));
+	if (rc != PV_OK)
+		return rc;
+	authn_ev_init(&ev, p, source, action, resource);
+	rc = authn_lockout_reserve(s, u.username, PW_KIND, &retry, &locked_now);
+	if (rc == PV_E_LOCKED) {
+		store_user_clear(&u);
+		return locked_reply(ar, retry);
+	}
+	if (rc != PV_OK)
+		goto out;
+	if (authn_password_verify(u.password_hash, password) != PV_OK) {
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "bad_password";
+		rc = audit_record(s->audit, &ev);
+		if (locked_now)
+			lockout_event(s, u.id, source, resource, PW_KIND);
+		rc = rc != PV_OK ? PV_E_AUDIT :
+		    fail(ar, PV_E_UNAUTH, "The password is not correct");
+		goto out;
+	}
+	authn_throttle_release(s->throttle, src, now);
+	rc = audit_commit(s->audit, NULL, reconfirm_reset_fn, u.username);
+out:
+	store_user_clear(&u);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
 /* MFA enrolment                                                       */
 /* ------------------------------------------------------------------ */
 

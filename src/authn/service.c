@@ -143,6 +143,16 @@ authn_actor(const struct authn_principal *p, const char *source, struct pv_actor
 	}
 	for (size_t i = 0; i < p->nelevations && i < PV_ACTOR_ELEVATIONS_MAX; i++)
 		out->elevations[out->nelevations++] = p->elevations[i];
+	/* every entry of a principal under a break-glass grant names it */
+	if (authn_breakglass_active(p, util_now_ms()))
+		out->break_glass = p->break_glass->id;
+}
+
+bool
+authn_breakglass_active(const struct authn_principal *p, int64_t now_ms)
+{
+	return p != NULL && p->break_glass != NULL && p->break_glass->id[0] != '\0' &&
+	    now_ms < p->break_glass->expires_ms;
 }
 
 void

@@ -64,8 +64,10 @@ authz_perm_grants_phi(const char *perm)
 
 	if (authz_perm_parse(perm, &p) != PV_OK)
 		return false;
+	/* breakglass.activate: a grant reads a subject's records */
 	return p.verb == AUTHZ_RECORDS_READ || p.verb == AUTHZ_RECORDS_WRITE ||
-	    p.verb == AUTHZ_RECORDS_UNMASK || p.verb == AUTHZ_TOKENS_DETOKENIZE;
+	    p.verb == AUTHZ_RECORDS_UNMASK || p.verb == AUTHZ_TOKENS_DETOKENIZE ||
+	    p.verb == AUTHZ_BREAKGLASS_ACTIVATE;
 }
 
 /* An action pattern (policies: a name, "prefix.*" or "*") covering one of

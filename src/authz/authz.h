@@ -77,6 +77,7 @@ enum authz_verb {
 	AUTHZ_SCIM_PROVISION,            /* /scim/v2/: an IdP's provisioning app */
 	AUTHZ_SECRETS_READ,              /* :<path prefix> | :* (GET /v1/secrets) */
 	AUTHZ_SECRETS_WRITE,             /* :<path prefix> | :* (PUT, DELETE, destroy) */
+	AUTHZ_BREAKGLASS_ACTIVATE,       /* POST /v1/breakglass (built-in break_glass) */
 };
 
 /* One parsed permission. */
@@ -127,8 +128,8 @@ bool authz_permset_is_privileged(const struct authz_permset *s);
 
 /* ---- roles ---- */
 /* NULL-terminated permission list of a built-in role (n set to its length),
- * or NULL if name is not built in. break_glass is built in with no
- * permission yet (it arrives with the break-glass workflow). */
+ * or NULL if name is not built in. break_glass holds only
+ * breakglass.activate (its reads come from a grant in force). */
 const char *const *authz_builtin_role(const char *name, size_t *n);
 /* The i-th built-in role name, NULL past the end (GET /v1/roles). */
 const char *authz_builtin_role_name(size_t i);
@@ -253,6 +254,10 @@ struct authz_request {
 		size_t nlabels;
 		const char *(*field_text)(void *arg, const char *name);
 		void *field_arg;
+		/* The keyed reference (64 hex) of the loaded record's subject,
+		 * NULL if it names none: a break-glass grant covers only the
+		 * records whose subject_ref is its own. */
+		const char *subject_ref;
 	} resource;
 	struct {
 		int64_t time_ms;
@@ -401,6 +406,14 @@ enum pv_rc authz_fail(struct http_request *req, const struct authz_decision *d);
  * policy tests them (cached per user under the authn generation). */
 enum pv_rc authz_principal_attrs(struct authz_service *z, struct authn_principal *p,
     struct pv_arena *arena);
+
+/* The principal's break-glass grant in force (authn_principal.break_glass),
+ * if it holds the break_glass role: cached per user under the authn
+ * generation, read from the store on a miss (store_breakglass_active). */
+enum pv_rc authz_principal_breakglass(struct authz_service *z, struct authn_principal *p,
+    struct pv_arena *arena);
+/* Number of break-glass grant reads from the store since start. */
+uint64_t authz_service_breakglass_reads(struct authz_service *z);
 
 /* ---- access policy operations (policies.c), apart from HTTP ----
  * The CRUD of access policies in API terms (routes_policies.c adapts them
@@ -578,7 +591,8 @@ enum pv_rc authz_audit_public_key(struct authz_service *z, const struct authz_ca
  * different principal holding access.approve approves it; the approval
  * applies it in the same transaction as its approval.approve entry. */
 
-/* records.read / records.write / records.unmask / tokens.detokenize. */
+/* records.read / records.write / records.unmask / tokens.detokenize, and
+ * breakglass.activate (a grant reads a subject's records). */
 bool authz_perm_grants_phi(const char *perm);
 /* Does a policy's actions array (JSON text) cover a PHI action: "*",
  * "records.*", "tokens.*", or one of the four names? */

@@ -47,6 +47,16 @@ struct authz_elev_slot {
 	int64_t expires_ms[AUTHN_ELEVATIONS_MAX];
 };
 
+/* The break-glass grant of a user in force, cached under the authn
+ * generation (activation and end bump it); expiry needs no bump: the
+ * decision compares expires_ms with the request's time. */
+struct authz_bg_slot {
+	char user_id[UTIL_ID_MAX];       /* "" = free */
+	uint64_t gen;
+	bool found;
+	struct authn_breakglass g;
+};
+
 struct authz_service {
 	struct authn_service *authn;
 	struct store *st;
@@ -61,6 +71,8 @@ struct authz_service {
 	int approvals_expire_s;          /* [approvals] expire_s (approvals.c) */
 	int elevation_max_s;             /* [elevation] max_s (elevations.c) */
 	struct authz_elev_slot elev[AUTHZ_ELEV_SLOTS];
+	struct authz_bg_slot bg[AUTHZ_ATTR_SLOTS];
+	_Atomic uint64_t bg_reads;       /* break-glass grants read from the store */
 };
 
 /* elevations.c: add the roles of the user's active elevations to p (and

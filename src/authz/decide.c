@@ -24,10 +24,24 @@
  *   no grant covers the action             -> deny missing_permission:<perm>
  *                                             ("(invalid)" for a malformed one;
  *                                             "forbidden" for any-of actions)
+ *   at the resource stage, a PHI read with
+ *   purpose ETREAT: the break-glass grant's, and only its (docs/internals/
+ *   authz.md "Break-glass"):
+ *     without role break_glass             -> deny purpose_not_allowed (403)
+ *     no grant in force at env.time_ms     -> deny breakglass_inactive (403)
+ *     not records.read                     -> deny breakglass_scope (403)
+ *     a loaded record of another subject
+ *     (resource.subject_ref)               -> deny breakglass_other_subject (403)
+ *     a deny policy                        -> as below
+ *     otherwise allow, every field clear, matched "breakglass:<grant>"
+ *   records.read that no grant covers, by a
+ *   holder of a grant in force             -> at the route: allow (provisional);
+ *                                             at the resource: purpose missing ->
+ *                                             purpose_required, other than ETREAT ->
+ *                                             purpose_not_allowed
  *   at the resource stage, a PHI read
  *   (records.read, tokens.detokenize):
  *     purpose missing or not HL7           -> deny purpose_required (400)
- *     ETREAT without role break_glass      -> deny purpose_not_allowed (403)
  *     purpose outside the union of the
  *     purposes of the matching grants      -> deny purpose_not_allowed (403)
  *   dual control (r->approval): the subject
@@ -106,6 +120,7 @@ static const struct action actions[] = {
 	{ "secrets.read", K_SCOPED, false, false, { { NULL, false } } },
 	{ "secrets.write", K_SCOPED, false, false, { { NULL, false } } },
 	{ "access.approve", K_PLAIN, false, false, { { NULL, false } } },
+	{ "breakglass.activate", K_PLAIN, false, false, { { NULL, false } } },
 };
 
 static const struct action *
@@ -757,6 +772,56 @@ deny_kind(struct authz_decision *d, int kind, int64_t max_age)
 	}
 }
 
+static void
+matched_breakglass(struct authz_decision *d, const struct authn_breakglass *bg)
+{
+	if (d->nmatched < AUTHZ_MATCHED_MAX)
+		snprintf(d->matched[d->nmatched++], AUTHZ_RULE_MAX, "breakglass:%s", bg->id);
+}
+
+/* An ETREAT read at the resource stage: the break-glass grant decides. */
+static int
+decide_breakglass(const struct authz_request *r, struct authz_decision *d,
+    const struct action *a, const struct authz_policy *pol, struct authz_ceval *e)
+{
+	const struct authn_principal *p = r->subject;
+	const struct authn_breakglass *bg;
+	const struct authz_rule *dr;
+	size_t i;
+
+	if (pol == NULL || !pol->break_glass)
+		return deny(d, PV_E_FORBIDDEN, "purpose_not_allowed",
+		    "ETREAT is for break-glass sessions");
+	if (!authn_breakglass_active(p, r->env.time_ms))
+		return deny(d, PV_E_FORBIDDEN, "breakglass_inactive",
+		    "ETREAT needs a break-glass grant in force: POST /v1/breakglass");
+	bg = p->break_glass;
+	if (strcmp(a->name, "records.read") != 0)
+		return deny(d, PV_E_FORBIDDEN, "breakglass_scope",
+		    "A break-glass grant reads records and nothing else");
+	if (r->resource.loaded && (r->resource.subject_ref == NULL ||
+	    strcmp(r->resource.subject_ref, bg->subject_ref) != 0))
+		return deny(d, PV_E_FORBIDDEN, "breakglass_other_subject",
+		    "A break-glass grant reads only the records of the subject it names");
+	if ((dr = deny_rule(pol, e, a->name, r->resource.collection)) != NULL) {
+		d->nmatched = 0;
+		matched_rule(d, e->area, dr);
+		if (dr->deny_kind != AUTHZ_CF_NONE)
+			return deny_kind(d, dr->deny_kind, authz_cond_not_max_age(e->area, dr->cond));
+		return deny(d, PV_E_POLICY, "policy_denied", "Denied by an access policy");
+	}
+	matched_breakglass(d, bg);
+	d->purposes = AUTHZ_POU_ETREAT;
+	/* emergency treatment needs the values: every field of the record */
+	for (i = 0; i < r->resource.nfields && i < AUTHZ_FIELDS_MAX; i++)
+		d->unmask |= (uint64_t)1 << i;
+	d->allow = true;
+	d->rc = PV_OK;
+	util_strlcpy(d->reason, "allowed", sizeof(d->reason));
+	d->message = NULL;
+	return 1;
+}
+
 static int
 decide(const struct authz_request *r, struct authz_decision *d)
 {
@@ -798,6 +863,8 @@ decide(const struct authz_request *r, struct authz_decision *d)
 	if (a->phi_read && r->stage == AUTHZ_AT_RESOURCE &&
 	    authz_purpose_parse(r->env.purpose, &bit) == PV_OK)
 		e.pbit = bit;
+	if (a->phi_read && r->stage == AUTHZ_AT_RESOURCE && bit == AUTHZ_POU_ETREAT)
+		return decide_breakglass(r, d, a, pol, &e);
 	switch (a->kind) {
 	case K_PLAIN:
 		covered(pol, a->name, d, &purposes, &e, &v);
@@ -814,6 +881,16 @@ decide(const struct authz_request *r, struct authz_decision *d)
 		}
 		covered(pol, perm, d, &purposes, &e, &v);
 		allow_rules(pol, &e, a->name, r->resource.collection, d, &v);
+		if (!v.any && strcmp(a->name, "records.read") == 0 &&
+		    authn_breakglass_active(p, r->env.time_ms)) {
+			/* a grant in force reads under ETREAT (decide_breakglass) */
+			if (r->stage == AUTHZ_AT_RESOURCE && bit != 0)
+				return deny(d, PV_E_FORBIDDEN, "purpose_not_allowed",
+				    "Reads under a break-glass grant carry X-Purpose-Of-Use: ETREAT");
+			v.any = v.ok = true;
+			purposes |= AUTHZ_POU_ETREAT;
+			matched_breakglass(d, p->break_glass);
+		}
 		if (!v.any) {
 			snprintf(reason, sizeof(reason), "missing_permission:%s", perm);
 			return deny(d, PV_E_FORBIDDEN, reason, DENIED_MSG);
@@ -857,9 +934,6 @@ decide(const struct authz_request *r, struct authz_decision *d)
 			return deny(d, PV_E_PURPOSE, "purpose_required",
 			    "X-Purpose-Of-Use must carry an HL7 PurposeOfUse code "
 			    "(TREAT, ETREAT, HPAYMT, HOPERAT, HRESCH, PUBHLTH, PATRQT)");
-		if (bit == AUTHZ_POU_ETREAT && (pol == NULL || !pol->break_glass))
-			return deny(d, PV_E_FORBIDDEN, "purpose_not_allowed",
-			    "ETREAT is for break-glass sessions");
 	}
 	/* deny wins */
 	if ((dr = deny_rule(pol, &e, a->name, r->resource.collection)) != NULL) {
@@ -903,7 +977,9 @@ authz_audit_denial(struct audit *audit, const struct authz_request *r,
 	ev.reason = d->reason;
 	/* a valid purpose that was refused is part of the record; a missing or
 	 * malformed header is request data, not recorded */
-	ev.purpose_of_use = strcmp(d->reason, "purpose_not_allowed") == 0 ? r->env.purpose : NULL;
+	ev.purpose_of_use = strcmp(d->reason, "purpose_not_allowed") == 0 ||
+	    (strncmp(d->reason, "breakglass_", 11) == 0 && authz_purpose_valid(r->env.purpose)) ?
+	    r->env.purpose : NULL;
 	ev.detail = r->audit_detail;
 	return audit_record(audit, &ev);
 }

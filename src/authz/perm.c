@@ -50,6 +50,7 @@ static const struct verb_def {
 	{ "scim.provision", AUTHZ_SCIM_PROVISION, SCOPE_NONE, false },
 	{ "secrets.read", AUTHZ_SECRETS_READ, SCOPE_PATH, false },
 	{ "secrets.write", AUTHZ_SECRETS_WRITE, SCOPE_PATH, false },
+	{ "breakglass.activate", AUTHZ_BREAKGLASS_ACTIVATE, SCOPE_NONE, false },
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -80,9 +81,10 @@ static const char *const role_clinician[] = {
 };
 /* Reads every collection, masked: no records.unmask. */
 static const char *const role_analyst[] = { "records.read:*", NULL };
-/* Emergency access: no standing permission. Its grants arrive with the
- * break-glass workflow (justification, time box, alert, review). */
-static const char *const role_break_glass[] = { NULL };
+/* Emergency access: no standing read. It may activate a break-glass grant
+ * (POST /v1/breakglass: password, justification, time box, alert, review),
+ * which reads one subject's records under ETREAT while it lasts. */
+static const char *const role_break_glass[] = { "breakglass.activate", NULL };
 /* The approvers (API.md "Dual control"): approve what would give PHI
  * access, review break-glass use, shred a patient. Reads no PHI itself.
  * Its holders are set only with the seal's authority (phivault officer). */

@@ -210,6 +210,62 @@ authz_principal_attrs(struct authz_service *z, struct authn_principal *p,
 }
 
 enum pv_rc
+authz_principal_breakglass(struct authz_service *z, struct authn_principal *p,
+    struct pv_arena *arena)
+{
+	uint64_t gen = authn_authz_generation(z->authn);
+	int64_t now = util_now_ms();
+	struct authz_bg_slot *sl;
+	struct authn_breakglass *g;
+	struct store_breakglass row;
+	bool found = false;
+	enum pv_rc rc;
+
+	if (p->policy == NULL || !p->policy->break_glass || p->app || p->user_id[0] == '\0')
+		return PV_OK;
+	if ((g = arena_alloc(arena, sizeof(*g))) == NULL)
+		return PV_E_NOMEM;
+	memset(g, 0, sizeof(*g));
+	sl = &z->bg[attr_slot(p->user_id)];
+	pthread_mutex_lock(&z->mu);
+	if (sl->user_id[0] != '\0' && sl->gen == gen && strcmp(sl->user_id, p->user_id) == 0 &&
+	    (!sl->found || now < sl->g.expires_ms)) {
+		found = sl->found;
+		*g = sl->g;
+		pthread_mutex_unlock(&z->mu);
+		p->break_glass = found ? g : NULL;
+		return PV_OK;
+	}
+	pthread_mutex_unlock(&z->mu);
+	atomic_fetch_add(&z->bg_reads, 1);
+	memset(&row, 0, sizeof(row));
+	STORE_READ(z->st, rc, store_breakglass_active(tx, p->user_id, now, &row));
+	if (rc == PV_OK) {
+		found = true;
+		util_strlcpy(g->id, row.id, sizeof(g->id));
+		util_strlcpy(g->subject_ref, row.subject_ref, sizeof(g->subject_ref));
+		g->expires_ms = row.expires_ms;
+		store_breakglass_clear(&row);
+	} else if (rc != PV_E_NOTFOUND) {
+		return rc;
+	}
+	pthread_mutex_lock(&z->mu);
+	util_strlcpy(sl->user_id, p->user_id, sizeof(sl->user_id));
+	sl->gen = gen;
+	sl->found = found;
+	sl->g = *g;
+	pthread_mutex_unlock(&z->mu);
+	p->break_glass = found ? g : NULL;
+	return PV_OK;
+}
+
+uint64_t
+authz_service_breakglass_reads(struct authz_service *z)
+{
+	return z != NULL ? atomic_load(&z->bg_reads) : 0;
+}
+
+enum pv_rc
 authz_fail(struct http_request *req, const struct authz_decision *d)
 {
 	if (d->audit_failed)
@@ -376,6 +432,10 @@ authz_authenticate(struct authz_service *z, struct http_request *req)
 		p->perms = set;
 		if ((rc = authz_principal_attrs(z, p, req->arena)) != PV_OK) {
 			log_error("authz: cannot load principal attributes: %s", pv_rc_name(rc));
+			return PV_E_INTERNAL;
+		}
+		if ((rc = authz_principal_breakglass(z, p, req->arena)) != PV_OK) {
+			log_error("authz: cannot load the break-glass grant: %s", pv_rc_name(rc));
 			return PV_E_INTERNAL;
 		}
 	}

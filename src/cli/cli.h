@@ -168,6 +168,8 @@ int cmd_backup(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
 int cmd_approval(int argc, char **argv);
 int cmd_elevation(int argc, char **argv);
+int cmd_breakglass(int argc, char **argv);
+int cmd_review(int argc, char **argv);
 int cmd_officer(int argc, char **argv);
 int cmd_passkey(int argc, char **argv);   /* cmd_passkey.c */
 /* cmd_app.c: `phivault login --app ID [--secret-file F]` (an app's sign-in). */

@@ -42,6 +42,8 @@ static const struct command commands[] = {
 	{ "elevation", cmd_elevation, "request, list, approve, deny or revoke JIT elevations (online)" },
 	{ "officer", cmd_officer, "add, remove or list security officers with the seal's authority (online)" },
 	{ "passkey", cmd_passkey, "list or remove your own passkeys (online)" },
+	{ "breakglass", cmd_breakglass, "activate, end or list break-glass grants (online)" },
+	{ "review", cmd_review, "list, show or decide break-glass reviews (online)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", NULL, "describe phivault or one command (phivault help CMD)" },
 };

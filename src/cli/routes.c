@@ -330,6 +330,9 @@ routes_register(struct pv_app *app)
 
 	if (rc == PV_OK)
 		rc = vault_routes(app->http, &vd, &app->vault);
+	if (rc == PV_OK)
+		rc = vault_breakglass_install(app->vault, app->http, app->authn,
+		    app->cfg.breakglass_max_s, app->cfg.breakglass_review_due_s);
 	if (rc == PV_OK) {
 		struct secrets_deps sd = { app->st, app->keys, app->audit,
 			app->cfg.secrets_max_versions };

@@ -439,6 +439,7 @@ out:
 	 * freed after it (the queue's subscriber points at it until then) */
 	detect_stop(app.detect);
 	vault_keys_stop(app.vault);   /* the key-rotation sweeper commits through audit */
+	vault_breakglass_stop(app.vault);   /* so does the break-glass sweeper */
 	vault_retention_stop(app.vault);   /* so does the retention scheduler */
 	secrets_stop(app.secrets);    /* the rotation sweeper records through audit */
 	if (app.audit != NULL) {

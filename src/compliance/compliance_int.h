@@ -122,6 +122,11 @@ struct compliance_state {
 	/* application secrets past rotate_every_s at now_ms (secrets_overdue) */
 	int64_t secrets_overdue;
 	char secrets_overdue_paths[8][128];  /* the first few, for the evidence */
+	/* break-glass (store_breakglass.h): grants ever made, reviews open,
+	 * those open past their due time at now_ms (the first few IDs), and the
+	 * verdicts */
+	int64_t bg_grants, bg_reviews_open, bg_reviews_overdue, bg_inappropriate;
+	char bg_overdue_ids[8][UTIL_ID_MAX];
 	/* alerts open, by severity */
 	int64_t alerts_open_critical, alerts_open_high, alerts_open_medium, alerts_open_low;
 	/* data directory */

@@ -427,16 +427,6 @@ ev_customer(const struct compliance_state *s, json_t *e)
 	return COMPLIANCE_CUSTOMER;
 }
 
-/* Features other engineers build in parallel: each becomes a real
- * evaluator (one function here) when its state exists. */
-static enum compliance_status
-not_built(json_t *e, const char *what)
-{
-	set_str(e, "note", "not built in this version");
-	set_str(e, "feature", what);
-	return COMPLIANCE_NA;
-}
-
 /*
  * JIT elevations granted (164.308(a)(4)(ii)(B)-(C)): each with who holds
  * it, who approved and for how long. Fails on one approved by its own
@@ -475,11 +465,33 @@ ev_elevations(const struct compliance_state *s, json_t *e)
 	return self == 0 && overlong == 0 ? COMPLIANCE_PASS : COMPLIANCE_FAIL;
 }
 
+/* 164.312(a)(2)(ii), 164.308(a)(1)(ii)(D): every break-glass use is
+ * reviewed in time. not_applicable while break-glass was never used; fail
+ * while a review is open past [breakglass] review_due_s (evidence: which);
+ * pass otherwise. */
 static enum compliance_status
 ev_breakglass_reviews(const struct compliance_state *s, json_t *e)
 {
-	(void)s;
-	return not_built(e, "break-glass access and its reviews");
+	json_t *ids;
+
+	set_int(e, "grants", s->bg_grants);
+	set_int(e, "reviews_open", s->bg_reviews_open);
+	set_int(e, "reviews_overdue", s->bg_reviews_overdue);
+	set_int(e, "verdicts_inappropriate", s->bg_inappropriate);
+	if (s->cfg != NULL)
+		set_int(e, "breakglass.review_due_s", s->cfg->breakglass_review_due_s);
+	if (s->bg_grants == 0) {
+		set_str(e, "note", "break-glass was never used");
+		return COMPLIANCE_NA;
+	}
+	if (s->bg_reviews_overdue == 0)
+		return COMPLIANCE_PASS;
+	if ((ids = json_array()) != NULL) {
+		for (int64_t i = 0; i < s->bg_reviews_overdue && i < 8; i++)
+			json_array_append_new(ids, json_string(s->bg_overdue_ids[i]));
+		json_object_set_new(e, "overdue", ids);
+	}
+	return COMPLIANCE_FAIL;
 }
 
 /* How old the newest backup may be: twice the schedule when one is set,

@@ -339,6 +339,28 @@ on_alert(const struct store_alert *a, void *arg)
 	return 0;
 }
 
+/* ---- break-glass reviews ---- */
+
+static int
+on_breakglass(const struct store_breakglass *b, void *arg)
+{
+	struct compliance_state *s = arg;
+
+	s->bg_grants++;
+	if (strcmp(b->review_status, "inappropriate") == 0)
+		s->bg_inappropriate++;
+	if (strcmp(b->review_status, "open") != 0)
+		return 0;
+	s->bg_reviews_open++;
+	if (s->now_ms >= b->review_due_ms) {
+		if (s->bg_reviews_overdue < 8)
+			util_strlcpy(s->bg_overdue_ids[s->bg_reviews_overdue], b->review_id,
+			    sizeof(s->bg_overdue_ids[0]));
+		s->bg_reviews_overdue++;
+	}
+	return 0;
+}
+
 static enum pv_rc
 read_sinks(struct gather *g)
 {
@@ -522,6 +544,9 @@ read_store(struct gather *g)
 	if ((rc = read_keys(g)) != PV_OK)
 		return rc;
 	if ((rc = store_alert_list(g->tx, &alf, on_alert, g->s)) != PV_OK)
+		return rc;
+	/* after the trail: now_ms is the head entry's time */
+	if ((rc = store_breakglass_list(g->tx, NULL, NULL, on_breakglass, g->s)) != PV_OK)
 		return rc;
 	if ((rc = read_retention(g)) != PV_OK)
 		return rc;

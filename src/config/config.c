@@ -145,11 +145,13 @@ static const struct key_def keys[] = {
 	{ "oidc", "redirect_url", K_STR, F(oidc_redirect_url) },
 	{ "oidc", "group_map", K_STR, F(oidc_group_map) },
 	{ "oidc", "clock_skew_s", K_INT, F(oidc_clock_skew_s) },
+	{ "breakglass", "max_s", K_INT, F(breakglass_max_s) },
+	{ "breakglass", "review_due_s", K_INT, F(breakglass_review_due_s) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup", "retention", "secrets", "approvals", "oidc", "elevation" };
+	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup", "retention", "secrets", "approvals", "oidc", "elevation", "breakglass" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -209,6 +211,8 @@ config_defaults(struct pv_config *c, const char *datadir)
 	util_strlcpy(c->oidc_local_passwords, "on", sizeof(c->oidc_local_passwords));
 	c->oidc_clock_skew_s = 60;
 	c->elevation_max_s = 3600;
+	c->breakglass_max_s = 3600;
+	c->breakglass_review_due_s = 259200;
 	c->app_cert_ttl_s = 86400;
 	c->sinks_max_message_bytes = 8192;   /* RFC 5425 section 4.3.1: receivers SHOULD take 8192 */
 	c->sinks_retry_max_ms = 30000;
@@ -868,6 +872,12 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		    c->approvals_expire_s);
 	if (c->elevation_max_s < 60 || c->elevation_max_s > 86400)
 		REFUSE("elevation.max_s = %d is not from 60 to 86400 (1 day)", c->elevation_max_s);
+	if (c->breakglass_max_s < 60 || c->breakglass_max_s > 86400)
+		REFUSE("breakglass.max_s = %d is not from 60 to 86400 (a break-glass grant lasts "
+		    "at most one day)", c->breakglass_max_s);
+	if (c->breakglass_review_due_s < 60 || c->breakglass_review_due_s > 2592000)
+		REFUSE("breakglass.review_due_s = %d is not from 60 to 2592000 (30 days)",
+		    c->breakglass_review_due_s);
 	if (c->app_cert_ttl_s < 300 || c->app_cert_ttl_s > 2592000)
 		REFUSE("apps.cert_ttl_s = %d is not from 300 to 2592000 (an app certificate lives "
 		    "at most 30 days)", c->app_cert_ttl_s);
@@ -1327,6 +1337,12 @@ config_write(const struct pv_config *c, const char *path)
 	    "# JIT elevation (docs/access-control.md): the longest an approved elevation\n"
 	    "# may last, in seconds (60 .. 86400)\n"
 	    "max_s = %d\n", c->elevation_max_s);
+	fprintf(f,
+	    "\n[breakglass]\n"
+	    "# emergency access (docs/access-control.md): a grant lasts at most max_s\n"
+	    "# (60 .. 86400); its review is overdue once open review_due_s (60 .. 2592000)\n"
+	    "max_s = %d\n"
+	    "review_due_s = %d\n", c->breakglass_max_s, c->breakglass_review_due_s);
 	if (ferror(f)) {
 		fclose(f);
 		rc = PV_E_NOMEM;

@@ -147,6 +147,11 @@ struct pv_config {
 	/* [elevation] max_s: the longest a JIT elevation may last, for every
 	 * role (60 .. 86400, default 3600) */
 	int elevation_max_s;
+	/* [breakglass] (docs/access-control.md "Break-glass"): a grant lasts at
+	 * most max_s (60 .. 86400, default 3600); its review is overdue once
+	 * open review_due_s (60 .. 2592000, default 259200 = 72 h) */
+	int breakglass_max_s;
+	int breakglass_review_due_s;
 	/* [server] public_url: the console's origin, https://HOST[:PORT]
 	 * (http:// only with --dev); WebAuthn's RP ID is its host and every
 	 * passkey response must come from exactly this origin */

@@ -52,6 +52,9 @@
 #define DETECT_RULE_DRILL_OVERDUE "drill_overdue"
 #define DETECT_RULE_SECRET_ROTATION_OVERDUE "secret_rotation_overdue"
 #define DETECT_RULE_KEY_COMPROMISED_USE "key_compromised_use"
+#define DETECT_RULE_BREAK_GLASS_USE "break_glass_use"
+#define DETECT_RULE_REVIEW_OVERDUE "review_overdue"
+#define DETECT_RULE_BREAKGLASS_INAPPROPRIATE "breakglass_inappropriate"
 /* true for one of the names above */
 bool detect_rule_known(const char *rule);
 bool detect_is_user_id(const char *id);

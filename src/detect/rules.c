@@ -459,6 +459,32 @@ compromised_use(const struct detect_event *ev)
 	    util_str_has_prefix(ev->resource, "keys/");
 }
 
+/* Break-glass (src/vault/ops_breakglass.c): an activation, a review left
+ * open past its due time (the sweeper's review.overdue, system actor), and
+ * a review that found the use inappropriate (review.decide, reason
+ * inappropriate). */
+static bool
+break_glass_use(const struct detect_event *ev)
+{
+	return is(ev->action, "breakglass.activate") && is(ev->outcome, "allowed") &&
+	    detect_is_user_id(ev->user_id);
+}
+
+static bool
+review_overdue(const struct detect_event *ev)
+{
+	return is(ev->action, "review.overdue") && is(ev->outcome, "allowed") &&
+	    ev->resource != NULL && util_str_has_prefix(ev->resource, "reviews/");
+}
+
+static bool
+review_inappropriate(const struct detect_event *ev)
+{
+	return is(ev->action, "review.decide") && is(ev->outcome, "allowed") &&
+	    is(ev->reason, "inappropriate") && ev->resource != NULL &&
+	    util_str_has_prefix(ev->resource, "reviews/");
+}
+
 static bool
 probe(const struct detect_event *ev)
 {
@@ -620,6 +646,15 @@ detect_rules_feed(struct detect_rules *r, const struct detect_event *ev,
 		    ev->source, 1, ev->t_ms);
 	if (verify_failure(ev))
 		return hit(hits, n, max, DETECT_RULE_AUDIT_VERIFY_FAILURE, "critical", ev->user_id,
+		    ev->source, 1, ev->t_ms);
+	if (break_glass_use(ev))
+		return hit(hits, n, max, DETECT_RULE_BREAK_GLASS_USE, "high", ev->user_id,
+		    ev->source, 1, ev->t_ms);
+	if (review_overdue(ev))
+		return hit(hits, n, max, DETECT_RULE_REVIEW_OVERDUE, "medium", ev->resource, "", 1,
+		    ev->t_ms);
+	if (review_inappropriate(ev))
+		return hit(hits, n, max, DETECT_RULE_BREAKGLASS_INAPPROPRIATE, "high", ev->resource,
 		    ev->source, 1, ev->t_ms);
 	if (decrypt_failure(ev)) {
 		if ((e = user_get(r, ev->user_id)) != NULL) {

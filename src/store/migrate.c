@@ -587,6 +587,22 @@ static const struct migration migrations[] = {
 	  "ALTER TABLE app_sessions ADD COLUMN cert_serial TEXT NOT NULL DEFAULT '';"
 	  "CREATE TABLE app_cert_revocations(serial TEXT PRIMARY KEY,"
 	  " app_id TEXT NOT NULL, revoked_ms INTEGER NOT NULL, revoked_by TEXT NOT NULL);" },
+	/* break-glass (store_breakglass.h): emergency grants to one subject,
+	 * each with the review item it opened. */
+	{ 25,
+	  "CREATE TABLE breakglass(id TEXT PRIMARY KEY,"
+	  " user_id TEXT NOT NULL, subject_ref TEXT NOT NULL, reason_code TEXT NOT NULL,"
+	  " justification TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+	  " expires_ms INTEGER NOT NULL, ended_ms INTEGER NOT NULL DEFAULT 0,"
+	  " end_reason TEXT NOT NULL DEFAULT '', since_seq INTEGER NOT NULL DEFAULT 0,"
+	  " review_id TEXT NOT NULL UNIQUE, review_status TEXT NOT NULL,"
+	  " review_due_ms INTEGER NOT NULL, reviewed_by TEXT NOT NULL DEFAULT '',"
+	  " reviewed_ms INTEGER NOT NULL DEFAULT 0, review_note TEXT NOT NULL DEFAULT '',"
+	  " overdue_reported INTEGER NOT NULL DEFAULT 0);"
+	  "CREATE INDEX breakglass_user ON breakglass(user_id, ended_ms, expires_ms);"
+	  "CREATE INDEX breakglass_review ON breakglass(review_status, created_ms);"
+	  "UPDATE roles SET permissions = '[\"breakglass.activate\"]'"
+	  " WHERE name = 'break_glass' AND builtin = 1;" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

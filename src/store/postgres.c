@@ -915,6 +915,7 @@ static const struct store_ops pg_ops = {
 	.approvals = &store_sqlite_approvals_ops,
 	.webauthn = &store_sqlite_webauthn_ops,
 	.elevations = &store_sqlite_elevations_ops,
+	.breakglass = &store_sqlite_breakglass_ops,
 };
 
 /* Parse url into s->keys/vals, adding phivault's bounds where the url sets

@@ -432,6 +432,28 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_APP_SESSION_END_CERT] = "UPDATE app_sessions SET ended_ms = ?3, end_reason = ?4 "
 	    "WHERE app_id = ?1 AND cert_serial = ?2 AND ended_ms = 0",
 	/* app-certs:end */
+	/* breakglass:begin (migration: breakglass) */
+#define BG_COLS "SELECT id, user_id, subject_ref, reason_code, justification, created_ms, " \
+	"expires_ms, ended_ms, end_reason, since_seq, review_id, review_status, review_due_ms, " \
+	"reviewed_by, reviewed_ms, review_note, overdue_reported FROM breakglass"
+	[SQ_BG_PUT] = "INSERT INTO breakglass(id, user_id, subject_ref, reason_code, "
+	    "justification, created_ms, expires_ms, ended_ms, end_reason, since_seq, review_id, "
+	    "review_status, review_due_ms, reviewed_by, reviewed_ms, review_note, "
+	    "overdue_reported) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+	    "?14, ?15, ?16, ?17)",
+	[SQ_BG_GET] = BG_COLS " WHERE id = ?1",
+	[SQ_BG_REVIEW_GET] = BG_COLS " WHERE review_id = ?1",
+	[SQ_BG_ACTIVE] = BG_COLS " WHERE user_id = ?1 AND ended_ms = 0 AND expires_ms > ?2 "
+	    "ORDER BY created_ms DESC, id DESC LIMIT 1",
+	[SQ_BG_LIST] = BG_COLS " WHERE (?1 IS NULL OR user_id = ?1) AND "
+	    "(?2 IS NULL OR review_status = ?2) ORDER BY created_ms DESC, id DESC",
+	[SQ_BG_END] = "UPDATE breakglass SET ended_ms = ?2, end_reason = ?3 "
+	    "WHERE id = ?1 AND ended_ms = 0",
+	[SQ_BG_REVIEW_DECIDE] = "UPDATE breakglass SET review_status = ?2, reviewed_by = ?3, "
+	    "reviewed_ms = ?4, review_note = ?5 WHERE review_id = ?1 AND review_status = 'open'",
+	[SQ_BG_OVERDUE_MARK] = "UPDATE breakglass SET overdue_reported = 1 "
+	    "WHERE review_id = ?1 AND review_status = 'open' AND overdue_reported = 0",
+	/* breakglass:end */
 	/* webauthn:begin (migration: webauthn_credentials, webauthn_users,
 	 * webauthn_challenges, sessions.mfa_method) */
 	[SQ_WA_CRED_PUT] = "INSERT INTO webauthn_credentials(id, user_id, public_key, alg, "
@@ -1782,6 +1804,7 @@ static const struct store_ops sq_ops = {
 	.elevations = &store_sqlite_elevations_ops,
 	.cluster = &store_sqlite_cluster_ops,
 	.oidc = &store_sqlite_oidc_ops,
+	.breakglass = &store_sqlite_breakglass_ops,
 };
 
 size_t store_sqlite_default_max_conns(void)

@@ -1955,3 +1955,74 @@ enum pv_rc store_oidc_session_by_sid(struct store_tx *tx, const char *iss, const
 	return tx->st->ops->oidc->session_by_sid(tx, iss, sid, cb, arg);
 }
 /* oidc:end */
+/* breakglass:begin (store_breakglass.h) */
+enum pv_rc store_breakglass_put(struct store_tx *tx, const struct store_breakglass *g)
+{
+	if (!tx_ok(tx) || g == NULL || g->id[0] == '\0' || g->user_id[0] == '\0' ||
+	    strlen(g->subject_ref) != STORE_SUBJECT_REF_LEN || g->review_id[0] == '\0' ||
+	    g->justification == NULL || strlen(g->justification) > STORE_BG_JUSTIFICATION_MAX)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "breakglass_put");
+	return access_changed(tx, tx->st->ops->breakglass->bg_put(tx, g));
+}
+
+enum pv_rc store_breakglass_get(struct store_tx *tx, const char *id, struct store_breakglass *out)
+{
+	if (!tx_ok(tx) || id == NULL || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->breakglass->bg_get(tx, id, out);
+}
+
+enum pv_rc store_breakglass_review_get(struct store_tx *tx, const char *review_id,
+    struct store_breakglass *out)
+{
+	if (!tx_ok(tx) || review_id == NULL || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->breakglass->bg_review_get(tx, review_id, out);
+}
+
+enum pv_rc store_breakglass_active(struct store_tx *tx, const char *user_id, int64_t now_ms,
+    struct store_breakglass *out)
+{
+	if (!tx_ok(tx) || user_id == NULL || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->breakglass->bg_active(tx, user_id, now_ms, out);
+}
+
+enum pv_rc store_breakglass_list(struct store_tx *tx, const char *user_id,
+    const char *review_status, store_breakglass_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->breakglass->bg_list(tx, user_id, review_status, cb, arg);
+}
+
+enum pv_rc store_breakglass_end(struct store_tx *tx, const char *id, int64_t ended_ms,
+    const char *end_reason)
+{
+	if (!tx_ok(tx) || id == NULL || end_reason == NULL ||
+	    (strcmp(end_reason, "ended") != 0 && strcmp(end_reason, "expired") != 0))
+		return PV_E_INVALID;
+	WRITE_OP(tx, "breakglass_end");
+	return access_changed(tx, tx->st->ops->breakglass->bg_end(tx, id, ended_ms, end_reason));
+}
+
+enum pv_rc store_breakglass_review_decide(struct store_tx *tx, const char *review_id,
+    const char *status, const char *by, int64_t at_ms, const char *note)
+{
+	if (!tx_ok(tx) || review_id == NULL || status == NULL || by == NULL ||
+	    (strcmp(status, "appropriate") != 0 && strcmp(status, "inappropriate") != 0))
+		return PV_E_INVALID;
+	WRITE_OP(tx, "breakglass_review_decide");
+	return tx->st->ops->breakglass->bg_review_decide(tx, review_id, status, by, at_ms,
+	    note != NULL ? note : "");
+}
+
+enum pv_rc store_breakglass_overdue_mark(struct store_tx *tx, const char *review_id)
+{
+	if (!tx_ok(tx) || review_id == NULL)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "breakglass_overdue_mark");
+	return tx->st->ops->breakglass->bg_overdue_mark(tx, review_id);
+}
+/* breakglass:end */

@@ -369,6 +369,23 @@ struct store_oidc_ops {
 	    store_oidc_session_cb cb, void *arg);
 };
 
+/* ---- breakglass (store_breakglass.h): emergency grants and their reviews */
+struct store_breakglass_ops {
+	enum pv_rc (*bg_put)(struct store_tx *tx, const struct store_breakglass *g);
+	enum pv_rc (*bg_get)(struct store_tx *tx, const char *id, struct store_breakglass *out);
+	enum pv_rc (*bg_review_get)(struct store_tx *tx, const char *review_id,
+	    struct store_breakglass *out);
+	enum pv_rc (*bg_active)(struct store_tx *tx, const char *user_id, int64_t now_ms,
+	    struct store_breakglass *out);
+	enum pv_rc (*bg_list)(struct store_tx *tx, const char *user_id, const char *review_status,
+	    store_breakglass_cb cb, void *arg);
+	enum pv_rc (*bg_end)(struct store_tx *tx, const char *id, int64_t ended_ms,
+	    const char *end_reason);
+	enum pv_rc (*bg_review_decide)(struct store_tx *tx, const char *review_id,
+	    const char *status, const char *by, int64_t at_ms, const char *note);
+	enum pv_rc (*bg_overdue_mark)(struct store_tx *tx, const char *review_id);
+};
+
 /* The backend's table: one sub-table per domain, so a backend implements
  * (and a conformance test covers) the store domain by domain. Every pointer
  * and every op in each sub-table is non-NULL. */
@@ -391,6 +408,7 @@ struct store_ops {
 	const struct store_cluster_ops *cluster;
 	const struct store_oidc_ops *oidc;
 	const struct store_elevations_ops *elevations;
+	const struct store_breakglass_ops *breakglass;
 };
 
 struct store_sql_runner;   /* SQL backends' statement runners (store_sqlite.h) */

@@ -171,6 +171,16 @@ enum store_sqlite_stmt {
 	SQ_APP_CERT_REVOKED,
 	SQ_APP_SESSION_END_CERT,
 	/* app-certs:end */
+	/* breakglass:begin */
+	SQ_BG_PUT,
+	SQ_BG_GET,
+	SQ_BG_REVIEW_GET,
+	SQ_BG_ACTIVE,
+	SQ_BG_LIST,
+	SQ_BG_END,
+	SQ_BG_REVIEW_DECIDE,
+	SQ_BG_OVERDUE_MARK,
+	/* breakglass:end */
 	/* keys-admin:begin (census, destroy, re-envelope) */
 	SQ_KEK_CENSUS,
 	SQ_KEK_DESTROY,
@@ -485,6 +495,7 @@ extern const struct store_backup_ops store_sqlite_backup_ops; /* sqlite_backup.c
 extern const struct store_subjects_ops store_sqlite_subjects_ops;   /* sqlite_subjects.c */
 extern const struct store_secrets_ops store_sqlite_secrets_ops;   /* sqlite_secrets.c */
 extern const struct store_approvals_ops store_sqlite_approvals_ops;   /* sqlite_approvals.c */
+extern const struct store_breakglass_ops store_sqlite_breakglass_ops;   /* sqlite_breakglass.c */
 extern const struct store_webauthn_ops store_sqlite_webauthn_ops;   /* sqlite_webauthn.c */
 extern const struct store_cluster_ops store_sqlite_cluster_ops; /* sqlite_cluster.c */
 extern const struct store_oidc_ops store_sqlite_oidc_ops;       /* sqlite_oidc.c */

@@ -246,7 +246,7 @@ static const char *rec_field_text(void *arg, const char *name)
  * record) and the handler records it.
  */
 static enum pv_rc unmask_obligation(const struct vault_caller *who,
-    const struct vault_collection *c, json_t *fields, uint64_t *clear)
+    const struct vault_collection *c, json_t *fields, const char *subject_ref, uint64_t *clear)
 {
 	const char *names[VAULT_MAX_FIELDS], *labels[16];
 	json_t *lj = json_object_get(fields, VAULT_LABELS_KEY);
@@ -271,6 +271,7 @@ static enum pv_rc unmask_obligation(const struct vault_caller *who,
 	q.resource.nlabels = nl;
 	q.resource.field_text = rec_field_text;
 	q.resource.field_arg = &ra;
+	q.resource.subject_ref = subject_ref;
 	q.env.source = who->actor->source;
 	q.env.purpose = who->purpose;
 	q.env.time_ms = util_now_ms();
@@ -288,7 +289,8 @@ static enum pv_rc unmask_obligation(const struct vault_caller *who,
  * and the audit detail naming its fields and those that left in clear.
  */
 static enum pv_rc record_view(const struct vault_caller *who, const struct vault_collection *c,
-    const struct store_record *r, json_t *fields, json_t **view_out, char **detail_out)
+    const struct store_record *r, json_t *fields, const char *subject_ref, json_t **view_out,
+    char **detail_out)
 {
 	struct unmask_ctx u = { c, 0 };
 	json_t *view = NULL, *clear = json_array(), *obj = NULL, *labels = NULL;
@@ -299,7 +301,7 @@ static enum pv_rc record_view(const struct vault_caller *who, const struct vault
 
 	if (clear == NULL)
 		return PV_E_NOMEM;
-	if ((rc = unmask_obligation(who, c, fields, &u.clear)) != PV_OK)
+	if ((rc = unmask_obligation(who, c, fields, subject_ref, &u.clear)) != PV_OK)
 		goto out;
 	labels = json_incref(json_object_get(fields, VAULT_LABELS_KEY));
 	(void)json_object_del(fields, VAULT_LABELS_KEY);   /* not a field: beside them */
@@ -380,6 +382,8 @@ enum pv_rc vault_record_load_view_ref(struct vault_ctx *v, const struct vault_ca
 {
 	struct store_record r;
 	struct vault_subject_env se;
+	char sref[STORE_SUBJECT_REF_LEN + 1];
+	bool linked = false;
 	json_t *fields = NULL;
 	enum pv_rc rc;
 
@@ -390,6 +394,13 @@ enum pv_rc vault_record_load_view_ref(struct vault_ctx *v, const struct vault_ca
 	if (ref != NULL)
 		ref[0] = '\0';
 	STORE_READ(v->st, rc, vault_record_fetch(tx, c->name, id, &r, &se));
+	if (rc == PV_OK && se.linked) {
+		/* the subject's keyed reference (not a secret): the decision's
+		 * resource attribute for a break-glass grant */
+		memcpy(sref, se.ref, sizeof(sref));
+		sref[STORE_SUBJECT_REF_LEN] = '\0';
+		linked = true;
+	}
 	if (rc == PV_OK)
 		rc = vault_record_open_env(v->keys, &r, &se, &fields);
 	if (rc == PV_OK && ref != NULL && se.linked)
@@ -399,7 +410,7 @@ enum pv_rc vault_record_load_view_ref(struct vault_ctx *v, const struct vault_ca
 		log_error("vault: record %s does not open (integrity)", id);
 	if (rc == PV_OK) {
 		vault_key_used(v, who, r.kek_name, r.kek_version);
-		rc = record_view(who, c, &r, fields, view, detail);
+		rc = record_view(who, c, &r, fields, linked ? sref : NULL, view, detail);
 	}
 	json_decref(fields);
 	store_record_clear(&r);

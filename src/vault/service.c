@@ -62,6 +62,7 @@ void vault_free(struct vault_ctx *v)
 	vault_keyadmin_free(v->keyadmin);
 	vault_retention_stop(v);
 	vault_retention_free(v->retention);
+	vault_breakglass_free(v);
 	pthread_rwlock_destroy(&v->mu);
 	free(v);
 }

@@ -414,6 +414,47 @@ enum pv_rc vault_keys_install(struct vault_ctx *v, struct jobs_runner *r,
  * every_s, on the injectable clock). Called once, from the job runner's
  * install step; vault_retention_stop joins the scheduler (before the audit
  * writer stops). */
+/* ---- break-glass (ops_breakglass.c; docs/internals/authz.md "Break-glass") ----
+ * Grants of emergency read access to one subject and the review each
+ * opens. Every operation answers through done (synchronously: each commits
+ * with audit_commit). Body members as API.md "Break-glass". */
+struct authn_service;
+/* Wire break-glass: [breakglass] max_s, review_due_s; registers the
+ * /v1/breakglass and /v1/reviews routes and starts the sweeper (expiry:
+ * breakglass.expire; reviews open past due: review.overdue) if srv is not
+ * NULL. vault_breakglass_stop before the audit writer stops. */
+enum pv_rc vault_breakglass_install(struct vault_ctx *v, struct http_server *srv,
+    struct authn_service *authn, int max_s, int review_due_s);
+void vault_breakglass_stop(struct vault_ctx *v);
+void vault_breakglass_free(struct vault_ctx *v);
+/* One sweep at now (the sweeper's step; tests call it). */
+enum pv_rc vault_breakglass_sweep(struct vault_ctx *v, int64_t now);
+/* Is code an HL7 PurposeOfUse a grant may name (ETREAT, BTG, ERTREAT, PATSFTY)? */
+bool vault_breakglass_reason_valid(const char *code);
+/* {"subject","reason_code","justification","password"} -> 201 {"grant",
+ * "subject_ref","reason_code","expires_at","review"}. PV_E_FORBIDDEN (no
+ * breakglass.activate), PV_E_INVALID, PV_E_UNAUTH (wrong password: counted
+ * by the lockout), PV_E_LOCKED, PV_E_NOTFOUND (no such subject was ever
+ * stored), PV_E_CONFLICT (a grant of the caller's is in force). */
+void vault_breakglass_activate(struct vault_ctx *v, const struct vault_caller *who,
+    const json_t *body, vault_done_fn done, void *arg);
+/* The holder, or an access.approve holder: PV_E_NOTFOUND, PV_E_CONFLICT
+ * (no longer in force). */
+void vault_breakglass_end(struct vault_ctx *v, const struct vault_caller *who, const char *id,
+    vault_done_fn done, void *arg);
+/* {"grants":[...]}: the caller's own (every one for access.approve). */
+void vault_breakglass_list(struct vault_ctx *v, const struct vault_caller *who,
+    vault_done_fn done, void *arg);
+/* access.approve: {"reviews":[review]} (status NULL|open|appropriate|
+ * inappropriate), one review, and its verdict {"verdict","note"} (never by
+ * the grant's holder: PV_E_SELF_APPROVAL; PV_E_CONFLICT once decided). */
+void vault_review_list(struct vault_ctx *v, const struct vault_caller *who, const char *status,
+    vault_done_fn done, void *arg);
+void vault_review_get(struct vault_ctx *v, const struct vault_caller *who, const char *id,
+    vault_done_fn done, void *arg);
+void vault_review_settle(struct vault_ctx *v, const struct vault_caller *who, const char *id,
+    const json_t *body, vault_done_fn done, void *arg);
+
 enum pv_rc vault_retention_install(struct vault_ctx *v, struct jobs_runner *r,
     struct http_server *srv, int64_t every_s);
 void vault_retention_stop(struct vault_ctx *v);

@@ -62,9 +62,12 @@ struct vault_ctx {
 	size_t ncolls, cap;
 	struct vault_keyadmin *keyadmin;   /* ops_keys.c (vault_keys_install), or NULL */
 	struct vault_retention *retention; /* ops_retention.c (vault_retention_install), or NULL */
+	struct vault_breakglass *breakglass; /* ops_breakglass.c (vault_breakglass_install), or NULL */
 };
 
 enum pv_rc vault_ctx_new(const struct vault_deps *d, struct vault_ctx **out);
+/* /v1/breakglass and /v1/reviews (routes_breakglass.c). */
+enum pv_rc vault_routes_breakglass(struct http_server *srv, struct vault_ctx *v);
 
 /* The collection's schema: from the cache, else from the store (then
  * cached). PV_E_NOTFOUND if there is no such collection (or the name is not

@@ -17,7 +17,11 @@ server, creates the user and causes the alert, then calls this with:
                approvals page (screenshot console-approvals.png), or passkey:
                PV_USER adds a passkey (DevTools virtual authenticator), signs
                out and in with password + passkey (console-passkey.png);
-               PV_BASE is then https://localhost:PORT = [server] public_url
+               PV_BASE is then https://localhost:PORT = [server] public_url,
+               or reviews: a security officer (PV_USER, password only)
+               records PV_VERDICT on the break-glass review PV_REVIEW
+               (PV_READS reads, PV_JUSTIFICATION shown) on the Reviews page
+               (console-reviews.png)
   PV_COOKIE_FILE  (passkey) where the session cookie goes, for the C test
   PV_SCENARIO=oidc  (tests/integration/test_oidc.c) PV_USER signs in with
                "Sign in with your identity provider": the console's button,
@@ -281,6 +285,45 @@ def approvals_flow():
     drv.set_window_size(1900, 900)   # the whole table, status and decider included
     drv.save_screenshot(os.path.join(shots, "console-approvals.png"))
 
+def reviews_flow():
+    """A security officer (PV_USER, password only) records the verdict
+    PV_VERDICT on the break-glass review PV_REVIEW on the Reviews page: the
+    row shows the reads made under the grant (PV_READS of them) and a note
+    goes with the verdict; the C test checks the result over the API."""
+    rev = os.environ["PV_REVIEW"]
+    verdict = os.environ.get("PV_VERDICT", "appropriate")
+    drv.get(base + "/console/")
+    sign_in(totp=False)
+    wait(lambda: drv.find_element(By.ID, "nav").is_displayed(), "the signed-in console")
+    drv.find_element(By.CSS_SELECTOR, "#nav a[href='#/reviews']").click()
+    on_page("reviews", "the reviews page")
+    sel = "#reviews-table tr[data-id='%s']" % rev
+    rows = drv.find_elements(By.CSS_SELECTOR, sel)
+    check(len(rows) == 1, "%d rows for %s on the reviews page" % (len(rows), rev))
+    check(rows[0].get_attribute("data-status") == "open", "%s is not open" % rev)
+    check(rows[0].get_attribute("data-reads") == os.environ["PV_READS"],
+          "reads shown: %s, want %s" % (rows[0].get_attribute("data-reads"), os.environ["PV_READS"]))
+    check("seq " in rows[0].text and "record.read" in rows[0].text,
+          "the reads are not listed: %r" % rows[0].text)
+    check(os.environ["PV_JUSTIFICATION"] in rows[0].text, "the justification is not shown")
+    rows[0].find_element(By.CSS_SELECTOR, "input.review-note").send_keys("checked in the console")
+    btns = rows[0].find_elements(By.CSS_SELECTOR, "button." + verdict)
+    check(len(btns) == 1, "no %s button on the open review" % verdict)
+    drv.set_window_size(2600, 900)   # the whole row: reads, due, status and verdict
+    drv.save_screenshot(os.path.join(shots, "console-reviews-open.png"))
+    btns[0].click()
+    def decided():
+        rr = drv.find_elements(By.CSS_SELECTOR, sel)
+        return (len(rr) == 1 and rr[0].get_attribute("data-status") == verdict and
+                drv.find_element(By.ID, "page").get_attribute("data-loaded") == "yes")
+    wait(decided, "the review to show its verdict")
+    rr = drv.find_elements(By.CSS_SELECTOR, sel)
+    check(len(rr[0].find_elements(By.CSS_SELECTOR, "button")) == 0,
+          "buttons left on a decided review")
+    check(drv.find_element(By.ID, "notice").text == "", "notice after the verdict: %r" %
+          drv.find_element(By.ID, "notice").text)
+    drv.save_screenshot(os.path.join(shots, "console-reviews.png"))
+
 def passkey_flow():
     """PV_USER (password only, no second factor yet) adds a passkey on the
     Passkeys page with a DevTools virtual authenticator, signs out, signs in
@@ -354,6 +397,8 @@ try:
     scenario = os.environ.get("PV_SCENARIO", "main")
     if scenario == "approvals":
         approvals_flow()
+    elif scenario == "reviews":
+        reviews_flow()
     elif scenario == "passkey":
         passkey_flow()
     elif scenario == "oidc":

@@ -15,7 +15,9 @@
  * A security officer with TOTP signs in the same way and approves, on the
  * approvals page, the admin's pending request to create a clinician; the
  * API then shows it approved by the officer, the role held, the audit entry.
- * Screenshots: build/testtmp/console-{alerts,compliance,expired,approvals}.png.
+ * Then (test_reviews) a security officer records a verdict on a break-glass
+ * review on the Reviews page.
+ * Screenshots: build/testtmp/console-{alerts,compliance,expired,approvals,reviews}.png.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,6 +283,88 @@ test_approvals(struct h_server *s, const char *admin, const char *aud, const cha
 	h_resp_free(&r);
 }
 
+/* Break-glass reviews in the console: bert (break_glass) activates a grant
+ * for one patient and reads that patient's record twice under ETREAT;
+ * officer rita opens the Reviews page in Chromium, sees the two reads and
+ * the justification, and records "appropriate" with a note. Over the API:
+ * the review is appropriate, reviewed by rita, the note kept, and the
+ * review.decide entry names rita. */
+#define PW_BERT "Birch-valley-Copper-6240"
+#define PW_RITA "Rowan-harbor-Signal-3387"
+#define PW_CLEO "Cedar-meadow-Falcon-1953"
+#define BG_JUST "collapsed in the lobby, no chart"
+static void
+test_reviews(struct h_server *s, const char *admin, const char *aud)
+{
+	char bert[256], rita[256], rita_id[64], cleo[256], rec[64], body[512], path[160];
+	char cmd[4096], profile[600], shots[600], review[64];
+	char *out = NULL;
+	struct h_resp r;
+	json_t *e;
+	size_t i;
+	int rc, named = 0;
+
+	h_add_user(s, admin, "cleo", "clinician", PW_CLEO, cleo, sizeof(cleo));
+	h_add_user(s, admin, "bert", "break_glass", PW_BERT, bert, sizeof(bert));
+	h_add_officer(s, admin, "rita", PW_RITA, rita, sizeof(rita));
+	h_req(s, "GET", "/v1/auth/session", rita, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	snprintf(rita_id, sizeof(rita_id), "%s", h_jstr(r.json, "user_id"));
+	h_resp_free(&r);
+	h_collection_create(s, admin, "{\"name\":\"charts\",\"region\":\"local\",\"fields\":["
+	    "{\"name\":\"patient\",\"type\":\"string\",\"subject\":true},"
+	    "{\"name\":\"note\",\"type\":\"string\"}]}");
+	h_req(s, "POST", "/v1/collections/charts/records", cleo,
+	    "{\"patient\":\"PAT-C-Quill-3003\",\"note\":\"asthma\"}", NULL, &r);
+	CHECK_STATUS(&r, 201);
+	snprintf(rec, sizeof(rec), "%s", h_jstr(r.json, "id"));
+	h_resp_free(&r);
+	snprintf(body, sizeof(body), "{\"subject\":\"PAT-C-Quill-3003\",\"reason_code\":\"ETREAT\","
+	    "\"justification\":\"" BG_JUST "\",\"password\":\"" PW_BERT "\"}");
+	h_req(s, "POST", "/v1/breakglass", bert, body, NULL, &r);
+	CHECK_STATUS(&r, 201);
+	snprintf(review, sizeof(review), "%s", h_jstr(r.json, "review"));
+	h_resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/collections/charts/records/%s", rec);
+	for (i = 0; i < 2; i++)
+		h_expect(s, "GET", path, bert, NULL,
+		    (const char *[]){ "X-Purpose-Of-Use: ETREAT", NULL }, 200, NULL);
+
+	h_tmpdir("console-profile-reviews", profile, sizeof(profile));
+	snprintf(shots, sizeof(shots), "%s", getenv("PV_TEST_TMP") ? getenv("PV_TEST_TMP") : ".");
+	snprintf(cmd, sizeof(cmd), "PV_SCENARIO=reviews PV_REVIEW='%s' PV_VERDICT=appropriate "
+	    "PV_READS=2 PV_JUSTIFICATION='%s' PV_BASE='%s' PV_USER=rita PV_PASSWORD='%s' "
+	    "PV_TOTP_SECRET=none PV_IDLE_S=0 PV_SHOT_DIR='%s' PV_PROFILE='%s' "
+	    "/usr/bin/python3 '%s/tests/integration/console_driver.py' 2>&1",
+	    review, BG_JUST, s->base, PW_RITA, shots, profile, getenv("PV_SOURCE_DIR"));
+	rc = h_run(cmd, &out);
+	fprintf(stderr, "%s", out ? out : "");
+	CHECK(rc == 0);
+	free(out);
+
+	/* what the page did is what the server holds */
+	snprintf(path, sizeof(path), "/v1/reviews/%s", review);
+	h_req(s, "GET", path, rita, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(h_jstr(r.json, "status"), "appropriate") == 0);
+	CHECK(strcmp(h_jstr(r.json, "reviewed_by"), rita_id) == 0);
+	CHECK(strcmp(h_jstr(r.json, "note"), "checked in the console") == 0);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/audit?action=review.decide&limit=1000", aud, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	json_array_foreach(json_object_get(r.json, "entries"), i, e) {
+		json_t *actor = json_object_get(e, "actor");
+
+		if (strcmp(h_jstr(e, "outcome"), "allowed") == 0 && h_jstr(e, "resource") != NULL &&
+		    strstr(h_jstr(e, "resource"), review) != NULL && actor != NULL &&
+		    strcmp(h_jstr(e, "reason"), "appropriate") == 0 &&
+		    h_jstr(actor, "user_id") != NULL && strcmp(h_jstr(actor, "user_id"), rita_id) == 0)
+			named++;
+	}
+	CHECK(named == 1);
+	h_resp_free(&r);
+}
+
 /* Passkeys through the console (a server of its own: [server] public_url is
  * https://localhost:PORT, the page's origin): pia adds a passkey in Chromium
  * with a DevTools virtual authenticator, signs out, signs in with password +
@@ -461,6 +545,7 @@ test_console(void)
 	h_resp_free(&r);
 
 	test_approvals(&s, admin, aud, "console-profile-approvals");
+	test_reviews(&s, admin, aud);
 	CHECK(h_stop(&s) == 0);
 	json_decref(s.init);
 }

@@ -113,7 +113,9 @@ static const struct row rows[] = {
 	    "purpose_required", 0 },
 	{ CLIN, false, false, "records.read", "patients", "ETREAT", false, PV_E_FORBIDDEN,
 	    "purpose_not_allowed", 0 },
-	{ BG, false, false, "records.read", "patients", "ETREAT", true, PV_OK, "allowed", 7 },
+	/* ETREAT is a break-glass grant's: the role alone reads nothing under it */
+	{ BG, false, false, "records.read", "patients", "ETREAT", false, PV_E_FORBIDDEN,
+	    "breakglass_inactive", 0 },
 	{ BILL, false, false, "records.read", "patients", "HPAYMT", true, PV_OK, "allowed", 0 },
 	{ BILL, false, false, "records.read", "patients", "HRESCH", false, PV_E_FORBIDDEN,
 	    "purpose_not_allowed", 0 },
@@ -282,6 +284,101 @@ static void test_condition_purposes(void **state)
 /* An app principal (issue 10): its networks hold on every decision, and
  * users.manage / roles.manage / apps.manage are never its, whatever the
  * role says (admin holds all three). */
+/* A break-glass grant in force: ETREAT reads of its subject's records,
+ * every field clear; nothing else; over at expires_ms. */
+static void bg_ask(struct who *w, const char *action, const char *purpose, bool loaded,
+    const char *ref, int64_t now, struct authz_decision *d)
+{
+	struct authz_request q;
+
+	memset(&q, 0, sizeof(q));
+	q.subject = &w->p;
+	q.action = action;
+	q.stage = purpose != NULL ? AUTHZ_AT_RESOURCE : AUTHZ_AT_ROUTE;
+	q.resource.collection = "patients";
+	q.resource.fields = FIELDS;
+	q.resource.nfields = 3;
+	q.resource.loaded = loaded;
+	q.resource.subject_ref = ref;
+	q.env.purpose = purpose;
+	q.env.time_ms = now;
+	(void)authz_decide(&q, d);
+}
+
+static void test_breakglass_grant(void **state)
+{
+	static const char *const ONLY_BG[] = { "break_glass", NULL };
+	char mine[65], other[65];
+	struct fake_roles fr = { 0, "[]" };
+	struct authn_breakglass g;
+	struct authz_decision d;
+	struct who w;
+
+	(void)state;
+	memset(mine, 'a', 64);
+	mine[64] = '\0';
+	memset(other, 'b', 64);
+	other[64] = '\0';
+	memset(&g, 0, sizeof(g));
+	strcpy(g.id, "bg_1");
+	memcpy(g.subject_ref, mine, sizeof(mine));
+	g.expires_ms = 10000;
+	become(&w, &fr, ONLY_BG);
+	/* no grant: the role reads nothing */
+	bg_ask(&w, "records.read", NULL, false, NULL, 5000, &d);
+	assert_false(d.allow);
+	assert_string_equal(d.reason, "missing_permission:records.read:patients");
+	bg_ask(&w, "records.read", "ETREAT", true, mine, 5000, &d);
+	assert_string_equal(d.reason, "breakglass_inactive");
+	w.p.break_glass = &g;
+	/* at the route: provisional */
+	bg_ask(&w, "records.read", NULL, false, NULL, 5000, &d);
+	assert_true(d.allow);
+	assert_string_equal(d.matched[0], "breakglass:bg_1");
+	/* its subject, ETREAT: every field in clear */
+	bg_ask(&w, "records.read", "ETREAT", true, mine, 5000, &d);
+	assert_true(d.allow);
+	assert_int_equal(d.unmask, 7);
+	assert_int_equal(d.purposes, AUTHZ_POU_ETREAT);
+	assert_string_equal(d.matched[0], "breakglass:bg_1");
+	/* before the load (a search): provisional */
+	bg_ask(&w, "records.read", "ETREAT", false, NULL, 5000, &d);
+	assert_true(d.allow);
+	/* another subject, a record of none */
+	bg_ask(&w, "records.read", "ETREAT", true, other, 5000, &d);
+	assert_false(d.allow);
+	assert_int_equal(d.rc, PV_E_FORBIDDEN);
+	assert_string_equal(d.reason, "breakglass_other_subject");
+	bg_ask(&w, "records.read", "ETREAT", true, NULL, 5000, &d);
+	assert_string_equal(d.reason, "breakglass_other_subject");
+	/* purpose forced: ETREAT or nothing */
+	bg_ask(&w, "records.read", "TREAT", true, mine, 5000, &d);
+	assert_false(d.allow);
+	assert_string_equal(d.reason, "purpose_not_allowed");
+	bg_ask(&w, "records.read", "", true, mine, 5000, &d);
+	assert_string_equal(d.reason, "purpose_required");
+	/* reads only */
+	bg_ask(&w, "tokens.detokenize", "ETREAT", true, mine, 5000, &d);
+	assert_string_equal(d.reason, "breakglass_scope");
+	bg_ask(&w, "records.write", NULL, false, NULL, 5000, &d);
+	assert_false(d.allow);
+	/* expired: the next decision denies */
+	bg_ask(&w, "records.read", "ETREAT", true, mine, 10000, &d);
+	assert_false(d.allow);
+	assert_string_equal(d.reason, "breakglass_inactive");
+	bg_ask(&w, "records.read", NULL, false, NULL, 10000, &d);
+	assert_false(d.allow);
+	drop(&w);
+	/* a clinician under ETREAT is held to the grant too */
+	become(&w, &fr, BG);
+	w.p.break_glass = &g;
+	bg_ask(&w, "records.read", "ETREAT", true, other, 5000, &d);
+	assert_string_equal(d.reason, "breakglass_other_subject");
+	bg_ask(&w, "records.read", "TREAT", true, other, 5000, &d);
+	assert_true(d.allow);
+	drop(&w);
+}
+
 static void test_app_principal(void **state)
 {
 	static const char *const ADMIN_CLIN[] = { "admin", "clinician", NULL };
@@ -348,6 +445,7 @@ int main(void)
 		cmocka_unit_test(test_damaged_role),
 		cmocka_unit_test(test_condition_purposes),
 		cmocka_unit_test(test_app_principal),
+		cmocka_unit_test(test_breakglass_grant),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -271,7 +271,8 @@ test_builtin_roles(void **state)
 	assert_string_equal(perms[0], "records.read:*");
 	perms = authz_builtin_role("break_glass", &n);
 	assert_non_null(perms);
-	assert_int_equal(n, 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(perms[0], "breakglass.activate");
 	perms = authz_builtin_role("security_officer", &n);
 	assert_int_equal(n, 2);
 	assert_string_equal(perms[0], "access.approve");
@@ -333,8 +334,9 @@ test_separation_of_duties(void **state)
 	assert_false(authz_permset_has(admin, "metrics.read"));
 	assert_false(authz_permset_has(auditor, "metrics.read"));
 	assert_false(authz_permset_has(clin, "metrics.read"));
-	/* break_glass has no standing permission */
-	assert_int_equal(bg->n, 0);
+	/* break_glass has no standing read: it may only activate a grant */
+	assert_int_equal(bg->n, 1);
+	assert_true(authz_permset_has(bg, "breakglass.activate"));
 	assert_false(authz_permset_has(bg, "records.read:x"));
 	/* MFA for "admins": who holds administrative permissions */
 	assert_true(authz_permset_is_privileged(admin));

@@ -439,19 +439,34 @@ test_retention_and_secrets(void **state)
 	json_decref(e);
 }
 
+/* break-glass: not applicable until first used; fails on an overdue review */
 static void
-test_not_built_and_customer(void **state)
+test_breakglass_reviews(void **state)
 {
-	static const char *const na[] = { "breakglass_reviews" };
 	struct fixture *f = *state;
 	json_t *e = NULL;
 
-	for (size_t i = 0; i < sizeof(na) / sizeof(na[0]); i++) {
-		assert_int_equal(run(na[i], f, &e), COMPLIANCE_NA);
-		assert_string_equal(json_string_value(json_object_get(e, "note")),
-		    "not built in this version");
-		json_decref(e);
-	}
+	assert_int_equal(run("breakglass_reviews", f, &e), COMPLIANCE_NA);
+	assert_string_equal(json_string_value(json_object_get(e, "note")),
+	    "break-glass was never used");
+	json_decref(e);
+	f->s.bg_grants = 2;
+	f->s.bg_reviews_open = 1;
+	assert_int_equal(run("breakglass_reviews", f, NULL), COMPLIANCE_PASS);
+	f->s.bg_reviews_overdue = 1;
+	strcpy(f->s.bg_overdue_ids[0], "rev_late");
+	assert_int_equal(run("breakglass_reviews", f, &e), COMPLIANCE_FAIL);
+	assert_int_equal(json_integer_value(json_object_get(e, "reviews_overdue")), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(e, "overdue"), 0)),
+	    "rev_late");
+	json_decref(e);
+}
+
+static void
+test_customer(void **state)
+{
+	struct fixture *f = *state;
+
 	assert_int_equal(run("customer", f, NULL), COMPLIANCE_CUSTOMER);
 }
 
@@ -475,7 +490,8 @@ main(void)
 		cmocka_unit_test_setup(test_backups, setup),
 		cmocka_unit_test_setup(test_restore_drills, setup),
 		cmocka_unit_test_setup(test_retention_and_secrets, setup),
-		cmocka_unit_test_setup(test_not_built_and_customer, setup),
+		cmocka_unit_test_setup(test_breakglass_reviews, setup),
+		cmocka_unit_test_setup(test_customer, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

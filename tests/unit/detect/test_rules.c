@@ -239,6 +239,39 @@ test_mfa_failures(void **state)
 	assert_int_equal(f->hits[0].count, 3);
 }
 
+/* Break-glass (issue 10 item 5): an activation is an alert at once (a
+ * refused one is not), an overdue review and an inappropriate verdict are
+ * alerts keyed by the review; an appropriate verdict is none. */
+static void
+test_breakglass(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(feed(f, "breakglass.activate", "denied", "bad_password", "breakglass",
+	    "usr_e", "10.9.0.1", NULL), 0);
+	assert_int_equal(feed(f, "breakglass.activate", "allowed", "ETREAT", "breakglass/bg_1",
+	    "usr_e", "10.9.0.1", "{\"grant\":\"bg_1\"}"), 1);
+	assert_string_equal(f->hits[0].rule, "break_glass_use");
+	assert_string_equal(f->hits[0].severity, "high");
+	assert_string_equal(f->hits[0].actor, "usr_e");
+	assert_string_equal(f->hits[0].source, "10.9.0.1");
+	assert_int_equal(feed(f, "review.overdue", "allowed", NULL, "reviews/rev_1", "system",
+	    "", NULL), 1);
+	assert_string_equal(f->hits[0].rule, "review_overdue");
+	assert_string_equal(f->hits[0].severity, "medium");
+	assert_string_equal(f->hits[0].actor, "reviews/rev_1");
+	assert_int_equal(feed(f, "review.decide", "allowed", "appropriate", "reviews/rev_1",
+	    "usr_o", "10.9.0.2", NULL), 0);
+	assert_int_equal(feed(f, "review.decide", "allowed", "inappropriate", "reviews/rev_2",
+	    "usr_o", "10.9.0.2", NULL), 1);
+	assert_string_equal(f->hits[0].rule, "breakglass_inappropriate");
+	assert_string_equal(f->hits[0].severity, "high");
+	assert_string_equal(f->hits[0].actor, "reviews/rev_2");
+	assert_true(detect_rule_known("break_glass_use"));
+	assert_true(detect_rule_known("review_overdue"));
+	assert_true(detect_rule_known("breakglass_inappropriate"));
+}
+
 /* Application secrets (issue 18): secret.read counts toward bulk_read like
  * a PHI read (an app's own baseline too), a not-found secret read is a
  * probe, and the secrets sweeper's secret.rotation_overdue entry is the
@@ -514,6 +547,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_mfa_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secrets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_breakglass, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enumeration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_change_then_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decrypt_failures, setup, teardown),

@@ -2003,6 +2003,108 @@ static void c_access_epoch_domains(struct store *st)
 	assert_int_equal(epoch_of(st), e += step);
 }
 
+/* ---- breakglass (store_breakglass.h) ---- */
+
+static int bg_ids(const struct store_breakglass *g, void *arg)
+{
+	return names_cb(g->id, arg);
+}
+
+static void bg_init(struct store_breakglass *g, const char *id, const char *user,
+    int64_t created)
+{
+	memset(g, 0, sizeof(*g));
+	snprintf(g->id, sizeof(g->id), "%s", id);
+	snprintf(g->user_id, sizeof(g->user_id), "%s", user);
+	memset(g->subject_ref, 'b', STORE_SUBJECT_REF_LEN);
+	snprintf(g->reason_code, sizeof(g->reason_code), "ETREAT");
+	g->justification = (char *)"unconscious in the ED";
+	g->created_ms = created;
+	g->expires_ms = created + 1000;
+	g->since_seq = 7;
+	snprintf(g->review_id, sizeof(g->review_id), "rev_%s", id);
+	snprintf(g->review_status, sizeof(g->review_status), "open");
+	g->review_due_ms = created + 5000;
+}
+
+static void c_breakglass(struct store *st)
+{
+	struct store_breakglass a, g;
+	struct names nm;
+	int64_t e, step = store_shared(st) ? 1 : 0;
+
+	e = epoch_of(st);
+	bg_init(&a, "bg_1", "usr_h", 1000);
+	assert_int_equal(TX_WR(st, store_breakglass_put(tx, &a)), PV_OK);
+	assert_int_equal(epoch_of(st), e += step);   /* access changed */
+	assert_int_equal(TX_WR(st, store_breakglass_put(tx, &a)), PV_E_CONFLICT);
+	bg_init(&a, "bg_2", "usr_h", 2000);
+	assert_int_equal(TX_WR(st, store_breakglass_put(tx, &a)), PV_OK);
+	bg_init(&a, "bg_3", "usr_k", 1500);
+	assert_int_equal(TX_WR(st, store_breakglass_put(tx, &a)), PV_OK);
+	assert_int_equal(TX_RD(st, store_breakglass_get(tx, "bg_1", &g)), PV_OK);
+	assert_string_equal(g.user_id, "usr_h");
+	assert_string_equal(g.justification, "unconscious in the ED");
+	assert_string_equal(g.review_note, "");
+	assert_int_equal(g.expires_ms, 2000);
+	assert_int_equal(g.since_seq, 7);
+	assert_int_equal(strlen(g.subject_ref), STORE_SUBJECT_REF_LEN);
+	assert_false(g.overdue_reported);
+	store_breakglass_clear(&g);
+	assert_int_equal(TX_RD(st, store_breakglass_get(tx, "bg_9", &g)), PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_breakglass_review_get(tx, "rev_bg_2", &g)), PV_OK);
+	assert_string_equal(g.id, "bg_2");
+	store_breakglass_clear(&g);
+	/* the newest grant still active at the time asked */
+	assert_int_equal(TX_RD(st, store_breakglass_active(tx, "usr_h", 2500, &g)), PV_OK);
+	assert_string_equal(g.id, "bg_2");
+	store_breakglass_clear(&g);
+	assert_int_equal(TX_RD(st, store_breakglass_active(tx, "usr_h", 1500, &g)), PV_OK);
+	assert_string_equal(g.id, "bg_2");
+	store_breakglass_clear(&g);
+	assert_int_equal(TX_RD(st, store_breakglass_active(tx, "usr_h", 3000, &g)),
+	    PV_E_NOTFOUND);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_breakglass_list(tx, NULL, NULL, bg_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "bg_2,bg_3,bg_1,");   /* newest first */
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_breakglass_list(tx, "usr_h", NULL, bg_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "bg_2,bg_1,");
+	/* ending: once, and it moves the epoch */
+	e = epoch_of(st);
+	assert_int_equal(TX_WR(st, store_breakglass_end(tx, "bg_2", 2100, "ended")), PV_OK);
+	assert_int_equal(epoch_of(st), e += step);
+	assert_int_equal(TX_WR(st, store_breakglass_end(tx, "bg_2", 2200, "expired")),
+	    PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_breakglass_active(tx, "usr_h", 2500, &g)),
+	    PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_breakglass_get(tx, "bg_2", &g)), PV_OK);
+	assert_string_equal(g.end_reason, "ended");
+	assert_int_equal(g.ended_ms, 2100);
+	store_breakglass_clear(&g);
+	/* reviews: the overdue mark once, the verdict once */
+	assert_int_equal(TX_WR(st, store_breakglass_overdue_mark(tx, "rev_bg_1")), PV_OK);
+	assert_int_equal(TX_WR(st, store_breakglass_overdue_mark(tx, "rev_bg_1")), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_breakglass_review_decide(tx, "rev_bg_1", "appropriate",
+	    "usr_so", 4000, "seen")), PV_OK);
+	assert_int_equal(TX_WR(st, store_breakglass_review_decide(tx, "rev_bg_1", "inappropriate",
+	    "usr_so", 4001, "")), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_breakglass_review_decide(tx, "rev_bg_9", "appropriate",
+	    "usr_so", 4001, "")), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_breakglass_review_decide(tx, "rev_bg_2", "maybe",
+	    "usr_so", 4001, "")), PV_E_INVALID);
+	assert_int_equal(TX_RD(st, store_breakglass_review_get(tx, "rev_bg_1", &g)), PV_OK);
+	assert_string_equal(g.review_status, "appropriate");
+	assert_string_equal(g.reviewed_by, "usr_so");
+	assert_int_equal(g.reviewed_ms, 4000);
+	assert_string_equal(g.review_note, "seen");
+	assert_true(g.overdue_reported);
+	store_breakglass_clear(&g);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_breakglass_list(tx, NULL, "open", bg_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "bg_2,bg_3,");
+}
+
 /* ---- the cases, run per backend ---- */
 
 struct conf_case {
@@ -2544,6 +2646,7 @@ static const struct conf_case cases[] = {
 	{ "access_epoch_domains", c_access_epoch_domains },
 	{ "audit_subjects", c_audit_subjects },
 	{ "oidc", c_oidc },
+	{ "breakglass", c_breakglass },
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))

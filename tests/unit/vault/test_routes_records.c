@@ -273,12 +273,15 @@ static void test_purpose_required(void **state)
 	{
 		static const char *const bg[] = { "clinician", "break_glass", NULL };
 
+		/* the role alone is not a grant: ETREAT needs one in force
+		 * (POST /v1/breakglass, tests/integration/test_breakglass.c) */
 		vf_as(f, "usr_bg", bg);
 		vf_req(f, "GET", path, ETREAT, NULL, NULL, &r);
-		assert_int_equal(r.status, 200);
+		assert_int_equal(r.status, 403);
 		vf_resp_free(&r);
 		vf_last_entry(f, &e);
 		assert_string_equal(e.purpose, "ETREAT");
+		assert_string_equal(e.reason, "breakglass_inactive");
 	}
 
 	/* searches too */
