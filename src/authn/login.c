@@ -163,168 +163,246 @@ otp_refused(struct authn_result *ar, enum pv_rc why)
 	    "or ask an administrator for a new one (reset)");
 }
 
+/* lockout_event, recorded behind the refusal it follows (submission order). */
+static void
+lockout_event_async(struct authn_service *s, const char *user_id, const char *source,
+    const char *resource, const char *kind)
+{
+	struct audit_event ev;
+
+	authn_ev_init(&ev, NULL, source, "auth.lockout", resource);
+	if (user_id != NULL)
+		ev.actor.user_id = user_id;
+	ev.outcome = AUDIT_DENIED;
+	ev.reason = kind;
+	authn_record_async(s, &ev);
+}
+
+/* rate_limited, answered once its entry is durable. */
+static enum pv_rc
+rate_limited_op(struct authn_op *op, const char *source, const char *action,
+    const struct authn_principal *p, const char *resource, int retry)
+{
+	struct audit_event ev;
+
+	authn_ev_init(&ev, p, source, action, resource);
+	ev.outcome = AUDIT_DENIED;
+	ev.reason = "rate_limited";
+	return authn_op_refuse(op, &ev, rate_reply(&op->ar, retry));
+}
+
+/*
+ * authn_login in steps (pending.c):
+ *   start (request thread): throttle slot, the user, submit the lockout
+ *     reservation;
+ *   reserved (worker): the Argon2id verify, the one-time password check;
+ *     a refusal is recorded (refuse), a success submits the outcome;
+ *   committed (committer): the session or MFA challenge reply.
+ */
+struct login_op {
+	struct authn_op op;
+	const char *source, *password;
+	char key[STORE_USERNAME_MAX], src[AUTHN_SOURCE_MAX], res[128], detail[160];
+	char rehash[crypto_pwhash_STRBYTES];
+	char mtok[AUTHN_TOKEN_MAX];
+	struct store_user u;
+	bool found, passkey, challenge;
+	int64_t now;
+	struct authn_reserve_job rj;
+	struct login_job j;
+	struct authn_new_session ns;
+	struct store_mfa_pending pend;
+};
+
+static void
+login_release(struct authn_op *op)
+{
+	struct login_op *o = (struct login_op *)op;
+
+	store_user_clear(&o->u);
+}
+
+static void
+login_committed(struct authn_op *op, enum pv_rc rc)
+{
+	struct login_op *o = (struct login_op *)op;
+
+	if (rc == PV_E_STATE)   /* a concurrent login used the one-time password first */
+		rc = otp_refused(&op->ar, PV_E_STATE);
+	if (rc == PV_OK && o->challenge)
+		rc = authn_op_reply(op, json_pack("{s:b, s:s, s:i, s:[s*s*]}", "mfa_required", 1,
+		    "mfa_token", o->mtok, "mfa_expires_in_s", AUTHN_MFA_PENDING_MS / 1000,
+		    "mfa_methods", o->u.mfa_enabled ? "totp" : NULL,
+		    o->passkey ? "webauthn" : NULL));
+	else if (rc == PV_OK)
+		rc = authn_op_reply(op, authn_session_reply(op->s, &o->ns));
+	authn_op_finish(op, rc);
+}
+
+static enum pv_rc
+login_verify(struct login_op *o, enum pv_rc rc)
+{
+	struct authn_service *s = o->op.s;
+	const struct pv_config *cfg = s->cfg;
+	struct store_user *u = &o->u;
+	struct audit_event ev;
+	enum authn_login_next next;
+	unsigned flags = 0;
+	bool ok, locked_now = false;
+	int retry = 0;
+	enum pv_rc vrc, orc = PV_OK;
+
+	rc = authn_lockout_reserved(&o->rj, rc, &retry, &locked_now);
+	if (rc == PV_E_LOCKED) {
+		authn_ev_init(&ev, NULL, o->source, "auth.login", "auth");
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "locked";
+		ev.detail = o->detail;
+		return authn_op_refuse(&o->op, &ev, locked_reply(&o->op.ar, retry));
+	}
+	if (rc != PV_OK)
+		return rc;
+	if (o->found)
+		vrc = authn_password_verify(u->password_hash, o->password);
+	else
+		vrc = authn_password_verify_dummy(o->password, cfg->argon2_opslimit,
+		    cfg->argon2_memlimit);
+	ok = o->found && vrc == PV_OK && !u->disabled;
+	if (ok)
+		orc = authn_otp_check(u, o->now, cfg->one_time_password_ttl_s);
+	if (!ok || orc != PV_OK) {
+		authn_ev_init(&ev, NULL, o->source, "auth.login", "auth");
+		if (o->found) {
+			ev.actor.user_id = u->id;
+			ev.resource = o->res;
+		}
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = !o->found ? "unknown_user" : vrc != PV_OK ? "bad_password" :
+		    u->disabled ? "disabled" : orc == PV_E_EXPIRED ? "one_time_password_expired" :
+		    "one_time_password_used";
+		ev.detail = o->detail;
+		rc = authn_op_refuse(&o->op, &ev, ok ? otp_refused(&o->op.ar, orc) :
+		    fail(&o->op.ar, PV_E_UNAUTH, INVALID_LOGIN));
+		if (rc == PV_PENDING && locked_now)
+			lockout_event_async(s, o->found ? u->id : NULL, o->source,
+			    o->found ? o->res : "auth", PW_KIND);
+		return rc;
+	}
+
+	/* correct password: the throttle slot was not a failure after all */
+	authn_throttle_release(s->throttle, o->src, o->now);
+	o->j.s = s;
+	o->j.key = o->key;
+	o->j.user_id = u->id;
+	o->j.consume_otp = u->password_one_time;
+	o->j.now_ms = o->now;
+	if (authn_password_needs_rehash(u->password_hash, cfg->argon2_opslimit,
+	    cfg->argon2_memlimit) &&
+	    authn_password_hash(o->password, cfg->argon2_opslimit, cfg->argon2_memlimit,
+	    o->rehash) == PV_OK)
+		o->j.rehash = o->rehash;
+	o->passkey = authn_webauthn_has(s, u->id);
+	next = authn_login_decide(u->mfa_enabled || o->passkey, authn_mfa_required(s, u->id),
+	    u->password_one_time, &flags);
+	authn_ev_init(&ev, NULL, o->source, "auth.login", o->res);
+	ev.actor.user_id = u->id;
+	ev.detail = o->detail;
+	if (next == AUTHN_LOGIN_MFA_CHALLENGE) {
+		if ((rc = authn_token_new(AUTHN_TOKEN_MFA, o->mtok, o->pend.token_hash)) != PV_OK)
+			return rc;
+		util_strlcpy(o->pend.user_id, u->id, sizeof(o->pend.user_id));
+		o->pend.expires_ms = o->now + AUTHN_MFA_PENDING_MS;
+		o->pend.credential_epoch = u->credential_epoch;
+		o->j.pending = &o->pend;
+		o->challenge = true;
+		ev.reason = "mfa_required";
+	} else {
+		if ((rc = authn_session_prepare(s, u, flags, false, o->source, o->now, &o->ns)) !=
+		    PV_OK)
+			return rc;
+		o->j.session = &o->ns.row;
+		ev.actor.session_id = o->ns.row.id;
+		ev.reason = flags != 0 ? "restricted" : "password";
+	}
+	return authn_op_submit(&o->op, &ev, login_fn, &o->j, login_committed, false);
+}
+
+static void
+login_reserved(struct authn_op *op, enum pv_rc rc)
+{
+	authn_op_run(op, login_verify((struct login_op *)op, rc));
+}
+
+static enum pv_rc
+login_start(struct login_op *o, const char *username)
+{
+	struct authn_service *s = o->op.s;
+	bool valid;
+	int retry = 0;
+	enum pv_rc rc;
+
+	if (username == NULL || o->password == NULL)
+		return fail(&o->op.ar, PV_E_INVALID, "username and password are required");
+	authn_source_key(o->source, o->src);
+	/* each attempt takes its throttle slot before anything is verified */
+	if (authn_throttle_reserve(s->throttle, o->src, o->now, &retry) == PV_E_RATE)
+		return rate_limited_op(&o->op, o->source, "auth.login", NULL, "auth", retry);
+	valid = authn_username_key(username, o->key);
+	if (valid) {
+		STORE_READ(s->st, rc, store_user_get_by_username(tx, o->key, &o->u));
+		if (rc == PV_OK)
+			o->found = true;
+		else if (rc != PV_E_NOTFOUND)
+			return rc;
+	}
+	if ((rc = authn_login_key(s, o->key, valid, o->found, o->key)) != PV_OK)
+		return rc;
+	if (o->found)
+		snprintf(o->detail, sizeof(o->detail), "{\"username\":\"%s\"}", o->u.username);
+	else if (valid)
+		snprintf(o->detail, sizeof(o->detail), "{\"username_hmac\":\"%s\"}",
+		    o->key + strlen(AUTHN_KEY_HASHED));
+	else
+		snprintf(o->detail, sizeof(o->detail), "{\"username\":\"(invalid)\"}");
+	if (o->found)
+		snprintf(o->res, sizeof(o->res), "users/%s", o->u.id);
+	/* ... and its lockout slot: N concurrent attempts verify at most
+	 * lockout_threshold passwords; the verify runs on a worker */
+	o->rj.s = s;
+	o->rj.key = o->key;
+	o->rj.kind = PW_KIND;
+	return authn_op_submit(&o->op, NULL, authn_lockout_reserve_fn, &o->rj, login_reserved,
+	    true);
+}
+
+void
+authn_login_async(struct authn_service *s, const char *source, const char *username,
+    const char *password, authn_done_fn done, void *arg)
+{
+	struct login_op *o = authn_op_new(s, sizeof(*o), done, arg);
+	struct authn_result ar;
+
+	if (o == NULL) {
+		memset(&ar, 0, sizeof(ar));
+		done(PV_E_NOMEM, NULL, &ar, arg);
+		return;
+	}
+	o->op.release = login_release;
+	o->source = source;
+	o->password = password;
+	o->now = util_now_ms();
+	authn_op_run(&o->op, login_start(o, username));
+}
+
 enum pv_rc
 authn_login(struct authn_service *s, const char *source, const char *username,
     const char *password, json_t **out, struct authn_result *ar)
 {
-	const struct pv_config *cfg = s->cfg;
-	char key[STORE_USERNAME_MAX], src[AUTHN_SOURCE_MAX], res[128], detail[160];
-	char rehash[crypto_pwhash_STRBYTES];
-	struct store_user u;
-	struct audit_event ev;
-	bool valid, found = false, ok, locked_now = false;
-	int retry = 0;
-	int64_t now = util_now_ms();
-	enum pv_rc rc, vrc, orc = PV_OK;
+	struct authn_wait w;
 
-	memset(ar, 0, sizeof(*ar));
-	memset(&u, 0, sizeof(u));
-	memset(rehash, 0, sizeof(rehash));
-	if (username == NULL || password == NULL)
-		return fail(ar, PV_E_INVALID, "username and password are required");
-	authn_source_key(source, src);
-	/* each attempt takes its throttle slot before anything is verified */
-	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
-		return rate_limited(s, source, ar, "auth.login", NULL, "auth", retry);
-	valid = authn_username_key(username, key);
-	if (valid) {
-		STORE_READ(s->st, rc, store_user_get_by_username(tx, key, &u));
-		if (rc == PV_OK)
-			found = true;
-		else if (rc != PV_E_NOTFOUND)
-			return rc;
-	}
-	if ((rc = authn_login_key(s, key, valid, found, key)) != PV_OK)
-		goto out;
-	if (found)
-		snprintf(detail, sizeof(detail), "{\"username\":\"%s\"}", u.username);
-	else if (valid)
-		snprintf(detail, sizeof(detail), "{\"username_hmac\":\"%s\"}",
-		    key + strlen(AUTHN_KEY_HASHED));
-	else
-		snprintf(detail, sizeof(detail), "{\"username\":\"(invalid)\"}");
-	if (found)
-		snprintf(res, sizeof(res), "users/%s", u.id);
-
-	/* ... and its lockout slot: N concurrent attempts verify at most
-	 * lockout_threshold passwords */
-	rc = authn_lockout_reserve(s, key, PW_KIND, &retry, &locked_now);
-	if (rc == PV_E_LOCKED) {
-		authn_ev_init(&ev, NULL, source, "auth.login", "auth");
-		ev.outcome = AUDIT_DENIED;
-		ev.reason = "locked";
-		ev.detail = detail;
-		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : locked_reply(ar, retry);
-		goto out;
-	}
-	if (rc != PV_OK)
-		goto out;
-
-	if (found)
-		vrc = authn_password_verify(u.password_hash, password);
-	else
-		vrc = authn_password_verify_dummy(password, cfg->argon2_opslimit,
-		    cfg->argon2_memlimit);
-	ok = found && vrc == PV_OK && !u.disabled;
-	if (ok)
-		orc = authn_otp_check(&u, now, cfg->one_time_password_ttl_s);
-
-	if (!ok || orc != PV_OK) {
-		authn_ev_init(&ev, NULL, source, "auth.login", "auth");
-		if (found) {
-			ev.actor.user_id = u.id;
-			ev.resource = res;
-		}
-		ev.outcome = AUDIT_DENIED;
-		ev.reason = !found ? "unknown_user" : vrc != PV_OK ? "bad_password" :
-		    u.disabled ? "disabled" : orc == PV_E_EXPIRED ? "one_time_password_expired" :
-		    "one_time_password_used";
-		ev.detail = detail;
-		rc = audit_record(s->audit, &ev);
-		if (locked_now)
-			lockout_event(s, found ? u.id : NULL, source, found ? res : "auth",
-			    PW_KIND);
-		if (rc != PV_OK)
-			rc = PV_E_AUDIT;
-		else if (ok)
-			rc = otp_refused(ar, orc);
-		else
-			rc = fail(ar, PV_E_UNAUTH, INVALID_LOGIN);
-		goto out;
-	}
-
-	/* correct password: the throttle slot was not a failure after all */
-	authn_throttle_release(s->throttle, src, now);
-	{
-		struct authn_new_session ns;
-		struct store_mfa_pending pend;
-		struct login_job j;
-		enum authn_login_next next;
-		unsigned flags = 0;
-		char mtok[AUTHN_TOKEN_MAX];
-		json_t *o;
-
-		memset(&j, 0, sizeof(j));
-		j.s = s;
-		j.key = key;
-		j.user_id = u.id;
-		j.consume_otp = u.password_one_time;
-		j.now_ms = now;
-		if (authn_password_needs_rehash(u.password_hash, cfg->argon2_opslimit,
-		    cfg->argon2_memlimit) &&
-		    authn_password_hash(password, cfg->argon2_opslimit, cfg->argon2_memlimit,
-		    rehash) == PV_OK)
-			j.rehash = rehash;
-		bool passkey = authn_webauthn_has(s, u.id);
-
-		next = authn_login_decide(u.mfa_enabled || passkey, authn_mfa_required(s, u.id),
-		    u.password_one_time, &flags);
-		authn_ev_init(&ev, NULL, source, "auth.login", res);
-		ev.actor.user_id = u.id;
-		ev.detail = detail;
-		if (next == AUTHN_LOGIN_MFA_CHALLENGE) {
-			memset(&pend, 0, sizeof(pend));
-			if ((rc = authn_token_new(AUTHN_TOKEN_MFA, mtok, pend.token_hash)) != PV_OK)
-				goto out;
-			util_strlcpy(pend.user_id, u.id, sizeof(pend.user_id));
-			pend.expires_ms = now + AUTHN_MFA_PENDING_MS;
-			pend.credential_epoch = u.credential_epoch;
-			j.pending = &pend;
-			ev.reason = "mfa_required";
-			if ((rc = audit_commit(s->audit, &ev, login_fn, &j)) != PV_OK) {
-				crypto_wipe(mtok, sizeof(mtok));
-				goto committed;
-			}
-			o = json_pack("{s:b, s:s, s:i, s:[s*s*]}", "mfa_required", 1, "mfa_token",
-			    mtok, "mfa_expires_in_s", AUTHN_MFA_PENDING_MS / 1000, "mfa_methods",
-			    u.mfa_enabled ? "totp" : NULL, passkey ? "webauthn" : NULL);
-			crypto_wipe(mtok, sizeof(mtok));
-		} else {
-			if ((rc = authn_session_prepare(s, &u, flags, false, source, now, &ns)) !=
-			    PV_OK)
-				goto out;
-			j.session = &ns.row;
-			ev.actor.session_id = ns.row.id;
-			ev.reason = flags != 0 ? "restricted" : "password";
-			rc = audit_commit(s->audit, &ev, login_fn, &j);
-			if (rc != PV_OK) {
-				crypto_wipe(&ns, sizeof(ns));
-				goto committed;
-			}
-			o = authn_session_reply(s, &ns);
-			crypto_wipe(&ns, sizeof(ns));
-		}
-		rc = o != NULL ? reply(out, o) : PV_E_NOMEM;
-		goto out;
-committed:
-		/* a concurrent login used the one-time password first */
-		if (rc == PV_E_STATE)
-			rc = otp_refused(ar, PV_E_STATE);
-	}
-out:
-	crypto_wipe(rehash, sizeof(rehash));
-	store_user_clear(&u);
-	return rc;
+	authn_wait_init(&w);
+	authn_login_async(s, source, username, password, authn_wait_done, &w);
+	return authn_wait_end(&w, out, ar);
 }
 
 /* ------------------------------------------------------------------ */
@@ -821,51 +899,88 @@ enroll_fn(struct store_tx *tx, void *arg)
 	return rc;
 }
 
+struct enroll_op {
+	struct authn_op op;
+	uint8_t secret[AUTHN_TOTP_SECRET_LEN];
+	char b32[AUTHN_TOTP_B32_MAX], uri[AUTHN_TOTP_URI_MAX];
+	struct store_user sealed;
+	struct enroll_job j;
+};
+
+static void
+enroll_release(struct authn_op *op)
+{
+	struct enroll_op *o = (struct enroll_op *)op;
+
+	free(o->sealed.mfa_secret);
+	free(o->sealed.mfa_env);
+}
+
+static void
+enroll_committed(struct authn_op *op, enum pv_rc rc)
+{
+	struct enroll_op *o = (struct enroll_op *)op;
+
+	if (rc == PV_E_CONFLICT)
+		rc = fail(&op->ar, PV_E_CONFLICT, "MFA is already enrolled for this user");
+	else if (rc == PV_OK)
+		rc = authn_op_reply(op, json_pack("{s:s, s:s}", "secret", o->b32, "otpauth_uri",
+		    o->uri));
+	authn_op_finish(op, rc);
+}
+
+static enum pv_rc
+enroll_start(struct enroll_op *o, const struct authn_principal *p, const char *source)
+{
+	struct authn_service *s = o->op.s;
+	struct audit_event ev;
+	char res[128];
+	enum pv_rc rc;
+
+	if (p == NULL)
+		return PV_E_UNAUTH;
+	snprintf(res, sizeof(res), "users/%s", p->user_id);
+	/* the MFA KEK exists after the first call (a commit of its own until then) */
+	if ((rc = authn_kek_ensure(s)) != PV_OK)
+		return rc;
+	if ((rc = authn_totp_secret_new(o->secret, o->b32)) != PV_OK)
+		return rc;
+	if ((rc = authn_totp_uri(p->username, o->b32, o->uri, sizeof(o->uri))) != PV_OK ||
+	    (rc = authn_mfa_seal(s, p->user_id, o->secret, &o->sealed)) != PV_OK)
+		return rc;
+	authn_ev_init(&ev, p, source, "auth.mfa_enroll", res);
+	ev.reason = "started";
+	o->j.user_id = p->user_id;
+	o->j.sealed = &o->sealed;
+	o->j.now_ms = util_now_ms();
+	return authn_op_submit(&o->op, &ev, enroll_fn, &o->j, enroll_committed, false);
+}
+
+void
+authn_mfa_enroll_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, authn_done_fn done, void *arg)
+{
+	struct enroll_op *o = authn_op_new(s, sizeof(*o), done, arg);
+	struct authn_result ar;
+
+	if (o == NULL) {
+		memset(&ar, 0, sizeof(ar));
+		done(PV_E_NOMEM, NULL, &ar, arg);
+		return;
+	}
+	o->op.release = enroll_release;
+	authn_op_run(&o->op, enroll_start(o, p, source));
+}
+
 enum pv_rc
 authn_mfa_enroll(struct authn_service *s, const struct authn_principal *p, const char *source,
     json_t **out, struct authn_result *ar)
 {
-	uint8_t secret[AUTHN_TOTP_SECRET_LEN];
-	char b32[AUTHN_TOTP_B32_MAX], uri[AUTHN_TOTP_URI_MAX], res[128];
-	struct store_user sealed;
-	struct audit_event ev;
-	struct enroll_job j;
-	json_t *o;
-	enum pv_rc rc;
+	struct authn_wait w;
 
-	memset(ar, 0, sizeof(*ar));
-	memset(&sealed, 0, sizeof(sealed));
-	if (p == NULL)
-		return PV_E_UNAUTH;
-	snprintf(res, sizeof(res), "users/%s", p->user_id);
-	if ((rc = authn_kek_ensure(s)) != PV_OK)
-		return rc;
-	if ((rc = authn_totp_secret_new(secret, b32)) != PV_OK)
-		return rc;
-	if ((rc = authn_totp_uri(p->username, b32, uri, sizeof(uri))) != PV_OK ||
-	    (rc = authn_mfa_seal(s, p->user_id, secret, &sealed)) != PV_OK)
-		goto out;
-	authn_ev_init(&ev, p, source, "auth.mfa_enroll", res);
-	ev.reason = "started";
-	j.user_id = p->user_id;
-	j.sealed = &sealed;
-	j.now_ms = util_now_ms();
-	rc = audit_commit(s->audit, &ev, enroll_fn, &j);
-	if (rc == PV_E_CONFLICT) {
-		rc = fail(ar, PV_E_CONFLICT, "MFA is already enrolled for this user");
-		goto out;
-	}
-	if (rc != PV_OK)
-		goto out;
-	o = json_pack("{s:s, s:s}", "secret", b32, "otpauth_uri", uri);
-	rc = o != NULL ? reply(out, o) : PV_E_NOMEM;
-out:
-	crypto_wipe(secret, sizeof(secret));
-	crypto_wipe(b32, sizeof(b32));
-	crypto_wipe(uri, sizeof(uri));
-	free(sealed.mfa_secret);
-	free(sealed.mfa_env);
-	return rc;
+	authn_wait_init(&w);
+	authn_mfa_enroll_async(s, p, source, authn_wait_done, &w);
+	return authn_wait_end(&w, out, ar);
 }
 
 struct confirm_job {
@@ -1201,26 +1316,58 @@ logout_fn(struct store_tx *tx, void *arg)
 	    authn_session_end_name(AUTHN_END_LOGOUT));
 }
 
+struct logout_op {
+	struct authn_op op;
+	const struct authn_principal *p;
+	struct logout_job j;
+};
+
+static void
+logout_committed(struct authn_op *op, enum pv_rc rc)
+{
+	struct logout_op *o = (struct logout_op *)op;
+
+	/* ended meanwhile (another node, expiry): the token is dead either way */
+	if (rc == PV_OK || rc == PV_E_NOTFOUND) {
+		authn_cache_forget_session(op->s, o->p->session_id);
+		rc = PV_OK;
+	}
+	authn_op_finish(op, rc);
+}
+
+void
+authn_logout_async(struct authn_service *s, const struct authn_principal *p, const char *source,
+    authn_done_fn done, void *arg)
+{
+	struct logout_op *o = authn_op_new(s, sizeof(*o), done, arg);
+	struct audit_event ev;
+	struct authn_result ar;
+	char res[64 + UTIL_ID_MAX];
+
+	memset(&ar, 0, sizeof(ar));
+	if (o == NULL || p == NULL) {
+		free(o);
+		done(o == NULL ? PV_E_NOMEM : PV_E_UNAUTH, NULL, &ar, arg);
+		return;
+	}
+	o->op.no_body = true;
+	o->p = p;
+	o->j.session_id = p->session_id;
+	o->j.now_ms = util_now_ms();
+	o->j.app = p->app;
+	snprintf(res, sizeof(res), "sessions/%s", p->session_id);
+	authn_ev_init(&ev, p, source, "auth.logout", res);
+	authn_op_run(&o->op, authn_op_submit(&o->op, &ev, logout_fn, &o->j, logout_committed,
+	    false));
+}
+
 enum pv_rc
 authn_logout(struct authn_service *s, const struct authn_principal *p, const char *source,
     struct authn_result *ar)
 {
-	struct logout_job j = { NULL, util_now_ms(), false };
-	struct audit_event ev;
-	char res[64 + UTIL_ID_MAX];
-	enum pv_rc rc;
+	struct authn_wait w;
 
-	memset(ar, 0, sizeof(*ar));
-	if (p == NULL)
-		return PV_E_UNAUTH;
-	j.session_id = p->session_id;
-	j.app = p->app;
-	snprintf(res, sizeof(res), "sessions/%s", p->session_id);
-	authn_ev_init(&ev, p, source, "auth.logout", res);
-	rc = audit_commit(s->audit, &ev, logout_fn, &j);
-	/* ended meanwhile (another node, expiry): the token is dead either way */
-	if (rc != PV_OK && rc != PV_E_NOTFOUND)
-		return rc;
-	authn_cache_forget_session(s, p->session_id);
-	return PV_OK;
+	authn_wait_init(&w);
+	authn_logout_async(s, p, source, authn_wait_done, &w);
+	return authn_wait_end(&w, NULL, ar);
 }

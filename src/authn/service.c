@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "authn/authn_int.h"
 #include "crypto/crypto.h"
@@ -186,6 +187,19 @@ authn_service_new(const struct authn_service_config *c, struct authn_service **o
 		free(s);
 		return rc;
 	}
+	{
+		/* the CPU steps of the operations (pending.c): one a core */
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		rc = authn_workers_start(n < 1 ? 1 : n > AUTHN_WORKERS_MAX ? AUTHN_WORKERS_MAX :
+		    (size_t)n, &s->workers);
+		if (rc != PV_OK) {
+			authn_throttle_free(s->throttle);
+			pthread_mutex_destroy(&s->mu);
+			free(s);
+			return rc;
+		}
+	}
 	/* Make the dummy hash now, so the first unknown-user login costs what
 	 * every later one costs (no timing tell on the first probe). */
 	(void)authn_password_verify_dummy("warm-up", s->cfg->argon2_opslimit,
@@ -210,6 +224,7 @@ authn_service_free(struct authn_service *s)
 			free(e);
 		}
 	}
+	authn_workers_stop(s->workers);
 	authn_throttle_free(s->throttle);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
@@ -412,7 +427,14 @@ kek_job(struct store_tx *tx, void *arg)
 enum pv_rc
 authn_kek_ensure(struct authn_service *s)
 {
-	return audit_commit(s->audit, NULL, kek_job, s->keys);
+	enum pv_rc rc;
+
+	/* made once: later calls need no commit (and so no wait) */
+	if (atomic_load(&s->kek_ready))
+		return PV_OK;
+	if ((rc = audit_commit(s->audit, NULL, kek_job, s->keys)) == PV_OK)
+		atomic_store(&s->kek_ready, true);
+	return rc;
 }
 
 /* Serialized keys_envelope: name length (1), name, version (4, BE), wrapped DEK. */
@@ -519,21 +541,13 @@ authn_recovery_mac(struct authn_service *s, const char *sha_hex, char out[AUTHN_
 /* lockout                                                             */
 /* ------------------------------------------------------------------ */
 
-struct reserve_job {
-	struct authn_service *s;
-	const char *key;
-	const char *kind;
-	int retry_after_s;                   /* out, when locked */
-	bool locked_now;                     /* out */
-};
-
 /* On the writer thread, so check-and-count is one step: every attempt is
  * counted as a failure before its credential is verified; a success resets
  * the counter in the same transaction as the session it creates. */
-static enum pv_rc
-reserve_fn(struct store_tx *tx, void *arg)
+enum pv_rc
+authn_lockout_reserve_fn(struct store_tx *tx, void *arg)
 {
-	struct reserve_job *j = arg;
+	struct authn_reserve_job *j = arg;
 	const struct pv_config *cfg = j->s->cfg;
 	struct store_lockout sl;
 	struct authn_lockout l;
@@ -556,17 +570,24 @@ reserve_fn(struct store_tx *tx, void *arg)
 }
 
 enum pv_rc
+authn_lockout_reserved(const struct authn_reserve_job *j, enum pv_rc rc, int *retry_after_s,
+    bool *locked_now)
+{
+	if (rc == PV_E_LOCKED && retry_after_s != NULL)
+		*retry_after_s = j->retry_after_s > 0 ? j->retry_after_s : 1;
+	if (locked_now != NULL)
+		*locked_now = rc == PV_OK && j->locked_now;
+	return rc;
+}
+
+enum pv_rc
 authn_lockout_reserve(struct authn_service *s, const char *key, const char *kind,
     int *retry_after_s, bool *locked_now)
 {
-	struct reserve_job j = { s, key, kind, 0, false };
-	enum pv_rc rc = audit_commit(s->audit, NULL, reserve_fn, &j);
+	struct authn_reserve_job j = { s, key, kind, 0, false };
+	enum pv_rc rc = audit_commit(s->audit, NULL, authn_lockout_reserve_fn, &j);
 
-	if (rc == PV_E_LOCKED && retry_after_s != NULL)
-		*retry_after_s = j.retry_after_s > 0 ? j.retry_after_s : 1;
-	if (locked_now != NULL)
-		*locked_now = rc == PV_OK && j.locked_now;
-	return rc;
+	return authn_lockout_reserved(&j, rc, retry_after_s, locked_now);
 }
 
 /* ------------------------------------------------------------------ */

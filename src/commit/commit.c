@@ -13,6 +13,7 @@
  *    subscriber sees an entry before any response that depends on it leaves,
  *    and groups reach subscribers in the order they committed.
  */
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 
 #include "commit/commit.h"
 #include "commit/commit_int.h"
+#include "util/util.h"
 
 #define COMMIT_DEFAULT_MAX_GROUP 256
 #define COMMIT_MAX_SUBSCRIBERS 8
@@ -384,6 +386,14 @@ static void wake_waiter(enum pv_rc rc, void *arg)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* commit_run calls from request threads (commit.h commit_request_waits) */
+static atomic_uint_fast64_t request_waits;
+
+uint64_t commit_request_waits(void)
+{
+	return atomic_load_explicit(&request_waits, memory_order_relaxed);
+}
+
 enum pv_rc commit_run(struct commit_queue *q, const struct commit_tx *tx)
 {
 	struct waiter w = { .done = false, .rc = PV_OK };
@@ -392,6 +402,8 @@ enum pv_rc commit_run(struct commit_queue *q, const struct commit_tx *tx)
 
 	if (!q || !tx)
 		return PV_E_INVALID;
+	if (util_request_thread())
+		atomic_fetch_add_explicit(&request_waits, 1, memory_order_relaxed);
 	if (commit_on_committer(q)) {
 		/* a transaction waiting for itself would wait forever */
 		log_error("commit: commit_run called from the committer thread");

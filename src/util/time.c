@@ -192,3 +192,19 @@ util_time_parse(const char *s)
 		return -1;
 	return ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000LL + sec * 1000LL + milli;
 }
+
+/* ---- request threads (util.h) ---- */
+
+static _Thread_local bool request_thread;
+
+void
+util_request_thread_set(bool on)
+{
+	request_thread = on;
+}
+
+bool
+util_request_thread(void)
+{
+	return request_thread;
+}

@@ -152,4 +152,12 @@ enum pv_rc util_file_write_atomic(const char *path, const void *buf, size_t len,
 /* path join into buf; -1 if it does not fit */
 int util_path_join(char *buf, size_t len, const char *dir, const char *name);
 
+/* ---- request threads ----
+ * The HTTP layer marks the thread that runs a request's handler (and its
+ * authentication) for the duration of that call, so a lower layer can tell
+ * whether a blocking wait would hold a request thread (commit_run counts
+ * those: commit.h commit_request_waits). Thread-local; no lock. */
+void util_request_thread_set(bool on);
+bool util_request_thread(void);
+
 #endif /* PV_UTIL_H */
