@@ -662,8 +662,17 @@ typedef void (*authn_done_fn)(enum pv_rc rc, struct json_t *out, const struct au
     void *arg);
 void authn_login_async(struct authn_service *s, const char *source, const char *username,
     const char *password, authn_done_fn done, void *arg);
+void authn_mfa_verify_async(struct authn_service *s, const char *source, const char *mfa_token,
+    const char *code, authn_done_fn done, void *arg);
+void authn_password_change_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *current_password, const char *new_password,
+    authn_done_fn done, void *arg);
 void authn_mfa_enroll_async(struct authn_service *s, const struct authn_principal *p,
     const char *source, authn_done_fn done, void *arg);
+void authn_mfa_confirm_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *code, authn_done_fn done, void *arg);
+void authn_step_up_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *code, authn_done_fn done, void *arg);
 /* out is NULL on success (204). */
 void authn_logout_async(struct authn_service *s, const struct authn_principal *p,
     const char *source, authn_done_fn done, void *arg);

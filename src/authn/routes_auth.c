@@ -136,24 +136,24 @@ h_mfa(struct http_request *req)
 {
 	const char *mtok, *code;
 	bool cookie = false;
-	struct authn_result res;
-	json_t *out = NULL;
+	struct pending_reply *pr;
 	enum pv_rc rc;
 
 	if ((rc = http_body_string(req, "mfa_token", true, 128, &mtok)) != PV_OK ||
 	    (rc = http_body_string(req, "code", true, 64, &code)) != PV_OK ||
 	    (rc = authn_cookie_wanted(req, &cookie)) != PV_OK)
 		return rc;
-	rc = authn_mfa_verify(svc_of(req), req->source, mtok, code, &out, &res);
-	return answer_login(req, cookie, rc, out, &res);
+	if ((pr = pending(req, cookie)) == NULL)
+		return PV_E_NOMEM;
+	authn_mfa_verify_async(svc_of(req), req->source, mtok, code, replied, pr);
+	return PV_PENDING;
 }
 
 static enum pv_rc
 h_password(struct http_request *req)
 {
 	const char *cur, *npw;
-	struct authn_result res;
-	json_t *out = NULL;
+	struct pending_reply *pr;
 	enum pv_rc rc;
 
 	if ((rc = http_body_string(req, "current_password", true, AUTHN_PASSWORD_MAX_BYTES,
@@ -161,9 +161,11 @@ h_password(struct http_request *req)
 	    (rc = http_body_string(req, "new_password", true, AUTHN_PASSWORD_MAX_BYTES, &npw)) !=
 	    PV_OK)
 		return rc;
-	rc = authn_password_change(svc_of(req), req->principal, req->source, cur, npw, &out,
-	    &res);
-	return answer(req, rc, out, &res);
+	if ((pr = pending(req, false)) == NULL)
+		return PV_E_NOMEM;
+	authn_password_change_async(svc_of(req), req->principal, req->source, cur, npw, replied,
+	    pr);
+	return PV_PENDING;
 }
 
 static enum pv_rc
@@ -181,14 +183,15 @@ static enum pv_rc
 h_mfa_confirm(struct http_request *req)
 {
 	const char *code;
-	struct authn_result res;
-	json_t *out = NULL;
+	struct pending_reply *pr;
 	enum pv_rc rc;
 
 	if ((rc = http_body_string(req, "code", true, 16, &code)) != PV_OK)
 		return rc;
-	rc = authn_mfa_confirm(svc_of(req), req->principal, req->source, code, &out, &res);
-	return answer(req, rc, out, &res);
+	if ((pr = pending(req, false)) == NULL)
+		return PV_E_NOMEM;
+	authn_mfa_confirm_async(svc_of(req), req->principal, req->source, code, replied, pr);
+	return PV_PENDING;
 }
 
 static enum pv_rc
@@ -230,6 +233,7 @@ h_step_up(struct http_request *req)
 {
 	const char *code;
 	struct authn_result res;
+	struct pending_reply *pr;
 	json_t *out = NULL, *wa = json_object_get(req->body, "webauthn");
 	enum pv_rc rc;
 
@@ -242,8 +246,10 @@ h_step_up(struct http_request *req)
 	}
 	if ((rc = http_body_string(req, "code", true, 16, &code)) != PV_OK)
 		return rc;
-	rc = authn_step_up(svc_of(req), req->principal, req->source, code, &out, &res);
-	return answer(req, rc, out, &res);
+	if ((pr = pending(req, false)) == NULL)
+		return PV_E_NOMEM;
+	authn_step_up_async(svc_of(req), req->principal, req->source, code, replied, pr);
+	return PV_PENDING;
 }
 
 /* Not secret: what the console's idle timer mirrors. */
