@@ -281,6 +281,7 @@ authn_wait_end(struct authn_wait *w, json_t **out, struct authn_result *ar)
 {
 	enum pv_rc rc;
 
+	util_request_thread_wait();   /* counted if a request thread waits */
 	pthread_mutex_lock(&w->mu);
 	while (!w->fired)
 		pthread_cond_wait(&w->cv, &w->mu);

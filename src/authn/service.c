@@ -986,7 +986,7 @@ expire_fn(struct store_tx *tx, void *arg)
 }
 
 struct touch_job {
-	const char *session_id;
+	char session_id[UTIL_ID_MAX];
 	int64_t seen_ms;
 };
 
@@ -997,6 +997,35 @@ touch_fn(struct store_tx *tx, void *arg)
 	enum pv_rc rc = store_session_touch(tx, j->session_id, j->seen_ms);
 
 	return rc == PV_E_NOTFOUND ? PV_OK : rc;
+}
+
+/* The touch is submitted and nobody waits for it: the request goes on at
+ * once (a touch lost to a crash only makes the idle limit stricter). */
+static void
+touch_done(enum pv_rc rc, void *arg)
+{
+	struct touch_job *j = arg;
+
+	if (rc != PV_OK)
+		log_warn("authn: session %s last activity not persisted", j->session_id);
+	free(j);
+}
+
+static void
+touch_submit(struct authn_service *s, const char *sid, int64_t seen_ms)
+{
+	struct touch_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL) {
+		log_warn("authn: session %s last activity not persisted", sid);
+		return;
+	}
+	util_strlcpy(j->session_id, sid, sizeof(j->session_id));
+	j->seen_ms = seen_ms;
+	if (audit_submit(s->audit, NULL, touch_fn, j, COMMIT_REQUEST, touch_done, j) != PV_OK) {
+		log_warn("authn: session %s last activity not persisted", sid);
+		free(j);
+	}
 }
 
 static const char *
@@ -1213,12 +1242,8 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 	pthread_mutex_unlock(&s->mu);
 	if (fresh != NULL)
 		entry_free(fresh);
-	if (persist) {
-		struct touch_job j = { sid, seen };
-
-		if (audit_commit(s->audit, NULL, touch_fn, &j) != PV_OK)
-			log_warn("authn: session %s last activity not persisted", sid);
-	}
+	if (persist)
+		touch_submit(s, sid, seen);
 	if (via_cookie && authn_method_changes(req->method) && !authn_csrf_ok(req, hdr)) {
 		record_denial(s, p, req, "csrf");
 		return http_fail(req, PV_E_CSRF, "A change made with the session cookie needs "

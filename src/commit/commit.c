@@ -13,7 +13,6 @@
  *    subscriber sees an entry before any response that depends on it leaves,
  *    and groups reach subscribers in the order they committed.
  */
-#include <stdatomic.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -386,14 +385,6 @@ static void wake_waiter(enum pv_rc rc, void *arg)
 	pthread_mutex_unlock(&w->mu);
 }
 
-/* commit_run calls from request threads (commit.h commit_request_waits) */
-static atomic_uint_fast64_t request_waits;
-
-uint64_t commit_request_waits(void)
-{
-	return atomic_load_explicit(&request_waits, memory_order_relaxed);
-}
-
 enum pv_rc commit_run(struct commit_queue *q, const struct commit_tx *tx)
 {
 	struct waiter w = { .done = false, .rc = PV_OK };
@@ -402,8 +393,7 @@ enum pv_rc commit_run(struct commit_queue *q, const struct commit_tx *tx)
 
 	if (!q || !tx)
 		return PV_E_INVALID;
-	if (util_request_thread())
-		atomic_fetch_add_explicit(&request_waits, 1, memory_order_relaxed);
+	util_request_thread_wait();   /* counted if a request thread waits */
 	if (commit_on_committer(q)) {
 		/* a transaction waiting for itself would wait forever */
 		log_error("commit: commit_run called from the committer thread");

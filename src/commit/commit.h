@@ -128,12 +128,4 @@ struct commit_stats {
 };
 void commit_stats_get(struct commit_queue *q, struct commit_stats *out);
 
-/*
- * commit_run calls made from a thread the HTTP layer marked as running a
- * request (util_request_thread): each one is a request thread blocked until
- * its group is durable. Process-wide, since start. The test binary shows it
- * (GET /v1/test/commit-waits); a converted route adds nothing to it.
- */
-uint64_t commit_request_waits(void);
-
 #endif /* PV_COMMIT_H */
