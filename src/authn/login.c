@@ -147,6 +147,29 @@ lockout_event_async(struct authn_service *s, const char *user_id, const char *so
 	authn_record_async(s, &ev);
 }
 
+/*
+ * authn_op_refuse, then (locked_now: this failure locked the account)
+ * auth.lockout behind it. The op may be answered and freed as soon as the
+ * refusal is submitted, so what the second entry names is copied first.
+ */
+static enum pv_rc
+refuse_locking(struct authn_op *op, const struct audit_event *ev, enum pv_rc rc, bool locked_now,
+    const char *user_id, const char *source, const char *resource, const char *kind)
+{
+	struct authn_service *s = op->s;
+	char uid[UTIL_ID_MAX], src[128], res[128];
+	enum pv_rc r;
+
+	util_strlcpy(uid, user_id != NULL ? user_id : "", sizeof(uid));
+	util_strlcpy(src, source != NULL ? source : "", sizeof(src));
+	util_strlcpy(res, resource, sizeof(res));
+	r = authn_op_refuse(op, ev, rc);
+	if (r == PV_PENDING && locked_now)
+		lockout_event_async(s, uid[0] != '\0' ? uid : NULL, source != NULL ? src : NULL,
+		    res, kind);
+	return r;
+}
+
 /* 429 before anything else: recorded (reason rate_limited), without the
  * typed username (it may be anything, a password included); answered once
  * the entry is durable. */
@@ -252,12 +275,9 @@ login_verify(struct login_op *o, enum pv_rc rc)
 		    u->disabled ? "disabled" : orc == PV_E_EXPIRED ? "one_time_password_expired" :
 		    "one_time_password_used";
 		ev.detail = o->detail;
-		rc = authn_op_refuse(&o->op, &ev, ok ? otp_refused(&o->op.ar, orc) :
-		    fail(&o->op.ar, PV_E_UNAUTH, INVALID_LOGIN));
-		if (rc == PV_PENDING && locked_now)
-			lockout_event_async(s, o->found ? u->id : NULL, o->source,
-			    o->found ? o->res : "auth", PW_KIND);
-		return rc;
+		return refuse_locking(&o->op, &ev, ok ? otp_refused(&o->op.ar, orc) :
+		    fail(&o->op.ar, PV_E_UNAUTH, INVALID_LOGIN), locked_now,
+		    o->found ? u->id : NULL, o->source, o->found ? o->res : "auth", PW_KIND);
 	}
 
 	/* correct password: the throttle slot was not a failure after all */
@@ -644,10 +664,8 @@ mfa_check(struct mfa_op *o, enum pv_rc rc)
 	}
 	if (vrc != PV_OK) {
 		ev.reason = o->totp ? "bad_totp" : "bad_recovery_code";
-		rc = authn_op_refuse(&o->op, &ev, fail(ar, PV_E_UNAUTH, "Invalid code"));
-		if (rc == PV_PENDING && o->rj.locked_now)
-			lockout_event_async(s, o->u.id, o->source, o->res, MFA_KIND);
-		return rc;
+		return refuse_locking(&o->op, &ev, fail(ar, PV_E_UNAUTH, "Invalid code"),
+		    o->rj.locked_now, o->u.id, o->source, o->res, MFA_KIND);
 	}
 	authn_throttle_release(s->throttle, o->src, o->now);
 	{
@@ -865,11 +883,9 @@ password_check(struct password_op *o, enum pv_rc rc)
 	if (authn_password_verify(o->u.password_hash, o->cur) != PV_OK) {
 		ev.outcome = AUDIT_DENIED;
 		ev.reason = "bad_password";
-		rc = authn_op_refuse(&o->op, &ev,
-		    fail(ar, PV_E_FORBIDDEN, "The current password is not correct"));
-		if (rc == PV_PENDING && locked_now)
-			lockout_event_async(s, o->u.id, o->source, o->res, PW_KIND);
-		return rc;
+		return refuse_locking(&o->op, &ev,
+		    fail(ar, PV_E_FORBIDDEN, "The current password is not correct"), locked_now,
+		    o->u.id, o->source, o->res, PW_KIND);
 	}
 	authn_throttle_release(s->throttle, o->src, o->now);
 	if (strcmp(o->cur, o->npw) == 0)
@@ -1198,11 +1214,9 @@ confirm_check(struct confirm_op *o, enum pv_rc rc)
 	if (rc != PV_OK) {
 		ev.outcome = AUDIT_DENIED;
 		ev.reason = "bad_totp";
-		rc = authn_op_refuse(&o->op, &ev, fail(ar, PV_E_INVALID,
-		    "The code does not match the enrolled secret (check the authenticator's clock)"));
-		if (rc == PV_PENDING && locked_now)
-			lockout_event_async(s, o->u.id, o->source, o->res, MFA_KIND);
-		return rc;
+		return refuse_locking(&o->op, &ev, fail(ar, PV_E_INVALID,
+		    "The code does not match the enrolled secret (check the authenticator's clock)"),
+		    locked_now, o->u.id, o->source, o->res, MFA_KIND);
 	}
 	authn_throttle_release(s->throttle, o->src, o->now);
 	rc = authn_recovery_generate(o->codes, sha);
@@ -1407,10 +1421,8 @@ step_check(struct step_op *o, enum pv_rc rc)
 	}
 	if (vrc != PV_OK) {
 		ev.reason = "bad_totp";
-		rc = authn_op_refuse(&o->op, &ev, fail(ar, PV_E_UNAUTH, "Invalid code"));
-		if (rc == PV_PENDING && locked_now)
-			lockout_event_async(s, o->u.id, o->source, o->res, MFA_KIND);
-		return rc;
+		return refuse_locking(&o->op, &ev, fail(ar, PV_E_UNAUTH, "Invalid code"), locked_now,
+		    o->u.id, o->source, o->res, MFA_KIND);
 	}
 	authn_throttle_release(s->throttle, o->src, o->now);
 	o->j.user_id = o->u.id;
