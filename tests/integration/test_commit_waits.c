@@ -144,6 +144,7 @@ test_routes_do_not_wait(void)
 	/* none of it held a request thread for a commit */
 	CHECK(waits(&s) == before);
 	CHECK(h_stop(&s) == 0);
+	json_decref(s.init);
 }
 
 struct bg_login {
@@ -212,6 +213,7 @@ test_held_commit_leaves_threads_free(void)
 	CHECK(b1.status == 200);
 	CHECK(b2.status == 200);
 	CHECK(h_stop(&s) == 0);
+	json_decref(s.init);
 }
 
 int
