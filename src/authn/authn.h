@@ -668,6 +668,35 @@ struct authn_result {
 	int retry_after_s;
 };
 
+/*
+ * The asynchronous forms (pending.c): the same operation, answered through
+ * done(rc, out, res, arg) exactly once (out: the caller's, NULL unless
+ * rc == PV_OK; res: valid during the call), possibly on the committer
+ * thread and possibly before the call returns. The strings and the
+ * principal passed in must stay valid until done. No thread waits for a
+ * commit: the routes return PV_PENDING and reply from done. The forms
+ * above (json_t **out) are the blocking wrappers over these, for callers
+ * with no request (CLI, unit tests).
+ */
+typedef void (*authn_done_fn)(enum pv_rc rc, struct json_t *out, const struct authn_result *res,
+    void *arg);
+void authn_login_async(struct authn_service *s, const char *source, const char *username,
+    const char *password, authn_done_fn done, void *arg);
+void authn_mfa_verify_async(struct authn_service *s, const char *source, const char *mfa_token,
+    const char *code, authn_done_fn done, void *arg);
+void authn_password_change_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *current_password, const char *new_password,
+    authn_done_fn done, void *arg);
+void authn_mfa_enroll_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, authn_done_fn done, void *arg);
+void authn_mfa_confirm_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *code, authn_done_fn done, void *arg);
+void authn_step_up_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *code, authn_done_fn done, void *arg);
+/* out is NULL on success (204). */
+void authn_logout_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, authn_done_fn done, void *arg);
+
 /* The password step: throttle slot, lockout slot, verify, one-time
  * password check, then a session ({"token",...}) or an MFA challenge
  * ({"mfa_required":true,"mfa_token",...}). PV_E_UNAUTH (unknown user,

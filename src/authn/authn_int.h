@@ -77,7 +77,85 @@ struct authn_service {
 	size_t count;
 	size_t evict_cursor;
 	struct authn_oidc *oidc;                 /* [oidc] sign-in (oidc.c); NULL: off */
+	struct authn_workers *workers;           /* pending.c: CPU steps of operations */
+	atomic_bool kek_ready;                   /* authn_kek_ensure succeeded once */
 };
+
+/*
+ * Operations in steps (pending.c): an operation is a heap object starting
+ * with struct authn_op. A step answers (authn_op_finish) or submits one
+ * transaction and returns PV_PENDING; the commit's completion runs `next`
+ * with the commit's rc, on the committer (cheap steps) or on a worker
+ * (on_worker: CPU work such as an Argon2id verify). The caller's
+ * completion runs exactly once; then `release` (may be NULL) and free.
+ */
+struct authn_op;
+typedef void (*authn_step_fn)(struct authn_op *op, enum pv_rc rc);
+struct authn_op {
+	struct authn_service *s;
+	size_t size;
+	authn_done_fn done;
+	void *done_arg;
+	json_t *out;                             /* the reply being built */
+	struct authn_result ar;
+	bool no_body;                            /* PV_OK without out is fine */
+	authn_step_fn next;
+	bool next_on_worker;
+	enum pv_rc next_rc;                      /* for a worker */
+	enum pv_rc refused;                      /* authn_op_refuse's answer */
+	struct authn_op *qnext;                  /* worker queue */
+	void (*release)(struct authn_op *op);
+};
+#define AUTHN_WORKERS_MAX 8
+/* calloc'd op of size bytes (>= sizeof(struct authn_op)); NULL on ENOMEM. */
+void *authn_op_new(struct authn_service *s, size_t size, authn_done_fn done, void *arg);
+/* Answer the caller (rc; op->out if PV_OK), release and free op. */
+void authn_op_finish(struct authn_op *op, enum pv_rc rc);
+/* authn_op_finish unless rc is PV_PENDING (a step's tail call). */
+void authn_op_run(struct authn_op *op, enum pv_rc rc);
+/* op->out = o; PV_E_NOMEM if o is NULL. */
+enum pv_rc authn_op_reply(struct authn_op *op, json_t *o);
+/* Submit fn + ev (either may be NULL) at request priority; next(op, rc)
+ * runs after the group (rc as audit_commit would return it). PV_PENDING,
+ * or an error if nothing was queued (next will not run). */
+enum pv_rc authn_op_submit(struct authn_op *op, const struct audit_event *ev, audit_job_fn fn,
+    void *fnarg, authn_step_fn next, bool on_worker);
+/* Record ev and answer rc once it is durable (PV_E_AUDIT if not): the
+ * audited refusal. PV_PENDING, or PV_E_AUDIT if it could not be queued. */
+enum pv_rc authn_op_refuse(struct authn_op *op, const struct audit_event *ev, enum pv_rc rc);
+/* Record ev with nobody waiting (a failure is logged): auth.lockout after
+ * the refusal it follows, in submission order. */
+void authn_record_async(struct authn_service *s, const struct audit_event *ev);
+struct authn_workers;
+enum pv_rc authn_workers_start(size_t n, struct authn_workers **out);
+void authn_workers_stop(struct authn_workers *w);
+/* The blocking form, for callers without a request: init, call the
+ * operation with (authn_wait_done, &w), then authn_wait_end. */
+struct authn_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool fired;
+	enum pv_rc rc;
+	json_t *out;
+	struct authn_result ar;
+};
+void authn_wait_init(struct authn_wait *w);
+void authn_wait_done(enum pv_rc rc, json_t *out, const struct authn_result *ar, void *arg);
+enum pv_rc authn_wait_end(struct authn_wait *w, json_t **out, struct authn_result *ar);
+
+/* The lockout reservation as a transaction (service.c): submitted by an
+ * operation in steps, read back with authn_lockout_reserved. */
+struct authn_reserve_job {
+	struct authn_service *s;
+	const char *key;
+	const char *kind;
+	int retry_after_s;                   /* out, when locked */
+	bool locked_now;                     /* out */
+};
+enum pv_rc authn_lockout_reserve_fn(struct store_tx *tx, void *arg);
+/* rc of the commit -> the reservation's answer (as authn_lockout_reserve). */
+enum pv_rc authn_lockout_reserved(const struct authn_reserve_job *j, enum pv_rc rc,
+    int *retry_after_s, bool *locked_now);
 
 /* A session about to be created: the token (shown once) and its row. */
 struct authn_new_session {
@@ -271,11 +349,12 @@ enum pv_rc authn_oidc_exchange(struct authn_service *s, const char *source, cons
 enum pv_rc authn_oidc_backchannel_logout(struct authn_service *s, const char *source,
     const char *logout_token, json_t **out, struct authn_result *ar);
 bool authn_oidc_enabled(struct authn_service *s);
-/* After a correct password: PV_OK, or with [oidc] local_passwords =
- * breakglass_only and no break_glass role PV_E_LOCAL_PASSWORD (recorded as
- * auth.login denied, reason local_password_disabled). */
-enum pv_rc authn_local_password_check(struct authn_service *s, const struct store_user *u,
-    const char *source, const char *resource, const char *detail, struct authn_result *ar);
+/* After a correct password: *allowed false with [oidc] local_passwords =
+ * breakglass_only and no break_glass role (the login then refuses with
+ * PV_E_LOCAL_PASSWORD, recorded as auth.login denied, reason
+ * local_password_disabled). */
+enum pv_rc authn_local_password_allowed(struct authn_service *s, const struct store_user *u,
+    bool *allowed);
 enum pv_rc authn_route_oidc(struct authn_service *s, struct http_server *srv);
 
 #endif /* PV_AUTHN_INT_H */

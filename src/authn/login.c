@@ -67,22 +67,6 @@ rate_reply(struct authn_result *ar, int retry)
 	return fail(ar, PV_E_RATE, "Too many failed attempts from this address");
 }
 
-/* Record auth.lockout after a failure locked an account. */
-static void
-lockout_event(struct authn_service *s, const char *user_id, const char *source,
-    const char *resource, const char *kind)
-{
-	struct audit_event ev;
-
-	authn_ev_init(&ev, NULL, source, "auth.lockout", resource);
-	if (user_id != NULL)
-		ev.actor.user_id = user_id;
-	ev.outcome = AUDIT_DENIED;
-	ev.reason = kind;
-	if (audit_record(s->audit, &ev) != PV_OK)
-		log_error("authn: lockout not recorded");
-}
-
 /* ------------------------------------------------------------------ */
 /* POST /v1/auth/login                                                 */
 /* ------------------------------------------------------------------ */
@@ -138,22 +122,6 @@ login_fn(struct store_tx *tx, void *arg)
 	return PV_OK;
 }
 
-/* 429 before anything else: recorded (reason rate_limited), without the
- * typed username (it may be anything, a password included). */
-static enum pv_rc
-rate_limited(struct authn_service *s, const char *source, struct authn_result *ar,
-    const char *action, const struct authn_principal *p, const char *resource, int retry)
-{
-	struct audit_event ev;
-
-	authn_ev_init(&ev, p, source, action, resource);
-	ev.outcome = AUDIT_DENIED;
-	ev.reason = "rate_limited";
-	if (audit_record(s->audit, &ev) != PV_OK)
-		return PV_E_AUDIT;
-	return rate_reply(ar, retry);
-}
-
 static enum pv_rc
 otp_refused(struct authn_result *ar, enum pv_rc why)
 {
@@ -163,171 +131,282 @@ otp_refused(struct authn_result *ar, enum pv_rc why)
 	    "or ask an administrator for a new one (reset)");
 }
 
+/* Record auth.lockout after a failure locked an account, behind the
+ * refusal it follows (submission order). */
+static void
+lockout_event_async(struct authn_service *s, const char *user_id, const char *source,
+    const char *resource, const char *kind)
+{
+	struct audit_event ev;
+
+	authn_ev_init(&ev, NULL, source, "auth.lockout", resource);
+	if (user_id != NULL)
+		ev.actor.user_id = user_id;
+	ev.outcome = AUDIT_DENIED;
+	ev.reason = kind;
+	authn_record_async(s, &ev);
+}
+
+/*
+ * authn_op_refuse, then (locked_now: this failure locked the account)
+ * auth.lockout behind it. The op may be answered and freed as soon as the
+ * refusal is submitted, so what the second entry names is copied first.
+ */
+static enum pv_rc
+refuse_locking(struct authn_op *op, const struct audit_event *ev, enum pv_rc rc, bool locked_now,
+    const char *user_id, const char *source, const char *resource, const char *kind)
+{
+	struct authn_service *s = op->s;
+	char uid[UTIL_ID_MAX], src[128], res[128];
+	enum pv_rc r;
+
+	util_strlcpy(uid, user_id != NULL ? user_id : "", sizeof(uid));
+	util_strlcpy(src, source != NULL ? source : "", sizeof(src));
+	util_strlcpy(res, resource, sizeof(res));
+	r = authn_op_refuse(op, ev, rc);
+	if (r == PV_PENDING && locked_now)
+		lockout_event_async(s, uid[0] != '\0' ? uid : NULL, source != NULL ? src : NULL,
+		    res, kind);
+	return r;
+}
+
+/* 429 before anything else: recorded (reason rate_limited), without the
+ * typed username (it may be anything, a password included); answered once
+ * the entry is durable. */
+static enum pv_rc
+rate_limited_op(struct authn_op *op, const char *source, const char *action,
+    const struct authn_principal *p, const char *resource, int retry)
+{
+	struct audit_event ev;
+
+	authn_ev_init(&ev, p, source, action, resource);
+	ev.outcome = AUDIT_DENIED;
+	ev.reason = "rate_limited";
+	return authn_op_refuse(op, &ev, rate_reply(&op->ar, retry));
+}
+
+/*
+ * authn_login in steps (pending.c):
+ *   start (request thread): throttle slot, the user, submit the lockout
+ *     reservation;
+ *   reserved (worker): the Argon2id verify, the one-time password check;
+ *     a refusal is recorded (refuse), a success submits the outcome;
+ *   committed (committer): the session or MFA challenge reply.
+ */
+struct login_op {
+	struct authn_op op;
+	const char *source, *password;
+	char key[STORE_USERNAME_MAX], src[AUTHN_SOURCE_MAX], res[128], detail[160];
+	char rehash[crypto_pwhash_STRBYTES];
+	char mtok[AUTHN_TOKEN_MAX];
+	struct store_user u;
+	bool found, passkey, challenge;
+	int64_t now;
+	struct authn_reserve_job rj;
+	struct login_job j;
+	struct authn_new_session ns;
+	struct store_mfa_pending pend;
+};
+
+static void
+login_release(struct authn_op *op)
+{
+	struct login_op *o = (struct login_op *)op;
+
+	store_user_clear(&o->u);
+}
+
+static void
+login_committed(struct authn_op *op, enum pv_rc rc)
+{
+	struct login_op *o = (struct login_op *)op;
+
+	if (rc == PV_E_STATE)   /* a concurrent login used the one-time password first */
+		rc = otp_refused(&op->ar, PV_E_STATE);
+	if (rc == PV_OK && o->challenge)
+		rc = authn_op_reply(op, json_pack("{s:b, s:s, s:i, s:[s*s*]}", "mfa_required", 1,
+		    "mfa_token", o->mtok, "mfa_expires_in_s", AUTHN_MFA_PENDING_MS / 1000,
+		    "mfa_methods", o->u.mfa_enabled ? "totp" : NULL,
+		    o->passkey ? "webauthn" : NULL));
+	else if (rc == PV_OK)
+		rc = authn_op_reply(op, authn_session_reply(op->s, &o->ns));
+	authn_op_finish(op, rc);
+}
+
+static enum pv_rc
+login_verify(struct login_op *o, enum pv_rc rc)
+{
+	struct authn_service *s = o->op.s;
+	const struct pv_config *cfg = s->cfg;
+	struct store_user *u = &o->u;
+	struct audit_event ev;
+	enum authn_login_next next;
+	unsigned flags = 0;
+	bool ok, locked_now = false;
+	int retry = 0;
+	enum pv_rc vrc, orc = PV_OK;
+
+	rc = authn_lockout_reserved(&o->rj, rc, &retry, &locked_now);
+	if (rc == PV_E_LOCKED) {
+		authn_ev_init(&ev, NULL, o->source, "auth.login", "auth");
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "locked";
+		ev.detail = o->detail;
+		return authn_op_refuse(&o->op, &ev, locked_reply(&o->op.ar, retry));
+	}
+	if (rc != PV_OK)
+		return rc;
+	if (o->found)
+		vrc = authn_password_verify(u->password_hash, o->password);
+	else
+		vrc = authn_password_verify_dummy(o->password, cfg->argon2_opslimit,
+		    cfg->argon2_memlimit);
+	ok = o->found && vrc == PV_OK && !u->disabled;
+	if (ok)
+		orc = authn_otp_check(u, o->now, cfg->one_time_password_ttl_s);
+	if (!ok || orc != PV_OK) {
+		authn_ev_init(&ev, NULL, o->source, "auth.login", "auth");
+		if (o->found) {
+			ev.actor.user_id = u->id;
+			ev.resource = o->res;
+		}
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = !o->found ? "unknown_user" : vrc != PV_OK ? "bad_password" :
+		    u->disabled ? "disabled" : orc == PV_E_EXPIRED ? "one_time_password_expired" :
+		    "one_time_password_used";
+		ev.detail = o->detail;
+		return refuse_locking(&o->op, &ev, ok ? otp_refused(&o->op.ar, orc) :
+		    fail(&o->op.ar, PV_E_UNAUTH, INVALID_LOGIN), locked_now,
+		    o->found ? u->id : NULL, o->source, o->found ? o->res : "auth", PW_KIND);
+	}
+
+	/* [oidc] local_passwords = breakglass_only (oidc.c) */
+	if ((rc = authn_local_password_allowed(s, u, &ok)) != PV_OK)
+		return rc;
+	if (!ok) {
+		authn_ev_init(&ev, NULL, o->source, "auth.login", o->res);
+		ev.actor.user_id = u->id;
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "local_password_disabled";
+		ev.detail = o->detail;
+		return authn_op_refuse(&o->op, &ev, fail(&o->op.ar, PV_E_LOCAL_PASSWORD,
+		    "Password sign-in is turned off for this account: sign in with your "
+		    "identity provider"));
+	}
+	/* correct password: the throttle slot was not a failure after all */
+	authn_throttle_release(s->throttle, o->src, o->now);
+	o->j.s = s;
+	o->j.key = o->key;
+	o->j.user_id = u->id;
+	o->j.consume_otp = u->password_one_time;
+	o->j.now_ms = o->now;
+	if (authn_password_needs_rehash(u->password_hash, cfg->argon2_opslimit,
+	    cfg->argon2_memlimit) &&
+	    authn_password_hash(o->password, cfg->argon2_opslimit, cfg->argon2_memlimit,
+	    o->rehash) == PV_OK)
+		o->j.rehash = o->rehash;
+	o->passkey = authn_webauthn_has(s, u->id);
+	next = authn_login_decide(u->mfa_enabled || o->passkey, authn_mfa_required(s, u->id),
+	    u->password_one_time, &flags);
+	authn_ev_init(&ev, NULL, o->source, "auth.login", o->res);
+	ev.actor.user_id = u->id;
+	ev.detail = o->detail;
+	if (next == AUTHN_LOGIN_MFA_CHALLENGE) {
+		if ((rc = authn_token_new(AUTHN_TOKEN_MFA, o->mtok, o->pend.token_hash)) != PV_OK)
+			return rc;
+		util_strlcpy(o->pend.user_id, u->id, sizeof(o->pend.user_id));
+		o->pend.expires_ms = o->now + AUTHN_MFA_PENDING_MS;
+		o->pend.credential_epoch = u->credential_epoch;
+		o->j.pending = &o->pend;
+		o->challenge = true;
+		ev.reason = "mfa_required";
+	} else {
+		if ((rc = authn_session_prepare(s, u, flags, false, o->source, o->now, &o->ns)) !=
+		    PV_OK)
+			return rc;
+		o->j.session = &o->ns.row;
+		ev.actor.session_id = o->ns.row.id;
+		ev.reason = flags != 0 ? "restricted" : "password";
+	}
+	return authn_op_submit(&o->op, &ev, login_fn, &o->j, login_committed, false);
+}
+
+static void
+login_reserved(struct authn_op *op, enum pv_rc rc)
+{
+	authn_op_run(op, login_verify((struct login_op *)op, rc));
+}
+
+static enum pv_rc
+login_start(struct login_op *o, const char *username)
+{
+	struct authn_service *s = o->op.s;
+	bool valid;
+	int retry = 0;
+	enum pv_rc rc;
+
+	if (username == NULL || o->password == NULL)
+		return fail(&o->op.ar, PV_E_INVALID, "username and password are required");
+	authn_source_key(o->source, o->src);
+	/* each attempt takes its throttle slot before anything is verified */
+	if (authn_throttle_reserve(s->throttle, o->src, o->now, &retry) == PV_E_RATE)
+		return rate_limited_op(&o->op, o->source, "auth.login", NULL, "auth", retry);
+	valid = authn_username_key(username, o->key);
+	if (valid) {
+		STORE_READ(s->st, rc, store_user_get_by_username(tx, o->key, &o->u));
+		if (rc == PV_OK)
+			o->found = true;
+		else if (rc != PV_E_NOTFOUND)
+			return rc;
+	}
+	if ((rc = authn_login_key(s, o->key, valid, o->found, o->key)) != PV_OK)
+		return rc;
+	if (o->found)
+		snprintf(o->detail, sizeof(o->detail), "{\"username\":\"%s\"}", o->u.username);
+	else if (valid)
+		snprintf(o->detail, sizeof(o->detail), "{\"username_hmac\":\"%s\"}",
+		    o->key + strlen(AUTHN_KEY_HASHED));
+	else
+		snprintf(o->detail, sizeof(o->detail), "{\"username\":\"(invalid)\"}");
+	if (o->found)
+		snprintf(o->res, sizeof(o->res), "users/%s", o->u.id);
+	/* ... and its lockout slot: N concurrent attempts verify at most
+	 * lockout_threshold passwords; the verify runs on a worker */
+	o->rj.s = s;
+	o->rj.key = o->key;
+	o->rj.kind = PW_KIND;
+	return authn_op_submit(&o->op, NULL, authn_lockout_reserve_fn, &o->rj, login_reserved,
+	    true);
+}
+
+void
+authn_login_async(struct authn_service *s, const char *source, const char *username,
+    const char *password, authn_done_fn done, void *arg)
+{
+	struct login_op *o = authn_op_new(s, sizeof(*o), done, arg);
+	struct authn_result ar;
+
+	if (o == NULL) {
+		memset(&ar, 0, sizeof(ar));
+		done(PV_E_NOMEM, NULL, &ar, arg);
+		return;
+	}
+	o->op.release = login_release;
+	o->source = source;
+	o->password = password;
+	o->now = util_now_ms();
+	authn_op_run(&o->op, login_start(o, username));
+}
+
 enum pv_rc
 authn_login(struct authn_service *s, const char *source, const char *username,
     const char *password, json_t **out, struct authn_result *ar)
 {
-	const struct pv_config *cfg = s->cfg;
-	char key[STORE_USERNAME_MAX], src[AUTHN_SOURCE_MAX], res[128], detail[160];
-	char rehash[crypto_pwhash_STRBYTES];
-	struct store_user u;
-	struct audit_event ev;
-	bool valid, found = false, ok, locked_now = false;
-	int retry = 0;
-	int64_t now = util_now_ms();
-	enum pv_rc rc, vrc, orc = PV_OK;
+	struct authn_wait w;
 
-	memset(ar, 0, sizeof(*ar));
-	memset(&u, 0, sizeof(u));
-	memset(rehash, 0, sizeof(rehash));
-	if (username == NULL || password == NULL)
-		return fail(ar, PV_E_INVALID, "username and password are required");
-	authn_source_key(source, src);
-	/* each attempt takes its throttle slot before anything is verified */
-	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
-		return rate_limited(s, source, ar, "auth.login", NULL, "auth", retry);
-	valid = authn_username_key(username, key);
-	if (valid) {
-		STORE_READ(s->st, rc, store_user_get_by_username(tx, key, &u));
-		if (rc == PV_OK)
-			found = true;
-		else if (rc != PV_E_NOTFOUND)
-			return rc;
-	}
-	if ((rc = authn_login_key(s, key, valid, found, key)) != PV_OK)
-		goto out;
-	if (found)
-		snprintf(detail, sizeof(detail), "{\"username\":\"%s\"}", u.username);
-	else if (valid)
-		snprintf(detail, sizeof(detail), "{\"username_hmac\":\"%s\"}",
-		    key + strlen(AUTHN_KEY_HASHED));
-	else
-		snprintf(detail, sizeof(detail), "{\"username\":\"(invalid)\"}");
-	if (found)
-		snprintf(res, sizeof(res), "users/%s", u.id);
-
-	/* ... and its lockout slot: N concurrent attempts verify at most
-	 * lockout_threshold passwords */
-	rc = authn_lockout_reserve(s, key, PW_KIND, &retry, &locked_now);
-	if (rc == PV_E_LOCKED) {
-		authn_ev_init(&ev, NULL, source, "auth.login", "auth");
-		ev.outcome = AUDIT_DENIED;
-		ev.reason = "locked";
-		ev.detail = detail;
-		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : locked_reply(ar, retry);
-		goto out;
-	}
-	if (rc != PV_OK)
-		goto out;
-
-	if (found)
-		vrc = authn_password_verify(u.password_hash, password);
-	else
-		vrc = authn_password_verify_dummy(password, cfg->argon2_opslimit,
-		    cfg->argon2_memlimit);
-	ok = found && vrc == PV_OK && !u.disabled;
-	if (ok)
-		orc = authn_otp_check(&u, now, cfg->one_time_password_ttl_s);
-
-	if (!ok || orc != PV_OK) {
-		authn_ev_init(&ev, NULL, source, "auth.login", "auth");
-		if (found) {
-			ev.actor.user_id = u.id;
-			ev.resource = res;
-		}
-		ev.outcome = AUDIT_DENIED;
-		ev.reason = !found ? "unknown_user" : vrc != PV_OK ? "bad_password" :
-		    u.disabled ? "disabled" : orc == PV_E_EXPIRED ? "one_time_password_expired" :
-		    "one_time_password_used";
-		ev.detail = detail;
-		rc = audit_record(s->audit, &ev);
-		if (locked_now)
-			lockout_event(s, found ? u.id : NULL, source, found ? res : "auth",
-			    PW_KIND);
-		if (rc != PV_OK)
-			rc = PV_E_AUDIT;
-		else if (ok)
-			rc = otp_refused(ar, orc);
-		else
-			rc = fail(ar, PV_E_UNAUTH, INVALID_LOGIN);
-		goto out;
-	}
-
-	/* [oidc] local_passwords = breakglass_only (oidc.c) */
-	if ((rc = authn_local_password_check(s, &u, source, res, detail, ar)) != PV_OK)
-		goto out;
-	/* correct password: the throttle slot was not a failure after all */
-	authn_throttle_release(s->throttle, src, now);
-	{
-		struct authn_new_session ns;
-		struct store_mfa_pending pend;
-		struct login_job j;
-		enum authn_login_next next;
-		unsigned flags = 0;
-		char mtok[AUTHN_TOKEN_MAX];
-		json_t *o;
-
-		memset(&j, 0, sizeof(j));
-		j.s = s;
-		j.key = key;
-		j.user_id = u.id;
-		j.consume_otp = u.password_one_time;
-		j.now_ms = now;
-		if (authn_password_needs_rehash(u.password_hash, cfg->argon2_opslimit,
-		    cfg->argon2_memlimit) &&
-		    authn_password_hash(password, cfg->argon2_opslimit, cfg->argon2_memlimit,
-		    rehash) == PV_OK)
-			j.rehash = rehash;
-		bool passkey = authn_webauthn_has(s, u.id);
-
-		next = authn_login_decide(u.mfa_enabled || passkey, authn_mfa_required(s, u.id),
-		    u.password_one_time, &flags);
-		authn_ev_init(&ev, NULL, source, "auth.login", res);
-		ev.actor.user_id = u.id;
-		ev.detail = detail;
-		if (next == AUTHN_LOGIN_MFA_CHALLENGE) {
-			memset(&pend, 0, sizeof(pend));
-			if ((rc = authn_token_new(AUTHN_TOKEN_MFA, mtok, pend.token_hash)) != PV_OK)
-				goto out;
-			util_strlcpy(pend.user_id, u.id, sizeof(pend.user_id));
-			pend.expires_ms = now + AUTHN_MFA_PENDING_MS;
-			pend.credential_epoch = u.credential_epoch;
-			j.pending = &pend;
-			ev.reason = "mfa_required";
-			if ((rc = audit_commit(s->audit, &ev, login_fn, &j)) != PV_OK) {
-				crypto_wipe(mtok, sizeof(mtok));
-				goto committed;
-			}
-			o = json_pack("{s:b, s:s, s:i, s:[s*s*]}", "mfa_required", 1, "mfa_token",
-			    mtok, "mfa_expires_in_s", AUTHN_MFA_PENDING_MS / 1000, "mfa_methods",
-			    u.mfa_enabled ? "totp" : NULL, passkey ? "webauthn" : NULL);
-			crypto_wipe(mtok, sizeof(mtok));
-		} else {
-			if ((rc = authn_session_prepare(s, &u, flags, false, source, now, &ns)) !=
-			    PV_OK)
-				goto out;
-			j.session = &ns.row;
-			ev.actor.session_id = ns.row.id;
-			ev.reason = flags != 0 ? "restricted" : "password";
-			rc = audit_commit(s->audit, &ev, login_fn, &j);
-			if (rc != PV_OK) {
-				crypto_wipe(&ns, sizeof(ns));
-				goto committed;
-			}
-			o = authn_session_reply(s, &ns);
-			crypto_wipe(&ns, sizeof(ns));
-		}
-		rc = o != NULL ? reply(out, o) : PV_E_NOMEM;
-		goto out;
-committed:
-		/* a concurrent login used the one-time password first */
-		if (rc == PV_E_STATE)
-			rc = otp_refused(ar, PV_E_STATE);
-	}
-out:
-	crypto_wipe(rehash, sizeof(rehash));
-	store_user_clear(&u);
-	return rc;
+	authn_wait_init(&w);
+	authn_login_async(s, source, username, password, authn_wait_done, &w);
+	return authn_wait_end(&w, out, ar);
 }
 
 /* ------------------------------------------------------------------ */
@@ -504,151 +583,208 @@ authn_mfa_pending_reserve(struct authn_service *s, const char *pending_hash, con
 	return rc;
 }
 
+/*
+ * authn_mfa_verify in steps (pending.c):
+ *   start (request thread): throttle slot, the pending login and its user,
+ *     submit the attempt's reservation (mfa_reserve_fn);
+ *   reserved (worker): check the code; a refusal is recorded, a success
+ *     submits mfa_fn with the new session;
+ *   committed (committer): the session reply.
+ */
+struct mfa_op {
+	struct authn_op op;
+	const char *source, *code;
+	char src[AUTHN_SOURCE_MAX], phash[AUTHN_HASH_HEX_MAX], res[128];
+	char rhash[AUTHN_HASH_HEX_MAX], detail[96];
+	struct store_mfa_pending pend;
+	struct store_user u;
+	int64_t now;
+	bool totp;
+	struct mfa_reserve_job rj;
+	struct mfa_job j;
+	struct authn_new_session ns;
+};
+
+static void
+mfa_release(struct authn_op *op)
+{
+	store_user_clear(&((struct mfa_op *)op)->u);
+}
+
+/* The auth.mfa entry as far as the user is known. */
+static void
+mfa_ev(struct mfa_op *o, struct audit_event *ev)
+{
+	authn_ev_init(ev, NULL, o->source, "auth.mfa", "auth");
+	ev->outcome = AUDIT_DENIED;
+	if (o->u.id[0] != '\0') {
+		ev->actor.user_id = o->u.id;
+		ev->resource = o->res;
+	}
+}
+
+static void
+mfa_committed(struct authn_op *op, enum pv_rc rc)
+{
+	struct mfa_op *o = (struct mfa_op *)op;
+
+	if (rc == PV_E_UNAUTH)
+		rc = fail(&op->ar, PV_E_UNAUTH, "Invalid code (already used)");
+	else if (rc == PV_OK)
+		rc = authn_op_reply(op, authn_session_reply(op->s, &o->ns));
+	authn_op_finish(op, rc);
+}
+
+static enum pv_rc
+mfa_check(struct mfa_op *o, enum pv_rc rc)
+{
+	struct authn_service *s = o->op.s;
+	struct authn_result *ar = &o->op.ar;
+	uint8_t secret[AUTHN_TOTP_SECRET_LEN];
+	struct audit_event ev;
+	int64_t step = -1;
+	size_t left = 0;
+	enum pv_rc vrc;
+
+	mfa_ev(o, &ev);
+	if (rc == PV_E_LOCKED) {
+		ev.reason = "locked";
+		return authn_op_refuse(&o->op, &ev, locked_reply(ar, o->rj.retry_after_s));
+	}
+	if (rc == PV_E_TOOBIG) {
+		ev.reason = "too_many_attempts";
+		return authn_op_refuse(&o->op, &ev, fail(ar, PV_E_UNAUTH,
+		    "Too many wrong codes for this login: log in again with the password"));
+	}
+	if (rc == PV_E_NOTFOUND) {
+		ev.reason = "invalid_mfa_token";
+		return authn_op_refuse(&o->op, &ev, fail(ar, PV_E_UNAUTH,
+		    "Invalid or expired MFA token: log in again with the password"));
+	}
+	if (rc != PV_OK)
+		return rc;
+	o->totp = is_totp_shape(o->code);
+	if (o->totp) {
+		if ((rc = authn_mfa_open(s, &o->u, secret)) != PV_OK)
+			return rc;
+		vrc = authn_totp_verify(secret, sizeof(secret), o->code, o->now / 1000,
+		    o->u.mfa_last_step, &step);
+		crypto_wipe(secret, sizeof(secret));
+	} else {
+		vrc = recovery_match(s, o->u.id, o->code, o->rhash, &left);
+		if (vrc != PV_OK && vrc != PV_E_UNAUTH)
+			return vrc;
+	}
+	if (vrc != PV_OK) {
+		ev.reason = o->totp ? "bad_totp" : "bad_recovery_code";
+		return refuse_locking(&o->op, &ev, fail(ar, PV_E_UNAUTH, "Invalid code"),
+		    o->rj.locked_now, o->u.id, o->source, o->res, MFA_KIND);
+	}
+	authn_throttle_release(s->throttle, o->src, o->now);
+	{
+		unsigned flags = o->u.password_one_time ? AUTHN_RESTRICT_PASSWORD_CHANGE : 0;
+
+		if ((rc = authn_session_prepare(s, &o->u, flags, true, o->source, o->now, &o->ns)) !=
+		    PV_OK)
+			return rc;
+	}
+	o->j.user_id = o->u.id;
+	o->j.pending_hash = o->phash;
+	o->j.mfa_key = o->u.username;
+	o->j.step = o->totp ? step : -1;
+	o->j.recovery_hash = o->totp ? NULL : o->rhash;
+	o->j.session = &o->ns.row;
+	o->j.now_ms = o->now;
+	ev.actor.session_id = o->ns.row.id;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.reason = o->totp ? "totp" : "recovery_code";
+	if (!o->totp) {
+		snprintf(o->detail, sizeof(o->detail), "{\"recovery_codes_left\":%zu}", left);
+		ev.detail = o->detail;
+	}
+	return authn_op_submit(&o->op, &ev, mfa_fn, &o->j, mfa_committed, false);
+}
+
+static void
+mfa_reserved(struct authn_op *op, enum pv_rc rc)
+{
+	authn_op_run(op, mfa_check((struct mfa_op *)op, rc));
+}
+
+static enum pv_rc
+mfa_start(struct mfa_op *o, const char *mtok)
+{
+	struct authn_service *s = o->op.s;
+	struct authn_result *ar = &o->op.ar;
+	struct audit_event ev;
+	int retry = 0;
+	enum pv_rc rc;
+
+	if (mtok == NULL || o->code == NULL)
+		return fail(ar, PV_E_INVALID, "mfa_token and code are required");
+	authn_source_key(o->source, o->src);
+	if (authn_throttle_reserve(s->throttle, o->src, o->now, &retry) == PV_E_RATE)
+		return rate_limited_op(&o->op, o->source, "auth.mfa", NULL, "auth", retry);
+	mfa_ev(o, &ev);
+	rc = authn_token_hash(AUTHN_TOKEN_MFA, mtok, o->phash);
+	if (rc == PV_OK)
+		STORE_READ(s->st, rc, store_mfa_pending_get(tx, o->phash, &o->pend));
+	else
+		rc = PV_E_NOTFOUND;
+	if (rc == PV_E_NOTFOUND || (rc == PV_OK && o->pend.expires_ms <= o->now)) {
+		ev.reason = "invalid_mfa_token";
+		return authn_op_refuse(&o->op, &ev, fail(ar, PV_E_UNAUTH,
+		    "Invalid or expired MFA token: log in again with the password"));
+	}
+	if (rc != PV_OK)
+		return rc;
+	STORE_READ(s->st, rc, store_user_get(tx, o->pend.user_id, &o->u));
+	if (rc != PV_OK) {
+		memset(&o->u, 0, sizeof(o->u));
+		return rc == PV_E_NOTFOUND ? fail(ar, PV_E_UNAUTH, INVALID_LOGIN) : rc;
+	}
+	snprintf(o->res, sizeof(o->res), "users/%s", o->u.id);
+	mfa_ev(o, &ev);
+	if (o->u.disabled || !o->u.mfa_enabled || o->u.credential_epoch != o->pend.credential_epoch) {
+		ev.reason = o->u.disabled ? "disabled" : !o->u.mfa_enabled ? "mfa_not_enrolled"
+		    : "credentials_changed";
+		return authn_op_refuse(&o->op, &ev, fail(ar, PV_E_UNAUTH, INVALID_LOGIN));
+	}
+	o->rj.s = s;
+	o->rj.pending_hash = o->phash;
+	o->rj.mfa_key = o->u.username;
+	o->rj.now_ms = o->now;
+	return authn_op_submit(&o->op, NULL, mfa_reserve_fn, &o->rj, mfa_reserved, true);
+}
+
+void
+authn_mfa_verify_async(struct authn_service *s, const char *source, const char *mtok,
+    const char *code, authn_done_fn done, void *arg)
+{
+	struct mfa_op *o = authn_op_new(s, sizeof(*o), done, arg);
+	struct authn_result ar;
+
+	if (o == NULL) {
+		memset(&ar, 0, sizeof(ar));
+		done(PV_E_NOMEM, NULL, &ar, arg);
+		return;
+	}
+	o->op.release = mfa_release;
+	o->source = source;
+	o->code = code;
+	o->now = util_now_ms();
+	authn_op_run(&o->op, mfa_start(o, mtok));
+}
+
 enum pv_rc
 authn_mfa_verify(struct authn_service *s, const char *source, const char *mtok,
     const char *code, json_t **out, struct authn_result *ar)
 {
-	char src[AUTHN_SOURCE_MAX], phash[AUTHN_HASH_HEX_MAX], res[128], rhash[AUTHN_HASH_HEX_MAX];
-	char detail[96];
-	uint8_t secret[AUTHN_TOTP_SECRET_LEN];
-	struct store_mfa_pending pend;
-	struct store_user u;
-	struct audit_event ev;
-	int64_t now = util_now_ms(), step = -1;
-	size_t left = 0;
-	bool totp;
-	int retry = 0;
-	enum pv_rc rc, vrc;
+	struct authn_wait w;
 
-	memset(ar, 0, sizeof(*ar));
-	memset(&u, 0, sizeof(u));
-	if (mtok == NULL || code == NULL)
-		return fail(ar, PV_E_INVALID, "mfa_token and code are required");
-	authn_source_key(source, src);
-	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
-		return rate_limited(s, source, ar, "auth.mfa", NULL, "auth", retry);
-	authn_ev_init(&ev, NULL, source, "auth.mfa", "auth");
-	ev.outcome = AUDIT_DENIED;
-	rc = authn_token_hash(AUTHN_TOKEN_MFA, mtok, phash);
-	if (rc == PV_OK)
-		STORE_READ(s->st, rc, store_mfa_pending_get(tx, phash, &pend));
-	else
-		rc = PV_E_NOTFOUND;
-	if (rc == PV_E_NOTFOUND || (rc == PV_OK && pend.expires_ms <= now)) {
-		ev.reason = "invalid_mfa_token";
-		if (audit_record(s->audit, &ev) != PV_OK)
-			return PV_E_AUDIT;
-		return fail(ar, PV_E_UNAUTH,
-		    "Invalid or expired MFA token: log in again with the password");
-	}
-	if (rc != PV_OK)
-		return rc;
-	STORE_READ(s->st, rc, store_user_get(tx, pend.user_id, &u));
-	if (rc != PV_OK)
-		return rc == PV_E_NOTFOUND ? fail(ar, PV_E_UNAUTH, INVALID_LOGIN) : rc;
-	snprintf(res, sizeof(res), "users/%s", u.id);
-	ev.actor.user_id = u.id;
-	ev.resource = res;
-	if (u.disabled || !u.mfa_enabled || u.credential_epoch != pend.credential_epoch) {
-		ev.reason = u.disabled ? "disabled" : !u.mfa_enabled ? "mfa_not_enrolled"
-		    : "credentials_changed";
-		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT :
-		    fail(ar, PV_E_UNAUTH, INVALID_LOGIN);
-		goto out;
-	}
-	{
-		struct mfa_reserve_job rj = { s, phash, u.username, now, 0, false };
-
-		rc = audit_commit(s->audit, NULL, mfa_reserve_fn, &rj);
-		if (rc == PV_E_LOCKED) {
-			ev.reason = "locked";
-			rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT :
-			    locked_reply(ar, rj.retry_after_s);
-			goto out;
-		}
-		if (rc == PV_E_TOOBIG) {
-			ev.reason = "too_many_attempts";
-			rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : fail(ar,
-			    PV_E_UNAUTH,
-			    "Too many wrong codes for this login: log in again with the password");
-			goto out;
-		}
-		if (rc == PV_E_NOTFOUND) {
-			ev.reason = "invalid_mfa_token";
-			rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : fail(ar,
-			    PV_E_UNAUTH, "Invalid or expired MFA token: log in again with the password");
-			goto out;
-		}
-		if (rc != PV_OK)
-			goto out;
-
-		totp = is_totp_shape(code);
-		if (totp) {
-			if ((rc = authn_mfa_open(s, &u, secret)) != PV_OK)
-				goto out;
-			vrc = authn_totp_verify(secret, sizeof(secret), code, now / 1000,
-			    u.mfa_last_step, &step);
-			crypto_wipe(secret, sizeof(secret));
-		} else {
-			vrc = recovery_match(s, u.id, code, rhash, &left);
-			if (vrc != PV_OK && vrc != PV_E_UNAUTH) {
-				rc = vrc;
-				goto out;
-			}
-		}
-		if (vrc != PV_OK) {
-			ev.reason = totp ? "bad_totp" : "bad_recovery_code";
-			if (audit_record(s->audit, &ev) != PV_OK) {
-				rc = PV_E_AUDIT;
-				goto out;
-			}
-			if (rj.locked_now)
-				lockout_event(s, u.id, source, res, MFA_KIND);
-			rc = fail(ar, PV_E_UNAUTH, "Invalid code");
-			goto out;
-		}
-	}
-	authn_throttle_release(s->throttle, src, now);
-	{
-		struct authn_new_session ns;
-		struct mfa_job j;
-		unsigned flags = u.password_one_time ? AUTHN_RESTRICT_PASSWORD_CHANGE : 0;
-		json_t *o;
-
-		if ((rc = authn_session_prepare(s, &u, flags, true, source, now, &ns)) != PV_OK)
-			goto out;
-		memset(&j, 0, sizeof(j));
-		j.user_id = u.id;
-		j.pending_hash = phash;
-		j.mfa_key = u.username;
-		j.step = totp ? step : -1;
-		j.recovery_hash = totp ? NULL : rhash;
-		j.session = &ns.row;
-		j.now_ms = now;
-		ev.actor.session_id = ns.row.id;
-		ev.outcome = AUDIT_ALLOWED;
-		ev.reason = totp ? "totp" : "recovery_code";
-		if (!totp) {
-			snprintf(detail, sizeof(detail), "{\"recovery_codes_left\":%zu}", left);
-			ev.detail = detail;
-		}
-		rc = audit_commit(s->audit, &ev, mfa_fn, &j);
-		if (rc == PV_E_UNAUTH) {
-			crypto_wipe(&ns, sizeof(ns));
-			rc = fail(ar, PV_E_UNAUTH, "Invalid code (already used)");
-			goto out;
-		}
-		if (rc != PV_OK) {
-			crypto_wipe(&ns, sizeof(ns));
-			goto out;
-		}
-		o = authn_session_reply(s, &ns);
-		crypto_wipe(&ns, sizeof(ns));
-		rc = o != NULL ? reply(out, o) : PV_E_NOMEM;
-	}
-out:
-	store_user_clear(&u);
-	return rc;
+	authn_wait_init(&w);
+	authn_mfa_verify_async(s, source, mtok, code, authn_wait_done, &w);
+	return authn_wait_end(&w, out, ar);
 }
 
 /* ------------------------------------------------------------------ */
@@ -693,96 +829,165 @@ password_fn(struct store_tx *tx, void *arg)
 	    authn_session_end_name(AUTHN_END_PASSWORD), &j->ended);
 }
 
+/*
+ * authn_password_change in steps (pending.c):
+ *   start (request thread): throttle slot, the user, submit the lockout
+ *     reservation (the current password is a credential);
+ *   reserved (worker): verify the current password, the policy, hash the
+ *     new one; submit password_fn;
+ *   committed (committer): the session cache, the reply.
+ */
+struct password_op {
+	struct authn_op op;
+	const struct authn_principal *p;
+	const char *source, *cur, *npw;
+	char src[AUTHN_SOURCE_MAX], res[128];
+	char hash[crypto_pwhash_STRBYTES];
+	struct store_user u;
+	int64_t now;
+	struct authn_reserve_job rj;
+	struct password_job j;
+};
+
+static void
+password_release(struct authn_op *op)
+{
+	store_user_clear(&((struct password_op *)op)->u);
+}
+
+static void
+password_committed(struct authn_op *op, enum pv_rc rc)
+{
+	struct password_op *o = (struct password_op *)op;
+	const struct authn_principal *p = o->p;
+	json_t *ob;
+
+	if (rc == PV_OK) {
+		authn_cache_forget_user(op->s, p->user_id, p->session_id);
+		authn_cache_set_state(op->s, p->session_id, o->j.new_flags, p->mfa_verified,
+		    o->j.new_epoch);
+		ob = json_pack("{s:b, s:o, s:i}", "restricted", o->j.new_flags != 0,
+		    "required_actions", json_array(), "other_sessions_ended", (int)o->j.ended);
+		if (ob != NULL && (o->j.new_flags & AUTHN_RESTRICT_MFA_ENROL))
+			json_array_append_new(json_object_get(ob, "required_actions"),
+			    json_string("enrol_mfa"));
+		rc = authn_op_reply(op, ob);
+	}
+	authn_op_finish(op, rc);
+}
+
+static enum pv_rc
+password_check(struct password_op *o, enum pv_rc rc)
+{
+	struct authn_service *s = o->op.s;
+	struct authn_result *ar = &o->op.ar;
+	const struct authn_principal *p = o->p;
+	struct audit_event ev;
+	char why[160];
+	bool locked_now = false;
+	int retry = 0;
+
+	authn_ev_init(&ev, p, o->source, "auth.password", o->res);
+	rc = authn_lockout_reserved(&o->rj, rc, &retry, &locked_now);
+	if (rc == PV_E_LOCKED)
+		return locked_reply(ar, retry);
+	if (rc != PV_OK)
+		return rc;
+	if (authn_password_verify(o->u.password_hash, o->cur) != PV_OK) {
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "bad_password";
+		return refuse_locking(&o->op, &ev,
+		    fail(ar, PV_E_FORBIDDEN, "The current password is not correct"), locked_now,
+		    o->u.id, o->source, o->res, PW_KIND);
+	}
+	authn_throttle_release(s->throttle, o->src, o->now);
+	if (strcmp(o->cur, o->npw) == 0)
+		return fail(ar, PV_E_INVALID, "new_password must differ from the current one");
+	if (authn_password_check_policy(o->npw, s->cfg->password_min_length, o->u.username,
+	    o->u.email[0] ? o->u.email : NULL, why, sizeof(why)) != PV_OK) {
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "policy";
+		/* why never quotes the password; it is the policy's own text */
+		snprintf(ar->message, sizeof(ar->message), "new_password refused: %s", why);
+		return authn_op_refuse(&o->op, &ev, PV_E_INVALID);
+	}
+	if ((rc = authn_password_hash(o->npw, s->cfg->argon2_opslimit, s->cfg->argon2_memlimit,
+	    o->hash)) != PV_OK)
+		return rc;
+	o->j.p = p;
+	o->j.hash = o->hash;
+	o->j.new_flags = p->restrict_flags & ~AUTHN_RESTRICT_PASSWORD_CHANGE;
+	o->j.now_ms = o->now;
+	ev.reason = o->u.password_one_time ? "one_time_replaced" : "changed";
+	return authn_op_submit(&o->op, &ev, password_fn, &o->j, password_committed, false);
+}
+
+static void
+password_reserved(struct authn_op *op, enum pv_rc rc)
+{
+	authn_op_run(op, password_check((struct password_op *)op, rc));
+}
+
+static enum pv_rc
+password_start(struct password_op *o)
+{
+	struct authn_service *s = o->op.s;
+	const struct authn_principal *p = o->p;
+	int retry = 0;
+	enum pv_rc rc;
+
+	if (p == NULL)
+		return PV_E_UNAUTH;
+	if (o->cur == NULL || o->npw == NULL)
+		return fail(&o->op.ar, PV_E_INVALID,
+		    "current_password and new_password are required");
+	authn_source_key(o->source, o->src);
+	snprintf(o->res, sizeof(o->res), "users/%s", p->user_id);
+	if (authn_throttle_reserve(s->throttle, o->src, o->now, &retry) == PV_E_RATE)
+		return rate_limited_op(&o->op, o->source, "auth.password", p, o->res, retry);
+	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &o->u));
+	if (rc != PV_OK) {
+		memset(&o->u, 0, sizeof(o->u));
+		return rc;
+	}
+	o->rj.s = s;
+	o->rj.key = o->u.username;
+	o->rj.kind = PW_KIND;
+	return authn_op_submit(&o->op, NULL, authn_lockout_reserve_fn, &o->rj, password_reserved,
+	    true);
+}
+
+void
+authn_password_change_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *cur, const char *npw, authn_done_fn done, void *arg)
+{
+	struct password_op *o = authn_op_new(s, sizeof(*o), done, arg);
+	struct authn_result ar;
+
+	if (o == NULL) {
+		memset(&ar, 0, sizeof(ar));
+		done(PV_E_NOMEM, NULL, &ar, arg);
+		return;
+	}
+	o->op.release = password_release;
+	o->p = p;
+	o->source = source;
+	o->cur = cur;
+	o->npw = npw;
+	o->now = util_now_ms();
+	authn_op_run(&o->op, password_start(o));
+}
+
 enum pv_rc
 authn_password_change(struct authn_service *s, const struct authn_principal *p,
     const char *source, const char *cur, const char *npw, json_t **out,
     struct authn_result *ar)
 {
-	char src[AUTHN_SOURCE_MAX], why[160], res[128];
-	char hash[crypto_pwhash_STRBYTES];
-	struct store_user u;
-	struct audit_event ev;
-	int64_t now = util_now_ms();
-	bool locked_now = false;
-	int retry = 0;
-	enum pv_rc rc;
+	struct authn_wait w;
 
-	memset(ar, 0, sizeof(*ar));
-	memset(&u, 0, sizeof(u));
-	if (p == NULL)
-		return PV_E_UNAUTH;
-	if (cur == NULL || npw == NULL)
-		return fail(ar, PV_E_INVALID, "current_password and new_password are required");
-	authn_source_key(source, src);
-	snprintf(res, sizeof(res), "users/%s", p->user_id);
-	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
-		return rate_limited(s, source, ar, "auth.password", p, res, retry);
-	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &u));
-	if (rc != PV_OK)
-		return rc;
-	authn_ev_init(&ev, p, source, "auth.password", res);
-	/* the current password is a credential: reserve before verifying */
-	rc = authn_lockout_reserve(s, u.username, PW_KIND, &retry, &locked_now);
-	if (rc == PV_E_LOCKED) {
-		store_user_clear(&u);
-		return locked_reply(ar, retry);
-	}
-	if (rc != PV_OK)
-		goto out;
-	if (authn_password_verify(u.password_hash, cur) != PV_OK) {
-		ev.outcome = AUDIT_DENIED;
-		ev.reason = "bad_password";
-		rc = audit_record(s->audit, &ev);
-		if (locked_now)
-			lockout_event(s, u.id, source, res, PW_KIND);
-		rc = rc != PV_OK ? PV_E_AUDIT :
-		    fail(ar, PV_E_FORBIDDEN, "The current password is not correct");
-		goto out;
-	}
-	authn_throttle_release(s->throttle, src, now);
-	if (strcmp(cur, npw) == 0) {
-		rc = fail(ar, PV_E_INVALID, "new_password must differ from the current one");
-		goto out;
-	}
-	if (authn_password_check_policy(npw, s->cfg->password_min_length, u.username,
-	    u.email[0] ? u.email : NULL, why, sizeof(why)) != PV_OK) {
-		ev.outcome = AUDIT_DENIED;
-		ev.reason = "policy";
-		if (audit_record(s->audit, &ev) != PV_OK) {
-			rc = PV_E_AUDIT;
-			goto out;
-		}
-		/* why never quotes the password; it is the policy's own text */
-		snprintf(ar->message, sizeof(ar->message), "new_password refused: %s", why);
-		rc = PV_E_INVALID;
-		goto out;
-	}
-	if ((rc = authn_password_hash(npw, s->cfg->argon2_opslimit, s->cfg->argon2_memlimit,
-	    hash)) != PV_OK)
-		goto out;
-	{
-		struct password_job j = { p, hash, p->restrict_flags & ~AUTHN_RESTRICT_PASSWORD_CHANGE,
-			now, 0, 0 };
-		json_t *o;
-
-		ev.reason = u.password_one_time ? "one_time_replaced" : "changed";
-		rc = audit_commit(s->audit, &ev, password_fn, &j);
-		crypto_wipe(hash, sizeof(hash));
-		if (rc != PV_OK)
-			goto out;
-		authn_cache_forget_user(s, p->user_id, p->session_id);
-		authn_cache_set_state(s, p->session_id, j.new_flags, p->mfa_verified, j.new_epoch);
-		o = json_pack("{s:b, s:o, s:i}", "restricted", j.new_flags != 0,
-		    "required_actions", json_array(), "other_sessions_ended", (int)j.ended);
-		if (o != NULL && (j.new_flags & AUTHN_RESTRICT_MFA_ENROL))
-			json_array_append_new(json_object_get(o, "required_actions"),
-			    json_string("enrol_mfa"));
-		rc = o != NULL ? reply(out, o) : PV_E_NOMEM;
-	}
-out:
-	crypto_wipe(hash, sizeof(hash));
-	store_user_clear(&u);
-	return rc;
+	authn_wait_init(&w);
+	authn_password_change_async(s, p, source, cur, npw, authn_wait_done, &w);
+	return authn_wait_end(&w, out, ar);
 }
 
 /* ------------------------------------------------------------------ */
@@ -819,8 +1024,12 @@ authn_password_reconfirm(struct authn_service *s, const struct authn_principal *
 	if (password == NULL || password[0] == '\0')
 		return fail(ar, PV_E_INVALID, "password is required");
 	authn_source_key(source, src);
-	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
-		return rate_limited(s, source, ar, action, p, resource, retry);
+	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE) {
+		authn_ev_init(&ev, p, source, action, resource);
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "rate_limited";
+		return audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : rate_reply(ar, retry);
+	}
 	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &u));
 	if (rc != PV_OK)
 		return rc;
@@ -837,7 +1046,7 @@ authn_password_reconfirm(struct authn_service *s, const struct authn_principal *
 		ev.reason = "bad_password";
 		rc = audit_record(s->audit, &ev);
 		if (locked_now)
-			lockout_event(s, u.id, source, resource, PW_KIND);
+			lockout_event_async(s, u.id, source, resource, PW_KIND);
 		rc = rc != PV_OK ? PV_E_AUDIT :
 		    fail(ar, PV_E_UNAUTH, "The password is not correct");
 		goto out;
@@ -888,51 +1097,88 @@ enroll_fn(struct store_tx *tx, void *arg)
 	return rc;
 }
 
+struct enroll_op {
+	struct authn_op op;
+	uint8_t secret[AUTHN_TOTP_SECRET_LEN];
+	char b32[AUTHN_TOTP_B32_MAX], uri[AUTHN_TOTP_URI_MAX];
+	struct store_user sealed;
+	struct enroll_job j;
+};
+
+static void
+enroll_release(struct authn_op *op)
+{
+	struct enroll_op *o = (struct enroll_op *)op;
+
+	free(o->sealed.mfa_secret);
+	free(o->sealed.mfa_env);
+}
+
+static void
+enroll_committed(struct authn_op *op, enum pv_rc rc)
+{
+	struct enroll_op *o = (struct enroll_op *)op;
+
+	if (rc == PV_E_CONFLICT)
+		rc = fail(&op->ar, PV_E_CONFLICT, "MFA is already enrolled for this user");
+	else if (rc == PV_OK)
+		rc = authn_op_reply(op, json_pack("{s:s, s:s}", "secret", o->b32, "otpauth_uri",
+		    o->uri));
+	authn_op_finish(op, rc);
+}
+
+static enum pv_rc
+enroll_start(struct enroll_op *o, const struct authn_principal *p, const char *source)
+{
+	struct authn_service *s = o->op.s;
+	struct audit_event ev;
+	char res[128];
+	enum pv_rc rc;
+
+	if (p == NULL)
+		return PV_E_UNAUTH;
+	snprintf(res, sizeof(res), "users/%s", p->user_id);
+	/* the MFA KEK exists after the first call (a commit of its own until then) */
+	if ((rc = authn_kek_ensure(s)) != PV_OK)
+		return rc;
+	if ((rc = authn_totp_secret_new(o->secret, o->b32)) != PV_OK)
+		return rc;
+	if ((rc = authn_totp_uri(p->username, o->b32, o->uri, sizeof(o->uri))) != PV_OK ||
+	    (rc = authn_mfa_seal(s, p->user_id, o->secret, &o->sealed)) != PV_OK)
+		return rc;
+	authn_ev_init(&ev, p, source, "auth.mfa_enroll", res);
+	ev.reason = "started";
+	o->j.user_id = p->user_id;
+	o->j.sealed = &o->sealed;
+	o->j.now_ms = util_now_ms();
+	return authn_op_submit(&o->op, &ev, enroll_fn, &o->j, enroll_committed, false);
+}
+
+void
+authn_mfa_enroll_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, authn_done_fn done, void *arg)
+{
+	struct enroll_op *o = authn_op_new(s, sizeof(*o), done, arg);
+	struct authn_result ar;
+
+	if (o == NULL) {
+		memset(&ar, 0, sizeof(ar));
+		done(PV_E_NOMEM, NULL, &ar, arg);
+		return;
+	}
+	o->op.release = enroll_release;
+	authn_op_run(&o->op, enroll_start(o, p, source));
+}
+
 enum pv_rc
 authn_mfa_enroll(struct authn_service *s, const struct authn_principal *p, const char *source,
     json_t **out, struct authn_result *ar)
 {
-	uint8_t secret[AUTHN_TOTP_SECRET_LEN];
-	char b32[AUTHN_TOTP_B32_MAX], uri[AUTHN_TOTP_URI_MAX], res[128];
-	struct store_user sealed;
-	struct audit_event ev;
-	struct enroll_job j;
-	json_t *o;
-	enum pv_rc rc;
+	struct authn_wait w;
 
-	memset(ar, 0, sizeof(*ar));
-	memset(&sealed, 0, sizeof(sealed));
-	if (p == NULL)
-		return PV_E_UNAUTH;
-	snprintf(res, sizeof(res), "users/%s", p->user_id);
-	if ((rc = authn_kek_ensure(s)) != PV_OK)
-		return rc;
-	if ((rc = authn_totp_secret_new(secret, b32)) != PV_OK)
-		return rc;
-	if ((rc = authn_totp_uri(p->username, b32, uri, sizeof(uri))) != PV_OK ||
-	    (rc = authn_mfa_seal(s, p->user_id, secret, &sealed)) != PV_OK)
-		goto out;
-	authn_ev_init(&ev, p, source, "auth.mfa_enroll", res);
-	ev.reason = "started";
-	j.user_id = p->user_id;
-	j.sealed = &sealed;
-	j.now_ms = util_now_ms();
-	rc = audit_commit(s->audit, &ev, enroll_fn, &j);
-	if (rc == PV_E_CONFLICT) {
-		rc = fail(ar, PV_E_CONFLICT, "MFA is already enrolled for this user");
-		goto out;
-	}
-	if (rc != PV_OK)
-		goto out;
-	o = json_pack("{s:s, s:s}", "secret", b32, "otpauth_uri", uri);
-	rc = o != NULL ? reply(out, o) : PV_E_NOMEM;
-out:
-	crypto_wipe(secret, sizeof(secret));
-	crypto_wipe(b32, sizeof(b32));
-	crypto_wipe(uri, sizeof(uri));
-	free(sealed.mfa_secret);
-	free(sealed.mfa_env);
-	return rc;
+	authn_wait_init(&w);
+	authn_mfa_enroll_async(s, p, source, authn_wait_done, &w);
+	return authn_wait_end(&w, out, ar);
 }
 
 struct confirm_job {
@@ -972,110 +1218,179 @@ confirm_fn(struct store_tx *tx, void *arg)
 	return store_session_set_state(tx, j->p->session_id, j->new_flags, true, j->epoch);
 }
 
-enum pv_rc
-authn_mfa_confirm(struct authn_service *s, const struct authn_principal *p, const char *source,
-    const char *code, json_t **out, struct authn_result *ar)
-{
+/*
+ * authn_mfa_confirm in steps: start (request thread: throttle, user, the
+ * conflict refusal, submit the MFA lockout reservation) -> check (worker:
+ * the code, ten recovery codes, submit confirm_fn) -> committed
+ * (committer: session cache, reply).
+ */
+struct confirm_op {
+	struct authn_op op;
+	const struct authn_principal *p;
+	const char *source, *code;
 	char codes[AUTHN_RECOVERY_COUNT][AUTHN_RECOVERY_DISPLAY_MAX];
-	char sha[AUTHN_RECOVERY_COUNT][AUTHN_HASH_HEX_MAX];
 	char mac[AUTHN_RECOVERY_COUNT][AUTHN_HASH_HEX_MAX];
 	const char *macs[AUTHN_RECOVERY_COUNT];
 	char src[AUTHN_SOURCE_MAX], res[128];
-	uint8_t secret[AUTHN_TOTP_SECRET_LEN];
 	struct store_user u;
+	int64_t now;
+	struct authn_reserve_job rj;
+	struct confirm_job j;
+};
+
+static void
+confirm_release(struct authn_op *op)
+{
+	store_user_clear(&((struct confirm_op *)op)->u);
+}
+
+static void
+confirm_committed(struct authn_op *op, enum pv_rc rc)
+{
+	struct confirm_op *o = (struct confirm_op *)op;
+	json_t *arr;
+	size_t i;
+
+	if (rc == PV_E_CONFLICT) {
+		/* recorded by the commit: outcome error, reason conflict */
+		rc = fail(&op->ar, PV_E_CONFLICT, "MFA enrolment changed meanwhile; retry");
+	} else if (rc == PV_OK) {
+		authn_cache_set_state(op->s, o->p->session_id, o->j.new_flags, true, o->j.epoch);
+		if ((arr = json_array()) == NULL) {
+			rc = PV_E_NOMEM;
+		} else {
+			for (i = 0; i < AUTHN_RECOVERY_COUNT; i++)
+				json_array_append_new(arr, json_string(o->codes[i]));
+			rc = authn_op_reply(op, json_pack("{s:o, s:b}", "recovery_codes", arr,
+			    "restricted", o->j.new_flags != 0));
+		}
+	}
+	authn_op_finish(op, rc);
+}
+
+static enum pv_rc
+confirm_check(struct confirm_op *o, enum pv_rc rc)
+{
+	struct authn_service *s = o->op.s;
+	struct authn_result *ar = &o->op.ar;
+	char sha[AUTHN_RECOVERY_COUNT][AUTHN_HASH_HEX_MAX];
+	uint8_t secret[AUTHN_TOTP_SECRET_LEN];
 	struct audit_event ev;
-	int64_t now = util_now_ms(), step = -1;
+	int64_t step = -1;
 	bool locked_now = false;
 	int retry = 0;
 	size_t i;
-	enum pv_rc rc;
 
-	memset(&u, 0, sizeof(u));
-	memset(codes, 0, sizeof(codes));
-	memset(ar, 0, sizeof(*ar));
-	if (p == NULL)
-		return PV_E_UNAUTH;
-	if (code == NULL)
-		return fail(ar, PV_E_INVALID, "code is required");
-	authn_source_key(source, src);
-	snprintf(res, sizeof(res), "users/%s", p->user_id);
-	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
-		return rate_limited(s, source, ar, "auth.mfa_enroll", p, res, retry);
-	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &u));
+	authn_ev_init(&ev, o->p, o->source, "auth.mfa_enroll", o->res);
+	rc = authn_lockout_reserved(&o->rj, rc, &retry, &locked_now);
+	if (rc == PV_E_LOCKED)
+		return locked_reply(ar, retry);
 	if (rc != PV_OK)
 		return rc;
-	authn_ev_init(&ev, p, source, "auth.mfa_enroll", res);
-	if (u.mfa_enabled || u.mfa_secret == NULL) {
-		/* nothing was verified: not a failure */
-		authn_throttle_release(s->throttle, src, now);
-		ev.outcome = AUDIT_DENIED;
-		ev.reason = "conflict";
-		if (audit_record(s->audit, &ev) != PV_OK) {
-			rc = PV_E_AUDIT;
-			goto out;
-		}
-		rc = fail(ar, PV_E_CONFLICT, u.mfa_enabled ?
-		    "MFA is already enrolled for this user" :
-		    "No MFA enrolment in progress: call POST /v1/auth/mfa/enroll first");
-		goto out;
-	}
-	rc = authn_lockout_reserve(s, u.username, MFA_KIND, &retry, &locked_now);
-	if (rc == PV_E_LOCKED) {
-		rc = locked_reply(ar, retry);
-		goto out;
-	}
-	if (rc != PV_OK)
-		goto out;
-	if ((rc = authn_mfa_open(s, &u, secret)) != PV_OK)
-		goto out;
-	rc = authn_totp_verify(secret, sizeof(secret), code, now / 1000, u.mfa_last_step, &step);
+	if ((rc = authn_mfa_open(s, &o->u, secret)) != PV_OK)
+		return rc;
+	rc = authn_totp_verify(secret, sizeof(secret), o->code, o->now / 1000, o->u.mfa_last_step,
+	    &step);
 	crypto_wipe(secret, sizeof(secret));
 	if (rc != PV_OK) {
 		ev.outcome = AUDIT_DENIED;
 		ev.reason = "bad_totp";
-		rc = audit_record(s->audit, &ev);
-		if (locked_now)
-			lockout_event(s, u.id, source, res, MFA_KIND);
-		rc = rc != PV_OK ? PV_E_AUDIT : fail(ar, PV_E_INVALID,
-		    "The code does not match the enrolled secret (check the authenticator's clock)");
-		goto out;
+		return refuse_locking(&o->op, &ev, fail(ar, PV_E_INVALID,
+		    "The code does not match the enrolled secret (check the authenticator's clock)"),
+		    locked_now, o->u.id, o->source, o->res, MFA_KIND);
 	}
-	authn_throttle_release(s->throttle, src, now);
-	if ((rc = authn_recovery_generate(codes, sha)) != PV_OK)
-		goto out;
-	for (i = 0; i < AUTHN_RECOVERY_COUNT; i++) {
-		if ((rc = authn_recovery_mac(s, sha[i], mac[i])) != PV_OK)
-			goto out;
-		macs[i] = mac[i];
+	authn_throttle_release(s->throttle, o->src, o->now);
+	rc = authn_recovery_generate(o->codes, sha);
+	for (i = 0; rc == PV_OK && i < AUTHN_RECOVERY_COUNT; i++) {
+		if ((rc = authn_recovery_mac(s, sha[i], o->mac[i])) == PV_OK)
+			o->macs[i] = o->mac[i];
 	}
-	{
-		struct confirm_job j = { p, step, macs, p->restrict_flags & ~AUTHN_RESTRICT_MFA_ENROL,
-			now, 0 };
-		json_t *o, *arr;
+	crypto_wipe(sha, sizeof(sha));
+	if (rc != PV_OK)
+		return rc;
+	o->j.p = o->p;
+	o->j.step = step;
+	o->j.hashes = o->macs;
+	o->j.new_flags = o->p->restrict_flags & ~AUTHN_RESTRICT_MFA_ENROL;
+	o->j.now_ms = o->now;
+	ev.reason = "confirmed";
+	return authn_op_submit(&o->op, &ev, confirm_fn, &o->j, confirm_committed, false);
+}
 
-		ev.reason = "confirmed";
-		rc = audit_commit(s->audit, &ev, confirm_fn, &j);
-		if (rc == PV_E_CONFLICT) {
-			/* recorded by audit_commit: outcome error, reason conflict */
-			rc = fail(ar, PV_E_CONFLICT, "MFA enrolment changed meanwhile; retry");
-			goto out;
-		}
-		if (rc != PV_OK)
-			goto out;
-		authn_cache_set_state(s, p->session_id, j.new_flags, true, j.epoch);
-		if ((arr = json_array()) == NULL) {
-			rc = PV_E_NOMEM;
-			goto out;
-		}
-		for (i = 0; i < AUTHN_RECOVERY_COUNT; i++)
-			json_array_append_new(arr, json_string(codes[i]));
-		o = json_pack("{s:o, s:b}", "recovery_codes", arr, "restricted", j.new_flags != 0);
-		rc = o != NULL ? reply(out, o) : PV_E_NOMEM;
+static void
+confirm_reserved(struct authn_op *op, enum pv_rc rc)
+{
+	authn_op_run(op, confirm_check((struct confirm_op *)op, rc));
+}
+
+static enum pv_rc
+confirm_start(struct confirm_op *o)
+{
+	struct authn_service *s = o->op.s;
+	struct authn_result *ar = &o->op.ar;
+	struct audit_event ev;
+	int retry = 0;
+	enum pv_rc rc;
+
+	if (o->p == NULL)
+		return PV_E_UNAUTH;
+	if (o->code == NULL)
+		return fail(ar, PV_E_INVALID, "code is required");
+	authn_source_key(o->source, o->src);
+	snprintf(o->res, sizeof(o->res), "users/%s", o->p->user_id);
+	if (authn_throttle_reserve(s->throttle, o->src, o->now, &retry) == PV_E_RATE)
+		return rate_limited_op(&o->op, o->source, "auth.mfa_enroll", o->p, o->res, retry);
+	STORE_READ(s->st, rc, store_user_get(tx, o->p->user_id, &o->u));
+	if (rc != PV_OK) {
+		memset(&o->u, 0, sizeof(o->u));
+		return rc;
 	}
-out:
-	crypto_wipe(codes, sizeof(codes));
-	store_user_clear(&u);
-	return rc;
+	if (o->u.mfa_enabled || o->u.mfa_secret == NULL) {
+		/* nothing was verified: not a failure */
+		authn_throttle_release(s->throttle, o->src, o->now);
+		authn_ev_init(&ev, o->p, o->source, "auth.mfa_enroll", o->res);
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "conflict";
+		return authn_op_refuse(&o->op, &ev, fail(ar, PV_E_CONFLICT, o->u.mfa_enabled ?
+		    "MFA is already enrolled for this user" :
+		    "No MFA enrolment in progress: call POST /v1/auth/mfa/enroll first"));
+	}
+	o->rj.s = s;
+	o->rj.key = o->u.username;
+	o->rj.kind = MFA_KIND;
+	return authn_op_submit(&o->op, NULL, authn_lockout_reserve_fn, &o->rj, confirm_reserved,
+	    true);
+}
+
+void
+authn_mfa_confirm_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *code, authn_done_fn done, void *arg)
+{
+	struct confirm_op *o = authn_op_new(s, sizeof(*o), done, arg);
+	struct authn_result ar;
+
+	if (o == NULL) {
+		memset(&ar, 0, sizeof(ar));
+		done(PV_E_NOMEM, NULL, &ar, arg);
+		return;
+	}
+	o->op.release = confirm_release;
+	o->p = p;
+	o->source = source;
+	o->code = code;
+	o->now = util_now_ms();
+	authn_op_run(&o->op, confirm_start(o));
+}
+
+enum pv_rc
+authn_mfa_confirm(struct authn_service *s, const struct authn_principal *p, const char *source,
+    const char *code, json_t **out, struct authn_result *ar)
+{
+	struct authn_wait w;
+
+	authn_wait_init(&w);
+	authn_mfa_confirm_async(s, p, source, code, authn_wait_done, &w);
+	return authn_wait_end(&w, out, ar);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1117,99 +1432,163 @@ step_fn(struct store_tx *tx, void *arg)
 	return rc == PV_E_NOTFOUND ? PV_E_UNAUTH : rc;
 }
 
+/*
+ * authn_step_up in steps: start (request thread: throttle, user, the
+ * not-enrolled refusal, submit the MFA lockout reservation) -> check
+ * (worker: the code, submit step_fn) -> committed (committer: cache, reply).
+ */
+struct step_op {
+	struct authn_op op;
+	const struct authn_principal *p;
+	const char *source, *code;
+	char src[AUTHN_SOURCE_MAX], res[128];
+	struct store_user u;
+	int64_t now;
+	struct authn_reserve_job rj;
+	struct step_job j;
+};
+
+static void
+step_release(struct authn_op *op)
+{
+	store_user_clear(&((struct step_op *)op)->u);
+}
+
+static void
+step_committed(struct authn_op *op, enum pv_rc rc)
+{
+	struct step_op *o = (struct step_op *)op;
+	char t[32];
+
+	if (rc == PV_E_UNAUTH) {
+		rc = fail(&op->ar, PV_E_UNAUTH, "Invalid code");
+	} else if (rc == PV_OK) {
+		authn_cache_set_mfa(op->s, o->p->session_id, o->now);
+		authn_cache_set_mfa_method(op->s, o->p->session_id, "totp");
+		util_time_fmt(o->now, t, sizeof(t));
+		rc = authn_op_reply(op, json_pack("{s:b, s:s}", "mfa_verified", 1, "mfa_at", t));
+	}
+	authn_op_finish(op, rc);
+}
+
+static enum pv_rc
+step_check(struct step_op *o, enum pv_rc rc)
+{
+	struct authn_service *s = o->op.s;
+	struct authn_result *ar = &o->op.ar;
+	uint8_t secret[AUTHN_TOTP_SECRET_LEN];
+	struct audit_event ev;
+	int64_t step = -1;
+	bool locked_now = false;
+	int retry = 0;
+	enum pv_rc vrc;
+
+	authn_ev_init(&ev, o->p, o->source, "auth.step_up", o->res);
+	ev.outcome = AUDIT_DENIED;
+	rc = authn_lockout_reserved(&o->rj, rc, &retry, &locked_now);
+	if (rc == PV_E_LOCKED) {
+		ev.reason = "locked";
+		return authn_op_refuse(&o->op, &ev, locked_reply(ar, retry));
+	}
+	if (rc != PV_OK)
+		return rc;
+	vrc = PV_E_UNAUTH;
+	if (is_totp_shape(o->code)) {
+		if ((rc = authn_mfa_open(s, &o->u, secret)) != PV_OK)
+			return rc;
+		vrc = authn_totp_verify(secret, sizeof(secret), o->code, o->now / 1000,
+		    o->u.mfa_last_step, &step);
+		crypto_wipe(secret, sizeof(secret));
+	}
+	if (vrc != PV_OK) {
+		ev.reason = "bad_totp";
+		return refuse_locking(&o->op, &ev, fail(ar, PV_E_UNAUTH, "Invalid code"), locked_now,
+		    o->u.id, o->source, o->res, MFA_KIND);
+	}
+	authn_throttle_release(s->throttle, o->src, o->now);
+	o->j.user_id = o->u.id;
+	o->j.key = o->u.username;
+	o->j.session_id = o->p->session_id;
+	o->j.step = step;
+	o->j.now_ms = o->now;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.reason = "totp";
+	return authn_op_submit(&o->op, &ev, step_fn, &o->j, step_committed, false);
+}
+
+static void
+step_reserved(struct authn_op *op, enum pv_rc rc)
+{
+	authn_op_run(op, step_check((struct step_op *)op, rc));
+}
+
+static enum pv_rc
+step_start(struct step_op *o)
+{
+	struct authn_service *s = o->op.s;
+	struct authn_result *ar = &o->op.ar;
+	struct audit_event ev;
+	int retry = 0;
+	enum pv_rc rc;
+
+	if (o->p == NULL)
+		return PV_E_UNAUTH;
+	if (o->code == NULL)
+		return fail(ar, PV_E_INVALID, "code is required");
+	authn_source_key(o->source, o->src);
+	if (authn_throttle_reserve(s->throttle, o->src, o->now, &retry) == PV_E_RATE)
+		return rate_limited_op(&o->op, o->source, "auth.step_up", o->p, "auth", retry);
+	snprintf(o->res, sizeof(o->res), "sessions/%s", o->p->session_id);
+	STORE_READ(s->st, rc, store_user_get(tx, o->p->user_id, &o->u));
+	if (rc != PV_OK) {
+		memset(&o->u, 0, sizeof(o->u));
+		return rc == PV_E_NOTFOUND ? fail(ar, PV_E_UNAUTH, "Invalid code") : rc;
+	}
+	if (!o->u.mfa_enabled) {
+		authn_ev_init(&ev, o->p, o->source, "auth.step_up", o->res);
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "mfa_not_enrolled";
+		return authn_op_refuse(&o->op, &ev, fail(ar, PV_E_CONFLICT,
+		    "No MFA enrolled: enrol first (POST /v1/auth/mfa/enroll)"));
+	}
+	/* the account's MFA lockout (the same counter as the login's second
+	 * factor): checked and one failure reserved, one step */
+	o->rj.s = s;
+	o->rj.key = o->u.username;
+	o->rj.kind = MFA_KIND;
+	return authn_op_submit(&o->op, NULL, authn_lockout_reserve_fn, &o->rj, step_reserved,
+	    true);
+}
+
+void
+authn_step_up_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *code, authn_done_fn done, void *arg)
+{
+	struct step_op *o = authn_op_new(s, sizeof(*o), done, arg);
+	struct authn_result ar;
+
+	if (o == NULL) {
+		memset(&ar, 0, sizeof(ar));
+		done(PV_E_NOMEM, NULL, &ar, arg);
+		return;
+	}
+	o->op.release = step_release;
+	o->p = p;
+	o->source = source;
+	o->code = code;
+	o->now = util_now_ms();
+	authn_op_run(&o->op, step_start(o));
+}
+
 enum pv_rc
 authn_step_up(struct authn_service *s, const struct authn_principal *p, const char *source,
     const char *code, json_t **out, struct authn_result *ar)
 {
-	char src[AUTHN_SOURCE_MAX], res[128];
-	uint8_t secret[AUTHN_TOTP_SECRET_LEN];
-	struct store_user u;
-	struct audit_event ev;
-	int64_t now = util_now_ms(), step = -1;
-	int retry = 0;
-	enum pv_rc rc, vrc;
+	struct authn_wait w;
 
-	memset(&u, 0, sizeof(u));
-	memset(ar, 0, sizeof(*ar));
-	if (p == NULL)
-		return PV_E_UNAUTH;
-	if (code == NULL)
-		return fail(ar, PV_E_INVALID, "code is required");
-	authn_source_key(source, src);
-	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE)
-		return rate_limited(s, source, ar, "auth.step_up", p, "auth", retry);
-	snprintf(res, sizeof(res), "sessions/%s", p->session_id);
-	authn_ev_init(&ev, p, source, "auth.step_up", res);
-	ev.outcome = AUDIT_DENIED;
-	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &u));
-	if (rc != PV_OK)
-		return rc == PV_E_NOTFOUND ? fail(ar, PV_E_UNAUTH, "Invalid code") : rc;
-	if (!u.mfa_enabled) {
-		ev.reason = "mfa_not_enrolled";
-		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : fail(ar,
-		    PV_E_CONFLICT, "No MFA enrolled: enrol first (POST /v1/auth/mfa/enroll)");
-		goto out;
-	}
-	{
-		int retry_after_s = 0;
-		bool locked_now = false;
-
-		/* the account's MFA lockout (the same counter as the login's
-		 * second factor): checked and one failure reserved, one step */
-		rc = authn_lockout_reserve(s, u.username, MFA_KIND, &retry_after_s, &locked_now);
-		if (rc == PV_E_LOCKED) {
-			ev.reason = "locked";
-			rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT :
-			    locked_reply(ar, retry_after_s);
-			goto out;
-		}
-		if (rc != PV_OK)
-			goto out;
-		vrc = PV_E_UNAUTH;
-		if (is_totp_shape(code)) {
-			if ((rc = authn_mfa_open(s, &u, secret)) != PV_OK)
-				goto out;
-			vrc = authn_totp_verify(secret, sizeof(secret), code, now / 1000,
-			    u.mfa_last_step, &step);
-			crypto_wipe(secret, sizeof(secret));
-		}
-		if (vrc != PV_OK) {
-			ev.reason = "bad_totp";
-			if (audit_record(s->audit, &ev) != PV_OK) {
-				rc = PV_E_AUDIT;
-				goto out;
-			}
-			if (locked_now)
-				lockout_event(s, u.id, source, res, MFA_KIND);
-			rc = fail(ar, PV_E_UNAUTH, "Invalid code");
-			goto out;
-		}
-	}
-	authn_throttle_release(s->throttle, src, now);
-	{
-		struct step_job j = { u.id, u.username, p->session_id, step, now };
-
-		ev.outcome = AUDIT_ALLOWED;
-		ev.reason = "totp";
-		rc = audit_commit(s->audit, &ev, step_fn, &j);
-		if (rc == PV_E_UNAUTH) {
-			rc = fail(ar, PV_E_UNAUTH, "Invalid code");
-			goto out;
-		}
-		if (rc != PV_OK)
-			goto out;
-	}
-	authn_cache_set_mfa(s, p->session_id, now);
-	authn_cache_set_mfa_method(s, p->session_id, "totp");
-	{
-		char t[32];
-
-		util_time_fmt(now, t, sizeof(t));
-		rc = reply(out, json_pack("{s:b, s:s}", "mfa_verified", 1, "mfa_at", t));
-	}
-out:
-	store_user_clear(&u);
-	return rc;
+	authn_wait_init(&w);
+	authn_step_up_async(s, p, source, code, authn_wait_done, &w);
+	return authn_wait_end(&w, out, ar);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1268,26 +1647,58 @@ logout_fn(struct store_tx *tx, void *arg)
 	    authn_session_end_name(AUTHN_END_LOGOUT));
 }
 
+struct logout_op {
+	struct authn_op op;
+	const struct authn_principal *p;
+	struct logout_job j;
+};
+
+static void
+logout_committed(struct authn_op *op, enum pv_rc rc)
+{
+	struct logout_op *o = (struct logout_op *)op;
+
+	/* ended meanwhile (another node, expiry): the token is dead either way */
+	if (rc == PV_OK || rc == PV_E_NOTFOUND) {
+		authn_cache_forget_session(op->s, o->p->session_id);
+		rc = PV_OK;
+	}
+	authn_op_finish(op, rc);
+}
+
+void
+authn_logout_async(struct authn_service *s, const struct authn_principal *p, const char *source,
+    authn_done_fn done, void *arg)
+{
+	struct logout_op *o = authn_op_new(s, sizeof(*o), done, arg);
+	struct audit_event ev;
+	struct authn_result ar;
+	char res[64 + UTIL_ID_MAX];
+
+	memset(&ar, 0, sizeof(ar));
+	if (o == NULL || p == NULL) {
+		free(o);
+		done(o == NULL ? PV_E_NOMEM : PV_E_UNAUTH, NULL, &ar, arg);
+		return;
+	}
+	o->op.no_body = true;
+	o->p = p;
+	o->j.session_id = p->session_id;
+	o->j.now_ms = util_now_ms();
+	o->j.app = p->app;
+	snprintf(res, sizeof(res), "sessions/%s", p->session_id);
+	authn_ev_init(&ev, p, source, "auth.logout", res);
+	authn_op_run(&o->op, authn_op_submit(&o->op, &ev, logout_fn, &o->j, logout_committed,
+	    false));
+}
+
 enum pv_rc
 authn_logout(struct authn_service *s, const struct authn_principal *p, const char *source,
     struct authn_result *ar)
 {
-	struct logout_job j = { NULL, util_now_ms(), false };
-	struct audit_event ev;
-	char res[64 + UTIL_ID_MAX];
-	enum pv_rc rc;
+	struct authn_wait w;
 
-	memset(ar, 0, sizeof(*ar));
-	if (p == NULL)
-		return PV_E_UNAUTH;
-	j.session_id = p->session_id;
-	j.app = p->app;
-	snprintf(res, sizeof(res), "sessions/%s", p->session_id);
-	authn_ev_init(&ev, p, source, "auth.logout", res);
-	rc = audit_commit(s->audit, &ev, logout_fn, &j);
-	/* ended meanwhile (another node, expiry): the token is dead either way */
-	if (rc != PV_OK && rc != PV_E_NOTFOUND)
-		return rc;
-	authn_cache_forget_session(s, p->session_id);
-	return PV_OK;
+	authn_wait_init(&w);
+	authn_logout_async(s, p, source, authn_wait_done, &w);
+	return authn_wait_end(&w, NULL, ar);
 }

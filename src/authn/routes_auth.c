@@ -75,21 +75,60 @@ answer_login(struct http_request *req, bool cookie, enum pv_rc rc, json_t *out,
 	return answer(req, rc, out, res);
 }
 
+/* A pending route's completion (authn.h "asynchronous forms"): reply, then
+ * resume the suspended connection. */
+struct pending_reply {
+	struct http_request *req;
+	bool cookie;
+	bool logout;
+};
+
+static void
+replied(enum pv_rc rc, json_t *out, const struct authn_result *res, void *arg)
+{
+	struct pending_reply *pr = arg;
+	struct http_request *req = pr->req;
+
+	if (pr->logout) {
+		if (rc != PV_OK)
+			rc = answer(req, rc, NULL, res);
+		else if (authn_cookie_session(req) == NULL || (rc = authn_cookie_clear(req)) == PV_OK)
+			req->status = 204;
+	} else {
+		rc = answer_login(req, pr->cookie, rc, out, res);
+	}
+	http_resume(req, rc);
+}
+
+static struct pending_reply *
+pending(struct http_request *req, bool cookie)
+{
+	struct pending_reply *pr = arena_alloc(req->arena, sizeof(*pr));
+
+	if (pr != NULL) {
+		pr->req = req;
+		pr->cookie = cookie;
+		pr->logout = false;
+	}
+	return pr;
+}
+
 static enum pv_rc
 h_login(struct http_request *req)
 {
 	const char *username, *password;
 	bool cookie = false;
-	struct authn_result res;
-	json_t *out = NULL;
+	struct pending_reply *pr;
 	enum pv_rc rc;
 
 	if ((rc = http_body_string(req, "username", true, 256, &username)) != PV_OK ||
 	    (rc = http_body_string(req, "password", true, AUTHN_PASSWORD_MAX_BYTES, &password)) !=
 	    PV_OK || (rc = authn_cookie_wanted(req, &cookie)) != PV_OK)
 		return rc;
-	rc = authn_login(svc_of(req), req->source, username, password, &out, &res);
-	return answer_login(req, cookie, rc, out, &res);
+	if ((pr = pending(req, cookie)) == NULL)
+		return PV_E_NOMEM;
+	authn_login_async(svc_of(req), req->source, username, password, replied, pr);
+	return PV_PENDING;
 }
 
 static enum pv_rc
@@ -97,24 +136,24 @@ h_mfa(struct http_request *req)
 {
 	const char *mtok, *code;
 	bool cookie = false;
-	struct authn_result res;
-	json_t *out = NULL;
+	struct pending_reply *pr;
 	enum pv_rc rc;
 
 	if ((rc = http_body_string(req, "mfa_token", true, 128, &mtok)) != PV_OK ||
 	    (rc = http_body_string(req, "code", true, 64, &code)) != PV_OK ||
 	    (rc = authn_cookie_wanted(req, &cookie)) != PV_OK)
 		return rc;
-	rc = authn_mfa_verify(svc_of(req), req->source, mtok, code, &out, &res);
-	return answer_login(req, cookie, rc, out, &res);
+	if ((pr = pending(req, cookie)) == NULL)
+		return PV_E_NOMEM;
+	authn_mfa_verify_async(svc_of(req), req->source, mtok, code, replied, pr);
+	return PV_PENDING;
 }
 
 static enum pv_rc
 h_password(struct http_request *req)
 {
 	const char *cur, *npw;
-	struct authn_result res;
-	json_t *out = NULL;
+	struct pending_reply *pr;
 	enum pv_rc rc;
 
 	if ((rc = http_body_string(req, "current_password", true, AUTHN_PASSWORD_MAX_BYTES,
@@ -122,34 +161,37 @@ h_password(struct http_request *req)
 	    (rc = http_body_string(req, "new_password", true, AUTHN_PASSWORD_MAX_BYTES, &npw)) !=
 	    PV_OK)
 		return rc;
-	rc = authn_password_change(svc_of(req), req->principal, req->source, cur, npw, &out,
-	    &res);
-	return answer(req, rc, out, &res);
+	if ((pr = pending(req, false)) == NULL)
+		return PV_E_NOMEM;
+	authn_password_change_async(svc_of(req), req->principal, req->source, cur, npw, replied,
+	    pr);
+	return PV_PENDING;
 }
 
 static enum pv_rc
 h_mfa_enroll(struct http_request *req)
 {
-	struct authn_result res;
-	json_t *out = NULL;
-	enum pv_rc rc;
+	struct pending_reply *pr = pending(req, false);
 
-	rc = authn_mfa_enroll(svc_of(req), req->principal, req->source, &out, &res);
-	return answer(req, rc, out, &res);
+	if (pr == NULL)
+		return PV_E_NOMEM;
+	authn_mfa_enroll_async(svc_of(req), req->principal, req->source, replied, pr);
+	return PV_PENDING;
 }
 
 static enum pv_rc
 h_mfa_confirm(struct http_request *req)
 {
 	const char *code;
-	struct authn_result res;
-	json_t *out = NULL;
+	struct pending_reply *pr;
 	enum pv_rc rc;
 
 	if ((rc = http_body_string(req, "code", true, 16, &code)) != PV_OK)
 		return rc;
-	rc = authn_mfa_confirm(svc_of(req), req->principal, req->source, code, &out, &res);
-	return answer(req, rc, out, &res);
+	if ((pr = pending(req, false)) == NULL)
+		return PV_E_NOMEM;
+	authn_mfa_confirm_async(svc_of(req), req->principal, req->source, code, replied, pr);
+	return PV_PENDING;
 }
 
 static enum pv_rc
@@ -177,15 +219,13 @@ h_session(struct http_request *req)
 static enum pv_rc
 h_logout(struct http_request *req)
 {
-	struct authn_result res;
-	enum pv_rc rc;
+	struct pending_reply *pr = pending(req, false);
 
-	if ((rc = authn_logout(svc_of(req), req->principal, req->source, &res)) != PV_OK)
-		return answer(req, rc, NULL, &res);
-	if (authn_cookie_session(req) != NULL && (rc = authn_cookie_clear(req)) != PV_OK)
-		return rc;
-	req->status = 204;
-	return PV_OK;
+	if (pr == NULL)
+		return PV_E_NOMEM;
+	pr->logout = true;
+	authn_logout_async(svc_of(req), req->principal, req->source, replied, pr);
+	return PV_PENDING;
 }
 
 static enum pv_rc
@@ -193,6 +233,7 @@ h_step_up(struct http_request *req)
 {
 	const char *code;
 	struct authn_result res;
+	struct pending_reply *pr;
 	json_t *out = NULL, *wa = json_object_get(req->body, "webauthn");
 	enum pv_rc rc;
 
@@ -205,8 +246,10 @@ h_step_up(struct http_request *req)
 	}
 	if ((rc = http_body_string(req, "code", true, 16, &code)) != PV_OK)
 		return rc;
-	rc = authn_step_up(svc_of(req), req->principal, req->source, code, &out, &res);
-	return answer(req, rc, out, &res);
+	if ((pr = pending(req, false)) == NULL)
+		return PV_E_NOMEM;
+	authn_step_up_async(svc_of(req), req->principal, req->source, code, replied, pr);
+	return PV_PENDING;
 }
 
 /* Not secret: what the console's idle timer mirrors. */

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "authn/authn_int.h"
 #include "crypto/crypto.h"
@@ -198,6 +199,19 @@ authn_service_new(const struct authn_service_config *c, struct authn_service **o
 		free(s);
 		return rc;
 	}
+	{
+		/* the CPU steps of the operations (pending.c): one a core */
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		rc = authn_workers_start(n < 1 ? 1 : n > AUTHN_WORKERS_MAX ? AUTHN_WORKERS_MAX :
+		    (size_t)n, &s->workers);
+		if (rc != PV_OK) {
+			authn_throttle_free(s->throttle);
+			pthread_mutex_destroy(&s->mu);
+			free(s);
+			return rc;
+		}
+	}
 	/* Make the dummy hash now, so the first unknown-user login costs what
 	 * every later one costs (no timing tell on the first probe). */
 	(void)authn_password_verify_dummy("warm-up", s->cfg->argon2_opslimit,
@@ -223,6 +237,7 @@ authn_service_free(struct authn_service *s)
 			free(e);
 		}
 	}
+	authn_workers_stop(s->workers);
 	authn_throttle_free(s->throttle);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
@@ -425,7 +440,14 @@ kek_job(struct store_tx *tx, void *arg)
 enum pv_rc
 authn_kek_ensure(struct authn_service *s)
 {
-	return audit_commit(s->audit, NULL, kek_job, s->keys);
+	enum pv_rc rc;
+
+	/* made once: later calls need no commit (and so no wait) */
+	if (atomic_load(&s->kek_ready))
+		return PV_OK;
+	if ((rc = audit_commit(s->audit, NULL, kek_job, s->keys)) == PV_OK)
+		atomic_store(&s->kek_ready, true);
+	return rc;
 }
 
 /* Serialized keys_envelope: name length (1), name, version (4, BE), wrapped DEK. */
@@ -532,21 +554,13 @@ authn_recovery_mac(struct authn_service *s, const char *sha_hex, char out[AUTHN_
 /* lockout                                                             */
 /* ------------------------------------------------------------------ */
 
-struct reserve_job {
-	struct authn_service *s;
-	const char *key;
-	const char *kind;
-	int retry_after_s;                   /* out, when locked */
-	bool locked_now;                     /* out */
-};
-
 /* On the writer thread, so check-and-count is one step: every attempt is
  * counted as a failure before its credential is verified; a success resets
  * the counter in the same transaction as the session it creates. */
-static enum pv_rc
-reserve_fn(struct store_tx *tx, void *arg)
+enum pv_rc
+authn_lockout_reserve_fn(struct store_tx *tx, void *arg)
 {
-	struct reserve_job *j = arg;
+	struct authn_reserve_job *j = arg;
 	const struct pv_config *cfg = j->s->cfg;
 	struct store_lockout sl;
 	struct authn_lockout l;
@@ -569,17 +583,24 @@ reserve_fn(struct store_tx *tx, void *arg)
 }
 
 enum pv_rc
+authn_lockout_reserved(const struct authn_reserve_job *j, enum pv_rc rc, int *retry_after_s,
+    bool *locked_now)
+{
+	if (rc == PV_E_LOCKED && retry_after_s != NULL)
+		*retry_after_s = j->retry_after_s > 0 ? j->retry_after_s : 1;
+	if (locked_now != NULL)
+		*locked_now = rc == PV_OK && j->locked_now;
+	return rc;
+}
+
+enum pv_rc
 authn_lockout_reserve(struct authn_service *s, const char *key, const char *kind,
     int *retry_after_s, bool *locked_now)
 {
-	struct reserve_job j = { s, key, kind, 0, false };
-	enum pv_rc rc = audit_commit(s->audit, NULL, reserve_fn, &j);
+	struct authn_reserve_job j = { s, key, kind, 0, false };
+	enum pv_rc rc = audit_commit(s->audit, NULL, authn_lockout_reserve_fn, &j);
 
-	if (rc == PV_E_LOCKED && retry_after_s != NULL)
-		*retry_after_s = j.retry_after_s > 0 ? j.retry_after_s : 1;
-	if (locked_now != NULL)
-		*locked_now = rc == PV_OK && j.locked_now;
-	return rc;
+	return authn_lockout_reserved(&j, rc, retry_after_s, locked_now);
 }
 
 /* ------------------------------------------------------------------ */
@@ -978,7 +999,7 @@ expire_fn(struct store_tx *tx, void *arg)
 }
 
 struct touch_job {
-	const char *session_id;
+	char session_id[UTIL_ID_MAX];
 	int64_t seen_ms;
 };
 
@@ -989,6 +1010,35 @@ touch_fn(struct store_tx *tx, void *arg)
 	enum pv_rc rc = store_session_touch(tx, j->session_id, j->seen_ms);
 
 	return rc == PV_E_NOTFOUND ? PV_OK : rc;
+}
+
+/* The touch is submitted and nobody waits for it: the request goes on at
+ * once (a touch lost to a crash only makes the idle limit stricter). */
+static void
+touch_done(enum pv_rc rc, void *arg)
+{
+	struct touch_job *j = arg;
+
+	if (rc != PV_OK)
+		log_warn("authn: session %s last activity not persisted", j->session_id);
+	free(j);
+}
+
+static void
+touch_submit(struct authn_service *s, const char *sid, int64_t seen_ms)
+{
+	struct touch_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL) {
+		log_warn("authn: session %s last activity not persisted", sid);
+		return;
+	}
+	util_strlcpy(j->session_id, sid, sizeof(j->session_id));
+	j->seen_ms = seen_ms;
+	if (audit_submit(s->audit, NULL, touch_fn, j, COMMIT_REQUEST, touch_done, j) != PV_OK) {
+		log_warn("authn: session %s last activity not persisted", sid);
+		free(j);
+	}
 }
 
 static const char *
@@ -1210,12 +1260,8 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 	pthread_mutex_unlock(&s->mu);
 	if (fresh != NULL)
 		entry_free(fresh);
-	if (persist) {
-		struct touch_job j = { sid, seen };
-
-		if (audit_commit(s->audit, NULL, touch_fn, &j) != PV_OK)
-			log_warn("authn: session %s last activity not persisted", sid);
-	}
+	if (persist)
+		touch_submit(s, sid, seen);
 	if (via_cookie && authn_method_changes(req->method) && !authn_csrf_ok(req, hdr)) {
 		record_denial(s, p, req, "csrf");
 		return http_fail(req, PV_E_CSRF, "A change made with the session cookie needs "

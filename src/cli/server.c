@@ -111,13 +111,33 @@ test_clock(struct http_request *req)
 	return o ? http_reply(req, 200, o) : PV_E_NOMEM;
 }
 
+/*
+ * Test builds only: GET /v1/test/commit-waits -> {"request_thread_waits": N},
+ * the blocking waits (commit_run, authn's blocking waiter) started on HTTP
+ * request threads since start (util_request_thread_waits): a route that
+ * answers from its commit completion adds nothing to it.
+ */
+static enum pv_rc
+test_commit_waits(struct http_request *req)
+{
+	json_t *o = json_pack("{s:I}", "request_thread_waits",
+	    (json_int_t)util_request_thread_waits());
+
+	return o ? http_reply(req, 200, o) : PV_E_NOMEM;
+}
+
 static enum pv_rc
 test_routes(struct pv_app *app)
 {
 	const struct http_route r = { "POST", "/v1/test/clock", test_clock, HTTP_PERM_PUBLIC,
 	    NULL, HTTP_ROUTE_BODY | HTTP_ROUTE_SEALED_OK, 256, app };
+	const struct http_route w = { "GET", "/v1/test/commit-waits", test_commit_waits,
+	    HTTP_PERM_PUBLIC, NULL, HTTP_ROUTE_SEALED_OK, 0, app };
 	const char *on = getenv("PHIVAULT_TEST_CLOCK");
+	enum pv_rc rc;
 
+	if ((rc = http_route_add(app->http, &w)) != PV_OK)
+		return rc;
 	if (on == NULL || strcmp(on, "1") != 0)
 		return PV_OK;
 	log_warn("test hook: POST /v1/test/clock is enabled (PHIVAULT_TEST_CLOCK=1)");

@@ -20,6 +20,7 @@
 
 #include "commit/commit.h"
 #include "commit/commit_int.h"
+#include "util/util.h"
 
 #define COMMIT_DEFAULT_MAX_GROUP 256
 #define COMMIT_MAX_SUBSCRIBERS 8
@@ -392,6 +393,7 @@ enum pv_rc commit_run(struct commit_queue *q, const struct commit_tx *tx)
 
 	if (!q || !tx)
 		return PV_E_INVALID;
+	util_request_thread_wait();   /* counted if a request thread waits */
 	if (commit_on_committer(q)) {
 		/* a transaction waiting for itself would wait forever */
 		log_error("commit: commit_run called from the committer thread");

@@ -630,7 +630,11 @@ http_ctx_finish(struct http_ctx *ctx)
 	if (ctx->out_ready)
 		return;
 	if (!ctx->pending) {
+		/* authentication and the handler run on a request thread: a
+		 * blocking commit from either is counted (commit_request_waits) */
+		util_request_thread_set(true);
 		rc = run(ctx);
+		util_request_thread_set(false);
 		if (rc == PV_PENDING) {
 			ctx->pending = true;
 			if (ctx->conn != NULL && ctx->srv->can_suspend)

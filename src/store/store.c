@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/store_int.h"
 
@@ -117,6 +118,25 @@ static bool fault_file_hit(const char *path, const char *op)
 	return hit;
 }
 
+/* While the fault file holds "hold:op" on a line, op waits (polling every
+ * millisecond): a test holds a commit (hold:tx_commit) at a known point,
+ * checks what the server does meanwhile, then removes the line. */
+static void fault_file_hold(const char *path, const char *op)
+{
+	char hold[FAULT_OP_MAX + 8];
+	const struct timespec ms = { 0, 1000000 };
+	bool logged = false;
+
+	if (snprintf(hold, sizeof(hold), "hold:%s", op) >= (int)sizeof(hold))
+		return;
+	while (fault_file_hit(path, hold)) {
+		if (!logged)
+			log_warn("store: injected hold op=%s", op);
+		logged = true;
+		nanosleep(&ms, NULL);
+	}
+}
+
 enum pv_rc store_fault_check(const char *op)
 {
 	bool hit = false;
@@ -126,6 +146,8 @@ enum pv_rc store_fault_check(const char *op)
 	pthread_once(&fault_env_once, fault_env_init);
 	if (!hit && fault_file != NULL)
 		hit = fault_file_hit(fault_file, op);
+	if (!hit && fault_file != NULL)
+		fault_file_hold(fault_file, op);
 	if (hit) {
 		log_warn("store: injected fault op=%s", op);
 		return PV_E_IO;

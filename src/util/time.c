@@ -192,3 +192,33 @@ util_time_parse(const char *s)
 		return -1;
 	return ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000LL + sec * 1000LL + milli;
 }
+
+/* ---- request threads (util.h) ---- */
+
+static _Thread_local bool request_thread;
+static atomic_uint_fast64_t request_thread_waits;
+
+void
+util_request_thread_set(bool on)
+{
+	request_thread = on;
+}
+
+bool
+util_request_thread(void)
+{
+	return request_thread;
+}
+
+void
+util_request_thread_wait(void)
+{
+	if (request_thread)
+		atomic_fetch_add_explicit(&request_thread_waits, 1, memory_order_relaxed);
+}
+
+uint64_t
+util_request_thread_waits(void)
+{
+	return atomic_load_explicit(&request_thread_waits, memory_order_relaxed);
+}

@@ -159,4 +159,16 @@ enum pv_rc util_file_write_atomic(const char *path, const void *buf, size_t len,
 /* path join into buf; -1 if it does not fit */
 int util_path_join(char *buf, size_t len, const char *dir, const char *name);
 
+/* ---- request threads ----
+ * The HTTP layer marks the thread that runs a request's handler (and its
+ * authentication) for the duration of that call, so a lower layer can tell
+ * whether a blocking wait would hold a request thread. Thread-local; no lock. */
+void util_request_thread_set(bool on);
+bool util_request_thread(void);
+/* A blocking wait is about to start: counted if this is a request thread
+ * (commit_run, and authn's blocking waiter). util_request_thread_waits:
+ * the count since start (the test binary shows it). */
+void util_request_thread_wait(void);
+uint64_t util_request_thread_waits(void);
+
 #endif /* PV_UTIL_H */
