@@ -107,7 +107,9 @@ struct authn_op {
 	void (*release)(struct authn_op *op);
 };
 #define AUTHN_WORKERS_MAX 8
-/* calloc'd op of size bytes (>= sizeof(struct authn_op)); NULL on ENOMEM. */
+/* calloc'd op of size bytes (>= sizeof(struct authn_op)); NULL on ENOMEM,
+ * after answering done(PV_E_NOMEM) itself (NULL without a call only for a
+ * size below the header or no done: a programming error). */
 void *authn_op_new(struct authn_service *s, size_t size, authn_done_fn done, void *arg);
 /* Answer the caller (rc; op->out if PV_OK), release and free op. */
 void authn_op_finish(struct authn_op *op, enum pv_rc rc);

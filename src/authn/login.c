@@ -384,13 +384,9 @@ authn_login_async(struct authn_service *s, const char *source, const char *usern
     const char *password, authn_done_fn done, void *arg)
 {
 	struct login_op *o = authn_op_new(s, sizeof(*o), done, arg);
-	struct authn_result ar;
 
-	if (o == NULL) {
-		memset(&ar, 0, sizeof(ar));
-		done(PV_E_NOMEM, NULL, &ar, arg);
+	if (o == NULL)
 		return;
-	}
 	o->op.release = login_release;
 	o->source = source;
 	o->password = password;
@@ -762,13 +758,9 @@ authn_mfa_verify_async(struct authn_service *s, const char *source, const char *
     const char *code, authn_done_fn done, void *arg)
 {
 	struct mfa_op *o = authn_op_new(s, sizeof(*o), done, arg);
-	struct authn_result ar;
 
-	if (o == NULL) {
-		memset(&ar, 0, sizeof(ar));
-		done(PV_E_NOMEM, NULL, &ar, arg);
+	if (o == NULL)
 		return;
-	}
 	o->op.release = mfa_release;
 	o->source = source;
 	o->code = code;
@@ -962,13 +954,9 @@ authn_password_change_async(struct authn_service *s, const struct authn_principa
     const char *source, const char *cur, const char *npw, authn_done_fn done, void *arg)
 {
 	struct password_op *o = authn_op_new(s, sizeof(*o), done, arg);
-	struct authn_result ar;
 
-	if (o == NULL) {
-		memset(&ar, 0, sizeof(ar));
-		done(PV_E_NOMEM, NULL, &ar, arg);
+	if (o == NULL)
 		return;
-	}
 	o->op.release = password_release;
 	o->p = p;
 	o->source = source;
@@ -1159,13 +1147,9 @@ authn_mfa_enroll_async(struct authn_service *s, const struct authn_principal *p,
     const char *source, authn_done_fn done, void *arg)
 {
 	struct enroll_op *o = authn_op_new(s, sizeof(*o), done, arg);
-	struct authn_result ar;
 
-	if (o == NULL) {
-		memset(&ar, 0, sizeof(ar));
-		done(PV_E_NOMEM, NULL, &ar, arg);
+	if (o == NULL)
 		return;
-	}
 	o->op.release = enroll_release;
 	authn_op_run(&o->op, enroll_start(o, p, source));
 }
@@ -1367,13 +1351,9 @@ authn_mfa_confirm_async(struct authn_service *s, const struct authn_principal *p
     const char *source, const char *code, authn_done_fn done, void *arg)
 {
 	struct confirm_op *o = authn_op_new(s, sizeof(*o), done, arg);
-	struct authn_result ar;
 
-	if (o == NULL) {
-		memset(&ar, 0, sizeof(ar));
-		done(PV_E_NOMEM, NULL, &ar, arg);
+	if (o == NULL)
 		return;
-	}
 	o->op.release = confirm_release;
 	o->p = p;
 	o->source = source;
@@ -1565,13 +1545,9 @@ authn_step_up_async(struct authn_service *s, const struct authn_principal *p,
     const char *source, const char *code, authn_done_fn done, void *arg)
 {
 	struct step_op *o = authn_op_new(s, sizeof(*o), done, arg);
-	struct authn_result ar;
 
-	if (o == NULL) {
-		memset(&ar, 0, sizeof(ar));
-		done(PV_E_NOMEM, NULL, &ar, arg);
+	if (o == NULL)
 		return;
-	}
 	o->op.release = step_release;
 	o->p = p;
 	o->source = source;
@@ -1675,10 +1651,12 @@ authn_logout_async(struct authn_service *s, const struct authn_principal *p, con
 	struct authn_result ar;
 	char res[64 + UTIL_ID_MAX];
 
-	memset(&ar, 0, sizeof(ar));
-	if (o == NULL || p == NULL) {
+	if (o == NULL)
+		return;   /* answered PV_E_NOMEM */
+	if (p == NULL) {
 		free(o);
-		done(o == NULL ? PV_E_NOMEM : PV_E_UNAUTH, NULL, &ar, arg);
+		memset(&ar, 0, sizeof(ar));
+		done(PV_E_UNAUTH, NULL, &ar, arg);
 		return;
 	}
 	o->op.no_body = true;

@@ -45,8 +45,14 @@ authn_op_new(struct authn_service *s, size_t size, authn_done_fn done, void *arg
 
 	if (size < sizeof(*op) || done == NULL)
 		return NULL;
-	if ((op = calloc(1, size)) == NULL)
+	if ((op = calloc(1, size)) == NULL) {
+		struct authn_result ar;
+
+		/* answered here, so a caller only returns on NULL */
+		memset(&ar, 0, sizeof(ar));
+		done(PV_E_NOMEM, NULL, &ar, arg);
 		return NULL;
+	}
 	op->s = s;
 	op->size = size;
 	op->done = done;
