@@ -103,6 +103,9 @@ struct authn_op {
 	bool next_on_worker;
 	enum pv_rc next_rc;                      /* for a worker */
 	enum pv_rc refused;                      /* authn_op_refuse's answer */
+	/* authn_op_refuse_locked: the auth.lockout entry recorded behind the
+	 * refusal, before the answer (pointers into the op or its request) */
+	const char *lock_user, *lock_source, *lock_resource, *lock_kind;
 	struct authn_op *qnext;                  /* worker queue */
 	void (*release)(struct authn_op *op);
 };
@@ -125,6 +128,13 @@ enum pv_rc authn_op_submit(struct authn_op *op, const struct audit_event *ev, au
 /* Record ev and answer rc once it is durable (PV_E_AUDIT if not): the
  * audited refusal. PV_PENDING, or PV_E_AUDIT if it could not be queued. */
 enum pv_rc authn_op_refuse(struct authn_op *op, const struct audit_event *ev, enum pv_rc rc);
+/* authn_op_refuse, and (this failure locked the account) the auth.lockout
+ * entry (actor user_id or anonymous, source, resource, reason kind) behind
+ * it: the answer leaves once both are durable, PV_E_AUDIT if either is not.
+ * The strings must live until the op is answered. */
+enum pv_rc authn_op_refuse_locked(struct authn_op *op, const struct audit_event *ev,
+    enum pv_rc rc, const char *user_id, const char *source, const char *resource,
+    const char *kind);
 /* Record ev with nobody waiting (a failure is logged): auth.lockout after
  * the refusal it follows, in submission order. */
 void authn_record_async(struct authn_service *s, const struct audit_event *ev);

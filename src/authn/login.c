@@ -148,26 +148,18 @@ lockout_event_async(struct authn_service *s, const char *user_id, const char *so
 }
 
 /*
- * authn_op_refuse, then (locked_now: this failure locked the account)
- * auth.lockout behind it. The op may be answered and freed as soon as the
- * refusal is submitted, so what the second entry names is copied first.
+ * authn_op_refuse; when this failure locked the account (locked_now) the
+ * auth.lockout entry follows the refusal and the answer waits for both
+ * (authn_op_refuse_locked). user_id, source and resource live in the op or
+ * its request until the answer.
  */
 static enum pv_rc
 refuse_locking(struct authn_op *op, const struct audit_event *ev, enum pv_rc rc, bool locked_now,
     const char *user_id, const char *source, const char *resource, const char *kind)
 {
-	struct authn_service *s = op->s;
-	char uid[UTIL_ID_MAX], src[128], res[128];
-	enum pv_rc r;
-
-	util_strlcpy(uid, user_id != NULL ? user_id : "", sizeof(uid));
-	util_strlcpy(src, source != NULL ? source : "", sizeof(src));
-	util_strlcpy(res, resource, sizeof(res));
-	r = authn_op_refuse(op, ev, rc);
-	if (r == PV_PENDING && locked_now)
-		lockout_event_async(s, uid[0] != '\0' ? uid : NULL, source != NULL ? src : NULL,
-		    res, kind);
-	return r;
+	if (!locked_now)
+		return authn_op_refuse(op, ev, rc);
+	return authn_op_refuse_locked(op, ev, rc, user_id, source, resource, kind);
 }
 
 /* 429 before anything else: recorded (reason rate_limited), without the

@@ -243,6 +243,41 @@ authn_op_refuse(struct authn_op *op, const struct audit_event *ev, enum pv_rc rc
 	return src == PV_PENDING ? PV_PENDING : PV_E_AUDIT;
 }
 
+/* The refusal is durable: now its auth.lockout entry, then the answer. */
+static void
+refused_then_lockout(struct authn_op *op, enum pv_rc rc)
+{
+	struct audit_event ev;
+
+	if (rc != PV_OK) {
+		authn_op_finish(op, PV_E_AUDIT);
+		return;
+	}
+	authn_ev_init(&ev, NULL, op->lock_source, "auth.lockout", op->lock_resource);
+	if (op->lock_user != NULL)
+		ev.actor.user_id = op->lock_user;
+	ev.outcome = AUDIT_DENIED;
+	ev.reason = op->lock_kind;
+	/* from the committer: submitting never waits (the queue is unbounded) */
+	if (authn_op_submit(op, &ev, NULL, NULL, refused, false) != PV_PENDING)
+		authn_op_finish(op, PV_E_AUDIT);
+}
+
+enum pv_rc
+authn_op_refuse_locked(struct authn_op *op, const struct audit_event *ev, enum pv_rc rc,
+    const char *user_id, const char *source, const char *resource, const char *kind)
+{
+	enum pv_rc src;
+
+	op->refused = rc;
+	op->lock_user = user_id;
+	op->lock_source = source;
+	op->lock_resource = resource;
+	op->lock_kind = kind;
+	src = authn_op_submit(op, ev, NULL, NULL, refused_then_lockout, false);
+	return src == PV_PENDING ? PV_PENDING : PV_E_AUDIT;
+}
+
 static void
 recorded(enum pv_rc rc, void *arg)
 {
