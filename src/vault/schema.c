@@ -27,6 +27,15 @@ static const char *const type_names[VAULT_TYPE__COUNT] = {
 static const char *const class_names[VAULT_CLASS__COUNT] = { "phi", "pii", "internal" };
 static const char *const mask_names[VAULT_MASK__COUNT] = { "full", "last4", "none" };
 
+/* Index = enum vault_ident; [0] (NONE) is never a valid wire value. */
+static const char *const ident_names[VAULT_IDENT__COUNT] = {
+	"", "name", "address", "city", "zip", "date", "birth_date", "age", "phone", "fax",
+	"email", "ssn", "mrn", "health_plan", "account", "license", "vehicle", "device", "url",
+	"ip", "biometric", "photo", "other",
+};
+
+#define IDENT_LIST "name, address, city, zip, date, birth_date, age, phone, fax, email, ssn, " \
+	"mrn, health_plan, account, license, vehicle, device, url, ip, biometric, photo, other"
 #define TYPE_LIST "string, date, integer, ssn, email, phone, zip, mrn"
 #define CLASS_LIST "phi, pii, internal"
 #define MASK_LIST "full, last4, none"
@@ -44,6 +53,11 @@ const char *vault_class_name(enum vault_class c)
 const char *vault_mask_name(enum vault_mask m)
 {
 	return (unsigned)m < VAULT_MASK__COUNT ? mask_names[m] : "?";
+}
+
+const char *vault_ident_name(enum vault_ident i)
+{
+	return (unsigned)i < VAULT_IDENT__COUNT ? ident_names[i] : "?";
 }
 
 static int lookup(const char *const *names, int n, const char *s)
@@ -119,6 +133,7 @@ static enum pv_rc field_from_json(json_t *obj, size_t idx, struct vault_field *f
 {
 	static const char *const known[] = {
 		"name", "type", "classification", "mask", "searchable", "required", "subject",
+		"identifier", "safe",
 	};
 	char what[VAULT_NAME_MAX + 16];
 	const char *key;
@@ -202,6 +217,33 @@ static enum pv_rc field_from_json(json_t *obj, size_t idx, struct vault_field *f
 		f->subject = json_is_true(v);
 		if (f->subject && f->type != VAULT_TYPE_STRING) {
 			vault_errf(err, errlen, "%s: a subject field must be of type string", what);
+			return PV_E_INVALID;
+		}
+	}
+	/* Safe Harbor annotations (docs/storing-phi.md). "" (NONE) is not a
+	 * kind one can write: lookup from index 1. */
+	v = json_object_get(obj, "identifier");
+	if (v != NULL) {
+		int k = json_is_string(v) ? lookup(ident_names + 1, VAULT_IDENT__COUNT - 1,
+		    json_string_value(v)) : -1;
+
+		if (k < 0) {
+			vault_errf(err, errlen, "%s: 'identifier' must be one of " IDENT_LIST, what);
+			return PV_E_INVALID;
+		}
+		f->ident = (enum vault_ident)(k + 1);
+	}
+	v = json_object_get(obj, "safe");
+	if (v != NULL) {
+		if (!json_is_boolean(v)) {
+			vault_errf(err, errlen, "%s: 'safe' must be true or false", what);
+			return PV_E_INVALID;
+		}
+		f->safe = json_is_true(v);
+		if (f->safe && (f->type != VAULT_TYPE_STRING || f->ident != VAULT_IDENT_NONE ||
+		    f->subject)) {
+			vault_errf(err, errlen, "%s: 'safe' is only for a string field that is "
+			    "neither an identifier nor the subject", what);
 			return PV_E_INVALID;
 		}
 	}
@@ -336,7 +378,10 @@ enum pv_rc vault_collection_to_json(const struct vault_collection *c, json_t **o
 		    json_object_set_new(f, "mask", json_string(vault_mask_name(fd->mask))) != 0 ||
 		    json_object_set_new(f, "searchable", json_boolean(fd->searchable)) != 0 ||
 		    json_object_set_new(f, "required", json_boolean(fd->required)) != 0 ||
-		    (fd->subject && json_object_set_new(f, "subject", json_true()) != 0))
+		    (fd->subject && json_object_set_new(f, "subject", json_true()) != 0) ||
+		    (fd->ident != VAULT_IDENT_NONE && json_object_set_new(f, "identifier",
+			json_string(vault_ident_name(fd->ident))) != 0) ||
+		    (fd->safe && json_object_set_new(f, "safe", json_true()) != 0))
 			goto out;
 		if (json_array_append_new(fields, f) != 0) {
 			f = NULL;   /* append_new consumed it even on failure */

@@ -82,6 +82,18 @@ enum vault_class { VAULT_CLASS_PHI = 0, VAULT_CLASS_PII, VAULT_CLASS_INTERNAL, V
 
 enum vault_mask { VAULT_MASK_FULL = 0, VAULT_MASK_LAST4, VAULT_MASK_NONE, VAULT_MASK__COUNT };
 
+/* The Safe Harbor identifier a field holds ("identifier" in its definition;
+ * the 18 kinds of 45 CFR 164.514(b)(2)(i), some split): how the
+ * de-identified export treats it (deid.c). NONE: not annotated. */
+enum vault_ident {
+	VAULT_IDENT_NONE = 0, VAULT_IDENT_NAME, VAULT_IDENT_ADDRESS, VAULT_IDENT_CITY,
+	VAULT_IDENT_ZIP, VAULT_IDENT_DATE, VAULT_IDENT_BIRTH_DATE, VAULT_IDENT_AGE,
+	VAULT_IDENT_PHONE, VAULT_IDENT_FAX, VAULT_IDENT_EMAIL, VAULT_IDENT_SSN, VAULT_IDENT_MRN,
+	VAULT_IDENT_HEALTH_PLAN, VAULT_IDENT_ACCOUNT, VAULT_IDENT_LICENSE, VAULT_IDENT_VEHICLE,
+	VAULT_IDENT_DEVICE, VAULT_IDENT_URL, VAULT_IDENT_IP, VAULT_IDENT_BIOMETRIC,
+	VAULT_IDENT_PHOTO, VAULT_IDENT_OTHER, VAULT_IDENT__COUNT
+};
+
 struct vault_field {
 	char name[VAULT_NAME_MAX];
 	enum vault_type type;
@@ -90,6 +102,8 @@ struct vault_field {
 	bool searchable;
 	bool required;          /* default false */
 	bool subject;           /* the patient the record is about (a string field; one at most) */
+	enum vault_ident ident; /* "identifier": the Safe Harbor kind it holds, NONE if not annotated */
+	bool safe;              /* "safe":true: a string field its owner declares identifier-free */
 };
 
 struct vault_collection {
@@ -110,6 +124,7 @@ bool vault_region_valid(const char *s);
 const char *vault_type_name(enum vault_type t);
 const char *vault_class_name(enum vault_class c);
 const char *vault_mask_name(enum vault_mask m);
+const char *vault_ident_name(enum vault_ident i);   /* "" for NONE */
 
 /* ---- collections (schema.c) ---- */
 
@@ -120,6 +135,9 @@ const char *vault_mask_name(enum vault_mask m);
  * classification "phi", searchable/required false, mask "last4" for ssn and
  * phone, "full" for other phi/pii, "none" for internal. "none" on a phi/pii
  * field must be explicit; an internal field's mask can only be "none".
+ * Safe Harbor annotations: "identifier" one of the vault_ident names (a bad
+ * kind is PV_E_INVALID), "safe":true only on a string field that is neither
+ * an identifier nor the subject.
  */
 enum pv_rc vault_collection_from_json(json_t *obj, struct vault_collection *out,
     char *err, size_t errlen);

@@ -387,4 +387,44 @@ bool vault_rc_denied(enum pv_rc rc);
 /* Put taken labels into the fields to seal (a null clears on merge). */
 enum pv_rc vault_labels_put(json_t *fields, json_t *labels);
 
+/* ---- the Safe Harbor transform (deid.c; docs/storing-phi.md) ---- */
+enum vault_deid_rule {
+	VAULT_DEID_KEPT = 0,          /* emitted as stored (an age <= 89 too) */
+	VAULT_DEID_IDENTIFIER,        /* a direct identifier: dropped */
+	VAULT_DEID_GEOGRAPHIC,        /* address, city: dropped */
+	VAULT_DEID_ZIP3,              /* a ZIP: its first three digits */
+	VAULT_DEID_ZIP3_RESTRICTED,   /* ... "000" for a restricted area */
+	VAULT_DEID_YEAR,              /* a date: its year, an integer */
+	VAULT_DEID_AGE90,             /* an age over 89, or a date implying one: "90+" */
+	VAULT_DEID_FREE_TEXT,         /* a string not marked safe: dropped */
+	VAULT_DEID_SUBJECT,           /* the subject field: dropped */
+	VAULT_DEID_UNKNOWN,           /* not in the schema or not of its form: dropped */
+	VAULT_DEID__COUNT
+};
+struct vault_deid_stats {
+	uint64_t n[VAULT_DEID__COUNT];   /* fields, by the rule that handled them */
+};
+#define VAULT_PSEUDONYM_LEN 64   /* hex HMAC-SHA256 */
+/* "kept", "identifier", "geographic", "zip3", "zip3_restricted", "year",
+ * "age_90", "free_text", "subject", "unknown". */
+const char *vault_deid_rule_name(enum vault_deid_rule r);
+/* Whether the first three characters of zip3 are a restricted area (HHS
+ * OCR 2012 guidance section 2.4, 17 areas). */
+bool vault_zip3_restricted(const char *zip3);
+/* The UTC calendar date of at_ms (pure, no time zone). */
+void vault_deid_date_of(int64_t at_ms, int *y, int *m, int *d);
+/* One value of field f at export time at_ms: the rule, and *out the new
+ * value (NULL when the rule drops it). */
+enum vault_deid_rule vault_deid_value(const struct vault_field *f, json_t *value,
+    int64_t at_ms, json_t **out);
+/* A record's opened fields to a new object of what Safe Harbor lets out;
+ * stats (may be NULL) accumulate per-rule counts. */
+enum pv_rc vault_deid_record(const struct vault_collection *c, json_t *fields, int64_t at_ms,
+    json_t **out, struct vault_deid_stats *stats);
+/* hex HMAC-SHA256(keys_mac(KEK "subjects", purpose "export-pseudonym"),
+ * "phivault:pseudonym:v1|<ref>"): stable per subject, unrelated to ref.
+ * PV_E_INVALID if ref is not a subject reference. */
+enum pv_rc vault_deid_pseudonym(struct keys *k, const char *ref,
+    char out[VAULT_PSEUDONYM_LEN + 1]);
+
 #endif /* PV_VAULT_INT_H */

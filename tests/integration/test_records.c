@@ -250,6 +250,38 @@ test_collections(struct h_server *s, struct people *p)
 	h_req(s, "GET", "/v1/collections/patients", p->clin, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
 	h_resp_free(&r);
+
+	/* Safe Harbor annotations: a kind outside the list is 400 and creates
+	 * nothing; the ones given are shown back, only where set. */
+	h_req(s, "POST", "/v1/collections", p->admin,
+	    "{\"name\":\"study\",\"region\":\"local\",\"fields\":[{\"name\":\"a\","
+	    "\"type\":\"string\",\"identifier\":\"nickname\"}]}", NULL, &r);
+	CHECK_STATUS(&r, 400);
+	CHECK(strcmp(h_err_code(&r), "invalid_request") == 0);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections/study", p->admin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 404);
+	h_resp_free(&r);
+	h_req(s, "POST", "/v1/collections", p->admin,
+	    "{\"name\":\"study\",\"region\":\"local\",\"fields\":["
+	    "{\"name\":\"full_name\",\"type\":\"string\",\"identifier\":\"name\"},"
+	    "{\"name\":\"dx\",\"type\":\"string\",\"safe\":true},"
+	    "{\"name\":\"notes\",\"type\":\"string\"}]}", NULL, &r);
+	CHECK_STATUS(&r, 201);
+	h_resp_free(&r);
+	h_req(s, "GET", "/v1/collections/study", p->admin, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	{
+		json_t *fs = json_object_get(r.json, "fields");
+
+		CHECK(strcmp(json_string_value(json_object_get(json_array_get(fs, 0),
+		    "identifier")), "name") == 0);
+		CHECK(json_is_true(json_object_get(json_array_get(fs, 1), "safe")));
+		CHECK(json_object_get(json_array_get(fs, 1), "identifier") == NULL);
+		CHECK(json_object_get(json_array_get(fs, 2), "safe") == NULL);
+		CHECK(json_object_get(json_array_get(fs, 2), "identifier") == NULL);
+	}
+	h_resp_free(&r);
 }
 
 static void

@@ -86,6 +86,59 @@ static void test_round_trip(void **state)
 	json_decref(j);
 }
 
+/* "identifier" and "safe" are parsed, shown only when set, and survive the
+ * stored schema text. */
+static void test_safe_harbor_annotations(void **state)
+{
+	static const char *const kinds[] = {
+		"name", "address", "city", "zip", "date", "birth_date", "age", "phone", "fax",
+		"email", "ssn", "mrn", "health_plan", "account", "license", "vehicle", "device",
+		"url", "ip", "biometric", "photo", "other",
+	};
+	struct vault_collection a, b;
+	char err[VAULT_ERR_MAX] = "", text[4096];
+	json_t *j = NULL;
+	char *dump;
+	size_t i;
+	int n;
+
+	(void)state;
+	n = snprintf(text, sizeof(text), "{\"name\":\"p\",\"region\":\"local\",\"fields\":["
+	    "{\"name\":\"notes\",\"type\":\"string\",\"safe\":true},"
+	    "{\"name\":\"plain\",\"type\":\"string\",\"safe\":false}");
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+		    ",{\"name\":\"f_%s\",\"type\":\"string\",\"identifier\":\"%s\"}", kinds[i],
+		    kinds[i]);
+	snprintf(text + n, sizeof(text) - (size_t)n, "]}");
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	vt_collection(text, &a);
+	assert_int_equal(a.nfields, 2 + sizeof(kinds) / sizeof(kinds[0]));
+	assert_true(a.fields[0].safe);
+	assert_int_equal(a.fields[0].ident, VAULT_IDENT_NONE);
+	assert_false(a.fields[1].safe);
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		assert_int_equal(a.fields[2 + i].ident, (int)(VAULT_IDENT_NAME + i));
+		assert_string_equal(vault_ident_name(a.fields[2 + i].ident), kinds[i]);
+		assert_false(a.fields[2 + i].safe);
+	}
+
+	assert_int_equal(vault_collection_to_json(&a, &j), PV_OK);
+	dump = json_dumps(j, JSON_COMPACT);
+	assert_non_null(dump);
+	assert_non_null(strstr(dump, "{\"name\":\"notes\",\"type\":\"string\",\"classification\":"
+	    "\"phi\",\"mask\":\"full\",\"searchable\":false,\"required\":false,\"safe\":true}"));
+	assert_non_null(strstr(dump, "\"mask\":\"full\",\"searchable\":false,\"required\":false},"));
+	assert_non_null(strstr(dump, "\"name\":\"f_birth_date\",\"type\":\"string\",\"classification\":"
+	    "\"phi\",\"mask\":\"full\",\"searchable\":false,\"required\":false,"
+	    "\"identifier\":\"birth_date\"}"));
+	free(dump);
+	assert_int_equal(vault_collection_from_json(j, &b, err, sizeof(err)), PV_OK);
+	assert_memory_equal(a.fields, b.fields, sizeof(a.fields));
+	json_decref(j);
+}
+
 static void test_defaults(void **state)
 {
 	struct vault_collection c;
@@ -164,6 +217,23 @@ static const struct bad_case bad_cases[] = {
 	  "field 'a': unknown key 'serachable'" },
 	{ "{\"name\":\"p\"," REG ",\"fields\":[{\"name\":\"ssn\",\"type\":\"ssn\"},{\"name\":\"ssn\",\"type\":\"string\"}]}",
 	  "duplicate field 'ssn'" },
+	/* Safe Harbor annotations: a kind outside the 164.514(b)(2)(i) list,
+	 * "" (not annotated is absence), a non-string, and "safe" where it
+	 * would contradict the field. */
+	{ "{\"name\":\"p\"," REG ",\"fields\":[{\"name\":\"a\",\"type\":\"string\",\"identifier\":\"surname\"}]}",
+	  "field 'a': 'identifier' must be one of name, address" },
+	{ "{\"name\":\"p\"," REG ",\"fields\":[{\"name\":\"a\",\"type\":\"string\",\"identifier\":\"\"}]}",
+	  "field 'a': 'identifier' must be one of" },
+	{ "{\"name\":\"p\"," REG ",\"fields\":[{\"name\":\"a\",\"type\":\"string\",\"identifier\":3}]}",
+	  "field 'a': 'identifier' must be one of" },
+	{ "{\"name\":\"p\"," REG ",\"fields\":[{\"name\":\"a\",\"type\":\"string\",\"safe\":\"yes\"}]}",
+	  "field 'a': 'safe' must be true or false" },
+	{ "{\"name\":\"p\"," REG ",\"fields\":[{\"name\":\"a\",\"type\":\"date\",\"safe\":true}]}",
+	  "field 'a': 'safe' is only for a string field" },
+	{ "{\"name\":\"p\"," REG ",\"fields\":[{\"name\":\"a\",\"type\":\"string\",\"identifier\":\"name\",\"safe\":true}]}",
+	  "field 'a': 'safe' is only for a string field" },
+	{ "{\"name\":\"p\"," REG ",\"fields\":[{\"name\":\"a\",\"type\":\"string\",\"subject\":true,\"safe\":true}]}",
+	  "field 'a': 'safe' is only for a string field" },
 };
 
 static void test_invalid_rejected_naming_key(void **state)
@@ -298,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_valid_schema_parsed),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_safe_harbor_annotations),
 		cmocka_unit_test(test_invalid_rejected_naming_key),
 		cmocka_unit_test(test_boundaries_accepted),
 		cmocka_unit_test(test_unknown_key_not_a_name_not_echoed),
