@@ -73,6 +73,7 @@ fuzz-coverage: deps
 bench: build
 	$(BUILD)/bench_authz_decide
 	bench/run.sh $(if $(QUICK),--quick)
+	bench/postgres.sh $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) $(COV_BUILD)

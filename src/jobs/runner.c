@@ -22,6 +22,7 @@
 
 #include "http/http.h"
 #include "jobs/jobs_int.h"
+#include "util/metrics.h"
 
 #define KINDS_MAX 32
 #define SAMPLES 32
@@ -222,11 +223,33 @@ jobs_progress(struct jobs_runner *r, const char *id, int64_t done, int64_t total
 		*eta_s = (int64_t)((double)(total - done) / *rate_per_s + 0.999);
 }
 
+/* ---- metrics ---- */
+
+/* phivault_jobs_leases_total{kind} (a job taken: first start, restart or a
+ * takeover of an expired lease), phivault_jobs_steps_total{kind} (a step
+ * this process committed) and phivault_jobs_scans_total (an idle runner's
+ * looks for a runnable job): per process, so with several nodes each node's
+ * counts show which node ran which steps and how often the others looked
+ * (docs/scaling.md). kind NULL: the family has no label. */
+static void
+count(const char *family, const char *help, const char *kind)
+{
+	static const char *const labels[] = { "kind", NULL };
+	const struct util_metric_def def = { family, help, UTIL_METRIC_COUNTER,
+	    kind != NULL ? labels : NULL, NULL, 0 };
+	const char *values[] = { kind, NULL };
+	struct util_metric_family *fam = NULL;
+
+	if (util_metrics_family(util_metrics_default(), &def, &fam) == PV_OK)
+		util_metric_inc(util_metrics_series(fam, kind != NULL ? values : NULL));
+}
+
 /* ---- transactions (run on the audit writer thread) ---- */
 
 struct lease_call {
 	struct jobs_runner *r;
 	char id[UTIL_ID_MAX];
+	char kind[STORE_JOB_KIND_MAX];
 };
 
 static int
@@ -256,6 +279,7 @@ lease_txn(struct store_tx *tx, void *arg)
 		return PV_E_NOTFOUND;
 	if ((rc = store_job_get(tx, c->id, &j)) != PV_OK)
 		return rc;
+	util_strlcpy(c->kind, j.kind, sizeof(c->kind));
 	util_strlcpy(j.state, "running", sizeof(j.state));
 	util_strlcpy(j.lease_owner, r->node, sizeof(j.lease_owner));
 	j.lease_expires_ms = t + (int64_t)r->cfg.lease_s * 1000;
@@ -287,6 +311,7 @@ get_mine(struct jobs_runner *r, struct store_tx *tx, const char *id, struct stor
 struct step_call {
 	struct jobs_runner *r;
 	const char *id;
+	char kind[STORE_JOB_KIND_MAX];
 	bool finished;
 	int64_t done;
 	enum pv_rc step_rc;     /* the kind's own rc (vs. the row's) */
@@ -312,6 +337,7 @@ step_txn(struct store_tx *tx, void *arg)
 		rc = PV_E_JOB_CONFLICT;
 		goto out;
 	}
+	util_strlcpy(c->kind, j.kind, sizeof(c->kind));
 	memset(&out, 0, sizeof(out));
 	util_strlcpy(out.cursor, j.cursor, sizeof(out.cursor));
 	out.total = -1;
@@ -419,29 +445,34 @@ record_finish(struct jobs_runner *r, const char *id, const char *action, const c
 enum jobs_tick
 jobs_runner_tick(struct jobs_runner *r)
 {
-	struct step_call sc = { r, r->cur_id, false, 0, PV_OK };
+	struct step_call sc = { r, r->cur_id, "", false, 0, PV_OK };
 	struct fail_call fc;
 	enum pv_rc rc;
 
 	if (r->cur_id[0] == '\0') {
-		struct lease_call lc = { r, "" };
+		struct lease_call lc = { r, "", "" };
 
 		enum pv_rc lrc;
 
 		/* look first in a read transaction of this thread's own: an idle
 		 * runner costs the writer nothing */
 		STORE_READ(r->cfg.st, lrc, store_job_runnable(tx, r->node, now(r), runnable_cb, &lc));
+		count("phivault_jobs_scans_total", "Looks of the idle job runner for a runnable job.",
+		    NULL);
 		if (lrc != PV_OK || lc.id[0] == '\0')
 			return JOBS_TICK_IDLE;
 		if (submit(r, NULL, lease_txn, &lc) != PV_OK)
 			return JOBS_TICK_IDLE;
 		util_strlcpy(r->cur_id, lc.id, sizeof(r->cur_id));
 		r->failures = 0;
+		count("phivault_jobs_leases_total", "Jobs this process leased (started, resumed "
+		    "or taken over).", lc.kind);
 		log_info("jobs: running %s", r->cur_id);
 	}
 	rc = submit(r, NULL, step_txn, &sc);
 	if (rc == PV_OK) {
 		r->failures = 0;
+		count("phivault_jobs_steps_total", "Job steps this process committed.", sc.kind);
 		sample_add(r, r->cur_id, sc.done);
 		if (!sc.finished)
 			return JOBS_TICK_STEP;
