@@ -278,9 +278,11 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		if (moved)
 			log_info("serve: %s/phivault.db moved into PostgreSQL", datadir);
 	}
-	/* several nodes: hear the access epoch move (LISTEN/NOTIFY) instead of
-	 * reading it on every request; nothing on SQLite */
-	if ((rc = store_epoch_listen(app.st)) != PV_OK) {
+	/* several nodes with [store] epoch = notify: hear the access epoch move
+	 * (LISTEN/NOTIFY) instead of reading it on every request; nothing on
+	 * SQLite. The default (row) reads it every request: strict. */
+	if (strcmp(app.cfg.store_epoch, "notify") == 0 &&
+	    (rc = store_epoch_listen(app.st)) != PV_OK) {
 		cli_err("cannot start the access-epoch listener: %s", pv_rc_name(rc));
 		goto out;
 	}

@@ -72,6 +72,7 @@ static const struct key_def keys[] = {
 	{ "store", "backend", K_STR, F(store_backend) },
 	{ "store", "url", K_STR, F(store_url) },
 	{ "store", "max_connections", K_UINT, F(store_max_connections) },
+	{ "store", "epoch", K_STR, F(store_epoch) },
 	{ "policy", "allowed_regions", K_STR, F(allowed_regions) },
 	{ "auth", "password_dictionary", K_PATH, F(password_dictionary) },
 	{ "server", "seccomp", K_STR, F(seccomp) },
@@ -191,6 +192,7 @@ config_defaults(struct pv_config *c, const char *datadir)
 	util_strlcpy(c->store_backend, "sqlite", sizeof(c->store_backend));
 	c->store_url[0] = '\0';
 	c->store_max_connections = 0;   /* 2 x online CPUs + 2 (store.h) */
+	util_strlcpy(c->store_epoch, "row", sizeof(c->store_epoch));
 	util_strlcpy(c->allowed_regions, "local", sizeof(c->allowed_regions));
 	c->jobs_step_pause_ms = 5;
 	c->jobs_max_steps_per_s = 100;
@@ -820,6 +822,8 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		REFUSE("store.url is required with store.backend = postgres");
 	if (c->store_max_connections > 1024)
 		REFUSE("store.max_connections = %u is above 1024", c->store_max_connections);
+	if (strcmp(c->store_epoch, "row") != 0 && strcmp(c->store_epoch, "notify") != 0)
+		REFUSE("store.epoch = %s is not row or notify", c->store_epoch);
 	for (const char *q = c->node; *q != '\0'; q++)
 		if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
 		    (*q >= '0' && *q <= '9') || *q == '.' || *q == '-' || *q == '_'))
@@ -1192,8 +1196,11 @@ config_write(const struct pv_config *c, const char *path)
 	    "# postgres conninfo (with backend = postgres)\n"
 	    "url = %s\n"
 	    "# open database connections at most (0: 2 x CPUs + 2)\n"
-	    "max_connections = %u\n",
-	    c->store_backend, c->store_url, c->store_max_connections);
+	    "max_connections = %u\n"
+	    "# the access epoch: row (read on every request: strict) | notify\n"
+	    "# (postgres: heard through LISTEN/NOTIFY, no read a request)\n"
+	    "epoch = %s\n",
+	    c->store_backend, c->store_url, c->store_max_connections, c->store_epoch);
 	fprintf(f,
 	    "\n[policy]\n"
 	    "# comma-separated regions where data may live\n"

@@ -64,6 +64,12 @@ struct pv_config {
 	/* [store] max_connections: bound of the store's connection pool
 	 * (0 = 2 x online CPUs + 2); store_pool_set */
 	unsigned store_max_connections;
+	/* [store] epoch = row | notify (docs/scaling.md "The access epoch"): row
+	 * reads the access epoch on every request (strict: a change through
+	 * another node holds on this node's next request); notify hears it
+	 * through LISTEN/NOTIFY (PostgreSQL only; no read a request, but a
+	 * change can reach this node a few milliseconds late) */
+	char store_epoch[8];
 	/* [metrics] enabled: "on" | "off" (GET /metrics; off: 404 not_found);
 	 * listen: "" (none) or ADDRESS:PORT of a plain-HTTP listener serving only
 	 * GET /metrics without authentication, loopback only outside --dev */

@@ -338,6 +338,7 @@ main(void)
 	h_init(&s, "postgres", NULL);
 	h_config_set(&s, "mfa_required", "off");
 	h_config_set_in(&s, "store", "backend", "postgres");
+	h_config_set_in(&s, "store", "epoch", "notify");   /* B copies it */
 	h_config_set_in(&s, "store", "url", pg_cluster_url(&pgc, "phivault", url, sizeof(url)));
 	h_start(&s, "--dev");
 	snprintf(db, sizeof(db), "%s/phivault.db", s.dir);
