@@ -144,6 +144,14 @@ struct authn_principal {
 	 * roles are in roles[] above; authn_actor names them in the actor. */
 	size_t nelevations;
 	char elevations[AUTHN_ELEVATIONS_MAX][UTIL_ID_MAX];
+	/* The user has MFA enrolled (TOTP or a passkey), so this session can
+	 * step up (POST /v1/auth/step-up). */
+	bool mfa_enrolled;
+	/* With [auth] mfa_required = admins: an elevation gave this session,
+	 * which did no MFA, a role that rule counts as admin, and the user can
+	 * step up; authz_decide refuses everything but "authenticated" with
+	 * step_up_required until it does (authz elevations.c). */
+	bool elevation_mfa_owed;
 	/* The break-glass grant in force (issue 10 item 5), loaded by authz
 	 * with the principal (under the access generation, never from the
 	 * token); NULL: none. It holds until expires_ms on the injectable
@@ -546,6 +554,9 @@ typedef bool (*authn_privileged_fn)(void *arg, const char (*roles)[AUTHN_ROLE_NA
 enum pv_rc authn_service_new(const struct authn_service_config *c, struct authn_service **out);
 void authn_service_free(struct authn_service *s);
 void authn_service_set_privileged(struct authn_service *s, authn_privileged_fn fn, void *arg);
+/* [auth] mfa_required = admins (the rule that asks MFA of privileged roles
+ * only; authz applies it to elevated roles too). */
+bool authn_mfa_admins_only(struct authn_service *s);
 struct store *authn_service_store(struct authn_service *s);
 struct audit *authn_service_audit(struct authn_service *s);
 struct keys *authn_service_keys(struct authn_service *s);

@@ -409,6 +409,12 @@ mfa_required_for(struct authn_service *s, const char (*roles)[AUTHN_ROLE_NAME_MA
 }
 
 bool
+authn_mfa_admins_only(struct authn_service *s)
+{
+	return s != NULL && s->cfg->mfa_required == CONFIG_MFA_ADMINS;
+}
+
+bool
 authn_mfa_required(struct authn_service *s, const char *user_id)
 {
 	char (*roles)[AUTHN_ROLE_NAME_MAX];
@@ -1246,6 +1252,7 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 	}
 	p->restricted = p->restrict_flags != 0;
 	p->mfa_verified = e->mfa_verified;
+	p->mfa_enrolled = e->user_mfa_enabled;
 	p->authenticated_ms = e->created_ms;
 	p->mfa_at_ms = e->mfa_verified ? e->mfa_at_ms : 0;
 	util_strlcpy(p->mfa_method, e->mfa_verified ? e->mfa_method : "", sizeof(p->mfa_method));

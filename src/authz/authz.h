@@ -641,6 +641,10 @@ enum pv_rc authz_approval_settle(struct authz_service *z, const struct authz_cal
 
 /* [elevation] max_s (default 3600): the longest duration_s. */
 void authz_elevations_configure(struct authz_service *z, int max_s);
+/* [elevation] role_max_s: the longest duration_s of an elevation to role
+ * (60..86400), replacing max_s for it; PV_E_TOOBIG past AUTHZ_ROLE_MAX_N. */
+#define AUTHZ_ROLE_MAX_N 32
+enum pv_rc authz_elevations_role_max(struct authz_service *z, const char *role, int max_s);
 struct authz_elevation_spec {
 	const char *role;                /* one of the caller's eligible roles */
 	const char *justification;       /* required, <= 1024 bytes */

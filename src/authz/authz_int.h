@@ -70,6 +70,11 @@ struct authz_service {
 	struct authz_attr_slot attrs[AUTHZ_ATTR_SLOTS];
 	int approvals_expire_s;          /* [approvals] expire_s (approvals.c) */
 	int elevation_max_s;             /* [elevation] max_s (elevations.c) */
+	size_t nrole_max;                /* [elevation] role_max_s (elevations.c) */
+	struct {
+		char role[AUTHN_ROLE_NAME_MAX];
+		int max_s;
+	} role_max[AUTHZ_ROLE_MAX_N];
 	struct authz_elev_slot elev[AUTHZ_ELEV_SLOTS];
 	struct authz_bg_slot bg[AUTHZ_ATTR_SLOTS];
 	_Atomic uint64_t bg_reads;       /* break-glass grants read from the store */
@@ -79,6 +84,12 @@ struct authz_service {
  * their IDs to p->elevations), dropping any past its expires_ms; called by
  * authz_authenticate before the policy is resolved. */
 enum pv_rc authz_elevations_attach(struct authz_service *z, struct authn_principal *p);
+/* With [auth] mfa_required = admins: p holds an elevation, did no MFA and
+ * its permissions `set` (elevated roles included) are privileged: MFA is
+ * owed, as for a new admin: step up if enrolled (p->elevation_mfa_owed,
+ * authz_decide answers step_up_required), else restricted to enrolment. */
+void authz_elevations_mfa(struct authz_service *z, struct authn_principal *p,
+    const struct authz_permset *set);
 /* Expire what is due (elevation.expire entries, actor system). */
 enum pv_rc authz_elevations_expire_due(struct authz_service *z);
 enum pv_rc authz_route_elevations(struct authz_service *z, struct http_server *srv);

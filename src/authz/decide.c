@@ -21,6 +21,9 @@
  *   an app asking users.manage, roles.manage,
  *   apps.manage or access.approve          -> deny app_forbidden_permission (403)
  *   "authenticated"                        -> allow
+ *   an elevation gave a session without MFA
+ *   a role [auth] mfa_required = admins
+ *   counts as admin (elevation_mfa_owed)   -> deny step_up_required (401)
  *   no grant covers the action             -> deny missing_permission:<perm>
  *                                             ("(invalid)" for a malformed one;
  *                                             "forbidden" for any-of actions)
@@ -856,6 +859,16 @@ decide(const struct authz_request *r, struct authz_decision *d)
 		    "Apps cannot hold this permission");
 	if (a->kind == K_AUTHENTICATED)
 		goto allow;
+	/* [auth] mfa_required = admins and an elevation made this session,
+	 * which did no MFA, an admin: nothing else until it steps up */
+	if (p->elevation_mfa_owed) {
+		d->step_up = "mfa";
+		d->step_up_max_age_s = -1;
+		return deny(d, PV_E_STEP_UP, "step_up_required",
+		    "Your elevation gives you a role that requires multi-factor "
+		    "authentication: send a code from your authenticator to POST "
+		    "/v1/auth/step-up, then retry");
+	}
 	memset(&e, 0, sizeof(e));
 	e.r = r;
 	e.area = pol != NULL ? authz_policy_area(pol) : NULL;

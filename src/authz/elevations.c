@@ -61,6 +61,43 @@ authz_elevations_configure(struct authz_service *z, int max_s)
 		z->elevation_max_s = max_s;
 }
 
+enum pv_rc
+authz_elevations_role_max(struct authz_service *z, const char *role, int max_s)
+{
+	size_t i;
+
+	if (z == NULL || role == NULL || !authz_role_name_valid(role) ||
+	    max_s < DURATION_MIN_S || max_s > 86400)
+		return PV_E_INVALID;
+	for (i = 0; i < z->nrole_max; i++)
+		if (strcmp(z->role_max[i].role, role) == 0)
+			break;
+	if (i == z->nrole_max) {
+		if (z->nrole_max >= AUTHZ_ROLE_MAX_N)
+			return PV_E_TOOBIG;
+		util_strlcpy(z->role_max[i].role, role, sizeof(z->role_max[i].role));
+		z->nrole_max++;
+	}
+	z->role_max[i].max_s = max_s;
+	return PV_OK;
+}
+
+/* The longest elevation to role: its role_max_s, else max_s; *per_role
+ * says which. */
+static int
+max_for(const struct authz_service *z, const char *role, bool *per_role)
+{
+	size_t i;
+
+	for (i = 0; i < z->nrole_max; i++)
+		if (strcmp(z->role_max[i].role, role) == 0) {
+			*per_role = true;
+			return z->role_max[i].max_s;
+		}
+	*per_role = false;
+	return z->elevation_max_s;
+}
+
 /* ---- the API object ---- */
 
 static json_t *
@@ -284,6 +321,22 @@ authz_elevations_attach(struct authz_service *z, struct authn_principal *p)
 	return PV_OK;
 }
 
+void
+authz_elevations_mfa(struct authz_service *z, struct authn_principal *p,
+    const struct authz_permset *set)
+{
+	if (p == NULL || p->nelevations == 0 || p->mfa_verified || p->restricted ||
+	    !authn_mfa_admins_only(z->authn) || !authz_permset_is_privileged(set))
+		return;
+	/* a direct admin role without MFA never gets here: authn restricted it */
+	if (p->mfa_enrolled) {
+		p->elevation_mfa_owed = true;
+	} else {
+		p->restrict_flags |= AUTHN_RESTRICT_MFA_ENROL;
+		p->restricted = true;
+	}
+}
+
 /* ---- requests ---- */
 
 /* May c see every elevation (holds access.approve), or only its own? */
@@ -361,8 +414,10 @@ authz_elevation_request(struct authz_service *z, const struct authz_caller *c,
 	struct open_ctx oc;
 	struct audit_event ev;
 	const char *want;
-	char r[64], msg[96], *detail = NULL;
+	char r[64], msg[192], *detail = NULL;
 	int64_t duration;
+	bool per_role = false;
+	int max_s;
 	json_t *o;
 	enum pv_rc rc;
 
@@ -379,11 +434,15 @@ authz_elevation_request(struct authz_service *z, const struct authz_caller *c,
 		return fail(res, PV_E_INVALID, "justification is required (at most 1024 bytes)");
 	if (q->ticket != NULL && strlen(q->ticket) > TICKET_MAX)
 		return fail(res, PV_E_INVALID, "ticket must be at most 128 bytes");
-	duration = q->duration_set ? q->duration_s :
-	    (z->elevation_max_s < 3600 ? z->elevation_max_s : 3600);
-	if (duration < DURATION_MIN_S || duration > z->elevation_max_s) {
-		snprintf(msg, sizeof(msg), "duration_s must be from %d to %d seconds",
-		    DURATION_MIN_S, z->elevation_max_s);
+	max_s = max_for(z, q->role, &per_role);
+	duration = q->duration_set ? q->duration_s : (max_s < 3600 ? max_s : 3600);
+	if (duration < DURATION_MIN_S || duration > max_s) {
+		if (per_role)
+			snprintf(msg, sizeof(msg), "duration_s must be from %d to %d seconds for "
+			    "role %s ([elevation] role_max_s)", DURATION_MIN_S, max_s, q->role);
+		else
+			snprintf(msg, sizeof(msg), "duration_s must be from %d to %d seconds "
+			    "([elevation] max_s)", DURATION_MIN_S, max_s);
 		return fail(res, PV_E_INVALID, msg);
 	}
 	if ((rc = authz_elevations_expire_due(z)) != PV_OK)

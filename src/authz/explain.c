@@ -18,6 +18,11 @@
  * (context.time, RFC 3339) and a session's MFA age (context.mfa_age_s;
  * absent: no MFA) come from the question, so conditions on them explain
  * too. A step-up answer says so ("step_up":{"method":"mfa","max_age_s"}).
+ * The principal's JIT elevations in force now (authz_elevations_attach, as
+ * on each of its requests) add their roles, and "elevations" names them;
+ * an elevation that made it an admin without MFA (context.mfa_age_s absent,
+ * [auth] mfa_required = admins) answers step_up_required as its session
+ * would (authz_elevations_mfa).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,8 +167,10 @@ authz_explain(struct authz_service *z, const struct authz_caller *c,
 	struct authn_principal *who = NULL;
 	struct pv_arena *arena = NULL;
 	struct store_user u;
+	struct authz_permset *set = NULL;
 	struct audit_event ev;
-	json_t *o = NULL, *pol_arr = NULL, *pur = NULL;
+	json_t *o = NULL, *pol_arr = NULL, *pur = NULL, *elv = NULL;
+	bool enrolled;
 	char resource[UTIL_ID_MAX + 8];
 	char *detail = NULL;
 	int64_t time_ms = 0;
@@ -186,6 +193,7 @@ authz_explain(struct authz_service *z, const struct authz_caller *c,
 
 	memset(&u, 0, sizeof(u));
 	STORE_READ(z->st, rc, store_user_get(tx, x->principal, &u));
+	enrolled = rc == PV_OK && u.mfa_enabled;
 	store_user_clear(&u);
 	if (rc == PV_E_NOTFOUND)
 		return fail(res, PV_E_NOTFOUND, "no such principal");
@@ -197,15 +205,29 @@ authz_explain(struct authz_service *z, const struct authz_caller *c,
 		goto out;
 	}
 	util_strlcpy(who->user_id, x->principal, sizeof(who->user_id));
-	if ((rc = authn_user_roles(z->st, x->principal, who->roles, &who->nroles)) != PV_OK ||
-	    (rc = authz_policy_get(z, (const char (*)[AUTHN_ROLE_NAME_MAX])who->roles,
-	    who->nroles, arena, &who->policy)) != PV_OK ||
-	    (rc = authz_principal_attrs(z, who, arena)) != PV_OK)
-		goto out;
+	who->mfa_enrolled = enrolled;
 	/* a session that did MFA mfa_age_s ago (not given: none) */
 	if (x->mfa_given) {
 		who->mfa_verified = true;
 		who->authenticated_ms = time_ms - x->mfa_age_s * 1000;
+	}
+	/* the roles of its elevations in force now count, as on its requests
+	 * (authz_authenticate); the answer names them */
+	if ((rc = authn_user_roles(z->st, x->principal, who->roles, &who->nroles)) != PV_OK ||
+	    (rc = authz_elevations_attach(z, who)) != PV_OK ||
+	    (rc = authz_policy_get(z, (const char (*)[AUTHN_ROLE_NAME_MAX])who->roles,
+	    who->nroles, arena, &who->policy)) != PV_OK ||
+	    (rc = authz_principal_attrs(z, who, arena)) != PV_OK)
+		goto out;
+	if (who->nelevations > 0) {
+		if ((set = malloc(sizeof(*set))) == NULL) {
+			rc = PV_E_NOMEM;
+			goto out;
+		}
+		if ((rc = authz_resolve(z, (const char (*)[AUTHN_ROLE_NAME_MAX])who->roles,
+		    who->nroles, set)) != PV_OK)
+			goto out;
+		authz_elevations_mfa(z, who, set);   /* the MFA an elevated admin owes */
 	}
 
 	memset(&q, 0, sizeof(q));
@@ -255,12 +277,16 @@ authz_explain(struct authz_service *z, const struct authz_caller *c,
 	for (i = 0; pur != NULL && d.allow && i < sizeof(POU) / sizeof(POU[0]); i++)
 		if ((d.purposes & (1u << i)) != 0)
 			json_array_append_new(pur, json_string(POU[i]));
-	o = json_pack("{s:b, s:s, s:o, s:{s:o, s:o}, s:o}", "allow", d.allow, "reason",
+	elv = json_array();
+	for (i = 0; elv != NULL && i < who->nelevations; i++)
+		json_array_append_new(elv, json_string(who->elevations[i]));
+	o = json_pack("{s:b, s:s, s:o, s:{s:o, s:o}, s:o, s:o}", "allow", d.allow, "reason",
 	    d.reason, "policies", pol_arr != NULL ? pol_arr : json_array(), "obligations",
 	    "unmask", unmask_list(who->policy, x->collection, &d, x->fields, x->nfields),
 	    "purposes", pur != NULL ? pur : json_array(), "step_up", d.step_up == NULL ?
 	    json_null() : d.step_up_max_age_s >= 0 ? json_pack("{s:s, s:I}", "method", "mfa",
-	    "max_age_s", (json_int_t)d.step_up_max_age_s) : json_pack("{s:s}", "method", "mfa"));
+	    "max_age_s", (json_int_t)d.step_up_max_age_s) : json_pack("{s:s}", "method", "mfa"),
+	    "elevations", elv != NULL ? elv : json_array());
 	if (o == NULL) {
 		rc = PV_E_NOMEM;
 		goto out;
@@ -268,6 +294,7 @@ authz_explain(struct authz_service *z, const struct authz_caller *c,
 	*out = o;
 	rc = PV_OK;
 out:
+	free(set);
 	free(detail);
 	arena_free(arena);
 	return rc;

@@ -430,6 +430,7 @@ authz_authenticate(struct authz_service *z, struct http_request *req)
 			return PV_E_INTERNAL;   /* never run with a partial set */
 		}
 		p->perms = set;
+		authz_elevations_mfa(z, p, set);
 		if ((rc = authz_principal_attrs(z, p, req->arena)) != PV_OK) {
 			log_error("authz: cannot load principal attributes: %s", pv_rc_name(rc));
 			return PV_E_INTERNAL;

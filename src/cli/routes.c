@@ -292,6 +292,20 @@ identity_routes(struct pv_app *app)
 	dc.authz = app->authz;
 	authz_approvals_configure(app->authz, app->cfg.approvals_expire_s);
 	authz_elevations_configure(app->authz, app->cfg.elevation_max_s);
+	{
+		struct config_role_max rm[CONFIG_ROLE_MAX_N];
+		char err[256];
+		size_t i, nrm = 0;
+
+		/* validated at start (config_validate): a failure here is ours */
+		if (config_role_max_parse(app->cfg.elevation_role_max_s, rm, &nrm, err,
+		    sizeof(err)) != PV_OK)
+			return PV_E_CONFIG;
+		for (i = 0; i < nrm; i++)
+			if ((rc = authz_elevations_role_max(app->authz, rm[i].role, rm[i].max_s))
+			    != PV_OK)
+				return rc;
+	}
 	if ((rc = directory_new(&dc, &app->directory)) != PV_OK ||
 	    (rc = directory_routes(app->directory, app->http)) != PV_OK)
 		return rc;

@@ -148,6 +148,7 @@ static const struct key_def keys[] = {
 	{ "oidc", "clock_skew_s", K_INT, F(oidc_clock_skew_s) },
 	{ "breakglass", "max_s", K_INT, F(breakglass_max_s) },
 	{ "breakglass", "review_due_s", K_INT, F(breakglass_review_due_s) },
+	{ "elevation", "role_max_s", K_STR, F(elevation_role_max_s) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -736,6 +737,80 @@ sink_target_check(const char *v, const char *key, bool dev, char *err, size_t er
 	return PV_OK;
 }
 
+/* [elevation] role_max_s: "role=N, role2=N2" (docs/operations.md). Each
+ * role a role name ([a-z][a-z0-9_]{0,62}), at most once; each N 60..86400;
+ * at most CONFIG_ROLE_MAX_N items; "" is none. */
+enum pv_rc
+config_role_max_parse(const char *s, struct config_role_max *out, size_t *n, char *err,
+    size_t errlen)
+{
+#define REFUSE(...) do { set_err(err, errlen, __VA_ARGS__); return PV_E_CONFIG; } while (0)
+	const char *q = s != NULL ? s : "";
+
+	*n = 0;
+	while (*q != '\0') {
+		const char *end, *eq, *a, *b;
+		size_t len, rlen, i;
+		char num[16], *e;
+		long v;
+
+		while (*q == ' ' || *q == '\t')
+			q++;
+		end = strchr(q, ',');
+		len = end != NULL ? (size_t)(end - q) : strlen(q);
+		eq = memchr(q, '=', len);
+		if (eq == NULL)
+			REFUSE("elevation.role_max_s: \"%.*s\" is not ROLE=SECONDS",
+			    (int)(len > 64 ? 64 : len), q);
+		a = q;
+		b = eq;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		rlen = (size_t)(b - a);
+		if (rlen == 0 || rlen > 63 || !(a[0] >= 'a' && a[0] <= 'z'))
+			REFUSE("elevation.role_max_s: \"%.*s\" is not a role name",
+			    (int)(rlen > 64 ? 64 : rlen), a);
+		for (i = 0; i < rlen; i++)
+			if (!((a[i] >= 'a' && a[i] <= 'z') || (a[i] >= '0' && a[i] <= '9') ||
+			    a[i] == '_'))
+				REFUSE("elevation.role_max_s: \"%.*s\" is not a role name",
+				    (int)rlen, a);
+		a = eq + 1;
+		b = q + len;
+		while (a < b && (*a == ' ' || *a == '\t'))
+			a++;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		if (b == a || (size_t)(b - a) >= sizeof(num))
+			REFUSE("elevation.role_max_s: %.*s needs a number of seconds", (int)rlen, q);
+		memcpy(num, a, (size_t)(b - a));
+		num[b - a] = '\0';
+		v = strtol(num, &e, 10);
+		if (*e != '\0' || num[0] < '0' || num[0] > '9' || v < 60 || v > 86400)
+			REFUSE("elevation.role_max_s: %.*s = %s is not from 60 to 86400 (1 day)",
+			    (int)rlen, q, num);
+		for (i = 0; i < *n; i++)
+			if (strlen(out[i].role) == rlen && strncmp(out[i].role, q, rlen) == 0)
+				REFUSE("elevation.role_max_s: %.*s is listed twice", (int)rlen, q);
+		if (*n >= CONFIG_ROLE_MAX_N)
+			REFUSE("elevation.role_max_s: more than %d roles", CONFIG_ROLE_MAX_N);
+		memcpy(out[*n].role, q, rlen);
+		out[*n].role[rlen] = '\0';
+		out[*n].max_s = (int)v;
+		(*n)++;
+		q += len;
+		if (*q == ',') {
+			q++;
+			while (*q == ' ' || *q == '\t')
+				q++;
+			if (*q == '\0')
+				REFUSE("elevation.role_max_s: ends with a comma%s", "");
+		}
+	}
+	return PV_OK;
+#undef REFUSE
+}
+
 enum pv_rc
 config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 {
@@ -876,6 +951,13 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		    c->approvals_expire_s);
 	if (c->elevation_max_s < 60 || c->elevation_max_s > 86400)
 		REFUSE("elevation.max_s = %d is not from 60 to 86400 (1 day)", c->elevation_max_s);
+	{
+		struct config_role_max rm[CONFIG_ROLE_MAX_N];
+		size_t nrm;
+
+		if (config_role_max_parse(c->elevation_role_max_s, rm, &nrm, err, errlen) != PV_OK)
+			return PV_E_CONFIG;
+	}
 	if (c->breakglass_max_s < 60 || c->breakglass_max_s > 86400)
 		REFUSE("breakglass.max_s = %d is not from 60 to 86400 (a break-glass grant lasts "
 		    "at most one day)", c->breakglass_max_s);
@@ -1344,6 +1426,9 @@ config_write(const struct pv_config *c, const char *path)
 	    "# JIT elevation (docs/access-control.md): the longest an approved elevation\n"
 	    "# may last, in seconds (60 .. 86400)\n"
 	    "max_s = %d\n", c->elevation_max_s);
+	fprintf(f, "# per role, replacing max_s for that role (empty: none), e.g.\n"
+	    "# role_max_s = key_admin=1800, auditor=7200\n"
+	    "role_max_s = %s\n", c->elevation_role_max_s);
 	fprintf(f,
 	    "\n[breakglass]\n"
 	    "# emergency access (docs/access-control.md): a grant lasts at most max_s\n"

@@ -153,6 +153,10 @@ struct pv_config {
 	/* [elevation] max_s: the longest a JIT elevation may last, for every
 	 * role (60 .. 86400, default 3600) */
 	int elevation_max_s;
+	/* [elevation] role_max_s: "key_admin=1800, auditor=7200", the longest
+	 * an elevation to that role may last (60 .. 86400 each), replacing
+	 * max_s for it; "" = none (config_role_max_parse) */
+	char elevation_role_max_s[1024];
 	/* [breakglass] (docs/access-control.md "Break-glass"): a grant lasts at
 	 * most max_s (60 .. 86400, default 3600); its review is overdue once
 	 * open review_due_s (60 .. 2592000, default 259200 = 72 h) */
@@ -193,6 +197,14 @@ enum pv_rc config_parse(const char *text, size_t len, struct pv_config *c, char 
 enum pv_rc config_load(const char *datadir, struct pv_config *c, char *err, size_t errlen);
 /* Refuse insecure settings unless dev; err names the key and why. */
 enum pv_rc config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen);
+/* [elevation] role_max_s parsed: PV_E_CONFIG with a message naming the item */
+#define CONFIG_ROLE_MAX_N 32
+struct config_role_max {
+	char role[64];
+	int max_s;
+};
+enum pv_rc config_role_max_parse(const char *s, struct config_role_max *out, size_t *n,
+    char *err, size_t errlen);
 /* Write a commented config file with the current values (init). */
 enum pv_rc config_write(const struct pv_config *c, const char *path);
 /* The [oidc] section alone (config_validate calls it). */

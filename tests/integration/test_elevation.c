@@ -144,6 +144,167 @@ user_id_of(struct h_server *s, const char *admin, const char *name, char *out, s
 #define REQ(role, dur) "{\"role\":\"" role "\",\"justification\":\"INC-7: audit the " \
 	"key rotation\",\"ticket\":\"INC-7\",\"duration_s\":" #dur "}"
 
+/* POST /v1/authz/explain as tok for user id and action: allow, the first
+ * matched grant (if policy is not NULL) and the elevations named (elv, or
+ * none when NULL) */
+static void
+explain(struct h_server *s, const char *tok, const char *id, const char *action, bool allow,
+    const char *policy, const char *elv)
+{
+	char body[256];
+	struct h_resp r;
+	json_t *a;
+
+	snprintf(body, sizeof(body), "{\"principal\":\"%s\",\"action\":\"%s\"}", id, action);
+	h_req(s, "POST", "/v1/authz/explain", tok, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_is_true(json_object_get(r.json, "allow")) == allow);
+	if (policy != NULL)
+		CHECK(strcmp(json_string_value(json_array_get(json_object_get(r.json, "policies"),
+		    0)), policy) == 0);
+	a = json_object_get(r.json, "elevations");
+	CHECK(json_is_array(a));
+	if (elv == NULL) {
+		CHECK(json_array_size(a) == 0);
+	} else {
+		CHECK(json_array_size(a) == 1);
+		CHECK(strcmp(json_string_value(json_array_get(a, 0)), elv) == 0);
+	}
+	h_resp_free(&r);
+}
+
+/* TOTP code of secret at the server's time now */
+static void
+totp_now(struct h_server *s, const char *secret, char code[16])
+{
+	h_totp_at(secret, h_clock_advance(s, 0) / 1000, code);
+}
+
+/* Enrol MFA in session tok (POST /v1/auth/mfa/enroll + confirm): its secret */
+static void
+enrol(struct h_server *s, const char *tok, char *secret, size_t len)
+{
+	char body[64], code[16];
+	struct h_resp r;
+
+	h_req(s, "POST", "/v1/auth/mfa/enroll", tok, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(h_jstr(r.json, "secret") != NULL);
+	snprintf(secret, len, "%s", h_jstr(r.json, "secret"));
+	h_resp_free(&r);
+	totp_now(s, secret, code);
+	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
+	h_expect(s, "POST", "/v1/auth/mfa/confirm", tok, body, NULL, 200, NULL);
+}
+
+/*
+ * [auth] mfa_required = admins: an elevation to an admin-level role
+ * (key_admin) of a session that did no MFA answers step_up_required (with
+ * the RFC 9470 header) on its next request, until that session steps up; a
+ * session that did MFA is unaffected; a user with no MFA enrolled gets the
+ * restricted-session answer (enrol first). Explain answers the same. And
+ * [elevation] role_max_s is validated at start.
+ */
+static void
+test_mfa_elevation(void)
+{
+	struct h_server s;
+	char admin[128], ella[128], ella2[128], finn[128], olga[128], secret[64], code[16];
+	char ella_id[64], finn_id[64], e1[64], e2[64], body[256], path[1024];
+	struct h_resp r;
+	const char *otp;
+
+	h_init(&s, "elevation-mfa", NULL);
+	h_config_set(&s, "mfa_required", "admins");
+	/* a bad per-role list stops the start, with a message naming it */
+	h_config_set_in(&s, "elevation", "role_max_s", "key_admin=90000");
+	CHECK(h_start_expect_exit(&s, NULL) != 0);
+	snprintf(path, sizeof(path), "grep -q 'elevation.role_max_s: key_admin = 90000 is not "
+	    "from 60 to 86400' %s", s.log);
+	CHECK(h_run(path, NULL) == 0);
+	h_config_set_in(&s, "elevation", "role_max_s", "key_admin 1800");
+	CHECK(h_start_expect_exit(&s, NULL) != 0);
+	snprintf(path, sizeof(path), "grep -q 'elevation.role_max_s: .key_admin 1800. is not "
+	    "ROLE=SECONDS' %s", s.log);
+	CHECK(h_run(path, NULL) == 0);
+	h_config_set_in(&s, "elevation", "role_max_s", "key_admin=1800, auditor=7200");
+	h_start(&s, NULL);
+	/* the admin: new password and MFA, a full session */
+	otp = h_jstr(s.init, "admin_password");
+	h_login(&s, "admin", otp, admin, sizeof(admin));
+	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}",
+	    otp, PW);
+	h_expect(&s, "POST", "/v1/auth/password", admin, body, NULL, 200, NULL);
+	enrol(&s, admin, secret, sizeof(secret));
+	h_expect(&s, "GET", "/v1/users", admin, NULL, NULL, 200, NULL);
+	h_add_officer(&s, admin, "olga", PW, olga, sizeof(olga));
+	/* ella (auditor, eligible for key_admin): session ella did no MFA;
+	 * she enrols MFA in session ella2 afterwards */
+	h_add_user(&s, admin, "ella", "auditor", PW, ella, sizeof(ella));
+	h_login(&s, "ella", PW, ella2, sizeof(ella2));
+	h_add_user(&s, admin, "finn", "auditor", PW, finn, sizeof(finn));
+	user_id_of(&s, admin, "ella", ella_id, sizeof(ella_id));
+	user_id_of(&s, admin, "finn", finn_id, sizeof(finn_id));
+	snprintf(path, sizeof(path), "/v1/users/%s", ella_id);
+	h_expect(&s, "PATCH", path, admin, "{\"eligible_roles\":[\"key_admin\"]}", NULL, 200,
+	    NULL);
+	snprintf(path, sizeof(path), "/v1/users/%s", finn_id);
+	h_expect(&s, "PATCH", path, admin, "{\"eligible_roles\":[\"key_admin\"]}", NULL, 200,
+	    NULL);
+	h_clock_advance(&s, 31 * 1000LL);   /* a TOTP step of her own */
+	enrol(&s, ella2, secret, sizeof(secret));
+	h_expect(&s, "GET", "/v1/audit?limit=1", ella, NULL, NULL, 200, NULL);
+	h_expect(&s, "GET", "/v1/keys", ella, NULL, NULL, 403, "forbidden");
+
+	/* [elevation] role_max_s: key_admin at most 1800 s, named in the answer */
+	h_req(&s, "POST", "/v1/elevations", ella, REQ("key_admin", 1801), NULL, &r);
+	CHECK_STATUS(&r, 400);
+	CHECK(strcmp(h_err_code(&r), "invalid_request") == 0);
+	CHECK(strstr(r.body, "1800") != NULL && strstr(r.body, "role_max_s") != NULL);
+	h_resp_free(&r);
+	post(&s, "/v1/elevations", ella, REQ("key_admin", 1800), 202, NULL, "id", e1, sizeof(e1));
+	act(&s, olga, e1, "approve", 200, NULL);
+
+	/* the session that did no MFA: a step-up first, whatever the route */
+	h_req(&s, "GET", "/v1/keys", ella, NULL, NULL, &r);
+	CHECK_STATUS(&r, 401);
+	CHECK(strcmp(h_err_code(&r), "step_up_required") == 0);
+	CHECK(h_has_header(&r, "WWW-Authenticate: Bearer error=\"insufficient_user_authentication\""));
+	h_resp_free(&r);
+	h_expect(&s, "GET", "/v1/audit?limit=1", ella, NULL, NULL, 401, "step_up_required");
+	h_expect(&s, "GET", "/v1/auth/session", ella, NULL, NULL, 200, NULL);
+	/* the session that did MFA is unaffected */
+	h_expect(&s, "GET", "/v1/keys", ella2, NULL, NULL, 200, NULL);
+	/* explain: the elevated role, named; owed MFA unless the context has it */
+	explain(&s, admin, ella_id, "keys.manage", false, NULL, e1);
+	snprintf(body, sizeof(body), "{\"principal\":\"%s\",\"action\":\"keys.manage\","
+	    "\"context\":{\"mfa_age_s\":10}}", ella_id);
+	h_req(&s, "POST", "/v1/authz/explain", admin, body, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_is_true(json_object_get(r.json, "allow")));
+	h_resp_free(&r);
+	/* a step-up upgrades the same session */
+	h_clock_advance(&s, 31 * 1000LL);
+	totp_now(&s, secret, code);
+	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
+	h_expect(&s, "POST", "/v1/auth/step-up", ella, body, NULL, 200, NULL);
+	h_expect(&s, "GET", "/v1/keys", ella, NULL, NULL, 200, NULL);
+	CHECK(trail(&s, ella2, "key.list", "denied", "step_up_required") == 1);
+
+	/* no MFA enrolled: the restricted-session answer (enrol first) */
+	post(&s, "/v1/elevations", finn, REQ("key_admin", 600), 202, NULL, "id", e2, sizeof(e2));
+	h_expect(&s, "GET", "/v1/audit?limit=1", finn, NULL, NULL, 200, NULL);
+	act(&s, olga, e2, "approve", 200, NULL);
+	h_expect(&s, "GET", "/v1/keys", finn, NULL, NULL, 403, "password_change_required");
+	h_expect(&s, "GET", "/v1/audit?limit=1", finn, NULL, NULL, 403, "password_change_required");
+	/* and when the elevation ends, the auditor session is whole again */
+	act(&s, finn, e2, "revoke", 200, NULL);
+	h_expect(&s, "GET", "/v1/audit?limit=1", finn, NULL, NULL, 200, NULL);
+
+	CHECK(h_stop(&s) == 0);
+	json_decref(s.init);
+}
+
 int
 main(void)
 {
@@ -164,6 +325,7 @@ main(void)
 	h_config_set(&s, "absolute_timeout_s", "86400");
 	h_config_set(&s, "expire_s", "3600");
 	h_config_set_in(&s, "elevation", "max_s", "7200");
+	h_config_set_in(&s, "elevation", "role_max_s", "clinician=300");
 	h_start(&s, "--dev");
 	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), PW, admin, sizeof(admin));
 	h_add_user(&s, admin, "audra", "auditor", PW, aud, sizeof(aud));
@@ -201,7 +363,7 @@ main(void)
 	CHECK_STATUS(&r, 200);
 	CHECK(json_array_size(json_object_get(r.json, "eligible_roles")) == 1);   /* not yet */
 	h_resp_free(&r);
-	post(&s, "/v1/elevations", kim, REQ("clinician", 600), 403, "not_eligible", NULL, NULL, 0);
+	post(&s, "/v1/elevations", kim, REQ("clinician", 300), 403, "not_eligible", NULL, NULL, 0);
 	h_officer_approve(&s, admin, apr);
 	h_req(&s, "GET", path, admin, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
@@ -282,6 +444,8 @@ main(void)
 	h_expect(&s, "GET", "/v1/audit?limit=1", kim, NULL, NULL, 200, NULL);
 	h_expect(&s, "GET", "/v1/audit?limit=1", kim2, NULL, NULL, 200, NULL);
 	CHECK(tagged(&s, aud, "audit.read", kim_id, e1) >= 2);
+	/* explain sees the elevation, and names it */
+	explain(&s, admin, kim_id, "audit.read", true, "role:auditor audit.read", e1);
 	/* a stream of requests up to shortly before expires_at: each allowed ... */
 	now = h_clock_advance(&s, 0);
 	for (i = 0; i < 4; i++) {
@@ -297,6 +461,7 @@ main(void)
 	CHECK(strcmp(status_of(&s, kim, e1, st, sizeof(st)), "expired") == 0);
 	CHECK(trail(&s, aud, "elevation.expire", "allowed", "duration_elapsed") == 1);
 	act(&s, kim, e1, "revoke", 409, "conflict");
+	explain(&s, admin, kim_id, "audit.read", false, NULL, NULL);   /* over */
 
 	/* ---- revoke takes effect on the next request ---- */
 	post(&s, "/v1/elevations", kim, REQ("auditor", 3600), 202, NULL, "id", e3, sizeof(e3));
@@ -361,11 +526,27 @@ main(void)
 	CHECK(h_run(cmd, &out) == 2);   /* --justification is required */
 	free(out);
 
+	/* ---- [elevation] role_max_s = clinician=300: that role's own limit ---- */
+	h_req(&s, "POST", "/v1/elevations", kim, REQ("clinician", 600), NULL, &r);
+	CHECK_STATUS(&r, 400);
+	CHECK(strcmp(h_err_code(&r), "invalid_request") == 0);
+	CHECK(strstr(r.body, "300") != NULL && strstr(r.body, "clinician") != NULL);
+	h_resp_free(&r);
+	/* without duration_s: the role's limit when below 3600 */
+	post(&s, "/v1/elevations", kim, "{\"role\":\"clinician\",\"justification\":\"INC-8\"}",
+	    202, NULL, "id", e5, sizeof(e5));
+	snprintf(path, sizeof(path), "/v1/elevations/%s", e5);
+	h_req(&s, "GET", path, kim, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_integer_value(json_object_get(r.json, "duration_s")) == 300);
+	h_resp_free(&r);
+	act(&s, kim, e5, "revoke", 200, NULL);
+
 	/* ---- the trail: every step with its reason ---- */
-	CHECK(trail(&s, aud, "elevation.request", "allowed", "pending") == 6);
+	CHECK(trail(&s, aud, "elevation.request", "allowed", "pending") == 7);
 	CHECK(trail(&s, aud, "elevation.approve", "allowed", "approved") == 4);
 	CHECK(trail(&s, aud, "elevation.deny", "allowed", "denied") == 1);
-	CHECK(trail(&s, aud, "elevation.revoke", "allowed", "revoked") == 3);
+	CHECK(trail(&s, aud, "elevation.revoke", "allowed", "revoked") == 4);
 	CHECK(trail(&s, aud, "elevation.revoke", "denied", NULL) == 1);
 	h_req(&s, "GET", "/v1/audit?action=elevation.request&limit=1000", aud, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
@@ -376,6 +557,7 @@ main(void)
 
 	CHECK(h_stop(&s) == 0);
 	json_decref(s.init);
+	test_mfa_elevation();
 	h_done("elevation");
 	return 0;
 }

@@ -439,6 +439,64 @@ test_secrets_keys(void **state)
 	rmdir(dir);
 }
 
+/* [elevation] role_max_s: "" = none; ROLE=SECONDS items, each 60..86400,
+ * each role once; validated at start with a message naming the item;
+ * written by init and read back */
+static void
+test_elevation_role_max(void **state)
+{
+	static const char text[] = "[elevation]\nrole_max_s = key_admin=1800, auditor = 7200\n";
+	struct config_role_max rm[CONFIG_ROLE_MAX_N];
+	struct pv_config c, back;
+	char err[256] = "", dir[512], path[600];
+	size_t n = 99;
+
+	(void)state;
+	FRESH(c);
+	assert_string_equal(c.elevation_role_max_s, "");
+	assert_int_equal(config_role_max_parse("", rm, &n, err, sizeof(err)), PV_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(config_parse(text, strlen(text), &c, err, sizeof(err)), PV_OK);
+	accept_cfg(&c, false);
+	assert_int_equal(config_role_max_parse(c.elevation_role_max_s, rm, &n, err, sizeof(err)),
+	    PV_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(rm[0].role, "key_admin");
+	assert_int_equal(rm[0].max_s, 1800);
+	assert_string_equal(rm[1].role, "auditor");
+	assert_int_equal(rm[1].max_s, 7200);
+	FRESH(c);
+	util_strlcpy(c.elevation_role_max_s, "key_admin=86401", sizeof(c.elevation_role_max_s));
+	refuse(&c, false, "elevation.role_max_s: key_admin = 86401 is not from 60 to 86400 (1 day)");
+	util_strlcpy(c.elevation_role_max_s, "auditor=59", sizeof(c.elevation_role_max_s));
+	refuse(&c, false, "elevation.role_max_s: auditor = 59 is not from 60 to 86400 (1 day)");
+	util_strlcpy(c.elevation_role_max_s, "key_admin 1800", sizeof(c.elevation_role_max_s));
+	refuse(&c, false, "elevation.role_max_s: \"key_admin 1800\" is not ROLE=SECONDS");
+	util_strlcpy(c.elevation_role_max_s, "Key-Admin=1800", sizeof(c.elevation_role_max_s));
+	refuse(&c, false, "elevation.role_max_s: \"Key-Admin\" is not a role name");
+	util_strlcpy(c.elevation_role_max_s, "auditor=600, auditor=900",
+	    sizeof(c.elevation_role_max_s));
+	refuse(&c, false, "elevation.role_max_s: auditor is listed twice");
+	util_strlcpy(c.elevation_role_max_s, "auditor=1h", sizeof(c.elevation_role_max_s));
+	refuse(&c, false, "elevation.role_max_s: auditor = 1h is not from 60 to 86400 (1 day)");
+	util_strlcpy(c.elevation_role_max_s, "auditor=", sizeof(c.elevation_role_max_s));
+	refuse(&c, false, "elevation.role_max_s: auditor needs a number of seconds");
+	util_strlcpy(c.elevation_role_max_s, "auditor=600,", sizeof(c.elevation_role_max_s));
+	refuse(&c, false, "elevation.role_max_s: ends with a comma");
+	make_tmpdir(dir, sizeof(dir));
+	config_defaults(&c, dir);
+	snprintf(path, sizeof(path), "%s/phivault.conf", dir);
+	assert_int_equal(config_write(&c, path), PV_OK);
+	assert_int_equal(config_load(dir, &back, err, sizeof(err)), PV_OK);
+	assert_string_equal(back.elevation_role_max_s, "");
+	util_strlcpy(c.elevation_role_max_s, "key_admin=1800", sizeof(c.elevation_role_max_s));
+	assert_int_equal(config_write(&c, path), PV_OK);
+	assert_int_equal(config_load(dir, &back, err, sizeof(err)), PV_OK);
+	assert_string_equal(back.elevation_role_max_s, "key_admin=1800");
+	unlink(path);
+	rmdir(dir);
+}
+
 static void
 test_write_load_round_trip(void **state)
 {
@@ -662,6 +720,7 @@ main(void)
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_detect_keys),
 		cmocka_unit_test(test_secrets_keys),
+		cmocka_unit_test(test_elevation_role_max),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
