@@ -206,10 +206,12 @@ enum pv_rc authn_mfa_seal(struct authn_service *s, const char *user_id,
     const uint8_t secret[AUTHN_TOTP_SECRET_LEN], struct store_user *u);
 enum pv_rc authn_mfa_open(struct authn_service *s, const struct store_user *u,
     uint8_t secret[AUTHN_TOTP_SECRET_LEN]);
-/* Stored form of a recovery code: hex HMAC (keys_mac, KEK AUTHN_KEK) of
- * the code's normalized SHA-256 (authn_recovery_hash). */
-enum pv_rc authn_recovery_mac(struct authn_service *s, const char *sha_hex,
-    char out[AUTHN_HASH_HEX_MAX]);
+/* Stored form of a recovery code: hex HMAC (keys_mac_version, KEK
+ * AUTHN_KEK) of the code's normalized SHA-256 (authn_recovery_hash), under
+ * MAC key version `version` (0: the active one); *made (may be NULL) says
+ * which. The row keeps the version (store_recovery_set). */
+enum pv_rc authn_recovery_mac(struct authn_service *s, const char *sha_hex, uint32_t version,
+    char out[AUTHN_HASH_HEX_MAX], uint32_t *made);
 /* Create the KEK if missing (a writer job). */
 enum pv_rc authn_kek_ensure(struct authn_service *s);
 

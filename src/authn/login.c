@@ -436,13 +436,24 @@ recovery_match(struct authn_service *s, const char *user_id, const char *input,
 	char codes[32][AUTHN_HASH_HEX_MAX];
 	struct recovery_list l = { codes, 0, 32 };
 	char sha[AUTHN_HASH_HEX_MAX], mac[AUTHN_HASH_HEX_MAX];
+	uint32_t version = 0;
 	size_t i, found = 0;
 	bool any = false;
 	enum pv_rc rc;
 
 	if (authn_recovery_hash(input, sha) != PV_OK)
 		return PV_E_UNAUTH;
-	if ((rc = authn_recovery_mac(s, sha, mac)) != PV_OK)
+	/* the codes' own MAC key version, not the active one: a rotation of
+	 * KEK identity leaves codes made before it usable */
+	STORE_READ(s->st, rc, store_recovery_version(tx, user_id, &version));
+	if (rc == PV_E_NOTFOUND)
+		return PV_E_UNAUTH;          /* none left */
+	if (rc != PV_OK)
+		return rc;
+	rc = authn_recovery_mac(s, sha, version, mac, NULL);
+	if (rc == PV_E_FORBIDDEN)
+		return PV_E_UNAUTH;          /* their version was revoked: they are dead */
+	if (rc != PV_OK)
 		return rc;
 	STORE_READ(s->st, rc, store_recovery_unused(tx, user_id, on_recovery, &l));
 	if (rc != PV_OK)
@@ -1161,6 +1172,7 @@ struct confirm_job {
 	const struct authn_principal *p;
 	int64_t step;
 	const char *const *hashes;
+	uint32_t mac_version;                /* of every hash */
 	unsigned new_flags;
 	int64_t now_ms;
 	int64_t epoch;                       /* out */
@@ -1189,7 +1201,8 @@ confirm_fn(struct store_tx *tx, void *arg)
 		rc = store_lockout_put(tx, u.username, MFA_KIND, &zero);
 	store_user_clear(&u);
 	if (rc != PV_OK ||
-	    (rc = store_recovery_set(tx, j->p->user_id, j->hashes, AUTHN_RECOVERY_COUNT)) != PV_OK)
+	    (rc = store_recovery_set(tx, j->p->user_id, j->hashes, AUTHN_RECOVERY_COUNT,
+	    j->mac_version)) != PV_OK)
 		return rc;
 	return store_session_set_state(tx, j->p->session_id, j->new_flags, true, j->epoch);
 }
@@ -1277,8 +1290,11 @@ confirm_check(struct confirm_op *o, enum pv_rc rc)
 	}
 	authn_throttle_release(s->throttle, o->src, o->now);
 	rc = authn_recovery_generate(o->codes, sha);
+	/* the first under the active version, the rest under that same one */
+	o->j.mac_version = 0;
 	for (i = 0; rc == PV_OK && i < AUTHN_RECOVERY_COUNT; i++) {
-		if ((rc = authn_recovery_mac(s, sha[i], o->mac[i])) == PV_OK)
+		if ((rc = authn_recovery_mac(s, sha[i], o->j.mac_version, o->mac[i],
+		    &o->j.mac_version)) == PV_OK)
 			o->macs[i] = o->mac[i];
 	}
 	crypto_wipe(sha, sizeof(sha));

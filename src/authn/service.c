@@ -544,15 +544,25 @@ authn_mfa_open(struct authn_service *s, const struct store_user *u,
 }
 
 enum pv_rc
-authn_recovery_mac(struct authn_service *s, const char *sha_hex, char out[AUTHN_HASH_HEX_MAX])
+authn_recovery_mac(struct authn_service *s, const char *sha_hex, uint32_t version,
+    char out[AUTHN_HASH_HEX_MAX], uint32_t *made)
 {
 	uint8_t mac[CRYPTO_SHA256_LEN];
+	uint32_t v = version;
 	enum pv_rc rc;
 
-	rc = keys_mac(s->keys, AUTHN_KEK, "recovery-code", (const uint8_t *)sha_hex,
-	    strlen(sha_hex), mac);
-	if (rc == PV_OK)
+	if (version == 0)
+		rc = keys_mac_active(s->keys, AUTHN_KEK, "recovery-code", (const uint8_t *)sha_hex,
+		    strlen(sha_hex), mac, &v);
+	else
+		rc = keys_mac_version(s->keys, AUTHN_KEK, version, "recovery-code",
+		    (const uint8_t *)sha_hex, strlen(sha_hex), mac);
+	if (rc == PV_OK) {
 		util_hex_encode(mac, sizeof(mac), out);
+		if (made != NULL)
+			*made = v;
+	}
+	crypto_wipe(mac, sizeof(mac));
 	return rc;
 }
 
@@ -618,6 +628,7 @@ authn_login_key(struct authn_service *s, const char *name, bool valid, bool foun
     char key[STORE_USERNAME_MAX])
 {
 	uint8_t mac[CRYPTO_SHA256_LEN];
+	uint32_t mv;
 	enum pv_rc rc;
 
 	if (found)
@@ -627,12 +638,15 @@ authn_login_key(struct authn_service *s, const char *name, bool valid, bool foun
 		return PV_OK;
 	}
 	/* An unknown name may be a password typed into the wrong field: keep
-	 * only a keyed hash of it (same name, same counter; nothing readable). */
-	rc = keys_mac(s->keys, AUTHN_KEK, "login-username", (const uint8_t *)name, strlen(name),
-	    mac);
+	 * only a keyed hash of it (same name, same counter; nothing readable).
+	 * Under the active MAC key version: a rotation of KEK identity starts
+	 * these counters afresh (they are a throttle, nothing is stored for
+	 * good), and v1 is no longer needed to count failed logins. */
+	rc = keys_mac_active(s->keys, AUTHN_KEK, "login-username", (const uint8_t *)name,
+	    strlen(name), mac, &mv);
 	if (rc == PV_E_NOTFOUND && (rc = authn_kek_ensure(s)) == PV_OK)
-		rc = keys_mac(s->keys, AUTHN_KEK, "login-username", (const uint8_t *)name,
-		    strlen(name), mac);
+		rc = keys_mac_active(s->keys, AUTHN_KEK, "login-username", (const uint8_t *)name,
+		    strlen(name), mac, &mv);
 	if (rc != PV_OK)
 		return rc;
 	memcpy(key, AUTHN_KEY_HASHED, 2);

@@ -1037,7 +1037,7 @@ reset_fn(struct store_tx *tx, void *arg)
 	rc = store_user_update(tx, &u);
 	store_user_clear(&u);
 	if (rc != PV_OK ||
-	    (rc = store_recovery_set(tx, j->id, NULL, 0)) != PV_OK ||
+	    (rc = store_recovery_set(tx, j->id, NULL, 0, 1)) != PV_OK ||
 	    (rc = store_webauthn_cred_delete_user(tx, j->id, NULL)) != PV_OK ||   /* passkeys too */
 	    (rc = authn_lockout_clear(tx, j->username)) != PV_OK)
 		return rc;

@@ -603,6 +603,12 @@ static const struct migration migrations[] = {
 	  "CREATE INDEX breakglass_review ON breakglass(review_status, created_ms);"
 	  "UPDATE roles SET permissions = '[\"breakglass.activate\"]'"
 	  " WHERE name = 'break_glass' AND builtin = 1;" },
+	/* keyfix (issue 11 item 3): each recovery code names the version of
+	 * KEK "identity" its MAC key derives from (keys_mac_version); codes
+	 * made before were all under v1. The census counts the unused ones
+	 * (SQ_KEK_CENSUS), so v1 can be retired once none is left. */
+	{ 26,
+	  "ALTER TABLE recovery_codes ADD COLUMN mac_version INTEGER NOT NULL DEFAULT 1;" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -89,7 +89,9 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	    "+ (SELECT COUNT(*) FROM blind_index WHERE substr(?1, 1, 6) = 'index:' "
 	    "AND collection = substr(?1, 7) AND mac_version = ?2) "
 	    "+ (SELECT COUNT(*) FROM tokens WHERE kek_name = ?1 AND mac IS NOT NULL "
-	    "AND mac_version = ?2)",
+	    "AND mac_version = ?2) "
+	    "+ (SELECT COUNT(*) FROM recovery_codes WHERE ?1 = 'identity' "
+	    "AND used_ms IS NULL AND mac_version = ?2)",
 	[SQ_KEK_DESTROY] = "UPDATE kek SET state = 2, wrapped = X'' WHERE name = ?1 AND version = ?2",
 	[SQ_RECORD_REWRAP] = "UPDATE records SET kek_name = ?3, kek_version = ?4, wrapped_dek = ?5, "
 	    "ciphertext = COALESCE(?6, ciphertext) WHERE id = ?2 AND collection = ?1 AND deleted_ms IS NULL "
@@ -213,8 +215,10 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_SESSION_COUNT_OPEN] = "SELECT count(*) FROM sessions WHERE ended_ms IS NULL "
 	    "AND absolute_expires_ms > ?1 AND last_seen_ms > ?2",
 	[SQ_RECOVERY_DELETE] = "DELETE FROM recovery_codes WHERE user_id = ?1",
-	[SQ_RECOVERY_INSERT] = "INSERT INTO recovery_codes(user_id, code_hash, used_ms) "
-	    "VALUES (?1, ?2, NULL)",
+	[SQ_RECOVERY_INSERT] = "INSERT INTO recovery_codes(user_id, code_hash, used_ms, mac_version) "
+	    "VALUES (?1, ?2, NULL, ?3)",
+	[SQ_RECOVERY_VERSION] = "SELECT COALESCE(MAX(mac_version), 0) FROM recovery_codes "
+	    "WHERE user_id = ?1 AND used_ms IS NULL",
 	[SQ_RECOVERY_UNUSED] = "SELECT code_hash FROM recovery_codes "
 	    "WHERE user_id = ?1 AND used_ms IS NULL ORDER BY code_hash",
 	[SQ_RECOVERY_USE] = "UPDATE recovery_codes SET used_ms = ?3 "

@@ -185,10 +185,42 @@ enum pv_rc store_sqlite_user_groups_get(struct store_tx *tx, const char *user_id
 }
 
 enum pv_rc store_sqlite_recovery_set(struct store_tx *tx, const char *user_id,
-    const char *const *code_hashes, size_t n)
+    const char *const *code_hashes, size_t n, uint32_t mac_version)
 {
-	return set_replace(tx, SQ_RECOVERY_DELETE, SQ_RECOVERY_INSERT, "recovery_set",
-	    "recovery_set/insert", user_id, code_hashes, n);
+	enum pv_rc rc;
+	size_t i;
+
+	if ((rc = store_sqlite_exec(tx, SQ_RECOVERY_DELETE, "recovery_set",
+	    SQP_LIST(SQP_TEXT(user_id)), NULL)) != PV_OK)
+		return rc;
+	for (i = 0; i < n; i++) {
+		if (code_hashes[i] == NULL)
+			return PV_E_INVALID;
+		if ((rc = store_sqlite_exec(tx, SQ_RECOVERY_INSERT, "recovery_set/insert",
+		    SQP_LIST(SQP_TEXT(user_id), SQP_TEXT(code_hashes[i]),
+		    SQP_INT((int64_t)mac_version)), NULL)) != PV_OK)
+			return rc;
+	}
+	return PV_OK;
+}
+
+static enum pv_rc count_from_row(struct store_row *s, void *out);
+
+enum pv_rc store_sqlite_recovery_version(struct store_tx *tx, const char *user_id,
+    uint32_t *mac_version)
+{
+	int64_t v = 0;
+	enum pv_rc rc = store_sqlite_get(tx, SQ_RECOVERY_VERSION, "recovery_version",
+	    SQP_LIST(SQP_TEXT(user_id)), count_from_row, &v);
+
+	if (rc == PV_E_NOTFOUND)
+		rc = PV_E_INTEGRITY;   /* an aggregate always answers one row */
+	if (rc != PV_OK)
+		return rc;
+	if (v <= 0 || v > UINT32_MAX)
+		return v == 0 ? PV_E_NOTFOUND : PV_E_INTEGRITY;
+	*mac_version = (uint32_t)v;
+	return PV_OK;
 }
 
 enum pv_rc store_sqlite_recovery_unused(struct store_tx *tx, const char *user_id,
@@ -532,6 +564,7 @@ const struct store_identity_ops store_sqlite_identity_ops = {
 	.recovery_set = store_sqlite_recovery_set,
 	.recovery_unused = store_sqlite_recovery_unused,
 	.recovery_use = store_sqlite_recovery_use,
+	.recovery_version = store_sqlite_recovery_version,
 	.lockout_get = store_sqlite_lockout_get,
 	.lockout_put = store_sqlite_lockout_put,
 	.lockout_clear = store_sqlite_lockout_clear,

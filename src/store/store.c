@@ -809,12 +809,20 @@ enum pv_rc store_session_count_open(struct store_tx *tx, int64_t now_ms, int64_t
 }
 
 enum pv_rc store_recovery_set(struct store_tx *tx, const char *user_id,
-    const char *const *code_hashes, size_t n)
+    const char *const *code_hashes, size_t n, uint32_t mac_version)
 {
-	if (!tx_ok(tx) || user_id == NULL || (n > 0 && code_hashes == NULL))
+	if (!tx_ok(tx) || user_id == NULL || (n > 0 && code_hashes == NULL) || mac_version == 0)
 		return PV_E_INVALID;
 	WRITE_OP(tx, "recovery_set");
-	return tx->st->ops->identity->recovery_set(tx, user_id, code_hashes, n);
+	return tx->st->ops->identity->recovery_set(tx, user_id, code_hashes, n, mac_version);
+}
+
+enum pv_rc store_recovery_version(struct store_tx *tx, const char *user_id,
+    uint32_t *mac_version)
+{
+	if (!tx_ok(tx) || user_id == NULL || mac_version == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->identity->recovery_version(tx, user_id, mac_version);
 }
 
 enum pv_rc store_recovery_unused(struct store_tx *tx, const char *user_id, store_name_cb cb,

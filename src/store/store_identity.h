@@ -144,9 +144,15 @@ enum pv_rc store_session_end_all_for_user(struct store_tx *tx, const char *user_
 enum pv_rc store_session_count_open(struct store_tx *tx, int64_t now_ms, int64_t idle_after_ms,
     int64_t *n);
 
-/* Recovery codes: replace the set, list the unused ones, use one. */
+/* Recovery codes: replace the set, list the unused ones, use one. A set is
+ * written at once, every row with the version of the MAC key (KEK
+ * "identity", keys_mac_version) its hashes were made with (>= 1). */
 enum pv_rc store_recovery_set(struct store_tx *tx, const char *user_id,
-    const char *const *code_hashes, size_t n);
+    const char *const *code_hashes, size_t n, uint32_t mac_version);
+/* The MAC key version of the user's unused codes (the newest if rows
+ * disagree); PV_E_NOTFOUND if the user has none left. */
+enum pv_rc store_recovery_version(struct store_tx *tx, const char *user_id,
+    uint32_t *mac_version);
 enum pv_rc store_recovery_unused(struct store_tx *tx, const char *user_id, store_name_cb cb,
     void *arg);
 /* Mark one unused code used; PV_E_NOTFOUND if missing or already used. */

@@ -86,11 +86,13 @@ struct store_identity_ops {
 	enum pv_rc (*session_count_open)(struct store_tx *tx, int64_t now_ms, int64_t idle_after_ms,
 	    int64_t *n);
 	enum pv_rc (*recovery_set)(struct store_tx *tx, const char *user_id,
-	    const char *const *code_hashes, size_t n);
+	    const char *const *code_hashes, size_t n, uint32_t mac_version);
 	enum pv_rc (*recovery_unused)(struct store_tx *tx, const char *user_id, store_name_cb cb,
 	    void *arg);
 	enum pv_rc (*recovery_use)(struct store_tx *tx, const char *user_id, const char *code_hash,
 	    int64_t used_ms);
+	enum pv_rc (*recovery_version)(struct store_tx *tx, const char *user_id,
+	    uint32_t *mac_version);
 	enum pv_rc (*lockout_get)(struct store_tx *tx, const char *key, const char *kind,
 	    struct store_lockout *out);
 	enum pv_rc (*lockout_put)(struct store_tx *tx, const char *key, const char *kind,

@@ -78,6 +78,7 @@ enum store_sqlite_stmt {
 	SQ_RECOVERY_INSERT,
 	SQ_RECOVERY_UNUSED,
 	SQ_RECOVERY_USE,
+	SQ_RECOVERY_VERSION,
 	SQ_LOCKOUT_GET,
 	SQ_LOCKOUT_PUT,
 	SQ_LOCKOUT_CLEAR,
@@ -536,7 +537,9 @@ enum pv_rc store_sqlite_session_count_open(struct store_tx *tx, int64_t now_ms,
 enum pv_rc store_sqlite_session_end_all_for_user(struct store_tx *tx, const char *user_id,
     const char *except_id, int64_t ended_ms, const char *reason, size_t *n);
 enum pv_rc store_sqlite_recovery_set(struct store_tx *tx, const char *user_id,
-    const char *const *code_hashes, size_t n);
+    const char *const *code_hashes, size_t n, uint32_t mac_version);
+enum pv_rc store_sqlite_recovery_version(struct store_tx *tx, const char *user_id,
+    uint32_t *mac_version);
 enum pv_rc store_sqlite_recovery_unused(struct store_tx *tx, const char *user_id,
     store_name_cb cb, void *arg);
 enum pv_rc store_sqlite_recovery_use(struct store_tx *tx, const char *user_id,

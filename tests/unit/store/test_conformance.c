@@ -322,8 +322,19 @@ static void c_users_sessions(struct store *st)
 	assert_int_equal(TX_RD(st, store_session_get_by_hash(tx, "th3", &gs)), PV_OK);
 	assert_int_equal(gs.ended_ms, 5000);
 
-	/* recovery codes: single use */
-	assert_int_equal(TX_WR(st, store_recovery_set(tx, "usr_a", codes, 2)), PV_OK);
+	/* recovery codes: single use, each set with its MAC key version */
+	{
+		uint32_t mv = 0;
+
+		assert_int_equal(TX_RD(st, store_recovery_version(tx, "usr_a", &mv)), PV_E_NOTFOUND);
+		assert_int_equal(TX_WR(st, store_recovery_set(tx, "usr_a", codes, 2, 0)), PV_E_INVALID);
+		assert_int_equal(TX_WR(st, store_recovery_set(tx, "usr_a", codes, 2, 3)), PV_OK);
+		assert_int_equal(TX_RD(st, store_recovery_version(tx, "usr_a", &mv)), PV_OK);
+		assert_int_equal(mv, 3);
+		assert_int_equal(TX_WR(st, store_recovery_set(tx, "usr_a", codes, 2, 1)), PV_OK);
+		assert_int_equal(TX_RD(st, store_recovery_version(tx, "usr_a", &mv)), PV_OK);
+		assert_int_equal(mv, 1);
+	}
 	assert_int_equal(TX_WR(st, store_recovery_use(tx, "usr_a", "h1", 6000)), PV_OK);
 	assert_int_equal(TX_WR(st, store_recovery_use(tx, "usr_a", "h1", 6001)), PV_E_NOTFOUND);
 	memset(&nm, 0, sizeof(nm));
@@ -1237,7 +1248,7 @@ static void c_tx_read_refuses_writes(struct store *st)
 	assert_int_equal(store_session_end(h, "ses_1", 9000, "logout"), PV_E_READONLY);
 	assert_int_equal(store_session_end_all_for_user(h, "usr_a", NULL, 9000, "disabled",
 	    &ended), PV_E_READONLY);
-	assert_int_equal(store_recovery_set(h, "usr_a", names, 1), PV_E_READONLY);
+	assert_int_equal(store_recovery_set(h, "usr_a", names, 1, 1), PV_E_READONLY);
 	assert_int_equal(store_recovery_use(h, "usr_a", "clinician", 9000), PV_E_READONLY);
 	assert_int_equal(store_lockout_put(h, "alice", "password", &l), PV_E_READONLY);
 	assert_int_equal(store_lockout_clear(h, "alice"), PV_E_READONLY);

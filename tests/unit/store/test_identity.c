@@ -261,14 +261,14 @@ static void test_recovery_lockout_pending(void **state)
 
 	user_init(&u, "usr_a", "alice");
 	assert_int_equal(TX_WR(f->st, store_user_put(tx, &u)), PV_OK);
-	assert_int_equal(TX_WR(f->st, store_recovery_set(tx, "usr_a", codes, 3)), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_recovery_set(tx, "usr_a", codes, 3, 1)), PV_OK);
 	assert_int_equal(TX_WR(f->st, store_recovery_use(tx, "usr_a", "c2", 10)), PV_OK);
 	assert_int_equal(TX_WR(f->st, store_recovery_use(tx, "usr_a", "c2", 11)), PV_E_NOTFOUND);
 	assert_int_equal(TX_WR(f->st, store_recovery_use(tx, "usr_a", "zz", 11)), PV_E_NOTFOUND);
 	assert_int_equal(TX_RD(f->st, store_recovery_unused(tx, "usr_a", names_cb, buf)), PV_OK);
 	assert_string_equal(buf, "c1;c3;");
 	/* a new set replaces the old one entirely */
-	assert_int_equal(TX_WR(f->st, store_recovery_set(tx, "usr_a", codes + 1, 1)), PV_OK);
+	assert_int_equal(TX_WR(f->st, store_recovery_set(tx, "usr_a", codes + 1, 1, 2)), PV_OK);
 	buf[0] = '\0';
 	assert_int_equal(TX_RD(f->st, store_recovery_unused(tx, "usr_a", names_cb, buf)), PV_OK);
 	assert_string_equal(buf, "c2;");
