@@ -248,16 +248,24 @@ reencrypt_both_alive(const char *admin, const char *kay, const char *clin_a,
 }
 
 /* 1b: the load a child process sends to the survivor while the other node
- * dies: GETs of one record; exit status = number of failures (capped). */
+ * dies: GETs of one record; exit status = number of failures (capped).
+ * Returns once the child has had LOAD_UNDERWAY answers, so the kill that
+ * follows lands in the middle of the load, not before it. */
+#define LOAD_UNDERWAY 10
 static pid_t
 load_start(struct h_server *s, const char *tok, const char *path, int n)
 {
-	pid_t pid = fork();
+	int fds[2];
+	char c;
+	pid_t pid;
 
+	CHECK(n > LOAD_UNDERWAY && pipe(fds) == 0);
+	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		int fails = 0;
 
+		close(fds[0]);
 		for (int i = 0; i < n; i++) {
 			struct h_resp r;
 
@@ -268,9 +276,14 @@ load_start(struct h_server *s, const char *tok, const char *path, int n)
 				fails++;
 			}
 			h_resp_free(&r);
+			if (i + 1 == LOAD_UNDERWAY && write(fds[1], "x", 1) != 1)
+				_exit(100);
 		}
 		_exit(fails > 100 ? 100 : fails);
 	}
+	close(fds[1]);
+	CHECK(read(fds[0], &c, 1) == 1);   /* the load is under way */
+	close(fds[0]);
 	return pid;
 }
 
@@ -330,7 +343,6 @@ node_death(const char *admin_a, const char *admin_b, const char *clin_a, const c
 		h_resp_free(&r);
 	}
 	load = load_start(surv, clin_s, path, 200);
-	h_pause_ms(5);
 	CHECK(kill(victim->pid, SIGKILL) == 0);
 	CHECK(waitpid(victim->pid, &status, 0) == victim->pid);
 	victim->pid = 0;
