@@ -203,8 +203,6 @@ static enum pv_rc state_save(struct vault_ctx *v, struct store_tx *tx, const cha
 	if (text == NULL)
 		return PV_E_NOMEM;
 	ptlen = strlen(text);
-	if ((rc = keys_kek_ensure_tx(v->keys, tx, KEK_NAME)) != PV_OK)
-		goto out;
 	if ((blob = malloc(hdr + ptlen + CRYPTO_BOX_OVERHEAD)) == NULL) {
 		rc = PV_E_NOMEM;
 		goto out;
@@ -853,6 +851,11 @@ static bool only_keys(json_t *o, const char *const *allowed)
 	return true;
 }
 
+static enum pv_rc ensure_kek_fn(struct store_tx *tx, void *arg)
+{
+	return keys_kek_ensure_tx(arg, tx, KEK_NAME);
+}
+
 /* The actors exist (users and apps); PV_E_INVALID naming the first that does not. */
 static enum pv_rc actors_exist(struct store_tx *tx, const struct filter *f, const char **msg)
 {
@@ -936,7 +939,10 @@ void vault_incident_create(struct vault_incidents *in, const struct vault_caller
 		rc = PV_E_NOMEM;
 		goto fail;
 	}
-	if ((rc = jobs_enqueue(in->jobs, who->actor, KIND_NAME, ptext, 0, c->job)) != PV_OK) {
+	/* KEK "incidents" exists before the job can step (made on first use,
+	 * through the audit writer, as KEK "tokens" is) */
+	if ((rc = audit_commit(v->audit, NULL, ensure_kek_fn, v->keys)) != PV_OK ||
+	    (rc = jobs_enqueue(in->jobs, who->actor, KIND_NAME, ptext, 0, c->job)) != PV_OK) {
 		vault_answer_fail(&a, rc, NULL);
 		goto fail;
 	}
