@@ -639,7 +639,6 @@ static enum pv_rc step_resolve(struct vault_ctx *v, struct store_tx *tx, json_t 
 	free(refs);
 	if (rc != PV_OK)
 		return rc;
-	out->done = (int64_t)(i - from);
 	if (i >= n)
 		out->finished = true;
 	else
@@ -809,9 +808,11 @@ static void create_done(enum pv_rc rc, void *arg)
 
 	vault_answer_init(&a);
 	if (rc != PV_OK) {
-		log_warn("incidents: %s not created (%s); its job is cancelled", c->job,
+		/* not cancelled from here: this runs on the committer thread, which
+		 * must not wait for a commit; the job runs without its incident.create
+		 * entry and the caller, told 500 audit_failure, asks again */
+		log_warn("incidents: the incident.create entry of %s did not commit (%s)", c->job,
 		    pv_rc_name(rc));
-		(void)jobs_change(c->in->jobs, &(struct pv_actor){ 0 }, c->job, JOBS_CANCEL);
 		vault_answer_fail(&a, PV_E_AUDIT, NULL);
 	} else {
 		/* revoked in the store: drop this node's cached sessions at once */
