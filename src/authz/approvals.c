@@ -64,10 +64,11 @@ authz_perm_grants_phi(const char *perm)
 
 	if (authz_perm_parse(perm, &p) != PV_OK)
 		return false;
-	/* breakglass.activate: a grant reads a subject's records */
+	/* breakglass.activate: a grant reads a subject's records;
+	 * incidents.manage: a breach scope names the affected patients */
 	return p.verb == AUTHZ_RECORDS_READ || p.verb == AUTHZ_RECORDS_WRITE ||
 	    p.verb == AUTHZ_RECORDS_UNMASK || p.verb == AUTHZ_TOKENS_DETOKENIZE ||
-	    p.verb == AUTHZ_BREAKGLASS_ACTIVATE;
+	    p.verb == AUTHZ_BREAKGLASS_ACTIVATE || p.verb == AUTHZ_INCIDENTS_MANAGE;
 }
 
 /* An action pattern (policies: a name, "prefix.*" or "*") covering one of

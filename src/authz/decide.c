@@ -124,6 +124,7 @@ static const struct action actions[] = {
 	{ "secrets.write", K_SCOPED, false, false, { { NULL, false } } },
 	{ "access.approve", K_PLAIN, false, false, { { NULL, false } } },
 	{ "breakglass.activate", K_PLAIN, false, false, { { NULL, false } } },
+	{ "incidents.manage", K_PLAIN, false, false, { { NULL, false } } },
 };
 
 static const struct action *

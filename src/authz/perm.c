@@ -51,6 +51,7 @@ static const struct verb_def {
 	{ "secrets.read", AUTHZ_SECRETS_READ, SCOPE_PATH, false },
 	{ "secrets.write", AUTHZ_SECRETS_WRITE, SCOPE_PATH, false },
 	{ "breakglass.activate", AUTHZ_BREAKGLASS_ACTIVATE, SCOPE_NONE, false },
+	{ "incidents.manage", AUTHZ_INCIDENTS_MANAGE, SCOPE_NONE, false },
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -87,8 +88,11 @@ static const char *const role_analyst[] = { "records.read:*", NULL };
 static const char *const role_break_glass[] = { "breakglass.activate", NULL };
 /* The approvers (API.md "Dual control"): approve what would give PHI
  * access, review break-glass use, shred a patient. Reads no PHI itself.
- * Its holders are set only with the seal's authority (phivault officer). */
-static const char *const role_security_officer[] = { "access.approve", "records.shred", NULL };
+ * Its holders are set only with the seal's authority (phivault officer).
+ * incidents.manage: the breach scope report (POST /v1/incidents), whose
+ * result names the affected patients. */
+static const char *const role_security_officer[] = { "access.approve", "records.shred",
+	"incidents.manage", NULL };
 
 static const struct role_def {
 	const char *name;

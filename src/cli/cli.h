@@ -161,6 +161,7 @@ int cmd_sinks(int argc, char **argv);
 int cmd_alert(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_subject(int argc, char **argv);
+int cmd_incident(int argc, char **argv);
 int cmd_retention(int argc, char **argv);
 int cmd_app(int argc, char **argv);
 int cmd_compliance(int argc, char **argv);

@@ -36,6 +36,7 @@ static const struct command commands[] = {
 	{ "compliance", cmd_compliance, "the signed compliance report: build (offline) or verify it" },
 	{ "backup", cmd_backup, "create, list or delete backups (online); verify or restore them (offline)" },
 	{ "subject", cmd_subject, "show, shred, hold or release a patient's records (online)" },
+	{ "incident", cmd_incident, "breach scope: who was affected by an incident (online)" },
 	{ "retention", cmd_retention, "run retention and disposal now (online)" },
 	{ "secret", cmd_secret, "put, get, list, remove, undelete or destroy application secrets (online)" },
 	{ "approval", cmd_approval, "list, show, approve or deny pending PHI-granting changes (online)" },

@@ -85,6 +85,7 @@ struct compliance_file {
 	unsigned max_mode;           /* 0700 / 0600 */
 };
 
+#define COMPLIANCE_INCIDENTS_MAX 16
 struct compliance_state {
 	int64_t now_ms;              /* the time of the audit entry at head_seq */
 	int64_t head_seq;
@@ -127,6 +128,17 @@ struct compliance_state {
 	 * verdicts */
 	int64_t bg_grants, bg_reviews_open, bg_reviews_overdue, bg_inappropriate;
 	char bg_overdue_ids[8][UTIL_ID_MAX];
+	/* breach scope reports (incident.create allowed in the trail, the
+	 * newest COMPLIANCE_INCIDENTS_MAX kept; state from the job row: open,
+	 * closed, failed) */
+	int64_t incidents_total;
+	size_t nincidents;
+	struct compliance_incident {
+		char id[UTIL_ID_MAX];
+		char created[32], since[32], until[32];
+		char state[16];
+		int64_t seq;
+	} incidents[COMPLIANCE_INCIDENTS_MAX];
 	/* alerts open, by severity */
 	int64_t alerts_open_critical, alerts_open_high, alerts_open_medium, alerts_open_low;
 	/* data directory */

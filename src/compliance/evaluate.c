@@ -591,6 +591,41 @@ ev_secrets_rotation(const struct compliance_state *s, json_t *e)
 	return COMPLIANCE_PASS;
 }
 
+/* Breach scope reports (docs/governance.md "Breach scope"): the incidents
+ * recorded, the newest listed open / closed; one whose scope job failed or
+ * was cancelled fails (its affected patients are not known). */
+static enum compliance_status
+ev_incidents(const struct compliance_state *s, json_t *e)
+{
+	json_t *list = json_array();
+	int64_t open = 0, failed = 0;
+
+	set_int(e, "incidents", s->incidents_total);
+	for (size_t i = 0; i < s->nincidents; i++) {
+		const struct compliance_incident *in = &s->incidents[s->nincidents - 1 - i];
+
+		open += strcmp(in->state, "open") == 0;
+		failed += strcmp(in->state, "failed") == 0;
+		if (list != NULL)
+			json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", in->id,
+			    "state", in->state, "created", in->created, "since", in->since, "until",
+			    in->until));
+	}
+	if (list != NULL)
+		json_object_set_new(e, "recent", list);
+	set_int(e, "open", open);
+	set_int(e, "failed", failed);
+	if (s->incidents_total == 0) {
+		set_str(e, "note", "no breach scope report was made");
+		return COMPLIANCE_NA;
+	}
+	if (failed > 0) {
+		set_str(e, "why", "a breach scope job failed or was cancelled: run it again");
+		return COMPLIANCE_FAIL;
+	}
+	return COMPLIANCE_PASS;
+}
+
 static const struct compliance_evaluator evaluators[] = {
 	{ "alerts_open", ev_alerts_open },
 	{ "audit_chain", ev_audit_chain },
@@ -601,6 +636,7 @@ static const struct compliance_evaluator evaluators[] = {
 	{ "elevations", ev_elevations },
 	{ "encryption_at_rest", ev_encryption_at_rest },
 	{ "inactive_users", ev_inactive_users },
+	{ "incidents", ev_incidents },
 	{ "key_rotation", ev_key_rotation },
 	{ "login_monitoring", ev_login_monitoring },
 	{ "mfa_coverage", ev_mfa_coverage },

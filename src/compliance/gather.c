@@ -172,6 +172,61 @@ read_memberships(struct gather *g)
 
 /* ---- the trail: the head entry's time, each user's last activity ---- */
 
+/* A breach scope report (vault/ops_incidents.c): the newest few by seq. */
+static void
+note_incident(struct compliance_state *s, const struct store_audit_row *r)
+{
+	struct compliance_incident *in;
+	json_t *d;
+
+	if (strncmp(r->resource, "incidents/", 10) != 0)
+		return;
+	s->incidents_total++;
+	if (s->nincidents == COMPLIANCE_INCIDENTS_MAX) {
+		memmove(&s->incidents[0], &s->incidents[1],
+		    (COMPLIANCE_INCIDENTS_MAX - 1) * sizeof(s->incidents[0]));
+		s->nincidents--;
+	}
+	in = &s->incidents[s->nincidents++];
+	memset(in, 0, sizeof(*in));
+	util_strlcpy(in->id, r->resource + 10, sizeof(in->id));
+	util_strlcpy(in->created, r->time, sizeof(in->created));
+	util_strlcpy(in->state, "open", sizeof(in->state));
+	in->seq = r->seq;
+	if ((d = json_loads(r->detail, 0, NULL)) != NULL) {
+		const char *since = json_string_value(json_object_get(d, "since"));
+		const char *until = json_string_value(json_object_get(d, "until"));
+
+		util_strlcpy(in->since, since != NULL ? since : "", sizeof(in->since));
+		util_strlcpy(in->until, until != NULL ? until : "", sizeof(in->until));
+		json_decref(d);
+	}
+}
+
+/* Each noted incident's state from its job: closed once the scope is done. */
+static enum pv_rc
+read_incidents(struct gather *g)
+{
+	for (size_t i = 0; i < g->s->nincidents; i++) {
+		struct compliance_incident *in = &g->s->incidents[i];
+		struct store_job j;
+		enum pv_rc rc;
+
+		memset(&j, 0, sizeof(j));
+		rc = store_job_get(g->tx, in->id, &j);
+		if (rc == PV_OK)
+			util_strlcpy(in->state, strcmp(j.state, "done") == 0 ? "closed" :
+			    strcmp(j.state, "failed") == 0 || strcmp(j.state, "cancelled") == 0 ?
+			    "failed" : "open", sizeof(in->state));
+		else if (rc == PV_E_NOTFOUND)
+			util_strlcpy(in->state, "failed", sizeof(in->state));
+		store_job_clear(&j);
+		if (rc != PV_OK && rc != PV_E_NOTFOUND)
+			return rc;
+	}
+	return PV_OK;
+}
+
 static int
 on_audit(const struct store_audit_row *r, void *arg)
 {
@@ -190,6 +245,8 @@ on_audit(const struct store_audit_row *r, void *arg)
 	}
 	if (strcmp(r->outcome, "allowed") != 0)
 		return 0;
+	if (strcmp(r->action, "incident.create") == 0)
+		note_incident(g->s, r);
 	if (strcmp(r->action, "backup.create") == 0) {
 		g->s->backups++;
 		if (t > g->s->last_backup_ms)
@@ -549,6 +606,8 @@ read_store(struct gather *g)
 	if ((rc = store_breakglass_list(g->tx, NULL, NULL, on_breakglass, g->s)) != PV_OK)
 		return rc;
 	if ((rc = read_retention(g)) != PV_OK)
+		return rc;
+	if ((rc = read_incidents(g)) != PV_OK)
 		return rc;
 	if ((rc = store_elevation_list(g->tx, NULL, NULL, on_elevation, g)) != PV_OK)
 		return rc;

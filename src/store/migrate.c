@@ -609,6 +609,14 @@ static const struct migration migrations[] = {
 	 * (SQ_KEK_CENSUS), so v1 can be retired once none is left. */
 	{ 26,
 	  "ALTER TABLE recovery_codes ADD COLUMN mac_version INTEGER NOT NULL DEFAULT 1;" },
+	/* incidents (issue 19 item 2): the built-in security_officer also holds
+	 * incidents.manage, the breach scope report (perm.c
+	 * role_security_officer; vault/ops_incidents.c). PostgreSQL runs the
+	 * same text (postgres_migrate.c translates it). */
+	{ 27,
+	  "UPDATE roles SET permissions = "
+	  "'[\"access.approve\",\"records.shred\",\"incidents.manage\"]'"
+	  " WHERE name = 'security_officer' AND builtin = 1;" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -63,6 +63,7 @@ void vault_free(struct vault_ctx *v)
 	vault_retention_stop(v);
 	vault_retention_free(v->retention);
 	vault_breakglass_free(v);
+	vault_incidents_free(v->incidents);
 	pthread_rwlock_destroy(&v->mu);
 	free(v);
 }

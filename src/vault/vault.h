@@ -475,6 +475,13 @@ void vault_review_settle(struct vault_ctx *v, const struct vault_caller *who, co
 
 enum pv_rc vault_retention_install(struct vault_ctx *v, struct jobs_runner *r,
     struct http_server *srv, int64_t every_s);
+/* Breach scope (ops_incidents.c, docs/governance.md "Breach scope"):
+ * register the job kind "incident.scope" on r and (with srv and r) the
+ * /v1/incidents routes; authn (may be NULL) drops this node's cached
+ * sessions of the actors an incident revokes. Called once, from the job
+ * runner's install step. */
+enum pv_rc vault_incidents_install(struct vault_ctx *v, struct jobs_runner *r,
+    struct http_server *srv, struct authn_service *authn);
 void vault_retention_stop(struct vault_ctx *v);
 /* Stop the scheduled-rotation sweeper (started by vault_keys_install with
  * routes); before the audit writer stops. Idempotent; NULL is fine. */

@@ -63,6 +63,7 @@ struct vault_ctx {
 	struct vault_keyadmin *keyadmin;   /* ops_keys.c (vault_keys_install), or NULL */
 	struct vault_retention *retention; /* ops_retention.c (vault_retention_install), or NULL */
 	struct vault_breakglass *breakglass; /* ops_breakglass.c (vault_breakglass_install), or NULL */
+	struct vault_incidents *incidents; /* ops_incidents.c (vault_incidents_install), or NULL */
 };
 
 enum pv_rc vault_ctx_new(const struct vault_deps *d, struct vault_ctx **out);
@@ -183,6 +184,22 @@ void vault_retention_run(struct vault_retention *rt, const struct vault_caller *
     vault_done_fn done, void *arg);
 enum pv_rc vault_routes_retention(struct http_server *srv, struct vault_retention *rt);
 struct vault_ctx *vault_retention_vault(struct vault_retention *rt);
+
+/* ---- breach scope (ops_incidents.c; docs/governance.md "Breach scope") ----
+ * The route (incidents.manage) decided; each answers through done once its
+ * entry (incident.create / incident.list / incident.read) is durable. */
+struct vault_incidents;
+/* body {"actors","sources","since","until","revoke"} -> 202 {"job","incident",
+ * "state","revoked"}; PV_E_INVALID (400) with a message naming the member. */
+void vault_incident_create(struct vault_incidents *in, const struct vault_caller *who,
+    json_t *body, vault_done_fn done, void *arg);
+void vault_incident_list(struct vault_incidents *in, const struct vault_caller *who,
+    vault_done_fn done, void *arg);
+/* format NULL | "json" | "csv" (one row per subject x collection). */
+void vault_incident_get(struct vault_incidents *in, const struct vault_caller *who,
+    const char *id, const char *format, vault_done_fn done, void *arg);
+enum pv_rc vault_routes_incidents(struct http_server *srv, struct vault_incidents *in);
+void vault_incidents_free(struct vault_incidents *in);
 void vault_retention_free(struct vault_retention *rt);
 /* One record of the re-encryption walk, in tx: moved to to_version
  * (rewrap_dek, or full: a fresh DEK and a re-sealed body, same record

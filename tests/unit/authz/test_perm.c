@@ -274,9 +274,10 @@ test_builtin_roles(void **state)
 	assert_int_equal(n, 1);
 	assert_string_equal(perms[0], "breakglass.activate");
 	perms = authz_builtin_role("security_officer", &n);
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 3);
 	assert_string_equal(perms[0], "access.approve");
 	assert_string_equal(perms[1], "records.shred");
+	assert_string_equal(perms[2], "incidents.manage");
 	assert_null(authz_builtin_role("superuser", &n));
 	assert_null(authz_builtin_role("Admin", &n));
 	/* every listed role is valid and its permissions too */

@@ -462,6 +462,35 @@ test_breakglass_reviews(void **state)
 	json_decref(e);
 }
 
+/* breach scope: not applicable until one is made; the newest first in the
+ * evidence; fails while a scope job failed */
+static void
+test_incidents(void **state)
+{
+	struct fixture *f = *state;
+	json_t *e = NULL, *recent;
+
+	assert_int_equal(run("incidents", f, &e), COMPLIANCE_NA);
+	json_decref(e);
+	f->s.incidents_total = 2;
+	f->s.nincidents = 2;
+	strcpy(f->s.incidents[0].id, "job_old");
+	strcpy(f->s.incidents[0].state, "closed");
+	strcpy(f->s.incidents[1].id, "job_new");
+	strcpy(f->s.incidents[1].state, "open");
+	assert_int_equal(run("incidents", f, &e), COMPLIANCE_PASS);
+	recent = json_object_get(e, "recent");
+	assert_int_equal(json_array_size(recent), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(recent, 0), "id")),
+	    "job_new");
+	assert_int_equal(json_integer_value(json_object_get(e, "open")), 1);
+	json_decref(e);
+	strcpy(f->s.incidents[0].state, "failed");
+	assert_int_equal(run("incidents", f, &e), COMPLIANCE_FAIL);
+	assert_int_equal(json_integer_value(json_object_get(e, "failed")), 1);
+	json_decref(e);
+}
+
 static void
 test_customer(void **state)
 {
@@ -491,6 +520,7 @@ main(void)
 		cmocka_unit_test_setup(test_restore_drills, setup),
 		cmocka_unit_test_setup(test_retention_and_secrets, setup),
 		cmocka_unit_test_setup(test_breakglass_reviews, setup),
+		cmocka_unit_test_setup(test_incidents, setup),
 		cmocka_unit_test_setup(test_customer, setup),
 	};
 
