@@ -3,10 +3,14 @@
  * the app rows themselves are the directory's, src/directory/apps.c).
  *
  *  - Secrets: "pvs_" + base64url(32 random bytes): 256 bits, shown once.
- *    Stored only as hex HMAC-SHA256 under the identity KEK's MAC key
- *    (keys_mac, purpose "app-secret"), like recovery codes: a stolen
- *    database gives nothing to replay, and a lookup compares in constant
- *    time against each live secret of the app.
+ *    Stored only as hex HMAC-SHA256 under a MAC key of KEK identity
+ *    (keys_mac_version, purpose "app-secret"), like recovery codes: a
+ *    stolen database gives nothing to replay, and a lookup compares in
+ *    constant time against each live secret of the app. A new secret is
+ *    made under the active version, which its row keeps (mac_version); a
+ *    sign-in checks each row under its own version, so a rotation of KEK
+ *    identity leaves every secret valid, and once each app's secret was
+ *    rotated the census of the old version is 0 (retire, then revoke).
  *  - Sign-in (authn_app_signin): per-source throttle slot, then a lockout
  *    slot per app ID (key "~app:<id>", the same counter arithmetic as user
  *    logins), then the secret, then the app's networks. No password, no
@@ -34,38 +38,49 @@
 #define INVALID_APP "Invalid app credentials"
 
 enum pv_rc
-authn_app_secret_hash(struct authn_service *s, const char *secret,
-    char hash[AUTHN_HASH_HEX_MAX])
+authn_app_secret_hash(struct authn_service *s, const char *secret, uint32_t version,
+    char hash[AUTHN_HASH_HEX_MAX], uint32_t *made)
 {
 	char sha[AUTHN_HASH_HEX_MAX];
 	uint8_t mac[CRYPTO_SHA256_LEN];
+	uint32_t v = version;
 	enum pv_rc rc;
 
 	if (secret == NULL || authn_token_hash(AUTHN_TOKEN_APP_SECRET, secret, sha) != PV_OK)
 		return PV_E_UNAUTH;
-	rc = keys_mac(s->keys, AUTHN_KEK, APP_PURPOSE, (const uint8_t *)secret, strlen(secret),
-	    mac);
-	if (rc == PV_E_NOTFOUND && (rc = authn_kek_ensure(s)) == PV_OK)
-		rc = keys_mac(s->keys, AUTHN_KEK, APP_PURPOSE, (const uint8_t *)secret,
-		    strlen(secret), mac);
-	if (rc == PV_OK)
+	/* 0: the active version of KEK identity (a new secret, or the first
+	 * MAC of a sign-in); else the version the secret's row names */
+	if (version == 0) {
+		rc = keys_mac_active(s->keys, AUTHN_KEK, APP_PURPOSE, (const uint8_t *)secret,
+		    strlen(secret), mac, &v);
+		if (rc == PV_E_NOTFOUND && (rc = authn_kek_ensure(s)) == PV_OK)
+			rc = keys_mac_active(s->keys, AUTHN_KEK, APP_PURPOSE,
+			    (const uint8_t *)secret, strlen(secret), mac, &v);
+	} else {
+		rc = keys_mac_version(s->keys, AUTHN_KEK, version, APP_PURPOSE,
+		    (const uint8_t *)secret, strlen(secret), mac);
+	}
+	if (rc == PV_OK) {
 		util_hex_encode(mac, sizeof(mac), hash);
+		if (made != NULL)
+			*made = v;
+	}
 	crypto_wipe(mac, sizeof(mac));
 	return rc;
 }
 
 enum pv_rc
 authn_app_secret_new(struct authn_service *s, char secret[AUTHN_TOKEN_MAX],
-    char hash[AUTHN_HASH_HEX_MAX])
+    char hash[AUTHN_HASH_HEX_MAX], uint32_t *mac_version)
 {
 	char sha[AUTHN_HASH_HEX_MAX];
 	enum pv_rc rc;
 
-	if (s == NULL)
+	if (s == NULL || mac_version == NULL)
 		return PV_E_INVALID;
 	if ((rc = authn_token_new(AUTHN_TOKEN_APP_SECRET, secret, sha)) != PV_OK)
 		return rc;
-	if ((rc = authn_app_secret_hash(s, secret, hash)) != PV_OK)
+	if ((rc = authn_app_secret_hash(s, secret, 0, hash, mac_version)) != PV_OK)
 		crypto_wipe(secret, AUTHN_TOKEN_MAX);
 	return rc;
 }
@@ -109,10 +124,18 @@ authn_app_source_allowed(const struct authn_cidr *nets, size_t n, const char *so
 
 /* ---- sign-in ---- */
 
+/* The live secrets of the app as stored (hash and MAC key version); the
+ * directory keeps at most DIRECTORY_APP_SECRETS_LIVE_MAX unrevoked, so a
+ * few slots are plenty (more are ignored: they could not have been made). */
+#define APP_SECRETS_SEEN_MAX 8
+
 struct secret_acc {
-	const char *hash;
 	int64_t now_ms;
-	bool match;
+	size_t n;
+	struct {
+		char hash[65];
+		uint32_t version;
+	} s[APP_SECRETS_SEEN_MAX];
 };
 
 static int
@@ -120,12 +143,48 @@ on_secret(const struct store_app_secret *sec, void *arg)
 {
 	struct secret_acc *a = arg;
 
-	/* every live secret is compared: the time does not say which matched */
 	if ((sec->expires_ms == 0 || sec->expires_ms > a->now_ms) &&
-	    strlen(sec->hash) == CRYPTO_SHA256_LEN * 2 &&
-	    crypto_memeq(sec->hash, a->hash, CRYPTO_SHA256_LEN * 2))
-		a->match = true;
+	    strlen(sec->hash) == CRYPTO_SHA256_LEN * 2 && a->n < APP_SECRETS_SEEN_MAX) {
+		memcpy(a->s[a->n].hash, sec->hash, sizeof(a->s[a->n].hash));
+		a->s[a->n].version = sec->mac_version;
+		a->n++;
+	}
 	return 0;
+}
+
+/*
+ * Does the presented secret match a live secret of the app? Each row is
+ * compared with the MAC under its own version of KEK identity (hash: the
+ * one already made under the active version), so a rotation leaves
+ * secrets made before it valid; a row whose version was revoked matches
+ * nothing. Every row is compared: the time does not say which matched.
+ */
+static enum pv_rc
+secret_match(struct authn_service *s, const char *secret, const char *hash,
+    uint32_t active, struct secret_acc *acc, bool *match)
+{
+	char other[AUTHN_HASH_HEX_MAX];
+	enum pv_rc rc = PV_OK;
+
+	*match = false;
+	for (size_t i = 0; i < acc->n; i++) {
+		const char *h = hash;
+
+		if (acc->s[i].version != active) {
+			rc = authn_app_secret_hash(s, secret, acc->s[i].version, other, NULL);
+			if (rc == PV_E_FORBIDDEN || rc == PV_E_NOTFOUND) {
+				rc = PV_OK;   /* its version is revoked (or gone): dead */
+				continue;
+			}
+			if (rc != PV_OK)
+				break;
+			h = other;
+		}
+		if (crypto_memeq(acc->s[i].hash, h, CRYPTO_SHA256_LEN * 2))
+			*match = true;
+	}
+	crypto_wipe(other, sizeof(other));
+	return rc;
 }
 
 struct signin_job {
@@ -182,7 +241,8 @@ authn_app_signin(struct authn_service *s, const char *app_id, const char *secret
 	struct signin_job j;
 	struct audit_event ev;
 	char res[64 + UTIL_ID_MAX];
-	bool valid, found = false, locked_now = false;
+	bool valid, found = false, locked_now = false, match = false;
+	uint32_t active = 0;
 	size_t nnets = 0;
 	int64_t now = util_now_ms();
 	enum pv_rc rc, hrc;
@@ -210,22 +270,24 @@ authn_app_signin(struct authn_service *s, const char *app_id, const char *secret
 	}
 	if (rc != PV_OK)
 		goto out;
-	hrc = authn_app_secret_hash(s, secret, hash);
+	/* always one MAC (unknown apps too), under the active version */
+	hrc = authn_app_secret_hash(s, secret, 0, hash, &active);
 	if (hrc != PV_OK && hrc != PV_E_UNAUTH) {
 		rc = hrc;
 		goto out;
 	}
 	memset(&acc, 0, sizeof(acc));
-	acc.hash = hash;
 	acc.now_ms = now;
 	if (found && hrc == PV_OK) {
 		STORE_READ(s->st, rc, store_app_secret_list(tx, a.id, on_secret, &acc));
+		if (rc == PV_OK)
+			rc = secret_match(s, secret, hash, active, &acc, &match);
 		if (rc != PV_OK)
 			goto out;
 	}
-	if (!found || !acc.match || a.disabled) {
+	if (!found || !match || a.disabled) {
 		rc = refuse(s, found ? a.id : NULL, source,
-		    !found ? "unknown_app" : !acc.match ? "bad_secret" : "disabled", out,
+		    !found ? "unknown_app" : !match ? "bad_secret" : "disabled", out,
 		    PV_E_UNAUTH, INVALID_APP);
 		if (locked_now) {
 			struct audit_event le;

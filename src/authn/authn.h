@@ -629,12 +629,15 @@ void authn_sessions_end_user(struct authn_service *s, const char *user_id,
 
 /* A new app secret: "pvs_" + base64url(32 random bytes) (256 bits), shown
  * once, and the hex HMAC-SHA256 of it under the identity MAC key (purpose
- * "app-secret") that is stored. */
+ * "app-secret") of the active version of KEK identity, which is stored
+ * with *mac_version (store_app_secret.mac_version). */
 enum pv_rc authn_app_secret_new(struct authn_service *s, char secret[AUTHN_TOKEN_MAX],
-    char hash[AUTHN_HASH_HEX_MAX]);
-/* The stored form of a presented secret; PV_E_UNAUTH if malformed. */
+    char hash[AUTHN_HASH_HEX_MAX], uint32_t *mac_version);
+/* The stored form of a presented secret under MAC key version `version`
+ * (0: the active one; *made, may be NULL, says which); PV_E_UNAUTH if
+ * malformed, PV_E_FORBIDDEN if that version is revoked. */
 enum pv_rc authn_app_secret_hash(struct authn_service *s, const char *secret,
-    char hash[AUTHN_HASH_HEX_MAX]);
+    uint32_t version, char hash[AUTHN_HASH_HEX_MAX], uint32_t *made);
 /* The sessions of app_id were ended in the store (the app was disabled):
  * bump the authz generation so nothing cached outlives it. App sessions
  * are read from the store on every request, so nothing else is cached. */

@@ -91,6 +91,11 @@ struct backup_verify_result {
 	int64_t bad_chunk;        /* first bad chunk index, -1 none */
 	char id[UTIL_ID_MAX];
 	char message[256];        /* the first problem, "" if none */
+	/* the manifest's "hsm" (a restore needs the same token and its PIN) */
+	bool hsm_sealed;          /* the vault was sealed by the token */
+	char hsm_token[64];       /* its label, "" if no HSM */
+	size_t hsm_nkeys;         /* KEK versions held in the token */
+	char hsm_keys[512];       /* "<name>:<version>, ..." (as many as fit) */
 };
 /* Check one backup file. pub: the audit public key to trust (from the data
  * directory). keys: an unsealed keyring of the vault (NULL: decryption and
@@ -113,6 +118,14 @@ struct backup_unseal {
 	char **shares;                  /* K Shamir shares (shamir seal) */
 	size_t nshares;
 	const uint8_t *pub;             /* expected audit public key, or NULL */
+	/* pkcs11 seal: the same token and its PIN. pin_file is required; a
+	 * NULL module is the [pkcs11] default, NULL labels are the manifest's
+	 * (the token and seal key labels at backup time). Written into the
+	 * restored phivault.conf's [pkcs11], so the directory serves. */
+	const char *pkcs11_module;
+	const char *pkcs11_token;
+	const char *pkcs11_pin_file;
+	const char *pkcs11_key_label;
 };
 struct backup_restore_result {
 	char id[UTIL_ID_MAX];

@@ -410,6 +410,53 @@ tombstones(struct store_tx *tx, json_t *arr)
 	return PV_OK;
 }
 
+/* What a restore of this snapshot needs from the HSM (docs/operations.md
+ * "Backups of HSM vaults"): every KEK version held in the token (provider
+ * pkcs11, not revoked) as "<name>:<version>" into arr. Labels and
+ * versions only: the keys stay in the token. */
+static int
+on_hsm_kek(const struct store_kek *k, void *arg)
+{
+	char ref[KEYS_KEK_NAME_MAX + 16];
+
+	if (strcmp(k->provider, "pkcs11") != 0 || k->state == STORE_KEK_REVOKED)
+		return 0;
+	snprintf(ref, sizeof(ref), "%s:%u", k->name, (unsigned)k->version);
+	return json_array_append_new(arg, json_string(ref)) != 0;
+}
+
+/* The manifest's "hsm" member, or NULL (no HSM seal and nothing in a
+ * token): the seal's token and key labels, and the HSM-held versions. */
+static enum pv_rc
+hsm_member(struct backup *b, struct store_tx *tx, json_t **out)
+{
+	struct keys_hsm_status hs;
+	struct keys_seal_status ss;
+	json_t *keys = json_array(), *o;
+	enum pv_rc rc;
+
+	*out = NULL;
+	if (keys == NULL)
+		return PV_E_NOMEM;
+	if ((rc = store_kek_scan(tx, on_hsm_kek, keys)) != PV_OK) {
+		json_decref(keys);
+		return rc;
+	}
+	keys_status(b->cfg.keys, &ss);
+	if (ss.type != KEYS_SEAL_PKCS11 && json_array_size(keys) == 0) {
+		json_decref(keys);
+		return PV_OK;
+	}
+	memset(&hs, 0, sizeof(hs));
+	keys_hsm_status(b->cfg.keys, &hs);
+	o = json_pack("{s:s, s:s, s:s, s:o}", "seal", ss.type == KEYS_SEAL_PKCS11 ? "pkcs11" :
+	    "other", "token_label", hs.token_label, "key_label", hs.key_label, "keys", keys);
+	if (o == NULL)
+		return PV_E_NOMEM;
+	*out = o;
+	return PV_OK;
+}
+
 /* Build the manifest (all but what the writer adds) and write the file. */
 static enum pv_rc
 run_backup(struct backup *b, const char *id, char *why, size_t whylen)
@@ -419,7 +466,7 @@ run_backup(struct backup *b, const char *id, char *why, size_t whylen)
 	struct store_tx *tx = NULL;
 	struct item *it = NULL;
 	size_t n = 0, i;
-	json_t *m = NULL, *tables = NULL, *colls = NULL, *tombs = NULL;
+	json_t *m = NULL, *tables = NULL, *colls = NULL, *tombs = NULL, *hsm = NULL;
 	char created[40], until[40], sha[65], resource[128], detail[256];
 	int64_t now = util_now_ms(), until_ms, file_bytes = 0;
 	struct store_snapshot_sink sink;
@@ -455,8 +502,10 @@ run_backup(struct backup *b, const char *id, char *why, size_t whylen)
 	}
 	if ((rc = tombstones(tx, tombs)) != PV_OK)
 		goto out;
-	/* what a restore needs to open the KEK "backup" from the seal alone */
-	if ((rc = keys_bundle_export(tx, BACKUP_KEK, &bundle, &blen)) != PV_OK ||
+	/* what a restore needs to open the KEK "backup" from the seal alone,
+	 * and what it needs from the HSM */
+	if ((rc = hsm_member(b, tx, &hsm)) != PV_OK ||
+	    (rc = keys_bundle_export(tx, BACKUP_KEK, &bundle, &blen)) != PV_OK ||
 	    (rc = store_snapshot(tx, &sink, &info)) != PV_OK)
 		goto out;
 	store_end(tx);
@@ -486,6 +535,10 @@ run_backup(struct backup *b, const char *id, char *why, size_t whylen)
 	json_object_set_new(m, "keyring", json_string(b64));
 	json_object_set_new(m, "tombstones", tombs);
 	tombs = NULL;
+	if (hsm != NULL) {
+		json_object_set_new(m, "hsm", hsm);
+		hsm = NULL;
+	}
 	rc = backup_writer_finish(w, m, sha, &file_bytes);
 	w = NULL;
 	if (rc != PV_OK)
@@ -504,6 +557,7 @@ out:
 	json_decref(tables);
 	json_decref(colls);
 	json_decref(tombs);
+	json_decref(hsm);
 	items_free(it, n);
 	free(bundle);
 	free(b64);

@@ -406,6 +406,38 @@ fail(struct backup_verify_result *r, int64_t chunk, const char *fmt, const char 
 #pragma GCC diagnostic pop
 }
 
+/* What the backup needs from the HSM (its manifest's "hsm", create.c):
+ * the token label and the HSM-held versions, for the report. */
+static void
+hsm_of(json_t *m, struct backup_verify_result *r)
+{
+	json_t *h = json_object_get(m, "hsm"), *k;
+	size_t i, off = 0;
+
+	if (!json_is_object(h))
+		return;
+	r->hsm_sealed = json_is_string(json_object_get(h, "seal")) &&
+	    strcmp(json_string_value(json_object_get(h, "seal")), "pkcs11") == 0;
+	util_strlcpy(r->hsm_token, json_string_value(json_object_get(h, "token_label")) ?
+	    json_string_value(json_object_get(h, "token_label")) : "", sizeof(r->hsm_token));
+	json_array_foreach(json_object_get(h, "keys"), i, k) {
+		const char *ref = json_string_value(k);
+		int n;
+
+		if (ref == NULL)
+			continue;
+		r->hsm_nkeys++;
+		n = snprintf(r->hsm_keys + off, sizeof(r->hsm_keys) - off, "%s%s",
+		    off > 0 ? ", " : "", ref);
+		if (n < 0 || (size_t)n >= sizeof(r->hsm_keys) - off) {
+			/* a long list: the count says how many */
+			r->hsm_keys[off] = '\0';
+			break;
+		}
+		off += (size_t)n;
+	}
+}
+
 /* The key versions the manifest names: present and not revoked. */
 static void
 check_keys(struct store *st, json_t *m, struct backup_verify_result *r)
@@ -468,6 +500,7 @@ backup_verify_file(const char *path, const uint8_t pub[CRYPTO_ED25519_PUB_LEN],
 		goto out;
 	util_strlcpy(r.id, json_string_value(json_object_get(m, "id")) ?
 	    json_string_value(json_object_get(m, "id")) : "", sizeof(r.id));
+	hsm_of(m, &r);
 	if (!r.signature_ok)
 		fail(&r, -1, "%s", "the manifest signature does not verify");
 	if (json_integer_value(json_object_get(m, "format")) != BACKUP_FORMAT || r.id[0] == '\0') {

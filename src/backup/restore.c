@@ -2,15 +2,19 @@
  * restore.c: `phivault backup restore FILE --data NEWDIR` (offline).
  *
  * Needs only the backup file and the seal material of the vault it came
- * from (its key file, or K of its Shamir shares): the manifest carries the
- * keyring bundle (keys/bundle.c) that opens the KEK "backup" from the
- * seal. Steps, each of which must pass before the next:
+ * from (its key file, K of its Shamir shares, or for the pkcs11 seal the
+ * same HSM token and its PIN: the token's keys never leave it, so they are
+ * in no backup): the manifest carries the keyring bundle (keys/bundle.c)
+ * that opens the KEK "backup" from the seal, and names the token and the
+ * HSM-held KEK versions ("hsm"). Steps, each of which must pass before the
+ * next:
  *
  *   1. NEWDIR is new or empty (never restore over a data directory);
  *   2. the manifest's signature verifies under the audit key of the bundle,
  *      and (when the caller pins it) that key is the expected one;
  *   3. a scratch keyring (NEWDIR/.restore-keyring, a store holding only the
- *      bundle's wrapped rows) is unsealed with the seal material;
+ *      bundle's wrapped rows) is unsealed with the seal material (pkcs11:
+ *      the token absent is PV_E_HSM, saying which token is needed);
  *   4. every chunk is checked against the manifest and decrypted straight
  *      into NEWDIR/phivault.db (0600); the scratch keyring is removed;
  *   5. the restored database is checked: row counts equal the manifest's,
@@ -22,7 +26,8 @@
  *   7. NEWDIR gets a fresh self-signed TLS certificate (a restored node is
  *      a new host: it never reuses the old private key, which the backup
  *      does not hold), the key file (key-file seal) and last phivault.conf
- *      with the defaults and the backup's region.
+ *      with the defaults, the backup's region and (pkcs11 seal) the [pkcs11]
+ *      settings the restore used, so the directory unseals from the token.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -217,9 +222,39 @@ out:
 	return rc;
 }
 
+/* The pkcs11 seal: the same token (found by label in every slot of the
+ * module) and its PIN. A token that is not there is PV_E_HSM with a
+ * message naming it (never an integrity error: the backup is fine). */
+static enum pv_rc
+unseal_hsm(struct keys *k, const struct backup_unseal *u, const struct keys_hsm_spec *hs,
+    char *msg, size_t ml)
+{
+	enum pv_rc rc;
+
+	if (u->pkcs11_pin_file == NULL || hs->token_label == NULL || hs->token_label[0] == '\0') {
+		snprintf(msg, ml, "the vault was sealed by the HSM token '%s': give "
+		    "--pkcs11-pin-file (its user PIN) with the same token present",
+		    hs->token_label != NULL ? hs->token_label : "?");
+		return PV_E_INVALID;
+	}
+	rc = keys_unseal_pkcs11(k, hs);
+	if (rc == PV_E_HSM)
+		snprintf(msg, ml, "the HSM token '%s' (module %s) that seals this backup's vault "
+		    "is not present or has no key '%s': a restore needs the same token and its "
+		    "PIN", hs->token_label, hs->module, hs->key_label);
+	else if (rc == PV_E_CONFIG)
+		snprintf(msg, ml, "the HSM could not be opened: check --pkcs11-pin-file (mode "
+		    "0600, ours, the user PIN) and --pkcs11-module");
+	else if (rc == PV_E_INTEGRITY)
+		snprintf(msg, ml, "the key '%s' of token '%s' does not open this backup's "
+		    "keyring: another token or another vault", hs->key_label, hs->token_label);
+	return rc;
+}
+
 static enum pv_rc
 scratch_keyring(const char *newdir, const char *scratch, const uint8_t *bundle, size_t blen,
-    const struct backup_unseal *u, struct store **stp, struct keys **kp, char *msg, size_t ml)
+    const struct backup_unseal *u, const struct keys_hsm_spec *hs, struct store **stp,
+    struct keys **kp, enum keys_seal_type *type, char *msg, size_t ml)
 {
 	struct store *st = NULL;
 	struct keys *k = NULL;
@@ -244,6 +279,7 @@ scratch_keyring(const char *newdir, const char *scratch, const uint8_t *bundle, 
 	if ((rc = keys_open(st, newdir, &k)) != PV_OK)
 		goto fail;
 	keys_status(k, &ss);
+	*type = ss.type;
 	if (ss.type == KEYS_SEAL_KEYFILE) {
 		if (u->key_file == NULL) {
 			snprintf(msg, ml, "the vault used the key-file seal: give --key-file (its "
@@ -260,9 +296,10 @@ scratch_keyring(const char *newdir, const char *scratch, const uint8_t *bundle, 
 		if (rc == PV_OK && keys_is_sealed(k))
 			rc = PV_E_SEALED;
 	} else {
-		snprintf(msg, ml, "restores of a pkcs11-sealed vault are not supported yet");
-		rc = PV_E_UNSUPPORTED;
-		goto fail;
+		msg[0] = '\0';
+		rc = unseal_hsm(k, u, hs, msg, ml);
+		if (rc != PV_OK && msg[0] != '\0')
+			goto fail;
 	}
 	if (rc != PV_OK) {
 		snprintf(msg, ml, "the seal material does not open this backup's keyring (%s)",
@@ -291,7 +328,9 @@ backup_restore(const char *file, const char *newdir, const struct backup_unseal 
 	struct store *ks = NULL;
 	struct keys *k = NULL;
 	struct pv_config cfg;
-	json_t *m = NULL;
+	struct keys_hsm_spec hs;
+	enum keys_seal_type seal = KEYS_SEAL_KEYFILE;
+	json_t *m = NULL, *hsm;
 	const char *b64;
 	size_t blen = 0, kflen = 0;
 	bool sig = false, made_db = false, made_kf = false;
@@ -342,7 +381,17 @@ backup_restore(const char *file, const char *newdir, const struct backup_unseal 
 		rc = PV_E_INTEGRITY;
 		goto out;
 	}
-	/* 3 */
+	/* 3: the HSM named by the caller, else by the manifest (labels) and
+	 * the [pkcs11] default module */
+	config_defaults(&cfg, newdir);
+	hsm = json_object_get(m, "hsm");
+	hs.module = u->pkcs11_module != NULL ? u->pkcs11_module : cfg.pkcs11_module;
+	hs.token_label = u->pkcs11_token != NULL ? u->pkcs11_token :
+	    json_string_value(json_object_get(hsm, "token_label"));
+	hs.key_label = u->pkcs11_key_label != NULL ? u->pkcs11_key_label :
+	    json_string_value(json_object_get(hsm, "key_label")) != NULL ?
+	    json_string_value(json_object_get(hsm, "key_label")) : "phivault-seal";
+	hs.pin_file = u->pkcs11_pin_file;
 	if (u->key_file != NULL) {
 		if ((rc = util_file_read(u->key_file, 4096, &kf, &kflen)) != PV_OK ||
 		    (rc = util_file_write_atomic(kfpath, kf, kflen, 0600)) != PV_OK) {
@@ -351,8 +400,8 @@ backup_restore(const char *file, const char *newdir, const struct backup_unseal 
 		}
 		made_kf = true;
 	}
-	if ((rc = scratch_keyring(newdir, scratch, bundle, blen, u, &ks, &k, res.message,
-	    sizeof(res.message))) != PV_OK)
+	if ((rc = scratch_keyring(newdir, scratch, bundle, blen, u, &hs, &ks, &k, &seal,
+	    res.message, sizeof(res.message))) != PV_OK)
 		goto out;
 	/* 4 */
 	if ((fd = open(dbpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
@@ -389,7 +438,17 @@ backup_restore(const char *file, const char *newdir, const struct backup_unseal 
 		goto out;
 	}
 	/* 7 */
-	config_defaults(&cfg, newdir);
+	if (seal == KEYS_SEAL_PKCS11 &&
+	    (util_strlcpy(cfg.pkcs11_module, hs.module, sizeof(cfg.pkcs11_module)) >=
+	    sizeof(cfg.pkcs11_module) || util_strlcpy(cfg.pkcs11_token_label, hs.token_label,
+	    sizeof(cfg.pkcs11_token_label)) >= sizeof(cfg.pkcs11_token_label) ||
+	    util_strlcpy(cfg.pkcs11_pin_file, hs.pin_file, sizeof(cfg.pkcs11_pin_file)) >=
+	    sizeof(cfg.pkcs11_pin_file) || util_strlcpy(cfg.pkcs11_key_label, hs.key_label,
+	    sizeof(cfg.pkcs11_key_label)) >= sizeof(cfg.pkcs11_key_label))) {
+		snprintf(res.message, sizeof(res.message), "a --pkcs11-* path or label is too long");
+		rc = PV_E_INVALID;
+		goto out;
+	}
 	if (json_is_string(json_object_get(m, "region"))) {
 		util_strlcpy(cfg.region, json_string_value(json_object_get(m, "region")),
 		    sizeof(cfg.region));

@@ -10,7 +10,11 @@
  *   phivault backup delete ID                     online (409 while immutable)
  *   phivault backup verify FILE [--data DIR]      offline; exit 0 ok, 1 a check failed
  *   phivault backup restore FILE --data NEWDIR [--key-file FILE]
- *                                                 offline; Shamir shares on stdin
+ *       [--pkcs11-pin-file FILE [--pkcs11-token LABEL] [--pkcs11-module LIB]
+ *        [--pkcs11-key-label L]]                   offline; Shamir shares on stdin;
+ *                                                 pkcs11 seal: the same token
+ *                                                 and its PIN (labels default to
+ *                                                 the backup manifest's)
  *   phivault backup drill --data DIR [--backup FILE]
  *                                                 offline: restore the newest (or given)
  *                                                 backup into DIR/tmp, verify, decrypt
@@ -44,14 +48,35 @@
 
 #define BACKUP_USAGE "usage: phivault backup create [--out FILE] | backup list | " \
 	"backup delete ID | backup verify FILE [--data DIR] | " \
-	"backup restore FILE --data NEWDIR [--key-file FILE] | " \
+	"backup restore FILE --data NEWDIR [--key-file FILE | --pkcs11-pin-file FILE " \
+	"[--pkcs11-token LABEL] [--pkcs11-module LIB] [--pkcs11-key-label L]] | " \
 	"backup drill --data DIR [--backup FILE] " \
 	"(online: [--addr URL] [--cacert FILE] [--format text|json], token from PHIVAULT_TOKEN; " \
 	"restore of a Shamir-sealed vault reads K shares from stdin)"
 #define POLL_MS 200
 #define MAX_SHARES 255
 
-enum { O_OUT = 1000, O_DATA, O_KEYFILE, O_BACKUP };
+enum { O_OUT = 1000, O_DATA, O_KEYFILE, O_BACKUP, O_P11_MODULE, O_P11_TOKEN, O_P11_PIN,
+	O_P11_KEY };
+
+/* The HSM options of restore ([pkcs11] of the restored directory). */
+struct p11_opts {
+	const char *module, *token, *pin_file, *key_label;
+	char module_abs[4096], pin_abs[4096];
+};
+
+/* [pkcs11] paths are stored absolute: serve runs from any directory. */
+static const char *
+abs_of(const char *in, char *out, size_t len)
+{
+	char cwd[4096];
+
+	if (in == NULL || in[0] == '/')
+		return in;
+	if (getcwd(cwd, sizeof(cwd)) == NULL || util_path_join(out, len, cwd, in) != 0)
+		return NULL;
+	return out;
+}
 
 static int
 usage(void)
@@ -305,11 +330,16 @@ open_keyring(const char *data, struct store **stp, struct keys **kp)
 		if (rc == PV_OK && keys_is_sealed(k))
 			rc = PV_E_SEALED;
 	} else {
-		rc = PV_E_UNSUPPORTED;
+		/* pkcs11: the token and PIN of DIR's [pkcs11] */
+		struct keys_hsm_spec hs = { cfg.pkcs11_module, cfg.pkcs11_token_label,
+			cfg.pkcs11_pin_file, cfg.pkcs11_key_label };
+
+		rc = keys_unseal_pkcs11(k, &hs);
 	}
 	if (rc != PV_OK) {
 		cli_err("cannot unseal the keyring of %s: %s (key-file seal: DIR/unseal.key; "
-		    "Shamir: K shares on stdin)", data, pv_rc_name(rc));
+		    "Shamir: K shares on stdin; pkcs11: the token and PIN of its [pkcs11])", data,
+		    pv_rc_name(rc));
 		keys_close(k);
 		store_close(st);
 		return CLI_RUNTIME;
@@ -367,6 +397,10 @@ backup_verify_cmd(const char *file, const char *data, enum cli_format fmt)
 			json_object_set_new(o, "message", json_string(v.message[0] ? v.message : why));
 			json_object_set_new(o, "checked_with", json_string(data ? "data directory" :
 			    "the file's own key (no --data: damage, not forgery, is detected)"));
+			if (v.hsm_token[0] != '\0' || v.hsm_nkeys > 0)
+				json_object_set_new(o, "hsm", json_pack("{s:b,s:s,s:I,s:s}",
+				    "sealed", v.hsm_sealed, "token_label", v.hsm_token, "versions",
+				    (json_int_t)v.hsm_nkeys, "keys", v.hsm_keys));
 			cli_print_json(o);
 			json_decref(o);
 		}
@@ -380,6 +414,11 @@ backup_verify_cmd(const char *file, const char *data, enum cli_format fmt)
 			printf("  key versions: %s\n", v.keys_ok ? "ok" : "UNRESTORABLE");
 		}
 		printf("  chain:      %s\n", chain ? "ok" : "BROKEN");
+		if (v.hsm_token[0] != '\0' || v.hsm_nkeys > 0)
+			printf("  hsm:        restore needs token '%s' and its PIN%s; %zu key "
+			    "version(s) held in it%s%s\n", v.hsm_token, v.hsm_sealed ?
+			    " (it seals the vault)" : "", v.hsm_nkeys, v.hsm_nkeys ? ": " : "",
+			    v.hsm_keys);
 	}
 	if (!ok) {
 		if (v.message[0] != '\0')
@@ -392,7 +431,8 @@ backup_verify_cmd(const char *file, const char *data, enum cli_format fmt)
 }
 
 static int
-backup_restore_cmd(const char *file, const char *data, const char *keyfile, enum cli_format fmt)
+backup_restore_cmd(const char *file, const char *data, const char *keyfile,
+    struct p11_opts *p11, enum cli_format fmt)
 {
 	struct backup_unseal u = { 0 };
 	struct backup_restore_result r;
@@ -403,7 +443,16 @@ backup_restore_cmd(const char *file, const char *data, const char *keyfile, enum
 	if (crypto_init() != PV_OK)
 		return CLI_RUNTIME;
 	u.key_file = keyfile;
-	if (keyfile == NULL) {
+	u.pkcs11_token = p11->token;
+	u.pkcs11_key_label = p11->key_label;
+	if ((p11->module != NULL && (u.pkcs11_module = abs_of(p11->module, p11->module_abs,
+	    sizeof(p11->module_abs))) == NULL) || (p11->pin_file != NULL &&
+	    (u.pkcs11_pin_file = abs_of(p11->pin_file, p11->pin_abs, sizeof(p11->pin_abs))) ==
+	    NULL)) {
+		cli_err("--pkcs11-module / --pkcs11-pin-file: the path is too long");
+		return CLI_USAGE;
+	}
+	if (keyfile == NULL && p11->pin_file == NULL) {
 		n = read_shares(shares, MAX_SHARES);
 		u.shares = shares;
 		u.nshares = n;
@@ -411,7 +460,8 @@ backup_restore_cmd(const char *file, const char *data, const char *keyfile, enum
 	rc = backup_restore(file, data, &u, &r);
 	free_shares(shares, n);
 	if (rc != PV_OK) {
-		cli_err("restore refused: %s", r.message[0] ? r.message : pv_rc_name(rc));
+		cli_err("restore refused (%s): %s", pv_rc_name(rc), r.message[0] ? r.message :
+		    pv_rc_name(rc));
 		return rc == PV_E_INTEGRITY ? CLI_CHECK_FAILED : CLI_RUNTIME;
 	}
 	if (fmt == CLI_FORMAT_JSON) {
@@ -497,12 +547,18 @@ cmd_backup(int argc, char **argv)
 		{ "data", required_argument, NULL, O_DATA },
 		{ "key-file", required_argument, NULL, O_KEYFILE },
 		{ "backup", required_argument, NULL, O_BACKUP },
+		{ "pkcs11-module", required_argument, NULL, O_P11_MODULE },
+		{ "pkcs11-token", required_argument, NULL, O_P11_TOKEN },
+		{ "pkcs11-pin-file", required_argument, NULL, O_P11_PIN },
+		{ "pkcs11-key-label", required_argument, NULL, O_P11_KEY },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_online_opts on;
 	struct cli_api ctx;
 	const char *sub, *out = NULL, *data = NULL, *keyfile = NULL, *bfile = NULL;
+	static struct p11_opts p11;
+	bool any_p11;
 	int c, nargs;
 
 	if ((c = cli_subcommand(argc, argv, BACKUP_USAGE, &on)) != CLI_GO_ON)
@@ -514,6 +570,10 @@ cmd_backup(int argc, char **argv)
 		case O_DATA: data = optarg; break;
 		case O_KEYFILE: keyfile = optarg; break;
 		case O_BACKUP: bfile = optarg; break;
+		case O_P11_MODULE: p11.module = optarg; break;
+		case O_P11_TOKEN: p11.token = optarg; break;
+		case O_P11_PIN: p11.pin_file = optarg; break;
+		case O_P11_KEY: p11.key_label = optarg; break;
 		case 'h':
 			printf("%s\n", BACKUP_USAGE);
 			return CLI_OK;
@@ -524,6 +584,12 @@ cmd_backup(int argc, char **argv)
 	if (on.bad_format)
 		return CLI_USAGE;
 	nargs = argc - optind;
+	any_p11 = p11.module != NULL || p11.token != NULL || p11.pin_file != NULL ||
+	    p11.key_label != NULL;
+	/* the HSM options go with restore, the PIN file with them, and not
+	 * with a key file */
+	if (any_p11 && (strcmp(sub, "restore") != 0 || p11.pin_file == NULL || keyfile != NULL))
+		return usage();
 	if (strcmp(sub, "drill") == 0) {
 		if (nargs != 0 || out != NULL || keyfile != NULL)
 			return usage();
@@ -547,7 +613,7 @@ cmd_backup(int argc, char **argv)
 		}
 		if (data == NULL || data[0] == '\0')
 			return usage();
-		return backup_restore_cmd(argv[optind], data, keyfile, on.format);
+		return backup_restore_cmd(argv[optind], data, keyfile, &p11, on.format);
 	}
 	if (data != NULL || keyfile != NULL)
 		return usage();

@@ -242,7 +242,8 @@ on_secret(const struct store_app_secret *sec, void *arg)
 	json_t *o;
 
 	util_time_fmt(sec->created_ms, c, sizeof(c));
-	o = json_pack("{s:s, s:s}", "secret_id", sec->secret_id, "created", c);
+	o = json_pack("{s:s, s:s, s:I}", "secret_id", sec->secret_id, "created", c,
+	    "key_version", (json_int_t)sec->mac_version);
 	if (o != NULL && sec->expires_ms != 0) {
 		util_time_fmt(sec->expires_ms, e, sizeof(e));
 		json_object_set_new(o, "expires_at", json_string(e));
@@ -441,7 +442,8 @@ directory_app_secret_add(struct directory *s, const struct pv_actor *actor, cons
 	if (s->authn == NULL)
 		return PV_E_INTERNAL;   /* no keyring: not a serving directory */
 	if ((rc = util_id_new("aps", j.row.secret_id)) != PV_OK ||
-	    (rc = authn_app_secret_new(s->authn, out->secret, j.row.hash)) != PV_OK)
+	    (rc = authn_app_secret_new(s->authn, out->secret, j.row.hash,
+	    &j.row.mac_version)) != PV_OK)
 		goto out;
 	util_strlcpy(j.row.app_id, id, sizeof(j.row.app_id));
 	j.row.created_ms = util_now_ms();

@@ -617,6 +617,13 @@ static const struct migration migrations[] = {
 	  "UPDATE roles SET permissions = "
 	  "'[\"access.approve\",\"records.shred\",\"incidents.manage\"]'"
 	  " WHERE name = 'security_officer' AND builtin = 1;" },
+	/* keys (issue 11, s6): each app secret names the version of KEK
+	 * "identity" its MAC key derives from, as recovery codes do (26);
+	 * secrets made before were all under v1. The census counts the
+	 * unrevoked ones (SQ_KEK_CENSUS), so v1 can be retired, then revoked,
+	 * once every app's secret was rotated. */
+	{ 28,
+	  "ALTER TABLE app_secrets ADD COLUMN mac_version INTEGER NOT NULL DEFAULT 1;" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

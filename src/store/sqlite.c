@@ -91,7 +91,9 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	    "+ (SELECT COUNT(*) FROM tokens WHERE kek_name = ?1 AND mac IS NOT NULL "
 	    "AND mac_version = ?2) "
 	    "+ (SELECT COUNT(*) FROM recovery_codes WHERE ?1 = 'identity' "
-	    "AND used_ms IS NULL AND mac_version = ?2)",
+	    "AND used_ms IS NULL AND mac_version = ?2) "
+	    "+ (SELECT COUNT(*) FROM app_secrets WHERE ?1 = 'identity' "
+	    "AND revoked_ms = 0 AND mac_version = ?2)",
 	[SQ_KEK_DESTROY] = "UPDATE kek SET state = 2, wrapped = X'' WHERE name = ?1 AND version = ?2",
 	[SQ_RECORD_REWRAP] = "UPDATE records SET kek_name = ?3, kek_version = ?4, wrapped_dek = ?5, "
 	    "ciphertext = COALESCE(?6, ciphertext) WHERE id = ?2 AND collection = ?1 AND deleted_ms IS NULL "
@@ -283,6 +285,12 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	    "AND subject_ref = ''",
 	[SQ_TOKEN_TOMBSTONE_GET] = "SELECT collection, shredded_ms FROM token_tombstones "
 	    "WHERE token = ?1",
+	/* the tokens re-encryption walk (keyset on the primary key) and its
+	 * guarded write: only a row still under the versions read moves */
+	[SQ_TOKEN_SCAN] = TOK_COLS " WHERE token > ?1 ORDER BY token LIMIT ?2",
+	[SQ_TOKEN_REWRAP] = "UPDATE tokens SET kek_version = ?3, wrapped_dek = ?4, "
+	    "ciphertext = COALESCE(?5, ciphertext), mac = COALESCE(?6, mac), mac_version = ?7 "
+	    "WHERE token = ?1 AND kek_name = ?2 AND kek_version = ?8 AND mac_version = ?9",
 	/* vault:end */
 	/* jobs:begin (added by the jobs work) */
 #define JOB_COLS "SELECT id, kind, state, cursor, params, errors, done, total, error_count, " \
@@ -349,9 +357,9 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_APP_LIST] = "SELECT id, name, roles, networks, created_by, created_ms, disabled, "
 	    "disabled_ms, credential_epoch FROM apps ORDER BY name",
 	[SQ_APP_SECRET_PUT] = "INSERT INTO app_secrets(secret_id, app_id, hash, created_ms, "
-	    "expires_ms, revoked_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	    "expires_ms, revoked_ms, mac_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[SQ_APP_SECRET_LIST] = "SELECT secret_id, app_id, hash, created_ms, expires_ms, "
-	    "revoked_ms FROM app_secrets WHERE app_id = ?1 AND revoked_ms = 0 "
+	    "revoked_ms, mac_version FROM app_secrets WHERE app_id = ?1 AND revoked_ms = 0 "
 	    "ORDER BY created_ms, secret_id",
 	[SQ_APP_SECRET_REVOKE] = "UPDATE app_secrets SET revoked_ms = ?3 "
 	    "WHERE app_id = ?1 AND secret_id = ?2 AND revoked_ms = 0",
@@ -1700,6 +1708,36 @@ static enum pv_rc sq_token_tombstone_get(struct store_tx *tx, const char *token,
 	return rc;
 }
 
+STORE_SQLITE_EACH_ROW(tok_row, struct store_token, tok_from_row, store_token_clear,
+    store_token_cb)
+
+static enum pv_rc sq_token_scan(struct store_tx *tx, const char *after, size_t limit,
+    store_token_cb cb, void *arg)
+{
+	int64_t lim = limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit;
+	struct tok_row_ctx x = { cb, arg };
+
+	return store_sqlite_scan(tx, SQ_TOKEN_SCAN, "token_scan",
+	    SQP_LIST(SQP_TEXT(after), SQP_INT(lim)), tok_row, &x);
+}
+
+static enum pv_rc sq_token_rewrap(struct store_tx *tx, const struct store_token *t,
+    uint32_t old_kek_version, uint32_t old_mac_version)
+{
+	int changed = 0;
+	enum pv_rc rc = store_sqlite_exec(tx, SQ_TOKEN_REWRAP, "token_rewrap",
+	    SQP_LIST(SQP_TEXT(t->token), SQP_TEXT(t->kek_name), SQP_INT(t->kek_version),
+		SQP_BLOB(t->wrapped_dek, t->wrapped_dek_len),
+		SQP_BLOB_OR_NULL(t->ciphertext, t->ciphertext_len),
+		t->deterministic ? SQP_BLOB(t->mac, STORE_MAC_LEN) : SQP_NULL(),
+		SQP_INT(t->mac_version > 0 ? t->mac_version : 1), SQP_INT(old_kek_version),
+		SQP_INT(old_mac_version > 0 ? old_mac_version : 1)), &changed);
+
+	if (rc == PV_OK && changed == 0)
+		rc = PV_E_CONFLICT;
+	return rc;
+}
+
 static enum pv_rc sq_token_get(struct store_tx *tx, const char *token, struct store_token *out)
 {
 	return store_sqlite_get(tx, SQ_TOKEN_GET, "token_get", SQP_LIST(SQP_TEXT(token)),
@@ -1763,6 +1801,8 @@ const struct store_vault_ops store_sqlite_vault_ops = {
 	.token_put = sq_token_put,
 	.token_get = sq_token_get,
 	.token_get_by_mac = sq_token_get_by_mac,
+	.token_scan = sq_token_scan,
+	.token_rewrap = sq_token_rewrap,
 	/* vault:end */
 };
 

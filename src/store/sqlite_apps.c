@@ -95,6 +95,11 @@ static enum pv_rc secret_from_row(struct store_row *s, void *out)
 	a.created_ms = store_row_int64(s, 3);
 	a.expires_ms = store_row_int64(s, 4);
 	a.revoked_ms = store_row_int64(s, 5);
+	if (store_row_int64(s, 6) < 1 || store_row_int64(s, 6) > UINT32_MAX) {
+		log_error("store: app secret row with a bad MAC key version");
+		return PV_E_INTEGRITY;
+	}
+	a.mac_version = (uint32_t)store_row_int64(s, 6);
 	*(struct store_app_secret *)out = a;
 	return PV_OK;
 }
@@ -106,7 +111,8 @@ static enum pv_rc sq_app_secret_put(struct store_tx *tx, const struct store_app_
 {
 	return store_sqlite_exec(tx, SQ_APP_SECRET_PUT, "app_secret_put",
 	    SQP_LIST(SQP_TEXT(s->secret_id), SQP_TEXT(s->app_id), SQP_TEXT(s->hash),
-		SQP_INT(s->created_ms), SQP_INT(s->expires_ms), SQP_INT(s->revoked_ms)), NULL);
+		SQP_INT(s->created_ms), SQP_INT(s->expires_ms), SQP_INT(s->revoked_ms),
+		SQP_INT(s->mac_version > 0 ? (int64_t)s->mac_version : 1)), NULL);
 }
 
 static enum pv_rc sq_app_secret_list(struct store_tx *tx, const char *app_id,

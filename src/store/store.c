@@ -1133,6 +1133,26 @@ enum pv_rc store_token_get(struct store_tx *tx, const char *token, struct store_
 	return tx->st->ops->vault->token_get(tx, token, out);
 }
 
+enum pv_rc store_token_scan(struct store_tx *tx, const char *after, size_t limit,
+    store_token_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || after == NULL || cb == NULL || limit == 0 ||
+	    (after[0] != '\0' && !vid_ok(after)))
+		return PV_E_INVALID;
+	return tx->st->ops->vault->token_scan(tx, after, limit, cb, arg);
+}
+
+enum pv_rc store_token_rewrap(struct store_tx *tx, const struct store_token *t,
+    uint32_t old_kek_version, uint32_t old_mac_version)
+{
+	if (!tx_ok(tx) || t == NULL || !vid_ok(t->token) || t->kek_name[0] == '\0' ||
+	    t->kek_version < 1 || old_kek_version < 1 || t->wrapped_dek == NULL ||
+	    t->wrapped_dek_len == 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "token_rewrap");
+	return tx->st->ops->vault->token_rewrap(tx, t, old_kek_version, old_mac_version);
+}
+
 enum pv_rc store_token_get_by_mac(struct store_tx *tx, const uint8_t mac[STORE_MAC_LEN],
     struct store_token *out)
 {

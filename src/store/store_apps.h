@@ -46,6 +46,7 @@ struct store_app_secret {
 	int64_t created_ms;
 	int64_t expires_ms;          /* 0: no expiry */
 	int64_t revoked_ms;          /* 0: live */
+	uint32_t mac_version;        /* KEK "identity" version of hash's MAC key (0 on put: 1) */
 };
 /* PV_E_CONFLICT if the secret ID exists. */
 enum pv_rc store_app_secret_put(struct store_tx *tx, const struct store_app_secret *s);

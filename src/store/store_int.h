@@ -141,6 +141,10 @@ struct store_vault_ops {
 	enum pv_rc (*token_set_subject)(struct store_tx *tx, const char *token, const char *ref);
 	enum pv_rc (*token_tombstone_get)(struct store_tx *tx, const char *token,
 	    char collection[STORE_NAME_MAX], int64_t *shredded_ms);
+	enum pv_rc (*token_scan)(struct store_tx *tx, const char *after, size_t limit,
+	    store_token_cb cb, void *arg);
+	enum pv_rc (*token_rewrap)(struct store_tx *tx, const struct store_token *t,
+	    uint32_t old_kek_version, uint32_t old_mac_version);
 	/* vault:end */
 };
 

@@ -107,6 +107,8 @@ enum store_sqlite_stmt {
 	SQ_BIDX_COUNT_BELOW,
 	SQ_TOKEN_SET_SUBJECT,
 	SQ_TOKEN_TOMBSTONE_GET,
+	SQ_TOKEN_SCAN,
+	SQ_TOKEN_REWRAP,
 	/* vault:end */
 	/* jobs:begin (added by the jobs work) */
 	SQ_JOB_PUT,

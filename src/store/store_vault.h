@@ -130,6 +130,19 @@ enum pv_rc store_token_set_subject(struct store_tx *tx, const char *token, const
  * PV_E_NOTFOUND if the token was never shredded. */
 enum pv_rc store_token_tombstone_get(struct store_tx *tx, const char *token,
     char collection[STORE_NAME_MAX], int64_t *shredded_ms);
+/* keys-admin (the "tokens" re-encryption walk): up to limit tokens whose
+ * token is > after ("" from the start), in token order, each whole. */
+typedef int (*store_token_cb)(const struct store_token *t, void *arg);   /* non-zero stops */
+enum pv_rc store_token_scan(struct store_tx *tx, const char *after, size_t limit,
+    store_token_cb cb, void *arg);
+/* Move a token's envelope and lookup MAC to other key versions: t's
+ * kek_version, wrapped_dek, ciphertext (NULL: keep the stored one, a DEK
+ * rewrap), mac (deterministic tokens only) and mac_version replace the
+ * stored ones only if the row is still under (t->kek_name,
+ * old_kek_version) and old_mac_version. PV_E_CONFLICT when it is not
+ * (shredded, or already moved): the census triggers follow the change. */
+enum pv_rc store_token_rewrap(struct store_tx *tx, const struct store_token *t,
+    uint32_t old_kek_version, uint32_t old_mac_version);
 /* keys-admin: move a live record's envelope to another KEK version
  * without a new record version (re-encryption): r's kek_name, kek_version,
  * wrapped_dek and ciphertext (NULL: keep the stored one, a DEK rewrap)

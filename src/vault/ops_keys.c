@@ -239,10 +239,18 @@ static bool is_secrets_key(const char *name)
 	return strcmp(name, STORE_SECRETS_KEK) == 0;
 }
 
+/* The tokens' KEK: its walk is over the tokens (tokens_step), by
+ * rewrap_dek or full; deterministic tokens get their lookup MAC again
+ * under the target version either way. */
+static bool is_tokens_key(const char *name)
+{
+	return strcmp(name, VAULT_KEK_TOKENS) == 0;
+}
+
 /* A key the re-encryption job can walk. */
 static bool walkable(const char *name)
 {
-	return walk_of(name) != NULL || is_secrets_key(name);
+	return walk_of(name) != NULL || is_secrets_key(name) || is_tokens_key(name);
 }
 
 /* ---- list ---- */
@@ -1048,7 +1056,7 @@ void vault_key_reencrypt(struct vault_keyadmin *ka, const struct vault_caller *w
 	if (!walkable(name)) {
 		refuse(v, who, "key.reencrypt", resource, PV_E_INVALID,
 		    "re-encryption walks a collection key (collection:<name>), an index key "
-		    "(index:<name>), subjects or secrets", &a);
+		    "(index:<name>), subjects, secrets or tokens", &a);
 		goto out;
 	}
 	if (is_index_key(name) != (strcmp(mode, "reindex") == 0)) {
@@ -1618,6 +1626,80 @@ static enum pv_rc secrets_step(const struct jobs_step_ctx *ctx, struct step_curs
 	return rc;
 }
 
+/* The tokens key's walk: up to batch tokens after the cursor (the token,
+ * as `last`), each moved by vault_reencrypt_token (DEK to `to`, and a
+ * deterministic token's lookup MAC). store_token_rewrap writes only if the
+ * token is still under the versions read, so a step done again after
+ * kill -9 changes nothing; done counts census objects moved (a DEK, a MAC). */
+struct tok_list {
+	struct store_token t[BATCH_MAX];
+	size_t n;
+	bool nomem;
+};
+
+static int tok_cb(const struct store_token *t, void *arg)
+{
+	struct tok_list *l = arg;
+	struct store_token *d;
+
+	if (l->n == BATCH_MAX)
+		return 1;
+	d = &l->t[l->n];
+	*d = *t;
+	d->wrapped_dek = malloc(t->wrapped_dek_len > 0 ? t->wrapped_dek_len : 1);
+	d->ciphertext = malloc(t->ciphertext_len > 0 ? t->ciphertext_len : 1);
+	if (d->wrapped_dek == NULL || d->ciphertext == NULL) {
+		free(d->wrapped_dek);
+		free(d->ciphertext);
+		l->nomem = true;
+		return 1;
+	}
+	memcpy(d->wrapped_dek, t->wrapped_dek, t->wrapped_dek_len);
+	memcpy(d->ciphertext, t->ciphertext, t->ciphertext_len);
+	l->n++;
+	return 0;
+}
+
+static enum pv_rc tokens_step(const struct jobs_step_ctx *ctx, struct step_cursor *c,
+    uint32_t to, bool full, int64_t batch, struct jobs_step_out *out, size_t *n)
+{
+	struct vault_ctx *v = ctx->kind_arg;
+	struct tok_list *l = calloc(1, sizeof(*l));
+	enum pv_rc rc;
+
+	*n = 0;
+	if (l == NULL)
+		return PV_E_NOMEM;
+	rc = store_token_scan(ctx->tx, c->last, (size_t)batch, tok_cb, l);
+	if (rc == PV_OK && l->nomem)
+		rc = PV_E_NOMEM;
+	for (size_t i = 0; rc == PV_OK && i < l->n; i++) {
+		const struct store_token *t = &l->t[i];
+		int64_t objects = (t->kek_version < to ? 1 : 0) +
+		    (t->deterministic && t->mac_version < to ? 1 : 0);
+		bool moved = false;
+
+		rc = vault_reencrypt_token(v, ctx->tx, t, to, full, &moved);
+		if (rc == PV_E_FORBIDDEN || rc == PV_E_KEY_REVOKED || rc == PV_E_INTEGRITY) {
+			/* under a revoked version or damaged: say which (a token ID
+			 * and a code, never a value) and go on */
+			util_strlcpy(out->error_code, rc == PV_E_INTEGRITY ? "integrity" :
+			    "key_revoked", sizeof(out->error_code));
+			util_strlcpy(out->error_item, t->token, sizeof(out->error_item));
+			rc = PV_OK;
+		}
+		if (rc == PV_OK && moved)
+			out->done += objects;
+		if (rc == PV_OK)
+			util_strlcpy(c->last, t->token, sizeof(c->last));
+	}
+	*n = l->n;
+	for (size_t i = 0; i < l->n; i++)
+		store_token_clear(&l->t[i]);
+	free(l);
+	return rc;
+}
+
 static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
     struct jobs_step_out *out)
 {
@@ -1673,6 +1755,14 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 		if ((rc = secrets_step(ctx, &c, to, batch, out, &seen)) != PV_OK)
 			goto out;
 		ids->n = seen;   /* the pass's end and the rate window count it below */
+		goto counted;
+	}
+	if (is_tokens_key(key)) {
+		size_t seen = 0;
+
+		if ((rc = tokens_step(ctx, &c, to, full, batch, out, &seen)) != PV_OK)
+			goto out;
+		ids->n = seen;
 		goto counted;
 	}
 	if (reindex && (coll[0] == '\0' || (rc = vault_coll_get(v, coll, &ic)) != PV_OK)) {

@@ -647,3 +647,144 @@ out:
 		return;
 	vault_answer_finish(&a, rc, done, arg);
 }
+
+/* ---- the re-encryption walk of KEK "tokens" (ops_keys.c tokens_step) ---- */
+
+/* The canonical value a token's sealed JSON holds (value_plaintext's
+ * inverse): a string as is, an integer in decimal. */
+static enum pv_rc canon_of(const uint8_t *pt, size_t len, char *canon, size_t cap)
+{
+	json_t *j = json_loadb((const char *)pt, len, JSON_DECODE_ANY, NULL);
+	enum pv_rc rc = PV_E_INTEGRITY;
+	int n = -1;
+
+	if (json_is_string(j) && json_string_length(j) < cap) {
+		memcpy(canon, json_string_value(j), json_string_length(j) + 1);
+		rc = PV_OK;
+	} else if (json_is_integer(j)) {
+		n = snprintf(canon, cap, "%lld", (long long)json_integer_value(j));
+		rc = n > 0 && (size_t)n < cap ? PV_OK : PV_E_INTEGRITY;
+	}
+	json_decref(j);
+	return rc;
+}
+
+enum pv_rc vault_reencrypt_token(struct vault_ctx *v, struct store_tx *tx,
+    const struct store_token *t, uint32_t to_version, bool full, bool *moved)
+{
+	struct store_token nt;
+	struct keys_envelope in, re;
+	const struct vault_collection *c = NULL;
+	const struct vault_field *f = NULL;
+	char aad[TOKEN_AAD_MAX];
+	uint8_t *pt = NULL;
+	char *canon = NULL;
+	size_t aadlen = 0, ptlen = 0;
+	bool dek = t->kek_version < to_version, mac = t->deterministic &&
+	    t->mac_version < to_version;
+	enum pv_rc rc = PV_OK;
+
+	*moved = false;
+	if (strcmp(t->kek_name, VAULT_KEK_TOKENS) != 0 || (!dek && !mac))
+		return PV_OK;
+	if (t->wrapped_dek_len != KEYS_WRAPPED_DEK_LEN || t->ciphertext_len <= CRYPTO_BOX_OVERHEAD)
+		return PV_E_INTEGRITY;
+	nt = *t;
+	nt.wrapped_dek = NULL;
+	nt.ciphertext = NULL;
+	nt.ciphertext_len = 0;
+	memset(&in, 0, sizeof(in));
+	util_strlcpy(in.kek_name, t->kek_name, sizeof(in.kek_name));
+	in.kek_version = t->kek_version;
+	memcpy(in.wrapped_dek, t->wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+	/* the value is needed for a full re-seal and for a new lookup MAC */
+	if (full || mac) {
+		ptlen = t->ciphertext_len - CRYPTO_BOX_OVERHEAD;
+		if ((pt = malloc(ptlen + 1)) == NULL) {
+			rc = PV_E_NOMEM;
+			goto out;
+		}
+		if ((rc = token_aad(t->collection, t->token, aad, sizeof(aad), &aadlen)) != PV_OK)
+			goto out;
+		rc = keys_envelope_open(v->keys, &in, (const uint8_t *)aad, aadlen, t->ciphertext,
+		    t->ciphertext_len, pt);
+		if (rc == PV_E_INTEGRITY &&
+		    (rc = token_aad(NULL, t->token, aad, sizeof(aad), &aadlen)) == PV_OK)
+			rc = keys_envelope_open(v->keys, &in, (const uint8_t *)aad, aadlen,
+			    t->ciphertext, t->ciphertext_len, pt);
+		if (rc != PV_OK)
+			goto out;
+	}
+	if (mac) {
+		if ((rc = vault_coll_get(v, t->collection, &c)) != PV_OK ||
+		    (f = vault_collection_field(c, t->field)) == NULL) {
+			rc = PV_E_INTEGRITY;   /* its collection or field is gone */
+			goto out;
+		}
+		if ((canon = malloc(VAULT_CANON_MAX)) == NULL) {
+			rc = PV_E_NOMEM;
+			goto out;
+		}
+		if ((rc = canon_of(pt, ptlen, canon, VAULT_CANON_MAX)) != PV_OK ||
+		    (rc = det_mac(v, t->collection, f, canon, to_version, nt.mac)) != PV_OK)
+			goto out;
+		nt.mac_version = to_version;
+	}
+	if (full) {
+		char *text = NULL;
+
+		/* a fresh DEK under the active version, the v2 AAD */
+		if ((text = malloc(ptlen + 1)) == NULL) {
+			rc = PV_E_NOMEM;
+			goto out;
+		}
+		memcpy(text, pt, ptlen);
+		text[ptlen] = '\0';
+		rc = seal_value(v, t->collection, t->token, text, &nt);
+		vault_wipe(text, ptlen + 1);
+		free(text);
+		if (rc == PV_OK && nt.kek_version < to_version)
+			rc = PV_E_CONFLICT;   /* the rotation rolled back: leave it */
+		if (rc != PV_OK)
+			goto out;
+	} else if (dek) {
+		if ((rc = keys_dek_rewrap(v->keys, &in, to_version, &re)) != PV_OK)
+			goto out;
+		if ((nt.wrapped_dek = malloc(KEYS_WRAPPED_DEK_LEN)) == NULL) {
+			rc = PV_E_NOMEM;
+			goto out;
+		}
+		memcpy(nt.wrapped_dek, re.wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+		nt.wrapped_dek_len = KEYS_WRAPPED_DEK_LEN;
+		nt.kek_version = re.kek_version;
+	} else {
+		/* the MAC alone: the DEK stays as it is */
+		if ((nt.wrapped_dek = malloc(KEYS_WRAPPED_DEK_LEN)) == NULL) {
+			rc = PV_E_NOMEM;
+			goto out;
+		}
+		memcpy(nt.wrapped_dek, t->wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+		nt.wrapped_dek_len = KEYS_WRAPPED_DEK_LEN;
+	}
+	rc = store_token_rewrap(tx, &nt, t->kek_version, t->mac_version);
+	if (rc == PV_OK)
+		*moved = true;
+out:
+	if (rc == PV_E_CONFLICT)
+		rc = PV_OK;   /* changed under us (shredded, moved): nothing to do */
+	if (pt != NULL) {
+		vault_wipe(pt, ptlen + 1);
+		free(pt);
+	}
+	if (canon != NULL) {
+		vault_wipe(canon, VAULT_CANON_MAX);
+		free(canon);
+	}
+	vault_wipe(nt.mac, sizeof(nt.mac));
+	free(nt.wrapped_dek);
+	if (nt.ciphertext != NULL) {
+		vault_wipe(nt.ciphertext, nt.ciphertext_len);
+		free(nt.ciphertext);
+	}
+	return rc;
+}

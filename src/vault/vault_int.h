@@ -206,6 +206,15 @@ void vault_retention_free(struct vault_retention *rt);
  * version and AAD) unless it is already there, shredded or gone. */
 enum pv_rc vault_reencrypt_record(struct vault_ctx *v, struct store_tx *tx,
     const char *collection, const char *id, uint32_t to_version, bool full, bool *moved);
+/* One token of the "tokens" re-encryption walk (ops_tokens.c), in tx: its
+ * DEK moved to to_version (rewrap_dek; full: the value re-sealed under a
+ * fresh DEK with the v2 AAD) and, for a deterministic token, its lookup
+ * MAC made again under to_version (the value is opened for it inside the
+ * keyring's call and wiped), unless it is there already. *moved if
+ * written; a token changed under the step (PV_E_CONFLICT) is left alone.
+ * PV_E_FORBIDDEN / PV_E_INTEGRITY: it cannot move (revoked, damaged). */
+enum pv_rc vault_reencrypt_token(struct vault_ctx *v, struct store_tx *tx,
+    const struct store_token *t, uint32_t to_version, bool full, bool *moved);
 
 /* ---- the caller and the answer (ops.c): what operations share ---- */
 

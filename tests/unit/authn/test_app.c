@@ -59,19 +59,23 @@ static void test_secret_hash(void **state)
 	char h1[AUTHN_HASH_HEX_MAX], h2[AUTHN_HASH_HEX_MAX], again[AUTHN_HASH_HEX_MAX];
 	char plain[AUTHN_HASH_HEX_MAX];
 	uint8_t sha[CRYPTO_SHA256_LEN];
+	uint32_t v1 = 0, v2 = 0;
 
 	af_start(f);
-	assert_int_equal(authn_app_secret_new(f->svc, s1, h1), PV_OK);
-	assert_int_equal(authn_app_secret_new(f->svc, s2, h2), PV_OK);
+	assert_int_equal(authn_app_secret_new(f->svc, s1, h1, &v1), PV_OK);
+	assert_int_equal(authn_app_secret_new(f->svc, s2, h2, &v2), PV_OK);
 	/* "pvs_" + 43 base64url characters: 256 random bits */
 	assert_int_equal(strncmp(s1, "pvs_", 4), 0);
 	assert_int_equal(strlen(s1), AUTHN_TOKEN_LEN);
 	assert_string_not_equal(s1, s2);
 	assert_int_equal(strlen(h1), 64);
 	assert_string_not_equal(h1, h2);
+	/* made under the active version of KEK identity, which is v1 here */
+	assert_int_equal(v1, 1);
+	assert_int_equal(v2, 1);
 	/* the stored form is a keyed hash: the same secret gives the same
 	 * hash, and it is not the plain SHA-256 anyone could compute */
-	assert_int_equal(authn_app_secret_hash(f->svc, s1, again), PV_OK);
+	assert_int_equal(authn_app_secret_hash(f->svc, s1, v1, again, NULL), PV_OK);
 	assert_string_equal(again, h1);
 	assert_int_equal(crypto_sha256(s1, strlen(s1), sha), PV_OK);
 	util_hex_encode(sha, sizeof(sha), plain);
@@ -79,9 +83,9 @@ static void test_secret_hash(void **state)
 	assert_null(strstr(h1, s1 + 4));
 	/* malformed: not a secret at all */
 	assert_int_equal(authn_app_secret_hash(f->svc, "pvt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-	    again), PV_E_UNAUTH);
-	assert_int_equal(authn_app_secret_hash(f->svc, "pvs_short", again), PV_E_UNAUTH);
-	assert_int_equal(authn_app_secret_hash(f->svc, NULL, again), PV_E_UNAUTH);
+	    0, again, NULL), PV_E_UNAUTH);
+	assert_int_equal(authn_app_secret_hash(f->svc, "pvs_short", 0, again, NULL), PV_E_UNAUTH);
+	assert_int_equal(authn_app_secret_hash(f->svc, NULL, 0, again, NULL), PV_E_UNAUTH);
 }
 
 /* ---- an app written straight into the store ---- */
@@ -117,7 +121,7 @@ static void make_app(struct af *f, const char *networks, bool disabled, char id[
 	a.disabled = disabled;
 	assert_int_equal(util_id_new("aps", sec.secret_id), PV_OK);
 	snprintf(sec.app_id, sizeof(sec.app_id), "%s", a.id);
-	assert_int_equal(authn_app_secret_new(f->svc, secret, sec.hash), PV_OK);
+	assert_int_equal(authn_app_secret_new(f->svc, secret, sec.hash, &sec.mac_version), PV_OK);
 	sec.created_ms = a.created_ms;
 	assert_int_equal(audit_commit(f->audit, NULL, app_fn, &j), PV_OK);
 	snprintf(id, UTIL_ID_MAX, "%s", a.id);
@@ -173,6 +177,7 @@ static void test_signin_refusals(void **state)
 	struct af *f = *state;
 	char id[UTIL_ID_MAX], secret[AUTHN_TOKEN_MAX], other[AUTHN_TOKEN_MAX];
 	char hash[AUTHN_HASH_HEX_MAX], did[UTIL_ID_MAX], dsecret[AUTHN_TOKEN_MAX];
+	uint32_t ov = 0;
 	struct store_lockout l;
 	struct af_resp r;
 	int i;
@@ -194,7 +199,7 @@ static void test_signin_refusals(void **state)
 	assert_int_equal(r.status, 401);
 	af_resp_free(&r);
 	/* wrong secrets lock the app ID: then even the right one is 423 */
-	assert_int_equal(authn_app_secret_new(f->svc, other, hash), PV_OK);
+	assert_int_equal(authn_app_secret_new(f->svc, other, hash, &ov), PV_OK);
 	for (i = 0; i < 3; i++) {
 		signin(f, "10.9.8.7", id, other, &r);
 		assert_int_equal(r.status, 401);

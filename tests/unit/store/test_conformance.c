@@ -918,6 +918,15 @@ static int secret_ids(const struct store_app_secret *s, void *arg)
 	return names_cb(s->secret_id, arg);
 }
 
+/* the MAC key versions of the listed secrets, in list order (two slots) */
+static int secret_versions(const struct store_app_secret *s, void *arg)
+{
+	uint32_t *v = arg;
+
+	v[v[0] == 0 ? 0 : 1] = s->mac_version;
+	return 0;
+}
+
 static void app_init(struct store_app *a, const char *id, const char *name)
 {
 	memset(a, 0, sizeof(*a));
@@ -988,7 +997,19 @@ static void c_apps(struct store *st)
 	assert_int_equal(TX_WR(st, store_app_secret_put(tx, &sec)), PV_OK);
 	assert_int_equal(TX_WR(st, store_app_secret_put(tx, &sec)), PV_E_CONFLICT);
 	secret_init(&sec, "aps_a", "app_1", 3000);
+	sec.mac_version = 3;   /* under identity v3: kept, and counted by its census */
 	assert_int_equal(TX_WR(st, store_app_secret_put(tx, &sec)), PV_OK);
+	{
+		int64_t cen = -1;
+		uint32_t vers[2] = { 0, 0 };
+
+		assert_int_equal(TX_RD(st, store_kek_census(tx, "identity", 3, &cen)), PV_OK);
+		assert_int_equal(cen, 1);
+		assert_int_equal(TX_RD(st, store_app_secret_list(tx, "app_1", secret_versions,
+		    vers)), PV_OK);
+		assert_int_equal(vers[0], 1);   /* aps_b: put without one, read as v1 */
+		assert_int_equal(vers[1], 3);
+	}
 	secret_init(&sec, "aps_c", "app_2", 1000);
 	assert_int_equal(TX_WR(st, store_app_secret_put(tx, &sec)), PV_OK);
 	memset(&nm, 0, sizeof(nm));
