@@ -223,7 +223,7 @@ open_dir(const char *data, bool write, struct opened *o)
 			return CLI_RUNTIME;
 		}
 	}
-	if ((rc = store_open(data, o->cfg.store_backend, o->cfg.store_url, true, &o->st)) != PV_OK) {
+	if ((rc = store_open(data, o->cfg.store_backend, o->cfg.store_url, !write, &o->st)) != PV_OK) {
 		cli_err("cannot open the store of %s: %s", data, pv_rc_name(rc));
 		opened_close(o);
 		return CLI_RUNTIME;

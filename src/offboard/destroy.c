@@ -234,8 +234,9 @@ offboard_destroy(const struct offboard_ctx *c, const struct offboard_destroy_spe
 		goto out;
 	for (size_t i = 0; i < keks.n; i++)
 		hsm += strcmp(keks.v[i].provider, "pkcs11") == 0;
-	snprintf(detail, sizeof(detail), "{\"kek_versions\":%zu,\"subjects\":%lld,"
-	    "\"secret_paths_versions\":%lld,\"hsm_objects\":%lld}", keks.n,
+	/* "subjects" is the writer's own key (the disclosure index): not ours */
+	snprintf(detail, sizeof(detail), "{\"kek_versions\":%zu,\"subject_keys\":%lld,"
+	    "\"secret_versions\":%lld,\"hsm_objects\":%lld}", keks.n,
 	    (long long)pre_subjects, (long long)pre_secrets, (long long)hsm);
 	j.c = c;
 	j.keks = &keks;

@@ -195,7 +195,7 @@ offboard_export(const struct offboard_ctx *c, const char *outdir, const char *re
 		goto out;
 	/* the entry first, so the manifest names the head that records it */
 	snprintf(detail, sizeof(detail), "{\"collections\":%zu,\"records\":%lld,"
-	    "\"recipient\":\"%s\"}", res.files, (long long)res.records, crypto_recipient_kind(r));
+	    "\"recipient_key\":\"%s\"}", res.files, (long long)res.records, crypto_recipient_kind(r));
 	{
 		struct audit_event ev = {
 			.actor = audit_actor_system(),
