@@ -224,7 +224,7 @@ tamper(const struct pem_pair *kp)
 		assert_int_not_equal(open_bytes(kp->priv, bad, flen, &got), PV_OK);
 		free(got.p);
 	}
-	/* the last byte, the first chunk's flag (just after the header) */
+	/* the last byte (the last chunk's tag) */
 	memcpy(bad, file, flen);
 	bad[flen - 1] ^= 0x80;
 	assert_int_equal(open_bytes(kp->priv, bad, flen, &got), PV_E_INTEGRITY);
@@ -234,6 +234,21 @@ tamper(const struct pem_pair *kp)
 	free(got.p);
 	assert_int_equal(open_bytes(kp->priv, file, flen - 1, &got), PV_E_INTEGRITY);
 	free(got.p);
+	/* cut after the first full chunk, its flag set to "last": the flag is
+	 * in the nonce (STREAM), so the tag no longer verifies */
+	{
+		size_t full = 5 + CRYPTO_RCPT_CHUNK + CRYPTO_GCM_TAG_LEN;
+		size_t hl = flen - (2 * full + 5 + 10 + CRYPTO_GCM_TAG_LEN);
+
+		memcpy(bad, file, flen);
+		assert_int_equal(bad[hl], 0);
+		bad[hl] = 1;
+		assert_int_equal(open_bytes(kp->priv, bad, hl + full, &got), PV_E_INTEGRITY);
+		free(got.p);
+		/* the same cut without the flag changed: not the last chunk, refused */
+		assert_int_equal(open_bytes(kp->priv, file, hl + full, &got), PV_E_INTEGRITY);
+		free(got.p);
+	}
 	/* appended: the last chunk once more, and one stray byte */
 	memcpy(bad, file, flen);
 	memcpy(bad + flen, file + flen - 31, 31);
