@@ -11,8 +11,9 @@
  *    HTTPS, the shredded patient's not among them; a flipped byte in an
  *    export file, a changed manifest, or another recipient's key are
  *    refused and leave nothing decrypted;
- *  - destroy with a wrong confirmation, or with a wrong key file, changes
- *    nothing (the server restarted reads every record);
+ *  - destroy with a wrong confirmation, with a wrong key file, or while a
+ *    patient is under legal hold, changes nothing (the server restarted
+ *    reads every record);
  *  - destroy: the certificate says nothing decrypts (records, secrets,
  *    the backup), `verify-certificate` accepts it under the vault's audit
  *    key and refuses it once one number in it changed;
@@ -347,6 +348,21 @@ test_destroy_refused(struct h_server *s, struct people *p, const char *tmp, cons
 		CHECK(strcmp(f, recs[i].fields) == 0);
 		free(f);
 	}
+	/* a patient under legal hold: the destruction is refused, nothing destroyed */
+	h_login(s, "olga", PW_USER, p->olga, sizeof(p->olga));
+	h_expect(s, "POST", "/v1/subjects/" PAT_B "/hold", p->olga,
+	    "{\"reason\":\"litigation 2026-9\"}", NULL, 200, NULL);
+	CHECK(h_stop(s) == 0);
+	CHECK(run(&out, "%s offboard destroy --data %s --confirm 'destroy %s' --key-file "
+	    "%s/unseal.key 2>&1", h_bin(), s->dir, id, s->dir) == 1);
+	CHECK(strstr(out, "legal hold") != NULL);
+	free(out);
+	h_start(s, "--dev");
+	h_login(s, "clara", PW_USER, p->clin, sizeof(p->clin));
+	h_login(s, "olga", PW_USER, p->olga, sizeof(p->olga));
+	for (size_t i = 0; i < nrecs; i++)
+		CHECK(read_rec(s, p, i, NULL, NULL, 0) == 200);
+	h_expect(s, "DELETE", "/v1/subjects/" PAT_B "/hold", p->olga, NULL, NULL, 200, NULL);
 	CHECK(h_stop(s) == 0);
 }
 
