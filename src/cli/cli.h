@@ -148,6 +148,7 @@ int cli_api_call2(const struct cli_api *c, const char *method, const char *path,
 const char *cli_jstr(struct json_t *o, const char *key);
 
 int cmd_version(int argc, char **argv);
+int cmd_offboard(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_dev(int argc, char **argv);

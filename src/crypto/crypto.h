@@ -180,4 +180,37 @@ enum pv_rc crypto_x509_issue_client(const struct pv_secret *ca_key_der, const ch
 enum pv_rc crypto_x509_client_check(const char *ca_cert_pem, const uint8_t *der, size_t len,
     int64_t now_s, struct crypto_client_cert *out);
 
+/* ---- recipient encryption (recipient.c): the return of PHI at contract
+ * end, to a public key the customer gives (X25519, age-style, or RSA-OAEP
+ * SHA-256 wrapping a file key; format at the top of recipient.c) ---- */
+#define CRYPTO_X25519_LEN 32
+#define CRYPTO_RCPT_CHUNK 65536
+/* RFC 7748 §5 X25519(priv, pub) and the public key of priv. */
+enum pv_rc crypto_x25519(const uint8_t priv[CRYPTO_X25519_LEN],
+    const uint8_t pub[CRYPTO_X25519_LEN], uint8_t out[CRYPTO_X25519_LEN]);
+enum pv_rc crypto_x25519_public(const uint8_t priv[CRYPTO_X25519_LEN],
+    uint8_t pub[CRYPTO_X25519_LEN]);
+struct crypto_recipient;
+/* A SubjectPublicKeyInfo PEM: X25519 or RSA (2048..8192 bits); anything
+ * else PV_E_INVALID. */
+enum pv_rc crypto_recipient_load(const char *pem, size_t len, struct crypto_recipient **out);
+const char *crypto_recipient_kind(const struct crypto_recipient *r);  /* "x25519" | "rsa-oaep-sha256" */
+void crypto_recipient_free(struct crypto_recipient *r);   /* NULL ok */
+/* Streaming writer to fd: new writes the header, write buffers and seals
+ * full chunks, finish seals the last one. Nothing in clear reaches fd. */
+struct crypto_rcpt_writer;
+enum pv_rc crypto_rcpt_writer_new(const struct crypto_recipient *r, int fd,
+    struct crypto_rcpt_writer **out);
+enum pv_rc crypto_rcpt_write(struct crypto_rcpt_writer *w, const void *data, size_t len);
+enum pv_rc crypto_rcpt_finish(struct crypto_rcpt_writer *w);
+void crypto_rcpt_writer_free(struct crypto_rcpt_writer *w);   /* wipes; NULL ok */
+/* The customer's side: open in_fd with the private key (PKCS#8 PEM), each
+ * chunk's plaintext to sink once its tag verified. PV_E_INTEGRITY if the
+ * file was made for another key or altered, cut or extended anywhere (the
+ * sink may have seen earlier chunks then: discard them); PV_E_INVALID for a
+ * key that is not X25519 or RSA. */
+typedef enum pv_rc (*crypto_rcpt_sink)(const uint8_t *pt, size_t len, void *arg);
+enum pv_rc crypto_rcpt_open(const char *priv_pem, size_t pemlen, int in_fd,
+    crypto_rcpt_sink sink, void *arg);
+
 #endif /* PV_CRYPTO_H */

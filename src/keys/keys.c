@@ -2010,8 +2010,24 @@ kek_tombstone(struct keys *k, const char *name, uint32_t version)
 	return rc;
 }
 
+static enum pv_rc kek_destroy(struct keys *k, struct store_tx *tx, const char *name,
+    uint32_t version, bool allow_active);
+
 enum pv_rc
 keys_kek_destroy_tx(struct keys *k, struct store_tx *tx, const char *name, uint32_t version)
+{
+	return kek_destroy(k, tx, name, version, false);
+}
+
+enum pv_rc
+keys_kek_erase_tx(struct keys *k, struct store_tx *tx, const char *name, uint32_t version)
+{
+	return kek_destroy(k, tx, name, version, true);
+}
+
+static enum pv_rc
+kek_destroy(struct keys *k, struct store_tx *tx, const char *name, uint32_t version,
+    bool allow_active)
 {
 	struct store_kek row;
 	enum store_kek_state state;
@@ -2027,7 +2043,7 @@ keys_kek_destroy_tx(struct keys *k, struct store_tx *tx, const char *name, uint3
 	store_kek_clear(&row);
 	if (rc != PV_OK)
 		return rc;
-	if (state == STORE_KEK_ACTIVE)
+	if (state == STORE_KEK_ACTIVE && !allow_active)
 		return PV_E_STATE;               /* rotate first: new writes need a key */
 	/* Fail closed before the commit: if tx rolls back, the version stays
 	 * closed in this process until the next seal (like keys_kek_revoke). */

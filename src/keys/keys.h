@@ -203,6 +203,12 @@ enum pv_rc keys_kek_retire_tx(struct keys *k, struct store_tx *tx, const char *n
  * tx rolls back). PV_E_STATE for the active version (rotate first). */
 enum pv_rc keys_kek_destroy_tx(struct keys *k, struct store_tx *tx, const char *name,
     uint32_t version);
+/* The same for any version, the active one too (offboarding: nothing is
+ * written under the key again; keys_envelope_seal then refuses it, as for
+ * any revoked version). A version revoked earlier (keys_kek_revoke keeps
+ * the wrapped bytes) has its material overwritten now. */
+enum pv_rc keys_kek_erase_tx(struct keys *k, struct store_tx *tx, const char *name,
+    uint32_t version);
 /* Re-encryption without touching the data: unwrap in's DEK with its KEK
  * version, wrap it again under (in's name, to_version), random wrap IV.
  * The DEK never leaves the keyring. PV_E_FORBIDDEN if either version is

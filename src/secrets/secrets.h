@@ -111,4 +111,12 @@ struct http_server;
  * POST /v1/secrets/{path}/undelete, POST /v1/secrets/{path}/versions/{v}/destroy. */
 enum pv_rc secrets_routes(struct http_server *srv, struct secrets *s);
 
+/* Offboarding (offboard.c; docs/governance.md "Return and destruction at
+ * contract end"): in tx, destroy every live version of every path
+ * (*destroyed: how many); the verification pass tries to open every
+ * version left with k (*opened must be 0 after a destruction). */
+enum pv_rc secrets_offboard_destroy_tx(struct store_tx *tx, int64_t now_ms, int64_t *destroyed);
+enum pv_rc secrets_offboard_verify(struct store *st, struct keys *k, int64_t *tried,
+    int64_t *opened);
+
 #endif /* PV_SECRETS_H */

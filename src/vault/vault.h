@@ -46,6 +46,7 @@
 
 #include <jansson.h>
 
+#include "store/store.h"
 #include "util/util.h"
 
 struct keys;
@@ -492,5 +493,37 @@ struct jobs_step_ctx;
 struct jobs_step_out;
 enum pv_rc vault_keys_kind_step(struct vault_ctx *v, const struct jobs_step_ctx *ctx,
     const char *cursor, struct jobs_step_out *out);
+
+/* ---- offboarding (ops_offboard.c; docs/governance.md "Return and
+ * destruction at contract end"): offline, over a store and a keyring this
+ * process unsealed; the seal's authority, checked by the caller, is the
+ * authorization. ---- */
+/* Every collection name, in name order (malloc'd; free()). */
+enum pv_rc vault_offboard_collections(struct store *st, char (**names)[STORE_NAME_MAX],
+    size_t *n);
+/* Every live record of collection, opened (subject layer included): cb
+ * gets its ID, version and fields (borrowed for the call). A record that
+ * does not open for another reason than a shred stops the export with that
+ * rc (nothing is skipped silently). *exported: how many went to cb. */
+typedef enum pv_rc (*vault_offboard_cb)(const char *collection, const char *id,
+    uint32_t version, json_t *fields, void *arg);
+enum pv_rc vault_offboard_export(struct store *st, struct keys *k, const char *collection,
+    vault_offboard_cb cb, void *arg, int64_t *exported);
+/* In tx: shred every subject (store_subject_shred each: records, tokens,
+ * key, tombstone). PV_E_LEGAL_HOLD, nothing changed, if any is on hold. */
+enum pv_rc vault_offboard_shred_subjects_tx(struct store_tx *tx, int64_t now_ms,
+    int64_t *shredded);
+/* How many subjects are under legal hold. */
+enum pv_rc vault_offboard_holds(struct store *st, int64_t *held);
+/* The verification pass: try to open every live record with k; count the
+ * subject keys left. After a destruction records_opened and
+ * subject_keys_left are 0. */
+struct vault_offboard_check {
+	int64_t records_tried;
+	int64_t records_opened;
+	int64_t subject_keys_left;
+};
+enum pv_rc vault_offboard_verify(struct store *st, struct keys *k,
+    struct vault_offboard_check *out);
 
 #endif /* PV_VAULT_H */
