@@ -213,8 +213,10 @@ main(void)
 	CHECK(strcmp(h_jstr(r.json, "approved_by"), p.off_id) == 0);
 	CHECK(strstr(r.body, SECRET) == NULL);
 	h_resp_free(&r);
+	/* the two refusals above were recorded as denied, then this one */
 	e = last_entry(&s, p.aud, "config.baseline", &n);
-	CHECK(e != NULL && n == 1);
+	CHECK(e != NULL && n == 3);
+	CHECK(strcmp(h_jstr(e, "outcome"), "allowed") == 0);
 	json_decref(e);
 	h_req(&s, "GET", "/v1/compliance/baseline", p.aud, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
@@ -273,7 +275,10 @@ main(void)
 	snprintf(body, sizeof(body), "{\"control\":\"%s\",\"reason\":\"lockout raised for the "
 	    "pilot ward\",\"owner\":\"%s\",\"expires_at\":\"%s\"}", CFR, p.off_id, exp);
 	h_expect(&s, "POST", "/v1/compliance/exceptions", p.admin, body, NULL, 403, "forbidden");
-	CHECK(last_entry(&s, p.aud, "exception.create", &n) == NULL);
+	/* the invalid ones change and record nothing; the admin's refusal is a denial */
+	e = last_entry(&s, p.aud, "exception.create", &n);
+	CHECK(e != NULL && n == 1 && strcmp(h_jstr(e, "outcome"), "denied") == 0);
+	json_decref(e);
 	/* the officer records the accepted risk: the control is excepted */
 	h_req(&s, "POST", "/v1/compliance/exceptions", p.off, body, NULL, &r);
 	CHECK_STATUS(&r, 201);
@@ -282,7 +287,8 @@ main(void)
 	CHECK(strcmp(h_jstr(r.json, "state"), "live") == 0);
 	h_resp_free(&r);
 	e = last_entry(&s, p.aud, "exception.create", &n);
-	CHECK(e != NULL && n == 1);
+	CHECK(e != NULL && n == 2 && strcmp(h_jstr(e, "outcome"), "allowed") == 0);
+	CHECK(strcmp(h_jstr(json_object_get(e, "detail"), "control"), CFR) == 0);
 	out = json_dumps(json_object_get(e, "detail"), 0);
 	CHECK(out != NULL && strstr(out, "pilot") == NULL);
 	free(out);
@@ -330,8 +336,9 @@ main(void)
 	h_expect(&s, "DELETE", cmd, p.admin, NULL, NULL, 403, "forbidden");
 	h_expect(&s, "DELETE", cmd, p.off, NULL, NULL, 204, NULL);
 	h_expect(&s, "DELETE", cmd, p.off, NULL, NULL, 404, "not_found");
+	/* denied (admin), allowed, then error (not_found) */
 	e = last_entry(&s, p.aud, "exception.delete", &n);
-	CHECK(e != NULL && n == 1);
+	CHECK(e != NULL && n == 3 && strcmp(h_jstr(e, "outcome"), "error") == 0);
 	json_decref(e);
 
 	/* the secret is in no audit entry at all */
