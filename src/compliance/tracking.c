@@ -97,6 +97,26 @@ put_fn(struct store_tx *tx, void *arg)
 	return meta_put_json(tx, p->key, p->doc);
 }
 
+/* An entry's detail is bounded (64 KiB, audit_int.h): when every value of a
+ * long change list would not fit, the entry names the keys only. */
+#define DETAIL_BUDGET 60000
+
+static bool
+names_only(json_t *changes, json_t *d, char **detail)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(changes, i, c) {
+		json_object_del(c, "old");
+		json_object_del(c, "new");
+	}
+	json_object_set_new(d, "values_omitted", json_true());
+	free(*detail);
+	*detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+	return *detail != NULL && strlen(*detail) <= DETAIL_BUDGET;
+}
+
 enum pv_rc
 compliance_config_track(struct audit *a, struct store *st, const struct pv_config *cfg,
     const char *node, const char *why, bool *changed)
@@ -157,12 +177,15 @@ compliance_config_track(struct audit *a, struct store *st, const struct pv_confi
 		free(detail);
 		detail = NULL;
 		if ((ch = json_loads(diff, 0, NULL)) == NULL ||
-		    (d = json_pack("{s:s, s:s, s:s, s:o}", "hash", hash, "previous_hash",
+		    (d = json_pack("{s:s, s:s, s:s, s:O}", "hash", hash, "previous_hash",
 		    phash != NULL ? phash : "", "node", node, "changed", ch)) == NULL ||
-		    (detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+		    (detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS)) == NULL ||
+		    (strlen(detail) > DETAIL_BUDGET && !names_only(ch, d, &detail))) {
+			json_decref(ch);
 			rc = PV_E_NOMEM;
 			goto out;
 		}
+		json_decref(ch);
 	}
 	ev.action = "config.changed";
 	ev.detail = detail;
