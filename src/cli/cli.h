@@ -166,6 +166,9 @@ int cmd_incident(int argc, char **argv);
 int cmd_retention(int argc, char **argv);
 int cmd_app(int argc, char **argv);
 int cmd_compliance(int argc, char **argv);
+/* cmd_config.c: phivault config show|diff; compliance baseline|exception */
+int cmd_config(int argc, char **argv);
+int cli_compliance_online(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
 int cmd_approval(int argc, char **argv);

@@ -10,6 +10,8 @@
  *       exit 0 intact, 1 tampered (stderr names what), 2 usage, 3 runtime.
  *       The key: --public-key (the PEM of GET /v1/audit/public-key), else
  *       the audit public key stored in DIR (--data or PHIVAULT_DATA).
+ *   phivault compliance baseline approve|show, compliance exception
+ *       add|list|rm: online, in cmd_config.c.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -26,7 +28,9 @@
 
 #define COMPLIANCE_USAGE "usage: phivault compliance report --data DIR [--format json|md|html] " \
 	"[--out FILE]\n" \
-	"       phivault compliance verify FILE [--public-key PEM | --data DIR]"
+	"       phivault compliance verify FILE [--public-key PEM | --data DIR]\n" \
+	"       phivault compliance baseline approve|show (online)\n" \
+	"       phivault compliance exception add|list|rm ... (online; --help)"
 
 #define REPORT_MAX (64u << 20)
 
@@ -226,6 +230,8 @@ cmd_compliance(int argc, char **argv)
 	if (argc < 2)
 		return usage();
 	sub = argv[1];
+	if (strcmp(sub, "baseline") == 0 || strcmp(sub, "exception") == 0)
+		return cli_compliance_online(argc - 1, argv + 1);   /* cmd_config.c */
 	if (strcmp(sub, "report") != 0 && strcmp(sub, "verify") != 0)
 		return usage();
 	optind = 2;

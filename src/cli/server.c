@@ -182,6 +182,42 @@ dictionary_ready(const struct pv_config *cfg, bool dev)
 	return false;
 }
 
+/*
+ * Configuration change tracking (issue 19 item 6; compliance.h
+ * compliance_config_track): record the effective configuration as
+ * config.loaded, and config.changed with the keys that differ from the
+ * last one this node recorded. reload = false: the configuration this
+ * process runs with (at start). reload = true: phivault.conf read again,
+ * with this run's --listen, validated as at start; an invalid file is
+ * refused (PV_E_CONFIG, logged) and nothing is recorded. The caller of a
+ * reload (SIGHUP, POST /v1/sys/tls/reload) decides what of it applies.
+ */
+enum pv_rc
+server_config_track(struct pv_app *app, const char *listen, bool reload)
+{
+	struct pv_config *c = &app->cfg;
+	struct pv_config *fresh = NULL;
+	char err[512];
+	enum pv_rc rc;
+
+	if (reload) {
+		if ((fresh = calloc(1, sizeof(*fresh))) == NULL)
+			return PV_E_NOMEM;
+		if (config_load(app->cfg.datadir, fresh, err, sizeof err) != PV_OK ||
+		    (listen != NULL && util_strlcpy(fresh->listen, listen, sizeof(fresh->listen)) >=
+		    sizeof(fresh->listen)) || config_validate(fresh, app->dev, err, sizeof err) != PV_OK) {
+			log_error("config: reload refused: %s", err);
+			free(fresh);
+			return PV_E_CONFIG;
+		}
+		c = fresh;
+	}
+	rc = compliance_config_track(app->audit, app->st, c, app->node, reload ? "reload" : "start",
+	    NULL);
+	free(fresh);
+	return rc;
+}
+
 int
 server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 {
@@ -314,6 +350,7 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		goto out;
 	}
 	system_event(&app, "sys.start", AUDIT_ALLOWED, dev ? "dev" : NULL);
+	(void)server_config_track(&app, listen, false);   /* config.loaded [+ config.changed] */
 	{
 		struct keys_seal_status ss;
 
@@ -383,7 +420,8 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		goto out;
 	}
 	{
-		const struct compliance_deps cd = { app.st, app.audit, app.keys, &app.cfg, datadir };
+		const struct compliance_deps cd = { app.st, app.audit, app.keys, &app.cfg, datadir,
+			app.node };
 
 		if ((rc = compliance_service_new(&cd, &app.compliance)) != PV_OK ||
 		    (rc = compliance_routes(app.compliance, app.http)) != PV_OK) {

@@ -57,6 +57,12 @@ enum pv_rc server_jobs_start(struct pv_app *app);
 enum pv_rc server_metrics_start(struct pv_app *app);
 void server_metrics_stop(struct pv_app *app);
 
+/* server.c: record the effective configuration (config.loaded, and
+ * config.changed when it differs from this node's last); reload = true
+ * re-reads phivault.conf (with this run's --listen) instead of app->cfg.
+ * For the SIGHUP / reload path: call it after a reload is accepted. */
+enum pv_rc server_config_track(struct pv_app *app, const char *listen, bool reload);
+
 int server_run(const char *datadir, const char *listen, bool dev, bool allow_core);
 
 #endif

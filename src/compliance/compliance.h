@@ -82,6 +82,7 @@ struct compliance_deps {
 	struct keys *keys;
 	const struct pv_config *cfg;
 	const char *datadir;
+	const char *node;           /* this node's name (tracking, GET /v1/sys/config) */
 };
 enum pv_rc compliance_service_new(const struct compliance_deps *d,
     struct compliance_service **out);
@@ -95,5 +96,46 @@ void compliance_service_process(struct compliance_service *s,
 enum pv_rc compliance_report_online(struct compliance_service *s, const struct pv_actor *actor,
     enum compliance_format fmt, char **out, size_t *len);
 enum pv_rc compliance_routes(struct compliance_service *s, struct http_server *srv);
+
+/*
+ * ---- configuration change tracking, baseline, exceptions (tracking.c;
+ * docs/governance.md "Configuration change tracking and exceptions") ----
+ *
+ * Meta values (small JSON documents, one read-modify-write each inside the
+ * commit of the entry that records it, so the committer serialises them):
+ *   config.effective/<node>  {"config":{...},"hash"}: the last effective
+ *                            configuration recorded for that node (redacted)
+ *   compliance.baseline      {"config","hash","node","approved_by","approved_at"}
+ *   compliance.exceptions    {"items":[{"id","control","reason","owner",
+ *                            "expires_at","created_by","created_at"}]}
+ */
+
+/* Record cfg as this node's effective configuration: config.loaded
+ * (resource config, detail {"hash","node","reason":why}); when the hash
+ * differs from the last one recorded for node, config.changed (detail
+ * {"hash","previous_hash","node","changed":[...config_effective_diff]},
+ * its entry and the new stored copy in one commit). *changed (may be NULL)
+ * tells which. PV_E_AUDIT if an entry cannot be made durable. */
+enum pv_rc compliance_config_track(struct audit *a, struct store *st,
+    const struct pv_config *cfg, const char *node, const char *why, bool *changed);
+
+/* The operations behind the routes. Each *out is a new JSON reference;
+ * msg (may be NULL) gets a static message for PV_E_INVALID / NOTFOUND. */
+/* GET /v1/sys/config: {"node","hash","config","baseline":{...}|null,"drift":[...]} */
+enum pv_rc compliance_sys_config(struct compliance_service *s, json_t **out);
+/* POST /v1/compliance/baseline: the running effective configuration becomes
+ * the baseline (config.baseline, detail {"hash","previous_hash"}). */
+enum pv_rc compliance_baseline_approve(struct compliance_service *s,
+    const struct pv_actor *actor, json_t **out);
+/* GET /v1/compliance/baseline: PV_E_NOTFOUND if none approved yet. */
+enum pv_rc compliance_baseline_get(struct compliance_service *s, json_t **out);
+/* POST /v1/compliance/exceptions {"control","reason","owner","expires_at"}
+ * (exception.create); GET (list, each with its "state" now); DELETE by id
+ * (exception.delete). */
+enum pv_rc compliance_exception_add(struct compliance_service *s, const struct pv_actor *actor,
+    const json_t *body, json_t **out, const char **msg);
+enum pv_rc compliance_exception_list(struct compliance_service *s, json_t **out);
+enum pv_rc compliance_exception_remove(struct compliance_service *s,
+    const struct pv_actor *actor, const char *id, const char **msg);
 
 #endif /* PV_COMPLIANCE_H */

@@ -86,6 +86,7 @@ struct compliance_file {
 };
 
 #define COMPLIANCE_INCIDENTS_MAX 16
+#define COMPLIANCE_DRIFT_MAX 64   /* drift keys the report names (the count is exact) */
 struct compliance_state {
 	int64_t now_ms;              /* the time of the audit entry at head_seq */
 	int64_t head_seq;
@@ -149,6 +150,24 @@ struct compliance_state {
 	/* JIT elevations granted (store_elevation_list, approved ones) */
 	size_t nelevations;
 	struct compliance_elevation *elevations;
+	/* configuration change tracking (tracking.c): the effective
+	 * configuration's hash, the baseline an officer approved (meta
+	 * compliance.baseline) and the keys that differ from it, and the
+	 * exceptions register (meta compliance.exceptions, owned array) */
+	char config_hash[65];
+	bool baseline_set;
+	char baseline_hash[65];
+	char baseline_approved_at[32];
+	char baseline_approved_by[UTIL_ID_MAX];
+	size_t ndrift;
+	char drift_keys[COMPLIANCE_DRIFT_MAX][96];
+	json_t *exceptions;
+};
+
+/* The online service (service.c, tracking.c). */
+struct compliance_service {
+	struct compliance_deps d;
+	struct compliance_process proc;
 };
 
 void compliance_state_free(struct compliance_state *s);
@@ -166,6 +185,16 @@ const struct compliance_evaluator *compliance_evaluator_find(const char *id);
 /* Run evaluator id: *evidence gets a new object. PV_E_NOTFOUND if unknown. */
 enum pv_rc compliance_evaluate(const char *id, const struct compliance_state *s,
     enum compliance_status *status, json_t **evidence);
+
+/* tracking.c: read the baseline and the register into s and compare the
+ * baseline with the effective configuration of s->cfg (in gather's read
+ * transaction). */
+enum pv_rc compliance_tracking_gather(struct store_tx *tx, struct compliance_state *s);
+/* The live exception for control cfr at now_ms (the latest-expiring one),
+ * or NULL. */
+const json_t *compliance_exception_live(const json_t *reg, const char *cfr, int64_t now_ms);
+/* An exception's state at now_ms: "live" or "expired". */
+const char *compliance_exception_state(const json_t *exc, int64_t now_ms);
 
 /* The embedded catalog (catalog.json), parsed and checked: a new reference. */
 enum pv_rc compliance_catalog(json_t **out);

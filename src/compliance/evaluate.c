@@ -626,11 +626,46 @@ ev_incidents(const struct compliance_state *s, json_t *e)
 	return COMPLIANCE_PASS;
 }
 
+/*
+ * Configuration drift (164.308(a)(8) evaluation, 164.308(a)(1)(ii)(D),
+ * 164.316(b)(1)): the effective configuration against the baseline a
+ * security officer approved (POST /v1/compliance/baseline). No baseline
+ * yet: the customer's duty (approving one is a decision phivault cannot
+ * make); every key that differs (but server.node) fails it, named.
+ */
+static enum compliance_status
+ev_config_drift(const struct compliance_state *s, json_t *e)
+{
+	json_t *keys;
+
+	set_str(e, "hash", s->config_hash);
+	if (!s->baseline_set) {
+		set_str(e, "why", "no baseline approved yet (POST /v1/compliance/baseline, "
+		    "phivault compliance baseline approve)");
+		return COMPLIANCE_CUSTOMER;
+	}
+	set_str(e, "baseline_hash", s->baseline_hash);
+	set_str(e, "baseline_approved_at", s->baseline_approved_at);
+	set_str(e, "baseline_approved_by", s->baseline_approved_by);
+	set_int(e, "drift_count", (int64_t)s->ndrift);
+	if ((keys = json_array()) != NULL) {
+		for (size_t i = 0; i < s->ndrift && i < COMPLIANCE_DRIFT_MAX; i++)
+			json_array_append_new(keys, json_string(s->drift_keys[i]));
+		json_object_set_new(e, "drift", keys);
+	}
+	if (s->ndrift > 0) {
+		set_str(e, "why", "the effective configuration differs from the approved baseline");
+		return COMPLIANCE_FAIL;
+	}
+	return COMPLIANCE_PASS;
+}
+
 static const struct compliance_evaluator evaluators[] = {
 	{ "alerts_open", ev_alerts_open },
 	{ "audit_chain", ev_audit_chain },
 	{ "backups", ev_backups },
 	{ "breakglass_reviews", ev_breakglass_reviews },
+	{ "config_drift", ev_config_drift },
 	{ "customer", ev_customer },
 	{ "datadir_modes", ev_datadir_modes },
 	{ "elevations", ev_elevations },

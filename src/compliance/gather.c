@@ -30,6 +30,8 @@ compliance_state_free(struct compliance_state *s)
 	free(s->keys);
 	free(s->elevations);
 	s->elevations = NULL;
+	json_decref(s->exceptions);
+	s->exceptions = NULL;
 	s->users = NULL;
 	s->roles = NULL;
 	s->keys = NULL;
@@ -610,6 +612,8 @@ read_store(struct gather *g)
 	if ((rc = read_incidents(g)) != PV_OK)
 		return rc;
 	if ((rc = store_elevation_list(g->tx, NULL, NULL, on_elevation, g)) != PV_OK)
+		return rc;
+	if ((rc = compliance_tracking_gather(g->tx, g->s)) != PV_OK)
 		return rc;
 	return read_sinks(g);
 }

@@ -6,8 +6,13 @@
  * catalog {name,version,source,hitrust_note}, generated_at (the time of
  * the audit entry at audit_seq: never the wall clock), audit_seq,
  * audit_head, mode (online | offline), phivault_version, summary
- * {pass,fail,not_applicable,customer,total}, controls [...] in catalog
- * order, customer_duties [...], digests, signature.
+ * {pass,fail,not_applicable,customer,excepted,total}, controls [...] in
+ * catalog order (a failing one under a live exception: status "excepted"
+ * and "exception" {id,owner,expires_at}), customer_duties [...],
+ * exceptions [...] (the register, each with its state at the report's
+ * clock), findings [...] (expired exceptions), digests, signature.
+ * Reports made before the register carry no exceptions/findings/excepted
+ * and render (and verify) as they always did.
  *
  * A control's status from its evaluators: any fail -> fail; else any
  * pass -> pass; else any customer -> customer; else not_applicable.
@@ -126,12 +131,67 @@ out:
 	return rc;
 }
 
+/*
+ * The exceptions register (tracking.c): a failing control with a live
+ * exception (expires_at after the report's clock) is "excepted", with the
+ * exception's id, owner and expiry; it counts in summary.excepted, not in
+ * fail. An expired exception no longer applies (the control fails again)
+ * and is itself a finding.
+ */
+static bool
+except_control(json_t *ctl, const struct compliance_state *s)
+{
+	const json_t *e = compliance_exception_live(s->exceptions,
+	    json_string_value(json_object_get(ctl, "cfr")), s->now_ms);
+
+	if (e == NULL)
+		return false;
+	json_object_set_new(ctl, "status", json_string("excepted"));
+	json_object_set_new(ctl, "exception", json_pack("{s:O, s:O, s:O}", "id",
+	    json_object_get(e, "id"), "owner", json_object_get(e, "owner"), "expires_at",
+	    json_object_get(e, "expires_at")));
+	return true;
+}
+
+static enum pv_rc
+add_register(json_t *doc, const struct compliance_state *s, int64_t excepted)
+{
+	json_t *reg = json_array(), *findings = json_array(), *e;
+	size_t i;
+
+	if (reg == NULL || findings == NULL) {
+		json_decref(reg);
+		json_decref(findings);
+		return PV_E_NOMEM;
+	}
+	json_array_foreach(s->exceptions, i, e) {
+		const char *state = compliance_exception_state(e, s->now_ms);
+		json_t *x = json_deep_copy(e);
+
+		if (x == NULL)
+			continue;
+		json_object_set_new(x, "state", json_string(state));
+		json_array_append_new(reg, x);
+		if (strcmp(state, "expired") == 0)
+			json_array_append_new(findings, json_pack("{s:s, s:O, s:O, s:O, s:O}",
+			    "finding", "exception_expired", "exception", json_object_get(e, "id"),
+			    "control", json_object_get(e, "control"), "owner",
+			    json_object_get(e, "owner"), "expires_at",
+			    json_object_get(e, "expires_at")));
+	}
+	json_object_set_new(doc, "exceptions", reg);
+	json_object_set_new(doc, "findings", findings);
+	json_object_set_new(json_object_get(doc, "summary"), "excepted",
+	    json_integer((json_int_t)excepted));
+	return PV_OK;
+}
+
 enum pv_rc
 compliance_report_build(const json_t *catalog, const struct compliance_state *s,
     const char *mode, json_t **out)
 {
 	json_t *doc = NULL, *ctls = json_array(), *duties = json_array(), *c;
-	int64_t counts[4] = { 0, 0, 0, 0 };
+	int64_t counts[4] = { 0, 0, 0, 0 }, excepted = 0;
 	char when[40];
 	size_t i;
 	enum pv_rc rc = PV_OK;
@@ -147,7 +207,10 @@ compliance_report_build(const json_t *catalog, const struct compliance_state *s,
 
 		if ((rc = build_control(c, s, &ctl, &st)) != PV_OK)
 			goto out;
-		counts[st]++;
+		if (st == COMPLIANCE_FAIL && except_control(ctl, s)) {
+			excepted++;
+		} else
+			counts[st]++;
 		json_array_append_new(ctls, ctl);
 		if (duty != NULL)
 			json_array_append_new(duties, json_pack("{s:O, s:O, s:s, s:O}", "cfr",
@@ -170,10 +233,15 @@ compliance_report_build(const json_t *catalog, const struct compliance_state *s,
 	    "customer", (json_int_t)counts[COMPLIANCE_CUSTOMER],
 	    "total", (json_int_t)json_array_size(ctls),
 	    "controls", ctls, "customer_duties", duties);
-	if (doc == NULL)
+	if (doc == NULL) {
 		rc = PV_E_NOMEM;
-	else
-		*out = doc;
+		goto out;
+	}
+	if ((rc = add_register(doc, s, excepted)) != PV_OK) {
+		json_decref(doc);
+		goto out;
+	}
+	*out = doc;
 out:
 	json_decref(ctls);
 	json_decref(duties);
@@ -352,6 +420,9 @@ render_md(FILE *f, const json_t *doc, const char *pretty)
 	    "| fail | %lld |\n| not_applicable | %lld |\n| customer | %lld |\n| total | %lld |\n\n",
 	    i_of(sum, "pass"), i_of(sum, "fail"), i_of(sum, "not_applicable"),
 	    i_of(sum, "customer"), i_of(sum, "total"));
+	if (json_object_get(sum, "excepted") != NULL)
+		fprintf(f, "Excepted (failing, under a live exception): %lld.\n\n",
+		    i_of(sum, "excepted"));
 	fprintf(f, "## Controls\n\n| 45 CFR | control | requirement | owner | status |\n"
 	    "|---|---|---|---|---|\n");
 	json_array_foreach(json_object_get(doc, "controls"), i, c) {
@@ -365,6 +436,12 @@ render_md(FILE *f, const json_t *doc, const char *pretty)
 		fprintf(f, "\n### %s ", s_of(c, "cfr"));
 		md_text(f, s_of(c, "title"));
 		fprintf(f, ": %s\n\n", s_of(c, "status"));
+		if (json_object_get(c, "exception") != NULL) {
+			const json_t *x = json_object_get(c, "exception");
+
+			fprintf(f, "- excepted by `%s` (owner `%s`) until %s\n", s_of(x, "id"),
+			    s_of(x, "owner"), s_of(x, "expires_at"));
+		}
 		json_array_foreach(json_object_get(c, "evaluations"), j, e) {
 			char *ev = canonical(json_object_get(e, "evidence"));
 
@@ -373,6 +450,28 @@ render_md(FILE *f, const json_t *doc, const char *pretty)
 			fprintf(f, "`\n");
 			free(ev);
 		}
+	}
+	if (json_object_get(doc, "exceptions") != NULL) {
+		fprintf(f, "\n## Exceptions register\n\n");
+		if (json_array_size(json_object_get(doc, "exceptions")) == 0)
+			fprintf(f, "No exceptions.\n");
+		else
+			fprintf(f, "| id | control | owner | expires_at | state | reason |\n"
+			    "|---|---|---|---|---|---|\n");
+		json_array_foreach(json_object_get(doc, "exceptions"), i, c) {
+			fprintf(f, "| %s | %s | %s | %s | **%s** | ", s_of(c, "id"), s_of(c, "control"),
+			    s_of(c, "owner"), s_of(c, "expires_at"), s_of(c, "state"));
+			md_text(f, s_of(c, "reason"));
+			fprintf(f, " |\n");
+		}
+		fprintf(f, "\n## Findings\n\n");
+		if (json_array_size(json_object_get(doc, "findings")) == 0)
+			fprintf(f, "None.\n");
+		json_array_foreach(json_object_get(doc, "findings"), i, c)
+			fprintf(f, "- %s: `%s` for %s (owner `%s`) expired at %s; the control is "
+			    "evaluated as if it did not exist\n", s_of(c, "finding"),
+			    s_of(c, "exception"), s_of(c, "control"), s_of(c, "owner"),
+			    s_of(c, "expires_at"));
 	}
 	fprintf(f, "\n## Your duties (customer and shared controls)\n\n");
 	json_array_foreach(json_object_get(doc, "customer_duties"), i, c) {
@@ -411,6 +510,9 @@ render_html(FILE *f, const json_t *doc, const char *pretty)
 	    "<tr><td>total</td><td>%lld</td></tr>\n</table>\n", i_of(sum, "pass"),
 	    i_of(sum, "fail"), i_of(sum, "not_applicable"), i_of(sum, "customer"),
 	    i_of(sum, "total"));
+	if (json_object_get(sum, "excepted") != NULL)
+		fprintf(f, "<p>Excepted (failing, under a live exception): %lld.</p>\n",
+		    i_of(sum, "excepted"));
 	fprintf(f, "<h2>Controls</h2>\n<table>\n<tr><th>45 CFR</th><th>control</th>"
 	    "<th>requirement</th><th>owner</th><th>status</th><th>evidence</th></tr>\n");
 	json_array_foreach(json_object_get(doc, "controls"), i, c) {
@@ -418,6 +520,12 @@ render_html(FILE *f, const json_t *doc, const char *pretty)
 		html_text(f, s_of(c, "title"));
 		fprintf(f, "</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td><td>",
 		    s_of(c, "requirement"), s_of(c, "owner"), s_of(c, "status"), s_of(c, "status"));
+		if (json_object_get(c, "exception") != NULL) {
+			const json_t *x = json_object_get(c, "exception");
+
+			fprintf(f, "<div>excepted by <code>%s</code> (owner <code>%s</code>) until "
+			    "%s</div>", s_of(x, "id"), s_of(x, "owner"), s_of(x, "expires_at"));
+		}
 		json_array_foreach(json_object_get(c, "evaluations"), j, e) {
 			char *ev = canonical(json_object_get(e, "evidence"));
 
@@ -428,7 +536,31 @@ render_html(FILE *f, const json_t *doc, const char *pretty)
 		}
 		fprintf(f, "</td></tr>\n");
 	}
-	fprintf(f, "</table>\n<h2>Your duties (customer and shared controls)</h2>\n<ul>\n");
+	fprintf(f, "</table>\n");
+	if (json_object_get(doc, "exceptions") != NULL) {
+		fprintf(f, "<h2>Exceptions register</h2>\n<table>\n<tr><th>id</th><th>control</th>"
+		    "<th>owner</th><th>expires_at</th><th>state</th><th>reason</th></tr>\n");
+		json_array_foreach(json_object_get(doc, "exceptions"), i, c) {
+			fprintf(f, "<tr><td>%s</td><td>", s_of(c, "id"));
+			html_text(f, s_of(c, "control"));
+			fprintf(f, "</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td><td>",
+			    s_of(c, "owner"), s_of(c, "expires_at"),
+			    strcmp(s_of(c, "state"), "expired") == 0 ? "fail" : "pass",
+			    s_of(c, "state"));
+			html_text(f, s_of(c, "reason"));
+			fprintf(f, "</td></tr>\n");
+		}
+		fprintf(f, "</table>\n<h2>Findings</h2>\n<ul>\n");
+		json_array_foreach(json_object_get(doc, "findings"), i, c) {
+			fprintf(f, "<li>%s: <code>%s</code> for ", s_of(c, "finding"),
+			    s_of(c, "exception"));
+			html_text(f, s_of(c, "control"));
+			fprintf(f, " (owner <code>%s</code>) expired at %s; the control is evaluated "
+			    "as if it did not exist</li>\n", s_of(c, "owner"), s_of(c, "expires_at"));
+		}
+		fprintf(f, "</ul>\n");
+	}
+	fprintf(f, "<h2>Your duties (customer and shared controls)</h2>\n<ul>\n");
 	json_array_foreach(json_object_get(doc, "customer_duties"), i, c) {
 		fprintf(f, "<li><b>%s ", s_of(c, "cfr"));
 		html_text(f, s_of(c, "title"));

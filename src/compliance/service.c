@@ -15,10 +15,6 @@
 
 #include "compliance/compliance_int.h"
 
-struct compliance_service {
-	struct compliance_deps d;
-	struct compliance_process proc;
-};
 
 enum pv_rc
 compliance_service_new(const struct compliance_deps *d, struct compliance_service **out)

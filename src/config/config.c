@@ -24,13 +24,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <ini.h>
+#include <jansson.h>
 
 #include "config/config.h"
+#include "crypto/crypto.h"
 
 #define CONF_NAME "phivault.conf"
 #define CONF_FILE_MAX (1u << 20)
@@ -1498,4 +1501,330 @@ config_public_url_parts(const char *url, char *origin, size_t olen, char *host, 
 	memcpy(origin + n + hl, h + hl, (size_t)(e - (h + hl)));
 	origin[(size_t)(e - url)] = '\0';
 	return PV_OK;
+}
+
+/* ---- the effective configuration (docs/internals/config.md "Effective
+ * configuration"): every key of the table, defaults included, as one
+ * canonical JSON object, secrets redacted ---- */
+
+/* The keys whose value may carry a secret: store.url (a libpq conninfo or
+ * URI may hold a password) and sinks.webhook (many webhook URLs are bearer
+ * capabilities in their path or query). Their effective value keeps what is
+ * not secret (host, database, user; scheme and authority) and shows the
+ * secret part as CONFIG_REDACTED. Secret *files* (oidc.client_secret_file,
+ * pkcs11.pin_file) are paths: the path is shown, the content never read. */
+static const char *const secret_keys[] = { "store.url", "sinks.webhook", NULL };
+
+bool
+config_key_secret(const char *key)
+{
+	size_t i;
+
+	for (i = 0; secret_keys[i] != NULL; i++)
+		if (strcmp(key, secret_keys[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Append n bytes of s to the buffer (bounded: false when full). */
+static bool
+buf_add(char *out, size_t cap, size_t *off, const char *s, size_t n)
+{
+	if (*off + n >= cap)
+		return false;
+	memcpy(out + *off, s, n);
+	*off += n;
+	out[*off] = '\0';
+	return true;
+}
+
+static bool
+is_password_word(const char *s, size_t n)
+{
+	return n == 8 && strncasecmp(s, "password", 8) == 0;
+}
+
+/* A URI ("postgresql://user:pw@host/db?password=pw" or "https://h/p?q"):
+ * the password of the userinfo and, for store.url, any password= query
+ * parameter; for the webhook everything after the authority. */
+static bool
+redact_uri(const char *v, bool webhook, char *out, size_t cap)
+{
+	const char *p = strstr(v, "://"), *auth, *end, *at, *colon, *q;
+	size_t off = 0;
+
+	if (p == NULL)
+		return false;
+	auth = p + 3;
+	end = auth + strcspn(auth, "/?#");
+	if (!buf_add(out, cap, &off, v, (size_t)(auth - v)))
+		return false;
+	at = NULL;
+	for (q = auth; q < end; q++)
+		if (*q == '@')
+			at = q;
+	if (at != NULL) {
+		colon = memchr(auth, ':', (size_t)(at - auth));
+		if (webhook) {
+			if (!buf_add(out, cap, &off, CONFIG_REDACTED "@", strlen(CONFIG_REDACTED) + 1))
+				return false;
+		} else if (colon != NULL) {
+			if (!buf_add(out, cap, &off, auth, (size_t)(colon - auth) + 1) ||
+			    !buf_add(out, cap, &off, CONFIG_REDACTED, strlen(CONFIG_REDACTED)) ||
+			    !buf_add(out, cap, &off, at, 1))
+				return false;
+		} else if (!buf_add(out, cap, &off, auth, (size_t)(at - auth) + 1))
+			return false;
+		auth = at + 1;
+	}
+	if (!buf_add(out, cap, &off, auth, (size_t)(end - auth)))
+		return false;
+	if (*end == '\0')
+		return true;
+	if (webhook)
+		return buf_add(out, cap, &off, "/" CONFIG_REDACTED, strlen(CONFIG_REDACTED) + 1);
+	/* store.url: path as is; in the query, password=... redacted; no fragment */
+	q = strchr(end, '?');
+	if (!buf_add(out, cap, &off, end, q != NULL ? (size_t)(q - end) : strcspn(end, "#")))
+		return false;
+	if (q == NULL)
+		return true;
+	for (p = q + 1;; ) {
+		size_t n = strcspn(p, "&#");
+		const char *eq = memchr(p, '=', n);
+
+		if (!buf_add(out, cap, &off, p == q + 1 ? "?" : "&", 1))
+			return false;
+		if (eq != NULL && is_password_word(p, (size_t)(eq - p))) {
+			if (!buf_add(out, cap, &off, p, (size_t)(eq - p) + 1) ||
+			    !buf_add(out, cap, &off, CONFIG_REDACTED, strlen(CONFIG_REDACTED)))
+				return false;
+		} else if (!buf_add(out, cap, &off, p, n))
+			return false;
+		if (p[n] != '&')
+			break;
+		p += n + 1;
+	}
+	return true;
+}
+
+/* A libpq keyword/value conninfo ("host=db password='x y' dbname=pv"):
+ * normalised to "key=value" pairs joined by one space, password's value
+ * redacted. false if it does not parse (the caller redacts it whole). */
+static bool
+redact_conninfo(const char *v, char *out, size_t cap)
+{
+	const char *p = v;
+	size_t off = 0;
+
+	for (;;) {
+		const char *k, *val;
+		size_t kn, vn;
+
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			return true;
+		k = p;
+		while (*p != '\0' && *p != '=' && !isspace((unsigned char)*p))
+			p++;
+		kn = (size_t)(p - k);
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p != '=' || kn == 0)
+			return false;
+		p++;
+		while (isspace((unsigned char)*p))
+			p++;
+		val = p;
+		if (*p == '\'') {
+			for (p++; *p != '\0' && *p != '\''; p++)
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+			if (*p != '\'')
+				return false;
+			p++;
+		} else {
+			while (*p != '\0' && !isspace((unsigned char)*p))
+				p++;
+		}
+		vn = (size_t)(p - val);
+		if ((off > 0 && !buf_add(out, cap, &off, " ", 1)) ||
+		    !buf_add(out, cap, &off, k, kn) || !buf_add(out, cap, &off, "=", 1))
+			return false;
+		if (is_password_word(k, kn)) {
+			if (!buf_add(out, cap, &off, CONFIG_REDACTED, strlen(CONFIG_REDACTED)))
+				return false;
+		} else if (!buf_add(out, cap, &off, val, vn))
+			return false;
+	}
+}
+
+enum pv_rc
+config_redact(const char *key, const char *value, char *out, size_t cap)
+{
+	bool ok;
+
+	if (cap == 0)
+		return PV_E_INVALID;
+	out[0] = '\0';
+	if (!config_key_secret(key) || value[0] == '\0')
+		return util_strlcpy(out, value, cap) < cap ? PV_OK : PV_E_INVALID;
+	if (strcmp(key, "sinks.webhook") == 0)
+		ok = redact_uri(value, true, out, cap);
+	else if (strstr(value, "://") != NULL)
+		ok = redact_uri(value, false, out, cap);
+	else
+		ok = redact_conninfo(value, out, cap);
+	if (!ok)   /* not understood: nothing of it is shown */
+		util_strlcpy(out, CONFIG_REDACTED, cap);
+	return PV_OK;
+}
+
+static json_t *
+key_value(const struct pv_config *c, const struct key_def *k, const char *name)
+{
+	const char *field = (const char *)c + k->off;
+	char red[2 * PATH_MAX];
+
+	switch (k->kind) {
+	case K_STR:
+		if (config_redact(name, field, red, sizeof red) != PV_OK)
+			return NULL;
+		return json_string(red);
+	case K_PATH:
+		return json_string(field[0] != '\0' ? rel_path(c, field) : "");
+	case K_SIZE:
+		return json_integer((json_int_t)*(const size_t *)(const void *)field);
+	case K_UINT:
+		return json_integer((json_int_t)*(const unsigned *)(const void *)field);
+	case K_INT:
+		return json_integer((json_int_t)*(const int *)(const void *)field);
+	case K_ULL:
+		return json_integer((json_int_t)*(const unsigned long long *)(const void *)field);
+	case K_KIB:
+		return json_integer((json_int_t)(*(const size_t *)(const void *)field / 1024));
+	case K_MFA:
+		return json_string(mfa_name(c->mfa_required));
+	}
+	return NULL;
+}
+
+enum pv_rc
+config_effective_json(const struct pv_config *c, char **out, size_t *len,
+    char hash[CONFIG_HASH_HEX])
+{
+	json_t *o = json_object();
+	uint8_t d[CRYPTO_SHA256_LEN];
+	char *text = NULL, name[96];
+	size_t i;
+	enum pv_rc rc = PV_E_NOMEM;
+
+	if (o == NULL)
+		return PV_E_NOMEM;
+	for (i = 0; i < NKEYS; i++) {
+		json_t *v;
+
+		snprintf(name, sizeof name, "%s.%s", keys[i].section, keys[i].name);
+		if ((v = key_value(c, &keys[i], name)) == NULL ||
+		    json_object_set_new(o, name, v) != 0)
+			goto out;
+	}
+	if ((text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		goto out;
+	if ((rc = crypto_sha256(text, strlen(text), d)) != PV_OK)
+		goto out;
+	util_hex_encode(d, sizeof d, hash);
+	*len = strlen(text);
+	*out = text;
+	text = NULL;
+	rc = PV_OK;
+out:
+	free(text);
+	json_decref(o);
+	return rc;
+}
+
+static bool
+skipped(const char *key, const char *const *skip)
+{
+	for (; skip != NULL && *skip != NULL; skip++)
+		if (strcmp(*skip, key) == 0)
+			return true;
+	return false;
+}
+
+/* One change: {"key"} + "old"/"new" (null when absent on that side) for a
+ * non-secret key whose values are short enough; "secret":true otherwise. */
+static int
+add_change(json_t *arr, const char *key, json_t *a, json_t *b)
+{
+	json_t *ch = json_pack("{s:s}", "key", key);
+	char *ta = a ? json_dumps(a, JSON_ENCODE_ANY) : NULL;
+	char *tb = b ? json_dumps(b, JSON_ENCODE_ANY) : NULL;
+	bool short_enough = (ta == NULL || strlen(ta) <= CONFIG_DIFF_VALUE_MAX) &&
+	    (tb == NULL || strlen(tb) <= CONFIG_DIFF_VALUE_MAX);
+
+	free(ta);
+	free(tb);
+	if (ch == NULL)
+		return -1;
+	if (config_key_secret(key))
+		json_object_set_new(ch, "secret", json_true());
+	else if (!short_enough)
+		json_object_set_new(ch, "long", json_true());
+	else {
+		json_object_set_new(ch, "old", a ? json_incref(a) : json_null());
+		json_object_set_new(ch, "new", b ? json_incref(b) : json_null());
+	}
+	return json_array_append_new(arr, ch);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+enum pv_rc
+config_effective_diff(const char *old_json, const char *new_json, const char *const *skip,
+    char **out, size_t *n)
+{
+	json_t *a = json_loads(old_json, 0, NULL), *b = json_loads(new_json, 0, NULL);
+	json_t *arr = json_array(), *v;
+	const char **names = NULL, *k;
+	size_t cnt = 0, i, cap;
+	enum pv_rc rc = PV_E_INVALID;
+
+	if (!json_is_object(a) || !json_is_object(b) || arr == NULL)
+		goto out;
+	rc = PV_E_NOMEM;
+	cap = json_object_size(a) + json_object_size(b);
+	if (cap > 0 && (names = calloc(cap, sizeof(*names))) == NULL)
+		goto out;
+	json_object_foreach(a, k, v)
+		names[cnt++] = k;
+	json_object_foreach(b, k, v)
+		if (json_object_get(a, k) == NULL)
+			names[cnt++] = k;
+	if (cnt > 0)
+		qsort(names, cnt, sizeof(*names), cmp_str);
+	for (i = 0; i < cnt; i++) {
+		json_t *va = json_object_get(a, names[i]), *vb = json_object_get(b, names[i]);
+
+		if (skipped(names[i], skip) || (va != NULL && vb != NULL && json_equal(va, vb)))
+			continue;
+		if (add_change(arr, names[i], va, vb) != 0)
+			goto out;
+	}
+	if ((*out = json_dumps(arr, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		goto out;
+	*n = json_array_size(arr);
+	rc = PV_OK;
+out:
+	free(names);
+	json_decref(arr);
+	json_decref(a);
+	json_decref(b);
+	return rc;
 }

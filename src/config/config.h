@@ -211,6 +211,36 @@ enum pv_rc config_write(const struct pv_config *c, const char *path);
 enum pv_rc config_oidc_validate(const struct pv_config *c, bool dev, char *err, size_t errlen);
 /* Is OIDC sign-in configured ([oidc] issuer set)? */
 bool config_oidc_enabled(const struct pv_config *c);
+/*
+ * The effective configuration (docs/internals/config.md "Effective
+ * configuration"): every key of the file as "section.key", defaults
+ * included, in one canonical JSON object (compact, keys sorted bytewise;
+ * numbers as JSON integers, paths under the data directory relative to it),
+ * the secret parts of secret keys (config_key_secret) shown as
+ * CONFIG_REDACTED. *out is malloc'd (NUL-terminated, *len bytes); hash gets
+ * the SHA-256 of exactly those bytes, lowercase hex. The same settings give
+ * the same text whatever the order of the file.
+ */
+#define CONFIG_REDACTED "[redacted]"
+#define CONFIG_HASH_HEX 65
+enum pv_rc config_effective_json(const struct pv_config *c, char **out, size_t *len,
+    char hash[CONFIG_HASH_HEX]);
+/* store.url and sinks.webhook: values that may carry a secret. */
+bool config_key_secret(const char *key);
+/* The effective (redacted) value of key "section.key" = value into out. */
+enum pv_rc config_redact(const char *key, const char *value, char *out, size_t cap);
+/*
+ * The keys that differ between two effective texts (old, new), as a JSON
+ * array text sorted by key: {"key","old","new"} (null on the side where the
+ * key is absent), {"key","secret":true} for a secret key (no values, even
+ * redacted), {"key","long":true} when a value is longer than
+ * CONFIG_DIFF_VALUE_MAX bytes of JSON. Keys listed in skip (NULL-terminated,
+ * may be NULL) are left out. *n = the number of changes. PV_E_INVALID if a
+ * text is not a JSON object.
+ */
+#define CONFIG_DIFF_VALUE_MAX 256
+enum pv_rc config_effective_diff(const char *old_json, const char *new_json,
+    const char *const *skip, char **out, size_t *n);
 /* True if region is listed in allowed_regions. */
 bool config_region_allowed(const struct pv_config *c, const char *region);
 

@@ -491,6 +491,29 @@ test_incidents(void **state)
 	json_decref(e);
 }
 
+/* config_drift: the customer's until a baseline exists, then pass with no
+ * drift and fail naming each drifted key */
+static void
+test_config_drift(void **state)
+{
+	struct fixture *f = *state;
+	json_t *e = NULL;
+
+	assert_int_equal(run("config_drift", f, NULL), COMPLIANCE_CUSTOMER);
+	f->s.baseline_set = true;
+	strcpy(f->s.baseline_hash, "ab");
+	assert_int_equal(run("config_drift", f, NULL), COMPLIANCE_PASS);
+	f->s.ndrift = 1;
+	strcpy(f->s.drift_keys[0], "session.idle_timeout_s");
+	assert_int_equal(run("config_drift", f, &e), COMPLIANCE_FAIL);
+	assert_int_equal(json_integer_value(json_object_get(e, "drift_count")), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(e, "drift"), 0)),
+	    "session.idle_timeout_s");
+	json_decref(e);
+	f->s.baseline_set = false;
+	f->s.ndrift = 0;
+}
+
 static void
 test_customer(void **state)
 {
@@ -521,6 +544,7 @@ main(void)
 		cmocka_unit_test_setup(test_retention_and_secrets, setup),
 		cmocka_unit_test_setup(test_breakglass_reviews, setup),
 		cmocka_unit_test_setup(test_incidents, setup),
+		cmocka_unit_test_setup(test_config_drift, setup),
 		cmocka_unit_test_setup(test_customer, setup),
 	};
 

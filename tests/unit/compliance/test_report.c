@@ -192,6 +192,72 @@ test_other_key_and_garbage(void **state)
 	free(a);
 }
 
+/* The register and the baseline (tracking.c), written as the operations
+ * would: a failing control under a live exception is "excepted", one
+ * whose exception expired before the report's clock fails and is a
+ * finding; every rendering still verifies and the bytes are reproducible. */
+static void
+test_exceptions_register(void **state)
+{
+	struct rfx *r = *state;
+	const char *reg = "{\"items\":["
+	    "{\"id\":\"exc_live\",\"control\":\"164.308(a)(8)\",\"reason\":\"pilot <b>\","
+	    "\"owner\":\"usr_owner\",\"expires_at\":\"2025-12-02T00:00:00.000Z\"},"
+	    "{\"id\":\"exc_old\",\"control\":\"164.316(b)(1)\",\"reason\":\"old\","
+	    "\"owner\":\"usr_owner\",\"expires_at\":\"2025-12-01T00:00:01.000Z\"}]}";
+	const char *base = "{\"config\":{\"session.idle_timeout_s\":1},\"hash\":\"00\","
+	    "\"node\":\"n1\",\"approved_by\":\"usr_off\",\"approved_at\":\"2025-11-30T00:00:00.000Z\"}";
+	json_t *doc, *c, *f;
+	size_t n = 0, m = 0, i;
+	char *a, *b;
+	enum pv_rc rc;
+
+	STORE_WRITE(r->f.st, rc, store_meta_put(tx, "compliance.exceptions",
+	    (const uint8_t *)reg, strlen(reg)));
+	assert_int_equal(rc, PV_OK);
+	STORE_WRITE(r->f.st, rc, store_meta_put(tx, "compliance.baseline",
+	    (const uint8_t *)base, strlen(base)));
+	assert_int_equal(rc, PV_OK);
+	a = report(r, COMPLIANCE_JSON, &n);
+	b = report(r, COMPLIANCE_JSON, &m);
+	assert_int_equal(n, m);
+	assert_memory_equal(a, b, n);
+	free(b);
+	verify_ok(a, n, r);
+	doc = json_loads(a, 0, NULL);
+	assert_non_null(doc);
+	json_array_foreach(json_object_get(doc, "controls"), i, c) {
+		const char *cfr = json_string_value(json_object_get(c, "cfr"));
+
+		if (strcmp(cfr, "164.308(a)(8)") == 0) {
+			assert_string_equal(json_string_value(json_object_get(c, "status")), "excepted");
+			assert_string_equal(json_string_value(json_object_get(json_object_get(c,
+			    "exception"), "id")), "exc_live");
+		} else if (strcmp(cfr, "164.316(b)(1)") == 0) {
+			assert_string_equal(json_string_value(json_object_get(c, "status")), "fail");
+			assert_null(json_object_get(c, "exception"));
+		}
+	}
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "summary"),
+	    "excepted")), 1);
+	f = json_object_get(doc, "findings");
+	assert_int_equal(json_array_size(f), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(f, 0), "exception")),
+	    "exc_old");
+	assert_int_equal(json_array_size(json_object_get(doc, "exceptions")), 2);
+	json_decref(doc);
+	free(a);
+	a = report(r, COMPLIANCE_MD, &n);
+	assert_non_null(strstr(a, "## Exceptions register"));
+	assert_non_null(strstr(a, "exception_expired: `exc_old`"));
+	verify_ok(a, n, r);
+	free(a);
+	a = report(r, COMPLIANCE_HTML, &n);
+	assert_non_null(strstr(a, "pilot &lt;b&gt;"));
+	verify_ok(a, n, r);
+	free(a);
+}
+
 static void
 test_sealed_refused(void **state)
 {
@@ -214,6 +280,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tampered_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_md_html, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_key_and_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exceptions_register, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sealed_refused, setup, teardown),
 	};
 
