@@ -78,6 +78,7 @@ enum authz_verb {
 	AUTHZ_SECRETS_READ,              /* :<path prefix> | :* (GET /v1/secrets) */
 	AUTHZ_SECRETS_WRITE,             /* :<path prefix> | :* (PUT, DELETE, destroy) */
 	AUTHZ_BREAKGLASS_ACTIVATE,       /* POST /v1/breakglass (built-in break_glass) */
+	AUTHZ_RECORDS_EXPORT,            /* :<collection>: de-identified export (no built-in role) */
 };
 
 /* One parsed permission. */
