@@ -165,6 +165,7 @@ int cmd_retention(int argc, char **argv);
 int cmd_app(int argc, char **argv);
 int cmd_compliance(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
 int cmd_approval(int argc, char **argv);
 int cmd_elevation(int argc, char **argv);

@@ -46,6 +46,10 @@ install(struct jobs_runner *r, struct http_server *http)
 	    (rc = vault_retention_install(install_app->vault, r, http,
 	    install_app->cfg.retention_every_s)) != PV_OK)
 		return rc;
+	if (install_app != NULL && install_app->vault != NULL &&
+	    (rc = vault_export_install(install_app->vault, r, http,
+	    install_app->cfg.export_keep_s)) != PV_OK)
+		return rc;
 #ifdef PV_TEST_HOOKS
 	return jobs_test_install(r, http);
 #else

@@ -34,6 +34,7 @@ static const struct command commands[] = {
 	{ "alert", cmd_alert, "list or acknowledge threat-detection alerts (online)" },
 	{ "policy", cmd_policy, "add, list, show or remove access policies (online)" },
 	{ "compliance", cmd_compliance, "the signed compliance report: build (offline) or verify it" },
+	{ "export", cmd_export, "create, list, show, download or delete de-identified exports (online)" },
 	{ "backup", cmd_backup, "create, list or delete backups (online); verify or restore them (offline)" },
 	{ "subject", cmd_subject, "show, shred, hold or release a patient's records (online)" },
 	{ "retention", cmd_retention, "run retention and disposal now (online)" },
