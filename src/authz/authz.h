@@ -593,10 +593,11 @@ enum pv_rc authz_audit_public_key(struct authz_service *z, const struct authz_ca
  * applies it in the same transaction as its approval.approve entry. */
 
 /* records.read / records.write / records.unmask / tokens.detokenize, and
- * breakglass.activate (a grant reads a subject's records). */
+ * breakglass.activate (a grant reads a subject's records) and records.export
+ * (a bulk read derived from PHI). */
 bool authz_perm_grants_phi(const char *perm);
 /* Does a policy's actions array (JSON text) cover a PHI action: "*",
- * "records.*", "tokens.*", or one of the four names? */
+ * "records.*", "tokens.*", or one of the five names (records.export too)? */
 bool authz_policy_actions_grant_phi(const char *actions_json);
 /* access.approve: set only with the seal's authority (phivault officer). */
 bool authz_perm_is_officer(const char *perm);
