@@ -2060,6 +2060,7 @@ static void c_exports(struct store *st)
 	e.chunks = 1;
 	e.bytes = 40;
 	e.finished_ms = 1500;
+	free(e.dropped);
 	e.dropped = strdup("{\"identifier\":3}");
 	memset(e.sha256, 'a', 64);
 	assert_int_equal(TX_WR(st, store_export_update(tx, &e)), PV_OK);
