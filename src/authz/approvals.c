@@ -68,7 +68,8 @@ authz_perm_grants_phi(const char *perm)
 	 * incidents.manage: a breach scope names the affected patients */
 	return p.verb == AUTHZ_RECORDS_READ || p.verb == AUTHZ_RECORDS_WRITE ||
 	    p.verb == AUTHZ_RECORDS_UNMASK || p.verb == AUTHZ_TOKENS_DETOKENIZE ||
-	    p.verb == AUTHZ_BREAKGLASS_ACTIVATE || p.verb == AUTHZ_INCIDENTS_MANAGE;
+	    p.verb == AUTHZ_BREAKGLASS_ACTIVATE || p.verb == AUTHZ_INCIDENTS_MANAGE ||
+	    p.verb == AUTHZ_RECORDS_EXPORT;
 }
 
 /* An action pattern (policies: a name, "prefix.*" or "*") covering one of
@@ -77,7 +78,7 @@ static bool
 pattern_grants_phi(const char *pat)
 {
 	static const char *const phi[] = { "records.read", "records.write", "records.unmask",
-		"tokens.detokenize" };
+		"tokens.detokenize", "records.export" };
 	size_t i, n;
 
 	if (pat == NULL)

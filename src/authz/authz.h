@@ -79,6 +79,7 @@ enum authz_verb {
 	AUTHZ_SECRETS_WRITE,             /* :<path prefix> | :* (PUT, DELETE, destroy) */
 	AUTHZ_BREAKGLASS_ACTIVATE,       /* POST /v1/breakglass (built-in break_glass) */
 	AUTHZ_INCIDENTS_MANAGE,          /* /v1/incidents: breach scope (built-in security_officer) */
+	AUTHZ_RECORDS_EXPORT,            /* :<collection>: de-identified export (no built-in role) */
 };
 
 /* One parsed permission. */
@@ -593,10 +594,11 @@ enum pv_rc authz_audit_public_key(struct authz_service *z, const struct authz_ca
  * applies it in the same transaction as its approval.approve entry. */
 
 /* records.read / records.write / records.unmask / tokens.detokenize, and
- * breakglass.activate (a grant reads a subject's records). */
+ * breakglass.activate (a grant reads a subject's records) and records.export
+ * (a bulk read derived from PHI). */
 bool authz_perm_grants_phi(const char *perm);
 /* Does a policy's actions array (JSON text) cover a PHI action: "*",
- * "records.*", "tokens.*", or one of the four names? */
+ * "records.*", "tokens.*", or one of the five names (records.export too)? */
 bool authz_policy_actions_grant_phi(const char *actions_json);
 /* access.approve: set only with the seal's authority (phivault officer). */
 bool authz_perm_is_officer(const char *perm);

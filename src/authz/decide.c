@@ -125,6 +125,8 @@ static const struct action actions[] = {
 	{ "access.approve", K_PLAIN, false, false, { { NULL, false } } },
 	{ "breakglass.activate", K_PLAIN, false, false, { { NULL, false } } },
 	{ "incidents.manage", K_PLAIN, false, false, { { NULL, false } } },
+	/* de-identified export of a collection; exports.read: any export */
+	{ "records.export", K_SCOPED, false, false, { { NULL, false } } },
 };
 
 static const struct action *

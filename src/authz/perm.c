@@ -52,6 +52,12 @@ static const struct verb_def {
 	{ "secrets.write", AUTHZ_SECRETS_WRITE, SCOPE_PATH, false },
 	{ "breakglass.activate", AUTHZ_BREAKGLASS_ACTIVATE, SCOPE_NONE, false },
 	{ "incidents.manage", AUTHZ_INCIDENTS_MANAGE, SCOPE_NONE, false },
+	/* POST /v1/collections/{c}/export and /v1/exports: a bulk read derived
+	 * from PHI. No built-in role holds it (docs/storing-phi.md
+	 * "De-identified export"): a custom role grants it, and because it
+	 * counts as a PHI grant (authz_perm_grants_phi) that role or its
+	 * assignment takes effect only once a security officer approves. */
+	{ "records.export", AUTHZ_RECORDS_EXPORT, SCOPE_COLLECTION, false },
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 

@@ -170,6 +170,7 @@ int cmd_compliance(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cli_compliance_online(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
 int cmd_approval(int argc, char **argv);
 int cmd_elevation(int argc, char **argv);

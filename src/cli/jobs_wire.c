@@ -50,6 +50,10 @@ install(struct jobs_runner *r, struct http_server *http)
 	    (rc = vault_incidents_install(install_app->vault, r, http, install_app->authn)) !=
 	    PV_OK)
 		return rc;
+	if (install_app != NULL && install_app->vault != NULL &&
+	    (rc = vault_export_install(install_app->vault, r, http,
+	    install_app->cfg.export_keep_s)) != PV_OK)
+		return rc;
 #ifdef PV_TEST_HOOKS
 	return jobs_test_install(r, http);
 #else

@@ -35,6 +35,7 @@ static const struct command commands[] = {
 	{ "policy", cmd_policy, "add, list, show or remove access policies (online)" },
 	{ "compliance", cmd_compliance, "the signed compliance report (offline); baseline and exceptions (online)" },
 	{ "config", cmd_config, "show the effective configuration and its drift from the baseline (online)" },
+	{ "export", cmd_export, "create, list, show, download or delete de-identified exports (online)" },
 	{ "backup", cmd_backup, "create, list or delete backups (online); verify or restore them (offline)" },
 	{ "subject", cmd_subject, "show, shred, hold or release a patient's records (online)" },
 	{ "incident", cmd_incident, "breach scope: who was affected by an incident (online)" },

@@ -501,6 +501,7 @@ out:
 	vault_keys_stop(app.vault);   /* the key-rotation sweeper commits through audit */
 	vault_breakglass_stop(app.vault);   /* so does the break-glass sweeper */
 	vault_retention_stop(app.vault);   /* so does the retention scheduler */
+	vault_export_stop(app.vault);      /* and the export sweeper */
 	secrets_stop(app.secrets);    /* the rotation sweeper records through audit */
 	if (app.audit != NULL) {
 		system_event(&app, "sys.stop", AUDIT_ALLOWED, NULL);

@@ -132,6 +132,7 @@ static const struct key_def keys[] = {
 	{ "backup", "drill_every_s", K_INT, F(backup_drill_every_s) },
 	{ "server", "public_url", K_STR, F(public_url) },
 	{ "retention", "every_s", K_INT, F(retention_every_s) },
+	{ "export", "keep_s", K_INT, F(export_keep_s) },
 	{ "audit", "retention_days", K_INT, F(audit_retention_days) },
 	{ "secrets", "max_versions", K_INT, F(secrets_max_versions) },
 	{ "approvals", "expire_s", K_INT, F(approvals_expire_s) },
@@ -156,7 +157,7 @@ static const struct key_def keys[] = {
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup", "retention", "secrets", "approvals", "oidc", "elevation", "breakglass" };
+	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup", "retention", "secrets", "approvals", "oidc", "elevation", "breakglass", "export" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -192,6 +193,7 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->checkpoint_every = 1000;
 	c->checkpoint_interval_s = 60;
 	c->retention_every_s = 86400;
+	c->export_keep_s = 86400;
 	c->audit_retention_days = 2190;
 	util_strlcpy(c->store_backend, "sqlite", sizeof(c->store_backend));
 	c->store_url[0] = '\0';
@@ -893,6 +895,9 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 	if (c->retention_every_s < (dev ? 1 : 60) || c->retention_every_s > 31536000)
 		REFUSE("retention.every_s = %d is outside %d .. 31536000", c->retention_every_s,
 		    dev ? 1 : 60);
+	/* an export is bulk patient-derived data: kept at most 30 days */
+	if (c->export_keep_s < 60 || c->export_keep_s > 2592000)
+		REFUSE("export.keep_s = %d is outside 60 .. 2592000 (30 days)", c->export_keep_s);
 
 	if (strcmp(c->store_backend, "sqlite") != 0 && strcmp(c->store_backend, "postgres") != 0)
 		REFUSE("store.backend = %s is not sqlite or postgres", c->store_backend);
@@ -1414,6 +1419,11 @@ config_write(const struct pv_config *c, const char *path)
 	    "# run retention and disposal (each collection's retention_days) this often\n"
 	    "every_s = %d\n",
 	    c->retention_every_s);
+	fprintf(f,
+	    "\n[export]\n"
+	    "# de-identified exports (docs/storing-phi.md) are deleted this long after creation\n"
+	    "keep_s = %d\n",
+	    c->export_keep_s);
 	fprintf(f,
 	    "\n[secrets]\n"
 	    "# application secrets (docs/secrets.md): versions kept per secret (1 .. 1000);\n"

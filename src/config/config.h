@@ -141,6 +141,7 @@ struct pv_config {
 	/* [retention] every_s: how often the retention job runs (default 86400;
 	 * docs/operations.md "Retention and disposal") */
 	int retention_every_s;
+	int export_keep_s;          /* [export] keep_s: a de-identified export is deleted this long after creation */
 	/* [audit] retention_days: audit entries are kept at least this long
 	 * (default 2190, six years, 45 CFR 164.316(b)(2)(i); lower only with --dev).
 	 * The trail has no pruning: it is kept forever; the key bounds any future one. */

@@ -109,6 +109,15 @@ enum pv_rc crypto_sha256(const void *msg, size_t len, uint8_t out[CRYPTO_SHA256_
 enum pv_rc crypto_sha256_2(const void *a, size_t alen, const void *b, size_t blen,
     uint8_t out[CRYPTO_SHA256_LEN]);
 
+/* SHA-256 of a message that arrives in pieces (an export file chunk by
+ * chunk): begin, update any number of times, end (which frees; free alone
+ * abandons). */
+struct crypto_sha256_stream;
+enum pv_rc crypto_sha256_begin(struct crypto_sha256_stream **out);
+enum pv_rc crypto_sha256_update(struct crypto_sha256_stream *h, const void *msg, size_t len);
+enum pv_rc crypto_sha256_end(struct crypto_sha256_stream *h, uint8_t out[CRYPTO_SHA256_LEN]);
+void crypto_sha256_free(struct crypto_sha256_stream *h);
+
 /* RFC 8032 Ed25519. The private key is the 32-byte seed. */
 enum pv_rc crypto_ed25519_keygen(uint8_t pub[CRYPTO_ED25519_PUB_LEN],
     struct pv_secret **priv);

@@ -10,6 +10,7 @@
  *  - MAC and KDF contexts hold key-derived state; they live for one call
  *    and EVP_*_CTX_free cleanses them.
  */
+#include <stdlib.h>
 #include <limits.h>
 #include <pthread.h>
 #include <string.h>
@@ -67,6 +68,69 @@ crypto_sha256(const void *msg, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
 		return PV_E_CRYPTO;
 	}
 	return PV_OK;
+}
+
+struct crypto_sha256_stream {
+	EVP_MD_CTX *c;
+};
+
+enum pv_rc
+crypto_sha256_begin(struct crypto_sha256_stream **out)
+{
+	struct crypto_sha256_stream *h;
+
+	if (out == NULL)
+		return PV_E_INVALID;
+	if (!crypto_md_ready())
+		return PV_E_CRYPTO;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return PV_E_NOMEM;
+	if ((h->c = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(h->c, md_sha256, NULL) != 1) {
+		crypto_ossl_fail("SHA-256");
+		crypto_sha256_free(h);
+		return PV_E_CRYPTO;
+	}
+	*out = h;
+	return PV_OK;
+}
+
+enum pv_rc
+crypto_sha256_update(struct crypto_sha256_stream *h, const void *msg, size_t len)
+{
+	if (h == NULL || (msg == NULL && len > 0))
+		return PV_E_INVALID;
+	if (len > 0 && EVP_DigestUpdate(h->c, msg, len) != 1) {
+		crypto_ossl_fail("SHA-256");
+		return PV_E_CRYPTO;
+	}
+	return PV_OK;
+}
+
+enum pv_rc
+crypto_sha256_end(struct crypto_sha256_stream *h, uint8_t out[CRYPTO_SHA256_LEN])
+{
+	unsigned int n = 0;
+	enum pv_rc rc = PV_OK;
+
+	if (h == NULL || out == NULL) {
+		crypto_sha256_free(h);
+		return PV_E_INVALID;
+	}
+	if (EVP_DigestFinal_ex(h->c, out, &n) != 1 || n != CRYPTO_SHA256_LEN) {
+		crypto_ossl_fail("SHA-256");
+		rc = PV_E_CRYPTO;
+	}
+	crypto_sha256_free(h);
+	return rc;
+}
+
+void
+crypto_sha256_free(struct crypto_sha256_stream *h)
+{
+	if (h == NULL)
+		return;
+	EVP_MD_CTX_free(h->c);
+	free(h);
 }
 
 enum pv_rc

@@ -624,6 +624,22 @@ static const struct migration migrations[] = {
 	 * once every app's secret was rotated. */
 	{ 28,
 	  "ALTER TABLE app_secrets ADD COLUMN mac_version INTEGER NOT NULL DEFAULT 1;" },
+	/* de-identified exports (store_exports.h, src/vault/ops_export.c): the
+	 * head row of each export and its chunks, each sealed under KEK "export". */
+	{ 29,
+	  "CREATE TABLE exports(id TEXT PRIMARY KEY,"
+	  " collection TEXT NOT NULL, job_id TEXT NOT NULL, state TEXT NOT NULL,"
+	  " mode TEXT NOT NULL, pseudonym INTEGER NOT NULL, created_by TEXT NOT NULL,"
+	  " created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,"
+	  " finished_ms INTEGER NOT NULL DEFAULT 0, lines INTEGER NOT NULL DEFAULT 0,"
+	  " chunks INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
+	  " dropped TEXT NOT NULL DEFAULT '{}', sha256 TEXT NOT NULL DEFAULT '');"
+	  "CREATE INDEX exports_created ON exports(created_ms);"
+	  "CREATE TABLE export_chunks("
+	  " export_id TEXT NOT NULL, idx INTEGER NOT NULL, lines INTEGER NOT NULL,"
+	  " kek_name TEXT NOT NULL, kek_version INTEGER NOT NULL,"
+	  " wrapped_dek BLOB NOT NULL, ciphertext BLOB NOT NULL,"
+	  " PRIMARY KEY(export_id, idx));" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

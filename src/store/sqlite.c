@@ -466,6 +466,22 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_BG_OVERDUE_MARK] = "UPDATE breakglass SET overdue_reported = 1 "
 	    "WHERE review_id = ?1 AND review_status = 'open' AND overdue_reported = 0",
 	/* breakglass:end */
+	/* exports:begin (migration: exports) */
+#define EXPORT_COLS "SELECT id, collection, job_id, state, mode, pseudonym, created_by, " \
+	"created_ms, expires_ms, finished_ms, lines, chunks, bytes, dropped, sha256 FROM exports"
+	[SQ_EXPORT_PUT] = "INSERT INTO exports(id, collection, job_id, state, mode, pseudonym, "
+	    "created_by, created_ms, expires_ms, finished_ms, lines, chunks, bytes, dropped, sha256) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+	[SQ_EXPORT_GET] = EXPORT_COLS " WHERE id = ?1",
+	[SQ_EXPORT_UPDATE] = "UPDATE exports SET state = ?2, finished_ms = ?3, lines = ?4, "
+	    "chunks = ?5, bytes = ?6, dropped = ?7, sha256 = ?8 WHERE id = ?1",
+	[SQ_EXPORT_LIST] = EXPORT_COLS " ORDER BY created_ms DESC, id DESC",
+	[SQ_EXPORT_CHUNK_PUT] = "INSERT INTO export_chunks(export_id, idx, lines, kek_name, "
+	    "kek_version, wrapped_dek, ciphertext) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[SQ_EXPORT_CHUNK_GET] = "SELECT export_id, idx, lines, kek_name, kek_version, wrapped_dek, "
+	    "ciphertext FROM export_chunks WHERE export_id = ?1 AND idx = ?2",
+	[SQ_EXPORT_CHUNKS_DELETE] = "DELETE FROM export_chunks WHERE export_id = ?1",
+	/* exports:end */
 	/* webauthn:begin (migration: webauthn_credentials, webauthn_users,
 	 * webauthn_challenges, sessions.mfa_method) */
 	[SQ_WA_CRED_PUT] = "INSERT INTO webauthn_credentials(id, user_id, public_key, alg, "
@@ -1849,6 +1865,7 @@ static const struct store_ops sq_ops = {
 	.cluster = &store_sqlite_cluster_ops,
 	.oidc = &store_sqlite_oidc_ops,
 	.breakglass = &store_sqlite_breakglass_ops,
+	.exports = &store_sqlite_exports_ops,
 };
 
 size_t store_sqlite_default_max_conns(void)

@@ -2076,3 +2076,61 @@ enum pv_rc store_breakglass_overdue_mark(struct store_tx *tx, const char *review
 	return tx->st->ops->breakglass->bg_overdue_mark(tx, review_id);
 }
 /* breakglass:end */
+/* exports:begin (de-identified exports, store_exports.h) */
+enum pv_rc store_export_put(struct store_tx *tx, const struct store_export *e)
+{
+	if (!tx_ok(tx) || e == NULL || e->id[0] == '\0' || e->collection[0] == '\0' ||
+	    e->state[0] == '\0' || e->rows < 0 || e->chunks < 0 || e->bytes < 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "export_put");
+	return tx->st->ops->exports->export_put(tx, e);
+}
+
+enum pv_rc store_export_get(struct store_tx *tx, const char *id, struct store_export *out)
+{
+	if (!tx_ok(tx) || id == NULL || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->exports->export_get(tx, id, out);
+}
+
+enum pv_rc store_export_update(struct store_tx *tx, const struct store_export *e)
+{
+	if (!tx_ok(tx) || e == NULL || e->id[0] == '\0' || e->state[0] == '\0' || e->rows < 0 ||
+	    e->chunks < 0 || e->bytes < 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "export_update");
+	return tx->st->ops->exports->export_update(tx, e);
+}
+
+enum pv_rc store_export_list(struct store_tx *tx, store_export_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->exports->export_list(tx, cb, arg);
+}
+
+enum pv_rc store_export_chunk_put(struct store_tx *tx, const struct store_export_chunk *c)
+{
+	if (!tx_ok(tx) || c == NULL || c->export_id[0] == '\0' || c->idx < 0 ||
+	    c->kek_name[0] == '\0' || c->wrapped_dek == NULL || c->ciphertext == NULL)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "export_chunk_put");
+	return tx->st->ops->exports->export_chunk_put(tx, c);
+}
+
+enum pv_rc store_export_chunk_get(struct store_tx *tx, const char *export_id, int64_t idx,
+    struct store_export_chunk *out)
+{
+	if (!tx_ok(tx) || export_id == NULL || idx < 0 || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->exports->export_chunk_get(tx, export_id, idx, out);
+}
+
+enum pv_rc store_export_chunks_delete(struct store_tx *tx, const char *export_id, int64_t *n)
+{
+	if (!tx_ok(tx) || export_id == NULL)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "export_chunks_delete");
+	return tx->st->ops->exports->export_chunks_delete(tx, export_id, n);
+}
+/* exports:end */

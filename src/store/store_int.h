@@ -392,6 +392,19 @@ struct store_breakglass_ops {
 	enum pv_rc (*bg_overdue_mark)(struct store_tx *tx, const char *review_id);
 };
 
+/* ---- exports (store_exports.h): de-identified exports and their chunks */
+struct store_exports_ops {
+	enum pv_rc (*export_put)(struct store_tx *tx, const struct store_export *e);
+	enum pv_rc (*export_get)(struct store_tx *tx, const char *id, struct store_export *out);
+	enum pv_rc (*export_update)(struct store_tx *tx, const struct store_export *e);
+	enum pv_rc (*export_list)(struct store_tx *tx, store_export_cb cb, void *arg);
+	enum pv_rc (*export_chunk_put)(struct store_tx *tx, const struct store_export_chunk *c);
+	enum pv_rc (*export_chunk_get)(struct store_tx *tx, const char *export_id, int64_t idx,
+	    struct store_export_chunk *out);
+	enum pv_rc (*export_chunks_delete)(struct store_tx *tx, const char *export_id,
+	    int64_t *n);
+};
+
 /* The backend's table: one sub-table per domain, so a backend implements
  * (and a conformance test covers) the store domain by domain. Every pointer
  * and every op in each sub-table is non-NULL. */
@@ -415,6 +428,7 @@ struct store_ops {
 	const struct store_oidc_ops *oidc;
 	const struct store_elevations_ops *elevations;
 	const struct store_breakglass_ops *breakglass;
+	const struct store_exports_ops *exports;
 };
 
 struct store_sql_runner;   /* SQL backends' statement runners (store_sqlite.h) */

@@ -184,6 +184,15 @@ enum store_sqlite_stmt {
 	SQ_BG_REVIEW_DECIDE,
 	SQ_BG_OVERDUE_MARK,
 	/* breakglass:end */
+	/* exports:begin */
+	SQ_EXPORT_PUT,
+	SQ_EXPORT_GET,
+	SQ_EXPORT_UPDATE,
+	SQ_EXPORT_LIST,
+	SQ_EXPORT_CHUNK_PUT,
+	SQ_EXPORT_CHUNK_GET,
+	SQ_EXPORT_CHUNKS_DELETE,
+	/* exports:end */
 	/* keys-admin:begin (census, destroy, re-envelope) */
 	SQ_KEK_CENSUS,
 	SQ_KEK_DESTROY,
@@ -499,6 +508,7 @@ extern const struct store_subjects_ops store_sqlite_subjects_ops;   /* sqlite_su
 extern const struct store_secrets_ops store_sqlite_secrets_ops;   /* sqlite_secrets.c */
 extern const struct store_approvals_ops store_sqlite_approvals_ops;   /* sqlite_approvals.c */
 extern const struct store_breakglass_ops store_sqlite_breakglass_ops;   /* sqlite_breakglass.c */
+extern const struct store_exports_ops store_sqlite_exports_ops;   /* sqlite_exports.c */
 extern const struct store_webauthn_ops store_sqlite_webauthn_ops;   /* sqlite_webauthn.c */
 extern const struct store_cluster_ops store_sqlite_cluster_ops; /* sqlite_cluster.c */
 extern const struct store_oidc_ops store_sqlite_oidc_ops;       /* sqlite_oidc.c */

@@ -64,6 +64,7 @@ void vault_free(struct vault_ctx *v)
 	vault_retention_free(v->retention);
 	vault_breakglass_free(v);
 	vault_incidents_free(v->incidents);
+	vault_export_free(v);
 	pthread_rwlock_destroy(&v->mu);
 	free(v);
 }
@@ -481,6 +482,23 @@ enum pv_rc vault_decide(struct vault_ctx *v, const struct vault_caller *who,
 	if (d.rc == PV_E_STEP_UP)
 		a->step_up_max_age_s = d.step_up_max_age_s;
 	return vault_answer_fail(a, d.rc, d.message);
+}
+
+bool vault_decide_quiet(const struct vault_caller *who, const char *action,
+    const char *collection)
+{
+	struct authz_request q;
+	struct authz_decision d;
+
+	memset(&q, 0, sizeof(q));
+	q.subject = who->subject;
+	q.action = action;
+	q.stage = AUTHZ_AT_RESOURCE;
+	q.resource.collection = collection;
+	q.env.source = who->actor->source;
+	q.env.purpose = who->purpose;
+	q.env.time_ms = util_now_ms();
+	return authz_decide(&q, &d) == PV_OK && d.allow;
 }
 
 /* ------------------------------------------------------------------ */

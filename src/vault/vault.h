@@ -483,6 +483,18 @@ enum pv_rc vault_retention_install(struct vault_ctx *v, struct jobs_runner *r,
  * runner's install step. */
 enum pv_rc vault_incidents_install(struct vault_ctx *v, struct jobs_runner *r,
     struct http_server *srv, struct authn_service *authn);
+/* De-identified export (ops_export.c; docs/storing-phi.md "De-identified
+ * export"): register the job kind "export.safe_harbor" on r, the export
+ * routes on srv and (with srv) the sweeper thread that deletes exports
+ * keep_s seconds after their creation ([export] keep_s, on the injectable
+ * clock). Called once, from the job runner's install step;
+ * vault_export_stop joins the sweeper (before the audit writer stops). */
+enum pv_rc vault_export_install(struct vault_ctx *v, struct jobs_runner *r,
+    struct http_server *srv, int64_t keep_s);
+void vault_export_stop(struct vault_ctx *v);
+/* One sweep at now (the sweeper's step): every export past its expiry loses
+ * its chunks (export.expire); *expired (may be NULL) how many. */
+enum pv_rc vault_export_sweep(struct vault_ctx *v, int64_t now, size_t *expired);
 void vault_retention_stop(struct vault_ctx *v);
 /* Stop the scheduled-rotation sweeper (started by vault_keys_install with
  * routes); before the audit writer stops. Idempotent; NULL is fine. */

@@ -64,6 +64,7 @@ struct vault_ctx {
 	struct vault_retention *retention; /* ops_retention.c (vault_retention_install), or NULL */
 	struct vault_breakglass *breakglass; /* ops_breakglass.c (vault_breakglass_install), or NULL */
 	struct vault_incidents *incidents; /* ops_incidents.c (vault_incidents_install), or NULL */
+	struct vault_export *exporter;     /* ops_export.c (vault_export_install), or NULL */
 };
 
 enum pv_rc vault_ctx_new(const struct vault_deps *d, struct vault_ctx **out);
@@ -216,6 +217,28 @@ enum pv_rc vault_reencrypt_record(struct vault_ctx *v, struct store_tx *tx,
 enum pv_rc vault_reencrypt_token(struct vault_ctx *v, struct store_tx *tx,
     const struct store_token *t, uint32_t to_version, bool full, bool *moved);
 
+/* ---- de-identified export (ops_export.c; routes_export.c adapts it) ----
+ * create: body {"mode":"safe_harbor","pseudonym":bool} -> 202 {"job","export"}
+ * (records.export on c; audited export.create); list: {"exports":[...]} (the
+ * ones the caller may export, every one for access.approve); get: one
+ * export; file: the JSON lines (text, application/x-ndjson; chunk NULL: the
+ * whole file, else one chunk's index as text; audited export.download);
+ * delete: no body (audited export.delete). PV_E_NOTFOUND for an unknown,
+ * deleted or expired export; PV_E_STATE for a download before it is done. */
+struct vault_export;
+void vault_export_create(struct vault_export *ve, const struct vault_caller *who,
+    const char *collection, json_t *body, vault_done_fn done, void *arg);
+void vault_export_list(struct vault_export *ve, const struct vault_caller *who,
+    vault_done_fn done, void *arg);
+void vault_export_get(struct vault_export *ve, const struct vault_caller *who, const char *id,
+    vault_done_fn done, void *arg);
+void vault_export_file(struct vault_export *ve, const struct vault_caller *who, const char *id,
+    const char *chunk, vault_done_fn done, void *arg);
+void vault_export_delete(struct vault_export *ve, const struct vault_caller *who,
+    const char *id, vault_done_fn done, void *arg);
+enum pv_rc vault_routes_export(struct http_server *srv, struct vault_export *ve);
+void vault_export_free(struct vault_ctx *v);
+
 /* ---- the caller and the answer (ops.c): what operations share ---- */
 
 /* The purpose of use if it is a valid code, else NULL (writes: recorded
@@ -253,6 +276,11 @@ char *vault_detail_fields(json_t *obj, json_t *extra);
 enum pv_rc vault_decide(struct vault_ctx *v, const struct vault_caller *who,
     const char *audit_action, const char *resource, const char *action,
     const char *collection, const char **purpose, struct vault_answer *a);
+
+/* The same decision, not recorded (q.audit NULL): whether to show an item
+ * of a listing, never to refuse an operation. */
+bool vault_decide_quiet(const struct vault_caller *who, const char *action,
+    const char *collection);
 
 /* An answer: empty (rc PV_OK, no body); a refusal (rc and msg, copied,
  * NULL for the code's own; returns rc). */

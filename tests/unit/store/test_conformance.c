@@ -2035,6 +2035,103 @@ static void c_access_epoch_domains(struct store *st)
 	assert_int_equal(epoch_of(st), e += step);
 }
 
+/* ---- exports (store_exports.h) ---- */
+
+static int export_ids(const struct store_export *e, void *arg)
+{
+	return names_cb(e->id, arg);
+}
+
+static void export_init(struct store_export *e, const char *id, int64_t created)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	snprintf(e->collection, sizeof(e->collection), "visits");
+	snprintf(e->job_id, sizeof(e->job_id), "job_%s", id);
+	snprintf(e->state, sizeof(e->state), "queued");
+	snprintf(e->mode, sizeof(e->mode), "safe_harbor");
+	snprintf(e->created_by, sizeof(e->created_by), "usr_x");
+	e->pseudonym = true;
+	e->created_ms = created;
+	e->expires_ms = created + 86400000;
+}
+
+static void c_exports(struct store *st)
+{
+	struct store_export a, e;
+	struct store_export_chunk ch, got;
+	uint8_t dek[60], ct[40];
+	struct names nm;
+	int64_t n = -1;
+
+	export_init(&a, "exp_1", 1000);
+	assert_int_equal(TX_WR(st, store_export_put(tx, &a)), PV_OK);
+	assert_int_equal(TX_WR(st, store_export_put(tx, &a)), PV_E_CONFLICT);
+	export_init(&a, "exp_2", 2000);
+	assert_int_equal(TX_WR(st, store_export_put(tx, &a)), PV_OK);
+	assert_int_equal(TX_RD(st, store_export_get(tx, "exp_1", &e)), PV_OK);
+	assert_string_equal(e.job_id, "job_exp_1");
+	assert_string_equal(e.dropped, "{}");
+	assert_string_equal(e.sha256, "");
+	assert_true(e.pseudonym);
+	assert_int_equal(e.expires_ms, 1000 + 86400000);
+	/* the counts move with a step */
+	snprintf(e.state, sizeof(e.state), "done");
+	e.rows = 4;
+	e.chunks = 1;
+	e.bytes = 40;
+	e.finished_ms = 1500;
+	free(e.dropped);
+	e.dropped = strdup("{\"identifier\":3}");
+	memset(e.sha256, 'a', 64);
+	assert_int_equal(TX_WR(st, store_export_update(tx, &e)), PV_OK);
+	store_export_clear(&e);
+	assert_int_equal(TX_RD(st, store_export_get(tx, "exp_1", &e)), PV_OK);
+	assert_string_equal(e.state, "done");
+	assert_int_equal(e.rows, 4);
+	assert_int_equal(e.bytes, 40);
+	assert_string_equal(e.dropped, "{\"identifier\":3}");
+	assert_int_equal(strlen(e.sha256), 64);
+	store_export_clear(&e);
+	assert_int_equal(TX_RD(st, store_export_get(tx, "exp_9", &e)), PV_E_NOTFOUND);
+	export_init(&a, "exp_9", 1);
+	assert_int_equal(TX_WR(st, store_export_update(tx, &a)), PV_E_NOTFOUND);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_export_list(tx, export_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "exp_2,exp_1,");   /* newest first */
+	/* chunks: ciphertext and wrapped DEK round-trip, once per index */
+	memset(dek, 7, sizeof(dek));
+	for (size_t i = 0; i < sizeof(ct); i++)
+		ct[i] = (uint8_t)i;
+	memset(&ch, 0, sizeof(ch));
+	snprintf(ch.export_id, sizeof(ch.export_id), "exp_1");
+	snprintf(ch.kek_name, sizeof(ch.kek_name), STORE_EXPORT_KEK);
+	ch.kek_version = 2;
+	ch.rows = 4;
+	ch.wrapped_dek = dek;
+	ch.wrapped_dek_len = sizeof(dek);
+	ch.ciphertext = ct;
+	ch.ciphertext_len = sizeof(ct);
+	assert_int_equal(TX_WR(st, store_export_chunk_put(tx, &ch)), PV_OK);
+	assert_int_equal(TX_WR(st, store_export_chunk_put(tx, &ch)), PV_E_CONFLICT);
+	ch.idx = 1;
+	assert_int_equal(TX_WR(st, store_export_chunk_put(tx, &ch)), PV_OK);
+	assert_int_equal(TX_RD(st, store_export_chunk_get(tx, "exp_1", 0, &got)), PV_OK);
+	assert_int_equal(got.kek_version, 2);
+	assert_int_equal(got.rows, 4);
+	assert_int_equal(got.ciphertext_len, sizeof(ct));
+	assert_memory_equal(got.ciphertext, ct, sizeof(ct));
+	assert_int_equal(got.wrapped_dek_len, sizeof(dek));
+	assert_memory_equal(got.wrapped_dek, dek, sizeof(dek));
+	store_export_chunk_clear(&got);
+	assert_int_equal(TX_RD(st, store_export_chunk_get(tx, "exp_1", 2, &got)), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_export_chunks_delete(tx, "exp_1", &n)), PV_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(TX_RD(st, store_export_chunk_get(tx, "exp_1", 0, &got)), PV_E_NOTFOUND);
+	/* a read transaction refuses writes */
+	assert_int_equal(TX_RD(st, store_export_chunks_delete(tx, "exp_2", NULL)), PV_E_READONLY);
+}
+
 /* ---- breakglass (store_breakglass.h) ---- */
 
 static int bg_ids(const struct store_breakglass *g, void *arg)
@@ -2679,6 +2776,7 @@ static const struct conf_case cases[] = {
 	{ "audit_subjects", c_audit_subjects },
 	{ "oidc", c_oidc },
 	{ "breakglass", c_breakglass },
+	{ "exports", c_exports },
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
