@@ -124,6 +124,7 @@ struct http_ctx {
 	struct util_holder holder;
 	unsigned holds;
 	bool answered;             /* the handler's rc is known (resume_rc) */
+	bool gauged;               /* counted in phivault_http_requests_suspended (finish thread) */
 	enum pv_rc hold_rc;
 
 	int64_t start_us;          /* util_mono_us at the request line (metrics.c) */

@@ -703,6 +703,7 @@ http_ctx_finish(struct http_ctx *ctx)
 			rc = PV_PENDING;   /* the answer waits for its holds */
 		if (rc == PV_PENDING) {
 			ctx->pending = true;
+			ctx->gauged = true;
 			http_metrics_suspended(1);
 			if (ctx->conn != NULL && ctx->srv->can_suspend)
 				return;   /* server.c suspends the connection */
@@ -720,6 +721,7 @@ http_ctx_finish(struct http_ctx *ctx)
 		}
 		rc = ctx->resume_rc;
 		pthread_mutex_unlock(&ctx->pmu);
+		ctx->gauged = false;
 		http_metrics_suspended(-1);
 		if (rc == PV_PENDING)
 			rc = PV_E_INTERNAL;
@@ -768,6 +770,8 @@ http_ctx_free(struct http_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
+	if (ctx->gauged)
+		http_metrics_suspended(-1);   /* freed before it picked up its answer */
 	json_decref(ctx->req.resp);
 	json_decref(ctx->req.body);
 	sem_destroy(&ctx->psem);
