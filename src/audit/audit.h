@@ -136,6 +136,16 @@ struct commit_queue *audit_queue(struct audit *a);
 /* Append one entry; returns once it is durable. PV_E_AUDIT if it could not be. */
 enum pv_rc audit_record(struct audit *a, const struct audit_event *ev);
 /*
+ * Append one entry that the current request's answer must not overtake (an
+ * audited refusal). On an HTTP request thread (util.h "answers held for a
+ * commit") it is submitted with a hold on the answer and PV_OK returns at
+ * once: the answer leaves after the entry's fsync, and if the entry is not
+ * durable it becomes PV_E_AUDIT (fail_closed) or stands with the failure
+ * logged (!fail_closed). Elsewhere (CLI, jobs, unit tests, the committer)
+ * it is audit_record. PV_E_AUDIT if the entry could not even be queued.
+ */
+enum pv_rc audit_record_held(struct audit *a, const struct audit_event *ev, bool fail_closed);
+/*
  * Run fn (may be NULL) and append ev (may be NULL) in one transaction;
  * returns once durable. If fn fails its changes are rolled back, ev is
  * recorded with outcome "error" and reason = pv_rc_name(rc), and fn's rc is

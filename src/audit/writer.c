@@ -493,6 +493,52 @@ enum pv_rc audit_record(struct audit *a, const struct audit_event *ev)
 	return audit_commit(a, ev, NULL, NULL);
 }
 
+struct held_entry {
+	const struct util_holder *h;
+	bool fail_closed;
+};
+
+/* On the committer, after the group: the answer may leave now. */
+static void held_done(enum pv_rc rc, void *arg)
+{
+	struct held_entry *e = arg;
+	const struct util_holder *h = e->h;
+	bool fail_closed = e->fail_closed;
+
+	free(e);
+	if (rc != PV_OK)
+		log_error("audit: an entry an answer waited for was not recorded (%s)",
+		    pv_rc_name(rc));
+	util_hold_release(h, rc == PV_OK || !fail_closed ? PV_OK : PV_E_AUDIT);
+}
+
+enum pv_rc audit_record_held(struct audit *a, const struct audit_event *ev, bool fail_closed)
+{
+	struct held_entry *e;
+	enum pv_rc rc;
+
+	if (!a || !ev)
+		return PV_E_INVALID;
+	if (!util_request_thread())
+		return audit_record(a, ev);
+	e = calloc(1, sizeof *e);
+	if (!e)
+		return PV_E_AUDIT;
+	if ((e->h = util_request_hold()) == NULL) {
+		free(e);
+		return audit_record(a, ev);
+	}
+	e->fail_closed = fail_closed;
+	rc = audit_submit(a, ev, NULL, NULL, COMMIT_REQUEST, held_done, e);
+	if (rc != PV_OK) {
+		/* not queued: no completion will come; the answer is not held */
+		util_hold_release(e->h, PV_OK);
+		free(e);
+		return rc == PV_E_INVALID ? rc : PV_E_AUDIT;
+	}
+	return PV_OK;
+}
+
 void audit_head(struct audit *a, int64_t *seq, char hash[65])
 {
 	if (!a)

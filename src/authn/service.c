@@ -1088,7 +1088,8 @@ record_denial(struct authn_service *s, const struct authn_principal *p,
 	    http_route_resource(req));
 	ev.outcome = AUDIT_DENIED;
 	ev.reason = reason;
-	if (audit_record(s->audit, &ev) != PV_OK)
+	/* the refusal leaves once its entry is durable; no thread waits */
+	if (audit_record_held(s->audit, &ev, false) != PV_OK)
 		log_error("authn: %s denial not recorded", reason);
 }
 

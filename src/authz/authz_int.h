@@ -94,9 +94,12 @@ void authz_elevations_mfa(struct authz_service *z, struct authn_principal *p,
 enum pv_rc authz_elevations_expire_due(struct authz_service *z);
 enum pv_rc authz_route_elevations(struct authz_service *z, struct http_server *srv);
 
-/* Record a denial decided by authz_decide (decide.c). */
+/* Record a denial decided by authz_decide (decide.c). On a request thread
+ * the answer waits for the entry's commit instead of the thread
+ * (audit_record_held): fail_closed, an entry that is not durable turns the
+ * answer into PV_E_AUDIT; otherwise the refusal stands, logged. */
 enum pv_rc authz_audit_denial(struct audit *audit, const struct authz_request *r,
-    const struct authz_decision *d);
+    const struct authz_decision *d, bool fail_closed);
 
 /* Audit event with the principal as actor. */
 void authz_ev_init(struct audit_event *ev, const struct authn_principal *p, const char *source,

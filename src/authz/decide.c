@@ -983,7 +983,7 @@ allow:
 
 enum pv_rc
 authz_audit_denial(struct audit *audit, const struct authz_request *r,
-    const struct authz_decision *d)
+    const struct authz_decision *d, bool fail_closed)
 {
 	struct audit_event ev;
 
@@ -997,7 +997,8 @@ authz_audit_denial(struct audit *audit, const struct authz_request *r,
 	    (strncmp(d->reason, "breakglass_", 11) == 0 && authz_purpose_valid(r->env.purpose)) ?
 	    r->env.purpose : NULL;
 	ev.detail = r->audit_detail;
-	return audit_record(audit, &ev);
+	/* the refusal leaves once its entry is durable, and no thread waits */
+	return audit_record_held(audit, &ev, fail_closed);
 }
 
 enum pv_rc
@@ -1010,7 +1011,7 @@ authz_decide(const struct authz_request *r, struct authz_decision *d)
 	}
 	(void)decide(r, d);
 	if (!d->allow && d->rc != PV_E_UNAUTH && r->audit != NULL && r->audit_action != NULL &&
-	    authz_audit_denial(r->audit, r, d) != PV_OK) {
+	    authz_audit_denial(r->audit, r, d, true) != PV_OK) {
 		log_error("authz: denial not recorded");
 		d->audit_failed = true;
 	}

@@ -511,7 +511,7 @@ authz_authorize(struct authz_service *z, struct http_request *req, const char *p
 	q.audit_action = ev.action;
 	q.audit_resource = ev.resource;
 	q.audit_detail = detail;
-	if (authz_audit_denial(z->audit, &q, &d) != PV_OK)
+	if (authz_audit_denial(z->audit, &q, &d, false) != PV_OK)
 		log_error("authz: denial not recorded");
 	free(detail);
 	if (d.rc == PV_E_FORBIDDEN)

@@ -112,16 +112,20 @@ test_clock(struct http_request *req)
 }
 
 /*
- * Test builds only: GET /v1/test/commit-waits -> {"request_thread_waits": N},
- * the blocking waits (commit_run, authn's blocking waiter) started on HTTP
- * request threads since start (util_request_thread_waits): a route that
- * answers from its commit completion adds nothing to it.
+ * Test builds only: GET /v1/test/commit-waits -> {"request_thread_waits": N,
+ * "suspended": M}: the blocking waits (commit_run, authn's blocking waiter)
+ * started on HTTP request threads since start (util_request_thread_waits):
+ * a route that answers from its commit completion adds nothing to it; and
+ * the requests whose answer waits for a completion right now
+ * (http_requests_suspended, the gauge phivault_http_requests_suspended), so
+ * a test waits for a condition, not for a pause.
  */
 static enum pv_rc
 test_commit_waits(struct http_request *req)
 {
-	json_t *o = json_pack("{s:I}", "request_thread_waits",
-	    (json_int_t)util_request_thread_waits());
+	json_t *o = json_pack("{s:I, s:I}", "request_thread_waits",
+	    (json_int_t)util_request_thread_waits(), "suspended",
+	    (json_int_t)http_requests_suspended());
 
 	return o ? http_reply(req, 200, o) : PV_E_NOMEM;
 }

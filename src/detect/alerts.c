@@ -128,6 +128,75 @@ detect_alert_ack(struct detect *d, const struct pv_actor *actor, const char *id,
 	return rc;
 }
 
+/* ---- ack, answered from its commit completion ---- */
+
+struct ack_async {
+	struct ack_job j;
+	struct detect *d;
+	struct store_alert a;      /* the row as acknowledged, read in the transaction */
+	detect_ack_done_fn done;
+	void *arg;
+};
+
+static enum pv_rc
+ack_async_fn(struct store_tx *tx, void *arg)
+{
+	struct ack_async *x = arg;
+	enum pv_rc rc = ack_fn(tx, &x->j);
+
+	return rc == PV_OK ? store_alert_get(tx, x->j.id, &x->a) : rc;
+}
+
+/* On the committer, after the group: cheap (a JSON object, an in-memory forget). */
+static void
+ack_async_done(enum pv_rc rc, void *arg)
+{
+	struct ack_async *x = arg;
+	json_t *o = NULL;
+
+	if (rc == PV_OK) {
+		detect_open_forget(x->d, x->j.id);
+		if ((o = alert_json(&x->a)) == NULL)
+			rc = PV_E_NOMEM;
+	}
+	x->done(rc, o, x->arg);
+	free(x);
+}
+
+enum pv_rc
+detect_alert_ack_submit(struct detect *d, const struct pv_actor *actor, const char *id,
+    const char *note, detect_ack_done_fn done, void *arg)
+{
+	char res[96];
+	struct audit_event ev = {
+		.actor = *actor,
+		.action = "alert.ack",
+		.resource = res,
+		.outcome = AUDIT_ALLOWED,
+	};
+	struct ack_async *x;
+	enum pv_rc rc;
+
+	if (!util_id_valid("alt", id))
+		return PV_E_NOTFOUND;
+	if (note == NULL || !note_ok(note))
+		return PV_E_INVALID;
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return PV_E_NOMEM;
+	x->j = (struct ack_job){ id, note, actor->user_id ? actor->user_id : "anonymous",
+	    util_now_ms() };
+	x->d = d;
+	x->done = done;
+	x->arg = arg;
+	snprintf(res, sizeof(res), "alerts/%s", id);
+	rc = audit_submit(d->audit, &ev, ack_async_fn, x, COMMIT_REQUEST, ack_async_done, x);
+	if (rc != PV_OK) {
+		free(x);
+		return rc == PV_E_UNAVAILABLE || rc == PV_E_NOMEM ? rc : PV_E_AUDIT;
+	}
+	return PV_PENDING;
+}
+
 /* ---- list ---- */
 
 static enum pv_rc
@@ -142,7 +211,9 @@ record_read(struct detect *d, const struct pv_actor *actor, const char *detail)
 		.detail = detail,
 	};
 
-	return audit_commit(d->audit, &ev, NULL, NULL) == PV_OK ? PV_OK : PV_E_AUDIT;
+	/* the list leaves once this entry is durable (PV_E_AUDIT if it is not),
+	 * and no request thread waits for its commit */
+	return audit_record_held(d->audit, &ev, true) == PV_OK ? PV_OK : PV_E_AUDIT;
 }
 
 struct list_ctx {

@@ -85,6 +85,13 @@ void detect_settle(struct detect *d, int timeout_ms);
  * PV_E_CONFLICT (already acknowledged), PV_E_INVALID, PV_E_AUDIT. */
 enum pv_rc detect_alert_ack(struct detect *d, const struct pv_actor *actor, const char *id,
     const char *note);
+/* The same without a waiting thread: PV_PENDING, then done(rc, the alert as
+ * acknowledged (the caller's) or NULL, arg) exactly once, on the committer
+ * thread, after the group's fsync; any other return: done never runs. id
+ * and note must stay valid until done. */
+typedef void (*detect_ack_done_fn)(enum pv_rc rc, json_t *alert, void *arg);
+enum pv_rc detect_alert_ack_submit(struct detect *d, const struct pv_actor *actor,
+    const char *id, const char *note, detect_ack_done_fn done, void *arg);
 
 /* The alerts of a filter, as the query gave it (NULL: not given): status
  * "open" | "acknowledged", a rule name, limit "1".."1000" (default 100).

@@ -37,23 +37,8 @@ h_list(struct http_request *req)
 }
 
 static enum pv_rc
-h_ack(struct http_request *req)
+ack_reply(struct http_request *req, enum pv_rc rc, json_t *o)
 {
-	static const char *const allowed[] = { "note", NULL };
-	struct detect *d = req->route->arg;
-	struct pv_actor actor;
-	const char *id = req->params[0], *note;
-	json_t *o = NULL;
-	enum pv_rc rc;
-
-	if ((rc = http_body_only(req, allowed)) != PV_OK)
-		return rc;
-	if ((rc = http_body_string(req, "note", true, STORE_ALERT_NOTE_MAX, &note)) != PV_OK)
-		return rc;
-	authn_actor(req->principal, req->source, &actor);
-	rc = detect_alert_ack(d, &actor, id, note);
-	if (rc == PV_OK)
-		rc = detect_alert_get(d, &actor, id, &o);
 	switch (rc) {
 	case PV_OK:
 		return http_reply(req, 200, o);
@@ -70,6 +55,33 @@ h_ack(struct http_request *req)
 	default:
 		return rc;
 	}
+}
+
+/* From the ack's commit completion (committer thread): answer, resume. */
+static void
+ack_done(enum pv_rc rc, json_t *alert, void *arg)
+{
+	struct http_request *req = arg;
+
+	http_resume(req, ack_reply(req, rc, alert));
+}
+
+static enum pv_rc
+h_ack(struct http_request *req)
+{
+	static const char *const allowed[] = { "note", NULL };
+	struct detect *d = req->route->arg;
+	struct pv_actor actor;
+	const char *id = req->params[0], *note;
+	enum pv_rc rc;
+
+	if ((rc = http_body_only(req, allowed)) != PV_OK)
+		return rc;
+	if ((rc = http_body_string(req, "note", true, STORE_ALERT_NOTE_MAX, &note)) != PV_OK)
+		return rc;
+	authn_actor(req->principal, req->source, &actor);
+	rc = detect_alert_ack_submit(d, &actor, id, note, ack_done, req);
+	return rc == PV_PENDING ? PV_PENDING : ack_reply(req, rc, NULL);
 }
 
 enum pv_rc

@@ -132,6 +132,11 @@ enum pv_rc http_fail(struct http_request *req, enum pv_rc rc, const char *messag
  * (or in unit tests) the request's own thread waits for the call.
  */
 void http_resume(struct http_request *req, enum pv_rc rc);
+/* Requests whose answer waits for a completion right now (a handler that
+ * returned PV_PENDING, or an answer held for a commit: util.h), their
+ * connection suspended or, with a thread per connection, their thread
+ * waiting. The gauge phivault_http_requests_suspended; tests wait on it. */
+uint64_t http_requests_suspended(void);
 /* Respond with a JSON object (steals the reference) and status. Returns PV_OK. */
 enum pv_rc http_reply(struct http_request *req, int status, json_t *body);
 

@@ -119,6 +119,13 @@ struct http_ctx {
 	bool resumed;
 	bool suspended;            /* MHD_suspend_connection called; resume must wake MHD */
 	enum pv_rc resume_rc;
+	/* Holds on the answer (util.h "answers held for a commit"), under pmu:
+	 * resumed = answered && holds == 0; hold_rc: the first failed release */
+	struct util_holder holder;
+	unsigned holds;
+	bool answered;             /* the handler's rc is known (resume_rc) */
+	bool gauged;               /* counted in phivault_http_requests_suspended (finish thread) */
+	enum pv_rc hold_rc;
 
 	int64_t start_us;          /* util_mono_us at the request line (metrics.c) */
 };
@@ -179,5 +186,8 @@ void http_metrics_init(void);
 /* When a request's one response is queued (send_response): count it by
  * method, route template and status, and its duration. Answered only. */
 void http_metrics_request_done(const struct http_ctx *ctx);
+/* A request's answer starts (+1) / stops (-1) waiting for a completion:
+ * the gauge phivault_http_requests_suspended (http_requests_suspended). */
+void http_metrics_suspended(int delta);
 
 #endif /* PV_HTTP_INT_H */

@@ -22,6 +22,7 @@
  */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,9 @@ static const double latency_buckets[] = {
 	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 };
 
-static struct util_metric_family *fam_requests, *fam_duration;
+static struct util_metric_family *fam_requests, *fam_duration, *fam_suspended;
+static struct util_metric *suspended;
+static atomic_long suspended_now;
 static pthread_once_t fam_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -54,11 +57,18 @@ families_init(void)
 		UTIL_METRIC_HISTOGRAM, l2, latency_buckets,
 		sizeof(latency_buckets) / sizeof(latency_buckets[0])
 	};
+	const struct util_metric_def susp = {
+		"phivault_http_requests_suspended",
+		"Requests whose answer waits for a completion (a commit) right now",
+		UTIL_METRIC_GAUGE, NULL, NULL, 0
+	};
 	struct util_metrics *m = util_metrics_default();
 
 	if (util_metrics_family(m, &reqs, &fam_requests) != PV_OK ||
-	    util_metrics_family(m, &dur, &fam_duration) != PV_OK)
+	    util_metrics_family(m, &dur, &fam_duration) != PV_OK ||
+	    util_metrics_family(m, &susp, &fam_suspended) != PV_OK)
 		log_error("http: metrics families not registered; requests are not counted");
+	suspended = util_metrics_series(fam_suspended, NULL);
 }
 
 void
@@ -109,6 +119,22 @@ http_metrics_request_done(const struct http_ctx *ctx)
 	util_metric_observe(util_metrics_series(fam_duration,
 	    (const char *const[]){ method, route }),
 	    (double)(util_mono_us() - ctx->start_us) / 1e6);
+}
+
+void
+http_metrics_suspended(int delta)
+{
+	http_metrics_init();
+	atomic_fetch_add_explicit(&suspended_now, delta, memory_order_relaxed);
+	util_metric_gauge_add(suspended, (double)delta);
+}
+
+uint64_t
+http_requests_suspended(void)
+{
+	long n = atomic_load_explicit(&suspended_now, memory_order_relaxed);
+
+	return n > 0 ? (uint64_t)n : 0;
 }
 
 /* ---- GET /metrics ---- */

@@ -33,6 +33,67 @@
 
 #include "http/http_int.h"
 
+/* ---- answers held for a commit (util.h; pmu) ---- */
+
+static void
+hold_take(void *arg)
+{
+	struct http_ctx *ctx = arg;
+
+	pthread_mutex_lock(&ctx->pmu);
+	ctx->holds++;
+	pthread_mutex_unlock(&ctx->pmu);
+}
+
+/*
+ * The answer is complete (answered, no hold left): wake whoever waits for
+ * it. Called with pmu held; true if the caller must post psem after the
+ * unlock (a request thread that waits: see http_resume).
+ */
+static bool
+complete_locked(struct http_ctx *ctx)
+{
+	ctx->resumed = true;
+	if (ctx->suspended)
+		MHD_resume_connection(ctx->conn);
+	return ctx->conn == NULL || !ctx->srv->can_suspend;
+}
+
+static void
+hold_release(void *arg, enum pv_rc rc)
+{
+	struct http_ctx *ctx = arg;
+	bool post = false;
+
+	pthread_mutex_lock(&ctx->pmu);
+	if (rc != PV_OK && ctx->hold_rc == PV_OK)
+		ctx->hold_rc = rc;
+	if (--ctx->holds == 0 && ctx->answered)
+		post = complete_locked(ctx);
+	/* as in http_resume: ctx may be freed once pmu is released, unless its
+	 * thread waits for the post */
+	pthread_mutex_unlock(&ctx->pmu);
+	if (post)
+		sem_post(&ctx->psem);
+}
+
+/* The handler answered rc at once: true if holds remain, and the answer
+ * waits for them (as if the handler had returned PV_PENDING). */
+static bool
+answer_held(struct http_ctx *ctx, enum pv_rc rc)
+{
+	bool held;
+
+	pthread_mutex_lock(&ctx->pmu);
+	held = ctx->holds > 0;
+	if (held) {
+		ctx->resume_rc = rc;
+		ctx->answered = true;
+	}
+	pthread_mutex_unlock(&ctx->pmu);
+	return held;
+}
+
 enum pv_rc
 http_ctx_new(struct http_server *srv, const char *raw_uri, struct http_ctx **out)
 {
@@ -60,6 +121,7 @@ http_ctx_new(struct http_server *srv, const char *raw_uri, struct http_ctx **out
 	ctx->req.method = "";
 	ctx->req.source = "";
 	ctx->start_us = util_mono_us();
+	ctx->holder = (struct util_holder){ hold_take, hold_release, ctx };
 	if (pthread_mutex_init(&ctx->pmu, NULL) != 0)
 		goto fail;
 	if (sem_init(&ctx->psem, 0, 0) != 0) {
@@ -633,10 +695,16 @@ http_ctx_finish(struct http_ctx *ctx)
 		/* authentication and the handler run on a request thread: a
 		 * blocking commit from either is counted (commit_request_waits) */
 		util_request_thread_set(true);
+		util_request_holder_set(&ctx->holder);
 		rc = run(ctx);
+		util_request_holder_set(NULL);
 		util_request_thread_set(false);
+		if (rc != PV_PENDING && answer_held(ctx, rc))
+			rc = PV_PENDING;   /* the answer waits for its holds */
 		if (rc == PV_PENDING) {
 			ctx->pending = true;
+			ctx->gauged = true;
+			http_metrics_suspended(1);
 			if (ctx->conn != NULL && ctx->srv->can_suspend)
 				return;   /* server.c suspends the connection */
 			/* a thread per connection, or unit tests: this thread waits
@@ -653,8 +721,20 @@ http_ctx_finish(struct http_ctx *ctx)
 		}
 		rc = ctx->resume_rc;
 		pthread_mutex_unlock(&ctx->pmu);
+		ctx->gauged = false;
+		http_metrics_suspended(-1);
 		if (rc == PV_PENDING)
 			rc = PV_E_INTERNAL;
+	}
+	/* every hold is released (nothing else writes hold_rc now); one that
+	 * failed decides the answer, not what the handler built */
+	if (ctx->hold_rc != PV_OK && rc != ctx->hold_rc) {
+		log_error("http: %s %s: a commit its answer waited for failed (%s)",
+		    req->method, req->route ? req->route->pattern : "-",
+		    pv_rc_name(ctx->hold_rc));
+		rc = ctx->hold_rc;
+		req->err_message = NULL;
+		req->retry_after_s = 0;
 	}
 	if (rc == PV_OK) {
 		respond_ok(ctx);
@@ -690,6 +770,8 @@ http_ctx_free(struct http_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
+	if (ctx->gauged)
+		http_metrics_suspended(-1);   /* freed before it picked up its answer */
 	json_decref(ctx->req.resp);
 	json_decref(ctx->req.body);
 	sem_destroy(&ctx->psem);
@@ -706,9 +788,11 @@ http_resume(struct http_request *req, enum pv_rc rc)
 
 	pthread_mutex_lock(&ctx->pmu);
 	ctx->resume_rc = rc;
-	ctx->resumed = true;
-	if (ctx->suspended)
-		MHD_resume_connection(ctx->conn);
+	ctx->answered = true;
+	if (ctx->holds == 0)
+		(void)complete_locked(ctx);
+	else
+		waits = false;   /* the last hold's release completes the answer */
 	/* a suspending request's thread may free ctx as soon as this unlock
 	 * returns; a waiting one not before the post below */
 	pthread_mutex_unlock(&ctx->pmu);

@@ -16,6 +16,11 @@
  * together, or neither does. A refusal the operation finds (bad input,
  * not found, destroyed, precondition) is recorded too, with the stable
  * API code as reason. No purpose of use: secrets are not PHI.
+ * On an HTTP request thread the refusals and the read entries (get, list)
+ * are audit_record_held: the answer, not the thread, waits for the entry's
+ * commit, and becomes PV_E_AUDIT if it is not durable. The writes still
+ * block their thread (audit_commit): a put retries its sealing on a lost
+ * race, which a completion would have to redo on the committer.
  *
  * A write seals the next version (current + 1) before it commits, and the
  * commit writes it only if the head is still at the version read
@@ -108,7 +113,8 @@ static enum pv_rc refuse(struct secrets *s, const struct secrets_caller *who,
 	/* a version that does not open is "integrity" (answered 500), so
 	 * detection (decrypt_failures) can tell it apart */
 	ev.reason = rc == PV_E_INTEGRITY ? "integrity" : http_rc_code(rc);
-	if (audit_record(s->audit, &ev) != PV_OK)
+	/* answered once durable (PV_E_AUDIT if not); no request thread waits */
+	if (audit_record_held(s->audit, &ev, true) != PV_OK)
 		rc = PV_E_AUDIT, msg = NULL;
 	free(detail);
 	return answer_fail(a, rc, msg);
@@ -537,9 +543,11 @@ void secrets_get(struct secrets *s, const struct secrets_caller *who, const char
 		answer_fail(&a, PV_E_NOMEM, NULL);
 		goto out;
 	}
-	/* the value leaves only once its entry is durable (fail closed) */
+	/* the value leaves only once its entry is durable (fail closed: the
+	 * answer becomes PV_E_AUDIT and the body is never sent); the answer,
+	 * not the request thread, waits for the commit */
 	event_init(&ev, who, "secret.read", resource, detail);
-	if (audit_record(s->audit, &ev) != PV_OK)
+	if (audit_record_held(s->audit, &ev, true) != PV_OK)
 		answer_fail(&a, PV_E_AUDIT, NULL);
 out:
 	crypto_secret_free(pt);
@@ -624,7 +632,8 @@ void secrets_list(struct secrets *s, const struct secrets_caller *who, const cha
 		goto out;
 	}
 	event_init(&ev, who, "secret.list", "secrets", detail);
-	if (audit_record(s->audit, &ev) != PV_OK) {
+	/* the list leaves once its entry is durable, and no thread waits */
+	if (audit_record_held(s->audit, &ev, true) != PV_OK) {
 		answer_fail(&a, PV_E_AUDIT, NULL);
 		goto out;
 	}

@@ -222,3 +222,31 @@ util_request_thread_waits(void)
 {
 	return atomic_load_explicit(&request_thread_waits, memory_order_relaxed);
 }
+
+/* ---- answers held for a commit (util.h) ---- */
+
+static _Thread_local const struct util_holder *request_holder;
+
+void
+util_request_holder_set(const struct util_holder *h)
+{
+	request_holder = h;
+}
+
+const struct util_holder *
+util_request_hold(void)
+{
+	const struct util_holder *h = request_holder;
+
+	if (h == NULL || !request_thread)
+		return NULL;
+	h->take(h->ctx);
+	return h;
+}
+
+void
+util_hold_release(const struct util_holder *h, enum pv_rc rc)
+{
+	if (h != NULL)
+		h->release(h->ctx, rc);
+}

@@ -171,4 +171,26 @@ bool util_request_thread(void);
 void util_request_thread_wait(void);
 uint64_t util_request_thread_waits(void);
 
+/* ---- answers held for a commit ----
+ * While the HTTP layer runs a request (authentication, the route's
+ * authorization, the handler) on a request thread, it lends that thread the
+ * request's holder. A lower layer that submitted a transaction the answer
+ * must not overtake (an audited refusal: the 403 leaves only once its entry
+ * is durable) takes a hold (util_request_hold) and releases it from the
+ * commit's completion, on any thread (util_hold_release). The answer is
+ * queued once the handler has answered AND every hold is released, so no
+ * thread waits for the fsync; a hold released with an rc other than PV_OK
+ * turns the answer into that rc (fail closed: PV_E_AUDIT). Off a request
+ * thread there is no holder: util_request_hold returns NULL and the caller
+ * waits the blocking way. The holder outlives every hold taken on it. */
+struct util_holder {
+	void (*take)(void *ctx);
+	void (*release)(void *ctx, enum pv_rc rc);
+	void *ctx;
+};
+void util_request_holder_set(const struct util_holder *h);   /* NULL: none */
+/* A hold on the current request's answer, or NULL (no request here). */
+const struct util_holder *util_request_hold(void);
+void util_hold_release(const struct util_holder *h, enum pv_rc rc);
+
 #endif /* PV_UTIL_H */

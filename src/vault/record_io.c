@@ -197,7 +197,7 @@ enum pv_rc vault_fail_audited(struct vault_ctx *v, const struct vault_caller *wh
 	 * "integrity" (answered 500 internal), so detection can tell it apart */
 	const char *reason = rc == PV_E_INTEGRITY ? "integrity" : http_rc_code(rc);
 
-	if (vault_audit(v, who, action, resource, purpose, o, reason, NULL) != PV_OK)
+	if (vault_audit_refusal(v, who, action, resource, purpose, o, reason) != PV_OK)
 		return vault_answer_fail(a, PV_E_AUDIT, NULL);
 	return vault_answer_fail(a, rc, msg);
 }

@@ -313,6 +313,24 @@ enum pv_rc vault_audit(struct vault_ctx *v, const struct vault_caller *who, cons
 	return audit_record(v->audit, &ev);
 }
 
+enum pv_rc vault_audit_refusal(struct vault_ctx *v, const struct vault_caller *who,
+    const char *action, const char *resource, const char *purpose, enum audit_outcome outcome,
+    const char *reason)
+{
+	struct audit_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = *who->actor;
+	ev.action = action;
+	ev.resource = resource;
+	ev.purpose_of_use = purpose;
+	ev.outcome = outcome;
+	ev.reason = reason;
+	/* the refusal leaves once its entry is durable (PV_E_AUDIT if it is
+	 * not); no request thread waits for it */
+	return audit_record_held(v->audit, &ev, true);
+}
+
 char *vault_detail_fields(json_t *obj, json_t *extra)
 {
 	json_t *d = json_object(), *names = json_array();

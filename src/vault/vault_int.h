@@ -249,6 +249,12 @@ const char *vault_purpose_optional(const struct vault_caller *who);
 enum pv_rc vault_audit(struct vault_ctx *v, const struct vault_caller *who, const char *action,
     const char *resource, const char *purpose, enum audit_outcome outcome, const char *reason,
     const char *detail);
+/* A refusal's entry (vault_fail_audited): on a request thread the answer,
+ * not the thread, waits for its commit (audit_record_held, fail closed);
+ * elsewhere vault_audit. */
+enum pv_rc vault_audit_refusal(struct vault_ctx *v, const struct vault_caller *who,
+    const char *action, const char *resource, const char *purpose, enum audit_outcome outcome,
+    const char *reason);
 /*
  * A PHI read's last step, without blocking: submit its entry (outcome
  * allowed, the caller's actor) and answer body (taken; with version as the

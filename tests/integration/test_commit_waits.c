@@ -26,16 +26,54 @@
 #include "harness.h"
 
 static long long
-waits(struct h_server *s)
+waits_field(struct h_server *s, const char *field)
 {
 	struct h_resp r;
 	long long n;
 
 	h_req(s, "GET", "/v1/test/commit-waits", NULL, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
-	n = json_integer_value(json_object_get(r.json, "request_thread_waits"));
+	n = json_integer_value(json_object_get(r.json, field));
 	h_resp_free(&r);
 	return n;
+}
+
+static long long
+waits(struct h_server *s)
+{
+	return waits_field(s, "request_thread_waits");
+}
+
+/* Wait (polling; a bound for a loaded machine, not a timing) until at least
+ * n requests have their answer suspended for a completion. */
+static bool
+suspended_reach(struct h_server *s, long long n)
+{
+	int i;
+
+	for (i = 0; i < 6000; i++) {
+		if (waits_field(s, "suspended") >= n)
+			return true;
+		h_pause_ms(5);
+	}
+	return false;
+}
+
+/* Refusals recorded by the decision point (the route hook and the vault's
+ * call after the load) and by the secrets operations: 403 / 400, each
+ * answered once its entry is durable. */
+static void
+refusals(struct h_server *s, const char *admin, const char *auditor, const char *clin,
+    const char *path)
+{
+	h_expect(s, "GET", path, admin, NULL, (const char *[]){ "X-Purpose-Of-Use: TREAT", NULL },
+	    403, NULL);
+	h_expect(s, "POST", "/v1/users", auditor, "{\"username\":\"zed\",\"role\":\"auditor\"}",
+	    NULL, 403, NULL);
+	h_expect(s, "GET", path, clin, NULL, NULL, 400, "purpose_required");
+	h_expect(s, "GET", path, clin, NULL, (const char *[]){ "X-Purpose-Of-Use: ETREAT", NULL },
+	    403, NULL);
+	h_expect(s, "GET", "/v1/secrets/app/db", auditor, NULL, NULL, 403, NULL);
 }
 
 static void
@@ -58,13 +96,43 @@ log_has(struct h_server *s, const char *text)
 	return has;
 }
 
+/* The brute-force alert of victor's lockout: listed (alert.read answered
+ * once durable), acknowledged (answered from its commit), then a second
+ * acknowledgement is refused 409 from the same completion. */
+static void
+alert_ack(struct h_server *s, const char *auditor)
+{
+	struct h_resp r;
+	char path[128];
+	json_t *a = NULL;
+	size_t i;
+
+	h_req(s, "GET", "/v1/alerts?rule=brute_force", auditor, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_array_size(r.json) >= 1);
+	json_array_foreach(r.json, i, a)
+		if (strcmp(h_jstr(a, "status"), "open") == 0)
+			break;
+	CHECK(i < json_array_size(r.json));
+	snprintf(path, sizeof(path), "/v1/alerts/%s/ack", h_jstr(a, "id"));
+	h_resp_free(&r);
+	h_req(s, "POST", path, auditor, "{\"note\":\"seen\"}", NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(strcmp(h_jstr(r.json, "status"), "acknowledged") == 0);
+	CHECK(strcmp(h_jstr(r.json, "ack_note"), "seen") == 0);
+	h_resp_free(&r);
+	h_expect(s, "POST", path, auditor, "{\"note\":\"again\"}", NULL, 409, NULL);
+	h_expect(s, "POST", "/v1/alerts/alt_aaaaaaaaaaaaaaaaaaaaaaaaaa/ack", auditor,
+	    "{\"note\":\"x\"}", NULL, 404, NULL);
+}
+
 static void
 test_routes_do_not_wait(void)
 {
 	struct h_server s;
 	struct h_resp r;
 	char admin[256], tok[256], tok2[256], otp[128], id[64], body[512], code[16];
-	char secret[128], recovery[64];
+	char secret[128], recovery[64], clin[256], path[160];
 	const char *pw = "correct horse battery staple 7";
 	long long before, setup;
 	int i;
@@ -72,6 +140,8 @@ test_routes_do_not_wait(void)
 	h_init(&s, "waits-routes", NULL);
 	h_config_set(&s, "threads", "2");
 	h_config_set(&s, "mfa_required", "off");
+	/* victor's lockout below raises an alert to list and acknowledge */
+	h_config_set_in(&s, "detect", "brute_force_failures", "3");
 	h_start(&s, "--dev");
 	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), "rooted blue mountain 4417",
 	    admin, sizeof(admin));
@@ -83,6 +153,16 @@ test_routes_do_not_wait(void)
 	/* so does the one-time creation of the auth KEK (the first unknown name
 	 * or MFA enrolment of a data directory: authn_kek_ensure) */
 	CHECK(h_login_status(&s, "first-unknown", "whatever", NULL, 0) == 401);
+	/* a collection and a record for the refusals of the vault */
+	h_add_user(&s, admin, "clara", "clinician", "clinician pass phrase 42", clin, sizeof(clin));
+	h_collection_create(&s, admin, "{\"name\":\"patients\",\"region\":\"local\","
+	    "\"retention_days\":30,\"fields\":[{\"name\":\"name\",\"type\":\"string\","
+	    "\"classification\":\"phi\"}]}");
+	h_req(&s, "POST", "/v1/collections/patients/records", clin, "{\"name\":\"Quuxworth\"}",
+	    NULL, &r);
+	CHECK_STATUS(&r, 201);
+	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", h_jstr(r.json, "id"));
+	h_resp_free(&r);
 	before = waits(&s);
 
 	/* login refusals: unknown user, wrong password (until locked), locked */
@@ -100,6 +180,8 @@ test_routes_do_not_wait(void)
 	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"%s\"}", otp,
 	    pw);
 	h_expect(&s, "POST", "/v1/auth/password", tok, body, NULL, 200, NULL);
+	refusals(&s, admin, tok, clin, path);
+	alert_ack(&s, tok);
 
 	/* MFA enrolment and confirmation */
 	h_req(&s, "POST", "/v1/auth/mfa/enroll", tok, NULL, NULL, &r);
@@ -162,6 +244,25 @@ bg_login_main(void *arg)
 	return NULL;
 }
 
+struct bg_refusal {
+	struct h_server *s;
+	const char *token;
+	long status;
+};
+
+static void *
+bg_refusal_main(void *arg)
+{
+	struct bg_refusal *b = arg;
+	struct h_resp r;
+
+	h_req(b->s, "POST", "/v1/users", b->token, "{\"username\":\"zed\",\"role\":\"auditor\"}",
+	    NULL, &r);
+	b->status = r.status;
+	h_resp_free(&r);
+	return NULL;
+}
+
 static void
 test_held_commit_leaves_threads_free(void)
 {
@@ -170,7 +271,8 @@ test_held_commit_leaves_threads_free(void)
 	char admin[256], tok[256], fault[700], cmd[800];
 	const char *pw1 = "first user pass phrase 1", *pw2 = "second user pass phrase 2";
 	struct bg_login b1, b2;
-	pthread_t t1, t2;
+	struct bg_refusal b3;
+	pthread_t t1, t2, t3;
 	FILE *f;
 	int i;
 
@@ -197,21 +299,30 @@ test_held_commit_leaves_threads_free(void)
 	for (i = 0; i < 6000 && !log_has(&s, "injected hold op=tx_commit"); i++)
 		h_pause_ms(5);
 	CHECK(log_has(&s, "injected hold op=tx_commit"));
-	h_pause_ms(20);   /* let the second login reach its submission too */
+	/* both logins wait for their group, their connections suspended */
+	CHECK(suspended_reach(&s, 2));
+	/* and so does a refusal: its 403 waits for its entry's commit */
+	b3 = (struct bg_refusal){ &s, tok, 0 };
+	CHECK(pthread_create(&t3, NULL, bg_refusal_main, &b3) == 0);
+	CHECK(suspended_reach(&s, 3));
 
 	/* the pool's thread is free: health is answered while the logins wait */
 	h_req(&s, "GET", "/v1/sys/health", NULL, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
 	h_resp_free(&r);
 	CHECK(b1.status == 0 && b2.status == 0);   /* still waiting for their group */
+	CHECK(b3.status == 0);   /* not refused before the refusal is durable */
 
 	/* released: both logins complete */
 	snprintf(cmd, sizeof(cmd), "rm -f '%s'", fault);
 	CHECK(system(cmd) == 0);
 	pthread_join(t1, NULL);
 	pthread_join(t2, NULL);
+	pthread_join(t3, NULL);
 	CHECK(b1.status == 200);
 	CHECK(b2.status == 200);
+	CHECK(b3.status == 403);
+	CHECK(suspended_reach(&s, 0) && waits_field(&s, "suspended") == 0);
 	CHECK(h_stop(&s) == 0);
 	json_decref(s.init);
 }
