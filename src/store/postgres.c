@@ -916,6 +916,7 @@ static const struct store_ops pg_ops = {
 	.webauthn = &store_sqlite_webauthn_ops,
 	.elevations = &store_sqlite_elevations_ops,
 	.breakglass = &store_sqlite_breakglass_ops,
+	.campaigns = &store_sqlite_campaigns_ops,
 };
 
 /* Parse url into s->keys/vals, adding phivault's bounds where the url sets
