@@ -865,7 +865,7 @@ refuse(struct directory *d, const struct pv_actor *actor, const char *cid, const
 }
 
 enum pv_rc
-directory_campaign_decide(struct directory *d, const struct pv_actor *actor, const char *id,
+directory_campaign_record(struct directory *d, const struct pv_actor *actor, const char *id,
     const char *item, const char *decision, const char *note, struct directory_result *res)
 {
 	struct store_campaign c;

@@ -316,7 +316,7 @@ enum pv_rc directory_campaign_get(struct directory *d, const struct pv_actor *ac
 /* keep | revoke one pending item (review.campaign.decide). PV_E_NOTFOUND,
  * PV_E_FORBIDDEN (self-review, an app; audited as a denial), PV_E_STATE (the
  * campaign is closed), PV_E_CONFLICT (decided already), PV_E_INVALID. */
-enum pv_rc directory_campaign_decide(struct directory *d, const struct pv_actor *actor,
+enum pv_rc directory_campaign_record(struct directory *d, const struct pv_actor *actor,
     const char *id, const char *item, const char *decision, const char *note,
     struct directory_result *res);
 /* Process what is due at now (the injectable clock): campaigns past due_at

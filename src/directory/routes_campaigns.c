@@ -85,7 +85,7 @@ h_get(struct http_request *req)
 }
 
 static enum pv_rc
-h_decide(struct http_request *req)
+h_item(struct http_request *req)
 {
 	static const char *const allowed[] = { "decision", "note", NULL };
 	const char *decision = NULL, *note = NULL;
@@ -99,7 +99,7 @@ h_decide(struct http_request *req)
 	    PV_OK)
 		return rc;
 	authn_actor(req->principal, req->source, &actor);
-	rc = directory_campaign_decide(req->route->arg, &actor, req->params[0], req->params[1],
+	rc = directory_campaign_record(req->route->arg, &actor, req->params[0], req->params[1],
 	    decision, note, &res);
 	if (rc != PV_OK)
 		return op_fail(req, rc, &res);
@@ -117,7 +117,7 @@ directory_route_campaigns(struct directory *d, struct http_server *srv)
 		    0, 0, d },
 		{ "GET", "/v1/reviews/campaigns/{id}", h_get, "access.approve",
 		    "review.campaign.read", 0, 0, d },
-		{ "POST", "/v1/reviews/campaigns/{id}/items/{item}", h_decide, "access.approve",
+		{ "POST", "/v1/reviews/campaigns/{id}/items/{item}", h_item, "access.approve",
 		    "review.campaign.decide", HTTP_ROUTE_BODY, CAMPAIGN_BODY_MAX, d },
 	};
 
