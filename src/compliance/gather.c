@@ -19,6 +19,8 @@
 #include <openssl/x509.h>
 
 #include "authz/authz.h"
+#include "crypto/crypto.h"
+#include "keys/keys.h"
 #include "secrets/secrets.h"
 #include "compliance/compliance_int.h"
 
@@ -35,6 +37,12 @@ compliance_state_free(struct compliance_state *s)
 	s->keys = NULL;
 }
 
+struct campaign_scan {
+	struct compliance_state *s;
+	char *result;                /* the newest closed campaign's result text */
+	bool failed;
+};
+
 struct gather {
 	struct compliance_state *s;
 	struct store_tx *tx;
@@ -42,6 +50,7 @@ struct gather {
 	size_t ecap;        /* of s->elevations */
 	bool failed;
 	json_t *groups;     /* {"group":["role", ...]} */
+	struct campaign_scan campaigns;
 };
 
 /* ---- roles and groups ---- */
@@ -361,6 +370,60 @@ on_breakglass(const struct store_breakglass *b, void *arg)
 	return 0;
 }
 
+/* ---- access review campaigns ---- */
+
+/* The tag src/directory/campaigns.c signs under (directory.h
+ * DIRECTORY_CAMPAIGN_SIG_TAG; compliance sits below directory, so it is
+ * repeated here: a format constant, versioned by its own text). */
+#define CAMPAIGN_SIG_TAG "phivault-review-campaign-v1\n"
+
+static int
+on_campaign(const struct store_campaign *c, void *arg)
+{
+	struct campaign_scan *x = arg;
+	struct compliance_state *s = x->s;
+
+	s->rv_campaigns++;
+	if (strcmp(c->status, "open") == 0) {
+		if (s->now_ms >= c->due_ms)
+			s->rv_overdue++;
+		return 0;
+	}
+	if (c->closed_ms <= s->rv_last_closed_ms)
+		return 0;
+	s->rv_last_closed_ms = c->closed_ms;
+	util_strlcpy(s->rv_last_id, c->id, sizeof(s->rv_last_id));
+	util_strlcpy(s->rv_last_signature, c->signature, sizeof(s->rv_last_signature));
+	free(x->result);
+	if ((x->result = strdup(c->result != NULL ? c->result : "")) == NULL) {
+		x->failed = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* Does the newest closed campaign's result verify under the audit key? */
+static bool
+campaign_signature_ok(struct store *st, const char *text, const char *hex)
+{
+	uint8_t pub[CRYPTO_ED25519_PUB_LEN], sig[CRYPTO_ED25519_SIG_LEN];
+	size_t tl = strlen(CAMPAIGN_SIG_TAG), n;
+	char *msg;
+	bool ok;
+
+	if (text == NULL || strlen(hex) != 2 * sizeof(sig) ||
+	    util_hex_decode(hex, sig, sizeof(sig)) != 0 || keys_audit_public_key(st, pub) != PV_OK)
+		return false;
+	n = strlen(text);
+	if ((msg = malloc(tl + n + 1)) == NULL)
+		return false;
+	memcpy(msg, CAMPAIGN_SIG_TAG, tl);
+	memcpy(msg + tl, text, n + 1);
+	ok = crypto_ed25519_verify(pub, (const uint8_t *)msg, tl + n, sig) == PV_OK;
+	free(msg);
+	return ok;
+}
+
 static enum pv_rc
 read_sinks(struct gather *g)
 {
@@ -552,6 +615,10 @@ read_store(struct gather *g)
 		return rc;
 	if ((rc = store_elevation_list(g->tx, NULL, NULL, on_elevation, g)) != PV_OK)
 		return rc;
+	if ((rc = store_campaign_list(g->tx, NULL, on_campaign, &g->campaigns)) != PV_OK)
+		return rc;
+	if (g->campaigns.failed)
+		return PV_E_NOMEM;
 	return read_sinks(g);
 }
 
@@ -566,6 +633,7 @@ compliance_gather(const struct compliance_inputs *in, struct compliance_state *o
 	memset(&g, 0, sizeof(g));
 	out->cfg = in->cfg;
 	g.s = out;
+	g.campaigns.s = out;
 	if ((g.groups = json_object()) == NULL)
 		return PV_E_NOMEM;
 	if ((rc = store_begin(in->st, STORE_RD, &g.tx)) != PV_OK)
@@ -578,6 +646,8 @@ compliance_gather(const struct compliance_inputs *in, struct compliance_state *o
 		goto out;
 	if ((rc = audit_verify(in->st, NULL, &vr)) != PV_OK)
 		goto out;
+	out->rv_last_signature_ok = out->rv_last_closed_ms > 0 &&
+	    campaign_signature_ok(in->st, g.campaigns.result, out->rv_last_signature);
 	out->audit_ok = vr.ok;
 	out->audit_entries = vr.entries;
 	out->audit_checkpoints = vr.checkpoints;
@@ -591,6 +661,7 @@ compliance_gather(const struct compliance_inputs *in, struct compliance_state *o
 		out->proc = *in->proc;
 out:
 	json_decref(g.groups);
+	free(g.campaigns.result);
 	if (rc != PV_OK)
 		compliance_state_free(out);
 	return rc;
