@@ -496,7 +496,7 @@ ev_breakglass_reviews(const struct compliance_state *s, json_t *e)
 
 /* Access review campaigns (src/directory/campaigns.c): one closed within
  * the window (twice [reviews] campaign_every_s when scheduled, else one
- * year), none open past its due date, and the newest closed one's signed
+ * year), none open past its due date, and every closed one's signed
  * result verifies under the audit key. */
 #define ACCESS_REVIEW_UNSCHEDULED_MAX_S (365 * 86400)
 
@@ -518,11 +518,12 @@ ev_access_reviews(const struct compliance_state *s, json_t *e)
 			json_object_set_new(last, "closed_age_s",
 			    json_integer((s->now_ms - s->rv_last_closed_ms) / 1000));
 			json_object_set_new(last, "signature", json_string(s->rv_last_signature));
-			json_object_set_new(last, "signature_valid",
-			    json_boolean(s->rv_last_signature_ok));
 			json_object_set_new(e, "last_closed", last);
 		}
 	}
+	set_int(e, "signatures_bad", s->rv_bad_signatures);
+	if (s->rv_bad_signatures > 0)
+		set_str(e, "first_bad", s->rv_bad_id);
 	if (s->rv_overdue > 0) {
 		set_str(e, "why", "an access review campaign is open past its due date");
 		return COMPLIANCE_FAIL;
@@ -531,8 +532,8 @@ ev_access_reviews(const struct compliance_state *s, json_t *e)
 		set_str(e, "why", "no access review campaign has closed");
 		return COMPLIANCE_FAIL;
 	}
-	if (!s->rv_last_signature_ok) {
-		set_str(e, "why", "the newest campaign's signed result does not verify");
+	if (s->rv_bad_signatures > 0) {
+		set_str(e, "why", "a closed campaign's signed result does not verify");
 		return COMPLIANCE_FAIL;
 	}
 	if ((s->now_ms - s->rv_last_closed_ms) / 1000 > max_s) {

@@ -39,8 +39,8 @@ compliance_state_free(struct compliance_state *s)
 
 struct campaign_scan {
 	struct compliance_state *s;
-	char *result;                /* the newest closed campaign's result text */
-	bool failed;
+	uint8_t pub[CRYPTO_ED25519_PUB_LEN];   /* the audit key */
+	bool have_pub;
 };
 
 struct gather {
@@ -377,6 +377,30 @@ on_breakglass(const struct store_breakglass *b, void *arg)
  * repeated here: a format constant, versioned by its own text). */
 #define CAMPAIGN_SIG_TAG "phivault-review-campaign-v1\n"
 
+/* Does hex sign CAMPAIGN_SIG_TAG || text under pub? */
+static bool
+campaign_signature_ok(const uint8_t *pub, const char *text, const char *hex)
+{
+	uint8_t sig[CRYPTO_ED25519_SIG_LEN];
+	size_t tl = strlen(CAMPAIGN_SIG_TAG), n;
+	char *msg;
+	bool ok;
+
+	if (text == NULL || strlen(hex) != 2 * sizeof(sig) ||
+	    util_hex_decode(hex, sig, sizeof(sig)) != 0)
+		return false;
+	n = strlen(text);
+	if ((msg = malloc(tl + n + 1)) == NULL)
+		return false;
+	memcpy(msg, CAMPAIGN_SIG_TAG, tl);
+	memcpy(msg + tl, text, n + 1);
+	ok = crypto_ed25519_verify(pub, (const uint8_t *)msg, tl + n, sig) == PV_OK;
+	free(msg);
+	return ok;
+}
+
+/* Every closed campaign's signed result is checked, not only the newest:
+ * an edited old result is as much a broken record as a new one. */
 static int
 on_campaign(const struct store_campaign *c, void *arg)
 {
@@ -389,39 +413,17 @@ on_campaign(const struct store_campaign *c, void *arg)
 			s->rv_overdue++;
 		return 0;
 	}
+	if (!x->have_pub || !campaign_signature_ok(x->pub, c->result, c->signature)) {
+		if (s->rv_bad_signatures == 0)
+			util_strlcpy(s->rv_bad_id, c->id, sizeof(s->rv_bad_id));
+		s->rv_bad_signatures++;
+	}
 	if (c->closed_ms <= s->rv_last_closed_ms)
 		return 0;
 	s->rv_last_closed_ms = c->closed_ms;
 	util_strlcpy(s->rv_last_id, c->id, sizeof(s->rv_last_id));
 	util_strlcpy(s->rv_last_signature, c->signature, sizeof(s->rv_last_signature));
-	free(x->result);
-	if ((x->result = strdup(c->result != NULL ? c->result : "")) == NULL) {
-		x->failed = true;
-		return 1;
-	}
 	return 0;
-}
-
-/* Does the newest closed campaign's result verify under the audit key? */
-static bool
-campaign_signature_ok(struct store *st, const char *text, const char *hex)
-{
-	uint8_t pub[CRYPTO_ED25519_PUB_LEN], sig[CRYPTO_ED25519_SIG_LEN];
-	size_t tl = strlen(CAMPAIGN_SIG_TAG), n;
-	char *msg;
-	bool ok;
-
-	if (text == NULL || strlen(hex) != 2 * sizeof(sig) ||
-	    util_hex_decode(hex, sig, sizeof(sig)) != 0 || keys_audit_public_key(st, pub) != PV_OK)
-		return false;
-	n = strlen(text);
-	if ((msg = malloc(tl + n + 1)) == NULL)
-		return false;
-	memcpy(msg, CAMPAIGN_SIG_TAG, tl);
-	memcpy(msg + tl, text, n + 1);
-	ok = crypto_ed25519_verify(pub, (const uint8_t *)msg, tl + n, sig) == PV_OK;
-	free(msg);
-	return ok;
 }
 
 static enum pv_rc
@@ -617,8 +619,6 @@ read_store(struct gather *g)
 		return rc;
 	if ((rc = store_campaign_list(g->tx, NULL, on_campaign, &g->campaigns)) != PV_OK)
 		return rc;
-	if (g->campaigns.failed)
-		return PV_E_NOMEM;
 	return read_sinks(g);
 }
 
@@ -634,6 +634,7 @@ compliance_gather(const struct compliance_inputs *in, struct compliance_state *o
 	out->cfg = in->cfg;
 	g.s = out;
 	g.campaigns.s = out;
+	g.campaigns.have_pub = keys_audit_public_key(in->st, g.campaigns.pub) == PV_OK;
 	if ((g.groups = json_object()) == NULL)
 		return PV_E_NOMEM;
 	if ((rc = store_begin(in->st, STORE_RD, &g.tx)) != PV_OK)
@@ -646,8 +647,6 @@ compliance_gather(const struct compliance_inputs *in, struct compliance_state *o
 		goto out;
 	if ((rc = audit_verify(in->st, NULL, &vr)) != PV_OK)
 		goto out;
-	out->rv_last_signature_ok = out->rv_last_closed_ms > 0 &&
-	    campaign_signature_ok(in->st, g.campaigns.result, out->rv_last_signature);
 	out->audit_ok = vr.ok;
 	out->audit_entries = vr.entries;
 	out->audit_checkpoints = vr.checkpoints;
@@ -661,7 +660,6 @@ compliance_gather(const struct compliance_inputs *in, struct compliance_state *o
 		out->proc = *in->proc;
 out:
 	json_decref(g.groups);
-	free(g.campaigns.result);
 	if (rc != PV_OK)
 		compliance_state_free(out);
 	return rc;
