@@ -15,7 +15,7 @@
  * after; an edited result no longer verifies and the evaluator fails;
  * with [reviews] on_due = alert an overdue campaign raises
  * access_review_overdue and removes nothing; the CLI lists, shows and
- * decides.
+ * decides; [reviews] campaign_every_s opens a campaign on its own.
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -552,6 +552,37 @@ test_cli(struct h_server *s, struct people *p)
 	free(out);
 }
 
+/* [reviews] campaign_every_s: the server opens campaigns on its own. */
+static void
+test_schedule(struct h_server *s, struct people *p)
+{
+	bool found = false;
+
+	h_stop(s);
+	h_config_set_in(s, "reviews", "campaign_every_s", "3600");
+	h_config_set_in(s, "reviews", "campaign_scope", "apps");
+	h_config_set_in(s, "reviews", "campaign_due_s", "7200");
+	h_start(s, "--dev");
+	h_clock_advance(s, 400 * DAY_MS);   /* past every time written before */
+	h_login(s, "olga", PW_OFF, p->olga, sizeof(p->olga));
+	for (int i = 0; i < 3000 && !found; i++) {
+		struct h_resp r;
+		json_t *c;
+		size_t k;
+
+		h_req(s, "GET", "/v1/reviews/campaigns?status=open", p->olga, NULL, NULL, &r);
+		CHECK_STATUS(&r, 200);
+		json_array_foreach(json_object_get(r.json, "campaigns"), k, c)
+			if (strcmp(h_jstr(c, "created_by"), "system") == 0 &&
+			    strcmp(h_jstr(c, "scope"), "apps") == 0)
+				found = true;
+		h_resp_free(&r);
+		if (!found)
+			h_pause_ms(5);
+	}
+	CHECK(found);
+}
+
 int
 main(void)
 {
@@ -570,6 +601,7 @@ main(void)
 	test_phi_campaign(&s, &p);
 	test_alert_mode(&s, &p);
 	test_cli(&s, &p);
+	test_schedule(&s, &p);
 	CHECK(h_stop(&s) == 0);
 	json_decref(s.init);
 	h_done("campaigns");
