@@ -176,6 +176,8 @@ int cmd_approval(int argc, char **argv);
 int cmd_elevation(int argc, char **argv);
 int cmd_breakglass(int argc, char **argv);
 int cmd_review(int argc, char **argv);
+/* `review campaign ...` (cmd_campaign.c): argv[0] is "campaign". */
+int cli_review_campaign(int argc, char **argv);
 int cmd_officer(int argc, char **argv);
 int cmd_passkey(int argc, char **argv);   /* cmd_passkey.c */
 /* cmd_app.c: `phivault login --app ID [--secret-file F]` (an app's sign-in). */

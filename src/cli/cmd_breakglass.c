@@ -10,6 +10,7 @@
  *   phivault review list [--status open|appropriate|inappropriate]
  *   phivault review show ID
  *   phivault review decide ID --verdict appropriate|inappropriate [--note TEXT]
+ *   phivault review campaign ...   access review campaigns (cmd_campaign.c)
  *
  * Common options: --addr URL (PHIVAULT_ADDR), --cacert FILE
  * (PHIVAULT_CACERT), --format text|json (default text on a terminal, json
@@ -34,7 +35,8 @@
 	"the terminal or stdin)"
 #define REVIEW_USAGE "usage: phivault review list [--status open|appropriate|inappropriate] " \
 	"| review show ID | review decide ID --verdict appropriate|inappropriate [--note TEXT] " \
-	"[--addr URL] [--cacert FILE] [--format text|json] (token from PHIVAULT_TOKEN)"
+	"[--addr URL] [--cacert FILE] [--format text|json] (token from PHIVAULT_TOKEN) " \
+	"| review campaign create|list|show|decide (phivault review campaign --help)"
 
 /* One line, without echo on a terminal; false on EOF. */
 static bool
@@ -244,6 +246,8 @@ cmd_review(int argc, char **argv)
 	if ((c = cli_subcommand(argc, argv, REVIEW_USAGE, &on)) != CLI_GO_ON)
 		return c;
 	sub = argv[1];
+	if (strcmp(sub, "campaign") == 0)
+		return cli_review_campaign(argc - 1, argv + 1);   /* access reviews */
 	while ((c = cli_online_getopt(argc, argv, CLI_ONLINE_SHORTOPTS "h", opts, &on)) != -1) {
 		switch (c) {
 		case 's': status = optarg; break;

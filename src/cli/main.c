@@ -46,7 +46,7 @@ static const struct command commands[] = {
 	{ "officer", cmd_officer, "add, remove or list security officers with the seal's authority (online)" },
 	{ "passkey", cmd_passkey, "list or remove your own passkeys (online)" },
 	{ "breakglass", cmd_breakglass, "activate, end or list break-glass grants (online)" },
-	{ "review", cmd_review, "list, show or decide break-glass reviews (online)" },
+	{ "review", cmd_review, "break-glass reviews and access review campaigns (online)" },
 	{ "offboard", cmd_offboard, "contract end: export PHI to the customer's key, destroy it all, certify (offline)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", NULL, "describe phivault or one command (phivault help CMD)" },

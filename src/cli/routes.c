@@ -307,7 +307,8 @@ identity_routes(struct pv_app *app)
 				return rc;
 	}
 	if ((rc = directory_new(&dc, &app->directory)) != PV_OK ||
-	    (rc = directory_routes(app->directory, app->http)) != PV_OK)
+	    (rc = directory_routes(app->directory, app->http)) != PV_OK ||
+	    (rc = directory_campaigns_start(app->directory)) != PV_OK)
 		return rc;
 	sc.directory = app->directory;
 	if ((rc = scim_new(&sc, &app->scim)) != PV_OK ||

@@ -34,6 +34,7 @@
 #include "cli/routes.h"
 #include "daemon/daemon.h"
 #include "authn/authn.h"
+#include "directory/directory.h"
 #include "backup/backup.h"
 #include "jobs/jobs.h"
 #include "vault/vault.h"
@@ -504,6 +505,7 @@ out:
 	detect_stop(app.detect);
 	vault_keys_stop(app.vault);   /* the key-rotation sweeper commits through audit */
 	vault_breakglass_stop(app.vault);   /* so does the break-glass sweeper */
+	directory_campaigns_stop(app.directory);   /* and the access review sweeper */
 	vault_retention_stop(app.vault);   /* so does the retention scheduler */
 	vault_export_stop(app.vault);      /* and the export sweeper */
 	secrets_stop(app.secrets);    /* the rotation sweeper records through audit */

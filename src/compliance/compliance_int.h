@@ -140,6 +140,16 @@ struct compliance_state {
 		char state[16];
 		int64_t seq;
 	} incidents[COMPLIANCE_INCIDENTS_MAX];
+	/* access review campaigns (store_campaigns.h): campaigns ever, those
+	 * open past their due date at now_ms, the newest closed one (its ID,
+	 * when, its signature), and the closed ones whose signed result does
+	 * not verify under the audit key (how many, the first one's ID) */
+	int64_t rv_campaigns, rv_overdue;
+	char rv_last_id[UTIL_ID_MAX];
+	int64_t rv_last_closed_ms;
+	char rv_last_signature[129];
+	int64_t rv_bad_signatures;
+	char rv_bad_id[UTIL_ID_MAX];
 	/* alerts open, by severity */
 	int64_t alerts_open_critical, alerts_open_high, alerts_open_medium, alerts_open_low;
 	/* data directory */

@@ -494,6 +494,55 @@ ev_breakglass_reviews(const struct compliance_state *s, json_t *e)
 	return COMPLIANCE_FAIL;
 }
 
+/* Access review campaigns (src/directory/campaigns.c): one closed within
+ * the window (twice [reviews] campaign_every_s when scheduled, else one
+ * year), none open past its due date, and every closed one's signed
+ * result verifies under the audit key. */
+#define ACCESS_REVIEW_UNSCHEDULED_MAX_S (365 * 86400)
+
+static enum compliance_status
+ev_access_reviews(const struct compliance_state *s, json_t *e)
+{
+	int64_t every = s->cfg != NULL ? s->cfg->reviews_campaign_every_s : 0;
+	int64_t max_s = every > 0 ? 2 * every : ACCESS_REVIEW_UNSCHEDULED_MAX_S;
+
+	set_int(e, "campaigns", s->rv_campaigns);
+	set_int(e, "overdue", s->rv_overdue);
+	set_int(e, "campaign_every_s", every);
+	set_int(e, "max_age_s", max_s);
+	if (s->rv_last_closed_ms > 0) {
+		json_t *last = json_object();
+
+		if (last != NULL) {
+			json_object_set_new(last, "id", json_string(s->rv_last_id));
+			json_object_set_new(last, "closed_age_s",
+			    json_integer((s->now_ms - s->rv_last_closed_ms) / 1000));
+			json_object_set_new(last, "signature", json_string(s->rv_last_signature));
+			json_object_set_new(e, "last_closed", last);
+		}
+	}
+	set_int(e, "signatures_bad", s->rv_bad_signatures);
+	if (s->rv_bad_signatures > 0)
+		set_str(e, "first_bad", s->rv_bad_id);
+	if (s->rv_overdue > 0) {
+		set_str(e, "why", "an access review campaign is open past its due date");
+		return COMPLIANCE_FAIL;
+	}
+	if (s->rv_last_closed_ms == 0) {
+		set_str(e, "why", "no access review campaign has closed");
+		return COMPLIANCE_FAIL;
+	}
+	if (s->rv_bad_signatures > 0) {
+		set_str(e, "why", "a closed campaign's signed result does not verify");
+		return COMPLIANCE_FAIL;
+	}
+	if ((s->now_ms - s->rv_last_closed_ms) / 1000 > max_s) {
+		set_str(e, "why", "the newest closed campaign is older than max_age_s");
+		return COMPLIANCE_FAIL;
+	}
+	return COMPLIANCE_PASS;
+}
+
 /* How old the newest backup may be: twice the schedule when one is set,
  * else seven days (docs/compliance.md "Evaluators"). */
 #define BACKUP_UNSCHEDULED_MAX_S (7 * 86400)
@@ -661,6 +710,7 @@ ev_config_drift(const struct compliance_state *s, json_t *e)
 }
 
 static const struct compliance_evaluator evaluators[] = {
+	{ "access_reviews", ev_access_reviews },
 	{ "alerts_open", ev_alerts_open },
 	{ "audit_chain", ev_audit_chain },
 	{ "backups", ev_backups },

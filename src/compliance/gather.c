@@ -19,6 +19,8 @@
 #include <openssl/x509.h>
 
 #include "authz/authz.h"
+#include "crypto/crypto.h"
+#include "keys/keys.h"
 #include "secrets/secrets.h"
 #include "compliance/compliance_int.h"
 
@@ -37,6 +39,12 @@ compliance_state_free(struct compliance_state *s)
 	s->keys = NULL;
 }
 
+struct campaign_scan {
+	struct compliance_state *s;
+	uint8_t pub[CRYPTO_ED25519_PUB_LEN];   /* the audit key */
+	bool have_pub;
+};
+
 struct gather {
 	struct compliance_state *s;
 	struct store_tx *tx;
@@ -44,6 +52,7 @@ struct gather {
 	size_t ecap;        /* of s->elevations */
 	bool failed;
 	json_t *groups;     /* {"group":["role", ...]} */
+	struct campaign_scan campaigns;
 };
 
 /* ---- roles and groups ---- */
@@ -420,6 +429,62 @@ on_breakglass(const struct store_breakglass *b, void *arg)
 	return 0;
 }
 
+/* ---- access review campaigns ---- */
+
+/* The tag src/directory/campaigns.c signs under (directory.h
+ * DIRECTORY_CAMPAIGN_SIG_TAG; compliance sits below directory, so it is
+ * repeated here: a format constant, versioned by its own text). */
+#define CAMPAIGN_SIG_TAG "phivault-review-campaign-v1\n"
+
+/* Does hex sign CAMPAIGN_SIG_TAG || text under pub? */
+static bool
+campaign_signature_ok(const uint8_t *pub, const char *text, const char *hex)
+{
+	uint8_t sig[CRYPTO_ED25519_SIG_LEN];
+	size_t tl = strlen(CAMPAIGN_SIG_TAG), n;
+	char *msg;
+	bool ok;
+
+	if (text == NULL || strlen(hex) != 2 * sizeof(sig) ||
+	    util_hex_decode(hex, sig, sizeof(sig)) != 0)
+		return false;
+	n = strlen(text);
+	if ((msg = malloc(tl + n + 1)) == NULL)
+		return false;
+	memcpy(msg, CAMPAIGN_SIG_TAG, tl);
+	memcpy(msg + tl, text, n + 1);
+	ok = crypto_ed25519_verify(pub, (const uint8_t *)msg, tl + n, sig) == PV_OK;
+	free(msg);
+	return ok;
+}
+
+/* Every closed campaign's signed result is checked, not only the newest:
+ * an edited old result is as much a broken record as a new one. */
+static int
+on_campaign(const struct store_campaign *c, void *arg)
+{
+	struct campaign_scan *x = arg;
+	struct compliance_state *s = x->s;
+
+	s->rv_campaigns++;
+	if (strcmp(c->status, "open") == 0) {
+		if (s->now_ms >= c->due_ms)
+			s->rv_overdue++;
+		return 0;
+	}
+	if (!x->have_pub || !campaign_signature_ok(x->pub, c->result, c->signature)) {
+		if (s->rv_bad_signatures == 0)
+			util_strlcpy(s->rv_bad_id, c->id, sizeof(s->rv_bad_id));
+		s->rv_bad_signatures++;
+	}
+	if (c->closed_ms <= s->rv_last_closed_ms)
+		return 0;
+	s->rv_last_closed_ms = c->closed_ms;
+	util_strlcpy(s->rv_last_id, c->id, sizeof(s->rv_last_id));
+	util_strlcpy(s->rv_last_signature, c->signature, sizeof(s->rv_last_signature));
+	return 0;
+}
+
 static enum pv_rc
 read_sinks(struct gather *g)
 {
@@ -615,6 +680,8 @@ read_store(struct gather *g)
 		return rc;
 	if ((rc = compliance_tracking_gather(g->tx, g->s)) != PV_OK)
 		return rc;
+	if ((rc = store_campaign_list(g->tx, NULL, on_campaign, &g->campaigns)) != PV_OK)
+		return rc;
 	return read_sinks(g);
 }
 
@@ -629,6 +696,8 @@ compliance_gather(const struct compliance_inputs *in, struct compliance_state *o
 	memset(&g, 0, sizeof(g));
 	out->cfg = in->cfg;
 	g.s = out;
+	g.campaigns.s = out;
+	g.campaigns.have_pub = keys_audit_public_key(in->st, g.campaigns.pub) == PV_OK;
 	if ((g.groups = json_object()) == NULL)
 		return PV_E_NOMEM;
 	if ((rc = store_begin(in->st, STORE_RD, &g.tx)) != PV_OK)

@@ -153,11 +153,16 @@ static const struct key_def keys[] = {
 	{ "breakglass", "max_s", K_INT, F(breakglass_max_s) },
 	{ "breakglass", "review_due_s", K_INT, F(breakglass_review_due_s) },
 	{ "elevation", "role_max_s", K_STR, F(elevation_role_max_s) },
+	{ "reviews", "on_due", K_STR, F(reviews_on_due) },
+	{ "reviews", "campaign_every_s", K_INT, F(reviews_campaign_every_s) },
+	{ "reviews", "campaign_scope", K_STR, F(reviews_campaign_scope) },
+	{ "reviews", "campaign_due_s", K_INT, F(reviews_campaign_due_s) },
+	{ "reviews", "unused_days", K_INT, F(reviews_unused_days) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "server", "tls", "session", "auth", "audit", "store", "policy",
-	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup", "retention", "secrets", "approvals", "oidc", "elevation", "breakglass", "export" };
+	"metrics", "sinks", "detect", "apps", "pkcs11", "compliance", "backup", "retention", "secrets", "approvals", "oidc", "elevation", "breakglass", "export", "reviews" };
 
 void
 config_defaults(struct pv_config *c, const char *datadir)
@@ -221,6 +226,11 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->elevation_max_s = 3600;
 	c->breakglass_max_s = 3600;
 	c->breakglass_review_due_s = 259200;
+	util_strlcpy(c->reviews_on_due, "remove", sizeof(c->reviews_on_due));
+	c->reviews_campaign_every_s = 0;
+	util_strlcpy(c->reviews_campaign_scope, "phi_access", sizeof(c->reviews_campaign_scope));
+	c->reviews_campaign_due_s = 1209600;
+	c->reviews_unused_days = 90;
 	c->app_cert_ttl_s = 86400;
 	c->sinks_max_message_bytes = 8192;   /* RFC 5425 section 4.3.1: receivers SHOULD take 8192 */
 	c->sinks_retry_max_ms = 30000;
@@ -972,6 +982,23 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 	if (c->breakglass_review_due_s < 60 || c->breakglass_review_due_s > 2592000)
 		REFUSE("breakglass.review_due_s = %d is not from 60 to 2592000 (30 days)",
 		    c->breakglass_review_due_s);
+	if (strcmp(c->reviews_on_due, "remove") != 0 && strcmp(c->reviews_on_due, "alert") != 0)
+		REFUSE("reviews.on_due = %s is neither remove nor alert", c->reviews_on_due);
+	if (strcmp(c->reviews_campaign_scope, "phi_access") != 0 &&
+	    strcmp(c->reviews_campaign_scope, "admins") != 0 &&
+	    strcmp(c->reviews_campaign_scope, "apps") != 0)
+		REFUSE("reviews.campaign_scope = %s is not phi_access, admins or apps",
+		    c->reviews_campaign_scope);
+	if (c->reviews_campaign_every_s != 0 &&
+	    (c->reviews_campaign_every_s < (dev ? 60 : 3600) ||
+	    c->reviews_campaign_every_s > 31536000))
+		REFUSE("reviews.campaign_every_s = %d is neither 0 (off) nor from %d to 31536000",
+		    c->reviews_campaign_every_s, dev ? 60 : 3600);
+	if (c->reviews_campaign_due_s < (dev ? 60 : 3600) || c->reviews_campaign_due_s > 31536000)
+		REFUSE("reviews.campaign_due_s = %d is not from %d to 31536000",
+		    c->reviews_campaign_due_s, dev ? 60 : 3600);
+	if (c->reviews_unused_days < 1 || c->reviews_unused_days > 3650)
+		REFUSE("reviews.unused_days = %d is not from 1 to 3650", c->reviews_unused_days);
 	if (c->app_cert_ttl_s < 300 || c->app_cert_ttl_s > 2592000)
 		REFUSE("apps.cert_ttl_s = %d is not from 300 to 2592000 (an app certificate lives "
 		    "at most 30 days)", c->app_cert_ttl_s);
@@ -1448,6 +1475,19 @@ config_write(const struct pv_config *c, const char *path)
 	    "# (60 .. 86400); its review is overdue once open review_due_s (60 .. 2592000)\n"
 	    "max_s = %d\n"
 	    "review_due_s = %d\n", c->breakglass_max_s, c->breakglass_review_due_s);
+	fprintf(f,
+	    "\n[reviews]\n"
+	    "# access review campaigns (docs/governance.md): at the due date unattested\n"
+	    "# access is removed (remove) or only alerted (alert)\n"
+	    "on_due = %s\n"
+	    "# open a campaign of campaign_scope (phi_access, admins, apps) every\n"
+	    "# campaign_every_s seconds (0: off), due campaign_due_s after it opens\n"
+	    "campaign_every_s = %d\n"
+	    "campaign_scope = %s\n"
+	    "campaign_due_s = %d\n"
+	    "# principals unused this many days are flagged in every campaign\n"
+	    "unused_days = %d\n", c->reviews_on_due, c->reviews_campaign_every_s,
+	    c->reviews_campaign_scope, c->reviews_campaign_due_s, c->reviews_unused_days);
 	if (ferror(f)) {
 		fclose(f);
 		rc = PV_E_NOMEM;

@@ -163,6 +163,19 @@ struct pv_config {
 	 * open review_due_s (60 .. 2592000, default 259200 = 72 h) */
 	int breakglass_max_s;
 	int breakglass_review_due_s;
+	/* [reviews] access review campaigns (docs/governance.md "Access
+	 * reviews"): what happens to unattested items at the due date
+	 * (on_due = remove | alert, default remove); a campaign of
+	 * campaign_scope (phi_access | admins | apps, default phi_access) is
+	 * opened every campaign_every_s (0 = off, the default; else 3600 ..
+	 * 31536000, 60 with --dev), due campaign_due_s later (3600 .. 31536000,
+	 * default 1209600 = 14 days; 60 with --dev); principals unused for
+	 * unused_days (1 .. 3650, default 90) are flagged in every campaign */
+	char reviews_on_due[16];
+	int reviews_campaign_every_s;
+	char reviews_campaign_scope[16];
+	int reviews_campaign_due_s;
+	int reviews_unused_days;
 	/* [server] public_url: the console's origin, https://HOST[:PORT]
 	 * (http:// only with --dev); WebAuthn's RP ID is its host and every
 	 * passkey response must come from exactly this origin */

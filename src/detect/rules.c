@@ -485,6 +485,16 @@ review_inappropriate(const struct detect_event *ev)
 	    util_str_has_prefix(ev->resource, "reviews/");
 }
 
+/* An access review campaign past its due date with unattested items, when
+ * [reviews] on_due = alert (src/directory/campaigns.c: the sweeper's
+ * review.campaign.overdue, system actor, once per campaign). */
+static bool
+access_review_overdue(const struct detect_event *ev)
+{
+	return is(ev->action, "review.campaign.overdue") && is(ev->outcome, "allowed") &&
+	    ev->resource != NULL && util_str_has_prefix(ev->resource, "reviews/campaigns/");
+}
+
 static bool
 probe(const struct detect_event *ev)
 {
@@ -653,6 +663,9 @@ detect_rules_feed(struct detect_rules *r, const struct detect_event *ev,
 	if (review_overdue(ev))
 		return hit(hits, n, max, DETECT_RULE_REVIEW_OVERDUE, "medium", ev->resource, "", 1,
 		    ev->t_ms);
+	if (access_review_overdue(ev))
+		return hit(hits, n, max, DETECT_RULE_ACCESS_REVIEW_OVERDUE, "medium", ev->resource,
+		    "", 1, ev->t_ms);
 	if (review_inappropriate(ev))
 		return hit(hits, n, max, DETECT_RULE_BREAKGLASS_INAPPROPRIATE, "high", ev->resource,
 		    ev->source, 1, ev->t_ms);

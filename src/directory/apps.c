@@ -340,26 +340,33 @@ struct disable_job {
 	size_t ended;
 };
 
-static enum pv_rc
-disable_fn(struct store_tx *tx, void *arg)
+enum pv_rc
+directory_app_disable_in(struct store_tx *tx, const char *id, int64_t now_ms, size_t *ended)
 {
-	struct disable_job *j = arg;
 	struct store_app a;
 	enum pv_rc rc = PV_OK;
 
-	if ((rc = store_app_get(tx, j->id, &a)) != PV_OK)
+	if ((rc = store_app_get(tx, id, &a)) != PV_OK)
 		return rc;
 	if (!a.disabled) {
 		a.disabled = true;
-		a.disabled_ms = j->now_ms;
+		a.disabled_ms = now_ms;
 		a.credential_epoch++;   /* every token made before is dead */
 		rc = store_app_update(tx, &a);
 	}
 	store_app_clear(&a);
 	if (rc != PV_OK)
 		return rc;
-	return store_app_session_end_all(tx, j->id, j->now_ms,
-	    authn_session_end_name(AUTHN_END_DISABLED), &j->ended);
+	return store_app_session_end_all(tx, id, now_ms,
+	    authn_session_end_name(AUTHN_END_DISABLED), ended);
+}
+
+static enum pv_rc
+disable_fn(struct store_tx *tx, void *arg)
+{
+	struct disable_job *j = arg;
+
+	return directory_app_disable_in(tx, j->id, j->now_ms, &j->ended);
 }
 
 enum pv_rc

@@ -274,4 +274,58 @@ enum pv_rc directory_app_certificate(struct directory *d, const struct pv_actor 
     struct directory_result *res);
 void directory_app_cert_free(struct directory_app_cert *c);
 
+/* ---- access review campaigns (campaigns.c, docs/governance.md "Access
+ * reviews", docs/internals/directory.md "Access review campaigns") ----
+ * A campaign lists every principal in its scope with what it holds (roles,
+ * groups, the grants that put it in scope, active elevations, last use,
+ * who approved it, unused flag); a reviewer holding access.approve (the
+ * route's permission; an officer), never the principal itself and never an
+ * app, decides each item keep or revoke. Revoke removes the in-scope roles
+ * and groups of a user (security_officer is never among them: officers
+ * change only with the seal's authority) or disables an app, in the same
+ * transaction as its review.campaign.decide entry. At the due date the
+ * sweeper removes what is still pending (on_due remove, entry
+ * review.campaign.remove) or marks it unattested and raises
+ * access_review_overdue (on_due alert, entry review.campaign.overdue), then
+ * closes the campaign with its result signed by the audit key
+ * (review.campaign.close). */
+
+#define DIRECTORY_CAMPAIGN_DUE_MIN_S 60
+#define DIRECTORY_CAMPAIGN_DUE_MAX_S 31536000
+#define DIRECTORY_CAMPAIGN_NOTE_MAX 1024
+/* The signed message: this tag, then the result text (JSON, compact,
+ * sorted keys) exactly as stored and served. */
+#define DIRECTORY_CAMPAIGN_SIG_TAG "phivault-review-campaign-v1\n"
+
+struct directory_campaign_spec {
+	const char *scope;            /* phi_access | admins | apps */
+	const char *reviewers;        /* officers ("managers": PV_E_INVALID, not supported) */
+	int64_t due_in_s;             /* 0: [reviews] campaign_due_s */
+};
+/* review.campaign.create (resource reviews/campaigns/<id>); res->id.
+ * PV_E_INVALID with res->message for a bad scope, reviewers or due_in_s. */
+enum pv_rc directory_campaign_create(struct directory *d, const struct pv_actor *actor,
+    const struct directory_campaign_spec *spec, struct directory_result *res);
+/* {"campaigns":[...]} newest first (status NULL, "open" or "closed"). Not audited. */
+enum pv_rc directory_campaign_list(struct directory *d, const struct pv_actor *actor,
+    const char *status, struct json_t **out, struct directory_result *res);
+/* One campaign with its items, its result and signature once closed and
+ * whether that signature verifies now ("signature_valid"). Not audited. */
+enum pv_rc directory_campaign_get(struct directory *d, const struct pv_actor *actor,
+    const char *id, struct json_t **out, struct directory_result *res);
+/* keep | revoke one pending item (review.campaign.decide). PV_E_NOTFOUND,
+ * PV_E_FORBIDDEN (self-review, an app; audited as a denial), PV_E_STATE (the
+ * campaign is closed), PV_E_CONFLICT (decided already), PV_E_INVALID. */
+enum pv_rc directory_campaign_record(struct directory *d, const struct pv_actor *actor,
+    const char *id, const char *item, const char *decision, const char *note,
+    struct directory_result *res);
+/* Process what is due at now (the injectable clock): campaigns past due_at
+ * (remove or alert, then close and sign) and the schedule ([reviews]
+ * campaign_every_s). The sweeper calls it; tests may too. */
+enum pv_rc directory_campaigns_sweep(struct directory *d, int64_t now_ms);
+/* Start / stop the sweeper thread (looks every 500 ms of real time).
+ * stop is idempotent and NULL-safe; directory_free stops it. */
+enum pv_rc directory_campaigns_start(struct directory *d);
+void directory_campaigns_stop(struct directory *d);
+
 #endif /* PV_DIRECTORY_H */

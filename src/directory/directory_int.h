@@ -15,6 +15,8 @@
 #include "http/http.h"
 #include "store/store.h"
 
+struct directory_campaigns;
+
 struct directory {
 	struct authn_service *authn;       /* NULL: no cache to invalidate (init) */
 	struct store *st;
@@ -22,7 +24,14 @@ struct directory {
 	const struct pv_config *cfg;
 	struct authz_service *authz;       /* NULL: PHI-granting changes refused */
 	struct keys *keys;                 /* NULL: officers cannot be changed */
+	struct directory_campaigns *campaigns;   /* the due-date sweeper (campaigns.c) */
 };
+
+/* apps.c: disable app id in tx (disabled, credential epoch bumped, every
+ * session ended: *ended); idempotent. The commit is the caller's. */
+enum pv_rc directory_app_disable_in(struct store_tx *tx, const char *id, int64_t now_ms,
+    size_t *ended);
+enum pv_rc directory_route_campaigns(struct directory *d, struct http_server *srv);
 
 /* ---- dual control (users.c, groups.c) ---- */
 

@@ -35,6 +35,7 @@ directory_free(struct directory *d)
 {
 	if (d != NULL && d->authn != NULL)
 		authn_oidc_set_group_gate(d->authn, NULL, NULL);
+	directory_campaigns_stop(d);
 	free(d);
 }
 
@@ -52,7 +53,11 @@ directory_routes(struct directory *d, struct http_server *srv)
 
 	if (d == NULL || srv == NULL)
 		return PV_E_INVALID;
-	if ((rc = directory_route_users(d, srv)) != PV_OK ||
+	/* campaigns first: /v1/reviews/campaigns must match before the
+	 * break-glass reviews' /v1/reviews/{id} (vault, registered later; the
+	 * router takes the first match) */
+	if ((rc = directory_route_campaigns(d, srv)) != PV_OK ||
+	    (rc = directory_route_users(d, srv)) != PV_OK ||
 	    (rc = directory_route_groups(d, srv)) != PV_OK ||
 	    (rc = directory_route_officers(d, srv)) != PV_OK)
 		return rc;

@@ -640,6 +640,22 @@ static const struct migration migrations[] = {
 	  " kek_name TEXT NOT NULL, kek_version INTEGER NOT NULL,"
 	  " wrapped_dek BLOB NOT NULL, ciphertext BLOB NOT NULL,"
 	  " PRIMARY KEY(export_id, idx));" },
+	/* access review campaigns (store_campaigns.h, src/directory/campaigns.c):
+	 * a campaign, its items (one per principal reviewed) and the signed
+	 * result once closed. */
+	{ 30,
+	  "CREATE TABLE review_campaigns(id TEXT PRIMARY KEY,"
+	  " scope TEXT NOT NULL, reviewers TEXT NOT NULL, status TEXT NOT NULL,"
+	  " on_due TEXT NOT NULL, created_by TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+	  " due_ms INTEGER NOT NULL, closed_ms INTEGER NOT NULL DEFAULT 0,"
+	  " result TEXT NOT NULL DEFAULT '', signature TEXT NOT NULL DEFAULT '');"
+	  "CREATE INDEX review_campaigns_status ON review_campaigns(status, due_ms);"
+	  "CREATE TABLE review_campaign_items(campaign_id TEXT NOT NULL,"
+	  " item_id TEXT NOT NULL, kind TEXT NOT NULL, principal_id TEXT NOT NULL,"
+	  " principal_name TEXT NOT NULL, detail TEXT NOT NULL, unused INTEGER NOT NULL,"
+	  " decision TEXT NOT NULL DEFAULT '', decided_by TEXT NOT NULL DEFAULT '',"
+	  " decided_ms INTEGER NOT NULL DEFAULT 0, note TEXT NOT NULL DEFAULT '',"
+	  " PRIMARY KEY(campaign_id, item_id));" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -917,6 +917,7 @@ static const struct store_ops pg_ops = {
 	.elevations = &store_sqlite_elevations_ops,
 	.breakglass = &store_sqlite_breakglass_ops,
 	.exports = &store_sqlite_exports_ops,
+	.campaigns = &store_sqlite_campaigns_ops,
 };
 
 /* Parse url into s->keys/vals, adding phivault's bounds where the url sets

@@ -482,6 +482,34 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	    "ciphertext FROM export_chunks WHERE export_id = ?1 AND idx = ?2",
 	[SQ_EXPORT_CHUNKS_DELETE] = "DELETE FROM export_chunks WHERE export_id = ?1",
 	/* exports:end */
+	/* campaigns:begin (migration: access review campaigns) */
+#define CAMPAIGN_COLS "SELECT id, scope, reviewers, status, on_due, created_by, created_ms, " \
+	"due_ms, closed_ms, result, signature FROM review_campaigns"
+#define CITEM_COLS "SELECT campaign_id, item_id, kind, principal_id, principal_name, detail, " \
+	"unused, decision, decided_by, decided_ms, note FROM review_campaign_items"
+	[SQ_CAMPAIGN_PUT] = "INSERT INTO review_campaigns(id, scope, reviewers, status, on_due, "
+	    "created_by, created_ms, due_ms, closed_ms, result, signature) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[SQ_CAMPAIGN_GET] = CAMPAIGN_COLS " WHERE id = ?1",
+	[SQ_CAMPAIGN_LIST] = CAMPAIGN_COLS " WHERE ?1 IS NULL OR status = ?1 "
+	    "ORDER BY created_ms DESC, id DESC",
+	[SQ_CAMPAIGN_CLOSE] = "UPDATE review_campaigns SET status = 'closed', closed_ms = ?2, "
+	    "result = ?3, signature = ?4 WHERE id = ?1 AND status = 'open'",
+	[SQ_CAMPAIGN_ITEM_PUT] = "INSERT INTO review_campaign_items(campaign_id, item_id, kind, "
+	    "principal_id, principal_name, detail, unused, decision, decided_by, decided_ms, note) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[SQ_CAMPAIGN_ITEM_GET] = CITEM_COLS " WHERE campaign_id = ?1 AND item_id = ?2",
+	[SQ_CAMPAIGN_ITEMS] = CITEM_COLS " WHERE campaign_id = ?1 ORDER BY item_id",
+	[SQ_CAMPAIGN_ITEM_DECIDE] = "UPDATE review_campaign_items SET decision = ?3, "
+	    "decided_by = ?4, decided_ms = ?5, note = ?6 "
+	    "WHERE campaign_id = ?1 AND item_id = ?2 AND decision = ''",
+	[SQ_CAMPAIGN_LAST_USE_USER] = "SELECT COALESCE(MAX(last_seen_ms), 0) FROM sessions "
+	    "WHERE user_id = ?1",
+	[SQ_CAMPAIGN_LAST_USE_APP] = "SELECT COALESCE(MAX(created_ms), 0) FROM app_sessions "
+	    "WHERE app_id = ?1",
+	[SQ_CAMPAIGN_APPROVER] = "SELECT decided_by, decided_ms FROM approvals "
+	    "WHERE target = ?1 AND status = 'approved' ORDER BY decided_ms DESC, id DESC LIMIT 1",
+	/* campaigns:end */
 	/* webauthn:begin (migration: webauthn_credentials, webauthn_users,
 	 * webauthn_challenges, sessions.mfa_method) */
 	[SQ_WA_CRED_PUT] = "INSERT INTO webauthn_credentials(id, user_id, public_key, alg, "
@@ -1866,6 +1894,7 @@ static const struct store_ops sq_ops = {
 	.oidc = &store_sqlite_oidc_ops,
 	.breakglass = &store_sqlite_breakglass_ops,
 	.exports = &store_sqlite_exports_ops,
+	.campaigns = &store_sqlite_campaigns_ops,
 };
 
 size_t store_sqlite_default_max_conns(void)

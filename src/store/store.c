@@ -1845,6 +1845,114 @@ enum pv_rc store_eligible_get(struct store_tx *tx, const char *user_id, store_na
 	return tx->st->ops->elevations->eligible_get(tx, user_id, cb, arg);
 }
 /* elevations:end */
+/* campaigns:begin (access review campaigns) */
+static bool campaign_word_in(const char *s, const char *const *set)
+{
+	for (; s != NULL && *set != NULL; set++)
+		if (strcmp(s, *set) == 0)
+			return true;
+	return false;
+}
+
+static const char *const campaign_scopes[] = { "phi_access", "admins", "apps", NULL };
+static const char *const campaign_states[] = { "open", "closed", NULL };
+static const char *const campaign_on_due[] = { "remove", "alert", NULL };
+static const char *const item_decisions[] = { "keep", "revoke", "removed", "unattested",
+	NULL };
+
+enum pv_rc store_campaign_put(struct store_tx *tx, const struct store_campaign *c)
+{
+	if (!tx_ok(tx) || c == NULL || c->id[0] == '\0' ||
+	    !campaign_word_in(c->scope, campaign_scopes) || c->reviewers[0] == '\0' ||
+	    !campaign_word_in(c->status, campaign_states) ||
+	    !campaign_word_in(c->on_due, campaign_on_due) || c->created_by[0] == '\0' ||
+	    c->created_ms <= 0 || c->due_ms < c->created_ms)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "campaign_put");
+	return tx->st->ops->campaigns->campaign_put(tx, c);
+}
+
+enum pv_rc store_campaign_get(struct store_tx *tx, const char *id, struct store_campaign *out)
+{
+	if (!tx_ok(tx) || id == NULL || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->campaigns->campaign_get(tx, id, out);
+}
+
+enum pv_rc store_campaign_list(struct store_tx *tx, const char *status, store_campaign_cb cb,
+    void *arg)
+{
+	if (!tx_ok(tx) || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->campaigns->campaign_list(tx, status, cb, arg);
+}
+
+enum pv_rc store_campaign_close(struct store_tx *tx, const char *id, int64_t closed_ms,
+    const char *result, const char *signature)
+{
+	if (!tx_ok(tx) || id == NULL || closed_ms <= 0 || result == NULL || signature == NULL)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "campaign_close");
+	return tx->st->ops->campaigns->campaign_close(tx, id, closed_ms, result, signature);
+}
+
+enum pv_rc store_campaign_item_put(struct store_tx *tx, const struct store_campaign_item *i)
+{
+	if (!tx_ok(tx) || i == NULL || i->campaign_id[0] == '\0' || i->item_id[0] == '\0' ||
+	    (strcmp(i->kind, "user") != 0 && strcmp(i->kind, "app") != 0) ||
+	    i->principal_id[0] == '\0' || i->detail == NULL ||
+	    (i->decision[0] != '\0' && !campaign_word_in(i->decision, item_decisions)))
+		return PV_E_INVALID;
+	WRITE_OP(tx, "campaign_item_put");
+	return tx->st->ops->campaigns->item_put(tx, i);
+}
+
+enum pv_rc store_campaign_item_get(struct store_tx *tx, const char *campaign_id,
+    const char *item_id, struct store_campaign_item *out)
+{
+	if (!tx_ok(tx) || campaign_id == NULL || item_id == NULL || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->campaigns->item_get(tx, campaign_id, item_id, out);
+}
+
+enum pv_rc store_campaign_items(struct store_tx *tx, const char *campaign_id,
+    store_campaign_item_cb cb, void *arg)
+{
+	if (!tx_ok(tx) || campaign_id == NULL || cb == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->campaigns->items(tx, campaign_id, cb, arg);
+}
+
+enum pv_rc store_campaign_item_decide(struct store_tx *tx, const char *campaign_id,
+    const char *item_id, const char *decision, const char *by, int64_t at_ms,
+    const char *note)
+{
+	if (!tx_ok(tx) || campaign_id == NULL || item_id == NULL ||
+	    !campaign_word_in(decision, item_decisions) || by == NULL || by[0] == '\0' ||
+	    at_ms <= 0)
+		return PV_E_INVALID;
+	WRITE_OP(tx, "campaign_item_decide");
+	return tx->st->ops->campaigns->item_decide(tx, campaign_id, item_id, decision, by, at_ms,
+	    note);
+}
+
+enum pv_rc store_campaign_last_use(struct store_tx *tx, const char *kind, const char *id,
+    int64_t *ms)
+{
+	if (!tx_ok(tx) || kind == NULL || (strcmp(kind, "user") != 0 && strcmp(kind, "app") != 0) ||
+	    id == NULL || ms == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->campaigns->last_use(tx, kind, id, ms);
+}
+
+enum pv_rc store_campaign_approver(struct store_tx *tx, const char *target,
+    char by[UTIL_ID_MAX], int64_t *ms)
+{
+	if (!tx_ok(tx) || target == NULL || by == NULL || ms == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->campaigns->approver(tx, target, by, ms);
+}
+/* campaigns:end */
 /* webauthn:begin (store_webauthn.h) */
 enum pv_rc store_webauthn_cred_put(struct store_tx *tx, const struct store_webauthn_cred *c)
 {

@@ -37,6 +37,7 @@
  *   store_elevations.h JIT elevation: eligible roles and elevation requests
  *   store_breakglass.h break-glass grants and their reviews
  *   store_exports.h   de-identified exports and their encrypted chunks
+ *   store_campaigns.h access review campaigns and their items
  * No header here names a backend type (the SQLite header is included only by
  * store_sqlite.h, which only src/store/ and tests/unit/store/ include).
  *
@@ -63,6 +64,7 @@
 #include "store/store_webauthn.h"
 #include "store/store_elevations.h"
 #include "store/store_breakglass.h"
+#include "store/store_campaigns.h"
 #include "store/store_cluster.h"
 #include "store/store_oidc.h"
 #include "store/store_exports.h"

@@ -391,6 +391,26 @@ struct store_breakglass_ops {
 	    const char *status, const char *by, int64_t at_ms, const char *note);
 	enum pv_rc (*bg_overdue_mark)(struct store_tx *tx, const char *review_id);
 };
+/* ---- campaigns (store_campaigns.h): access review campaigns */
+struct store_campaigns_ops {
+	enum pv_rc (*campaign_put)(struct store_tx *tx, const struct store_campaign *c);
+	enum pv_rc (*campaign_get)(struct store_tx *tx, const char *id, struct store_campaign *out);
+	enum pv_rc (*campaign_list)(struct store_tx *tx, const char *status, store_campaign_cb cb,
+	    void *arg);
+	enum pv_rc (*campaign_close)(struct store_tx *tx, const char *id, int64_t closed_ms,
+	    const char *result, const char *signature);
+	enum pv_rc (*item_put)(struct store_tx *tx, const struct store_campaign_item *i);
+	enum pv_rc (*item_get)(struct store_tx *tx, const char *campaign_id, const char *item_id,
+	    struct store_campaign_item *out);
+	enum pv_rc (*items)(struct store_tx *tx, const char *campaign_id,
+	    store_campaign_item_cb cb, void *arg);
+	enum pv_rc (*item_decide)(struct store_tx *tx, const char *campaign_id,
+	    const char *item_id, const char *decision, const char *by, int64_t at_ms,
+	    const char *note);
+	enum pv_rc (*last_use)(struct store_tx *tx, const char *kind, const char *id, int64_t *ms);
+	enum pv_rc (*approver)(struct store_tx *tx, const char *target, char by[UTIL_ID_MAX],
+	    int64_t *ms);
+};
 
 /* ---- exports (store_exports.h): de-identified exports and their chunks */
 struct store_exports_ops {
@@ -429,6 +449,7 @@ struct store_ops {
 	const struct store_elevations_ops *elevations;
 	const struct store_breakglass_ops *breakglass;
 	const struct store_exports_ops *exports;
+	const struct store_campaigns_ops *campaigns;
 };
 
 struct store_sql_runner;   /* SQL backends' statement runners (store_sqlite.h) */

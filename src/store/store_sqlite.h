@@ -193,6 +193,19 @@ enum store_sqlite_stmt {
 	SQ_EXPORT_CHUNK_GET,
 	SQ_EXPORT_CHUNKS_DELETE,
 	/* exports:end */
+	/* campaigns:begin (access review campaigns) */
+	SQ_CAMPAIGN_PUT,
+	SQ_CAMPAIGN_GET,
+	SQ_CAMPAIGN_LIST,
+	SQ_CAMPAIGN_CLOSE,
+	SQ_CAMPAIGN_ITEM_PUT,
+	SQ_CAMPAIGN_ITEM_GET,
+	SQ_CAMPAIGN_ITEMS,
+	SQ_CAMPAIGN_ITEM_DECIDE,
+	SQ_CAMPAIGN_LAST_USE_USER,
+	SQ_CAMPAIGN_LAST_USE_APP,
+	SQ_CAMPAIGN_APPROVER,
+	/* campaigns:end */
 	/* keys-admin:begin (census, destroy, re-envelope) */
 	SQ_KEK_CENSUS,
 	SQ_KEK_DESTROY,
@@ -513,6 +526,7 @@ extern const struct store_webauthn_ops store_sqlite_webauthn_ops;   /* sqlite_we
 extern const struct store_cluster_ops store_sqlite_cluster_ops; /* sqlite_cluster.c */
 extern const struct store_oidc_ops store_sqlite_oidc_ops;       /* sqlite_oidc.c */
 extern const struct store_elevations_ops store_sqlite_elevations_ops; /* sqlite_elevations.c */
+extern const struct store_campaigns_ops store_sqlite_campaigns_ops;   /* sqlite_campaigns.c */
 
 /* identity:begin: sqlite_identity.c, the identity ops of the SQLite
  * backend (their SQL is in sqlite.c's statement table). */

@@ -515,6 +515,40 @@ test_config_drift(void **state)
 }
 
 static void
+test_access_reviews(void **state)
+{
+	struct fixture *f = *state;
+	json_t *e = NULL;
+
+	/* none ever closed */
+	assert_int_equal(run("access_reviews", f, &e), COMPLIANCE_FAIL);
+	assert_string_equal(json_string_value(json_object_get(e, "why")),
+	    "no access review campaign has closed");
+	json_decref(e);
+	f->s.rv_campaigns = 1;
+	f->s.rv_last_closed_ms = f->s.now_ms - 86400000LL;
+	strcpy(f->s.rv_last_id, "rvc_q1");
+	assert_int_equal(run("access_reviews", f, &e), COMPLIANCE_PASS);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(e, "last_closed"),
+	    "id")), "rvc_q1");
+	json_decref(e);
+	/* an edited result */
+	f->s.rv_bad_signatures = 1;
+	strcpy(f->s.rv_bad_id, "rvc_q1");
+	assert_int_equal(run("access_reviews", f, &e), COMPLIANCE_FAIL);
+	assert_string_equal(json_string_value(json_object_get(e, "first_bad")), "rvc_q1");
+	json_decref(e);
+	f->s.rv_bad_signatures = 0;
+	/* one open past its due date */
+	f->s.rv_overdue = 1;
+	assert_int_equal(run("access_reviews", f, NULL), COMPLIANCE_FAIL);
+	f->s.rv_overdue = 0;
+	/* older than a year when not scheduled */
+	f->s.rv_last_closed_ms = f->s.now_ms - 366LL * 86400000LL;
+	assert_int_equal(run("access_reviews", f, NULL), COMPLIANCE_FAIL);
+}
+
+static void
 test_customer(void **state)
 {
 	struct fixture *f = *state;
@@ -545,6 +579,7 @@ main(void)
 		cmocka_unit_test_setup(test_breakglass_reviews, setup),
 		cmocka_unit_test_setup(test_incidents, setup),
 		cmocka_unit_test_setup(test_config_drift, setup),
+		cmocka_unit_test_setup(test_access_reviews, setup),
 		cmocka_unit_test_setup(test_customer, setup),
 	};
 

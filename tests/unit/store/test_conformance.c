@@ -2130,6 +2130,102 @@ static void c_exports(struct store *st)
 	assert_int_equal(TX_RD(st, store_export_chunk_get(tx, "exp_1", 0, &got)), PV_E_NOTFOUND);
 	/* a read transaction refuses writes */
 	assert_int_equal(TX_RD(st, store_export_chunks_delete(tx, "exp_2", NULL)), PV_E_READONLY);
+/* ---- campaigns (store_campaigns.h) ---- */
+
+static int cmp_ids(const struct store_campaign *c, void *arg)
+{
+	return names_cb(c->id, arg);
+}
+
+static int cmp_items(const struct store_campaign_item *i, void *arg)
+{
+	return names_cb(i->decision[0] != '\0' ? i->decision : "pending", arg);
+}
+
+static void cmp_init(struct store_campaign *c, const char *id, int64_t created)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	snprintf(c->scope, sizeof(c->scope), "phi_access");
+	snprintf(c->reviewers, sizeof(c->reviewers), "officers");
+	snprintf(c->status, sizeof(c->status), "open");
+	snprintf(c->on_due, sizeof(c->on_due), "remove");
+	snprintf(c->created_by, sizeof(c->created_by), "usr_so");
+	c->created_ms = created;
+	c->due_ms = created + 5000;
+}
+
+static void c_campaigns(struct store *st)
+{
+	struct store_campaign c, g;
+	struct store_campaign_item it, gi;
+	struct names nm;
+	char by[UTIL_ID_MAX];
+	int64_t ms = -1;
+
+	cmp_init(&c, "rvc_1", 1000);
+	assert_int_equal(TX_WR(st, store_campaign_put(tx, &c)), PV_OK);
+	assert_int_equal(TX_WR(st, store_campaign_put(tx, &c)), PV_E_CONFLICT);
+	cmp_init(&c, "rvc_2", 2000);
+	assert_int_equal(TX_WR(st, store_campaign_put(tx, &c)), PV_OK);
+	snprintf(c.scope, sizeof(c.scope), "everyone");
+	assert_int_equal(TX_WR(st, store_campaign_put(tx, &c)), PV_E_INVALID);
+	memset(&it, 0, sizeof(it));
+	snprintf(it.campaign_id, sizeof(it.campaign_id), "rvc_1");
+	snprintf(it.item_id, sizeof(it.item_id), "rvi_a");
+	snprintf(it.kind, sizeof(it.kind), "user");
+	snprintf(it.principal_id, sizeof(it.principal_id), "usr_a");
+	snprintf(it.principal_name, sizeof(it.principal_name), "alice");
+	it.detail = (char *)"{\"roles\":[\"clinician\"]}";
+	it.unused = true;
+	assert_int_equal(TX_WR(st, store_campaign_item_put(tx, &it)), PV_OK);
+	assert_int_equal(TX_WR(st, store_campaign_item_put(tx, &it)), PV_E_CONFLICT);
+	snprintf(it.item_id, sizeof(it.item_id), "rvi_b");
+	snprintf(it.kind, sizeof(it.kind), "app");
+	it.unused = false;
+	assert_int_equal(TX_WR(st, store_campaign_item_put(tx, &it)), PV_OK);
+	assert_int_equal(TX_RD(st, store_campaign_item_get(tx, "rvc_1", "rvi_a", &gi)), PV_OK);
+	assert_string_equal(gi.principal_name, "alice");
+	assert_string_equal(gi.detail, "{\"roles\":[\"clinician\"]}");
+	assert_true(gi.unused);
+	assert_string_equal(gi.decision, "");
+	store_campaign_item_clear(&gi);
+	/* decided once */
+	assert_int_equal(TX_WR(st, store_campaign_item_decide(tx, "rvc_1", "rvi_a", "keep",
+	    "usr_so", 3000, "ok")), PV_OK);
+	assert_int_equal(TX_WR(st, store_campaign_item_decide(tx, "rvc_1", "rvi_a", "revoke",
+	    "usr_so", 3001, "")), PV_E_NOTFOUND);
+	assert_int_equal(TX_WR(st, store_campaign_item_decide(tx, "rvc_1", "rvi_b", "maybe",
+	    "usr_so", 3001, "")), PV_E_INVALID);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_campaign_items(tx, "rvc_1", cmp_items, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "keep,pending,");
+	/* closed once, with its result */
+	assert_int_equal(TX_WR(st, store_campaign_close(tx, "rvc_1", 4000, "{\"r\":1}", "ab")),
+	    PV_OK);
+	assert_int_equal(TX_WR(st, store_campaign_close(tx, "rvc_1", 4001, "{}", "cd")),
+	    PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_campaign_get(tx, "rvc_1", &g)), PV_OK);
+	assert_string_equal(g.status, "closed");
+	assert_string_equal(g.result, "{\"r\":1}");
+	assert_string_equal(g.signature, "ab");
+	assert_int_equal(g.closed_ms, 4000);
+	store_campaign_clear(&g);
+	assert_int_equal(TX_RD(st, store_campaign_get(tx, "rvc_9", &g)), PV_E_NOTFOUND);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_campaign_list(tx, NULL, cmp_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "rvc_2,rvc_1,");   /* newest first */
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(TX_RD(st, store_campaign_list(tx, "open", cmp_ids, &nm)), PV_OK);
+	assert_string_equal(nm.buf, "rvc_2,");
+	/* the aggregates: nothing known is 0 / "" */
+	assert_int_equal(TX_RD(st, store_campaign_last_use(tx, "user", "usr_none", &ms)), PV_OK);
+	assert_int_equal(ms, 0);
+	assert_int_equal(TX_RD(st, store_campaign_last_use(tx, "robot", "x", &ms)), PV_E_INVALID);
+	memset(by, 'x', sizeof(by));
+	assert_int_equal(TX_RD(st, store_campaign_approver(tx, "users/usr_none", by, &ms)), PV_OK);
+	assert_string_equal(by, "");
+	assert_int_equal(ms, 0);
 }
 
 /* ---- breakglass (store_breakglass.h) ---- */
@@ -2777,6 +2873,7 @@ static const struct conf_case cases[] = {
 	{ "oidc", c_oidc },
 	{ "breakglass", c_breakglass },
 	{ "exports", c_exports },
+	{ "campaigns", c_campaigns },
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
