@@ -32,6 +32,7 @@ static const struct command commands[] = {
 	{ "app", cmd_app, "create, list, show or disable apps; add or remove their secrets (online)" },
 	{ "sinks", cmd_sinks, "show the SIEM sinks: cursor, lag, last error (online)" },
 	{ "alert", cmd_alert, "list or acknowledge threat-detection alerts (online)" },
+	{ "tls", cmd_tls, "show or reload the server's TLS certificate (online)" },
 	{ "policy", cmd_policy, "add, list, show or remove access policies (online)" },
 	{ "compliance", cmd_compliance, "the signed compliance report: build (offline) or verify it" },
 	{ "backup", cmd_backup, "create, list or delete backups (online); verify or restore them (offline)" },
