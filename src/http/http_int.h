@@ -186,8 +186,11 @@ enum pv_rc http_tls_new(const char *cert_path, const char *key_path, struct http
 enum pv_rc http_tls_reload_store(struct http_tls *t, struct http_tls_info *info, char *msg,
     size_t msglen);
 void http_tls_current(struct http_tls *t, struct http_tls_info *info);
+/* Registered with port 0 before MHD starts (a handshake may come at once),
+ * then given the bound port (http_tls_port_set). */
 void http_tls_register(struct http_tls *t, unsigned port);
-/* port 0: every port of t */
+void http_tls_port_set(struct http_tls *t, unsigned port);
+/* the entry of t with that port */
 void http_tls_unregister(struct http_tls *t, unsigned port);
 void http_tls_free(struct http_tls *t);
 /* gnutls_certificate_retrieve_function2 for MHD_OPTION_HTTPS_CERT_CALLBACK */

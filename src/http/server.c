@@ -831,16 +831,18 @@ http_server_start(struct http_server *srv)
 	OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
 
+	http_tls_register(srv->tls, 0);   /* before the first handshake can come */
 	srv->daemon = MHD_start_daemon(flags, 0, srv->nallow > 0 ? on_accept : NULL, srv,
 	    on_access, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (srv->daemon == NULL) {
+		http_tls_unregister(srv->tls, 0);
 		log_error("http: cannot start the HTTPS listener on %s", srv->cfg.listen);
 		rc = PV_E_IO;
 		goto out;
 	}
 	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = di != NULL ? di->port : 0;
-	http_tls_register(srv->tls, srv->port);
+	http_tls_port_set(srv->tls, srv->port);
 	atomic_store(&srv->started, true);
 	if (threads == 0)
 		log_info("http: %s listener on %s port %u (%s routes), a thread per connection, "

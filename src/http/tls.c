@@ -85,20 +85,43 @@ http_tls_register(struct http_tls *t, unsigned port)
 }
 
 void
-http_tls_unregister(struct http_tls *t, unsigned port)
+http_tls_port_set(struct http_tls *t, unsigned port)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&reg_mu);
+	for (i = 0; i < nreg; i++)
+		if (reg[i].tls == t && reg[i].port == 0) {
+			reg[i].port = port;
+			break;
+		}
+	pthread_mutex_unlock(&reg_mu);
+}
+
+/* every entry of t (all) or one entry of t with that port */
+static void
+unregister(struct http_tls *t, bool all, unsigned port)
 {
 	unsigned i = 0;
 
 	pthread_mutex_lock(&reg_mu);
 	while (i < nreg) {
-		if (reg[i].tls == t && (port == 0 || reg[i].port == port)) {
+		if (reg[i].tls == t && (all || reg[i].port == port)) {
 			reg[i] = reg[nreg - 1];
 			nreg--;
+			if (!all)
+				break;
 		} else {
 			i++;
 		}
 	}
 	pthread_mutex_unlock(&reg_mu);
+}
+
+void
+http_tls_unregister(struct http_tls *t, unsigned port)
+{
+	unregister(t, false, port);
 }
 
 static unsigned
@@ -418,7 +441,7 @@ http_tls_free(struct http_tls *t)
 
 	if (t == NULL)
 		return;
-	http_tls_unregister(t, 0);
+	unregister(t, true, 0);
 	for (g = t->gens; g != NULL; g = next) {
 		next = g->older;
 		gen_free(g);

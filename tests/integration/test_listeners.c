@@ -52,6 +52,7 @@ audit_of(struct h_server *adm, const char *auditor, const char *action)
 static void
 test_two_listeners(void)
 {
+	static const char *treat[] = { "X-Purpose-Of-Use: TREAT", NULL };
 	struct h_server s, adm;
 	char listen[64], admin[128], aud[128], clara[128], metrics[64];
 	char *dump;
@@ -77,7 +78,8 @@ test_two_listeners(void)
 	h_add_user(&adm, admin, "audrey", "auditor", PW_USER, aud, sizeof(aud));
 	h_add_user(&adm, admin, "clara", "clinician", PW_USER, clara, sizeof(clara));
 	h_collection_create(&adm, admin,
-	    "{\"name\":\"patients\",\"fields\":{\"name\":{\"type\":\"string\"}}}");
+	    "{\"name\":\"patients\",\"region\":\"local\",\"retention_days\":2190,\"fields\":["
+	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"}]}");
 
 	/* management on the data listener: 404 not_found, the same body as a
 	 * path nobody serves, whatever the method, with or without a token */
@@ -104,9 +106,9 @@ test_two_listeners(void)
 	    "{\"name\":\"Pat Example\"}", NULL, &r);
 	CHECK_STATUS(&r, 201);
 	h_resp_free(&r);
-	h_expect(&s, "GET", "/v1/collections/patients/records?limit=5", clara, NULL, NULL, 200,
+	h_expect(&s, "GET", "/v1/collections/patients/records?limit=5", clara, NULL, treat, 200,
 	    NULL);
-	h_expect(&adm, "GET", "/v1/collections/patients/records?limit=5", clara, NULL, NULL,
+	h_expect(&adm, "GET", "/v1/collections/patients/records?limit=5", clara, NULL, treat,
 	    404, "not_found");
 	h_expect(&s, "GET", "/v1/sys/health", NULL, NULL, NULL, 200, NULL);
 	h_expect(&adm, "GET", "/v1/sys/health", NULL, NULL, NULL, 200, NULL);
