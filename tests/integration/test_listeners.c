@@ -127,6 +127,7 @@ test_two_listeners(void)
 	free(dump);
 	json_decref(e);
 	h_stop(&s);
+	json_decref(s.init);   /* each test its own server */
 }
 
 static void
@@ -200,6 +201,7 @@ test_allowlists(void)
 		CHECK(strstr(out, "server.allow: item 2 is not an IPv4 or IPv6") != NULL);
 		free(out);
 	}
+	json_decref(s.init);
 }
 
 static void
@@ -243,6 +245,7 @@ test_public(void)
 	h_expect(&s, "GET", "/v1/users", admin, NULL, NULL, 404, "not_found");
 	h_expect(&adm, "GET", "/v1/users", admin, NULL, NULL, 200, NULL);
 	h_stop(&s);
+	json_decref(s.init);   /* each test its own server */
 }
 
 /* no admin_listen, loopback listen: one listener, both planes */
@@ -260,6 +263,7 @@ test_one_listener(void)
 	h_expect(&s, "GET", "/v1/users", admin, NULL, NULL, 200, NULL);
 	h_expect(&s, "GET", "/v1/sys/health", NULL, NULL, NULL, 200, NULL);
 	h_stop(&s);
+	json_decref(s.init);   /* each test its own server */
 }
 
 int

@@ -291,6 +291,7 @@ test_reload(void)
 	CHECK(strstr(out, "tls_refused") != NULL);
 	free(out);
 	h_stop(&s);
+	json_decref(s.init);   /* each test its own server */
 }
 
 /* alerts of rule tls_cert_expiry (as the auditor) once there are n */
@@ -381,6 +382,7 @@ test_expiry(void)
 	CHECK(json_integer_value(json_object_get(o, "days_left")) < 0);
 	json_decref(o);
 	h_stop(&s);
+	json_decref(s.init);   /* each test its own server */
 }
 
 static void
@@ -434,6 +436,7 @@ test_dev_renewal(void)
 	CHECK(json_array_size(r.json) == 0);
 	h_resp_free(&r);
 	h_stop(&s);
+	json_decref(s.init);   /* each test its own server */
 }
 
 int
