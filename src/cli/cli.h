@@ -160,6 +160,7 @@ int cmd_job(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_sinks(int argc, char **argv);
 int cmd_alert(int argc, char **argv);
+int cmd_tls(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_subject(int argc, char **argv);
 int cmd_incident(int argc, char **argv);

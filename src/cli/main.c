@@ -32,6 +32,7 @@ static const struct command commands[] = {
 	{ "app", cmd_app, "create, list, show or disable apps; add or remove their secrets (online)" },
 	{ "sinks", cmd_sinks, "show the SIEM sinks: cursor, lag, last error (online)" },
 	{ "alert", cmd_alert, "list or acknowledge threat-detection alerts (online)" },
+	{ "tls", cmd_tls, "show or reload the server's TLS certificate (online)" },
 	{ "policy", cmd_policy, "add, list, show or remove access policies (online)" },
 	{ "compliance", cmd_compliance, "the signed compliance report (offline); baseline and exceptions (online)" },
 	{ "config", cmd_config, "show the effective configuration and its drift from the baseline (online)" },

@@ -43,6 +43,7 @@
 #include "detect/detect.h"
 #include "compliance/compliance.h"
 #include "console/console.h"
+#include "cli/tls_wire.h"
 
 static bool
 hook_is_sealed(void *arg)
@@ -408,6 +409,7 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 	hc.is_sealed = hook_is_sealed;
 	hc.hook_arg = &app;
 	routes_hooks(&app, &hc);
+	server_listeners_config(&app, &hc);   /* data / management planes, allowlist */
 	if ((rc = http_server_new(&hc, &app.http)) != PV_OK) {
 		cli_err("cannot set up HTTPS (%s): %s", app.cfg.tls_cert, pv_rc_name(rc));
 		goto out;
@@ -438,6 +440,10 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		cli_err("cannot register the console routes: %s", pv_rc_name(rc));
 		goto out;
 	}
+	if ((rc = server_tls_routes(&app)) != PV_OK) {
+		cli_err("cannot register the TLS routes: %s", pv_rc_name(rc));
+		goto out;
+	}
 	if ((rc = server_jobs_start(&app)) != PV_OK) {
 		cli_err("cannot start the job runner: %s", pv_rc_name(rc));
 		goto out;
@@ -465,6 +471,13 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		cli_err("cannot listen on %s: %s", app.cfg.listen, pv_rc_name(rc));
 		goto out;
 	}
+	/* after every route is registered (it copies the table) */
+	if ((rc = server_admin_start(&app)) != PV_OK)
+		goto out;
+	if ((rc = server_tls_watch_start(&app)) != PV_OK) {
+		cli_err("cannot start the TLS certificate watcher: %s", pv_rc_name(rc));
+		goto out;
+	}
 	if (strcmp(app.cfg.seccomp, "on") == 0 && (rc = daemon_seccomp_install()) != PV_OK) {
 		cli_err("refusing to start: cannot install the seccomp filter "
 		    "(server.seccomp = off turns it off, only with --dev)");
@@ -473,12 +486,23 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 	log_info("phivault %s listening on https://%s (port %u)%s%s%s", PHIVAULT_VERSION,
 	    app.cfg.listen, http_server_port(app.http), keys_is_sealed(app.keys) ? ", sealed" : "",
 	    dev ? ", dev mode" : "", strcmp(app.cfg.seccomp, "on") == 0 ? "" : ", seccomp off");
+	if (app.admin_http != NULL)
+		log_info("management listener on https://%s (port %u); %s serves data routes only",
+		    config_admin_listen(&app.cfg), http_server_port(app.admin_http), app.cfg.listen);
 
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			break;
 		if (sig == SIGHUP) {
-			log_info("SIGHUP ignored (restart to reload the configuration)");
+			const struct pv_actor sys = audit_actor_system();
+
+			/* the TLS certificate and key, from the configured paths;
+			 * then phivault.conf is read again for change tracking only
+			 * (config.changed names what differs; nothing else of it
+			 * applies before a restart) */
+			log_info("SIGHUP: reloading the TLS certificate");
+			(void)server_tls_reload(&app, &sys, "sighup");
+			(void)server_config_track(&app, listen, true);
 			continue;
 		}
 #ifdef PV_TEST_HOOKS
@@ -492,6 +516,8 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 	log_info("signal %d: stopping (finishing requests, flushing the audit trail)", sig);
 	ret = CLI_OK;
 out:
+	server_tls_watch_stop(&app);   /* it records through audit and reads app.http */
+	server_admin_stop(&app);       /* the sibling goes before the primary */
 	if (app.http != NULL) {
 		http_server_stop(app.http);
 		http_server_free(app.http);

@@ -42,6 +42,8 @@ struct pv_app {
 	struct detect *detect;        /* threat detection, alerts (detect/detect.h) */
 	struct compliance_service *compliance;  /* the compliance report (compliance/compliance.h) */
 	struct backup *backup;        /* backups (backup/backup.h; jobs_wire.c) */
+	struct http_server *admin_http;   /* the management listener, or NULL (tls_wire.c) */
+	struct tls_watch *tls_watch;      /* certificate expiry / dev renewal (tls_wire.c) */
 };
 
 /* Run until a signal; returns a cli exit code. listen may be NULL (config):

@@ -97,6 +97,7 @@ struct compliance_state {
 	int64_t cert_not_after_ms;
 	char cert_key_type[16];      /* "EC" | "RSA" | "Ed25519" | ... */
 	int cert_key_bits;
+	bool cert_sig_sha1;          /* signed with SHA-1 (below policy) */
 	/* directory */
 	size_t nusers;
 	struct compliance_user *users;

@@ -107,9 +107,16 @@ ev_tls_config(const struct compliance_state *s, json_t *e)
 	set_int(e, "certificate_days_left", days);
 	set_str(e, "certificate_key_type", s->cert_key_type);
 	set_int(e, "certificate_key_bits", s->cert_key_bits);
-	if (s->cert_not_after_ms <= s->now_ms)
+	set_str(e, "certificate_signature", s->cert_sig_sha1 ? "SHA-1" : "SHA-2 or better");
+	/* expired, or 7 days or less left: a lapse is due before anyone acts
+	 * (an ACME client renews at 30 days left; the watcher alerts at 30/7/1) */
+	if (s->cert_not_after_ms - s->now_ms <= 7 * DAY_MS)
 		ok = false;
 	if (strcmp(s->cert_key_type, "RSA") == 0 && s->cert_key_bits < 2048)
+		ok = false;
+	if (strcmp(s->cert_key_type, "EC") == 0 && s->cert_key_bits < 256)
+		ok = false;
+	if (s->cert_sig_sha1)
 		ok = false;
 	if (strcmp(s->cert_key_type, "RSA") != 0 && strcmp(s->cert_key_type, "EC") != 0 &&
 	    strcmp(s->cert_key_type, "Ed25519") != 0)

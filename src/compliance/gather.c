@@ -545,6 +545,12 @@ read_cert(struct compliance_state *s)
 		    sizeof(s->cert_key_type));
 		s->cert_key_bits = EVP_PKEY_get_bits(pk);
 	}
+	{
+		int sig = X509_get_signature_nid(x);
+
+		s->cert_sig_sha1 = sig == NID_sha1WithRSAEncryption || sig == NID_ecdsa_with_SHA1 ||
+		    sig == NID_dsaWithSHA1;
+	}
 	X509_free(x);
 }
 

@@ -57,6 +57,10 @@ static const struct key_def keys[] = {
 	{ "server", "threads", K_UINT, F(threads) },
 	{ "server", "max_connections_per_ip", K_UINT, F(max_connections_per_ip) },
 	{ "server", "handshake_timeout_s", K_UINT, F(handshake_timeout_s) },
+	{ "server", "admin_listen", K_STR, F(admin_listen) },
+	{ "server", "allow", K_STR, F(server_allow) },
+	{ "server", "admin_allow", K_STR, F(admin_allow) },
+	{ "server", "public", K_STR, F(server_public) },
 	{ "tls", "cert", K_PATH, F(tls_cert) },
 	{ "tls", "key", K_PATH, F(tls_key) },
 	{ "tls", "min_version", K_STR, F(tls_min_version) },
@@ -176,6 +180,7 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->threads = 0;
 	c->max_connections_per_ip = 32;
 	c->handshake_timeout_s = 5;
+	util_strlcpy(c->server_public, "off", sizeof(c->server_public));
 	if (util_path_join(c->tls_cert, sizeof(c->tls_cert), c->datadir, "tls/cert.pem") != 0)
 		c->tls_cert[0] = '\0';
 	if (util_path_join(c->tls_key, sizeof(c->tls_key), c->datadir, "tls/key.pem") != 0)
@@ -661,6 +666,135 @@ config_region_allowed(const struct pv_config *c, const char *region)
 	return false;
 }
 
+/* ---- [server] admin_listen, allow, admin_allow, public ---- */
+
+bool
+config_listen_is_loopback(const char *listen)
+{
+	char host[128];
+	const char *colon;
+	struct in_addr a4;
+	struct in6_addr a6;
+	size_t n;
+
+	if (listen == NULL)
+		return false;
+	if (listen[0] == '[') {
+		colon = strchr(listen, ']');
+		if (colon == NULL || (n = (size_t)(colon - listen - 1)) >= sizeof(host))
+			return false;
+		memcpy(host, listen + 1, n);
+	} else {
+		colon = strrchr(listen, ':');
+		if (colon == NULL || (n = (size_t)(colon - listen)) >= sizeof(host))
+			return false;
+		memcpy(host, listen, n);
+	}
+	host[n] = '\0';
+	if (strcmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return false;   /* a name other than localhost, 0.0.0.0, [::]: public */
+}
+
+bool
+config_planes_split(const struct pv_config *c)
+{
+	return c->admin_listen[0] != '\0' || !config_listen_is_loopback(c->listen);
+}
+
+const char *
+config_admin_listen(const struct pv_config *c)
+{
+	return c->admin_listen[0] != '\0' ? c->admin_listen : CONFIG_ADMIN_LISTEN_DEFAULT;
+}
+
+/* "CIDR,CIDR,..." with numeric IPv4/IPv6 networks; the item number of the
+ * first bad one, or 0 if all parse (http/allow.c matches them). */
+static size_t
+allow_bad_item(const char *s)
+{
+	size_t item = 0;
+
+	while (*s != '\0') {
+		char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+		unsigned char a[16];
+		unsigned long max, p;
+		size_t len;
+
+		while (*s == ',' || *s == ' ')
+			s++;
+		if (*s == '\0')
+			break;
+		item++;
+		len = strcspn(s, ", ");
+		if (len >= sizeof(buf))
+			return item;
+		memcpy(buf, s, len);
+		buf[len] = '\0';
+		s += len;
+		if ((slash = strchr(buf, '/')) != NULL)
+			*slash = '\0';
+		if (inet_pton(AF_INET, buf, a) == 1)
+			max = 32;
+		else if (inet_pton(AF_INET6, buf, a) == 1)
+			max = 128;
+		else
+			return item;
+		if (slash != NULL) {
+			if (slash[1] < '0' || slash[1] > '9' || strlen(slash + 1) > 3)
+				return item;
+			p = strtoul(slash + 1, &end, 10);
+			if (*end != '\0' || p > max)
+				return item;
+		}
+	}
+	return 0;
+}
+
+static enum pv_rc
+planes_validate(const struct pv_config *c, char *err, size_t errlen)
+{
+#define REFUSE(...) do { set_err(err, errlen, __VA_ARGS__); return PV_E_CONFIG; } while (0)
+	bool public_on = strcmp(c->server_public, "on") == 0;
+	size_t bad;
+
+	if (!public_on && strcmp(c->server_public, "off") != 0)
+		REFUSE("server.public = %s is not on or off", c->server_public);
+	/* not relaxed by --dev: binding beyond the host is a decision to write down */
+	if (!public_on && !config_listen_is_loopback(c->listen))
+		REFUSE("server.listen = %s is not a loopback address: set server.public = on to "
+		    "serve beyond this host (management routes then go to server.admin_listen, "
+		    "default %s)", c->listen, CONFIG_ADMIN_LISTEN_DEFAULT);
+	if (c->admin_listen[0] != '\0') {
+		if (strchr(c->admin_listen, ':') == NULL)
+			REFUSE("server.admin_listen = %s is not ADDRESS:PORT", c->admin_listen);
+		if (!public_on && !config_listen_is_loopback(c->admin_listen))
+			REFUSE("server.admin_listen = %s is not a loopback address: set "
+			    "server.public = on to manage phivault from beyond this host",
+			    c->admin_listen);
+		if (strcmp(c->admin_listen, c->listen) == 0)
+			REFUSE("server.admin_listen = %s is server.listen (leave it empty to serve "
+			    "both planes on one loopback listener)", c->admin_listen);
+	}
+	if (config_planes_split(c) && strcmp(config_admin_listen(c), c->metrics_listen) == 0)
+		REFUSE("metrics.listen = %s is the management listener", c->metrics_listen);
+	if ((bad = allow_bad_item(c->server_allow)) != 0)
+		REFUSE("server.allow: item %zu is not an IPv4 or IPv6 address or CIDR network "
+		    "(a.b.c.d/N, x::y/N)", bad);
+	if ((bad = allow_bad_item(c->admin_allow)) != 0)
+		REFUSE("server.admin_allow: item %zu is not an IPv4 or IPv6 address or CIDR "
+		    "network (a.b.c.d/N, x::y/N)", bad);
+	if (c->admin_allow[0] != '\0' && !config_planes_split(c))
+		REFUSE("server.admin_allow needs a management listener of its own: set "
+		    "server.admin_listen (with one loopback listener, server.allow applies)");
+	return PV_OK;
+#undef REFUSE
+}
+
 /* ---- [metrics] listen ---- */
 
 /* A numeric "a.b.c.d:port" or "[v6]:port" (port 1..65535); *loopback for
@@ -845,6 +979,8 @@ config_validate(const struct pv_config *c, bool dev, char *err, size_t errlen)
 		REFUSE("tls.key is empty");
 	if (c->listen[0] == '\0' || strchr(c->listen, ':') == NULL)
 		REFUSE("server.listen = %s is not ADDRESS:PORT", c->listen);
+	if (planes_validate(c, err, errlen) != PV_OK)
+		return PV_E_CONFIG;
 	if (c->max_body_bytes < 1024 || c->max_body_bytes > (size_t)64 << 20)
 		REFUSE("server.max_body_bytes = %zu is outside 1024 .. 67108864", c->max_body_bytes);
 	if (c->threads > 1024)
@@ -1213,7 +1349,9 @@ config_write(const struct pv_config *c, const char *path)
 
 	if (c == NULL || path == NULL)
 		return PV_E_INVALID;
-	if (!writable(c->listen) || !writable(c->region) || !writable(c->tls_cert) ||
+	if (!writable(c->listen) || !writable(c->admin_listen) || !writable(c->server_allow) ||
+	    !writable(c->admin_allow) || !writable(c->server_public) ||
+	    !writable(c->region) || !writable(c->tls_cert) ||
 	    !writable(c->tls_key) || !writable(c->tls_min_version) ||
 	    !writable(c->store_backend) || !writable(c->store_url) ||
 	    !writable(c->allowed_regions) || !writable(c->password_dictionary) ||
@@ -1258,6 +1396,19 @@ config_write(const struct pv_config *c, const char *path)
 	    "jobs_max_steps_per_s = %d\n"
 	    "jobs_lease_s = %d\n",
 	    c->jobs_step_pause_ms, c->jobs_max_steps_per_s, c->jobs_lease_s);
+	fprintf(f,
+	    "# the management plane apart (docs/governance.md): empty = the management\n"
+	    "# routes are served on listen when it is loopback, else on %s;\n"
+	    "# set it to serve them on an address of their own (listen then serves data only)\n"
+	    "admin_listen = %s\n"
+	    "# CIDR,CIDR,...: the only sources that may connect to listen / admin_listen\n"
+	    "# (empty = any); others are closed before TLS, audited and counted\n"
+	    "allow = %s\n"
+	    "admin_allow = %s\n"
+	    "# off | on: on is required to listen on a non-loopback address\n"
+	    "public = %s\n",
+	    CONFIG_ADMIN_LISTEN_DEFAULT, c->admin_listen, c->server_allow, c->admin_allow,
+	    c->server_public);
 	fprintf(f,
 	    "\n[tls]\n"
 	    "cert = %s\n"

@@ -16,6 +16,18 @@
 
 enum config_mfa { CONFIG_MFA_ALL = 0, CONFIG_MFA_ADMINS = 1, CONFIG_MFA_OFF = 2 };
 
+struct pv_config;
+
+/* where the management routes go when server.listen is not loopback and
+ * server.admin_listen is empty */
+#define CONFIG_ADMIN_LISTEN_DEFAULT "127.0.0.1:8444"
+/* ADDRESS:PORT names a loopback address (127.0.0.0/8, [::1], localhost). */
+bool config_listen_is_loopback(const char *listen);
+/* Does serve split the planes: a data listener on server.listen and a
+ * management listener on *admin (config_admin_listen)? */
+bool config_planes_split(const struct pv_config *c);
+const char *config_admin_listen(const struct pv_config *c);
+
 struct pv_config {
 	char datadir[PATH_MAX];
 	/* [server] */
@@ -25,6 +37,15 @@ struct pv_config {
 	unsigned threads;                 /* 0 = a thread per connection (http.h) */
 	unsigned max_connections_per_ip;  /* http.h; one address never holds more */
 	unsigned handshake_timeout_s;     /* TLS handshake + first request's headers */
+	/* [server] the management plane apart (docs/governance.md "Management
+	 * plane and TLS certificates"): admin_listen "" = management routes on
+	 * `listen` if it is loopback, else on CONFIG_ADMIN_LISTEN_DEFAULT;
+	 * allow / admin_allow "CIDR,..." ("" any source); public "off" | "on"
+	 * (a non-loopback listen or admin_listen needs on). */
+	char admin_listen[128];
+	char server_allow[1024];
+	char admin_allow[1024];
+	char server_public[8];
 	/* [tls] */
 	char tls_cert[PATH_MAX];          /* absolute after load */
 	char tls_key[PATH_MAX];

@@ -138,6 +138,11 @@ enum pv_rc crypto_ed25519_pub_pem(const uint8_t pub[CRYPTO_ED25519_PUB_LEN], cha
  */
 enum pv_rc crypto_tls_selfsigned(const char *cert_path, const char *key_path,
     const char *common_name, int days);
+/* The same valid from from_s to until_s (seconds since the epoch): the dev
+ * renewal (cli/tls_wire.c), whose window follows the injectable clock. The
+ * files are replaced whole (written beside, then renamed). */
+enum pv_rc crypto_tls_selfsigned_span(const char *cert_path, const char *key_path,
+    const char *common_name, int64_t from_s, int64_t until_s);
 
 /*
  * RSA for BYOK import (rsa.c): a 3072-bit key pair whose private half is

@@ -24,6 +24,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <time.h>
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
@@ -197,8 +200,10 @@ out:
 	return ok;
 }
 
+/* from_s/until_s: the validity window (seconds since the epoch); until_s
+ * 0: `days` from now, notBefore an hour ago (init's form). */
 static X509 *
-make_cert(EVP_PKEY *pkey, const char *cn, int days)
+make_cert(EVP_PKEY *pkey, const char *cn, int days, int64_t from_s, int64_t until_s)
 {
 	X509 *x = X509_new();
 	X509_NAME *name = X509_NAME_new();
@@ -209,9 +214,16 @@ make_cert(EVP_PKEY *pkey, const char *cn, int days)
 		goto out;
 	if (X509_set_version(x, X509_VERSION_3) != 1 || !set_serial(x))
 		goto out;
-	if (X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
-	    X509_time_adj_ex(X509_getm_notAfter(x), days, 0, NULL) == NULL)
+	if (until_s != 0) {
+		time_t f = (time_t)from_s, u = (time_t)until_s;
+
+		if (X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &f) == NULL ||
+		    X509_time_adj_ex(X509_getm_notAfter(x), 0, 0, &u) == NULL)
+			goto out;
+	} else if (X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), days, 0, NULL) == NULL) {
 		goto out;
+	}
 	if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
 	    (const unsigned char *)cn, -1, -1, 0) != 1 ||
 	    X509_set_subject_name(x, name) != 1 || X509_set_issuer_name(x, name) != 1 ||
@@ -273,9 +285,29 @@ out:
 	return rc;
 }
 
+static enum pv_rc selfsigned(const char *cert_path, const char *key_path,
+    const char *common_name, int days, int64_t from_s, int64_t until_s);
+
 enum pv_rc
 crypto_tls_selfsigned(const char *cert_path, const char *key_path,
     const char *common_name, int days)
+{
+	return selfsigned(cert_path, key_path, common_name, days, 0, 0);
+}
+
+enum pv_rc
+crypto_tls_selfsigned_span(const char *cert_path, const char *key_path,
+    const char *common_name, int64_t from_s, int64_t until_s)
+{
+	if (from_s <= 0 || until_s <= from_s || until_s - from_s > (int64_t)DAYS_MAX * 86400)
+		return PV_E_INVALID;
+	return selfsigned(cert_path, key_path, common_name,
+	    (int)((until_s - from_s) / 86400) + 1, from_s, until_s);
+}
+
+static enum pv_rc
+selfsigned(const char *cert_path, const char *key_path,
+    const char *common_name, int days, int64_t from_s, int64_t until_s)
 {
 	EVP_PKEY *pkey = NULL;
 	X509 *x = NULL;
@@ -294,7 +326,7 @@ crypto_tls_selfsigned(const char *cert_path, const char *key_path,
 		crypto_ossl_fail("EC P-256 keygen");
 		goto out;
 	}
-	x = make_cert(pkey, common_name, days);
+	x = make_cert(pkey, common_name, days, from_s, until_s);
 	if (x == NULL) {
 		crypto_ossl_fail("X.509 certificate");
 		goto out;
@@ -312,6 +344,31 @@ crypto_tls_selfsigned(const char *cert_path, const char *key_path,
 	clen = BIO_get_mem_data(cbio, &cdata);
 	if (klen <= 0 || clen <= 0 || kdata == NULL || cdata == NULL)
 		goto out;
+	if (until_s != 0) {
+		/* a replacement: both written beside, then renamed over, so a
+		 * crash leaves the old pair or the new one, never half a file */
+		char kn[PATH_MAX], cn[PATH_MAX];
+
+		rc = PV_E_INVALID;
+		if ((size_t)snprintf(kn, sizeof(kn), "%s.new", key_path) >= sizeof(kn) ||
+		    (size_t)snprintf(cn, sizeof(cn), "%s.new", cert_path) >= sizeof(cn))
+			goto out;
+		if ((rc = write_file(kn, kdata, (size_t)klen, 0600)) != PV_OK)
+			goto out;
+		if ((rc = write_file(cn, cdata, (size_t)clen, 0644)) != PV_OK) {
+			unlink(kn);
+			goto out;
+		}
+		if (rename(kn, key_path) != 0 || rename(cn, cert_path) != 0) {
+			log_error("crypto: cannot replace the TLS files errno=%d", errno);
+			unlink(kn);
+			unlink(cn);
+			rc = PV_E_IO;
+			goto out;
+		}
+		log_info("crypto: self-signed TLS certificate renewed (P-256)");
+		goto out;
+	}
 	rc = write_file(key_path, kdata, (size_t)klen, 0600);
 	if (rc != PV_OK)
 		goto out;

@@ -56,6 +56,7 @@
 #define DETECT_RULE_REVIEW_OVERDUE "review_overdue"
 #define DETECT_RULE_BREAKGLASS_INAPPROPRIATE "breakglass_inappropriate"
 #define DETECT_RULE_ACCESS_REVIEW_OVERDUE "access_review_overdue"
+#define DETECT_RULE_TLS_CERT_EXPIRY "tls_cert_expiry"
 /* true for one of the names above */
 bool detect_rule_known(const char *rule);
 bool detect_is_user_id(const char *id);

@@ -50,7 +50,7 @@ detect_rule_known(const char *rule)
 	    DETECT_RULE_KEY_COMPROMISED_USE,
 	    DETECT_RULE_BREAK_GLASS_USE, DETECT_RULE_REVIEW_OVERDUE,
 	    DETECT_RULE_ACCESS_REVIEW_OVERDUE,
-	    DETECT_RULE_BREAKGLASS_INAPPROPRIATE };
+	    DETECT_RULE_BREAKGLASS_INAPPROPRIATE, DETECT_RULE_TLS_CERT_EXPIRY };
 
 	for (size_t i = 0; rule != NULL && i < sizeof(rules) / sizeof(rules[0]); i++)
 		if (strcmp(rule, rules[i]) == 0)

@@ -495,6 +495,22 @@ access_review_overdue(const struct detect_event *ev)
 	    ev->resource != NULL && util_str_has_prefix(ev->resource, "reviews/campaigns/");
 }
 
+/* The TLS watcher's report of the certificate at 30, 7 or 1 days left or
+ * expired (src/cli/tls_wire.c): resource tls/<fingerprint>/<reason>, the
+ * system actor; one alert per certificate and threshold. */
+static const char *
+tls_expiry_severity(const struct detect_event *ev)
+{
+	if (!is(ev->action, "tls.cert_expiring") || !is(ev->outcome, "allowed") ||
+	    ev->resource == NULL || !util_str_has_prefix(ev->resource, "tls/"))
+		return NULL;
+	if (is(ev->reason, "30d"))
+		return "medium";
+	if (is(ev->reason, "7d"))
+		return "high";
+	return "critical";   /* 1d, expired */
+}
+
 static bool
 probe(const struct detect_event *ev)
 {
@@ -628,7 +644,7 @@ detect_rules_feed(struct detect_rules *r, const struct detect_event *ev,
 {
 	size_t n = 0;
 	struct entry *e;
-	const char *target;
+	const char *target, *sev;
 	uint32_t c;
 
 	if (ev->action == NULL || util_str_has_prefix(ev->action, "alert."))
@@ -660,6 +676,9 @@ detect_rules_feed(struct detect_rules *r, const struct detect_event *ev,
 	if (break_glass_use(ev))
 		return hit(hits, n, max, DETECT_RULE_BREAK_GLASS_USE, "high", ev->user_id,
 		    ev->source, 1, ev->t_ms);
+	if ((sev = tls_expiry_severity(ev)) != NULL)
+		return hit(hits, n, max, DETECT_RULE_TLS_CERT_EXPIRY, sev, ev->resource, "", 1,
+		    ev->t_ms);
 	if (review_overdue(ev))
 		return hit(hits, n, max, DETECT_RULE_REVIEW_OVERDUE, "medium", ev->resource, "", 1,
 		    ev->t_ms);

@@ -59,7 +59,19 @@ enum http_route_flags {
 	 * Back-Channel Logout 1.0 §2.5): kept as text in req->form, read with
 	 * http_form_value; any other Content-Type is 400 invalid_request */
 	HTTP_ROUTE_FORM = 1 << 6,
+	/* The plane a route is served on (docs/governance.md "Management plane
+	 * and TLS certificates"): MGMT, DATA, or both bits for both. A route
+	 * with neither is classified by its path at registration (plane.c, one
+	 * table for every module); a path the table does not know is MGMT, so a
+	 * new route is never exposed on the data listener by accident. */
+	HTTP_ROUTE_MGMT = 1 << 7,
+	HTTP_ROUTE_DATA = 1 << 8,
 };
+
+/* What one listener serves: every route (one loopback listener, the
+ * default), only data-plane routes, or only management-plane routes. A
+ * route of both planes is served everywhere. */
+enum http_plane { HTTP_PLANE_ALL = 0, HTTP_PLANE_DATA = 1, HTTP_PLANE_MGMT = 2 };
 #define HTTP_SCIM_ERROR_URN "urn:ietf:params:scim:api:messages:2.0:Error"
 #define HTTP_SCIM_TYPE "application/scim+json"
 
@@ -169,6 +181,12 @@ struct http_config {
 	unsigned max_connections_per_ip;   /* 0: 32; one address never holds more */
 	unsigned handshake_timeout_s;      /* 0: 5; until a connection's first request headers */
 	bool dev;                   /* relaxes nothing security-related; marks health */
+	enum http_plane plane;      /* the routes this listener serves (HTTP_PLANE_ALL) */
+	/* "CIDR,CIDR,..." (IPv4 or IPv6, a bare address is one host): only these
+	 * sources may connect; NULL or "" any. Others are closed before TLS
+	 * (MHD's accept policy), counted and reported through `refused`. */
+	const char *allow;
+	const char *name;           /* "main" | "data" | "admin": logs, metrics, audit */
 
 	/* hooks, all may be NULL */
 	bool (*is_sealed)(void *hook_arg);
@@ -176,8 +194,20 @@ struct http_config {
 	enum pv_rc (*authenticate)(void *hook_arg, struct http_request *req);
 	/* PV_OK or PV_E_FORBIDDEN / PV_E_RESTRICTED; records denials */
 	enum pv_rc (*authorize)(void *hook_arg, struct http_request *req, const char *permission);
+	/* A request for a route of the other plane (a management route on the
+	 * data listener): answered 404 not_found exactly like an unknown route,
+	 * and reported here with the route that matched (record its pattern,
+	 * never the path: a path may carry PHI). Nothing is authenticated. */
+	void (*wrong_listener)(void *hook_arg, struct http_request *req,
+	    const struct http_route *route);
+	/* A connection refused by `allow`: the listener's name and the source
+	 * address. At most HTTP_REFUSED_REPORTS_PER_S calls a second per listener
+	 * (a flood is counted in the metric, not reported one by one); called on
+	 * MHD's listen thread, so it must not block. */
+	void (*refused)(void *hook_arg, const char *listener, const char *source);
 	void *hook_arg;
 };
+#define HTTP_REFUSED_REPORTS_PER_S 10
 
 enum pv_rc http_server_new(const struct http_config *cfg, struct http_server **out);
 enum pv_rc http_route_add(struct http_server *srv, const struct http_route *route);
@@ -185,6 +215,54 @@ enum pv_rc http_routes_add(struct http_server *srv, const struct http_route *rou
 enum pv_rc http_server_start(struct http_server *srv);
 /* The bound port (after start; useful with port 0). */
 unsigned http_server_port(struct http_server *srv);
+/*
+ * A second listener of the same server (the management listener): its own
+ * address, plane, allowlist and name from cfg (every other field comes from
+ * srv), the routes registered on srv so far (call it after every route is
+ * added) and, once started, srv's TLS certificate (a reload of either
+ * reloads both). Start srv first; stop and free the sibling before srv.
+ */
+enum pv_rc http_server_sibling(struct http_server *srv, const char *listen,
+    enum http_plane plane, const char *allow, const char *name, struct http_server **out);
+/* "CIDR,CIDR,...": PV_OK if every item parses (an empty list is any source),
+ * else PV_E_INVALID with the bad item's position in msg (config check). */
+enum pv_rc http_allow_check(const char *allow, char *msg, size_t msglen);
+/* true if the address text ("10.1.2.3", "::1") is loopback (127/8, ::1,
+ * ::ffff:127/104); false for anything else, names included. */
+bool http_addr_is_loopback(const char *addr);
+
+/* ---- the TLS certificate (tls.c) ---- */
+struct http_tls_info {
+	char subject[256];          /* RFC 4514 DN */
+	char issuer[256];
+	bool self_signed;           /* subject == issuer */
+	int64_t not_before_ms, not_after_ms;
+	int64_t loaded_at_ms;       /* util_now_ms when this generation was loaded */
+	char key_type[8];           /* "RSA" | "EC" | "Ed25519" | "other" */
+	int key_bits;
+	char sig_alg[48];           /* GnuTLS name, "ECDSA-SHA256" */
+	bool sig_sha1;
+	char fingerprint[65];       /* SHA-256 of the leaf certificate's DER, hex */
+	uint64_t generation;        /* 1 at start, +1 a reload */
+};
+#define HTTP_TLS_GENERATIONS_MAX 1024
+/* Load tls.cert + tls.key again from the configured paths; new handshakes
+ * (both listeners) use them, established connections are untouched.
+ * PV_E_TLS_REFUSED (unreadable as PEM, key not the certificate's, too many
+ * reloads) or PV_E_IO / PV_E_NOTFOUND (file unreadable) with msg saying
+ * which: the certificate served so far stays. *info (may be NULL): the new
+ * one. */
+enum pv_rc http_server_tls_reload(struct http_server *srv, struct http_tls_info *info,
+    char *msg, size_t msglen);
+/* The certificate served now. PV_E_STATE before start. */
+enum pv_rc http_server_tls_info(struct http_server *srv, struct http_tls_info *info);
+/* The same checks and description for a pair of files, nothing served. */
+enum pv_rc http_tls_file_info(const char *cert_path, const char *key_path,
+    struct http_tls_info *info, char *msg, size_t msglen);
+/* NULL if the certificate meets the policy (RSA >= 2048, EC >= 256,
+ * Ed25519; no SHA-1 signature), else what falls short. Expiry is not
+ * judged here. */
+const char *http_tls_weakness(const struct http_tls_info *info);
 /* Graceful: stop accepting, let requests in flight finish, then stop. */
 void http_server_stop(struct http_server *srv);
 void http_server_free(struct http_server *srv);

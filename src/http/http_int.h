@@ -46,6 +46,15 @@
 #define HTTP_EVICT_RESERVE_MAX 16
 
 struct http_conn_group;                    /* server.c */
+struct http_tls;                           /* tls.c */
+
+/* allow.c: one network of a listener's allowlist */
+#define HTTP_ALLOW_MAX 64
+struct http_net {
+	int family;                /* AF_INET | AF_INET6 */
+	uint8_t addr[16];
+	unsigned prefix;
+};
 
 struct http_server {
 	struct http_config cfg;    /* strings point at the copies below */
@@ -73,6 +82,17 @@ struct http_server {
 	atomic_uint evicted;       /* connections evicted since start (tests, logs) */
 	unsigned port;
 	bool can_suspend;          /* a pool of event threads: MHD_ALLOW_SUSPEND_RESUME */
+
+	/* planes (plane.c) and the allowlist (allow.c) */
+	char name[16];
+	struct http_net allow[HTTP_ALLOW_MAX];
+	size_t nallow;             /* 0: any source */
+	atomic_llong refused_second;   /* util_mono_ms / 1000 of the current report budget */
+	atomic_uint refused_reports;   /* reports made in that second */
+	/* the certificate (tls.c): owned by the primary, shared by siblings */
+	struct http_tls *tls;
+	bool tls_owned;
+	struct http_server *parent;    /* a sibling's primary, NULL for a primary */
 };
 
 struct http_ctx {
@@ -88,6 +108,8 @@ struct http_ctx {
 	enum pv_rc early_rc;       /* decided before the body: 413, 503 while stopping */
 	enum pv_rc route_rc;       /* PV_OK, PV_E_NOTFOUND, PV_E_METHOD, PV_E_INVALID */
 	const char *allow;         /* Allow header value for 405 */
+	/* the route of the other plane that the path matched (answered 404) */
+	const struct http_route *wrong_route;
 
 	/* Grown geometrically as bytes arrive (HTTP_BODY_FIRST_CAP, doubling),
 	 * never allocated at the declared Content-Length. */
@@ -147,6 +169,42 @@ enum pv_rc http_perm_expand(struct pv_arena *a, const char *perm,
     const char *const *params, size_t nparams, const char **out);
 /* Check a route definition (pattern syntax, permission placeholders). */
 enum pv_rc http_route_check(const struct http_route *r);
+
+/* Of the routes the listener does not serve (its plane), the one that
+ * matches method + segments (the wrong-listener report), or NULL. */
+const struct http_route *http_route_other_plane(const struct http_server *srv,
+    struct pv_arena *a, char *const *segs, size_t nsegs, const char *method);
+
+/* ---- plane.c ---- */
+/* The plane bits (HTTP_ROUTE_MGMT | HTTP_ROUTE_DATA) of a route: its own
+ * flags if it has any, else its path's class in the table. */
+unsigned http_route_planes(const struct http_route *r);
+/* Does a listener of this plane serve a route with these plane bits? */
+bool http_plane_serves(enum http_plane plane, unsigned planes);
+
+/* ---- allow.c ---- */
+enum pv_rc http_allow_parse(const char *allow, struct http_net *nets, size_t max, size_t *n,
+    char *msg, size_t msglen);
+bool http_allow_match(const struct http_net *nets, size_t n, const struct sockaddr *sa);
+
+/* ---- tls.c ---- */
+enum pv_rc http_tls_new(const char *cert_path, const char *key_path, struct http_tls **out,
+    char *msg, size_t msglen);
+enum pv_rc http_tls_reload_store(struct http_tls *t, struct http_tls_info *info, char *msg,
+    size_t msglen);
+void http_tls_current(struct http_tls *t, struct http_tls_info *info);
+/* Registered with port 0 before MHD starts (a handshake may come at once),
+ * then given the bound port (http_tls_port_set). */
+void http_tls_register(struct http_tls *t, unsigned port);
+void http_tls_port_set(struct http_tls *t, unsigned port);
+/* the entry of t with that port */
+void http_tls_unregister(struct http_tls *t, unsigned port);
+void http_tls_free(struct http_tls *t);
+/* gnutls_certificate_retrieve_function2 for MHD_OPTION_HTTPS_CERT_CALLBACK */
+#include <gnutls/abstract.h>
+int http_tls_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
+    const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
+    unsigned int *pcert_length, gnutls_privkey_t *privkey);
 
 /* ---- status.c ---- */
 const char *http_rc_message(enum pv_rc rc);   /* default message per code */

@@ -273,6 +273,9 @@ http_ctx_begin(struct http_ctx *ctx, const char *method, const char *source,
 	if (rc == PV_OK)
 		rc = http_route_match(srv, req->arena, req->method, segs, nsegs,
 		    &req->route, req->params, &req->nparams, &ctx->allow);
+	if (rc == PV_E_NOTFOUND)   /* a route of the other plane: 404 too, reported */
+		ctx->wrong_route = http_route_other_plane(srv, req->arena, segs, nsegs,
+		    req->method);
 	ctx->route_rc = rc;
 
 	limit = srv->cfg.max_body_bytes;
@@ -627,6 +630,8 @@ run(struct http_ctx *ctx)
 	if (ctx->route_rc != PV_OK) {
 		if (ctx->route_rc == PV_E_INVALID)
 			req->err_message = "Malformed request path";
+		if (ctx->wrong_route != NULL && cfg->wrong_listener != NULL)
+			cfg->wrong_listener(cfg->hook_arg, req, ctx->wrong_route);
 		return ctx->route_rc;
 	}
 	r = req->route;

@@ -168,6 +168,8 @@ http_route_match(const struct http_server *srv, struct pv_arena *a,
 	for (i = 0; i < srv->nroutes; i++) {
 		const struct http_route *r = &srv->routes[i];
 
+		if (!http_plane_serves(srv->cfg.plane, r->flags))
+			continue;   /* the other listener's: as if it did not exist */
 		if (!pattern_match(r, a, segs, nsegs, tmp, &np))
 			continue;
 		if (strcmp(r->method, method) == 0) {
@@ -192,6 +194,30 @@ http_route_match(const struct http_server *srv, struct pv_arena *a,
 		return PV_E_NOTFOUND;
 	*allow = arena_strdup(a, methods);
 	return PV_E_METHOD;
+}
+
+const struct http_route *
+http_route_other_plane(const struct http_server *srv, struct pv_arena *a,
+    char *const *segs, size_t nsegs, const char *method)
+{
+	const char *tmp[HTTP_MAX_PARAMS];
+	const struct http_route *path_only = NULL;
+	size_t i, np;
+
+	if (srv->cfg.plane == HTTP_PLANE_ALL)
+		return NULL;
+	for (i = 0; i < srv->nroutes; i++) {
+		const struct http_route *r = &srv->routes[i];
+
+		if (http_plane_serves(srv->cfg.plane, r->flags) ||
+		    !pattern_match(r, a, segs, nsegs, tmp, &np))
+			continue;
+		if (method != NULL && strcmp(r->method, method) == 0)
+			return r;
+		if (path_only == NULL)
+			path_only = r;
+	}
+	return path_only;
 }
 
 enum pv_rc
@@ -317,7 +343,10 @@ http_route_add(struct http_server *srv, const struct http_route *route)
 		srv->routes = nr;
 		srv->routes_cap = cap;
 	}
-	srv->routes[srv->nroutes++] = *route;
+	srv->routes[srv->nroutes] = *route;
+	/* its plane, decided once (plane.c): matching reads the flags */
+	srv->routes[srv->nroutes].flags |= http_route_planes(route);
+	srv->nroutes++;
 	return PV_OK;
 }
 

@@ -25,9 +25,15 @@
  * TLS (NIST SP 800-52r2 section 3): TLS 1.2 and 1.3 only (1.3 only when
  * configured), AEAD suites only (AES-GCM, ChaCha20-Poly1305), ECDHE key
  * exchange only (forward secrecy), no compression, no SHA-1 signatures, the
- * server's preference order. The private key is read into memory, handed to
- * GnuTLS by MHD_start_daemon and wiped right after (OpenBSD httpd does the
- * same with its TLS key).
+ * server's preference order. The certificate and key are tls.c's: MHD asks
+ * for them at every handshake (MHD_OPTION_HTTPS_CERT_CALLBACK), so a reload
+ * swaps them for new connections without touching established ones.
+ *
+ * Listeners: a server is one MHD daemon on one address. A sibling
+ * (http_server_sibling) is a second daemon with the same routes, hooks and
+ * certificate and its own address, plane (plane.c: which routes it serves;
+ * the other plane's answer 404 and are reported) and allowlist (allow.c,
+ * MHD's accept policy: refused before TLS, counted, reported).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,6 +48,7 @@
 #include <gnutls/gnutls.h>
 
 #include "http/http_int.h"
+#include "util/metrics.h"
 
 #define TLS_FILE_MAX (1u << 20)
 
@@ -128,6 +135,12 @@ out:
 	return rc;
 }
 
+static const char *
+plane_name(enum http_plane p)
+{
+	return p == HTTP_PLANE_DATA ? "data" : p == HTTP_PLANE_MGMT ? "management" : "all";
+}
+
 static void
 copy_str(char *dst, size_t dlen, const char *src, const char **field)
 {
@@ -160,7 +173,21 @@ http_server_new(const struct http_config *cfg, struct http_server **out)
 	srv = calloc(1, sizeof(*srv));
 	if (srv == NULL)
 		return PV_E_NOMEM;
+	{
+		char msg[128];
+
+		if (http_allow_parse(cfg->allow, srv->allow, HTTP_ALLOW_MAX, &srv->nallow, msg,
+		    sizeof(msg)) != PV_OK) {
+			log_error("http: allowlist of %s refused: %s", cfg->listen, msg);
+			free(srv);
+			return PV_E_INVALID;
+		}
+	}
 	srv->cfg = *cfg;
+	copy_str(srv->name, sizeof(srv->name), cfg->name ? cfg->name : "main", &srv->cfg.name);
+	srv->cfg.allow = NULL;   /* parsed into srv->allow */
+	atomic_init(&srv->refused_second, 0);
+	atomic_init(&srv->refused_reports, 0);
 	copy_str(srv->listen, sizeof(srv->listen), cfg->listen, &srv->cfg.listen);
 	copy_str(srv->cert_path, sizeof(srv->cert_path), cfg->cert_path, &srv->cfg.cert_path);
 	copy_str(srv->key_path, sizeof(srv->key_path), cfg->key_path, &srv->cfg.key_path);
@@ -199,6 +226,56 @@ http_server_new(const struct http_config *cfg, struct http_server **out)
 }
 
 /* ---- MHD callbacks ---- */
+
+static struct util_metric_family *fam_refused;
+static pthread_once_t refused_once = PTHREAD_ONCE_INIT;
+
+static void
+refused_family(void)
+{
+	static const char *const l[] = { "listener", NULL };
+	const struct util_metric_def d = {
+		"phivault_http_connections_refused_total",
+		"Connections closed before TLS because the source is not in the listener's "
+		"allowlist ([server] allow, admin_allow), by listener",
+		UTIL_METRIC_COUNTER, l, NULL, 0
+	};
+
+	if (util_metrics_family(util_metrics_default(), &d, &fam_refused) != PV_OK)
+		log_error("http: refused-connections metric not registered");
+}
+
+/* MHD's accept policy: the allowlist, before a byte of TLS. A refusal is
+ * counted always and reported (the audit hook) at most
+ * HTTP_REFUSED_REPORTS_PER_S times a second. */
+static enum MHD_Result
+on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct http_server *srv = cls;
+	char src[INET6_ADDRSTRLEN] = "";
+	long long sec;
+
+	(void)addrlen;
+	if (http_allow_match(srv->allow, srv->nallow, addr))
+		return MHD_YES;
+	(void)pthread_once(&refused_once, refused_family);
+	util_metric_inc(util_metrics_series(fam_refused, (const char *const[]){ srv->name }));
+	sec = util_mono_ms() / 1000;
+	if (atomic_exchange(&srv->refused_second, sec) != sec)
+		atomic_store(&srv->refused_reports, 0);
+	if (srv->cfg.refused != NULL &&
+	    atomic_fetch_add(&srv->refused_reports, 1) < HTTP_REFUSED_REPORTS_PER_S) {
+		if (addr != NULL && addr->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)addr)->sin_addr,
+			    src, sizeof(src));
+		else if (addr != NULL && addr->sa_family == AF_INET6)
+			inet_ntop(AF_INET6,
+			    &((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr, src,
+			    sizeof(src));
+		srv->cfg.refused(srv->cfg.hook_arg, srv->name, src);
+	}
+	return MHD_NO;
+}
 
 static void *
 on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -668,8 +745,8 @@ http_server_start(struct http_server *srv)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	uint8_t *cert = NULL, *key = NULL, *trust = NULL;
-	size_t cert_len = 0, key_len = 0, trust_len = 0;
+	uint8_t *cert = NULL, *trust = NULL;
+	size_t cert_len = 0, trust_len = 0;
 	struct MHD_OptionItem opts[17];
 	unsigned flags, n = 0, threads;
 	const union MHD_DaemonInfo *di;
@@ -686,11 +763,27 @@ http_server_start(struct http_server *srv)
 		    pv_rc_name(rc));
 		goto out;
 	}
-	rc = util_file_read(srv->cfg.key_path, TLS_FILE_MAX, &key, &key_len);
-	if (rc != PV_OK) {
-		log_error("http: cannot read TLS key %s (%s)", srv->cfg.key_path,
-		    pv_rc_name(rc));
+	if (MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK) != MHD_YES) {
+		log_error("http: libmicrohttpd without the certificate callback");
+		rc = PV_E_INTERNAL;
 		goto out;
+	}
+	if (srv->parent != NULL) {
+		srv->tls = srv->parent->tls;   /* the primary's: one certificate */
+		if (srv->tls == NULL) {
+			rc = PV_E_STATE;
+			goto out;
+		}
+	} else if (srv->tls == NULL) {
+		char msg[160];
+
+		rc = http_tls_new(srv->cfg.cert_path, srv->cfg.key_path, &srv->tls, msg,
+		    sizeof(msg));
+		if (rc != PV_OK) {
+			log_error("http: TLS certificate refused: %s", msg);
+			goto out;
+		}
+		srv->tls_owned = true;
 	}
 
 	if (srv->groups == NULL) {
@@ -715,8 +808,8 @@ http_server_start(struct http_server *srv)
 #define OPT(o, v, p) opts[n++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (void *)(p) }
 	/* the logger first, or MHD reports option errors on stderr itself */
 	OPT(MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv);
-	OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, key);
-	OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, cert);
+	/* the certificate and key come from tls.c at every handshake */
+	OPT(MHD_OPTION_HTTPS_CERT_CALLBACK, 0, http_tls_retrieve);
 	/* Ask (not require) for a client certificate: MHD sets
 	 * GNUTLS_CERT_REQUEST when a trust list is given, and verifies nothing
 	 * itself (authn checks app certificates against the app CA, at the
@@ -738,33 +831,63 @@ http_server_start(struct http_server *srv)
 	OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
 
-	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, srv,
-	    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
-	/* GnuTLS holds its own copy now; ours goes at once */
-	explicit_bzero(key, key_len);
+	http_tls_register(srv->tls, 0);   /* before the first handshake can come */
+	srv->daemon = MHD_start_daemon(flags, 0, srv->nallow > 0 ? on_accept : NULL, srv,
+	    on_access, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (srv->daemon == NULL) {
+		http_tls_unregister(srv->tls, 0);
 		log_error("http: cannot start the HTTPS listener on %s", srv->cfg.listen);
 		rc = PV_E_IO;
 		goto out;
 	}
 	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = di != NULL ? di->port : 0;
+	http_tls_port_set(srv->tls, srv->port);
 	atomic_store(&srv->started, true);
 	if (threads == 0)
-		log_info("http: listening on %s port %u, a thread per connection, TLS >= %s",
-		    srv->cfg.listen, srv->port, srv->cfg.tls_min_version);
+		log_info("http: %s listener on %s port %u (%s routes), a thread per connection, "
+		    "TLS >= %s", srv->name, srv->cfg.listen, srv->port, plane_name(srv->cfg.plane),
+		    srv->cfg.tls_min_version);
 	else
-		log_info("http: listening on %s port %u, %u threads, TLS >= %s",
-		    srv->cfg.listen, srv->port, threads, srv->cfg.tls_min_version);
+		log_info("http: %s listener on %s port %u (%s routes), %u threads, TLS >= %s",
+		    srv->name, srv->cfg.listen, srv->port, plane_name(srv->cfg.plane), threads,
+		    srv->cfg.tls_min_version);
 	rc = PV_OK;
 out:
-	if (key != NULL) {
-		explicit_bzero(key, key_len);
-		free(key);
-	}
 	free(cert);
 	free(trust);
 	return rc;
+}
+
+enum pv_rc
+http_server_sibling(struct http_server *srv, const char *listen, enum http_plane plane,
+    const char *allow, const char *name, struct http_server **out)
+{
+	struct http_config c;
+	struct http_server *sib = NULL;
+	enum pv_rc rc;
+
+	if (srv == NULL || listen == NULL || srv->parent != NULL)
+		return PV_E_INVALID;
+	c = srv->cfg;
+	c.listen = listen;
+	c.plane = plane;
+	c.allow = allow;
+	c.name = name;
+	if ((rc = http_server_new(&c, &sib)) != PV_OK)
+		return rc;
+	if (srv->nroutes > 0) {
+		sib->routes = calloc(srv->nroutes, sizeof(*sib->routes));
+		if (sib->routes == NULL) {
+			http_server_free(sib);
+			return PV_E_NOMEM;
+		}
+		memcpy(sib->routes, srv->routes, srv->nroutes * sizeof(*sib->routes));
+		sib->nroutes = sib->routes_cap = srv->nroutes;
+	}
+	sib->parent = srv;
+	*out = sib;
+	return PV_OK;
 }
 
 unsigned
@@ -811,6 +934,11 @@ http_server_free(struct http_server *srv)
 	if (srv == NULL)
 		return;
 	http_server_stop(srv);
+	if (srv->tls_owned)
+		http_tls_free(srv->tls);
+	else if (srv->tls != NULL)
+		http_tls_unregister(srv->tls, srv->port);
+	srv->tls = NULL;
 	pthread_mutex_destroy(&srv->hs_lock);
 	free(srv->groups);
 	free(srv->routes);

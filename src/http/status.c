@@ -103,6 +103,8 @@ static const struct rc_map rc_table[PV_E__COUNT] = {
 	[PV_E_CERT_MISMATCH] = { "certificate_mismatch", 401,
 	    "This token is bound to a client certificate: send it over a connection with that "
 	    "certificate" },
+	[PV_E_TLS_REFUSED] = { "tls_refused", 422,
+	    "The certificate and key were refused; the certificate served so far is still served" },
 };
 
 static const struct rc_map *

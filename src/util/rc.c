@@ -59,6 +59,7 @@ static const char *const rc_names[PV_E__COUNT] = {
 	[PV_E_OIDC_PROVIDER] = "oidc_provider_unavailable",
 	[PV_E_NOT_ELIGIBLE] = "not_eligible",
 	[PV_E_CERT_MISMATCH] = "certificate_mismatch",
+	[PV_E_TLS_REFUSED] = "tls_refused",
 };
 
 const char *

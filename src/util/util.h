@@ -75,6 +75,7 @@ enum pv_rc {
 	PV_E_OIDC_PROVIDER = 54,     /* 502 oidc_provider_unavailable: discovery / JWKS / token request failed */
 	PV_E_NOT_ELIGIBLE = 55, /* 403 not_eligible: a JIT elevation to a role the user is not eligible for */
 	PV_E_CERT_MISMATCH = 56, /* 401 certificate_mismatch: an mtls app token without its client certificate */
+	PV_E_TLS_REFUSED = 57,   /* 422 tls_refused: a TLS reload's certificate/key pair is unusable; the old one is served */
 	PV_E__COUNT
 };
 

@@ -124,11 +124,25 @@ test_tls_config(void **state)
 	assert_int_equal(run("tls_config", f, NULL), COMPLIANCE_PASS);
 	f->s.cert_not_after_ms = f->s.now_ms - 1;   /* expired */
 	assert_int_equal(run("tls_config", f, NULL), COMPLIANCE_FAIL);
-	f->s.cert_not_after_ms = f->s.now_ms + DAY;
+	/* 7 days or less left fails too: the lapse is due before anyone acts */
+	f->s.cert_not_after_ms = f->s.now_ms + 7 * DAY;
+	assert_int_equal(run("tls_config", f, NULL), COMPLIANCE_FAIL);
+	f->s.cert_not_after_ms = f->s.now_ms + 8 * DAY;
+	assert_int_equal(run("tls_config", f, NULL), COMPLIANCE_PASS);
 	strcpy(f->s.cert_key_type, "RSA");
 	f->s.cert_key_bits = 1024;
 	assert_int_equal(run("tls_config", f, NULL), COMPLIANCE_FAIL);
 	f->s.cert_key_bits = 3072;
+	assert_int_equal(run("tls_config", f, NULL), COMPLIANCE_PASS);
+	/* weaker than policy: EC below 256 bits, a SHA-1 signature */
+	strcpy(f->s.cert_key_type, "EC");
+	f->s.cert_key_bits = 224;
+	assert_int_equal(run("tls_config", f, NULL), COMPLIANCE_FAIL);
+	f->s.cert_key_bits = 256;
+	assert_int_equal(run("tls_config", f, NULL), COMPLIANCE_PASS);
+	f->s.cert_sig_sha1 = true;
+	assert_int_equal(run("tls_config", f, NULL), COMPLIANCE_FAIL);
+	f->s.cert_sig_sha1 = false;
 	assert_int_equal(run("tls_config", f, NULL), COMPLIANCE_PASS);
 	f->s.cert_read = false;
 	assert_int_equal(run("tls_config", f, NULL), COMPLIANCE_FAIL);
