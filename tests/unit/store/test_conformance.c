@@ -2130,6 +2130,8 @@ static void c_exports(struct store *st)
 	assert_int_equal(TX_RD(st, store_export_chunk_get(tx, "exp_1", 0, &got)), PV_E_NOTFOUND);
 	/* a read transaction refuses writes */
 	assert_int_equal(TX_RD(st, store_export_chunks_delete(tx, "exp_2", NULL)), PV_E_READONLY);
+}
+
 /* ---- campaigns (store_campaigns.h) ---- */
 
 static int cmp_ids(const struct store_campaign *c, void *arg)
