@@ -14,6 +14,7 @@
  *    the expired exception is listed as a finding;
  *  - the secret part of [store] url is in no audit entry and no response.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,6 +341,35 @@ main(void)
 	e = last_entry(&s, p.aud, "exception.delete", &n);
 	CHECK(e != NULL && n == 3 && strcmp(h_jstr(e, "outcome"), "error") == 0);
 	json_decref(e);
+
+	/* SIGHUP reads phivault.conf again for change tracking: the edit made
+	 * while serving is recorded (config.loaded with reason "reload", then
+	 * config.changed naming the key), with no restart */
+	{
+		size_t before, loaded;
+		json_t *l;
+
+		json_decref(last_entry(&s, p.aud, "config.changed", &before));
+		h_config_set(&s, "lockout_threshold", "7");
+		CHECK(kill(s.pid, SIGHUP) == 0);
+		for (int i = 0; i < 2000; i++) {   /* a bounded poll: the signal is asynchronous */
+			e = last_entry(&s, p.aud, "config.changed", &n);
+			if (n > before)
+				break;
+			json_decref(e);
+			e = NULL;
+			h_pause_ms(5);
+		}
+		CHECK(e != NULL && n == before + 1);
+		ch = json_object_get(json_object_get(e, "detail"), "changed");
+		CHECK(json_array_size(ch) == 1);
+		CHECK(strcmp(h_jstr(json_array_get(ch, 0), "key"), "auth.lockout_threshold") == 0);
+		CHECK(json_integer_value(json_object_get(json_array_get(ch, 0), "new")) == 7);
+		json_decref(e);
+		l = last_entry(&s, p.aud, "config.loaded", &loaded);
+		CHECK(l != NULL && strcmp(h_jstr(json_object_get(l, "detail"), "reason"), "reload") == 0);
+		json_decref(l);
+	}
 
 	/* the secret is in no audit entry at all */
 	h_req(&s, "GET", "/v1/audit?limit=1000", p.aud, NULL, NULL, &r);

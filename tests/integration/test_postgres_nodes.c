@@ -100,6 +100,8 @@ set_node(struct h_server *s, const char *name, unsigned *mport)
 	*mport = h_free_port();
 	snprintf(mlisten, sizeof(mlisten), "127.0.0.1:%u", *mport);
 	h_config_set_in(s, "metrics", "listen", mlisten);
+	/* a long lease, so the node_death check has room on a loaded machine */
+	h_config_set_in(s, "server", "jobs_lease_s", "120");
 }
 
 static long long
@@ -295,7 +297,7 @@ node_death(const char *admin_a, const char *admin_b, const char *clin_a, const c
 	const char *admin_s, *clin_s;
 	unsigned mport_s;
 	double leases_s;
-	long long done, done_at_kill, total;
+	long long done, done_at_kill, total, lease_end, now_s;
 	struct h_resp r;
 	char rid[64], path[160];
 	pid_t load;
@@ -360,12 +362,26 @@ node_death(const char *admin_a, const char *admin_b, const char *clin_a, const c
 	}
 
 	/* the job stays where the dead node left it while its lease lasts
-	 * ([server] jobs_lease_s = 30 on the survivor's clock): 20 s on, the
-	 * survivor's runner (it looks every second) keeps off it through
-	 * several of its looks */
+	 * ([server] jobs_lease_s = 120, set_node): up to 15 s before the lease
+	 * ends on the survivor's clock, the survivor's runner (it looks every
+	 * second) keeps off it through several of its looks */
 	done_at_kill = job_get(surv, admin_s, job, st, NULL);
 	CHECK(strcmp(st, "running") == 0);
-	h_clock_advance(surv, 20000);
+	/* how far to move: to 15 s before the lease the dead node last wrote
+	 * expires, read from the row, not a fixed 20 s: under load the load
+	 * phase above can itself take more than 10 s of real time, which a
+	 * fixed step would add to the survivor's clock past the lease */
+	snprintf(owner_sql, sizeof(owner_sql),
+	    "SELECT lease_expires_ms FROM jobs WHERE id = '%s'", job);
+	owner = sql_value(owner_sql);
+	lease_end = atoll(owner);
+	free(owner);
+	owner = NULL;
+	now_s = h_clock_advance(surv, 0);
+	fprintf(stderr, "postgres_nodes: lease ends in %lld ms on the survivor's clock\n",
+	    lease_end - now_s);
+	CHECK(lease_end - now_s > 15000);
+	h_clock_advance(surv, lease_end - now_s - 15000);
 	for (int i = 0; i < 3; i++) {
 		wait_scans(mport_s, 1);
 		CHECK(job_get(surv, admin_s, job, st, NULL) == done_at_kill);
@@ -373,7 +389,7 @@ node_death(const char *admin_a, const char *admin_b, const char *clin_a, const c
 	}
 	CHECK(metric(mport_s, LEASES("test.count")) == leases_s);
 	/* past the lease on the survivor's clock: it takes the job over */
-	h_clock_advance(surv, 11000);
+	h_clock_advance(surv, 16000);
 	for (int i = 0; i < 30000; i++) {
 		done = job_get(surv, admin_s, job, st, &total);
 		if (strcmp(st, "done") == 0 || strcmp(st, "failed") == 0)
