@@ -63,12 +63,25 @@ def conn():
 
 c = conn()
 def api(method, path, token=None, body=None, want=None):
+    global c
     h = {"Content-Type": "application/json", "X-Purpose-Of-Use": "TREAT"}
     if token:
         h["Authorization"] = "Bearer " + token
-    c.request(method, path, body=None if body is None else json.dumps(body), headers=h)
-    r = c.getresponse()
-    data = r.read()
+    # a new connection right after wrk's 32 may meet the per-address limit
+    # ([server] max_connections_per_ip = 32) while the server still closes
+    # wrk's: try a few times before calling it an error
+    for attempt in range(50):
+        try:
+            c.request(method, path, body=None if body is None else json.dumps(body), headers=h)
+            r = c.getresponse()
+            data = r.read()
+            break
+        except (ConnectionError, ssl.SSLError, http.client.RemoteDisconnected):
+            if attempt == 49:
+                raise
+            c.close()
+            time.sleep(0.1)
+            c = conn()
     if want is not None and r.status != want:
         sys.exit("reencrypt: %s %s -> %d %s" % (method, path, r.status, data[:200]))
     return json.loads(data) if data else None
