@@ -38,6 +38,10 @@ struct compliance_user {
 	size_t nroles;
 	char roles[COMPLIANCE_ROLES_MAX][STORE_ROLE_MAX];
 	char created_by[UTIL_ID_MAX];
+	/* the security officer who approved the newest dual-control request
+	 * naming this user (store_campaign_approver on users/<id>), "" none */
+	char approved_by[UTIL_ID_MAX];
+	int64_t approved_ms;
 };
 
 /* A JIT elevation that was granted (approved: starts_ms != 0). */

@@ -177,6 +177,14 @@ read_memberships(struct gather *g)
 			return rc;
 		if ((rc = store_user_groups_get(g->tx, a.u->id, on_user_group, &a)) != PV_OK)
 			return rc;
+		{
+			char target[16 + UTIL_ID_MAX];
+
+			snprintf(target, sizeof(target), "users/%s", a.u->id);
+			if ((rc = store_campaign_approver(g->tx, target, a.u->approved_by,
+			    &a.u->approved_ms)) != PV_OK)
+				return rc;
+		}
 	}
 	return PV_OK;
 }

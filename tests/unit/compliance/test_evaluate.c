@@ -210,6 +210,16 @@ test_phi_access(void **state)
 	assert_int_equal(json_integer_value(json_object_get(e, "accounts_with_phi_access")), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(e,
 	    "accounts"), 0), "granted_by")), "usr_admin");
+	assert_true(json_is_null(json_object_get(json_array_get(json_object_get(e, "accounts"), 0),
+	    "approved_by")));
+	json_decref(e);
+	/* the officer who approved the grant (dual control) is named */
+	for (size_t i = 0; i < f->s.nusers; i++)
+		if (f->s.users[i].nroles > 0 && strcmp(f->s.users[i].roles[0], "clinician") == 0)
+			strcpy(f->s.users[i].approved_by, "usr_officer");
+	assert_int_equal(run("phi_access", f, &e), COMPLIANCE_PASS);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(e,
+	    "accounts"), 0), "approved_by")), "usr_officer");
 	json_decref(e);
 	/* separation of duties: the admin also reads PHI */
 	f->users[1].nroles = 2;
