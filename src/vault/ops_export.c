@@ -49,13 +49,13 @@
  * No value of the data set ever reaches an audit entry, a log line or an
  * error message: entries carry the export ID, the collection and counts.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "jobs/jobs.h"
+#include "util/ticker.h"
 #include "vault/vault_int.h"
 
 #define KIND_NAME "export.safe_harbor"
@@ -71,10 +71,7 @@ struct vault_export {
 	struct jobs_runner *jobs;
 	struct jobs_kind kind;
 	int64_t keep_s;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	pthread_t thread;
-	bool running, stop;
+	struct util_ticker sweeper;   /* started with the routes */
 };
 
 /* ---- helpers ---- */
@@ -1152,26 +1149,13 @@ enum pv_rc vault_export_sweep(struct vault_ctx *v, int64_t now, size_t *expired)
 	return rc;
 }
 
-static void *sweeper(void *arg)
+/* the ticker's call, once a second: sweep what expired (injectable clock) */
+static void sweep_tick(void *arg)
 {
 	struct vault_export *ve = arg;
 
-	pthread_mutex_lock(&ve->mu);
-	while (!ve->stop) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&ve->cv, &ve->mu, &ts);
-		if (ve->stop)
-			break;
-		pthread_mutex_unlock(&ve->mu);
-		if (!keys_is_sealed(ve->v->keys))
-			(void)vault_export_sweep(ve->v, util_now_ms(), NULL);
-		pthread_mutex_lock(&ve->mu);
-	}
-	pthread_mutex_unlock(&ve->mu);
-	return NULL;
+	if (!keys_is_sealed(ve->v->keys))
+		(void)vault_export_sweep(ve->v, util_now_ms(), NULL);
 }
 
 /* ---- wiring ---- */
@@ -1190,18 +1174,13 @@ enum pv_rc vault_export_install(struct vault_ctx *v, struct jobs_runner *r,
 	ve->jobs = r;
 	ve->keep_s = keep_s;
 	ve->kind = (struct jobs_kind){ KIND_NAME, kind_step, ve };
-	pthread_mutex_init(&ve->mu, NULL);
-	pthread_cond_init(&ve->cv, NULL);
 	v->exporter = ve;   /* freed by vault_free */
 	if (r != NULL && (rc = jobs_kind_register(r, &ve->kind)) != PV_OK)
 		return rc;
 	if (srv != NULL && (rc = vault_routes_export(srv, ve)) != PV_OK)
 		return rc;
-	if (srv != NULL) {
-		if (pthread_create(&ve->thread, NULL, sweeper, ve) != 0)
-			return PV_E_NOMEM;
-		ve->running = true;
-	}
+	if (srv != NULL)
+		return util_ticker_start(&ve->sweeper, sweep_tick, ve);
 	return PV_OK;
 }
 
@@ -1209,14 +1188,8 @@ void vault_export_stop(struct vault_ctx *v)
 {
 	struct vault_export *ve = v != NULL ? v->exporter : NULL;
 
-	if (ve == NULL || !ve->running)
-		return;
-	pthread_mutex_lock(&ve->mu);
-	ve->stop = true;
-	pthread_cond_broadcast(&ve->cv);
-	pthread_mutex_unlock(&ve->mu);
-	pthread_join(ve->thread, NULL);
-	ve->running = false;
+	if (ve != NULL)
+		util_ticker_stop(&ve->sweeper);
 }
 
 void vault_export_free(struct vault_ctx *v)
@@ -1226,8 +1199,6 @@ void vault_export_free(struct vault_ctx *v)
 	if (ve == NULL)
 		return;
 	vault_export_stop(v);
-	pthread_mutex_destroy(&ve->mu);
-	pthread_cond_destroy(&ve->cv);
 	free(ve);
 	v->exporter = NULL;
 }

@@ -28,13 +28,13 @@
  * (unless one is queued, running or paused). POST /v1/sys/retention
  * (sys.backup) queues one now: 202 {"job"} (audited retention.run).
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "jobs/jobs.h"
+#include "util/ticker.h"
 #include "vault/vault_int.h"
 
 #define KIND_NAME "retention"
@@ -47,10 +47,7 @@ struct vault_retention {
 	struct jobs_runner *jobs;
 	struct jobs_kind kind;
 	int64_t every_s;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	pthread_t thread;
-	bool running, stop;
+	struct util_ticker scheduler;   /* tick(), once a second; started with the routes */
 };
 
 /* ---- one disposal: shred + its entry, one transaction ---- */
@@ -394,8 +391,9 @@ static enum pv_rc last_run_tx(struct store_tx *tx, int64_t *out)
 	return PV_OK;
 }
 
-static void tick(struct vault_retention *rt)
+static void tick(void *arg)
 {
+	struct vault_retention *rt = arg;
 	int64_t last = 0, now = util_now_ms();
 	struct pv_actor sys = audit_actor_system();
 	char id[UTIL_ID_MAX];
@@ -420,27 +418,6 @@ static void tick(struct vault_retention *rt)
 		log_info("retention: scheduled run %s queued", id);
 }
 
-static void *scheduler(void *arg)
-{
-	struct vault_retention *rt = arg;
-
-	pthread_mutex_lock(&rt->mu);
-	while (!rt->stop) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&rt->cv, &rt->mu, &ts);
-		if (rt->stop)
-			break;
-		pthread_mutex_unlock(&rt->mu);
-		tick(rt);
-		pthread_mutex_lock(&rt->mu);
-	}
-	pthread_mutex_unlock(&rt->mu);
-	return NULL;
-}
-
 enum pv_rc vault_retention_install(struct vault_ctx *v, struct jobs_runner *r,
     struct http_server *srv, int64_t every_s)
 {
@@ -455,18 +432,13 @@ enum pv_rc vault_retention_install(struct vault_ctx *v, struct jobs_runner *r,
 	rt->jobs = r;
 	rt->every_s = every_s;
 	rt->kind = (struct jobs_kind){ KIND_NAME, kind_step, rt };
-	pthread_mutex_init(&rt->mu, NULL);
-	pthread_cond_init(&rt->cv, NULL);
 	v->retention = rt;   /* freed by vault_free */
 	if (r != NULL && (rc = jobs_kind_register(r, &rt->kind)) != PV_OK)
 		return rc;
 	if (srv != NULL && (rc = vault_routes_retention(srv, rt)) != PV_OK)
 		return rc;
-	if (srv != NULL) {
-		if (pthread_create(&rt->thread, NULL, scheduler, rt) != 0)
-			return PV_E_NOMEM;
-		rt->running = true;
-	}
+	if (srv != NULL)
+		return util_ticker_start(&rt->scheduler, tick, rt);
 	return PV_OK;
 }
 
@@ -474,22 +446,14 @@ void vault_retention_stop(struct vault_ctx *v)
 {
 	struct vault_retention *rt = v != NULL ? v->retention : NULL;
 
-	if (rt == NULL || !rt->running)
-		return;
-	pthread_mutex_lock(&rt->mu);
-	rt->stop = true;
-	pthread_cond_broadcast(&rt->cv);
-	pthread_mutex_unlock(&rt->mu);
-	pthread_join(rt->thread, NULL);
-	rt->running = false;
+	if (rt != NULL)
+		util_ticker_stop(&rt->scheduler);
 }
 
 void vault_retention_free(struct vault_retention *rt)
 {
 	if (rt == NULL)
 		return;
-	pthread_mutex_destroy(&rt->mu);
-	pthread_cond_destroy(&rt->cv);
 	free(rt);
 }
 
