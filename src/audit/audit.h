@@ -152,6 +152,24 @@ enum pv_rc audit_record_held(struct audit *a, const struct audit_event *ev, bool
  * returned. If the commit fails: PV_E_AUDIT, nothing of fn persists.
  */
 enum pv_rc audit_commit(struct audit *a, const struct audit_event *ev, audit_job_fn fn, void *arg);
+/*
+ * audit_commit without a waiting thread, for a write whose answer does not
+ * depend on what fn computes (the answer is built from what the caller knew
+ * before, e.g. an ID it generated). On an HTTP request thread with a holder
+ * (util.h "answers held for a commit"), fn + ev are queued with a hold on
+ * the request's answer and PV_OK returns at once: the answer the handler
+ * then builds leaves only after the group's fsync, and if fn failed or the
+ * group did not commit it is replaced by fn's rc (or PV_E_AUDIT), so no
+ * answer ever claims a write that did not happen. fn runs later, on the
+ * committer: arg must be heap memory that the call owns from here on, and
+ * arg_free(arg) (may be NULL) runs exactly once after fn, on every path
+ * (also when nothing could be queued). After PV_OK the caller must neither
+ * read what fn writes into arg nor expect fn's changes in the store. Off a
+ * request thread (CLI, jobs, tests) it is audit_commit, then arg_free.
+ * Errors: PV_E_INVALID (bad ev), PV_E_AUDIT / PV_E_UNAVAILABLE (not queued).
+ */
+enum pv_rc audit_commit_held(struct audit *a, const struct audit_event *ev, audit_job_fn fn,
+    void *arg, void (*arg_free)(void *arg));
 /* audit_commit at a priority: background work (jobs) passes COMMIT_BACKGROUND,
  * so it fills a group only after requests and within a bounded share. */
 enum pv_rc audit_commit_at(struct audit *a, const struct audit_event *ev, audit_job_fn fn,

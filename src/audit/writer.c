@@ -539,6 +539,59 @@ enum pv_rc audit_record_held(struct audit *a, const struct audit_event *ev, bool
 	return PV_OK;
 }
 
+struct held_commit {
+	const struct util_holder *h;
+	void *arg;
+	void (*arg_free)(void *arg);
+};
+
+/* On the committer, after the group (fn has run): fn's rc, or PV_E_AUDIT,
+ * decides the held answer. */
+static void held_commit_done(enum pv_rc rc, void *p)
+{
+	struct held_commit *c = p;
+	const struct util_holder *h = c->h;
+
+	if (c->arg_free)
+		c->arg_free(c->arg);
+	free(c);
+	util_hold_release(h, rc);
+}
+
+enum pv_rc audit_commit_held(struct audit *a, const struct audit_event *ev, audit_job_fn fn,
+    void *arg, void (*arg_free)(void *arg))
+{
+	struct held_commit *c = NULL;
+	enum pv_rc rc;
+
+	if (!a || (!ev && !fn)) {
+		rc = a ? PV_OK : PV_E_INVALID;
+		goto sync_out;
+	}
+	if (!util_request_thread() || (c = calloc(1, sizeof *c)) == NULL ||
+	    (c->h = util_request_hold()) == NULL) {
+		free(c);
+		rc = audit_commit(a, ev, fn, arg);
+		goto sync_out;
+	}
+	c->arg = arg;
+	c->arg_free = arg_free;
+	rc = audit_submit(a, ev, fn, arg, COMMIT_REQUEST, held_commit_done, c);
+	if (rc != PV_OK) {
+		/* not queued: no completion will come; the answer is not held */
+		util_hold_release(c->h, PV_OK);
+		free(c);
+		if (arg_free)
+			arg_free(arg);
+		return rc == PV_E_INVALID || rc == PV_E_UNAVAILABLE ? rc : PV_E_AUDIT;
+	}
+	return PV_OK;
+sync_out:
+	if (arg_free)
+		arg_free(arg);
+	return rc;
+}
+
 void audit_head(struct audit *a, int64_t *seq, char hash[65])
 {
 	if (!a)

@@ -175,6 +175,134 @@ static void test_commit_fn_failure_rolls_back(void **state)
 	assert_chain_ok(f->st, 1);
 }
 
+/* ---- audit_commit_held: a write answered from its commit, no waiting thread ---- */
+
+struct fake_holder {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int taken, released;
+	enum pv_rc rc;          /* the first non-OK release */
+	bool arg_freed_first;   /* arg_free ran before the release */
+	int frees;
+};
+
+static struct fake_holder fh;
+
+static void fh_take(void *ctx)
+{
+	struct fake_holder *h = ctx;
+
+	pthread_mutex_lock(&h->mu);
+	h->taken++;
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void fh_release(void *ctx, enum pv_rc rc)
+{
+	struct fake_holder *h = ctx;
+
+	pthread_mutex_lock(&h->mu);
+	h->released++;
+	if (rc != PV_OK && h->rc == PV_OK)
+		h->rc = rc;
+	h->arg_freed_first = h->frees == 1;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+static const struct util_holder fake = { fh_take, fh_release, &fh };
+
+static void held_arg_free(void *p)
+{
+	pthread_mutex_lock(&fh.mu);
+	fh.frees++;
+	pthread_mutex_unlock(&fh.mu);
+	free(p);
+}
+
+static void fh_wait_released(void)
+{
+	pthread_mutex_lock(&fh.mu);
+	while (fh.released < fh.taken || fh.taken == 0)
+		pthread_cond_wait(&fh.cv, &fh.mu);
+	pthread_mutex_unlock(&fh.mu);
+}
+
+static void fh_reset(void)
+{
+	pthread_mutex_destroy(&fh.mu);
+	pthread_cond_destroy(&fh.cv);
+	memset(&fh, 0, sizeof fh);
+	pthread_mutex_init(&fh.mu, NULL);
+	pthread_cond_init(&fh.cv, NULL);
+}
+
+static void held_one(struct fx *f, const char *key, enum pv_rc result)
+{
+	struct meta_job *j = malloc(sizeof *j);
+	struct audit_event ev = fx_event("meta/test.held");
+	uint64_t waits = util_request_thread_waits();
+
+	assert_non_null(j);
+	j->key = key;
+	j->result = result;
+	fh_reset();
+	util_request_thread_set(true);
+	util_request_holder_set(&fake);
+	assert_int_equal(audit_commit_held(f->audit, &ev, put_meta, j, held_arg_free), PV_OK);
+	util_request_holder_set(NULL);
+	util_request_thread_set(false);
+	/* queued with a hold, not waited for */
+	assert_int_equal(util_request_thread_waits(), waits);
+	fh_wait_released();
+	assert_int_equal(fh.taken, 1);
+	assert_int_equal(fh.released, 1);
+	assert_int_equal(fh.frees, 1);
+	assert_true(fh.arg_freed_first);   /* fn is done with arg before the answer leaves */
+	assert_int_equal(fh.rc, result);
+}
+
+static void test_commit_held(void **state)
+{
+	struct fx *f = *state;
+	struct fx_rows rows;
+	struct meta_job *j;
+	struct audit_event ev = fx_event("meta/test.held");
+
+	/* success: durable before the hold is released */
+	held_one(f, "test.held.ok", PV_OK);
+	assert_true(meta_present(f->st, "test.held.ok"));
+	/* fn's failure is the answer, nothing of it persists, the entry says error */
+	held_one(f, "test.held.fail", PV_E_CONFLICT);
+	assert_false(meta_present(f->st, "test.held.fail"));
+	assert_int_equal(fx_rows(f->st, &rows), PV_OK);
+	assert_int_equal(rows.n, 2);
+	assert_string_equal(rows.last_outcome, "error");
+	assert_string_equal(rows.last_reason, pv_rc_name(PV_E_CONFLICT));
+	/* off a request thread: synchronous, arg freed once */
+	fh_reset();
+	j = malloc(sizeof *j);
+	assert_non_null(j);
+	j->key = "test.held.sync";
+	j->result = PV_OK;
+	assert_int_equal(audit_commit_held(f->audit, &ev, put_meta, j, held_arg_free), PV_OK);
+	assert_int_equal(fh.frees, 1);
+	assert_int_equal(fh.taken, 0);
+	assert_true(meta_present(f->st, "test.held.sync"));
+	/* a bad event is refused before anything is queued, arg still freed */
+	fh_reset();
+	ev.action = NULL;
+	util_request_thread_set(true);
+	util_request_holder_set(&fake);
+	assert_int_equal(audit_commit_held(f->audit, &ev, put_meta, malloc(sizeof *j),
+	    held_arg_free), PV_E_INVALID);
+	util_request_holder_set(NULL);
+	util_request_thread_set(false);
+	assert_int_equal(fh.frees, 1);
+	assert_int_equal(fh.taken, fh.released);
+	assert_chain_ok(f->st, 3);
+}
+
 /* Jobs that fail and jobs that succeed share groups; each keeps its own fate. */
 struct mixed_arg {
 	struct audit *a;
@@ -507,6 +635,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_1000_entries),
 		cmocka_unit_test_setup_teardown(test_commit_fn_success, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_fn_failure_rolls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mixed_jobs_isolated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_append, setup, teardown),
