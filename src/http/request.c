@@ -701,7 +701,9 @@ http_ctx_finish(struct http_ctx *ctx)
 		 * blocking commit from either is counted (commit_request_waits) */
 		util_request_thread_set(true);
 		util_request_holder_set(&ctx->holder);
+		util_request_label_set(req->method, req->route ? req->route->pattern : NULL);
 		rc = run(ctx);
+		util_request_label_set(NULL, NULL);
 		util_request_holder_set(NULL);
 		util_request_thread_set(false);
 		if (rc != PV_PENDING && answer_held(ctx, rc))

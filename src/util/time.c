@@ -210,11 +210,25 @@ util_request_thread(void)
 	return request_thread;
 }
 
+static _Thread_local const char *request_method, *request_pattern;
+
+void
+util_request_label_set(const char *method, const char *pattern)
+{
+	request_method = method;
+	request_pattern = pattern;
+}
+
 void
 util_request_thread_wait(void)
 {
-	if (request_thread)
-		atomic_fetch_add_explicit(&request_thread_waits, 1, memory_order_relaxed);
+	if (!request_thread)
+		return;
+	atomic_fetch_add_explicit(&request_thread_waits, 1, memory_order_relaxed);
+	/* which route still blocks a thread (operators and the test suite
+	 * read it: docs/internals/commit.md) */
+	log_info("util: a request thread waits for a commit (%s %s)",
+	    request_method ? request_method : "-", request_pattern ? request_pattern : "-");
 }
 
 uint64_t

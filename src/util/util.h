@@ -171,6 +171,10 @@ bool util_request_thread(void);
  * the count since start (the test binary shows it). */
 void util_request_thread_wait(void);
 uint64_t util_request_thread_waits(void);
+/* What the request thread runs, for the log line a wait writes ("GET
+ * /v1/users/{id}": a route pattern, never a path with values); NULL: none.
+ * The string must outlive the request (route tables are static). */
+void util_request_label_set(const char *method, const char *pattern);
 
 /* ---- answers held for a commit ----
  * While the HTTP layer runs a request (authentication, the route's
