@@ -131,15 +131,28 @@ enum pv_rc jobs_kind_register(struct jobs_runner *r, const struct jobs_kind *kin
 
 /* Queue a job of a registered kind (params: JSON object text or NULL;
  * total: items expected, 0 if unknown). Audited job.create in the same
- * transaction. */
+ * transaction. The ID is made before the commit: on an HTTP request thread
+ * the row is queued with audit_commit_held (PV_OK at once; the request's
+ * answer leaves after the fsync, or becomes the error), elsewhere this
+ * waits for it. */
 enum pv_rc jobs_enqueue(struct jobs_runner *r, const struct pv_actor *actor,
     const char *kind, const char *params, int64_t total, char id[UTIL_ID_MAX]);
 
 enum jobs_action { JOBS_PAUSE, JOBS_RESUME, JOBS_CANCEL };
 /* A state change asked for from outside, audited job.pause / job.resume /
- * job.cancel in the same transaction. PV_E_NOTFOUND, PV_E_JOB_CONFLICT. */
+ * job.cancel in the same transaction. PV_E_NOTFOUND, PV_E_JOB_CONFLICT.
+ * On an HTTP request thread it is audit_commit_held: PV_OK returns once
+ * queued and the request's answer leaves after the fsync, or becomes the
+ * change's rc (a 409 if the job had ended); elsewhere it waits. */
 enum pv_rc jobs_change(struct jobs_runner *r, const struct pv_actor *actor, const char *id,
     enum jobs_action action);
+/* The same answered from its completion (the jobs routes): PV_PENDING, then
+ * done(rc, job, arg) once on the committer thread after the fsync, with the
+ * job as jobs_get shows it (the caller's, json_decref; NULL unless PV_OK).
+ * Any other return: nothing was queued and done will not run. */
+typedef void (*jobs_change_done_fn)(enum pv_rc rc, struct json_t *job, void *arg);
+enum pv_rc jobs_change_submit(struct jobs_runner *r, const struct pv_actor *actor,
+    const char *id, enum jobs_action action, jobs_change_done_fn done, void *arg);
 
 /* The jobs as the API shows them (GET /v1/jobs: a JSON array, newest
  * first) / one job (GET /v1/jobs/{id}); *out is the caller's (json_decref).

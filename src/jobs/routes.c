@@ -66,17 +66,8 @@ h_get(struct http_request *req)
 	return reply_job(req, r, &a, req->params[0]);
 }
 static enum pv_rc
-change(struct http_request *req, enum jobs_action action)
+change_reply(struct http_request *req, enum jobs_action action, enum pv_rc rc, json_t *job)
 {
-	struct jobs_runner *r = req->route->arg;
-	struct pv_actor a;
-	const char *id = req->params[0];
-	enum pv_rc rc;
-
-	if (!util_id_valid("job", id))
-		return http_fail(req, PV_E_NOTFOUND, "No such job");
-	jobs_actor_of_request(r, req, &a);
-	rc = jobs_change(r, &a, id, action);
 	if (rc == PV_E_NOTFOUND)
 		return http_fail(req, PV_E_NOTFOUND, "No such job");
 	if (rc == PV_E_JOB_CONFLICT)
@@ -85,7 +76,44 @@ change(struct http_request *req, enum jobs_action action)
 		    "The job has already ended (done, failed or cancelled)" );
 	if (rc != PV_OK)
 		return rc;
-	return reply_job(req, r, &a, id);
+	return http_reply(req, 200, job);
+}
+
+/* From the change's commit completion (committer thread): answer, resume. */
+static void
+pause_done(enum pv_rc rc, json_t *job, void *arg)
+{
+	http_resume(arg, change_reply(arg, JOBS_PAUSE, rc, job));
+}
+
+static void
+resume_done(enum pv_rc rc, json_t *job, void *arg)
+{
+	http_resume(arg, change_reply(arg, JOBS_RESUME, rc, job));
+}
+
+static void
+cancel_done(enum pv_rc rc, json_t *job, void *arg)
+{
+	http_resume(arg, change_reply(arg, JOBS_CANCEL, rc, job));
+}
+
+static enum pv_rc
+change(struct http_request *req, enum jobs_action action)
+{
+	static const jobs_change_done_fn dones[] = {
+		[JOBS_PAUSE] = pause_done, [JOBS_RESUME] = resume_done, [JOBS_CANCEL] = cancel_done,
+	};
+	struct jobs_runner *r = req->route->arg;
+	struct pv_actor a;
+	const char *id = req->params[0];
+	enum pv_rc rc;
+
+	if (!util_id_valid("job", id))
+		return http_fail(req, PV_E_NOTFOUND, "No such job");
+	jobs_actor_of_request(r, req, &a);
+	rc = jobs_change_submit(r, &a, id, action, dones[action], req);
+	return rc == PV_PENDING ? PV_PENDING : change_reply(req, action, rc, NULL);
 }
 
 static enum pv_rc

@@ -613,14 +613,27 @@ jobs_runner_stop(struct jobs_runner *r)
 
 /* ---- from outside: enqueue and state changes ---- */
 
+/* A new job's row, owned by its commit (audit_commit_held: heap memory). */
 struct put_call {
-	struct store_job *j;
+	struct jobs_runner *r;
+	struct store_job j;
 };
 
 static enum pv_rc
 put_txn(struct store_tx *tx, void *arg)
 {
-	return store_job_put(tx, ((struct put_call *)arg)->j);
+	return store_job_put(tx, &((struct put_call *)arg)->j);
+}
+
+/* After the commit (or instead of it): the runner looks at once. */
+static void
+put_free(void *arg)
+{
+	struct put_call *pc = arg;
+
+	kick(pc->r);
+	store_job_clear(&pc->j);
+	free(pc);
 }
 
 static void
@@ -638,8 +651,8 @@ enum pv_rc
 jobs_enqueue(struct jobs_runner *r, const struct pv_actor *actor, const char *kind,
     const char *params, int64_t total, char id[UTIL_ID_MAX])
 {
-	struct store_job j;
-	struct put_call pc = { &j };
+	struct put_call *pc;
+	struct store_job *j;
 	char res[UTIL_ID_MAX + 8], detail[STORE_JOB_KIND_MAX + 16];
 	struct audit_event ev = { .action = "job.create", .resource = res,
 	    .outcome = AUDIT_ALLOWED, .detail = detail };
@@ -647,32 +660,53 @@ jobs_enqueue(struct jobs_runner *r, const struct pv_actor *actor, const char *ki
 
 	if (r == NULL || kind == NULL || jobs_kind_find(r, kind) == NULL || total < 0 || id == NULL)
 		return PV_E_INVALID;
-	memset(&j, 0, sizeof(j));
-	if ((rc = util_id_new("job", j.id)) != PV_OK)
+	if ((pc = calloc(1, sizeof(*pc))) == NULL)
+		return PV_E_NOMEM;
+	pc->r = r;
+	j = &pc->j;
+	if ((rc = util_id_new("job", j->id)) != PV_OK) {
+		free(pc);
 		return rc;
-	util_strlcpy(j.kind, kind, sizeof(j.kind));
-	util_strlcpy(j.state, "queued", sizeof(j.state));
-	j.cursor = (char *)"";
-	j.params = (char *)(params != NULL ? params : "{}");
-	j.errors = (char *)"[]";
-	j.total = total;
-	j.created_ms = j.updated_ms = now(r);
-	util_strlcpy(j.created_by, actor != NULL && actor->user_id != NULL ? actor->user_id :
-	    "system", sizeof(j.created_by));
-	snprintf(res, sizeof(res), "jobs/%s", j.id);
+	}
+	util_strlcpy(j->kind, kind, sizeof(j->kind));
+	util_strlcpy(j->state, "queued", sizeof(j->state));
+	j->cursor = strdup("");
+	j->params = strdup(params != NULL ? params : "{}");
+	j->errors = strdup("[]");
+	if (j->cursor == NULL || j->params == NULL || j->errors == NULL) {
+		store_job_clear(j);
+		free(pc);
+		return PV_E_NOMEM;
+	}
+	j->total = total;
+	j->created_ms = j->updated_ms = now(r);
+	util_strlcpy(j->created_by, actor != NULL && actor->user_id != NULL ? actor->user_id :
+	    "system", sizeof(j->created_by));
+	snprintf(res, sizeof(res), "jobs/%s", j->id);
 	snprintf(detail, sizeof(detail), "{\"kind\":\"%s\"}", kind);
 	actor_event(actor, &ev);
-	if ((rc = submit(r, &ev, put_txn, &pc)) != PV_OK)
-		return rc;
-	memcpy(id, j.id, UTIL_ID_MAX);
-	kick(r);
-	return PV_OK;
+	memcpy(id, j->id, UTIL_ID_MAX);
+	/* on a request thread the answer (which names the ID made here) leaves
+	 * once the row is durable; elsewhere this waits, at background
+	 * priority as every runner write */
+	if (util_request_thread())
+		rc = audit_commit_held(r->cfg.audit, &ev, put_txn, pc, put_free);
+	else {
+		rc = submit(r, &ev, put_txn, pc);
+		put_free(pc);
+	}
+	if (rc != PV_OK)
+		memset(id, 0, UTIL_ID_MAX);
+	return rc;
 }
 
 struct change_call {
 	struct jobs_runner *r;
-	const char *id;
+	char id[UTIL_ID_MAX];
 	enum jobs_action action;
+	struct store_job after;      /* the row as the change left it (change_txn) */
+	jobs_change_done_fn done;    /* jobs_change_submit: the answer */
+	void *done_arg;
 };
 
 static enum pv_rc
@@ -711,33 +745,105 @@ change_txn(struct store_tx *tx, void *arg)
 	j.lease_expires_ms = 0;
 	if (c->action == JOBS_CANCEL)
 		j.finished_ms = j.updated_ms;
-	rc = store_job_update(tx, &j);
+	if ((rc = store_job_update(tx, &j)) == PV_OK) {
+		store_job_clear(&c->after);   /* a group retried: the last run counts */
+		c->after = j;                  /* the call owns the row now */
+		return PV_OK;
+	}
 out:
 	store_job_clear(&j);
 	return rc;
+}
+
+static void
+change_free(void *arg)
+{
+	struct change_call *c = arg;
+
+	kick(c->r);
+	store_job_clear(&c->after);
+	free(c);
+}
+
+/* jobs_change_submit's completion (committer thread): the job as it is now. */
+static void
+change_done(enum pv_rc rc, void *arg)
+{
+	struct change_call *c = arg;
+	json_t *o = NULL;
+
+	if (rc == PV_OK && (o = jobs_to_json(c->r, &c->after)) == NULL)
+		rc = PV_E_NOMEM;
+	c->done(rc, o, c->done_arg);
+	change_free(c);
+}
+
+static enum pv_rc
+change_prepare(struct jobs_runner *r, const struct pv_actor *actor, const char *id,
+    enum jobs_action action, struct audit_event *ev, char res[UTIL_ID_MAX + 8],
+    struct change_call **out)
+{
+	static const char *const actions[] = {
+		[JOBS_PAUSE] = "job.pause", [JOBS_RESUME] = "job.resume", [JOBS_CANCEL] = "job.cancel",
+	};
+	struct change_call *c;
+
+	if (r == NULL || !util_id_valid("job", id) || (unsigned)action > JOBS_CANCEL)
+		return PV_E_NOTFOUND;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return PV_E_NOMEM;
+	c->r = r;
+	util_strlcpy(c->id, id, sizeof(c->id));
+	c->action = action;
+	memset(ev, 0, sizeof(*ev));
+	ev->resource = res;
+	ev->outcome = AUDIT_ALLOWED;
+	ev->action = actions[action];
+	snprintf(res, UTIL_ID_MAX + 8, "jobs/%s", id);
+	actor_event(actor, ev);
+	*out = c;
+	return PV_OK;
 }
 
 enum pv_rc
 jobs_change(struct jobs_runner *r, const struct pv_actor *actor, const char *id,
     enum jobs_action action)
 {
-	static const char *const actions[] = {
-		[JOBS_PAUSE] = "job.pause", [JOBS_RESUME] = "job.resume", [JOBS_CANCEL] = "job.cancel",
-	};
-	struct change_call c = { r, id, action };
+	struct change_call *c;
 	char res[UTIL_ID_MAX + 8];
-	struct audit_event ev = { .resource = res, .outcome = AUDIT_ALLOWED };
+	struct audit_event ev;
 	enum pv_rc rc;
 
-	if (r == NULL || !util_id_valid("job", id) || (unsigned)action > JOBS_CANCEL)
-		return PV_E_NOTFOUND;
-	ev.action = actions[action];
-	snprintf(res, sizeof(res), "jobs/%s", id);
-	actor_event(actor, &ev);
-	rc = submit(r, &ev, change_txn, &c);
-	if (rc == PV_OK)
-		kick(r);
+	if ((rc = change_prepare(r, actor, id, action, &ev, res, &c)) != PV_OK)
+		return rc;
+	if (util_request_thread())
+		return audit_commit_held(r->cfg.audit, &ev, change_txn, c, change_free);
+	rc = submit(r, &ev, change_txn, c);
+	change_free(c);
 	return rc;
+}
+
+enum pv_rc
+jobs_change_submit(struct jobs_runner *r, const struct pv_actor *actor, const char *id,
+    enum jobs_action action, jobs_change_done_fn done, void *arg)
+{
+	struct change_call *c;
+	char res[UTIL_ID_MAX + 8];
+	struct audit_event ev;
+	enum pv_rc rc;
+
+	if (done == NULL)
+		return PV_E_INVALID;
+	if ((rc = change_prepare(r, actor, id, action, &ev, res, &c)) != PV_OK)
+		return rc;
+	c->done = done;
+	c->done_arg = arg;
+	rc = audit_submit(r->cfg.audit, &ev, change_txn, c, COMMIT_REQUEST, change_done, c);
+	if (rc != PV_OK) {
+		change_free(c);
+		return rc;
+	}
+	return PV_PENDING;
 }
 
 void
