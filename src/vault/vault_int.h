@@ -249,6 +249,44 @@ const char *vault_purpose_optional(const struct vault_caller *who);
 enum pv_rc vault_audit(struct vault_ctx *v, const struct vault_caller *who, const char *action,
     const char *resource, const char *purpose, enum audit_outcome outcome, const char *reason,
     const char *detail);
+/* An entry whose failure the answer survives (logged): held on a request
+ * thread (audit_record_held, !fail_closed), audit_record elsewhere. */
+enum pv_rc vault_audit_note(struct vault_ctx *v, const struct vault_caller *who,
+    const char *action, const char *resource, enum audit_outcome outcome, const char *detail);
+/*
+ * A write answered from its completion, no thread waiting for the fsync
+ * (docs/internals/vault.md "Writes without a waiting thread"). The op is
+ * the head of a heap job the caller fills (v, done, done_arg, finish,
+ * release: NULL frees the op). vault_op_submit queues fn(tx, fn_arg) + ev
+ * (audit_submit, COMMIT_REQUEST); after the fsync, on the committer thread,
+ * finish(op, rc, &a) builds the answer from what fn computed (rc as
+ * audit_commit returns it; cheap work only, never a blocking commit). A
+ * finish that calls vault_op_refuse has the refusal's entry (error, or
+ * denied for PV_E_FORBIDDEN, reason the code) submitted after, and the
+ * answer (rc, msg) leaves once it is durable (PV_E_AUDIT if not). Then the
+ * op is released. If nothing could be queued the answer is sent at once.
+ * The actor's strings must live until the answer is sent (the request's).
+ */
+struct vault_op;
+typedef void (*vault_op_finish_fn)(struct vault_op *op, enum pv_rc rc, struct vault_answer *a);
+struct vault_op {
+	struct vault_ctx *v;
+	vault_done_fn done;
+	void *done_arg;
+	vault_op_finish_fn finish;
+	void (*release)(struct vault_op *op);
+	/* set by vault_op_submit / vault_op_refuse */
+	struct pv_actor actor;
+	bool refuse;
+	enum pv_rc refuse_rc;
+	char refuse_action[48];
+	char refuse_resource[256];
+	char refuse_msg[VAULT_ERR_MAX];
+};
+void vault_op_submit(struct vault_op *op, const struct audit_event *ev, audit_job_fn fn,
+    void *fn_arg);
+void vault_op_refuse(struct vault_op *op, const char *action, const char *resource,
+    enum pv_rc rc, const char *msg);
 /* A refusal's entry (vault_fail_audited): on a request thread the answer,
  * not the thread, waits for its commit (audit_record_held, fail closed);
  * elsewhere vault_audit. */
