@@ -361,7 +361,15 @@ static void op_done(enum pv_rc rc, void *arg)
 
 	vault_answer_init(&a);
 	op->refuse = false;
+	op->again = false;
 	op->finish(op, rc, &a);
+	if (op->again) {
+		/* finish asked for another attempt: resubmit answers from here on */
+		json_decref(a.body);
+		free(a.text);
+		op->resubmit(op);
+		return;
+	}
 	if (op->refuse) {
 		struct audit_event ev;
 		enum pv_rc r;
@@ -370,8 +378,8 @@ static void op_done(enum pv_rc rc, void *arg)
 		ev.actor = op->actor;
 		ev.action = op->refuse_action;
 		ev.resource = op->refuse_resource;
-		ev.outcome = op->refuse_rc == PV_E_FORBIDDEN ? AUDIT_DENIED : AUDIT_ERROR;
-		ev.reason = pv_rc_name(op->refuse_rc);
+		ev.outcome = op->refuse_outcome;
+		ev.reason = op->refuse_reason;
 		json_decref(a.body);
 		free(a.text);
 		/* chained: the refusal's entry, then the answer (no thread waits) */
@@ -385,10 +393,24 @@ static void op_done(enum pv_rc rc, void *arg)
 	op_release(op);
 }
 
+void vault_op_complete(struct vault_op *op, enum pv_rc rc)
+{
+	op_done(rc, op);
+}
+
 void vault_op_refuse(struct vault_op *op, const char *action, const char *resource,
     enum pv_rc rc, const char *msg)
 {
+	vault_op_refuse_as(op, action, resource, rc == PV_E_FORBIDDEN ? AUDIT_DENIED :
+	    AUDIT_ERROR, pv_rc_name(rc), rc, msg);
+}
+
+void vault_op_refuse_as(struct vault_op *op, const char *action, const char *resource,
+    enum audit_outcome outcome, const char *reason, enum pv_rc rc, const char *msg)
+{
 	op->refuse = true;
+	op->refuse_outcome = outcome;
+	util_strlcpy(op->refuse_reason, reason, sizeof(op->refuse_reason));
 	op->refuse_rc = rc;
 	util_strlcpy(op->refuse_action, action, sizeof(op->refuse_action));
 	util_strlcpy(op->refuse_resource, resource, sizeof(op->refuse_resource));

@@ -275,9 +275,15 @@ struct vault_op {
 	void *done_arg;
 	vault_op_finish_fn finish;
 	void (*release)(struct vault_op *op);
+	/* another attempt (shred's recount): finish sets again, and op_done
+	 * calls resubmit instead of answering; resubmit answers from then on */
+	void (*resubmit)(struct vault_op *op);
+	bool again;
 	/* set by vault_op_submit / vault_op_refuse */
 	struct pv_actor actor;
 	bool refuse;
+	enum audit_outcome refuse_outcome;
+	char refuse_reason[48];
 	enum pv_rc refuse_rc;
 	char refuse_action[48];
 	char refuse_resource[256];
@@ -285,8 +291,14 @@ struct vault_op {
 };
 void vault_op_submit(struct vault_op *op, const struct audit_event *ev, audit_job_fn fn,
     void *fn_arg);
+/* Outcome denied for PV_E_FORBIDDEN else error, reason pv_rc_name(rc). */
 void vault_op_refuse(struct vault_op *op, const char *action, const char *resource,
     enum pv_rc rc, const char *msg);
+void vault_op_refuse_as(struct vault_op *op, const char *action, const char *resource,
+    enum audit_outcome outcome, const char *reason, enum pv_rc rc, const char *msg);
+/* As if the transaction had returned rc: finish, then the answer (for an
+ * attempt that failed before its submit, on any thread). */
+void vault_op_complete(struct vault_op *op, enum pv_rc rc);
 /* A refusal's entry (vault_fail_audited): on a request thread the answer,
  * not the thread, waits for its commit (audit_record_held, fail closed);
  * elsewhere vault_audit. */
