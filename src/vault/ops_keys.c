@@ -894,8 +894,8 @@ void vault_key_used(struct vault_ctx *v, const struct vault_caller *who, const c
 		return;
 	key_resource(resource, sizeof(resource), kek_name, version);
 	detail = key_detail(kek_name, version, NULL, NULL);
-	if (vault_audit(v, who, "key.compromised_use", resource, NULL, AUDIT_ALLOWED, NULL,
-	    detail) != PV_OK)
+	if (vault_audit_note(v, who, "key.compromised_use", resource, AUDIT_ALLOWED, detail) !=
+	    PV_OK)
 		log_warn("vault: key.compromised_use of %s v%u not recorded", kek_name,
 		    (unsigned)version);
 	free(detail);
@@ -1201,8 +1201,7 @@ void vault_key_reencrypt(struct vault_keyadmin *ka, const struct vault_caller *w
 	}
 	/* job.create is in the enqueue's transaction; this names the key */
 	detail = key_detail(name, 0, "job", id);
-	if (vault_audit(v, who, "key.reencrypt", resource, NULL, AUDIT_ALLOWED, NULL, detail) !=
-	    PV_OK)
+	if (vault_audit_note(v, who, "key.reencrypt", resource, AUDIT_ALLOWED, detail) != PV_OK)
 		log_warn("vault: key.reencrypt entry for job %s not recorded (job.create is)", id);
 	a.body = json_pack("{s:s}", "job", id);
 	if (a.body == NULL)
