@@ -440,7 +440,18 @@ struct vault_write_job {
 	struct vault_bidx_entry bidx[VAULT_MAX_FIELDS];
 	bool subject_link;              /* the collection has a subject field: (re)link */
 	char subject_ref[STORE_SUBJECT_REF_LEN + 1];   /* "" : the record has no subject */
+	/* A subject's first record: its key, made in memory, is put in the
+	 * write's own transaction (vault_subject_put_tx) instead of a commit of
+	 * its own before it. cur_se: the key rec's DEK is wrapped under now
+	 * (new_subject's, or the stored one's if another write made it first). */
+	struct store_subject *new_subject;
+	struct vault_subject_env cur_se;
+	struct keys *keys;
 };
+/* In vault_write_fn's transaction: put j->new_subject unless shredded
+ * (PV_E_SUBJECT_SHREDDED) or made first by another write, then rewrap
+ * j->rec's DEK under the stored key (idempotent when the job runs again). */
+enum pv_rc vault_subject_put_tx(struct store_tx *tx, struct vault_write_job *j);
 
 enum pv_rc vault_write_fn(struct store_tx *tx, void *arg);   /* audit_job_fn */
 /* The active version of KEK "index:<collection>" (new entries go under it). */

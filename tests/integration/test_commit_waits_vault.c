@@ -8,7 +8,9 @@
  * refusals with their entries), and GET /v1/test/commit-waits
  * (request_thread_waits) must not move across them. The effects are read
  * back: the key versions' states, the grant ended, the review's verdict,
- * the subject shredded, and the audit entries in the trail.
+ * the subject shredded, and the audit entries in the trail. A subject's
+ * first record (its key made in the record's own transaction) is driven
+ * too.
  *
  * Break-glass activation re-enters the holder's password
  * (authn_password_reconfirm, src/authn), which still commits its lockout
@@ -111,6 +113,37 @@ record(struct h_server *s, const char *tok, const char *body)
 	h_req(s, "POST", "/v1/collections/visits/records", tok, body, NULL, &r);
 	CHECK_STATUS(&r, 201);
 	h_resp_free(&r);
+}
+
+/* One batch, two records of a new subject: the first item puts its key,
+ * the second finds it made (in the same transaction) and rewraps its DEK
+ * under it; both read back. */
+static void
+new_subject_batch(struct h_server *s, const char *clin)
+{
+	static const char *treat[] = { "X-Purpose-Of-Use: TREAT", NULL };
+	char ids[2][64], path[160];
+	struct h_resp r;
+
+	h_req(s, "POST", "/v1/collections/visits/records:batch", clin,
+	    "{\"create\":[{\"patient\":\"PAT-C-Batch-5005\",\"note\":\"c1\"},"
+	    "{\"patient\":\"PAT-C-Batch-5005\",\"note\":\"c2\"}]}", NULL, &r);
+	CHECK_STATUS(&r, 200);
+	for (int i = 0; i < 2; i++) {
+		json_t *res = json_array_get(json_object_get(r.json, "results"), (size_t)i);
+
+		CHECK(json_integer_value(json_object_get(res, "status")) == 201);
+		snprintf(ids[i], 64, "%s", h_jstr(res, "id"));
+	}
+	h_resp_free(&r);
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "/v1/collections/visits/records/%s", ids[i]);
+		h_req(s, "GET", path, clin, NULL, treat, &r);
+		CHECK_STATUS(&r, 200);
+		CHECK(strcmp(h_jstr(json_object_get(r.json, "fields"), "note"),
+		    i == 0 ? "c1" : "c2") == 0);
+		h_resp_free(&r);
+	}
 }
 
 static void
@@ -307,13 +340,15 @@ test_vault_routes_do_not_wait(void)
 	    "\"classification\":\"phi\"}]}");
 	h_collection_create(&s, admin, "{\"name\":\"empty\",\"region\":\"local\",\"fields\":["
 	    "{\"name\":\"x\",\"type\":\"string\"}]}");
-	/* a subject's first record still makes its key the blocking way
-	 * (vault_subject_ensure): set-up, before the count is taken */
+	h_expect(&s, "GET", "/v1/keys", kay, NULL, NULL, 200, NULL);
+	before = waits(&s);
+	/* a subject's first record puts its key in the record's own
+	 * transaction: no commit of its own, no waiting thread */
 	record(&s, clin, "{\"patient\":\"" PAT_A "\",\"note\":\"a1\"}");
 	record(&s, clin, "{\"patient\":\"" PAT_A "\",\"note\":\"a2\"}");
 	record(&s, clin, "{\"patient\":\"" PAT_B "\",\"note\":\"b1\"}");
-	h_expect(&s, "GET", "/v1/keys", kay, NULL, NULL, 200, NULL);
-	before = waits(&s);
+	CHECK(waits(&s) == before);
+	new_subject_batch(&s, clin);
 
 	keys_part(&s, kay);
 	/* collection refusals: 400 and 403, answered once their entry is durable */
