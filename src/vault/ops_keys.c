@@ -10,9 +10,13 @@
  *   retire      decrypt_only -> retired, only with census 0         key.retire
  *   revoke      destroy a version's material, typed confirmation    key.revoke
  *
- * Every change is one audit_commit: the key change and its entry (key name
+ * Every change is one transaction: the key change and its entry (key name
  * and version in resource and detail, never key bytes) commit together.
- * Refusals are recorded too (denied / error, with the stable code).
+ * Rotate, policy, retire and revoke submit it as a vault_op and answer from
+ * its completion (no thread waits); the rotations and markings that queue a
+ * keys.reencrypt job after the commit still use audit_commit (jobs_enqueue
+ * has no submit form). Refusals are recorded too (denied / error, with the
+ * stable code; one found inside the transaction is chained after it).
  *
  * Version states (store -> API): ACTIVE "active", RETIRED "decrypt_only"
  * (an older version: opens what it wrapped, wraps nothing new), DISABLED

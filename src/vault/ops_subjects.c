@@ -11,11 +11,13 @@
  *   hold      set a legal hold {"reason"}                       subject.hold
  *   release   clear it                                          subject.release
  *
- * A shred is one audit_commit: the records' DEKs and blind-index entries,
+ * A shred is one transaction (a vault_op, answered from its completion
+ * once durable): the records' DEKs and blind-index entries,
  * the subject key, the tombstone and the entry (detail: counts per
  * collection) commit together or not at all. The counts are read first
  * and checked again inside the transaction (a record written meanwhile:
- * the read is done again, at most three times), so the entry is exact.
+ * the completion reads again and resubmits, at most three attempts), so the
+ * entry is exact.
  */
 #include <stdio.h>
 #include <stdlib.h>
