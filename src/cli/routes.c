@@ -45,9 +45,53 @@ seal_status_json(const struct keys_seal_status *ss)
 	    "threshold", ss->threshold);
 }
 
+struct unseal_call {
+	struct http_request *req;
+	struct pv_app *app;
+	struct keys_seal_status ss;
+	enum pv_rc rc;                   /* keys_unseal_share's */
+};
+
+/* After the sys.unseal entry's fsync (committer thread), or at once if it
+ * could not be queued: the answer, and fail closed on a lost entry. */
+static void
+unseal_done(enum pv_rc arc, void *arg)
+{
+	struct unseal_call *c = arg;
+	struct http_request *req = c->req;
+	enum pv_rc rc = c->rc;
+	json_t *o;
+
+	if (arc != PV_OK) {
+		/* fail closed: an unseal that is not in the trail did not happen */
+		if (rc == PV_OK && !c->ss.sealed) {
+			keys_seal(c->app->keys);
+			log_error("audit: unseal could not be recorded; sealed again");
+		} else {
+			log_error("audit: unseal attempt could not be recorded");
+		}
+		rc = http_fail(req, PV_E_AUDIT,
+		    "the unseal could not be recorded in the audit trail; still sealed");
+	} else if (rc == PV_E_SHARE) {
+		rc = http_fail(req, PV_E_SHARE,
+		    "the share is malformed, not a share of this vault, or conflicts with one given");
+	} else if (rc == PV_E_INTEGRITY) {
+		rc = http_fail(req, PV_E_SHARE,
+		    "these shares do not open this vault; unseal progress was reset");
+	} else if (rc == PV_OK) {
+		if (!c->ss.sealed)
+			log_info("unsealed");
+		o = seal_status_json(&c->ss);
+		rc = o ? http_reply(req, 200, o) : PV_E_NOMEM;
+	}
+	free(c);
+	http_resume(req, rc);
+}
+
 static enum pv_rc
 sys_unseal(struct http_request *req)
 {
+	struct unseal_call *c = NULL;
 	struct pv_app *app = req->route->arg;
 	struct keys_seal_status ss;
 	struct audit_event ev = {
@@ -87,29 +131,22 @@ sys_unseal(struct http_request *req)
 		ev.outcome = AUDIT_DENIED;
 		ev.reason = rc == PV_E_INTEGRITY ? "shares_mismatch" : "bad_share";
 	}
-	if (audit_record(app->audit, &ev) != PV_OK) {
-		/* fail closed: an unseal that is not in the trail did not happen */
-		if (rc == PV_OK && !ss.sealed) {
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		/* nothing recorded: an unseal that is not in the trail did not happen */
+		if (rc == PV_OK && !ss.sealed)
 			keys_seal(app->keys);
-			log_error("audit: unseal could not be recorded; sealed again");
-		} else {
-			log_error("audit: unseal attempt could not be recorded");
-		}
-		return http_fail(req, PV_E_AUDIT,
-		    "the unseal could not be recorded in the audit trail; still sealed");
+		return PV_E_NOMEM;
 	}
-	if (rc == PV_E_SHARE)
-		return http_fail(req, PV_E_SHARE,
-		    "the share is malformed, not a share of this vault, or conflicts with one given");
-	if (rc == PV_E_INTEGRITY)
-		return http_fail(req, PV_E_SHARE,
-		    "these shares do not open this vault; unseal progress was reset");
-	if (rc != PV_OK)
-		return rc;
-	if (!ss.sealed)
-		log_info("unsealed");
-	o = seal_status_json(&ss);
-	return o ? http_reply(req, 200, o) : PV_E_NOMEM;
+	c->req = req;
+	c->app = app;
+	c->ss = ss;
+	c->rc = rc;
+	/* answered from unseal_done once the entry is durable; no thread waits */
+	if (audit_submit(app->audit, &ev, NULL, NULL, COMMIT_REQUEST, unseal_done, c) != PV_OK) {
+		unseal_done(PV_E_AUDIT, c);
+		return PV_PENDING;
+	}
+	return PV_PENDING;
 }
 
 /* GET /v1/sys/hsm (keys.manage): the PKCS#11 provider's state, probed now.
@@ -165,12 +202,26 @@ keys_import_key(struct http_request *req)
 	return o ? http_reply(req, 200, o) : PV_E_NOMEM;
 }
 
+struct import_args {
+	struct keys *keys;
+	struct keys_import *imp;
+};
+
 static enum pv_rc
 import_job(struct store_tx *tx, void *arg)
 {
-	void **a = arg;
+	struct import_args *a = arg;
 
-	return keys_import_commit_tx(a[0], tx, a[1]);
+	return keys_import_commit_tx(a->keys, tx, a->imp);
+}
+
+static void
+import_args_free(void *arg)
+{
+	struct import_args *a = arg;
+
+	keys_import_free(a->imp);
+	free(a);
 }
 
 /*
@@ -193,7 +244,7 @@ keys_import(struct http_request *req)
 	uint8_t blob[1024];
 	size_t bloblen = sizeof(blob);
 	char resource[160], detail[64];
-	void *args[2];
+	struct import_args *args = NULL;
 	json_t *o;
 	enum pv_rc rc;
 
@@ -216,7 +267,8 @@ keys_import(struct http_request *req)
 	if (rc == PV_E_INVALID) {
 		ev.outcome = AUDIT_DENIED;
 		ev.reason = "bad_wrapped_key";
-		if (audit_record(app->audit, &ev) != PV_OK)
+		/* held: the 400 leaves once its entry is durable (PV_E_AUDIT if not) */
+		if (audit_record_held(app->audit, &ev, true) != PV_OK)
 			return http_fail(req, PV_E_AUDIT, "the refusal could not be audited");
 		return http_fail(req, PV_E_INVALID, "wrapped_key: base64 of an RSA-OAEP "
 		    "(SHA-256, MGF1-SHA-256) encryption of 32 bytes to GET /v1/keys/import-key");
@@ -229,16 +281,23 @@ keys_import(struct http_request *req)
 	snprintf(detail, sizeof(detail), "{\"version\":%u}", (unsigned)keys_import_version(imp));
 	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = detail;
-	args[0] = app->keys;
-	args[1] = imp;
-	rc = audit_commit(app->audit, &ev, import_job, args);
-	if (rc == PV_OK)
-		o = json_pack("{s:s, s:i, s:s, s:s}", "name", name, "version",
-		    (int)keys_import_version(imp), "state", "active", "provider", "soft");
-	keys_import_free(imp);
-	if (rc != PV_OK)
+	o = json_pack("{s:s, s:i, s:s, s:s}", "name", name, "version",
+	    (int)keys_import_version(imp), "state", "active", "provider", "soft");
+	if (o == NULL || (args = calloc(1, sizeof(*args))) == NULL) {
+		json_decref(o);
+		keys_import_free(imp);
+		return PV_E_NOMEM;
+	}
+	args->keys = app->keys;
+	args->imp = imp;
+	/* the answer is what the caller knew before (name, version): it leaves
+	 * after the fsync, or becomes the install's rc (409 ...) / PV_E_AUDIT */
+	rc = audit_commit_held(app->audit, &ev, import_job, args, import_args_free);
+	if (rc != PV_OK) {
+		json_decref(o);
 		return rc;
-	return o ? http_reply(req, 201, o) : PV_E_NOMEM;
+	}
+	return http_reply(req, 201, o);
 }
 
 /* identity hooks: fail closed until routes_register has made the services */

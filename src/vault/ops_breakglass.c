@@ -211,8 +211,39 @@ static json_t *review_json(struct vault_ctx *v, const struct store_breakglass *g
 /* ---- activate ---- */
 
 struct activate_job {
+	struct vault_op op;            /* first: the completion's head */
+	struct vault_breakglass *b;
 	struct store_breakglass *g;
+	struct store_breakglass grant; /* justification: the job's copy */
 };
+
+static void activate_release(struct vault_op *op)
+{
+	struct activate_job *j = (struct activate_job *)op;
+
+	store_breakglass_clear(&j->grant);
+	free(j);
+}
+
+/* After the fsync (committer thread): the grant is durable, so the
+ * holder's next request may load it. */
+static void activate_finish(struct vault_op *op, enum pv_rc rc, struct vault_answer *a)
+{
+	struct activate_job *j = (struct activate_job *)op;
+	struct store_breakglass *g = j->g;
+
+	if (rc != PV_OK) {
+		vault_answer_fail(a, rc, rc == PV_E_CONFLICT ?
+		    "A break-glass grant of yours is in force: end it first" : NULL);
+		return;
+	}
+	authn_authz_changed(j->b->authn);
+	a->body = json_pack("{s:s, s:s, s:s, s:o, s:s}", "grant", g->id, "subject_ref",
+	    g->subject_ref, "reason_code", g->reason_code, "expires_at",
+	    time_or_null(g->expires_ms), "review", g->review_id);
+	if (a->body == NULL)
+		vault_answer_fail(a, PV_E_NOMEM, NULL);
+}
 
 static enum pv_rc activate_fn(struct store_tx *tx, void *arg)
 {
@@ -241,7 +272,7 @@ void vault_breakglass_activate(struct vault_ctx *v, const struct vault_caller *w
 	struct vault_breakglass *b = v->breakglass;
 	const char *subject, *code, *just, *pw;
 	struct store_breakglass g, cur;
-	struct activate_job j = { &g };
+	struct activate_job *j = NULL;
 	struct authn_result ar;
 	struct audit_event ev;
 	struct vault_answer a;
@@ -336,20 +367,29 @@ void vault_breakglass_activate(struct vault_ctx *v, const struct vault_caller *w
 	ev.outcome = AUDIT_ALLOWED;
 	ev.reason = code;
 	ev.detail = detail;
-	rc = audit_commit(v->audit, &ev, activate_fn, &j);
-	if (rc != PV_OK) {
-		vault_answer_fail(&a, rc == PV_E_CONFLICT ? PV_E_CONFLICT : rc,
-		    rc == PV_E_CONFLICT ? "A break-glass grant of yours is in force: end it first" :
-		    NULL);
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
 		goto out;
 	}
-	/* the holder's next request loads the grant (authz caches are keyed on it) */
-	authn_authz_changed(b->authn);
-	a.body = json_pack("{s:s, s:s, s:s, s:o, s:s}", "grant", g.id, "subject_ref",
-	    g.subject_ref, "reason_code", g.reason_code, "expires_at",
-	    time_or_null(g.expires_ms), "review", g.review_id);
-	if (a.body == NULL)
+	j->grant = g;
+	if ((j->grant.justification = strdup(just)) == NULL) {
+		free(j);
 		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+		goto out;
+	}
+	j->g = &j->grant;
+	j->b = b;
+	j->op.v = v;
+	j->op.done = done;
+	j->op.done_arg = arg;
+	j->op.finish = activate_finish;
+	j->op.release = activate_release;
+	/* the one-grant check is the transaction's (409 from activate_fn); the
+	 * answer leaves from the completion, and the holder's next request
+	 * loads the grant (authz caches are keyed on it) */
+	vault_op_submit(&j->op, &ev, activate_fn, j);
+	free(detail);
+	return;
 out:
 	free(detail);
 	vault_answer_send(&a, done, arg);
@@ -362,6 +402,40 @@ struct end_job {
 	int64_t at;
 	const char *reason;
 };
+
+/* breakglass.end from a request: the grant as it will read once ended */
+struct end_op {
+	struct vault_op op;            /* first: the completion's head */
+	struct end_job j;
+	struct vault_breakglass *b;
+	struct store_breakglass g;
+	int64_t now;
+};
+
+static void end_release(struct vault_op *op)
+{
+	struct end_op *e = (struct end_op *)op;
+
+	store_breakglass_clear(&e->g);
+	free(e);
+}
+
+static void end_finish(struct vault_op *op, enum pv_rc rc, struct vault_answer *a)
+{
+	struct end_op *e = (struct end_op *)op;
+
+	if (rc != PV_OK) {
+		vault_answer_fail(a, rc == PV_E_NOTFOUND ? PV_E_CONFLICT : rc,
+		    rc == PV_E_NOTFOUND ? "This break-glass grant is no longer in force" : NULL);
+		return;
+	}
+	authn_authz_changed(e->b->authn);
+	e->g.ended_ms = e->now;
+	util_strlcpy(e->g.end_reason, "ended", sizeof(e->g.end_reason));
+	a->body = grant_json(&e->g, e->now);
+	if (a->body == NULL)
+		vault_answer_fail(a, PV_E_NOMEM, NULL);
+}
 
 static enum pv_rc end_fn(struct store_tx *tx, void *arg)
 {
@@ -376,7 +450,7 @@ void vault_breakglass_end(struct vault_ctx *v, const struct vault_caller *who, c
 	struct store_breakglass g;
 	struct vault_answer a;
 	struct audit_event ev;
-	struct end_job j;
+	struct end_op *e = NULL;
 	char res[BG_RESOURCE_MAX];
 	int64_t now = util_now_ms();
 	enum pv_rc rc;
@@ -409,27 +483,31 @@ void vault_breakglass_end(struct vault_ctx *v, const struct vault_caller *who, c
 		vault_answer_fail(&a, PV_E_CONFLICT, "This break-glass grant is no longer in force");
 		goto out;
 	}
-	j.id = id;
-	j.at = now;
-	j.reason = "ended";
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+		goto out;
+	}
+	e->g = g;                      /* the job owns the row's strings now */
+	memset(&g, 0, sizeof(g));
+	e->b = v->breakglass;
+	e->now = now;
+	e->j.id = e->g.id;
+	e->j.at = now;
+	e->j.reason = "ended";
+	e->op.v = v;
+	e->op.done = done;
+	e->op.done_arg = arg;
+	e->op.finish = end_finish;
+	e->op.release = end_release;
 	memset(&ev, 0, sizeof(ev));
 	ev.actor = *who->actor;
 	ev.action = "breakglass.end";
 	ev.resource = res;
 	ev.outcome = AUDIT_ALLOWED;
 	ev.reason = "ended";
-	rc = audit_commit(v->audit, &ev, end_fn, &j);
-	if (rc != PV_OK) {
-		vault_answer_fail(&a, rc == PV_E_NOTFOUND ? PV_E_CONFLICT : rc,
-		    rc == PV_E_NOTFOUND ? "This break-glass grant is no longer in force" : NULL);
-		goto out;
-	}
-	authn_authz_changed(v->breakglass->authn);
-	g.ended_ms = now;
-	util_strlcpy(g.end_reason, "ended", sizeof(g.end_reason));
-	a.body = grant_json(&g, now);
-	if (a.body == NULL)
-		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+	/* a grant ended meanwhile is the transaction's 409 */
+	vault_op_submit(&e->op, &ev, end_fn, &e->j);
+	return;
 out:
 	store_breakglass_clear(&g);
 	vault_answer_send(&a, done, arg);
@@ -593,13 +671,48 @@ static enum pv_rc decide_fn(struct store_tx *tx, void *arg)
 	return store_breakglass_review_decide(tx, j->id, j->verdict, j->by, j->at, j->note);
 }
 
+/* review.decide from a request: the review as it reads once decided,
+ * built before the submit (its reads list is a store read, not the
+ * committer's work) and sent from the completion */
+struct decide_op {
+	struct vault_op op;            /* first: the completion's head */
+	struct decide_job j;
+	char id[UTIL_ID_MAX];
+	char verdict[STORE_BG_CODE_MAX];
+	char by[UTIL_ID_MAX];
+	char *note;
+	json_t *body;
+};
+
+static void decide_release(struct vault_op *op)
+{
+	struct decide_op *d = (struct decide_op *)op;
+
+	free(d->note);
+	json_decref(d->body);
+	free(d);
+}
+
+static void decide_finish(struct vault_op *op, enum pv_rc rc, struct vault_answer *a)
+{
+	struct decide_op *d = (struct decide_op *)op;
+
+	if (rc != PV_OK) {
+		vault_answer_fail(a, rc == PV_E_NOTFOUND ? PV_E_CONFLICT : rc,
+		    rc == PV_E_NOTFOUND ? "This review has a verdict already" : NULL);
+		return;
+	}
+	a->body = d->body;
+	d->body = NULL;
+}
+
 void vault_review_settle(struct vault_ctx *v, const struct vault_caller *who, const char *id,
     const json_t *body, vault_done_fn done, void *arg)
 {
 	struct store_breakglass g;
 	struct vault_answer a;
 	struct audit_event ev;
-	struct decide_job j;
+	struct decide_op *dop = NULL;
 	const char *verdict = json_string_value(json_object_get(body, "verdict"));
 	const json_t *nj = json_object_get(body, "note");
 	const char *note = json_string_value(nj);
@@ -638,15 +751,36 @@ void vault_review_settle(struct vault_ctx *v, const struct vault_caller *who, co
 		vault_answer_fail(&a, PV_E_CONFLICT, "This review has a verdict already");
 		goto out;
 	}
-	j.id = id;
-	j.verdict = verdict;
-	j.by = who->subject->user_id;
-	j.at = now;
-	j.note = note != NULL ? note : "";
+	if ((dop = calloc(1, sizeof(*dop))) == NULL ||
+	    (dop->note = strdup(note != NULL ? note : "")) == NULL) {
+		free(dop);
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+		goto out;
+	}
+	util_strlcpy(dop->id, id, sizeof(dop->id));
+	util_strlcpy(dop->verdict, verdict, sizeof(dop->verdict));
+	util_strlcpy(dop->by, who->subject->user_id, sizeof(dop->by));
+	dop->j.id = dop->id;
+	dop->j.verdict = dop->verdict;
+	dop->j.by = dop->by;
+	dop->j.at = now;
+	dop->j.note = dop->note;
+	dop->op.v = v;
+	dop->op.done = done;
+	dop->op.done_arg = arg;
+	dop->op.finish = decide_finish;
+	dop->op.release = decide_release;
 	d = json_pack("{s:s, s:s, s:s}", "grant", g.id, "holder", g.user_id, "verdict", verdict);
 	detail = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(d);
-	if (detail == NULL) {
+	util_strlcpy(g.review_status, verdict, sizeof(g.review_status));
+	util_strlcpy(g.reviewed_by, dop->by, sizeof(g.reviewed_by));
+	g.reviewed_ms = now;
+	free(g.review_note);
+	g.review_note = strdup(dop->note);
+	if (detail == NULL || g.review_note == NULL ||
+	    (dop->body = review_json(v, &g, now)) == NULL) {
+		decide_release(&dop->op);
 		vault_answer_fail(&a, PV_E_NOMEM, NULL);
 		goto out;
 	}
@@ -657,19 +791,11 @@ void vault_review_settle(struct vault_ctx *v, const struct vault_caller *who, co
 	ev.outcome = AUDIT_ALLOWED;
 	ev.reason = verdict;   /* detect: inappropriate raises breakglass_inappropriate */
 	ev.detail = detail;
-	rc = audit_commit(v->audit, &ev, decide_fn, &j);
-	if (rc != PV_OK) {
-		vault_answer_fail(&a, rc == PV_E_NOTFOUND ? PV_E_CONFLICT : rc,
-		    rc == PV_E_NOTFOUND ? "This review has a verdict already" : NULL);
-		goto out;
-	}
-	util_strlcpy(g.review_status, verdict, sizeof(g.review_status));
-	util_strlcpy(g.reviewed_by, j.by, sizeof(g.reviewed_by));
-	g.reviewed_ms = now;
-	free(g.review_note);
-	g.review_note = strdup(j.note);
-	if ((a.body = review_json(v, &g, now)) == NULL)
-		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+	/* a verdict that came first is the transaction's 409 */
+	vault_op_submit(&dop->op, &ev, decide_fn, &dop->j);
+	free(detail);
+	store_breakglass_clear(&g);
+	return;
 out:
 	free(detail);
 	store_breakglass_clear(&g);

@@ -8,7 +8,8 @@
  *   get      the decision point's collections.read: collections.manage, or
  *            records.read / records.write on c
  *
- * A collection is created in one audit_commit job: its two KEKs
+ * A collection is created in one audit_submit job (answered from its
+ * completion, refusals held: no thread waits for a commit): its two KEKs
  * ("collection:<c>" wraps record DEKs, "index:<c>" derives the blind-index
  * keys) and its row, with the collection.create entry. The schema text is
  * vault_collection_to_json (field names and types, no PHI). Collections are
@@ -132,7 +133,8 @@ void vault_collection_create(struct vault_ctx *v, const struct vault_caller *who
 	if (rc != PV_OK) {
 		ev.outcome = AUDIT_ERROR;
 		ev.reason = "invalid_request";
-		if (audit_record(v->audit, &ev) != PV_OK)
+		/* the refusal leaves once its entry is durable; no thread waits */
+		if (audit_record_held(v->audit, &ev, true) != PV_OK)
 			rc = vault_answer_fail(&a, PV_E_AUDIT, NULL);
 		else
 			rc = vault_answer_fail(&a, rc == PV_E_INVALID ? PV_E_INVALID : rc, err);
@@ -143,7 +145,8 @@ void vault_collection_create(struct vault_ctx *v, const struct vault_caller *who
 	if (vault_region_check(v->allowed_regions, c.region) != PV_OK) {
 		ev.outcome = AUDIT_DENIED;
 		ev.reason = "region_not_allowed";
-		if (audit_record(v->audit, &ev) != PV_OK)
+		/* the refusal leaves once its entry is durable; no thread waits */
+		if (audit_record_held(v->audit, &ev, true) != PV_OK)
 			rc = vault_answer_fail(&a, PV_E_AUDIT, NULL);
 		else
 			rc = vault_answer_fail(&a, PV_E_REGION,

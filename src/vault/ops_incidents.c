@@ -860,6 +860,29 @@ static enum pv_rc ensure_kek_fn(struct store_tx *tx, void *arg)
 	return keys_kek_ensure_tx(arg, tx, KEK_NAME);
 }
 
+static enum pv_rc kek_latest_tx(struct store_tx *tx)
+{
+	struct store_kek row;
+	enum pv_rc rc;
+
+	memset(&row, 0, sizeof(row));
+	rc = store_kek_latest(tx, KEK_NAME, &row);
+	store_kek_clear(&row);
+	return rc;
+}
+
+/* KEK "incidents": a read when it exists (every create after the first);
+ * only the first create commits it (and waits for that commit). */
+static enum pv_rc kek_ready(struct vault_ctx *v)
+{
+	enum pv_rc rc;
+
+	STORE_READ(v->st, rc, kek_latest_tx(tx));
+	if (rc == PV_OK)
+		return PV_OK;
+	return audit_commit(v->audit, NULL, ensure_kek_fn, v->keys);
+}
+
 /* The actors exist (users and apps); PV_E_INVALID naming the first that does not. */
 static enum pv_rc actors_exist(struct store_tx *tx, const struct filter *f, const char **msg)
 {
@@ -945,7 +968,7 @@ void vault_incident_create(struct vault_incidents *in, const struct vault_caller
 	}
 	/* KEK "incidents" exists before the job can step (made on first use,
 	 * through the audit writer, as KEK "tokens" is) */
-	if ((rc = audit_commit(v->audit, NULL, ensure_kek_fn, v->keys)) != PV_OK ||
+	if ((rc = kek_ready(v)) != PV_OK ||
 	    (rc = jobs_enqueue(in->jobs, who->actor, KIND_NAME, ptext, 0, c->job)) != PV_OK) {
 		vault_answer_fail(&a, rc, NULL);
 		goto fail;

@@ -10,9 +10,13 @@
  *   retire      decrypt_only -> retired, only with census 0         key.retire
  *   revoke      destroy a version's material, typed confirmation    key.revoke
  *
- * Every change is one audit_commit: the key change and its entry (key name
+ * Every change is one transaction: the key change and its entry (key name
  * and version in resource and detail, never key bytes) commit together.
- * Refusals are recorded too (denied / error, with the stable code).
+ * Rotate, policy, retire and revoke submit it as a vault_op and answer from
+ * its completion (no thread waits); the rotations and markings that queue a
+ * keys.reencrypt job after the commit still use audit_commit (jobs_enqueue
+ * has no submit form). Refusals are recorded too (denied / error, with the
+ * stable code; one found inside the transaction is chained after it).
  *
  * Version states (store -> API): ACTIVE "active", RETIRED "decrypt_only"
  * (an older version: opens what it wrapped, wraps nothing new), DISABLED
@@ -377,10 +381,13 @@ void vault_keys_list(struct vault_ctx *v, const struct vault_caller *who,
 /* ---- rotate ---- */
 
 struct rotate_job {
+	struct vault_op op;            /* first: the completion's head */
 	struct vault_ctx *v;
-	const char *name;
+	char name[KEYS_KEK_NAME_MAX + 1];
+	char resource[KEY_RESOURCE_MAX];
 	uint32_t nv;
 	bool auto_reencrypt;
+	bool async;                    /* answered from the completion (no job to queue) */
 };
 
 static enum pv_rc rotate_fn(struct store_tx *tx, void *arg)
@@ -400,17 +407,53 @@ static enum pv_rc rotate_fn(struct store_tx *tx, void *arg)
 	return PV_OK;
 }
 
+/* The answer of a rotation that queues no job: on the committer thread
+ * after the fsync, from the version rotate_fn assigned. */
+static void rotate_finish(struct vault_op *op, enum pv_rc rc, struct vault_answer *a)
+{
+	struct rotate_job *j = (struct rotate_job *)op;
+
+	if (rc == PV_E_NOTFOUND) {
+		vault_op_refuse(op, "key.rotate", j->resource, rc, "no such key");
+		return;
+	}
+	if (rc != PV_OK) {
+		vault_answer_fail(a, rc, NULL);
+		return;
+	}
+	log_info("vault: key %s rotated to v%u", j->name, (unsigned)j->nv);
+	/* the policy turned auto between the read and the rotation: the
+	 * job cannot be queued from here (same as a failed enqueue) */
+	if (j->auto_reencrypt && walkable(j->name))
+		log_warn("vault: key %s: the automatic re-encryption job was not queued", j->name);
+	a->body = json_pack("{s:s, s:i}", "name", j->name, "version", (int)j->nv);
+	if (a->body == NULL)
+		vault_answer_fail(a, PV_E_NOMEM, NULL);
+}
+
 static enum pv_rc enqueue_reencrypt(struct vault_keyadmin *ka, const struct pv_actor *actor,
     const char *name, const char *mode, int64_t max_rps, char id[UTIL_ID_MAX]);
+
+static enum pv_rc policy_auto_tx(struct store_tx *tx, void *arg)
+{
+	struct rotate_job *j = arg;
+	struct policy p;
+	enum pv_rc rc;
+
+	if ((rc = policy_get(tx, j->name, &p)) != PV_OK)
+		return rc;
+	j->auto_reencrypt = p.auto_reencrypt;
+	return PV_OK;
+}
 
 void vault_key_rotate(struct vault_keyadmin *ka, const struct vault_caller *who,
     const char *name, vault_done_fn done, void *arg)
 {
 	struct vault_ctx *v = ka->v;
-	struct rotate_job j = { v, name, 0, false };
+	struct rotate_job *j = NULL;
 	struct audit_event ev;
 	struct vault_answer a;
-	char resource[KEY_RESOURCE_MAX], jid[UTIL_ID_MAX] = "";
+	char jid[UTIL_ID_MAX] = "";
 	char *detail = NULL;
 	enum pv_rc rc;
 
@@ -419,37 +462,55 @@ void vault_key_rotate(struct vault_keyadmin *ka, const struct vault_caller *who,
 		refuse(v, who, "key.rotate", "keys", PV_E_NOTFOUND, "no such key", &a);
 		goto out;
 	}
-	key_resource(resource, sizeof(resource), name, 0);
-	memset(&ev, 0, sizeof(ev));
-	ev.actor = *who->actor;
-	ev.action = "key.rotate";
-	ev.resource = resource;
-	ev.outcome = AUDIT_ALLOWED;
-	if ((detail = key_detail(name, 0, NULL, NULL)) == NULL) {
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (detail = key_detail(name, 0, NULL, NULL)) == NULL) {
 		vault_answer_fail(&a, PV_E_NOMEM, NULL);
 		goto out;
 	}
+	j->v = v;
+	util_strlcpy(j->name, name, sizeof(j->name));
+	key_resource(j->resource, sizeof(j->resource), name, 0);
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = *who->actor;
+	ev.action = "key.rotate";
+	ev.resource = j->resource;
+	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = detail;
-	rc = audit_commit(v->audit, &ev, rotate_fn, &j);
+	/* A rotation under reencrypt = auto queues its job after the commit
+	 * (jobs_enqueue, a commit of its own): that one still waits here.
+	 * Every other rotation answers from its completion. */
+	STORE_READ(v->st, rc, policy_auto_tx(tx, j));
+	if (rc != PV_OK || !j->auto_reencrypt || !walkable(name)) {
+		j->op.v = v;
+		j->op.done = done;
+		j->op.done_arg = arg;
+		j->op.finish = rotate_finish;
+		j->auto_reencrypt = false;
+		vault_op_submit(&j->op, &ev, rotate_fn, j);
+		free(detail);
+		return;
+	}
+	rc = audit_commit(v->audit, &ev, rotate_fn, j);
 	if (rc == PV_E_NOTFOUND) {
-		refuse(v, who, "key.rotate", resource, rc, "no such key", &a);
+		refuse(v, who, "key.rotate", j->resource, rc, "no such key", &a);
 		goto out;
 	}
 	if (rc != PV_OK) {
 		vault_answer_fail(&a, rc, NULL);
 		goto out;
 	}
-	log_info("vault: key %s rotated to v%u", name, (unsigned)j.nv);
-	if (j.auto_reencrypt && walkable(name) &&
+	log_info("vault: key %s rotated to v%u", name, (unsigned)j->nv);
+	if (j->auto_reencrypt && walkable(name) &&
 	    enqueue_reencrypt(ka, who->actor, name, is_index_key(name) ? "reindex" : "rewrap_dek",
 	    MAX_RPS_DEFAULT, jid) != PV_OK)
 		log_warn("vault: key %s: the automatic re-encryption job was not queued", name);
-	a.body = json_pack("{s:s, s:i}", "name", name, "version", (int)j.nv);
+	a.body = json_pack("{s:s, s:i}", "name", name, "version", (int)j->nv);
 	if (a.body != NULL && jid[0] != '\0')
 		json_object_set_new(a.body, "job", json_string(jid));
 	if (a.body == NULL)
 		vault_answer_fail(&a, PV_E_NOMEM, NULL);
 out:
+	free(j);
 	free(detail);
 	vault_answer_send(&a, done, arg);
 }
@@ -457,9 +518,38 @@ out:
 /* ---- policy ---- */
 
 struct policy_job {
-	const char *name;
-	const char *text;
+	struct vault_op op;            /* first: the completion's head */
+	char name[KEYS_KEK_NAME_MAX + 1];
+	char resource[KEY_RESOURCE_MAX];
+	char *text;
+	json_t *pj;
 };
+
+static void policy_release(struct vault_op *op)
+{
+	struct policy_job *j = (struct policy_job *)op;
+
+	free(j->text);
+	json_decref(j->pj);
+	free(j);
+}
+
+static void policy_finish(struct vault_op *op, enum pv_rc rc, struct vault_answer *a)
+{
+	struct policy_job *j = (struct policy_job *)op;
+
+	if (rc == PV_E_NOTFOUND) {
+		vault_op_refuse(op, "key.policy", j->resource, rc, "no such key");
+		return;
+	}
+	if (rc != PV_OK) {
+		vault_answer_fail(a, rc, NULL);
+		return;
+	}
+	a->body = json_pack("{s:s, s:O}", "name", j->name, "policy", j->pj);
+	if (a->body == NULL)
+		vault_answer_fail(a, PV_E_NOMEM, NULL);
+}
 
 static enum pv_rc policy_fn(struct store_tx *tx, void *arg)
 {
@@ -484,13 +574,12 @@ void vault_key_policy(struct vault_keyadmin *ka, const struct vault_caller *who,
 	struct audit_event ev;
 	struct vault_answer a;
 	struct policy p = { 0, false, "", -1 };
-	struct policy_job j = { name, NULL };
+	struct policy_job *j = NULL;
 	char resource[KEY_RESOURCE_MAX];
 	char *detail = NULL, *text = NULL;
 	json_t *pj = NULL, *re, *every, *prov, *dbl;
 	const char *k;
 	json_t *val;
-	enum pv_rc rc;
 
 	vault_answer_init(&a);
 	if (!keys_kek_name_valid(name)) {
@@ -545,25 +634,31 @@ void vault_key_policy(struct vault_keyadmin *ka, const struct vault_caller *who,
 		vault_answer_fail(&a, PV_E_NOMEM, NULL);
 		goto out;
 	}
-	j.text = text;
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+		goto out;
+	}
+	util_strlcpy(j->name, name, sizeof(j->name));
+	util_strlcpy(j->resource, resource, sizeof(j->resource));
+	j->text = text;
+	j->pj = pj;
+	text = NULL;
+	pj = NULL;
+	j->op.v = v;
+	j->op.done = done;
+	j->op.done_arg = arg;
+	j->op.finish = policy_finish;
+	j->op.release = policy_release;
 	memset(&ev, 0, sizeof(ev));
 	ev.actor = *who->actor;
 	ev.action = "key.policy";
 	ev.resource = resource;
 	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = detail;
-	rc = audit_commit(v->audit, &ev, policy_fn, &j);
-	if (rc == PV_E_NOTFOUND) {
-		refuse(v, who, "key.policy", resource, rc, "no such key", &a);
-		goto out;
-	}
-	if (rc != PV_OK) {
-		vault_answer_fail(&a, rc, NULL);
-		goto out;
-	}
-	a.body = json_pack("{s:s, s:O}", "name", name, "policy", pj);
-	if (a.body == NULL)
-		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+	/* answered from the completion: 404 is the transaction's finding */
+	vault_op_submit(&j->op, &ev, policy_fn, j);
+	free(detail);
+	return;
 out:
 	json_decref(pj);
 	free(text);
@@ -591,11 +686,40 @@ static bool parse_version(const char *s, uint32_t *out)
 }
 
 struct version_job {
+	struct vault_op op;            /* first: the completion's head */
 	struct vault_ctx *v;
-	const char *name;
+	char name[KEYS_KEK_NAME_MAX + 1];
 	uint32_t version;
 	bool revoke;
+	char resource[KEY_RESOURCE_MAX];
 };
+
+/* After the fsync (committer thread): a refusal found in the transaction
+ * (404, 409 state / retired_key_in_use) gets its own entry, as before. */
+static void version_finish(struct vault_op *op, enum pv_rc rc, struct vault_answer *a)
+{
+	struct version_job *j = (struct version_job *)op;
+	const char *action = j->revoke ? "key.revoke" : "key.retire";
+
+	if (rc == PV_E_NOTFOUND || rc == PV_E_STATE || rc == PV_E_RETIRED_KEY_IN_USE) {
+		const char *msg = rc == PV_E_NOTFOUND ? "no such key version" :
+		    rc == PV_E_RETIRED_KEY_IN_USE ?
+		    "the version still protects objects: re-encrypt them first" :
+		    j->revoke ? "the active version cannot be revoked: rotate first" :
+		    "only a decrypt_only version can be retired";
+
+		vault_op_refuse(op, action, j->resource, rc, msg);
+		return;
+	}
+	if (rc != PV_OK) {
+		vault_answer_fail(a, rc, NULL);
+		return;
+	}
+	a->body = json_pack("{s:s, s:i, s:s}", "name", j->name, "version", (int)j->version,
+	    "state", j->revoke ? "revoked" : "retired");
+	if (a->body == NULL)
+		vault_answer_fail(a, PV_E_NOMEM, NULL);
+}
 
 static enum pv_rc version_fn(struct store_tx *tx, void *arg)
 {
@@ -611,24 +735,24 @@ static void version_change(struct vault_keyadmin *ka, const struct vault_caller 
 {
 	struct vault_ctx *v = ka->v;
 	const char *action = revoke ? "key.revoke" : "key.retire";
-	struct version_job j = { v, name, 0, revoke };
+	struct version_job *j = NULL;
+	uint32_t version = 0;
 	struct audit_event ev;
 	struct vault_answer a;
 	char resource[KEY_RESOURCE_MAX];
 	char *detail = NULL;
-	enum pv_rc rc;
 
 	vault_answer_init(&a);
-	if (!keys_kek_name_valid(name) || !parse_version(vtext, &j.version)) {
+	if (!keys_kek_name_valid(name) || !parse_version(vtext, &version)) {
 		refuse(v, who, action, "keys", PV_E_NOTFOUND, "no such key version", &a);
 		goto out;
 	}
-	key_resource(resource, sizeof(resource), name, j.version);
+	key_resource(resource, sizeof(resource), name, version);
 	if (revoke) {
 		char want[KEY_RESOURCE_MAX];
 		json_t *c = body != NULL ? json_object_get(body, "confirm") : NULL;
 
-		snprintf(want, sizeof(want), "%s:%u", name, (unsigned)j.version);
+		snprintf(want, sizeof(want), "%s:%u", name, (unsigned)version);
 		if (body == NULL || json_object_size(body) != 1 || !json_is_string(c) ||
 		    strcmp(json_string_value(c), want) != 0) {
 			refuse(v, who, action, resource, PV_E_INVALID,
@@ -636,7 +760,7 @@ static void version_change(struct vault_keyadmin *ka, const struct vault_caller 
 			goto out;
 		}
 	}
-	if ((detail = key_detail(name, j.version, NULL, NULL)) == NULL) {
+	if ((detail = key_detail(name, version, NULL, NULL)) == NULL) {
 		vault_answer_fail(&a, PV_E_NOMEM, NULL);
 		goto out;
 	}
@@ -646,24 +770,24 @@ static void version_change(struct vault_keyadmin *ka, const struct vault_caller 
 	ev.resource = resource;
 	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = detail;
-	rc = audit_commit(v->audit, &ev, version_fn, &j);
-	if (rc == PV_E_NOTFOUND || rc == PV_E_STATE || rc == PV_E_RETIRED_KEY_IN_USE) {
-		const char *msg = rc == PV_E_NOTFOUND ? "no such key version" :
-		    rc == PV_E_RETIRED_KEY_IN_USE ?
-		    "the version still protects objects: re-encrypt them first" :
-		    revoke ? "the active version cannot be revoked: rotate first" :
-		    "only a decrypt_only version can be retired";
-		refuse(v, who, action, resource, rc, msg, &a);
-		goto out;
-	}
-	if (rc != PV_OK) {
-		vault_answer_fail(&a, rc, NULL);
-		goto out;
-	}
-	a.body = json_pack("{s:s, s:i, s:s}", "name", name, "version", (int)j.version, "state",
-	    revoke ? "revoked" : "retired");
-	if (a.body == NULL)
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+		goto out;
+	}
+	j->v = v;
+	util_strlcpy(j->name, name, sizeof(j->name));
+	j->version = version;
+	j->revoke = revoke;
+	util_strlcpy(j->resource, resource, sizeof(j->resource));
+	j->op.v = v;
+	j->op.done = done;
+	j->op.done_arg = arg;
+	j->op.finish = version_finish;
+	/* the census check (retired_key_in_use) and the state checks are the
+	 * transaction's; the answer leaves from the completion */
+	vault_op_submit(&j->op, &ev, version_fn, j);
+	free(detail);
+	return;
 out:
 	free(detail);
 	vault_answer_send(&a, done, arg);
@@ -774,8 +898,8 @@ void vault_key_used(struct vault_ctx *v, const struct vault_caller *who, const c
 		return;
 	key_resource(resource, sizeof(resource), kek_name, version);
 	detail = key_detail(kek_name, version, NULL, NULL);
-	if (vault_audit(v, who, "key.compromised_use", resource, NULL, AUDIT_ALLOWED, NULL,
-	    detail) != PV_OK)
+	if (vault_audit_note(v, who, "key.compromised_use", resource, AUDIT_ALLOWED, detail) !=
+	    PV_OK)
 		log_warn("vault: key.compromised_use of %s v%u not recorded", kek_name,
 		    (unsigned)version);
 	free(detail);
@@ -1081,8 +1205,7 @@ void vault_key_reencrypt(struct vault_keyadmin *ka, const struct vault_caller *w
 	}
 	/* job.create is in the enqueue's transaction; this names the key */
 	detail = key_detail(name, 0, "job", id);
-	if (vault_audit(v, who, "key.reencrypt", resource, NULL, AUDIT_ALLOWED, NULL, detail) !=
-	    PV_OK)
+	if (vault_audit_note(v, who, "key.reencrypt", resource, AUDIT_ALLOWED, detail) != PV_OK)
 		log_warn("vault: key.reencrypt entry for job %s not recorded (job.create is)", id);
 	a.body = json_pack("{s:s}", "job", id);
 	if (a.body == NULL)

@@ -316,6 +316,43 @@ static enum pv_rc mark_fn(struct store_tx *tx, void *arg)
 	return store_meta_put(tx, LAST_RUN_META, (const uint8_t *)buf, (size_t)n);
 }
 
+struct mark_held {
+	struct mark_job m;
+	const struct util_holder *h;   /* the request's answer, or NULL */
+};
+
+static void mark_done(enum pv_rc rc, void *arg)
+{
+	struct mark_held *mh = arg;
+
+	if (rc != PV_OK)
+		log_warn("retention: last run time not recorded");
+	if (mh->h != NULL)
+		util_hold_release(mh->h, PV_OK);   /* the answer stands either way */
+	free(mh);
+}
+
+/* The last run time after a run is queued from a request: submitted with
+ * a hold on the answer (it leaves once the time is durable, and stands if
+ * it is not: logged), no thread waiting. Elsewhere: audit_commit. */
+static void mark_submit(struct vault_retention *rt, const struct mark_job *m)
+{
+	struct mark_held *mh;
+
+	if (!util_request_thread() || (mh = calloc(1, sizeof(*mh))) == NULL) {
+		struct mark_job copy = *m;
+
+		if (audit_commit(rt->v->audit, NULL, mark_fn, &copy) != PV_OK)
+			log_warn("retention: last run time not recorded");
+		return;
+	}
+	mh->m = *m;
+	mh->h = util_request_hold();
+	if (audit_submit(rt->v->audit, NULL, mark_fn, &mh->m, COMMIT_REQUEST, mark_done, mh) !=
+	    PV_OK)
+		mark_done(PV_E_AUDIT, mh);
+}
+
 static enum pv_rc enqueue_run(struct vault_retention *rt, const struct pv_actor *actor,
     char id[UTIL_ID_MAX])
 {
@@ -332,8 +369,7 @@ static enum pv_rc enqueue_run(struct vault_retention *rt, const struct pv_actor 
 		return PV_E_JOB_CONFLICT;
 	if ((rc = jobs_enqueue(rt->jobs, actor, KIND_NAME, "{}", 0, id)) != PV_OK)
 		return rc;
-	if (audit_commit(rt->v->audit, NULL, mark_fn, &m) != PV_OK)
-		log_warn("retention: last run time not recorded");
+	mark_submit(rt, &m);
 	return PV_OK;
 }
 
@@ -359,7 +395,7 @@ void vault_retention_run(struct vault_retention *rt, const struct vault_caller *
 		goto out;
 	}
 	snprintf(detail, sizeof(detail), "{\"job\":\"%s\"}", id);
-	if (vault_audit(rt->v, who, "retention.run", "sys/retention", NULL, AUDIT_ALLOWED, NULL,
+	if (vault_audit_note(rt->v, who, "retention.run", "sys/retention", AUDIT_ALLOWED,
 	    detail) != PV_OK)
 		log_warn("retention: run %s queued, its retention.run entry failed", id);
 	if ((a.body = json_pack("{s:s}", "job", id)) == NULL)

@@ -11,11 +11,13 @@
  *   hold      set a legal hold {"reason"}                       subject.hold
  *   release   clear it                                          subject.release
  *
- * A shred is one audit_commit: the records' DEKs and blind-index entries,
+ * A shred is one transaction (a vault_op, answered from its completion
+ * once durable): the records' DEKs and blind-index entries,
  * the subject key, the tombstone and the entry (detail: counts per
  * collection) commit together or not at all. The counts are read first
  * and checked again inside the transaction (a record written meanwhile:
- * the read is done again, at most three times), so the entry is exact.
+ * the completion reads again and resubmits, at most three attempts), so the
+ * entry is exact.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,15 +190,113 @@ static enum pv_rc shred_fn(struct store_tx *tx, void *arg)
 	return rc;
 }
 
+/* A shred from a request: counted, submitted, answered from the
+ * completion; a record that came or went since the count (the
+ * transaction's PV_E_CONFLICT) has the count done again and the shred
+ * submitted again from the completion, at most SHRED_ATTEMPTS in all. */
+struct shred_op {
+	struct vault_op op;            /* first: the completion's head */
+	struct shred_job j;
+	char ref[STORE_SUBJECT_REF_LEN + 1];
+	char res[SUBJECT_RESOURCE_MAX];
+	int attempt;
+};
+
+static void shred_release(struct vault_op *op)
+{
+	struct shred_op *s = (struct shred_op *)op;
+
+	json_decref(s->j.expect);
+	json_decref(s->j.got);
+	free(s);
+}
+
+static void shred_finish(struct vault_op *op, enum pv_rc rc, struct vault_answer *a)
+{
+	struct shred_op *s = (struct shred_op *)op;
+
+	if (rc == PV_E_CONFLICT && s->attempt < SHRED_ATTEMPTS) {
+		op->again = true;
+		return;
+	}
+	if (rc == PV_OK) {
+		log_info("vault: subject %.12s... shredded", s->ref);
+		a->body = json_pack("{s:s, s:s, s:O}", "subject", s->ref, "state", "shredded",
+		    "collections", s->j.expect);
+		if (a->body == NULL)
+			vault_answer_fail(a, PV_E_NOMEM, NULL);
+	} else if (rc == PV_E_LEGAL_HOLD || rc == PV_E_SUBJECT_SHREDDED || rc == PV_E_CONFLICT) {
+		/* recorded with the entry (outcome error, reason the code) */
+		vault_answer_fail(a, rc, rc == PV_E_LEGAL_HOLD ?
+		    "the subject is under legal hold" : NULL);
+	} else if (rc == PV_E_NOTFOUND) {
+		vault_op_refuse_as(op, "subject.shred", s->res, AUDIT_ERROR, http_rc_code(rc), rc,
+		    "no such subject");
+	} else {
+		vault_answer_fail(a, rc, NULL);
+	}
+}
+
+/* One attempt: count, then submit the shred with the counts as its entry's
+ * detail. On a failure before the submit the op completes with it. */
+static void shred_attempt(struct vault_op *op)
+{
+	struct shred_op *s = (struct shred_op *)op;
+	struct vault_ctx *v = op->v;
+	struct audit_event ev;
+	struct show_ctx x;
+	char *detail = NULL;
+	json_t *d;
+	enum pv_rc rc;
+
+	s->attempt++;
+	json_decref(s->j.expect);
+	s->j.expect = NULL;
+	memset(&x, 0, sizeof(x));
+	x.ref = s->ref;
+	if ((x.counts.obj = json_object()) == NULL) {
+		s->attempt = SHRED_ATTEMPTS;
+		vault_op_complete(op, PV_E_NOMEM);
+		return;
+	}
+	STORE_READ(v->st, rc, show_tx(tx, &x));
+	store_subject_clear(&x.s);
+	if (rc == PV_OK && x.shredded)
+		rc = PV_E_SUBJECT_SHREDDED;
+	if (rc != PV_OK) {
+		json_decref(x.counts.obj);
+		s->attempt = SHRED_ATTEMPTS;
+		vault_op_complete(op, rc);
+		return;
+	}
+	s->j.expect = x.counts.obj;
+	d = json_pack("{s:s, s:O, s:I}", "subject", s->ref, "collections", x.counts.obj,
+	    "records", (json_int_t)x.counts.total);
+	detail = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(d);
+	if (detail == NULL) {
+		s->attempt = SHRED_ATTEMPTS;
+		vault_op_complete(op, PV_E_NOMEM);
+		return;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = op->actor;
+	ev.action = "subject.shred";
+	ev.resource = s->res;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.detail = detail;
+	/* the hold and shredded checks are the transaction's; the answer
+	 * (200 only once the shred is durable) leaves from the completion */
+	vault_op_submit(op, &ev, shred_fn, &s->j);
+	free(detail);
+}
+
 void vault_subject_shred(struct vault_ctx *v, const struct vault_caller *who, const char *value,
     vault_done_fn done, void *arg)
 {
 	char ref[STORE_SUBJECT_REF_LEN + 1], res[SUBJECT_RESOURCE_MAX];
-	struct shred_job j = { ref, NULL, NULL };
+	struct shred_op *s = NULL;
 	struct vault_answer a;
-	struct audit_event ev;
-	char *detail = NULL;
-	enum pv_rc rc = PV_E_NOTFOUND;
 
 	vault_answer_init(&a);
 	if (subject_begin(v, who, "subject.shred", value, ref, res, sizeof(res), &a) != PV_OK)
@@ -206,74 +306,24 @@ void vault_subject_shred(struct vault_ctx *v, const struct vault_caller *who, co
 		    "no such subject", &a);
 		goto out;
 	}
-	if ((j.got = json_object()) == NULL) {
+	if ((s = calloc(1, sizeof(*s))) == NULL || (s->j.got = json_object()) == NULL) {
+		free(s);
 		vault_answer_fail(&a, PV_E_NOMEM, NULL);
 		goto out;
 	}
-	for (int attempt = 0; attempt < SHRED_ATTEMPTS; attempt++) {
-		struct counts c = { NULL, 0 };
-		struct show_ctx x;
-
-		json_decref(j.expect);
-		free(detail);
-		j.expect = NULL;
-		detail = NULL;
-		memset(&x, 0, sizeof(x));
-		x.ref = ref;
-		if ((x.counts.obj = json_object()) == NULL) {
-			rc = PV_E_NOMEM;
-			break;
-		}
-		STORE_READ(v->st, rc, show_tx(tx, &x));
-		store_subject_clear(&x.s);
-		c = x.counts;
-		if (rc == PV_OK && x.shredded)
-			rc = PV_E_SUBJECT_SHREDDED;
-		if (rc != PV_OK) {
-			json_decref(c.obj);
-			break;
-		}
-		j.expect = c.obj;
-		{
-			json_t *d = json_pack("{s:s, s:O, s:I}", "subject", ref, "collections",
-			    c.obj, "records", (json_int_t)c.total);
-
-			detail = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-			json_decref(d);
-		}
-		if (detail == NULL) {
-			rc = PV_E_NOMEM;
-			break;
-		}
-		memset(&ev, 0, sizeof(ev));
-		ev.actor = *who->actor;
-		ev.action = "subject.shred";
-		ev.resource = res;
-		ev.outcome = AUDIT_ALLOWED;
-		ev.detail = detail;
-		rc = audit_commit(v->audit, &ev, shred_fn, &j);
-		if (rc != PV_E_CONFLICT)
-			break;
-	}
-	if (rc == PV_OK) {
-		log_info("vault: subject %.12s... shredded", ref);
-		a.body = json_pack("{s:s, s:s, s:O}", "subject", ref, "state", "shredded",
-		    "collections", j.expect);
-		if (a.body == NULL)
-			vault_answer_fail(&a, PV_E_NOMEM, NULL);
-	} else if (rc == PV_E_LEGAL_HOLD || rc == PV_E_SUBJECT_SHREDDED || rc == PV_E_CONFLICT) {
-		/* recorded by audit_commit with the entry (outcome error, reason the code) */
-		vault_answer_fail(&a, rc, rc == PV_E_LEGAL_HOLD ?
-		    "the subject is under legal hold" : NULL);
-	} else if (rc == PV_E_NOTFOUND) {
-		vault_fail_audited(v, who, "subject.shred", res, NULL, rc, "no such subject", &a);
-	} else {
-		vault_answer_fail(&a, rc, NULL);
-	}
+	util_strlcpy(s->ref, ref, sizeof(s->ref));
+	util_strlcpy(s->res, res, sizeof(s->res));
+	s->j.ref = s->ref;
+	s->op.v = v;
+	s->op.done = done;
+	s->op.done_arg = arg;
+	s->op.finish = shred_finish;
+	s->op.release = shred_release;
+	s->op.resubmit = shred_attempt;
+	s->op.actor = *who->actor;
+	shred_attempt(&s->op);
+	return;
 out:
-	free(detail);
-	json_decref(j.expect);
-	json_decref(j.got);
 	vault_answer_send(&a, done, arg);
 }
 
@@ -284,6 +334,36 @@ struct hold_job {
 	const char *reason;   /* NULL: release */
 	const char *by;
 };
+
+struct hold_op {
+	struct vault_op op;            /* first: the completion's head */
+	struct hold_job j;
+	char ref[STORE_SUBJECT_REF_LEN + 1];
+	char *by;
+	char *reason;
+	bool hold;
+};
+
+static void hold_release(struct vault_op *op)
+{
+	struct hold_op *h = (struct hold_op *)op;
+
+	free(h->reason);
+	free(h->by);
+	free(h);
+}
+
+static void hold_finish(struct vault_op *op, enum pv_rc rc, struct vault_answer *a)
+{
+	struct hold_op *h = (struct hold_op *)op;
+
+	if (rc == PV_OK)
+		a->body = json_pack("{s:s, s:b}", "subject", h->ref, "hold", h->hold);
+	else
+		vault_answer_fail(a, rc, rc == PV_E_NOTFOUND ? "no such subject" : NULL);
+	if (rc == PV_OK && a->body == NULL)
+		vault_answer_fail(a, PV_E_NOMEM, NULL);
+}
 
 static enum pv_rc hold_fn(struct store_tx *tx, void *arg)
 {
@@ -302,11 +382,11 @@ void vault_subject_hold(struct vault_ctx *v, const struct vault_caller *who, con
 	const char *action = hold ? "subject.hold" : "subject.release";
 	char ref[STORE_SUBJECT_REF_LEN + 1], res[SUBJECT_RESOURCE_MAX];
 	struct hold_job j = { ref, NULL, who->actor->user_id };
+	struct hold_op *h = NULL;
 	struct vault_answer a;
 	struct audit_event ev;
 	const char *key;
 	json_t *val;
-	enum pv_rc rc;
 
 	vault_answer_init(&a);
 	if (subject_begin(v, who, action, value, ref, res, sizeof(res), &a) != PV_OK)
@@ -340,13 +420,28 @@ void vault_subject_hold(struct vault_ctx *v, const struct vault_caller *who, con
 	ev.outcome = AUDIT_ALLOWED;
 	/* the reason is free text an officer typed: kept with the subject, not
 	 * copied into the trail (it could name the patient) */
-	rc = audit_commit(v->audit, &ev, hold_fn, &j);
-	if (rc == PV_OK)
-		a.body = json_pack("{s:s, s:b}", "subject", ref, "hold", hold);
-	else
-		vault_answer_fail(&a, rc, rc == PV_E_NOTFOUND ? "no such subject" : NULL);
-	if (rc == PV_OK && a.body == NULL)
+	if ((h = calloc(1, sizeof(*h))) == NULL ||
+	    (j.reason != NULL && (h->reason = strdup(j.reason)) == NULL) ||
+	    (j.by != NULL && (h->by = strdup(j.by)) == NULL)) {
+		if (h != NULL)
+			hold_release(&h->op);
 		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+		goto out;
+	}
+	util_strlcpy(h->ref, ref, sizeof(h->ref));
+	h->j.ref = h->ref;
+	h->j.reason = h->reason;
+	h->j.by = h->by;
+	h->hold = hold;
+	h->op.v = v;
+	h->op.done = done;
+	h->op.done_arg = arg;
+	h->op.finish = hold_finish;
+	h->op.release = hold_release;
+	/* the shredded / no-such-subject checks are the transaction's; the
+	 * answer leaves from the completion */
+	vault_op_submit(&h->op, &ev, hold_fn, &h->j);
+	return;
 out:
 	vault_answer_send(&a, done, arg);
 }

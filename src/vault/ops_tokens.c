@@ -504,7 +504,8 @@ void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
 fail:
 	ev.outcome = AUDIT_ERROR;
 	ev.reason = http_rc_code(rc);
-	if (audit_record(v->audit, &ev) != PV_OK)
+	/* held: the refusal leaves once its entry is durable, no thread waits */
+	if (audit_record_held(v->audit, &ev, true) != PV_OK)
 		rc = vault_answer_fail(&a, PV_E_AUDIT, NULL);
 	else
 		rc = vault_answer_fail(&a, rc, err[0] != '\0' ? err : NULL);

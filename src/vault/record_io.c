@@ -22,10 +22,13 @@
 enum pv_rc vault_write_fn(struct store_tx *tx, void *arg)
 {
 	struct vault_write_job *j = arg;
-	enum pv_rc rc;
+	enum pv_rc rc = PV_OK;
 
-	rc = j->expected_version == 0 ? store_record_put(tx, &j->rec)
-	    : store_record_update(tx, &j->rec, j->expected_version);
+	if (j->new_subject != NULL)
+		rc = vault_subject_put_tx(tx, j);
+	if (rc == PV_OK)
+		rc = j->expected_version == 0 ? store_record_put(tx, &j->rec)
+		    : store_record_update(tx, &j->rec, j->expected_version);
 	/* the version compare is the UPDATE's WHERE clause, in this transaction */
 	if (rc == PV_E_CONFLICT && j->if_match)
 		rc = PV_E_PRECONDITION;
@@ -127,6 +130,12 @@ void vault_write_job_clear(struct vault_write_job *j)
 {
 	store_record_clear(&j->rec);
 	vault_wipe(j->bidx, sizeof(j->bidx));
+	if (j->new_subject != NULL) {
+		store_subject_clear(j->new_subject);
+		free(j->new_subject);
+		j->new_subject = NULL;
+	}
+	vault_wipe(&j->cur_se, sizeof(j->cur_se));
 }
 
 bool vault_rec_id_ok(const char *id)

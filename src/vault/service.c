@@ -310,7 +310,130 @@ enum pv_rc vault_audit(struct vault_ctx *v, const struct vault_caller *who, cons
 	ev.outcome = outcome;
 	ev.reason = reason;
 	ev.detail = detail;
-	return audit_record(v->audit, &ev);
+	/* on a request thread the answer, not the thread, waits for the entry
+	 * (fail closed: PV_E_AUDIT if it is not durable); elsewhere audit_record */
+	return audit_record_held(v->audit, &ev, true);
+}
+
+enum pv_rc vault_audit_note(struct vault_ctx *v, const struct vault_caller *who,
+    const char *action, const char *resource, enum audit_outcome outcome, const char *detail)
+{
+	struct audit_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = *who->actor;
+	ev.action = action;
+	ev.resource = resource;
+	ev.outcome = outcome;
+	ev.detail = detail;
+	/* the answer stands if the entry fails (logged by the writer) */
+	return audit_record_held(v->audit, &ev, false);
+}
+
+/* ---- writes answered from their completion (vault_op) ---- */
+
+static void op_release(struct vault_op *op)
+{
+	if (op->release != NULL)
+		op->release(op);
+	else
+		free(op);
+}
+
+static void op_refusal_done(enum pv_rc rc, void *arg)
+{
+	struct vault_op *op = arg;
+	struct vault_answer a;
+
+	vault_answer_init(&a);
+	if (rc != PV_OK)
+		vault_answer_fail(&a, PV_E_AUDIT, NULL);
+	else
+		vault_answer_fail(&a, op->refuse_rc, op->refuse_msg[0] != '\0' ? op->refuse_msg : NULL);
+	vault_answer_send(&a, op->done, op->done_arg);
+	op_release(op);
+}
+
+static void op_done(enum pv_rc rc, void *arg)
+{
+	struct vault_op *op = arg;
+	struct vault_answer a;
+
+	vault_answer_init(&a);
+	op->refuse = false;
+	op->again = false;
+	op->finish(op, rc, &a);
+	if (op->again) {
+		/* finish asked for another attempt: resubmit answers from here on */
+		json_decref(a.body);
+		free(a.text);
+		op->resubmit(op);
+		return;
+	}
+	if (op->refuse) {
+		struct audit_event ev;
+		enum pv_rc r;
+
+		memset(&ev, 0, sizeof(ev));
+		ev.actor = op->actor;
+		ev.action = op->refuse_action;
+		ev.resource = op->refuse_resource;
+		ev.outcome = op->refuse_outcome;
+		ev.reason = op->refuse_reason;
+		json_decref(a.body);
+		free(a.text);
+		/* chained: the refusal's entry, then the answer (no thread waits) */
+		r = audit_submit(op->v->audit, &ev, NULL, NULL, COMMIT_REQUEST, op_refusal_done, op);
+		if (r == PV_OK)
+			return;
+		vault_answer_init(&a);
+		vault_answer_fail(&a, PV_E_AUDIT, NULL);
+	}
+	vault_answer_send(&a, op->done, op->done_arg);
+	op_release(op);
+}
+
+void vault_op_complete(struct vault_op *op, enum pv_rc rc)
+{
+	op_done(rc, op);
+}
+
+void vault_op_refuse(struct vault_op *op, const char *action, const char *resource,
+    enum pv_rc rc, const char *msg)
+{
+	vault_op_refuse_as(op, action, resource, rc == PV_E_FORBIDDEN ? AUDIT_DENIED :
+	    AUDIT_ERROR, pv_rc_name(rc), rc, msg);
+}
+
+void vault_op_refuse_as(struct vault_op *op, const char *action, const char *resource,
+    enum audit_outcome outcome, const char *reason, enum pv_rc rc, const char *msg)
+{
+	op->refuse = true;
+	op->refuse_outcome = outcome;
+	util_strlcpy(op->refuse_reason, reason, sizeof(op->refuse_reason));
+	op->refuse_rc = rc;
+	util_strlcpy(op->refuse_action, action, sizeof(op->refuse_action));
+	util_strlcpy(op->refuse_resource, resource, sizeof(op->refuse_resource));
+	util_strlcpy(op->refuse_msg, msg != NULL ? msg : "", sizeof(op->refuse_msg));
+}
+
+void vault_op_submit(struct vault_op *op, const struct audit_event *ev, audit_job_fn fn,
+    void *fn_arg)
+{
+	enum pv_rc rc;
+
+	op->actor = ev->actor;
+	rc = audit_submit(op->v->audit, ev, fn, fn_arg, COMMIT_REQUEST, op_done, op);
+	if (rc != PV_OK) {
+		/* not queued: no completion comes; answer now, nothing changed */
+		struct vault_answer a;
+
+		vault_answer_init(&a);
+		vault_answer_fail(&a, rc == PV_E_INVALID || rc == PV_E_UNAVAILABLE ? rc : PV_E_AUDIT,
+		    NULL);
+		vault_answer_send(&a, op->done, op->done_arg);
+		op_release(op);
+	}
 }
 
 enum pv_rc vault_audit_refusal(struct vault_ctx *v, const struct vault_caller *who,

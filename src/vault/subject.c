@@ -150,6 +150,103 @@ enum pv_rc vault_subject_ensure(struct vault_ctx *v, const char *ref,
 	return rc;
 }
 
+/* A record write's subject key, without a commit: the stored one, or (a
+ * subject's first record) a new one made in memory, its row in *row for
+ * the write's own transaction (vault_subject_put_tx). */
+static enum pv_rc subject_for_write(struct vault_ctx *v, const char *ref,
+    struct vault_subject_env *out, struct store_subject **row)
+{
+	struct keys_subject_key sk;
+	struct store_subject *r;
+	char aad[sizeof(SUBJECT_KEY_AAD) + STORE_SUBJECT_REF_LEN];
+	size_t aadlen = key_aad(ref, aad, sizeof(aad));
+	enum pv_rc rc;
+
+	*row = NULL;
+	STORE_READ(v->st, rc, subject_read(tx, ref, out));
+	if (rc != PV_E_NOTFOUND)
+		return rc;
+	if (aadlen == 0)
+		return PV_E_INVALID;
+	if ((rc = keys_subject_key_new(v->keys, VAULT_KEK_SUBJECTS, (const uint8_t *)aad, aadlen,
+	    &sk)) != PV_OK)
+		return rc;
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->wrapped_dek = malloc(KEYS_WRAPPED_DEK_LEN)) == NULL ||
+	    (r->ciphertext = malloc(KEYS_SUBJECT_KEY_CT_LEN)) == NULL) {
+		if (r != NULL)
+			free(r->wrapped_dek);
+		free(r);
+		vault_wipe(&sk, sizeof(sk));
+		return PV_E_NOMEM;
+	}
+	util_strlcpy(r->ref, ref, sizeof(r->ref));
+	util_strlcpy(r->kek_name, sk.env.kek_name, sizeof(r->kek_name));
+	r->kek_version = sk.env.kek_version;
+	memcpy(r->wrapped_dek, sk.env.wrapped_dek, KEYS_WRAPPED_DEK_LEN);
+	r->wrapped_dek_len = KEYS_WRAPPED_DEK_LEN;
+	memcpy(r->ciphertext, sk.ct, KEYS_SUBJECT_KEY_CT_LEN);
+	r->ciphertext_len = KEYS_SUBJECT_KEY_CT_LEN;
+	r->created_ms = util_now_ms();
+	vault_wipe(&sk, sizeof(sk));
+	if ((rc = vault_subject_env_from(r, out)) != PV_OK) {
+		store_subject_clear(r);
+		free(r);
+		return rc;
+	}
+	*row = r;
+	return PV_OK;
+}
+
+static bool env_same(const struct vault_subject_env *a, const struct vault_subject_env *b)
+{
+	return memcmp(a->sk.ct, b->sk.ct, sizeof(a->sk.ct)) == 0 &&
+	    memcmp(a->sk.env.wrapped_dek, b->sk.env.wrapped_dek, sizeof(a->sk.env.wrapped_dek)) == 0;
+}
+
+enum pv_rc vault_subject_put_tx(struct store_tx *tx, struct vault_write_job *j)
+{
+	struct vault_subject_env want;
+	struct store_subject s;
+	uint8_t inner[KEYS_WRAPPED_DEK_LEN], *w = NULL;
+	size_t wlen = 0;
+	int64_t ms;
+	enum pv_rc rc = store_subject_tombstone_get(tx, j->new_subject->ref, &ms);
+
+	if (rc == PV_OK)
+		return PV_E_SUBJECT_SHREDDED;
+	if (rc != PV_E_NOTFOUND)
+		return rc;
+	memset(&want, 0, sizeof(want));
+	memset(&s, 0, sizeof(s));
+	rc = store_subject_put(tx, j->new_subject);
+	if (rc == PV_OK) {
+		rc = vault_subject_env_from(j->new_subject, &want);
+	} else if (rc == PV_E_CONFLICT) {
+		/* another write made it first (a record committed meanwhile, or an
+		 * earlier item of this batch): the stored key is the one */
+		rc = store_subject_get(tx, j->new_subject->ref, &s);
+		if (rc == PV_OK)
+			rc = vault_subject_env_from(&s, &want);
+		store_subject_clear(&s);
+	}
+	if (rc == PV_OK && !env_same(&want, &j->cur_se)) {
+		rc = vault_subject_dek_peel(j->keys, &j->rec, &j->cur_se, inner);
+		if (rc == PV_OK)
+			rc = vault_subject_dek_wrap(j->keys, j->rec.collection, j->rec.id,
+			    j->rec.version, &want, inner, &w, &wlen);
+		vault_wipe(inner, sizeof(inner));
+		if (rc == PV_OK) {
+			free(j->rec.wrapped_dek);
+			j->rec.wrapped_dek = w;
+			j->rec.wrapped_dek_len = wlen;
+			j->cur_se = want;
+		}
+	}
+	vault_wipe(&want, sizeof(want));
+	return rc;
+}
+
 /* ---- loading and opening a record with its subject ---- */
 
 enum pv_rc vault_record_fetch(struct store_tx *tx, const char *collection, const char *id,
@@ -255,12 +352,24 @@ enum pv_rc vault_record_seal_job(struct vault_ctx *v, const struct vault_collect
 	if (value != NULL && value[0] != '\0') {
 		char ref[STORE_SUBJECT_REF_LEN + 1];
 
+		struct store_subject *row = NULL;
+
 		rc = vault_subject_ref(v->keys, value, ref);
+		/* no commit here: a new subject's row goes with the record */
 		if (rc == PV_OK)
-			rc = vault_subject_ensure(v, ref, &se);
+			rc = subject_for_write(v, ref, &se, &row);
 		if (rc != PV_OK)
 			return rc;
 		memcpy(j->subject_ref, ref, sizeof(ref));
+		if (row != NULL) {
+			if (j->new_subject != NULL) {
+				store_subject_clear(j->new_subject);
+				free(j->new_subject);
+			}
+			j->new_subject = row;
+			j->cur_se = se;
+			j->keys = v->keys;
+		}
 	}
 	rc = vault_record_seal_env(v->keys, c->name, id, version, fields, &se, &j->rec);
 	vault_wipe(&se, sizeof(se));

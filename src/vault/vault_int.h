@@ -249,6 +249,56 @@ const char *vault_purpose_optional(const struct vault_caller *who);
 enum pv_rc vault_audit(struct vault_ctx *v, const struct vault_caller *who, const char *action,
     const char *resource, const char *purpose, enum audit_outcome outcome, const char *reason,
     const char *detail);
+/* An entry whose failure the answer survives (logged): held on a request
+ * thread (audit_record_held, !fail_closed), audit_record elsewhere. */
+enum pv_rc vault_audit_note(struct vault_ctx *v, const struct vault_caller *who,
+    const char *action, const char *resource, enum audit_outcome outcome, const char *detail);
+/*
+ * A write answered from its completion, no thread waiting for the fsync
+ * (docs/internals/vault.md "Writes without a waiting thread"). The op is
+ * the head of a heap job the caller fills (v, done, done_arg, finish,
+ * release: NULL frees the op). vault_op_submit queues fn(tx, fn_arg) + ev
+ * (audit_submit, COMMIT_REQUEST); after the fsync, on the committer thread,
+ * finish(op, rc, &a) builds the answer from what fn computed (rc as
+ * audit_commit returns it; cheap work only, never a blocking commit). A
+ * finish that calls vault_op_refuse has the refusal's entry (error, or
+ * denied for PV_E_FORBIDDEN, reason the code) submitted after, and the
+ * answer (rc, msg) leaves once it is durable (PV_E_AUDIT if not). Then the
+ * op is released. If nothing could be queued the answer is sent at once.
+ * The actor's strings must live until the answer is sent (the request's).
+ */
+struct vault_op;
+typedef void (*vault_op_finish_fn)(struct vault_op *op, enum pv_rc rc, struct vault_answer *a);
+struct vault_op {
+	struct vault_ctx *v;
+	vault_done_fn done;
+	void *done_arg;
+	vault_op_finish_fn finish;
+	void (*release)(struct vault_op *op);
+	/* another attempt (shred's recount): finish sets again, and op_done
+	 * calls resubmit instead of answering; resubmit answers from then on */
+	void (*resubmit)(struct vault_op *op);
+	bool again;
+	/* set by vault_op_submit / vault_op_refuse */
+	struct pv_actor actor;
+	bool refuse;
+	enum audit_outcome refuse_outcome;
+	char refuse_reason[48];
+	enum pv_rc refuse_rc;
+	char refuse_action[48];
+	char refuse_resource[256];
+	char refuse_msg[VAULT_ERR_MAX];
+};
+void vault_op_submit(struct vault_op *op, const struct audit_event *ev, audit_job_fn fn,
+    void *fn_arg);
+/* Outcome denied for PV_E_FORBIDDEN else error, reason pv_rc_name(rc). */
+void vault_op_refuse(struct vault_op *op, const char *action, const char *resource,
+    enum pv_rc rc, const char *msg);
+void vault_op_refuse_as(struct vault_op *op, const char *action, const char *resource,
+    enum audit_outcome outcome, const char *reason, enum pv_rc rc, const char *msg);
+/* As if the transaction had returned rc: finish, then the answer (for an
+ * attempt that failed before its submit, on any thread). */
+void vault_op_complete(struct vault_op *op, enum pv_rc rc);
 /* A refusal's entry (vault_fail_audited): on a request thread the answer,
  * not the thread, waits for its commit (audit_record_held, fail closed);
  * elsewhere vault_audit. */
@@ -390,7 +440,18 @@ struct vault_write_job {
 	struct vault_bidx_entry bidx[VAULT_MAX_FIELDS];
 	bool subject_link;              /* the collection has a subject field: (re)link */
 	char subject_ref[STORE_SUBJECT_REF_LEN + 1];   /* "" : the record has no subject */
+	/* A subject's first record: its key, made in memory, is put in the
+	 * write's own transaction (vault_subject_put_tx) instead of a commit of
+	 * its own before it. cur_se: the key rec's DEK is wrapped under now
+	 * (new_subject's, or the stored one's if another write made it first). */
+	struct store_subject *new_subject;
+	struct vault_subject_env cur_se;
+	struct keys *keys;
 };
+/* In vault_write_fn's transaction: put j->new_subject unless shredded
+ * (PV_E_SUBJECT_SHREDDED) or made first by another write, then rewrap
+ * j->rec's DEK under the stored key (idempotent when the job runs again). */
+enum pv_rc vault_subject_put_tx(struct store_tx *tx, struct vault_write_job *j);
 
 enum pv_rc vault_write_fn(struct store_tx *tx, void *arg);   /* audit_job_fn */
 /* The active version of KEK "index:<collection>" (new entries go under it). */
