@@ -755,6 +755,12 @@ enum pv_rc authn_step_up(struct authn_service *s, const struct authn_principal *
 enum pv_rc authn_password_reconfirm(struct authn_service *s, const struct authn_principal *p,
     const char *source, const char *password, const char *action, const char *resource,
     struct authn_result *res);
+/* ... its asynchronous form (done with out NULL; the strings and p live
+ * until done): no thread waits. The blocking form above is its wrapper,
+ * which a caller on a request thread still waits in (counted). */
+void authn_password_reconfirm_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *password, const char *action, const char *resource,
+    authn_done_fn done, void *arg);
 /* GET /v1/auth/session: p as the API shows it (no store read). */
 enum pv_rc authn_session_describe(const struct authn_principal *p, struct json_t **out);
 /* End p's session (auth.logout); a session ended meanwhile is fine. */

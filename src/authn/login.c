@@ -131,22 +131,6 @@ otp_refused(struct authn_result *ar, enum pv_rc why)
 	    "or ask an administrator for a new one (reset)");
 }
 
-/* Record auth.lockout after a failure locked an account, behind the
- * refusal it follows (submission order). */
-static void
-lockout_event_async(struct authn_service *s, const char *user_id, const char *source,
-    const char *resource, const char *kind)
-{
-	struct audit_event ev;
-
-	authn_ev_init(&ev, NULL, source, "auth.lockout", resource);
-	if (user_id != NULL)
-		ev.actor.user_id = user_id;
-	ev.outcome = AUDIT_DENIED;
-	ev.reason = kind;
-	authn_record_async(s, &ev);
-}
-
 /*
  * authn_op_refuse; when this failure locked the account (locked_now) the
  * auth.lockout entry follows the refusal and the answer waits for both
@@ -985,60 +969,128 @@ reconfirm_reset_fn(struct store_tx *tx, void *arg)
 	return store_lockout_put(tx, (const char *)arg, PW_KIND, &zero);
 }
 
+/*
+ * authn_password_reconfirm in steps (pending.c):
+ *   start (request thread): throttle slot, the user, submit the password
+ *     lockout reservation;
+ *   reserved (worker): the Argon2id verify; a wrong password is recorded
+ *     (with auth.lockout when it locks), a right one submits the reset;
+ *   reset (committer): the answer (no body).
+ */
+struct reconfirm_op {
+	struct authn_op op;
+	const struct authn_principal *p;
+	const char *source, *password, *action, *resource;
+	char src[AUTHN_SOURCE_MAX];
+	struct store_user u;
+	int64_t now;
+	struct authn_reserve_job rj;
+};
+
+static void
+reconfirm_release(struct authn_op *op)
+{
+	store_user_clear(&((struct reconfirm_op *)op)->u);
+}
+
+static void
+reconfirm_reset(struct authn_op *op, enum pv_rc rc)
+{
+	authn_op_finish(op, rc);
+}
+
+static enum pv_rc
+reconfirm_verify(struct reconfirm_op *o, enum pv_rc rc)
+{
+	struct authn_service *s = o->op.s;
+	struct authn_result *ar = &o->op.ar;
+	struct audit_event ev;
+	bool locked_now = false;
+	int retry = 0;
+
+	rc = authn_lockout_reserved(&o->rj, rc, &retry, &locked_now);
+	if (rc == PV_E_LOCKED)
+		return locked_reply(ar, retry);
+	if (rc != PV_OK)
+		return rc;
+	if (authn_password_verify(o->u.password_hash, o->password) != PV_OK) {
+		authn_ev_init(&ev, o->p, o->source, o->action, o->resource);
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "bad_password";
+		return refuse_locking(&o->op, &ev, fail(ar, PV_E_UNAUTH, "The password is not correct"),
+		    locked_now, o->u.id, o->source, o->resource, PW_KIND);
+	}
+	authn_throttle_release(s->throttle, o->src, o->now);
+	return authn_op_submit(&o->op, NULL, reconfirm_reset_fn, o->u.username, reconfirm_reset,
+	    false);
+}
+
+static void
+reconfirm_reserved(struct authn_op *op, enum pv_rc rc)
+{
+	authn_op_run(op, reconfirm_verify((struct reconfirm_op *)op, rc));
+}
+
+static enum pv_rc
+reconfirm_start(struct reconfirm_op *o)
+{
+	struct authn_service *s = o->op.s;
+	struct authn_result *ar = &o->op.ar;
+	int retry = 0;
+	enum pv_rc rc;
+
+	if (o->p == NULL)
+		return PV_E_UNAUTH;
+	if (o->p->app)
+		return fail(ar, PV_E_FORBIDDEN, "Apps have no password to re-enter");
+	if (o->password == NULL || o->password[0] == '\0')
+		return fail(ar, PV_E_INVALID, "password is required");
+	authn_source_key(o->source, o->src);
+	if (authn_throttle_reserve(s->throttle, o->src, o->now, &retry) == PV_E_RATE)
+		return rate_limited_op(&o->op, o->source, o->action, o->p, o->resource, retry);
+	STORE_READ(s->st, rc, store_user_get(tx, o->p->user_id, &o->u));
+	if (rc != PV_OK) {
+		memset(&o->u, 0, sizeof(o->u));
+		return rc;
+	}
+	o->rj.s = s;
+	o->rj.key = o->u.username;
+	o->rj.kind = PW_KIND;
+	return authn_op_submit(&o->op, NULL, authn_lockout_reserve_fn, &o->rj, reconfirm_reserved,
+	    true);
+}
+
+void
+authn_password_reconfirm_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *password, const char *action, const char *resource,
+    authn_done_fn done, void *arg)
+{
+	struct reconfirm_op *o = authn_op_new(s, sizeof(*o), done, arg);
+
+	if (o == NULL)
+		return;
+	o->op.release = reconfirm_release;
+	o->op.no_body = true;
+	o->p = p;
+	o->source = source;
+	o->password = password;
+	o->action = action;
+	o->resource = resource;
+	o->now = util_now_ms();
+	authn_op_run(&o->op, reconfirm_start(o));
+}
+
 enum pv_rc
 authn_password_reconfirm(struct authn_service *s, const struct authn_principal *p,
     const char *source, const char *password, const char *action, const char *resource,
     struct authn_result *ar)
 {
-	char src[AUTHN_SOURCE_MAX];
-	struct store_user u;
-	struct audit_event ev;
-	int64_t now = util_now_ms();
-	bool locked_now = false;
-	int retry = 0;
-	enum pv_rc rc;
+	struct authn_wait w;
 
-	memset(ar, 0, sizeof(*ar));
-	memset(&u, 0, sizeof(u));
-	if (p == NULL)
-		return PV_E_UNAUTH;
-	if (p->app)
-		return fail(ar, PV_E_FORBIDDEN, "Apps have no password to re-enter");
-	if (password == NULL || password[0] == '\0')
-		return fail(ar, PV_E_INVALID, "password is required");
-	authn_source_key(source, src);
-	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE) {
-		authn_ev_init(&ev, p, source, action, resource);
-		ev.outcome = AUDIT_DENIED;
-		ev.reason = "rate_limited";
-		return audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : rate_reply(ar, retry);
-	}
-	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &u));
-	if (rc != PV_OK)
-		return rc;
-	authn_ev_init(&ev, p, source, action, resource);
-	rc = authn_lockout_reserve(s, u.username, PW_KIND, &retry, &locked_now);
-	if (rc == PV_E_LOCKED) {
-		store_user_clear(&u);
-		return locked_reply(ar, retry);
-	}
-	if (rc != PV_OK)
-		goto out;
-	if (authn_password_verify(u.password_hash, password) != PV_OK) {
-		ev.outcome = AUDIT_DENIED;
-		ev.reason = "bad_password";
-		rc = audit_record(s->audit, &ev);
-		if (locked_now)
-			lockout_event_async(s, u.id, source, resource, PW_KIND);
-		rc = rc != PV_OK ? PV_E_AUDIT :
-		    fail(ar, PV_E_UNAUTH, "The password is not correct");
-		goto out;
-	}
-	authn_throttle_release(s->throttle, src, now);
-	rc = audit_commit(s->audit, NULL, reconfirm_reset_fn, u.username);
-out:
-	store_user_clear(&u);
-	return rc;
+	authn_wait_init(&w);
+	authn_password_reconfirm_async(s, p, source, password, action, resource, authn_wait_done,
+	    &w);
+	return authn_wait_end(&w, NULL, ar);
 }
 
 /* ------------------------------------------------------------------ */
