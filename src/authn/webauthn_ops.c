@@ -21,6 +21,12 @@
  *
  * RP: the RP ID is [server] public_url's host, the origin its scheme, host
  * and port; clientDataJSON.origin must be exactly that origin.
+ *
+ * No request thread waits for a commit (docs/internals/authn.md
+ * "WebAuthn"): the finishes are operations in steps (pending.c; the login's
+ * success through login.c's authn_mfa_complete, the one MFA completion);
+ * the begins and the removal answer at once, their writes held with the
+ * answer (audit_commit_held, audit_record_held).
  */
 #include <stdio.h>
 #include <stdlib.h>
