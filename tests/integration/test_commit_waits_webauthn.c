@@ -14,6 +14,8 @@
  *  - step-up: begin, finish (200), the replay (400); two concurrent
  *    finishes with ONE assertion: exactly one is accepted (the challenge is
  *    taken in a transaction);
+ *  - the MFA lockout: five bad assertions (the fifth recorded with
+ *    auth.lockout), then 423 with Retry-After;
  *  - removal: 401 step_up_required (with its audit entry), 404, 204.
  * Then, outside the counted part (GET /v1/audit records audit.read the
  * blocking way), the effects are read back: the passkeys, the session's
@@ -30,6 +32,7 @@
 #define PW_ADMIN "Quiet-harbor-Lantern-91"
 #define PW_AUD "Copper-meadow-Violin-73"
 #define PW_ALICE "Amber-orchard-Falcon-28"
+#define PW_BOB "Silver-canyon-Otter-55"
 #define ORIGIN "https://console.test:8443"
 #define RP_ID "console.test"
 
@@ -100,18 +103,49 @@ count_creds(struct h_server *s, const char *tok)
 	return n;
 }
 
-/* The password step: the mfa_token. */
+/* The password step of user: the mfa_token. */
 static void
-password_step(struct h_server *s, char *mtok, size_t len)
+password_step_of(struct h_server *s, const char *user, const char *pw, char *mtok, size_t len)
 {
+	char body[256];
 	struct h_resp r;
 
-	h_req(s, "POST", "/v1/auth/login", NULL,
-	    "{\"username\":\"alice\",\"password\":\"" PW_ALICE "\"}", NULL, &r);
+	snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, pw);
+	h_req(s, "POST", "/v1/auth/login", NULL, body, NULL, &r);
 	CHECK_STATUS(&r, 200);
 	CHECK(json_is_true(json_object_get(r.json, "mfa_required")));
 	snprintf(mtok, len, "%s", h_jstr(r.json, "mfa_token"));
 	h_resp_free(&r);
+}
+
+static void
+password_step(struct h_server *s, char *mtok, size_t len)
+{
+	password_step_of(s, "alice", PW_ALICE, mtok, len);
+}
+
+/* bob's second step with a spoiled signature: the status. */
+static long
+bob_bad_finish(struct h_server *s, struct wa_soft *a)
+{
+	char mtok[128], mb[192], extra[192], ch[64], *body;
+	struct wa_spoil sp = wa_honest();
+	struct h_resp r;
+	long st;
+
+	password_step_of(s, "bob", PW_BOB, mtok, sizeof(mtok));
+	snprintf(mb, sizeof(mb), "{\"mfa_token\":\"%s\"}", mtok);
+	begin(s, "/v1/auth/webauthn/login/begin", NULL, mb, ch, sizeof(ch));
+	snprintf(extra, sizeof(extra), "\"mfa_token\":\"%s\"", mtok);
+	sp.bad_sig = 1;
+	body = wa_soft_get(a, ch, RP_ID, ORIGIN, &sp, extra);
+	h_req(s, "POST", "/v1/auth/webauthn/login/finish", NULL, body, NULL, &r);
+	st = r.status;
+	if (st == 423)
+		CHECK(h_has_header(&r, "Retry-After:"));
+	h_resp_free(&r);
+	free(body);
+	return st;
 }
 
 /* {"webauthn": assertion} for POST /v1/auth/step-up; malloc'd. */
@@ -149,13 +183,14 @@ main(void)
 {
 	struct h_server s;
 	struct h_resp r;
-	struct wa_soft es, ed, again;
+	struct wa_soft es, ed, again, bobkey;
 	struct wa_spoil sp;
 	struct bg_step b1, b2;
 	pthread_t t1, t2;
-	char admin[128], aud[128], alice[128], a2[128], mtok[128], mtok2[128], ch[64], ch2[64];
+	char admin[128], aud[128], alice[128], bob[128], a2[128], mtok[128], mtok2[128], ch[64], ch2[64];
 	char mb[192], extra[192], path[256], ed_id[64], *body, *replay;
 	long long before;
+	int i;
 
 	h_init(&s, "waits-webauthn", NULL);
 	h_config_set(&s, "threads", "2");
@@ -165,6 +200,8 @@ main(void)
 	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), PW_ADMIN, admin, 128);
 	h_add_user(&s, admin, "audra", "auditor", PW_AUD, aud, sizeof(aud));
 	h_add_user(&s, admin, "alice", "clinician", PW_ALICE, alice, sizeof(alice));
+	h_add_user(&s, admin, "bob", "clinician", PW_BOB, bob, sizeof(bob));
+	wa_soft_init(&bobkey, -8);
 	wa_soft_init(&es, -7);
 	wa_soft_init(&ed, -8);
 	wa_soft_id(&ed, ed_id, sizeof(ed_id));
@@ -247,6 +284,16 @@ main(void)
 	CHECK((b1.status == 200 && b2.status == 400) || (b1.status == 400 && b2.status == 200));
 	free(replay);
 
+	/* ---- the MFA lockout: bob's fifth bad assertion locks ([auth]
+	 * lockout_threshold 5), recorded with auth.lockout; then 423 ---- */
+	begin(&s, "/v1/auth/webauthn/register/begin", bob, NULL, ch, sizeof(ch));
+	body = wa_soft_create(&bobkey, ch, RP_ID, ORIGIN, &sp, NULL);
+	h_expect(&s, "POST", "/v1/auth/webauthn/register/finish", bob, body, NULL, 201, NULL);
+	free(body);
+	for (i = 0; i < 5; i++)
+		CHECK(bob_bad_finish(&s, &bobkey) == 400);
+	CHECK(bob_bad_finish(&s, &bobkey) == 423);
+
 	/* ---- removal ---- */
 	snprintf(path, sizeof(path), "/v1/auth/webauthn/credentials/%s", ed_id);
 	/* the admin's session has no MFA: 401 step_up_required, recorded */
@@ -272,16 +319,18 @@ main(void)
 	CHECK(json_is_true(json_object_get(r.json, "mfa_verified")));
 	CHECK(strcmp(h_jstr(r.json, "mfa_method"), "webauthn") == 0);
 	h_resp_free(&r);
-	CHECK(audit_count(&s, aud, "auth.webauthn.register", "allowed", "none") == 2);
+	CHECK(audit_count(&s, aud, "auth.webauthn.register", "allowed", "none") == 3);
 	CHECK(audit_count(&s, aud, "auth.webauthn.register", "denied", "challenge_unknown") == 1);
 	CHECK(audit_count(&s, aud, "auth.webauthn.register", "error", NULL) == 1);   /* the 409 */
 	CHECK(audit_count(&s, aud, "auth.webauthn.login", "allowed", "webauthn") == 1);
-	CHECK(audit_count(&s, aud, "auth.webauthn.login", "denied", "bad_signature") == 1);
+	CHECK(audit_count(&s, aud, "auth.webauthn.login", "denied", "bad_signature") == 6);
 	CHECK(audit_count(&s, aud, "auth.webauthn.login", "denied", "invalid_mfa_token") == 1);
 	CHECK(audit_count(&s, aud, "auth.webauthn.login", "denied", "challenge_unknown") == 1);
 	CHECK(audit_count(&s, aud, "auth.step_up", "allowed", "webauthn") == 2);
 	CHECK(audit_count(&s, aud, "auth.step_up", "denied", "challenge_unknown") == 2);
 	CHECK(audit_count(&s, aud, "auth.webauthn.remove", "denied", "step_up_required") == 1);
+	CHECK(audit_count(&s, aud, "auth.webauthn.login", "denied", "locked") == 1);
+	CHECK(audit_count(&s, aud, "auth.lockout", "denied", "mfa") == 1);
 	CHECK(audit_count(&s, aud, "auth.webauthn.remove", "allowed", NULL) == 1);
 	CHECK(audit_count(&s, aud, "auth.webauthn.remove", "error", NULL) == 1);     /* the 404 */
 	/* the removed passkey signs in no more; the other one does */
@@ -309,6 +358,7 @@ main(void)
 	wa_soft_free(&es);
 	wa_soft_free(&ed);
 	wa_soft_free(&again);
+	wa_soft_free(&bobkey);
 	CHECK(h_stop(&s) == 0);
 	json_decref(s.init);
 	h_done("commit_waits_webauthn");
