@@ -755,6 +755,12 @@ enum pv_rc authn_step_up(struct authn_service *s, const struct authn_principal *
 enum pv_rc authn_password_reconfirm(struct authn_service *s, const struct authn_principal *p,
     const char *source, const char *password, const char *action, const char *resource,
     struct authn_result *res);
+/* ... its asynchronous form (done with out NULL; the strings and p live
+ * until done): no thread waits. The blocking form above is its wrapper,
+ * which a caller on a request thread still waits in (counted). */
+void authn_password_reconfirm_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *password, const char *action, const char *resource,
+    authn_done_fn done, void *arg);
 /* GET /v1/auth/session: p as the API shows it (no store read). */
 enum pv_rc authn_session_describe(const struct authn_principal *p, struct json_t **out);
 /* End p's session (auth.logout); a session ended meanwhile is fine. */
@@ -797,6 +803,18 @@ enum pv_rc authn_webauthn_step_up_begin(struct authn_service *s, const struct au
 enum pv_rc authn_webauthn_step_up(struct authn_service *s, const struct authn_principal *p,
     const char *source, const struct json_t *cred, struct json_t **out,
     struct authn_result *res);
+/* The asynchronous forms of the three finishes (authn.h "asynchronous
+ * forms" above: done exactly once, no thread waits for a commit; cred,
+ * name and the principal must live until done). The begins and the removal
+ * answer at once: their writes go through audit_commit_held (audit.h), so
+ * on a request thread the answer leaves after the fsync. */
+void authn_webauthn_register_finish_async(struct authn_service *s,
+    const struct authn_principal *p, const char *source, const struct json_t *cred,
+    const char *name, authn_done_fn done, void *arg);
+void authn_webauthn_login_finish_async(struct authn_service *s, const char *source,
+    const char *mfa_token, const struct json_t *cred, authn_done_fn done, void *arg);
+void authn_webauthn_step_up_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const struct json_t *cred, authn_done_fn done, void *arg);
 /* p's own passkeys ({"credentials":[{id,name,alg,created_at,last_used_at}]}). */
 enum pv_rc authn_webauthn_list(struct authn_service *s, const struct authn_principal *p,
     struct json_t **out);

@@ -242,11 +242,50 @@ _Static_assert(AUTHN_USERNAME_KEY_MAX == STORE_USERNAME_MAX,
 enum pv_rc authn_route_auth(struct authn_service *s, struct http_server *srv);
 
 /* login.c: take one try of the pending MFA login and one slot of the
- * account's MFA lockout counter in one writer job, before a second factor
- * is checked. PV_E_NOTFOUND (gone), PV_E_TOOBIG (tries used up: deleted),
- * PV_E_LOCKED (*retry_after_s). */
-enum pv_rc authn_mfa_pending_reserve(struct authn_service *s, const char *pending_hash,
-    const char *mfa_key, int64_t now_ms, int *retry_after_s, bool *locked_now);
+ * account's MFA lockout counter in one transaction (submit it with the
+ * job), before a second factor is checked. fn's rc: PV_E_NOTFOUND (gone),
+ * PV_E_TOOBIG (tries used up), PV_E_LOCKED (retry_after_s). */
+struct authn_mfa_reserve_job {
+	struct authn_service *s;
+	const char *pending_hash;
+	const char *mfa_key;
+	int64_t now_ms;
+	int retry_after_s;                   /* out, when locked */
+	bool locked_now;                     /* out */
+};
+enum pv_rc authn_mfa_reserve_fn(struct store_tx *tx, void *arg);
+
+/*
+ * login.c: the one completion of an MFA step of a login (TOTP, recovery
+ * code, passkey). An operation that checked a second factor starts with
+ * struct authn_mfa_op, fills f's factor (step >= 0: TOTP; recovery_hash;
+ * cred_id + count: a passkey), pending_hash, method, now_ms and the
+ * messages, and calls authn_mfa_complete with the user and its allowed
+ * entry (reason, detail set): the throttle slot is given back, the session
+ * prepared and ONE transaction submitted (the factor consumed, the pending
+ * login deleted, the MFA lockout reset, the session and its method, the
+ * entry). Its completion, on the committer, answers the session reply; a
+ * concurrent loser answers PV_E_UNAUTH (msg_unauth, default "Invalid code
+ * (already used)") or PV_E_WEBAUTHN (msg_webauthn: a counter that did not
+ * move forward). u and the strings must live until the answer.
+ */
+struct authn_mfa_finish {
+	const char *user_id, *pending_hash, *mfa_key;  /* user_id, mfa_key: set by _complete */
+	int64_t step;                        /* TOTP: >= 0; else -1 */
+	const char *recovery_hash;           /* recovery code: its stored hash */
+	const char *cred_id;                 /* passkey: its ID and new counter */
+	uint32_t count;
+	const char *method;                  /* "totp" | "recovery" | "webauthn" */
+	const char *msg_unauth, *msg_webauthn;
+	int64_t now_ms;
+	struct authn_new_session ns;         /* made by _complete */
+};
+struct authn_mfa_op {
+	struct authn_op op;
+	struct authn_mfa_finish f;
+};
+enum pv_rc authn_mfa_complete(struct authn_mfa_op *m, const struct store_user *u,
+    const char *source, const char *src, struct audit_event *ev);
 
 /* ---- WebAuthn (webauthn_ops.c, routes_webauthn.c) ---- */
 #define AUTHN_WA_TIMEOUT_MS 300000   /* a ceremony's challenge lives 5 minutes */

@@ -131,22 +131,6 @@ otp_refused(struct authn_result *ar, enum pv_rc why)
 	    "or ask an administrator for a new one (reset)");
 }
 
-/* Record auth.lockout after a failure locked an account, behind the
- * refusal it follows (submission order). */
-static void
-lockout_event_async(struct authn_service *s, const char *user_id, const char *source,
-    const char *resource, const char *kind)
-{
-	struct audit_event ev;
-
-	authn_ev_init(&ev, NULL, source, "auth.lockout", resource);
-	if (user_id != NULL)
-		ev.actor.user_id = user_id;
-	ev.outcome = AUDIT_DENIED;
-	ev.reason = kind;
-	authn_record_async(s, &ev);
-}
-
 /*
  * authn_op_refuse; when this failure locked the account (locked_now) the
  * auth.lockout entry follows the refusal and the answer waits for both
@@ -471,27 +455,29 @@ recovery_match(struct authn_service *s, const char *user_id, const char *input,
 	return PV_OK;
 }
 
-struct mfa_job {
-	const char *user_id;
-	const char *pending_hash;
-	const char *mfa_key;
-	int64_t step;                        /* TOTP: >= 0 */
-	const char *recovery_hash;           /* recovery code: its stored hash */
-	const struct store_session *session;
-	int64_t now_ms;
-};
-
-/* On the writer: the TOTP step (or recovery code) is consumed atomically
- * with the session, so two requests with one code cannot both pass. */
+/*
+ * Completing an MFA step (TOTP, recovery code, passkey): one transaction on
+ * the writer consumes the factor (the TOTP step moves forward, the recovery
+ * code is marked used, the passkey's counter moves forward), deletes the
+ * pending login, resets the account's MFA lockout counter and stores the
+ * session with its method, so two requests with one factor cannot both
+ * pass. authn_mfa_complete is the one way both second steps (authn_mfa_verify
+ * and authn_webauthn_login_finish) make their session.
+ */
 static enum pv_rc
 mfa_fn(struct store_tx *tx, void *arg)
 {
-	struct mfa_job *j = arg;
+	struct authn_mfa_finish *j = arg;
 	struct store_lockout zero = { 0, 0, 0 };
 	struct store_user u;
 	enum pv_rc rc;
 
-	if (j->step >= 0) {
+	if (j->cred_id != NULL) {
+		/* the counter moves forward once: a concurrent use of one assertion loses */
+		rc = store_webauthn_cred_use(tx, j->cred_id, j->count, j->now_ms);
+		if (rc != PV_OK)
+			return rc == PV_E_NOTFOUND ? PV_E_WEBAUTHN : rc;
+	} else if (j->step >= 0) {
 		if ((rc = store_user_get(tx, j->user_id, &u)) != PV_OK)
 			return rc;
 		if (u.mfa_last_step >= j->step) {
@@ -515,19 +501,47 @@ mfa_fn(struct store_tx *tx, void *arg)
 		return rc == PV_E_NOTFOUND ? PV_E_UNAUTH : rc;
 	if ((rc = store_lockout_put(tx, j->mfa_key, MFA_KIND, &zero)) != PV_OK)
 		return rc;
-	if ((rc = store_session_put(tx, j->session)) != PV_OK)
+	if ((rc = store_session_put(tx, &j->ns.row)) != PV_OK)
 		return rc;
-	return store_session_set_mfa_method(tx, j->session->id, j->step >= 0 ? "totp" : "recovery");
+	return store_session_set_mfa_method(tx, j->ns.row.id, j->method);
 }
 
-struct mfa_reserve_job {
-	struct authn_service *s;
-	const char *pending_hash;
-	const char *mfa_key;
-	int64_t now_ms;
-	int retry_after_s;                   /* out, when locked */
-	bool locked_now;                     /* out */
-};
+/* On the committer: the session reply, or the loser's refusal. */
+static void
+mfa_committed(struct authn_op *op, enum pv_rc rc)
+{
+	struct authn_mfa_finish *f = &((struct authn_mfa_op *)op)->f;
+
+	if (rc == PV_E_UNAUTH)
+		rc = fail(&op->ar, PV_E_UNAUTH, f->msg_unauth != NULL ? f->msg_unauth :
+		    "Invalid code (already used)");
+	else if (rc == PV_E_WEBAUTHN)
+		rc = fail(&op->ar, PV_E_WEBAUTHN, f->msg_webauthn);
+	else if (rc == PV_OK)
+		rc = authn_op_reply(op, authn_session_reply(op->s, &f->ns));
+	authn_op_finish(op, rc);
+}
+
+enum pv_rc
+authn_mfa_complete(struct authn_mfa_op *m, const struct store_user *u, const char *source,
+    const char *src, struct audit_event *ev)
+{
+	struct authn_service *s = m->op.s;
+	struct authn_mfa_finish *f = &m->f;
+	unsigned flags = u->password_one_time ? AUTHN_RESTRICT_PASSWORD_CHANGE : 0;
+	enum pv_rc rc;
+
+	/* the factor passed: the throttle slot was not a failure after all */
+	authn_throttle_release(s->throttle, src, f->now_ms);
+	if ((rc = authn_session_prepare(s, u, flags, true, source, f->now_ms, &f->ns)) != PV_OK)
+		return rc;
+	f->user_id = u->id;
+	f->mfa_key = u->username;
+	ev->actor.user_id = u->id;
+	ev->actor.session_id = f->ns.row.id;
+	ev->outcome = AUDIT_ALLOWED;
+	return authn_op_submit(&m->op, ev, mfa_fn, f, mfa_committed, false);
+}
 
 /* On the writer, in one step: take one of the pending login's
  * AUTHN_MFA_PENDING_ATTEMPTS tries and one slot of the account's MFA lockout
@@ -535,10 +549,10 @@ struct mfa_reserve_job {
  * mfa_token are checked at most AUTHN_MFA_PENDING_ATTEMPTS times.
  * PV_E_NOTFOUND: the pending login is gone; PV_E_TOOBIG: its tries are used
  * up (it is deleted); PV_E_LOCKED: the account's MFA is locked. */
-static enum pv_rc
-mfa_reserve_fn(struct store_tx *tx, void *arg)
+enum pv_rc
+authn_mfa_reserve_fn(struct store_tx *tx, void *arg)
 {
-	struct mfa_reserve_job *j = arg;
+	struct authn_mfa_reserve_job *j = arg;
 	const struct pv_config *cfg = j->s->cfg;
 	struct store_mfa_pending p;
 	struct store_lockout sl;
@@ -570,28 +584,16 @@ mfa_reserve_fn(struct store_tx *tx, void *arg)
 	return store_mfa_pending_attempt(tx, j->pending_hash);
 }
 
-enum pv_rc
-authn_mfa_pending_reserve(struct authn_service *s, const char *pending_hash, const char *mfa_key,
-    int64_t now_ms, int *retry_after_s, bool *locked_now)
-{
-	struct mfa_reserve_job rj = { s, pending_hash, mfa_key, now_ms, 0, false };
-	enum pv_rc rc = audit_commit(s->audit, NULL, mfa_reserve_fn, &rj);
-
-	*retry_after_s = rj.retry_after_s;
-	*locked_now = rj.locked_now;
-	return rc;
-}
-
 /*
  * authn_mfa_verify in steps (pending.c):
  *   start (request thread): throttle slot, the pending login and its user,
- *     submit the attempt's reservation (mfa_reserve_fn);
+ *     submit the attempt's reservation (authn_mfa_reserve_fn);
  *   reserved (worker): check the code; a refusal is recorded, a success
- *     submits mfa_fn with the new session;
- *   committed (committer): the session reply.
+ *     completes the step (authn_mfa_complete: mfa_fn with the new session);
+ *   committed (committer): the session reply (mfa_committed).
  */
 struct mfa_op {
-	struct authn_op op;
+	struct authn_mfa_op m;               /* first: authn_mfa_complete's */
 	const char *source, *code;
 	char src[AUTHN_SOURCE_MAX], phash[AUTHN_HASH_HEX_MAX], res[128];
 	char rhash[AUTHN_HASH_HEX_MAX], detail[96];
@@ -599,9 +601,7 @@ struct mfa_op {
 	struct store_user u;
 	int64_t now;
 	bool totp;
-	struct mfa_reserve_job rj;
-	struct mfa_job j;
-	struct authn_new_session ns;
+	struct authn_mfa_reserve_job rj;
 };
 
 static void
@@ -622,23 +622,11 @@ mfa_ev(struct mfa_op *o, struct audit_event *ev)
 	}
 }
 
-static void
-mfa_committed(struct authn_op *op, enum pv_rc rc)
-{
-	struct mfa_op *o = (struct mfa_op *)op;
-
-	if (rc == PV_E_UNAUTH)
-		rc = fail(&op->ar, PV_E_UNAUTH, "Invalid code (already used)");
-	else if (rc == PV_OK)
-		rc = authn_op_reply(op, authn_session_reply(op->s, &o->ns));
-	authn_op_finish(op, rc);
-}
-
 static enum pv_rc
 mfa_check(struct mfa_op *o, enum pv_rc rc)
 {
-	struct authn_service *s = o->op.s;
-	struct authn_result *ar = &o->op.ar;
+	struct authn_service *s = o->m.op.s;
+	struct authn_result *ar = &o->m.op.ar;
 	uint8_t secret[AUTHN_TOTP_SECRET_LEN];
 	struct audit_event ev;
 	int64_t step = -1;
@@ -648,16 +636,16 @@ mfa_check(struct mfa_op *o, enum pv_rc rc)
 	mfa_ev(o, &ev);
 	if (rc == PV_E_LOCKED) {
 		ev.reason = "locked";
-		return authn_op_refuse(&o->op, &ev, locked_reply(ar, o->rj.retry_after_s));
+		return authn_op_refuse(&o->m.op, &ev, locked_reply(ar, o->rj.retry_after_s));
 	}
 	if (rc == PV_E_TOOBIG) {
 		ev.reason = "too_many_attempts";
-		return authn_op_refuse(&o->op, &ev, fail(ar, PV_E_UNAUTH,
+		return authn_op_refuse(&o->m.op, &ev, fail(ar, PV_E_UNAUTH,
 		    "Too many wrong codes for this login: log in again with the password"));
 	}
 	if (rc == PV_E_NOTFOUND) {
 		ev.reason = "invalid_mfa_token";
-		return authn_op_refuse(&o->op, &ev, fail(ar, PV_E_UNAUTH,
+		return authn_op_refuse(&o->m.op, &ev, fail(ar, PV_E_UNAUTH,
 		    "Invalid or expired MFA token: log in again with the password"));
 	}
 	if (rc != PV_OK)
@@ -676,32 +664,20 @@ mfa_check(struct mfa_op *o, enum pv_rc rc)
 	}
 	if (vrc != PV_OK) {
 		ev.reason = o->totp ? "bad_totp" : "bad_recovery_code";
-		return refuse_locking(&o->op, &ev, fail(ar, PV_E_UNAUTH, "Invalid code"),
+		return refuse_locking(&o->m.op, &ev, fail(ar, PV_E_UNAUTH, "Invalid code"),
 		    o->rj.locked_now, o->u.id, o->source, o->res, MFA_KIND);
 	}
-	authn_throttle_release(s->throttle, o->src, o->now);
-	{
-		unsigned flags = o->u.password_one_time ? AUTHN_RESTRICT_PASSWORD_CHANGE : 0;
-
-		if ((rc = authn_session_prepare(s, &o->u, flags, true, o->source, o->now, &o->ns)) !=
-		    PV_OK)
-			return rc;
-	}
-	o->j.user_id = o->u.id;
-	o->j.pending_hash = o->phash;
-	o->j.mfa_key = o->u.username;
-	o->j.step = o->totp ? step : -1;
-	o->j.recovery_hash = o->totp ? NULL : o->rhash;
-	o->j.session = &o->ns.row;
-	o->j.now_ms = o->now;
-	ev.actor.session_id = o->ns.row.id;
-	ev.outcome = AUDIT_ALLOWED;
+	o->m.f.pending_hash = o->phash;
+	o->m.f.step = o->totp ? step : -1;
+	o->m.f.recovery_hash = o->totp ? NULL : o->rhash;
+	o->m.f.method = o->totp ? "totp" : "recovery";
+	o->m.f.now_ms = o->now;
 	ev.reason = o->totp ? "totp" : "recovery_code";
 	if (!o->totp) {
 		snprintf(o->detail, sizeof(o->detail), "{\"recovery_codes_left\":%zu}", left);
 		ev.detail = o->detail;
 	}
-	return authn_op_submit(&o->op, &ev, mfa_fn, &o->j, mfa_committed, false);
+	return authn_mfa_complete(&o->m, &o->u, o->source, o->src, &ev);
 }
 
 static void
@@ -713,8 +689,8 @@ mfa_reserved(struct authn_op *op, enum pv_rc rc)
 static enum pv_rc
 mfa_start(struct mfa_op *o, const char *mtok)
 {
-	struct authn_service *s = o->op.s;
-	struct authn_result *ar = &o->op.ar;
+	struct authn_service *s = o->m.op.s;
+	struct authn_result *ar = &o->m.op.ar;
 	struct audit_event ev;
 	int retry = 0;
 	enum pv_rc rc;
@@ -723,7 +699,7 @@ mfa_start(struct mfa_op *o, const char *mtok)
 		return fail(ar, PV_E_INVALID, "mfa_token and code are required");
 	authn_source_key(o->source, o->src);
 	if (authn_throttle_reserve(s->throttle, o->src, o->now, &retry) == PV_E_RATE)
-		return rate_limited_op(&o->op, o->source, "auth.mfa", NULL, "auth", retry);
+		return rate_limited_op(&o->m.op, o->source, "auth.mfa", NULL, "auth", retry);
 	mfa_ev(o, &ev);
 	rc = authn_token_hash(AUTHN_TOKEN_MFA, mtok, o->phash);
 	if (rc == PV_OK)
@@ -732,7 +708,7 @@ mfa_start(struct mfa_op *o, const char *mtok)
 		rc = PV_E_NOTFOUND;
 	if (rc == PV_E_NOTFOUND || (rc == PV_OK && o->pend.expires_ms <= o->now)) {
 		ev.reason = "invalid_mfa_token";
-		return authn_op_refuse(&o->op, &ev, fail(ar, PV_E_UNAUTH,
+		return authn_op_refuse(&o->m.op, &ev, fail(ar, PV_E_UNAUTH,
 		    "Invalid or expired MFA token: log in again with the password"));
 	}
 	if (rc != PV_OK)
@@ -747,13 +723,13 @@ mfa_start(struct mfa_op *o, const char *mtok)
 	if (o->u.disabled || !o->u.mfa_enabled || o->u.credential_epoch != o->pend.credential_epoch) {
 		ev.reason = o->u.disabled ? "disabled" : !o->u.mfa_enabled ? "mfa_not_enrolled"
 		    : "credentials_changed";
-		return authn_op_refuse(&o->op, &ev, fail(ar, PV_E_UNAUTH, INVALID_LOGIN));
+		return authn_op_refuse(&o->m.op, &ev, fail(ar, PV_E_UNAUTH, INVALID_LOGIN));
 	}
 	o->rj.s = s;
 	o->rj.pending_hash = o->phash;
 	o->rj.mfa_key = o->u.username;
 	o->rj.now_ms = o->now;
-	return authn_op_submit(&o->op, NULL, mfa_reserve_fn, &o->rj, mfa_reserved, true);
+	return authn_op_submit(&o->m.op, NULL, authn_mfa_reserve_fn, &o->rj, mfa_reserved, true);
 }
 
 void
@@ -764,11 +740,11 @@ authn_mfa_verify_async(struct authn_service *s, const char *source, const char *
 
 	if (o == NULL)
 		return;
-	o->op.release = mfa_release;
+	o->m.op.release = mfa_release;
 	o->source = source;
 	o->code = code;
 	o->now = util_now_ms();
-	authn_op_run(&o->op, mfa_start(o, mtok));
+	authn_op_run(&o->m.op, mfa_start(o, mtok));
 }
 
 enum pv_rc
@@ -993,60 +969,128 @@ reconfirm_reset_fn(struct store_tx *tx, void *arg)
 	return store_lockout_put(tx, (const char *)arg, PW_KIND, &zero);
 }
 
+/*
+ * authn_password_reconfirm in steps (pending.c):
+ *   start (request thread): throttle slot, the user, submit the password
+ *     lockout reservation;
+ *   reserved (worker): the Argon2id verify; a wrong password is recorded
+ *     (with auth.lockout when it locks), a right one submits the reset;
+ *   reset (committer): the answer (no body).
+ */
+struct reconfirm_op {
+	struct authn_op op;
+	const struct authn_principal *p;
+	const char *source, *password, *action, *resource;
+	char src[AUTHN_SOURCE_MAX];
+	struct store_user u;
+	int64_t now;
+	struct authn_reserve_job rj;
+};
+
+static void
+reconfirm_release(struct authn_op *op)
+{
+	store_user_clear(&((struct reconfirm_op *)op)->u);
+}
+
+static void
+reconfirm_reset(struct authn_op *op, enum pv_rc rc)
+{
+	authn_op_finish(op, rc);
+}
+
+static enum pv_rc
+reconfirm_verify(struct reconfirm_op *o, enum pv_rc rc)
+{
+	struct authn_service *s = o->op.s;
+	struct authn_result *ar = &o->op.ar;
+	struct audit_event ev;
+	bool locked_now = false;
+	int retry = 0;
+
+	rc = authn_lockout_reserved(&o->rj, rc, &retry, &locked_now);
+	if (rc == PV_E_LOCKED)
+		return locked_reply(ar, retry);
+	if (rc != PV_OK)
+		return rc;
+	if (authn_password_verify(o->u.password_hash, o->password) != PV_OK) {
+		authn_ev_init(&ev, o->p, o->source, o->action, o->resource);
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "bad_password";
+		return refuse_locking(&o->op, &ev, fail(ar, PV_E_UNAUTH, "The password is not correct"),
+		    locked_now, o->u.id, o->source, o->resource, PW_KIND);
+	}
+	authn_throttle_release(s->throttle, o->src, o->now);
+	return authn_op_submit(&o->op, NULL, reconfirm_reset_fn, o->u.username, reconfirm_reset,
+	    false);
+}
+
+static void
+reconfirm_reserved(struct authn_op *op, enum pv_rc rc)
+{
+	authn_op_run(op, reconfirm_verify((struct reconfirm_op *)op, rc));
+}
+
+static enum pv_rc
+reconfirm_start(struct reconfirm_op *o)
+{
+	struct authn_service *s = o->op.s;
+	struct authn_result *ar = &o->op.ar;
+	int retry = 0;
+	enum pv_rc rc;
+
+	if (o->p == NULL)
+		return PV_E_UNAUTH;
+	if (o->p->app)
+		return fail(ar, PV_E_FORBIDDEN, "Apps have no password to re-enter");
+	if (o->password == NULL || o->password[0] == '\0')
+		return fail(ar, PV_E_INVALID, "password is required");
+	authn_source_key(o->source, o->src);
+	if (authn_throttle_reserve(s->throttle, o->src, o->now, &retry) == PV_E_RATE)
+		return rate_limited_op(&o->op, o->source, o->action, o->p, o->resource, retry);
+	STORE_READ(s->st, rc, store_user_get(tx, o->p->user_id, &o->u));
+	if (rc != PV_OK) {
+		memset(&o->u, 0, sizeof(o->u));
+		return rc;
+	}
+	o->rj.s = s;
+	o->rj.key = o->u.username;
+	o->rj.kind = PW_KIND;
+	return authn_op_submit(&o->op, NULL, authn_lockout_reserve_fn, &o->rj, reconfirm_reserved,
+	    true);
+}
+
+void
+authn_password_reconfirm_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const char *password, const char *action, const char *resource,
+    authn_done_fn done, void *arg)
+{
+	struct reconfirm_op *o = authn_op_new(s, sizeof(*o), done, arg);
+
+	if (o == NULL)
+		return;
+	o->op.release = reconfirm_release;
+	o->op.no_body = true;
+	o->p = p;
+	o->source = source;
+	o->password = password;
+	o->action = action;
+	o->resource = resource;
+	o->now = util_now_ms();
+	authn_op_run(&o->op, reconfirm_start(o));
+}
+
 enum pv_rc
 authn_password_reconfirm(struct authn_service *s, const struct authn_principal *p,
     const char *source, const char *password, const char *action, const char *resource,
     struct authn_result *ar)
 {
-	char src[AUTHN_SOURCE_MAX];
-	struct store_user u;
-	struct audit_event ev;
-	int64_t now = util_now_ms();
-	bool locked_now = false;
-	int retry = 0;
-	enum pv_rc rc;
+	struct authn_wait w;
 
-	memset(ar, 0, sizeof(*ar));
-	memset(&u, 0, sizeof(u));
-	if (p == NULL)
-		return PV_E_UNAUTH;
-	if (p->app)
-		return fail(ar, PV_E_FORBIDDEN, "Apps have no password to re-enter");
-	if (password == NULL || password[0] == '\0')
-		return fail(ar, PV_E_INVALID, "password is required");
-	authn_source_key(source, src);
-	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE) {
-		authn_ev_init(&ev, p, source, action, resource);
-		ev.outcome = AUDIT_DENIED;
-		ev.reason = "rate_limited";
-		return audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : rate_reply(ar, retry);
-	}
-	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &u));
-	if (rc != PV_OK)
-		return rc;
-	authn_ev_init(&ev, p, source, action, resource);
-	rc = authn_lockout_reserve(s, u.username, PW_KIND, &retry, &locked_now);
-	if (rc == PV_E_LOCKED) {
-		store_user_clear(&u);
-		return locked_reply(ar, retry);
-	}
-	if (rc != PV_OK)
-		goto out;
-	if (authn_password_verify(u.password_hash, password) != PV_OK) {
-		ev.outcome = AUDIT_DENIED;
-		ev.reason = "bad_password";
-		rc = audit_record(s->audit, &ev);
-		if (locked_now)
-			lockout_event_async(s, u.id, source, resource, PW_KIND);
-		rc = rc != PV_OK ? PV_E_AUDIT :
-		    fail(ar, PV_E_UNAUTH, "The password is not correct");
-		goto out;
-	}
-	authn_throttle_release(s->throttle, src, now);
-	rc = audit_commit(s->audit, NULL, reconfirm_reset_fn, u.username);
-out:
-	store_user_clear(&u);
-	return rc;
+	authn_wait_init(&w);
+	authn_password_reconfirm_async(s, p, source, password, action, resource, authn_wait_done,
+	    &w);
+	return authn_wait_end(&w, NULL, ar);
 }
 
 /* ------------------------------------------------------------------ */

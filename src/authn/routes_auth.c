@@ -232,17 +232,18 @@ static enum pv_rc
 h_step_up(struct http_request *req)
 {
 	const char *code;
-	struct authn_result res;
 	struct pending_reply *pr;
-	json_t *out = NULL, *wa = json_object_get(req->body, "webauthn");
+	json_t *wa = json_object_get(req->body, "webauthn");
 	enum pv_rc rc;
 
 	/* a passkey assertion (options from POST /v1/auth/webauthn/step-up/begin)
 	 * or a TOTP code */
 	if (wa != NULL) {
-		rc = authn_webauthn_step_up(svc_of(req), req->principal, req->source, wa, &out,
-		    &res);
-		return answer(req, rc, out, &res);
+		if ((pr = pending(req, false)) == NULL)
+			return PV_E_NOMEM;
+		authn_webauthn_step_up_async(svc_of(req), req->principal, req->source, wa, replied,
+		    pr);
+		return PV_PENDING;
 	}
 	if ((rc = http_body_string(req, "code", true, 16, &code)) != PV_OK)
 		return rc;

@@ -40,6 +40,44 @@ answer(struct http_request *req, enum pv_rc rc, int status, json_t *out,
 	return rc;
 }
 
+/* A pending route's completion: reply (201 for a registration; a
+ * session into the console's cookie if asked), then resume the connection. */
+struct pending_reply {
+	struct http_request *req;
+	int status;
+	bool cookie;
+};
+
+static void
+replied(enum pv_rc rc, json_t *out, const struct authn_result *res, void *arg)
+{
+	struct pending_reply *pr = arg;
+	struct http_request *req = pr->req;
+	enum pv_rc crc;
+
+	/* "cookie": true (the console): the session into pv_session, as /v1/auth/mfa */
+	if (rc == PV_OK && pr->cookie && out != NULL && (crc = authn_cookie_issue(req, out)) !=
+	    PV_OK) {
+		json_decref(out);
+		http_resume(req, crc);
+		return;
+	}
+	http_resume(req, answer(req, rc, pr->status, out, res));
+}
+
+static struct pending_reply *
+pending(struct http_request *req, int status, bool cookie)
+{
+	struct pending_reply *pr = arena_alloc(req->arena, sizeof(*pr));
+
+	if (pr != NULL) {
+		pr->req = req;
+		pr->status = status;
+		pr->cookie = cookie;
+	}
+	return pr;
+}
+
 static enum pv_rc
 h_register_begin(struct http_request *req)
 {
@@ -56,17 +94,18 @@ h_register_finish(struct http_request *req)
 {
 	static const char *const keys[] = { "id", "rawId", "type", "response", "name",
 		"authenticatorAttachment", "clientExtensionResults", NULL };
-	struct authn_result res;
+	struct pending_reply *pr;
 	const char *name = NULL;
-	json_t *out = NULL;
 	enum pv_rc rc;
 
 	if ((rc = http_body_only(req, keys)) != PV_OK ||
 	    (rc = http_body_string(req, "name", false, 64, &name)) != PV_OK)
 		return rc;
-	rc = authn_webauthn_register_finish(svc_of(req), req->principal, req->source, req->body,
-	    name, &out, &res);
-	return answer(req, rc, 201, out, &res);
+	if ((pr = pending(req, 201, false)) == NULL)
+		return PV_E_NOMEM;
+	authn_webauthn_register_finish_async(svc_of(req), req->principal, req->source, req->body,
+	    name, replied, pr);
+	return PV_PENDING;
 }
 
 static enum pv_rc
@@ -88,23 +127,19 @@ h_login_finish(struct http_request *req)
 {
 	static const char *const keys[] = { "mfa_token", "id", "rawId", "type", "response",
 		"authenticatorAttachment", "clientExtensionResults", "cookie", NULL };
-	struct authn_result res;
+	struct pending_reply *pr;
 	const char *mtok;
 	bool cookie = false;
-	json_t *out = NULL;
-	enum pv_rc rc, crc;
+	enum pv_rc rc;
 
 	if ((rc = http_body_only(req, keys)) != PV_OK ||
 	    (rc = http_body_string(req, "mfa_token", true, 128, &mtok)) != PV_OK ||
 	    (rc = authn_cookie_wanted(req, &cookie)) != PV_OK)
 		return rc;
-	rc = authn_webauthn_login_finish(svc_of(req), req->source, mtok, req->body, &out, &res);
-	/* "cookie": true (the console): the session into pv_session, as /v1/auth/mfa */
-	if (rc == PV_OK && cookie && out != NULL && (crc = authn_cookie_issue(req, out)) != PV_OK) {
-		json_decref(out);
-		return crc;
-	}
-	return answer(req, rc, 200, out, &res);
+	if ((pr = pending(req, 200, cookie)) == NULL)
+		return PV_E_NOMEM;
+	authn_webauthn_login_finish_async(svc_of(req), req->source, mtok, req->body, replied, pr);
+	return PV_PENDING;
 }
 
 static enum pv_rc

@@ -21,6 +21,12 @@
  *
  * RP: the RP ID is [server] public_url's host, the origin its scheme, host
  * and port; clientDataJSON.origin must be exactly that origin.
+ *
+ * No request thread waits for a commit (docs/internals/authn.md
+ * "WebAuthn"): the finishes are operations in steps (pending.c; the login's
+ * success through login.c's authn_mfa_complete, the one MFA completion);
+ * the begins and the removal answer at once, their writes held with the
+ * answer (audit_commit_held, audit_record_held).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,10 +220,12 @@ cred_detail(const char *id, char *out, size_t len)
 
 /* ---- challenges ---- */
 
+/* A begin's transaction: the user handle (register, first time) and the
+ * challenge. Heap memory: it runs later, on the committer. */
 struct challenge_job {
 	struct store_webauthn_challenge c;
-	const char *user_id;                 /* register: ensure the user handle */
-	char handle[STORE_WEBAUTHN_HANDLE_MAX];   /* out */
+	bool handle_new;                     /* register: store handle if still none */
+	char handle[STORE_WEBAUTHN_HANDLE_MAX];
 	int64_t now_ms;
 };
 
@@ -225,91 +233,165 @@ static enum pv_rc
 challenge_fn(struct store_tx *tx, void *arg)
 {
 	struct challenge_job *j = arg;
+	char cur[STORE_WEBAUTHN_HANDLE_MAX];
 	enum pv_rc rc;
 
-	if (j->user_id != NULL) {
-		rc = store_webauthn_handle_get(tx, j->user_id, j->handle);
-		if (rc == PV_E_NOTFOUND) {
-			uint8_t r[32];
-
-			if ((rc = crypto_random(r, sizeof(r))) != PV_OK ||
-			    (rc = authn_wa_b64url_encode(r, sizeof(r), j->handle,
-			    sizeof(j->handle))) != PV_OK ||
-			    (rc = store_webauthn_handle_put(tx, j->user_id, j->handle)) != PV_OK)
-				return rc;
-		} else if (rc != PV_OK) {
+	if (j->handle_new) {
+		rc = store_webauthn_handle_get(tx, j->c.user_id, cur);
+		if (rc == PV_E_NOTFOUND)
+			rc = store_webauthn_handle_put(tx, j->c.user_id, j->handle);
+		else if (rc == PV_OK && strcmp(cur, j->handle) != 0)
+			rc = PV_E_CONFLICT;   /* a concurrent begin made the handle first */
+		if (rc != PV_OK)
 			return rc;
-		}
 	}
 	return store_webauthn_challenge_put(tx, &j->c, j->now_ms);
 }
 
-/* A new challenge of kind for user_id bound to bind; *j holds it. */
+/*
+ * A new challenge of kind for user_id bound to bind, copied into challenge;
+ * with handle != NULL the user's WebAuthn handle too (read, or made here and
+ * stored in the challenge's transaction). Everything the answer shows is
+ * made before the submit, so the transaction goes through audit_commit_held:
+ * no thread waits, the answer leaves after the fsync or becomes fn's rc.
+ */
 static enum pv_rc
 challenge_new(struct authn_service *s, const char *kind, const char *user_id, const char *bind,
-    bool with_handle, struct challenge_job *j)
+    char challenge[AUTHN_WA_CHALLENGE_B64_MAX], char *handle)
 {
 	uint8_t r[AUTHN_WA_CHALLENGE_LEN];
+	struct challenge_job *j = calloc(1, sizeof(*j));
 	enum pv_rc rc;
 
-	memset(j, 0, sizeof(*j));
+	if (j == NULL)
+		return PV_E_NOMEM;
 	j->now_ms = util_now_ms();
 	if ((rc = crypto_random(r, sizeof(r))) != PV_OK ||
 	    (rc = authn_wa_b64url_encode(r, sizeof(r), j->c.challenge, sizeof(j->c.challenge))) !=
 	    PV_OK)
-		return rc;
+		goto bad;
 	util_strlcpy(j->c.kind, kind, sizeof(j->c.kind));
 	util_strlcpy(j->c.user_id, user_id, sizeof(j->c.user_id));
 	util_strlcpy(j->c.bind, bind, sizeof(j->c.bind));
 	j->c.expires_ms = j->now_ms + AUTHN_WA_TIMEOUT_MS;
-	j->user_id = with_handle ? user_id : NULL;
-	return audit_commit(s->audit, NULL, challenge_fn, j);
+	if (handle != NULL) {
+		STORE_READ(s->st, rc, store_webauthn_handle_get(tx, user_id, j->handle));
+		if (rc == PV_E_NOTFOUND) {
+			uint8_t h[32];
+
+			if ((rc = crypto_random(h, sizeof(h))) != PV_OK ||
+			    (rc = authn_wa_b64url_encode(h, sizeof(h), j->handle,
+			    sizeof(j->handle))) != PV_OK)
+				goto bad;
+			j->handle_new = true;
+		} else if (rc != PV_OK) {
+			goto bad;
+		}
+		util_strlcpy(handle, j->handle, STORE_WEBAUTHN_HANDLE_MAX);
+	}
+	util_strlcpy(challenge, j->c.challenge, AUTHN_WA_CHALLENGE_B64_MAX);
+	return audit_commit_held(s->audit, NULL, challenge_fn, j, free);
+bad:
+	free(j);
+	return rc;
 }
 
+/*
+ * Taking a challenge (single use): store_webauthn_challenge_take deletes
+ * it on the writer, in the transaction of the finish's first step (the
+ * attempt's reservation, or for a registration its own), before anything
+ * else is verified; so of two concurrent finishes with one challenge
+ * exactly one takes it, and a take commits even when a later check fails.
+ * The take's answer is j->rc (read after the commit); fn fails only on a
+ * store error.
+ */
 struct take_job {
-	const char *challenge;
+	char challenge[AUTHN_WA_CHALLENGE_B64_MAX];   /* "": nothing to take */
 	int64_t now_ms;
-	struct store_webauthn_challenge out;
+	enum pv_rc rc;                       /* out */
+	struct store_webauthn_challenge out; /* out */
 };
+
+static enum pv_rc
+take_in(struct store_tx *tx, struct take_job *j)
+{
+	if (j->challenge[0] == '\0') {
+		j->rc = PV_E_NOTFOUND;
+		return PV_OK;
+	}
+	j->rc = store_webauthn_challenge_take(tx, j->challenge, j->now_ms, &j->out);
+	return j->rc == PV_OK || j->rc == PV_E_NOTFOUND || j->rc == PV_E_EXPIRED ? PV_OK : j->rc;
+}
 
 static enum pv_rc
 take_fn(struct store_tx *tx, void *arg)
 {
-	struct take_job *j = arg;
-
-	return store_webauthn_challenge_take(tx, j->challenge, j->now_ms, &j->out);
+	return take_in(tx, arg);
 }
 
-/* Check the client data and take its challenge, which must be of kind for
- * user_id bound to bind. PV_E_WEBAUTHN with *reason. */
+/* The client data of in (type, origin): PV_OK with the challenge to take
+ * in j, PV_E_WEBAUTHN with *reason (j->challenge stays ""). */
 static enum pv_rc
-challenge_check(struct authn_service *s, const struct rp *rp, const struct wa_in *in,
-    const char *type, const char *kind, const char *user_id, const char *bind,
+client_data(const struct rp *rp, const struct wa_in *in, const char *type, struct take_job *j,
     const char **reason)
 {
-	char ch[AUTHN_WA_CHALLENGE_B64_MAX];
-	struct take_job j;
-	enum pv_rc rc;
+	j->now_ms = util_now_ms();
+	return authn_wa_client_data(in->cdj, in->cdj_len, type, rp->origin, j->challenge, reason);
+}
 
-	if ((rc = authn_wa_client_data(in->cdj, in->cdj_len, type, rp->origin, ch, reason)) !=
-	    PV_OK)
-		return rc;
-	memset(&j, 0, sizeof(j));
-	j.challenge = ch;
-	j.now_ms = util_now_ms();
-	rc = audit_commit(s->audit, NULL, take_fn, &j);
-	if (rc == PV_E_NOTFOUND || rc == PV_E_EXPIRED) {
-		*reason = rc == PV_E_EXPIRED ? "challenge_expired" : "challenge_unknown";
+/* After the commit: the taken challenge must be of kind for user_id bound
+ * to bind. PV_E_WEBAUTHN with *reason. */
+static enum pv_rc
+taken_check(const struct take_job *j, const char *kind, const char *user_id, const char *bind,
+    const char **reason)
+{
+	if (j->rc == PV_E_NOTFOUND || j->rc == PV_E_EXPIRED) {
+		*reason = j->rc == PV_E_EXPIRED ? "challenge_expired" : "challenge_unknown";
 		return PV_E_WEBAUTHN;
 	}
-	if (rc != PV_OK)
-		return rc;
-	if (strcmp(j.out.kind, kind) != 0 || strcmp(j.out.user_id, user_id) != 0 ||
-	    strcmp(j.out.bind, bind) != 0) {
+	if (j->rc != PV_OK)
+		return j->rc;
+	if (strcmp(j->out.kind, kind) != 0 || strcmp(j->out.user_id, user_id) != 0 ||
+	    strcmp(j->out.bind, bind) != 0) {
 		*reason = "challenge_unknown";
 		return PV_E_WEBAUTHN;
 	}
 	return PV_OK;
+}
+
+/* The audited refusal of a passkey attempt; when this failure locked the
+ * account, its auth.lockout entry behind it (both durable before the
+ * answer). The strings live in the op. */
+static enum pv_rc
+refuse(struct authn_op *op, const struct audit_event *ev, enum pv_rc rc, bool locked_now,
+    const char *user_id, const char *source, const char *resource)
+{
+	if (!locked_now)
+		return authn_op_refuse(op, ev, rc);
+	return authn_op_refuse_locked(op, ev, rc, user_id, source, resource, MFA_KIND);
+}
+
+/* 429 before anything else, recorded (reason rate_limited). */
+static enum pv_rc
+rate_limited(struct authn_op *op, const char *source, const struct authn_principal *p,
+    const char *action, const char *resource, int retry)
+{
+	struct audit_event ev;
+
+	authn_ev_init(&ev, p, source, action, resource);
+	ev.outcome = AUDIT_DENIED;
+	ev.reason = "rate_limited";
+	op->ar.retry_after_s = retry > 0 ? retry : 1;
+	return authn_op_refuse(op, &ev, fail(&op->ar, PV_E_RATE,
+	    "Too many failed attempts from this address"));
+}
+
+static enum pv_rc
+locked_reply(struct authn_result *ar, int retry)
+{
+	ar->retry_after_s = retry > 0 ? retry : 1;
+	return fail(ar, PV_E_LOCKED,
+	    "Too many failed attempts: this account is temporarily locked");
 }
 
 /* ---- reading the user's credentials ---- */
@@ -395,7 +477,7 @@ static enum pv_rc
 get_options(struct authn_service *s, const struct rp *rp, const char *kind, const char *user_id,
     const char *bind, const char *none_msg, struct authn_result *ar, json_t **out)
 {
-	struct challenge_job j;
+	char ch[AUTHN_WA_CHALLENGE_B64_MAX];
 	json_t *allow = NULL;
 	size_t n = 0;
 	enum pv_rc rc;
@@ -406,11 +488,11 @@ get_options(struct authn_service *s, const struct rp *rp, const char *kind, cons
 		json_decref(allow);
 		return fail(ar, PV_E_CONFLICT, none_msg);
 	}
-	if ((rc = challenge_new(s, kind, user_id, bind, false, &j)) != PV_OK) {
+	if ((rc = challenge_new(s, kind, user_id, bind, ch, NULL)) != PV_OK) {
 		json_decref(allow);
 		return rc;
 	}
-	if ((*out = request_options(rp, j.c.challenge, allow)) == NULL)
+	if ((*out = request_options(rp, ch, allow)) == NULL)
 		return PV_E_NOMEM;
 	return PV_OK;
 }
@@ -456,7 +538,7 @@ enum pv_rc
 authn_webauthn_register_begin(struct authn_service *s, const struct authn_principal *p,
     const char *source, json_t **out, struct authn_result *ar)
 {
-	struct challenge_job j;
+	char ch[AUTHN_WA_CHALLENGE_B64_MAX], handle[STORE_WEBAUTHN_HANDLE_MAX];
 	struct rp rp;
 	json_t *exclude = NULL, *o;
 	size_t n = 0;
@@ -483,15 +565,15 @@ authn_webauthn_register_begin(struct authn_service *s, const struct authn_princi
 		json_decref(exclude);
 		return fail(ar, PV_E_CONFLICT, "Too many passkeys: remove one first");
 	}
-	if ((rc = challenge_new(s, "register", p->user_id, p->session_id, true, &j)) != PV_OK) {
+	if ((rc = challenge_new(s, "register", p->user_id, p->session_id, ch, handle)) != PV_OK) {
 		json_decref(exclude);
 		return rc;
 	}
 	o = json_pack("{s:{s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s}, s:[{s:s, s:i}, {s:s, s:i}], "
 	    "s:i, s:s, s:{s:s, s:b, s:s}, s:o}}", "publicKey",
-	    "challenge", j.c.challenge,
+	    "challenge", ch,
 	    "rp", "id", rp.id, "name", RP_NAME,
-	    "user", "id", j.handle, "name", p->username, "displayName", p->username,
+	    "user", "id", handle, "name", p->username, "displayName", p->username,
 	    "pubKeyCredParams", "type", "public-key", "alg", AUTHN_WA_ES256, "type", "public-key",
 	    "alg", AUTHN_WA_EDDSA,
 	    "timeout", AUTHN_WA_TIMEOUT_MS,
@@ -562,24 +644,136 @@ register_fn(struct store_tx *tx, void *arg)
 	return store_session_set_mfa_method(tx, j->p->session_id, "webauthn");
 }
 
-enum pv_rc
-authn_webauthn_register_finish(struct authn_service *s, const struct authn_principal *p,
-    const char *source, const json_t *cj, const char *name, json_t **out,
-    struct authn_result *ar)
-{
+/*
+ * authn_webauthn_register_finish in steps (pending.c):
+ *   start (request thread): the body, the step-up rule (a refusal is
+ *     recorded), the client data; submit the challenge's take;
+ *   taken (worker): the challenge's kind and binding, the attestation; a
+ *     refusal is recorded, a success submits register_fn with its entry;
+ *   committed (committer): the session cache, the reply (the ID is the
+ *     client's rawId, known before the submit).
+ */
+struct reg_op {
+	struct authn_op op;
+	const struct authn_principal *p;
+	const char *source;
+	char name[STORE_WEBAUTHN_NAME_MAX], res[128], detail[256];
+	struct rp rp;
+	struct wa_in in;
 	struct authn_wa_registration reg;
 	struct store_webauthn_cred cred;
-	struct audit_event ev;
-	struct wa_in in;
-	struct rp rp;
+	bool factor;
+	struct take_job take;
+	struct register_job j;
+};
+
+static void
+reg_release(struct authn_op *op)
+{
+	struct reg_op *o = (struct reg_op *)op;
+
+	authn_wa_registration_clear(&o->reg);
+	wa_in_clear(&o->in);
+}
+
+static void
+reg_ev(struct reg_op *o, struct audit_event *ev)
+{
+	authn_ev_init(ev, o->p, o->source, "auth.webauthn.register", o->res);
+	ev->detail = o->detail;
+	ev->outcome = AUDIT_DENIED;
+}
+
+static void
+reg_committed(struct authn_op *op, enum pv_rc rc)
+{
+	struct reg_op *o = (struct reg_op *)op;
+	const struct authn_principal *p = o->p;
+	char t[32];
+
+	if (rc == PV_E_CONFLICT || rc == PV_E_TOOBIG) {
+		authn_op_finish(op, fail(&op->ar, PV_E_CONFLICT, rc == PV_E_CONFLICT ?
+		    "This passkey is registered already" : "Too many passkeys: remove one first"));
+		return;
+	}
+	if (rc == PV_OK) {
+		if (o->j.verify_session) {
+			authn_cache_set_state(op->s, p->session_id, o->j.new_flags, true, o->j.epoch);
+			authn_cache_set_mfa(op->s, p->session_id, o->j.now_ms);
+			authn_cache_set_mfa_method(op->s, p->session_id, "webauthn");
+		}
+		util_time_fmt(o->cred.created_ms, t, sizeof(t));
+		rc = authn_op_reply(op, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "id", o->cred.id,
+		    "name", o->cred.name, "alg", alg_name(o->cred.alg), "attestation", o->reg.fmt,
+		    "created_at", t, "restricted", o->j.new_flags != 0));
+	}
+	authn_op_finish(op, rc);
+}
+
+static enum pv_rc
+reg_taken(struct reg_op *o, enum pv_rc rc)
+{
+	const struct authn_principal *p = o->p;
+	struct authn_result *ar = &o->op.ar;
 	const char *reason = "client_data_invalid";
-	char res[128], detail[256];
+	struct audit_event ev;
+
+	if (rc != PV_OK)
+		return rc;
+	reg_ev(o, &ev);
+	rc = taken_check(&o->take, "register", p->user_id, p->session_id, &reason);
+	if (rc == PV_OK)
+		rc = authn_wa_registration_verify(o->in.att, o->in.att_len, o->in.cdj, o->in.cdj_len,
+		    o->rp.id, &o->reg, &reason);
+	if (rc == PV_OK && (o->reg.cred_id_len != o->in.raw_id_len ||
+	    memcmp(o->reg.cred_id, o->in.raw_id, o->in.raw_id_len) != 0)) {
+		reason = "credential_id_mismatch";
+		rc = PV_E_WEBAUTHN;
+	}
+	if (rc == PV_E_WEBAUTHN) {
+		ev.reason = reason;
+		return authn_op_refuse(&o->op, &ev, fail(ar, PV_E_WEBAUTHN, reason_message(reason)));
+	}
+	if (rc != PV_OK)
+		return rc;
+	util_strlcpy(o->cred.id, o->in.id, sizeof(o->cred.id));
+	util_strlcpy(o->cred.user_id, p->user_id, sizeof(o->cred.user_id));
+	o->cred.public_key = o->reg.cose_key;
+	o->cred.public_key_len = o->reg.cose_key_len;
+	o->cred.alg = o->reg.alg;
+	o->cred.sign_count = o->reg.sign_count;
+	util_strlcpy(o->cred.name, o->name, sizeof(o->cred.name));
+	util_hex_encode(o->reg.aaguid, sizeof(o->reg.aaguid), o->cred.aaguid);
+	o->cred.created_ms = util_now_ms();
+	/* the user's first second factor (the enrolment, as TOTP's
+	 * confirmation): this session has proved it, with UV */
+	o->j.cred = &o->cred;
+	o->j.p = p;
+	o->j.new_flags = p->restrict_flags & ~AUTHN_RESTRICT_MFA_ENROL;
+	o->j.verify_session = !o->factor;
+	o->j.now_ms = o->cred.created_ms;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.reason = o->reg.fmt;
+	return authn_op_submit(&o->op, &ev, register_fn, &o->j, reg_committed, false);
+}
+
+static void
+reg_taken_step(struct authn_op *op, enum pv_rc rc)
+{
+	authn_op_run(op, reg_taken((struct reg_op *)op, rc));
+}
+
+static enum pv_rc
+reg_start(struct reg_op *o, const json_t *cj, const char *name)
+{
+	struct authn_service *s = o->op.s;
+	struct authn_result *ar = &o->op.ar;
+	const struct authn_principal *p = o->p;
+	const char *reason = "client_data_invalid";
+	struct audit_event ev;
 	size_t n = 0;
-	bool factor = false;
 	enum pv_rc rc;
 
-	memset(ar, 0, sizeof(*ar));
-	memset(&reg, 0, sizeof(reg));
 	if (p == NULL || p->app)
 		return PV_E_UNAUTH;
 	if (name == NULL)
@@ -587,85 +781,55 @@ authn_webauthn_register_finish(struct authn_service *s, const struct authn_princ
 	if (!name_ok(name))
 		return fail(ar, PV_E_INVALID,
 		    "name must be 1 to 64 printable characters without quotes or backslashes");
-	if ((rc = rp_get(s, &rp)) != PV_OK)
+	util_strlcpy(o->name, name, sizeof(o->name));
+	if ((rc = rp_get(s, &o->rp)) != PV_OK)
 		return rc;
-	if ((rc = parse_cred(cj, false, &in, ar)) != PV_OK)
+	if ((rc = parse_cred(cj, false, &o->in, ar)) != PV_OK)
 		return rc;
-	snprintf(res, sizeof(res), "users/%s", p->user_id);
-	cred_detail(in.id, detail, sizeof(detail));
-	authn_ev_init(&ev, p, source, "auth.webauthn.register", res);
-	ev.detail = detail;
-	ev.outcome = AUDIT_DENIED;
+	snprintf(o->res, sizeof(o->res), "users/%s", p->user_id);
+	cred_detail(o->in.id, o->detail, sizeof(o->detail));
+	reg_ev(o, &ev);
 	if ((rc = creds_read(s, p->user_id, false, NULL, &n)) != PV_OK ||
-	    (rc = has_factor(s, p, n, &factor)) != PV_OK)
-		goto out;
-	if (factor && !mfa_fresh(p)) {
+	    (rc = has_factor(s, p, n, &o->factor)) != PV_OK)
+		return rc;
+	if (o->factor && !mfa_fresh(p)) {
 		ev.reason = "step_up_required";
-		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT :
-		    fail(ar, PV_E_STEP_UP, ADD_NEEDS_STEP_UP);
-		goto out;
+		return authn_op_refuse(&o->op, &ev, fail(ar, PV_E_STEP_UP, ADD_NEEDS_STEP_UP));
 	}
-	rc = challenge_check(s, &rp, &in, "webauthn.create", "register", p->user_id,
-	    p->session_id, &reason);
-	if (rc == PV_OK)
-		rc = authn_wa_registration_verify(in.att, in.att_len, in.cdj, in.cdj_len, rp.id, &reg,
-		    &reason);
-	if (rc == PV_OK && (reg.cred_id_len != in.raw_id_len ||
-	    memcmp(reg.cred_id, in.raw_id, in.raw_id_len) != 0)) {
-		reason = "credential_id_mismatch";
-		rc = PV_E_WEBAUTHN;
-	}
+	rc = client_data(&o->rp, &o->in, "webauthn.create", &o->take, &reason);
 	if (rc == PV_E_WEBAUTHN) {
 		ev.reason = reason;
-		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT :
-		    fail(ar, PV_E_WEBAUTHN, reason_message(reason));
-		goto out;
+		return authn_op_refuse(&o->op, &ev, fail(ar, PV_E_WEBAUTHN, reason_message(reason)));
 	}
 	if (rc != PV_OK)
-		goto out;
-	memset(&cred, 0, sizeof(cred));
-	util_strlcpy(cred.id, in.id, sizeof(cred.id));
-	util_strlcpy(cred.user_id, p->user_id, sizeof(cred.user_id));
-	cred.public_key = reg.cose_key;
-	cred.public_key_len = reg.cose_key_len;
-	cred.alg = reg.alg;
-	cred.sign_count = reg.sign_count;
-	util_strlcpy(cred.name, name, sizeof(cred.name));
-	util_hex_encode(reg.aaguid, sizeof(reg.aaguid), cred.aaguid);
-	cred.created_ms = util_now_ms();
-	{
-		struct register_job j = { &cred, p, p->restrict_flags & ~AUTHN_RESTRICT_MFA_ENROL,
-			!factor, cred.created_ms, 0 };
-		char t[32];
+		return rc;
+	return authn_op_submit(&o->op, NULL, take_fn, &o->take, reg_taken_step, true);
+}
 
-		/* the user's first second factor (the enrolment, as TOTP's
-		 * confirmation): this session has proved it, with UV */
-		ev.outcome = AUDIT_ALLOWED;
-		ev.reason = reg.fmt;
-		rc = audit_commit(s->audit, &ev, register_fn, &j);
-		if (rc == PV_E_CONFLICT || rc == PV_E_TOOBIG) {
-			rc = fail(ar, PV_E_CONFLICT, rc == PV_E_CONFLICT ?
-			    "This passkey is registered already" :
-			    "Too many passkeys: remove one first");
-			goto out;
-		}
-		if (rc != PV_OK)
-			goto out;
-		if (j.verify_session) {
-			authn_cache_set_state(s, p->session_id, j.new_flags, true, j.epoch);
-			authn_cache_set_mfa(s, p->session_id, j.now_ms);
-			authn_cache_set_mfa_method(s, p->session_id, "webauthn");
-		}
-		util_time_fmt(cred.created_ms, t, sizeof(t));
-		*out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "id", cred.id, "name", cred.name,
-		    "alg", alg_name(cred.alg), "attestation", reg.fmt, "created_at", t,
-		    "restricted", j.new_flags != 0);
-		rc = *out != NULL ? PV_OK : PV_E_NOMEM;
-	}
-out:
-	authn_wa_registration_clear(&reg);
-	wa_in_clear(&in);
-	return rc;
+void
+authn_webauthn_register_finish_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const json_t *cj, const char *name, authn_done_fn done, void *arg)
+{
+	struct reg_op *o = authn_op_new(s, sizeof(*o), done, arg);
+
+	if (o == NULL)
+		return;
+	o->op.release = reg_release;
+	o->p = p;
+	o->source = source;
+	authn_op_run(&o->op, reg_start(o, cj, name));
+}
+
+enum pv_rc
+authn_webauthn_register_finish(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const json_t *cj, const char *name, json_t **out,
+    struct authn_result *ar)
+{
+	struct authn_wait w;
+
+	authn_wait_init(&w);
+	authn_webauthn_register_finish_async(s, p, source, cj, name, authn_wait_done, &w);
+	return authn_wait_end(&w, out, ar);
 }
 
 /* ------------------------------------------------------------------ */
@@ -706,6 +870,29 @@ assertion_check(struct authn_service *s, const struct rp *rp, const struct wa_in
 	    cred->sign_count, count, reason);
 }
 
+/* The first step of an assertion's finish, one transaction: the attempt's
+ * lockout reservation (login: the pending login's try and the MFA slot;
+ * step-up: the MFA slot) and the challenge's take. A locked account, a
+ * spent pending login: fn fails, nothing is taken. */
+struct assert_reserve_job {
+	bool step_up;
+	struct authn_mfa_reserve_job mr;     /* login */
+	struct authn_reserve_job lr;         /* step-up */
+	struct take_job take;
+};
+
+static enum pv_rc
+assert_reserve_fn(struct store_tx *tx, void *arg)
+{
+	struct assert_reserve_job *j = arg;
+	enum pv_rc rc;
+
+	rc = j->step_up ? authn_lockout_reserve_fn(tx, &j->lr) : authn_mfa_reserve_fn(tx, &j->mr);
+	if (rc != PV_OK)
+		return rc;
+	return take_in(tx, &j->take);
+}
+
 enum pv_rc
 authn_webauthn_login_begin(struct authn_service *s, const char *source, const char *mtok,
     json_t **out, struct authn_result *ar)
@@ -735,204 +922,187 @@ authn_webauthn_login_begin(struct authn_service *s, const char *source, const ch
 	    "No passkey registered: use the TOTP code", ar, out);
 }
 
-struct login_job {
-	const char *cred_id;
-	uint32_t count;
-	const char *pending_hash;
-	const char *mfa_key;
-	const struct store_session *session;
-	int64_t now_ms;
+/*
+ * authn_webauthn_login_finish in steps (pending.c):
+ *   start (request thread): the body, throttle slot, the pending login and
+ *     its user, the client data; submit the reservation with the take
+ *     (assert_reserve_fn);
+ *   reserved (worker): the challenge, the assertion; a refusal is recorded
+ *     (with auth.lockout if it locked the account), a success completes the
+ *     MFA step exactly as a TOTP code does (authn_mfa_complete, login.c);
+ *   committed (committer, login.c): the session reply.
+ */
+struct login_op {
+	struct authn_mfa_op m;               /* first: authn_mfa_complete's */
+	const char *source;
+	char src[AUTHN_SOURCE_MAX], phash[AUTHN_HASH_HEX_MAX], res[128], detail[256];
+	struct rp rp;
+	struct wa_in in;
+	struct store_mfa_pending pend;
+	struct store_user u;
+	struct store_webauthn_cred cred;
+	enum pv_rc cd_rc;                    /* the client data's check */
+	const char *cd_reason;
+	int64_t now;
+	struct assert_reserve_job rj;
 };
 
-static enum pv_rc
-login_fn(struct store_tx *tx, void *arg)
+static void
+login_release(struct authn_op *op)
 {
-	struct login_job *j = arg;
-	struct store_lockout zero = { 0, 0, 0 };
-	enum pv_rc rc;
+	struct login_op *o = (struct login_op *)op;
 
-	/* the counter moves forward once: a concurrent use of one assertion loses */
-	rc = store_webauthn_cred_use(tx, j->cred_id, j->count, j->now_ms);
-	if (rc != PV_OK)
-		return rc == PV_E_NOTFOUND ? PV_E_WEBAUTHN : rc;
-	rc = store_mfa_pending_delete(tx, j->pending_hash, j->now_ms);
-	if (rc != PV_OK)
-		return rc == PV_E_NOTFOUND ? PV_E_UNAUTH : rc;
-	if ((rc = store_lockout_put(tx, j->mfa_key, MFA_KIND, &zero)) != PV_OK ||
-	    (rc = store_session_put(tx, j->session)) != PV_OK)
-		return rc;
-	return store_session_set_mfa_method(tx, j->session->id, "webauthn");
+	store_webauthn_cred_clear(&o->cred);
+	store_user_clear(&o->u);
+	wa_in_clear(&o->in);
 }
 
-static enum pv_rc
-rate_limited(struct authn_service *s, const char *source, const struct authn_principal *p,
-    const char *action, const char *resource, int retry, struct authn_result *ar)
+/* The auth.webauthn.login entry as far as the user is known. */
+static void
+login_ev(struct login_op *o, struct audit_event *ev)
 {
-	struct audit_event ev;
+	authn_ev_init(ev, NULL, o->source, "auth.webauthn.login", "auth");
+	ev->outcome = AUDIT_DENIED;
+	if (o->u.id[0] != '\0') {
+		ev->actor.user_id = o->u.id;
+		ev->resource = o->res;
+		ev->detail = o->detail;
+	}
+}
 
-	authn_ev_init(&ev, p, source, action, resource);
-	ev.outcome = AUDIT_DENIED;
-	ev.reason = "rate_limited";
-	if (audit_record(s->audit, &ev) != PV_OK)
-		return PV_E_AUDIT;
-	ar->retry_after_s = retry > 0 ? retry : 1;
-	return fail(ar, PV_E_RATE, "Too many failed attempts from this address");
+#define MFA_TOKEN_INVALID "Invalid or expired MFA token: log in again with the password"
+
+static enum pv_rc
+login_check(struct login_op *o, enum pv_rc rc)
+{
+	struct authn_service *s = o->m.op.s;
+	struct authn_result *ar = &o->m.op.ar;
+	const char *reason = o->cd_reason;
+	struct audit_event ev;
+	uint32_t count = 0;
+
+	login_ev(o, &ev);
+	if (rc == PV_E_LOCKED || rc == PV_E_TOOBIG || rc == PV_E_NOTFOUND) {
+		ev.reason = rc == PV_E_LOCKED ? "locked" : rc == PV_E_TOOBIG ?
+		    "too_many_attempts" : "invalid_mfa_token";
+		return authn_op_refuse(&o->m.op, &ev, rc == PV_E_LOCKED ?
+		    locked_reply(ar, o->rj.mr.retry_after_s) : fail(ar, PV_E_UNAUTH,
+		    rc == PV_E_TOOBIG ?
+		    "Too many failed attempts for this login: log in again with the password" :
+		    MFA_TOKEN_INVALID));
+	}
+	if (rc != PV_OK)
+		return rc;
+	rc = o->cd_rc;
+	if (rc == PV_OK)
+		rc = taken_check(&o->rj.take, "login", o->u.id, o->phash, &reason);
+	if (rc == PV_OK)
+		rc = assertion_check(s, &o->rp, &o->in, o->u.id, &o->cred, &count, &reason);
+	if (rc == PV_E_WEBAUTHN) {
+		ev.reason = reason;
+		return refuse(&o->m.op, &ev, fail(ar, PV_E_WEBAUTHN, reason_message(reason)),
+		    o->rj.mr.locked_now, o->u.id, o->source, o->res);
+	}
+	if (rc != PV_OK)
+		return rc;
+	o->m.f.pending_hash = o->phash;
+	o->m.f.step = -1;
+	o->m.f.cred_id = o->cred.id;
+	o->m.f.count = count;
+	o->m.f.method = "webauthn";
+	o->m.f.msg_unauth = "Invalid or expired MFA token: log in again";
+	o->m.f.msg_webauthn = reason_message("counter_rollback");
+	o->m.f.now_ms = o->now;
+	ev.reason = "webauthn";
+	return authn_mfa_complete(&o->m, &o->u, o->source, o->src, &ev);
 }
 
 static void
-lockout_event(struct authn_service *s, const char *user_id, const char *source,
-    const char *resource)
+login_reserved(struct authn_op *op, enum pv_rc rc)
 {
-	struct audit_event ev;
-
-	authn_ev_init(&ev, NULL, source, "auth.lockout", resource);
-	ev.actor.user_id = user_id;
-	ev.outcome = AUDIT_DENIED;
-	ev.reason = MFA_KIND;
-	if (audit_record(s->audit, &ev) != PV_OK)
-		log_error("authn: lockout not recorded");
+	authn_op_run(op, login_check((struct login_op *)op, rc));
 }
 
 static enum pv_rc
-locked_reply(struct authn_result *ar, int retry)
+login_start(struct login_op *o, const char *mtok, const json_t *cj)
 {
-	ar->retry_after_s = retry > 0 ? retry : 1;
-	return fail(ar, PV_E_LOCKED,
-	    "Too many failed attempts: this account is temporarily locked");
+	struct authn_service *s = o->m.op.s;
+	struct authn_result *ar = &o->m.op.ar;
+	struct audit_event ev;
+	int retry = 0;
+	enum pv_rc rc;
+
+	if (mtok == NULL)
+		return fail(ar, PV_E_INVALID, "mfa_token is required");
+	if ((rc = rp_get(s, &o->rp)) != PV_OK)
+		return rc;
+	if ((rc = parse_cred(cj, true, &o->in, ar)) != PV_OK)
+		return rc;
+	authn_source_key(o->source, o->src);
+	if (authn_throttle_reserve(s->throttle, o->src, o->now, &retry) == PV_E_RATE)
+		return rate_limited(&o->m.op, o->source, NULL, "auth.webauthn.login", "auth", retry);
+	login_ev(o, &ev);
+	rc = authn_token_hash(AUTHN_TOKEN_MFA, mtok, o->phash);
+	if (rc == PV_OK)
+		STORE_READ(s->st, rc, store_mfa_pending_get(tx, o->phash, &o->pend));
+	else
+		rc = PV_E_NOTFOUND;
+	if (rc == PV_E_NOTFOUND || (rc == PV_OK && o->pend.expires_ms <= o->now)) {
+		ev.reason = "invalid_mfa_token";
+		return authn_op_refuse(&o->m.op, &ev, fail(ar, PV_E_UNAUTH, MFA_TOKEN_INVALID));
+	}
+	if (rc != PV_OK)
+		return rc;
+	STORE_READ(s->st, rc, store_user_get(tx, o->pend.user_id, &o->u));
+	if (rc != PV_OK) {
+		memset(&o->u, 0, sizeof(o->u));
+		return rc == PV_E_NOTFOUND ? fail(ar, PV_E_UNAUTH, "Invalid username or password") :
+		    rc;
+	}
+	snprintf(o->res, sizeof(o->res), "users/%s", o->u.id);
+	cred_detail(o->in.id, o->detail, sizeof(o->detail));
+	login_ev(o, &ev);
+	if (o->u.disabled || o->u.credential_epoch != o->pend.credential_epoch) {
+		ev.reason = o->u.disabled ? "disabled" : "credentials_changed";
+		return authn_op_refuse(&o->m.op, &ev, fail(ar, PV_E_UNAUTH,
+		    "Invalid username or password"));
+	}
+	/* a client data refusal is still an attempt: reserved, then refused */
+	o->cd_rc = client_data(&o->rp, &o->in, "webauthn.get", &o->rj.take, &o->cd_reason);
+	if (o->cd_rc != PV_OK && o->cd_rc != PV_E_WEBAUTHN)
+		return o->cd_rc;
+	o->rj.step_up = false;
+	o->rj.mr.s = s;
+	o->rj.mr.pending_hash = o->phash;
+	o->rj.mr.mfa_key = o->u.username;
+	o->rj.mr.now_ms = o->now;
+	return authn_op_submit(&o->m.op, NULL, assert_reserve_fn, &o->rj, login_reserved, true);
+}
+
+void
+authn_webauthn_login_finish_async(struct authn_service *s, const char *source, const char *mtok,
+    const json_t *cj, authn_done_fn done, void *arg)
+{
+	struct login_op *o = authn_op_new(s, sizeof(*o), done, arg);
+
+	if (o == NULL)
+		return;
+	o->m.op.release = login_release;
+	o->source = source;
+	o->now = util_now_ms();
+	o->cd_reason = "client_data_invalid";
+	authn_op_run(&o->m.op, login_start(o, mtok, cj));
 }
 
 enum pv_rc
 authn_webauthn_login_finish(struct authn_service *s, const char *source, const char *mtok,
     const json_t *cj, json_t **out, struct authn_result *ar)
 {
-	char src[AUTHN_SOURCE_MAX], phash[AUTHN_HASH_HEX_MAX], res[128], detail[256];
-	struct store_webauthn_cred cred;
-	struct store_mfa_pending pend;
-	struct store_user u;
-	struct audit_event ev;
-	struct wa_in in;
-	struct rp rp;
-	const char *reason = "client_data_invalid";
-	int64_t now = util_now_ms();
-	uint32_t count = 0;
-	int retry = 0;
-	bool locked_now = false;
-	enum pv_rc rc;
+	struct authn_wait w;
 
-	memset(ar, 0, sizeof(*ar));
-	memset(&u, 0, sizeof(u));
-	memset(&cred, 0, sizeof(cred));
-	memset(&in, 0, sizeof(in));
-	if (mtok == NULL)
-		return fail(ar, PV_E_INVALID, "mfa_token is required");
-	if ((rc = rp_get(s, &rp)) != PV_OK)
-		return rc;
-	if ((rc = parse_cred(cj, true, &in, ar)) != PV_OK)
-		return rc;
-	authn_source_key(source, src);
-	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE) {
-		rc = rate_limited(s, source, NULL, "auth.webauthn.login", "auth", retry, ar);
-		goto out;
-	}
-	authn_ev_init(&ev, NULL, source, "auth.webauthn.login", "auth");
-	ev.outcome = AUDIT_DENIED;
-	rc = authn_token_hash(AUTHN_TOKEN_MFA, mtok, phash);
-	if (rc == PV_OK)
-		STORE_READ(s->st, rc, store_mfa_pending_get(tx, phash, &pend));
-	else
-		rc = PV_E_NOTFOUND;
-	if (rc == PV_E_NOTFOUND || (rc == PV_OK && pend.expires_ms <= now)) {
-		ev.reason = "invalid_mfa_token";
-		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : fail(ar, PV_E_UNAUTH,
-		    "Invalid or expired MFA token: log in again with the password");
-		goto out;
-	}
-	if (rc != PV_OK)
-		goto out;
-	STORE_READ(s->st, rc, store_user_get(tx, pend.user_id, &u));
-	if (rc != PV_OK) {
-		rc = rc == PV_E_NOTFOUND ? fail(ar, PV_E_UNAUTH, "Invalid username or password") : rc;
-		goto out;
-	}
-	snprintf(res, sizeof(res), "users/%s", u.id);
-	cred_detail(in.id, detail, sizeof(detail));
-	ev.actor.user_id = u.id;
-	ev.resource = res;
-	ev.detail = detail;
-	if (u.disabled || u.credential_epoch != pend.credential_epoch) {
-		ev.reason = u.disabled ? "disabled" : "credentials_changed";
-		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT :
-		    fail(ar, PV_E_UNAUTH, "Invalid username or password");
-		goto out;
-	}
-	rc = authn_mfa_pending_reserve(s, phash, u.username, now, &retry, &locked_now);
-	if (rc == PV_E_LOCKED || rc == PV_E_TOOBIG || rc == PV_E_NOTFOUND) {
-		ev.reason = rc == PV_E_LOCKED ? "locked" : rc == PV_E_TOOBIG ?
-		    "too_many_attempts" : "invalid_mfa_token";
-		if (audit_record(s->audit, &ev) != PV_OK)
-			rc = PV_E_AUDIT;
-		else if (rc == PV_E_LOCKED)
-			rc = locked_reply(ar, retry);
-		else
-			rc = fail(ar, PV_E_UNAUTH, rc == PV_E_TOOBIG ?
-			    "Too many failed attempts for this login: log in again with the password" :
-			    "Invalid or expired MFA token: log in again with the password");
-		goto out;
-	}
-	if (rc != PV_OK)
-		goto out;
-	rc = challenge_check(s, &rp, &in, "webauthn.get", "login", u.id, phash, &reason);
-	if (rc == PV_OK)
-		rc = assertion_check(s, &rp, &in, u.id, &cred, &count, &reason);
-	if (rc == PV_E_WEBAUTHN) {
-		ev.reason = reason;
-		if (audit_record(s->audit, &ev) != PV_OK) {
-			rc = PV_E_AUDIT;
-			goto out;
-		}
-		if (locked_now)
-			lockout_event(s, u.id, source, res);
-		rc = fail(ar, PV_E_WEBAUTHN, reason_message(reason));
-		goto out;
-	}
-	if (rc != PV_OK)
-		goto out;
-	authn_throttle_release(s->throttle, src, now);
-	{
-		struct authn_new_session ns;
-		struct login_job j;
-		unsigned flags = u.password_one_time ? AUTHN_RESTRICT_PASSWORD_CHANGE : 0;
-		json_t *o;
-
-		if ((rc = authn_session_prepare(s, &u, flags, true, source, now, &ns)) != PV_OK)
-			goto out;
-		j.cred_id = cred.id;
-		j.count = count;
-		j.pending_hash = phash;
-		j.mfa_key = u.username;
-		j.session = &ns.row;
-		j.now_ms = now;
-		ev.actor.session_id = ns.row.id;
-		ev.outcome = AUDIT_ALLOWED;
-		ev.reason = "webauthn";
-		rc = audit_commit(s->audit, &ev, login_fn, &j);
-		if (rc != PV_OK) {
-			crypto_wipe(&ns, sizeof(ns));
-			if (rc == PV_E_WEBAUTHN)
-				rc = fail(ar, rc, reason_message("counter_rollback"));
-			else if (rc == PV_E_UNAUTH)
-				rc = fail(ar, rc, "Invalid or expired MFA token: log in again");
-			goto out;
-		}
-		o = authn_session_reply(s, &ns);
-		crypto_wipe(&ns, sizeof(ns));
-		rc = o != NULL ? (*out = o, PV_OK) : PV_E_NOMEM;
-	}
-out:
-	store_webauthn_cred_clear(&cred);
-	store_user_clear(&u);
-	wa_in_clear(&in);
-	return rc;
+	authn_wait_init(&w);
+	authn_webauthn_login_finish_async(s, source, mtok, cj, authn_wait_done, &w);
+	return authn_wait_end(&w, out, ar);
 }
 
 enum pv_rc
@@ -978,98 +1148,169 @@ step_fn(struct store_tx *tx, void *arg)
 	return rc == PV_E_NOTFOUND ? PV_E_UNAUTH : rc;
 }
 
+/*
+ * authn_webauthn_step_up in steps (pending.c):
+ *   start (request thread): the body, throttle slot, the user, the client
+ *     data; submit the MFA lockout reservation with the take;
+ *   reserved (worker): the challenge, the assertion; a refusal is recorded,
+ *     a success submits step_fn with auth.step_up;
+ *   committed (committer): the session cache, the reply.
+ */
+struct step_op {
+	struct authn_op op;
+	const struct authn_principal *p;
+	const char *source;
+	char src[AUTHN_SOURCE_MAX], res[128], detail[256];
+	struct rp rp;
+	struct wa_in in;
+	struct store_user u;
+	struct store_webauthn_cred cred;
+	enum pv_rc cd_rc;
+	const char *cd_reason;
+	int64_t now;
+	struct assert_reserve_job rj;
+	struct step_job j;
+};
+
+static void
+step_release(struct authn_op *op)
+{
+	struct step_op *o = (struct step_op *)op;
+
+	store_webauthn_cred_clear(&o->cred);
+	store_user_clear(&o->u);
+	wa_in_clear(&o->in);
+}
+
+static void
+step_committed(struct authn_op *op, enum pv_rc rc)
+{
+	struct step_op *o = (struct step_op *)op;
+	char t[32];
+
+	if (rc == PV_E_WEBAUTHN)
+		rc = fail(&op->ar, rc, reason_message("counter_rollback"));
+	if (rc == PV_OK) {
+		authn_cache_set_mfa(op->s, o->p->session_id, o->now);
+		authn_cache_set_mfa_method(op->s, o->p->session_id, "webauthn");
+		util_time_fmt(o->now, t, sizeof(t));
+		rc = authn_op_reply(op, json_pack("{s:b, s:s, s:s}", "mfa_verified", 1, "mfa_at", t,
+		    "mfa_method", "webauthn"));
+	}
+	authn_op_finish(op, rc);
+}
+
+static enum pv_rc
+step_check(struct step_op *o, enum pv_rc rc)
+{
+	struct authn_service *s = o->op.s;
+	struct authn_result *ar = &o->op.ar;
+	const struct authn_principal *p = o->p;
+	const char *reason = o->cd_reason;
+	struct audit_event ev;
+	uint32_t count = 0;
+	bool locked_now = false;
+	int retry = 0;
+
+	authn_ev_init(&ev, p, o->source, "auth.step_up", o->res);
+	ev.outcome = AUDIT_DENIED;
+	ev.detail = o->detail;
+	rc = authn_lockout_reserved(&o->rj.lr, rc, &retry, &locked_now);
+	if (rc == PV_E_LOCKED) {
+		ev.reason = "locked";
+		return authn_op_refuse(&o->op, &ev, locked_reply(ar, retry));
+	}
+	if (rc != PV_OK)
+		return rc;
+	rc = o->cd_rc;
+	if (rc == PV_OK)
+		rc = taken_check(&o->rj.take, "step_up", p->user_id, p->session_id, &reason);
+	if (rc == PV_OK)
+		rc = assertion_check(s, &o->rp, &o->in, p->user_id, &o->cred, &count, &reason);
+	if (rc == PV_E_WEBAUTHN) {
+		ev.reason = reason;
+		return refuse(&o->op, &ev, fail(ar, PV_E_WEBAUTHN, reason_message(reason)),
+		    locked_now, o->u.id, o->source, o->res);
+	}
+	if (rc != PV_OK)
+		return rc;
+	authn_throttle_release(s->throttle, o->src, o->now);
+	o->j.cred_id = o->cred.id;
+	o->j.count = count;
+	o->j.key = o->u.username;
+	o->j.session_id = p->session_id;
+	o->j.now_ms = o->now;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.reason = "webauthn";
+	return authn_op_submit(&o->op, &ev, step_fn, &o->j, step_committed, false);
+}
+
+static void
+step_reserved(struct authn_op *op, enum pv_rc rc)
+{
+	authn_op_run(op, step_check((struct step_op *)op, rc));
+}
+
+static enum pv_rc
+step_start(struct step_op *o, const json_t *cj)
+{
+	struct authn_service *s = o->op.s;
+	const struct authn_principal *p = o->p;
+	int retry = 0;
+	enum pv_rc rc;
+
+	if (p == NULL || p->app)
+		return PV_E_UNAUTH;
+	if ((rc = rp_get(s, &o->rp)) != PV_OK)
+		return rc;
+	if ((rc = parse_cred(cj, true, &o->in, &o->op.ar)) != PV_OK)
+		return rc;
+	authn_source_key(o->source, o->src);
+	snprintf(o->res, sizeof(o->res), "sessions/%s", p->session_id);
+	if (authn_throttle_reserve(s->throttle, o->src, o->now, &retry) == PV_E_RATE)
+		return rate_limited(&o->op, o->source, p, "auth.step_up", o->res, retry);
+	cred_detail(o->in.id, o->detail, sizeof(o->detail));
+	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &o->u));
+	if (rc != PV_OK) {
+		memset(&o->u, 0, sizeof(o->u));
+		return rc == PV_E_NOTFOUND ? PV_E_UNAUTH : rc;
+	}
+	/* a client data refusal is still an attempt: reserved, then refused */
+	o->cd_rc = client_data(&o->rp, &o->in, "webauthn.get", &o->rj.take, &o->cd_reason);
+	if (o->cd_rc != PV_OK && o->cd_rc != PV_E_WEBAUTHN)
+		return o->cd_rc;
+	o->rj.step_up = true;
+	o->rj.lr.s = s;
+	o->rj.lr.key = o->u.username;
+	o->rj.lr.kind = MFA_KIND;
+	return authn_op_submit(&o->op, NULL, assert_reserve_fn, &o->rj, step_reserved, true);
+}
+
+void
+authn_webauthn_step_up_async(struct authn_service *s, const struct authn_principal *p,
+    const char *source, const json_t *cj, authn_done_fn done, void *arg)
+{
+	struct step_op *o = authn_op_new(s, sizeof(*o), done, arg);
+
+	if (o == NULL)
+		return;
+	o->op.release = step_release;
+	o->p = p;
+	o->source = source;
+	o->now = util_now_ms();
+	o->cd_reason = "client_data_invalid";
+	authn_op_run(&o->op, step_start(o, cj));
+}
+
 enum pv_rc
 authn_webauthn_step_up(struct authn_service *s, const struct authn_principal *p,
     const char *source, const json_t *cj, json_t **out, struct authn_result *ar)
 {
-	char src[AUTHN_SOURCE_MAX], res[128], detail[256];
-	struct store_webauthn_cred cred;
-	struct store_user u;
-	struct audit_event ev;
-	struct wa_in in;
-	struct rp rp;
-	const char *reason = "client_data_invalid";
-	int64_t now = util_now_ms();
-	uint32_t count = 0;
-	int retry = 0;
-	bool locked_now = false;
-	enum pv_rc rc;
+	struct authn_wait w;
 
-	memset(ar, 0, sizeof(*ar));
-	memset(&u, 0, sizeof(u));
-	memset(&cred, 0, sizeof(cred));
-	if (p == NULL || p->app)
-		return PV_E_UNAUTH;
-	if ((rc = rp_get(s, &rp)) != PV_OK)
-		return rc;
-	if ((rc = parse_cred(cj, true, &in, ar)) != PV_OK)
-		return rc;
-	authn_source_key(source, src);
-	snprintf(res, sizeof(res), "sessions/%s", p->session_id);
-	if (authn_throttle_reserve(s->throttle, src, now, &retry) == PV_E_RATE) {
-		rc = rate_limited(s, source, p, "auth.step_up", res, retry, ar);
-		goto out;
-	}
-	cred_detail(in.id, detail, sizeof(detail));
-	authn_ev_init(&ev, p, source, "auth.step_up", res);
-	ev.outcome = AUDIT_DENIED;
-	ev.detail = detail;
-	STORE_READ(s->st, rc, store_user_get(tx, p->user_id, &u));
-	if (rc != PV_OK) {
-		rc = rc == PV_E_NOTFOUND ? PV_E_UNAUTH : rc;
-		goto out;
-	}
-	rc = authn_lockout_reserve(s, u.username, MFA_KIND, &retry, &locked_now);
-	if (rc == PV_E_LOCKED) {
-		ev.reason = "locked";
-		rc = audit_record(s->audit, &ev) != PV_OK ? PV_E_AUDIT : locked_reply(ar, retry);
-		goto out;
-	}
-	if (rc != PV_OK)
-		goto out;
-	rc = challenge_check(s, &rp, &in, "webauthn.get", "step_up", p->user_id, p->session_id,
-	    &reason);
-	if (rc == PV_OK)
-		rc = assertion_check(s, &rp, &in, p->user_id, &cred, &count, &reason);
-	if (rc == PV_E_WEBAUTHN) {
-		ev.reason = reason;
-		if (audit_record(s->audit, &ev) != PV_OK) {
-			rc = PV_E_AUDIT;
-			goto out;
-		}
-		if (locked_now)
-			lockout_event(s, u.id, source, res);
-		rc = fail(ar, PV_E_WEBAUTHN, reason_message(reason));
-		goto out;
-	}
-	if (rc != PV_OK)
-		goto out;
-	authn_throttle_release(s->throttle, src, now);
-	{
-		struct step_job j = { cred.id, count, u.username, p->session_id, now };
-		char t[32];
-
-		ev.outcome = AUDIT_ALLOWED;
-		ev.reason = "webauthn";
-		rc = audit_commit(s->audit, &ev, step_fn, &j);
-		if (rc == PV_E_WEBAUTHN) {
-			rc = fail(ar, rc, reason_message("counter_rollback"));
-			goto out;
-		}
-		if (rc != PV_OK)
-			goto out;
-		authn_cache_set_mfa(s, p->session_id, now);
-		authn_cache_set_mfa_method(s, p->session_id, "webauthn");
-		util_time_fmt(now, t, sizeof(t));
-		*out = json_pack("{s:b, s:s, s:s}", "mfa_verified", 1, "mfa_at", t, "mfa_method",
-		    "webauthn");
-		rc = *out != NULL ? PV_OK : PV_E_NOMEM;
-	}
-out:
-	store_webauthn_cred_clear(&cred);
-	store_user_clear(&u);
-	wa_in_clear(&in);
-	return rc;
+	authn_wait_init(&w);
+	authn_webauthn_step_up_async(s, p, source, cj, authn_wait_done, &w);
+	return authn_wait_end(&w, out, ar);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1091,9 +1332,10 @@ authn_webauthn_list(struct authn_service *s, const struct authn_principal *p, js
 	return PV_OK;
 }
 
+/* Heap memory: it runs later, on the committer (audit_commit_held). */
 struct remove_job {
-	const char *user_id;
-	const char *id;
+	char user_id[UTIL_ID_MAX];
+	char id[STORE_WEBAUTHN_ID_MAX];
 };
 
 static enum pv_rc
@@ -1104,21 +1346,32 @@ remove_fn(struct store_tx *tx, void *arg)
 	return store_webauthn_cred_delete(tx, j->user_id, j->id);
 }
 
+#define NO_SUCH_PASSKEY "No such passkey"
+
+/*
+ * The answer (204, or 404 for a passkey that is not the caller's) is known
+ * from a read before the submit; the delete and its entry go through
+ * audit_commit_held (no thread waits; a delete that fails on the writer,
+ * e.g. a concurrent removal, turns the 204 into fn's 404). A 404 still
+ * commits the entry (outcome error, as audit_commit records a failed fn).
+ */
 enum pv_rc
 authn_webauthn_remove(struct authn_service *s, const struct authn_principal *p,
     const char *source, const char *id, struct authn_result *ar)
 {
 	char res[128], detail[256];
+	struct store_webauthn_cred cred;
 	struct audit_event ev;
-	struct remove_job j;
+	struct remove_job *j;
 	int64_t now = util_now_ms();
+	bool mine;
 	enum pv_rc rc;
 
 	memset(ar, 0, sizeof(*ar));
 	if (p == NULL || p->app)
 		return PV_E_UNAUTH;
 	if (id == NULL || id[0] == '\0' || strlen(id) >= STORE_WEBAUTHN_ID_MAX)
-		return fail(ar, PV_E_NOTFOUND, "No such passkey");
+		return fail(ar, PV_E_NOTFOUND, NO_SUCH_PASSKEY);
 	snprintf(res, sizeof(res), "users/%s", p->user_id);
 	cred_detail(id, detail, sizeof(detail));
 	authn_ev_init(&ev, p, source, "auth.webauthn.remove", res);
@@ -1127,16 +1380,24 @@ authn_webauthn_remove(struct authn_service *s, const struct authn_principal *p,
 	if (!p->mfa_verified || p->mfa_at_ms <= 0 || now - p->mfa_at_ms > AUTHN_WA_FRESH_S * 1000) {
 		ev.outcome = AUDIT_DENIED;
 		ev.reason = "step_up_required";
-		if (audit_record(s->audit, &ev) != PV_OK)
+		if (audit_record_held(s->audit, &ev, true) != PV_OK)
 			return PV_E_AUDIT;
 		return fail(ar, PV_E_STEP_UP,
 		    "Removing a passkey needs a multi-factor authentication in the last 5 minutes: "
 		    "step up first (POST /v1/auth/step-up)");
 	}
-	j.user_id = p->user_id;
-	j.id = id;
-	rc = audit_commit(s->audit, &ev, remove_fn, &j);
-	if (rc == PV_E_NOTFOUND)
-		return fail(ar, PV_E_NOTFOUND, "No such passkey");
+	memset(&cred, 0, sizeof(cred));
+	STORE_READ(s->st, rc, store_webauthn_cred_get(tx, id, &cred));
+	if (rc != PV_OK && rc != PV_E_NOTFOUND)
+		return rc;
+	mine = rc == PV_OK && strcmp(cred.user_id, p->user_id) == 0;
+	store_webauthn_cred_clear(&cred);
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return PV_E_NOMEM;
+	util_strlcpy(j->user_id, p->user_id, sizeof(j->user_id));
+	util_strlcpy(j->id, id, sizeof(j->id));
+	rc = audit_commit_held(s->audit, &ev, remove_fn, j, free);
+	if (rc == PV_E_NOTFOUND || (rc == PV_OK && !mine))
+		return fail(ar, PV_E_NOTFOUND, NO_SUCH_PASSKEY);
 	return rc;
 }

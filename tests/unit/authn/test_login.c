@@ -265,6 +265,45 @@ static void test_step_up(void **state)
 	assert_int_equal(authn_step_up(f->svc, NULL, SRC, code, &out, &res), PV_E_UNAUTH);
 }
 
+/* Re-entering the password (break-glass), in steps: a right one answers
+ * PV_OK and records nothing; a wrong one is recorded on the caller's action
+ * (bad_password) and counted by the password lockout, the one that reaches
+ * the threshold adds auth.lockout; locked, even the right one is refused. */
+static void test_reconfirm(void **state)
+{
+	struct af *f = *state;
+	struct authn_principal p;
+	struct authn_result res;
+	char id[UTIL_ID_MAX], token[AUTHN_TOKEN_MAX];
+
+	f->cfg.lockout_threshold = 2;
+	start_no_mfa(f);
+	af_user(f, "rita", PW, NULL, id);
+	login_ok(f, "rita", PW, token);
+	principal_of(f, token, id, "rita", &p);
+	assert_int_equal(authn_password_reconfirm(f->svc, &p, SRC, PW, "breakglass.activate",
+	    "breakglass", &res), PV_OK);
+	assert_int_equal(af_count(f, "breakglass.activate", NULL), 0);
+	assert_int_equal(authn_password_reconfirm(f->svc, &p, SRC, "", "breakglass.activate",
+	    "breakglass", &res), PV_E_INVALID);
+	assert_int_equal(authn_password_reconfirm(f->svc, &p, SRC, "not it at all 9",
+	    "breakglass.activate", "breakglass", &res), PV_E_UNAUTH);
+	assert_string_equal(res.message, "The password is not correct");
+	assert_int_equal(af_count(f, "breakglass.activate", "bad_password"), 1);
+	assert_int_equal(af_count(f, "auth.lockout", NULL), 0);
+	assert_int_equal(authn_password_reconfirm(f->svc, &p, SRC, "not it at all 9",
+	    "breakglass.activate", "breakglass", &res), PV_E_UNAUTH);
+	assert_int_equal(af_count(f, "breakglass.activate", "bad_password"), 2);
+	assert_int_equal(af_count(f, "auth.lockout", "password"), 1);
+	assert_int_equal(authn_password_reconfirm(f->svc, &p, SRC, PW, "breakglass.activate",
+	    "breakglass", &res), PV_E_LOCKED);
+	assert_true(res.retry_after_s > 0);
+	assert_int_equal(af_grep(f, "not it at all 9"), 0);
+	p.app = true;
+	assert_int_equal(authn_password_reconfirm(f->svc, &p, SRC, PW, "breakglass.activate",
+	    "breakglass", &res), PV_E_FORBIDDEN);
+}
+
 /* Session and logout: the principal described; logout ends the session
  * (its row is ended in the store) and is audited; no principal, no logout. */
 static void test_session_logout(void **state)
@@ -306,6 +345,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mfa, af_setup, af_teardown),
 		cmocka_unit_test_setup_teardown(test_step_up, af_setup, af_teardown),
 		cmocka_unit_test_setup_teardown(test_session_logout, af_setup, af_teardown),
+		cmocka_unit_test_setup_teardown(test_reconfirm, af_setup, af_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
