@@ -11,7 +11,7 @@
  *     requester 403, unknown 404, an approval whose policy version moved
  *     409 from inside the transaction; elevations: request, a second
  *     request 409, not eligible 403, approve, self-approval 403, revoke,
- *     revoke again 409, deny; explain; the audit list) leaves GET
+ *     revoke again 409, deny; explain; the audit list and verify) leaves GET
  *     /v1/test/commit-waits where it was, while the directory's set-up
  *     (still blocking) moves it; the effects are read back (state and
  *     entries) and the generation moved before each answer left: the
@@ -363,6 +363,12 @@ main(void)
 	CHECK(json_is_false(json_object_get(r.json, "allow")));
 	h_resp_free(&r);
 
+	/* ---- the trail's own reads: list (every trail() below) and verify ---- */
+	h_req(&s, "GET", "/v1/audit/verify", aud, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_is_true(json_object_get(r.json, "ok")));
+	h_resp_free(&r);
+
 	/* ---- part 2: settled twice at once ---- */
 	snprintf(path, sizeof(path), "/v1/approvals/%s/approve", apr_race);
 	race(&s, fault, path, olga, "{}");
@@ -399,6 +405,8 @@ main(void)
 	CHECK(trail(&s, aud, "elevation.deny", "allowed", "denied") == 1);
 	CHECK(trail(&s, aud, "authz.explain", "allowed", NULL) == 1);
 	CHECK(trail(&s, aud, "audit.read", "allowed", "list") >= 1);
+	CHECK(trail(&s, aud, "audit.read", "allowed", "verify") == 1);
+	CHECK(trail(&s, aud, "audit.verify", "allowed", "ok") == 1);
 
 	/* none of it held a request thread for a commit */
 	CHECK(waits(&s) == before);
