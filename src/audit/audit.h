@@ -221,7 +221,9 @@ enum pv_rc audit_verify_with(struct store *st, const struct audit_verify_opts *o
  * GET /v1/audit/verify): one entry audit.verify, resource "audit", outcome
  * allowed with reason "ok", or error with reason vr->code and detail
  * {"first_bad_seq":N,"entries":N} (seq numbers only, like the reasons).
- * Returns once durable; PV_E_AUDIT if it could not be.
+ * An audit_record_held entry: on a request thread the answer waits for it
+ * (nobody blocks), elsewhere it returns once durable; PV_E_AUDIT if it
+ * could not be.
  */
 enum pv_rc audit_verify_record(struct audit *a, const struct pv_actor *actor,
     const struct audit_verify_result *vr);

@@ -391,5 +391,6 @@ enum pv_rc audit_verify_record(struct audit *a, const struct pv_actor *actor,
 		    (long long)vr->entries, (long long)vr->first_bad_seq);
 	}
 	ev.detail = detail;
-	return audit_record(a, &ev) == PV_OK ? PV_OK : PV_E_AUDIT;
+	/* from a request: held (the answer leaves after the entry's fsync) */
+	return audit_record_held(a, &ev, true) == PV_OK ? PV_OK : PV_E_AUDIT;
 }

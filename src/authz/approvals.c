@@ -24,7 +24,9 @@
  *    app, the requester (any session of theirs) and the change's subject
  *    are refused and the refusal is audited by the decision point;
  *  - an approval moves the row out of pending and applies the change in
- *    one audit_commit with its approval.approve entry: both or neither;
+ *    one transaction with its approval.approve entry: both or neither
+ *    (authz_commit_held: no thread waits for it; the answer leaves after
+ *    the fsync, and the generation moves before it does);
  *  - expiry is lazy and exact: every operation here first expires the
  *    pending requests whose time has come ([approvals] expire_s, the
  *    injectable clock), each with its approval.expire entry (actor system);
@@ -154,51 +156,69 @@ authz_role_traits(struct store_tx *tx, const char *role, bool *phi, bool *office
 
 /* ---- requests ---- */
 
+/* The row to store, owned by the job (it is written later, on the
+ * committer: authz_commit_held). */
 struct put_job {
-	struct store_approval *a;
+	struct store_approval a;
 };
 
 static enum pv_rc
 put_fn(struct store_tx *tx, void *arg)
 {
-	return store_approval_put(tx, ((struct put_job *)arg)->a);
+	return store_approval_put(tx, &((struct put_job *)arg)->a);
+}
+
+static void
+put_free(void *arg)
+{
+	struct put_job *j = arg;
+
+	free(j->a.change);   /* a.note is the static "" */
+	free(j);
 }
 
 enum pv_rc
 authz_approval_request(struct authz_service *z, const struct pv_actor *actor,
     const char *kind, const char *target, const json_t *change, char id[UTIL_ID_MAX])
 {
-	struct store_approval a;
-	struct put_job j = { &a };
+	struct put_job *j;
+	struct store_approval *ap;
 	struct audit_event ev;
-	char r[64], *text = NULL, *detail = NULL;
+	char r[64], *text = NULL, *detail = NULL, aid[UTIL_ID_MAX];
 	json_t *d;
 	enum pv_rc rc;
 
 	if (z == NULL || actor == NULL || actor->user_id == NULL || kind == NULL ||
 	    target == NULL || change == NULL)
 		return PV_E_INVALID;
-	memset(&a, 0, sizeof(a));
-	if ((rc = util_id_new("apr", a.id)) != PV_OK)
-		return rc;
-	if ((text = json_dumps(change, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return PV_E_NOMEM;
-	util_strlcpy(a.kind, kind, sizeof(a.kind));
-	util_strlcpy(a.status, "pending", sizeof(a.status));
-	util_strlcpy(a.requested_by, actor->user_id, sizeof(a.requested_by));
-	util_strlcpy(a.target, target, sizeof(a.target));
-	a.change = text;
-	a.note = (char *)"";
-	a.created_ms = util_now_ms();
-	a.expires_ms = a.created_ms + (int64_t)z->approvals_expire_s * 1000;
+	ap = &j->a;
+	if ((rc = util_id_new("apr", ap->id)) != PV_OK) {
+		free(j);
+		return rc;
+	}
+	if ((text = json_dumps(change, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+		free(j);
+		return PV_E_NOMEM;
+	}
+	util_strlcpy(ap->kind, kind, sizeof(ap->kind));
+	util_strlcpy(ap->status, "pending", sizeof(ap->status));
+	util_strlcpy(ap->requested_by, actor->user_id, sizeof(ap->requested_by));
+	util_strlcpy(ap->target, target, sizeof(ap->target));
+	ap->change = text;
+	ap->note = (char *)"";
+	ap->created_ms = util_now_ms();
+	ap->expires_ms = ap->created_ms + (int64_t)z->approvals_expire_s * 1000;
 	d = json_pack("{s:s, s:s, s:O}", "kind", kind, "target", target, "change", change);
 	if (d == NULL || (detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
 		json_decref(d);
-		rc = PV_E_NOMEM;
-		goto out;
+		put_free(j);
+		return PV_E_NOMEM;
 	}
 	json_decref(d);
-	snprintf(r, sizeof(r), "approvals/%s", a.id);
+	snprintf(r, sizeof(r), "approvals/%s", ap->id);
+	util_strlcpy(aid, ap->id, sizeof(aid));
 	memset(&ev, 0, sizeof(ev));
 	ev.actor = *actor;
 	ev.action = "approval.request";
@@ -206,10 +226,10 @@ authz_approval_request(struct authz_service *z, const struct pv_actor *actor,
 	ev.outcome = AUDIT_ALLOWED;
 	ev.reason = "pending";
 	ev.detail = detail;
-	if ((rc = audit_commit(z->audit, &ev, put_fn, &j)) == PV_OK)
-		util_strlcpy(id, a.id, UTIL_ID_MAX);
-out:
-	free(text);
+	/* the ID is the caller's answer: generated here, before the submit;
+	 * the job (row and text) is the commit's from here on */
+	if ((rc = authz_commit_held(z, &ev, put_fn, j, put_free, 0)) == PV_OK)
+		util_strlcpy(id, aid, UTIL_ID_MAX);
 	free(detail);
 	return rc;
 }
@@ -590,6 +610,24 @@ approve_fn(struct store_tx *tx, void *arg)
 	return apply(tx, j->a, j->now);
 }
 
+/* A settlement, owned by the commit (authz_commit_held): d first, so the
+ * job is the decide_job that decide_fn / approve_fn take; d points into
+ * the rest. */
+struct settle_job {
+	struct decide_job d;
+	struct store_approval a;   /* the request as loaded: the change to apply */
+	char by[UTIL_ID_MAX];
+};
+
+static void
+settle_free(void *arg)
+{
+	struct settle_job *j = arg;
+
+	store_approval_clear(&j->a);
+	free(j);
+}
+
 /* The user a change is for (user.roles), or NULL. Points into a->change
  * parsed into *keep. */
 static const char *
@@ -610,10 +648,12 @@ authz_approval_settle(struct authz_service *z, const struct authz_caller *c, con
 	struct store_approval a;
 	struct authz_request q;
 	struct authz_decision d;
-	struct decide_job j;
+	struct settle_job *j = NULL;
 	struct audit_event ev;
-	json_t *keep = NULL, *o;
+	json_t *keep = NULL, *o, *answer = NULL;
+	const char *status;
 	char r[64], *detail = NULL;
+	int64_t now;
 	enum pv_rc rc;
 
 	memset(res, 0, sizeof(*res));
@@ -651,38 +691,52 @@ authz_approval_settle(struct authz_service *z, const struct authz_caller *c, con
 		store_approval_clear(&a);
 		return fail(res, PV_E_CONFLICT, m);
 	}
-	j.id = a.id;
-	j.status = approve ? "approved" : "denied";
-	j.by = c->subject->user_id;
-	j.now = util_now_ms();
-	j.note = note != NULL ? note : "";
-	j.a = &a;
+	now = util_now_ms();
+	status = approve ? "approved" : "denied";
 	o = json_pack("{s:s, s:s}", "kind", a.kind, "target", a.target);
 	detail = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(o);
+	/* the answer is the row as the commit leaves it, built now: the
+	 * commit runs later, on the committer (authz_commit_held) */
+	util_strlcpy(a.status, status, sizeof(a.status));
+	util_strlcpy(a.decided_by, c->subject->user_id, sizeof(a.decided_by));
+	a.decided_ms = now;
+	free(a.note);
+	a.note = strdup(note != NULL ? note : "");
+	if (detail == NULL || a.note == NULL || (answer = approval_json(&a)) == NULL ||
+	    (j = calloc(1, sizeof(*j))) == NULL) {
+		json_decref(answer);
+		free(detail);
+		store_approval_clear(&a);
+		return PV_E_NOMEM;
+	}
+	j->a = a;   /* the row (its change) is the job's from here on */
+	util_strlcpy(j->by, c->subject->user_id, sizeof(j->by));
+	j->d.id = j->a.id;
+	j->d.status = status;
+	j->d.by = j->by;
+	j->d.now = now;
+	j->d.note = j->a.note;
+	j->d.a = &j->a;
 	authz_ev_init(&ev, c->subject, c->source, action, r);
-	ev.reason = j.status;
+	ev.reason = status;
 	ev.detail = detail;
-	rc = audit_commit(z->audit, &ev, approve ? approve_fn : decide_fn, &j);
+	/* a request settled twice: the second finds no pending row inside the
+	 * transaction (store_approval_decide), its entry says not_found and
+	 * its answer is 409; an approval moves the generation after the
+	 * commit, before the 200 leaves */
+	rc = authz_commit_held(z, &ev, approve ? approve_fn : decide_fn, j, settle_free,
+	    (approve ? AUTHZ_HELD_BUMP : 0u) | AUTHZ_HELD_LOST_IS_CONFLICT);
 	free(detail);
 	if (rc == PV_E_NOTFOUND)
 		rc = fail(res, PV_E_CONFLICT, "The request was decided meanwhile, or what it "
 		    "changes no longer exists");
 	else if (rc == PV_E_CONFLICT)
 		fail(res, rc, "What the request creates exists already");
-	if (rc == PV_OK) {
-		if (approve)
-			authn_authz_changed(z->authn);
-		util_strlcpy(a.status, j.status, sizeof(a.status));
-		util_strlcpy(a.decided_by, j.by, sizeof(a.decided_by));
-		a.decided_ms = j.now;
-		free(a.note);
-		a.note = strdup(j.note);
-		if ((o = approval_json(&a)) == NULL)
-			rc = PV_E_NOMEM;
-		else
-			*out = o;
+	if (rc != PV_OK) {
+		json_decref(answer);
+		return rc;
 	}
-	store_approval_clear(&a);
-	return rc;
+	*out = answer;
+	return PV_OK;
 }

@@ -61,7 +61,10 @@ on_entry(const struct store_audit_row *r, void *arg)
 	return 0;
 }
 
-/* Record the read; PV_E_AUDIT if it could not be. */
+/* Record the read; PV_E_AUDIT if it could not be. From a request the entry
+ * is held (audit_record_held): no thread waits, the answer leaves after
+ * its fsync or becomes PV_E_AUDIT; so a list need not show its own
+ * audit.read entry (every earlier request's is there). */
 static enum pv_rc
 record_read(struct authz_service *z, const struct authz_caller *c, const char *reason,
     const char *detail)
@@ -71,7 +74,7 @@ record_read(struct authz_service *z, const struct authz_caller *c, const char *r
 	authz_ev_init(&ev, c->subject, c->source, "audit.read", "audit");
 	ev.reason = reason;
 	ev.detail = detail;
-	return audit_record(z->audit, &ev) == PV_OK ? PV_OK : PV_E_AUDIT;
+	return audit_record_held(z->audit, &ev, true) == PV_OK ? PV_OK : PV_E_AUDIT;
 }
 
 enum pv_rc

@@ -191,4 +191,32 @@ int32_t authz_tz_offset(const struct authz_tz *z, int64_t t);
 /* Tests: read zones from another directory. */
 void authz_tz_set_dir(const char *dir);
 
+/*
+ * One write of an authz operation and its entry without a waiting thread
+ * (held.c; docs/internals/commit.md "Who submits how"): audit_commit_held
+ * plus what authz owes after the commit and before the answer leaves. On
+ * an HTTP request thread with a holder, fn + ev are submitted with a hold
+ * on the request's answer and PV_OK returns at once; the answer the caller
+ * then builds (from what it knew before: no read of fn's outputs, no read
+ * of fn's changes) leaves only after the group's fsync. At the completion,
+ * on the committer: if the change committed and AUTHZ_HELD_BUMP is set,
+ * this node's authz generation moves first (authn_authz_changed: after
+ * the commit, so no decision caches the old rows under the new
+ * generation; before the answer, so a request sent after the answer
+ * decides under the change); then the hold is released with the
+ * outcome, which replaces the answer unless PV_OK: fn's rc
+ * (PV_E_NOTFOUND read as PV_E_CONFLICT with AUTHZ_HELD_LOST_IS_CONFLICT:
+ * a row that left its state meanwhile; the entry keeps fn's own rc) or
+ * PV_E_AUDIT. Off a request thread (CLI, jobs, unit tests): audit_commit,
+ * the bump, and fn's rc as audit_commit returns it (unmapped: the caller
+ * answers it with its own messages, as before). arg is heap memory owned from here
+ * on; arg_free(arg) (may be NULL) runs exactly once on every path, after
+ * fn. Errors when nothing was queued: PV_E_INVALID, PV_E_AUDIT,
+ * PV_E_UNAVAILABLE, PV_E_NOMEM.
+ */
+#define AUTHZ_HELD_BUMP 1u
+#define AUTHZ_HELD_LOST_IS_CONFLICT 2u
+enum pv_rc authz_commit_held(struct authz_service *z, const struct audit_event *ev,
+    audit_job_fn fn, void *arg, void (*arg_free)(void *arg), unsigned flags);
+
 #endif /* PV_AUTHZ_INT_H */

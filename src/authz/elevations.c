@@ -25,9 +25,11 @@
  *    instant is decided without it; the elevation IDs go into the actor of
  *    every entry written for that request (pv_actor.elevations);
  *  - approving, denying, revoking and expiring move the row out of its
- *    state in one audit_commit with its elevation.* entry, the store op
+ *    state in one transaction with its elevation.* entry, the store op
  *    bumps the access epoch (shared stores) and this node's generation is
- *    bumped after the commit;
+ *    bumped after the commit; from a request no thread waits for it
+ *    (authz_commit_held: the answer leaves after the fsync, the
+ *    generation moves before it does);
  *  - expiry is lazy and exact: every operation here first expires what is
  *    due (expire_due, entries with actor system), and a request that meets
  *    an expired grant triggers the same;
@@ -390,19 +392,30 @@ refuse(struct authz_service *z, const struct authz_caller *c, const char *action
 	authz_ev_init(&ev, c->subject, c->source, action, resource);
 	ev.outcome = AUDIT_DENIED;
 	ev.reason = reason;
-	if (audit_commit(z->audit, &ev, NULL, NULL) != PV_OK)
+	/* the refusal leaves once its entry is durable, nobody waiting */
+	if (audit_record_held(z->audit, &ev, true) != PV_OK)
 		return PV_E_AUDIT;
 	return fail(res, rc, msg);
 }
 
+/* The row to store, owned by the commit (authz_commit_held). */
 struct put_job {
-	const struct store_elevation *e;
+	struct store_elevation e;
 };
 
 static enum pv_rc
 put_fn(struct store_tx *tx, void *arg)
 {
-	return store_elevation_put(tx, ((struct put_job *)arg)->e);
+	return store_elevation_put(tx, &((struct put_job *)arg)->e);
+}
+
+static void
+put_free(void *arg)
+{
+	struct put_job *j = arg;
+
+	store_elevation_clear(&j->e);
+	free(j);
 }
 
 enum pv_rc
@@ -410,7 +423,7 @@ authz_elevation_request(struct authz_service *z, const struct authz_caller *c,
     const struct authz_elevation_spec *q, json_t **out, struct authz_result *res)
 {
 	struct store_elevation e;
-	struct put_job j = { &e };
+	struct put_job *j;
 	struct open_ctx oc;
 	struct audit_event ev;
 	const char *want;
@@ -479,12 +492,26 @@ authz_elevation_request(struct authz_service *z, const struct authz_caller *c,
 	authz_ev_init(&ev, c->subject, c->source, "elevation.request", r);
 	ev.reason = "pending";
 	ev.detail = detail;
-	rc = audit_commit(z->audit, &ev, put_fn, &j);
-	free(detail);
-	if (rc != PV_OK)
-		return rc;
-	if ((o = elevation_json(&e)) == NULL)
+	/* the answer (ID generated above) is built before the commit, which
+	 * runs later on the committer with a copy of the row it owns */
+	if ((o = elevation_json(&e)) == NULL || (j = calloc(1, sizeof(*j))) == NULL) {
+		json_decref(o);
+		free(detail);
 		return PV_E_NOMEM;
+	}
+	j->e = e;
+	if ((j->e.justification = strdup(q->justification)) == NULL) {
+		free(j);
+		json_decref(o);
+		free(detail);
+		return PV_E_NOMEM;
+	}
+	rc = authz_commit_held(z, &ev, put_fn, j, put_free, 0);
+	free(detail);
+	if (rc != PV_OK) {
+		json_decref(o);
+		return rc;
+	}
 	*out = o;
 	return PV_OK;
 }
@@ -588,13 +615,22 @@ authz_elevation_get(struct authz_service *z, const struct authz_caller *c, const
 
 /* ---- decisions ---- */
 
-/* Commit the change j of e with its entry; answer e as it is now. */
+/* An end_job the commit owns: j first (end_fn / approve_fn take it), its
+ * strings here. */
+struct change_job {
+	struct end_job j;
+	char id[UTIL_ID_MAX];
+	char by[UTIL_ID_MAX];
+};
+
+/* Commit the change j of e with its entry; answer e as the change leaves it. */
 static enum pv_rc
 commit_change(struct authz_service *z, const struct authz_caller *c, struct store_elevation *e,
     const char *action, const char *reason, audit_job_fn fn, struct end_job *j, json_t **out,
     struct authz_result *res)
 {
 	struct audit_event ev;
+	struct change_job *cj;
 	char r[64], *detail;
 	json_t *o;
 	enum pv_rc rc;
@@ -605,13 +641,8 @@ commit_change(struct authz_service *z, const struct authz_caller *c, struct stor
 	authz_ev_init(&ev, c->subject, c->source, action, r);
 	ev.reason = reason;
 	ev.detail = detail;
-	rc = audit_commit(z->audit, &ev, fn, j);
-	free(detail);
-	if (rc == PV_E_NOTFOUND)
-		return fail(res, PV_E_CONFLICT, "The elevation was decided or ended meanwhile");
-	if (rc != PV_OK)
-		return rc;
-	authn_authz_changed(z->authn);
+	/* the answer is the row as the change leaves it, built now; the job
+	 * (from / to are static strings) is copied for the committer */
 	util_strlcpy(e->status, j->to, sizeof(e->status));
 	if (fn == approve_fn) {
 		util_strlcpy(e->approved_by, j->by, sizeof(e->approved_by));
@@ -621,8 +652,29 @@ commit_change(struct authz_service *z, const struct authz_caller *c, struct stor
 		util_strlcpy(e->ended_by, j->by, sizeof(e->ended_by));
 		e->ended_ms = j->at_ms;
 	}
-	if ((o = elevation_json(e)) == NULL)
+	if ((o = elevation_json(e)) == NULL || (cj = calloc(1, sizeof(*cj))) == NULL) {
+		json_decref(o);
+		free(detail);
 		return PV_E_NOMEM;
+	}
+	cj->j = *j;
+	util_strlcpy(cj->id, j->id, sizeof(cj->id));
+	util_strlcpy(cj->by, j->by, sizeof(cj->by));
+	cj->j.id = cj->id;
+	cj->j.by = cj->by;
+	/* settled or ended twice: the second finds no row in its state inside
+	 * the transaction (entry not_found, answer 409); a change that
+	 * committed moves the generation before the answer leaves */
+	rc = authz_commit_held(z, &ev, fn, cj, free,
+	    AUTHZ_HELD_BUMP | AUTHZ_HELD_LOST_IS_CONFLICT);
+	free(detail);
+	if (rc != PV_OK) {
+		json_decref(o);
+		if (rc == PV_E_NOTFOUND)
+			return fail(res, PV_E_CONFLICT, "The elevation was decided or ended "
+			    "meanwhile");
+		return rc;
+	}
 	*out = o;
 	return PV_OK;
 }

@@ -10,9 +10,11 @@
  * compiles) before anything is written, and makes every change one
  * transaction with its audit entry (policy.create, policy.update,
  * policy.delete; resource policies/<name>; detail: effect, actions,
- * resources, condition, version: the definition, which holds no PHI). A
- * committed change bumps the authz generation (authn_authz_changed), so the
- * very next request of every session decides under the new set. Reads are
+ * resources, condition, version: the definition, which holds no PHI),
+ * submitted without a waiting thread (authz_commit_held: the answer
+ * leaves after the fsync). A committed change bumps the authz generation
+ * (authn_authz_changed) after the commit and before the answer leaves, so
+ * the very next request of every session decides under the new set. Reads are
  * not audited here (the route permission roles.manage guards them; the
  * router records its denials).
  *
@@ -124,9 +126,10 @@ detail_of(const struct store_policy *p)
 
 enum op { OP_PUT, OP_UPDATE, OP_DELETE };
 
+/* A change, owned by the commit (authz_commit_held): a copy of the row. */
 struct policy_job {
 	enum op op;
-	const struct store_policy *p;
+	struct store_policy p;
 };
 
 static enum pv_rc
@@ -136,27 +139,61 @@ policy_fn(struct store_tx *tx, void *arg)
 
 	switch (j->op) {
 	case OP_PUT:
-		return store_policy_put(tx, j->p);
+		return store_policy_put(tx, &j->p);
 	case OP_UPDATE:
-		return store_policy_update(tx, j->p);
+		return store_policy_update(tx, &j->p);
 	default:
-		return store_policy_delete(tx, j->p->name);
+		return store_policy_delete(tx, j->p.name);
 	}
 }
 
+static void
+policy_job_free(void *arg)
+{
+	struct policy_job *j = arg;
+
+	store_policy_clear(&j->p);
+	free(j);
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
 /* One change and its entry, then the generation: the next request of every
- * session decides under it. */
+ * session decides under it. From a request nobody waits: PV_OK means
+ * queued, the answer the caller builds (from p, its own) leaves after the
+ * fsync, the generation moved before it does, and a failure of the
+ * transaction replaces it (an update whose base version changed meanwhile:
+ * 409; a create whose name was taken meanwhile: 409; a delete of a policy
+ * gone meanwhile: 404). Off a request thread, fn's rc as before. */
 static enum pv_rc
 commit_change(struct authz_service *z, const struct pv_actor *actor, enum op op,
     const struct store_policy *p, const char *action)
 {
-	struct policy_job j = { op, p };
+	struct policy_job *j;
 	struct audit_event ev;
 	char res[96], *detail = op == OP_DELETE ? NULL : detail_of(p);
 	enum pv_rc rc;
 
-	if (op != OP_DELETE && detail == NULL)
+	if ((op != OP_DELETE && detail == NULL) || (j = calloc(1, sizeof(*j))) == NULL) {
+		free(detail);
 		return PV_E_NOMEM;
+	}
+	j->op = op;
+	j->p = *p;
+	j->p.actions = dup_or_null(p->actions);
+	j->p.resources = dup_or_null(p->resources);
+	j->p.condition = dup_or_null(p->condition);
+	if ((p->actions != NULL && j->p.actions == NULL) ||
+	    (p->resources != NULL && j->p.resources == NULL) ||
+	    (p->condition != NULL && j->p.condition == NULL)) {
+		policy_job_free(j);
+		free(detail);
+		return PV_E_NOMEM;
+	}
 	snprintf(res, sizeof(res), "policies/%s", p->name);
 	memset(&ev, 0, sizeof(ev));
 	ev.actor = *actor;
@@ -164,10 +201,9 @@ commit_change(struct authz_service *z, const struct pv_actor *actor, enum op op,
 	ev.resource = res;
 	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = detail;
-	rc = audit_commit(z->audit, &ev, policy_fn, &j);
+	rc = authz_commit_held(z, &ev, policy_fn, j, policy_job_free,
+	    AUTHZ_HELD_BUMP | (op == OP_UPDATE ? AUTHZ_HELD_LOST_IS_CONFLICT : 0u));
 	free(detail);
-	if (rc == PV_OK)
-		authn_authz_changed(z->authn);
 	return rc;
 }
 

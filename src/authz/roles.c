@@ -13,7 +13,9 @@
  *
  * Invariants: roles are never deleted (memberships refer to them; the
  * trail names them); the role row and its role.create entry commit
- * together or not at all; a new role bumps the authz generation.
+ * together or not at all (authz_commit_held: from a request nobody waits
+ * for the fsync, the answer leaves after it); a new role bumps the authz
+ * generation, after the commit and before the answer leaves.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +68,8 @@ officer_refused(struct authz_service *z, const struct authz_caller *c, const cha
 	authz_ev_init(&ev, c->subject, c->source, "role.create", rname);
 	ev.outcome = AUDIT_DENIED;
 	ev.reason = "officer_reserved";
-	if (audit_record(z->audit, &ev) != PV_OK)
+	/* the 403 leaves once its entry is durable, nobody waiting */
+	if (audit_record_held(z->audit, &ev, true) != PV_OK)
 		return PV_E_AUDIT;
 	return fail(res, PV_E_OFFICER_RESERVED, "access.approve is set only with the seal's "
 	    "authority (phivault officer), never in a role");
@@ -114,14 +117,24 @@ role_pending(struct authz_service *z, const struct authz_caller *c,
 	return PV_OK;
 }
 
+/* The row to store, owned by the commit (authz_commit_held). */
 struct role_job {
-	const struct store_role *r;
+	struct store_role r;
 };
 
 static enum pv_rc
 role_fn(struct store_tx *tx, void *arg)
 {
-	return store_role_put(tx, ((struct role_job *)arg)->r);
+	return store_role_put(tx, &((struct role_job *)arg)->r);
+}
+
+static void
+role_free(void *arg)
+{
+	struct role_job *j = arg;
+
+	store_role_clear(&j->r);
+	free(j);
 }
 
 enum pv_rc
@@ -131,7 +144,7 @@ authz_role_create(struct authz_service *z, const struct authz_caller *c,
 	const json_t *cond = sp->condition;
 	json_t *arr = NULL, *o;
 	struct store_role r;
-	struct role_job j = { &r };
+	struct role_job *j;
 	struct audit_event ev;
 	char why[160], rname[128], *ptxt = NULL, *ctxt = NULL, *detail = NULL;
 	size_t i;
@@ -190,19 +203,32 @@ authz_role_create(struct authz_service *z, const struct authz_caller *c,
 	snprintf(rname, sizeof(rname), "roles/%s", sp->name);
 	authz_ev_init(&ev, c->subject, c->source, "role.create", rname);
 	ev.detail = detail;
-	rc = audit_commit(z->audit, &ev, role_fn, &j);
-	if (rc == PV_E_CONFLICT) {
-		fail(res, PV_E_CONFLICT, "a role with this name exists");
-		goto out;
-	}
-	if (rc != PV_OK)
-		goto out;
-	authn_authz_changed(z->authn);
+	/* the answer is the definition, built before the commit, which runs
+	 * later on the committer with a copy of the row it owns; a name taken
+	 * meanwhile comes back as its 409 from inside the transaction; the
+	 * new role moves the generation before the answer leaves */
 	o = json_pack("{s:s, s:O, s:o, s:b}", "name", sp->name, "permissions", arr,
 	    "condition", cond != NULL && json_is_object(cond) ? json_deep_copy(cond) :
 	    json_object(), "builtin", 0);
-	if (o == NULL) {
+	if (o == NULL || (j = calloc(1, sizeof(*j))) == NULL) {
+		json_decref(o);
 		rc = PV_E_NOMEM;
+		goto out;
+	}
+	j->r = r;
+	j->r.permissions = strdup(ptxt);
+	j->r.condition = strdup(ctxt);
+	if (j->r.permissions == NULL || j->r.condition == NULL) {
+		role_free(j);
+		json_decref(o);
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	rc = authz_commit_held(z, &ev, role_fn, j, role_free, AUTHZ_HELD_BUMP);
+	if (rc != PV_OK) {
+		json_decref(o);
+		if (rc == PV_E_CONFLICT)
+			fail(res, PV_E_CONFLICT, "a role with this name exists");
 		goto out;
 	}
 	*out = o;
