@@ -344,38 +344,50 @@ static void test_prepare_apply_patched(void **state)
 	caller_free(&clin);
 }
 
-/* The whole walk over NCOST records at full speed, prepared and applied
- * step by step (also the callgrind harness of docs/performance.md
- * "Re-encryption": --toggle-collect=vault_keys_kind_prepare and
- * --toggle-collect=vault_keys_kind_step count the two phases). */
+/* The whole walk over NCOST records (PV_TEST_NCOST, up to 2000) at full
+ * speed, prepared and applied step by step; PV_TEST_INLINE set: each step
+ * alone, as a kind without prepare. Also the callgrind harness of
+ * docs/performance.md "Re-encryption" (--toggle-collect=cost_walk, or
+ * vault_keys_kind_prepare / vault_keys_kind_step for each phase). */
 #define NCOST 100
+
+__attribute__((noinline)) static void cost_walk(struct vf *f, const char *params, bool prepared,
+    int64_t *moved)
+{
+	char cur[JOBS_CURSOR_MAX] = "";
+	struct jobs_step_out o;
+	int steps = 0;
+
+	do {
+		run_step_x(f, params, cur, prepared, NULL, &o);
+		*moved += o.done;
+		snprintf(cur, sizeof(cur), "%s", o.cursor);
+		assert_true(++steps < 50);
+	} while (!o.finished);
+}
 
 static void test_walk_cost(void **state)
 {
 	struct vf *f = *state;
 	struct op_caller clin;
-	char id[UTIL_ID_MAX], params[256], cur[JOBS_CURSOR_MAX] = "";
+	char id[UTIL_ID_MAX], params[256];
 	uint32_t nv;
-	struct jobs_step_out o;
 	int64_t moved = 0;
-	int steps = 0;
+	int n = getenv("PV_TEST_NCOST") != NULL ? atoi(getenv("PV_TEST_NCOST")) : NCOST;
 
+	if (n < 1 || n > 2000)
+		n = NCOST;
 	make_patients(f);
 	caller(f, &clin, "usr_clin", CLINICIAN, "TREAT");
-	for (int i = 0; i < NCOST; i++)
+	for (int i = 0; i < n; i++)
 		create(f, &clin, i, id);
 	assert_int_equal(keys_kek_rotate(f->keys, KEK, &nv), PV_OK);
 	snprintf(params, sizeof(params), "{\"key\":\"" KEK "\",\"collection\":\"patients\","
 	    "\"mode\":\"rewrap_dek\",\"max_rps\":1000000,\"to_version\":2}");
-	do {
-		run_step_x(f, params, cur, getenv("PV_TEST_INLINE") == NULL, NULL, &o);
-		moved += o.done;
-		snprintf(cur, sizeof(cur), "%s", o.cursor);
-		assert_true(++steps < 50);
-	} while (!o.finished);
-	assert_int_equal(moved, NCOST);
+	cost_walk(f, params, getenv("PV_TEST_INLINE") == NULL, &moved);
+	assert_int_equal(moved, n);
 	assert_int_equal(census(f, 1), 0);
-	assert_int_equal(census(f, 2), NCOST);
+	assert_int_equal(census(f, 2), n);
 	caller_free(&clin);
 }
 
