@@ -63,7 +63,8 @@
 #include "vault/vault_int.h"
 
 #define KIND_NAME "keys.reencrypt"
-#define BATCH_MAX 500
+#define BATCH_MAX 2000       /* records a step of the prepared walk (the applies only) */
+#define INLINE_BATCH_MAX 500 /* a step of a walk done whole on the committer */
 #define PACE_STEPS 100      /* a paced job's steps a second (max_rps / this a step) */
 #define MAX_PASSES 3
 #define MAX_RPS_DEFAULT 2000
@@ -1571,7 +1572,7 @@ static enum pv_rc auto_retire(struct vault_ctx *v, struct store_tx *tx, const ch
  * if the version is still at the KEK version read, so a step done again
  * after kill -9 changes nothing. *n: versions looked at. */
 struct sv_list {
-	struct store_secret_version v[BATCH_MAX];
+	struct store_secret_version v[INLINE_BATCH_MAX];
 	size_t n;
 	bool nomem;
 };
@@ -1581,7 +1582,7 @@ static int sv_cb(const struct store_secret_version *v, void *arg)
 	struct sv_list *l = arg;
 	struct store_secret_version *d;
 
-	if (l->n == BATCH_MAX)
+	if (l->n == INLINE_BATCH_MAX)
 		return 1;
 	d = &l->v[l->n];
 	memset(d, 0, sizeof(*d));
@@ -1672,7 +1673,7 @@ static enum pv_rc secrets_step(const struct jobs_step_ctx *ctx, struct step_curs
  * token is still under the versions read, so a step done again after
  * kill -9 changes nothing; done counts census objects moved (a DEK, a MAC). */
 struct tok_list {
-	struct store_token t[BATCH_MAX];
+	struct store_token t[INLINE_BATCH_MAX];
 	size_t n;
 	bool nomem;
 };
@@ -1682,7 +1683,7 @@ static int tok_cb(const struct store_token *t, void *arg)
 	struct tok_list *l = arg;
 	struct store_token *d;
 
-	if (l->n == BATCH_MAX)
+	if (l->n == INLINE_BATCH_MAX)
 		return 1;
 	d = &l->t[l->n];
 	*d = *t;
@@ -1752,6 +1753,13 @@ struct walk {
 	struct step_cursor c;
 };
 
+/* the records walk (a collection key, rewrap_dek or full) is prepared */
+static bool walk_prepared(const struct walk *w)
+{
+	return !is_secrets_key(w->key) && !is_tokens_key(w->key) && !w->reindex &&
+	    w->coll[0] != '\0';
+}
+
 static enum pv_rc walk_begin(const struct jobs_step_ctx *ctx, const char *cursor,
     struct walk *w)
 {
@@ -1782,23 +1790,18 @@ static enum pv_rc walk_begin(const struct jobs_step_ctx *ctx, const char *cursor
 	}
 	/* paced in small steps: max_rps / PACE_STEPS records a step (at least
 	 * one), so a paced job's records are spread over the second instead of
-	 * one burst that holds the committer; at full speed BATCH_MAX */
+	 * one burst that holds the committer; at full speed BATCH_MAX for the
+	 * prepared records walk (its step on the committer is the writes only),
+	 * INLINE_BATCH_MAX for the walks done whole there */
 	per_step = max_rps / PACE_STEPS;
 	if (per_step < 1)
 		per_step = 1;
-	if (per_step > BATCH_MAX)
-		per_step = BATCH_MAX;
+	if (per_step > (walk_prepared(w) ? BATCH_MAX : INLINE_BATCH_MAX))
+		per_step = walk_prepared(w) ? BATCH_MAX : INLINE_BATCH_MAX;
 	w->batch = max_rps - w->c.in_window;
 	if (w->batch > per_step)
 		w->batch = per_step;
 	return PV_OK;
-}
-
-/* the records walk (a collection key, rewrap_dek or full) is prepared */
-static bool walk_prepared(const struct walk *w)
-{
-	return !is_secrets_key(w->key) && !is_tokens_key(w->key) && !w->reindex &&
-	    w->coll[0] != '\0';
 }
 
 /* The plan of one records step (prepare / apply, jobs.h): the IDs scanned
