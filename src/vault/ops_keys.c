@@ -1763,7 +1763,7 @@ static bool walk_prepared(const struct walk *w)
 static enum pv_rc walk_begin(const struct jobs_step_ctx *ctx, const char *cursor,
     struct walk *w)
 {
-	int64_t max_rps, now = util_now_ms(), per_step;
+	int64_t max_rps, now = util_now_ms(), per_step, due;
 	const char *mode;
 
 	memset(w, 0, sizeof(*w));
@@ -1796,6 +1796,11 @@ static enum pv_rc walk_begin(const struct jobs_step_ctx *ctx, const char *cursor
 	per_step = max_rps / PACE_STEPS;
 	if (per_step < 1)
 		per_step = 1;
+	/* steps that run late (a loaded machine) catch up: as many as the
+	 * window's time so far allows, so the rate stays near max_rps */
+	due = max_rps * (now - w->c.window_ms + 1000 / PACE_STEPS) / 1000 - w->c.in_window;
+	if (due > per_step)
+		per_step = due;
 	if (per_step > (walk_prepared(w) ? BATCH_MAX : INLINE_BATCH_MAX))
 		per_step = walk_prepared(w) ? BATCH_MAX : INLINE_BATCH_MAX;
 	w->batch = max_rps - w->c.in_window;
