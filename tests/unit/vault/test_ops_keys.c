@@ -262,6 +262,8 @@ static void test_step_idempotent(void **state)
 	snprintf(params, sizeof(params), "{\"key\":\"" KEK "\",\"collection\":\"patients\","
 	    "\"mode\":\"full\",\"max_rps\":5,\"to_version\":3}");
 	c1[0] = '\0';
+	/* the clock held still: a slow run must not make a step catch up */
+	util_clock_set_fixed(util_now_ms());
 	for (int i = 0; i < 5; i++) {
 		run_step(f, params, c1, &o3);
 		assert_int_equal(o3.done, 1);
@@ -274,6 +276,23 @@ static void test_step_idempotent(void **state)
 	assert_string_equal(o2.cursor, o3.cursor);
 	assert_int_equal(census(f, 3), 5);
 	assert_int_equal(census(f, 2), 7);
+	/* the next second: one record a step again; a step that runs late
+	 * catches up to what the window's time allows (610 ms in: 3 due, 1
+	 * done, so 2), never past max_rps (995 ms in: 5 due, 2 left) */
+	util_clock_advance(1000);
+	run_step(f, params, o2.cursor, &o3);
+	assert_int_equal(o3.done, 1);
+	util_clock_advance(600);
+	run_step(f, params, o3.cursor, &o2);
+	assert_int_equal(o2.done, 2);
+	util_clock_advance(395);
+	run_step(f, params, o2.cursor, &o3);
+	assert_int_equal(o3.done, 2);
+	run_step(f, params, o3.cursor, &o2);
+	assert_int_equal(o2.done, 0);    /* the window is full */
+	util_clock_reset();
+	assert_int_equal(census(f, 3), 10);
+	assert_int_equal(census(f, 2), 2);
 	/* every record still opens with its fields */
 	for (int i = 0; i < 12; i++) {
 		struct answer w;
