@@ -44,7 +44,10 @@
  * if the census of an older version is still > 0 (a PATCH sealed before
  * the rotation committed after the pass went by), one more pass starts
  * (at most MAX_PASSES). max_rps caps records per second: a step in a full
- * window does nothing.
+ * window does nothing; a step takes max_rps / PACE_STEPS records (at least
+ * one, more when steps run late). The records walk is prepared (jobs.h
+ * "Prepare / apply"): kind_prepare reads and rewraps off the committer,
+ * the step applies the conditional writes only.
  *
  * The KEK "secrets" (application secrets, store_secrets.h) is walked the
  * same way over secret versions instead of records (secrets_step: the
@@ -1823,7 +1826,7 @@ struct plan_item {
 struct walk_plan {
 	int64_t batch;           /* what it was made for */
 	size_t n;
-	struct plan_item item[BATCH_MAX];
+	struct plan_item item[]; /* batch of them */
 };
 
 static void plan_free(void *arg)
@@ -1854,7 +1857,8 @@ static enum pv_rc kind_prepare(const struct jobs_step_ctx *ctx, const char *curs
 	*out = NULL;
 	if ((rc = walk_begin(ctx, cursor, &w)) != PV_OK || w.batch <= 0 || !walk_prepared(&w))
 		goto out;
-	if ((pl = calloc(1, sizeof(*pl))) == NULL || (ids = calloc(1, sizeof(*ids))) == NULL) {
+	if ((pl = calloc(1, sizeof(*pl) + (size_t)w.batch * sizeof(pl->item[0]))) == NULL ||
+	    (ids = calloc(1, sizeof(*ids))) == NULL) {
 		rc = PV_E_NOMEM;
 		goto out;
 	}
@@ -1862,7 +1866,7 @@ static enum pv_rc kind_prepare(const struct jobs_step_ctx *ctx, const char *curs
 	if ((rc = store_record_scan(ctx->tx, w.coll, w.c.last, (size_t)w.batch, id_cb, ids)) !=
 	    PV_OK)
 		goto out;
-	for (size_t i = 0; i < ids->n; i++) {
+	for (size_t i = 0; i < ids->n && i < (size_t)w.batch; i++) {
 		struct plan_item *it = &pl->item[pl->n++];
 
 		util_strlcpy(it->id, ids->id[i], sizeof(it->id));
