@@ -33,6 +33,22 @@
  * so this module never calls up. A job whose kind this process does not
  * know is left alone.
  *
+ * Prepare / apply (optional, jobs_kind_register_prepared): a kind whose
+ * step is mostly computation (re-encryption: fetch, unwrap, rewrap) can
+ * split it. prepare runs first, on the runner thread, in a READ transaction
+ * of its own outside the commit queue: it reads from the job's cursor and
+ * returns a plan (heap memory, the kind's). The step then runs as usual, in
+ * the step transaction on the commit queue, with ctx->plan set, and only
+ * applies the plan: conditional writes (each guarded by what prepare read,
+ * so an item changed in between is skipped, not clobbered) and the new
+ * cursor, in one transaction as always. The plan is given to the step only
+ * if the job row's cursor is still the one prepare read (else ctx->plan is
+ * NULL and the step does all the work itself, as a kind without prepare
+ * does); plan_free runs once after the step, whatever happened. A crash
+ * between the phases loses nothing: the plan lived in memory only and the
+ * cursor has not moved. The crypto runs on the runner's core while request
+ * commits go on; the committer holds the write lock only for the writes.
+ *
  * Yielding to requests: the runner sleeps step_pause_ms between steps and
  * never runs more than max_steps_per_s steps a second. PRIORITY HOOK: every
  * commit of the runner goes through one function (runner.c submit()); when
@@ -75,6 +91,11 @@ struct jobs_step_ctx {
 	int64_t done;            /* items done so far */
 	int64_t total;
 	void *kind_arg;          /* jobs_kind.arg */
+	/* step only: the plan the kind's prepare made from this same cursor,
+	 * or NULL (no prepare phase, prepare failed, or the cursor moved since):
+	 * then the step does all its work itself. Never freed by the step. In
+	 * prepare, tx is a STORE_RD transaction and plan is NULL. */
+	void *plan;
 };
 
 /* What a step returns (zeroed by the runner, cursor preset to the old one). */
@@ -128,6 +149,19 @@ void jobs_runner_stop(struct jobs_runner *r);
 /* PV_E_CONFLICT if a kind of that name is registered; PV_E_INVALID for a
  * bad name. The kind must outlive the runner. */
 enum pv_rc jobs_kind_register(struct jobs_runner *r, const struct jobs_kind *kind);
+
+/* The optional first phase of a step (prepare / apply above). prepare:
+ * read-only work from cursor into *plan (NULL: nothing prepared); an error
+ * only drops the plan (the step then does the work itself and reports it).
+ * plan_free(plan) after the step; required. */
+struct jobs_prepare {
+	enum pv_rc (*prepare)(const struct jobs_step_ctx *ctx, const char *cursor, void **plan);
+	void (*plan_free)(void *plan);
+};
+/* jobs_kind_register with a prepare phase (prep must outlive the runner;
+ * NULL: as jobs_kind_register). */
+enum pv_rc jobs_kind_register_prepared(struct jobs_runner *r, const struct jobs_kind *kind,
+    const struct jobs_prepare *prep);
 
 /* Queue a job of a registered kind (params: JSON object text or NULL;
  * total: items expected, 0 if unknown). Audited job.create in the same

@@ -20,6 +20,11 @@ enum jobs_tick {
  * none is held, then run one step of it. The thread calls this; unit tests
  * (no_thread) call it directly. */
 enum jobs_tick jobs_runner_tick(struct jobs_runner *r);
+/* The same, calling between(arg) after a kind's prepare phase and before
+ * its step is submitted (unit tests: change an item in between; between
+ * returns false to drop the plan unapplied, as a crash there would). */
+enum jobs_tick jobs_runner_tick_between(struct jobs_runner *r, bool (*between)(void *arg),
+    void *arg);
 
 /* Append {"at","code","item"} to a JSON array text, keeping the newest
  * JOBS_ERRORS_MAX; *out malloc'd. */

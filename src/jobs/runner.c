@@ -37,6 +37,7 @@ struct jobs_runner {
 	struct jobs_config cfg;
 	char node[STORE_JOB_OWNER_MAX];
 	const struct jobs_kind *kinds[KINDS_MAX];
+	const struct jobs_prepare *preps[KINDS_MAX];   /* kinds[i]'s, or NULL */
 	size_t nkinds;
 
 	pthread_mutex_t mu;
@@ -157,17 +158,35 @@ kind_name_valid(const char *s)
 	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.") == n;
 }
 
-enum pv_rc
-jobs_kind_register(struct jobs_runner *r, const struct jobs_kind *kind)
+static const struct jobs_prepare *
+prep_find(struct jobs_runner *r, const char *name)
 {
-	if (r == NULL || kind == NULL || !kind_name_valid(kind->name) || kind->step == NULL)
+	for (size_t i = 0; i < r->nkinds; i++)
+		if (strcmp(r->kinds[i]->name, name) == 0)
+			return r->preps[i];
+	return NULL;
+}
+
+enum pv_rc
+jobs_kind_register_prepared(struct jobs_runner *r, const struct jobs_kind *kind,
+    const struct jobs_prepare *prep)
+{
+	if (r == NULL || kind == NULL || !kind_name_valid(kind->name) || kind->step == NULL ||
+	    (prep != NULL && (prep->prepare == NULL || prep->plan_free == NULL)))
 		return PV_E_INVALID;
 	if (jobs_kind_find(r, kind->name) != NULL)
 		return PV_E_CONFLICT;
 	if (r->nkinds >= KINDS_MAX)
 		return PV_E_TOOBIG;
+	r->preps[r->nkinds] = prep;
 	r->kinds[r->nkinds++] = kind;
 	return PV_OK;
+}
+
+enum pv_rc
+jobs_kind_register(struct jobs_runner *r, const struct jobs_kind *kind)
+{
+	return jobs_kind_register_prepared(r, kind, NULL);
 }
 
 static void
@@ -315,7 +334,54 @@ struct step_call {
 	bool finished;
 	int64_t done;
 	enum pv_rc step_rc;     /* the kind's own rc (vs. the row's) */
+	void *plan;             /* prepare's, made from plan_cursor; NULL none */
+	char *plan_cursor;
 };
+
+/* The prepare phase, in a read transaction of the runner thread's own
+ * (jobs.h "Prepare / apply"): the plan and the cursor it was made from. */
+struct prep_call {
+	struct jobs_runner *r;
+	const char *id;
+	const struct jobs_prepare *pp;
+	void *plan;
+	char *cursor;
+};
+
+static enum pv_rc
+prep_txn(struct store_tx *tx, void *arg)
+{
+	struct prep_call *c = arg;
+	const struct jobs_kind *k;
+	struct jobs_step_ctx ctx;
+	struct store_job j;
+	enum pv_rc rc;
+
+	if ((rc = get_mine(c->r, tx, c->id, &j)) != PV_OK)
+		return rc;
+	if ((k = jobs_kind_find(c->r, j.kind)) == NULL ||
+	    (c->pp = prep_find(c->r, j.kind)) == NULL)
+		goto out;   /* no prepare phase: the step does it all */
+	if ((c->cursor = strdup(j.cursor)) == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	ctx = (struct jobs_step_ctx){ tx, j.id, j.params, j.done, j.total, k->arg, NULL };
+	rc = c->pp->prepare(&ctx, j.cursor, &c->plan);
+out:
+	store_job_clear(&j);
+	return rc;
+}
+
+static void
+prep_drop(struct prep_call *c)
+{
+	if (c->plan != NULL)
+		c->pp->plan_free(c->plan);
+	free(c->cursor);
+	c->plan = NULL;
+	c->cursor = NULL;
+}
 
 static enum pv_rc
 step_txn(struct store_tx *tx, void *arg)
@@ -341,7 +407,9 @@ step_txn(struct store_tx *tx, void *arg)
 	memset(&out, 0, sizeof(out));
 	util_strlcpy(out.cursor, j.cursor, sizeof(out.cursor));
 	out.total = -1;
-	ctx = (struct jobs_step_ctx){ tx, j.id, j.params, j.done, j.total, k->arg };
+	ctx = (struct jobs_step_ctx){ tx, j.id, j.params, j.done, j.total, k->arg,
+	    c->plan != NULL && c->plan_cursor != NULL && strcmp(c->plan_cursor, j.cursor) == 0 ?
+	    c->plan : NULL };
 	if ((rc = k->step(&ctx, j.cursor, &out)) != PV_OK) {
 		c->step_rc = rc;
 		goto out;
@@ -445,9 +513,16 @@ record_finish(struct jobs_runner *r, const char *id, const char *action, const c
 enum jobs_tick
 jobs_runner_tick(struct jobs_runner *r)
 {
-	struct step_call sc = { r, r->cur_id, "", false, 0, PV_OK };
+	return jobs_runner_tick_between(r, NULL, NULL);
+}
+
+enum jobs_tick
+jobs_runner_tick_between(struct jobs_runner *r, bool (*between)(void *arg), void *arg)
+{
+	struct step_call sc = { r, r->cur_id, "", false, 0, PV_OK, NULL, NULL };
+	struct prep_call pc = { r, r->cur_id, NULL, NULL, NULL };
 	struct fail_call fc;
-	enum pv_rc rc;
+	enum pv_rc rc, prc;
 
 	if (r->cur_id[0] == '\0') {
 		struct lease_call lc = { r, "", "" };
@@ -469,7 +544,23 @@ jobs_runner_tick(struct jobs_runner *r)
 		    "or taken over).", lc.kind);
 		log_info("jobs: running %s", r->cur_id);
 	}
+	/* prepare (a kind that has the phase): off the commit queue */
+	STORE_READ(r->cfg.st, prc, prep_txn(tx, &pc));
+	if (prc != PV_OK && prc != PV_E_JOB_CONFLICT)
+		log_warn("jobs: prepare of %s failed: %s (the step does the work)", r->cur_id,
+		    pv_rc_name(prc));
+	if (prc != PV_OK && pc.plan != NULL) {
+		pc.pp->plan_free(pc.plan);
+		pc.plan = NULL;
+	}
+	if (between != NULL && !between(arg)) {
+		prep_drop(&pc);    /* as if the process died here: nothing applied */
+		return JOBS_TICK_STEP;
+	}
+	sc.plan = pc.plan;
+	sc.plan_cursor = pc.cursor;
 	rc = submit(r, NULL, step_txn, &sc);
+	prep_drop(&pc);
 	if (rc == PV_OK) {
 		r->failures = 0;
 		count("phivault_jobs_steps_total", "Job steps this process committed.", sc.kind);

@@ -48,7 +48,10 @@
  * if the census of an older version is still > 0 (a PATCH sealed before
  * the rotation committed after the pass went by), one more pass starts
  * (at most MAX_PASSES). max_rps caps records per second: a step in a full
- * window does nothing.
+ * window does nothing; a step takes max_rps / PACE_STEPS records (at least
+ * one, more when steps run late). The records walk is prepared (jobs.h
+ * "Prepare / apply"): kind_prepare reads and rewraps off the committer,
+ * the step applies the conditional writes only.
  *
  * The KEK "secrets" (application secrets, store_secrets.h) is walked the
  * same way over secret versions instead of records (secrets_step: the
@@ -67,7 +70,9 @@
 #include "vault/vault_int.h"
 
 #define KIND_NAME "keys.reencrypt"
-#define BATCH_MAX 500
+#define BATCH_MAX 2000       /* records a step of the prepared walk (the applies only) */
+#define INLINE_BATCH_MAX 500 /* a step of a walk done whole on the committer */
+#define PACE_STEPS 100      /* a paced job's steps a second (max_rps / this a step) */
 #define MAX_PASSES 3
 #define MAX_RPS_DEFAULT 2000
 #define MAX_RPS_MAX 1000000
@@ -89,6 +94,7 @@ struct vault_keyadmin {
 	struct vault_ctx *v;
 	struct jobs_runner *jobs;
 	struct jobs_kind kind;
+	struct jobs_prepare prep;   /* the walk's prepare phase (kind_prepare) */
 	/* the rotation sweeper */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -1414,17 +1420,21 @@ static int id_cb(const char *id, void *arg)
 }
 
 /*
- * Move one record to to_version (or beyond). *moved = true if it was
- * written; a record already there, shredded or gone is left alone.
+ * The new envelope of one record on to_version (or beyond), read in tx
+ * (any kind): *write = true and *nr filled (the caller's to clear), with
+ * *old_kek the KEK version it was read under; a record already there,
+ * shredded or gone needs nothing (*write false). No write: record_apply
+ * does that, in the same transaction or a later one (prepare / apply).
  */
-enum pv_rc vault_reencrypt_record(struct vault_ctx *v, struct store_tx *tx,
-    const char *collection, const char *id, uint32_t to_version, bool full, bool *moved)
+static enum pv_rc record_plan(struct vault_ctx *v, struct store_tx *tx,
+    const char *collection, const char *id, uint32_t to_version, bool full,
+    struct store_record *nr_out, uint32_t *old_kek, bool *write)
 {
 	struct store_record r, nr;
 	struct vault_subject_env se;
 	enum pv_rc rc;
 
-	*moved = false;
+	*write = false;
 	memset(&r, 0, sizeof(r));
 	memset(&nr, 0, sizeof(nr));
 	rc = vault_record_fetch(tx, collection, id, &r, &se);
@@ -1475,15 +1485,49 @@ enum pv_rc vault_reencrypt_record(struct vault_ctx *v, struct store_tx *tx,
 			memcpy(nr.wrapped_dek, outenv.wrapped_dek, KEYS_WRAPPED_DEK_LEN);
 			nr.wrapped_dek_len = KEYS_WRAPPED_DEK_LEN;
 		}
+		vault_wipe(&outenv, sizeof(outenv));
 	}
-	rc = store_record_rewrap(tx, &nr, r.kek_version);
-	if (rc == PV_E_CONFLICT)
-		rc = PV_OK;   /* changed under us in this transaction: nothing to do */
-	else if (rc == PV_OK)
-		*moved = true;
+	*old_kek = r.kek_version;
+	*nr_out = nr;
+	memset(&nr, 0, sizeof(nr));   /* the caller's now */
+	*write = true;
 out:
 	vault_wipe(&se, sizeof(se));
 	store_record_clear(&r);
+	store_record_clear(&nr);
+	return rc;
+}
+
+/* Write a planned envelope if the record is still live, at nr's version
+ * and under old_kek (store_record_rewrap): a record PATCHed, shredded or
+ * moved since the plan was read is left alone (the census at the end of a
+ * pass sends the walk over it again if it is still on an older version). */
+static enum pv_rc record_apply(struct store_tx *tx, const struct store_record *nr,
+    uint32_t old_kek, bool *moved)
+{
+	enum pv_rc rc = store_record_rewrap(tx, nr, old_kek);
+
+	*moved = rc == PV_OK;
+	return rc == PV_E_CONFLICT ? PV_OK : rc;
+}
+
+/*
+ * Move one record to to_version (or beyond). *moved = true if it was
+ * written; a record already there, shredded or gone is left alone.
+ */
+enum pv_rc vault_reencrypt_record(struct vault_ctx *v, struct store_tx *tx,
+    const char *collection, const char *id, uint32_t to_version, bool full, bool *moved)
+{
+	struct store_record nr;
+	uint32_t old = 0;
+	bool write = false;
+	enum pv_rc rc;
+
+	*moved = false;
+	memset(&nr, 0, sizeof(nr));
+	rc = record_plan(v, tx, collection, id, to_version, full, &nr, &old, &write);
+	if (rc == PV_OK && write)
+		rc = record_apply(tx, &nr, old, moved);
 	store_record_clear(&nr);
 	return rc;
 }
@@ -1654,7 +1698,7 @@ static enum pv_rc auto_retire(struct vault_ctx *v, struct store_tx *tx, const ch
  * if the version is still at the KEK version read, so a step done again
  * after kill -9 changes nothing. *n: versions looked at. */
 struct sv_list {
-	struct store_secret_version v[BATCH_MAX];
+	struct store_secret_version v[INLINE_BATCH_MAX];
 	size_t n;
 	bool nomem;
 };
@@ -1664,7 +1708,7 @@ static int sv_cb(const struct store_secret_version *v, void *arg)
 	struct sv_list *l = arg;
 	struct store_secret_version *d;
 
-	if (l->n == BATCH_MAX)
+	if (l->n == INLINE_BATCH_MAX)
 		return 1;
 	d = &l->v[l->n];
 	memset(d, 0, sizeof(*d));
@@ -1755,7 +1799,7 @@ static enum pv_rc secrets_step(const struct jobs_step_ctx *ctx, struct step_curs
  * token is still under the versions read, so a step done again after
  * kill -9 changes nothing; done counts census objects moved (a DEK, a MAC). */
 struct tok_list {
-	struct store_token t[BATCH_MAX];
+	struct store_token t[INLINE_BATCH_MAX];
 	size_t n;
 	bool nomem;
 };
@@ -1765,7 +1809,7 @@ static int tok_cb(const struct store_token *t, void *arg)
 	struct tok_list *l = arg;
 	struct store_token *d;
 
-	if (l->n == BATCH_MAX)
+	if (l->n == INLINE_BATCH_MAX)
 		return 1;
 	d = &l->t[l->n];
 	*d = *t;
@@ -1823,127 +1867,248 @@ static enum pv_rc tokens_step(const struct jobs_step_ctx *ctx, struct step_curso
 	return rc;
 }
 
+/* One step's parameters, from the job's params and cursor (prepare and
+ * step both read them; the cursor is the same, so the batch is too unless
+ * the rate window rolled over in between). */
+struct walk {
+	json_t *p;
+	const char *key, *coll;
+	uint32_t to;
+	int64_t batch;           /* <= 0: a full window, the step does nothing */
+	bool full, reindex;
+	struct step_cursor c;
+};
+
+/* the records walk (a collection key, rewrap_dek or full) is prepared */
+static bool walk_prepared(const struct walk *w)
+{
+	return !is_secrets_key(w->key) && !is_tokens_key(w->key) && !w->reindex &&
+	    w->coll[0] != '\0';
+}
+
+static enum pv_rc walk_begin(const struct jobs_step_ctx *ctx, const char *cursor,
+    struct walk *w)
+{
+	int64_t max_rps, now = util_now_ms(), per_step, due;
+	const char *mode;
+
+	memset(w, 0, sizeof(*w));
+	w->p = json_loads(ctx->params, 0, NULL);
+	if (w->p == NULL || !json_is_string(json_object_get(w->p, "key")) ||
+	    !json_is_string(json_object_get(w->p, "collection")) ||
+	    !json_is_string(json_object_get(w->p, "mode")) ||
+	    !json_is_integer(json_object_get(w->p, "to_version")) ||
+	    !json_is_integer(json_object_get(w->p, "max_rps")) || !cursor_parse(cursor, &w->c))
+		return PV_E_INVALID;
+	w->key = json_string_value(json_object_get(w->p, "key"));
+	w->coll = json_string_value(json_object_get(w->p, "collection"));
+	mode = json_string_value(json_object_get(w->p, "mode"));
+	w->full = strcmp(mode, "full") == 0;
+	w->reindex = strcmp(mode, "reindex") == 0;
+	w->to = (uint32_t)json_integer_value(json_object_get(w->p, "to_version"));
+	max_rps = json_integer_value(json_object_get(w->p, "max_rps"));
+	if (max_rps < 1 || w->to == 0)
+		return PV_E_INVALID;
+	/* the rate window: at most max_rps records a second */
+	if (now - w->c.window_ms >= 1000 || now < w->c.window_ms) {
+		w->c.window_ms = now;
+		w->c.in_window = 0;
+	}
+	/* paced in small steps: max_rps / PACE_STEPS records a step (at least
+	 * one), so a paced job's records are spread over the second instead of
+	 * one burst that holds the committer; at full speed BATCH_MAX for the
+	 * prepared records walk (its step on the committer is the writes only),
+	 * INLINE_BATCH_MAX for the walks done whole there */
+	per_step = max_rps / PACE_STEPS;
+	if (per_step < 1)
+		per_step = 1;
+	/* steps that run late (a loaded machine) catch up: as many as the
+	 * window's time so far allows, so the rate stays near max_rps */
+	due = max_rps * (now - w->c.window_ms + 1000 / PACE_STEPS) / 1000 - w->c.in_window;
+	if (due > per_step)
+		per_step = due;
+	if (per_step > (walk_prepared(w) ? BATCH_MAX : INLINE_BATCH_MAX))
+		per_step = walk_prepared(w) ? BATCH_MAX : INLINE_BATCH_MAX;
+	w->batch = max_rps - w->c.in_window;
+	if (w->batch > per_step)
+		w->batch = per_step;
+	return PV_OK;
+}
+
+/* The plan of one records step (prepare / apply, jobs.h): the IDs scanned
+ * from the cursor and, for each, the envelope to write or the error to
+ * report. Made in a read transaction on the runner thread. */
+struct plan_item {
+	char id[WALK_ID_MAX];
+	enum pv_rc rc;           /* PV_OK, or why it cannot move (reported) */
+	bool write;
+	uint32_t old_kek;
+	struct store_record nr;
+};
+
+struct walk_plan {
+	int64_t batch;           /* what it was made for */
+	size_t n;
+	struct plan_item item[]; /* batch of them */
+};
+
+static void plan_free(void *arg)
+{
+	struct walk_plan *pl = arg;
+
+	if (pl == NULL)
+		return;
+	for (size_t i = 0; i < pl->n; i++)
+		store_record_clear(&pl->item[i].nr);
+	free(pl);
+}
+
+static bool cannot_move(enum pv_rc rc)
+{
+	return rc == PV_E_FORBIDDEN || rc == PV_E_KEY_REVOKED || rc == PV_E_INTEGRITY;
+}
+
+static enum pv_rc kind_prepare(const struct jobs_step_ctx *ctx, const char *cursor,
+    void **out)
+{
+	struct vault_ctx *v = ctx->kind_arg;
+	struct walk w;
+	struct walk_plan *pl = NULL;
+	struct ids *ids = NULL;
+	enum pv_rc rc;
+
+	*out = NULL;
+	if ((rc = walk_begin(ctx, cursor, &w)) != PV_OK || w.batch <= 0 || !walk_prepared(&w))
+		goto out;
+	if ((pl = calloc(1, sizeof(*pl) + (size_t)w.batch * sizeof(pl->item[0]))) == NULL ||
+	    (ids = calloc(1, sizeof(*ids))) == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	pl->batch = w.batch;
+	if ((rc = store_record_scan(ctx->tx, w.coll, w.c.last, (size_t)w.batch, id_cb, ids)) !=
+	    PV_OK)
+		goto out;
+	for (size_t i = 0; i < ids->n && i < (size_t)w.batch; i++) {
+		struct plan_item *it = &pl->item[pl->n++];
+
+		util_strlcpy(it->id, ids->id[i], sizeof(it->id));
+		it->rc = record_plan(v, ctx->tx, w.coll, it->id, w.to, w.full, &it->nr,
+		    &it->old_kek, &it->write);
+		if (!cannot_move(it->rc) && it->rc != PV_OK) {
+			rc = it->rc;
+			goto out;
+		}
+	}
+	*out = pl;
+	pl = NULL;
+out:
+	plan_free(pl);
+	free(ids);
+	json_decref(w.p);
+	return rc;
+}
+
 static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
     struct jobs_step_out *out)
 {
 	struct vault_ctx *v = ctx->kind_arg;
-	struct step_cursor c;
+	struct walk w;
 	struct ids *ids = NULL;
-	json_t *p = json_loads(ctx->params, 0, NULL);
-	const char *key, *coll, *mode;
-	uint32_t to;
-	int64_t max_rps, now = util_now_ms(), batch, left = 0;
+	const struct walk_plan *pl = ctx->plan;
 	const struct vault_collection *ic = NULL;
-	bool full, reindex;
-	enum pv_rc rc = PV_OK;
+	int64_t left = 0;
+	size_t n = 0;
+	enum pv_rc rc;
 
-	if (p == NULL || !json_is_string(json_object_get(p, "key")) ||
-	    !json_is_string(json_object_get(p, "collection")) ||
-	    !json_is_string(json_object_get(p, "mode")) ||
-	    !json_is_integer(json_object_get(p, "to_version")) ||
-	    !json_is_integer(json_object_get(p, "max_rps")) || !cursor_parse(cursor, &c)) {
-		rc = PV_E_INVALID;
+	if ((rc = walk_begin(ctx, cursor, &w)) != PV_OK)
 		goto out;
-	}
-	key = json_string_value(json_object_get(p, "key"));
-	coll = json_string_value(json_object_get(p, "collection"));
-	mode = json_string_value(json_object_get(p, "mode"));
-	full = strcmp(mode, "full") == 0;
-	reindex = strcmp(mode, "reindex") == 0;
-	to = (uint32_t)json_integer_value(json_object_get(p, "to_version"));
-	max_rps = json_integer_value(json_object_get(p, "max_rps"));
-	if (max_rps < 1 || to == 0) {
-		rc = PV_E_INVALID;
-		goto out;
-	}
-	/* the rate window: at most max_rps records a second */
-	if (now - c.window_ms >= 1000 || now < c.window_ms) {
-		c.window_ms = now;
-		c.in_window = 0;
-	}
-	batch = max_rps - c.in_window;
-	if (batch > BATCH_MAX)
-		batch = BATCH_MAX;
-	if (batch <= 0) {
-		cursor_fmt(&c, out->cursor, sizeof(out->cursor));
+	if (w.batch <= 0) {
+		cursor_fmt(&w.c, out->cursor, sizeof(out->cursor));
 		goto out;   /* a full window: this step does nothing */
 	}
-	if ((ids = calloc(1, sizeof(*ids))) == NULL) {
-		rc = PV_E_NOMEM;
-		goto out;
-	}
-	if (is_secrets_key(key)) {
-		size_t seen = 0;
-
-		if ((rc = secrets_step(ctx, &c, to, batch, out, &seen)) != PV_OK)
+	if (pl != NULL && (pl->batch != w.batch || !walk_prepared(&w)))
+		pl = NULL;   /* made for another window: do it here */
+	if (is_secrets_key(w.key)) {
+		if ((rc = secrets_step(ctx, &w.c, w.to, w.batch, out, &n)) != PV_OK)
 			goto out;
-		ids->n = seen;   /* the pass's end and the rate window count it below */
+		goto counted;   /* the pass's end and the rate window count n below */
+	}
+	if (is_tokens_key(w.key)) {
+		if ((rc = tokens_step(ctx, &w.c, w.to, w.full, w.batch, out, &n)) != PV_OK)
+			goto out;
 		goto counted;
 	}
-	if (is_tokens_key(key)) {
-		size_t seen = 0;
-
-		if ((rc = tokens_step(ctx, &c, to, full, batch, out, &seen)) != PV_OK)
-			goto out;
-		ids->n = seen;
-		goto counted;
-	}
-	if (reindex && (coll[0] == '\0' || (rc = vault_coll_get(v, coll, &ic)) != PV_OK)) {
+	if (w.reindex && (w.coll[0] == '\0' || (rc = vault_coll_get(v, w.coll, &ic)) != PV_OK)) {
 		if (rc == PV_OK)
 			rc = PV_E_INVALID;
 		goto out;
 	}
-	/* collection "" : the subject keys of KEK "subjects", in ref order */
-	if ((rc = coll[0] == '\0' ?
-	    store_subject_scan(ctx->tx, c.last, (size_t)batch, id_cb, ids) :
-	    store_record_scan(ctx->tx, coll, c.last, (size_t)batch, id_cb, ids)) != PV_OK)
-		goto out;
-	for (size_t i = 0; i < ids->n; i++) {
+	if (pl == NULL) {
+		if ((ids = calloc(1, sizeof(*ids))) == NULL) {
+			rc = PV_E_NOMEM;
+			goto out;
+		}
+		/* collection "" : the subject keys of KEK "subjects", in ref order */
+		if ((rc = w.coll[0] == '\0' ?
+		    store_subject_scan(ctx->tx, w.c.last, (size_t)w.batch, id_cb, ids) :
+		    store_record_scan(ctx->tx, w.coll, w.c.last, (size_t)w.batch, id_cb, ids)) !=
+		    PV_OK)
+			goto out;
+	}
+	n = pl != NULL ? pl->n : ids->n;
+	for (size_t i = 0; i < n; i++) {
+		const char *id = pl != NULL ? pl->item[i].id : ids->id[i];
 		bool moved = false;
 		int64_t entries = 0;
 
-		if (reindex) {
-			rc = reindex_record(v, ctx->tx, ic, ids->id[i], to, &entries);
+		if (pl != NULL) {
+			/* apply: only the conditional write of what prepare made */
+			rc = pl->item[i].rc;
+			if (rc == PV_OK && pl->item[i].write)
+				rc = record_apply(ctx->tx, &pl->item[i].nr, pl->item[i].old_kek, &moved);
+		} else if (w.reindex) {
+			rc = reindex_record(v, ctx->tx, ic, id, w.to, &entries);
 			out->done += entries;
 		} else {
-			rc = coll[0] == '\0' ? reencrypt_subject(v, ctx->tx, ids->id[i], to, &moved) :
-			    vault_reencrypt_record(v, ctx->tx, coll, ids->id[i], to, full, &moved);
+			rc = w.coll[0] == '\0' ? reencrypt_subject(v, ctx->tx, id, w.to, &moved) :
+			    vault_reencrypt_record(v, ctx->tx, w.coll, id, w.to, w.full, &moved);
 		}
-		if (rc == PV_E_FORBIDDEN || rc == PV_E_KEY_REVOKED || rc == PV_E_INTEGRITY) {
+		if (cannot_move(rc)) {
 			/* under a revoked version or damaged: nothing can move it; say
 			 * which (an ID and a code, never a value) and go on */
 			util_strlcpy(out->error_code, rc == PV_E_INTEGRITY ? "integrity" :
 			    "key_revoked", sizeof(out->error_code));
-			util_strlcpy(out->error_item, ids->id[i], sizeof(out->error_item));
+			util_strlcpy(out->error_item, id, sizeof(out->error_item));
 			rc = PV_OK;
 		}
 		if (rc != PV_OK)
 			goto out;
 		if (moved)
 			out->done++;
-		util_strlcpy(c.last, ids->id[i], sizeof(c.last));
+		util_strlcpy(w.c.last, id, sizeof(w.c.last));
 	}
 counted:
-	c.in_window += (int64_t)ids->n;
+	w.c.in_window += (int64_t)n;
 	out->total = -1;
-	if ((int64_t)ids->n < batch) {
+	if ((int64_t)n < w.batch) {
 		/* end of a pass: anything left under an older version? */
-		if ((rc = census_older(ctx->tx, key, to, &left)) != PV_OK)
+		if ((rc = census_older(ctx->tx, w.key, w.to, &left)) != PV_OK)
 			goto out;
-		if (left > 0 && c.pass + 1 < MAX_PASSES) {
-			c.pass++;
-			c.last[0] = '\0';
+		if (left > 0 && w.c.pass + 1 < MAX_PASSES) {
+			w.c.pass++;
+			w.c.last[0] = '\0';
 			out->total = ctx->done + out->done + left;
 		} else {
 			out->finished = true;
-			if ((rc = auto_retire(v, ctx->tx, key, to)) != PV_OK)
+			if ((rc = auto_retire(v, ctx->tx, w.key, w.to)) != PV_OK)
 				goto out;
 		}
 	}
-	cursor_fmt(&c, out->cursor, sizeof(out->cursor));
+	cursor_fmt(&w.c, out->cursor, sizeof(out->cursor));
 out:
 	free(ids);
-	json_decref(p);
+	json_decref(w.p);
 	return rc;
 }
 
@@ -2086,11 +2251,13 @@ enum pv_rc vault_keys_install(struct vault_ctx *v, struct jobs_runner *r,
 	ka->kind.name = KIND_NAME;
 	ka->kind.step = kind_step;
 	ka->kind.arg = v;
+	ka->prep = (struct jobs_prepare){ kind_prepare, plan_free };
 	v->keyadmin = ka;   /* freed by vault_free */
 	STORE_READ(v->st, rc, compromised_load_tx(tx, ka));
 	if (rc != PV_OK)
 		log_warn("vault: the compromised key versions were not loaded (%s)", pv_rc_name(rc));
-	if (r != NULL && (rc = jobs_kind_register(r, &ka->kind)) != PV_OK)
+	if (r != NULL && (rc = jobs_kind_register_prepared(r, &ka->kind, &ka->prep)) !=
+	    PV_OK)
 		return rc;
 	if (srv != NULL && (rc = vault_routes_keys(srv, ka)) != PV_OK)
 		return rc;
@@ -2110,6 +2277,21 @@ enum pv_rc vault_keys_kind_step(struct vault_ctx *v, const struct jobs_step_ctx 
 
 	c.kind_arg = v;
 	return kind_step(&c, cursor, out);
+}
+
+enum pv_rc vault_keys_kind_prepare(struct vault_ctx *v, const struct jobs_step_ctx *ctx,
+    const char *cursor, void **plan)
+{
+	struct jobs_step_ctx c = *ctx;
+
+	c.kind_arg = v;
+	c.plan = NULL;
+	return kind_prepare(&c, cursor, plan);
+}
+
+void vault_keys_plan_free(void *plan)
+{
+	plan_free(plan);
 }
 
 struct vault_ctx *vault_keyadmin_vault(struct vault_keyadmin *ka)

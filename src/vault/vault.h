@@ -505,6 +505,12 @@ struct jobs_step_ctx;
 struct jobs_step_out;
 enum pv_rc vault_keys_kind_step(struct vault_ctx *v, const struct jobs_step_ctx *ctx,
     const char *cursor, struct jobs_step_out *out);
+/* The same for its prepare phase (jobs.h "Prepare / apply"): *plan goes
+ * into ctx->plan of the step from the same cursor, then to
+ * vault_keys_plan_free. */
+enum pv_rc vault_keys_kind_prepare(struct vault_ctx *v, const struct jobs_step_ctx *ctx,
+    const char *cursor, void **plan);
+void vault_keys_plan_free(void *plan);
 
 /* ---- offboarding (ops_offboard.c; docs/governance.md "Return and
  * destruction at contract end"): offline, over a store and a keyring this

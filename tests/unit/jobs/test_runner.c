@@ -51,6 +51,163 @@ fail_step(const struct jobs_step_ctx *ctx, const char *cursor, struct jobs_step_
 }
 static const struct jobs_kind fail_kind = { "test.fail", fail_step, NULL };
 
+/*
+ * "test.pa": a kind with a prepare phase, shaped like re-encryption. Items
+ * are meta "pa/<i>" (i < PA_N) holding "<version>:<payload>"; the job moves
+ * each from version 1 to 2 keeping its payload, PA_STEP items a step, and
+ * appends "<i>\n" to meta "pa.log" for each move (a move done twice shows
+ * twice, a lost one not at all). prepare reads the items and plans the new
+ * values; the step applies a planned write only if the item still holds
+ * what prepare read. Cursor "<pass>|<next i>"; at the end of a pass an item
+ * still at version 1 starts another pass (at most 3).
+ */
+#define PA_N 4
+#define PA_STEP 2
+
+struct pa_item {
+	int i;
+	char old[64], new_[64];
+};
+struct pa_plan {
+	size_t n;
+	struct pa_item item[PA_STEP];
+};
+static int pa_applied;      /* items written from a plan */
+
+static enum pv_rc
+pa_get(struct store_tx *tx, const char *key, char *out, size_t cap)
+{
+	uint8_t *v = NULL;
+	size_t len = 0;
+	enum pv_rc rc = store_meta_get(tx, key, &v, &len);
+
+	if (rc == PV_E_NOTFOUND) {
+		len = 0;
+		rc = PV_OK;
+	}
+	if (rc == PV_OK && len >= cap)
+		rc = PV_E_TOOBIG;
+	if (rc == PV_OK) {
+		if (len > 0)
+			memcpy(out, v, len);
+		out[len] = '\0';
+	}
+	free(v);
+	return rc;
+}
+
+static enum pv_rc
+pa_put(struct store_tx *tx, const char *key, const char *val)
+{
+	return store_meta_put(tx, key, (const uint8_t *)val, strlen(val));
+}
+
+static enum pv_rc
+pa_move(struct store_tx *tx, int i, const char *nv)
+{
+	char key[32], log[256], line[16];
+	enum pv_rc rc;
+
+	snprintf(key, sizeof(key), "pa/%d", i);
+	if ((rc = pa_put(tx, key, nv)) != PV_OK || (rc = pa_get(tx, "pa.log", log,
+	    sizeof(log) - sizeof(line))) != PV_OK)
+		return rc;
+	snprintf(line, sizeof(line), "%d\n", i);
+	strcat(log, line);
+	return pa_put(tx, "pa.log", log);
+}
+
+static enum pv_rc
+pa_prepare(const struct jobs_step_ctx *ctx, const char *cursor, void **out)
+{
+	struct pa_plan *pl = calloc(1, sizeof(*pl));
+	int pass = 0, next = 0;
+	enum pv_rc rc = PV_OK;
+
+	assert_null(ctx->plan);
+	if (pl == NULL)
+		return PV_E_NOMEM;
+	if (cursor[0] != '\0')
+		assert_int_equal(sscanf(cursor, "%d|%d", &pass, &next), 2);
+	for (int i = next; rc == PV_OK && i < PA_N && i < next + PA_STEP; i++) {
+		struct pa_item *it = &pl->item[pl->n++];
+		char key[32];
+
+		it->i = i;
+		snprintf(key, sizeof(key), "pa/%d", i);
+		rc = pa_get(ctx->tx, key, it->old, sizeof(it->old));
+		if (rc == PV_OK && strncmp(it->old, "1:", 2) == 0) {
+			it->new_[0] = '2';
+			memcpy(it->new_ + 1, it->old + 1, strlen(it->old));   /* ":payload\0" */
+		}
+	}
+	if (rc == PV_OK)
+		*out = pl;
+	else
+		free(pl);
+	return rc;
+}
+
+static enum pv_rc
+pa_step(const struct jobs_step_ctx *ctx, const char *cursor, struct jobs_step_out *out)
+{
+	const struct pa_plan *pl = ctx->plan;
+	int pass = 0, next = 0, left = 0;
+	char key[32], cur[64];
+	enum pv_rc rc = PV_OK;
+
+	if (cursor[0] != '\0')
+		assert_int_equal(sscanf(cursor, "%d|%d", &pass, &next), 2);
+	for (int i = next; rc == PV_OK && i < PA_N && i < next + PA_STEP; i++) {
+		snprintf(key, sizeof(key), "pa/%d", i);
+		if ((rc = pa_get(ctx->tx, key, cur, sizeof(cur))) != PV_OK)
+			break;
+		if (pl != NULL) {
+			const struct pa_item *it = &pl->item[i - next];
+
+			assert_int_equal(it->i, i);
+			/* apply: only if it still holds what prepare read */
+			if (it->new_[0] != '\0' && strcmp(cur, it->old) == 0) {
+				rc = pa_move(ctx->tx, i, it->new_);
+				out->done++;
+				pa_applied++;
+			}
+		} else if (strncmp(cur, "1:", 2) == 0) {
+			char nv[64];
+
+			snprintf(nv, sizeof(nv), "2:%s", cur + 2);
+			rc = pa_move(ctx->tx, i, nv);
+			out->done++;
+		}
+	}
+	next += PA_STEP;
+	if (rc == PV_OK && next >= PA_N) {
+		for (int i = 0; rc == PV_OK && i < PA_N; i++) {
+			snprintf(key, sizeof(key), "pa/%d", i);
+			if ((rc = pa_get(ctx->tx, key, cur, sizeof(cur))) == PV_OK &&
+			    strncmp(cur, "1:", 2) == 0)
+				left++;
+		}
+		if (left > 0 && pass + 1 < 3) {
+			pass++;
+			next = 0;
+		} else {
+			out->finished = true;
+		}
+	}
+	snprintf(out->cursor, sizeof(out->cursor), "%d|%d", pass, next);
+	return rc;
+}
+
+static void
+pa_free(void *plan)
+{
+	free(plan);
+}
+
+static const struct jobs_kind pa_kind = { "test.pa", pa_step, NULL };
+static const struct jobs_prepare pa_prep = { pa_prepare, pa_free };
+
 static void
 runner_new(struct fx *f, const char *node)
 {
@@ -62,6 +219,7 @@ runner_new(struct fx *f, const char *node)
 
 	assert_int_equal(jobs_runner_start(&c, &f->r), PV_OK);
 	assert_int_equal(jobs_kind_register(f->r, &fail_kind), PV_OK);
+	assert_int_equal(jobs_kind_register_prepared(f->r, &pa_kind, &pa_prep), PV_OK);
 }
 
 static int
@@ -105,6 +263,116 @@ static void
 get(struct fx *f, const char *id, struct store_job *j)
 {
 	assert_int_equal(TX_RD(f->st, store_job_get(tx, id, j)), PV_OK);
+}
+
+/* ---- prepare / apply ---- */
+
+static void
+pa_seed(struct fx *f)
+{
+	for (int i = 0; i < PA_N; i++) {
+		char key[32], val[32];
+
+		snprintf(key, sizeof(key), "pa/%d", i);
+		snprintf(val, sizeof(val), "1:p%d", i);
+		assert_int_equal(TX_WR(f->st, pa_put(tx, key, val)), PV_OK);
+	}
+	pa_applied = 0;
+}
+
+static void
+pa_expect(struct fx *f, const char *log, const char *item0)
+{
+	char v[256], key[32], want[32];
+
+	assert_int_equal(TX_RD(f->st, pa_get(tx, "pa.log", v, sizeof(v))), PV_OK);
+	assert_string_equal(v, log);    /* each item moved exactly once */
+	for (int i = 0; i < PA_N; i++) {
+		snprintf(key, sizeof(key), "pa/%d", i);
+		snprintf(want, sizeof(want), "2:p%d", i);
+		assert_int_equal(TX_RD(f->st, pa_get(tx, key, v, sizeof(v))), PV_OK);
+		assert_string_equal(v, i == 0 ? item0 : want);
+	}
+}
+
+struct between {
+	struct fx *f;
+	int calls;
+	int at;            /* on this call ... */
+	bool change;       /* ... change item 0 (still version 1), or */
+	bool drop;         /* ... drop the plan as a crash would */
+};
+
+static bool
+between_cb(void *arg)
+{
+	struct between *b = arg;
+
+	if (++b->calls != b->at)
+		return true;
+	if (b->change)
+		assert_int_equal(TX_WR(b->f->st, pa_put(tx, "pa/0", "1:changed")), PV_OK);
+	return !b->drop;
+}
+
+/* An item changed between prepare and apply is not clobbered by the plan
+ * (its new payload stands) and the next pass moves it. */
+static void
+test_prepare_apply_changed(void **state)
+{
+	struct fx *f = *state;
+	struct between b = { f, 0, 1, true, false };
+	struct store_job j;
+	char id[UTIL_ID_MAX];
+	enum jobs_tick t;
+	int ticks = 0;
+
+	pa_seed(f);
+	assert_int_equal(jobs_enqueue(f->r, NULL, "test.pa", "{}", PA_N, id), PV_OK);
+	while ((t = jobs_runner_tick_between(f->r, between_cb, &b)) == JOBS_TICK_STEP)
+		assert_true(++ticks < 20);
+	assert_int_equal(t, JOBS_TICK_FINISHED);
+	/* pass 1: 0 skipped (changed), 1, 2, 3 moved; pass 2: 0 moved */
+	pa_expect(f, "1\n2\n3\n0\n", "2:changed");
+	assert_int_equal(pa_applied, PA_N);   /* every move was a plan's */
+	get(f, id, &j);
+	assert_string_equal(j.state, "done");
+	assert_int_equal(j.done, PA_N);
+	assert_string_equal(j.cursor, "1|4");
+	store_job_clear(&j);
+}
+
+/* A crash after prepare (the plan dropped unapplied, the runner gone): the
+ * next runner takes the job over at the same cursor; nothing is lost or
+ * done twice. */
+static void
+test_prepare_crash(void **state)
+{
+	struct fx *f = *state;
+	struct between b = { f, 0, 2, false, true };
+	struct store_job j;
+	char id[UTIL_ID_MAX];
+	enum jobs_tick t;
+	int ticks = 0;
+
+	pa_seed(f);
+	assert_int_equal(jobs_enqueue(f->r, NULL, "test.pa", "{}", PA_N, id), PV_OK);
+	assert_int_equal(jobs_runner_tick_between(f->r, between_cb, &b), JOBS_TICK_STEP);
+	assert_int_equal(jobs_runner_tick_between(f->r, between_cb, &b), JOBS_TICK_STEP);
+	get(f, id, &j);
+	assert_string_equal(j.cursor, "0|2");   /* the second step's plan never applied */
+	assert_int_equal(j.done, 2);
+	store_job_clear(&j);
+	jobs_runner_stop(f->r);
+	runner_new(f, "node-a");                /* restarted: takes its own job over */
+	while ((t = jobs_runner_tick(f->r)) == JOBS_TICK_STEP)
+		assert_true(++ticks < 20);
+	assert_int_equal(t, JOBS_TICK_FINISHED);
+	pa_expect(f, "0\n1\n2\n3\n", "2:p0");
+	get(f, id, &j);
+	assert_string_equal(j.state, "done");
+	assert_int_equal(j.done, PA_N);
+	store_job_clear(&j);
 }
 
 static void
@@ -312,6 +580,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_runs_to_done, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prepare_apply_changed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prepare_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pause_at_step_boundary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failures_recorded_and_bounded, setup, teardown),

@@ -150,18 +150,36 @@ static void test_census_matches_full_scan(void **state)
 	caller_free(&clin);
 }
 
-static void run_step(struct vf *f, const char *params, const char *cursor,
-    struct jobs_step_out *out)
+/* One step as the runner runs it: prepare in a read transaction (plan
+ * NULL: the walk has no prepare phase), then the step applying the plan;
+ * between (optional) runs in between. prepared false: the step alone (no
+ * plan, it does all the work in its transaction). */
+static void run_step_x(struct vf *f, const char *params, const char *cursor, bool prepared,
+    void (*between)(struct vf *f), struct jobs_step_out *out)
 {
 	struct jobs_step_ctx ctx;
+	void *plan = NULL;
 
 	memset(&ctx, 0, sizeof(ctx));
 	memset(out, 0, sizeof(*out));
 	snprintf(out->cursor, sizeof(out->cursor), "%s", cursor);
 	ctx.job_id = "job_test";
 	ctx.params = params;
+	if (prepared)
+		assert_int_equal(TX_RD(f->st, (ctx.tx = tx, vault_keys_kind_prepare(f->v, &ctx,
+		    cursor, &plan))), PV_OK);
+	if (between != NULL)
+		between(f);
+	ctx.plan = plan;
 	assert_int_equal(TX_WR(f->st, (ctx.tx = tx, vault_keys_kind_step(f->v, &ctx, cursor, out))),
 	    PV_OK);
+	vault_keys_plan_free(plan);
+}
+
+static void run_step(struct vf *f, const char *params, const char *cursor,
+    struct jobs_step_out *out)
+{
+	run_step_x(f, params, cursor, true, NULL, out);
 }
 
 static void snapshot(struct vf *f, char ids[][UTIL_ID_MAX], size_t n, uint8_t (*wd)[64],
@@ -180,6 +198,16 @@ static void snapshot(struct vf *f, char ids[][UTIL_ID_MAX], size_t n, uint8_t (*
 	}
 }
 
+/* Two cursors "<pass>|<last>|<window>|<n>" at the same pass and record. */
+static bool same_last(const char *a, const char *b)
+{
+	const char *ea = strchr(a, '|'), *eb = strchr(b, '|');
+
+	ea = ea != NULL ? strchr(ea + 1, '|') : NULL;
+	eb = eb != NULL ? strchr(eb + 1, '|') : NULL;
+	return ea != NULL && eb != NULL && ea - a == eb - b && strncmp(a, b, (size_t)(ea - a)) == 0;
+}
+
 static void test_step_idempotent(void **state)
 {
 	struct vf *f = *state;
@@ -188,6 +216,7 @@ static void test_step_idempotent(void **state)
 	uint8_t before[12][64], after[12][64];
 	uint32_t kv[12], kv2[12], nv;
 	struct jobs_step_out o1, o2, o3;
+	char c1[JOBS_CURSOR_MAX];
 
 	make_patients(f);
 	caller(f, &clin, "usr_clin", CLINICIAN, "TREAT");
@@ -197,36 +226,73 @@ static void test_step_idempotent(void **state)
 	assert_int_equal(nv, 2);
 	snprintf(params, sizeof(params), "{\"key\":\"" KEK "\",\"collection\":\"patients\","
 	    "\"mode\":\"rewrap_dek\",\"max_rps\":1000,\"to_version\":2}");
-	/* one step moves all 12 and finishes */
+	/* paced: max_rps 1000 is 10 records a step (max_rps / 100); two steps
+	 * move all 12 and finish */
 	run_step(f, params, "", &o1);
-	assert_int_equal(o1.done, 12);
-	assert_true(o1.finished);
+	assert_int_equal(o1.done, 10);
+	assert_false(o1.finished);
+	assert_int_equal(census(f, 1), 2);
+	snprintf(c1, sizeof(c1), "%s", o1.cursor);
+	run_step(f, params, c1, &o3);
+	assert_int_equal(o3.done, 2);
+	assert_true(o3.finished);
 	assert_int_equal(census(f, 1), 0);
 	assert_int_equal(census(f, 2), 12);
 	snapshot(f, ids, 12, before, kv);
 	for (int i = 0; i < 12; i++)
 		assert_int_equal(kv[i], 2);
-	/* the same step again from the old cursor (its commit lost): nothing
-	 * moves, no DEK is wrapped again, the census stays */
-	run_step(f, params, "", &o2);
-	assert_int_equal(o2.done, 0);
-	assert_true(o2.finished);
-	snapshot(f, ids, 12, after, kv2);
-	assert_memory_equal(before, after, sizeof(before));
-	assert_int_equal(census(f, 2), 12);
-	/* full mode on an older version, in two steps of max_rps 5 */
+	/* the same steps again from the old cursors (their commits lost), once
+	 * prepared and applied, once done in the step alone: nothing moves, no
+	 * DEK is wrapped again, the census stays */
+	for (int prepared = 0; prepared < 2; prepared++) {
+		run_step_x(f, params, "", prepared != 0, NULL, &o2);
+		assert_int_equal(o2.done, 0);
+		assert_false(o2.finished);
+		assert_true(same_last(o2.cursor, c1));   /* the same records, in order */
+		run_step_x(f, params, c1, prepared != 0, NULL, &o2);
+		assert_int_equal(o2.done, 0);
+		assert_true(o2.finished);
+		snapshot(f, ids, 12, after, kv2);
+		assert_memory_equal(before, after, sizeof(before));
+		assert_int_equal(census(f, 2), 12);
+	}
+	/* full mode on an older version, max_rps 5: one record a step, five
+	 * steps fill the second's window */
 	assert_int_equal(keys_kek_rotate(f->keys, KEK, &nv), PV_OK);
 	snprintf(params, sizeof(params), "{\"key\":\"" KEK "\",\"collection\":\"patients\","
 	    "\"mode\":\"full\",\"max_rps\":5,\"to_version\":3}");
-	run_step(f, params, "", &o3);
-	assert_int_equal(o3.done, 5);
-	assert_false(o3.finished);
+	c1[0] = '\0';
+	/* the clock held still: a slow run must not make a step catch up */
+	util_clock_set_fixed(util_now_ms());
+	for (int i = 0; i < 5; i++) {
+		run_step(f, params, c1, &o3);
+		assert_int_equal(o3.done, 1);
+		assert_false(o3.finished);
+		snprintf(c1, sizeof(c1), "%s", o3.cursor);
+	}
 	/* a full window: the next step does nothing, whatever the records */
 	run_step(f, params, o3.cursor, &o2);
 	assert_int_equal(o2.done, 0);
 	assert_string_equal(o2.cursor, o3.cursor);
 	assert_int_equal(census(f, 3), 5);
 	assert_int_equal(census(f, 2), 7);
+	/* the next second: one record a step again; a step that runs late
+	 * catches up to what the window's time allows (610 ms in: 3 due, 1
+	 * done, so 2), never past max_rps (995 ms in: 5 due, 2 left) */
+	util_clock_advance(1000);
+	run_step(f, params, o2.cursor, &o3);
+	assert_int_equal(o3.done, 1);
+	util_clock_advance(600);
+	run_step(f, params, o3.cursor, &o2);
+	assert_int_equal(o2.done, 2);
+	util_clock_advance(395);
+	run_step(f, params, o2.cursor, &o3);
+	assert_int_equal(o3.done, 2);
+	run_step(f, params, o3.cursor, &o2);
+	assert_int_equal(o2.done, 0);    /* the window is full */
+	util_clock_reset();
+	assert_int_equal(census(f, 3), 10);
+	assert_int_equal(census(f, 2), 2);
 	/* every record still opens with its fields */
 	for (int i = 0; i < 12; i++) {
 		struct answer w;
@@ -238,6 +304,109 @@ static void test_step_idempotent(void **state)
 		assert_non_null(strstr(field(&w, "name"), "Census Person"));
 		answer_free(&w);
 	}
+	caller_free(&clin);
+}
+
+/* A record PATCHed between a step's prepare and its apply: the PATCH
+ * (sealed under the active version) stands, the plan's rewrap of the old
+ * envelope is not written over it, and every other record moves. */
+static struct op_caller *patch_who;
+static const char *patch_id;
+
+static void patch_between(struct vf *f)
+{
+	json_t *patch = json_pack("{s:s}", "name", "Patched Between");
+	struct answer w;
+
+	answer_init(&w);
+	vault_record_update(f->v, &patch_who->who, "patients", patch_id, NULL, patch, on_done, &w);
+	answer_wait(&w);
+	assert_int_equal(w.rc, PV_OK);
+	answer_free(&w);
+	json_decref(patch);
+}
+
+static void test_prepare_apply_patched(void **state)
+{
+	struct vf *f = *state;
+	struct op_caller clin;
+	char ids[6][UTIL_ID_MAX], params[256];
+	uint32_t nv;
+	struct jobs_step_out o;
+	struct answer w;
+
+	make_patients(f);
+	caller(f, &clin, "usr_clin", CLINICIAN, "TREAT");
+	for (int i = 0; i < 6; i++)
+		create(f, &clin, i, ids[i]);
+	assert_int_equal(keys_kek_rotate(f->keys, KEK, &nv), PV_OK);
+	snprintf(params, sizeof(params), "{\"key\":\"" KEK "\",\"collection\":\"patients\","
+	    "\"mode\":\"rewrap_dek\",\"max_rps\":1000000,\"to_version\":2}");
+	patch_who = &clin;
+	patch_id = ids[3];
+	run_step_x(f, params, "", true, patch_between, &o);
+	assert_int_equal(o.done, 5);          /* the patched one was skipped */
+	assert_true(o.finished);
+	assert_int_equal(census(f, 1), 0);
+	assert_int_equal(census(f, 2), 6);
+	for (int i = 0; i < 6; i++) {
+		answer_init(&w);
+		vault_record_read(f->v, &clin.who, "patients", ids[i], on_done, &w);
+		answer_wait(&w);
+		assert_int_equal(w.rc, PV_OK);
+		if (i == 3)
+			assert_string_equal(field(&w, "name"), "Patched Between");
+		else
+			assert_non_null(strstr(field(&w, "name"), "Census Person"));
+		answer_free(&w);
+	}
+	caller_free(&clin);
+}
+
+/* The whole walk over NCOST records (PV_TEST_NCOST, up to 2000) at full
+ * speed, prepared and applied step by step; PV_TEST_INLINE set: each step
+ * alone, as a kind without prepare. Also the callgrind harness of
+ * docs/performance.md "Re-encryption" (--toggle-collect=cost_walk, or
+ * vault_keys_kind_prepare / vault_keys_kind_step for each phase). */
+#define NCOST 100
+
+__attribute__((noinline)) static void cost_walk(struct vf *f, const char *params, bool prepared,
+    int64_t *moved)
+{
+	char cur[JOBS_CURSOR_MAX] = "";
+	struct jobs_step_out o;
+	int steps = 0;
+
+	do {
+		run_step_x(f, params, cur, prepared, NULL, &o);
+		*moved += o.done;
+		snprintf(cur, sizeof(cur), "%s", o.cursor);
+		assert_true(++steps < 50);
+	} while (!o.finished);
+}
+
+static void test_walk_cost(void **state)
+{
+	struct vf *f = *state;
+	struct op_caller clin;
+	char id[UTIL_ID_MAX], params[256];
+	uint32_t nv;
+	int64_t moved = 0;
+	int n = getenv("PV_TEST_NCOST") != NULL ? atoi(getenv("PV_TEST_NCOST")) : NCOST;
+
+	if (n < 1 || n > 2000)
+		n = NCOST;
+	make_patients(f);
+	caller(f, &clin, "usr_clin", CLINICIAN, "TREAT");
+	for (int i = 0; i < n; i++)
+		create(f, &clin, i, id);
+	assert_int_equal(keys_kek_rotate(f->keys, KEK, &nv), PV_OK);
+	snprintf(params, sizeof(params), "{\"key\":\"" KEK "\",\"collection\":\"patients\","
+	    "\"mode\":\"rewrap_dek\",\"max_rps\":1000000,\"to_version\":2}");
+	cost_walk(f, params, getenv("PV_TEST_INLINE") == NULL, &moved);
+	assert_int_equal(moved, n);
+	assert_int_equal(census(f, 1), 0);
+	assert_int_equal(census(f, 2), n);
 	caller_free(&clin);
 }
 
@@ -314,6 +483,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_census_matches_full_scan, vf_setup, vf_teardown),
 		cmocka_unit_test_setup_teardown(test_step_idempotent, vf_setup, vf_teardown),
+		cmocka_unit_test_setup_teardown(test_prepare_apply_patched, vf_setup, vf_teardown),
+		cmocka_unit_test_setup_teardown(test_walk_cost, vf_setup, vf_teardown),
 		cmocka_unit_test_setup_teardown(test_retire_revoke_refusals, vf_setup, vf_teardown),
 	};
 
