@@ -515,7 +515,9 @@ refused(struct authn_oidc *o, const char *source, const char *action, const char
 	ev.outcome = AUDIT_DENIED;
 	ev.reason = reason != NULL ? reason : "oidc_malformed";
 	ev.detail = detail;
-	if (audit_record(o->s->audit, &ev) != PV_OK)
+	/* the refusal leaves once its entry is durable (PV_E_AUDIT if it is
+	 * not), with no thread waiting for it (audit.h audit_record_held) */
+	if (audit_record_held(o->s->audit, &ev, true) != PV_OK)
 		return PV_E_AUDIT;
 	return fail(ar, rc, rc == PV_E_OIDC ?
 	    "The identity provider's sign-in could not be verified" : "");
@@ -539,17 +541,25 @@ who_detail(const char *iss, const char *sub, const char *extra_key, json_t *extr
 
 /* ---- begin ------------------------------------------------------------ */
 
-struct pending_job {
-	const struct store_oidc_pending *p;
+/* authn_oidc_begin's state row, owned by its held commit (heap). */
+struct pending_held {
+	struct store_oidc_pending p;
 	int64_t now_ms;
 };
 
 static enum pv_rc
-pending_fn(struct store_tx *tx, void *arg)
+pending_held_fn(struct store_tx *tx, void *arg)
 {
-	struct pending_job *j = arg;
+	struct pending_held *h = arg;
 
-	return store_oidc_pending_put(tx, j->p, j->now_ms);
+	return store_oidc_pending_put(tx, &h->p, h->now_ms);
+}
+
+static void
+pending_free(void *arg)
+{
+	crypto_wipe(arg, sizeof(struct pending_held));
+	free(arg);
 }
 
 /* RFC 8252 §7.3: a loopback redirect, http://127.0.0.1:PORT/... or [::1]. */
@@ -597,7 +607,7 @@ authn_oidc_begin(struct authn_service *s, const char *source, const char *cli_re
 	struct authn_oidc *o = s->oidc;
 	char state[64], nonce[64], verifier[64], challenge[64];
 	struct store_oidc_pending p;
-	struct pending_job j;
+	struct pending_held *ph;
 	json_t *d = NULL, *data = NULL;
 	char *txt = NULL, *url = NULL, *e[7] = { NULL };
 	CURL *c = NULL;
@@ -640,9 +650,16 @@ authn_oidc_begin(struct authn_service *s, const char *source, const char *cli_re
 	util_strlcpy(p.kind, "state", sizeof(p.kind));
 	util_strlcpy(p.data, txt, sizeof(p.data));
 	p.expires_ms = now + STATE_TTL_MS;
-	j.p = &p;
-	j.now_ms = now;
-	if ((rc = audit_commit(s->audit, NULL, pending_fn, &j)) != PV_OK)
+	/* the state row with nobody waiting: the redirect (built from what is
+	 * known now) leaves after the fsync, or becomes the commit's failure
+	 * (audit.h audit_commit_held); the job owns a heap copy */
+	if ((ph = malloc(sizeof(*ph))) == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	ph->p = p;
+	ph->now_ms = now;
+	if ((rc = audit_commit_held(s->audit, NULL, pending_held_fn, ph, pending_free)) != PV_OK)
 		goto out;
 	if ((c = curl_easy_init()) == NULL) {
 		rc = PV_E_NOMEM;
