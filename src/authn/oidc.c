@@ -1238,6 +1238,65 @@ exchange_fn(struct store_tx *tx, void *arg)
 	return PV_OK;
 }
 
+/* The exchange's write, owned by its held commit (heap): the session or
+ * the MFA challenge row, the IdP's sid. */
+struct exchange_held {
+	struct exchange_job j;
+	struct store_session session;
+	struct store_mfa_pending pending;
+	char *iss, *sid;
+};
+
+static enum pv_rc
+exchange_held_fn(struct store_tx *tx, void *arg)
+{
+	return exchange_fn(tx, &((struct exchange_held *)arg)->j);
+}
+
+static void
+exchange_held_free(void *arg)
+{
+	struct exchange_held *h = arg;
+
+	free(h->iss);
+	free(h->sid);
+	crypto_wipe(h, sizeof(*h));
+	free(h);
+}
+
+/* The session (j->session) or challenge (j->pending) and its auth.login
+ * entry, with nobody waiting: the answer, built from what is known now (the
+ * token made before the submit), leaves after the fsync or becomes the
+ * commit's failure (audit.h audit_commit_held). Off a request thread it is
+ * audit_commit. */
+static enum pv_rc
+exchange_commit(struct authn_service *s, const struct audit_event *ev,
+    const struct exchange_job *j)
+{
+	struct exchange_held *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return PV_E_NOMEM;
+	h->iss = strdup(j->iss != NULL ? j->iss : "");
+	h->sid = strdup(j->sid != NULL ? j->sid : "");
+	if (h->iss == NULL || h->sid == NULL) {
+		exchange_held_free(h);
+		return PV_E_NOMEM;
+	}
+	h->j.iss = h->iss;
+	h->j.sid = h->sid;
+	h->j.method = j->method;   /* a literal */
+	if (j->session != NULL) {
+		h->session = *j->session;
+		h->j.session = &h->session;
+	}
+	if (j->pending != NULL) {
+		h->pending = *j->pending;
+		h->j.pending = &h->pending;
+	}
+	return audit_commit_held(s->audit, ev, exchange_held_fn, h, exchange_held_free);
+}
+
 enum pv_rc
 authn_oidc_exchange(struct authn_service *s, const char *source, const char *code,
     const char *code_verifier, json_t **out, struct authn_result *ar)
@@ -1338,7 +1397,7 @@ authn_oidc_exchange(struct authn_service *s, const char *source, const char *cod
 			pend.credential_epoch = u.credential_epoch;
 			j.pending = &pend;
 			ev.reason = "mfa_required";
-			if ((rc = audit_commit(s->audit, &ev, exchange_fn, &j)) != PV_OK) {
+			if ((rc = exchange_commit(s, &ev, &j)) != PV_OK) {
 				crypto_wipe(mtok, sizeof(mtok));
 				goto out;
 			}
@@ -1354,7 +1413,7 @@ authn_oidc_exchange(struct authn_service *s, const char *source, const char *cod
 			j.method = mfa ? "idp" : NULL;
 			ev.actor.session_id = ns.row.id;
 			ev.reason = mfa ? "oidc_mfa" : flags != 0 ? "restricted" : "oidc";
-			rc = audit_commit(s->audit, &ev, exchange_fn, &j);
+			rc = exchange_commit(s, &ev, &j);
 			if (rc != PV_OK) {
 				crypto_wipe(&ns, sizeof(ns));
 				goto out;
