@@ -14,7 +14,8 @@
  *  - Sign-in (authn_app_signin): per-source throttle slot, then a lockout
  *    slot per app ID (key "~app:<id>", the same counter arithmetic as user
  *    logins), then the secret, then the app's networks. No password, no
- *    MFA. A success ends in one transaction: the app session row, the
+ *    MFA; in steps from commit completions, no thread waits (see "in
+ *    steps" below). A success ends in one transaction: the app session row, the
  *    lockout reset and the auth.app entry.
  *  - App sessions (table app_sessions; tokens "pva_"): absolute lifetime
  *    [apps] token_ttl_s (at most 1 h), no idle limit. Read from the store
