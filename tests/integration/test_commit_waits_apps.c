@@ -312,6 +312,7 @@ main(void)
 	h_expect(&s, "GET", "/v1/auth/session", tok, NULL, NULL, 200, NULL);
 
 	h_stop(&s);
+	json_decref(s.init);
 	h_done("commit_waits_apps");
 	return 0;
 }
