@@ -15,11 +15,14 @@
  *  - a certificate-bound token used without its certificate (401
  *    certificate_mismatch, recorded with a held answer);
  *  - a user session past its idle limit (401 session_expired, with its
- *    session.expired entry: service.c's held end of the session).
+ *    session.expired entry: service.c's held end of the session);
+ *  - OIDC refusals decided before any commit (a callback without a state:
+ *    401 oidc_invalid, held until its entry is durable).
  * Then the effects are read back: every entry is in the trail, the
  * sessions exist (the tokens work), the locked app stays locked.
- * OIDC is not driven here: its provider is the node mock of
- * integ_test_oidc (npm); that test pins the OIDC behaviour.
+ * The OIDC flows themselves (begin, callback, exchange) need the node
+ * provider of integ_test_oidc (npm), which pins their behaviour; here [oidc]
+ * points at an issuer that is not there.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +225,22 @@ main(void)
 	snprintf(work, sizeof(work), "%s/mtls", s.dir);
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s", work);
 	run_ok(cmd);
+	{
+		/* OIDC configured against a provider that is not there: only the
+		 * refusals decided before the provider is asked are driven */
+		char conf[1024], secret_file[700];
+		FILE *f;
+
+		snprintf(secret_file, sizeof(secret_file), "%s/client-secret", work);
+		CHECK((f = fopen(secret_file, "w")) != NULL);
+		fputs("s3cret-of-the-client-7Hq\n", f);
+		fclose(f);
+		snprintf(cmd, sizeof(cmd), "chmod 600 %s", secret_file);
+		run_ok(cmd);
+		snprintf(conf, sizeof(conf), "[oidc]\nissuer = https://127.0.0.1:9\n"
+		    "client_id = phivault-test\nclient_secret_file = %s\n", secret_file);
+		h_config_append(&s, conf);
+	}
 	h_start(&s, "--dev");
 	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), PW_ADMIN, admin, 128);
 	h_add_user(&s, admin, "audra", "auditor", PW_AUD, aud, 128);
@@ -280,6 +299,13 @@ main(void)
 	/* the bound token without its certificate: 401, recorded */
 	h_expect(&s, "GET", "/v1/auth/session", mtok, NULL, NULL, 401, "certificate_mismatch");
 
+	/* OIDC: a callback without a state, and one with the IdP's error but no
+	 * state: 401 oidc_invalid, each recorded (held refusals) */
+	h_expect(&s, "GET", "/v1/auth/oidc/callback?code=x", NULL, NULL, NULL, 401,
+	    "oidc_invalid");
+	h_expect(&s, "GET", "/v1/auth/oidc/callback?error=access_denied", NULL, NULL, NULL, 401,
+	    "oidc_invalid");
+
 	/* a user session past its idle limit: 401 session_expired, recorded */
 	h_login(&s, "cleo", PW_CLIN, tok2, sizeof(tok2));
 	h_clock_advance(&s, 901 * 1000LL);
@@ -302,6 +328,7 @@ main(void)
 	CHECK(audit_count(&s, aud, "auth.app", app, "denied", "app_mismatch") == 1);
 	CHECK(audit_count(&s, aud, "auth.app", app, "denied", "certificate_mismatch") == 1);
 	CHECK(audit_count(&s, aud, "session.expired", NULL, "allowed", "idle") >= 1);
+	CHECK(audit_count(&s, aud, "auth.oidc.login", NULL, "denied", "oidc_state_unknown") == 2);
 	/* the lock has run out (901 s): the right secret signs app2 in */
 	signin(&s, app2, sec2, 200, NULL, tok);
 	/* the idle session stays ended */
