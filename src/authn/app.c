@@ -14,7 +14,8 @@
  *  - Sign-in (authn_app_signin): per-source throttle slot, then a lockout
  *    slot per app ID (key "~app:<id>", the same counter arithmetic as user
  *    logins), then the secret, then the app's networks. No password, no
- *    MFA. A success ends in one transaction: the app session row, the
+ *    MFA; in steps from commit completions, no thread waits (see "in
+ *    steps" below). A success ends in one transaction: the app session row, the
  *    lockout reset and the auth.app entry.
  *  - App sessions (table app_sessions; tokens "pva_"): absolute lifetime
  *    [apps] token_ttl_s (at most 1 h), no idle limit. Read from the store
@@ -37,9 +38,12 @@
 #define APP_KEY_PREFIX "~app:"
 #define INVALID_APP "Invalid app credentials"
 
-enum pv_rc
-authn_app_secret_hash(struct authn_service *s, const char *secret, uint32_t version,
-    char hash[AUTHN_HASH_HEX_MAX], uint32_t *made)
+/* ensure: create KEK identity if it is missing (a commit of its own, once:
+ * a new secret). A sign-in passes false: without the KEK no secret was ever
+ * made, so it answers PV_E_UNAUTH (matches nothing) and waits for nothing. */
+static enum pv_rc
+secret_mac(struct authn_service *s, const char *secret, uint32_t version,
+    char hash[AUTHN_HASH_HEX_MAX], uint32_t *made, bool ensure)
 {
 	char sha[AUTHN_HASH_HEX_MAX];
 	uint8_t mac[CRYPTO_SHA256_LEN];
@@ -53,7 +57,9 @@ authn_app_secret_hash(struct authn_service *s, const char *secret, uint32_t vers
 	if (version == 0) {
 		rc = keys_mac_active(s->keys, AUTHN_KEK, APP_PURPOSE, (const uint8_t *)secret,
 		    strlen(secret), mac, &v);
-		if (rc == PV_E_NOTFOUND && (rc = authn_kek_ensure(s)) == PV_OK)
+		if (rc == PV_E_NOTFOUND && !ensure)
+			rc = PV_E_UNAUTH;
+		else if (rc == PV_E_NOTFOUND && (rc = authn_kek_ensure(s)) == PV_OK)
 			rc = keys_mac_active(s->keys, AUTHN_KEK, APP_PURPOSE,
 			    (const uint8_t *)secret, strlen(secret), mac, &v);
 	} else {
@@ -67,6 +73,13 @@ authn_app_secret_hash(struct authn_service *s, const char *secret, uint32_t vers
 	}
 	crypto_wipe(mac, sizeof(mac));
 	return rc;
+}
+
+enum pv_rc
+authn_app_secret_hash(struct authn_service *s, const char *secret, uint32_t version,
+    char hash[AUTHN_HASH_HEX_MAX], uint32_t *made)
+{
+	return secret_mac(s, secret, version, hash, made, true);
 }
 
 enum pv_rc
@@ -207,139 +220,219 @@ signin_fn(struct store_tx *tx, void *arg)
 	return store_app_session_put(tx, j->row);
 }
 
+/*
+ * authn_app_signin in steps (pending.c, as the login of login.c):
+ *   start (request thread): throttle slot, the app, submit the lockout
+ *     reservation (key "~app:<id>");
+ *   reserved (worker): the app's live secrets, the MACs, the networks; a
+ *     refusal is recorded and answered once durable (authn_op_refuse, with
+ *     auth.lockout behind it when this failure locked the app), a success
+ *     submits the session row + lockout reset + auth.app entry;
+ *   committed (committer): the reply {"token","expires_at","app_id"}.
+ * No thread waits for a commit; the HMAC-SHA256 secrets are cheap, the
+ * worker is for the store reads.
+ */
+struct app_op {
+	struct authn_op op;
+	const char *secret, *source;
+	char key[STORE_USERNAME_MAX], src[AUTHN_SOURCE_MAX], res[64 + UTIL_ID_MAX];
+	char token[AUTHN_TOKEN_MAX];
+	struct store_app a;
+	struct store_app_session row;
+	bool found;
+	int64_t now;
+	struct authn_reserve_job rj;
+	struct signin_job j;
+};
+
+static void
+app_release(struct authn_op *op)
+{
+	struct app_op *o = (struct app_op *)op;
+
+	store_app_clear(&o->a);
+}
+
 static enum pv_rc
-refuse(struct authn_service *s, const char *app_id, const char *source, const char *reason,
-    struct authn_app_signin_result *out, enum pv_rc rc, const char *msg)
+app_fail(struct authn_result *ar, enum pv_rc rc, const char *msg)
+{
+	util_strlcpy(ar->message, msg, sizeof(ar->message));
+	return rc;
+}
+
+/* The auth.app refusal (actor the app when it is known), answered rc once
+ * the entry is durable; with locked_now the auth.lockout entry (reason
+ * app_secret) follows it and the answer waits for both. */
+static enum pv_rc
+app_refuse(struct app_op *o, const char *reason, enum pv_rc rc, const char *msg,
+    bool locked_now)
 {
 	struct audit_event ev;
-	char res[64 + UTIL_ID_MAX];
 
-	authn_ev_init(&ev, NULL, source, "auth.app", "auth");
-	if (app_id != NULL) {
+	authn_ev_init(&ev, NULL, o->source, "auth.app", "auth");
+	if (o->found) {
 		ev.actor.kind = PV_ACTOR_APP;
-		ev.actor.user_id = app_id;
-		snprintf(res, sizeof(res), "apps/%s", app_id);
-		ev.resource = res;
+		ev.actor.user_id = o->a.id;
+		ev.resource = o->res;
 	}
 	ev.outcome = AUDIT_DENIED;
 	ev.reason = reason;
-	if (audit_record(s->audit, &ev) != PV_OK)
-		return PV_E_AUDIT;
-	util_strlcpy(out->message, msg, sizeof(out->message));
-	return rc;
+	rc = app_fail(&o->op.ar, rc, msg);
+	if (!locked_now)
+		return authn_op_refuse(&o->op, &ev, rc);
+	return authn_op_refuse_locked(&o->op, &ev, rc, o->found ? o->a.id : NULL, o->source,
+	    "auth", "app_secret");
+}
+
+static void
+app_committed(struct authn_op *op, enum pv_rc rc)
+{
+	struct app_op *o = (struct app_op *)op;
+	char t[32];
+
+	if (rc == PV_OK) {
+		util_time_fmt(o->row.expires_ms, t, sizeof(t));
+		rc = authn_op_reply(op, json_pack("{s:s, s:s, s:s}", "token", o->token,
+		    "expires_at", t, "app_id", o->a.id));
+	}
+	crypto_wipe(o->token, sizeof(o->token));
+	authn_op_finish(op, rc);
+}
+
+static enum pv_rc
+app_verify(struct app_op *o, enum pv_rc rc)
+{
+	struct authn_service *s = o->op.s;
+	struct authn_cidr nets[AUTHN_APP_NETWORKS_MAX];
+	char hash[AUTHN_HASH_HEX_MAX];
+	struct store_app_session *row = &o->row;
+	struct secret_acc acc;
+	struct audit_event ev;
+	bool locked_now = false, match = false;
+	uint32_t active = 0;
+	size_t nnets = 0;
+	enum pv_rc hrc;
+
+	rc = authn_lockout_reserved(&o->rj, rc, &o->op.ar.retry_after_s, &locked_now);
+	if (rc == PV_E_LOCKED)
+		return app_refuse(o, "locked", PV_E_LOCKED,
+		    "Too many failed attempts: this app is temporarily locked", false);
+	if (rc != PV_OK)
+		return rc;
+	/* always one MAC (unknown apps too), under the active version */
+	hrc = secret_mac(s, o->secret, 0, hash, &active, false);
+	if (hrc != PV_OK && hrc != PV_E_UNAUTH) {
+		crypto_wipe(hash, sizeof(hash));
+		return hrc;
+	}
+	memset(&acc, 0, sizeof(acc));
+	acc.now_ms = o->now;
+	if (o->found && hrc == PV_OK) {
+		STORE_READ(s->st, rc, store_app_secret_list(tx, o->a.id, on_secret, &acc));
+		if (rc == PV_OK)
+			rc = secret_match(s, o->secret, hash, active, &acc, &match);
+	}
+	crypto_wipe(hash, sizeof(hash));
+	if (rc != PV_OK)
+		return rc;
+	if (!o->found || !match || o->a.disabled)
+		return app_refuse(o, !o->found ? "unknown_app" : !match ? "bad_secret" :
+		    "disabled", PV_E_UNAUTH, INVALID_APP, locked_now);
+	/* the right secret: the throttle slot was not a failure after all */
+	authn_throttle_release(s->throttle, o->src, o->now);
+	if (!authn_app_networks(o->a.networks, nets, &nnets) ||
+	    !authn_app_source_allowed(nets, nnets, o->source))
+		return app_refuse(o, "network_not_allowed", PV_E_NETWORK,
+		    "This app may not sign in from this network", false);
+	if ((rc = authn_token_new(AUTHN_TOKEN_APP, o->token, row->token_hash)) != PV_OK ||
+	    (rc = util_id_new("ses", row->id)) != PV_OK)
+		return rc;
+	util_strlcpy(row->app_id, o->a.id, sizeof(row->app_id));
+	row->created_ms = o->now;
+	row->expires_ms = o->now + (int64_t)s->cfg->app_token_ttl_s * 1000;
+	row->credential_epoch = o->a.credential_epoch;
+	util_strlcpy(row->source, o->source != NULL ? o->source : "", sizeof(row->source));
+	util_strlcpy(row->method, "secret", sizeof(row->method));
+	o->j.key = o->key;
+	o->j.row = row;
+	authn_ev_init(&ev, NULL, o->source, "auth.app", o->res);
+	ev.actor.kind = PV_ACTOR_APP;
+	ev.actor.user_id = o->a.id;
+	ev.actor.session_id = row->id;
+	ev.actor.auth_method = "secret";
+	ev.actor.auth_ms = o->now;
+	ev.reason = "secret";
+	return authn_op_submit(&o->op, &ev, signin_fn, &o->j, app_committed, false);
+}
+
+static void
+app_reserved(struct authn_op *op, enum pv_rc rc)
+{
+	authn_op_run(op, app_verify((struct app_op *)op, rc));
+}
+
+static enum pv_rc
+app_start(struct app_op *o, const char *app_id)
+{
+	struct authn_service *s = o->op.s;
+	struct audit_event ev;
+	bool valid;
+	enum pv_rc rc;
+
+	if (app_id == NULL || o->secret == NULL)
+		return app_fail(&o->op.ar, PV_E_INVALID, "app_id and secret are required");
+	authn_source_key(o->source, o->src);
+	if (authn_throttle_reserve(s->throttle, o->src, o->now, &o->op.ar.retry_after_s) ==
+	    PV_E_RATE) {
+		authn_ev_init(&ev, NULL, o->source, "auth.app", "auth");
+		ev.outcome = AUDIT_DENIED;
+		ev.reason = "rate_limited";
+		return authn_op_refuse(&o->op, &ev, app_fail(&o->op.ar, PV_E_RATE,
+		    "Too many failed attempts from this address"));
+	}
+	valid = util_id_valid("app", app_id);
+	snprintf(o->key, sizeof(o->key), "%s%s", APP_KEY_PREFIX, valid ? app_id : "~invalid");
+	if (valid) {
+		STORE_READ(s->st, rc, store_app_get(tx, app_id, &o->a));
+		if (rc == PV_OK)
+			o->found = true;
+		else if (rc != PV_E_NOTFOUND)
+			return rc;
+	}
+	if (o->found)
+		snprintf(o->res, sizeof(o->res), "apps/%s", o->a.id);
+	/* the lockout slot before the secret: N concurrent attempts check at
+	 * most lockout_threshold secrets */
+	o->rj.s = s;
+	o->rj.key = o->key;
+	o->rj.kind = "password";
+	return authn_op_submit(&o->op, NULL, authn_lockout_reserve_fn, &o->rj, app_reserved, true);
+}
+
+void
+authn_app_signin_async(struct authn_service *s, const char *app_id, const char *secret,
+    const char *source, authn_done_fn done, void *arg)
+{
+	struct app_op *o = authn_op_new(s, sizeof(*o), done, arg);
+
+	if (o == NULL)
+		return;
+	o->op.release = app_release;
+	o->secret = secret;
+	o->source = source;
+	o->now = util_now_ms();
+	authn_op_run(&o->op, app_start(o, app_id));
 }
 
 enum pv_rc
 authn_app_signin(struct authn_service *s, const char *app_id, const char *secret,
-    const char *source, struct authn_app_signin_result *out)
+    const char *source, json_t **out, struct authn_result *ar)
 {
-	char key[STORE_USERNAME_MAX], src[AUTHN_SOURCE_MAX], hash[AUTHN_HASH_HEX_MAX];
-	struct authn_cidr nets[AUTHN_APP_NETWORKS_MAX];
-	struct store_app a;
-	struct store_app_session row;
-	struct secret_acc acc;
-	struct signin_job j;
-	struct audit_event ev;
-	char res[64 + UTIL_ID_MAX];
-	bool valid, found = false, locked_now = false, match = false;
-	uint32_t active = 0;
-	size_t nnets = 0;
-	int64_t now = util_now_ms();
-	enum pv_rc rc, hrc;
+	struct authn_wait w;
 
-	memset(out, 0, sizeof(*out));
-	memset(&a, 0, sizeof(a));
-	authn_source_key(source, src);
-	if (authn_throttle_reserve(s->throttle, src, now, &out->retry_after_s) == PV_E_RATE)
-		return refuse(s, NULL, source, "rate_limited", out, PV_E_RATE,
-		    "Too many failed attempts from this address");
-	valid = app_id != NULL && util_id_valid("app", app_id);
-	snprintf(key, sizeof(key), "%s%s", APP_KEY_PREFIX, valid ? app_id : "~invalid");
-	if (valid) {
-		STORE_READ(s->st, rc, store_app_get(tx, app_id, &a));
-		if (rc == PV_OK)
-			found = true;
-		else if (rc != PV_E_NOTFOUND)
-			return rc;
-	}
-	rc = authn_lockout_reserve(s, key, "password", &out->retry_after_s, &locked_now);
-	if (rc == PV_E_LOCKED) {
-		rc = refuse(s, found ? a.id : NULL, source, "locked", out, PV_E_LOCKED,
-		    "Too many failed attempts: this app is temporarily locked");
-		goto out;
-	}
-	if (rc != PV_OK)
-		goto out;
-	/* always one MAC (unknown apps too), under the active version */
-	hrc = authn_app_secret_hash(s, secret, 0, hash, &active);
-	if (hrc != PV_OK && hrc != PV_E_UNAUTH) {
-		rc = hrc;
-		goto out;
-	}
-	memset(&acc, 0, sizeof(acc));
-	acc.now_ms = now;
-	if (found && hrc == PV_OK) {
-		STORE_READ(s->st, rc, store_app_secret_list(tx, a.id, on_secret, &acc));
-		if (rc == PV_OK)
-			rc = secret_match(s, secret, hash, active, &acc, &match);
-		if (rc != PV_OK)
-			goto out;
-	}
-	if (!found || !match || a.disabled) {
-		rc = refuse(s, found ? a.id : NULL, source,
-		    !found ? "unknown_app" : !match ? "bad_secret" : "disabled", out,
-		    PV_E_UNAUTH, INVALID_APP);
-		if (locked_now) {
-			struct audit_event le;
-
-			authn_ev_init(&le, NULL, source, "auth.lockout", "auth");
-			if (found)
-				le.actor.user_id = a.id;
-			le.outcome = AUDIT_DENIED;
-			le.reason = "app_secret";
-			if (audit_record(s->audit, &le) != PV_OK)
-				log_error("authn: lockout not recorded");
-		}
-		goto out;
-	}
-	/* the right secret: the throttle slot was not a failure after all */
-	authn_throttle_release(s->throttle, src, now);
-	if (!authn_app_networks(a.networks, nets, &nnets) ||
-	    !authn_app_source_allowed(nets, nnets, source)) {
-		rc = refuse(s, a.id, source, "network_not_allowed", out, PV_E_NETWORK,
-		    "This app may not sign in from this network");
-		goto out;
-	}
-	memset(&row, 0, sizeof(row));
-	if ((rc = authn_token_new(AUTHN_TOKEN_APP, out->token, row.token_hash)) != PV_OK ||
-	    (rc = util_id_new("ses", row.id)) != PV_OK)
-		goto out;
-	util_strlcpy(row.app_id, a.id, sizeof(row.app_id));
-	row.created_ms = now;
-	row.expires_ms = now + (int64_t)s->cfg->app_token_ttl_s * 1000;
-	row.credential_epoch = a.credential_epoch;
-	util_strlcpy(row.source, source != NULL ? source : "", sizeof(row.source));
-	util_strlcpy(row.method, "secret", sizeof(row.method));
-	j.key = key;
-	j.row = &row;
-	snprintf(res, sizeof(res), "apps/%s", a.id);
-	authn_ev_init(&ev, NULL, source, "auth.app", res);
-	ev.actor.kind = PV_ACTOR_APP;
-	ev.actor.user_id = a.id;
-	ev.actor.session_id = row.id;
-	ev.actor.auth_method = "secret";
-	ev.actor.auth_ms = now;
-	ev.reason = "secret";
-	if ((rc = audit_commit(s->audit, &ev, signin_fn, &j)) != PV_OK) {
-		crypto_wipe(out->token, sizeof(out->token));
-		goto out;
-	}
-	out->expires_ms = row.expires_ms;
-	util_strlcpy(out->app_id, a.id, sizeof(out->app_id));
-out:
-	crypto_wipe(hash, sizeof(hash));
-	store_app_clear(&a);
-	return rc;
+	authn_wait_init(&w);
+	authn_app_signin_async(s, app_id, secret, source, authn_wait_done, &w);
+	return authn_wait_end(&w, out, ar);
 }
 
 /* ---- the authenticate step for "pva_" tokens ---- */
@@ -400,7 +493,9 @@ cert_mismatch_record(struct authn_service *s, const struct http_request *req,
 	ev.outcome = AUDIT_DENIED;
 	ev.reason = "certificate_mismatch";
 	ev.detail = detail;
-	if (audit_record(s->audit, &ev) != PV_OK)
+	/* the 401 leaves after the entry is durable; a failure is logged and
+	 * the refusal stands (audit.h audit_record_held, !fail_closed) */
+	if (audit_record_held(s->audit, &ev, false) != PV_OK)
 		log_error("authn: certificate_mismatch of %s not recorded", row->id);
 }
 

@@ -58,7 +58,9 @@ refuse(struct authn_service *s, const char *app_id, const char *serial, const ch
 	}
 	ev.outcome = AUDIT_DENIED;
 	ev.reason = reason;
-	if (audit_record(s->audit, &ev) != PV_OK)
+	/* the refusal leaves once its entry is durable, PV_E_AUDIT if it is
+	 * not; no thread waits for it (audit.h audit_record_held) */
+	if (audit_record_held(s->audit, &ev, true) != PV_OK)
 		return PV_E_AUDIT;
 	util_strlcpy(out->message, msg, sizeof(out->message));
 	return rc;
@@ -70,6 +72,13 @@ session_put_fn(struct store_tx *tx, void *arg)
 	return store_app_session_put(tx, arg);
 }
 
+static void
+session_free(void *arg)
+{
+	crypto_wipe(arg, sizeof(struct store_app_session));
+	free(arg);
+}
+
 enum pv_rc
 authn_app_signin_cert(struct authn_service *s, const uint8_t *der, size_t len,
     const char *claimed_app_id, const char *source, struct authn_app_signin_result *out)
@@ -77,7 +86,7 @@ authn_app_signin_cert(struct authn_service *s, const uint8_t *der, size_t len,
 	struct crypto_client_cert c;
 	struct authn_cidr nets[AUTHN_APP_NETWORKS_MAX];
 	struct store_app a;
-	struct store_app_session row;
+	struct store_app_session row, *held;
 	struct audit_event ev;
 	char res[64 + UTIL_ID_MAX], detail[160];
 	size_t nnets = 0;
@@ -156,7 +165,17 @@ authn_app_signin_cert(struct authn_service *s, const uint8_t *der, size_t len,
 	ev.actor.auth_ms = now;
 	ev.reason = "mtls";
 	ev.detail = detail;
-	if ((rc = audit_commit(s->audit, &ev, session_put_fn, &row)) != PV_OK) {
+	/* the session row + its entry, with nobody waiting: the answer (built
+	 * from what is known now) leaves after the fsync, or becomes the
+	 * commit's failure (audit.h audit_commit_held); the job owns a copy */
+	if ((held = malloc(sizeof(*held))) == NULL) {
+		crypto_wipe(out->token, sizeof(out->token));
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	*held = row;
+	if ((rc = audit_commit_held(s->audit, &ev, session_put_fn, held, session_free)) !=
+	    PV_OK) {
 		crypto_wipe(out->token, sizeof(out->token));
 		goto out;
 	}

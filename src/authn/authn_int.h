@@ -303,11 +303,16 @@ struct authn_app_signin_result {
 	int retry_after_s;               /* PV_E_LOCKED, PV_E_RATE */
 	char message[160];               /* why it failed, for the caller */
 };
-/* POST /v1/auth/app with a secret: PV_OK (out->token), PV_E_UNAUTH,
- * PV_E_LOCKED, PV_E_RATE, PV_E_NETWORK (source outside the app's networks);
- * every outcome audited as auth.app. */
+/* POST /v1/auth/app with a secret: PV_OK (out: {"token","expires_at",
+ * "app_id"}), PV_E_UNAUTH, PV_E_LOCKED / PV_E_RATE (ar->retry_after_s),
+ * PV_E_NETWORK (source outside the app's networks), PV_E_AUDIT; every
+ * outcome audited as auth.app, the answer after its entry is durable. The
+ * asynchronous form (authn.h "asynchronous forms": the route returns
+ * PV_PENDING and replies from done) and its blocking wrapper. */
+void authn_app_signin_async(struct authn_service *s, const char *app_id, const char *secret,
+    const char *source, authn_done_fn done, void *arg);
 enum pv_rc authn_app_signin(struct authn_service *s, const char *app_id, const char *secret,
-    const char *source, struct authn_app_signin_result *out);
+    const char *source, json_t **out, struct authn_result *ar);
 /* POST /v1/auth/app with a TLS client certificate (DER as presented, not
  * yet verified): checked against phivault's app CA at the injectable clock,
  * the app it names must exist, be enabled and the source be in its networks;

@@ -515,7 +515,9 @@ refused(struct authn_oidc *o, const char *source, const char *action, const char
 	ev.outcome = AUDIT_DENIED;
 	ev.reason = reason != NULL ? reason : "oidc_malformed";
 	ev.detail = detail;
-	if (audit_record(o->s->audit, &ev) != PV_OK)
+	/* the refusal leaves once its entry is durable (PV_E_AUDIT if it is
+	 * not), with no thread waiting for it (audit.h audit_record_held) */
+	if (audit_record_held(o->s->audit, &ev, true) != PV_OK)
 		return PV_E_AUDIT;
 	return fail(ar, rc, rc == PV_E_OIDC ?
 	    "The identity provider's sign-in could not be verified" : "");
@@ -539,17 +541,25 @@ who_detail(const char *iss, const char *sub, const char *extra_key, json_t *extr
 
 /* ---- begin ------------------------------------------------------------ */
 
-struct pending_job {
-	const struct store_oidc_pending *p;
+/* authn_oidc_begin's state row, owned by its held commit (heap). */
+struct pending_held {
+	struct store_oidc_pending p;
 	int64_t now_ms;
 };
 
 static enum pv_rc
-pending_fn(struct store_tx *tx, void *arg)
+pending_held_fn(struct store_tx *tx, void *arg)
 {
-	struct pending_job *j = arg;
+	struct pending_held *h = arg;
 
-	return store_oidc_pending_put(tx, j->p, j->now_ms);
+	return store_oidc_pending_put(tx, &h->p, h->now_ms);
+}
+
+static void
+pending_free(void *arg)
+{
+	crypto_wipe(arg, sizeof(struct pending_held));
+	free(arg);
 }
 
 /* RFC 8252 §7.3: a loopback redirect, http://127.0.0.1:PORT/... or [::1]. */
@@ -597,7 +607,7 @@ authn_oidc_begin(struct authn_service *s, const char *source, const char *cli_re
 	struct authn_oidc *o = s->oidc;
 	char state[64], nonce[64], verifier[64], challenge[64];
 	struct store_oidc_pending p;
-	struct pending_job j;
+	struct pending_held *ph;
 	json_t *d = NULL, *data = NULL;
 	char *txt = NULL, *url = NULL, *e[7] = { NULL };
 	CURL *c = NULL;
@@ -640,9 +650,16 @@ authn_oidc_begin(struct authn_service *s, const char *source, const char *cli_re
 	util_strlcpy(p.kind, "state", sizeof(p.kind));
 	util_strlcpy(p.data, txt, sizeof(p.data));
 	p.expires_ms = now + STATE_TTL_MS;
-	j.p = &p;
-	j.now_ms = now;
-	if ((rc = audit_commit(s->audit, NULL, pending_fn, &j)) != PV_OK)
+	/* the state row with nobody waiting: the redirect (built from what is
+	 * known now) leaves after the fsync, or becomes the commit's failure
+	 * (audit.h audit_commit_held); the job owns a heap copy */
+	if ((ph = malloc(sizeof(*ph))) == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	ph->p = p;
+	ph->now_ms = now;
+	if ((rc = audit_commit_held(s->audit, NULL, pending_held_fn, ph, pending_free)) != PV_OK)
 		goto out;
 	if ((c = curl_easy_init()) == NULL) {
 		rc = PV_E_NOMEM;
@@ -1221,6 +1238,65 @@ exchange_fn(struct store_tx *tx, void *arg)
 	return PV_OK;
 }
 
+/* The exchange's write, owned by its held commit (heap): the session or
+ * the MFA challenge row, the IdP's sid. */
+struct exchange_held {
+	struct exchange_job j;
+	struct store_session session;
+	struct store_mfa_pending pending;
+	char *iss, *sid;
+};
+
+static enum pv_rc
+exchange_held_fn(struct store_tx *tx, void *arg)
+{
+	return exchange_fn(tx, &((struct exchange_held *)arg)->j);
+}
+
+static void
+exchange_held_free(void *arg)
+{
+	struct exchange_held *h = arg;
+
+	free(h->iss);
+	free(h->sid);
+	crypto_wipe(h, sizeof(*h));
+	free(h);
+}
+
+/* The session (j->session) or challenge (j->pending) and its auth.login
+ * entry, with nobody waiting: the answer, built from what is known now (the
+ * token made before the submit), leaves after the fsync or becomes the
+ * commit's failure (audit.h audit_commit_held). Off a request thread it is
+ * audit_commit. */
+static enum pv_rc
+exchange_commit(struct authn_service *s, const struct audit_event *ev,
+    const struct exchange_job *j)
+{
+	struct exchange_held *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return PV_E_NOMEM;
+	h->iss = strdup(j->iss != NULL ? j->iss : "");
+	h->sid = strdup(j->sid != NULL ? j->sid : "");
+	if (h->iss == NULL || h->sid == NULL) {
+		exchange_held_free(h);
+		return PV_E_NOMEM;
+	}
+	h->j.iss = h->iss;
+	h->j.sid = h->sid;
+	h->j.method = j->method;   /* a literal */
+	if (j->session != NULL) {
+		h->session = *j->session;
+		h->j.session = &h->session;
+	}
+	if (j->pending != NULL) {
+		h->pending = *j->pending;
+		h->j.pending = &h->pending;
+	}
+	return audit_commit_held(s->audit, ev, exchange_held_fn, h, exchange_held_free);
+}
+
 enum pv_rc
 authn_oidc_exchange(struct authn_service *s, const char *source, const char *code,
     const char *code_verifier, json_t **out, struct authn_result *ar)
@@ -1321,7 +1397,7 @@ authn_oidc_exchange(struct authn_service *s, const char *source, const char *cod
 			pend.credential_epoch = u.credential_epoch;
 			j.pending = &pend;
 			ev.reason = "mfa_required";
-			if ((rc = audit_commit(s->audit, &ev, exchange_fn, &j)) != PV_OK) {
+			if ((rc = exchange_commit(s, &ev, &j)) != PV_OK) {
 				crypto_wipe(mtok, sizeof(mtok));
 				goto out;
 			}
@@ -1337,7 +1413,7 @@ authn_oidc_exchange(struct authn_service *s, const char *source, const char *cod
 			j.method = mfa ? "idp" : NULL;
 			ev.actor.session_id = ns.row.id;
 			ev.reason = mfa ? "oidc_mfa" : flags != 0 ? "restricted" : "oidc";
-			rc = audit_commit(s->audit, &ev, exchange_fn, &j);
+			rc = exchange_commit(s, &ev, &j);
 			if (rc != PV_OK) {
 				crypto_wipe(&ns, sizeof(ns));
 				goto out;

@@ -7,6 +7,22 @@
 #include "authn/authn_int.h"
 #include "crypto/crypto.h"
 
+/* The secret sign-in's completion (authn.h "asynchronous forms"): reply,
+ * then resume the suspended connection. */
+static void
+signed_in(enum pv_rc rc, json_t *out, const struct authn_result *res, void *arg)
+{
+	struct http_request *req = arg;
+
+	if (rc == PV_E_LOCKED || rc == PV_E_RATE)
+		req->retry_after_s = res->retry_after_s > 0 ? res->retry_after_s : 1;
+	if (rc == PV_OK)
+		rc = out != NULL ? http_reply(req, 200, out) : PV_E_NOMEM;
+	else if (res->message[0] != '\0')
+		rc = http_fail(req, rc, arena_strdup(req->arena, res->message));
+	http_resume(req, rc);
+}
+
 static enum pv_rc
 h_app_signin(struct http_request *req)
 {
@@ -20,18 +36,19 @@ h_app_signin(struct http_request *req)
 	if (json_object_get(req->body, "secret") == NULL && req->tls_client_cert != NULL) {
 		if ((rc = http_body_string(req, "app_id", false, 128, &app_id)) != PV_OK)
 			return rc;
+		/* answers at once; the answer leaves after its commit (held) */
 		rc = authn_app_signin_cert(s, req->tls_client_cert, req->tls_client_cert_len,
 		    app_id, req->source, &r);
 	} else {
 		if ((rc = http_body_string(req, "app_id", true, 128, &app_id)) != PV_OK ||
 		    (rc = http_body_string(req, "secret", true, 256, &secret)) != PV_OK)
 			return rc;
-		rc = authn_app_signin(s, app_id, secret, req->source, &r);
+		authn_app_signin_async(s, app_id, secret, req->source, signed_in, req);
+		return PV_PENDING;
 	}
-	if (rc == PV_E_LOCKED || rc == PV_E_RATE)
-		req->retry_after_s = r.retry_after_s > 0 ? r.retry_after_s : 1;
 	if (rc != PV_OK)
-		return r.message[0] != '\0' ? http_fail(req, rc, r.message) : rc;
+		return r.message[0] != '\0' ?
+		    http_fail(req, rc, arena_strdup(req->arena, r.message)) : rc;
 	util_time_fmt(r.expires_ms, t, sizeof(t));
 	o = json_pack("{s:s, s:s, s:s}", "token", r.token, "expires_at", t, "app_id", r.app_id);
 	crypto_wipe(r.token, sizeof(r.token));

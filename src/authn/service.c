@@ -1018,6 +1018,53 @@ expire_fn(struct store_tx *tx, void *arg)
 	return rc == PV_E_NOTFOUND ? PV_OK : rc;   /* already ended: nothing to do */
 }
 
+/* session.expired on a request: the session's end + entry submitted with a
+ * hold on the answer (the 401 leaves after the fsync) and nobody waiting;
+ * a failure is logged and the refusal stands, as it did when it blocked. */
+struct expire_held {
+	char session_id[UTIL_ID_MAX];
+	struct expire_job j;
+	const struct util_holder *h;
+};
+
+static void
+expire_done(enum pv_rc rc, void *arg)
+{
+	struct expire_held *e = arg;
+	const struct util_holder *h = e->h;
+
+	if (rc != PV_OK)
+		log_error("authn: session %s expiry not recorded", e->session_id);
+	free(e);
+	util_hold_release(h, PV_OK);
+}
+
+static void
+expire_record(struct authn_service *s, const struct audit_event *ev, const char *sid,
+    const char *reason, int64_t now)
+{
+	struct expire_held *e = calloc(1, sizeof(*e));
+	struct expire_job j = { sid, reason, now };
+
+	if (e != NULL && (e->h = util_request_hold()) != NULL) {
+		util_strlcpy(e->session_id, sid, sizeof(e->session_id));
+		e->j.session_id = e->session_id;
+		e->j.reason = reason;
+		e->j.now_ms = now;
+		if (audit_submit(s->audit, ev, expire_fn, &e->j, COMMIT_REQUEST, expire_done, e) ==
+		    PV_OK)
+			return;
+		util_hold_release(e->h, PV_OK);   /* not queued: no completion comes */
+		free(e);
+		log_error("authn: session %s expiry not recorded", sid);
+		return;
+	}
+	free(e);
+	/* no request here (or no memory): the blocking form */
+	if (audit_commit(s->audit, ev, expire_fn, &j) != PV_OK)
+		log_error("authn: session %s expiry not recorded", sid);
+}
+
 struct touch_job {
 	char session_id[UTIL_ID_MAX];
 	int64_t seen_ms;
@@ -1223,7 +1270,6 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 		if (fresh != NULL)
 			entry_free(fresh);
 		if (record_expiry) {
-			struct expire_job j = { sid, authn_session_end_name(why), now };
 			struct audit_event ev;
 			char res[64 + UTIL_ID_MAX];
 
@@ -1237,8 +1283,7 @@ authn_authenticate(struct authn_service *s, struct http_request *req,
 			ev.resource = res;
 			ev.outcome = AUDIT_ALLOWED;
 			ev.reason = authn_session_end_name(why);
-			if (audit_commit(s->audit, &ev, expire_fn, &j) != PV_OK)
-				log_error("authn: session %s expiry not recorded", sid);
+			expire_record(s, &ev, sid, authn_session_end_name(why), now);
 		}
 		if (rc == PV_E_EXPIRED)
 			return http_fail(req, PV_E_EXPIRED, "Session expired: log in again");
