@@ -182,7 +182,7 @@ print("| %d | rewrap_dek | %.2f s | %.0f records/s | >= 10,000/s: %s | %d |" % (
 print()
 print("Seeding %d records over HTTPS (batches of 100) took %.1f s. The job ran with "
       "max_rps 1,000,000 and the runner's default pacing ([server] jobs_step_pause_ms = 5, "
-      "jobs_max_steps_per_s = 100; 500 records a step)." % (n, seed_s))
+      "jobs_max_steps_per_s = 100; up to 2,000 records a step, decrypted and rewrapped on the runner thread before its transaction)." % (n, seed_s))
 print()
 print("Read p99 while re-encrypting (wrk -t1 -c32 -d%ds, GET /v1/collections/patients/records/{id} "
       "over the %d records, no CPU pinning):" % (read_secs, len(ids)))
