@@ -842,18 +842,27 @@ update_eligible(struct directory *s, const struct pv_actor *actor, const char *i
 		    "caller cannot request");
 	if (need)
 		rest.set_eligible = false;
+	/* with a request to follow, the rest of the patch waits for its commit
+	 * first (authz_approval_request waits anyway) */
+	if (need)
+		directory_wait_begin();
 	if (rest.set_roles || rest.set_groups)
 		rc = update_gated(s, actor, id, &rest, res);
 	else
 		rc = update_apply(s, actor, id, &rest, res);
 	if (rc != PV_OK || !need)
-		return rc;
+		goto out;
 	c = json_pack("{s:s, s:o}", "user", id, "eligible_roles",
 	    names_json(sp->eligible, sp->neligible));
-	if (c == NULL)
-		return PV_E_NOMEM;
+	if (c == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
 	rc = authz_approval_request(s->authz, actor, "user.eligible", r, c, res->approval);
 	json_decref(c);
+out:
+	if (need)
+		directory_wait_end();
 	return rc;
 }
 
@@ -917,9 +926,11 @@ update_gated(struct directory *s, const struct pv_actor *actor, const char *id,
 		goto out;
 	now.roles = roles;
 	now.groups = groups;
-	if ((rc = update_apply(s, actor, id, &now, res)) != PV_OK)
-		goto out;
-	rc = request_roles(s, actor, id, sp, res);
+	/* the request follows the rest's commit: this flow waits for it */
+	directory_wait_begin();
+	if ((rc = update_apply(s, actor, id, &now, res)) == PV_OK)
+		rc = request_roles(s, actor, id, sp, res);
+	directory_wait_end();
 out:
 	free(hr);
 	free(hg);

@@ -388,6 +388,7 @@ test_directory_does_not_wait(void)
 	/* not one of them waited on its thread (only the trail's reads did) */
 	CHECK(waits(&s) == before + trail_waits);
 	CHECK(h_stop(&s) == 0);
+	json_decref(s.init);
 }
 
 int
