@@ -158,17 +158,42 @@ dump(json_t *o)
 
 /* ---- create ---- */
 
+/* The row the write owns. */
 static enum pv_rc
 create_fn(struct store_tx *tx, void *arg)
 {
 	return store_app_put(tx, arg);
 }
 
+static void
+create_free(void *arg)
+{
+	if (arg != NULL)
+		store_app_clear(arg);
+	free(arg);
+}
+
+static enum pv_rc
+create_finish(struct directory *s, enum pv_rc rc, void *arg, struct directory_result *res)
+{
+	const struct store_app *a = arg;
+
+	if (rc == PV_E_CONFLICT)
+		return directory_fail(res, rc, "an app with this name exists");
+	if (rc != PV_OK)
+		return rc;
+	util_strlcpy(res->id, a->id, sizeof(res->id));
+	util_strlcpy(res->username, a->name, sizeof(res->username));
+	directory_changed(s);
+	return PV_OK;
+}
+
 enum pv_rc
 directory_app_create(struct directory *s, const struct pv_actor *actor,
     const struct directory_app_spec *sp, struct directory_result *res)
 {
-	struct store_app a;
+	struct directory_write w = { create_fn, NULL, create_free, create_finish, COMMIT_REQUEST };
+	struct store_app a, *job;
 	struct directory_gate g;
 	struct audit_event ev;
 	json_t *now, *change;
@@ -176,7 +201,7 @@ directory_app_create(struct directory *s, const struct pv_actor *actor,
 	size_t i;
 	enum pv_rc rc;
 
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	memset(&a, 0, sizeof(a));
 	if (sp->name == NULL || !authn_username_key(sp->name, a.name))
 		return directory_fail(res, PV_E_INVALID,
@@ -212,21 +237,28 @@ directory_app_create(struct directory *s, const struct pv_actor *actor,
 	snprintf(r, sizeof(r), "apps/%s", a.id);
 	directory_event_init(&ev, actor, "app.create", r);
 	ev.detail = detail;
-	rc = audit_commit(s->audit, &ev, create_fn, &a);
-	if (rc == PV_E_CONFLICT)
-		directory_fail(res, rc, "an app with this name exists");
-	if (rc == PV_OK) {
-		util_strlcpy(res->id, a.id, sizeof(res->id));
-		util_strlcpy(res->username, a.name, sizeof(res->username));
-		directory_changed(s);
+	if ((job = malloc(sizeof(*job))) == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
 	}
+	*job = a;   /* the row's strings are the job's now */
+	memset(&a, 0, sizeof(a));
+	w.job = job;
+	/* with roles pending, the approval request follows the app's commit and
+	 * names it: that flow waits (authz_approval_request waits anyway); else
+	 * with res->done the answer comes from the completion (create_finish) */
+	if (g.phi)
+		directory_wait_begin();
+	rc = directory_write(s, &ev, &w, res);
 	if (rc == PV_OK && g.phi) {
-		change = json_pack("{s:s, s:o}", "app", a.id, "roles",
+		change = json_pack("{s:s, s:o}", "app", res->id, "roles",
 		    names_json(sp->roles, sp->nroles));
 		rc = change == NULL ? PV_E_NOMEM : authz_approval_request(s->authz, actor,
 		    "app.roles", r, change, res->approval);
 		json_decref(change);
 	}
+	if (g.phi)
+		directory_wait_end();
 out:
 	free(detail);
 	store_app_clear(&a);
@@ -289,7 +321,7 @@ directory_app_get(struct directory *s, const struct pv_actor *actor, const char 
 	enum pv_rc rc;
 
 	(void)actor;
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	if (id == NULL || !util_id_valid("app", id))
 		return directory_fail(res, PV_E_NOTFOUND, "No such app");
 	if ((rc = store_begin(s->st, STORE_RD, &tx)) != PV_OK)
@@ -326,7 +358,7 @@ directory_app_list(struct directory *s, const struct pv_actor *actor, json_t **o
 	enum pv_rc rc;
 
 	(void)actor;
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	if ((rc = directory_list_begin(s, &l)) != PV_OK)
 		return rc;
 	return directory_list_end(&l, store_app_list(l.tx, on_app, &l), out);
@@ -369,30 +401,42 @@ disable_fn(struct store_tx *tx, void *arg)
 	return directory_app_disable_in(tx, j->id, j->now_ms, &j->ended);
 }
 
-enum pv_rc
-directory_app_disable(struct directory *s, const struct pv_actor *actor, const char *id,
-    struct directory_result *res)
+/* After the commit: the app's tokens die on this node at once. */
+static enum pv_rc
+disable_finish(struct directory *s, enum pv_rc rc, void *arg, struct directory_result *res)
 {
-	struct disable_job j = { id, 0, 0 };
-	struct audit_event ev;
-	char r[128];
-	enum pv_rc rc;
+	struct disable_job *j = arg;
 
-	memset(res, 0, sizeof(*res));
-	if (id == NULL || !util_id_valid("app", id))
-		return directory_fail(res, PV_E_NOTFOUND, "No such app");
-	j.now_ms = util_now_ms();
-	snprintf(r, sizeof(r), "apps/%s", id);
-	directory_event_init(&ev, actor, "app.disable", r);
-	rc = audit_commit(s->audit, &ev, disable_fn, &j);
 	if (rc == PV_E_NOTFOUND)
 		return directory_fail(res, rc, "No such app");
 	if (rc != PV_OK)
 		return rc;
-	authn_sessions_end_app(s->authn, id);
-	util_strlcpy(res->id, id, sizeof(res->id));
-	res->sessions_ended = j.ended;
+	authn_sessions_end_app(s->authn, j->id);
+	util_strlcpy(res->id, j->id, sizeof(res->id));
+	res->sessions_ended = j->ended;
 	return PV_OK;
+}
+
+enum pv_rc
+directory_app_disable(struct directory *s, const struct pv_actor *actor, const char *id,
+    struct directory_result *res)
+{
+	struct directory_write w = { disable_fn, NULL, NULL, disable_finish, COMMIT_REQUEST };
+	struct disable_job *j;
+	struct audit_event ev;
+	char r[128];
+
+	directory_result_reset(res);
+	if (id == NULL || !util_id_valid("app", id))
+		return directory_fail(res, PV_E_NOTFOUND, "No such app");
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return PV_E_NOMEM;
+	j->id = id;
+	j->now_ms = util_now_ms();
+	w.job = j;
+	snprintf(r, sizeof(r), "apps/%s", id);
+	directory_event_init(&ev, actor, "app.disable", r);
+	return directory_write(s, &ev, &w, res);
 }
 
 /* ---- secrets ---- */
@@ -400,6 +444,7 @@ directory_app_disable(struct directory *s, const struct pv_actor *actor, const c
 struct secret_job {
 	struct store_app_secret row;
 	size_t live;
+	struct directory_app_secret *out;   /* the caller's */
 };
 
 static int
@@ -432,31 +477,24 @@ secret_add_fn(struct store_tx *tx, void *arg)
 	return store_app_secret_put(tx, &j->row);
 }
 
-enum pv_rc
-directory_app_secret_add(struct directory *s, const struct pv_actor *actor, const char *id,
-    struct directory_app_secret *out, struct directory_result *res)
+static void
+secret_free(void *arg)
 {
-	struct secret_job j;
-	struct audit_event ev;
-	char r[160];
-	enum pv_rc rc;
+	struct secret_job *j = arg;
 
-	memset(res, 0, sizeof(*res));
-	memset(out, 0, sizeof(*out));
-	memset(&j, 0, sizeof(j));
-	if (id == NULL || !util_id_valid("app", id))
-		return directory_fail(res, PV_E_NOTFOUND, "No such app");
-	if (s->authn == NULL)
-		return PV_E_INTERNAL;   /* no keyring: not a serving directory */
-	if ((rc = util_id_new("aps", j.row.secret_id)) != PV_OK ||
-	    (rc = authn_app_secret_new(s->authn, out->secret, j.row.hash,
-	    &j.row.mac_version)) != PV_OK)
-		goto out;
-	util_strlcpy(j.row.app_id, id, sizeof(j.row.app_id));
-	j.row.created_ms = util_now_ms();
-	snprintf(r, sizeof(r), "apps/%s/secrets/%s", id, j.row.secret_id);
-	directory_event_init(&ev, actor, "app.secret_add", r);
-	rc = audit_commit(s->audit, &ev, secret_add_fn, &j);
+	if (j != NULL)
+		crypto_wipe(j->row.hash, sizeof(j->row.hash));
+	free(j);
+}
+
+/* After the commit: the secret's ID into out, or out wiped with the
+ * failure's message. */
+static enum pv_rc
+secret_finish(struct directory *s, enum pv_rc rc, void *arg, struct directory_result *res)
+{
+	struct secret_job *j = arg;
+
+	(void)s;
 	if (rc == PV_E_NOTFOUND)
 		directory_fail(res, rc, "No such app");
 	else if (rc == PV_E_STATE)
@@ -465,12 +503,46 @@ directory_app_secret_add(struct directory *s, const struct pv_actor *actor, cons
 		directory_fail(res, rc, "The app has two live secrets already: delete one first "
 		    "(DELETE /v1/apps/{id}/secrets/{secret_id})");
 	if (rc == PV_OK)
-		util_strlcpy(out->secret_id, j.row.secret_id, sizeof(out->secret_id));
-out:
-	if (rc != PV_OK)
-		directory_app_secret_wipe(out);
-	crypto_wipe(j.row.hash, sizeof(j.row.hash));
+		util_strlcpy(j->out->secret_id, j->row.secret_id, sizeof(j->out->secret_id));
+	else
+		directory_app_secret_wipe(j->out);
 	return rc;
+}
+
+enum pv_rc
+directory_app_secret_add(struct directory *s, const struct pv_actor *actor, const char *id,
+    struct directory_app_secret *out, struct directory_result *res)
+{
+	struct directory_write w = { secret_add_fn, NULL, secret_free, secret_finish,
+	    COMMIT_REQUEST };
+	struct secret_job *j;
+	struct audit_event ev;
+	char r[160];
+	enum pv_rc rc;
+
+	directory_result_reset(res);
+	memset(out, 0, sizeof(*out));
+	if (id == NULL || !util_id_valid("app", id))
+		return directory_fail(res, PV_E_NOTFOUND, "No such app");
+	if (s->authn == NULL)
+		return PV_E_INTERNAL;   /* no keyring: not a serving directory */
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return PV_E_NOMEM;
+	j->out = out;
+	if ((rc = util_id_new("aps", j->row.secret_id)) != PV_OK ||
+	    (rc = authn_app_secret_new(s->authn, out->secret, j->row.hash,
+	    &j->row.mac_version)) != PV_OK) {
+		directory_app_secret_wipe(out);
+		secret_free(j);
+		return rc;
+	}
+	util_strlcpy(j->row.app_id, id, sizeof(j->row.app_id));
+	j->row.created_ms = util_now_ms();
+	snprintf(r, sizeof(r), "apps/%s/secrets/%s", id, j->row.secret_id);
+	directory_event_init(&ev, actor, "app.secret_add", r);
+	w.job = j;
+	/* with res->done, out is filled (or wiped) by the completion */
+	return directory_write(s, &ev, &w, res);
 }
 
 struct revoke_job {
@@ -487,26 +559,38 @@ secret_rm_fn(struct store_tx *tx, void *arg)
 	return store_app_secret_revoke(tx, j->id, j->secret_id, j->now_ms);
 }
 
+static enum pv_rc
+secret_rm_finish(struct directory *s, enum pv_rc rc, void *arg, struct directory_result *res)
+{
+	(void)s;
+	(void)arg;
+	if (rc == PV_E_NOTFOUND)
+		return directory_fail(res, rc, "No such app secret");
+	return rc;
+}
+
 enum pv_rc
 directory_app_secret_remove(struct directory *s, const struct pv_actor *actor, const char *id,
     const char *secret_id, struct directory_result *res)
 {
-	struct revoke_job j = { id, secret_id, 0 };
+	struct directory_write w = { secret_rm_fn, NULL, NULL, secret_rm_finish, COMMIT_REQUEST };
+	struct revoke_job *j;
 	struct audit_event ev;
 	char r[160];
-	enum pv_rc rc;
 
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	if (id == NULL || !util_id_valid("app", id) || secret_id == NULL ||
 	    !util_id_valid("aps", secret_id))
 		return directory_fail(res, PV_E_NOTFOUND, "No such app secret");
-	j.now_ms = util_now_ms();
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return PV_E_NOMEM;
+	j->id = id;
+	j->secret_id = secret_id;
+	j->now_ms = util_now_ms();
+	w.job = j;
 	snprintf(r, sizeof(r), "apps/%s/secrets/%s", id, secret_id);
 	directory_event_init(&ev, actor, "app.secret_remove", r);
-	rc = audit_commit(s->audit, &ev, secret_rm_fn, &j);
-	if (rc == PV_E_NOTFOUND)
-		return directory_fail(res, rc, "No such app secret");
-	return rc;
+	return directory_write(s, &ev, &w, res);
 }
 
 /* ---- client certificates (mutual TLS) ---- */
@@ -535,40 +619,55 @@ cert_revoke_fn(struct store_tx *tx, void *arg)
 	    &j->ended);
 }
 
-enum pv_rc
-directory_app_cert_revoke(struct directory *s, const struct pv_actor *actor, const char *id,
-    const char *serial, struct directory_result *res)
+static enum pv_rc
+cert_revoke_finish(struct directory *s, enum pv_rc rc, void *arg,
+    struct directory_result *res)
 {
-	struct cert_revoke_job j = { id, serial, NULL, 0, 0 };
-	struct audit_event ev;
-	char r[160], detail[64];
-	size_t n = serial != NULL ? strlen(serial) : 0;
-	enum pv_rc rc;
+	struct cert_revoke_job *j = arg;
 
-	memset(res, 0, sizeof(*res));
-	if (id == NULL || !util_id_valid("app", id))
-		return directory_fail(res, PV_E_NOTFOUND, "No such app");
-	if (n == 0 || n > 40 || strspn(serial, "0123456789abcdef") != n)
-		return directory_fail(res, PV_E_NOTFOUND, "No such certificate serial (lower-case "
-		    "hex, as POST /v1/apps/{id}/certificate answered it)");
-	j.by = actor->user_id != NULL ? actor->user_id : "system";
-	j.now_ms = util_now_ms();
-	snprintf(r, sizeof(r), "apps/%s/certificate/%s", id, serial);
-	directory_event_init(&ev, actor, "app.cert_revoke", r);
-	ev.reason = "revoked";
-	/* the count is known only inside the job: the detail names the serial */
-	snprintf(detail, sizeof(detail), "{\"serial\":\"%s\"}", serial);
-	ev.detail = detail;
-	rc = audit_commit(s->audit, &ev, cert_revoke_fn, &j);
+	(void)s;
 	if (rc == PV_E_NOTFOUND)
 		return directory_fail(res, rc, "No such app");
 	if (rc == PV_E_CONFLICT)
 		return directory_fail(res, rc, "That certificate is revoked already");
 	if (rc != PV_OK)
 		return rc;
-	util_strlcpy(res->id, id, sizeof(res->id));
-	res->sessions_ended = j.ended;
+	util_strlcpy(res->id, j->id, sizeof(res->id));
+	res->sessions_ended = j->ended;
 	return PV_OK;
+}
+
+enum pv_rc
+directory_app_cert_revoke(struct directory *s, const struct pv_actor *actor, const char *id,
+    const char *serial, struct directory_result *res)
+{
+	struct directory_write w = { cert_revoke_fn, NULL, NULL, cert_revoke_finish,
+	    COMMIT_REQUEST };
+	struct cert_revoke_job *j;
+	struct audit_event ev;
+	char r[160], detail[64];
+	size_t n = serial != NULL ? strlen(serial) : 0;
+
+	directory_result_reset(res);
+	if (id == NULL || !util_id_valid("app", id))
+		return directory_fail(res, PV_E_NOTFOUND, "No such app");
+	if (n == 0 || n > 40 || strspn(serial, "0123456789abcdef") != n)
+		return directory_fail(res, PV_E_NOTFOUND, "No such certificate serial (lower-case "
+		    "hex, as POST /v1/apps/{id}/certificate answered it)");
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return PV_E_NOMEM;
+	j->id = id;
+	j->serial = serial;
+	j->by = actor->user_id != NULL ? actor->user_id : "system";
+	j->now_ms = util_now_ms();
+	w.job = j;
+	snprintf(r, sizeof(r), "apps/%s/certificate/%s", id, serial);
+	directory_event_init(&ev, actor, "app.cert_revoke", r);
+	ev.reason = "revoked";
+	/* the count is known only inside the job: the detail names the serial */
+	snprintf(detail, sizeof(detail), "{\"serial\":\"%s\"}", serial);
+	ev.detail = detail;
+	return directory_write(s, &ev, &w, res);
 }
 
 void
@@ -581,32 +680,75 @@ directory_app_cert_free(struct directory_app_cert *c)
 	c->cert_pem = c->ca_pem = NULL;
 }
 
+/* The certificate issued before the commit, handed to out only if the
+ * commit holds (else freed). */
+struct cert_job {
+	const char *id;
+	char *cert, *ca;
+	char serial[41];
+	int64_t not_after_ms;
+	struct directory_app_cert *out;   /* the caller's */
+};
+
 static enum pv_rc
 cert_fn(struct store_tx *tx, void *arg)
 {
+	struct cert_job *j = arg;
 	struct store_app a;
 	enum pv_rc rc;
 
 	/* in the entry's transaction: a disable that committed first wins */
-	if ((rc = store_app_get(tx, arg, &a)) != PV_OK)
+	if ((rc = store_app_get(tx, j->id, &a)) != PV_OK)
 		return rc;
 	rc = a.disabled ? PV_E_STATE : PV_OK;
 	store_app_clear(&a);
 	return rc;
 }
 
+static void
+cert_free(void *arg)
+{
+	struct cert_job *j = arg;
+
+	if (j != NULL) {
+		free(j->cert);
+		free(j->ca);
+	}
+	free(j);
+}
+
+static enum pv_rc
+cert_finish(struct directory *s, enum pv_rc rc, void *arg, struct directory_result *res)
+{
+	struct cert_job *j = arg;
+
+	(void)s;
+	if (rc == PV_E_STATE)
+		directory_fail(res, rc, "The app is disabled: it gets no certificate");
+	if (rc != PV_OK)
+		return rc;
+	j->out->cert_pem = j->cert;
+	j->out->ca_pem = j->ca;
+	j->cert = j->ca = NULL;
+	util_strlcpy(j->out->serial, j->serial, sizeof(j->out->serial));
+	j->out->not_after_ms = j->not_after_ms;
+	return PV_OK;
+}
+
 enum pv_rc
 directory_app_certificate(struct directory *s, const struct pv_actor *actor, const char *id,
     const char *csr_pem, struct directory_app_cert *out, struct directory_result *res)
 {
+	struct directory_write w = { cert_fn, NULL, cert_free, cert_finish, COMMIT_REQUEST };
 	struct crypto_client_cert c;
+	struct cert_job *j;
 	struct store_app a;
 	struct audit_event ev;
 	char r[128], detail[160], t[32];
 	char *cert = NULL, *ca = NULL;
 	enum pv_rc rc;
 
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	memset(out, 0, sizeof(*out));
 	if (id == NULL || !util_id_valid("app", id))
 		return directory_fail(res, PV_E_NOTFOUND, "No such app");
@@ -634,17 +776,18 @@ directory_app_certificate(struct directory *s, const struct pv_actor *actor, con
 	snprintf(r, sizeof(r), "apps/%s", id);
 	directory_event_init(&ev, actor, "app.certificate", r);
 	ev.detail = detail;
-	rc = audit_commit(s->audit, &ev, cert_fn, (void *)id);
-	if (rc == PV_E_STATE)
-		directory_fail(res, rc, "The app is disabled: it gets no certificate");
-	if (rc != PV_OK) {
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		free(cert);
 		free(ca);
-		return rc;
+		return PV_E_NOMEM;
 	}
-	out->cert_pem = cert;
-	out->ca_pem = ca;
-	util_strlcpy(out->serial, c.serial, sizeof(out->serial));
-	out->not_after_ms = c.not_after_s * 1000;
-	return PV_OK;
+	j->id = id;
+	j->cert = cert;
+	j->ca = ca;
+	util_strlcpy(j->serial, c.serial, sizeof(j->serial));
+	j->not_after_ms = c.not_after_s * 1000;
+	j->out = out;
+	w.job = j;
+	/* with res->done, out is filled by the completion (cert_finish) */
+	return directory_write(s, &ev, &w, res);
 }

@@ -411,9 +411,10 @@ snapshot(struct directory *d, const char *scope, int64_t now, struct drafts *ds)
 
 /* ---- create ---- */
 
+/* The campaign and its snapshot, the write's. */
 struct create_job {
-	struct store_campaign *c;
-	struct drafts *ds;
+	struct store_campaign c;
+	struct drafts ds;
 };
 
 static enum pv_rc
@@ -422,23 +423,44 @@ create_fn(struct store_tx *tx, void *arg)
 	struct create_job *j = arg;
 	enum pv_rc rc;
 
-	if ((rc = store_campaign_put(tx, j->c)) != PV_OK)
+	if ((rc = store_campaign_put(tx, &j->c)) != PV_OK)
 		return rc;
-	for (size_t i = 0; i < j->ds->n; i++) {
-		util_strlcpy(j->ds->v[i].row.campaign_id, j->c->id, UTIL_ID_MAX);
-		if ((rc = store_campaign_item_put(tx, &j->ds->v[i].row)) != PV_OK)
+	for (size_t i = 0; i < j->ds.n; i++) {
+		util_strlcpy(j->ds.v[i].row.campaign_id, j->c.id, UTIL_ID_MAX);
+		if ((rc = store_campaign_item_put(tx, &j->ds.v[i].row)) != PV_OK)
 			return rc;
 	}
 	return PV_OK;
+}
+
+static void
+create_free(void *arg)
+{
+	struct create_job *j = arg;
+
+	if (j != NULL)
+		drafts_free(&j->ds);
+	free(j);
+}
+
+static enum pv_rc
+create_finish(struct directory *d, enum pv_rc rc, void *arg, struct directory_result *res)
+{
+	struct create_job *j = arg;
+
+	(void)d;
+	if (rc == PV_OK && res != NULL)
+		util_strlcpy(res->id, j->c.id, sizeof(res->id));
+	return rc;
 }
 
 static enum pv_rc
 campaign_open(struct directory *d, const struct pv_actor *actor, const char *scope,
     int64_t due_in_s, struct directory_result *res)
 {
+	struct directory_write w = { create_fn, NULL, create_free, create_finish, COMMIT_REQUEST };
+	struct create_job *j = calloc(1, sizeof(*j));
 	struct store_campaign c;
-	struct drafts ds;
-	struct create_job j = { &c, &ds };
 	struct audit_event ev;
 	char r[RES_MAX], due[32], *detail;
 	size_t unused = 0;
@@ -446,8 +468,12 @@ campaign_open(struct directory *d, const struct pv_actor *actor, const char *sco
 	enum pv_rc rc;
 
 	memset(&c, 0, sizeof(c));
-	if ((rc = util_id_new("rvc", c.id)) != PV_OK)
+	if (j == NULL)
+		return PV_E_NOMEM;
+	if ((rc = util_id_new("rvc", c.id)) != PV_OK) {
+		free(j);
 		return rc;
+	}
 	util_strlcpy(c.scope, scope, sizeof(c.scope));
 	util_strlcpy(c.reviewers, "officers", sizeof(c.reviewers));
 	util_strlcpy(c.status, "open", sizeof(c.status));
@@ -456,28 +482,31 @@ campaign_open(struct directory *d, const struct pv_actor *actor, const char *sco
 	    sizeof(c.created_by));
 	c.created_ms = now;
 	c.due_ms = now + due_in_s * 1000;
-	if ((rc = snapshot(d, scope, now, &ds)) != PV_OK)
+	if ((rc = snapshot(d, scope, now, &j->ds)) != PV_OK) {
+		free(j);
 		return rc;
-	for (size_t i = 0; i < ds.n; i++)
-		unused += ds.v[i].row.unused;
+	}
+	for (size_t i = 0; i < j->ds.n; i++)
+		unused += j->ds.v[i].row.unused;
 	util_time_fmt(c.due_ms, due, sizeof(due));
 	detail = dump(json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "scope", c.scope, "reviewers",
-	    c.reviewers, "on_due", c.on_due, "due_at", due, "items", (json_int_t)ds.n, "unused",
+	    c.reviewers, "on_due", c.on_due, "due_at", due, "items", (json_int_t)j->ds.n, "unused",
 	    (json_int_t)unused));
 	if (detail == NULL) {
-		drafts_free(&ds);
+		create_free(j);
 		return PV_E_NOMEM;
 	}
 	snprintf(r, sizeof(r), "reviews/campaigns/%s", c.id);
 	directory_event_init(&ev, actor, "review.campaign.create", r);
 	ev.detail = detail;
-	rc = actor->kind == PV_ACTOR_SYSTEM ?
-	    audit_commit_at(d->audit, &ev, create_fn, &j, COMMIT_BACKGROUND) :
-	    audit_commit(d->audit, &ev, create_fn, &j);
+	j->c = c;
+	w.job = j;
+	/* the sweeper's waits at background priority; a person's answers from
+	 * the completion with res->done */
+	if (actor->kind == PV_ACTOR_SYSTEM)
+		w.prio = COMMIT_BACKGROUND;
+	rc = directory_write(d, &ev, &w, res);
 	free(detail);
-	drafts_free(&ds);
-	if (rc == PV_OK)
-		util_strlcpy(res->id, c.id, sizeof(res->id));
 	return rc;
 }
 
@@ -487,7 +516,7 @@ directory_campaign_create(struct directory *d, const struct pv_actor *actor,
 {
 	int64_t due = sp->due_in_s != 0 ? sp->due_in_s : d->cfg->reviews_campaign_due_s;
 
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	if (sp->scope == NULL || !word_in(sp->scope, scopes))
 		return directory_fail(res, PV_E_INVALID,
 		    "scope must be one of phi_access, admins, apps");
@@ -611,7 +640,7 @@ directory_campaign_list(struct directory *d, const struct pv_actor *actor, const
 	enum pv_rc rc;
 
 	(void)actor;
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	if (status != NULL && strcmp(status, "open") != 0 && strcmp(status, "closed") != 0)
 		return directory_fail(res, PV_E_INVALID, "status must be open or closed");
 	if ((rc = directory_list_begin(d, &l)) != PV_OK)
@@ -661,7 +690,7 @@ directory_campaign_get(struct directory *d, const struct pv_actor *actor, const 
 	enum pv_rc rc;
 
 	(void)actor;
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	memset(&c, 0, sizeof(c));
 	memset(&a, 0, sizeof(a));
 	if (!id_ok("rvc", id))
@@ -702,7 +731,8 @@ directory_campaign_get(struct directory *d, const struct pv_actor *actor, const 
 /* ---- revoke: what goes, in the caller's transaction ---- */
 
 struct revoke_job {
-	const struct store_campaign_item *item;   /* as read before the commit */
+	const struct store_campaign_item *item;   /* as read before the commit: copy */
+	struct store_campaign_item copy;          /* the job's (detail, note duplicated) */
 	const char *decision;                      /* revoke | removed | keep | unattested */
 	const char *by;
 	const char *note;
@@ -798,25 +828,74 @@ decide_fn(struct store_tx *tx, void *arg)
 	return revoke_user(tx, j);
 }
 
+static void
+decide_free(void *arg)
+{
+	struct revoke_job *j = arg;
+
+	if (j == NULL)
+		return;
+	json_decref(j->removed);
+	store_campaign_item_clear(&j->copy);
+	free(j);
+}
+
+/* After the commit: access goes at once (cached role sets re-resolve, app
+ * tokens die); a request's answer names the item and its principal.
+ * PV_E_NOTFOUND: the item was not pending (decided meanwhile). */
+static enum pv_rc
+decide_finish(struct directory *d, enum pv_rc rc, void *arg, struct directory_result *res)
+{
+	struct revoke_job *j = arg;
+
+	if (rc == PV_OK && (strcmp(j->decision, "revoke") == 0 ||
+	    strcmp(j->decision, "removed") == 0)) {
+		directory_changed(d);
+		if (strcmp(j->item->kind, "app") == 0 && d->authn != NULL)
+			authn_sessions_end_app(d->authn, j->item->principal_id);
+	}
+	if (res == NULL)
+		return rc;
+	if (rc == PV_E_NOTFOUND)
+		rc = directory_fail(res, PV_E_CONFLICT, "This item is decided already");
+	if (rc == PV_OK) {
+		util_strlcpy(res->id, j->item->item_id, sizeof(res->id));
+		util_strlcpy(res->username, j->item->principal_name, sizeof(res->username));
+	}
+	return rc;
+}
+
 /* One item's decision and its entry in one commit; the grants go with a
- * revoke or a removal. PV_E_NOTFOUND: the item was not pending. */
+ * revoke or a removal. The sweeper's (res NULL) waits at prio: its
+ * PV_E_NOTFOUND means the item was not pending. A reviewer's is answered by
+ * decide_finish (from the completion with res->done). */
 static enum pv_rc
 decide_commit(struct directory *d, const struct pv_actor *actor, const char *action,
     const struct store_campaign_item *item, const char *decision, const char *note,
-    enum commit_prio prio)
+    enum commit_prio prio, struct directory_result *res)
 {
-	struct revoke_job j;
+	struct directory_write w = { decide_fn, NULL, decide_free, decide_finish, prio };
+	struct revoke_job *j = calloc(1, sizeof(*j));
 	struct audit_event ev;
 	char r[RES_MAX], *detail;
 	json_t *o;
 	enum pv_rc rc;
 
-	memset(&j, 0, sizeof(j));
-	j.item = item;
-	j.decision = decision;
-	j.by = actor->user_id != NULL ? actor->user_id : "system";
-	j.note = note;
-	j.now = util_now_ms();
+	if (j == NULL)
+		return PV_E_NOMEM;
+	j->copy = *item;
+	j->copy.detail = strdup(item->detail != NULL ? item->detail : "{}");
+	j->copy.note = item->note != NULL ? strdup(item->note) : NULL;
+	j->item = &j->copy;
+	j->decision = decision;
+	j->by = actor->user_id != NULL ? actor->user_id : "system";
+	j->note = note;
+	j->now = util_now_ms();
+	if (j->copy.detail == NULL || (item->note != NULL && j->copy.note == NULL)) {
+		decide_free(j);
+		return PV_E_NOMEM;
+	}
+	w.job = j;
 	/* the entry is made before the fn runs, so it names what goes: the
 	 * in-scope grants of the snapshot, which the fn removes (those still held) */
 	o = json_pack("{s:s, s:s, s:s, s:s}", "campaign", item->campaign_id, "principal",
@@ -830,21 +909,16 @@ decide_commit(struct directory *d, const struct pv_actor *actor, const char *act
 			json_object_set(o, "removes", json_object_get(snap, "in_scope"));
 		json_decref(snap);
 	}
-	if ((detail = dump(o)) == NULL)
+	if ((detail = dump(o)) == NULL) {
+		decide_free(j);
 		return PV_E_NOMEM;
+	}
 	snprintf(r, sizeof(r), "reviews/campaigns/%s/items/%s", item->campaign_id, item->item_id);
 	directory_event_init(&ev, actor, action, r);
 	ev.reason = decision;
 	ev.detail = detail;
-	rc = audit_commit_at(d->audit, &ev, decide_fn, &j, prio);
+	rc = directory_write(d, &ev, &w, res);
 	free(detail);
-	json_decref(j.removed);
-	if (rc == PV_OK && (strcmp(decision, "revoke") == 0 || strcmp(decision, "removed") == 0)) {
-		/* access goes at once: cached role sets re-resolve, app tokens die */
-		directory_changed(d);
-		if (strcmp(item->kind, "app") == 0 && d->authn != NULL)
-			authn_sessions_end_app(d->authn, item->principal_id);
-	}
 	return rc;
 }
 
@@ -859,7 +933,7 @@ refuse(struct directory *d, const struct pv_actor *actor, const char *cid, const
 	directory_event_init(&ev, actor, "review.campaign.decide", r);
 	ev.outcome = AUDIT_DENIED;
 	ev.reason = reason;
-	if (audit_record(d->audit, &ev) != PV_OK)
+	if (directory_refusal(d, &ev) != PV_OK)
 		return PV_E_AUDIT;
 	return directory_fail(res, PV_E_FORBIDDEN, msg);
 }
@@ -873,7 +947,7 @@ directory_campaign_record(struct directory *d, const struct pv_actor *actor, con
 	struct store_tx *tx = NULL;
 	enum pv_rc rc;
 
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	memset(&c, 0, sizeof(c));
 	memset(&it, 0, sizeof(it));
 	if (!id_ok("rvc", id))
@@ -911,14 +985,10 @@ directory_campaign_record(struct directory *d, const struct pv_actor *actor, con
 		rc = directory_fail(res, PV_E_CONFLICT, "This item is decided already");
 		goto out;
 	}
+	/* the answer (the item, or 409 when it was decided meanwhile) is
+	 * decide_finish's */
 	rc = decide_commit(d, actor, "review.campaign.decide", &it, decision, note,
-	    COMMIT_REQUEST);
-	if (rc == PV_E_NOTFOUND)
-		rc = directory_fail(res, PV_E_CONFLICT, "This item is decided already");
-	if (rc == PV_OK) {
-		util_strlcpy(res->id, it.item_id, sizeof(res->id));
-		util_strlcpy(res->username, it.principal_name, sizeof(res->username));
-	}
+	    COMMIT_REQUEST, res);
 out:
 	store_campaign_clear(&c);
 	store_campaign_item_clear(&it);
@@ -1147,7 +1217,7 @@ campaign_due(struct directory *d, const struct store_campaign *c)
 	} else {
 		for (size_t i = 0; i < x.n && rc == PV_OK; i++) {
 			rc = decide_commit(d, &sys, "review.campaign.remove", &x.v[i], "removed", "",
-			    COMMIT_BACKGROUND);
+			    COMMIT_BACKGROUND, NULL);
 			if (rc == PV_E_NOTFOUND)
 				rc = PV_OK;   /* decided meanwhile */
 		}
@@ -1205,7 +1275,7 @@ directory_campaigns_sweep(struct directory *d, int64_t now)
 	    (l->newest_ms == 0 ||
 	    now - l->newest_ms >= (int64_t)d->cfg->reviews_campaign_every_s * 1000)) {
 		struct pv_actor sys = audit_actor_system();
-		struct directory_result res;
+		struct directory_result res = { .done = NULL };
 
 		memset(&res, 0, sizeof(res));
 		rc = campaign_open(d, &sys, d->cfg->reviews_campaign_scope,

@@ -113,8 +113,28 @@ struct directory_result {
 	char approval[UTIL_ID_MAX];
 	char message[192];            /* why it failed, for the caller ("" if none) */
 	int retry_after_s;            /* PV_E_LOCKED: Retry-After */
+	/* update: the user as the transaction left it (the caller's,
+	 * json_decref), when the call answered from a completion */
+	struct json_t *object;
+	/*
+	 * An answer without a waiting thread (issue 9; docs/internals/
+	 * directory.md "Commits"): a caller that can answer later (an HTTP
+	 * route) sets done before the call, and every operation keeps it. An
+	 * operation that reaches its commit on an HTTP request thread then
+	 * submits it with a completion and returns PV_PENDING; done(rc, res,
+	 * done_arg) runs exactly once, on the committer after the fsync (cheap
+	 * work only), with rc and res (message, IDs, counts, object) as the
+	 * waiting call would have returned them. res (and anything the call
+	 * writes, such as a secret's out) must then be heap memory that lives
+	 * until done. done NULL (SCIM, init, jobs; zero-initialise res): the call
+	 * waits, as before.
+	 */
+	void (*done)(enum pv_rc rc, struct directory_result *res, void *done_arg);
+	void *done_arg;
 };
 void directory_result_wipe(struct directory_result *res);
+/* Zero res but for done / done_arg (what every operation starts with). */
+void directory_result_reset(struct directory_result *res);
 
 /* Joiner: a new user with a one-time password (user.create). */
 enum pv_rc directory_user_create(struct directory *d, const struct pv_actor *actor,

@@ -69,6 +69,31 @@ void directory_changed(struct directory *s);
 /* The API representation of u (with its roles and groups). */
 json_t *directory_user_json(struct store_tx *tx, const struct store_user *u);
 
+/* ---- answering from a completion (routes_call.c) ----
+ * A write route's call: res (with done) and the outputs the operation
+ * fills live here, on the heap, until the answer. reply builds the success
+ * answer from c (on the committer when the operation answered from its
+ * completion: cheap work only, no store call); a failure is answered with
+ * res.message (and res.retry_after_s). */
+struct directory_call;
+typedef enum pv_rc (*directory_reply_fn)(struct http_request *req,
+    struct directory_call *c);
+struct directory_call {
+	struct http_request *req;
+	directory_reply_fn reply;
+	struct directory_result res;
+	struct directory_app_secret secret;   /* secret add's out */
+	struct directory_app_cert cert;       /* certificate's out */
+	const char *name;                     /* the route's own (e.g. the group's name) */
+	const char *const *names;
+	size_t nnames;
+};
+/* NULL: out of memory. */
+struct directory_call *directory_call_new(struct http_request *req, directory_reply_fn reply);
+/* The handler's return for the operation's rc: PV_PENDING (answered, and c
+ * freed, from the completion) or the answer now (c freed). */
+enum pv_rc directory_call_end(struct directory_call *c, enum pv_rc rc);
+
 /* Route tables (one registration function per file). */
 enum pv_rc directory_route_users(struct directory *d, struct http_server *srv);
 enum pv_rc directory_route_groups(struct directory *d, struct http_server *srv);
@@ -81,6 +106,48 @@ enum pv_rc directory_route_apps(struct directory *d, struct http_server *srv);
  * there is no such role (apps.c). */
 enum pv_rc directory_role_app_forbidden(struct directory *s, const char *role, char *perm,
     size_t len, bool *exists);
+
+/* ---- writes (service.c; docs/internals/directory.md "Commits") ----
+ *
+ * An operation's transaction: fn(tx, job) (NULL: the entry alone) and ev.
+ * job is heap memory the call owns from here on (job_free, NULL: free(),
+ * runs exactly once, after finish); it may point into the caller's
+ * request (the arena, the principal: they live until the answer) but never
+ * into the caller's stack. finish(s, rc, job, res) (NULL: rc as is) runs
+ * exactly once after the commit, with fn's rc (or PV_E_AUDIT when the
+ * group did not commit, or the submit's error): it maps rc to the answer
+ * (message), fills res from job (IDs, counts, the user read back) and, on
+ * success, runs the effects that follow a commit (directory_changed,
+ * dropping cached sessions); it returns the answer's rc.
+ *
+ * With res->done set, on an HTTP request thread, outside a
+ * directory_wait_begin scope: submitted with a completion (audit_submit);
+ * returns PV_PENDING (or the submit's error, after finish), and finish then
+ * res->done run on the committer. Otherwise: audit_commit, finish, and its
+ * rc is returned. ev is copied; its strings need not outlive the call.
+ */
+struct directory_write {
+	audit_job_fn fn;
+	void *job;
+	void (*job_free)(void *job);
+	enum pv_rc (*finish)(struct directory *s, enum pv_rc rc, void *job,
+	    struct directory_result *res);	enum commit_prio prio;   /* COMMIT_BACKGROUND: the sweeper's (waits) */
+};
+enum pv_rc directory_write(struct directory *s, const struct audit_event *ev,
+    const struct directory_write *w, struct directory_result *res);
+/* Would directory_write answer from a completion? (A flow with a second
+ * blocking step after the write runs waiting instead.) */
+bool directory_write_async(const struct directory_result *res);
+/* Within a scope (nested: a count per thread), every write waits for its
+ * commit even on a request thread with res->done set: for a flow whose next
+ * step needs the write committed (the approval request that follows a
+ * create or an update naming it). */
+void directory_wait_begin(void);
+void directory_wait_end(void);
+/* An audited refusal (outcome denied): held on a request thread
+ * (audit_record_held, fail closed), else recorded before the answer.
+ * PV_E_AUDIT if it could not be; else the caller answers its refusal. */
+enum pv_rc directory_refusal(struct directory *s, const struct audit_event *ev);
 
 /* msg into res->message; returns rc. */
 enum pv_rc directory_fail(struct directory_result *res, enum pv_rc rc, const char *msg);

@@ -103,7 +103,7 @@ directory_officer_refused(struct directory *s, const struct pv_actor *actor,
 	directory_event_init(&ev, actor, action, resource);
 	ev.outcome = AUDIT_DENIED;
 	ev.reason = "officer_reserved";
-	if (audit_record(s->audit, &ev) != PV_OK)
+	if (directory_refusal(s, &ev) != PV_OK)
 		return PV_E_AUDIT;
 	return directory_fail(res, PV_E_OFFICER_RESERVED, "security_officer (access.approve) is "
 	    "set only with the seal's authority: phivault officer add");

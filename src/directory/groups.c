@@ -14,14 +14,36 @@
 #include "authz/authz.h"
 #include "directory/directory_int.h"
 
+/* The row the write owns (roles: its JSON text, malloc'd). */
 struct group_job {
-	const struct store_group *g;
+	struct store_group g;
 };
 
 static enum pv_rc
 group_fn(struct store_tx *tx, void *arg)
 {
-	return store_group_put(tx, ((struct group_job *)arg)->g);
+	return store_group_put(tx, &((struct group_job *)arg)->g);
+}
+
+static void
+group_free(void *arg)
+{
+	struct group_job *j = arg;
+
+	if (j != NULL)
+		free(j->g.roles);
+	free(j);
+}
+
+static enum pv_rc
+group_finish(struct directory *z, enum pv_rc rc, void *arg, struct directory_result *res)
+{
+	(void)arg;
+	if (rc == PV_E_CONFLICT)
+		return directory_fail(res, rc, "a group with this name exists");
+	if (rc == PV_OK)
+		directory_changed(z);
+	return rc;
 }
 
 /* Every name a distinct, existing role. */
@@ -102,8 +124,8 @@ enum pv_rc
 directory_group_create(struct directory *z, const struct pv_actor *actor,
     const struct directory_group_spec *sp, struct directory_result *res)
 {
-	struct store_group g;
-	struct group_job j = { &g };
+	struct directory_write w = { group_fn, NULL, group_free, group_finish, COMMIT_REQUEST };
+	struct group_job *j = NULL;
 	struct directory_gate gate;
 	struct audit_event ev;
 	json_t *arr = NULL;
@@ -111,7 +133,7 @@ directory_group_create(struct directory *z, const struct pv_actor *actor,
 	size_t i;
 	enum pv_rc rc;
 
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	if (sp->name == NULL || !authz_name_valid(sp->name))
 		return directory_fail(res, PV_E_INVALID, "name must match [a-z][a-z0-9_]{0,62}");
 	if ((rc = roles_check(z, sp, res)) != PV_OK)
@@ -136,23 +158,23 @@ directory_group_create(struct directory *z, const struct pv_actor *actor,
 		rc = PV_E_NOMEM;
 		goto out;
 	}
-	memset(&g, 0, sizeof(g));
-	util_strlcpy(g.name, sp->name, sizeof(g.name));
-	g.roles = rtxt;
-	g.created_ms = util_now_ms();
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	util_strlcpy(j->g.name, sp->name, sizeof(j->g.name));
+	j->g.roles = rtxt;   /* the job's now */
+	rtxt = NULL;
+	j->g.created_ms = util_now_ms();
 	memset(&ev, 0, sizeof(ev));
 	ev.actor = *actor;
 	ev.action = "group.create";
 	ev.resource = r;
 	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = detail;
-	rc = audit_commit(z->audit, &ev, group_fn, &j);
-	if (rc == PV_E_CONFLICT) {
-		directory_fail(res, rc, "a group with this name exists");
-		goto out;
-	}
-	if (rc == PV_OK)
-		directory_changed(z);
+	w.job = j;
+	/* with res->done, answered from the completion (group_finish) */
+	rc = directory_write(z, &ev, &w, res);
 out:
 	json_decref(arr);
 	free(rtxt);
@@ -179,7 +201,7 @@ directory_group_list(struct directory *z, const struct pv_actor *actor, json_t *
 	enum pv_rc rc;
 
 	(void)actor;
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	if (arr == NULL)
 		return PV_E_NOMEM;
 	STORE_READ(z->st, rc, store_group_list(tx, on_group, arr));

@@ -58,14 +58,28 @@ fail_fn(struct store_tx *tx, void *arg)
 	return store_lockout_put(tx, SEAL_LOCK_KEY, SEAL_LOCK_KIND, &sl);
 }
 
+/* After the refusal's commit (the failure counted): the refusal, or
+ * PV_E_AUDIT when it is not on the record. */
+static enum pv_rc
+fail_finish(struct directory *s, enum pv_rc rc, void *arg, struct directory_result *res)
+{
+	(void)s;
+	(void)arg;
+	if (rc != PV_OK)
+		return PV_E_AUDIT;
+	return directory_fail(res, PV_E_SEAL_AUTHORITY, "The key file or the unseal shares are "
+	    "missing or wrong");
+}
+
 static enum pv_rc
 authority(struct directory *s, const struct pv_actor *actor, const char *action,
     const char *resource, const struct directory_officer_auth *au, struct directory_result *res)
 {
+	struct directory_write w = { fail_fn, NULL, NULL, fail_finish, COMMIT_REQUEST };
 	struct store_lockout sl;
 	struct authn_lockout l;
 	struct audit_event ev;
-	struct fail_job j = { s->cfg, util_now_ms() };
+	struct fail_job j = { s->cfg, util_now_ms() }, *job;
 	int retry = 0;
 	enum pv_rc rc;
 
@@ -95,17 +109,27 @@ authority(struct directory *s, const struct pv_actor *actor, const char *action,
 	directory_event_init(&ev, actor, action, resource);
 	ev.outcome = AUDIT_DENIED;
 	ev.reason = "seal_authority_required";
-	if (audit_commit(s->audit, &ev, fail_fn, &j) != PV_OK)
+	if ((job = malloc(sizeof(*job))) == NULL)
 		return PV_E_AUDIT;
-	return directory_fail(res, PV_E_SEAL_AUTHORITY, "The key file or the unseal shares are "
-	    "missing or wrong");
+	*job = j;
+	w.job = job;
+	/* with res->done, the refusal is answered from the completion */
+	rc = directory_write(s, &ev, &w, res);
+	return rc == PV_OK ? PV_E_SEAL_AUTHORITY : rc;
 }
 
 /* ---- the role ---- */
 
+struct role_list {
+	size_t n;
+	char v[AUTHN_ROLES_MAX + 1][STORE_ROLE_MAX];
+	const char *p[AUTHN_ROLES_MAX + 1];
+};
+
+/* The job owns its list of names (l). */
 struct roles_job {
-	const char *id;
-	const char *const *roles;
+	char id[UTIL_ID_MAX];
+	struct role_list *l;
 	size_t n;
 };
 
@@ -114,14 +138,29 @@ roles_fn(struct store_tx *tx, void *arg)
 {
 	struct roles_job *j = arg;
 
-	return store_user_roles_set(tx, j->id, j->roles, j->n);
+	return store_user_roles_set(tx, j->id, j->l->p, j->n);
 }
 
-struct role_list {
-	size_t n;
-	char v[AUTHN_ROLES_MAX + 1][STORE_ROLE_MAX];
-	const char *p[AUTHN_ROLES_MAX + 1];
-};
+static void
+roles_free(void *arg)
+{
+	struct roles_job *j = arg;
+
+	if (j != NULL)
+		free(j->l);
+	free(j);
+}
+
+static enum pv_rc
+roles_finish(struct directory *s, enum pv_rc rc, void *arg, struct directory_result *res)
+{
+	(void)arg;
+	(void)res;
+	if (rc == PV_OK)
+		directory_changed(s);
+	return rc;
+}
+
 
 static int
 on_role(const char *name, void *arg)
@@ -136,13 +175,15 @@ on_role(const char *name, void *arg)
 	return 0;
 }
 
-/* Set (add) or drop the officer role of user id, with its entry. */
+/* Set (add) or drop the officer role of user id, with its entry (with
+ * res->done: answered from the completion). */
 static enum pv_rc
 role_change(struct directory *s, const struct pv_actor *actor, const char *action,
-    const char *id, bool add, bool *changed)
+    const char *id, bool add, bool *changed, struct directory_result *res)
 {
+	struct directory_write w = { roles_fn, NULL, roles_free, roles_finish, COMMIT_REQUEST };
 	struct role_list *l = calloc(1, sizeof(*l));
-	struct roles_job j;
+	struct roles_job *j;
 	struct audit_event ev;
 	char r[UTIL_ID_MAX + 8];
 	size_t i, k = 0;
@@ -168,15 +209,20 @@ role_change(struct directory *s, const struct pv_actor *actor, const char *actio
 	}
 	if (add)
 		l->p[k++] = OFFICER_ROLE;
-	j.id = id;
-	j.roles = l->p;
-	j.n = k;
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	util_strlcpy(j->id, id, sizeof(j->id));
+	j->l = l;   /* the job's now */
+	l = NULL;
+	j->n = k;
+	w.job = j;
 	snprintf(r, sizeof(r), "users/%s", id);
 	directory_event_init(&ev, actor, action, r);
 	ev.detail = add ? "{\"role\":\"security_officer\",\"promoted\":true}" :
 	    "{\"role\":\"security_officer\"}";
-	if ((rc = audit_commit(s->audit, &ev, roles_fn, &j)) == PV_OK)
-		directory_changed(s);
+	rc = directory_write(s, &ev, &w, res);
 out:
 	free(l);
 	return rc;
@@ -193,7 +239,7 @@ directory_officer_add(struct directory *s, const struct pv_actor *actor, const c
 	bool changed = false;
 	enum pv_rc rc;
 
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	if (username == NULL || !authn_username_key(username, key))
 		return directory_fail(res, PV_E_INVALID,
 		    "username must be 1-64 characters of a-z, 0-9, '.', '_' and '-'");
@@ -205,7 +251,7 @@ directory_officer_add(struct directory *s, const struct pv_actor *actor, const c
 		util_strlcpy(res->id, u.id, sizeof(res->id));
 		util_strlcpy(res->username, u.username, sizeof(res->username));
 		store_user_clear(&u);
-		return role_change(s, actor, "officer.add", res->id, true, &changed);
+		return role_change(s, actor, "officer.add", res->id, true, &changed, res);
 	}
 	if (rc != PV_E_NOTFOUND)
 		return rc;
@@ -227,7 +273,7 @@ directory_officer_remove(struct directory *s, const struct pv_actor *actor,
 	bool changed = false;
 	enum pv_rc rc;
 
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	if (username == NULL || !authn_username_key(username, key))
 		return directory_fail(res, PV_E_NOTFOUND, "No such officer");
 	if ((rc = authority(s, actor, "officer.remove", "sys/officers", au, res)) != PV_OK)
@@ -240,8 +286,8 @@ directory_officer_remove(struct directory *s, const struct pv_actor *actor,
 	util_strlcpy(res->id, u.id, sizeof(res->id));
 	util_strlcpy(res->username, u.username, sizeof(res->username));
 	store_user_clear(&u);
-	if ((rc = role_change(s, actor, "officer.remove", res->id, false, &changed)) != PV_OK)
-		return rc;
+	if ((rc = role_change(s, actor, "officer.remove", res->id, false, &changed, res)) != PV_OK)
+		return rc;   /* PV_PENDING: changed, answered from the completion */
 	if (!changed)
 		return directory_fail(res, PV_E_NOTFOUND, "No such officer");
 	return PV_OK;
@@ -280,7 +326,7 @@ directory_officer_list(struct directory *s, const struct pv_actor *actor, json_t
 	enum pv_rc rc;
 
 	(void)actor;
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	if ((rc = directory_list_begin(s, &a)) != PV_OK)
 		return rc;
 	rc = store_user_list(a.tx, on_user, &a);

@@ -54,12 +54,71 @@ strings_from_body(struct http_request *req, const char *key, size_t max,
 	return PV_OK;
 }
 
+/* The answers of the writes: now, or from the commit's completion
+ * (routes_call.c). */
+static enum pv_rc
+reply_created(struct http_request *req, struct directory_call *c)
+{
+	const struct directory_result *res = &c->res;
+
+	/* dual control: the app exists; its PHI-granting roles are pending */
+	if (res->approval[0] != '\0')
+		return http_reply(req, 202, json_pack("{s:s, s:s, s:s, s:s}", "id", res->id, "name",
+		    res->username, "approval", res->approval, "status", "pending"));
+	return http_reply(req, 201, json_pack("{s:s, s:s}", "id", res->id, "name",
+	    res->username));
+}
+
+static enum pv_rc
+reply_disabled(struct http_request *req, struct directory_call *c)
+{
+	return http_reply(req, 200, json_pack("{s:s, s:s, s:I}", "id", c->res.id, "status",
+	    "disabled", "sessions_ended", (json_int_t)c->res.sessions_ended));
+}
+
+static enum pv_rc
+reply_secret(struct http_request *req, struct directory_call *c)
+{
+	json_t *o = json_pack("{s:s, s:s}", "secret_id", c->secret.secret_id, "secret",
+	    c->secret.secret);
+
+	return o != NULL ? http_reply(req, 201, o) : PV_E_NOMEM;
+}
+
+static enum pv_rc
+reply_secret_rm(struct http_request *req, struct directory_call *c)
+{
+	(void)c;
+	req->status = 204;
+	return PV_OK;
+}
+
+static enum pv_rc
+reply_cert_revoked(struct http_request *req, struct directory_call *c)
+{
+	return http_reply(req, 200, json_pack("{s:s, s:s, s:b, s:I}", "app", req->params[0],
+	    "serial", req->params[1], "revoked", 1, "sessions_ended",
+	    (json_int_t)c->res.sessions_ended));
+}
+
+static enum pv_rc
+reply_cert(struct http_request *req, struct directory_call *c)
+{
+	char t[32];
+	json_t *o;
+
+	util_time_fmt(c->cert.not_after_ms, t, sizeof(t));
+	o = json_pack("{s:s, s:s, s:s, s:s}", "certificate", c->cert.cert_pem, "ca",
+	    c->cert.ca_pem, "serial", c->cert.serial, "not_after", t);
+	return o != NULL ? http_reply(req, 201, o) : PV_E_NOMEM;
+}
+
 static enum pv_rc
 h_app_create(struct http_request *req)
 {
 	static const char *const allowed[] = { "name", "roles", "networks", NULL };
 	struct directory_app_spec sp;
-	struct directory_result res;
+	struct directory_call *c;
 	struct pv_actor actor;
 	enum pv_rc rc;
 
@@ -71,20 +130,17 @@ h_app_create(struct http_request *req)
 	    (rc = strings_from_body(req, "networks", AUTHN_APP_NETWORKS_MAX, &sp.networks,
 	    &sp.nnetworks)) != PV_OK)
 		return rc;
+	if ((c = directory_call_new(req, reply_created)) == NULL)
+		return PV_E_NOMEM;
 	authn_actor(req->principal, req->source, &actor);
-	if ((rc = directory_app_create(req->route->arg, &actor, &sp, &res)) != PV_OK)
-		return op_fail(req, rc, &res);
-	/* dual control: the app exists; its PHI-granting roles are pending */
-	if (res.approval[0] != '\0')
-		return http_reply(req, 202, json_pack("{s:s, s:s, s:s, s:s}", "id", res.id, "name",
-		    res.username, "approval", res.approval, "status", "pending"));
-	return http_reply(req, 201, json_pack("{s:s, s:s}", "id", res.id, "name", res.username));
+	return directory_call_end(c, directory_app_create(req->route->arg, &actor, &sp,
+	    &c->res));
 }
 
 static enum pv_rc
 h_app_list(struct http_request *req)
 {
-	struct directory_result res;
+	struct directory_result res = { .done = NULL };
 	struct pv_actor actor;
 	json_t *arr = NULL;
 	enum pv_rc rc;
@@ -98,7 +154,7 @@ h_app_list(struct http_request *req)
 static enum pv_rc
 h_app_get(struct http_request *req)
 {
-	struct directory_result res;
+	struct directory_result res = { .done = NULL };
 	struct pv_actor actor;
 	json_t *o = NULL;
 	enum pv_rc rc;
@@ -113,92 +169,72 @@ h_app_get(struct http_request *req)
 static enum pv_rc
 h_app_disable(struct http_request *req)
 {
-	struct directory_result res;
+	struct directory_call *c = directory_call_new(req, reply_disabled);
 	struct pv_actor actor;
-	enum pv_rc rc;
 
+	if (c == NULL)
+		return PV_E_NOMEM;
 	authn_actor(req->principal, req->source, &actor);
-	if ((rc = directory_app_disable(req->route->arg, &actor, req->params[0], &res)) != PV_OK)
-		return op_fail(req, rc, &res);
-	return http_reply(req, 200, json_pack("{s:s, s:s, s:I}", "id", res.id, "status",
-	    "disabled", "sessions_ended", (json_int_t)res.sessions_ended));
+	return directory_call_end(c, directory_app_disable(req->route->arg, &actor,
+	    req->params[0], &c->res));
 }
 
 static enum pv_rc
 h_secret_add(struct http_request *req)
 {
-	struct directory_app_secret sec;
-	struct directory_result res;
+	struct directory_call *c = directory_call_new(req, reply_secret);
 	struct pv_actor actor;
-	json_t *o;
-	enum pv_rc rc;
 
+	if (c == NULL)
+		return PV_E_NOMEM;
 	authn_actor(req->principal, req->source, &actor);
-	rc = directory_app_secret_add(req->route->arg, &actor, req->params[0], &sec, &res);
-	if (rc != PV_OK)
-		return op_fail(req, rc, &res);
-	o = json_pack("{s:s, s:s}", "secret_id", sec.secret_id, "secret", sec.secret);
-	directory_app_secret_wipe(&sec);
-	return o != NULL ? http_reply(req, 201, o) : PV_E_NOMEM;
+	return directory_call_end(c, directory_app_secret_add(req->route->arg, &actor,
+	    req->params[0], &c->secret, &c->res));
 }
 
 static enum pv_rc
 h_secret_rm(struct http_request *req)
 {
-	struct directory_result res;
+	struct directory_call *c = directory_call_new(req, reply_secret_rm);
 	struct pv_actor actor;
-	enum pv_rc rc;
 
+	if (c == NULL)
+		return PV_E_NOMEM;
 	authn_actor(req->principal, req->source, &actor);
-	rc = directory_app_secret_remove(req->route->arg, &actor, req->params[0], req->params[1],
-	    &res);
-	if (rc != PV_OK)
-		return op_fail(req, rc, &res);
-	req->status = 204;
-	return PV_OK;
+	return directory_call_end(c, directory_app_secret_remove(req->route->arg, &actor,
+	    req->params[0], req->params[1], &c->res));
 }
 
 static enum pv_rc
 h_cert_revoke(struct http_request *req)
 {
-	struct directory_result res;
+	struct directory_call *c = directory_call_new(req, reply_cert_revoked);
 	struct pv_actor actor;
-	enum pv_rc rc;
 
+	if (c == NULL)
+		return PV_E_NOMEM;
 	authn_actor(req->principal, req->source, &actor);
-	rc = directory_app_cert_revoke(req->route->arg, &actor, req->params[0], req->params[1],
-	    &res);
-	if (rc != PV_OK)
-		return op_fail(req, rc, &res);
-	return http_reply(req, 200, json_pack("{s:s, s:s, s:b, s:I}", "app", req->params[0],
-	    "serial", req->params[1], "revoked", 1, "sessions_ended",
-	    (json_int_t)res.sessions_ended));
+	return directory_call_end(c, directory_app_cert_revoke(req->route->arg, &actor,
+	    req->params[0], req->params[1], &c->res));
 }
 
 static enum pv_rc
 h_certificate(struct http_request *req)
 {
 	static const char *const allowed[] = { "csr", NULL };
-	struct directory_app_cert c;
-	struct directory_result res;
+	struct directory_call *c;
 	struct pv_actor actor;
 	const char *csr;
-	char t[32];
-	json_t *o;
 	enum pv_rc rc;
 
 	if ((rc = http_body_only(req, allowed)) != PV_OK ||
 	    (rc = http_body_string(req, "csr", true, 16384, &csr)) != PV_OK)
 		return rc;
+	if ((c = directory_call_new(req, reply_cert)) == NULL)
+		return PV_E_NOMEM;
 	authn_actor(req->principal, req->source, &actor);
-	rc = directory_app_certificate(req->route->arg, &actor, req->params[0], csr, &c, &res);
-	if (rc != PV_OK)
-		return op_fail(req, rc, &res);
-	util_time_fmt(c.not_after_ms, t, sizeof(t));
-	o = json_pack("{s:s, s:s, s:s, s:s}", "certificate", c.cert_pem, "ca", c.ca_pem,
-	    "serial", c.serial, "not_after", t);
-	directory_app_cert_free(&c);
-	return o != NULL ? http_reply(req, 201, o) : PV_E_NOMEM;
+	return directory_call_end(c, directory_app_certificate(req->route->arg, &actor,
+	    req->params[0], csr, &c->cert, &c->res));
 }
 
 enum pv_rc

@@ -27,12 +27,27 @@ op_fail(struct http_request *req, enum pv_rc rc, const struct directory_result *
 	return rc;
 }
 
+/* The answers of the writes: now, or from the commit's completion
+ * (routes_call.c). */
+static enum pv_rc
+reply_created(struct http_request *req, struct directory_call *c)
+{
+	return http_reply(req, 201, json_pack("{s:s}", "id", c->res.id));
+}
+
+static enum pv_rc
+reply_decided(struct http_request *req, struct directory_call *c)
+{
+	return http_reply(req, 200, json_pack("{s:s, s:s, s:s}", "campaign", req->params[0],
+	    "item", req->params[1], "decision", c->name));
+}
+
 static enum pv_rc
 h_create(struct http_request *req)
 {
 	static const char *const allowed[] = { "scope", "reviewers", "due_in_s", NULL };
 	struct directory_campaign_spec sp;
-	struct directory_result res;
+	struct directory_call *c;
 	struct pv_actor actor;
 	json_t *due;
 	enum pv_rc rc;
@@ -48,16 +63,17 @@ h_create(struct http_request *req)
 			    "due_in_s must be a positive integer (seconds)");
 		sp.due_in_s = json_integer_value(due);
 	}
+	if ((c = directory_call_new(req, reply_created)) == NULL)
+		return PV_E_NOMEM;
 	authn_actor(req->principal, req->source, &actor);
-	if ((rc = directory_campaign_create(req->route->arg, &actor, &sp, &res)) != PV_OK)
-		return op_fail(req, rc, &res);
-	return http_reply(req, 201, json_pack("{s:s}", "id", res.id));
+	return directory_call_end(c, directory_campaign_create(req->route->arg, &actor, &sp,
+	    &c->res));
 }
 
 static enum pv_rc
 h_list(struct http_request *req)
 {
-	struct directory_result res;
+	struct directory_result res = { .done = NULL };
 	struct pv_actor actor;
 	json_t *o = NULL;
 	enum pv_rc rc;
@@ -72,7 +88,7 @@ h_list(struct http_request *req)
 static enum pv_rc
 h_get(struct http_request *req)
 {
-	struct directory_result res;
+	struct directory_result res = { .done = NULL };
 	struct pv_actor actor;
 	json_t *o = NULL;
 	enum pv_rc rc;
@@ -89,7 +105,7 @@ h_item(struct http_request *req)
 {
 	static const char *const allowed[] = { "decision", "note", NULL };
 	const char *decision = NULL, *note = NULL;
-	struct directory_result res;
+	struct directory_call *c;
 	struct pv_actor actor;
 	enum pv_rc rc;
 
@@ -98,13 +114,12 @@ h_item(struct http_request *req)
 	    (rc = http_body_string(req, "note", false, DIRECTORY_CAMPAIGN_NOTE_MAX, &note)) !=
 	    PV_OK)
 		return rc;
+	if ((c = directory_call_new(req, reply_decided)) == NULL)
+		return PV_E_NOMEM;
+	c->name = decision;   /* the body's: lives until the answer */
 	authn_actor(req->principal, req->source, &actor);
-	rc = directory_campaign_record(req->route->arg, &actor, req->params[0], req->params[1],
-	    decision, note, &res);
-	if (rc != PV_OK)
-		return op_fail(req, rc, &res);
-	return http_reply(req, 200, json_pack("{s:s, s:s, s:s}", "campaign", req->params[0],
-	    "item", req->params[1], "decision", decision));
+	return directory_call_end(c, directory_campaign_record(req->route->arg, &actor,
+	    req->params[0], req->params[1], decision, note, &c->res));
 }
 
 enum pv_rc

@@ -21,12 +21,25 @@ op_fail(struct http_request *req, enum pv_rc rc, const struct directory_result *
 	return rc;
 }
 
+/* now, or from the commit's completion (routes_call.c) */
+static enum pv_rc
+reply_created(struct http_request *req, struct directory_call *c)
+{
+	json_t *arr = json_object_get(req->body, "roles");
+
+	if (c->res.approval[0] != '\0')   /* dual control: a PHI mapping waits for approval */
+		return http_reply(req, 202, json_pack("{s:s, s:s, s:s}", "approval",
+		    c->res.approval, "status", "pending", "name", c->name));
+	return http_reply(req, 201, json_pack("{s:s, s:o}", "name", c->name, "roles",
+	    arr != NULL ? json_incref(arr) : json_array()));
+}
+
 static enum pv_rc
 h_group_create(struct http_request *req)
 {
 	static const char *const allowed[] = { "name", "roles", NULL };
 	struct directory_group_spec sp;
-	struct directory_result res;
+	struct directory_call *c;
 	struct pv_actor actor;
 	const char **roles;
 	json_t *arr;
@@ -48,20 +61,18 @@ h_group_create(struct http_request *req)
 		roles[i] = json_string_value(json_array_get(arr, i));
 	sp.roles = roles;
 	sp.nroles = n;
+	if ((c = directory_call_new(req, reply_created)) == NULL)
+		return PV_E_NOMEM;
+	c->name = sp.name;   /* the body's: lives until the answer */
 	authn_actor(req->principal, req->source, &actor);
-	if ((rc = directory_group_create(req->route->arg, &actor, &sp, &res)) != PV_OK)
-		return op_fail(req, rc, &res);
-	if (res.approval[0] != '\0')   /* dual control: a PHI mapping waits for approval */
-		return http_reply(req, 202, json_pack("{s:s, s:s, s:s}", "approval", res.approval,
-		    "status", "pending", "name", sp.name));
-	return http_reply(req, 201, json_pack("{s:s, s:o}", "name", sp.name, "roles",
-	    arr != NULL ? json_incref(arr) : json_array()));
+	return directory_call_end(c, directory_group_create(req->route->arg, &actor, &sp,
+	    &c->res));
 }
 
 static enum pv_rc
 h_group_list(struct http_request *req)
 {
-	struct directory_result res;
+	struct directory_result res = { .done = NULL };
 	struct pv_actor actor;
 	json_t *arr = NULL;
 	enum pv_rc rc;

@@ -64,28 +64,16 @@ auth_from_body(struct http_request *req, struct directory_officer_auth *au)
 	return PV_OK;
 }
 
+/* The answers of the writes: now, or from the commit's completion
+ * (routes_call.c). */
 static enum pv_rc
-h_add(struct http_request *req)
+reply_added(struct http_request *req, struct directory_call *c)
 {
-	static const char *const allowed[] = { "username", "key_file", "shares", "pin", NULL };
-	struct directory_officer_auth au;
-	struct directory_result res;
-	struct pv_actor actor;
-	const char *username = NULL;
-	json_t *o;
-	enum pv_rc rc;
+	const struct directory_result *res = &c->res;
+	json_t *o = json_pack("{s:s, s:s, s:o}", "user_id", res->id, "username", res->username,
+	    "one_time_password", res->one_time_password[0] != '\0' ?
+	    json_string(res->one_time_password) : json_null());
 
-	if ((rc = http_body_only(req, allowed)) != PV_OK ||
-	    (rc = http_body_string(req, "username", true, 256, &username)) != PV_OK ||
-	    (rc = auth_from_body(req, &au)) != PV_OK)
-		return rc;
-	authn_actor(req->principal, req->source, &actor);
-	if ((rc = directory_officer_add(req->route->arg, &actor, username, &au, &res)) != PV_OK)
-		return op_fail(req, rc, &res);
-	o = json_pack("{s:s, s:s, s:o}", "user_id", res.id, "username", res.username,
-	    "one_time_password", res.one_time_password[0] != '\0' ?
-	    json_string(res.one_time_password) : json_null());
-	directory_result_wipe(&res);
 	if (o == NULL)
 		return PV_E_NOMEM;
 	return http_reply(req, json_is_null(json_object_get(o, "one_time_password")) ? 200 : 201,
@@ -93,29 +81,56 @@ h_add(struct http_request *req)
 }
 
 static enum pv_rc
+reply_removed(struct http_request *req, struct directory_call *c)
+{
+	return http_reply(req, 200, json_pack("{s:s, s:s}", "user_id", c->res.id, "username",
+	    c->res.username));
+}
+
+static enum pv_rc
+h_add(struct http_request *req)
+{
+	static const char *const allowed[] = { "username", "key_file", "shares", "pin", NULL };
+	struct directory_officer_auth au;
+	struct directory_call *c;
+	struct pv_actor actor;
+	const char *username = NULL;
+	enum pv_rc rc;
+
+	if ((rc = http_body_only(req, allowed)) != PV_OK ||
+	    (rc = http_body_string(req, "username", true, 256, &username)) != PV_OK ||
+	    (rc = auth_from_body(req, &au)) != PV_OK)
+		return rc;
+	if ((c = directory_call_new(req, reply_added)) == NULL)
+		return PV_E_NOMEM;
+	authn_actor(req->principal, req->source, &actor);
+	return directory_call_end(c, directory_officer_add(req->route->arg, &actor, username,
+	    &au, &c->res));
+}
+
+static enum pv_rc
 h_remove(struct http_request *req)
 {
 	static const char *const allowed[] = { "key_file", "shares", "pin", NULL };
 	struct directory_officer_auth au;
-	struct directory_result res;
+	struct directory_call *c;
 	struct pv_actor actor;
 	enum pv_rc rc;
 
 	if ((rc = http_body_only(req, allowed)) != PV_OK ||
 	    (rc = auth_from_body(req, &au)) != PV_OK)
 		return rc;
+	if ((c = directory_call_new(req, reply_removed)) == NULL)
+		return PV_E_NOMEM;
 	authn_actor(req->principal, req->source, &actor);
-	rc = directory_officer_remove(req->route->arg, &actor, req->params[0], &au, &res);
-	if (rc != PV_OK)
-		return op_fail(req, rc, &res);
-	return http_reply(req, 200, json_pack("{s:s, s:s}", "user_id", res.id, "username",
-	    res.username));
+	return directory_call_end(c, directory_officer_remove(req->route->arg, &actor,
+	    req->params[0], &au, &c->res));
 }
 
 static enum pv_rc
 h_list(struct http_request *req)
 {
-	struct directory_result res;
+	struct directory_result res = { .done = NULL };
 	struct pv_actor actor;
 	json_t *arr = NULL;
 	enum pv_rc rc;

@@ -143,15 +143,34 @@ spec_from_body(struct http_request *req, struct directory_user_spec *sp)
 
 /* ---- POST /v1/users ---- */
 
+/* The answers of the writes (directory_call: now, or from the commit's
+ * completion). */
+static enum pv_rc
+reply_created(struct http_request *req, struct directory_call *c)
+{
+	const struct directory_result *res = &c->res;
+	json_t *o = json_pack("{s:s, s:s, s:s}", "id", res->id, "username", res->username,
+	    "one_time_password", res->one_time_password);
+
+	if (o == NULL)
+		return PV_E_NOMEM;
+	/* dual control: the user exists; its PHI-granting roles are pending */
+	if (res->approval[0] != '\0') {
+		json_object_set_new(o, "approval", json_string(res->approval));
+		json_object_set_new(o, "status", json_string("pending"));
+		return http_reply(req, 202, o);
+	}
+	return http_reply(req, 201, o);
+}
+
 static enum pv_rc
 h_user_create(struct http_request *req)
 {
 	static const char *const allowed[] = { "username", "display_name", "email", "roles",
 		"groups", "attributes", NULL };
-	struct directory_result res;
+	struct directory_call *c;
 	struct directory_user_spec sp;
 	struct pv_actor actor;
-	json_t *o;
 	enum pv_rc rc;
 
 	memset(&sp, 0, sizeof(sp));
@@ -159,21 +178,10 @@ h_user_create(struct http_request *req)
 	    (rc = http_body_string(req, "username", true, 256, &sp.username)) != PV_OK ||
 	    (rc = spec_from_body(req, &sp)) != PV_OK)
 		return rc;
-	authn_actor(req->principal, req->source, &actor);
-	if ((rc = directory_user_create(svc_of(req), &actor, &sp, &res)) != PV_OK)
-		return op_fail(req, rc, &res);
-	o = json_pack("{s:s, s:s, s:s}", "id", res.id, "username", res.username,
-	    "one_time_password", res.one_time_password);
-	directory_result_wipe(&res);
-	if (o == NULL)
+	if ((c = directory_call_new(req, reply_created)) == NULL)
 		return PV_E_NOMEM;
-	/* dual control: the user exists; its PHI-granting roles are pending */
-	if (res.approval[0] != '\0') {
-		json_object_set_new(o, "approval", json_string(res.approval));
-		json_object_set_new(o, "status", json_string("pending"));
-		return http_reply(req, 202, o);
-	}
-	return http_reply(req, 201, o);
+	authn_actor(req->principal, req->source, &actor);
+	return directory_call_end(c, directory_user_create(svc_of(req), &actor, &sp, &c->res));
 }
 
 /* ---- GET /v1/users, /v1/users/{id} ---- */
@@ -194,7 +202,7 @@ static enum pv_rc
 h_user_list(struct http_request *req)
 {
 	struct query_check q = { false };
-	struct directory_result res;
+	struct directory_result res = { .done = NULL };
 	struct pv_actor actor;
 	json_t *arr = NULL;
 	enum pv_rc rc;
@@ -218,7 +226,7 @@ param_id(struct http_request *req)
 static enum pv_rc
 h_user_get(struct http_request *req)
 {
-	struct directory_result res;
+	struct directory_result res = { .done = NULL };
 	struct pv_actor actor;
 	json_t *o = NULL;
 	enum pv_rc rc;
@@ -231,18 +239,42 @@ h_user_get(struct http_request *req)
 
 /* ---- PATCH /v1/users/{id} ---- */
 
+/* The user as the update left it: read back in the update's own
+ * transaction (res.object) when it answered from its completion; read now
+ * when it waited (the flow that also made an approval request). */
+static enum pv_rc
+reply_patched(struct http_request *req, struct directory_call *c)
+{
+	struct directory_result res = { .done = NULL };
+	struct pv_actor actor;
+	json_t *o = c->res.object;
+	enum pv_rc rc;
+
+	c->res.object = NULL;
+	if (o == NULL) {
+		authn_actor(req->principal, req->source, &actor);
+		memset(&res, 0, sizeof(res));
+		if ((rc = directory_user_get(svc_of(req), &actor, c->name, &o, &res)) != PV_OK)
+			return op_fail(req, rc, &res);
+	}
+	/* dual control: the rest took effect; what grants PHI is pending */
+	if (c->res.approval[0] != '\0')
+		return http_reply(req, 202, json_pack("{s:s, s:s, s:o}", "approval",
+		    c->res.approval, "status", "pending", "user", o));
+	return http_reply(req, 200, o);
+}
+
 static enum pv_rc
 h_user_patch(struct http_request *req)
 {
 	static const char *const allowed[] = { "display_name", "email", "roles", "groups",
 		"attributes", "eligible_roles", NULL };
-	struct directory *s = svc_of(req);
-	struct directory_result res;
+	struct directory_call *c;
 	struct directory_user_spec sp;
 	struct pv_actor actor;
 	const char **fields;
 	const char *k;
-	json_t *v, *o = NULL;
+	json_t *v;
 	enum pv_rc rc;
 
 	memset(&sp, 0, sizeof(sp));
@@ -260,85 +292,86 @@ h_user_patch(struct http_request *req)
 		fields[sp.nfields++] = k;
 	}
 	sp.fields = fields;
+	if ((c = directory_call_new(req, reply_patched)) == NULL)
+		return PV_E_NOMEM;
+	c->name = param_id(req);
 	authn_actor(req->principal, req->source, &actor);
-	if ((rc = directory_user_update(s, &actor, param_id(req), &sp, &res)) != PV_OK)
-		return op_fail(req, rc, &res);
-	if (res.approval[0] != '\0') {
-		/* dual control: the rest took effect; what grants PHI is pending */
-		char approval[UTIL_ID_MAX];
-
-		memcpy(approval, res.approval, sizeof(approval));
-		if ((rc = directory_user_get(s, &actor, param_id(req), &o, &res)) != PV_OK)
-			return op_fail(req, rc, &res);
-		return http_reply(req, 202, json_pack("{s:s, s:s, s:o}", "approval", approval,
-		    "status", "pending", "user", o));
-	}
-	if ((rc = directory_user_get(s, &actor, param_id(req), &o, &res)) != PV_OK)
-		return op_fail(req, rc, &res);
-	return http_reply(req, 200, o);
+	return directory_call_end(c, directory_user_update(svc_of(req), &actor, param_id(req),
+	    &sp, &c->res));
 }
 
 /* ---- POST /v1/users/{id}/disable|enable|unlock|reset ---- */
 
 static enum pv_rc
+reply_disabled(struct http_request *req, struct directory_call *c)
+{
+	return http_reply(req, 200, json_pack("{s:s, s:s, s:i}", "id", c->res.id, "status",
+	    "disabled", "sessions_ended", (int)c->res.sessions_ended));
+}
+
+static enum pv_rc
+reply_enabled(struct http_request *req, struct directory_call *c)
+{
+	return http_reply(req, 200, json_pack("{s:s, s:s, s:s}", "id", c->res.id, "username",
+	    c->res.username, "status", "active"));
+}
+
+static enum pv_rc
+reply_unlocked(struct http_request *req, struct directory_call *c)
+{
+	return http_reply(req, 200, json_pack("{s:s, s:s, s:b}", "id", c->res.id, "username",
+	    c->res.username, "unlocked", 1));
+}
+
+static enum pv_rc
+reply_reset(struct http_request *req, struct directory_call *c)
+{
+	const struct directory_result *res = &c->res;
+	/* the one place the new one-time password appears: this response */
+	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:b, s:b}", "id", res->id, "username",
+	    res->username, "one_time_password", res->one_time_password, "sessions_ended",
+	    (int)res->sessions_ended, "must_change_password", 1, "mfa_enabled", 0);
+
+	return o != NULL ? http_reply(req, 200, o) : PV_E_NOMEM;
+}
+
+typedef enum pv_rc (*state_op)(struct directory *d, const struct pv_actor *actor,
+    const char *id, struct directory_result *res);
+
+static enum pv_rc
+state_route(struct http_request *req, state_op op, directory_reply_fn reply)
+{
+	struct directory_call *c = directory_call_new(req, reply);
+	struct pv_actor actor;
+
+	if (c == NULL)
+		return PV_E_NOMEM;
+	authn_actor(req->principal, req->source, &actor);
+	return directory_call_end(c, op(svc_of(req), &actor, param_id(req), &c->res));
+}
+
+static enum pv_rc
 h_user_disable(struct http_request *req)
 {
-	struct directory_result res;
-	struct pv_actor actor;
-	enum pv_rc rc;
-
-	authn_actor(req->principal, req->source, &actor);
-	if ((rc = directory_user_disable(svc_of(req), &actor, param_id(req), &res)) != PV_OK)
-		return op_fail(req, rc, &res);
-	return http_reply(req, 200, json_pack("{s:s, s:s, s:i}", "id", res.id, "status",
-	    "disabled", "sessions_ended", (int)res.sessions_ended));
+	return state_route(req, directory_user_disable, reply_disabled);
 }
 
 static enum pv_rc
 h_user_enable(struct http_request *req)
 {
-	struct directory_result res;
-	struct pv_actor actor;
-	enum pv_rc rc;
-
-	authn_actor(req->principal, req->source, &actor);
-	if ((rc = directory_user_enable(svc_of(req), &actor, param_id(req), &res)) != PV_OK)
-		return op_fail(req, rc, &res);
-	return http_reply(req, 200, json_pack("{s:s, s:s, s:s}", "id", res.id, "username",
-	    res.username, "status", "active"));
+	return state_route(req, directory_user_enable, reply_enabled);
 }
 
 static enum pv_rc
 h_user_unlock(struct http_request *req)
 {
-	struct directory_result res;
-	struct pv_actor actor;
-	enum pv_rc rc;
-
-	authn_actor(req->principal, req->source, &actor);
-	if ((rc = directory_user_unlock(svc_of(req), &actor, param_id(req), &res)) != PV_OK)
-		return op_fail(req, rc, &res);
-	return http_reply(req, 200, json_pack("{s:s, s:s, s:b}", "id", res.id, "username",
-	    res.username, "unlocked", 1));
+	return state_route(req, directory_user_unlock, reply_unlocked);
 }
 
 static enum pv_rc
 h_user_reset(struct http_request *req)
 {
-	struct directory_result res;
-	struct pv_actor actor;
-	json_t *o;
-	enum pv_rc rc;
-
-	authn_actor(req->principal, req->source, &actor);
-	if ((rc = directory_user_reset(svc_of(req), &actor, param_id(req), &res)) != PV_OK)
-		return op_fail(req, rc, &res);
-	/* the one place the new one-time password appears: this response */
-	o = json_pack("{s:s, s:s, s:s, s:i, s:b, s:b}", "id", res.id, "username", res.username,
-	    "one_time_password", res.one_time_password, "sessions_ended",
-	    (int)res.sessions_ended, "must_change_password", 1, "mfa_enabled", 0);
-	directory_result_wipe(&res);
-	return o != NULL ? http_reply(req, 200, o) : PV_E_NOMEM;
+	return state_route(req, directory_user_reset, reply_reset);
 }
 
 enum pv_rc

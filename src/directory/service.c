@@ -64,6 +64,112 @@ directory_routes(struct directory *d, struct http_server *srv)
 	return directory_route_apps(d, srv);
 }
 
+/* ---- writes ---- */
+
+static _Thread_local unsigned wait_depth;   /* directory_wait_begin scopes */
+
+void
+directory_wait_begin(void)
+{
+	wait_depth++;
+}
+
+void
+directory_wait_end(void)
+{
+	if (wait_depth > 0)
+		wait_depth--;
+}
+
+void
+directory_result_reset(struct directory_result *res)
+{
+	void (*done)(enum pv_rc, struct directory_result *, void *) = res->done;
+	void *arg = res->done_arg;
+
+	memset(res, 0, sizeof(*res));
+	res->done = done;
+	res->done_arg = arg;
+}
+
+bool
+directory_write_async(const struct directory_result *res)
+{
+	/* off a request thread nobody answers later: res is not even read */
+	return util_request_thread() && wait_depth == 0 && res != NULL && res->done != NULL;
+}
+
+struct write_call {
+	struct directory *s;
+	struct directory_write w;
+	struct directory_result *res;
+};
+
+static enum pv_rc
+write_fn(struct store_tx *tx, void *arg)
+{
+	struct write_call *c = arg;
+
+	return c->w.fn != NULL ? c->w.fn(tx, c->w.job) : PV_OK;
+}
+
+/* finish, then the job goes; the answer's rc */
+static enum pv_rc
+write_end(struct write_call *c, enum pv_rc rc)
+{
+	if (c->w.finish != NULL)
+		rc = c->w.finish(c->s, rc, c->w.job, c->res);
+	if (c->w.job_free != NULL)
+		c->w.job_free(c->w.job);
+	else
+		free(c->w.job);
+	free(c);
+	return rc;
+}
+
+/* On the committer, after the group: the answer, then the caller's done. */
+static void
+write_done(enum pv_rc rc, void *arg)
+{
+	struct write_call *c = arg;
+	struct directory_result *res = c->res;
+
+	rc = write_end(c, rc);
+	res->done(rc, res, res->done_arg);
+}
+
+enum pv_rc
+directory_write(struct directory *s, const struct audit_event *ev,
+    const struct directory_write *w, struct directory_result *res)
+{
+	struct write_call *c = calloc(1, sizeof(*c));
+	enum pv_rc rc;
+
+	if (c == NULL) {
+		if (w->job_free != NULL)
+			w->job_free(w->job);
+		else
+			free(w->job);
+		return PV_E_NOMEM;
+	}
+	c->s = s;
+	c->w = *w;
+	c->res = res;
+	if (w->prio != COMMIT_REQUEST || !directory_write_async(res))
+		return write_end(c, w->prio == COMMIT_REQUEST ? audit_commit(s->audit, ev, write_fn, c) :
+		    audit_commit_at(s->audit, ev, write_fn, c, w->prio));
+	rc = audit_submit(s->audit, ev, write_fn, c, COMMIT_REQUEST, write_done, c);
+	if (rc != PV_OK)   /* not queued: no completion comes */
+		return write_end(c, rc == PV_E_INVALID || rc == PV_E_UNAVAILABLE ? rc : PV_E_AUDIT);
+	return PV_PENDING;
+}
+
+enum pv_rc
+directory_refusal(struct directory *s, const struct audit_event *ev)
+{
+	return audit_record_held(s->audit, ev, true) == PV_OK ? PV_OK : PV_E_AUDIT;
+}
+
 enum pv_rc
 directory_fail(struct directory_result *res, enum pv_rc rc, const char *msg)
 {

@@ -56,7 +56,7 @@ deny(struct directory *s, const struct pv_actor *actor, const char *action,
 	directory_event_init(&ev, actor, action, r);
 	ev.outcome = AUDIT_DENIED;
 	ev.reason = reason;
-	if (audit_record(s->audit, &ev) != PV_OK)
+	if (directory_refusal(s, &ev) != PV_OK)
 		return PV_E_AUDIT;
 	return directory_fail(res, PV_E_FORBIDDEN, msg);
 }
@@ -179,8 +179,10 @@ names_json(const char *const *v, size_t n)
 
 /* ---- create ---- */
 
+/* The job owns a copy of the row (its attributes duplicated); the role and
+ * group names point into the caller's request or static storage. */
 struct create_job {
-	const struct store_user *u;
+	struct store_user u;
 	const char *const *roles;
 	size_t nroles;
 	const char *const *groups;
@@ -193,20 +195,57 @@ create_fn(struct store_tx *tx, void *arg)
 	struct create_job *j = arg;
 	enum pv_rc rc;
 
-	if ((rc = store_user_put(tx, j->u)) != PV_OK ||
-	    (rc = store_user_roles_set(tx, j->u->id, j->roles, j->nroles)) != PV_OK)
+	if ((rc = store_user_put(tx, &j->u)) != PV_OK ||
+	    (rc = store_user_roles_set(tx, j->u.id, j->roles, j->nroles)) != PV_OK)
 		return rc;
-	return store_user_groups_set(tx, j->u->id, j->groups, j->ngroups);
+	return store_user_groups_set(tx, j->u.id, j->groups, j->ngroups);
 }
 
-/* Hash password into u, commit u with its memberships and the user.create
- * entry. A person or app actor becomes created_by. */
+static void
+create_free(void *arg)
+{
+	struct create_job *j = arg;
+
+	if (j == NULL)
+		return;
+	crypto_wipe(j->u.password_hash, sizeof(j->u.password_hash));
+	free(j->u.attributes);
+	free(j);
+}
+
+/* After the commit: the new user's ID and name, or why not (the one-time
+ * password, made before, goes with a failure). */
+static enum pv_rc
+create_finish(struct directory *s, enum pv_rc rc, void *arg, struct directory_result *res)
+{
+	struct create_job *j = arg;
+
+	if (rc == PV_OK)
+		directory_changed(s);
+	if (res == NULL)
+		return rc;
+	if (rc == PV_E_CONFLICT)
+		directory_fail(res, rc, "a user with this username exists");
+	if (rc == PV_OK) {
+		util_strlcpy(res->id, j->u.id, sizeof(res->id));
+		util_strlcpy(res->username, j->u.username, sizeof(res->username));
+	} else {
+		directory_result_wipe(res);
+	}
+	return rc;
+}
+
+/* Hash password into u (its ID made here), commit u with its memberships
+ * and the user.create entry (directory_write: with res->done, answered
+ * from the completion). A person or app actor becomes created_by. */
 static enum pv_rc
 create_commit(struct directory *s, const struct pv_actor *actor, const char *action,
     struct store_user *u, const char *password, const char *const *roles, size_t nroles,
-    const char *const *groups, size_t ngroups, const char *detail)
+    const char *const *groups, size_t ngroups, const char *detail,
+    struct directory_result *out)
 {
-	struct create_job j = { u, roles, nroles, groups, ngroups };
+	struct directory_write w = { create_fn, NULL, create_free, create_finish, COMMIT_REQUEST };
+	struct create_job *j;
 	struct audit_event ev;
 	char res[128];
 	enum pv_rc rc;
@@ -229,10 +268,20 @@ create_commit(struct directory *s, const struct pv_actor *actor, const char *act
 	if (actor->kind == PV_ACTOR_USER)
 		util_strlcpy(u->created_by, actor->user_id, sizeof(u->created_by));
 	ev.detail = detail;
-	rc = audit_commit(s->audit, &ev, create_fn, &j);
-	if (rc == PV_OK)
-		directory_changed(s);
-	return rc;
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return PV_E_NOMEM;
+	j->u = *u;
+	j->u.attributes = strdup(u->attributes != NULL ? u->attributes : "{}");
+	j->roles = roles;
+	j->nroles = nroles;
+	j->groups = groups;
+	j->ngroups = ngroups;
+	if (j->u.attributes == NULL) {
+		create_free(j);
+		return PV_E_NOMEM;
+	}
+	w.job = j;
+	return directory_write(s, &ev, &w, out);
 }
 
 /* The names of v[0..n) whose keep[i] is false (the part that takes effect
@@ -293,7 +342,7 @@ directory_user_create(struct directory *s, const struct pv_actor *actor,
 	char key[STORE_USERNAME_MAX];
 	enum pv_rc rc;
 
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	if (sp->username == NULL || !authn_username_key(sp->username, key))
 		return directory_fail(res, PV_E_INVALID,
 		    "username must be 1-64 characters of a-z, 0-9, '.', '_' and '-'");
@@ -320,10 +369,15 @@ directory_user_create(struct directory *s, const struct pv_actor *actor,
 		goto out;
 	now.roles = roles;
 	now.groups = groups;
-	if ((rc = directory_user_create_unchecked(s, actor, &now, "pending", res)) != PV_OK)
-		goto out;
-	if ((rc = request_roles(s, actor, res->id, sp, res)) != PV_OK)
+	/* the approval request follows the user's commit and names it: this
+	 * flow waits for the create (authz_approval_request waits anyway) */
+	directory_wait_begin();
+	rc = directory_user_create_unchecked(s, actor, &now, "pending", res);
+	if (rc == PV_OK && (rc = request_roles(s, actor, res->id, sp, res)) != PV_OK)
 		directory_result_wipe(res);
+	directory_wait_end();
+	if (rc != PV_OK)
+		goto out;
 out:
 	free(roles);
 	free(groups);
@@ -340,7 +394,7 @@ directory_user_create_unchecked(struct directory *s, const struct pv_actor *acto
 	char *detail = NULL;
 	enum pv_rc rc;
 
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	memset(&u, 0, sizeof(u));
 	if (sp->username == NULL || !authn_username_key(sp->username, u.username))
 		return directory_fail(res, PV_E_INVALID,
@@ -364,15 +418,14 @@ directory_user_create_unchecked(struct directory *s, const struct pv_actor *acto
 	    sizeof(res->one_time_password))) != PV_OK)
 		goto out;
 	/* an officer made with the seal's authority: officer.add */
+	/* the answer (ID, username, or the failure) is create_finish's */
 	rc = create_commit(s, actor, detail_extra != NULL && strcmp(detail_extra, "officer") == 0 ?
 	    "officer.add" : "user.create", &u, res->one_time_password, sp->roles,
-	    sp->set_roles ? sp->nroles : 0, sp->groups, sp->set_groups ? sp->ngroups : 0, detail);
-	if (rc == PV_E_CONFLICT)
-		directory_fail(res, rc, "a user with this username exists");
-	if (rc == PV_OK) {
-		util_strlcpy(res->id, u.id, sizeof(res->id));
-		util_strlcpy(res->username, u.username, sizeof(res->username));
-	}
+	    sp->set_roles ? sp->nroles : 0, sp->groups, sp->set_groups ? sp->ngroups : 0, detail,
+	    res);
+	crypto_wipe(u.password_hash, sizeof(u.password_hash));
+	free(detail);
+	return rc;
 out:
 	if (rc != PV_OK)
 		directory_result_wipe(res);
@@ -453,7 +506,7 @@ directory_user_get(struct directory *s, const struct pv_actor *actor, const char
 	enum pv_rc rc;
 
 	(void)actor;
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	if ((rc = load(s, id, &u, res)) != PV_OK)
 		return rc;
 	if ((rc = store_begin(s->st, STORE_RD, &tx)) == PV_OK) {
@@ -487,7 +540,7 @@ directory_user_list(struct directory *s, const struct pv_actor *actor, const cha
 	enum pv_rc rc;
 
 	(void)actor;
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	/* the name is looked up, never echoed or logged */
 	if (username != NULL && !authn_username_key(username, key))
 		return directory_fail(res, PV_E_INVALID,
@@ -510,17 +563,22 @@ directory_user_list(struct directory *s, const struct pv_actor *actor, const cha
 
 /* ---- update ---- */
 
+/* sp is a copy of the caller's spec (its strings and arrays in the
+ * caller's request); out: the user read back in the transaction, when the
+ * call answers from a completion (want_object). */
 struct patch_job {
 	const char *id;
-	const struct directory_user_spec *sp;
+	struct directory_user_spec sp;
 	int64_t now_ms;
+	bool want_object;
+	json_t *out;
 };
 
 static enum pv_rc
 patch_fn(struct store_tx *tx, void *arg)
 {
 	struct patch_job *j = arg;
-	const struct directory_user_spec *sp = j->sp;
+	const struct directory_user_spec *sp = &j->sp;
 	struct store_user u;
 	enum pv_rc rc;
 
@@ -554,6 +612,38 @@ patch_fn(struct store_tx *tx, void *arg)
 	if (sp->set_eligible &&
 	    (rc = store_eligible_set(tx, j->id, sp->eligible, sp->neligible)) != PV_OK)
 		return rc;
+	if (!j->want_object)
+		return PV_OK;
+	/* the answer: the user as this transaction leaves it */
+	if ((rc = store_user_get(tx, j->id, &u)) != PV_OK)
+		return rc;
+	j->out = directory_user_json(tx, &u);
+	store_user_clear(&u);
+	return j->out != NULL ? PV_OK : PV_E_NOMEM;
+}
+
+static void
+patch_free(void *arg)
+{
+	struct patch_job *j = arg;
+
+	if (j != NULL)
+		json_decref(j->out);
+	free(j);
+}
+
+static enum pv_rc
+patch_finish(struct directory *s, enum pv_rc rc, void *arg, struct directory_result *res)
+{
+	struct patch_job *j = arg;
+
+	if (rc == PV_E_NOTFOUND)
+		return directory_fail(res, rc, "No such user");
+	if (rc != PV_OK)
+		return rc;
+	directory_changed(s);
+	res->object = j->out;   /* the caller's now */
+	j->out = NULL;
 	return PV_OK;
 }
 
@@ -672,7 +762,7 @@ directory_user_update(struct directory *s, const struct pv_actor *actor, const c
 	struct store_user u;
 	enum pv_rc rc;
 
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	if ((rc = load(s, id, &u, res)) != PV_OK)
 		return rc;
 	util_strlcpy(res->id, u.id, sizeof(res->id));
@@ -752,18 +842,27 @@ update_eligible(struct directory *s, const struct pv_actor *actor, const char *i
 		    "caller cannot request");
 	if (need)
 		rest.set_eligible = false;
+	/* with a request to follow, the rest of the patch waits for its commit
+	 * first (authz_approval_request waits anyway) */
+	if (need)
+		directory_wait_begin();
 	if (rest.set_roles || rest.set_groups)
 		rc = update_gated(s, actor, id, &rest, res);
 	else
 		rc = update_apply(s, actor, id, &rest, res);
 	if (rc != PV_OK || !need)
-		return rc;
+		goto out;
 	c = json_pack("{s:s, s:o}", "user", id, "eligible_roles",
 	    names_json(sp->eligible, sp->neligible));
-	if (c == NULL)
-		return PV_E_NOMEM;
+	if (c == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
 	rc = authz_approval_request(s->authz, actor, "user.eligible", r, c, res->approval);
 	json_decref(c);
+out:
+	if (need)
+		directory_wait_end();
 	return rc;
 }
 
@@ -827,9 +926,11 @@ update_gated(struct directory *s, const struct pv_actor *actor, const char *id,
 		goto out;
 	now.roles = roles;
 	now.groups = groups;
-	if ((rc = update_apply(s, actor, id, &now, res)) != PV_OK)
-		goto out;
-	rc = request_roles(s, actor, id, sp, res);
+	/* the request follows the rest's commit: this flow waits for it */
+	directory_wait_begin();
+	if ((rc = update_apply(s, actor, id, &now, res)) == PV_OK)
+		rc = request_roles(s, actor, id, sp, res);
+	directory_wait_end();
 out:
 	free(hr);
 	free(hg);
@@ -842,7 +943,8 @@ static enum pv_rc
 update_apply(struct directory *s, const struct pv_actor *actor, const char *id,
     const struct directory_user_spec *sp, struct directory_result *res)
 {
-	struct patch_job j = { id, sp, 0 };
+	struct directory_write w = { patch_fn, NULL, patch_free, patch_finish, COMMIT_REQUEST };
+	struct patch_job *j;
 	struct audit_event ev;
 	char r[128], *detail;
 	json_t *o;
@@ -861,13 +963,17 @@ update_apply(struct directory *s, const struct pv_actor *actor, const char *id,
 	snprintf(r, sizeof(r), "users/%s", id);
 	directory_event_init(&ev, actor, "user.update", r);
 	ev.detail = detail;
-	j.now_ms = util_now_ms();
-	rc = audit_commit(s->audit, &ev, patch_fn, &j);
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		free(detail);
+		return PV_E_NOMEM;
+	}
+	j->id = id;
+	j->sp = *sp;
+	j->now_ms = util_now_ms();
+	j->want_object = directory_write_async(res);
+	w.job = j;
+	rc = directory_write(s, &ev, &w, res);
 	free(detail);
-	if (rc == PV_E_NOTFOUND)
-		return directory_fail(res, rc, "No such user");
-	if (rc == PV_OK)
-		directory_changed(s);
 	return rc;
 }
 
@@ -877,8 +983,10 @@ struct state_job {
 	const char *id;
 	int64_t now_ms;
 	char username[STORE_USERNAME_MAX];
-	const char *password_hash;   /* reset only */
+	const char *password_hash;   /* reset only: hash below */
 	size_t ended;
+	char hash[crypto_pwhash_STRBYTES];
+	enum { STATE_DISABLE, STATE_ENABLE, STATE_UNLOCK, STATE_RESET } kind;
 };
 
 static enum pv_rc
@@ -912,7 +1020,7 @@ target(struct directory *s, const char *id, struct state_job *j,
 	struct store_user u;
 	enum pv_rc rc;
 
-	memset(res, 0, sizeof(*res));
+	directory_result_reset(res);
 	memset(j, 0, sizeof(*j));
 	if ((rc = load(s, id, &u, res)) != PV_OK)
 		return rc;
@@ -925,21 +1033,75 @@ target(struct directory *s, const char *id, struct state_job *j,
 	return PV_OK;
 }
 
+static void
+state_free(void *arg)
+{
+	struct state_job *j = arg;
+
+	if (j != NULL)
+		crypto_wipe(j->hash, sizeof(j->hash));
+	free(j);
+}
+
+/* After the commit of a state change: the message of a failure; on
+ * success the effects (cached sessions dropped at once, role sets
+ * re-resolved) and the count of sessions ended. */
+static enum pv_rc
+state_finish(struct directory *s, enum pv_rc rc, void *arg, struct directory_result *res)
+{
+	struct state_job *j = arg;
+
+	if (rc == PV_E_NOTFOUND)
+		directory_fail(res, rc, "No such user");
+	if (rc == PV_E_CONFLICT && j->kind == STATE_RESET)
+		directory_fail(res, rc, "The user is disabled: enable it first");
+	if (rc != PV_OK) {
+		if (j->kind == STATE_RESET)
+			directory_result_wipe(res);   /* the one-time password that was not set */
+		return rc;
+	}
+	switch (j->kind) {
+	case STATE_DISABLE:
+	case STATE_RESET:
+		/* revocation takes effect at once: drop this node's cached sessions */
+		if (s->authn != NULL)
+			authn_sessions_end_user(s->authn, j->id, j->kind == STATE_DISABLE ?
+			    AUTHN_END_DISABLED : AUTHN_END_PASSWORD);
+		res->sessions_ended = j->ended;
+		break;
+	case STATE_ENABLE:
+		directory_changed(s);
+		break;
+	case STATE_UNLOCK:
+		break;
+	}
+	return PV_OK;
+}
+
+/* j (the caller's) into the job the write owns; with res->done the answer
+ * comes from the completion (state_finish). */
 static enum pv_rc
 state_commit(struct directory *s, const struct pv_actor *actor, const char *action,
-    audit_job_fn fn, struct state_job *j, const char *detail, struct directory_result *res)
+    audit_job_fn fn, const struct state_job *j, const char *detail,
+    struct directory_result *res)
 {
+	struct directory_write w = { fn, NULL, state_free, state_finish, COMMIT_REQUEST };
+	struct state_job *job;
 	struct audit_event ev;
 	char r[128];
-	enum pv_rc rc;
 
+	if ((job = malloc(sizeof(*job))) == NULL)
+		return PV_E_NOMEM;
+	*job = *j;
+	if (j->password_hash != NULL) {
+		util_strlcpy(job->hash, j->password_hash, sizeof(job->hash));
+		job->password_hash = job->hash;
+	}
+	w.job = job;
 	snprintf(r, sizeof(r), "users/%s", j->id);
 	directory_event_init(&ev, actor, action, r);
 	ev.detail = detail;
-	rc = audit_commit(s->audit, &ev, fn, j);
-	if (rc == PV_E_NOTFOUND)
-		return directory_fail(res, rc, "No such user");
-	return rc;
+	return directory_write(s, &ev, &w, res);
 }
 
 enum pv_rc
@@ -953,13 +1115,9 @@ directory_user_disable(struct directory *s, const struct pv_actor *actor, const 
 		return rc;
 	if (same_user(actor, id))
 		return directory_fail(res, PV_E_CONFLICT, "You cannot disable your own account");
-	if ((rc = state_commit(s, actor, "user.disable", disable_fn, &j, NULL, res)) != PV_OK)
-		return rc;
-	/* revocation takes effect at once: drop this node's cached sessions */
-	if (s->authn != NULL)
-		authn_sessions_end_user(s->authn, j.id, AUTHN_END_DISABLED);
-	res->sessions_ended = j.ended;
-	return PV_OK;
+	j.kind = STATE_DISABLE;
+	/* the sessions dropped and counted by state_finish */
+	return state_commit(s, actor, "user.disable", disable_fn, &j, NULL, res);
 }
 
 /* ---- enable, unlock, reset: the way back from mistakes ---- */
@@ -1052,11 +1210,10 @@ directory_user_enable(struct directory *s, const struct pv_actor *actor, const c
 	struct state_job j;
 	enum pv_rc rc;
 
-	if ((rc = target_other(s, actor, "user.enable", id, &j, res)) != PV_OK ||
-	    (rc = state_commit(s, actor, "user.enable", enable_fn, &j, NULL, res)) != PV_OK)
+	if ((rc = target_other(s, actor, "user.enable", id, &j, res)) != PV_OK)
 		return rc;
-	directory_changed(s);
-	return PV_OK;
+	j.kind = STATE_ENABLE;
+	return state_commit(s, actor, "user.enable", enable_fn, &j, NULL, res);
 }
 
 enum pv_rc
@@ -1068,6 +1225,7 @@ directory_user_unlock(struct directory *s, const struct pv_actor *actor, const c
 
 	if ((rc = target_other(s, actor, "user.unlock", id, &j, res)) != PV_OK)
 		return rc;
+	j.kind = STATE_UNLOCK;
 	return state_commit(s, actor, "user.unlock", unlock_fn, &j, NULL, res);
 }
 
@@ -1136,15 +1294,13 @@ directory_user_reset(struct directory *s, const struct pv_actor *actor, const ch
 		rc = PV_E_INTERNAL;
 		goto out;
 	}
+	j.kind = STATE_RESET;
+	/* the answer (sessions ended here and counted, or the failure, the
+	 * one-time password wiped) is state_finish's */
 	rc = state_commit(s, actor, "user.reset", reset_fn, &j, detail, res);
-	if (rc == PV_E_CONFLICT)
-		directory_fail(res, rc, "The user is disabled: enable it first");
-	if (rc != PV_OK)
-		goto out;
-	/* the user's sessions end at once on this node too */
-	if (s->authn != NULL)
-		authn_sessions_end_user(s->authn, j.id, AUTHN_END_PASSWORD);
-	res->sessions_ended = j.ended;
+	crypto_wipe(hash, sizeof(hash));
+	free(detail);
+	return rc;
 out:
 	if (rc != PV_OK)
 		directory_result_wipe(res);
@@ -1180,7 +1336,7 @@ bootstrap_user(struct store *st, struct audit *audit, const struct pv_config *cf
 	    "{\"username\":\"%s\",\"roles\":[\"%s\"],\"groups\":[],\"bootstrap\":true}",
 	    u.username, role);
 	rc = create_commit(&s, &sys, officer ? "officer.add" : "user.create", &u, password, roles,
-	    1, NULL, 0, detail);
+	    1, NULL, 0, detail, NULL);
 	if (rc == PV_OK && user_id != NULL)
 		util_strlcpy(user_id, u.id, UTIL_ID_MAX);
 	crypto_wipe(u.password_hash, sizeof(u.password_hash));

@@ -53,7 +53,7 @@ static enum pv_rc
 load_all(struct scim *s, const struct pv_actor *actor, json_t **users, json_t **groups,
     struct scim_error *err)
 {
-	struct directory_result res;
+	struct directory_result res = { .done = NULL };
 	enum pv_rc rc;
 
 	*users = *groups = NULL;
@@ -173,7 +173,7 @@ membership(struct scim *s, const struct pv_actor *actor, json_t *u, const char *
 {
 	static const char *const fields[] = { "groups" };
 	struct directory_user_spec sp;
-	struct directory_result res;
+	struct directory_result res = { .done = NULL };
 	json_t *cur = json_object_get(u, "groups"), *g;
 	const char *names[33];
 	size_t i, n = 0;
@@ -248,7 +248,7 @@ scim_group_create(struct scim *s, const struct pv_actor *actor, json_t *body, js
     struct scim_error *err)
 {
 	struct directory_group_spec sp;
-	struct directory_result res;
+	struct directory_result res = { .done = NULL };
 	char name[GROUP_NAME_MAX + 1];
 	json_t *r = NULL, *users = NULL, *groups = NULL;
 	enum pv_rc rc;

@@ -112,7 +112,7 @@ enum pv_rc
 scim_user_get(struct scim *s, const struct pv_actor *actor, const char *id, json_t **out,
     struct scim_error *err)
 {
-	struct directory_result res;
+	struct directory_result res = { .done = NULL };
 	json_t *u = NULL;
 	enum pv_rc rc;
 
@@ -127,7 +127,7 @@ enum pv_rc
 scim_user_list(struct scim *s, const struct pv_actor *actor, const struct scim_list_query *q,
     json_t **out, struct scim_error *err)
 {
-	struct directory_result res;
+	struct directory_result res = { .done = NULL };
 	json_t *users = NULL, *all, *u;
 	size_t i;
 	enum pv_rc rc;
@@ -221,7 +221,7 @@ static enum pv_rc
 set_active(struct scim *s, const struct pv_actor *actor, const char *id, bool active,
     struct scim_error *err)
 {
-	struct directory_result res;
+	struct directory_result res = { .done = NULL };
 	enum pv_rc rc;
 
 	rc = active ? directory_user_enable(s->dir, actor, id, &res) :
@@ -234,7 +234,7 @@ scim_user_create(struct scim *s, const struct pv_actor *actor, json_t *body, jso
     struct scim_error *err)
 {
 	struct directory_user_spec sp;
-	struct directory_result res;
+	struct directory_result res = { .done = NULL };
 	struct user_want w;
 	json_t *r = NULL;
 	enum pv_rc rc;
@@ -273,7 +273,7 @@ apply(struct scim *s, const struct pv_actor *actor, json_t *u, json_t *r, json_t
 	const char *id = json_string_value(json_object_get(u, "id"));
 	const char *fields[3];
 	struct directory_user_spec sp;
-	struct directory_result res;
+	struct directory_result res = { .done = NULL };
 	struct user_want w;
 	char *cur_attrs = NULL;
 	bool was_active;
@@ -323,7 +323,7 @@ static enum pv_rc
 load(struct scim *s, const struct pv_actor *actor, const char *id, json_t **u,
     struct scim_error *err)
 {
-	struct directory_result res;
+	struct directory_result res = { .done = NULL };
 	enum pv_rc rc;
 
 	if ((rc = directory_user_get(s->dir, actor, id, u, &res)) != PV_OK)

@@ -4,6 +4,7 @@
  * flow ends sessions at once, separation of duties refuses and audits,
  * and the actor's fields land in the audit entry.
  */
+#include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -378,6 +379,108 @@ test_dual_control(void **state)
 	arena_free(arena);
 }
 
+/* ---- answers from a completion (directory.md "Commits") ---- */
+
+struct waiter {
+	sem_t sem;
+	enum pv_rc rc;
+	struct directory_result *res;
+};
+
+static void
+on_done(enum pv_rc rc, struct directory_result *res, void *arg)
+{
+	struct waiter *w = arg;
+
+	w->rc = rc;
+	w->res = res;
+	sem_post(&w->sem);
+}
+
+static void
+waiter_arm(struct waiter *w, struct directory_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->done = on_done;
+	res->done_arg = w;
+	w->rc = PV_E_INTERNAL;
+	w->res = NULL;
+}
+
+static enum pv_rc
+waiter_wait(struct waiter *w, struct directory_result *res)
+{
+	while (sem_wait(&w->sem) != 0)
+		;
+	assert_ptr_equal(w->res, res);
+	return w->rc;
+}
+
+/* On a request thread with done set, a write returns PV_PENDING and its
+ * answer (the new user's ID, the transaction's 409 with its message, the
+ * sessions the leaver ended, the user as the update left it) comes through
+ * done once the commit is durable; without done it waits, as before. */
+static void
+test_write_completion(void **state)
+{
+	struct af *f = *state;
+	struct pv_actor sys = audit_actor_system();
+	struct directory_user_spec sp = { .username = "erin" };
+	const char *fields[] = { "display_name" };
+	struct directory_user_spec up = { .display_name = "Erin E.", .fields = fields,
+		.nfields = 1 };
+	struct directory_result *res = calloc(1, sizeof(*res));
+	struct directory_result now = { .done = NULL };
+	struct waiter w;
+	char id[UTIL_ID_MAX], t1[AUTHN_TOKEN_MAX], otp[AUTHN_OTP_LEN + 1];
+	struct directory *d = dir_start(f);
+
+	assert_non_null(res);
+	assert_int_equal(sem_init(&w.sem, 0, 0), 0);
+	util_request_thread_set(true);
+	/* create: pending, then the ID and the one-time password */
+	waiter_arm(&w, res);
+	assert_int_equal(directory_user_create(d, &sys, &sp, res), PV_PENDING);
+	assert_int_equal(waiter_wait(&w, res), PV_OK);
+	assert_int_equal(strncmp(res->id, "usr_", 4), 0);
+	assert_string_equal(res->username, "erin");
+	snprintf(id, sizeof(id), "%s", res->id);
+	snprintf(otp, sizeof(otp), "%s", res->one_time_password);
+	directory_result_wipe(res);
+	/* the same name: the transaction's 409, its message, no password */
+	waiter_arm(&w, res);
+	assert_int_equal(directory_user_create(d, &sys, &sp, res), PV_PENDING);
+	assert_int_equal(waiter_wait(&w, res), PV_E_CONFLICT);
+	assert_string_equal(res->message, "a user with this username exists");
+	assert_int_equal(res->one_time_password[0], '\0');
+	/* update: the user as its own transaction left it */
+	waiter_arm(&w, res);
+	assert_int_equal(directory_user_update(d, &sys, id, &up, res), PV_PENDING);
+	assert_int_equal(waiter_wait(&w, res), PV_OK);
+	assert_non_null(res->object);
+	assert_string_equal(json_string_value(json_object_get(res->object, "display_name")),
+	    "Erin E.");
+	json_decref(res->object);
+	res->object = NULL;
+	/* the leaver: the sessions its transaction ended, refused at once */
+	util_request_thread_set(false);
+	login(f, "erin", otp, t1);
+	util_request_thread_set(true);
+	waiter_arm(&w, res);
+	assert_int_equal(directory_user_disable(d, &sys, id, res), PV_PENDING);
+	assert_int_equal(waiter_wait(&w, res), PV_OK);
+	assert_true(res->sessions_ended >= 1);
+	util_request_thread_set(false);
+	assert_int_equal(session_status(f, t1), 401);
+	/* without done: waits and answers at once */
+	util_request_thread_set(true);
+	assert_int_equal(directory_user_enable(d, &sys, id, &now), PV_OK);
+	assert_string_equal(now.id, id);
+	util_request_thread_set(false);
+	sem_destroy(&w.sem);
+	free(res);
+}
+
 int
 main(void)
 {
@@ -390,6 +493,7 @@ main(void)
 		    dir_teardown),
 		cmocka_unit_test_setup_teardown(test_dual_control, af_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_group_create_and_list, af_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(test_write_completion, af_setup, dir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
