@@ -134,6 +134,15 @@ enum pv_rc jobs_kind_register(struct jobs_runner *r, const struct jobs_kind *kin
  * transaction. */
 enum pv_rc jobs_enqueue(struct jobs_runner *r, const struct pv_actor *actor,
     const char *kind, const char *params, int64_t total, char id[UTIL_ID_MAX]);
+/*
+ * jobs_enqueue without a waiting thread, for a route whose answer is the
+ * job's ID (generated before the submit): on an HTTP request thread the job
+ * and its job.create entry go through audit_commit_held (the answer leaves
+ * after the fsync, or becomes the commit's error) and the runner is kicked
+ * once the job is durable. Elsewhere it is jobs_enqueue.
+ */
+enum pv_rc jobs_enqueue_held(struct jobs_runner *r, const struct pv_actor *actor,
+    const char *kind, const char *params, int64_t total, char id[UTIL_ID_MAX]);
 
 enum jobs_action { JOBS_PAUSE, JOBS_RESUME, JOBS_CANCEL };
 /* A state change asked for from outside, audited job.pause / job.resume /

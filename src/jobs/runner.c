@@ -669,6 +669,74 @@ jobs_enqueue(struct jobs_runner *r, const struct pv_actor *actor, const char *ki
 	return PV_OK;
 }
 
+/* A held enqueue's own copy of the job (jobs_enqueue_held): freed on the
+ * committer after the group, which is when the runner may see it. */
+struct held_put {
+	struct jobs_runner *r;
+	struct store_job j;
+	char *params;
+};
+
+static enum pv_rc
+held_put_txn(struct store_tx *tx, void *arg)
+{
+	return store_job_put(tx, &((struct held_put *)arg)->j);
+}
+
+static void
+held_put_free(void *arg)
+{
+	struct held_put *h = arg;
+
+	kick(h->r);   /* durable now (or not at all: the runner finds nothing) */
+	free(h->params);
+	free(h);
+}
+
+enum pv_rc
+jobs_enqueue_held(struct jobs_runner *r, const struct pv_actor *actor, const char *kind,
+    const char *params, int64_t total, char id[UTIL_ID_MAX])
+{
+	struct held_put *h;
+	struct store_job *j;
+	char res[UTIL_ID_MAX + 8], detail[STORE_JOB_KIND_MAX + 16], jid[UTIL_ID_MAX];
+	struct audit_event ev = { .action = "job.create", .resource = res,
+	    .outcome = AUDIT_ALLOWED, .detail = detail };
+	enum pv_rc rc;
+
+	if (!util_request_thread())
+		return jobs_enqueue(r, actor, kind, params, total, id);
+	if (r == NULL || kind == NULL || jobs_kind_find(r, kind) == NULL || total < 0 || id == NULL)
+		return PV_E_INVALID;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return PV_E_NOMEM;
+	h->r = r;
+	j = &h->j;
+	if ((rc = util_id_new("job", j->id)) != PV_OK ||
+	    (h->params = strdup(params != NULL ? params : "{}")) == NULL) {
+		free(h);
+		return rc != PV_OK ? rc : PV_E_NOMEM;
+	}
+	util_strlcpy(j->kind, kind, sizeof(j->kind));
+	util_strlcpy(j->state, "queued", sizeof(j->state));
+	j->cursor = (char *)"";
+	j->params = h->params;
+	j->errors = (char *)"[]";
+	j->total = total;
+	j->created_ms = j->updated_ms = now(r);
+	util_strlcpy(j->created_by, actor != NULL && actor->user_id != NULL ? actor->user_id :
+	    "system", sizeof(j->created_by));
+	memcpy(jid, j->id, UTIL_ID_MAX);
+	snprintf(res, sizeof(res), "jobs/%s", jid);
+	snprintf(detail, sizeof(detail), "{\"kind\":\"%s\"}", kind);
+	actor_event(actor, &ev);
+	/* h is the committer's from here (freed by held_put_free, on every path) */
+	if ((rc = audit_commit_held(r->cfg.audit, &ev, held_put_txn, h, held_put_free)) != PV_OK)
+		return rc;
+	memcpy(id, jid, UTIL_ID_MAX);
+	return PV_OK;
+}
+
 struct change_call {
 	struct jobs_runner *r;
 	const char *id;
