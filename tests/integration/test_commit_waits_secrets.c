@@ -10,7 +10,8 @@
  *    concurrent writers without If-Match on one path (the lost races are
  *    sealed again on the sweeper thread: every acknowledged version is
  *    distinct and none is lost), a writer without secrets.write (403),
- *    DELETE 204, a second DELETE 404 (change_fn's, from inside the
+ *    the same PUTs through the CLI (phivault secret put: a version, a lost
+ *    --cas, exit 3), DELETE 204, a second DELETE 404 (change_fn's, from inside the
  *    transaction), undelete 200 with the version, destroy 200 and 404;
  *  - compliance: baseline approve, exception add 201 (403 for the admin),
  *    exception remove 204 then 404 "no such exception", the online report;
@@ -232,6 +233,26 @@ secrets_routes(struct h_server *s, struct people *p)
 	CHECK(put(s, p->dev, "apps/b/db", "plain-lost", "If-Match: 3", NULL) == 412);
 	CHECK(put(s, p->dev, "apps/a/db", "plain-three", "If-Match: 2", &ver) == 200 && ver == 3);
 	CHECK(put(s, p->dev, "apps/c/db", "plain-new", "If-Match: 0", &ver) == 201 && ver == 1);
+	/* the CLI writes through the same route: a version, then a lost If-Match (exit 3) */
+	{
+		char cmd[2048], *out = NULL;
+		json_t *j;
+
+		snprintf(cmd, sizeof(cmd), "printf 'plain-cli' | PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s "
+		    "PHIVAULT_TOKEN=%s %s secret put apps/cli/db --format json", s->base, s->cacert,
+		    p->dev, h_bin());
+		CHECK(h_run(cmd, &out) == 0);
+		CHECK((j = json_loads(out, 0, NULL)) != NULL);
+		CHECK(json_integer_value(json_object_get(j, "version")) == 1);
+		json_decref(j);
+		free(out);
+		snprintf(cmd, sizeof(cmd), "printf 'plain-cli' | PHIVAULT_ADDR=%s PHIVAULT_CACERT=%s "
+		    "PHIVAULT_TOKEN=%s %s secret put apps/cli/db --cas 7 2>&1", s->base, s->cacert,
+		    p->dev, h_bin());
+		CHECK(h_run(cmd, &out) == 3);
+		CHECK(strstr(out, "precondition_failed") != NULL);
+		free(out);
+	}
 	/* no secrets.write: 403, recorded by the decision point */
 	CHECK(put(s, p->aud, "apps/a/db", "plain-denied", NULL, NULL) == 403);
 	race(s, p);
@@ -431,8 +452,8 @@ main(void)
 
 	/* the effects: the audit entries, allowed, denied and error */
 	CHECK(entries(&s, p.aud, "secret.write", "allowed", NULL) >= 6);
-	CHECK(entries(&s, p.aud, "secret.write", "denied", "precondition_failed") == 2);
-	CHECK(entries(&s, p.aud, "secret.write", "denied", NULL) == 3);   /* + the 403 */
+	CHECK(entries(&s, p.aud, "secret.write", "denied", "precondition_failed") == 3);
+	CHECK(entries(&s, p.aud, "secret.write", "denied", NULL) == 4);   /* + the 403 */
 	CHECK(entries(&s, p.aud, "secret.delete", "allowed", NULL) == 1);
 	CHECK(entries(&s, p.aud, "secret.delete", "error", NULL) == 2);   /* the two 404 */
 	CHECK(entries(&s, p.aud, "secret.undelete", "allowed", NULL) == 1);
