@@ -77,9 +77,17 @@ struct backup {
 	int64_t started_ms;
 };
 
+/*
+ * One entry. On an HTTP request thread (a refusal, a download, a delete)
+ * the answer waits for it, not the thread (audit_record_held): fail_closed,
+ * an entry that is not durable turns the answer into PV_E_AUDIT; otherwise
+ * the answer stands and the failure is logged. On the worker, the
+ * scheduler and the job runner it is audit_record, as before.
+ */
 static enum pv_rc
-audit_event(struct backup *b, const struct pv_actor *actor, const char *action,
-    const char *resource, enum audit_outcome outcome, const char *reason, const char *detail)
+audit_event_held(struct backup *b, const struct pv_actor *actor, const char *action,
+    const char *resource, enum audit_outcome outcome, const char *reason, const char *detail,
+    bool fail_closed)
 {
 	struct audit_event ev = {
 		.actor = *actor,
@@ -90,7 +98,14 @@ audit_event(struct backup *b, const struct pv_actor *actor, const char *action,
 		.detail = detail,
 	};
 
-	return audit_record(b->cfg.audit, &ev);
+	return audit_record_held(b->cfg.audit, &ev, fail_closed);
+}
+
+static enum pv_rc
+audit_event(struct backup *b, const struct pv_actor *actor, const char *action,
+    const char *resource, enum audit_outcome outcome, const char *reason, const char *detail)
+{
+	return audit_event_held(b, actor, action, resource, outcome, reason, detail, true);
 }
 
 /* ---- residency ---- */
@@ -282,8 +297,9 @@ backup_delete(struct backup *b, const struct pv_actor *actor, const char *id)
 	if (unlink(path) != 0)
 		return PV_E_IO;
 	snprintf(detail, sizeof(detail), "{\"manifest_sha256\":\"%s\"}", sha);
-	if (audit_event(b, actor, "backup.delete", resource, AUDIT_ALLOWED, NULL, detail) !=
-	    PV_OK)
+	/* the file is gone: the 204 stands even if its entry fails (logged) */
+	if (audit_event_held(b, actor, "backup.delete", resource, AUDIT_ALLOWED, NULL, detail,
+	    false) != PV_OK)
 		log_error("backup: backup.delete of %s not recorded", id);
 	return PV_OK;
 }
@@ -772,6 +788,7 @@ backup_request(struct backup *b, const struct pv_actor *actor, char job[UTIL_ID_
 	 * its arena only */
 	b->actor = audit_actor_system();
 	pthread_mutex_unlock(&b->mu);
+	/* the scheduler's call blocks as before; a request's does not */
 	if ((rc = jobs_enqueue(b->jobs, actor, KIND, params, 0, job)) != PV_OK)
 		return rc;
 	memcpy(id, nid, UTIL_ID_MAX);

@@ -64,7 +64,9 @@ compliance_report_online(struct compliance_service *s, const struct pv_actor *ac
 	snprintf(detail, sizeof detail, "{\"audit_seq\":%lld,\"failed\":%lld,\"format\":\"%s\"}",
 	    (long long)seq, (long long)failed, names[fmt]);
 	ev.detail = detail;
-	if (audit_record(s->d.audit, &ev) != PV_OK) {
+	/* the report leaves once its entry is durable (PV_E_AUDIT if not);
+	 * the answer, not the request thread, waits for the commit */
+	if (audit_record_held(s->d.audit, &ev, true) != PV_OK) {
 		free(buf);
 		return PV_E_AUDIT;
 	}

@@ -14,6 +14,15 @@
  * concurrent officers never lose each other's change, and no change exists
  * without its entry.
  *
+ * The request routes (baseline approve, exception add / remove) submit
+ * with audit_commit_held: the answer is built from what the caller knew
+ * before (the document, the generated exception ID) and leaves after the
+ * fsync, so no request thread waits for it; a register found full, or an
+ * ID not in it, is answered with its message from a read before the
+ * submit (its error entry audit_record_held), and a change that loses the
+ * race to another is the commit function's 409 / 404. Off a request thread
+ * (tests) they block as before.
+ *
  * What is never written anywhere here: a secret. The effective
  * configuration is redacted by config_effective_json; config.changed names
  * secret keys without values; an exception's free-text reason is kept in
@@ -269,12 +278,18 @@ baseline_fn(struct store_tx *tx, void *arg)
 	return meta_put_json(tx, META_BASELINE, arg);
 }
 
+static void
+json_arg_free(void *arg)
+{
+	json_decref(arg);
+}
+
 enum pv_rc
 compliance_baseline_approve(struct compliance_service *s, const struct pv_actor *actor,
     json_t **out)
 {
 	char hash[CONFIG_HASH_HEX], when[40], *text = NULL, detail[200];
-	json_t *cfg = NULL, *doc = NULL, *prev = NULL;
+	json_t *cfg = NULL, *doc = NULL, *prev = NULL, *copy = NULL;
 	struct audit_event ev;
 	size_t len = 0;
 	enum pv_rc rc;
@@ -301,7 +316,12 @@ compliance_baseline_approve(struct compliance_service *s, const struct pv_actor 
 	ev.resource = "compliance/baseline";
 	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = detail;
-	if ((rc = audit_commit(s->d.audit, &ev, baseline_fn, doc)) != PV_OK)
+	/* the committer writes its own copy; the answer is doc (not fn's) */
+	if ((copy = json_deep_copy(doc)) == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	if ((rc = audit_commit_held(s->d.audit, &ev, baseline_fn, copy, json_arg_free)) != PV_OK)
 		goto out;
 	*out = doc;
 	doc = NULL;
@@ -384,7 +404,52 @@ struct exc_change {
 	json_t *item;        /* add: the new exception */
 	const char *id;      /* remove: its id */
 	bool full, missing;
+	char idbuf[UTIL_ID_MAX];   /* a held remove's own copy of id */
 };
+
+static void
+exc_change_free(void *arg)
+{
+	struct exc_change *c = arg;
+
+	json_decref(c->item);
+	free(c);
+}
+
+/* The register as the store holds it now (outside the commit): *n items,
+ * and whether id is one of them (id may be NULL). */
+static enum pv_rc
+exc_peek(struct compliance_service *s, const char *id, size_t *n, bool *has)
+{
+	json_t *reg = NULL, *e;
+	size_t i;
+	enum pv_rc rc = read_json(s->d.st, META_EXCEPTIONS, &reg);
+
+	*n = 0;
+	*has = false;
+	if (rc == PV_E_NOTFOUND)
+		return PV_OK;
+	if (rc != PV_OK)
+		return rc;
+	*n = json_array_size(json_object_get(reg, "items"));
+	json_array_foreach(json_object_get(reg, "items"), i, e)
+		if (id != NULL && json_is_string(json_object_get(e, "id")) &&
+		    strcmp(json_string_value(json_object_get(e, "id")), id) == 0)
+			*has = true;
+	json_decref(reg);
+	return PV_OK;
+}
+
+/* The error entry a refused register change records (as audit_commit
+ * records one whose commit function failed: outcome error, reason the
+ * rc's name), answered once durable. */
+static enum pv_rc
+exc_refuse(struct compliance_service *s, struct audit_event *ev, enum pv_rc rc)
+{
+	ev->outcome = AUDIT_ERROR;
+	ev->reason = pv_rc_name(rc);
+	return audit_record_held(s->d.audit, ev, true) == PV_OK ? rc : PV_E_AUDIT;
+}
 
 static enum pv_rc
 exc_fn(struct store_tx *tx, void *arg)
@@ -440,8 +505,10 @@ compliance_exception_add(struct compliance_service *s, const struct pv_actor *ac
 	const char *owner = json_string_value(json_object_get(body, "owner"));
 	const char *expires = json_string_value(json_object_get(body, "expires_at"));
 	char id[UTIL_ID_MAX], when[40], exp_s[40], detail[400], res[96];
-	struct exc_change ch = { NULL, NULL, false, false };
+	struct exc_change ch = { NULL, NULL, false, false, "" }, *held = NULL;
 	struct store_user u;
+	size_t nreg = 0;
+	bool has = false;
 	struct audit_event ev;
 	int64_t now = util_now_ms(), exp;
 	bool disabled;
@@ -489,8 +556,22 @@ compliance_exception_add(struct compliance_service *s, const struct pv_actor *ac
 	ev.resource = res;
 	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = detail;
-	rc = audit_commit(s->d.audit, &ev, exc_fn, &ch);
-	if (rc == PV_E_CONFLICT && ch.full)
+	if ((rc = exc_peek(s, NULL, &nreg, &has)) != PV_OK)
+		goto out;
+	if (nreg >= EXCEPTIONS_MAX) {
+		rc = exc_refuse(s, &ev, PV_E_CONFLICT);
+		FAIL(rc, rc == PV_E_AUDIT ? NULL :
+		    "the register holds 256 exceptions: remove expired ones first");
+	}
+	/* the committer appends its own copy; the answer is ch.item */
+	if ((held = calloc(1, sizeof(*held))) == NULL ||
+	    (held->item = json_deep_copy(ch.item)) == NULL) {
+		free(held);
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	rc = audit_commit_held(s->d.audit, &ev, exc_fn, held, exc_change_free);
+	if (rc == PV_E_CONFLICT)   /* off a request thread: fn's own answer */
 		FAIL(PV_E_CONFLICT, "the register holds 256 exceptions: remove expired ones first");
 	if (rc != PV_OK)
 		goto out;
@@ -532,9 +613,11 @@ enum pv_rc
 compliance_exception_remove(struct compliance_service *s, const struct pv_actor *actor,
     const char *id, const char **msg)
 {
-	struct exc_change ch = { NULL, id, false, false };
+	struct exc_change *ch = NULL;
 	struct audit_event ev;
 	char res[96];
+	size_t nreg = 0;
+	bool has = false;
 	enum pv_rc rc;
 
 	if (!util_id_valid("exc", id))
@@ -545,8 +628,18 @@ compliance_exception_remove(struct compliance_service *s, const struct pv_actor 
 	ev.action = "exception.delete";
 	ev.resource = res;
 	ev.outcome = AUDIT_ALLOWED;
-	rc = audit_commit(s->d.audit, &ev, exc_fn, &ch);
-	if (rc == PV_E_NOTFOUND && ch.missing)
+	if ((rc = exc_peek(s, id, &nreg, &has)) != PV_OK)
+		goto out;
+	if (!has) {
+		rc = exc_refuse(s, &ev, PV_E_NOTFOUND);
+		FAIL(rc, rc == PV_E_AUDIT ? NULL : "no such exception");
+	}
+	if ((ch = calloc(1, sizeof(*ch))) == NULL)
+		FAIL(PV_E_NOMEM, NULL);
+	util_strlcpy(ch->idbuf, id, sizeof(ch->idbuf));
+	ch->id = ch->idbuf;
+	rc = audit_commit_held(s->d.audit, &ev, exc_fn, ch, exc_change_free);
+	if (rc == PV_E_NOTFOUND)   /* off a request thread: fn's own answer */
 		FAIL(PV_E_NOTFOUND, "no such exception");
 out:
 	return rc;

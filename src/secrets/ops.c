@@ -11,16 +11,20 @@
  *                                                    ciphertext gone (410 after)
  *
  * Each decides through authz_decide (the decision point records a denial
- * itself), and each write is one audit_commit: the change and its entry
+ * itself), and each write is one transaction: the change and its entry
  * (path and version in resource and detail, never the value) commit
  * together, or neither does. A refusal the operation finds (bad input,
  * not found, destroyed, precondition) is recorded too, with the stable
  * API code as reason. No purpose of use: secrets are not PHI.
  * On an HTTP request thread the refusals and the read entries (get, list)
  * are audit_record_held: the answer, not the thread, waits for the entry's
- * commit, and becomes PV_E_AUDIT if it is not durable. The writes still
- * block their thread (audit_commit): a put retries its sealing on a lost
- * race, which a completion would have to redo on the committer.
+ * commit, and becomes PV_E_AUDIT if it is not durable. The writes are
+ * audit_submit with a completion (put_done, change_done) that answers: the
+ * version a put made or an undelete found, 404/409/412 from inside the
+ * transaction. What would block (a put's retry after a lost race, the
+ * first put's KEK) runs on the sweeper thread (secrets_retry_queue).
+ * The answer may thus come after the operation returned, from the
+ * committer or the sweeper thread.
  *
  * A write seals the next version (current + 1) before it commits, and the
  * commit writes it only if the head is still at the version read
@@ -272,21 +276,6 @@ static enum pv_rc ensure_fn(struct store_tx *tx, void *arg)
 	return keys_kek_ensure_tx(arg, tx, STORE_SECRETS_KEK);
 }
 
-/* Seal, making KEK "secrets" on first use (through the audit writer, like
- * every runtime key write). */
-static enum pv_rc seal_value(struct secrets *s, const char *path, uint32_t version,
-    const struct pv_secret *value, size_t len, struct store_secret_version *out)
-{
-	enum pv_rc rc = secrets_seal(s->keys, path, version, value->buf, len, out);
-
-	if (rc == PV_E_NOTFOUND) {
-		if ((rc = audit_commit(s->audit, NULL, ensure_fn, s->keys)) != PV_OK)
-			return rc;
-		rc = secrets_seal(s->keys, path, version, value->buf, len, out);
-	}
-	return rc;
-}
-
 struct write_job {
 	struct store_secret head;
 	struct store_secret_version ver;
@@ -335,13 +324,198 @@ static enum pv_rc head_read_tx(struct store_tx *tx, const char *path, struct hea
 	return PV_OK;
 }
 
+/*
+ * One PUT in flight. Its first attempt runs on the request thread and
+ * submits the write with put_done as completion (audit_submit): no thread
+ * waits for the fsync. What must block goes to the sweeper thread
+ * (secrets_retry_queue, overdue.c), which runs the attempt again and may
+ * wait (it is no request thread): a lost race without If-Match (read the
+ * head again, seal the next version: the committer does neither) and the
+ * very first write, which makes KEK "secrets" through the audit writer.
+ * The caller's strings (actor, principal) live until done, called once.
+ */
+struct put_op {
+	struct secrets_retry retry;   /* first: the queue's link */
+	struct secrets *s;
+	struct pv_actor actor;
+	struct secrets_caller who;    /* who.actor is &actor */
+	char path[SECRETS_PATH_MAX + 1];
+	char resource[RESOURCE_MAX];
+	struct pv_secret *value;
+	size_t len;
+	char *metadata;               /* NULL: the current version's */
+	bool has_rotate;
+	int64_t rotate_every_s;
+	bool cas;
+	uint32_t expect;
+	int attempt;
+	bool exists;                  /* the head the attempt read */
+	uint32_t next;                /* the version it sealed */
+	struct write_job j;
+	char *detail;
+	secrets_done_fn done;
+	void *arg;
+};
+
+static void put_op_free(struct put_op *op)
+{
+	crypto_secret_free(op->value);
+	op->j.ver.metadata = NULL;    /* borrowed */
+	store_secret_version_clear(&op->j.ver);
+	free(op->metadata);
+	free(op->detail);
+	free(op);
+}
+
+static void put_finish(struct put_op *op, struct secrets_answer *a)
+{
+	answer_send(a, op->done, op->arg);
+	put_op_free(op);
+}
+
+static void put_fail(struct put_op *op, enum pv_rc rc, const char *msg)
+{
+	struct secrets_answer a;
+
+	answer_init(&a);
+	answer_fail(&a, rc, msg);
+	put_finish(op, &a);
+}
+
+static void put_refuse(struct put_op *op, enum pv_rc rc, uint32_t version, const char *msg)
+{
+	struct secrets_answer a;
+
+	answer_init(&a);
+	refuse(op->s, &op->who, "secret.write", op->path, version, rc, msg, &a);
+	put_finish(op, &a);
+}
+
+static void put_retry_queue(struct put_op *op)
+{
+	if (!secrets_retry_queue(op->s, &op->retry))
+		put_fail(op, PV_E_UNAVAILABLE, NULL);   /* stopping */
+}
+
+/* On the committer, after the group: the answer, or a retry queued. */
+static void put_done(enum pv_rc rc, void *arg)
+{
+	struct put_op *op = arg;
+	struct secrets_answer a;
+
+	op->j.ver.metadata = NULL;
+	store_secret_version_clear(&op->j.ver);
+	if (rc == PV_E_CONFLICT && !op->cas && ++op->attempt < WRITE_TRIES) {
+		put_retry_queue(op);   /* another writer got that version: seal the next one */
+		return;
+	}
+	if (rc == PV_E_CONFLICT) {
+		put_fail(op, op->cas ? PV_E_PRECONDITION : PV_E_CONFLICT, op->cas ?
+		    "the secret changed under the If-Match" :
+		    "the secret is being written by others; try again");
+		return;
+	}
+	if (rc != PV_OK) {
+		put_fail(op, rc, NULL);
+		return;
+	}
+	answer_init(&a);
+	a.created = !op->exists;
+	a.body = json_pack("{s:s, s:i}", "path", op->path, "version", (int)op->next);
+	if (a.body == NULL)
+		answer_fail(&a, PV_E_NOMEM, NULL);
+	put_finish(op, &a);
+}
+
+/* One attempt: read the head, check it, seal the next version, submit.
+ * Ends in an answer, a queued retry, or (later) put_done. */
+static void put_attempt(struct put_op *op)
+{
+	struct secrets *s = op->s;
+	struct head_read h;
+	struct audit_event ev;
+	enum pv_rc rc;
+
+	STORE_READ(s->st, rc, head_read_tx(tx, op->path, &h));
+	if (rc != PV_OK) {
+		put_fail(op, rc, NULL);
+		return;
+	}
+	/* what the body leaves out stays as it was: metadata, rotate_every_s */
+	if (op->metadata == NULL) {
+		op->metadata = h.metadata;
+		h.metadata = NULL;
+	}
+	free(h.metadata);
+	if (op->cas && (op->expect == 0 ? h.exists : (!h.exists || h.current != op->expect))) {
+		put_refuse(op, PV_E_PRECONDITION, h.current, op->expect == 0 ?
+		    "the secret exists (If-Match: 0)" :
+		    "the secret is not at the version of If-Match");
+		return;
+	}
+	if (h.current == UINT32_MAX) {
+		put_refuse(op, PV_E_STATE, h.current, "the secret has no version number left");
+		return;
+	}
+	op->next = h.current + 1;
+	op->exists = h.exists;
+	memset(&op->j, 0, sizeof(op->j));
+	rc = secrets_seal(s->keys, op->path, op->next, op->value->buf, op->len, &op->j.ver);
+	if (rc == PV_E_NOTFOUND) {
+		/* KEK "secrets" is made on first use, through the audit writer
+		 * like every runtime key write: a blocking commit, so not here
+		 * on a request thread */
+		if (util_request_thread()) {
+			put_retry_queue(op);
+			return;
+		}
+		if ((rc = audit_commit(s->audit, NULL, ensure_fn, s->keys)) == PV_OK)
+			rc = secrets_seal(s->keys, op->path, op->next, op->value->buf, op->len,
+			    &op->j.ver);
+	}
+	if (rc != PV_OK) {
+		put_fail(op, rc, NULL);
+		return;
+	}
+	op->j.now = util_now_ms();
+	op->j.expected = h.exists ? h.current : 0;
+	op->j.max_versions = s->max_versions;
+	util_strlcpy(op->j.head.path, op->path, sizeof(op->j.head.path));
+	op->j.head.current_version = op->next;
+	op->j.head.rotate_every_s = op->has_rotate ? op->rotate_every_s : h.rotate_every_s;
+	op->j.head.updated_ms = op->j.now;
+	op->j.head.metadata = op->metadata;      /* borrowed */
+	op->j.ver.metadata = op->metadata;       /* borrowed */
+	op->j.ver.created_ms = op->j.now;
+	free(op->detail);
+	if ((op->detail = detail_of(op->path, op->next)) == NULL) {
+		put_fail(op, PV_E_NOMEM, NULL);
+		return;
+	}
+	event_init(&ev, &op->who, "secret.write", op->resource, op->detail);
+	/* a lost race comes back as put_done's rc, recorded as an error entry */
+	if ((rc = audit_submit(s->audit, &ev, write_fn, &op->j, COMMIT_REQUEST, put_done, op)) !=
+	    PV_OK)
+		put_fail(op, rc, NULL);
+}
+
+static void put_retry(struct secrets_retry *r, bool stopping)
+{
+	struct put_op *op = (struct put_op *)r;
+
+	if (stopping)
+		put_fail(op, PV_E_UNAVAILABLE, NULL);
+	else
+		put_attempt(op);
+}
+
 void secrets_put(struct secrets *s, const struct secrets_caller *who, const char *path,
     const char *if_match, json_t *body, secrets_done_fn done, void *arg)
 {
 	struct secrets_answer a;
 	struct put_body b;
-	struct pv_secret *value = NULL;
-	char resource[RESOURCE_MAX], *detail = NULL;
+	struct put_op *op;
+	char resource[RESOURCE_MAX];
 	const char *why = NULL;
 	bool cas = false;
 	uint32_t expect = 0;
@@ -367,88 +541,36 @@ void secrets_put(struct secrets *s, const struct secrets_caller *who, const char
 		refuse(s, who, "secret.write", path, 0, rc, why, &a);
 		goto out;
 	}
-	if ((rc = crypto_secret_from(b.len > 0 ? b.value : "", b.len > 0 ? b.len : 1, &value)) !=
-	    PV_OK) {
+	if ((op = calloc(1, sizeof(*op))) == NULL) {
+		answer_fail(&a, PV_E_NOMEM, NULL);
+		goto out;
+	}
+	if ((rc = crypto_secret_from(b.len > 0 ? b.value : "", b.len > 0 ? b.len : 1,
+	    &op->value)) != PV_OK) {
+		put_op_free(op);
 		answer_fail(&a, rc, NULL);
 		goto out;
 	}
-	for (int attempt = 0;; attempt++) {
-		struct head_read h;
-		struct write_job j;
-		struct audit_event ev;
-		uint32_t next;
-
-		STORE_READ(s->st, rc, head_read_tx(tx, path, &h));
-		if (rc != PV_OK) {
-			answer_fail(&a, rc, NULL);
-			goto out;
-		}
-		/* what the body leaves out stays as it was: metadata, rotate_every_s */
-		if (b.metadata == NULL) {
-			b.metadata = h.metadata;
-			h.metadata = NULL;
-		}
-		free(h.metadata);
-		if (cas && (expect == 0 ? h.exists : (!h.exists || h.current != expect))) {
-			refuse(s, who, "secret.write", path, h.current, PV_E_PRECONDITION,
-			    expect == 0 ? "the secret exists (If-Match: 0)" :
-			    "the secret is not at the version of If-Match", &a);
-			goto out;
-		}
-		if (h.current == UINT32_MAX) {
-			refuse(s, who, "secret.write", path, h.current, PV_E_STATE,
-			    "the secret has no version number left", &a);
-			goto out;
-		}
-		next = h.current + 1;
-		memset(&j, 0, sizeof(j));
-		if ((rc = seal_value(s, path, next, value, b.len, &j.ver)) != PV_OK) {
-			answer_fail(&a, rc, NULL);
-			goto out;
-		}
-		j.now = util_now_ms();
-		j.expected = h.exists ? h.current : 0;
-		j.max_versions = s->max_versions;
-		util_strlcpy(j.head.path, path, sizeof(j.head.path));
-		j.head.current_version = next;
-		j.head.rotate_every_s = b.has_rotate ? b.rotate_every_s : h.rotate_every_s;
-		j.head.updated_ms = j.now;
-		j.head.metadata = b.metadata;        /* borrowed */
-		j.ver.metadata = b.metadata;         /* borrowed */
-		j.ver.created_ms = j.now;
-		free(detail);
-		if ((detail = detail_of(path, next)) == NULL) {
-			j.ver.metadata = NULL;
-			store_secret_version_clear(&j.ver);
-			answer_fail(&a, PV_E_NOMEM, NULL);
-			goto out;
-		}
-		event_init(&ev, who, "secret.write", resource, detail);
-		rc = audit_commit(s->audit, &ev, write_fn, &j);
-		j.ver.metadata = NULL;
-		store_secret_version_clear(&j.ver);
-		if (rc == PV_E_CONFLICT && !cas && attempt + 1 < WRITE_TRIES)
-			continue;   /* another writer got that version: seal the next one */
-		if (rc == PV_E_CONFLICT) {
-			answer_fail(&a, cas ? PV_E_PRECONDITION : PV_E_CONFLICT, cas ?
-			    "the secret changed under the If-Match" :
-			    "the secret is being written by others; try again");
-			goto out;
-		}
-		if (rc != PV_OK) {
-			answer_fail(&a, rc, NULL);
-			goto out;
-		}
-		a.created = !h.exists;
-		a.body = json_pack("{s:s, s:i}", "path", path, "version", (int)next);
-		if (a.body == NULL)
-			answer_fail(&a, PV_E_NOMEM, NULL);
-		break;
-	}
+	op->retry.run = put_retry;
+	op->s = s;
+	op->actor = *who->actor;
+	op->who.subject = who->subject;
+	op->who.actor = &op->actor;
+	util_strlcpy(op->path, path, sizeof(op->path));
+	util_strlcpy(op->resource, resource, sizeof(op->resource));
+	op->len = b.len;
+	op->metadata = b.metadata;
+	b.metadata = NULL;
+	op->has_rotate = b.has_rotate;
+	op->rotate_every_s = b.rotate_every_s;
+	op->cas = cas;
+	op->expect = expect;
+	op->done = done;
+	op->arg = arg;
+	put_attempt(op);   /* answers, now or from a completion */
+	return;
 out:
-	crypto_secret_free(value);
 	free(b.metadata);
-	free(detail);
 	answer_send(&a, done, arg);
 }
 
@@ -697,6 +819,35 @@ static enum pv_rc change_fn(struct store_tx *tx, void *arg)
 	return rc;
 }
 
+/* A delete, undelete or destroy in flight: answered from its completion. */
+struct change_op {
+	struct change_job j;          /* j.path is path */
+	char path[SECRETS_PATH_MAX + 1];
+	secrets_done_fn done;
+	void *arg;
+};
+
+/* On the committer, after the group: the answer (404 and the like are the
+ * rc of change_fn, recorded as an error entry with its code as reason). */
+static void change_done(enum pv_rc rc, void *arg)
+{
+	struct change_op *op = arg;
+	struct secrets_answer a;
+
+	answer_init(&a);
+	if (rc != PV_OK)
+		answer_fail(&a, rc, rc == PV_E_NOTFOUND ? "no such secret or version" : NULL);
+	else if (op->j.what == CH_DESTROY)
+		a.body = json_pack("{s:s, s:i, s:b}", "path", op->path, "version",
+		    (int)op->j.version, "destroyed", 1);
+	else if (op->j.what == CH_UNDELETE)
+		a.body = json_pack("{s:s, s:i}", "path", op->path, "version", (int)op->j.version);
+	if (rc == PV_OK && op->j.what != CH_DELETE && a.body == NULL)
+		answer_fail(&a, PV_E_NOMEM, NULL);
+	answer_send(&a, op->done, op->arg);
+	free(op);
+}
+
 static void change(struct secrets *s, const struct secrets_caller *who, enum change what,
     const char *path, const char *version, secrets_done_fn done, void *arg)
 {
@@ -704,7 +855,8 @@ static void change(struct secrets *s, const struct secrets_caller *who, enum cha
 		"secret.destroy" };
 	const char *action = actions[what];
 	struct secrets_answer a;
-	struct change_job j = { what, path, 0, 0 };
+	struct change_op *op = NULL;
+	uint32_t v = 0;
 	struct audit_event ev;
 	char resource[RESOURCE_MAX], *detail = NULL;
 	enum pv_rc rc;
@@ -715,32 +867,34 @@ static void change(struct secrets *s, const struct secrets_caller *who, enum cha
 		goto out;
 	}
 	secrets_resource(resource, sizeof(resource), path);
-	if (what == CH_DESTROY && !version_parse(version, &j.version)) {
+	if (what == CH_DESTROY && !version_parse(version, &v)) {
 		refuse(s, who, action, path, 0, PV_E_INVALID, "version must be a number from 1",
 		    &a);
 		goto out;
 	}
 	if (decide(s, who, "secrets.write", action, resource, path, false, &a) != PV_OK)
 		goto out;
-	if ((detail = detail_of(path, j.version)) == NULL) {
+	if ((detail = detail_of(path, v)) == NULL || (op = calloc(1, sizeof(*op))) == NULL) {
 		answer_fail(&a, PV_E_NOMEM, NULL);
 		goto out;
 	}
-	j.now = util_now_ms();
+	util_strlcpy(op->path, path, sizeof(op->path));
+	op->j.what = what;
+	op->j.path = op->path;
+	op->j.version = v;
+	op->j.now = util_now_ms();
+	op->done = done;
+	op->arg = arg;
 	event_init(&ev, who, action, resource, detail);
-	/* a failure (not found) is recorded by audit_commit, reason its code */
-	rc = audit_commit(s->audit, &ev, change_fn, &j);
-	if (rc != PV_OK) {
-		answer_fail(&a, rc, rc == PV_E_NOTFOUND ? "no such secret or version" : NULL);
-		goto out;
-	}
-	if (what == CH_DESTROY)
-		a.body = json_pack("{s:s, s:i, s:b}", "path", path, "version", (int)j.version,
-		    "destroyed", 1);
-	else if (what == CH_UNDELETE)
-		a.body = json_pack("{s:s, s:i}", "path", path, "version", (int)j.version);
-	if (what != CH_DELETE && a.body == NULL)
-		answer_fail(&a, PV_E_NOMEM, NULL);
+	/* the change and its entry in one transaction; the answer comes from
+	 * change_done, and no thread waits for the fsync */
+	rc = audit_submit(s->audit, &ev, change_fn, &op->j, COMMIT_REQUEST, change_done, op);
+	free(detail);
+	if (rc == PV_OK)
+		return;
+	free(op);
+	answer_fail(&a, rc, NULL);
+	detail = NULL;
 out:
 	free(detail);
 	answer_send(&a, done, arg);

@@ -17,6 +17,12 @@
  * per run of the server (kept in memory, bounded); after a restart it is
  * reported again, which bumps the alert still open rather than raising a
  * second one. Writing a new version ends it being overdue.
+ *
+ * The same thread runs the secrets writes' work that may block, which no
+ * request thread and no committer may do (secrets_retry_queue, ops.c): a
+ * put's attempt after a lost race and the first put, which makes KEK
+ * "secrets". Queued work wakes it at once; stopping answers what is left
+ * with PV_E_UNAVAILABLE.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,21 +169,79 @@ static void sweep(struct secrets *s)
 	free(l.d);
 }
 
+bool secrets_retry_queue(struct secrets *s, struct secrets_retry *r)
+{
+	bool ok;
+
+	pthread_mutex_lock(&s->mu);
+	ok = s->running && !s->stop;
+	if (ok) {
+		r->next = NULL;
+		*s->retry_tail = r;
+		s->retry_tail = &r->next;
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return ok;
+}
+
+/* Take the queue (with mu held). */
+static struct secrets_retry *retry_take(struct secrets *s)
+{
+	struct secrets_retry *q = s->retry_head;
+
+	s->retry_head = NULL;
+	s->retry_tail = &s->retry_head;
+	return q;
+}
+
+static void retry_run(struct secrets_retry *q, bool stopping)
+{
+	while (q != NULL) {
+		struct secrets_retry *next = q->next;
+
+		q->run(q, stopping);   /* may free q */
+		q = next;
+	}
+}
+
+static void deadline_in(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+}
+
+static bool deadline_past(const struct timespec *ts)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return now.tv_sec > ts->tv_sec || (now.tv_sec == ts->tv_sec && now.tv_nsec >= ts->tv_nsec);
+}
+
+/* Once a second a sweep; in between, the queued retries (secrets_retry) as
+ * they come. */
 static void *sweeper(void *arg)
 {
 	struct secrets *s = arg;
+	struct timespec ts;
 
+	deadline_in(&ts, SWEEP_MS);
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
-		struct timespec ts;
+		struct secrets_retry *q;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += SWEEP_MS / 1000;
-		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+		if (s->retry_head == NULL)
+			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 		if (s->stop)
 			break;
+		q = retry_take(s);
 		pthread_mutex_unlock(&s->mu);
-		sweep(s);
+		retry_run(q, false);
+		if (deadline_past(&ts)) {
+			sweep(s);
+			deadline_in(&ts, SWEEP_MS);
+		}
 		pthread_mutex_lock(&s->mu);
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -199,6 +263,8 @@ enum pv_rc secrets_sweeper_start(struct secrets *s)
 
 void secrets_stop(struct secrets *s)
 {
+	struct secrets_retry *q;
+
 	if (s == NULL || !s->running)
 		return;
 	pthread_mutex_lock(&s->mu);
@@ -206,7 +272,11 @@ void secrets_stop(struct secrets *s)
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->thread, NULL);
+	pthread_mutex_lock(&s->mu);
 	s->running = false;
+	q = retry_take(s);
+	pthread_mutex_unlock(&s->mu);
+	retry_run(q, true);   /* what the sweeper did not reach: 503 */
 }
 
 /* ---- life cycle ---- */
@@ -224,6 +294,7 @@ enum pv_rc secrets_new(const struct secrets_deps *d, struct secrets **out)
 	s->keys = d->keys;
 	s->audit = d->audit;
 	s->max_versions = d->max_versions;
+	s->retry_tail = &s->retry_head;
 	if (pthread_mutex_init(&s->mu, NULL) != 0) {
 		free(s);
 		return PV_E_NOMEM;

@@ -12,8 +12,10 @@
  *
  * Every route is "authenticated": the operation decides secrets.read or
  * secrets.write on the path (a prefix scope the route table cannot
- * express). No check and no store call here (CTest route_thinness). The
- * operations answer before they return, so a handler returns the reply's rc.
+ * express). No check and no store call here (CTest route_thinness). Every
+ * handler returns PV_PENDING: the operation's answer is the reply
+ * (reply_done, http_resume), before it returns (reads, refusals) or from
+ * its commit's completion (writes).
  */
 #include <string.h>
 
@@ -25,21 +27,24 @@
 struct reply {
 	struct http_request *req;
 	int status;
-	enum pv_rc rc;
 };
 
+/* From whichever thread completed the operation (the request's, the
+ * committer, the sweeper): nobody else touches req until http_resume. */
 static void reply_done(struct secrets_answer *a, void *arg)
 {
 	struct reply *r = arg;
 	struct http_request *req = r->req;
+	enum pv_rc rc;
 
 	if (a->rc != PV_OK) {
-		r->rc = http_fail(req, a->rc, a->message[0] != '\0' ?
+		rc = http_fail(req, a->rc, a->message[0] != '\0' ?
 		    arena_strdup(req->arena, a->message) : NULL);
-		return;
+	} else {
+		rc = http_reply(req, a->created ? 201 : r->status, a->body);
+		a->body = NULL;
 	}
-	r->rc = http_reply(req, a->created ? 201 : r->status, a->body);
-	a->body = NULL;
+	http_resume(req, rc);
 }
 
 static void caller_of(struct http_request *req, struct pv_actor *actor,
@@ -50,15 +55,20 @@ static void caller_of(struct http_request *req, struct pv_actor *actor,
 	who->actor = actor;
 }
 
+/* The reply lives in the request's arena: a write answers from its commit's
+ * completion, after the handler returned PV_PENDING. */
 #define CALL(status_, expr) do { \
 	struct pv_actor actor_; \
 	struct secrets_caller who_; \
-	struct reply r_ = { req, (status_), PV_OK }; \
 	struct secrets_caller *who = &who_; \
-	struct reply *rp = &r_; \
+	struct reply *rp = arena_alloc(req->arena, sizeof(*rp)); \
+	if (rp == NULL) \
+		return PV_E_NOMEM; \
+	rp->req = req; \
+	rp->status = (status_); \
 	caller_of(req, &actor_, &who_); \
 	expr; \
-	return r_.rc; \
+	return PV_PENDING; \
 } while (0)
 
 static enum pv_rc on_list(struct http_request *req)

@@ -11,8 +11,11 @@
  * decision point decides secrets.read:<path> / secrets.write:<path>),
  * below daemon and cli.
  *
- * Every operation takes a caller and answers through a completion (called
- * exactly once, before the operation returns). Every read and write is
+ * Every operation takes a caller and answers through a completion, called
+ * exactly once: before the operation returns (reads, refusals), or later
+ * from the commit's completion on the committer or the sweeper thread
+ * (writes: no thread waits for their fsync). The caller's strings (actor,
+ * principal) must live until then. Every read and write is
  * audited (secret.read, .write, .delete, .undelete, .destroy, .list) with
  * the path and version, never the value; no purpose of use (not PHI). A
  * value is released only after its secret.read entry is durable.

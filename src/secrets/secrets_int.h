@@ -10,6 +10,14 @@
 #include "crypto/crypto.h"
 #include "secrets/secrets.h"
 
+/* Work that may block, handed to the sweeper thread (overdue.c): run(r,
+ * false) there, or run(r, true) when the module stops first (answer
+ * PV_E_UNAVAILABLE). r is the first member of the caller's struct. */
+struct secrets_retry {
+	struct secrets_retry *next;
+	void (*run)(struct secrets_retry *r, bool stopping);
+};
+
 struct secrets {
 	struct store *st;
 	struct keys *keys;
@@ -22,7 +30,13 @@ struct secrets {
 	bool running, stop;
 	struct reported *reported;   /* path@version already audited as overdue */
 	size_t nreported, capreported;
+	struct secrets_retry *retry_head, **retry_tail;   /* guarded by mu */
 };
+
+/* Queue r for the sweeper thread (any thread; never blocks on a commit).
+ * false if the sweeper is not running (stopped, or never started): r was
+ * not queued and the caller answers itself. */
+bool secrets_retry_queue(struct secrets *s, struct secrets_retry *r);
 
 /* "phivault:secret:v1|" + path + "|" + version */
 #define SECRETS_AAD_PREFIX "phivault:secret:v1|"
