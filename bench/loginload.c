@@ -6,7 +6,7 @@
  *
  *   loginload --url URL --cacert PEM setup --admin-token TOK --count N
  *             --prefix NAME --out FILE [--threads J]
- *       creates N users (role clinician), logs each in with its one-time
+ *       creates N users (role auditor: no PHI grant, so no dual-control approval), logs each in with its one-time
  *       password, sets a new password, enrols and confirms TOTP, logs out;
  *       writes "username password base32secret last_step" lines.
  *   loginload --url URL --cacert PEM run --users FILE --seconds S [--threads J]
@@ -344,7 +344,7 @@ setup_worker(void *arg)
 		u = &users[i];
 		snprintf(u->name, sizeof(u->name), "%s%05zu", prefix, i);
 		b = json_body("{s:s, s:s, s:s, s:[s]}", "username", u->name, "display_name",
-		    "Login load user", "email", "loginload@example.invalid", "roles", "clinician");
+		    "Login load user", "email", "loginload@example.invalid", "roles", "auditor");
 		st = request(&c, "POST", "/v1/users", admin_token, b);
 		free(b);
 		if (st != 201 || !json_str(c.body.p, "id", id, sizeof(id)) ||
