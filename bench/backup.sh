@@ -80,7 +80,12 @@ def login(user, otp):
 init = json.load(open(work + "/init.json"))
 admin = login("admin", init["admin_password"])
 r = api(c, "POST", "/v1/users", admin, {"username": "clara", "display_name": "clara",
-        "email": "clara@bench.test", "roles": ["clinician"]}, 201)
+        "email": "clara@bench.test", "roles": ["clinician"]}, 202)
+# dual control: a security officer, made with the key file, approves the PHI grant
+key = open(work + "/data/unseal.key").read().strip()
+o = api(c, "POST", "/v1/sys/officers", admin, {"username": "olga", "key_file": key}, 201)
+officer = login("olga", o["one_time_password"])
+api(c, "POST", "/v1/approvals/%s/approve" % r["approval"], officer, {"note": "bench"}, 200)
 clara = login("clara", r["one_time_password"])
 api(c, "POST", "/v1/collections", admin, {"name": "patients", "region": "local", "fields": [
     {"name": "name", "type": "string", "classification": "phi"},
