@@ -30,6 +30,7 @@
  *    which counts on the alert still open.
  *  - the gauge phivault_tls_certificate_expiry_seconds (not_after - now).
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,21 +280,35 @@ dev_renew(struct tls_watch *w, const struct http_tls_info *old)
 	int64_t from = (wall < now_s ? wall : now_s) - 3600;
 	struct audit_event ev = { .actor = sys, .action = "tls.renew", .resource = "sys/tls",
 		.outcome = AUDIT_ALLOWED, .reason = "dev_selfsigned" };
+	char tcert[PATH_MAX + 8], tkey[PATH_MAX + 8];
 	enum pv_rc rc;
 
-	rc = crypto_tls_selfsigned_span(app->cfg.tls_cert, app->cfg.tls_key, "localhost", from,
-	    now_s + (int64_t)TLS_DEV_DAYS * 86400);
+	/* made beside the files, renamed over them and loaded at once: a client
+	 * that trusts the file (the dev CA is the certificate) never reads a
+	 * half-written one, and the time between the file and the served
+	 * certificate changing is a rename and a reload, not a commit */
+	if (snprintf(tcert, sizeof(tcert), "%s.new", app->cfg.tls_cert) >= (int)sizeof(tcert) ||
+	    snprintf(tkey, sizeof(tkey), "%s.new", app->cfg.tls_key) >= (int)sizeof(tkey))
+		rc = PV_E_INVALID;
+	else
+		rc = crypto_tls_selfsigned_span(tcert, tkey, "localhost", from,
+		    now_s + (int64_t)TLS_DEV_DAYS * 86400);
+	if (rc == PV_OK && (rename(tkey, app->cfg.tls_key) != 0 ||
+	    rename(tcert, app->cfg.tls_cert) != 0))
+		rc = PV_E_IO;
 	if (rc != PV_OK) {
+		(void)remove(tcert);
+		(void)remove(tkey);
 		log_error("tls: renewing the dev certificate failed (%s)", pv_rc_name(rc));
 		ev.outcome = AUDIT_ERROR;
 		ev.reason = pv_rc_name(rc);
 		(void)audit_record(app->audit, &ev);
 		return;
 	}
+	(void)server_tls_reload(app, &sys, "dev_renewal");
 	log_info("tls: dev certificate renewed (%.16s... had %lld days left)", old->fingerprint,
 	    (long long)((old->not_after_ms - util_now_ms()) / DAY_MS));
 	(void)audit_record(app->audit, &ev);
-	(void)server_tls_reload(app, &sys, "dev_renewal");
 }
 
 static void
