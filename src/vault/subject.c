@@ -79,22 +79,17 @@ enum pv_rc vault_subject_env_from(const struct store_subject *s, struct vault_su
 
 /* ---- making a subject's key (through the audit writer) ---- */
 
-struct ensure_job {
-	struct vault_ctx *v;
-	struct store_subject row;
-};
-
 static enum pv_rc ensure_fn(struct store_tx *tx, void *arg)
 {
-	struct ensure_job *j = arg;
+	const struct store_subject *row = arg;
 	int64_t ms;
-	enum pv_rc rc = store_subject_tombstone_get(tx, j->row.ref, &ms);
+	enum pv_rc rc = store_subject_tombstone_get(tx, row->ref, &ms);
 
 	if (rc == PV_OK)
 		return PV_E_SUBJECT_SHREDDED;
 	if (rc != PV_E_NOTFOUND)
 		return rc;
-	rc = store_subject_put(tx, &j->row);
+	rc = store_subject_put(tx, row);
 	return rc == PV_E_CONFLICT ? PV_OK : rc;   /* another request made it first */
 }
 
@@ -111,42 +106,6 @@ static enum pv_rc subject_read(struct store_tx *tx, const char *ref, struct vaul
 	else if (rc == PV_E_NOTFOUND && store_subject_tombstone_get(tx, ref, &ms) == PV_OK)
 		rc = PV_E_SUBJECT_SHREDDED;
 	store_subject_clear(&s);
-	return rc;
-}
-
-enum pv_rc vault_subject_ensure(struct vault_ctx *v, const char *ref,
-    struct vault_subject_env *out)
-{
-	struct ensure_job j;
-	struct keys_subject_key sk;
-	char aad[sizeof(SUBJECT_KEY_AAD) + STORE_SUBJECT_REF_LEN];
-	size_t aadlen = key_aad(ref, aad, sizeof(aad));
-	enum pv_rc rc;
-
-	STORE_READ(v->st, rc, subject_read(tx, ref, out));
-	if (rc != PV_E_NOTFOUND)
-		return rc;
-	if (aadlen == 0)
-		return PV_E_INVALID;
-	if ((rc = keys_subject_key_new(v->keys, VAULT_KEK_SUBJECTS, (const uint8_t *)aad, aadlen,
-	    &sk)) != PV_OK)
-		return rc;
-	memset(&j, 0, sizeof(j));
-	j.v = v;
-	util_strlcpy(j.row.ref, ref, sizeof(j.row.ref));
-	util_strlcpy(j.row.kek_name, sk.env.kek_name, sizeof(j.row.kek_name));
-	j.row.kek_version = sk.env.kek_version;
-	j.row.wrapped_dek = sk.env.wrapped_dek;
-	j.row.wrapped_dek_len = KEYS_WRAPPED_DEK_LEN;
-	j.row.ciphertext = sk.ct;
-	j.row.ciphertext_len = KEYS_SUBJECT_KEY_CT_LEN;
-	j.row.created_ms = util_now_ms();
-	rc = audit_commit(v->audit, NULL, ensure_fn, &j);
-	vault_wipe(&sk, sizeof(sk));
-	if (rc != PV_OK)
-		return rc;
-	/* whoever won the race, the stored key is the one */
-	STORE_READ(v->st, rc, subject_read(tx, ref, out));
 	return rc;
 }
 
@@ -196,6 +155,25 @@ static enum pv_rc subject_for_write(struct vault_ctx *v, const char *ref,
 	}
 	*row = r;
 	return PV_OK;
+}
+
+enum pv_rc vault_subject_ensure(struct vault_ctx *v, const char *ref,
+    struct vault_subject_env *out)
+{
+	struct store_subject *row = NULL;
+	enum pv_rc rc = subject_for_write(v, ref, out, &row);
+
+	if (rc != PV_OK || row == NULL)
+		return rc;   /* stored already (or an error) */
+	vault_wipe(out, sizeof(*out));
+	rc = audit_commit(v->audit, NULL, ensure_fn, row);
+	store_subject_clear(row);
+	free(row);
+	if (rc != PV_OK)
+		return rc;
+	/* whoever won the race, the stored key is the one */
+	STORE_READ(v->st, rc, subject_read(tx, ref, out));
+	return rc;
 }
 
 static bool env_same(const struct vault_subject_env *a, const struct vault_subject_env *b)
