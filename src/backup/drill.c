@@ -58,16 +58,9 @@ each_id(const char *id, void *arg)
 {
 	struct ids *x = arg;
 
-	if (x->n == x->cap) {
-		size_t cap = x->cap ? x->cap * 2 : 256;
-		void *np = realloc(x->id, cap * sizeof(*x->id));
-
-		if (np == NULL) {
-			x->nomem = true;
-			return 1;
-		}
-		x->id = np;
-		x->cap = cap;
+	if (util_grow(&x->id, &x->cap, x->n, sizeof(*x->id), 256) != 0) {
+		x->nomem = true;
+		return 1;
 	}
 	util_strlcpy(x->id[x->n++], id, STORE_ID_MAX);
 	return 0;

@@ -48,52 +48,20 @@ static const char *const meta_keys[] = {
 };
 #define NMETA (sizeof(meta_keys) / sizeof(meta_keys[0]))
 
-struct buf {
-	uint8_t *p;
-	size_t len, cap;
-	bool bad;
-};
-
 static void
-put(struct buf *b, const void *src, size_t n)
-{
-	if (b->bad)
-		return;
-	if (b->len + n > BUNDLE_MAX) {
-		b->bad = true;
-		return;
-	}
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		uint8_t *np;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		if ((np = realloc(b->p, cap)) == NULL) {
-			b->bad = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, src, n);
-	b->len += n;
-}
-
-static void
-put_u(struct buf *b, uint64_t v, int bytes)
+put_u(struct util_buf *b, uint64_t v, int bytes)
 {
 	uint8_t t[8];
 
 	for (int i = 0; i < bytes; i++)
 		t[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
-	put(b, t, (size_t)bytes);
+	util_buf_put(b, t, (size_t)bytes);
 }
 
 struct kek_ctx {
 	const char *name;
 	char outer[KEYS_KEK_NAME_MAX + 8];   /* "outer:<name>" */
-	struct buf *b;
+	struct util_buf *b;
 };
 
 /* The CKA_LABEL of a pkcs11 version's token object (keys.c kek_label). */
@@ -117,42 +85,42 @@ each_kek(const struct store_kek *k, void *arg)
 		return 0;
 	if (strcmp(prov, "pkcs11") == 0 && p11_label(label, sizeof(label), k->name,
 	    k->version) < 0) {
-		x->b->bad = true;
+		x->b->failed = true;
 		return 1;
 	}
 	ll = strlen(label);
 	if (pl > 255 || ol > 255 || ll > 255) {
-		x->b->bad = true;
+		x->b->failed = true;
 		return 1;
 	}
 	put_u(x->b, 3, 1);
 	put_u(x->b, n, 2);
-	put(x->b, k->name, n);
+	util_buf_put(x->b, k->name, n);
 	put_u(x->b, k->version, 4);
 	put_u(x->b, (uint64_t)k->state, 1);
 	put_u(x->b, (uint64_t)k->created_ms, 8);
 	put_u(x->b, pl, 1);
-	put(x->b, prov, pl);
+	util_buf_put(x->b, prov, pl);
 	put_u(x->b, ol, 1);
-	put(x->b, k->outer, ol);
+	util_buf_put(x->b, k->outer, ol);
 	put_u(x->b, ll, 1);
-	put(x->b, label, ll);
+	util_buf_put(x->b, label, ll);
 	put_u(x->b, k->wrapped_len, 4);
-	put(x->b, k->wrapped, k->wrapped_len);
+	util_buf_put(x->b, k->wrapped, k->wrapped_len);
 	return 0;
 }
 
 enum pv_rc
 keys_bundle_export(struct store_tx *tx, const char *kek_name, uint8_t **out, size_t *outlen)
 {
-	struct buf b = { 0 };
+	struct util_buf b = { .max = BUNDLE_MAX };   /* failed: no memory or past it */
 	struct kek_ctx x = { kek_name, "", &b };
 	enum pv_rc rc;
 
 	if ((rc = keys_kek_outer_name(kek_name, x.outer, sizeof(x.outer))) != PV_OK)
 		return rc;
 
-	put(&b, MAGIC, MAGIC_LEN);
+	util_buf_put(&b, MAGIC, MAGIC_LEN);
 	for (size_t i = 0; i < NMETA; i++) {
 		uint8_t *val = NULL;
 		size_t len = 0, n = strlen(meta_keys[i]);
@@ -164,18 +132,18 @@ keys_bundle_export(struct store_tx *tx, const char *kek_name, uint8_t **out, siz
 			goto fail;
 		put_u(&b, 1, 1);
 		put_u(&b, n, 2);
-		put(&b, meta_keys[i], n);
+		util_buf_put(&b, meta_keys[i], n);
 		put_u(&b, len, 4);
-		put(&b, val, len);
+		util_buf_put(&b, val, len);
 		free(val);
 	}
 	if ((rc = store_kek_scan(tx, each_kek, &x)) != PV_OK)
 		goto fail;
-	if (b.bad) {
+	if (b.failed) {
 		rc = PV_E_NOMEM;
 		goto fail;
 	}
-	*out = b.p;
+	*out = (uint8_t *)b.p;
 	*outlen = b.len;
 	return PV_OK;
 fail:

@@ -64,16 +64,9 @@ each_kek(const struct store_kek *k, void *arg)
 {
 	struct kvs *x = arg;
 
-	if (x->n == x->cap) {
-		size_t cap = x->cap ? x->cap * 2 : 64;
-		void *np = realloc(x->v, cap * sizeof(*x->v));
-
-		if (np == NULL) {
-			x->nomem = true;
-			return 1;
-		}
-		x->v = np;
-		x->cap = cap;
+	if (util_grow(&x->v, &x->cap, x->n, sizeof(*x->v), 64) != 0) {
+		x->nomem = true;
+		return 1;
 	}
 	memset(&x->v[x->n], 0, sizeof(x->v[x->n]));
 	util_strlcpy(x->v[x->n].name, k->name, sizeof(x->v[x->n].name));

@@ -42,47 +42,13 @@
 
 #include "sinks/sinks_int.h"
 
-/* ---- buffer ---- */
+/* ---- buffer: util_buf (util.h) ---- */
 
-void sinks_buf_add(struct sinks_buf *b, const void *s, size_t n)
-{
-	if (b->oom || n == 0)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void sinks_buf_str(struct sinks_buf *b, const char *s)
-{
-	sinks_buf_add(b, s, strlen(s));
-}
-
-void sinks_buf_free(struct sinks_buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof *b);
-}
-
-static void buf_char(struct sinks_buf *b, unsigned char ch)
+static void buf_char(struct util_buf *b, unsigned char ch)
 {
 	if (ch < 0x20 || ch == 0x7f)
 		ch = '?';
-	sinks_buf_add(b, &ch, 1);
+	util_buf_put(b, &ch, 1);
 }
 
 /* ---- what the formats share ---- */
@@ -104,78 +70,78 @@ static int cef_severity(const char *outcome)
 }
 
 /* "<PRI>1 TIMESTAMP HOSTNAME phivault - MSGID " */
-static void header_5424(struct sinks_buf *b, const struct store_audit_row *r, const char *host,
+static void header_5424(struct util_buf *b, const struct store_audit_row *r, const char *host,
     const char *msgid)
 {
 	char pri[16];
 	const char *ts = r->time && r->time[0] && !strchr(r->time, ' ') ? r->time : "-";
 
 	snprintf(pri, sizeof pri, "<%d>1 ", syslog_pri(r->outcome));
-	sinks_buf_str(b, pri);
+	util_buf_puts(b, pri);
 	for (const unsigned char *p = (const unsigned char *)ts; *p; p++)
 		buf_char(b, *p);
-	sinks_buf_str(b, " ");
-	sinks_buf_str(b, host && host[0] ? host : "-");
-	sinks_buf_str(b, " phivault - ");
-	sinks_buf_str(b, msgid);
-	sinks_buf_str(b, " ");
+	util_buf_puts(b, " ");
+	util_buf_puts(b, host && host[0] ? host : "-");
+	util_buf_puts(b, " phivault - ");
+	util_buf_puts(b, msgid);
+	util_buf_puts(b, " ");
 }
 
 /* ---- splitting by field ---- */
 
 struct param {
 	const char *name;
-	struct sinks_buf text;        /* rendered, with its leading space */
+	struct util_buf text;        /* rendered, with its leading space */
 };
 
 struct packer {
-	struct sinks_buf prefix;      /* header up to and including seq */
-	struct sinks_buf suffix;      /* after the last field */
-	void (*part)(struct sinks_buf *b, size_t k, size_t n);
-	void (*trunc)(struct sinks_buf *b, const char *names);
+	struct util_buf prefix;      /* header up to and including seq */
+	struct util_buf suffix;      /* after the last field */
+	void (*part)(struct util_buf *b, size_t k, size_t n);
+	void (*trunc)(struct util_buf *b, const char *names);
 	struct param p[16];
 	size_t np;
 };
 
-static void frame(struct sinks_buf *out, const struct sinks_buf *msg)
+static void frame(struct util_buf *out, const struct util_buf *msg)
 {
 	char len[24];
 
 	snprintf(len, sizeof len, "%zu ", msg->len);
-	sinks_buf_str(out, len);
-	sinks_buf_add(out, msg->p, msg->len);
+	util_buf_puts(out, len);
+	util_buf_put(out, msg->p, msg->len);
 }
 
-static size_t pack(struct packer *k, size_t max, struct sinks_buf *out)
+static size_t pack(struct packer *k, size_t max, struct util_buf *out)
 {
-	struct sinks_buf msg = { 0 }, tmp = { 0 }, names = { 0 }, dropped = { 0 };
+	struct util_buf msg = { 0 }, tmp = { 0 }, names = { 0 }, dropped = { 0 };
 	size_t total = k->prefix.len + k->suffix.len, cap, used, nparts = 1, part_of[16];
 	size_t reserve, emitted = 0;
-	bool oom = k->prefix.oom || k->suffix.oom;
+	bool oom = k->prefix.failed || k->suffix.failed;
 
 	for (size_t i = 0; i < k->np; i++) {
 		total += k->p[i].text.len;
-		oom |= k->p[i].text.oom;
+		oom |= k->p[i].text.failed;
 	}
 	if (oom) {
-		out->oom = true;
+		out->failed = true;
 		return 0;
 	}
 	if (total <= max) {
-		sinks_buf_add(&msg, k->prefix.p, k->prefix.len);
+		util_buf_put(&msg, k->prefix.p, k->prefix.len);
 		for (size_t i = 0; i < k->np; i++)
-			sinks_buf_add(&msg, k->p[i].text.p, k->p[i].text.len);
-		sinks_buf_add(&msg, k->suffix.p, k->suffix.len);
+			util_buf_put(&msg, k->p[i].text.p, k->p[i].text.len);
+		util_buf_put(&msg, k->suffix.p, k->suffix.len);
 		frame(out, &msg);
-		emitted = msg.oom ? 0 : 1;
+		emitted = msg.failed ? 0 : 1;
 		goto out;
 	}
 	/* room a part has for fields: max less the repeated header and markers */
 	k->part(&tmp, 99999, 99999);
 	for (size_t i = 0; i < k->np; i++) {
 		if (i)
-			sinks_buf_str(&names, ",");
-		sinks_buf_str(&names, k->p[i].name);
+			util_buf_puts(&names, ",");
+		util_buf_puts(&names, k->p[i].name);
 	}
 	k->trunc(&tmp, names.p ? names.p : "");
 	reserve = k->prefix.len + k->suffix.len + tmp.len;
@@ -187,8 +153,8 @@ static size_t pack(struct packer *k, size_t max, struct sinks_buf *out)
 		if (n > cap) {
 			part_of[i] = 0;     /* left out */
 			if (dropped.len)
-				sinks_buf_str(&dropped, ",");
-			sinks_buf_str(&dropped, k->p[i].name);
+				util_buf_puts(&dropped, ",");
+			util_buf_puts(&dropped, k->p[i].name);
 			continue;
 		}
 		if (used + n > cap) {
@@ -200,42 +166,42 @@ static size_t pack(struct packer *k, size_t max, struct sinks_buf *out)
 	}
 	for (size_t part = 1; part <= nparts; part++) {
 		msg.len = 0;
-		sinks_buf_add(&msg, k->prefix.p, k->prefix.len);
+		util_buf_put(&msg, k->prefix.p, k->prefix.len);
 		k->part(&msg, part, nparts);
 		if (part == 1 && dropped.len)
 			k->trunc(&msg, dropped.p);
 		for (size_t i = 0; i < k->np; i++)
 			if (part_of[i] == part)
-				sinks_buf_add(&msg, k->p[i].text.p, k->p[i].text.len);
-		sinks_buf_add(&msg, k->suffix.p, k->suffix.len);
+				util_buf_put(&msg, k->p[i].text.p, k->p[i].text.len);
+		util_buf_put(&msg, k->suffix.p, k->suffix.len);
 		frame(out, &msg);
 		emitted++;
 	}
-	if (msg.oom)
-		out->oom = true;
+	if (msg.failed)
+		out->failed = true;
 out:
-	sinks_buf_free(&msg);
-	sinks_buf_free(&tmp);
-	sinks_buf_free(&names);
-	sinks_buf_free(&dropped);
-	return out->oom ? 0 : emitted;
+	util_buf_free(&msg);
+	util_buf_free(&tmp);
+	util_buf_free(&names);
+	util_buf_free(&dropped);
+	return out->failed ? 0 : emitted;
 }
 
 static void packer_free(struct packer *k)
 {
-	sinks_buf_free(&k->prefix);
-	sinks_buf_free(&k->suffix);
+	util_buf_free(&k->prefix);
+	util_buf_free(&k->suffix);
 	for (size_t i = 0; i < k->np; i++)
-		sinks_buf_free(&k->p[i].text);
+		util_buf_free(&k->p[i].text);
 }
 
 /* ---- syslog ---- */
 
-static void sd_value(struct sinks_buf *b, const char *v)
+static void sd_value(struct util_buf *b, const char *v)
 {
 	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
 		if (*p == '"' || *p == '\\' || *p == ']')
-			sinks_buf_add(b, "\\", 1);
+			util_buf_put(b, "\\", 1);
 		buf_char(b, *p);
 	}
 }
@@ -248,30 +214,30 @@ static void sd_param(struct packer *k, const char *name, const char *val)
 		return;
 	p = &k->p[k->np++];
 	p->name = name;
-	sinks_buf_str(&p->text, " ");
-	sinks_buf_str(&p->text, name);
-	sinks_buf_str(&p->text, "=\"");
+	util_buf_puts(&p->text, " ");
+	util_buf_puts(&p->text, name);
+	util_buf_puts(&p->text, "=\"");
 	sd_value(&p->text, val);
-	sinks_buf_str(&p->text, "\"");
+	util_buf_puts(&p->text, "\"");
 }
 
-static void sd_part(struct sinks_buf *b, size_t k, size_t n)
+static void sd_part(struct util_buf *b, size_t k, size_t n)
 {
 	char s[48];
 
 	snprintf(s, sizeof s, " part=\"%zu/%zu\"", k, n);
-	sinks_buf_str(b, s);
+	util_buf_puts(b, s);
 }
 
-static void sd_trunc(struct sinks_buf *b, const char *names)
+static void sd_trunc(struct util_buf *b, const char *names)
 {
-	sinks_buf_str(b, " truncated=\"");
+	util_buf_puts(b, " truncated=\"");
 	sd_value(b, names);
-	sinks_buf_str(b, "\"");
+	util_buf_puts(b, "\"");
 }
 
 size_t sinks_format_syslog(const struct store_audit_row *r, const char *host, size_t max,
-    struct sinks_buf *out)
+    struct util_buf *out)
 {
 	struct packer k;
 	struct audit_actor_fields a;
@@ -284,7 +250,7 @@ size_t sinks_format_syslog(const struct store_audit_row *r, const char *host, si
 	audit_actor_fields_parse(r->actor, &a);
 	header_5424(&k.prefix, r, host, "AUDIT");
 	snprintf(seq, sizeof seq, "[phivault@32473 seq=\"%lld\"", (long long)r->seq);
-	sinks_buf_str(&k.prefix, seq);
+	util_buf_puts(&k.prefix, seq);
 	sd_param(&k, "action", r->action);
 	sd_param(&k, "outcome", r->outcome);
 	sd_param(&k, "reason", r->reason);
@@ -296,10 +262,10 @@ size_t sinks_format_syslog(const struct store_audit_row *r, const char *host, si
 	if (r->detail && strcmp(r->detail, "{}") != 0)
 		sd_param(&k, "detail", r->detail);
 	sd_param(&k, "hash", r->hash);
-	sinks_buf_str(&k.suffix, "] ");
+	util_buf_puts(&k.suffix, "] ");
 	for (const unsigned char *p = (const unsigned char *)(r->action ? r->action : ""); *p; p++)
 		buf_char(&k.suffix, *p);
-	sinks_buf_str(&k.suffix, " ");
+	util_buf_puts(&k.suffix, " ");
 	for (const unsigned char *p = (const unsigned char *)(r->outcome ? r->outcome : ""); *p; p++)
 		buf_char(&k.suffix, *p);
 	n = pack(&k, max, out);
@@ -310,25 +276,25 @@ size_t sinks_format_syslog(const struct store_audit_row *r, const char *host, si
 
 /* ---- cef ---- */
 
-static void cef_header(struct sinks_buf *b, const char *s)
+static void cef_header(struct util_buf *b, const char *s)
 {
 	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
 		if (*p == '\\' || *p == '|')
-			sinks_buf_add(b, "\\", 1);
+			util_buf_put(b, "\\", 1);
 		buf_char(b, *p);
 	}
 }
 
-static void cef_value(struct sinks_buf *b, const char *v)
+static void cef_value(struct util_buf *b, const char *v)
 {
 	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
 		if (*p == '\\' || *p == '=') {
-			sinks_buf_add(b, "\\", 1);
+			util_buf_put(b, "\\", 1);
 			buf_char(b, *p);
 		} else if (*p == '\n') {
-			sinks_buf_str(b, "\\n");
+			util_buf_puts(b, "\\n");
 		} else if (*p == '\r') {
-			sinks_buf_str(b, "\\r");
+			util_buf_puts(b, "\\r");
 		} else {
 			buf_char(b, *p);
 		}
@@ -346,33 +312,33 @@ static void cef_param(struct packer *k, const char *name, const char *key, const
 	p = &k->p[k->np++];
 	p->name = name;
 	if (label) {
-		sinks_buf_str(&p->text, " ");
-		sinks_buf_str(&p->text, key);
-		sinks_buf_str(&p->text, "Label=");
+		util_buf_puts(&p->text, " ");
+		util_buf_puts(&p->text, key);
+		util_buf_puts(&p->text, "Label=");
 		cef_value(&p->text, label);
 	}
-	sinks_buf_str(&p->text, " ");
-	sinks_buf_str(&p->text, key);
-	sinks_buf_str(&p->text, "=");
+	util_buf_puts(&p->text, " ");
+	util_buf_puts(&p->text, key);
+	util_buf_puts(&p->text, "=");
 	cef_value(&p->text, val);
 }
 
-static void cef_part(struct sinks_buf *b, size_t k, size_t n)
+static void cef_part(struct util_buf *b, size_t k, size_t n)
 {
 	char s[64];
 
 	snprintf(s, sizeof s, " cs5Label=part cs5=%zu/%zu", k, n);
-	sinks_buf_str(b, s);
+	util_buf_puts(b, s);
 }
 
-static void cef_trunc(struct sinks_buf *b, const char *names)
+static void cef_trunc(struct util_buf *b, const char *names)
 {
-	sinks_buf_str(b, " cs6Label=truncated cs6=");
+	util_buf_puts(b, " cs6Label=truncated cs6=");
 	cef_value(b, names);
 }
 
 size_t sinks_format_cef(const struct store_audit_row *r, const char *host, size_t max,
-    struct sinks_buf *out)
+    struct util_buf *out)
 {
 	struct packer k;
 	struct audit_actor_fields a;
@@ -385,15 +351,15 @@ size_t sinks_format_cef(const struct store_audit_row *r, const char *host, size_
 	k.trunc = cef_trunc;
 	audit_actor_fields_parse(r->actor, &a);
 	header_5424(&k.prefix, r, host, "CEF");
-	sinks_buf_str(&k.prefix, "- CEF:0|phivault|phivault|");
+	util_buf_puts(&k.prefix, "- CEF:0|phivault|phivault|");
 	cef_header(&k.prefix, PHIVAULT_VERSION);
-	sinks_buf_str(&k.prefix, "|");
+	util_buf_puts(&k.prefix, "|");
 	cef_header(&k.prefix, r->action);
-	sinks_buf_str(&k.prefix, "|");
+	util_buf_puts(&k.prefix, "|");
 	cef_header(&k.prefix, r->action);
 	snprintf(num, sizeof num, "|%d|cn1Label=seq cn1=%lld", cef_severity(r->outcome),
 	    (long long)r->seq);
-	sinks_buf_str(&k.prefix, num);
+	util_buf_puts(&k.prefix, num);
 	if (rt >= 0) {
 		snprintf(num, sizeof num, "%lld", (long long)rt);
 		cef_param(&k, "rt", "rt", NULL, num);
@@ -494,7 +460,7 @@ static int ocsf_activity(int cls, const char *action)
 	return 99;
 }
 
-size_t sinks_format_ocsf(const struct store_audit_row *r, struct sinks_buf *out)
+size_t sinks_format_ocsf(const struct store_audit_row *r, struct util_buf *out)
 {
 	struct audit_actor_fields a;
 	int cls = sinks_ocsf_class(r->action), act = ocsf_activity(cls, r->action);
@@ -553,12 +519,12 @@ size_t sinks_format_ocsf(const struct store_audit_row *r, struct sinks_buf *out)
 	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (!line)
 		goto out;
-	sinks_buf_str(out, line);
-	sinks_buf_str(out, "\n");
-	n = out->oom ? 0 : 1;
+	util_buf_puts(out, line);
+	util_buf_puts(out, "\n");
+	n = out->failed ? 0 : 1;
 out:
 	if (!n)
-		out->oom = true;
+		out->failed = true;
 	free(line);
 	json_decref(o);
 	json_decref(a.root);

@@ -107,7 +107,7 @@ static void on_commit(const struct store_audit_row *const *rows, size_t n, void 
 
 struct batch {
 	struct sink *k;
-	struct sinks_buf out;         /* the bytes (stream, file) */
+	struct util_buf out;         /* the bytes (stream, file) */
 	json_t *arr;                  /* webhook: the entries */
 	int64_t last_seq;
 	int64_t n;
@@ -138,7 +138,7 @@ static int batch_row(const struct store_audit_row *r, void *arg)
 		break;
 	}
 	}
-	if (m == 0 || b->out.oom) {
+	if (m == 0 || b->out.failed) {
 		b->rc = PV_E_NOMEM;
 		return 1;
 	}
@@ -418,7 +418,7 @@ out:
 		log_info("sinks: %s: delivering again from seq %lld", kind_names[k->kind],
 		    (long long)f.since_seq + 1);
 	k->failing = rc != PV_OK;
-	sinks_buf_free(&b.out);
+	util_buf_free(&b.out);
 	json_decref(b.arr);
 	return rc;
 }

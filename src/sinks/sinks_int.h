@@ -8,16 +8,7 @@
 #include <jansson.h>
 
 #include "sinks/sinks.h"
-
-/* A growing byte buffer; oom is sticky (every later add is a no-op). */
-struct sinks_buf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-void sinks_buf_add(struct sinks_buf *b, const void *s, size_t n);
-void sinks_buf_str(struct sinks_buf *b, const char *s);
-void sinks_buf_free(struct sinks_buf *b);
+#include "util/util.h"
 
 /*
  * RFC 5424 messages of one entry, each framed by octet counting (RFC 6587
@@ -28,15 +19,15 @@ void sinks_buf_free(struct sinks_buf *b);
  * in truncated="a,b". A value is never cut. Returns the number of messages.
  */
 size_t sinks_format_syslog(const struct store_audit_row *r, const char *host, size_t max,
-    struct sinks_buf *out);
+    struct util_buf *out);
 /* The same with a CEF:0 record as the MSG (APP-NAME phivault, MSGID CEF):
  * extensions split the same way (cs5=part k/n, cs6=the fields left out). */
 size_t sinks_format_cef(const struct store_audit_row *r, const char *host, size_t max,
-    struct sinks_buf *out);
+    struct util_buf *out);
 /* One OCSF 1.1 event as a JSON line ("\n"-terminated) appended to out:
  * Authentication (3002) for auth.*, Detection Finding (2004) for alert.*,
  * API Activity (6003) for everything else. Returns 1, or 0 on OOM. */
-size_t sinks_format_ocsf(const struct store_audit_row *r, struct sinks_buf *out);
+size_t sinks_format_ocsf(const struct store_audit_row *r, struct util_buf *out);
 /* The entry as the JSON object of `audit export --format jsonl` (webhook). */
 json_t *sinks_entry_json(const struct store_audit_row *r);
 /* The OCSF class of an action: 3002, 2004 or 6003. */

@@ -581,51 +581,9 @@ util_metrics_collector_remove(struct util_metrics *m, util_metrics_collect_fn fn
 
 /* ---------------------------------------------------------------- text */
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool failed;               /* out of memory or past UTIL_METRICS_TEXT_MAX */
-	bool toobig;
-};
-
-static void
-buf_put(struct buf *b, const char *s, size_t n)
-{
-	size_t cap;
-	char *np;
-
-	if (b->failed)
-		return;
-	if (n > UTIL_METRICS_TEXT_MAX - b->len) {
-		b->failed = b->toobig = true;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		np = realloc(b->p, cap);
-		if (np == NULL) {
-			b->failed = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-buf_str(struct buf *b, const char *s)
-{
-	buf_put(b, s, strlen(s));
-}
-
 /* Label values: \ " and newline escaped; HELP: \ and newline. */
 static void
-buf_escaped(struct buf *b, const char *s, bool quote)
+buf_escaped(struct util_buf *b, const char *s, bool quote)
 {
 	const char *p, *run = s;
 
@@ -640,11 +598,11 @@ buf_escaped(struct buf *b, const char *s, bool quote)
 			esc = "\\\"";
 		if (esc == NULL)
 			continue;
-		buf_put(b, run, (size_t)(p - run));
-		buf_str(b, esc);
+		util_buf_put(b, run, (size_t)(p - run));
+		util_buf_puts(b, esc);
 		run = p + 1;
 	}
-	buf_put(b, run, (size_t)(p - run));
+	util_buf_put(b, run, (size_t)(p - run));
 }
 
 /* A float in the form Prometheus reads back to the same value. */
@@ -677,59 +635,59 @@ fmt_value(double v, char *out, size_t len)
 }
 
 static void
-buf_value(struct buf *b, double v)
+buf_value(struct util_buf *b, double v)
 {
 	char num[40];
 
 	fmt_value(v, num, sizeof(num));
-	buf_str(b, num);
+	util_buf_puts(b, num);
 }
 
 static void
-buf_header(struct buf *b, const char *name, const char *help, enum util_metric_type t)
+buf_header(struct util_buf *b, const char *name, const char *help, enum util_metric_type t)
 {
-	buf_str(b, "# HELP ");
-	buf_str(b, name);
-	buf_str(b, " ");
+	util_buf_puts(b, "# HELP ");
+	util_buf_puts(b, name);
+	util_buf_puts(b, " ");
 	buf_escaped(b, help, false);
-	buf_str(b, "\n# TYPE ");
-	buf_str(b, name);
-	buf_str(b, t == UTIL_METRIC_COUNTER ? " counter\n" :
+	util_buf_puts(b, "\n# TYPE ");
+	util_buf_puts(b, name);
+	util_buf_puts(b, t == UTIL_METRIC_COUNTER ? " counter\n" :
 	    t == UTIL_METRIC_GAUGE ? " gauge\n" : " histogram\n");
 }
 
 /* name{l1="v1",...[,le="x"]} (no braces when there are no labels) */
 static void
-buf_sample_name(struct buf *b, const char *name, const char *suffix, size_t n,
+buf_sample_name(struct util_buf *b, const char *name, const char *suffix, size_t n,
     const char *const *labels, const char *const *values, const char *le)
 {
 	size_t i;
 
-	buf_str(b, name);
-	buf_str(b, suffix);
+	util_buf_puts(b, name);
+	util_buf_puts(b, suffix);
 	if (n == 0 && le == NULL)
 		return;
-	buf_str(b, "{");
+	util_buf_puts(b, "{");
 	for (i = 0; i < n; i++) {
 		if (i > 0)
-			buf_str(b, ",");
-		buf_str(b, labels[i]);
-		buf_str(b, "=\"");
+			util_buf_puts(b, ",");
+		util_buf_puts(b, labels[i]);
+		util_buf_puts(b, "=\"");
 		buf_escaped(b, values[i], true);
-		buf_str(b, "\"");
+		util_buf_puts(b, "\"");
 	}
 	if (le != NULL) {
 		if (n > 0)
-			buf_str(b, ",");
-		buf_str(b, "le=\"");
-		buf_str(b, le);
-		buf_str(b, "\"");
+			util_buf_puts(b, ",");
+		util_buf_puts(b, "le=\"");
+		util_buf_puts(b, le);
+		util_buf_puts(b, "\"");
 	}
-	buf_str(b, "}");
+	util_buf_puts(b, "}");
 }
 
 static void
-render_series(struct buf *b, const struct util_metric_family *f, const struct util_metric *s)
+render_series(struct util_buf *b, const struct util_metric_family *f, const struct util_metric *s)
 {
 	const char *labels[UTIL_METRICS_LABELS_MAX];
 	const char *values[UTIL_METRICS_LABELS_MAX];
@@ -743,9 +701,9 @@ render_series(struct buf *b, const struct util_metric_family *f, const struct ut
 	}
 	if (f->type != UTIL_METRIC_HISTOGRAM) {
 		buf_sample_name(b, f->name, "", f->nlabels, labels, values, NULL);
-		buf_str(b, " ");
+		util_buf_puts(b, " ");
 		buf_value(b, util_metric_value(s));
-		buf_str(b, "\n");
+		util_buf_puts(b, "\n");
 		return;
 	}
 	for (i = 0; i <= f->nbuckets; i++) {
@@ -755,22 +713,22 @@ render_series(struct buf *b, const struct util_metric_family *f, const struct ut
 		else
 			util_strlcpy(le, "+Inf", sizeof(le));
 		buf_sample_name(b, f->name, "_bucket", f->nlabels, labels, values, le);
-		buf_str(b, " ");
+		util_buf_puts(b, " ");
 		buf_value(b, (double)cum);
-		buf_str(b, "\n");
+		util_buf_puts(b, "\n");
 	}
 	buf_sample_name(b, f->name, "_sum", f->nlabels, labels, values, NULL);
-	buf_str(b, " ");
+	util_buf_puts(b, " ");
 	buf_value(b, bits_double(atomic_load_explicit(&s->sum, memory_order_relaxed)));
-	buf_str(b, "\n");
+	util_buf_puts(b, "\n");
 	buf_sample_name(b, f->name, "_count", f->nlabels, labels, values, NULL);
-	buf_str(b, " ");
+	util_buf_puts(b, " ");
 	buf_value(b, (double)cum);   /* the +Inf bucket, so the two always agree */
-	buf_str(b, "\n");
+	util_buf_puts(b, "\n");
 }
 
 struct util_metrics_writer {
-	struct buf *b;
+	struct util_buf *b;
 	struct util_metric_family *const *fam;   /* the registered families */
 	size_t nfam;
 	char (*seen)[UTIL_METRICS_NAME_MAX];     /* collector families, in order */
@@ -826,9 +784,9 @@ util_metrics_emit(struct util_metrics_writer *w, const char *name, const char *h
 		goto drop;
 	}
 	buf_sample_name(w->b, name, "", n, labels, values, NULL);
-	buf_str(w->b, " ");
+	util_buf_puts(w->b, " ");
 	buf_value(w->b, value);
-	buf_str(w->b, "\n");
+	util_buf_puts(w->b, "\n");
 	return;
 drop:
 	w->dropped++;
@@ -839,7 +797,7 @@ util_metrics_render(struct util_metrics *m, char **out, size_t *len)
 {
 	struct util_metric_family *fam[UTIL_METRICS_FAMILIES_MAX];
 	struct util_metrics_writer w;
-	struct buf b = { NULL, 0, 0, false, false };
+	struct util_buf b = { .max = UTIL_METRICS_TEXT_MAX };   /* failed: no memory or past it */
 	struct util_metric *s;
 	size_t nfam, i;
 	enum pv_rc rc;
@@ -877,9 +835,9 @@ util_metrics_render(struct util_metrics *m, char **out, size_t *len)
 	buf_header(&b, DROPPED_NAME,
 	    "Samples a collector emitted that this scrape dropped (bad or repeated name or label)",
 	    UTIL_METRIC_GAUGE);
-	buf_str(&b, DROPPED_NAME " ");
+	util_buf_puts(&b, DROPPED_NAME " ");
 	buf_value(&b, (double)w.dropped);
-	buf_str(&b, "\n");
+	util_buf_puts(&b, "\n");
 	free(w.seen);
 	if (b.failed) {
 		rc = b.toobig ? PV_E_TOOBIG : PV_E_NOMEM;

@@ -160,6 +160,33 @@ enum pv_rc util_file_write_atomic(const char *path, const void *buf, size_t len,
 /* path join into buf; -1 if it does not fit */
 int util_path_join(char *buf, size_t len, const char *dir, const char *name);
 
+/* ---- growable memory (buf.c) ----
+ * A byte buffer that grows geometrically and stays NUL-terminated after len
+ * (so text can be read as a C string). A growth that fails (no memory, or
+ * beyond max when max > 0: toobig too) sets failed and turns every later
+ * put into a no-op, so a writer checks failed once at the end. With wipe,
+ * storage given up (on growth and in util_buf_free) is zeroed first: for
+ * PHI and key material. Start from a zeroed struct (set max / wipe). */
+struct util_buf {
+	char *p;
+	size_t len, cap;
+	size_t max;          /* 0: no bound */
+	bool wipe;
+	bool failed, toobig;
+};
+void util_buf_put(struct util_buf *b, const void *s, size_t n);
+void util_buf_puts(struct util_buf *b, const char *s);
+/* Frees (wiped first with wipe) and zeroes the buffer, keeping max and wipe. */
+void util_buf_free(struct util_buf *b);
+/* One CSV field (RFC 4180: quoted when it holds a comma, quote, CR or LF; a
+ * quote doubled), then "," or, for the last field of a row, CRLF. NULL is
+ * the empty field. */
+void util_csv_cell(struct util_buf *b, const char *s, bool last);
+/* Room for element n of the array at *arr (elem bytes each, capacity *cap):
+ * grows it (doubling, from first) when n == *cap. 0, or -1 when out of
+ * memory (the array is unchanged). */
+int util_grow(void *arr, size_t *cap, size_t n, size_t elem, size_t first);
+
 /* ---- request threads ----
  * The HTTP layer marks the thread that runs a request's handler (and its
  * authentication) for the duration of that call, so a lower layer can tell

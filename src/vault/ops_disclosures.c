@@ -258,92 +258,47 @@ static enum pv_rc actor_names(struct store_tx *tx, json_t *entries)
 
 /* ---- CSV (RFC 4180: CRLF, header row, quoted when needed) ---- */
 
-struct text {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void put(struct text *t, const char *s, size_t n)
-{
-	if (t->oom)
-		return;
-	if (t->len + n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 4096;
-		char *np;
-
-		while (cap < t->len + n + 1)
-			cap *= 2;
-		if ((np = realloc(t->p, cap)) == NULL) {
-			t->oom = true;
-			return;
-		}
-		t->p = np;
-		t->cap = cap;
-	}
-	memcpy(t->p + t->len, s, n);
-	t->len += n;
-	t->p[t->len] = '\0';
-}
-
-static void cell(struct text *t, const char *s, bool last)
-{
-	s = s != NULL ? s : "";
-	if (strpbrk(s, ",\"\r\n") != NULL) {
-		put(t, "\"", 1);
-		for (const char *p = s; *p != '\0'; p++) {
-			put(t, p, 1);
-			if (*p == '"')
-				put(t, "\"", 1);   /* RFC 4180 2.7: a quote is doubled */
-		}
-		put(t, "\"", 1);
-	} else {
-		put(t, s, strlen(s));
-	}
-	put(t, last ? "\r\n" : ",", last ? 2 : 1);
-}
-
 static char *to_csv(json_t *entries)
 {
 	static const char *const head[] = { "seq", "time", "action", "outcome",
 		"purpose_of_use", "recipient", "actor_kind", "actor_id", "username", "collection",
 		"record", "fields", "accountable", "basis" };
-	struct text t = { NULL, 0, 0, false };
+	struct util_buf t = { 0 };
 	size_t i, k, nh = sizeof(head) / sizeof(head[0]);
 	json_t *e, *f;
 
 	for (k = 0; k < nh; k++)
-		cell(&t, head[k], k + 1 == nh);
+		util_csv_cell(&t, head[k], k + 1 == nh);
 	json_array_foreach(entries, i, e) {
 		json_t *actor = json_object_get(e, "actor");
-		struct text fl = { NULL, 0, 0, false };
+		struct util_buf fl = { 0 };
 		char seq[24];
 
 		json_array_foreach(json_object_get(e, "fields"), k, f) {
 			if (k > 0)
-				put(&fl, ";", 1);
-			put(&fl, json_string_value(f), strlen(json_string_value(f)));
+				util_buf_put(&fl, ";", 1);
+			util_buf_put(&fl, json_string_value(f), strlen(json_string_value(f)));
 		}
 		snprintf(seq, sizeof(seq), "%lld",
 		    (long long)json_integer_value(json_object_get(e, "seq")));
-		cell(&t, seq, false);
-		cell(&t, json_string_value(json_object_get(e, "time")), false);
-		cell(&t, json_string_value(json_object_get(e, "action")), false);
-		cell(&t, json_string_value(json_object_get(e, "outcome")), false);
-		cell(&t, json_string_value(json_object_get(e, "purpose_of_use")), false);
-		cell(&t, json_string_value(json_object_get(e, "recipient")), false);
-		cell(&t, json_string_value(json_object_get(actor, "kind")), false);
-		cell(&t, json_string_value(json_object_get(actor, "id")), false);
-		cell(&t, json_string_value(json_object_get(actor, "username")), false);
-		cell(&t, json_string_value(json_object_get(e, "collection")), false);
-		cell(&t, json_string_value(json_object_get(e, "record")), false);
-		cell(&t, fl.oom ? NULL : fl.p, false);
-		cell(&t, json_is_true(json_object_get(e, "accountable")) ? "true" : "false", false);
-		cell(&t, json_string_value(json_object_get(e, "basis")), true);
-		t.oom = t.oom || fl.oom;
+		util_csv_cell(&t, seq, false);
+		util_csv_cell(&t, json_string_value(json_object_get(e, "time")), false);
+		util_csv_cell(&t, json_string_value(json_object_get(e, "action")), false);
+		util_csv_cell(&t, json_string_value(json_object_get(e, "outcome")), false);
+		util_csv_cell(&t, json_string_value(json_object_get(e, "purpose_of_use")), false);
+		util_csv_cell(&t, json_string_value(json_object_get(e, "recipient")), false);
+		util_csv_cell(&t, json_string_value(json_object_get(actor, "kind")), false);
+		util_csv_cell(&t, json_string_value(json_object_get(actor, "id")), false);
+		util_csv_cell(&t, json_string_value(json_object_get(actor, "username")), false);
+		util_csv_cell(&t, json_string_value(json_object_get(e, "collection")), false);
+		util_csv_cell(&t, json_string_value(json_object_get(e, "record")), false);
+		util_csv_cell(&t, fl.failed ? NULL : fl.p, false);
+		util_csv_cell(&t, json_is_true(json_object_get(e, "accountable")) ? "true" : "false", false);
+		util_csv_cell(&t, json_string_value(json_object_get(e, "basis")), true);
+		t.failed = t.failed || fl.failed;
 		free(fl.p);
 	}
-	if (t.oom) {
+	if (t.failed) {
 		free(t.p);
 		return NULL;
 	}
@@ -381,7 +336,7 @@ static json_t *fhir_event(json_t *e, const char *ref)
 	const char *source = json_string_value(json_object_get(actor, "source"));
 	const char *crud, *sub = fhir_subtype(action, &crud);
 	char id[40], patient[16 + STORE_SUBJECT_REF_LEN], what[160];
-	struct text fields = { NULL, 0, 0, false };
+	struct util_buf fields = { 0 };
 	size_t k;
 	json_t *f;
 
@@ -396,8 +351,8 @@ static json_t *fhir_event(json_t *e, const char *ref)
 	    json_string_value(json_object_get(e, "record")) : "");
 	json_array_foreach(json_object_get(e, "fields"), k, f) {
 		if (k > 0)
-			put(&fields, ",", 1);
-		put(&fields, json_string_value(f), strlen(json_string_value(f)));
+			util_buf_put(&fields, ",", 1);
+		util_buf_put(&fields, json_string_value(f), strlen(json_string_value(f)));
 	}
 	agents = json_pack("[{s:{s:{s:s, s:s}, s:s*}, s:b, s:o*}]",
 	    "who", "identifier", "system", "urn:phivault:principal", "value",

@@ -381,48 +381,19 @@ static int idl_cb(const char *id, void *arg)
 	return 0;
 }
 
-struct buf {
-	char *p;
-	size_t n, cap;
-};
-
-static enum pv_rc buf_put(struct buf *b, const char *s, size_t n)
+/* The export's bytes are PHI: a buffer that held them is wiped when it
+ * grows and when it is freed (util_buf's wipe). */
+static enum pv_rc buf_put(struct util_buf *b, const char *s, size_t n)
 {
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap != 0 ? b->cap : 64 * 1024;
-		char *np;
-
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		if ((np = malloc(cap)) == NULL)
-			return PV_E_NOMEM;
-		if (b->p != NULL) {
-			memcpy(np, b->p, b->n);
-			vault_wipe(b->p, b->cap);
-			free(b->p);
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-	return PV_OK;
-}
-
-static void buf_free(struct buf *b)
-{
-	if (b->p != NULL) {
-		vault_wipe(b->p, b->cap);
-		free(b->p);
-	}
-	memset(b, 0, sizeof(*b));
+	b->wipe = true;
+	util_buf_put(b, s, n);
+	return b->failed ? PV_E_NOMEM : PV_OK;
 }
 
 /* One record into one line of b. *skip: nothing to write (shredded). */
 static enum pv_rc record_line(struct vault_ctx *v, struct store_tx *tx,
     const struct vault_collection *c, const char *id, int64_t at_ms, bool pseudonym,
-    struct vault_deid_stats *st, struct buf *b, bool *skip)
+    struct vault_deid_stats *st, struct util_buf *b, bool *skip)
 {
 	struct store_record r;
 	struct vault_subject_env se;
@@ -480,7 +451,7 @@ out:
 
 /* Seal b as chunk e->chunks of e and write it. */
 static enum pv_rc chunk_write(struct vault_ctx *v, struct store_tx *tx, struct store_export *e,
-    const struct buf *b, int64_t rows)
+    const struct util_buf *b, int64_t rows)
 {
 	struct store_export_chunk ch;
 	struct keys_envelope env;
@@ -491,10 +462,10 @@ static enum pv_rc chunk_write(struct vault_ctx *v, struct store_tx *tx, struct s
 	memset(&ch, 0, sizeof(ch));
 	if (aadlen == 0)
 		return PV_E_INVALID;
-	if ((ch.ciphertext = malloc(b->n + CRYPTO_BOX_OVERHEAD)) == NULL)
+	if ((ch.ciphertext = malloc(b->len + CRYPTO_BOX_OVERHEAD)) == NULL)
 		return PV_E_NOMEM;
 	rc = keys_envelope_seal(v->keys, STORE_EXPORT_KEK, (const uint8_t *)aad, aadlen,
-	    (const uint8_t *)b->p, b->n, ch.ciphertext, &env);
+	    (const uint8_t *)b->p, b->len, ch.ciphertext, &env);
 	if (rc != PV_OK)
 		goto out;
 	util_strlcpy(ch.export_id, e->id, sizeof(ch.export_id));
@@ -504,12 +475,12 @@ static enum pv_rc chunk_write(struct vault_ctx *v, struct store_tx *tx, struct s
 	ch.kek_version = env.kek_version;
 	ch.wrapped_dek = env.wrapped_dek;
 	ch.wrapped_dek_len = sizeof(env.wrapped_dek);
-	ch.ciphertext_len = b->n + CRYPTO_BOX_OVERHEAD;
+	ch.ciphertext_len = b->len + CRYPTO_BOX_OVERHEAD;
 	if ((rc = store_export_chunk_put(tx, &ch)) != PV_OK)
 		goto out;
 	e->chunks++;
 	e->rows += rows;
-	e->bytes += (int64_t)b->n;
+	e->bytes += (int64_t)b->len;
 out:
 	free(ch.ciphertext);
 	return rc;
@@ -597,7 +568,7 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 	struct store_export e;
 	struct vault_deid_stats st;
 	struct idl *ids = NULL;
-	struct buf b = { NULL, 0, 0 };
+	struct util_buf b = { 0 };
 	char last[STORE_ID_MAX] = "";
 	const char *id, *coll;
 	char *merged = NULL;
@@ -663,7 +634,7 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 		rows += skip ? 0 : 1;
 		util_strlcpy(last, ids->id[i], sizeof(last));
 		out->done++;
-		if (b.n >= CHUNK_TARGET) {
+		if (b.len >= CHUNK_TARGET) {
 			full = true;
 			break;
 		}
@@ -690,7 +661,7 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 	util_strlcpy(out->cursor, last, sizeof(out->cursor));
 	out->total = -1;
 out:
-	buf_free(&b);
+	util_buf_free(&b);
 	free(merged);
 	free(ids);
 	store_export_clear(&e);
@@ -834,7 +805,7 @@ struct file_ctx {
 	struct vault_ctx *v;
 	const struct store_export *e;
 	int64_t from, to;           /* chunk indexes [from, to) */
-	struct buf b;
+	struct util_buf b;
 };
 
 static enum pv_rc file_tx(struct store_tx *tx, struct file_ctx *f)
@@ -857,7 +828,7 @@ static enum pv_rc file_tx(struct store_tx *tx, struct file_ctx *f)
 struct file_done {
 	vault_done_fn done;
 	void *arg;
-	struct buf b;
+	struct util_buf b;
 	char *detail;
 };
 
@@ -869,15 +840,15 @@ static void file_done(enum pv_rc rc, void *arg)
 	vault_answer_init(&a);
 	if (rc != PV_OK) {
 		vault_answer_fail(&a, PV_E_AUDIT, NULL);
-	} else if ((a.text = malloc(d->b.n + 1)) == NULL) {
+	} else if ((a.text = malloc(d->b.len + 1)) == NULL) {
 		vault_answer_fail(&a, PV_E_NOMEM, NULL);
 	} else {
-		if (d->b.n > 0)
-			memcpy(a.text, d->b.p, d->b.n);
-		a.text[d->b.n] = '\0';
+		if (d->b.len > 0)
+			memcpy(a.text, d->b.p, d->b.len);
+		a.text[d->b.len] = '\0';
 		a.text_type = "application/x-ndjson";
 	}
-	buf_free(&d->b);
+	util_buf_free(&d->b);
 	vault_answer_send(&a, d->done, d->arg);
 	free(d->detail);
 	free(d);
@@ -940,7 +911,7 @@ void vault_export_file(struct vault_export *ve, const struct vault_caller *who, 
 	{
 		json_t *dj = json_pack("{s:s, s:s, s:I, s:I, s:I}", "export", o.e.id, "collection",
 		    o.e.collection, "chunk", (json_int_t)(chunk != NULL ? f.from : -1),
-		    "chunks", (json_int_t)(f.to - f.from), "bytes", (json_int_t)f.b.n);
+		    "chunks", (json_int_t)(f.to - f.from), "bytes", (json_int_t)f.b.len);
 
 		d->detail = dj != NULL ? json_dumps(dj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		json_decref(dj);
@@ -967,12 +938,12 @@ void vault_export_file(struct vault_export *ve, const struct vault_caller *who, 
 		store_export_clear(&o.e);
 		return;
 	}
-	buf_free(&d->b);
+	util_buf_free(&d->b);
 	free(d->detail);
 	free(d);
 	rc = vault_answer_fail(&a, PV_E_AUDIT, NULL);
 out:
-	buf_free(&f.b);
+	util_buf_free(&f.b);
 	store_export_clear(&o.e);
 	vault_answer_finish(&a, rc, done, arg);
 }

@@ -1128,64 +1128,19 @@ oom:
 
 /* ---- CSV (RFC 4180): one row per subject x collection, for mail merge ---- */
 
-struct text {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void put(struct text *t, const char *s, size_t n)
+static void joined(struct util_buf *t, json_t *arr, bool last)
 {
-	if (t->oom)
-		return;
-	if (t->len + n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 4096;
-		char *np;
-
-		while (cap < t->len + n + 1)
-			cap *= 2;
-		if ((np = realloc(t->p, cap)) == NULL) {
-			t->oom = true;
-			return;
-		}
-		t->p = np;
-		t->cap = cap;
-	}
-	memcpy(t->p + t->len, s, n);
-	t->len += n;
-	t->p[t->len] = '\0';
-}
-
-static void cell(struct text *t, const char *s, bool last)
-{
-	s = s != NULL ? s : "";
-	if (strpbrk(s, ",\"\r\n") != NULL) {
-		put(t, "\"", 1);
-		for (const char *p = s; *p != '\0'; p++) {
-			put(t, p, 1);
-			if (*p == '"')
-				put(t, "\"", 1);   /* RFC 4180 2.7 */
-		}
-		put(t, "\"", 1);
-	} else {
-		put(t, s, strlen(s));
-	}
-	put(t, last ? "\r\n" : ",", last ? 2 : 1);
-}
-
-static void joined(struct text *t, json_t *arr, bool last)
-{
-	struct text j = { NULL, 0, 0, false };
+	struct util_buf j = { 0 };
 	size_t i;
 	json_t *el;
 
 	json_array_foreach(arr, i, el) {
 		if (i > 0)
-			put(&j, ";", 1);
-		put(&j, json_string_value(el), strlen(json_string_value(el)));
+			util_buf_put(&j, ";", 1);
+		util_buf_put(&j, json_string_value(el), strlen(json_string_value(el)));
 	}
-	cell(t, j.oom ? NULL : j.p, last);
-	t->oom = t->oom || j.oom;
+	util_csv_cell(t, j.failed ? NULL : j.p, last);
+	t->failed = t->failed || j.failed;
 	free(j.p);
 }
 
@@ -1193,31 +1148,31 @@ static char *to_csv(json_t *inc)
 {
 	static const char *const head[] = { "subject", "subject_ref", "state", "collection",
 		"fields", "actions", "first", "last", "count", "records" };
-	struct text t = { NULL, 0, 0, false };
+	struct util_buf t = { 0 };
 	size_t i, k, nh = sizeof(head) / sizeof(head[0]);
 	json_t *s, *c;
 
 	for (k = 0; k < nh; k++)
-		cell(&t, head[k], k + 1 == nh);
+		util_csv_cell(&t, head[k], k + 1 == nh);
 	json_array_foreach(json_object_get(inc, "subjects"), i, s) {
 		json_array_foreach(json_object_get(s, "collections"), k, c) {
 			char count[24];
 
 			snprintf(count, sizeof(count), "%lld",
 			    (long long)json_integer_value(json_object_get(c, "count")));
-			cell(&t, json_string_value(json_object_get(s, "subject")), false);
-			cell(&t, json_string_value(json_object_get(s, "subject_ref")), false);
-			cell(&t, json_string_value(json_object_get(s, "state")), false);
-			cell(&t, json_string_value(json_object_get(c, "collection")), false);
+			util_csv_cell(&t, json_string_value(json_object_get(s, "subject")), false);
+			util_csv_cell(&t, json_string_value(json_object_get(s, "subject_ref")), false);
+			util_csv_cell(&t, json_string_value(json_object_get(s, "state")), false);
+			util_csv_cell(&t, json_string_value(json_object_get(c, "collection")), false);
 			joined(&t, json_object_get(c, "fields"), false);
 			joined(&t, json_object_get(c, "actions"), false);
-			cell(&t, json_string_value(json_object_get(c, "first")), false);
-			cell(&t, json_string_value(json_object_get(c, "last")), false);
-			cell(&t, count, false);
+			util_csv_cell(&t, json_string_value(json_object_get(c, "first")), false);
+			util_csv_cell(&t, json_string_value(json_object_get(c, "last")), false);
+			util_csv_cell(&t, count, false);
 			joined(&t, json_object_get(c, "records"), true);
 		}
 	}
-	if (t.oom) {
+	if (t.failed) {
 		free(t.p);
 		return NULL;
 	}

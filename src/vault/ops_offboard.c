@@ -35,16 +35,9 @@ each_id(const char *id, void *arg)
 {
 	struct idlist *x = arg;
 
-	if (x->n == x->cap) {
-		size_t cap = x->cap ? x->cap * 2 : 256;
-		void *np = realloc(x->id, cap * sizeof(*x->id));
-
-		if (np == NULL) {
-			x->nomem = true;
-			return 1;
-		}
-		x->id = np;
-		x->cap = cap;
+	if (util_grow(&x->id, &x->cap, x->n, sizeof(*x->id), 256) != 0) {
+		x->nomem = true;
+		return 1;
 	}
 	util_strlcpy(x->id[x->n++], id, STORE_ID_MAX);
 	return 0;
@@ -133,16 +126,9 @@ each_coll(const struct store_collection *c, void *arg)
 {
 	struct names *x = arg;
 
-	if (x->n == x->cap) {
-		size_t cap = x->cap ? x->cap * 2 : 16;
-		void *np = realloc(x->name, cap * sizeof(*x->name));
-
-		if (np == NULL) {
-			x->nomem = true;
-			return 1;
-		}
-		x->name = np;
-		x->cap = cap;
+	if (util_grow(&x->name, &x->cap, x->n, sizeof(*x->name), 16) != 0) {
+		x->nomem = true;
+		return 1;
 	}
 	util_strlcpy(x->name[x->n++], c->name, STORE_NAME_MAX);
 	return 0;
@@ -177,16 +163,9 @@ each_ref(const char *ref, void *arg)
 {
 	struct refs *x = arg;
 
-	if (x->n == x->cap) {
-		size_t cap = x->cap ? x->cap * 2 : 64;
-		void *np = realloc(x->ref, cap * sizeof(*x->ref));
-
-		if (np == NULL) {
-			x->nomem = true;
-			return 1;
-		}
-		x->ref = np;
-		x->cap = cap;
+	if (util_grow(&x->ref, &x->cap, x->n, sizeof(*x->ref), 64) != 0) {
+		x->nomem = true;
+		return 1;
 	}
 	util_strlcpy(x->ref[x->n++], ref, STORE_SUBJECT_REF_LEN + 1);
 	return 0;

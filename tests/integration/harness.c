@@ -596,6 +596,73 @@ h_metric_value(unsigned port, const char *sample)
 	return v;
 }
 
+/* ---- the commit path and the trail, as tests observe them ---- */
+
+long long
+h_commit_waits_field(struct h_server *s, const char *field)
+{
+	struct h_resp r;
+	long long n;
+
+	h_req(s, "GET", "/v1/test/commit-waits", NULL, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	CHECK(json_is_integer(json_object_get(r.json, field)));
+	n = json_integer_value(json_object_get(r.json, field));
+	h_resp_free(&r);
+	return n;
+}
+
+long long
+h_commit_waits(struct h_server *s)
+{
+	return h_commit_waits_field(s, "request_thread_waits");
+}
+
+bool
+h_suspended_reach(struct h_server *s, long long n)
+{
+	for (int i = 0; i < 6000; i++) {
+		if (h_commit_waits_field(s, "suspended") >= n)
+			return true;
+		h_pause_ms(5);
+	}
+	return false;
+}
+
+/* a member of e equal to want (want NULL: any; an absent member never equals) */
+static bool
+audit_member_is(json_t *e, const char *key, const char *want)
+{
+	const char *v = json_string_value(json_object_get(e, key));
+
+	return want == NULL || (v != NULL && strcmp(v, want) == 0);
+}
+
+int
+h_audit_count(struct h_server *s, const char *tok, const struct h_audit_q *q)
+{
+	char path[256];
+	struct h_resp r;
+	json_t *e;
+	size_t i;
+	int n = 0;
+
+	CHECK(q->action != NULL);
+	snprintf(path, sizeof(path), "/v1/audit?action=%s&limit=1000", q->action);
+	h_req(s, "GET", path, tok, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	json_array_foreach(json_object_get(r.json, "entries"), i, e) {
+		CHECK(audit_member_is(e, "action", q->action));   /* the filter holds */
+		if (audit_member_is(e, "outcome", q->outcome) &&
+		    audit_member_is(e, "reason", q->reason) &&
+		    audit_member_is(e, "resource", q->resource) &&
+		    audit_member_is(json_object_get(e, "actor"), "user_id", q->actor_user))
+			n++;
+	}
+	h_resp_free(&r);
+	return n;
+}
+
 /* ---- accounts: the set-up steps most tests share ---- */
 
 const char *

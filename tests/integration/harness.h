@@ -131,6 +131,25 @@ char *h_tty_first_login_after(const char *marker, const char *otp, const char *n
  * [metrics] listen listener on 127.0.0.1:port, or -1 when it is absent. */
 double h_metric_value(unsigned port, const char *sample);
 
+/* ---- the commit path and the trail, as tests observe them ---- */
+/* One counter of GET /v1/test/commit-waits (test builds): request_thread_waits
+ * (commits a request thread has waited for), suspended (answers suspended
+ * for a completion so far), ... */
+long long h_commit_waits_field(struct h_server *s, const char *field);
+/* h_commit_waits_field(s, "request_thread_waits"). */
+long long h_commit_waits(struct h_server *s);
+/* Poll (a bound for a loaded machine, not a timing) until at least n answers
+ * have been suspended for a completion; false if that never happens. */
+bool h_suspended_reach(struct h_server *s, long long n);
+/* Which audit entries h_audit_count counts: action is required; every other
+ * member NULL matches any (actor_user: the actor's user_id). */
+struct h_audit_q {
+	const char *action, *outcome, *reason, *resource, *actor_user;
+};
+/* The entries matching q among the newest 1,000 of q->action, read as tok
+ * (GET /v1/audit?action=...; a status other than 200 fails the test). */
+int h_audit_count(struct h_server *s, const char *tok, const struct h_audit_q *q);
+
 /* ---- accounts: the set-up steps most tests share ---- */
 /* The string at o.key, or NULL. */
 const char *h_jstr(json_t *o, const char *key);

@@ -26,40 +26,6 @@
 
 #include "harness.h"
 
-static long long
-waits_field(struct h_server *s, const char *field)
-{
-	struct h_resp r;
-	long long n;
-
-	h_req(s, "GET", "/v1/test/commit-waits", NULL, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	n = json_integer_value(json_object_get(r.json, field));
-	h_resp_free(&r);
-	return n;
-}
-
-static long long
-waits(struct h_server *s)
-{
-	return waits_field(s, "request_thread_waits");
-}
-
-/* Wait (polling; a bound for a loaded machine, not a timing) until at least
- * n requests have their answer suspended for a completion. */
-static bool
-suspended_reach(struct h_server *s, long long n)
-{
-	int i;
-
-	for (i = 0; i < 6000; i++) {
-		if (waits_field(s, "suspended") >= n)
-			return true;
-		h_pause_ms(5);
-	}
-	return false;
-}
-
 /* Refusals recorded by the decision point (the route hook and the vault's
  * call after the load) and by the secrets operations: 403 / 400, each
  * answered once its entry is durable. */
@@ -146,17 +112,17 @@ test_routes_do_not_wait(void)
 	h_start(&s, "--dev");
 	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), "rooted blue mountain 4417",
 	    admin, sizeof(admin));
-	setup = waits(&s);
+	setup = h_commit_waits(&s);
 	h_user_create(&s, admin, "wendy", "auditor", NULL, id, sizeof(id), otp, sizeof(otp));
 	h_user_create(&s, admin, "victor", "auditor", NULL, NULL, 0, NULL, 0);
 	/* the directory's user creation answers from its completion now
 	 * (test_commit_waits_directory.c): the count stays */
-	CHECK(waits(&s) == setup);
+	CHECK(h_commit_waits(&s) == setup);
 	/* the one-time creation of the auth KEK (the first unknown name or MFA
 	 * enrolment of a data directory: authn_kek_ensure) still blocks its
 	 * thread: the count moves, so it is a count that can move */
 	CHECK(h_login_status(&s, "first-unknown", "whatever", NULL, 0) == 401);
-	CHECK(waits(&s) > setup);
+	CHECK(h_commit_waits(&s) > setup);
 	/* a collection and a record for the refusals of the vault */
 	h_add_user(&s, admin, "clara", "clinician", "clinician pass phrase 42", clin, sizeof(clin));
 	h_collection_create(&s, admin, "{\"name\":\"patients\",\"region\":\"local\","
@@ -167,7 +133,7 @@ test_routes_do_not_wait(void)
 	CHECK_STATUS(&r, 201);
 	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", h_jstr(r.json, "id"));
 	h_resp_free(&r);
-	before = waits(&s);
+	before = h_commit_waits(&s);
 
 	/* login refusals: unknown user, wrong password (until locked), locked */
 	CHECK(h_login_status(&s, "nobody-here", "whatever", NULL, 0) == 401);
@@ -228,7 +194,7 @@ test_routes_do_not_wait(void)
 	h_expect(&s, "GET", "/v1/auth/session", tok, NULL, NULL, 401, NULL);
 
 	/* none of it held a request thread for a commit */
-	CHECK(waits(&s) == before);
+	CHECK(h_commit_waits(&s) == before);
 	CHECK(h_stop(&s) == 0);
 	json_decref(s.init);
 }
@@ -304,11 +270,11 @@ test_held_commit_leaves_threads_free(void)
 		h_pause_ms(5);
 	CHECK(log_has(&s, "injected hold op=tx_commit"));
 	/* both logins wait for their group, their connections suspended */
-	CHECK(suspended_reach(&s, 2));
+	CHECK(h_suspended_reach(&s, 2));
 	/* and so does a refusal: its 403 waits for its entry's commit */
 	b3 = (struct bg_refusal){ &s, tok, 0 };
 	CHECK(pthread_create(&t3, NULL, bg_refusal_main, &b3) == 0);
-	CHECK(suspended_reach(&s, 3));
+	CHECK(h_suspended_reach(&s, 3));
 
 	/* the pool's thread is free: health is answered while the logins wait */
 	h_req(&s, "GET", "/v1/sys/health", NULL, NULL, NULL, &r);
@@ -326,7 +292,7 @@ test_held_commit_leaves_threads_free(void)
 	CHECK(b1.status == 200);
 	CHECK(b2.status == 200);
 	CHECK(b3.status == 403);
-	CHECK(suspended_reach(&s, 0) && waits_field(&s, "suspended") == 0);
+	CHECK(h_suspended_reach(&s, 0) && h_commit_waits_field(&s, "suspended") == 0);
 	CHECK(h_stop(&s) == 0);
 	json_decref(s.init);
 }

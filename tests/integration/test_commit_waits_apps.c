@@ -36,19 +36,6 @@
 
 static char work[600];
 
-static long long
-waits(struct h_server *s)
-{
-	struct h_resp r;
-	long long n;
-
-	h_req(s, "GET", "/v1/test/commit-waits", NULL, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	n = json_integer_value(json_object_get(r.json, "request_thread_waits"));
-	h_resp_free(&r);
-	return n;
-}
-
 static void
 run_ok(const char *cmd)
 {
@@ -167,34 +154,13 @@ err_code(const char *body)
 	return code;
 }
 
-/* Entries of action (outcome, reason; NULL: any), actor user_id who (NULL: any). */
+/* Entries of action (outcome, reason; NULL: any) whose actor user_id is who (NULL: any). */
 static int
 audit_count(struct h_server *s, const char *aud, const char *action, const char *who,
     const char *outcome, const char *reason)
 {
-	char path[256];
-	struct h_resp r;
-	json_t *e;
-	size_t i;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/v1/audit?action=%s&limit=1000", action);
-	h_req(s, "GET", path, aud, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	json_array_foreach(json_object_get(r.json, "entries"), i, e) {
-		const char *uid = h_jstr(json_object_get(e, "actor"), "user_id");
-
-		if (who != NULL && (uid == NULL || strcmp(uid, who) != 0))
-			continue;
-		if (outcome != NULL && strcmp(h_jstr(e, "outcome"), outcome) != 0)
-			continue;
-		if (reason != NULL && (h_jstr(e, "reason") == NULL ||
-		    strcmp(h_jstr(e, "reason"), reason) != 0))
-			continue;
-		n++;
-	}
-	h_resp_free(&r);
-	return n;
+	return h_audit_count(s, aud, &(struct h_audit_q){ .action = action, .outcome = outcome,
+	    .reason = reason, .actor_user = who });
 }
 
 static void
@@ -252,7 +218,7 @@ main(void)
 	cert_for(&s, admin, app, "a");
 
 	/* ---- the routes under test: no request thread waits ---- */
-	w0 = waits(&s);
+	w0 = h_commit_waits(&s);
 
 	/* secret: success, the token works */
 	signin(&s, app, sec, 200, NULL, tok);
@@ -311,7 +277,7 @@ main(void)
 	h_clock_advance(&s, 901 * 1000LL);
 	h_expect(&s, "GET", "/v1/auth/session", tok2, NULL, NULL, 401, "session_expired");
 
-	w1 = waits(&s);
+	w1 = h_commit_waits(&s);
 	fprintf(stderr, "request_thread_waits %lld -> %lld\n", w0, w1);
 	CHECK(w1 == w0);
 

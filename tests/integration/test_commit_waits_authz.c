@@ -36,63 +36,12 @@
 #define REQ(role) "{\"role\":\"" role "\",\"justification\":\"INC-9: check the trail\"," \
 	"\"ticket\":\"INC-9\",\"duration_s\":600}"
 
-static long long
-waits_field(struct h_server *s, const char *field)
-{
-	struct h_resp r;
-	long long n;
-
-	h_req(s, "GET", "/v1/test/commit-waits", NULL, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	n = json_integer_value(json_object_get(r.json, field));
-	h_resp_free(&r);
-	return n;
-}
-
-static long long
-waits(struct h_server *s)
-{
-	return waits_field(s, "request_thread_waits");
-}
-
-/* Poll (a bound for a loaded machine, not a timing) until at least n
- * answers are suspended. */
-static bool
-suspended_reach(struct h_server *s, long long n)
-{
-	int i;
-
-	for (i = 0; i < 6000; i++) {
-		if (waits_field(s, "suspended") >= n)
-			return true;
-		h_pause_ms(5);
-	}
-	return false;
-}
-
-/* Entries of action with outcome (and reason, if not NULL), read as tok. */
 static int
-trail(struct h_server *s, const char *tok, const char *action, const char *outcome,
+trail(struct h_server *s, const char *aud, const char *action, const char *outcome,
     const char *reason)
 {
-	char path[256];
-	struct h_resp r;
-	json_t *e;
-	size_t i;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/v1/audit?action=%s&limit=1000", action);
-	h_req(s, "GET", path, tok, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	json_array_foreach(json_object_get(r.json, "entries"), i, e) {
-		if (strcmp(h_jstr(e, "outcome"), outcome) != 0)
-			continue;
-		if (reason != NULL && strcmp(h_jstr(e, "reason"), reason) != 0)
-			continue;
-		n++;
-	}
-	h_resp_free(&r);
-	return n;
+	return h_audit_count(s, aud, &(struct h_audit_q){ .action = action, .outcome = outcome,
+	    .reason = reason });
 }
 
 /* POST body to path as tok: status want; member key copied into out. */
@@ -181,7 +130,7 @@ race(struct h_server *s, const char *fault, const char *path, const char *tok,
     const char *body)
 {
 	struct bg_post a = { s, path, tok, body, 0 }, b = { s, path, tok, body, 0 };
-	long long base = waits_field(s, "suspended");
+	long long base = h_commit_waits_field(s, "suspended");
 	pthread_t ta, tb;
 	struct h_resp r;
 	char cmd[800];
@@ -191,9 +140,9 @@ race(struct h_server *s, const char *fault, const char *path, const char *tok,
 	fputs("hold:tx_commit\n", f);
 	fclose(f);
 	CHECK(pthread_create(&ta, NULL, bg_post_main, &a) == 0);
-	CHECK(suspended_reach(s, base + 1));
+	CHECK(h_suspended_reach(s, base + 1));
 	CHECK(pthread_create(&tb, NULL, bg_post_main, &b) == 0);
-	CHECK(suspended_reach(s, base + 2));
+	CHECK(h_suspended_reach(s, base + 2));
 	/* both wait for the commit, and no thread of the pool does */
 	h_req(s, "GET", "/v1/sys/health", NULL, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
@@ -204,7 +153,7 @@ race(struct h_server *s, const char *fault, const char *path, const char *tok,
 	pthread_join(ta, NULL);
 	pthread_join(tb, NULL);
 	CHECK((a.status == 200 && b.status == 409) || (a.status == 409 && b.status == 200));
-	CHECK(suspended_reach(s, 0) && waits_field(s, "suspended") == base);
+	CHECK(h_suspended_reach(s, 0) && h_commit_waits_field(s, "suspended") == base);
 }
 
 int
@@ -256,7 +205,7 @@ main(void)
 	    "approval", apr_race, sizeof(apr_race));
 	h_expect(&s, "POST", "/v1/collections/notes/records", clara, "{\"text\":\"Ada: seen\"}",
 	    NULL, 403, "forbidden");
-	before = waits(&s);
+	before = h_commit_waits(&s);
 
 	/* ---- policies ---- */
 	h_expect(&s, "POST", "/v1/policies", admin, "{\"name\":\"no_write\",\"effect\":\"deny\","
@@ -409,7 +358,7 @@ main(void)
 	CHECK(trail(&s, aud, "audit.verify", "allowed", "ok") == 1);
 
 	/* none of it held a request thread for a commit */
-	CHECK(waits(&s) == before);
+	CHECK(h_commit_waits(&s) == before);
 	CHECK(h_stop(&s) == 0);
 	json_decref(s.init);
 	h_done("commit_waits_authz");

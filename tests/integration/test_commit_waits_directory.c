@@ -33,19 +33,6 @@
 
 #include "harness.h"
 
-static long long
-waits(struct h_server *s)
-{
-	struct h_resp r;
-	long long n;
-
-	h_req(s, "GET", "/v1/test/commit-waits", NULL, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	n = json_integer_value(json_object_get(r.json, "request_thread_waits"));
-	h_resp_free(&r);
-	return n;
-}
-
 /* The waits of the trail's own reads: GET /v1/audit records its audit.read
  * entry waiting (authz's, not the directory's), so the count it adds is
  * measured around each read and left out of the directory's. */
@@ -56,28 +43,11 @@ static int
 trail(struct h_server *s, const char *aud, const char *action, const char *resource,
     const char *outcome, const char *reason)
 {
-	struct h_resp r;
-	char path[256];
-	json_t *e;
-	size_t i;
-	int n = 0;
-	long long w = waits(s);
+	long long w = h_commit_waits(s);
+	int n = h_audit_count(s, aud, &(struct h_audit_q){ .action = action, .outcome = outcome,
+	    .reason = reason, .resource = resource });
 
-	snprintf(path, sizeof(path), "/v1/audit?action=%s&limit=1000", action);
-	h_req(s, "GET", path, aud, NULL, NULL, &r);
-	trail_waits += waits(s) - w;
-	CHECK_STATUS(&r, 200);
-	json_array_foreach(json_object_get(r.json, "entries"), i, e) {
-		if (resource != NULL && strcmp(h_jstr(e, "resource"), resource) != 0)
-			continue;
-		if (strcmp(h_jstr(e, "outcome"), outcome) != 0)
-			continue;
-		if (reason != NULL && (h_jstr(e, "reason") == NULL ||
-		    strcmp(h_jstr(e, "reason"), reason) != 0))
-			continue;
-		n++;
-	}
-	h_resp_free(&r);
+	trail_waits += h_commit_waits(s) - w;
 	return n;
 }
 
@@ -377,7 +347,7 @@ test_directory_does_not_wait(void)
 	/* the first unknown name makes the auth KEK (still a blocking commit):
 	 * out of the way before the count is taken */
 	CHECK(h_login_status(&s, "first-unknown", "whatever", NULL, 0) == 401);
-	before = waits(&s);
+	before = h_commit_waits(&s);
 
 	users(&s, &p);
 	groups(&s, &p);
@@ -386,7 +356,7 @@ test_directory_does_not_wait(void)
 	campaigns(&s, &p);
 
 	/* not one of them waited on its thread (only the trail's reads did) */
-	CHECK(waits(&s) == before + trail_waits);
+	CHECK(h_commit_waits(&s) == before + trail_waits);
 	CHECK(h_stop(&s) == 0);
 	json_decref(s.init);
 }

@@ -19,19 +19,6 @@
 
 #include "harness.h"
 
-static long long
-waits_field(struct h_server *s, const char *field)
-{
-	struct h_resp r;
-	long long n;
-
-	h_req(s, "GET", "/v1/test/commit-waits", NULL, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	n = json_integer_value(json_object_get(r.json, field));
-	h_resp_free(&r);
-	return n;
-}
-
 static void
 enqueue(struct h_server *s, const char *tok, char id[64])
 {
@@ -80,7 +67,7 @@ test_job_routes_do_not_wait(void)
 	h_login_fresh(&s, "admin", h_jstr(s.init, "admin_password"), "rooted blue mountain 4417",
 	    admin, sizeof(admin));
 
-	w0 = waits_field(&s, "request_thread_waits");
+	w0 = h_commit_waits_field(&s, "request_thread_waits");
 	enqueue(&s, admin, id);
 	/* the answer left after the row's commit: the job is there */
 	change(&s, admin, id, "pause", 200, NULL, "paused");
@@ -90,8 +77,8 @@ test_job_routes_do_not_wait(void)
 	change(&s, admin, id, "cancel", 200, NULL, "cancelled");
 	change(&s, admin, id, "cancel", 409, "job_conflict", NULL);
 	change(&s, admin, "job_aaaaaaaaaaaaaaaaaaaaaaaaaa", "pause", 404, "not_found", NULL);
-	CHECK(waits_field(&s, "request_thread_waits") == w0);
-	CHECK(waits_field(&s, "suspended") == 0);
+	CHECK(h_commit_waits_field(&s, "request_thread_waits") == w0);
+	CHECK(h_commit_waits_field(&s, "suspended") == 0);
 	CHECK(h_stop(&s) == 0);
 
 	/* every change is in the trail, the refused ones as errors */
@@ -153,9 +140,9 @@ test_held_pause_frees_the_thread(void)
 	fclose(f);
 	b = (struct bg_change){ &s, admin, id, 0 };
 	CHECK(pthread_create(&t, NULL, bg_pause, &b) == 0);
-	for (i = 0; i < 6000 && waits_field(&s, "suspended") < 1; i++)
+	for (i = 0; i < 6000 && h_commit_waits_field(&s, "suspended") < 1; i++)
 		h_pause_ms(5);
-	CHECK(waits_field(&s, "suspended") >= 1);
+	CHECK(h_commit_waits_field(&s, "suspended") >= 1);
 	/* the only pool thread is free while the pause waits for its group */
 	h_req(&s, "GET", "/v1/sys/health", NULL, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);

@@ -43,19 +43,6 @@ struct people {
 	char admin[256], dev[256], aud[256], off[256], off_id[64];
 };
 
-static long long
-waits(struct h_server *s)
-{
-	struct h_resp r;
-	long long n;
-
-	h_req(s, "GET", "/v1/test/commit-waits", NULL, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	n = json_integer_value(json_object_get(r.json, "request_thread_waits"));
-	h_resp_free(&r);
-	return n;
-}
-
 /* PUT value at path (hdr: an If-Match line or NULL): status; *version if 2xx. */
 static long
 put(struct h_server *s, const char *tok, const char *path, const char *value, const char *hdr,
@@ -408,25 +395,25 @@ main(void)
 	snprintf(p.off_id, sizeof(p.off_id), "%s", h_jstr(r.json, "user_id"));
 	h_resp_free(&r);
 
-	before = waits(&s);
+	before = h_commit_waits(&s);
 	secrets_routes(&s, &p);
 	compliance_routes(&s, &p, exc_id, hash);
 	backup_routes(&s, &p, job, bkp);
-	moved += waits(&s) - before;
+	moved += h_commit_waits(&s) - before;
 	/* (the job's GET belongs to the jobs module: not counted here) */
 	job_wait(&s, p.admin, job);
-	mid = waits(&s);
+	mid = h_commit_waits(&s);
 	backup_file_routes(&s, &p, bkp, drill);
-	moved += waits(&s) - mid;
+	moved += h_commit_waits(&s) - mid;
 	job_wait(&s, p.admin, drill);
 	/* the residency refusal: a collection in another region (the vault's
 	 * creation is not counted) */
 	h_collection_create(&s, p.admin,
 	    "{\"name\":\"eu_patients\",\"region\":\"eu\",\"fields\":["
 	    "{\"name\":\"name\",\"type\":\"string\",\"classification\":\"phi\"}]}");
-	mid = waits(&s);
+	mid = h_commit_waits(&s);
 	h_expect(&s, "POST", "/v1/sys/backups", p.admin, NULL, NULL, 403, "region_not_allowed");
-	moved += waits(&s) - mid;
+	moved += h_commit_waits(&s) - mid;
 	fprintf(stderr, "commit_waits_secrets: request_thread_waits moved by %lld\n", moved);
 	CHECK(moved == 0);
 

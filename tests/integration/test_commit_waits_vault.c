@@ -33,19 +33,6 @@
 #define KEY "collection:visits"
 #define EMPTY "collection:empty"
 
-static long long
-waits(struct h_server *s)
-{
-	struct h_resp r;
-	long long n;
-
-	h_req(s, "GET", "/v1/test/commit-waits", NULL, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	n = json_integer_value(json_object_get(r.json, "request_thread_waits"));
-	h_resp_free(&r);
-	return n;
-}
-
 static char *
 trail(struct h_server *s)
 {
@@ -225,18 +212,18 @@ breakglass_part(struct h_server *s, const char *ned, const char *clin, char *gra
 	h_expect(s, "POST", "/v1/breakglass", clin, activate_body(body, sizeof(body), PAT_B),
 	    NULL, 403, NULL);
 	/* activation (201) and one refused 409 after the same reconfirmation */
-	w0 = waits(s);
+	w0 = h_commit_waits(s);
 	h_req(s, "POST", "/v1/breakglass", ned, activate_body(body, sizeof(body), PAT_B), NULL,
 	    &r);
 	CHECK_STATUS(&r, 201);
 	snprintf(grant, 64, "%s", h_jstr(r.json, "grant"));
 	snprintf(review, 64, "%s", h_jstr(r.json, "review"));
 	h_resp_free(&r);
-	d_ok = waits(s) - w0;
-	w0 = waits(s);
+	d_ok = h_commit_waits(s) - w0;
+	w0 = h_commit_waits(s);
 	h_expect(s, "POST", "/v1/breakglass", ned, activate_body(body, sizeof(body), PAT_B), NULL,
 	    409, "conflict");
-	d_conflict = waits(s) - w0;
+	d_conflict = h_commit_waits(s) - w0;
 	CHECK(d_ok == d_conflict);
 	/* the grant is in force (its holder's next request loads it) */
 	h_req(s, "GET", "/v1/breakglass", ned, NULL, NULL, &r);
@@ -341,13 +328,13 @@ test_vault_routes_do_not_wait(void)
 	h_collection_create(&s, admin, "{\"name\":\"empty\",\"region\":\"local\",\"fields\":["
 	    "{\"name\":\"x\",\"type\":\"string\"}]}");
 	h_expect(&s, "GET", "/v1/keys", kay, NULL, NULL, 200, NULL);
-	before = waits(&s);
+	before = h_commit_waits(&s);
 	/* a subject's first record puts its key in the record's own
 	 * transaction: no commit of its own, no waiting thread */
 	record(&s, clin, "{\"patient\":\"" PAT_A "\",\"note\":\"a1\"}");
 	record(&s, clin, "{\"patient\":\"" PAT_A "\",\"note\":\"a2\"}");
 	record(&s, clin, "{\"patient\":\"" PAT_B "\",\"note\":\"b1\"}");
-	CHECK(waits(&s) == before);
+	CHECK(h_commit_waits(&s) == before);
 	new_subject_batch(&s, clin);
 
 	keys_part(&s, kay);
@@ -357,12 +344,12 @@ test_vault_routes_do_not_wait(void)
 	h_expect(&s, "POST", "/v1/collections", admin, "{\"name\":\"far\",\"region\":\"mars\","
 	    "\"fields\":[{\"name\":\"x\",\"type\":\"string\"}]}", NULL, 403, NULL);
 	subjects_part(&s, olga, clin);
-	CHECK(waits(&s) == before);
+	CHECK(h_commit_waits(&s) == before);
 
 	breakglass_part(&s, ned, clin, grant, review);
-	before = waits(&s);
+	before = h_commit_waits(&s);
 	breakglass_end_review(&s, ned, olga, clin, grant, review);
-	CHECK(waits(&s) == before);
+	CHECK(h_commit_waits(&s) == before);
 
 	/* the entries, in the trail */
 	jsonl = trail(&s);

@@ -36,42 +36,12 @@
 #define ORIGIN "https://console.test:8443"
 #define RP_ID "console.test"
 
-static long long
-waits(struct h_server *s)
-{
-	struct h_resp r;
-	long long n;
-
-	h_req(s, "GET", "/v1/test/commit-waits", NULL, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	n = json_integer_value(json_object_get(r.json, "request_thread_waits"));
-	h_resp_free(&r);
-	return n;
-}
-
 static int
 audit_count(struct h_server *s, const char *aud, const char *action, const char *outcome,
     const char *reason)
 {
-	char path[256];
-	struct h_resp r;
-	json_t *e;
-	size_t i;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/v1/audit?action=%s&limit=1000", action);
-	h_req(s, "GET", path, aud, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	json_array_foreach(json_object_get(r.json, "entries"), i, e) {
-		if (outcome != NULL && strcmp(h_jstr(e, "outcome"), outcome) != 0)
-			continue;
-		if (reason != NULL && (h_jstr(e, "reason") == NULL ||
-		    strcmp(h_jstr(e, "reason"), reason) != 0))
-			continue;
-		n++;
-	}
-	h_resp_free(&r);
-	return n;
+	return h_audit_count(s, aud, &(struct h_audit_q){ .action = action, .outcome = outcome,
+	    .reason = reason });
 }
 
 /* POST path and copy the options' challenge. */
@@ -208,7 +178,7 @@ main(void)
 	sp = wa_honest();
 	/* the set-up above (the directory's user creation) may block; from here
 	 * on nothing does */
-	before = waits(&s);
+	before = h_commit_waits(&s);
 
 	/* ---- registration ---- */
 	begin(&s, "/v1/auth/webauthn/register/begin", alice, NULL, ch, sizeof(ch));
@@ -310,7 +280,7 @@ main(void)
 	h_expect(&s, "DELETE", path, a2, NULL, NULL, 204, NULL);
 
 	/* none of it held a request thread for a commit */
-	CHECK(waits(&s) == before);
+	CHECK(h_commit_waits(&s) == before);
 
 	/* ---- the effects ---- */
 	CHECK(count_creds(&s, a2) == 1);

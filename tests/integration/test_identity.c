@@ -141,34 +141,12 @@ create_user(struct h_server *s, const char *tok, const char *body, char id[64], 
 	h_resp_free(&r);
 }
 
-/* Count audit entries (via the API, as an auditor) matching action and,
- * if given, outcome and reason. */
 static int
-audit_count(struct h_server *s, const char *tok, const char *action, const char *outcome,
+audit_count(struct h_server *s, const char *aud, const char *action, const char *outcome,
     const char *reason)
 {
-	struct h_resp r;
-	char path[256];
-	json_t *e;
-	size_t i;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/v1/audit?action=%s&limit=1000", action);
-	h_req(s, "GET", path, tok, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	json_array_foreach(json_object_get(r.json, "entries"), i, e) {
-		const char *o = json_string_value(json_object_get(e, "outcome"));
-		const char *re = json_string_value(json_object_get(e, "reason"));
-
-		CHECK(strcmp(json_string_value(json_object_get(e, "action")), action) == 0);
-		if (outcome != NULL && strcmp(o, outcome) != 0)
-			continue;
-		if (reason != NULL && strcmp(re, reason) != 0)
-			continue;
-		n++;
-	}
-	h_resp_free(&r);
-	return n;
+	return h_audit_count(s, aud, &(struct h_audit_q){ .action = action, .outcome = outcome,
+	    .reason = reason });
 }
 
 /* True if the bytes of needle occur in DIR/name. */

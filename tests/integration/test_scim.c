@@ -135,45 +135,16 @@ v1_user(struct h_server *s, const char *admin, const char *id)
 static int
 audit_count(struct h_server *s, const char *aud, const char *action, const char *actor)
 {
-	char path[256];
-	struct h_resp r;
-	json_t *e;
-	size_t i;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/v1/audit?action=%s&limit=1000", action);
-	h_req(s, "GET", path, aud, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	json_array_foreach(json_object_get(r.json, "entries"), i, e) {
-		const char *who = h_jstr(json_object_get(e, "actor"), "user_id");
-
-		if (who != NULL && strcmp(who, actor) == 0 &&
-		    strcmp(h_jstr(e, "outcome"), "allowed") == 0)
-			n++;
-	}
-	h_resp_free(&r);
-	return n;
+	return h_audit_count(s, aud, &(struct h_audit_q){ .action = action, .outcome = "allowed",
+	    .actor_user = actor });
 }
 
 static int
 denied_count(struct h_server *s, const char *aud, const char *action, const char *actor,
     const char *reason)
 {
-	char path[256];
-	struct h_resp r;
-	json_t *e;
-	size_t i;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/v1/audit?action=%s&limit=1000", action);
-	h_req(s, "GET", path, aud, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	json_array_foreach(json_object_get(r.json, "entries"), i, e)
-		if (JEQ(h_jstr(json_object_get(e, "actor"), "user_id"), actor) &&
-		    JEQ(h_jstr(e, "outcome"), "denied") && JEQ(h_jstr(e, "reason"), reason))
-			n++;
-	h_resp_free(&r);
-	return n;
+	return h_audit_count(s, aud, &(struct h_audit_q){ .action = action, .outcome = "denied",
+	    .reason = reason, .actor_user = actor });
 }
 
 static void

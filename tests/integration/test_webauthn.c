@@ -28,25 +28,8 @@ static int
 audit_count(struct h_server *s, const char *aud, const char *action, const char *outcome,
     const char *reason)
 {
-	char path[256];
-	struct h_resp r;
-	json_t *e;
-	size_t i;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/v1/audit?action=%s&limit=1000", action);
-	h_req(s, "GET", path, aud, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	json_array_foreach(json_object_get(r.json, "entries"), i, e) {
-		if (outcome != NULL && strcmp(h_jstr(e, "outcome"), outcome) != 0)
-			continue;
-		if (reason != NULL && (h_jstr(e, "reason") == NULL ||
-		    strcmp(h_jstr(e, "reason"), reason) != 0))
-			continue;
-		n++;
-	}
-	h_resp_free(&r);
-	return n;
+	return h_audit_count(s, aud, &(struct h_audit_q){ .action = action, .outcome = outcome,
+	    .reason = reason });
 }
 
 /* POST path (token may be NULL) and return the challenge of the options. */

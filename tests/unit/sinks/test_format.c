@@ -34,7 +34,7 @@ static struct store_audit_row row(void)
 }
 
 /* Split an octet-counted stream into its messages (malloc'd, NUL-terminated). */
-static size_t unframe(const struct sinks_buf *b, char **msgs, size_t max)
+static size_t unframe(const struct util_buf *b, char **msgs, size_t max)
 {
 	size_t n = 0, off = 0;
 
@@ -66,7 +66,7 @@ static void free_msgs(char **m, size_t n)
 static void test_syslog_one_message(void **state)
 {
 	struct store_audit_row r = row();
-	struct sinks_buf b = { 0 };
+	struct util_buf b = { 0 };
 	char *m[4];
 	size_t n;
 
@@ -84,13 +84,13 @@ static void test_syslog_one_message(void **state)
 	/* the frame's length is the message's byte count */
 	assert_int_equal((size_t)atoi(b.p), strlen(m[0]));
 	free_msgs(m, n);
-	sinks_buf_free(&b);
+	util_buf_free(&b);
 }
 
 static void test_syslog_escapes_and_severity(void **state)
 {
 	struct store_audit_row r = row();
-	struct sinks_buf b = { 0 };
+	struct util_buf b = { 0 };
 	char *m[4];
 
 	(void)state;
@@ -104,20 +104,20 @@ static void test_syslog_escapes_and_severity(void **state)
 	assert_non_null(strstr(m[0], " reason=\"x?y\""));
 	assert_null(strchr(m[0], '\n'));
 	free_msgs(m, 1);
-	sinks_buf_free(&b);
+	util_buf_free(&b);
 	r.outcome = "error";
 	assert_int_equal(sinks_format_syslog(&r, "h", 8192, &b), 1);
 	assert_int_equal(unframe(&b, m, 4), 1);
 	assert_true(strncmp(m[0], "<83>1 ", 6) == 0);        /* authpriv.err */
 	free_msgs(m, 1);
-	sinks_buf_free(&b);
+	util_buf_free(&b);
 }
 
 /* Every part within max, same seq, part="k/n"; each value whole in one part. */
 static void test_syslog_split_by_field(void **state)
 {
 	struct store_audit_row r = row();
-	struct sinks_buf b = { 0 };
+	struct util_buf b = { 0 };
 	char res[1501], det[1601], *m[8], want[64];
 	size_t n, found_res = 0, found_det = 0;
 
@@ -146,14 +146,14 @@ static void test_syslog_split_by_field(void **state)
 	assert_int_equal(found_res, 1);
 	assert_int_equal(found_det, 1);
 	free_msgs(m, n);
-	sinks_buf_free(&b);
+	util_buf_free(&b);
 }
 
 /* A value longer than any part can hold is left out and named, never cut. */
 static void test_syslog_truncated_field_named(void **state)
 {
 	struct store_audit_row r = row();
-	struct sinks_buf b = { 0 };
+	struct util_buf b = { 0 };
 	char res[3001], *m[8];
 	size_t n;
 
@@ -170,13 +170,13 @@ static void test_syslog_truncated_field_named(void **state)
 	assert_non_null(strstr(m[0], " part=\"1/1\""));
 	assert_non_null(strstr(m[0], " hash=\"3681"));
 	free_msgs(m, n);
-	sinks_buf_free(&b);
+	util_buf_free(&b);
 }
 
 static void test_cef_escapes(void **state)
 {
 	struct store_audit_row r = row();
-	struct sinks_buf b = { 0 };
+	struct util_buf b = { 0 };
 	char *m[4];
 
 	(void)state;
@@ -196,13 +196,13 @@ static void test_cef_escapes(void **state)
 	assert_non_null(strstr(m[0], " src=10.0.0.1 "));
 	assert_non_null(strstr(m[0], " cs2Label=purposeOfUse cs2=TREAT "));
 	free_msgs(m, 1);
-	sinks_buf_free(&b);
+	util_buf_free(&b);
 }
 
 static void test_cef_split(void **state)
 {
 	struct store_audit_row r = row();
-	struct sinks_buf b = { 0 };
+	struct util_buf b = { 0 };
 	char res[1501], det[1601], *m[8];
 	size_t n;
 
@@ -220,13 +220,13 @@ static void test_cef_split(void **state)
 		assert_non_null(strstr(m[i], "|3|cn1Label=seq cn1=42 cs5Label=part cs5="));
 	}
 	free_msgs(m, n);
-	sinks_buf_free(&b);
+	util_buf_free(&b);
 }
 
 static void test_ocsf_classes(void **state)
 {
 	struct store_audit_row r = row();
-	struct sinks_buf b = { 0 };
+	struct util_buf b = { 0 };
 	json_t *o;
 
 	(void)state;
@@ -245,7 +245,7 @@ static void test_ocsf_classes(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_object_get(o, "src_endpoint"),
 	    "ip")), "10.0.0.1");
 	json_decref(o);
-	sinks_buf_free(&b);
+	util_buf_free(&b);
 	r.action = "auth.login";
 	r.outcome = "denied";
 	assert_int_equal(sinks_format_ocsf(&r, &b), 1);
@@ -254,14 +254,14 @@ static void test_ocsf_classes(void **state)
 	assert_int_equal(json_integer_value(json_object_get(o, "type_uid")), 300201);
 	assert_int_equal(json_integer_value(json_object_get(o, "status_id")), 2);
 	json_decref(o);
-	sinks_buf_free(&b);
+	util_buf_free(&b);
 	r.action = "alert.brute_force";
 	assert_int_equal(sinks_format_ocsf(&r, &b), 1);
 	o = json_loads(b.p, 0, NULL);
 	assert_int_equal(json_integer_value(json_object_get(o, "class_uid")), 2004);
 	assert_int_equal(json_integer_value(json_object_get(o, "category_uid")), 2);
 	json_decref(o);
-	sinks_buf_free(&b);
+	util_buf_free(&b);
 }
 
 static void test_target_parse(void **state)
