@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "audit/audit.h"
 #include "audit/audit_int.h"
@@ -105,10 +106,126 @@ static void test_full_event_bytes(void **state)
 	audit_prepared_clear(&p);
 }
 
+/* The detail given as a tree: the same bytes and hash as its text, and the
+ * caller's tree as it was (borrowed, never changed). */
+static void test_tree_same_bytes(void **state)
+{
+	struct audit_event ev = full_event();
+	struct audit_prepared p;
+	json_t *d = json_loads(DETAIL_TEXT, 0, NULL);
+	char *before, *after, h[65];
+
+	(void)state;
+	assert_non_null(d);
+	before = json_dumps(d, JSON_COMPACT);
+	ev.detail = NULL;
+	ev.detail_obj = d;
+	/* subjects and a recipient to add: they go into a copy */
+	assert_int_equal(audit_prepare(&ev, &p), PV_OK);
+	assert_string_equal(p.actor, ACTOR_BYTES);
+	assert_string_equal(p.detail, DETAIL_BYTES);
+	row_hash(&p, h);
+	assert_string_equal(h, GOLDEN_HASH);
+	audit_prepared_clear(&p);
+	after = json_dumps(d, JSON_COMPACT);
+	assert_string_equal(after, before);
+	free(after);
+	/* nothing to add: the tree itself is dumped */
+	ev.subjects = NULL;
+	ev.nsubjects = 0;
+	ev.recipient = NULL;
+	assert_int_equal(audit_prepare(&ev, &p), PV_OK);
+	assert_string_equal(p.detail, "{\"fields\":[\"dob\",\"name\",\"ssn\",\"_labels\"],"
+	    "\"n\":-12,\"nested\":{\"a\":\"caf\xc3\xa9 \xe2\x82\xac\",\"z\":[1,{\"b\":"
+	    "\"x\\\"y\\\\z/w\"}]},\"none\":null,\"ok\":true,\"unmasked\":[\"ssn\",\"name\"]}");
+	audit_prepared_clear(&p);
+	after = json_dumps(d, JSON_COMPACT);
+	assert_string_equal(after, before);
+	assert_int_equal(d->refcount, 1);
+	free(after);
+	free(before);
+	json_decref(d);
+}
+
+/* Text and tree agree beyond the stack buffer the text is dumped into
+ * (a detail of ~4 KiB) and on reals; both equal json_dumps. */
+static void test_long_detail_and_reals(void **state)
+{
+	struct audit_event ev = full_event();
+	struct audit_prepared a, b;
+	json_t *d = json_pack("{s:f, s:f, s:[]}", "ratio", 0.1, "big", 1e300, "names");
+	char *text, *want, name[32];
+
+	(void)state;
+	assert_non_null(d);
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof name, "field_%03d", i);
+		assert_int_equal(json_array_append_new(json_object_get(d, "names"),
+		    json_string(name)), 0);
+	}
+	text = json_dumps(d, JSON_INDENT(2));
+	ev.subjects = NULL;
+	ev.nsubjects = 0;
+	ev.recipient = NULL;
+	ev.detail = text;
+	assert_int_equal(audit_prepare(&ev, &a), PV_OK);
+	ev.detail = NULL;
+	ev.detail_obj = d;
+	assert_int_equal(audit_prepare(&ev, &b), PV_OK);
+	want = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_true(strlen(want) > 1024);   /* dumped a second time, at its size */
+	assert_string_equal(a.detail, want);
+	assert_string_equal(b.detail, want);
+	audit_prepared_clear(&a);
+	audit_prepared_clear(&b);
+	free(want);
+	free(text);
+	json_decref(d);
+}
+
+static void test_tree_refusals(void **state)
+{
+	struct audit_event ev = full_event();
+	struct audit_prepared p;
+	json_t *arr = json_array(), *sub = json_pack("{s:[]}", "subjects");
+	json_t *rcp = json_pack("{s:s}", "recipient", "x"), *big = json_object();
+	static char s[AUDIT_DETAIL_MAX];
+
+	(void)state;
+	memset(s, 'a', sizeof s - 1);
+	assert_int_equal(json_object_set_new(big, "s", json_string(s)), 0);
+	/* text and tree both: which would be stored? */
+	ev.detail_obj = sub;
+	assert_int_equal(audit_prepare(&ev, &p), PV_E_INVALID);
+	ev.detail = NULL;
+	ev.detail_obj = arr;
+	assert_int_equal(audit_prepare(&ev, &p), PV_E_INVALID);
+	/* the writer's own members, with and without refs to add */
+	ev.detail_obj = sub;
+	assert_int_equal(audit_prepare(&ev, &p), PV_E_INVALID);
+	ev.detail_obj = rcp;
+	assert_int_equal(audit_prepare(&ev, &p), PV_E_INVALID);
+	ev.nsubjects = 0;
+	ev.recipient = NULL;
+	assert_int_equal(audit_prepare(&ev, &p), PV_E_INVALID);
+	ev.detail_obj = sub;
+	assert_int_equal(audit_prepare(&ev, &p), PV_E_INVALID);
+	/* longer than AUDIT_DETAIL_MAX once written */
+	ev.detail_obj = big;
+	assert_int_equal(audit_prepare(&ev, &p), PV_E_INVALID);
+	json_decref(arr);
+	json_decref(sub);
+	json_decref(rcp);
+	json_decref(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_event_bytes),
+		cmocka_unit_test(test_tree_same_bytes),
+		cmocka_unit_test(test_long_detail_and_reals),
+		cmocka_unit_test(test_tree_refusals),
 	};
 
 	if (crypto_init() != PV_OK)
