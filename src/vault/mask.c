@@ -123,7 +123,7 @@ enum pv_rc vault_record_mask(const struct vault_collection *c, json_t *fields,
     bool (*can_unmask)(void *arg, const char *field), void *arg)
 {
 	enum pv_rc rc;
-	char *masked = NULL;
+	char masked[VAULT_CANON_MAX];
 	void *it;
 
 	if (c == NULL || !json_is_object(fields))
@@ -145,22 +145,16 @@ enum pv_rc vault_record_mask(const struct vault_collection *c, json_t *fields,
 			}
 			continue;
 		}
-		if (masked == NULL && (masked = malloc(VAULT_CANON_MAX)) == NULL) {
+		/* the value's own string replaced (the old one is freed, wiped);
+		 * what a mask keeps of a value is wiped from the stack at once
+		 * (it wrote that string and its NUL, nothing beyond) */
+		masked[0] = '\0';   /* a failed mask writes nothing */
+		rc = vault_mask_value(f, json_string_value(v), masked, sizeof(masked));
+		if (rc == PV_OK && json_string_set(v, masked) != 0)
 			rc = PV_E_NOMEM;
+		vault_wipe(masked, strnlen(masked, sizeof(masked) - 1) + 1);
+		if (rc != PV_OK)
 			break;
-		}
-		/* the value's own string replaced (the old one is freed, wiped) */
-		if ((rc = vault_mask_value(f, json_string_value(v), masked, VAULT_CANON_MAX)) !=
-		    PV_OK)
-			break;
-		if (json_string_set(v, masked) != 0) {
-			rc = PV_E_NOMEM;
-			break;
-		}
-	}
-	if (masked != NULL) {
-		vault_wipe(masked, VAULT_CANON_MAX);
-		free(masked);
 	}
 	return rc;
 }
