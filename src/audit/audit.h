@@ -89,6 +89,16 @@ struct audit_event {
 	const char *reason;           /* short machine reason, e.g. "bad_password"; NULL if none */
 	const char *detail;           /* JSON object text or NULL: field names, counts; never values */
 	/*
+	 * The detail as a jansson object instead of text (detail NULL; both set
+	 * is PV_E_INVALID): borrowed, never changed, read only while the call
+	 * that takes the event runs. Stored as exactly the bytes its text
+	 * would be (compact, sorted keys), without that text being written
+	 * and parsed again: for a caller that builds the detail as a tree
+	 * anyway (the record read, docs/internals/audit.md "Preparing an
+	 * entry").
+	 */
+	struct json_t *detail_obj;
+	/*
 	 * Accounting of disclosures (45 CFR 164.528; docs/internals/audit.md
 	 * "Subject index"): the subject references (64 lowercase hex, the
 	 * keyed HMAC of vault_subject_ref, never a value) of the patients a

@@ -26,7 +26,7 @@
 
 /*
  * An event after validation, in the text form it will be stored in. actor
- * and detail are owned (malloc'd by jansson); the other pointers borrow the
+ * and detail are owned (malloc'd); the other pointers borrow the
  * caller's strings, which stay valid because audit_commit blocks until the
  * writer has finished with the job.
  */
@@ -42,7 +42,9 @@ struct audit_prepared {
 	size_t nsubjects;
 };
 /* PV_E_INVALID if a field is missing, too long, not UTF-8, holds a control
- * character, or detail is not a JSON object. */
+ * character, detail is not a JSON object, or detail and detail_obj are both
+ * given. The detail's text is the same bytes whether it came as text or as
+ * a tree (tests/unit/audit/test_prepare_bytes.c). */
 enum pv_rc audit_prepare(const struct audit_event *ev, struct audit_prepared *out);
 void audit_prepared_clear(struct audit_prepared *p);
 

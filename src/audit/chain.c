@@ -406,13 +406,78 @@ static enum pv_rc detail_subjects(const struct audit_event *ev, json_t *detail,
 	return PV_OK;
 }
 
+/*
+ * The stored text of a JSON value: compact, sorted keys (json_dumps' bytes),
+ * into one malloc'd string. Dumped into a stack buffer first: json_dumps
+ * would grow a buffer from 16 bytes by doubling and then copy it, five or
+ * six allocations (each wiped on free by the daemon's allocator) for an
+ * actor or a detail of a few hundred bytes; json_dumpb says the length, so
+ * a longer text is dumped once more into a block of its exact size.
+ * PV_E_INVALID if the text is longer than max.
+ */
+static enum pv_rc
+dump_sorted(json_t *j, size_t max, char **out)
+{
+	const size_t flags = JSON_COMPACT | JSON_SORT_KEYS;
+	char buf[1024], *t;
+	size_t n = json_dumpb(j, buf, sizeof buf, flags);
+
+	if (n == 0)
+		return PV_E_NOMEM;   /* "{}" at least: 0 is jansson's failure */
+	if (n > max)
+		return PV_E_INVALID;
+	if ((t = malloc(n + 1)) == NULL)
+		return PV_E_NOMEM;
+	if (n <= sizeof buf)
+		memcpy(t, buf, n);
+	else if (json_dumpb(j, t, n, flags) != n) {
+		free(t);
+		return PV_E_NOMEM;
+	}
+	t[n] = '\0';
+	*out = t;
+	return PV_OK;
+}
+
+/* The detail object to store: the caller's text parsed, the caller's tree
+ * itself (nothing to add to it) or a shallow copy that the subjects and
+ * the recipient go into (its values are shared, never changed), or {}. */
+static enum pv_rc
+detail_tree(const struct audit_event *ev, json_t **out)
+{
+	json_error_t jerr;
+	json_t *d;
+
+	if (ev->detail != NULL && ev->detail_obj != NULL)
+		return PV_E_INVALID;
+	if (ev->detail != NULL) {
+		if (strlen(ev->detail) > AUDIT_DETAIL_MAX)
+			return PV_E_INVALID;
+		d = json_loads(ev->detail, JSON_REJECT_DUPLICATES, &jerr);
+		if (!json_is_object(d)) {
+			json_decref(d);
+			return PV_E_INVALID;
+		}
+	} else if (ev->detail_obj != NULL) {
+		if (!json_is_object(ev->detail_obj))
+			return PV_E_INVALID;
+		d = ev->recipient == NULL && ev->nsubjects == 0 ? json_incref(ev->detail_obj)
+		    : json_copy(ev->detail_obj);
+	} else {
+		d = json_object();
+	}
+	if (d == NULL)
+		return PV_E_NOMEM;
+	*out = d;
+	return PV_OK;
+}
+
 enum pv_rc audit_prepare(const struct audit_event *ev, struct audit_prepared *out)
 {
 	enum pv_rc rc = PV_OK;
 	struct audit_prepared p = { 0 };
 	const char *user;
 	json_t *actor = NULL, *detail = NULL;
-	json_error_t jerr;
 
 	if (!ev || !out)
 		return PV_E_INVALID;
@@ -436,40 +501,13 @@ enum pv_rc audit_prepare(const struct audit_event *ev, struct audit_prepared *ou
 		rc = rc != PV_OK ? rc : PV_E_NOMEM;
 		goto out;
 	}
-	p.actor = json_dumps(actor, JSON_COMPACT | JSON_SORT_KEYS);
-	if (!p.actor) {
-		rc = PV_E_NOMEM;
+	/* the actor's members are checked texts of at most AUDIT_TEXT_MAX */
+	if ((rc = dump_sorted(actor, SIZE_MAX, &p.actor)) != PV_OK ||
+	    (rc = detail_tree(ev, &detail)) != PV_OK ||
+	    (rc = detail_subjects(ev, detail, &p)) != PV_OK ||
+	    /* one line with a stable key order, whatever the caller's text */
+	    (rc = dump_sorted(detail, AUDIT_DETAIL_MAX, &p.detail)) != PV_OK)
 		goto out;
-	}
-	if (ev->detail) {
-		if (strlen(ev->detail) > AUDIT_DETAIL_MAX) {
-			rc = PV_E_INVALID;
-			goto out;
-		}
-		detail = json_loads(ev->detail, JSON_REJECT_DUPLICATES, &jerr);
-		if (!detail || !json_is_object(detail)) {
-			rc = PV_E_INVALID;
-			goto out;
-		}
-	} else {
-		detail = json_object();
-		if (!detail) {
-			rc = PV_E_NOMEM;
-			goto out;
-		}
-	}
-	if ((rc = detail_subjects(ev, detail, &p)) != PV_OK)
-		goto out;
-	/* Re-serialised so the stored text is one line with a stable key order. */
-	p.detail = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
-	if (p.detail && strlen(p.detail) > AUDIT_DETAIL_MAX) {
-		rc = PV_E_INVALID;
-		goto out;
-	}
-	if (!p.detail) {
-		rc = PV_E_NOMEM;
-		goto out;
-	}
 	p.action = ev->action;
 	p.resource = or_empty(ev->resource);
 	p.purpose_of_use = or_empty(ev->purpose_of_use);

@@ -48,7 +48,7 @@ struct audit_job {
 	bool has_event;
 	bool owned;                      /* audit_submit: strings copied, job freed after done */
 	struct audit_prepared ev;
-	char *own[5];                    /* the copies (owned jobs) */
+	char *own;                       /* the copies, one block (owned jobs) */
 	/* the entry as appended, for subscribers (valid until the job is freed) */
 	struct store_audit_row row;
 	char tbuf[32], prev[65], hash[65];
@@ -388,21 +388,28 @@ struct commit_queue *audit_queue(struct audit *a)
 static void job_clear(struct audit_job *j)
 {
 	audit_prepared_clear(&j->ev);
-	for (size_t i = 0; i < sizeof j->own / sizeof j->own[0]; i++)
-		free(j->own[i]);
+	free(j->own);
 }
 
-/* Copy the strings audit_prepare borrows, so the caller need not wait. */
+/* Copy the strings audit_prepare borrows, so the caller need not wait: one
+ * block for the five (each checked to at most AUDIT_TEXT_MAX bytes). */
 static enum pv_rc job_own(struct audit_job *j)
 {
 	const char **f[] = { &j->ev.action, &j->ev.resource, &j->ev.purpose_of_use,
 	    &j->ev.reason, &j->ev.outcome };
+	size_t len[sizeof f / sizeof f[0]], total = 0;
+	char *p;
 
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-		j->own[i] = strdup(*f[i]);
-		if (!j->own[i])
-			return PV_E_NOMEM;
-		*f[i] = j->own[i];
+		len[i] = strlen(*f[i]) + 1;
+		total += len[i];
+	}
+	if ((j->own = p = malloc(total)) == NULL)
+		return PV_E_NOMEM;
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+		memcpy(p, *f[i], len[i]);
+		*f[i] = p;
+		p += len[i];
 	}
 	return PV_OK;
 }

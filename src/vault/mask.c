@@ -101,60 +101,79 @@ enum pv_rc vault_mask_value(const struct vault_field *f, const char *canonical,
 	return PV_E_INTERNAL;
 }
 
+/* Every stored field is a schema field of the schema's JSON type: checked
+ * for all of them before anything is masked, so a failure leaves the record
+ * as it was. */
+static enum pv_rc record_matches(const struct vault_collection *c, json_t *fields)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(fields, key, v) {
+		const struct vault_field *f = vault_collection_field(c, key);
+
+		if (f == NULL || (f->type == VAULT_TYPE_INTEGER ? !json_is_integer(v)
+		    : !json_is_string(v)))
+			return PV_E_INTERNAL;
+	}
+	return PV_OK;
+}
+
+enum pv_rc vault_record_mask(const struct vault_collection *c, json_t *fields,
+    bool (*can_unmask)(void *arg, const char *field), void *arg)
+{
+	enum pv_rc rc;
+	char masked[VAULT_CANON_MAX];
+	void *it;
+
+	if (c == NULL || !json_is_object(fields))
+		return PV_E_INTERNAL;
+	if ((rc = record_matches(c, fields)) != PV_OK)
+		return rc;
+	for (it = json_object_iter(fields); it != NULL; it = json_object_iter_next(fields, it)) {
+		const struct vault_field *f = vault_collection_field(c, json_object_iter_key(it));
+		json_t *v = json_object_iter_value(it);
+
+		if (f->cls == VAULT_CLASS_INTERNAL || f->mask == VAULT_MASK_NONE ||
+		    (can_unmask != NULL && can_unmask(arg, f->name)))
+			continue;   /* left as it is: no copy */
+		if (f->type == VAULT_TYPE_INTEGER) {
+			/* the pair keeps its place: the view's key order is the record's */
+			if (json_object_iter_set_new(fields, it, json_string(STARS)) != 0) {
+				rc = PV_E_NOMEM;
+				break;
+			}
+			continue;
+		}
+		/* the value's own string replaced (the old one is freed, wiped);
+		 * what a mask keeps of a value is wiped from the stack at once
+		 * (it wrote that string and its NUL, nothing beyond) */
+		masked[0] = '\0';   /* a failed mask writes nothing */
+		rc = vault_mask_value(f, json_string_value(v), masked, sizeof(masked));
+		if (rc == PV_OK && json_string_set(v, masked) != 0)
+			rc = PV_E_NOMEM;
+		vault_wipe(masked, strnlen(masked, sizeof(masked) - 1) + 1);
+		if (rc != PV_OK)
+			break;
+	}
+	return rc;
+}
+
 enum pv_rc vault_record_view(const struct vault_collection *c, json_t *record_fields,
     bool (*can_unmask)(void *arg, const char *field), void *arg, json_t **out)
 {
-	enum pv_rc rc = PV_E_INTERNAL;
-	json_t *view = NULL, *v;
-	char *masked = NULL;
-	const char *key;
+	enum pv_rc rc;
+	json_t *view;
 
 	if (c == NULL || !json_is_object(record_fields) || out == NULL)
-		goto out;
-	view = json_object();
-	masked = malloc(VAULT_CANON_MAX);
-	if (view == NULL || masked == NULL) {
-		rc = PV_E_NOMEM;
-		goto out;
-	}
-	json_object_foreach(record_fields, key, v) {
-		const struct vault_field *f = vault_collection_field(c, key);
-		bool is_int;
-		json_t *nv;
-
-		if (f == NULL) {
-			rc = PV_E_INTERNAL;
-			goto out;
-		}
-		is_int = f->type == VAULT_TYPE_INTEGER;
-		if (is_int ? !json_is_integer(v) : !json_is_string(v)) {
-			rc = PV_E_INTERNAL;
-			goto out;
-		}
-		if (f->cls == VAULT_CLASS_INTERNAL || f->mask == VAULT_MASK_NONE ||
-		    (can_unmask != NULL && can_unmask(arg, f->name))) {
-			nv = json_incref(v);
-		} else if (is_int) {
-			nv = json_string(STARS);
-		} else {
-			rc = vault_mask_value(f, json_string_value(v), masked, VAULT_CANON_MAX);
-			if (rc != PV_OK)
-				goto out;
-			nv = json_string(masked);
-		}
-		if (nv == NULL || json_object_set_new(view, f->name, nv) != 0) {
-			rc = PV_E_NOMEM;
-			goto out;
-		}
+		return PV_E_INTERNAL;
+	/* the values too: masking replaces strings in place */
+	if ((view = json_deep_copy(record_fields)) == NULL)
+		return PV_E_NOMEM;
+	if ((rc = vault_record_mask(c, view, can_unmask, arg)) != PV_OK) {
+		json_decref(view);
+		return rc;
 	}
 	*out = view;
-	view = NULL;
-	rc = PV_OK;
-out:
-	if (masked != NULL) {
-		vault_wipe(masked, VAULT_CANON_MAX);
-		free(masked);
-	}
-	json_decref(view);
-	return rc;
+	return PV_OK;
 }

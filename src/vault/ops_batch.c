@@ -38,7 +38,8 @@ struct item {
 	struct vault_write_job *w;    /* create: the write; NULL otherwise */
 	char resource[VAULT_RESOURCE_MAX];
 	char id[UTIL_ID_MAX];
-	char *detail;
+	char *detail;                 /* create: the entry's detail */
+	json_t *read_detail;          /* read: the entry's detail, as a tree */
 	json_t *view;                 /* read: the masked record */
 	char ref[STORE_SUBJECT_REF_LEN + 1];   /* its subject (accounting of disclosures) */
 	const char *refs[1];
@@ -115,7 +116,8 @@ static void prepare_read(struct vault_ctx *v, const struct vault_caller *who,
 		util_strlcpy(it->err, "read items must be record IDs (strings)", sizeof(it->err));
 	} else {
 		util_strlcpy(it->id, vault_rec_id_ok(id) ? id : "", sizeof(it->id));
-		rc = vault_record_load_view_ref(v, who, c, id, &it->view, &it->detail, it->ref);
+		rc = vault_record_load_view_ref(v, who, c, id, &it->view, &it->read_detail,
+		    it->ref);
 		if (rc == PV_E_NOTFOUND)
 			util_strlcpy(it->err, "no such record", sizeof(it->err));
 	}
@@ -126,7 +128,7 @@ static void prepare_read(struct vault_ctx *v, const struct vault_caller *who,
 		return;
 	}
 	it->job.ev.outcome = AUDIT_ALLOWED;
-	it->job.ev.detail = it->detail;
+	it->job.ev.detail_obj = it->read_detail;
 	it->job.ev.recipient = vault_recipient_valid(who);
 	if (it->ref[0] != '\0') {
 		it->refs[0] = it->ref;
@@ -179,6 +181,7 @@ static void batch_free(struct batch *b)
 			free(b->items[i].w);
 		}
 		free(b->items[i].detail);
+		json_decref(b->items[i].read_detail);
 		json_decref(b->items[i].view);
 	}
 	free(b);

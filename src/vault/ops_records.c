@@ -203,8 +203,7 @@ void vault_record_read(struct vault_ctx *v, const struct vault_caller *who,
 	const char *cname = collection, *purpose = NULL;
 	const struct vault_collection *c;
 	char resource[VAULT_RESOURCE_MAX];
-	json_t *view = NULL;
-	char *detail = NULL;
+	json_t *view = NULL, *detail = NULL;
 	struct read_done *d;
 	struct vault_answer a;
 	struct audit_event ev;
@@ -226,7 +225,7 @@ void vault_record_read(struct vault_ctx *v, const struct vault_caller *who,
 	}
 	/* fail closed: the view is answered by read_done only once the entry is durable */
 	if ((d = malloc(sizeof(*d))) == NULL) {
-		free(detail);
+		json_decref(detail);
 		json_decref(view);
 		vault_answer_fail(&a, PV_E_NOMEM, NULL);
 		goto out;
@@ -234,9 +233,10 @@ void vault_record_read(struct vault_ctx *v, const struct vault_caller *who,
 	d->done = done;
 	d->arg = arg;
 	d->view = view;
-	subject_event(&ev, who, "record.read", resource, purpose, detail, refs, 1, true);
+	subject_event(&ev, who, "record.read", resource, purpose, NULL, refs, 1, true);
+	ev.detail_obj = detail;   /* its text is written once, by audit_prepare */
 	rc = audit_submit(v->audit, &ev, NULL, NULL, COMMIT_REQUEST, read_done, d);
-	free(detail);
+	json_decref(detail);
 	if (rc == PV_OK)
 		return;   /* read_done owns d and the view */
 	free(d);
@@ -456,21 +456,18 @@ void vault_record_list(struct vault_ctx *v, const struct vault_caller *who,
 	shown = ids.n < limit ? ids.n : limit;
 	for (size_t i = 0; i < shown; i++) {
 		json_t *view = NULL, *d = NULL, *name;
-		char *dtext = NULL;
 		size_t k;
 
-		rc = vault_record_load_view_ref(v, who, c, ids.ids[i], &view, &dtext, ref);
+		rc = vault_record_load_view_ref(v, who, c, ids.ids[i], &view, &d, ref);
 		if (rc == PV_E_NOTFOUND || vault_rc_denied(rc))
 			continue;   /* shredded meanwhile, or refused by a record condition */
 		if (rc == PV_OK)
 			rc = vault_refs_add(&refs, ref);
 		if (rc != PV_OK) {
 			json_decref(view);
-			free(dtext);
+			json_decref(d);
 			goto out;
 		}
-		d = json_loads(dtext, 0, NULL);
-		free(dtext);
 		json_array_foreach(json_object_get(d, "fields"), k, name)
 			json_object_set(names, json_string_value(name), json_true());
 		json_decref(d);
@@ -575,29 +572,22 @@ void vault_record_search(struct vault_ctx *v, const struct vault_caller *who,
 	if ((rc = search_ids(v, c, f, canon, &ids)) != PV_OK)
 		goto out;
 	for (size_t i = 0; i < ids.n; i++) {
-		json_t *view = NULL, *d = NULL;
-		char *dtext = NULL;
+		json_t *view = NULL, *d = NULL, *name;
+		size_t k;
 
-		rc = vault_record_load_view_ref(v, who, c, ids.ids[i], &view, &dtext, ref);
+		rc = vault_record_load_view_ref(v, who, c, ids.ids[i], &view, &d, ref);
 		if (rc == PV_E_NOTFOUND || vault_rc_denied(rc))
 			continue;   /* shredded meanwhile, or refused by a record condition */
 		if (rc == PV_OK)
 			rc = vault_refs_add(&refs, ref);
 		if (rc != PV_OK) {
 			json_decref(view);
-			free(dtext);
+			json_decref(d);
 			goto out;
 		}
 		/* union of the field names touched, for the one search entry */
-		d = json_loads(dtext, 0, NULL);
-		free(dtext);
-		if (d != NULL) {
-			size_t k;
-			json_t *name;
-
-			json_array_foreach(json_object_get(d, "fields"), k, name)
-				json_object_set(names, json_string_value(name), json_true());
-		}
+		json_array_foreach(json_object_get(d, "fields"), k, name)
+			json_object_set(names, json_string_value(name), json_true());
 		json_decref(d);
 		if (json_array_append_new(records, view) != 0 ||
 		    json_array_append_new(found, json_string(ids.ids[i])) != 0) {

@@ -294,68 +294,89 @@ static enum pv_rc unmask_obligation(const struct vault_caller *who,
 }
 
 /*
- * The masked response object {"id","version","fields"} of an opened record
- * and the audit detail naming its fields and those that left in clear.
+ * The audit detail of a read: {"fields":[the record's field names, in its
+ * order], "unmasked":[those that leave in clear]}, as a tree (the writer
+ * stores its text, audit_prepare). A name in both arrays is one shared
+ * string.
+ */
+static enum pv_rc read_detail(const struct vault_collection *c, json_t *fields,
+    struct unmask_ctx *u, json_t **out)
+{
+	json_t *d = json_object(), *names = json_array(), *clear = json_array();
+	const char *key;
+	json_t *val;
+	enum pv_rc rc = PV_E_NOMEM;
+
+	if (d == NULL || names == NULL || clear == NULL ||
+	    json_object_set(d, "fields", names) != 0 ||
+	    json_object_set(d, "unmasked", clear) != 0)
+		goto out;
+	json_object_foreach(fields, key, val) {
+		const struct vault_field *f = vault_collection_field(c, key);
+		json_t *name = json_string(key);
+
+		(void)val;
+		if (name == NULL || json_array_append_new(names, name) != 0)
+			goto out;
+		if (f != NULL && f->cls != VAULT_CLASS_INTERNAL &&
+		    (f->mask == VAULT_MASK_NONE || can_unmask(u, f->name)) &&
+		    json_array_append(clear, name) != 0)
+			goto out;
+	}
+	*out = d;
+	d = NULL;
+	rc = PV_OK;
+out:
+	json_decref(d);
+	json_decref(names);
+	json_decref(clear);
+	return rc;
+}
+
+/*
+ * The masked response object {"id","version","fields"[,"labels"]} of an
+ * opened record, and the audit detail naming its fields and those that left
+ * in clear. fields (the opened record, ours alone) becomes the view's
+ * "fields" itself, masked in place: no second tree of the record.
  */
 static enum pv_rc record_view(const struct vault_caller *who, const struct vault_collection *c,
     const struct store_record *r, json_t *fields, const char *subject_ref, json_t **view_out,
-    char **detail_out)
+    json_t **detail_out)
 {
 	struct unmask_ctx u = { c, 0 };
-	json_t *view = NULL, *clear = json_array(), *obj = NULL, *labels = NULL;
-	const char *key;
-	json_t *val;
-	char *detail = NULL;
+	json_t *obj = NULL, *labels = NULL, *detail = NULL;
 	enum pv_rc rc;
 
-	if (clear == NULL)
-		return PV_E_NOMEM;
 	if ((rc = unmask_obligation(who, c, fields, subject_ref, &u.clear)) != PV_OK)
 		goto out;
 	labels = json_incref(json_object_get(fields, VAULT_LABELS_KEY));
 	(void)json_object_del(fields, VAULT_LABELS_KEY);   /* not a field: beside them */
-	rc = vault_record_view(c, fields, can_unmask, &u, &view);
-	if (rc != PV_OK)
+	/* the names first: masking does not change them */
+	if ((rc = read_detail(c, fields, &u, &detail)) != PV_OK ||
+	    (rc = vault_record_mask(c, fields, can_unmask, &u)) != PV_OK)
 		goto out;
-	json_object_foreach(fields, key, val) {
-		const struct vault_field *f = vault_collection_field(c, key);
-
-		(void)val;
-		if (f != NULL && f->cls != VAULT_CLASS_INTERNAL &&
-		    (f->mask == VAULT_MASK_NONE || can_unmask(&u, f->name)) &&
-		    json_array_append_new(clear, json_string(f->name)) != 0) {
-			rc = PV_E_NOMEM;
-			goto out;
-		}
-	}
-	obj = json_pack("{s:s, s:I, s:O}", "id", r->id, "version", (json_int_t)r->version,
-	    "fields", view);
-	if (obj != NULL && json_is_array(labels) &&
-	    json_object_set(obj, "labels", labels) != 0) {
-		rc = PV_E_NOMEM;
+	rc = PV_E_NOMEM;
+	if ((obj = json_object()) == NULL ||
+	    json_object_set_new(obj, "id", json_string(r->id)) != 0 ||
+	    json_object_set_new(obj, "version", json_integer((json_int_t)r->version)) != 0 ||
+	    json_object_set(obj, "fields", fields) != 0 ||
+	    (json_is_array(labels) && json_object_set(obj, "labels", labels) != 0))
 		goto out;
-	}
-	detail = vault_detail_fields(fields, json_pack("{s:O}", "unmasked", clear));
-	if (obj == NULL || detail == NULL) {
-		rc = PV_E_NOMEM;
-		goto out;
-	}
 	*view_out = obj;
 	*detail_out = detail;
 	obj = NULL;
 	detail = NULL;
+	rc = PV_OK;
 out:
 	json_decref(obj);
-	free(detail);
-	json_decref(view);
-	json_decref(clear);
+	json_decref(detail);
 	json_decref(labels);
 	return rc;
 }
 
 /* Load and open one record into its masked view (no audit here). */
 enum pv_rc vault_record_load_view(struct vault_ctx *v, const struct vault_caller *who,
-    const struct vault_collection *c, const char *id, json_t **view, char **detail)
+    const struct vault_collection *c, const char *id, json_t **view, json_t **detail)
 {
 	return vault_record_load_view_ref(v, who, c, id, view, detail, NULL);
 }
@@ -386,7 +407,7 @@ void vault_record_subject_ref(struct vault_ctx *v, const char *collection, const
 }
 
 enum pv_rc vault_record_load_view_ref(struct vault_ctx *v, const struct vault_caller *who,
-    const struct vault_collection *c, const char *id, json_t **view, char **detail,
+    const struct vault_collection *c, const char *id, json_t **view, json_t **detail,
     char ref[STORE_SUBJECT_REF_LEN + 1])
 {
 	struct store_record r;

@@ -20,7 +20,7 @@
  *    fields object, sealed with AES-256-GCM under a per-record DEK with
  *    AAD = vault_record_aad(collection, id, version): a ciphertext moved to
  *    another record, collection or version does not open.
- *  - PHI and PII fields leave only through vault_record_view, masked unless
+ *  - PHI and PII fields leave only through vault_record_mask, masked unless
  *    the caller holds records.unmask:<collection>.<field>. Internal fields
  *    are always plain (and their mask is always "none").
  *
@@ -212,11 +212,18 @@ enum pv_rc vault_record_from_plaintext(const char *p, size_t len, json_t **out);
 enum pv_rc vault_mask_value(const struct vault_field *f, const char *canonical,
     char *out, size_t outlen);
 /*
- * The response view of a stored record: phi/pii fields masked unless
- * can_unmask(arg, field) (NULL: nothing unmasked); internal fields plain.
- * A masked integer is the string "****". PV_E_INTERNAL if the stored record
- * does not match the schema (fails closed: nothing is returned).
+ * The response view of a stored record, in place: phi/pii fields of fields
+ * (an opened record's object, which the caller owns and shares with nobody)
+ * masked unless can_unmask(arg, field) (NULL: nothing unmasked); internal
+ * fields plain. A masked integer becomes the string "****"; every field
+ * keeps its place, so the view's key order is the record's. What stays in
+ * clear is not copied. PV_E_INTERNAL if the stored record does not match
+ * the schema, found before anything is changed (fails closed: the caller
+ * drops the record); after PV_E_NOMEM it may be partly masked (dropped too).
  */
+enum pv_rc vault_record_mask(const struct vault_collection *c, json_t *fields,
+    bool (*can_unmask)(void *arg, const char *field), void *arg);
+/* vault_record_mask on a deep copy: record_fields is left as it is. */
 enum pv_rc vault_record_view(const struct vault_collection *c, json_t *record_fields,
     bool (*can_unmask)(void *arg, const char *field), void *arg, json_t **out);
 

@@ -380,7 +380,7 @@ void vault_refs_free(struct vault_refs *r);
 /* vault_record_load_view and the record's subject ref (into ref, "" if the
  * record has none; ref may be NULL). */
 enum pv_rc vault_record_load_view_ref(struct vault_ctx *v, const struct vault_caller *who,
-    const struct vault_collection *c, const char *id, json_t **view, char **detail,
+    const struct vault_collection *c, const char *id, json_t **view, json_t **detail,
     char ref[STORE_SUBJECT_REF_LEN + 1]);
 /* The subject ref of a stored record ("" if it has none or there is no such record). */
 void vault_record_subject_ref(struct vault_ctx *v, const char *collection, const char *id,
@@ -483,12 +483,13 @@ enum pv_rc vault_if_match_parse(const char *h, bool *any, uint32_t *version);
 enum pv_rc vault_set_etag(struct http_request *req, uint32_t version);
 /* "collections/<c>/records[/<id>]" (an ID that is not one is "(invalid)"). */
 void vault_resource(char *buf, size_t len, const char *c, const char *id);
-/* Load and open one record into {"id","version","fields"} masked for the
- * caller (the decision point's unmask obligation), and the audit detail
- * naming its fields. No audit entry here: the operation makes it durable
- * before answering the view. */
+/* Load and open one record into {"id","version","fields"[,"labels"]}
+ * masked for the caller (the decision point's unmask obligation), and the
+ * audit detail naming its fields and those in clear, as a tree
+ * (audit_event.detail_obj; read_detail in record_io.c). No audit entry
+ * here: the operation makes it durable before answering the view. */
 enum pv_rc vault_record_load_view(struct vault_ctx *v, const struct vault_caller *who,
-    const struct vault_collection *c, const char *id, json_t **view, char **detail);
+    const struct vault_collection *c, const char *id, json_t **view, json_t **detail);
 
 /* Route tables (routes.c), one registration function per resource. */
 enum pv_rc vault_routes_collections(struct http_server *srv, struct vault_ctx *v);
