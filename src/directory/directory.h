@@ -126,8 +126,8 @@ struct directory_result {
 	 * work only), with rc and res (message, IDs, counts, object) as the
 	 * waiting call would have returned them. res (and anything the call
 	 * writes, such as a secret's out) must then be heap memory that lives
-	 * until done. done NULL (SCIM, init, jobs; zero-initialise res): the call
-	 * waits, as before.
+	 * until done. done NULL (init, jobs; zero-initialise res): the call
+	 * waits, as before (a change set's results have none: the set answers).
 	 */
 	void (*done)(enum pv_rc rc, struct directory_result *res, void *done_arg);
 	void *done_arg;

@@ -12,6 +12,10 @@
  *                     user's groups (user.update, the app as actor), so the
  *                     directory's checks, and dual control on a membership
  *                     that grants PHI access, apply as for the REST API.
+ *                     All the memberships of one request (and a create's
+ *                     group) are one change set: one transaction, all or
+ *                     nothing (docs/internals/scim.md "One transaction a
+ *                     request").
  *   roles             not SCIM's: a group made by SCIM has none until an
  *                     administrator gives it some in phivault.
  *

@@ -15,10 +15,13 @@
  *                   principal attributes policy conditions read
  *   groups          read-only (memberships are set through Groups)
  *
- * Writes: one directory_user_update for display name, email and
- * attributes (only when one changed; the directory audits it as
- * user.update with the app as actor), then the disable or enable the
- * active flag asks for (user.disable / user.enable). Attributes that
+ * Writes: one directory change set a request (directory.h "change sets":
+ * one transaction with every entry, answered from its completion): the
+ * disable the active flag asks for (user.disable), one
+ * directory_user_update for display name, email and attributes (only when
+ * one changed; user.update with the app as actor), then the enable
+ * (user.enable); a create is user.create, then user.disable for active
+ * false. The answer is the user read back in that transaction. Attributes that
  * other tools set (e.g. "ward") are kept: SCIM owns department, manager
  * and scim only. DELETE is a disable: phivault never deletes a user (the
  * audit trail names it).
