@@ -154,8 +154,8 @@ directory_write_creating(struct directory *s, const struct audit_event *ev,
 	enum pv_rc rc;
 
 	/* a step of the change set open on this thread (multi.c) */
-	if (w->prio == COMMIT_REQUEST && wait_depth == 0 && directory_set_collect(s, ev, w, u, g, res,
-	    &rc))
+	if (w->prio == COMMIT_REQUEST && wait_depth == 0 &&
+	    directory_set_collect(s, ev, w, u, g, res, &rc))
 		return rc;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		if (w->job_free != NULL)

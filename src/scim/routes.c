@@ -181,10 +181,19 @@ write_end(struct scim_write *w, enum pv_rc rc)
 	return write_answer(w, rc);
 }
 
+static enum pv_rc
+reply_nomem(struct http_request *req)
+{
+	struct scim_error err;
+
+	scim_fail(&err, PV_E_NOMEM, 500, "", "Out of memory");
+	return reply_err(req, &err);
+}
+
 #define WRITE_NEW(w, status) \
 	struct scim_write *w = write_new(req, status); \
 	if (w == NULL) \
-		return http_fail(req, PV_E_NOMEM, "Out of memory")
+		return reply_nomem(req)
 
 static enum pv_rc
 do_create(struct http_request *req, create_fn fn)
