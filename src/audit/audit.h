@@ -139,6 +139,20 @@ void audit_stop(struct audit *a);
 typedef void (*audit_done_fn)(enum pv_rc rc, void *arg);
 enum pv_rc audit_submit(struct audit *a, const struct audit_event *ev, audit_job_fn fn,
     void *arg, enum commit_prio prio, audit_done_fn done, void *done_arg);
+/*
+ * One transaction carrying several entries (a change made of several
+ * operations that must commit whole, e.g. a SCIM request: the directory's
+ * change sets, docs/internals/directory.md "Change sets"): fn runs, then
+ * evs[0..nev) are appended in order in the same transaction, so every entry
+ * commits with the change or none does; if fn fails, its changes are rolled
+ * back and each entry is recorded with outcome "error" (reason
+ * pv_rc_name(rc)). Otherwise as audit_submit / audit_commit_at (which are
+ * these with nev 0 or 1). nev 0: fn alone.
+ */
+enum pv_rc audit_submitv(struct audit *a, const struct audit_event *evs, size_t nev,
+    audit_job_fn fn, void *arg, enum commit_prio prio, audit_done_fn done, void *done_arg);
+enum pv_rc audit_commitv(struct audit *a, const struct audit_event *evs, size_t nev,
+    audit_job_fn fn, void *arg, enum commit_prio prio);
 /* The commit queue the chain participates in (commit_subscribe: committed
  * entries in commit order, for detection and SIEM sinks). */
 struct commit_queue *audit_queue(struct audit *a);

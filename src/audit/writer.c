@@ -34,6 +34,10 @@
  *  - A job (struct audit_job) lives until its completion ran: audit_commit
  *    keeps it on its stack and borrows the caller's strings (it waits);
  *    audit_submit copies them into the heap job, freed after the callback.
+ *  - A job carries zero, one or several entries (audit_submitv /
+ *    audit_commitv): all of them are appended, in order, after the job's
+ *    fn and in its transaction, so they commit with its change or not at
+ *    all; if fn failed each is recorded with outcome "error".
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -43,15 +47,23 @@
 #include "audit/audit_int.h"
 #include "crypto/crypto.h"
 
-struct audit_job {
-	struct audit *a;
-	bool has_event;
-	bool owned;                      /* audit_submit: strings copied, job freed after done */
+/* One entry of a job: the event as it will be stored, and the row appended. */
+struct audit_entry {
 	struct audit_prepared ev;
 	char *own;                       /* the copies, one block (owned jobs) */
-	/* the entry as appended, for subscribers (valid until the job is freed) */
-	struct store_audit_row row;
 	char tbuf[32], prev[65], hash[65];
+};
+
+struct audit_job {
+	struct audit *a;
+	bool owned;                      /* audit_submit: strings copied, job freed after done */
+	/* the entries (audit_submitv: several, appended in order after fn, in the
+	 * same transaction); e and rows point at one / row1 for a single one */
+	size_t n;
+	struct audit_entry *e;
+	struct store_audit_row *rows;    /* as appended, for subscribers (valid until freed) */
+	struct audit_entry one;
+	struct store_audit_row row1;
 	audit_done_fn done;
 	void *done_arg;
 };
@@ -222,50 +234,55 @@ static enum pv_rc sync_head(struct audit *a, struct store_tx *tx)
 }
 
 static enum pv_rc on_tx_append(void *arg, struct store_tx *tx, void *part, enum pv_rc fn_rc,
-    const struct store_audit_row **out)
+    const struct store_audit_row **out, size_t *nout)
 {
 	struct audit *a = arg;
 	struct audit_job *j = part;
-	struct store_audit_row *row;
 	enum pv_rc rc;
 
 	*out = NULL;
-	if (!j || !j->has_event)
+	*nout = 0;
+	if (!j || j->n == 0)
 		return PV_OK;
 	if ((rc = sync_head(a, tx)) != PV_OK)
 		return rc;
-	row = &j->row;
-	memset(row, 0, sizeof *row);   /* has_len false: C strings */
-	memcpy(j->prev, a->g_hash, sizeof j->prev);
-	util_time_fmt(util_now_ms(), j->tbuf, sizeof j->tbuf);
-	row->seq = a->g_seq + 1;
-	row->time = j->tbuf;
-	row->actor = j->ev.actor;
-	row->action = j->ev.action;
-	row->resource = j->ev.resource;
-	row->purpose_of_use = j->ev.purpose_of_use;
-	row->outcome = j->ev.outcome;
-	row->reason = j->ev.reason;
-	if (fn_rc != PV_OK) {
-		row->outcome = audit_outcome_name(AUDIT_ERROR);
-		row->reason = pv_rc_name(fn_rc);
+	for (size_t k = 0; k < j->n; k++) {
+		struct audit_entry *e = &j->e[k];
+		struct store_audit_row *row = &j->rows[k];
+
+		memset(row, 0, sizeof *row);   /* has_len false: C strings */
+		memcpy(e->prev, a->g_hash, sizeof e->prev);
+		util_time_fmt(util_now_ms(), e->tbuf, sizeof e->tbuf);
+		row->seq = a->g_seq + 1;
+		row->time = e->tbuf;
+		row->actor = e->ev.actor;
+		row->action = e->ev.action;
+		row->resource = e->ev.resource;
+		row->purpose_of_use = e->ev.purpose_of_use;
+		row->outcome = e->ev.outcome;
+		row->reason = e->ev.reason;
+		if (fn_rc != PV_OK) {
+			row->outcome = audit_outcome_name(AUDIT_ERROR);
+			row->reason = pv_rc_name(fn_rc);
+		}
+		row->detail = e->ev.detail;
+		row->prev_hash = e->prev;
+		row->hash = NULL;
+		rc = audit_chain_hash(row, e->hash);
+		if (rc != PV_OK)
+			return rc;
+		row->hash = e->hash;
+		rc = store_audit_append(tx, row);
+		/* the subject index, in the entry's transaction (same group commit) */
+		for (size_t i = 0; rc == PV_OK && i < e->ev.nsubjects; i++)
+			rc = store_audit_subject_put(tx, row->seq, e->ev.subjects[i]);
+		if (rc != PV_OK)
+			return rc;
+		a->g_seq++;
+		memcpy(a->g_hash, e->hash, sizeof a->g_hash);
 	}
-	row->detail = j->ev.detail;
-	row->prev_hash = j->prev;
-	row->hash = NULL;
-	rc = audit_chain_hash(row, j->hash);
-	if (rc != PV_OK)
-		return rc;
-	row->hash = j->hash;
-	rc = store_audit_append(tx, row);
-	/* the subject index, in the entry's transaction (same group commit) */
-	for (size_t i = 0; rc == PV_OK && i < j->ev.nsubjects; i++)
-		rc = store_audit_subject_put(tx, row->seq, j->ev.subjects[i]);
-	if (rc != PV_OK)
-		return rc;
-	a->g_seq++;
-	memcpy(a->g_hash, j->hash, sizeof a->g_hash);
-	*out = row;
+	*out = j->rows;
+	*nout = j->n;
 	return PV_OK;
 }
 
@@ -387,16 +404,23 @@ struct commit_queue *audit_queue(struct audit *a)
 
 static void job_clear(struct audit_job *j)
 {
-	audit_prepared_clear(&j->ev);
-	free(j->own);
+	for (size_t k = 0; k < j->n; k++) {
+		audit_prepared_clear(&j->e[k].ev);
+		free(j->e[k].own);
+	}
+	if (j->e != &j->one)
+		free(j->e);
+	if (j->rows != &j->row1)
+		free(j->rows);
+	j->n = 0;
 }
 
 /* Copy the strings audit_prepare borrows, so the caller need not wait: one
  * block for the five (each checked to at most AUDIT_TEXT_MAX bytes). */
-static enum pv_rc job_own(struct audit_job *j)
+static enum pv_rc entry_own(struct audit_entry *e)
 {
-	const char **f[] = { &j->ev.action, &j->ev.resource, &j->ev.purpose_of_use,
-	    &j->ev.reason, &j->ev.outcome };
+	const char **f[] = { &e->ev.action, &e->ev.resource, &e->ev.purpose_of_use,
+	    &e->ev.reason, &e->ev.outcome };
 	size_t len[sizeof f / sizeof f[0]], total = 0;
 	char *p;
 
@@ -404,12 +428,44 @@ static enum pv_rc job_own(struct audit_job *j)
 		len[i] = strlen(*f[i]) + 1;
 		total += len[i];
 	}
-	if ((j->own = p = malloc(total)) == NULL)
+	if ((e->own = p = malloc(total)) == NULL)
 		return PV_E_NOMEM;
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
 		memcpy(p, *f[i], len[i]);
 		*f[i] = p;
 		p += len[i];
+	}
+	return PV_OK;
+}
+
+/* The job's n entries from evs (validated; copied when owned). On failure
+ * the job holds what was prepared so far: job_clear releases it. */
+static enum pv_rc job_prepare(struct audit_job *j, const struct audit_event *evs, size_t n,
+    bool owned)
+{
+	enum pv_rc rc;
+
+	j->owned = owned;
+	j->e = &j->one;
+	j->rows = &j->row1;
+	if (n > 1) {
+		j->e = calloc(n, sizeof *j->e);
+		j->rows = calloc(n, sizeof *j->rows);
+		if (!j->e || !j->rows) {
+			if (j->e == NULL)
+				j->e = &j->one;
+			if (j->rows == NULL)
+				j->rows = &j->row1;
+			return PV_E_NOMEM;
+		}
+	}
+	for (size_t k = 0; k < n; k++) {
+		rc = audit_prepare(&evs[k], &j->e[k].ev);
+		if (rc != PV_OK)
+			return rc;
+		j->n = k + 1;
+		if (owned && (rc = entry_own(&j->e[k])) != PV_OK)
+			return rc;
 	}
 	return PV_OK;
 }
@@ -423,31 +479,24 @@ static void job_done(enum pv_rc rc, void *arg)
 	free(j);
 }
 
-enum pv_rc audit_submit(struct audit *a, const struct audit_event *ev, audit_job_fn fn,
-    void *arg, enum commit_prio prio, audit_done_fn done, void *done_arg)
+enum pv_rc audit_submitv(struct audit *a, const struct audit_event *evs, size_t nev,
+    audit_job_fn fn, void *arg, enum commit_prio prio, audit_done_fn done, void *done_arg)
 {
 	enum pv_rc rc;
 	struct audit_job *j;
 	struct commit_tx tx;
 
-	if (!a || !done)
+	if (!a || !done || (nev > 0 && !evs))
 		return PV_E_INVALID;
 	j = calloc(1, sizeof *j);
 	if (!j)
 		return PV_E_NOMEM;
 	j->a = a;
-	j->owned = true;
 	j->done = done;
 	j->done_arg = done_arg;
-	if (ev) {
-		rc = audit_prepare(ev, &j->ev);
-		if (rc != PV_OK)
-			goto fail;
-		j->has_event = true;
-		rc = job_own(j);
-		if (rc != PV_OK)
-			goto fail;
-	}
+	rc = job_prepare(j, evs, nev, true);
+	if (rc != PV_OK)
+		goto fail;
 	tx = (struct commit_tx){ fn, arg, j, prio, job_done, j };
 	rc = commit_submit(a->q, &tx);
 	if (rc != PV_OK)
@@ -459,25 +508,28 @@ fail:
 	return rc;
 }
 
-enum pv_rc audit_commit_at(struct audit *a, const struct audit_event *ev, audit_job_fn fn,
-    void *arg, enum commit_prio prio)
+enum pv_rc audit_submit(struct audit *a, const struct audit_event *ev, audit_job_fn fn,
+    void *arg, enum commit_prio prio, audit_done_fn done, void *done_arg)
+{
+	return audit_submitv(a, ev, ev ? 1 : 0, fn, arg, prio, done, done_arg);
+}
+
+enum pv_rc audit_commitv(struct audit *a, const struct audit_event *evs, size_t nev,
+    audit_job_fn fn, void *arg, enum commit_prio prio)
 {
 	enum pv_rc rc;
 	struct audit_job job;
 	struct commit_tx tx;
 
-	if (!a)
+	if (!a || (nev > 0 && !evs))
 		return PV_E_INVALID;
-	if (!ev && !fn)
+	if (nev == 0 && !fn)
 		return PV_OK;
 	memset(&job, 0, sizeof job);
 	job.a = a;
-	if (ev) {
-		rc = audit_prepare(ev, &job.ev);
-		if (rc != PV_OK)
-			goto out;
-		job.has_event = true;
-	}
+	rc = job_prepare(&job, evs, nev, false);
+	if (rc != PV_OK)
+		goto out;
 	/* synchronous: the job and the strings it borrows outlive the wait */
 	tx = (struct commit_tx){ fn, arg, &job, prio, NULL, NULL };
 	rc = commit_run(a->q, &tx);
@@ -486,6 +538,12 @@ enum pv_rc audit_commit_at(struct audit *a, const struct audit_event *ev, audit_
 out:
 	job_clear(&job);
 	return rc;
+}
+
+enum pv_rc audit_commit_at(struct audit *a, const struct audit_event *ev, audit_job_fn fn,
+    void *arg, enum commit_prio prio)
+{
+	return audit_commitv(a, ev, ev ? 1 : 0, fn, arg, prio);
 }
 
 enum pv_rc audit_commit(struct audit *a, const struct audit_event *ev, audit_job_fn fn, void *arg)

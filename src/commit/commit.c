@@ -31,7 +31,8 @@ struct node {
 	struct node *next;
 	struct commit_tx tx;
 	enum pv_rc rc;
-	const struct store_audit_row *row;
+	const struct store_audit_row *row;   /* the first of nrow entries */
+	size_t nrow;
 };
 
 struct fifo {
@@ -62,6 +63,7 @@ struct commit_queue {
 	/* committer thread only */
 	struct node **group;
 	const struct store_audit_row **rows;
+	size_t rows_cap;                   /* grows: a transaction may carry several entries */
 };
 
 static void fifo_push(struct fifo *f, struct node *n)
@@ -127,6 +129,7 @@ static void run_group(struct commit_queue *q, struct node **g, size_t n)
 
 		x->rc = PV_OK;
 		x->row = NULL;
+		x->nrow = 0;
 		if (x->tx.fn) {
 			rc = store_savepoint(tx);
 			if (rc != PV_OK)
@@ -141,11 +144,24 @@ static void run_group(struct commit_queue *q, struct node **g, size_t n)
 			}
 		}
 		if (q->part.tx_append) {
-			rc = q->part.tx_append(q->part.arg, tx, x->tx.part, x->rc, &x->row);
+			rc = q->part.tx_append(q->part.arg, tx, x->tx.part, x->rc, &x->row, &x->nrow);
 			if (rc != PV_OK)
 				goto fail;
-			if (x->row)
-				q->rows[nrows++] = x->row;
+			if (!x->row)
+				x->nrow = 0;
+			if (nrows + x->nrow > q->rows_cap) {
+				size_t cap = 2 * (nrows + x->nrow);
+				const struct store_audit_row **r = realloc(q->rows, cap * sizeof *r);
+
+				if (!r) {
+					rc = PV_E_NOMEM;
+					goto fail;
+				}
+				q->rows = r;
+				q->rows_cap = cap;
+			}
+			for (size_t k = 0; k < x->nrow; k++)
+				q->rows[nrows++] = &x->row[k];
 		}
 	}
 	t_commit = util_mono_us();
@@ -249,6 +265,7 @@ enum pv_rc commit_start(struct store *st, const struct commit_config *cfg,
 		q->max_background = q->max_group;
 	q->group = calloc((size_t)q->max_group, sizeof *q->group);
 	q->rows = calloc((size_t)q->max_group, sizeof *q->rows);
+	q->rows_cap = (size_t)q->max_group;
 	if (!q->group || !q->rows) {
 		rc = PV_E_NOMEM;
 		goto out;

@@ -126,8 +126,8 @@ struct directory_result {
 	 * work only), with rc and res (message, IDs, counts, object) as the
 	 * waiting call would have returned them. res (and anything the call
 	 * writes, such as a secret's out) must then be heap memory that lives
-	 * until done. done NULL (SCIM, init, jobs; zero-initialise res): the call
-	 * waits, as before.
+	 * until done. done NULL (init, jobs; zero-initialise res): the call
+	 * waits, as before (a change set's results have none: the set answers).
 	 */
 	void (*done)(enum pv_rc rc, struct directory_result *res, void *done_arg);
 	void *done_arg;
@@ -171,6 +171,67 @@ enum pv_rc directory_user_list(struct directory *d, const struct pv_actor *actor
 enum pv_rc directory_bootstrap_admin(struct store *st, struct audit *audit,
     const struct pv_config *cfg, const char *username, const char *password,
     char user_id[UTIL_ID_MAX]);
+
+/* ---- change sets (multi.c): several operations, one transaction ----
+ *
+ * A caller that makes several directory changes for one request (SCIM:
+ * a user created and disabled, a group and the memberships of its
+ * members) opens a set, calls the operations above as usual and commits
+ * the set: every operation makes its checks (validation, separation of
+ * duties, an app's forbidden grants, refusals recorded as denials) when it
+ * is called, exactly as alone, but its write becomes a step of the set
+ * instead of a commit of its own. directory_set_commit then submits every
+ * step with every step's entry as ONE transaction (audit_submitv): all of
+ * it commits, or nothing does. The checks of a later step see what earlier
+ * steps create (a user to disable, a group to join) as existing.
+ *
+ * While a set is open on a thread (begin .. commit / abort), the
+ * operations' arguments (strings, arrays) must live until the set's done:
+ * directory_set_strdup / _alloc give memory that does. A write that must
+ * be durable before the flow's next step (a change that files a
+ * dual-control request: directory_wait_begin) still commits at once,
+ * waiting, outside the set. A group made inside a set has no roles
+ * (PV_E_INVALID otherwise): a membership of it then grants nothing, so the
+ * checks that read a group's roles hold for it unread.
+ */
+struct directory_set;
+/* Open a set on this thread (one at a time). */
+enum pv_rc directory_set_begin(struct directory *d, struct directory_set **out);
+/* A result for the next operation of the set (zeroed, no done), owned by
+ * the set; NULL: out of memory. After the operation returned PV_OK, its
+ * id / username are filled (a created user's ID too, before the commit). */
+struct directory_result *directory_set_result(struct directory_set *set);
+/* Memory (zeroed) / a copy of str that lives until the set is freed; NULL:
+ * out of memory. */
+void *directory_set_alloc(struct directory_set *set, size_t n);
+char *directory_set_strdup(struct directory_set *set, const char *str);
+/* What the set's transaction reads back after its steps, for the answer:
+ * one user's API representation (directory_user_get's) or every user's
+ * (an array, directory_user_list's). At most one of them. */
+enum pv_rc directory_set_read_user(struct directory_set *set, const char *id);
+void directory_set_read_users(struct directory_set *set);
+/* Will directory_set_commit, called now, answer from the completion (a
+ * set with steps, on an HTTP request thread)? Otherwise done runs before
+ * it returns (it waited, or there was nothing to commit). */
+bool directory_set_async(const struct directory_set *set);
+/*
+ * Close the set and commit it: done(rc, res, read, arg) runs exactly once,
+ * after the commit (on the committer when directory_set_async: cheap work
+ * only), with rc PV_OK or the first failing step's rc (its finish's: 409,
+ * 404, ... with res->message) or PV_E_AUDIT (nothing committed), and read
+ * the read-back (the callee's reference: json_decref; NULL on failure or
+ * when nothing was asked). On success each step's effects follow, in
+ * order (sessions dropped, role sets re-resolved). A set without steps
+ * reads back at once (no commit). Returns PV_PENDING (done later) or done's
+ * rc after it ran. The set is freed after done.
+ */
+typedef enum pv_rc (*directory_set_done_fn)(enum pv_rc rc, const struct directory_result *res,
+    struct json_t *read, void *arg);
+enum pv_rc directory_set_commit(struct directory_set *set, directory_set_done_fn done,
+    void *arg);
+/* Close and drop the set: nothing of it is submitted (refusals the
+ * operations recorded stand). */
+void directory_set_abort(struct directory_set *set);
 
 /* ---- security officers (officers.c): the approvers of dual control ----
  * security_officer is given and taken only here, with the seal's

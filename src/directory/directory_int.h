@@ -135,6 +135,12 @@ struct directory_write {
 };
 enum pv_rc directory_write(struct directory *s, const struct audit_event *ev,
     const struct directory_write *w, struct directory_result *res);
+/* directory_write of a write that creates user u or group g (the job's
+ * rows; NULL: not), so that the checks of a change set's later steps see
+ * them (multi.c). */
+enum pv_rc directory_write_creating(struct directory *s, const struct audit_event *ev,
+    const struct directory_write *w, const struct store_user *u, const struct store_group *g,
+    struct directory_result *res);
 /* Would directory_write answer from a completion? (A flow with a second
  * blocking step after the write runs waiting instead.) */
 bool directory_write_async(const struct directory_result *res);
@@ -144,6 +150,19 @@ bool directory_write_async(const struct directory_result *res);
  * create or an update naming it). */
 void directory_wait_begin(void);
 void directory_wait_end(void);
+/* ---- change sets (multi.c; directory.h "change sets") ----
+ * directory_write's first step: with a set open on this thread (and no
+ * wait scope), the write becomes a step of it: true, *rc its answer (PV_OK:
+ * collected; finish runs after the set's commit). false: no set, write as
+ * usual. */
+bool directory_set_collect(struct directory *s, const struct audit_event *ev,
+    const struct directory_write *w, const struct store_user *u, const struct store_group *g,
+    struct directory_result *res, enum pv_rc *rc);
+/* For the checks of a set's later steps: does the open set create user id
+ * (then *u gets its id and username, the rest zero) / group name? */
+bool directory_set_user(const char *id, struct store_user *u);
+bool directory_set_group(const char *name);
+
 /* An audited refusal (outcome denied): held on a request thread
  * (audit_record_held, fail closed), else recorded before the answer.
  * PV_E_AUDIT if it could not be; else the caller answers its refusal. */

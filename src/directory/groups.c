@@ -174,7 +174,7 @@ directory_group_create(struct directory *z, const struct pv_actor *actor,
 	ev.detail = detail;
 	w.job = j;
 	/* with res->done, answered from the completion (group_finish) */
-	rc = directory_write(z, &ev, &w, res);
+	rc = directory_write_creating(z, &ev, &w, NULL, &j->g, res);
 out:
 	json_decref(arr);
 	free(rtxt);

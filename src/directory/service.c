@@ -142,10 +142,22 @@ enum pv_rc
 directory_write(struct directory *s, const struct audit_event *ev,
     const struct directory_write *w, struct directory_result *res)
 {
-	struct write_call *c = calloc(1, sizeof(*c));
+	return directory_write_creating(s, ev, w, NULL, NULL, res);
+}
+
+enum pv_rc
+directory_write_creating(struct directory *s, const struct audit_event *ev,
+    const struct directory_write *w, const struct store_user *u, const struct store_group *g,
+    struct directory_result *res)
+{
+	struct write_call *c;
 	enum pv_rc rc;
 
-	if (c == NULL) {
+	/* a step of the change set open on this thread (multi.c) */
+	if (w->prio == COMMIT_REQUEST && wait_depth == 0 &&
+	    directory_set_collect(s, ev, w, u, g, res, &rc))
+		return rc;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		if (w->job_free != NULL)
 			w->job_free(w->job);
 		else

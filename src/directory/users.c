@@ -115,6 +115,8 @@ names_exist(struct directory *s, const char *key, bool roles, const char *const 
 			STORE_READ(s->st, rc, store_role_get(tx, names[i], &r));
 			if (rc == PV_OK)
 				store_role_clear(&r);
+		} else if (directory_set_group(names[i])) {
+			rc = PV_OK;   /* made by an earlier step of this change set */
 		} else {
 			struct store_group g;
 
@@ -281,7 +283,7 @@ create_commit(struct directory *s, const struct pv_actor *actor, const char *act
 		return PV_E_NOMEM;
 	}
 	w.job = j;
-	return directory_write(s, &ev, &w, out);
+	return directory_write_creating(s, &ev, &w, &j->u, NULL, out);
 }
 
 /* The names of v[0..n) whose keep[i] is false (the part that takes effect
@@ -490,6 +492,8 @@ load(struct directory *s, const char *id, struct store_user *u,
 
 	if (id == NULL || !util_id_valid("usr", id))
 		return directory_fail(res, PV_E_NOTFOUND, "No such user");
+	if (directory_set_user(id, u))
+		return PV_OK;   /* made by an earlier step of this change set */
 	STORE_READ(s->st, rc, store_user_get(tx, id, u));
 	if (rc == PV_E_NOTFOUND)
 		return directory_fail(res, rc, "No such user");
@@ -704,7 +708,8 @@ app_grant_check(struct directory *s, const char *id, const struct directory_user
 		if (!listed(cur_roles, sp->roles[i]))
 			rc = role_bad(s, sp->roles[i], bad);
 	for (i = 0; rc == PV_OK && !*bad && sp->set_groups && i < sp->ngroups; i++) {
-		if (listed(cur_groups, sp->groups[i]))
+		/* a group an earlier step of this change set makes has no roles */
+		if (listed(cur_groups, sp->groups[i]) || directory_set_group(sp->groups[i]))
 			continue;
 		STORE_READ(s->st, rc, store_group_get(tx, sp->groups[i], &g));
 		if (rc != PV_OK)

@@ -92,11 +92,11 @@ typedef enum pv_rc (*list_fn)(struct scim *s, const struct pv_actor *actor,
 typedef enum pv_rc (*get_fn)(struct scim *s, const struct pv_actor *actor, const char *id,
     json_t **out, struct scim_error *err);
 typedef enum pv_rc (*create_fn)(struct scim *s, const struct pv_actor *actor, json_t *body,
-    json_t **out, struct scim_error *err);
+    struct scim_write *w);
 typedef enum pv_rc (*write_fn)(struct scim *s, const struct pv_actor *actor, const char *id,
-    const char *if_match, json_t *body, json_t **out, struct scim_error *err);
+    const char *if_match, json_t *body, struct scim_write *w);
 typedef enum pv_rc (*delete_fn)(struct scim *s, const struct pv_actor *actor, const char *id,
-    const char *if_match, struct scim_error *err);
+    const char *if_match, struct scim_write *w);
 
 static enum pv_rc
 do_list(struct http_request *req, list_fn fn)
@@ -126,40 +126,101 @@ do_get(struct http_request *req, get_fn fn)
 	return reply_res(req, 200, out);
 }
 
+/* ---- writes: answered from their transaction's completion ---- */
+
+static struct scim_write *
+write_new(struct http_request *req, int status)
+{
+	struct scim_write *w = calloc(1, sizeof(*w));
+
+	if (w != NULL) {
+		w->req = req;
+		w->s = req->route->arg;
+		w->status = status;
+	}
+	return w;
+}
+
+/* The answer of w for rc (on the committer for an async write: cheap work
+ * only, no store call); w goes. */
+static enum pv_rc
+write_answer(struct scim_write *w, enum pv_rc rc)
+{
+	struct http_request *req = w->req;
+
+	if (rc != PV_OK)
+		rc = reply_err(req, &w->err);
+	else if (w->status == 204)
+		rc = http_reply(req, 204, NULL);
+	else {
+		rc = reply_res(req, w->status, w->out);
+		w->out = NULL;   /* the reply's */
+	}
+	json_decref(w->out);
+	free(w);
+	return rc;
+}
+
+enum pv_rc
+scim_write_done(struct scim_write *w, enum pv_rc rc)
+{
+	struct http_request *req = w->req;
+
+	if (!w->async || req == NULL)
+		return rc;   /* the handler answers when the call returns */
+	http_resume(req, write_answer(w, rc));
+	return rc;
+}
+
+/* The handler's return for the operation's rc. */
+static enum pv_rc
+write_end(struct scim_write *w, enum pv_rc rc)
+{
+	if (rc == PV_PENDING)
+		return PV_PENDING;   /* w is scim_write_done's */
+	return write_answer(w, rc);
+}
+
+static enum pv_rc
+reply_nomem(struct http_request *req)
+{
+	struct scim_error err;
+
+	scim_fail(&err, PV_E_NOMEM, 500, "", "Out of memory");
+	return reply_err(req, &err);
+}
+
+#define WRITE_NEW(w, status) \
+	struct scim_write *w = write_new(req, status); \
+	if (w == NULL) \
+		return reply_nomem(req)
+
 static enum pv_rc
 do_create(struct http_request *req, create_fn fn)
 {
-	struct scim_error err;
-	json_t *out = NULL;
 	ACTOR(actor);
+	WRITE_NEW(w, 201);
 
-	if (fn(req->route->arg, &actor, req->body, &out, &err) != PV_OK)
-		return reply_err(req, &err);
-	return reply_res(req, 201, out);
+	return write_end(w, fn(req->route->arg, &actor, req->body, w));
 }
 
 /* PUT and PATCH */
 static enum pv_rc
 do_write(struct http_request *req, write_fn fn)
 {
-	struct scim_error err;
-	json_t *out = NULL;
 	ACTOR(actor);
+	WRITE_NEW(w, 200);
 
-	if (fn(req->route->arg, &actor, req->params[0], IF_MATCH, req->body, &out, &err) != PV_OK)
-		return reply_err(req, &err);
-	return reply_res(req, 200, out);
+	return write_end(w, fn(req->route->arg, &actor, req->params[0], IF_MATCH, req->body, w));
 }
 
 static enum pv_rc
 do_delete(struct http_request *req, delete_fn fn)
 {
-	struct scim_error err;
 	ACTOR(actor);
+	WRITE_NEW(w, 204);
 
-	if (fn(req->route->arg, &actor, req->params[0], IF_MATCH, &err) != PV_OK)
-		return reply_err(req, &err);
-	return http_reply(req, 204, NULL);
+	return write_end(w, fn(req->route->arg, &actor, req->params[0], IF_MATCH, w));
 }
 
 static enum pv_rc

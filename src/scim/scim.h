@@ -10,7 +10,8 @@
  * applies, and every change is audited by the directory with its own
  * action (user.create, user.update, user.disable, user.enable,
  * group.create) and the app as actor. SCIM adds no check and no store
- * call of its own.
+ * call of its own. Each write request is one transaction (a directory
+ * change set): all of it commits, or nothing does.
  *
  * The module sits above directory and authn in the layer order (CMake
  * PV_MODULES) and below cli. The routes require the permission

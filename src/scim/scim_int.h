@@ -122,35 +122,59 @@ struct scim_list_query {
 	long count;
 };
 
+/*
+ * A write's answer (routes.c). Each write request is one change set of the
+ * directory (directory.h "change sets"): one transaction with every entry,
+ * all or nothing, answered from its completion (docs/internals/scim.md
+ * "One transaction a request"). The operation either fails at once (err
+ * filled, its rc returned) or commits the set and returns PV_PENDING (or,
+ * off a request thread, the rc after the answer was built): the set's done
+ * builds out (the resource as the transaction left it, read back inside
+ * it) or err and calls scim_write_done.
+ */
+struct http_request;
+struct scim_write {
+	struct http_request *req;      /* NULL: no HTTP answer (unit callers) */
+	struct scim *s;
+	int status;                    /* the success answer: 200, 201 or 204 */
+	bool async;                    /* answered from the completion */
+	json_t *out;                   /* the resource (success, not 204) */
+	struct scim_error err;         /* the failure */
+	char id[64];                   /* a group's name (the answer's resource) */
+};
+/* From the set's done: an async write is answered now (http_resume) and w
+ * freed; else the rc is returned to the operation's caller, who answers. */
+enum pv_rc scim_write_done(struct scim_write *w, enum pv_rc rc);
+
 /* Writes take the request's If-Match (NULL: none): unless it is "*" or the
  * resource's current meta.version, 412 and nothing changes (RFC 7644
  * 3.14). Checked when the write starts; the last write still wins between
- * two writers that both pass. */
+ * two writers that both pass. Reads fill *out or err. */
 enum pv_rc scim_user_get(struct scim *s, const struct pv_actor *actor, const char *id,
     json_t **out, struct scim_error *err);
 enum pv_rc scim_user_list(struct scim *s, const struct pv_actor *actor,
     const struct scim_list_query *q, json_t **out, struct scim_error *err);
 enum pv_rc scim_user_create(struct scim *s, const struct pv_actor *actor, json_t *body,
-    json_t **out, struct scim_error *err);
+    struct scim_write *w);
 enum pv_rc scim_user_replace(struct scim *s, const struct pv_actor *actor, const char *id,
-    const char *if_match, json_t *body, json_t **out, struct scim_error *err);
+    const char *if_match, json_t *body, struct scim_write *w);
 enum pv_rc scim_user_patch(struct scim *s, const struct pv_actor *actor, const char *id,
-    const char *if_match, json_t *body, json_t **out, struct scim_error *err);
+    const char *if_match, json_t *body, struct scim_write *w);
 enum pv_rc scim_user_delete(struct scim *s, const struct pv_actor *actor, const char *id,
-    const char *if_match, struct scim_error *err);
+    const char *if_match, struct scim_write *w);
 
 enum pv_rc scim_group_get(struct scim *s, const struct pv_actor *actor, const char *id,
     json_t **out, struct scim_error *err);
 enum pv_rc scim_group_list(struct scim *s, const struct pv_actor *actor,
     const struct scim_list_query *q, json_t **out, struct scim_error *err);
 enum pv_rc scim_group_create(struct scim *s, const struct pv_actor *actor, json_t *body,
-    json_t **out, struct scim_error *err);
+    struct scim_write *w);
 enum pv_rc scim_group_replace(struct scim *s, const struct pv_actor *actor, const char *id,
-    const char *if_match, json_t *body, json_t **out, struct scim_error *err);
+    const char *if_match, json_t *body, struct scim_write *w);
 enum pv_rc scim_group_patch(struct scim *s, const struct pv_actor *actor, const char *id,
-    const char *if_match, json_t *body, json_t **out, struct scim_error *err);
+    const char *if_match, json_t *body, struct scim_write *w);
 enum pv_rc scim_group_delete(struct scim *s, const struct pv_actor *actor, const char *id,
-    const char *if_match, struct scim_error *err);
+    const char *if_match, struct scim_write *w);
 
 /* ListResponse of the resources matching q (steals all). */
 enum pv_rc scim_list_page(json_t *all, enum scim_kind kind, const struct scim_list_query *q,

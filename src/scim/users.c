@@ -15,10 +15,13 @@
  *                   principal attributes policy conditions read
  *   groups          read-only (memberships are set through Groups)
  *
- * Writes: one directory_user_update for display name, email and
- * attributes (only when one changed; the directory audits it as
- * user.update with the app as actor), then the disable or enable the
- * active flag asks for (user.disable / user.enable). Attributes that
+ * Writes: one directory change set a request (directory.h "change sets":
+ * one transaction with every entry, answered from its completion): the
+ * disable the active flag asks for (user.disable), one
+ * directory_user_update for display name, email and attributes (only when
+ * one changed; user.update with the app as actor), then the enable
+ * (user.enable); a create is user.create, then user.disable for active
+ * false. The answer is the user read back in that transaction. Attributes that
  * other tools set (e.g. "ward") are kept: SCIM owns department, manager
  * and scim only. DELETE is a disable: phivault never deletes a user (the
  * audit trail names it).
@@ -29,6 +32,7 @@
 #include <strings.h>
 
 #include "directory/directory.h"
+#include "http/http.h"
 #include "scim/scim_int.h"
 
 /* ---- directory -> SCIM ---- */
@@ -217,106 +221,185 @@ want_of(json_t *r, json_t *cur, struct user_want *w, struct scim_error *err)
 	return PV_OK;
 }
 
+/* The set's done: the user as the transaction left it, or the failure. */
 static enum pv_rc
-set_active(struct scim *s, const struct pv_actor *actor, const char *id, bool active,
-    struct scim_error *err)
+user_done(enum pv_rc rc, const struct directory_result *res, json_t *read, void *arg)
 {
-	struct directory_result res = { .done = NULL };
+	struct scim_write *w = arg;
+
+	if (rc != PV_OK)
+		scim_from_directory(rc, res != NULL ? res->message : NULL, &w->err);
+	else if (w->status != 204 && (w->out = to_scim(w->s, read)) == NULL)
+		rc = scim_fail(&w->err, PV_E_NOMEM, 500, "", "Out of memory");
+	json_decref(read);
+	return scim_write_done(w, rc);
+}
+
+/* An operation of the set failed (or could not start): nothing of it is
+ * submitted; its error in w. */
+static enum pv_rc
+set_fail(struct directory_set *set, enum pv_rc rc, const struct directory_result *res,
+    struct scim_write *w)
+{
+	if (res != NULL)
+		scim_from_directory(rc, res->message, &w->err);
+	else
+		scim_fail(&w->err, rc, rc == PV_E_NOMEM ? 500 : http_rc_status(rc), "",
+		    rc == PV_E_NOMEM ? "Out of memory" : pv_rc_name(rc));
+	directory_set_abort(set);
+	return rc;
+}
+
+/* The leaver (active false) or the way back, as a step of set. */
+static enum pv_rc
+set_active(struct scim *s, struct directory_set *set, const struct pv_actor *actor,
+    const char *id, bool active, struct scim_write *w)
+{
+	struct directory_result *res = directory_set_result(set);
 	enum pv_rc rc;
 
-	rc = active ? directory_user_enable(s->dir, actor, id, &res) :
-	    directory_user_disable(s->dir, actor, id, &res);
-	return rc == PV_OK ? PV_OK : scim_from_directory(rc, res.message, err);
+	if (res == NULL)
+		return set_fail(set, PV_E_NOMEM, NULL, w);
+	rc = active ? directory_user_enable(s->dir, actor, id, res) :
+	    directory_user_disable(s->dir, actor, id, res);
+	return rc == PV_OK ? PV_OK : set_fail(set, rc, res, w);
+}
+
+/* Open the request's change set. */
+static enum pv_rc
+set_open(struct scim *s, struct directory_set **set, struct scim_write *w)
+{
+	enum pv_rc rc = directory_set_begin(s->dir, set);
+
+	if (rc != PV_OK)
+		return scim_fail(&w->err, rc, 500, "", "Out of memory");
+	return PV_OK;
+}
+
+/* Read back id, commit: PV_PENDING, or the answer's rc (w filled). */
+static enum pv_rc
+set_commit(struct directory_set *set, const char *id, struct scim_write *w)
+{
+	if (id != NULL && directory_set_read_user(set, id) != PV_OK)
+		return set_fail(set, PV_E_INTERNAL, NULL, w);
+	w->async = directory_set_async(set);
+	return directory_set_commit(set, user_done, w);
 }
 
 enum pv_rc
-scim_user_create(struct scim *s, const struct pv_actor *actor, json_t *body, json_t **out,
-    struct scim_error *err)
+scim_user_create(struct scim *s, const struct pv_actor *actor, json_t *body,
+    struct scim_write *wr)
 {
 	struct directory_user_spec sp;
-	struct directory_result res = { .done = NULL };
+	struct directory_result *res;
+	struct directory_set *set = NULL;
 	struct user_want w;
 	json_t *r = NULL;
 	enum pv_rc rc;
 
 	memset(&w, 0, sizeof(w));
-	if ((rc = scim_resource_from_body(body, SCIM_USER, &r, err)) != PV_OK ||
-	    (rc = want_of(r, NULL, &w, err)) != PV_OK)
+	if ((rc = scim_resource_from_body(body, SCIM_USER, &r, &wr->err)) != PV_OK ||
+	    (rc = want_of(r, NULL, &w, &wr->err)) != PV_OK ||
+	    (rc = set_open(s, &set, wr)) != PV_OK)
 		goto out;
+	if ((res = directory_set_result(set)) == NULL) {
+		rc = set_fail(set, PV_E_NOMEM, NULL, wr);
+		goto out;
+	}
 	memset(&sp, 0, sizeof(sp));
 	sp.username = w.username;
 	sp.display_name = w.display_name;
 	sp.email = w.email;
 	sp.attributes = w.attributes;
 	sp.set_roles = true;    /* none: roles come through groups, managed in phivault */
-	rc = directory_user_create(s->dir, actor, &sp, &res);
-	/* nobody learns the one-time password: an admin's reset makes one */
-	directory_result_wipe(&res);
-	if (rc != PV_OK) {
-		rc = scim_from_directory(rc, res.message, err);
+	/* one transaction: the user, and its disable for active false; the
+	 * one-time password nobody learns (an admin's reset makes one) is
+	 * wiped with the set */
+	if ((rc = directory_user_create(s->dir, actor, &sp, res)) != PV_OK) {
+		rc = set_fail(set, rc, res, wr);
 		goto out;
 	}
-	if (!w.active && (rc = set_active(s, actor, res.id, false, err)) != PV_OK)
+	if (!w.active && (rc = set_active(s, set, actor, res->id, false, wr)) != PV_OK)
 		goto out;
-	rc = scim_user_get(s, actor, res.id, out, err);
+	rc = set_commit(set, res->id, wr);
 out:
 	want_clear(&w);
 	json_decref(r);
 	return rc;
 }
 
-/* Make user id (directory representation u) what r says. */
+/* Make user id (directory representation u) what r says: one change set,
+ * the leaver first (sessions end before anything else changes), then the
+ * update, then the way back; the user read back in its transaction. */
 static enum pv_rc
-apply(struct scim *s, const struct pv_actor *actor, json_t *u, json_t *r, json_t **out,
-    struct scim_error *err)
+apply(struct scim *s, const struct pv_actor *actor, json_t *u, json_t *r,
+    struct scim_write *wr)
 {
-	const char *id = json_string_value(json_object_get(u, "id"));
-	const char *fields[3];
+	const char *cur_id = json_string_value(json_object_get(u, "id"));
+	const char **fields;
 	struct directory_user_spec sp;
-	struct directory_result res = { .done = NULL };
+	struct directory_result *res;
+	struct directory_set *set = NULL;
 	struct user_want w;
-	char *cur_attrs = NULL;
+	char *cur_attrs = NULL, *id;
 	bool was_active;
 	enum pv_rc rc;
 
-	if ((rc = want_of(r, json_object_get(u, "attributes"), &w, err)) != PV_OK)
+	if ((rc = want_of(r, json_object_get(u, "attributes"), &w, &wr->err)) != PV_OK)
 		return rc;
 	if (strcasecmp(w.username, json_string_value(json_object_get(u, "username"))) != 0) {
-		rc = scim_fail(err, PV_E_INVALID, 400, "mutability",
+		rc = scim_fail(&wr->err, PV_E_INVALID, 400, "mutability",
 		    "userName cannot change (phivault usernames are permanent)");
 		goto out;
 	}
+	if ((rc = set_open(s, &set, wr)) != PV_OK)
+		goto out;
+	/* what the steps keep until the commit lives in the set */
+	fields = directory_set_alloc(set, 3 * sizeof(*fields));
+	id = cur_id != NULL ? directory_set_strdup(set, cur_id) : NULL;
+	if (fields == NULL || id == NULL)
+		goto nomem;
 	memset(&sp, 0, sizeof(sp));
 	sp.fields = fields;
 	cur_attrs = json_dumps(json_object_get(u, "attributes"), JSON_COMPACT | JSON_SORT_KEYS);
 	if (strcmp(w.display_name, json_string_value(json_object_get(u, "display_name"))) != 0) {
-		sp.display_name = w.display_name;
+		if ((sp.display_name = directory_set_strdup(set, w.display_name)) == NULL)
+			goto nomem;
 		fields[sp.nfields++] = "display_name";
 	}
 	if (strcmp(w.email, json_string_value(json_object_get(u, "email"))) != 0) {
-		sp.email = w.email;
+		if ((sp.email = directory_set_strdup(set, w.email)) == NULL)
+			goto nomem;
 		fields[sp.nfields++] = "email";
 	}
 	if (cur_attrs == NULL || strcmp(cur_attrs, w.attributes) != 0) {
-		sp.attributes = w.attributes;
+		if ((sp.attributes = directory_set_strdup(set, w.attributes)) == NULL)
+			goto nomem;
 		fields[sp.nfields++] = "attributes";
 	}
 	was_active = strcmp(json_string_value(json_object_get(u, "status")), "active") == 0;
-	/* the leaver first: sessions end before anything else changes */
-	if (was_active && !w.active && (rc = set_active(s, actor, id, false, err)) != PV_OK)
+	if (was_active && !w.active && (rc = set_active(s, set, actor, id, false, wr)) != PV_OK)
 		goto out;
-	if (sp.nfields > 0 &&
-	    (rc = directory_user_update(s->dir, actor, id, &sp, &res)) != PV_OK) {
-		rc = scim_from_directory(rc, res.message, err);
-		goto out;
+	if (sp.nfields > 0) {
+		if ((res = directory_set_result(set)) == NULL) {
+			rc = set_fail(set, PV_E_NOMEM, NULL, wr);
+			goto out;
+		}
+		if ((rc = directory_user_update(s->dir, actor, id, &sp, res)) != PV_OK) {
+			rc = set_fail(set, rc, res, wr);
+			goto out;
+		}
 	}
-	if (!was_active && w.active && (rc = set_active(s, actor, id, true, err)) != PV_OK)
+	if (!was_active && w.active && (rc = set_active(s, set, actor, id, true, wr)) != PV_OK)
 		goto out;
-	rc = scim_user_get(s, actor, id, out, err);
+	rc = set_commit(set, id, wr);
 out:
 	free(cur_attrs);
 	want_clear(&w);
 	return rc;
+nomem:
+	rc = set_fail(set, PV_E_NOMEM, NULL, wr);
+	goto out;
 }
 
 static enum pv_rc
@@ -349,15 +432,15 @@ precondition(struct scim *s, json_t *u, const char *if_match, struct scim_error 
 
 enum pv_rc
 scim_user_replace(struct scim *s, const struct pv_actor *actor, const char *id,
-    const char *if_match, json_t *body, json_t **out, struct scim_error *err)
+    const char *if_match, json_t *body, struct scim_write *w)
 {
 	json_t *u = NULL, *r = NULL;
 	enum pv_rc rc;
 
-	if ((rc = load(s, actor, id, &u, err)) == PV_OK &&
-	    (rc = precondition(s, u, if_match, err)) == PV_OK &&
-	    (rc = scim_resource_from_body(body, SCIM_USER, &r, err)) == PV_OK)
-		rc = apply(s, actor, u, r, out, err);
+	if ((rc = load(s, actor, id, &u, &w->err)) == PV_OK &&
+	    (rc = precondition(s, u, if_match, &w->err)) == PV_OK &&
+	    (rc = scim_resource_from_body(body, SCIM_USER, &r, &w->err)) == PV_OK)
+		rc = apply(s, actor, u, r, w);
 	json_decref(u);
 	json_decref(r);
 	return rc;
@@ -365,21 +448,21 @@ scim_user_replace(struct scim *s, const struct pv_actor *actor, const char *id,
 
 enum pv_rc
 scim_user_patch(struct scim *s, const struct pv_actor *actor, const char *id,
-    const char *if_match, json_t *body, json_t **out, struct scim_error *err)
+    const char *if_match, json_t *body, struct scim_write *w)
 {
 	json_t *u = NULL, *r = NULL;
 	enum pv_rc rc;
 
-	if ((rc = load(s, actor, id, &u, err)) != PV_OK)
+	if ((rc = load(s, actor, id, &u, &w->err)) != PV_OK)
 		return rc;
 	if ((r = to_scim(s, u)) == NULL) {
-		rc = scim_fail(err, PV_E_NOMEM, 500, "", "Out of memory");
+		rc = scim_fail(&w->err, PV_E_NOMEM, 500, "", "Out of memory");
 		goto out;
 	}
-	if ((rc = scim_if_match(r, if_match, err)) != PV_OK)
+	if ((rc = scim_if_match(r, if_match, &w->err)) != PV_OK)
 		goto out;
-	if ((rc = scim_patch_apply(r, SCIM_USER, body, err)) == PV_OK)
-		rc = apply(s, actor, u, r, out, err);
+	if ((rc = scim_patch_apply(r, SCIM_USER, body, &w->err)) == PV_OK)
+		rc = apply(s, actor, u, r, w);
 out:
 	json_decref(u);
 	json_decref(r);
@@ -388,16 +471,26 @@ out:
 
 enum pv_rc
 scim_user_delete(struct scim *s, const struct pv_actor *actor, const char *id,
-    const char *if_match, struct scim_error *err)
+    const char *if_match, struct scim_write *w)
 {
+	struct directory_set *set = NULL;
 	json_t *u = NULL;
+	const char *uid;
 	enum pv_rc rc;
 
-	if ((rc = load(s, actor, id, &u, err)) != PV_OK)
+	if ((rc = load(s, actor, id, &u, &w->err)) != PV_OK)
 		return rc;
-	rc = precondition(s, u, if_match, err);
+	if ((rc = precondition(s, u, if_match, &w->err)) != PV_OK ||
+	    (rc = set_open(s, &set, w)) != PV_OK)
+		goto out;
+	/* a disable: the user stays (the trail names it) */
+	if ((uid = directory_set_strdup(set, json_string_value(json_object_get(u, "id")))) == NULL) {
+		rc = set_fail(set, PV_E_NOMEM, NULL, w);
+		goto out;
+	}
+	if ((rc = set_active(s, set, actor, uid, false, w)) == PV_OK)
+		rc = set_commit(set, NULL, w);
+out:
 	json_decref(u);
-	if (rc != PV_OK)
-		return rc;
-	return set_active(s, actor, id, false, err);
+	return rc;
 }

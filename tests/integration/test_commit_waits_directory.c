@@ -22,10 +22,9 @@
  *    lockout count committed together), add and remove with it;
  *  - campaigns: create (201), decide (200; the same item again: 409).
  *
- * Not here: SCIM (/scim/v2), whose flows read back what they wrote and
- * write again within one request, still waits (docs/internals/directory.md
- * "Commits"); so do the changes that become a dual-control request
- * (authz_approval_request).
+ * Not here: SCIM (/scim/v2), whose requests are directory change sets
+ * (test_commit_waits_scim.c). The changes that become a dual-control
+ * request (authz_approval_request) still wait.
  */
 #include <stdio.h>
 #include <stdlib.h>

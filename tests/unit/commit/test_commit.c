@@ -93,7 +93,7 @@ static enum pv_rc p_begin(void *arg)
 
 /* One "entry" per tx: a row whose seq counts up, as the chain's would. */
 static enum pv_rc p_append(void *arg, struct store_tx *tx, void *part, enum pv_rc fn_rc,
-    const struct store_audit_row **row)
+    const struct store_audit_row **row, size_t *nrow)
 {
 	struct fx *f = arg;
 	struct item *it = part;
@@ -101,6 +101,7 @@ static enum pv_rc p_append(void *arg, struct store_tx *tx, void *part, enum pv_r
 	(void)tx;
 	(void)fn_rc;
 	*row = NULL;
+	*nrow = 1;
 	if (!it)
 		return PV_OK;
 	memset(&it->row, 0, sizeof it->row);
