@@ -418,6 +418,11 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		cli_err("cannot register routes: %s", pv_rc_name(rc));
 		goto out;
 	}
+	/* the KEKs of first uses, here rather than on a request thread that
+	 * would wait for their commit (a sealed vault makes them at first use) */
+	if (!keys_is_sealed(app.keys) && (rc = vault_keks_ensure(app.vault)) != PV_OK)
+		log_warn("serve: the tokens and incidents KEKs are not made yet (%s); their first "
+		    "use makes them", pv_rc_name(rc));
 	if ((rc = sinks_routes(app.sinks, app.http)) != PV_OK) {
 		cli_err("cannot register the sinks route: %s", pv_rc_name(rc));
 		goto out;
