@@ -34,6 +34,7 @@
 #include "cli/routes.h"
 #include "daemon/daemon.h"
 #include "authn/authn.h"
+#include "authz/authz.h"
 #include "directory/directory.h"
 #include "backup/backup.h"
 #include "jobs/jobs.h"
@@ -536,6 +537,7 @@ out:
 	detect_stop(app.detect);
 	vault_keys_stop(app.vault);   /* the key-rotation sweeper commits through audit */
 	vault_breakglass_stop(app.vault);   /* so does the break-glass sweeper */
+	authz_sweeper_stop(app.authz);      /* and the expiry sweeper */
 	directory_campaigns_stop(app.directory);   /* and the access review sweeper */
 	vault_retention_stop(app.vault);   /* so does the retention scheduler */
 	vault_export_stop(app.vault);      /* and the export sweeper */
