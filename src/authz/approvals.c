@@ -27,9 +27,12 @@
  *    one transaction with its approval.approve entry: both or neither
  *    (authz_commit_held: no thread waits for it; the answer leaves after
  *    the fsync, and the generation moves before it does);
- *  - expiry is lazy and exact: every operation here first expires the
- *    pending requests whose time has come ([approvals] expire_s, the
- *    injectable clock), each with its approval.expire entry (actor system);
+ *  - expiry is exact and never written by a request: a pending request
+ *    whose expires_ms has passed ([approvals] expire_s, the injectable
+ *    clock) reads as expired everywhere here (approval_as_of: decided by
+ *    system at expires_ms) and cannot be decided (409); the authz sweeper
+ *    (authz_approvals_expire, service.c) writes the state with its
+ *    approval.expire entry (actor system) about a second later;
  *  - nothing here holds PHI: changes name users by ID, roles, groups and
  *    permissions.
  */
@@ -239,6 +242,7 @@ authz_approval_request(struct authz_service *z, const struct pv_actor *actor,
 struct due {
 	size_t n;
 	char id[32][UTIL_ID_MAX];
+	int64_t at[32];
 	int64_t now;
 };
 
@@ -247,8 +251,10 @@ on_due(const struct store_approval *a, void *arg)
 {
 	struct due *d = arg;
 
-	if (a->expires_ms <= d->now && d->n < sizeof(d->id) / sizeof(d->id[0]))
+	if (a->expires_ms <= d->now && d->n < sizeof(d->id) / sizeof(d->id[0])) {
+		d->at[d->n] = a->expires_ms;
 		util_strlcpy(d->id[d->n++], a->id, UTIL_ID_MAX);
+	}
 	return 0;
 }
 
@@ -269,9 +275,28 @@ decide_fn(struct store_tx *tx, void *arg)
 	return store_approval_decide(tx, j->id, j->status, j->by, j->now, j->note);
 }
 
-/* Expire every pending request whose time has come, each with its entry. */
-static enum pv_rc
-expire_due(struct authz_service *z)
+/* a as it reads at now: a pending request past its expires_ms is expired
+ * (decided by system at that instant), as the sweeper will write it. In
+ * place; the note is dropped (freed when owned). */
+static bool
+approval_as_of(struct store_approval *a, int64_t now, bool owned)
+{
+	if (strcmp(a->status, "pending") != 0 || a->expires_ms > now)
+		return false;
+	util_strlcpy(a->status, "expired", sizeof(a->status));
+	util_strlcpy(a->decided_by, "system", sizeof(a->decided_by));
+	a->decided_ms = a->expires_ms;
+	if (owned)
+		free(a->note);
+	a->note = NULL;
+	return true;
+}
+
+/* The sweeper's step (service.c, off any request thread): every pending
+ * request whose time has come, expired at its expires_ms with its entry;
+ * at most 32 a call (the rest at the next). */
+enum pv_rc
+authz_approvals_expire(struct authz_service *z, int64_t now)
 {
 	struct pv_actor sys = audit_actor_system();
 	struct due d;
@@ -279,12 +304,12 @@ expire_due(struct authz_service *z)
 	enum pv_rc rc;
 
 	memset(&d, 0, sizeof(d));
-	d.now = util_now_ms();
+	d.now = now;
 	STORE_READ(z->st, rc, store_approval_list(tx, "pending", on_due, &d));
 	if (rc != PV_OK)
 		return rc;
 	for (i = 0; i < d.n; i++) {
-		struct decide_job j = { d.id[i], "expired", "system", d.now, "", NULL };
+		struct decide_job j = { d.id[i], "expired", "system", d.at[i], "", NULL };
 		struct audit_event ev;
 		char r[64];
 
@@ -295,7 +320,7 @@ expire_due(struct authz_service *z)
 		ev.resource = r;
 		ev.outcome = AUDIT_ALLOWED;
 		ev.reason = "expired";
-		rc = audit_commit(z->audit, &ev, decide_fn, &j);
+		rc = audit_commit_at(z->audit, &ev, decide_fn, &j, COMMIT_BACKGROUND);
 		if (rc != PV_OK && rc != PV_E_NOTFOUND)   /* decided meanwhile: fine */
 			return rc;
 	}
@@ -344,18 +369,24 @@ sees_all(const struct authz_caller *c)
 struct list_ctx {
 	json_t *arr;
 	const char *only;   /* requester ID, or NULL: all */
+	const char *status; /* as read at now (pending, expired: filtered here) */
+	int64_t now;
 	bool failed;
 };
 
 static int
-on_list(const struct store_approval *a, void *arg)
+on_list(const struct store_approval *row, void *arg)
 {
 	struct list_ctx *l = arg;
+	struct store_approval a = *row;   /* shallow: approval_as_of drops, frees nothing */
 	json_t *o;
 
-	if (l->only != NULL && strcmp(a->requested_by, l->only) != 0)
+	if (l->only != NULL && strcmp(a.requested_by, l->only) != 0)
 		return 0;
-	if ((o = approval_json(a)) == NULL) {
+	approval_as_of(&a, l->now, false);
+	if (l->status != NULL && strcmp(a.status, l->status) != 0)
+		return 0;
+	if ((o = approval_json(&a)) == NULL) {
 		l->failed = true;
 		return 1;
 	}
@@ -367,7 +398,8 @@ enum pv_rc
 authz_approval_list(struct authz_service *z, const struct authz_caller *c, const char *status,
     json_t **out, struct authz_result *res)
 {
-	struct list_ctx l = { NULL, NULL, false };
+	struct list_ctx l = { NULL, NULL, status, util_now_ms(), false };
+	const char *stored;
 	enum pv_rc rc;
 
 	memset(res, 0, sizeof(*res));
@@ -376,12 +408,14 @@ authz_approval_list(struct authz_service *z, const struct authz_caller *c, const
 	if (status != NULL && strcmp(status, "pending") != 0 && strcmp(status, "approved") != 0 &&
 	    strcmp(status, "denied") != 0 && strcmp(status, "expired") != 0)
 		return fail(res, PV_E_INVALID, "status must be pending, approved, denied or expired");
-	if ((rc = expire_due(z)) != PV_OK)
-		return rc;
 	if ((l.arr = json_array()) == NULL)
 		return PV_E_NOMEM;
 	l.only = sees_all(c) ? NULL : c->subject->user_id;
-	STORE_READ(z->st, rc, store_approval_list(tx, status, on_list, &l));
+	/* pending and expired as they read now: a due request not swept yet is
+	 * stored pending */
+	stored = status != NULL && (strcmp(status, "pending") == 0 ||
+	    strcmp(status, "expired") == 0) ? NULL : status;
+	STORE_READ(z->st, rc, store_approval_list(tx, stored, on_list, &l));
 	if (rc == PV_OK && l.failed)
 		rc = PV_E_NOMEM;
 	if (rc != PV_OK) {
@@ -418,8 +452,9 @@ authz_approval_get(struct authz_service *z, const struct authz_caller *c, const 
 	memset(res, 0, sizeof(*res));
 	if (c->subject == NULL)
 		return PV_E_UNAUTH;
-	if ((rc = expire_due(z)) != PV_OK || (rc = load(z, id, &a, res)) != PV_OK)
+	if ((rc = load(z, id, &a, res)) != PV_OK)
 		return rc;
+	approval_as_of(&a, util_now_ms(), true);
 	if (!sees_all(c) && strcmp(a.requested_by, c->subject->user_id) != 0) {
 		store_approval_clear(&a);
 		return fail(res, PV_E_NOTFOUND, "No such approval request");
@@ -661,8 +696,10 @@ authz_approval_settle(struct authz_service *z, const struct authz_caller *c, con
 		return PV_E_UNAUTH;
 	if (note != NULL && strlen(note) > NOTE_MAX)   /* JSON text: UTF-8 already */
 		return fail(res, PV_E_INVALID, "note must be text of at most 1024 bytes");
-	if ((rc = expire_due(z)) != PV_OK || (rc = load(z, id, &a, res)) != PV_OK)
+	if ((rc = load(z, id, &a, res)) != PV_OK)
 		return rc;
+	/* past its expiry it is expired (409 below), swept or not */
+	approval_as_of(&a, util_now_ms(), true);
 	snprintf(r, sizeof(r), "approvals/%s", a.id);
 	/* the one decision point: access.approve, an app never, and neither the
 	 * requester nor the change's subject (audited there when denied) */

@@ -388,6 +388,17 @@ enum pv_rc authz_resolve(struct authz_service *z, const char (*roles)[AUTHN_ROLE
  * /v1/audit/public-key, /v1/authz/explain, /v1/policies[/{name}]. */
 enum pv_rc authz_routes(struct authz_service *z, struct http_server *srv);
 
+/* The expiry sweeper (service.c): a thread that about once a second writes
+ * the expiry of what is due on the injectable clock, pending approval
+ * requests (approval.expire) and elevations (elevation.expire), each at its
+ * own instant, actor system. Reads never write an expiry: they answer what
+ * is due as expired already. Stop it before the audit writer stops;
+ * authz_service_free stops it too. */
+enum pv_rc authz_sweeper_start(struct authz_service *z);
+void authz_sweeper_stop(struct authz_service *z);
+/* One sweep at now (the sweeper's step; tests call it). */
+enum pv_rc authz_expiry_sweep(struct authz_service *z, int64_t now);
+
 /* The compiled policy of a set of roles, from the cache (compiled on a
  * miss, under the current authn generation); copied into arena. */
 enum pv_rc authz_policy_get(struct authz_service *z, const char (*roles)[AUTHN_ROLE_NAME_MAX],

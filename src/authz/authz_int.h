@@ -13,6 +13,7 @@
 #include "authz/authz.h"
 #include "http/http.h"
 #include "store/store.h"
+#include "util/ticker.h"
 
 /* Resolved permission sets, keyed by the sorted role list. */
 #define AUTHZ_CACHE_SLOTS 64
@@ -78,6 +79,7 @@ struct authz_service {
 	struct authz_elev_slot elev[AUTHZ_ELEV_SLOTS];
 	struct authz_bg_slot bg[AUTHZ_ATTR_SLOTS];
 	_Atomic uint64_t bg_reads;       /* break-glass grants read from the store */
+	struct util_ticker sweeper;      /* expiries (authz_sweeper_start) */
 };
 
 /* elevations.c: add the roles of the user's active elevations to p (and
@@ -90,8 +92,12 @@ enum pv_rc authz_elevations_attach(struct authz_service *z, struct authn_princip
  * authz_decide answers step_up_required), else restricted to enrolment. */
 void authz_elevations_mfa(struct authz_service *z, struct authn_principal *p,
     const struct authz_permset *set);
-/* Expire what is due (elevation.expire entries, actor system). */
-enum pv_rc authz_elevations_expire_due(struct authz_service *z);
+/* The sweeper's steps (service.c, authz_expiry_sweep): write the expiry
+ * of what is due at now, each at its own instant with its entry (actor
+ * system): elevation.expire (and the generation moves), approval.expire.
+ * Off a request thread: each waits for its commit. */
+enum pv_rc authz_elevations_expire(struct authz_service *z, int64_t now);
+enum pv_rc authz_approvals_expire(struct authz_service *z, int64_t now);
 enum pv_rc authz_route_elevations(struct authz_service *z, struct http_server *srv);
 
 /* Record a denial decided by authz_decide (decide.c). On a request thread

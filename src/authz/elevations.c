@@ -30,9 +30,14 @@
  *    bumped after the commit; from a request no thread waits for it
  *    (authz_commit_held: the answer leaves after the fsync, the
  *    generation moves before it does);
- *  - expiry is lazy and exact: every operation here first expires what is
- *    due (expire_due, entries with actor system), and a request that meets
- *    an expired grant triggers the same;
+ *  - expiry is exact and never written by a request: an active elevation
+ *    past its expires_ms, or a pending one past its request_expires_ms,
+ *    reads as expired everywhere here (elevation_as_of: ended by system at
+ *    that instant), is not attached to a principal, cannot be approved or
+ *    revoked (409) and does not block a new request; the authz sweeper
+ *    (authz_elevations_expire, service.c) writes the state with its
+ *    elevation.expire entry (actor system) about a second later and moves
+ *    the generation;
  *  - the justification is free text of the requester: kept in the row for
  *    approvers and auditors, never put in an audit entry or a log.
  */
@@ -177,36 +182,64 @@ struct due {
 	struct {
 		char id[UTIL_ID_MAX];
 		bool active;
+		int64_t at;
 	} e[DUE_MAX];
 	int64_t now;
 };
+
+/* The instant e expires (its state as of now says so), or 0. */
+static int64_t
+due_at(const struct store_elevation *e, int64_t now)
+{
+	if (strcmp(e->status, "active") == 0 && e->expires_ms <= now)
+		return e->expires_ms;
+	if (strcmp(e->status, "pending") == 0 && e->request_expires_ms <= now)
+		return e->request_expires_ms;
+	return 0;
+}
+
+/* e as it reads at now: past its time it is expired, ended by system at
+ * that instant, as the sweeper will write it. In place. */
+static void
+elevation_as_of(struct store_elevation *e, int64_t now)
+{
+	int64_t at = due_at(e, now);
+
+	if (at == 0)
+		return;
+	util_strlcpy(e->status, "expired", sizeof(e->status));
+	util_strlcpy(e->ended_by, "system", sizeof(e->ended_by));
+	e->ended_ms = at;
+}
 
 static int
 on_due(const struct store_elevation *e, void *arg)
 {
 	struct due *d = arg;
-	bool active = strcmp(e->status, "active") == 0;
+	int64_t at = due_at(e, d->now);
 
 	if (d->n >= DUE_MAX)
 		return 1;
-	if ((active && e->expires_ms <= d->now) ||
-	    (strcmp(e->status, "pending") == 0 && e->request_expires_ms <= d->now)) {
+	if (at != 0) {
 		util_strlcpy(d->e[d->n].id, e->id, UTIL_ID_MAX);
-		d->e[d->n++].active = active;
+		d->e[d->n].at = at;
+		d->e[d->n++].active = strcmp(e->status, "active") == 0;
 	}
 	return 0;
 }
 
-/* Expire every elevation whose time has come, each with its entry. */
+/* The sweeper's step (service.c, off any request thread): every
+ * elevation whose time has come, expired at that instant with its entry;
+ * at most DUE_MAX a call (the rest at the next). */
 enum pv_rc
-authz_elevations_expire_due(struct authz_service *z)
+authz_elevations_expire(struct authz_service *z, int64_t now)
 {
 	struct due d;
 	size_t i, done = 0;
 	enum pv_rc rc;
 
 	memset(&d, 0, sizeof(d));
-	d.now = util_now_ms();
+	d.now = now;
 	STORE_READ(z->st, rc, store_elevation_list(tx, NULL, "active", on_due, &d));
 	if (rc == PV_OK)
 		STORE_READ(z->st, rc, store_elevation_list(tx, NULL, "pending", on_due, &d));
@@ -214,7 +247,7 @@ authz_elevations_expire_due(struct authz_service *z)
 		return rc;
 	for (i = 0; i < d.n; i++) {
 		struct end_job j = { d.e[i].id, d.e[i].active ? "active" : "pending", "expired",
-			"system", d.now, 0 };
+			"system", d.e[i].at, 0 };
 		struct audit_event ev;
 		char r[64];
 
@@ -225,7 +258,7 @@ authz_elevations_expire_due(struct authz_service *z)
 		ev.resource = r;
 		ev.outcome = AUDIT_ALLOWED;
 		ev.reason = d.e[i].active ? "duration_elapsed" : "request_expired";
-		rc = audit_commit(z->audit, &ev, end_fn, &j);
+		rc = audit_commit_at(z->audit, &ev, end_fn, &j, COMMIT_BACKGROUND);
 		if (rc == PV_OK)
 			done++;
 		else if (rc != PV_E_NOTFOUND)   /* ended meanwhile: fine */
@@ -272,7 +305,7 @@ authz_elevations_attach(struct authz_service *z, struct authn_principal *p)
 {
 	uint64_t gen = authn_authz_generation(z->authn);
 	struct authz_elev_slot *sl, got;
-	bool expired = false, added = false;
+	bool added = false;
 	int64_t now;
 	size_t i, k;
 	enum pv_rc rc;
@@ -300,10 +333,8 @@ authz_elevations_attach(struct authz_service *z, struct authn_principal *p)
 	now = util_now_ms();
 	p->nelevations = 0;
 	for (i = 0; i < got.n; i++) {
-		if (got.expires_ms[i] <= now) {
-			expired = true;   /* ends at that instant, whatever is cached */
-			continue;
-		}
+		if (got.expires_ms[i] <= now)
+			continue;   /* ends at that instant, whatever is cached or swept */
 		for (k = 0; k < p->nroles && strcmp(p->roles[k], got.role[i]) != 0; k++)
 			;
 		if (k == p->nroles) {
@@ -318,8 +349,7 @@ authz_elevations_attach(struct authz_service *z, struct authn_principal *p)
 	}
 	if (added)
 		qsort(p->roles, p->nroles, AUTHN_ROLE_NAME_MAX, cmp_role);
-	if (expired && authz_elevations_expire_due(z) != PV_OK)
-		log_error("authz: an elapsed elevation's expiry not recorded");
+	/* an elapsed one is the sweeper's to write: nothing here waits */
 	return PV_OK;
 }
 
@@ -368,6 +398,7 @@ on_name(const char *name, void *arg)
 
 struct open_ctx {
 	const char *role;
+	int64_t now;
 	bool found;
 };
 
@@ -376,7 +407,8 @@ on_open(const struct store_elevation *e, void *arg)
 {
 	struct open_ctx *o = arg;
 
-	if (strcmp(e->role, o->role) == 0 &&
+	/* one past its time is expired, swept or not */
+	if (strcmp(e->role, o->role) == 0 && due_at(e, o->now) == 0 &&
 	    (strcmp(e->status, "pending") == 0 || strcmp(e->status, "active") == 0))
 		o->found = true;
 	return o->found;
@@ -458,8 +490,6 @@ authz_elevation_request(struct authz_service *z, const struct authz_caller *c,
 			    "([elevation] max_s)", DURATION_MIN_S, max_s);
 		return fail(res, PV_E_INVALID, msg);
 	}
-	if ((rc = authz_elevations_expire_due(z)) != PV_OK)
-		return rc;
 	want = q->role;
 	STORE_READ(z->st, rc, store_eligible_get(tx, c->subject->user_id, on_name, &want));
 	if (rc != PV_OK)
@@ -468,6 +498,7 @@ authz_elevation_request(struct authz_service *z, const struct authz_caller *c,
 		return refuse(z, c, "elevation.request", "elevations", "not_eligible",
 		    PV_E_NOT_ELIGIBLE, "You are not eligible for that role", res);
 	oc.role = q->role;
+	oc.now = util_now_ms();
 	oc.found = false;
 	STORE_READ(z->st, rc, store_elevation_list(tx, c->subject->user_id, NULL, on_open, &oc));
 	if (rc != PV_OK)
@@ -520,14 +551,22 @@ authz_elevation_request(struct authz_service *z, const struct authz_caller *c,
 
 struct list_ctx {
 	json_t *arr;
+	const char *status;   /* as read at now (pending, active, expired: filtered here) */
+	int64_t now;
 	bool failed;
 };
 
 static int
-on_list(const struct store_elevation *e, void *arg)
+on_list(const struct store_elevation *row, void *arg)
 {
 	struct list_ctx *l = arg;
-	json_t *o = elevation_json(e);
+	struct store_elevation e = *row;   /* shallow: elevation_as_of frees nothing */
+	json_t *o;
+
+	elevation_as_of(&e, l->now);
+	if (l->status != NULL && strcmp(e.status, l->status) != 0)
+		return 0;
+	o = elevation_json(&e);
 
 	if (o == NULL || json_array_append_new(l->arr, o) != 0) {
 		l->failed = true;
@@ -547,8 +586,8 @@ enum pv_rc
 authz_elevation_list(struct authz_service *z, const struct authz_caller *c,
     const char *status, json_t **out, struct authz_result *res)
 {
-	struct list_ctx l = { NULL, false };
-	const char *only;
+	struct list_ctx l = { NULL, status, util_now_ms(), false };
+	const char *only, *stored;
 	enum pv_rc rc;
 
 	memset(res, 0, sizeof(*res));
@@ -557,12 +596,14 @@ authz_elevation_list(struct authz_service *z, const struct authz_caller *c,
 	if (status != NULL && !status_valid(status))
 		return fail(res, PV_E_INVALID, "status must be pending, active, denied, revoked "
 		    "or expired");
-	if ((rc = authz_elevations_expire_due(z)) != PV_OK)
-		return rc;
 	if ((l.arr = json_array()) == NULL)
 		return PV_E_NOMEM;
 	only = is_officer(c) ? NULL : c->subject->user_id;
-	STORE_READ(z->st, rc, store_elevation_list(tx, only, status, on_list, &l));
+	/* states time changes, as they read now: a due row not swept yet is
+	 * stored pending or active */
+	stored = status != NULL && (strcmp(status, "pending") == 0 ||
+	    strcmp(status, "active") == 0 || strcmp(status, "expired") == 0) ? NULL : status;
+	STORE_READ(z->st, rc, store_elevation_list(tx, only, stored, on_list, &l));
 	if (rc == PV_OK && l.failed)
 		rc = PV_E_NOMEM;
 	if (rc != PV_OK) {
@@ -585,6 +626,8 @@ load(struct authz_service *z, const char *id, struct store_elevation *e,
 	STORE_READ(z->st, rc, store_elevation_get(tx, id, e));
 	if (rc == PV_E_NOTFOUND)
 		return fail(res, rc, "No such elevation");
+	if (rc == PV_OK)
+		elevation_as_of(e, util_now_ms());   /* past its time: expired (409s) */
 	return rc;
 }
 
@@ -599,7 +642,7 @@ authz_elevation_get(struct authz_service *z, const struct authz_caller *c, const
 	memset(res, 0, sizeof(*res));
 	if (c->subject == NULL)
 		return PV_E_UNAUTH;
-	if ((rc = authz_elevations_expire_due(z)) != PV_OK || (rc = load(z, id, &e, res)) != PV_OK)
+	if ((rc = load(z, id, &e, res)) != PV_OK)
 		return rc;
 	if (strcmp(e.user_id, c->subject->user_id) != 0 && !is_officer(c)) {
 		store_elevation_clear(&e);
@@ -694,7 +737,7 @@ authz_elevation_settle(struct authz_service *z, const struct authz_caller *c, co
 	memset(res, 0, sizeof(*res));
 	if (c->subject == NULL)
 		return PV_E_UNAUTH;
-	if ((rc = authz_elevations_expire_due(z)) != PV_OK || (rc = load(z, id, &e, res)) != PV_OK)
+	if ((rc = load(z, id, &e, res)) != PV_OK)
 		return rc;
 	snprintf(r, sizeof(r), "elevations/%s", e.id);
 	/* the one decision point: access.approve, never an app, never the
@@ -747,7 +790,7 @@ authz_elevation_revoke(struct authz_service *z, const struct authz_caller *c, co
 	memset(res, 0, sizeof(*res));
 	if (c->subject == NULL)
 		return PV_E_UNAUTH;
-	if ((rc = authz_elevations_expire_due(z)) != PV_OK || (rc = load(z, id, &e, res)) != PV_OK)
+	if ((rc = load(z, id, &e, res)) != PV_OK)
 		return rc;
 	snprintf(r, sizeof(r), "elevations/%s", e.id);
 	/* the requester ends its own; otherwise an officer or users.manage,

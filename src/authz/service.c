@@ -79,6 +79,7 @@ authz_service_free(struct authz_service *z)
 
 	if (z == NULL)
 		return;
+	util_ticker_stop(&z->sweeper);
 	authn_service_set_privileged(z->authn, NULL, NULL);
 	for (i = 0; i < AUTHZ_CACHE_SLOTS; i++) {
 		free(z->slots[i].set);
@@ -522,6 +523,42 @@ authz_authorize(struct authz_service *z, struct http_request *req, const char *p
 		return authz_fail(req, &d);
 	}
 	return d.rc;
+}
+
+/* ---- the expiry sweeper ---- */
+
+enum pv_rc
+authz_expiry_sweep(struct authz_service *z, int64_t now)
+{
+	enum pv_rc rc = authz_approvals_expire(z, now), rc2;
+
+	/* one failing does not hold the other up */
+	rc2 = authz_elevations_expire(z, now);
+	return rc != PV_OK ? rc : rc2;
+}
+
+static void
+sweep_tick(void *arg)
+{
+	struct authz_service *z = arg;
+
+	if (authz_expiry_sweep(z, util_now_ms()) != PV_OK)
+		log_warn("authz: expiry sweep failed; trying again");
+}
+
+enum pv_rc
+authz_sweeper_start(struct authz_service *z)
+{
+	if (z == NULL)
+		return PV_E_INVALID;
+	return util_ticker_start(&z->sweeper, sweep_tick, z);
+}
+
+void
+authz_sweeper_stop(struct authz_service *z)
+{
+	if (z != NULL)
+		util_ticker_stop(&z->sweeper);
 }
 
 enum pv_rc

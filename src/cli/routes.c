@@ -373,7 +373,9 @@ identity_routes(struct pv_app *app)
 	if ((rc = scim_new(&sc, &app->scim)) != PV_OK ||
 	    (rc = scim_routes(app->scim, app->http)) != PV_OK)
 		return rc;
-	return authz_routes(app->authz, app->http);
+	if ((rc = authz_routes(app->authz, app->http)) != PV_OK)
+		return rc;
+	return authz_sweeper_start(app->authz);   /* approval and elevation expiries */
 }
 
 enum pv_rc

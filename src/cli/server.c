@@ -34,6 +34,7 @@
 #include "cli/routes.h"
 #include "daemon/daemon.h"
 #include "authn/authn.h"
+#include "authz/authz.h"
 #include "directory/directory.h"
 #include "backup/backup.h"
 #include "jobs/jobs.h"
@@ -418,6 +419,11 @@ server_run(const char *datadir, const char *listen, bool dev, bool allow_core)
 		cli_err("cannot register routes: %s", pv_rc_name(rc));
 		goto out;
 	}
+	/* the KEKs of first uses, here rather than on a request thread that
+	 * would wait for their commit (a sealed vault makes them at first use) */
+	if (!keys_is_sealed(app.keys) && (rc = vault_keks_ensure(app.vault)) != PV_OK)
+		log_warn("serve: the tokens and incidents KEKs are not made yet (%s); their first "
+		    "use makes them", pv_rc_name(rc));
 	if ((rc = sinks_routes(app.sinks, app.http)) != PV_OK) {
 		cli_err("cannot register the sinks route: %s", pv_rc_name(rc));
 		goto out;
@@ -531,6 +537,7 @@ out:
 	detect_stop(app.detect);
 	vault_keys_stop(app.vault);   /* the key-rotation sweeper commits through audit */
 	vault_breakglass_stop(app.vault);   /* so does the break-glass sweeper */
+	authz_sweeper_stop(app.authz);      /* and the expiry sweeper */
 	directory_campaigns_stop(app.directory);   /* and the access review sweeper */
 	vault_retention_stop(app.vault);   /* so does the retention scheduler */
 	vault_export_stop(app.vault);      /* and the export sweeper */

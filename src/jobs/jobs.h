@@ -171,6 +171,15 @@ enum pv_rc jobs_kind_register_prepared(struct jobs_runner *r, const struct jobs_
  * waits for it. */
 enum pv_rc jobs_enqueue(struct jobs_runner *r, const struct pv_actor *actor,
     const char *kind, const char *params, int64_t total, char id[UTIL_ID_MAX]);
+/* The same answered from its completion, from any thread (a commit's
+ * completion on the committer may call it: nothing waits): PV_PENDING, then
+ * done(rc, id, arg) once on the committer thread after the fsync (id: the
+ * job's, "" unless PV_OK; valid during the call). Submitted at request
+ * priority, after whatever the caller submitted before it. Any other
+ * return: nothing was queued and done will not run. */
+typedef void (*jobs_enqueue_done_fn)(enum pv_rc rc, const char *id, void *arg);
+enum pv_rc jobs_enqueue_submit(struct jobs_runner *r, const struct pv_actor *actor,
+    const char *kind, const char *params, int64_t total, jobs_enqueue_done_fn done, void *arg);
 
 enum jobs_action { JOBS_PAUSE, JOBS_RESUME, JOBS_CANCEL };
 /* A state change asked for from outside, audited job.pause / job.resume /

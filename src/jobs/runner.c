@@ -708,6 +708,8 @@ jobs_runner_stop(struct jobs_runner *r)
 struct put_call {
 	struct jobs_runner *r;
 	struct store_job j;
+	jobs_enqueue_done_fn done;   /* jobs_enqueue_submit: the answer */
+	void *done_arg;
 };
 
 static enum pv_rc
@@ -738,18 +740,17 @@ actor_event(const struct pv_actor *a, struct audit_event *ev)
 	ev->actor.source = a != NULL ? a->source : NULL;
 }
 
-enum pv_rc
-jobs_enqueue(struct jobs_runner *r, const struct pv_actor *actor, const char *kind,
-    const char *params, int64_t total, char id[UTIL_ID_MAX])
+/* The row and its job.create entry (ev's buffers: the caller's). */
+static enum pv_rc
+put_prepare(struct jobs_runner *r, const struct pv_actor *actor, const char *kind,
+    const char *params, int64_t total, struct audit_event *ev, char res[UTIL_ID_MAX + 8],
+    char detail[STORE_JOB_KIND_MAX + 16], struct put_call **out)
 {
 	struct put_call *pc;
 	struct store_job *j;
-	char res[UTIL_ID_MAX + 8], detail[STORE_JOB_KIND_MAX + 16];
-	struct audit_event ev = { .action = "job.create", .resource = res,
-	    .outcome = AUDIT_ALLOWED, .detail = detail };
 	enum pv_rc rc;
 
-	if (r == NULL || kind == NULL || jobs_kind_find(r, kind) == NULL || total < 0 || id == NULL)
+	if (r == NULL || kind == NULL || jobs_kind_find(r, kind) == NULL || total < 0)
 		return PV_E_INVALID;
 	if ((pc = calloc(1, sizeof(*pc))) == NULL)
 		return PV_E_NOMEM;
@@ -773,10 +774,32 @@ jobs_enqueue(struct jobs_runner *r, const struct pv_actor *actor, const char *ki
 	j->created_ms = j->updated_ms = now(r);
 	util_strlcpy(j->created_by, actor != NULL && actor->user_id != NULL ? actor->user_id :
 	    "system", sizeof(j->created_by));
-	snprintf(res, sizeof(res), "jobs/%s", j->id);
-	snprintf(detail, sizeof(detail), "{\"kind\":\"%s\"}", kind);
-	actor_event(actor, &ev);
-	memcpy(id, j->id, UTIL_ID_MAX);
+	snprintf(res, UTIL_ID_MAX + 8, "jobs/%s", j->id);
+	snprintf(detail, STORE_JOB_KIND_MAX + 16, "{\"kind\":\"%s\"}", kind);
+	memset(ev, 0, sizeof(*ev));
+	ev->action = "job.create";
+	ev->resource = res;
+	ev->outcome = AUDIT_ALLOWED;
+	ev->detail = detail;
+	actor_event(actor, ev);
+	*out = pc;
+	return PV_OK;
+}
+
+enum pv_rc
+jobs_enqueue(struct jobs_runner *r, const struct pv_actor *actor, const char *kind,
+    const char *params, int64_t total, char id[UTIL_ID_MAX])
+{
+	struct put_call *pc;
+	char res[UTIL_ID_MAX + 8], detail[STORE_JOB_KIND_MAX + 16];
+	struct audit_event ev;
+	enum pv_rc rc;
+
+	if (id == NULL)
+		return PV_E_INVALID;
+	if ((rc = put_prepare(r, actor, kind, params, total, &ev, res, detail, &pc)) != PV_OK)
+		return rc;
+	memcpy(id, pc->j.id, UTIL_ID_MAX);
 	/* on a request thread the answer (which names the ID made here) leaves
 	 * once the row is durable; elsewhere this waits, at background
 	 * priority as every runner write */
@@ -789,6 +812,41 @@ jobs_enqueue(struct jobs_runner *r, const struct pv_actor *actor, const char *ki
 	if (rc != PV_OK)
 		memset(id, 0, UTIL_ID_MAX);
 	return rc;
+}
+
+/* jobs_enqueue_submit's completion (committer thread): the answer, then
+ * the row's memory (and the runner's kick). */
+static void
+put_done(enum pv_rc rc, void *arg)
+{
+	struct put_call *pc = arg;
+
+	pc->done(rc, rc == PV_OK ? pc->j.id : "", pc->done_arg);
+	put_free(pc);
+}
+
+enum pv_rc
+jobs_enqueue_submit(struct jobs_runner *r, const struct pv_actor *actor, const char *kind,
+    const char *params, int64_t total, jobs_enqueue_done_fn done, void *arg)
+{
+	struct put_call *pc;
+	char res[UTIL_ID_MAX + 8], detail[STORE_JOB_KIND_MAX + 16];
+	struct audit_event ev;
+	enum pv_rc rc;
+
+	if (done == NULL)
+		return PV_E_INVALID;
+	if ((rc = put_prepare(r, actor, kind, params, total, &ev, res, detail, &pc)) != PV_OK)
+		return rc;
+	pc->done = done;
+	pc->done_arg = arg;
+	rc = audit_submit(r->cfg.audit, &ev, put_txn, pc, COMMIT_REQUEST, put_done, pc);
+	if (rc != PV_OK) {
+		store_job_clear(&pc->j);
+		free(pc);
+		return rc;
+	}
+	return PV_PENDING;
 }
 
 struct change_call {

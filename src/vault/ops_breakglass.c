@@ -14,10 +14,11 @@
  *
  * Activation: the decision point allows breakglass.activate (built-in role
  * break_glass); the body is checked; the password is re-entered
- * (authn_password_reconfirm: Argon2id, counted by the login's lockout);
- * the subject value becomes its keyed reference (vault_subject_ref) at
- * once and is never stored, logged or audited; then the grant and its open
- * review commit with the entry breakglass.activate (resource
+ * (authn_password_reconfirm_async: Argon2id, counted by the login's
+ * lockout, answered from its completion); the subject value becomes its
+ * keyed reference (vault_subject_ref) at once and is never stored, logged
+ * or audited; then the grant and its open review commit with the entry
+ * breakglass.activate (resource
  * breakglass/<id>, purpose the reason code, detail {grant, review,
  * subject_ref, expires_at}) in one transaction, and the authn generation
  * moves so the holder's next request loads the grant (authz service.c).
@@ -210,10 +211,26 @@ static json_t *review_json(struct vault_ctx *v, const struct store_breakglass *g
 
 /* ---- activate ---- */
 
+/*
+ * The activation in steps, no thread waiting for a commit:
+ *   request thread: the decision, the body, then the password re-entry
+ *     (authn_password_reconfirm_async: its lockout reservation, the
+ *     Argon2id verify on an authn worker, the counter's reset);
+ *   its completion (committer or authn worker): the subject's reference
+ *     (a MAC, no store read) and the grant's transaction, a vault_op whose
+ *     one-grant check is the transaction's (409 from activate_fn);
+ *   the grant's completion (committer): the answer.
+ * The job holds what the request lent until the answer: the caller (its
+ * principal and actor strings are the request's, alive until it is
+ * answered) and a reference on the body.
+ */
 struct activate_job {
 	struct vault_op op;            /* first: the completion's head */
 	struct vault_breakglass *b;
-	struct store_breakglass *g;
+	struct pv_actor actor;
+	struct vault_caller who;       /* who.actor is &actor */
+	json_t *body;
+	bool no_subject;               /* PV_E_NOTFOUND: no subject was ever stored */
 	struct store_breakglass grant; /* justification: the job's copy */
 };
 
@@ -222,16 +239,24 @@ static void activate_release(struct vault_op *op)
 	struct activate_job *j = (struct activate_job *)op;
 
 	store_breakglass_clear(&j->grant);
+	json_decref(j->body);
 	free(j);
 }
 
 /* After the fsync (committer thread): the grant is durable, so the
- * holder's next request may load it. */
+ * holder's next request may load it. Also the answer of a step that
+ * stopped before the submit (vault_op_complete). */
 static void activate_finish(struct vault_op *op, enum pv_rc rc, struct vault_answer *a)
 {
 	struct activate_job *j = (struct activate_job *)op;
-	struct store_breakglass *g = j->g;
+	struct store_breakglass *g = &j->grant;
 
+	if (rc == PV_E_NOTFOUND && j->no_subject) {
+		/* nothing to read; the refusal's entry, then the answer */
+		vault_op_refuse_as(op, "breakglass.activate", "breakglass", AUDIT_ERROR,
+		    http_rc_code(rc), rc, "No records name this subject");
+		return;
+	}
 	if (rc != PV_OK) {
 		vault_answer_fail(a, rc, rc == PV_E_CONFLICT ?
 		    "A break-glass grant of yours is in force: end it first" : NULL);
@@ -252,13 +277,13 @@ static enum pv_rc activate_fn(struct store_tx *tx, void *arg)
 	enum pv_rc rc;
 
 	memset(&cur, 0, sizeof(cur));
-	rc = store_breakglass_active(tx, j->g->user_id, j->g->created_ms, &cur);
+	rc = store_breakglass_active(tx, j->grant.user_id, j->grant.created_ms, &cur);
 	store_breakglass_clear(&cur);
 	if (rc == PV_OK)
 		return PV_E_CONFLICT;   /* one grant in force per holder */
 	if (rc != PV_E_NOTFOUND)
 		return rc;
-	return store_breakglass_put(tx, j->g);
+	return store_breakglass_put(tx, &j->grant);
 }
 
 static bool text_ok(const char *s, size_t max)
@@ -266,24 +291,93 @@ static bool text_ok(const char *s, size_t max)
 	return s != NULL && s[0] != '\0' && strlen(s) <= max;
 }
 
+/* The password was re-entered: the grant's row and entry, submitted. On
+ * the thread of the reconfirmation's completion: nothing here waits. */
+static void activate_submit(struct activate_job *j)
+{
+	struct vault_ctx *v = j->op.v;
+	struct vault_breakglass *b = j->b;
+	struct store_breakglass *g = &j->grant;
+	const char *subject = json_string_value(json_object_get(j->body, "subject"));
+	const char *code = json_string_value(json_object_get(j->body, "reason_code"));
+	const char *just = json_string_value(json_object_get(j->body, "justification"));
+	struct audit_event ev;
+	char res[BG_RESOURCE_MAX], *detail = NULL, head_hash[65];
+	int64_t now = util_now_ms(), head_seq = 0;
+	json_t *d;
+	enum pv_rc rc;
+
+	rc = vault_subject_ref(v->keys, subject, g->subject_ref);
+	if (rc == PV_E_NOTFOUND)
+		j->no_subject = true;
+	if (rc == PV_OK && ((rc = util_id_new("bg", g->id)) != PV_OK ||
+	    (rc = util_id_new("rev", g->review_id)) != PV_OK))
+		j->no_subject = false;
+	if (rc != PV_OK) {
+		vault_op_complete(&j->op, rc);
+		return;
+	}
+	audit_head(v->audit, &head_seq, head_hash);
+	util_strlcpy(g->user_id, j->who.subject->user_id, sizeof(g->user_id));
+	util_strlcpy(g->reason_code, code, sizeof(g->reason_code));
+	g->created_ms = now;
+	g->expires_ms = now + (int64_t)b->max_s * 1000;
+	g->since_seq = head_seq;
+	util_strlcpy(g->review_status, "open", sizeof(g->review_status));
+	g->review_due_ms = now + (int64_t)b->review_due_s * 1000;
+	bg_resource(res, sizeof(res), "breakglass", g->id);
+	d = json_pack("{s:s, s:s, s:s, s:o}", "grant", g->id, "review", g->review_id,
+	    "subject_ref", g->subject_ref, "expires_at", time_or_null(g->expires_ms));
+	detail = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(d);
+	if (detail == NULL || (g->justification = strdup(just)) == NULL) {
+		free(detail);
+		vault_op_complete(&j->op, PV_E_NOMEM);
+		return;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = j->actor;
+	ev.action = "breakglass.activate";
+	ev.resource = res;
+	ev.purpose_of_use = "ETREAT";
+	ev.outcome = AUDIT_ALLOWED;
+	ev.reason = code;
+	ev.detail = detail;
+	/* the one-grant check is the transaction's (409 from activate_fn); the
+	 * answer leaves from the completion, and the holder's next request
+	 * loads the grant (authz caches are keyed on it) */
+	vault_op_submit(&j->op, &ev, activate_fn, j);
+	free(detail);
+}
+
+/* The reconfirmation's answer (authn's completion: committer or worker). */
+static void activate_reconfirmed(enum pv_rc rc, json_t *out, const struct authn_result *res,
+    void *arg)
+{
+	struct activate_job *j = arg;
+	struct vault_answer a;
+
+	json_decref(out);
+	if (rc == PV_OK) {
+		activate_submit(j);
+		return;
+	}
+	/* refused (401, 423, 429): authn recorded it */
+	vault_answer_init(&a);
+	vault_answer_fail(&a, rc, res != NULL && res->message[0] != '\0' ? res->message : NULL);
+	vault_answer_send(&a, j->op.done, j->op.done_arg);
+	activate_release(&j->op);
+}
+
 void vault_breakglass_activate(struct vault_ctx *v, const struct vault_caller *who,
     const json_t *body, vault_done_fn done, void *arg)
 {
 	struct vault_breakglass *b = v->breakglass;
 	const char *subject, *code, *just, *pw;
-	struct store_breakglass g, cur;
-	struct activate_job *j = NULL;
-	struct authn_result ar;
-	struct audit_event ev;
+	struct activate_job *j;
 	struct vault_answer a;
-	char res[BG_RESOURCE_MAX], *detail = NULL;
-	int64_t now = util_now_ms(), head_seq = 0;
-	char head_hash[65];
-	json_t *d = NULL;
-	enum pv_rc rc;
 
 	vault_answer_init(&a);
-	memset(&g, 0, sizeof(g));
 	if (b == NULL) {
 		vault_answer_fail(&a, PV_E_INTERNAL, NULL);
 		goto out;
@@ -312,86 +406,27 @@ void vault_breakglass_activate(struct vault_ctx *v, const struct vault_caller *w
 		vault_answer_fail(&a, PV_E_INVALID, "password is required (re-enter yours)");
 		goto out;
 	}
-	if ((rc = authn_password_reconfirm(b->authn, who->subject, who->actor->source, pw,
-	    "breakglass.activate", "breakglass", &ar)) != PV_OK) {
-		vault_answer_fail(&a, rc, ar.message[0] != '\0' ? ar.message : NULL);
-		goto out;
-	}
-	rc = vault_subject_ref(v->keys, subject, g.subject_ref);
-	if (rc == PV_E_NOTFOUND) {
-		/* no subject was ever stored: nothing to read */
-		vault_fail_audited(v, who, "breakglass.activate", "breakglass", NULL, PV_E_NOTFOUND,
-		    "No records name this subject", &a);
-		goto out;
-	}
-	if (rc != PV_OK) {
-		vault_answer_fail(&a, rc, NULL);
-		goto out;
-	}
-	memset(&cur, 0, sizeof(cur));
-	STORE_READ(v->st, rc, store_breakglass_active(tx, who->subject->user_id, now, &cur));
-	if (rc == PV_OK) {
-		store_breakglass_clear(&cur);
-		vault_fail_audited(v, who, "breakglass.activate", "breakglass", NULL, PV_E_CONFLICT,
-		    "A break-glass grant of yours is in force: end it first", &a);
-		goto out;
-	}
-	if ((rc = util_id_new("bg", g.id)) != PV_OK || (rc = util_id_new("rev", g.review_id)) !=
-	    PV_OK) {
-		vault_answer_fail(&a, rc, NULL);
-		goto out;
-	}
-	audit_head(v->audit, &head_seq, head_hash);
-	util_strlcpy(g.user_id, who->subject->user_id, sizeof(g.user_id));
-	util_strlcpy(g.reason_code, code, sizeof(g.reason_code));
-	g.justification = (char *)just;
-	g.created_ms = now;
-	g.expires_ms = now + (int64_t)b->max_s * 1000;
-	g.since_seq = head_seq;
-	util_strlcpy(g.review_status, "open", sizeof(g.review_status));
-	g.review_due_ms = now + (int64_t)b->review_due_s * 1000;
-	bg_resource(res, sizeof(res), "breakglass", g.id);
-	d = json_pack("{s:s, s:s, s:s, s:o}", "grant", g.id, "review", g.review_id,
-	    "subject_ref", g.subject_ref, "expires_at", time_or_null(g.expires_ms));
-	detail = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(d);
-	if (detail == NULL) {
-		vault_answer_fail(&a, PV_E_NOMEM, NULL);
-		goto out;
-	}
-	memset(&ev, 0, sizeof(ev));
-	ev.actor = *who->actor;
-	ev.action = "breakglass.activate";
-	ev.resource = res;
-	ev.purpose_of_use = "ETREAT";
-	ev.outcome = AUDIT_ALLOWED;
-	ev.reason = code;
-	ev.detail = detail;
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		vault_answer_fail(&a, PV_E_NOMEM, NULL);
 		goto out;
 	}
-	j->grant = g;
-	if ((j->grant.justification = strdup(just)) == NULL) {
-		free(j);
-		vault_answer_fail(&a, PV_E_NOMEM, NULL);
-		goto out;
-	}
-	j->g = &j->grant;
 	j->b = b;
+	j->actor = *who->actor;
+	j->who = *who;
+	j->who.actor = &j->actor;
+	j->body = json_incref((json_t *)body);
 	j->op.v = v;
 	j->op.done = done;
 	j->op.done_arg = arg;
 	j->op.finish = activate_finish;
 	j->op.release = activate_release;
-	/* the one-grant check is the transaction's (409 from activate_fn); the
-	 * answer leaves from the completion, and the holder's next request
-	 * loads the grant (authz caches are keyed on it) */
-	vault_op_submit(&j->op, &ev, activate_fn, j);
-	free(detail);
+	j->op.actor = j->actor;        /* a refusal before the submit names it */
+	/* the password first (a wrong one is counted by the lockout); the
+	 * grant from its completion */
+	authn_password_reconfirm_async(b->authn, j->who.subject, j->actor.source, pw,
+	    "breakglass.activate", "breakglass", activate_reconfirmed, j);
 	return;
 out:
-	free(detail);
 	vault_answer_send(&a, done, arg);
 }
 

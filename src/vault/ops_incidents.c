@@ -50,7 +50,7 @@
 #include "vault/vault_int.h"
 
 #define KIND_NAME "incident.scope"
-#define KEK_NAME "incidents"
+#define KEK_NAME VAULT_KEK_INCIDENTS
 #define META_PREFIX "incident:"
 #define BLOB_MAGIC "PVI1"
 #define SCAN 500                 /* audit entries a step */
@@ -871,8 +871,9 @@ static enum pv_rc kek_latest_tx(struct store_tx *tx)
 	return rc;
 }
 
-/* KEK "incidents": a read when it exists (every create after the first);
- * only the first create commits it (and waits for that commit). */
+/* KEK "incidents": a read when it exists (serve makes it at an unsealed
+ * start, vault_keks_ensure); only the first create of a vault unsealed
+ * later commits it (and waits for that commit). */
 static enum pv_rc kek_ready(struct vault_ctx *v)
 {
 	enum pv_rc rc;

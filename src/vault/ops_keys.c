@@ -384,16 +384,122 @@ void vault_keys_list(struct vault_ctx *v, const struct vault_caller *who,
 	vault_answer_send(&a, done, arg);
 }
 
+/* ---- a key change, then its re-encryption job ---- */
+
+/*
+ * A rotation under reencrypt = auto, a version marked compromised and a
+ * collection's double encryption each queue a keys.reencrypt job after
+ * their change, and answer with its ID. No thread waits for either commit:
+ * the change is a vault_op; its finish, on the committer once the change is
+ * durable, sets op->again and follow_resubmit queues the job with
+ * jobs_enqueue_submit (allowed there: nothing waits); the job's completion
+ * runs the finish again (follow.answered) and the answer leaves. What the
+ * job's params need from before the change (a job of the key in progress,
+ * the census) is read on the caller's thread (follow_read); the version to
+ * move to comes from the change's transaction.
+ */
+struct reenc_follow {
+	struct vault_keyadmin *ka;
+	const char *name;          /* the op's copy */
+	const char *mode;          /* static */
+	int64_t max_rps;
+	uint32_t active;           /* the active version read before the change */
+	int64_t older, through;    /* census below active, below active + 1 */
+	bool running;              /* a job of the key is queued, running or paused */
+	bool wanted;               /* queue the job after the change */
+	uint32_t to_version;       /* set by the first finish */
+	bool answered;             /* the job's completion came: the second finish */
+	enum pv_rc job_rc;
+	char jid[UTIL_ID_MAX];
+};
+
+struct follow_head {
+	struct vault_op op;        /* first: the completion's head */
+	struct reenc_follow f;
+};
+
+static enum pv_rc census_older(struct store_tx *tx, const char *name, uint32_t below,
+    int64_t *out);
+static int running_cb(const struct store_job *j, void *arg);
+
+static enum pv_rc follow_read_tx(struct store_tx *tx, struct reenc_follow *f);
+
+/* Read before the change, on the caller's thread: wanted when no job of
+ * the key is in progress. PV_E_NOTFOUND: no such key (the change's
+ * transaction says so too). */
+static enum pv_rc follow_read(struct vault_keyadmin *ka, const char *name, const char *mode,
+    int64_t max_rps, struct reenc_follow *f)
+{
+	enum pv_rc rc;
+
+	memset(f, 0, sizeof(*f));
+	f->ka = ka;
+	f->name = name;
+	f->mode = mode;
+	f->max_rps = max_rps;
+	if (ka->jobs == NULL)
+		return PV_E_UNAVAILABLE;
+	STORE_READ(ka->v->st, rc, follow_read_tx(tx, f));
+	f->wanted = rc == PV_OK && !f->running;
+	return rc;
+}
+
+static void follow_done(enum pv_rc rc, const char *id, void *arg)
+{
+	struct follow_head *h = arg;
+
+	h->f.job_rc = rc;
+	util_strlcpy(h->f.jid, rc == PV_OK ? id : "", sizeof(h->f.jid));
+	h->f.answered = true;
+	vault_op_complete(&h->op, PV_OK);
+}
+
+/* op->resubmit after the change (committer thread): queue the job. */
+static void follow_resubmit(struct vault_op *op)
+{
+	struct follow_head *h = (struct follow_head *)op;
+	struct reenc_follow *f = &h->f;
+	const char *walk = walk_of(f->name);
+	json_t *params;
+	char *text;
+	enum pv_rc rc;
+
+	params = json_pack("{s:s, s:s, s:s, s:I, s:i}", "key", f->name, "collection",
+	    walk != NULL ? walk : "", "mode", f->mode, "max_rps", (json_int_t)f->max_rps,
+	    "to_version", (int)f->to_version);
+	text = params != NULL ? json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(params);
+	/* rotated: the active version read before is one to move too */
+	rc = text == NULL ? PV_E_NOMEM : jobs_enqueue_submit(f->ka->jobs, &op->actor, KIND_NAME,
+	    text, f->to_version > f->active ? f->through : f->older, follow_done, h);
+	free(text);
+	if (rc != PV_PENDING) {
+		f->job_rc = rc != PV_OK ? rc : PV_E_INTERNAL;
+		f->answered = true;
+		vault_op_complete(op, PV_OK);
+	}
+}
+
+/* In a finish whose change is durable: queue the job that moves to
+ * to_version, answered from its completion. */
+static void follow_start(struct vault_op *op, uint32_t to_version)
+{
+	struct follow_head *h = (struct follow_head *)op;
+
+	h->f.to_version = to_version;
+	op->again = true;
+	op->resubmit = follow_resubmit;
+}
+
 /* ---- rotate ---- */
 
 struct rotate_job {
-	struct vault_op op;            /* first: the completion's head */
+	struct follow_head h;          /* first: the completion's head */
 	struct vault_ctx *v;
 	char name[KEYS_KEK_NAME_MAX + 1];
 	char resource[KEY_RESOURCE_MAX];
 	uint32_t nv;
 	bool auto_reencrypt;
-	bool async;                    /* answered from the completion (no job to queue) */
 };
 
 static enum pv_rc rotate_fn(struct store_tx *tx, void *arg)
@@ -413,32 +519,42 @@ static enum pv_rc rotate_fn(struct store_tx *tx, void *arg)
 	return PV_OK;
 }
 
-/* The answer of a rotation that queues no job: on the committer thread
- * after the fsync, from the version rotate_fn assigned. */
+/* After the fsync, on the committer thread, from the version rotate_fn
+ * assigned; under reencrypt = auto first the job (follow_start), then,
+ * from its completion, the answer with its ID. */
 static void rotate_finish(struct vault_op *op, enum pv_rc rc, struct vault_answer *a)
 {
 	struct rotate_job *j = (struct rotate_job *)op;
+	struct reenc_follow *f = &j->h.f;
 
-	if (rc == PV_E_NOTFOUND) {
+	if (f->answered) {
+		if (f->job_rc != PV_OK)
+			log_warn("vault: key %s: the automatic re-encryption job was not queued",
+			    j->name);
+	} else if (rc == PV_E_NOTFOUND) {
 		vault_op_refuse(op, "key.rotate", j->resource, rc, "no such key");
 		return;
-	}
-	if (rc != PV_OK) {
+	} else if (rc != PV_OK) {
 		vault_answer_fail(a, rc, NULL);
 		return;
+	} else {
+		log_info("vault: key %s rotated to v%u", j->name, (unsigned)j->nv);
+		if (f->wanted && j->auto_reencrypt) {
+			follow_start(op, j->nv);
+			return;
+		}
+		/* the policy turned auto between the read and the rotation, or a
+		 * job of the key is in progress: none is queued from here */
+		if (j->auto_reencrypt && walkable(j->name))
+			log_warn("vault: key %s: the automatic re-encryption job was not queued",
+			    j->name);
 	}
-	log_info("vault: key %s rotated to v%u", j->name, (unsigned)j->nv);
-	/* the policy turned auto between the read and the rotation: the
-	 * job cannot be queued from here (same as a failed enqueue) */
-	if (j->auto_reencrypt && walkable(j->name))
-		log_warn("vault: key %s: the automatic re-encryption job was not queued", j->name);
 	a->body = json_pack("{s:s, s:i}", "name", j->name, "version", (int)j->nv);
+	if (a->body != NULL && f->jid[0] != '\0')
+		json_object_set_new(a->body, "job", json_string(f->jid));
 	if (a->body == NULL)
 		vault_answer_fail(a, PV_E_NOMEM, NULL);
 }
-
-static enum pv_rc enqueue_reencrypt(struct vault_keyadmin *ka, const struct pv_actor *actor,
-    const char *name, const char *mode, int64_t max_rps, char id[UTIL_ID_MAX]);
 
 static enum pv_rc policy_auto_tx(struct store_tx *tx, void *arg)
 {
@@ -459,7 +575,6 @@ void vault_key_rotate(struct vault_keyadmin *ka, const struct vault_caller *who,
 	struct rotate_job *j = NULL;
 	struct audit_event ev;
 	struct vault_answer a;
-	char jid[UTIL_ID_MAX] = "";
 	char *detail = NULL;
 	enum pv_rc rc;
 
@@ -482,39 +597,20 @@ void vault_key_rotate(struct vault_keyadmin *ka, const struct vault_caller *who,
 	ev.resource = j->resource;
 	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = detail;
-	/* A rotation under reencrypt = auto queues its job after the commit
-	 * (jobs_enqueue, a commit of its own): that one still waits here.
-	 * Every other rotation answers from its completion. */
+	/* under reencrypt = auto the job follows the rotation (follow_read:
+	 * what its params need from before it) */
 	STORE_READ(v->st, rc, policy_auto_tx(tx, j));
-	if (rc != PV_OK || !j->auto_reencrypt || !walkable(name)) {
-		j->op.v = v;
-		j->op.done = done;
-		j->op.done_arg = arg;
-		j->op.finish = rotate_finish;
-		j->auto_reencrypt = false;
-		vault_op_submit(&j->op, &ev, rotate_fn, j);
-		free(detail);
-		return;
-	}
-	rc = audit_commit(v->audit, &ev, rotate_fn, j);
-	if (rc == PV_E_NOTFOUND) {
-		refuse(v, who, "key.rotate", j->resource, rc, "no such key", &a);
-		goto out;
-	}
-	if (rc != PV_OK) {
-		vault_answer_fail(&a, rc, NULL);
-		goto out;
-	}
-	log_info("vault: key %s rotated to v%u", name, (unsigned)j->nv);
-	if (j->auto_reencrypt && walkable(name) &&
-	    enqueue_reencrypt(ka, who->actor, name, is_index_key(name) ? "reindex" : "rewrap_dek",
-	    MAX_RPS_DEFAULT, jid) != PV_OK)
-		log_warn("vault: key %s: the automatic re-encryption job was not queued", name);
-	a.body = json_pack("{s:s, s:i}", "name", name, "version", (int)j->nv);
-	if (a.body != NULL && jid[0] != '\0')
-		json_object_set_new(a.body, "job", json_string(jid));
-	if (a.body == NULL)
-		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+	if (rc == PV_OK && j->auto_reencrypt && walkable(name))
+		(void)follow_read(ka, j->name, is_index_key(name) ? "reindex" : "rewrap_dek",
+		    MAX_RPS_DEFAULT, &j->h.f);
+	j->auto_reencrypt = false;
+	j->h.op.v = v;
+	j->h.op.done = done;
+	j->h.op.done_arg = arg;
+	j->h.op.finish = rotate_finish;
+	vault_op_submit(&j->h.op, &ev, rotate_fn, j);
+	free(detail);
+	return;
 out:
 	free(j);
 	free(detail);
@@ -912,8 +1008,10 @@ void vault_key_used(struct vault_ctx *v, const struct vault_caller *who, const c
 }
 
 struct compromise_job {
+	struct follow_head h;          /* first: the completion's head */
 	struct vault_ctx *v;
-	const char *name;
+	char name[KEYS_KEK_NAME_MAX + 1];
+	char resource[KEY_RESOURCE_MAX];
 	uint32_t version;
 	uint32_t nv;          /* the new active version if it rotated, else 0 */
 };
@@ -960,77 +1058,99 @@ static enum pv_rc compromise_fn(struct store_tx *tx, void *arg)
 	return rc;
 }
 
-static enum pv_rc enqueue_reencrypt(struct vault_keyadmin *ka, const struct pv_actor *actor,
-    const char *name, const char *mode, int64_t max_rps, char id[UTIL_ID_MAX]);
+/* After the fsync (committer thread): the version is marked; the priority
+ * re-encryption follows (follow_start), then the answer with its job. */
+static void compromise_finish(struct vault_op *op, enum pv_rc rc, struct vault_answer *a)
+{
+	struct compromise_job *j = (struct compromise_job *)op;
+	struct reenc_follow *f = &j->h.f;
+
+	if (!f->answered) {
+		if (rc == PV_E_NOTFOUND || rc == PV_E_STATE) {
+			vault_op_refuse(op, "key.compromised", j->resource, rc, rc == PV_E_NOTFOUND ?
+			    "no such key version" : "the version is revoked already");
+			return;
+		}
+		if (rc != PV_OK) {
+			vault_answer_fail(a, rc, NULL);
+			return;
+		}
+		compromised_add(f->ka, j->name, j->version);
+		log_warn("vault: key %s v%u marked compromised%s", j->name, (unsigned)j->version,
+		    j->nv ? " (rotated)" : "");
+		if (walkable(j->name) && f->wanted) {
+			follow_start(op, j->nv > 0 ? j->nv : f->active);
+			return;
+		}
+		if (walkable(j->name))
+			f->job_rc = f->running ? PV_E_JOB_CONFLICT : PV_E_UNAVAILABLE;
+	}
+	if (walkable(j->name) && f->job_rc != PV_OK)
+		log_warn("vault: key %s: no re-encryption queued after the compromise (%s)",
+		    j->name, pv_rc_name(f->job_rc));
+	a->body = json_pack("{s:s, s:i, s:s}", "name", j->name, "version", (int)j->version,
+	    "state", "compromised");
+	if (a->body != NULL && j->nv > 0)
+		json_object_set_new(a->body, "rotated_to", json_integer(j->nv));
+	if (a->body != NULL && f->jid[0] != '\0')
+		json_object_set_new(a->body, "job", json_string(f->jid));
+	if (a->body == NULL)
+		vault_answer_fail(a, PV_E_NOMEM, NULL);
+}
 
 void vault_key_compromised(struct vault_keyadmin *ka, const struct vault_caller *who,
     const char *name, const char *vtext, json_t *body, vault_done_fn done, void *arg)
 {
 	struct vault_ctx *v = ka->v;
-	struct compromise_job j = { v, name, 0, 0 };
+	struct compromise_job *j = NULL;
 	struct audit_event ev;
 	struct vault_answer a;
-	char resource[KEY_RESOURCE_MAX], want[KEY_RESOURCE_MAX], jid[UTIL_ID_MAX] = "";
+	char resource[KEY_RESOURCE_MAX], want[KEY_RESOURCE_MAX];
 	char *detail = NULL;
+	uint32_t version = 0;
 	json_t *c;
-	enum pv_rc rc;
 
 	vault_answer_init(&a);
-	if (!keys_kek_name_valid(name) || !parse_version(vtext, &j.version)) {
+	if (!keys_kek_name_valid(name) || !parse_version(vtext, &version)) {
 		refuse(v, who, "key.compromised", "keys", PV_E_NOTFOUND, "no such key version", &a);
 		goto out;
 	}
-	key_resource(resource, sizeof(resource), name, j.version);
+	key_resource(resource, sizeof(resource), name, version);
 	c = body != NULL ? json_object_get(body, "confirm") : NULL;
-	snprintf(want, sizeof(want), "%s:%u", name, (unsigned)j.version);
+	snprintf(want, sizeof(want), "%s:%u", name, (unsigned)version);
 	if (body == NULL || json_object_size(body) != 1 || !json_is_string(c) ||
 	    strcmp(json_string_value(c), want) != 0) {
 		refuse(v, who, "key.compromised", resource, PV_E_INVALID,
 		    "confirm must be exactly \"<name>:<version>\" of the version", &a);
 		goto out;
 	}
-	if ((detail = key_detail(name, j.version, NULL, NULL)) == NULL) {
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (detail = key_detail(name, version, NULL, NULL)) == NULL) {
 		vault_answer_fail(&a, PV_E_NOMEM, NULL);
 		goto out;
 	}
+	j->v = v;
+	util_strlcpy(j->name, name, sizeof(j->name));
+	util_strlcpy(j->resource, resource, sizeof(j->resource));
+	j->version = version;
+	/* the priority re-encryption, no rate cap: read what it needs now */
+	(void)follow_read(ka, j->name, is_index_key(name) ? "reindex" : "rewrap_dek",
+	    MAX_RPS_MAX, &j->h.f);
 	memset(&ev, 0, sizeof(ev));
 	ev.actor = *who->actor;
 	ev.action = "key.compromised";
-	ev.resource = resource;
+	ev.resource = j->resource;
 	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = detail;
-	rc = audit_commit(v->audit, &ev, compromise_fn, &j);
-	if (rc == PV_E_NOTFOUND || rc == PV_E_STATE) {
-		refuse(v, who, "key.compromised", resource, rc, rc == PV_E_NOTFOUND ?
-		    "no such key version" : "the version is revoked already", &a);
-		goto out;
-	}
-	if (rc != PV_OK) {
-		vault_answer_fail(&a, rc, NULL);
-		goto out;
-	}
-	compromised_add(ka, name, j.version);
-	log_warn("vault: key %s v%u marked compromised%s", name, (unsigned)j.version,
-	    j.nv ? " (rotated)" : "");
-	/* the priority re-encryption: no rate cap */
-	if (walkable(name)) {
-		rc = enqueue_reencrypt(ka, who->actor, name, is_index_key(name) ? "reindex" :
-		    "rewrap_dek", MAX_RPS_MAX, jid);
-		if (rc != PV_OK) {
-			log_warn("vault: key %s: no re-encryption queued after the compromise (%s)",
-			    name, pv_rc_name(rc));
-			jid[0] = '\0';
-		}
-	}
-	a.body = json_pack("{s:s, s:i, s:s}", "name", name, "version", (int)j.version, "state",
-	    "compromised");
-	if (a.body != NULL && j.nv > 0)
-		json_object_set_new(a.body, "rotated_to", json_integer(j.nv));
-	if (a.body != NULL && jid[0] != '\0')
-		json_object_set_new(a.body, "job", json_string(jid));
-	if (a.body == NULL)
-		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+	j->h.op.v = v;
+	j->h.op.done = done;
+	j->h.op.done_arg = arg;
+	j->h.op.finish = compromise_finish;
+	vault_op_submit(&j->h.op, &ev, compromise_fn, j);
+	free(detail);
+	return;
 out:
+	free(j);
 	free(detail);
 	vault_answer_send(&a, done, arg);
 }
@@ -1120,6 +1240,19 @@ static enum pv_rc enqueue_read_tx(struct store_tx *tx, struct enqueue_read *e)
 		return rc;
 	e->running = rc_.found;
 	return PV_OK;
+}
+
+static enum pv_rc follow_read_tx(struct store_tx *tx, struct reenc_follow *f)
+{
+	struct enqueue_read e = { f->name, 0, 0, false };
+	enum pv_rc rc;
+
+	if ((rc = enqueue_read_tx(tx, &e)) != PV_OK)
+		return rc;
+	f->active = e.active;
+	f->older = e.total;
+	f->running = e.running;
+	return census_older(tx, f->name, e.active + 1, &f->through);
 }
 
 static enum pv_rc enqueue_reencrypt(struct vault_keyadmin *ka, const struct pv_actor *actor,
@@ -1224,8 +1357,11 @@ out:
 /* ---- double encryption of an existing collection ---- */
 
 struct double_job {
+	struct follow_head h;          /* first: the completion's head */
 	struct vault_ctx *v;
-	const char *name;
+	char name[KEYS_KEK_NAME_MAX + 1];
+	char collection[VAULT_NAME_MAX];
+	char resource[VAULT_RESOURCE_MAX];
 	int want;
 	uint32_t nv;
 };
@@ -1258,15 +1394,48 @@ static enum pv_rc double_fn(struct store_tx *tx, void *arg)
 	return keys_kek_rotate_opts_tx(j->v->keys, tx, j->name, &o, &j->nv);
 }
 
+/* After the fsync (committer thread): the policy written and the key
+ * rotated; the job that moves every record follows (follow_start), then
+ * the answer with its ID. */
+static void double_finish(struct vault_op *op, enum pv_rc rc, struct vault_answer *a)
+{
+	struct double_job *j = (struct double_job *)op;
+	struct reenc_follow *f = &j->h.f;
+
+	if (!f->answered) {
+		if (rc == PV_E_STATE || rc == PV_E_HSM) {
+			vault_op_refuse(op, "collection.update", j->resource, rc, rc == PV_E_HSM ?
+			    "the HSM is not available" : "the key's provider is not available");
+			return;
+		}
+		if (rc != PV_OK) {
+			vault_answer_fail(a, rc, NULL);
+			return;
+		}
+		log_info("vault: %s rotated to v%u (double encryption %s)", j->name,
+		    (unsigned)j->nv, j->want ? "on" : "off");
+		follow_start(op, j->nv);
+		return;
+	}
+	if (f->job_rc != PV_OK) {
+		vault_answer_fail(a, f->job_rc, "the key rotated; start its re-encryption with "
+		    "POST /v1/keys/{name}/reencrypt");
+		return;
+	}
+	a->body = json_pack("{s:s, s:b, s:i, s:s}", "collection", j->collection,
+	    "double_encryption", j->want == 1, "version", (int)j->nv, "job", f->jid);
+	if (a->body == NULL)
+		vault_answer_fail(a, PV_E_NOMEM, NULL);
+}
+
 void vault_collection_double(struct vault_keyadmin *ka, const struct vault_caller *who,
     const char *collection, json_t *body, vault_done_fn done, void *arg)
 {
 	struct vault_ctx *v = ka->v;
-	struct double_job j = { v, NULL, 0, 0 };
-	struct enqueue_read e = { NULL, 0, 0, false };
+	struct double_job *j = NULL;
 	struct audit_event ev;
 	struct vault_answer a;
-	char kek[VAULT_KEK_NAME_MAX], resource[VAULT_RESOURCE_MAX], jid[UTIL_ID_MAX] = "";
+	char resource[VAULT_RESOURCE_MAX];
 	char *detail = NULL;
 	int64_t max_rps = MAX_RPS_DEFAULT;
 	json_t *d = json_object_get(body, "double_encryption");
@@ -1294,16 +1463,22 @@ void vault_collection_double(struct vault_keyadmin *ka, const struct vault_calle
 		if (mr != NULL)
 			max_rps = json_integer_value(mr);
 	}
-	vault_kek_records(collection, kek, sizeof(kek));
-	j.name = e.name = kek;
-	j.want = json_is_true(d) ? 1 : 0;
 	if (ka->jobs == NULL) {
 		vault_answer_fail(&a, PV_E_UNAVAILABLE, NULL);
 		goto out;
 	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+		goto out;
+	}
+	j->v = v;
+	vault_kek_records(collection, j->name, sizeof(j->name));
+	util_strlcpy(j->collection, collection, sizeof(j->collection));
+	util_strlcpy(j->resource, resource, sizeof(j->resource));
+	j->want = json_is_true(d) ? 1 : 0;
 	/* refuse before rotating: the move needs the job */
-	STORE_READ(v->st, rc, enqueue_read_tx(tx, &e));
-	if (rc == PV_OK && e.running)
+	rc = follow_read(ka, j->name, "rewrap_dek", max_rps, &j->h.f);
+	if (rc == PV_OK && j->h.f.running)
 		rc = PV_E_JOB_CONFLICT;
 	if (rc == PV_E_NOTFOUND || rc == PV_E_JOB_CONFLICT) {
 		refuse(v, who, "collection.update", resource, rc, rc == PV_E_NOTFOUND ?
@@ -1316,7 +1491,8 @@ void vault_collection_double(struct vault_keyadmin *ka, const struct vault_calle
 		goto out;
 	}
 	{
-		json_t *dj = json_pack("{s:s, s:b}", "key", kek, "double_encryption", j.want == 1);
+		json_t *dj = json_pack("{s:s, s:b}", "key", j->name, "double_encryption",
+		    j->want == 1);
 
 		detail = dj != NULL ? json_dumps(dj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		json_decref(dj);
@@ -1328,32 +1504,18 @@ void vault_collection_double(struct vault_keyadmin *ka, const struct vault_calle
 	memset(&ev, 0, sizeof(ev));
 	ev.actor = *who->actor;
 	ev.action = "collection.update";
-	ev.resource = resource;
+	ev.resource = j->resource;
 	ev.outcome = AUDIT_ALLOWED;
 	ev.detail = detail;
-	rc = audit_commit(v->audit, &ev, double_fn, &j);
-	if (rc == PV_E_STATE || rc == PV_E_HSM) {
-		refuse(v, who, "collection.update", resource, rc, rc == PV_E_HSM ?
-		    "the HSM is not available" : "the key's provider is not available", &a);
-		goto out;
-	}
-	if (rc != PV_OK) {
-		vault_answer_fail(&a, rc, NULL);
-		goto out;
-	}
-	log_info("vault: %s rotated to v%u (double encryption %s)", kek, (unsigned)j.nv,
-	    j.want ? "on" : "off");
-	rc = enqueue_reencrypt(ka, who->actor, kek, "rewrap_dek", max_rps, jid);
-	if (rc != PV_OK) {
-		vault_answer_fail(&a, rc, "the key rotated; start its re-encryption with "
-		    "POST /v1/keys/{name}/reencrypt");
-		goto out;
-	}
-	a.body = json_pack("{s:s, s:b, s:i, s:s}", "collection", collection, "double_encryption",
-	    j.want == 1, "version", (int)j.nv, "job", jid);
-	if (a.body == NULL)
-		vault_answer_fail(&a, PV_E_NOMEM, NULL);
+	j->h.op.v = v;
+	j->h.op.done = done;
+	j->h.op.done_arg = arg;
+	j->h.op.finish = double_finish;
+	vault_op_submit(&j->h.op, &ev, double_fn, j);
+	free(detail);
+	return;
 out:
+	free(j);
 	free(detail);
 	vault_answer_send(&a, done, arg);
 }

@@ -67,8 +67,9 @@ static enum pv_rc ensure_fn(struct store_tx *tx, void *arg)
 	return keys_kek_ensure_tx(j->keys, tx, VAULT_KEK_TOKENS);
 }
 
-/* KEK "tokens" is made on first use (the keyring writes through the audit
- * writer, like every runtime write). */
+/* KEK "tokens" is made at serve's start when unsealed (vault_keks_ensure);
+ * a vault unsealed later makes it on first use here (the keyring writes
+ * through the audit writer, like every runtime write), waiting once. */
 static enum pv_rc ensure_tokens_kek(struct vault_ctx *v)
 {
 	struct ensure_job j = { v->keys };
@@ -202,15 +203,33 @@ out:
 struct put_job {
 	struct store_token t;
 	bool link_only;      /* an existing token: only link it to t.subject_ref */
+	/* a subject's first token: its key, made in memory, put in the token's
+	 * transaction (no commit of its own before it) */
+	struct store_subject *new_subject;
 };
 
-/* In the token's transaction: the patient it is linked to must still exist
- * (a shred that committed first wins: 410), then the row or the link. */
+static void put_job_free(struct put_job *j)
+{
+	if (j == NULL)
+		return;
+	store_token_clear(&j->t);
+	if (j->new_subject != NULL) {
+		store_subject_clear(j->new_subject);
+		free(j->new_subject);
+	}
+	free(j);
+}
+
+/* In the token's transaction: a new subject's key row (unless shredded
+ * meanwhile: 410), the patient it is linked to must still exist (a shred
+ * that committed first wins: 410), then the row or the link. */
 static enum pv_rc put_fn(struct store_tx *tx, void *arg)
 {
 	struct put_job *j = arg;
 	enum pv_rc rc;
 
+	if (j->new_subject != NULL && (rc = vault_subject_put_row_tx(tx, j->new_subject)) != PV_OK)
+		return rc;
 	if (j->t.subject_ref[0] != '\0') {
 		struct store_subject s;
 
@@ -227,11 +246,13 @@ static enum pv_rc put_fn(struct store_tx *tx, void *arg)
 	return store_token_put(tx, &j->t);
 }
 
-/* The subject of a tokenization: its ref (subject key made if it has none,
- * like a record's), "" without one. The collection must name a subject
- * field, whose type validates the value. */
+/* The subject of a tokenization: its ref, "" without one, and (the
+ * subject's first write) its new key's row in *row, for the token's
+ * transaction, like a record's. The collection must name a subject field,
+ * whose type validates the value. */
 static enum pv_rc token_subject(struct vault_ctx *v, const struct vault_collection *c,
-    const char *subject, char ref[STORE_SUBJECT_REF_LEN + 1], char *err, size_t errlen)
+    const char *subject, char ref[STORE_SUBJECT_REF_LEN + 1], struct store_subject **row,
+    char *err, size_t errlen)
 {
 	const struct vault_field *sf = NULL;
 	struct vault_subject_env se;
@@ -268,7 +289,7 @@ static enum pv_rc token_subject(struct vault_ctx *v, const struct vault_collecti
 	memset(&se, 0, sizeof(se));
 	/* the ref of the value as a record's subject field holds it */
 	if ((rc = vault_subject_ref(v->keys, subject, ref)) == PV_OK)
-		rc = vault_subject_ensure(v, ref, &se);
+		rc = vault_subject_for_write(v, ref, &se, row);
 	vault_wipe(&se, sizeof(se));
 	if (rc != PV_OK)
 		ref[0] = '\0';
@@ -336,10 +357,7 @@ static void create_done(enum pv_rc rc, void *arg)
 		vault_answer_fail(&a, rc, NULL);
 	else if ((a.body = json_pack("{s:s}", "token", d->token)) == NULL)
 		vault_answer_fail(&a, PV_E_NOMEM, NULL);
-	if (d->j != NULL) {
-		store_token_clear(&d->j->t);
-		free(d->j);
-	}
+	put_job_free(d->j);
 	vault_answer_send(&a, d->done, d->arg);
 	free(d);
 }
@@ -411,13 +429,14 @@ void vault_token_create(struct vault_ctx *v, const struct vault_caller *who,
 		rc = PV_E_NOMEM;
 		goto out;
 	}
-	if ((rc = token_subject(v, c, spec->subject, sref, err, sizeof(err))) != PV_OK)
-		goto fail;
 	j = calloc(1, sizeof(*j));
 	if (j == NULL) {
 		rc = PV_E_NOMEM;
 		goto out;
 	}
+	if ((rc = token_subject(v, c, spec->subject, sref, &j->new_subject, err, sizeof(err))) !=
+	    PV_OK)
+		goto fail;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (deterministic) {
 			rc = det_lookup(v, c, f, canon, j->t.mac, &j->t.mac_version, token, &existing,
@@ -518,10 +537,7 @@ out:
 		vault_wipe(pt, strlen(pt));
 		free(pt);
 	}
-	if (j != NULL) {
-		store_token_clear(&j->t);
-		free(j);
-	}
+	put_job_free(j);
 	store_token_clear(&existing);
 	free(detail);
 	if (sent)

@@ -69,6 +69,22 @@ void vault_free(struct vault_ctx *v)
 	free(v);
 }
 
+static enum pv_rc keks_fn(struct store_tx *tx, void *arg)
+{
+	enum pv_rc rc = keys_kek_ensure_tx(arg, tx, VAULT_KEK_TOKENS);
+
+	return rc == PV_OK ? keys_kek_ensure_tx(arg, tx, VAULT_KEK_INCIDENTS) : rc;
+}
+
+enum pv_rc vault_keks_ensure(struct vault_ctx *v)
+{
+	if (v == NULL)
+		return PV_E_INVALID;
+	if (keys_is_sealed(v->keys))
+		return PV_E_SEALED;
+	return audit_commit(v->audit, NULL, keks_fn, v->keys);
+}
+
 static const struct vault_collection *cache_find(struct vault_ctx *v, const char *name)
 {
 	for (size_t i = 0; i < v->ncolls; i++)

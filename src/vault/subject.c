@@ -77,11 +77,10 @@ enum pv_rc vault_subject_env_from(const struct store_subject *s, struct vault_su
 	return PV_OK;
 }
 
-/* ---- making a subject's key (through the audit writer) ---- */
+/* ---- making a subject's key (in the write's own transaction) ---- */
 
-static enum pv_rc ensure_fn(struct store_tx *tx, void *arg)
+enum pv_rc vault_subject_put_row_tx(struct store_tx *tx, const struct store_subject *row)
 {
-	const struct store_subject *row = arg;
 	int64_t ms;
 	enum pv_rc rc = store_subject_tombstone_get(tx, row->ref, &ms);
 
@@ -90,7 +89,7 @@ static enum pv_rc ensure_fn(struct store_tx *tx, void *arg)
 	if (rc != PV_E_NOTFOUND)
 		return rc;
 	rc = store_subject_put(tx, row);
-	return rc == PV_E_CONFLICT ? PV_OK : rc;   /* another request made it first */
+	return rc == PV_E_CONFLICT ? PV_OK : rc;   /* another write made it first */
 }
 
 static enum pv_rc subject_read(struct store_tx *tx, const char *ref, struct vault_subject_env *out)
@@ -109,10 +108,7 @@ static enum pv_rc subject_read(struct store_tx *tx, const char *ref, struct vaul
 	return rc;
 }
 
-/* A record write's subject key, without a commit: the stored one, or (a
- * subject's first record) a new one made in memory, its row in *row for
- * the write's own transaction (vault_subject_put_tx). */
-static enum pv_rc subject_for_write(struct vault_ctx *v, const char *ref,
+enum pv_rc vault_subject_for_write(struct vault_ctx *v, const char *ref,
     struct vault_subject_env *out, struct store_subject **row)
 {
 	struct keys_subject_key sk;
@@ -155,25 +151,6 @@ static enum pv_rc subject_for_write(struct vault_ctx *v, const char *ref,
 	}
 	*row = r;
 	return PV_OK;
-}
-
-enum pv_rc vault_subject_ensure(struct vault_ctx *v, const char *ref,
-    struct vault_subject_env *out)
-{
-	struct store_subject *row = NULL;
-	enum pv_rc rc = subject_for_write(v, ref, out, &row);
-
-	if (rc != PV_OK || row == NULL)
-		return rc;   /* stored already (or an error) */
-	vault_wipe(out, sizeof(*out));
-	rc = audit_commit(v->audit, NULL, ensure_fn, row);
-	store_subject_clear(row);
-	free(row);
-	if (rc != PV_OK)
-		return rc;
-	/* whoever won the race, the stored key is the one */
-	STORE_READ(v->st, rc, subject_read(tx, ref, out));
-	return rc;
 }
 
 static bool env_same(const struct vault_subject_env *a, const struct vault_subject_env *b)
@@ -335,7 +312,7 @@ enum pv_rc vault_record_seal_job(struct vault_ctx *v, const struct vault_collect
 		rc = vault_subject_ref(v->keys, value, ref);
 		/* no commit here: a new subject's row goes with the record */
 		if (rc == PV_OK)
-			rc = subject_for_write(v, ref, &se, &row);
+			rc = vault_subject_for_write(v, ref, &se, &row);
 		if (rc != PV_OK)
 			return rc;
 		memcpy(j->subject_ref, ref, sizeof(ref));

@@ -427,6 +427,13 @@ enum pv_rc vault_subject_tombstones_apply(struct store *restored,
 enum pv_rc vault_routes(struct http_server *srv, const struct vault_deps *deps,
     struct vault_ctx **out);
 void vault_free(struct vault_ctx *v);
+/* The KEKs that a first use would make on its request thread (tokens, for
+ * the first tokenization; incidents, for the first breach-scope report),
+ * made now if the keyring is unsealed and they do not exist: one commit
+ * with no entry, as the first use makes them. For serve's start-up (off
+ * any request thread: it waits for that commit). A vault sealed then makes
+ * each at its first use, once. PV_E_SEALED if sealed. */
+enum pv_rc vault_keks_ensure(struct vault_ctx *v);
 
 /* Key administration (API.md "Keys"; ops_keys.c): register the job kind
  * "keys.reencrypt" on r and the /v1/keys routes on srv (either may be

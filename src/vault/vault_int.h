@@ -41,6 +41,7 @@ void vault_wipe(void *p, size_t len);
 #define VAULT_KEK_RECORDS_PREFIX "collection:"   /* + collection: record DEKs */
 #define VAULT_KEK_INDEX_PREFIX "index:"          /* + collection: blind-index keys */
 #define VAULT_KEK_TOKENS "tokens"                /* token values, deterministic tokens */
+#define VAULT_KEK_INCIDENTS "incidents"          /* breach-scope results (ops_incidents.c) */
 #define VAULT_KEK_NAME_MAX 128
 #define VAULT_BATCH_MAX 100                      /* items in one records:batch call */
 #define VAULT_SEARCH_MAX 100                     /* records in one search answer */
@@ -112,10 +113,16 @@ struct vault_subject_env {
  * one over 4096 bytes. The input buffer is wiped. */
 enum pv_rc vault_subject_ref(struct keys *k, const char *value,
     char ref[STORE_SUBJECT_REF_LEN + 1]);
-/* The subject's key, made (through the audit writer, no entry) if it has
- * none yet: PV_E_SUBJECT_SHREDDED if the subject was shredded. */
-enum pv_rc vault_subject_ensure(struct vault_ctx *v, const char *ref,
-    struct vault_subject_env *out);
+/* A write's subject key, without a commit: the stored one (*row NULL), or
+ * (the subject's first write) a new one made in memory, its row in *row
+ * (the caller's: store_subject_clear + free) for the write's own
+ * transaction. PV_E_SUBJECT_SHREDDED if the subject was shredded. */
+enum pv_rc vault_subject_for_write(struct vault_ctx *v, const char *ref,
+    struct vault_subject_env *out, struct store_subject **row);
+/* In a write's transaction: put a new subject's row unless the subject was
+ * shredded (PV_E_SUBJECT_SHREDDED); one another write stored first is fine
+ * (that key is the one). */
+enum pv_rc vault_subject_put_row_tx(struct store_tx *tx, const struct store_subject *row);
 /* The subject key of a store row into se (PV_E_INTEGRITY if malformed). */
 enum pv_rc vault_subject_env_from(const struct store_subject *s, struct vault_subject_env *se);
 /* In tx: the record (store_record_get) and its subject's key. A record whose
