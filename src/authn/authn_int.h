@@ -78,7 +78,6 @@ struct authn_service {
 	size_t evict_cursor;
 	struct authn_oidc *oidc;                 /* [oidc] sign-in (oidc.c); NULL: off */
 	struct authn_workers *workers;           /* pending.c: CPU steps of operations */
-	atomic_bool kek_ready;                   /* authn_kek_ensure succeeded once */
 };
 
 /*
@@ -212,8 +211,10 @@ enum pv_rc authn_mfa_open(struct authn_service *s, const struct store_user *u,
  * which. The row keeps the version (store_recovery_set). */
 enum pv_rc authn_recovery_mac(struct authn_service *s, const char *sha_hex, uint32_t version,
     char out[AUTHN_HASH_HEX_MAX], uint32_t *made);
-/* Create the KEK if missing (a writer job). */
-enum pv_rc authn_kek_ensure(struct authn_service *s);
+/* A request found KEK identity missing (authn_kek_start did not make it:
+ * sealed at start and not unsealed yet, or it failed): logged, and
+ * PV_E_UNAVAILABLE; nothing is created. */
+enum pv_rc authn_kek_missing(void);
 
 /* Reserve one attempt BEFORE verifying (writer job: check and count in one
  * step, so N concurrent attempts verify at most lockout_threshold of them).
