@@ -1086,7 +1086,7 @@ callback_start(struct callback_op *o, const char *code, const char *state,
     const char *idp_error, const char *bind_cookie)
 {
 	struct authn_service *s = o->op.s;
-	struct authn_oidc *o_ = s->oidc;
+	struct authn_oidc *oi = s->oidc;
 	struct authn_op *op = &o->op;
 	struct authn_jwt_expect ex;
 	struct audit_event ev;
@@ -1095,7 +1095,7 @@ callback_start(struct callback_op *o, const char *code, const char *state,
 	char nkey[96], *form = NULL;
 	enum pv_rc rc;
 
-	if (o_ == NULL)
+	if (oi == NULL)
 		return fail(&op->ar, PV_E_NOTFOUND, "OIDC sign-in is not configured ([oidc] issuer)");
 	if (state == NULL || state[0] == '\0' || strlen(state) > 256)
 		return op_refused(op, o->source, "auth.oidc.login", "oidc_state_unknown", NULL, NULL,
@@ -1138,13 +1138,13 @@ callback_start(struct callback_op *o, const char *code, const char *state,
 	if (code == NULL || code[0] == '\0' || strlen(code) > 2048)
 		return op_refused(op, o->source, "auth.oidc.login", "oidc_malformed", NULL, &o->tj,
 		    PV_E_OIDC, NULL);
-	if ((rc = discovery(o_, &d)) != PV_OK)
+	if ((rc = discovery(oi, &d)) != PV_OK)
 		return rc;
-	if ((form = token_form(o_, code, verifier)) == NULL) {
+	if ((form = token_form(oi, code, verifier)) == NULL) {
 		json_decref(d);
 		return PV_E_NOMEM;
 	}
-	rc = fetch_json(o_, json_string_value(json_object_get(d, "token_endpoint")), form, true,
+	rc = fetch_json(oi, json_string_value(json_object_get(d, "token_endpoint")), form, true,
 	    &o->tok);
 	json_decref(d);
 	crypto_wipe(form, strlen(form));
@@ -1156,12 +1156,12 @@ callback_start(struct callback_op *o, const char *code, const char *state,
 		return op_refused(op, o->source, "auth.oidc.login", "oidc_provider_unavailable", NULL,
 		    &o->tj, rc, NULL);
 	memset(&ex, 0, sizeof(ex));
-	ex.issuer = o_->cfg->oidc_issuer;
-	ex.client_id = o_->cfg->oidc_client_id;
+	ex.issuer = oi->cfg->oidc_issuer;
+	ex.client_id = oi->cfg->oidc_client_id;
 	ex.now_s = o->now / 1000;
-	ex.skew_s = o_->cfg->oidc_clock_skew_s;
+	ex.skew_s = oi->cfg->oidc_clock_skew_s;
 	ex.nonce = nonce;
-	rc = verify_token(o_, json_string_value(json_object_get(o->tok, "id_token")), &ex, &o->jwt,
+	rc = verify_token(oi, json_string_value(json_object_get(o->tok, "id_token")), &ex, &o->jwt,
 	    &reason);
 	if (rc != PV_OK)
 		return op_refused(op, o->source, "auth.oidc.login", reason, NULL, &o->tj, rc, NULL);
@@ -1170,11 +1170,11 @@ callback_start(struct callback_op *o, const char *code, const char *state,
 		return rc;
 	{
 		const char *sid = json_string_value(json_object_get(o->jwt.claims, "sid"));
-		bool mfa = strcmp(o_->cfg->oidc_mfa_from_amr, "on") == 0 &&
+		bool mfa = strcmp(oi->cfg->oidc_mfa_from_amr, "on") == 0 &&
 		    authn_oidc_amr_mfa(o->jwt.claims);
 		json_t *g = json_pack("{s:s, s:s, s:s, s:b}", "sid", sid != NULL ? sid : "",
 		    "cli_challenge", json_string_value(json_object_get(o->sd, "cli_challenge")),
-		    "iss", o_->cfg->oidc_issuer, "mfa", mfa);
+		    "iss", oi->cfg->oidc_issuer, "mfa", mfa);
 		char *t = g != NULL ? json_dumps(g, JSON_COMPACT) : NULL;
 
 		json_decref(g);
@@ -1200,14 +1200,14 @@ callback_start(struct callback_op *o, const char *code, const char *state,
 		if (o->seen.expires_ms < o->now + 1000)
 			o->seen.expires_ms = o->now + 1000;
 	}
-	o->sj.o = o_;
-	o->sj.iss = o_->cfg->oidc_issuer;
+	o->sj.o = oi;
+	o->sj.iss = oi->cfg->oidc_issuer;
 	o->sj.sub = json_string_value(json_object_get(o->jwt.claims, "sub"));
 	o->sj.pref = json_string_value(json_object_get(o->jwt.claims, "preferred_username"));
 	o->sj.email = json_string_value(json_object_get(o->jwt.claims, "email"));
 	o->sj.name = json_string_value(json_object_get(o->jwt.claims, "name"));
-	o->sj.groups = json_object_get(o->jwt.claims, o_->cfg->oidc_groups_claim);
-	o->sj.create = strcmp(o_->cfg->oidc_create_users, "on") == 0;
+	o->sj.groups = json_object_get(o->jwt.claims, oi->cfg->oidc_groups_claim);
+	o->sj.create = strcmp(oi->cfg->oidc_create_users, "on") == 0;
 	o->sj.grant = &o->grant;
 	o->sj.seen = &o->seen;
 	o->sj.now_ms = o->now;
@@ -1220,9 +1220,9 @@ callback_start(struct callback_op *o, const char *code, const char *state,
 		 * a PHI-granting group not approved under dual control) */
 		json_t *x = json_array();
 
-		for (size_t k = 0; x != NULL && k < o_->nmap; k++)
-			if (claim_has(o->sj.groups, o_->map[k].idp))
-				json_array_append_new(x, json_string(o_->map[k].group));
+		for (size_t k = 0; x != NULL && k < oi->nmap; k++)
+			if (claim_has(o->sj.groups, oi->map[k].idp))
+				json_array_append_new(x, json_string(oi->map[k].group));
 		o->detail = who_detail(o->sj.iss, o->sj.sub, "mapped_groups", x);
 		json_decref(x);
 	}
