@@ -38,12 +38,13 @@
 #define APP_KEY_PREFIX "~app:"
 #define INVALID_APP "Invalid app credentials"
 
-/* ensure: create KEK identity if it is missing (a commit of its own, once:
- * a new secret). A sign-in passes false: without the KEK no secret was ever
- * made, so it answers PV_E_UNAUTH (matches nothing) and waits for nothing. */
+/* KEK identity is made at start-up (authn_kek_start), never here. A new
+ * secret without it is refused (authn_kek_missing: 503); a sign-in passes
+ * signin: without the KEK no secret was ever made, so it answers
+ * PV_E_UNAUTH (matches nothing). */
 static enum pv_rc
 secret_mac(struct authn_service *s, const char *secret, uint32_t version,
-    char hash[AUTHN_HASH_HEX_MAX], uint32_t *made, bool ensure)
+    char hash[AUTHN_HASH_HEX_MAX], uint32_t *made, bool signin)
 {
 	char sha[AUTHN_HASH_HEX_MAX];
 	uint8_t mac[CRYPTO_SHA256_LEN];
@@ -57,11 +58,8 @@ secret_mac(struct authn_service *s, const char *secret, uint32_t version,
 	if (version == 0) {
 		rc = keys_mac_active(s->keys, AUTHN_KEK, APP_PURPOSE, (const uint8_t *)secret,
 		    strlen(secret), mac, &v);
-		if (rc == PV_E_NOTFOUND && !ensure)
-			rc = PV_E_UNAUTH;
-		else if (rc == PV_E_NOTFOUND && (rc = authn_kek_ensure(s)) == PV_OK)
-			rc = keys_mac_active(s->keys, AUTHN_KEK, APP_PURPOSE,
-			    (const uint8_t *)secret, strlen(secret), mac, &v);
+		if (rc == PV_E_NOTFOUND)
+			rc = signin ? PV_E_UNAUTH : authn_kek_missing();
 	} else {
 		rc = keys_mac_version(s->keys, AUTHN_KEK, version, APP_PURPOSE,
 		    (const uint8_t *)secret, strlen(secret), mac);
@@ -79,7 +77,7 @@ enum pv_rc
 authn_app_secret_hash(struct authn_service *s, const char *secret, uint32_t version,
     char hash[AUTHN_HASH_HEX_MAX], uint32_t *made)
 {
-	return secret_mac(s, secret, version, hash, made, true);
+	return secret_mac(s, secret, version, hash, made, false);
 }
 
 enum pv_rc
@@ -320,7 +318,7 @@ app_verify(struct app_op *o, enum pv_rc rc)
 	if (rc != PV_OK)
 		return rc;
 	/* always one MAC (unknown apps too), under the active version */
-	hrc = secret_mac(s, o->secret, 0, hash, &active, false);
+	hrc = secret_mac(s, o->secret, 0, hash, &active, true);
 	if (hrc != PV_OK && hrc != PV_E_UNAUTH) {
 		crypto_wipe(hash, sizeof(hash));
 		return hrc;

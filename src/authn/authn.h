@@ -553,6 +553,22 @@ typedef bool (*authn_privileged_fn)(void *arg, const char (*roles)[AUTHN_ROLE_NA
 
 enum pv_rc authn_service_new(const struct authn_service_config *c, struct authn_service **out);
 void authn_service_free(struct authn_service *s);
+/*
+ * The identity KEK (AUTHN_KEK: TOTP secrets, recovery-code and app-secret
+ * MACs, the keyed hash of an unknown login name) exists before any request
+ * needs it, so no request creates it (a commit of its own, which a request
+ * thread would wait for). authn_kek_start: at start-up, once unsealed and
+ * before the listener opens; it waits for its commit (off any request
+ * thread), creates the KEK of a data directory made before it (an upgrade)
+ * and changes nothing where it exists; PV_OK while sealed (nothing to do
+ * yet). authn_kek_submit: the same for a vault unsealed later (the unseal's
+ * completion, on the committer): queued at request priority, done(rc, arg)
+ * after its commit (done may be NULL). A request that still finds the KEK
+ * missing answers PV_E_UNAVAILABLE (503) and creates nothing.
+ */
+enum pv_rc authn_kek_start(struct authn_service *s);
+enum pv_rc authn_kek_submit(struct authn_service *s, void (*done)(enum pv_rc rc, void *arg),
+    void *arg);
 void authn_service_set_privileged(struct authn_service *s, authn_privileged_fn fn, void *arg);
 /* [auth] mfa_required = admins (the rule that asks MFA of privileged roles
  * only; authz applies it to elevated roles too). */

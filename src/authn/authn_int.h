@@ -78,7 +78,6 @@ struct authn_service {
 	size_t evict_cursor;
 	struct authn_oidc *oidc;                 /* [oidc] sign-in (oidc.c); NULL: off */
 	struct authn_workers *workers;           /* pending.c: CPU steps of operations */
-	atomic_bool kek_ready;                   /* authn_kek_ensure succeeded once */
 };
 
 /*
@@ -128,6 +127,11 @@ enum pv_rc authn_op_submit(struct authn_op *op, const struct audit_event *ev, au
 /* Record ev and answer rc once it is durable (PV_E_AUDIT if not): the
  * audited refusal. PV_PENDING, or PV_E_AUDIT if it could not be queued. */
 enum pv_rc authn_op_refuse(struct authn_op *op, const struct audit_event *ev, enum pv_rc rc);
+/* authn_op_refuse with a data change in the entry's transaction (fn may be
+ * NULL): the refusal that also spends what the flow read (oidc.c: the state
+ * or code, single use); fn's failure answers PV_E_AUDIT. */
+enum pv_rc authn_op_refuse_tx(struct authn_op *op, const struct audit_event *ev,
+    audit_job_fn fn, void *fnarg, enum pv_rc rc);
 /* authn_op_refuse, and (this failure locked the account) the auth.lockout
  * entry (actor user_id or anonymous, source, resource, reason kind) behind
  * it: the answer leaves once both are durable, PV_E_AUDIT if either is not.
@@ -212,8 +216,10 @@ enum pv_rc authn_mfa_open(struct authn_service *s, const struct store_user *u,
  * which. The row keeps the version (store_recovery_set). */
 enum pv_rc authn_recovery_mac(struct authn_service *s, const char *sha_hex, uint32_t version,
     char out[AUTHN_HASH_HEX_MAX], uint32_t *made);
-/* Create the KEK if missing (a writer job). */
-enum pv_rc authn_kek_ensure(struct authn_service *s);
+/* A request found KEK identity missing (authn_kek_start did not make it:
+ * sealed at start and not unsealed yet, or it failed): logged, and
+ * PV_E_UNAVAILABLE; nothing is created. */
+enum pv_rc authn_kek_missing(void);
 
 /* Reserve one attempt BEFORE verifying (writer job: check and count in one
  * step, so N concurrent attempts verify at most lockout_threshold of them).
@@ -397,15 +403,20 @@ bool authn_oidc_amr_mfa(const json_t *claims);
 enum pv_rc authn_oidc_begin(struct authn_service *s, const char *source,
     const char *cli_redirect, const char *cli_challenge, char bind[64], char **location,
     struct authn_result *ar);
-/* callback: *location is the console's #oidc_code= or the CLI's ?code= URL. */
-enum pv_rc authn_oidc_callback(struct authn_service *s, const char *source, const char *code,
-    const char *state, const char *idp_error, const char *bind_cookie, char **location,
-    struct authn_result *ar);
+/* The callback, the exchange and the back-channel logout are operations in
+ * steps (pending.c): done runs once, after the one transaction of the flow
+ * (or its refusal) is durable; no thread waits for a commit. The strings
+ * must live until done. callback: out {"redirect": the console's
+ * #oidc_code= or the CLI's ?code= URL}. */
+void authn_oidc_callback_async(struct authn_service *s, const char *source, const char *code,
+    const char *state, const char *idp_error, const char *bind_cookie, authn_done_fn done,
+    void *arg);
 /* exchange: the one-time code -> the reply of a password login. */
-enum pv_rc authn_oidc_exchange(struct authn_service *s, const char *source, const char *code,
-    const char *code_verifier, json_t **out, struct authn_result *ar);
-enum pv_rc authn_oidc_backchannel_logout(struct authn_service *s, const char *source,
-    const char *logout_token, json_t **out, struct authn_result *ar);
+void authn_oidc_exchange_async(struct authn_service *s, const char *source, const char *code,
+    const char *code_verifier, authn_done_fn done, void *arg);
+/* back-channel logout: out {} (200). */
+void authn_oidc_backchannel_logout_async(struct authn_service *s, const char *source,
+    const char *logout_token, authn_done_fn done, void *arg);
 bool authn_oidc_enabled(struct authn_service *s);
 /* After a correct password: *allowed false with [oidc] local_passwords =
  * breakglass_only and no break_glass role (the login then refuses with

@@ -1173,14 +1173,12 @@ enroll_start(struct enroll_op *o, const struct authn_principal *p, const char *s
 	if (p == NULL)
 		return PV_E_UNAUTH;
 	snprintf(res, sizeof(res), "users/%s", p->user_id);
-	/* the MFA KEK exists after the first call (a commit of its own until then) */
-	if ((rc = authn_kek_ensure(s)) != PV_OK)
-		return rc;
 	if ((rc = authn_totp_secret_new(o->secret, o->b32)) != PV_OK)
 		return rc;
+	/* the KEK was made at start-up (authn_kek_start), never here */
 	if ((rc = authn_totp_uri(p->username, o->b32, o->uri, sizeof(o->uri))) != PV_OK ||
 	    (rc = authn_mfa_seal(s, p->user_id, o->secret, &o->sealed)) != PV_OK)
-		return rc;
+		return rc == PV_E_NOTFOUND ? authn_kek_missing() : rc;
 	authn_ev_init(&ev, p, source, "auth.mfa_enroll", res);
 	ev.reason = "started";
 	o->j.user_id = p->user_id;

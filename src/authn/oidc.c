@@ -10,7 +10,7 @@
  *   begin      state S (random), nonce N, PKCE verifier V; item "state"
  *              key SHA-256(S) = {N, V, cli_redirect, cli_challenge,
  *              bind = SHA-256(browser cookie)} for 10 min -> 302 to the IdP
- *   callback   take "state" (single use; unknown = replayed or forged) ->
+ *   callback   read "state" (unknown = replayed or forged) ->
  *              the browser's cookie matches bind (console flows) -> token
  *              request with V (client_secret_basic) -> ID token: signature
  *              (RS256/ES256 from the JWKS, refreshed once on an unknown kid,
@@ -19,10 +19,13 @@
  *              before ("seen" item) -> user of (iss, sub) (created if
  *              create_users = on) -> group memberships synced -> item
  *              "grant" key SHA-256(code) for 60 s, with auth.oidc.login
- *              (allowed, reason verified) in the same transaction -> 302 to
- *              the console (#oidc_code=) or the CLI's loopback (?code=)
- *   exchange   take "grant" (single use; a CLI grant needs the verifier of
- *              its cli_challenge) -> a session (MFA from amr when
+ *              (allowed, reason verified) and the take of "state" (single
+ *              use: of two callbacks with one state exactly one takes it)
+ *              in the same transaction -> 302 to the console (#oidc_code=)
+ *              or the CLI's loopback (?code=)
+ *   exchange   read "grant" (a CLI grant needs the verifier of its
+ *              cli_challenge) -> take it (single use) in the transaction
+ *              of a session (MFA from amr when
  *              mfa_from_amr = on), or phivault's own MFA step (pvm_), or a
  *              restricted session owing MFA enrolment; auth.login reason
  *              oidc / oidc_mfa / mfa_required / restricted
@@ -30,6 +33,14 @@
  *              jti never seen) -> every open session of its sid, or of the
  *              user of its sub, ended in one transaction with
  *              auth.oidc.logout; this node's cache forgets them at once.
+ *
+ * The callback, the exchange and the logout are operations in steps
+ * (pending.c, authn_int.h "Operations in steps"): the checks and the IdP's
+ * HTTPS calls on the request thread, then ONE transaction submitted with a
+ * completion that answers (on the committer); no thread waits for a
+ * commit. A refusal after the state or code was read takes it in the
+ * refusal's own transaction (op_refused + take_gone_fn), so a refused or
+ * failed flow spends it as before.
  *
  * Every refusal is audited (auth.oidc.login / auth.oidc.logout denied) with
  * a stable reason; the audit detail carries the issuer and subject, never a
@@ -505,24 +516,6 @@ bad:
 
 /* ---- audit ------------------------------------------------------------ */
 
-static enum pv_rc
-refused(struct authn_oidc *o, const char *source, const char *action, const char *reason,
-    const char *detail, enum pv_rc rc, struct authn_result *ar)
-{
-	struct audit_event ev;
-
-	authn_ev_init(&ev, NULL, source, action, "auth/oidc");
-	ev.outcome = AUDIT_DENIED;
-	ev.reason = reason != NULL ? reason : "oidc_malformed";
-	ev.detail = detail;
-	/* the refusal leaves once its entry is durable (PV_E_AUDIT if it is
-	 * not), with no thread waiting for it (audit.h audit_record_held) */
-	if (audit_record_held(o->s->audit, &ev, true) != PV_OK)
-		return PV_E_AUDIT;
-	return fail(ar, rc, rc == PV_E_OIDC ?
-	    "The identity provider's sign-in could not be verified" : "");
-}
-
 /* {"iss":..,"sub":..} for an audit detail (claims are the IdP's, not PHI;
  * json_dumps escapes them). */
 static char *
@@ -717,14 +710,6 @@ struct take_job {
 	int64_t now_ms;
 	struct store_oidc_pending *out;
 };
-
-static enum pv_rc
-take_fn(struct store_tx *tx, void *arg)
-{
-	struct take_job *j = arg;
-
-	return store_oidc_pending_take(tx, j->key, j->kind, j->now_ms, j->out);
-}
 
 /* A username from preferred_username (else the subject): lowercase,
  * [a-z0-9._-] kept, anything else '-', at most 64 characters. */
@@ -964,254 +949,330 @@ token_form(struct authn_oidc *o, const char *code, const char *verifier)
 	return f;
 }
 
-enum pv_rc
-authn_oidc_callback(struct authn_service *s, const char *source, const char *code,
-    const char *state, const char *idp_error, const char *bind_cookie, char **location,
-    struct authn_result *ar)
+/* ---- operations in steps: refusals ---------------------------------- */
+
+/* The take of a refusal: the item the flow read is spent (single use, as a
+ * refused state or code always was) unless it is gone already. */
+static enum pv_rc
+take_gone_fn(struct store_tx *tx, void *arg)
 {
-	struct authn_oidc *o = s->oidc;
-	char key[STORE_OIDC_KEY_MAX], gcode[64], nkey[96];
-	struct store_oidc_pending st, grant, seen;
-	struct take_job tj;
+	struct take_job *j = arg;
+	enum pv_rc rc = store_oidc_pending_take(tx, j->key, j->kind, j->now_ms, j->out);
+
+	return rc == PV_E_NOTFOUND || rc == PV_E_EXPIRED ? PV_OK : rc;
+}
+
+/* An audited refusal of an operation: the denied entry (with tj, the take
+ * of what the flow read, in its transaction), rc and msg (NULL: the
+ * default of rc) answered once it is durable, PV_E_AUDIT if it is not. */
+static enum pv_rc
+op_refused(struct authn_op *op, const char *source, const char *action, const char *reason,
+    const char *detail, struct take_job *tj, enum pv_rc rc, const char *msg)
+{
+	struct audit_event ev;
+
+	authn_ev_init(&ev, NULL, source, action, "auth/oidc");
+	ev.outcome = AUDIT_DENIED;
+	ev.reason = reason != NULL ? reason : "oidc_malformed";
+	ev.detail = detail;
+	(void)fail(&op->ar, rc, msg != NULL ? msg : rc == PV_E_OIDC ?
+	    "The identity provider's sign-in could not be verified" : "");
+	/* nothing of op is touched after this: its completion may run already */
+	return authn_op_refuse_tx(op, &ev, tj != NULL ? take_gone_fn : NULL, tj, rc);
+}
+
+/* ---- callback: start (request thread) -> committed (committer) -------- */
+
+struct callback_op {
+	struct authn_op op;
+	const char *source;
+	int64_t now;
+	char key[STORE_OIDC_KEY_MAX];
+	struct store_oidc_pending st;        /* the state as read */
+	struct store_oidc_pending taken;     /* the state as taken */
+	struct take_job tj;                  /* a refusal's take of it */
+	enum pv_rc take_rc;                  /* the sign-in's take: PV_OK, or why not */
+	struct store_oidc_pending grant, seen;
 	struct signin_job sj;
 	struct authn_jwt jwt;
+	json_t *sd, *tok;
+	const char *cli_redirect;            /* in sd */
+	char *detail;
+	char gcode[64];
+};
+
+static void
+callback_release(struct authn_op *op)
+{
+	struct callback_op *o = (struct callback_op *)op;
+
+	free(o->detail);
+	json_decref(o->sj.joined);
+	json_decref(o->sj.skipped);
+	authn_jwt_clear(&o->jwt);
+	json_decref(o->tok);
+	json_decref(o->sd);
+}
+
+/* One transaction after the IdP's answer: the state taken (single use: of
+ * two callbacks with one state, one takes it, the other fails here), the
+ * nonce seen, the identity, the groups, the grant. */
+static enum pv_rc
+callback_fn(struct store_tx *tx, void *arg)
+{
+	struct callback_op *o = arg;
+
+	o->take_rc = store_oidc_pending_take(tx, o->key, "state", o->now, &o->taken);
+	if (o->take_rc != PV_OK)
+		return o->take_rc == PV_E_NOTFOUND || o->take_rc == PV_E_EXPIRED ? PV_E_CONFLICT :
+		    o->take_rc;
+	return signin_fn(tx, &o->sj);
+}
+
+static void
+callback_committed(struct authn_op *op, enum pv_rc rc)
+{
+	struct callback_op *o = (struct callback_op *)op;
+	const char *why = NULL;
+	char *url = NULL;
+
+	if (rc == PV_OK) {
+		if (json_array_size(o->sj.joined) > 0 || o->sj.created)
+			authn_authz_changed(op->s);
+		if (o->cli_redirect[0] != '\0')
+			rc = asprintf(&url, "%s%scode=%s", o->cli_redirect,
+			    strchr(o->cli_redirect, '?') != NULL ? "&" : "?", o->gcode) < 0 ?
+			    PV_E_NOMEM : PV_OK;
+		else
+			rc = asprintf(&url, "%s#oidc_code=%s", op->s->oidc->console_url, o->gcode) < 0 ?
+			    PV_E_NOMEM : PV_OK;
+		if (rc != PV_OK)
+			url = NULL;
+		else
+			rc = authn_op_reply(op, json_pack("{s:s}", "redirect", url));
+		if (url != NULL) {
+			crypto_wipe(url, strlen(url));
+			free(url);
+		}
+		authn_op_finish(op, rc);
+		return;
+	}
+	if (rc == PV_E_CONFLICT && o->take_rc != PV_OK) {
+		/* a concurrent callback with the same state took it first */
+		authn_op_run(op, op_refused(op, o->source, "auth.oidc.login",
+		    o->take_rc == PV_E_EXPIRED ? "oidc_state_expired" : "oidc_state_unknown", NULL,
+		    NULL, PV_E_OIDC, NULL));
+		return;
+	}
+	why = rc == PV_E_STATE ? "oidc_nonce_replay" : rc == PV_E_OIDC_USER ? "oidc_unknown_user" :
+	    rc == PV_E_FORBIDDEN ? "disabled" : NULL;
+	if (why == NULL) {
+		authn_op_finish(op, rc);
+		return;
+	}
+	/* the sign-in was rolled back: its refusal spends the state */
+	authn_op_run(op, op_refused(op, o->source, "auth.oidc.login", why, o->detail, &o->tj,
+	    rc == PV_E_STATE ? PV_E_OIDC : rc == PV_E_FORBIDDEN ? PV_E_UNAUTH : rc,
+	    rc == PV_E_FORBIDDEN ? "This account is disabled" : NULL));
+}
+
+/* The checks before the write, on the request thread: the state read (not
+ * taken yet), the browser's binding, the IdP's answer (libcurl: network
+ * I/O, bounded by fetch_json's timeouts), the ID token, the refusals that
+ * need the store read first; then ONE transaction. Every refusal after the
+ * state was found takes it in the refusal's transaction. */
+static enum pv_rc
+callback_start(struct callback_op *o, const char *code, const char *state,
+    const char *idp_error, const char *bind_cookie)
+{
+	struct authn_service *s = o->op.s;
+	struct authn_oidc *oi = s->oidc;
+	struct authn_op *op = &o->op;
 	struct authn_jwt_expect ex;
 	struct audit_event ev;
-	json_t *sd = NULL, *d = NULL, *tok = NULL;
-	const char *reason = NULL, *nonce, *verifier, *cli_redirect, *bind_hash;
-	char *form = NULL, *detail = NULL, *url = NULL;
-	int64_t now = util_now_ms();
+	json_t *d = NULL;
+	const char *reason = NULL, *nonce, *verifier, *bind_hash;
+	char nkey[96], *form = NULL;
 	enum pv_rc rc;
 
-	memset(ar, 0, sizeof(*ar));
-	memset(&jwt, 0, sizeof(jwt));
-	memset(&sj, 0, sizeof(sj));
-	if (o == NULL)
-		return fail(ar, PV_E_NOTFOUND, "OIDC sign-in is not configured ([oidc] issuer)");
+	if (oi == NULL)
+		return fail(&op->ar, PV_E_NOTFOUND, "OIDC sign-in is not configured ([oidc] issuer)");
 	if (state == NULL || state[0] == '\0' || strlen(state) > 256)
-		return refused(o, source, "auth.oidc.login", "oidc_state_unknown", NULL, PV_E_OIDC,
-		    ar);
-	sha_hex(state, key);
-	memset(&st, 0, sizeof(st));
-	tj.key = key;
-	tj.kind = "state";
-	tj.now_ms = now;
-	tj.out = &st;
-	rc = audit_commit(s->audit, NULL, take_fn, &tj);
+		return op_refused(op, o->source, "auth.oidc.login", "oidc_state_unknown", NULL, NULL,
+		    PV_E_OIDC, NULL);
+	sha_hex(state, o->key);
+	STORE_READ(s->st, rc, store_oidc_pending_get(tx, o->key, "state", o->now, &o->st));
 	if (rc == PV_E_NOTFOUND || rc == PV_E_EXPIRED)
 		/* unknown: forged, or used already (a replayed callback) */
-		return refused(o, source, "auth.oidc.login", rc == PV_E_EXPIRED ?
-		    "oidc_state_expired" : "oidc_state_unknown", NULL, PV_E_OIDC, ar);
+		return op_refused(op, o->source, "auth.oidc.login", rc == PV_E_EXPIRED ?
+		    "oidc_state_expired" : "oidc_state_unknown", NULL, NULL, PV_E_OIDC, NULL);
 	if (rc != PV_OK)
 		return rc;
-	if ((sd = json_loads(st.data, 0, NULL)) == NULL) {
-		rc = PV_E_INTEGRITY;
-		goto out;
-	}
-	nonce = json_string_value(json_object_get(sd, "nonce"));
-	verifier = json_string_value(json_object_get(sd, "verifier"));
-	cli_redirect = json_string_value(json_object_get(sd, "cli_redirect"));
-	bind_hash = json_string_value(json_object_get(sd, "bind"));
-	if (nonce == NULL || verifier == NULL || cli_redirect == NULL || bind_hash == NULL) {
-		rc = PV_E_INTEGRITY;
-		goto out;
-	}
+	o->tj.key = o->key;
+	o->tj.kind = "state";
+	o->tj.now_ms = o->now;
+	o->tj.out = &o->taken;
+	if ((o->sd = json_loads(o->st.data, 0, NULL)) == NULL)
+		return PV_E_INTEGRITY;
+	nonce = json_string_value(json_object_get(o->sd, "nonce"));
+	verifier = json_string_value(json_object_get(o->sd, "verifier"));
+	o->cli_redirect = json_string_value(json_object_get(o->sd, "cli_redirect"));
+	bind_hash = json_string_value(json_object_get(o->sd, "bind"));
+	if (nonce == NULL || verifier == NULL || o->cli_redirect == NULL || bind_hash == NULL)
+		return PV_E_INTEGRITY;
 	if (bind_hash[0] != '\0') {
 		char h[STORE_OIDC_KEY_MAX];
 
 		/* a console flow: the browser that began it must end it (login CSRF) */
-		if (bind_cookie == NULL || strlen(bind_cookie) > 128) {
-			rc = refused(o, source, "auth.oidc.login", "oidc_state_mismatch", NULL,
-			    PV_E_OIDC, ar);
-			goto out;
-		}
-		sha_hex(bind_cookie, h);
-		if (!crypto_memeq(h, bind_hash, STORE_OIDC_KEY_MAX - 1)) {
-			rc = refused(o, source, "auth.oidc.login", "oidc_state_mismatch", NULL,
-			    PV_E_OIDC, ar);
-			goto out;
-		}
+		if (bind_cookie != NULL && strlen(bind_cookie) <= 128)
+			sha_hex(bind_cookie, h);
+		if (bind_cookie == NULL || strlen(bind_cookie) > 128 ||
+		    !crypto_memeq(h, bind_hash, STORE_OIDC_KEY_MAX - 1))
+			return op_refused(op, o->source, "auth.oidc.login", "oidc_state_mismatch",
+			    NULL, &o->tj, PV_E_OIDC, NULL);
 	}
-	if (idp_error != NULL) {
+	if (idp_error != NULL)
 		/* OIDC Core §3.1.2.6: the IdP refused (login_required, access_denied) */
-		rc = refused(o, source, "auth.oidc.login", "oidc_idp_error", NULL, PV_E_OIDC, ar);
-		goto out;
+		return op_refused(op, o->source, "auth.oidc.login", "oidc_idp_error", NULL, &o->tj,
+		    PV_E_OIDC, NULL);
+	if (code == NULL || code[0] == '\0' || strlen(code) > 2048)
+		return op_refused(op, o->source, "auth.oidc.login", "oidc_malformed", NULL, &o->tj,
+		    PV_E_OIDC, NULL);
+	if ((rc = discovery(oi, &d)) != PV_OK)
+		return rc;
+	if ((form = token_form(oi, code, verifier)) == NULL) {
+		json_decref(d);
+		return PV_E_NOMEM;
 	}
-	if (code == NULL || code[0] == '\0' || strlen(code) > 2048) {
-		rc = refused(o, source, "auth.oidc.login", "oidc_malformed", NULL, PV_E_OIDC, ar);
-		goto out;
-	}
-	if ((rc = discovery(o, &d)) != PV_OK)
-		goto out;
-	if ((form = token_form(o, code, verifier)) == NULL) {
-		rc = PV_E_NOMEM;
-		goto out;
-	}
-	rc = fetch_json(o, json_string_value(json_object_get(d, "token_endpoint")), form, true,
-	    &tok);
-	if (rc == PV_E_OIDC) {
-		rc = refused(o, source, "auth.oidc.login", "oidc_token_error", NULL, PV_E_OIDC, ar);
-		goto out;
-	}
-	if (rc != PV_OK) {
-		rc = refused(o, source, "auth.oidc.login", "oidc_provider_unavailable", NULL, rc, ar);
-		goto out;
-	}
+	rc = fetch_json(oi, json_string_value(json_object_get(d, "token_endpoint")), form, true,
+	    &o->tok);
+	json_decref(d);
+	crypto_wipe(form, strlen(form));
+	free(form);
+	if (rc == PV_E_OIDC)
+		return op_refused(op, o->source, "auth.oidc.login", "oidc_token_error", NULL, &o->tj,
+		    PV_E_OIDC, NULL);
+	if (rc != PV_OK)
+		return op_refused(op, o->source, "auth.oidc.login", "oidc_provider_unavailable", NULL,
+		    &o->tj, rc, NULL);
 	memset(&ex, 0, sizeof(ex));
-	ex.issuer = o->cfg->oidc_issuer;
-	ex.client_id = o->cfg->oidc_client_id;
-	ex.now_s = now / 1000;
-	ex.skew_s = o->cfg->oidc_clock_skew_s;
+	ex.issuer = oi->cfg->oidc_issuer;
+	ex.client_id = oi->cfg->oidc_client_id;
+	ex.now_s = o->now / 1000;
+	ex.skew_s = oi->cfg->oidc_clock_skew_s;
 	ex.nonce = nonce;
-	rc = verify_token(o, json_string_value(json_object_get(tok, "id_token")), &ex, &jwt,
+	rc = verify_token(oi, json_string_value(json_object_get(o->tok, "id_token")), &ex, &o->jwt,
 	    &reason);
-	if (rc != PV_OK) {
-		rc = refused(o, source, "auth.oidc.login", reason, NULL, rc, ar);
-		goto out;
-	}
+	if (rc != PV_OK)
+		return op_refused(op, o->source, "auth.oidc.login", reason, NULL, &o->tj, rc, NULL);
 	/* the one-time code for the console or the CLI */
-	if ((rc = random_b64(gcode)) != PV_OK)
-		goto out;
+	if ((rc = random_b64(o->gcode)) != PV_OK)
+		return rc;
 	{
-		const char *sid = json_string_value(json_object_get(jwt.claims, "sid"));
-		bool mfa = strcmp(o->cfg->oidc_mfa_from_amr, "on") == 0 &&
-		    authn_oidc_amr_mfa(jwt.claims);
+		const char *sid = json_string_value(json_object_get(o->jwt.claims, "sid"));
+		bool mfa = strcmp(oi->cfg->oidc_mfa_from_amr, "on") == 0 &&
+		    authn_oidc_amr_mfa(o->jwt.claims);
 		json_t *g = json_pack("{s:s, s:s, s:s, s:b}", "sid", sid != NULL ? sid : "",
-		    "cli_challenge", json_string_value(json_object_get(sd, "cli_challenge")),
-		    "iss", o->cfg->oidc_issuer, "mfa", mfa);
+		    "cli_challenge", json_string_value(json_object_get(o->sd, "cli_challenge")),
+		    "iss", oi->cfg->oidc_issuer, "mfa", mfa);
 		char *t = g != NULL ? json_dumps(g, JSON_COMPACT) : NULL;
 
 		json_decref(g);
-		memset(&grant, 0, sizeof(grant));
-		if (t == NULL || strlen(t) >= sizeof(grant.data) - 64) {
+		if (t == NULL || strlen(t) >= sizeof(o->grant.data) - 64) {
 			free(t);
-			rc = PV_E_NOMEM;
-			goto out;
+			return PV_E_NOMEM;
 		}
-		util_strlcpy(grant.data, t, sizeof(grant.data));
+		util_strlcpy(o->grant.data, t, sizeof(o->grant.data));
 		free(t);
 	}
-	sha_hex(gcode, grant.key);
-	util_strlcpy(grant.kind, "grant", sizeof(grant.kind));
-	grant.expires_ms = now + GRANT_TTL_MS;
-	memset(&seen, 0, sizeof(seen));
+	sha_hex(o->gcode, o->grant.key);
+	util_strlcpy(o->grant.kind, "grant", sizeof(o->grant.kind));
+	o->grant.expires_ms = o->now + GRANT_TTL_MS;
 	snprintf(nkey, sizeof(nkey), "nonce:%s", nonce);
-	sha_hex(nkey, seen.key);
-	util_strlcpy(seen.kind, "seen", sizeof(seen.kind));
-	util_strlcpy(seen.data, "{}", sizeof(seen.data));
+	sha_hex(nkey, o->seen.key);
+	util_strlcpy(o->seen.kind, "seen", sizeof(o->seen.kind));
+	util_strlcpy(o->seen.data, "{}", sizeof(o->seen.data));
 	{
-		int64_t exp = 0;
-		const json_t *e = json_object_get(jwt.claims, "exp");
+		const json_t *e = json_object_get(o->jwt.claims, "exp");
+		int64_t exp = json_is_integer(e) ? (int64_t)json_integer_value(e) : o->now / 1000;
 
-		exp = json_is_integer(e) ? (int64_t)json_integer_value(e) : now / 1000;
-		seen.expires_ms = (exp + ex.skew_s + 1) * 1000;
-		if (seen.expires_ms < now + 1000)
-			seen.expires_ms = now + 1000;
+		o->seen.expires_ms = (exp + ex.skew_s + 1) * 1000;
+		if (o->seen.expires_ms < o->now + 1000)
+			o->seen.expires_ms = o->now + 1000;
 	}
-	sj.o = o;
-	sj.iss = o->cfg->oidc_issuer;
-	sj.sub = json_string_value(json_object_get(jwt.claims, "sub"));
-	sj.pref = json_string_value(json_object_get(jwt.claims, "preferred_username"));
-	sj.email = json_string_value(json_object_get(jwt.claims, "email"));
-	sj.name = json_string_value(json_object_get(jwt.claims, "name"));
-	sj.groups = json_object_get(jwt.claims, o->cfg->oidc_groups_claim);
-	sj.create = strcmp(o->cfg->oidc_create_users, "on") == 0;
-	sj.grant = &grant;
-	sj.seen = &seen;
-	sj.now_ms = now;
-	sj.joined = json_array();
-	sj.skipped = json_array();
-	if (sj.joined == NULL || sj.skipped == NULL) {
-		rc = PV_E_NOMEM;
-		goto out;
-	}
+	o->sj.o = oi;
+	o->sj.iss = oi->cfg->oidc_issuer;
+	o->sj.sub = json_string_value(json_object_get(o->jwt.claims, "sub"));
+	o->sj.pref = json_string_value(json_object_get(o->jwt.claims, "preferred_username"));
+	o->sj.email = json_string_value(json_object_get(o->jwt.claims, "email"));
+	o->sj.name = json_string_value(json_object_get(o->jwt.claims, "name"));
+	o->sj.groups = json_object_get(o->jwt.claims, oi->cfg->oidc_groups_claim);
+	o->sj.create = strcmp(oi->cfg->oidc_create_users, "on") == 0;
+	o->sj.grant = &o->grant;
+	o->sj.seen = &o->seen;
+	o->sj.now_ms = o->now;
+	o->sj.joined = json_array();
+	o->sj.skipped = json_array();
+	if (o->sj.joined == NULL || o->sj.skipped == NULL)
+		return PV_E_NOMEM;
 	{
 		/* the mapped groups the claim asks for (the gate may refuse some:
 		 * a PHI-granting group not approved under dual control) */
 		json_t *x = json_array();
 
-		for (size_t k = 0; x != NULL && k < o->nmap; k++)
-			if (claim_has(sj.groups, o->map[k].idp))
-				json_array_append_new(x, json_string(o->map[k].group));
-		detail = who_detail(sj.iss, sj.sub, "mapped_groups", x);
+		for (size_t k = 0; x != NULL && k < oi->nmap; k++)
+			if (claim_has(o->sj.groups, oi->map[k].idp))
+				json_array_append_new(x, json_string(oi->map[k].group));
+		o->detail = who_detail(o->sj.iss, o->sj.sub, "mapped_groups", x);
 		json_decref(x);
 	}
 	/* refusals decided before the write, so each is one denied entry (the
-	 * job re-checks them on the writer) */
+	 * transaction re-checks them) */
 	{
 		char uid[UTIL_ID_MAX];
 		struct store_user cu;
+		bool disabled = false;
 
-		STORE_READ(s->st, rc, store_oidc_identity_get(tx, sj.iss, sj.sub, uid));
-		if (rc == PV_E_NOTFOUND && !sj.create) {
-			rc = refused(o, source, "auth.oidc.login", "oidc_unknown_user", detail,
-			    PV_E_OIDC_USER, ar);
-			(void)fail(ar, rc, "No phivault user is linked to this identity");
-			goto out;
-		}
+		STORE_READ(s->st, rc, store_oidc_identity_get(tx, o->sj.iss, o->sj.sub, uid));
+		if (rc == PV_E_NOTFOUND && !o->sj.create)
+			return op_refused(op, o->source, "auth.oidc.login", "oidc_unknown_user",
+			    o->detail, &o->tj, PV_E_OIDC_USER,
+			    "No phivault user is linked to this identity");
 		if (rc == PV_OK) {
 			memset(&cu, 0, sizeof(cu));
 			STORE_READ(s->st, rc, store_user_get(tx, uid, &cu));
-			if (rc == PV_OK && cu.disabled) {
-				store_user_clear(&cu);
-				rc = refused(o, source, "auth.oidc.login", "disabled", detail,
-				    PV_E_UNAUTH, ar);
-				(void)fail(ar, rc, "This account is disabled");
-				goto out;
-			}
+			disabled = rc == PV_OK && cu.disabled;
 			store_user_clear(&cu);
+			if (disabled)
+				return op_refused(op, o->source, "auth.oidc.login", "disabled",
+				    o->detail, &o->tj, PV_E_UNAUTH, "This account is disabled");
 		}
 		if (rc != PV_OK && rc != PV_E_NOTFOUND)
-			goto out;
+			return rc;
 	}
-	authn_ev_init(&ev, NULL, source, "auth.oidc.login", "auth/oidc");
+	authn_ev_init(&ev, NULL, o->source, "auth.oidc.login", "auth/oidc");
 	ev.outcome = AUDIT_ALLOWED;
 	ev.reason = "verified";
-	ev.detail = detail;
-	rc = audit_commit(s->audit, &ev, signin_fn, &sj);
-	if (rc != PV_OK) {
-		const char *why = rc == PV_E_STATE ? "oidc_nonce_replay" :
-		    rc == PV_E_OIDC_USER ? "oidc_unknown_user" :
-		    rc == PV_E_FORBIDDEN ? "disabled" : NULL;
-
-		if (why != NULL)
-			rc = refused(o, source, "auth.oidc.login", why, detail,
-			    rc == PV_E_STATE ? PV_E_OIDC : rc == PV_E_FORBIDDEN ? PV_E_UNAUTH : rc,
-			    ar);
-		if (rc == PV_E_UNAUTH)
-			(void)fail(ar, rc, "This account is disabled");
-		goto out;
-	}
-	if (json_array_size(sj.joined) > 0 || sj.created)
-		authn_authz_changed(s);
-	if (cli_redirect[0] != '\0')
-		rc = asprintf(&url, "%s%scode=%s", cli_redirect,
-		    strchr(cli_redirect, '?') != NULL ? "&" : "?", gcode) < 0 ? PV_E_NOMEM : PV_OK;
-	else
-		rc = asprintf(&url, "%s#oidc_code=%s", o->console_url, gcode) < 0 ? PV_E_NOMEM :
-		    PV_OK;
-	if (rc != PV_OK) {
-		url = NULL;
-		goto out;
-	}
-	*location = url;
-	url = NULL;
-out:
-	free(url);
-	free(detail);
-	free(form);
-	json_decref(sj.joined);
-	json_decref(sj.skipped);
-	authn_jwt_clear(&jwt);
-	json_decref(tok);
-	json_decref(d);
-	json_decref(sd);
-	crypto_wipe(&st, sizeof(st));
-	crypto_wipe(gcode, sizeof(gcode));
-	return rc;
+	ev.detail = o->detail;
+	return authn_op_submit(op, &ev, callback_fn, o, callback_committed, false);
 }
 
-/* ---- exchange --------------------------------------------------------- */
+void
+authn_oidc_callback_async(struct authn_service *s, const char *source, const char *code,
+    const char *state, const char *idp_error, const char *bind_cookie, authn_done_fn done,
+    void *arg)
+{
+	struct callback_op *o = authn_op_new(s, sizeof(*o), done, arg);
+
+	if (o == NULL)
+		return;
+	o->op.release = callback_release;
+	o->source = source;
+	o->now = util_now_ms();
+	authn_op_run(&o->op, callback_start(o, code, state, idp_error, bind_cookie));
+}
+
+/* ---- exchange: start (request thread) -> committed (committer) --------- */
 
 struct exchange_job {
 	const struct store_session *session;
@@ -1238,201 +1299,170 @@ exchange_fn(struct store_tx *tx, void *arg)
 	return PV_OK;
 }
 
-/* The exchange's write, owned by its held commit (heap): the session or
- * the MFA challenge row, the IdP's sid. */
-struct exchange_held {
+struct exchange_op {
+	struct authn_op op;
+	const char *source;
+	int64_t now;
+	char key[STORE_OIDC_KEY_MAX];
+	struct store_oidc_pending g;         /* the grant as read */
+	struct store_oidc_pending taken;
+	struct take_job tj;
+	enum pv_rc take_rc;
+	json_t *gd;
+	struct store_user u;
+	char detail[160];
 	struct exchange_job j;
-	struct store_session session;
-	struct store_mfa_pending pending;
-	char *iss, *sid;
+	bool challenge, passkey;
+	struct authn_new_session ns;
+	struct store_mfa_pending pend;
+	char mtok[AUTHN_TOKEN_MAX];
 };
 
-static enum pv_rc
-exchange_held_fn(struct store_tx *tx, void *arg)
+static void
+exchange_release(struct authn_op *op)
 {
-	return exchange_fn(tx, &((struct exchange_held *)arg)->j);
+	struct exchange_op *o = (struct exchange_op *)op;
+
+	store_user_clear(&o->u);
+	json_decref(o->gd);
+}
+
+/* One transaction: the grant taken (single use: of two exchanges of one
+ * code, one takes it) with the session or the MFA challenge and auth.login. */
+static enum pv_rc
+exchange_take_fn(struct store_tx *tx, void *arg)
+{
+	struct exchange_op *o = arg;
+
+	o->take_rc = store_oidc_pending_take(tx, o->key, "grant", o->now, &o->taken);
+	if (o->take_rc != PV_OK)
+		return o->take_rc == PV_E_NOTFOUND || o->take_rc == PV_E_EXPIRED ? PV_E_CONFLICT :
+		    o->take_rc;
+	return exchange_fn(tx, &o->j);
 }
 
 static void
-exchange_held_free(void *arg)
+exchange_committed(struct authn_op *op, enum pv_rc rc)
 {
-	struct exchange_held *h = arg;
+	struct exchange_op *o = (struct exchange_op *)op;
 
-	free(h->iss);
-	free(h->sid);
-	crypto_wipe(h, sizeof(*h));
-	free(h);
+	if (rc == PV_E_CONFLICT && o->take_rc != PV_OK) {
+		/* a concurrent exchange of the same code redeemed it first */
+		authn_op_run(op, op_refused(op, o->source, "auth.oidc.login",
+		    o->take_rc == PV_E_EXPIRED ? "oidc_code_expired" : "oidc_code_unknown", NULL,
+		    NULL, PV_E_OIDC, NULL));
+		return;
+	}
+	if (rc == PV_OK && o->challenge)
+		rc = authn_op_reply(op, json_pack("{s:b, s:s, s:i, s:[s*s*]}", "mfa_required", 1,
+		    "mfa_token", o->mtok, "mfa_expires_in_s", AUTHN_MFA_PENDING_MS / 1000,
+		    "mfa_methods", o->u.mfa_enabled ? "totp" : NULL, o->passkey ? "webauthn" : NULL));
+	else if (rc == PV_OK)
+		rc = authn_op_reply(op, authn_session_reply(op->s, &o->ns));
+	authn_op_finish(op, rc);
 }
 
-/* The session (j->session) or challenge (j->pending) and its auth.login
- * entry, with nobody waiting: the answer, built from what is known now (the
- * token made before the submit), leaves after the fsync or becomes the
- * commit's failure (audit.h audit_commit_held). Off a request thread it is
- * audit_commit. */
 static enum pv_rc
-exchange_commit(struct authn_service *s, const struct audit_event *ev,
-    const struct exchange_job *j)
+exchange_start(struct exchange_op *o, const char *code, const char *code_verifier)
 {
-	struct exchange_held *h = calloc(1, sizeof(*h));
-
-	if (h == NULL)
-		return PV_E_NOMEM;
-	h->iss = strdup(j->iss != NULL ? j->iss : "");
-	h->sid = strdup(j->sid != NULL ? j->sid : "");
-	if (h->iss == NULL || h->sid == NULL) {
-		exchange_held_free(h);
-		return PV_E_NOMEM;
-	}
-	h->j.iss = h->iss;
-	h->j.sid = h->sid;
-	h->j.method = j->method;   /* a literal */
-	if (j->session != NULL) {
-		h->session = *j->session;
-		h->j.session = &h->session;
-	}
-	if (j->pending != NULL) {
-		h->pending = *j->pending;
-		h->j.pending = &h->pending;
-	}
-	return audit_commit_held(s->audit, ev, exchange_held_fn, h, exchange_held_free);
-}
-
-enum pv_rc
-authn_oidc_exchange(struct authn_service *s, const char *source, const char *code,
-    const char *code_verifier, json_t **out, struct authn_result *ar)
-{
-	struct authn_oidc *o = s->oidc;
-	char key[STORE_OIDC_KEY_MAX], res[128], detail[160];
-	struct store_oidc_pending g;
-	struct take_job tj;
-	struct store_user u;
+	struct authn_service *s = o->op.s;
+	struct authn_op *op = &o->op;
+	char res[128];
 	struct audit_event ev;
-	json_t *gd = NULL, *o_json = NULL;
 	const char *uid, *chal, *sid, *iss;
+	enum authn_login_next next;
+	unsigned flags = 0;
 	bool mfa;
-	int64_t now = util_now_ms();
 	enum pv_rc rc;
 
-	memset(ar, 0, sizeof(*ar));
-	memset(&u, 0, sizeof(u));
-	if (o == NULL)
-		return fail(ar, PV_E_NOTFOUND, "OIDC sign-in is not configured ([oidc] issuer)");
+	if (s->oidc == NULL)
+		return fail(&op->ar, PV_E_NOTFOUND, "OIDC sign-in is not configured ([oidc] issuer)");
 	if (code == NULL || code[0] == '\0' || strlen(code) > 128)
-		return fail(ar, PV_E_INVALID, "code is required");
-	sha_hex(code, key);
-	memset(&g, 0, sizeof(g));
-	tj.key = key;
-	tj.kind = "grant";
-	tj.now_ms = now;
-	tj.out = &g;
-	rc = audit_commit(s->audit, NULL, take_fn, &tj);
+		return fail(&op->ar, PV_E_INVALID, "code is required");
+	sha_hex(code, o->key);
+	STORE_READ(s->st, rc, store_oidc_pending_get(tx, o->key, "grant", o->now, &o->g));
 	if (rc == PV_E_NOTFOUND || rc == PV_E_EXPIRED)
-		return refused(o, source, "auth.oidc.login", rc == PV_E_EXPIRED ?
-		    "oidc_code_expired" : "oidc_code_unknown", NULL, PV_E_OIDC, ar);
+		return op_refused(op, o->source, "auth.oidc.login", rc == PV_E_EXPIRED ?
+		    "oidc_code_expired" : "oidc_code_unknown", NULL, NULL, PV_E_OIDC, NULL);
 	if (rc != PV_OK)
 		return rc;
-	if ((gd = json_loads(g.data, 0, NULL)) == NULL) {
-		rc = PV_E_INTEGRITY;
-		goto out;
-	}
-	uid = json_string_value(json_object_get(gd, "user_id"));
-	chal = json_string_value(json_object_get(gd, "cli_challenge"));
-	sid = json_string_value(json_object_get(gd, "sid"));
-	iss = json_string_value(json_object_get(gd, "iss"));
-	mfa = json_is_true(json_object_get(gd, "mfa"));
-	if (uid == NULL || chal == NULL || sid == NULL || iss == NULL) {
-		rc = PV_E_INTEGRITY;
-		goto out;
-	}
+	o->tj.key = o->key;
+	o->tj.kind = "grant";
+	o->tj.now_ms = o->now;
+	o->tj.out = &o->taken;
+	if ((o->gd = json_loads(o->g.data, 0, NULL)) == NULL)
+		return PV_E_INTEGRITY;
+	uid = json_string_value(json_object_get(o->gd, "user_id"));
+	chal = json_string_value(json_object_get(o->gd, "cli_challenge"));
+	sid = json_string_value(json_object_get(o->gd, "sid"));
+	iss = json_string_value(json_object_get(o->gd, "iss"));
+	mfa = json_is_true(json_object_get(o->gd, "mfa"));
+	if (uid == NULL || chal == NULL || sid == NULL || iss == NULL)
+		return PV_E_INTEGRITY;
 	if (chal[0] != '\0') {
 		char want[64];
 
 		/* a CLI grant: only the process that began the flow can redeem it */
 		if (code_verifier == NULL || strlen(code_verifier) < 43 ||
 		    strlen(code_verifier) > 128 || s256(code_verifier, want) != PV_OK ||
-		    !crypto_memeq(want, chal, 43)) {
-			rc = refused(o, source, "auth.oidc.login", "oidc_code_verifier", NULL,
-			    PV_E_OIDC, ar);
-			goto out;
-		}
+		    !crypto_memeq(want, chal, 43))
+			return op_refused(op, o->source, "auth.oidc.login", "oidc_code_verifier", NULL,
+			    &o->tj, PV_E_OIDC, NULL);
 	}
-	STORE_READ(s->st, rc, store_user_get(tx, uid, &u));
+	STORE_READ(s->st, rc, store_user_get(tx, uid, &o->u));
 	if (rc != PV_OK)
-		goto out;
-	snprintf(res, sizeof(res), "users/%s", u.id);
-	snprintf(detail, sizeof(detail), "{\"username\":\"%s\"}", u.username);
-	if (u.disabled) {
-		rc = refused(o, source, "auth.login", "disabled", detail, PV_E_UNAUTH, ar);
-		goto out;
+		return rc;
+	snprintf(res, sizeof(res), "users/%s", o->u.id);
+	snprintf(o->detail, sizeof(o->detail), "{\"username\":\"%s\"}", o->u.username);
+	if (o->u.disabled)
+		return op_refused(op, o->source, "auth.login", "disabled", o->detail, &o->tj,
+		    PV_E_UNAUTH, NULL);
+	o->passkey = authn_webauthn_has(s, o->u.id);
+	o->j.iss = iss;
+	o->j.sid = sid;
+	authn_ev_init(&ev, NULL, o->source, "auth.login", res);
+	ev.actor.user_id = o->u.id;
+	ev.detail = o->detail;
+	if (mfa)
+		next = AUTHN_LOGIN_SESSION;
+	else
+		next = authn_login_decide(o->u.mfa_enabled || o->passkey,
+		    authn_mfa_required(s, o->u.id), false, &flags);
+	if (next == AUTHN_LOGIN_MFA_CHALLENGE) {
+		/* phivault's own second factor, as after a password: the existing
+		 * POST /v1/auth/mfa or the passkey login finish it */
+		if ((rc = authn_token_new(AUTHN_TOKEN_MFA, o->mtok, o->pend.token_hash)) != PV_OK)
+			return rc;
+		util_strlcpy(o->pend.user_id, o->u.id, sizeof(o->pend.user_id));
+		o->pend.expires_ms = o->now + AUTHN_MFA_PENDING_MS;
+		o->pend.credential_epoch = o->u.credential_epoch;
+		o->j.pending = &o->pend;
+		o->challenge = true;
+		ev.reason = "mfa_required";
+	} else {
+		if ((rc = authn_session_prepare(s, &o->u, flags, mfa, o->source, o->now, &o->ns)) !=
+		    PV_OK)
+			return rc;
+		o->j.session = &o->ns.row;
+		o->j.method = mfa ? "idp" : NULL;
+		ev.actor.session_id = o->ns.row.id;
+		ev.reason = mfa ? "oidc_mfa" : flags != 0 ? "restricted" : "oidc";
 	}
-	{
-		struct authn_new_session ns;
-		struct store_mfa_pending pend;
-		struct exchange_job j;
-		enum authn_login_next next;
-		unsigned flags = 0;
-		char mtok[AUTHN_TOKEN_MAX];
-		bool passkey = authn_webauthn_has(s, u.id);
+	return authn_op_submit(op, &ev, exchange_take_fn, o, exchange_committed, false);
+}
 
-		memset(&j, 0, sizeof(j));
-		j.iss = iss;
-		j.sid = sid;
-		authn_ev_init(&ev, NULL, source, "auth.login", res);
-		ev.actor.user_id = u.id;
-		ev.detail = detail;
-		if (mfa) {
-			next = AUTHN_LOGIN_SESSION;
-		} else {
-			next = authn_login_decide(u.mfa_enabled || passkey,
-			    authn_mfa_required(s, u.id), false, &flags);
-		}
-		if (next == AUTHN_LOGIN_MFA_CHALLENGE) {
-			/* phivault's own second factor, as after a password: the
-			 * existing POST /v1/auth/mfa or the passkey login finish it */
-			memset(&pend, 0, sizeof(pend));
-			if ((rc = authn_token_new(AUTHN_TOKEN_MFA, mtok, pend.token_hash)) != PV_OK)
-				goto out;
-			util_strlcpy(pend.user_id, u.id, sizeof(pend.user_id));
-			pend.expires_ms = now + AUTHN_MFA_PENDING_MS;
-			pend.credential_epoch = u.credential_epoch;
-			j.pending = &pend;
-			ev.reason = "mfa_required";
-			if ((rc = exchange_commit(s, &ev, &j)) != PV_OK) {
-				crypto_wipe(mtok, sizeof(mtok));
-				goto out;
-			}
-			o_json = json_pack("{s:b, s:s, s:i, s:[s*s*]}", "mfa_required", 1,
-			    "mfa_token", mtok, "mfa_expires_in_s", AUTHN_MFA_PENDING_MS / 1000,
-			    "mfa_methods", u.mfa_enabled ? "totp" : NULL,
-			    passkey ? "webauthn" : NULL);
-			crypto_wipe(mtok, sizeof(mtok));
-		} else {
-			if ((rc = authn_session_prepare(s, &u, flags, mfa, source, now, &ns)) != PV_OK)
-				goto out;
-			j.session = &ns.row;
-			j.method = mfa ? "idp" : NULL;
-			ev.actor.session_id = ns.row.id;
-			ev.reason = mfa ? "oidc_mfa" : flags != 0 ? "restricted" : "oidc";
-			rc = exchange_commit(s, &ev, &j);
-			if (rc != PV_OK) {
-				crypto_wipe(&ns, sizeof(ns));
-				goto out;
-			}
-			o_json = authn_session_reply(s, &ns);
-			crypto_wipe(&ns, sizeof(ns));
-		}
-		if (o_json == NULL) {
-			rc = PV_E_NOMEM;
-			goto out;
-		}
-		*out = o_json;
-		rc = PV_OK;
-	}
-out:
-	store_user_clear(&u);
-	json_decref(gd);
-	crypto_wipe(&g, sizeof(g));
-	return rc;
+void
+authn_oidc_exchange_async(struct authn_service *s, const char *source, const char *code,
+    const char *code_verifier, authn_done_fn done, void *arg)
+{
+	struct exchange_op *o = authn_op_new(s, sizeof(*o), done, arg);
+
+	if (o == NULL)
+		return;
+	o->op.release = exchange_release;
+	o->source = source;
+	o->now = util_now_ms();
+	authn_op_run(&o->op, exchange_start(o, code, code_verifier));
 }
 
 /* ---- back-channel logout ---------------------------------------------- */
@@ -1493,92 +1523,114 @@ logout_fn(struct store_tx *tx, void *arg)
 	return rc;
 }
 
-enum pv_rc
-authn_oidc_backchannel_logout(struct authn_service *s, const char *source,
-    const char *logout_token, json_t **out, struct authn_result *ar)
-{
-	struct authn_oidc *o = s->oidc;
+struct logout_op {
+	struct authn_op op;
+	const char *source;
 	struct authn_jwt jwt;
-	struct authn_jwt_expect ex;
 	struct logout_job j;
 	struct store_oidc_pending seen;
+	char *detail;
+};
+
+static void
+logout_release(struct authn_op *op)
+{
+	struct logout_op *o = (struct logout_op *)op;
+
+	free(o->detail);
+	json_decref(o->j.sessions);
+	json_decref(o->j.users);
+	authn_jwt_clear(&o->jwt);
+}
+
+/* On the committer, after the transaction: this node's cache forgets the
+ * ended sessions (in force at once here; other nodes see the ended rows). */
+static void
+logout_committed(struct authn_op *op, enum pv_rc rc)
+{
+	struct logout_op *o = (struct logout_op *)op;
+	size_t i;
+
+	if (rc == PV_E_STATE) {
+		authn_op_run(op, op_refused(op, o->source, "auth.oidc.logout", "oidc_jti_replay",
+		    o->detail, NULL, PV_E_INVALID, "The logout token was used before"));
+		return;
+	}
+	if (rc == PV_OK) {
+		for (i = 0; i < json_array_size(o->j.sessions); i++)
+			authn_cache_forget_session(op->s,
+			    json_string_value(json_array_get(o->j.sessions, i)));
+		if (o->j.sid == NULL)
+			for (i = 0; i < json_array_size(o->j.users); i++)
+				authn_sessions_end_user(op->s,
+				    json_string_value(json_array_get(o->j.users, i)), AUTHN_END_LOGOUT);
+		rc = authn_op_reply(op, json_object());
+	}
+	authn_op_finish(op, rc);
+}
+
+static enum pv_rc
+logout_start(struct logout_op *o, const char *logout_token)
+{
+	struct authn_oidc *oi = o->op.s->oidc;
+	struct authn_op *op = &o->op;
+	struct authn_jwt_expect ex;
 	struct audit_event ev;
 	const char *reason = NULL, *jti;
 	char jkey[256];
-	char *detail = NULL;
 	int64_t now = util_now_ms();
-	size_t i;
 	enum pv_rc rc;
 
-	memset(ar, 0, sizeof(*ar));
-	memset(&jwt, 0, sizeof(jwt));
-	memset(&j, 0, sizeof(j));
-	if (o == NULL)
-		return fail(ar, PV_E_NOTFOUND, "OIDC sign-in is not configured ([oidc] issuer)");
+	if (oi == NULL)
+		return fail(&op->ar, PV_E_NOTFOUND, "OIDC sign-in is not configured ([oidc] issuer)");
 	if (logout_token == NULL || logout_token[0] == '\0')
-		return fail(ar, PV_E_INVALID, "logout_token is required");
+		return fail(&op->ar, PV_E_INVALID, "logout_token is required");
 	memset(&ex, 0, sizeof(ex));
-	ex.issuer = o->cfg->oidc_issuer;
-	ex.client_id = o->cfg->oidc_client_id;
+	ex.issuer = oi->cfg->oidc_issuer;
+	ex.client_id = oi->cfg->oidc_client_id;
 	ex.now_s = now / 1000;
-	ex.skew_s = o->cfg->oidc_clock_skew_s;
+	ex.skew_s = oi->cfg->oidc_clock_skew_s;
 	ex.logout = true;
 	ex.max_age_s = LOGOUT_MAX_AGE_S;
-	if ((rc = verify_token(o, logout_token, &ex, &jwt, &reason)) != PV_OK) {
+	if ((rc = verify_token(oi, logout_token, &ex, &o->jwt, &reason)) != PV_OK)
 		/* Back-Channel Logout 1.0 §2.8: a token that does not verify is 400 */
-		rc = refused(o, source, "auth.oidc.logout", reason, NULL,
-		    rc == PV_E_OIDC ? PV_E_INVALID : rc, ar);
-		if (rc == PV_E_INVALID)
-			(void)fail(ar, rc, "The logout token could not be verified");
-		return rc;
-	}
-	j.iss = o->cfg->oidc_issuer;
-	j.sub = json_string_value(json_object_get(jwt.claims, "sub"));
-	j.sid = json_string_value(json_object_get(jwt.claims, "sid"));
-	jti = json_string_value(json_object_get(jwt.claims, "jti"));
-	j.now_ms = now;
-	j.sessions = json_array();
-	j.users = json_array();
-	memset(&seen, 0, sizeof(seen));
+		return op_refused(op, o->source, "auth.oidc.logout", reason, NULL, NULL,
+		    rc == PV_E_OIDC ? PV_E_INVALID : rc, rc == PV_E_OIDC ?
+		    "The logout token could not be verified" : NULL);
+	o->j.iss = oi->cfg->oidc_issuer;
+	o->j.sub = json_string_value(json_object_get(o->jwt.claims, "sub"));
+	o->j.sid = json_string_value(json_object_get(o->jwt.claims, "sid"));
+	jti = json_string_value(json_object_get(o->jwt.claims, "jti"));
+	o->j.now_ms = now;
+	o->j.sessions = json_array();
+	o->j.users = json_array();
 	snprintf(jkey, sizeof(jkey), "jti:%.*s", 200, jti);
-	sha_hex(jkey, seen.key);
-	util_strlcpy(seen.kind, "seen", sizeof(seen.kind));
-	util_strlcpy(seen.data, "{}", sizeof(seen.data));
-	seen.expires_ms = now + (int64_t)(LOGOUT_MAX_AGE_S + 2 * ex.skew_s + 1) * 1000;
-	j.seen = &seen;
-	detail = who_detail(j.iss, j.sub, NULL, NULL);
-	authn_ev_init(&ev, NULL, source, "auth.oidc.logout", "auth/oidc");
+	sha_hex(jkey, o->seen.key);
+	util_strlcpy(o->seen.kind, "seen", sizeof(o->seen.kind));
+	util_strlcpy(o->seen.data, "{}", sizeof(o->seen.data));
+	o->seen.expires_ms = now + (int64_t)(LOGOUT_MAX_AGE_S + 2 * ex.skew_s + 1) * 1000;
+	o->j.seen = &o->seen;
+	o->detail = who_detail(o->j.iss, o->j.sub, NULL, NULL);
+	if (o->j.sessions == NULL || o->j.users == NULL)
+		return PV_E_NOMEM;
+	authn_ev_init(&ev, NULL, o->source, "auth.oidc.logout", "auth/oidc");
 	ev.outcome = AUDIT_ALLOWED;
-	ev.reason = j.sid != NULL ? "sid" : "sub";
-	ev.detail = detail;
-	if (j.sessions == NULL || j.users == NULL) {
-		rc = PV_E_NOMEM;
-		goto out;
-	}
-	rc = audit_commit(s->audit, &ev, logout_fn, &j);
-	if (rc == PV_E_STATE) {
-		rc = refused(o, source, "auth.oidc.logout", "oidc_jti_replay", detail, PV_E_INVALID,
-		    ar);
-		(void)fail(ar, rc, "The logout token was used before");
-		goto out;
-	}
-	if (rc != PV_OK)
-		goto out;
-	/* in force at once on this node; other nodes see the ended rows */
-	for (i = 0; i < json_array_size(j.sessions); i++)
-		authn_cache_forget_session(s, json_string_value(json_array_get(j.sessions, i)));
-	if (j.sid == NULL)
-		for (i = 0; i < json_array_size(j.users); i++)
-			authn_sessions_end_user(s, json_string_value(json_array_get(j.users, i)),
-			    AUTHN_END_LOGOUT);
-	*out = json_object();
-	rc = *out != NULL ? PV_OK : PV_E_NOMEM;
-out:
-	free(detail);
-	json_decref(j.sessions);
-	json_decref(j.users);
-	authn_jwt_clear(&jwt);
-	return rc;
+	ev.reason = o->j.sid != NULL ? "sid" : "sub";
+	ev.detail = o->detail;
+	return authn_op_submit(op, &ev, logout_fn, &o->j, logout_committed, false);
+}
+
+void
+authn_oidc_backchannel_logout_async(struct authn_service *s, const char *source,
+    const char *logout_token, authn_done_fn done, void *arg)
+{
+	struct logout_op *o = authn_op_new(s, sizeof(*o), done, arg);
+
+	if (o == NULL)
+		return;
+	o->op.release = logout_release;
+	o->source = source;
+	authn_op_run(&o->op, logout_start(o, logout_token));
 }
 
 /* ---- local passwords ---------------------------------------------------- */

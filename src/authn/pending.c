@@ -234,13 +234,20 @@ refused(struct authn_op *op, enum pv_rc rc)
 }
 
 enum pv_rc
-authn_op_refuse(struct authn_op *op, const struct audit_event *ev, enum pv_rc rc)
+authn_op_refuse_tx(struct authn_op *op, const struct audit_event *ev, audit_job_fn fn,
+    void *fnarg, enum pv_rc rc)
 {
 	enum pv_rc src;
 
 	op->refused = rc;
-	src = authn_op_submit(op, ev, NULL, NULL, refused, false);
+	src = authn_op_submit(op, ev, fn, fnarg, refused, false);
 	return src == PV_PENDING ? PV_PENDING : PV_E_AUDIT;
+}
+
+enum pv_rc
+authn_op_refuse(struct authn_op *op, const struct audit_event *ev, enum pv_rc rc)
+{
+	return authn_op_refuse_tx(op, ev, NULL, NULL, rc);
 }
 
 /* The refusal is durable: now its auth.lockout entry, then the answer. */

@@ -10,6 +10,9 @@
  *   POST /v1/auth/oidc/exchange            public  {code, code_verifier?, cookie?} -> session
  *   POST /v1/auth/oidc/backchannel-logout  public  form: logout_token -> 200 {} / 400
  *
+ * The callback, the exchange and the back-channel logout return PV_PENDING
+ * and reply from their operation's completion (oidc.c, in steps).
+ *
  * A console flow (no cli_redirect) sets the pv_oidc cookie (HttpOnly;
  * Secure; SameSite=Lax, so the IdP's top-level redirect back carries it;
  * Path=/v1/auth/oidc; 10 minutes): the callback must come from the browser
@@ -103,20 +106,61 @@ h_start(struct http_request *req)
 	return redirect(req, url);
 }
 
+/* A pending route's completion (pending.c): reply, then resume the
+ * suspended connection. */
+struct oidc_reply {
+	struct http_request *req;
+	bool cookie;                     /* exchange: the console's session cookie */
+	bool redirect;                   /* callback: out {"redirect"} is a 302 */
+};
+
+static void
+replied(enum pv_rc rc, json_t *out, const struct authn_result *res, void *arg)
+{
+	struct oidc_reply *pr = arg;
+	struct http_request *req = pr->req;
+	const char *url;
+
+	if (rc != PV_OK) {
+		json_decref(out);
+		rc = answer(req, rc, res);
+	} else if (pr->redirect) {
+		url = json_string_value(json_object_get(out, "redirect"));
+		rc = url != NULL ? redirect(req, strdup(url)) : PV_E_NOMEM;
+		json_decref(out);
+	} else if (pr->cookie && (rc = authn_cookie_issue(req, out)) != PV_OK) {
+		json_decref(out);
+	} else {
+		rc = http_reply(req, 200, out);
+	}
+	http_resume(req, rc);
+}
+
+static struct oidc_reply *
+pending(struct http_request *req, bool cookie, bool redir)
+{
+	struct oidc_reply *pr = arena_alloc(req->arena, sizeof(*pr));
+
+	if (pr != NULL) {
+		pr->req = req;
+		pr->cookie = cookie;
+		pr->redirect = redir;
+	}
+	return pr;
+}
+
 static enum pv_rc
 h_callback(struct http_request *req)
 {
-	struct authn_result res;
-	char *url = NULL;
-	enum pv_rc rc;
+	struct oidc_reply *pr;
 
 	(void)http_set_header(req, "Set-Cookie", AUTHN_OIDC_BIND_COOKIE "=; HttpOnly; Secure; "
 	    "SameSite=Lax; Path=/v1/auth/oidc; Max-Age=0");
-	rc = authn_oidc_callback(svc_of(req), req->source, http_query(req, "code"),
-	    http_query(req, "state"), http_query(req, "error"), bind_cookie(req), &url, &res);
-	if (rc != PV_OK)
-		return answer(req, rc, &res);
-	return redirect(req, url);
+	if ((pr = pending(req, false, true)) == NULL)
+		return PV_E_NOMEM;
+	authn_oidc_callback_async(svc_of(req), req->source, http_query(req, "code"),
+	    http_query(req, "state"), http_query(req, "error"), bind_cookie(req), replied, pr);
+	return PV_PENDING;
 }
 
 static enum pv_rc
@@ -125,8 +169,7 @@ h_exchange(struct http_request *req)
 	static const char *const keys[] = { "code", "code_verifier", "cookie", NULL };
 	const char *code, *verifier = NULL;
 	bool cookie = false;
-	struct authn_result res;
-	json_t *out = NULL;
+	struct oidc_reply *pr;
 	enum pv_rc rc;
 
 	if ((rc = http_body_only(req, keys)) != PV_OK ||
@@ -134,22 +177,17 @@ h_exchange(struct http_request *req)
 	    (rc = http_body_string(req, "code_verifier", false, 128, &verifier)) != PV_OK ||
 	    (rc = authn_cookie_wanted(req, &cookie)) != PV_OK)
 		return rc;
-	rc = authn_oidc_exchange(svc_of(req), req->source, code, verifier, &out, &res);
-	if (rc != PV_OK)
-		return answer(req, rc, &res);
-	if (cookie && (rc = authn_cookie_issue(req, out)) != PV_OK) {
-		json_decref(out);
-		return rc;
-	}
-	return http_reply(req, 200, out);
+	if ((pr = pending(req, cookie, false)) == NULL)
+		return PV_E_NOMEM;
+	authn_oidc_exchange_async(svc_of(req), req->source, code, verifier, replied, pr);
+	return PV_PENDING;
 }
 
 static enum pv_rc
 h_backchannel_logout(struct http_request *req)
 {
-	struct authn_result res;
+	struct oidc_reply *pr;
 	const char *tok = NULL;
-	json_t *out = NULL;
 	enum pv_rc rc;
 
 	rc = http_form_value(req, "logout_token", AUTHN_JWT_MAX, &tok);
@@ -157,10 +195,10 @@ h_backchannel_logout(struct http_request *req)
 		return http_fail(req, PV_E_INVALID, "logout_token is required");
 	if (rc != PV_OK)
 		return http_fail(req, PV_E_INVALID, "The form body is malformed");
-	rc = authn_oidc_backchannel_logout(svc_of(req), req->source, tok, &out, &res);
-	if (rc != PV_OK)
-		return answer(req, rc, &res);
-	return http_reply(req, 200, out);
+	if ((pr = pending(req, false, false)) == NULL)
+		return PV_E_NOMEM;
+	authn_oidc_backchannel_logout_async(svc_of(req), req->source, tok, replied, pr);
+	return PV_PENDING;
 }
 
 enum pv_rc

@@ -444,16 +444,62 @@ kek_job(struct store_tx *tx, void *arg)
 }
 
 enum pv_rc
-authn_kek_ensure(struct authn_service *s)
+authn_kek_start(struct authn_service *s)
 {
 	enum pv_rc rc;
 
-	/* made once: later calls need no commit (and so no wait) */
-	if (atomic_load(&s->kek_ready))
-		return PV_OK;
-	if ((rc = audit_commit(s->audit, NULL, kek_job, s->keys)) == PV_OK)
-		atomic_store(&s->kek_ready, true);
+	if (s == NULL)
+		return PV_E_INVALID;
+	if (keys_is_sealed(s->keys))
+		return PV_OK;   /* made by the unseal (authn_kek_submit) */
+	/* start-up, before the listener: no request thread waits for this */
+	if ((rc = audit_commit(s->audit, NULL, kek_job, s->keys)) != PV_OK)
+		log_error("authn: KEK %s could not be made ready: %s", AUTHN_KEK, pv_rc_name(rc));
 	return rc;
+}
+
+struct kek_submit {
+	void (*done)(enum pv_rc rc, void *arg);
+	void *arg;
+};
+
+static void
+kek_submitted(enum pv_rc rc, void *arg)
+{
+	struct kek_submit *k = arg;
+
+	if (rc != PV_OK)
+		log_error("authn: KEK %s could not be made ready: %s", AUTHN_KEK, pv_rc_name(rc));
+	if (k->done != NULL)
+		k->done(rc, k->arg);
+	free(k);
+}
+
+enum pv_rc
+authn_kek_submit(struct authn_service *s, void (*done)(enum pv_rc rc, void *arg), void *arg)
+{
+	struct kek_submit *k;
+	enum pv_rc rc;
+
+	if (s == NULL)
+		return PV_E_INVALID;
+	if ((k = malloc(sizeof(*k))) == NULL)
+		return PV_E_NOMEM;
+	k->done = done;
+	k->arg = arg;
+	/* from the committer too: submitting never waits */
+	rc = audit_submit(s->audit, NULL, kek_job, s->keys, COMMIT_REQUEST, kek_submitted, k);
+	if (rc != PV_OK)
+		free(k);
+	return rc;
+}
+
+enum pv_rc
+authn_kek_missing(void)
+{
+	log_error("authn: KEK %s is missing (made at start-up or by the unseal); the request "
+	    "is refused", AUTHN_KEK);
+	return PV_E_UNAVAILABLE;
 }
 
 /* Serialized keys_envelope: name length (1), name, version (4, BE), wrapped DEK. */
@@ -644,9 +690,8 @@ authn_login_key(struct authn_service *s, const char *name, bool valid, bool foun
 	 * good), and v1 is no longer needed to count failed logins. */
 	rc = keys_mac_active(s->keys, AUTHN_KEK, "login-username", (const uint8_t *)name,
 	    strlen(name), mac, &mv);
-	if (rc == PV_E_NOTFOUND && (rc = authn_kek_ensure(s)) == PV_OK)
-		rc = keys_mac_active(s->keys, AUTHN_KEK, "login-username", (const uint8_t *)name,
-		    strlen(name), mac, &mv);
+	if (rc == PV_E_NOTFOUND)
+		rc = authn_kek_missing();   /* never made here: authn_kek_start */
 	if (rc != PV_OK)
 		return rc;
 	memcpy(key, AUTHN_KEY_HASHED, 2);

@@ -52,12 +52,10 @@ struct unseal_call {
 	enum pv_rc rc;                   /* keys_unseal_share's */
 };
 
-/* After the sys.unseal entry's fsync (committer thread), or at once if it
- * could not be queued: the answer, and fail closed on a lost entry. */
+/* The answer of an unseal, and fail closed on a lost entry. */
 static void
-unseal_done(enum pv_rc arc, void *arg)
+unseal_answer(struct unseal_call *c, enum pv_rc arc)
 {
-	struct unseal_call *c = arg;
 	struct http_request *req = c->req;
 	enum pv_rc rc = c->rc;
 	json_t *o;
@@ -86,6 +84,29 @@ unseal_done(enum pv_rc arc, void *arg)
 	}
 	free(c);
 	http_resume(req, rc);
+}
+
+/* The identity KEK of a vault unsealed now is committed (or failed, logged:
+ * the unseal stands; a request that needs the KEK answers 503). */
+static void
+unseal_kek_done(enum pv_rc krc, void *arg)
+{
+	(void)krc;
+	unseal_answer(arg, PV_OK);
+}
+
+/* After the sys.unseal entry's fsync (committer thread), or at once if it
+ * could not be queued. The unseal that opened the vault makes the identity
+ * KEK (authn.h authn_kek_start) before its answer, so no request creates it. */
+static void
+unseal_done(enum pv_rc arc, void *arg)
+{
+	struct unseal_call *c = arg;
+
+	if (arc == PV_OK && c->rc == PV_OK && !c->ss.sealed && c->app->authn != NULL &&
+	    authn_kek_submit(c->app->authn, unseal_kek_done, c) == PV_OK)
+		return;
+	unseal_answer(c, arc);
 }
 
 static enum pv_rc
@@ -338,6 +359,10 @@ identity_routes(struct pv_app *app)
 	char oerr[512] = "";
 
 	if ((rc = authn_service_new(&ac, &app->authn)) != PV_OK)
+		return rc;
+	/* KEK identity before the listener opens: no request creates it (a
+	 * sealed vault: its unseal, unseal_done) */
+	if ((rc = authn_kek_start(app->authn)) != PV_OK)
 		return rc;
 	/* [oidc]: the client secret and the group map, read at start */
 	if ((rc = authn_oidc_start(app->authn, oerr, sizeof(oerr))) != PV_OK) {

@@ -37,7 +37,7 @@ static enum pv_rc sq_pending_put(struct store_tx *tx, const struct store_oidc_pe
 		SQP_INT(p->expires_ms)), NULL);
 }
 
-static enum pv_rc sq_pending_take(struct store_tx *tx, const char *key, const char *kind,
+static enum pv_rc sq_pending_get(struct store_tx *tx, const char *key, const char *kind,
     int64_t now_ms, struct store_oidc_pending *out)
 {
 	struct store_oidc_pending p;
@@ -48,6 +48,18 @@ static enum pv_rc sq_pending_take(struct store_tx *tx, const char *key, const ch
 		return rc;
 	if (p.expires_ms <= now_ms)
 		return PV_E_EXPIRED;
+	*out = p;
+	return PV_OK;
+}
+
+static enum pv_rc sq_pending_take(struct store_tx *tx, const char *key, const char *kind,
+    int64_t now_ms, struct store_oidc_pending *out)
+{
+	struct store_oidc_pending p;
+	enum pv_rc rc = sq_pending_get(tx, key, kind, now_ms, &p);
+
+	if (rc != PV_OK)
+		return rc;
 	if ((rc = store_sqlite_exec_one(tx, SQ_OIDC_PENDING_DELETE, "oidc_pending_delete",
 	    SQP_LIST(SQP_TEXT(key), SQP_TEXT(kind)))) != PV_OK)
 		return rc;
@@ -116,6 +128,7 @@ static enum pv_rc sq_session_by_sid(struct store_tx *tx, const char *iss, const 
 const struct store_oidc_ops store_sqlite_oidc_ops = {
 	.pending_put = sq_pending_put,
 	.pending_take = sq_pending_take,
+	.pending_get = sq_pending_get,
 	.identity_get = sq_identity_get,
 	.identity_put = sq_identity_put,
 	.session_put = sq_session_put,

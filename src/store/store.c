@@ -2077,6 +2077,14 @@ enum pv_rc store_oidc_pending_take(struct store_tx *tx, const char *key, const c
 	return tx->st->ops->oidc->pending_take(tx, key, kind, now_ms, out);
 }
 
+enum pv_rc store_oidc_pending_get(struct store_tx *tx, const char *key, const char *kind,
+    int64_t now_ms, struct store_oidc_pending *out)
+{
+	if (!tx_ok(tx) || key == NULL || kind == NULL || out == NULL)
+		return PV_E_INVALID;
+	return tx->st->ops->oidc->pending_get(tx, key, kind, now_ms, out);
+}
+
 enum pv_rc store_oidc_identity_get(struct store_tx *tx, const char *iss, const char *sub,
     char user_id[UTIL_ID_MAX])
 {

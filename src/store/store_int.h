@@ -365,6 +365,8 @@ struct store_oidc_ops {
 	    int64_t now_ms);
 	enum pv_rc (*pending_take)(struct store_tx *tx, const char *key, const char *kind,
 	    int64_t now_ms, struct store_oidc_pending *out);
+	enum pv_rc (*pending_get)(struct store_tx *tx, const char *key, const char *kind,
+	    int64_t now_ms, struct store_oidc_pending *out);
 	enum pv_rc (*identity_get)(struct store_tx *tx, const char *iss, const char *sub,
 	    char user_id[UTIL_ID_MAX]);
 	enum pv_rc (*identity_put)(struct store_tx *tx, const char *iss, const char *sub,

@@ -40,6 +40,10 @@ enum pv_rc store_oidc_pending_put(struct store_tx *tx, const struct store_oidc_p
 enum pv_rc store_oidc_pending_take(struct store_tx *tx, const char *key, const char *kind,
     int64_t now_ms, struct store_oidc_pending *out);
 
+/* The same item, read and left in place (a read transaction): what a flow
+ * checks before the transaction that takes it. */
+enum pv_rc store_oidc_pending_get(struct store_tx *tx, const char *key, const char *kind,
+    int64_t now_ms, struct store_oidc_pending *out);
 /* The user of (iss, sub); PV_E_NOTFOUND. put: PV_E_CONFLICT if linked. */
 enum pv_rc store_oidc_identity_get(struct store_tx *tx, const char *iss, const char *sub,
     char user_id[UTIL_ID_MAX]);

@@ -11,7 +11,8 @@
 //   /fake/...  a minimal hand-written OP (issuer https://127.0.0.1:PORT/fake)
 //              whose token endpoint answers the ID token the test asks for
 //              (POST /test/fake-next): wrong audience, expired, a bad
-//              signature, another issuer, a replayed nonce, alg none;
+//              signature, another issuer, a replayed nonce, alg none, a code
+//              that answers twice (reuse_code);
 //   /test/...  control: POST /test/account {amr, groups, sub, preferred_username},
 //              POST /test/sign {header?, claims} -> {jwt} signed with the
 //              provider's RS256 key (logout tokens), GET /test/ready.
@@ -144,7 +145,8 @@ function fake(req, res, url, body) {
     if (auth !== want || !form.get('code_verifier')) return json(res, 401, { error: 'invalid_client' });
     const nonce = fakeCodes.get(form.get('code'));
     if (nonce === undefined) return json(res, 400, { error: 'invalid_grant' });
-    fakeCodes.delete(form.get('code'));
+    // reuse_code: the code answers twice (phivault's own single use is what is tested)
+    if (!fakeNext.reuse_code) fakeCodes.delete(form.get('code'));
     const now = Math.floor(Date.now() / 1000);
     const claims = {
       iss: fakeIssuer, sub: account.sub, aud: clientId, iat: now, exp: now + 300,

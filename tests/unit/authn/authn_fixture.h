@@ -112,6 +112,7 @@ static inline void af_start(struct af *f)
 	hc.hook_arg = f;
 	assert_int_equal(http_server_new(&hc, &f->srv), PV_OK);
 	assert_int_equal(authn_service_new(&sc, &f->svc), PV_OK);
+	assert_int_equal(authn_kek_start(f->svc), PV_OK);   /* as serve's start-up */
 	assert_int_equal(authn_routes(f->svc, f->srv), PV_OK);
 	assert_int_equal(http_routes_add(f->srv, extra, 1), PV_OK);
 }

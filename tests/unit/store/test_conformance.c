@@ -2784,11 +2784,20 @@ static void c_oidc(struct store *st)
 	assert_int_equal(TX_WR(st, store_oidc_pending_put(tx, &p, 1000)), PV_E_CONFLICT);
 	assert_int_equal(TX_WR(st, store_oidc_pending_take(tx, "k1", "grant", 1000, &g)),
 	    PV_E_NOTFOUND);   /* another kind */
+	/* a read leaves it in place */
+	assert_int_equal(TX_RD(st, store_oidc_pending_get(tx, "k1", "grant", 1000, &g)),
+	    PV_E_NOTFOUND);
+	assert_int_equal(TX_RD(st, store_oidc_pending_get(tx, "k1", "state", 5000, &g)),
+	    PV_E_EXPIRED);
+	assert_int_equal(TX_RD(st, store_oidc_pending_get(tx, "k1", "state", 4999, &g)), PV_OK);
+	assert_string_equal(g.data, "{\"nonce\":\"n\"}");
 	assert_int_equal(TX_WR(st, store_oidc_pending_take(tx, "k1", "state", 4999, &g)), PV_OK);
 	assert_string_equal(g.data, "{\"nonce\":\"n\"}");
 	assert_int_equal(g.expires_ms, 5000);
 	assert_int_equal(TX_WR(st, store_oidc_pending_take(tx, "k1", "state", 4999, &g)),
 	    PV_E_NOTFOUND);   /* single use */
+	assert_int_equal(TX_RD(st, store_oidc_pending_get(tx, "k1", "state", 4999, &g)),
+	    PV_E_NOTFOUND);
 	assert_int_equal(TX_WR(st, store_oidc_pending_put(tx, &p, 1000)), PV_OK);
 	assert_int_equal(TX_WR(st, store_oidc_pending_take(tx, "k1", "state", 5000, &g)),
 	    PV_E_EXPIRED);
