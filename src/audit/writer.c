@@ -8,7 +8,8 @@
  *
  *   group_begin: a stale head is re-read first (fails the group if it cannot)
  *   per tx, after its fn: append the entry (seq = head + 1, prev_hash = head
- *                         hash); outcome "error", reason pv_rc_name(rc) if fn
+ *                         hash), then those fn added (audit_tx_entry), in
+ *                         order; outcome "error", reason pv_rc_name(rc) if fn
  *                         failed: failed attempts are audited too
  *   group_end:   committed -> the new head is published (under a->mu);
  *                rolled back -> the head is re-read from the database
@@ -43,18 +44,36 @@
 #include "audit/audit_int.h"
 #include "crypto/crypto.h"
 
+/* One entry of a job: the prepared event and the row as appended, for
+ * subscribers (valid until the job is freed). */
+struct audit_entry {
+	struct audit_prepared ev;
+	char *own[5];                    /* the copies (owned entries) */
+	struct store_audit_row row;
+	char tbuf[32], prev[65], hash[65];
+};
+
 struct audit_job {
 	struct audit *a;
 	bool has_event;
 	bool owned;                      /* audit_submit: strings copied, job freed after done */
-	struct audit_prepared ev;
-	char *own[5];                    /* the copies (owned jobs) */
-	/* the entry as appended, for subscribers (valid until the job is freed) */
-	struct store_audit_row row;
-	char tbuf[32], prev[65], hash[65];
+	struct audit_entry e;            /* the job's own entry (has_event) */
+	/* the entries fn added (audit_tx_entry), appended after e in order; each
+	 * owns its strings */
+	struct audit_entry **more;
+	size_t nmore;
+	/* what tx_append hands the queue: e's row, then more's */
+	const struct store_audit_row **rows;
+	const struct store_audit_row *row1;
+	audit_job_fn fn;                 /* the caller's data change (job_fn runs it) */
+	void *fn_arg;
 	audit_done_fn done;
 	void *done_arg;
 };
+
+/* The job whose fn runs now on this thread (the committer), for
+ * audit_tx_entry; NULL outside job_fn. */
+static _Thread_local struct audit_job *cur_job;
 
 struct audit {
 	struct store *st;
@@ -221,51 +240,75 @@ static enum pv_rc sync_head(struct audit *a, struct store_tx *tx)
 	return PV_OK;
 }
 
-static enum pv_rc on_tx_append(void *arg, struct store_tx *tx, void *part, enum pv_rc fn_rc,
-    const struct store_audit_row **out)
+/* Append entry e (fn's rc: an error entry if it failed) to the chain. */
+static enum pv_rc append_entry(struct audit *a, struct store_tx *tx, struct audit_entry *e,
+    enum pv_rc fn_rc)
 {
-	struct audit *a = arg;
-	struct audit_job *j = part;
-	struct store_audit_row *row;
+	struct store_audit_row *row = &e->row;
 	enum pv_rc rc;
 
-	*out = NULL;
-	if (!j || !j->has_event)
-		return PV_OK;
 	if ((rc = sync_head(a, tx)) != PV_OK)
 		return rc;
-	row = &j->row;
 	memset(row, 0, sizeof *row);   /* has_len false: C strings */
-	memcpy(j->prev, a->g_hash, sizeof j->prev);
-	util_time_fmt(util_now_ms(), j->tbuf, sizeof j->tbuf);
+	memcpy(e->prev, a->g_hash, sizeof e->prev);
+	util_time_fmt(util_now_ms(), e->tbuf, sizeof e->tbuf);
 	row->seq = a->g_seq + 1;
-	row->time = j->tbuf;
-	row->actor = j->ev.actor;
-	row->action = j->ev.action;
-	row->resource = j->ev.resource;
-	row->purpose_of_use = j->ev.purpose_of_use;
-	row->outcome = j->ev.outcome;
-	row->reason = j->ev.reason;
+	row->time = e->tbuf;
+	row->actor = e->ev.actor;
+	row->action = e->ev.action;
+	row->resource = e->ev.resource;
+	row->purpose_of_use = e->ev.purpose_of_use;
+	row->outcome = e->ev.outcome;
+	row->reason = e->ev.reason;
 	if (fn_rc != PV_OK) {
 		row->outcome = audit_outcome_name(AUDIT_ERROR);
 		row->reason = pv_rc_name(fn_rc);
 	}
-	row->detail = j->ev.detail;
-	row->prev_hash = j->prev;
+	row->detail = e->ev.detail;
+	row->prev_hash = e->prev;
 	row->hash = NULL;
-	rc = audit_chain_hash(row, j->hash);
+	rc = audit_chain_hash(row, e->hash);
 	if (rc != PV_OK)
 		return rc;
-	row->hash = j->hash;
+	row->hash = e->hash;
 	rc = store_audit_append(tx, row);
 	/* the subject index, in the entry's transaction (same group commit) */
-	for (size_t i = 0; rc == PV_OK && i < j->ev.nsubjects; i++)
-		rc = store_audit_subject_put(tx, row->seq, j->ev.subjects[i]);
+	for (size_t i = 0; rc == PV_OK && i < e->ev.nsubjects; i++)
+		rc = store_audit_subject_put(tx, row->seq, e->ev.subjects[i]);
 	if (rc != PV_OK)
 		return rc;
 	a->g_seq++;
-	memcpy(a->g_hash, j->hash, sizeof a->g_hash);
-	*out = row;
+	memcpy(a->g_hash, e->hash, sizeof a->g_hash);
+	return PV_OK;
+}
+
+/* The job's entry, then those its fn added, in that order. */
+static enum pv_rc on_tx_append(void *arg, struct store_tx *tx, void *part, enum pv_rc fn_rc,
+    const struct store_audit_row *const **rows, size_t *nrows)
+{
+	struct audit *a = arg;
+	struct audit_job *j = part;
+	const struct store_audit_row **out;
+	size_t n = 0;
+	enum pv_rc rc;
+
+	*rows = NULL;
+	*nrows = 0;
+	if (!j || (!j->has_event && j->nmore == 0))
+		return PV_OK;
+	out = j->nmore > 0 ? j->rows : &j->row1;
+	if (j->has_event) {
+		if ((rc = append_entry(a, tx, &j->e, fn_rc)) != PV_OK)
+			return rc;
+		out[n++] = &j->e.row;
+	}
+	for (size_t i = 0; i < j->nmore; i++) {
+		if ((rc = append_entry(a, tx, j->more[i], fn_rc)) != PV_OK)
+			return rc;
+		out[n++] = &j->more[i]->row;
+	}
+	*rows = out;
+	*nrows = n;
 	return PV_OK;
 }
 
@@ -385,26 +428,84 @@ struct commit_queue *audit_queue(struct audit *a)
 	return a ? a->q : NULL;
 }
 
+static void entry_clear(struct audit_entry *e)
+{
+	audit_prepared_clear(&e->ev);
+	for (size_t i = 0; i < sizeof e->own / sizeof e->own[0]; i++)
+		free(e->own[i]);
+}
+
 static void job_clear(struct audit_job *j)
 {
-	audit_prepared_clear(&j->ev);
-	for (size_t i = 0; i < sizeof j->own / sizeof j->own[0]; i++)
-		free(j->own[i]);
+	entry_clear(&j->e);
+	for (size_t i = 0; i < j->nmore; i++) {
+		entry_clear(j->more[i]);
+		free(j->more[i]);
+	}
+	free(j->more);
+	free(j->rows);
 }
 
 /* Copy the strings audit_prepare borrows, so the caller need not wait. */
-static enum pv_rc job_own(struct audit_job *j)
+static enum pv_rc entry_own(struct audit_entry *e)
 {
-	const char **f[] = { &j->ev.action, &j->ev.resource, &j->ev.purpose_of_use,
-	    &j->ev.reason, &j->ev.outcome };
+	const char **f[] = { &e->ev.action, &e->ev.resource, &e->ev.purpose_of_use,
+	    &e->ev.reason, &e->ev.outcome };
 
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-		j->own[i] = strdup(*f[i]);
-		if (!j->own[i])
+		e->own[i] = strdup(*f[i]);
+		if (!e->own[i])
 			return PV_E_NOMEM;
-		*f[i] = j->own[i];
+		*f[i] = e->own[i];
 	}
 	return PV_OK;
+}
+
+/* The data change the queue runs: the caller's fn, with the job current
+ * (audit_tx_entry adds to it). */
+static enum pv_rc job_fn(struct store_tx *tx, void *arg)
+{
+	struct audit_job *j = arg, *prev = cur_job;
+	enum pv_rc rc;
+
+	cur_job = j;
+	rc = j->fn(tx, j->fn_arg);
+	cur_job = prev;
+	return rc;
+}
+
+enum pv_rc audit_tx_entry(const struct audit_event *ev)
+{
+	struct audit_job *j = cur_job;
+	struct audit_entry *e, **more;
+	const struct store_audit_row **rows;
+	enum pv_rc rc;
+
+	if (!j || !ev)
+		return PV_E_INVALID;
+	if (j->nmore >= AUDIT_TX_ENTRIES_MAX)
+		return PV_E_INVALID;
+	if ((e = calloc(1, sizeof *e)) == NULL)
+		return PV_E_NOMEM;
+	if ((rc = audit_prepare(ev, &e->ev)) != PV_OK || (rc = entry_own(e)) != PV_OK)
+		goto fail;
+	if ((more = realloc(j->more, (j->nmore + 1) * sizeof *more)) == NULL) {
+		rc = PV_E_NOMEM;
+		goto fail;
+	}
+	j->more = more;
+	/* room for every row of the job (its own entry and these) */
+	if ((rows = realloc(j->rows, (j->nmore + 2) * sizeof *rows)) == NULL) {
+		rc = PV_E_NOMEM;
+		goto fail;
+	}
+	j->rows = rows;
+	j->more[j->nmore++] = e;
+	return PV_OK;
+fail:
+	entry_clear(e);
+	free(e);
+	return rc;
 }
 
 static void job_done(enum pv_rc rc, void *arg)
@@ -432,16 +533,18 @@ enum pv_rc audit_submit(struct audit *a, const struct audit_event *ev, audit_job
 	j->owned = true;
 	j->done = done;
 	j->done_arg = done_arg;
+	j->fn = fn;
+	j->fn_arg = arg;
 	if (ev) {
-		rc = audit_prepare(ev, &j->ev);
+		rc = audit_prepare(ev, &j->e.ev);
 		if (rc != PV_OK)
 			goto fail;
 		j->has_event = true;
-		rc = job_own(j);
+		rc = entry_own(&j->e);
 		if (rc != PV_OK)
 			goto fail;
 	}
-	tx = (struct commit_tx){ fn, arg, j, prio, job_done, j };
+	tx = (struct commit_tx){ fn ? job_fn : NULL, j, j, prio, job_done, j };
 	rc = commit_submit(a->q, &tx);
 	if (rc != PV_OK)
 		goto fail;
@@ -465,14 +568,16 @@ enum pv_rc audit_commit_at(struct audit *a, const struct audit_event *ev, audit_
 		return PV_OK;
 	memset(&job, 0, sizeof job);
 	job.a = a;
+	job.fn = fn;
+	job.fn_arg = arg;
 	if (ev) {
-		rc = audit_prepare(ev, &job.ev);
+		rc = audit_prepare(ev, &job.e.ev);
 		if (rc != PV_OK)
 			goto out;
 		job.has_event = true;
 	}
 	/* synchronous: the job and the strings it borrows outlive the wait */
-	tx = (struct commit_tx){ fn, arg, &job, prio, NULL, NULL };
+	tx = (struct commit_tx){ fn ? job_fn : NULL, &job, &job, prio, NULL, NULL };
 	rc = commit_run(a->q, &tx);
 	if (rc == PV_E_INTERNAL)
 		log_error("audit: audit_commit called from the writer thread");

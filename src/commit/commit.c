@@ -31,7 +31,6 @@ struct node {
 	struct node *next;
 	struct commit_tx tx;
 	enum pv_rc rc;
-	const struct store_audit_row *row;
 };
 
 struct fifo {
@@ -62,6 +61,7 @@ struct commit_queue {
 	/* committer thread only */
 	struct node **group;
 	const struct store_audit_row **rows;
+	size_t rows_cap;
 };
 
 static void fifo_push(struct fifo *f, struct node *n)
@@ -126,7 +126,6 @@ static void run_group(struct commit_queue *q, struct node **g, size_t n)
 		struct node *x = g[i];
 
 		x->rc = PV_OK;
-		x->row = NULL;
 		if (x->tx.fn) {
 			rc = store_savepoint(tx);
 			if (rc != PV_OK)
@@ -141,11 +140,25 @@ static void run_group(struct commit_queue *q, struct node **g, size_t n)
 			}
 		}
 		if (q->part.tx_append) {
-			rc = q->part.tx_append(q->part.arg, tx, x->tx.part, x->rc, &x->row);
+			const struct store_audit_row *const *rows = NULL;
+			size_t k = 0;
+
+			rc = q->part.tx_append(q->part.arg, tx, x->tx.part, x->rc, &rows, &k);
 			if (rc != PV_OK)
 				goto fail;
-			if (x->row)
-				q->rows[nrows++] = x->row;
+			if (nrows + k > q->rows_cap) {
+				size_t cap = (nrows + k) * 2;
+				const struct store_audit_row **r = realloc(q->rows, cap * sizeof *r);
+
+				if (!r) {
+					rc = PV_E_NOMEM;
+					goto fail;
+				}
+				q->rows = r;
+				q->rows_cap = cap;
+			}
+			for (size_t m = 0; m < k; m++)
+				q->rows[nrows++] = rows[m];
 		}
 	}
 	t_commit = util_mono_us();
@@ -249,6 +262,7 @@ enum pv_rc commit_start(struct store *st, const struct commit_config *cfg,
 		q->max_background = q->max_group;
 	q->group = calloc((size_t)q->max_group, sizeof *q->group);
 	q->rows = calloc((size_t)q->max_group, sizeof *q->rows);
+	q->rows_cap = (size_t)q->max_group;
 	if (!q->group || !q->rows) {
 		rc = PV_E_NOMEM;
 		goto out;

@@ -64,8 +64,10 @@ typedef void (*commit_subscriber_fn)(const struct store_audit_row *const *rows, 
  * The one participant (the audit chain). Every hook may be NULL.
  *  - group_begin: before BEGIN; a failure fails the group.
  *  - tx_append: after the tx's fn, inside the transaction, with its payload
- *    (commit_tx.part) and fn's rc; appends the tx's entry and returns it in
- *    *row (NULL: none; it must stay valid until the tx's done has run).
+ *    (commit_tx.part) and fn's rc; appends the tx's entries and returns them
+ *    in (*rows)[0..*nrows) (0: none; a transaction may carry several, e.g. a
+ *    user and the approval request naming it; they must stay valid until
+ *    the tx's done has run).
  *  - group_end: after COMMIT (committed) or after the rollback.
  *  - tick: on the committer thread after every group and at least once a
  *    second when idle; final at shutdown (checkpoints).
@@ -73,7 +75,7 @@ typedef void (*commit_subscriber_fn)(const struct store_audit_row *const *rows, 
 struct commit_participant {
 	enum pv_rc (*group_begin)(void *arg);
 	enum pv_rc (*tx_append)(void *arg, struct store_tx *tx, void *part, enum pv_rc fn_rc,
-	    const struct store_audit_row **row);
+	    const struct store_audit_row *const **rows, size_t *nrows);
 	void (*group_end)(void *arg, bool committed);
 	void (*tick)(void *arg, bool final);
 	void *arg;

@@ -48,6 +48,7 @@ struct item {
 	enum pv_rc rc;
 	bool done;
 	struct store_audit_row row;
+	const struct store_audit_row *rowp;   /* what p_append hands the queue */
 	char key[32];
 };
 
@@ -93,19 +94,22 @@ static enum pv_rc p_begin(void *arg)
 
 /* One "entry" per tx: a row whose seq counts up, as the chain's would. */
 static enum pv_rc p_append(void *arg, struct store_tx *tx, void *part, enum pv_rc fn_rc,
-    const struct store_audit_row **row)
+    const struct store_audit_row *const **rows, size_t *nrows)
 {
 	struct fx *f = arg;
 	struct item *it = part;
 
 	(void)tx;
 	(void)fn_rc;
-	*row = NULL;
+	*rows = NULL;
+	*nrows = 0;
 	if (!it)
 		return PV_OK;
 	memset(&it->row, 0, sizeof it->row);
 	it->row.seq = ++f->seq;
-	*row = &it->row;
+	it->rowp = &it->row;
+	*rows = &it->rowp;
+	*nrows = 1;
 	return PV_OK;
 }
 
