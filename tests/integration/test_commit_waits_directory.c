@@ -24,8 +24,8 @@
  *
  * Not here: SCIM (/scim/v2), whose flows read back what they wrote and
  * write again within one request, still waits (docs/internals/directory.md
- * "Commits"); so do the changes that become a dual-control request
- * (authz_approval_request).
+ * "Commits"); the changes that become a dual-control request are
+ * test_commit_waits_dual.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
