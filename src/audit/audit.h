@@ -124,6 +124,20 @@ struct audit_config {
 /* A data change run on the writer thread inside the entry's transaction. */
 typedef enum pv_rc (*audit_job_fn)(struct store_tx *tx, void *arg);
 
+/*
+ * One more entry of the transaction whose fn is running (call it from that
+ * fn, on the committer, with any form: audit_submit, audit_commit, the held
+ * forms): a change that is two audited operations at once (a user and the
+ * dual-control request naming it) commits with both entries or with
+ * neither. ev is validated and copied now (PV_E_INVALID: bad ev, or not
+ * inside an fn); the entry is appended after the transaction's own (if
+ * any), in call order, and like it becomes outcome "error" with reason
+ * pv_rc_name(rc) if fn fails after all; subscribers get every entry. At
+ * most AUDIT_TX_ENTRIES_MAX per transaction.
+ */
+#define AUDIT_TX_ENTRIES_MAX 64
+enum pv_rc audit_tx_entry(const struct audit_event *ev);
+
 enum pv_rc audit_start(struct store *st, struct keys *keys, const struct audit_config *cfg,
     struct audit **out);
 /* Drain, write a final checkpoint if unsealed, join the writer, free. */

@@ -37,7 +37,9 @@
  *  - A job carries zero, one or several entries (audit_submitv /
  *    audit_commitv): all of them are appended, in order, after the job's
  *    fn and in its transaction, so they commit with its change or not at
- *    all; if fn failed each is recorded with outcome "error".
+ *    all; if fn failed each is recorded with outcome "error". fn may add
+ *    more (audit_tx_entry, through job_fn's cur_job): appended after the
+ *    job's own, in call order, with the same rule.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -64,9 +66,16 @@ struct audit_job {
 	struct store_audit_row *rows;    /* as appended, for subscribers (valid until freed) */
 	struct audit_entry one;
 	struct store_audit_row row1;
+	size_t nadded;                   /* of n, added by fn (audit_tx_entry) */
+	audit_job_fn fn;                 /* the caller's data change (job_fn runs it) */
+	void *fn_arg;
 	audit_done_fn done;
 	void *done_arg;
 };
+
+/* The job whose fn runs now on this thread (the committer), for
+ * audit_tx_entry; NULL outside job_fn. */
+static _Thread_local struct audit_job *cur_job;
 
 struct audit {
 	struct store *st;
@@ -470,6 +479,67 @@ static enum pv_rc job_prepare(struct audit_job *j, const struct audit_event *evs
 	return PV_OK;
 }
 
+/* The data change the queue runs: the caller's fn, with the job current
+ * (audit_tx_entry adds to it). */
+static enum pv_rc job_fn(struct store_tx *tx, void *arg)
+{
+	struct audit_job *j = arg, *prev = cur_job;
+	enum pv_rc rc;
+
+	cur_job = j;
+	rc = j->fn(tx, j->fn_arg);
+	cur_job = prev;
+	return rc;
+}
+
+/* Room for entry and row n of j (the single slots move to the heap). */
+static enum pv_rc job_room(struct audit_job *j, size_t n)
+{
+	struct audit_entry *e;
+	struct store_audit_row *r;
+
+	if (j->e == &j->one) {
+		if ((e = calloc(n + 1, sizeof *e)) == NULL)
+			return PV_E_NOMEM;
+		if (j->n > 0)
+			e[0] = j->one;
+	} else if ((e = realloc(j->e, (n + 1) * sizeof *e)) == NULL) {
+		return PV_E_NOMEM;
+	}
+	memset(&e[n], 0, sizeof e[n]);
+	j->e = e;
+	if (j->rows == &j->row1) {
+		if ((r = calloc(n + 1, sizeof *r)) == NULL)
+			return PV_E_NOMEM;
+	} else if ((r = realloc(j->rows, (n + 1) * sizeof *r)) == NULL) {
+		return PV_E_NOMEM;
+	}
+	j->rows = r;   /* filled by tx_append, after fn */
+	return PV_OK;
+}
+
+enum pv_rc audit_tx_entry(const struct audit_event *ev)
+{
+	struct audit_job *j = cur_job;
+	enum pv_rc rc;
+
+	if (!j || !ev || j->nadded >= AUDIT_TX_ENTRIES_MAX)
+		return PV_E_INVALID;
+	if ((rc = job_room(j, j->n)) != PV_OK)
+		return rc;
+	/* always copied: the event may be fn's own temporary */
+	if ((rc = audit_prepare(ev, &j->e[j->n].ev)) != PV_OK)
+		return rc;
+	if ((rc = entry_own(&j->e[j->n])) != PV_OK) {
+		audit_prepared_clear(&j->e[j->n].ev);
+		memset(&j->e[j->n], 0, sizeof j->e[j->n]);
+		return rc;
+	}
+	j->n++;
+	j->nadded++;
+	return PV_OK;
+}
+
 static void job_done(enum pv_rc rc, void *arg)
 {
 	struct audit_job *j = arg;
@@ -494,10 +564,12 @@ enum pv_rc audit_submitv(struct audit *a, const struct audit_event *evs, size_t 
 	j->a = a;
 	j->done = done;
 	j->done_arg = done_arg;
+	j->fn = fn;
+	j->fn_arg = arg;
 	rc = job_prepare(j, evs, nev, true);
 	if (rc != PV_OK)
 		goto fail;
-	tx = (struct commit_tx){ fn, arg, j, prio, job_done, j };
+	tx = (struct commit_tx){ fn ? job_fn : NULL, j, j, prio, job_done, j };
 	rc = commit_submit(a->q, &tx);
 	if (rc != PV_OK)
 		goto fail;
@@ -527,11 +599,13 @@ enum pv_rc audit_commitv(struct audit *a, const struct audit_event *evs, size_t 
 		return PV_OK;
 	memset(&job, 0, sizeof job);
 	job.a = a;
+	job.fn = fn;
+	job.fn_arg = arg;
 	rc = job_prepare(&job, evs, nev, false);
 	if (rc != PV_OK)
 		goto out;
 	/* synchronous: the job and the strings it borrows outlive the wait */
-	tx = (struct commit_tx){ fn, arg, &job, prio, NULL, NULL };
+	tx = (struct commit_tx){ fn ? job_fn : NULL, &job, &job, prio, NULL, NULL };
 	rc = commit_run(a->q, &tx);
 	if (rc == PV_E_INTERNAL)
 		log_error("audit: audit_commit called from the writer thread");

@@ -159,16 +159,76 @@ authz_role_traits(struct store_tx *tx, const char *role, bool *phi, bool *office
 
 /* ---- requests ---- */
 
-/* The row to store, owned by the job (it is written later, on the
- * committer: authz_commit_held). */
+enum pv_rc
+authz_approval_request_tx(struct authz_service *z, struct store_tx *tx,
+    const struct pv_actor *actor, const char *kind, const char *target, const json_t *change,
+    const char id[UTIL_ID_MAX])
+{
+	struct store_approval ap;
+	struct audit_event ev;
+	char r[64], *text = NULL, *detail = NULL;
+	json_t *d;
+	enum pv_rc rc;
+
+	if (z == NULL || tx == NULL || actor == NULL || actor->user_id == NULL || kind == NULL ||
+	    target == NULL || change == NULL || id == NULL || !util_id_valid("apr", id))
+		return PV_E_INVALID;
+	memset(&ap, 0, sizeof(ap));
+	util_strlcpy(ap.id, id, sizeof(ap.id));
+	util_strlcpy(ap.kind, kind, sizeof(ap.kind));
+	util_strlcpy(ap.status, "pending", sizeof(ap.status));
+	util_strlcpy(ap.requested_by, actor->user_id, sizeof(ap.requested_by));
+	util_strlcpy(ap.target, target, sizeof(ap.target));
+	ap.note = (char *)"";
+	ap.created_ms = util_now_ms();
+	ap.expires_ms = ap.created_ms + (int64_t)z->approvals_expire_s * 1000;
+	d = json_pack("{s:s, s:s, s:O}", "kind", kind, "target", target, "change", change);
+	if ((text = json_dumps(change, JSON_COMPACT | JSON_SORT_KEYS)) == NULL || d == NULL ||
+	    (detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+		rc = PV_E_NOMEM;
+		goto out;
+	}
+	ap.change = text;
+	snprintf(r, sizeof(r), "approvals/%s", ap.id);
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = *actor;
+	ev.action = "approval.request";
+	ev.resource = r;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.reason = "pending";
+	ev.detail = detail;
+	/* the entry first: if the insert (or the caller's fn after it) fails,
+	 * it is recorded as the transaction's error, as a failed request's
+	 * entry always was */
+	if ((rc = audit_tx_entry(&ev)) == PV_OK)
+		rc = store_approval_put(tx, &ap);
+out:
+	json_decref(d);
+	free(text);
+	free(detail);
+	return rc;
+}
+
+/* A request of its own (authz_approval_request): what its transaction
+ * needs, owned by the job (the commit runs on the committer, after the
+ * caller returned: authz_commit_held). The actor's strings are the
+ * request's principal's, which live until the held answer leaves. */
 struct put_job {
-	struct store_approval a;
+	struct authz_service *z;
+	struct pv_actor actor;
+	char kind[STORE_APPROVAL_KIND_MAX];
+	char target[STORE_APPROVAL_TARGET_MAX];
+	json_t *change;
+	char id[UTIL_ID_MAX];
 };
 
 static enum pv_rc
 put_fn(struct store_tx *tx, void *arg)
 {
-	return store_approval_put(tx, &((struct put_job *)arg)->a);
+	struct put_job *j = arg;
+
+	return authz_approval_request_tx(j->z, tx, &j->actor, j->kind, j->target, j->change,
+	    j->id);
 }
 
 static void
@@ -176,7 +236,7 @@ put_free(void *arg)
 {
 	struct put_job *j = arg;
 
-	free(j->a.change);   /* a.note is the static "" */
+	json_decref(j->change);
 	free(j);
 }
 
@@ -185,10 +245,7 @@ authz_approval_request(struct authz_service *z, const struct pv_actor *actor,
     const char *kind, const char *target, const json_t *change, char id[UTIL_ID_MAX])
 {
 	struct put_job *j;
-	struct store_approval *ap;
-	struct audit_event ev;
-	char r[64], *text = NULL, *detail = NULL, aid[UTIL_ID_MAX];
-	json_t *d;
+	char aid[UTIL_ID_MAX];
 	enum pv_rc rc;
 
 	if (z == NULL || actor == NULL || actor->user_id == NULL || kind == NULL ||
@@ -196,44 +253,21 @@ authz_approval_request(struct authz_service *z, const struct pv_actor *actor,
 		return PV_E_INVALID;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return PV_E_NOMEM;
-	ap = &j->a;
-	if ((rc = util_id_new("apr", ap->id)) != PV_OK) {
+	j->z = z;
+	j->actor = *actor;
+	util_strlcpy(j->kind, kind, sizeof(j->kind));
+	util_strlcpy(j->target, target, sizeof(j->target));
+	if ((rc = util_id_new("apr", j->id)) != PV_OK ||
+	    (j->change = json_deep_copy(change)) == NULL) {
 		free(j);
-		return rc;
+		return rc != PV_OK ? rc : PV_E_NOMEM;
 	}
-	if ((text = json_dumps(change, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
-		free(j);
-		return PV_E_NOMEM;
-	}
-	util_strlcpy(ap->kind, kind, sizeof(ap->kind));
-	util_strlcpy(ap->status, "pending", sizeof(ap->status));
-	util_strlcpy(ap->requested_by, actor->user_id, sizeof(ap->requested_by));
-	util_strlcpy(ap->target, target, sizeof(ap->target));
-	ap->change = text;
-	ap->note = (char *)"";
-	ap->created_ms = util_now_ms();
-	ap->expires_ms = ap->created_ms + (int64_t)z->approvals_expire_s * 1000;
-	d = json_pack("{s:s, s:s, s:O}", "kind", kind, "target", target, "change", change);
-	if (d == NULL || (detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
-		json_decref(d);
-		put_free(j);
-		return PV_E_NOMEM;
-	}
-	json_decref(d);
-	snprintf(r, sizeof(r), "approvals/%s", ap->id);
-	util_strlcpy(aid, ap->id, sizeof(aid));
-	memset(&ev, 0, sizeof(ev));
-	ev.actor = *actor;
-	ev.action = "approval.request";
-	ev.resource = r;
-	ev.outcome = AUDIT_ALLOWED;
-	ev.reason = "pending";
-	ev.detail = detail;
 	/* the ID is the caller's answer: generated here, before the submit;
-	 * the job (row and text) is the commit's from here on */
-	if ((rc = authz_commit_held(z, &ev, put_fn, j, put_free, 0)) == PV_OK)
+	 * the job is the commit's from here on (the row and its entry are
+	 * authz_approval_request_tx's, inside the transaction) */
+	util_strlcpy(aid, j->id, sizeof(aid));
+	if ((rc = authz_commit_held(z, NULL, put_fn, j, put_free, 0)) == PV_OK)
 		util_strlcpy(id, aid, UTIL_ID_MAX);
-	free(detail);
 	return rc;
 }
 

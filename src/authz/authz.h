@@ -632,6 +632,16 @@ void authz_approvals_configure(struct authz_service *z, int expire_s);
 enum pv_rc authz_approval_request(struct authz_service *z, const struct pv_actor *actor,
     const char *kind, const char *target, const struct json_t *change,
     char id[UTIL_ID_MAX]);
+/* The same request inside a caller's transaction (the fn of the caller's
+ * audit_submit / directory_write, on the committer): the row is inserted
+ * with tx and its approval.request entry becomes one more entry of that
+ * transaction (audit_tx_entry), so a change and the request that names it
+ * commit together or not at all. id: the request's ID, made by the caller
+ * with util_id_new("apr", id) before the submit (its answer names it).
+ * authz_approval_request is this in a transaction of its own. */
+enum pv_rc authz_approval_request_tx(struct authz_service *z, struct store_tx *tx,
+    const struct pv_actor *actor, const char *kind, const char *target,
+    const struct json_t *change, const char id[UTIL_ID_MAX]);
 /* Every request (holders of access.approve) or the caller's own; status
  * NULL or pending|approved|denied|expired (else PV_E_INVALID). */
 enum pv_rc authz_approval_list(struct authz_service *z, const struct authz_caller *c,

@@ -158,32 +158,48 @@ dump(json_t *o)
 
 /* ---- create ---- */
 
-/* The row the write owns. */
+/* The row the write owns, and the app.roles request that commits with it
+ * (dual control; unset when no role waits). */
+struct create_job {
+	struct store_app a;
+	struct directory_request req;
+};
+
 static enum pv_rc
 create_fn(struct store_tx *tx, void *arg)
 {
-	return store_app_put(tx, arg);
+	struct create_job *j = arg;
+	enum pv_rc rc;
+
+	if ((rc = store_app_put(tx, &j->a)) != PV_OK)
+		return rc;
+	return directory_request_file(tx, &j->req);
 }
 
 static void
 create_free(void *arg)
 {
-	if (arg != NULL)
-		store_app_clear(arg);
-	free(arg);
+	struct create_job *j = arg;
+
+	if (j != NULL) {
+		store_app_clear(&j->a);
+		directory_request_clear(&j->req);
+	}
+	free(j);
 }
 
 static enum pv_rc
 create_finish(struct directory *s, enum pv_rc rc, void *arg, struct directory_result *res)
 {
-	const struct store_app *a = arg;
+	const struct create_job *j = arg;
 
 	if (rc == PV_E_CONFLICT)
 		return directory_fail(res, rc, "an app with this name exists");
 	if (rc != PV_OK)
 		return rc;
-	util_strlcpy(res->id, a->id, sizeof(res->id));
-	util_strlcpy(res->username, a->name, sizeof(res->username));
+	util_strlcpy(res->id, j->a.id, sizeof(res->id));
+	util_strlcpy(res->username, j->a.name, sizeof(res->username));
+	util_strlcpy(res->approval, j->req.id, sizeof(res->approval));
 	directory_changed(s);
 	return PV_OK;
 }
@@ -193,10 +209,11 @@ directory_app_create(struct directory *s, const struct pv_actor *actor,
     const struct directory_app_spec *sp, struct directory_result *res)
 {
 	struct directory_write w = { create_fn, NULL, create_free, create_finish, COMMIT_REQUEST };
-	struct store_app a, *job;
+	struct create_job *job;
+	struct store_app a;
 	struct directory_gate g;
 	struct audit_event ev;
-	json_t *now, *change;
+	json_t *now;
 	char r[128], *detail = NULL;
 	size_t i;
 	enum pv_rc rc;
@@ -237,28 +254,23 @@ directory_app_create(struct directory *s, const struct pv_actor *actor,
 	snprintf(r, sizeof(r), "apps/%s", a.id);
 	directory_event_init(&ev, actor, "app.create", r);
 	ev.detail = detail;
-	if ((job = malloc(sizeof(*job))) == NULL) {
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
 		rc = PV_E_NOMEM;
 		goto out;
 	}
-	*job = a;   /* the row's strings are the job's now */
+	/* with roles pending, the app.roles request (the full set) names the
+	 * app and commits with it, each with its entry */
+	if (g.phi && (rc = directory_request_init(s, actor, &job->req, "app.roles", r,
+	    json_pack("{s:s, s:o}", "app", a.id, "roles", names_json(sp->roles, sp->nroles)))) !=
+	    PV_OK) {
+		free(job);
+		goto out;
+	}
+	job->a = a;   /* the row's strings are the job's now */
 	memset(&a, 0, sizeof(a));
 	w.job = job;
-	/* with roles pending, the approval request follows the app's commit and
-	 * names it: that flow waits (authz_approval_request waits anyway); else
-	 * with res->done the answer comes from the completion (create_finish) */
-	if (g.phi)
-		directory_wait_begin();
+	/* with res->done the answer comes from the completion (create_finish) */
 	rc = directory_write(s, &ev, &w, res);
-	if (rc == PV_OK && g.phi) {
-		change = json_pack("{s:s, s:o}", "app", res->id, "roles",
-		    names_json(sp->roles, sp->nroles));
-		rc = change == NULL ? PV_E_NOMEM : authz_approval_request(s->authz, actor,
-		    "app.roles", r, change, res->approval);
-		json_decref(change);
-	}
-	if (g.phi)
-		directory_wait_end();
 out:
 	free(detail);
 	store_app_clear(&a);

@@ -187,10 +187,10 @@ enum pv_rc directory_bootstrap_admin(struct store *st, struct audit *audit,
  *
  * While a set is open on a thread (begin .. commit / abort), the
  * operations' arguments (strings, arrays) must live until the set's done:
- * directory_set_strdup / _alloc give memory that does. A write that must
- * be durable before the flow's next step (a change that files a
- * dual-control request: directory_wait_begin) still commits at once,
- * waiting, outside the set. A group made inside a set has no roles
+ * directory_set_strdup / _alloc give memory that does. A change that
+ * files a dual-control request is one write like any other (the request
+ * is filed in its fn, authz_approval_request_tx), so it joins the set and
+ * commits with it. A group made inside a set has no roles
  * (PV_E_INVALID otherwise): a membership of it then grants nothing, so the
  * checks that read a group's roles hold for it unread.
  */

@@ -56,6 +56,32 @@ enum pv_rc directory_gate_check(struct directory *s, const char *const *roles, s
 enum pv_rc directory_officer_refused(struct directory *s, const struct pv_actor *actor,
     const char *action, const char *resource, struct directory_result *res);
 
+/* A dual-control request that commits with the change it belongs to
+ * (docs/internals/directory.md "Dual control"): made before the submit
+ * (its ID, for the answer, and its change), filed inside the write's fn
+ * with directory_request_file (authz_approval_request_tx: the row and its
+ * approval.request entry in the operation's own transaction), so the user
+ * or app and the request naming it exist together or not at all. Unset
+ * (id ""): nothing to file. The actor's strings are the caller's request's
+ * (they live until the answer). */
+struct directory_request {
+	struct authz_service *authz;
+	struct pv_actor actor;
+	char kind[32];                     /* user.roles, user.eligible, app.roles */
+	char target[UTIL_ID_MAX + 8];      /* users/<id>, apps/<id> */
+	json_t *change;                    /* owned */
+	char id[UTIL_ID_MAX];              /* apr_...; "" unset */
+};
+/* q (zeroed first) for kind on target; change is taken (NULL: PV_E_NOMEM),
+ * released on failure. */
+enum pv_rc directory_request_init(struct directory *s, const struct pv_actor *actor,
+    struct directory_request *q, const char *kind, const char *target, json_t *change);
+/* Inside the write's fn: file q (NULL or unset: PV_OK). */
+enum pv_rc directory_request_file(struct store_tx *tx, const struct directory_request *q);
+/* Hand q over (from is left unset). */
+void directory_request_move(struct directory_request *to, struct directory_request *from);
+void directory_request_clear(struct directory_request *q);
+
 /* officers.c: create the user with the given roles, bypassing the gate
  * (the seal's authority was checked by the caller). */
 enum pv_rc directory_user_create_unchecked(struct directory *s, const struct pv_actor *actor,
@@ -120,8 +146,8 @@ enum pv_rc directory_role_app_forbidden(struct directory *s, const char *role, c
  * success, runs the effects that follow a commit (directory_changed,
  * dropping cached sessions); it returns the answer's rc.
  *
- * With res->done set, on an HTTP request thread, outside a
- * directory_wait_begin scope: submitted with a completion (audit_submit);
+ * With res->done set, on an HTTP request thread: submitted with a
+ * completion (audit_submit);
  * returns PV_PENDING (or the submit's error, after finish), and finish then
  * res->done run on the committer. Otherwise: audit_commit, finish, and its
  * rc is returned. ev is copied; its strings need not outlive the call.
@@ -141,20 +167,12 @@ enum pv_rc directory_write(struct directory *s, const struct audit_event *ev,
 enum pv_rc directory_write_creating(struct directory *s, const struct audit_event *ev,
     const struct directory_write *w, const struct store_user *u, const struct store_group *g,
     struct directory_result *res);
-/* Would directory_write answer from a completion? (A flow with a second
- * blocking step after the write runs waiting instead.) */
+/* Would directory_write answer from a completion? */
 bool directory_write_async(const struct directory_result *res);
-/* Within a scope (nested: a count per thread), every write waits for its
- * commit even on a request thread with res->done set: for a flow whose next
- * step needs the write committed (the approval request that follows a
- * create or an update naming it). */
-void directory_wait_begin(void);
-void directory_wait_end(void);
 /* ---- change sets (multi.c; directory.h "change sets") ----
- * directory_write's first step: with a set open on this thread (and no
- * wait scope), the write becomes a step of it: true, *rc its answer (PV_OK:
- * collected; finish runs after the set's commit). false: no set, write as
- * usual. */
+ * directory_write's first step: with a set open on this thread, the write
+ * becomes a step of it: true, *rc its answer (PV_OK: collected; finish runs
+ * after the set's commit). false: no set, write as usual. */
 bool directory_set_collect(struct directory *s, const struct audit_event *ev,
     const struct directory_write *w, const struct store_user *u, const struct store_group *g,
     struct directory_result *res, enum pv_rc *rc);

@@ -135,3 +135,50 @@ directory_oidc_group_gate(void *arg, struct store_tx *tx, const char *group, boo
 	*allowed = !phi || approved;
 	return PV_OK;
 }
+
+/* ---- a request that commits with its change ---- */
+
+enum pv_rc
+directory_request_init(struct directory *s, const struct pv_actor *actor,
+    struct directory_request *q, const char *kind, const char *target, json_t *change)
+{
+	enum pv_rc rc;
+
+	memset(q, 0, sizeof(*q));
+	if (change == NULL)
+		return PV_E_NOMEM;
+	q->authz = s->authz;
+	q->actor = *actor;
+	util_strlcpy(q->kind, kind, sizeof(q->kind));
+	util_strlcpy(q->target, target, sizeof(q->target));
+	q->change = change;
+	/* the answer names it: made before the submit */
+	if ((rc = util_id_new("apr", q->id)) != PV_OK)
+		directory_request_clear(q);
+	return rc;
+}
+
+enum pv_rc
+directory_request_file(struct store_tx *tx, const struct directory_request *q)
+{
+	if (q == NULL || q->id[0] == '\0')
+		return PV_OK;
+	return authz_approval_request_tx(q->authz, tx, &q->actor, q->kind, q->target, q->change,
+	    q->id);
+}
+
+void
+directory_request_move(struct directory_request *to, struct directory_request *from)
+{
+	*to = *from;
+	memset(from, 0, sizeof(*from));
+}
+
+void
+directory_request_clear(struct directory_request *q)
+{
+	if (q == NULL)
+		return;
+	json_decref(q->change);
+	memset(q, 0, sizeof(*q));
+}

@@ -240,8 +240,8 @@ h_user_get(struct http_request *req)
 /* ---- PATCH /v1/users/{id} ---- */
 
 /* The user as the update left it: read back in the update's own
- * transaction (res.object) when it answered from its completion; read now
- * when it waited (the flow that also made an approval request). */
+ * transaction (res.object) when it answered from its completion (a
+ * dual-control request included); read now when it waited. */
 static enum pv_rc
 reply_patched(struct http_request *req, struct directory_call *c)
 {

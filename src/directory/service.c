@@ -66,21 +66,6 @@ directory_routes(struct directory *d, struct http_server *srv)
 
 /* ---- writes ---- */
 
-static _Thread_local unsigned wait_depth;   /* directory_wait_begin scopes */
-
-void
-directory_wait_begin(void)
-{
-	wait_depth++;
-}
-
-void
-directory_wait_end(void)
-{
-	if (wait_depth > 0)
-		wait_depth--;
-}
-
 void
 directory_result_reset(struct directory_result *res)
 {
@@ -96,7 +81,7 @@ bool
 directory_write_async(const struct directory_result *res)
 {
 	/* off a request thread nobody answers later: res is not even read */
-	return util_request_thread() && wait_depth == 0 && res != NULL && res->done != NULL;
+	return util_request_thread() && res != NULL && res->done != NULL;
 }
 
 struct write_call {
@@ -154,7 +139,7 @@ directory_write_creating(struct directory *s, const struct audit_event *ev,
 	enum pv_rc rc;
 
 	/* a step of the change set open on this thread (multi.c) */
-	if (w->prio == COMMIT_REQUEST && wait_depth == 0 &&
+	if (w->prio == COMMIT_REQUEST &&
 	    directory_set_collect(s, ev, w, u, g, res, &rc))
 		return rc;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {

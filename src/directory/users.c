@@ -181,14 +181,29 @@ names_json(const char *const *v, size_t n)
 
 /* ---- create ---- */
 
-/* The job owns a copy of the row (its attributes duplicated); the role and
- * group names point into the caller's request or static storage. */
+/* v[0..n) as an array the caller frees (the names themselves are not
+ * copied: they are the request's or static); NULL: out of memory. */
+static const char **
+names_dup(const char *const *v, size_t n)
+{
+	const char **w = calloc(n + 1, sizeof(*w));
+
+	if (w != NULL && n > 0)
+		memcpy(w, v, n * sizeof(*w));
+	return w;
+}
+
+/* The job owns a copy of the row (its attributes duplicated) and of the
+ * arrays of role and group names (the names point into the caller's
+ * request or static storage), and the dual-control request that commits
+ * with the user (req, unset when none). */
 struct create_job {
 	struct store_user u;
-	const char *const *roles;
+	const char **roles;
 	size_t nroles;
-	const char *const *groups;
+	const char **groups;
 	size_t ngroups;
+	struct directory_request req;
 };
 
 static enum pv_rc
@@ -198,9 +213,11 @@ create_fn(struct store_tx *tx, void *arg)
 	enum pv_rc rc;
 
 	if ((rc = store_user_put(tx, &j->u)) != PV_OK ||
-	    (rc = store_user_roles_set(tx, j->u.id, j->roles, j->nroles)) != PV_OK)
+	    (rc = store_user_roles_set(tx, j->u.id, j->roles, j->nroles)) != PV_OK ||
+	    (rc = store_user_groups_set(tx, j->u.id, j->groups, j->ngroups)) != PV_OK)
 		return rc;
-	return store_user_groups_set(tx, j->u.id, j->groups, j->ngroups);
+	/* dual control: the request naming the user, in the same transaction */
+	return directory_request_file(tx, &j->req);
 }
 
 static void
@@ -212,6 +229,9 @@ create_free(void *arg)
 		return;
 	crypto_wipe(j->u.password_hash, sizeof(j->u.password_hash));
 	free(j->u.attributes);
+	free(j->roles);
+	free(j->groups);
+	directory_request_clear(&j->req);
 	free(j);
 }
 
@@ -231,20 +251,26 @@ create_finish(struct directory *s, enum pv_rc rc, void *arg, struct directory_re
 	if (rc == PV_OK) {
 		util_strlcpy(res->id, j->u.id, sizeof(res->id));
 		util_strlcpy(res->username, j->u.username, sizeof(res->username));
+		/* dual control: the pending request filed with the user */
+		util_strlcpy(res->approval, j->req.id, sizeof(res->approval));
 	} else {
 		directory_result_wipe(res);
 	}
 	return rc;
 }
 
+static json_t *roles_change(const char *id, const struct directory_user_spec *sp);
+
 /* Hash password into u (its ID made here), commit u with its memberships
  * and the user.create entry (directory_write: with res->done, answered
- * from the completion). A person or app actor becomes created_by. */
+ * from the completion). A person or app actor becomes created_by. With
+ * requested (dual control: the full sets asked for), the user.roles
+ * request naming the new user commits in the same transaction. */
 static enum pv_rc
 create_commit(struct directory *s, const struct pv_actor *actor, const char *action,
     struct store_user *u, const char *password, const char *const *roles, size_t nroles,
     const char *const *groups, size_t ngroups, const char *detail,
-    struct directory_result *out)
+    const struct directory_user_spec *requested, struct directory_result *out)
 {
 	struct directory_write w = { create_fn, NULL, create_free, create_finish, COMMIT_REQUEST };
 	struct create_job *j;
@@ -274,13 +300,18 @@ create_commit(struct directory *s, const struct pv_actor *actor, const char *act
 		return PV_E_NOMEM;
 	j->u = *u;
 	j->u.attributes = strdup(u->attributes != NULL ? u->attributes : "{}");
-	j->roles = roles;
+	j->roles = names_dup(roles, nroles);
 	j->nroles = nroles;
-	j->groups = groups;
+	j->groups = names_dup(groups, ngroups);
 	j->ngroups = ngroups;
-	if (j->u.attributes == NULL) {
+	if (j->u.attributes == NULL || j->roles == NULL || j->groups == NULL) {
 		create_free(j);
 		return PV_E_NOMEM;
+	}
+	if (requested != NULL && (rc = directory_request_init(s, actor, &j->req, "user.roles",
+	    res, roles_change(u->id, requested))) != PV_OK) {
+		create_free(j);
+		return rc;
 	}
 	w.job = j;
 	return directory_write_creating(s, &ev, &w, &j->u, NULL, out);
@@ -318,21 +349,9 @@ roles_change(const char *id, const struct directory_user_spec *sp)
 	return c;
 }
 
-static enum pv_rc
-request_roles(struct directory *s, const struct pv_actor *actor, const char *id,
-    const struct directory_user_spec *sp, struct directory_result *res)
-{
-	char target[UTIL_ID_MAX + 8];
-	json_t *c = roles_change(id, sp);
-	enum pv_rc rc;
-
-	if (c == NULL)
-		return PV_E_NOMEM;
-	snprintf(target, sizeof(target), "users/%s", id);
-	rc = authz_approval_request(s->authz, actor, "user.roles", target, c, res->approval);
-	json_decref(c);
-	return rc;
-}
+static enum pv_rc create_user(struct directory *s, const struct pv_actor *actor,
+    const struct directory_user_spec *sp, const char *detail_extra,
+    const struct directory_user_spec *requested, struct directory_result *res);
 
 enum pv_rc
 directory_user_create(struct directory *s, const struct pv_actor *actor,
@@ -371,15 +390,10 @@ directory_user_create(struct directory *s, const struct pv_actor *actor,
 		goto out;
 	now.roles = roles;
 	now.groups = groups;
-	/* the approval request follows the user's commit and names it: this
-	 * flow waits for the create (authz_approval_request waits anyway) */
-	directory_wait_begin();
-	rc = directory_user_create_unchecked(s, actor, &now, "pending", res);
-	if (rc == PV_OK && (rc = request_roles(s, actor, res->id, sp, res)) != PV_OK)
-		directory_result_wipe(res);
-	directory_wait_end();
-	if (rc != PV_OK)
-		goto out;
+	/* one transaction: the user with what grants no PHI, its entry, and the
+	 * request for the full sets naming it with its own entry (answered from
+	 * the completion, like any create) */
+	rc = create_user(s, actor, &now, "pending", sp, res);
 out:
 	free(roles);
 	free(groups);
@@ -390,6 +404,16 @@ enum pv_rc
 directory_user_create_unchecked(struct directory *s, const struct pv_actor *actor,
     const struct directory_user_spec *sp, const char *detail_extra,
     struct directory_result *res)
+{
+	return create_user(s, actor, sp, detail_extra, NULL, res);
+}
+
+/* The user of sp, with requested: the dual-control request of the full
+ * sets (NULL: none), in one transaction. */
+static enum pv_rc
+create_user(struct directory *s, const struct pv_actor *actor,
+    const struct directory_user_spec *sp, const char *detail_extra,
+    const struct directory_user_spec *requested, struct directory_result *res)
 {
 	struct store_user u;
 	json_t *d;
@@ -424,7 +448,7 @@ directory_user_create_unchecked(struct directory *s, const struct pv_actor *acto
 	rc = create_commit(s, actor, detail_extra != NULL && strcmp(detail_extra, "officer") == 0 ?
 	    "officer.add" : "user.create", &u, res->one_time_password, sp->roles,
 	    sp->set_roles ? sp->nroles : 0, sp->groups, sp->set_groups ? sp->ngroups : 0, detail,
-	    res);
+	    requested, res);
 	crypto_wipe(u.password_hash, sizeof(u.password_hash));
 	free(detail);
 	return rc;
@@ -567,15 +591,20 @@ directory_user_list(struct directory *s, const struct pv_actor *actor, const cha
 
 /* ---- update ---- */
 
-/* sp is a copy of the caller's spec (its strings and arrays in the
- * caller's request); out: the user read back in the transaction, when the
- * call answers from a completion (want_object). */
+/* sp is a copy of the caller's spec (its strings and the fields and
+ * eligible arrays in the caller's request; the role and group arrays are
+ * the job's own copies, roles and groups); out: the user read back in the
+ * transaction, when the call answers from a completion (want_object);
+ * req: the dual-control requests that commit with the update ([0]
+ * user.roles, [1] user.eligible; unset when none). */
 struct patch_job {
 	const char *id;
 	struct directory_user_spec sp;
+	const char **roles, **groups;
 	int64_t now_ms;
 	bool want_object;
 	json_t *out;
+	struct directory_request req[2];
 };
 
 static enum pv_rc
@@ -616,6 +645,10 @@ patch_fn(struct store_tx *tx, void *arg)
 	if (sp->set_eligible &&
 	    (rc = store_eligible_set(tx, j->id, sp->eligible, sp->neligible)) != PV_OK)
 		return rc;
+	/* dual control: what waits for an approval, in the same transaction */
+	if ((rc = directory_request_file(tx, &j->req[0])) != PV_OK ||
+	    (rc = directory_request_file(tx, &j->req[1])) != PV_OK)
+		return rc;
 	if (!j->want_object)
 		return PV_OK;
 	/* the answer: the user as this transaction leaves it */
@@ -631,8 +664,13 @@ patch_free(void *arg)
 {
 	struct patch_job *j = arg;
 
-	if (j != NULL)
+	if (j != NULL) {
 		json_decref(j->out);
+		free(j->roles);
+		free(j->groups);
+		directory_request_clear(&j->req[0]);
+		directory_request_clear(&j->req[1]);
+	}
 	free(j);
 }
 
@@ -648,6 +686,10 @@ patch_finish(struct directory *s, enum pv_rc rc, void *arg, struct directory_res
 	directory_changed(s);
 	res->object = j->out;   /* the caller's now */
 	j->out = NULL;
+	/* dual control: the answer names the request filed last (eligible
+	 * roles after roles, as when they were two commits) */
+	util_strlcpy(res->approval, j->req[1].id[0] != '\0' ? j->req[1].id : j->req[0].id,
+	    sizeof(res->approval));
 	return PV_OK;
 }
 
@@ -754,9 +796,11 @@ held_has(const struct held *h, const char *name)
 }
 
 static enum pv_rc update_gated(struct directory *s, const struct pv_actor *actor,
-    const char *id, const struct directory_user_spec *sp, struct directory_result *res);
+    const char *id, const struct directory_user_spec *sp, struct directory_request *elig,
+    struct directory_result *res);
 static enum pv_rc update_apply(struct directory *s, const struct pv_actor *actor,
-    const char *id, const struct directory_user_spec *sp, struct directory_result *res);
+    const char *id, const struct directory_user_spec *sp, struct directory_request *roles,
+    struct directory_request *elig, struct directory_result *res);
 static enum pv_rc update_eligible(struct directory *s, const struct pv_actor *actor,
     const char *id, const struct directory_user_spec *sp, struct directory_result *res);
 
@@ -797,25 +841,26 @@ directory_user_update(struct directory *s, const struct pv_actor *actor, const c
 	if (sp->set_eligible)
 		return update_eligible(s, actor, id, sp, res);
 	if (sp->set_roles || sp->set_groups)
-		return update_gated(s, actor, id, sp, res);
-	return update_apply(s, actor, id, sp, res);
+		return update_gated(s, actor, id, sp, NULL, res);
+	return update_apply(s, actor, id, sp, NULL, NULL, res);
 }
 
 /* eligible_roles changed (JIT elevation): each role must exist; one with
  * access.approve is refused; if the new set adds a role granting PHI
  * access, the new set is a pending user.eligible request (the rest of the
- * patch takes effect now), else it is applied with the rest. */
+ * patch takes effect now, in the same transaction), else it is applied
+ * with the rest. */
 static enum pv_rc
 update_eligible(struct directory *s, const struct pv_actor *actor, const char *id,
     const struct directory_user_spec *sp, struct directory_result *res)
 {
 	struct directory_user_spec rest = *sp;
+	struct directory_request q;
 	struct directory_gate g;
 	struct held *he = NULL;
 	char r[UTIL_ID_MAX + 8];
 	bool need = false;
 	size_t i;
-	json_t *c;
 	enum pv_rc rc;
 
 	snprintf(r, sizeof(r), "users/%s", id);
@@ -845,29 +890,21 @@ update_eligible(struct directory *s, const struct pv_actor *actor, const char *i
 	if (need && s->authz == NULL)
 		return directory_fail(res, PV_E_STATE, "PHI access needs dual control, which this "
 		    "caller cannot request");
-	if (need)
+	memset(&q, 0, sizeof(q));
+	if (need) {
+		/* the new set is the request; the rest of the patch commits with it */
 		rest.set_eligible = false;
-	/* with a request to follow, the rest of the patch waits for its commit
-	 * first (authz_approval_request waits anyway) */
-	if (need)
-		directory_wait_begin();
-	if (rest.set_roles || rest.set_groups)
-		rc = update_gated(s, actor, id, &rest, res);
-	else
-		rc = update_apply(s, actor, id, &rest, res);
-	if (rc != PV_OK || !need)
-		goto out;
-	c = json_pack("{s:s, s:o}", "user", id, "eligible_roles",
-	    names_json(sp->eligible, sp->neligible));
-	if (c == NULL) {
-		rc = PV_E_NOMEM;
-		goto out;
+		rc = directory_request_init(s, actor, &q, "user.eligible", r,
+		    json_pack("{s:s, s:o}", "user", id, "eligible_roles",
+		    names_json(sp->eligible, sp->neligible)));
+		if (rc != PV_OK)
+			return rc;
 	}
-	rc = authz_approval_request(s->authz, actor, "user.eligible", r, c, res->approval);
-	json_decref(c);
-out:
-	if (need)
-		directory_wait_end();
+	if (rest.set_roles || rest.set_groups)
+		rc = update_gated(s, actor, id, &rest, &q, res);
+	else
+		rc = update_apply(s, actor, id, &rest, NULL, &q, res);
+	directory_request_clear(&q);   /* unset once the write took it */
 	return rc;
 }
 
@@ -876,9 +913,11 @@ out:
  * removals included, takes effect now. */
 static enum pv_rc
 update_gated(struct directory *s, const struct pv_actor *actor, const char *id,
-    const struct directory_user_spec *sp, struct directory_result *res)
+    const struct directory_user_spec *sp, struct directory_request *elig,
+    struct directory_result *res)
 {
 	struct directory_user_spec now;
+	struct directory_request q;
 	struct directory_gate g;
 	struct held *hr = NULL, *hg = NULL;
 	const char **roles = NULL, **groups = NULL;
@@ -895,7 +934,7 @@ update_gated(struct directory *s, const struct pv_actor *actor, const char *id,
 	if (g.officer)
 		return directory_officer_refused(s, actor, "user.update", r, res);
 	if (!g.phi)
-		return update_apply(s, actor, id, sp, res);
+		return update_apply(s, actor, id, sp, NULL, elig, res);
 	if ((hr = calloc(1, sizeof(*hr))) == NULL || (hg = calloc(1, sizeof(*hg))) == NULL) {
 		rc = PV_E_NOMEM;
 		goto out;
@@ -915,7 +954,7 @@ update_gated(struct directory *s, const struct pv_actor *actor, const char *id,
 		need = need || g.group_phi[i];
 	}
 	if (!need) {
-		rc = update_apply(s, actor, id, sp, res);
+		rc = update_apply(s, actor, id, sp, NULL, elig, res);
 		goto out;
 	}
 	if (s->authz == NULL) {
@@ -931,11 +970,13 @@ update_gated(struct directory *s, const struct pv_actor *actor, const char *id,
 		goto out;
 	now.roles = roles;
 	now.groups = groups;
-	/* the request follows the rest's commit: this flow waits for it */
-	directory_wait_begin();
-	if ((rc = update_apply(s, actor, id, &now, res)) == PV_OK)
-		rc = request_roles(s, actor, id, sp, res);
-	directory_wait_end();
+	/* one transaction: the rest of the patch, its entry, and the request
+	 * for the full new sets with its own */
+	rc = directory_request_init(s, actor, &q, "user.roles", r, roles_change(id, sp));
+	if (rc == PV_OK) {
+		rc = update_apply(s, actor, id, &now, &q, elig, res);
+		directory_request_clear(&q);
+	}
 out:
 	free(hr);
 	free(hg);
@@ -944,9 +985,12 @@ out:
 	return rc;
 }
 
+/* The patch sp in one transaction with its user.update entry and the
+ * requests roles and elig (NULL or unset: none; taken by the job). */
 static enum pv_rc
 update_apply(struct directory *s, const struct pv_actor *actor, const char *id,
-    const struct directory_user_spec *sp, struct directory_result *res)
+    const struct directory_user_spec *sp, struct directory_request *roles,
+    struct directory_request *elig, struct directory_result *res)
 {
 	struct directory_write w = { patch_fn, NULL, patch_free, patch_finish, COMMIT_REQUEST };
 	struct patch_job *j;
@@ -974,6 +1018,21 @@ update_apply(struct directory *s, const struct pv_actor *actor, const char *id,
 	}
 	j->id = id;
 	j->sp = *sp;
+	/* the role and group arrays may be the caller's temporaries (the part
+	 * that takes effect now): the job's own copies */
+	j->roles = names_dup(sp->roles, sp->set_roles ? sp->nroles : 0);
+	j->groups = names_dup(sp->groups, sp->set_groups ? sp->ngroups : 0);
+	if (j->roles == NULL || j->groups == NULL) {
+		patch_free(j);
+		free(detail);
+		return PV_E_NOMEM;
+	}
+	j->sp.roles = j->roles;
+	j->sp.groups = j->groups;
+	if (roles != NULL)
+		directory_request_move(&j->req[0], roles);
+	if (elig != NULL)
+		directory_request_move(&j->req[1], elig);
 	j->now_ms = util_now_ms();
 	j->want_object = directory_write_async(res);
 	w.job = j;
@@ -1341,7 +1400,7 @@ bootstrap_user(struct store *st, struct audit *audit, const struct pv_config *cf
 	    "{\"username\":\"%s\",\"roles\":[\"%s\"],\"groups\":[],\"bootstrap\":true}",
 	    u.username, role);
 	rc = create_commit(&s, &sys, officer ? "officer.add" : "user.create", &u, password, roles,
-	    1, NULL, 0, detail, NULL);
+	    1, NULL, 0, detail, NULL, NULL);
 	if (rc == PV_OK && user_id != NULL)
 		util_strlcpy(user_id, u.id, UTIL_ID_MAX);
 	crypto_wipe(u.password_hash, sizeof(u.password_hash));

@@ -23,8 +23,8 @@
  *  - campaigns: create (201), decide (200; the same item again: 409).
  *
  * Not here: SCIM (/scim/v2), whose requests are directory change sets
- * (test_commit_waits_scim.c). The changes that become a dual-control
- * request (authz_approval_request) still wait.
+ * (test_commit_waits_scim.c), and the changes that become a dual-control
+ * request (test_commit_waits_dual.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
