@@ -91,10 +91,12 @@ struct jobs_step_ctx {
 	int64_t done;            /* items done so far */
 	int64_t total;
 	void *kind_arg;          /* jobs_kind.arg */
-	/* step only: the plan the kind's prepare made from this same cursor,
-	 * or NULL (no prepare phase, prepare failed, or the cursor moved since):
-	 * then the step does all its work itself. Never freed by the step. In
-	 * prepare, tx is a STORE_RD transaction and plan is NULL. */
+	/* step only: the plan the kind's prepare made from this same cursor
+	 * (jobs_prepare.same), or NULL (no prepare phase, prepare failed, or
+	 * the cursor moved since): then the step does all its work itself.
+	 * Never freed by the step. In prepare, tx is a STORE_RD transaction and
+	 * plan is NULL. A plan prepared ahead was read from a snapshot that may
+	 * predate the previous step's commit: its writes must stay conditional. */
 	void *plan;
 };
 
@@ -153,10 +155,22 @@ enum pv_rc jobs_kind_register(struct jobs_runner *r, const struct jobs_kind *kin
 /* The optional first phase of a step (prepare / apply above). prepare:
  * read-only work from cursor into *plan (NULL: nothing prepared); an error
  * only drops the plan (the step then does the work itself and reports it).
- * plan_free(plan) after the step; required. */
+ * plan_free(plan) after the step; required.
+ *
+ * Prepared ahead (optional, docs/internals/jobs.md "Prepared ahead"):
+ * next_cursor(plan, cursor, next) writes the cursor the step will leave if
+ * it applies plan (made from cursor) whole, or returns false when that
+ * cannot be known (the plan ends a pass). Then the runner prepares the next
+ * step from next while this step's commit is in flight, and gives that plan
+ * to the next step only if same(next, the row's cursor then) holds. same:
+ * the two cursors name the same position (a kind whose cursor also carries
+ * other state, such as a rate window, compares the position only); NULL:
+ * equal strings. It decides for every plan, prepared ahead or not. */
 struct jobs_prepare {
 	enum pv_rc (*prepare)(const struct jobs_step_ctx *ctx, const char *cursor, void **plan);
 	void (*plan_free)(void *plan);
+	bool (*next_cursor)(const void *plan, const char *cursor, char next[JOBS_CURSOR_MAX]);
+	bool (*same)(const char *planned, const char *cursor);
 };
 /* jobs_kind_register with a prepare phase (prep must outlive the runner;
  * NULL: as jobs_kind_register). */

@@ -25,6 +25,9 @@ enum jobs_tick jobs_runner_tick(struct jobs_runner *r);
  * returns false to drop the plan unapplied, as a crash there would). */
 enum jobs_tick jobs_runner_tick_between(struct jobs_runner *r, bool (*between)(void *arg),
     void *arg);
+/* Plans prepared ahead (while the step before committed) and, of them,
+ * those a step applied (ticking thread; tests). */
+void jobs_runner_ahead_counts(struct jobs_runner *r, int64_t *made, int64_t *used);
 
 /* Append {"at","code","item"} to a JSON array text, keeping the newest
  * JOBS_ERRORS_MAX; *out malloc'd. */

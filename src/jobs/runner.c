@@ -11,7 +11,20 @@
  * Threads: the runner thread calls jobs_runner_tick in a loop; HTTP
  * threads call jobs_enqueue / jobs_change / jobs_progress. r->mu guards the
  * stop flag, the kick flag and the progress samples; the current job
- * (cur_id, failures) belongs to the thread that ticks.
+ * (cur_id, failures) and the plan prepared ahead belong to the thread that
+ * ticks.
+ *
+ * A step of a prepared kind (jobs.h "Prepare / apply"):
+ *
+ *   prepare (read txn, this thread) -> submit step N -----> (committer) apply N, fsync
+ *        while N is in flight: prepare N+1 from next_cursor(plan N) (read txn)
+ *   wait for N's completion; N committed and not finished: keep plan N+1
+ *   (ahead) for the next tick, else drop it
+ *
+ * The plan made ahead is applied only if the row's cursor is then the one it
+ * was made from (jobs_prepare.same, checked inside the step's transaction),
+ * and it lives in memory only: a crash, a pause, a failed step N or a lost
+ * lease drops it, and the next prepare starts again from the row's cursor.
  */
 #include <jansson.h>
 #include <pthread.h>
@@ -51,6 +64,14 @@ struct jobs_runner {
 	/* ticking thread only */
 	char cur_id[UTIL_ID_MAX];
 	int failures;
+	/* the next step's plan, prepared while the last step committed */
+	struct {
+		char id[UTIL_ID_MAX];
+		const struct jobs_prepare *pp;
+		void *plan;
+		char *cursor;
+	} ahead;
+	int64_t ahead_made, ahead_used;   /* plans prepared ahead / applied (tests) */
 };
 
 static const char *const state_names[] = {
@@ -336,6 +357,8 @@ struct step_call {
 	enum pv_rc step_rc;     /* the kind's own rc (vs. the row's) */
 	void *plan;             /* prepare's, made from plan_cursor; NULL none */
 	char *plan_cursor;
+	const struct jobs_prepare *pp;   /* the plan's kind's (same) */
+	bool plan_used;         /* the step got the plan */
 };
 
 /* The prepare phase, in a read transaction of the runner thread's own
@@ -343,6 +366,7 @@ struct step_call {
 struct prep_call {
 	struct jobs_runner *r;
 	const char *id;
+	const char *from;       /* prepare from this cursor (ahead); NULL: the row's */
 	const struct jobs_prepare *pp;
 	void *plan;
 	char *cursor;
@@ -362,12 +386,12 @@ prep_txn(struct store_tx *tx, void *arg)
 	if ((k = jobs_kind_find(c->r, j.kind)) == NULL ||
 	    (c->pp = prep_find(c->r, j.kind)) == NULL)
 		goto out;   /* no prepare phase: the step does it all */
-	if ((c->cursor = strdup(j.cursor)) == NULL) {
+	if ((c->cursor = strdup(c->from != NULL ? c->from : j.cursor)) == NULL) {
 		rc = PV_E_NOMEM;
 		goto out;
 	}
 	ctx = (struct jobs_step_ctx){ tx, j.id, j.params, j.done, j.total, k->arg, NULL };
-	rc = c->pp->prepare(&ctx, j.cursor, &c->plan);
+	rc = c->pp->prepare(&ctx, c->cursor, &c->plan);
 out:
 	store_job_clear(&j);
 	return rc;
@@ -381,6 +405,25 @@ prep_drop(struct prep_call *c)
 	free(c->cursor);
 	c->plan = NULL;
 	c->cursor = NULL;
+}
+
+static void
+ahead_drop(struct jobs_runner *r)
+{
+	if (r->ahead.plan != NULL)
+		r->ahead.pp->plan_free(r->ahead.plan);
+	free(r->ahead.cursor);
+	memset(&r->ahead, 0, sizeof(r->ahead));
+}
+
+/* Does the plan made from planned fit the row's cursor? */
+static bool
+plan_fits(const struct jobs_prepare *pp, const char *planned, const char *cursor)
+{
+	if (planned == NULL)
+		return false;
+	return pp != NULL && pp->same != NULL ? pp->same(planned, cursor) :
+	    strcmp(planned, cursor) == 0;
 }
 
 static enum pv_rc
@@ -407,9 +450,9 @@ step_txn(struct store_tx *tx, void *arg)
 	memset(&out, 0, sizeof(out));
 	util_strlcpy(out.cursor, j.cursor, sizeof(out.cursor));
 	out.total = -1;
+	c->plan_used = c->plan != NULL && plan_fits(c->pp, c->plan_cursor, j.cursor);
 	ctx = (struct jobs_step_ctx){ tx, j.id, j.params, j.done, j.total, k->arg,
-	    c->plan != NULL && c->plan_cursor != NULL && strcmp(c->plan_cursor, j.cursor) == 0 ?
-	    c->plan : NULL };
+	    c->plan_used ? c->plan : NULL };
 	if ((rc = k->step(&ctx, j.cursor, &out)) != PV_OK) {
 		c->step_rc = rc;
 		goto out;
@@ -516,12 +559,85 @@ jobs_runner_tick(struct jobs_runner *r)
 	return jobs_runner_tick_between(r, NULL, NULL);
 }
 
+/* A step's commit in flight: its completion (committer thread) wakes the
+ * runner, which meanwhile prepares the next step. */
+struct inflight {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	enum pv_rc rc;
+};
+
+static void
+inflight_done(enum pv_rc rc, void *arg)
+{
+	struct inflight *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	w->rc = rc;
+	w->done = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* While step sc commits: the plan of the step after it, from the cursor sc
+ * leaves if it applies its plan whole (jobs_prepare.next_cursor), into
+ * r->ahead. Nothing if the kind cannot say where sc ends. */
+static void
+prepare_ahead(struct jobs_runner *r, const struct step_call *sc)
+{
+	char next[JOBS_CURSOR_MAX];
+	struct prep_call pc = { r, r->cur_id, next, NULL, NULL, NULL };
+	enum pv_rc rc;
+
+	if (sc->plan == NULL || sc->pp == NULL || sc->pp->next_cursor == NULL ||
+	    !sc->pp->next_cursor(sc->plan, sc->plan_cursor, next))
+		return;
+	next[sizeof(next) - 1] = '\0';
+	STORE_READ(r->cfg.st, rc, prep_txn(tx, &pc));
+	if (rc != PV_OK || pc.plan == NULL) {
+		prep_drop(&pc);   /* the next tick prepares from the row */
+		return;
+	}
+	util_strlcpy(r->ahead.id, r->cur_id, sizeof(r->ahead.id));
+	r->ahead.pp = pc.pp;
+	r->ahead.plan = pc.plan;
+	r->ahead.cursor = pc.cursor;
+	r->ahead_made++;
+}
+
+/* The step transaction at background priority (submit()'s), asynchronously
+ * when the kind prepares ahead, so that its next plan is made meanwhile. */
+static enum pv_rc
+step_commit(struct jobs_runner *r, struct step_call *sc)
+{
+	struct inflight w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false,
+	    PV_OK };
+	enum pv_rc rc;
+
+	if (sc->plan == NULL || sc->pp == NULL || sc->pp->next_cursor == NULL)
+		return submit(r, NULL, step_txn, sc);
+	if ((rc = audit_submit(r->cfg.audit, NULL, step_txn, sc, COMMIT_BACKGROUND,
+	    inflight_done, &w)) != PV_OK)
+		return rc;
+	prepare_ahead(r, sc);
+	pthread_mutex_lock(&w.mu);
+	while (!w.done)
+		pthread_cond_wait(&w.cv, &w.mu);
+	rc = w.rc;
+	pthread_mutex_unlock(&w.mu);
+	pthread_mutex_destroy(&w.mu);
+	pthread_cond_destroy(&w.cv);
+	return rc;
+}
+
 enum jobs_tick
 jobs_runner_tick_between(struct jobs_runner *r, bool (*between)(void *arg), void *arg)
 {
-	struct step_call sc = { r, r->cur_id, "", false, 0, PV_OK, NULL, NULL };
-	struct prep_call pc = { r, r->cur_id, NULL, NULL, NULL };
+	struct step_call sc = { r, r->cur_id, "", false, 0, PV_OK, NULL, NULL, NULL, false };
+	struct prep_call pc = { r, r->cur_id, NULL, NULL, NULL, NULL };
 	struct fail_call fc;
+	bool from_ahead = false;
 	enum pv_rc rc, prc;
 
 	if (r->cur_id[0] == '\0') {
@@ -544,14 +660,25 @@ jobs_runner_tick_between(struct jobs_runner *r, bool (*between)(void *arg), void
 		    "or taken over).", lc.kind);
 		log_info("jobs: running %s", r->cur_id);
 	}
-	/* prepare (a kind that has the phase): off the commit queue */
-	STORE_READ(r->cfg.st, prc, prep_txn(tx, &pc));
-	if (prc != PV_OK && prc != PV_E_JOB_CONFLICT)
-		log_warn("jobs: prepare of %s failed: %s (the step does the work)", r->cur_id,
-		    pv_rc_name(prc));
-	if (prc != PV_OK && pc.plan != NULL) {
-		pc.pp->plan_free(pc.plan);
-		pc.plan = NULL;
+	if (r->ahead.plan != NULL && strcmp(r->ahead.id, r->cur_id) == 0) {
+		/* prepared while the last step committed: the step checks that its
+		 * cursor is the one the plan was made from */
+		pc.pp = r->ahead.pp;
+		pc.plan = r->ahead.plan;
+		pc.cursor = r->ahead.cursor;
+		memset(&r->ahead, 0, sizeof(r->ahead));
+		from_ahead = true;
+	} else {
+		ahead_drop(r);
+		/* prepare (a kind that has the phase): off the commit queue */
+		STORE_READ(r->cfg.st, prc, prep_txn(tx, &pc));
+		if (prc != PV_OK && prc != PV_E_JOB_CONFLICT)
+			log_warn("jobs: prepare of %s failed: %s (the step does the work)",
+			    r->cur_id, pv_rc_name(prc));
+		if (prc != PV_OK && pc.plan != NULL) {
+			pc.pp->plan_free(pc.plan);
+			pc.plan = NULL;
+		}
 	}
 	if (between != NULL && !between(arg)) {
 		prep_drop(&pc);    /* as if the process died here: nothing applied */
@@ -559,8 +686,13 @@ jobs_runner_tick_between(struct jobs_runner *r, bool (*between)(void *arg), void
 	}
 	sc.plan = pc.plan;
 	sc.plan_cursor = pc.cursor;
-	rc = submit(r, NULL, step_txn, &sc);
+	sc.pp = pc.pp;
+	rc = step_commit(r, &sc);
+	if (sc.plan_used && from_ahead)
+		r->ahead_used++;
 	prep_drop(&pc);
+	if (rc != PV_OK || sc.finished)
+		ahead_drop(r);     /* only a committed step's successor is worth keeping */
 	if (rc == PV_OK) {
 		r->failures = 0;
 		count("phivault_jobs_steps_total", "Job steps this process committed.", sc.kind);
@@ -587,6 +719,13 @@ jobs_runner_tick_between(struct jobs_runner *r, bool (*between)(void *arg), void
 		r->cur_id[0] = '\0';
 	}
 	return JOBS_TICK_FAILED;
+}
+
+void
+jobs_runner_ahead_counts(struct jobs_runner *r, int64_t *made, int64_t *used)
+{
+	*made = r->ahead_made;
+	*used = r->ahead_used;
 }
 
 /* ---- the thread ---- */
@@ -697,6 +836,7 @@ jobs_runner_stop(struct jobs_runner *r)
 	pthread_mutex_unlock(&r->mu);
 	if (r->thread_running)
 		pthread_join(r->thread, NULL);
+	ahead_drop(r);
 	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mu);
 	free(r);

@@ -656,6 +656,44 @@ static const struct migration migrations[] = {
 	  " decision TEXT NOT NULL DEFAULT '', decided_by TEXT NOT NULL DEFAULT '',"
 	  " decided_ms INTEGER NOT NULL DEFAULT 0, note TEXT NOT NULL DEFAULT '',"
 	  " PRIMARY KEY(campaign_id, item_id));" },
+	/* 31 (re-encryption, issue 11): each record's envelope key in a narrow
+	 * table of its own, in ID order (WITHOUT ROWID), so that a rewrap (a
+	 * new wrapped DEK of 48 bytes, the ciphertext left alone) dirties one
+	 * page for ~35 records walked in ID order instead of a page of the
+	 * records table for nearly every record (their rowids are in creation
+	 * order, their IDs random). The keys move here, the census triggers of
+	 * records move with them (the counts stay: nothing fires while the rows
+	 * move), and the columns leave records, so no second copy of a wrapped
+	 * DEK survives a shred. store.md "Records and their keys". */
+	{ 31,
+	  "CREATE TABLE record_keys("
+	  " id TEXT PRIMARY KEY NOT NULL REFERENCES records(id),"
+	  " kek_name TEXT NOT NULL,"
+	  " kek_version INTEGER NOT NULL,"
+	  " wrapped_dek BLOB) WITHOUT ROWID;"
+	  "INSERT INTO record_keys(id, kek_name, kek_version, wrapped_dek)"
+	  " SELECT id, kek_name, kek_version, wrapped_dek FROM records;"
+	  "DROP TRIGGER census_records_ins;"
+	  "DROP TRIGGER census_records_upd;"
+	  "DROP TRIGGER census_records_del;"
+	  "ALTER TABLE records DROP COLUMN wrapped_dek;"
+	  "ALTER TABLE records DROP COLUMN kek_version;"
+	  "ALTER TABLE records DROP COLUMN kek_name;"
+	  "CREATE TRIGGER census_record_keys_ins AFTER INSERT ON record_keys"
+	  " WHEN NEW.wrapped_dek IS NOT NULL BEGIN"
+	  " INSERT INTO kek_census(name, version, objects) VALUES (NEW.kek_name, NEW.kek_version, 1)"
+	  "  ON CONFLICT(name, version) DO UPDATE SET objects = objects + 1; END;"
+	  "CREATE TRIGGER census_record_keys_upd AFTER UPDATE OF kek_name, kek_version, wrapped_dek"
+	  " ON record_keys BEGIN"
+	  " UPDATE kek_census SET objects = objects - 1 WHERE OLD.wrapped_dek IS NOT NULL"
+	  "  AND name = OLD.kek_name AND version = OLD.kek_version;"
+	  " INSERT INTO kek_census(name, version, objects)"
+	  "  SELECT NEW.kek_name, NEW.kek_version, 1 WHERE NEW.wrapped_dek IS NOT NULL"
+	  "  ON CONFLICT(name, version) DO UPDATE SET objects = objects + 1; END;"
+	  "CREATE TRIGGER census_record_keys_del AFTER DELETE ON record_keys"
+	  " WHEN OLD.wrapped_dek IS NOT NULL BEGIN"
+	  " UPDATE kek_census SET objects = objects - 1"
+	  "  WHERE name = OLD.kek_name AND version = OLD.kek_version; END;" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

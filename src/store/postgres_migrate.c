@@ -124,6 +124,21 @@ static const char pg_override_15[] =
 	"CREATE TRIGGER census_secrets AFTER INSERT OR DELETE OR UPDATE OF kek_name, kek_version,"
 	" wrapped_dek ON secret_versions FOR EACH ROW EXECUTE FUNCTION pv_census();";
 
+/* 31: the same tables; the census of record keys through pv_census (12). */
+static const char pg_override_31[] =
+	"CREATE TABLE record_keys("
+	" id TEXT COLLATE \"C\" PRIMARY KEY NOT NULL REFERENCES records(id),"
+	" kek_name TEXT COLLATE \"C\" NOT NULL,"
+	" kek_version BIGINT NOT NULL,"
+	" wrapped_dek BYTEA);"
+	"INSERT INTO record_keys(id, kek_name, kek_version, wrapped_dek)"
+	" SELECT id, kek_name, kek_version, wrapped_dek FROM records;"
+	"DROP TRIGGER census_records ON records;"
+	"ALTER TABLE records DROP COLUMN wrapped_dek, DROP COLUMN kek_version,"
+	" DROP COLUMN kek_name;"
+	"CREATE TRIGGER census_record_keys AFTER INSERT OR DELETE OR UPDATE OF kek_name,"
+	" kek_version, wrapped_dek ON record_keys FOR EACH ROW EXECUTE FUNCTION pv_census();";
+
 struct pg_migration {
 	int version;
 	const char *override;   /* replaces the translated SQLite text */
@@ -136,6 +151,7 @@ static const struct pg_migration pg_migrations[] = {
 	{ 12, pg_override_12, NULL },
 	{ 14, pg_override_14, NULL },
 	{ 15, pg_override_15, NULL },
+	{ 31, pg_override_31, NULL },
 };
 
 static const struct pg_migration *pg_find(int version)

@@ -95,9 +95,24 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	    "+ (SELECT COUNT(*) FROM app_secrets WHERE ?1 = 'identity' "
 	    "AND revoked_ms = 0 AND mac_version = ?2)",
 	[SQ_KEK_DESTROY] = "UPDATE kek SET state = 2, wrapped = X'' WHERE name = ?1 AND version = ?2",
-	[SQ_RECORD_REWRAP] = "UPDATE records SET kek_name = ?3, kek_version = ?4, wrapped_dek = ?5, "
-	    "ciphertext = COALESCE(?6, ciphertext) WHERE id = ?2 AND collection = ?1 AND deleted_ms IS NULL "
-	    "AND version = ?7 AND kek_version = ?8",
+	/* the key row only (record_keys, migration 31), if the record is
+	 * still live at that version and the key at the old KEK version */
+	[SQ_RECORD_REWRAP] = "UPDATE record_keys SET kek_name = ?3, kek_version = ?4, "
+	    "wrapped_dek = ?5 WHERE id = ?2 AND kek_version = ?7 AND wrapped_dek IS NOT NULL "
+	    "AND EXISTS (SELECT 1 FROM records WHERE id = ?2 AND collection = ?1 "
+	    "AND deleted_ms IS NULL AND version = ?6)",
+	[SQ_RECORD_KEY_PUT] = "INSERT INTO record_keys(id, kek_name, kek_version, wrapped_dek) "
+	    "VALUES (?1, ?2, ?3, ?4)",
+	[SQ_RECORD_KEY_SET] = "UPDATE record_keys SET kek_name = ?2, kek_version = ?3, "
+	    "wrapped_dek = ?4 WHERE id = ?1",
+	[SQ_RECORD_KEY_SHRED] = "UPDATE record_keys SET wrapped_dek = NULL WHERE id = ?1",
+	/* a full re-encryption's new ciphertext, after its key row moved */
+	[SQ_RECORD_RECIPHER] = "UPDATE records SET ciphertext = ?3 WHERE id = ?2 AND collection = ?1",
+	/* before SQ_SUBJECT_SHRED_RECORDS marks them deleted */
+	[SQ_SUBJECT_SHRED_RECORD_KEYS] = "UPDATE record_keys SET wrapped_dek = NULL "
+	    "WHERE wrapped_dek IS NOT NULL AND id IN (SELECT r.id FROM records r "
+	    "JOIN subject_records l ON l.collection = r.collection AND l.record_id = r.id "
+	    "WHERE l.ref = ?1 AND r.deleted_ms IS NULL)",
 	/* subjects:begin */
 	[SQ_SUBJECT_PUT] = "INSERT INTO subjects(ref, kek_name, kek_version, wrapped_dek, "
 	    "ciphertext, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -119,7 +134,7 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	[SQ_SUBJECT_RECORDS] = "SELECT l.collection, l.record_id FROM subject_records l "
 	    "JOIN records r ON r.collection = l.collection AND r.id = l.record_id "
 	    "WHERE l.ref = ?1 AND r.deleted_ms IS NULL ORDER BY l.collection, l.record_id",
-	[SQ_SUBJECT_SHRED_RECORDS] = "UPDATE records SET wrapped_dek = NULL, ciphertext = NULL, "
+	[SQ_SUBJECT_SHRED_RECORDS] = "UPDATE records SET ciphertext = NULL, "
 	    "deleted_ms = ?2, updated_ms = ?2 WHERE deleted_ms IS NULL AND (collection, id) IN "
 	    "(SELECT collection, record_id FROM subject_records WHERE ref = ?1)",
 	[SQ_SUBJECT_SHRED_BIDX] = "DELETE FROM blind_index WHERE (collection, record_id) IN "
@@ -243,22 +258,22 @@ static const char *const sq_sql[SQ_STMT__COUNT] = {
 	/* identity:end */
 	/* vault:begin (added by the records work) */
 #define COLL_COLS "SELECT name, schema, region, retention_days, created_ms, kek_name FROM collections"
-#define REC_COLS "SELECT id, collection, version, kek_name, kek_version, wrapped_dek, " \
-	"ciphertext, created_ms, updated_ms, deleted_ms FROM records"
+/* a record's row and its key row (record_keys, migration 31) */
+#define REC_COLS "SELECT r.id, r.collection, r.version, k.kek_name, k.kek_version, " \
+	"k.wrapped_dek, r.ciphertext, r.created_ms, r.updated_ms, r.deleted_ms " \
+	"FROM records r JOIN record_keys k ON k.id = r.id"
 #define TOK_COLS "SELECT token, collection, field, deterministic, mac, kek_name, " \
 	"kek_version, wrapped_dek, ciphertext, created_ms, mac_version, subject_ref FROM tokens"
 	[SQ_COLLECTION_PUT] = "INSERT INTO collections(name, schema, region, retention_days, "
 	    "created_ms, kek_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[SQ_COLLECTION_GET] = COLL_COLS " WHERE name = ?1",
 	[SQ_COLLECTION_LIST] = COLL_COLS " ORDER BY name",
-	[SQ_RECORD_PUT] = "INSERT INTO records(id, collection, version, kek_name, kek_version, "
-	    "wrapped_dek, ciphertext, created_ms, updated_ms, deleted_ms) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL)",
-	[SQ_RECORD_GET] = REC_COLS " WHERE id = ?2 AND collection = ?1",
-	[SQ_RECORD_UPDATE] = "UPDATE records SET version = ?3, kek_name = ?4, kek_version = ?5, "
-	    "wrapped_dek = ?6, ciphertext = ?7, updated_ms = ?8 "
-	    "WHERE id = ?2 AND collection = ?1 AND deleted_ms IS NULL AND version = ?9",
-	[SQ_RECORD_SHRED] = "UPDATE records SET wrapped_dek = NULL, ciphertext = NULL, "
+	[SQ_RECORD_PUT] = "INSERT INTO records(id, collection, version, ciphertext, created_ms, "
+	    "updated_ms, deleted_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
+	[SQ_RECORD_GET] = REC_COLS " WHERE r.id = ?2 AND r.collection = ?1",
+	[SQ_RECORD_UPDATE] = "UPDATE records SET version = ?3, ciphertext = ?4, updated_ms = ?5 "
+	    "WHERE id = ?2 AND collection = ?1 AND deleted_ms IS NULL AND version = ?6",
+	[SQ_RECORD_SHRED] = "UPDATE records SET ciphertext = NULL, "
 	    "deleted_ms = ?3, updated_ms = ?3 "
 	    "WHERE id = ?2 AND collection = ?1 AND deleted_ms IS NULL",
 	[SQ_BIDX_PUT] = "INSERT OR IGNORE INTO blind_index(collection, field, mac, record_id, "
@@ -1537,12 +1552,22 @@ static enum pv_rc rec_from_row(struct store_row *s, void *out)
 	return PV_OK;
 }
 
+/* The key row of a record (record_keys, migration 31): its KEK and wrapped DEK. */
+static enum pv_rc key_set(struct store_tx *tx, enum store_sqlite_stmt id, const char *op,
+    const struct store_record *r)
+{
+	return store_sqlite_exec(tx, id, op, SQP_LIST(SQP_TEXT(r->id), SQP_TEXT(r->kek_name),
+	    SQP_INT(r->kek_version), SQP_BLOB(r->wrapped_dek, r->wrapped_dek_len)), NULL);
+}
+
 static enum pv_rc sq_record_put(struct store_tx *tx, const struct store_record *r)
 {
-	return store_sqlite_exec(tx, SQ_RECORD_PUT, "record_put",
+	enum pv_rc rc = store_sqlite_exec(tx, SQ_RECORD_PUT, "record_put",
 	    SQP_LIST(SQP_TEXT(r->id), SQP_TEXT(r->collection), SQP_INT(r->version),
-		SQP_ENVELOPE(r), SQP_INT(r->created_ms),
+		SQP_BLOB(r->ciphertext, r->ciphertext_len), SQP_INT(r->created_ms),
 		SQP_INT(r->updated_ms ? r->updated_ms : r->created_ms)), NULL);
+
+	return rc == PV_OK ? key_set(tx, SQ_RECORD_KEY_PUT, "record_put/key", r) : rc;
 }
 
 static enum pv_rc sq_record_get(struct store_tx *tx, const char *collection, const char *id,
@@ -1561,9 +1586,12 @@ static enum pv_rc sq_record_update(struct store_tx *tx, const struct store_recor
 
 	rc = store_sqlite_exec(tx, SQ_RECORD_UPDATE, "record_update",
 	    SQP_LIST(SQP_TEXT(r->collection), SQP_TEXT(r->id), SQP_INT(r->version),
-		SQP_ENVELOPE(r), SQP_INT(r->updated_ms), SQP_INT(expected_version)), &changed);
-	if (rc != PV_OK || changed > 0)
+		SQP_BLOB(r->ciphertext, r->ciphertext_len), SQP_INT(r->updated_ms),
+		SQP_INT(expected_version)), &changed);
+	if (rc != PV_OK)
 		return rc;
+	if (changed > 0)
+		return key_set(tx, SQ_RECORD_KEY_SET, "record_update/key", r);
 	/* Nothing matched: missing/shredded (not found) or another version. */
 	memset(&cur, 0, sizeof(cur));
 	rc = store_sqlite_get(tx, SQ_RECORD_GET, "record_update/get",
@@ -1581,11 +1609,16 @@ static enum pv_rc sq_record_rewrap(struct store_tx *tx, const struct store_recor
 	enum pv_rc rc = store_sqlite_exec(tx, SQ_RECORD_REWRAP, "record_rewrap",
 	    SQP_LIST(SQP_TEXT(r->collection), SQP_TEXT(r->id), SQP_TEXT(r->kek_name),
 		SQP_INT(r->kek_version), SQP_BLOB(r->wrapped_dek, r->wrapped_dek_len),
-		SQP_BLOB_OR_NULL(r->ciphertext, r->ciphertext_len),
 		SQP_INT(r->version), SQP_INT(old_kek_version)), &changed);
 
 	if (rc == PV_OK && changed == 0)
 		rc = PV_E_CONFLICT;
+	/* full mode: the new DEK's ciphertext too (the record row is live at
+	 * r->version: the key row's condition said so) */
+	if (rc == PV_OK && r->ciphertext != NULL)
+		rc = store_sqlite_exec(tx, SQ_RECORD_RECIPHER, "record_rewrap/ciphertext",
+		    SQP_LIST(SQP_TEXT(r->collection), SQP_TEXT(r->id),
+			SQP_BLOB(r->ciphertext, r->ciphertext_len)), NULL);
 	return rc;
 }
 
@@ -1602,6 +1635,9 @@ static enum pv_rc sq_record_shred(struct store_tx *tx, const char *collection, c
 	enum pv_rc rc = store_sqlite_exec_one(tx, SQ_RECORD_SHRED, "record_shred",
 	    SQP_LIST(SQP_TEXT(collection), SQP_TEXT(id), SQP_INT(deleted_ms)));
 
+	if (rc == PV_OK)
+		rc = store_sqlite_exec(tx, SQ_RECORD_KEY_SHRED, "record_shred/key",
+		    SQP_LIST(SQP_TEXT(id)), NULL);
 	if (rc != PV_OK)
 		return rc;
 	/* The index entries go with the DEK: a shredded record is not findable.

@@ -158,6 +158,9 @@ static enum pv_rc sq_subject_shred(struct store_tx *tx, const char *ref, int64_t
 	/* the records' DEKs and index entries, the key, then the tombstone:
 	 * all in the caller's transaction */
 	if (rc == PV_OK)
+		rc = store_sqlite_exec(tx, SQ_SUBJECT_SHRED_RECORD_KEYS, "subject_shred/record_keys",
+		    SQP_LIST(SQP_TEXT(ref)), NULL);
+	if (rc == PV_OK)
 		rc = store_sqlite_exec(tx, SQ_SUBJECT_SHRED_RECORDS, "subject_shred/records",
 		    SQP_LIST(SQP_TEXT(ref), SQP_INT(now_ms)), NULL);
 	if (rc == PV_OK)

@@ -210,6 +210,12 @@ enum store_sqlite_stmt {
 	SQ_KEK_CENSUS,
 	SQ_KEK_DESTROY,
 	SQ_RECORD_REWRAP,
+	/* records' keys in record_keys (migration 31) */
+	SQ_RECORD_KEY_PUT,
+	SQ_RECORD_KEY_SET,
+	SQ_RECORD_KEY_SHRED,
+	SQ_RECORD_RECIPHER,
+	SQ_SUBJECT_SHRED_RECORD_KEYS,
 	/* keys-admin:end */
 	/* subjects:begin */
 	SQ_SUBJECT_PUT,

@@ -2125,6 +2125,34 @@ static void plan_free(void *arg)
 	free(pl);
 }
 
+/* The cursor the step leaves if it applies pl (made from cursor) whole:
+ * the prepare of the next step starts there while this one commits
+ * (jobs.h "Prepared ahead"). Not when the plan is short: that step ends the
+ * pass (the census decides what follows). The window is carried as it is;
+ * the step that applies the next plan recomputes its own. */
+static bool plan_next_cursor(const void *arg, const char *cursor, char next[JOBS_CURSOR_MAX])
+{
+	const struct walk_plan *pl = arg;
+	struct step_cursor c;
+
+	if (pl == NULL || pl->n == 0 || (int64_t)pl->n < pl->batch || !cursor_parse(cursor, &c))
+		return false;
+	util_strlcpy(c.last, pl->item[pl->n - 1].id, sizeof(c.last));
+	c.in_window += (int64_t)pl->n;
+	cursor_fmt(&c, next, JOBS_CURSOR_MAX);
+	return true;
+}
+
+/* Two cursors at the same position (pass and last item): a plan made from
+ * one fits a step at the other, whatever their rate windows. */
+static bool cursor_same(const char *planned, const char *cursor)
+{
+	struct step_cursor a, b;
+
+	return cursor_parse(planned, &a) && cursor_parse(cursor, &b) && a.pass == b.pass &&
+	    strcmp(a.last, b.last) == 0;
+}
+
 static bool cannot_move(enum pv_rc rc)
 {
 	return rc == PV_E_FORBIDDEN || rc == PV_E_KEY_REVOKED || rc == PV_E_INTEGRITY;
@@ -2179,7 +2207,7 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 	struct ids *ids = NULL;
 	const struct walk_plan *pl = ctx->plan;
 	const struct vault_collection *ic = NULL;
-	int64_t left = 0;
+	int64_t left = 0, batch;
 	size_t n = 0;
 	enum pv_rc rc;
 
@@ -2189,8 +2217,12 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 		cursor_fmt(&w.c, out->cursor, sizeof(out->cursor));
 		goto out;   /* a full window: this step does nothing */
 	}
-	if (pl != NULL && (pl->batch != w.batch || !walk_prepared(&w)))
-		pl = NULL;   /* made for another window: do it here */
+	if (pl != NULL && !walk_prepared(&w))
+		pl = NULL;
+	/* a plan made for another batch (its rate window was another, or
+	 * predicted: prepared ahead) still fits: the step takes at most the
+	 * smaller of the two, from the same position */
+	batch = pl != NULL && pl->batch < w.batch ? pl->batch : w.batch;
 	if (is_secrets_key(w.key)) {
 		if ((rc = secrets_step(ctx, &w.c, w.to, w.batch, out, &n)) != PV_OK)
 			goto out;
@@ -2219,6 +2251,8 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 			goto out;
 	}
 	n = pl != NULL ? pl->n : ids->n;
+	if ((int64_t)n > batch)
+		n = (size_t)batch;
 	for (size_t i = 0; i < n; i++) {
 		const char *id = pl != NULL ? pl->item[i].id : ids->id[i];
 		bool moved = false;
@@ -2253,7 +2287,7 @@ static enum pv_rc kind_step(const struct jobs_step_ctx *ctx, const char *cursor,
 counted:
 	w.c.in_window += (int64_t)n;
 	out->total = -1;
-	if ((int64_t)n < w.batch) {
+	if ((int64_t)n < batch) {
 		/* end of a pass: anything left under an older version? */
 		if ((rc = census_older(ctx->tx, w.key, w.to, &left)) != PV_OK)
 			goto out;
@@ -2413,7 +2447,7 @@ enum pv_rc vault_keys_install(struct vault_ctx *v, struct jobs_runner *r,
 	ka->kind.name = KIND_NAME;
 	ka->kind.step = kind_step;
 	ka->kind.arg = v;
-	ka->prep = (struct jobs_prepare){ kind_prepare, plan_free };
+	ka->prep = (struct jobs_prepare){ kind_prepare, plan_free, plan_next_cursor, cursor_same };
 	v->keyadmin = ka;   /* freed by vault_free */
 	STORE_READ(v->st, rc, compromised_load_tx(tx, ka));
 	if (rc != PV_OK)
@@ -2454,6 +2488,21 @@ enum pv_rc vault_keys_kind_prepare(struct vault_ctx *v, const struct jobs_step_c
 void vault_keys_plan_free(void *plan)
 {
 	plan_free(plan);
+}
+
+bool vault_keys_plan_next_cursor(const void *plan, const char *cursor, char *next, size_t len)
+{
+	char buf[JOBS_CURSOR_MAX];
+
+	if (!plan_next_cursor(plan, cursor, buf))
+		return false;
+	util_strlcpy(next, buf, len);
+	return true;
+}
+
+bool vault_keys_cursor_same(const char *planned, const char *cursor)
+{
+	return cursor_same(planned, cursor);
 }
 
 struct vault_ctx *vault_keyadmin_vault(struct vault_keyadmin *ka)

@@ -525,6 +525,9 @@ enum pv_rc vault_keys_kind_step(struct vault_ctx *v, const struct jobs_step_ctx 
 enum pv_rc vault_keys_kind_prepare(struct vault_ctx *v, const struct jobs_step_ctx *ctx,
     const char *cursor, void **plan);
 void vault_keys_plan_free(void *plan);
+/* Its jobs_prepare.next_cursor / same (jobs.h "Prepared ahead"). */
+bool vault_keys_plan_next_cursor(const void *plan, const char *cursor, char *next, size_t len);
+bool vault_keys_cursor_same(const char *planned, const char *cursor);
 
 /* ---- offboarding (ops_offboard.c; docs/governance.md "Return and
  * destruction at contract end"): offline, over a store and a keyring this

@@ -203,11 +203,11 @@ main(void)
 
 	/* the next record is under v2, and its DEK opens with the imported bytes */
 	create_record(&s, clin, "After Import", id2, sizeof(id2));
-	snprintf(q, sizeof(q), "select kek_version from records where id='%s'", id2);
+	snprintf(q, sizeof(q), "select kek_version from record_keys where id='%s'", id2);
 	out = sql(&s, q);
 	CHECK(strcmp(out, "2\n") == 0);
 	free(out);
-	snprintf(q, sizeof(q), "select hex(wrapped_dek) from records where id='%s'", id2);
+	snprintf(q, sizeof(q), "select hex(wrapped_dek) from record_keys where id='%s'", id2);
 	out = sql(&s, q);
 	CHECK(strlen(out) == 2 * 60 + 1);
 	for (i = 0; i < 60; i++)
@@ -218,7 +218,7 @@ main(void)
 	key[0] ^= 1;
 	CHECK(crypto_gcmbox_open(key, (const uint8_t *)aad, strlen(aad), wdek, 60, dek) != PV_OK);
 	key[0] ^= 1;
-	snprintf(q, sizeof(q), "select kek_version from records where id='%s'", id1);
+	snprintf(q, sizeof(q), "select kek_version from record_keys where id='%s'", id1);
 	out = sql(&s, q);
 	CHECK(strcmp(out, "1\n") == 0);
 	free(out);

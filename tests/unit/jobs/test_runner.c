@@ -206,7 +206,7 @@ pa_free(void *plan)
 }
 
 static const struct jobs_kind pa_kind = { "test.pa", pa_step, NULL };
-static const struct jobs_prepare pa_prep = { pa_prepare, pa_free };
+static const struct jobs_prepare pa_prep = { .prepare = pa_prepare, .plan_free = pa_free };
 
 static void
 runner_new(struct fx *f, const char *node)
