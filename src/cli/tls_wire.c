@@ -442,17 +442,18 @@ dev_renew(struct tls_watch *w, const struct http_tls_info *old)
 	rc = first_pem(app->cfg.tls_cert, &oldp, &oldn);
 	if (rc == PV_OK)
 		rc = first_pem(ncert, &newp, &newn);
-	if (rc == PV_OK && rename(nkey, app->cfg.tls_key) != 0)
-		rc = PV_E_IO;
+	/* cert.pem.next becomes [new, old] first: then only two renames switch */
 	if (rc == PV_OK)
-		rc = write_pair(app->cfg.tls_cert, newp, newn, oldp, oldn);
+		rc = write_pair(ncert, newp, newn, oldp, oldn);
+	if (rc == PV_OK && (rename(nkey, app->cfg.tls_key) != 0 ||
+	    rename(ncert, app->cfg.tls_cert) != 0))
+		rc = PV_E_IO;
 	free(oldp);
 	free(newp);
 	if (rc != PV_OK) {
 		renew_failed(app, &ev, rc, ncert, nkey);
 		return;
 	}
-	(void)remove(ncert);
 	hold_point("reload");
 	(void)server_tls_reload(app, &sys, "dev_renewal");
 	log_info("tls: dev certificate renewed (%.16s... had %lld days left)", old->fingerprint,
