@@ -20,8 +20,9 @@
  * stays). The watcher thread looks once a second (the injectable clock):
  *  - with --dev, phivault's own self-signed certificate (tls/cert.pem of the
  *    data directory, subject = issuer) is renewed when 30 days or less are
- *    left: a new P-256 key and certificate for TLS_DEV_DAYS, then a reload,
- *    recorded as tls.renew;
+ *    left: a new P-256 key and certificate for TLS_DEV_DAYS, put in place
+ *    over two ticks so that a client trusting the file is never served a
+ *    certificate the file does not hold (dev_renew), recorded as tls.renew;
  *  - at 30, 7 and 1 days left and once expired, tls.cert_expiring is
  *    recorded once per certificate and threshold (reason "30d", "7d", "1d",
  *    "expired"; resource tls/<fingerprint prefix>/<reason>); the detector's
@@ -55,6 +56,7 @@ struct tls_watch {
 	bool started;
 	char fingerprint[65];     /* the certificate the thresholds below are for */
 	int reported;             /* tightest threshold reported: 0 none, 30, 7, 1, -1 expired */
+	bool renewing;            /* dev renewal: step 1 done, the switch is next (dev_renew) */
 };
 
 static struct util_metric_family *fam_expiry;
@@ -268,9 +270,133 @@ own_selfsigned(struct pv_app *app, const struct http_tls_info *in)
 	    strcmp(own, app->cfg.tls_cert) == 0;
 }
 
-/* --dev: a new self-signed pair, valid from before both the wall clock and
- * the injectable clock (a test may have moved the latter; a client checks
- * the former) to TLS_DEV_DAYS after the injectable clock. */
+/*
+ * --dev renewal in two ticks of the watcher. A client that trusts the file
+ * (tls/cert.pem is the dev certificate and its own trust anchor: init's
+ * ca_cert) reads it, then the server picks the certificate for that
+ * connection's handshake. No single step replaces both at one instant: with
+ * only the new certificate in the file while the old one is served (between
+ * the rename and the reload), a client that read the file in that window
+ * met a certificate it did not trust (curl 60, status 0: integ_test_tls_reload
+ * and integ_test_disclosures under load, 1 run in 3). So the trust overlaps:
+ *  1. "overlap": a new pair is made beside the files (cert.pem.next,
+ *     key.pem.next); cert.pem becomes [old, new] (old first: it is still the
+ *     leaf that key.pem belongs to, so a SIGHUP reload meanwhile serves the
+ *     old one). A client reading the file from now on trusts both.
+ *  2. "switch", on the next tick (a second later): key.pem becomes the new
+ *     key, cert.pem [new, old], the store is reloaded, tls.renew recorded.
+ *     A client that read the file at any point since step 1 trusts what it
+ *     is served, before and after the reload; only one that read it before
+ *     step 1 and is handed its certificate after step 2, a second or more
+ *     later, would not.
+ * The old certificate stays in the file until the next renewal replaces it
+ * (the file never holds more than two); the server sends no certificate
+ * after a self-signed one (http/tls.c), so its chain is the new one alone.
+ * Valid from before both the wall clock and the injectable clock (a test may
+ * have moved the latter; a client checks the former) to TLS_DEV_DAYS after
+ * the injectable clock.
+ */
+#define PEM_END "-----END CERTIFICATE-----"
+
+#ifdef PV_TEST_HOOKS
+/* PHIVAULT_TEST_TLS_HOLD=<file> (test binary only): while <file> holds the
+ * name of the point reached ("overlap": after step 1; "reload": after step
+ * 2's renames, before the reload), the renewal writes that name to
+ * <file>.at and waits, so a test can connect in the window itself. */
+static void
+hold_point(const char *point)
+{
+	const char *f = getenv("PHIVAULT_TEST_TLS_HOLD");
+	char at[PATH_MAX + 8];
+	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	bool told = false;
+
+	if (f == NULL || snprintf(at, sizeof(at), "%s.at", f) >= (int)sizeof(at))
+		return;
+	for (;;) {
+		uint8_t *b = NULL;
+		size_t n = 0;
+		bool here = util_file_read(f, 64, &b, &n) == PV_OK && n >= strlen(point) &&
+		    strncmp((const char *)b, point, strlen(point)) == 0;
+
+		free(b);
+		if (!here)
+			return;
+		if (!told)
+			told = util_file_write_atomic(at, point, strlen(point), 0600) == PV_OK;
+		nanosleep(&ts, NULL);
+	}
+}
+#else
+#define hold_point(p) ((void)0)
+#endif
+
+/* the first PEM certificate of path (the leaf) and a line end, in *out */
+static enum pv_rc
+first_pem(const char *path, char **out, size_t *len)
+{
+	uint8_t *b = NULL;
+	size_t n = 0;
+	char *e;
+	enum pv_rc rc = util_file_read(path, 1u << 20, &b, &n);
+
+	if (rc != PV_OK)
+		return rc;
+	e = memmem(b, n, PEM_END, strlen(PEM_END));
+	if (e != NULL) {
+		*len = (size_t)(e - (char *)b) + strlen(PEM_END);
+		if ((*out = malloc(*len + 1)) == NULL) {
+			rc = PV_E_NOMEM;
+		} else {
+			memcpy(*out, b, *len);
+			(*out)[(*len)++] = '\n';
+		}
+	} else {
+		rc = PV_E_INVALID;
+	}
+	free(b);
+	return rc;
+}
+
+/* path := a then b, written beside and renamed over */
+static enum pv_rc
+write_pair(const char *path, const char *a, size_t alen, const char *b, size_t blen)
+{
+	char *buf = malloc(alen + blen);
+	enum pv_rc rc;
+
+	if (buf == NULL)
+		return PV_E_NOMEM;
+	memcpy(buf, a, alen);
+	memcpy(buf + alen, b, blen);
+	rc = util_file_write_atomic(path, buf, alen + blen, 0644);
+	free(buf);
+	return rc;
+}
+
+static void
+renew_failed(struct pv_app *app, struct audit_event *ev, enum pv_rc rc, const char *ncert,
+    const char *nkey)
+{
+	(void)remove(ncert);
+	(void)remove(nkey);
+	log_error("tls: renewing the dev certificate failed (%s)", pv_rc_name(rc));
+	ev->outcome = AUDIT_ERROR;
+	ev->reason = pv_rc_name(rc);
+	(void)audit_record(app->audit, ev);
+}
+
+static void
+dev_renew_abandon(struct pv_app *app)
+{
+	char n[PATH_MAX + 8];
+
+	if (snprintf(n, sizeof(n), "%s.next", app->cfg.tls_cert) < (int)sizeof(n))
+		(void)remove(n);
+	if (snprintf(n, sizeof(n), "%s.next", app->cfg.tls_key) < (int)sizeof(n))
+		(void)remove(n);
+}
+
 static void
 dev_renew(struct tls_watch *w, const struct http_tls_info *old)
 {
@@ -280,31 +406,55 @@ dev_renew(struct tls_watch *w, const struct http_tls_info *old)
 	int64_t from = (wall < now_s ? wall : now_s) - 3600;
 	struct audit_event ev = { .actor = sys, .action = "tls.renew", .resource = "sys/tls",
 		.outcome = AUDIT_ALLOWED, .reason = "dev_selfsigned" };
-	char tcert[PATH_MAX + 8], tkey[PATH_MAX + 8];
+	char ncert[PATH_MAX + 8], nkey[PATH_MAX + 8];
+	char *oldp = NULL, *newp = NULL;
+	size_t oldn = 0, newn = 0;
 	enum pv_rc rc;
 
-	/* made beside the files, renamed over them and loaded at once: a client
-	 * that trusts the file (the dev CA is the certificate) never reads a
-	 * half-written one, and the time between the file and the served
-	 * certificate changing is a rename and a reload, not a commit */
-	if (snprintf(tcert, sizeof(tcert), "%s.new", app->cfg.tls_cert) >= (int)sizeof(tcert) ||
-	    snprintf(tkey, sizeof(tkey), "%s.new", app->cfg.tls_key) >= (int)sizeof(tkey))
-		rc = PV_E_INVALID;
-	else
-		rc = crypto_tls_selfsigned_span(tcert, tkey, "localhost", from,
-		    now_s + (int64_t)TLS_DEV_DAYS * 86400);
-	if (rc == PV_OK && (rename(tkey, app->cfg.tls_key) != 0 ||
-	    rename(tcert, app->cfg.tls_cert) != 0))
-		rc = PV_E_IO;
-	if (rc != PV_OK) {
-		(void)remove(tcert);
-		(void)remove(tkey);
-		log_error("tls: renewing the dev certificate failed (%s)", pv_rc_name(rc));
-		ev.outcome = AUDIT_ERROR;
-		ev.reason = pv_rc_name(rc);
-		(void)audit_record(app->audit, &ev);
+	if (snprintf(ncert, sizeof(ncert), "%s.next", app->cfg.tls_cert) >= (int)sizeof(ncert) ||
+	    snprintf(nkey, sizeof(nkey), "%s.next", app->cfg.tls_key) >= (int)sizeof(nkey)) {
+		w->renewing = false;
+		renew_failed(app, &ev, PV_E_INVALID, "", "");
 		return;
 	}
+	if (!w->renewing) {
+		/* step 1: the new pair beside, cert.pem = [old, new] */
+		rc = crypto_tls_selfsigned_span(ncert, nkey, "localhost", from,
+		    now_s + (int64_t)TLS_DEV_DAYS * 86400);
+		if (rc == PV_OK)
+			rc = first_pem(app->cfg.tls_cert, &oldp, &oldn);
+		if (rc == PV_OK)
+			rc = first_pem(ncert, &newp, &newn);
+		if (rc == PV_OK)
+			rc = write_pair(app->cfg.tls_cert, oldp, oldn, newp, newn);
+		free(oldp);
+		free(newp);
+		if (rc != PV_OK) {
+			renew_failed(app, &ev, rc, ncert, nkey);
+			return;
+		}
+		w->renewing = true;
+		hold_point("overlap");
+		return;
+	}
+	/* step 2, a tick later: key.pem = the new key, cert.pem = [new, old], reload */
+	w->renewing = false;
+	rc = first_pem(app->cfg.tls_cert, &oldp, &oldn);
+	if (rc == PV_OK)
+		rc = first_pem(ncert, &newp, &newn);
+	/* cert.pem.next becomes [new, old] first: then only two renames switch */
+	if (rc == PV_OK)
+		rc = write_pair(ncert, newp, newn, oldp, oldn);
+	if (rc == PV_OK && (rename(nkey, app->cfg.tls_key) != 0 ||
+	    rename(ncert, app->cfg.tls_cert) != 0))
+		rc = PV_E_IO;
+	free(oldp);
+	free(newp);
+	if (rc != PV_OK) {
+		renew_failed(app, &ev, rc, ncert, nkey);
+		return;
+	}
+	hold_point("reload");
 	(void)server_tls_reload(app, &sys, "dev_renewal");
 	log_info("tls: dev certificate renewed (%.16s... had %lld days left)", old->fingerprint,
 	    (long long)((old->not_after_ms - util_now_ms()) / DAY_MS));
@@ -363,11 +513,17 @@ server_tls_watch_once(struct tls_watch *w)
 
 	if (http_server_tls_info(w->app->http, &in) != PV_OK)
 		return;
-	if (own_selfsigned(w->app, &in) &&
-	    in.not_after_ms - util_now_ms() <= TLS_DEV_RENEW_DAYS * DAY_MS) {
+	if (own_selfsigned(w->app, &in) && (w->renewing ||
+	    in.not_after_ms - util_now_ms() <= TLS_DEV_RENEW_DAYS * DAY_MS)) {
 		dev_renew(w, &in);
+		if (w->renewing)
+			return;   /* the switch is next: no expiry report for the old one */
 		if (http_server_tls_info(w->app->http, &in) != PV_OK)
 			return;
+	} else if (w->renewing) {
+		/* replaced meanwhile (a reload of another certificate): no switch */
+		w->renewing = false;
+		dev_renew_abandon(w->app);
 	}
 	expiry_check(w, &in);
 }

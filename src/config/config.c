@@ -177,7 +177,7 @@ config_defaults(struct pv_config *c, const char *datadir)
 	c->max_body_bytes = 1048576;
 	util_strlcpy(c->region, "local", sizeof(c->region));
 	util_strlcpy(c->public_url, "https://localhost:8443", sizeof(c->public_url));
-	c->threads = 0;
+	c->threads = 2;
 	c->max_connections_per_ip = 32;
 	c->handshake_timeout_s = 5;
 	util_strlcpy(c->server_public, "off", sizeof(c->server_public));
@@ -1379,8 +1379,8 @@ config_write(const struct pv_config *c, const char *path)
 	    "max_body_bytes = %zu\n"
 	    "# this node's region; must be listed in [policy] allowed_regions\n"
 	    "region = %s\n"
-	    "# 0 = a thread per connection (requests wait for their audit group commit),\n"
-	    "# N = a pool of N threads\n"
+	    "# N = a pool of N threads (default 2: connections wait for their commit\n"
+	    "# suspended, not on a thread), 0 = a thread per connection\n"
 	    "threads = %u\n"
 	    "# on | off: after start-up the process may make only the system calls it\n"
 	    "# needs (seccomp allowlist); off only with --dev\n"

@@ -34,7 +34,7 @@ struct pv_config {
 	char listen[128];
 	size_t max_body_bytes;
 	char region[64];
-	unsigned threads;                 /* 0 = a thread per connection (http.h) */
+	unsigned threads;                 /* N: an epoll pool (default 2); 0: a thread per conn. */
 	unsigned max_connections_per_ip;  /* http.h; one address never holds more */
 	unsigned handshake_timeout_s;     /* TLS handshake + first request's headers */
 	/* [server] the management plane apart (docs/governance.md "Management

@@ -291,6 +291,30 @@ out:
 	return rc;
 }
 
+/* How many of the n certificates of a file are the chain to send: up to
+ * and with the first self-issued one (subject = issuer: a root, or the dev
+ * certificate, whose file holds its predecessor after a renewal, see
+ * cli/tls_wire.c); nothing after a root can be an issuer a client needs. */
+static unsigned
+chain_length(const gnutls_pcert_st *pc, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		gnutls_x509_crt_t crt = NULL;
+		bool root = false;
+
+		if (gnutls_x509_crt_init(&crt) < 0)
+			return n;
+		if (gnutls_x509_crt_import(crt, &pc[i].cert, GNUTLS_X509_FMT_DER) >= 0)
+			root = gnutls_x509_crt_check_issuer(crt, crt) == 1;
+		gnutls_x509_crt_deinit(crt);
+		if (root)
+			return i + 1;
+	}
+	return n;
+}
+
 /* Read and check one generation from the files. msg names what is wrong
  * (no file contents, no key bytes). */
 static enum pv_rc
@@ -327,7 +351,9 @@ gen_load(const char *cert_path, const char *key_path, struct tls_gen **out, char
 		    "(or more than %d in the chain)", TLS_CHAIN_MAX);
 		goto out;
 	}
-	g->npcert = n;
+	g->npcert = chain_length(g->pcert, n);
+	for (unsigned i = g->npcert; i < n; i++)
+		gnutls_pcert_deinit(&g->pcert[i]);
 	kd.data = key;
 	kd.size = (unsigned)key_len;
 	if (gnutls_privkey_init(&g->key) < 0) {

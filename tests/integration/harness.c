@@ -342,9 +342,12 @@ h_req(struct h_server *s, const char *method, const char *path, const char *toke
 	struct buf b = { 0 };
 	char url[16384], auth[600];   /* long paths: the 5 KiB denial tests */
 	CURL *c = curl_easy_init();
+	char errbuf[CURL_ERROR_SIZE] = "";
+	CURLcode cc;
 
 	memset(r, 0, sizeof(*r));
 	snprintf(url, sizeof(url), "%s%s", s->base, path);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_CAINFO, s->cacert);
@@ -374,9 +377,16 @@ h_req(struct h_server *s, const char *method, const char *path, const char *toke
 	for (; hdrs != NULL && *hdrs != NULL; hdrs++)
 		hl = curl_slist_append(hl, *hdrs);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-	if (curl_easy_perform(c) == CURLE_OK) {
+	cc = curl_easy_perform(c);
+	if (cc == CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 		curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r->num_connects);
+	} else {
+		/* status 0: say why (reset, handshake, verification, timeout) */
+		r->curl_rc = (int)cc;
+		curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &r->os_errno);
+		snprintf(r->curl_err, sizeof(r->curl_err), "%s",
+		    errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
 	}
 	r->body = b.p;
 	if (b.p != NULL)

@@ -27,6 +27,9 @@ extern int h_checks;
 	if ((resp)->status != (want)) { \
 		fprintf(stderr, "%s:%d: status %ld, want %d; body: %s\n", __FILE__, __LINE__, \
 		    (resp)->status, (want), (resp)->body ? (resp)->body : "(none)"); \
+		if ((resp)->status == 0) \
+			fprintf(stderr, "%s:%d: no answer: curl %d (%s), errno %ld\n", __FILE__, \
+			    __LINE__, (resp)->curl_rc, (resp)->curl_err, (resp)->os_errno); \
 		h_fail(); \
 	} \
 } while (0)
@@ -53,6 +56,11 @@ struct h_resp {
 	json_t *json;         /* parsed body or NULL */
 	char headers[8192];   /* raw response headers */
 	long num_connects;
+	/* no answer (status 0): what libcurl said (CURLcode, its error buffer,
+	 * the socket's errno), printed by CHECK_STATUS */
+	int curl_rc;
+	char curl_err[256];
+	long os_errno;
 };
 
 void h_fail(void) __attribute__((noreturn));

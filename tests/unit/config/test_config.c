@@ -58,7 +58,7 @@ test_defaults_match_api(void **state)
 	assert_string_equal(c.listen, "127.0.0.1:8443");
 	assert_int_equal(c.max_body_bytes, 1048576);
 	assert_string_equal(c.region, "local");
-	assert_int_equal(c.threads, 0);
+	assert_int_equal(c.threads, 2);   /* an epoll pool of two by default */
 	assert_string_equal(c.tls_cert, "/srv/phi/tls/cert.pem");
 	assert_string_equal(c.tls_key, "/srv/phi/tls/key.pem");
 	assert_string_equal(c.tls_min_version, "1.2");

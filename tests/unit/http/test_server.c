@@ -181,7 +181,7 @@ group_teardown(void **state)
 	return 0;
 }
 
-/* 2: a pool of two epoll threads; 0: a thread per connection (the default) */
+/* 2: a pool of two epoll threads (the default); 0: a thread per connection */
 static unsigned server_threads = 2;
 static unsigned server_per_ip;        /* 0: the default */
 static unsigned server_handshake_s;   /* 0: the default */
