@@ -530,18 +530,22 @@ out:
 	}
 	server_metrics_stop(&app);
 	backup_stop(app.backup);   /* its scheduler queues jobs: before the runner */
+	/* The sweepers, before the runner too: they commit through audit and
+	 * some queue jobs (the retention scheduler, key rotation's automatic
+	 * re-encryption); a tick after jobs_runner_stop touched the freed
+	 * runner (ASan, integ_test_disclosures). */
+	vault_keys_stop(app.vault);   /* the key-rotation sweeper */
+	vault_breakglass_stop(app.vault);   /* the break-glass sweeper */
+	authz_sweeper_stop(app.authz);      /* the expiry sweeper */
+	directory_campaigns_stop(app.directory);   /* the access review sweeper */
+	vault_retention_stop(app.vault);   /* the retention scheduler */
+	vault_export_stop(app.vault);      /* the export sweeper */
+	secrets_stop(app.secrets);    /* the rotation sweeper */
 	jobs_runner_stop(app.jobs);
 	backup_free(app.backup);   /* after the runner: no step starts a worker any more */
 	/* its last state goes through the commit queue, so before audit_stop;
 	 * freed after it (the queue's subscriber points at it until then) */
 	detect_stop(app.detect);
-	vault_keys_stop(app.vault);   /* the key-rotation sweeper commits through audit */
-	vault_breakglass_stop(app.vault);   /* so does the break-glass sweeper */
-	authz_sweeper_stop(app.authz);      /* and the expiry sweeper */
-	directory_campaigns_stop(app.directory);   /* and the access review sweeper */
-	vault_retention_stop(app.vault);   /* so does the retention scheduler */
-	vault_export_stop(app.vault);      /* and the export sweeper */
-	secrets_stop(app.secrets);    /* the rotation sweeper records through audit */
 	if (app.audit != NULL) {
 		system_event(&app, "sys.stop", AUDIT_ALLOWED, NULL);
 		sinks_stop(app.sinks);   /* drains (bounded); its cursors commit through audit */

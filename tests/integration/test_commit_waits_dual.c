@@ -29,40 +29,6 @@
 
 #include "harness.h"
 
-static long long
-waits_field(struct h_server *s, const char *field)
-{
-	struct h_resp r;
-	long long n;
-
-	h_req(s, "GET", "/v1/test/commit-waits", NULL, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	n = json_integer_value(json_object_get(r.json, field));
-	h_resp_free(&r);
-	return n;
-}
-
-static long long
-waits(struct h_server *s)
-{
-	return waits_field(s, "request_thread_waits");
-}
-
-/* Poll (a bound for a loaded machine, not a timing) until at least n
- * answers are suspended for a completion. */
-static bool
-suspended_reach(struct h_server *s, long long n)
-{
-	int i;
-
-	for (i = 0; i < 6000; i++) {
-		if (waits_field(s, "suspended") >= n)
-			return true;
-		h_pause_ms(5);
-	}
-	return false;
-}
-
 static bool
 log_has(struct h_server *s, const char *text)
 {
@@ -101,24 +67,11 @@ static int
 trail(struct h_server *s, const char *aud, const char *action, const char *resource,
     const char *outcome)
 {
-	struct h_resp r;
-	char path[256];
-	json_t *e;
-	size_t i;
-	int n = 0;
-	long long w = waits(s);
+	long long w = h_commit_waits(s);
+	int n = h_audit_count(s, aud, &(struct h_audit_q){ .action = action, .outcome = outcome,
+	    .resource = resource });
 
-	snprintf(path, sizeof(path), "/v1/audit?action=%s&limit=1000", action);
-	h_req(s, "GET", path, aud, NULL, NULL, &r);
-	trail_waits += waits(s) - w;
-	CHECK_STATUS(&r, 200);
-	json_array_foreach(json_object_get(r.json, "entries"), i, e) {
-		if (resource != NULL && strcmp(h_jstr(e, "resource"), resource) != 0)
-			continue;
-		if (strcmp(h_jstr(e, "outcome"), outcome) == 0)
-			n++;
-	}
-	h_resp_free(&r);
+	trail_waits += h_commit_waits(s) - w;
 	return n;
 }
 
@@ -232,7 +185,7 @@ test_dual_control_does_not_wait(void)
 	/* the first unknown name makes the auth KEK (a blocking commit of
 	 * authn's): out of the way before the count is taken */
 	CHECK(h_login_status(&s, "first-unknown", "whatever", NULL, 0) == 401);
-	before = waits(&s);
+	before = h_commit_waits(&s);
 
 	/* ---- 1. held at COMMIT: suspended, the one thread free ---- */
 	fault_write(fault, "hold:tx_commit\n");
@@ -245,14 +198,14 @@ test_dual_control_does_not_wait(void)
 	h_req(&s, "GET", "/v1/sys/health", NULL, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
 	h_resp_free(&r);
-	CHECK(suspended_reach(&s, 1));
+	CHECK(h_suspended_reach(&s, 1));
 	bg_start(&app, &s, "POST", "/v1/apps", admin,
 	    "{\"name\":\"billing\",\"roles\":[\"clinician\"],\"networks\":[\"127.0.0.1/32\"]}");
-	CHECK(suspended_reach(&s, 2));
+	CHECK(h_suspended_reach(&s, 2));
 	snprintf(path, sizeof(path), "/v1/users/%s", pat);
 	bg_start(&patch, &s, "PATCH", path, admin,
 	    "{\"roles\":[\"auditor\",\"clinician\"],\"eligible_roles\":[\"clinician\"]}");
-	CHECK(suspended_reach(&s, 3));
+	CHECK(h_suspended_reach(&s, 3));
 	h_req(&s, "GET", "/v1/sys/health", NULL, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
 	h_resp_free(&r);
@@ -318,7 +271,7 @@ test_dual_control_does_not_wait(void)
 	CHECK(json_array_size(json_object_get(r.json, "apps")) == 1);    /* billing only */
 	h_resp_free(&r);
 	CHECK(approvals(&s, admin) == nreq);
-	CHECK(waits(&s) == before);
+	CHECK(h_commit_waits(&s) == before);
 
 	/* ---- the trail: both entries of each transaction ---- */
 	snprintf(target, sizeof(target), "users/%s", uid);
@@ -336,7 +289,7 @@ test_dual_control_does_not_wait(void)
 	CHECK(trail(&s, aud, "approval.request", NULL, "error") == 2);
 
 	/* not one of them waited on its thread (only the trail's reads did) */
-	CHECK(waits(&s) == before + trail_waits);
+	CHECK(h_commit_waits(&s) == before + trail_waits);
 	CHECK(h_stop(&s) == 0);
 	json_decref(s.init);
 }

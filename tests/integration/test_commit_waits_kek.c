@@ -26,19 +26,6 @@
 #define PW_ADMIN "Quiet-harbor-Lantern-91"
 #define PW_KAY "Copper-meadow-Violin-73"
 
-static long long
-waits(struct h_server *s)
-{
-	struct h_resp r;
-	long long n;
-
-	h_req(s, "GET", "/v1/test/commit-waits", NULL, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	n = json_integer_value(json_object_get(r.json, "request_thread_waits"));
-	h_resp_free(&r);
-	return n;
-}
-
 /* The number of versions of KEK identity in GET /v1/keys (0: no such KEK). */
 static size_t
 identity_versions(struct h_server *s, const char *tok)
@@ -92,7 +79,7 @@ main(void)
 	CHECK(identity_versions(&s, kay) == 1);
 	h_app_create(&s, admin, "{\"name\":\"lab-feed\",\"roles\":[\"auditor\"],"
 	    "\"networks\":[\"127.0.0.0/8\"]}", app, sizeof(app));
-	w0 = waits(&s);
+	w0 = h_commit_waits(&s);
 	/* the first unknown name: its lockout key is the KEK's keyed hash */
 	CHECK(h_login_status(&s, "nobody-here-yet", "whatever it is", NULL, 0) == 401);
 	/* the first MFA enrolment: the TOTP secret sealed under the KEK */
@@ -106,8 +93,8 @@ main(void)
 	CHECK_STATUS(&r, 201);
 	CHECK(h_jstr(r.json, "secret") != NULL);
 	h_resp_free(&r);
-	fprintf(stderr, "request_thread_waits %lld -> %lld\n", w0, waits(&s));
-	CHECK(waits(&s) == w0);
+	fprintf(stderr, "request_thread_waits %lld -> %lld\n", w0, h_commit_waits(&s));
+	CHECK(h_commit_waits(&s) == w0);
 	CHECK(identity_versions(&s, kay) == 1);
 
 	/* ---- 2. an existing KEK: the next start adds nothing ---- */
@@ -130,9 +117,9 @@ main(void)
 	    sizeof(admin));
 	h_add_user(&z, admin, "kay", "key_admin", PW_KAY, kay, sizeof(kay));
 	CHECK(identity_versions(&z, kay) == 1);
-	w0 = waits(&z);
+	w0 = h_commit_waits(&z);
 	CHECK(h_login_status(&z, "nobody-here-yet", "whatever it is", NULL, 0) == 401);
-	CHECK(waits(&z) == w0);
+	CHECK(h_commit_waits(&z) == w0);
 	CHECK(h_stop(&z) == 0);
 	json_decref(z.init);
 	curl_global_cleanup();

@@ -38,31 +38,6 @@
 
 static char fault[700];
 
-static long long
-waits_field(struct h_server *s, const char *field)
-{
-	struct h_resp r;
-	long long n;
-
-	h_req(s, "GET", "/v1/test/commit-waits", NULL, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	n = json_integer_value(json_object_get(r.json, field));
-	h_resp_free(&r);
-	return n;
-}
-
-/* Polling, a bound for a loaded machine, not a timing. */
-static bool
-suspended_reach(struct h_server *s, long long n)
-{
-	for (int i = 0; i < 6000; i++) {
-		if (waits_field(s, "suspended") >= n)
-			return true;
-		h_pause_ms(5);
-	}
-	return false;
-}
-
 static void
 hold(bool on)
 {
@@ -180,14 +155,14 @@ main(void)
 	json_decref(j);
 	j = op_call("/test/fake-next", "{}");
 	json_decref(j);
-	w0 = waits_field(&s, "request_thread_waits");
+	w0 = h_commit_waits_field(&s, "request_thread_waits");
 
 	/* ---- the callback, its transaction held ---- */
 	callback_path(&s, cb, sizeof(cb));
 	b1 = (struct bg){ .s = &s, .method = "GET", .path = cb };
 	hold(true);
 	CHECK(pthread_create(&t1, NULL, bg_main, &b1) == 0);
-	CHECK(suspended_reach(&s, 1));
+	CHECK(h_suspended_reach(&s, 1));
 	health_while_held(&s);
 	CHECK(b1.status == 0);   /* no redirect before its commit */
 	hold(false);
@@ -204,7 +179,7 @@ main(void)
 	    .body = body };
 	hold(true);
 	CHECK(pthread_create(&t1, NULL, bg_main, &b1) == 0);
-	CHECK(suspended_reach(&s, 1));
+	CHECK(h_suspended_reach(&s, 1));
 	health_while_held(&s);
 	CHECK(b1.status == 0);
 	hold(false);
@@ -228,7 +203,7 @@ main(void)
 	hold(true);
 	CHECK(pthread_create(&t1, NULL, bg_main, &b1) == 0);
 	CHECK(pthread_create(&t2, NULL, bg_main, &b2) == 0);
-	CHECK(suspended_reach(&s, 2));   /* both past the IdP, both at their commit */
+	CHECK(h_suspended_reach(&s, 2));   /* both past the IdP, both at their commit */
 	health_while_held(&s);
 	hold(false);
 	pthread_join(t1, NULL);
@@ -258,7 +233,7 @@ main(void)
 		    .body = form, .hdrs = { "Content-Type: application/x-www-form-urlencoded", NULL } };
 		hold(true);
 		CHECK(pthread_create(&t1, NULL, bg_main, &b1) == 0);
-		CHECK(suspended_reach(&s, 1));
+		CHECK(h_suspended_reach(&s, 1));
 		health_while_held(&s);
 		CHECK(b1.status == 0);
 		hold(false);
@@ -267,12 +242,12 @@ main(void)
 		free(form);
 		h_expect(&s, "GET", "/v1/auth/session", token, NULL, NULL, 401, NULL);
 	}
-	for (int i = 0; i < 6000 && waits_field(&s, "suspended") > 0; i++)
+	for (int i = 0; i < 6000 && h_commit_waits_field(&s, "suspended") > 0; i++)
 		h_pause_ms(5);
-	CHECK(waits_field(&s, "suspended") == 0);
+	CHECK(h_commit_waits_field(&s, "suspended") == 0);
 	fprintf(stderr, "request_thread_waits %lld -> %lld\n", w0,
-	    waits_field(&s, "request_thread_waits"));
-	CHECK(waits_field(&s, "request_thread_waits") == w0);
+	    h_commit_waits_field(&s, "request_thread_waits"));
+	CHECK(h_commit_waits_field(&s, "request_thread_waits") == w0);
 	CHECK(h_stop(&s) == 0);
 	op_stop();
 	curl_easy_cleanup(browser);

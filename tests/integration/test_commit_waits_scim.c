@@ -40,34 +40,6 @@ struct ctx {
 	char admin[256], aud[256], tok[256], app[64];
 };
 
-static long long
-waits_field(struct h_server *s, const char *field)
-{
-	struct h_resp r;
-	long long n;
-
-	h_req(s, "GET", "/v1/test/commit-waits", NULL, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	n = json_integer_value(json_object_get(r.json, field));
-	h_resp_free(&r);
-	return n;
-}
-
-/* Wait (polling; a bound for a loaded machine, not a timing) until at least
- * n requests have their answer suspended for a completion. */
-static bool
-suspended_reach(struct h_server *s, long long n)
-{
-	int i;
-
-	for (i = 0; i < 6000; i++) {
-		if (waits_field(s, "suspended") >= n)
-			return true;
-		h_pause_ms(5);
-	}
-	return false;
-}
-
 static bool
 log_has(struct h_server *s, const char *text)
 {
@@ -148,30 +120,11 @@ v1_user(struct ctx *c, const char *id, const char *status, const char *group)
 static int
 trail(struct ctx *c, const char *action, const char *id, const char *outcome)
 {
-	struct h_resp r;
-	char path[256], res[96];
-	json_t *e;
-	size_t i;
-	int n = 0;
+	char res[96];
 
-	snprintf(path, sizeof(path), "/v1/audit?action=%s&limit=1000", action);
 	snprintf(res, sizeof(res), "users/%s", id != NULL ? id : "");
-	h_req(&c->s, "GET", path, c->aud, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	json_array_foreach(json_object_get(r.json, "entries"), i, e) {
-		json_t *actor = json_object_get(e, "actor");
-
-		if (id != NULL && strcmp(h_jstr(e, "resource"), res) != 0)
-			continue;
-		if (strcmp(h_jstr(e, "outcome"), outcome) != 0)
-			continue;
-		if (actor == NULL || h_jstr(actor, "user_id") == NULL ||
-		    strcmp(h_jstr(actor, "user_id"), c->app) != 0)
-			continue;
-		n++;
-	}
-	h_resp_free(&r);
-	return n;
+	return h_audit_count(&c->s, c->aud, &(struct h_audit_q){ .action = action,
+	    .outcome = outcome, .resource = id != NULL ? res : NULL, .actor_user = c->app });
 }
 
 static void
@@ -231,7 +184,7 @@ test_routes_do_not_wait(void)
 	/* the first unknown name makes the auth KEK (a blocking commit of its
 	 * own): out of the way before the count is taken */
 	CHECK(h_login_status(&c.s, "first-unknown", "whatever", NULL, 0) == 401);
-	before = waits_field(&c.s, "request_thread_waits");
+	before = h_commit_waits_field(&c.s, "request_thread_waits");
 
 	scim_user(&c, "amy", true, amy);
 	scim_user(&c, "ben", true, ben);
@@ -316,7 +269,7 @@ test_routes_do_not_wait(void)
 	h_resp_free(&r);
 
 	/* not one of them waited on its thread */
-	CHECK(waits_field(&c.s, "request_thread_waits") == before);
+	CHECK(h_commit_waits_field(&c.s, "request_thread_waits") == before);
 
 	CHECK(v1_user(&c, ben, "disabled", NULL));
 	CHECK(v1_user(&c, cid, "disabled", NULL));
@@ -458,7 +411,7 @@ test_held_change_leaves_thread_free(void)
 	for (i = 0; i < 6000 && !log_has(&c.s, "injected hold op=user_groups_set"); i++)
 		h_pause_ms(5);
 	CHECK(log_has(&c.s, "injected hold op=user_groups_set"));
-	CHECK(suspended_reach(&c.s, 1));
+	CHECK(h_suspended_reach(&c.s, 1));
 	/* the pool's one thread is free: health is answered while the PATCH waits */
 	h_req(&c.s, "GET", "/v1/sys/health", NULL, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
@@ -491,7 +444,7 @@ test_held_change_leaves_thread_free(void)
 	CHECK(pthread_create(&t, NULL, bg_main, &b) == 0);
 	for (i = 0; i < 6000 && !log_has(&c.s, "injected hold op=tx_commit"); i++)
 		h_pause_ms(5);
-	CHECK(suspended_reach(&c.s, 1));
+	CHECK(h_suspended_reach(&c.s, 1));
 	h_req(&c.s, "GET", "/v1/sys/health", NULL, NULL, NULL, &r);
 	CHECK_STATUS(&r, 200);
 	h_resp_free(&r);
@@ -500,7 +453,7 @@ test_held_change_leaves_thread_free(void)
 	pthread_join(t, NULL);
 	CHECK(b.status == 201);
 	CHECK(!b.active);
-	CHECK(suspended_reach(&c.s, 0) && waits_field(&c.s, "suspended") == 0);
+	CHECK(h_suspended_reach(&c.s, 0) && h_commit_waits_field(&c.s, "suspended") == 0);
 	CHECK(h_stop(&c.s) == 0);
 	json_decref(c.s.init);
 }

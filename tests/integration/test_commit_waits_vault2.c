@@ -33,32 +33,6 @@
 #define PAT_A "PAT-A-Held-7007"
 #define PAT_NEW "PAT-N-Held-8008"
 
-static long long
-waits_field(struct h_server *s, const char *field)
-{
-	struct h_resp r;
-	long long n;
-
-	h_req(s, "GET", "/v1/test/commit-waits", NULL, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	n = json_integer_value(json_object_get(r.json, field));
-	h_resp_free(&r);
-	return n;
-}
-
-/* Wait (polling; a bound for a loaded machine, not a timing) until at least
- * n requests have their answer suspended for a completion. */
-static bool
-suspended_reach(struct h_server *s, long long n)
-{
-	for (int i = 0; i < 6000; i++) {
-		if (waits_field(s, "suspended") >= n)
-			return true;
-		h_pause_ms(5);
-	}
-	return false;
-}
-
 static char *
 trail(struct h_server *s)
 {
@@ -181,7 +155,7 @@ test_held_vault_routes_leave_the_thread_free(void)
 	snprintf(apr, sizeof(apr), "%s", h_jstr(r.json, "approval"));
 	h_resp_free(&r);
 	h_clock_advance(&s, 3601 * 1000LL);
-	before = waits_field(&s, "request_thread_waits");
+	before = h_commit_waits_field(&s, "request_thread_waits");
 
 	/* hold every group at its COMMIT, then the four writes */
 	CHECK((f = fopen(fault, "w")) != NULL);
@@ -199,7 +173,7 @@ test_held_vault_routes_leave_the_thread_free(void)
 	for (i = 0; i < 4; i++)
 		CHECK(pthread_create(&t[i], NULL, bg_main, &b[i]) == 0);
 	/* all four wait for their group, their connections suspended */
-	CHECK(suspended_reach(&s, 4));
+	CHECK(h_suspended_reach(&s, 4));
 
 	/* the pool's one thread is free: health, and the expired request read
 	 * as expired although no commit can complete now */
@@ -263,8 +237,8 @@ test_held_vault_routes_leave_the_thread_free(void)
 	snprintf(path, sizeof(path), "/v1/approvals/%s/approve", apr);
 	h_expect(&s, "POST", path, olga, "{}", NULL, 409, "conflict");
 	/* no request thread waited for any of it */
-	CHECK(waits_field(&s, "request_thread_waits") == before);
-	CHECK(suspended_reach(&s, 0) && waits_field(&s, "suspended") == 0);
+	CHECK(h_commit_waits_field(&s, "request_thread_waits") == before);
+	CHECK(h_suspended_reach(&s, 0) && h_commit_waits_field(&s, "suspended") == 0);
 	CHECK(h_stop(&s) == 0);
 
 	jsonl = trail(&s);
