@@ -121,6 +121,29 @@ static inline void fx_close(struct fx *f, int keep)
 		fx_rmrf(f->dir);
 }
 
+/* cmocka group setup / teardown of the writer tests: a fixture opened and
+ * its writer started (checkpoint every 100,000 entries or hour: none in a
+ * test), then stopped and removed with every store fault cleared. */
+static inline int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+
+	if (!f || fx_open(f) != 0 || fx_start(f, 100000, 3600) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static inline int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+
+	store_fault_clear_all();
+	fx_close(f, 0);
+	free(f);
+	return 0;
+}
+
 /* A typical read of a record. */
 static inline struct audit_event fx_event(const char *resource)
 {

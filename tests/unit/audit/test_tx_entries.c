@@ -16,26 +16,6 @@
 #include "audit/audit_fixture.h"
 #include "tx_helpers.h"
 
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof *f);
-
-	if (!f || fx_open(f) != 0 || fx_start(f, 100000, 3600) != 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	store_fault_clear_all();
-	fx_close(f, 0);
-	free(f);
-	return 0;
-}
-
 /* A data change: a row, then n entries (resources meta/extra.<i>), then
  * result. */
 struct job {
@@ -269,13 +249,13 @@ static void test_refused_outside_a_transaction(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_entries_commit_with_the_transaction, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_failed_fn_records_every_entry_as_error, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_group_failure_keeps_none, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_submitted_and_subscribed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refused_outside_a_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_entries_commit_with_the_transaction, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_failed_fn_records_every_entry_as_error, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_group_failure_keeps_none, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_submitted_and_subscribed, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_refused_outside_a_transaction, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

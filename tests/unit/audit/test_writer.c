@@ -13,26 +13,6 @@
 #include "audit/audit_fixture.h"
 #include "tx_helpers.h"
 
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof *f);
-
-	if (!f || fx_open(f) != 0 || fx_start(f, 100000, 3600) != 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	store_fault_clear_all();
-	fx_close(f, 0);
-	free(f);
-	return 0;
-}
-
 static void assert_chain_ok(struct store *st, int64_t entries)
 {
 	struct audit_verify_result v;
@@ -633,18 +613,18 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_concurrent_1000_entries),
-		cmocka_unit_test_setup_teardown(test_commit_fn_success, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_commit_fn_failure_rolls_back, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_commit_held, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mixed_jobs_isolated, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fault_commit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fault_append, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fault_begin, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fault_head_reload, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_invalid_event_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_subjects_indexed_with_entry, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_subject_index_rolls_back_with_entry, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_commit_fn_success, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_commit_fn_failure_rolls_back, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_commit_held, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_mixed_jobs_isolated, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fault_commit, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fault_append, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fault_begin, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fault_head_reload, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_event_refused, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_subjects_indexed_with_entry, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_subject_index_rolls_back_with_entry, fx_setup,
+		    fx_teardown),
 		cmocka_unit_test(test_after_stop_unavailable),
 		cmocka_unit_test(test_checkpoints_follow_seal),
 		cmocka_unit_test(test_restart_continues_chain),

@@ -16,26 +16,6 @@
 #include "audit/audit_fixture.h"
 #include "tx_helpers.h"
 
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof *f);
-
-	if (!f || fx_open(f) != 0 || fx_start(f, 100000, 3600) != 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	store_fault_clear_all();
-	fx_close(f, 0);
-	free(f);
-	return 0;
-}
-
 struct meta_job {
 	const char *key;
 	enum pv_rc result;
@@ -207,9 +187,9 @@ static void test_group_fault_leaves_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_entries_in_order_with_change, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fn_failure_every_entry_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_group_fault_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_entries_in_order_with_change, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fn_failure_every_entry_error, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_group_fault_leaves_nothing, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
