@@ -19,6 +19,7 @@
 
 #include "jobs/jobs_int.h"
 #include "tx_helpers.h"
+#include "meta_items.h"
 
 struct fx {
 	char dir[512];
@@ -75,49 +76,6 @@ struct pa_plan {
 static int pa_applied;      /* items written from a plan */
 
 static enum pv_rc
-pa_get(struct store_tx *tx, const char *key, char *out, size_t cap)
-{
-	uint8_t *v = NULL;
-	size_t len = 0;
-	enum pv_rc rc = store_meta_get(tx, key, &v, &len);
-
-	if (rc == PV_E_NOTFOUND) {
-		len = 0;
-		rc = PV_OK;
-	}
-	if (rc == PV_OK && len >= cap)
-		rc = PV_E_TOOBIG;
-	if (rc == PV_OK) {
-		if (len > 0)
-			memcpy(out, v, len);
-		out[len] = '\0';
-	}
-	free(v);
-	return rc;
-}
-
-static enum pv_rc
-pa_put(struct store_tx *tx, const char *key, const char *val)
-{
-	return store_meta_put(tx, key, (const uint8_t *)val, strlen(val));
-}
-
-static enum pv_rc
-pa_move(struct store_tx *tx, int i, const char *nv)
-{
-	char key[32], log[256], line[16];
-	enum pv_rc rc;
-
-	snprintf(key, sizeof(key), "pa/%d", i);
-	if ((rc = pa_put(tx, key, nv)) != PV_OK || (rc = pa_get(tx, "pa.log", log,
-	    sizeof(log) - sizeof(line))) != PV_OK)
-		return rc;
-	snprintf(line, sizeof(line), "%d\n", i);
-	strcat(log, line);
-	return pa_put(tx, "pa.log", log);
-}
-
-static enum pv_rc
 pa_prepare(const struct jobs_step_ctx *ctx, const char *cursor, void **out)
 {
 	struct pa_plan *pl = calloc(1, sizeof(*pl));
@@ -135,7 +93,7 @@ pa_prepare(const struct jobs_step_ctx *ctx, const char *cursor, void **out)
 
 		it->i = i;
 		snprintf(key, sizeof(key), "pa/%d", i);
-		rc = pa_get(ctx->tx, key, it->old, sizeof(it->old));
+		rc = meta_text_get(ctx->tx, key, it->old, sizeof(it->old));
 		if (rc == PV_OK && strncmp(it->old, "1:", 2) == 0) {
 			it->new_[0] = '2';
 			memcpy(it->new_ + 1, it->old + 1, strlen(it->old));   /* ":payload\0" */
@@ -160,7 +118,7 @@ pa_step(const struct jobs_step_ctx *ctx, const char *cursor, struct jobs_step_ou
 		assert_int_equal(sscanf(cursor, "%d|%d", &pass, &next), 2);
 	for (int i = next; rc == PV_OK && i < PA_N && i < next + PA_STEP; i++) {
 		snprintf(key, sizeof(key), "pa/%d", i);
-		if ((rc = pa_get(ctx->tx, key, cur, sizeof(cur))) != PV_OK)
+		if ((rc = meta_text_get(ctx->tx, key, cur, sizeof(cur))) != PV_OK)
 			break;
 		if (pl != NULL) {
 			const struct pa_item *it = &pl->item[i - next];
@@ -168,7 +126,7 @@ pa_step(const struct jobs_step_ctx *ctx, const char *cursor, struct jobs_step_ou
 			assert_int_equal(it->i, i);
 			/* apply: only if it still holds what prepare read */
 			if (it->new_[0] != '\0' && strcmp(cur, it->old) == 0) {
-				rc = pa_move(ctx->tx, i, it->new_);
+				rc = meta_item_move(ctx->tx, "pa", i, it->new_);
 				out->done++;
 				pa_applied++;
 			}
@@ -176,7 +134,7 @@ pa_step(const struct jobs_step_ctx *ctx, const char *cursor, struct jobs_step_ou
 			char nv[64];
 
 			snprintf(nv, sizeof(nv), "2:%s", cur + 2);
-			rc = pa_move(ctx->tx, i, nv);
+			rc = meta_item_move(ctx->tx, "pa", i, nv);
 			out->done++;
 		}
 	}
@@ -184,7 +142,7 @@ pa_step(const struct jobs_step_ctx *ctx, const char *cursor, struct jobs_step_ou
 	if (rc == PV_OK && next >= PA_N) {
 		for (int i = 0; rc == PV_OK && i < PA_N; i++) {
 			snprintf(key, sizeof(key), "pa/%d", i);
-			if ((rc = pa_get(ctx->tx, key, cur, sizeof(cur))) == PV_OK &&
+			if ((rc = meta_text_get(ctx->tx, key, cur, sizeof(cur))) == PV_OK &&
 			    strncmp(cur, "1:", 2) == 0)
 				left++;
 		}
@@ -275,7 +233,7 @@ pa_seed(struct fx *f)
 
 		snprintf(key, sizeof(key), "pa/%d", i);
 		snprintf(val, sizeof(val), "1:p%d", i);
-		assert_int_equal(TX_WR(f->st, pa_put(tx, key, val)), PV_OK);
+		assert_int_equal(TX_WR(f->st, meta_text_put(tx, key, val)), PV_OK);
 	}
 	pa_applied = 0;
 }
@@ -285,12 +243,12 @@ pa_expect(struct fx *f, const char *log, const char *item0)
 {
 	char v[256], key[32], want[32];
 
-	assert_int_equal(TX_RD(f->st, pa_get(tx, "pa.log", v, sizeof(v))), PV_OK);
+	assert_int_equal(TX_RD(f->st, meta_text_get(tx, "pa.log", v, sizeof(v))), PV_OK);
 	assert_string_equal(v, log);    /* each item moved exactly once */
 	for (int i = 0; i < PA_N; i++) {
 		snprintf(key, sizeof(key), "pa/%d", i);
 		snprintf(want, sizeof(want), "2:p%d", i);
-		assert_int_equal(TX_RD(f->st, pa_get(tx, key, v, sizeof(v))), PV_OK);
+		assert_int_equal(TX_RD(f->st, meta_text_get(tx, key, v, sizeof(v))), PV_OK);
 		assert_string_equal(v, i == 0 ? item0 : want);
 	}
 }
@@ -311,7 +269,7 @@ between_cb(void *arg)
 	if (++b->calls != b->at)
 		return true;
 	if (b->change)
-		assert_int_equal(TX_WR(b->f->st, pa_put(tx, "pa/0", "1:changed")), PV_OK);
+		assert_int_equal(TX_WR(b->f->st, meta_text_put(tx, "pa/0", "1:changed")), PV_OK);
 	return !b->drop;
 }
 

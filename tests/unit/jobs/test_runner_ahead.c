@@ -30,6 +30,7 @@
 
 #include "jobs/jobs_int.h"
 #include "tx_helpers.h"
+#include "meta_items.h"
 
 #define AH_N 6
 #define AH_STEP 2
@@ -59,49 +60,6 @@ fake_now(void *arg)
 	return ((struct fx *)arg)->clock;
 }
 
-static enum pv_rc
-ah_get(struct store_tx *tx, const char *key, char *out, size_t cap)
-{
-	uint8_t *v = NULL;
-	size_t len = 0;
-	enum pv_rc rc = store_meta_get(tx, key, &v, &len);
-
-	if (rc == PV_E_NOTFOUND) {
-		len = 0;
-		rc = PV_OK;
-	}
-	if (rc == PV_OK && len >= cap)
-		rc = PV_E_TOOBIG;
-	if (rc == PV_OK) {
-		if (len > 0)
-			memcpy(out, v, len);
-		out[len] = '\0';
-	}
-	free(v);
-	return rc;
-}
-
-static enum pv_rc
-ah_put(struct store_tx *tx, const char *key, const char *val)
-{
-	return store_meta_put(tx, key, (const uint8_t *)val, strlen(val));
-}
-
-static enum pv_rc
-ah_move(struct store_tx *tx, int i, const char *nv)
-{
-	char key[32], log[256], line[16];
-	enum pv_rc rc;
-
-	snprintf(key, sizeof(key), "ah/%d", i);
-	if ((rc = ah_put(tx, key, nv)) != PV_OK || (rc = ah_get(tx, "ah.log", log,
-	    sizeof(log) - sizeof(line))) != PV_OK)
-		return rc;
-	snprintf(line, sizeof(line), "%d\n", i);
-	strcat(log, line);
-	return ah_put(tx, "ah.log", log);
-}
-
 static void
 cursor_read(const char *cursor, int *pass, int *next)
 {
@@ -126,7 +84,7 @@ ah_prepare(const struct jobs_step_ctx *ctx, const char *cursor, void **out)
 
 		it->i = i;
 		snprintf(key, sizeof(key), "ah/%d", i);
-		rc = ah_get(ctx->tx, key, it->old, sizeof(it->old));
+		rc = meta_text_get(ctx->tx, key, it->old, sizeof(it->old));
 		if (rc == PV_OK && strncmp(it->old, "1:", 2) == 0) {
 			it->new_[0] = '2';
 			memcpy(it->new_ + 1, it->old + 1, strlen(it->old));   /* ":payload\0" */
@@ -167,13 +125,13 @@ ah_step(const struct jobs_step_ctx *ctx, const char *cursor, struct jobs_step_ou
 	}
 	for (int i = next; rc == PV_OK && i < AH_N && i < next + AH_STEP; i++) {
 		snprintf(key, sizeof(key), "ah/%d", i);
-		if ((rc = ah_get(ctx->tx, key, cur, sizeof(cur))) != PV_OK)
+		if ((rc = meta_text_get(ctx->tx, key, cur, sizeof(cur))) != PV_OK)
 			break;
 		if (pl != NULL) {
 			const struct ah_item *it = &pl->item[i - next];
 
 			if (it->new_[0] != '\0' && strcmp(cur, it->old) == 0) {
-				rc = ah_move(ctx->tx, i, it->new_);
+				rc = meta_item_move(ctx->tx, "ah", i, it->new_);
 				out->done++;
 				ah_applied++;
 			}
@@ -181,7 +139,7 @@ ah_step(const struct jobs_step_ctx *ctx, const char *cursor, struct jobs_step_ou
 			char nv[64];
 
 			snprintf(nv, sizeof(nv), "2:%s", cur + 2);
-			rc = ah_move(ctx->tx, i, nv);
+			rc = meta_item_move(ctx->tx, "ah", i, nv);
 			out->done++;
 		}
 	}
@@ -189,7 +147,7 @@ ah_step(const struct jobs_step_ctx *ctx, const char *cursor, struct jobs_step_ou
 	if (rc == PV_OK && next >= AH_N) {
 		for (int i = 0; rc == PV_OK && i < AH_N; i++) {
 			snprintf(key, sizeof(key), "ah/%d", i);
-			if ((rc = ah_get(ctx->tx, key, cur, sizeof(cur))) == PV_OK &&
+			if ((rc = meta_text_get(ctx->tx, key, cur, sizeof(cur))) == PV_OK &&
 			    strncmp(cur, "1:", 2) == 0)
 				left++;
 		}
@@ -248,7 +206,7 @@ setup(void **state)
 
 		snprintf(key, sizeof(key), "ah/%d", i);
 		snprintf(val, sizeof(val), "1:p%d", i);
-		assert_int_equal(TX_WR(f->st, ah_put(tx, key, val)), PV_OK);
+		assert_int_equal(TX_WR(f->st, meta_text_put(tx, key, val)), PV_OK);
 	}
 	ah_applied = 0;
 	*state = f;
@@ -277,12 +235,12 @@ expect(struct fx *f, const char *log, int changed, const char *changed_value)
 {
 	char v[256], key[32], want[32];
 
-	assert_int_equal(TX_RD(f->st, ah_get(tx, "ah.log", v, sizeof(v))), PV_OK);
+	assert_int_equal(TX_RD(f->st, meta_text_get(tx, "ah.log", v, sizeof(v))), PV_OK);
 	assert_string_equal(v, log);
 	for (int i = 0; i < AH_N; i++) {
 		snprintf(key, sizeof(key), "ah/%d", i);
 		snprintf(want, sizeof(want), "2:p%d", i);
-		assert_int_equal(TX_RD(f->st, ah_get(tx, key, v, sizeof(v))), PV_OK);
+		assert_int_equal(TX_RD(f->st, meta_text_get(tx, key, v, sizeof(v))), PV_OK);
 		assert_string_equal(v, i == changed ? changed_value : want);
 	}
 }
@@ -349,7 +307,7 @@ between_cb(void *arg)
 		return false;     /* as a crash here: the plan made ahead is lost */
 	case CHANGE:
 		/* item 2 is in the plan made ahead, from its old value */
-		assert_int_equal(TX_WR(b->f->st, ah_put(tx, "ah/2", "1:changed")), PV_OK);
+		assert_int_equal(TX_WR(b->f->st, meta_text_put(tx, "ah/2", "1:changed")), PV_OK);
 		break;
 	case PAUSE:
 		assert_int_equal(jobs_change(b->f->r, NULL, b->id, JOBS_PAUSE), PV_OK);
