@@ -68,6 +68,18 @@ h_tmpdir(const char *name, char *out, size_t len)
 	snprintf(out, len, "%s", tmpl);
 }
 
+void
+h_flip_byte(const char *path, long offset)
+{
+	FILE *f = fopen(path, "r+b");
+	int c;
+
+	CHECK(f != NULL);
+	CHECK(fseek(f, offset, SEEK_SET) == 0 && (c = fgetc(f)) != EOF);
+	CHECK(fseek(f, offset, SEEK_SET) == 0 && fputc(c ^ 0xff, f) != EOF);
+	CHECK(fclose(f) == 0);
+}
+
 int
 h_run(const char *cmd, char **out)
 {

@@ -68,6 +68,9 @@ void h_fail(void) __attribute__((noreturn));
 void h_tmpdir(const char *name, char *out, size_t len);
 /* Run a command through /bin/sh, capture stdout (malloc'd) and the exit code. */
 int h_run(const char *cmd, char **out);
+/* Invert every bit of the byte at OFFSET of PATH (a tamper that always changes the
+ * file: writing a fixed byte is a no-op when the byte already has that value). */
+void h_flip_byte(const char *path, long offset);
 /* `phivault init --json --data <new tmp dir> [extra]`; fills dir, cacert, init. */
 void h_init(struct h_server *s, const char *name, const char *extra_args);
 /* Append lines to DIR/phivault.conf (e.g. "[session]\nidle_timeout_s = 2\n"). */

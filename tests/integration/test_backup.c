@@ -232,10 +232,11 @@ test_verify(struct h_server *s, const char *b1, const char *b2, const char *b3)
 	free(out);
 	/* a copy of the set with one byte of b2's first chunk changed */
 	h_tmpdir("backup-corrupt", set, sizeof(set));
-	snprintf(cmd, sizeof(cmd), "cp %s/backups/*.pvbak %s/ && chmod u+w %s/%s.pvbak && "
-	    "printf 'X' | dd of=%s/%s.pvbak bs=1 seek=200 conv=notrunc 2>/dev/null", s->dir, set,
-	    set, b2, set, b2);
+	snprintf(cmd, sizeof(cmd), "cp %s/backups/*.pvbak %s/ && chmod u+w %s/%s.pvbak", s->dir, set,
+	    set, b2);
 	CHECK(run(cmd, NULL) == 0);
+	snprintf(path, sizeof(path), "%s/%s.pvbak", set, b2);
+	h_flip_byte(path, 200);
 	snprintf(cmd, sizeof(cmd), "%s backup verify %s/%s.pvbak --data %s --format text 2>&1", h_bin(), set, b2,
 	    s->dir);
 	CHECK(run(cmd, &out) == 1);
@@ -386,10 +387,11 @@ test_drill(struct h_server *s, struct people *p, const char *b3)
 	free(out);
 	/* a damaged backup fails its drill, exit 1 */
 	h_tmpdir("backup-drill-bad", dir, sizeof(dir));
-	snprintf(cmd, sizeof(cmd), "cp %s/backups/%s.pvbak %s/bad.pvbak && chmod u+w %s/bad.pvbak && "
-	    "printf 'X' | dd of=%s/bad.pvbak bs=1 seek=300 conv=notrunc 2>/dev/null", s->dir, b3,
-	    dir, dir, dir);
+	snprintf(cmd, sizeof(cmd), "cp %s/backups/%s.pvbak %s/bad.pvbak && chmod u+w %s/bad.pvbak", s->dir, b3,
+	    dir, dir);
 	CHECK(run(cmd, NULL) == 0);
+	snprintf(cmd, sizeof(cmd), "%s/bad.pvbak", dir);
+	h_flip_byte(cmd, 300);
 	snprintf(cmd, sizeof(cmd), "%s backup drill --data %s --backup %s/bad.pvbak --format json "
 	    "2>/dev/null", h_bin(), s->dir, dir);
 	CHECK(run(cmd, &out) == 1);
