@@ -188,6 +188,7 @@ cmd_login(int argc, char **argv)
 	json_t *body = NULL, *resp = NULL, *body2 = NULL, *resp2 = NULL, *sess, *now = NULL;
 	long status = 0;
 	int c, ret = CLI_RUNTIME;
+	bool full = false;
 
 	if (cli_login_is_app(argc, argv))
 		return cli_login_app(argc, argv);   /* an app: cmd_app.c */
@@ -260,8 +261,8 @@ cmd_login(int argc, char **argv)
 			goto out;
 		if (!walk_call(addr, cacert, tok, "GET", "/v1/auth/session", NULL, &now))
 			goto out;
-		if (!json_is_true(json_object_get(now, "restricted")))
-			fprintf(stderr, "phivault: done: a full session for %s\n", user);
+		/* said once the token is written (below), so that "done" means it is there */
+		full = !json_is_true(json_object_get(now, "restricted"));
 	} else if (json_is_true(json_object_get(sess, "restricted"))) {
 		json_t *a = json_object_get(sess, "required_actions"), *v;
 		size_t i;
@@ -290,7 +291,12 @@ cmd_login(int argc, char **argv)
 	} else
 		printf("export PHIVAULT_TOKEN=%s\n",
 		    json_string_value(json_object_get(sess, "token")));
-	fflush(stdout);
+	if (fflush(stdout) != 0) {
+		cli_err("cannot write the token to standard output");
+		goto out;
+	}
+	if (full)
+		fprintf(stderr, "phivault: done: a full session for %s\n", user);
 	ret = CLI_OK;
 out:
 	crypto_wipe(pw, sizeof(pw));

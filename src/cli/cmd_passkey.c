@@ -3,8 +3,10 @@
  * (docs/identity.md "Passkeys").
  *
  *   phivault passkey list
- *   phivault passkey remove ID
+ *   phivault passkey remove [--] ID
  *
+ * A credential ID is base64url and may start with '-': put it after "--"
+ * (getopt's end of options) so that it is not read as an option.
  * Common options: --addr URL (PHIVAULT_ADDR), --cacert FILE
  * (PHIVAULT_CACERT), --format text|json (default text on a terminal, json
  * otherwise); the token comes from PHIVAULT_TOKEN only. Registering a
@@ -21,7 +23,7 @@
 
 #include "cli/cli.h"
 
-#define PASSKEY_USAGE "usage: phivault passkey list | passkey remove ID " \
+#define PASSKEY_USAGE "usage: phivault passkey list | passkey remove [--] ID " \
 	"[--addr URL] [--cacert FILE] [--format text|json] (token from PHIVAULT_TOKEN)"
 
 /* a credential ID is base64url */

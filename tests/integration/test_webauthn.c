@@ -200,7 +200,12 @@ test_cli(struct h_server *s, const char *tok, const char *id)
 	CHECK(h_run(cmd, &out) != 0);
 	CHECK(strstr(out, "No such passkey") != NULL);
 	free(out);
-	snprintf(cmd, sizeof(cmd), "%s passkey remove %s --format json", env, id);
+	/* an ID may start with '-' (base64url): after "--" it is not an option */
+	snprintf(cmd, sizeof(cmd), "%s passkey remove -- -nosuchpasskey 2>&1", env);
+	CHECK(h_run(cmd, &out) == 3);                        /* the API's 404, not usage */
+	CHECK(strstr(out, "No such passkey") != NULL);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s passkey remove --format json -- %s", env, id);
 	CHECK(h_run(cmd, &out) == 0);
 	free(out);
 	CHECK(count_creds(s, tok) == 0);
