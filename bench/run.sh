@@ -467,6 +467,23 @@ sessions_rss() {
 TBIN=$BUILD_DIR/phivault-test
 job_done() { api_expect GET "/v1/jobs/$1" "$ADMIN_TOKEN" "" 200 | jq -r .done; }
 now_s() { date +%s.%N; }
+# The floor (bench/floor.c): the parts an audited read and a create cannot do
+# without in this design, each measured alone on a copy of the first
+# phivault's database (stopped), pinned to the server's CPU.
+phivault_floor() {
+	log "floor: the parts of a read and a create alone, on a copy of the data"
+	rm -rf "$WORK/floor.d"
+	mkdir -p "$WORK/floor.d"
+	cp "$PV_DATA/phivault.db" "$WORK/floor.d/"
+	[ -f "$PV_DATA/phivault.db-wal" ] && cp "$PV_DATA/phivault.db-wal" "$WORK/floor.d/"
+	taskset -c "$SRV_CPU" "$WORK/floor" -d "$WORK/floor.d/phivault.db" \
+		-r "$WORK/nginx/html/record.json" -n "$([ "$QUICK" = 1 ] && echo 5000 || echo 20000)" \
+		-g 32 -G 8 >"$WORK/floor.txt" 2>"$WORK/floor.log" || die "floor failed: $(tail -3 "$WORK/floor.log")"
+	rm -rf "$WORK/floor.d"
+	cat "$WORK/floor.txt" >&2
+}
+floor_get() { awk -F'|' -v n="$1" '$2 == n { print $3 }' "$WORK/floor.txt"; }
+
 phivault_churn() {
 	[ -x "$TBIN" ] || die "$TBIN is missing (cmake --build $BUILD_DIR --target phivault-test)"
 	log "churn: phivault-test on the same data, a test.count job at full speed"
@@ -775,6 +792,7 @@ mkdir -p "$WORK"
 log "building the load tools"
 cc -O2 -Wall -o "$WORK/loginload" bench/loginload.c -lcurl -ljansson -lcrypto -lpthread
 cc -O2 -Wall -o "$WORK/argon2_alone" bench/argon2_alone.c -lsodium -lpthread
+cc -O2 -Wall -o "$WORK/floor" bench/floor.c -lsqlite3 -ljansson -lcrypto
 
 # ---------------------------------------------------------------- phivault
 PV_DATA=$WORK/pv
@@ -847,6 +865,7 @@ argon2_alone
 if [ "$ONLY" = all ]; then
 	PV_RSS=$(rss_kib "$PV_PID" VmRSS)
 	stop_pid "$PV_PID"
+	phivault_floor
 	[ -n "${BENCH_BEFORE:-}" ] && phivault_compare
 	phivault_churn
 	. "$ROOT/bench/monitoring.sh"   # monitoring on vs off: bench/results/monitoring.md
@@ -973,6 +992,32 @@ if [ -n "$GROWTH_SIZES" ] && [ -s "$GROWTH" ]; then
 		echo "Seeding: records:batch, 100 records a request, 8 connections, server on both CPUs; reads over a random sample of 20,000 stored IDs; creates as in the create workload; both with the server pinned. \"record bytes\": the records table, its primary key and the two blind-index structures per stored record; \"audit bytes\": the audit table and its indexes per entry (every read and write adds one)."
 	} >"$GROWTHMD"
 fi
+FLOORMD=$WORK/floor.md
+if [ -s "$WORK/floor.txt" ]; then
+	NG_CPU=$(row_get nginx-record 9)
+	PG_RPS=$(row_get pg-insert 3)
+	{
+		echo "| part (alone, pinned to CPU $SRV_CPU) | read µs | create µs |"
+		echo "|---|---:|---:|"
+		echo "| TLS + HTTP for the same bytes: nginx's CPU a request (nginx-record row) | $NG_CPU | $NG_CPU |"
+		echo "| SQLite: the record's row fetched in a read transaction | $(floor_get read.fetch) | — |"
+		echo "| AES-256-GCM: the DEK unwrapped, ~1 KiB opened / a DEK made, sealed, wrapped, an HMAC a blind index | $(floor_get read.open) | $(floor_get create.seal) |"
+		echo "| jansson: the plaintext parsed and the answer written / the fields parsed | $(floor_get read.json) | $(floor_get create.json) |"
+		echo "| SHA-256 of the entry (the chain) | $(floor_get audit.hash) | $(floor_get audit.hash) |"
+		echo "| SQLite, durable: the audit entry appended, groups of 32, synchronous=FULL / the record's rows and its entry, groups of 8 | $(floor_get read.audit_append) | $(floor_get create.rows_append) |"
+		FR=$(awk -v a="$NG_CPU" -v b="$(floor_get read.fetch)" -v c="$(floor_get read.open)" -v d="$(floor_get read.json)" \
+			-v e="$(floor_get audit.hash)" -v f="$(floor_get read.audit_append)" 'BEGIN { printf "%.1f", a + b + c + d + e + f }')
+		FC=$(awk -v a="$NG_CPU" -v c="$(floor_get create.seal)" -v d="$(floor_get create.json)" \
+			-v e="$(floor_get audit.hash)" -v f="$(floor_get create.rows_append)" 'BEGIN { printf "%.1f", a + c + d + e + f }')
+		BR=$(awk -v a="$NG_CPU" 'BEGIN { printf "%.1f", 2 * a }')
+		BC=$(awk -v r="$PG_RPS" 'BEGIN { if (r > 0) printf "%.1f", 1e6 / (5 * r); else printf "n/a" }')
+		echo "| **floor: the sum** | **$FR** | **$FC** |"
+		echo "| the target's budget on one server CPU (read: 0.5x nginx = 2 x nginx's CPU; create: 5x PostgreSQL's $PG_RPS INSERTs/s) | $BR | $BC |"
+		echo "| phivault's server CPU a request in this run | $(row_get read 9) | $(row_get create 9) |"
+		echo
+		echo "Each part runs alone on a copy of this run's database (bench/floor.c), so the tables, indexes, triggers and row sizes are phivault's. The floor leaves out everything else a request does (HTTP routing, the session, the decision, the audit entry's JSON, thread handoffs), so it is a lower bound for this design. When the floor is above the budget, the target cannot be met without changing what the design fixes: a durable audit entry in SQLite for every read, records stored as JSON, TLS."
+	} >"$FLOORMD"
+fi
 TARGETS=$WORK/targets.md
 {
 	echo "| target | result | measured |"
@@ -1037,6 +1082,12 @@ CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 		cat "$COMPARE"
 		echo
 	fi
+	if [ -s "$FLOORMD" ]; then
+		echo "## The floor: the parts of a read and a create alone (bench/floor.c)"
+		echo
+		cat "$FLOORMD"
+		echo
+	fi
 	if [ -s "$CHURN" ]; then
 		echo "## Read while a job churns the store"
 		echo
@@ -1068,6 +1119,7 @@ echo
 cat "$TABLE"
 echo
 [ -s "$COMPARE" ] && { cat "$COMPARE"; echo; }
+[ -s "$FLOORMD" ] && { cat "$FLOORMD"; echo; }
 [ -s "$CHURN" ] && { cat "$CHURN"; echo; }
 [ -s "$GROWTHMD" ] && { cat "$GROWTHMD"; echo; }
 cat "$TARGETS"
