@@ -228,8 +228,16 @@ out:
 
 enum pv_rc store_pg_migrate(PGconn *db, int *version)
 {
-	int cur = 0, latest = store_sqlite_schema_latest();
+	return store_pg_migrate_to(db, store_sqlite_schema_latest(), version);
+}
+
+enum pv_rc store_pg_migrate_to(PGconn *db, int target, int *version)
+{
+	int cur = 0, latest = target;
 	enum pv_rc rc;
+
+	if (target < 1 || target > store_sqlite_schema_latest())
+		return PV_E_INVALID;
 
 	rc = store_pg_exec_simple(db, "BEGIN; SELECT pg_advisory_xact_lock("
 	    PG_STR(STORE_PG_LOCK_MIGRATE) "); CREATE TABLE IF NOT EXISTS schema_migrations("

@@ -83,6 +83,9 @@ char *store_pg_translate_ddl(const char *sql);
  * the MIGRATE lock with its schema_migrations row; PV_E_CONFIG if the
  * database is newer than this binary. */
 enum pv_rc store_pg_migrate(PGconn *db, int *version);
+/* The same, stopping after migration `target` (<= the latest): what a binary
+ * of that schema left (tests build an old database with it and migrate it). */
+enum pv_rc store_pg_migrate_to(PGconn *db, int target, int *version);
 /* The applied version without changing anything; PV_E_CONFIG if not a
  * phivault database (no schema_migrations) or newer than this binary. */
 enum pv_rc store_pg_schema_read(PGconn *db, int *version);

@@ -1825,6 +1825,32 @@ static int retire_cb(const struct store_kek *k, void *arg)
 	return 0;
 }
 
+/* The key.retire entry of a retirement the policy made (actor system,
+ * reason "policy"), in the step's transaction beside its job entry: it
+ * commits with the retirement or not at all, like a key admin's. */
+static enum pv_rc audit_auto_retire(const char *name, uint32_t version)
+{
+	struct pv_actor sys = audit_actor_system();
+	char resource[KEY_RESOURCE_MAX];
+	char *detail = key_detail(name, version, NULL, NULL);
+	struct audit_event ev;
+	enum pv_rc rc;
+
+	if (detail == NULL)
+		return PV_E_NOMEM;
+	key_resource(resource, sizeof(resource), name, version);
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = sys;
+	ev.action = "key.retire";
+	ev.resource = resource;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.reason = "policy";
+	ev.detail = detail;
+	rc = audit_tx_entry(&ev);
+	free(detail);
+	return rc;
+}
+
 /* policy reencrypt = auto: retire every decrypt_only version of the key
  * with census 0, in the step's transaction (the job's last). */
 static enum pv_rc auto_retire(struct vault_ctx *v, struct store_tx *tx, const char *name,
@@ -1845,7 +1871,7 @@ static enum pv_rc auto_retire(struct vault_ctx *v, struct store_tx *tx, const ch
 		rc = keys_kek_retire_tx(v->keys, tx, name, c.v_[i]);
 		if (rc == PV_E_RETIRED_KEY_IN_USE)
 			continue;
-		if (rc != PV_OK)
+		if (rc != PV_OK || (rc = audit_auto_retire(name, c.v_[i])) != PV_OK)
 			return rc;
 		log_info("vault: key %s v%u retired (census 0, policy reencrypt = auto)", name,
 		    (unsigned)c.v_[i]);
