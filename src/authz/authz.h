@@ -104,6 +104,13 @@ struct authz_permset {
 bool authz_perm_valid(const char *perm);
 /* Parse into *out; PV_E_INVALID if not valid. */
 enum pv_rc authz_perm_parse(const char *perm, struct authz_perm *out);
+/* The permission "<verb>:<scope>" ("<verb>:<scope>.<field>" for
+ * records.unmask; scope and field NULL for a plain verb) made without
+ * writing or parsing its text: exactly what authz_perm_parse makes of that
+ * text, PV_E_INVALID where it refuses it (the decision point builds the
+ * permission it requires so, for every field of a read). */
+enum pv_rc authz_perm_scoped(enum authz_verb verb, const char *scope, const char *field,
+    struct authz_perm *out);
 /* Write the canonical text of p; PV_E_INVALID if p is not well-formed. */
 enum pv_rc authz_perm_format(const struct authz_perm *p, char out[AUTHZ_PERM_MAX]);
 /* True if granted covers required; false if either is invalid. */
