@@ -128,6 +128,13 @@ enum pv_rc authz_permset_add(struct authz_permset *s, const char *perm);
 /* Add every permission of a built-in role; PV_E_NOTFOUND if name is not
  * a built-in role. */
 enum pv_rc authz_permset_add_role(struct authz_permset *s, const char *role);
+/* A read-only copy of s in arena with room for its n permissions only
+ * (offsetof(p) + n entries, not the AUTHZ_PERMSET_MAX of the type: every
+ * reader of a set stops at n; never add to the copy). A request's set is
+ * this copy: the full type is ~60 KiB, zeroed when allocated and wiped when
+ * the arena is freed, for a handful of entries. NULL on allocation failure. */
+const struct authz_permset *authz_permset_copy(const struct authz_permset *s,
+    struct pv_arena *arena);
 /* True if some granted permission covers required (false if s is NULL or
  * required invalid). */
 bool authz_permset_has(const struct authz_permset *s, const char *required);

@@ -414,6 +414,23 @@ authz_permset_add_role(struct authz_permset *s, const char *role)
 	return PV_OK;
 }
 
+const struct authz_permset *
+authz_permset_copy(const struct authz_permset *s, struct pv_arena *arena)
+{
+	struct authz_permset *c;
+	size_t n;
+
+	if (s == NULL || arena == NULL || s->n > AUTHZ_PERMSET_MAX)
+		return NULL;
+	n = s->n;
+	c = arena_alloc(arena, offsetof(struct authz_permset, p) + n * sizeof(s->p[0]));
+	if (c == NULL)
+		return NULL;
+	c->n = n;
+	memcpy(c->p, s->p, n * sizeof(s->p[0]));
+	return c;
+}
+
 bool
 authz_permset_has(const struct authz_permset *s, const char *required)
 {
