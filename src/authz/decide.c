@@ -721,10 +721,11 @@ allow_rules(const struct authz_policy *pol, struct authz_ceval *e, const char *a
  * The fields of the resource that may leave in clear: bit i if a
  * records.unmask grant covering <collection>.<fields[i]> holds (its
  * condition not FALSE), none if a deny policy on records.unmask applies.
- * Grant by grant: the permission of each field is built once, without
- * text (authz_perm_scoped), and a grant's condition is evaluated once, if
- * it covers a field still masked (evaluation has no side effect, so this
- * is the answer of asking field by field).
+ * Grant by grant: the field names are checked once (a valid name or "*",
+ * as authz_perm_parse would), the permission asked is built without text
+ * (authz_perm_scoped, then the field copied in), and a grant's condition
+ * is evaluated once, if it covers a field still masked (evaluation has no
+ * side effect, so this is the answer of asking field by field).
  */
 static uint64_t
 unmask_set(const struct authz_policy *pol, const struct authz_request *r, struct authz_ceval *e)

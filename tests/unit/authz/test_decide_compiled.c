@@ -548,12 +548,49 @@ static void test_epoch_seen(void **state)
 	authz_service_free(z);
 }
 
+/* The request's permission set (authz_permset_copy): its entries only,
+ * answering as the set it copies. */
+static void test_permset_copy(void **state)
+{
+	static const char *const perms[] = { "records.read:*", "records.unmask:patients.*",
+		"users.manage", "secrets.read:apps/", "tokens.tokenize" };
+	static const char *const asked[] = { "records.read:labs", "records.read:*",
+		"records.unmask:patients.ssn", "records.unmask:labs.ssn", "users.manage",
+		"roles.manage", "secrets.read:apps/x", "secrets.read:app", "tokens.tokenize:x",
+		"records.write:labs", "not a permission" };
+	struct authz_permset *s = malloc(sizeof(*s));
+	struct pv_arena *a = arena_new(1024);
+	const struct authz_permset *c;
+
+	(void)state;
+	assert_non_null(s);
+	assert_non_null(a);
+	authz_permset_init(s);
+	for (size_t i = 0; i < sizeof(perms) / sizeof(perms[0]); i++)
+		assert_int_equal(authz_permset_add(s, perms[i]), PV_OK);
+	c = authz_permset_copy(s, a);
+	assert_non_null(c);
+	assert_int_equal(c->n, s->n);
+	assert_memory_equal(c->p, s->p, s->n * sizeof(s->p[0]));
+	for (size_t i = 0; i < sizeof(asked) / sizeof(asked[0]); i++)
+		assert_int_equal(authz_permset_has(c, asked[i]), authz_permset_has(s, asked[i]));
+	assert_true(authz_permset_is_privileged(c));
+	assert_null(authz_permset_copy(NULL, a));
+	authz_permset_init(s);
+	c = authz_permset_copy(s, a);   /* empty: a header, nothing granted */
+	assert_non_null(c);
+	assert_false(authz_permset_has(c, "records.read:labs"));
+	free(s);
+	arena_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_compiled_matches_text),
 		cmocka_unit_test(test_any_of),
 		cmocka_unit_test(test_breakglass_and_elevation),
+		cmocka_unit_test(test_permset_copy),
 		cmocka_unit_test_setup_teardown(test_epoch_seen, af_setup, af_teardown),
 	};
 
