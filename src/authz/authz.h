@@ -104,6 +104,13 @@ struct authz_permset {
 bool authz_perm_valid(const char *perm);
 /* Parse into *out; PV_E_INVALID if not valid. */
 enum pv_rc authz_perm_parse(const char *perm, struct authz_perm *out);
+/* The permission "<verb>:<scope>" ("<verb>:<scope>.<field>" for
+ * records.unmask; scope and field NULL for a plain verb) made without
+ * writing or parsing its text: exactly what authz_perm_parse makes of that
+ * text, PV_E_INVALID where it refuses it (the decision point builds the
+ * permission it requires so, for every field of a read). */
+enum pv_rc authz_perm_scoped(enum authz_verb verb, const char *scope, const char *field,
+    struct authz_perm *out);
 /* Write the canonical text of p; PV_E_INVALID if p is not well-formed. */
 enum pv_rc authz_perm_format(const struct authz_perm *p, char out[AUTHZ_PERM_MAX]);
 /* True if granted covers required; false if either is invalid. */
@@ -121,6 +128,13 @@ enum pv_rc authz_permset_add(struct authz_permset *s, const char *perm);
 /* Add every permission of a built-in role; PV_E_NOTFOUND if name is not
  * a built-in role. */
 enum pv_rc authz_permset_add_role(struct authz_permset *s, const char *role);
+/* A read-only copy of s in arena with room for its n permissions only
+ * (offsetof(p) + n entries, not the AUTHZ_PERMSET_MAX of the type: every
+ * reader of a set stops at n; never add to the copy). A request's set is
+ * this copy: the full type is ~60 KiB, zeroed when allocated and wiped when
+ * the arena is freed, for a handful of entries. NULL on allocation failure. */
+const struct authz_permset *authz_permset_copy(const struct authz_permset *s,
+    struct pv_arena *arena);
 /* True if some granted permission covers required (false if s is NULL or
  * required invalid). */
 bool authz_permset_has(const struct authz_permset *s, const char *required);

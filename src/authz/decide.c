@@ -82,6 +82,7 @@ enum kind {
 
 struct alt {
 	const char *verb;                /* NULL ends the list */
+	enum authz_verb id;
 	bool scoped;
 };
 
@@ -91,42 +92,52 @@ struct action {
 	bool phi_read;                   /* purpose of use weighed at the resource */
 	bool verb_unmasks;               /* obligation: fields that may be clear */
 	struct alt alt[4];
+	/* the permission's verb (K_PLAIN, K_SCOPED): the permission required is
+	 * built from it (authz_perm_scoped), never written and parsed again */
+	enum authz_verb verb;
 };
 
+#define NO_ALT { { NULL, AUTHZ_VERB_NONE, false } }
+
 static const struct action actions[] = {
-	{ "public", K_PUBLIC, false, false, { { NULL, false } } },
-	{ "authenticated", K_AUTHENTICATED, false, false, { { NULL, false } } },
-	{ "users.manage", K_PLAIN, false, false, { { NULL, false } } },
-	{ "roles.manage", K_PLAIN, false, false, { { NULL, false } } },
-	{ "collections.manage", K_PLAIN, false, false, { { NULL, false } } },
-	{ "keys.manage", K_PLAIN, false, false, { { NULL, false } } },
-	{ "audit.read", K_PLAIN, false, false, { { NULL, false } } },
-	{ "alerts.read", K_PLAIN, false, false, { { NULL, false } } },
-	{ "compliance.read", K_PLAIN, false, false, { { NULL, false } } },
-	{ "sys.backup", K_PLAIN, false, false, { { NULL, false } } },
-	{ "records.read", K_SCOPED, true, true, { { NULL, false } } },
-	{ "records.write", K_SCOPED, false, false, { { NULL, false } } },
-	{ "records.unmask", K_UNMASK, false, false, { { NULL, false } } },
-	{ "tokens.tokenize", K_SCOPED, false, false, { { NULL, false } } },
-	{ "tokens.detokenize", K_SCOPED, true, false, { { NULL, false } } },
+	{ "public", K_PUBLIC, false, false, NO_ALT, AUTHZ_VERB_NONE },
+	{ "authenticated", K_AUTHENTICATED, false, false, NO_ALT, AUTHZ_VERB_NONE },
+	{ "users.manage", K_PLAIN, false, false, NO_ALT, AUTHZ_USERS_MANAGE },
+	{ "roles.manage", K_PLAIN, false, false, NO_ALT, AUTHZ_ROLES_MANAGE },
+	{ "collections.manage", K_PLAIN, false, false, NO_ALT, AUTHZ_COLLECTIONS_MANAGE },
+	{ "keys.manage", K_PLAIN, false, false, NO_ALT, AUTHZ_KEYS_MANAGE },
+	{ "audit.read", K_PLAIN, false, false, NO_ALT, AUTHZ_AUDIT_READ },
+	{ "alerts.read", K_PLAIN, false, false, NO_ALT, AUTHZ_ALERTS_READ },
+	{ "compliance.read", K_PLAIN, false, false, NO_ALT, AUTHZ_COMPLIANCE_READ },
+	{ "sys.backup", K_PLAIN, false, false, NO_ALT, AUTHZ_SYS_BACKUP },
+	{ "records.read", K_SCOPED, true, true, NO_ALT, AUTHZ_RECORDS_READ },
+	{ "records.write", K_SCOPED, false, false, NO_ALT, AUTHZ_RECORDS_WRITE },
+	{ "records.unmask", K_UNMASK, false, false, NO_ALT, AUTHZ_RECORDS_UNMASK },
+	{ "tokens.tokenize", K_SCOPED, false, false, NO_ALT, AUTHZ_TOKENS_TOKENIZE },
+	{ "tokens.detokenize", K_SCOPED, true, false, NO_ALT, AUTHZ_TOKENS_DETOKENIZE },
 	/* the schema holds no PHI: managers and readers or writers of it */
-	{ "collections.read", K_ANY, false, false, { { "collections.manage", false },
-	    { "records.read", true }, { "records.write", true }, { NULL, false } } },
-	{ "authz.explain", K_ANY, false, false, { { "roles.manage", false },
-	    { "audit.read", false }, { NULL, false } } },
-	{ "metrics.read", K_PLAIN, false, false, { { NULL, false } } },
-	{ "apps.manage", K_PLAIN, false, false, { { NULL, false } } },
-	{ "scim.provision", K_PLAIN, false, false, { { NULL, false } } },
-	{ "records.shred", K_PLAIN, false, false, { { NULL, false } } },
+	{ "collections.read", K_ANY, false, false, {
+	    { "collections.manage", AUTHZ_COLLECTIONS_MANAGE, false },
+	    { "records.read", AUTHZ_RECORDS_READ, true },
+	    { "records.write", AUTHZ_RECORDS_WRITE, true },
+	    { NULL, AUTHZ_VERB_NONE, false } }, AUTHZ_VERB_NONE },
+	{ "authz.explain", K_ANY, false, false, {
+	    { "roles.manage", AUTHZ_ROLES_MANAGE, false },
+	    { "audit.read", AUTHZ_AUDIT_READ, false },
+	    { NULL, AUTHZ_VERB_NONE, false } }, AUTHZ_VERB_NONE },
+	{ "metrics.read", K_PLAIN, false, false, NO_ALT, AUTHZ_METRICS_READ },
+	{ "apps.manage", K_PLAIN, false, false, NO_ALT, AUTHZ_APPS_MANAGE },
+	{ "scim.provision", K_PLAIN, false, false, NO_ALT, AUTHZ_SCIM_PROVISION },
+	{ "records.shred", K_PLAIN, false, false, NO_ALT, AUTHZ_RECORDS_SHRED },
 	/* application secrets: scoped by a path prefix, resource.collection
 	 * carries the secret's path; not PHI, so no purpose of use */
-	{ "secrets.read", K_SCOPED, false, false, { { NULL, false } } },
-	{ "secrets.write", K_SCOPED, false, false, { { NULL, false } } },
-	{ "access.approve", K_PLAIN, false, false, { { NULL, false } } },
-	{ "breakglass.activate", K_PLAIN, false, false, { { NULL, false } } },
-	{ "incidents.manage", K_PLAIN, false, false, { { NULL, false } } },
+	{ "secrets.read", K_SCOPED, false, false, NO_ALT, AUTHZ_SECRETS_READ },
+	{ "secrets.write", K_SCOPED, false, false, NO_ALT, AUTHZ_SECRETS_WRITE },
+	{ "access.approve", K_PLAIN, false, false, NO_ALT, AUTHZ_ACCESS_APPROVE },
+	{ "breakglass.activate", K_PLAIN, false, false, NO_ALT, AUTHZ_BREAKGLASS_ACTIVATE },
+	{ "incidents.manage", K_PLAIN, false, false, NO_ALT, AUTHZ_INCIDENTS_MANAGE },
 	/* de-identified export of a collection; exports.read: any export */
-	{ "records.export", K_SCOPED, false, false, { { NULL, false } } },
+	{ "records.export", K_SCOPED, false, false, NO_ALT, AUTHZ_RECORDS_EXPORT },
 };
 
 static const struct action *
@@ -522,23 +533,41 @@ deny(struct authz_decision *d, enum pv_rc rc, const char *reason, const char *ms
 	return 0;
 }
 
+/* Append s to a matched entry, truncated as snprintf would. */
+static size_t
+rule_cat(char m[AUTHZ_RULE_MAX], size_t len, const char *s)
+{
+	size_t n = util_strlcpy(m + len, s, AUTHZ_RULE_MAX - len);
+
+	return n < AUTHZ_RULE_MAX - len ? len + n : AUTHZ_RULE_MAX - 1;
+}
+
+/* "role:<role> <perm>", written piece by piece (no snprintf: every allowed
+ * decision names its grants) */
 static void
 matched_add(struct authz_decision *d, const struct authz_policy *pol, const struct authz_grant *g)
 {
-	char perm[AUTHZ_PERM_MAX];
+	char perm[AUTHZ_PERM_MAX], *m;
+	size_t len;
 
 	if (d->nmatched >= AUTHZ_MATCHED_MAX || authz_perm_format(&g->perm, perm) != PV_OK)
 		return;
-	snprintf(d->matched[d->nmatched++], AUTHZ_RULE_MAX, "role:%s %s",
-	    g->role < pol->nroles ? pol->roles[g->role] : "?", perm);
+	m = d->matched[d->nmatched++];
+	len = rule_cat(m, 0, "role:");
+	len = rule_cat(m, len, g->role < pol->nroles ? pol->roles[g->role] : "?");
+	len = rule_cat(m, len, " ");
+	(void)rule_cat(m, len, perm);
 }
 
 static void
 matched_rule(struct authz_decision *d, const uint8_t *area, const struct authz_rule *ru)
 {
-	if (d->nmatched < AUTHZ_MATCHED_MAX)
-		snprintf(d->matched[d->nmatched++], AUTHZ_RULE_MAX, "policy:%s",
-		    (const char *)area + ru->name);
+	char *m;
+
+	if (d->nmatched >= AUTHZ_MATCHED_MAX)
+		return;
+	m = d->matched[d->nmatched++];
+	(void)rule_cat(m, rule_cat(m, 0, "policy:"), (const char *)area + ru->name);
 }
 
 /*
@@ -570,19 +599,19 @@ eval_root(struct authz_ceval *e, int32_t root)
 	return authz_cond_eval(e, root);
 }
 
-/* Do the grants cover perm (under their conditions)? Adds the covering
- * grants that hold to matched and their purposes to *purposes. */
+/* Do the grants cover the permission r (under their conditions)? Adds
+ * the covering grants that hold to matched and their purposes to
+ * *purposes. */
 static void
-covered(const struct authz_policy *pol, const char *perm, struct authz_decision *d,
+covered(const struct authz_policy *pol, const struct authz_perm *r, struct authz_decision *d,
     unsigned *purposes, struct authz_ceval *e, struct verdict *v)
 {
-	struct authz_perm r;
 	size_t i;
 
-	if (pol == NULL || authz_perm_parse(perm, &r) != PV_OK)
+	if (pol == NULL)
 		return;
 	for (i = 0; i < pol->n; i++) {
-		if (!authz_perm_covers(&pol->g[i].perm, &r))
+		if (!authz_perm_covers(&pol->g[i].perm, r))
 			continue;
 		v->any = true;
 		if (e != NULL && eval_root(e, pol->g[i].cond) == AUTHZ_T_FALSE) {
@@ -599,15 +628,6 @@ covered(const struct authz_policy *pol, const char *perm, struct authz_decision 
 		if (d != NULL)
 			matched_add(d, pol, &pol->g[i]);
 	}
-}
-
-static bool
-covered_plain(const struct authz_policy *pol, const char *perm, struct authz_ceval *e)
-{
-	struct verdict v = { false, false, AUTHZ_CF_NONE, -1 };
-
-	covered(pol, perm, NULL, NULL, e, &v);
-	return v.ok;
 }
 
 static const struct authz_rule *
@@ -697,30 +717,48 @@ allow_rules(const struct authz_policy *pol, struct authz_ceval *e, const char *a
 	}
 }
 
-static bool
-scoped_perm(char *buf, size_t len, const char *verb, const char *collection)
-{
-	int n = snprintf(buf, len, "%s:%s", verb, collection != NULL ? collection : "");
-
-	return n > 0 && (size_t)n < len;
-}
-
+/*
+ * The fields of the resource that may leave in clear: bit i if a
+ * records.unmask grant covering <collection>.<fields[i]> holds (its
+ * condition not FALSE), none if a deny policy on records.unmask applies.
+ * Grant by grant: the field names are checked once (a valid name or "*",
+ * as authz_perm_parse would), the permission asked is built without text
+ * (authz_perm_scoped, then the field copied in), and a grant's condition
+ * is evaluated once, if it covers a field still masked (evaluation has no
+ * side effect, so this is the answer of asking field by field).
+ */
 static uint64_t
 unmask_set(const struct authz_policy *pol, const struct authz_request *r, struct authz_ceval *e)
 {
-	char perm[AUTHZ_PERM_MAX];
-	uint64_t bits = 0;
-	size_t i;
+	struct authz_perm want;
+	uint64_t bits = 0, valid = 0, cand, bit;
+	size_t i, k, nf = r->resource.nfields < AUTHZ_FIELDS_MAX ? r->resource.nfields :
+	    AUTHZ_FIELDS_MAX;
 
 	if (deny_rule(pol, e, "records.unmask", r->resource.collection) != NULL)
 		return 0;
-	for (i = 0; i < r->resource.nfields && i < AUTHZ_FIELDS_MAX; i++) {
-		int n = snprintf(perm, sizeof(perm), "records.unmask:%s.%s",
-		    r->resource.collection != NULL ? r->resource.collection : "",
-		    r->resource.fields[i] != NULL ? r->resource.fields[i] : "");
+	if (pol == NULL || nf == 0 ||
+	    authz_perm_scoped(AUTHZ_RECORDS_UNMASK, r->resource.collection, "*", &want) != PV_OK)
+		return 0;
+	for (i = 0; i < nf; i++)
+		if (resource_ok(r->resource.fields[i]))
+			valid |= (uint64_t)1 << i;
+	for (k = 0; k < pol->n && bits != valid; k++) {
+		const struct authz_grant *g = &pol->g[k];
 
-		if (n > 0 && (size_t)n < sizeof(perm) && covered_plain(pol, perm, e))
-			bits |= (uint64_t)1 << i;
+		if (g->perm.verb != AUTHZ_RECORDS_UNMASK)
+			continue;
+		cand = 0;
+		for (i = 0; i < nf; i++) {
+			bit = (uint64_t)1 << i;
+			if ((valid & bit) == 0 || (bits & bit) != 0)
+				continue;
+			util_strlcpy(want.field, r->resource.fields[i], sizeof(want.field));
+			if (authz_perm_covers(&g->perm, &want))
+				cand |= bit;
+		}
+		if (cand != 0 && eval_root(e, g->cond) != AUTHZ_T_FALSE)
+			bits |= cand;
 	}
 	return bits;
 }
@@ -835,6 +873,7 @@ decide(const struct authz_request *r, struct authz_decision *d)
 	const struct authn_principal *p = r->subject;
 	const struct authz_policy *pol = p != NULL ? p->policy : NULL;
 	char perm[AUTHZ_PERM_MAX], reason[AUTHZ_REASON_MAX];
+	struct authz_perm want;
 	struct verdict v = { false, false, AUTHZ_CF_NONE, -1 };
 	struct authz_ceval e;
 	const struct authz_rule *dr;
@@ -883,7 +922,8 @@ decide(const struct authz_request *r, struct authz_decision *d)
 		return decide_breakglass(r, d, a, pol, &e);
 	switch (a->kind) {
 	case K_PLAIN:
-		covered(pol, a->name, d, &purposes, &e, &v);
+		if (authz_perm_scoped(a->verb, NULL, NULL, &want) == PV_OK)
+			covered(pol, &want, d, &purposes, &e, &v);
 		allow_rules(pol, &e, a->name, NULL, d, &v);
 		if (!v.any) {
 			snprintf(reason, sizeof(reason), "missing_permission:%s", a->name);
@@ -891,11 +931,9 @@ decide(const struct authz_request *r, struct authz_decision *d)
 		}
 		break;
 	case K_SCOPED:
-		if (!scoped_perm(perm, sizeof(perm), a->name, r->resource.collection) ||
-		    !authz_perm_valid(perm)) {
+		if (authz_perm_scoped(a->verb, r->resource.collection, NULL, &want) != PV_OK)
 			return deny(d, PV_E_FORBIDDEN, "missing_permission:(invalid)", DENIED_MSG);
-		}
-		covered(pol, perm, d, &purposes, &e, &v);
+		covered(pol, &want, d, &purposes, &e, &v);
 		allow_rules(pol, &e, a->name, r->resource.collection, d, &v);
 		if (!v.any && strcmp(a->name, "records.read") == 0 &&
 		    authn_breakglass_active(p, r->env.time_ms)) {
@@ -908,6 +946,9 @@ decide(const struct authz_request *r, struct authz_decision *d)
 			matched_breakglass(d, p->break_glass);
 		}
 		if (!v.any) {
+			if (authz_perm_format(&want, perm) != PV_OK)
+				return deny(d, PV_E_FORBIDDEN, "missing_permission:(invalid)",
+				    DENIED_MSG);
 			snprintf(reason, sizeof(reason), "missing_permission:%s", perm);
 			return deny(d, PV_E_FORBIDDEN, reason, DENIED_MSG);
 		}
@@ -931,11 +972,9 @@ decide(const struct authz_request *r, struct authz_decision *d)
 		break;
 	case K_ANY:
 		for (i = 0; a->alt[i].verb != NULL && !v.ok; i++) {
-			if (!a->alt[i].scoped)
-				covered(pol, a->alt[i].verb, d, &purposes, &e, &v);
-			else if (scoped_perm(perm, sizeof(perm), a->alt[i].verb,
-			    r->resource.collection))
-				covered(pol, perm, d, &purposes, &e, &v);
+			if (authz_perm_scoped(a->alt[i].id, a->alt[i].scoped ?
+			    r->resource.collection : NULL, NULL, &want) == PV_OK)
+				covered(pol, &want, d, &purposes, &e, &v);
 		}
 		allow_rules(pol, &e, a->name, r->resource.collection, d, &v);
 		if (!v.any)

@@ -9,6 +9,7 @@
  *  - The built-in role table is data, checked by the unit tests for
  *    validity and for separation of duties.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -248,29 +249,84 @@ authz_perm_valid(const char *perm)
 	return authz_perm_parse(perm, &p) == PV_OK;
 }
 
+/* Append s to out[*len] within AUTHZ_PERM_MAX; false if it does not fit. */
+static bool
+perm_cat(char out[AUTHZ_PERM_MAX], size_t *len, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= AUTHZ_PERM_MAX - *len)
+		return false;
+	memcpy(out + *len, s, n + 1);
+	*len += n;
+	return true;
+}
+
+/* Written piece by piece (no snprintf): the decision point writes one for
+ * every grant it names in a decision's matched list. */
 enum pv_rc
 authz_perm_format(const struct authz_perm *p, char out[AUTHZ_PERM_MAX])
 {
 	const struct verb_def *v;
-	int n;
+	size_t len = 0;
+	bool ok;
 
 	if (p == NULL || out == NULL || (v = verb_by_id(p->verb)) == NULL)
 		return PV_E_INVALID;
+	out[0] = '\0';
+	ok = perm_cat(out, &len, v->name);
 	switch (v->scope) {
 	case SCOPE_NONE:
-		n = snprintf(out, AUTHZ_PERM_MAX, "%s", v->name);
 		break;
 	case SCOPE_COLLECTION:
-		n = snprintf(out, AUTHZ_PERM_MAX, "%s:%s", v->name, p->collection);
+		ok = ok && perm_cat(out, &len, ":") && perm_cat(out, &len, p->collection);
 		break;
 	case SCOPE_PATH:
-		n = snprintf(out, AUTHZ_PERM_MAX, "%s:%s", v->name, p->path);
+		ok = ok && perm_cat(out, &len, ":") && perm_cat(out, &len, p->path);
 		break;
 	default:
-		n = snprintf(out, AUTHZ_PERM_MAX, "%s:%s.%s", v->name, p->collection, p->field);
+		ok = ok && perm_cat(out, &len, ":") && perm_cat(out, &len, p->collection) &&
+		    perm_cat(out, &len, ".") && perm_cat(out, &len, p->field);
 		break;
 	}
-	return n > 0 && n < AUTHZ_PERM_MAX ? PV_OK : PV_E_INVALID;
+	return ok ? PV_OK : PV_E_INVALID;
+}
+
+enum pv_rc
+authz_perm_scoped(enum authz_verb verb, const char *scope, const char *field,
+    struct authz_perm *out)
+{
+	const struct verb_def *v = verb_by_id(verb);
+	struct authz_perm p;
+	bool ok;
+
+	if (v == NULL || out == NULL)
+		return PV_E_INVALID;
+	/* what authz_perm_parse makes of "<verb>:<scope>[.<field>]": a name
+	 * of 64 or more bytes, a '.' or ':' in one, an empty one: invalid */
+	p.verb = verb;
+	p.collection[0] = p.field[0] = p.path[0] = '\0';
+	switch (v->scope) {
+	case SCOPE_NONE:
+		ok = scope == NULL && field == NULL;
+		break;
+	case SCOPE_COLLECTION:
+		ok = scope != NULL && field == NULL &&
+		    take_name(scope, strnlen(scope, AUTHZ_NAME_MAX), p.collection);
+		break;
+	case SCOPE_FIELD:
+		ok = scope != NULL && field != NULL &&
+		    take_name(scope, strnlen(scope, AUTHZ_NAME_MAX), p.collection) &&
+		    take_name(field, strnlen(field, AUTHZ_NAME_MAX), p.field);
+		break;
+	default:
+		ok = scope != NULL && field == NULL && take_path(scope, p.path);
+		break;
+	}
+	if (!ok)
+		return PV_E_INVALID;
+	*out = p;
+	return PV_OK;
 }
 
 /* ---------------------------------------------------------------- matching */
@@ -356,6 +412,23 @@ authz_permset_add_role(struct authz_permset *s, const char *role)
 		if ((rc = authz_permset_add(s, perms[i])) != PV_OK)
 			return rc;
 	return PV_OK;
+}
+
+const struct authz_permset *
+authz_permset_copy(const struct authz_permset *s, struct pv_arena *arena)
+{
+	struct authz_permset *c;
+	size_t n;
+
+	if (s == NULL || arena == NULL || s->n > AUTHZ_PERMSET_MAX)
+		return NULL;
+	n = s->n;
+	c = arena_alloc(arena, offsetof(struct authz_permset, p) + n * sizeof(s->p[0]));
+	if (c == NULL)
+		return NULL;
+	c->n = n;
+	memcpy(c->p, s->p, n * sizeof(s->p[0]));
+	return c;
 }
 
 bool

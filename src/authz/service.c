@@ -308,11 +308,14 @@ policy_permset(const struct authz_policy *pol, struct authz_permset *set)
 
 /*
  * Find (or compile and insert) the slot of a role set under the current
- * generation and copy what the caller wants out of it under the lock.
+ * generation and copy what the caller wants out of it under the lock: the
+ * whole set into set_out, or into arena a copy of its entries (set_copy)
+ * and of the compiled policy (pol_out).
  */
 static enum pv_rc
 cached(struct authz_service *z, const char (*roles)[AUTHN_ROLE_NAME_MAX], size_t nroles,
-    struct authz_permset *set_out, struct pv_arena *arena, const struct authz_policy **pol_out)
+    struct authz_permset *set_out, struct pv_arena *arena, const struct authz_permset **set_copy,
+    const struct authz_policy **pol_out)
 {
 	char key[AUTHZ_ROLEKEY_MAX];
 	uint64_t gen = authn_authz_generation(z->authn);
@@ -324,11 +327,16 @@ cached(struct authz_service *z, const char (*roles)[AUTHN_ROLE_NAME_MAX], size_t
 
 	key[0] = '\0';
 	for (i = 0; i < nroles; i++) {
-		int n = snprintf(key + len, sizeof(key) - len, "%s%s", i ? "," : "", roles[i]);
+		/* "a,b,c", without snprintf: this runs on every request */
+		size_t n = strnlen(roles[i], AUTHN_ROLE_NAME_MAX);
 
-		if (n < 0 || (size_t)n >= sizeof(key) - len)
+		if (n + (i ? 1 : 0) >= sizeof(key) - len)
 			return PV_E_TOOBIG;
-		len += (size_t)n;
+		if (i)
+			key[len++] = ',';
+		memcpy(key + len, roles[i], n);
+		len += n;
+		key[len] = '\0';
 	}
 	pthread_mutex_lock(&z->mu);
 	for (i = 0; i < AUTHZ_CACHE_SLOTS; i++) {
@@ -378,6 +386,8 @@ copy_out:
 		set_out->n = victim->set->n;
 		memcpy(set_out->p, victim->set->p, victim->set->n * sizeof(set_out->p[0]));
 	}
+	if (set_copy != NULL && (*set_copy = authz_permset_copy(victim->set, arena)) == NULL)
+		rc = PV_E_NOMEM;
 	if (pol_out != NULL) {
 		copy = arena_alloc(arena, authz_policy_size(victim->pol));
 		if (copy == NULL)
@@ -394,7 +404,7 @@ enum pv_rc
 authz_resolve(struct authz_service *z, const char (*roles)[AUTHN_ROLE_NAME_MAX], size_t nroles,
     struct authz_permset *out)
 {
-	return cached(z, roles, nroles, out, NULL, NULL);
+	return cached(z, roles, nroles, out, NULL, NULL, NULL);
 }
 
 enum pv_rc
@@ -403,14 +413,14 @@ authz_policy_get(struct authz_service *z, const char (*roles)[AUTHN_ROLE_NAME_MA
 {
 	if (z == NULL || arena == NULL || out == NULL)
 		return PV_E_INVALID;
-	return cached(z, roles, nroles, NULL, arena, out);
+	return cached(z, roles, nroles, NULL, arena, NULL, out);
 }
 
 enum pv_rc
 authz_authenticate(struct authz_service *z, struct http_request *req)
 {
 	struct authn_principal *p = NULL;
-	struct authz_permset *set;
+	const struct authz_permset *set = NULL;
 	enum pv_rc rc;
 
 	if (z == NULL)
@@ -422,10 +432,10 @@ authz_authenticate(struct authz_service *z, struct http_request *req)
 			log_error("authz: cannot load elevations: %s", pv_rc_name(rc));
 			return PV_E_INTERNAL;   /* never decide without knowing */
 		}
-		if ((set = arena_alloc(req->arena, sizeof(*set))) == NULL)
-			return PV_E_NOMEM;
-		rc = cached(z, (const char (*)[AUTHN_ROLE_NAME_MAX])p->roles, p->nroles, set,
-		    req->arena, &p->policy);
+		/* the set's entries only, not the ~60 KiB of its type (zeroed
+		 * here, wiped again when the arena is freed: on every request) */
+		rc = cached(z, (const char (*)[AUTHN_ROLE_NAME_MAX])p->roles, p->nroles, NULL,
+		    req->arena, &set, &p->policy);
 		if (rc != PV_OK) {
 			log_error("authz: cannot resolve permissions: %s", pv_rc_name(rc));
 			return PV_E_INTERNAL;   /* never run with a partial set */
