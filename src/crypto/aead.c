@@ -21,9 +21,17 @@
  * context, so after every operation the context is re-keyed with an all-zero
  * key: no key-derived state outlives the call. On any error the context is
  * reset (which frees and cleanses the provider context).
+ *
+ * A long-lived key (a KEK wrapping a DEK per envelope) is a struct
+ * crypto_gcm_key instead: a few EVP contexts keyed once with it, each call
+ * setting only the IV (docs/internals/crypto.md "Keyed GCM contexts"). Their
+ * key schedule lives as long as the key object, which its owner frees when
+ * it stops holding the key itself; EVP_CIPHER_CTX_free cleanses it.
  */
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -303,6 +311,158 @@ crypto_gcmbox_open(const uint8_t key[CRYPTO_KEY_LEN],
 		return PV_E_INVALID;
 	return crypto_aead_open(key, CRYPTO_KEY_LEN, in, CRYPTO_GCM_IV_LEN, aad, aadlen,
 	    in + CRYPTO_GCM_IV_LEN, ctlen, in + CRYPTO_GCM_IV_LEN + ctlen, pt);
+}
+
+/* ---- keyed AES-256-GCM contexts (crypto.h) ---- */
+
+#define GCMKEY_CTXS 4
+
+struct crypto_gcm_key {
+	struct pv_secret *key;            /* keys a context, and the fallback */
+	EVP_CIPHER_CTX *ctx[GCMKEY_CTXS]; /* ctx[i] is touched only by busy[i]'s holder */
+	atomic_bool busy[GCMKEY_CTXS];
+};
+
+enum pv_rc
+crypto_gcmkey_new(const uint8_t key[CRYPTO_KEY_LEN], struct crypto_gcm_key **out)
+{
+	struct crypto_gcm_key *gk;
+	enum pv_rc rc;
+
+	if (key == NULL || out == NULL)
+		return PV_E_INVALID;
+	if (!crypto_gcm_ready())
+		return PV_E_CRYPTO;
+	if ((gk = calloc(1, sizeof(*gk))) == NULL)
+		return PV_E_NOMEM;
+	if ((rc = crypto_secret_from(key, CRYPTO_KEY_LEN, &gk->key)) != PV_OK) {
+		free(gk);
+		return rc;
+	}
+	for (int i = 0; i < GCMKEY_CTXS; i++)
+		atomic_init(&gk->busy[i], false);
+	*out = gk;
+	return PV_OK;
+}
+
+void
+crypto_gcmkey_free(struct crypto_gcm_key *gk)
+{
+	if (gk == NULL)
+		return;
+	for (int i = 0; i < GCMKEY_CTXS; i++)
+		EVP_CIPHER_CTX_free(gk->ctx[i]);   /* cleanses the key schedule */
+	crypto_secret_free(gk->key);
+	free(gk);
+}
+
+/* One AES-256-GCM operation with a 96-bit IV on a free keyed context, or
+ * on the thread's context (keyed for this call) when all are in use. */
+static enum pv_rc
+gcmkey_run(struct crypto_gcm_key *gk, int enc, const uint8_t *iv,
+    const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t len, uint8_t *out,
+    uint8_t *tag)
+{
+	uint8_t want[CRYPTO_GCM_TAG_LEN], fin[32];
+	EVP_CIPHER_CTX *c;
+	enum pv_rc rc = PV_E_CRYPTO;
+	int i, n;
+
+	for (i = 0; i < GCMKEY_CTXS; i++)
+		if (!atomic_exchange_explicit(&gk->busy[i], true, memory_order_acquire))
+			break;
+	if (i == GCMKEY_CTXS)
+		return enc ? crypto_aead_seal(gk->key->buf, CRYPTO_KEY_LEN, iv, CRYPTO_GCM_IV_LEN,
+		    aad, aadlen, in, len, out, tag) :
+		    crypto_aead_open(gk->key->buf, CRYPTO_KEY_LEN, iv, CRYPTO_GCM_IV_LEN,
+		    aad, aadlen, in, len, tag, out);
+	if ((c = gk->ctx[i]) == NULL) {
+		/* the key schedule and GHASH key, once per context */
+		if ((c = EVP_CIPHER_CTX_new()) == NULL) {
+			rc = PV_E_NOMEM;
+			goto release;
+		}
+		if (EVP_CipherInit_ex2(c, gcm_256, gk->key->buf, NULL, enc, NULL) != 1 ||
+		    EVP_CIPHER_CTX_get_iv_length(c) != CRYPTO_GCM_IV_LEN) {
+			crypto_ossl_fail("AES-GCM key");
+			EVP_CIPHER_CTX_free(c);
+			goto release;
+		}
+		gk->ctx[i] = c;
+	}
+	if (!enc)
+		memcpy(want, tag, sizeof(want));   /* a tag aliasing out survives */
+	/* only the IV (and the direction) change: SP 800-38D's J0 from it */
+	if (EVP_CipherInit_ex2(c, NULL, NULL, iv, enc, NULL) != 1 ||
+	    !feed_aad(c, aad, aadlen) || !feed_data(c, in, len, out) ||
+	    (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, CRYPTO_GCM_TAG_LEN,
+	    want) != 1)) {
+		crypto_ossl_fail(enc ? "AES-GCM encrypt" : "AES-GCM decrypt");
+	} else if (enc) {
+		if (EVP_EncryptFinal_ex(c, fin, &n) == 1 && n == 0 &&
+		    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, CRYPTO_GCM_TAG_LEN, tag) == 1)
+			rc = PV_OK;
+		else
+			crypto_ossl_fail("AES-GCM encrypt final");
+	} else if (EVP_DecryptFinal_ex(c, fin, &n) == 1 && n == 0) {
+		rc = PV_OK;   /* SP 800-38D §7.2 step 8: the tag compared */
+	} else {
+		crypto_ossl_clear();
+		rc = PV_E_INTEGRITY;
+	}
+	if (rc != PV_OK) {
+		/* a context in an unknown state is not reused */
+		EVP_CIPHER_CTX_free(c);
+		gk->ctx[i] = NULL;
+	}
+release:
+	atomic_store_explicit(&gk->busy[i], false, memory_order_release);
+	if (rc != PV_OK && len > 0)
+		crypto_wipe(out, len);
+	return rc;
+}
+
+enum pv_rc
+crypto_gcmkey_box_seal(struct crypto_gcm_key *gk, const uint8_t *iv,
+    const uint8_t *aad, size_t aadlen, const uint8_t *pt, size_t ptlen, uint8_t *out)
+{
+	enum pv_rc rc;
+
+	if (gk == NULL || out == NULL || (ptlen > 0 && pt == NULL) || (aadlen > 0 && aad == NULL))
+		return PV_E_INVALID;
+	if ((uint64_t)ptlen > GCM_MAX_PT)
+		return PV_E_TOOBIG;
+	if (iv == NULL) {
+		rc = crypto_random(out, CRYPTO_GCM_IV_LEN);   /* as crypto_gcmbox_seal */
+		if (rc != PV_OK)
+			return rc;
+	} else if (iv != out) {
+		memmove(out, iv, CRYPTO_GCM_IV_LEN);
+	}
+	rc = gcmkey_run(gk, 1, out, aad, aadlen, pt, ptlen, out + CRYPTO_GCM_IV_LEN,
+	    out + CRYPTO_GCM_IV_LEN + ptlen);
+	if (rc != PV_OK)
+		crypto_wipe(out, CRYPTO_GCM_IV_LEN);
+	return rc;
+}
+
+enum pv_rc
+crypto_gcmkey_box_open(struct crypto_gcm_key *gk, const uint8_t *aad, size_t aadlen,
+    const uint8_t *in, size_t inlen, uint8_t *pt)
+{
+	size_t ctlen;
+
+	if (gk == NULL || in == NULL || (aadlen > 0 && aad == NULL))
+		return PV_E_INVALID;
+	if (inlen < CRYPTO_BOX_OVERHEAD)
+		return PV_E_INTEGRITY;
+	ctlen = inlen - CRYPTO_BOX_OVERHEAD;
+	if (ctlen > 0 && pt == NULL)
+		return PV_E_INVALID;
+	if ((uint64_t)ctlen > GCM_MAX_PT)
+		return PV_E_TOOBIG;
+	return gcmkey_run(gk, 0, in, aad, aadlen, in + CRYPTO_GCM_IV_LEN, ctlen, pt,
+	    (uint8_t *)(uintptr_t)(in + CRYPTO_GCM_IV_LEN + ctlen));
 }
 
 /* ---- AES-256-CTR (crypto.h) ---- */

@@ -83,6 +83,23 @@ enum pv_rc crypto_gcmbox_open(const uint8_t key[CRYPTO_KEY_LEN],
     const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t inlen, uint8_t *pt);
 
 /*
+ * A long-lived AES-256 key for many boxes (a KEK wrapping a DEK per
+ * envelope): made once from the key bytes (copied into locked memory), it
+ * keeps a few EVP contexts with the key schedule and GHASH key set, so a box
+ * costs the IV setup and the data. Same bytes as crypto_gcmbox_seal/open with
+ * that key. Any number of threads may seal and open with one key at once;
+ * free it only when no call is running (its owner's lock). The schedules
+ * are in libcrypto's heap until crypto_gcmkey_free cleanses them.
+ */
+struct crypto_gcm_key;
+enum pv_rc crypto_gcmkey_new(const uint8_t key[CRYPTO_KEY_LEN], struct crypto_gcm_key **out);
+void crypto_gcmkey_free(struct crypto_gcm_key *gk);   /* NULL ok */
+enum pv_rc crypto_gcmkey_box_seal(struct crypto_gcm_key *gk, const uint8_t *iv,
+    const uint8_t *aad, size_t aadlen, const uint8_t *pt, size_t ptlen, uint8_t *out);
+enum pv_rc crypto_gcmkey_box_open(struct crypto_gcm_key *gk, const uint8_t *aad,
+    size_t aadlen, const uint8_t *in, size_t inlen, uint8_t *pt);
+
+/*
  * AES-256-CTR (NIST SP 800-38A §6.5): out = in XOR keystream, the counter
  * block ctr (16 bytes) incremented as one 128-bit big-endian integer.
  * Unauthenticated and length preserving: only for a layer over something
@@ -100,6 +117,14 @@ enum pv_rc crypto_hkdf_sha256(const uint8_t *salt, size_t saltlen,
 
 enum pv_rc crypto_hmac_sha256(const uint8_t *key, size_t keylen,
     const uint8_t *msg, size_t msglen, uint8_t out[CRYPTO_SHA256_LEN]);
+/* HMAC-SHA256 under a key kept for many messages (hmac_key.c): the pads'
+ * SHA-256 states computed once, in locked memory. Same bytes as
+ * crypto_hmac_sha256 with that key; thread-safe to use, free when unused. */
+struct crypto_hmac_key;
+enum pv_rc crypto_hmac_key_new(const uint8_t *key, size_t keylen, struct crypto_hmac_key **out);
+enum pv_rc crypto_hmac_key_sha256(const struct crypto_hmac_key *hk, const uint8_t *msg,
+    size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
+void crypto_hmac_key_free(struct crypto_hmac_key *hk);   /* NULL ok; wipes */
 /* HMAC-SHA1 for TOTP (RFC 6238 / RFC 4226 use SHA-1 by default). */
 enum pv_rc crypto_hmac_sha1(const uint8_t *key, size_t keylen,
     const uint8_t *msg, size_t msglen, uint8_t out[20]);

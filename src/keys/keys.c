@@ -100,6 +100,7 @@ struct kek_slot {
 	uint32_t version;
 	bool revoked;                /* tombstone: key == NULL */
 	struct pv_secret *key;       /* pkcs11: only the MAC seed, never a DEK wrap */
+	struct crypto_gcm_key *gk;   /* soft: the DEK wrap, keyed once (NULL for pkcs11) */
 	bool p11;                    /* provider pkcs11: DEKs wrap in the token */
 	char outer[KEYS_KEK_NAME_MAX + 1];   /* double encryption: "" or the outer KEK */
 };
@@ -109,7 +110,7 @@ struct mac_slot {
 	char kek_name[KEYS_KEK_NAME_MAX + 1];
 	uint32_t version;            /* the KEK version the MAC key derives from */
 	char purpose[PURPOSE_MAX + 1];
-	struct pv_secret *key;
+	struct crypto_hmac_key *key; /* HMAC-SHA256 pads of the HKDF output, locked */
 };
 
 struct keys {
@@ -209,12 +210,33 @@ bucket_of(const char *a, const char *b, uint32_t v)
 	return h % CACHE_BUCKETS;
 }
 
+/* "phivault:<what>:<name>:<version>" (what snprintf("%s:%s:%u") wrote,
+ * without its cost on every envelope); -1 if it does not fit AAD_MAX. */
 static int
 fmt_aad(char *buf, const char *what, const char *name, uint32_t version)
 {
-	int n = snprintf(buf, AAD_MAX, "phivault:%s:%s:%u", what, name, (unsigned)version);
+	size_t wl = strlen(what), nl = strnlen(name, AAD_MAX), n = 0;
+	char digits[10];
+	int d = 0;
 
-	return (n < 0 || n >= AAD_MAX) ? -1 : n;
+	do {
+		digits[d++] = (char)('0' + version % 10);
+		version /= 10;
+	} while (version != 0);
+	if (sizeof("phivault:") - 1 + wl + 1 + nl + 1 + (size_t)d >= AAD_MAX)
+		return -1;
+	memcpy(buf, "phivault:", sizeof("phivault:") - 1);
+	n = sizeof("phivault:") - 1;
+	memcpy(buf + n, what, wl);
+	n += wl;
+	buf[n++] = ':';
+	memcpy(buf + n, name, nl);
+	n += nl;
+	buf[n++] = ':';
+	while (d > 0)
+		buf[n++] = digits[--d];
+	buf[n] = '\0';
+	return (int)n;
 }
 
 /* Parse a small decimal meta value (K, N). */
@@ -273,6 +295,16 @@ meta_get_exact(struct store_tx *tx, const char *key, uint8_t *out, size_t want)
 
 /* ---- caches (callers hold the write lock to change them) ---- */
 
+/* Wipe what a slot holds of its key: the bytes and the keyed contexts. */
+static void
+slot_drop_key(struct kek_slot *s)
+{
+	crypto_gcmkey_free(s->gk);
+	s->gk = NULL;
+	crypto_secret_free(s->key);
+	s->key = NULL;
+}
+
 static struct kek_slot *
 kek_find(struct keys *k, const char *name, uint32_t version)
 {
@@ -307,7 +339,7 @@ kek_evict(struct keys *k, const char *name, uint32_t version)
 	while ((s = *pp) != NULL) {
 		if (s->version == version && strcmp(s->name, name) == 0) {
 			*pp = s->next;
-			crypto_secret_free(s->key);
+			slot_drop_key(s);
 			free(s);
 			return;
 		}
@@ -340,7 +372,7 @@ mac_evict_name(struct keys *k, const char *name)
 		while ((s = *pp) != NULL) {
 			if (strcmp(s->kek_name, name) == 0) {
 				*pp = s->next;
-				crypto_secret_free(s->key);
+				crypto_hmac_key_free(s->key);
 				free(s);
 			} else {
 				pp = &s->next;
@@ -360,13 +392,13 @@ caches_clear(struct keys *k)
 
 		for (ks = k->keks[b]; ks; ks = kn) {
 			kn = ks->next;
-			crypto_secret_free(ks->key);
+			slot_drop_key(ks);
 			free(ks);
 		}
 		k->keks[b] = NULL;
 		for (ms = k->macs[b]; ms; ms = mn) {
 			mn = ms->next;
-			crypto_secret_free(ms->key);
+			crypto_hmac_key_free(ms->key);
 			free(ms);
 		}
 		k->macs[b] = NULL;
@@ -382,9 +414,11 @@ kek_load(struct keys *k, const char *name, uint32_t version)
 {
 	struct store_kek row;
 	struct pv_secret *key = NULL;
+	struct crypto_gcm_key *gk = NULL;
 	struct kek_slot *s;
 	char aad[AAD_MAX];
 	int aadlen;
+	bool p11;
 	enum pv_rc rc;
 
 	memset(&row, 0, sizeof(row));
@@ -408,6 +442,7 @@ kek_load(struct keys *k, const char *name, uint32_t version)
 	rc = crypto_secret_new(CRYPTO_KEY_LEN, &key);
 	if (rc != PV_OK)
 		goto out;
+	p11 = strcmp(row.provider, "pkcs11") == 0;
 
 	wr_lock(k);
 	if (k->sealed) {
@@ -421,17 +456,22 @@ kek_load(struct keys *k, const char *name, uint32_t version)
 		if (rc != PV_OK) {
 			log_error("keys: kek %s v%u does not open under the root key (%s)",
 			    name, (unsigned)version, pv_rc_name(rc));
+		} else if (!p11 && (rc = crypto_gcmkey_new(key->buf, &gk)) != PV_OK) {
+			;   /* a soft version wraps DEKs: its keyed contexts */
 		} else if ((s = kek_insert(k, name, version)) == NULL) {
 			rc = PV_E_NOMEM;
 		} else {
 			s->key = key;
-			s->p11 = strcmp(row.provider, "pkcs11") == 0;
+			s->gk = gk;
+			s->p11 = p11;
 			util_strlcpy(s->outer, row.outer, sizeof(s->outer));
 			key = NULL;
+			gk = NULL;
 		}
 	}
 	rw_unlock(k);
 out:
+	crypto_gcmkey_free(gk);
 	crypto_secret_free(key);
 	store_kek_clear(&row);
 	return rc;
@@ -576,7 +616,7 @@ dek_wrap(struct keys *k, const char *name, uint32_t version, const uint8_t *iv,
 	use.p11 = s->p11;
 	util_strlcpy(use.outer, s->outer, sizeof(use.outer));
 	if (!use.p11)
-		rc = crypto_gcmbox_seal(s->key->buf, iv, (const uint8_t *)aad, (size_t)aadlen,
+		rc = crypto_gcmkey_box_seal(s->gk, iv, (const uint8_t *)aad, (size_t)aadlen,
 		    dek, CRYPTO_KEY_LEN, out);
 	rw_unlock(k);
 	if (rc == PV_OK && use.p11) {
@@ -615,7 +655,7 @@ dek_unwrap(struct keys *k, const char *name, uint32_t version,
 	util_strlcpy(use.outer, s->outer, sizeof(use.outer));
 	if (!use.p11 && use.outer[0] == '\0') {
 		/* the common case: one soft KEK, under the lock */
-		rc = crypto_gcmbox_open(s->key->buf, (const uint8_t *)aad, (size_t)aadlen,
+		rc = crypto_gcmkey_box_open(s->gk, (const uint8_t *)aad, (size_t)aadlen,
 		    in, KEYS_WRAPPED_DEK_LEN, dek);
 		rw_unlock(k);
 		return rc;
@@ -635,7 +675,8 @@ dek_unwrap(struct keys *k, const char *name, uint32_t version,
 	} else {
 		if ((rc = slot_acquire(k, name, version, &s)) != PV_OK)
 			goto out;
-		rc = crypto_gcmbox_open(s->key->buf, (const uint8_t *)aad, (size_t)aadlen,
+		rc = s->p11 ? PV_E_INTEGRITY :   /* the provider cannot change under a version */
+		    crypto_gcmkey_box_open(s->gk, (const uint8_t *)aad, (size_t)aadlen,
 		    box, sizeof(box), dek);
 		rw_unlock(k);
 	}
@@ -1100,12 +1141,12 @@ keys_access_changed(struct keys *k)
 				continue;
 			}
 			*pp = ks->next;
-			crypto_secret_free(ks->key);
+			slot_drop_key(ks);
 			free(ks);
 		}
 		for (ms = k->macs[b]; ms; ms = mn) {
 			mn = ms->next;
-			crypto_secret_free(ms->key);
+			crypto_hmac_key_free(ms->key);
 			free(ms);
 		}
 		k->macs[b] = NULL;
@@ -1999,8 +2040,7 @@ kek_tombstone(struct keys *k, const char *name, uint32_t version)
 	if (s == NULL)
 		s = kek_insert(k, name, version);
 	if (s != NULL) {
-		crypto_secret_free(s->key);
-		s->key = NULL;
+		slot_drop_key(s);
 		s->revoked = true;
 	} else {
 		rc = PV_E_NOMEM;   /* row is revoked; only the tombstone is missing */
@@ -2146,8 +2186,6 @@ keys_envelope_seal(struct keys *k, const char *kek_name,
 	struct keys_envelope e;
 	struct store_kek row;
 	struct pv_secret *draw = NULL;
-	char dekaad[AAD_MAX];
-	int dekaadlen;
 	enum pv_rc rc;
 
 	if (!keys_kek_name_valid(kek_name) || env == NULL || ct == NULL ||
@@ -2167,8 +2205,6 @@ keys_envelope_seal(struct keys *k, const char *kek_name,
 	if (rc != PV_OK)
 		return rc;
 	util_strlcpy(e.kek_name, kek_name, sizeof(e.kek_name));
-	if ((dekaadlen = fmt_aad(dekaad, "dek", kek_name, e.kek_version)) < 0)
-		return PV_E_INVALID;
 
 	/* DEK and both IVs in one draw. The wrap IV is random under a KEK that
 	 * wraps many DEKs: NIST SP 800-38D §8.3 bounds that to 2^32 wraps per
@@ -2195,8 +2231,6 @@ keys_envelope_open(struct keys *k, const struct keys_envelope *env,
     const uint8_t *aad, size_t aadlen, const uint8_t *ct, size_t ctlen, uint8_t *pt)
 {
 	struct pv_secret *dek = NULL;
-	char dekaad[AAD_MAX];
-	int dekaadlen;
 	enum pv_rc rc;
 
 	if (env == NULL || ct == NULL || (aad == NULL && aadlen > 0) ||
@@ -2208,8 +2242,6 @@ keys_envelope_open(struct keys *k, const struct keys_envelope *env,
 	if (ctlen < CRYPTO_BOX_OVERHEAD || env->kek_version == 0)
 		return PV_E_INTEGRITY;
 	if (pt == NULL && ctlen > CRYPTO_BOX_OVERHEAD)
-		return PV_E_INVALID;
-	if ((dekaadlen = fmt_aad(dekaad, "dek", env->kek_name, env->kek_version)) < 0)
 		return PV_E_INVALID;
 	rc = crypto_secret_new(CRYPTO_KEY_LEN, &dek);
 	if (rc != PV_OK)
@@ -2229,6 +2261,32 @@ out:
 	return rc;
 }
 
+/* ---- what the caches hold (keys_int.h, for the tests) ---- */
+
+bool
+keys_kek_cached(struct keys *k, const char *name, uint32_t version)
+{
+	const struct kek_slot *s;
+	bool held;
+
+	rd_lock(k);
+	s = kek_find(k, name, version);
+	held = s != NULL && (s->key != NULL || s->gk != NULL);
+	rw_unlock(k);
+	return held;
+}
+
+bool
+keys_mac_cached(struct keys *k, const char *name, uint32_t version, const char *purpose)
+{
+	bool held;
+
+	rd_lock(k);
+	held = mac_find(k, name, version, purpose) != NULL;
+	rw_unlock(k);
+	return held;
+}
+
 /* ---- MAC keys ---- */
 
 enum pv_rc
@@ -2243,18 +2301,18 @@ keys_mac_version(struct keys *k, const char *kek_name, uint32_t version, const c
     const uint8_t *msg, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
 {
 	struct pv_secret *mk = NULL;
+	struct crypto_hmac_key *hk = NULL;
 	const struct pv_secret *kek;
 	struct mac_slot *m;
 	struct kek_slot *ks;
 	char info[AAD_MAX];
-	int infolen, attempt;
+	int infolen = -1, attempt;
 	enum pv_rc rc;
 
+	/* PURPOSE_MAX keeps "phivault:mac:<purpose>" within info */
+	_Static_assert(sizeof("phivault:mac:") + PURPOSE_MAX <= AAD_MAX, "info fits");
 	if (!keys_kek_name_valid(kek_name) || version == 0 || purpose == NULL || purpose[0] == '\0' ||
 	    strnlen(purpose, PURPOSE_MAX + 1) > PURPOSE_MAX || (msg == NULL && len > 0))
-		return PV_E_INVALID;
-	infolen = snprintf(info, sizeof(info), "phivault:mac:%s", purpose);
-	if (infolen < 0 || (size_t)infolen >= sizeof(info))
 		return PV_E_INVALID;
 
 	for (attempt = 0; attempt < 3; attempt++) {
@@ -2266,7 +2324,7 @@ keys_mac_version(struct keys *k, const char *kek_name, uint32_t version, const c
 		}
 		m = mac_find(k, kek_name, version, purpose);
 		if (m != NULL) {
-			rc = crypto_hmac_sha256(m->key->buf, m->key->len, msg, len, out);
+			rc = crypto_hmac_key_sha256(m->key, msg, len, out);
 			rw_unlock(k);
 			goto out;
 		}
@@ -2278,6 +2336,11 @@ keys_mac_version(struct keys *k, const char *kek_name, uint32_t version, const c
 		 * v, so rotation re-indexes instead of breaking lookups. */
 		if (mk == NULL && (rc = crypto_secret_new(CRYPTO_KEY_LEN, &mk)) != PV_OK)
 			goto out;
+		if (infolen < 0 && (infolen = snprintf(info, sizeof(info), "phivault:mac:%s",
+		    purpose)) < 0) {
+			rc = PV_E_INVALID;
+			goto out;
+		}
 		rc = kek_acquire(k, kek_name, version, &kek);
 		if (rc != PV_OK)
 			goto out;
@@ -2285,6 +2348,11 @@ keys_mac_version(struct keys *k, const char *kek_name, uint32_t version, const c
 		    (size_t)infolen, mk->buf, mk->len);
 		rw_unlock(k);
 		if (rc != PV_OK)
+			goto out;
+		/* the HMAC pads of the MAC key, hashed once (locked memory) */
+		crypto_hmac_key_free(hk);
+		hk = NULL;
+		if ((rc = crypto_hmac_key_new(mk->buf, mk->len, &hk)) != PV_OK)
 			goto out;
 
 		wr_lock(k);
@@ -2302,8 +2370,8 @@ keys_mac_version(struct keys *k, const char *kek_name, uint32_t version, const c
 				util_strlcpy(m->kek_name, kek_name, sizeof(m->kek_name));
 				util_strlcpy(m->purpose, purpose, sizeof(m->purpose));
 				m->version = version;
-				m->key = mk;
-				mk = NULL;
+				m->key = hk;
+				hk = NULL;
 				m->next = k->macs[b];
 				k->macs[b] = m;
 			}
@@ -2314,6 +2382,7 @@ keys_mac_version(struct keys *k, const char *kek_name, uint32_t version, const c
 	}
 	rc = PV_E_UNAVAILABLE;
 out:
+	crypto_hmac_key_free(hk);
 	crypto_secret_free(mk);
 	return rc;
 }

@@ -160,4 +160,11 @@ struct store *keys_store(struct keys *k);
 /* The data directory given to keys_open ("" if none), for app_ca.c. */
 const char *keys_datadir(struct keys *k);
 
+/* For the unit tests of the caches (docs/internals/keys.md "Cost"): does the
+ * keyring hold anything of KEK (name, version) -- its bytes or its keyed
+ * GCM contexts -- or the MAC key (name, version, purpose)? A tombstone, an
+ * evicted or never loaded version: false. */
+bool keys_kek_cached(struct keys *k, const char *name, uint32_t version);
+bool keys_mac_cached(struct keys *k, const char *name, uint32_t version, const char *purpose);
+
 #endif /* PV_KEYS_INT_H */
