@@ -83,23 +83,6 @@ enum pv_rc crypto_gcmbox_open(const uint8_t key[CRYPTO_KEY_LEN],
     const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t inlen, uint8_t *pt);
 
 /*
- * A long-lived AES-256 key for many boxes (a KEK wrapping a DEK per
- * envelope): made once from the key bytes (copied into locked memory), it
- * keeps a few EVP contexts with the key schedule and GHASH key set, so a box
- * costs the IV setup and the data. Same bytes as crypto_gcmbox_seal/open with
- * that key. Any number of threads may seal and open with one key at once;
- * free it only when no call is running (its owner's lock). The schedules
- * are in libcrypto's heap until crypto_gcmkey_free cleanses them.
- */
-struct crypto_gcm_key;
-enum pv_rc crypto_gcmkey_new(const uint8_t key[CRYPTO_KEY_LEN], struct crypto_gcm_key **out);
-void crypto_gcmkey_free(struct crypto_gcm_key *gk);   /* NULL ok */
-enum pv_rc crypto_gcmkey_box_seal(struct crypto_gcm_key *gk, const uint8_t *iv,
-    const uint8_t *aad, size_t aadlen, const uint8_t *pt, size_t ptlen, uint8_t *out);
-enum pv_rc crypto_gcmkey_box_open(struct crypto_gcm_key *gk, const uint8_t *aad,
-    size_t aadlen, const uint8_t *in, size_t inlen, uint8_t *pt);
-
-/*
  * AES-256-CTR (NIST SP 800-38A §6.5): out = in XOR keystream, the counter
  * block ctr (16 bytes) incremented as one 128-bit big-endian integer.
  * Unauthenticated and length preserving: only for a layer over something

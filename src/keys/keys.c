@@ -100,7 +100,6 @@ struct kek_slot {
 	uint32_t version;
 	bool revoked;                /* tombstone: key == NULL */
 	struct pv_secret *key;       /* pkcs11: only the MAC seed, never a DEK wrap */
-	struct crypto_gcm_key *gk;   /* soft: the DEK wrap, keyed once (NULL for pkcs11) */
 	bool p11;                    /* provider pkcs11: DEKs wrap in the token */
 	char outer[KEYS_KEK_NAME_MAX + 1];   /* double encryption: "" or the outer KEK */
 };
@@ -295,12 +294,10 @@ meta_get_exact(struct store_tx *tx, const char *key, uint8_t *out, size_t want)
 
 /* ---- caches (callers hold the write lock to change them) ---- */
 
-/* Wipe what a slot holds of its key: the bytes and the keyed contexts. */
+/* Wipe what a slot holds of its key. */
 static void
 slot_drop_key(struct kek_slot *s)
 {
-	crypto_gcmkey_free(s->gk);
-	s->gk = NULL;
 	crypto_secret_free(s->key);
 	s->key = NULL;
 }
@@ -414,7 +411,6 @@ kek_load(struct keys *k, const char *name, uint32_t version)
 {
 	struct store_kek row;
 	struct pv_secret *key = NULL;
-	struct crypto_gcm_key *gk = NULL;
 	struct kek_slot *s;
 	char aad[AAD_MAX];
 	int aadlen;
@@ -456,22 +452,17 @@ kek_load(struct keys *k, const char *name, uint32_t version)
 		if (rc != PV_OK) {
 			log_error("keys: kek %s v%u does not open under the root key (%s)",
 			    name, (unsigned)version, pv_rc_name(rc));
-		} else if (!p11 && (rc = crypto_gcmkey_new(key->buf, &gk)) != PV_OK) {
-			;   /* a soft version wraps DEKs: its keyed contexts */
 		} else if ((s = kek_insert(k, name, version)) == NULL) {
 			rc = PV_E_NOMEM;
 		} else {
 			s->key = key;
-			s->gk = gk;
 			s->p11 = p11;
 			util_strlcpy(s->outer, row.outer, sizeof(s->outer));
 			key = NULL;
-			gk = NULL;
 		}
 	}
 	rw_unlock(k);
 out:
-	crypto_gcmkey_free(gk);
 	crypto_secret_free(key);
 	store_kek_clear(&row);
 	return rc;
@@ -616,7 +607,7 @@ dek_wrap(struct keys *k, const char *name, uint32_t version, const uint8_t *iv,
 	use.p11 = s->p11;
 	util_strlcpy(use.outer, s->outer, sizeof(use.outer));
 	if (!use.p11)
-		rc = crypto_gcmkey_box_seal(s->gk, iv, (const uint8_t *)aad, (size_t)aadlen,
+		rc = crypto_gcmbox_seal(s->key->buf, iv, (const uint8_t *)aad, (size_t)aadlen,
 		    dek, CRYPTO_KEY_LEN, out);
 	rw_unlock(k);
 	if (rc == PV_OK && use.p11) {
@@ -655,7 +646,7 @@ dek_unwrap(struct keys *k, const char *name, uint32_t version,
 	util_strlcpy(use.outer, s->outer, sizeof(use.outer));
 	if (!use.p11 && use.outer[0] == '\0') {
 		/* the common case: one soft KEK, under the lock */
-		rc = crypto_gcmkey_box_open(s->gk, (const uint8_t *)aad, (size_t)aadlen,
+		rc = crypto_gcmbox_open(s->key->buf, (const uint8_t *)aad, (size_t)aadlen,
 		    in, KEYS_WRAPPED_DEK_LEN, dek);
 		rw_unlock(k);
 		return rc;
@@ -676,7 +667,7 @@ dek_unwrap(struct keys *k, const char *name, uint32_t version,
 		if ((rc = slot_acquire(k, name, version, &s)) != PV_OK)
 			goto out;
 		rc = s->p11 ? PV_E_INTEGRITY :   /* the provider cannot change under a version */
-		    crypto_gcmkey_box_open(s->gk, (const uint8_t *)aad, (size_t)aadlen,
+		    crypto_gcmbox_open(s->key->buf, (const uint8_t *)aad, (size_t)aadlen,
 		    box, sizeof(box), dek);
 		rw_unlock(k);
 	}
@@ -2271,7 +2262,7 @@ keys_kek_cached(struct keys *k, const char *name, uint32_t version)
 
 	rd_lock(k);
 	s = kek_find(k, name, version);
-	held = s != NULL && (s->key != NULL || s->gk != NULL);
+	held = s != NULL && s->key != NULL;
 	rw_unlock(k);
 	return held;
 }

@@ -1,8 +1,7 @@
 /*
  * What the keyring keeps per key version, and that it goes when the key
- * does (docs/internals/keys.md "Cost"): a soft KEK version's bytes and its
- * keyed GCM contexts (crypto_gcmkey, the DEK wrap), and the HMAC pads of a
- * MAC key (crypto_hmac_key). Revoking a version, destroying it in a
+ * does (docs/internals/keys.md "Cost"): a soft KEK version's bytes, and the
+ * HMAC pads of a MAC key (crypto_hmac_key). Revoking a version, destroying it in a
  * transaction, another node's revocation seen through keys_access_changed,
  * and sealing each drop them (keys_kek_cached / keys_mac_cached say what is
  * held), and the version no longer opens or MACs afterwards; a subject key
