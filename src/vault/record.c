@@ -27,6 +27,22 @@
 
 #define AAD_PREFIX "phivault:record:v1|"
 
+/*
+ * The stored value of a string-typed field whose canonical text is canon:
+ * the given value itself (one more reference) when the text is the same,
+ * as it is for most values (a string, a date, a ZIP, a canonical SSN), else
+ * a new string. No copy and no second UTF-8 check (json_string's): canon
+ * is valid UTF-8, the type checked it (a string) or wrote ASCII (the rest).
+ */
+static json_t *canonical_string(json_t *given, const char *canon)
+{
+	size_t n = strlen(canon);
+
+	if (n == json_string_length(given) && memcmp(json_string_value(given), canon, n) == 0)
+		return json_incref(given);
+	return json_stringn_nocheck(canon, n);
+}
+
 enum pv_rc vault_record_validate(const struct vault_collection *c, json_t *fields_in,
     bool partial, json_t **normalized_out, char *err, size_t errlen)
 {
@@ -74,12 +90,11 @@ enum pv_rc vault_record_validate(const struct vault_collection *c, json_t *field
 			rc = vault_value_normalize(f, v, canon, VAULT_CANON_MAX, err, errlen);
 			if (rc != PV_OK)
 				goto out;
-			if (f->type == VAULT_TYPE_INTEGER)
-				nv = json_integer(json_integer_value(v));
-			else
-				nv = json_string(canon);
+			nv = f->type == VAULT_TYPE_INTEGER ? json_integer(json_integer_value(v))
+			    : canonical_string(v, canon);
 		}
-		if (nv == NULL || json_object_set_new(norm, f->name, nv) != 0) {
+		/* f->name is a valid name: no UTF-8 check of the key */
+		if (nv == NULL || json_object_set_new_nocheck(norm, f->name, nv) != 0) {
 			rc = PV_E_NOMEM;
 			goto out;
 		}
