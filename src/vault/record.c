@@ -165,7 +165,7 @@ enum pv_rc vault_record_aad(const char *collection, const char *record_id, uint3
 
 /*
  * The plaintext is json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS), byte
- * for byte (tests/unit/vault/test_record.c compares the two), written here
+ * for byte (tests/unit/vault/test_plaintext.c compares the two), written here
  * for what a record holds: string and integer members and the labels, an
  * array of strings. jansson's encoder walks each string one UTF-8 character
  * at a time through a callback and grows its buffer from 16 bytes by
