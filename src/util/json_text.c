@@ -10,8 +10,9 @@
  * \u00XX in upper case; '/', DEL and every non-ASCII byte as they are. The
  * input must be valid UTF-8 (as every jansson string is): not checked here.
  * src/http/json_out.c writes strings by the same rules (its own copy, from
- * before this file; tests/unit/util/test_json_text.c holds this one equal to
- * jansson).
+ * before this file). tests/unit/vault/test_plaintext.c holds this one equal
+ * to jansson (every ASCII byte, U+0000, multibyte UTF-8), through the record
+ * plaintext.
  */
 #include <string.h>
 
