@@ -144,6 +144,13 @@ size_t util_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 /* A C0 control, DEL or a C1 control (U+0080..U+009F). */
 bool util_is_control(uint32_t cp);
 
+/* A JSON string's text as jansson's json_dumpb writes it (quotes included;
+ * '"' '\\' \b \f \n \r \t escaped, other C0 controls as \u00XX, the rest as
+ * is), for valid UTF-8 s[0..n) (json_text.c). _len: its length; _put: writes
+ * it at p, which has room for _len bytes, and returns the end (no NUL). */
+size_t util_json_string_len(const char *s, size_t n);
+char *util_json_string_put(char *p, const char *s, size_t n);
+
 /* base64 (RFC 4648 §4, with padding). encode: out must hold util_b64_len(len)+1 */
 size_t util_b64_len(size_t len);
 void util_b64_encode(const uint8_t *in, size_t len, char *out);

@@ -26,7 +26,9 @@ static enum pv_rc blind_mac(struct keys *k, const char *collection, const char *
 {
 	char kek[sizeof("index:") + VAULT_NAME_MAX];
 	uint8_t mac[CRYPTO_SHA256_LEN];
-	uint8_t *buf = NULL;
+	/* on the stack, and only the len bytes written are wiped (the input
+	 * is short, the buffer 4 KiB: a block and a 4 KiB wipe a field saved) */
+	uint8_t buf[VAULT_BLIND_INPUT_MAX];
 	size_t len = 0;
 	uint32_t v = version;
 	enum pv_rc rc;
@@ -34,9 +36,7 @@ static enum pv_rc blind_mac(struct keys *k, const char *collection, const char *
 
 	if (k == NULL || out == NULL)
 		return PV_E_INVALID;
-	buf = malloc(VAULT_BLIND_INPUT_MAX);
-	if (buf == NULL)
-		return PV_E_NOMEM;
+	/* writes nothing unless it succeeds, then exactly len bytes */
 	rc = vault_blind_input(collection, field, canonical, buf, VAULT_BLIND_INPUT_MAX, &len);
 	if (rc != PV_OK)
 		goto out;
@@ -54,8 +54,7 @@ static enum pv_rc blind_mac(struct keys *k, const char *collection, const char *
 		*used = v;
 out:
 	vault_wipe(mac, sizeof(mac));
-	vault_wipe(buf, VAULT_BLIND_INPUT_MAX);
-	free(buf);
+	vault_wipe(buf, len);
 	return rc;
 }
 

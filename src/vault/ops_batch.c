@@ -38,8 +38,7 @@ struct item {
 	struct vault_write_job *w;    /* create: the write; NULL otherwise */
 	char resource[VAULT_RESOURCE_MAX];
 	char id[UTIL_ID_MAX];
-	char *detail;                 /* create: the entry's detail */
-	json_t *read_detail;          /* read: the entry's detail, as a tree */
+	json_t *detail;               /* the entry's detail, as a tree (create and read) */
 	json_t *view;                 /* read: the masked record */
 	char ref[STORE_SUBJECT_REF_LEN + 1];   /* its subject (accounting of disclosures) */
 	const char *refs[1];
@@ -79,13 +78,13 @@ static void prepare_create(struct vault_ctx *v, const struct vault_caller *who,
 		goto fail;
 	it->w->rec.created_ms = it->w->rec.updated_ms = util_now_ms();
 	it->w->reindex_all = true;
-	if ((it->detail = vault_detail_fields(norm, NULL)) == NULL) {
+	if ((it->detail = vault_detail_fields_tree(norm, NULL)) == NULL) {
 		rc = PV_E_NOMEM;
 		goto fail;
 	}
 	vault_resource(it->resource, sizeof(it->resource), c->name, it->id);
 	it->job.ev.outcome = AUDIT_ALLOWED;
-	it->job.ev.detail = it->detail;
+	it->job.ev.detail_obj = it->detail;
 	it->job.fn = vault_write_fn;
 	it->job.arg = it->w;
 	json_decref(norm);
@@ -96,7 +95,7 @@ fail:
 	it->pre = rc;
 	it->job.ev.outcome = AUDIT_ERROR;
 	it->job.ev.reason = http_rc_code(rc);
-	it->job.ev.detail = NULL;
+	it->job.ev.detail_obj = NULL;
 	it->job.fn = NULL;
 }
 
@@ -116,7 +115,7 @@ static void prepare_read(struct vault_ctx *v, const struct vault_caller *who,
 		util_strlcpy(it->err, "read items must be record IDs (strings)", sizeof(it->err));
 	} else {
 		util_strlcpy(it->id, vault_rec_id_ok(id) ? id : "", sizeof(it->id));
-		rc = vault_record_load_view_ref(v, who, c, id, &it->view, &it->read_detail,
+		rc = vault_record_load_view_ref(v, who, c, id, &it->view, &it->detail,
 		    it->ref);
 		if (rc == PV_E_NOTFOUND)
 			util_strlcpy(it->err, "no such record", sizeof(it->err));
@@ -128,7 +127,7 @@ static void prepare_read(struct vault_ctx *v, const struct vault_caller *who,
 		return;
 	}
 	it->job.ev.outcome = AUDIT_ALLOWED;
-	it->job.ev.detail_obj = it->read_detail;
+	it->job.ev.detail_obj = it->detail;
 	it->job.ev.recipient = vault_recipient_valid(who);
 	if (it->ref[0] != '\0') {
 		it->refs[0] = it->ref;
@@ -180,8 +179,7 @@ static void batch_free(struct batch *b)
 			vault_write_job_clear(b->items[i].w);
 			free(b->items[i].w);
 		}
-		free(b->items[i].detail);
-		json_decref(b->items[i].read_detail);
+		json_decref(b->items[i].detail);
 		json_decref(b->items[i].view);
 	}
 	free(b);

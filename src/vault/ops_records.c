@@ -105,8 +105,7 @@ void vault_record_create(struct vault_ctx *v, const struct vault_caller *who,
 	struct vault_answer a;
 	struct audit_event ev;
 	char err[VAULT_ERR_MAX] = "", resource[VAULT_RESOURCE_MAX], id[UTIL_ID_MAX];
-	json_t *norm = NULL, *labels = NULL;
-	char *detail = NULL;
+	json_t *norm = NULL, *labels = NULL, *detail = NULL;
 	struct create_done *d = NULL;
 	const char *refs[1];
 	enum pv_rc rc;
@@ -138,14 +137,15 @@ void vault_record_create(struct vault_ctx *v, const struct vault_caller *who,
 		goto out;
 	j->rec.created_ms = j->rec.updated_ms = util_now_ms();
 	j->reindex_all = true;
-	if ((detail = vault_detail_fields(norm, NULL)) == NULL) {
+	if ((detail = vault_detail_fields_tree(norm, NULL)) == NULL) {
 		rc = PV_E_NOMEM;
 		goto out;
 	}
 	vault_resource(resource, sizeof(resource), cname, id);
 	/* refs lives to the audit_submit below, which copies them */
 	refs[0] = j->subject_ref;
-	subject_event(&ev, who, "record.create", resource, purpose, detail, refs, 1, false);
+	subject_event(&ev, who, "record.create", resource, purpose, NULL, refs, 1, false);
+	ev.detail_obj = detail;   /* borrowed by audit_submit, which stores its text */
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
 		rc = PV_E_NOMEM;
 		goto out;
@@ -157,7 +157,7 @@ void vault_record_create(struct vault_ctx *v, const struct vault_caller *who,
 	rc = audit_submit(v->audit, &ev, vault_write_fn, j, COMMIT_REQUEST, create_done, d);
 	if (rc == PV_OK) {
 		/* the completion owns j and d, and may already have run: arg is not ours */
-		free(detail);
+		json_decref(detail);
 		json_decref(norm);
 		return;
 	}
@@ -166,7 +166,7 @@ out:
 	if (j != NULL)
 		vault_write_job_clear(j);
 	free(j);
-	free(detail);
+	json_decref(detail);
 	json_decref(norm);
 	if (a.rc == PV_OK)
 		a.rc = rc;

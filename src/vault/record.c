@@ -27,6 +27,22 @@
 
 #define AAD_PREFIX "phivault:record:v1|"
 
+/*
+ * The stored value of a string-typed field whose canonical text is canon:
+ * the given value itself (one more reference) when the text is the same,
+ * as it is for most values (a string, a date, a ZIP, a canonical SSN), else
+ * a new string. No copy and no second UTF-8 check (json_string's): canon
+ * is valid UTF-8, the type checked it (a string) or wrote ASCII (the rest).
+ */
+static json_t *canonical_string(json_t *given, const char *canon)
+{
+	size_t n = strlen(canon);
+
+	if (n == json_string_length(given) && memcmp(json_string_value(given), canon, n) == 0)
+		return json_incref(given);
+	return json_stringn_nocheck(canon, n);
+}
+
 enum pv_rc vault_record_validate(const struct vault_collection *c, json_t *fields_in,
     bool partial, json_t **normalized_out, char *err, size_t errlen)
 {
@@ -74,12 +90,11 @@ enum pv_rc vault_record_validate(const struct vault_collection *c, json_t *field
 			rc = vault_value_normalize(f, v, canon, VAULT_CANON_MAX, err, errlen);
 			if (rc != PV_OK)
 				goto out;
-			if (f->type == VAULT_TYPE_INTEGER)
-				nv = json_integer(json_integer_value(v));
-			else
-				nv = json_string(canon);
+			nv = f->type == VAULT_TYPE_INTEGER ? json_integer(json_integer_value(v))
+			    : canonical_string(v, canon);
 		}
-		if (nv == NULL || json_object_set_new(norm, f->name, nv) != 0) {
+		/* f->name is a valid name: no UTF-8 check of the key */
+		if (nv == NULL || json_object_set_new_nocheck(norm, f->name, nv) != 0) {
 			rc = PV_E_NOMEM;
 			goto out;
 		}
@@ -148,17 +163,137 @@ enum pv_rc vault_record_aad(const char *collection, const char *record_id, uint3
 	return PV_OK;
 }
 
-enum pv_rc vault_record_plaintext(json_t *fields, char **out, size_t *outlen)
-{
-	char *p;
+/*
+ * The plaintext is json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS), byte
+ * for byte (tests/unit/vault/test_plaintext.c compares the two), written here
+ * for what a record holds: string and integer members and the labels, an
+ * array of strings. jansson's encoder walks each string one UTF-8 character
+ * at a time through a callback and grows its buffer from 16 bytes by
+ * doubling (every step a block the daemon's allocator wipes): ~70 of a 1 KiB
+ * create's ~330 thousand instructions (docs/performance.md, "The record
+ * create's CPU"). Two passes instead, the length then the bytes, into one
+ * block of that size. Anything else (a real, a nested object, more members
+ * than a schema has) goes to json_dumps as before.
+ */
+#define PT_MEMBERS_MAX (VAULT_MAX_FIELDS + 1)   /* the fields and "_labels" */
 
-	if (!json_is_object(fields) || out == NULL || outlen == NULL)
-		return PV_E_INVALID;
-	p = json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS);
+struct pt_member {
+	const char *key;
+	size_t klen;
+	json_t *v;
+};
+
+static int pt_member_cmp(const void *a, const void *b)
+{
+	/* jansson's JSON_SORT_KEYS order: strcmp of the keys */
+	return strcmp(((const struct pt_member *)a)->key, ((const struct pt_member *)b)->key);
+}
+
+/* The text of a member's value, or SIZE_MAX if it is not a record's. */
+static size_t pt_value_len(json_t *v)
+{
+	char num[32];
+	size_t n;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return util_json_string_len(json_string_value(v), json_string_length(v));
+	case JSON_INTEGER:
+		return (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(v));
+	case JSON_ARRAY:
+		n = 2;
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			json_t *e = json_array_get(v, i);
+
+			if (!json_is_string(e))
+				return SIZE_MAX;
+			n += (i > 0 ? 1 : 0) + util_json_string_len(json_string_value(e),
+			    json_string_length(e));
+		}
+		return n;
+	default:
+		return SIZE_MAX;
+	}
+}
+
+static char *pt_value_put(char *p, json_t *v)
+{
+	char num[32];
+	int n;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return util_json_string_put(p, json_string_value(v), json_string_length(v));
+	case JSON_INTEGER:
+		n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		memcpy(p, num, (size_t)n);
+		return p + n;
+	default:   /* an array of strings: pt_value_len said so */
+		*p++ = '[';
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			json_t *e = json_array_get(v, i);
+
+			if (i > 0)
+				*p++ = ',';
+			p = util_json_string_put(p, json_string_value(e), json_string_length(e));
+		}
+		*p++ = ']';
+		return p;
+	}
+}
+
+static enum pv_rc pt_dumps(json_t *fields, char **out, size_t *outlen)
+{
+	char *p = json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS);
+
 	if (p == NULL)
 		return PV_E_NOMEM;
 	*out = p;
 	*outlen = strlen(p);
+	return PV_OK;
+}
+
+enum pv_rc vault_record_plaintext(json_t *fields, char **out, size_t *outlen)
+{
+	struct pt_member m[PT_MEMBERS_MAX];
+	size_t nm = 0, len = 2, vlen;
+	json_malloc_t malloc_fn = NULL;
+	const char *key;
+	json_t *val;
+	char *text, *p;
+
+	if (!json_is_object(fields) || out == NULL || outlen == NULL)
+		return PV_E_INVALID;
+	if (json_object_size(fields) > PT_MEMBERS_MAX)
+		return pt_dumps(fields, out, outlen);
+	json_object_foreach(fields, key, val) {
+		if ((vlen = pt_value_len(val)) == SIZE_MAX)
+			return pt_dumps(fields, out, outlen);
+		m[nm].key = key;
+		m[nm].klen = strlen(key);
+		m[nm].v = val;
+		len += (nm > 0 ? 1 : 0) + util_json_string_len(key, m[nm].klen) + 1 + vlen;
+		nm++;
+	}
+	qsort(m, nm, sizeof(m[0]), pt_member_cmp);
+	/* jansson's allocator, as json_dumps': vault_plaintext_free frees both */
+	json_get_alloc_funcs(&malloc_fn, NULL);
+	if ((text = malloc_fn != NULL ? malloc_fn(len + 1) : malloc(len + 1)) == NULL)
+		return PV_E_NOMEM;
+	p = text;
+	*p++ = '{';
+	for (size_t i = 0; i < nm; i++) {
+		if (i > 0)
+			*p++ = ',';
+		p = util_json_string_put(p, m[i].key, m[i].klen);
+		*p++ = ':';
+		p = pt_value_put(p, m[i].v);
+	}
+	*p++ = '}';
+	*p = '\0';
+	*out = text;
+	*outlen = len;
 	return PV_OK;
 }
 

@@ -470,30 +470,44 @@ enum pv_rc vault_audit_refusal(struct vault_ctx *v, const struct vault_caller *w
 	return audit_record_held(v->audit, &ev, true);
 }
 
-char *vault_detail_fields(json_t *obj, json_t *extra)
+json_t *vault_detail_fields_tree(json_t *obj, json_t *extra)
 {
 	json_t *d = json_object(), *names = json_array();
 	const char *key;
 	json_t *val;
-	char *text = NULL;
 
 	if (d == NULL || names == NULL)
-		goto out;
+		goto fail;
 	if (json_is_object(obj)) {
 		json_object_foreach(obj, key, val) {
 			(void)val;
-			if (json_array_append_new(names, json_string(key)) != 0)
-				goto out;
+			/* a key is valid UTF-8 (jansson checked it, or it is a
+			 * field name): no second check */
+			if (json_array_append_new(names, json_string_nocheck(key)) != 0)
+				goto fail;
 		}
 	}
-	if (json_object_set(d, "fields", names) != 0)
-		goto out;
+	if (json_object_set_new_nocheck(d, "fields", names) != 0) {
+		names = NULL;
+		goto fail;
+	}
+	names = NULL;
 	if (extra != NULL && json_object_update(d, extra) != 0)
-		goto out;
-	text = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
-out:
+		goto fail;
+	json_decref(extra);
+	return d;
+fail:
 	json_decref(extra);
 	json_decref(names);
+	json_decref(d);
+	return NULL;
+}
+
+char *vault_detail_fields(json_t *obj, json_t *extra)
+{
+	json_t *d = vault_detail_fields_tree(obj, extra);
+	char *text = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
 	json_decref(d);
 	return text;
 }

@@ -40,6 +40,10 @@ bool vault_utf8_valid(const char *s, size_t len)
 	uint32_t cp;
 
 	while (i < len) {
+		if (p[i] < 0x80) {   /* ASCII, most of a record's text: no decoder call */
+			i++;
+			continue;
+		}
 		if ((n = util_utf8_next(p + i, len - i, &cp)) == 0)
 			return false;
 		i += n;

@@ -72,31 +72,45 @@ static bool leap_year(int y)
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
+/* The ASCII bytes a string may not hold: C0 controls but TAB, and DEL. */
+static const unsigned char ascii_control[128] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x7f] = 1,
+};
+
 static enum pv_rc norm_string(const struct vault_field *f, const char *s, size_t len,
     char *out, size_t outlen, char *err, size_t errlen)
 {
-	size_t i;
+	const unsigned char *p = (const unsigned char *)s;
+	bool control = false;
+	size_t i = 0, n;
+	uint32_t cp;
 
 	if (len > VAULT_STRING_MAX) {
 		vault_errf(err, errlen, "field '%s': longer than %d bytes", f->name,
 		    VAULT_STRING_MAX);
 		return PV_E_INVALID;
 	}
-	if (!vault_utf8_valid(s, len)) {
-		vault_errf(err, errlen, "field '%s': not valid UTF-8", f->name);
-		return PV_E_INVALID;
-	}
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		/* C0 controls (NUL included) but TAB, DEL, and C1 controls
-		 * U+0080..U+009F (UTF-8 0xC2 0x80..0x9F). */
-		if ((c < 0x20 && c != '\t') || c == 0x7f ||
-		    (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] < 0xa0)) {
-			vault_errf(err, errlen, "field '%s': contains a control character",
-			    f->name);
+	/* one pass for both rules; invalid UTF-8 anywhere is the error named
+	 * first, as when the whole string was decoded before controls were
+	 * looked for */
+	while (i < len) {
+		if (p[i] < 0x80) {
+			control |= ascii_control[p[i]] != 0;
+			i++;
+			continue;
+		}
+		if ((n = util_utf8_next(p + i, len - i, &cp)) == 0) {
+			vault_errf(err, errlen, "field '%s': not valid UTF-8", f->name);
 			return PV_E_INVALID;
 		}
+		control |= cp >= 0x80 && cp <= 0x9f;   /* C1 controls U+0080..U+009F */
+		i += n;
+	}
+	if (control) {
+		vault_errf(err, errlen, "field '%s': contains a control character", f->name);
+		return PV_E_INVALID;
 	}
 	return put(out, outlen, s, len);
 }

@@ -189,7 +189,8 @@ enum pv_rc vault_record_merge(json_t *old, json_t *patch, json_t **out);
  */
 enum pv_rc vault_record_aad(const char *collection, const char *record_id, uint32_t version,
     char *buf, size_t len, size_t *outlen);
-/* The plaintext to seal: json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS).
+/* The plaintext to seal: the bytes of json_dumps(fields, JSON_COMPACT |
+ * JSON_SORT_KEYS), NUL-terminated, in a block of jansson's allocator.
  * Free with vault_plaintext_free, which wipes it. */
 enum pv_rc vault_record_plaintext(json_t *fields, char **out, size_t *outlen);
 void vault_plaintext_free(char *p, size_t len);

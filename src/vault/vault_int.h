@@ -323,9 +323,13 @@ enum pv_rc vault_audit_refusal(struct vault_ctx *v, const struct vault_caller *w
 void vault_answer_durable(struct vault_ctx *v, const struct vault_caller *who,
     const char *action, const char *resource, const char *purpose, const char *detail,
     json_t *body, uint32_t version, vault_done_fn done, void *arg);
-/* {"fields":[names of obj's keys, sorted]} plus extra members (may be
- * NULL; stolen). Names only, never values. NULL on allocation failure. */
+/* {"fields":[names of obj's keys, in obj's order]} plus extra members (may
+ * be NULL; stolen). Names only, never values. NULL on allocation failure.
+ * _tree: the same as a jansson object, for audit_event.detail_obj (the
+ * writer stores the bytes of its text without that text being written and
+ * parsed again; docs/internals/audit.md "Preparing an entry"). */
 char *vault_detail_fields(json_t *obj, json_t *extra);
+json_t *vault_detail_fields_tree(json_t *obj, json_t *extra);
 
 /*
  * The operation's call of the decision point (authz_decide at the resource
