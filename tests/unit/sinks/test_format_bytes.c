@@ -314,11 +314,85 @@ static void test_appends(void **state)
 	util_buf_free(&all);
 }
 
+/* The direct OCSF writer against the jansson one, byte for byte, over
+ * every combination of actors, details and actions below: texts it takes
+ * (sorted compact objects, nulls, nesting, integers) and texts it must hand
+ * to jansson (escapes, non-ASCII, reals, -0, leading zeros, big integers,
+ * duplicate or unsorted keys, whitespace, arrays, broken JSON). */
+static void test_ocsf_direct_is_jansson(void **state)
+{
+	static const char *const actors[] = {
+		NULL, "{}", "not json", "{\"user_id\":\"usr_a\"}",
+		"{\"auth\":\"password\",\"auth_time\":\"2026-12-02T05:57:59.169Z\","
+		    "\"session_id\":\"ses_w6\",\"source\":\"127.0.0.1\",\"user_id\":\"usr_s2\"}",
+		"{\"session_id\":null,\"source\":null,\"user_id\":\"system\"}",
+		"{\"session_id\":\"\",\"source\":\"::1\",\"user_id\":\"\"}",
+		"{\"user_id\":\"usr_a\",\"source\":\"10.0.0.1\"}",
+		"{\"source\":\"10.0.0.1\",\"user_id\":\"usr_a\",\"user_id\":\"usr_b\"}",
+		"{\"source\":\"10.0.0.1\",\"user_id\":\"usr_\\u0041\"}",
+		"{\"source\":\"10.0.0.1\",\"user_id\":\"usr_\xc3\xa9\"}",
+		"{\"mfa\":true,\"n\":12,\"roles\":[\"a\",\"b\"],\"user_id\":5}",
+		"{\"user_id\":\"usr_a\"} ",
+		"{\"user_id\":\"usr_a\"",
+	};
+	static const char *const details[] = {
+		NULL, "{}", "{\"fields\":[\"dob\",\"mrn\",\"name\",\"notes\",\"ssn\"],"
+		    "\"unmasked\":[\"dob\"]}",
+		"{\"a\":{\"b\":[1,-2,0,{\"c\":null}],\"d\":true},\"e\":false,\"f\":[]}",
+		"{\"a\":-0}", "{\"a\":012}", "{\"a\":1.5}", "{\"a\":1e5}", "{\"a\":-1}",
+		"{\"a\":123456789012345678}", "{\"a\":1234567890123456789012}",
+		"{\"a\":\"x\\ny\"}", "{\"a\":\"\\u00e9\"}", "{\"a\":\"\xc3\xa9\"}",
+		"{\"a\":\"\x7f\"}", "{\"b\":1,\"a\":2}", "{\"a\":1,\"a\":2}", "{ \"a\":1}",
+		"[1,2]", "\"s\"", "{\"a\":}", "{\"a\":1}x", "",
+		"{\"a\":[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]}",
+		"{\"ab\":1,\"abc\":2}", "{\"abc\":1,\"ab\":2}",
+	};
+	static const char *const actions[] = {
+		NULL, "", "auth.login", "auth.logout", "auth.mfa", "auth.other", "alert.raised",
+		"record.read", "record.create", "user.update", "user.delete", "key.rotate",
+		"token.detokenize", "x.search", "x.list", "x.tokenize", "x.shred", "x.revoke",
+		"sys.start", "odd\"action", "odd\\\\action",
+	};
+	static const char *const outcomes[] = { "allowed", "denied", "error", NULL, "" };
+	static const char *const texts[] = { NULL, "", "TREAT", "users/usr_b", "us\"er", "\xc3\xa9",
+	    "tab\there" };
+	size_t i = 0;
+
+	(void)state;
+	for (size_t ac = 0; ac < sizeof actors / sizeof actors[0]; ac++)
+		for (size_t de = 0; de < sizeof details / sizeof details[0]; de++)
+			for (size_t an = 0; an < sizeof actions / sizeof actions[0]; an++, i++) {
+				struct store_audit_row r = {
+					.seq = (int64_t)i + 1,
+					.time = i % 5 ? "2026-01-02T03:04:05.678Z" : i % 2 ? NULL : "bad",
+					.actor = actors[ac],
+					.action = actions[an],
+					.resource = texts[i % 7],
+					.purpose_of_use = texts[(i / 7) % 7],
+					.outcome = outcomes[i % 5],
+					.reason = texts[(i / 3) % 7],
+					.detail = details[de],
+					.prev_hash = "00",
+					.hash = i % 11 ? "368142032200b5f28e83008ae8624f2047a08011d42c6c" :
+					    texts[i % 7],
+				};
+				struct util_buf a = { 0 }, b = { 0 };
+				size_t na = sinks_format_ocsf(&r, &a), nb = sinks_format_ocsf_jansson(&r, &b);
+
+				if (na != nb || a.len != b.len || memcmp(a.p, b.p, a.len) != 0)
+					fail_msg("row %zu (actor %zu, detail %zu, action %zu):\n%s\n%s", i,
+					    ac, de, an, a.p ? a.p : "", b.p ? b.p : "");
+				util_buf_free(&a);
+				util_buf_free(&b);
+			}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_golden_bytes),
 		cmocka_unit_test(test_appends),
+		cmocka_unit_test(test_ocsf_direct_is_jansson),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
