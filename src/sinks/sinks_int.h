@@ -38,6 +38,16 @@ json_t *sinks_entry_json(const struct store_audit_row *r);
 /* The OCSF class of an action: 3002, 2004 or 6003. */
 int sinks_ocsf_class(const char *action);
 
+/* Tests: over the set's life, the waits of its senders that a wake-up
+ * ended (not a timeout), and the batches they sent. A sender is woken only
+ * when it waits for the head a commit reached (idle: one entry; lingering:
+ * a full batch; backing off: never). */
+struct sinks_counts {
+	uint64_t woken;
+	uint64_t batches;
+};
+void sinks_counts_get(struct sinks *s, struct sinks_counts *out);
+
 /* ---- targets and transports (net.c) ---- */
 enum sinks_transport { SINKS_TCP, SINKS_TLS, SINKS_FILE, SINKS_HTTP };
 struct sinks_target {
