@@ -7,9 +7,10 @@
  * position is then the head (every entry was fed to the rules once).
  *
  * The callgrind harness of docs/internals/detect.md "Cost":
- * PV_TEST_NENTRIES={200,1200} valgrind --tool=callgrind --toggle-collect=cost_feed
- * --toggle-collect=pv_detect_thread ./unit_detect_test_detect_cost; the marginal Ir
- * of 1000 entries is the difference. Without the variable it runs 64.
+ * PV_TEST_NENTRIES={200,1200} valgrind --tool=callgrind --toggle-collect=run
+ * --toggle-collect=on_commit ./unit_detect_test_detect_cost (run: the detector
+ * thread; on_commit: its copy on the committer); the marginal Ir of 1000
+ * entries is the difference. Without the variable it runs 64.
  */
 #include <malloc.h>
 #include <setjmp.h>
