@@ -2,7 +2,8 @@
  * A sender is woken by a commit only when it waits for that head (sinks.c
  * on_commit): a sink backing off from a dead receiver is not woken by the
  * commits that keep coming (before: every commit group woke every sender),
- * and a lingering sender is woken once a batch, not once a commit.
+ * and a lingering sender is woken once a batch, not once a commit. The
+ * sender threads carry their sink's name (pv-sink-<kind>).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,6 +17,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <dirent.h>
 
 #include <cmocka.h>
 
@@ -102,6 +105,32 @@ static unsigned dead_port(void)
 	return ntohs(a.sin_port);
 }
 
+/* A thread of this process named name (/proc/self/task/TID/comm). */
+static bool has_thread(const char *name)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	bool found = false;
+
+	assert_non_null(d);
+	while (!found && (e = readdir(d)) != NULL) {
+		char path[300], comm[32] = "";
+		FILE *fp;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(comm, sizeof comm, fp) != NULL)
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(fp);
+		found = strcmp(comm, name) == 0;
+	}
+	closedir(d);
+	return found;
+}
+
 static void test_backoff_not_woken(void **state)
 {
 	struct fx *f = *state;
@@ -116,6 +145,7 @@ static void test_backoff_not_woken(void **state)
 	for (i = 0; i < 10000 && status0(f).last_error[0] == '\0'; i++)
 		(void)poll(NULL, 0, 1);
 	assert_true(status0(f).last_error[0] != '\0');
+	assert_true(has_thread("pv-sink-syslog"));
 	sinks_counts_get(f->sinks, &c0);
 	reads(f, 100);
 	sinks_counts_get(f->sinks, &c1);
@@ -142,6 +172,7 @@ static void test_linger_woken_per_batch(void **state)
 	for (i = 0; i < 60000 && status0(f).cursor_seq < head; i++)
 		(void)poll(NULL, 0, 1);
 	assert_int_equal(status0(f).cursor_seq, head);
+	assert_true(has_thread("pv-sink-ocsf_fi"));
 	sinks_counts_get(f->sinks, &c);
 	/* every wake-up is followed by a batch (an idle sender woken by the
 	 * first entry, a lingering one by a full batch) */
