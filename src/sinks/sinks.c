@@ -39,6 +39,10 @@ struct sink {
 	bool started;
 	/* guarded by owner->mu */
 	struct store_sink_cursor cur;
+	int64_t wake_at;              /* the head at which on_commit wakes this sender:
+	                               * cursor + 1 while it waits idle, cursor +
+	                               * SINKS_BATCH while it lingers, INT64_MAX while
+	                               * it sends or backs off (no wake-up a commit) */
 	/* sender thread only */
 	struct sinks_conn conn;
 	struct {                      /* the last batches on this connection */
@@ -70,6 +74,7 @@ struct sinks {
 	bool subscribed;              /* the queue holds on_commit(s) until audit_stop */
 	bool curl_global;             /* curl_global_init done (a webhook) */
 	int64_t drain_until;          /* mono ms, set by sinks_stop */
+	struct sinks_counts counts;   /* sinks_counts_get (tests) */
 	struct sink sink[SINKS_MAX];
 	size_t n;
 };
@@ -87,20 +92,39 @@ static void wait_ms(struct sinks *s, int ms)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
-	(void)pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+	if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0)
+		s->counts.woken++;
 }
 
+/* Committer thread: raise the known head; wake the senders only when one
+ * waits for a head this high (a wake-up per batch, not per commit group: a
+ * sender that lingers or backs off is not woken by every commit). */
 static void on_commit(const struct store_audit_row *const *rows, size_t n, void *arg)
 {
 	struct sinks *s = arg;
+	bool wake = false;
 
 	if (n == 0)
 		return;
 	pthread_mutex_lock(&s->mu);
 	if (rows[n - 1]->seq > s->head)
 		s->head = rows[n - 1]->seq;
-	pthread_cond_broadcast(&s->cv);
+	for (size_t i = 0; i < s->n; i++)
+		if (s->sink[i].wake_at <= s->head) {
+			s->sink[i].wake_at = INT64_MAX;   /* once: it runs before it waits again */
+			wake = true;
+		}
+	if (wake)
+		pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
+}
+
+/* under s->mu: wait up to ms, woken by on_commit once the head reaches at */
+static void wait_head(struct sink *k, int64_t at, int ms)
+{
+	k->wake_at = at;
+	wait_ms(k->owner, ms);
+	k->wake_at = INT64_MAX;
 }
 
 /* ---- one batch ---- */
@@ -396,6 +420,7 @@ static enum pv_rc step(struct sink *k, int64_t *sent)
 out:
 	pthread_mutex_lock(&s->mu);
 	if (rc == PV_OK && b.n > 0) {
+		s->counts.batches++;
 		k->cur.seq = b.last_seq;
 		k->cur.delivered += b.n;
 		k->cur.last_error[0] = '\0';
@@ -427,6 +452,12 @@ static void *sender(void *arg)
 {
 	struct sink *k = arg;
 	struct sinks *s = k->owner;
+	char name[16];
+
+	/* pv-sink-syslog ...: its CPU apart in top -H and /proc (prctl
+	 * PR_SET_NAME, allowed by seccomp like pv-detect's) */
+	snprintf(name, sizeof name, "pv-sink-%.7s", kind_names[k->kind]);
+	(void)pthread_setname_np(pthread_self(), name);
 
 	for (;;) {
 		int64_t sent = 0, head, cursor, retry_at;
@@ -450,11 +481,12 @@ static void *sender(void *arg)
 			stop = s->stop;
 			linger = k->last_send_ms + SINKS_LINGER_MS - util_mono_ms();
 			if (!stop && head <= cursor)
-				wait_ms(s, 1000);   /* woken by on_commit; the second is a safety net */
+				wait_head(k, cursor + 1, 1000);   /* the second is a safety net */
 			else if (!stop && head - cursor < SINKS_BATCH && linger > 0) {
-				/* a small backlog just after a send: let it grow a little */
+				/* a small backlog just after a send: let it grow a little
+				 * (woken early only when a full batch is there) */
 				while (!s->stop && linger > 0 && s->head - cursor < SINKS_BATCH) {
-					wait_ms(s, (int)linger);
+					wait_head(k, cursor + SINKS_BATCH, (int)linger);
 					linger = k->last_send_ms + SINKS_LINGER_MS - util_mono_ms();
 				}
 				head = s->head;
@@ -475,7 +507,7 @@ static void *sender(void *arg)
 				 * wait for the next commit instead of spinning */
 				pthread_mutex_lock(&s->mu);
 				if (!s->stop)
-					wait_ms(s, 1000);
+					wait_head(k, s->head + 1, 1000);
 				pthread_mutex_unlock(&s->mu);
 				if (stop)
 					break;
@@ -522,6 +554,7 @@ static enum pv_rc add_sink(struct sinks *s, enum sink_kind kind, const char *tar
 	k->owner = s;
 	k->kind = kind;
 	k->fd = -1;
+	k->wake_at = INT64_MAX;
 	sinks_conn_init(&k->conn);
 	if (kind == KIND_SYSLOG || kind == KIND_CEF) {
 		if (sinks_target_parse(target, &k->target) != PV_OK) {
@@ -664,6 +697,13 @@ void sinks_free(struct sinks *s)
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
+}
+
+void sinks_counts_get(struct sinks *s, struct sinks_counts *out)
+{
+	pthread_mutex_lock(&s->mu);
+	*out = s->counts;
+	pthread_mutex_unlock(&s->mu);
 }
 
 size_t sinks_status(struct sinks *s, struct sinks_status *out, size_t max)

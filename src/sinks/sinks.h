@@ -9,9 +9,11 @@
  * only after the receiver accepted them (TCP/TLS: every byte written and
  * acknowledged by the peer's TCP; file: written and fdatasync'd; webhook: a
  * 2xx answer). A post-commit subscriber (commit_subscribe) only wakes the
- * senders: no I/O ever happens on the committer thread or on a request's
- * path, so a dead or hung receiver never slows or fails a request; it only
- * makes its own sink lag, and the sink catches up from its cursor later.
+ * senders, and only one that waits for the head the commit reached (the
+ * next entry when idle, a full batch when lingering, never in back-off): no
+ * I/O ever happens on the committer thread or on a request's path, so a
+ * dead or hung receiver never slows or fails a request; it only makes its
+ * own sink lag, and the sink catches up from its cursor later.
  *
  * States of a sender: IDLE (caught up, waiting for a wake-up or 1 s) ->
  * SENDING (a batch of at most SINKS_BATCH entries) -> IDLE, or -> BACKOFF

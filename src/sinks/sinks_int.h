@@ -28,10 +28,25 @@ size_t sinks_format_cef(const struct store_audit_row *r, const char *host, size_
  * Authentication (3002) for auth.*, Detection Finding (2004) for alert.*,
  * API Activity (6003) for everything else. Returns 1, or 0 on OOM. */
 size_t sinks_format_ocsf(const struct store_audit_row *r, struct util_buf *out);
+/* The same line built with jansson for every row: what sinks_format_ocsf
+ * writes for a row its direct writer does not take (an escape, a non-ASCII
+ * byte, a detail jansson would rewrite), and the reference its tests
+ * compare the direct writer with. */
+size_t sinks_format_ocsf_jansson(const struct store_audit_row *r, struct util_buf *out);
 /* The entry as the JSON object of `audit export --format jsonl` (webhook). */
 json_t *sinks_entry_json(const struct store_audit_row *r);
 /* The OCSF class of an action: 3002, 2004 or 6003. */
 int sinks_ocsf_class(const char *action);
+
+/* Tests: over the set's life, the waits of its senders that a wake-up
+ * ended (not a timeout), and the batches they sent. A sender is woken only
+ * when it waits for the head a commit reached (idle: one entry; lingering:
+ * a full batch; backing off: never). */
+struct sinks_counts {
+	uint64_t woken;
+	uint64_t batches;
+};
+void sinks_counts_get(struct sinks *s, struct sinks_counts *out);
 
 /* ---- targets and transports (net.c) ---- */
 enum sinks_transport { SINKS_TCP, SINKS_TLS, SINKS_FILE, SINKS_HTTP };
