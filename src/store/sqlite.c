@@ -23,6 +23,8 @@
  *  - A cached statement is always reset and unbound after use
  *    (store_sqlite_stmt_done): a SELECT left mid-step would pin a WAL read
  *    snapshot and block checkpoints.
+ *  - SQLite's memory statistics are off process-wide (sq_config, before the
+ *    first open): no global mutex around each of its allocations.
  *  - Errors are logged with the op name and SQLite's code text only, never
  *    a bound value.
  *
@@ -1996,6 +1998,20 @@ static enum pv_rc set_wal(sqlite3 *db)
 	return rc;
 }
 
+/* Process-wide, before SQLite initializes (the first open): no memory
+ * statistics. Nothing reads them (sqlite3_status, sqlite3_memory_used, a
+ * soft heap limit), and keeping them takes a process-wide mutex around
+ * every sqlite3_malloc and sqlite3_free of every connection: a dozen a
+ * statement, on the request threads and the committer alike. If SQLite was
+ * initialized already (a caller used it first), it answers SQLITE_MISUSE
+ * and keeps its default: nothing else differs. */
+static pthread_once_t sq_config_once = PTHREAD_ONCE_INIT;
+
+static void sq_config(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 enum pv_rc store_sqlite_open(const char *datadir, bool read_only, struct store **out)
 {
 	struct store_sqlite *s;
@@ -2003,6 +2019,7 @@ enum pv_rc store_sqlite_open(const char *datadir, bool read_only, struct store *
 	struct stat sb;
 	enum pv_rc rc;
 
+	pthread_once(&sq_config_once, sq_config);
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return PV_E_NOMEM;
