@@ -67,87 +67,105 @@ static const char *or_empty(const char *s)
 	return s ? s : "";
 }
 
-enum pv_rc audit_canonical(const struct store_audit_row *row, uint8_t **out, size_t *len)
-{
-	enum pv_rc rc = PV_OK;
+/* The nine fields of the encoding, their lengths and the total; checked
+ * (a length must fit its 4-byte prefix, the sum must not wrap). */
+struct canon {
 	const char *fields[9];
 	size_t flen[9];
-	size_t total, taglen = sizeof(AUDIT_CANON_TAG) - 1;
-	uint8_t *buf = NULL, *p;
+	size_t total;
+};
 
-	if (!row || !out || !len)
-		return PV_E_INVALID;
-	fields[0] = row->time;
-	fields[1] = row->actor;
-	fields[2] = row->action;
-	fields[3] = row->resource;
-	fields[4] = row->purpose_of_use;
-	fields[5] = row->outcome;
-	fields[6] = row->reason;
-	fields[7] = row->detail;
-	fields[8] = row->prev_hash;
+static enum pv_rc canon_measure(const struct store_audit_row *row, struct canon *c)
+{
+	size_t taglen = sizeof(AUDIT_CANON_TAG) - 1;
 
-	total = taglen + 8;
+	c->fields[0] = row->time;
+	c->fields[1] = row->actor;
+	c->fields[2] = row->action;
+	c->fields[3] = row->resource;
+	c->fields[4] = row->purpose_of_use;
+	c->fields[5] = row->outcome;
+	c->fields[6] = row->reason;
+	c->fields[7] = row->detail;
+	c->fields[8] = row->prev_hash;
+	c->total = taglen + 8;
 	for (size_t i = 0; i < 9; i++) {
 		/* The exact stored bytes: a row read back carries its column
 		 * lengths, so a NUL and text appended after it are hashed too. */
-		flen[i] = row->has_len ? row->len[i] : strlen(or_empty(fields[i]));
-		if (flen[i] > 0 && !fields[i]) {
-			rc = PV_E_INVALID;
-			goto out;
-		}
+		c->flen[i] = row->has_len ? row->len[i] : strlen(or_empty(c->fields[i]));
+		if (c->flen[i] > 0 && !c->fields[i])
+			return PV_E_INVALID;
 		/* A length must fit its 4-byte prefix, and the sum must not wrap. */
-		if (flen[i] > UINT32_MAX || flen[i] > SIZE_MAX - total - 4) {
-			rc = PV_E_INVALID;
-			goto out;
-		}
-		total += 4 + flen[i];
+		if (c->flen[i] > UINT32_MAX || c->flen[i] > SIZE_MAX - c->total - 4)
+			return PV_E_INVALID;
+		c->total += 4 + c->flen[i];
 	}
-	buf = malloc(total);
-	if (!buf) {
-		rc = PV_E_NOMEM;
-		goto out;
-	}
-	p = buf;
+	return PV_OK;
+}
+
+/* buf holds c->total bytes */
+static void canon_write(const struct store_audit_row *row, const struct canon *c, uint8_t *buf)
+{
+	size_t taglen = sizeof(AUDIT_CANON_TAG) - 1;
+	uint8_t *p = buf;
+
 	memcpy(p, AUDIT_CANON_TAG, taglen);
 	p += taglen;
 	put_be64(p, (uint64_t)row->seq);
 	p += 8;
 	for (size_t i = 0; i < 9; i++) {
-		put_be32(p, (uint32_t)flen[i]);
+		put_be32(p, (uint32_t)c->flen[i]);
 		p += 4;
-		if (flen[i])
-			memcpy(p, fields[i], flen[i]);
-		p += flen[i];
+		if (c->flen[i])
+			memcpy(p, c->fields[i], c->flen[i]);
+		p += c->flen[i];
 	}
-	*out = buf;
-	*len = total;
-	buf = NULL;
-out:
-	free(buf);
-	return rc;
 }
+
+enum pv_rc audit_canonical(const struct store_audit_row *row, uint8_t **out, size_t *len)
+{
+	enum pv_rc rc;
+	struct canon c;
+	uint8_t *buf;
+
+	if (!row || !out || !len)
+		return PV_E_INVALID;
+	if ((rc = canon_measure(row, &c)) != PV_OK)
+		return rc;
+	if ((buf = malloc(c.total)) == NULL)
+		return PV_E_NOMEM;
+	canon_write(row, &c, buf);
+	*out = buf;
+	*len = c.total;
+	return PV_OK;
+}
+
+/* The encoding of an entry as the committer appends it fits here (the
+ * benchmark's read: about 600 bytes); a longer one is encoded on the heap. */
+#define CANON_STACK 2048
 
 enum pv_rc audit_chain_hash(const struct store_audit_row *row, char out[65])
 {
 	enum pv_rc rc;
 	uint8_t prev[CRYPTO_SHA256_LEN], digest[CRYPTO_SHA256_LEN];
-	uint8_t *canon = NULL;
-	size_t clen = 0;
+	uint8_t stack[CANON_STACK], *canon;
+	struct canon c;
 
 	if (!row || !row->prev_hash || strlen(row->prev_hash) != 2 * CRYPTO_SHA256_LEN ||
 	    (row->has_len && row->len[8] != 2 * CRYPTO_SHA256_LEN) ||
 	    util_hex_decode(row->prev_hash, prev, sizeof prev) != 0)
 		return PV_E_INVALID;
-	rc = audit_canonical(row, &canon, &clen);
-	if (rc != PV_OK)
-		goto out;
-	rc = crypto_sha256_2(prev, sizeof prev, canon, clen, digest);
-	if (rc != PV_OK)
-		goto out;
-	util_hex_encode(digest, sizeof digest, out);
-out:
-	free(canon);
+	if ((rc = canon_measure(row, &c)) != PV_OK)
+		return rc;
+	canon = c.total <= sizeof stack ? stack : malloc(c.total);
+	if (canon == NULL)
+		return PV_E_NOMEM;
+	canon_write(row, &c, canon);
+	rc = crypto_sha256_2(prev, sizeof prev, canon, c.total, digest);
+	if (rc == PV_OK)
+		util_hex_encode(digest, sizeof digest, out);
+	if (canon != stack)
+		free(canon);
 	return rc;
 }
 
