@@ -425,21 +425,247 @@ static enum pv_rc detail_subjects(const struct audit_event *ev, json_t *detail,
 }
 
 /*
+ * The stored text of a JSON value written directly: exactly the bytes of
+ * json_dumpb(j, JSON_COMPACT | JSON_SORT_KEYS) (jansson 2.14, the library
+ * this links: keys ordered by memcmp then length; a string's '"' and '\\',
+ * \b \f \n \r \t and \u00XX for the other control characters escaped,
+ * everything else, UTF-8 included, as it is; integers "%lld"; reals as
+ * jansson writes them, by jansson), without jansson's per-character
+ * callbacks and the key array and sort it builds for every object: about
+ * two thirds of an audited read's audit_prepare. What this writer does not
+ * take (an object of more than JW_KEYS members, nesting deeper than
+ * JW_DEPTH, a string that is not UTF-8) it leaves to json_dumpb (JW_OTHER).
+ * tests/unit/audit/test_json_text.c compares the two on every kind of value.
+ */
+#define JW_KEYS 64
+#define JW_DEPTH 32
+#define JW_OTHER PV_E_UNSUPPORTED
+
+struct jw {
+	char *p;
+	size_t n, cap, max;
+	char stack[1024];
+	enum pv_rc rc;
+};
+
+static void jw_put(struct jw *w, const char *s, size_t n)
+{
+	if (w->rc != PV_OK)
+		return;
+	if (n > w->max - w->n) {
+		w->rc = PV_E_INVALID;   /* longer than max */
+		return;
+	}
+	if (n > w->cap - w->n) {
+		size_t cap = w->cap * 2 > w->n + n ? w->cap * 2 : w->n + n;
+		char *q = malloc(cap);
+
+		if (q == NULL) {
+			w->rc = PV_E_NOMEM;
+			return;
+		}
+		memcpy(q, w->p, w->n);
+		if (w->p != w->stack)
+			free(w->p);
+		w->p = q;
+		w->cap = cap;
+	}
+	memcpy(w->p + w->n, s, n);
+	w->n += n;
+}
+
+static void jw_string(struct jw *w, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i = 0, run = 0, step;
+	uint32_t cp;
+
+	jw_put(w, "\"", 1);
+	while (i < len && w->rc == PV_OK) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[6];
+		size_t elen = 2;
+
+		if (c >= 0x80) {
+			/* jansson refuses a string that is not UTF-8 */
+			if ((step = util_utf8_next((const unsigned char *)s + i, len - i, &cp)) == 0) {
+				w->rc = JW_OTHER;
+				return;
+			}
+			i += step;
+			continue;
+		}
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			i++;
+			continue;
+		}
+		jw_put(w, s + run, i - run);
+		esc[0] = '\\';
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			esc[1] = 'u';
+			esc[2] = '0';
+			esc[3] = '0';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			elen = 6;
+		}
+		jw_put(w, esc, elen);
+		run = ++i;
+	}
+	jw_put(w, s + run, i - run);
+	jw_put(w, "\"", 1);
+}
+
+struct jw_key {
+	const char *k;
+	size_t len;
+	json_t *v;
+};
+
+static int jw_key_cmp(const void *a, const void *b)
+{
+	const struct jw_key *x = a, *y = b;
+	size_t min = x->len < y->len ? x->len : y->len;
+	int r = memcmp(x->k, y->k, min);
+
+	if (r != 0)
+		return r;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+static void jw_value(struct jw *w, json_t *j, int depth)
+{
+	char num[64];
+	int n;
+
+	if (w->rc != PV_OK)
+		return;
+	if (depth > JW_DEPTH) {
+		w->rc = JW_OTHER;
+		return;
+	}
+	switch (json_typeof(j)) {
+	case JSON_OBJECT: {
+		struct jw_key keys[JW_KEYS];
+		size_t nk = 0;
+		const char *k;
+		size_t klen;
+		json_t *v;
+
+		if (json_object_size(j) > JW_KEYS) {
+			w->rc = JW_OTHER;
+			return;
+		}
+		json_object_keylen_foreach(j, k, klen, v) {
+			keys[nk++] = (struct jw_key){ k, klen, v };
+		}
+		qsort(keys, nk, sizeof keys[0], jw_key_cmp);
+		jw_put(w, "{", 1);
+		for (size_t i = 0; i < nk; i++) {
+			if (i > 0)
+				jw_put(w, ",", 1);
+			jw_string(w, keys[i].k, keys[i].len);
+			jw_put(w, ":", 1);
+			jw_value(w, keys[i].v, depth + 1);
+		}
+		jw_put(w, "}", 1);
+		break;
+	}
+	case JSON_ARRAY:
+		jw_put(w, "[", 1);
+		for (size_t i = 0; i < json_array_size(j); i++) {
+			if (i > 0)
+				jw_put(w, ",", 1);
+			jw_value(w, json_array_get(j, i), depth + 1);
+		}
+		jw_put(w, "]", 1);
+		break;
+	case JSON_STRING:
+		jw_string(w, json_string_value(j), json_string_length(j));
+		break;
+	case JSON_INTEGER:
+		n = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+		jw_put(w, num, (size_t)n);
+		break;
+	case JSON_REAL: {
+		/* jansson's own digits (precision, ".0", exponent form) */
+		size_t rn = json_dumpb(j, num, sizeof num, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		if (rn == 0 || rn > sizeof num) {
+			w->rc = JW_OTHER;
+			return;
+		}
+		jw_put(w, num, rn);
+		break;
+	}
+	case JSON_TRUE:
+		jw_put(w, "true", 4);
+		break;
+	case JSON_FALSE:
+		jw_put(w, "false", 5);
+		break;
+	case JSON_NULL:
+		jw_put(w, "null", 4);
+		break;
+	default:
+		w->rc = JW_OTHER;
+	}
+}
+
+/* The text of j (an object or array) as json_dumpb(JSON_COMPACT |
+ * JSON_SORT_KEYS) writes it, NUL-terminated, into one malloc'd block.
+ * PV_E_INVALID if it is longer than max; JW_OTHER: not taken (above). */
+enum pv_rc audit_json_text(json_t *j, size_t max, char **out, size_t *len)
+{
+	struct jw w = { .max = max, .rc = PV_OK };
+	char *t;
+
+	if (!json_is_object(j) && !json_is_array(j))
+		return JW_OTHER;
+	w.p = w.stack;
+	w.cap = sizeof w.stack;
+	jw_value(&w, j, 0);
+	if (w.rc == PV_OK && (t = malloc(w.n + 1)) != NULL) {
+		memcpy(t, w.p, w.n);
+		t[w.n] = '\0';
+		*out = t;
+		if (len)
+			*len = w.n;
+	} else if (w.rc == PV_OK) {
+		w.rc = PV_E_NOMEM;
+	}
+	if (w.p != w.stack)
+		free(w.p);
+	return w.rc;
+}
+
+/*
  * The stored text of a JSON value: compact, sorted keys (json_dumps' bytes),
- * into one malloc'd string. Dumped into a stack buffer first: json_dumps
- * would grow a buffer from 16 bytes by doubling and then copy it, five or
- * six allocations (each wiped on free by the daemon's allocator) for an
- * actor or a detail of a few hundred bytes; json_dumpb says the length, so
- * a longer text is dumped once more into a block of its exact size.
- * PV_E_INVALID if the text is longer than max.
+ * into one malloc'd string: audit_json_text, or what it does not take
+ * dumped by jansson into a stack buffer first (json_dumps would grow a
+ * buffer from 16 bytes by doubling and then copy it); json_dumpb says the
+ * length, so a longer text is dumped once more into a block of its exact
+ * size. PV_E_INVALID if the text is longer than max.
  */
 static enum pv_rc
 dump_sorted(json_t *j, size_t max, char **out)
 {
 	const size_t flags = JSON_COMPACT | JSON_SORT_KEYS;
 	char buf[1024], *t;
-	size_t n = json_dumpb(j, buf, sizeof buf, flags);
+	size_t n;
+	enum pv_rc rc = audit_json_text(j, max, out, NULL);
 
+	if (rc != JW_OTHER)
+		return rc;
+	n = json_dumpb(j, buf, sizeof buf, flags);
 	if (n == 0)
 		return PV_E_NOMEM;   /* "{}" at least: 0 is jansson's failure */
 	if (n > max)
