@@ -328,44 +328,6 @@ audit_actor_system(void)
 	return a;
 }
 
-/* The optional members of the actor object: how and when it authenticated,
- * elevations and break-glass grant (only when set: older entries and
- * anonymous or system actors keep their exact form). */
-static enum pv_rc
-actor_auth(const struct pv_actor *a, json_t *o)
-{
-	char t[32];
-	json_t *el;
-	size_t i;
-
-	if (a->nelevations > PV_ACTOR_ELEVATIONS_MAX)
-		return PV_E_INVALID;
-	if (a->auth_method != NULL) {
-		if (!audit_text_ok(a->auth_method, AUDIT_TEXT_MAX) ||
-		    json_object_set_new(o, "auth", json_string(a->auth_method)) != 0)
-			return PV_E_INVALID;
-	}
-	if (a->auth_ms > 0) {
-		util_time_fmt(a->auth_ms, t, sizeof(t));
-		if (json_object_set_new(o, "auth_time", json_string(t)) != 0)
-			return PV_E_NOMEM;
-	}
-	if (a->nelevations > 0) {
-		if ((el = json_array()) == NULL || json_object_set_new(o, "elevations", el) != 0)
-			return PV_E_NOMEM;
-		for (i = 0; i < a->nelevations; i++)
-			if (a->elevations[i] == NULL ||
-			    !audit_text_ok(a->elevations[i], AUDIT_TEXT_MAX) ||
-			    json_array_append_new(el, json_string(a->elevations[i])) != 0)
-				return PV_E_INVALID;
-	}
-	if (a->break_glass != NULL &&
-	    (!audit_text_ok(a->break_glass, AUDIT_TEXT_MAX) ||
-	    json_object_set_new(o, "break_glass", json_string(a->break_glass)) != 0))
-		return PV_E_INVALID;
-	return PV_OK;
-}
-
 static int ref_cmp(const void *a, const void *b)
 {
 	return memcmp(a, b, 64);
@@ -648,6 +610,84 @@ enum pv_rc audit_json_text(json_t *j, size_t max, char **out, size_t *len)
 }
 
 /*
+ * The actor object's text, written member by member in key order (auth,
+ * auth_time, break_glass, elevations, session_id, source, user_id): the
+ * optional members only when set (older entries and anonymous or system
+ * actors keep their exact form); session_id and source null when NULL.
+ * Every text is checked first (audit_text_ok: UTF-8, no control character).
+ */
+static void jw_key_str(struct jw *w, const char *key, const char *v, bool first)
+{
+	if (!first)
+		jw_put(w, ",", 1);
+	jw_string(w, key, strlen(key));
+	jw_put(w, ":", 1);
+	if (v)
+		jw_string(w, v, strlen(v));
+	else
+		jw_put(w, "null", 4);
+}
+
+static enum pv_rc actor_text(const struct pv_actor *a, const char *user, char **out)
+{
+	struct jw w = { .max = SIZE_MAX, .rc = PV_OK };
+	char t[32];
+	bool first = true;
+
+	if (a->nelevations > PV_ACTOR_ELEVATIONS_MAX ||
+	    (a->auth_method && !audit_text_ok(a->auth_method, AUDIT_TEXT_MAX)) ||
+	    (a->break_glass && !audit_text_ok(a->break_glass, AUDIT_TEXT_MAX)))
+		return PV_E_INVALID;
+	for (size_t i = 0; i < a->nelevations; i++)
+		if (!a->elevations[i] || !audit_text_ok(a->elevations[i], AUDIT_TEXT_MAX))
+			return PV_E_INVALID;
+	w.p = w.stack;
+	w.cap = sizeof w.stack;
+	jw_put(&w, "{", 1);
+	if (a->auth_method) {
+		jw_key_str(&w, "auth", a->auth_method, first);
+		first = false;
+	}
+	if (a->auth_ms > 0) {
+		util_time_fmt(a->auth_ms, t, sizeof(t));
+		jw_key_str(&w, "auth_time", t, first);
+		first = false;
+	}
+	if (a->break_glass) {
+		jw_key_str(&w, "break_glass", a->break_glass, first);
+		first = false;
+	}
+	if (a->nelevations > 0) {
+		if (!first)
+			jw_put(&w, ",", 1);
+		jw_put(&w, "\"elevations\":[", 14);
+		for (size_t i = 0; i < a->nelevations; i++) {
+			if (i > 0)
+				jw_put(&w, ",", 1);
+			jw_string(&w, a->elevations[i], strlen(a->elevations[i]));
+		}
+		jw_put(&w, "]", 1);
+		first = false;
+	}
+	jw_key_str(&w, "session_id", a->session_id, first);
+	jw_key_str(&w, "source", a->source, false);
+	jw_key_str(&w, "user_id", user, false);
+	jw_put(&w, "}", 1);
+	if (w.rc == PV_OK) {
+		if ((*out = malloc(w.n + 1)) != NULL) {
+			memcpy(*out, w.p, w.n);
+			(*out)[w.n] = '\0';
+		} else {
+			w.rc = PV_E_NOMEM;
+		}
+	}
+	if (w.p != w.stack)
+		free(w.p);
+	/* the texts were checked: a string jw_string cannot take is a bug */
+	return w.rc == PV_OK || w.rc == PV_E_NOMEM ? w.rc : PV_E_INVALID;
+}
+
+/*
  * The stored text of a JSON value: compact, sorted keys (json_dumps' bytes),
  * into one malloc'd string: audit_json_text, or what it does not take
  * dumped by jansson into a stack buffer first (json_dumps would grow a
@@ -721,7 +761,7 @@ enum pv_rc audit_prepare(const struct audit_event *ev, struct audit_prepared *ou
 	enum pv_rc rc = PV_OK;
 	struct audit_prepared p = { 0 };
 	const char *user;
-	json_t *actor = NULL, *detail = NULL;
+	json_t *detail = NULL;
 
 	if (!ev || !out)
 		return PV_E_INVALID;
@@ -738,15 +778,8 @@ enum pv_rc audit_prepare(const struct audit_event *ev, struct audit_prepared *ou
 		rc = PV_E_INVALID;
 		goto out;
 	}
-	/* "s?" packs JSON null for a NULL string (jansson >= 2.8). */
-	actor = json_pack("{s:s, s:s?, s:s?}", "user_id", user, "session_id",
-	    ev->actor.session_id, "source", ev->actor.source);
-	if (!actor || (rc = actor_auth(&ev->actor, actor)) != PV_OK) {
-		rc = rc != PV_OK ? rc : PV_E_NOMEM;
-		goto out;
-	}
 	/* the actor's members are checked texts of at most AUDIT_TEXT_MAX */
-	if ((rc = dump_sorted(actor, SIZE_MAX, &p.actor)) != PV_OK ||
+	if ((rc = actor_text(&ev->actor, user, &p.actor)) != PV_OK ||
 	    (rc = detail_tree(ev, &detail)) != PV_OK ||
 	    (rc = detail_subjects(ev, detail, &p)) != PV_OK ||
 	    /* one line with a stable key order, whatever the caller's text */
@@ -760,7 +793,6 @@ enum pv_rc audit_prepare(const struct audit_event *ev, struct audit_prepared *ou
 	*out = p;
 	memset(&p, 0, sizeof p);
 out:
-	json_decref(actor);
 	json_decref(detail);
 	audit_prepared_clear(&p);
 	return rc;
