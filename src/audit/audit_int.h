@@ -46,6 +46,14 @@ struct audit_prepared {
  * given. The detail's text is the same bytes whether it came as text or as
  * a tree (tests/unit/audit/test_prepare_bytes.c). */
 enum pv_rc audit_prepare(const struct audit_event *ev, struct audit_prepared *out);
+/* The text of a JSON object or array exactly as json_dumpb(JSON_COMPACT |
+ * JSON_SORT_KEYS) writes it, in one malloc'd NUL-terminated block (*len:
+ * its length, if len is given). PV_E_INVALID: longer than max;
+ * PV_E_UNSUPPORTED: a value it leaves to jansson (more than 64 members in
+ * an object, nesting deeper than 32, a string that is not UTF-8, not an
+ * object or array). audit_prepare writes the actor and the detail with it. */
+struct json_t;
+enum pv_rc audit_json_text(struct json_t *j, size_t max, char **out, size_t *len);
 void audit_prepared_clear(struct audit_prepared *p);
 
 /* hash = hex(SHA-256(raw prev_hash (32 bytes) || audit_canonical(row))).

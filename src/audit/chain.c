@@ -67,87 +67,105 @@ static const char *or_empty(const char *s)
 	return s ? s : "";
 }
 
-enum pv_rc audit_canonical(const struct store_audit_row *row, uint8_t **out, size_t *len)
-{
-	enum pv_rc rc = PV_OK;
+/* The nine fields of the encoding, their lengths and the total; checked
+ * (a length must fit its 4-byte prefix, the sum must not wrap). */
+struct canon {
 	const char *fields[9];
 	size_t flen[9];
-	size_t total, taglen = sizeof(AUDIT_CANON_TAG) - 1;
-	uint8_t *buf = NULL, *p;
+	size_t total;
+};
 
-	if (!row || !out || !len)
-		return PV_E_INVALID;
-	fields[0] = row->time;
-	fields[1] = row->actor;
-	fields[2] = row->action;
-	fields[3] = row->resource;
-	fields[4] = row->purpose_of_use;
-	fields[5] = row->outcome;
-	fields[6] = row->reason;
-	fields[7] = row->detail;
-	fields[8] = row->prev_hash;
+static enum pv_rc canon_measure(const struct store_audit_row *row, struct canon *c)
+{
+	size_t taglen = sizeof(AUDIT_CANON_TAG) - 1;
 
-	total = taglen + 8;
+	c->fields[0] = row->time;
+	c->fields[1] = row->actor;
+	c->fields[2] = row->action;
+	c->fields[3] = row->resource;
+	c->fields[4] = row->purpose_of_use;
+	c->fields[5] = row->outcome;
+	c->fields[6] = row->reason;
+	c->fields[7] = row->detail;
+	c->fields[8] = row->prev_hash;
+	c->total = taglen + 8;
 	for (size_t i = 0; i < 9; i++) {
 		/* The exact stored bytes: a row read back carries its column
 		 * lengths, so a NUL and text appended after it are hashed too. */
-		flen[i] = row->has_len ? row->len[i] : strlen(or_empty(fields[i]));
-		if (flen[i] > 0 && !fields[i]) {
-			rc = PV_E_INVALID;
-			goto out;
-		}
+		c->flen[i] = row->has_len ? row->len[i] : strlen(or_empty(c->fields[i]));
+		if (c->flen[i] > 0 && !c->fields[i])
+			return PV_E_INVALID;
 		/* A length must fit its 4-byte prefix, and the sum must not wrap. */
-		if (flen[i] > UINT32_MAX || flen[i] > SIZE_MAX - total - 4) {
-			rc = PV_E_INVALID;
-			goto out;
-		}
-		total += 4 + flen[i];
+		if (c->flen[i] > UINT32_MAX || c->flen[i] > SIZE_MAX - c->total - 4)
+			return PV_E_INVALID;
+		c->total += 4 + c->flen[i];
 	}
-	buf = malloc(total);
-	if (!buf) {
-		rc = PV_E_NOMEM;
-		goto out;
-	}
-	p = buf;
+	return PV_OK;
+}
+
+/* buf holds c->total bytes */
+static void canon_write(const struct store_audit_row *row, const struct canon *c, uint8_t *buf)
+{
+	size_t taglen = sizeof(AUDIT_CANON_TAG) - 1;
+	uint8_t *p = buf;
+
 	memcpy(p, AUDIT_CANON_TAG, taglen);
 	p += taglen;
 	put_be64(p, (uint64_t)row->seq);
 	p += 8;
 	for (size_t i = 0; i < 9; i++) {
-		put_be32(p, (uint32_t)flen[i]);
+		put_be32(p, (uint32_t)c->flen[i]);
 		p += 4;
-		if (flen[i])
-			memcpy(p, fields[i], flen[i]);
-		p += flen[i];
+		if (c->flen[i])
+			memcpy(p, c->fields[i], c->flen[i]);
+		p += c->flen[i];
 	}
-	*out = buf;
-	*len = total;
-	buf = NULL;
-out:
-	free(buf);
-	return rc;
 }
+
+enum pv_rc audit_canonical(const struct store_audit_row *row, uint8_t **out, size_t *len)
+{
+	enum pv_rc rc;
+	struct canon c;
+	uint8_t *buf;
+
+	if (!row || !out || !len)
+		return PV_E_INVALID;
+	if ((rc = canon_measure(row, &c)) != PV_OK)
+		return rc;
+	if ((buf = malloc(c.total)) == NULL)
+		return PV_E_NOMEM;
+	canon_write(row, &c, buf);
+	*out = buf;
+	*len = c.total;
+	return PV_OK;
+}
+
+/* The encoding of an entry as the committer appends it fits here (the
+ * benchmark's read: about 600 bytes); a longer one is encoded on the heap. */
+#define CANON_STACK 2048
 
 enum pv_rc audit_chain_hash(const struct store_audit_row *row, char out[65])
 {
 	enum pv_rc rc;
 	uint8_t prev[CRYPTO_SHA256_LEN], digest[CRYPTO_SHA256_LEN];
-	uint8_t *canon = NULL;
-	size_t clen = 0;
+	uint8_t stack[CANON_STACK], *canon;
+	struct canon c;
 
 	if (!row || !row->prev_hash || strlen(row->prev_hash) != 2 * CRYPTO_SHA256_LEN ||
 	    (row->has_len && row->len[8] != 2 * CRYPTO_SHA256_LEN) ||
 	    util_hex_decode(row->prev_hash, prev, sizeof prev) != 0)
 		return PV_E_INVALID;
-	rc = audit_canonical(row, &canon, &clen);
-	if (rc != PV_OK)
-		goto out;
-	rc = crypto_sha256_2(prev, sizeof prev, canon, clen, digest);
-	if (rc != PV_OK)
-		goto out;
-	util_hex_encode(digest, sizeof digest, out);
-out:
-	free(canon);
+	if ((rc = canon_measure(row, &c)) != PV_OK)
+		return rc;
+	canon = c.total <= sizeof stack ? stack : malloc(c.total);
+	if (canon == NULL)
+		return PV_E_NOMEM;
+	canon_write(row, &c, canon);
+	rc = crypto_sha256_2(prev, sizeof prev, canon, c.total, digest);
+	if (rc == PV_OK)
+		util_hex_encode(digest, sizeof digest, out);
+	if (canon != stack)
+		free(canon);
 	return rc;
 }
 
@@ -310,44 +328,6 @@ audit_actor_system(void)
 	return a;
 }
 
-/* The optional members of the actor object: how and when it authenticated,
- * elevations and break-glass grant (only when set: older entries and
- * anonymous or system actors keep their exact form). */
-static enum pv_rc
-actor_auth(const struct pv_actor *a, json_t *o)
-{
-	char t[32];
-	json_t *el;
-	size_t i;
-
-	if (a->nelevations > PV_ACTOR_ELEVATIONS_MAX)
-		return PV_E_INVALID;
-	if (a->auth_method != NULL) {
-		if (!audit_text_ok(a->auth_method, AUDIT_TEXT_MAX) ||
-		    json_object_set_new(o, "auth", json_string(a->auth_method)) != 0)
-			return PV_E_INVALID;
-	}
-	if (a->auth_ms > 0) {
-		util_time_fmt(a->auth_ms, t, sizeof(t));
-		if (json_object_set_new(o, "auth_time", json_string(t)) != 0)
-			return PV_E_NOMEM;
-	}
-	if (a->nelevations > 0) {
-		if ((el = json_array()) == NULL || json_object_set_new(o, "elevations", el) != 0)
-			return PV_E_NOMEM;
-		for (i = 0; i < a->nelevations; i++)
-			if (a->elevations[i] == NULL ||
-			    !audit_text_ok(a->elevations[i], AUDIT_TEXT_MAX) ||
-			    json_array_append_new(el, json_string(a->elevations[i])) != 0)
-				return PV_E_INVALID;
-	}
-	if (a->break_glass != NULL &&
-	    (!audit_text_ok(a->break_glass, AUDIT_TEXT_MAX) ||
-	    json_object_set_new(o, "break_glass", json_string(a->break_glass)) != 0))
-		return PV_E_INVALID;
-	return PV_OK;
-}
-
 static int ref_cmp(const void *a, const void *b)
 {
 	return memcmp(a, b, 64);
@@ -407,21 +387,325 @@ static enum pv_rc detail_subjects(const struct audit_event *ev, json_t *detail,
 }
 
 /*
+ * The stored text of a JSON value written directly: exactly the bytes of
+ * json_dumpb(j, JSON_COMPACT | JSON_SORT_KEYS) (jansson 2.14, the library
+ * this links: keys ordered by memcmp then length; a string's '"' and '\\',
+ * \b \f \n \r \t and \u00XX for the other control characters escaped,
+ * everything else, UTF-8 included, as it is; integers "%lld"; reals as
+ * jansson writes them, by jansson), without jansson's per-character
+ * callbacks and the key array and sort it builds for every object: about
+ * two thirds of an audited read's audit_prepare. What this writer does not
+ * take (an object of more than JW_KEYS members, nesting deeper than
+ * JW_DEPTH, a string that is not UTF-8) it leaves to json_dumpb (JW_OTHER).
+ * tests/unit/audit/test_json_text.c compares the two on every kind of value.
+ */
+#define JW_KEYS 64
+#define JW_DEPTH 32
+#define JW_OTHER PV_E_UNSUPPORTED
+
+struct jw {
+	char *p;
+	size_t n, cap, max;
+	char stack[1024];
+	enum pv_rc rc;
+};
+
+static void jw_put(struct jw *w, const char *s, size_t n)
+{
+	if (w->rc != PV_OK)
+		return;
+	if (n > w->max - w->n) {
+		w->rc = PV_E_INVALID;   /* longer than max */
+		return;
+	}
+	if (n > w->cap - w->n) {
+		size_t cap = w->cap * 2 > w->n + n ? w->cap * 2 : w->n + n;
+		char *q = malloc(cap);
+
+		if (q == NULL) {
+			w->rc = PV_E_NOMEM;
+			return;
+		}
+		memcpy(q, w->p, w->n);
+		if (w->p != w->stack)
+			free(w->p);
+		w->p = q;
+		w->cap = cap;
+	}
+	memcpy(w->p + w->n, s, n);
+	w->n += n;
+}
+
+static void jw_string(struct jw *w, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i = 0, run = 0, step;
+	uint32_t cp;
+
+	jw_put(w, "\"", 1);
+	while (i < len && w->rc == PV_OK) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[6];
+		size_t elen = 2;
+
+		if (c >= 0x80) {
+			/* jansson refuses a string that is not UTF-8 */
+			if ((step = util_utf8_next((const unsigned char *)s + i, len - i, &cp)) == 0) {
+				w->rc = JW_OTHER;
+				return;
+			}
+			i += step;
+			continue;
+		}
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			i++;
+			continue;
+		}
+		jw_put(w, s + run, i - run);
+		esc[0] = '\\';
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			esc[1] = 'u';
+			esc[2] = '0';
+			esc[3] = '0';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			elen = 6;
+		}
+		jw_put(w, esc, elen);
+		run = ++i;
+	}
+	jw_put(w, s + run, i - run);
+	jw_put(w, "\"", 1);
+}
+
+struct jw_key {
+	const char *k;
+	size_t len;
+	json_t *v;
+};
+
+static int jw_key_cmp(const void *a, const void *b)
+{
+	const struct jw_key *x = a, *y = b;
+	size_t min = x->len < y->len ? x->len : y->len;
+	int r = memcmp(x->k, y->k, min);
+
+	if (r != 0)
+		return r;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+static void jw_value(struct jw *w, json_t *j, int depth)
+{
+	char num[64];
+	int n;
+
+	if (w->rc != PV_OK)
+		return;
+	if (depth > JW_DEPTH) {
+		w->rc = JW_OTHER;
+		return;
+	}
+	switch (json_typeof(j)) {
+	case JSON_OBJECT: {
+		struct jw_key keys[JW_KEYS];
+		size_t nk = 0;
+		const char *k;
+		size_t klen;
+		json_t *v;
+
+		if (json_object_size(j) > JW_KEYS) {
+			w->rc = JW_OTHER;
+			return;
+		}
+		json_object_keylen_foreach(j, k, klen, v) {
+			keys[nk++] = (struct jw_key){ k, klen, v };
+		}
+		qsort(keys, nk, sizeof keys[0], jw_key_cmp);
+		jw_put(w, "{", 1);
+		for (size_t i = 0; i < nk; i++) {
+			if (i > 0)
+				jw_put(w, ",", 1);
+			jw_string(w, keys[i].k, keys[i].len);
+			jw_put(w, ":", 1);
+			jw_value(w, keys[i].v, depth + 1);
+		}
+		jw_put(w, "}", 1);
+		break;
+	}
+	case JSON_ARRAY:
+		jw_put(w, "[", 1);
+		for (size_t i = 0; i < json_array_size(j); i++) {
+			if (i > 0)
+				jw_put(w, ",", 1);
+			jw_value(w, json_array_get(j, i), depth + 1);
+		}
+		jw_put(w, "]", 1);
+		break;
+	case JSON_STRING:
+		jw_string(w, json_string_value(j), json_string_length(j));
+		break;
+	case JSON_INTEGER:
+		n = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+		jw_put(w, num, (size_t)n);
+		break;
+	case JSON_REAL: {
+		/* jansson's own digits (precision, ".0", exponent form) */
+		size_t rn = json_dumpb(j, num, sizeof num, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		if (rn == 0 || rn > sizeof num) {
+			w->rc = JW_OTHER;
+			return;
+		}
+		jw_put(w, num, rn);
+		break;
+	}
+	case JSON_TRUE:
+		jw_put(w, "true", 4);
+		break;
+	case JSON_FALSE:
+		jw_put(w, "false", 5);
+		break;
+	case JSON_NULL:
+		jw_put(w, "null", 4);
+		break;
+	default:
+		w->rc = JW_OTHER;
+	}
+}
+
+/* The text of j (an object or array) as json_dumpb(JSON_COMPACT |
+ * JSON_SORT_KEYS) writes it, NUL-terminated, into one malloc'd block.
+ * PV_E_INVALID if it is longer than max; JW_OTHER: not taken (above). */
+enum pv_rc audit_json_text(json_t *j, size_t max, char **out, size_t *len)
+{
+	struct jw w = { .max = max, .rc = PV_OK };
+	char *t;
+
+	if (!json_is_object(j) && !json_is_array(j))
+		return JW_OTHER;
+	w.p = w.stack;
+	w.cap = sizeof w.stack;
+	jw_value(&w, j, 0);
+	if (w.rc == PV_OK && (t = malloc(w.n + 1)) != NULL) {
+		memcpy(t, w.p, w.n);
+		t[w.n] = '\0';
+		*out = t;
+		if (len)
+			*len = w.n;
+	} else if (w.rc == PV_OK) {
+		w.rc = PV_E_NOMEM;
+	}
+	if (w.p != w.stack)
+		free(w.p);
+	return w.rc;
+}
+
+/*
+ * The actor object's text, written member by member in key order (auth,
+ * auth_time, break_glass, elevations, session_id, source, user_id): the
+ * optional members only when set (older entries and anonymous or system
+ * actors keep their exact form); session_id and source null when NULL.
+ * Every text is checked first (audit_text_ok: UTF-8, no control character).
+ */
+static void jw_key_str(struct jw *w, const char *key, const char *v, bool first)
+{
+	if (!first)
+		jw_put(w, ",", 1);
+	jw_string(w, key, strlen(key));
+	jw_put(w, ":", 1);
+	if (v)
+		jw_string(w, v, strlen(v));
+	else
+		jw_put(w, "null", 4);
+}
+
+static enum pv_rc actor_text(const struct pv_actor *a, const char *user, char **out)
+{
+	struct jw w = { .max = SIZE_MAX, .rc = PV_OK };
+	char t[32];
+	bool first = true;
+
+	if (a->nelevations > PV_ACTOR_ELEVATIONS_MAX ||
+	    (a->auth_method && !audit_text_ok(a->auth_method, AUDIT_TEXT_MAX)) ||
+	    (a->break_glass && !audit_text_ok(a->break_glass, AUDIT_TEXT_MAX)))
+		return PV_E_INVALID;
+	for (size_t i = 0; i < a->nelevations; i++)
+		if (!a->elevations[i] || !audit_text_ok(a->elevations[i], AUDIT_TEXT_MAX))
+			return PV_E_INVALID;
+	w.p = w.stack;
+	w.cap = sizeof w.stack;
+	jw_put(&w, "{", 1);
+	if (a->auth_method) {
+		jw_key_str(&w, "auth", a->auth_method, first);
+		first = false;
+	}
+	if (a->auth_ms > 0) {
+		util_time_fmt(a->auth_ms, t, sizeof(t));
+		jw_key_str(&w, "auth_time", t, first);
+		first = false;
+	}
+	if (a->break_glass) {
+		jw_key_str(&w, "break_glass", a->break_glass, first);
+		first = false;
+	}
+	if (a->nelevations > 0) {
+		if (!first)
+			jw_put(&w, ",", 1);
+		jw_put(&w, "\"elevations\":[", 14);
+		for (size_t i = 0; i < a->nelevations; i++) {
+			if (i > 0)
+				jw_put(&w, ",", 1);
+			jw_string(&w, a->elevations[i], strlen(a->elevations[i]));
+		}
+		jw_put(&w, "]", 1);
+		first = false;
+	}
+	jw_key_str(&w, "session_id", a->session_id, first);
+	jw_key_str(&w, "source", a->source, false);
+	jw_key_str(&w, "user_id", user, false);
+	jw_put(&w, "}", 1);
+	if (w.rc == PV_OK) {
+		if ((*out = malloc(w.n + 1)) != NULL) {
+			memcpy(*out, w.p, w.n);
+			(*out)[w.n] = '\0';
+		} else {
+			w.rc = PV_E_NOMEM;
+		}
+	}
+	if (w.p != w.stack)
+		free(w.p);
+	/* the texts were checked: a string jw_string cannot take is a bug */
+	return w.rc == PV_OK || w.rc == PV_E_NOMEM ? w.rc : PV_E_INVALID;
+}
+
+/*
  * The stored text of a JSON value: compact, sorted keys (json_dumps' bytes),
- * into one malloc'd string. Dumped into a stack buffer first: json_dumps
- * would grow a buffer from 16 bytes by doubling and then copy it, five or
- * six allocations (each wiped on free by the daemon's allocator) for an
- * actor or a detail of a few hundred bytes; json_dumpb says the length, so
- * a longer text is dumped once more into a block of its exact size.
- * PV_E_INVALID if the text is longer than max.
+ * into one malloc'd string: audit_json_text, or what it does not take
+ * dumped by jansson into a stack buffer first (json_dumps would grow a
+ * buffer from 16 bytes by doubling and then copy it); json_dumpb says the
+ * length, so a longer text is dumped once more into a block of its exact
+ * size. PV_E_INVALID if the text is longer than max.
  */
 static enum pv_rc
 dump_sorted(json_t *j, size_t max, char **out)
 {
 	const size_t flags = JSON_COMPACT | JSON_SORT_KEYS;
 	char buf[1024], *t;
-	size_t n = json_dumpb(j, buf, sizeof buf, flags);
+	size_t n;
+	enum pv_rc rc = audit_json_text(j, max, out, NULL);
 
+	if (rc != JW_OTHER)
+		return rc;
+	n = json_dumpb(j, buf, sizeof buf, flags);
 	if (n == 0)
 		return PV_E_NOMEM;   /* "{}" at least: 0 is jansson's failure */
 	if (n > max)
@@ -477,7 +761,7 @@ enum pv_rc audit_prepare(const struct audit_event *ev, struct audit_prepared *ou
 	enum pv_rc rc = PV_OK;
 	struct audit_prepared p = { 0 };
 	const char *user;
-	json_t *actor = NULL, *detail = NULL;
+	json_t *detail = NULL;
 
 	if (!ev || !out)
 		return PV_E_INVALID;
@@ -494,15 +778,8 @@ enum pv_rc audit_prepare(const struct audit_event *ev, struct audit_prepared *ou
 		rc = PV_E_INVALID;
 		goto out;
 	}
-	/* "s?" packs JSON null for a NULL string (jansson >= 2.8). */
-	actor = json_pack("{s:s, s:s?, s:s?}", "user_id", user, "session_id",
-	    ev->actor.session_id, "source", ev->actor.source);
-	if (!actor || (rc = actor_auth(&ev->actor, actor)) != PV_OK) {
-		rc = rc != PV_OK ? rc : PV_E_NOMEM;
-		goto out;
-	}
 	/* the actor's members are checked texts of at most AUDIT_TEXT_MAX */
-	if ((rc = dump_sorted(actor, SIZE_MAX, &p.actor)) != PV_OK ||
+	if ((rc = actor_text(&ev->actor, user, &p.actor)) != PV_OK ||
 	    (rc = detail_tree(ev, &detail)) != PV_OK ||
 	    (rc = detail_subjects(ev, detail, &p)) != PV_OK ||
 	    /* one line with a stable key order, whatever the caller's text */
@@ -516,7 +793,6 @@ enum pv_rc audit_prepare(const struct audit_event *ev, struct audit_prepared *ou
 	*out = p;
 	memset(&p, 0, sizeof p);
 out:
-	json_decref(actor);
 	json_decref(detail);
 	audit_prepared_clear(&p);
 	return rc;

@@ -94,6 +94,8 @@ struct audit {
 	bool g_synced;                   /* g_seq/g_hash re-read in the group's transaction */
 	bool head_stale;
 	bool can_sign;                   /* keys given and a public key stored */
+	int64_t t_ms;                    /* the last entry's time and its text: */
+	char t_txt[32];                  /* entries of the same ms share it */
 	char key_id[17];
 	int64_t cp_seq;                  /* seq of the last checkpoint */
 	int64_t cp_mono_ms;              /* when it was written (or start) */
@@ -242,6 +244,19 @@ static enum pv_rc sync_head(struct audit *a, struct store_tx *tx)
 	return PV_OK;
 }
 
+/* The entry's time (util_time_fmt of util_now_ms): formatted once per
+ * millisecond, since the entries of a group mostly share it. */
+static void entry_time(struct audit *a, char tbuf[32])
+{
+	int64_t now = util_now_ms();
+
+	if (now != a->t_ms || a->t_txt[0] == '\0') {
+		util_time_fmt(now, a->t_txt, sizeof a->t_txt);
+		a->t_ms = now;
+	}
+	memcpy(tbuf, a->t_txt, sizeof a->t_txt);
+}
+
 static enum pv_rc on_tx_append(void *arg, struct store_tx *tx, void *part, enum pv_rc fn_rc,
     const struct store_audit_row **out, size_t *nout)
 {
@@ -261,7 +276,7 @@ static enum pv_rc on_tx_append(void *arg, struct store_tx *tx, void *part, enum 
 
 		memset(row, 0, sizeof *row);   /* has_len false: C strings */
 		memcpy(e->prev, a->g_hash, sizeof e->prev);
-		util_time_fmt(util_now_ms(), e->tbuf, sizeof e->tbuf);
+		entry_time(a, e->tbuf);
 		row->seq = a->g_seq + 1;
 		row->time = e->tbuf;
 		row->actor = e->ev.actor;

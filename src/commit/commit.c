@@ -21,6 +21,7 @@
 #include "commit/commit.h"
 #include "commit/commit_int.h"
 #include "util/util.h"
+#include "util/wake.h"
 
 #define COMMIT_DEFAULT_MAX_GROUP 256
 #define COMMIT_MAX_SUBSCRIBERS 8
@@ -107,6 +108,22 @@ static size_t take_group(struct commit_queue *q)
 	return n;
 }
 
+/*
+ * The group's completions, in order (rc: each transaction's own, or
+ * PV_E_AUDIT for all when the group failed), as one wake-up batch
+ * (util/wake.h): an answer a completion makes ready is woken (its connection
+ * resumed, its waiting thread posted) only after the last completion of the
+ * group, all of them back to back, so a pool thread is woken once for the
+ * group and not handed the CPU in the middle of it.
+ */
+static void complete_group(struct node **g, size_t n, enum pv_rc rc)
+{
+	util_wake_batch_begin();
+	for (size_t i = 0; i < n; i++)
+		g[i]->tx.done(rc == PV_OK ? g[i]->rc : rc, g[i]->tx.done_arg);
+	util_wake_batch_end();
+}
+
 static void run_group(struct commit_queue *q, struct node **g, size_t n)
 {
 	enum pv_rc rc = PV_OK;
@@ -183,8 +200,7 @@ static void run_group(struct commit_queue *q, struct node **g, size_t n)
 		for (size_t s = 0; s < ns; s++)
 			q->subs[s].fn(q->rows, nrows, q->subs[s].arg);
 	}
-	for (size_t i = 0; i < n; i++)
-		g[i]->tx.done(g[i]->rc, g[i]->tx.done_arg);
+	complete_group(g, n, PV_OK);
 	return;
 fail:
 	log_error("commit: group of %zu transaction(s) failed (%s); rolled back", n,
@@ -193,8 +209,7 @@ fail:
 	if (begun && q->part.group_end)
 		q->part.group_end(q->part.arg, false);
 	commit_metrics_group(n, false, t_begin, t_commit, util_mono_us());
-	for (size_t i = 0; i < n; i++)
-		g[i]->tx.done(PV_E_AUDIT, g[i]->tx.done_arg);
+	complete_group(g, n, PV_E_AUDIT);
 }
 
 static void *committer_main(void *arg)

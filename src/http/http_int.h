@@ -27,6 +27,7 @@
 #include <microhttpd.h>
 
 #include "http/http.h"
+#include "util/wake.h"
 
 #define HTTP_ARENA_BLOCK 8192
 #define HTTP_BODY_MAX_DEPTH 32             /* nesting levels of a request body */
@@ -141,6 +142,10 @@ struct http_ctx {
 	bool resumed;
 	bool suspended;            /* MHD_suspend_connection called; resume must wake MHD */
 	enum pv_rc resume_rc;
+	/* the complete answer's wake-up (MHD_resume_connection, or the post of
+	 * psem), made after pmu is released: at the end of the committer's
+	 * group when it completes there (util/wake.h) */
+	struct util_wake wake;
 	/* Holds on the answer (util.h "answers held for a commit"), under pmu:
 	 * resumed = answered && holds == 0; hold_rc: the first failed release */
 	struct util_holder holder;

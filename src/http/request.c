@@ -26,6 +26,7 @@
  *  - Error bodies are built from the stable code and a message chosen by
  *    code (constants), never from request data.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,35 +47,56 @@ hold_take(void *arg)
 }
 
 /*
- * The answer is complete (answered, no hold left): wake whoever waits for
- * it. Called with pmu held; true if the caller must post psem after the
- * unlock (a request thread that waits: see http_resume).
+ * The answer is complete (answered, no hold left): whoever waits for it is
+ * woken after pmu is released (complete_wake). Called with pmu held; true
+ * if there is someone to wake: a suspended connection (MHD_resume_connection)
+ * or a request thread that waits (the post of psem). false when the
+ * completion came before the suspend: on_access sees resumed under pmu.
  */
 static bool
 complete_locked(struct http_ctx *ctx)
 {
 	ctx->resumed = true;
+	return ctx->suspended || ctx->conn == NULL || !ctx->srv->can_suspend;
+}
+
+/*
+ * The wake-up itself (util_wake: at once, or at the end of the committer's
+ * group, back to back with the group's other answers, so that a pool thread
+ * is woken once for the group, not once per answer). ctx is alive until
+ * here: a suspended connection stays suspended until this resume, and a
+ * waiting request thread frees ctx only after this post. Neither touches
+ * ctx afterwards: after the resume MHD may answer and free it at once, and
+ * sem_post touches nothing of it after the increment the waiter sees but
+ * the futex wake of its address.
+ */
+static void
+complete_wake(struct util_wake *w)
+{
+	struct http_ctx *ctx = (struct http_ctx *)((char *)w - offsetof(struct http_ctx, wake));
+
 	if (ctx->suspended)
 		MHD_resume_connection(ctx->conn);
-	return ctx->conn == NULL || !ctx->srv->can_suspend;
+	else
+		sem_post(&ctx->psem);
 }
 
 static void
 hold_release(void *arg, enum pv_rc rc)
 {
 	struct http_ctx *ctx = arg;
-	bool post = false;
+	bool wake = false;
 
 	pthread_mutex_lock(&ctx->pmu);
 	if (rc != PV_OK && ctx->hold_rc == PV_OK)
 		ctx->hold_rc = rc;
 	if (--ctx->holds == 0 && ctx->answered)
-		post = complete_locked(ctx);
-	/* as in http_resume: ctx may be freed once pmu is released, unless its
-	 * thread waits for the post */
+		wake = complete_locked(ctx);
+	/* as in http_resume: ctx may be freed once pmu is released, unless
+	 * someone waits for the wake-up */
 	pthread_mutex_unlock(&ctx->pmu);
-	if (post)
-		sem_post(&ctx->psem);
+	if (wake)
+		util_wake(&ctx->wake);
 }
 
 /* The handler answered rc at once: true if holds remain, and the answer
@@ -122,6 +144,7 @@ http_ctx_new(struct http_server *srv, const char *raw_uri, struct http_ctx **out
 	ctx->req.source = "";
 	ctx->start_us = util_mono_us();
 	ctx->holder = (struct util_holder){ hold_take, hold_release, ctx };
+	ctx->wake.fn = complete_wake;
 	if (pthread_mutex_init(&ctx->pmu, NULL) != 0)
 		goto fail;
 	if (sem_init(&ctx->psem, 0, 0) != 0) {
@@ -790,28 +813,26 @@ void
 http_resume(struct http_request *req, enum pv_rc rc)
 {
 	struct http_ctx *ctx = req->priv;
-	/* fixed for the request's life: does its own thread wait (sem_wait)? */
-	bool waits = ctx->conn == NULL || !ctx->srv->can_suspend;
+	bool wake = false;
 
 	pthread_mutex_lock(&ctx->pmu);
 	ctx->resume_rc = rc;
 	ctx->answered = true;
 	if (ctx->holds == 0)
-		(void)complete_locked(ctx);
-	else
-		waits = false;   /* the last hold's release completes the answer */
+		wake = complete_locked(ctx);
+	/* else the last hold's release completes the answer */
 	/* a suspending request's thread may free ctx as soon as this unlock
-	 * returns; a waiting one not before the post below */
+	 * returns, unless someone waits for the wake-up */
 	pthread_mutex_unlock(&ctx->pmu);
 	/*
-	 * Posted after the unlock: the woken thread takes pmu next, and had it
+	 * Woken after the unlock: the woken thread takes pmu next, and had it
 	 * been woken while this thread held pmu, it would block at once and
 	 * switch back (two extra context switches a request on a busy core).
-	 * sem_post touches nothing of ctx after the increment the waiter sees
-	 * but the futex wake of its address.
+	 * On the committer the wake-up waits for the end of the group
+	 * (complete_wake).
 	 */
-	if (waits)
-		sem_post(&ctx->psem);
+	if (wake)
+		util_wake(&ctx->wake);
 }
 
 /* ---- handler helpers (http.h) ---- */
