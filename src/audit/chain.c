@@ -410,13 +410,14 @@ struct jw {
 	enum pv_rc rc;
 };
 
-static void jw_put(struct jw *w, const char *s, size_t n)
+/* Room for n more bytes at w->p + w->n (NULL and w->rc set if not). */
+static char *jw_room(struct jw *w, size_t n)
 {
 	if (w->rc != PV_OK)
-		return;
+		return NULL;
 	if (n > w->max - w->n) {
 		w->rc = PV_E_INVALID;   /* longer than max */
-		return;
+		return NULL;
 	}
 	if (n > w->cap - w->n) {
 		size_t cap = w->cap * 2 > w->n + n ? w->cap * 2 : w->n + n;
@@ -424,7 +425,7 @@ static void jw_put(struct jw *w, const char *s, size_t n)
 
 		if (q == NULL) {
 			w->rc = PV_E_NOMEM;
-			return;
+			return NULL;
 		}
 		memcpy(q, w->p, w->n);
 		if (w->p != w->stack)
@@ -432,58 +433,45 @@ static void jw_put(struct jw *w, const char *s, size_t n)
 		w->p = q;
 		w->cap = cap;
 	}
-	memcpy(w->p + w->n, s, n);
-	w->n += n;
+	return w->p + w->n;
 }
 
+static void jw_put(struct jw *w, const char *s, size_t n)
+{
+	char *q = jw_room(w, n);
+
+	if (q != NULL) {
+		memcpy(q, s, n);
+		w->n += n;
+	}
+}
+
+/* A string as jansson writes it (util_json_string_put); one that is not
+ * UTF-8, which jansson refuses, is left to it. */
 static void jw_string(struct jw *w, const char *s, size_t len)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t i = 0, run = 0, step;
+	size_t i = 0, step, need;
 	uint32_t cp;
+	char *q;
 
-	jw_put(w, "\"", 1);
-	while (i < len && w->rc == PV_OK) {
-		unsigned char c = (unsigned char)s[i];
-		char esc[6];
-		size_t elen = 2;
-
-		if (c >= 0x80) {
-			/* jansson refuses a string that is not UTF-8 */
-			if ((step = util_utf8_next((const unsigned char *)s + i, len - i, &cp)) == 0) {
-				w->rc = JW_OTHER;
-				return;
-			}
-			i += step;
-			continue;
-		}
-		if (c >= 0x20 && c != '"' && c != '\\') {
+	if (w->rc != PV_OK)
+		return;
+	while (i < len) {
+		if ((unsigned char)s[i] < 0x80) {
 			i++;
 			continue;
 		}
-		jw_put(w, s + run, i - run);
-		esc[0] = '\\';
-		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default:
-			esc[1] = 'u';
-			esc[2] = '0';
-			esc[3] = '0';
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			elen = 6;
+		if ((step = util_utf8_next((const unsigned char *)s + i, len - i, &cp)) == 0) {
+			w->rc = JW_OTHER;
+			return;
 		}
-		jw_put(w, esc, elen);
-		run = ++i;
+		i += step;
 	}
-	jw_put(w, s + run, i - run);
-	jw_put(w, "\"", 1);
+	need = util_json_string_len(s, len);
+	if ((q = jw_room(w, need)) != NULL) {
+		util_json_string_put(q, s, len);
+		w->n += need;
+	}
 }
 
 struct jw_key {

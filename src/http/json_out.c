@@ -28,64 +28,8 @@
 
 #define JSON_OUT_MAX_DEPTH 64
 
-/* Extra bytes each input byte costs: 0 for most, 1 for '"', '\\' and the
- * controls with a short escape (\b \f \n \r \t), 5 for the other C0 controls
- * (\u00XX). One table lookup a byte: the scan runs at memory speed. */
-static const unsigned char esc_extra[256] = {
-	5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 5, 1, 1, 5, 5,
-	5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
-	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	['\\'] = 1,
-};
-
-static size_t
-string_len(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t out = n + 2;   /* the quotes */
-
-	for (size_t i = 0; i < n; i++)
-		out += esc_extra[p[i]];
-	return out;
-}
-
-static char *
-string_put(char *p, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";   /* jansson writes \u001B */
-	size_t run = 0;
-
-	*p++ = '"';
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (esc_extra[c] == 0)
-			continue;
-		memcpy(p, s + run, i - run);
-		p += i - run;
-		run = i + 1;
-		*p++ = '\\';
-		switch (c) {
-		case '"': *p++ = '"'; break;
-		case '\\': *p++ = '\\'; break;
-		case '\b': *p++ = 'b'; break;
-		case '\f': *p++ = 'f'; break;
-		case '\n': *p++ = 'n'; break;
-		case '\r': *p++ = 'r'; break;
-		case '\t': *p++ = 't'; break;
-		default:
-			*p++ = 'u';
-			*p++ = '0';
-			*p++ = '0';
-			*p++ = hex[c >> 4];
-			*p++ = hex[c & 15];
-		}
-	}
-	memcpy(p, s + run, n - run);
-	p += n - run;
-	*p++ = '"';
-	return p;
-}
+/* Strings: util_json_string_len / util_json_string_put (util/json_text.c),
+ * the escapes listed above. */
 
 /* Length of v's text; SIZE_MAX if it cannot be encoded here. */
 static size_t
@@ -107,7 +51,7 @@ value_len(const json_t *v, int depth)
 			sub = value_len(m, depth + 1);
 			if (sub == SIZE_MAX)
 				return SIZE_MAX;
-			n += (i++ ? 1 : 0) + string_len(key, klen) + 1 + sub;
+			n += (i++ ? 1 : 0) + util_json_string_len(key, klen) + 1 + sub;
 		}
 		return n;
 	}
@@ -124,7 +68,7 @@ value_len(const json_t *v, int depth)
 		return n;
 	}
 	case JSON_STRING:
-		return string_len(json_string_value(v), json_string_length(v));
+		return util_json_string_len(json_string_value(v), json_string_length(v));
 	case JSON_INTEGER:
 		return (size_t)snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT,
 		    json_integer_value(v));
@@ -157,7 +101,7 @@ value_put(char *p, const json_t *v)
 			if (!first)
 				*p++ = ',';
 			first = false;
-			p = string_put(p, key, klen);
+			p = util_json_string_put(p, key, klen);
 			*p++ = ':';
 			p = value_put(p, m);
 		}
@@ -177,7 +121,7 @@ value_put(char *p, const json_t *v)
 		return p;
 	}
 	case JSON_STRING:
-		return string_put(p, json_string_value(v), json_string_length(v));
+		return util_json_string_put(p, json_string_value(v), json_string_length(v));
 	case JSON_INTEGER: {
 		char num[32];
 		int n = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));

@@ -9,10 +9,10 @@
  * '"' and '\\' after a backslash, \b \f \n \r \t, the other C0 controls as
  * \u00XX in upper case; '/', DEL and every non-ASCII byte as they are. The
  * input must be valid UTF-8 (as every jansson string is): not checked here.
- * src/http/json_out.c writes strings by the same rules (its own copy, from
- * before this file). tests/unit/vault/test_plaintext.c holds this one equal
- * to jansson (every ASCII byte, U+0000, multibyte UTF-8), through the record
- * plaintext.
+ * Used by the record plaintext (vault/record.c) and the response encoder
+ * (http/json_out.c). tests/unit/vault/test_plaintext.c and
+ * tests/unit/http/test_json_out.c hold it equal to jansson (every ASCII
+ * byte, U+0000, multibyte UTF-8).
  */
 #include <string.h>
 
