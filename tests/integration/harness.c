@@ -80,6 +80,32 @@ h_flip_byte(const char *path, long offset)
 	CHECK(fclose(f) == 0);
 }
 
+void
+h_key_version(struct h_server *s, const char *tok, const char *name, int v, char state[32],
+    long long *objects)
+{
+	struct h_resp r;
+	json_t *k, *ver;
+	size_t i, j;
+	bool found = false;
+
+	h_req(s, "GET", "/v1/keys", tok, NULL, NULL, &r);
+	CHECK_STATUS(&r, 200);
+	json_array_foreach(r.json, i, k) {
+		if (strcmp(h_jstr(k, "name"), name) != 0)
+			continue;
+		json_array_foreach(json_object_get(k, "versions"), j, ver) {
+			if (json_integer_value(json_object_get(ver, "version")) != v)
+				continue;
+			snprintf(state, 32, "%s", h_jstr(ver, "state"));
+			*objects = json_integer_value(json_object_get(ver, "objects"));
+			found = true;
+		}
+	}
+	h_resp_free(&r);
+	CHECK(found);
+}
+
 int
 h_run(const char *cmd, char **out)
 {

@@ -71,6 +71,10 @@ int h_run(const char *cmd, char **out);
 /* Invert every bit of the byte at OFFSET of PATH (a tamper that always changes the
  * file: writing a fixed byte is a no-op when the byte already has that value). */
 void h_flip_byte(const char *path, long offset);
+/* GET /v1/keys: version v of key name, its state and how many objects it
+ * protects (the census); CHECK-fails if the key has no such version. */
+void h_key_version(struct h_server *s, const char *tok, const char *name, int v, char state[32],
+    long long *objects);
 /* `phivault init --json --data <new tmp dir> [extra]`; fills dir, cacert, init. */
 void h_init(struct h_server *s, const char *name, const char *extra_args);
 /* Append lines to DIR/phivault.conf (e.g. "[session]\nidle_timeout_s = 2\n"). */

@@ -110,35 +110,6 @@ read_all(struct h_server *s, const char *tok, bool record)
 
 /* The version object of KEY v in GET /v1/keys (as key_admin). */
 static void
-key_version(struct h_server *s, const char *tok, int v, char state[32], long long *objects)
-{
-	struct h_resp r;
-	json_t *k, *ver;
-	size_t i, j;
-	bool found = false;
-
-	h_req(s, "GET", "/v1/keys", tok, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	CHECK(json_is_array(r.json));
-	json_array_foreach(r.json, i, k) {
-		if (strcmp(h_jstr(k, "name"), KEY) != 0)
-			continue;
-		CHECK(strcmp(h_jstr(k, "provider"), "soft") == 0);
-		CHECK(json_is_object(json_object_get(k, "policy")));
-		json_array_foreach(json_object_get(k, "versions"), j, ver) {
-			if (json_integer_value(json_object_get(ver, "version")) != v)
-				continue;
-			snprintf(state, 32, "%s", h_jstr(ver, "state"));
-			*objects = json_integer_value(json_object_get(ver, "objects"));
-			CHECK(h_jstr(ver, "created_at")[0] != '\0');
-			found = true;
-		}
-	}
-	h_resp_free(&r);
-	CHECK(found);
-}
-
-static void
 post(struct h_server *s, const char *tok, const char *path, const char *body, int status,
     const char *code, struct h_resp *out)
 {
@@ -198,7 +169,7 @@ test_rotate_reencrypt(struct h_server *s, struct people *p)
 	long long n = 0, done;
 	struct h_resp r;
 
-	key_version(s, p->kay, 1, st, &n);
+	h_key_version(s, p->kay, KEY, 1, st, &n);
 	CHECK(strcmp(st, "active") == 0);
 	CHECK(n == N_REC);
 	/* the active version cannot be retired; a version that does not exist */
@@ -209,9 +180,9 @@ test_rotate_reencrypt(struct h_server *s, struct people *p)
 	post(s, p->kay, "/v1/keys/" KEY "/rotate", NULL, 200, NULL, &r);
 	CHECK(json_integer_value(json_object_get(r.json, "version")) == 2);
 	h_resp_free(&r);
-	key_version(s, p->kay, 1, st, &n);
+	h_key_version(s, p->kay, KEY, 1, st, &n);
 	CHECK(strcmp(st, "decrypt_only") == 0 && n == N_REC);
-	key_version(s, p->kay, 2, st, &n);
+	h_key_version(s, p->kay, KEY, 2, st, &n);
 	CHECK(strcmp(st, "active") == 0 && n == 0);
 	post(s, p->kay, "/v1/keys/" KEY "/versions/1/retire", NULL, 409, "retired_key_in_use",
 	    NULL);
@@ -259,9 +230,9 @@ test_rotate_reencrypt(struct h_server *s, struct people *p)
 	CHECK(strcmp(st, "done") == 0);
 	/* every record moved exactly once (the patched one moved by its PATCH) */
 	CHECK(done == N_REC - 1 || done == N_REC);
-	key_version(s, p->kay, 1, st, &n);
+	h_key_version(s, p->kay, KEY, 1, st, &n);
 	CHECK(n == 0);
-	key_version(s, p->kay, 2, st, &n);
+	h_key_version(s, p->kay, KEY, 2, st, &n);
 	CHECK(n == N_REC);
 	read_all(s, p->clin, false);
 
@@ -270,7 +241,7 @@ test_rotate_reencrypt(struct h_server *s, struct people *p)
 	CHECK(strcmp(h_jstr(r.json, "state"), "retired") == 0);
 	h_resp_free(&r);
 	post(s, p->kay, "/v1/keys/" KEY "/versions/1/retire", NULL, 200, NULL, NULL);
-	key_version(s, p->kay, 1, st, &n);
+	h_key_version(s, p->kay, KEY, 1, st, &n);
 	CHECK(strcmp(st, "retired") == 0);
 }
 
@@ -291,7 +262,7 @@ test_revoke(struct h_server *s, struct people *p)
 	    "invalid_request", NULL);
 	post(s, p->kay, "/v1/keys/" KEY "/versions/2/revoke", "{\"confirm\":\"yes\"}", 400,
 	    "invalid_request", NULL);
-	key_version(s, p->kay, 2, st, &n);
+	h_key_version(s, p->kay, KEY, 2, st, &n);
 	CHECK(strcmp(st, "decrypt_only") == 0 && n == N_REC);
 	snprintf(path, sizeof(path), "/v1/collections/patients/records/%s", ids[0]);
 	h_req(s, "GET", path, p->clin, NULL, TREAT, &r);
@@ -302,7 +273,7 @@ test_revoke(struct h_server *s, struct people *p)
 	    NULL, &r);
 	CHECK(strcmp(h_jstr(r.json, "state"), "revoked") == 0);
 	h_resp_free(&r);
-	key_version(s, p->kay, 2, st, &n);
+	h_key_version(s, p->kay, KEY, 2, st, &n);
 	CHECK(strcmp(st, "revoked") == 0);
 	/* a record under it: 410 key_revoked, never 500; also after a restart */
 	for (int round = 0; round < 2; round++) {
@@ -322,7 +293,7 @@ test_revoke(struct h_server *s, struct people *p)
 	h_req(s, "GET", path, p->clin, NULL, TREAT, &r);
 	CHECK_STATUS(&r, 200);
 	h_resp_free(&r);
-	key_version(s, p->kay, 3, st, &n);
+	h_key_version(s, p->kay, KEY, 3, st, &n);
 	CHECK(strcmp(st, "active") == 0 && n == 1);
 }
 
@@ -458,7 +429,7 @@ test_scheduled_rotation(struct h_server *s, struct people *p)
 	    "{\"rotate_every_s\":86400,\"reencrypt\":\"manual\"}", NULL, &r);
 	CHECK_STATUS(&r, 200);
 	h_resp_free(&r);
-	key_version(s, p->kay, 4, st, &n);
+	h_key_version(s, p->kay, KEY, 4, st, &n);
 	CHECK(strcmp(st, "active") == 0);
 	/* a day and a bit later (sessions have idled out: log in again) */
 	h_clock_advance(s, 86401LL * 1000);
@@ -484,9 +455,9 @@ test_scheduled_rotation(struct h_server *s, struct people *p)
 			h_pause_ms(3);
 	}
 	CHECK(rotated);
-	key_version(s, p->kay, 5, st, &n);
+	h_key_version(s, p->kay, KEY, 5, st, &n);
 	CHECK(strcmp(st, "active") == 0);
-	key_version(s, p->kay, 4, st, &n);
+	h_key_version(s, p->kay, KEY, 4, st, &n);
 	CHECK(strcmp(st, "decrypt_only") == 0);
 	/* once: v5 is new, so no second rotation follows */
 	h_req(s, "PUT", "/v1/keys/" KEY "/policy", p->kay, "{\"rotate_every_s\":0}", NULL, &r);

@@ -93,31 +93,6 @@ read_all(struct h_server *s, const char *tok, bool record)
 
 /* State and census of KEY version v (GET /v1/keys as key_admin). */
 static void
-key_version(struct h_server *s, const char *tok, int v, char state[32], long long *objects)
-{
-	struct h_resp r;
-	json_t *k, *ver;
-	size_t i, j;
-	bool found = false;
-
-	h_req(s, "GET", "/v1/keys", tok, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	json_array_foreach(r.json, i, k) {
-		if (strcmp(h_jstr(k, "name"), KEY) != 0)
-			continue;
-		json_array_foreach(json_object_get(k, "versions"), j, ver) {
-			if (json_integer_value(json_object_get(ver, "version")) != v)
-				continue;
-			snprintf(state, 32, "%s", h_jstr(ver, "state"));
-			*objects = json_integer_value(json_object_get(ver, "objects"));
-			found = true;
-		}
-	}
-	h_resp_free(&r);
-	CHECK(found);
-}
-
-static void
 post(struct h_server *s, const char *tok, const char *path, const char *body, int status,
     char *job, size_t joblen)
 {
@@ -198,10 +173,10 @@ test_progress_manual(struct h_server *s, struct people *p)
 	    202, job, sizeof(job));
 	follow(s, p->admin, job, N_REC, &saw_rate);
 	CHECK(saw_rate);
-	key_version(s, p->kay, 1, st, &n);
+	h_key_version(s, p->kay, KEY, 1, st, &n);
 	CHECK(n == 0);
 	CHECK(strcmp(st, "decrypt_only") == 0);   /* manual: nothing retires by itself */
-	key_version(s, p->kay, 2, st, &n);
+	h_key_version(s, p->kay, KEY, 2, st, &n);
 	CHECK(strcmp(st, "active") == 0 && n == N_REC);
 	read_all(s, p->clin, false);
 }
@@ -225,7 +200,7 @@ test_auto_retire(struct h_server *s, struct people *p)
 	for (int v = 1; v <= 2; v++) {
 		char res[128];
 
-		key_version(s, p->kay, v, st, &n);
+		h_key_version(s, p->kay, KEY, v, st, &n);
 		CHECK(n == 0);
 		CHECK(strcmp(st, "retired") == 0);
 		snprintf(res, sizeof(res), "keys/" KEY "/versions/%d", v);
@@ -233,7 +208,7 @@ test_auto_retire(struct h_server *s, struct people *p)
 		    .outcome = "allowed", .reason = "policy", .resource = res,
 		    .actor_user = "system" }) == 1);
 	}
-	key_version(s, p->kay, 3, st, &n);
+	h_key_version(s, p->kay, KEY, 3, st, &n);
 	CHECK(strcmp(st, "active") == 0 && n == N_REC);
 	read_all(s, p->clin, false);
 	/* a retired version still opens nothing it should not: revoking it

@@ -134,32 +134,6 @@ search_all(struct h_server *s, const char *tok, bool record)
 
 /* The state and census of (name, v) in GET /v1/keys. */
 static void
-key_version(struct h_server *s, const char *tok, const char *name, int v, char state[32],
-    long long *objects)
-{
-	struct h_resp r;
-	json_t *k, *ver;
-	size_t i, j;
-	bool found = false;
-
-	h_req(s, "GET", "/v1/keys", tok, NULL, NULL, &r);
-	CHECK_STATUS(&r, 200);
-	json_array_foreach(r.json, i, k) {
-		if (strcmp(h_jstr(k, "name"), name) != 0)
-			continue;
-		json_array_foreach(json_object_get(k, "versions"), j, ver) {
-			if (json_integer_value(json_object_get(ver, "version")) != v)
-				continue;
-			snprintf(state, 32, "%s", h_jstr(ver, "state"));
-			*objects = json_integer_value(json_object_get(ver, "objects"));
-			found = true;
-		}
-	}
-	h_resp_free(&r);
-	CHECK(found);
-}
-
-static void
 post(struct h_server *s, const char *tok, const char *path, const char *body, int status,
     const char *code, struct h_resp *out)
 {
@@ -219,14 +193,14 @@ test_reindex(struct h_server *s, struct people *p)
 	long long n = 0, done;
 	struct h_resp r;
 
-	key_version(s, p->kay, IKEY, 1, st, &n);
+	h_key_version(s, p->kay, IKEY, 1, st, &n);
 	CHECK(strcmp(st, "active") == 0 && n == N_REC);   /* one entry a record */
 	post(s, p->kay, "/v1/keys/" IKEY "/rotate", NULL, 200, NULL, &r);
 	CHECK(json_integer_value(json_object_get(r.json, "version")) == 2);
 	h_resp_free(&r);
 	/* rotated, nothing re-indexed yet: v1's entries still answer */
 	search_all(s, p->clin, false);
-	key_version(s, p->kay, IKEY, 1, st, &n);
+	h_key_version(s, p->kay, IKEY, 1, st, &n);
 	CHECK(strcmp(st, "decrypt_only") == 0 && n == N_REC);
 	post(s, p->kay, "/v1/keys/" IKEY "/versions/1/retire", NULL, 409, "retired_key_in_use",
 	    NULL);
@@ -242,7 +216,7 @@ test_reindex(struct h_server *s, struct people *p)
 	    "{\"name\":\"Patient New\",\"mrn\":\"IDX9999\"}", NULL, &r);
 	CHECK_STATUS(&r, 201);
 	h_resp_free(&r);
-	key_version(s, p->kay, IKEY, 2, st, &n);
+	h_key_version(s, p->kay, IKEY, 2, st, &n);
 	CHECK(strcmp(st, "active") == 0 && n == 1);
 	{
 		char *got = search(s, p->clin, 9999);
@@ -269,9 +243,9 @@ test_reindex(struct h_server *s, struct people *p)
 		done = wait_done(s, p->admin, job, N_REC + 1, st);
 	CHECK(strcmp(st, "done") == 0);
 	CHECK(done == N_REC);              /* every old entry replaced once */
-	key_version(s, p->kay, IKEY, 1, st, &n);
+	h_key_version(s, p->kay, IKEY, 1, st, &n);
 	CHECK(n == 0);
-	key_version(s, p->kay, IKEY, 2, st, &n);
+	h_key_version(s, p->kay, IKEY, 2, st, &n);
 	CHECK(n == N_REC + 1);             /* one entry a record: no duplicates */
 	search_all(s, p->clin, false);     /* after */
 
@@ -279,7 +253,7 @@ test_reindex(struct h_server *s, struct people *p)
 	post(s, p->kay, "/v1/keys/" IKEY "/versions/1/retire", NULL, 200, NULL, NULL);
 	post(s, p->kay, "/v1/keys/" IKEY "/versions/1/revoke", "{\"confirm\":\"" IKEY ":1\"}",
 	    200, NULL, NULL);
-	key_version(s, p->kay, IKEY, 1, st, &n);
+	h_key_version(s, p->kay, IKEY, 1, st, &n);
 	CHECK(strcmp(st, "revoked") == 0);
 	search_all(s, p->clin, false);
 	h_kill9_restart(s, "--dev");
@@ -309,7 +283,7 @@ test_token_stability(struct h_server *s, struct people *p)
 	long long n = 0;
 	struct h_resp r;
 
-	key_version(s, p->kay, "tokens", 1, st, &n);
+	h_key_version(s, p->kay, "tokens", 1, st, &n);
 	CHECK(n == 2);                      /* its DEK and its lookup MAC */
 	/* three random tokens under v1 as well (test_compromised reads them) */
 	for (int i = 1; i < N_V1; i++) {
@@ -320,7 +294,7 @@ test_token_stability(struct h_server *s, struct people *p)
 		snprintf(toks_v1[i], sizeof(toks_v1[i]), "%s", h_jstr(r.json, "token"));
 		h_resp_free(&r);
 	}
-	key_version(s, p->kay, "tokens", 1, st, &n);
+	h_key_version(s, p->kay, "tokens", 1, st, &n);
 	CHECK(n == 2 + N_V1 - 1);
 	post(s, p->kay, "/v1/keys/tokens/rotate", NULL, 200, NULL, NULL);
 	/* the same value keeps its token; a new one is minted under v2 */
@@ -331,7 +305,7 @@ test_token_stability(struct h_server *s, struct people *p)
 	free(t1b);
 	t1b = tokenize(s, p->clin, "TOKMRN2");
 	CHECK(strcmp(t2, t1b) == 0);
-	key_version(s, p->kay, "tokens", 2, st, &n);
+	h_key_version(s, p->kay, "tokens", 2, st, &n);
 	CHECK(n == 2);
 	snprintf(body, sizeof(body), "{\"token\":\"%s\"}", t1);
 	h_req(s, "POST", "/v1/detokenize", p->clin, body, TREAT, &r);
@@ -371,9 +345,9 @@ test_cli(struct h_server *s, struct people *p)
 	while (strcmp(st, "done") != 0 && strcmp(st, "failed") != 0)
 		wait_done(s, p->admin, job, N_REC + 2, st);
 	CHECK(strcmp(st, "done") == 0);
-	key_version(s, p->kay, IKEY, 2, st, &n);
+	h_key_version(s, p->kay, IKEY, 2, st, &n);
 	CHECK(n == 0);
-	key_version(s, p->kay, IKEY, 3, st, &n);
+	h_key_version(s, p->kay, IKEY, 3, st, &n);
 	CHECK(n == N_REC + 1);
 	search_all(s, p->clin, false);
 }
@@ -449,7 +423,7 @@ test_compromised(struct h_server *s, struct people *p)
 	CHECK(alert_open(s, p, "key_compromised_use", "keys/tokens/versions/1"));
 
 	/* the active collection key: rotated, priority re-encryption, census 0 */
-	key_version(s, p->kay, "collection:patients", 1, st, &n);
+	h_key_version(s, p->kay, "collection:patients", 1, st, &n);
 	CHECK(strcmp(st, "active") == 0 && n == N_REC + 1);
 	post(s, p->kay, "/v1/keys/collection:patients/versions/1/compromised",
 	    "{\"confirm\":\"collection:patients:1\"}", 200, NULL, &r);
@@ -461,9 +435,9 @@ test_compromised(struct h_server *s, struct people *p)
 	while (strcmp(st, "done") != 0 && strcmp(st, "failed") != 0)
 		wait_done(s, p->admin, job, N_REC + 2, st);
 	CHECK(strcmp(st, "done") == 0);
-	key_version(s, p->kay, "collection:patients", 1, st, &n);
+	h_key_version(s, p->kay, "collection:patients", 1, st, &n);
 	CHECK(strcmp(st, "decrypt_only") == 0 && n == 0);
-	key_version(s, p->kay, "collection:patients", 2, st, &n);
+	h_key_version(s, p->kay, "collection:patients", 2, st, &n);
 	CHECK(strcmp(st, "active") == 0 && n == N_REC + 1);
 	search_all(s, p->clin, false);
 	/* after a restart the mark holds: still one alert, the version is known */
