@@ -101,12 +101,13 @@ trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- dependencies
 # nginx, wrk, PostgreSQL 15 with pgcrypto (postgresql-contrib), taskset
-# (util-linux), jq, and the headers the two C load tools need. Debian's
-# postinst scripts would start nginx and a PostgreSQL cluster as services:
-# a policy-rc.d that says "no" (only if the system has none) prevents that;
-# this script runs its own instances on its own ports and data directories.
+# (util-linux), jq, and the headers the three small C tools need (loginload,
+# argon2_alone, floor). Debian's postinst scripts would start nginx and a
+# PostgreSQL cluster as services: a policy-rc.d that says "no" (only if the
+# system has none) prevents that; this script runs its own instances on its
+# own ports and data directories.
 BENCH_PACKAGES="nginx wrk postgresql postgresql-contrib util-linux jq curl sqlite3
-	build-essential libcurl4-openssl-dev libjansson-dev libssl-dev libsodium-dev iproute2"
+	build-essential libcurl4-openssl-dev libjansson-dev libssl-dev libsodium-dev libsqlite3-dev iproute2"
 
 # ---------------------------------------------------------------- helpers
 
