@@ -733,8 +733,6 @@ static void put_str(struct util_buf *b, const char *s)
 	util_buf_put(b, "\"", 1);
 }
 
-
-
 /* The line ocsf_jansson writes, written directly: for rows whose texts are
  * all plain (plain_text), whose actor actor_fast reads and whose detail is
  * NULL or a plain JSON object (written as it is: jansson's compact dump of
