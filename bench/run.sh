@@ -169,6 +169,14 @@ run_wrk() {
 	port=${url##*:}
 	port=${port%%/*}
 	[ "$pid" != - ] && rss_reset "$pid"
+	# the previous run's connections gone from the server first: phivault
+	# refuses a 33rd connection from one address (max_connections_per_ip), and
+	# wrk counts each refused one as a connect error and retries at once
+	local i
+	for i in $(seq 1 50); do
+		[ -z "$(ss -Htn state established state close-wait "( sport = :$port )" 2>/dev/null)" ] && break
+		sleep 0.1
+	done
 	# the server's CPU time over the run (every thread; nginx: its worker)
 	local cpid=$pid c0 c1
 	[ "$cpid" = - ] && case "$name" in nginx-*) cpid=$(pgrep -P "$NG_PID" | head -1) ;; esac
