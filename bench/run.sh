@@ -16,7 +16,9 @@
 #        then with this one, back to back), BENCH_POOL=N (the same with
 #        [server] threads = N),
 #        BENCH_GROWTH="N1 N2 ..." (records stored for the growth curve;
-#        quick "10000 100000", full "10000 100000 1000000"; none: skip)
+#        quick "10000 100000", full "10000 100000 1000000"; none: skip),
+#        BENCH_GROWTH_ROUNDS=N (each size measured N times, interleaved, the
+#        median kept; quick 5, full 3)
 #
 # Everything listens on 127.0.0.1 only. Servers (phivault, nginx, postgres)
 # run pinned to CPU 0, load generators (wrk, pgbench, loginload) to CPU 1.
@@ -73,6 +75,8 @@ else
 	GROWTH_SIZES=${BENCH_GROWTH:-10000 100000 1000000}
 fi
 [ "$GROWTH_SIZES" = none ] && GROWTH_SIZES=
+G_FIRST=${GROWTH_SIZES%% *}
+G_LAST=${GROWTH_SIZES##* }
 SRV_CPU=0
 GEN_CPU=1
 RESULTS=$ROOT/bench/results
@@ -165,6 +169,14 @@ run_wrk() {
 	port=${url##*:}
 	port=${port%%/*}
 	[ "$pid" != - ] && rss_reset "$pid"
+	# the previous run's connections gone from the server first: phivault
+	# refuses a 33rd connection from one address (max_connections_per_ip), and
+	# wrk counts each refused one as a connect error and retries at once
+	local i
+	for i in $(seq 1 50); do
+		[ -z "$(ss -Htn state established state close-wait "( sport = :$port )" 2>/dev/null)" ] && break
+		sleep 0.1
+	done
 	# the server's CPU time over the run (every thread; nginx: its worker)
 	local cpid=$pid c0 c1
 	[ "$cpid" = - ] && case "$name" in nginx-*) cpid=$(pgrep -P "$NG_PID" | head -1) ;; esac
@@ -420,31 +432,89 @@ phivault_compare() {
 }
 
 # ---------------------------------------------------------------- growth
-# Read and create rates with GROWTH_SIZES records stored, in a data directory
-# of their own. Seeding: records:batch (100 records a request, 8 connections,
-# both CPUs); each measurement: the server pinned to its CPU, reads over a
-# random sample of every stored ID, creates as in the create workload.
+# Read and create rates with GROWTH_SIZES records stored. Seeding, in a data
+# directory of its own: records:batch (100 records a request, 8 connections,
+# both CPUs). At each size the server is stopped and the directory kept as
+# that size's snapshot. Then the sizes are measured back to back,
+# GROWTH_ROUNDS times, interleaved (10k, 1M, 10k, 1M, ...), each time a fresh
+# server on the size's snapshot (a fresh copy of it for the smaller sizes;
+# the largest in place, which grows by its own creates, a few percent at
+# most), its database file read once (page cache), pinned to its CPU, idle
+# before the load starts; reads over a random
+# sample of 20,000 of the IDs stored at that size, creates as in the create
+# workload. The row of a size is the median of its rounds, each column on its
+# own. Measured 15 minutes apart (the seeding between them), one run each,
+# the two sizes met different load on this shared VM and the ratio moved by
+# as much as the data did (docs/performance.md, "Growth: sizes measured back
+# to back").
 GROWTH=$WORK/growth.txt   # size|records|seed_s|seed_rate|db_bytes|record_bytes|audit_entry_bytes
+GROWTH_ROUNDS=${BENCH_GROWTH_ROUNDS:-$([ "$QUICK" = 1 ] && echo 5 || echo 3)}
+
+# wait_idle PID: until PID spends < 3% of a CPU over a second (at most 60 s)
+wait_idle() {
+	local a b i
+	for i in $(seq 1 60); do
+		a=$(cpu_ticks "$1")
+		sleep 1
+		b=$(cpu_ticks "$1")
+		[ $(((b - a) * 100)) -lt $((CLK_TCK * 3)) ] && return 0
+	done
+	log "warning: pid $1 still busy after 60 s; measuring anyway"
+}
+
+# row_median NAME: a row NAME whose every column is the median of the rows
+# NAME-r1, NAME-r2, ...
+row_median() {
+	awk -F'|' -v n="$1" '
+	index($1, n "-r") == 1 && $1 ~ /-r[0-9]+$/ {
+		k++
+		for (c = 2; c <= NF; c++) v[c, k] = $c
+		nf = NF
+	}
+	END {
+		if (k == 0) exit
+		line = n
+		for (c = 2; c <= nf; c++) {
+			for (i = 1; i <= k; i++) a[i] = v[c, i] + 0
+			for (i = 2; i <= k; i++)   # insertion sort: k is small
+				for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+			m = k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+			line = line "|" (c == 3 || c == 4 || c == 5 ? sprintf("%.2f", m) : sprintf("%.0f", m))
+		}
+		print line
+	}' "$ROWS" >>"$ROWS.median"
+	cat "$ROWS.median" >>"$ROWS"
+	log "$(tail -1 "$ROWS.median") (median of $GROWTH_ROUNDS)"
+	rm -f "$ROWS.median"
+}
+
+growth_serve() { # data-dir -> G_PID; the server pinned to SRV_CPU from its start
+	PV_CA=$1/tls/cert.pem
+	taskset -c "$SRV_CPU" "$BIN" serve --data "$1" --dev >>"$WORK/phivault-growth.log" 2>&1 &
+	G_PID=$!
+	STARTED+=("$G_PID")
+	wait_https "$PV_URL/v1/sys/health" "$G_PID" || die "phivault (growth) did not come up: $(tail -3 "$WORK/phivault-growth.log")"
+}
+
 phivault_growth() {
-	local g_data=$WORK/pv-growth g_port have=0 size need t0 t1 n db na rb ab
+	local g_data=$WORK/pv-growth g_port have=0 size need t0 t1 n db na rb ab g_pw r
 	g_port=$(free_port)
 	: >"$GROWTH"
 	"$BIN" init --json --data "$g_data" >"$WORK/init-g.json" 2>>"$WORK/init.log" || die "init (growth) failed"
 	conf_set "$g_data/phivault.conf" listen "127.0.0.1:$g_port"
 	conf_set "$g_data/phivault.conf" mfa_required off
 	[ -n "${BENCH_THREADS:-}" ] && conf_set "$g_data/phivault.conf" threads "$BENCH_THREADS"
-	"$BIN" serve --data "$g_data" --dev >"$WORK/phivault-growth.log" 2>&1 &
-	G_PID=$!
-	STARTED+=("$G_PID")
 	local url_save=$PV_URL ca_save=$PV_CA token_save=$BENCH_TOKEN ids_save=$BENCH_IDS
-	PV_URL=https://127.0.0.1:$g_port PV_CA=$g_data/tls/cert.pem
-	wait_https "$PV_URL/v1/sys/health" "$G_PID" || die "phivault (growth) did not come up"
+	PV_URL=https://127.0.0.1:$g_port
+	: >"$WORK/phivault-growth.log"
+	growth_serve "$g_data"
 	first_login admin "$(jq -r .admin_password "$WORK/init-g.json")"
 	local g_admin=$FL_TOKEN
 	api_expect POST /v1/collections "$g_admin" "$PATIENTS" 201 200 >/dev/null
 	first_login bench-clinician "$(approved_user \
 		'{"username":"bench-clinician","display_name":"Bench Clinician","email":"clinician@example.invalid","roles":["clinician"]}' \
 		"$g_admin" "$g_data")"
+	g_pw=$NEWPW
 	BENCH_TOKEN=$FL_TOKEN
 	: >"$WORK/growth-ids.txt"
 	for size in $GROWTH_SIZES; do
@@ -471,19 +541,20 @@ phivault_growth() {
 		else
 			t0=0 t1=0
 		fi
+		# the size's snapshot: the server stopped (a clean close), the
+		# directory kept; the sizes after it are seeded in a copy
+		stop_pid "$G_PID"
 		n=$(sqlite3 "file:$g_data/phivault.db?mode=ro" 'SELECT count(*) FROM records')
 		[ "$n" -ge "$size" ] || die "growth: $n records stored, wanted $size"
-		pin_all "$SRV_CPU" "$G_PID"
-		shuf -n 20000 "$WORK/growth-ids.txt" >"$WORK/growth-sample.txt"
-		BENCH_IDS=$WORK/growth-sample.txt run_wrk "read-$size" 32 "$PV_URL" read.lua "$G_PID"
-		run_wrk "create-$size" 8 "$PV_URL" create.lua "$G_PID"
+		shuf -n 20000 "$WORK/growth-ids.txt" >"$WORK/growth-sample-$size.txt"
 		# the database's logical size (file + WAL), the record tables and
 		# their indexes per record, the audit table and indexes per entry
 		sqlite3 -separator ' ' "file:$g_data/phivault.db?mode=ro" "
 			SELECT (SELECT page_count FROM pragma_page_count) * (SELECT page_size FROM pragma_page_size),
 			 (SELECT count(*) FROM records), (SELECT count(*) FROM audit),
 			 (SELECT sum(pgsize) FROM dbstat WHERE aggregate = 1 AND name IN
-			  ('records', 'sqlite_autoindex_records_1', 'blind_index', 'blind_index_record')),
+			  ('records', 'sqlite_autoindex_records_1', 'record_keys', 'blind_index',
+			   'blind_index_record', 'blind_index_version')),
 			 (SELECT sum(pgsize) FROM dbstat WHERE aggregate = 1 AND name LIKE 'audit%')" >"$WORK/growth-db.txt"
 		read -r db have na rb ab <"$WORK/growth-db.txt"
 		awk -v s="$size" -v n="$n" -v t="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')" \
@@ -491,8 +562,46 @@ phivault_growth() {
 			printf "%d|%d|%.1f|%.0f|%.0f|%.0f|%.0f\n", s, n, t, (t > 0 ? seeded / t : 0), db,
 				rb / have, ab / na }' >>"$GROWTH"
 		log "growth: $(tail -1 "$GROWTH")"
+		rm -rf "$WORK/pv-growth-$size"
+		if [ "$size" = "$G_LAST" ]; then
+			mv "$g_data" "$WORK/pv-growth-$size"
+		else
+			cp -a "$g_data" "$WORK/pv-growth-$size"
+			growth_serve "$g_data"
+			BENCH_TOKEN=$(login_pw bench-clinician "$g_pw")
+		fi
 	done
-	stop_pid "$G_PID"
+	# the sizes back to back, GROWTH_ROUNDS times
+	: >"$WORK/growth-resident.txt"
+	for r in $(seq 1 "$GROWTH_ROUNDS"); do
+		for size in $GROWTH_SIZES; do
+			local dir=$WORK/pv-growth-$size
+			if [ "$size" != "$G_LAST" ]; then
+				rm -rf "$WORK/pv-growth-run"
+				cp -a "$dir" "$WORK/pv-growth-run"
+				dir=$WORK/pv-growth-run
+				sync "$dir"/phivault.db*   # the copy's writeback is not measured
+			fi
+			# read once first: this VM's balloon driver hands page cache back
+			# to the host, and a database half on disk measures the disk
+			# (its share in memory, from fincore, is kept for the table)
+			cat "$dir"/phivault.db >/dev/null
+			fincore -nb -o RES,SIZE "$dir/phivault.db" 2>/dev/null |
+				awk -v s="$size" -v r="$r" '{ printf "%s %s %.0f\n", s, r, ($2 > 0 ? 100 * $1 / $2 : 0) }' \
+				>>"$WORK/growth-resident.txt" || true
+			growth_serve "$dir"
+			BENCH_TOKEN=$(login_pw bench-clinician "$g_pw")
+			wait_idle "$G_PID"
+			BENCH_IDS=$WORK/growth-sample-$size.txt run_wrk "read-$size-r$r" 32 "$PV_URL" read.lua "$G_PID"
+			run_wrk "create-$size-r$r" 8 "$PV_URL" create.lua "$G_PID"
+			stop_pid "$G_PID"
+		done
+	done
+	for size in $GROWTH_SIZES; do
+		row_median "read-$size"
+		row_median "create-$size"
+	done
+	rm -rf "$WORK/pv-growth-run"
 	PV_URL=$url_save PV_CA=$ca_save BENCH_TOKEN=$token_save BENCH_IDS=$ids_save
 }
 
@@ -846,8 +955,6 @@ if [ -n "$P99_IDLE" ]; then
 	} >"$CHURN"
 fi
 GROWTHMD=$WORK/growth.md
-G_FIRST=${GROWTH_SIZES%% *}
-G_LAST=${GROWTH_SIZES##* }
 if [ -n "$GROWTH_SIZES" ] && [ -s "$GROWTH" ]; then
 	{
 		echo "| records stored | seeding s (records/s) | read req/s | read p99 ms | read CPU µs/req | create req/s | create p99 ms | create CPU µs/req | read x $G_FIRST | create x $G_FIRST | DB MiB | record bytes/record | audit bytes/entry |"
@@ -856,7 +963,21 @@ if [ -n "$GROWTH_SIZES" ] && [ -s "$GROWTH" ]; then
 			echo "| $size | $secs ($rate) | $(row_get "read-$size" 3) | $(row_get "read-$size" 5) | $(row_get "read-$size" 9) | $(row_get "create-$size" 3) | $(row_get "create-$size" 5) | $(row_get "create-$size" 9) | $(ratio "$(row_get "read-$size" 3)" "$(row_get "read-$G_FIRST" 3)") | $(ratio "$(row_get "create-$size" 3)" "$(row_get "create-$G_FIRST" 3)") | $(awk -v b="$db" 'BEGIN { printf "%.0f", b / 1048576 }') | $rb | $ab |"
 		done <"$GROWTH"
 		echo
-		echo "Seeding: records:batch, 100 records a request, 8 connections, server on both CPUs; reads over a random sample of 20,000 stored IDs; creates as in the create workload; both with the server pinned. \"record bytes\": the records table, its primary key and the two blind-index structures per stored record; \"audit bytes\": the audit table and its indexes per entry (every read and write adds one)."
+		echo "Seeding: records:batch, 100 records a request, 8 connections, server on both CPUs. Then each size measured $GROWTH_ROUNDS times, the sizes interleaved, each time a fresh server on that size's snapshot, its database file read into memory first, pinned and idle; a row is the median of its rounds (each column on its own). Reads over a random sample of 20,000 of the IDs stored at that size; creates as in the create workload. \"record bytes\": the records table, its primary key, its key rows (record_keys) and the blind-index structures per stored record; \"audit bytes\": the audit table and its indexes per entry (every read and write adds one)."
+		echo
+		echo "The rounds (requests/s, server CPU µs a request):"
+		echo
+		for size in $GROWTH_SIZES; do
+			printf -- '- %s records: read' "$size"
+			for r in $(seq 1 "$GROWTH_ROUNDS"); do printf ' %s (%s µs)' "$(row_get "read-$size-r$r" 3)" "$(row_get "read-$size-r$r" 9)"; done
+			printf '; create'
+			for r in $(seq 1 "$GROWTH_ROUNDS"); do printf ' %s (%s µs)' "$(row_get "create-$size-r$r" 3)" "$(row_get "create-$size-r$r" 9)"; done
+			printf '; the database in memory at each start:'
+			for r in $(seq 1 "$GROWTH_ROUNDS"); do
+				printf ' %s%%' "$(awk -v s="$size" -v r="$r" '$1 == s && $2 == r { print $3 }' "$WORK/growth-resident.txt")"
+			done
+			echo
+		done
 	} >"$GROWTHMD"
 fi
 FLOORMD=$WORK/floor.md
