@@ -440,13 +440,12 @@ phivault_compare() {
 # server on the size's snapshot (a fresh copy of it for the smaller sizes;
 # the largest in place, which grows by its own creates, a few percent at
 # most), its database file read once (page cache), pinned to its CPU, idle
-# before the load starts; reads over a random
-# sample of 20,000 of the IDs stored at that size, creates as in the create
-# workload. The row of a size is the median of its rounds, each column on its
-# own. Measured 15 minutes apart (the seeding between them), one run each,
-# the two sizes met different load on this shared VM and the ratio moved by
-# as much as the data did (docs/performance.md, "Growth: sizes measured back
-# to back").
+# before the load starts; reads over a random sample of 20,000 of the IDs
+# stored at that size, creates as in the create workload. The row of a size
+# is the median of its rounds, each column on its own. Measured 15 minutes
+# apart (the seeding between them), one run each, the two sizes met
+# different load on this shared VM and the ratio moved by as much as the
+# data did (docs/performance.md, "Growth: what grows with the data").
 GROWTH=$WORK/growth.txt   # size|records|seed_s|seed_rate|db_bytes|record_bytes|audit_entry_bytes
 GROWTH_ROUNDS=${BENCH_GROWTH_ROUNDS:-$([ "$QUICK" = 1 ] && echo 5 || echo 3)}
 
@@ -465,7 +464,8 @@ wait_idle() {
 # row_median NAME: a row NAME whose every column is the median of the rows
 # NAME-r1, NAME-r2, ...
 row_median() {
-	awk -F'|' -v n="$1" '
+	local line
+	line=$(awk -F'|' -v n="$1" '
 	index($1, n "-r") == 1 && $1 ~ /-r[0-9]+$/ {
 		k++
 		for (c = 2; c <= NF; c++) v[c, k] = $c
@@ -482,10 +482,10 @@ row_median() {
 			line = line "|" (c == 3 || c == 4 || c == 5 ? sprintf("%.2f", m) : sprintf("%.0f", m))
 		}
 		print line
-	}' "$ROWS" >>"$ROWS.median"
-	cat "$ROWS.median" >>"$ROWS"
-	log "$(tail -1 "$ROWS.median") (median of $GROWTH_ROUNDS)"
-	rm -f "$ROWS.median"
+	}' "$ROWS")
+	[ -n "$line" ] || return 0
+	printf '%s\n' "$line" >>"$ROWS"
+	log "$line (median of $GROWTH_ROUNDS)"
 }
 
 growth_serve() { # data-dir -> G_PID; the server pinned to SRV_CPU from its start
@@ -497,7 +497,7 @@ growth_serve() { # data-dir -> G_PID; the server pinned to SRV_CPU from its star
 }
 
 phivault_growth() {
-	local g_data=$WORK/pv-growth g_port have=0 size need t0 t1 n db na rb ab g_pw r
+	local g_data=$WORK/pv-growth g_port have=0 size need t0 t1 n db na rb ab g_pw r dir
 	g_port=$(free_port)
 	: >"$GROWTH"
 	"$BIN" init --json --data "$g_data" >"$WORK/init-g.json" 2>>"$WORK/init.log" || die "init (growth) failed"
@@ -575,7 +575,7 @@ phivault_growth() {
 	: >"$WORK/growth-resident.txt"
 	for r in $(seq 1 "$GROWTH_ROUNDS"); do
 		for size in $GROWTH_SIZES; do
-			local dir=$WORK/pv-growth-$size
+			dir=$WORK/pv-growth-$size
 			if [ "$size" != "$G_LAST" ]; then
 				rm -rf "$WORK/pv-growth-run"
 				cp -a "$dir" "$WORK/pv-growth-run"
